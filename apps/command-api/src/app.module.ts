@@ -1,0 +1,31 @@
+import { hostname } from 'node:os';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
+import { redisConnection } from '@causeway/cqrs-core/redis';
+import { kafkaConnection } from '@causeway/cqrs-core/kafka';
+import { Registry } from 'prom-client';
+import { type CommandApiConfig } from './config/command-api.config';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: CommandApiConfig): DynamicModule {
+    const registry = new Registry();
+    return {
+      module: AppModule,
+      imports: [
+        CausewayServiceModule.forRoot(
+          {
+            service: 'command-api',
+            instanceId: config.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+            logLevel: config.LOG_LEVEL,
+            connections: [
+              redisConnection({ url: config.REDIS_URL, registry }),
+              kafkaConnection({ brokers: config.KAFKA_BROKERS, clientId: 'command-api', registry }),
+            ],
+          },
+          registry,
+        ),
+      ],
+    };
+  }
+}

@@ -1,0 +1,11 @@
+import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { z } from 'zod';
+
+/** Every setting of command-api, validated once at start-up. */
+export const commandApiConfiguration = z.object({
+  ...serviceSettings,
+  PORT: setting.port(3000),
+  REDIS_URL: setting.redisUrl(),
+  KAFKA_BROKERS: setting.kafkaBrokers(),
+});
+export type CommandApiConfig = z.output<typeof commandApiConfiguration>;

@@ -1,0 +1,11 @@
+import { bootstrapService } from '@causeway/cqrs-core/nest';
+import { AppModule } from './app.module';
+import { commandApiConfiguration } from './config/command-api.config';
+
+void bootstrapService({
+  service: 'command-api',
+  configuration: commandApiConfiguration,
+  module: (config) => AppModule.forRoot(config),
+  listen: (config) => ({ port: config.PORT, host: config.HOST }),
+  shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
+});

@@ -1,0 +1,11 @@
+import { bootstrapService } from '@causeway/cqrs-core/nest';
+import { AppModule } from './app.module';
+import { orderProcessorConfiguration } from './config/order-processor.config';
+
+void bootstrapService({
+  service: 'order-processor',
+  configuration: orderProcessorConfiguration,
+  module: (config) => AppModule.forRoot(config),
+  listen: (config) => ({ port: config.PORT, host: config.HOST }),
+  shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
+});

@@ -1,0 +1,37 @@
+import { hostname } from 'node:os';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
+import { redisConnection } from '@causeway/cqrs-core/redis';
+import { kafkaConnection } from '@causeway/cqrs-core/kafka';
+import { mongoConnection } from '@causeway/cqrs-core/mongodb';
+import { Registry } from 'prom-client';
+import { type ProjectionWorkerConfig } from './config/projection-worker.config';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: ProjectionWorkerConfig): DynamicModule {
+    const registry = new Registry();
+    return {
+      module: AppModule,
+      imports: [
+        CausewayServiceModule.forRoot(
+          {
+            service: 'projection-worker',
+            instanceId: config.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+            logLevel: config.LOG_LEVEL,
+            connections: [
+              redisConnection({ url: config.REDIS_URL, registry }),
+              kafkaConnection({
+                brokers: config.KAFKA_BROKERS,
+                clientId: 'projection-worker',
+                registry,
+              }),
+              mongoConnection({ uri: config.MONGODB_URI, registry }),
+            ],
+          },
+          registry,
+        ),
+      ],
+    };
+  }
+}

@@ -1,0 +1,12 @@
+import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { z } from 'zod';
+
+/** Every setting of projection-worker, validated once at start-up. */
+export const projectionWorkerConfiguration = z.object({
+  ...serviceSettings,
+  PORT: setting.port(3003),
+  REDIS_URL: setting.redisUrl(),
+  KAFKA_BROKERS: setting.kafkaBrokers(),
+  MONGODB_URI: setting.mongoUri(),
+});
+export type ProjectionWorkerConfig = z.output<typeof projectionWorkerConfiguration>;

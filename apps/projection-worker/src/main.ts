@@ -1,0 +1,11 @@
+import { bootstrapService } from '@causeway/cqrs-core/nest';
+import { AppModule } from './app.module';
+import { projectionWorkerConfiguration } from './config/projection-worker.config';
+
+void bootstrapService({
+  service: 'projection-worker',
+  configuration: projectionWorkerConfiguration,
+  module: (config) => AppModule.forRoot(config),
+  listen: (config) => ({ port: config.PORT, host: config.HOST }),
+  shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
+});

@@ -1,0 +1,31 @@
+import { hostname } from 'node:os';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
+import { redisConnection } from '@causeway/cqrs-core/redis';
+import { mongoConnection } from '@causeway/cqrs-core/mongodb';
+import { Registry } from 'prom-client';
+import { type SseGatewayConfig } from './config/sse-gateway.config';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: SseGatewayConfig): DynamicModule {
+    const registry = new Registry();
+    return {
+      module: AppModule,
+      imports: [
+        CausewayServiceModule.forRoot(
+          {
+            service: 'sse-gateway',
+            instanceId: config.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+            logLevel: config.LOG_LEVEL,
+            connections: [
+              redisConnection({ url: config.REDIS_URL, registry }),
+              mongoConnection({ uri: config.MONGODB_URI, registry }),
+            ],
+          },
+          registry,
+        ),
+      ],
+    };
+  }
+}

@@ -1,0 +1,11 @@
+import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { z } from 'zod';
+
+/** Every setting of sse-gateway, validated once at start-up. */
+export const sseGatewayConfiguration = z.object({
+  ...serviceSettings,
+  PORT: setting.port(3004),
+  REDIS_URL: setting.redisUrl(),
+  MONGODB_URI: setting.mongoUri(),
+});
+export type SseGatewayConfig = z.output<typeof sseGatewayConfiguration>;

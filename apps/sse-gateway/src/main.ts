@@ -1,0 +1,11 @@
+import { bootstrapService } from '@causeway/cqrs-core/nest';
+import { AppModule } from './app.module';
+import { sseGatewayConfiguration } from './config/sse-gateway.config';
+
+void bootstrapService({
+  service: 'sse-gateway',
+  configuration: sseGatewayConfiguration,
+  module: (config) => AppModule.forRoot(config),
+  listen: (config) => ({ port: config.PORT, host: config.HOST }),
+  shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
+});

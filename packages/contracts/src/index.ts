@@ -1,0 +1,3 @@
+export * from './trainer/move-trainer.command';
+export * from './trainer/trainer-moved.event';
+export * from './notifications/notification';

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { ConfigurationError } from './configuration.error';
+import { loadConfiguration } from './configuration.loader';
+import { serviceSettings, setting } from './settings.schema';
+
+const schema = z.object({
+  ...serviceSettings,
+  PORT: setting.port(3000),
+  REDIS_URL: setting.redisUrl(),
+  KAFKA_BROKERS: setting.kafkaBrokers(),
+  MONGODB_URI: setting.mongoUri(),
+  DEBUG_SQL: setting.boolean(false),
+});
+
+const valid = {
+  REDIS_URL: 'redis://127.0.0.1:16379',
+  KAFKA_BROKERS: '127.0.0.1:19092,127.0.0.1:19094',
+  MONGODB_URI: 'mongodb://127.0.0.1:37017/causeway',
+};
+
+describe('loadConfiguration', () => {
+  it('parses, coerces and applies defaults', () => {
+    const config = loadConfiguration(schema, { ...valid, PORT: '8080', DEBUG_SQL: 'true' });
+    expect(config).toMatchObject({
+      PORT: 8080,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DEBUG_SQL: true,
+      SHUTDOWN_TIMEOUT_MS: 10_000,
+      KAFKA_BROKERS: ['127.0.0.1:19092', '127.0.0.1:19094'],
+    });
+  });
+
+  it('names every missing setting', () => {
+    expect(() => loadConfiguration(schema, {})).toThrow(
+      new ConfigurationError([
+        { setting: 'REDIS_URL', problem: 'is required' },
+        { setting: 'KAFKA_BROKERS', problem: 'is required' },
+        { setting: 'MONGODB_URI', problem: 'is required' },
+      ]),
+    );
+  });
+
+  it.each([
+    ['PORT', 'eighty', 'PORT: must be a TCP port'],
+    ['PORT', '70000', 'PORT: must be a TCP port'],
+    ['REDIS_URL', 'http://x', 'REDIS_URL: must be a redis://'],
+    ['KAFKA_BROKERS', 'localhost', 'KAFKA_BROKERS: must be a comma-separated list of host:port'],
+    [
+      'MONGODB_URI',
+      'mongodb://127.0.0.1:37017',
+      'MONGODB_URI: must be a mongodb:// URI that names a database',
+    ],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL: must be one of'],
+    ['DEBUG_SQL', 'yes', 'DEBUG_SQL: must be true or false'],
+  ])('names a malformed %s', (key, value, message) => {
+    expect(() => loadConfiguration(schema, { ...valid, [key]: value })).toThrow(message);
+  });
+
+  it('never echoes a value, which may be a secret', () => {
+    try {
+      loadConfiguration(schema, { ...valid, REDIS_URL: 'http://user:s3cret@host' });
+      throw new Error('expected a ConfigurationError');
+    } catch (error) {
+      expect((error as Error).message).not.toContain('s3cret');
+    }
+  });
+});

@@ -1,0 +1,3 @@
+export * from './configuration.error';
+export * from './configuration.loader';
+export * from './settings.schema';

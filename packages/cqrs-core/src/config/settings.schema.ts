@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/** Building blocks for app configuration schemas; every app composes the ones it needs. */
+export const setting = {
+  port: (fallback: number) =>
+    z.coerce
+      .number({ message: 'must be a TCP port (1-65535)' })
+      .int()
+      .min(1, 'must be a TCP port (1-65535)')
+      .max(65535, 'must be a TCP port (1-65535)')
+      .default(fallback),
+  milliseconds: (fallback: number) =>
+    z.coerce
+      .number({ message: 'must be a duration in milliseconds' })
+      .int()
+      .min(0, 'must not be negative')
+      .default(fallback),
+  positiveInt: (fallback: number) =>
+    z.coerce
+      .number({ message: 'must be a positive integer' })
+      .int()
+      .min(1, 'must be a positive integer')
+      .default(fallback),
+  boolean: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((value) => value === 'true' || value === '1'),
+  redisUrl: () =>
+    z
+      .string({ message: 'is required' })
+      .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL'),
+  mongoUri: () =>
+    z
+      .string({ message: 'is required' })
+      .regex(
+        /^mongodb(\+srv)?:\/\/[^/]+\/[^/?]+/,
+        'must be a mongodb:// URI that names a database',
+      ),
+  kafkaBrokers: () =>
+    z
+      .string({ message: 'is required' })
+      .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be a comma-separated list of host:port')
+      .transform((value) => value.split(',')),
+  logLevel: () =>
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        message: 'must be one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+};
+
+/** Settings every Causeway service has. */
+export const serviceSettings = {
+  HOST: z.string().default('127.0.0.1'),
+  LOG_LEVEL: setting.logLevel(),
+  /** Distinguishes instances of one service (consumer names, presence, serverId). */
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"')
+    .optional(),
+  SHUTDOWN_TIMEOUT_MS: setting.milliseconds(10_000),
+};

@@ -1,0 +1,54 @@
+import mongoose, { type Connection, type ConnectOptions } from 'mongoose';
+import { type Registry } from 'prom-client';
+import { type ManagedConnection } from '../connections/managed-connection.port';
+import { connectionMetrics } from '../metrics/connection.metrics';
+
+export interface MongoConnectionOptions {
+  /** A mongodb:// URI naming the database. */
+  uri: string;
+  name?: string;
+  maxPoolSize?: number;
+  serverSelectionTimeoutMs?: number;
+  registry?: Registry;
+  options?: ConnectOptions;
+}
+
+/**
+ * One mongoose connection per process (its driver pools sockets and reconnects by itself).
+ * Uses only what FerretDB and MongoDB both support: no sessions, change streams or TTL indexes.
+ */
+export function mongoConnection(options: MongoConnectionOptions): ManagedConnection<Connection> {
+  const name = options.name ?? 'mongodb';
+  const metrics = connectionMetrics(options.registry);
+  const connection = mongoose.createConnection();
+  connection.on('connected', () => metrics.up(name, true));
+  connection.on('disconnected', () => metrics.up(name, false));
+  connection.on('reconnected', () => metrics.reconnect(name));
+  // The driver reports failures on 'error'; they surface through check() and the metrics.
+  connection.on('error', () => undefined);
+  let opened = false;
+  return {
+    name,
+    client: connection,
+    async open() {
+      await connection.openUri(options.uri, {
+        ...options.options,
+        maxPoolSize: options.maxPoolSize ?? 20,
+        serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
+        autoIndex: true,
+      });
+      opened = true;
+      await this.check();
+    },
+    async check() {
+      const db = connection.db;
+      if (!opened || !db) throw new Error('not connected');
+      const reply = await db.admin().command({ ping: 1 });
+      if (reply.ok !== 1) throw new Error(`ping answered ${JSON.stringify(reply)}`);
+    },
+    async close() {
+      opened = false;
+      await connection.close();
+    },
+  };
+}

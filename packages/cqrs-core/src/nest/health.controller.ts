@@ -1,0 +1,45 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  type HealthIndicatorResult,
+} from '@nestjs/terminus';
+import { runProbes, type HealthProbe } from '../health/health-probe.port';
+import { HEALTH_PROBES, SERVICE_OPTIONS } from './service.tokens';
+import { type ServiceOptions } from './service.options';
+
+/**
+ * `GET /health/live`: the process runs (never touches a dependency, so a slow server never
+ * gets a live process restarted). `GET /health/ready`: every connection answers a real request;
+ * 503 with the failing ones otherwise.
+ */
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    @Inject(HEALTH_PROBES) private readonly probes: readonly HealthProbe[],
+    @Inject(SERVICE_OPTIONS) private readonly options: ServiceOptions,
+  ) {}
+
+  @Get('live')
+  live(): { status: 'ok'; service: string; instanceId: string } {
+    return { status: 'ok', service: this.options.service, instanceId: this.options.instanceId };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  async ready() {
+    const results = await runProbes(this.probes, this.options.probeTimeoutMs);
+    return this.health.check(
+      results.map((result) => async (): Promise<HealthIndicatorResult> => {
+        const indicator = this.indicators.check(result.name);
+        const details = { latencyMs: Math.round(result.latencyMs * 10) / 10 };
+        return result.healthy
+          ? indicator.up(details)
+          : indicator.down({ ...details, message: result.error });
+      }),
+    );
+  }
+}

@@ -1,0 +1,65 @@
+import Redis, { type RedisOptions } from 'ioredis';
+import { type Registry } from 'prom-client';
+import { type ManagedConnection } from '../connections/managed-connection.port';
+import { connectionMetrics } from '../metrics/connection.metrics';
+
+export interface RedisConnectionOptions {
+  url: string;
+  /** Name in health and metrics. Default `redis`. */
+  name?: string;
+  connectTimeoutMs?: number;
+  /** Upper bound of the reconnect backoff. Default 5 s. */
+  maxReconnectDelayMs?: number;
+  registry?: Registry;
+  /** Extra ioredis options; the ones above win. */
+  options?: RedisOptions;
+}
+
+/**
+ * One shared ioredis client per process. Reconnects forever with capped exponential backoff;
+ * commands issued while disconnected fail after one retry instead of queueing without bound.
+ */
+export function redisConnection(options: RedisConnectionOptions): ManagedConnection<Redis> {
+  const name = options.name ?? 'redis';
+  const metrics = connectionMetrics(options.registry);
+  const maxDelay = options.maxReconnectDelayMs ?? 5_000;
+  const client = new Redis(options.url, {
+    ...options.options,
+    lazyConnect: true,
+    connectTimeout: options.connectTimeoutMs ?? 5_000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => {
+      metrics.reconnect(name);
+      return Math.min(maxDelay, 50 * 2 ** Math.min(attempt, 10));
+    },
+  });
+  client.on('ready', () => metrics.up(name, true));
+  client.on('end', () => metrics.up(name, false));
+  client.on('close', () => metrics.up(name, false));
+  // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
+  client.on('error', () => undefined);
+  let opened = false;
+  let closed = false;
+  return {
+    name,
+    client,
+    async open() {
+      // A failed first connect leaves ioredis reconnecting by itself; then just wait for PONG.
+      if (client.status === 'wait' || client.status === 'end') await client.connect();
+      await client.ping();
+      opened = true;
+    },
+    async check() {
+      // Before open() a PING would silently connect a lazy client: report it as not connected.
+      if (!opened) throw new Error('not connected');
+      const reply = await client.ping();
+      if (reply !== 'PONG') throw new Error(`unexpected PING reply ${reply}`);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+      else client.disconnect();
+    },
+  };
+}

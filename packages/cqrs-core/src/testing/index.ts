@@ -1,0 +1,2 @@
+// Conformance suites and given/when/then helpers for @causeway/cqrs-core ports.
+export {};

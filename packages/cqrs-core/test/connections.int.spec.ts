@@ -1,0 +1,60 @@
+import { Registry } from 'prom-client';
+import { testNamespace } from '@causeway/testkit';
+import { type ManagedConnection } from '../src';
+import { kafkaConnection } from '../src/kafka';
+import { mongoConnection } from '../src/mongodb';
+import { redisConnection } from '../src/redis';
+
+// Client managers against the real servers: open verifies with a real request, the probe
+// answers, metrics report the connection, close is idempotent, an unreachable server is named.
+describe('client managers', () => {
+  const ns = testNamespace('conn');
+
+  const cases: [string, (registry: Registry) => ManagedConnection, () => ManagedConnection][] = [
+    [
+      'redis',
+      (registry) => redisConnection({ url: ns.redisUrl, registry }),
+      () => redisConnection({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 }),
+    ],
+    [
+      'kafka',
+      (registry) => kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('c'), registry }),
+      () =>
+        kafkaConnection({
+          brokers: ['127.0.0.1:1'],
+          clientId: 'x',
+          connectionTimeoutMs: 300,
+          config: { retry: { retries: 0 } },
+        }),
+    ],
+    [
+      'mongodb',
+      (registry) => mongoConnection({ uri: ns.mongoUri(), registry }),
+      () => mongoConnection({ uri: 'mongodb://127.0.0.1:1/x', serverSelectionTimeoutMs: 500 }),
+    ],
+  ];
+
+  it.each(cases)(
+    '%s: opens, answers the probe, reports metrics and closes twice',
+    async (name, create) => {
+      const registry = new Registry();
+      const connection = create(registry);
+      await expect(connection.check()).rejects.toThrow();
+      await connection.open();
+      await expect(connection.check()).resolves.toBeUndefined();
+      const metrics = await registry.getSingleMetricAsString('causeway_connection_up');
+      expect(metrics).toContain(`causeway_connection_up{server="${name}"} 1`);
+      await connection.close();
+      await connection.close();
+    },
+  );
+
+  it.each(cases)(
+    '%s: open rejects when the server cannot be reached',
+    async (_name, _create, unreachable) => {
+      const connection = unreachable();
+      await expect(connection.open()).rejects.toThrow();
+      await connection.close();
+    },
+  );
+});

@@ -1,0 +1,1 @@
+jest.setTimeout(10_000);

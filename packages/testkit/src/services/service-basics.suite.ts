@@ -1,0 +1,141 @@
+import { SERVER_ENV, serverAddress, type ServerName } from '../servers/server.catalog';
+import { testNamespace } from '../names/test-namespace';
+import { startServiceProcess, waitForStatus, type ServiceProcess } from './service.process';
+
+export interface ServiceBasicsSpec {
+  service: string;
+  appDir: string;
+  /** The servers the app connects to; each must appear in /health/ready. */
+  servers: ServerName[];
+}
+
+/**
+ * What every Causeway app promises (issue "Foundation"): it starts as a real process, logs JSON,
+ * answers /health/live, /health/ready (its servers answer a real request) and /metrics, refuses
+ * to start on a missing or malformed setting naming it, and stops cleanly on SIGTERM.
+ */
+export function describeServiceBasics(spec: ServiceBasicsSpec): void {
+  describe(`${spec.service} service basics`, () => {
+    const ns = testNamespace(spec.service);
+    const serverEnv = (): Record<string, string> =>
+      Object.fromEntries(
+        spec.servers.map((name) => [
+          SERVER_ENV[name],
+          name === 'mongodb' ? ns.mongoUri() : serverAddress(name),
+        ]),
+      );
+    let service: ServiceProcess;
+
+    beforeAll(async () => {
+      service = await startServiceProcess({
+        appDir: spec.appDir,
+        env: { ...serverEnv(), INSTANCE_ID: `${spec.service}-t1` },
+      });
+    });
+    afterAll(async () => {
+      await service?.stop('SIGKILL');
+    });
+
+    it('answers /health/live with its name', async () => {
+      const response = await fetch(`${service.url}/health/live`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({
+        status: 'ok',
+        service: spec.service,
+        instanceId: `${spec.service}-t1`,
+      });
+    });
+
+    it('is ready once every server it uses answers a real request', async () => {
+      const response = await waitForStatus(`${service.url}/health/ready`, 200);
+      const body = (await response.json()) as {
+        status: string;
+        info: Record<string, { status: string }>;
+      };
+      expect(body.status).toBe('ok');
+      expect(Object.keys(body.info).sort()).toEqual([...spec.servers].sort());
+      for (const name of spec.servers) expect(body.info[name]?.status).toBe('up');
+    });
+
+    it('serves Prometheus metrics, including its connections', async () => {
+      await waitForStatus(`${service.url}/health/ready`, 200);
+      const response = await fetch(`${service.url}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      const text = await response.text();
+      expect(text).toContain('process_cpu_user_seconds_total');
+      for (const name of spec.servers) {
+        expect(text).toMatch(
+          new RegExp(`causeway_connection_up\\{[^}]*server="${name}"[^}]*\\} 1`),
+        );
+      }
+    });
+
+    it('logs JSON lines that carry the service name', async () => {
+      await fetch(`${service.url}/health/live`);
+      const lines = service.stdoutLines();
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) {
+        const entry = JSON.parse(line) as { level: number; service: string; msg: string };
+        expect(entry.service).toBe(spec.service);
+        expect(typeof entry.level).toBe('number');
+      }
+      expect(lines.some((line) => line.includes('listening on'))).toBe(true);
+    });
+
+    it('reports not ready, naming the server, while a server is unreachable', async () => {
+      const [first] = spec.servers as [ServerName];
+      const unreachable: Record<ServerName, string> = {
+        redis: 'redis://127.0.0.1:1',
+        kafka: '127.0.0.1:1',
+        mongodb: 'mongodb://127.0.0.1:1/unreachable',
+      };
+      const broken = await startServiceProcess({
+        appDir: spec.appDir,
+        env: { ...serverEnv(), [SERVER_ENV[first]]: unreachable[first] },
+      });
+      try {
+        const response = await waitForStatus(`${broken.url}/health/ready`, 503);
+        const body = (await response.json()) as { error: Record<string, { status: string }> };
+        expect(body.error[first]?.status).toBe('down');
+        expect((await fetch(`${broken.url}/health/live`)).status).toBe(200);
+      } finally {
+        await broken.stop('SIGKILL');
+      }
+    });
+
+    it.each(spec.servers.map((name) => SERVER_ENV[name]))(
+      'refuses to start without %s, naming it',
+      async (setting) => {
+        const refused = await startServiceProcess({
+          appDir: spec.appDir,
+          env: { ...serverEnv(), [setting]: undefined },
+          waitFor: 'spawn',
+        });
+        expect(await refused.exited).toBe(1);
+        expect(refused.stderr()).toContain(`${setting}: is required`);
+      },
+    );
+
+    it('refuses a malformed PORT, naming it', async () => {
+      const refused = await startServiceProcess({
+        appDir: spec.appDir,
+        env: { ...serverEnv(), PORT: 'eighty' },
+        waitFor: 'spawn',
+      });
+      expect(await refused.exited).toBe(1);
+      const entry = JSON.parse(refused.stderr().trim().split('\n').pop() ?? '{}') as {
+        level: string;
+        msg: string;
+      };
+      expect(entry.level).toBe('fatal');
+      expect(entry.msg).toMatch(/PORT: must be a TCP port/);
+    });
+
+    it('stops cleanly on SIGTERM', async () => {
+      const extra = await startServiceProcess({ appDir: spec.appDir, env: serverEnv() });
+      await waitForStatus(`${extra.url}/health/ready`, 200);
+      expect(await extra.stop('SIGTERM')).toBe(0);
+    });
+  });
+}

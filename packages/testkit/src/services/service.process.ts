@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { freePort } from './free-port';
+
+export interface ServiceProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Everything the process wrote to stdout, split in lines. */
+  stdoutLines(): string[];
+  stderr(): string;
+  /** Sends SIGTERM (or the given signal) and resolves with the exit code once the process ended. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code when the process ends by itself. */
+  exited: Promise<number | null>;
+}
+
+export interface StartServiceOptions {
+  /** The app directory; runs `node dist/main.js` there (the app must be built). */
+  appDir: string;
+  env: Record<string, string | undefined>;
+  /** Resolve once GET /health/live answers (default), or as soon as the process is spawned. */
+  waitFor?: 'live' | 'spawn';
+  timeoutMs?: number;
+}
+
+/** Starts a built Causeway app as a real process on a free port. */
+export async function startServiceProcess(options: StartServiceOptions): Promise<ServiceProcess> {
+  const portSetting = options.env.PORT ?? String(await freePort());
+  const port = Number(portSetting);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+  };
+  for (const [key, value] of Object.entries({
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    ...options.env,
+    PORT: portSetting,
+  })) {
+    if (value !== undefined) env[key] = value;
+  }
+  const child = spawn(process.execPath, [path.join(options.appDir, 'dist', 'main.js')], {
+    cwd: options.appDir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const service: ServiceProcess = {
+    url,
+    port,
+    child,
+    exited,
+    stdoutLines: () => stdout.split('\n').filter((line) => line.length > 0),
+    stderr: () => stderr,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+  if (options.waitFor === 'spawn') return service;
+
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let ended = false;
+  void exited.then(() => (ended = true));
+  while (Date.now() < deadline && !ended) {
+    try {
+      const response = await fetch(`${url}/health/live`);
+      if (response.ok) return service;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await service.stop('SIGKILL');
+  throw new Error(
+    `service in ${options.appDir} did not become live\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+  );
+}
+
+/** Polls GET <url><path> until it answers `status`, or throws with the last answer. */
+export async function waitForStatus(
+  url: string,
+  status: number,
+  timeoutMs = 20_000,
+): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.status === status) return response;
+      last = `${response.status} ${await response.text()}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms; last: ${last}`);
+}

@@ -33,6 +33,8 @@ if [ ${#started_here[@]} -gt 0 ] && [ "${CAUSEWAY_KEEP_SERVERS:-0}" != "1" ]; th
 fi
 echo "==> servers: REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS MONGODB_URI=$MONGODB_URI"
 
+echo "==> prettier --check"
+pnpm exec prettier --check . --log-level warn
 echo "==> turbo: build, lint, typecheck, unit tests"
 pnpm exec turbo run build lint typecheck test --output-logs=new-only "$@"
 echo "==> turbo: integration tests against the real servers"

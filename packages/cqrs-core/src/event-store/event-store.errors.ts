@@ -1,0 +1,30 @@
+import { type ExpectedVersion } from './event-store.port';
+
+/** The stream is not at the version the caller expected: someone else appended first. */
+export class ConcurrencyConflictError extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedVersion,
+    /** The stream's current version; 0 when it does not exist. */
+    readonly actual: number,
+  ) {
+    super(`Concurrency conflict on stream ${streamId}: expected version ${String(expected)}, actual ${actual}`);
+    this.name = 'ConcurrencyConflictError';
+  }
+}
+
+/** The stream does not exist (or was deleted) and the operation needs it. */
+export class StreamNotFoundError extends Error {
+  constructor(readonly streamId: string) {
+    super(`Stream ${streamId} not found`);
+    this.name = 'StreamNotFoundError';
+  }
+}
+
+/** The stream was hard-deleted; it can never be written again. */
+export class StreamDeletedError extends Error {
+  constructor(readonly streamId: string) {
+    super(`Stream ${streamId} is deleted (tombstoned) and cannot be written`);
+    this.name = 'StreamDeletedError';
+  }
+}

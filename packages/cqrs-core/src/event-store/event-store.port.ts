@@ -1,0 +1,138 @@
+import { type Envelope } from '../messages/envelope';
+
+/**
+ * What the caller expects the stream's version to be before an append:
+ * - a number: exactly that version (0 = the stream has no events yet);
+ * - 'no-stream': the stream has no events (never written, or soft-deleted);
+ * - 'exists': the stream has at least one event;
+ * - 'any': no check.
+ */
+export type ExpectedVersion = number | 'any' | 'no-stream' | 'exists';
+
+/** An event as the event store returns it. */
+export interface StoredEvent<Data = unknown> extends Envelope<Data> {
+  readonly streamId: string;
+  /** Position in the store's global log; strictly increasing in commit-visibility order. */
+  readonly position: number;
+}
+
+export interface AppendOptions {
+  expectedVersion: ExpectedVersion;
+}
+
+export interface AppendResult {
+  /** The stream's version after the append (= version of its last event). */
+  nextExpectedVersion: number;
+  /** Global positions of the appended events, in order (empty when every event was a duplicate). */
+  positions: number[];
+}
+
+export interface ReadStreamOptions {
+  /** First version to return (inclusive). Default 1 forwards, the last version backwards. */
+  fromVersion?: number;
+  /** Last version to return (inclusive). */
+  toVersion?: number;
+  direction?: 'forwards' | 'backwards';
+  limit?: number;
+}
+
+export interface ReadAllOptions {
+  /** Return events with position > fromPosition. Default 0 (from the start). */
+  fromPosition?: number;
+  /** Only these event types. */
+  types?: readonly string[];
+  limit?: number;
+}
+
+export interface SubscriptionOptions extends ReadAllOptions {
+  /** Called for each event in position order; the next event is delivered after it resolves. */
+  handler: (event: StoredEvent) => Promise<void> | void;
+  /** Poll interval when caught up (stores without push notification). Default 100 ms. */
+  pollIntervalMs?: number;
+  /** Called when reading or the handler fails; the subscription stops. */
+  onError?: (error: unknown) => void;
+}
+
+export interface Subscription {
+  /** Position of the last event handed to the handler. */
+  readonly position: number;
+  /** Stops after the event in flight; resolves when stopped. */
+  stop(): Promise<void>;
+}
+
+export interface StreamInfo {
+  streamId: string;
+  /** Version of the last event; 0 when the stream has no events. */
+  version: number;
+  /** Events before this version were truncated. Default 1. */
+  firstVersion: number;
+  state: 'active' | 'soft-deleted' | 'tombstoned' | 'missing';
+}
+
+export interface RetentionPolicy {
+  /** Remove events older than this many milliseconds (by metadata.timestamp). */
+  maxAgeMs?: number;
+  /** Keep at most this many most recent events per stream. */
+  maxCount?: number;
+  /** Only streams whose id starts with this prefix. */
+  streamPrefix?: string;
+}
+
+/**
+ * The event store port (S2-1, S2-2). Implementations: in-memory, MongoDB, Redis; all pass the
+ * conformance suite in `@causeway/cqrs-core/testing`.
+ *
+ * Contract:
+ * - **Atomic appends.** All events of one append become visible together or not at all; a failed
+ *   append (conflict, validation, size) writes nothing.
+ * - **Optimistic concurrency.** A wrong expected version throws ConcurrencyConflictError with
+ *   stream, expected and actual; of concurrent appends at the same expected version exactly one wins.
+ * - **Idempotency.** Re-appending events whose messageIds are already in the stream (same
+ *   messageIds in the same order) succeeds and writes nothing twice; the result reports the
+ *   existing version.
+ * - **Global order without skips.** `readAll` returns events in position order, and a reader that
+ *   resumes from the last position it saw never misses an event that becomes visible later:
+ *   positions are visible in increasing order (see docs/adr for each backend's mechanism).
+ * - **Versions** start at 1 and have no gaps within a stream (truncation only removes a prefix).
+ * - Safe to call concurrently from many async callers and processes.
+ */
+export interface EventStore {
+  /** Creates collections, keys, indexes and scripts. Idempotent; call once at start-up. */
+  init(): Promise<void>;
+
+  /**
+   * Appends events to a stream. The store assigns `version` and `position`; the envelopes'
+   * own `version` is ignored.
+   * @throws ConcurrencyConflictError when the expected version does not hold
+   * @throws StreamDeletedError when the stream is tombstoned
+   * @throws MessageTooLargeError / MessageValidationError before anything is written
+   */
+  append(streamId: string, events: readonly Envelope[], options: AppendOptions): Promise<AppendResult>;
+
+  /** Events of one stream in version order (or reverse). A missing stream reads as []. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<StoredEvent[]>;
+
+  /** Events of all streams in global position order. */
+  readAll(options?: ReadAllOptions): Promise<StoredEvent[]>;
+
+  /** Catch-up subscription: delivers every event after `fromPosition`, then follows new ones live. */
+  subscribe(options: SubscriptionOptions): Subscription;
+
+  /** The stream's version and state. */
+  streamInfo(streamId: string): Promise<StreamInfo>;
+
+  /**
+   * Deletes a stream. 'soft': its events disappear from reads and the stream can be created
+   * again (versions continue after the old last version). 'hard': a tombstone; appends fail with
+   * StreamDeletedError forever.
+   */
+  deleteStream(streamId: string, options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion }): Promise<void>;
+
+  /** Removes events with version < beforeVersion from the stream (reads start at beforeVersion). */
+  truncateStream(streamId: string, beforeVersion: number): Promise<void>;
+
+  /** Applies a retention policy once; returns how many events were removed. Run it from a periodic job. */
+  applyRetention(policy: RetentionPolicy): Promise<number>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,46 @@
+/**
+ * One envelope for commands and events (S1-2). Everything a transport, a store or a handler
+ * needs to know about a message travels here; `data` is the message body, validated against the
+ * schema registered for `type` (see the serializer registry).
+ */
+export interface Envelope<Data = unknown, Type extends string = string> {
+  /** uuid v4, unique per message; the idempotency key of appends and deliveries. */
+  readonly messageId: string;
+  /** Message type name, e.g. `TrainerMovedEvent`; selects schema, upcasters and topic. */
+  readonly type: Type;
+  /** The aggregate (stream) this message belongs to; also the partition/order key on buses. */
+  readonly aggregateId: string;
+  readonly aggregateType: string;
+  /**
+   * Revision of the event in its stream (1-based) once stored; 0 for messages that are not
+   * stored in a stream (commands, notifications).
+   */
+  readonly version: number;
+  readonly data: Data;
+  readonly metadata: Metadata;
+}
+
+export type Priority = 'critical' | 'high' | 'normal' | 'low';
+export type MessageCategory = 'command' | 'event' | 'query' | 'notification' | (string & {});
+
+/** Metadata of an envelope; open to extra keys (tenant, traceparent, …). */
+export interface Metadata {
+  /** Who issued the message (user id, service name). */
+  readonly issuerId?: string;
+  readonly issuerType?: 'user' | 'service' | 'system' | (string & {});
+  /** messageId of the message whose handling produced this one. */
+  readonly causationId?: string;
+  /** Shared by every message of one conversation; the first message's messageId by default. */
+  readonly correlationId?: string;
+  readonly category?: MessageCategory;
+  readonly priority?: Priority;
+  /** ISO-8601 time the message was created. */
+  readonly timestamp: string;
+  /** `sha256:<hex>` of the serialized data; verified on read. */
+  readonly checksum?: string;
+  readonly retryCount?: number;
+  readonly maxRetries?: number;
+  /** Version of `data`'s schema for `type`; upcasters lift old versions on read. Default 1. */
+  readonly schemaVersion?: number;
+  readonly [key: string]: unknown;
+}

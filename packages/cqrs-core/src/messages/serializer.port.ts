@@ -1,0 +1,32 @@
+import { type Envelope, type Metadata } from './envelope';
+
+/** An envelope whose data is serialized; `metadata.checksum` and `metadata.schemaVersion` are set. */
+export interface SerializedEnvelope extends Omit<Envelope, 'data' | 'metadata'> {
+  readonly data: string;
+  readonly metadata: Metadata & { readonly checksum: string; readonly schemaVersion: number };
+}
+
+/**
+ * Turns envelope data into text and back (S1-3). Stores and transports call it at their edge,
+ * so handlers only ever see validated data of the current schema version.
+ *
+ * Implementations must be pure and safe to call concurrently.
+ */
+export interface MessageSerializer {
+  /**
+   * Validates `data` against the current schema of `type` and serializes it, stamping
+   * `checksum` (`sha256:<hex>` of the serialized data) and `schemaVersion`.
+   * @throws UnknownMessageTypeError when the type is not registered (registries that require it)
+   * @throws MessageValidationError naming the first offending field
+   * @throws MessageTooLargeError when the serialized data exceeds the configured maximum
+   */
+  serialize(envelope: Envelope): SerializedEnvelope;
+  /**
+   * Verifies the checksum, upcasts data written by an older schema version to the current one
+   * and validates it.
+   * @throws ChecksumMismatchError when the data does not match its checksum
+   * @throws UnknownMessageTypeError naming the type when it is not registered
+   * @throws MessageValidationError when the (upcast) data does not match the schema
+   */
+  deserialize(serialized: SerializedEnvelope): Envelope;
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { launchSystem, stopSystem } from './system.launcher';
+import { planInstances } from './system.topology';
+
+/**
+ * causeway-launch [--scale app=N ...]
+ * Starts the reference system on the servers named by REDIS_URL, KAFKA_BROKERS and MONGODB_URI
+ * (scripts/start.sh exports them from .infra/env), waits until every instance is ready, prints the
+ * URLs, and stops everything on Ctrl-C / SIGTERM.
+ */
+async function main(): Promise<void> {
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const servers = pick(process.env);
+  const scale: Record<string, number> = {};
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--scale') {
+      const [app, count] = (args[++i] ?? '').split('=');
+      if (!app || !count || !/^\d+$/.test(count))
+        throw new Error(`--scale expects app=N, got "${args[i] ?? ''}"`);
+      scale[app] = Number(count);
+    } else {
+      throw new Error(`unknown argument ${args[i]}`);
+    }
+  }
+  const instances = planInstances(servers, { scale, logLevel: process.env.LOG_LEVEL });
+  const logDir = path.join(root, '.infra', 'apps');
+  process.stdout.write(`starting ${instances.length} instances (logs in ${logDir})\n`);
+  const running = await launchSystem(instances, {
+    root,
+    logDir,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(`\nCauseway is up: ${running.length} instances ready. Ctrl-C stops them.\n`);
+  const stop = () => {
+    process.stdout.write('stopping…\n');
+    void stopSystem(running).then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  for (const instance of running) {
+    instance.child.once('exit', (code, signal) => {
+      process.stderr.write(
+        `${instance.instanceId} exited (${code ?? signal}); see ${instance.logFile}\n`,
+      );
+    });
+  }
+}
+
+function pick(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of ['REDIS_URL', 'KAFKA_BROKERS', 'MONGODB_URI'])
+    if (env[key]) out[key] = env[key]!;
+  return out;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`causeway-launch: ${(error as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+export * from './system.topology';
+export * from './system.launcher';

@@ -1,0 +1,68 @@
+/** One app of the reference system and how many instances of it to run. */
+export interface AppSpec {
+  /** Directory name under apps/. */
+  app: string;
+  /** First instance's port; instance i listens on basePort + i * 10. */
+  basePort: number;
+  instances: number;
+  /** The servers it needs, as environment variable names. */
+  servers: readonly ('REDIS_URL' | 'KAFKA_BROKERS' | 'MONGODB_URI')[];
+}
+
+export const APPS: readonly AppSpec[] = [
+  { app: 'command-api', basePort: 3000, instances: 1, servers: ['REDIS_URL', 'KAFKA_BROKERS'] },
+  { app: 'trainer-service', basePort: 3001, instances: 1, servers: ['REDIS_URL', 'MONGODB_URI'] },
+  {
+    app: 'order-processor',
+    basePort: 3002,
+    instances: 1,
+    servers: ['KAFKA_BROKERS', 'MONGODB_URI'],
+  },
+  {
+    app: 'projection-worker',
+    basePort: 3003,
+    instances: 1,
+    servers: ['REDIS_URL', 'KAFKA_BROKERS', 'MONGODB_URI'],
+  },
+  { app: 'sse-gateway', basePort: 3004, instances: 1, servers: ['REDIS_URL', 'MONGODB_URI'] },
+];
+
+export interface Instance {
+  app: string;
+  instanceId: string;
+  port: number;
+  env: Record<string, string>;
+}
+
+/**
+ * Expands the topology into instances. `scale` overrides instance counts per app
+ * (e.g. { 'sse-gateway': 2, 'trainer-service': 2 }); `portOffset` shifts every port.
+ */
+export function planInstances(
+  servers: Record<string, string | undefined>,
+  options: { scale?: Record<string, number>; portOffset?: number; logLevel?: string } = {},
+): Instance[] {
+  const instances: Instance[] = [];
+  for (const spec of APPS) {
+    const count = options.scale?.[spec.app] ?? spec.instances;
+    for (let i = 0; i < count; i++) {
+      const port = spec.basePort + i * 10 + (options.portOffset ?? 0);
+      const env: Record<string, string> = {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        INSTANCE_ID: `${spec.app}-${i + 1}`,
+        LOG_LEVEL: options.logLevel ?? 'info',
+      };
+      for (const name of spec.servers) {
+        const value = servers[name];
+        if (!value)
+          throw new Error(
+            `${name} is not set: ${spec.app} needs it (run infra/local/up or export it)`,
+          );
+        env[name] = value;
+      }
+      instances.push({ app: spec.app, instanceId: env.INSTANCE_ID!, port, env });
+    }
+  }
+  return instances;
+}

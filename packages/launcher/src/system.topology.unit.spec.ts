@@ -1,0 +1,43 @@
+import { planInstances } from './system.topology';
+
+const servers = { REDIS_URL: 'redis://r:1', KAFKA_BROKERS: 'k:2', MONGODB_URI: 'mongodb://m:3/db' };
+
+describe('planInstances', () => {
+  it('runs one instance of each of the five apps by default, each with only the servers it needs', () => {
+    const plan = planInstances(servers);
+    expect(plan.map((i) => [i.instanceId, i.port])).toEqual([
+      ['command-api-1', 3000],
+      ['trainer-service-1', 3001],
+      ['order-processor-1', 3002],
+      ['projection-worker-1', 3003],
+      ['sse-gateway-1', 3004],
+    ]);
+    expect(plan[0]!.env).toEqual({
+      PORT: '3000',
+      HOST: '127.0.0.1',
+      INSTANCE_ID: 'command-api-1',
+      LOG_LEVEL: 'info',
+      REDIS_URL: 'redis://r:1',
+      KAFKA_BROKERS: 'k:2',
+    });
+  });
+
+  it('scales apps to several instances on distinct ports', () => {
+    const plan = planInstances(servers, {
+      scale: { 'sse-gateway': 2, 'trainer-service': 2 },
+      portOffset: 100,
+    });
+    const gateways = plan.filter((i) => i.app === 'sse-gateway');
+    expect(gateways.map((i) => [i.instanceId, i.port])).toEqual([
+      ['sse-gateway-1', 3104],
+      ['sse-gateway-2', 3114],
+    ]);
+    expect(new Set(plan.map((i) => i.port)).size).toBe(plan.length);
+  });
+
+  it('names the missing server setting', () => {
+    expect(() => planInstances({ ...servers, KAFKA_BROKERS: undefined })).toThrow(
+      'KAFKA_BROKERS is not set: command-api needs it',
+    );
+  });
+});

@@ -1,0 +1,65 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { loadConfiguration } from '@causeway/cqrs-core';
+import { commandApiConfiguration } from '../../../apps/command-api/src/config/command-api.config';
+import { orderProcessorConfiguration } from '../../../apps/order-processor/src/config/order-processor.config';
+import { projectionWorkerConfiguration } from '../../../apps/projection-worker/src/config/projection-worker.config';
+import { sseGatewayConfiguration } from '../../../apps/sse-gateway/src/config/sse-gateway.config';
+import { trainerServiceConfiguration } from '../../../apps/trainer-service/src/config/trainer-service.config';
+import { APPS } from '../src';
+
+// No Docker engine here: docker-compose.yml is kept correct by checking it against the apps.
+const root = path.resolve(__dirname, '..', '..', '..');
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: unknown;
+}
+const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), {
+  merge: true,
+}) as {
+  services: Record<string, Service>;
+};
+const configurations = {
+  'command-api': commandApiConfiguration,
+  'trainer-service': trainerServiceConfiguration,
+  'order-processor': orderProcessorConfiguration,
+  'projection-worker': projectionWorkerConfiguration,
+  'sse-gateway': sseGatewayConfiguration,
+};
+
+describe('docker-compose.yml', () => {
+  it('runs redis, kafka (KRaft), mongo with health checks', () => {
+    expect(compose.services.redis?.healthcheck).toBeDefined();
+    expect(compose.services.kafka?.image).toMatch(/^apache\/kafka:3\.9/);
+    expect(compose.services.kafka?.environment?.KAFKA_PROCESS_ROLES).toBe('broker,controller');
+    expect(compose.services.mongo?.image).toMatch(/^mongo:/);
+  });
+
+  it.each(APPS.map((spec) => spec.app))(
+    'builds %s from the Dockerfile with a configuration the app accepts',
+    (app) => {
+      const service = compose.services[app];
+      expect(service?.build?.args?.APP).toBe(app);
+      expect(existsSync(path.join(root, service!.build!.dockerfile))).toBe(true);
+      expect(existsSync(path.join(root, 'apps', app, 'src', 'main.ts'))).toBe(true);
+      const config = loadConfiguration(
+        configurations[app as keyof typeof configurations],
+        service!.environment,
+      );
+      expect(config).toMatchObject({ HOST: '0.0.0.0', PORT: 3000 });
+      for (const server of ['redis', 'kafka', 'mongo'])
+        expect(service?.depends_on?.[server]?.condition).toBe('service_healthy');
+    },
+  );
+
+  it('runs the apps as a non-root user from a pnpm deploy bundle', () => {
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/pnpm deploy --filter=@causeway\/\$\{APP\} --prod/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(3);
+  });
+});

@@ -8,7 +8,9 @@ export class ConcurrencyConflictError extends Error {
     /** The stream's current version; 0 when it does not exist. */
     readonly actual: number,
   ) {
-    super(`Concurrency conflict on stream ${streamId}: expected version ${String(expected)}, actual ${actual}`);
+    super(
+      `Concurrency conflict on stream ${streamId}: expected version ${String(expected)}, actual ${actual}`,
+    );
     this.name = 'ConcurrencyConflictError';
   }
 }

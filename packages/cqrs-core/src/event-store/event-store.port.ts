@@ -107,7 +107,11 @@ export interface EventStore {
    * @throws StreamDeletedError when the stream is tombstoned
    * @throws MessageTooLargeError / MessageValidationError before anything is written
    */
-  append(streamId: string, events: readonly Envelope[], options: AppendOptions): Promise<AppendResult>;
+  append(
+    streamId: string,
+    events: readonly Envelope[],
+    options: AppendOptions,
+  ): Promise<AppendResult>;
 
   /** Events of one stream in version order (or reverse). A missing stream reads as []. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<StoredEvent[]>;
@@ -126,7 +130,10 @@ export interface EventStore {
    * again (versions continue after the old last version). 'hard': a tombstone; appends fail with
    * StreamDeletedError forever.
    */
-  deleteStream(streamId: string, options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion }): Promise<void>;
+  deleteStream(
+    streamId: string,
+    options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion },
+  ): Promise<void>;
 
   /** Removes events with version < beforeVersion from the stream (reads start at beforeVersion). */
   truncateStream(streamId: string, beforeVersion: number): Promise<void>;

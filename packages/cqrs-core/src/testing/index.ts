@@ -1,2 +1,3 @@
 // Conformance suites and given/when/then helpers for @causeway/cqrs-core ports.
 export {};
+export * from './transport.conformance';

@@ -1,0 +1,18 @@
+import { createHash } from 'node:crypto';
+
+/** Prefix of every checksum; names the algorithm so that another one can be added later. */
+export const CHECKSUM_PREFIX = 'sha256:';
+
+/**
+ * `sha256:<hex>` of the UTF-8 bytes of serialized message data (S1-2). Computed over the exact
+ * string that is stored or sent: re-serializing the same object can give another string (key
+ * order), so verify against the stored text, never against a re-serialization.
+ */
+export function checksumOf(serialized: string): string {
+  return CHECKSUM_PREFIX + createHash('sha256').update(serialized, 'utf8').digest('hex');
+}
+
+/** True when `checksum` is the checksum of `serialized`. */
+export function checksumMatches(serialized: string, checksum: string | undefined): boolean {
+  return checksum !== undefined && checksumOf(serialized) === checksum;
+}

@@ -1,0 +1,22 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { type Envelope } from './envelope';
+
+const storage = new AsyncLocalStorage<Envelope>();
+
+/**
+ * Runs `fn` as the handling of `envelope`: every message created inside it (also after awaits,
+ * in timers and in promises started from it) gets `causationId = envelope.messageId` and
+ * `correlationId = envelope.metadata.correlationId ?? envelope.messageId` (see createMessage).
+ *
+ * Buses and routers call this around each handler; application code rarely needs to.
+ * Contexts nest: the innermost envelope wins. Work started inside `fn` that outlives it
+ * (a fire-and-forget promise) still sees this envelope as its cause.
+ */
+export function runInMessageContext<T>(envelope: Envelope, fn: () => T): T {
+  return storage.run(envelope, fn);
+}
+
+/** The message being handled in the current async context, if any. */
+export function currentMessage(): Envelope | undefined {
+  return storage.getStore();
+}

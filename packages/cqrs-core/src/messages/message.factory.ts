@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { type Envelope, type MessageCategory, type Metadata, type Priority } from './envelope';
+import { currentMessage } from './message-context';
+
+export interface CreateMessageInput<Data, Type extends string> {
+  type: Type;
+  data: Data;
+  category: MessageCategory;
+  /** The stream / partition key. Default '' (messages that belong to no aggregate). */
+  aggregateId?: string;
+  aggregateType?: string;
+  /** Default 'normal'. */
+  priority?: Priority;
+  /** Version of `data`'s schema. Default 1; the serializer registry stamps the current one anyway. */
+  schemaVersion?: number;
+  /**
+   * The message whose handling produces this one. Default: the message of the current
+   * message context (runInMessageContext). Pass `null` to start a new conversation.
+   */
+  causedBy?: Envelope | null;
+  /** Extra metadata; explicit causationId / correlationId here win over the derived ones. */
+  metadata?: Partial<Metadata>;
+}
+
+export interface MessageFactoryOptions {
+  /** Default `() => new Date()`. Inject a clock for deterministic tests. */
+  now?: () => Date;
+  /** Default node:crypto randomUUID (uuid v4). */
+  newId?: () => string;
+  /** Stamped on every message unless the input names another issuer. */
+  issuerId?: string;
+  issuerType?: Metadata['issuerType'];
+}
+
+/**
+ * Creates envelopes with ids, timestamps and automatic correlation (S1-2, S1-10):
+ * a message created while another is handled is caused by it and joins its conversation.
+ */
+export class MessageFactory {
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+
+  constructor(private readonly options: MessageFactoryOptions = {}) {
+    this.now = options.now ?? (() => new Date());
+    this.newId = options.newId ?? randomUUID;
+  }
+
+  create<Data, Type extends string>(input: CreateMessageInput<Data, Type>): Envelope<Data, Type> {
+    const messageId = this.newId();
+    const cause = input.causedBy === undefined ? currentMessage() : (input.causedBy ?? undefined);
+    const derived: Partial<Metadata> = cause
+      ? {
+          causationId: cause.messageId,
+          correlationId: cause.metadata.correlationId ?? cause.messageId,
+        }
+      : { correlationId: messageId };
+    const issuer: Partial<Metadata> = {
+      ...(this.options.issuerId !== undefined && { issuerId: this.options.issuerId }),
+      ...(this.options.issuerType !== undefined && { issuerType: this.options.issuerType }),
+    };
+    const metadata: Metadata = {
+      ...issuer,
+      ...derived,
+      category: input.category,
+      priority: input.priority ?? 'normal',
+      schemaVersion: input.schemaVersion ?? 1,
+      ...input.metadata,
+      timestamp: input.metadata?.timestamp ?? this.now().toISOString(),
+    };
+    return {
+      messageId,
+      type: input.type,
+      aggregateId: input.aggregateId ?? '',
+      aggregateType: input.aggregateType ?? '',
+      version: 0,
+      data: input.data,
+      metadata,
+    };
+  }
+
+  command<Data, Type extends string>(
+    type: Type,
+    data: Data,
+    input: Omit<CreateMessageInput<Data, Type>, 'type' | 'data' | 'category'> = {},
+  ): Envelope<Data, Type> {
+    return this.create({ ...input, type, data, category: 'command' });
+  }
+
+  event<Data, Type extends string>(
+    type: Type,
+    data: Data,
+    input: Omit<CreateMessageInput<Data, Type>, 'type' | 'data' | 'category'> = {},
+  ): Envelope<Data, Type> {
+    return this.create({ ...input, type, data, category: 'event' });
+  }
+}
+
+const defaultFactory = new MessageFactory();
+
+/** createMessage with the default factory (system clock, random uuids). */
+export function createMessage<Data, Type extends string>(
+  input: CreateMessageInput<Data, Type>,
+): Envelope<Data, Type> {
+  return defaultFactory.create(input);
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import { checksumMatches, checksumOf } from './checksum';
+import { type Envelope } from './envelope';
+import {
+  ChecksumMismatchError,
+  MessageTooLargeError,
+  MessageValidationError,
+  UnknownMessageTypeError,
+} from './message.errors';
+import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
+import { type Upcaster, UpcasterChain } from './upcaster.chain';
+
+/** Any zod 4 schema (classic or mini). It must describe JSON data: no Date, Map, bigint. */
+export type MessageSchema = z.core.$ZodType;
+
+export interface MessageTypeOptions {
+  /** Current schema version of the type. Default 1. Data of older versions is upcast on read. */
+  version?: number;
+}
+
+export interface SerializerRegistryOptions {
+  /** Refuse to serialize data larger than this many UTF-8 bytes. Default: no limit. */
+  maxMessageBytes?: number;
+  /** Upcasters to use; default a new, empty chain (register through `upcaster()`). */
+  upcasters?: UpcasterChain;
+}
+
+interface Registration {
+  readonly schema: MessageSchema;
+  readonly version: number;
+}
+
+/**
+ * The serializer registry (S1-3, S2-8): message type name -> zod schema and current schema
+ * version. Validates on serialize AND deserialize, stamps and verifies `sha256:` checksums,
+ * upcasts old versions on read, and refuses oversized data before anything is written.
+ *
+ * Register every type at start-up, before the first message flows; after that the registry is
+ * read-only in practice and safe to share between concurrent callers.
+ *
+ * Notes:
+ * - Serialized data is the schema's *output* (zod strips unknown keys of plain objects), so
+ *   what is stored is exactly what handlers will see.
+ * - `serialize` always stamps the current schema version: data is validated against the current
+ *   schema, whatever version the envelope claimed.
+ * - A deserialized envelope carries no `checksum` (it described the stored text, which upcasting
+ *   may have changed); serializing it again stamps a fresh one.
+ */
+export class SerializerRegistry implements MessageSerializer {
+  private readonly types = new Map<string, Registration>();
+  private readonly upcasters: UpcasterChain;
+
+  constructor(private readonly options: SerializerRegistryOptions = {}) {
+    this.upcasters = options.upcasters ?? new UpcasterChain();
+  }
+
+  /** Registers (or replaces) the schema of `type`. */
+  register(type: string, schema: MessageSchema, options: MessageTypeOptions = {}): this {
+    const version = options.version ?? 1;
+    if (!Number.isInteger(version) || version < 1) {
+      throw new RangeError(`Schema version of ${type} must be an integer >= 1, got ${version}`);
+    }
+    this.types.set(type, { schema, version });
+    return this;
+  }
+
+  /** Registers the upcaster lifting `type` data from `fromVersion` to `fromVersion + 1`. */
+  upcaster(type: string, fromVersion: number, upcaster: Upcaster): this {
+    this.upcasters.register(type, fromVersion, upcaster);
+    return this;
+  }
+
+  has(type: string): boolean {
+    return this.types.has(type);
+  }
+
+  /** @throws UnknownMessageTypeError */
+  currentVersion(type: string): number {
+    return this.registration(type).version;
+  }
+
+  /** Registered type names. */
+  typeNames(): string[] {
+    return [...this.types.keys()];
+  }
+
+  /**
+   * Checks that every registered type can be upcast from version 1 to its current version.
+   * Call at start-up: a gap then fails the deploy instead of the first old message.
+   * @throws MissingUpcasterError naming the first gap
+   */
+  assertUpcastersComplete(): void {
+    for (const [type, { version }] of this.types) this.upcasters.assertComplete(type, 1, version);
+  }
+
+  /**
+   * Validates data against the current schema of `type` and returns the schema's output.
+   * @throws UnknownMessageTypeError, MessageValidationError naming the first offending field
+   */
+  validate(type: string, data: unknown): unknown {
+    const result = z.safeParse(this.registration(type).schema, data);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0];
+    throw new MessageValidationError(type, issue ? fieldPath(issue.path) : '', issue?.message ?? 'is invalid');
+  }
+
+  serialize(envelope: Envelope): SerializedEnvelope {
+    const { version } = this.registration(envelope.type);
+    const data = JSON.stringify(this.validate(envelope.type, envelope.data));
+    const max = this.options.maxMessageBytes;
+    if (max !== undefined) {
+      const size = Buffer.byteLength(data, 'utf8');
+      if (size > max) throw new MessageTooLargeError(envelope.messageId, size, max);
+    }
+    return {
+      ...envelope,
+      data,
+      metadata: { ...envelope.metadata, checksum: checksumOf(data), schemaVersion: version },
+    };
+  }
+
+  deserialize(serialized: SerializedEnvelope): Envelope {
+    const { checksum, ...metadata } = serialized.metadata;
+    // Checksum first: corrupted text must not reach JSON.parse, upcasters or handlers.
+    if (!checksumMatches(serialized.data, checksum)) {
+      throw new ChecksumMismatchError(serialized.messageId, checksum ?? '(missing)', checksumOf(serialized.data));
+    }
+    const { version } = this.registration(serialized.type);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(serialized.data);
+    } catch (error) {
+      throw new MessageValidationError(serialized.type, '', `is not JSON (${(error as Error).message})`);
+    }
+    const writtenAt = metadata.schemaVersion ?? 1;
+    const upcast = this.upcasters.upcast(serialized.type, parsed, writtenAt, version, metadata);
+    return {
+      ...serialized,
+      data: this.validate(serialized.type, upcast),
+      metadata: { ...metadata, schemaVersion: version },
+    };
+  }
+
+  private registration(type: string): Registration {
+    const registration = this.types.get(type);
+    if (!registration) throw new UnknownMessageTypeError(type);
+    return registration;
+  }
+}
+
+/** `['position', 'x']` -> `position.x`; array indices stay numeric: `items.0.sku`. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map((key) => String(key)).join('.');
+}

@@ -1,0 +1,195 @@
+import { z } from 'zod';
+import * as zm from 'zod/mini';
+import { checksumOf } from './checksum';
+import { type Envelope } from './envelope';
+import {
+  ChecksumMismatchError,
+  MessageTooLargeError,
+  MessageValidationError,
+  UnknownMessageTypeError,
+} from './message.errors';
+import { MessageFactory } from './message.factory';
+import { SerializerRegistry } from './serializer.registry';
+import { MissingUpcasterError, UnsupportedSchemaVersionError } from './upcaster.errors';
+
+const TrainerMoved = z.object({
+  trainerId: z.string(),
+  position: z.object({ x: z.number(), y: z.number() }),
+});
+
+const factory = new MessageFactory();
+const moved = (data: unknown): Envelope =>
+  factory.event('TrainerMovedEvent', data, { aggregateId: 'ash', aggregateType: 'Trainer' });
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('SerializerRegistry', () => {
+  const registry = () => new SerializerRegistry().register('TrainerMovedEvent', TrainerMoved);
+
+  it('round-trips data and metadata, stamping checksum and schema version', () => {
+    const envelope = moved({ trainerId: 'ash', position: { x: 1, y: -2.5 } });
+    const serialized = registry().serialize(envelope);
+    expect(serialized.data).toBe('{"trainerId":"ash","position":{"x":1,"y":-2.5}}');
+    expect(serialized.metadata.checksum).toBe(checksumOf(serialized.data));
+    expect(serialized.metadata.checksum).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(serialized.metadata.schemaVersion).toBe(1);
+
+    const back = registry().deserialize(serialized);
+    expect(back.data).toEqual(envelope.data);
+    const { checksum: _checksum, ...metadata } = serialized.metadata;
+    expect(back).toEqual({ ...envelope, metadata: { ...metadata, schemaVersion: 1 } });
+    expect(back.metadata.correlationId).toBe(envelope.metadata.correlationId);
+  });
+
+  it('survives a transport that only carries JSON text', () => {
+    const serialized = registry().serialize(moved({ trainerId: 'ash', position: { x: 0, y: 0 } }));
+    const overTheWire = JSON.parse(JSON.stringify(serialized));
+    expect(registry().deserialize(overTheWire).data).toEqual({ trainerId: 'ash', position: { x: 0, y: 0 } });
+  });
+
+  it('names the offending field on serialize', () => {
+    const error = thrown(() => registry().serialize(moved({ trainerId: 'ash', position: { x: 'left', y: 0 } })));
+    expect(error).toBeInstanceOf(MessageValidationError);
+    expect(error).toMatchObject({ type: 'TrainerMovedEvent', field: 'position.x' });
+    expect((error as Error).message).toContain('position.x');
+  });
+
+  it('validates on deserialize too, naming the field', () => {
+    const data = JSON.stringify({ trainerId: 'ash', position: { x: 1 } });
+    const forged = {
+      ...moved({}),
+      data,
+      metadata: { ...moved({}).metadata, checksum: checksumOf(data), schemaVersion: 1 },
+    };
+    expect(thrown(() => registry().deserialize(forged))).toMatchObject({
+      name: 'MessageValidationError',
+      field: 'position.y',
+    });
+  });
+
+  it('strips keys the schema does not know, so what is stored is what handlers see', () => {
+    const serialized = registry().serialize(moved({ trainerId: 'a', position: { x: 1, y: 2 }, extra: true }));
+    expect(JSON.parse(serialized.data)).toEqual({ trainerId: 'a', position: { x: 1, y: 2 } });
+  });
+
+  it('accepts zod mini schemas', () => {
+    const r = new SerializerRegistry().register('Ping', zm.object({ n: zm.number() }));
+    const envelope = factory.event('Ping', { n: 1 });
+    expect(r.deserialize(r.serialize(envelope)).data).toEqual({ n: 1 });
+    expect(thrown(() => r.serialize(factory.event('Ping', { n: 'x' })))).toMatchObject({ field: 'n' });
+  });
+
+  it('names unknown types on both sides', () => {
+    const envelope = factory.event('Nope', {});
+    expect(thrown(() => registry().serialize(envelope))).toMatchObject({ name: 'UnknownMessageTypeError', type: 'Nope' });
+    const serialized = new SerializerRegistry().register('Nope', z.object({})).serialize(envelope);
+    const error = thrown(() => registry().deserialize(serialized));
+    expect(error).toBeInstanceOf(UnknownMessageTypeError);
+    expect((error as Error).message).toContain('"Nope"');
+  });
+
+  it('refuses data whose checksum does not match, before parsing it', () => {
+    const serialized = registry().serialize(moved({ trainerId: 'ash', position: { x: 1, y: 2 } }));
+    const tampered = { ...serialized, data: serialized.data.replace('"x":1', '"x":9') };
+    const error = thrown(() => registry().deserialize(tampered));
+    expect(error).toBeInstanceOf(ChecksumMismatchError);
+    expect(error).toMatchObject({
+      messageId: serialized.messageId,
+      expected: serialized.metadata.checksum,
+      actual: checksumOf(tampered.data),
+    });
+    const garbage = { ...serialized, data: '{not json' };
+    expect(() => registry().deserialize(garbage)).toThrow(ChecksumMismatchError);
+    const missing = { ...serialized, metadata: { ...serialized.metadata, checksum: undefined as unknown as string } };
+    expect(() => registry().deserialize(missing)).toThrow(ChecksumMismatchError);
+  });
+
+  it('reports unparsable text with a valid checksum as a validation error', () => {
+    const serialized = registry().serialize(moved({ trainerId: 'ash', position: { x: 1, y: 2 } }));
+    const data = '{not json';
+    const broken = { ...serialized, data, metadata: { ...serialized.metadata, checksum: checksumOf(data) } };
+    expect(thrown(() => registry().deserialize(broken))).toMatchObject({ name: 'MessageValidationError', field: '' });
+  });
+
+  it('refuses data above maxMessageBytes, counting UTF-8 bytes', () => {
+    const r = new SerializerRegistry({ maxMessageBytes: 20 }).register('Note', z.object({ t: z.string() }));
+    expect(r.serialize(factory.event('Note', { t: 'é'.repeat(6) })).data).toHaveLength(20 - 6); // 20 bytes
+    const big = factory.event('Note', { t: 'é'.repeat(7) });
+    const error = thrown(() => r.serialize(big));
+    expect(error).toBeInstanceOf(MessageTooLargeError);
+    expect(error).toMatchObject({ messageId: big.messageId, sizeBytes: 22, maxBytes: 20 });
+  });
+
+  describe('versioned types', () => {
+    const v1 = new SerializerRegistry().register('UserRegistered', z.object({ name: z.string() }));
+    const v3 = () =>
+      new SerializerRegistry()
+        .register('UserRegistered', z.object({ first: z.string(), last: z.string(), email: z.email() }), {
+          version: 3,
+        })
+        .upcaster('UserRegistered', 1, (data) => {
+          const [first, last] = (data as { name: string }).name.split(' ');
+          return { first, last };
+        })
+        .upcaster('UserRegistered', 2, (data) => ({ ...(data as object), email: 'unknown@example.com' }));
+
+    it('upcasts v1 data through v2 to v3 on read and reports the current version', () => {
+      const old = v1.serialize(factory.event('UserRegistered', { name: 'Ash Ketchum' }));
+      expect(old.metadata.schemaVersion).toBe(1);
+      const current = v3().deserialize(old);
+      expect(current.data).toEqual({ first: 'Ash', last: 'Ketchum', email: 'unknown@example.com' });
+      expect(current.metadata.schemaVersion).toBe(3);
+      expect(current.metadata.checksum).toBeUndefined();
+      expect(v3().currentVersion('UserRegistered')).toBe(3);
+    });
+
+    it('treats data without a schema version as version 1', () => {
+      const old = v1.serialize(factory.event('UserRegistered', { name: 'Misty W' }));
+      const { schemaVersion: _v, ...rest } = old.metadata;
+      const legacy = { ...old, metadata: rest as typeof old.metadata };
+      expect(v3().deserialize(legacy).data).toMatchObject({ first: 'Misty', last: 'W' });
+    });
+
+    it('validates the upcast result against the current schema', () => {
+      const r = new SerializerRegistry()
+        .register('UserRegistered', z.object({ first: z.string(), last: z.string() }), { version: 2 })
+        .upcaster('UserRegistered', 1, () => ({ first: 'only' }));
+      const old = v1.serialize(factory.event('UserRegistered', { name: 'x y' }));
+      expect(thrown(() => r.deserialize(old))).toMatchObject({ name: 'MessageValidationError', field: 'last' });
+    });
+
+    it('names a missing link, also at start-up', () => {
+      const r = new SerializerRegistry()
+        .register('UserRegistered', z.object({}), { version: 3 })
+        .upcaster('UserRegistered', 1, (d) => d);
+      const old = v1.serialize(factory.event('UserRegistered', { name: 'x' }));
+      expect(thrown(() => r.deserialize(old))).toMatchObject({ name: 'MissingUpcasterError', missingFrom: 2 });
+      expect(() => r.assertUpcastersComplete()).toThrow(MissingUpcasterError);
+      expect(() => v3().assertUpcastersComplete()).not.toThrow();
+    });
+
+    it('refuses data written by a newer schema version', () => {
+      const newer = v3().serialize(factory.event('UserRegistered', { first: 'a', last: 'b', email: 'a@b.io' }));
+      expect(() => v1.deserialize(newer)).toThrow(UnsupportedSchemaVersionError);
+    });
+
+    it('stamps the current version on serialize whatever the envelope claims', () => {
+      const envelope = factory.event('UserRegistered', { first: 'a', last: 'b', email: 'a@b.io' }, { schemaVersion: 1 });
+      expect(v3().serialize(envelope).metadata.schemaVersion).toBe(3);
+    });
+  });
+
+  it('lists types and refuses invalid versions', () => {
+    expect(registry().typeNames()).toEqual(['TrainerMovedEvent']);
+    expect(registry().has('TrainerMovedEvent')).toBe(true);
+    expect(() => registry().currentVersion('X')).toThrow(UnknownMessageTypeError);
+    expect(() => new SerializerRegistry().register('X', z.object({}), { version: 0 })).toThrow(RangeError);
+  });
+});

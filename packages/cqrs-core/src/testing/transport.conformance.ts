@@ -1,0 +1,421 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { type Envelope, type Priority } from '../messages/envelope';
+import { MessageTooLargeError } from '../messages/message.errors';
+import { SerializerRegistry } from '../messages/serializer.registry';
+import {
+  type Delivery,
+  type PoisonMessage,
+  type Publisher,
+  type Subscriber,
+  type SubscriptionHandle,
+  type TransportFeatures,
+} from '../transport/transport.port';
+
+export const CONFORMANCE_MESSAGE = 'ConformanceMessage';
+const ConformanceMessage = z.object({ n: z.number().int(), blob: z.string().optional() });
+
+/** What a backend hands to the transport conformance suite. */
+export interface TransportUnderTest {
+  publisher: Publisher;
+  /** A subscriber as if in a new process (own connections). */
+  subscriber(): Subscriber;
+  /** Kills a subscriber made by subscriber() without acking its in-flight deliveries. */
+  crash(subscriber: Subscriber): Promise<void>;
+  /** Publishes raw bytes that are not a valid envelope, bypassing the encoder. */
+  publishRaw(topic: string, key: string, raw: string): Promise<void>;
+  /** Restarts the broker process (features.persistent backends). */
+  restartBroker?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TransportFactoryContext {
+  serializer: SerializerRegistry;
+  onPoison: (poison: PoisonMessage) => void;
+  /** Largest wire message the transport must accept; larger ones are refused. */
+  maxMessageBytes: number;
+}
+
+/** The serializer every backend uses in the suite: one registered type. */
+export function conformanceSerializer(): SerializerRegistry {
+  return new SerializerRegistry().register(CONFORMANCE_MESSAGE, ConformanceMessage);
+}
+
+export function conformanceMessage(
+  n: number,
+  key = 'k',
+  priority: Priority = 'normal',
+  blob?: string,
+): Envelope {
+  return {
+    messageId: randomUUID(),
+    type: CONFORMANCE_MESSAGE,
+    aggregateId: key,
+    aggregateType: 'Conformance',
+    version: 0,
+    data: blob === undefined ? { n } : { n, blob },
+    metadata: { timestamp: new Date().toISOString(), priority, correlationId: `c-${n}` },
+  };
+}
+
+async function eventually(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
+
+/**
+ * The conformance suite every transport passes (in-memory, Redis Streams, Kafka): run it once
+ * per backend with the backend's declared features.
+ */
+export function describeTransportConformance(
+  name: string,
+  features: TransportFeatures & { timeoutMs?: number },
+  factory: (context: TransportFactoryContext) => Promise<TransportUnderTest>,
+): void {
+  const timeout = features.timeoutMs ?? 15_000;
+
+  describe(`${name} transport conformance`, () => {
+    let transport: TransportUnderTest;
+    const poison: PoisonMessage[] = [];
+    const open: (Subscriber | SubscriptionHandle)[] = [];
+    const maxMessageBytes = 1_114_112;
+    let topicCount = 0;
+    const topic = (label: string) =>
+      `conf.${label}.${Date.now().toString(36)}${(topicCount++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    const subscriber = () => {
+      const created = transport.subscriber();
+      open.push(created);
+      return created;
+    };
+
+    beforeAll(async () => {
+      transport = await factory({
+        serializer: conformanceSerializer(),
+        onPoison: (p) => poison.push(p),
+        maxMessageBytes,
+      });
+    });
+    afterEach(async () => {
+      await Promise.allSettled(open.splice(0).map((closable) => closable.close()));
+    });
+    afterAll(async () => {
+      await transport.close();
+    });
+
+    it('delivers published messages with their envelope intact', async () => {
+      const t = topic('basic');
+      const received: Delivery[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'g', consumer: 'c1' },
+        async (d) => void received.push(d),
+      );
+      const sent = [1, 2, 3].map((i) => conformanceMessage(i, `k${i}`));
+      for (const message of sent) await transport.publisher.publish(t, [message]);
+      await eventually(() => received.length === 3, timeout, '3 deliveries');
+      const byId = new Map(received.map((d) => [d.envelope.messageId, d]));
+      for (const message of sent) {
+        const delivery = byId.get(message.messageId)!;
+        expect(delivery.topic).toBe(t);
+        expect(delivery.attempt).toBe(1);
+        expect(delivery.group).toBe('g');
+        expect(delivery.envelope).toMatchObject({
+          type: CONFORMANCE_MESSAGE,
+          aggregateId: message.aggregateId,
+          data: message.data,
+          metadata: { correlationId: message.metadata.correlationId, priority: 'normal' },
+        });
+      }
+    });
+
+    it('publishes a batch of 200 and delivers every message once', async () => {
+      const t = topic('batch');
+      const seen = new Map<number, number>();
+      await subscriber().subscribe(
+        [t],
+        { group: 'g', consumer: 'c1', maxInFlight: 64 },
+        async (d) => {
+          seen.set(n(d), (seen.get(n(d)) ?? 0) + 1);
+        },
+      );
+      await transport.publisher.publish(
+        t,
+        Array.from({ length: 200 }, (_, i) => conformanceMessage(i, `k${i % 7}`)),
+      );
+      await eventually(() => seen.size === 200, timeout, '200 distinct deliveries');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect([...seen.values()].every((count) => count === 1)).toBe(true);
+    });
+
+    it('shares a group between competing consumers and copies to every group (fan-out)', async () => {
+      const t = topic('groups');
+      const competing: Record<string, number[]> = { a: [], b: [] };
+      const fanOut: number[] = [];
+      const slow = () => new Promise((resolve) => setTimeout(resolve, 5));
+      await subscriber().subscribe(
+        [t],
+        { group: 'workers', consumer: 'a', maxInFlight: 4 },
+        async (d) => {
+          competing.a!.push(n(d));
+          await slow();
+        },
+      );
+      await subscriber().subscribe(
+        [t],
+        { group: 'workers', consumer: 'b', maxInFlight: 4 },
+        async (d) => {
+          competing.b!.push(n(d));
+          await slow();
+        },
+      );
+      await subscriber().subscribe(
+        [t],
+        { group: 'audit', consumer: 'a' },
+        async (d) => void fanOut.push(n(d)),
+      );
+      await transport.publisher.publish(
+        t,
+        Array.from({ length: 60 }, (_, i) => conformanceMessage(i, `key-${i}`)),
+      );
+      await eventually(
+        () => competing.a!.length + competing.b!.length === 60 && fanOut.length === 60,
+        timeout,
+        'all deliveries',
+      );
+      const all = [...competing.a!, ...competing.b!].sort((x, y) => x - y);
+      expect(all).toEqual(Array.from({ length: 60 }, (_, i) => i));
+      expect(competing.a!.length).toBeGreaterThan(0);
+      expect(competing.b!.length).toBeGreaterThan(0);
+      expect([...fanOut].sort((x, y) => x - y)).toEqual(all);
+    });
+
+    it('redelivers a message whose handler failed, with a higher attempt number', async () => {
+      const t = topic('nack');
+      const attempts: number[] = [];
+      await subscriber().subscribe([t], { group: 'g', consumer: 'c1' }, async (d) => {
+        attempts.push(d.attempt);
+        if (d.attempt < 3) throw new Error('transient');
+      });
+      await transport.publisher.publish(t, [conformanceMessage(1)]);
+      await eventually(() => attempts.length === 3, timeout, 'three attempts');
+      expect(attempts).toEqual([1, 2, 3]);
+    });
+
+    it('redelivers the in-flight messages of a crashed consumer to a live one', async () => {
+      const t = topic('crash');
+      const doomed = subscriber();
+      let taken = 0;
+      await doomed.subscribe([t], { group: 'g', consumer: 'doomed', maxInFlight: 8 }, async () => {
+        taken++;
+        await new Promise(() => undefined); // hangs until the process dies
+      });
+      await transport.publisher.publish(
+        t,
+        [1, 2, 3].map((i) => conformanceMessage(i, `k${i}`)),
+      );
+      await eventually(() => taken === 3, timeout, 'the doomed consumer to take 3');
+      await transport.crash(doomed);
+      const rescued: Delivery[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'g', consumer: 'survivor' },
+        async (d) => void rescued.push(d),
+      );
+      await eventually(() => rescued.length === 3, timeout, 'the survivor to get all 3');
+      expect(rescued.map(n).sort()).toEqual([1, 2, 3]);
+      expect(rescued.every((d) => d.attempt >= 2)).toBe(true);
+    });
+
+    it('keeps per-key order across concurrent consumers and never runs one key twice at once', async () => {
+      const t = topic('order');
+      const keys = ['a', 'b', 'c', 'd', 'e'];
+      const handled = new Map<string, number[]>(keys.map((k) => [k, []]));
+      const running = new Set<string>();
+      let overlaps = 0;
+      const handler = async (d: Delivery) => {
+        if (running.has(d.envelope.aggregateId)) overlaps++;
+        running.add(d.envelope.aggregateId);
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+        handled.get(d.envelope.aggregateId)!.push(n(d));
+        running.delete(d.envelope.aggregateId);
+      };
+      await subscriber().subscribe([t], { group: 'g', consumer: 'c1', maxInFlight: 8 }, handler);
+      await subscriber().subscribe([t], { group: 'g', consumer: 'c2', maxInFlight: 8 }, handler);
+      const messages = Array.from({ length: 200 }, (_, i) =>
+        conformanceMessage(i, keys[i % keys.length]),
+      );
+      for (let i = 0; i < messages.length; i += 20)
+        await transport.publisher.publish(t, messages.slice(i, i + 20));
+      await eventually(
+        () => [...handled.values()].every((list) => list.length === 40),
+        timeout * 2,
+        '200 handled',
+      );
+      for (const [index, key] of keys.entries()) {
+        expect(handled.get(key)).toEqual(
+          Array.from({ length: 40 }, (_, i) => i * keys.length + index),
+        );
+      }
+      expect(overlaps).toBe(0);
+    });
+
+    it('hands undecodable messages to onPoison with the reason and keeps the stream flowing', async () => {
+      const t = topic('poison');
+      const received: number[] = [];
+      const before = poison.length;
+      await subscriber().subscribe(
+        [t],
+        { group: 'g', consumer: 'c1' },
+        async (d) => void received.push(n(d)),
+      );
+      await transport.publisher.publish(t, [conformanceMessage(1, 'same')]);
+      await transport.publishRaw(t, 'same', '{not json');
+      const unknown = JSON.parse(
+        JSON.stringify(conformanceSerializer().serialize(conformanceMessage(2, 'same'))),
+      ) as { type: string };
+      unknown.type = 'NoSuchType';
+      await transport.publishRaw(t, 'same', JSON.stringify(unknown));
+      const tampered = JSON.parse(
+        JSON.stringify(conformanceSerializer().serialize(conformanceMessage(3, 'same'))),
+      ) as { data: string };
+      tampered.data = '{"n":999}';
+      await transport.publishRaw(t, 'same', JSON.stringify(tampered));
+      await transport.publisher.publish(t, [conformanceMessage(4, 'same')]);
+      await eventually(
+        () => received.length === 2 && poison.length - before === 3,
+        timeout,
+        'two good, three poison',
+      );
+      expect(received).toEqual([1, 4]);
+      const reasons = poison.slice(before).map((p) => p.reason);
+      expect(reasons[0]).toMatch(/not JSON/);
+      expect(reasons[1]).toMatch(/NoSuchType/);
+      expect(reasons[2]).toMatch(/[Cc]hecksum/);
+      expect(poison.slice(before).every((p) => p.topic === t && p.group === 'g')).toBe(true);
+    });
+
+    it('refuses an oversized message at publish and delivers nothing of that batch', async () => {
+      const t = topic('size');
+      const received: number[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'g', consumer: 'c1' },
+        async (d) => void received.push(n(d)),
+      );
+      const huge = conformanceMessage(2, 'k', 'normal', 'x'.repeat(maxMessageBytes + 1));
+      await expect(
+        transport.publisher.publish(t, [conformanceMessage(1), huge]),
+      ).rejects.toBeInstanceOf(MessageTooLargeError);
+      const fine = conformanceMessage(3, 'k', 'normal', 'y'.repeat(900_000));
+      await transport.publisher.publish(t, [fine]);
+      await eventually(() => received.length === 1, timeout, 'the 900 KB message');
+      expect(received).toEqual([3]);
+    });
+
+    it('starts a new group from the earliest message, or from the latest when asked', async () => {
+      const t = topic('start');
+      await transport.publisher.publish(t, [conformanceMessage(1), conformanceMessage(2)]);
+      const earliest: number[] = [];
+      const latest: number[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'early', consumer: 'c' },
+        async (d) => void earliest.push(n(d)),
+      );
+      await subscriber().subscribe(
+        [t],
+        { group: 'late', consumer: 'c', startFrom: 'latest' },
+        async (d) => void latest.push(n(d)),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await transport.publisher.publish(t, [conformanceMessage(3)]);
+      await eventually(() => earliest.length === 3 && latest.length === 1, timeout, 'deliveries');
+      expect(earliest).toEqual([1, 2, 3]);
+      expect(latest).toEqual([3]);
+    });
+
+    it('close waits for in-flight deliveries; the rest goes to the next consumer of the group', async () => {
+      const t = topic('close');
+      const first = subscriber();
+      const done: number[] = [];
+      let started = 0;
+      const handle = await first.subscribe(
+        [t],
+        { group: 'g', consumer: 'first', maxInFlight: 1 },
+        async (d) => {
+          started++;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          done.push(n(d));
+        },
+      );
+      await transport.publisher.publish(
+        t,
+        [1, 2, 3, 4].map((i) => conformanceMessage(i, 'one-key')),
+      );
+      await eventually(() => started === 1, timeout, 'first delivery');
+      await handle.close();
+      expect(done).toEqual([1]); // finished before close resolved
+      const after: number[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'g', consumer: 'second' },
+        async (d) => void after.push(n(d)),
+      );
+      await eventually(() => after.length === 3, timeout, 'the rest');
+      expect(after).toEqual([2, 3, 4]);
+      expect(done).toEqual([1]);
+    });
+
+    if (features.priorities) {
+      it('delivers higher priority lanes first without starving the low lane', async () => {
+        const t = topic('priority');
+        const lanes: Priority[] = ['low', 'normal', 'high', 'critical'];
+        const batch = lanes.flatMap((lane) =>
+          Array.from({ length: 30 }, (_, i) => conformanceMessage(i, `${lane}-${i}`, lane)),
+        );
+        await transport.publisher.publish(t, batch);
+        const order: Priority[] = [];
+        await subscriber().subscribe(
+          [t],
+          { group: 'g', consumer: 'c', maxInFlight: 1 },
+          async (d) => {
+            order.push(d.envelope.metadata.priority as Priority);
+          },
+        );
+        await eventually(() => order.length === 120, timeout, '120 deliveries');
+        const meanIndex = (lane: Priority) =>
+          order.reduce((sum, p, i) => (p === lane ? sum + i : sum), 0) / 30;
+        expect(meanIndex('critical')).toBeLessThan(meanIndex('high'));
+        expect(meanIndex('high')).toBeLessThan(meanIndex('normal'));
+        expect(meanIndex('normal')).toBeLessThan(meanIndex('low'));
+        expect(order.slice(0, 30).filter((p) => p === 'low').length).toBeGreaterThan(0); // not starved
+      });
+    }
+
+    if (features.persistent) {
+      it('loses no acknowledged message when the broker process restarts', async () => {
+        const t = topic('restart');
+        const seen = new Set<number>();
+        const sub = subscriber();
+        await sub.subscribe([t], { group: 'g', consumer: 'c' }, async (d) => void seen.add(n(d)));
+        await transport.publisher.publish(
+          t,
+          Array.from({ length: 50 }, (_, i) => conformanceMessage(i, `k${i % 5}`)),
+        );
+        await eventually(() => seen.size === 50, timeout, 'first 50');
+        await transport.restartBroker!();
+        await transport.publisher.publish(
+          t,
+          Array.from({ length: 50 }, (_, i) => conformanceMessage(50 + i, `k${i % 5}`)),
+        );
+        await eventually(() => seen.size === 100, timeout * 2, 'all 100 after the restart');
+      });
+    }
+  });
+}

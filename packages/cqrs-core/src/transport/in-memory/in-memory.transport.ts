@@ -1,0 +1,356 @@
+import { type Envelope, type Priority } from '../../messages/envelope';
+import { MessageTooLargeError } from '../../messages/message.errors';
+import { type MessageSerializer } from '../../messages/serializer.port';
+import {
+  type Delivery,
+  type DeliveryHandler,
+  type PoisonMessage,
+  type Publisher,
+  type SubscribeOptions,
+  type Subscriber,
+  type SubscriptionHandle,
+  type TransportFeatures,
+} from '../transport.port';
+import { decodeFromWire, encodeForWire, UndecodableMessageError } from '../wire.codec';
+import { LANES, LaneScheduler, laneOf } from './priority.lanes';
+
+export interface InMemoryBrokerOptions {
+  serializer: MessageSerializer;
+  /** Delay before a nacked message is delivered again. Default 50 ms. */
+  redeliveryDelayMs?: number;
+  /** Refuse messages whose wire form is larger. Default 1 MiB + 64 KiB. */
+  maxMessageBytes?: number;
+  /** Entries kept per topic for groups created later (like MAXLEN ~). Default 100 000. */
+  maxLenPerTopic?: number;
+  /** Receives messages that cannot be decoded; they are acknowledged and never redelivered. */
+  onPoison?: (poison: PoisonMessage) => void | Promise<void>;
+}
+
+export const IN_MEMORY_FEATURES: TransportFeatures = {
+  persistent: false,
+  priorities: true,
+  redeliversFromDeadConsumers: true,
+};
+
+interface Entry {
+  readonly seq: number;
+  readonly raw: string;
+  readonly key: string;
+  readonly lane: Priority;
+}
+
+interface Pending {
+  readonly entry: Entry;
+  attempt: number;
+  availableAt: number;
+}
+
+interface Consumer {
+  readonly name: string;
+  readonly handler: DeliveryHandler;
+  readonly maxInFlight: number;
+  readonly owner: InMemorySubscriber;
+  inFlight: Set<Pending>;
+  closed: boolean;
+}
+
+class Group {
+  readonly lanes: Record<Priority, Pending[]> = { critical: [], high: [], normal: [], low: [] };
+  readonly consumers: Consumer[] = [];
+  /** Keys with a delivery in flight: their later messages wait (per-key order). */
+  readonly busyKeys = new Set<string>();
+  readonly scheduler = new LaneScheduler();
+  private turn = 0;
+  timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly name: string,
+  ) {}
+
+  enqueue(pending: Pending): void {
+    const lane = this.lanes[pending.entry.lane];
+    // Keep seq order so that a redelivered message goes before later ones of its key.
+    let index = lane.length;
+    while (index > 0 && lane[index - 1]!.entry.seq > pending.entry.seq) index--;
+    lane.splice(index, 0, pending);
+  }
+
+  /** The first deliverable message of a lane: available now, its key idle and not preceded by a waiting message of that key. */
+  firstDeliverable(lane: Priority, now: number): number {
+    const queue = this.lanes[lane];
+    const blocked = new Set<string>();
+    for (let i = 0; i < queue.length; i++) {
+      const { entry, availableAt } = queue[i]!;
+      if (this.busyKeys.has(entry.key) || blocked.has(entry.key)) continue;
+      if (availableAt <= now) return i;
+      blocked.add(entry.key);
+    }
+    return -1;
+  }
+
+  nextConsumer(): Consumer | undefined {
+    for (let i = 0; i < this.consumers.length; i++) {
+      const consumer = this.consumers[(this.turn + i) % this.consumers.length]!;
+      if (!consumer.closed && consumer.inFlight.size < consumer.maxInFlight) {
+        this.turn = (this.turn + i + 1) % this.consumers.length;
+        return consumer;
+      }
+    }
+    return undefined;
+  }
+
+  earliestAvailableAt(): number | undefined {
+    let earliest: number | undefined;
+    for (const lane of LANES) {
+      for (const pending of this.lanes[lane]) {
+        if (earliest === undefined || pending.availableAt < earliest)
+          earliest = pending.availableAt;
+      }
+    }
+    return earliest;
+  }
+}
+
+/**
+ * A broker in process memory with the semantics of the Redis Streams and Kafka transports:
+ * consumer groups (competing within a group, fan-out across groups), at-least-once delivery,
+ * per-key order, redelivery after a nack or a dead consumer, priority lanes and poison handling.
+ * Messages go through the same wire encoding as the real transports. For the embedded mode and
+ * fast tests; nothing survives the process.
+ */
+export class InMemoryBroker implements Publisher {
+  private readonly logs = new Map<string, Entry[]>();
+  private readonly groups = new Map<string, Group>();
+  private seq = 0;
+  private closed = false;
+
+  constructor(private readonly options: InMemoryBrokerOptions) {}
+
+  async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
+    if (this.closed) throw new Error('InMemoryBroker is closed');
+    const max = this.options.maxMessageBytes ?? 1_114_112;
+    // Encode everything first: a batch is accepted whole or not at all.
+    const encoded = messages.map((envelope) => {
+      const raw = encodeForWire(this.options.serializer, envelope);
+      const size = Buffer.byteLength(raw);
+      if (size > max) throw new MessageTooLargeError(envelope.messageId, size, max);
+      return { raw, key: envelope.aggregateId, lane: laneOf(envelope.metadata.priority) };
+    });
+    const log = this.logOf(topic);
+    for (const { raw, key, lane } of encoded) {
+      const entry: Entry = { seq: ++this.seq, raw, key, lane };
+      log.push(entry);
+      for (const group of this.groupsOf(topic))
+        group.enqueue({ entry, attempt: 1, availableAt: 0 });
+    }
+    const limit = this.options.maxLenPerTopic ?? 100_000;
+    if (log.length > limit) log.splice(0, log.length - limit);
+    for (const group of this.groupsOf(topic)) this.pump(group);
+  }
+
+  /** Appends raw bytes as they would arrive from a misbehaving producer (tests of poison handling). */
+  async publishRaw(
+    topic: string,
+    key: string,
+    raw: string,
+    priority: Priority = 'normal',
+  ): Promise<void> {
+    const entry: Entry = { seq: ++this.seq, raw, key, lane: priority };
+    this.logOf(topic).push(entry);
+    for (const group of this.groupsOf(topic)) {
+      group.enqueue({ entry, attempt: 1, availableAt: 0 });
+      this.pump(group);
+    }
+  }
+
+  /** A subscriber: one per simulated process, so that one can be killed while others live on. */
+  subscriber(): InMemorySubscriber {
+    return new InMemorySubscriber(this);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const group of this.groups.values()) clearTimeout(group.timer);
+  }
+
+  /** Messages waiting or in flight for a group (its lag). */
+  pendingCount(topic: string, group: string): number {
+    const state = this.groups.get(`${topic}\u0000${group}`);
+    if (!state) return 0;
+    const inFlight = state.consumers.reduce((sum, consumer) => sum + consumer.inFlight.size, 0);
+    return LANES.reduce((sum, lane) => sum + state.lanes[lane].length, 0) + inFlight;
+  }
+
+  /** @internal */
+  attach(
+    topic: string,
+    options: SubscribeOptions,
+    handler: DeliveryHandler,
+    owner: InMemorySubscriber,
+  ): Consumer {
+    const key = `${topic}\u0000${options.group}`;
+    let group = this.groups.get(key);
+    if (!group) {
+      group = new Group(topic, options.group);
+      this.groups.set(key, group);
+      if (options.startFrom !== 'latest') {
+        for (const entry of this.logOf(topic)) group.enqueue({ entry, attempt: 1, availableAt: 0 });
+      }
+    }
+    const consumer: Consumer = {
+      name: options.consumer,
+      handler,
+      maxInFlight: options.maxInFlight ?? 16,
+      owner,
+      inFlight: new Set(),
+      closed: false,
+    };
+    group.consumers.push(consumer);
+    this.pump(group);
+    return consumer;
+  }
+
+  /** @internal Removes a consumer; with `abandon`, its in-flight deliveries are redelivered at once. */
+  detach(consumer: Consumer, abandon: boolean): void {
+    consumer.closed = true;
+    for (const group of this.groups.values()) {
+      const index = group.consumers.indexOf(consumer);
+      if (index < 0) continue;
+      group.consumers.splice(index, 1);
+      if (abandon) {
+        for (const pending of consumer.inFlight) {
+          group.busyKeys.delete(pending.entry.key);
+          pending.attempt += 1;
+          pending.availableAt = 0;
+          group.enqueue(pending);
+        }
+        consumer.inFlight.clear();
+      }
+      this.pump(group);
+    }
+  }
+
+  private pump(group: Group): void {
+    if (this.closed) return;
+    const now = Date.now();
+    for (;;) {
+      const consumer = group.nextConsumer();
+      if (!consumer) break;
+      const positions = new Map<Priority, number>();
+      const lane = group.scheduler.next((candidate) => {
+        const index = group.firstDeliverable(candidate, now);
+        if (index >= 0) positions.set(candidate, index);
+        return index >= 0;
+      });
+      if (!lane) break;
+      const [pending] = group.lanes[lane].splice(positions.get(lane)!, 1) as [Pending];
+      group.busyKeys.add(pending.entry.key);
+      consumer.inFlight.add(pending);
+      void this.deliver(group, consumer, pending);
+    }
+    this.scheduleRedelivery(group, now);
+  }
+
+  private scheduleRedelivery(group: Group, now: number): void {
+    clearTimeout(group.timer);
+    const earliest = group.earliestAvailableAt();
+    if (earliest === undefined || earliest <= now) return;
+    group.timer = setTimeout(() => this.pump(group), earliest - now);
+    group.timer.unref();
+  }
+
+  private async deliver(group: Group, consumer: Consumer, pending: Pending): Promise<void> {
+    const position = String(pending.entry.seq);
+    let outcome: 'ack' | 'nack' = 'ack';
+    try {
+      const envelope = decodeFromWire(this.options.serializer, pending.entry.raw);
+      const delivery: Delivery = {
+        topic: group.topic,
+        envelope,
+        attempt: pending.attempt,
+        position,
+        group: group.name,
+      };
+      await consumer.handler(delivery);
+    } catch (error) {
+      if (error instanceof UndecodableMessageError) {
+        await this.options.onPoison?.({
+          topic: group.topic,
+          position,
+          group: group.name,
+          raw: pending.entry.raw,
+          reason: error.reason,
+        });
+      } else {
+        outcome = 'nack';
+      }
+    }
+    // A killed consumer's deliveries were already handed back: its late result is ignored.
+    if (!consumer.inFlight.delete(pending)) return;
+    group.busyKeys.delete(pending.entry.key);
+    if (outcome === 'nack') {
+      pending.attempt += 1;
+      pending.availableAt = Date.now() + (this.options.redeliveryDelayMs ?? 50);
+      group.enqueue(pending);
+    }
+    consumer.owner.settled();
+    this.pump(group);
+  }
+
+  private logOf(topic: string): Entry[] {
+    let log = this.logs.get(topic);
+    if (!log) this.logs.set(topic, (log = []));
+    return log;
+  }
+
+  private groupsOf(topic: string): Group[] {
+    return [...this.groups.values()].filter((group) => group.topic === topic);
+  }
+}
+
+/** The subscriber side of one simulated process. */
+export class InMemorySubscriber implements Subscriber {
+  private readonly consumers = new Set<Consumer>();
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly broker: InMemoryBroker) {}
+
+  async subscribe(
+    topics: readonly string[],
+    options: SubscribeOptions,
+    handler: DeliveryHandler,
+  ): Promise<SubscriptionHandle> {
+    const attached = topics.map((topic) => this.broker.attach(topic, options, handler, this));
+    for (const consumer of attached) this.consumers.add(consumer);
+    return { close: () => this.release(attached) };
+  }
+
+  /** Simulates a crash: deliveries in flight are abandoned and go to other consumers of the group. */
+  kill(): void {
+    for (const consumer of this.consumers) this.broker.detach(consumer, true);
+    this.consumers.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.release([...this.consumers]);
+  }
+
+  /** @internal */
+  settled(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private async release(consumers: Consumer[]): Promise<void> {
+    for (const consumer of consumers) consumer.closed = true; // stop taking deliveries
+    while (consumers.some((consumer) => consumer.inFlight.size > 0)) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    for (const consumer of consumers) {
+      this.broker.detach(consumer, false);
+      this.consumers.delete(consumer);
+    }
+  }
+}

@@ -1,0 +1,5 @@
+export * from './transport.port';
+export * from './topic.naming';
+export * from './wire.codec';
+export * from './in-memory/in-memory.transport';
+export { LANES, LANE_WEIGHTS, LaneScheduler, laneOf } from './in-memory/priority.lanes';

@@ -1,0 +1,119 @@
+import { type Envelope } from '../messages/envelope';
+
+/**
+ * Sends messages to a topic of a broker (Redis Streams, Kafka, in-memory).
+ *
+ * Contract:
+ * - Safe to call concurrently.
+ * - Resolves once the broker has durably accepted every message of the call (as durable as the
+ *   broker is configured to be); rejects if any was not accepted — the caller may publish the
+ *   whole batch again (consumers deduplicate by messageId).
+ * - A batch costs one round trip to the broker.
+ * - Messages with the same `aggregateId` are delivered in publish order (per priority lane).
+ * - Refuses a message over the transport's size limit before sending anything
+ *   (MessageTooLargeError).
+ */
+export interface Publisher {
+  publish(topic: string, messages: readonly Envelope[]): Promise<void>;
+  /** Flushes and releases connections. Publishing after close rejects. */
+  close(): Promise<void>;
+}
+
+/** One delivery of a message to a subscriber. */
+export interface Delivery {
+  readonly topic: string;
+  readonly envelope: Envelope;
+  /** 1 on the first delivery; grows with every redelivery (nack, consumer crash). */
+  readonly attempt: number;
+  /** Where the message sits in the broker: a stream entry id, `partition:offset`, … */
+  readonly position: string;
+  /** The consumer group the delivery belongs to. */
+  readonly group: string;
+}
+
+/**
+ * Handles one delivery. Resolving acknowledges it (it is never delivered to this group again);
+ * rejecting leaves it unacknowledged, and the transport delivers it again later (attempt + 1).
+ * Retrying in process and dead-lettering are router middleware, not transport concerns.
+ */
+export type DeliveryHandler = (delivery: Delivery) => Promise<void>;
+
+export interface SubscribeOptions {
+  /**
+   * Consumer group. Subscribers sharing a group compete: each message goes to one of them.
+   * For fan-out give every instance its own group (see `groupName`).
+   */
+  group: string;
+  /** This consumer's name within the group, unique per process (e.g. the instance id). */
+  consumer: string;
+  /** Maximum deliveries in flight for this subscription (back-pressure). Default 16. */
+  maxInFlight?: number;
+  /**
+   * Where delivery starts for a group that has never consumed the topic: 'earliest' (default:
+   * nothing published before is lost) or 'latest' (only new messages — fan-out groups of
+   * ephemeral instances, such as SSE gateways, use this).
+   */
+  startFrom?: 'earliest' | 'latest';
+}
+
+/** A running subscription. */
+export interface SubscriptionHandle {
+  /**
+   * Stops taking new deliveries, waits for those in flight to finish and be acknowledged, then
+   * resolves. Unfinished work stays pending in the broker for the group.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Receives messages of topics through consumer groups.
+ *
+ * Contract:
+ * - Each message is delivered at least once to each group; handlers must be idempotent
+ *   (the deduplicator middleware helps).
+ * - Messages with the same `aggregateId` are handled one after another, in publish order,
+ *   within a group — even with several consumers (per priority lane).
+ * - A message that cannot be decoded (bad JSON, checksum, schema, unknown type) is handed to
+ *   `onPoison` and acknowledged; it never blocks its stream or partition.
+ * - When a consumer dies, its unacknowledged messages are redelivered to a live consumer of the
+ *   group (after the transport's claim/rebalance delay).
+ */
+export interface Subscriber {
+  subscribe(
+    topics: readonly string[],
+    options: SubscribeOptions,
+    handler: DeliveryHandler,
+  ): Promise<SubscriptionHandle>;
+  /** Closes every subscription (as SubscriptionHandle.close) and releases connections. */
+  close(): Promise<void>;
+}
+
+/** What a transport guarantees; the conformance suite branches on it (Watermill's Features). */
+export interface TransportFeatures {
+  /** Messages survive a restart of the broker process. */
+  persistent: boolean;
+  /** Priority lanes (critical, high, normal, low) are honoured. */
+  priorities: boolean;
+  /** A dead consumer's messages are redelivered to a live one. */
+  redeliversFromDeadConsumers: boolean;
+}
+
+/** A message that a subscriber could not decode, and why. */
+export interface PoisonMessage {
+  topic: string;
+  position: string;
+  group: string;
+  /** The raw payload as received. */
+  raw: string;
+  reason: string;
+}
+
+/** Fan-out groups carry the instance id; competing groups are shared by every instance of a service. */
+export function groupName(
+  service: string,
+  handler: string,
+  mode: 'competing' | 'fan-out',
+  instanceId: string,
+): string {
+  return mode === 'competing' ? `${service}.${handler}` : `${service}.${handler}.${instanceId}`;
+}

@@ -51,21 +51,4 @@ describe('package boundaries of @causeway/cqrs-core', () => {
       ),
     ).toEqual([]);
   });
-
-  it('keeps the root entry loadable without drivers: it requires none of them', () => {
-    const script = `
-      const Module = require('node:module');
-      const load = Module._load;
-      const forbidden = /^(ioredis|kafkajs|mongoose|mongodb|@nestjs\\/)/;
-      Module._load = function (request, ...rest) {
-        if (forbidden.test(request)) throw new Error('root entry loaded ' + request);
-        return load.call(this, request, ...rest);
-      };
-      require(${JSON.stringify(path.join(root, 'packages', 'cqrs-core', 'dist', 'index.js'))});
-      process.stdout.write('loaded');
-    `;
-    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-    expect(result.stderr).toBe('');
-    expect(result.stdout).toBe('loaded');
-  });
 });

@@ -67,6 +67,8 @@ export default tseslint.config(
       'packages/cqrs-core/src/kafka/**',
       'packages/cqrs-core/src/nest/**',
       'packages/cqrs-core/src/testing/**',
+      // Specs may use the test kit of ./testing and any adapter.
+      'packages/cqrs-core/src/**/*.spec.ts',
     ],
     rules: { 'no-restricted-imports': ['error', { patterns: adapterOnlyPatterns }] },
   },

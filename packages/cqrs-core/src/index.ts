@@ -3,3 +3,7 @@ export * from './health';
 export * from './connections';
 export * from './metrics';
 export * from './transport';
+export * from './router';
+export * from './middleware';
+export * from './dead-letters';
+export * from './buses';

@@ -1,1 +1,2 @@
 export * from './connection.metrics';
+export * from './messaging.metrics';

@@ -1,3 +1,4 @@
 // Conformance suites and given/when/then helpers for @causeway/cqrs-core ports.
 export {};
 export * from './transport.conformance';
+export * from './envelope.fixture';

@@ -34,9 +34,10 @@ export interface Delivery {
 /**
  * Handles one delivery. Resolving acknowledges it (it is never delivered to this group again);
  * rejecting leaves it unacknowledged, and the transport delivers it again later (attempt + 1).
+ * The resolved value is ignored by transports (the router uses it for command replies).
  * Retrying in process and dead-lettering are router middleware, not transport concerns.
  */
-export type DeliveryHandler = (delivery: Delivery) => Promise<void>;
+export type DeliveryHandler = (delivery: Delivery) => Promise<unknown>;
 
 export interface SubscribeOptions {
   /**

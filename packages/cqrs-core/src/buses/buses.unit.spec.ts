@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { SerializerRegistry } from '../messages/serializer.registry';
+import { deadLetter } from '../middleware/dead-letter.middleware';
+import { retry } from '../middleware/retry.middleware';
+import { PermanentError } from '../router/handler.errors';
+import { Router } from '../router/router';
+import { testEnvelope } from '../testing/envelope.fixture';
+import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { topicNaming } from '../transport/topic.naming';
+import { CommandRejectedError, CommandTimeoutError, DuplicateHandlerError } from './bus.errors';
+import { CommandBus } from './command-bus';
+import { EventBus } from './event-bus';
+
+function system() {
+  const serializer = new SerializerRegistry()
+    .register('Move', z.object({ dx: z.number() }))
+    .register('Moved', z.object({ x: z.number() }));
+  const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 5 });
+  const naming = topicNaming('test.');
+  const deadLetters = new InMemoryDeadLetterQueue();
+  const instance = (service: string, instanceId: string) => {
+    const router = new Router({ subscriber: broker.subscriber(), service, instanceId });
+    router.use(deadLetter({ queue: deadLetters }), retry({ maxAttempts: 2, initialDelayMs: 1 }));
+    return {
+      router,
+      commands: new CommandBus({
+        publisher: broker,
+        router,
+        naming,
+        serializer,
+        instanceId,
+        timeoutMs: 2_000,
+      }),
+      events: new EventBus(broker, router, naming),
+    };
+  };
+  return { broker, instance, deadLetters };
+}
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('CommandBus', () => {
+  it('delivers each command to exactly one handler across instances and returns its result', async () => {
+    const { instance } = system();
+    const a = instance('trainer-service', 'a');
+    const b = instance('trainer-service', 'b');
+    const handledBy: string[] = [];
+    a.commands.handle<{ dx: number }>('Move', async (c) => (handledBy.push('a'), c.data.dx * 10));
+    b.commands.handle<{ dx: number }>('Move', async (c) => (handledBy.push('b'), c.data.dx * 10));
+    const api = instance('command-api', 'api-1');
+    await Promise.all([a.router.run(), b.router.run(), api.router.run()]);
+
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        api.commands.request(testEnvelope('Move', { dx: i }, { aggregateId: `t${i}` })),
+      ),
+    );
+    expect(results).toEqual(Array.from({ length: 20 }, (_, i) => i * 10));
+    expect(handledBy).toHaveLength(20);
+    expect(new Set(handledBy)).toEqual(new Set(['a', 'b']));
+    await Promise.all([a.router.close(), b.router.close(), api.router.close()]);
+  });
+
+  it('rejects a second handler for the same command type in one process', () => {
+    const { instance } = system();
+    const a = instance('svc', 'a');
+    a.commands.handle('Move', async () => undefined);
+    expect(() => a.commands.handle('Move', async () => undefined)).toThrow(DuplicateHandlerError);
+  });
+
+  it('reports a handler that failed for good as CommandRejectedError after dead-lettering it', async () => {
+    const { instance, deadLetters } = system();
+    const svc = instance('svc', 'a');
+    svc.commands.handle('Move', async () => {
+      throw new PermanentError('trainer ash not found');
+    });
+    await svc.router.run();
+    const error = await svc.commands
+      .request(testEnvelope('Move', { dx: 1 }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandRejectedError);
+    expect(error).toMatchObject({ remoteName: 'PermanentError', message: 'trainer ash not found' });
+    expect((await deadLetters.list()).map((l) => l.reason)).toEqual(['trainer ash not found']);
+    await svc.router.close();
+  });
+
+  it('times out when no handler answers', async () => {
+    const { instance } = system();
+    const api = instance('api', 'x');
+    await api.router.run();
+    const command = testEnvelope('Move', { dx: 1 });
+    await expect(api.commands.request(command, { timeoutMs: 50 })).rejects.toEqual(
+      new CommandTimeoutError(command.messageId, 'Move', 50),
+    );
+    await api.router.close();
+  });
+});
+
+describe('EventBus', () => {
+  it('delivers each event to every handler group; competing within a service, fan-out across instances', async () => {
+    const { instance } = system();
+    const seen: string[] = [];
+    const one = instance('projection-worker', 'p1');
+    const two = instance('projection-worker', 'p2');
+    const gw1 = instance('sse-gateway', 'g1');
+    const gw2 = instance('sse-gateway', 'g2');
+    for (const [name, svc] of [
+      ['p1', one],
+      ['p2', two],
+    ] as const) {
+      svc.events.on<{ x: number }>(
+        'Moved',
+        async (e) => void seen.push(`projection:${name}:${e.data.x}`),
+        { name: 'positions' },
+      );
+    }
+    for (const [name, svc] of [
+      ['g1', gw1],
+      ['g2', gw2],
+    ] as const) {
+      svc.events.on<{ x: number }>(
+        'Moved',
+        async (e) => void seen.push(`gateway:${name}:${e.data.x}`),
+        { name: 'notify', mode: 'fan-out' },
+      );
+    }
+    await Promise.all([one, two, gw1, gw2].map((svc) => svc.router.run()));
+    await one.events.publish([
+      testEnvelope('Moved', { x: 1 }),
+      testEnvelope('Moved', { x: 2 }, { aggregateId: 'other' }),
+    ]);
+    await wait(50);
+    const projections = seen
+      .filter((s) => s.startsWith('projection'))
+      .map((s) => s.split(':')[2])
+      .sort();
+    expect(projections).toEqual(['1', '2']); // each event once across the two projection workers
+    expect(seen.filter((s) => s.startsWith('gateway')).sort()).toEqual([
+      'gateway:g1:1',
+      'gateway:g1:2',
+      'gateway:g2:1',
+      'gateway:g2:2',
+    ]);
+    await Promise.all([one, two, gw1, gw2].map((svc) => svc.router.close()));
+  });
+});

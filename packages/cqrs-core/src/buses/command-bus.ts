@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { type Envelope } from '../messages/envelope';
+import { type SerializerRegistry } from '../messages/serializer.registry';
+import { DeadLettered } from '../middleware/dead-letter.middleware';
+import { type Middleware } from '../router/handler';
+import { type Router } from '../router/router';
+import { type TopicNaming } from '../transport/topic.naming';
+import { type Delivery, type Publisher } from '../transport/transport.port';
+import { CommandRejectedError, CommandTimeoutError, DuplicateHandlerError } from './bus.errors';
+
+export const COMMAND_REPLY = 'CommandReply';
+const REPLIES_HANDLER = 'command-replies';
+const CommandReply = z.object({
+  ok: z.boolean(),
+  result: z.unknown().optional(),
+  error: z.object({ name: z.string(), message: z.string() }).optional(),
+});
+type CommandReply = z.infer<typeof CommandReply>;
+
+export interface CommandBusOptions {
+  publisher: Publisher;
+  router: Router;
+  naming: TopicNaming;
+  /** The command reply type is registered here. */
+  serializer: SerializerRegistry;
+  /** This instance: replies to its requests come to `naming.reply(instanceId)`. */
+  instanceId: string;
+  /** S0-9 command timeout. Default 30 s. */
+  timeoutMs?: number;
+}
+
+interface Waiting {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Commands: exactly one handler per type across the deployment (S0-1) — every handler of a
+ * type joins the competing group `commands.<Type>`, so each command is handled once.
+ * `send` resolves once the broker accepted the command; `request` also awaits the handler's
+ * result or its final error (after retries / dead letter), up to the timeout.
+ */
+export class CommandBus {
+  private readonly handled = new Set<string>();
+  private readonly waiting = new Map<string, Waiting>();
+  private repliesRegistered = false;
+
+  constructor(private readonly options: CommandBusOptions) {
+    if (!options.serializer.has(COMMAND_REPLY))
+      options.serializer.register(COMMAND_REPLY, CommandReply);
+  }
+
+  /** Registers the handler of a command type; its resolved value is the reply's result. */
+  handle<Data = unknown>(
+    type: string,
+    handler: (command: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
+    options: { maxInFlight?: number; middleware?: readonly Middleware[] } = {},
+  ): this {
+    if (this.handled.has(type)) throw new DuplicateHandlerError(type);
+    this.handled.add(type);
+    this.options.router.addHandler({
+      name: `commands.${type}`,
+      group: `commands.${type}`,
+      topics: [this.options.naming.command(type)],
+      maxInFlight: options.maxInFlight,
+      middleware: options.middleware,
+      outerMiddleware: [this.replier()],
+      handle: async (delivery) => handler(delivery.envelope as Envelope<Data>, delivery),
+    });
+    return this;
+  }
+
+  /** Publishes a command; resolves once the broker accepted it. */
+  async send(command: Envelope): Promise<void> {
+    await this.options.publisher.publish(this.options.naming.command(command.type), [command]);
+  }
+
+  /**
+   * Publishes a command and resolves with its handler's result.
+   * @throws CommandRejectedError when the handler failed for good
+   * @throws CommandTimeoutError when no reply came within the timeout
+   */
+  async request<Result = unknown>(
+    command: Envelope,
+    options: { timeoutMs?: number } = {},
+  ): Promise<Result> {
+    this.ensureRepliesSubscribed();
+    // The reply group must exist before the command leaves, or a fast reply is missed.
+    await this.options.router.subscribed(REPLIES_HANDLER);
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+    const replyTo = this.options.naming.reply(this.options.instanceId);
+    const outcome = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(command.messageId);
+        reject(new CommandTimeoutError(command.messageId, command.type, timeoutMs));
+      }, timeoutMs);
+      this.waiting.set(command.messageId, { resolve, reject, timer });
+    });
+    try {
+      await this.send({ ...command, metadata: { ...command.metadata, replyTo } });
+    } catch (error) {
+      const waiting = this.waiting.get(command.messageId);
+      if (waiting) clearTimeout(waiting.timer);
+      this.waiting.delete(command.messageId);
+      throw error;
+    }
+    return outcome as Promise<Result>;
+  }
+
+  /** Rejects every request still waiting (shutdown). */
+  close(): void {
+    for (const [id, waiting] of this.waiting) {
+      clearTimeout(waiting.timer);
+      waiting.reject(new Error(`command bus closed while waiting for ${id}`));
+    }
+    this.waiting.clear();
+  }
+
+  /** Subscribes this instance to its replies (lazily on the first request; call it before run() to subscribe up front). */
+  ensureRepliesSubscribed(): void {
+    if (this.repliesRegistered) return;
+    this.repliesRegistered = true;
+    this.options.router.addHandler({
+      name: REPLIES_HANDLER,
+      mode: 'fan-out',
+      startFrom: 'latest',
+      topics: [this.options.naming.reply(this.options.instanceId)],
+      handle: async (delivery) => {
+        const causationId = delivery.envelope.metadata.causationId;
+        const waiting = causationId ? this.waiting.get(causationId) : undefined;
+        if (!waiting) return; // late reply after a timeout, or for another incarnation
+        this.waiting.delete(causationId!);
+        clearTimeout(waiting.timer);
+        const reply = delivery.envelope.data as CommandReply;
+        if (reply.ok) waiting.resolve(reply.result);
+        else
+          waiting.reject(
+            new CommandRejectedError(
+              causationId!,
+              reply.error?.name ?? 'Error',
+              reply.error?.message ?? 'rejected',
+            ),
+          );
+      },
+    });
+  }
+
+  /** Outermost middleware of command handlers: publishes the final outcome to `replyTo`. */
+  private replier(): Middleware {
+    return (next) => async (delivery) => {
+      const result = await next(delivery);
+      const replyTo = delivery.envelope.metadata.replyTo;
+      if (typeof replyTo !== 'string') return result;
+      const data: CommandReply =
+        result instanceof DeadLettered
+          ? {
+              ok: false,
+              error: {
+                name: (result.error as Error)?.name ?? 'Error',
+                message: (result.error as Error)?.message ?? String(result.error),
+              },
+            }
+          : { ok: true, result };
+      await this.options.publisher.publish(replyTo, [
+        {
+          messageId: randomUUID(),
+          type: COMMAND_REPLY,
+          aggregateId: delivery.envelope.aggregateId,
+          aggregateType: delivery.envelope.aggregateType,
+          version: 0,
+          data,
+          metadata: {
+            timestamp: new Date().toISOString(),
+            category: 'reply',
+            causationId: delivery.envelope.messageId,
+            correlationId: delivery.envelope.metadata.correlationId ?? delivery.envelope.messageId,
+          },
+        },
+      ]);
+      return result;
+    };
+  }
+}

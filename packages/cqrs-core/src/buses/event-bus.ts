@@ -1,0 +1,51 @@
+import { type Envelope } from '../messages/envelope';
+import { type Router, type HandlerRegistration } from '../router/router';
+import { type TopicNaming } from '../transport/topic.naming';
+import { type Delivery, type Publisher } from '../transport/transport.port';
+
+export interface EventHandlerOptions {
+  /** Unique per service. Hazard: it names the consumer group; renaming re-consumes every event. */
+  name: string;
+  /** 'competing' (default): one instance of the service handles each event; 'fan-out': every instance. */
+  mode?: 'competing' | 'fan-out';
+  maxInFlight?: number;
+  startFrom?: HandlerRegistration['startFrom'];
+  middleware?: HandlerRegistration['middleware'];
+}
+
+/**
+ * Events: any number of handlers per type (S0-1), each in its own consumer group.
+ * Topics per event type (`<prefix>events.<Type>`); order holds per aggregate within a type.
+ */
+export class EventBus {
+  constructor(
+    private readonly publisher: Publisher,
+    private readonly router: Router,
+    private readonly naming: TopicNaming,
+  ) {}
+
+  /** Publishes events grouped by type: one round trip per topic, topics in parallel. */
+  async publish(events: readonly Envelope[]): Promise<void> {
+    const byTopic = new Map<string, Envelope[]>();
+    for (const event of events) {
+      const topic = this.naming.event(event.type);
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), event]);
+    }
+    await Promise.all([...byTopic].map(([topic, batch]) => this.publisher.publish(topic, batch)));
+  }
+
+  /** Subscribes a handler to one or more event types. */
+  on<Data = unknown>(
+    types: string | readonly string[],
+    handler: (event: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
+    options: EventHandlerOptions,
+  ): this {
+    const list = typeof types === 'string' ? [types] : types;
+    this.router.addHandler({
+      ...options,
+      topics: list.map((type) => this.naming.event(type)),
+      handle: async (delivery) => handler(delivery.envelope as Envelope<Data>, delivery),
+    });
+    return this;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './bus.errors';
+export * from './event-bus';
+export * from './command-bus';

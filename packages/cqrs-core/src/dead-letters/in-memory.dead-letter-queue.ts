@@ -1,0 +1,58 @@
+import { type Publisher } from '../transport/transport.port';
+import {
+  computeStats,
+  matchesFilter,
+  replayEnvelope,
+  type DeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterQueue,
+  type DeadLetterStats,
+  type NewDeadLetter,
+  type ReplayResult,
+} from './dead-letter-queue.port';
+
+/** Dead letters in process memory (embedded mode, tests). */
+export class InMemoryDeadLetterQueue implements DeadLetterQueue {
+  private readonly letters: DeadLetter[] = [];
+  private seq = 0;
+
+  async add(letter: NewDeadLetter): Promise<string> {
+    const id = `dl-${++this.seq}`;
+    this.letters.push({ ...letter, id });
+    return id;
+  }
+
+  async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    return this.letters
+      .filter((letter) => matchesFilter(letter, filter))
+      .slice(0, filter.limit ?? Infinity);
+  }
+
+  async stats(): Promise<DeadLetterStats> {
+    return computeStats(this.letters);
+  }
+
+  async replay(
+    filter: DeadLetterFilter & { ids?: readonly string[] },
+    publisher: Publisher,
+  ): Promise<ReplayResult> {
+    const result: ReplayResult = { replayed: 0, skipped: 0 };
+    for (const letter of await this.list(filter)) {
+      const envelope = replayEnvelope(letter);
+      if (!envelope) {
+        result.skipped++;
+        continue;
+      }
+      await publisher.publish(letter.originalTopic, [envelope]);
+      this.letters.splice(this.letters.indexOf(letter), 1);
+      result.replayed++;
+    }
+    return result;
+  }
+
+  async purge(filter: DeadLetterFilter & { ids?: readonly string[] }): Promise<number> {
+    const doomed = await this.list(filter);
+    for (const letter of doomed) this.letters.splice(this.letters.indexOf(letter), 1);
+    return doomed.length;
+  }
+}

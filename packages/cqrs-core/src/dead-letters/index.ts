@@ -1,0 +1,2 @@
+export * from './dead-letter-queue.port';
+export * from './in-memory.dead-letter-queue';

@@ -1,0 +1,105 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type Envelope } from '../messages/envelope';
+import { DeadLettered } from '../middleware/dead-letter.middleware';
+import { type BreakerRegistry, type BreakerState } from '../middleware/circuit-breaker.middleware';
+import { type Middleware } from '../router/handler';
+import { classifyError } from '../router/handler.errors';
+import { type Publisher } from '../transport/transport.port';
+
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/**
+ * Prometheus metrics of the messaging layer (S1-10): published, handled (by outcome), retried
+ * and dead-lettered messages per topic and handler, handler latency, breaker states.
+ */
+export class MessagingMetrics {
+  readonly published: Counter<'topic'>;
+  readonly handled: Counter<'topic' | 'handler' | 'outcome'>;
+  readonly retried: Counter<'handler' | 'type'>;
+  readonly deadLettered: Counter<'topic' | 'handler'>;
+  readonly latency: Histogram<'topic' | 'handler'>;
+  readonly breaker: Gauge<'handler'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.published = new Counter({
+      name: 'causeway_messages_published_total',
+      help: 'Messages accepted by the broker',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.handled = new Counter({
+      name: 'causeway_messages_handled_total',
+      help: 'Deliveries by outcome: success, failed (redelivered later), dead_lettered, deferred',
+      labelNames: ['topic', 'handler', 'outcome'],
+      registers,
+    });
+    this.retried = new Counter({
+      name: 'causeway_messages_retried_total',
+      help: 'In-process retries',
+      labelNames: ['handler', 'type'],
+      registers,
+    });
+    this.deadLettered = new Counter({
+      name: 'causeway_messages_dead_lettered_total',
+      help: 'Messages moved to dead letters',
+      labelNames: ['topic', 'handler'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'causeway_handler_duration_seconds',
+      help: 'Handler latency including retries',
+      labelNames: ['topic', 'handler'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    });
+    this.breaker = new Gauge({
+      name: 'causeway_circuit_breaker_state',
+      help: '0 closed, 1 half-open, 2 open',
+      labelNames: ['handler'],
+      registers,
+    });
+  }
+
+  /** Outermost middleware (inside recoverer): counts outcomes and measures latency. */
+  middleware(): Middleware {
+    return (next, info) => async (delivery) => {
+      const end = this.latency.startTimer({ topic: delivery.topic, handler: info.name });
+      try {
+        const result = await next(delivery);
+        const outcome = result instanceof DeadLettered ? 'dead_lettered' : 'success';
+        if (outcome === 'dead_lettered')
+          this.deadLettered.inc({ topic: delivery.topic, handler: info.name });
+        this.handled.inc({ topic: delivery.topic, handler: info.name, outcome });
+        return result;
+      } catch (error) {
+        const outcome = classifyError(error) === 'deferred' ? 'deferred' : 'failed';
+        this.handled.inc({ topic: delivery.topic, handler: info.name, outcome });
+        throw error;
+      } finally {
+        end();
+      }
+    };
+  }
+
+  /** Hook for RetryOptions.onRetry. */
+  readonly onRetry = (event: { handler: string; type: string }): void => {
+    this.retried.inc({ handler: event.handler, type: event.type });
+  };
+
+  /** Reports every breaker of the registry. */
+  watchBreakers(breakers: BreakerRegistry): void {
+    breakers.onStateChange((handler, state) => this.breaker.set({ handler }, BREAKER_VALUE[state]));
+  }
+
+  /** A publisher that counts what the broker accepted. */
+  instrument(publisher: Publisher): Publisher {
+    return {
+      publish: async (topic: string, messages: readonly Envelope[]) => {
+        await publisher.publish(topic, messages);
+        this.published.inc({ topic }, messages.length);
+      },
+      close: () => publisher.close(),
+    };
+  }
+}

@@ -1,0 +1,78 @@
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker as breakerPolicy,
+  handleWhen,
+  type CircuitBreakerPolicy,
+} from 'cockatiel';
+import { type Middleware } from '../router/handler';
+import { classifyError, DeferredError } from '../router/handler.errors';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface CircuitBreakerOptions {
+  /** Consecutive transient failures that open the circuit. Default 5. */
+  failureThreshold?: number;
+  /** How long the circuit stays open before one trial call (half-open). Default 10 s. */
+  halfOpenAfterMs?: number;
+  /** Shared registry to read states from (metrics, health). */
+  registry?: BreakerRegistry;
+}
+
+/** The state of every handler's breaker, for /metrics and /health/ready. */
+export class BreakerRegistry {
+  private readonly policies = new Map<string, CircuitBreakerPolicy>();
+  private readonly listeners: ((handler: string, state: BreakerState) => void)[] = [];
+
+  register(handler: string, policy: CircuitBreakerPolicy): void {
+    this.policies.set(handler, policy);
+    policy.onStateChange((state) => {
+      for (const listener of this.listeners) listener(handler, toBreakerState(state));
+    });
+  }
+
+  states(): Record<string, BreakerState> {
+    return Object.fromEntries(
+      [...this.policies].map(([handler, policy]) => [handler, toBreakerState(policy.state)]),
+    );
+  }
+
+  onStateChange(listener: (handler: string, state: BreakerState) => void): void {
+    this.listeners.push(listener);
+  }
+}
+
+function toBreakerState(state: CircuitState): BreakerState {
+  if (state === CircuitState.Open || state === CircuitState.Isolated) return 'open';
+  if (state === CircuitState.HalfOpen) return 'half-open';
+  return 'closed';
+}
+
+/**
+ * One circuit breaker per handler (cockatiel): after `failureThreshold` consecutive transient
+ * failures the handler is not called for `halfOpenAfterMs`; deliveries meanwhile fail with a
+ * DeferredError, so they are neither retried in process nor dead-lettered — the transport
+ * redelivers them later. Permanent errors do not count against the breaker. Place it INSIDE retry.
+ */
+export function circuitBreaker(options: CircuitBreakerOptions = {}): Middleware {
+  return (next, info) => {
+    const policy = breakerPolicy(
+      handleWhen((error) => classifyError(error) === 'transient'),
+      {
+        halfOpenAfter: options.halfOpenAfterMs ?? 10_000,
+        breaker: new ConsecutiveBreaker(options.failureThreshold ?? 5),
+      },
+    );
+    options.registry?.register(info.name, policy);
+    return async (delivery) => {
+      try {
+        return await policy.execute(() => next(delivery));
+      } catch (error) {
+        if (error instanceof BrokenCircuitError)
+          throw new DeferredError(`circuit of ${info.name} is open`, { cause: error });
+        throw error;
+      }
+    };
+  };
+}

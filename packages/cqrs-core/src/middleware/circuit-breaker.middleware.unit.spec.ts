@@ -1,0 +1,47 @@
+import { DeferredError, PermanentError } from '../router/handler.errors';
+import { type HandlerInfo } from '../router/handler';
+import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
+import { BreakerRegistry, circuitBreaker } from './circuit-breaker.middleware';
+
+const info: HandlerInfo = { name: 'payments', topics: ['t'], group: 'g' };
+const delivery = () => testDelivery(testEnvelope('T', {}));
+
+describe('circuit breaker middleware', () => {
+  it('opens after consecutive failures, defers deliveries while open, half-opens and closes again', async () => {
+    const registry = new BreakerRegistry();
+    const transitions: string[] = [];
+    registry.onStateChange((handler, state) => transitions.push(`${handler}:${state}`));
+    let healthy = false;
+    let calls = 0;
+    const handler = circuitBreaker({ failureThreshold: 3, halfOpenAfterMs: 50, registry })(
+      async () => {
+        calls++;
+        if (!healthy) throw new Error('payment gateway down');
+        return 'paid';
+      },
+      info,
+    );
+
+    for (let i = 0; i < 3; i++)
+      await expect(handler(delivery())).rejects.toThrow('payment gateway down');
+    expect(registry.states()).toEqual({ payments: 'open' });
+    await expect(handler(delivery())).rejects.toBeInstanceOf(DeferredError);
+    expect(calls).toBe(3); // not called while open
+
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    healthy = true;
+    await expect(handler(delivery())).resolves.toBe('paid');
+    expect(registry.states()).toEqual({ payments: 'closed' });
+    expect(transitions).toEqual(['payments:open', 'payments:half-open', 'payments:closed']);
+  });
+
+  it('does not count permanent errors', async () => {
+    const registry = new BreakerRegistry();
+    const handler = circuitBreaker({ failureThreshold: 2, registry })(async () => {
+      throw new PermanentError('invalid');
+    }, info);
+    for (let i = 0; i < 5; i++)
+      await expect(handler(delivery())).rejects.toBeInstanceOf(PermanentError);
+    expect(registry.states()).toEqual({ payments: 'closed' });
+  });
+});

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { PermanentError, DeferredError } from '../router/handler.errors';
+import { type HandlerInfo } from '../router/handler';
+import { compose } from '../router/handler';
+import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
+import { conformanceSerializer } from '../testing/transport.conformance';
+import { deadLetter, DeadLettered } from './dead-letter.middleware';
+import { retry } from './retry.middleware';
+
+const info: HandlerInfo = { name: 'projector', topics: ['events.T'], group: 'g' };
+
+describe('dead-letter middleware', () => {
+  it('stores an exhausted message with reason, stack, handler, attempts, topic and position, and acknowledges it', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    const handler = compose(
+      [deadLetter({ queue }), retry({ maxAttempts: 3, initialDelayMs: 1 })],
+      async () => {
+        throw new TypeError('cannot read x of undefined');
+      },
+      info,
+    );
+    const envelope = testEnvelope('T', { a: 1 });
+    const result = await handler(testDelivery(envelope, { topic: 'events.T', position: '42-0' }));
+    expect(result).toBeInstanceOf(DeadLettered);
+    const [letter] = await queue.list();
+    expect(letter).toMatchObject({
+      envelope,
+      originalTopic: 'events.T',
+      position: '42-0',
+      group: 'test-group',
+      handler: 'projector',
+      reason: 'cannot read x of undefined',
+      errorName: 'TypeError',
+      attempts: 3,
+    });
+    expect(letter!.stack).toContain('TypeError');
+  });
+
+  it('dead-letters a permanent error at once and lets a deferred one through', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    let calls = 0;
+    const permanent = compose(
+      [deadLetter({ queue }), retry({ initialDelayMs: 1 })],
+      async () => {
+        calls++;
+        throw new PermanentError('trainer not found');
+      },
+      info,
+    );
+    await permanent(testDelivery(testEnvelope('T', {})));
+    expect(calls).toBe(1);
+    expect((await queue.list())[0]).toMatchObject({ attempts: 1, errorName: 'PermanentError' });
+
+    const deferred = compose(
+      [deadLetter({ queue })],
+      async () => {
+        throw new DeferredError('circuit open');
+      },
+      info,
+    );
+    await expect(deferred(testDelivery(testEnvelope('T', {})))).rejects.toBeInstanceOf(
+      DeferredError,
+    );
+    expect(await queue.list()).toHaveLength(1);
+  });
+
+  it('lists with filters, counts per topic and reason, replays (attempts reset) and purges', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    const failing = (topic: string, error: Error) =>
+      compose(
+        [deadLetter({ queue }), retry({ maxAttempts: 1 })],
+        async () => Promise.reject(error),
+        {
+          ...info,
+          topics: [topic],
+        },
+      );
+    await failing(
+      'events.A',
+      new PermanentError('bad a'),
+    )(testDelivery(testEnvelope('A', { n: 1 }), { topic: 'events.A' }));
+    await failing(
+      'events.A',
+      new RangeError('bad range'),
+    )(testDelivery(testEnvelope('A', { n: 2 }), { topic: 'events.A' }));
+    await failing(
+      'events.B',
+      new PermanentError('bad b'),
+    )(testDelivery(testEnvelope('B', { n: 3 }), { topic: 'events.B' }));
+
+    expect(await queue.stats()).toEqual({
+      total: 3,
+      byTopic: { 'events.A': 2, 'events.B': 1 },
+      byReason: { PermanentError: 2, RangeError: 1 },
+    });
+    expect((await queue.list({ originalTopic: 'events.A' })).map((l) => l.reason)).toEqual([
+      'bad a',
+      'bad range',
+    ]);
+    expect(await queue.list({ reason: 'range' })).toHaveLength(1);
+
+    const broker = new InMemoryBroker({
+      serializer: conformanceSerializer().register('A', z.object({ n: z.number() })),
+    });
+    const replayed: unknown[] = [];
+    await broker.subscriber().subscribe(['events.A'], { group: 'g', consumer: 'c' }, async (d) => {
+      replayed.push([d.envelope.data, d.envelope.metadata.retryCount, d.attempt]);
+    });
+    const [first] = await queue.list({ originalTopic: 'events.A' });
+    expect(await queue.replay({ ids: [first!.id] }, broker)).toEqual({ replayed: 1, skipped: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(replayed).toEqual([[{ n: 1 }, 0, 1]]);
+    expect((await queue.stats()).total).toBe(2);
+
+    expect(await queue.purge({ originalTopic: 'events.B' })).toBe(1);
+    expect(await queue.purge({})).toBe(1);
+    expect((await queue.stats()).total).toBe(0);
+  });
+});

@@ -1,0 +1,43 @@
+import { type Middleware } from '../router/handler';
+import { DeferredError } from '../router/handler.errors';
+import { type DeduplicationStore } from './deduplication-store.port';
+
+export interface DeduplicatorOptions {
+  store: DeduplicationStore;
+  /** How long a handled messageId is remembered. Default 24 h. */
+  ttlMs?: number;
+  /** How long a claim holds if its holder dies mid-handling. Default 60 s (longer than the handler timeout). */
+  leaseMs?: number;
+  onDuplicate?: (event: { handler: string; messageId: string }) => void;
+}
+
+/**
+ * Skips messages this consumer group already handled (by messageId), across every instance
+ * when the store is shared (Redis). A message being handled elsewhere right now is deferred
+ * (redelivered later); a failed handling releases its claim so that the retry can run.
+ * Place it outside retry and inside dead letter.
+ */
+export function deduplicator(options: DeduplicatorOptions): Middleware {
+  const ttlMs = options.ttlMs ?? 86_400_000;
+  const leaseMs = options.leaseMs ?? 60_000;
+  return (next, info) => async (delivery) => {
+    const key = `${delivery.group}:${delivery.envelope.messageId}`;
+    const claim = await options.store.claim(key, leaseMs);
+    if (claim.state !== 'claimed') {
+      if (claim.state === 'busy')
+        throw new DeferredError(
+          `message ${delivery.envelope.messageId} is being handled elsewhere`,
+        );
+      options.onDuplicate?.({ handler: info.name, messageId: delivery.envelope.messageId });
+      return undefined;
+    }
+    try {
+      const result = await next(delivery);
+      await options.store.complete(key, claim.token, ttlMs);
+      return result;
+    } catch (error) {
+      await options.store.release(key, claim.token).catch(() => undefined);
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,52 @@
+import { DeferredError } from '../router/handler.errors';
+import { type HandlerInfo } from '../router/handler';
+import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
+import { deduplicator } from './deduplicator.middleware';
+import { InMemoryDeduplicationStore } from './in-memory.deduplication-store';
+
+const info: HandlerInfo = { name: 'h', topics: ['t'], group: 'g' };
+
+describe('deduplicator middleware', () => {
+  it('handles a messageId once per group, defers it while in progress, and retries after a failure', async () => {
+    const store = new InMemoryDeduplicationStore();
+    const handled: string[] = [];
+    let fail = true;
+    let release: () => void = () => undefined;
+    const handler = deduplicator({ store })(async (d) => {
+      if (d.envelope.data === 'slow') await new Promise<void>((resolve) => (release = resolve));
+      if (d.envelope.data === 'flaky' && fail) throw new Error('flaky');
+      handled.push(`${d.group}:${String(d.envelope.data)}`);
+    }, info);
+
+    const once = testEnvelope('T', 'once');
+    await handler(testDelivery(once));
+    await handler(testDelivery(once));
+    await handler(testDelivery(once, { group: 'other-group' }));
+    expect(handled).toEqual(['test-group:once', 'other-group:once']);
+
+    const slow = testEnvelope('T', 'slow');
+    const first = handler(testDelivery(slow));
+    await expect(handler(testDelivery(slow))).rejects.toBeInstanceOf(DeferredError);
+    release();
+    await first;
+
+    const flaky = testEnvelope('T', 'flaky');
+    await expect(handler(testDelivery(flaky))).rejects.toThrow('flaky');
+    fail = false;
+    await handler(testDelivery(flaky));
+    expect(handled).toEqual([
+      'test-group:once',
+      'other-group:once',
+      'test-group:slow',
+      'test-group:flaky',
+    ]);
+  });
+
+  it('lets a claim expire when its holder died', async () => {
+    const store = new InMemoryDeduplicationStore();
+    expect((await store.claim('k', 20)).state).toBe('claimed');
+    expect((await store.claim('k', 20)).state).toBe('busy');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect((await store.claim('k', 20)).state).toBe('claimed');
+  });
+});

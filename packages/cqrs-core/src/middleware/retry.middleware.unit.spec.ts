@@ -1,0 +1,95 @@
+import { PermanentError, DeferredError, RetriesExhaustedError } from '../router/handler.errors';
+import { type HandlerInfo } from '../router/handler';
+import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
+import { backoffDelay, retry } from './retry.middleware';
+
+const info: HandlerInfo = { name: 'h', topics: ['t'], group: 'g' };
+
+describe('retry middleware', () => {
+  it('computes fixed, linear and exponential delays capped by maxDelayMs', () => {
+    expect(
+      [1, 2, 3, 4].map((n) => backoffDelay({ backoff: 'fixed', initialDelayMs: 100 }, n)),
+    ).toEqual([100, 100, 100, 100]);
+    expect(
+      [1, 2, 3, 4].map((n) => backoffDelay({ backoff: 'linear', initialDelayMs: 100 }, n)),
+    ).toEqual([100, 200, 300, 400]);
+    expect(
+      [1, 2, 3, 4].map((n) =>
+        backoffDelay({ backoff: 'exponential', initialDelayMs: 100, maxDelayMs: 500 }, n),
+      ),
+    ).toEqual([100, 200, 400, 500]);
+  });
+
+  it('retries transient failures until one succeeds', async () => {
+    let calls = 0;
+    const handler = retry({ maxAttempts: 3, initialDelayMs: 1 })(async () => {
+      if (++calls < 3) throw new Error('flaky');
+      return 'ok';
+    }, info);
+    await expect(handler(testDelivery(testEnvelope('T', {})))).resolves.toBe('ok');
+    expect(calls).toBe(3);
+  });
+
+  it('gives up after maxAttempts with RetriesExhaustedError carrying the last error', async () => {
+    let calls = 0;
+    const retried: number[] = [];
+    const handler = retry({
+      maxAttempts: 4,
+      initialDelayMs: 1,
+      onRetry: (e) => retried.push(e.attempt),
+    })(async () => {
+      calls++;
+      throw new Error(`boom ${calls}`);
+    }, info);
+    const error = await handler(testDelivery(testEnvelope('T', {}))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect((error as RetriesExhaustedError).attempts).toBe(4);
+    expect(((error as RetriesExhaustedError).lastError as Error).message).toBe('boom 4');
+    expect(retried).toEqual([1, 2, 3]);
+  });
+
+  it('does not retry permanent errors, and passes deferred ones through untouched', async () => {
+    let calls = 0;
+    const permanent = retry({ maxAttempts: 5, initialDelayMs: 1 })(async () => {
+      calls++;
+      throw new PermanentError('invalid');
+    }, info);
+    await expect(permanent(testDelivery(testEnvelope('T', {})))).rejects.toBeInstanceOf(
+      PermanentError,
+    );
+    expect(calls).toBe(1);
+    const deferred = retry({ maxAttempts: 5, initialDelayMs: 1 })(async () => {
+      throw new DeferredError('later');
+    }, info);
+    await expect(deferred(testDelivery(testEnvelope('T', {})))).rejects.toBeInstanceOf(
+      DeferredError,
+    );
+  });
+
+  it('applies per-type settings', async () => {
+    const calls: Record<string, number> = { Payment: 0, Other: 0 };
+    const handler = retry({
+      maxAttempts: 2,
+      initialDelayMs: 1,
+      perType: { Payment: { maxAttempts: 5, initialDelayMs: 1 } },
+    })(async (d) => {
+      calls[d.envelope.type]!++;
+      throw new Error('down');
+    }, info);
+    await handler(testDelivery(testEnvelope('Payment', {}))).catch(() => undefined);
+    await handler(testDelivery(testEnvelope('Other', {}))).catch(() => undefined);
+    expect(calls).toEqual({ Payment: 5, Other: 2 });
+  });
+
+  it('waits between attempts with jittered exponential backoff', async () => {
+    const times: number[] = [];
+    const handler = retry({ maxAttempts: 3, initialDelayMs: 40, jitter: 0.5 })(async () => {
+      times.push(Date.now());
+      throw new Error('down');
+    }, info);
+    await handler(testDelivery(testEnvelope('T', {}))).catch(() => undefined);
+    const gaps = [times[1]! - times[0]!, times[2]! - times[1]!];
+    expect(gaps[0]).toBeGreaterThanOrEqual(18); // 40 ms with up to 50 % jitter
+    expect(gaps[1]).toBeGreaterThanOrEqual(38); // 80 ms with up to 50 % jitter
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * An error that retrying cannot fix (invalid command, unknown aggregate, business rule):
+ * the retry middleware gives up at once and the message is dead-lettered.
+ */
+export class PermanentError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentError';
+  }
+}
+
+/**
+ * The message cannot be handled *now* (circuit open, duplicate in progress elsewhere,
+ * shutting down): no retry in process, no dead letter; the transport redelivers it later.
+ */
+export class DeferredError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DeferredError';
+  }
+}
+
+/** How a failure is treated: retried in process, dead-lettered at once, or left to the transport. */
+export type ErrorDisposition = 'transient' | 'permanent' | 'deferred';
+
+/** Default classification; pass your own to the retry middleware to mark driver errors etc. */
+export function classifyError(error: unknown): ErrorDisposition {
+  if (error instanceof DeferredError) return 'deferred';
+  if (error instanceof PermanentError) return 'permanent';
+  const name = (error as { name?: unknown } | null)?.name;
+  // Validation and decoding failures never pass on a second try.
+  if (
+    name === 'MessageValidationError' ||
+    name === 'UnknownMessageTypeError' ||
+    name === 'ChecksumMismatchError'
+  ) {
+    return 'permanent';
+  }
+  return 'transient';
+}
+
+/** Thrown by the retry middleware when attempts are exhausted; `cause` is the last error. */
+export class RetriesExhaustedError extends Error {
+  constructor(
+    readonly attempts: number,
+    readonly lastError: unknown,
+  ) {
+    super(
+      `gave up after ${attempts} attempts: ${(lastError as Error)?.message ?? String(lastError)}`,
+      { cause: lastError },
+    );
+    this.name = 'RetriesExhaustedError';
+  }
+}

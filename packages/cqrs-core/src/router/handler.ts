@@ -1,0 +1,24 @@
+import { type Delivery } from '../transport/transport.port';
+
+/** Handles one delivery; resolving acknowledges it. The value is the handler's result (command replies). */
+export type Handler = (delivery: Delivery) => Promise<unknown>;
+
+/** Facts about the handler a middleware wraps, for metrics, breakers and dead letters. */
+export interface HandlerInfo {
+  /** Unique per router; part of the consumer group name: renaming it re-consumes every message. */
+  readonly name: string;
+  readonly topics: readonly string[];
+  readonly group: string;
+}
+
+/** Wraps a handler (Watermill's `func(h HandlerFunc) HandlerFunc`). Built once per handler. */
+export type Middleware = (next: Handler, handler: HandlerInfo) => Handler;
+
+/** Composes middleware so that the first runs outermost: compose([a, b])(h) = a(b(h)). */
+export function compose(
+  middleware: readonly Middleware[],
+  handler: Handler,
+  info: HandlerInfo,
+): Handler {
+  return middleware.reduceRight<Handler>((next, wrap) => wrap(next, info), handler);
+}

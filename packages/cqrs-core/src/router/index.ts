@@ -1,0 +1,3 @@
+export * from './handler';
+export * from './handler.errors';
+export * from './router';

@@ -1,0 +1,135 @@
+import {
+  type Subscriber,
+  type SubscribeOptions,
+  type SubscriptionHandle,
+} from '../transport/transport.port';
+import { compose, type Handler, type HandlerInfo, type Middleware } from './handler';
+
+export interface HandlerRegistration {
+  /** Unique within the router. Hazard: it names the consumer group; renaming re-consumes everything. */
+  name: string;
+  topics: readonly string[];
+  handle: Handler;
+  /**
+   * 'competing': one instance of the service handles each message (group `<service>.<name>`);
+   * 'fan-out': every instance gets every message (group `<service>.<name>.<instanceId>`).
+   * Or give an explicit `group`.
+   */
+  mode?: 'competing' | 'fan-out';
+  group?: string;
+  /** Runs inside the router's middleware, closest to the handler. */
+  middleware?: readonly Middleware[];
+  /** Runs outside the router's middleware (sees the final outcome, e.g. command replies). */
+  outerMiddleware?: readonly Middleware[];
+  maxInFlight?: number;
+  startFrom?: SubscribeOptions['startFrom'];
+}
+
+export interface RouterOptions {
+  subscriber: Subscriber;
+  /** Service name: competing groups are shared by its instances. */
+  service: string;
+  /** This instance: the consumer name and the fan-out group suffix. */
+  instanceId: string;
+}
+
+/**
+ * Dispatches deliveries to handlers through middleware.
+ *
+ * Order: `outerMiddleware` of the handler → router middleware in `use()` order → handler
+ * `middleware` → handler. Put dead letter outside retry so that only exhausted messages are
+ * dead-lettered: `router.use(recoverer(), metrics(), deadLetter(), retry(), circuitBreaker(), timeout())`.
+ */
+export class Router {
+  private readonly middleware: Middleware[] = [];
+  private readonly registrations = new Map<string, HandlerRegistration>();
+  private readonly subscriptions: SubscriptionHandle[] = [];
+  private readonly starting = new Map<string, Promise<void>>();
+  private state: 'idle' | 'running' | 'closed' = 'idle';
+
+  constructor(private readonly options: RouterOptions) {}
+
+  /** Adds router-level middleware (before run()). */
+  use(...middleware: Middleware[]): this {
+    if (this.state !== 'idle') throw new Error('add middleware before the router runs');
+    this.middleware.push(...middleware);
+    return this;
+  }
+
+  addHandler(registration: HandlerRegistration): this {
+    if (this.registrations.has(registration.name)) {
+      throw new Error(`a handler named "${registration.name}" is already registered`);
+    }
+    this.registrations.set(registration.name, registration);
+    if (this.state === 'running') this.starting.set(registration.name, this.start(registration));
+    return this;
+  }
+
+  /** Resolves once the named handler is subscribed (after run(), or after addHandler on a running router). */
+  async subscribed(name: string): Promise<void> {
+    if (!this.registrations.has(name)) throw new Error(`no handler named "${name}"`);
+    for (;;) {
+      const started = this.starting.get(name);
+      if (started) return started;
+      if (this.state === 'closed') throw new Error('router is closed');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  handlerNames(): string[] {
+    return [...this.registrations.keys()];
+  }
+
+  /** Subscribes every handler; resolves once all subscriptions are in place. */
+  async run(): Promise<void> {
+    if (this.state !== 'idle') throw new Error(`router is ${this.state}`);
+    this.state = 'running';
+    for (const registration of this.registrations.values()) {
+      this.starting.set(registration.name, this.start(registration));
+    }
+    await Promise.all(this.starting.values());
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Graceful: stops taking deliveries, lets in-flight ones finish and be acknowledged. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await Promise.all(this.subscriptions.splice(0).map((subscription) => subscription.close()));
+  }
+
+  groupOf(registration: Pick<HandlerRegistration, 'name' | 'mode' | 'group'>): string {
+    if (registration.group) return registration.group;
+    const base = `${this.options.service}.${registration.name}`;
+    return registration.mode === 'fan-out' ? `${base}.${this.options.instanceId}` : base;
+  }
+
+  private async start(registration: HandlerRegistration): Promise<void> {
+    const info: HandlerInfo = {
+      name: registration.name,
+      topics: registration.topics,
+      group: this.groupOf(registration),
+    };
+    const chain = [
+      ...(registration.outerMiddleware ?? []),
+      ...this.middleware,
+      ...(registration.middleware ?? []),
+    ];
+    const handler = compose(chain, registration.handle, info);
+    const subscription = await this.options.subscriber.subscribe(
+      registration.topics,
+      {
+        group: info.group,
+        consumer: this.options.instanceId,
+        maxInFlight: registration.maxInFlight,
+        startFrom:
+          registration.startFrom ?? (registration.mode === 'fan-out' ? 'latest' : 'earliest'),
+      },
+      handler,
+    );
+    this.subscriptions.push(subscription);
+  }
+}

@@ -1,0 +1,88 @@
+import { SerializerRegistry } from '../messages/serializer.registry';
+import { testEnvelope } from '../testing/envelope.fixture';
+import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { z } from 'zod';
+import { type Middleware } from './handler';
+import { Router } from './router';
+
+const tag =
+  (name: string, log: string[]): Middleware =>
+  (next) =>
+  async (delivery) => {
+    log.push(`>${name}`);
+    const result = await next(delivery);
+    log.push(`<${name}`);
+    return result;
+  };
+
+describe('Router', () => {
+  const serializer = new SerializerRegistry().register('T', z.object({}));
+
+  it('runs outer middleware, then router middleware in use() order, then handler middleware', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const log: string[] = [];
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    router.use(tag('r1', log), tag('r2', log));
+    router.addHandler({
+      name: 'h',
+      topics: ['t'],
+      outerMiddleware: [tag('outer', log)],
+      middleware: [tag('inner', log)],
+      handle: async () => void log.push('handler'),
+    });
+    await router.run();
+    await broker.publish('t', [testEnvelope('T', {})]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(log).toEqual([
+      '>outer',
+      '>r1',
+      '>r2',
+      '>inner',
+      'handler',
+      '<inner',
+      '<r2',
+      '<r1',
+      '<outer',
+    ]);
+    await router.close();
+  });
+
+  it('names groups: competing per service, fan-out per instance; refuses duplicate handler names', () => {
+    const broker = new InMemoryBroker({ serializer });
+    const router = new Router({
+      subscriber: broker.subscriber(),
+      service: 'gateway',
+      instanceId: 'gw-2',
+    });
+    expect(router.groupOf({ name: 'notify', mode: 'competing' })).toBe('gateway.notify');
+    expect(router.groupOf({ name: 'notify', mode: 'fan-out' })).toBe('gateway.notify.gw-2');
+    router.addHandler({ name: 'x', topics: ['t'], handle: async () => undefined });
+    expect(() =>
+      router.addHandler({ name: 'x', topics: ['u'], handle: async () => undefined }),
+    ).toThrow('already registered');
+  });
+
+  it('close lets the delivery in flight finish and takes no more', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const done: number[] = [];
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    router.addHandler({
+      name: 'h',
+      topics: ['t'],
+      maxInFlight: 1,
+      handle: async (d) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        done.push(Number(d.position));
+      },
+    });
+    await router.run();
+    await broker.publish('t', [
+      testEnvelope('T', {}, { aggregateId: 'a' }),
+      testEnvelope('T', {}, { aggregateId: 'a' }),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await router.close();
+    expect(done).toHaveLength(1);
+    expect(broker.pendingCount('t', 's.h')).toBe(1);
+  });
+});

@@ -15,7 +15,11 @@ describe('MessageFactory', () => {
   });
 
   it('creates an envelope with id, ISO timestamp, category, default priority and schema version', () => {
-    const command = factory.command('MoveTrainerCommand', { x: 1 }, { aggregateId: 'ash', aggregateType: 'Trainer' });
+    const command = factory.command(
+      'MoveTrainerCommand',
+      { x: 1 },
+      { aggregateId: 'ash', aggregateType: 'Trainer' },
+    );
     expect(command).toEqual({
       messageId: 'id-1',
       type: 'MoveTrainerCommand',
@@ -42,7 +46,11 @@ describe('MessageFactory', () => {
   });
 
   it('derives causation and correlation from the message being handled, across awaits', async () => {
-    const command = factory.command('MoveTrainerCommand', {}, { metadata: { correlationId: 'conv-1' } });
+    const command = factory.command(
+      'MoveTrainerCommand',
+      {},
+      { metadata: { correlationId: 'conv-1' } },
+    );
     const [first, second] = await runInMessageContext(command, async () => {
       const a = factory.event('TrainerMovedEvent', {});
       await new Promise((resolve) => setTimeout(resolve, 1));
@@ -56,7 +64,13 @@ describe('MessageFactory', () => {
   });
 
   it("uses the cause's own id as correlation when the cause has none, and the innermost context wins", () => {
-    const outer = factory.create({ type: 'A', data: {}, category: 'command', causedBy: null, metadata: { correlationId: undefined } });
+    const outer = factory.create({
+      type: 'A',
+      data: {},
+      category: 'command',
+      causedBy: null,
+      metadata: { correlationId: undefined },
+    });
     const inner = factory.event('B', {});
     const produced = runInMessageContext(outer, () =>
       runInMessageContext(inner, () => factory.event('C', {})),
@@ -74,22 +88,37 @@ describe('MessageFactory', () => {
     const explicitCause = factory.event('B', {}, { metadata: { correlationId: 'other' } });
     runInMessageContext(context, () => {
       const caused = factory.event('C', {}, { causedBy: explicitCause });
-      expect(caused.metadata).toMatchObject({ causationId: explicitCause.messageId, correlationId: 'other' });
+      expect(caused.metadata).toMatchObject({
+        causationId: explicitCause.messageId,
+        correlationId: 'other',
+      });
       const fresh = factory.event('D', {}, { causedBy: null });
       expect(fresh.metadata.causationId).toBeUndefined();
       expect(fresh.metadata.correlationId).toBe(fresh.messageId);
-      const overridden = factory.event('E', {}, { priority: 'critical', metadata: { causationId: 'x', tenant: 't1' } });
-      expect(overridden.metadata).toMatchObject({ causationId: 'x', priority: 'critical', tenant: 't1' });
+      const overridden = factory.event(
+        'E',
+        {},
+        { priority: 'critical', metadata: { causationId: 'x', tenant: 't1' } },
+      );
+      expect(overridden.metadata).toMatchObject({
+        causationId: 'x',
+        priority: 'critical',
+        tenant: 't1',
+      });
     });
   });
 
   it('createMessage uses uuid v4 ids and the system clock', () => {
     const before = Date.now();
     const message = createMessage({ type: 'Ping', data: null, category: 'notification' });
-    expect(message.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(message.messageId).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     const at = Date.parse(message.metadata.timestamp);
     expect(at).toBeGreaterThanOrEqual(before);
     expect(at).toBeLessThanOrEqual(Date.now());
-    expect(createMessage({ type: 'Ping', data: null, category: 'notification' }).messageId).not.toBe(message.messageId);
+    expect(
+      createMessage({ type: 'Ping', data: null, category: 'notification' }).messageId,
+    ).not.toBe(message.messageId);
   });
 });

@@ -101,7 +101,11 @@ export class SerializerRegistry implements MessageSerializer {
     const result = z.safeParse(this.registration(type).schema, data);
     if (result.success) return result.data;
     const issue = result.error.issues[0];
-    throw new MessageValidationError(type, issue ? fieldPath(issue.path) : '', issue?.message ?? 'is invalid');
+    throw new MessageValidationError(
+      type,
+      issue ? fieldPath(issue.path) : '',
+      issue?.message ?? 'is invalid',
+    );
   }
 
   serialize(envelope: Envelope): SerializedEnvelope {
@@ -123,14 +127,22 @@ export class SerializerRegistry implements MessageSerializer {
     const { checksum, ...metadata } = serialized.metadata;
     // Checksum first: corrupted text must not reach JSON.parse, upcasters or handlers.
     if (!checksumMatches(serialized.data, checksum)) {
-      throw new ChecksumMismatchError(serialized.messageId, checksum ?? '(missing)', checksumOf(serialized.data));
+      throw new ChecksumMismatchError(
+        serialized.messageId,
+        checksum ?? '(missing)',
+        checksumOf(serialized.data),
+      );
     }
     const { version } = this.registration(serialized.type);
     let parsed: unknown;
     try {
       parsed = JSON.parse(serialized.data);
     } catch (error) {
-      throw new MessageValidationError(serialized.type, '', `is not JSON (${(error as Error).message})`);
+      throw new MessageValidationError(
+        serialized.type,
+        '',
+        `is not JSON (${(error as Error).message})`,
+      );
     }
     const writtenAt = metadata.schemaVersion ?? 1;
     const upcast = this.upcasters.upcast(serialized.type, parsed, writtenAt, version, metadata);

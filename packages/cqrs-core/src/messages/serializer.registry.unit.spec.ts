@@ -51,11 +51,16 @@ describe('SerializerRegistry', () => {
   it('survives a transport that only carries JSON text', () => {
     const serialized = registry().serialize(moved({ trainerId: 'ash', position: { x: 0, y: 0 } }));
     const overTheWire = JSON.parse(JSON.stringify(serialized));
-    expect(registry().deserialize(overTheWire).data).toEqual({ trainerId: 'ash', position: { x: 0, y: 0 } });
+    expect(registry().deserialize(overTheWire).data).toEqual({
+      trainerId: 'ash',
+      position: { x: 0, y: 0 },
+    });
   });
 
   it('names the offending field on serialize', () => {
-    const error = thrown(() => registry().serialize(moved({ trainerId: 'ash', position: { x: 'left', y: 0 } })));
+    const error = thrown(() =>
+      registry().serialize(moved({ trainerId: 'ash', position: { x: 'left', y: 0 } })),
+    );
     expect(error).toBeInstanceOf(MessageValidationError);
     expect(error).toMatchObject({ type: 'TrainerMovedEvent', field: 'position.x' });
     expect((error as Error).message).toContain('position.x');
@@ -75,7 +80,9 @@ describe('SerializerRegistry', () => {
   });
 
   it('strips keys the schema does not know, so what is stored is what handlers see', () => {
-    const serialized = registry().serialize(moved({ trainerId: 'a', position: { x: 1, y: 2 }, extra: true }));
+    const serialized = registry().serialize(
+      moved({ trainerId: 'a', position: { x: 1, y: 2 }, extra: true }),
+    );
     expect(JSON.parse(serialized.data)).toEqual({ trainerId: 'a', position: { x: 1, y: 2 } });
   });
 
@@ -83,12 +90,17 @@ describe('SerializerRegistry', () => {
     const r = new SerializerRegistry().register('Ping', zm.object({ n: zm.number() }));
     const envelope = factory.event('Ping', { n: 1 });
     expect(r.deserialize(r.serialize(envelope)).data).toEqual({ n: 1 });
-    expect(thrown(() => r.serialize(factory.event('Ping', { n: 'x' })))).toMatchObject({ field: 'n' });
+    expect(thrown(() => r.serialize(factory.event('Ping', { n: 'x' })))).toMatchObject({
+      field: 'n',
+    });
   });
 
   it('names unknown types on both sides', () => {
     const envelope = factory.event('Nope', {});
-    expect(thrown(() => registry().serialize(envelope))).toMatchObject({ name: 'UnknownMessageTypeError', type: 'Nope' });
+    expect(thrown(() => registry().serialize(envelope))).toMatchObject({
+      name: 'UnknownMessageTypeError',
+      type: 'Nope',
+    });
     const serialized = new SerializerRegistry().register('Nope', z.object({})).serialize(envelope);
     const error = thrown(() => registry().deserialize(serialized));
     expect(error).toBeInstanceOf(UnknownMessageTypeError);
@@ -107,19 +119,32 @@ describe('SerializerRegistry', () => {
     });
     const garbage = { ...serialized, data: '{not json' };
     expect(() => registry().deserialize(garbage)).toThrow(ChecksumMismatchError);
-    const missing = { ...serialized, metadata: { ...serialized.metadata, checksum: undefined as unknown as string } };
+    const missing = {
+      ...serialized,
+      metadata: { ...serialized.metadata, checksum: undefined as unknown as string },
+    };
     expect(() => registry().deserialize(missing)).toThrow(ChecksumMismatchError);
   });
 
   it('reports unparsable text with a valid checksum as a validation error', () => {
     const serialized = registry().serialize(moved({ trainerId: 'ash', position: { x: 1, y: 2 } }));
     const data = '{not json';
-    const broken = { ...serialized, data, metadata: { ...serialized.metadata, checksum: checksumOf(data) } };
-    expect(thrown(() => registry().deserialize(broken))).toMatchObject({ name: 'MessageValidationError', field: '' });
+    const broken = {
+      ...serialized,
+      data,
+      metadata: { ...serialized.metadata, checksum: checksumOf(data) },
+    };
+    expect(thrown(() => registry().deserialize(broken))).toMatchObject({
+      name: 'MessageValidationError',
+      field: '',
+    });
   });
 
   it('refuses data above maxMessageBytes, counting UTF-8 bytes', () => {
-    const r = new SerializerRegistry({ maxMessageBytes: 20 }).register('Note', z.object({ t: z.string() }));
+    const r = new SerializerRegistry({ maxMessageBytes: 20 }).register(
+      'Note',
+      z.object({ t: z.string() }),
+    );
     expect(r.serialize(factory.event('Note', { t: 'é'.repeat(6) })).data).toHaveLength(20 - 6); // 20 bytes
     const big = factory.event('Note', { t: 'é'.repeat(7) });
     const error = thrown(() => r.serialize(big));
@@ -131,14 +156,21 @@ describe('SerializerRegistry', () => {
     const v1 = new SerializerRegistry().register('UserRegistered', z.object({ name: z.string() }));
     const v3 = () =>
       new SerializerRegistry()
-        .register('UserRegistered', z.object({ first: z.string(), last: z.string(), email: z.email() }), {
-          version: 3,
-        })
+        .register(
+          'UserRegistered',
+          z.object({ first: z.string(), last: z.string(), email: z.email() }),
+          {
+            version: 3,
+          },
+        )
         .upcaster('UserRegistered', 1, (data) => {
           const [first, last] = (data as { name: string }).name.split(' ');
           return { first, last };
         })
-        .upcaster('UserRegistered', 2, (data) => ({ ...(data as object), email: 'unknown@example.com' }));
+        .upcaster('UserRegistered', 2, (data) => ({
+          ...(data as object),
+          email: 'unknown@example.com',
+        }));
 
     it('upcasts v1 data through v2 to v3 on read and reports the current version', () => {
       const old = v1.serialize(factory.event('UserRegistered', { name: 'Ash Ketchum' }));
@@ -159,10 +191,15 @@ describe('SerializerRegistry', () => {
 
     it('validates the upcast result against the current schema', () => {
       const r = new SerializerRegistry()
-        .register('UserRegistered', z.object({ first: z.string(), last: z.string() }), { version: 2 })
+        .register('UserRegistered', z.object({ first: z.string(), last: z.string() }), {
+          version: 2,
+        })
         .upcaster('UserRegistered', 1, () => ({ first: 'only' }));
       const old = v1.serialize(factory.event('UserRegistered', { name: 'x y' }));
-      expect(thrown(() => r.deserialize(old))).toMatchObject({ name: 'MessageValidationError', field: 'last' });
+      expect(thrown(() => r.deserialize(old))).toMatchObject({
+        name: 'MessageValidationError',
+        field: 'last',
+      });
     });
 
     it('names a missing link, also at start-up', () => {
@@ -170,18 +207,27 @@ describe('SerializerRegistry', () => {
         .register('UserRegistered', z.object({}), { version: 3 })
         .upcaster('UserRegistered', 1, (d) => d);
       const old = v1.serialize(factory.event('UserRegistered', { name: 'x' }));
-      expect(thrown(() => r.deserialize(old))).toMatchObject({ name: 'MissingUpcasterError', missingFrom: 2 });
+      expect(thrown(() => r.deserialize(old))).toMatchObject({
+        name: 'MissingUpcasterError',
+        missingFrom: 2,
+      });
       expect(() => r.assertUpcastersComplete()).toThrow(MissingUpcasterError);
       expect(() => v3().assertUpcastersComplete()).not.toThrow();
     });
 
     it('refuses data written by a newer schema version', () => {
-      const newer = v3().serialize(factory.event('UserRegistered', { first: 'a', last: 'b', email: 'a@b.io' }));
+      const newer = v3().serialize(
+        factory.event('UserRegistered', { first: 'a', last: 'b', email: 'a@b.io' }),
+      );
       expect(() => v1.deserialize(newer)).toThrow(UnsupportedSchemaVersionError);
     });
 
     it('stamps the current version on serialize whatever the envelope claims', () => {
-      const envelope = factory.event('UserRegistered', { first: 'a', last: 'b', email: 'a@b.io' }, { schemaVersion: 1 });
+      const envelope = factory.event(
+        'UserRegistered',
+        { first: 'a', last: 'b', email: 'a@b.io' },
+        { schemaVersion: 1 },
+      );
       expect(v3().serialize(envelope).metadata.schemaVersion).toBe(3);
     });
   });
@@ -190,6 +236,8 @@ describe('SerializerRegistry', () => {
     expect(registry().typeNames()).toEqual(['TrainerMovedEvent']);
     expect(registry().has('TrainerMovedEvent')).toBe(true);
     expect(() => registry().currentVersion('X')).toThrow(UnknownMessageTypeError);
-    expect(() => new SerializerRegistry().register('X', z.object({}), { version: 0 })).toThrow(RangeError);
+    expect(() => new SerializerRegistry().register('X', z.object({}), { version: 0 })).toThrow(
+      RangeError,
+    );
   });
 });

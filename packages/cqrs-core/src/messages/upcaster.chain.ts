@@ -31,7 +31,9 @@ export class UpcasterChain {
       this.upcasters.set(type, steps);
     }
     if (steps.has(fromVersion)) {
-      throw new Error(`An upcaster for ${type} v${fromVersion} -> v${fromVersion + 1} is already registered`);
+      throw new Error(
+        `An upcaster for ${type} v${fromVersion} -> v${fromVersion + 1} is already registered`,
+      );
     }
     steps.set(fromVersion, upcaster);
     return this;
@@ -49,7 +51,8 @@ export class UpcasterChain {
     toVersion: number,
     metadata: Readonly<Record<string, unknown>> = {},
   ): unknown {
-    if (fromVersion > toVersion) throw new UnsupportedSchemaVersionError(type, fromVersion, toVersion);
+    if (fromVersion > toVersion)
+      throw new UnsupportedSchemaVersionError(type, fromVersion, toVersion);
     this.assertComplete(type, fromVersion, toVersion);
     let current = data;
     for (let version = fromVersion; version < toVersion; version++) {
@@ -68,7 +71,8 @@ export class UpcasterChain {
   assertComplete(type: string, fromVersion: number, toVersion: number): void {
     const steps = this.upcasters.get(type);
     for (let version = fromVersion; version < toVersion; version++) {
-      if (!steps?.has(version)) throw new MissingUpcasterError(type, fromVersion, toVersion, version);
+      if (!steps?.has(version))
+        throw new MissingUpcasterError(type, fromVersion, toVersion, version);
     }
   }
 }

@@ -7,3 +7,4 @@ export * from './router';
 export * from './middleware';
 export * from './dead-letters';
 export * from './buses';
+export * from './outbox';

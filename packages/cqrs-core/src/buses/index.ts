@@ -1,3 +1,4 @@
 export * from './bus.errors';
 export * from './event-bus';
 export * from './command-bus';
+export * from './query-bus';

@@ -1,0 +1,81 @@
+import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
+import {
+  type Delivery,
+  type Subscriber,
+  type SubscriptionHandle,
+} from '../transport/transport.port';
+
+/** The context a @EventPattern / @MessagePattern handler gets with `@Ctx()`. */
+export class CausewayContext extends BaseRpcContext<[Delivery]> {
+  getDelivery(): Delivery {
+    return this.args[0];
+  }
+}
+
+export interface CausewayTransportOptions {
+  subscriber: Subscriber;
+  /** Consumer group of this service (competing across its instances). */
+  group: string;
+  /** This instance's consumer name. */
+  consumer: string;
+  maxInFlight?: number;
+}
+
+type Status = 'listening' | 'closed';
+
+/**
+ * A Nest microservice transport over any Causeway Subscriber (our Redis Streams, Kafka or
+ * in-memory one): each @EventPattern('topic') / @MessagePattern('topic') handler subscribes to
+ * that topic; the delivery is acknowledged when the handler's result (promise or observable)
+ * completes, redelivered when it fails. No maintained Redis Streams transport exists for Nest.
+ */
+export class CausewayTransportServer
+  extends Server<Record<string, never>, Status>
+  implements CustomTransportStrategy
+{
+  private readonly subscriptions: SubscriptionHandle[] = [];
+
+  constructor(private readonly options: CausewayTransportOptions) {
+    super();
+  }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      for (const [pattern, handler] of this.messageHandlers) {
+        const subscription = await this.options.subscriber.subscribe(
+          [pattern],
+          {
+            group: this.options.group,
+            consumer: this.options.consumer,
+            maxInFlight: this.options.maxInFlight,
+          },
+          async (delivery) => {
+            const result = await handler(delivery.envelope, new CausewayContext([delivery]));
+            const stream = this.transformToObservable(result);
+            return new Promise<void>((resolve, reject) => {
+              stream.subscribe({ error: reject, complete: () => resolve() });
+            });
+          },
+        );
+        this.subscriptions.push(subscription);
+      }
+      this._status$.next('listening');
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.subscriptions.splice(0).map((subscription) => subscription.close()));
+    this._status$.next('closed');
+  }
+
+  on(): never {
+    throw new Error('CausewayTransportServer has no events; read status instead');
+  }
+
+  unwrap<T>(): T {
+    return this.options.subscriber as T;
+  }
+}

@@ -1,0 +1,146 @@
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { type Registry } from 'prom-client';
+import { CommandBus } from '../buses/command-bus';
+import { EventBus } from '../buses/event-bus';
+import { QueryBus } from '../buses/query-bus';
+import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { MessagingMetrics } from '../metrics/messaging.metrics';
+import { BreakerRegistry, circuitBreaker } from '../middleware/circuit-breaker.middleware';
+import { correlation } from '../middleware/correlation.middleware';
+import { deadLetter } from '../middleware/dead-letter.middleware';
+import { deduplicator } from '../middleware/deduplicator.middleware';
+import { recoverer } from '../middleware/recoverer.middleware';
+import { retry } from '../middleware/retry.middleware';
+import { timeout } from '../middleware/timeout.middleware';
+import { type Middleware } from '../router/handler';
+import { Router } from '../router/router';
+import { topicNaming } from '../transport/topic.naming';
+import { type CqrsCoreModuleAsyncOptions, type CqrsCoreModuleOptions } from './cqrs-core.options';
+import { CQRS_CORE_OPTIONS, DEAD_LETTER_QUEUE } from './cqrs-core.tokens';
+import { HandlersExplorer } from './handlers.explorer';
+import { METRICS_REGISTRY } from './service.tokens';
+
+/**
+ * The router's middleware, outermost first: recoverer → metrics → dead letter → deduplicator
+ * → retry → circuit breaker → timeout → correlation → handler. Dead letter sits outside retry so
+ * only exhausted messages are dead-lettered; the breaker sits inside retry so an open circuit
+ * defers the message instead of burning its attempts.
+ */
+function buildRouter(
+  options: CqrsCoreModuleOptions,
+  breakers: BreakerRegistry,
+  registry?: Registry,
+): Router {
+  const router = new Router({
+    subscriber: options.subscriber,
+    service: options.service,
+    instanceId: options.instanceId,
+  });
+  const naming = topicNaming(options.topicPrefix);
+  const metrics = registry ? new MessagingMetrics(registry) : undefined;
+  if (metrics) metrics.watchBreakers(breakers);
+  const commandPrefix = naming.command('');
+  const stack: Middleware[] = [recoverer()];
+  if (metrics) stack.push(metrics.middleware());
+  stack.push(deadLetter({ queue: options.deadLetters ?? new InMemoryDeadLetterQueue() }));
+  if (options.deduplication) stack.push(deduplicator({ store: options.deduplication }));
+  stack.push(retry({ ...options.retry, onRetry: options.retry?.onRetry ?? metrics?.onRetry }));
+  if (options.circuitBreaker !== false)
+    stack.push(circuitBreaker({ ...options.circuitBreaker, registry: breakers }));
+  stack.push(
+    timeout((delivery) =>
+      delivery.topic.startsWith(commandPrefix)
+        ? (options.commandTimeoutMs ?? 30_000)
+        : (options.eventTimeoutMs ?? 10_000),
+    ),
+    correlation(),
+  );
+  return router.use(...stack);
+}
+
+function providers(): Provider[] {
+  return [
+    BreakerRegistry,
+    QueryBus,
+    {
+      provide: Router,
+      inject: [CQRS_CORE_OPTIONS, BreakerRegistry, { token: METRICS_REGISTRY, optional: true }],
+      useFactory: (
+        options: CqrsCoreModuleOptions,
+        breakers: BreakerRegistry,
+        registry?: Registry,
+      ) => buildRouter(options, breakers, registry),
+    },
+    {
+      provide: DEAD_LETTER_QUEUE,
+      inject: [CQRS_CORE_OPTIONS],
+      useFactory: (options: CqrsCoreModuleOptions) => options.deadLetters,
+    },
+    {
+      provide: CommandBus,
+      inject: [CQRS_CORE_OPTIONS, Router],
+      useFactory: (options: CqrsCoreModuleOptions, router: Router) =>
+        new CommandBus({
+          publisher: options.publisher,
+          router,
+          naming: topicNaming(options.topicPrefix),
+          serializer: options.serializer,
+          instanceId: options.instanceId,
+          timeoutMs: options.commandTimeoutMs,
+        }),
+    },
+    {
+      provide: EventBus,
+      inject: [CQRS_CORE_OPTIONS, Router],
+      useFactory: (options: CqrsCoreModuleOptions, router: Router) =>
+        new EventBus(options.publisher, router, topicNaming(options.topicPrefix)),
+    },
+    HandlersExplorer,
+  ];
+}
+
+const EXPORTS = [
+  Router,
+  CommandBus,
+  EventBus,
+  QueryBus,
+  BreakerRegistry,
+  DEAD_LETTER_QUEUE,
+  CQRS_CORE_OPTIONS,
+];
+
+/**
+ * CQRS for a Nest app (like @nestjs/cqrs, with the transport seam in the options): command,
+ * event and query buses over a Publisher/Subscriber of your choice, handlers found by the
+ * @CommandHandler / @EventHandler / @QueryHandler decorators, graceful shutdown.
+ */
+@Module({})
+export class CqrsCoreModule {
+  static forRoot(options: CqrsCoreModuleOptions): DynamicModule {
+    return {
+      module: CqrsCoreModule,
+      global: true,
+      imports: [DiscoveryModule],
+      providers: [{ provide: CQRS_CORE_OPTIONS, useValue: options }, ...providers()],
+      exports: EXPORTS,
+    };
+  }
+
+  static forRootAsync(options: CqrsCoreModuleAsyncOptions): DynamicModule {
+    return {
+      module: CqrsCoreModule,
+      global: true,
+      imports: [DiscoveryModule, ...((options.imports ?? []) as DynamicModule[])],
+      providers: [
+        {
+          provide: CQRS_CORE_OPTIONS,
+          inject: (options.inject ?? []) as never[],
+          useFactory: options.useFactory,
+        },
+        ...providers(),
+      ],
+      exports: EXPORTS,
+    };
+  }
+}

@@ -1,0 +1,35 @@
+import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
+import { type SerializerRegistry } from '../messages/serializer.registry';
+import { type CircuitBreakerOptions } from '../middleware/circuit-breaker.middleware';
+import { type DeduplicationStore } from '../middleware/deduplication-store.port';
+import { type RetryOptions } from '../middleware/retry.middleware';
+import { type Publisher, type Subscriber } from '../transport/transport.port';
+
+/** Everything CqrsCoreModule wires; transports and stores come from the adapters (./redis, ./kafka, …). */
+export interface CqrsCoreModuleOptions {
+  service: string;
+  instanceId: string;
+  publisher: Publisher;
+  subscriber: Subscriber;
+  serializer: SerializerRegistry;
+  /** Topic prefix (S0-2). Default ''. */
+  topicPrefix?: string;
+  /** Default: in memory (lost on restart — use the Redis one in production). */
+  deadLetters?: DeadLetterQueue;
+  /** Enables the deduplicator middleware (use the Redis store across instances). */
+  deduplication?: DeduplicationStore;
+  retry?: RetryOptions;
+  /** false disables the breakers. */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /** S0-9 defaults: events 10 s, commands 30 s. */
+  eventTimeoutMs?: number;
+  commandTimeoutMs?: number;
+  /** Closed after the router drained at shutdown (connections the transports use). */
+  closeOnShutdown?: readonly { close(): Promise<void> }[];
+}
+
+export interface CqrsCoreModuleAsyncOptions {
+  imports?: unknown[];
+  inject?: unknown[];
+  useFactory: (...args: never[]) => CqrsCoreModuleOptions | Promise<CqrsCoreModuleOptions>;
+}

@@ -1,0 +1,91 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { DiscoveryService, Reflector } from '@nestjs/core';
+import { type Envelope } from '../messages/envelope';
+import { CommandBus } from '../buses/command-bus';
+import { EventBus } from '../buses/event-bus';
+import { QueryBus } from '../buses/query-bus';
+import { Router } from '../router/router';
+import { type Delivery } from '../transport/transport.port';
+import {
+  COMMAND_HANDLER,
+  EVENT_HANDLER,
+  QUERY_HANDLER,
+  type EventHandlerMetadata,
+} from './handler.decorators';
+import { CQRS_CORE_OPTIONS } from './cqrs-core.tokens';
+import { type CqrsCoreModuleOptions } from './cqrs-core.options';
+
+interface Executes {
+  execute(message: unknown, delivery?: Delivery): unknown;
+}
+interface Handles {
+  handle(message: Envelope, delivery: Delivery): unknown;
+}
+
+/**
+ * Finds @CommandHandler / @EventHandler / @QueryHandler providers, registers them with the buses
+ * and starts the router once the app has bootstrapped. At shutdown it stops taking deliveries,
+ * lets the ones in flight finish and be acknowledged, then closes transports and connections.
+ */
+@Injectable()
+export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('CqrsCore');
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly reflector: Reflector,
+    private readonly router: Router,
+    private readonly commands: CommandBus,
+    private readonly events: EventBus,
+    private readonly queries: QueryBus,
+    @Inject(CQRS_CORE_OPTIONS) private readonly options: CqrsCoreModuleOptions,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    for (const wrapper of this.discovery.getProviders()) {
+      const { instance, metatype } = wrapper;
+      if (!instance || !metatype) continue;
+      const commandType = this.reflector.get<string | undefined>(COMMAND_HANDLER, metatype);
+      if (commandType) {
+        const handler = instance as Executes;
+        this.commands.handle(
+          commandType,
+          (command, delivery) => handler.execute(command, delivery),
+          {
+            middleware: [],
+          },
+        );
+      }
+      const event = this.reflector.get<EventHandlerMetadata | undefined>(EVENT_HANDLER, metatype);
+      if (event) {
+        const handler = instance as Handles;
+        this.events.on(event.types, (message, delivery) => handler.handle(message, delivery), {
+          name: event.name ?? (metatype as { name: string }).name,
+          mode: event.mode,
+          maxInFlight: event.maxInFlight,
+        });
+      }
+      const queryType = this.reflector.get<string | undefined>(QUERY_HANDLER, metatype);
+      if (queryType) {
+        const handler = instance as Executes;
+        this.queries.register(queryType, (query) => handler.execute(query));
+      }
+    }
+    await this.router.run();
+    this.logger.log(`router running ${this.router.handlerNames().length} handlers`);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.router.close();
+    this.commands.close();
+    await this.options.subscriber.close();
+    await this.options.publisher.close();
+    for (const closable of this.options.closeOnShutdown ?? []) await closable.close();
+  }
+}

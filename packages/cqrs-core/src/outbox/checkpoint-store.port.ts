@@ -1,0 +1,24 @@
+/**
+ * Durable positions of readers of the global log (forwarders, projections).
+ *
+ * Contract: `save` is durable when it resolves and never moves a checkpoint backwards — a
+ * slower concurrent writer of the same name cannot undo a newer position.
+ */
+export interface CheckpointStore {
+  /** The last saved position of `name`; 0 when there is none. */
+  load(name: string): Promise<number>;
+  save(name: string, position: number): Promise<void>;
+}
+
+/** Checkpoints in process memory (embedded mode, tests). */
+export class InMemoryCheckpointStore implements CheckpointStore {
+  private readonly positions = new Map<string, number>();
+
+  async load(name: string): Promise<number> {
+    return this.positions.get(name) ?? 0;
+  }
+
+  async save(name: string, position: number): Promise<void> {
+    this.positions.set(name, Math.max(position, this.positions.get(name) ?? 0));
+  }
+}

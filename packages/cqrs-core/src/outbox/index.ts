@@ -1,0 +1,2 @@
+export * from './checkpoint-store.port';
+export * from './event.forwarder';

@@ -1,1 +1,3 @@
 export * from './redis.connection';
+export * from './redis.deduplication-store';
+export * from './redis.dead-letter-queue';

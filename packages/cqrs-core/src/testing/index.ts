@@ -2,3 +2,4 @@
 export {};
 export * from './transport.conformance';
 export * from './envelope.fixture';
+export * from './dead-letter-queue.conformance';

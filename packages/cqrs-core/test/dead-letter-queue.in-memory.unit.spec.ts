@@ -1,0 +1,4 @@
+import { InMemoryDeadLetterQueue } from '../src';
+import { describeDeadLetterQueueConformance } from '../src/testing';
+
+describeDeadLetterQueueConformance('in-memory', async () => new InMemoryDeadLetterQueue());

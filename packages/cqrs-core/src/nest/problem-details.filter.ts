@@ -1,0 +1,81 @@
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  HttpStatus,
+} from '@nestjs/common';
+
+interface HttpResponseLike {
+  status(code: number): HttpResponseLike;
+  setHeader(name: string, value: string): void;
+  send(body: string): void;
+}
+
+/** An RFC 9457 problem details document. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  /** Which inputs were wrong and why (400/422). */
+  errors?: { field: string; problem: string }[];
+  [extension: string]: unknown;
+}
+
+/** Thrown by handlers to answer with a problem document. */
+export class ProblemException extends HttpException {
+  constructor(problem: Omit<ProblemDetails, 'type'> & { type?: string }) {
+    super({ type: 'about:blank', ...problem }, problem.status as number);
+  }
+}
+
+/**
+ * Every HTTP error becomes `application/problem+json` (RFC 9457) in one place; unexpected
+ * errors are 500 without internals (the log has them).
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const response = http.getResponse<HttpResponseLike>();
+    const request = http.getRequest<{ url?: string }>();
+    const problem = toProblem(exception);
+    problem.instance ??= request.url;
+    if (problem.status === HttpStatus.UNAUTHORIZED)
+      response.setHeader('WWW-Authenticate', 'Bearer');
+    response.setHeader('Content-Type', 'application/problem+json');
+    response.status(problem.status).send(JSON.stringify(problem));
+  }
+}
+
+function toProblem(exception: unknown): ProblemDetails {
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const body = exception.getResponse();
+    if (typeof body === 'object' && body !== null && 'title' in body) {
+      return {
+        type: 'about:blank',
+        ...(body as Omit<ProblemDetails, 'status'>),
+        status,
+      } as ProblemDetails;
+    }
+    const detail =
+      typeof body === 'string'
+        ? body
+        : ((body as { message?: unknown }).message ?? exception.message);
+    return {
+      type: 'about:blank',
+      title: exception.name.replace(/Exception$/, '').replace(/([a-z])([A-Z])/g, '$1 $2'),
+      status,
+      detail: Array.isArray(detail) ? detail.join('; ') : String(detail),
+    };
+  }
+  return {
+    type: 'about:blank',
+    title: 'Internal Server Error',
+    status: 500,
+    detail: 'The server failed to handle the request.',
+  };
+}

@@ -1,1 +1,2 @@
 export * from './health-probe.port';
+export * from './health.monitor';

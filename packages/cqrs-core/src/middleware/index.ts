@@ -7,3 +7,4 @@ export * from './correlation.middleware';
 export * from './deduplicator.middleware';
 export * from './deduplication-store.port';
 export * from './in-memory.deduplication-store';
+export * from './breakers.probe';

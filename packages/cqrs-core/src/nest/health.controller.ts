@@ -6,10 +6,12 @@ import {
   type HealthIndicatorResult,
 } from '@nestjs/terminus';
 import { runProbes, type HealthProbe } from '../health/health-probe.port';
+import { HealthMonitor, type HealthSnapshot } from '../health/health.monitor';
 import { HEALTH_PROBES, SERVICE_OPTIONS } from './service.tokens';
 import { type ServiceOptions } from './service.options';
 
 /**
+ * `GET /health`: the periodic checks and their history.
  * `GET /health/live`: the process runs (never touches a dependency, so a slow server never
  * gets a live process restarted). `GET /health/ready`: every connection answers a real request;
  * 503 with the failing ones otherwise.
@@ -21,7 +23,18 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     @Inject(HEALTH_PROBES) private readonly probes: readonly HealthProbe[],
     @Inject(SERVICE_OPTIONS) private readonly options: ServiceOptions,
+    private readonly monitor: HealthMonitor,
   ) {}
+
+  /** Periodic checks with their recent history (S1-8), including informational probes. */
+  @Get()
+  history(): HealthSnapshot & { service: string; instanceId: string } {
+    return {
+      service: this.options.service,
+      instanceId: this.options.instanceId,
+      ...this.monitor.snapshot(),
+    };
+  }
 
   @Get('live')
   live(): { status: 'ok'; service: string; instanceId: string } {

@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { HealthMonitor } from '../health/health.monitor';
 import { ConnectionsLifecycle } from './connections.lifecycle';
 import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
@@ -40,9 +41,25 @@ export class CausewayServiceModule {
         { provide: METRICS_REGISTRY, useValue: registry },
         {
           provide: HEALTH_PROBES,
-          useValue: [...(options.connections ?? []), ...(options.probes ?? [])],
+          // Informational probes (critical: false) show in /health but never fail readiness.
+          useValue: [
+            ...(options.connections ?? []),
+            ...(options.probes ?? []).filter((probe) => probe.critical !== false),
+          ],
         },
         ConnectionsLifecycle,
+        {
+          provide: HealthMonitor,
+          useFactory: () => {
+            const monitor = new HealthMonitor({
+              probes: [...(options.connections ?? []), ...(options.probes ?? [])],
+              intervalMs: options.healthIntervalMs,
+              timeoutMs: options.probeTimeoutMs,
+            });
+            monitor.start();
+            return monitor;
+          },
+        },
       ],
       exports: [SERVICE_OPTIONS, METRICS_REGISTRY],
     };

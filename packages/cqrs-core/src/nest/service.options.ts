@@ -9,8 +9,10 @@ export interface ServiceOptions {
   logLevel: string;
   /** Connections this service opens at start-up and closes at shutdown; each is also a readiness probe. */
   connections?: readonly ManagedConnection[];
-  /** Extra readiness probes. */
-  probes?: readonly HealthProbe[];
+  /** Extra probes; `critical: false` ones (e.g. breakersProbe) show in /health but never fail readiness. */
+  probes?: readonly (HealthProbe & { critical?: boolean })[];
+  /** Period of the background checks behind GET /health. Default 10 s. */
+  healthIntervalMs?: number;
   /** Per-probe timeout of /health/ready. Default 2 s. */
   probeTimeoutMs?: number;
 }

@@ -57,6 +57,19 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       for (const name of spec.servers) expect(body.info[name]?.status).toBe('up');
     });
 
+    it('keeps a history of periodic health checks at /health', async () => {
+      await waitForStatus(`${service.url}/health/ready`, 200);
+      const body = (await (await fetch(`${service.url}/health`)).json()) as {
+        service: string;
+        status: string;
+        probes: Record<string, { healthy: boolean; history: unknown[] }>;
+      };
+      expect(body.service).toBe(spec.service);
+      expect(Object.keys(body.probes).sort()).toEqual([...spec.servers].sort());
+      for (const name of spec.servers)
+        expect(body.probes[name]?.history.length).toBeGreaterThanOrEqual(1);
+    });
+
     it('serves Prometheus metrics, including its connections', async () => {
       await waitForStatus(`${service.url}/health/ready`, 200);
       const response = await fetch(`${service.url}/metrics`);

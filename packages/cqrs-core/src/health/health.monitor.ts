@@ -1,0 +1,101 @@
+import { runProbes, type HealthProbe, type ProbeResult } from './health-probe.port';
+
+export interface HealthSample {
+  /** ISO-8601. */
+  at: string;
+  healthy: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+export interface ProbeHealth {
+  healthy: boolean;
+  /** Probes that only inform (breakers) never make the service unready. */
+  critical: boolean;
+  latest: HealthSample;
+  /** Most recent first. */
+  history: HealthSample[];
+}
+
+export interface HealthSnapshot {
+  /** 'up': every probe healthy; 'degraded': only non-critical ones fail; 'down': a critical one fails. */
+  status: 'up' | 'degraded' | 'down' | 'unknown';
+  checkedAt?: string;
+  probes: Record<string, ProbeHealth>;
+}
+
+export interface HealthMonitorOptions {
+  probes: readonly (HealthProbe & { critical?: boolean })[];
+  /** Default 10 s. */
+  intervalMs?: number;
+  /** Samples kept per probe. Default 20. */
+  historySize?: number;
+  timeoutMs?: number;
+}
+
+/**
+ * Runs health probes periodically (S1-8) and keeps their recent history, so that an operator
+ * sees a flapping dependency, not just its state this instant.
+ */
+export class HealthMonitor {
+  private readonly samples = new Map<string, HealthSample[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private checkedAt: string | undefined;
+
+  constructor(private readonly options: HealthMonitorOptions) {}
+
+  start(): void {
+    if (this.timer) return;
+    void this.check();
+    this.timer = setInterval(() => void this.check(), this.options.intervalMs ?? 10_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Runs every probe once now and records the results. */
+  async check(): Promise<ProbeResult[]> {
+    const results = await runProbes(this.options.probes, this.options.timeoutMs);
+    const at = new Date().toISOString();
+    this.checkedAt = at;
+    for (const result of results) {
+      const history = this.samples.get(result.name) ?? [];
+      history.unshift({
+        at,
+        healthy: result.healthy,
+        latencyMs: Math.round(result.latencyMs * 10) / 10,
+        ...(result.error && { error: result.error }),
+      });
+      history.length = Math.min(history.length, this.options.historySize ?? 20);
+      this.samples.set(result.name, history);
+    }
+    return results;
+  }
+
+  snapshot(): HealthSnapshot {
+    const probes: Record<string, ProbeHealth> = {};
+    for (const probe of this.options.probes) {
+      const history = this.samples.get(probe.name);
+      if (!history?.[0]) continue;
+      probes[probe.name] = {
+        healthy: history[0].healthy,
+        critical: probe.critical ?? true,
+        latest: history[0],
+        history: [...history],
+      };
+    }
+    const all = Object.values(probes);
+    const status =
+      all.length === 0
+        ? 'unknown'
+        : all.some((p) => !p.healthy && p.critical)
+          ? 'down'
+          : all.some((p) => !p.healthy)
+            ? 'degraded'
+            : 'up';
+    return { status, ...(this.checkedAt && { checkedAt: this.checkedAt }), probes };
+  }
+}

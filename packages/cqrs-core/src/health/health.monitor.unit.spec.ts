@@ -1,0 +1,52 @@
+import { HealthMonitor } from './health.monitor';
+
+describe('HealthMonitor', () => {
+  it('keeps a bounded, newest-first history per probe and derives up / degraded / down', async () => {
+    let redisUp = true;
+    let breakersClosed = true;
+    const monitor = new HealthMonitor({
+      historySize: 3,
+      probes: [
+        {
+          name: 'redis',
+          check: async () => {
+            if (!redisUp) throw new Error('ECONNREFUSED');
+          },
+        },
+        {
+          name: 'breakers',
+          critical: false,
+          check: async () => {
+            if (!breakersClosed) throw new Error('open: payments');
+          },
+        },
+      ],
+    });
+    expect(monitor.snapshot().status).toBe('unknown');
+    await monitor.check();
+    expect(monitor.snapshot().status).toBe('up');
+    breakersClosed = false;
+    await monitor.check();
+    expect(monitor.snapshot().status).toBe('degraded');
+    redisUp = false;
+    await monitor.check();
+    await monitor.check();
+    const snapshot = monitor.snapshot();
+    expect(snapshot.status).toBe('down');
+    expect(snapshot.probes.redis!.history.map((s) => s.healthy)).toEqual([false, false, true]);
+    expect(snapshot.probes.redis!.latest.error).toBe('ECONNREFUSED');
+    expect(snapshot.probes.breakers!.critical).toBe(false);
+  });
+
+  it('checks periodically once started', async () => {
+    let calls = 0;
+    const monitor = new HealthMonitor({
+      intervalMs: 20,
+      probes: [{ name: 'p', check: async () => void calls++ }],
+    });
+    monitor.start();
+    await new Promise((resolve) => setTimeout(resolve, 75));
+    monitor.stop();
+    expect(calls).toBeGreaterThanOrEqual(3);
+  });
+});

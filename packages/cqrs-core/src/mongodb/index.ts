@@ -1,1 +1,2 @@
 export * from './mongodb.connection';
+export * from './mongodb.checkpoint-store';

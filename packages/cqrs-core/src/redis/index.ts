@@ -1,3 +1,4 @@
 export * from './redis.connection';
 export * from './redis.deduplication-store';
 export * from './redis.dead-letter-queue';
+export * from './redis.checkpoint-store';

@@ -3,3 +3,4 @@ export {};
 export * from './transport.conformance';
 export * from './envelope.fixture';
 export * from './dead-letter-queue.conformance';
+export * from './checkpoint-store.conformance';

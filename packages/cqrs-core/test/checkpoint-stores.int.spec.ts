@@ -1,0 +1,34 @@
+import mongoose, { type Connection } from 'mongoose';
+import Redis from 'ioredis';
+import { testNamespace } from '@causeway/testkit';
+import { InMemoryCheckpointStore } from '../src';
+import { describeCheckpointStoreConformance } from '../src/testing';
+import { MongoCheckpointStore } from '../src/mongodb';
+import { RedisCheckpointStore } from '../src/redis';
+
+const ns = testNamespace('checkpoints');
+let connection: Connection;
+let redis: Redis;
+let run = 0;
+
+beforeAll(async () => {
+  connection = await mongoose.createConnection(ns.mongoUri()).asPromise();
+  redis = new Redis(ns.redisUrl);
+});
+afterAll(async () => {
+  await connection.dropDatabase();
+  await connection.close();
+  const keys = await redis.keys(`${ns.keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+describeCheckpointStoreConformance('in-memory', async () => new InMemoryCheckpointStore());
+describeCheckpointStoreConformance(
+  'mongodb',
+  async () => new MongoCheckpointStore(connection, `checkpoints_${run++}`),
+);
+describeCheckpointStoreConformance(
+  'redis',
+  async () => new RedisCheckpointStore(redis, `${ns.keyPrefix}checkpoints:${run++}`),
+);

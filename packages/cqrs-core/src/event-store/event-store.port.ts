@@ -2,9 +2,11 @@ import { type Envelope } from '../messages/envelope';
 
 /**
  * What the caller expects the stream's version to be before an append:
- * - a number: exactly that version (0 = the stream has no events yet);
- * - 'no-stream': the stream has no events (never written, or soft-deleted);
- * - 'exists': the stream has at least one event;
+ * - a number: exactly that version (0 = the stream has no events yet; after a soft delete
+ *   versions continue, so it is the old last version);
+ * - 'no-stream': the stream has no readable events (never written, soft-deleted, or truncated
+ *   past its last event);
+ * - 'exists': the stream has at least one readable event;
  * - 'any': no check.
  */
 export type ExpectedVersion = number | 'any' | 'no-stream' | 'exists';
@@ -12,7 +14,10 @@ export type ExpectedVersion = number | 'any' | 'no-stream' | 'exists';
 /** An event as the event store returns it. */
 export interface StoredEvent<Data = unknown> extends Envelope<Data> {
   readonly streamId: string;
-  /** Position in the store's global log; strictly increasing in commit-visibility order. */
+  /**
+   * Position in the store's global log; strictly increasing in commit-visibility order. Not
+   * necessarily consecutive (the MongoDB store numbers events `slot * 1000 + index`).
+   */
   readonly position: number;
 }
 
@@ -70,7 +75,10 @@ export interface StreamInfo {
 }
 
 export interface RetentionPolicy {
-  /** Remove events older than this many milliseconds (by metadata.timestamp). */
+  /**
+   * Remove events older than this many milliseconds (by metadata.timestamp): the oldest run of
+   * them, from the stream's first event up to the first younger one, so no hole opens.
+   */
   maxAgeMs?: number;
   /** Keep at most this many most recent events per stream. */
   maxCount?: number;
@@ -88,8 +96,11 @@ export interface RetentionPolicy {
  * - **Optimistic concurrency.** A wrong expected version throws ConcurrencyConflictError with
  *   stream, expected and actual; of concurrent appends at the same expected version exactly one wins.
  * - **Idempotency.** Re-appending events whose messageIds are already in the stream (same
- *   messageIds in the same order) succeeds and writes nothing twice; the result reports the
- *   existing version.
+ *   messageIds in the same order, among its readable events) succeeds and writes nothing twice;
+ *   the result reports the version of the last of them and no positions. It is checked when the
+ *   expected version does not hold (the retry of an append that did get through) and on every
+ *   'any' / 'exists' append; a batch that only partly matches stored events is a
+ *   ConcurrencyConflictError.
  * - **Global order without skips.** `readAll` returns events in position order, and a reader that
  *   resumes from the last position it saw never misses an event that becomes visible later:
  *   positions are visible in increasing order (see docs/adr for each backend's mechanism).
@@ -127,15 +138,21 @@ export interface EventStore {
 
   /**
    * Deletes a stream. 'soft': its events disappear from reads and the stream can be created
-   * again (versions continue after the old last version). 'hard': a tombstone; appends fail with
-   * StreamDeletedError forever.
+   * again (versions continue after the old last version); a missing stream is left alone.
+   * 'hard': a tombstone; appends fail with StreamDeletedError forever, even on a stream that
+   * never existed. Hard-deleting a tombstoned stream again does nothing; soft-deleting it throws
+   * StreamDeletedError.
+   * @throws ConcurrencyConflictError when `expectedVersion` is given and does not hold
    */
   deleteStream(
     streamId: string,
     options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion },
   ): Promise<void>;
 
-  /** Removes events with version < beforeVersion from the stream (reads start at beforeVersion). */
+  /**
+   * Removes events with version < beforeVersion from the stream (reads start at beforeVersion;
+   * never past the last version + 1).
+   */
   truncateStream(streamId: string, beforeVersion: number): Promise<void>;
 
   /** Applies a retention policy once; returns how many events were removed. Run it from a periodic job. */

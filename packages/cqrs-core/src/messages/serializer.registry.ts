@@ -43,8 +43,8 @@ interface Registration {
  *   what is stored is exactly what handlers will see.
  * - `serialize` always stamps the current schema version: data is validated against the current
  *   schema, whatever version the envelope claimed.
- * - A deserialized envelope carries no `checksum` (it described the stored text, which upcasting
- *   may have changed); serializing it again stamps a fresh one.
+ * - A deserialized envelope keeps the `checksum` of the text it was read from (like the JSON
+ *   serializer); after upcasting it no longer matches `data`. Serializing again stamps a fresh one.
  */
 export class SerializerRegistry implements MessageSerializer {
   private readonly types = new Map<string, Registration>();
@@ -124,7 +124,8 @@ export class SerializerRegistry implements MessageSerializer {
   }
 
   deserialize(serialized: SerializedEnvelope): Envelope {
-    const { checksum, ...metadata } = serialized.metadata;
+    const { metadata } = serialized;
+    const { checksum } = metadata;
     // Checksum first: corrupted text must not reach JSON.parse, upcasters or handlers.
     if (!checksumMatches(serialized.data, checksum)) {
       throw new ChecksumMismatchError(

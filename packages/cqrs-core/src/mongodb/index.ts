@@ -1,2 +1,11 @@
 export * from './mongodb.connection';
+export * from './mongodb.snapshot-store';
+export * from './mongodb.event-store';
+export * from './mongodb.event-store.errors';
+export {
+  POSITIONS_PER_SLOT,
+  type CommitDocument,
+  type EventDocument,
+} from './mongodb.event-store.documents';
+export { MongoCommitLog, type CommitOutcome, type BeaconDocument } from './mongodb.commit-log';
 export * from './mongodb.checkpoint-store';

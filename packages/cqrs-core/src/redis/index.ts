@@ -1,4 +1,14 @@
 export * from './redis.connection';
+export * from './redis.event-store';
+export * from './redis-streams.options';
+export * from './redis-streams.errors';
+export { StreamKeys, assignedPartitions, fnv1a } from './redis-streams.keys';
+export {
+  RedisStreamsPublisher,
+  ENTRY_KEY_FIELD,
+  ENTRY_MESSAGE_FIELD,
+} from './redis-streams.publisher';
+export { RedisStreamsSubscriber } from './redis-streams.subscriber';
 export * from './redis.deduplication-store';
 export * from './redis.dead-letter-queue';
 export * from './redis.checkpoint-store';

@@ -1,6 +1,9 @@
 // Conformance suites and given/when/then helpers for @causeway/cqrs-core ports.
 export {};
 export * from './transport.conformance';
+export * from './given-when-then';
+export * from './snapshot-store.conformance';
 export * from './envelope.fixture';
+export * from './event-store.conformance';
 export * from './dead-letter-queue.conformance';
 export * from './checkpoint-store.conformance';

@@ -1,0 +1,65 @@
+import { type ExpectedVersion, type StreamInfo } from './event-store.port';
+
+/**
+ * What every backend knows about a stream before it writes: the rules below are shared so that
+ * the in-memory, MongoDB and Redis stores decide expected versions, idempotency and states alike.
+ * (The Redis store re-states them in Lua; keep docs/adr/003 and that script in step with this file.)
+ */
+export interface StreamHead {
+  /** Version of the last event ever appended (truncation and soft deletion do not lower it). */
+  version: number;
+  /** First version that reads still return (events before it were truncated or soft-deleted). */
+  firstVersion: number;
+  tombstoned: boolean;
+  /** The version at which the stream was soft-deleted, when no event was appended since. */
+  softDeletedAt?: number;
+}
+
+export const MISSING_HEAD: StreamHead = { version: 0, firstVersion: 1, tombstoned: false };
+
+/** The stream has at least one event that reads return. */
+export function hasVisibleEvents(head: StreamHead): boolean {
+  return head.version > 0 && head.version >= head.firstVersion;
+}
+
+/**
+ * Whether an append expecting `expected` may go ahead. A soft-deleted or fully truncated stream
+ * satisfies 'no-stream' (and its number, since versions continue after the old last version).
+ */
+export function expectationHolds(expected: ExpectedVersion, head: StreamHead): boolean {
+  if (expected === 'any') return true;
+  if (expected === 'no-stream') return !hasVisibleEvents(head);
+  if (expected === 'exists') return hasVisibleEvents(head);
+  return head.version === expected;
+}
+
+export function streamState(head: StreamHead): StreamInfo['state'] {
+  if (head.tombstoned) return 'tombstoned';
+  if (head.version === 0) return 'missing';
+  if (head.softDeletedAt === head.version) return 'soft-deleted';
+  return 'active';
+}
+
+export type DuplicateCheck =
+  | { kind: 'new' }
+  | { kind: 'duplicate'; lastVersion: number }
+  /** Some messageIds are stored, but not as this exact run: refused as a conflict. */
+  | { kind: 'partial' };
+
+/**
+ * Idempotency: is `batch` (messageIds in order) already stored as consecutive events?
+ * `lookup` returns the version a messageId is stored at among the stream's visible events.
+ */
+export function checkDuplicates(
+  batch: readonly string[],
+  lookup: (messageId: string) => number | undefined,
+): DuplicateCheck {
+  const versions = batch.map(lookup);
+  if (versions.every((v) => v === undefined)) return { kind: 'new' };
+  const first = versions[0];
+  if (first === undefined) return { kind: 'partial' };
+  const consecutive = versions.every((v, i) => v === first + i);
+  return consecutive
+    ? { kind: 'duplicate', lastVersion: first + batch.length - 1 }
+    : { kind: 'partial' };
+}

@@ -1,0 +1,236 @@
+import { type Envelope } from '../../messages/envelope';
+import { JsonSerializer } from '../../messages/json.serializer';
+import { type MessageSerializer, type SerializedEnvelope } from '../../messages/serializer.port';
+import { ConcurrencyConflictError, StreamDeletedError } from '../event-store.errors';
+import {
+  type AppendOptions,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RetentionPolicy,
+  type StoredEvent,
+  type StreamInfo,
+  type Subscription,
+  type SubscriptionOptions,
+} from '../event-store.port';
+import {
+  checkDuplicates,
+  expectationHolds,
+  MISSING_HEAD,
+  streamState,
+  type StreamHead,
+} from '../event-store.rules';
+import { pollingSubscription } from '../polling.subscription';
+
+/** One stored event: its serialized envelope (data as text, checksum in metadata) and where it lives. */
+export interface InMemoryRecord {
+  readonly streamId: string;
+  readonly version: number;
+  readonly position: number;
+  /** Replaceable on purpose: tests corrupt it to prove checksums are verified on read. */
+  serialized: SerializedEnvelope;
+}
+
+export interface InMemoryStream {
+  head: StreamHead;
+  /** Visible events in version order. */
+  events: InMemoryRecord[];
+  /** messageId → version, for visible events (idempotent re-appends). */
+  ids: Map<string, number>;
+}
+
+/** The data of an in-memory store; several store instances may share one (like processes sharing a server). */
+export interface InMemoryEventStorage {
+  streams: Map<string, InMemoryStream>;
+  /** Index = position - 1; removed events leave `undefined` so positions are never reused. */
+  log: (InMemoryRecord | undefined)[];
+}
+
+export function createInMemoryEventStorage(): InMemoryEventStorage {
+  return { streams: new Map(), log: [] };
+}
+
+export interface InMemoryEventStoreOptions {
+  serializer?: MessageSerializer;
+  storage?: InMemoryEventStorage;
+}
+
+/**
+ * The event store in process memory: for embedded use (a single process, data lost on exit)
+ * and fast unit tests. Every check-and-write runs without awaiting in between, so appends are
+ * atomic and positions become visible in increasing order. Data is kept serialized, so checksums,
+ * size limits and the serializer's validation behave exactly as with the server-backed stores.
+ */
+export class InMemoryEventStore implements EventStore {
+  readonly storage: InMemoryEventStorage;
+  private readonly serializer: MessageSerializer;
+
+  constructor(options: InMemoryEventStoreOptions = {}) {
+    this.serializer = options.serializer ?? new JsonSerializer();
+    this.storage = options.storage ?? createInMemoryEventStorage();
+  }
+
+  async init(): Promise<void> {}
+
+  async append(
+    streamId: string,
+    events: readonly Envelope[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
+    // Serialize everything first: a validation or size error must leave nothing written.
+    const serialized = events.map((event) => this.serializer.serialize(event));
+    const stream = this.storage.streams.get(streamId);
+    const head = stream?.head ?? MISSING_HEAD;
+    if (head.tombstoned) throw new StreamDeletedError(streamId);
+    const expected = options.expectedVersion;
+    const holds = expectationHolds(expected, head);
+    if (!holds || expected === 'any' || expected === 'exists') {
+      const check = checkDuplicates(
+        serialized.map((e) => e.messageId),
+        (id) => stream?.ids.get(id),
+      );
+      if (check.kind === 'duplicate')
+        return { nextExpectedVersion: check.lastVersion, positions: [] };
+      if (check.kind === 'partial' || !holds)
+        throw new ConcurrencyConflictError(streamId, expected, head.version);
+    }
+    if (serialized.length === 0) return { nextExpectedVersion: head.version, positions: [] };
+    const target = stream ?? {
+      head: { ...MISSING_HEAD },
+      events: [],
+      ids: new Map<string, number>(),
+    };
+    const positions: number[] = [];
+    serialized.forEach((envelope, i) => {
+      const version = head.version + i + 1;
+      const record: InMemoryRecord = {
+        streamId,
+        version,
+        position: this.storage.log.length + 1,
+        serialized: { ...envelope, version },
+      };
+      this.storage.log.push(record);
+      target.events.push(record);
+      target.ids.set(envelope.messageId, version);
+      positions.push(record.position);
+    });
+    target.head = { ...head, version: head.version + serialized.length, softDeletedAt: undefined };
+    this.storage.streams.set(streamId, target);
+    return { nextExpectedVersion: target.head.version, positions };
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    const events = this.storage.streams.get(streamId)?.events ?? [];
+    const backwards = options.direction === 'backwards';
+    const low = backwards ? (options.toVersion ?? 1) : (options.fromVersion ?? 1);
+    const high = backwards ? (options.fromVersion ?? Infinity) : (options.toVersion ?? Infinity);
+    let selected = events.filter((r) => r.version >= low && r.version <= high);
+    if (backwards) selected = selected.reverse();
+    if (options.limit !== undefined) selected = selected.slice(0, options.limit);
+    return selected.map((record) => this.toStored(record));
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    const limit = options.limit ?? Infinity;
+    const types = options.types ? new Set(options.types) : undefined;
+    const result: StoredEvent[] = [];
+    for (let i = Math.max(0, options.fromPosition ?? 0); i < this.storage.log.length; i++) {
+      if (result.length >= limit) break;
+      const record = this.storage.log[i];
+      if (!record || (types && !types.has(record.serialized.type))) continue;
+      result.push(this.toStored(record));
+    }
+    return result;
+  }
+
+  subscribe(options: SubscriptionOptions): Subscription {
+    return pollingSubscription((o) => this.readAll(o), options);
+  }
+
+  async streamInfo(streamId: string): Promise<StreamInfo> {
+    const head = this.storage.streams.get(streamId)?.head ?? MISSING_HEAD;
+    return {
+      streamId,
+      version: head.version,
+      firstVersion: head.firstVersion,
+      state: streamState(head),
+    };
+  }
+
+  async deleteStream(
+    streamId: string,
+    options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion },
+  ): Promise<void> {
+    const stream = this.storage.streams.get(streamId);
+    const head = stream?.head ?? MISSING_HEAD;
+    if (head.tombstoned) {
+      if (options.mode === 'hard') return;
+      throw new StreamDeletedError(streamId);
+    }
+    if (options.expectedVersion !== undefined && !expectationHolds(options.expectedVersion, head)) {
+      throw new ConcurrencyConflictError(streamId, options.expectedVersion, head.version);
+    }
+    if (options.mode === 'soft' && !stream) return;
+    const target = stream ?? {
+      head: { ...MISSING_HEAD },
+      events: [],
+      ids: new Map<string, number>(),
+    };
+    this.storage.streams.set(streamId, target);
+    this.cut(target, head.version + 1);
+    if (options.mode === 'hard') target.head = { ...target.head, tombstoned: true };
+    else target.head = { ...target.head, softDeletedAt: head.version };
+  }
+
+  async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
+    const stream = this.storage.streams.get(streamId);
+    if (stream) this.cut(stream, beforeVersion);
+  }
+
+  async applyRetention(policy: RetentionPolicy): Promise<number> {
+    const cutoff = policy.maxAgeMs === undefined ? undefined : Date.now() - policy.maxAgeMs;
+    let removed = 0;
+    for (const [streamId, stream] of this.storage.streams) {
+      if (policy.streamPrefix !== undefined && !streamId.startsWith(policy.streamPrefix)) continue;
+      let before = stream.head.firstVersion;
+      if (policy.maxCount !== undefined)
+        before = Math.max(before, stream.head.version - policy.maxCount + 1);
+      if (cutoff !== undefined) {
+        for (const record of stream.events) {
+          if (!(Date.parse(record.serialized.metadata.timestamp) < cutoff)) break;
+          before = Math.max(before, record.version + 1);
+        }
+      }
+      removed += this.cut(stream, before);
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {}
+
+  /** Removes the events before `beforeVersion` (never past the head); returns how many. */
+  private cut(stream: InMemoryStream, beforeVersion: number): number {
+    const before = Math.min(beforeVersion, stream.head.version + 1);
+    if (before <= stream.head.firstVersion) return 0;
+    const removed = stream.events.filter((r) => r.version < before);
+    for (const record of removed) {
+      this.storage.log[record.position - 1] = undefined;
+      stream.ids.delete(record.serialized.messageId);
+    }
+    stream.events = stream.events.filter((r) => r.version >= before);
+    stream.head = { ...stream.head, firstVersion: before };
+    return removed.length;
+  }
+
+  private toStored(record: InMemoryRecord): StoredEvent {
+    const envelope = this.serializer.deserialize(record.serialized);
+    return {
+      ...envelope,
+      version: record.version,
+      streamId: record.streamId,
+      position: record.position,
+    };
+  }
+}

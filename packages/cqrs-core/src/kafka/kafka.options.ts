@@ -1,0 +1,90 @@
+import { type MessageSerializer } from '../messages/serializer.port';
+import { type PoisonMessage, type TransportFeatures } from '../transport/transport.port';
+
+/** What the Kafka transport guarantees (the conformance suite branches on it). */
+export const KAFKA_FEATURES: TransportFeatures = {
+  persistent: true,
+  // Kafka has no priority lanes; a lane would be a topic of its own.
+  priorities: false,
+  redeliversFromDeadConsumers: true,
+};
+
+/** How topics are created when the transport first meets them. */
+export interface KafkaTopicOptions {
+  /**
+   * Partitions of a topic the transport creates. The unit of parallelism of a consumer group:
+   * messages of one aggregate share a partition and are handled one after another.
+   * Hazard: changing it for an existing topic is not done here (Kafka can only add partitions,
+   * and adding moves keys to other partitions, breaking per-aggregate order across the change).
+   * Default 6.
+   */
+  partitions?: number;
+  /** Replicas per partition. Default 1 (a single broker); use 3 on a real cluster. */
+  replicationFactor?: number;
+}
+
+/** Options shared by the Kafka publisher and subscriber. */
+export interface KafkaTransportOptions extends KafkaTopicOptions {
+  serializer: MessageSerializer;
+  /**
+   * Largest wire message (the encoded envelope) accepted, in bytes. Bigger ones are refused
+   * before anything is sent (MessageTooLargeError). Topics the transport creates get
+   * `max.message.bytes` with room for this plus Kafka's record overhead, so a broker's default
+   * limit (~1 MB) does not apply to them; topics created elsewhere keep their own limit.
+   * Default 1 MiB.
+   */
+  maxMessageBytes?: number;
+}
+
+/** Consumer tuning; defaults suit production, tests shorten them. */
+export interface KafkaSubscriberOptions extends KafkaTransportOptions {
+  /** Delay before a failed (nacked) delivery is handed to the handler again. Default 1000 ms. */
+  redeliveryDelayMs?: number;
+  /**
+   * Receives messages that cannot be decoded; their offset is then committed and they are never
+   * delivered again. If it throws, the message is retried like a failed delivery.
+   */
+  onPoison?: (poison: PoisonMessage) => void | Promise<void>;
+  /**
+   * Prefix of the Kafka consumer group id (`<prefix><group>`); deliveries still report the
+   * group as subscribed. Lets deployments or test runs share a cluster without sharing groups.
+   * Hazard: changing it makes every group start afresh (per `startFrom`). Default ''.
+   */
+  groupIdPrefix?: string;
+  /**
+   * The broker declares a consumer dead after this long without a heartbeat and hands its
+   * partitions to the others. Bounded below by the broker's group.min.session.timeout.ms
+   * (6 s by default). Default 30 000 ms.
+   */
+  sessionTimeoutMs?: number;
+  /** Heartbeat period, also while a handler runs. Default 3000 ms (a third of the session). */
+  heartbeatIntervalMs?: number;
+  /**
+   * How long members get to finish their in-flight deliveries and rejoin when the group
+   * rebalances; a member still busy after it is dropped from the group. Default 60 000 ms.
+   */
+  rebalanceTimeoutMs?: number;
+  /**
+   * Longest a fetch waits on an idle topic. Also bounds how fast an idle consumer notices a
+   * rebalance and how long close() may wait for the fetch in progress. Default 1000 ms.
+   */
+  maxWaitTimeMs?: number;
+}
+
+export const KAFKA_DEFAULTS = {
+  partitions: 6,
+  replicationFactor: 1,
+  maxMessageBytes: 1_048_576,
+  redeliveryDelayMs: 1000,
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3000,
+  rebalanceTimeoutMs: 60_000,
+  maxWaitTimeMs: 1000,
+  maxInFlight: 16,
+} as const;
+
+/**
+ * Bytes Kafka adds around a message in a record batch (batch header, record lengths, the key,
+ * timestamps): the topic limit is the message limit plus this, so a message at the limit fits.
+ */
+export const RECORD_OVERHEAD_BYTES = 64 * 1024;

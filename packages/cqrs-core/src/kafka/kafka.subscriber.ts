@@ -1,0 +1,77 @@
+import {
+  type DeliveryHandler,
+  type SubscribeOptions,
+  type Subscriber,
+  type SubscriptionHandle,
+} from '../transport/transport.port';
+import { type KafkaClient } from './kafka.connection';
+import { KafkaTransportClosedError } from './kafka.errors';
+import { type KafkaSubscriberOptions } from './kafka.options';
+import { KafkaSubscription } from './kafka.subscription';
+import { KafkaTopics } from './kafka.topics';
+
+/**
+ * Receives messages of Kafka topics through consumer groups: one kafkajs consumer per
+ * subscribe() (see KafkaSubscription for commits, redelivery and shutdown).
+ *
+ * - Each message is delivered at least once per group; within a group a partition (and so an
+ *   aggregate) is handled by one member at a time, in offset order.
+ * - Competing consumers share `group`; fan-out gives every instance its own group.
+ * - A member that dies (stops heartbeating for sessionTimeoutMs, or leaves) has its partitions
+ *   handed to the others, which start at the last committed offset: its unacknowledged messages
+ *   are delivered again, with the attempt count kept in the committed offset's marker.
+ * - Topics are created before subscribing if they do not exist.
+ */
+export class KafkaSubscriber implements Subscriber {
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  private readonly topics: KafkaTopics;
+  private closed = false;
+
+  constructor(
+    private readonly client: KafkaClient,
+    private readonly options: KafkaSubscriberOptions,
+  ) {
+    this.topics = new KafkaTopics(client.admin, options);
+  }
+
+  async subscribe(
+    topics: readonly string[],
+    options: SubscribeOptions,
+    handler: DeliveryHandler,
+  ): Promise<SubscriptionHandle> {
+    if (this.closed) throw new KafkaTransportClosedError('subscriber');
+    await this.topics.ensure(topics);
+    const subscription: KafkaSubscription = new KafkaSubscription(
+      this.client.kafka,
+      this.client.admin,
+      topics,
+      options,
+      handler,
+      this.options,
+      () => this.subscriptions.delete(subscription),
+    );
+    this.subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      await subscription.kill().catch(() => undefined);
+      throw error;
+    }
+    return subscription;
+  }
+
+  /** Closes every subscription: deliveries in flight finish and are committed first. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+  }
+
+  /**
+   * Simulates the death of this process (tests): deliveries in flight are abandoned without
+   * being committed, and every member leaves its group, which then redelivers them.
+   */
+  async kill(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.kill()));
+  }
+}

@@ -1,0 +1,70 @@
+import { checksumOf } from './checksum';
+import { type Envelope } from './envelope';
+import {
+  ChecksumMismatchError,
+  MessageTooLargeError,
+  MessageValidationError,
+} from './message.errors';
+import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
+
+/** Default upper bound of one message's serialized data: 1.5 MiB (a 1 MB payload fits with room for JSON escaping). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1.5 * 1024 * 1024;
+
+export interface JsonSerializerOptions {
+  /** Largest serialized `data` in UTF-8 bytes. Default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
+  maxMessageBytes?: number;
+}
+
+/**
+ * The schema-less default serializer: `JSON.stringify` / `JSON.parse`, a sha256 checksum of the
+ * serialized data verified on read, and a size limit enforced before anything is written.
+ * It knows no types, so it never throws UnknownMessageTypeError and never upcasts; use the
+ * serializer registry when types must be validated.
+ *
+ * Hazard: JSON drops `undefined`, turns `Date` into a string and cannot hold `BigInt` or cycles
+ * (the latter two are refused with MessageValidationError).
+ */
+export class JsonSerializer implements MessageSerializer {
+  readonly maxMessageBytes: number;
+
+  constructor(options: JsonSerializerOptions = {}) {
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  serialize(envelope: Envelope): SerializedEnvelope {
+    let data: string | undefined;
+    try {
+      data = JSON.stringify(envelope.data);
+    } catch (error) {
+      throw new MessageValidationError(
+        envelope.type,
+        '',
+        `is not JSON-serializable: ${String(error)}`,
+      );
+    }
+    if (data === undefined) {
+      throw new MessageValidationError(envelope.type, '', 'is not JSON-serializable');
+    }
+    const size = Buffer.byteLength(data, 'utf8');
+    if (size > this.maxMessageBytes) {
+      throw new MessageTooLargeError(envelope.messageId, size, this.maxMessageBytes);
+    }
+    return {
+      ...envelope,
+      data,
+      metadata: {
+        ...envelope.metadata,
+        checksum: checksumOf(data),
+        schemaVersion: envelope.metadata.schemaVersion ?? 1,
+      },
+    };
+  }
+
+  deserialize(serialized: SerializedEnvelope): Envelope {
+    const actual = checksumOf(serialized.data);
+    if (actual !== serialized.metadata.checksum) {
+      throw new ChecksumMismatchError(serialized.messageId, serialized.metadata.checksum, actual);
+    }
+    return { ...serialized, data: JSON.parse(serialized.data) as unknown };
+  }
+}

@@ -1,0 +1,95 @@
+import { type mongo } from 'mongoose';
+import { type RetentionPolicy } from '../event-store/event-store.port';
+import { type CommitDocument, type StreamDocument } from './mongodb.event-store.documents';
+
+interface Collections {
+  commits: mongo.Collection<CommitDocument>;
+  streams: mongo.Collection<StreamDocument>;
+}
+
+/**
+ * Removes the events of a stream before `before`: first raises the stream's first readable
+ * version (reads of the stream hide those events from then on), then empties them out of their
+ * commit documents, which stay behind as stubs (a deleted commit would free its slot and its
+ * versions for a late writer). Returns how many events were removed.
+ *
+ * Hazard: on FerretDB updates are not atomic, so two deletions racing on one stream may leave
+ * the events of one of them in the commits until the next retention run (reads of the stream
+ * still hide them).
+ */
+export async function stripStream(
+  { commits, streams }: Collections,
+  streamId: string,
+  before: number,
+): Promise<number> {
+  await streams.updateOne({ _id: streamId }, { $max: { firstVersion: before } }, { upsert: true });
+  const operations: mongo.AnyBulkWriteOperation<CommitDocument>[] = [];
+  let removed = 0;
+  for await (const commit of commits.find({ streamId, firstVersion: { $lt: before } })) {
+    if (commit.events.length === 0) continue;
+    const kept = commit.events.filter((e) => e.version >= before);
+    if (kept.length === commit.events.length) continue;
+    removed += commit.events.length - kept.length;
+    operations.push({
+      updateOne: {
+        filter: { _id: commit._id },
+        update: {
+          $set: {
+            events: kept,
+            messageIds: kept.map((e) => e.messageId),
+            types: [...new Set(kept.map((e) => e.type))],
+          },
+        },
+      },
+    });
+  }
+  if (operations.length > 0) await commits.bulkWrite(operations, { ordered: false });
+  return removed;
+}
+
+/**
+ * Where each stream matching the policy must be cut: after at most `maxCount` most recent events,
+ * and after the oldest run of events older than `maxAgeMs` (only a prefix, so versions never get
+ * holes). Reads every commit of the matching streams: run it from a periodic job and narrow it
+ * with `streamPrefix` on large stores.
+ */
+export async function streamsForRetention(
+  { commits, streams }: Collections,
+  policy: RetentionPolicy,
+): Promise<{ streamId: string; before: number }[]> {
+  const cutoff = policy.maxAgeMs === undefined ? undefined : Date.now() - policy.maxAgeMs;
+  const filter: mongo.Filter<CommitDocument> =
+    policy.streamPrefix === undefined
+      ? {}
+      : { streamId: { $regex: `^${policy.streamPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` } };
+  const byStream = new Map<string, CommitDocument[]>();
+  for await (const commit of commits.find(filter)) {
+    const list = byStream.get(commit.streamId) ?? [];
+    list.push(commit);
+    byStream.set(commit.streamId, list);
+  }
+  const firsts = new Map<string, number>();
+  for (const stream of await streams.find({ _id: { $in: [...byStream.keys()] } }).toArray()) {
+    if (stream.firstVersion !== undefined) firsts.set(stream._id, stream.firstVersion);
+  }
+  const cuts: { streamId: string; before: number }[] = [];
+  for (const [streamId, list] of byStream) {
+    list.sort((a, b) => a.firstVersion - b.firstVersion);
+    const top = list[list.length - 1];
+    if (!top || top.tombstone) continue;
+    const first = firsts.get(streamId) ?? 1;
+    let before = first;
+    if (policy.maxCount !== undefined)
+      before = Math.max(before, top.lastVersion - policy.maxCount + 1);
+    if (cutoff !== undefined) {
+      const events = list.flatMap((c) => c.events).filter((e) => e.version >= first);
+      for (const event of events) {
+        if (event.at === null || event.at >= cutoff) break;
+        before = Math.max(before, event.version + 1);
+      }
+    }
+    before = Math.min(before, top.lastVersion + 1);
+    if (before > first) cuts.push({ streamId, before });
+  }
+  return cuts;
+}

@@ -1,0 +1,335 @@
+import { type Connection, type mongo } from 'mongoose';
+import { ConcurrencyConflictError, StreamDeletedError } from '../event-store/event-store.errors';
+import {
+  type AppendOptions,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RetentionPolicy,
+  type StoredEvent,
+  type StreamInfo,
+  type Subscription,
+  type SubscriptionOptions,
+} from '../event-store/event-store.port';
+import {
+  checkDuplicates,
+  expectationHolds,
+  streamState,
+  type StreamHead,
+} from '../event-store/event-store.rules';
+import { pollingSubscription } from '../event-store/polling.subscription';
+import { type Envelope } from '../messages/envelope';
+import { JsonSerializer } from '../messages/json.serializer';
+import { type MessageSerializer } from '../messages/serializer.port';
+import { MongoCommitLog } from './mongodb.commit-log';
+import { createEventStoreCollections } from './mongodb.event-store.collections';
+import {
+  type CommitDocument,
+  type EventDocument,
+  positionOf,
+  POSITIONS_PER_SLOT,
+  slotOf,
+  type StreamDocument,
+  toEventDocument,
+  toSerializedEnvelope,
+} from './mongodb.event-store.documents';
+import { TooManyEventsError } from './mongodb.event-store.errors';
+import { stripStream, streamsForRetention } from './mongodb.event-store.retention';
+
+/** How many stream heads one store instance keeps for its single-insert fast path. */
+const HEADS_REMEMBERED = 10_000;
+
+export interface MongoEventStoreOptions {
+  /** An open mongoose connection (e.g. `mongoConnection(...).client`); the store does not close it. */
+  connection: Connection;
+  /** Prefix of the store's collections `<prefix>commits`, `<prefix>streams`, `<prefix>meta`. Default `events_`. */
+  collectionPrefix?: string;
+  serializer?: MessageSerializer;
+  /** Commit documents fetched per query by readAll. Default 500. */
+  readBatchSize?: number;
+}
+
+/**
+ * The event store on MongoDB (S2-1); runs on real MongoDB and on FerretDB 1.x alike, so it uses
+ * no transactions, counters, change streams or TTL indexes (docs/adr/003):
+ * - one append = one commit document (atomic), (streamId, firstVersion) unique = optimistic concurrency;
+ * - the commit's `_id` is its slot in the global log, claimed by MongoCommitLog so that slots
+ *   become visible in increasing order (no-skip guarantee);
+ * - each store instance remembers the head of streams it wrote, so an append with the right
+ *   numeric expected version is a single insert; otherwise it reads the head first.
+ *
+ * Hazards: an append is limited to POSITIONS_PER_SLOT events and to MongoDB's 16 MB per
+ * document; commit documents are never deleted (truncation leaves small stubs); on FerretDB every
+ * query but one by string `_id` scans its collection, so it is for development, not for volume.
+ */
+export class MongoEventStore implements EventStore {
+  private readonly connection: Connection;
+  private readonly prefix: string;
+  private readonly serializer: MessageSerializer;
+  private readonly batchSize: number;
+  private readonly heads = new Map<string, number>();
+  private collections?: {
+    commits: mongo.Collection<CommitDocument>;
+    streams: mongo.Collection<StreamDocument>;
+    log: MongoCommitLog;
+  };
+
+  constructor(options: MongoEventStoreOptions) {
+    this.connection = options.connection;
+    this.prefix = options.collectionPrefix ?? 'events_';
+    this.serializer = options.serializer ?? new JsonSerializer();
+    this.batchSize = options.readBatchSize ?? 500;
+  }
+
+  async init(): Promise<void> {
+    const db = this.connection.db;
+    if (!db) throw new Error('MongoEventStore.init(): the mongoose connection is not open');
+    const { commits, streams, meta } = await createEventStoreCollections(db, this.prefix);
+    const log = new MongoCommitLog(commits, meta);
+    await log.refresh();
+    this.collections = { commits, streams, log };
+  }
+
+  async append(
+    streamId: string,
+    events: readonly Envelope[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
+    if (events.length > POSITIONS_PER_SLOT)
+      throw new TooManyEventsError(streamId, events.length, POSITIONS_PER_SLOT);
+    const serialized = events.map((event) => this.serializer.serialize(event));
+    const { log } = this.open();
+    const expected = options.expectedVersion;
+    for (;;) {
+      let base: number;
+      if (typeof expected === 'number' && this.heads.get(streamId) === expected) {
+        // This process saw that head: try the insert; a concurrent writer makes it fail.
+        base = expected;
+      } else {
+        const head = await this.readHead(streamId);
+        if (head.tombstoned) throw new StreamDeletedError(streamId);
+        this.remember(streamId, head.version);
+        const holds = expectationHolds(expected, head);
+        if (!holds || expected === 'any' || expected === 'exists') {
+          const check = await this.findDuplicates(
+            streamId,
+            serialized.map((e) => e.messageId),
+            head,
+          );
+          if (check.kind === 'duplicate')
+            return { nextExpectedVersion: check.lastVersion, positions: [] };
+          if (check.kind === 'partial' || !holds)
+            throw new ConcurrencyConflictError(streamId, expected, head.version);
+        }
+        base = head.version;
+      }
+      if (serialized.length === 0) return { nextExpectedVersion: base, positions: [] };
+      const eventDocuments = serialized.map((envelope, i) =>
+        toEventDocument(envelope, base + i + 1, i),
+      );
+      const outcome = await log.insert({
+        streamId,
+        firstVersion: base + 1,
+        lastVersion: base + serialized.length,
+        events: eventDocuments,
+        types: [...new Set(eventDocuments.map((e) => e.type))],
+        messageIds: eventDocuments.map((e) => e.messageId),
+      });
+      if (outcome.kind === 'inserted') {
+        this.remember(streamId, base + serialized.length);
+        return {
+          nextExpectedVersion: base + serialized.length,
+          positions: eventDocuments.map((_, i) => positionOf(outcome.slot, i)),
+        };
+      }
+      // Someone appended first: read the head again (a numeric expectation then fails or is a duplicate).
+      this.heads.delete(streamId);
+    }
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    const { commits, streams } = this.open();
+    const first = (await streams.findOne({ _id: streamId }))?.firstVersion ?? 1;
+    const backwards = options.direction === 'backwards';
+    const low = Math.max(first, (backwards ? options.toVersion : options.fromVersion) ?? 1);
+    const high = (backwards ? options.fromVersion : options.toVersion) ?? Infinity;
+    const limit = options.limit ?? Infinity;
+    if (limit <= 0 || low > high) return [];
+    const filter: mongo.Filter<CommitDocument> = { streamId, lastVersion: { $gte: low } };
+    if (Number.isFinite(high)) filter.firstVersion = { $lte: high };
+    const result: StoredEvent[] = [];
+    const cursor = commits.find(filter).sort({ firstVersion: backwards ? -1 : 1 });
+    for await (const commit of cursor) {
+      const events = commit.events.filter((e) => e.version >= low && e.version <= high);
+      for (const event of backwards ? events.reverse() : events) {
+        if (result.length >= limit) break;
+        result.push(this.toStored(commit, event));
+      }
+      if (result.length >= limit) break;
+    }
+    await cursor.close();
+    return result;
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    const { commits } = this.open();
+    const from = options.fromPosition ?? 0;
+    const limit = options.limit ?? Infinity;
+    const types = options.types ? new Set(options.types) : undefined;
+    const result: StoredEvent[] = [];
+    let slot = slotOf(from);
+    while (result.length < limit) {
+      const filter: mongo.Filter<CommitDocument> = { _id: { $gte: slot } };
+      if (options.types) filter.types = { $in: [...options.types] };
+      // Each commit holds at least one event unless truncated: ask for no more than needed.
+      const wanted = Math.min(this.batchSize, limit - result.length);
+      const batch = await commits.find(filter).sort({ _id: 1 }).limit(wanted).toArray();
+      for (const commit of batch) {
+        for (const event of commit.events) {
+          if (result.length >= limit) break;
+          if (positionOf(commit._id, event.index) <= from || (types && !types.has(event.type)))
+            continue;
+          result.push(this.toStored(commit, event));
+        }
+      }
+      const last = batch[batch.length - 1];
+      if (!last || batch.length < wanted) break;
+      slot = last._id + 1;
+    }
+    return result;
+  }
+
+  subscribe(options: SubscriptionOptions): Subscription {
+    return pollingSubscription((o) => this.readAll(o), options);
+  }
+
+  async streamInfo(streamId: string): Promise<StreamInfo> {
+    const head = await this.readHead(streamId);
+    return {
+      streamId,
+      version: head.version,
+      firstVersion: head.firstVersion,
+      state: streamState(head),
+    };
+  }
+
+  async deleteStream(
+    streamId: string,
+    options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion },
+  ): Promise<void> {
+    const { log, streams } = this.open();
+    for (;;) {
+      const head = await this.readHead(streamId);
+      if (head.tombstoned) {
+        if (options.mode === 'hard') return;
+        throw new StreamDeletedError(streamId);
+      }
+      if (
+        options.expectedVersion !== undefined &&
+        !expectationHolds(options.expectedVersion, head)
+      ) {
+        throw new ConcurrencyConflictError(streamId, options.expectedVersion, head.version);
+      }
+      if (options.mode === 'soft') {
+        if (head.version === 0) return;
+        await stripStream(this.open(), streamId, head.version + 1);
+        await streams.updateOne(
+          { _id: streamId },
+          { $set: { softDeletedAt: head.version } },
+          { upsert: true },
+        );
+        return;
+      }
+      // The tombstone is a commit at the next version: a concurrent append and the delete cannot both win.
+      const outcome = await log.insert({
+        streamId,
+        firstVersion: head.version + 1,
+        lastVersion: head.version + 1,
+        tombstone: true,
+        events: [],
+        types: [],
+        messageIds: [],
+      });
+      if (outcome.kind === 'inserted') {
+        this.heads.delete(streamId);
+        await stripStream(this.open(), streamId, head.version + 1);
+        return;
+      }
+    }
+  }
+
+  async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
+    const head = await this.readHead(streamId);
+    const before = Math.min(beforeVersion, head.version + 1);
+    if (before > head.firstVersion) await stripStream(this.open(), streamId, before);
+  }
+
+  async applyRetention(policy: RetentionPolicy): Promise<number> {
+    let removed = 0;
+    for (const { streamId, before } of await streamsForRetention(this.open(), policy)) {
+      removed += await stripStream(this.open(), streamId, before);
+    }
+    return removed;
+  }
+
+  /** The connection belongs to its connection manager: nothing to close here. */
+  async close(): Promise<void> {}
+
+  /** Heads of recently used streams; the oldest are forgotten beyond HEADS_REMEMBERED. */
+  private remember(streamId: string, version: number): void {
+    this.heads.delete(streamId);
+    this.heads.set(streamId, version);
+    if (this.heads.size > HEADS_REMEMBERED) {
+      const oldest = this.heads.keys().next();
+      if (!oldest.done) this.heads.delete(oldest.value);
+    }
+  }
+
+  private open() {
+    if (!this.collections) throw new Error('MongoEventStore: call init() first');
+    return this.collections;
+  }
+
+  private async readHead(streamId: string): Promise<StreamHead> {
+    const { commits, streams } = this.open();
+    const [[top], stream] = await Promise.all([
+      commits
+        .find({ streamId }, { projection: { events: 0 } })
+        .sort({ firstVersion: -1 })
+        .limit(1)
+        .toArray(),
+      streams.findOne({ _id: streamId }),
+    ]);
+    return {
+      // A tombstone takes one version; the stream's version stays that of its last event.
+      version: top ? (top.tombstone ? top.firstVersion - 1 : top.lastVersion) : 0,
+      firstVersion: stream?.firstVersion ?? 1,
+      tombstoned: top?.tombstone === true,
+      softDeletedAt: stream?.softDeletedAt,
+    };
+  }
+
+  private async findDuplicates(streamId: string, messageIds: string[], head: StreamHead) {
+    const { commits } = this.open();
+    const stored = new Map<string, number>();
+    for (const commit of await commits
+      .find({ streamId, messageIds: { $in: messageIds } })
+      .toArray()) {
+      for (const event of commit.events)
+        if (event.version >= head.firstVersion) stored.set(event.messageId, event.version);
+    }
+    return checkDuplicates(messageIds, (id) => stored.get(id));
+  }
+
+  private toStored(commit: CommitDocument, event: EventDocument): StoredEvent {
+    const envelope = this.serializer.deserialize(toSerializedEnvelope(event));
+    return {
+      ...envelope,
+      version: event.version,
+      streamId: commit.streamId,
+      position: positionOf(commit._id, event.index),
+    };
+  }
+}

@@ -1,0 +1,190 @@
+import { type Connection, type Model, Schema } from 'mongoose';
+import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
+import {
+  type SnapshotCodecOptions,
+  SnapshotCodec,
+  type SnapshotEncoding,
+} from '../snapshots/snapshot.codec';
+import {
+  type LoadSnapshotOptions,
+  type Snapshot,
+  type SnapshotInfo,
+  type SnapshotStore,
+  type SnapshotStoreOptions,
+  type StoredSnapshot,
+  snapshotRetention,
+} from '../snapshots/snapshot-store.port';
+
+export interface MongoSnapshotStoreOptions extends SnapshotStoreOptions, SnapshotCodecOptions {
+  /** An open mongoose connection (see mongoConnection). The store does not close it. */
+  connection: Connection;
+  /** Default 'snapshots'. */
+  collection?: string;
+}
+
+interface SnapshotDocument {
+  streamId: string;
+  version: number;
+  schemaVersion: number;
+  aggregateType?: string;
+  createdAt: Date;
+  encoding: SnapshotEncoding;
+  /** The serialized (and maybe compressed) state: opaque bytes, so state keys may contain '.' and '$'. */
+  payload: Buffer;
+  storedBytes: number;
+  rawBytes: number;
+}
+
+const snapshotSchema = new Schema<SnapshotDocument>(
+  {
+    streamId: { type: String, required: true },
+    version: { type: Number, required: true },
+    schemaVersion: { type: Number, required: true },
+    aggregateType: { type: String },
+    createdAt: { type: Date, required: true },
+    encoding: { type: String, required: true },
+    payload: { type: Buffer, required: true },
+    storedBytes: { type: Number, required: true },
+    rawBytes: { type: Number, required: true },
+  },
+  // Indexes and the collection are created in init(), not behind the caller's back.
+  { autoIndex: false, autoCreate: false, versionKey: false, strict: 'throw' },
+);
+// One snapshot per (stream, schema, version); serves loadLatest (equality, equality, sort).
+snapshotSchema.index({ streamId: 1, schemaVersion: 1, version: -1 }, { unique: true });
+// Serves list() and retention (newest first per stream).
+snapshotSchema.index({ streamId: 1, version: -1 });
+
+const DUPLICATE_KEY = 11000;
+const NAMESPACE_EXISTS = 48;
+
+/**
+ * MongoDB snapshot store (S2-3), FerretDB-compatible: one document per snapshot, no
+ * transactions, no TTL or partial indexes, no projection on findOneAndUpdate. The state is
+ * stored as Binary (serialized, compressed above a threshold) so its keys are never subject to
+ * MongoDB's key restrictions and its nesting depth does not matter.
+ *
+ * Retention runs after each save: snapshots beyond the newest `keep` of the stream are removed
+ * with a deleteMany by _id (two statements, not atomic: a crash in between leaves extra
+ * snapshots that the next save removes).
+ */
+export class MongoSnapshotStore implements SnapshotStore {
+  private readonly model: Model<SnapshotDocument>;
+  private readonly codec: SnapshotCodec;
+  private readonly keep: number;
+
+  constructor(options: MongoSnapshotStoreOptions) {
+    const collection = options.collection ?? 'snapshots';
+    const modelName = `CausewaySnapshot:${collection}`;
+    this.model =
+      (options.connection.models[modelName] as Model<SnapshotDocument> | undefined) ??
+      options.connection.model<SnapshotDocument>(modelName, snapshotSchema, collection);
+    this.codec = new SnapshotCodec(options);
+    this.keep = snapshotRetention(options.keep);
+  }
+
+  async init(): Promise<void> {
+    try {
+      await this.model.createCollection();
+    } catch (error) {
+      if ((error as { code?: number }).code !== NAMESPACE_EXISTS) throw error;
+    }
+    await this.model.createIndexes();
+  }
+
+  async save(snapshot: Snapshot): Promise<void> {
+    const { payload, encoding, rawBytes } = await this.codec.encode(snapshot.state);
+    const key = {
+      streamId: snapshot.streamId,
+      schemaVersion: snapshot.schemaVersion,
+      version: snapshot.version,
+    };
+    const fields = {
+      ...key,
+      createdAt: new Date(snapshot.createdAt),
+      encoding,
+      payload,
+      storedBytes: payload.length,
+      rawBytes,
+      ...(snapshot.aggregateType !== undefined && { aggregateType: snapshot.aggregateType }),
+    };
+    const upsert = () => this.model.updateOne(key, { $set: fields }, { upsert: true });
+    try {
+      await upsert();
+    } catch (error) {
+      // Two concurrent upserts of the same key: the loser's insert hits the unique index.
+      // The document exists now, so the retried update matches it.
+      if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
+      await upsert();
+    }
+    await this.trim(snapshot.streamId);
+  }
+
+  async loadLatest<State = unknown>(
+    streamId: string,
+    options: LoadSnapshotOptions,
+  ): Promise<StoredSnapshot<State> | undefined> {
+    const doc = await this.model
+      .findOne({ streamId, schemaVersion: options.schemaVersion })
+      .sort({ version: -1 })
+      .lean<SnapshotDocument & { payload: unknown }>();
+    if (!doc) return undefined;
+    const info = toInfo(doc);
+    try {
+      return {
+        ...info,
+        state: (await this.codec.decode(toBuffer(doc.payload), doc.encoding)) as State,
+      };
+    } catch (error) {
+      throw new SnapshotDecodeError(streamId, doc.version, doc.encoding, (error as Error).message);
+    }
+  }
+
+  async list(streamId: string): Promise<SnapshotInfo[]> {
+    const docs = await this.model
+      .find({ streamId }, { payload: 0 })
+      .sort({ version: -1, schemaVersion: -1 })
+      .lean<SnapshotDocument[]>();
+    return docs.map(toInfo);
+  }
+
+  async delete(streamId: string): Promise<number> {
+    const result = await this.model.deleteMany({ streamId });
+    return result.deletedCount;
+  }
+
+  /** The connection belongs to the caller: nothing to release here. */
+  async close(): Promise<void> {}
+
+  private async trim(streamId: string): Promise<void> {
+    const beyond = await this.model
+      .find({ streamId }, { _id: 1 })
+      .sort({ version: -1, schemaVersion: -1 })
+      .skip(this.keep)
+      .lean<{ _id: unknown }[]>();
+    if (beyond.length > 0)
+      await this.model.deleteMany({ _id: { $in: beyond.map((doc) => doc._id) } });
+  }
+}
+
+function toInfo(doc: SnapshotDocument): SnapshotInfo {
+  return {
+    streamId: doc.streamId,
+    version: doc.version,
+    schemaVersion: doc.schemaVersion,
+    createdAt: new Date(doc.createdAt).toISOString(),
+    ...(doc.aggregateType != null && { aggregateType: doc.aggregateType }),
+    encoding: doc.encoding,
+    storedBytes: doc.storedBytes,
+    rawBytes: doc.rawBytes,
+  };
+}
+
+/** Lean reads return BSON Binary, not Buffer. */
+function toBuffer(payload: unknown): Buffer {
+  if (Buffer.isBuffer(payload)) return payload;
+  const binary = payload as { buffer?: Uint8Array };
+  if (binary.buffer instanceof Uint8Array)
+    return Buffer.from(binary.buffer.buffer, binary.buffer.byteOffset, binary.buffer.byteLength);
+  throw new TypeError('snapshot payload is neither a Buffer nor a BSON Binary');
+}

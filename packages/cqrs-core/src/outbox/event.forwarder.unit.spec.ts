@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
+import { SerializerRegistry } from '../messages/serializer.registry';
+import { testEnvelope } from '../testing/envelope.fixture';
+import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { type Envelope } from '../messages/envelope';
+import { type Publisher } from '../transport/transport.port';
+import { InMemoryCheckpointStore } from './checkpoint-store.port';
+import { EventForwarder } from './event.forwarder';
+
+const serializer = () => new SerializerRegistry().register('Moved', z.object({ n: z.number() }));
+
+describe('EventForwarder', () => {
+  it('publishes appended events in stream order per aggregate and resumes from its checkpoint', async () => {
+    const store = new InMemoryEventStore();
+    const broker = new InMemoryBroker({ serializer: serializer() });
+    const checkpoints = new InMemoryCheckpointStore();
+    const received: string[] = [];
+    await broker
+      .subscriber()
+      .subscribe(['events.Moved'], { group: 'g', consumer: 'c' }, async (d) => {
+        received.push(`${d.envelope.aggregateId}:${(d.envelope.data as { n: number }).n}`);
+      });
+    for (let n = 1; n <= 3; n++) {
+      await store.append('a', [testEnvelope('Moved', { n }, { aggregateId: 'a' })], {
+        expectedVersion: n - 1,
+      });
+      await store.append('b', [testEnvelope('Moved', { n }, { aggregateId: 'b' })], {
+        expectedVersion: n - 1,
+      });
+    }
+    const forwarder = new EventForwarder({
+      store,
+      publisher: broker,
+      checkpoints,
+      topicOf: (e) => `events.${e.type}`,
+      batchSize: 4,
+    });
+    expect(await forwarder.forwardOnce()).toBe(4);
+    expect(await forwarder.forwardOnce()).toBe(2);
+    expect(await forwarder.forwardOnce()).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(received.filter((r) => r.startsWith('a'))).toEqual(['a:1', 'a:2', 'a:3']);
+    expect(received.filter((r) => r.startsWith('b'))).toEqual(['b:1', 'b:2', 'b:3']);
+    expect(await checkpoints.load('forwarder')).toBe((await store.readAll()).at(-1)!.position);
+  });
+
+  it('republishes from the last checkpoint when publishing failed, losing nothing', async () => {
+    const store = new InMemoryEventStore();
+    const broker = new InMemoryBroker({ serializer: serializer() });
+    let failNext = true;
+    const flaky: Publisher = {
+      publish: async (topic: string, messages: readonly Envelope[]) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('broker down');
+        }
+        await broker.publish(topic, messages);
+      },
+      close: async () => undefined,
+    };
+    const seen: number[] = [];
+    await broker
+      .subscriber()
+      .subscribe(['events.Moved'], { group: 'g', consumer: 'c' }, async (d) => {
+        seen.push((d.envelope.data as { n: number }).n);
+      });
+    const errors: unknown[] = [];
+    const forwarder = new EventForwarder({
+      store,
+      publisher: flaky,
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: () => 'events.Moved',
+      pollIntervalMs: 5,
+      onError: (e) => errors.push(e),
+    });
+    forwarder.start();
+    for (let n = 1; n <= 5; n++)
+      await store.append('s', [testEnvelope('Moved', { n }, { aggregateId: 's' })], {
+        expectedVersion: 'any',
+      });
+    const deadline = Date.now() + 3_000;
+    while (seen.length < 5 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    await forwarder.stop();
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(errors).toHaveLength(1);
+  });
+});

@@ -1,0 +1,68 @@
+import { type Priority } from '../messages/envelope';
+import { type RedisStreamsLayout } from './redis-streams.options';
+
+/**
+ * Redis key layout of the Redis Streams transport:
+ * - `<prefix><topic>:<lane>:<partition>` — a stream (one per topic, priority lane and partition);
+ * - `<prefix><topic>:group:<group>:members` — sorted set of live consumers (score: last heartbeat, server time);
+ * - `<prefix><topic>:group:<group>:lease:<partition>` — who owns a partition (all its lanes) in a group.
+ *
+ * Hazard: on Redis Cluster the streams of a topic land in different slots; one XREADGROUP over
+ * them needs a hash tag in the topic (`{orders}`) — not handled here.
+ */
+export class StreamKeys {
+  readonly prefix: string;
+  readonly partitions: number;
+
+  constructor(layout: RedisStreamsLayout) {
+    this.prefix = layout.keyPrefix ?? '';
+    this.partitions = layout.partitions ?? 8;
+    if (!Number.isInteger(this.partitions) || this.partitions < 1 || this.partitions > 1024) {
+      throw new RangeError(`partitions must be an integer in 1..1024, got ${this.partitions}`);
+    }
+  }
+
+  stream(topic: string, lane: Priority, partition: number): string {
+    return `${this.prefix}${topic}:${lane}:${partition}`;
+  }
+
+  members(topic: string, group: string): string {
+    return `${this.prefix}${topic}:group:${group}:members`;
+  }
+
+  lease(topic: string, group: string, partition: number): string {
+    return `${this.prefix}${topic}:group:${group}:lease:${partition}`;
+  }
+
+  /** The partition of an order key. Stable across processes and releases: FNV-1a (32 bit) of its UTF-8 bytes. */
+  partitionOf(key: string): number {
+    return fnv1a(key) % this.partitions;
+  }
+}
+
+export function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+/**
+ * Which partitions a consumer owns: live members sorted by name, partition p goes to member
+ * p mod n. Every consumer computes it from the same member set, so they agree once their views
+ * of the set agree; while views differ, leases keep two consumers off one partition.
+ */
+export function assignedPartitions(
+  members: readonly string[],
+  me: string,
+  partitions: number,
+): Set<number> {
+  const sorted = [...new Set(members)].sort();
+  const index = sorted.indexOf(me);
+  const owned = new Set<number>();
+  if (index < 0) return owned;
+  for (let p = index; p < partitions; p += sorted.length) owned.add(p);
+  return owned;
+}

@@ -1,0 +1,30 @@
+import { assignedPartitions, fnv1a, StreamKeys } from './redis-streams.keys';
+
+describe('Redis Streams key layout', () => {
+  it('hashes order keys with FNV-1a 32 (stable across processes and releases)', () => {
+    expect(fnv1a('')).toBe(0x811c9dc5);
+    expect(fnv1a('a')).toBe(0xe40c292c);
+    expect(fnv1a('foobar')).toBe(0xbf9cf968);
+    const keys = new StreamKeys({ keyPrefix: 'p:', partitions: 8 });
+    expect(keys.partitionOf('foobar')).toBe(0xbf9cf968 % 8);
+    expect(keys.stream('events.X', 'high', 3)).toBe('p:events.X:high:3');
+    expect(keys.lease('events.X', 'svc.h', 3)).toBe('p:events.X:group:svc.h:lease:3');
+  });
+
+  it('refuses a partition count that is not a positive integer', () => {
+    expect(() => new StreamKeys({ partitions: 0 })).toThrow(RangeError);
+    expect(() => new StreamKeys({ partitions: 1.5 })).toThrow(RangeError);
+  });
+
+  it('assigns every partition to exactly one live member, evenly, whatever order members are listed in', () => {
+    const members = ['c', 'a', 'b'];
+    const shares = ['a', 'b', 'c'].map((me) => [...assignedPartitions(members, me, 8)]);
+    expect(shares).toEqual([
+      [0, 3, 6],
+      [1, 4, 7],
+      [2, 5],
+    ]);
+    expect(assignedPartitions(['b', 'a', 'c'], 'c', 8)).toEqual(new Set([2, 5]));
+    expect(assignedPartitions(['a'], 'z', 8).size).toBe(0);
+  });
+});

@@ -1,0 +1,28 @@
+import { Counter, type Registry } from 'prom-client';
+
+/** Optional Prometheus counters of a subscriber: handled and failed deliveries per topic and group. */
+export interface SubscriberMetrics {
+  settled(topic: string, group: string, failed: boolean): void;
+}
+
+export function subscriberMetrics(registry: Registry): SubscriberMetrics {
+  const consumed = counter(
+    registry,
+    'causeway_transport_consumed_total',
+    'Deliveries handled successfully',
+  );
+  const failed = counter(
+    registry,
+    'causeway_transport_failed_total',
+    'Deliveries whose handler failed (redelivered later)',
+  );
+  return {
+    settled: (topic, group, didFail) => (didFail ? failed : consumed).inc({ topic, group }),
+  };
+}
+
+function counter(registry: Registry, name: string, help: string): Counter {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter;
+  return new Counter({ name, help, labelNames: ['topic', 'group'], registers: [registry] });
+}

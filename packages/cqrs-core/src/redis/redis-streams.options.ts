@@ -1,0 +1,103 @@
+import type Redis from 'ioredis';
+import { type Registry } from 'prom-client';
+import { type MessageSerializer } from '../messages/serializer.port';
+import { type PoisonMessage, type TransportFeatures } from '../transport/transport.port';
+
+export const REDIS_STREAMS_FEATURES: TransportFeatures = {
+  persistent: true,
+  priorities: true,
+  redeliversFromDeadConsumers: true,
+};
+
+/**
+ * What publishers and subscribers of one deployment must agree on. Hazard: changing `keyPrefix`
+ * or `partitions` of a running deployment moves keys to other streams — messages left in the
+ * old streams are not consumed any more and per-key order breaks across the change; drain first.
+ */
+export interface RedisStreamsLayout {
+  /** Prepended to every Redis key (streams, leases, member sets). Default ''. */
+  keyPrefix?: string;
+  /** Streams per topic and priority lane; the order key (aggregateId) picks one. Default 8. */
+  partitions?: number;
+}
+
+export interface RedisStreamsPublisherOptions extends RedisStreamsLayout {
+  /** A shared connection (see redisConnection); the publisher never closes it. */
+  client: Redis;
+  serializer: MessageSerializer;
+  /** Entries kept per stream, approximately (`XADD MAXLEN ~`). Default 100 000. */
+  maxLenPerStream?: number;
+  /** Refuse messages whose wire form is larger. Default 1 MiB + 64 KiB. */
+  maxMessageBytes?: number;
+  /** Adds `causeway_transport_published_total` when given. */
+  registry?: Registry;
+}
+
+export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
+  /**
+   * A connection to copy settings from. The subscriber opens its own connections with
+   * `client.duplicate()` (one for commands, one per subscription for blocking reads) and never
+   * touches this one.
+   */
+  client: Redis;
+  serializer: MessageSerializer;
+  /** Receives messages that cannot be decoded; they are acknowledged and never redelivered. */
+  onPoison?: (poison: PoisonMessage) => void | Promise<void>;
+  /** Delay before a message whose handler failed is delivered again. Default 1 000 ms. */
+  redeliveryDelayMs?: number;
+  /** Longest wait of one blocking read; also bounds how late a newly owned partition is read. Default 1 000 ms. */
+  blockMs?: number;
+  /** Heartbeat and lease renewal period. Default 1 000 ms. */
+  heartbeatMs?: number;
+  /**
+   * A partition lease lapses this long after its last renewal. A consumer that cannot renew
+   * (stalled event loop, lost network) for this long stops taking messages of the partition.
+   * Default 10 000 ms; keep it several heartbeats long.
+   */
+  leaseTtlMs?: number;
+  /** A consumer without a heartbeat for this long leaves the assignment. Default = leaseTtlMs. */
+  memberTtlMs?: number;
+  /**
+   * Entries of a consumer whose lease lapsed (it crashed) are claimed once idle this long.
+   * Keep it above the longest handler run: a stalled-but-alive owner may still be running one.
+   * Default 30 000 ms.
+   */
+  claimIdleMs?: number;
+  /** Consumers idle this long with nothing pending are deleted from the group. Default 1 h. */
+  consumerIdleMs?: number;
+  /** How long subscribe() waits for this consumer's share of partitions. Default 2 × leaseTtlMs. */
+  joinTimeoutMs?: number;
+  /** Adds consumed / failed counters when given. */
+  registry?: Registry;
+}
+
+export interface SubscriptionTiming {
+  readonly redeliveryDelayMs: number;
+  readonly blockMs: number;
+  readonly heartbeatMs: number;
+  readonly leaseTtlMs: number;
+  readonly memberTtlMs: number;
+  readonly claimIdleMs: number;
+  readonly consumerIdleMs: number;
+  readonly joinTimeoutMs: number;
+}
+
+export function subscriptionTiming(options: RedisStreamsSubscriberOptions): SubscriptionTiming {
+  const leaseTtlMs = options.leaseTtlMs ?? 10_000;
+  const heartbeatMs = options.heartbeatMs ?? 1_000;
+  if (leaseTtlMs < heartbeatMs * 2) {
+    throw new RangeError(
+      `leaseTtlMs (${leaseTtlMs}) must be at least 2 × heartbeatMs (${heartbeatMs})`,
+    );
+  }
+  return {
+    redeliveryDelayMs: options.redeliveryDelayMs ?? 1_000,
+    blockMs: options.blockMs ?? 1_000,
+    heartbeatMs,
+    leaseTtlMs,
+    memberTtlMs: options.memberTtlMs ?? leaseTtlMs,
+    claimIdleMs: options.claimIdleMs ?? 30_000,
+    consumerIdleMs: options.consumerIdleMs ?? 3_600_000,
+    joinTimeoutMs: options.joinTimeoutMs ?? leaseTtlMs * 2,
+  };
+}

@@ -1,0 +1,213 @@
+import type Redis from 'ioredis';
+import { LANES } from '../transport/in-memory/priority.lanes';
+import { adoptPending } from './redis-streams.claims';
+import { assignedPartitions, type StreamKeys } from './redis-streams.keys';
+import { type SubscriptionTiming } from './redis-streams.options';
+import { PartitionState } from './redis-streams.partition';
+import {
+  deleteIdleConsumers,
+  heartbeat,
+  leave,
+  releaseLease,
+  takeLease,
+} from './redis-streams.scripts';
+
+export interface OwnershipContext {
+  readonly topics: readonly string[];
+  readonly group: string;
+  readonly consumer: string;
+  readonly keys: StreamKeys;
+  readonly timing: SubscriptionTiming;
+  readonly command: Redis;
+  /** Unique per subscription: a lease names its holder this way, so a restarted process with the same consumer name is a new holder. */
+  readonly token: string;
+}
+
+/**
+ * Which partitions of a group this consumer owns, and the moves between owners.
+ *
+ * A key hashes to one partition (one stream per priority lane), and a partition is owned by one
+ * consumer of the group at a time, which is what keeps a key's messages in order across
+ * consumers. Owners are assigned deterministically from the live members of the group (a sorted
+ * set of heartbeats, see assignedPartitions); a lease key (SET PX, renewed every heartbeat)
+ * keeps the assignment safe while members' views of the set differ:
+ * - a consumer reads and dispatches a partition only while it holds the lease;
+ * - it takes a lease only when it is free: released, or lapsed because its holder died;
+ * - a consumer that gives a partition up (reassigned, closing) starts nothing new from it, lets
+ *   its running handlers finish and acknowledge, waits until no read of its streams is
+ *   outstanding, and only then releases the lease — its unstarted entries stay pending;
+ * - the new owner first adopts every entry still pending in the group for the partition
+ *   (XAUTOCLAIM, at once after a release, once idle `claimIdleMs` after a lapse) and only then
+ *   reads new ones, so older entries of a key always go first.
+ *
+ * Hazard: an owner stalled longer than the lease TTL (blocked event loop, network split) may
+ * still run a handler when another consumer takes over; `claimIdleMs` above the longest handler
+ * run keeps the new owner off that entry. Hazard: XGROUP DELCONSUMER drops a consumer's pending
+ * entries, so only consumers with nothing pending are ever deleted.
+ */
+export class PartitionOwnership {
+  readonly partitions: PartitionState[] = [];
+  private readonly byStream = new Map<string, PartitionState>();
+  private lastCleanup = Date.now();
+  /** Every partition assigned to this consumer is active (subscribe() waits for it). */
+  assignedActive = false;
+
+  constructor(private readonly context: OwnershipContext) {
+    const { keys, group } = context;
+    for (const topic of context.topics) {
+      for (let p = 0; p < keys.partitions; p++) {
+        const part = new PartitionState(topic, p, keys.lease(topic, group, p), (lane) =>
+          keys.stream(topic, lane, p),
+        );
+        this.partitions.push(part);
+        for (const lane of LANES) this.byStream.set(part.streams[lane], part);
+      }
+    }
+  }
+
+  partitionOf(stream: string): PartitionState | undefined {
+    return this.byStream.get(stream);
+  }
+
+  /**
+   * XGROUP CREATE … MKSTREAM on every stream; an existing group keeps its position. Hazard:
+   * renaming a group re-consumes everything the streams still hold.
+   */
+  async createGroups(startFrom: 'earliest' | 'latest' | undefined): Promise<void> {
+    const { command, group } = this.context;
+    const from = startFrom === 'latest' ? '$' : '0';
+    await Promise.all(
+      [...this.byStream.keys()].map((stream) =>
+        command
+          .call('XGROUP', 'CREATE', stream, group, from, 'MKSTREAM')
+          .catch((error: unknown) => {
+            if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+          }),
+      ),
+    );
+  }
+
+  /**
+   * One heartbeat: joins/refreshes the member set, renews, takes and gives up leases, adopts the
+   * pending entries of newly taken partitions, deletes idle consumers. Throws when Redis cannot
+   * be reached; leases then lapse by themselves (leaseValidUntil).
+   */
+  async tick(stopping: boolean): Promise<void> {
+    const { command, group, consumer, timing, keys, token } = this.context;
+    let allActive = true;
+    for (const topic of this.context.topics) {
+      const members = await heartbeat(
+        command,
+        keys.members(topic, group),
+        consumer,
+        timing.memberTtlMs,
+      );
+      const assigned = assignedPartitions(members, consumer, keys.partitions);
+      const parts = this.partitions.filter((part) => part.topic === topic);
+      await Promise.all(
+        parts.map(async (part) => {
+          const mine = assigned.has(part.index) && !stopping;
+          if (part.status === 'idle' && !mine) return;
+          if ((part.status === 'active' || part.status === 'recovering') && !mine) {
+            return this.drain(part, true);
+          }
+          if (part.status === 'draining' && !part.releaseWhenDrained) return;
+          const before = part.status;
+          const started = Date.now();
+          const outcome = await takeLease(command, part.leaseKey, token, timing.leaseTtlMs);
+          // A drain that completed meanwhile released the lease after this renewal: keep it released.
+          if (before === 'draining' && part.status === 'idle') return;
+          if (part.status === 'idle') {
+            if (outcome === 'lost') return;
+            part.claimMinIdleMs = outcome === 'acquired' ? timing.claimIdleMs : 0;
+            part.status = 'recovering';
+          } else if (outcome !== 'renewed') {
+            // It lapsed in between (someone may have had it): start over from idle.
+            if (part.status === 'draining') part.releaseWhenDrained = false;
+            else this.drain(part, false);
+            return;
+          }
+          part.leaseValidUntil = started + timing.leaseTtlMs;
+        }),
+      );
+      for (const part of parts) {
+        if (part.status === 'active' && !part.leaseValid(Date.now())) this.drain(part, false);
+      }
+      await Promise.all(
+        parts
+          .filter((part) => part.status === 'recovering' && !stopping)
+          .map(async (part) => {
+            const complete = await adoptPending(command, part, group, consumer);
+            if (complete && part.status === 'recovering') part.status = 'active';
+          }),
+      );
+      for (const part of parts) {
+        if (assigned.has(part.index) && part.status !== 'active') allActive = false;
+        this.finishDrain(part);
+      }
+    }
+    this.assignedActive = allActive;
+    await this.deleteIdleConsumers();
+  }
+
+  /** Gives a partition up; `release` when the lease is still ours to hand over cleanly. */
+  drain(part: PartitionState, release: boolean): void {
+    part.status = 'draining';
+    part.releaseWhenDrained = release;
+    this.finishDrain(part);
+  }
+
+  /** Completes a drain once nothing of the partition runs or is being read. */
+  finishDrain(part: PartitionState): void {
+    if (part.status !== 'draining' || part.inRead || part.running > 0) return;
+    part.dropWaiting();
+    part.status = 'idle';
+    const { command, token, timing } = this.context;
+    if (part.releaseWhenDrained && part.leaseValid(Date.now())) {
+      void releaseLease(command, part.leaseKey, token, timing.leaseTtlMs * 10).catch(
+        () => undefined,
+      );
+    }
+  }
+
+  /** A read's reply may have been lost while Redis did deliver: adopt our own pending entries again before reading on. */
+  recoverAfterLostRead(part: PartitionState): void {
+    if (part.status !== 'active') return;
+    part.status = 'recovering';
+    part.claimMinIdleMs = 0; // ours: we hold the lease and nothing of it runs elsewhere
+  }
+
+  /** On close, once nothing runs: releases every lease still held and leaves the member sets. */
+  async releaseAll(): Promise<void> {
+    const { command, token, timing, keys, group, consumer } = this.context;
+    const now = Date.now();
+    await Promise.allSettled(
+      this.partitions
+        .filter((part) => part.status !== 'idle' && part.leaseValid(now))
+        .map((part) => releaseLease(command, part.leaseKey, token, timing.leaseTtlMs * 10)),
+    );
+    await Promise.allSettled(
+      this.context.topics.map((topic) => leave(command, keys.members(topic, group), consumer)),
+    );
+    for (const part of this.partitions) {
+      part.dropWaiting();
+      part.status = 'idle';
+    }
+  }
+
+  /** Deletes consumers idle longer than consumerIdleMs with nothing pending, on the streams we own. */
+  private async deleteIdleConsumers(): Promise<void> {
+    const { command, group, consumer, timing } = this.context;
+    const now = Date.now();
+    if (now - this.lastCleanup < Math.max(timing.heartbeatMs, timing.consumerIdleMs / 2)) return;
+    this.lastCleanup = now;
+    const streams = this.partitions
+      .filter((part) => part.status === 'active')
+      .flatMap((part) => LANES.map((lane) => part.streams[lane]));
+    await Promise.all(
+      streams.map((stream) =>
+        deleteIdleConsumers(command, stream, group, consumer, timing.consumerIdleMs),
+      ),
+    );
+  }
+}

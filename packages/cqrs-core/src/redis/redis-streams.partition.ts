@@ -1,0 +1,156 @@
+import { type Priority } from '../messages/envelope';
+import { LANES } from '../transport/in-memory/priority.lanes';
+import { ENTRY_KEY_FIELD, ENTRY_MESSAGE_FIELD } from './redis-streams.publisher';
+
+/**
+ * An entry this consumer holds: read or claimed, not yet acknowledged. It stays in the
+ * consumer's pending list in Redis the whole time, which is what lets a next owner take it over.
+ */
+export interface HeldEntry {
+  readonly id: string;
+  readonly stream: string;
+  readonly lane: Priority;
+  /** The order key (aggregateId); '' when the entry has none. */
+  readonly key: string;
+  /** The wire text; undefined when the entry has no message field (poison). */
+  readonly raw: string | undefined;
+  /** Deliveries so far as Redis counts them, this one included once running. */
+  attempt: number;
+  /** Not before this time (redelivery delay after a failed handler). */
+  availableAt: number;
+  /** Failed before: claim it to ourselves again (XCLAIM bumps Redis' delivery count) before the next run. */
+  needsClaim: boolean;
+  state: 'waiting' | 'running';
+}
+
+/**
+ * - idle: not ours (not assigned, or lease held by another consumer);
+ * - recovering: lease taken; adopting the pending entries left in its streams before reading new ones;
+ * - active: read and dispatched;
+ * - draining: no longer ours (reassigned, lease lapsed, closing); nothing new starts, running
+ *   entries finish, then the held entries are dropped (they stay pending for the next owner) and
+ *   the lease is released.
+ */
+export type PartitionStatus = 'idle' | 'recovering' | 'active' | 'draining';
+
+/** One partition of one topic, as seen by one consumer of a group: all its priority lanes. */
+export class PartitionState {
+  status: PartitionStatus = 'idle';
+  /** Local time after which the lease may have lapsed (from the start of the last renewal). */
+  leaseValidUntil = 0;
+  /** Claim pending entries idle at least this long while recovering (0 after a clean hand-over). */
+  claimMinIdleMs = 0;
+  /** Release the lease (clean hand-over) when drained; false when it lapsed and is not ours any more. */
+  releaseWhenDrained = false;
+  /** A blocking read that includes this partition's streams is outstanding. */
+  inRead = false;
+  running = 0;
+  readonly lanes: Record<Priority, HeldEntry[]> = { critical: [], high: [], normal: [], low: [] };
+  readonly streams: Record<Priority, string>;
+  private readonly laneByStream = new Map<string, Priority>();
+  /** `<stream> <id>` of every held entry. */
+  private readonly ids = new Set<string>();
+
+  constructor(
+    readonly topic: string,
+    readonly index: number,
+    readonly leaseKey: string,
+    streamOf: (lane: Priority) => string,
+  ) {
+    this.streams = { critical: '', high: '', normal: '', low: '' };
+    for (const lane of LANES) {
+      this.streams[lane] = streamOf(lane);
+      this.laneByStream.set(this.streams[lane], lane);
+    }
+  }
+
+  laneOfStream(stream: string): Priority | undefined {
+    return this.laneByStream.get(stream);
+  }
+
+  /** Ids repeat across streams (a batch gets the same id in every stream it touches): ask per stream. */
+  holds(stream: string, id: string): boolean {
+    return this.ids.has(`${stream} ${id}`);
+  }
+
+  get held(): number {
+    return this.ids.size;
+  }
+
+  heldIn(lane: Priority): number {
+    return this.lanes[lane].length;
+  }
+
+  /** Adds an entry in id order (so adopted older entries go before newer reads). False if held already. */
+  add(entry: HeldEntry): boolean {
+    if (this.ids.has(`${entry.stream} ${entry.id}`)) return false;
+    this.ids.add(`${entry.stream} ${entry.id}`);
+    const list = this.lanes[entry.lane];
+    let index = list.length;
+    while (index > 0 && compareIds(list[index - 1]!.id, entry.id) > 0) index--;
+    list.splice(index, 0, entry);
+    return true;
+  }
+
+  remove(entry: HeldEntry): void {
+    if (!this.ids.delete(`${entry.stream} ${entry.id}`)) return;
+    const list = this.lanes[entry.lane];
+    const index = list.indexOf(entry);
+    if (index >= 0) list.splice(index, 1);
+  }
+
+  /** Forgets the waiting entries (they stay pending in Redis). Running ones are kept. */
+  dropWaiting(): void {
+    for (const lane of LANES) {
+      for (const entry of this.lanes[lane].filter((e) => e.state === 'waiting')) this.remove(entry);
+    }
+  }
+
+  leaseValid(now: number): boolean {
+    return now < this.leaseValidUntil;
+  }
+}
+
+/** Orders stream entry ids (`<ms>-<seq>`). */
+export function compareIds(a: string, b: string): number {
+  const [aMs = '0', aSeq = '0'] = a.split('-');
+  const [bMs = '0', bSeq = '0'] = b.split('-');
+  return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
+}
+
+/** A stream entry as Redis replies it: `[id, [field, value, …]]`. */
+export type RawStreamEntry = [string, string[] | null];
+
+export function toHeldEntry(
+  stream: string,
+  lane: Priority,
+  [id, fields]: RawStreamEntry,
+  attempt: number,
+): HeldEntry {
+  let key = '';
+  let raw: string | undefined;
+  const list = fields ?? [];
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    if (list[i] === ENTRY_KEY_FIELD) key = String(list[i + 1]);
+    else if (list[i] === ENTRY_MESSAGE_FIELD) raw = String(list[i + 1]);
+  }
+  return {
+    id,
+    stream,
+    lane,
+    key,
+    raw,
+    attempt,
+    availableAt: 0,
+    needsClaim: false,
+    state: 'waiting',
+  };
+}
+
+/** Parses a list of entries defensively (deleted entries come back as nil in some versions). */
+export function rawEntries(value: unknown): RawStreamEntry[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(
+    (item): item is RawStreamEntry => Array.isArray(item) && typeof item[0] === 'string',
+  );
+}

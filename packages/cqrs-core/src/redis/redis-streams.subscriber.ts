@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import type Redis from 'ioredis';
+import {
+  type DeliveryHandler,
+  type SubscribeOptions,
+  type Subscriber,
+  type SubscriptionHandle,
+} from '../transport/transport.port';
+import { TransportClosedError } from './redis-streams.errors';
+import { StreamKeys } from './redis-streams.keys';
+import { type SubscriberMetrics, subscriberMetrics } from './redis-streams.metrics';
+import {
+  type RedisStreamsSubscriberOptions,
+  type SubscriptionTiming,
+  subscriptionTiming,
+} from './redis-streams.options';
+import { StreamsSubscription } from './redis-streams.subscription';
+
+/**
+ * Consumes Redis Streams through consumer groups (see StreamsSubscription for ownership and order).
+ *
+ * Contract (see Subscriber): at-least-once per group; a key's messages one after another in
+ * publish order within a group, also across consumers; acknowledged (XACK) only after the
+ * handler resolved; a failed delivery is delivered again after `redeliveryDelayMs` with a higher
+ * attempt; a dead consumer's entries go to a live consumer after its lease lapses and
+ * `claimIdleMs`; undecodable entries go to `onPoison` and are acknowledged.
+ *
+ * Connections: one command connection per subscriber (acks, leases, claims) and one per
+ * subscription that spends its time blocked in XREADGROUP, all duplicated from `client` — so a
+ * blocking read never delays an ack. Hazard: do not give a client with ioredis' own `keyPrefix`
+ * option; use `keyPrefix` here.
+ */
+export class RedisStreamsSubscriber implements Subscriber {
+  private readonly keys: StreamKeys;
+  private readonly timing: SubscriptionTiming;
+  private readonly metrics: SubscriberMetrics | undefined;
+  private readonly subscriptions = new Set<StreamsSubscription>();
+  private readonly readers = new Set<Redis>();
+  private command: Redis | undefined;
+  private closed = false;
+
+  constructor(private readonly options: RedisStreamsSubscriberOptions) {
+    this.keys = new StreamKeys(options);
+    this.timing = subscriptionTiming(options);
+    this.metrics = options.registry ? subscriberMetrics(options.registry) : undefined;
+  }
+
+  async subscribe(
+    topics: readonly string[],
+    options: SubscribeOptions,
+    handler: DeliveryHandler,
+  ): Promise<SubscriptionHandle> {
+    if (this.closed) throw new TransportClosedError('RedisStreamsSubscriber');
+    if (topics.length === 0) throw new RangeError('subscribe needs at least one topic');
+    this.command ??= this.options.client.duplicate({ enableAutoPipelining: true });
+    const reader = this.options.client.duplicate();
+    this.readers.add(reader);
+    const subscription = new StreamsSubscription({
+      topics,
+      options,
+      handler,
+      keys: this.keys,
+      timing: this.timing,
+      serializer: this.options.serializer,
+      onPoison: this.options.onPoison,
+      command: this.command,
+      reader,
+      token: `${options.consumer}#${randomUUID()}`,
+      metrics: this.metrics,
+    });
+    this.subscriptions.add(subscription);
+    const close = async () => {
+      await subscription.close();
+      this.subscriptions.delete(subscription);
+      this.readers.delete(reader);
+    };
+    try {
+      await subscription.start();
+    } catch (error) {
+      await close();
+      throw error;
+    }
+    return { close };
+  }
+
+  /** Closes every subscription gracefully, then the connections. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    this.subscriptions.clear();
+    const command = this.command;
+    this.command = undefined;
+    // QUIT would wait in the offline queue while Redis is unreachable: just drop the socket then.
+    if (command?.status === 'ready') await command.quit().catch(() => command.disconnect());
+    else command?.disconnect();
+  }
+
+  /**
+   * Simulates a crash of this process (tests, chaos drills): drops every connection at once;
+   * nothing in flight is acknowledged and no lease is released, so the group recovers as from a
+   * dead consumer. Unusable afterwards.
+   */
+  kill(): void {
+    this.closed = true;
+    for (const subscription of this.subscriptions) subscription.kill();
+    this.subscriptions.clear();
+    for (const reader of this.readers) reader.disconnect();
+    this.command?.disconnect();
+    this.command = undefined;
+  }
+}

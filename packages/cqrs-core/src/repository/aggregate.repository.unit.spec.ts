@@ -1,0 +1,98 @@
+import { StreamNotFoundError } from '../event-store/event-store.errors';
+import { type EventStore } from '../event-store/event-store.port';
+import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
+import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
+import { SnapshotPolicies } from '../snapshots/snapshot.policy';
+import { AggregateRepository } from './aggregate.repository';
+import { Trainer } from '../../test/fixtures/trainer.domain';
+
+// Against the real in-memory event store; the serializer round trip is part of every test.
+const now = '2026-03-01T12:00:00.000Z';
+const fast = { initialDelayMs: 1, maxDelayMs: 5 };
+
+describe('AggregateRepository (class style)', () => {
+  const repositoryOver = (
+    store: EventStore,
+    extra: Partial<ConstructorParameters<typeof AggregateRepository<Trainer>>[0]> = {},
+  ) =>
+    new AggregateRepository<Trainer>({
+      eventStore: store,
+      aggregateType: Trainer.type,
+      create: (id) => new Trainer(id),
+      ...extra,
+    });
+
+  it('saves uncommitted events and loads them back', async () => {
+    const store = new InMemoryEventStore();
+    const repository = repositoryOver(store);
+    const fresh = await repository.load('Trainer-ash');
+    expect(fresh.version).toBe(0);
+    await expect(repository.loadExisting('Trainer-ash')).rejects.toBeInstanceOf(
+      StreamNotFoundError,
+    );
+    fresh.move(1, 2, now);
+    fresh.move(1, 2, now);
+    await repository.save(fresh);
+    expect(fresh.uncommittedEvents).toEqual([]);
+    expect(fresh.persistedVersion).toBe(2);
+    await repository.save(fresh); // nothing to save: no-op
+
+    const loaded = await repository.loadExisting('Trainer-ash');
+    expect(loaded.state).toEqual({ x: 2, y: 4, moves: 2, retired: false });
+    expect(loaded.version).toBe(2);
+    const [first] = await store.readStream('Trainer-ash');
+    expect(first).toMatchObject({ aggregateType: 'Trainer', aggregateId: 'Trainer-ash' });
+  });
+
+  it('refuses to save a stale aggregate', async () => {
+    const repository = repositoryOver(new InMemoryEventStore());
+    const a = await repository.load('Trainer-ash');
+    const b = await repository.load('Trainer-ash');
+    a.move(1, 0, now);
+    b.move(0, 1, now);
+    await repository.save(a);
+    await expect(repository.save(b)).rejects.toMatchObject({
+      name: 'ConcurrencyConflictError',
+      expected: 'no-stream',
+      actual: 1,
+    });
+    expect(b.uncommittedEvents).toHaveLength(1);
+  });
+
+  it('update retries a conflict with a freshly loaded aggregate', async () => {
+    const store = new InMemoryEventStore();
+    const repository = repositoryOver(store);
+    let attempts = 0;
+    const saved = await repository.update(
+      'Trainer-ash',
+      async (trainer) => {
+        attempts++;
+        if (attempts === 1)
+          await repositoryOver(store).update('Trainer-ash', (other) => other.move(10, 0, now));
+        trainer.move(1, 0, now);
+      },
+      { retry: fast },
+    );
+    expect(attempts).toBe(2);
+    expect(saved.state).toMatchObject({ x: 11, moves: 2 });
+    expect((await repository.load('Trainer-ash')).version).toBe(2);
+  });
+
+  it('restores from snapshots, equal to a full replay', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore();
+    const repository = repositoryOver(store, {
+      snapshots: { store: snapshots, policy: SnapshotPolicies.everyEvents(2), schemaVersion: 1 },
+    });
+    for (let i = 1; i <= 5; i++) await repository.update('Trainer-ash', (t) => t.move(i, 1, now));
+    expect((await snapshots.list('Trainer-ash')).map((s) => s.version)).toEqual([4, 2]);
+    const fromSnapshot = await repository.load('Trainer-ash');
+    const replayed = await repositoryOver(store).load('Trainer-ash');
+    expect(fromSnapshot.state).toEqual(replayed.state);
+    expect(fromSnapshot.version).toBe(5);
+    expect(fromSnapshot).toBeInstanceOf(Trainer);
+    fromSnapshot.move(1, 1, now);
+    await repository.save(fromSnapshot);
+    expect((await snapshots.list('Trainer-ash')).map((s) => s.version)).toEqual([6, 4]);
+  });
+});

@@ -1,0 +1,238 @@
+import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
+import { type Metadata } from '../messages/envelope';
+import { MessageFactory } from '../messages/message.factory';
+import { type DomainEvent } from '../domain/domain-event';
+import { type SnapshotPolicy } from '../snapshots/snapshot.policy';
+import { type SnapshotStore } from '../snapshots/snapshot-store.port';
+
+export interface SnapshotSettings {
+  store: SnapshotStore;
+  /** When to snapshot after a save. */
+  policy: SnapshotPolicy;
+  /**
+   * Version of the aggregate's state schema. Bump it when the state shape or evolve changes:
+   * older snapshots are then ignored, the state is rebuilt from the events and snapshotted again.
+   */
+  schemaVersion: number;
+}
+
+export interface SnapshotFailure {
+  streamId: string;
+  operation: 'load' | 'save';
+  /** The stream version the snapshot was (to be) taken at, when known. */
+  version?: number;
+}
+
+export interface RepositoryOptions {
+  eventStore: EventStore;
+  /** Stamped on every envelope (`aggregateType`) and snapshot. */
+  aggregateType: string;
+  snapshots?: SnapshotSettings;
+  /** Creates the event envelopes; default: system clock and random ids. */
+  messages?: MessageFactory;
+  /** Clock of the snapshot policy and snapshot timestamps. Default `() => new Date()`. */
+  now?: () => Date;
+  /**
+   * A snapshot failed to load (the load falls back to a full replay) or to save (the save has
+   * succeeded anyway). Log or count it here. Default: a process warning.
+   */
+  onSnapshotError?: (error: unknown, failure: SnapshotFailure) => void;
+}
+
+/** How the repository builds and snapshots the state of one stream. */
+export interface StateModel<State, Event> {
+  initialState(streamId: string): State;
+  /** Folds events over state; may mutate and return `state` only if the state is never shared. */
+  evolve(state: State, events: readonly Event[]): State;
+  /** What to store in a snapshot. Default: the state itself. */
+  toSnapshot?(state: State): unknown;
+  /** Restores state from a snapshot taken at `version`. Default: the snapshot itself. */
+  fromSnapshot?(snapshot: unknown, streamId: string, version: number): State;
+}
+
+/** The state of a stream as loaded, and what the next save needs to know. */
+export interface LoadedStream<State> {
+  readonly streamId: string;
+  readonly state: State;
+  /** Stream version the state includes; the expected version of the next append. 0: no events. */
+  readonly version: number;
+  /** Version of the snapshot the state was built from (0: none); the snapshot policy counts from here. */
+  readonly snapshotVersion: number;
+  readonly snapshotTakenAt: Date | undefined;
+  /** Events read and folded by this load (after the snapshot). */
+  readonly replayedEvents: number;
+}
+
+export interface SaveOptions<State> {
+  /** The state after the events, when the caller already has it (aggregates); folded otherwise. */
+  stateAfter?: State;
+  /** Extra metadata for every event envelope of this save. */
+  metadata?: Partial<Metadata>;
+}
+
+/**
+ * Event-sourced repository (S2-4, S2-7), backend-agnostic: works over any EventStore and
+ * SnapshotStore. Load = the latest snapshot of the current state schema + the events after it;
+ * save = append with expected version = the loaded version, then snapshot if the policy says so.
+ *
+ * Contract and hazards:
+ * - `save` throws ConcurrencyConflictError when someone appended since `load`; wrap
+ *   load -> decide -> save in retryOnConflict (handleCommand and AggregateRepository.update do).
+ * - A snapshot failure never fails a load or a save: snapshots are a cache of the events.
+ * - Deleting or truncating a stream must delete its snapshots too (SnapshotStore.delete), or a
+ *   load would resurrect the old state from a snapshot ahead of the stream.
+ */
+export class EventSourcedRepository<State, Event extends DomainEvent = DomainEvent> {
+  private readonly messages: MessageFactory;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly model: StateModel<State, Event>,
+    private readonly options: RepositoryOptions,
+  ) {
+    this.messages = options.messages ?? new MessageFactory();
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async load(streamId: string): Promise<LoadedStream<State>> {
+    const snapshot = await this.loadSnapshot(streamId);
+    const fromVersion = (snapshot?.version ?? 0) + 1;
+    const stored = await this.options.eventStore.readStream(streamId, { fromVersion });
+    const base = snapshot?.state ?? this.model.initialState(streamId);
+    const events = stored.map((event) => toDomainEvent<Event>(event));
+    return {
+      streamId,
+      state: events.length > 0 ? this.model.evolve(base, events) : base,
+      version: stored.at(-1)?.version ?? snapshot?.version ?? 0,
+      snapshotVersion: snapshot?.version ?? 0,
+      snapshotTakenAt: snapshot?.takenAt,
+      replayedEvents: stored.length,
+    };
+  }
+
+  /**
+   * Appends `events` with expected version `loaded.version` and returns the stream as it is
+   * after them. Saving no events writes nothing and returns `loaded` unchanged.
+   * @throws ConcurrencyConflictError when the stream moved since `loaded` was read
+   */
+  async save(
+    loaded: LoadedStream<State>,
+    events: readonly Event[],
+    options: SaveOptions<State> = {},
+  ): Promise<LoadedStream<State>> {
+    if (events.length === 0) return loaded;
+    const { streamId } = loaded;
+    const envelopes = events.map((event) =>
+      this.messages.event(event.type, event.data, {
+        aggregateId: streamId,
+        aggregateType: this.options.aggregateType,
+        metadata: { ...event.metadata, ...options.metadata },
+      }),
+    );
+    // Version 0 means "read no events": 'no-stream' also holds for a soft-deleted stream, whose
+    // store-side version is not 0 (versions continue after a soft delete).
+    const expectedVersion = loaded.version === 0 ? 'no-stream' : loaded.version;
+    const result = await this.options.eventStore.append(streamId, envelopes, { expectedVersion });
+    const state = options.stateAfter ?? this.model.evolve(loaded.state, events);
+    const saved: LoadedStream<State> = {
+      ...loaded,
+      state,
+      version: result.nextExpectedVersion,
+      replayedEvents: 0,
+    };
+    return (await this.maybeSnapshot(saved, events.length)) ?? saved;
+  }
+
+  /** Takes a snapshot now, whatever the policy says (e.g. from a maintenance job). */
+  async snapshot(loaded: LoadedStream<State>): Promise<LoadedStream<State>> {
+    const settings = this.options.snapshots;
+    if (!settings)
+      throw new Error(`No snapshot store configured for ${this.options.aggregateType}`);
+    const takenAt = this.now();
+    await settings.store.save({
+      streamId: loaded.streamId,
+      version: loaded.version,
+      schemaVersion: settings.schemaVersion,
+      state: this.model.toSnapshot ? this.model.toSnapshot(loaded.state) : loaded.state,
+      createdAt: takenAt.toISOString(),
+      aggregateType: this.options.aggregateType,
+    });
+    return { ...loaded, snapshotVersion: loaded.version, snapshotTakenAt: takenAt };
+  }
+
+  private async maybeSnapshot(
+    saved: LoadedStream<State>,
+    appendedEvents: number,
+  ): Promise<LoadedStream<State> | undefined> {
+    const settings = this.options.snapshots;
+    if (!settings) return undefined;
+    try {
+      const wanted = settings.policy({
+        streamId: saved.streamId,
+        version: saved.version,
+        snapshotVersion: saved.snapshotVersion,
+        snapshotTakenAt: saved.snapshotTakenAt,
+        appendedEvents,
+        now: this.now(),
+      });
+      return wanted ? await this.snapshot(saved) : undefined;
+    } catch (error) {
+      this.reportSnapshotError(error, {
+        streamId: saved.streamId,
+        operation: 'save',
+        version: saved.version,
+      });
+      return undefined;
+    }
+  }
+
+  private async loadSnapshot(
+    streamId: string,
+  ): Promise<{ state: State; version: number; takenAt: Date } | undefined> {
+    const settings = this.options.snapshots;
+    if (!settings) return undefined;
+    try {
+      const snapshot = await settings.store.loadLatest(streamId, {
+        schemaVersion: settings.schemaVersion,
+      });
+      if (!snapshot) return undefined;
+      const state = this.model.fromSnapshot
+        ? this.model.fromSnapshot(snapshot.state, streamId, snapshot.version)
+        : (snapshot.state as State);
+      return { state, version: snapshot.version, takenAt: new Date(snapshot.createdAt) };
+    } catch (error) {
+      this.reportSnapshotError(error, { streamId, operation: 'load' });
+      return undefined;
+    }
+  }
+
+  private reportSnapshotError(error: unknown, failure: SnapshotFailure): void {
+    const report = this.options.onSnapshotError ?? defaultSnapshotErrorReport;
+    try {
+      report(error, failure);
+    } catch {
+      // A failing hook must not turn a successful save into a failed one.
+    }
+  }
+}
+
+function defaultSnapshotErrorReport(error: unknown, failure: SnapshotFailure): void {
+  process.emitWarning(
+    `Snapshot ${failure.operation} failed for stream ${failure.streamId}: ${error instanceof Error ? error.message : String(error)}`,
+    { code: 'CAUSEWAY_SNAPSHOT_FAILED' },
+  );
+}
+
+/** A stored event as domain code sees it; the envelope's metadata (timestamp, version…) rides along. */
+function toDomainEvent<Event extends DomainEvent>(stored: StoredEvent): Event {
+  return {
+    type: stored.type,
+    data: stored.data,
+    metadata: {
+      ...stored.metadata,
+      streamId: stored.streamId,
+      version: stored.version,
+      position: stored.position,
+    },
+  } as DomainEvent as Event;
+}

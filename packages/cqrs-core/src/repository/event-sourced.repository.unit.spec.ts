@@ -1,0 +1,211 @@
+import { type Decider } from '../domain/decider';
+import { type EventStore } from '../event-store/event-store.port';
+import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
+import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
+import { SnapshotPolicies } from '../snapshots/snapshot.policy';
+import { handleCommand } from './command.handler';
+import { deciderRepository } from './decider.repository';
+import { type SnapshotFailure } from './event-sourced.repository';
+import {
+  type TrainerCommand,
+  type TrainerEvent,
+  type TrainerState,
+  move,
+  trainerDecider,
+} from '../../test/fixtures/trainer.domain';
+
+// Against the real in-memory event store; the serializer round trip is part of every test.
+const now = '2026-03-01T12:00:00.000Z';
+
+describe('EventSourcedRepository with snapshots', () => {
+  async function history(
+    store: EventStore,
+    count: number,
+    options: Parameters<typeof handleCommand>[4] = {},
+  ) {
+    for (let i = 1; i <= count; i++) {
+      await handleCommand(
+        store,
+        'Trainer-ash',
+        trainerDecider,
+        move(i, -i, `2026-03-01T12:00:0${i % 10}.000Z`),
+        options,
+      );
+    }
+  }
+
+  it('loads the latest snapshot plus the events after it, equal to a full replay', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore();
+    const settings = {
+      store: snapshots,
+      policy: SnapshotPolicies.everyEvents(3),
+      schemaVersion: 1,
+    };
+    await history(store, 7, { aggregateType: 'Trainer', snapshots: settings });
+    expect((await snapshots.list('Trainer-ash')).map((s) => s.version)).toEqual([6, 3]);
+
+    const withSnapshots = await deciderRepository(trainerDecider, {
+      eventStore: store,
+      aggregateType: 'Trainer',
+      snapshots: settings,
+    }).load('Trainer-ash');
+    const fullReplay = await deciderRepository(trainerDecider, {
+      eventStore: store,
+      aggregateType: 'Trainer',
+    }).load('Trainer-ash');
+    expect(withSnapshots).toMatchObject({ version: 7, snapshotVersion: 6, replayedEvents: 1 });
+    expect(fullReplay).toMatchObject({ version: 7, snapshotVersion: 0, replayedEvents: 7 });
+    expect(withSnapshots.state).toEqual(fullReplay.state);
+    expect(withSnapshots.state).toEqual({ x: 28, y: -28, moves: 7, retired: false });
+  });
+
+  it('loads a stream that ends exactly at the snapshot', async () => {
+    const store = new InMemoryEventStore();
+    const settings = {
+      store: new InMemorySnapshotStore(),
+      policy: SnapshotPolicies.always,
+      schemaVersion: 1,
+    };
+    await history(store, 2, { snapshots: settings });
+    const loaded = await deciderRepository(trainerDecider, {
+      eventStore: store,
+      aggregateType: 'T',
+      snapshots: settings,
+    }).load('Trainer-ash');
+    expect(loaded).toMatchObject({
+      version: 2,
+      snapshotVersion: 2,
+      replayedEvents: 0,
+      state: { x: 3, moves: 2 },
+    });
+  });
+
+  it('ignores a snapshot of an outdated state schema, replays, and snapshots the new schema', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore();
+    await history(store, 4, {
+      snapshots: { store: snapshots, policy: SnapshotPolicies.everyEvents(4), schemaVersion: 1 },
+    });
+    expect((await snapshots.list('Trainer-ash')).map((s) => [s.version, s.schemaVersion])).toEqual([
+      [4, 1],
+    ]);
+
+    // Release 2 changes the state shape: a distance field. An old snapshot would lack it.
+    type V2 = TrainerState & { distance: number };
+    const v2: Decider<TrainerCommand, TrainerEvent, V2> = {
+      initialState: () => ({ ...trainerDecider.initialState(), distance: 0 }),
+      evolve: (state, event) => {
+        const next = trainerDecider.evolve(state, event);
+        return {
+          ...next,
+          distance: state.distance + Math.abs(next.x - state.x) + Math.abs(next.y - state.y),
+        };
+      },
+      decide: (command, state) => trainerDecider.decide(command, state),
+    };
+    const settings = {
+      store: snapshots,
+      policy: SnapshotPolicies.everyEvents(5),
+      schemaVersion: 2,
+    };
+    const repository = deciderRepository(v2, {
+      eventStore: store,
+      aggregateType: 'Trainer',
+      snapshots: settings,
+    });
+    const loaded = await repository.load('Trainer-ash');
+    expect(loaded).toMatchObject({ version: 4, snapshotVersion: 0, replayedEvents: 4 });
+    expect(loaded.state.distance).toBe(2 * (1 + 2 + 3 + 4));
+
+    await handleCommand(store, 'Trainer-ash', v2, move(1, 1, now), { snapshots: settings });
+    const rebuilt = await snapshots.loadLatest<V2>('Trainer-ash', { schemaVersion: 2 });
+    expect(rebuilt).toMatchObject({
+      version: 5,
+      schemaVersion: 2,
+      state: { distance: 22, moves: 5 },
+    });
+    await expect(repository.load('Trainer-ash')).resolves.toMatchObject({
+      snapshotVersion: 5,
+      replayedEvents: 0,
+    });
+  });
+
+  it('still saves when the snapshot cannot be written, and reports it', async () => {
+    // BigInt state is not JSON: the real snapshot store fails to serialize it.
+    type Tally = { total: bigint };
+    const tally: Decider<{ add: number }, { type: 'Added'; data: { n: number } }, Tally> = {
+      initialState: () => ({ total: 0n }),
+      evolve: (state, event) => ({ total: state.total + BigInt(event.data.n) }),
+      decide: (command) => ({ type: 'Added', data: { n: command.add } }),
+    };
+    const store = new InMemoryEventStore();
+    const failures: [unknown, SnapshotFailure][] = [];
+    const result = await handleCommand(
+      store,
+      'Tally-1',
+      tally,
+      { add: 5 },
+      {
+        snapshots: {
+          store: new InMemorySnapshotStore(),
+          policy: SnapshotPolicies.always,
+          schemaVersion: 1,
+        },
+        onSnapshotError: (error, failure) => failures.push([error, failure]),
+      },
+    );
+    expect(result).toMatchObject({ newState: { total: 5n }, nextExpectedVersion: 1 });
+    expect(await store.readStream('Tally-1')).toHaveLength(1);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.[0]).toBeInstanceOf(TypeError);
+    expect(failures[0]?.[1]).toEqual({ streamId: 'Tally-1', operation: 'save', version: 1 });
+  });
+
+  it('falls back to a full replay when the snapshot cannot be read, and reports it', async () => {
+    const store = new InMemoryEventStore();
+    const unreadable = new InMemorySnapshotStore({
+      serializer: {
+        serialize: (state) => JSON.stringify(state),
+        deserialize: () => {
+          throw new SyntaxError('written by an incompatible serializer');
+        },
+      },
+    });
+    const failures: SnapshotFailure[] = [];
+    const options = {
+      aggregateType: 'Trainer',
+      snapshots: { store: unreadable, policy: SnapshotPolicies.always, schemaVersion: 1 },
+      onSnapshotError: (_: unknown, failure: SnapshotFailure) => failures.push(failure),
+    };
+    await history(store, 3, options);
+    const loaded = await deciderRepository(trainerDecider, { ...options, eventStore: store }).load(
+      'Trainer-ash',
+    );
+    expect(loaded).toMatchObject({
+      version: 3,
+      snapshotVersion: 0,
+      replayedEvents: 3,
+      state: { x: 6, moves: 3 },
+    });
+    expect(failures.filter((f) => f.operation === 'load').length).toBeGreaterThanOrEqual(3);
+    expect(failures.every((f) => f.streamId === 'Trainer-ash')).toBe(true);
+  });
+
+  it('reports a failing snapshot policy without failing the save', async () => {
+    const store = new InMemoryEventStore();
+    const failures: unknown[] = [];
+    await handleCommand(store, 'Trainer-ash', trainerDecider, move(1, 1, now), {
+      snapshots: {
+        store: new InMemorySnapshotStore(),
+        policy: () => {
+          throw new Error('policy bug');
+        },
+        schemaVersion: 1,
+      },
+      onSnapshotError: (error) => failures.push(error),
+    });
+    expect(await store.readStream('Trainer-ash')).toHaveLength(1);
+    expect(failures).toEqual([new Error('policy bug')]);
+  });
+});

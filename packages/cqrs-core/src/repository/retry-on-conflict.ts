@@ -1,0 +1,57 @@
+import { ExponentialBackoff, decorrelatedJitterGenerator, handleType, retry } from 'cockatiel';
+import { ConcurrencyConflictError } from '../event-store/event-store.errors';
+
+export interface RetryOnConflictOptions {
+  /** Total attempts, the first one included. Default 5. 1 disables retrying. */
+  maxAttempts?: number;
+  /** First backoff delay in ms. Default 10. */
+  initialDelayMs?: number;
+  /** Upper bound of one delay in ms. Default 1000. */
+  maxDelayMs?: number;
+  /** Called before each backoff; a metric or log hook. */
+  onRetry?: (info: { attempt: number; delayMs: number; error: ConcurrencyConflictError }) => void;
+  /** Aborting stops further attempts; the promise rejects with the last conflict or an abort error. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `operation` and, when it throws ConcurrencyConflictError, runs it again after a jittered
+ * exponential backoff (cockatiel's decorrelated jitter), at most `maxAttempts` times in all.
+ * Every other error fails at once. When the attempts are exhausted the last
+ * ConcurrencyConflictError is thrown.
+ *
+ * `operation` must redo the whole read -> decide -> append cycle (it receives the 1-based
+ * attempt number): retrying only the append with the same expected version would conflict
+ * again, and retrying it with a new expected version would skip the decision — lost update.
+ */
+export async function retryOnConflict<T>(
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOnConflictOptions = {},
+): Promise<T> {
+  const maxAttempts = options.maxAttempts ?? 5;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
+  }
+  const policy = retry(handleType(ConcurrencyConflictError), {
+    // cockatiel counts retries, not attempts.
+    maxAttempts: maxAttempts - 1,
+    backoff: new ExponentialBackoff({
+      generator: decorrelatedJitterGenerator,
+      initialDelay: options.initialDelayMs ?? 10,
+      maxDelay: options.maxDelayMs ?? 1_000,
+    }),
+  });
+  const { onRetry } = options;
+  const listener = onRetry
+    ? policy.onRetry((event) => {
+        if ('error' in event && event.error instanceof ConcurrencyConflictError) {
+          onRetry({ attempt: event.attempt, delayMs: event.delay, error: event.error });
+        }
+      })
+    : undefined;
+  try {
+    return await policy.execute(({ attempt }) => operation(attempt + 1), options.signal);
+  } finally {
+    listener?.dispose();
+  }
+}

@@ -1,0 +1,91 @@
+import { ConcurrencyConflictError } from '../event-store/event-store.errors';
+import { retryOnConflict } from './retry-on-conflict';
+
+const conflict = () => new ConcurrencyConflictError('Trainer-1', 3, 4);
+
+describe('retryOnConflict', () => {
+  it('returns at once when the first attempt succeeds', async () => {
+    const attempts: number[] = [];
+    await expect(retryOnConflict(async (attempt) => (attempts.push(attempt), 'ok'))).resolves.toBe(
+      'ok',
+    );
+    expect(attempts).toEqual([1]);
+  });
+
+  it('retries conflicts with growing, jittered, bounded delays until an attempt succeeds', async () => {
+    const retries: { attempt: number; delayMs: number }[] = [];
+    const result = await retryOnConflict(
+      async (attempt) => {
+        if (attempt < 4) throw conflict();
+        return attempt;
+      },
+      {
+        maxAttempts: 5,
+        initialDelayMs: 2,
+        maxDelayMs: 20,
+        onRetry: ({ attempt, delayMs }) => retries.push({ attempt, delayMs }),
+      },
+    );
+    expect(result).toBe(4);
+    expect(retries.map((r) => r.attempt)).toEqual([1, 2, 3]);
+    for (const { delayMs } of retries) {
+      expect(delayMs).toBeGreaterThanOrEqual(0);
+      expect(delayMs).toBeLessThanOrEqual(20);
+    }
+  });
+
+  it('throws the last ConcurrencyConflictError when the attempts are exhausted', async () => {
+    let calls = 0;
+    const error = await retryOnConflict(
+      async () => {
+        calls++;
+        throw new ConcurrencyConflictError('Trainer-1', calls, calls + 1);
+      },
+      { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 },
+    ).catch((e: unknown) => e);
+    expect(calls).toBe(3);
+    expect(error).toBeInstanceOf(ConcurrencyConflictError);
+    expect(error).toMatchObject({ streamId: 'Trainer-1', expected: 3, actual: 4 });
+  });
+
+  it('does not retry other errors', async () => {
+    let calls = 0;
+    await expect(
+      retryOnConflict(async () => {
+        calls++;
+        throw new RangeError('domain says no');
+      }),
+    ).rejects.toThrow(RangeError);
+    expect(calls).toBe(1);
+  });
+
+  it('with maxAttempts 1 does not retry, and refuses nonsense attempt counts', async () => {
+    let calls = 0;
+    await expect(
+      retryOnConflict(
+        async () => {
+          calls++;
+          throw conflict();
+        },
+        { maxAttempts: 1 },
+      ),
+    ).rejects.toBeInstanceOf(ConcurrencyConflictError);
+    expect(calls).toBe(1);
+    await expect(retryOnConflict(async () => 1, { maxAttempts: 0 })).rejects.toThrow(RangeError);
+  });
+
+  it('stops retrying when aborted', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const outcome = retryOnConflict(
+      async () => {
+        calls++;
+        controller.abort();
+        throw conflict();
+      },
+      { maxAttempts: 5, initialDelayMs: 1, signal: controller.signal },
+    );
+    await expect(outcome).rejects.toThrow();
+    expect(calls).toBe(1);
+  });
+});

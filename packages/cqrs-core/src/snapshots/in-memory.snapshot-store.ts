@@ -1,0 +1,99 @@
+import { SnapshotDecodeError } from './snapshot.errors';
+import { type SnapshotCodecOptions, SnapshotCodec, type SnapshotEncoding } from './snapshot.codec';
+import {
+  type LoadSnapshotOptions,
+  type Snapshot,
+  type SnapshotInfo,
+  type SnapshotStore,
+  type SnapshotStoreOptions,
+  type StoredSnapshot,
+  snapshotRetention,
+} from './snapshot-store.port';
+
+interface Entry {
+  info: SnapshotInfo;
+  payload: Buffer;
+}
+
+export interface InMemorySnapshotStoreOptions extends SnapshotStoreOptions, SnapshotCodecOptions {}
+
+/**
+ * Snapshot store in process memory, for tests and single-process tools. It encodes states like
+ * the durable stores do (serializer + compression), so a state that does not survive the
+ * serializer fails here too, not only in production.
+ */
+export class InMemorySnapshotStore implements SnapshotStore {
+  private readonly streams = new Map<string, Entry[]>();
+  private readonly codec: SnapshotCodec;
+  private readonly keep: number;
+
+  constructor(options: InMemorySnapshotStoreOptions = {}) {
+    this.codec = new SnapshotCodec(options);
+    this.keep = snapshotRetention(options.keep);
+  }
+
+  async init(): Promise<void> {}
+
+  async save(snapshot: Snapshot): Promise<void> {
+    const { payload, encoding, rawBytes } = await this.codec.encode(snapshot.state);
+    const entry: Entry = {
+      payload,
+      info: {
+        streamId: snapshot.streamId,
+        version: snapshot.version,
+        schemaVersion: snapshot.schemaVersion,
+        createdAt: snapshot.createdAt,
+        ...(snapshot.aggregateType !== undefined && { aggregateType: snapshot.aggregateType }),
+        encoding,
+        storedBytes: payload.length,
+        rawBytes,
+      },
+    };
+    const others = (this.streams.get(snapshot.streamId) ?? []).filter(
+      (e) =>
+        !(e.info.version === snapshot.version && e.info.schemaVersion === snapshot.schemaVersion),
+    );
+    const entries = [...others, entry].sort(newestFirst).slice(0, this.keep);
+    this.streams.set(snapshot.streamId, entries);
+  }
+
+  async loadLatest<State = unknown>(
+    streamId: string,
+    options: LoadSnapshotOptions,
+  ): Promise<StoredSnapshot<State> | undefined> {
+    const entry = this.streams
+      .get(streamId)
+      ?.find((e) => e.info.schemaVersion === options.schemaVersion);
+    if (!entry) return undefined;
+    return { ...entry.info, state: (await this.decode(entry.info, entry.payload)) as State };
+  }
+
+  async list(streamId: string): Promise<SnapshotInfo[]> {
+    return (this.streams.get(streamId) ?? []).map((e) => ({ ...e.info }));
+  }
+
+  async delete(streamId: string): Promise<number> {
+    const count = this.streams.get(streamId)?.length ?? 0;
+    this.streams.delete(streamId);
+    return count;
+  }
+
+  async close(): Promise<void> {}
+
+  private async decode(info: SnapshotInfo, payload: Buffer): Promise<unknown> {
+    try {
+      return await this.codec.decode(payload, info.encoding satisfies SnapshotEncoding);
+    } catch (error) {
+      throw new SnapshotDecodeError(
+        info.streamId,
+        info.version,
+        info.encoding,
+        (error as Error).message,
+      );
+    }
+  }
+}
+
+function newestFirst(a: Entry, b: Entry): number {
+  return b.info.version - a.info.version || b.info.schemaVersion - a.info.schemaVersion;
+}

@@ -1,0 +1,90 @@
+import { type SnapshotEncoding } from './snapshot.codec';
+
+/** The state of one stream at one version, as the repository hands it to the store. */
+export interface Snapshot<State = unknown> {
+  readonly streamId: string;
+  /** Stream version the state includes: the version of the last event folded into it. */
+  readonly version: number;
+  /**
+   * Version of the aggregate's *state* schema (not of any event). Bump it whenever the state
+   * shape or the evolve logic changes: every snapshot of an older schema is then ignored and
+   * rebuilt from the events (S2-3).
+   */
+  readonly schemaVersion: number;
+  /** Serialized by the store's snapshot serializer (JSON by default: plain data only). */
+  readonly state: State;
+  /** ISO-8601 time the snapshot was taken. */
+  readonly createdAt: string;
+  readonly aggregateType?: string;
+}
+
+/** A snapshot as stored: also says how its state was encoded. */
+export interface StoredSnapshot<State = unknown> extends Snapshot<State> {
+  /** 'identity' (not compressed), 'gzip' or 'br' (brotli). */
+  readonly encoding: SnapshotEncoding;
+  /** Size of the stored payload in bytes (after compression). */
+  readonly storedBytes: number;
+  /** Size of the serialized state in bytes (before compression). */
+  readonly rawBytes: number;
+}
+
+/** A stored snapshot without its state, for listings. */
+export type SnapshotInfo = Omit<StoredSnapshot, 'state'>;
+
+export interface LoadSnapshotOptions {
+  /** The aggregate's current state schema version; snapshots of any other version are ignored. */
+  schemaVersion: number;
+}
+
+export interface SnapshotStoreOptions {
+  /**
+   * Retention: keep the newest `keep` snapshots of each stream (by version, across schema
+   * versions); older ones are removed by `save`. Default 2 (one spare if the newest is unreadable).
+   */
+  keep?: number;
+}
+
+/**
+ * Snapshot store port (S2-3). Implementations: in-memory, MongoDB; both pass
+ * `describeSnapshotStoreConformance` from `@causeway/cqrs-core/testing`.
+ *
+ * Contract:
+ * - A snapshot is an optimisation, never the source of truth: the events are. Losing every
+ *   snapshot must only cost replay time, so callers treat store failures as non-fatal.
+ * - `save` is idempotent per (streamId, version, schemaVersion): saving it again replaces it.
+ *   After `save` resolves, `loadLatest` sees it, and at most `keep` snapshots of the stream remain.
+ * - `loadLatest` returns the snapshot with the highest version among those whose
+ *   `schemaVersion` equals the requested one; snapshots of an older (or newer) aggregate
+ *   schema are ignored, never returned.
+ * - The state comes back equal to what was saved after a serializer round trip (the default
+ *   JSON serializer keeps plain objects, arrays, strings — any unicode —, finite numbers,
+ *   booleans and null). Large states are compressed; the encoding is recorded per snapshot.
+ * - Safe to call concurrently. Concurrent saves of one stream may briefly leave more than
+ *   `keep` snapshots; the next save trims again.
+ */
+export interface SnapshotStore {
+  /** Creates collections and indexes. Idempotent; call once at start-up. */
+  init(): Promise<void>;
+  save(snapshot: Snapshot): Promise<void>;
+  loadLatest<State = unknown>(
+    streamId: string,
+    options: LoadSnapshotOptions,
+  ): Promise<StoredSnapshot<State> | undefined>;
+  /** The stream's snapshots without state, newest (highest version) first. */
+  list(streamId: string): Promise<SnapshotInfo[]>;
+  /** Deletes every snapshot of the stream; returns how many were deleted. */
+  delete(streamId: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * The retention count of SnapshotStoreOptions, validated (default 2).
+ * @throws RangeError unless an integer >= 1
+ */
+export function snapshotRetention(keep: number | undefined): number {
+  const value = keep ?? 2;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`keep must be an integer >= 1, got ${keep}`);
+  }
+  return value;
+}

@@ -1,0 +1,86 @@
+import { promisify } from 'node:util';
+import { brotliCompress, brotliDecompress, constants, gunzip, gzip } from 'node:zlib';
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+const brotliAsync = promisify(brotliCompress);
+const unbrotliAsync = promisify(brotliDecompress);
+
+/** How a snapshot payload is stored: as is, gzip or brotli. Recorded with every snapshot. */
+export type SnapshotEncoding = 'identity' | 'gzip' | 'br';
+
+/** Turns snapshot state into text and back. Must be deterministic and side-effect free. */
+export interface SnapshotSerializer {
+  serialize(state: unknown): string;
+  deserialize(text: string): unknown;
+}
+
+/** JSON (the default): plain data only — Date becomes a string, Map/Set/undefined are lost. */
+export const jsonSnapshotSerializer: SnapshotSerializer = {
+  serialize: (state) => JSON.stringify(state),
+  deserialize: (text) => JSON.parse(text) as unknown,
+};
+
+export interface SnapshotCodecOptions {
+  serializer?: SnapshotSerializer;
+  /** Algorithm for payloads above the threshold. Default 'gzip'; 'none' disables compression. */
+  compression?: 'gzip' | 'br' | 'none';
+  /** Compress serialized states larger than this many bytes. Default 8 KiB. */
+  compressAboveBytes?: number;
+}
+
+export interface EncodedSnapshot {
+  payload: Buffer;
+  encoding: SnapshotEncoding;
+  rawBytes: number;
+}
+
+/**
+ * Serializes snapshot state and compresses it above a size threshold (S2-3). Compression runs
+ * on the libuv thread pool (async zlib), so large snapshots do not block the event loop.
+ * A compressed payload that is not smaller than the raw one is stored as 'identity'.
+ */
+export class SnapshotCodec {
+  private readonly serializer: SnapshotSerializer;
+  private readonly compression: 'gzip' | 'br' | 'none';
+  private readonly threshold: number;
+
+  constructor(options: SnapshotCodecOptions = {}) {
+    this.serializer = options.serializer ?? jsonSnapshotSerializer;
+    this.compression = options.compression ?? 'gzip';
+    this.threshold = options.compressAboveBytes ?? 8 * 1024;
+  }
+
+  async encode(state: unknown): Promise<EncodedSnapshot> {
+    const raw = Buffer.from(this.serializer.serialize(state), 'utf8');
+    if (this.compression === 'none' || raw.length <= this.threshold) {
+      return { payload: raw, encoding: 'identity', rawBytes: raw.length };
+    }
+    const compressed =
+      this.compression === 'gzip'
+        ? await gzipAsync(raw)
+        : await brotliAsync(raw, { params: { [constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+    if (compressed.length >= raw.length)
+      return { payload: raw, encoding: 'identity', rawBytes: raw.length };
+    return { payload: compressed, encoding: this.compression, rawBytes: raw.length };
+  }
+
+  /** @throws Error for an unknown encoding or a corrupt payload (callers wrap it in SnapshotDecodeError) */
+  async decode(payload: Buffer, encoding: string): Promise<unknown> {
+    let raw: Buffer;
+    switch (encoding) {
+      case 'identity':
+        raw = payload;
+        break;
+      case 'gzip':
+        raw = await gunzipAsync(payload);
+        break;
+      case 'br':
+        raw = await unbrotliAsync(payload);
+        break;
+      default:
+        throw new Error(`unknown encoding "${encoding}"`);
+    }
+    return this.serializer.deserialize(raw.toString('utf8'));
+  }
+}

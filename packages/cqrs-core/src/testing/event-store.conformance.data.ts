@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import {
+  ChecksumMismatchError,
+  MessageTooLargeError,
+  MessageValidationError,
+  UnknownMessageTypeError,
+} from '../messages/message.errors';
+import { SerializerRegistry } from '../messages/serializer.registry';
+import { type EventStoreConformanceContext } from './event-store.conformance';
+import { event, uniqueName } from './event-store.conformance.fixtures';
+
+export function dataScenarios(context: EventStoreConformanceContext): void {
+  const store = () => context.harness().store;
+
+  it('stores a 1 MB event', async () => {
+    const streamId = uniqueName('large');
+    const blob = 'x'.repeat(1_000_000);
+    await store().append(
+      streamId,
+      [event('Small', 1), event('Large', { blob }), event('Small', 3)],
+      { expectedVersion: 'no-stream' },
+    );
+    const read = await store().readStream(streamId);
+    expect(read.map((e) => e.type)).toEqual(['Small', 'Large', 'Small']);
+    expect((read[1]?.data as { blob: string }).blob).toBe(blob);
+  });
+
+  it('keeps unicode, deeply nested data and keys with dots and dollars intact', async () => {
+    const streamId = uniqueName('ström ✓ 日本');
+    let nested: unknown = { leaf: '🍃' };
+    for (let depth = 0; depth < 40; depth++)
+      nested = { [`level.${depth}`]: nested, list: [[depth, [depth]]] };
+    const data = {
+      'emoji 🚀': 'π ≈ 3.14159 — 日本語 — עברית — \u0000\u2028 "quoted" \\slash',
+      'a.b': { $c: [[1, [2, { 'd.e': null }]]], '': 'empty key' },
+      nested,
+      numbers: [0, -1, 1.5, 1e21, Number.MAX_SAFE_INTEGER],
+    };
+    const metadata = { 'tenant.id': 't-1', $trace: '00-abc', correlationId: 'ünï' };
+    await store().append(streamId, [event('Unicode✓', data, metadata)], {
+      expectedVersion: 'no-stream',
+    });
+    const [read] = await store().readStream(streamId);
+    expect(read?.type).toBe('Unicode✓');
+    expect(read?.streamId).toBe(streamId);
+    expect(read?.data).toEqual(data);
+    expect(read?.metadata).toMatchObject(metadata);
+  });
+
+  it('refuses to read an event whose stored data no longer matches its checksum', async () => {
+    const streamId = uniqueName('corrupt');
+    const type = uniqueName('Corrupt');
+    const written = [event(type, { n: 1 }), event(type, { n: 2 }), event(type, { n: 3 })];
+    const result = await store().append(streamId, written, { expectedVersion: 'no-stream' });
+    await context.harness().corrupt(streamId, 2);
+    const error = await store()
+      .readStream(streamId)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(ChecksumMismatchError);
+    expect(error).toMatchObject({ messageId: written[1]?.messageId });
+    await expect(
+      store().readAll({ fromPosition: (result.positions[0] ?? 1) - 1, types: [type] }),
+    ).rejects.toBeInstanceOf(ChecksumMismatchError);
+    // The intact events stay readable around it.
+    expect((await store().readStream(streamId, { toVersion: 1 })).map((e) => e.data)).toEqual([
+      { n: 1 },
+    ]);
+    expect((await store().readStream(streamId, { fromVersion: 3 })).map((e) => e.data)).toEqual([
+      { n: 3 },
+    ]);
+    await store().deleteStream(streamId, { mode: 'hard' });
+  });
+
+  it('refuses an oversized event before writing anything of its append', async () => {
+    const streamId = uniqueName('oversized');
+    const huge = event('Huge', { blob: 'y'.repeat(4 * 1024 * 1024) });
+    const error = await store()
+      .append(streamId, [event('Fine', 1), huge], { expectedVersion: 'no-stream' })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(MessageTooLargeError);
+    expect(error).toMatchObject({ messageId: huge.messageId });
+    expect(await store().readStream(streamId)).toEqual([]);
+    await expect(store().streamInfo(streamId)).resolves.toMatchObject({
+      version: 0,
+      state: 'missing',
+    });
+  });
+
+  it('writes nothing of a multi-event append when one event fails validation', async () => {
+    const streamId = uniqueName('invalid');
+    await store().append(streamId, [event('Valid', 0)], { expectedVersion: 'no-stream' });
+    const attempt = store().append(
+      streamId,
+      [event('Valid', 1), event('Valid', 2), event('Invalid', { n: BigInt(3) })],
+      {
+        expectedVersion: 1,
+      },
+    );
+    await expect(attempt).rejects.toBeInstanceOf(MessageValidationError);
+    expect((await store().readStream(streamId)).map((e) => e.data)).toEqual([0]);
+    await expect(
+      store().append(streamId, [event('Valid', 1)], { expectedVersion: 1 }),
+    ).resolves.toMatchObject({ nextExpectedVersion: 2 });
+  });
+
+  it('passes serializer errors through: validation on append, unknown types on read', async () => {
+    const registry = new SerializerRegistry().register(
+      'Deposited',
+      z.object({ amount: z.number().positive() }),
+    );
+    const typed = await context.harness().connect({ serializer: registry });
+    const streamId = uniqueName('registry');
+    await typed.append(streamId, [event('Deposited', { amount: 5 })], {
+      expectedVersion: 'no-stream',
+    });
+    const invalid = await typed
+      .append(streamId, [event('Deposited', { amount: 1 }), event('Deposited', { amount: -1 })], {
+        expectedVersion: 1,
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(invalid).toBeInstanceOf(MessageValidationError);
+    expect(invalid).toMatchObject({ type: 'Deposited', field: 'amount' });
+    expect((await typed.readStream(streamId)).map((e) => e.data)).toEqual([{ amount: 5 }]);
+
+    // Written by a store that accepts any type, read by one whose registry does not know it.
+    await store().append(streamId, [event('Mystery', { secret: true })], { expectedVersion: 1 });
+    const unknown = await typed.readStream(streamId).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(unknown).toBeInstanceOf(UnknownMessageTypeError);
+    expect(unknown).toMatchObject({ type: 'Mystery' });
+    await expect(typed.readStream(streamId, { toVersion: 1 })).resolves.toHaveLength(1);
+  });
+}

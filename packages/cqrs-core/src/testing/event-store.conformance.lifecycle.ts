@@ -1,0 +1,230 @@
+import { StreamDeletedError } from '../event-store/event-store.errors';
+import { type StoredEvent } from '../event-store/event-store.port';
+import { type EventStoreConformanceContext } from './event-store.conformance';
+import {
+  event,
+  expectConflict,
+  range,
+  uniqueName,
+  versions,
+  waitFor,
+} from './event-store.conformance.fixtures';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function lifecycleScenarios(context: EventStoreConformanceContext): void {
+  const store = () => context.harness().store;
+
+  it('delivers past and live events to a catch-up subscription until it is stopped', async () => {
+    const streamId = uniqueName('sub');
+    const type = uniqueName('Sub');
+    const first = await store().append(
+      streamId,
+      range(1, 3).map((n) => event(type, n)),
+      { expectedVersion: 'no-stream' },
+    );
+    const received: StoredEvent[] = [];
+    const subscription = store().subscribe({
+      fromPosition: (first.positions[0] ?? 1) - 1,
+      types: [type],
+      pollIntervalMs: 20,
+      handler: (e) => {
+        received.push(e);
+      },
+    });
+    await waitFor(() => received.length === 3);
+    await store().append(streamId, [event(type, 4), event(type, 5)], { expectedVersion: 3 });
+    await waitFor(() => received.length === 5);
+    await subscription.stop();
+    expect(received.map((e) => e.data)).toEqual([1, 2, 3, 4, 5]);
+    expect(subscription.position).toBe(received[4]?.position);
+    await store().append(streamId, [event(type, 6)], { expectedVersion: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received).toHaveLength(5);
+
+    // A failing handler stops the subscription and reports the error.
+    const failure = new Error('handler failed');
+    const errors: unknown[] = [];
+    const failing = store().subscribe({
+      fromPosition: subscription.position,
+      types: [type],
+      pollIntervalMs: 20,
+      handler: () => {
+        throw failure;
+      },
+      onError: (error) => errors.push(error),
+    });
+    await waitFor(() => errors.length === 1);
+    await failing.stop();
+    expect(errors).toEqual([failure]);
+    expect(failing.position).toBe(subscription.position);
+  });
+
+  it('soft-deletes a stream, which can then be created again with versions continuing', async () => {
+    const streamId = uniqueName('soft');
+    const type = uniqueName('Soft');
+    const first = await store().append(
+      streamId,
+      range(1, 3).map((n) => event(type, n)),
+      { expectedVersion: 'no-stream' },
+    );
+    await expectConflict(store().deleteStream(streamId, { mode: 'soft', expectedVersion: 2 }), {
+      streamId,
+      expected: 2,
+      actual: 3,
+    });
+    expect(await store().readStream(streamId)).toHaveLength(3);
+    await store().deleteStream(streamId, { mode: 'soft', expectedVersion: 3 });
+    expect(await store().readStream(streamId)).toEqual([]);
+    expect(
+      await store().readAll({ fromPosition: (first.positions[0] ?? 1) - 1, types: [type] }),
+    ).toEqual([]);
+    await expect(store().streamInfo(streamId)).resolves.toEqual({
+      streamId,
+      version: 3,
+      firstVersion: 4,
+      state: 'soft-deleted',
+    });
+    await expectConflict(
+      store().append(streamId, [event(type, 4)], { expectedVersion: 'exists' }),
+      { streamId, expected: 'exists', actual: 3 },
+    );
+
+    await expect(
+      store().append(streamId, [event(type, 4)], { expectedVersion: 'no-stream' }),
+    ).resolves.toMatchObject({ nextExpectedVersion: 4 });
+    expect((await store().readStream(streamId)).map((e) => [e.version, e.data])).toEqual([[4, 4]]);
+    await expect(store().streamInfo(streamId)).resolves.toEqual({
+      streamId,
+      version: 4,
+      firstVersion: 4,
+      state: 'active',
+    });
+  });
+
+  it('hard-deletes a stream with a tombstone: it can never be written again', async () => {
+    const streamId = uniqueName('hard');
+    const type = uniqueName('Hard');
+    const first = await store().append(streamId, [event(type, 1), event(type, 2)], {
+      expectedVersion: 'no-stream',
+    });
+    await expectConflict(store().deleteStream(streamId, { mode: 'hard', expectedVersion: 1 }), {
+      streamId,
+      expected: 1,
+      actual: 2,
+    });
+    await store().deleteStream(streamId, { mode: 'hard', expectedVersion: 2 });
+    for (const expectedVersion of ['any', 'no-stream', 2, 3] as const) {
+      await expect(
+        store().append(streamId, [event(type, 3)], { expectedVersion }),
+      ).rejects.toBeInstanceOf(StreamDeletedError);
+    }
+    await expect(store().deleteStream(streamId, { mode: 'soft' })).rejects.toBeInstanceOf(
+      StreamDeletedError,
+    );
+    await expect(store().streamInfo(streamId)).resolves.toMatchObject({
+      streamId,
+      version: 2,
+      state: 'tombstoned',
+    });
+    expect(await store().readStream(streamId)).toEqual([]);
+    expect(
+      await store().readAll({ fromPosition: (first.positions[0] ?? 1) - 1, types: [type] }),
+    ).toEqual([]);
+  });
+
+  it('truncates a stream before a version', async () => {
+    const streamId = uniqueName('truncate');
+    const type = uniqueName('Trunc');
+    const first = await store().append(
+      streamId,
+      range(1, 10).map((n) => event(type, n)),
+      { expectedVersion: 'no-stream' },
+    );
+    await store().truncateStream(streamId, 4);
+    expect(versions(await store().readStream(streamId))).toEqual(range(4, 10));
+    expect(versions(await store().readStream(streamId, { direction: 'backwards' }))).toEqual(
+      range(4, 10).reverse(),
+    );
+    expect(
+      versions(
+        await store().readAll({ fromPosition: (first.positions[0] ?? 1) - 1, types: [type] }),
+      ),
+    ).toEqual(range(4, 10));
+    await expect(store().streamInfo(streamId)).resolves.toEqual({
+      streamId,
+      version: 10,
+      firstVersion: 4,
+      state: 'active',
+    });
+    await expect(
+      store().append(streamId, [event(type, 11)], { expectedVersion: 10 }),
+    ).resolves.toMatchObject({ nextExpectedVersion: 11 });
+  });
+
+  it('applies retention by maximum age (oldest prefix) and by maximum count, within a prefix', async () => {
+    const prefix = uniqueName('retention') + '/';
+    const aged = prefix + 'aged';
+    const counted = prefix + 'counted';
+    const outside = uniqueName('retention-outside');
+    const old = new Date(Date.now() - 2 * DAY_MS).toISOString();
+    const stamps = [old, old, old, new Date().toISOString(), old, new Date().toISOString()];
+    await store().append(
+      aged,
+      stamps.map((timestamp, i) => event('Aged', i + 1, { timestamp })),
+      { expectedVersion: 'no-stream' },
+    );
+    await store().append(
+      counted,
+      range(1, 10).map((n) => event('Counted', n)),
+      { expectedVersion: 'no-stream' },
+    );
+    await store().append(
+      outside,
+      range(1, 10).map((n) => event('Counted', n, { timestamp: old })),
+      { expectedVersion: 'no-stream' },
+    );
+
+    // Only the prefix of old events goes: the old event after a recent one stays (versions never get holes).
+    await expect(store().applyRetention({ maxAgeMs: DAY_MS, streamPrefix: prefix })).resolves.toBe(
+      3,
+    );
+    expect(versions(await store().readStream(aged))).toEqual([4, 5, 6]);
+    await expect(store().applyRetention({ maxCount: 2, streamPrefix: prefix })).resolves.toBe(9);
+    expect(versions(await store().readStream(aged))).toEqual([5, 6]);
+    expect(versions(await store().readStream(counted))).toEqual([9, 10]);
+    await expect(store().streamInfo(counted)).resolves.toMatchObject({
+      version: 10,
+      firstVersion: 9,
+      state: 'active',
+    });
+    expect(await store().readStream(outside)).toHaveLength(10);
+    await expect(store().applyRetention({ maxCount: 2, streamPrefix: prefix })).resolves.toBe(0);
+  });
+
+  it('reports truncated and unknown streams consistently', async () => {
+    const streamId = uniqueName('info');
+    await store().truncateStream(streamId, 5);
+    await expect(store().streamInfo(streamId)).resolves.toEqual({
+      streamId,
+      version: 0,
+      firstVersion: 1,
+      state: 'missing',
+    });
+    await store().append(streamId, [event('Info', 1), event('Info', 2)], {
+      expectedVersion: 'no-stream',
+    });
+    await store().truncateStream(streamId, 99);
+    // Truncating past the head removes every event; the stream then counts as having none.
+    await expect(store().streamInfo(streamId)).resolves.toEqual({
+      streamId,
+      version: 2,
+      firstVersion: 3,
+      state: 'active',
+    });
+    expect(await store().readStream(streamId)).toEqual([]);
+    await expect(
+      store().append(streamId, [event('Info', 3)], { expectedVersion: 'no-stream' }),
+    ).resolves.toMatchObject({ nextExpectedVersion: 3 });
+  });
+}

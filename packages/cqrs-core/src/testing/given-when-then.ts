@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { type AggregateRoot } from '../domain/aggregate-root';
+import { type Decider, decideEvents, foldEvents } from '../domain/decider';
+import { type DomainEvent } from '../domain/domain-event';
+
+/** An error class, optionally with a predicate the error must also satisfy, or a predicate alone. */
+export type ErrorExpectation<E extends Error = Error> =
+  (abstract new (...args: never[]) => E) | ((error: unknown) => boolean);
+
+export interface Then<Event, State> {
+  /** The command produced exactly these events, in order (deep equality). `then([])`: nothing happened. */
+  then(expected: Event | readonly Event[]): void;
+  /** The state after the produced events deep-equals `expected`. */
+  thenState(expected: State): void;
+  /** The command was refused with this error class (and `check`, when given) or matching predicate. */
+  thenThrows<E extends Error>(expected: ErrorExpectation<E>, check?: (error: E) => boolean): void;
+}
+
+type Outcome<Event, State> =
+  { ok: true; events: Event[]; state: State } | { ok: false; error: unknown };
+
+function then<Event, State>(run: () => Outcome<Event, State>): Then<Event, State> {
+  const succeeded = (): { events: Event[]; state: State } => {
+    const outcome = run();
+    if (!outcome.ok) throw outcome.error;
+    return outcome;
+  };
+  return {
+    then(expected) {
+      const list = Array.isArray(expected) ? expected : [expected];
+      assert.deepStrictEqual(succeeded().events, list);
+    },
+    thenState(expected) {
+      assert.deepStrictEqual(succeeded().state, expected);
+    },
+    thenThrows(expected, check) {
+      const outcome = run();
+      if (outcome.ok) {
+        assert.fail(
+          `Expected the command to throw, but it produced ${JSON.stringify(outcome.events)}`,
+        );
+      }
+      const error = outcome.error;
+      if (isErrorClass(expected)) {
+        if (!(error instanceof expected)) {
+          assert.fail(`Expected ${expected.name}, got ${describeError(error)}`);
+        }
+        if (check && !check(error))
+          assert.fail(`${describeError(error)} did not satisfy the check`);
+      } else if (!expected(error)) {
+        assert.fail(`${describeError(error)} did not satisfy the predicate`);
+      }
+    },
+  };
+}
+
+/**
+ * Given/when/then for deciders (Emmett style):
+ * `DeciderSpecification.for(decider).given(events).when(command).then(events)`.
+ * Each `then*` call runs the whole scenario afresh; nothing is shared between calls.
+ */
+export const DeciderSpecification = {
+  for<Command, Event, State>(decider: Decider<Command, Event, State>) {
+    return {
+      given(events: readonly Event[] = []) {
+        return {
+          when(command: Command): Then<Event, State> {
+            return then(() => {
+              const state = foldEvents(decider, events);
+              try {
+                const produced = decideEvents(decider, command, state);
+                return { ok: true, events: produced, state: foldEvents(decider, produced, state) };
+              } catch (error) {
+                return { ok: false, error };
+              }
+            });
+          },
+        };
+      },
+    };
+  },
+};
+
+/**
+ * Given/when/then for AggregateRoot classes:
+ * `AggregateSpecification.for(() => new Trainer('ash')).given(events).when((t) => t.move(cmd)).then(events)`.
+ * `given` events are loaded as history; `then` compares the uncommitted events `when` applied.
+ */
+export const AggregateSpecification = {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any aggregate; types come from A
+  for<A extends AggregateRoot<any, DomainEvent>>(create: () => A) {
+    type Event = A['uncommittedEvents'][number];
+    type State = A['state'];
+    return {
+      given(events: readonly Event[] = []) {
+        return {
+          when(act: (aggregate: A) => void): Then<Event, State> {
+            return then(() => {
+              const aggregate = create();
+              aggregate.loadFromHistory(events);
+              try {
+                act(aggregate);
+              } catch (error) {
+                return { ok: false, error };
+              }
+              return { ok: true, events: [...aggregate.uncommittedEvents], state: aggregate.state };
+            });
+          },
+        };
+      },
+    };
+  },
+};
+
+function isErrorClass(value: unknown): value is abstract new (...args: never[]) => Error {
+  return typeof value === 'function' && (value === Error || value.prototype instanceof Error);
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : `non-error ${String(error)}`;
+}

@@ -1,0 +1,130 @@
+import { AssertionError } from 'node:assert';
+import { AggregateSpecification, DeciderSpecification } from './given-when-then';
+import {
+  Trainer,
+  TrainerRetiredError,
+  move,
+  moved,
+  trainerDecider,
+} from '../../test/fixtures/trainer.domain';
+
+const retired = { type: 'TrainerRetired' as const, data: { at: 't0' } };
+
+describe('DeciderSpecification', () => {
+  const spec = DeciderSpecification.for(trainerDecider);
+
+  it('passes when the command produces the expected events', () => {
+    spec
+      .given([moved(1, 1)])
+      .when(move(2, 3, 't'))
+      .then([moved(3, 4, 't')]);
+    spec
+      .given()
+      .when(move(1, 0, 't'))
+      .then(moved(1, 0, 't'));
+    spec
+      .given([moved(1, 1)])
+      .when(move(2, 3, 't'))
+      .thenState({ x: 3, y: 4, moves: 2, retired: false });
+  });
+
+  it('fails when the events differ, or when the command throws', () => {
+    expect(() =>
+      spec
+        .given([moved(1, 1)])
+        .when(move(2, 3, 't'))
+        .then([moved(3, 3, 't')]),
+    ).toThrow(AssertionError);
+    expect(() =>
+      spec
+        .given([moved(1, 1)])
+        .when(move(2, 3, 't'))
+        .then([]),
+    ).toThrow(AssertionError);
+    expect(() => spec.given([retired]).when(move(1, 1)).then([])).toThrow(TrainerRetiredError);
+  });
+
+  it('thenThrows accepts an error class, a class with a check, or a predicate', () => {
+    spec
+      .given([retired])
+      .when(move(1, 1, 'later'))
+      .thenThrows(TrainerRetiredError);
+    spec
+      .given([retired])
+      .when(move(1, 1, 'later'))
+      .thenThrows(Error);
+    spec
+      .given([retired])
+      .when(move(1, 1, 'later'))
+      .thenThrows(TrainerRetiredError, (e) => e.at === 'later');
+    spec
+      .given([retired])
+      .when(move(1, 1, 'later'))
+      .thenThrows((e) => (e as Error).message.includes('retired'));
+  });
+
+  it('thenThrows fails when nothing is thrown or the wrong error is', () => {
+    expect(() => spec.given([]).when(move(1, 1)).thenThrows(TrainerRetiredError)).toThrow(
+      /Expected the command to throw/,
+    );
+    expect(() => spec.given([retired]).when(move(1, 1)).thenThrows(RangeError)).toThrow(
+      /Expected RangeError/,
+    );
+    expect(() =>
+      spec
+        .given([retired])
+        .when(move(1, 1))
+        .thenThrows(TrainerRetiredError, () => false),
+    ).toThrow(/did not satisfy the check/);
+    expect(() =>
+      spec
+        .given([retired])
+        .when(move(1, 1))
+        .thenThrows(() => false),
+    ).toThrow(/did not satisfy the predicate/);
+  });
+});
+
+describe('AggregateSpecification', () => {
+  const spec = AggregateSpecification.for(() => new Trainer('ash'));
+
+  it('compares the events the action applied after the given history', () => {
+    spec
+      .given([moved(1, 1)])
+      .when((t) => t.move(1, 1, 't'))
+      .then([moved(2, 2, 't')]);
+    spec
+      .given([moved(1, 1), retired])
+      .when((t) => t.retire('again'))
+      .then([]);
+    spec
+      .given([moved(1, 1)])
+      .when((t) => t.move(1, 1, 't'))
+      .thenState({ x: 2, y: 2, moves: 2, retired: false });
+    expect(() =>
+      spec
+        .given([])
+        .when((t) => t.move(1, 1, 't'))
+        .then([moved(1, 2, 't')]),
+    ).toThrow(AssertionError);
+  });
+
+  it('checks refusals', () => {
+    spec
+      .given([retired])
+      .when((t) => t.move(1, 1, 'x'))
+      .thenThrows(TrainerRetiredError, (e) => e.at === 'x');
+    expect(() =>
+      spec
+        .given([])
+        .when((t) => t.move(1, 1, 'x'))
+        .thenThrows(TrainerRetiredError),
+    ).toThrow(AssertionError);
+  });
+
+  it('runs every scenario on a fresh aggregate', () => {
+    const scenario = spec.given([moved(1, 1)]).when((t) => t.move(1, 1, 't'));
+    scenario.then([moved(2, 2, 't')]);
+    scenario.then([moved(2, 2, 't')]);
+  });
+});

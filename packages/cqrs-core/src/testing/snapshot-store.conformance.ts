@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import { type Snapshot, type SnapshotStore } from '../snapshots/snapshot-store.port';
+
+export interface SnapshotStoreFactoryOptions {
+  /** Retention the store must apply. */
+  keep: number;
+  compression: 'gzip' | 'br';
+  compressAboveBytes: number;
+}
+
+/** Creates a store with these options; the suite calls init() and close() on it. */
+export type SnapshotStoreFactory = (
+  options: SnapshotStoreFactoryOptions,
+) => SnapshotStore | Promise<SnapshotStore>;
+
+/**
+ * The snapshot store contract (see SnapshotStore), run once per backend:
+ * `describeSnapshotStoreConformance('mongodb', (options) => new MongoSnapshotStore({ connection, ...options }))`.
+ * Each test uses its own random stream ids, so stores may share a database.
+ */
+export function describeSnapshotStoreConformance(
+  name: string,
+  factory: SnapshotStoreFactory,
+): void {
+  describe(`SnapshotStore conformance: ${name}`, () => {
+    const open: SnapshotStore[] = [];
+    async function store(
+      options: Partial<SnapshotStoreFactoryOptions> = {},
+    ): Promise<SnapshotStore> {
+      const created = await factory({
+        keep: 3,
+        compression: 'gzip',
+        compressAboveBytes: 1024,
+        ...options,
+      });
+      open.push(created);
+      await created.init();
+      return created;
+    }
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((s) => s.close()));
+    });
+
+    const stream = () => `Trainer-${randomUUID()}`;
+    const snapshot = (
+      streamId: string,
+      version: number,
+      state: unknown,
+      schemaVersion = 1,
+    ): Snapshot => ({
+      streamId,
+      version,
+      schemaVersion,
+      state,
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, version)).toISOString(),
+      aggregateType: 'Trainer',
+    });
+
+    it('init is idempotent; a stream without snapshots loads as undefined and lists as []', async () => {
+      const s = await store();
+      await s.init();
+      const id = stream();
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toBeUndefined();
+      await expect(s.list(id)).resolves.toEqual([]);
+      await expect(s.delete(id)).resolves.toBe(0);
+    });
+
+    it('loads the snapshot with the highest version, whatever the save order', async () => {
+      const s = await store();
+      const id = stream();
+      await s.save(snapshot(id, 3, { x: 3 }));
+      await s.save(snapshot(id, 7, { x: 7 }));
+      await s.save(snapshot(id, 5, { x: 5 }));
+      const latest = await s.loadLatest(id, { schemaVersion: 1 });
+      expect(latest).toMatchObject({
+        streamId: id,
+        version: 7,
+        schemaVersion: 1,
+        state: { x: 7 },
+        createdAt: '2026-01-01T00:00:07.000Z',
+        aggregateType: 'Trainer',
+        encoding: 'identity',
+      });
+      expect(latest?.storedBytes).toBe(Buffer.byteLength(JSON.stringify({ x: 7 })));
+      expect((await s.list(id)).map((info) => info.version)).toEqual([7, 5, 3]);
+      expect((await s.list(id))[0]).not.toHaveProperty('state');
+    });
+
+    it('keeps streams apart, also streams whose ids share a prefix', async () => {
+      const s = await store();
+      const id = stream();
+      await s.save(snapshot(id, 1, { owner: 'a' }));
+      await s.save(snapshot(`${id}-1`, 9, { owner: 'b' }));
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+        version: 1,
+        state: { owner: 'a' },
+      });
+      await expect(s.delete(`${id}-1`)).resolves.toBe(1);
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({ version: 1 });
+    });
+
+    it('replaces a snapshot saved again at the same version and schema version', async () => {
+      const s = await store();
+      const id = stream();
+      await s.save(snapshot(id, 4, { x: 'first' }));
+      await s.save(snapshot(id, 4, { x: 'second' }));
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+        state: { x: 'second' },
+      });
+      expect(await s.list(id)).toHaveLength(1);
+    });
+
+    it('ignores snapshots of another aggregate schema version', async () => {
+      const s = await store();
+      const id = stream();
+      await s.save(snapshot(id, 10, { shape: 'v1' }, 1));
+      await expect(s.loadLatest(id, { schemaVersion: 2 })).resolves.toBeUndefined();
+      await s.save(snapshot(id, 4, { shape: 'v2' }, 2));
+      await expect(s.loadLatest(id, { schemaVersion: 2 })).resolves.toMatchObject({
+        version: 4,
+        state: { shape: 'v2' },
+      });
+      // An older deploy still finds its own snapshot; it never sees the newer schema's.
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+        version: 10,
+        state: { shape: 'v1' },
+      });
+      await s.save(snapshot(id, 10, { shape: 'v2 at 10' }, 2));
+      await expect(s.loadLatest(id, { schemaVersion: 2 })).resolves.toMatchObject({
+        version: 10,
+        state: { shape: 'v2 at 10' },
+      });
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+        state: { shape: 'v1' },
+      });
+    });
+
+    it('keeps only the newest K snapshots of a stream', async () => {
+      const s = await store({ keep: 2 });
+      const id = stream();
+      const other = stream();
+      await s.save(snapshot(other, 1, {}));
+      for (const version of [1, 2, 3, 4, 5, 6]) await s.save(snapshot(id, version, { version }));
+      expect((await s.list(id)).map((info) => info.version)).toEqual([6, 5]);
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+        state: { version: 6 },
+      });
+      // An older snapshot saved late is beyond the newest K and does not stay either.
+      await s.save(snapshot(id, 2, { version: 2 }));
+      expect((await s.list(id)).map((info) => info.version)).toEqual([6, 5]);
+      expect(await s.list(other)).toHaveLength(1);
+    });
+
+    it('ends with the newest snapshot after concurrent saves', async () => {
+      const s = await store({ keep: 3 });
+      const id = stream();
+      await Promise.all(
+        [1, 2, 3, 4, 5, 6, 7, 8].map((version) => s.save(snapshot(id, version, { version }))),
+      );
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+        version: 8,
+        state: { version: 8 },
+      });
+      await s.save(snapshot(id, 9, { version: 9 }));
+      expect((await s.list(id)).map((info) => info.version)).toEqual([9, 8, 7]);
+    });
+
+    it.each(['gzip', 'br'] as const)(
+      'compresses a large state with %s and restores it exactly',
+      async (compression) => {
+        const s = await store({ compression, compressAboveBytes: 1024 });
+        const id = stream();
+        const state = {
+          trainers: Array.from({ length: 2000 }, (_, i) => ({
+            id: `trainer-${i}`,
+            x: i * 0.5,
+            y: 1000 - i,
+            moving: i % 2 === 0,
+          })),
+        };
+        await s.save(snapshot(id, 1, state));
+        const loaded = await s.loadLatest(id, { schemaVersion: 1 });
+        expect(loaded?.state).toEqual(state);
+        expect(loaded?.encoding).toBe(compression);
+        expect(loaded?.rawBytes).toBe(Buffer.byteLength(JSON.stringify(state)));
+        expect(loaded?.storedBytes).toBeLessThan((loaded?.rawBytes ?? 0) / 4);
+        // Below the threshold nothing is compressed.
+        await s.save(snapshot(id, 2, { small: true }));
+        await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+          encoding: 'identity',
+        });
+      },
+    );
+
+    it('round-trips unicode, nested data and keys with dots and dollars', async () => {
+      const s = await store();
+      const id = stream();
+      const state = {
+        name: '지우 Ash 🐉 サトシ',
+        'key.with.dots': { $dollar: 1, 'a.b': [1, [2, [3, { deep: '\u0000nul' }]]] },
+        nested: { level1: { level2: { level3: { values: [null, true, false, -0.5, 1e21] } } } },
+        empty: { list: [], object: {} },
+      };
+      await s.save(snapshot(id, 1, state));
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({ state });
+    });
+
+    it('deletes every snapshot of a stream', async () => {
+      const s = await store();
+      const id = stream();
+      await s.save(snapshot(id, 1, {}));
+      await s.save(snapshot(id, 2, {}, 2));
+      await expect(s.delete(id)).resolves.toBe(2);
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toBeUndefined();
+      await expect(s.loadLatest(id, { schemaVersion: 2 })).resolves.toBeUndefined();
+      await expect(s.list(id)).resolves.toEqual([]);
+    });
+  });
+}

@@ -26,5 +26,17 @@ if [ ${#needed[@]} -gt 0 ]; then
   done < <(grep -E '^[A-Z_]+=' .infra/env)
 fi
 
+# The admin token of /admin/* endpoints: yours if exported, else one generated for this clone
+# and kept in .infra/admin-token (mode 600). It is never printed.
+if [ -z "${ADMIN_TOKEN:-}" ]; then
+  mkdir -p .infra
+  if [ ! -s .infra/admin-token ]; then
+    (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))" >.infra/admin-token)
+  fi
+  ADMIN_TOKEN="$(cat .infra/admin-token)"
+  export ADMIN_TOKEN
+  echo "==> admin token: in .infra/admin-token (export ADMIN_TOKEN to choose your own)"
+fi
+
 echo "==> starting the apps (infra/local/down stops the servers afterwards)"
 exec node packages/launcher/dist/cli.js "$@"

@@ -3,6 +3,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { redisConnection } from '@causeway/cqrs-core/redis';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
+import { RedisMessagingModule } from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { type CommandApiConfig } from './config/command-api.config';
 
@@ -10,21 +11,24 @@ import { type CommandApiConfig } from './config/command-api.config';
 export class AppModule {
   static forRoot(config: CommandApiConfig): DynamicModule {
     const registry = new Registry();
+    const redis = redisConnection({ url: config.REDIS_URL, registry });
+    const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
     return {
       module: AppModule,
       imports: [
         CausewayServiceModule.forRoot(
           {
             service: 'command-api',
-            instanceId: config.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+            instanceId,
             logLevel: config.LOG_LEVEL,
             connections: [
-              redisConnection({ url: config.REDIS_URL, registry }),
+              redis,
               kafkaConnection({ brokers: config.KAFKA_BROKERS, clientId: 'command-api', registry }),
             ],
           },
           registry,
         ),
+        RedisMessagingModule.forRoot({ service: 'command-api', instanceId, config, redis }),
       ],
     };
   }

@@ -3,6 +3,8 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
 import { mongoConnection } from '@causeway/cqrs-core/mongodb';
+import { redisConnection } from '@causeway/cqrs-core/redis';
+import { RedisMessagingModule } from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { type OrderProcessorConfig } from './config/order-processor.config';
 
@@ -10,15 +12,18 @@ import { type OrderProcessorConfig } from './config/order-processor.config';
 export class AppModule {
   static forRoot(config: OrderProcessorConfig): DynamicModule {
     const registry = new Registry();
+    const redis = redisConnection({ url: config.REDIS_URL, registry });
+    const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
     return {
       module: AppModule,
       imports: [
         CausewayServiceModule.forRoot(
           {
             service: 'order-processor',
-            instanceId: config.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+            instanceId,
             logLevel: config.LOG_LEVEL,
             connections: [
+              redis,
               kafkaConnection({
                 brokers: config.KAFKA_BROKERS,
                 clientId: 'order-processor',
@@ -29,6 +34,7 @@ export class AppModule {
           },
           registry,
         ),
+        RedisMessagingModule.forRoot({ service: 'order-processor', instanceId, config, redis }),
       ],
     };
   }

@@ -4,5 +4,5 @@ import { describeServiceBasics } from '@causeway/testkit';
 describeServiceBasics({
   service: 'order-processor',
   appDir: path.join(__dirname, '..'),
-  servers: ['kafka', 'mongodb'],
+  servers: ['redis', 'kafka', 'mongodb'],
 });

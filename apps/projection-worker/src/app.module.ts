@@ -4,6 +4,7 @@ import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { redisConnection } from '@causeway/cqrs-core/redis';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
 import { mongoConnection } from '@causeway/cqrs-core/mongodb';
+import { RedisMessagingModule } from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { type ProjectionWorkerConfig } from './config/projection-worker.config';
 
@@ -11,16 +12,18 @@ import { type ProjectionWorkerConfig } from './config/projection-worker.config';
 export class AppModule {
   static forRoot(config: ProjectionWorkerConfig): DynamicModule {
     const registry = new Registry();
+    const redis = redisConnection({ url: config.REDIS_URL, registry });
+    const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
     return {
       module: AppModule,
       imports: [
         CausewayServiceModule.forRoot(
           {
             service: 'projection-worker',
-            instanceId: config.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+            instanceId,
             logLevel: config.LOG_LEVEL,
             connections: [
-              redisConnection({ url: config.REDIS_URL, registry }),
+              redis,
               kafkaConnection({
                 brokers: config.KAFKA_BROKERS,
                 clientId: 'projection-worker',
@@ -31,6 +34,7 @@ export class AppModule {
           },
           registry,
         ),
+        RedisMessagingModule.forRoot({ service: 'projection-worker', instanceId, config, redis }),
       ],
     };
   }

@@ -3,6 +3,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { redisConnection } from '@causeway/cqrs-core/redis';
 import { mongoConnection } from '@causeway/cqrs-core/mongodb';
+import { RedisMessagingModule } from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { type TrainerServiceConfig } from './config/trainer-service.config';
 
@@ -10,21 +11,21 @@ import { type TrainerServiceConfig } from './config/trainer-service.config';
 export class AppModule {
   static forRoot(config: TrainerServiceConfig): DynamicModule {
     const registry = new Registry();
+    const redis = redisConnection({ url: config.REDIS_URL, registry });
+    const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
     return {
       module: AppModule,
       imports: [
         CausewayServiceModule.forRoot(
           {
             service: 'trainer-service',
-            instanceId: config.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+            instanceId,
             logLevel: config.LOG_LEVEL,
-            connections: [
-              redisConnection({ url: config.REDIS_URL, registry }),
-              mongoConnection({ uri: config.MONGODB_URI, registry }),
-            ],
+            connections: [redis, mongoConnection({ uri: config.MONGODB_URI, registry })],
           },
           registry,
         ),
+        RedisMessagingModule.forRoot({ service: 'trainer-service', instanceId, config, redis }),
       ],
     };
   }

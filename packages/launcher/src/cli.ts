@@ -24,7 +24,11 @@ async function main(): Promise<void> {
       throw new Error(`unknown argument ${args[i]}`);
     }
   }
-  const instances = planInstances(servers, { scale, logLevel: process.env.LOG_LEVEL });
+  const instances = planInstances(servers, {
+    scale,
+    logLevel: process.env.LOG_LEVEL,
+    adminToken: process.env.ADMIN_TOKEN,
+  });
   const logDir = path.join(root, '.infra', 'apps');
   process.stdout.write(`starting ${instances.length} instances (logs in ${logDir})\n`);
   const running = await launchSystem(instances, {

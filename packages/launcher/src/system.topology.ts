@@ -16,7 +16,7 @@ export const APPS: readonly AppSpec[] = [
     app: 'order-processor',
     basePort: 3002,
     instances: 1,
-    servers: ['KAFKA_BROKERS', 'MONGODB_URI'],
+    servers: ['REDIS_URL', 'KAFKA_BROKERS', 'MONGODB_URI'],
   },
   {
     app: 'projection-worker',
@@ -40,8 +40,14 @@ export interface Instance {
  */
 export function planInstances(
   servers: Record<string, string | undefined>,
-  options: { scale?: Record<string, number>; portOffset?: number; logLevel?: string } = {},
+  options: {
+    scale?: Record<string, number>;
+    portOffset?: number;
+    logLevel?: string;
+    adminToken?: string;
+  } = {},
 ): Instance[] {
+  if (!options.adminToken) throw new Error('ADMIN_TOKEN is not set: the apps need it for /admin/*');
   const instances: Instance[] = [];
   for (const spec of APPS) {
     const count = options.scale?.[spec.app] ?? spec.instances;
@@ -52,6 +58,7 @@ export function planInstances(
         HOST: '127.0.0.1',
         INSTANCE_ID: `${spec.app}-${i + 1}`,
         LOG_LEVEL: options.logLevel ?? 'info',
+        ADMIN_TOKEN: options.adminToken,
       };
       for (const name of spec.servers) {
         const value = servers[name];

@@ -4,7 +4,7 @@ const servers = { REDIS_URL: 'redis://r:1', KAFKA_BROKERS: 'k:2', MONGODB_URI: '
 
 describe('planInstances', () => {
   it('runs one instance of each of the five apps by default, each with only the servers it needs', () => {
-    const plan = planInstances(servers);
+    const plan = planInstances(servers, { adminToken: 'a-test-admin-token-123' });
     expect(plan.map((i) => [i.instanceId, i.port])).toEqual([
       ['command-api-1', 3000],
       ['trainer-service-1', 3001],
@@ -17,6 +17,7 @@ describe('planInstances', () => {
       HOST: '127.0.0.1',
       INSTANCE_ID: 'command-api-1',
       LOG_LEVEL: 'info',
+      ADMIN_TOKEN: 'a-test-admin-token-123',
       REDIS_URL: 'redis://r:1',
       KAFKA_BROKERS: 'k:2',
     });
@@ -26,6 +27,7 @@ describe('planInstances', () => {
     const plan = planInstances(servers, {
       scale: { 'sse-gateway': 2, 'trainer-service': 2 },
       portOffset: 100,
+      adminToken: 'a-test-admin-token-123',
     });
     const gateways = plan.filter((i) => i.app === 'sse-gateway');
     expect(gateways.map((i) => [i.instanceId, i.port])).toEqual([
@@ -35,9 +37,16 @@ describe('planInstances', () => {
     expect(new Set(plan.map((i) => i.port)).size).toBe(plan.length);
   });
 
+  it('refuses to plan without an admin token', () => {
+    expect(() => planInstances(servers)).toThrow('ADMIN_TOKEN is not set');
+  });
+
   it('names the missing server setting', () => {
-    expect(() => planInstances({ ...servers, KAFKA_BROKERS: undefined })).toThrow(
-      'KAFKA_BROKERS is not set: command-api needs it',
-    );
+    expect(() =>
+      planInstances(
+        { ...servers, KAFKA_BROKERS: undefined },
+        { adminToken: 'a-test-admin-token-123' },
+      ),
+    ).toThrow('KAFKA_BROKERS is not set: command-api needs it');
   });
 });

@@ -24,8 +24,11 @@ describe('the reference system', () => {
       {
         scale: { 'sse-gateway': 2, 'trainer-service': 2 },
         portOffset: 20_000 + Math.floor(Math.random() * 5_000),
+        adminToken: `system-${ns.id}-admin-token`,
+        logLevel: 'warn',
       },
     );
+    for (const instance of instances) instance.env.TOPIC_PREFIX = ns.id;
     const logDir = mkdtempSync(path.join(tmpdir(), 'causeway-system-'));
     running = await launchSystem(instances, {
       root: path.resolve(__dirname, '..', '..', '..'),

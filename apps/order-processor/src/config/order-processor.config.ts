@@ -1,10 +1,13 @@
 import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { messagingSettings } from '@causeway/platform';
 import { z } from 'zod';
 
 /** Every setting of order-processor, validated once at start-up. */
 export const orderProcessorConfiguration = z.object({
   ...serviceSettings,
+  ...messagingSettings,
   PORT: setting.port(3002),
+  REDIS_URL: setting.redisUrl(),
   KAFKA_BROKERS: setting.kafkaBrokers(),
   MONGODB_URI: setting.mongoUri(),
 });

@@ -1,9 +1,11 @@
 import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { messagingSettings } from '@causeway/platform';
 import { z } from 'zod';
 
 /** Every setting of projection-worker, validated once at start-up. */
 export const projectionWorkerConfiguration = z.object({
   ...serviceSettings,
+  ...messagingSettings,
   PORT: setting.port(3003),
   REDIS_URL: setting.redisUrl(),
   KAFKA_BROKERS: setting.kafkaBrokers(),

@@ -1,9 +1,11 @@
 import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { messagingSettings } from '@causeway/platform';
 import { z } from 'zod';
 
 /** Every setting of sse-gateway, validated once at start-up. */
 export const sseGatewayConfiguration = z.object({
   ...serviceSettings,
+  ...messagingSettings,
   PORT: setting.port(3004),
   REDIS_URL: setting.redisUrl(),
   MONGODB_URI: setting.mongoUri(),

@@ -1,9 +1,11 @@
 import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { messagingSettings } from '@causeway/platform';
 import { z } from 'zod';
 
 /** Every setting of trainer-service, validated once at start-up. */
 export const trainerServiceConfiguration = z.object({
   ...serviceSettings,
+  ...messagingSettings,
   PORT: setting.port(3001),
   REDIS_URL: setting.redisUrl(),
   MONGODB_URI: setting.mongoUri(),

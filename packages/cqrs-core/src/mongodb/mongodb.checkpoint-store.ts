@@ -3,14 +3,16 @@ import { type CheckpointStore } from '../outbox/checkpoint-store.port';
 
 interface CheckpointDocument {
   _id: string;
+  name: string;
   position: number;
-  updatedAt: Date;
+  savedAt: Date;
 }
 
 /**
- * Checkpoints in MongoDB, one document per name. `save` never moves a checkpoint backwards:
- * the update only matches while the stored position is lower (no `$max`, no transactions —
- * FerretDB and MongoDB alike); a duplicate-key race on the first save is retried once.
+ * Checkpoints in MongoDB, insert-only: every save inserts `<name>|<position>` and load takes
+ * the highest, so a checkpoint can never move backwards — without relying on conditional
+ * updates, which FerretDB 1.24 does not apply atomically under concurrency (several clients
+ * can each see their filter match). Older checkpoints of the name are pruned after each save.
  */
 export class MongoCheckpointStore implements CheckpointStore {
   private readonly model: Model<CheckpointDocument>;
@@ -19,38 +21,30 @@ export class MongoCheckpointStore implements CheckpointStore {
     const schema = new Schema<CheckpointDocument>(
       {
         _id: { type: String, required: true },
+        name: { type: String, required: true },
         position: { type: Number, required: true },
-        updatedAt: { type: Date, required: true },
+        savedAt: { type: Date, required: true },
       },
       { versionKey: false, collection },
     );
+    schema.index({ name: 1, position: -1 });
     this.model =
       (connection.models[collection] as Model<CheckpointDocument> | undefined) ??
       connection.model<CheckpointDocument>(collection, schema);
   }
 
   async load(name: string): Promise<number> {
-    const document = await this.model.findById(name).lean();
-    return document?.position ?? 0;
+    const latest = await this.model.find({ name }).sort({ position: -1 }).limit(1).lean();
+    return latest[0]?.position ?? 0;
   }
 
   async save(name: string, position: number): Promise<void> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await this.model.updateOne(
-          { _id: name, position: { $lt: position } },
-          { $set: { position, updatedAt: new Date() } },
-          { upsert: true },
-        );
-        return;
-      } catch (error) {
-        // Upsert when a higher checkpoint exists: the filter misses, the insert hits the _id → E11000. Nothing to do.
-        if ((error as { code?: number }).code === 11000) {
-          if ((await this.load(name)) >= position) return;
-          continue;
-        }
-        throw error;
-      }
+    try {
+      await this.model.create({ _id: `${name}|${position}`, name, position, savedAt: new Date() });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 11000) throw error; // the same position twice
     }
+    // Pruning only removes lower positions: the highest one always survives.
+    await this.model.deleteMany({ name, position: { $lt: position } });
   }
 }

@@ -2,6 +2,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
@@ -11,6 +12,10 @@ import { CommandBus } from '../buses/command-bus';
 import { EventBus } from '../buses/event-bus';
 import { QueryBus } from '../buses/query-bus';
 import { Router } from '../router/router';
+import { type HealthProbe } from '../health/health-probe.port';
+import { BreakerRegistry } from '../middleware/circuit-breaker.middleware';
+import { breakersProbe } from '../middleware/breakers.probe';
+import { HEALTH_PROBES } from './service.tokens';
 import { type Delivery } from '../transport/transport.port';
 import {
   COMMAND_HANDLER,
@@ -45,6 +50,10 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     private readonly events: EventBus,
     private readonly queries: QueryBus,
     @Inject(CQRS_CORE_OPTIONS) private readonly options: CqrsCoreModuleOptions,
+    private readonly breakers: BreakerRegistry,
+    @Optional()
+    @Inject(HEALTH_PROBES)
+    private readonly probes?: (HealthProbe & { critical?: boolean })[],
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -78,6 +87,16 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
       }
     }
     await this.router.run();
+    // The bus is part of readiness; open breakers are reported but do not fail it.
+    this.probes?.push(
+      {
+        name: 'bus',
+        check: async () => {
+          if (!this.router.running) throw new Error('router is not running');
+        },
+      },
+      breakersProbe(this.breakers),
+    );
     this.logger.log(`router running ${this.router.handlerNames().length} handlers`);
   }
 

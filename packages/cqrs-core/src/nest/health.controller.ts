@@ -21,7 +21,8 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    @Inject(HEALTH_PROBES) private readonly probes: readonly HealthProbe[],
+    @Inject(HEALTH_PROBES)
+    private readonly probes: readonly (HealthProbe & { critical?: boolean })[],
     @Inject(SERVICE_OPTIONS) private readonly options: ServiceOptions,
     private readonly monitor: HealthMonitor,
   ) {}
@@ -44,7 +45,9 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   async ready() {
-    const results = await runProbes(this.probes, this.options.probeTimeoutMs);
+    // Informational probes (critical: false, e.g. open breakers) show in /health, never here.
+    const critical = this.probes.filter((probe) => probe.critical !== false);
+    const results = await runProbes(critical, this.options.probeTimeoutMs);
     return this.health.check(
       results.map((result) => async (): Promise<HealthIndicatorResult> => {
         const indicator = this.indicators.check(result.name);

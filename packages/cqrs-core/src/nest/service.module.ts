@@ -3,6 +3,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { HealthMonitor } from '../health/health.monitor';
+import { type HealthProbe } from '../health/health-probe.port';
 import { ConnectionsLifecycle } from './connections.lifecycle';
 import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
@@ -39,20 +40,18 @@ export class CausewayServiceModule {
       providers: [
         { provide: SERVICE_OPTIONS, useValue: options },
         { provide: METRICS_REGISTRY, useValue: registry },
+        // One mutable list: other modules (CqrsCoreModule) add their probes at start-up.
         {
           provide: HEALTH_PROBES,
-          // Informational probes (critical: false) show in /health but never fail readiness.
-          useValue: [
-            ...(options.connections ?? []),
-            ...(options.probes ?? []).filter((probe) => probe.critical !== false),
-          ],
+          useValue: [...(options.connections ?? []), ...(options.probes ?? [])],
         },
         ConnectionsLifecycle,
         {
           provide: HealthMonitor,
-          useFactory: () => {
+          inject: [HEALTH_PROBES],
+          useFactory: (probes: (HealthProbe & { critical?: boolean })[]) => {
             const monitor = new HealthMonitor({
-              probes: [...(options.connections ?? []), ...(options.probes ?? [])],
+              probes,
               intervalMs: options.healthIntervalMs,
               timeoutMs: options.probeTimeoutMs,
             });
@@ -61,7 +60,7 @@ export class CausewayServiceModule {
           },
         },
       ],
-      exports: [SERVICE_OPTIONS, METRICS_REGISTRY],
+      exports: [SERVICE_OPTIONS, METRICS_REGISTRY, HEALTH_PROBES],
     };
   }
 }

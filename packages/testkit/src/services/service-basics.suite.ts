@@ -17,13 +17,18 @@ export interface ServiceBasicsSpec {
 export function describeServiceBasics(spec: ServiceBasicsSpec): void {
   describe(`${spec.service} service basics`, () => {
     const ns = testNamespace(spec.service);
-    const serverEnv = (): Record<string, string> =>
-      Object.fromEntries(
+    const adminToken = `admin-${ns.id}-0123456789`;
+    const serverEnv = (): Record<string, string> => ({
+      ...Object.fromEntries(
         spec.servers.map((name) => [
           SERVER_ENV[name],
           name === 'mongodb' ? ns.mongoUri() : serverAddress(name),
         ]),
-      );
+      ),
+      ADMIN_TOKEN: adminToken,
+      // Isolates this file's streams, dead letters and dedup keys from other test files.
+      TOPIC_PREFIX: ns.id,
+    });
     let service: ServiceProcess;
 
     beforeAll(async () => {
@@ -53,8 +58,9 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         info: Record<string, { status: string }>;
       };
       expect(body.status).toBe('ok');
-      expect(Object.keys(body.info).sort()).toEqual([...spec.servers].sort());
-      for (const name of spec.servers) expect(body.info[name]?.status).toBe('up');
+      // Every server it uses, and its message bus.
+      expect(Object.keys(body.info).sort()).toEqual([...spec.servers, 'bus'].sort());
+      for (const name of [...spec.servers, 'bus']) expect(body.info[name]?.status).toBe('up');
     });
 
     it('keeps a history of periodic health checks at /health', async () => {
@@ -65,7 +71,8 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         probes: Record<string, { healthy: boolean; history: unknown[] }>;
       };
       expect(body.service).toBe(spec.service);
-      expect(Object.keys(body.probes).sort()).toEqual([...spec.servers].sort());
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(Object.keys(body.probes)).toEqual(expect.arrayContaining([...spec.servers]));
       for (const name of spec.servers)
         expect(body.probes[name]?.history.length).toBeGreaterThanOrEqual(1);
     });
@@ -84,6 +91,21 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       }
     });
 
+    it('guards /admin/dead-letters with the admin token', async () => {
+      const anonymous = await fetch(`${service.url}/admin/dead-letters/stats`);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('content-type')).toContain('application/problem+json');
+      const wrong = await fetch(`${service.url}/admin/dead-letters/stats`, {
+        headers: { Authorization: 'Bearer not-the-admin-token' },
+      });
+      expect(wrong.status).toBe(401);
+      const admin = await fetch(`${service.url}/admin/dead-letters/stats`, {
+        headers: { Authorization: `Bearer ${adminToken}` },
+      });
+      expect(admin.status).toBe(200);
+      expect(await admin.json()).toEqual({ total: 0, byTopic: {}, byReason: {} });
+    });
+
     it('logs JSON lines that carry the service name', async () => {
       await fetch(`${service.url}/health/live`);
       const lines = service.stdoutLines();
@@ -93,6 +115,8 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         expect(entry.service).toBe(spec.service);
         expect(typeof entry.level).toBe('number');
       }
+      // Secrets never reach the logs.
+      expect(lines.join('\n')).not.toContain(adminToken);
       expect(lines.some((line) => line.includes('listening on'))).toBe(true);
     });
 
@@ -117,7 +141,7 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       }
     });
 
-    it.each(spec.servers.map((name) => SERVER_ENV[name]))(
+    it.each([...spec.servers.map((name) => SERVER_ENV[name]), 'ADMIN_TOKEN'])(
       'refuses to start without %s, naming it',
       async (setting) => {
         const refused = await startServiceProcess({

@@ -1,0 +1,2 @@
+export * from './messaging.settings';
+export * from './redis-messaging.module';

@@ -1,0 +1,28 @@
+import { setting } from '@causeway/cqrs-core';
+import { z } from 'zod';
+
+/** Settings of every app that takes part in messaging (S0-9 defaults). */
+export const messagingSettings = {
+  /** Bearer token of /admin/* endpoints. Never logged. */
+  ADMIN_TOKEN: z.string({ message: 'is required' }).min(16, 'must be at least 16 characters'),
+  TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/, 'may contain only letters, digits, ".", "_" and "-"')
+    .default(''),
+  COMMAND_TIMEOUT_MS: setting.milliseconds(30_000),
+  EVENT_TIMEOUT_MS: setting.milliseconds(10_000),
+  MAX_RETRIES: z.coerce
+    .number({ message: 'must be a non-negative integer' })
+    .int()
+    .min(0, 'must not be negative')
+    .default(3),
+};
+
+export interface MessagingConfig {
+  ADMIN_TOKEN: string;
+  TOPIC_PREFIX: string;
+  COMMAND_TIMEOUT_MS: number;
+  EVENT_TIMEOUT_MS: number;
+  MAX_RETRIES: number;
+  REDIS_URL: string;
+}

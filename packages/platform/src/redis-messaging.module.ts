@@ -1,0 +1,77 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { contractsSerializer } from '@causeway/contracts';
+import { type ManagedConnection } from '@causeway/cqrs-core';
+import { CqrsCoreModule, DeadLettersAdminModule } from '@causeway/cqrs-core/nest';
+import {
+  RedisDeadLetterQueue,
+  RedisDeduplicationStore,
+  RedisStreamsPublisher,
+  RedisStreamsSubscriber,
+} from '@causeway/cqrs-core/redis';
+import type Redis from 'ioredis';
+import { type MessagingConfig } from './messaging.settings';
+
+export interface RedisMessagingOptions {
+  service: string;
+  instanceId: string;
+  config: MessagingConfig;
+  /** The app's shared Redis connection (opened by CausewayServiceModule). */
+  redis: ManagedConnection<Redis>;
+}
+
+/**
+ * The reference system's messaging: command and event buses over Redis Streams, dead letters
+ * and deduplication in Redis (shared by every instance), undecodable messages dead-lettered, and
+ * /admin/dead-letters behind ADMIN_TOKEN.
+ */
+@Module({})
+export class RedisMessagingModule {
+  static forRoot(options: RedisMessagingOptions): DynamicModule {
+    const { config, redis } = options;
+    const serializer = contractsSerializer();
+    const keyPrefix = config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}:` : '';
+    const deadLetters = new RedisDeadLetterQueue(redis.client, { keyPrefix });
+    const publisher = new RedisStreamsPublisher({ client: redis.client, serializer, keyPrefix });
+    const subscriber = new RedisStreamsSubscriber({
+      client: redis.client,
+      serializer,
+      keyPrefix,
+      onPoison: async (poison) => {
+        await deadLetters.add({
+          raw: poison.raw,
+          originalTopic: poison.topic,
+          position: poison.position,
+          group: poison.group,
+          handler: '(decoder)',
+          reason: poison.reason,
+          errorName: 'UndecodableMessageError',
+          attempts: 1,
+          deadLetteredAt: new Date().toISOString(),
+        });
+      },
+    });
+    return {
+      module: RedisMessagingModule,
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: options.service,
+          instanceId: options.instanceId,
+          publisher,
+          subscriber,
+          serializer,
+          topicPrefix: config.TOPIC_PREFIX,
+          deadLetters,
+          deduplication: new RedisDeduplicationStore(redis.client, `${keyPrefix}dedup:`),
+          retry: { maxAttempts: config.MAX_RETRIES + 1 },
+          commandTimeoutMs: config.COMMAND_TIMEOUT_MS,
+          eventTimeoutMs: config.EVENT_TIMEOUT_MS,
+        }),
+        DeadLettersAdminModule.forRoot({
+          token: config.ADMIN_TOKEN,
+          queue: deadLetters,
+          publisher,
+        }),
+      ],
+    };
+  }
+}

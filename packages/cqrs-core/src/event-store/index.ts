@@ -2,3 +2,4 @@ export * from './event-store.port';
 export * from './event-store.errors';
 export * from './polling.subscription';
 export * from './in-memory/in-memory.event-store';
+export * from './retention.job';

@@ -141,4 +141,45 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
     expect(unknown).toMatchObject({ type: 'Mystery' });
     await expect(typed.readStream(streamId, { toVersion: 1 })).resolves.toHaveLength(1);
   });
+
+  it('upcasts events written by an older schema version on read (v1 → v2 → v3)', async () => {
+    const streamId = uniqueName('upcast');
+    // Yesterday's service wrote v1: a single name.
+    const v1 = new SerializerRegistry().register(
+      'TrainerRegistered',
+      z.object({ name: z.string() }),
+    );
+    const writer = await context.harness().connect({ serializer: v1 });
+    await writer.append(streamId, [event('TrainerRegistered', { name: 'Ash Ketchum' })], {
+      expectedVersion: 'no-stream',
+    });
+    // Today's reads v3: v2 split the name, v3 added a region with a default.
+    const v3 = new SerializerRegistry()
+      .register(
+        'TrainerRegistered',
+        z.object({ firstName: z.string(), lastName: z.string(), region: z.string() }),
+        { version: 3 },
+      )
+      .upcaster('TrainerRegistered', 1, (data) => {
+        const [firstName = '', ...rest] = (data as { name: string }).name.split(' ');
+        return { firstName, lastName: rest.join(' ') };
+      })
+      .upcaster('TrainerRegistered', 2, (data) => ({ ...(data as object), region: 'Kanto' }));
+    const reader = await context.harness().connect({ serializer: v3 });
+    await reader.append(
+      streamId,
+      [event('TrainerRegistered', { firstName: 'Gary', lastName: 'Oak', region: 'Johto' })],
+      { expectedVersion: 1 },
+    );
+    const events = await reader.readStream(streamId);
+    expect(events.map((e) => e.data)).toEqual([
+      { firstName: 'Ash', lastName: 'Ketchum', region: 'Kanto' },
+      { firstName: 'Gary', lastName: 'Oak', region: 'Johto' },
+    ]);
+    expect(events.map((e) => e.metadata.schemaVersion)).toEqual([3, 3]);
+    const all = (await reader.readAll({ types: ['TrainerRegistered'] })).filter(
+      (e) => e.streamId === streamId,
+    );
+    expect(all[0]?.data).toEqual({ firstName: 'Ash', lastName: 'Ketchum', region: 'Kanto' });
+  });
 }

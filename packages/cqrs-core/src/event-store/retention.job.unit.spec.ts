@@ -1,0 +1,45 @@
+import { testEnvelope } from '../testing/envelope.fixture';
+import { InMemoryEventStore } from './in-memory/in-memory.event-store';
+import { RetentionJob } from './retention.job';
+
+describe('RetentionJob', () => {
+  it('applies the policy periodically until stopped, reporting what it removed', async () => {
+    const store = new InMemoryEventStore();
+    for (let i = 0; i < 5; i++)
+      await store.append('orders-1', [testEnvelope('Placed', { i })], { expectedVersion: i });
+    const removed: number[] = [];
+    const job = new RetentionJob({
+      store,
+      policy: { maxCount: 2 },
+      intervalMs: 20,
+      onRun: (n) => removed.push(n),
+    });
+    job.start();
+    await new Promise((resolve) => setTimeout(resolve, 70));
+    await job.stop();
+    expect(removed[0]).toBe(3);
+    expect(removed.slice(1).every((n) => n === 0)).toBe(true);
+    expect((await store.readStream('orders-1')).map((e) => e.data)).toEqual([{ i: 3 }, { i: 4 }]);
+    const runs = removed.length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(removed).toHaveLength(runs); // stopped
+  });
+
+  it('reports a failing run and keeps going', async () => {
+    const errors: unknown[] = [];
+    // A store whose retention fails, as a full disk or a lost connection would make it.
+    class FailingStore extends InMemoryEventStore {
+      override async applyRetention(): Promise<number> {
+        throw new Error('disk full');
+      }
+    }
+    const job = new RetentionJob({
+      store: new FailingStore(),
+      policy: { maxAgeMs: 1 },
+      onError: (e) => errors.push(e),
+    });
+    await job.runOnce();
+    await job.runOnce();
+    expect(errors.map((e) => (e as Error).message)).toEqual(['disk full', 'disk full']);
+  });
+});

@@ -28,7 +28,13 @@ export class AppModule {
           },
           registry,
         ),
-        RedisMessagingModule.forRoot({ service: 'command-api', instanceId, config, redis }),
+        RedisMessagingModule.forRoot({
+          service: 'command-api',
+          instanceId,
+          config,
+          redis,
+          registry,
+        }),
       ],
     };
   }

@@ -34,7 +34,13 @@ export class AppModule {
           },
           registry,
         ),
-        RedisMessagingModule.forRoot({ service: 'order-processor', instanceId, config, redis }),
+        RedisMessagingModule.forRoot({
+          service: 'order-processor',
+          instanceId,
+          config,
+          redis,
+          registry,
+        }),
       ],
     };
   }

@@ -34,7 +34,13 @@ export class AppModule {
           },
           registry,
         ),
-        RedisMessagingModule.forRoot({ service: 'projection-worker', instanceId, config, redis }),
+        RedisMessagingModule.forRoot({
+          service: 'projection-worker',
+          instanceId,
+          config,
+          redis,
+          registry,
+        }),
       ],
     };
   }

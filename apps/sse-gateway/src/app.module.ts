@@ -25,7 +25,13 @@ export class AppModule {
           },
           registry,
         ),
-        RedisMessagingModule.forRoot({ service: 'sse-gateway', instanceId, config, redis }),
+        RedisMessagingModule.forRoot({
+          service: 'sse-gateway',
+          instanceId,
+          config,
+          redis,
+          registry,
+        }),
       ],
     };
   }

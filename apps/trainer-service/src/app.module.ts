@@ -25,7 +25,13 @@ export class AppModule {
           },
           registry,
         ),
-        RedisMessagingModule.forRoot({ service: 'trainer-service', instanceId, config, redis }),
+        RedisMessagingModule.forRoot({
+          service: 'trainer-service',
+          instanceId,
+          config,
+          redis,
+          registry,
+        }),
       ],
     };
   }

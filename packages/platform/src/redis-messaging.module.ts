@@ -7,7 +7,10 @@ import {
   RedisDeduplicationStore,
   RedisStreamsPublisher,
   RedisStreamsSubscriber,
+  registerRedisStreamsLag,
 } from '@causeway/cqrs-core/redis';
+import { Router } from '@causeway/cqrs-core';
+import { type Registry } from 'prom-client';
 import type Redis from 'ioredis';
 import { type MessagingConfig } from './messaging.settings';
 
@@ -17,6 +20,8 @@ export interface RedisMessagingOptions {
   config: MessagingConfig;
   /** The app's shared Redis connection (opened by CausewayServiceModule). */
   redis: ManagedConnection<Redis>;
+  /** The app's metrics registry: consumer lag and pending gauges are added to it. */
+  registry: Registry;
 }
 
 /**
@@ -24,6 +29,8 @@ export interface RedisMessagingOptions {
  * and deduplication in Redis (shared by every instance), undecodable messages dead-lettered, and
  * /admin/dead-letters behind ADMIN_TOKEN.
  */
+const CONSUMER_LAG = Symbol('causeway:consumer-lag');
+
 @Module({})
 export class RedisMessagingModule {
   static forRoot(options: RedisMessagingOptions): DynamicModule {
@@ -52,6 +59,19 @@ export class RedisMessagingModule {
     });
     return {
       module: RedisMessagingModule,
+      providers: [
+        {
+          provide: CONSUMER_LAG,
+          inject: [Router],
+          useFactory: (router: Router) =>
+            registerRedisStreamsLag({
+              client: redis.client,
+              registry: options.registry,
+              keyPrefix,
+              topics: () => router.topics(),
+            }),
+        },
+      ],
       imports: [
         CqrsCoreModule.forRoot({
           service: options.service,

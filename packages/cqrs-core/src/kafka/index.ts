@@ -6,3 +6,4 @@ export * from './kafka.attempts';
 export * from './kafka.publisher';
 export * from './kafka.subscription';
 export * from './kafka.subscriber';
+export * from './kafka.lag';

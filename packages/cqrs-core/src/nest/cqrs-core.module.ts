@@ -16,8 +16,14 @@ import { timeout } from '../middleware/timeout.middleware';
 import { type Middleware } from '../router/handler';
 import { Router } from '../router/router';
 import { topicNaming } from '../transport/topic.naming';
+import { type Publisher } from '../transport/transport.port';
 import { type CqrsCoreModuleAsyncOptions, type CqrsCoreModuleOptions } from './cqrs-core.options';
-import { CQRS_CORE_OPTIONS, DEAD_LETTER_QUEUE } from './cqrs-core.tokens';
+import {
+  BUS_PUBLISHER,
+  CQRS_CORE_OPTIONS,
+  DEAD_LETTER_QUEUE,
+  MESSAGING_METRICS,
+} from './cqrs-core.tokens';
 import { HandlersExplorer } from './handlers.explorer';
 import { METRICS_REGISTRY } from './service.tokens';
 
@@ -30,7 +36,7 @@ import { METRICS_REGISTRY } from './service.tokens';
 function buildRouter(
   options: CqrsCoreModuleOptions,
   breakers: BreakerRegistry,
-  registry?: Registry,
+  metrics?: MessagingMetrics,
 ): Router {
   const router = new Router({
     subscriber: options.subscriber,
@@ -38,7 +44,6 @@ function buildRouter(
     instanceId: options.instanceId,
   });
   const naming = topicNaming(options.topicPrefix);
-  const metrics = registry ? new MessagingMetrics(registry) : undefined;
   if (metrics) metrics.watchBreakers(breakers);
   const commandPrefix = naming.command('');
   const stack: Middleware[] = [recoverer()];
@@ -64,13 +69,25 @@ function providers(): Provider[] {
     BreakerRegistry,
     QueryBus,
     {
+      provide: MESSAGING_METRICS,
+      inject: [{ token: METRICS_REGISTRY, optional: true }],
+      useFactory: (registry?: Registry) => (registry ? new MessagingMetrics(registry) : undefined),
+    },
+    {
+      // What the buses publish with: counted in causeway_messages_published_total.
+      provide: BUS_PUBLISHER,
+      inject: [CQRS_CORE_OPTIONS, MESSAGING_METRICS],
+      useFactory: (options: CqrsCoreModuleOptions, metrics?: MessagingMetrics) =>
+        metrics ? metrics.instrument(options.publisher) : options.publisher,
+    },
+    {
       provide: Router,
-      inject: [CQRS_CORE_OPTIONS, BreakerRegistry, { token: METRICS_REGISTRY, optional: true }],
+      inject: [CQRS_CORE_OPTIONS, BreakerRegistry, MESSAGING_METRICS],
       useFactory: (
         options: CqrsCoreModuleOptions,
         breakers: BreakerRegistry,
-        registry?: Registry,
-      ) => buildRouter(options, breakers, registry),
+        metrics?: MessagingMetrics,
+      ) => buildRouter(options, breakers, metrics),
     },
     {
       provide: DEAD_LETTER_QUEUE,
@@ -79,10 +96,10 @@ function providers(): Provider[] {
     },
     {
       provide: CommandBus,
-      inject: [CQRS_CORE_OPTIONS, Router],
-      useFactory: (options: CqrsCoreModuleOptions, router: Router) =>
+      inject: [CQRS_CORE_OPTIONS, Router, BUS_PUBLISHER],
+      useFactory: (options: CqrsCoreModuleOptions, router: Router, publisher: Publisher) =>
         new CommandBus({
-          publisher: options.publisher,
+          publisher,
           router,
           naming: topicNaming(options.topicPrefix),
           serializer: options.serializer,
@@ -92,9 +109,9 @@ function providers(): Provider[] {
     },
     {
       provide: EventBus,
-      inject: [CQRS_CORE_OPTIONS, Router],
-      useFactory: (options: CqrsCoreModuleOptions, router: Router) =>
-        new EventBus(options.publisher, router, topicNaming(options.topicPrefix)),
+      inject: [CQRS_CORE_OPTIONS, Router, BUS_PUBLISHER],
+      useFactory: (options: CqrsCoreModuleOptions, router: Router, publisher: Publisher) =>
+        new EventBus(publisher, router, topicNaming(options.topicPrefix)),
     },
     HandlersExplorer,
   ];
@@ -108,6 +125,7 @@ const EXPORTS = [
   BreakerRegistry,
   DEAD_LETTER_QUEUE,
   CQRS_CORE_OPTIONS,
+  BUS_PUBLISHER,
 ];
 
 /**

@@ -12,3 +12,4 @@ export { RedisStreamsSubscriber } from './redis-streams.subscriber';
 export * from './redis.deduplication-store';
 export * from './redis.dead-letter-queue';
 export * from './redis.checkpoint-store';
+export * from './redis-streams.lag';

@@ -80,6 +80,13 @@ export class Router {
     return [...this.registrations.keys()];
   }
 
+  /** Every topic a handler subscribes to (metrics, lag). */
+  topics(): string[] {
+    return [
+      ...new Set([...this.registrations.values()].flatMap((registration) => registration.topics)),
+    ];
+  }
+
   /** Subscribes every handler; resolves once all subscriptions are in place. */
   async run(): Promise<void> {
     if (this.state !== 'idle') throw new Error(`router is ${this.state}`);

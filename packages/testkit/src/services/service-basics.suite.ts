@@ -84,6 +84,17 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
       const text = await response.text();
       expect(text).toContain('process_cpu_user_seconds_total');
+      // Messaging: throughput, outcomes, latency, consumer lag, breakers.
+      for (const metric of [
+        'causeway_messages_published_total',
+        'causeway_messages_handled_total',
+        'causeway_handler_duration_seconds',
+        'causeway_consumer_lag',
+        'causeway_consumer_pending',
+        'causeway_circuit_breaker_state',
+      ]) {
+        expect(text).toContain(`# TYPE ${metric} `);
+      }
       for (const name of spec.servers) {
         expect(text).toMatch(
           new RegExp(`causeway_connection_up\\{[^}]*server="${name}"[^}]*\\} 1`),

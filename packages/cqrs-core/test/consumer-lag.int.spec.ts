@@ -1,0 +1,87 @@
+import Redis from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { testNamespace } from '@causeway/testkit';
+import { conformanceMessage, conformanceSerializer } from '../src/testing';
+import {
+  RedisStreamsPublisher,
+  RedisStreamsSubscriber,
+  registerRedisStreamsLag,
+} from '../src/redis';
+import { KafkaPublisher, registerKafkaLag } from '../src/kafka';
+
+const ns = testNamespace('lag');
+
+describe('consumer lag metrics', () => {
+  it('reports Redis Streams lag and pending entries per topic and group', async () => {
+    const client = new Redis(ns.redisUrl);
+    const serializer = conformanceSerializer();
+    const registry = new Registry();
+    const topic = ns.topic('orders');
+    registerRedisStreamsLag({ client, registry, keyPrefix: ns.keyPrefix, topics: () => [topic] });
+    const publisher = new RedisStreamsPublisher({ client, serializer, keyPrefix: ns.keyPrefix });
+    const subscriber = new RedisStreamsSubscriber({ client, serializer, keyPrefix: ns.keyPrefix });
+    let release: () => void = () => undefined;
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    await subscriber.subscribe(
+      [topic],
+      { group: 'billing', consumer: 'c1', maxInFlight: 2 },
+      async () => {
+        started++;
+        await hold;
+      },
+    );
+    await publisher.publish(
+      topic,
+      Array.from({ length: 10 }, (_, i) => conformanceMessage(i, 'one-key')),
+    );
+    const deadline = Date.now() + 5_000;
+    while (started < 1 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+
+    const text = await registry.metrics();
+    const value = (name: string) =>
+      Number(
+        new RegExp(
+          `${name}\\{topic="${topic.replace(/\./g, '\\.')}",group="billing"\\} (\\d+)`,
+        ).exec(text)?.[1] ?? NaN,
+      );
+    expect(value('causeway_consumer_pending') + value('causeway_consumer_lag')).toBe(10);
+    expect(value('causeway_consumer_pending')).toBeGreaterThanOrEqual(1);
+    release();
+    await subscriber.close();
+    const keys = await client.keys(`${ns.keyPrefix}*`);
+    if (keys.length > 0) await client.del(...keys);
+    client.disconnect();
+  });
+
+  it('reports Kafka lag per topic and group', async () => {
+    const kafka = new Kafka({
+      clientId: ns.name('lag'),
+      brokers: ns.kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    const topic = ns.topic('payments');
+    const publisher = new KafkaPublisher({ kafka, admin }, { serializer: conformanceSerializer() });
+    await publisher.publish(
+      topic,
+      Array.from({ length: 7 }, (_, i) => conformanceMessage(i, `k${i}`)),
+    );
+    const registry = new Registry();
+    registerKafkaLag({
+      admin,
+      registry,
+      groups: () => [{ group: ns.name('never-consumed'), topics: [topic] }],
+    });
+    expect(await registry.getSingleMetricAsString('causeway_consumer_lag')).toContain(
+      `causeway_consumer_lag{topic="${topic}",group="${ns.name('never-consumed')}"} 7`,
+    );
+    await publisher.close();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+});

@@ -97,3 +97,26 @@ export function computeStats(letters: readonly DeadLetter[]): DeadLetterStats {
   }
   return stats;
 }
+
+/**
+ * Replays letters one by one: publish to the original topic, then remove. A letter is removed
+ * only after its publish was accepted, so a crash in between replays it twice, never zero times.
+ */
+export async function replayLetters(
+  letters: readonly DeadLetter[],
+  publisher: Publisher,
+  remove: (letter: DeadLetter) => Promise<void>,
+): Promise<ReplayResult> {
+  const result: ReplayResult = { replayed: 0, skipped: 0 };
+  for (const letter of letters) {
+    const envelope = replayEnvelope(letter);
+    if (!envelope) {
+      result.skipped++;
+      continue;
+    }
+    await publisher.publish(letter.originalTopic, [envelope]);
+    await remove(letter);
+    result.replayed++;
+  }
+  return result;
+}

@@ -2,7 +2,7 @@ import { type Publisher } from '../transport/transport.port';
 import {
   computeStats,
   matchesFilter,
-  replayEnvelope,
+  replayLetters,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
@@ -36,18 +36,9 @@ export class InMemoryDeadLetterQueue implements DeadLetterQueue {
     filter: DeadLetterFilter & { ids?: readonly string[] },
     publisher: Publisher,
   ): Promise<ReplayResult> {
-    const result: ReplayResult = { replayed: 0, skipped: 0 };
-    for (const letter of await this.list(filter)) {
-      const envelope = replayEnvelope(letter);
-      if (!envelope) {
-        result.skipped++;
-        continue;
-      }
-      await publisher.publish(letter.originalTopic, [envelope]);
+    return replayLetters(await this.list(filter), publisher, async (letter) => {
       this.letters.splice(this.letters.indexOf(letter), 1);
-      result.replayed++;
-    }
-    return result;
+    });
   }
 
   async purge(filter: DeadLetterFilter & { ids?: readonly string[] }): Promise<number> {

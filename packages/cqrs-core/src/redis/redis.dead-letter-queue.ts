@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import {
   computeStats,
   matchesFilter,
-  replayEnvelope,
+  replayLetters,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
@@ -85,18 +85,7 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
     filter: DeadLetterFilter & { ids?: readonly string[] },
     publisher: Publisher,
   ): Promise<ReplayResult> {
-    const result: ReplayResult = { replayed: 0, skipped: 0 };
-    for (const letter of await this.list(filter)) {
-      const envelope = replayEnvelope(letter);
-      if (!envelope) {
-        result.skipped++;
-        continue;
-      }
-      await publisher.publish(letter.originalTopic, [envelope]);
-      await this.remove(letter.id);
-      result.replayed++;
-    }
-    return result;
+    return replayLetters(await this.list(filter), publisher, (letter) => this.remove(letter.id));
   }
 
   async purge(filter: DeadLetterFilter & { ids?: readonly string[] }): Promise<number> {

@@ -24,7 +24,9 @@ describe('contractsSerializer', () => {
     });
     expect(registry.deserialize(registry.serialize(command)).data).toEqual(command.data);
     expect(() =>
-      registry.serialize(envelope('MoveTrainerCommand', { ...(command.data as object), action: 'fly' })),
+      registry.serialize(
+        envelope('MoveTrainerCommand', { ...(command.data as object), action: 'fly' }),
+      ),
     ).toThrow(MessageValidationError);
     expect(() => registry.serialize(envelope('Teleport', {}))).toThrow(UnknownMessageTypeError);
   });

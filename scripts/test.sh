@@ -36,6 +36,6 @@ echo "==> servers: REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS MONGODB_URI
 echo "==> prettier --check"
 pnpm exec prettier --check . --log-level warn
 echo "==> turbo: build, lint, typecheck, unit tests"
-pnpm exec turbo run build lint typecheck test --output-logs=new-only "$@"
+pnpm exec turbo run build lint typecheck test --concurrency=2 --output-logs=new-only "$@"
 echo "==> turbo: integration tests against the real servers"
 pnpm exec turbo run test:int --concurrency=1 --output-logs=full "$@"

@@ -38,15 +38,20 @@ describe('HealthMonitor', () => {
     expect(snapshot.probes.breakers!.critical).toBe(false);
   });
 
-  it('checks periodically once started', async () => {
+  it('checks periodically once started, and not after stop', async () => {
     let calls = 0;
     const monitor = new HealthMonitor({
       intervalMs: 20,
       probes: [{ name: 'p', check: async () => void calls++ }],
     });
     monitor.start();
-    await new Promise((resolve) => setTimeout(resolve, 75));
+    const deadline = Date.now() + 5_000;
+    while (calls < 3 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
     monitor.stop();
     expect(calls).toBeGreaterThanOrEqual(3);
+    const stoppedAt = calls;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(calls).toBe(stoppedAt);
   });
 });

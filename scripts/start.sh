@@ -6,25 +6,15 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/pnpm.sh
+source scripts/lib/servers.sh
 ensure_pnpm
 
-echo "==> pnpm install"
-pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -vE '^(Progress|Packages:)' || true
-[ -d node_modules/.pnpm ] || { echo "pnpm install failed" >&2; exit 1; }
+install_dependencies
 echo "==> build"
 pnpm exec turbo run build --filter=@causeway/launcher... --output-logs=errors-only
 
-needed=()
-[ -n "${REDIS_URL:-}" ] || needed+=(redis)
-[ -n "${KAFKA_BROKERS:-}" ] || needed+=(kafka)
-[ -n "${MONGODB_URI:-}" ] || needed+=(mongodb)
-if [ ${#needed[@]} -gt 0 ]; then
-  echo "==> infra/local/up ${needed[*]}"
-  infra/local/up "${needed[@]}"
-  while IFS='=' read -r key value; do
-    case "$key" in REDIS_URL | KAFKA_BROKERS | MONGODB_URI) [ -n "${!key:-}" ] || export "$key=$value" ;; esac
-  done < <(grep -E '^[A-Z_]+=' .infra/env)
-fi
+# The servers keep running after Ctrl-C (infra/local/down stops them).
+CAUSEWAY_KEEP_SERVERS=1 ensure_servers
 
 # The admin token of /admin/* endpoints: yours if exported, else one generated for this clone
 # and kept in .infra/admin-token (mode 600). It is never printed.

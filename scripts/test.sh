@@ -5,33 +5,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/pnpm.sh
+source scripts/lib/servers.sh
 ensure_pnpm
 
-echo "==> pnpm install"
-pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -vE '^(Progress|Packages:)' || true
-[ -d node_modules/.pnpm ] || { echo "pnpm install failed" >&2; exit 1; }
-
-# Servers: whatever the caller exported wins; the rest come from the local launcher.
-needed=()
-[ -n "${REDIS_URL:-}" ] || needed+=(redis)
-[ -n "${KAFKA_BROKERS:-}" ] || needed+=(kafka)
-[ -n "${MONGODB_URI:-}" ] || needed+=(mongodb)
-started_here=()
-if [ ${#needed[@]} -gt 0 ]; then
-  for server in "${needed[@]}"; do
-    infra/local/status "$server" >/dev/null 2>&1 || started_here+=("$server")
-  done
-  echo "==> infra/local/up ${needed[*]}"
-  infra/local/up "${needed[@]}"
-  while IFS='=' read -r key value; do
-    case "$key" in REDIS_URL | KAFKA_BROKERS | MONGODB_URI) [ -n "${!key:-}" ] || export "$key=$value" ;; esac
-  done < <(grep -E '^[A-Z_]+=' .infra/env)
-fi
-# Servers this run started are stopped when it ends (set CAUSEWAY_KEEP_SERVERS=1 to keep them).
-if [ ${#started_here[@]} -gt 0 ] && [ "${CAUSEWAY_KEEP_SERVERS:-0}" != "1" ]; then
-  trap 'echo "==> infra/local/down ${started_here[*]}"; infra/local/down "${started_here[@]}"' EXIT
-fi
-echo "==> servers: REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS MONGODB_URI=$MONGODB_URI"
+install_dependencies
+ensure_servers
 
 echo "==> prettier --check"
 pnpm exec prettier --check . --log-level warn

@@ -1,0 +1,323 @@
+import { randomBytes } from 'node:crypto';
+import { type Envelope } from '@causeway/cqrs-core';
+import {
+  redisConnection,
+  RedisStreamsPublisher,
+  RedisStreamsSubscriber,
+} from '@causeway/cqrs-core/redis';
+import Redis from 'ioredis';
+import { deleteKeys } from './event-store.bench';
+import { kafkaConsume } from './kafka.bench';
+import { type Servers } from './servers';
+import {
+  abba,
+  latencyTarget,
+  type LatencyRow,
+  percentiles,
+  pool,
+  progress,
+  ratioRow,
+  Report,
+  type Row,
+  throughput,
+} from './stats';
+import {
+  Counter,
+  MAXLEN,
+  messages,
+  PARTITIONS,
+  rawWire,
+  scaled,
+  serializer,
+  sleep,
+  until,
+} from './transport.common';
+
+/**
+ * Issue 4: Redis Streams publish and consume and publish→handler latency (here), and Kafka
+ * consume (kafka.bench.ts), each against the raw client doing the same work on the same keys,
+ * topics and message sizes.
+ */
+async function redisPublish(servers: Servers, report: Report): Promise<number> {
+  const prefix = `bench:tp:${randomBytes(4).toString('hex')}:`;
+  const connection = redisConnection({ url: servers.redisUrl, name: 'bench-pub' });
+  const raw = new Redis(servers.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const publisher = new RedisStreamsPublisher({
+    client: connection.client,
+    serializer,
+    keyPrefix: prefix,
+    partitions: PARTITIONS,
+    maxLenPerStream: MAXLEN,
+  });
+  const rows: Row[] = [];
+  try {
+    await connection.open();
+    await raw.connect();
+    let run = 0;
+    const rawStream = (e: Envelope, i: number) => `${prefix}raw${run}:normal:${i % PARTITIONS}`;
+    const rawXadd = (e: Envelope, i: number) =>
+      raw.xadd(
+        rawStream(e, i),
+        'MAXLEN',
+        '~',
+        MAXLEN,
+        '*',
+        'key',
+        e.aggregateId,
+        'msg',
+        rawWire(e),
+      );
+    const fresh = () => {
+      run++;
+      return `pub${run}`;
+    };
+
+    const n1 = scaled(4_000);
+    progress(`transport redis publish: awaited one by one (${n1})`);
+    const one = messages(n1);
+    const warm = Math.min(500, n1);
+    await pool(warm, 1, (i) => rawXadd(one[i]!, i).then(() => undefined)); // warm-up
+    await pool(warm, 1, (i) => publisher.publish('warm', [one[i]!]));
+    const awaited = await abba(
+      () => throughput(n1, () => pool(n1, 1, (i) => rawXadd(one[i]!, i).then(() => undefined))),
+      () => {
+        const topic = fresh();
+        return throughput(n1, () => pool(n1, 1, (i) => publisher.publish(topic, [one[i]!])));
+      },
+    );
+    rows.push(ratioRow('publish, awaited one by one', awaited.ours, awaited.raw, 'msgs/s', 0.8));
+    await deleteKeys(raw, prefix);
+
+    const n2 = scaled(30_000);
+    progress(`transport redis publish: 64 in flight (${n2})`);
+    const many = messages(n2);
+    const inFlight = await abba(
+      () => throughput(n2, () => pool(n2, 64, (i) => rawXadd(many[i]!, i).then(() => undefined))),
+      () => {
+        const topic = fresh();
+        return throughput(n2, () => pool(n2, 64, (i) => publisher.publish(topic, [many[i]!])));
+      },
+    );
+    rows.push(
+      ratioRow(
+        'publish, 64 in flight (single messages)',
+        inFlight.ours,
+        inFlight.raw,
+        'msgs/s',
+        0.6,
+      ),
+    );
+    await deleteKeys(raw, prefix);
+
+    progress(`transport redis publish: batches of 100 (${n2})`);
+    const batches = Array.from({ length: n2 / 100 }, (_, b) => many.slice(b * 100, b * 100 + 100));
+    const batched = await abba(
+      () =>
+        throughput(n2, () =>
+          pool(batches.length, 1, async (b) => {
+            const pipeline = raw.pipeline();
+            batches[b]!.forEach((e, i) =>
+              pipeline.xadd(
+                rawStream(e, i),
+                'MAXLEN',
+                '~',
+                MAXLEN,
+                '*',
+                'key',
+                e.aggregateId,
+                'msg',
+                rawWire(e),
+              ),
+            );
+            await pipeline.exec();
+          }),
+        ),
+      () => {
+        const topic = fresh();
+        return throughput(n2, () =>
+          pool(batches.length, 1, (b) => publisher.publish(topic, batches[b]!)),
+        );
+      },
+    );
+    rows.push(ratioRow('publish, batches of 100', batched.ours, batched.raw, 'msgs/s', 0.6));
+    report.table('Redis Streams publish vs raw ioredis XADD', rows);
+    // The latency run publishes single messages without waiting: this is its ceiling.
+    return inFlight.ours;
+  } finally {
+    await publisher.close();
+    await deleteKeys(raw, prefix);
+    raw.disconnect();
+    await connection.close();
+  }
+}
+
+async function redisConsume(servers: Servers, report: Report, publishRate: number): Promise<void> {
+  const prefix = `bench:tc:${randomBytes(4).toString('hex')}:`;
+  const connection = redisConnection({ url: servers.redisUrl, name: 'bench-consume' });
+  const raw = new Redis(servers.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const layout = { keyPrefix: prefix, partitions: PARTITIONS };
+  const publisher = new RedisStreamsPublisher({ client: connection.client, serializer, ...layout });
+  const subscriber = new RedisStreamsSubscriber({
+    client: connection.client,
+    serializer,
+    ...layout,
+    blockMs: 200,
+    heartbeatMs: 200,
+    leaseTtlMs: 2_000,
+  });
+  const rows: Row[] = [];
+  try {
+    await connection.open();
+    await raw.connect();
+    const n = scaled(20_000);
+    progress(`transport redis consume: filling ${n} messages`);
+    const all = messages(n);
+    for (let b = 0; b < n; b += 500) await publisher.publish('consume', all.slice(b, b + 500));
+    const streams = Array.from({ length: PARTITIONS }, (_, p) => `${prefix}consume:normal:${p}`);
+
+    // Raw: XREADGROUP up to 100 entries per stream, parse each message, one XACK per stream.
+    let rawGroups = 0;
+    const rawConsume = async (): Promise<number> => {
+      const group = `raw${rawGroups++}`;
+      for (const stream of streams) await raw.xgroup('CREATE', stream, group, '0');
+      const counter = new Counter(n);
+      const deadline = Date.now() + 60_000;
+      while (!counter.done && Date.now() < deadline) {
+        const reply = (await raw.xreadgroup(
+          'GROUP',
+          group,
+          'c1',
+          'COUNT',
+          100,
+          'BLOCK',
+          200,
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
+        )) as [string, [string, string[]][]][] | null;
+        const acks: Promise<unknown>[] = [];
+        for (const [stream, entries] of reply ?? []) {
+          for (const [, fields] of entries) {
+            JSON.parse(fields[3] ?? 'null');
+            counter.hit();
+          }
+          acks.push(raw.xack(stream, group, ...entries.map(([id]) => id)));
+        }
+        await Promise.all(acks);
+      }
+      if (!counter.done) throw new Error(`raw consumer got ${counter.count} of ${n}`);
+      return counter.rate;
+    };
+
+    let groups = 0;
+    const oursConsume = async (maxInFlight: number): Promise<number> => {
+      const counter = new Counter(n);
+      const handle = await subscriber.subscribe(
+        ['consume'],
+        { group: `cw${groups++}`, consumer: 'c1', maxInFlight },
+        async () => {
+          counter.hit();
+        },
+      );
+      try {
+        await until(() => counter.done, 60_000, 'the causeway consumer');
+      } finally {
+        await handle.close();
+      }
+      return counter.rate;
+    };
+
+    progress('transport redis consume: default maxInFlight (16)');
+    const byDefault = await abba(rawConsume, () => oursConsume(16));
+    rows.push(
+      ratioRow(
+        'consume, no-op handler, maxInFlight 16 (default)',
+        byDefault.ours,
+        byDefault.raw,
+        'msgs/s',
+        0.5,
+      ),
+    );
+    progress('transport redis consume: maxInFlight 128');
+    const wide = await abba(rawConsume, () => oursConsume(128));
+    rows.push(
+      ratioRow('consume, no-op handler, maxInFlight 128', wide.ours, wide.raw, 'msgs/s', 0.5),
+    );
+    report.table('Redis Streams consume vs raw ioredis XREADGROUP/XACK loop', rows);
+
+    // Latency at half the highest rate measured end to end (single-message publish and consume)
+    // with the subscription's default settings, which the latency runs use too; and at a light
+    // 1 000 msgs/s, the latency floor. Publisher and consumer share this process (and its 2 cores).
+    const maxRate = Math.min(publishRate, byDefault.ours);
+    const latencyRows: LatencyRow[] = [];
+    for (const [rate, label] of [
+      [Math.round(maxRate / 2), `½ of ${Math.round(maxRate).toLocaleString('en-US')}`],
+      [1_000, 'light load'],
+    ] as const) {
+      const latency = await measureLatency(subscriber, publisher, rate, 5);
+      const seed = latency.p50 < 10 && latency.p95 < 50 && latency.p99 < 100 && latency.p999 < 500;
+      latencyRows.push({
+        benchmark: `publish → handler at ${rate.toLocaleString('en-US')} msgs/s (${label}), ${(rate * 5).toLocaleString('en-US')} msgs`,
+        latency,
+        target: `${latencyTarget('p99', latency.p99, 5)}; seed (p50 < 10, p95 < 50, p99 < 100, p99.9 < 500 ms) ${seed ? 'ok' : 'MISSED'}`,
+      });
+    }
+    report.latency('Redis Streams publish → handler latency', latencyRows);
+  } finally {
+    await subscriber.close();
+    await publisher.close();
+    await deleteKeys(raw, prefix);
+    raw.disconnect();
+    await connection.close();
+  }
+}
+
+/** Publishes single messages at `rate` per second for `seconds`, timing each from publish() to its handler. */
+async function measureLatency(
+  subscriber: RedisStreamsSubscriber,
+  publisher: RedisStreamsPublisher,
+  rate: number,
+  seconds: number,
+) {
+  const total = Math.round(rate * seconds);
+  const topic = `latency${rate}`;
+  progress(`transport redis latency: ${total} messages at ${rate}/s`);
+  const sentAt = new Map<string, bigint>();
+  const samples: number[] = [];
+  const handle = await subscriber.subscribe(
+    [topic],
+    { group: 'latency', consumer: 'c1', startFrom: 'latest' },
+    async ({ envelope }) => {
+      const sent = sentAt.get(envelope.messageId);
+      if (sent !== undefined) samples.push(Number(process.hrtime.bigint() - sent) / 1e6);
+    },
+  );
+  try {
+    const traffic = messages(total);
+    const started = Date.now();
+    let sent = 0;
+    const inFlight: Promise<void>[] = [];
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
+      for (; sent < due; sent++) {
+        const e = traffic[sent]!;
+        sentAt.set(e.messageId, process.hrtime.bigint());
+        inFlight.push(publisher.publish(topic, [e]));
+      }
+      await sleep(1);
+    }
+    await Promise.all(inFlight);
+    await until(() => samples.length >= total, 30_000, 'latency deliveries');
+  } finally {
+    await handle.close();
+  }
+  return percentiles(samples);
+}
+
+export async function transportBench(servers: Servers): Promise<Report> {
+  const report = new Report('transport');
+  const publishRate = await redisPublish(servers, report);
+  await redisConsume(servers, report, publishRate);
+  await kafkaConsume(servers, report);
+  return report;
+}

@@ -1,0 +1,31 @@
+# `ensure_servers`: makes REDIS_URL, KAFKA_BROKERS and MONGODB_URI point at real servers.
+# Whatever the caller exported wins; the rest come from infra/local/up. Servers started here are
+# stopped when the calling script exits, unless CAUSEWAY_KEEP_SERVERS=1.
+ensure_servers() {
+  local needed=() server key value
+  [ -n "${REDIS_URL:-}" ] || needed+=(redis)
+  [ -n "${KAFKA_BROKERS:-}" ] || needed+=(kafka)
+  [ -n "${MONGODB_URI:-}" ] || needed+=(mongodb)
+  STARTED_SERVERS=()
+  if [ ${#needed[@]} -gt 0 ]; then
+    for server in "${needed[@]}"; do
+      infra/local/status "$server" >/dev/null 2>&1 || STARTED_SERVERS+=("$server")
+    done
+    echo "==> infra/local/up ${needed[*]}"
+    infra/local/up "${needed[@]}"
+    while IFS='=' read -r key value; do
+      case "$key" in REDIS_URL | KAFKA_BROKERS | MONGODB_URI) [ -n "${!key:-}" ] || export "$key=$value" ;; esac
+    done < <(grep -E '^[A-Z_]+=' .infra/env)
+  fi
+  if [ ${#STARTED_SERVERS[@]} -gt 0 ] && [ "${CAUSEWAY_KEEP_SERVERS:-0}" != "1" ]; then
+    trap 'echo "==> infra/local/down ${STARTED_SERVERS[*]}"; infra/local/down "${STARTED_SERVERS[@]}"' EXIT
+  fi
+  echo "==> servers: REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS MONGODB_URI=$MONGODB_URI"
+}
+
+# `install_dependencies`: pnpm install exactly as locked.
+install_dependencies() {
+  echo "==> pnpm install"
+  pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -vE '^(Progress|Packages:)' || true
+  [ -d node_modules/.pnpm ] || { echo "pnpm install failed" >&2; exit 1; }
+}

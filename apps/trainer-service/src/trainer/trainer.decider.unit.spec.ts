@@ -1,0 +1,88 @@
+import { DeciderSpecification } from '@causeway/cqrs-core/testing';
+import {
+  InvalidMoveError,
+  positionAt,
+  trainerDecider,
+  type MoveTrainer,
+  type TrainerMoved,
+} from './trainer.decider';
+
+const T0 = 1_800_000_000_000;
+const decider = trainerDecider({ speed: 100 });
+const spec = DeciderSpecification.for(decider);
+
+const move = (action: 'start' | 'stop', dx: number, dy: number, now: number): MoveTrainer => ({
+  type: 'MoveTrainer',
+  data: { trainerId: 'ash', directionX: dx, directionY: dy, action, timestamp: now - 5 },
+  metadata: { now },
+});
+const moved = (
+  x: number,
+  y: number,
+  movement: TrainerMoved['data']['movement'],
+  now: number,
+): TrainerMoved => ({
+  type: 'TrainerMovedEvent',
+  data: { trainerId: 'ash', position: { x, y }, movement, timestamp: now },
+});
+const still = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
+
+describe('trainer decider', () => {
+  it('starts a new trainer at the origin, moving in the normalized direction', () => {
+    spec
+      .given([])
+      .when(move('start', 3, 4, T0))
+      .then(
+        moved(
+          0,
+          0,
+          { isMoving: true, direction: { x: 0.6, y: 0.8 }, speed: 100, startedAt: T0 },
+          T0,
+        ),
+      );
+  });
+
+  it('advances the position by the elapsed movement before stopping', () => {
+    spec
+      .given([
+        moved(10, 10, { isMoving: true, direction: { x: 1, y: 0 }, speed: 100, startedAt: T0 }, T0),
+      ])
+      .when(move('stop', 0, 0, T0 + 1_500))
+      .then(moved(160, 10, still, T0 + 1_500));
+  });
+
+  it('turns: advances along the old direction, then moves along the new one from there', () => {
+    spec
+      .given([
+        moved(0, 0, { isMoving: true, direction: { x: 0, y: 1 }, speed: 100, startedAt: T0 }, T0),
+      ])
+      .when(move('start', -1, 0, T0 + 2_000))
+      .then(
+        moved(
+          0,
+          200,
+          { isMoving: true, direction: { x: -1, y: 0 }, speed: 100, startedAt: T0 + 2_000 },
+          T0 + 2_000,
+        ),
+      );
+  });
+
+  it('does not move a stopped trainer, and never moves backwards in time', () => {
+    spec
+      .given([moved(5, 5, still, T0)])
+      .when(move('stop', 0, 0, T0 + 9_000))
+      .then(moved(5, 5, still, T0 + 9_000));
+    const state = {
+      position: { x: 0, y: 0 },
+      movement: { isMoving: true, direction: { x: 1, y: 0 }, speed: 100, startedAt: T0 },
+    };
+    expect(positionAt(state, T0 - 1_000)).toEqual({ x: 0, y: 0 });
+  });
+
+  it('refuses to start without a direction', () => {
+    spec
+      .given([])
+      .when(move('start', 0, 0, T0))
+      .thenThrows(InvalidMoveError);
+  });
+});

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { logLevel, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type logCreator } from 'kafkajs';
 import { repositoryRoot, testNamespace } from '@causeway/testkit';
 import { type Delivery, type ManagedConnection, MessageTooLargeError } from '../src';
 import {
@@ -32,7 +32,37 @@ async function restartLocalKafka(): Promise<void> {
   await exec(path.join(infra, 'down'), ['kafka'], { timeout: 60_000 });
   mark('restart: up');
   await exec(path.join(infra, 'up'), ['kafka'], { timeout: 120_000 });
+  // `up` returns once the broker answers listTopics; partitions get their leader a moment later
+  // (longer with many topics on a loaded machine). Producing before that fails with "not the
+  // leader", and creating topics with "does not host this topic-partition".
+  await waitForLeaders(60_000);
   mark('restart: ready');
+}
+
+async function waitForLeaders(timeoutMs: number): Promise<void> {
+  const admin = new Kafka({
+    clientId: ns.name('leaders'),
+    brokers: ns.kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata();
+        if (topics.every((topic) => topic.partitions.every((partition) => partition.leader >= 0)))
+          return;
+      } catch {
+        // metadata not served yet
+      }
+      if (Date.now() > deadline)
+        throw new Error(`partitions still without a leader after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** KAFKAJS_DEBUG=<file> appends kafkajs's own log there (diagnosing a failure). */

@@ -12,7 +12,8 @@ import {
   type SubscriptionHandle,
 } from '../transport/transport.port';
 import { decodeFromWire, UndecodableMessageError } from '../transport/wire.codec';
-import { attemptMarker, DeliveryAttempts } from './kafka.attempts';
+import { DeliveryAttempts } from './kafka.attempts';
+import { BatchCommits } from './kafka.commits';
 import { ConsumerSupervisor } from './kafka.consumer-supervisor';
 import {
   KAFKA_DEFAULTS,
@@ -37,16 +38,29 @@ const GROUP_CHANGING = new Set([
  * Commits. kafkajs runs `eachBatch` once per fetched partition batch, partitions concurrently
  * (up to maxInFlight), and fetches again only when every batch of the round has returned — so
  * a batch's messages are handled one after another (per-key order), and a rebalance waits for
- * the batches in progress. Auto-commit is off; we commit each message's next offset ourselves,
- * right after its handler resolved, through the batch's own commit call (which still works
- * while the consumer stops, so close() can commit what finishes). Before a message is handed
- * over, the committed offset carries an attempt marker (see kafka.attempts): usually folded
- * into the previous message's commit, so a message costs one commit, plus one per batch.
+ * the batches in progress. Auto-commit is off; a message is resolved right after its handler
+ * resolved, and commits go out behind the deliveries (kafka.commits): never awaited between
+ * two messages, at most one in flight per batch, each carrying the newest position — the next
+ * message's offset, with that message's attempt marker (kafka.attempts) once its delivery has
+ * started. A quiet partition thus commits each message right after its handler; a busy one
+ * commits every round trip + 20 ms, for all messages handled meanwhile. Through the batch's own
+ * commit call (which still works while the consumer stops), the batch waits for its last
+ * commit before it returns, so what succeeded is committed before a partition is given up on
+ * rebalance or close. The first delivery on a partition after each (re)join waits for its
+ * marker (written durably before the handler runs); later ones only send theirs as they start.
+ *
+ * Trade-off. After a crash (or kill()), messages handled but not yet committed — at most the
+ * ones handled during the last commit's round trip + 20 ms — are delivered again (at-least-once
+ * allows it). Their attempt number may then not grow: only the message at the committed offset
+ * is counted from its marker (+1, even if it had succeeded); the others start again at 1. So a
+ * message that kills its consumer within that window is not counted up at once; each crash
+ * still moves the committed offset on or counts its message up (the awaited first marker).
  *
  * Nacks. A failed handler never throws into kafkajs (kafkajs would re-deliver at once, forever).
- * The partition is paused and the batch returns without resolving the message; after
- * `redeliveryDelayMs` the partition resumes and the same message is fetched again with
- * attempt + 1 — the partition waits, later messages stay behind it, other partitions go on.
+ * The partition is paused and the batch returns without resolving the message (having committed
+ * its marker); after `redeliveryDelayMs` the partition resumes and the same message is fetched
+ * again with attempt + 1 — the partition waits, later messages stay behind it, other
+ * partitions go on.
  *
  * Hazards. A handler that runs longer than rebalanceTimeoutMs while the group rebalances gets
  * its member dropped; its commit is then refused and the message redelivered elsewhere.
@@ -64,6 +78,8 @@ export class KafkaSubscription implements SubscriptionHandle {
   private unsettled = false;
   /** One per delivery in flight: kill() settles them (one shared promise would pile up reactions). */
   private readonly abandonHooks = new Set<() => void>();
+  /** Partitions whose committed offset carries a marker written since this member's last join. */
+  private readonly marked = new Set<string>();
   private stopped: Promise<void> | undefined;
 
   constructor(
@@ -92,6 +108,7 @@ export class KafkaSubscription implements SubscriptionHandle {
     const { GROUP_JOIN, HEARTBEAT } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, () => {
       this.attempts.newGeneration();
+      this.marked.clear();
       this.unsettled = false;
     });
     this.consumer.on(HEARTBEAT, () => {
@@ -152,40 +169,54 @@ export class KafkaSubscription implements SubscriptionHandle {
   }
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { topic, partition, messages } = payload.batch;
+    const commits = new BatchCommits(payload);
     const heartbeat = setInterval(() => {
       payload.heartbeat().catch((error: unknown) => {
         if (GROUP_CHANGING.has((error as { type?: string }).type ?? '')) this.unsettled = true;
       });
     }, this.heartbeatIntervalMs);
     try {
-      let attempt = 0; // > 0: the committed offset already marks this message's delivery
-      for (let index = 0; index < messages.length; index++) {
-        const message = messages[index]!;
-        if (attempt === 0) {
-          if (this.mustStop(payload)) return;
-          attempt = await this.attempts.begin(topic, partition, message.offset, index === 0);
-          await this.commit(payload, message.offset, attempt);
-        }
-        const outcome = await this.deliver(topic, partition, message, attempt);
-        if (outcome === 'abandoned') return;
-        if (outcome === 'nacked') {
-          if (!this.mustStop(payload)) this.redeliverLater(payload);
-          return; // not resolved: the next fetch of this partition starts at this message
-        }
-        this.attempts.settle(topic, partition, message.offset);
-        payload.resolveOffset(message.offset);
-        const next = messages[index + 1];
-        attempt =
-          next && !this.mustStop(payload)
-            ? this.attempts.beginNext(topic, partition, next.offset)
-            : 0;
-        await this.commit(payload, (BigInt(message.offset) + 1n).toString(), attempt);
-        if (attempt === 0) return;
-      }
+      await this.consume(payload, commits);
+      if (this.killed) commits.abandon();
+      else await commits.flush(); // before kafkajs may hand the partition over (rebalance, close)
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /** Delivers the batch's messages in order; each delivery start commits (behind) the one before. */
+  private async consume(payload: EachBatchPayload, commits: BatchCommits): Promise<void> {
+    const { topic, partition, messages } = payload.batch;
+    for (let index = 0; index < messages.length; index++) {
+      const message = messages[index]!;
+      if (index === 0 && this.mustStop(payload)) return;
+      const attempt =
+        index === 0
+          ? await this.attempts.begin(topic, partition, message.offset, true)
+          : this.attempts.beginNext(topic, partition, message.offset);
+      commits.mark(message.offset, attempt);
+      if (index === 0) await this.markOnceSinceJoin(topic, partition, commits);
+      const outcome = await this.deliver(topic, partition, message, attempt);
+      if (outcome === 'abandoned') return;
+      if (outcome === 'nacked') {
+        if (!this.mustStop(payload)) this.redeliverLater(payload);
+        return; // not resolved: the next fetch of this partition starts at this message
+      }
+      this.attempts.settle(topic, partition, message.offset);
+      payload.resolveOffset(message.offset);
+      if (index + 1 === messages.length || this.mustStop(payload) || commits.failed) {
+        commits.mark((BigInt(message.offset) + 1n).toString(), 0);
+        return;
+      }
+    }
+  }
+
+  /** Waits for the marker of the first delivery on a partition since this member (re)joined. */
+  private async markOnceSinceJoin(topic: string, partition: number, commits: BatchCommits) {
+    const key = `${topic}\u0000${partition}`;
+    if (this.marked.has(key)) return;
+    await commits.flush();
+    this.marked.add(key);
   }
 
   private mustStop(payload: EachBatchPayload): boolean {
@@ -251,38 +282,6 @@ export class KafkaSubscription implements SubscriptionHandle {
       resume();
     }, this.options.redeliveryDelayMs ?? KAFKA_DEFAULTS.redeliveryDelayMs);
     this.timers.add(timer);
-  }
-
-  /**
-   * Commits `offset` of the batch's partition: the first message not yet acknowledged. With
-   * `attempt` > 0 the message at `offset` is being delivered for that time (the marker).
-   * Retried briefly; a commit that keeps failing throws into kafkajs, which re-joins or
-   * restarts the consumer and fetches again from what is committed (at-least-once).
-   */
-  private async commit(payload: EachBatchPayload, offset: string, attempt: number): Promise<void> {
-    const { topic, partition } = payload.batch;
-    const metadata = attempt > 0 ? attemptMarker(attempt) : null;
-    for (let retry = 0; ; retry++) {
-      try {
-        await payload.commitOffsetsIfNecessary({
-          // kafkajs sends `metadata` (OffsetCommit's field) although its type omits it.
-          topics: [
-            {
-              topic,
-              partitions: [
-                { partition, offset, metadata } as { partition: number; offset: string },
-              ],
-            },
-          ],
-        });
-        return;
-      } catch (error) {
-        if (this.killed) return;
-        // Not retriable: a stale generation or a lost member; kafkajs re-joins on the rethrow.
-        if (retry >= 2 || (error as { retriable?: boolean }).retriable === false) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200 * (retry + 1)));
-      }
-    }
   }
 
   private nextFetch(timeoutMs = 10_000): Promise<void> {

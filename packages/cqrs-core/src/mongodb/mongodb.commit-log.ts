@@ -5,6 +5,18 @@ import { type CommitDocument } from './mongodb.event-store.documents';
 const REFRESH_AFTER_MISSES = 16;
 /** After this many refusals we could not explain, ask whether the version is taken. */
 const PROBE_AFTER_UNRESOLVED = 8;
+/** The least time between two beacon updates of one instance. */
+const BEACON_INTERVAL_MS = 10;
+/** A group commit holds at most this many commits … */
+const MAX_GROUP_COMMITS = 64;
+/** … and this many events (a single commit may hold more: it then goes alone). */
+const MAX_GROUP_EVENTS = 2000;
+
+interface PendingCommit {
+  commit: Omit<CommitDocument, '_id'>;
+  resolve: (outcome: CommitOutcome) => void;
+  reject: (error: unknown) => void;
+}
 
 export type CommitOutcome = { kind: 'inserted'; slot: number } | { kind: 'version-taken' };
 
@@ -33,7 +45,15 @@ export function isDuplicateKey(error: unknown): error is mongo.MongoServerError 
  * is taken.
  */
 export class MongoCommitLog {
+  /** A slot known to follow a taken one: every slot below it is taken. Only ever moves up. */
   private nextSlot = 1;
+  /** Commits waiting for their turn, and whether a drain loop is running (see `insert`). */
+  private readonly pending: PendingCommit[] = [];
+  private draining = false;
+  /** The highest slot we asked the beacon to hold, and whether an update is in flight. */
+  private beaconTarget = 0;
+  private beaconRaised = 0;
+  private beaconBusy = false;
 
   constructor(
     private readonly commits: mongo.Collection<CommitDocument>,
@@ -54,29 +74,130 @@ export class MongoCommitLog {
   /**
    * Inserts the commit at the next free slot. Resolves 'version-taken' when (streamId,
    * firstVersion) already exists: another append got there first.
+   *
+   * Concurrent calls on one instance do not race each other for a slot (all but one would
+   * lose). They queue, and whatever queued while an insert was in flight goes out as one group
+   * commit: an ordered `insertMany` of consecutive slots. Ordered means the server inserts the
+   * documents one after the other and stops at the first refusal, so slot s + i is only ever
+   * inserted after s + i - 1 (FerretDB even inserts the whole group in one SQLite transaction
+   * when nothing is refused). The invariant holds for every document of the group. Writers in
+   * other processes (or other instances) still race for slots; `claim` handles that.
    */
-  async insert(commit: Omit<CommitDocument, '_id'>): Promise<CommitOutcome> {
-    await this.readBeacon();
+  insert(commit: Omit<CommitDocument, '_id'>): Promise<CommitOutcome> {
+    return new Promise<CommitOutcome>((resolve, reject) => {
+      this.pending.push({ commit, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.pending.length > 0) {
+        const group = this.takeGroup();
+        if (group.length === 1) await this.settle(group[0]!, () => this.claim(group[0]!.commit));
+        else await this.insertGroup(group);
+      }
+    } catch (error) {
+      // Not expected (every outcome is settled above); never leave an append hanging.
+      for (const entry of this.pending.splice(0)) entry.reject(error);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** The next commits of the queue, as many as fit MAX_GROUP_COMMITS and MAX_GROUP_EVENTS. */
+  private takeGroup(): PendingCommit[] {
+    let count = 0;
+    let events = 0;
+    while (count < this.pending.length && count < MAX_GROUP_COMMITS) {
+      events += this.pending[count]!.commit.events.length;
+      if (count > 0 && events > MAX_GROUP_EVENTS) break;
+      count += 1;
+    }
+    return this.pending.splice(0, count);
+  }
+
+  private async insertGroup(group: PendingCommit[]): Promise<void> {
+    const first = this.nextSlot;
+    let inserted = 0;
+    let failure: unknown;
+    try {
+      await this.commits.insertMany(
+        group.map(({ commit }, i) => ({ ...commit, _id: first + i })),
+        { ordered: true },
+      );
+      inserted = group.length;
+    } catch (error) {
+      failure = error;
+      // Ordered: the documents before the first refused one are in, none after it was tried.
+      const index = (error as { writeErrors?: Array<{ index?: unknown }> }).writeErrors?.[0]?.index;
+      if (typeof index === 'number') inserted = index;
+      else inserted = -1;
+    }
+    if (inserted < 0) {
+      // No per-document answer: the driver refused the group before sending it (a document over
+      // the size limit, say) or the outcome is unknown (a lost connection). `nextSlot` did not
+      // move, so claim them one by one as if they had never been grouped: each then fails or
+      // succeeds on its own. One that did go in is refused by its (streamId, firstVersion), and
+      // the store's re-read finds it as an idempotent re-append.
+      for (const entry of group) await this.settle(entry, () => this.claim(entry.commit));
+      return;
+    }
+    if (inserted > 0) {
+      this.taken(first + inserted - 1);
+      this.raiseBeacon(first + inserted - 1);
+    }
+    for (let i = 0; i < inserted; i++) group[i]!.resolve({ kind: 'inserted', slot: first + i });
+    if (inserted === group.length) return;
+    // The refused one goes through the one-by-one claim, which finds out why it was refused; the
+    // ones after it were not tried and go back to the head of the queue.
+    const refused = group[inserted]!;
+    this.pending.unshift(...group.slice(inserted + 1));
+    if (isDuplicateKey(failure) || hasDuplicateKeyWriteError(failure))
+      await this.settle(refused, () => this.claim(refused.commit));
+    else refused.reject(failure);
+  }
+
+  private async settle(entry: PendingCommit, run: () => Promise<CommitOutcome>): Promise<void> {
+    try {
+      entry.resolve(await run());
+    } catch (error) {
+      entry.reject(error);
+    }
+  }
+
+  private async claim(commit: Omit<CommitDocument, '_id'>): Promise<CommitOutcome> {
+    // The first try goes to our own guess of the next slot, without a round trip: it is only
+    // ever past slots known to be taken, so a success there keeps the invariant; when other
+    // writers moved the log on, the insert is refused and we catch up below.
     let slot = this.nextSlot;
     let unresolved = 0;
     let misses = 0;
+    let beaconRead = false;
     for (;;) {
       try {
         await this.commits.insertOne({ ...commit, _id: slot });
         this.taken(slot);
-        await this.raiseBeacon(slot);
+        this.raiseBeacon(slot);
         return { kind: 'inserted', slot };
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
         let refused = refusedIndex(error);
-        // FerretDB does not say: a beacon at or past the slot proves the slot was taken.
-        if (refused === undefined && (await this.readBeacon()) >= slot) refused = 'slot';
+        // FerretDB does not say which index refused: a beacon at or past the slot proves the
+        // slot was taken. On MongoDB, read it once per append anyway, to jump to the end of the
+        // log when other writers moved it on while we were idle.
+        if (refused === undefined || (refused === 'slot' && !beaconRead)) {
+          beaconRead = true;
+          if ((await this.readBeacon()) >= slot && refused === undefined) refused = 'slot';
+        }
         if (refused === 'version') return { kind: 'version-taken' };
         if (refused === 'slot') {
           this.taken(slot);
           if (++misses % REFRESH_AFTER_MISSES === 0) await this.refresh();
           slot = this.nextSlot;
-          // Writers that lost a race all aim at the same next slot: spread them out.
+          // Writers of other processes that lost a race all aim at the same next slot: spread
+          // them out.
           await backoff(misses);
         } else if (++unresolved % PROBE_AFTER_UNRESOLVED !== 0) {
           slot += 1;
@@ -103,20 +224,41 @@ export class MongoCommitLog {
   private async readBeacon(): Promise<number> {
     const slot = (await this.meta.findOne({ _id: BEACON_ID }))?.slot ?? 0;
     this.taken(slot);
+    this.beaconRaised = Math.max(this.beaconRaised, slot);
     return slot;
   }
 
   /**
    * A hint, not a source of truth: on FerretDB concurrent `$max` updates can be lost, so the
    * beacon may lag; it only ever names a slot that was taken, which is all the claim needs.
+   * Not awaited: appends do not wait for it. At most one update per instance is in flight, and
+   * the next starts BEACON_INTERVAL_MS after it ends; slots taken meanwhile are folded into it. Failures are ignored (the next raise or a
+   * refused insert makes up for them).
    */
-  private async raiseBeacon(slot: number): Promise<void> {
-    try {
-      await this.meta.updateOne({ _id: BEACON_ID }, { $max: { slot } }, { upsert: true });
-    } catch (error) {
-      // Two first upserts raced; the other one created the beacon.
-      if (!isDuplicateKey(error)) throw error;
-    }
+  private raiseBeacon(slot: number): void {
+    this.beaconTarget = Math.max(this.beaconTarget, slot);
+    if (this.beaconBusy || this.beaconTarget <= this.beaconRaised) return;
+    const target = this.beaconTarget;
+    this.beaconBusy = true;
+    this.meta
+      .updateOne({ _id: BEACON_ID }, { $max: { slot: target } }, { upsert: true })
+      .then(
+        () => {
+          this.beaconRaised = Math.max(this.beaconRaised, target);
+        },
+        // Two first upserts raced (the other one created the beacon), or the connection is
+        // closing: either way the beacon is only a hint.
+        () => undefined,
+      )
+      .finally(() => {
+        // Under load, at most one update per BEACON_INTERVAL_MS: on FerretDB every write takes
+        // the database's one SQLite write lock, so a beacon update per insert would halve them.
+        const timer = setTimeout(() => {
+          this.beaconBusy = false;
+          if (this.beaconTarget > target) this.raiseBeacon(this.beaconTarget);
+        }, BEACON_INTERVAL_MS);
+        timer.unref?.();
+      });
   }
 }
 
@@ -131,6 +273,11 @@ function backoff(misses: number): Promise<void> {
 export interface BeaconDocument {
   _id: string;
   slot: number;
+}
+
+function hasDuplicateKeyWriteError(error: unknown): boolean {
+  const writeErrors = (error as { writeErrors?: Array<{ code?: unknown }> }).writeErrors;
+  return writeErrors?.[0]?.code === 11000;
 }
 
 /** MongoDB names the refused index in `keyPattern`; FerretDB does not. */

@@ -56,9 +56,11 @@ export interface MongoEventStoreOptions {
  * no transactions, counters, change streams or TTL indexes (docs/adr/003):
  * - one append = one commit document (atomic), (streamId, firstVersion) unique = optimistic concurrency;
  * - the commit's `_id` is its slot in the global log, claimed by MongoCommitLog so that slots
- *   become visible in increasing order (no-skip guarantee);
+ *   become visible in increasing order (no-skip guarantee); concurrent appends of one instance
+ *   queue and are group-committed instead of racing each other;
  * - each store instance remembers the head of streams it wrote, so an append with the right
- *   numeric expected version is a single insert; otherwise it reads the head first.
+ *   numeric expected version (or 'no-stream' on a stream it does not know) is a single insert;
+ *   otherwise it reads the head first.
  *
  * Hazards: an append is limited to POSITIONS_PER_SLOT events and to MongoDB's 16 MB per
  * document; commit documents are never deleted (truncation leaves small stubs); on FerretDB every
@@ -102,11 +104,21 @@ export class MongoEventStore implements EventStore {
     const serialized = events.map((event) => this.serializer.serialize(event));
     const { log } = this.open();
     const expected = options.expectedVersion;
+    let refused = false;
     for (;;) {
       let base: number;
-      if (typeof expected === 'number' && this.heads.get(streamId) === expected) {
-        // This process saw that head: try the insert; a concurrent writer makes it fail.
-        base = expected;
+      // An unknown stream is taken to be new (head 0) until an insert says otherwise: commits
+      // tile 1..head and are never deleted, so the insert at version 1 succeeds only if the
+      // stream has no commit at all, exactly when reading the head would have allowed it.
+      const guess = this.heads.get(streamId) ?? 0;
+      if (
+        !refused &&
+        ((typeof expected === 'number' && guess === expected) ||
+          (expected === 'no-stream' && guess === 0))
+      ) {
+        // This process saw that head (or the stream looks new): try the insert; a concurrent
+        // writer, or a stream we did not know, makes it fail.
+        base = guess;
       } else {
         const head = await this.readHead(streamId);
         if (head.tombstoned) throw new StreamDeletedError(streamId);
@@ -146,6 +158,7 @@ export class MongoEventStore implements EventStore {
       }
       // Someone appended first: read the head again (a numeric expectation then fails or is a duplicate).
       this.heads.delete(streamId);
+      refused = true;
     }
   }
 

@@ -1,3 +1,5 @@
+import type Redis from 'ioredis';
+import { type ChainableCommander } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import { type Envelope, type Priority } from '../messages/envelope';
 import { MessageTooLargeError } from '../messages/message.errors';
@@ -17,9 +19,11 @@ export const ENTRY_MESSAGE_FIELD = 'msg';
  * The partition is a stable hash of the aggregateId, so a key's messages share one stream per
  * lane and keep their order.
  *
- * Contract (see Publisher): safe to call concurrently; a batch is one MULTI/EXEC round trip, so
- * it becomes visible to consumers at once; resolves when Redis replied to EXEC (durable as far
- * as the server's appendfsync policy goes — `always` for "nothing acknowledged is lost").
+ * Contract (see Publisher): safe to call concurrently; a single message is one plain XADD, a
+ * batch of several one MULTI/EXEC round trip, so it becomes visible to consumers at once;
+ * resolves when Redis replied to the XADD or EXEC (durable as far as the server's appendfsync
+ * policy goes — `always` for "nothing acknowledged is lost"). Concurrent calls are written back
+ * to back on the shared connection (pipelined), in call order.
  * Hazard: `MAXLEN ~` trims the oldest entries even if a consumer group has not read them yet;
  * size it above the longest backlog you expect.
  */
@@ -72,11 +76,9 @@ export class RedisStreamsPublisher implements Publisher {
     entries: readonly { key: string; raw: string; lane: Priority }[],
   ): Promise<void> {
     if (entries.length === 0) return;
-    const transaction = this.options.client.multi();
-    for (const { key, raw, lane } of entries) {
-      const stream = this.keys.stream(topic, lane, this.keys.partitionOf(key));
-      transaction.xadd(
-        stream,
+    const xadd = (target: Redis | ChainableCommander, { key, raw, lane }: (typeof entries)[0]) =>
+      target.xadd(
+        this.keys.stream(topic, lane, this.keys.partitionOf(key)),
         'MAXLEN',
         '~',
         this.maxLen,
@@ -86,7 +88,13 @@ export class RedisStreamsPublisher implements Publisher {
         ENTRY_MESSAGE_FIELD,
         raw,
       );
+    // One entry: a single command is atomic already; MULTI/EXEC would triple the commands.
+    if (entries.length === 1) {
+      await xadd(this.options.client, entries[0]!);
+      return;
     }
+    const transaction = this.options.client.multi();
+    for (const entry of entries) void xadd(transaction, entry);
     const results = await transaction.exec();
     if (!results) throw new Error(`XADD transaction to ${topic} was aborted`);
     const failed = results.find(([error]) => error);

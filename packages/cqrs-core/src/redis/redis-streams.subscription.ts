@@ -8,6 +8,7 @@ import {
   type SubscribeOptions,
 } from '../transport/transport.port';
 import { decodeFromWire, UndecodableMessageError } from '../transport/wire.codec';
+import { AckBatcher } from './redis-streams.acks';
 import { claimForRedelivery } from './redis-streams.claims';
 import { type StreamKeys } from './redis-streams.keys';
 import { type SubscriberMetrics } from './redis-streams.metrics';
@@ -19,7 +20,7 @@ import {
   rawEntries,
   toHeldEntry,
 } from './redis-streams.partition';
-import { busyKey, earliestWaiting, firstDeliverable } from './redis-streams.selection';
+import { busyKey, DeliverablePicker, earliestWaiting } from './redis-streams.selection';
 
 export interface SubscriptionContext {
   readonly topics: readonly string[];
@@ -46,17 +47,35 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * higher lanes first (LaneScheduler). A key's next entry starts only after the previous one was
  * acknowledged, and never while an older entry of the key waits for redelivery; XACK follows the
  * handler's success. A delivery's position is `<lane>:<partition>:<entry id>`.
+ *
+ * `maxInFlight` bounds the handlers running at once: a handler's slot is free again as soon as
+ * it resolved, while its XACK goes out batched with others (AckBatcher); its key stays busy and
+ * the entry stays held (and counted by back-pressure and by the drain of its partition) until
+ * the XACK replied — so a lease is never released, nor a subscription closed, with an
+ * acknowledgement still unsent. kill() sends none of the unsent ones (they are redelivered).
+ *
+ * Reads prefetch (see readLoop): up to maxInFlight entries held per stream. Hazard: a read only
+ * starts while fewer than maxInFlight entries are held, so a message of a higher lane published
+ * behind a prefetched backlog waits until that backlog drains below maxInFlight — up to
+ * maxInFlight × (streams with data) entries, where it used to be maxInFlight - 1 + streams.
  */
 export class StreamsSubscription {
   private readonly ownership: PartitionOwnership;
   private readonly busyKeys = new Set<string>();
   private readonly scheduler = new LaneScheduler();
   private readonly maxInFlight: number;
+  private readonly acks: AckBatcher;
+  /** Entries started and not settled yet: handler running, or its XACK outstanding. */
   private running = 0;
+  /** Handlers running (bounded by maxInFlight). */
+  private handling = 0;
   private stopping = false;
   private killed = false;
   private tickTimer: NodeJS.Timeout | undefined;
   private redeliveryTimer: NodeJS.Timeout | undefined;
+  /** Some held entry may wait for its redelivery delay (only failures delay one): worth a scan. */
+  private delayed = false;
+  private dispatchQueued = false;
   private currentTick: Promise<void> = Promise.resolve();
   private readerLoop: Promise<void> = Promise.resolve();
   private wakeReader: (() => void) | undefined;
@@ -68,6 +87,7 @@ export class StreamsSubscription {
   constructor(private readonly context: SubscriptionContext) {
     const { options } = context;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
+    this.acks = new AckBatcher(context.command, options.group);
     this.ownership = new PartitionOwnership({
       topics: context.topics,
       group: options.group,
@@ -109,6 +129,7 @@ export class StreamsSubscription {
   kill(): void {
     this.killed = true;
     this.stopping = true;
+    this.acks.discard();
     clearTimeout(this.tickTimer);
     clearTimeout(this.redeliveryTimer);
     this.context.reader.disconnect();
@@ -164,8 +185,11 @@ export class StreamsSubscription {
         continue;
       }
       const streams = active.flatMap((part) => LANES.map((lane) => part.streams[lane]));
-      // COUNT is per stream: at most maxInFlight - 1 + (streams owned) entries are held at once.
-      const count = Math.max(1, Math.ceil(room / streams.length));
+      // Prefetch: COUNT (per stream) is the whole room, so one read can fill every slot from a
+      // single busy stream. Bound: a read starts only while fewer than maxInFlight entries are
+      // held and takes at most maxInFlight - held from each stream, so no stream ever has more
+      // than maxInFlight entries held: at most maxInFlight × (streams owned) at once.
+      const count = room;
       for (const part of active) part.inRead = true;
       this.readerDropped = false;
       try {
@@ -217,32 +241,49 @@ export class StreamsSubscription {
     }
   }
 
-  /** Starts deliverable entries, higher lanes first (LaneScheduler), while fewer than maxInFlight run. */
+  /** Starts deliverable entries, higher lanes first (LaneScheduler), while fewer than maxInFlight handlers run. */
   private dispatch(): void {
     if (this.stopping) return;
-    while (this.running < this.maxInFlight) {
-      const now = Date.now();
+    const picker = new DeliverablePicker(this.partitions, Date.now(), this.busyKeys);
+    while (this.handling < this.maxInFlight) {
       const picks = new Map<Priority, HeldEntry>();
       const lane = this.scheduler.next((candidate) => {
-        const entry = firstDeliverable(this.partitions, candidate, now, this.busyKeys);
+        const entry = picker.first(candidate);
         if (entry) picks.set(candidate, entry);
         return entry !== undefined;
       });
       if (!lane) break;
       const entry = picks.get(lane)!;
       const part = this.ownership.partitionOf(entry.stream)!;
+      picker.started(part, entry.key);
       entry.state = 'running';
       this.busyKeys.add(busyKey(part, entry));
       part.running++;
       this.running++;
+      this.handling++;
       void this.run(part, entry);
     }
     this.scheduleRedelivery();
   }
 
+  /** One dispatch for all the handlers and acks that complete together (a batch's XACK reply settles many). */
+  private requestDispatch(): void {
+    if (this.dispatchQueued) return;
+    this.dispatchQueued = true;
+    queueMicrotask(() => {
+      this.dispatchQueued = false;
+      this.dispatch();
+    });
+  }
+
   private async run(part: PartitionState, entry: HeldEntry): Promise<void> {
-    const { command, options, metrics, timing } = this.context;
+    const { command, options, metrics } = this.context;
     let keep = false;
+    let handling = true;
+    const freeSlot = () => {
+      if (handling) this.handling--;
+      handling = false;
+    };
     try {
       if (entry.needsClaim) {
         if (!(await claimForRedelivery(command, entry, options.group, options.consumer))) return;
@@ -254,18 +295,22 @@ export class StreamsSubscription {
       metrics?.settled(part.topic, options.group, failed);
       if (failed) {
         keep = true;
-        entry.needsClaim = true;
-        entry.availableAt = Date.now() + timing.redeliveryDelayMs;
+        this.retryLater(entry);
         return;
       }
+      // The handler is done: its slot may run another entry while the XACK is out.
+      freeSlot();
+      this.requestDispatch();
       await this.acknowledge(part, entry);
     } catch {
       // Redis unreachable (claim or ack) or onPoison failed: try again after the redelivery delay.
       keep = true;
-      entry.needsClaim = true;
-      entry.availableAt = Date.now() + timing.redeliveryDelayMs;
+      this.retryLater(entry);
     } finally {
-      if (!this.killed) this.settle(part, entry, keep);
+      if (!this.killed) {
+        freeSlot();
+        this.settle(part, entry, keep);
+      }
     }
   }
 
@@ -306,16 +351,15 @@ export class StreamsSubscription {
     this.running--;
     if (this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     this.ownership.finishDrain(part);
-    this.dispatch();
+    this.requestDispatch();
     this.wakeReader?.();
   }
 
-  /** XACK, retried while the lease lasts; after that the entry stays pending and the next owner runs it again. */
+  /** XACK (batched), retried while the lease lasts; after that the entry stays pending and the next owner runs it again. */
   private async acknowledge(part: PartitionState, entry: HeldEntry): Promise<void> {
-    const { command, options } = this.context;
     for (let attempt = 0; !this.killed; attempt++) {
       try {
-        await command.xack(entry.stream, options.group, entry.id);
+        await this.acks.ack(entry.stream, entry.id);
         return;
       } catch (error) {
         if (!part.leaseValid(Date.now())) throw error;
@@ -324,12 +368,23 @@ export class StreamsSubscription {
     }
   }
 
+  /** Claim the entry again and run it after the redelivery delay. */
+  private retryLater(entry: HeldEntry): void {
+    entry.needsClaim = true;
+    entry.availableAt = Date.now() + this.context.timing.redeliveryDelayMs;
+    this.delayed = true;
+  }
+
   private scheduleRedelivery(): void {
+    if (!this.delayed) return;
     clearTimeout(this.redeliveryTimer);
     if (this.stopping) return;
-    const earliest = earliestWaiting(this.partitions);
     const now = Date.now();
-    if (earliest === Infinity || earliest <= now) return;
+    const earliest = earliestWaiting(this.partitions, now);
+    if (earliest === Infinity) {
+      this.delayed = false; // a failure sets it again
+      return;
+    }
     this.redeliveryTimer = setTimeout(() => this.dispatch(), earliest - now);
     this.redeliveryTimer.unref();
   }

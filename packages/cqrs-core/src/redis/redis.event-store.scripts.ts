@@ -32,7 +32,7 @@ end
  * Returns {'ok', head, firstPosition} | {'duplicate', lastVersion} | {'conflict', head} | {'deleted', head}.
  */
 export const APPEND_SCRIPT = `${HOLDS}
-local meta = redis.call('HMGET', KEYS[1], 'head', 'first', 'tomb')
+local meta = redis.call('HMGET', KEYS[1], 'head', 'first', 'tomb', 'soft')
 local head = tonumber(meta[1]) or 0
 local first = tonumber(meta[2]) or 1
 if meta[3] then return {'deleted', head} end
@@ -61,18 +61,34 @@ end
 if n == 0 then return {'ok', head, 0} end
 local last = redis.call('INCRBY', KEYS[6], n)
 local firstPosition = last - n + 1
-for i = 1, n do
-  local base = 5 + (i - 1) * 3
-  local version = head + i
-  local position = firstPosition + i - 1
-  redis.call('HSET', KEYS[4], position, '{"version":' .. version .. ',"position":' .. position .. ',' .. ARGV[base + 2])
-  redis.call('ZADD', KEYS[5], position, position)
-  redis.call('ZADD', KEYS[2], version, position .. ':' .. ARGV[base + 1])
-  redis.call('HSET', KEYS[3], ARGV[base], version)
+-- One variadic command per key, in chunks of CHUNK events (unpack has a stack limit).
+local CHUNK = 1000
+for from = 1, n, CHUNK do
+  local to = math.min(n, from + CHUNK - 1)
+  local records, log, stream, ids = {}, {}, {}, {}
+  for i = from, to do
+    local base = 5 + (i - 1) * 3
+    local version = head + i
+    local position = firstPosition + i - 1
+    local j = (i - from) * 2
+    records[j + 1] = position
+    records[j + 2] = '{"version":' .. version .. ',"position":' .. position .. ',' .. ARGV[base + 2]
+    log[j + 1] = position
+    log[j + 2] = position
+    stream[j + 1] = version
+    stream[j + 2] = position .. ':' .. ARGV[base + 1]
+    ids[j + 1] = ARGV[base]
+    ids[j + 2] = version
+  end
+  redis.call('HSET', KEYS[4], unpack(records))
+  redis.call('ZADD', KEYS[5], unpack(log))
+  redis.call('ZADD', KEYS[2], unpack(stream))
+  redis.call('HSET', KEYS[3], unpack(ids))
 end
 redis.call('HSET', KEYS[1], 'head', head + n)
-redis.call('HDEL', KEYS[1], 'soft')
-redis.call('SADD', KEYS[7], ARGV[3])
+if meta[4] then redis.call('HDEL', KEYS[1], 'soft') end
+-- Nothing removes a stream from the set: only its first append needs to add it.
+if head == 0 then redis.call('SADD', KEYS[7], ARGV[3]) end
 return {'ok', head + n, firstPosition}
 `;
 

@@ -11,7 +11,11 @@ import { type CommandApiConfig } from './config/command-api.config';
 export class AppModule {
   static forRoot(config: CommandApiConfig): DynamicModule {
     const registry = new Registry();
-    const redis = redisConnection({ url: config.REDIS_URL, registry });
+    const redis = redisConnection({
+      url: config.REDIS_URL,
+      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
+      registry,
+    });
     const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
     return {
       module: AppModule,
@@ -23,7 +27,12 @@ export class AppModule {
             logLevel: config.LOG_LEVEL,
             connections: [
               redis,
-              kafkaConnection({ brokers: config.KAFKA_BROKERS, clientId: 'command-api', registry }),
+              kafkaConnection({
+                brokers: config.KAFKA_BROKERS,
+                requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+                clientId: 'command-api',
+                registry,
+              }),
             ],
           },
           registry,

@@ -12,7 +12,11 @@ import { type OrderProcessorConfig } from './config/order-processor.config';
 export class AppModule {
   static forRoot(config: OrderProcessorConfig): DynamicModule {
     const registry = new Registry();
-    const redis = redisConnection({ url: config.REDIS_URL, registry });
+    const redis = redisConnection({
+      url: config.REDIS_URL,
+      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
+      registry,
+    });
     const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
     return {
       module: AppModule,
@@ -26,10 +30,16 @@ export class AppModule {
               redis,
               kafkaConnection({
                 brokers: config.KAFKA_BROKERS,
+                requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
                 clientId: 'order-processor',
                 registry,
               }),
-              mongoConnection({ uri: config.MONGODB_URI, registry }),
+              mongoConnection({
+                uri: config.MONGODB_URI,
+                maxPoolSize: config.MONGODB_POOL_SIZE,
+                serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
+                registry,
+              }),
             ],
           },
           registry,

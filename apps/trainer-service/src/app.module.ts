@@ -11,7 +11,11 @@ import { type TrainerServiceConfig } from './config/trainer-service.config';
 export class AppModule {
   static forRoot(config: TrainerServiceConfig): DynamicModule {
     const registry = new Registry();
-    const redis = redisConnection({ url: config.REDIS_URL, registry });
+    const redis = redisConnection({
+      url: config.REDIS_URL,
+      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
+      registry,
+    });
     const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
     return {
       module: AppModule,
@@ -21,7 +25,15 @@ export class AppModule {
             service: 'trainer-service',
             instanceId,
             logLevel: config.LOG_LEVEL,
-            connections: [redis, mongoConnection({ uri: config.MONGODB_URI, registry })],
+            connections: [
+              redis,
+              mongoConnection({
+                uri: config.MONGODB_URI,
+                maxPoolSize: config.MONGODB_POOL_SIZE,
+                serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
+                registry,
+              }),
+            ],
           },
           registry,
         ),

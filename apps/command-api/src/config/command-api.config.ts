@@ -1,4 +1,4 @@
-import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
 import { messagingSettings } from '@causeway/platform';
 import { z } from 'zod';
 
@@ -8,6 +8,8 @@ export const commandApiConfiguration = z.object({
   ...messagingSettings,
   PORT: setting.port(3000),
   REDIS_URL: setting.redisUrl(),
+  ...connectionSettings.redis,
   KAFKA_BROKERS: setting.kafkaBrokers(),
+  ...connectionSettings.kafka,
 });
 export type CommandApiConfig = z.output<typeof commandApiConfiguration>;

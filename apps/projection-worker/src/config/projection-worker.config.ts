@@ -1,4 +1,4 @@
-import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
 import { messagingSettings } from '@causeway/platform';
 import { z } from 'zod';
 
@@ -8,7 +8,10 @@ export const projectionWorkerConfiguration = z.object({
   ...messagingSettings,
   PORT: setting.port(3003),
   REDIS_URL: setting.redisUrl(),
+  ...connectionSettings.redis,
   KAFKA_BROKERS: setting.kafkaBrokers(),
+  ...connectionSettings.kafka,
   MONGODB_URI: setting.mongoUri(),
+  ...connectionSettings.mongodb,
 });
 export type ProjectionWorkerConfig = z.output<typeof projectionWorkerConfiguration>;

@@ -1,4 +1,4 @@
-import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
 import { messagingSettings } from '@causeway/platform';
 import { z } from 'zod';
 
@@ -8,6 +8,8 @@ export const sseGatewayConfiguration = z.object({
   ...messagingSettings,
   PORT: setting.port(3004),
   REDIS_URL: setting.redisUrl(),
+  ...connectionSettings.redis,
   MONGODB_URI: setting.mongoUri(),
+  ...connectionSettings.mongodb,
 });
 export type SseGatewayConfig = z.output<typeof sseGatewayConfiguration>;

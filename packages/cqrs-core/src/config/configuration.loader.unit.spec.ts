@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigurationError } from './configuration.error';
 import { loadConfiguration } from './configuration.loader';
-import { serviceSettings, setting } from './settings.schema';
+import { connectionSettings, serviceSettings, setting } from './settings.schema';
 
 const schema = z.object({
   ...serviceSettings,
@@ -64,5 +64,31 @@ describe('loadConfiguration', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('s3cret');
     }
+  });
+});
+
+describe('connectionSettings', () => {
+  const schema = z.object({
+    ...connectionSettings.redis,
+    ...connectionSettings.kafka,
+    ...connectionSettings.mongodb,
+  });
+
+  it('defaults pool sizes and timeouts', () => {
+    expect(loadConfiguration(schema, {})).toEqual({
+      REDIS_CONNECT_TIMEOUT_MS: 5_000,
+      KAFKA_REQUEST_TIMEOUT_MS: 10_000,
+      MONGODB_POOL_SIZE: 20,
+      MONGODB_TIMEOUT_MS: 5_000,
+    });
+  });
+
+  it('names a bad pool size or timeout', () => {
+    expect(() => loadConfiguration(schema, { MONGODB_POOL_SIZE: '0' })).toThrow(
+      'MONGODB_POOL_SIZE: must be a positive integer',
+    );
+    expect(() => loadConfiguration(schema, { KAFKA_REQUEST_TIMEOUT_MS: 'soon' })).toThrow(
+      'KAFKA_REQUEST_TIMEOUT_MS: must be a duration in milliseconds',
+    );
   });
 });

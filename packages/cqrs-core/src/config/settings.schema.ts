@@ -61,3 +61,13 @@ export const serviceSettings = {
     .optional(),
   SHUTDOWN_TIMEOUT_MS: setting.milliseconds(10_000),
 };
+
+/** Client-manager settings per server; apps spread the ones of the servers they use. */
+export const connectionSettings = {
+  redis: { REDIS_CONNECT_TIMEOUT_MS: setting.milliseconds(5_000) },
+  kafka: { KAFKA_REQUEST_TIMEOUT_MS: setting.milliseconds(10_000) },
+  mongodb: {
+    MONGODB_POOL_SIZE: setting.positiveInt(20),
+    MONGODB_TIMEOUT_MS: setting.milliseconds(5_000),
+  },
+};

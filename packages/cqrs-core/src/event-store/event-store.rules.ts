@@ -33,6 +33,16 @@ export function expectationHolds(expected: ExpectedVersion, head: StreamHead): b
   return head.version === expected;
 }
 
+/** What streamInfo reports for a stream whose head is `head`. */
+export function streamInfoOf(streamId: string, head: StreamHead): StreamInfo {
+  return {
+    streamId,
+    version: head.version,
+    firstVersion: head.firstVersion,
+    state: streamState(head),
+  };
+}
+
 export function streamState(head: StreamHead): StreamInfo['state'] {
   if (head.tombstoned) return 'tombstoned';
   if (head.version === 0) return 'missing';

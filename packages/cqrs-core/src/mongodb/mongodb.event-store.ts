@@ -16,7 +16,7 @@ import {
 import {
   checkDuplicates,
   expectationHolds,
-  streamState,
+  streamInfoOf,
   type StreamHead,
 } from '../event-store/event-store.rules';
 import { pollingSubscription } from '../event-store/polling.subscription';
@@ -219,13 +219,7 @@ export class MongoEventStore implements EventStore {
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
-    const head = await this.readHead(streamId);
-    return {
-      streamId,
-      version: head.version,
-      firstVersion: head.firstVersion,
-      state: streamState(head),
-    };
+    return streamInfoOf(streamId, await this.readHead(streamId));
   }
 
   async deleteStream(

@@ -19,7 +19,7 @@ import {
   checkDuplicates,
   expectationHolds,
   MISSING_HEAD,
-  streamState,
+  streamInfoOf,
   type StreamHead,
 } from '../event-store.rules';
 import { pollingSubscription } from '../polling.subscription';
@@ -150,13 +150,7 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
-    const head = this.storage.streams.get(streamId)?.head ?? MISSING_HEAD;
-    return {
-      streamId,
-      version: head.version,
-      firstVersion: head.firstVersion,
-      state: streamState(head),
-    };
+    return streamInfoOf(streamId, this.storage.streams.get(streamId)?.head ?? MISSING_HEAD);
   }
 
   async deleteStream(

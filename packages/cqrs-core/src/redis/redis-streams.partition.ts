@@ -21,6 +21,8 @@ export interface HeldEntry {
   /** Failed before: claim it to ourselves again (XCLAIM bumps Redis' delivery count) before the next run. */
   needsClaim: boolean;
   state: 'waiting' | 'running';
+  /** Cache of busyKey() (the entry's partition never changes): computed once, not per scan. */
+  busyKey?: string;
 }
 
 /**
@@ -48,8 +50,13 @@ export class PartitionState {
   readonly lanes: Record<Priority, HeldEntry[]> = { critical: [], high: [], normal: [], low: [] };
   readonly streams: Record<Priority, string>;
   private readonly laneByStream = new Map<string, Priority>();
-  /** `<stream> <id>` of every held entry. */
-  private readonly ids = new Set<string>();
+  /** Ids of the held entries, per lane (a lane is one stream): no string built per lookup. */
+  private readonly ids: Record<Priority, Set<string>> = {
+    critical: new Set(),
+    high: new Set(),
+    normal: new Set(),
+    low: new Set(),
+  };
 
   constructor(
     readonly topic: string,
@@ -70,11 +77,13 @@ export class PartitionState {
 
   /** Ids repeat across streams (a batch gets the same id in every stream it touches): ask per stream. */
   holds(stream: string, id: string): boolean {
-    return this.ids.has(`${stream} ${id}`);
+    const lane = this.laneByStream.get(stream);
+    return lane !== undefined && this.ids[lane].has(id);
   }
 
   get held(): number {
-    return this.ids.size;
+    const { ids } = this;
+    return ids.critical.size + ids.high.size + ids.normal.size + ids.low.size;
   }
 
   heldIn(lane: Priority): number {
@@ -83,8 +92,9 @@ export class PartitionState {
 
   /** Adds an entry in id order (so adopted older entries go before newer reads). False if held already. */
   add(entry: HeldEntry): boolean {
-    if (this.ids.has(`${entry.stream} ${entry.id}`)) return false;
-    this.ids.add(`${entry.stream} ${entry.id}`);
+    const ids = this.ids[entry.lane];
+    if (ids.has(entry.id)) return false;
+    ids.add(entry.id);
     const list = this.lanes[entry.lane];
     let index = list.length;
     while (index > 0 && compareIds(list[index - 1]!.id, entry.id) > 0) index--;
@@ -93,7 +103,7 @@ export class PartitionState {
   }
 
   remove(entry: HeldEntry): void {
-    if (!this.ids.delete(`${entry.stream} ${entry.id}`)) return;
+    if (!this.ids[entry.lane].delete(entry.id)) return;
     const list = this.lanes[entry.lane];
     const index = list.indexOf(entry);
     if (index >= 0) list.splice(index, 1);
@@ -116,10 +126,33 @@ export function compareIds(a: string, b: string): number {
   if (a === b) return 0;
   const aDash = a.indexOf('-');
   const bDash = b.indexOf('-');
+  if (aDash > 0 && bDash > 0) {
+    // Both `<ms>-<seq>` (as Redis writes them: no leading zeros): compare digits, no allocation.
+    const byMs = compareDigits(a, 0, aDash, b, 0, bDash);
+    return byMs !== 0 ? byMs : compareDigits(a, aDash + 1, a.length, b, bDash + 1, b.length);
+  }
   const aMs = Number(aDash < 0 ? a : a.slice(0, aDash));
   const bMs = Number(bDash < 0 ? b : b.slice(0, bDash));
   if (aMs !== bMs) return aMs - bMs;
   return Number(aDash < 0 ? 0 : a.slice(aDash + 1)) - Number(bDash < 0 ? 0 : b.slice(bDash + 1));
+}
+
+/** Compares two runs of decimal digits without leading zeros: the longer is larger, else by digit. */
+function compareDigits(
+  a: string,
+  aFrom: number,
+  aTo: number,
+  b: string,
+  bFrom: number,
+  bTo: number,
+): number {
+  const length = aTo - aFrom;
+  if (length !== bTo - bFrom) return length - (bTo - bFrom);
+  for (let i = 0; i < length; i++) {
+    const d = a.charCodeAt(aFrom + i) - b.charCodeAt(bFrom + i);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /** A stream entry as Redis replies it: `[id, [field, value, …]]`. */

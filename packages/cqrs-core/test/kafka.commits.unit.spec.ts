@@ -26,9 +26,15 @@ function fakeBatch(fail?: () => Error | undefined) {
       });
     },
   } as unknown as EachBatchPayload;
+  // Resolves the oldest commit, then waits for the next one to be sent — or, when none comes,
+  // long enough to be sure (a fixed 5 ms was not enough on a loaded machine).
   const release = async () => {
+    const before = sent.length;
     waiting.shift()?.();
-    await new Promise((resolve) => setTimeout(resolve, 5)); // past a pause of 0 ms
+    const deadline = Date.now() + 300;
+    while (sent.length === before && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   };
   return { payload, sent, waiting, release };
 }

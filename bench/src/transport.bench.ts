@@ -55,8 +55,9 @@ async function redisPublish(servers: Servers, report: Report): Promise<number> {
     await raw.connect();
     let run = 0;
     const rawStream = (e: Envelope, i: number) => `${prefix}raw${run}:normal:${i % PARTITIONS}`;
-    const rawXadd = (e: Envelope, i: number) =>
-      raw.xadd(
+    // The XADD the publisher sends, by hand: one argument list for awaited and pipelined use.
+    const xaddArgs = (e: Envelope, i: number) =>
+      [
         rawStream(e, i),
         'MAXLEN',
         '~',
@@ -66,7 +67,8 @@ async function redisPublish(servers: Servers, report: Report): Promise<number> {
         e.aggregateId,
         'msg',
         rawWire(e),
-      );
+      ] as const;
+    const rawXadd = (e: Envelope, i: number) => raw.xadd(...xaddArgs(e, i));
     const fresh = () => {
       run++;
       return `pub${run}`;
@@ -116,19 +118,7 @@ async function redisPublish(servers: Servers, report: Report): Promise<number> {
         throughput(n2, () =>
           pool(batches.length, 1, async (b) => {
             const pipeline = raw.pipeline();
-            batches[b]!.forEach((e, i) =>
-              pipeline.xadd(
-                rawStream(e, i),
-                'MAXLEN',
-                '~',
-                MAXLEN,
-                '*',
-                'key',
-                e.aggregateId,
-                'msg',
-                rawWire(e),
-              ),
-            );
+            batches[b]!.forEach((e, i) => pipeline.xadd(...xaddArgs(e, i)));
             await pipeline.exec();
           }),
         ),

@@ -1,4 +1,18 @@
 import { SerializerRegistry } from '@causeway/cqrs-core';
+import {
+  CHANGE_GROUP_COMMAND,
+  ChangeGroupCommand,
+  TRAINER_JOINED_GROUP_EVENT,
+  TRAINER_LEFT_GROUP_EVENT,
+  TrainerJoinedGroupEvent,
+  TrainerLeftGroupEvent,
+} from './groups/group-membership';
+import {
+  CONNECTION_CLOSED_EVENT,
+  CONNECTION_ESTABLISHED_EVENT,
+  ConnectionClosedEvent,
+  ConnectionEstablishedEvent,
+} from './presence/connection-events';
 import { MOVE_TRAINER_COMMAND, MoveTrainerCommand } from './trainer/move-trainer.command';
 import { TRAINER_MOVED_EVENT, TrainerMovedEvent } from './trainer/trainer-moved.event';
 
@@ -8,5 +22,10 @@ export function contractsSerializer(
 ): SerializerRegistry {
   return new SerializerRegistry(options)
     .register(MOVE_TRAINER_COMMAND, MoveTrainerCommand)
-    .register(TRAINER_MOVED_EVENT, TrainerMovedEvent);
+    .register(CHANGE_GROUP_COMMAND, ChangeGroupCommand)
+    .register(TRAINER_MOVED_EVENT, TrainerMovedEvent)
+    .register(TRAINER_JOINED_GROUP_EVENT, TrainerJoinedGroupEvent)
+    .register(TRAINER_LEFT_GROUP_EVENT, TrainerLeftGroupEvent)
+    .register(CONNECTION_ESTABLISHED_EVENT, ConnectionEstablishedEvent)
+    .register(CONNECTION_CLOSED_EVENT, ConnectionClosedEvent);
 }

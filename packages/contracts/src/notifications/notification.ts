@@ -14,14 +14,37 @@ export const PositionUpdateParams = z.object({
 });
 export type PositionUpdateParams = z.infer<typeof PositionUpdateParams>;
 
-/** S0-6: a notification on its way to SSE gateways; `serverId` is the instance that produced it. */
+/**
+ * S0-6: a notification on its way to SSE gateways; `serverId` is the instance that produced it.
+ * - user: every connection of each user in `targetIds`;
+ * - group: every connection of each member of the groups in `targetIds`; the producer resolves
+ *   the members from the membership read model when it produces the notification and lists them
+ *   in `recipients`, so gateways need no membership state;
+ * - broadcast: every connection.
+ */
 export const Notification = z.object({
+  /** Stable id of this notification (derived from the event it comes from): appending it twice stores it once. */
+  notificationId: z.string().min(1),
   targetType: NotificationTarget,
   targetIds: z.array(z.string()),
+  /** group only: the member user ids at the time the notification was produced. */
+  recipients: z.array(z.string()).optional(),
   method: z.string().min(1),
   params: z.record(z.string(), z.unknown()),
   serverId: z.string(),
 });
+
+/** Whether a user may see a notification: theirs, one of their groups', or a broadcast. */
+export function isAddressedTo(notification: Notification, userId: string): boolean {
+  switch (notification.targetType) {
+    case 'broadcast':
+      return true;
+    case 'user':
+      return notification.targetIds.includes(userId);
+    case 'group':
+      return notification.recipients?.includes(userId) ?? false;
+  }
+}
 export type Notification = z.infer<typeof Notification>;
 
 /** The JSON-RPC 2.0 notification a browser receives in an SSE `data:` line. */

@@ -1,0 +1,93 @@
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+
+/** Who is calling: the verified `sub` of their token. */
+export interface Caller {
+  userId: string;
+  /** Trainers this caller may move besides their own (the trainer whose id is their user id). */
+  trainerIds: readonly string[];
+}
+
+/** What a token is for: `access` (API calls, cookies) or `stream` (a short-lived `?token=` for EventSource). */
+export type TokenUse = 'access' | 'stream';
+
+export class InvalidTokenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidTokenError';
+  }
+}
+
+export interface TokenServiceOptions {
+  /** HS256 secret from configuration (JWT_SECRET), at least 32 characters. */
+  secret: string;
+  /** `iss` of issued tokens and the only issuer accepted. Default 'causeway'. */
+  issuer?: string;
+  /** Lifetime of `stream` tokens. Default 60 s. */
+  streamTtlSeconds?: number;
+}
+
+/** HS256 JWTs (jose): issues and verifies the tokens of command-api and sse-gateway. */
+export class TokenService {
+  private readonly key: Uint8Array;
+  private readonly issuer: string;
+  private readonly streamTtlSeconds: number;
+
+  constructor(options: TokenServiceOptions) {
+    if (options.secret.length < 32) throw new Error('JWT_SECRET must be at least 32 characters');
+    this.key = new TextEncoder().encode(options.secret);
+    this.issuer = options.issuer ?? 'causeway';
+    this.streamTtlSeconds = options.streamTtlSeconds ?? 60;
+  }
+
+  /** Signs a token for `userId`; stream tokens always get the short stream lifetime. */
+  async issue(
+    userId: string,
+    options: { use?: TokenUse; ttlSeconds?: number; trainerIds?: readonly string[] } = {},
+  ): Promise<{ token: string; expiresAt: number }> {
+    const use = options.use ?? 'access';
+    const ttl = use === 'stream' ? this.streamTtlSeconds : (options.ttlSeconds ?? 3600);
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ use, trainers: [...(options.trainerIds ?? [])] })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(userId)
+      .setIssuer(this.issuer)
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttl)
+      .sign(this.key);
+    return { token, expiresAt: (now + ttl) * 1000 };
+  }
+
+  /** Verifies signature, issuer, expiry and use; throws InvalidTokenError saying what is wrong. */
+  async verify(token: string, use: TokenUse = 'access'): Promise<Caller> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        issuer: this.issuer,
+        algorithms: ['HS256'],
+        requiredClaims: ['sub', 'exp'],
+      });
+      if ((payload.use ?? 'access') !== use)
+        throw new InvalidTokenError(`token is a "${String(payload.use)}" token, not "${use}"`);
+      const trainers = Array.isArray(payload.trainers)
+        ? payload.trainers.filter((id): id is string => typeof id === 'string')
+        : [];
+      return { userId: payload.sub!, trainerIds: trainers };
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError('token expired');
+      if (error instanceof joseErrors.JOSEError)
+        throw new InvalidTokenError(`invalid token: ${error.message}`);
+      throw new InvalidTokenError('malformed token');
+    }
+  }
+
+  /** The trainers a caller may move: their own and any listed in the token. */
+  static mayMove(caller: Caller, trainerId: string): boolean {
+    return caller.userId === trainerId || caller.trainerIds.includes(trainerId);
+  }
+}
+
+/** Reads `Bearer <token>` from an Authorization header value; undefined when absent or another scheme. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}

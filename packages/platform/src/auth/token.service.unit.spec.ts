@@ -1,0 +1,54 @@
+import { SignJWT } from 'jose';
+import { InvalidTokenError, TokenService, bearerToken } from './token.service';
+
+describe('TokenService', () => {
+  const secret = 'a-test-secret-that-is-long-enough-123';
+  const tokens = new TokenService({ secret });
+
+  it('issues access tokens whose caller is the subject, with the trainers it may move', async () => {
+    const { token } = await tokens.issue('ash', { trainerIds: ['pikachu'] });
+    const caller = await tokens.verify(token);
+    expect(caller).toEqual({ userId: 'ash', trainerIds: ['pikachu'] });
+    expect(TokenService.mayMove(caller, 'ash')).toBe(true);
+    expect(TokenService.mayMove(caller, 'pikachu')).toBe(true);
+    expect(TokenService.mayMove(caller, 'misty')).toBe(false);
+  });
+
+  it('refuses a stream token where an access token is required and the other way round', async () => {
+    const stream = await tokens.issue('ash', { use: 'stream' });
+    await expect(tokens.verify(stream.token)).rejects.toThrow(/"stream" token/);
+    await expect(tokens.verify(stream.token, 'stream')).resolves.toMatchObject({ userId: 'ash' });
+    const access = await tokens.issue('ash');
+    await expect(tokens.verify(access.token, 'stream')).rejects.toThrow(InvalidTokenError);
+  });
+
+  it('gives stream tokens a short lifetime whatever is asked', async () => {
+    const { expiresAt } = await tokens.issue('ash', { use: 'stream', ttlSeconds: 86_400 });
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(60_000);
+  });
+
+  it('rejects tokens signed with another secret, expired, or malformed', async () => {
+    const other = new TokenService({ secret: 'another-secret-that-is-long-enough-456' });
+    await expect(tokens.verify((await other.issue('ash')).token)).rejects.toThrow(
+      /signature verification failed/i,
+    );
+    const expired = await new SignJWT({ use: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ash')
+      .setIssuer('causeway')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
+      .sign(new TextEncoder().encode(secret));
+    await expect(tokens.verify(expired)).rejects.toThrow('token expired');
+    await expect(tokens.verify('not.a.jwt')).rejects.toThrow(InvalidTokenError);
+  });
+
+  it('refuses a short secret at construction', () => {
+    expect(() => new TokenService({ secret: 'short' })).toThrow(/at least 32/);
+  });
+
+  it('reads bearer tokens only', () => {
+    expect(bearerToken('Bearer abc.def.ghi')).toBe('abc.def.ghi');
+    expect(bearerToken('Basic abc')).toBeUndefined();
+    expect(bearerToken(undefined)).toBeUndefined();
+  });
+});

@@ -1,0 +1,34 @@
+import { type CommandStatus } from '@causeway/contracts';
+
+/**
+ * Where the API records the commands it accepted and the handlers record their outcome, so a
+ * client can ask `GET /api/commands/{id}` what became of its command.
+ *
+ * Contract (proved by `describeCommandStatusStore` against every implementation):
+ * - `accepted` stores the status `accepted`; calling it again for the same id changes nothing
+ *   (a re-accepted command never hides an outcome already recorded).
+ * - `complete` records `processed` or `rejected` with its details; the first outcome wins:
+ *   a later `complete` of the same id (a redelivered command) does not overwrite it.
+ *   Completing an id that was never accepted stores the outcome anyway (the API may have
+ *   crashed after sending the command but before recording it).
+ * - `get` returns the latest status, or undefined for an unknown or expired id.
+ * - Entries expire after the store's retention (a setting), never earlier.
+ */
+export interface CommandStatusStore {
+  accepted(status: {
+    commandId: string;
+    type: string;
+    issuerId: string;
+    acceptedAt: string;
+  }): Promise<void>;
+  complete(outcome: {
+    commandId: string;
+    type: string;
+    issuerId: string;
+    status: 'processed' | 'rejected';
+    completedAt: string;
+    reason?: string;
+    version?: number;
+  }): Promise<void>;
+  get(commandId: string): Promise<CommandStatus | undefined>;
+}

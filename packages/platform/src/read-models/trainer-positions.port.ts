@@ -1,0 +1,30 @@
+/** A trainer as the positions read model sees it after its latest event. */
+export interface TrainerPosition {
+  trainerId: string;
+  x: number;
+  y: number;
+  isMoving: boolean;
+  dirX: number;
+  dirY: number;
+  speed: number;
+  /** Epoch ms when the current movement started; 0 when still. */
+  startedAt: number;
+  /** Version of the trainer's stream this row reflects. */
+  version: number;
+  updatedAt: number;
+}
+
+/**
+ * Read model: every trainer's latest position (projected from TrainerMovedEvent).
+ *
+ * Contract (proved by `describeTrainerPositions` against every implementation):
+ * - `apply` stores the row only when its version is greater than the stored one; it returns
+ *   whether it did (replays and redeliveries of older events change nothing).
+ * - `get` returns the row or undefined; `list(ids?)` returns the rows of the given trainers
+ *   (every trainer when omitted), sorted by trainerId.
+ */
+export interface TrainerPositions {
+  apply(position: TrainerPosition): Promise<boolean>;
+  get(trainerId: string): Promise<TrainerPosition | undefined>;
+  list(trainerIds?: readonly string[]): Promise<TrainerPosition[]>;
+}

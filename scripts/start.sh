@@ -28,5 +28,16 @@ if [ -z "${ADMIN_TOKEN:-}" ]; then
   echo "==> admin token: in .infra/admin-token (export ADMIN_TOKEN to choose your own)"
 fi
 
+# The HS256 secret of the apps' tokens: yours if exported, else one generated for this clone
+# and kept in .infra/jwt-secret (mode 600). It is never printed.
+if [ -z "${JWT_SECRET:-}" ]; then
+  mkdir -p .infra
+  if [ ! -s .infra/jwt-secret ]; then
+    (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" >.infra/jwt-secret)
+  fi
+  JWT_SECRET="$(cat .infra/jwt-secret)"
+  export JWT_SECRET
+fi
+
 echo "==> starting the apps (infra/local/down stops the servers afterwards)"
 exec node packages/launcher/dist/cli.js "$@"

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     scale,
     logLevel: process.env.LOG_LEVEL,
     adminToken: process.env.ADMIN_TOKEN,
+    jwtSecret: process.env.JWT_SECRET,
   });
   const logDir = path.join(root, '.infra', 'apps');
   process.stdout.write(`starting ${instances.length} instances (logs in ${logDir})\n`);

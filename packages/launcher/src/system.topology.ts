@@ -45,9 +45,15 @@ export function planInstances(
     portOffset?: number;
     logLevel?: string;
     adminToken?: string;
+    /** HS256 secret of command-api and sse-gateway tokens. */
+    jwtSecret?: string;
   } = {},
 ): Instance[] {
   if (!options.adminToken) throw new Error('ADMIN_TOKEN is not set: the apps need it for /admin/*');
+  if (!options.jwtSecret || options.jwtSecret.length < 32)
+    throw new Error(
+      'JWT_SECRET is not set or shorter than 32 characters: the apps sign and verify tokens with it',
+    );
   const instances: Instance[] = [];
   for (const spec of APPS) {
     const count = options.scale?.[spec.app] ?? spec.instances;
@@ -59,6 +65,7 @@ export function planInstances(
         INSTANCE_ID: `${spec.app}-${i + 1}`,
         LOG_LEVEL: options.logLevel ?? 'info',
         ADMIN_TOKEN: options.adminToken,
+        JWT_SECRET: options.jwtSecret,
       };
       for (const name of spec.servers) {
         const value = servers[name];

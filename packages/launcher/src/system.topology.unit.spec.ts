@@ -1,10 +1,11 @@
 import { planInstances } from './system.topology';
 
 const servers = { REDIS_URL: 'redis://r:1', KAFKA_BROKERS: 'k:2', MONGODB_URI: 'mongodb://m:3/db' };
+const JWT = 'a-test-jwt-secret-0123456789-0123456789';
 
 describe('planInstances', () => {
   it('runs one instance of each of the five apps by default, each with only the servers it needs', () => {
-    const plan = planInstances(servers, { adminToken: 'a-test-admin-token-123' });
+    const plan = planInstances(servers, { adminToken: 'a-test-admin-token-123', jwtSecret: JWT });
     expect(plan.map((i) => [i.instanceId, i.port])).toEqual([
       ['command-api-1', 3000],
       ['trainer-service-1', 3001],
@@ -18,6 +19,7 @@ describe('planInstances', () => {
       INSTANCE_ID: 'command-api-1',
       LOG_LEVEL: 'info',
       ADMIN_TOKEN: 'a-test-admin-token-123',
+      JWT_SECRET: JWT,
       REDIS_URL: 'redis://r:1',
       KAFKA_BROKERS: 'k:2',
     });
@@ -28,6 +30,7 @@ describe('planInstances', () => {
       scale: { 'sse-gateway': 2, 'trainer-service': 2 },
       portOffset: 100,
       adminToken: 'a-test-admin-token-123',
+      jwtSecret: JWT,
     });
     const gateways = plan.filter((i) => i.app === 'sse-gateway');
     expect(gateways.map((i) => [i.instanceId, i.port])).toEqual([
@@ -45,7 +48,7 @@ describe('planInstances', () => {
     expect(() =>
       planInstances(
         { ...servers, KAFKA_BROKERS: undefined },
-        { adminToken: 'a-test-admin-token-123' },
+        { adminToken: 'a-test-admin-token-123', jwtSecret: JWT },
       ),
     ).toThrow('KAFKA_BROKERS is not set: command-api needs it');
   });

@@ -25,6 +25,7 @@ describe('the reference system', () => {
         scale: { 'sse-gateway': 2, 'trainer-service': 2 },
         portOffset: 20_000 + Math.floor(Math.random() * 5_000),
         adminToken: `system-${ns.id}-admin-token`,
+        jwtSecret: `system-${ns.id}-jwt-secret-0123456789abcdef`,
         logLevel: 'warn',
       },
     );

@@ -26,6 +26,7 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         ]),
       ),
       ADMIN_TOKEN: adminToken,
+      JWT_SECRET: `jwt-${ns.id}-0123456789-0123456789`,
       // Isolates this file's streams, dead letters and dedup keys from other test files.
       TOPIC_PREFIX: ns.id,
     });

@@ -59,6 +59,11 @@ export default tseslint.config(
     },
   },
   {
+    // The demo page's script runs in browsers.
+    files: ['apps/embedded/public/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser } },
+  },
+  {
     // The core of @causeway/cqrs-core stays free of drivers and of Nest (STYLE.md §5).
     files: ['packages/cqrs-core/src/**/*.ts'],
     ignores: [

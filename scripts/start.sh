@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Starts the Causeway reference system from a fresh clone: installs dependencies, builds,
-# brings up real Redis, Kafka and a MongoDB-wire server (infra/local/up; skipped for any server
-# whose URL you exported), then runs the five apps and waits until each is ready.
-# Extra arguments go to the launcher, e.g. `npm start -- --scale sse-gateway=2`.
+# Starts Causeway in ONE process — the embedded mode: command API, event-sourced trainers,
+# projections and the SSE gateway over the in-memory event store, bus and read models — and
+# serves the demo page. Nothing to install but Node 20; no server is started.
+# Settings come from the environment (PORT, default 3000; see apps/embedded/src/config).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/pnpm.sh
@@ -11,33 +11,6 @@ ensure_pnpm
 
 install_dependencies
 echo "==> build"
-pnpm exec turbo run build --filter=@causeway/launcher... --output-logs=errors-only
-
-# The servers keep running after Ctrl-C (infra/local/down stops them).
-CAUSEWAY_KEEP_SERVERS=1 ensure_servers
-
-# The admin token of /admin/* endpoints: yours if exported, else one generated for this clone
-# and kept in .infra/admin-token (mode 600). It is never printed.
-if [ -z "${ADMIN_TOKEN:-}" ]; then
-  mkdir -p .infra
-  if [ ! -s .infra/admin-token ]; then
-    (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))" >.infra/admin-token)
-  fi
-  ADMIN_TOKEN="$(cat .infra/admin-token)"
-  export ADMIN_TOKEN
-  echo "==> admin token: in .infra/admin-token (export ADMIN_TOKEN to choose your own)"
-fi
-
-# The HS256 secret of the apps' tokens: yours if exported, else one generated for this clone
-# and kept in .infra/jwt-secret (mode 600). It is never printed.
-if [ -z "${JWT_SECRET:-}" ]; then
-  mkdir -p .infra
-  if [ ! -s .infra/jwt-secret ]; then
-    (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" >.infra/jwt-secret)
-  fi
-  JWT_SECRET="$(cat .infra/jwt-secret)"
-  export JWT_SECRET
-fi
-
-echo "==> starting the apps (infra/local/down stops the servers afterwards)"
-exec node packages/launcher/dist/cli.js "$@"
+pnpm exec turbo run build --filter=@causeway/embedded... --output-logs=errors-only
+echo "==> starting the embedded system"
+exec node apps/embedded/dist/main.js

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { aggregateLoadBench } from './aggregate-load.bench';
 import { eventStoreBench } from './event-store.bench';
 import { servers, type Servers } from './servers';
+import { sseBench } from './sse.bench';
 import { progress, type Report } from './stats';
 import { transportBench } from './transport.bench';
 
@@ -16,6 +17,7 @@ const SUITES: Record<string, (servers: Servers) => Promise<Report>> = {
   'event-store': eventStoreBench,
   'aggregate-load': aggregateLoadBench,
   transport: transportBench,
+  sse: sseBench,
 };
 
 /** The whole run stops by itself even if a server hangs: ~8 minutes expected, 20 allowed. */

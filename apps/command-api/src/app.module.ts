@@ -3,10 +3,15 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { redisConnection } from '@causeway/cqrs-core/redis';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
-import { RedisMessagingModule } from '@causeway/platform';
+import { RedisCommandStatusStore, RedisMessagingModule, TokenService } from '@causeway/platform';
 import { Registry } from 'prom-client';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { CommandApiModule } from './command-api.module';
+import { type CommandApiOptions } from './command-api.options';
 import { type CommandApiConfig } from './config/command-api.config';
+import { RedisIdempotencyStore } from './idempotency/redis.idempotency-store';
 
+/** The standalone command-api: the feature module over Redis (statuses, idempotency, rate limit). */
 @Module({})
 export class AppModule {
   static forRoot(config: CommandApiConfig): DynamicModule {
@@ -17,6 +22,7 @@ export class AppModule {
       registry,
     });
     const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
+    const keyPrefix = config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}:` : '';
     return {
       module: AppModule,
       imports: [
@@ -44,7 +50,34 @@ export class AppModule {
           redis,
           registry,
         }),
+        CommandApiModule.forRoot(commandApiOptions(config, instanceId, redis.client, keyPrefix)),
       ],
     };
   }
+}
+
+export function commandApiOptions(
+  config: CommandApiConfig,
+  serverId: string,
+  redis: ConstructorParameters<typeof RedisCommandStatusStore>[0],
+  keyPrefix: string,
+): CommandApiOptions {
+  return {
+    serverId,
+    tokens: new TokenService({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER }),
+    commandStatus: new RedisCommandStatusStore(redis, {
+      keyPrefix,
+      retentionMs: config.COMMAND_STATUS_RETENTION_S * 1000,
+    }),
+    idempotency: new RedisIdempotencyStore(redis, { keyPrefix }),
+    rateLimiter: new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: `${keyPrefix}rate-limit`,
+      points: config.RATE_LIMIT_POINTS,
+      duration: config.RATE_LIMIT_WINDOW_S,
+    }),
+    devTokens: config.DEV_TOKENS,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,
+  };
 }

@@ -1,11 +1,13 @@
 import { bootstrapService } from '@causeway/cqrs-core/nest';
 import { AppModule } from './app.module';
+import { setupCommandApi } from './command-api.setup';
 import { commandApiConfiguration } from './config/command-api.config';
 
 void bootstrapService({
   service: 'command-api',
   configuration: commandApiConfiguration,
   module: (config) => AppModule.forRoot(config),
+  setup: (app, config) => setupCommandApi(app, { maxBodyBytes: config.MAX_BODY_BYTES }),
   listen: (config) => ({ port: config.PORT, host: config.HOST }),
   shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
 });

@@ -1,12 +1,24 @@
 import { hostname } from 'node:os';
 import { type DynamicModule, Module } from '@nestjs/common';
+import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { redisConnection } from '@causeway/cqrs-core/redis';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
-import { mongoConnection } from '@causeway/cqrs-core/mongodb';
-import { RedisMessagingModule } from '@causeway/platform';
+import {
+  MongoCheckpointStore,
+  mongoConnection,
+  MongoEventStore,
+} from '@causeway/cqrs-core/mongodb';
+import {
+  MongoGroupMembers,
+  MongoTrainerPositions,
+  RedisMessagingModule,
+  RedisNotificationLog,
+} from '@causeway/platform';
+import { type Connection } from 'mongoose';
 import { Registry } from 'prom-client';
 import { type ProjectionWorkerConfig } from './config/projection-worker.config';
+import { ProjectionModule } from './projection/projection.module';
 
 @Module({})
 export class AppModule {
@@ -17,7 +29,20 @@ export class AppModule {
       connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
       registry,
     });
+    const mongo = mongoConnection({
+      uri: config.MONGODB_URI,
+      maxPoolSize: config.MONGODB_POOL_SIZE,
+      serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
+      registry,
+    });
     const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
+    const keyPrefix = config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}:` : '';
+    const eventStore = new MongoEventStore({
+      connection: mongo.client,
+      serializer: contractsSerializer(),
+    });
+    const positions = new MongoTrainerPositions(mongo.client);
+    const groups = new MongoGroupMembers(mongo.client);
     return {
       module: AppModule,
       imports: [
@@ -34,12 +59,7 @@ export class AppModule {
                 clientId: 'projection-worker',
                 registry,
               }),
-              mongoConnection({
-                uri: config.MONGODB_URI,
-                maxPoolSize: config.MONGODB_POOL_SIZE,
-                serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
-                registry,
-              }),
+              mongo,
             ],
           },
           registry,
@@ -51,7 +71,35 @@ export class AppModule {
           redis,
           registry,
         }),
+        ProjectionModule.forRoot({
+          serverId: instanceId,
+          eventStore,
+          positions,
+          groups,
+          notifications: new RedisNotificationLog({
+            client: redis.client,
+            keyPrefix,
+            maxLength: config.NOTIFICATION_LOG_MAX_LENGTH,
+            retentionMs: config.NOTIFICATION_LOG_RETENTION_MS,
+          }),
+          checkpoints: new MongoCheckpointStore(mongo.client, 'projection_worker_checkpoints'),
+          catchUpIntervalMs: config.CATCH_UP_INTERVAL_MS,
+          // The connection opens in the background (retried while MongoDB is down); the stores
+          // need it open to create their collections and indexes.
+          ready: async () => {
+            await whenOpen(mongo.client);
+            await eventStore.init();
+            await positions.init();
+            await groups.init();
+          },
+        }),
       ],
     };
   }
+}
+
+/** Resolves once the mongoose connection is open (now or after its next successful open). */
+function whenOpen(connection: Connection): Promise<void> {
+  if (connection.readyState === 1 && connection.db) return Promise.resolve();
+  return new Promise((resolve) => connection.once('open', () => resolve()));
 }

@@ -1,11 +1,24 @@
 import { hostname } from 'node:os';
 import { type DynamicModule, Module } from '@nestjs/common';
+import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { redisConnection } from '@causeway/cqrs-core/redis';
-import { mongoConnection } from '@causeway/cqrs-core/mongodb';
-import { RedisMessagingModule } from '@causeway/platform';
+import {
+  MongoCheckpointStore,
+  mongoConnection,
+  MongoEventStore,
+  MongoSnapshotStore,
+} from '@causeway/cqrs-core/mongodb';
+import {
+  RedisCommandStatusStore,
+  RedisMessagingModule,
+  RedisNotificationLog,
+} from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { type TrainerServiceConfig } from './config/trainer-service.config';
+import { RedisLease } from './outbox/redis.lease';
+import { whenOpen } from './mongodb.ready';
+import { TrainerModule } from './trainer/trainer.module';
 
 @Module({})
 export class AppModule {
@@ -16,7 +29,19 @@ export class AppModule {
       connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
       registry,
     });
+    const mongo = mongoConnection({
+      uri: config.MONGODB_URI,
+      maxPoolSize: config.MONGODB_POOL_SIZE,
+      serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
+      registry,
+    });
     const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
+    const keyPrefix = config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}:` : '';
+    const eventStore = new MongoEventStore({
+      connection: mongo.client,
+      serializer: contractsSerializer(),
+    });
+    const snapshots = new MongoSnapshotStore({ connection: mongo.client });
     return {
       module: AppModule,
       imports: [
@@ -25,15 +50,7 @@ export class AppModule {
             service: 'trainer-service',
             instanceId,
             logLevel: config.LOG_LEVEL,
-            connections: [
-              redis,
-              mongoConnection({
-                uri: config.MONGODB_URI,
-                maxPoolSize: config.MONGODB_POOL_SIZE,
-                serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
-                registry,
-              }),
-            ],
+            connections: [redis, mongo],
           },
           registry,
         ),
@@ -43,6 +60,39 @@ export class AppModule {
           config,
           redis,
           registry,
+        }),
+        TrainerModule.forRoot({
+          serverId: instanceId,
+          eventStore,
+          snapshots,
+          commandStatus: new RedisCommandStatusStore(redis.client, {
+            keyPrefix,
+            retentionMs: config.COMMAND_STATUS_RETENTION_S * 1000,
+          }),
+          notifications: new RedisNotificationLog({
+            client: redis.client,
+            keyPrefix,
+            maxLength: config.NOTIFICATION_LOG_MAX_LENGTH,
+            retentionMs: config.NOTIFICATION_LOG_RETENTION_MS,
+          }),
+          speed: config.TRAINER_SPEED,
+          snapshotEvery: config.SNAPSHOT_EVERY,
+          forwarder: {
+            checkpoints: new MongoCheckpointStore(mongo.client, 'trainer_service_checkpoints'),
+            lease: new RedisLease({
+              client: redis.client,
+              key: `${keyPrefix}trainer-service:forwarder:lease`,
+              ttlMs: config.FORWARDER_LEASE_MS,
+              holder: instanceId,
+            }),
+          },
+          // The connection opens in the background (ConnectionsLifecycle retries while MongoDB is
+          // down); the stores need it open to create their collections and indexes.
+          ready: async () => {
+            await whenOpen(mongo.client);
+            await eventStore.init();
+            await snapshots.init();
+          },
         }),
       ],
     };

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 import path from 'node:path';
+import { startEdgeProxy } from './edge.proxy';
 import { launchSystem, stopSystem } from './system.launcher';
 import { planInstances } from './system.topology';
 
 /**
  * causeway-launch [--scale app=N ...]
  * Starts the reference system on the servers named by REDIS_URL, KAFKA_BROKERS and MONGODB_URI
- * (scripts/start.sh exports them from .infra/env), waits until every instance is ready, prints the
- * URLs, and stops everything on Ctrl-C / SIGTERM.
+ * (scripts/start-distributed.sh exports them from .infra/env), waits until every instance is
+ * ready, serves the demo page on the edge proxy (EDGE_PORT, default 8080), prints the URLs, and
+ * stops everything on Ctrl-C / SIGTERM. DEV_TOKENS (default true here) lets the demo page mint
+ * tokens from command-api.
  */
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, '..', '..', '..');
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
     logLevel: process.env.LOG_LEVEL,
     adminToken: process.env.ADMIN_TOKEN,
     jwtSecret: process.env.JWT_SECRET,
+    devTokens: (process.env.DEV_TOKENS ?? 'true') === 'true',
   });
   const logDir = path.join(root, '.infra', 'apps');
   process.stdout.write(`starting ${instances.length} instances (logs in ${logDir})\n`);
@@ -37,9 +41,23 @@ async function main(): Promise<void> {
     logDir,
     log: (line) => process.stdout.write(`${line}\n`),
   });
-  process.stdout.write(`\nCauseway is up: ${running.length} instances ready. Ctrl-C stops them.\n`);
+  const urlsOf = (app: string) =>
+    running.filter((i) => i.app === app).map((i) => `http://127.0.0.1:${i.port}`);
+  const edgePort = Number(process.env.EDGE_PORT ?? 8080);
+  const edge = await startEdgeProxy(
+    {
+      commandApi: urlsOf('command-api'),
+      gateways: urlsOf('sse-gateway'),
+      demoDirectory: path.join(root, 'apps', 'embedded', 'public'),
+    },
+    { port: edgePort, host: process.env.EDGE_HOST ?? '127.0.0.1' },
+  );
+  process.stdout.write(
+    `\nCauseway is up: ${running.length} instances ready. Demo page: http://127.0.0.1:${edgePort}/ — Ctrl-C stops them.\n`,
+  );
   const stop = () => {
     process.stdout.write('stopping…\n');
+    edge.close();
     void stopSystem(running).then(() => process.exit(0));
   };
   process.once('SIGINT', stop);

@@ -1,2 +1,3 @@
 export * from './system.topology';
 export * from './system.launcher';
+export * from './edge.proxy';

@@ -47,6 +47,8 @@ export function planInstances(
     adminToken?: string;
     /** HS256 secret of command-api and sse-gateway tokens. */
     jwtSecret?: string;
+    /** Lets command-api mint tokens for any user (POST /api/dev/tokens) — for the demo page. */
+    devTokens?: boolean;
   } = {},
 ): Instance[] {
   if (!options.adminToken) throw new Error('ADMIN_TOKEN is not set: the apps need it for /admin/*');
@@ -66,6 +68,7 @@ export function planInstances(
         LOG_LEVEL: options.logLevel ?? 'info',
         ADMIN_TOKEN: options.adminToken,
         JWT_SECRET: options.jwtSecret,
+        DEV_TOKENS: String(options.devTokens ?? false),
       };
       for (const name of spec.servers) {
         const value = servers[name];

@@ -20,6 +20,7 @@ describe('planInstances', () => {
       LOG_LEVEL: 'info',
       ADMIN_TOKEN: 'a-test-admin-token-123',
       JWT_SECRET: JWT,
+      DEV_TOKENS: 'false',
       REDIS_URL: 'redis://r:1',
       KAFKA_BROKERS: 'k:2',
     });

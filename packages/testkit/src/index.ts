@@ -5,3 +5,4 @@ export * from './names/test-namespace';
 export * from './services/free-port';
 export * from './services/service.process';
 export { describeServiceBasics, type ServiceBasicsSpec } from './services/service-basics.suite';
+export * from './services/sse.client';

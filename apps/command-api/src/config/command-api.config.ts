@@ -1,15 +1,27 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
-import { messagingSettings } from '@causeway/platform';
+import { authSettings, messagingSettings } from '@causeway/platform';
 import { z } from 'zod';
 
 /** Every setting of command-api, validated once at start-up. */
 export const commandApiConfiguration = z.object({
   ...serviceSettings,
   ...messagingSettings,
+  ...authSettings,
   PORT: setting.port(3000),
   REDIS_URL: setting.redisUrl(),
   ...connectionSettings.redis,
   KAFKA_BROKERS: setting.kafkaBrokers(),
   ...connectionSettings.kafka,
+  /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */
+  DEV_TOKENS: setting.boolean(false),
+  /** Largest request body in bytes (413 beyond). */
+  MAX_BODY_BYTES: setting.positiveInt(16 * 1024),
+  /** How long the answer to an Idempotency-Key is kept, in seconds. */
+  IDEMPOTENCY_TTL_S: setting.positiveInt(86_400),
+  /** Requests per caller per RATE_LIMIT_WINDOW_S seconds. */
+  RATE_LIMIT_POINTS: setting.positiveInt(100),
+  RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
+  /** How long GET /api/commands/{id} knows a command, in seconds. */
+  COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
 });
 export type CommandApiConfig = z.output<typeof commandApiConfiguration>;

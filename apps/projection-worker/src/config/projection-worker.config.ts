@@ -1,5 +1,9 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
-import { messagingSettings } from '@causeway/platform';
+import {
+  DEFAULT_LOG_MAX_LENGTH,
+  DEFAULT_LOG_RETENTION_MS,
+  messagingSettings,
+} from '@causeway/platform';
 import { z } from 'zod';
 
 /** Every setting of projection-worker, validated once at start-up. */
@@ -13,5 +17,10 @@ export const projectionWorkerConfiguration = z.object({
   ...connectionSettings.kafka,
   MONGODB_URI: setting.mongoUri(),
   ...connectionSettings.mongodb,
+  /** After the start, read models are also caught up from the event store this often; 0 disables. */
+  CATCH_UP_INTERVAL_MS: setting.milliseconds(5_000),
+  /** Retention of the notification log on append (keep equal in every app that appends). */
+  NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
+  NOTIFICATION_LOG_RETENTION_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),
 });
 export type ProjectionWorkerConfig = z.output<typeof projectionWorkerConfiguration>;

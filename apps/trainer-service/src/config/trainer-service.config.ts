@@ -1,5 +1,9 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
-import { messagingSettings } from '@causeway/platform';
+import {
+  DEFAULT_LOG_MAX_LENGTH,
+  DEFAULT_LOG_RETENTION_MS,
+  messagingSettings,
+} from '@causeway/platform';
 import { z } from 'zod';
 
 /** Every setting of trainer-service, validated once at start-up. */
@@ -11,5 +15,23 @@ export const trainerServiceConfiguration = z.object({
   ...connectionSettings.redis,
   MONGODB_URI: setting.mongoUri(),
   ...connectionSettings.mongodb,
+  /** Trainer speed, units per second. */
+  TRAINER_SPEED: z.coerce
+    .number({ message: 'must be a positive number' })
+    .positive('must be a positive number')
+    .default(100),
+  /** Snapshot a trainer every this many events; 0 disables snapshots. */
+  SNAPSHOT_EVERY: z.coerce
+    .number({ message: 'must be a non-negative integer' })
+    .int('must be a non-negative integer')
+    .min(0, 'must not be negative')
+    .default(50),
+  /** Lease of the outbox forwarder: another instance takes over this long after the holder died. */
+  FORWARDER_LEASE_MS: setting.milliseconds(5_000).refine((ms) => ms >= 300, 'must be at least 300'),
+  /** How long command statuses are kept (shared with command-api). */
+  COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
+  /** Retention of the notification log on append (keep equal in every app that appends). */
+  NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
+  NOTIFICATION_LOG_RETENTION_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),
 });
 export type TrainerServiceConfig = z.output<typeof trainerServiceConfiguration>;

@@ -1,14 +1,17 @@
+import { type Decider, type DomainCommand, type DomainEvent } from '@causeway/cqrs-core';
 import {
-  type Decider,
-  type DomainCommand,
-  type DomainEvent,
-  PermanentError,
-} from '@causeway/cqrs-core';
-import {
+  type ChangeGroupCommand,
   type MoveTrainerCommand,
+  type TrainerJoinedGroupEvent,
+  type TrainerLeftGroupEvent,
   type TrainerMovedEvent,
+  TRAINER_JOINED_GROUP_EVENT,
+  TRAINER_LEFT_GROUP_EVENT,
   TRAINER_MOVED_EVENT,
 } from '@causeway/contracts';
+import { InvalidMoveError, UnknownTrainerError } from './trainer.errors';
+
+export { InvalidMoveError, UnknownTrainerError } from './trainer.errors';
 
 export interface Vector {
   x: number;
@@ -25,26 +28,34 @@ export interface Movement {
 }
 
 export interface TrainerState {
+  /** False until the trainer's first event: only a move creates a trainer. */
+  exists: boolean;
   position: Vector;
   movement: Movement;
+  /** The groups the trainer is in, sorted. */
+  groups: readonly string[];
 }
 
 /** `now` is the time the command was accepted (server clock, epoch ms): never read a clock in decide. */
 export type MoveTrainer = DomainCommand<'MoveTrainer', MoveTrainerCommand, { now: number }>;
-export type TrainerMoved = DomainEvent<typeof TRAINER_MOVED_EVENT, TrainerMovedEvent>;
+export type ChangeGroup = DomainCommand<'ChangeGroup', ChangeGroupCommand, { now: number }>;
+export type TrainerCommand = MoveTrainer | ChangeGroup;
 
-/** A move the trainer cannot make (e.g. starting without a direction). Never retried. */
-export class InvalidMoveError extends PermanentError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidMoveError';
-  }
-}
+export type TrainerMoved = DomainEvent<typeof TRAINER_MOVED_EVENT, TrainerMovedEvent>;
+export type TrainerJoinedGroup = DomainEvent<
+  typeof TRAINER_JOINED_GROUP_EVENT,
+  TrainerJoinedGroupEvent
+>;
+export type TrainerLeftGroup = DomainEvent<typeof TRAINER_LEFT_GROUP_EVENT, TrainerLeftGroupEvent>;
+export type TrainerEvent = TrainerMoved | TrainerJoinedGroup | TrainerLeftGroup;
 
 const STILL: Movement = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
 
 /** Where the trainer is at `now`, given where it was when its movement started. */
-export function positionAt(state: TrainerState, now: number): Vector {
+export function positionAt(
+  state: Pick<TrainerState, 'position' | 'movement'>,
+  now: number,
+): Vector {
   const { movement, position } = state;
   if (!movement.isMoving) return position;
   const seconds = Math.max(0, now - movement.startedAt) / 1000;
@@ -59,36 +70,77 @@ function unit(x: number, y: number): Vector {
   return { x: x / length, y: y / length };
 }
 
+function move(command: MoveTrainer, state: TrainerState, speed: number): TrainerMoved {
+  const { now } = command.metadata!;
+  const { action, directionX, directionY, trainerId } = command.data;
+  const position = positionAt(state, now);
+  let movement: Movement;
+  if (action === 'start') {
+    if (directionX === 0 && directionY === 0)
+      throw new InvalidMoveError('cannot start moving without a direction');
+    movement = { isMoving: true, direction: unit(directionX, directionY), speed, startedAt: now };
+  } else {
+    movement = STILL;
+  }
+  return { type: TRAINER_MOVED_EVENT, data: { trainerId, position, movement, timestamp: now } };
+}
+
+function changeGroup(command: ChangeGroup, state: TrainerState): TrainerEvent[] {
+  const { trainerId, groupId, action } = command.data;
+  if (!state.exists) throw new UnknownTrainerError(trainerId);
+  const member = state.groups.includes(groupId);
+  // Joining a group twice or leaving one the trainer is not in changes nothing.
+  if (member === (action === 'join')) return [];
+  const data = { trainerId, groupId, timestamp: command.metadata!.now };
+  return [
+    action === 'join'
+      ? { type: TRAINER_JOINED_GROUP_EVENT, data }
+      : { type: TRAINER_LEFT_GROUP_EVENT, data },
+  ];
+}
+
 /**
  * The trainer write model (S0-4): on each move it first advances the position by the movement
  * so far, then starts (in the normalized direction, at `speed`) or stops, and records one
  * TrainerMovedEvent with the resulting position and movement. A trainer is created by its first
- * move, at the origin.
+ * move, at the origin. It joins and leaves groups (a party, a room): a group change of a trainer
+ * that never moved is refused (UnknownTrainerError); a change that changes nothing decides no event.
  */
 export function trainerDecider(options: {
   speed: number;
-}): Decider<MoveTrainer, TrainerMoved, TrainerState> {
+}): Decider<TrainerCommand, TrainerEvent, TrainerState> {
   return {
-    initialState: () => ({ position: { x: 0, y: 0 }, movement: STILL }),
+    initialState: () => ({ exists: false, position: { x: 0, y: 0 }, movement: STILL, groups: [] }),
     decide(command, state) {
-      const { now } = command.metadata!;
-      const { action, directionX, directionY, trainerId } = command.data;
-      const position = positionAt(state, now);
-      let movement: Movement;
-      if (action === 'start') {
-        if (directionX === 0 && directionY === 0)
-          throw new InvalidMoveError('cannot start moving without a direction');
-        movement = {
-          isMoving: true,
-          direction: unit(directionX, directionY),
-          speed: options.speed,
-          startedAt: now,
-        };
-      } else {
-        movement = STILL;
-      }
-      return { type: TRAINER_MOVED_EVENT, data: { trainerId, position, movement, timestamp: now } };
+      return command.type === 'MoveTrainer'
+        ? move(command, state, options.speed)
+        : changeGroup(command, state);
     },
-    evolve: (_state, event) => ({ position: event.data.position, movement: event.data.movement }),
+    evolve(state, event) {
+      switch (event.type) {
+        case TRAINER_MOVED_EVENT:
+          return {
+            ...state,
+            exists: true,
+            position: event.data.position,
+            movement: event.data.movement,
+          };
+        case TRAINER_JOINED_GROUP_EVENT:
+          return {
+            ...state,
+            exists: true,
+            groups: [...new Set([...state.groups, event.data.groupId])].sort(),
+          };
+        case TRAINER_LEFT_GROUP_EVENT:
+          return {
+            ...state,
+            exists: true,
+            groups: state.groups.filter((groupId) => groupId !== event.data.groupId),
+          };
+        default:
+          // History may hold event types this version does not know: they change nothing.
+          return state;
+      }
+    },
   };
 }

@@ -52,11 +52,20 @@ export class CommandBus {
       options.serializer.register(COMMAND_REPLY, CommandReply);
   }
 
-  /** Registers the handler of a command type; its resolved value is the reply's result. */
+  /**
+   * Registers the handler of a command type; its resolved value is the reply's result.
+   * `middleware` runs inside the router's stack (within retry); `outerMiddleware` runs outside
+   * it, inside the replier, and sees the final outcome — e.g. a `DeadLettered` result after the
+   * retries were spent, to record that the command failed for good.
+   */
   handle<Data = unknown>(
     type: string,
     handler: (command: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
-    options: { maxInFlight?: number; middleware?: readonly Middleware[] } = {},
+    options: {
+      maxInFlight?: number;
+      middleware?: readonly Middleware[];
+      outerMiddleware?: readonly Middleware[];
+    } = {},
   ): this {
     if (this.handled.has(type)) throw new DuplicateHandlerError(type);
     this.handled.add(type);
@@ -66,7 +75,7 @@ export class CommandBus {
       topics: [this.options.naming.command(type)],
       maxInFlight: options.maxInFlight,
       middleware: options.middleware,
-      outerMiddleware: [this.replier()],
+      outerMiddleware: [this.replier(), ...(options.outerMiddleware ?? [])],
       handle: async (delivery) => handler(delivery.envelope as Envelope<Data>, delivery),
     });
     return this;

@@ -86,18 +86,31 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
         this.queries.register(queryType, (query) => handler.execute(query));
       }
     }
-    await this.router.run();
+    // A broker that is down at start-up must not stop the service from starting: the router
+    // keeps subscribing in the background and the `bus` probe reports it not ready meanwhile.
+    let stalled!: () => void;
+    const firstFailure = new Promise<void>((resolve) => (stalled = resolve));
+    this.router.onSubscribeError((name, error) => {
+      this.logger.warn(`cannot subscribe ${name} (${(error as Error)?.message}); retrying`);
+      stalled();
+    });
+    const running = this.router.run().then(
+      () => this.logger.log(`router running ${this.router.handlerNames().length} handlers`),
+      (error) => this.logger.error(`router stopped: ${(error as Error)?.message}`),
+    );
+    await Promise.race([running, firstFailure]);
     // The bus is part of readiness; open breakers are reported but do not fail it.
     this.probes?.push(
       {
         name: 'bus',
         check: async () => {
           if (!this.router.running) throw new Error('router is not running');
+          const pending = this.router.pendingSubscriptions();
+          if (pending.length > 0) throw new Error(`not subscribed yet: ${pending.join(', ')}`);
         },
       },
       breakersProbe(this.breakers),
     );
-    this.logger.log(`router running ${this.router.handlerNames().length} handlers`);
   }
 
   async beforeApplicationShutdown(): Promise<void> {

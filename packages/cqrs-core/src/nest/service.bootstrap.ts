@@ -11,6 +11,11 @@ export interface ServiceBootstrap<S extends z.ZodType> {
   configuration: S;
   /** Builds the root module from the validated configuration. */
   module: (config: z.output<S>) => DynamicModule;
+  /**
+   * App-level setup that no module can do (body parsers, OpenAPI UI), run after the app is
+   * created and before it listens.
+   */
+  setup?: (app: INestApplication, config: z.output<S>) => void | Promise<void>;
   /** Where to listen, from the configuration. */
   listen: (config: z.output<S>) => { port: number; host: string };
   /** How long graceful shutdown may take before the process exits anyway. Default 10 s. */
@@ -41,6 +46,7 @@ export async function bootstrapService<S extends z.ZodType>(
   const app = await NestFactory.create(spec.module(config), { bufferLogs: true });
   const logger = app.get(Logger);
   app.useLogger(logger);
+  await spec.setup?.(app, config);
   const { port, host } = spec.listen(config);
   await app.listen(port, host);
   logger.log(`${spec.service} listening on http://${host}:${port}`);

@@ -45,6 +45,8 @@ export class Router {
   private readonly registrations = new Map<string, HandlerRegistration>();
   private readonly subscriptions: SubscriptionHandle[] = [];
   private readonly starting = new Map<string, Promise<void>>();
+  private readonly pending = new Set<string>();
+  private readonly subscribeErrorListeners: ((name: string, error: unknown) => void)[] = [];
   private state: 'idle' | 'running' | 'closed' = 'idle';
 
   constructor(private readonly options: RouterOptions) {}
@@ -76,6 +78,20 @@ export class Router {
     }
   }
 
+  /**
+   * Called whenever subscribing a handler failed (e.g. the broker is down at start-up); the
+   * router keeps trying with capped backoff until it succeeds or the router is closed.
+   */
+  onSubscribeError(listener: (name: string, error: unknown) => void): this {
+    this.subscribeErrorListeners.push(listener);
+    return this;
+  }
+
+  /** Handlers whose subscription is not in place yet (still being retried). */
+  pendingSubscriptions(): string[] {
+    return [...this.pending];
+  }
+
   handlerNames(): string[] {
     return [...this.registrations.keys()];
   }
@@ -87,7 +103,10 @@ export class Router {
     ];
   }
 
-  /** Subscribes every handler; resolves once all subscriptions are in place. */
+  /**
+   * Subscribes every handler; resolves once all subscriptions are in place. A subscription that
+   * fails is retried (see onSubscribeError), so this waits for the broker to become reachable.
+   */
   async run(): Promise<void> {
     if (this.state !== 'idle') throw new Error(`router is ${this.state}`);
     this.state = 'running';
@@ -126,17 +145,37 @@ export class Router {
       ...(registration.middleware ?? []),
     ];
     const handler = compose(chain, registration.handle, info);
-    const subscription = await this.options.subscriber.subscribe(
-      registration.topics,
-      {
-        group: info.group,
-        consumer: this.options.instanceId,
-        maxInFlight: registration.maxInFlight,
-        startFrom:
-          registration.startFrom ?? (registration.mode === 'fan-out' ? 'latest' : 'earliest'),
-      },
-      handler,
-    );
-    this.subscriptions.push(subscription);
+    this.pending.add(registration.name);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const subscription = await this.options.subscriber.subscribe(
+          registration.topics,
+          {
+            group: info.group,
+            consumer: this.options.instanceId,
+            maxInFlight: registration.maxInFlight,
+            startFrom:
+              registration.startFrom ?? (registration.mode === 'fan-out' ? 'latest' : 'earliest'),
+          },
+          handler,
+        );
+        this.pending.delete(registration.name);
+        if (this.state === 'closed') {
+          await subscription.close();
+          return;
+        }
+        this.subscriptions.push(subscription);
+        return;
+      } catch (error) {
+        if (this.state === 'closed') {
+          this.pending.delete(registration.name);
+          throw error;
+        }
+        for (const listener of this.subscribeErrorListeners) listener(registration.name, error);
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt - 1, 5))).unref(),
+        );
+      }
+    }
   }
 }

@@ -4,6 +4,7 @@ import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { z } from 'zod';
 import { type Middleware } from './handler';
 import { Router } from './router';
+import { type Subscriber } from '../transport/transport.port';
 
 const tag =
   (name: string, log: string[]): Middleware =>
@@ -84,5 +85,38 @@ describe('Router', () => {
     await router.close();
     expect(done).toHaveLength(1);
     expect(broker.pendingCount('t', 's.h')).toBe(1);
+  });
+
+  it('keeps subscribing a handler while the broker refuses, and reports it pending meanwhile', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const inner = broker.subscriber();
+    let refusals = 2;
+    const flaky: Subscriber = {
+      subscribe: async (topics, options, handler) => {
+        if (refusals-- > 0) throw new Error('broker unreachable');
+        return inner.subscribe(topics, options, handler);
+      },
+      close: () => inner.close(),
+    };
+    const router = new Router({ subscriber: flaky, service: 's', instanceId: 'i' });
+    const errors: string[] = [];
+    router.onSubscribeError((name, error) => errors.push(`${name}: ${(error as Error).message}`));
+    const handled: string[] = [];
+    router.addHandler({
+      name: 'h',
+      topics: ['t'],
+      handle: async (d) => void handled.push(d.envelope.type),
+    });
+    const running = router.run();
+    expect(router.pendingSubscriptions()).toEqual(['h']);
+    await running;
+    expect(errors).toEqual(['h: broker unreachable', 'h: broker unreachable']);
+    expect(router.pendingSubscriptions()).toEqual([]);
+    await broker.publish('t', [testEnvelope('T', {})]);
+    const deadline = Date.now() + 5_000;
+    while (handled.length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(handled).toEqual(['T']);
+    await router.close();
   });
 });

@@ -26,6 +26,8 @@ export interface LoggedNotification {
  * - `oldestId()` is the id of the oldest retained entry (undefined when empty); entries older
  *   than the retention (count and age, settings) are trimmed, never the newest ones.
  * - `latestId()` is the id of the newest entry (undefined when empty).
+ * - `isId(id)` tells a well-formed id from anything else (a client's Last-Event-ID may be junk);
+ *   `compare` is only defined on well-formed ids.
  */
 export interface NotificationLog {
   append(notification: Notification): Promise<string>;
@@ -38,5 +40,6 @@ export interface NotificationLog {
   oldestId(): Promise<string | undefined>;
   latestId(): Promise<string | undefined>;
   compare(a: string, b: string): number;
+  isId(id: string): boolean;
   close(): Promise<void>;
 }

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { TokenService } from '@causeway/platform';
+
+const USAGE = `usage: mint-token <userId> [--ttl <seconds>] [--trainer <id>]... [--issuer <iss>]
+Prints an access token for <userId>, signed with JWT_SECRET from the environment
+(never from the command line, where other users of the machine could read it).`;
+
+export interface MintTokenResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI without the process: argv (after the script) and environment in, output out. */
+export async function mintToken(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<MintTokenResult> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        ttl: { type: 'string', default: '3600' },
+        trainer: { type: 'string', multiple: true, default: [] },
+        issuer: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    return { code: 2, stdout: '', stderr: `${(error as Error).message}\n${USAGE}\n` };
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { code: 0, stdout: `${USAGE}\n`, stderr: '' };
+  if (positionals.length !== 1)
+    return { code: 2, stdout: '', stderr: `expected exactly one userId\n${USAGE}\n` };
+  const ttl = Number(values.ttl);
+  if (!Number.isInteger(ttl) || ttl < 1)
+    return { code: 2, stdout: '', stderr: `--ttl: must be a positive number of seconds\n` };
+  const secret = env.JWT_SECRET;
+  if (!secret || secret.length < 32)
+    return {
+      code: 2,
+      stdout: '',
+      stderr: `JWT_SECRET: ${secret ? 'must be at least 32 characters' : 'is required'} (set it in the environment)\n`,
+    };
+  const tokens = new TokenService({
+    secret,
+    issuer: values.issuer ?? env.JWT_ISSUER ?? 'causeway',
+  });
+  const { token } = await tokens.issue(positionals[0]!, {
+    ttlSeconds: ttl,
+    trainerIds: values.trainer,
+  });
+  return { code: 0, stdout: `${token}\n`, stderr: '' };
+}
+
+if (require.main === module) {
+  void mintToken(process.argv.slice(2), process.env).then(({ code, stdout, stderr }) => {
+    process.stdout.write(stdout);
+    process.stderr.write(stderr);
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,39 @@
+import { TokenService } from '@causeway/platform';
+import { mintToken } from './mint-token.cli';
+
+describe('mint-token CLI', () => {
+  const secret = 'a-test-secret-that-is-long-enough-123';
+  const tokens = new TokenService({ secret });
+
+  it('prints a token for the user, signed with JWT_SECRET from the environment', async () => {
+    const result = await mintToken(['ash', '--trainer', 'pikachu'], { JWT_SECRET: secret });
+    expect(result.code).toBe(0);
+    const caller = await tokens.verify(result.stdout.trim());
+    expect(caller).toEqual({ userId: 'ash', trainerIds: ['pikachu'] });
+  });
+
+  it('honours --ttl', async () => {
+    const result = await mintToken(['ash', '--ttl', '120'], { JWT_SECRET: secret });
+    const payload = JSON.parse(
+      Buffer.from(result.stdout.trim().split('.')[1]!, 'base64url').toString(),
+    ) as { exp: number; iat: number };
+    expect(payload.exp - payload.iat).toBe(120);
+  });
+
+  it('refuses without JWT_SECRET in the environment, naming it, and takes no secret from argv', async () => {
+    const missing = await mintToken(['ash'], {});
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('JWT_SECRET: is required');
+    expect(missing.stdout).toBe('');
+    const fromArgv = await mintToken(['ash', '--secret', secret], {});
+    expect(fromArgv.code).toBe(2);
+    expect(fromArgv.stdout).toBe('');
+  });
+
+  it('refuses a bad --ttl and a missing user id', async () => {
+    expect((await mintToken(['ash', '--ttl', 'soon'], { JWT_SECRET: secret })).stderr).toContain(
+      '--ttl',
+    );
+    expect((await mintToken([], { JWT_SECRET: secret })).stderr).toContain('userId');
+  });
+});

@@ -1,0 +1,49 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
+import { Registry } from 'prom-client';
+import { CallerGate } from './auth/caller.gate';
+import { COMMAND_API_OPTIONS, type CommandApiOptions } from './command-api.options';
+import { CommandService } from './commands/command.service';
+import { DevTokensController } from './dev/dev-tokens.controller';
+import { EndpointRunner } from './http/endpoint.runner';
+import { IdempotencyGate } from './idempotency/idempotency.gate';
+import { CommandApiMetrics } from './metrics/command-api.metrics';
+import { CommandsController } from './rest/commands.controller';
+import { TrainersController } from './rest/trainers.controller';
+import { RpcController } from './rpc/rpc.controller';
+
+/**
+ * The command API (S0-5) as a feature module: REST, JSON-RPC 2.0 (`POST /rpc`) and the seed's
+ * `POST /trainer.Move`, each answering `accepted` at once and sending the command on the
+ * global CommandBus of CqrsCoreModule (which the host must import).
+ *
+ * Every endpoint: Bearer JWT (401), rate limit per caller (429 + Retry-After), own trainers
+ * only (403 / JSON-RPC -32003), zod validation naming each field (422 / -32602),
+ * Idempotency-Key (same answer on retry, 409 on reuse with another request or while in flight),
+ * 503 when the command could not be recorded or sent. Authentication, rate limit and
+ * idempotency failures of `/rpc` are HTTP problem details, not JSON-RPC errors: they concern the
+ * whole HTTP request. Also call `setupCommandApi(app, options)` before the app listens: it
+ * mounts the body reader (413, 415) and the OpenAPI document at /docs.
+ */
+@Module({})
+export class CommandApiModule {
+  static forRoot(options: CommandApiOptions): DynamicModule {
+    return {
+      module: CommandApiModule,
+      controllers: [RpcController, TrainersController, CommandsController, DevTokensController],
+      providers: [
+        { provide: COMMAND_API_OPTIONS, useValue: options },
+        {
+          provide: CommandApiMetrics,
+          inject: [{ token: METRICS_REGISTRY, optional: true }],
+          useFactory: (registry?: Registry) => new CommandApiMetrics(registry ?? new Registry()),
+        },
+        EndpointRunner,
+        CallerGate,
+        IdempotencyGate,
+        CommandService,
+      ],
+      exports: [CommandApiMetrics],
+    };
+  }
+}

@@ -1,0 +1,24 @@
+import { type CommandStatusStore, type TokenService } from '@causeway/platform';
+import { type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { type IdempotencyStore } from './idempotency/idempotency-store.port';
+
+/** The ports and settings of the command API feature module. */
+export interface CommandApiOptions {
+  /** This instance; stamped on every command as `metadata.acceptedBy` and in logs. */
+  serverId: string;
+  /** Verifies `Authorization: Bearer` tokens (and issues dev tokens). */
+  tokens: TokenService;
+  commandStatus: CommandStatusStore;
+  idempotency: IdempotencyStore;
+  /** Requests per caller (user id; client IP when unauthenticated). */
+  rateLimiter: RateLimiterAbstract;
+  /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */
+  devTokens: boolean;
+  /** Largest accepted request body. Default 16 KiB. */
+  maxBodyBytes?: number;
+  /** How long an Idempotency-Key's answer is kept. Default 24 h. */
+  idempotencyTtlMs?: number;
+}
+
+export const COMMAND_API_OPTIONS = Symbol('causeway:command-api-options');
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;

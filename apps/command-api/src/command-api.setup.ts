@@ -1,0 +1,34 @@
+import { type INestApplication } from '@nestjs/common';
+import { SwaggerModule } from '@nestjs/swagger';
+import { DEFAULT_MAX_BODY_BYTES, type CommandApiOptions } from './command-api.options';
+import { commandApiBodyReader } from './http/command-api.body';
+import { CommandApiMetrics } from './metrics/command-api.metrics';
+import { commandApiOpenApi } from './openapi/openapi.document';
+
+/** The paths whose bodies command-api reads itself. */
+const BODY_PATHS = ['/rpc', '/trainer.Move', '/api/trainers', '/api/dev/tokens'];
+
+/**
+ * What CommandApiModule cannot do from inside a module; call it after NestFactory.create and
+ * before `listen`/`init` (in the standalone app and in the embedded one):
+ * - mounts command-api's body reader on its paths, ahead of Nest's body parsers, so that an
+ *   oversized body is a 413 and a non-JSON one a 415 problem document;
+ * - serves the OpenAPI document at /docs (Swagger UI) and /docs-json.
+ */
+export function setupCommandApi(
+  app: INestApplication,
+  options: Pick<CommandApiOptions, 'maxBodyBytes'> & { docsPath?: string },
+): void {
+  const metrics = app.get(CommandApiMetrics);
+  const reader = commandApiBodyReader({
+    maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    onRefused: (request, outcome) =>
+      metrics.count(`${request.method} ${request.baseUrl ?? ''}`, outcome),
+  });
+  for (const path of BODY_PATHS) app.use(path, reader);
+  const docsPath = options.docsPath ?? 'docs';
+  SwaggerModule.setup(docsPath, app, commandApiOpenApi(), {
+    jsonDocumentUrl: `${docsPath}-json`,
+    yamlDocumentUrl: `${docsPath}-yaml`,
+  });
+}

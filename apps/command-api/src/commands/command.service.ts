@@ -1,0 +1,128 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  CHANGE_GROUP_COMMAND,
+  type ChangeGroupCommand,
+  type CommandStatus,
+  MOVE_TRAINER_COMMAND,
+  type MoveTrainerCommand,
+} from '@causeway/contracts';
+import { CommandBus, MessageFactory } from '@causeway/cqrs-core';
+import { type Caller, TokenService } from '@causeway/platform';
+import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
+import {
+  CommandRefusedError,
+  ForbiddenTrainerError,
+  NotFoundError,
+} from '../errors/command-api.errors';
+import { type Accepted } from './command.schemas';
+
+/**
+ * Turns validated requests into commands: checks the caller may act on the trainer, records
+ * the command as accepted, THEN sends it (fire and forget — the answer never waits for the
+ * handler). If recording or sending fails nothing was sent and the caller gets 503.
+ */
+@Injectable()
+export class CommandService {
+  private readonly logger = new Logger(CommandService.name);
+  private readonly messages = new MessageFactory();
+
+  constructor(
+    @Inject(COMMAND_API_OPTIONS) private readonly options: CommandApiOptions,
+    private readonly commandBus: CommandBus,
+  ) {}
+
+  async move(
+    caller: Caller,
+    input: Omit<MoveTrainerCommand, 'timestamp'> & { timestamp?: number },
+  ): Promise<Accepted> {
+    this.authorize(caller, input.trainerId);
+    const data: MoveTrainerCommand = {
+      trainerId: input.trainerId,
+      directionX: input.directionX,
+      directionY: input.directionY,
+      action: input.action,
+      timestamp: input.timestamp ?? Date.now(),
+    };
+    return this.send(caller, MOVE_TRAINER_COMMAND, data.trainerId, data);
+  }
+
+  async changeGroup(
+    caller: Caller,
+    input: { trainerId: string; groupId: string; timestamp?: number },
+    action: ChangeGroupCommand['action'],
+  ): Promise<Accepted> {
+    this.authorize(caller, input.trainerId);
+    const data: ChangeGroupCommand = {
+      trainerId: input.trainerId,
+      groupId: input.groupId,
+      action,
+      timestamp: input.timestamp ?? Date.now(),
+    };
+    return this.send(caller, CHANGE_GROUP_COMMAND, data.trainerId, data);
+  }
+
+  /** The status of one of the caller's commands; someone else's is "not found", never leaked. */
+  async status(caller: Caller, commandId: string): Promise<CommandStatus> {
+    const status = await this.options.commandStatus.get(commandId);
+    if (!status || status.issuerId !== caller.userId)
+      throw new NotFoundError(`no command ${commandId}`);
+    return status;
+  }
+
+  private authorize(caller: Caller, trainerId: string): void {
+    if (!TokenService.mayMove(caller, trainerId))
+      throw new ForbiddenTrainerError(caller.userId, trainerId);
+  }
+
+  private async send(
+    caller: Caller,
+    type: string,
+    trainerId: string,
+    data: unknown,
+  ): Promise<Accepted> {
+    const command = this.messages.command(type, data, {
+      aggregateId: trainerId,
+      aggregateType: 'Trainer',
+      causedBy: null,
+      metadata: {
+        issuerId: caller.userId,
+        issuerType: 'user',
+        acceptedBy: this.options.serverId,
+      },
+    });
+    const acceptedAt = command.metadata.timestamp;
+    try {
+      await this.options.commandStatus.accepted({
+        commandId: command.messageId,
+        type,
+        issuerId: caller.userId,
+        acceptedAt,
+      });
+    } catch (error) {
+      this.logger.error(
+        `could not record ${type} ${command.messageId}: ${(error as Error).message}`,
+      );
+      throw new CommandRefusedError(type);
+    }
+    try {
+      await this.commandBus.send(command);
+    } catch (error) {
+      this.logger.error(
+        `the bus refused ${type} ${command.messageId}: ${(error as Error).message}`,
+      );
+      // The id never reached the caller; record the truth anyway for the logs' sake.
+      await this.options.commandStatus
+        .complete({
+          commandId: command.messageId,
+          type,
+          issuerId: caller.userId,
+          status: 'rejected',
+          completedAt: new Date().toISOString(),
+          reason: 'the command bus did not accept the command',
+        })
+        .catch(() => undefined);
+      throw new CommandRefusedError(type);
+    }
+    return { status: 'accepted', commandId: command.messageId, timestamp: acceptedAt };
+  }
+}

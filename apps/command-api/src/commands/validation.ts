@@ -1,0 +1,42 @@
+import { type z } from 'zod';
+import { type FieldError, ValidationError } from '../errors/command-api.errors';
+
+/**
+ * Parses `input` with `schema`, or throws a ValidationError naming every wrong field (dotted
+ * path; `root` when the input itself is wrong). A missing field says "is required" instead of
+ * zod's "expected number, received undefined".
+ */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  root: string,
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ValidationError(fieldErrors(result.error, input, root));
+}
+
+export function fieldErrors(error: z.ZodError, input: unknown, root: string): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys)
+        errors.push({ field: [...path, key].join('.'), message: 'is not a known field' });
+      continue;
+    }
+    const field = path.length > 0 ? path.join('.') : root;
+    const missing = path.length > 0 && issue.code === 'invalid_type' && !has(input, issue.path);
+    errors.push({ field, message: missing ? 'is required' : issue.message });
+  }
+  return errors;
+}
+
+function has(input: unknown, path: readonly PropertyKey[]): boolean {
+  let value: unknown = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || !(key in value)) return false;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value !== undefined;
+}

@@ -1,0 +1,43 @@
+import { Controller, Inject, Post, Req, Res } from '@nestjs/common';
+import { z } from 'zod';
+import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
+import { validate } from '../commands/validation';
+import { NotFoundError } from '../errors/command-api.errors';
+import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
+import { type ApiRequest, type ApiResponse } from '../http/http.types';
+
+export const DevTokenRequest = z.strictObject({
+  userId: z.string().min(1, 'must not be empty').max(128),
+  trainerIds: z.array(z.string().min(1).max(128)).max(32).optional(),
+  ttlSeconds: z.number().int().min(1).max(86_400).optional(),
+});
+
+export const DevToken = z.object({
+  token: z.string(),
+  expiresAt: z.number().int().describe('epoch milliseconds'),
+});
+
+/**
+ * `POST /api/dev/tokens {userId}` → a token for anyone who asks: the demo page's login. Exists
+ * only with DEV_TOKENS=true; otherwise 404, as if it were not there.
+ */
+@Controller('api/dev/tokens')
+export class DevTokensController {
+  constructor(
+    @Inject(COMMAND_API_OPTIONS) private readonly options: CommandApiOptions,
+    private readonly runner: EndpointRunner,
+  ) {}
+
+  @Post()
+  async issue(@Req() request: ApiRequest, @Res() response: ApiResponse): Promise<void> {
+    await this.runner.run('POST /api/dev/tokens', request, response, async () => {
+      if (!this.options.devTokens) throw new NotFoundError('dev tokens are disabled');
+      const input = validate(DevTokenRequest, jsonBody(request), '(body)');
+      const issued = await this.options.tokens.issue(input.userId, {
+        trainerIds: input.trainerIds,
+        ttlSeconds: input.ttlSeconds,
+      });
+      return { status: 201, body: issued, outcome: 'ok' };
+    });
+  }
+}

@@ -1,0 +1,106 @@
+/** One wrong input: which field (dotted path, or a header name) and what is wrong with it. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/**
+ * Everything command-api refuses, as types. `error.mapping.ts` turns each into an RFC 9457
+ * problem (REST, transport-level errors of /rpc) or a JSON-RPC error (per call) — in one place.
+ */
+export abstract class CommandApiError extends Error {
+  abstract readonly kind: string;
+}
+
+export class MalformedJsonError extends CommandApiError {
+  readonly kind = 'malformed';
+  constructor(readonly reason: string) {
+    super(`the request body is not valid JSON: ${reason}`);
+    this.name = 'MalformedJsonError';
+  }
+}
+
+export class UnsupportedMediaTypeError extends CommandApiError {
+  readonly kind = 'unsupported-media-type';
+  constructor(readonly contentType: string | undefined) {
+    super(
+      `Content-Type must be application/json, not ${contentType ? `"${contentType}"` : 'missing'}`,
+    );
+    this.name = 'UnsupportedMediaTypeError';
+  }
+}
+
+export class BodyTooLargeError extends CommandApiError {
+  readonly kind = 'too-large';
+  constructor(readonly maxBytes: number) {
+    super(`the request body exceeds ${maxBytes} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+export class UnauthenticatedError extends CommandApiError {
+  readonly kind = 'unauthenticated';
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** The caller may not move this trainer (TokenService.mayMove). */
+export class ForbiddenTrainerError extends CommandApiError {
+  readonly kind = 'forbidden';
+  constructor(
+    readonly userId: string,
+    readonly trainerId: string,
+  ) {
+    super(`user "${userId}" may not move trainer "${trainerId}"`);
+    this.name = 'ForbiddenTrainerError';
+  }
+}
+
+/** Invalid fields; `errors` names each. */
+export class ValidationError extends CommandApiError {
+  readonly kind = 'invalid';
+  constructor(readonly errors: readonly FieldError[]) {
+    super(errors.map((error) => `${error.field}: ${error.message}`).join('; '));
+    this.name = 'ValidationError';
+  }
+}
+
+/** Unknown id — or another user's: the two are indistinguishable on purpose. */
+export class NotFoundError extends CommandApiError {
+  readonly kind = 'not-found';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class IdempotencyConflictError extends CommandApiError {
+  readonly kind = 'conflict';
+  constructor(readonly reason: 'mismatch' | 'in-flight') {
+    super(
+      reason === 'mismatch'
+        ? 'this Idempotency-Key was already used with a different request'
+        : 'a request with this Idempotency-Key is still being processed; retry later',
+    );
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
+export class RateLimitedError extends CommandApiError {
+  readonly kind = 'rate-limited';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many requests; retry in ${retryAfterSeconds} s`);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** The command could not be recorded or the bus refused it: nothing was sent. */
+export class CommandRefusedError extends CommandApiError {
+  readonly kind = 'unavailable';
+  constructor(readonly commandType: string) {
+    super(`the command bus did not accept the ${commandType}; nothing was sent, retry later`);
+    this.name = 'CommandRefusedError';
+  }
+}

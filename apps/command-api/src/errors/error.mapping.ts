@@ -1,0 +1,148 @@
+import { HttpException } from '@nestjs/common';
+import { type ProblemDetails } from '@causeway/cqrs-core/nest';
+import {
+  type CommandApiError,
+  BodyTooLargeError,
+  CommandRefusedError,
+  ForbiddenTrainerError,
+  IdempotencyConflictError,
+  MalformedJsonError,
+  NotFoundError,
+  RateLimitedError,
+  UnauthenticatedError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from './command-api.errors';
+
+const TYPE_BASE = 'https://causeway.dev/problems/';
+
+/** A problem document plus the headers that go with it (Retry-After, WWW-Authenticate). */
+export interface ProblemAnswer {
+  status: number;
+  problem: ProblemDetails;
+  headers: Record<string, string>;
+  /** Metric label of the outcome. */
+  outcome: string;
+}
+
+/** Maps any error to an RFC 9457 problem; unexpected errors become a 500 without internals. */
+export function toProblem(error: unknown): ProblemAnswer {
+  const problem = (
+    status: number,
+    slug: string,
+    title: string,
+    detail: string,
+    extra: Partial<ProblemAnswer> & { fields?: object } = {},
+  ): ProblemAnswer => ({
+    status,
+    problem: {
+      type: slug === 'about:blank' ? slug : TYPE_BASE + slug,
+      title,
+      status,
+      detail,
+      ...(extra.fields ?? {}),
+    },
+    headers: extra.headers ?? {},
+    outcome: extra.outcome ?? slug,
+  });
+  if (error instanceof MalformedJsonError)
+    return problem(400, 'malformed-json', 'Malformed JSON', error.message);
+  if (error instanceof UnauthenticatedError)
+    return problem(401, 'unauthenticated', 'Unauthorized', error.message, {
+      headers: { 'WWW-Authenticate': 'Bearer realm="causeway"' },
+    });
+  if (error instanceof ForbiddenTrainerError)
+    return problem(403, 'forbidden-trainer', 'Forbidden', error.message, {
+      fields: { trainerId: error.trainerId },
+    });
+  if (error instanceof NotFoundError) return problem(404, 'not-found', 'Not Found', error.message);
+  if (error instanceof IdempotencyConflictError)
+    return problem(409, 'idempotency-conflict', 'Conflict', error.message, {
+      fields: { reason: error.reason },
+    });
+  if (error instanceof BodyTooLargeError)
+    return problem(413, 'body-too-large', 'Content Too Large', error.message, {
+      fields: { maxBytes: error.maxBytes },
+    });
+  if (error instanceof UnsupportedMediaTypeError)
+    return problem(415, 'unsupported-media-type', 'Unsupported Media Type', error.message);
+  if (error instanceof ValidationError)
+    return problem(422, 'invalid-fields', 'Unprocessable Content', error.message, {
+      fields: { errors: error.errors },
+    });
+  if (error instanceof RateLimitedError)
+    return problem(429, 'rate-limited', 'Too Many Requests', error.message, {
+      headers: { 'Retry-After': String(error.retryAfterSeconds) },
+    });
+  if (error instanceof CommandRefusedError)
+    return problem(503, 'command-refused', 'Service Unavailable', error.message, {
+      headers: { 'Retry-After': '1' },
+    });
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    return problem(status, 'about:blank', error.name.replace(/Exception$/, ''), error.message, {
+      outcome: `http-${status}`,
+    });
+  }
+  return problem(
+    500,
+    'internal',
+    'Internal Server Error',
+    'The server failed to handle the request.',
+    {
+      outcome: 'error',
+    },
+  );
+}
+
+/** JSON-RPC 2.0 error codes: the reserved ones, and ours from the server-error range. */
+export const JsonRpcCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  /** The caller may not act on this trainer. */
+  Forbidden: -32003,
+  /** Unknown command id (or another user's). */
+  NotFound: -32004,
+  /** The command bus refused the command; nothing was sent. */
+  Unavailable: -32005,
+} as const;
+
+export interface JsonRpcError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/** Maps an error of one JSON-RPC call to its error object; unexpected errors become -32603. */
+export function toJsonRpcError(error: unknown): JsonRpcError {
+  if (error instanceof ValidationError)
+    return {
+      code: JsonRpcCode.InvalidParams,
+      message: `Invalid params: ${error.message}`,
+      data: { errors: error.errors },
+    };
+  if (error instanceof ForbiddenTrainerError)
+    return {
+      code: JsonRpcCode.Forbidden,
+      message: error.message,
+      data: { trainerId: error.trainerId },
+    };
+  if (error instanceof NotFoundError) return { code: JsonRpcCode.NotFound, message: error.message };
+  if (error instanceof CommandRefusedError)
+    return { code: JsonRpcCode.Unavailable, message: error.message };
+  return { code: JsonRpcCode.InternalError, message: 'Internal error' };
+}
+
+/** Errors that concern the whole HTTP request rather than one call of a batch. */
+export function isTransportError(error: unknown): error is CommandApiError {
+  return (
+    error instanceof UnauthenticatedError ||
+    error instanceof RateLimitedError ||
+    error instanceof IdempotencyConflictError ||
+    error instanceof BodyTooLargeError ||
+    error instanceof UnsupportedMediaTypeError
+  );
+}

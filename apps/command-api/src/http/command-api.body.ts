@@ -1,0 +1,92 @@
+import { BodyTooLargeError, UnsupportedMediaTypeError } from '../errors/command-api.errors';
+import { toProblem } from '../errors/error.mapping';
+import { type ApiRequest, type ApiResponse, header, writeAnswer } from './http.types';
+
+/** Past this many bytes beyond the limit the connection is cut instead of drained. */
+const DRAIN_CAP = 1024 * 1024;
+
+export interface BodyReaderOptions {
+  maxBytes: number;
+  /** Called for every request refused here (413, 415), for metrics. */
+  onRefused?: (request: ApiRequest, outcome: string) => void;
+}
+
+/**
+ * Express middleware for command-api's paths, mounted before Nest's own body parsers
+ * (`setupCommandApi`): refuses a body that is not JSON (415) or larger than `maxBytes` (413,
+ * answered after draining so that the client reads the answer), and otherwise leaves the raw
+ * bytes and the parse result on `request.commandApiBody` — whether a parse error is a 400
+ * problem or a JSON-RPC -32700 is the endpoint's call.
+ */
+export function commandApiBodyReader(options: BodyReaderOptions) {
+  return (
+    request: ApiRequest & NodeJS.ReadableStream,
+    response: ApiResponse,
+    next: () => void,
+  ): void => {
+    const refuse = (error: Error) => {
+      const answer = toProblem(error);
+      options.onRefused?.(request, answer.outcome);
+      writeAnswer(response, {
+        status: answer.status,
+        body: answer.problem,
+        headers: answer.headers,
+        contentType: 'application/problem+json',
+      });
+    };
+    const length = Number(header(request, 'content-length') ?? '0');
+    const chunked = header(request, 'transfer-encoding') !== undefined;
+    if (!chunked && !(length > 0)) {
+      request.commandApiBody = { kind: 'empty', raw: Buffer.alloc(0) };
+      request.resume();
+      next();
+      return;
+    }
+    const contentType = header(request, 'content-type');
+    if (!isJson(contentType)) {
+      request.resume();
+      request.once('end', () => refuse(new UnsupportedMediaTypeError(contentType)));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > options.maxBytes) {
+        tooLarge = true;
+        chunks.length = 0;
+        if (size > options.maxBytes + DRAIN_CAP) {
+          request.removeAllListeners('data');
+          refuse(new BodyTooLargeError(options.maxBytes));
+          (request as unknown as { destroy(): void }).destroy();
+        }
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.once('end', () => {
+      if (tooLarge) return refuse(new BodyTooLargeError(options.maxBytes));
+      const raw = Buffer.concat(chunks);
+      if (raw.length === 0) {
+        request.commandApiBody = { kind: 'empty', raw };
+        return next();
+      }
+      try {
+        request.commandApiBody = { kind: 'json', raw, value: JSON.parse(raw.toString('utf8')) };
+      } catch (error) {
+        request.commandApiBody = { kind: 'malformed', raw, reason: (error as Error).message };
+      }
+      next();
+    });
+  };
+}
+
+function isJson(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return (
+    type === 'application/json' ||
+    type === 'application/json-rpc' ||
+    /^application\/[a-z0-9.+-]+\+json$/.test(type)
+  );
+}

@@ -1,0 +1,50 @@
+/** What command-api reads of an incoming request (Express underneath, kept out of the types). */
+export interface ApiRequest {
+  method: string;
+  originalUrl: string;
+  headers: Record<string, string | string[] | undefined>;
+  ip?: string;
+  socket: { remoteAddress?: string };
+  /** The mount path of the middleware handling it (Express). */
+  baseUrl?: string;
+  params?: Record<string, string>;
+  /** Set by the body reader (command-api.body.ts). */
+  commandApiBody?: ReadBody;
+}
+
+/** The body as the reader found it: absent, JSON, or not JSON. */
+export type ReadBody =
+  | { kind: 'empty'; raw: Buffer }
+  | { kind: 'json'; raw: Buffer; value: unknown }
+  | { kind: 'malformed'; raw: Buffer; reason: string };
+
+export interface ApiResponse {
+  status(code: number): ApiResponse;
+  setHeader(name: string, value: string): void;
+  send(body: string): void;
+  end(): void;
+}
+
+/** An answer to write: status, optional JSON body, extra headers. */
+export interface Answer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  contentType?: string;
+}
+
+export function header(request: ApiRequest, name: string): string | undefined {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function writeAnswer(response: ApiResponse, answer: Answer): void {
+  response.status(answer.status);
+  for (const [name, value] of Object.entries(answer.headers ?? {})) response.setHeader(name, value);
+  if (answer.body === undefined) {
+    response.end();
+    return;
+  }
+  response.setHeader('Content-Type', answer.contentType ?? 'application/json; charset=utf-8');
+  response.send(JSON.stringify(answer.body));
+}

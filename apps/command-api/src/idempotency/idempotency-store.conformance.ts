@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { type IdempotencyStore } from './idempotency-store.port';
+
+async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+/**
+ * The contract of IdempotencyStore (see its doc comment), run against every implementation.
+ * `factory` returns a fresh, empty store. Uses jest globals: import it from specs only.
+ */
+export function describeIdempotencyStore(
+  name: string,
+  factory: () => Promise<IdempotencyStore>,
+): void {
+  describe(`${name} idempotency store conformance`, () => {
+    const lease = 30_000;
+    const day = 86_400_000;
+    const answer = { status: 202, body: { status: 'accepted', commandId: randomUUID() } };
+
+    it('starts a new key, then replays its answer for the same request', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const first = await store.begin(key, 'fp-1', lease);
+      expect(first.state).toBe('started');
+      await store.complete(key, (first as { token: string }).token, answer, day);
+      expect(await store.begin(key, 'fp-1', lease)).toEqual({ state: 'completed', answer });
+      expect(await store.begin(key, 'fp-1', lease)).toEqual({ state: 'completed', answer });
+    });
+
+    it('refuses the key for a different request, in flight and answered', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const first = await store.begin(key, 'fp-1', lease);
+      expect(await store.begin(key, 'fp-2', lease)).toEqual({ state: 'mismatch' });
+      await store.complete(key, (first as { token: string }).token, answer, day);
+      expect(await store.begin(key, 'fp-2', lease)).toEqual({ state: 'mismatch' });
+    });
+
+    it('lets exactly one of many concurrent duplicates start', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => store.begin(key, 'fp-1', lease)),
+      );
+      expect(results.filter((result) => result.state === 'started')).toHaveLength(1);
+      expect(results.filter((result) => result.state === 'in-flight')).toHaveLength(19);
+    });
+
+    it('frees a released key at once and ignores a stranger token', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const first = (await store.begin(key, 'fp-1', lease)) as { token: string };
+      await store.release(key, 'not-the-token');
+      await store.complete(key, 'not-the-token', answer, day);
+      expect(await store.begin(key, 'fp-1', lease)).toEqual({ state: 'in-flight' });
+      await store.release(key, first.token);
+      const again = await store.begin(key, 'fp-2', lease);
+      expect(again.state).toBe('started');
+    });
+
+    it('keeps keys apart', async () => {
+      const store = await factory();
+      const suffix = randomUUID();
+      expect((await store.begin(`ash:${suffix}`, 'fp', lease)).state).toBe('started');
+      expect((await store.begin(`misty:${suffix}`, 'fp', lease)).state).toBe('started');
+    });
+
+    it('frees a key whose holder died once the lease ends', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const started = Date.now();
+      expect((await store.begin(key, 'fp-1', 300)).state).toBe('started');
+      const freed = await eventually(
+        async () => (await store.begin(key, 'fp-1', lease)).state === 'started',
+        10_000,
+      );
+      expect(freed - started).toBeGreaterThanOrEqual(295);
+    });
+
+    it('forgets an answer after its ttl', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const first = (await store.begin(key, 'fp-1', lease)) as { token: string };
+      const completed = Date.now();
+      await store.complete(key, first.token, answer, 300);
+      const freed = await eventually(
+        async () => (await store.begin(key, 'fp-2', lease)).state === 'started',
+        10_000,
+      );
+      expect(freed - completed).toBeGreaterThanOrEqual(295);
+    });
+  });
+}

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { type Caller } from '@causeway/platform';
+import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
+import { IdempotencyConflictError, ValidationError } from '../errors/command-api.errors';
+import { type Answer, type ApiRequest, header } from '../http/http.types';
+
+/** How long a request may be in flight before its key is freed for a retry. */
+const LEASE_MS = 30_000;
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** An answer and whether it may be replayed (transient failures are not stored). */
+export interface Produced extends Answer {
+  storable: boolean;
+}
+
+/**
+ * `Idempotency-Key`: the first answer to a (caller, key) is stored with a fingerprint of method,
+ * path and body; a retry gets that answer again and sends nothing; the same key with another
+ * request, or while the first is still in flight, is a 409. Failed requests free the key.
+ */
+@Injectable()
+export class IdempotencyGate {
+  private readonly ttlMs: number;
+
+  constructor(@Inject(COMMAND_API_OPTIONS) private readonly options: CommandApiOptions) {
+    this.ttlMs = options.idempotencyTtlMs ?? 86_400_000;
+  }
+
+  async run(
+    caller: Caller,
+    request: ApiRequest,
+    produce: () => Promise<Produced>,
+  ): Promise<Answer & { replayed: boolean }> {
+    const key = header(request, 'idempotency-key');
+    if (key === undefined) return { ...(await produce()), replayed: false };
+    if (!KEY.test(key))
+      throw new ValidationError([
+        { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+      ]);
+    const scoped = `${encodeURIComponent(caller.userId)}:${key}`;
+    const fingerprint = createHash('sha256')
+      .update(`${request.method} ${request.originalUrl}\n`)
+      .update(request.commandApiBody?.raw ?? Buffer.alloc(0))
+      .digest('hex');
+    const begun = await this.options.idempotency.begin(scoped, fingerprint, LEASE_MS);
+    if (begun.state === 'completed')
+      return { ...begun.answer, headers: { 'Idempotent-Replayed': 'true' }, replayed: true };
+    if (begun.state !== 'started') throw new IdempotencyConflictError(begun.state);
+    let produced: Produced;
+    try {
+      produced = await produce();
+    } catch (error) {
+      await this.options.idempotency.release(scoped, begun.token);
+      throw error;
+    }
+    if (produced.storable && produced.status < 400)
+      await this.options.idempotency.complete(
+        scoped,
+        begun.token,
+        { status: produced.status, ...(produced.body !== undefined && { body: produced.body }) },
+        this.ttlMs,
+      );
+    else await this.options.idempotency.release(scoped, begun.token);
+    return { ...produced, replayed: false };
+  }
+}

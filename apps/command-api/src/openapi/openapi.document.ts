@@ -1,0 +1,242 @@
+import { CommandStatus } from '@causeway/contracts';
+import { type OpenAPIObject } from '@nestjs/swagger';
+import { z } from 'zod';
+import {
+  Accepted,
+  GroupParams,
+  MoveBody,
+  MoveParams,
+  SeedMoveParams,
+  StatusParams,
+} from '../commands/command.schemas';
+import { DevToken, DevTokenRequest } from '../dev/dev-tokens.controller';
+
+type Schema = Record<string, unknown>;
+
+/** JSON Schema 2020-12 (what OpenAPI 3.1 uses) of a zod schema, as a client sends it. */
+function schema(type: z.ZodType, io: 'input' | 'output' = 'input'): Schema {
+  const { $schema: _, ...rest } = z.toJSONSchema(type, { io, unrepresentable: 'any' }) as Schema;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (body: Schema) => ({ 'application/json': { schema: body } });
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
+
+const commonErrors = {
+  '401': problem('Missing, invalid or expired bearer token'),
+  '413': problem('Body larger than MAX_BODY_BYTES'),
+  '415': problem('Content-Type is not application/json'),
+  '429': {
+    ...problem('Rate limit of the caller exceeded'),
+    headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds' } },
+  },
+};
+const commandErrors = {
+  '400': problem('Malformed JSON'),
+  ...commonErrors,
+  '403': problem('The caller may not move this trainer'),
+  '409': problem('Idempotency-Key reused with a different request, or still in flight'),
+  '422': problem('Invalid fields; `errors` names each'),
+  '503': problem('The command could not be recorded or sent; nothing was sent'),
+};
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Retries with the same key and request get the first answer again and send nothing; the same key with another request is a 409.',
+  schema: { type: 'string', maxLength: 255 },
+};
+const pathParam = (name: string, description: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema: { type: 'string' },
+});
+
+function rpcRequest(method: string, params: Schema): Schema {
+  return {
+    type: 'object',
+    required: ['jsonrpc', 'method'],
+    properties: {
+      jsonrpc: { const: '2.0' },
+      id: { type: ['string', 'number', 'null'], description: 'absent for a notification' },
+      method: { const: method },
+      params,
+    },
+  };
+}
+
+/** The OpenAPI 3.1 document of command-api, from the same zod schemas that validate requests. */
+export function commandApiOpenApi(): OpenAPIObject {
+  const accepted = {
+    description: 'Accepted; processing is asynchronous (see GET /api/commands/{commandId})',
+    content: json(ref('Accepted')),
+  };
+  const rpcAnswer = {
+    '200': {
+      description: 'JSON-RPC response(s); errors of single calls are JSON-RPC errors',
+      content: json({
+        oneOf: [ref('JsonRpcResponse'), { type: 'array', items: ref('JsonRpcResponse') }],
+      }),
+    },
+    '204': { description: 'Only notifications were sent: nothing to answer' },
+    ...commonErrors,
+    '409': problem('Idempotency-Key reused with a different request, or still in flight'),
+  };
+  const document = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Causeway command API',
+      version: '1.0.0',
+      description:
+        'Commands to trainers, answered at once with `accepted` and processed asynchronously. JSON-RPC 2.0 error codes: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid params (`data.errors` names the fields), -32603 internal error, -32003 not your trainer, -32004 unknown command, -32005 command bus unavailable. Authentication, rate limit and idempotency failures of /rpc are HTTP problem details (401, 429, 409).',
+    },
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: {
+        Accepted: schema(Accepted, 'output'),
+        CommandStatus: schema(CommandStatus, 'output'),
+        MoveBody: schema(MoveBody),
+        MoveParams: schema(MoveParams),
+        SeedMoveParams: schema(SeedMoveParams),
+        GroupParams: schema(GroupParams),
+        StatusParams: schema(StatusParams),
+        DevTokenRequest: schema(DevTokenRequest),
+        DevToken: schema(DevToken, 'output'),
+        Problem: {
+          type: 'object',
+          required: ['type', 'title', 'status'],
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            instance: { type: 'string' },
+            errors: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { field: { type: 'string' }, message: { type: 'string' } },
+              },
+            },
+          },
+        },
+        JsonRpcResponse: {
+          type: 'object',
+          required: ['jsonrpc', 'id'],
+          properties: {
+            jsonrpc: { const: '2.0' },
+            id: { type: ['string', 'number', 'null'] },
+            result: {},
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: { code: { type: 'integer' }, message: { type: 'string' }, data: {} },
+            },
+          },
+        },
+      },
+    },
+    paths: {
+      '/rpc': {
+        post: {
+          summary:
+            'JSON-RPC 2.0: trainer.move, group.join, group.leave, command.status (single or batch)',
+          operationId: 'rpc',
+          parameters: [idempotencyKey],
+          requestBody: {
+            required: true,
+            content: json({
+              oneOf: [
+                rpcRequest('trainer.move', ref('MoveParams')),
+                rpcRequest('group.join', ref('GroupParams')),
+                rpcRequest('group.leave', ref('GroupParams')),
+                rpcRequest('command.status', ref('StatusParams')),
+                { type: 'array', minItems: 1, items: { type: 'object' } },
+              ],
+            }),
+          },
+          responses: rpcAnswer,
+        },
+      },
+      '/trainer.Move': {
+        post: {
+          summary:
+            "The seed's path: a JSON-RPC trainer.Move request; the trainer defaults to the caller's own",
+          operationId: 'seedMove',
+          parameters: [idempotencyKey],
+          requestBody: {
+            required: true,
+            content: json(rpcRequest('trainer.Move', ref('SeedMoveParams'))),
+          },
+          responses: rpcAnswer,
+        },
+      },
+      '/api/trainers/{trainerId}/move': {
+        post: {
+          summary: 'Start or stop moving a trainer',
+          operationId: 'moveTrainer',
+          parameters: [pathParam('trainerId', 'a trainer the caller may move'), idempotencyKey],
+          requestBody: { required: true, content: json(ref('MoveBody')) },
+          responses: { '202': accepted, ...commandErrors },
+        },
+      },
+      '/api/trainers/{trainerId}/groups/{groupId}': {
+        put: {
+          summary: 'The trainer joins a group',
+          operationId: 'joinGroup',
+          parameters: [
+            pathParam('trainerId', 'a trainer the caller may move'),
+            pathParam('groupId', 'letters, digits, ".", "_", "-"'),
+            idempotencyKey,
+          ],
+          responses: { '202': accepted, ...commandErrors },
+        },
+        delete: {
+          summary: 'The trainer leaves a group',
+          operationId: 'leaveGroup',
+          parameters: [
+            pathParam('trainerId', 'a trainer the caller may move'),
+            pathParam('groupId', 'letters, digits, ".", "_", "-"'),
+            idempotencyKey,
+          ],
+          responses: { '202': accepted, ...commandErrors },
+        },
+      },
+      '/api/commands/{commandId}': {
+        get: {
+          summary: 'What became of one of your commands',
+          operationId: 'commandStatus',
+          parameters: [pathParam('commandId', 'the commandId of an accepted answer')],
+          responses: {
+            '200': { description: 'The status', content: json(ref('CommandStatus')) },
+            '401': commonErrors['401'],
+            '404': problem('Unknown, expired, or another user’s command'),
+            '429': commonErrors['429'],
+          },
+        },
+      },
+      '/api/dev/tokens': {
+        post: {
+          summary: 'A token for any user (DEV_TOKENS=true only; 404 otherwise)',
+          operationId: 'devToken',
+          security: [],
+          requestBody: { required: true, content: json(ref('DevTokenRequest')) },
+          responses: {
+            '201': { description: 'The token', content: json(ref('DevToken')) },
+            '404': problem('Dev tokens are disabled'),
+            '422': problem('Invalid fields'),
+          },
+        },
+      },
+    },
+  };
+  return document as unknown as OpenAPIObject;
+}

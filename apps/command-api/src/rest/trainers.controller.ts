@@ -1,0 +1,84 @@
+import { Controller, Delete, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
+import { CallerGate } from '../auth/caller.gate';
+import { GroupParams, MoveBody } from '../commands/command.schemas';
+import { CommandService } from '../commands/command.service';
+import { validate } from '../commands/validation';
+import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
+import { type ApiRequest, type ApiResponse } from '../http/http.types';
+import { IdempotencyGate } from '../idempotency/idempotency.gate';
+
+const GroupPath = GroupParams.pick({ trainerId: true, groupId: true });
+const TrainerPath = GroupParams.pick({ trainerId: true });
+const GroupBody = GroupParams.pick({ timestamp: true }).optional();
+
+/** REST commands on a trainer; each answers 202 `{status: "accepted", commandId, timestamp}`. */
+@Controller('api/trainers')
+export class TrainersController {
+  constructor(
+    private readonly runner: EndpointRunner,
+    private readonly gate: CallerGate,
+    private readonly idempotency: IdempotencyGate,
+    private readonly commands: CommandService,
+  ) {}
+
+  @Post(':trainerId/move')
+  @HttpCode(202)
+  async move(
+    @Param('trainerId') trainerId: string,
+    @Req() request: ApiRequest,
+    @Res() response: ApiResponse,
+  ): Promise<void> {
+    await this.runner.run('POST /api/trainers/{id}/move', request, response, async () => {
+      const caller = await this.gate.admit(request);
+      const body = jsonBody(request);
+      const answer = await this.idempotency.run(caller, request, async () => {
+        const path = validate(TrainerPath, { trainerId }, '(path)');
+        const move = validate(MoveBody, body, '(body)');
+        const accepted = await this.commands.move(caller, { ...move, trainerId: path.trainerId });
+        return { status: 202, body: accepted, storable: true };
+      });
+      return { ...answer, outcome: answer.replayed ? 'replayed' : 'accepted' };
+    });
+  }
+
+  @Put(':trainerId/groups/:groupId')
+  async join(
+    @Param('trainerId') trainerId: string,
+    @Param('groupId') groupId: string,
+    @Req() request: ApiRequest,
+    @Res() response: ApiResponse,
+  ): Promise<void> {
+    await this.changeGroup('join', trainerId, groupId, request, response);
+  }
+
+  @Delete(':trainerId/groups/:groupId')
+  async leave(
+    @Param('trainerId') trainerId: string,
+    @Param('groupId') groupId: string,
+    @Req() request: ApiRequest,
+    @Res() response: ApiResponse,
+  ): Promise<void> {
+    await this.changeGroup('leave', trainerId, groupId, request, response);
+  }
+
+  private async changeGroup(
+    action: 'join' | 'leave',
+    trainerId: string,
+    groupId: string,
+    request: ApiRequest,
+    response: ApiResponse,
+  ): Promise<void> {
+    const endpoint = `${action === 'join' ? 'PUT' : 'DELETE'} /api/trainers/{id}/groups/{groupId}`;
+    await this.runner.run(endpoint, request, response, async () => {
+      const caller = await this.gate.admit(request);
+      const body = jsonBody(request);
+      const answer = await this.idempotency.run(caller, request, async () => {
+        const path = validate(GroupPath, { trainerId, groupId }, '(path)');
+        const extra = validate(GroupBody, body, '(body)');
+        const accepted = await this.commands.changeGroup(caller, { ...path, ...extra }, action);
+        return { status: 202, body: accepted, storable: true };
+      });
+      return { ...answer, outcome: answer.replayed ? 'replayed' : 'accepted' };
+    });
+  }
+}

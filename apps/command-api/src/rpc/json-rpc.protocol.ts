@@ -1,0 +1,145 @@
+import { JsonRpcCode, type JsonRpcError, toJsonRpcError } from '../errors/error.mapping';
+
+export type JsonRpcId = string | number | null;
+
+export interface JsonRpcResponse {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  result?: unknown;
+  error?: JsonRpcError;
+}
+
+/** A method: receives the raw `params` (validation is the method's job) and returns the result. */
+export type JsonRpcMethod = (params: unknown) => Promise<unknown>;
+
+/** What happened to one call of a request, for metrics. */
+export interface JsonRpcCall {
+  method: string;
+  /** `ok`, or the error code's name (`invalid-params`, `method-not-found`, …). */
+  outcome: string;
+}
+
+export interface JsonRpcAnswer {
+  /** Undefined when every call was a notification: nothing to answer (HTTP 204). */
+  response?: JsonRpcResponse | JsonRpcResponse[];
+  calls: JsonRpcCall[];
+  /** False when a call failed for a transient reason (bus unavailable, internal): not replayed. */
+  storable: boolean;
+}
+
+const OUTCOMES: Record<number, string> = {
+  [JsonRpcCode.ParseError]: 'parse-error',
+  [JsonRpcCode.InvalidRequest]: 'invalid-request',
+  [JsonRpcCode.MethodNotFound]: 'method-not-found',
+  [JsonRpcCode.InvalidParams]: 'invalid-params',
+  [JsonRpcCode.InternalError]: 'internal-error',
+  [JsonRpcCode.Forbidden]: 'forbidden',
+  [JsonRpcCode.NotFound]: 'not-found',
+  [JsonRpcCode.Unavailable]: 'unavailable',
+};
+const TRANSIENT = new Set<number>([JsonRpcCode.InternalError, JsonRpcCode.Unavailable]);
+
+/** The answer to a body that is not JSON. */
+export function parseErrorResponse(reason: string): JsonRpcResponse {
+  return {
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: JsonRpcCode.ParseError, message: `Parse error: ${reason}` },
+  };
+}
+
+/**
+ * JSON-RPC 2.0 over one parsed HTTP body: a single request or a batch. Calls of a batch run one
+ * after the other, in order (a trainer's start then stop must reach the bus in that order).
+ * Notifications (no `id`) get no response entry, even on error; an empty batch is an invalid
+ * request. Positional params are refused: every method takes named params.
+ */
+export async function answerJsonRpc(
+  body: unknown,
+  methods: Readonly<Record<string, JsonRpcMethod>>,
+): Promise<JsonRpcAnswer> {
+  const calls: JsonRpcCall[] = [];
+  let storable = true;
+  const one = async (request: unknown): Promise<JsonRpcResponse | undefined> => {
+    const response = await answerOne(request, methods);
+    const method = methodName(request);
+    const code = response.response?.error?.code ?? response.errorCode;
+    if (code !== undefined && TRANSIENT.has(code)) storable = false;
+    calls.push({ method, outcome: code === undefined ? 'ok' : (OUTCOMES[code] ?? String(code)) });
+    return response.response;
+  };
+  if (Array.isArray(body)) {
+    if (body.length === 0)
+      return {
+        response: invalidRequest(null, 'an empty batch is not a request'),
+        calls: [{ method: '(batch)', outcome: 'invalid-request' }],
+        storable,
+      };
+    const responses: JsonRpcResponse[] = [];
+    for (const request of body) {
+      const response = await one(request);
+      if (response) responses.push(response);
+    }
+    return { response: responses.length > 0 ? responses : undefined, calls, storable };
+  }
+  const response = await one(body);
+  return { response, calls, storable };
+}
+
+async function answerOne(
+  request: unknown,
+  methods: Readonly<Record<string, JsonRpcMethod>>,
+): Promise<{ response?: JsonRpcResponse; errorCode?: number }> {
+  if (typeof request !== 'object' || request === null || Array.isArray(request))
+    return { response: invalidRequest(null, 'a request must be an object') };
+  const { jsonrpc, method, params, id } = request as Record<string, unknown>;
+  const isNotification = !('id' in request);
+  if (!isNotification && !isId(id))
+    return { response: invalidRequest(null, '"id" must be a string, a number or null') };
+  const validId = isNotification ? null : (id as JsonRpcId);
+  const fail = (error: JsonRpcError) => ({
+    response: isNotification ? undefined : { jsonrpc: '2.0' as const, id: validId, error },
+    errorCode: error.code,
+  });
+  if (jsonrpc !== '2.0') return fail(invalidRequest(validId, '"jsonrpc" must be "2.0"').error!);
+  if (typeof method !== 'string' || method.length === 0)
+    return fail(invalidRequest(validId, '"method" must be a non-empty string').error!);
+  if (params !== undefined && (typeof params !== 'object' || params === null))
+    return fail(invalidRequest(validId, '"params" must be an object').error!);
+  const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
+  if (!handler)
+    return fail({
+      code: JsonRpcCode.MethodNotFound,
+      message: `Method not found: ${method}`,
+      data: { method, methods: Object.keys(methods) },
+    });
+  if (Array.isArray(params))
+    return fail({
+      code: JsonRpcCode.InvalidParams,
+      message: 'Invalid params: params must be an object of named parameters',
+      data: { errors: [{ field: 'params', message: 'must be an object, not an array' }] },
+    });
+  try {
+    const result = await handler(params ?? {});
+    return { response: isNotification ? undefined : { jsonrpc: '2.0', id: validId, result } };
+  } catch (error) {
+    return fail(toJsonRpcError(error));
+  }
+}
+
+function invalidRequest(id: JsonRpcId, reason: string): JsonRpcResponse {
+  return {
+    jsonrpc: '2.0',
+    id,
+    error: { code: JsonRpcCode.InvalidRequest, message: `Invalid Request: ${reason}` },
+  };
+}
+
+function isId(id: unknown): boolean {
+  return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+}
+
+function methodName(request: unknown): string {
+  const method = (request as { method?: unknown } | null)?.method;
+  return typeof method === 'string' ? method : '(invalid)';
+}

@@ -1,0 +1,166 @@
+import {
+  CommandRefusedError,
+  ForbiddenTrainerError,
+  NotFoundError,
+  ValidationError,
+} from '../errors/command-api.errors';
+import { answerJsonRpc, parseErrorResponse, type JsonRpcMethod } from './json-rpc.protocol';
+
+describe('JSON-RPC 2.0 over one HTTP body', () => {
+  const seen: unknown[] = [];
+  const methods: Record<string, JsonRpcMethod> = {
+    echo: async (params) => {
+      seen.push(params);
+      return { echoed: params };
+    },
+    invalid: async () => {
+      throw new ValidationError([{ field: 'directionX', message: 'is required' }]);
+    },
+    forbidden: async () => {
+      throw new ForbiddenTrainerError('ash', 'misty');
+    },
+    missing: async () => {
+      throw new NotFoundError('no command x');
+    },
+    refused: async () => {
+      throw new CommandRefusedError('MoveTrainerCommand');
+    },
+    broken: async () => {
+      throw new Error('secret internals');
+    },
+  };
+  beforeEach(() => (seen.length = 0));
+
+  it('answers a single request with its result and id', async () => {
+    const answer = await answerJsonRpc(
+      { jsonrpc: '2.0', id: 7, method: 'echo', params: { a: 1 } },
+      methods,
+    );
+    expect(answer.response).toEqual({ jsonrpc: '2.0', id: 7, result: { echoed: { a: 1 } } });
+    expect(answer.calls).toEqual([{ method: 'echo', outcome: 'ok' }]);
+    expect(answer.storable).toBe(true);
+  });
+
+  it('answers a batch in order, leaving out notifications, and runs calls one after the other', async () => {
+    const answer = await answerJsonRpc(
+      [
+        { jsonrpc: '2.0', id: 'a', method: 'echo', params: { n: 1 } },
+        { jsonrpc: '2.0', method: 'echo', params: { n: 2 } },
+        { jsonrpc: '2.0', id: 'c', method: 'nope' },
+        { jsonrpc: '2.0', id: 'd', method: 'echo', params: { n: 3 } },
+      ],
+      methods,
+    );
+    expect(seen).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(answer.response).toEqual([
+      { jsonrpc: '2.0', id: 'a', result: { echoed: { n: 1 } } },
+      {
+        jsonrpc: '2.0',
+        id: 'c',
+        error: expect.objectContaining({ code: -32601, message: 'Method not found: nope' }),
+      },
+      { jsonrpc: '2.0', id: 'd', result: { echoed: { n: 3 } } },
+    ]);
+  });
+
+  it('gives nothing to answer for notifications only, even failing ones', async () => {
+    const answer = await answerJsonRpc(
+      [
+        { jsonrpc: '2.0', method: 'echo', params: {} },
+        { jsonrpc: '2.0', method: 'nope' },
+        { jsonrpc: '2.0', method: 'invalid' },
+      ],
+      methods,
+    );
+    expect(answer.response).toBeUndefined();
+    expect(answer.calls.map((call) => call.outcome)).toEqual([
+      'ok',
+      'method-not-found',
+      'invalid-params',
+    ]);
+    expect(
+      (await answerJsonRpc({ jsonrpc: '2.0', method: 'echo' }, methods)).response,
+    ).toBeUndefined();
+  });
+
+  it.each([
+    ['an empty batch', [], null],
+    ['a number', 42, null],
+    ['null', null, null],
+    ['a request without jsonrpc', { id: 1, method: 'echo' }, 1],
+    ['jsonrpc 1.0', { jsonrpc: '1.0', id: 1, method: 'echo' }, 1],
+    ['a method that is not a string', { jsonrpc: '2.0', id: 2, method: 5 }, 2],
+    ['params that are a string', { jsonrpc: '2.0', id: 3, method: 'echo', params: 'x' }, 3],
+    ['an id that is an object', { jsonrpc: '2.0', id: {}, method: 'echo' }, null],
+  ])('answers %s with -32600 invalid request', async (_, body, id) => {
+    const answer = await answerJsonRpc(body, methods);
+    expect(answer.response).toEqual({
+      jsonrpc: '2.0',
+      id,
+      error: expect.objectContaining({ code: -32600 }),
+    });
+    expect(seen).toEqual([]);
+  });
+
+  it('answers each invalid member of a batch with its own -32600', async () => {
+    const answer = await answerJsonRpc([1, { jsonrpc: '2.0', id: 1, method: 'echo' }], methods);
+    expect(answer.response).toEqual([
+      { jsonrpc: '2.0', id: null, error: expect.objectContaining({ code: -32600 }) },
+      { jsonrpc: '2.0', id: 1, result: { echoed: {} } },
+    ]);
+  });
+
+  it('maps errors of a call to JSON-RPC errors, naming fields and trainers, hiding internals', async () => {
+    const call = async (method: string) =>
+      (await answerJsonRpc({ jsonrpc: '2.0', id: 1, method }, methods)).response;
+    expect(await call('invalid')).toMatchObject({
+      error: {
+        code: -32602,
+        data: { errors: [{ field: 'directionX', message: 'is required' }] },
+      },
+    });
+    expect(await call('forbidden')).toMatchObject({
+      error: {
+        code: -32003,
+        message: 'user "ash" may not move trainer "misty"',
+        data: { trainerId: 'misty' },
+      },
+    });
+    expect(await call('missing')).toMatchObject({ error: { code: -32004 } });
+    expect(await call('refused')).toMatchObject({ error: { code: -32005 } });
+    const broken = (await call('broken')) as { error: { code: number; message: string } };
+    expect(broken.error).toEqual({ code: -32603, message: 'Internal error' });
+  });
+
+  it('refuses positional params with -32602', async () => {
+    const answer = await answerJsonRpc(
+      { jsonrpc: '2.0', id: 1, method: 'echo', params: [1] },
+      methods,
+    );
+    expect(answer.response).toMatchObject({ error: { code: -32602 } });
+  });
+
+  it('marks answers with transient failures as not replayable', async () => {
+    const answer = await answerJsonRpc(
+      [
+        { jsonrpc: '2.0', id: 1, method: 'echo' },
+        { jsonrpc: '2.0', id: 2, method: 'refused' },
+      ],
+      methods,
+    );
+    expect(answer.storable).toBe(false);
+  });
+
+  it('does not treat inherited properties as methods', async () => {
+    const answer = await answerJsonRpc({ jsonrpc: '2.0', id: 1, method: 'toString' }, methods);
+    expect(answer.response).toMatchObject({ error: { code: -32601 } });
+  });
+
+  it('builds the parse error answer with a null id', () => {
+    expect(parseErrorResponse('Unexpected token')).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32700, message: 'Parse error: Unexpected token' },
+    });
+  });
+});

@@ -1,0 +1,82 @@
+import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { type Caller } from '@causeway/platform';
+import { CallerGate } from '../auth/caller.gate';
+import { CommandService } from '../commands/command.service';
+import { EndpointRunner } from '../http/endpoint.runner';
+import { type ApiRequest, type ApiResponse } from '../http/http.types';
+import { IdempotencyGate } from '../idempotency/idempotency.gate';
+import { CommandApiMetrics } from '../metrics/command-api.metrics';
+import { answerJsonRpc, type JsonRpcMethod, parseErrorResponse } from './json-rpc.protocol';
+import { rpcMethods, seedMoveMethods } from './rpc.methods';
+
+/**
+ * JSON-RPC 2.0 over HTTP (S0-5). Errors of one call are JSON-RPC errors in a 200 answer
+ * (-32700 parse error, -32600, -32601, -32602 with `data.errors` naming the fields, -32003 not
+ * your trainer, -32004 unknown command, -32005 bus unavailable, -32603). Errors of the whole
+ * HTTP request are HTTP problem details, as on the REST endpoints: 401 missing/invalid token
+ * (with WWW-Authenticate), 429 rate limited, 409 Idempotency-Key conflict, 413, 415.
+ * A request of notifications only is answered 204.
+ */
+@Controller()
+export class RpcController {
+  constructor(
+    private readonly runner: EndpointRunner,
+    private readonly gate: CallerGate,
+    private readonly idempotency: IdempotencyGate,
+    private readonly commands: CommandService,
+    private readonly metrics: CommandApiMetrics,
+  ) {}
+
+  @Post('rpc')
+  @HttpCode(200)
+  async rpc(@Req() request: ApiRequest, @Res() response: ApiResponse): Promise<void> {
+    await this.serve('POST /rpc', request, response, (caller) => rpcMethods(caller, this.commands));
+  }
+
+  /** The seed's path: one `trainer.Move` request whose trainer defaults to the caller's own. */
+  @Post('trainer.Move')
+  @HttpCode(200)
+  async seedMove(@Req() request: ApiRequest, @Res() response: ApiResponse): Promise<void> {
+    await this.serve(
+      'POST /trainer.Move',
+      request,
+      response,
+      (caller) => seedMoveMethods(caller, this.commands),
+      (body) =>
+        typeof body === 'object' && body !== null && !Array.isArray(body) && !('method' in body)
+          ? { ...body, method: 'trainer.Move' }
+          : body,
+    );
+  }
+
+  private async serve(
+    endpoint: string,
+    request: ApiRequest,
+    response: ApiResponse,
+    methodsOf: (caller: Caller) => Record<string, JsonRpcMethod>,
+    normalize: (body: unknown) => unknown = (body) => body,
+  ): Promise<void> {
+    await this.runner.run(endpoint, request, response, async () => {
+      const caller = await this.gate.admit(request);
+      const body = request.commandApiBody;
+      if (!body || body.kind !== 'json') {
+        const reason = body?.kind === 'malformed' ? body.reason : 'the body is empty';
+        this.metrics.count(`rpc (unparsed)`, 'parse-error');
+        return { status: 200, body: parseErrorResponse(reason), outcome: 'ok' };
+      }
+      const methods = methodsOf(caller);
+      const answer = await this.idempotency.run(caller, request, async () => {
+        const rpc = await answerJsonRpc(normalize(body.value), methods);
+        for (const call of rpc.calls)
+          this.metrics.count(
+            `rpc ${Object.hasOwn(methods, call.method) ? call.method : '(unknown)'}`,
+            call.outcome,
+          );
+        return rpc.response === undefined
+          ? { status: 204, storable: rpc.storable }
+          : { status: 200, body: rpc.response, storable: rpc.storable };
+      });
+      return { ...answer, outcome: answer.replayed ? 'replayed' : 'ok' };
+    });
+  }
+}

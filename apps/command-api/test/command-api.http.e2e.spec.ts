@@ -1,0 +1,725 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import Redis from 'ioredis';
+import { contractsSerializer } from '@causeway/contracts';
+import { type Envelope, type SubscriptionHandle } from '@causeway/cqrs-core';
+import { RedisStreamsSubscriber } from '@causeway/cqrs-core/redis';
+import { TokenService } from '@causeway/platform';
+import {
+  serverAddress,
+  startServiceProcess,
+  testNamespace,
+  waitForStatus,
+  type ServiceProcess,
+} from '@causeway/testkit';
+
+// The BUILT command-api against real Redis: every endpoint accepts and the command really
+// lands on the Redis streams of the command bus; every refusal changes nothing.
+const appDir = path.join(__dirname, '..');
+const ns = testNamespace('capihttp');
+const secret = `jwt-${ns.id}-0123456789-0123456789`;
+const tokens = new TokenService({ secret });
+const redis = new Redis(ns.redisUrl);
+const baseEnv = {
+  REDIS_URL: serverAddress('redis'),
+  KAFKA_BROKERS: serverAddress('kafka'),
+  ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+  JWT_SECRET: secret,
+};
+
+let api: ServiceProcess;
+let subscriber: RedisStreamsSubscriber;
+let subscription: SubscriptionHandle;
+const received: Envelope[] = [];
+
+beforeAll(async () => {
+  api = await startServiceProcess({
+    appDir,
+    env: { ...baseEnv, TOPIC_PREFIX: ns.id, DEV_TOKENS: 'true', RATE_LIMIT_POINTS: '10000' },
+  });
+  subscriber = new RedisStreamsSubscriber({
+    client: redis,
+    serializer: contractsSerializer(),
+    keyPrefix: `${ns.id}:`,
+    blockMs: 200,
+  });
+  subscription = await subscriber.subscribe(
+    [`${ns.id}commands.MoveTrainerCommand`, `${ns.id}commands.ChangeGroupCommand`],
+    { group: 'e2e-reader', consumer: 'reader', startFrom: 'earliest' },
+    async (delivery) => {
+      received.push(delivery.envelope);
+    },
+  );
+  await waitForStatus(`${api.url}/health/ready`, 200);
+});
+
+afterAll(async () => {
+  await api?.stop('SIGKILL');
+  await subscription?.close();
+  await subscriber?.close();
+  const keys = await redis.keys(`${ns.id}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+async function tokenOf(userId: string, trainerIds: string[] = []): Promise<string> {
+  return (await tokens.issue(userId, { trainerIds })).token;
+}
+
+// Answers are read as loosely typed JSON: the assertions are the schema.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+async function call(
+  method: string,
+  url: string,
+  options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: Json }> {
+  const response = await fetch(url, {
+    method,
+    headers: {
+      ...(options.token && { Authorization: `Bearer ${options.token}` }),
+      ...((options.body !== undefined || options.raw !== undefined) && {
+        'Content-Type': 'application/json',
+      }),
+      ...options.headers,
+    },
+    body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? JSON.parse(text) : undefined,
+  };
+}
+
+async function commandArrives(commandId: string, timeoutMs = 15_000): Promise<Envelope> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = received.find((envelope) => envelope.messageId === commandId);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`command ${commandId} never reached the command stream`);
+}
+
+/**
+ * Nothing was sent for `trainerId`: a marker command sent afterwards arrives, and it is the only
+ * command of that trainer (a trainer's commands share one ordered stream partition).
+ */
+async function expectNothingSentFor(trainerId: string): Promise<void> {
+  const marker = await call('POST', `${api.url}/api/trainers/${trainerId}/move`, {
+    token: await tokenOf(trainerId),
+    body: { directionX: 0, directionY: 0, action: 'stop' },
+  });
+  expect(marker.status).toBe(202);
+  await commandArrives(marker.body.commandId);
+  expect(
+    received.filter((envelope) => envelope.aggregateId === trainerId).map((e) => e.messageId),
+  ).toEqual([marker.body.commandId]);
+}
+
+const unique = (base: string) => `${base}-${randomUUID().slice(0, 8)}`;
+const move = { directionX: 1, directionY: -1, action: 'start' };
+
+describe('command-api over HTTP', () => {
+  it('POST /api/trainers/{id}/move answers 202 accepted and sends MoveTrainerCommand', async () => {
+    const ash = unique('ash');
+    const before = Date.now();
+    const answer = await call('POST', `${api.url}/api/trainers/${ash}/move`, {
+      token: await tokenOf(ash),
+      body: move,
+    });
+    expect(answer.status).toBe(202);
+    expect(answer.body).toEqual({
+      status: 'accepted',
+      commandId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      timestamp: expect.any(String),
+    });
+    const command = await commandArrives(answer.body.commandId);
+    expect(command).toMatchObject({
+      type: 'MoveTrainerCommand',
+      aggregateId: ash,
+      aggregateType: 'Trainer',
+      data: { trainerId: ash, directionX: 1, directionY: -1, action: 'start' },
+      metadata: { issuerId: ash, issuerType: 'user' },
+    });
+    expect((command.data as { timestamp: number }).timestamp).toBeGreaterThanOrEqual(before - 1);
+  });
+
+  it('PUT and DELETE /api/trainers/{id}/groups/{groupId} send ChangeGroupCommand join and leave', async () => {
+    const misty = unique('misty');
+    const token = await tokenOf(misty);
+    const join = await call('PUT', `${api.url}/api/trainers/${misty}/groups/cerulean`, { token });
+    const leave = await call('DELETE', `${api.url}/api/trainers/${misty}/groups/cerulean`, {
+      token,
+    });
+    expect([join.status, leave.status]).toEqual([202, 202]);
+    expect(await commandArrives(join.body.commandId)).toMatchObject({
+      type: 'ChangeGroupCommand',
+      aggregateId: misty,
+      data: { trainerId: misty, groupId: 'cerulean', action: 'join' },
+    });
+    expect(await commandArrives(leave.body.commandId)).toMatchObject({
+      data: { action: 'leave' },
+      metadata: { issuerId: misty },
+    });
+  });
+
+  it('POST /rpc trainer.move sends the command; a token may allow moving other trainers', async () => {
+    const brock = unique('brock');
+    const onix = unique('onix');
+    const answer = await call('POST', `${api.url}/rpc`, {
+      token: await tokenOf(brock, [onix]),
+      body: {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'trainer.move',
+        params: { trainerId: onix, ...move, timestamp: 1234 },
+      },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      jsonrpc: '2.0',
+      id: 1,
+      result: { status: 'accepted', commandId: expect.any(String), timestamp: expect.any(String) },
+    });
+    expect(await commandArrives(answer.body.result.commandId)).toMatchObject({
+      aggregateId: onix,
+      data: { trainerId: onix, timestamp: 1234 },
+      metadata: { issuerId: brock },
+    });
+  });
+
+  it('POST /rpc answers a batch in order, without entries for notifications, and sends in order', async () => {
+    const gary = unique('gary');
+    const answer = await call('POST', `${api.url}/rpc`, {
+      token: await tokenOf(gary),
+      body: [
+        { jsonrpc: '2.0', id: 'a', method: 'trainer.move', params: { trainerId: gary, ...move } },
+        { jsonrpc: '2.0', method: 'group.join', params: { trainerId: gary, groupId: 'pallet' } },
+        {
+          jsonrpc: '2.0',
+          id: 'c',
+          method: 'group.leave',
+          params: { trainerId: gary, groupId: 'pallet' },
+        },
+        { jsonrpc: '2.0', id: 'd', method: 'trainer.fly', params: {} },
+      ],
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual([
+      { jsonrpc: '2.0', id: 'a', result: expect.objectContaining({ status: 'accepted' }) },
+      { jsonrpc: '2.0', id: 'c', result: expect.objectContaining({ status: 'accepted' }) },
+      { jsonrpc: '2.0', id: 'd', error: expect.objectContaining({ code: -32601 }) },
+    ]);
+    await commandArrives(answer.body[1].result.commandId);
+    const mine = received.filter((envelope) => envelope.aggregateId === gary);
+    expect(mine.map((envelope) => envelope.type)).toEqual([
+      'MoveTrainerCommand',
+      'ChangeGroupCommand',
+      'ChangeGroupCommand',
+    ]);
+    expect(mine.map((envelope) => (envelope.data as { action: string }).action)).toEqual([
+      'start',
+      'join',
+      'leave',
+    ]);
+  });
+
+  it('answers a batch of notifications only with 204, still sending them', async () => {
+    const erika = unique('erika');
+    const answer = await call('POST', `${api.url}/rpc`, {
+      token: await tokenOf(erika),
+      body: [{ jsonrpc: '2.0', method: 'trainer.move', params: { trainerId: erika, ...move } }],
+    });
+    expect(answer.status).toBe(204);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !received.some((envelope) => envelope.aggregateId === erika))
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(received.filter((envelope) => envelope.aggregateId === erika)).toHaveLength(1);
+  });
+
+  it("POST /trainer.Move (the seed's path) moves the caller's own trainer", async () => {
+    const red = unique('red');
+    const answer = await call('POST', `${api.url}/trainer.Move`, {
+      token: await tokenOf(red),
+      body: {
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'trainer.Move',
+        params: { directionX: 0, directionY: 1, action: 'start' },
+      },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body.result.status).toBe('accepted');
+    expect(await commandArrives(answer.body.result.commandId)).toMatchObject({
+      aggregateId: red,
+      data: { trainerId: red, directionY: 1 },
+    });
+  });
+
+  it('GET /api/commands/{id} shows the caller their command, and 404 to anyone else', async () => {
+    const sabrina = unique('sabrina');
+    const token = await tokenOf(sabrina);
+    const accepted = await call('POST', `${api.url}/api/trainers/${sabrina}/move`, {
+      token,
+      body: move,
+    });
+    const mine = await call('GET', `${api.url}/api/commands/${accepted.body.commandId}`, { token });
+    expect(mine.status).toBe(200);
+    expect(mine.body).toMatchObject({
+      commandId: accepted.body.commandId,
+      type: 'MoveTrainerCommand',
+      issuerId: sabrina,
+      status: 'accepted',
+    });
+    const rpc = await call('POST', `${api.url}/rpc`, {
+      token,
+      body: {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'command.status',
+        params: { commandId: accepted.body.commandId },
+      },
+    });
+    expect(rpc.body.result).toEqual(mine.body);
+    const other = await call('GET', `${api.url}/api/commands/${accepted.body.commandId}`, {
+      token: await tokenOf(unique('koga')),
+    });
+    const unknown = await call('GET', `${api.url}/api/commands/${randomUUID()}`, { token });
+    for (const answer of [other, unknown]) {
+      expect(answer.status).toBe(404);
+      expect(answer.headers.get('content-type')).toContain('application/problem+json');
+      expect(JSON.stringify(answer.body)).not.toContain(sabrina);
+    }
+    const rpcOther = await call('POST', `${api.url}/rpc`, {
+      token: await tokenOf(unique('koga')),
+      body: {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'command.status',
+        params: { commandId: accepted.body.commandId },
+      },
+    });
+    expect(rpcOther.body.error.code).toBe(-32004);
+  });
+
+  describe('refusals change nothing', () => {
+    it('401 without a token or with a bad one, on REST and /rpc, with WWW-Authenticate', async () => {
+      const lance = unique('lance');
+      const forged = await new TokenService({
+        secret: 'another-secret-that-is-long-enough-456',
+      }).issue(lance);
+      const answers = [
+        await call('POST', `${api.url}/api/trainers/${lance}/move`, { body: move }),
+        await call('POST', `${api.url}/api/trainers/${lance}/move`, {
+          body: move,
+          token: forged.token,
+        }),
+        await call('POST', `${api.url}/rpc`, {
+          body: {
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'trainer.move',
+            params: { trainerId: lance, ...move },
+          },
+        }),
+        await call('POST', `${api.url}/trainer.Move`, {
+          body: { jsonrpc: '2.0', id: 1, params: move },
+          token: 'x.y.z',
+        }),
+        await call('GET', `${api.url}/api/commands/${randomUUID()}`),
+      ];
+      for (const answer of answers) {
+        expect(answer.status).toBe(401);
+        expect(answer.headers.get('content-type')).toContain('application/problem+json');
+        expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        expect(answer.body).toMatchObject({ status: 401, title: 'Unauthorized' });
+      }
+      await expectNothingSentFor(lance);
+    });
+
+    it("403 / -32003 for someone else's trainer, naming it", async () => {
+      const bruno = unique('bruno');
+      const token = await tokenOf(unique('agatha'));
+      const rest = await call('POST', `${api.url}/api/trainers/${bruno}/move`, {
+        token,
+        body: move,
+      });
+      expect(rest.status).toBe(403);
+      expect(rest.body).toMatchObject({
+        status: 403,
+        trainerId: bruno,
+        detail: expect.stringContaining(bruno),
+      });
+      const join = await call('PUT', `${api.url}/api/trainers/${bruno}/groups/elite`, { token });
+      expect(join.status).toBe(403);
+      const rpc = await call('POST', `${api.url}/rpc`, {
+        token,
+        body: {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'trainer.move',
+          params: { trainerId: bruno, ...move },
+        },
+      });
+      expect(rpc.body.error).toMatchObject({
+        code: -32003,
+        message: expect.stringContaining(bruno),
+        data: { trainerId: bruno },
+      });
+      await expectNothingSentFor(bruno);
+    });
+
+    it('422 naming every invalid field; -32602 with data naming them', async () => {
+      const will = unique('will');
+      const token = await tokenOf(will);
+      const rest = await call('POST', `${api.url}/api/trainers/${will}/move`, {
+        token,
+        body: { directionX: 'left', action: 'fly', speed: 2 },
+      });
+      expect(rest.status).toBe(422);
+      expect(rest.headers.get('content-type')).toContain('application/problem+json');
+      expect(rest.body.errors).toEqual(
+        expect.arrayContaining([
+          { field: 'directionX', message: expect.any(String) },
+          { field: 'directionY', message: 'is required' },
+          { field: 'action', message: 'must be "start" or "stop"' },
+          { field: 'speed', message: 'is not a known field' },
+        ]),
+      );
+      const group = await call(
+        'PUT',
+        `${api.url}/api/trainers/${will}/groups/${encodeURIComponent('no spaces')}`,
+        { token },
+      );
+      expect(group.status).toBe(422);
+      expect(group.body.errors).toEqual([{ field: 'groupId', message: expect.any(String) }]);
+      const rpc = await call('POST', `${api.url}/rpc`, {
+        token,
+        body: {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'trainer.move',
+          params: { trainerId: will, directionX: 1 },
+        },
+      });
+      expect(rpc.body.error.code).toBe(-32602);
+      expect(rpc.body.error.data.errors).toEqual(
+        expect.arrayContaining([
+          { field: 'directionY', message: 'is required' },
+          { field: 'action', message: expect.any(String) },
+        ]),
+      );
+      await expectNothingSentFor(will);
+    });
+
+    it('400 for malformed JSON on REST; -32700, -32600 and -32601 on /rpc', async () => {
+      const karen = unique('karen');
+      const token = await tokenOf(karen);
+      const rest = await call('POST', `${api.url}/api/trainers/${karen}/move`, {
+        token,
+        raw: '{"directionX": 1,',
+      });
+      expect(rest.status).toBe(400);
+      expect(rest.body).toMatchObject({ status: 400, title: 'Malformed JSON' });
+      const parse = await call('POST', `${api.url}/rpc`, {
+        token,
+        raw: '{"jsonrpc": "2.0", "method"',
+      });
+      expect(parse.status).toBe(200);
+      expect(parse.body).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: expect.objectContaining({ code: -32700 }),
+      });
+      const empty = await call('POST', `${api.url}/rpc`, { token, body: [] });
+      expect(empty.body).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: expect.objectContaining({ code: -32600 }),
+      });
+      const invalid = await call('POST', `${api.url}/rpc`, {
+        token,
+        body: { id: 3, method: 'trainer.move' },
+      });
+      expect(invalid.body).toEqual({
+        jsonrpc: '2.0',
+        id: 3,
+        error: expect.objectContaining({ code: -32600 }),
+      });
+      const unknown = await call('POST', `${api.url}/rpc`, {
+        token,
+        body: { jsonrpc: '2.0', id: 4, method: 'trainer.teleport' },
+      });
+      expect(unknown.body.error).toMatchObject({
+        code: -32601,
+        message: expect.stringContaining('trainer.teleport'),
+      });
+      await expectNothingSentFor(karen);
+    });
+
+    it('413 for a body over MAX_BODY_BYTES and 415 for a body that is not JSON', async () => {
+      const koga = unique('koga');
+      const token = await tokenOf(koga);
+      const large = await call('POST', `${api.url}/api/trainers/${koga}/move`, {
+        token,
+        raw: JSON.stringify({ ...move, padding: 'x'.repeat(20_000) }),
+      });
+      expect(large.status).toBe(413);
+      expect(large.headers.get('content-type')).toContain('application/problem+json');
+      expect(large.body).toMatchObject({ status: 413, maxBytes: 16_384 });
+      const rpcLarge = await call('POST', `${api.url}/rpc`, {
+        token,
+        raw: JSON.stringify({ pad: 'x'.repeat(20_000) }),
+      });
+      expect(rpcLarge.status).toBe(413);
+      const text = await call('POST', `${api.url}/api/trainers/${koga}/move`, {
+        token,
+        raw: 'directionX=1',
+        headers: { 'Content-Type': 'text/plain' },
+      });
+      expect(text.status).toBe(415);
+      expect(text.body).toMatchObject({
+        status: 415,
+        detail: expect.stringContaining('text/plain'),
+      });
+      await expectNothingSentFor(koga);
+    });
+  });
+
+  describe('Idempotency-Key', () => {
+    it('replays the first answer to a retry and sends one command', async () => {
+      const jasmine = unique('jasmine');
+      const token = await tokenOf(jasmine);
+      const headers = { 'Idempotency-Key': `key-${randomUUID()}` };
+      const first = await call('POST', `${api.url}/api/trainers/${jasmine}/move`, {
+        token,
+        body: move,
+        headers,
+      });
+      const retry = await call('POST', `${api.url}/api/trainers/${jasmine}/move`, {
+        token,
+        body: move,
+        headers,
+      });
+      expect(first.status).toBe(202);
+      expect(retry.status).toBe(202);
+      expect(retry.body).toEqual(first.body);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      const other = await call('POST', `${api.url}/api/trainers/${jasmine}/move`, {
+        token,
+        body: { ...move, action: 'stop' },
+        headers,
+      });
+      expect(other.status).toBe(409);
+      expect(other.body).toMatchObject({ status: 409, reason: 'mismatch' });
+      // Another user's identical key is theirs alone.
+      await commandArrives(first.body.commandId);
+      const marker = await call('POST', `${api.url}/api/trainers/${jasmine}/move`, {
+        token,
+        body: { ...move, action: 'stop' },
+      });
+      await commandArrives(marker.body.commandId);
+      expect(received.filter((e) => e.aggregateId === jasmine).map((e) => e.messageId)).toEqual([
+        first.body.commandId,
+        marker.body.commandId,
+      ]);
+    });
+
+    it('lets one of concurrent duplicates through; the others are replays or 409', async () => {
+      const chuck = unique('chuck');
+      const token = await tokenOf(chuck);
+      const headers = { 'Idempotency-Key': `key-${randomUUID()}` };
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          call('POST', `${api.url}/api/trainers/${chuck}/move`, { token, body: move, headers }),
+        ),
+      );
+      const accepted = answers.filter((answer) => answer.status === 202);
+      expect(accepted.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(accepted.map((answer) => answer.body.commandId)).size).toBe(1);
+      for (const answer of answers) expect([202, 409]).toContain(answer.status);
+      await commandArrives(accepted[0]!.body.commandId);
+      const marker = await call('POST', `${api.url}/api/trainers/${chuck}/move`, {
+        token,
+        body: { ...move, action: 'stop' },
+      });
+      await commandArrives(marker.body.commandId);
+      expect(received.filter((e) => e.aggregateId === chuck)).toHaveLength(2);
+    });
+
+    it('works on /rpc: the retry gets the same JSON-RPC answer', async () => {
+      const blaine = unique('blaine');
+      const token = await tokenOf(blaine);
+      const headers = { 'Idempotency-Key': `key-${randomUUID()}` };
+      const body = {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'trainer.move',
+        params: { trainerId: blaine, ...move },
+      };
+      const first = await call('POST', `${api.url}/rpc`, { token, body, headers });
+      const retry = await call('POST', `${api.url}/rpc`, { token, body, headers });
+      expect(retry.body).toEqual(first.body);
+      const changed = await call('POST', `${api.url}/rpc`, {
+        token,
+        body: { ...body, id: 2 },
+        headers,
+      });
+      expect(changed.status).toBe(409);
+      await commandArrives(first.body.result.commandId);
+      const marker = await call('POST', `${api.url}/api/trainers/${blaine}/move`, {
+        token,
+        body: move,
+      });
+      await commandArrives(marker.body.commandId);
+      expect(received.filter((e) => e.aggregateId === blaine)).toHaveLength(2);
+    });
+  });
+
+  it('issues dev tokens that the API accepts (DEV_TOKENS=true)', async () => {
+    const oak = unique('oak');
+    const issued = await call('POST', `${api.url}/api/dev/tokens`, { body: { userId: oak } });
+    expect(issued.status).toBe(201);
+    expect(issued.body).toEqual({ token: expect.any(String), expiresAt: expect.any(Number) });
+    const moved = await call('POST', `${api.url}/api/trainers/${oak}/move`, {
+      token: issued.body.token,
+      body: move,
+    });
+    expect(moved.status).toBe(202);
+    const invalid = await call('POST', `${api.url}/api/dev/tokens`, { body: { user: oak } });
+    expect(invalid.status).toBe(422);
+    expect(invalid.body.errors).toEqual(
+      expect.arrayContaining([{ field: 'userId', message: 'is required' }]),
+    );
+  });
+
+  it('serves the OpenAPI document at /docs and /docs-json', async () => {
+    const ui = await fetch(`${api.url}/docs`);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toContain('swagger');
+    const spec = await call('GET', `${api.url}/docs-json`);
+    expect(spec.status).toBe(200);
+    expect(Object.keys(spec.body.paths).sort()).toEqual(
+      [
+        '/api/commands/{commandId}',
+        '/api/dev/tokens',
+        '/api/trainers/{trainerId}/groups/{groupId}',
+        '/api/trainers/{trainerId}/move',
+        '/rpc',
+        '/trainer.Move',
+      ].sort(),
+    );
+    expect(spec.body.components.securitySchemes.bearer).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+    expect(spec.body.components.schemas.MoveBody.required).toEqual([
+      'directionX',
+      'directionY',
+      'action',
+    ]);
+  });
+
+  it('counts accepted and refused requests by endpoint and outcome in /metrics', async () => {
+    const text = await (await fetch(`${api.url}/metrics`)).text();
+    expect(text).toMatch(
+      /causeway_command_api_requests_total\{endpoint="POST \/api\/trainers\/\{id\}\/move",outcome="accepted"[^}]*\} \d+/,
+    );
+    expect(text).toMatch(
+      /causeway_command_api_requests_total\{endpoint="POST \/api\/trainers\/\{id\}\/move",outcome="forbidden-trainer"/,
+    );
+    expect(text).toMatch(
+      /causeway_command_api_requests_total\{endpoint="rpc trainer.move",outcome="invalid-params"/,
+    );
+  });
+});
+
+describe('command-api limits', () => {
+  it('answers 429 with Retry-After past RATE_LIMIT_POINTS, sending nothing more; dev tokens off by default', async () => {
+    const strict = await startServiceProcess({
+      appDir,
+      env: { ...baseEnv, TOPIC_PREFIX: ns.id, RATE_LIMIT_POINTS: '3', RATE_LIMIT_WINDOW_S: '60' },
+    });
+    try {
+      const surge = unique('surge');
+      const token = await tokenOf(surge);
+      const answers = [];
+      for (let i = 0; i < 5; i++)
+        answers.push(
+          await call('POST', `${strict.url}/api/trainers/${surge}/move`, { token, body: move }),
+        );
+      expect(answers.map((answer) => answer.status)).toEqual([202, 202, 202, 429, 429]);
+      const limited = answers[3]!;
+      expect(limited.headers.get('content-type')).toContain('application/problem+json');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+      await commandArrives(answers[2]!.body.commandId);
+      expect(received.filter((e) => e.aggregateId === surge)).toHaveLength(3);
+      // Unauthenticated callers are limited by address: past the limit they get 429 before 401.
+      const anonymous = [];
+      for (let i = 0; i < 4; i++)
+        anonymous.push((await call('POST', `${strict.url}/rpc`, { body: {} })).status);
+      expect(anonymous).toEqual([401, 401, 401, 429]);
+      const devTokens = await call('POST', `${strict.url}/api/dev/tokens`, {
+        body: { userId: 'x' },
+      });
+      expect(devTokens.status).toBe(404);
+    } finally {
+      await strict.stop('SIGKILL');
+    }
+  });
+
+  it.each([
+    ['JWT_SECRET', undefined, 'JWT_SECRET: is required'],
+    ['JWT_SECRET', 'short', 'JWT_SECRET: must be at least 32 characters'],
+    ['MAX_BODY_BYTES', 'lots', 'MAX_BODY_BYTES: must be a positive integer'],
+    ['DEV_TOKENS', 'yes', 'DEV_TOKENS: must be true or false'],
+    ['RATE_LIMIT_POINTS', '0', 'RATE_LIMIT_POINTS: must be a positive integer'],
+  ])('refuses to start with %s=%s, naming it', async (name, value, message) => {
+    const refused = await startServiceProcess({
+      appDir,
+      env: { ...baseEnv, TOPIC_PREFIX: ns.id, [name]: value },
+      waitFor: 'spawn',
+    });
+    expect(await refused.exited).toBe(1);
+    expect(refused.stderr()).toContain(message);
+    if (value) expect(refused.stderr()).not.toContain(secret);
+  });
+
+  it('answers 503 when the command cannot be recorded or sent', async () => {
+    const down = await startServiceProcess({
+      appDir,
+      env: {
+        ...baseEnv,
+        TOPIC_PREFIX: ns.id,
+        REDIS_URL: 'redis://127.0.0.1:1',
+        REDIS_CONNECT_TIMEOUT_MS: '300',
+      },
+    });
+    try {
+      const surge = unique('down');
+      const answer = await call('POST', `${down.url}/api/trainers/${surge}/move`, {
+        token: await tokenOf(surge),
+        body: move,
+      });
+      expect(answer.status).toBe(503);
+      expect(answer.body).toMatchObject({ status: 503, title: 'Service Unavailable' });
+      const rpc = await call('POST', `${down.url}/rpc`, {
+        token: await tokenOf(surge),
+        body: {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'trainer.move',
+          params: { trainerId: surge, ...move },
+        },
+      });
+      expect(rpc.body.error.code).toBe(-32005);
+    } finally {
+      await down.stop('SIGKILL');
+    }
+  });
+});

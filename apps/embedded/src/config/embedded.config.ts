@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { z } from 'zod';
+
+const secret = (bytes: number) => randomBytes(bytes).toString('base64url');
+
+/**
+ * Settings of the embedded mode: everything in one process, nothing to install. Secrets default
+ * to random values made at start-up (tokens then die with the process); set them to keep tokens
+ * valid across restarts.
+ */
+export const embeddedConfiguration = z.object({
+  ...serviceSettings,
+  PORT: setting.port(3000),
+  JWT_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .default(() => secret(32)),
+  JWT_ISSUER: z.string().min(1).default('causeway'),
+  ADMIN_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .default(() => secret(24)),
+  /** POST /api/dev/tokens mints a token for any user name: the demo page signs in with it. */
+  DEV_TOKENS: setting.boolean(true),
+  TRAINER_SPEED: z.coerce.number().positive().default(100),
+  SNAPSHOT_EVERY: z.coerce.number().int().positive().default(50),
+  RATE_LIMIT_POINTS: z.coerce.number().int().positive().default(100),
+  RATE_LIMIT_WINDOW_S: z.coerce.number().int().positive().default(1),
+  HISTORY_SIZE: z.coerce.number().int().positive().default(100),
+  HISTORY_TTL_MS: setting.milliseconds(300_000),
+  HEARTBEAT_MS: setting.milliseconds(30_000),
+  CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000),
+  MAX_CONNECTIONS: z.coerce.number().int().positive().default(10_000),
+  MAX_CONNECTIONS_PER_USER: z.coerce.number().int().positive().default(10),
+});
+export type EmbeddedConfig = z.output<typeof embeddedConfiguration>;

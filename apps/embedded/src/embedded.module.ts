@@ -1,0 +1,125 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { CommandApiModule, InMemoryIdempotencyStore } from '@causeway/command-api';
+import { contractsSerializer } from '@causeway/contracts';
+import {
+  InMemoryBroker,
+  InMemoryCheckpointStore,
+  InMemoryDeadLetterQueue,
+  InMemoryEventStore,
+  InMemorySnapshotStore,
+} from '@causeway/cqrs-core';
+import {
+  CausewayServiceModule,
+  CqrsCoreModule,
+  DeadLettersAdminModule,
+} from '@causeway/cqrs-core/nest';
+import {
+  InMemoryCommandStatusStore,
+  InMemoryGroupMembers,
+  InMemoryNotificationLog,
+  InMemoryTrainerPositions,
+  TokenService,
+} from '@causeway/platform';
+import { ProjectionModule } from '@causeway/projection-worker';
+import { GatewayModule, InMemoryPresenceRegistry } from '@causeway/sse-gateway';
+import { TrainerModule } from '@causeway/trainer-service';
+import { Registry } from 'prom-client';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { type EmbeddedConfig } from './config/embedded.config';
+import { DemoController } from './demo/demo.controller';
+
+/**
+ * The whole reference system in one Nest application: the feature modules of command-api,
+ * trainer-service, projection-worker and sse-gateway over in-memory adapters — the event store,
+ * snapshots, the broker (same semantics as Redis Streams and Kafka), the notification log, read
+ * models, presence, command statuses and idempotency keys. Nothing survives the process.
+ */
+@Module({})
+export class EmbeddedModule {
+  static forRoot(config: EmbeddedConfig): DynamicModule {
+    const instanceId = config.INSTANCE_ID ?? 'embedded';
+    const registry = new Registry();
+    const serializer = contractsSerializer();
+    const broker = new InMemoryBroker({ serializer });
+    const eventStore = new InMemoryEventStore({ serializer });
+    const notifications = new InMemoryNotificationLog({
+      maxLength: Math.max(10_000, config.HISTORY_SIZE * 20),
+      retentionMs: config.HISTORY_TTL_MS,
+    });
+    const deadLetters = new InMemoryDeadLetterQueue();
+    const commandStatus = new InMemoryCommandStatusStore();
+    const positions = new InMemoryTrainerPositions();
+    const groups = new InMemoryGroupMembers();
+    const tokens = new TokenService({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER });
+    return {
+      module: EmbeddedModule,
+      controllers: [DemoController],
+      imports: [
+        CausewayServiceModule.forRoot(
+          { service: 'embedded', instanceId, logLevel: config.LOG_LEVEL },
+          registry,
+        ),
+        CqrsCoreModule.forRoot({
+          service: 'embedded',
+          instanceId,
+          publisher: broker,
+          subscriber: broker.subscriber(),
+          serializer,
+          deadLetters,
+          closeOnShutdown: [broker],
+        }),
+        DeadLettersAdminModule.forRoot({
+          token: config.ADMIN_TOKEN,
+          queue: deadLetters,
+          publisher: broker,
+        }),
+        CommandApiModule.forRoot({
+          serverId: instanceId,
+          tokens,
+          commandStatus,
+          idempotency: new InMemoryIdempotencyStore(),
+          rateLimiter: new RateLimiterMemory({
+            points: config.RATE_LIMIT_POINTS,
+            duration: config.RATE_LIMIT_WINDOW_S,
+          }),
+          devTokens: config.DEV_TOKENS,
+        }),
+        TrainerModule.forRoot({
+          serverId: instanceId,
+          eventStore,
+          snapshots: new InMemorySnapshotStore(),
+          commandStatus,
+          notifications,
+          speed: config.TRAINER_SPEED,
+          snapshotEvery: config.SNAPSHOT_EVERY,
+          forwarder: { checkpoints: new InMemoryCheckpointStore() },
+        }),
+        ProjectionModule.forRoot({
+          serverId: instanceId,
+          eventStore,
+          positions,
+          groups,
+          notifications,
+          checkpoints: new InMemoryCheckpointStore(),
+        }),
+        GatewayModule.forRoot({
+          serverId: instanceId,
+          tokens,
+          notifications,
+          positions,
+          groups,
+          presence: new InMemoryPresenceRegistry(),
+          adminToken: config.ADMIN_TOKEN,
+          settings: {
+            heartbeatMs: config.HEARTBEAT_MS,
+            connectionTimeoutMs: config.CONNECTION_TIMEOUT_MS,
+            maxConnections: config.MAX_CONNECTIONS,
+            maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
+            historySize: config.HISTORY_SIZE,
+            historyTtlMs: config.HISTORY_TTL_MS,
+          },
+        }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,13 @@
+import { setupCommandApi } from '@causeway/command-api';
+import { bootstrapService } from '@causeway/cqrs-core/nest';
+import { embeddedConfiguration } from './config/embedded.config';
+import { EmbeddedModule } from './embedded.module';
+
+void bootstrapService({
+  service: 'embedded',
+  configuration: embeddedConfiguration,
+  module: (config) => EmbeddedModule.forRoot(config),
+  setup: (app) => setupCommandApi(app, {}),
+  listen: (config) => ({ port: config.PORT, host: config.HOST }),
+  shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
+});

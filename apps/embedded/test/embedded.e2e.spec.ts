@@ -1,0 +1,166 @@
+import path from 'node:path';
+import {
+  openSseStream,
+  startServiceProcess,
+  type ServiceProcess,
+  type SseStream,
+} from '@causeway/testkit';
+
+// The embedded mode as a user starts it: one process, no servers. Everything below goes through
+// real HTTP and a real SSE client library.
+describe('embedded mode (one process, in-memory store and bus)', () => {
+  let app: ServiceProcess;
+  const streams: SseStream[] = [];
+
+  beforeAll(async () => {
+    app = await startServiceProcess({
+      appDir: path.join(__dirname, '..'),
+      env: { JWT_SECRET: 'embedded-test-secret-0123456789-abcdef', LOG_LEVEL: 'warn' },
+    });
+  });
+  afterAll(async () => {
+    for (const stream of streams) stream.close();
+    await app?.stop();
+  });
+
+  async function signIn(userId: string): Promise<string> {
+    const response = await fetch(`${app.url}/api/dev/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId }),
+    });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { token: string }).token;
+  }
+  async function stream(token: string): Promise<SseStream> {
+    const opened = await openSseStream(`${app.url}/events`, { token });
+    streams.push(opened);
+    await opened.waitFor((f) => f.method === 'session', 'the session frame');
+    return opened;
+  }
+  async function move(token: string, trainerId: string, body: Record<string, unknown>) {
+    const response = await fetch(`${app.url}/api/trainers/${trainerId}/move`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+  async function statusOf(token: string, commandId: string, until: string) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const response = await fetch(`${app.url}/api/commands/${commandId}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const body = (await response.json()) as Record<string, unknown>;
+      if (body.status === until || Date.now() > deadline) return body;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it('serves the demo page', async () => {
+    const page = await fetch(`${app.url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('demo.js');
+    expect((await fetch(`${app.url}/demo.js`)).status).toBe(200);
+  });
+
+  it('moves a trainer: accepted at once, processed, and every user sees the position live', async () => {
+    const ash = await signIn('ash');
+    const misty = await signIn('misty');
+    const ashStream = await stream(ash);
+    const mistyStream = await stream(misty);
+
+    const started = await move(ash, 'ash', { directionX: 1, directionY: 0, action: 'start' });
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ status: 'accepted', commandId: expect.any(String) });
+    for (const s of [ashStream, mistyStream])
+      await s.waitFor(
+        (f) =>
+          f.method === 'position.update' &&
+          f.params.trainerId === 'ash' &&
+          f.params.isMoving === true,
+        'ash moving',
+      );
+    const stopped = await move(ash, 'ash', { directionX: 0, directionY: 0, action: 'stop' });
+    const seen = await mistyStream.waitFor(
+      (f) =>
+        f.method === 'position.update' &&
+        f.params.trainerId === 'ash' &&
+        f.params.isMoving === false,
+      'ash stopped',
+    );
+    expect(seen.params.x as number).toBeGreaterThan(0);
+    expect(await statusOf(ash, stopped.body.commandId as string, 'processed')).toMatchObject({
+      status: 'processed',
+      version: expect.any(Number),
+    });
+    // The command's outcome goes to its sender only.
+    await ashStream.waitFor(
+      (f) => f.method === 'command.result' && f.params.commandId === stopped.body.commandId,
+      'ash command result',
+    );
+    expect(mistyStream.frames.some((f) => f.method === 'command.result')).toBe(false);
+  });
+
+  it('reports a rejected move with its reason to the sender only', async () => {
+    const brock = await signIn('brock');
+    const brockStream = await stream(brock);
+    const rejected = await move(brock, 'brock', { directionX: 0, directionY: 0, action: 'start' });
+    expect(rejected.status).toBe(202);
+    const status = await statusOf(brock, rejected.body.commandId as string, 'rejected');
+    expect(status).toMatchObject({
+      status: 'rejected',
+      reason: expect.stringMatching(/direction/),
+    });
+    await brockStream.waitFor(
+      (f) => f.method === 'command.result' && f.params.status === 'rejected',
+      'the rejection',
+    );
+  });
+
+  it("keeps a group's moves inside the group", async () => {
+    const gary = await signIn('gary');
+    const may = await signIn('may');
+    const garyStream = await stream(gary);
+    const mayStream = await stream(may);
+    await move(gary, 'gary', { directionX: 0, directionY: 1, action: 'start' }); // creates gary
+    const join = await fetch(`${app.url}/api/trainers/gary/groups/rocket`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${gary}` },
+    });
+    expect(join.status).toBe(202);
+    const joinId = ((await join.json()) as { commandId: string }).commandId;
+    expect(await statusOf(gary, joinId, 'processed')).toMatchObject({ status: 'processed' });
+    const privateMove = await move(gary, 'gary', {
+      directionX: -1,
+      directionY: 0,
+      action: 'start',
+    });
+    await garyStream.waitFor(
+      (f) => f.method === 'position.update' && f.params.dirX === -1,
+      'gary sees his own move in the group',
+    );
+    await statusOf(gary, privateMove.body.commandId as string, 'processed');
+    // may is not in the group: a later broadcast proves her stream is live and got nothing private.
+    const ash = await signIn('ash');
+    await move(ash, 'ash', { directionX: 0, directionY: -1, action: 'start' });
+    await mayStream.waitFor(
+      (f) => f.params.trainerId === 'ash' && f.params.dirY === -1,
+      'a later broadcast',
+    );
+    expect(
+      mayStream.frames.some((f) => f.params.trainerId === 'gary' && f.params.dirX === -1),
+    ).toBe(false);
+    // The positions read model answers with the same rule: may sees ash, not the group's gary.
+    const visibleTo = async (token: string) =>
+      (
+        (await (
+          await fetch(`${app.url}/api/positions`, { headers: { authorization: `Bearer ${token}` } })
+        ).json()) as { positions: { trainerId: string }[] }
+      ).positions.map((p) => p.trainerId);
+    expect(await visibleTo(may)).toEqual(expect.arrayContaining(['ash']));
+    expect(await visibleTo(may)).not.toContain('gary');
+    expect(await visibleTo(gary)).toEqual(expect.arrayContaining(['ash', 'gary']));
+  });
+});

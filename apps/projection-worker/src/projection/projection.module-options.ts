@@ -1,0 +1,26 @@
+import { type CheckpointStore, type EventStore } from '@causeway/cqrs-core';
+import { type GroupMembers, type NotificationLog, type TrainerPositions } from '@causeway/platform';
+
+/** The ports and settings of the projection feature; the app or the embedded mode provides them. */
+export interface ProjectionModuleOptions {
+  /** This instance: `serverId` of the notifications it produces. */
+  serverId: string;
+  /** Where the read models are caught up from at start. */
+  eventStore: EventStore;
+  positions: TrainerPositions;
+  groups: GroupMembers;
+  notifications: NotificationLog;
+  /** Checkpoint of the catch-up reader (`<name>`). */
+  checkpoints: CheckpointStore;
+  /** Checkpoint name. Default 'projection-worker.read-models'. */
+  checkpointName?: string;
+  /** After the start, the read models are also caught up from the store this often. Default 5 s; 0 disables. */
+  catchUpIntervalMs?: number;
+  /**
+   * Awaited before the catch-up starts, e.g. "connected to MongoDB and indexes created". Until the
+   * catch-up finished, live events are deferred (redelivered later). Default: nothing.
+   */
+  ready?: () => Promise<void>;
+}
+
+export const PROJECTION_MODULE_OPTIONS = Symbol('projection:module-options');

@@ -1,0 +1,40 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ProjectionLifecycle, projectionLogger } from './projection.lifecycle';
+import {
+  PROJECTION_MODULE_OPTIONS,
+  type ProjectionModuleOptions,
+} from './projection.module-options';
+import { ProjectionRunner } from './projection.runner';
+import { TrainerEventsHandler } from './trainer-events.handler';
+
+/**
+ * The read models of the live trainer flow (TrainerPositions, GroupMembers) and the position
+ * notifier, as a feature module. Needs the global CqrsCoreModule (event bus); everything else
+ * comes in through the options, so the same module runs in the projection-worker app (MongoDB,
+ * Redis) and in the embedded mode (in-memory).
+ */
+@Module({})
+export class ProjectionModule {
+  static forRoot(options: ProjectionModuleOptions): DynamicModule {
+    return {
+      module: ProjectionModule,
+      providers: [
+        { provide: PROJECTION_MODULE_OPTIONS, useValue: options },
+        {
+          provide: ProjectionRunner,
+          useFactory: () =>
+            new ProjectionRunner({
+              ...options,
+              onError: (error) =>
+                projectionLogger.warn(`catch-up failed: ${(error as Error)?.message}`),
+              onCaughtUp: (events) =>
+                projectionLogger.log(`read models caught up (${events} events); live from the bus`),
+            }),
+        },
+        TrainerEventsHandler,
+        ProjectionLifecycle,
+      ],
+      exports: [ProjectionRunner],
+    };
+  }
+}

@@ -1,0 +1,43 @@
+import { type CheckpointStore, type EventStore } from '@causeway/cqrs-core';
+import { PROJECTED_EVENTS, type ReadModelsProjector } from './read-models.projector';
+
+export interface ReadModelsCatchUpOptions {
+  eventStore: EventStore;
+  checkpoints: CheckpointStore;
+  projector: ReadModelsProjector;
+  name: string;
+  batchSize?: number;
+}
+
+/**
+ * Brings the read models up to the event store: reads the events after its checkpoint in global
+ * order (readAll, relying on the store's no-skip guarantee), applies them, and saves the
+ * checkpoint after each batch. It never notifies: events appended while the worker was down are
+ * history by the time they are caught up.
+ */
+export class ReadModelsCatchUp {
+  constructor(private readonly options: ReadModelsCatchUpOptions) {}
+
+  /**
+   * Applies everything after the checkpoint; returns how many events were read.
+   * `onApplied` hears about each event that changed a read model (i.e. had not been applied before).
+   */
+  async run(onApplied?: (messageId: string) => void): Promise<number> {
+    const { eventStore, checkpoints, projector, name } = this.options;
+    let total = 0;
+    for (;;) {
+      const from = await checkpoints.load(name);
+      const events = await eventStore.readAll({
+        fromPosition: from,
+        types: PROJECTED_EVENTS,
+        limit: this.options.batchSize ?? 500,
+      });
+      if (events.length === 0) return total;
+      for (const event of events) {
+        if ((await projector.apply(event)) && onApplied) onApplied(event.messageId);
+      }
+      await checkpoints.save(name, events[events.length - 1]!.position);
+      total += events.length;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { Controller, Delete, HttpCode, Inject, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { ProblemDetailsFilter } from '@causeway/cqrs-core/nest';
+import { bearerToken } from '@causeway/platform';
+import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
+import { SESSION_COOKIE, StreamAuthenticator } from './stream.authenticator';
+
+/**
+ * How a browser gets credentials for GET /events, which EventSource cannot send as a header:
+ * a short-lived stream token for `?token=`, or an HttpOnly, SameSite=Strict session cookie.
+ */
+@Controller('api')
+@UseFilters(ProblemDetailsFilter)
+export class SessionController {
+  constructor(
+    @Inject(StreamAuthenticator) private readonly auth: StreamAuthenticator,
+    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
+  ) {}
+
+  @Post('stream-tokens')
+  @HttpCode(201)
+  async streamToken(@Req() req: IncomingMessage): Promise<{ token: string; expiresAt: number }> {
+    const caller = await this.auth.bearer(req);
+    return this.options.tokens.issue(caller.userId, {
+      use: 'stream',
+      trainerIds: caller.trainerIds,
+    });
+  }
+
+  /** Sets the caller's (verified) access token as the session cookie; it expires with the token. */
+  @Post('session')
+  @HttpCode(204)
+  async open(
+    @Req() req: IncomingMessage,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<void> {
+    await this.auth.bearer(req);
+    const token = bearerToken(req.headers.authorization)!;
+    res.setHeader('Set-Cookie', cookie(req, encodeURIComponent(token)));
+  }
+
+  @Delete('session')
+  @HttpCode(204)
+  close(@Req() req: IncomingMessage, @Res({ passthrough: true }) res: ServerResponse): void {
+    res.setHeader('Set-Cookie', `${cookie(req, '')}; Max-Age=0`);
+  }
+}
+
+function cookie(req: IncomingMessage, value: string): string {
+  const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
+  return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${secure}`;
+}

@@ -1,0 +1,68 @@
+import { ProblemException } from '@causeway/cqrs-core/nest';
+import { bearerToken, type Caller, InvalidTokenError, type TokenService } from '@causeway/platform';
+
+/** The HttpOnly cookie that carries an access token for browsers (POST /api/session). */
+export const SESSION_COOKIE = 'causeway_token';
+
+export interface StreamRequest {
+  headers: Record<string, string | string[] | undefined>;
+  query?: Record<string, unknown>;
+}
+
+/**
+ * Who opens a stream: `Authorization: Bearer <access token>`, else `?token=<stream token>` (for
+ * EventSource, which cannot set headers), else the `causeway_token` cookie (access token). The
+ * first credential present decides; a bad one is 401 even if another would have been good.
+ */
+export class StreamAuthenticator {
+  constructor(private readonly tokens: TokenService) {}
+
+  async stream(request: StreamRequest): Promise<Caller> {
+    const bearer = bearerToken(header(request, 'authorization'));
+    if (bearer) return this.verify(bearer, 'access', 'bearer token');
+    const query = request.query?.token;
+    if (typeof query === 'string' && query.length > 0)
+      return this.verify(query, 'stream', 'token parameter');
+    const cookie = readCookie(header(request, 'cookie'), SESSION_COOKIE);
+    if (cookie) return this.verify(cookie, 'access', `${SESSION_COOKIE} cookie`);
+    throw unauthorized(
+      `a bearer access token, a ?token= stream token or the ${SESSION_COOKIE} cookie is required`,
+    );
+  }
+
+  /** API calls (stream tokens, session, presence): a bearer access token only. */
+  async bearer(request: StreamRequest): Promise<Caller> {
+    const bearer = bearerToken(header(request, 'authorization'));
+    if (!bearer) throw unauthorized('a bearer access token is required');
+    return this.verify(bearer, 'access', 'bearer token');
+  }
+
+  private async verify(token: string, use: 'access' | 'stream', what: string): Promise<Caller> {
+    try {
+      return await this.tokens.verify(token, use);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw unauthorized(`${what}: ${error.message}`);
+      throw error;
+    }
+  }
+}
+
+export function unauthorized(detail: string): ProblemException {
+  return new ProblemException({ title: 'Unauthorized', status: 401, detail });
+}
+
+function header(request: StreamRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const index = part.indexOf('=');
+    if (index > 0 && part.slice(0, index).trim() === name) {
+      const value = part.slice(index + 1).trim();
+      return value.length > 0 ? decodeURIComponent(value) : undefined;
+    }
+  }
+  return undefined;
+}

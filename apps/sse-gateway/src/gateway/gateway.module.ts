@@ -1,0 +1,118 @@
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { EventBus } from '@causeway/cqrs-core';
+import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
+import { type Registry } from 'prom-client';
+import { SessionController } from '../auth/session.controller';
+import { StreamAuthenticator } from '../auth/stream.authenticator';
+import { PresenceController } from '../presence/presence.controller';
+import { PresenceTracker } from '../presence/presence.tracker';
+import { EventsController } from '../sse/events.controller';
+import { PositionsController } from '../sse/positions.controller';
+import { type ConnectionListener, SseHub } from '../sse/sse.hub';
+import { SseMetrics } from '../sse/sse.metrics';
+import { ConnectionEventsPublisher } from './connection-events.publisher';
+import { GATEWAY_OPTIONS, type GatewayModuleOptions } from './gateway.options';
+import { DEFAULT_GATEWAY_SETTINGS } from './gateway.settings';
+
+/** Starts the hub and presence after boot; ends every stream before the HTTP server closes. */
+@Injectable()
+class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('SseGateway');
+  private starting: Promise<void> | undefined;
+
+  constructor(
+    @Inject(SseHub) private readonly hub: SseHub,
+    @Inject(PresenceTracker) private readonly presence: PresenceTracker,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // Not awaited: the app must answer /health while Redis is still unreachable.
+    this.starting = this.hub
+      .start()
+      .catch((error: Error) => this.logger.error(`SSE hub failed to start: ${error.message}`));
+    this.presence.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.presence.beginStop();
+    await this.hub.stop();
+    await this.starting;
+    await this.presence.stop();
+  }
+}
+
+/**
+ * The SSE gateway as a feature module: GET /events, POST /api/stream-tokens, POST|DELETE
+ * /api/session, GET /api/presence, GET /api/positions. Adapters come in through the options, so the same module
+ * runs in the sse-gateway app (Redis, MongoDB) and in the embedded mode (in-memory). Uses the
+ * app's metrics registry and event bus when they exist (CausewayServiceModule, CqrsCoreModule).
+ */
+@Module({})
+export class GatewayModule {
+  static forRoot(options: GatewayModuleOptions): DynamicModule {
+    const settings = { ...DEFAULT_GATEWAY_SETTINGS, ...options.settings };
+    return {
+      module: GatewayModule,
+      controllers: [EventsController, SessionController, PresenceController, PositionsController],
+      providers: [
+        { provide: GATEWAY_OPTIONS, useValue: options },
+        { provide: StreamAuthenticator, useValue: new StreamAuthenticator(options.tokens) },
+        {
+          provide: SseMetrics,
+          inject: [{ token: METRICS_REGISTRY, optional: true }],
+          useFactory: (registry?: Registry) => (registry ? new SseMetrics(registry) : undefined),
+        },
+        {
+          provide: SseHub,
+          inject: [SseMetrics, { token: EventBus, optional: true }],
+          useFactory: (metrics?: SseMetrics, bus?: EventBus) => {
+            const logger = new Logger('SseGateway');
+            const presence = new PresenceTracker(
+              options.presence,
+              options.serverId,
+              () => hub.connections(),
+              (message) => logger.warn(message),
+            );
+            const listeners: ConnectionListener[] = [presence];
+            if (bus && options.connectionEvents !== false)
+              listeners.push(
+                new ConnectionEventsPublisher(bus, options.serverId, (message) =>
+                  logger.warn(message),
+                ),
+              );
+            const hub: SseHub = new SseHub({
+              serverId: options.serverId,
+              log: options.notifications,
+              positions: options.positions,
+              groups: options.groups,
+              settings,
+              metrics,
+              listeners,
+              logger,
+            });
+            trackers.set(hub, presence);
+            return hub;
+          },
+        },
+        {
+          provide: PresenceTracker,
+          inject: [SseHub],
+          useFactory: (hub: SseHub) => trackers.get(hub),
+        },
+        GatewayLifecycle,
+      ],
+      exports: [SseHub],
+    };
+  }
+}
+
+/** The presence tracker listening to each hub (both are made in one factory). */
+const trackers = new WeakMap<SseHub, PresenceTracker>();

@@ -1,0 +1,33 @@
+/** Tunables of the SSE hub (S0-9 defaults); the app maps them from its validated config. */
+export interface GatewaySettings {
+  /** A comment line to every connection this often, so proxies keep the stream open. */
+  heartbeatMs: number;
+  /** A connection is closed (with a `retry:` hint) after this long; the client reconnects. */
+  connectionTimeoutMs: number;
+  /** Open connections per instance; beyond it, 503 + Retry-After. */
+  maxConnections: number;
+  /** Open connections per user on one instance; beyond it, 429 + Retry-After. */
+  maxConnectionsPerUser: number;
+  /** Unwritten bytes a connection may hold before it is dropped as a slow client. */
+  bufferMaxBytes: number;
+  /** At most this many missed notifications addressed to a user are replayed, else recovery. */
+  historySize: number;
+  /** A Last-Event-ID older than this gets recovery instead of replay. */
+  historyTtlMs: number;
+  /** The `retry:` hint (ms) sent to clients; shutdown adds up to the same again as jitter. */
+  retryMs: number;
+  /** Retry-After (seconds) of 503 / 429. */
+  retryAfterSeconds: number;
+}
+
+export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
+  heartbeatMs: 30_000,
+  connectionTimeoutMs: 300_000,
+  maxConnections: 10_000,
+  maxConnectionsPerUser: 10,
+  bufferMaxBytes: 1024 * 1024,
+  historySize: 500,
+  historyTtlMs: 10 * 60_000,
+  retryMs: 2_000,
+  retryAfterSeconds: 5,
+};

@@ -1,0 +1,97 @@
+import { type PresenceRegistry } from './presence-registry.port';
+
+/** Returns a fresh, empty registry whose instances expire `ttlMs` after their last heartbeat. */
+export type PresenceRegistryFactory = (options: { ttlMs: number }) => Promise<PresenceRegistry>;
+
+async function until(
+  probe: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** The contract of PresenceRegistry (see its doc comment), run against every implementation. */
+export function describePresenceRegistry(name: string, factory: PresenceRegistryFactory): void {
+  describe(`${name} presence registry conformance`, () => {
+    const hour = 3_600_000;
+
+    it('lists the connections of live instances, sorted', async () => {
+      const presence = await factory({ ttlMs: hour });
+      expect(await presence.list()).toEqual([]);
+      expect(await presence.heartbeat('gw-b')).toBe(false);
+      expect(await presence.heartbeat('gw-a')).toBe(false);
+      await presence.add('gw-b', { connectionId: 'c3', userId: 'misty', connectedAt: 30 });
+      await presence.add('gw-a', { connectionId: 'c2', userId: 'ash', connectedAt: 20 });
+      await presence.add('gw-a', { connectionId: 'c1', userId: 'ash', connectedAt: 10 });
+      expect(await presence.list()).toEqual([
+        {
+          serverId: 'gw-a',
+          connections: [
+            { connectionId: 'c1', userId: 'ash', connectedAt: 10 },
+            { connectionId: 'c2', userId: 'ash', connectedAt: 20 },
+          ],
+        },
+        {
+          serverId: 'gw-b',
+          connections: [{ connectionId: 'c3', userId: 'misty', connectedAt: 30 }],
+        },
+      ]);
+      expect(await presence.heartbeat('gw-a')).toBe(true);
+    });
+
+    it('removes one connection, and an unknown one harmlessly', async () => {
+      const presence = await factory({ ttlMs: hour });
+      await presence.heartbeat('gw-a');
+      await presence.add('gw-a', { connectionId: 'c1', userId: 'ash', connectedAt: 1 });
+      await presence.add('gw-a', { connectionId: 'c2', userId: 'brock', connectedAt: 2 });
+      await presence.remove('gw-a', 'c1');
+      await presence.remove('gw-a', 'nope');
+      await presence.remove('gw-z', 'nope');
+      expect(await presence.list()).toEqual([
+        {
+          serverId: 'gw-a',
+          connections: [{ connectionId: 'c2', userId: 'brock', connectedAt: 2 }],
+        },
+      ]);
+    });
+
+    it('forgets an instance at once on removeInstance', async () => {
+      const presence = await factory({ ttlMs: hour });
+      await presence.heartbeat('gw-a');
+      await presence.heartbeat('gw-b');
+      await presence.add('gw-a', { connectionId: 'c1', userId: 'ash', connectedAt: 1 });
+      await presence.removeInstance('gw-a');
+      expect(await presence.list()).toEqual([{ serverId: 'gw-b', connections: [] }]);
+    });
+
+    it('ignores and drops the entries of an instance whose heartbeat expired', async () => {
+      const ttlMs = 300;
+      const presence = await factory({ ttlMs });
+      await presence.heartbeat('gw-dead');
+      await presence.add('gw-dead', { connectionId: 'c1', userId: 'ash', connectedAt: 1 });
+      await presence.heartbeat('gw-live');
+      await presence.add('gw-live', { connectionId: 'c2', userId: 'misty', connectedAt: 2 });
+      // gw-live keeps beating, gw-dead does not.
+      await until(async () => {
+        await presence.heartbeat('gw-live');
+        const servers = (await presence.list()).map((instance) => instance.serverId);
+        return !servers.includes('gw-dead');
+      }, 'gw-dead to expire');
+      expect(await presence.list()).toEqual([
+        {
+          serverId: 'gw-live',
+          connections: [{ connectionId: 'c2', userId: 'misty', connectedAt: 2 }],
+        },
+      ]);
+      // Coming back, it is told it had expired and starts empty.
+      expect(await presence.heartbeat('gw-dead')).toBe(false);
+      const back = (await presence.list()).find((instance) => instance.serverId === 'gw-dead');
+      expect(back).toEqual({ serverId: 'gw-dead', connections: [] });
+    });
+  });
+}

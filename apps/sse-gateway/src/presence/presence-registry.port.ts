@@ -1,0 +1,43 @@
+/** One open SSE connection as presence sees it. */
+export interface PresenceEntry {
+  connectionId: string;
+  userId: string;
+  /** Epoch ms. */
+  connectedAt: number;
+}
+
+/** The connections of one live gateway instance. */
+export interface InstancePresence {
+  serverId: string;
+  connections: PresenceEntry[];
+}
+
+/**
+ * Who is connected to which gateway instance (S0-8), shared by every instance.
+ *
+ * Contract (proved by `describePresenceRegistry` against every implementation):
+ * - `add` / `remove` record one connection of an instance; removing an unknown one is harmless.
+ * - `heartbeat(serverId)` keeps the instance alive for the registry's TTL; it returns false when
+ *   the instance was not alive before the call (first beat, or it expired and its entries were
+ *   dropped), so the instance knows to `add` its connections again.
+ * - `list()` returns the connections of instances whose heartbeat has not expired, sorted by
+ *   serverId then connectedAt; entries of an expired instance are never returned and are deleted.
+ * - `removeInstance` forgets an instance and its connections at once (graceful shutdown).
+ */
+export interface PresenceRegistry {
+  add(serverId: string, entry: PresenceEntry): Promise<void>;
+  remove(serverId: string, connectionId: string): Promise<void>;
+  heartbeat(serverId: string): Promise<boolean>;
+  removeInstance(serverId: string): Promise<void>;
+  list(): Promise<InstancePresence[]>;
+  /** How long an instance stays alive after its last heartbeat. */
+  readonly ttlMs: number;
+}
+
+export function sortPresence(instances: InstancePresence[]): InstancePresence[] {
+  for (const instance of instances)
+    instance.connections.sort(
+      (a, b) => a.connectedAt - b.connectedAt || a.connectionId.localeCompare(b.connectionId),
+    );
+  return instances.sort((a, b) => a.serverId.localeCompare(b.serverId));
+}

@@ -1,0 +1,73 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { type IncomingMessage } from 'node:http';
+import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
+import { ProblemDetailsFilter } from '@causeway/cqrs-core/nest';
+import { bearerToken } from '@causeway/platform';
+import { StreamAuthenticator } from '../auth/stream.authenticator';
+import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
+
+export interface PresenceView {
+  instances: {
+    serverId: string;
+    users: { userId: string; connections: number; since: number }[];
+  }[];
+}
+
+/**
+ * GET /api/presence (S0-8): who is online on which live instance. The admin token sees
+ * everyone; a user sees their own connections and the members of their groups only.
+ */
+@Controller('api')
+@UseFilters(ProblemDetailsFilter)
+export class PresenceController {
+  private readonly admin: Buffer | undefined;
+
+  constructor(
+    @Inject(StreamAuthenticator) private readonly auth: StreamAuthenticator,
+    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
+  ) {
+    this.admin = options.adminToken ? digest(options.adminToken) : undefined;
+  }
+
+  @Get('presence')
+  async presence(@Req() req: IncomingMessage): Promise<PresenceView> {
+    const visible = this.isAdmin(req) ? undefined : await this.visibleUsers(req);
+    const instances = await this.options.presence.list();
+    return {
+      instances: instances
+        .map(({ serverId, connections }) => {
+          const users = new Map<string, { userId: string; connections: number; since: number }>();
+          for (const { userId, connectedAt } of connections) {
+            if (visible && !visible.has(userId)) continue;
+            const user = users.get(userId) ?? { userId, connections: 0, since: connectedAt };
+            user.connections += 1;
+            user.since = Math.min(user.since, connectedAt);
+            users.set(userId, user);
+          }
+          return {
+            serverId,
+            users: [...users.values()].sort((a, b) => a.userId.localeCompare(b.userId)),
+          };
+        })
+        .filter((instance) => !visible || instance.users.length > 0),
+    };
+  }
+
+  private isAdmin(req: IncomingMessage): boolean {
+    const token = bearerToken(req.headers.authorization);
+    return !!this.admin && !!token && timingSafeEqual(digest(token), this.admin);
+  }
+
+  private async visibleUsers(req: IncomingMessage): Promise<Set<string>> {
+    const caller = await this.auth.bearer(req);
+    const visible = new Set([caller.userId]);
+    const groups = await this.options.groups.groupsOf(caller.userId);
+    for (const members of await Promise.all(groups.map((id) => this.options.groups.membersOf(id))))
+      for (const member of members) visible.add(member);
+    return visible;
+  }
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}

@@ -1,0 +1,29 @@
+import { type IncomingMessage } from 'node:http';
+import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
+import { ProblemDetailsFilter } from '@causeway/cqrs-core/nest';
+import { type TrainerPosition } from '@causeway/platform';
+import { StreamAuthenticator } from '../auth/stream.authenticator';
+import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
+import { visiblePositions } from './visible-positions';
+
+/**
+ * GET /api/positions: the current positions the caller may see (the same rule as the `recovery`
+ * message), from the positions read model — what a client draws before the first update
+ * arrives. Bearer access token or the session cookie.
+ */
+@Controller('api')
+@UseFilters(ProblemDetailsFilter)
+export class PositionsController {
+  constructor(
+    @Inject(StreamAuthenticator) private readonly auth: StreamAuthenticator,
+    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
+  ) {}
+
+  @Get('positions')
+  async positions(@Req() req: IncomingMessage): Promise<{ positions: TrainerPosition[] }> {
+    const caller = await this.auth.bearer(req);
+    return {
+      positions: await visiblePositions(caller, this.options.positions, this.options.groups),
+    };
+  }
+}

@@ -1,0 +1,326 @@
+import { randomUUID } from 'node:crypto';
+import { isAddressedTo, type Notification } from '@causeway/contracts';
+import {
+  type Caller,
+  type GroupMembers,
+  type LoggedNotification,
+  type NotificationLog,
+  type TrainerPositions,
+} from '@causeway/platform';
+import { type GatewaySettings } from '../gateway/gateway.settings';
+import { type CloseReason, SseConnection, type SseSink } from './sse.connection';
+import { HEARTBEAT_FRAME, notificationFrame, retryFrame } from './sse.frames';
+import { type SseMetrics } from './sse.metrics';
+import { planResume } from './sse.resume';
+import { visiblePositions } from './visible-positions';
+
+/** Told when a stream opens and closes (presence, connection events). Must not throw or block. */
+export interface ConnectionListener {
+  opened(connection: SseConnection): void;
+  closed(connection: SseConnection, reason: CloseReason): void;
+}
+
+export interface SseHubOptions {
+  serverId: string;
+  log: NotificationLog;
+  positions: TrainerPositions;
+  groups: GroupMembers;
+  settings: GatewaySettings;
+  metrics?: SseMetrics;
+  listeners?: ConnectionListener[];
+  logger?: { log(message: string): void; warn(message: string): void };
+  now?: () => number;
+}
+
+export type Admission =
+  | { ok: true }
+  | { ok: false; status: 503 | 429; reason: string; detail: string; retryAfterSeconds: number };
+
+/**
+ * The SSE fan-out of one gateway instance. One follower reads the whole NotificationLog from
+ * where it stood at start and writes each entry to the local connections it is addressed to:
+ * connections are indexed by user, so a user or group notification costs O(recipients) and a
+ * broadcast O(connections); each frame is serialised once per entry, not per connection.
+ *
+ * Resume (ADR 007): a resuming connection is registered before its replay is read, so live
+ * entries queue on it; the replay covers (Last-Event-ID, position at registration] and the queue
+ * everything after, so nothing is lost or sent twice.
+ */
+export class SseHub {
+  private readonly all = new Set<SseConnection>();
+  private readonly byUser = new Map<string, Set<SseConnection>>();
+  /** The id of the last entry dispatched ('0-0' before the first). */
+  private position = '0-0';
+  private started = false;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private following: Promise<void> | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly now: () => number;
+  private readonly settings: GatewaySettings;
+
+  constructor(private readonly options: SseHubOptions) {
+    this.now = options.now ?? Date.now;
+    this.settings = options.settings;
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  get ready(): boolean {
+    return this.started && !this.stopping;
+  }
+
+  /** Resolves the current end of the log (retrying while the log is unreachable), then follows it. */
+  async start(): Promise<void> {
+    const { log } = this.options;
+    for (let attempt = 1; !this.abort.signal.aborted; attempt++) {
+      try {
+        this.position = (await log.latestId()) ?? '0-0';
+        break;
+      } catch (error) {
+        const delay = Math.min(5_000, 100 * 2 ** Math.min(attempt, 6));
+        this.options.logger?.warn(
+          `notification log unreachable (${(error as Error).message}); retrying in ${delay} ms`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
+    }
+    if (this.abort.signal.aborted) return;
+    this.following = log.follow(
+      this.position,
+      (entries) => this.dispatch(entries),
+      this.abort.signal,
+    );
+    this.timers.push(
+      setInterval(() => this.heartbeat(), this.settings.heartbeatMs),
+      setInterval(
+        () => this.expire(),
+        Math.max(20, Math.min(1_000, this.settings.connectionTimeoutMs / 10)),
+      ),
+    );
+    for (const timer of this.timers) timer.unref();
+    this.started = true;
+  }
+
+  /** Whether one more stream for `userId` may open now (checked right before `open`). */
+  admit(userId: string): Admission {
+    const retryAfterSeconds = this.settings.retryAfterSeconds;
+    if (!this.ready)
+      return {
+        ok: false,
+        status: 503,
+        reason: 'not-ready',
+        detail: 'the gateway is not ready',
+        retryAfterSeconds,
+      };
+    if (this.all.size >= this.settings.maxConnections)
+      return {
+        ok: false,
+        status: 503,
+        reason: 'instance-full',
+        detail: `this instance holds its maximum of ${this.settings.maxConnections} connections`,
+        retryAfterSeconds,
+      };
+    if ((this.byUser.get(userId)?.size ?? 0) >= this.settings.maxConnectionsPerUser)
+      return {
+        ok: false,
+        status: 429,
+        reason: 'user-limit',
+        detail: `at most ${this.settings.maxConnectionsPerUser} connections per user are allowed`,
+        retryAfterSeconds,
+      };
+    return { ok: true };
+  }
+
+  /**
+   * Opens a stream on a sink whose headers are sent. Registration is synchronous (call `admit`
+   * in the same tick); the returned promise settles once the first frames are written.
+   */
+  async open(
+    caller: Caller,
+    sink: SseSink & { once(event: 'close', listener: () => void): unknown },
+    lastEventId?: string,
+  ): Promise<SseConnection> {
+    const connection = new SseConnection(
+      randomUUID(),
+      caller.userId,
+      this.now(),
+      sink,
+      this.settings.bufferMaxBytes,
+    );
+    if (lastEventId !== undefined) connection.pending = [];
+    this.register(connection);
+    sink.once('close', () => this.release(connection, 'client'));
+    for (const listener of this.options.listeners ?? []) listener.opened(connection);
+    const upTo = this.position;
+    if (lastEventId === undefined) {
+      this.session(connection, upTo, 'new', 0);
+      return connection;
+    }
+    try {
+      const plan = await planResume({
+        log: this.options.log,
+        userId: caller.userId,
+        lastEventId,
+        upTo,
+        historySize: this.settings.historySize,
+        historyTtlMs: this.settings.historyTtlMs,
+        now: this.now(),
+      });
+      if (plan.kind === 'replay') {
+        if (connection.closed) return connection;
+        let ok = this.session(connection, lastEventId, 'replayed', plan.entries.length);
+        for (const entry of plan.entries) ok = this.writeEntry(connection, entry) && ok;
+        if (!ok) return this.drop(connection);
+      } else {
+        const positions = await visiblePositions(
+          caller,
+          this.options.positions,
+          this.options.groups,
+        );
+        if (connection.closed) return connection;
+        this.session(connection, upTo, 'recovery', 0);
+        connection.write(
+          notificationFrame(undefined, 'recovery', { reason: plan.reason, positions }),
+        );
+      }
+    } catch (error) {
+      this.options.logger?.warn(`resume of ${connection.id} failed: ${(error as Error).message}`);
+      this.close(connection, 'error', retryFrame(this.settings.retryMs));
+      return connection;
+    }
+    if (!connection.flushPending()) this.drop(connection);
+    return connection;
+  }
+
+  /**
+   * Graceful shutdown: every client gets a jittered `retry:` hint and a `shutdown` notification,
+   * then its stream ends (it reconnects elsewhere with its last id); the follower stops.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.abort.abort();
+    const base = this.settings.retryMs;
+    for (const connection of [...this.all]) {
+      const frame =
+        retryFrame(base + Math.random() * base) +
+        notificationFrame(undefined, 'shutdown', { serverId: this.options.serverId });
+      this.close(connection, 'shutdown', frame);
+    }
+    await this.following;
+  }
+
+  /** Connections per user on this instance (for tests and presence). */
+  connectionsOf(userId: string): readonly SseConnection[] {
+    return [...(this.byUser.get(userId) ?? [])];
+  }
+
+  connections(): IterableIterator<SseConnection> {
+    return this.all.values();
+  }
+
+  private dispatch(entries: LoggedNotification[]): void {
+    const slow: SseConnection[] = [];
+    let sent = 0;
+    for (const entry of entries) {
+      let frame: string | undefined;
+      for (const connection of this.recipients(entry.notification)) {
+        frame ??= notificationFrame(entry.id, entry.notification.method, entry.notification.params);
+        if (!connection.send(frame)) slow.push(connection);
+        sent += 1;
+      }
+      this.position = entry.id;
+    }
+    if (sent > 0) this.options.metrics?.frames.inc(sent);
+    for (const connection of slow) this.drop(connection);
+  }
+
+  private *recipients(notification: Notification): Iterable<SseConnection> {
+    if (notification.targetType === 'broadcast') {
+      yield* this.all;
+      return;
+    }
+    const users =
+      notification.targetType === 'user' ? notification.targetIds : (notification.recipients ?? []);
+    for (const userId of users.length > 1 ? new Set(users) : users) {
+      const connections = this.byUser.get(userId);
+      if (!connections || !isAddressedTo(notification, userId)) continue;
+      yield* connections;
+    }
+  }
+
+  private session(
+    connection: SseConnection,
+    id: string,
+    resumed: 'new' | 'replayed' | 'recovery',
+    replayed: number,
+  ): boolean {
+    this.options.metrics?.resumes.inc({ outcome: resumed });
+    return connection.write(
+      notificationFrame(
+        id,
+        'session',
+        { connectionId: connection.id, serverId: this.options.serverId, resumed, replayed },
+        this.settings.retryMs,
+      ),
+    );
+  }
+
+  private writeEntry(connection: SseConnection, entry: LoggedNotification): boolean {
+    this.options.metrics?.frames.inc();
+    return connection.write(
+      notificationFrame(entry.id, entry.notification.method, entry.notification.params),
+    );
+  }
+
+  private heartbeat(): void {
+    const slow: SseConnection[] = [];
+    for (const connection of this.all)
+      if (!connection.pending && !connection.write(HEARTBEAT_FRAME)) slow.push(connection);
+    for (const connection of slow) this.drop(connection);
+  }
+
+  /** Connections are kept in opening order, so the expired ones are a prefix of the set. */
+  private expire(): void {
+    const deadline = this.now() - this.settings.connectionTimeoutMs;
+    for (const connection of this.all) {
+      if (connection.openedAt > deadline) break;
+      this.close(connection, 'timeout', retryFrame(this.settings.retryMs));
+    }
+  }
+
+  private drop(connection: SseConnection): SseConnection {
+    if (!this.all.has(connection)) return connection;
+    this.options.metrics?.slowDropped.inc();
+    connection.destroy();
+    this.release(connection, 'slow');
+    return connection;
+  }
+
+  private close(connection: SseConnection, reason: CloseReason, lastFrame?: string): void {
+    connection.end(lastFrame);
+    this.release(connection, reason);
+  }
+
+  private register(connection: SseConnection): void {
+    this.all.add(connection);
+    let mine = this.byUser.get(connection.userId);
+    if (!mine) this.byUser.set(connection.userId, (mine = new Set()));
+    mine.add(connection);
+    this.options.metrics?.connections.inc();
+  }
+
+  private release(connection: SseConnection, reason: CloseReason): void {
+    if (!this.all.delete(connection)) return;
+    connection.closed = true;
+    const mine = this.byUser.get(connection.userId);
+    mine?.delete(connection);
+    if (mine?.size === 0) this.byUser.delete(connection.userId);
+    this.options.metrics?.connections.dec();
+    for (const listener of this.options.listeners ?? []) listener.closed(connection, reason);
+  }
+}

@@ -1,0 +1,371 @@
+import {
+  InMemoryGroupMembers,
+  InMemoryNotificationLog,
+  InMemoryTrainerPositions,
+  type LoggedNotification,
+  type NotificationLog,
+} from '@causeway/platform';
+import { testNotification } from '@causeway/platform/testing';
+import { Registry } from 'prom-client';
+import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from '../gateway/gateway.settings';
+import { TestSink } from '../testing/sse.test-sink';
+import { SseHub } from './sse.hub';
+import { SseMetrics } from './sse.metrics';
+
+const hubs: SseHub[] = [];
+afterEach(async () => {
+  await Promise.all(hubs.splice(0).map((hub) => hub.stop()));
+});
+
+async function until<T>(
+  probe: () => T | undefined | false,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function setup(
+  options: { settings?: Partial<GatewaySettings>; log?: NotificationLog; now?: () => number } = {},
+) {
+  const log = options.log ?? new InMemoryNotificationLog();
+  const positions = new InMemoryTrainerPositions();
+  const groups = new InMemoryGroupMembers();
+  const registry = new Registry();
+  const metrics = new SseMetrics(registry);
+  const hub = new SseHub({
+    serverId: 'gw-1',
+    log,
+    positions,
+    groups,
+    settings: { ...DEFAULT_GATEWAY_SETTINGS, ...options.settings },
+    metrics,
+    now: options.now,
+  });
+  hubs.push(hub);
+  await hub.start();
+  const open = async (userId: string, lastEventId?: string, trainerIds: string[] = []) => {
+    const sink = new TestSink();
+    const admission = hub.admit(userId);
+    if (!admission.ok) throw new Error(admission.detail);
+    await hub.open({ userId, trainerIds }, sink, lastEventId);
+    return sink;
+  };
+  const toUser = (userId: string, params: Record<string, unknown> = {}) =>
+    testNotification({ targetType: 'user', targetIds: [userId], method: 'command.result', params });
+  const metric = async (name: string) =>
+    (await registry.getSingleMetric(name)!.get()).values.map((v) => ({
+      labels: v.labels,
+      value: v.value,
+    }));
+  return { hub, log, positions, groups, open, toUser, metric };
+}
+
+const params = (sink: TestSink, method?: string) =>
+  sink.notifications(method).map((frame) => frame.params);
+
+describe('SseHub', () => {
+  describe('addressing', () => {
+    it('starts every stream with a session frame whose id is the position it starts from', async () => {
+      const { log, open } = await setup();
+      const before = await log.append(testNotification());
+      const ash = await open('ash');
+      const [session] = ash.frames();
+      expect(session).toMatchObject({
+        id: before,
+        method: 'session',
+        retry: DEFAULT_GATEWAY_SETTINGS.retryMs,
+        params: { serverId: 'gw-1', resumed: 'new', replayed: 0 },
+      });
+      expect(session?.params?.connectionId).toEqual(expect.any(String));
+    });
+
+    it("delivers a user's, their groups' and broadcast notifications, never someone else's", async () => {
+      const { log, open, toUser } = await setup();
+      const ash = await open('ash');
+      const misty = await open('misty');
+      await log.append(toUser('ash', { n: 1 }));
+      await log.append(toUser('misty', { n: 2 }));
+      await log.append(
+        testNotification({
+          targetType: 'group',
+          targetIds: ['kanto'],
+          recipients: ['ash', 'brock'],
+          params: { n: 3 },
+        }),
+      );
+      await log.append(testNotification({ targetType: 'broadcast', params: { n: 4 } }));
+      await until(() => misty.notifications().length === 3, 'misty to get her frames');
+      await until(() => ash.notifications().length === 4, 'ash to get his frames');
+      expect(params(ash).slice(1)).toEqual([{ n: 1 }, { n: 3 }, { n: 4 }]);
+      expect(params(misty).slice(1)).toEqual([{ n: 2 }, { n: 4 }]);
+      // Each frame carries its log id, in log order.
+      const ids = ash
+        .notifications()
+        .slice(1)
+        .map((frame) => frame.id!);
+      expect([...ids].sort((a, b) => log.compare(a, b))).toEqual(ids);
+    });
+
+    it('reaches every connection of a user exactly once, even if targeted twice', async () => {
+      const { log, open, toUser } = await setup();
+      const first = await open('ash');
+      const second = await open('ash');
+      await log.append({ ...toUser('ash', { n: 1 }), targetIds: ['ash', 'ash'] });
+      await log.append(
+        testNotification({ targetType: 'group', recipients: ['ash', 'ash'], params: { n: 2 } }),
+      );
+      await log.append(toUser('ash', { n: 3 }));
+      for (const sink of [first, second]) {
+        await until(() => sink.notifications().length === 4, 'the frames');
+        expect(params(sink).slice(1)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      }
+    });
+
+    it('stops writing to a connection once the client hangs up', async () => {
+      const { hub, log, open, toUser } = await setup();
+      const ash = await open('ash');
+      ash.hangUp();
+      expect(hub.size).toBe(0);
+      await log.append(toUser('ash'));
+      const other = await open('misty');
+      await log.append(toUser('misty'));
+      await until(() => other.notifications().length === 2, 'misty');
+      expect(ash.notifications()).toHaveLength(1);
+    });
+  });
+
+  describe('resume', () => {
+    it('replays every missed notification of the user in order, then goes live', async () => {
+      const { log, open, toUser, metric } = await setup();
+      const first = await open('ash');
+      await log.append(toUser('ash', { n: 1 }));
+      await until(() => first.notifications().length === 2, 'the first frame');
+      const lastId = first.notifications()[1]!.id!;
+      first.hangUp();
+      for (let n = 2; n <= 6; n++) {
+        await log.append(toUser('ash', { n }));
+        await log.append(toUser('misty', { n: -n }));
+      }
+      const resumed = await open('ash', lastId);
+      expect(resumed.frames()[0]).toMatchObject({
+        id: lastId,
+        method: 'session',
+        params: { resumed: 'replayed', replayed: 5 },
+      });
+      await log.append(toUser('ash', { n: 7 }));
+      await until(() => resumed.notifications().length === 7, 'the live frame');
+      expect(params(resumed).slice(1)).toEqual([2, 3, 4, 5, 6, 7].map((n) => ({ n })));
+      expect(await metric('causeway_sse_streams_total')).toEqual(
+        expect.arrayContaining([
+          { labels: { outcome: 'new' }, value: 1 },
+          { labels: { outcome: 'replayed' }, value: 1 },
+        ]),
+      );
+    });
+
+    it('loses and duplicates nothing when notifications arrive while the replay is read', async () => {
+      const inner = new InMemoryNotificationLog();
+      let during: (() => Promise<void>) | undefined;
+      // The log as the hub sees it; appends happen in the middle of the replay's reads.
+      const log: NotificationLog = Object.assign(Object.create(inner) as NotificationLog, {
+        read: async (after: string | undefined, limit: number): Promise<LoggedNotification[]> => {
+          const page = await inner.read(after, limit);
+          const hook = during;
+          during = undefined;
+          await hook?.();
+          return page;
+        },
+      });
+      const { open, toUser } = await setup({ log });
+      const ids: string[] = [];
+      for (let n = 1; n <= 3; n++) ids.push(await inner.append(toUser('ash', { n })));
+      during = async () => {
+        for (let n = 4; n <= 6; n++) await inner.append(toUser('ash', { n }));
+      };
+      const resumed = await open('ash', ids[0]);
+      for (let n = 7; n <= 8; n++) await inner.append(toUser('ash', { n }));
+      await until(() => resumed.notifications().length === 8, 'every frame');
+      expect(params(resumed).slice(1)).toEqual([2, 3, 4, 5, 6, 7, 8].map((n) => ({ n })));
+    });
+
+    const recovery = async (
+      reason: string,
+      prepare: (context: Awaited<ReturnType<typeof setup>>) => Promise<string>,
+      options: Parameters<typeof setup>[0] = {},
+    ) => {
+      const context = await setup(options);
+      await context.positions.apply(row('ash', 1));
+      await context.positions.apply(row('gary', 2));
+      await context.positions.apply(row('misty', 3));
+      await context.positions.apply(row('brock', 4));
+      await context.groups.apply({
+        trainerId: 'ash',
+        groupId: 'kanto',
+        action: 'join',
+        version: 1,
+      });
+      await context.groups.apply({
+        trainerId: 'misty',
+        groupId: 'kanto',
+        action: 'join',
+        version: 1,
+      });
+      await context.groups.apply({
+        trainerId: 'brock',
+        groupId: 'johto',
+        action: 'join',
+        version: 1,
+      });
+      const lastId = await prepare(context);
+      const sink = await context.open('ash', lastId);
+      const [session, frame] = sink.notifications();
+      expect(session).toMatchObject({
+        method: 'session',
+        params: { resumed: 'recovery', replayed: 0 },
+      });
+      expect(session?.id).toBe(await context.log.latestId());
+      expect(frame?.method).toBe('recovery');
+      expect(frame?.id).toBeUndefined();
+      expect(frame?.params?.reason).toBe(reason);
+      // In no group (gary), in ash's group (misty), ash himself; not brock of another group.
+      expect((frame?.params?.positions as { trainerId: string }[]).map((p) => p.trainerId)).toEqual(
+        ['ash', 'gary', 'misty'],
+      );
+      // Then live.
+      await context.log.append(context.toUser('ash', { live: true }));
+      await until(() => sink.notifications().length === 3, 'the live frame');
+    };
+
+    it('sends recovery when the id is older than the retained log', () =>
+      recovery(
+        'trimmed',
+        async ({ log, toUser }) => {
+          const old = await log.append(toUser('ash'));
+          for (let i = 0; i < 5; i++) await log.append(toUser('misty'));
+          expect(await log.oldestId()).not.toBe(old);
+          return old;
+        },
+        { log: new InMemoryNotificationLog({ maxLength: 3 }) },
+      ));
+
+    it('sends recovery when the id is older than HISTORY_TTL_MS', () => {
+      let now = Date.now();
+      return recovery(
+        'expired',
+        async ({ log, toUser }) => {
+          const id = await log.append(toUser('ash'));
+          now += 61_000;
+          return id;
+        },
+        { settings: { historyTtlMs: 60_000 }, now: () => now },
+      );
+    });
+
+    it('sends recovery when more than HISTORY_SIZE notifications were missed', () =>
+      recovery(
+        'too-many-missed',
+        async ({ log, toUser }) => {
+          const id = await log.append(toUser('ash'));
+          for (let i = 0; i < 4; i++) await log.append(toUser('ash', { i }));
+          // Notifications for others do not count.
+          for (let i = 0; i < 10; i++) await log.append(toUser('misty', { i }));
+          return id;
+        },
+        { settings: { historySize: 3 } },
+      ));
+
+    it('replays up to HISTORY_SIZE missed notifications', async () => {
+      const { log, open, toUser } = await setup({ settings: { historySize: 3 } });
+      const id = await log.append(toUser('ash'));
+      for (let i = 0; i < 3; i++) await log.append(toUser('ash', { i }));
+      const sink = await open('ash', id);
+      expect(sink.notifications()[0]?.params).toMatchObject({ resumed: 'replayed', replayed: 3 });
+    });
+
+    it('sends recovery for an id ahead of the log', () =>
+      recovery('unknown-position', async ({ log, toUser }) => {
+        await log.append(toUser('ash'));
+        return `${Date.now() + 60_000}-0`;
+      }));
+  });
+
+  describe('limits', () => {
+    it('refuses beyond MAX_CONNECTIONS with 503 and beyond the per-user limit with 429', async () => {
+      const { hub, open } = await setup({
+        settings: { maxConnections: 3, maxConnectionsPerUser: 2 },
+      });
+      await open('ash');
+      await open('ash');
+      expect(hub.admit('ash')).toMatchObject({ ok: false, status: 429, retryAfterSeconds: 5 });
+      expect(hub.admit('misty')).toEqual({ ok: true });
+      const misty = await open('misty');
+      expect(hub.admit('brock')).toMatchObject({ ok: false, status: 503, retryAfterSeconds: 5 });
+      misty.hangUp();
+      expect(hub.admit('brock')).toEqual({ ok: true });
+    });
+
+    it('drops a client that stops reading once BUFFER_MAX_BYTES are unwritten, and no other', async () => {
+      const { hub, log, open, metric } = await setup({ settings: { bufferMaxBytes: 4_096 } });
+      const slow = await open('ash');
+      const fast = await open('misty');
+      slow.stalled = true;
+      const big = 'x'.repeat(1_000);
+      for (let i = 0; i < 10; i++) await log.append(testNotification({ params: { big, i } }));
+      await until(() => fast.notifications().length === 11, 'the fast client');
+      await until(() => slow.destroyed, 'the slow client to be dropped');
+      expect(slow.writableLength).toBeLessThan(4_096 + 2_000);
+      expect(hub.connectionsOf('ash')).toHaveLength(0);
+      expect(hub.connectionsOf('misty')).toHaveLength(1);
+      expect(await metric('causeway_sse_slow_clients_dropped_total')).toEqual([
+        { labels: {}, value: 1 },
+      ]);
+    });
+
+    it('sends heartbeats and closes a connection after its timeout with a retry hint', async () => {
+      const { hub, open } = await setup({
+        settings: { heartbeatMs: 20, connectionTimeoutMs: 300, retryMs: 1_234 },
+      });
+      const sink = await open('ash');
+      await until(() => sink.frames().some((frame) => frame.comment), 'a heartbeat');
+      await until(() => sink.ended, 'the timeout');
+      expect(sink.frames().at(-1)).toEqual({ retry: 1_234 });
+      expect(hub.size).toBe(0);
+    });
+
+    it('on stop tells every client to come back later and closes the streams', async () => {
+      const { hub, open } = await setup({ settings: { retryMs: 1_000 } });
+      const sinks = [await open('ash'), await open('misty')];
+      await hub.stop();
+      expect(hub.admit('ash')).toMatchObject({ ok: false, status: 503 });
+      for (const sink of sinks) {
+        expect(sink.ended).toBe(true);
+        const [retry, shutdown] = sink.frames().slice(-2);
+        expect(retry?.retry).toBeGreaterThanOrEqual(1_000);
+        expect(retry?.retry).toBeLessThanOrEqual(2_000);
+        expect(shutdown).toMatchObject({ method: 'shutdown', params: { serverId: 'gw-1' } });
+      }
+    });
+  });
+});
+
+function row(trainerId: string, x: number) {
+  return {
+    trainerId,
+    x,
+    y: 0,
+    isMoving: false,
+    dirX: 0,
+    dirY: 0,
+    speed: 0,
+    startedAt: 0,
+    version: 1,
+    updatedAt: 1,
+  };
+}

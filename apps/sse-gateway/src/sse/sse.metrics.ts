@@ -1,0 +1,52 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** What an SSE gateway instance reports at /metrics. */
+export class SseMetrics {
+  readonly connections: Gauge;
+  readonly frames: Counter;
+  readonly slowDropped: Counter;
+  readonly resumes: Counter<'outcome'>;
+  readonly rejected: Counter<'reason'>;
+
+  constructor(registry: Registry) {
+    const existing = <T>(name: string): T | undefined =>
+      registry.getSingleMetric(name) as T | undefined;
+    this.connections =
+      existing<Gauge>('causeway_sse_connections') ??
+      new Gauge({
+        name: 'causeway_sse_connections',
+        help: 'Open SSE connections on this instance',
+        registers: [registry],
+      });
+    this.frames =
+      existing<Counter>('causeway_sse_frames_sent_total') ??
+      new Counter({
+        name: 'causeway_sse_frames_sent_total',
+        help: 'Notification frames written to SSE connections',
+        registers: [registry],
+      });
+    this.slowDropped =
+      existing<Counter>('causeway_sse_slow_clients_dropped_total') ??
+      new Counter({
+        name: 'causeway_sse_slow_clients_dropped_total',
+        help: 'Connections dropped because their unwritten data exceeded BUFFER_MAX_BYTES',
+        registers: [registry],
+      });
+    this.resumes =
+      existing<Counter<'outcome'>>('causeway_sse_streams_total') ??
+      new Counter({
+        name: 'causeway_sse_streams_total',
+        help: 'Streams opened, by how they started: new, replayed or recovery',
+        labelNames: ['outcome'],
+        registers: [registry],
+      });
+    this.rejected =
+      existing<Counter<'reason'>>('causeway_sse_rejected_total') ??
+      new Counter({
+        name: 'causeway_sse_rejected_total',
+        help: 'Stream requests refused: unauthorized, instance-full, user-limit, not-ready',
+        labelNames: ['reason'],
+        registers: [registry],
+      });
+  }
+}

@@ -1,0 +1,53 @@
+import { isAddressedTo } from '@causeway/contracts';
+import { logIdTime, type LoggedNotification, type NotificationLog } from '@causeway/platform';
+
+export type ResumePlan =
+  { kind: 'replay'; entries: LoggedNotification[] } | { kind: 'recovery'; reason: RecoveryReason };
+
+/**
+ * Why a resume could not be replayed (ADR 007):
+ * - `trimmed`: the id is older than the oldest retained entry;
+ * - `expired`: the id is older than HISTORY_TTL_MS;
+ * - `too-many-missed`: more than HISTORY_SIZE entries addressed to the user were missed;
+ * - `unknown-position`: the id is ahead of this log (another log, or a reset one).
+ */
+export type RecoveryReason = 'trimmed' | 'expired' | 'too-many-missed' | 'unknown-position';
+
+const PAGE = 500;
+
+/**
+ * Decides how to resume `userId` after `lastEventId`: the entries addressed to them with
+ * lastEventId < id <= upTo (what the live follower has already dispatched; everything after it
+ * reaches the connection live), or recovery.
+ */
+export async function planResume(input: {
+  log: NotificationLog;
+  userId: string;
+  lastEventId: string;
+  upTo: string;
+  historySize: number;
+  historyTtlMs: number;
+  now: number;
+}): Promise<ResumePlan> {
+  const { log, lastEventId, upTo } = input;
+  if (log.compare(lastEventId, upTo) > 0) return { kind: 'recovery', reason: 'unknown-position' };
+  if (input.now - logIdTime(lastEventId) > input.historyTtlMs)
+    return { kind: 'recovery', reason: 'expired' };
+  const oldest = await log.oldestId();
+  if (oldest !== undefined && log.compare(lastEventId, oldest) < 0)
+    return { kind: 'recovery', reason: 'trimmed' };
+  const entries: LoggedNotification[] = [];
+  let after = lastEventId;
+  for (;;) {
+    const page = await log.read(after, PAGE);
+    for (const entry of page) {
+      if (log.compare(entry.id, upTo) > 0) return { kind: 'replay', entries };
+      if (!isAddressedTo(entry.notification, input.userId)) continue;
+      entries.push(entry);
+      if (entries.length > input.historySize)
+        return { kind: 'recovery', reason: 'too-many-missed' };
+    }
+    if (page.length < PAGE) return { kind: 'replay', entries };
+    after = page[page.length - 1]!.id;
+  }
+}

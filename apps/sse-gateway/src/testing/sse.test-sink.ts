@@ -1,0 +1,75 @@
+import { EventEmitter } from 'node:events';
+import { type SseSink } from '../sse/sse.connection';
+
+export interface ParsedFrame {
+  id?: string;
+  retry?: number;
+  method?: string;
+  params?: Record<string, unknown>;
+  comment?: boolean;
+}
+
+/**
+ * A socket stand-in for hub unit tests: records what the hub writes and can stop "draining"
+ * (everything written then counts as unwritten bytes, like a client that stopped reading).
+ */
+export class TestSink extends EventEmitter implements SseSink {
+  private text = '';
+  stalled = false;
+  private stalledBytes = 0;
+  ended = false;
+  destroyed = false;
+
+  get writableLength(): number {
+    return this.stalledBytes;
+  }
+
+  write(chunk: string): boolean {
+    if (this.ended || this.destroyed) return false;
+    if (this.stalled) this.stalledBytes += Buffer.byteLength(chunk);
+    else this.text += chunk;
+    return !this.stalled;
+  }
+
+  end(): void {
+    this.ended = true;
+    this.emit('close');
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.emit('close');
+  }
+
+  /** The client goes away. */
+  hangUp(): void {
+    this.emit('close');
+  }
+
+  frames(): ParsedFrame[] {
+    return this.text
+      .split('\n\n')
+      .filter((block) => block.length > 0)
+      .map((block) => {
+        const frame: ParsedFrame = {};
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) frame.comment = true;
+          else if (line.startsWith('id: ')) frame.id = line.slice(4);
+          else if (line.startsWith('retry: ')) frame.retry = Number(line.slice(7));
+          else if (line.startsWith('data: ')) {
+            const data = JSON.parse(line.slice(6)) as {
+              method: string;
+              params: Record<string, unknown>;
+            };
+            frame.method = data.method;
+            frame.params = data.params;
+          }
+        }
+        return frame;
+      });
+  }
+
+  notifications(method?: string): ParsedFrame[] {
+    return this.frames().filter((frame) => frame.method && (!method || frame.method === method));
+  }
+}

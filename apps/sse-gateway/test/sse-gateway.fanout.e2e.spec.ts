@@ -1,0 +1,393 @@
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { type Notification } from '@causeway/contracts';
+import {
+  MongoGroupMembers,
+  MongoTrainerPositions,
+  RedisNotificationLog,
+  TokenService,
+} from '@causeway/platform';
+import {
+  testNamespace,
+  startServiceProcess,
+  waitForStatus,
+  type ServiceProcess,
+} from '@causeway/testkit';
+import Redis from 'ioredis';
+import mongoose, { type Connection } from 'mongoose';
+import { SseClient, until } from './sse.client';
+
+/**
+ * Issue #5 item 5 end to end: two (or three) built gateway processes on real Redis and
+ * FerretDB; the test appends notifications to the Redis NotificationLog as the notifier would.
+ */
+const ns = testNamespace('ssefanout');
+const appDir = path.join(__dirname, '..');
+const secret = `jwt-${ns.id}-0123456789-0123456789`;
+const adminToken = `admin-${ns.id}-0123456789`;
+const tokens = new TokenService({ secret });
+const env = (instance: string, extra: Record<string, string> = {}) => ({
+  REDIS_URL: ns.redisUrl,
+  MONGODB_URI: ns.mongoUri(),
+  ADMIN_TOKEN: adminToken,
+  JWT_SECRET: secret,
+  TOPIC_PREFIX: ns.id,
+  INSTANCE_ID: instance,
+  SSE_RETRY_MS: '200',
+  PRESENCE_TTL_MS: '1500',
+  HISTORY_SIZE: '20',
+  ...extra,
+});
+
+let a: ServiceProcess;
+let b: ServiceProcess;
+let redis: Redis;
+let mongo: Connection;
+let log: RedisNotificationLog;
+const clients: SseClient[] = [];
+const extra: ServiceProcess[] = [];
+
+async function startGateway(instance: string, settings: Record<string, string> = {}) {
+  const gateway = await startServiceProcess({ appDir, env: env(instance, settings) });
+  await waitForStatus(`${gateway.url}/health/ready`, 200);
+  return gateway;
+}
+
+async function bearer(userId: string, trainerIds: string[] = []) {
+  return { Authorization: `Bearer ${(await tokens.issue(userId, { trainerIds })).token}` };
+}
+
+/** Opens a stream for `userId` through `target()` and waits for its session frame. */
+async function connect(userId: string, target: () => string, headers: Record<string, string> = {}) {
+  const client = new SseClient(target, { ...(await bearer(userId)), ...headers });
+  clients.push(client);
+  await client.waitFor((c) => c.sessions().length === 1, `${userId}'s session`);
+  return client;
+}
+
+let sequence = 0;
+function note(
+  target: Pick<Notification, 'targetType' | 'targetIds' | 'recipients'>,
+  n: unknown,
+): Notification {
+  return {
+    notificationId: `${ns.id}-${sequence++}`,
+    method: 'test.note',
+    params: { n },
+    serverId: 'test',
+    ...target,
+  };
+}
+const toUser = (userId: string, n: unknown) => note({ targetType: 'user', targetIds: [userId] }, n);
+const broadcast = (n: unknown) => note({ targetType: 'broadcast', targetIds: [] }, n);
+
+beforeAll(async () => {
+  redis = new Redis(ns.redisUrl);
+  mongo = await mongoose.createConnection(ns.mongoUri()).asPromise();
+  log = new RedisNotificationLog({ client: redis, keyPrefix: `${ns.id}:` });
+  [a, b] = await Promise.all([startGateway('gw-a'), startGateway('gw-b')]);
+});
+
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+});
+
+afterAll(async () => {
+  await Promise.all([a, b, ...extra].map((gateway) => gateway?.stop('SIGKILL')));
+  await log?.close();
+  const keys = await redis.keys(`${ns.id}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  await mongo.dropDatabase();
+  await mongo.close();
+});
+
+describe('sse-gateway fan-out across instances', () => {
+  it("delivers a user's notification to each of their connections on both gateways exactly once, nobody else's", async () => {
+    const ashA = await connect('ash', () => a.url);
+    const ashB = await connect('ash', () => b.url);
+    const mistyA = await connect('misty', () => a.url);
+    const mistyB = await connect('misty', () => b.url);
+    await log.append(toUser('ash', 'ash-1'));
+    await log.append(toUser('misty', 'misty-1'));
+    await log.append(
+      note({ targetType: 'group', targetIds: ['kanto'], recipients: ['ash', 'brock'] }, 'kanto-1'),
+    );
+    await log.append(broadcast('all-1'));
+    // A duplicate append (a redelivered event) produces nothing.
+    const dup = toUser('ash', 'ash-2');
+    await log.append(dup);
+    await log.append(dup);
+    await log.append(broadcast('fence'));
+    for (const client of [ashA, ashB, mistyA, mistyB])
+      await client.waitFor((c) => c.ns().includes('fence'), 'the fence');
+    for (const ash of [ashA, ashB])
+      expect(ash.ns()).toEqual(['ash-1', 'kanto-1', 'all-1', 'ash-2', 'fence']);
+    for (const misty of [mistyA, mistyB]) expect(misty.ns()).toEqual(['misty-1', 'all-1', 'fence']);
+    // Every frame has the same log id on both gateways.
+    expect(ashA.notifications('test.note').map((f) => f.id)).toEqual(
+      ashB.notifications('test.note').map((f) => f.id),
+    );
+    expect(ashA.sessions()[0]?.params).toMatchObject({ serverId: 'gw-a', resumed: 'new' });
+    expect(ashB.sessions()[0]?.params).toMatchObject({ serverId: 'gw-b', resumed: 'new' });
+    // S0-8: the connections were also announced on the event bus (Redis Streams topics).
+    await until(
+      async () => (await redis.keys(`${ns.id}*events.ConnectionEstablishedEvent*`)).length > 0,
+      'a ConnectionEstablishedEvent topic',
+    );
+  });
+
+  it('broadcasts to every connection of every user', async () => {
+    const users = ['u1', 'u2', 'u3', 'u4'];
+    const all = await Promise.all(
+      users.flatMap((user) => [connect(user, () => a.url), connect(user, () => b.url)]),
+    );
+    await log.append(broadcast('hello'));
+    for (const client of all)
+      await client.waitFor((c) => c.ns().includes('hello'), 'the broadcast');
+    for (const client of all) expect(client.ns()).toEqual(['hello']);
+  });
+
+  it('replays every missed notification in order after a dropped connection, on the other gateway', async () => {
+    const first = await connect('ash', () => a.url);
+    await log.append(toUser('ash', 1));
+    await first.waitFor((c) => c.ns().includes(1), 'the first note');
+    first.close();
+    for (let n = 2; n <= 6; n++) {
+      await log.append(toUser('ash', n));
+      await log.append(toUser('misty', -n));
+    }
+    const resumed = await connect('ash', () => b.url, { 'Last-Event-ID': first.lastId! });
+    expect(resumed.sessions()[0]?.params).toMatchObject({
+      resumed: 'replayed',
+      replayed: 5,
+      serverId: 'gw-b',
+    });
+    expect(resumed.sessions()[0]?.id).toBe(first.lastId);
+    await log.append(toUser('ash', 7));
+    await resumed.waitFor((c) => c.ns().includes(7), 'the live note');
+    expect(resumed.ns()).toEqual([2, 3, 4, 5, 6, 7]);
+    // The ?lastEventId= form resumes the same way.
+    const viaQuery = new SseClient(
+      () => a.url,
+      await bearer('ash'),
+      `/events?lastEventId=${first.lastId}`,
+    );
+    clients.push(viaQuery);
+    await viaQuery.waitFor((c) => c.ns().includes(7), 'the replay via query');
+    expect(viaQuery.ns()).toEqual([2, 3, 4, 5, 6, 7]);
+  });
+
+  it('loses nothing when a gateway is killed and its clients reconnect to another with their last id', async () => {
+    const doomed = await startGateway('gw-doomed');
+    extra.push(doomed);
+    let target = doomed.url;
+    const ash = await connect('ash', () => target);
+    const watcher = await connect('ash', () => a.url);
+    await log.append(toUser('ash', 1));
+    await ash.waitFor((c) => c.ns().includes(1), 'the first note');
+
+    // Presence: ash on both instances.
+    const online = async () => {
+      const response = await fetch(`${a.url}/api/presence`, {
+        headers: { Authorization: `Bearer ${adminToken}` },
+      });
+      const body = (await response.json()) as {
+        instances: { serverId: string; users: { userId: string }[] }[];
+      };
+      return body.instances
+        .filter((i) => i.users.some((u) => u.userId === 'ash'))
+        .map((i) => i.serverId);
+    };
+    await until(async () => (await online()).includes('gw-doomed'), 'ash online on gw-doomed');
+    expect(await online()).toEqual(expect.arrayContaining(['gw-a', 'gw-doomed']));
+
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    // While the client is cut off, notifications keep coming.
+    for (let n = 2; n <= 5; n++) await log.append(toUser('ash', n));
+    // The "load balancer" now sends it to gw-b; EventSource reconnects by itself with Last-Event-ID.
+    target = b.url;
+    await ash.waitFor((c) => c.ns().includes(5), 'the missed notes after reconnecting');
+    await log.append(toUser('ash', 6));
+    await ash.waitFor((c) => c.ns().includes(6), 'the live note');
+    expect(ash.ns()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(ash.sessions().map((s) => s.params.resumed)).toEqual(['new', 'replayed']);
+    expect(ash.sessions()[1]?.params.serverId).toBe('gw-b');
+    await watcher.waitFor((c) => c.ns().includes(6), 'the watcher');
+    expect(watcher.ns()).toEqual([1, 2, 3, 4, 5, 6]);
+
+    // The killed instance drops out of presence once its heartbeat expires.
+    await until(
+      async () => !(await online()).includes('gw-doomed'),
+      'gw-doomed to expire from presence',
+    );
+    expect(await online()).toEqual(expect.arrayContaining(['gw-a', 'gw-b']));
+  });
+
+  it('sends recovery with the visible positions when the client missed more than the history', async () => {
+    const positions = new MongoTrainerPositions(mongo);
+    const groups = new MongoGroupMembers(mongo);
+    await positions.init();
+    await groups.init();
+    const row = (trainerId: string, x: number) => ({
+      trainerId,
+      x,
+      y: 1,
+      isMoving: false,
+      dirX: 0,
+      dirY: 0,
+      speed: 0,
+      startedAt: 0,
+      version: 1,
+      updatedAt: Date.now(),
+    });
+    for (const [id, x] of [
+      ['gary', 1],
+      ['rec-ash', 2],
+      ['rec-misty', 3],
+      ['rec-brock', 4],
+    ] as const)
+      await positions.apply(row(id, x));
+    await groups.apply({ trainerId: 'rec-ash', groupId: 'g1', action: 'join', version: 1 });
+    await groups.apply({ trainerId: 'rec-misty', groupId: 'g1', action: 'join', version: 1 });
+    await groups.apply({ trainerId: 'rec-brock', groupId: 'g2', action: 'join', version: 1 });
+
+    const first = await connect('rec-ash', () => a.url);
+    await log.append(toUser('rec-ash', 0));
+    await first.waitFor((c) => c.ns().includes(0), 'the first note');
+    first.close();
+    for (let n = 1; n <= 25; n++) await log.append(toUser('rec-ash', n)); // HISTORY_SIZE is 20
+    const resumed = await connect('rec-ash', () => b.url, { 'Last-Event-ID': first.lastId! });
+    await resumed.waitFor((c) => c.notifications('recovery').length === 1, 'the recovery frame');
+    expect(resumed.sessions()[0]?.params).toMatchObject({ resumed: 'recovery', replayed: 0 });
+    const recovery = resumed.notifications('recovery')[0]!;
+    expect(recovery.params.reason).toBe('too-many-missed');
+    const seen = (recovery.params.positions as { trainerId: string }[]).map((p) => p.trainerId);
+    expect(seen).toEqual(expect.arrayContaining(['gary', 'rec-ash', 'rec-misty']));
+    expect(seen).not.toContain('rec-brock');
+    expect(resumed.ns()).toEqual([]);
+    await log.append(toUser('rec-ash', 'live'));
+    await resumed.waitFor((c) => c.ns().includes('live'), 'the live note after recovery');
+  });
+
+  it('shows a user only their own presence and their group members', async () => {
+    await connect('p-ash', () => a.url);
+    await connect('p-gary', () => b.url);
+    const view = async (headers: Record<string, string>) =>
+      (await (await fetch(`${a.url}/api/presence`, { headers })).json()) as {
+        instances: { serverId: string; users: { userId: string; connections: number }[] }[];
+      };
+    await until(async () => {
+      const users = (await view({ Authorization: `Bearer ${adminToken}` })).instances.flatMap(
+        (i) => i.users,
+      );
+      return users.some((u) => u.userId === 'p-gary') && users.some((u) => u.userId === 'p-ash');
+    }, 'both users online');
+    const mine = await view(await bearer('p-ash'));
+    expect(mine.instances.flatMap((i) => i.users.map((u) => u.userId))).toEqual(['p-ash']);
+    expect(mine.instances.map((i) => i.serverId)).toEqual(['gw-a']);
+    const anonymous = await fetch(`${a.url}/api/presence`);
+    expect(anonymous.status).toBe(401);
+  });
+});
+
+describe('sse-gateway admission', () => {
+  it('answers 401 problem details without a valid credential, naming what is wrong', async () => {
+    const cases: [string, RequestInit | undefined][] = [
+      ['/events', undefined],
+      ['/events', { headers: { Authorization: 'Bearer not-a-jwt' } }],
+      // An access token is not a stream token.
+      [`/events?token=${(await tokens.issue('ash')).token}`, undefined],
+      ['/events', { headers: { Cookie: 'causeway_token=garbage' } }],
+    ];
+    for (const [url, init] of cases) {
+      const response = await fetch(`${a.url}${url}`, init);
+      expect(response.status).toBe(401);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      const problem = (await response.json()) as { title: string; detail: string };
+      expect(problem.title).toBe('Unauthorized');
+      expect(problem.detail.length).toBeGreaterThan(10);
+    }
+    const badId = await fetch(`${a.url}/events?lastEventId=nope`, { headers: await bearer('ash') });
+    expect(badId.status).toBe(400);
+    expect(((await badId.json()) as { detail: string }).detail).toContain('Last-Event-ID');
+  });
+
+  it('opens a stream with a stream token in ?token= and with the session cookie', async () => {
+    const issued = await fetch(`${a.url}/api/stream-tokens`, {
+      method: 'POST',
+      headers: await bearer('ash'),
+    });
+    expect(issued.status).toBe(201);
+    const { token, expiresAt } = (await issued.json()) as { token: string; expiresAt: number };
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(60_000);
+    const viaQuery = new SseClient(() => a.url, {}, `/events?token=${token}`);
+    clients.push(viaQuery);
+    await viaQuery.waitFor((c) => c.sessions().length === 1, 'the stream via ?token=');
+
+    const session = await fetch(`${a.url}/api/session`, {
+      method: 'POST',
+      headers: await bearer('ash'),
+    });
+    expect(session.status).toBe(204);
+    const cookie = session.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^causeway_token=[^;]+; HttpOnly; SameSite=Strict; Path=\//);
+    const viaCookie = new SseClient(() => a.url, { Cookie: cookie.split(';')[0]! });
+    clients.push(viaCookie);
+    await viaCookie.waitFor((c) => c.sessions().length === 1, 'the stream via cookie');
+    const logout = await fetch(`${a.url}/api/session`, { method: 'DELETE' });
+    expect(logout.headers.get('set-cookie')).toContain('Max-Age=0');
+  });
+
+  it('answers 429 beyond the per-user limit and 503 beyond the instance limit, with Retry-After', async () => {
+    const small = await startGateway('gw-small', {
+      MAX_CONNECTIONS: '2',
+      MAX_CONNECTIONS_PER_USER: '1',
+    });
+    extra.push(small);
+    await connect('ash', () => small.url);
+    const tooMany = await fetch(`${small.url}/events`, { headers: await bearer('ash') });
+    expect(tooMany.status).toBe(429);
+    expect(tooMany.headers.get('retry-after')).toBe('5');
+    expect(tooMany.headers.get('content-type')).toContain('application/problem+json');
+    await connect('misty', () => small.url);
+    const full = await fetch(`${small.url}/events`, { headers: await bearer('brock') });
+    expect(full.status).toBe(503);
+    expect(full.headers.get('retry-after')).toBe('5');
+    expect(((await full.json()) as { detail: string }).detail).toContain('maximum of 2');
+  });
+
+  it('sends the stream headers, heartbeats, and tells clients to retry on SIGTERM', async () => {
+    const short = await startGateway(`gw-short-${randomUUID().slice(0, 4)}`, {
+      HEARTBEAT_MS: '100',
+    });
+    extra.push(short);
+    const controller = new AbortController();
+    const response = await fetch(`${short.url}/events`, {
+      headers: await bearer('ash'),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(response.headers.get('cache-control')).toContain('no-cache');
+    expect(response.headers.get('x-accel-buffering')).toBe('no');
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const readUntil = async (pattern: RegExp) => {
+      while (!pattern.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+    };
+    await readUntil(/\n:\n\n/);
+    expect(text).toMatch(/"method":"session"/);
+    const exit = short.stop('SIGTERM');
+    await readUntil(/"method":"shutdown"/);
+    expect(text).toMatch(/retry: \d+\n\ndata: \{"jsonrpc":"2.0","method":"shutdown"/);
+    await readUntil(/$^/); // until the stream ends
+    expect(await exit).toBe(0);
+    controller.abort();
+  });
+});

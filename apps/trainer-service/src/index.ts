@@ -1,0 +1,10 @@
+// The trainer feature of trainer-service, for the app itself and the embedded mode.
+export * from './trainer/trainer.module';
+export * from './trainer/trainer.module-options';
+export * from './trainer/trainer.command-handler';
+export * from './trainer/trainer.decider';
+export { trainerStreamId, TRAINER_AGGREGATE } from './trainer/trainer.stream';
+export * from './outbox/lease.port';
+export * from './outbox/in-memory.lease';
+export * from './outbox/redis.lease';
+export * from './outbox/forwarder.supervisor';

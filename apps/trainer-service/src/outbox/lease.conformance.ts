@@ -1,0 +1,59 @@
+import { type Lease } from './lease.port';
+
+/**
+ * The conformance suite of Lease. `factory(key, ttlMs)` returns a new holder of the lease `key`;
+ * holders of one key compete (one suite run per implementation, fresh keys per test).
+ */
+export function describeLease(
+  name: string,
+  factory: (key: string, ttlMs: number) => Promise<Lease>,
+): void {
+  describe(`${name} lease conformance`, () => {
+    let run = 0;
+    const key = () => `lease-${Date.now()}-${run++}`;
+
+    it('is held by one holder at a time and renewed by it', async () => {
+      const k = key();
+      const a = await factory(k, 60_000);
+      const b = await factory(k, 60_000);
+      expect(await a.acquire()).toBe(true);
+      expect(await b.acquire()).toBe(false);
+      expect(await a.acquire()).toBe(true);
+      expect(await b.acquire()).toBe(false);
+    });
+
+    it('lets exactly one of many racing holders win', async () => {
+      const k = key();
+      const holders = await Promise.all(Array.from({ length: 10 }, () => factory(k, 60_000)));
+      const won = await Promise.all(holders.map((holder) => holder.acquire()));
+      expect(won.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('passes to another holder after a release, and a release by a non-holder changes nothing', async () => {
+      const k = key();
+      const a = await factory(k, 60_000);
+      const b = await factory(k, 60_000);
+      await a.acquire();
+      await b.release();
+      expect(await b.acquire()).toBe(false);
+      await a.release();
+      expect(await b.acquire()).toBe(true);
+      expect(await a.acquire()).toBe(false);
+    });
+
+    it('lapses when it is not renewed', async () => {
+      const k = key();
+      const a = await factory(k, 150);
+      const b = await factory(k, 150);
+      expect(await a.acquire()).toBe(true);
+      const deadline = Date.now() + 5_000;
+      let taken = false;
+      while (!taken && Date.now() < deadline) {
+        taken = await b.acquire();
+        if (!taken) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(taken).toBe(true);
+      expect(await a.acquire()).toBe(false);
+    });
+  });
+}

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import type Redis from 'ioredis';
+import { type Lease } from './lease.port';
+
+// KEYS[1] = lease key; ARGV[1] = holder token, ARGV[2] = ttl ms. Renews only our own lease.
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`;
+
+// KEYS[1] = lease key; ARGV[1] = holder token. Deletes only our own lease.
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export interface RedisLeaseOptions {
+  client: Redis;
+  /** The lease's key, e.g. `<prefix>trainer-service:forwarder:lease`. */
+  key: string;
+  ttlMs: number;
+  /** Who holds it (logged and stored as the value); a random suffix keeps restarts apart. */
+  holder: string;
+}
+
+/** A lease in Redis: `SET key token NX PX ttl` takes it, a compare-and-PEXPIRE script renews it. */
+export class RedisLease implements Lease {
+  readonly ttlMs: number;
+  private readonly token: string;
+
+  constructor(private readonly options: RedisLeaseOptions) {
+    if (!(options.ttlMs > 0)) throw new RangeError(`lease ttlMs must be > 0, got ${options.ttlMs}`);
+    this.ttlMs = options.ttlMs;
+    this.token = `${options.holder}:${randomUUID()}`;
+  }
+
+  async acquire(): Promise<boolean> {
+    const { client, key } = this.options;
+    const renewed = (await client.eval(RENEW, 1, key, this.token, String(this.ttlMs))) as number;
+    if (renewed === 1) return true;
+    return (await client.set(key, this.token, 'PX', this.ttlMs, 'NX')) === 'OK';
+  }
+
+  async release(): Promise<void> {
+    await this.options.client.eval(RELEASE, 1, this.options.key, this.token);
+  }
+}

@@ -1,0 +1,72 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { EventForwarder, type Publisher, topicNaming } from '@causeway/cqrs-core';
+import {
+  BUS_PUBLISHER,
+  CQRS_CORE_OPTIONS,
+  type CqrsCoreModuleOptions,
+} from '@causeway/cqrs-core/nest';
+import {
+  TRAINER_MODULE_OPTIONS,
+  TRAINER_READY,
+  type Readiness,
+  type TrainerModuleOptions,
+} from '../trainer/trainer.module-options';
+import { ForwarderSupervisor } from './forwarder.supervisor';
+
+/**
+ * The outbox of trainer-service (ADR 005): forwards the events appended to the event store to
+ * the event bus (`events.<Type>`), on one instance at a time when a lease is configured.
+ */
+@Injectable()
+export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('TrainerOutbox');
+  private readonly supervisor: ForwarderSupervisor;
+  private stopped = false;
+
+  constructor(
+    @Inject(TRAINER_MODULE_OPTIONS) options: TrainerModuleOptions,
+    @Inject(TRAINER_READY) private readonly ready: Readiness,
+    @Inject(BUS_PUBLISHER) publisher: Publisher,
+    @Inject(CQRS_CORE_OPTIONS) cqrs: CqrsCoreModuleOptions,
+  ) {
+    const naming = topicNaming(cqrs.topicPrefix);
+    const forwarder = new EventForwarder({
+      store: options.eventStore,
+      publisher,
+      checkpoints: options.forwarder.checkpoints,
+      topicOf: (event) => naming.event(event.type),
+      name: options.forwarder.name ?? 'trainer-service.forwarder',
+      pollIntervalMs: options.forwarder.pollIntervalMs,
+      onError: (error) => this.logger.warn(`forwarding failed: ${(error as Error).message}`),
+    });
+    this.supervisor = new ForwarderSupervisor({
+      forwarder,
+      lease: options.forwarder.lease,
+      onChange: ({ holding }) =>
+        this.logger.log(
+          holding ? 'took the forwarder lease: forwarding' : 'lost the forwarder lease',
+        ),
+      onError: (error) => this.logger.warn(`forwarder lease: ${(error as Error).message}`),
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    void this.ready.promise.then(
+      () => {
+        if (!this.stopped) this.supervisor.start();
+      },
+      () => undefined,
+    );
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    await this.supervisor.stop();
+  }
+}

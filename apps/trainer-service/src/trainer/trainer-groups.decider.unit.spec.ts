@@ -1,0 +1,99 @@
+import { DeciderSpecification } from '@causeway/cqrs-core/testing';
+import {
+  type ChangeGroup,
+  type TrainerEvent,
+  trainerDecider,
+  UnknownTrainerError,
+} from './trainer.decider';
+
+const T0 = 1_800_000_000_000;
+const decider = trainerDecider({ speed: 100 });
+const spec = DeciderSpecification.for(decider);
+
+const still = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
+const created: TrainerEvent = {
+  type: 'TrainerMovedEvent',
+  data: { trainerId: 'ash', position: { x: 3, y: 4 }, movement: still, timestamp: T0 },
+};
+const change = (action: 'join' | 'leave', groupId: string, now = T0 + 10): ChangeGroup => ({
+  type: 'ChangeGroup',
+  data: { trainerId: 'ash', groupId, action, timestamp: now - 3 },
+  metadata: { now },
+});
+const joined = (groupId: string, now = T0 + 10): TrainerEvent => ({
+  type: 'TrainerJoinedGroupEvent',
+  data: { trainerId: 'ash', groupId, timestamp: now },
+});
+const left = (groupId: string, now = T0 + 10): TrainerEvent => ({
+  type: 'TrainerLeftGroupEvent',
+  data: { trainerId: 'ash', groupId, timestamp: now },
+});
+
+describe('trainer decider: groups', () => {
+  it('joins a group at the time the command was accepted', () => {
+    spec.given([created]).when(change('join', 'party')).then(joined('party'));
+  });
+
+  it('keeps the groups it is in, sorted, and leaves one of them', () => {
+    spec
+      .given([created, joined('party'), joined('gym')])
+      .when(change('leave', 'party'))
+      .thenState({
+        exists: true,
+        position: { x: 3, y: 4 },
+        movement: still,
+        groups: ['gym'],
+      });
+    spec
+      .given([created, joined('party'), joined('gym')])
+      .when(change('join', 'arena'))
+      .thenState({
+        exists: true,
+        position: { x: 3, y: 4 },
+        movement: still,
+        groups: ['arena', 'gym', 'party'],
+      });
+  });
+
+  it('decides nothing when joining a group it is in or leaving one it is not in', () => {
+    spec
+      .given([created, joined('party')])
+      .when(change('join', 'party'))
+      .then([]);
+    spec.given([created]).when(change('leave', 'party')).then([]);
+    spec
+      .given([created, joined('party'), left('party')])
+      .when(change('leave', 'party'))
+      .then([]);
+  });
+
+  it('rejoins a group it left', () => {
+    spec
+      .given([created, joined('party'), left('party')])
+      .when(change('join', 'party'))
+      .then(joined('party'));
+  });
+
+  it('refuses a group change of a trainer that never moved', () => {
+    spec
+      .given([])
+      .when(change('join', 'party'))
+      .thenThrows(UnknownTrainerError, (error) => error.message === 'unknown trainer "ash"');
+  });
+
+  it('keeps its groups across moves', () => {
+    spec
+      .given([created, joined('party')])
+      .when({
+        type: 'MoveTrainer',
+        data: { trainerId: 'ash', directionX: 1, directionY: 0, action: 'start', timestamp: T0 },
+        metadata: { now: T0 + 20 },
+      })
+      .thenState({
+        exists: true,
+        position: { x: 3, y: 4 },
+        movement: { isMoving: true, direction: { x: 1, y: 0 }, speed: 100, startedAt: T0 + 20 },
+        groups: ['party'],
+      });
+  });
+});

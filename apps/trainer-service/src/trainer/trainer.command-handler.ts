@@ -1,0 +1,182 @@
+import {
+  decideEvents,
+  DeferredError,
+  type Envelope,
+  type EventStore,
+  type SnapshotStore,
+  PermanentError,
+  retryOnConflict,
+  type RetryOnConflictOptions,
+} from '@causeway/cqrs-core';
+import {
+  CHANGE_GROUP_COMMAND,
+  type ChangeGroupCommand,
+  MOVE_TRAINER_COMMAND,
+  type MoveTrainerCommand,
+} from '@causeway/contracts';
+import { type CommandStatusStore, type NotificationLog } from '@causeway/platform';
+import { type TrainerCommand, type TrainerEvent, trainerDecider } from './trainer.decider';
+import { TrainerStream, trainerStreamId } from './trainer.stream';
+
+/** What became of a command; also the command bus reply of a `request`. */
+export interface CommandOutcome {
+  status: 'processed' | 'rejected';
+  /** The trainer's stream version after the command (processed only). */
+  version?: number;
+  reason?: string;
+}
+
+export interface TrainerCommandHandlerOptions {
+  /** This instance: the `serverId` of the notifications it produces. */
+  serverId: string;
+  eventStore: EventStore;
+  snapshots?: SnapshotStore;
+  commandStatus: CommandStatusStore;
+  notifications: NotificationLog;
+  /** Trainer speed in units per second. */
+  speed: number;
+  /** Snapshot every this many events; 0 disables snapshots. */
+  snapshotEvery: number;
+  /** Retry on concurrency conflicts (reload, decide, append again). Default 10 attempts. */
+  conflictRetry?: RetryOnConflictOptions;
+  /** Resolves once the stores can be used; until then commands are deferred (redelivered later). */
+  ready?: Promise<void>;
+  /** Default: the system clock. */
+  now?: () => Date;
+}
+
+export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as const;
+
+/**
+ * Handles MoveTrainerCommand and ChangeGroupCommand: load the trainer (snapshot + tail) → decide
+ * → append with the expected version (again from the load on a conflict) → record the outcome in
+ * the CommandStatusStore → append a `command.result` notification for the issuer.
+ *
+ * - A domain rejection (a PermanentError from decide: InvalidMoveError, UnknownTrainerError) is
+ *   an outcome, not a failure: status `rejected` with the reason, and the command is acknowledged.
+ * - Anything else (a server down, conflicts beyond the retries) is thrown to the router, which
+ *   retries and finally dead-letters it; `deadLettered` then records the rejection.
+ * - Redelivery is safe at every step: events get ids derived from the command id, a command that
+ *   already produced events is recognised on load, the first recorded status wins and the
+ *   notification log deduplicates by notificationId.
+ */
+export class TrainerCommandHandler {
+  private readonly stream: TrainerStream;
+  private readonly decider: ReturnType<typeof trainerDecider>;
+  private readonly now: () => Date;
+  private ready: boolean;
+
+  constructor(private readonly options: TrainerCommandHandlerOptions) {
+    this.decider = trainerDecider({ speed: options.speed });
+    this.stream = new TrainerStream({
+      eventStore: options.eventStore,
+      snapshots: options.snapshots,
+      snapshotEvery: options.snapshotEvery,
+      decider: this.decider,
+    });
+    this.now = options.now ?? (() => new Date());
+    this.ready = options.ready === undefined;
+    void options.ready?.then(
+      () => (this.ready = true),
+      () => undefined,
+    );
+  }
+
+  async handle(envelope: Envelope): Promise<CommandOutcome> {
+    if (!this.ready) throw new DeferredError('the event store is not ready yet');
+    const command = this.toDomain(envelope);
+    const commandId = envelope.messageId;
+    let outcome: CommandOutcome;
+    try {
+      outcome = await retryOnConflict(
+        () =>
+          this.decideAndAppend(
+            trainerStreamId(command.data.trainerId),
+            commandId,
+            command,
+            envelope,
+          ),
+        { maxAttempts: 10, ...this.options.conflictRetry },
+      );
+    } catch (error) {
+      if (!(error instanceof DomainRejection)) throw error;
+      outcome = { status: 'rejected', reason: error.cause.message };
+    }
+    await this.record(envelope, outcome);
+    return outcome;
+  }
+
+  /** The command failed for good (retries spent, or an error no retry can fix): record that. */
+  async deadLettered(envelope: Envelope, error: unknown): Promise<void> {
+    const reason = `failed: ${(error as Error)?.message ?? String(error)}`;
+    await this.record(envelope, { status: 'rejected', reason });
+  }
+
+  private async decideAndAppend(
+    streamId: string,
+    commandId: string,
+    command: TrainerCommand,
+    envelope: Envelope,
+  ): Promise<CommandOutcome> {
+    const repository = this.stream.repository(commandId);
+    const loaded = await repository.load(streamId);
+    const done = loaded.state.recent.find(([id]) => id === commandId);
+    if (done) return { status: 'processed', version: done[1] };
+    let events: TrainerEvent[];
+    try {
+      events = decideEvents(this.decider, command, loaded.state.trainer);
+    } catch (error) {
+      if (error instanceof PermanentError) throw new DomainRejection(error);
+      throw error;
+    }
+    const saved = await repository.save(loaded, events, {
+      stateAfter: this.stream.stateAfter(loaded, commandId, events),
+      metadata: {
+        causationId: commandId,
+        correlationId: envelope.metadata.correlationId ?? commandId,
+        ...(envelope.metadata.issuerId !== undefined && { issuerId: envelope.metadata.issuerId }),
+      },
+    });
+    return { status: 'processed', version: saved.version };
+  }
+
+  private toDomain(envelope: Envelope): TrainerCommand {
+    const accepted = Date.parse(envelope.metadata.timestamp);
+    const now = Number.isFinite(accepted) ? accepted : this.now().getTime();
+    if (envelope.type === MOVE_TRAINER_COMMAND)
+      return { type: 'MoveTrainer', data: envelope.data as MoveTrainerCommand, metadata: { now } };
+    if (envelope.type === CHANGE_GROUP_COMMAND)
+      return { type: 'ChangeGroup', data: envelope.data as ChangeGroupCommand, metadata: { now } };
+    throw new PermanentError(`trainer-service does not handle ${envelope.type}`);
+  }
+
+  private async record(envelope: Envelope, outcome: CommandOutcome): Promise<void> {
+    const issuerId = envelope.metadata.issuerId ?? '';
+    await this.options.commandStatus.complete({
+      commandId: envelope.messageId,
+      type: envelope.type,
+      issuerId,
+      status: outcome.status,
+      completedAt: this.now().toISOString(),
+      ...(outcome.reason !== undefined && { reason: outcome.reason }),
+      ...(outcome.version !== undefined && { version: outcome.version }),
+    });
+    if (!issuerId) return; // nobody to tell
+    await this.options.notifications.append({
+      notificationId: `command-result:${envelope.messageId}`,
+      targetType: 'user',
+      targetIds: [issuerId],
+      method: 'command.result',
+      params: { commandId: envelope.messageId, ...outcome },
+      serverId: this.options.serverId,
+    });
+  }
+}
+
+/** A domain refusal inside the retry loop: not a conflict, so retryOnConflict lets it through. */
+class DomainRejection extends Error {
+  constructor(override readonly cause: PermanentError) {
+    super(cause.message);
+    this.name = 'DomainRejection';
+  }
+}

@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DeferredError,
+  type Envelope,
+  InMemoryEventStore,
+  InMemorySnapshotStore,
+  MessageFactory,
+} from '@causeway/cqrs-core';
+import { contractsSerializer } from '@causeway/contracts';
+import { InMemoryCommandStatusStore, InMemoryNotificationLog } from '@causeway/platform';
+import { TrainerCommandHandler } from './trainer.command-handler';
+import { uuidV5 } from './command-event-ids';
+
+const T0 = Date.parse('2026-11-21T10:00:00.000Z');
+const factory = new MessageFactory();
+
+function moveCommand(
+  action: 'start' | 'stop',
+  dx = 1,
+  dy = 0,
+  options: { at?: number; trainerId?: string; issuerId?: string } = {},
+): Envelope {
+  const trainerId = options.trainerId ?? 'ash';
+  return factory.command(
+    'MoveTrainerCommand',
+    { trainerId, directionX: dx, directionY: dy, action, timestamp: options.at ?? T0 },
+    {
+      aggregateId: trainerId,
+      causedBy: null,
+      metadata: {
+        issuerId: options.issuerId ?? trainerId,
+        timestamp: new Date(options.at ?? T0).toISOString(),
+      },
+    },
+  );
+}
+
+function groupCommand(action: 'join' | 'leave', groupId: string, trainerId = 'ash'): Envelope {
+  return factory.command(
+    'ChangeGroupCommand',
+    { trainerId, groupId, action, timestamp: T0 },
+    { aggregateId: trainerId, causedBy: null, metadata: { issuerId: trainerId } },
+  );
+}
+
+function setup(options: { snapshotEvery?: number; ready?: Promise<void> } = {}) {
+  const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+  const commandStatus = new InMemoryCommandStatusStore();
+  const notifications = new InMemoryNotificationLog();
+  const handler = new TrainerCommandHandler({
+    serverId: 'trainer-1',
+    eventStore,
+    snapshots: new InMemorySnapshotStore(),
+    commandStatus,
+    notifications,
+    speed: 100,
+    snapshotEvery: options.snapshotEvery ?? 50,
+    conflictRetry: { maxAttempts: 50, initialDelayMs: 1, maxDelayMs: 5 },
+    ready: options.ready,
+  });
+  return { eventStore, commandStatus, notifications, handler };
+}
+
+describe('TrainerCommandHandler', () => {
+  it('appends the decided event, records "processed" with the version and tells the issuer', async () => {
+    const { eventStore, commandStatus, notifications, handler } = setup();
+    const command = moveCommand('start', 3, 4);
+    await expect(handler.handle(command)).resolves.toEqual({ status: 'processed', version: 1 });
+
+    const [event] = await eventStore.readStream('trainer-ash');
+    expect(event).toMatchObject({
+      messageId: uuidV5(`${command.messageId}:0`),
+      type: 'TrainerMovedEvent',
+      aggregateId: 'trainer-ash',
+      aggregateType: 'Trainer',
+      version: 1,
+      data: {
+        trainerId: 'ash',
+        position: { x: 0, y: 0 },
+        movement: { isMoving: true, direction: { x: 0.6, y: 0.8 }, speed: 100, startedAt: T0 },
+        timestamp: T0,
+      },
+      metadata: { causationId: command.messageId, issuerId: 'ash' },
+    });
+    expect(await commandStatus.get(command.messageId)).toMatchObject({
+      status: 'processed',
+      version: 1,
+      type: 'MoveTrainerCommand',
+      issuerId: 'ash',
+    });
+    const logged = await notifications.read(undefined, 10);
+    expect(logged.map((entry) => entry.notification)).toEqual([
+      {
+        notificationId: `command-result:${command.messageId}`,
+        targetType: 'user',
+        targetIds: ['ash'],
+        method: 'command.result',
+        params: { commandId: command.messageId, status: 'processed', version: 1 },
+        serverId: 'trainer-1',
+      },
+    ]);
+  });
+
+  it('advances the position by the time between the accepted commands', async () => {
+    const { eventStore, handler } = setup();
+    await handler.handle(moveCommand('start', 1, 0, { at: T0 }));
+    await handler.handle(moveCommand('stop', 0, 0, { at: T0 + 2_500 }));
+    const events = await eventStore.readStream('trainer-ash');
+    expect(events.map((event) => event.data)).toEqual([
+      expect.objectContaining({ position: { x: 0, y: 0 } }),
+      expect.objectContaining({
+        position: { x: 250, y: 0 },
+        movement: { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 },
+      }),
+    ]);
+  });
+
+  it.each([1, 50])(
+    'handles a redelivered command once (snapshot every %i events)',
+    async (snapshotEvery) => {
+      const { eventStore, notifications, handler } = setup({ snapshotEvery });
+      await handler.handle(moveCommand('start'));
+      const command = moveCommand('stop', 0, 0, { at: T0 + 1_000 });
+      await handler.handle(command);
+      await expect(handler.handle(command)).resolves.toEqual({ status: 'processed', version: 2 });
+      expect(await eventStore.readStream('trainer-ash')).toHaveLength(2);
+      expect(await notifications.read(undefined, 10)).toHaveLength(2);
+    },
+  );
+
+  it('rejects an invalid move with the reason, appends nothing, and acknowledges it', async () => {
+    const { eventStore, commandStatus, notifications, handler } = setup();
+    const command = moveCommand('start', 0, 0);
+    await expect(handler.handle(command)).resolves.toEqual({
+      status: 'rejected',
+      reason: 'cannot start moving without a direction',
+    });
+    expect(await eventStore.readStream('trainer-ash')).toEqual([]);
+    expect(await commandStatus.get(command.messageId)).toMatchObject({
+      status: 'rejected',
+      reason: 'cannot start moving without a direction',
+    });
+    const [entry] = await notifications.read(undefined, 10);
+    expect(entry!.notification.params).toEqual({
+      commandId: command.messageId,
+      status: 'rejected',
+      reason: 'cannot start moving without a direction',
+    });
+  });
+
+  it('rejects a group change of an unknown trainer', async () => {
+    const { commandStatus, handler } = setup();
+    const command = groupCommand('join', 'party', 'misty');
+    await expect(handler.handle(command)).resolves.toEqual({
+      status: 'rejected',
+      reason: 'unknown trainer "misty"',
+    });
+    expect(await commandStatus.get(command.messageId)).toMatchObject({ status: 'rejected' });
+  });
+
+  it('joins and leaves groups; a change that changes nothing is processed without an event', async () => {
+    const { eventStore, commandStatus, handler } = setup();
+    await handler.handle(moveCommand('stop', 0, 0));
+    await expect(handler.handle(groupCommand('join', 'party'))).resolves.toEqual({
+      status: 'processed',
+      version: 2,
+    });
+    const again = groupCommand('join', 'party');
+    await expect(handler.handle(again)).resolves.toEqual({ status: 'processed', version: 2 });
+    expect(await commandStatus.get(again.messageId)).toMatchObject({
+      status: 'processed',
+      version: 2,
+    });
+    await handler.handle(groupCommand('leave', 'party'));
+    const types = (await eventStore.readStream('trainer-ash')).map((event) => event.type);
+    expect(types).toEqual([
+      'TrainerMovedEvent',
+      'TrainerJoinedGroupEvent',
+      'TrainerLeftGroupEvent',
+    ]);
+  });
+
+  it('ends at one event per command when many commands of one trainer race', async () => {
+    const { eventStore, handler } = setup({ snapshotEvery: 7 });
+    const commands = Array.from({ length: 40 }, (_, i) =>
+      moveCommand(i % 2 ? 'stop' : 'start', 1, 1, { at: T0 + i * 10 }),
+    );
+    const outcomes = await Promise.all(commands.map((command) => handler.handle(command)));
+    expect(outcomes.every((outcome) => outcome.status === 'processed')).toBe(true);
+    expect(new Set(outcomes.map((outcome) => outcome.version))).toEqual(
+      new Set(Array.from({ length: 40 }, (_, i) => i + 1)),
+    );
+    const events = await eventStore.readStream('trainer-ash');
+    expect(events.map((event) => event.metadata.causationId).sort()).toEqual(
+      commands.map((command) => command.messageId).sort(),
+    );
+  });
+
+  it('records a command that failed for good as rejected', async () => {
+    const { commandStatus, notifications, handler } = setup();
+    const command = moveCommand('start');
+    await handler.deadLettered(command, new Error('mongodb unreachable'));
+    expect(await commandStatus.get(command.messageId)).toMatchObject({
+      status: 'rejected',
+      reason: 'failed: mongodb unreachable',
+    });
+    expect(await notifications.read(undefined, 10)).toHaveLength(1);
+  });
+
+  it('defers commands until its stores are ready', async () => {
+    let markReady!: () => void;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    const { handler } = setup({ ready });
+    await expect(handler.handle(moveCommand('start'))).rejects.toBeInstanceOf(DeferredError);
+    markReady();
+    await ready; // the handler's own continuation was queued first
+    await expect(handler.handle(moveCommand('start'))).resolves.toMatchObject({
+      status: 'processed',
+    });
+  });
+
+  it('derives event ids from the command id (uuid v5)', () => {
+    const id = randomUUID();
+    expect(uuidV5(`${id}:0`)).toBe(uuidV5(`${id}:0`));
+    expect(uuidV5(`${id}:0`)).not.toBe(uuidV5(`${id}:1`));
+    expect(uuidV5('x')).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+});

@@ -1,0 +1,40 @@
+import { type CheckpointStore, type EventStore, type SnapshotStore } from '@causeway/cqrs-core';
+import { type CommandStatusStore, type NotificationLog } from '@causeway/platform';
+import { type Lease } from '../outbox/lease.port';
+
+/** The ports and settings of the trainer feature; the app or the embedded mode provides them. */
+export interface TrainerModuleOptions {
+  /** This instance: `serverId` of the notifications it produces. */
+  serverId: string;
+  eventStore: EventStore;
+  /** Snapshots of trainers (optional: without them every load replays the stream). */
+  snapshots?: SnapshotStore;
+  commandStatus: CommandStatusStore;
+  notifications: NotificationLog;
+  /** Units per second (TRAINER_SPEED). Default 100. */
+  speed?: number;
+  /** Snapshot every this many events (SNAPSHOT_EVERY); 0 disables. Default 50. */
+  snapshotEvery?: number;
+  forwarder: {
+    checkpoints: CheckpointStore;
+    /** With several instances: only the holder forwards. Without: this instance always forwards. */
+    lease?: Lease;
+    /** Checkpoint name. Default 'trainer-service.forwarder'. */
+    name?: string;
+    pollIntervalMs?: number;
+  };
+  /**
+   * Awaited before commands are handled and the forwarder starts, e.g. "connected to MongoDB
+   * and stores initialised". Until it resolves commands are deferred (redelivered later).
+   * Default: `eventStore.init()` and `snapshots.init()`.
+   */
+  ready?: () => Promise<void>;
+}
+
+export const TRAINER_MODULE_OPTIONS = Symbol('trainer:module-options');
+export const TRAINER_READY = Symbol('trainer:ready');
+
+/** The value of TRAINER_READY: resolves once the stores can be used. */
+export interface Readiness {
+  promise: Promise<void>;
+}

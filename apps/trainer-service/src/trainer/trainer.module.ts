@@ -1,0 +1,76 @@
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
+import { TrainerOutbox } from '../outbox/trainer-outbox.service';
+import { TrainerCommandHandler } from './trainer.command-handler';
+import { TrainerCommandsRegistrar } from './trainer-commands.registrar';
+import {
+  TRAINER_MODULE_OPTIONS,
+  TRAINER_READY,
+  type Readiness,
+  type TrainerModuleOptions,
+} from './trainer.module-options';
+
+/**
+ * The trainer write model as a feature module: handles MoveTrainerCommand and ChangeGroupCommand
+ * from the command bus and forwards the trainer's events to the event bus. Needs the global
+ * CqrsCoreModule (command bus, bus publisher); everything else comes in through the options, so
+ * the same module runs in the trainer-service app (MongoDB, Redis) and in the embedded mode
+ * (in-memory).
+ */
+@Module({})
+export class TrainerModule {
+  static forRoot(options: TrainerModuleOptions): DynamicModule {
+    return {
+      module: TrainerModule,
+      providers: [
+        { provide: TRAINER_MODULE_OPTIONS, useValue: options },
+        {
+          provide: TRAINER_READY,
+          // Wrapped: Nest would await a promise returned by a factory, and readiness needs the
+          // connections that only open after the modules are created.
+          useFactory: (): Readiness => ({
+            promise: untilReady(
+              options.ready ??
+                (async () => {
+                  await options.eventStore.init();
+                  await options.snapshots?.init();
+                }),
+            ),
+          }),
+        },
+        {
+          provide: TrainerCommandHandler,
+          inject: [TRAINER_READY],
+          useFactory: ({ promise: ready }: Readiness) =>
+            new TrainerCommandHandler({
+              serverId: options.serverId,
+              eventStore: options.eventStore,
+              snapshots: options.snapshots,
+              commandStatus: options.commandStatus,
+              notifications: options.notifications,
+              speed: options.speed ?? 100,
+              snapshotEvery: options.snapshotEvery ?? 50,
+              ready,
+            }),
+        },
+        TrainerCommandsRegistrar,
+        TrainerOutbox,
+      ],
+      exports: [TrainerCommandHandler],
+    };
+  }
+}
+
+/** Runs `ready` until it succeeds (a server may be down at start-up), with capped backoff. */
+async function untilReady(ready: () => Promise<void>): Promise<void> {
+  const logger = new Logger('TrainerModule');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ready();
+      return;
+    } catch (error) {
+      const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+      logger.warn(`stores not ready (${(error as Error).message}); retrying in ${delay} ms`);
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    }
+  }
+}

@@ -1,0 +1,273 @@
+import path from 'node:path';
+import Redis from 'ioredis';
+import {
+  type Envelope,
+  foldEvents,
+  MessageFactory,
+  type StoredEvent,
+  topicNaming,
+} from '@causeway/cqrs-core';
+import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
+import { RedisStreamsPublisher, RedisStreamsSubscriber } from '@causeway/cqrs-core/redis';
+import { contractsSerializer, type CommandStatus } from '@causeway/contracts';
+import { RedisCommandStatusStore, RedisNotificationLog } from '@causeway/platform';
+import {
+  type ServiceProcess,
+  startServiceProcess,
+  testNamespace,
+  waitForStatus,
+} from '@causeway/testkit';
+import { positionAt, trainerDecider, type TrainerEvent } from '../src/trainer/trainer.decider';
+
+// trainer-service as real processes on Redis + FerretDB: commands in on the Redis command bus,
+// outcomes in the CommandStatusStore, events in the MongoDB store and on the event bus.
+jest.setTimeout(240_000);
+
+const ns = testNamespace('trainersvc');
+const prefix = ns.id;
+const keyPrefix = `${prefix}:`;
+const naming = topicNaming(prefix);
+const serializer = contractsSerializer();
+const factory = new MessageFactory();
+const appDir = path.join(__dirname, '..');
+
+let redis: Redis;
+let publisher: RedisStreamsPublisher;
+let subscriber: RedisStreamsSubscriber;
+let statuses: RedisCommandStatusStore;
+let notifications: RedisNotificationLog;
+let mongo: ReturnType<typeof mongoConnection>;
+let store: MongoEventStore;
+const onBus = new Map<string, Envelope>();
+const instances: ServiceProcess[] = [];
+
+async function start(name: string): Promise<ServiceProcess> {
+  const service = await startServiceProcess({
+    appDir,
+    env: {
+      REDIS_URL: ns.redisUrl,
+      MONGODB_URI: ns.mongoUri(),
+      ADMIN_TOKEN: 'admin-token-0123456789',
+      TOPIC_PREFIX: prefix,
+      INSTANCE_ID: name,
+      FORWARDER_LEASE_MS: '1000',
+      SNAPSHOT_EVERY: '10',
+      LOG_LEVEL: 'warn',
+    },
+  });
+  instances.push(service);
+  await waitForStatus(`${service.url}/health/ready`, 200, 60_000);
+  return service;
+}
+
+function move(trainerId: string, action: 'start' | 'stop', dx = 1, dy = 0): Envelope {
+  return factory.command(
+    'MoveTrainerCommand',
+    { trainerId, directionX: dx, directionY: dy, action, timestamp: Date.now() },
+    { aggregateId: trainerId, causedBy: null, metadata: { issuerId: trainerId } },
+  );
+}
+
+function changeGroup(trainerId: string, groupId: string, action: 'join' | 'leave'): Envelope {
+  return factory.command(
+    'ChangeGroupCommand',
+    { trainerId, groupId, action, timestamp: Date.now() },
+    { aggregateId: trainerId, causedBy: null, metadata: { issuerId: trainerId } },
+  );
+}
+
+async function send(...commands: Envelope[]): Promise<void> {
+  for (const command of commands) await publisher.publish(naming.command(command.type), [command]);
+}
+
+async function until<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const completed = (id: string) =>
+  until<CommandStatus>(async () => {
+    const status = await statuses.get(id);
+    return status && status.status !== 'accepted' ? status : undefined;
+  }, `the outcome of ${id}`);
+
+async function allCompleted(ids: readonly string[], timeoutMs: number): Promise<CommandStatus[]> {
+  return until(
+    async () => {
+      const all = await Promise.all(ids.map((id) => statuses.get(id)));
+      return all.every((status) => status && status.status !== 'accepted')
+        ? (all as CommandStatus[])
+        : undefined;
+    },
+    `${ids.length} outcomes`,
+    timeoutMs,
+  );
+}
+
+beforeAll(async () => {
+  redis = new Redis(ns.redisUrl);
+  publisher = new RedisStreamsPublisher({ client: redis, serializer, keyPrefix });
+  subscriber = new RedisStreamsSubscriber({ client: redis, serializer, keyPrefix });
+  statuses = new RedisCommandStatusStore(redis, { keyPrefix });
+  notifications = new RedisNotificationLog({ client: redis, keyPrefix });
+  mongo = mongoConnection({ uri: ns.mongoUri(), name: 'verifier' });
+  await mongo.open();
+  store = new MongoEventStore({ connection: mongo.client, serializer });
+  await store.init();
+  await subscriber.subscribe(
+    [naming.event('TrainerMovedEvent'), naming.event('TrainerJoinedGroupEvent')],
+    { group: 'observer', consumer: 'observer-1', startFrom: 'earliest', maxInFlight: 64 },
+    async (delivery) => void onBus.set(delivery.envelope.messageId, delivery.envelope),
+  );
+});
+
+afterAll(async () => {
+  await Promise.all(instances.map((instance) => instance.stop('SIGKILL')));
+  await subscriber?.close();
+  await publisher?.close();
+  await notifications?.close();
+  const keys = await redis.keys(`${keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  await mongo.client.dropDatabase();
+  await mongo.close();
+});
+
+describe('trainer-service on Redis + MongoDB', () => {
+  it('processes a move sent on the command bus: status, stored event, event on the bus, result notification', async () => {
+    await start('trainer-a');
+    const command = move('ash', 'start', 3, 4);
+    await send(command);
+    expect(await completed(command.messageId)).toMatchObject({
+      status: 'processed',
+      version: 1,
+      type: 'MoveTrainerCommand',
+      issuerId: 'ash',
+    });
+    const [event] = await store.readStream('trainer-ash');
+    expect(event).toMatchObject({
+      type: 'TrainerMovedEvent',
+      version: 1,
+      data: {
+        trainerId: 'ash',
+        position: { x: 0, y: 0 },
+        movement: { isMoving: true, direction: { x: 0.6, y: 0.8 }, speed: 100 },
+      },
+      metadata: { causationId: command.messageId },
+    });
+    const published = await until(async () => onBus.get(event!.messageId), 'the event on the bus');
+    expect(published).toMatchObject({ type: 'TrainerMovedEvent', data: event!.data });
+    const result = await until(async () => {
+      const entries = await notifications.read(undefined, 1_000);
+      return entries.find(
+        (entry) => entry.notification.notificationId === `command-result:${command.messageId}`,
+      );
+    }, 'the command.result notification');
+    expect(result.notification).toMatchObject({
+      targetType: 'user',
+      targetIds: ['ash'],
+      method: 'command.result',
+      params: { commandId: command.messageId, status: 'processed', version: 1 },
+      serverId: 'trainer-a',
+    });
+  });
+
+  it('records rejections with their reason and leaves the stream alone', async () => {
+    const noDirection = move('ash', 'start', 0, 0);
+    const unknown = changeGroup('nobody', 'party', 'join');
+    const join = changeGroup('ash', 'party', 'join');
+    await send(noDirection, unknown, join);
+    expect(await completed(noDirection.messageId)).toMatchObject({
+      status: 'rejected',
+      reason: 'cannot start moving without a direction',
+    });
+    expect(await completed(unknown.messageId)).toMatchObject({
+      status: 'rejected',
+      reason: 'unknown trainer "nobody"',
+    });
+    expect(await completed(join.messageId)).toMatchObject({ status: 'processed', version: 2 });
+    expect((await store.readStream('trainer-ash')).map((event) => event.type)).toEqual([
+      'TrainerMovedEvent',
+      'TrainerJoinedGroupEvent',
+    ]);
+    expect(await store.readStream('trainer-nobody')).toEqual([]);
+  });
+
+  it('with two instances, 100 concurrent moves of one trainer end at version 100 with no lost update', async () => {
+    await start('trainer-b');
+    const commands = Array.from({ length: 100 }, (_, i) =>
+      move('misty', i % 3 === 2 ? 'stop' : 'start', Math.cos(i), Math.sin(i)),
+    );
+    await Promise.all(commands.map((command) => send(command)));
+    const outcomes = await allCompleted(
+      commands.map((command) => command.messageId),
+      120_000,
+    );
+    expect(outcomes.every((outcome) => outcome.status === 'processed')).toBe(true);
+    const events = await store.readStream('trainer-misty');
+    expect(events).toHaveLength(100);
+    expect(events.at(-1)!.version).toBe(100);
+    expect(new Set(events.map((event) => event.metadata.causationId))).toEqual(
+      new Set(commands.map((command) => command.messageId)),
+    );
+    // Every move was decided on the state left by the one before it: each stored position is
+    // where the previous events put the trainer at that move's time.
+    const decider = trainerDecider({ speed: 100 });
+    let state = decider.initialState();
+    for (const event of events as StoredEvent<TrainerEvent['data']>[]) {
+      const moved = event.data as { position: { x: number; y: number }; timestamp: number };
+      const expected = positionAt(state, moved.timestamp);
+      expect(moved.position.x).toBeCloseTo(expected.x, 6);
+      expect(moved.position.y).toBeCloseTo(expected.y, 6);
+      state = foldEvents(decider, [event as unknown as TrainerEvent], state);
+    }
+    // And every event reaches the bus.
+    await until(
+      async () => (events.every((event) => onBus.has(event.messageId)) ? true : undefined),
+      'all 100 events on the bus',
+    );
+  });
+
+  it('loses no command when one of two instances is SIGKILLed mid-way', async () => {
+    const [a] = instances;
+    const trainers = ['brock', 'gary', 'may', 'dawn', 'iris'];
+    const commands = trainers.flatMap((trainerId) =>
+      Array.from({ length: 20 }, (_, i) => move(trainerId, i % 2 ? 'stop' : 'start', 1, i)),
+    );
+    const ids = commands.map((command) => command.messageId);
+    await Promise.all(commands.map((command) => send(command)));
+    await until(async () => {
+      const done = await Promise.all(ids.map((id) => statuses.get(id)));
+      return done.filter((status) => status?.status === 'processed').length >= 15
+        ? true
+        : undefined;
+    }, 'some commands to be processed');
+    await a!.stop('SIGKILL');
+    // The survivor takes over the dead instance's partitions once its leases lapse, and redoes
+    // what was in flight there once the dedup claim expires.
+    const outcomes = await allCompleted(ids, 200_000);
+    expect(outcomes.filter((outcome) => outcome.status !== 'processed')).toEqual([]);
+    for (const trainerId of trainers) {
+      const events = await store.readStream(`trainer-${trainerId}`);
+      expect(events).toHaveLength(20);
+      expect(new Set(events.map((event) => event.metadata.causationId)).size).toBe(20);
+    }
+    // The forwarder lease passed to the survivor: events appended after the kill reach the bus.
+    const all = (
+      await Promise.all(trainers.map((trainerId) => store.readStream(`trainer-${trainerId}`)))
+    ).flat();
+    await until(
+      async () => (all.every((event) => onBus.has(event.messageId)) ? true : undefined),
+      'every event on the bus',
+    );
+  });
+});

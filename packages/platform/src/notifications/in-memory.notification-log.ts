@@ -1,0 +1,135 @@
+import { type Notification } from '@causeway/contracts';
+import { compareLogIds, isLogId } from './notification-log.ids';
+import {
+  DEFAULT_LOG_MAX_LENGTH,
+  DEFAULT_LOG_RETENTION_MS,
+  type NotificationLogRetention,
+} from './notification-log.options';
+import { type LoggedNotification, type NotificationLog } from './notification-log.port';
+
+export interface InMemoryNotificationLogOptions extends NotificationLogRetention {
+  /** Clock, for tests. Default Date.now. */
+  now?: () => number;
+}
+
+/**
+ * The notification log of the embedded mode: one process, ids shaped like Redis stream ids
+ * (`<ms>-<seq>`), exact trimming by count and age. Followers are woken on append and never
+ * overlap their own `onEntries` calls.
+ */
+export class InMemoryNotificationLog implements NotificationLog {
+  private entries: LoggedNotification[] = [];
+  /** notificationId → first id and when it was appended (kept for the retention window). */
+  private readonly appended = new Map<string, { id: string; at: number }>();
+  private readonly wakers = new Set<() => void>();
+  private lastMs = 0;
+  private lastSeq = 0;
+  private readonly maxLength: number;
+  private readonly retentionMs: number;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(options: InMemoryNotificationLogOptions = {}) {
+    this.maxLength = options.maxLength ?? DEFAULT_LOG_MAX_LENGTH;
+    this.retentionMs = options.retentionMs ?? DEFAULT_LOG_RETENTION_MS;
+    this.now = options.now ?? Date.now;
+  }
+
+  async append(notification: Notification): Promise<string> {
+    const now = this.now();
+    this.forgetExpired(now);
+    const first = this.appended.get(notification.notificationId);
+    if (first) return first.id;
+    if (now > this.lastMs) {
+      this.lastMs = now;
+      this.lastSeq = 0;
+    } else {
+      this.lastSeq += 1;
+    }
+    const id = `${this.lastMs}-${this.lastSeq}`;
+    this.entries.push({ id, at: this.lastMs, notification });
+    this.appended.set(notification.notificationId, { id, at: now });
+    this.trim(now);
+    for (const wake of [...this.wakers]) wake();
+    return id;
+  }
+
+  async read(afterId: string | undefined, limit: number): Promise<LoggedNotification[]> {
+    const start = afterId === undefined ? 0 : this.indexAfter(afterId);
+    return this.entries.slice(start, start + Math.max(0, limit));
+  }
+
+  async follow(
+    afterId: string | '$',
+    onEntries: (entries: LoggedNotification[]) => Promise<void> | void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let last = afterId === '$' ? (this.entries.at(-1)?.id ?? '0-0') : afterId;
+    while (!signal.aborted && !this.closed) {
+      const start = this.indexAfter(last);
+      const batch = this.entries.slice(start, start + 1000);
+      if (batch.length > 0) {
+        last = batch[batch.length - 1]!.id;
+        await onEntries(batch);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.wakers.delete(done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        this.wakers.add(done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+
+  async oldestId(): Promise<string | undefined> {
+    return this.entries[0]?.id;
+  }
+
+  async latestId(): Promise<string | undefined> {
+    return this.entries.at(-1)?.id;
+  }
+
+  compare(a: string, b: string): number {
+    return compareLogIds(a, b);
+  }
+
+  isId(id: string): boolean {
+    return isLogId(id);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of [...this.wakers]) wake();
+  }
+
+  /** Index of the first entry with id > afterId (binary search: ids increase). */
+  private indexAfter(afterId: string): number {
+    let low = 0;
+    let high = this.entries.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (compareLogIds(this.entries[mid]!.id, afterId) <= 0) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  private trim(now: number): void {
+    const minAt = now - this.retentionMs;
+    let drop = Math.max(0, this.entries.length - this.maxLength);
+    while (drop < this.entries.length - 1 && this.entries[drop]!.at < minAt) drop += 1;
+    if (drop > 0) this.entries = this.entries.slice(drop);
+  }
+
+  private forgetExpired(now: number): void {
+    // Map iteration is insertion order, i.e. oldest first.
+    for (const [notificationId, { at }] of this.appended) {
+      if (at >= now - this.retentionMs) break;
+      this.appended.delete(notificationId);
+    }
+  }
+}

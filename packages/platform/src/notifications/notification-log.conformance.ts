@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import { type Notification } from '@causeway/contracts';
+import { type LoggedNotification, type NotificationLog } from './notification-log.port';
+
+export type NotificationLogFactory = (options: {
+  maxLength: number;
+  retentionMs: number;
+}) => Promise<NotificationLog>;
+
+export interface NotificationLogFeatures {
+  /** How many entries above maxLength the log may keep (Redis trims whole stream nodes: 100). */
+  trimSlack: number;
+}
+
+export function testNotification(overrides: Partial<Notification> = {}): Notification {
+  return {
+    notificationId: randomUUID(),
+    targetType: 'broadcast',
+    targetIds: [],
+    method: 'position.update',
+    params: { trainerId: 'ash', x: 1, y: 2, isMoving: false, dirX: 0, dirY: 0 },
+    serverId: 'test',
+    ...overrides,
+  };
+}
+
+async function until<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * The contract of NotificationLog (see its doc comment), run against every implementation.
+ * `factory` returns a fresh, empty log with the given retention; the suite closes it.
+ */
+export function describeNotificationLog(
+  name: string,
+  features: NotificationLogFeatures,
+  factory: NotificationLogFactory,
+): void {
+  describe(`${name} notification log conformance`, () => {
+    const logs: NotificationLog[] = [];
+    const open = async (maxLength = 10_000, retentionMs = 3_600_000): Promise<NotificationLog> => {
+      const log = await factory({ maxLength, retentionMs });
+      logs.push(log);
+      return log;
+    };
+    afterEach(async () => {
+      await Promise.all(logs.splice(0).map((log) => log.close()));
+    });
+
+    it('is empty at first', async () => {
+      const log = await open();
+      expect(await log.oldestId()).toBeUndefined();
+      expect(await log.latestId()).toBeUndefined();
+      expect(await log.read(undefined, 10)).toEqual([]);
+    });
+
+    it('appends with strictly increasing ids and reads them back in order', async () => {
+      const log = await open();
+      const sent = Array.from({ length: 25 }, (_, i) =>
+        testNotification({ params: { n: i }, targetType: 'user', targetIds: [`u${i % 3}`] }),
+      );
+      const ids: string[] = [];
+      for (const notification of sent) ids.push(await log.append(notification));
+      for (let i = 1; i < ids.length; i += 1) {
+        expect(log.compare(ids[i - 1]!, ids[i]!)).toBeLessThan(0);
+        expect(log.compare(ids[i]!, ids[i - 1]!)).toBeGreaterThan(0);
+      }
+      expect(log.compare(ids[3]!, ids[3]!)).toBe(0);
+      const all = await log.read(undefined, 100);
+      expect(all.map((entry) => entry.id)).toEqual(ids);
+      expect(all.map((entry) => entry.notification)).toEqual(sent);
+      for (const entry of all) expect(Math.abs(entry.at - Date.now())).toBeLessThan(60_000);
+      expect(await log.oldestId()).toBe(ids[0]);
+      expect(await log.latestId()).toBe(ids[24]);
+    });
+
+    it('reads after an id (exclusive) and at most `limit` entries', async () => {
+      const log = await open();
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i += 1) ids.push(await log.append(testNotification()));
+      expect((await log.read(ids[3], 4)).map((entry) => entry.id)).toEqual(ids.slice(4, 8));
+      expect((await log.read(ids[9], 4)).map((entry) => entry.id)).toEqual([]);
+      expect((await log.read(undefined, 2)).map((entry) => entry.id)).toEqual(ids.slice(0, 2));
+      expect(await log.read(undefined, 0)).toEqual([]);
+    });
+
+    it('stores a notification once and returns the first id for a duplicate', async () => {
+      const log = await open();
+      const notification = testNotification();
+      const first = await log.append(notification);
+      const other = await log.append(testNotification());
+      expect(await log.append({ ...notification, params: { changed: true } })).toBe(first);
+      const again = await Promise.all([log.append(notification), log.append(notification)]);
+      expect(again).toEqual([first, first]);
+      expect((await log.read(undefined, 10)).map((entry) => entry.id)).toEqual([first, other]);
+    });
+
+    it('tells well-formed ids from junk', async () => {
+      const log = await open();
+      const id = await log.append(testNotification());
+      expect(log.isId(id)).toBe(true);
+      for (const junk of ['', 'abc', '12', '1-2-3', '-1-0', '1-x', '1.5-0'])
+        expect(log.isId(junk)).toBe(false);
+    });
+
+    it("follows from '$': only entries appended afterwards, in order, each once", async () => {
+      const log = await open();
+      await log.append(testNotification({ params: { before: true } }));
+      const seen: LoggedNotification[] = [];
+      const controller = new AbortController();
+      const following = log.follow('$', (entries) => void seen.push(...entries), controller.signal);
+      // The follower may take a moment to start: append until the first one arrives.
+      const appended: string[] = [];
+      await until(async () => {
+        appended.push(await log.append(testNotification()));
+        return seen.length > 0 ? true : undefined;
+      }, 'the follower to see a first entry');
+      for (let i = 0; i < 30; i += 1) appended.push(await log.append(testNotification()));
+      await until(() => (seen.length >= 31 ? true : undefined), 'every entry');
+      const seenIds = seen.map((entry) => entry.id);
+      expect(new Set(seenIds).size).toBe(seenIds.length);
+      expect(seenIds).toEqual(appended.slice(appended.length - seenIds.length));
+      expect(seen.every((entry) => entry.notification.params.before === undefined)).toBe(true);
+      controller.abort();
+      await following;
+    });
+
+    it('follows from an id: the retained entries after it, then new ones', async () => {
+      const log = await open();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i += 1) ids.push(await log.append(testNotification()));
+      const seen: string[] = [];
+      const controller = new AbortController();
+      const following = log.follow(
+        ids[1]!,
+        (entries) => void seen.push(...entries.map((entry) => entry.id)),
+        controller.signal,
+      );
+      await until(() => (seen.length >= 3 ? true : undefined), 'the retained entries');
+      ids.push(await log.append(testNotification()));
+      await until(() => (seen.length >= 4 ? true : undefined), 'the new entry');
+      expect(seen).toEqual(ids.slice(2));
+      controller.abort();
+      await following;
+    });
+
+    it('never overlaps calls of a slow onEntries and resolves after the abort', async () => {
+      const log = await open();
+      let active = 0;
+      let overlapped = false;
+      const seen: string[] = [];
+      const controller = new AbortController();
+      const following = log.follow(
+        '0-0',
+        async (entries) => {
+          active += 1;
+          if (active > 1) overlapped = true;
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          seen.push(...entries.map((entry) => entry.id));
+          active -= 1;
+        },
+        controller.signal,
+      );
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i += 1) ids.push(await log.append(testNotification()));
+      await until(() => (seen.length >= 20 ? true : undefined), 'every entry');
+      expect(overlapped).toBe(false);
+      expect(seen).toEqual(ids);
+      controller.abort();
+      await expect(following).resolves.toBeUndefined();
+    });
+
+    it('trims the oldest entries beyond the max length, never the newest', async () => {
+      const maxLength = 20;
+      const log = await open(maxLength);
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i += 1) ids.push(await log.append(testNotification()));
+      const kept = (await log.read(undefined, 1_000)).map((entry) => entry.id);
+      expect(kept.length).toBeGreaterThanOrEqual(maxLength);
+      expect(kept.length).toBeLessThanOrEqual(maxLength + features.trimSlack);
+      expect(kept).toEqual(ids.slice(ids.length - kept.length));
+      expect(await log.oldestId()).toBe(kept[0]);
+      expect(await log.latestId()).toBe(ids[299]);
+    });
+
+    it('trims entries older than the retention on append', async () => {
+      const retentionMs = 300;
+      const log = await open(10_000, retentionMs);
+      const old = await log.append(testNotification());
+      const started = Date.now();
+      // Appending moves the trimming forward; the old entry must go once it is past retention.
+      const newest = await until(async () => {
+        const id = await log.append(testNotification());
+        return (await log.oldestId()) !== old ? id : undefined;
+      }, 'the old entry to be trimmed');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(retentionMs - 50);
+      expect(await log.latestId()).toBe(newest);
+      expect(log.compare((await log.oldestId())!, old)).toBeGreaterThan(0);
+    });
+  });
+}

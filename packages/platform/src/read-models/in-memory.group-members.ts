@@ -1,0 +1,42 @@
+import { type GroupMembers } from './group-members.port';
+
+interface Membership {
+  member: boolean;
+  version: number;
+}
+
+/** GroupMembers in process memory (embedded mode, tests). Passes `describeGroupMembers`. */
+export class InMemoryGroupMembers implements GroupMembers {
+  /** trainerId → groupId → the last change applied. */
+  private readonly memberships = new Map<string, Map<string, Membership>>();
+
+  async apply(change: {
+    trainerId: string;
+    groupId: string;
+    action: 'join' | 'leave';
+    version: number;
+  }): Promise<boolean> {
+    let groups = this.memberships.get(change.trainerId);
+    const stored = groups?.get(change.groupId);
+    if (stored && stored.version >= change.version) return false;
+    if (!groups) this.memberships.set(change.trainerId, (groups = new Map()));
+    groups.set(change.groupId, { member: change.action === 'join', version: change.version });
+    return true;
+  }
+
+  async membersOf(groupId: string): Promise<string[]> {
+    const members: string[] = [];
+    for (const [trainerId, groups] of this.memberships)
+      if (groups.get(groupId)?.member) members.push(trainerId);
+    return members.sort();
+  }
+
+  async groupsOf(trainerId: string): Promise<string[]> {
+    const groups = this.memberships.get(trainerId);
+    if (!groups) return [];
+    return [...groups]
+      .filter(([, m]) => m.member)
+      .map(([groupId]) => groupId)
+      .sort();
+  }
+}

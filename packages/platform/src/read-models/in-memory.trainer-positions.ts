@@ -1,0 +1,32 @@
+import { type TrainerPosition, type TrainerPositions } from './trainer-positions.port';
+
+/** TrainerPositions in process memory (embedded mode, tests). Passes `describeTrainerPositions`. */
+export class InMemoryTrainerPositions implements TrainerPositions {
+  private readonly rows = new Map<string, TrainerPosition>();
+
+  async apply(position: TrainerPosition): Promise<boolean> {
+    const stored = this.rows.get(position.trainerId);
+    if (stored && stored.version >= position.version) return false;
+    this.rows.set(position.trainerId, { ...position });
+    return true;
+  }
+
+  async get(trainerId: string): Promise<TrainerPosition | undefined> {
+    const row = this.rows.get(trainerId);
+    return row && { ...row };
+  }
+
+  async list(trainerIds?: readonly string[]): Promise<TrainerPosition[]> {
+    const rows = trainerIds
+      ? [...new Set(trainerIds)].flatMap((id) => {
+          const row = this.rows.get(id);
+          return row ? [row] : [];
+        })
+      : [...this.rows.values()];
+    return rows.map((row) => ({ ...row })).sort(byTrainerId);
+  }
+}
+
+export function byTrainerId(a: { trainerId: string }, b: { trainerId: string }): number {
+  return a.trainerId < b.trainerId ? -1 : a.trainerId > b.trainerId ? 1 : 0;
+}

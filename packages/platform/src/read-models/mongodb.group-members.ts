@@ -1,0 +1,106 @@
+import { type Connection, type Model, Schema } from 'mongoose';
+import { type GroupMembers } from './group-members.port';
+import { ignoreExists, isDuplicateKey } from './mongodb.trainer-positions';
+
+interface MembershipDocument {
+  _id: string;
+  trainerId: string;
+  groupId: string;
+  member: boolean;
+  version: number;
+}
+
+export interface MongoGroupMembersOptions {
+  /** Collection name. Default 'group_members'. */
+  collection?: string;
+}
+
+/**
+ * GroupMembers in MongoDB (and FerretDB 1.24), insert-only like MongoTrainerPositions: each
+ * applied change of a (trainer, group) pair is a document `<trainerId>|<groupId>|<version>`
+ * (a leave is kept as `member: false` so older changes stay refused), reads take each pair's
+ * highest version, and lower versions of the pair are pruned after each insert.
+ *
+ * Call `init()` once at start: it creates the indexes.
+ */
+export class MongoGroupMembers implements GroupMembers {
+  private readonly model: Model<MembershipDocument>;
+
+  constructor(connection: Connection, options: MongoGroupMembersOptions = {}) {
+    const collection = options.collection ?? 'group_members';
+    const schema = new Schema<MembershipDocument>(
+      {
+        _id: { type: String, required: true },
+        trainerId: { type: String, required: true },
+        groupId: { type: String, required: true },
+        member: { type: Boolean, required: true },
+        version: { type: Number, required: true },
+      },
+      { versionKey: false, collection, autoIndex: false },
+    );
+    schema.index({ trainerId: 1, groupId: 1, version: -1 }, { unique: true });
+    schema.index({ groupId: 1 });
+    this.model =
+      (connection.models[collection] as Model<MembershipDocument> | undefined) ??
+      connection.model<MembershipDocument>(collection, schema);
+  }
+
+  /** Creates the collection's indexes (idempotent). */
+  async init(): Promise<void> {
+    await this.model.createCollection().catch(ignoreExists);
+    await this.model.createIndexes();
+  }
+
+  async apply(change: {
+    trainerId: string;
+    groupId: string;
+    action: 'join' | 'leave';
+    version: number;
+  }): Promise<boolean> {
+    const { trainerId, groupId, version } = change;
+    const [current] = await this.model
+      .find({ trainerId, groupId })
+      .sort({ version: -1 })
+      .limit(1)
+      .lean();
+    if (current && current.version >= version) return false;
+    try {
+      await this.model.create({
+        _id: `${trainerId}|${groupId}|${version}`,
+        trainerId,
+        groupId,
+        member: change.action === 'join',
+        version,
+      });
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw error;
+    }
+    await this.model.deleteMany({ trainerId, groupId, version: { $lt: version } });
+    return true;
+  }
+
+  async membersOf(groupId: string): Promise<string[]> {
+    return latestMembers(await this.model.find({ groupId }).lean(), (doc) => doc.trainerId);
+  }
+
+  async groupsOf(trainerId: string): Promise<string[]> {
+    return latestMembers(await this.model.find({ trainerId }).lean(), (doc) => doc.groupId);
+  }
+}
+
+/** The keys whose highest-version document says "member", sorted. */
+function latestMembers(
+  docs: readonly MembershipDocument[],
+  key: (doc: MembershipDocument) => string,
+): string[] {
+  const latest = new Map<string, MembershipDocument>();
+  for (const doc of docs) {
+    const seen = latest.get(key(doc));
+    if (!seen || seen.version < doc.version) latest.set(key(doc), doc);
+  }
+  return [...latest]
+    .filter(([, doc]) => doc.member)
+    .map(([id]) => id)
+    .sort();
+}

@@ -1,0 +1,103 @@
+import { type Connection, type Model, Schema } from 'mongoose';
+import { byTrainerId } from './in-memory.trainer-positions';
+import { type TrainerPosition, type TrainerPositions } from './trainer-positions.port';
+
+type PositionDocument = TrainerPosition & { _id: string };
+
+export interface MongoTrainerPositionsOptions {
+  /** Collection name. Default 'trainer_positions'. */
+  collection?: string;
+}
+
+/**
+ * TrainerPositions in MongoDB (and FerretDB 1.24), insert-only: every applied version is its own
+ * document `<trainerId>|<version>` and a read takes each trainer's highest version. FerretDB does
+ * not apply a conditional `updateOne({version: {$lt: v}})` atomically under concurrency (ADR 006),
+ * so an older event could overwrite a newer row; an insert checked by the unique `_id` cannot.
+ * Lower versions of the trainer are pruned after each insert: the highest always survives, so a
+ * prune racing a reader or another writer never hides the latest row.
+ *
+ * Call `init()` once at start: it creates the indexes.
+ */
+export class MongoTrainerPositions implements TrainerPositions {
+  private readonly model: Model<PositionDocument>;
+
+  constructor(connection: Connection, options: MongoTrainerPositionsOptions = {}) {
+    const collection = options.collection ?? 'trainer_positions';
+    const schema = new Schema<PositionDocument>(
+      {
+        _id: { type: String, required: true },
+        trainerId: { type: String, required: true },
+        x: { type: Number, required: true },
+        y: { type: Number, required: true },
+        isMoving: { type: Boolean, required: true },
+        dirX: { type: Number, required: true },
+        dirY: { type: Number, required: true },
+        speed: { type: Number, required: true },
+        startedAt: { type: Number, required: true },
+        version: { type: Number, required: true },
+        updatedAt: { type: Number, required: true },
+      },
+      { versionKey: false, collection, autoIndex: false },
+    );
+    schema.index({ trainerId: 1, version: -1 }, { unique: true });
+    this.model =
+      (connection.models[collection] as Model<PositionDocument> | undefined) ??
+      connection.model<PositionDocument>(collection, schema);
+  }
+
+  /** Creates the collection's indexes (idempotent). */
+  async init(): Promise<void> {
+    await this.model.createCollection().catch(ignoreExists);
+    await this.model.createIndexes();
+  }
+
+  async apply(position: TrainerPosition): Promise<boolean> {
+    const current = await this.get(position.trainerId);
+    if (current && current.version >= position.version) return false;
+    try {
+      await this.model.create({
+        ...pick(position),
+        _id: `${position.trainerId}|${position.version}`,
+      });
+    } catch (error) {
+      if (isDuplicateKey(error)) return false; // the same version applied concurrently
+      throw error;
+    }
+    await this.model.deleteMany({
+      trainerId: position.trainerId,
+      version: { $lt: position.version },
+    });
+    return true;
+  }
+
+  async get(trainerId: string): Promise<TrainerPosition | undefined> {
+    const [latest] = await this.model.find({ trainerId }).sort({ version: -1 }).limit(1).lean();
+    return latest && pick(latest);
+  }
+
+  async list(trainerIds?: readonly string[]): Promise<TrainerPosition[]> {
+    if (trainerIds && trainerIds.length === 0) return [];
+    const filter = trainerIds ? { trainerId: { $in: [...new Set(trainerIds)] } } : {};
+    const latest = new Map<string, TrainerPosition>();
+    for (const doc of await this.model.find(filter).lean()) {
+      const seen = latest.get(doc.trainerId);
+      if (!seen || seen.version < doc.version) latest.set(doc.trainerId, pick(doc));
+    }
+    return [...latest.values()].sort(byTrainerId);
+  }
+}
+
+function pick(row: TrainerPosition): TrainerPosition {
+  const { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt } = row;
+  return { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt };
+}
+
+export function isDuplicateKey(error: unknown): boolean {
+  return (error as { code?: number } | undefined)?.code === 11000;
+}
+
+/** createCollection on an existing collection: NamespaceExists (48) is fine. */
+export function ignoreExists(error: unknown): void {
+  if ((error as { code?: number } | undefined)?.code !== 48) throw error;
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Starts the distributed Causeway reference system from a fresh clone: installs dependencies,
+# builds, brings up real Redis, Kafka and a MongoDB-wire server (infra/local/up; skipped for any
+# server whose URL you exported), then runs the five apps — two sse-gateway and two
+# trainer-service instances — waits until each is ready, and serves the demo page on the edge
+# proxy (http://127.0.0.1:8080 unless EDGE_PORT says otherwise).
+# Extra arguments go to the launcher, e.g. `npm run start:distributed -- --scale sse-gateway=3`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib/pnpm.sh
+source scripts/lib/servers.sh
+ensure_pnpm
+
+install_dependencies
+echo "==> build"
+pnpm exec turbo run build --filter=@causeway/launcher... --output-logs=errors-only
+
+# The servers keep running after Ctrl-C (infra/local/down stops them).
+CAUSEWAY_KEEP_SERVERS=1 ensure_servers
+
+# The admin token of /admin/* endpoints: yours if exported, else one generated for this clone
+# and kept in .infra/admin-token (mode 600). It is never printed.
+if [ -z "${ADMIN_TOKEN:-}" ]; then
+  mkdir -p .infra
+  if [ ! -s .infra/admin-token ]; then
+    (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))" >.infra/admin-token)
+  fi
+  ADMIN_TOKEN="$(cat .infra/admin-token)"
+  export ADMIN_TOKEN
+  echo "==> admin token: in .infra/admin-token (export ADMIN_TOKEN to choose your own)"
+fi
+
+# The HS256 secret of the apps' tokens: yours if exported, else one generated for this clone
+# and kept in .infra/jwt-secret (mode 600). It is never printed.
+if [ -z "${JWT_SECRET:-}" ]; then
+  mkdir -p .infra
+  if [ ! -s .infra/jwt-secret ]; then
+    (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" >.infra/jwt-secret)
+  fi
+  JWT_SECRET="$(cat .infra/jwt-secret)"
+  export JWT_SECRET
+fi
+
+echo "==> starting the apps (infra/local/down stops the servers afterwards)"
+exec node packages/launcher/dist/cli.js --scale sse-gateway=2 --scale trainer-service=2 "$@"

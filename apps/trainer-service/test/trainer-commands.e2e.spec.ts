@@ -52,6 +52,9 @@ async function start(name: string): Promise<ServiceProcess> {
       INSTANCE_ID: name,
       FORWARDER_LEASE_MS: '1000',
       SNAPSHOT_EVERY: '10',
+      // A command in flight on the killed instance is redone by the survivor after this.
+      COMMAND_TIMEOUT_MS: '4000',
+      DEDUP_LEASE_MS: '5000',
       LOG_LEVEL: 'warn',
     },
   });

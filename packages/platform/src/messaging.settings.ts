@@ -11,6 +11,8 @@ export const messagingSettings = {
     .default(''),
   COMMAND_TIMEOUT_MS: setting.milliseconds(30_000),
   EVENT_TIMEOUT_MS: setting.milliseconds(10_000),
+  /** A message in flight on a dead instance is handled elsewhere after this (> the timeouts). */
+  DEDUP_LEASE_MS: setting.milliseconds(60_000),
   MAX_RETRIES: z.coerce
     .number({ message: 'must be a non-negative integer' })
     .int()
@@ -24,5 +26,6 @@ export interface MessagingConfig {
   COMMAND_TIMEOUT_MS: number;
   EVENT_TIMEOUT_MS: number;
   MAX_RETRIES: number;
+  DEDUP_LEASE_MS: number;
   REDIS_URL: string;
 }

@@ -82,6 +82,7 @@ export class RedisMessagingModule {
           topicPrefix: config.TOPIC_PREFIX,
           deadLetters,
           deduplication: new RedisDeduplicationStore(redis.client, `${keyPrefix}dedup:`),
+          deduplicationLeaseMs: config.DEDUP_LEASE_MS,
           retry: { maxAttempts: config.MAX_RETRIES + 1 },
           commandTimeoutMs: config.COMMAND_TIMEOUT_MS,
           eventTimeoutMs: config.EVENT_TIMEOUT_MS,

@@ -49,7 +49,10 @@ function buildRouter(
   const stack: Middleware[] = [recoverer()];
   if (metrics) stack.push(metrics.middleware());
   stack.push(deadLetter({ queue: options.deadLetters ?? new InMemoryDeadLetterQueue() }));
-  if (options.deduplication) stack.push(deduplicator({ store: options.deduplication }));
+  if (options.deduplication)
+    stack.push(
+      deduplicator({ store: options.deduplication, leaseMs: options.deduplicationLeaseMs }),
+    );
   stack.push(retry({ ...options.retry, onRetry: options.retry?.onRetry ?? metrics?.onRetry }));
   if (options.circuitBreaker !== false)
     stack.push(circuitBreaker({ ...options.circuitBreaker, registry: breakers }));

@@ -18,6 +18,11 @@ export interface CqrsCoreModuleOptions {
   deadLetters?: DeadLetterQueue;
   /** Enables the deduplicator middleware (use the Redis store across instances). */
   deduplication?: DeduplicationStore;
+  /**
+   * How long a deduplication claim holds when its holder dies mid-handling: a message in flight on
+   * a killed instance is handled elsewhere after this. Keep it above the handler timeouts. Default 60 s.
+   */
+  deduplicationLeaseMs?: number;
   retry?: RetryOptions;
   /** false disables the breakers. */
   circuitBreaker?: CircuitBreakerOptions | false;

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { aggregateLoadBench } from './aggregate-load.bench';
 import { eventStoreBench } from './event-store.bench';
+import { liveBench } from './live.bench';
 import { servers, type Servers } from './servers';
 import { sseBench } from './sse.bench';
 import { progress, type Report } from './stats';
@@ -18,6 +19,7 @@ const SUITES: Record<string, (servers: Servers) => Promise<Report>> = {
   'aggregate-load': aggregateLoadBench,
   transport: transportBench,
   sse: sseBench,
+  live: liveBench,
 };
 
 /** The whole run stops by itself even if a server hangs: ~8 minutes expected, 20 allowed. */

@@ -1,7 +1,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type AddressInfo } from 'node:net';
 import {
+  demoTrainerState,
+  launchBrowser,
+  openDemoPage,
   openSseStream,
   serverAddress,
   testNamespace,
@@ -9,7 +13,13 @@ import {
   type SseFrame,
   type SseStream,
 } from '@causeway/testkit';
-import { launchSystem, planInstances, stopSystem, type RunningInstance } from '../src';
+import {
+  launchSystem,
+  planInstances,
+  startEdgeProxy,
+  stopSystem,
+  type RunningInstance,
+} from '../src';
 
 // Issue #5 end to end on the real servers: command-api, two trainer-service instances,
 // projection-worker and two sse-gateway instances as real processes; real HTTP clients and the
@@ -202,6 +212,35 @@ describe('live trainer movement, distributed', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     } while (Date.now() < deadline);
     expect(row?.version).toBe(versions.at(-1));
+  });
+
+  it('serves the demo page on the edge proxy: a move in one browser appears in another', async () => {
+    const root = path.resolve(__dirname, '..', '..', '..');
+    const edge = await startEdgeProxy(
+      {
+        commandApi: [api],
+        gateways: gateways.map((g) => g.url),
+        demoDirectory: path.join(root, 'apps', 'embedded', 'public'),
+      },
+      { port: 0, host: '127.0.0.1' },
+    );
+    const browser = await launchBrowser();
+    try {
+      const url = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
+      const iris = await openDemoPage(browser, url, 'iris');
+      const cilan = await openDemoPage(browser, url, 'cilan');
+      await iris.locator('#world').focus();
+      await iris.keyboard.down('ArrowDown');
+      await demoTrainerState(cilan, 'iris', true);
+      await iris.keyboard.up('ArrowDown');
+      const seen = await demoTrainerState(cilan, 'iris', false);
+      expect(seen.y).toBeGreaterThan(0);
+      expect(await demoTrainerState(iris, 'iris', false)).toEqual(seen);
+    } finally {
+      await browser.close();
+      edge.closeAllConnections();
+      await new Promise((resolve) => edge.close(resolve));
+    }
   });
 
   it('loses nothing for a client whose gateway is killed when it reconnects to the other one', async () => {

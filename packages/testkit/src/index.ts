@@ -6,3 +6,4 @@ export * from './services/free-port';
 export * from './services/service.process';
 export { describeServiceBasics, type ServiceBasicsSpec } from './services/service-basics.suite';
 export * from './services/sse.client';
+export * from './services/browser';

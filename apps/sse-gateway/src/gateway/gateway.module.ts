@@ -1,3 +1,4 @@
+import { type Server } from 'node:http';
 import {
   type BeforeApplicationShutdown,
   type DynamicModule,
@@ -7,6 +8,7 @@ import {
   Module,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { EventBus } from '@causeway/cqrs-core';
 import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
 import { type Registry } from 'prom-client';
@@ -14,7 +16,9 @@ import { SessionController } from '../auth/session.controller';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { PresenceController } from '../presence/presence.controller';
 import { PresenceTracker } from '../presence/presence.tracker';
+import { EventStreamOpener } from '../sse/event-stream.opener';
 import { EventsController } from '../sse/events.controller';
+import { EventsListener } from '../sse/events.listener';
 import { PositionsController } from '../sse/positions.controller';
 import { type ConnectionListener, SseHub } from '../sse/sse.hub';
 import { SseMetrics } from '../sse/sse.metrics';
@@ -22,7 +26,10 @@ import { ConnectionEventsPublisher } from './connection-events.publisher';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from './gateway.options';
 import { DEFAULT_GATEWAY_SETTINGS } from './gateway.settings';
 
-/** Starts the hub and presence after boot; ends every stream before the HTTP server closes. */
+/**
+ * Starts the hub and presence after boot and puts GET /events in front of Express (when the app
+ * has an HTTP server); ends every stream before the HTTP server closes.
+ */
 @Injectable()
 class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('SseGateway');
@@ -31,9 +38,13 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
   constructor(
     @Inject(SseHub) private readonly hub: SseHub,
     @Inject(PresenceTracker) private readonly presence: PresenceTracker,
+    @Inject(EventStreamOpener) private readonly opener: EventStreamOpener,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   onApplicationBootstrap(): void {
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (server) new EventsListener(this.opener).install(server);
     // Not awaited: the app must answer /health while Redis is still unreachable.
     this.starting = this.hub
       .start()
@@ -81,7 +92,7 @@ export class GatewayModule {
               () => hub.connections(),
               (message) => logger.warn(message),
             );
-            const listeners: ConnectionListener[] = [presence];
+            const listeners: ConnectionListener[] = [presence, streamLog(logger)];
             if (bus && options.connectionEvents !== false)
               listeners.push(
                 new ConnectionEventsPublisher(bus, options.serverId, (message) =>
@@ -103,6 +114,12 @@ export class GatewayModule {
           },
         },
         {
+          provide: EventStreamOpener,
+          inject: [SseHub, StreamAuthenticator],
+          useFactory: (hub: SseHub, auth: StreamAuthenticator) =>
+            new EventStreamOpener(hub, auth, options.notifications),
+        },
+        {
           provide: PresenceTracker,
           inject: [SseHub],
           useFactory: (hub: SseHub) => trackers.get(hub),
@@ -112,6 +129,20 @@ export class GatewayModule {
       exports: [SseHub],
     };
   }
+}
+
+/**
+ * One log line per stream, when it ends: streams opened by `EventsListener` bypass pino-http's
+ * request log, and a stream's "request completed" would come only at its end anyway.
+ */
+function streamLog(logger: Logger): ConnectionListener {
+  return {
+    opened: () => undefined,
+    closed: (connection, reason) =>
+      logger.log(
+        `stream ${connection.id} of user ${connection.userId} closed (${reason}) after ${Date.now() - connection.openedAt} ms`,
+      ),
+  };
 }
 
 /** The presence tracker listening to each hub (both are made in one factory). */

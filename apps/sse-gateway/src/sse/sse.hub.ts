@@ -56,6 +56,8 @@ export class SseHub {
   private readonly abort = new AbortController();
   private following: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** `caughtUp` calls waiting for the follower to dispatch up to `id`. */
+  private readonly waiting = new Set<{ id: string; done: () => void }>();
   private readonly now: () => number;
   private readonly settings: GatewaySettings;
 
@@ -203,6 +205,7 @@ export class SseHub {
     if (this.stopping) return;
     this.stopping = true;
     for (const timer of this.timers) clearInterval(timer);
+    for (const waiter of this.waiting) waiter.done();
     this.abort.abort();
     const base = this.settings.retryMs;
     for (const connection of [...this.all]) {
@@ -212,6 +215,31 @@ export class SseHub {
       this.close(connection, 'shutdown', frame);
     }
     await this.following;
+  }
+
+  /**
+   * Resolves once the follower has dispatched every entry the log held when called (at most
+   * `timeoutMs` later; at once if the log cannot be read). Awaited before admitting a resume:
+   * the replay then covers everything appended before the client asked, and an id the client
+   * saw on a faster instance is not mistaken for one ahead of this log.
+   */
+  async caughtUp(timeoutMs = 1_000): Promise<void> {
+    const { log } = this.options;
+    const latest = await log.latestId().catch(() => undefined);
+    if (latest === undefined || !this.ready || log.compare(latest, this.position) <= 0) return;
+    await new Promise<void>((resolve) => {
+      const waiter = {
+        id: latest,
+        done: () => {
+          clearTimeout(timer);
+          this.waiting.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.done, timeoutMs);
+      timer.unref();
+      this.waiting.add(waiter);
+    });
   }
 
   /** Connections per user on this instance (for tests and presence). */
@@ -237,6 +265,8 @@ export class SseHub {
     }
     if (sent > 0) this.options.metrics?.frames.inc(sent);
     for (const connection of slow) this.drop(connection);
+    for (const waiter of this.waiting)
+      if (this.options.log.compare(waiter.id, this.position) <= 0) waiter.done();
   }
 
   private *recipients(notification: Notification): Iterable<SseConnection> {

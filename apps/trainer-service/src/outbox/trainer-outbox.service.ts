@@ -56,6 +56,11 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
     });
   }
 
+  /** Called after each append of this instance: forward it now rather than at the next poll. */
+  nudge(): void {
+    this.supervisor.nudge();
+  }
+
   onApplicationBootstrap(): void {
     void this.ready.promise.then(
       () => {

@@ -16,7 +16,8 @@ import {
 } from '@causeway/contracts';
 import { type CommandStatusStore, type NotificationLog } from '@causeway/platform';
 import { type TrainerCommand, type TrainerEvent, trainerDecider } from './trainer.decider';
-import { TrainerStream, trainerStreamId } from './trainer.stream';
+import { TrainerCache } from './trainer.cache';
+import { TrainerStream, type TrainerStreamState, trainerStreamId } from './trainer.stream';
 
 /** What became of a command; also the command bus reply of a `request`. */
 export interface CommandOutcome {
@@ -43,6 +44,10 @@ export interface TrainerCommandHandlerOptions {
   ready?: Promise<void>;
   /** Default: the system clock. */
   now?: () => Date;
+  /** Called after every successful append (the outbox forwards at once instead of at its next poll). */
+  onAppended?: () => void;
+  /** Trainers kept in memory after a save, so the next command skips the load. Default 10 000; 0 disables. */
+  cacheSize?: number;
 }
 
 export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as const;
@@ -65,6 +70,7 @@ export class TrainerCommandHandler {
   private readonly decider: ReturnType<typeof trainerDecider>;
   private readonly now: () => Date;
   private ready: boolean;
+  private readonly cache: TrainerCache<TrainerStreamState> | undefined;
 
   constructor(private readonly options: TrainerCommandHandlerOptions) {
     this.decider = trainerDecider({ speed: options.speed });
@@ -75,6 +81,8 @@ export class TrainerCommandHandler {
       decider: this.decider,
     });
     this.now = options.now ?? (() => new Date());
+    const cacheSize = options.cacheSize ?? 10_000;
+    this.cache = cacheSize > 0 ? new TrainerCache(cacheSize) : undefined;
     this.ready = options.ready === undefined;
     void options.ready?.then(
       () => (this.ready = true),
@@ -119,7 +127,7 @@ export class TrainerCommandHandler {
     envelope: Envelope,
   ): Promise<CommandOutcome> {
     const repository = this.stream.repository(commandId);
-    const loaded = await repository.load(streamId);
+    const loaded = this.cache?.get(streamId) ?? (await repository.load(streamId));
     const done = loaded.state.recent.find(([id]) => id === commandId);
     if (done) return { status: 'processed', version: done[1] };
     let events: TrainerEvent[];
@@ -129,14 +137,23 @@ export class TrainerCommandHandler {
       if (error instanceof PermanentError) throw new DomainRejection(error);
       throw error;
     }
-    const saved = await repository.save(loaded, events, {
-      stateAfter: this.stream.stateAfter(loaded, commandId, events),
-      metadata: {
-        causationId: commandId,
-        correlationId: envelope.metadata.correlationId ?? commandId,
-        ...(envelope.metadata.issuerId !== undefined && { issuerId: envelope.metadata.issuerId }),
-      },
-    });
+    let saved;
+    try {
+      saved = await repository.save(loaded, events, {
+        stateAfter: this.stream.stateAfter(loaded, commandId, events),
+        metadata: {
+          causationId: commandId,
+          correlationId: envelope.metadata.correlationId ?? commandId,
+          ...(envelope.metadata.issuerId !== undefined && { issuerId: envelope.metadata.issuerId }),
+        },
+      });
+    } catch (error) {
+      // A conflict (or anything else) means the cached state may be stale: load next time.
+      this.cache?.drop(streamId);
+      throw error;
+    }
+    this.cache?.set(saved);
+    if (events.length > 0) this.options.onAppended?.();
     return { status: 'processed', version: saved.version };
   }
 

@@ -62,6 +62,36 @@ function setup(options: { snapshotEvery?: number; ready?: Promise<void> } = {}) 
 }
 
 describe('TrainerCommandHandler', () => {
+  it('keeps saved trainers in memory, and a stale one (another instance appended) costs a retry, not an update', async () => {
+    const { eventStore, commandStatus, notifications, handler: first } = setup();
+    const second = new TrainerCommandHandler({
+      serverId: 'trainer-2',
+      eventStore,
+      commandStatus,
+      notifications,
+      speed: 100,
+      snapshotEvery: 0,
+      conflictRetry: { maxAttempts: 5, initialDelayMs: 1, maxDelayMs: 5 },
+    });
+    const reads = jest.spyOn(eventStore, 'readStream');
+    await first.handle(moveCommand('start', 1, 0, { at: T0 }));
+    const readsAfterFirst = reads.mock.calls.length;
+    // The same instance again: served from memory, the stream is not read.
+    await first.handle(moveCommand('stop', 0, 0, { at: T0 + 1_000 }));
+    expect(reads.mock.calls.length).toBe(readsAfterFirst);
+    // Another instance moves the trainer meanwhile; the first one's memory is now stale.
+    await second.handle(moveCommand('start', 0, 1, { at: T0 + 2_000 }));
+    await expect(first.handle(moveCommand('stop', 0, 0, { at: T0 + 3_000 }))).resolves.toEqual({
+      status: 'processed',
+      version: 4,
+    });
+    const events = await eventStore.readStream('trainer-ash');
+    expect(events.map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    // Nothing was lost: the last stop advanced from the second instance's start (0,1) for 1 s.
+    expect(events[3]!.data).toMatchObject({ position: { x: 100, y: 100 } });
+    reads.mockRestore();
+  });
+
   it('appends the decided event, records "processed" with the version and tells the issuer', async () => {
     const { eventStore, commandStatus, notifications, handler } = setup();
     const command = moveCommand('start', 3, 4);

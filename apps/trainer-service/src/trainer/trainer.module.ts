@@ -39,8 +39,8 @@ export class TrainerModule {
         },
         {
           provide: TrainerCommandHandler,
-          inject: [TRAINER_READY],
-          useFactory: ({ promise: ready }: Readiness) =>
+          inject: [TRAINER_READY, TrainerOutbox],
+          useFactory: ({ promise: ready }: Readiness, outbox: TrainerOutbox) =>
             new TrainerCommandHandler({
               serverId: options.serverId,
               eventStore: options.eventStore,
@@ -50,6 +50,7 @@ export class TrainerModule {
               speed: options.speed ?? 100,
               snapshotEvery: options.snapshotEvery ?? 50,
               ready,
+              onAppended: () => outbox.nudge(),
             }),
         },
         TrainerCommandsRegistrar,

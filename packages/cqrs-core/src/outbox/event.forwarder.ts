@@ -35,6 +35,7 @@ export class EventForwarder {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private nudged = false;
   private forwarded = 0;
 
   constructor(private readonly options: EventForwarderOptions) {}
@@ -55,6 +56,15 @@ export class EventForwarder {
   }
 
   /** Finishes the round in progress (publish + checkpoint), then stops. */
+  /**
+   * Something was appended: forward now instead of at the next poll. Call it after an append in
+   * the same process to cut the poll interval out of the append → bus latency.
+   */
+  nudge(): void {
+    this.nudged = true;
+    this.wake?.();
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
@@ -88,6 +98,7 @@ export class EventForwarder {
   private async run(): Promise<void> {
     let failures = 0;
     while (this.running) {
+      this.nudged = false;
       let published = 0;
       try {
         published = await this.forwardOnce();
@@ -96,7 +107,7 @@ export class EventForwarder {
         failures++;
         this.options.onError?.(error);
       }
-      if (published === 0 && this.running) {
+      if (published === 0 && this.running && !this.nudged) {
         const delay =
           failures > 0
             ? Math.min(5_000, 100 * 2 ** Math.min(failures, 6))

@@ -11,6 +11,47 @@ import { EventForwarder } from './event.forwarder';
 const serializer = () => new SerializerRegistry().register('Moved', z.object({ n: z.number() }));
 
 describe('EventForwarder', () => {
+  it('forwards at once when nudged after an append, not at its next poll', async () => {
+    let rounds = 0;
+    class CountingStore extends InMemoryEventStore {
+      override async readAll(...args: Parameters<InMemoryEventStore['readAll']>) {
+        rounds++;
+        return super.readAll(...args);
+      }
+    }
+    const store = new CountingStore();
+    const published: Envelope[] = [];
+    const publisher: Publisher = {
+      publish: async (_topic, messages) => void published.push(...messages),
+      close: async () => undefined,
+    };
+    const forwarder = new EventForwarder({
+      store,
+      publisher,
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: (e) => `events.${e.type}`,
+      pollIntervalMs: 60_000,
+    });
+    forwarder.start();
+    try {
+      // The first round finds nothing; the loop then sleeps for a minute.
+      const started = Date.now() + 5_000;
+      while (rounds === 0 && Date.now() < started)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await store.append('a', [testEnvelope('Moved', { n: 1 }, { aggregateId: 'a' })], {
+        expectedVersion: 'no-stream',
+      });
+      forwarder.nudge();
+      const deadline = Date.now() + 2_000;
+      while (published.length === 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(published.map((e) => e.data)).toEqual([{ n: 1 }]);
+    } finally {
+      await forwarder.stop();
+    }
+  });
+
   it('publishes appended events in stream order per aggregate and resumes from its checkpoint', async () => {
     const store = new InMemoryEventStore();
     const broker = new InMemoryBroker({ serializer: serializer() });

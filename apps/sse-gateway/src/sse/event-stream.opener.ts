@@ -1,0 +1,98 @@
+import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { ProblemException } from '@causeway/cqrs-core/nest';
+import { type Caller, type NotificationLog } from '@causeway/platform';
+import { type StreamAuthenticator, type StreamRequest } from '../auth/stream.authenticator';
+import { SSE_HEADERS } from './sse.frames';
+import { type SseConnection } from './sse.connection';
+import { type SseHub } from './sse.hub';
+
+/** The answer to "may this request open a stream now?" */
+export type StreamCheck =
+  | { ok: true; caller: Caller; lastEventId: string | undefined }
+  | {
+      ok: false;
+      /** The `causeway_sse_rejected_total` label; none for a malformed request. */
+      reason?: string;
+      /** What the request is answered with (a ProblemException, or the unexpected error). */
+      error: unknown;
+      retryAfterSeconds?: number;
+    };
+
+/**
+ * What GET /events does, shared by its two routes (the Nest controller and the plain node:http
+ * listener in front of Express): check the credential, the Last-Event-ID and the admission,
+ * then send the headers and hand the response to the hub.
+ */
+export class EventStreamOpener {
+  constructor(
+    private readonly hub: SseHub,
+    private readonly auth: StreamAuthenticator,
+    private readonly notifications: Pick<NotificationLog, 'isId'>,
+  ) {}
+
+  /** Never throws: a refusal carries the error to answer with. Admit right before `start`. */
+  async check(request: StreamRequest): Promise<StreamCheck> {
+    let caller: Caller;
+    try {
+      caller = await this.auth.stream(request);
+    } catch (error) {
+      return { ok: false, reason: 'unauthorized', error };
+    }
+    let lastEventId: string | undefined;
+    try {
+      lastEventId = this.lastEventId(request);
+    } catch (error) {
+      return { ok: false, error };
+    }
+    if (lastEventId !== undefined) await this.hub.caughtUp();
+    const admission = this.hub.admit(caller.userId);
+    if (!admission.ok)
+      return {
+        ok: false,
+        reason: admission.reason,
+        retryAfterSeconds: admission.retryAfterSeconds,
+        error: new ProblemException({
+          title: admission.status === 503 ? 'Service Unavailable' : 'Too Many Requests',
+          status: admission.status,
+          detail: admission.detail,
+        }),
+      };
+    return { ok: true, caller, lastEventId };
+  }
+
+  /**
+   * Sends the headers and opens the stream (synchronously registered with the hub, so call it in
+   * the tick `check` resolved in). Resolves once the first frames are written.
+   */
+  async start(
+    req: IncomingMessage,
+    res: ServerResponse,
+    caller: Caller,
+    lastEventId: string | undefined,
+  ): Promise<SseConnection | undefined> {
+    // The client may have gone while the token was verified: its 'close' has been emitted already.
+    if (req.socket.destroyed) return undefined;
+    res.writeHead(200, SSE_HEADERS);
+    res.flushHeaders();
+    req.socket.setNoDelay(true);
+    req.socket.setKeepAlive(true);
+    req.socket.setTimeout(0);
+    return this.hub.open(caller, res, lastEventId);
+  }
+
+  private lastEventId(request: StreamRequest): string | undefined {
+    const header = request.headers['last-event-id'];
+    const query = request.query?.lastEventId;
+    const value =
+      (typeof header === 'string' && header) || (typeof query === 'string' && query) || undefined;
+    if (value === undefined) return undefined;
+    if (!this.notifications.isId(value))
+      throw new ProblemException({
+        title: 'Bad Request',
+        status: 400,
+        detail: `Last-Event-ID "${value.slice(0, 64)}" is not an event id of this stream`,
+        errors: [{ field: 'Last-Event-ID', problem: 'must be an id received in an `id:` line' }],
+      });
+    return value;
+  }
+}

@@ -1,0 +1,382 @@
+import { fork } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { Agent, createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { testNamespace, withDatabase } from '@causeway/testkit';
+import Redis from 'ioredis';
+import { MongoClient } from 'mongodb';
+import {
+  launchSystem,
+  planInstances,
+  stopSystem,
+  type RunningInstance,
+} from '../../packages/launcher/src';
+import { measureRawHops } from './live.hops';
+import { Observer, type Sighting } from './live.observer';
+import { type Servers } from './servers';
+import { elapsedMs, type LatencyRow, percentiles, progress, Report, type Row } from './stats';
+
+/**
+ * Issue #5 item 8: a move, from the HTTP request to the first client receiving its
+ * `position.update`, at 200 and 1 000 commands/s with 1 000 clients connected, on the
+ * distributed system (command-api, two trainer-service, projection-worker, two sse-gateway
+ * processes on the local servers), beside the sum of the raw hops measured in the same run.
+ */
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const root = path.join(__dirname, '..', '..');
+const APPS = ['command-api', 'trainer-service', 'projection-worker', 'sse-gateway'];
+const CLIENTS = Number(process.env.BENCH_LIVE_CLIENTS ?? 1_000);
+/** Trainers moved; each has one observed stream per gateway, the other clients only drain. */
+const MOVERS = Math.min(200, Math.floor(CLIENTS / 2));
+const RATES = (process.env.BENCH_LIVE_RATES ?? '200,1000').split(',').map(Number);
+const SECONDS = Math.max(3, Math.round(10 * SCALE));
+/** Consecutive angles of one trainer's moves differ by the golden angle: never twice the same. */
+const GOLDEN = Math.PI * (3 - Math.sqrt(5));
+
+interface Move {
+  trainerId: string;
+  angle: number;
+  sent: bigint;
+  accepted?: bigint;
+  commandId?: string;
+  result?: bigint;
+  position?: bigint;
+}
+
+class Moves {
+  readonly all: Move[] = [];
+  private readonly waiting = new Map<string, Move[]>();
+  private readonly byCommand = new Map<string, Move>();
+  private readonly earlyResults = new Map<string, bigint>();
+  private sequence = 0;
+
+  next(trainerId: string): Move {
+    const angle = ((this.sequence++ * GOLDEN) % (2 * Math.PI)) - Math.PI;
+    const move: Move = { trainerId, angle, sent: process.hrtime.bigint() };
+    this.all.push(move);
+    const list = this.waiting.get(trainerId) ?? [];
+    list.push(move);
+    this.waiting.set(trainerId, list);
+    return move;
+  }
+
+  accepted(move: Move, commandId: string): void {
+    move.accepted = process.hrtime.bigint();
+    move.commandId = commandId;
+    this.byCommand.set(commandId, move);
+    const early = this.earlyResults.get(commandId);
+    if (early !== undefined) move.result = early;
+  }
+
+  /** The first sighting wins: the first client (of either gateway) to receive the frame. */
+  saw(sighting: Sighting): void {
+    if (sighting.kind === 'result') {
+      const move = this.byCommand.get(sighting.commandId!);
+      if (!move) {
+        if (!this.earlyResults.has(sighting.commandId!))
+          this.earlyResults.set(sighting.commandId!, sighting.at);
+      } else move.result ??= sighting.at;
+      return;
+    }
+    const list = this.waiting.get(sighting.trainerId) ?? [];
+    const move = list.find((m) => Math.abs(m.angle - sighting.angle!) < 1e-9);
+    if (!move || move.position !== undefined) return;
+    move.position = sighting.at;
+    list.splice(list.indexOf(move), 1);
+  }
+
+  outstanding(): number {
+    let n = 0;
+    for (const list of this.waiting.values()) n += list.length;
+    return n;
+  }
+}
+
+function post(
+  agent: Agent,
+  url: string,
+  body: unknown,
+  token?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const { hostname, port, pathname } = new URL(url);
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: hostname,
+        port: Number(port),
+        method: 'POST',
+        path: pathname,
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          ...(token && { authorization: `Bearer ${token}` }),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Sends moves at `rate`/s (open loop, round robin over the movers) for `seconds`. */
+async function drive(
+  api: string,
+  agent: Agent,
+  movers: { id: string; token: string }[],
+  rate: number,
+  seconds: number,
+  moves: Moves,
+): Promise<{ refused: number }> {
+  const started = process.hrtime.bigint();
+  const total = rate * seconds;
+  let sent = 0;
+  let refused = 0;
+  const inFlight = new Set<Promise<void>>();
+  while (sent < total) {
+    const due = Math.min(total, Math.floor((elapsedMs(started) / 1_000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const mover = movers[sent % movers.length]!;
+      const move = moves.next(mover.id);
+      const body = {
+        directionX: Math.cos(move.angle),
+        directionY: Math.sin(move.angle),
+        action: 'start',
+        timestamp: Date.now(),
+      };
+      const done = post(agent, `${api}/api/trainers/${mover.id}/move`, body, mover.token).then(
+        (answer) => {
+          if (answer.status === 202) moves.accepted(move, answer.body.commandId as string);
+          else refused += 1;
+        },
+        () => {
+          refused += 1;
+        },
+      );
+      inFlight.add(done);
+      void done.finally(() => inFlight.delete(done));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(inFlight);
+  return { refused };
+}
+
+async function cleanUp(servers: Servers, prefix: string, database: string): Promise<void> {
+  const redis = new Redis(servers.redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+  const mongo = await MongoClient.connect(withDatabase(servers.mongoUri, database));
+  await mongo.db().dropDatabase();
+  await mongo.close();
+}
+
+/** Waits (bounded) until every move of `moves` was seen by a client. */
+async function settle(moves: Moves, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (moves.outstanding() > 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** A port offset under which every app's ports (base 3000–3014) are free right now. */
+async function freePortOffset(): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = 20_000 + Math.floor(Math.random() * 40_000);
+    let ok = true;
+    for (let port = 3_000; port <= 3_014 && ok; port++) ok = await free(port + offset);
+    if (ok) return offset;
+  }
+  throw new Error('no free port range for the system');
+}
+
+const ms = (from: bigint, to: bigint | undefined) =>
+  to === undefined ? undefined : Number(to - from) / 1e6;
+
+export async function liveBench(servers: Servers): Promise<Report> {
+  const report = new Report('live');
+  for (const app of APPS)
+    if (!existsSync(path.join(root, 'apps', app, 'dist', 'main.js')))
+      throw new Error(`build the apps first: npx turbo run build --filter=@causeway/${app}...`);
+  const ns = testNamespace('live');
+  const instances = planInstances(
+    {
+      REDIS_URL: servers.redisUrl,
+      KAFKA_BROKERS: servers.kafkaBrokers.join(','),
+      MONGODB_URI: withDatabase(servers.mongoUri, ns.database),
+    },
+    {
+      scale: { 'sse-gateway': 2, 'trainer-service': 2 },
+      portOffset: await freePortOffset(),
+      adminToken: `live-${ns.id}-admin-token`,
+      jwtSecret: `live-${ns.id}-jwt-secret-0123456789abcdef`,
+      devTokens: true,
+      logLevel: 'warn',
+    },
+  ).filter((instance) => instance.app !== 'order-processor');
+  for (const instance of instances) {
+    instance.env.TOPIC_PREFIX = ns.id;
+    instance.env.RATE_LIMIT_POINTS = '100000000';
+  }
+  progress(`live: starting ${instances.length} processes (prefix ${ns.id})`);
+  let running: RunningInstance[] = [];
+  const observers: Observer[] = [];
+  const load = fork(path.join(__dirname, 'live.clients.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  try {
+    await new Promise((resolve) => load.once('message', resolve));
+    running = await launchSystem(instances, {
+      root,
+      logDir: mkdtempSync(path.join(tmpdir(), 'causeway-bench-live-')),
+    });
+    const api = running.find((i) => i.app === 'command-api')!.url;
+    const gateways = running.filter((i) => i.app === 'sse-gateway');
+
+    const raw = await measureRawHops(
+      {
+        redisUrl: servers.redisUrl,
+        mongoUri: withDatabase(servers.mongoUri, ns.database),
+        prefix: ns.id,
+      },
+      Math.max(100, Math.round(500 * SCALE)),
+    );
+
+    const token = async (userId: string) =>
+      (await post(agent, `${api}/api/dev/tokens`, { userId })).body.token as string;
+    const movers = await Promise.all(
+      Array.from({ length: MOVERS }, async (_, i) => {
+        const id = `mover-${i}`;
+        return { id, token: await token(id) };
+      }),
+    );
+    const moves = new Moves();
+    // Observers first: each gateway writes to its connections in opening order.
+    progress(`live: opening ${MOVERS * gateways.length} observed and the other streams`);
+    for (const mover of movers)
+      for (const gateway of gateways) {
+        const observer = new Observer(mover.id, (sighting) => moves.saw(sighting));
+        observers.push(observer);
+        await observer.open(gateway.url, mover.token);
+      }
+    const others = await Promise.all(
+      Array.from({ length: CLIENTS - observers.length }, async (_, i) => ({
+        url: gateways[i % gateways.length]!.url,
+        token: await token(`watcher-${i}`),
+      })),
+    );
+    const opened = new Promise<{ opened: number }>((resolve) =>
+      load.once('message', (message) => resolve(message as { opened: number })),
+    );
+    load.send({ open: others });
+    await opened;
+
+    const warmRate = Math.min(50, ...RATES);
+    progress(`live: warm-up, ${warmRate} moves/s for 2 s`);
+    const warm = new Moves();
+    for (const observer of observers) observer.onSighting = (sighting) => warm.saw(sighting);
+    await drive(api, agent, movers, warmRate, 2, warm);
+    await settle(warm, 30_000);
+
+    const rows: LatencyRow[] = [];
+    const breakdown: Row[] = [];
+    const sums = {
+      p50: raw.http.p50 + 3 * raw.redisHop.p50 + raw.mongoInsert.p50,
+      p99: raw.http.p99 + 3 * raw.redisHop.p99 + raw.mongoInsert.p99,
+    };
+    const comparison: Row[] = [];
+    for (const rate of RATES) {
+      const run = new Moves();
+      // Each run has its own ledger.
+      for (const observer of observers) observer.onSighting = (sighting) => run.saw(sighting);
+      progress(`live: ${rate} moves/s for ${SECONDS} s`);
+      const { refused } = await drive(api, agent, movers, rate, SECONDS, run);
+      await settle(run, 30_000);
+      const e2e = run.all.map((m) => ms(m.sent, m.position)).filter((v) => v !== undefined);
+      const api202 = run.all.map((m) => ms(m.sent, m.accepted)).filter((v) => v !== undefined);
+      const result = run.all.map((m) => ms(m.sent, m.result)).filter((v) => v !== undefined);
+      const latency = percentiles(e2e);
+      const lost = run.all.length - e2e.length;
+      rows.push({
+        benchmark: `move → first client's position.update, ${rate}/s, ${CLIENTS} clients (${e2e.length} of ${run.all.length} seen${refused ? `, ${refused} refused` : ''}${lost ? `, ${lost} not seen` : ''})`,
+        latency,
+        target: `p50 ≤ 5 ms ${latency.p50 <= 5 ? 'ok' : 'MISSED'}, p99 ≤ 25 ms ${latency.p99 <= 25 ? 'ok' : 'MISSED'}`,
+      });
+      const a = percentiles(api202);
+      const r = percentiles(result);
+      breakdown.push({
+        benchmark: `${rate}/s: HTTP 202 / command.result at the client / position.update at the client`,
+        causeway: `p50 ${a.p50.toFixed(1)} / ${r.p50.toFixed(1)} / ${latency.p50.toFixed(1)} ms`,
+        raw: `p99 ${a.p99.toFixed(1)} / ${r.p99.toFixed(1)} / ${latency.p99.toFixed(1)} ms`,
+        ratio: Math.round((latency.p50 / Math.max(a.p50, 0.001)) * 100) / 100,
+      });
+      for (const q of ['p50', 'p99'] as const)
+        comparison.push({
+          benchmark: `${rate}/s, ${q}: our path vs the sum of the raw hops`,
+          causeway: `${latency[q].toFixed(2)} ms`,
+          raw: `${sums[q].toFixed(2)} ms`,
+          ratio: Math.round((latency[q] / sums[q]) * 100) / 100,
+          target:
+            q === 'p50'
+              ? `≤ 5 ms ${latency.p50 <= 5 ? 'ok' : 'MISSED'}`
+              : `≤ 25 ms ${latency.p99 <= 25 ? 'ok' : 'MISSED'}`,
+        });
+    }
+    report.latency('Move command → frame at the first client (distributed, local servers)', rows);
+    report.table(
+      'Move latency vs the sum of the raw hops (ratio = ours ÷ raw sum; lower is better)',
+      comparison,
+    );
+    report.latency('The raw hops (each a lone round trip, measured in the same run, system idle)', [
+      { benchmark: 'HTTP POST to a bare node:http server', latency: raw.http },
+      {
+        benchmark: 'Redis XADD → blocking XREAD (one bus hop; the path has 3)',
+        latency: raw.redisHop,
+      },
+      { benchmark: 'MongoDB insertOne of a ~1 KB document (the append)', latency: raw.mongoInsert },
+    ]);
+    report.table(
+      'Where the time goes: sent → HTTP 202 / → command.result frame / → position.update frame (ratio = position ÷ 202 at p50)',
+      breakdown,
+    );
+    report.note(
+      `command-api, 2 × trainer-service, projection-worker, 2 × sse-gateway as processes (launcher); ${CLIENTS} streams, ` +
+        `half on each gateway: ${MOVERS * 2} observed (one per mover per gateway, opened first) in this process, ` +
+        `the rest drained by raw sockets in a child process. Every move is a broadcast (trainers in no group). ` +
+        `Raw sum = HTTP + 3 × Redis hop + MongoDB insert, at the same percentile.`,
+    );
+    return report;
+  } finally {
+    for (const observer of observers) observer.close();
+    agent.destroy();
+    load.disconnect();
+    await stopSystem(running, 5_000);
+    await cleanUp(servers, ns.id, ns.database).catch((error: unknown) =>
+      progress(`live: clean-up failed: ${(error as Error).message}`),
+    );
+  }
+}

@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, createServer, request } from 'node:http';
+import Redis from 'ioredis';
+import { MongoClient } from 'mongodb';
+import { elapsedMs, type Percentiles, percentiles } from './stats';
+
+/**
+ * The raw round trips a move needs on its way from the browser to the first client, each timed
+ * alone with the plain client: the HTTP request (to a bare node:http server), one bus hop (a raw
+ * XADD picked up by a raw blocking XREAD; the path has three: command, event, notification log)
+ * and the event store append (a raw MongoDB insertOne of a ~1 KB document).
+ */
+export interface RawHops {
+  http: Percentiles;
+  redisHop: Percentiles;
+  mongoInsert: Percentiles;
+}
+
+/** Paced samples (one every `gapMs`), so that each is a lone round trip like a command's. */
+async function sample(count: number, gapMs: number, once: () => Promise<number>) {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    samples.push(await once());
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+  }
+  return percentiles(samples);
+}
+
+export async function measureRawHops(
+  options: { redisUrl: string; mongoUri: string; prefix: string },
+  count: number,
+): Promise<RawHops> {
+  const body = JSON.stringify({ directionX: 0.6, directionY: 0.8, action: 'start', timestamp: 1 });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(202, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ commandId: randomBytes(8).toString('hex'), status: 'accepted' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const agent = new Agent({ keepAlive: true });
+  const http = await sample(
+    count,
+    2,
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const started = process.hrtime.bigint();
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/api/trainers/t/move',
+            agent,
+            headers: { 'content-type': 'application/json', authorization: 'Bearer x'.repeat(30) },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(elapsedMs(started)));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      }),
+  );
+  agent.destroy();
+  server.close();
+
+  const writer = new Redis(options.redisUrl);
+  const reader = new Redis(options.redisUrl);
+  const key = `${options.prefix}:raw-hop`;
+  const message = 'x'.repeat(700);
+  await writer.del(key);
+  let last = '0-0';
+  const redisHop = await sample(count, 2, async () => {
+    const read = reader.xread('BLOCK', 5_000, 'STREAMS', key, last);
+    // Usually the XREAD is blocked when the entry arrives; if not, it finds it at once (`last`).
+    await new Promise((resolve) => setImmediate(resolve));
+    const started = process.hrtime.bigint();
+    await writer.xadd(key, 'MAXLEN', '~', '1000', '*', 'msg', message);
+    const result = await read;
+    const entries = result?.[0]?.[1] ?? [];
+    last = entries.at(-1)?.[0] ?? last;
+    return elapsedMs(started);
+  });
+  await writer.del(key);
+  writer.disconnect();
+  reader.disconnect();
+
+  const mongo = await MongoClient.connect(options.mongoUri);
+  const collection = mongo.db().collection(`raw_hop_${options.prefix}`);
+  const data = 'y'.repeat(900);
+  let n = 0;
+  const mongoInsert = await sample(count, 2, async () => {
+    const started = process.hrtime.bigint();
+    await collection.insertOne({ streamId: `trainer-${n}`, version: n++, data });
+    return elapsedMs(started);
+  });
+  await collection.drop().catch(() => undefined);
+  await mongo.close();
+  return { http, redisHop, mongoInsert };
+}

@@ -12,5 +12,5 @@ ensure_pnpm
 install_dependencies
 echo "==> build"
 pnpm exec turbo run build --filter=@causeway/embedded... --output-logs=errors-only
-echo "==> starting the embedded system"
+echo "==> starting the embedded system: open http://${HOST:-127.0.0.1}:${PORT:-3000}/ in a few tabs (Ctrl-C stops it)"
 exec node apps/embedded/dist/main.js

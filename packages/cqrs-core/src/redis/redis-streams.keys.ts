@@ -42,6 +42,18 @@ export class StreamKeys {
 
 export function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
+  // ASCII (the usual key): its UTF-8 bytes are its char codes — no Buffer per publish.
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return fnv1aUtf8(text);
+    hash ^= code;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+function fnv1aUtf8(text: string): number {
+  let hash = 0x811c9dc5;
   for (const byte of Buffer.from(text, 'utf8')) {
     hash ^= byte;
     hash = Math.imul(hash, 0x01000193) >>> 0;

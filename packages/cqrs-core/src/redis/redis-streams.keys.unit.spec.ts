@@ -11,6 +11,17 @@ describe('Redis Streams key layout', () => {
     expect(keys.lease('events.X', 'svc.h', 3)).toBe('p:events.X:group:svc.h:lease:3');
   });
 
+  it('hashes the UTF-8 bytes of non-ASCII keys (the ASCII fast path agrees with them)', () => {
+    const reference = (text: string) => {
+      let hash = 0x811c9dc5;
+      for (const byte of Buffer.from(text, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+      return hash >>> 0;
+    };
+    for (const key of ['trainer-42', 'café', 'ключ', '🚀 id', 'a\u0080b']) {
+      expect(fnv1a(key)).toBe(reference(key));
+    }
+  });
+
   it('refuses a partition count that is not a positive integer', () => {
     expect(() => new StreamKeys({ partitions: 0 })).toThrow(RangeError);
     expect(() => new StreamKeys({ partitions: 1.5 })).toThrow(RangeError);

@@ -21,8 +21,8 @@ export interface HeldEntry {
   /** Failed before: claim it to ourselves again (XCLAIM bumps Redis' delivery count) before the next run. */
   needsClaim: boolean;
   state: 'waiting' | 'running';
-  /** Cache of busyKey() (the entry's partition never changes): computed once, not per scan. */
-  busyKey?: string;
+  /** XACKs of this entry that failed in a row (backoff of the next one). */
+  ackFailures: number;
 }
 
 /**
@@ -47,6 +47,11 @@ export class PartitionState {
   /** A blocking read that includes this partition's streams is outstanding. */
   inRead = false;
   running = 0;
+  /**
+   * Order keys with an entry running (handler or XACK outstanding) — a key lives in exactly
+   * one partition of a topic, so this is the per-key lock of the whole subscription.
+   */
+  readonly busyKeys = new Set<string>();
   readonly lanes: Record<Priority, HeldEntry[]> = { critical: [], high: [], normal: [], low: [] };
   readonly streams: Record<Priority, string>;
   private readonly laneByStream = new Map<string, Priority>();
@@ -181,6 +186,7 @@ export function toHeldEntry(
     availableAt: 0,
     needsClaim: false,
     state: 'waiting',
+    ackFailures: 0,
   };
 }
 

@@ -2,62 +2,75 @@ import { type Priority } from '../messages/envelope';
 import { LANES } from '../transport/in-memory/priority.lanes';
 import { compareIds, type HeldEntry, type PartitionState } from './redis-streams.partition';
 
-/** Identifies an order key within a subscription (keys of different topics never block each other). */
-export function busyKey(part: PartitionState, entry: HeldEntry): string {
-  return (entry.busyKey ??= `${part.topic}\u0000${entry.key}`);
-}
-
 /**
  * Picks the entry of a lane to run next: among active partitions whose lease is valid, the
- * oldest entry whose key is idle (`busy` tells) and not preceded by an entry of the same key
- * still waiting — e.g. for its redelivery delay — so that a key's messages run in order.
+ * oldest entry whose key is idle (not in its partition's `busyKeys`: a key lives in exactly one
+ * partition of a topic) and not preceded by an entry of the same key still waiting — e.g. for
+ * its redelivery delay — so that a key's messages run in order.
  *
  * One picker serves one dispatch round (a fixed `now`), during which entries only become less
  * deliverable (started, or their key busy). So each partition's lane is scanned once: a scan
  * remembers where it stopped (and the keys it saw blocked) and resumes there when `started`
- * invalidates its answer — only answers with the started key are — instead of rescanning from
- * the start per pick; and each lane's best answer across partitions is kept until one of its
- * partition answers changes.
+ * invalidates its answer — only answers with the started key, in the started partition, are —
+ * instead of rescanning from the start per pick; and each lane's best answer across partitions
+ * is kept until one of its partition answers changes. Runs per delivery: no Map, no iterator,
+ * no string built.
  */
 export class DeliverablePicker {
-  private readonly scans = new Map<Priority, LaneScan[]>();
-  private readonly best = new Map<Priority, HeldEntry | null>();
+  /** Per lane (index in LANES): the scans of the partitions holding entries of that lane. */
+  private readonly scans: (LaneScan[] | undefined)[] = [undefined, undefined, undefined, undefined];
+  /** Per lane: the best answer; null: none; undefined: ask the scans again. */
+  private readonly best: (HeldEntry | null | undefined)[] = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ];
 
   constructor(
     private readonly partitions: readonly PartitionState[],
     private readonly now: number,
-    private readonly busy: ReadonlySet<string>,
   ) {}
 
   first(lane: Priority): HeldEntry | undefined {
-    const known = this.best.get(lane);
+    const index = LANE_INDEX[lane];
+    const known = this.best[index];
     if (known !== undefined) return known ?? undefined;
-    let scans = this.scans.get(lane);
+    let scans = this.scans[index];
     if (!scans) {
-      scans = this.partitions.map((part) => new LaneScan(part, part.lanes[lane], this.now));
-      this.scans.set(lane, scans);
+      scans = [];
+      // Empty lanes (most of them, most of the time) need no scan.
+      for (const part of this.partitions) {
+        const list = part.lanes[lane];
+        if (list.length > 0) scans.push(new LaneScan(part, list, this.now));
+      }
+      this.scans[index] = scans;
     }
     let best: HeldEntry | undefined;
     for (const scan of scans) {
-      const entry = scan.answer(this.busy);
+      const entry = scan.answer();
       if (entry && (!best || compareIds(entry.id, best.id) < 0)) best = entry;
     }
-    this.best.set(lane, best ?? null);
+    this.best[index] = best ?? null;
     return best;
   }
 
-  /** `key` was started (its entry is running, the key busy): answers with that key move on. */
-  started(_part: PartitionState, key: string): void {
-    for (const [lane, scans] of this.scans) {
+  /** `key` of `part` was started (its entry is running, the key busy): answers with that key move on. */
+  started(part: PartitionState, key: string): void {
+    for (let index = 0; index < LANES.length; index++) {
+      const scans = this.scans[index];
+      if (!scans) continue;
       for (const scan of scans) {
-        if (scan.current?.key === key) {
+        if (scan.part === part && scan.current?.key === key) {
           scan.current = undefined;
-          this.best.delete(lane);
+          this.best[index] = undefined;
         }
       }
     }
   }
 }
+
+const LANE_INDEX: Readonly<Record<Priority, number>> = { critical: 0, high: 1, normal: 2, low: 3 };
 
 /** One partition's lane during one dispatch round: scans forward only (see DeliverablePicker). */
 class LaneScan {
@@ -68,20 +81,21 @@ class LaneScan {
   private blocked: Set<string> | undefined; // rare (redelivery delays): allocated when needed
 
   constructor(
-    private readonly part: PartitionState,
+    readonly part: PartitionState,
     private readonly list: readonly HeldEntry[],
     private readonly now: number,
   ) {
     this.done = part.status !== 'active' || !part.leaseValid(now);
   }
 
-  answer(busy: ReadonlySet<string>): HeldEntry | undefined {
+  answer(): HeldEntry | undefined {
     if (this.current || this.done) return this.current;
     const { list, part, now } = this;
+    const busy = part.busyKeys;
     for (; this.position < list.length; this.position++) {
       const entry = list[this.position]!;
       if (entry.state !== 'waiting' || this.blocked?.has(entry.key)) continue;
-      if (busy.has(busyKey(part, entry))) continue;
+      if (busy.has(entry.key)) continue;
       if (entry.availableAt <= now) return (this.current = entry);
       (this.blocked ??= new Set()).add(entry.key);
     }

@@ -20,7 +20,7 @@ import {
   rawEntries,
   toHeldEntry,
 } from './redis-streams.partition';
-import { busyKey, DeliverablePicker, earliestWaiting } from './redis-streams.selection';
+import { DeliverablePicker, earliestWaiting } from './redis-streams.selection';
 
 export interface SubscriptionContext {
   readonly topics: readonly string[];
@@ -39,6 +39,9 @@ export interface SubscriptionContext {
   readonly metrics: SubscriberMetrics | undefined;
 }
 
+/** Index of the COUNT value in the XREADGROUP arguments (see readArguments). */
+const COUNT_ARGUMENT = 4;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -49,31 +52,30 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * handler's success. A delivery's position is `<lane>:<partition>:<entry id>`.
  *
  * `maxInFlight` bounds the handlers running at once: a handler's slot is free again as soon as
- * it resolved, while its XACK goes out batched with others (AckBatcher); its key stays busy and
- * the entry stays held (and counted by the drain of its partition, not by back-pressure) until
- * the XACK replied — so a lease is never released, nor a subscription closed, with an
- * acknowledgement still unsent. kill() sends none of the unsent ones (they are redelivered).
+ * it resolved, while its XACK goes out batched with others (AckBatcher, which calls back once
+ * per batch: no promise or timer per delivery); its key stays busy and the entry stays held
+ * (counted by the drain of its partition and by back-pressure) until the XACK replied — so a
+ * lease is never released, nor a subscription closed, with an acknowledgement still unsent.
+ * kill() sends none of the unsent ones (they are redelivered).
  *
- * Reads prefetch (see readLoop): up to maxInFlight entries held per stream. Hazard: a read only
- * starts while fewer than maxInFlight entries are held and not handled yet (entries whose XACK
- * is out do not count, so reads overlap acknowledgements), so a message of a higher lane published
- * behind a prefetched backlog waits until that backlog drains below maxInFlight — up to
- * maxInFlight × (streams with data) entries, where it used to be maxInFlight - 1 + streams.
+ * Reads prefetch (see readLoop): a read starts once the fullest stream read holds at most half
+ * of maxInFlight entries, and takes from each stream what brings the fullest back to
+ * maxInFlight — so no stream ever has more than maxInFlight entries pending at this consumer,
+ * and the entries still held keep the handlers busy while the read is out. Hazard: a message of
+ * a higher lane published behind a prefetched backlog waits until the fullest stream drains to
+ * half of maxInFlight — up to maxInFlight × (streams with data) entries are held at once.
  */
 export class StreamsSubscription {
   private readonly ownership: PartitionOwnership;
-  private readonly busyKeys = new Set<string>();
   private readonly scheduler = new LaneScheduler();
   private readonly maxInFlight: number;
   /** A read starts once at least this much room is free (half of maxInFlight). */
   private readonly readWatermark: number;
-  private readonly acks: AckBatcher;
+  private readonly acks: AckBatcher<HeldEntry>;
   /** Entries started and not settled yet: handler running, or its XACK outstanding. */
   private running = 0;
   /** Handlers running (bounded by maxInFlight). */
   private handling = 0;
-  /** Entries whose handler succeeded and whose XACK has not replied yet (held, but not counted by back-pressure). */
-  private acking = 0;
   private stopping = false;
   private killed = false;
   private tickTimer: NodeJS.Timeout | undefined;
@@ -86,6 +88,7 @@ export class StreamsSubscription {
   private wakeReader: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
+  private readArgs: { active: readonly PartitionState[]; args: (string | number)[] } | undefined;
   /** The reader's connection closed since the current read was sent (ioredis resends it on reconnect). */
   private readerDropped = false;
 
@@ -93,7 +96,10 @@ export class StreamsSubscription {
     const { options } = context;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
     this.readWatermark = Math.ceil(this.maxInFlight / 2);
-    this.acks = new AckBatcher(context.command, options.group);
+    this.acks = new AckBatcher<HeldEntry>(context.command, options.group, {
+      acknowledged: (entries) => this.acknowledged(entries),
+      failed: (entries) => this.ackFailed(entries),
+    });
     this.ownership = new PartitionOwnership({
       topics: context.topics,
       group: options.group,
@@ -189,30 +195,16 @@ export class StreamsSubscription {
           this.wakeReader = resolve;
           setTimeout(resolve, timing.heartbeatMs).unref();
         });
+        this.wakeReader = undefined;
         continue;
       }
-      const streams = active.flatMap((part) => LANES.map((lane) => part.streams[lane]));
-      // Prefetch: COUNT (per stream) is the whole room, so one read can fill every slot from a
-      // single busy stream. Bound: a read starts only while fewer than maxInFlight entries are
-      // held and takes at most maxInFlight - held from each stream, so no stream ever has more
-      // than maxInFlight entries held: at most maxInFlight × (streams owned) at once.
-      const count = room;
+      // Prefetch: COUNT (per stream) is the room of the fullest stream, so one read fills no
+      // stream beyond maxInFlight entries held: at most maxInFlight × (streams owned) at once.
+      const args = this.readArguments(active, room);
       for (const part of active) part.inRead = true;
       this.readerDropped = false;
       try {
-        const reply = await reader.call(
-          'XREADGROUP',
-          'GROUP',
-          options.group,
-          options.consumer,
-          'COUNT',
-          count,
-          'BLOCK',
-          timing.blockMs,
-          'STREAMS',
-          ...streams,
-          ...streams.map(() => '>'),
-        );
+        const reply = await reader.call('XREADGROUP', args);
         failures = 0;
         this.accept(reply);
         // ioredis resent the read after a reconnect: the first one may have delivered too.
@@ -236,18 +228,60 @@ export class StreamsSubscription {
   }
 
   /**
-   * How many more entries a read may take: maxInFlight minus the entries held and not handled
-   * yet. Entries only waiting for their XACK reply do not count: the next read overlaps the acks.
+   * `GROUP <group> <consumer> COUNT <count> BLOCK <ms> STREAMS <stream>… <'>'>…`, rebuilt only
+   * when the active partitions change (a read per few entries is the common case at low rates).
    */
-  private readRoom(): number {
-    let held = 0;
-    for (const part of this.partitions) held += part.held;
-    return this.maxInFlight - (held - this.acking);
+  private readArguments(active: readonly PartitionState[], count: number): (string | number)[] {
+    const cached = this.readArgs;
+    if (
+      !cached ||
+      cached.active.length !== active.length ||
+      cached.active.some((part, i) => part !== active[i])
+    ) {
+      const { options, timing } = this.context;
+      const streams = active.flatMap((part) => LANES.map((lane) => part.streams[lane]));
+      this.readArgs = {
+        active,
+        args: [
+          'GROUP',
+          options.group,
+          options.consumer,
+          'COUNT',
+          count,
+          'BLOCK',
+          timing.blockMs,
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
+        ],
+      };
+    }
+    const { args } = this.readArgs!;
+    args[COUNT_ARGUMENT] = count;
+    return args;
   }
 
-  /** Wakes a waiting reader only when a read would start (not once per settled entry). */
+  /**
+   * How many more entries a read may take from each stream (COUNT): maxInFlight minus the
+   * entries held in the fullest stream read — its pending entries in Redis, those whose XACK is
+   * still out included, so no stream ever has more than maxInFlight entries pending here.
+   */
+  private readRoom(): number {
+    let most = 0;
+    for (const part of this.partitions) {
+      if (part.status !== 'active') continue;
+      for (const lane of LANES) most = Math.max(most, part.heldIn(lane));
+    }
+    return this.maxInFlight - most;
+  }
+
+  /** Wakes the waiting reader once a read would start (checked once per dispatch, not per entry). */
   private wakeReaderIfRoom(): void {
-    if (this.wakeReader && this.readRoom() >= this.readWatermark) this.wakeReader();
+    const wake = this.wakeReader;
+    if (wake && this.readRoom() >= this.readWatermark) {
+      this.wakeReader = undefined;
+      wake();
+    }
   }
 
   private accept(reply: unknown): void {
@@ -266,7 +300,7 @@ export class StreamsSubscription {
   /** Starts deliverable entries, higher lanes first (LaneScheduler), while fewer than maxInFlight handlers run. */
   private dispatch(): void {
     if (this.stopping) return;
-    const picker = new DeliverablePicker(this.partitions, Date.now(), this.busyKeys);
+    const picker = new DeliverablePicker(this.partitions, Date.now());
     // The picker keeps each lane's answer until an entry starts: asking again costs nothing.
     const ready = (candidate: Priority) => picker.first(candidate) !== undefined;
     while (this.handling < this.maxInFlight) {
@@ -276,11 +310,11 @@ export class StreamsSubscription {
       const part = this.ownership.partitionOf(entry.stream)!;
       picker.started(part, entry.key);
       entry.state = 'running';
-      this.busyKeys.add(busyKey(part, entry));
+      part.busyKeys.add(entry.key);
       part.running++;
       this.running++;
       this.handling++;
-      void this.run(part, entry);
+      this.begin(part, entry);
     }
     this.scheduleRedelivery();
   }
@@ -292,55 +326,40 @@ export class StreamsSubscription {
     queueMicrotask(() => {
       this.dispatchQueued = false;
       this.dispatch();
+      this.wakeReaderIfRoom();
     });
   }
 
-  private async run(part: PartitionState, entry: HeldEntry): Promise<void> {
-    const { command, options, metrics } = this.context;
-    let keep = false;
-    let handling = true; // holds a handler slot (no closure per entry: this path is hot)
-    try {
-      if (entry.needsClaim) {
-        if (!(await claimForRedelivery(command, entry, options.group, options.consumer))) return;
+  /** Runs an entry; a failed one is claimed back first (XCLAIM), off the hot path. */
+  private begin(part: PartitionState, entry: HeldEntry): void {
+    if (!entry.needsClaim) {
+      this.handle(part, entry);
+      return;
+    }
+    const { command, options } = this.context;
+    claimForRedelivery(command, entry, options.group, options.consumer).then(
+      (claimed) => {
+        if (this.killed) return;
+        if (!claimed) {
+          // Acknowledged or claimed elsewhere meanwhile: it must not run here; forget it.
+          this.handling--;
+          this.settle(part, entry, false);
+          return;
+        }
         entry.attempt += 1;
         entry.needsClaim = false;
-      }
-      const failed = await this.handle(part, entry);
-      if (this.killed) return;
-      metrics?.settled(part.topic, options.group, failed);
-      if (failed) {
-        keep = true;
-        this.retryLater(entry);
-        return;
-      }
-      // The handler is done: its slot may run another entry, and the reader read more, while the XACK is out.
-      handling = false;
-      this.handling--;
-      this.acking++;
-      this.requestDispatch();
-      this.wakeReaderIfRoom();
-      try {
-        await this.acknowledge(part, entry);
-      } finally {
-        this.acking--;
-      }
-    } catch {
-      // Redis unreachable (claim or ack) or onPoison failed: try again after the redelivery delay.
-      keep = true;
-      this.retryLater(entry);
-    } finally {
-      if (!this.killed) {
-        if (handling) this.handling--;
-        this.settle(part, entry, keep);
-      }
-    }
+        this.handle(part, entry);
+      },
+      // Redis unreachable: try again after the redelivery delay.
+      () => this.retry(part, entry),
+    );
   }
 
   /**
-   * Runs the handler; undecodable entries go to onPoison instead. Resolves whether the handler
-   * failed. Not an async function: one promise per delivery fewer on the hot path.
+   * Runs the handler; undecodable entries go to onPoison instead. No async function and no
+   * promise of our own per delivery: the handler's promise calls back handled() or failed().
    */
-  private handle(part: PartitionState, entry: HeldEntry): Promise<boolean> {
+  private handle(part: PartitionState, entry: HeldEntry): void {
     const { options, handler, serializer } = this.context;
     let result: unknown;
     try {
@@ -356,54 +375,108 @@ export class StreamsSubscription {
         group: options.group,
       });
     } catch (error) {
-      return this.handlingFailed(part, entry, error);
+      // Settled on a later microtask, as a rejected handler is: never inside dispatch()'s scan.
+      queueMicrotask(() => this.failed(part, entry, error));
+      return;
     }
-    return Promise.resolve(result).then(
-      () => false,
-      (error: unknown) => this.handlingFailed(part, entry, error),
+    Promise.resolve(result).then(
+      () => this.handled(part, entry),
+      (error: unknown) => this.failed(part, entry, error),
     );
   }
 
-  /** Undecodable: onPoison, and the entry is done. Anything else: the handler failed. */
-  private async handlingFailed(
-    part: PartitionState,
-    entry: HeldEntry,
-    error: unknown,
-  ): Promise<boolean> {
-    if (!(error instanceof UndecodableMessageError) || this.killed) return true;
-    await this.context.onPoison?.({
-      topic: part.topic,
-      position: positionOf(part, entry),
-      group: this.context.options.group,
-      raw: entry.raw ?? '',
-      reason: error.reason,
-    });
-    return false;
+  /**
+   * The handler succeeded (or onPoison took an undecodable entry): its slot may run another
+   * entry while the XACK is out (batched; acknowledged() settles the entry and frees its key).
+   */
+  private handled(part: PartitionState, entry: HeldEntry): void {
+    if (this.killed) return;
+    this.context.metrics?.settled(part.topic, this.context.options.group, false);
+    this.handling--;
+    this.requestDispatch();
+    this.acks.ack(entry.stream, entry.id, entry);
+  }
+
+  /** Undecodable: onPoison, and the entry is done (acknowledged). Anything else: the handler failed. */
+  private failed(part: PartitionState, entry: HeldEntry, error: unknown): void {
+    if (this.killed) return;
+    if (!(error instanceof UndecodableMessageError)) {
+      this.context.metrics?.settled(part.topic, this.context.options.group, true);
+      this.retry(part, entry);
+      return;
+    }
+    const { onPoison, options } = this.context;
+    Promise.resolve()
+      .then(() =>
+        onPoison?.({
+          topic: part.topic,
+          position: positionOf(part, entry),
+          group: options.group,
+          raw: entry.raw ?? '',
+          reason: error.reason,
+        }),
+      )
+      .then(
+        () => this.handled(part, entry),
+        // onPoison failed: the entry stays pending and comes back after the redelivery delay.
+        () => this.retry(part, entry),
+      );
+  }
+
+  /** Frees the handler slot; the entry runs again after the redelivery delay. */
+  private retry(part: PartitionState, entry: HeldEntry): void {
+    if (this.killed) return;
+    this.retryLater(entry);
+    this.handling--;
+    this.settle(part, entry, true);
+  }
+
+  /** A batch's XACK replied: its entries are done. */
+  private acknowledged(entries: readonly HeldEntry[]): void {
+    for (const entry of entries) {
+      const part = this.ownership.partitionOf(entry.stream)!;
+      entry.ackFailures = 0;
+      this.settle(part, entry, false);
+    }
+  }
+
+  /**
+   * A batch's XACK failed: sent again with backoff while the lease lasts; after that the entry
+   * stays pending and runs again (here after the redelivery delay, or at the next owner).
+   */
+  private ackFailed(entries: readonly HeldEntry[]): void {
+    const now = Date.now();
+    const again: HeldEntry[] = [];
+    let failures = 0;
+    for (const entry of entries) {
+      const part = this.ownership.partitionOf(entry.stream)!;
+      if (part.leaseValid(now)) {
+        again.push(entry);
+        failures = Math.max(failures, entry.ackFailures++);
+        continue;
+      }
+      entry.ackFailures = 0;
+      this.retryLater(entry);
+      this.settle(part, entry, true);
+    }
+    if (again.length === 0) return;
+    setTimeout(
+      () => {
+        for (const entry of again) this.acks.ack(entry.stream, entry.id, entry);
+      },
+      Math.min(500, 20 * 2 ** failures),
+    );
   }
 
   private settle(part: PartitionState, entry: HeldEntry, keep: boolean): void {
     if (keep) entry.state = 'waiting';
     else part.remove(entry);
-    this.busyKeys.delete(busyKey(part, entry));
+    part.busyKeys.delete(entry.key);
     part.running--;
     this.running--;
     if (this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     this.ownership.finishDrain(part);
     this.requestDispatch();
-    this.wakeReaderIfRoom();
-  }
-
-  /** XACK (batched), retried while the lease lasts; after that the entry stays pending and the next owner runs it again. */
-  private async acknowledge(part: PartitionState, entry: HeldEntry): Promise<void> {
-    for (let attempt = 0; !this.killed; attempt++) {
-      try {
-        await this.acks.ack(entry.stream, entry.id);
-        return;
-      } catch (error) {
-        if (!part.leaseValid(Date.now())) throw error;
-        await sleep(Math.min(500, 20 * 2 ** attempt));
-      }
-    }
   }
 
   /** Claim the entry again and run it after the redelivery delay. */

@@ -21,16 +21,20 @@ export function laneOf(priority: unknown): Priority {
 export class LaneScheduler {
   private readonly credits: Record<Priority, number> = { ...LANE_WEIGHTS };
 
-  /** `ready(lane)` tells whether the lane has a deliverable message now. */
+  /** `ready(lane)` tells whether the lane has a deliverable message now. No allocation: runs per delivery. */
   next(ready: (lane: Priority) => boolean): Priority | undefined {
-    const candidates = LANES.filter(ready);
-    if (candidates.length === 0) return undefined;
-    let lane = candidates.find((candidate) => this.credits[candidate] > 0);
-    if (!lane) {
-      for (const candidate of LANES) this.credits[candidate] = LANE_WEIGHTS[candidate];
-      lane = candidates[0]!;
+    let first: Priority | undefined;
+    for (const lane of LANES) {
+      if (!ready(lane)) continue;
+      first ??= lane;
+      if (this.credits[lane] > 0) {
+        this.credits[lane] -= 1;
+        return lane;
+      }
     }
-    this.credits[lane] -= 1;
-    return lane;
+    if (!first) return undefined;
+    for (const lane of LANES) this.credits[lane] = LANE_WEIGHTS[lane];
+    this.credits[first] -= 1;
+    return first;
   }
 }

@@ -296,10 +296,13 @@ export async function liveBench(servers: Servers): Promise<Report> {
     await opened;
 
     const warmRate = Math.min(50, ...RATES);
-    progress(`live: warm-up, ${warmRate} moves/s for 2 s`);
+    // Long enough for every mover to move once: a trainer's first move loads it from the event
+    // store (two collection scans on FerretDB), which is start-up cost, not the rate's.
+    const warmSeconds = Math.max(2, Math.ceil(movers.length / warmRate));
+    progress(`live: warm-up, ${warmRate} moves/s for ${warmSeconds} s`);
     const warm = new Moves();
     for (const observer of observers) observer.onSighting = (sighting) => warm.saw(sighting);
-    await drive(api, agent, movers, warmRate, 2, warm);
+    await drive(api, agent, movers, warmRate, warmSeconds, warm);
     await settle(warm, 30_000);
 
     const rows: LatencyRow[] = [];

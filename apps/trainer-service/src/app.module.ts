@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { redisConnection } from '@causeway/cqrs-core/redis';
+import { redisConnection, RedisSlotHint } from '@causeway/cqrs-core/redis';
 import {
   MongoCheckpointStore,
   mongoConnection,
@@ -40,6 +40,8 @@ export class AppModule {
     const eventStore = new MongoEventStore({
       connection: mongo.client,
       serializer: contractsSerializer(),
+      // Several instances append to one log: share the highest slot so they do not collide.
+      slotHint: new RedisSlotHint(redis.client, { keyPrefix }),
     });
     const snapshots = new MongoSnapshotStore({ connection: mongo.client });
     return {

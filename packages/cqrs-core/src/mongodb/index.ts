@@ -7,5 +7,10 @@ export {
   type CommitDocument,
   type EventDocument,
 } from './mongodb.event-store.documents';
-export { MongoCommitLog, type CommitOutcome, type BeaconDocument } from './mongodb.commit-log';
+export {
+  MongoCommitLog,
+  type CommitOutcome,
+  type BeaconDocument,
+  type SlotHint,
+} from './mongodb.commit-log';
 export * from './mongodb.checkpoint-store';

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type mongo } from 'mongoose';
 import { type CommitDocument } from './mongodb.event-store.documents';
 
@@ -16,6 +17,21 @@ interface PendingCommit {
   commit: Omit<CommitDocument, '_id'>;
   resolve: (outcome: CommitOutcome) => void;
   reject: (error: unknown) => void;
+}
+
+/**
+ * A fast, shared hint of the highest slot taken, e.g. in Redis (`RedisSlotHint`), for writers in
+ * several processes. Like the beacon it may only ever name a slot that was taken: `raise` is
+ * called after a successful insert. `read` before an insert lets a writer skip the slots the
+ * other processes took since its last insert instead of being refused on each of them. `log`
+ * names the log (database, collection prefix and the log's epoch, which changes when the
+ * database is dropped and created again, so a hint never outlives its log).
+ */
+export interface SlotHint {
+  /** The highest slot known taken in `log`; 0 when unknown. */
+  read(log: string): Promise<number>;
+  /** Slot `slot` of `log` is taken; keeps the maximum. Failures are the caller's to ignore. */
+  raise(log: string, slot: number): Promise<void>;
 }
 
 export type CommitOutcome = { kind: 'inserted'; slot: number } | { kind: 'version-taken' };
@@ -55,10 +71,17 @@ export class MongoCommitLog {
   private beaconRaised = 0;
   private beaconBusy = false;
 
+  /** The highest slot raised in the hint, and whether a raise is in flight. */
+  private hintRaised = 0;
+  private hintTarget = 0;
+  private hintBusy = false;
+
   constructor(
     private readonly commits: mongo.Collection<CommitDocument>,
     /** Holds the beacon: a recently taken slot, so that writers start near the end of the log. */
     private readonly meta: mongo.Collection<BeaconDocument>,
+    /** Optional shared hint (see SlotHint) and the name of this log in it. */
+    private readonly hint?: { store: SlotHint; log: string },
   ) {}
 
   /** Reads the highest slot taken. A full scan on FerretDB; called at start-up and when far behind. */
@@ -119,6 +142,7 @@ export class MongoCommitLog {
   }
 
   private async insertGroup(group: PendingCommit[]): Promise<void> {
+    await this.readHint();
     const first = this.nextSlot;
     let inserted = 0;
     let failure: unknown;
@@ -147,6 +171,7 @@ export class MongoCommitLog {
     if (inserted > 0) {
       this.taken(first + inserted - 1);
       this.raiseBeacon(first + inserted - 1);
+      this.raiseHint(first + inserted - 1);
     }
     for (let i = 0; i < inserted; i++) group[i]!.resolve({ kind: 'inserted', slot: first + i });
     if (inserted === group.length) return;
@@ -168,9 +193,10 @@ export class MongoCommitLog {
   }
 
   private async claim(commit: Omit<CommitDocument, '_id'>): Promise<CommitOutcome> {
-    // The first try goes to our own guess of the next slot, without a round trip: it is only
-    // ever past slots known to be taken, so a success there keeps the invariant; when other
+    // The first try goes to our own guess of the next slot (moved past the hint's, if any): it is
+    // only ever past slots known to be taken, so a success there keeps the invariant; when other
     // writers moved the log on, the insert is refused and we catch up below.
+    await this.readHint();
     let slot = this.nextSlot;
     let unresolved = 0;
     let misses = 0;
@@ -180,6 +206,7 @@ export class MongoCommitLog {
         await this.commits.insertOne({ ...commit, _id: slot });
         this.taken(slot);
         this.raiseBeacon(slot);
+        this.raiseHint(slot);
         return { kind: 'inserted', slot };
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
@@ -220,12 +247,57 @@ export class MongoCommitLog {
     this.nextSlot = Math.max(this.nextSlot, slot + 1);
   }
 
-  /** Returns the beacon's slot (0 when none) and notes it as taken: it is only ever raised after an insert. */
+  /**
+   * Returns the highest of the beacon's and the hint's slot (0 when none) and notes it as taken:
+   * both are only ever raised after an insert.
+   */
   private async readBeacon(): Promise<number> {
-    const slot = (await this.meta.findOne({ _id: BEACON_ID }))?.slot ?? 0;
+    const [beacon, hinted] = await Promise.all([
+      this.meta.findOne({ _id: BEACON_ID }).then((doc) => doc?.slot ?? 0),
+      this.readHint(),
+    ]);
+    this.taken(beacon);
+    this.beaconRaised = Math.max(this.beaconRaised, beacon);
+    return Math.max(beacon, hinted);
+  }
+
+  /** Moves the next-slot guess past the hint's slot (no hint, or it cannot be read: 0). */
+  private async readHint(): Promise<number> {
+    if (!this.hint) return 0;
+    let slot = 0;
+    try {
+      slot = await this.hint.store.read(this.hint.log);
+    } catch {
+      return 0; // only a hint: the insert finds out the hard way
+    }
     this.taken(slot);
-    this.beaconRaised = Math.max(this.beaconRaised, slot);
+    this.hintRaised = Math.max(this.hintRaised, slot);
     return slot;
+  }
+
+  /**
+   * Raises the hint to `slot`, not awaited: at most one raise in flight per instance, slots taken
+   * meanwhile are folded into the next one (a lagging hint only costs a refused insert).
+   */
+  private raiseHint(slot: number): void {
+    if (!this.hint) return;
+    this.hintTarget = Math.max(this.hintTarget, slot);
+    if (this.hintBusy || this.hintTarget <= this.hintRaised) return;
+    const target = this.hintTarget;
+    const { store, log } = this.hint;
+    this.hintBusy = true;
+    store
+      .raise(log, target)
+      .then(
+        () => {
+          this.hintRaised = Math.max(this.hintRaised, target);
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.hintBusy = false;
+        if (this.hintTarget > target) this.raiseHint(this.hintTarget);
+      });
   }
 
   /**
@@ -273,6 +345,27 @@ function backoff(misses: number): Promise<void> {
 export interface BeaconDocument {
   _id: string;
   slot: number;
+  /** The log's epoch (document `epoch`): a random id made when the log is first used. */
+  epoch?: string;
+}
+
+const EPOCH_ID = 'epoch';
+
+/**
+ * The epoch of the log in `meta`, made on first use: a new one after the database was dropped,
+ * so a SlotHint keyed by it never names slots of an earlier log. Read by string `_id` (FerretDB
+ * pushes that filter down to SQLite).
+ */
+export async function logEpoch(meta: mongo.Collection<BeaconDocument>): Promise<string> {
+  for (;;) {
+    const found = await meta.findOne({ _id: EPOCH_ID });
+    if (found?.epoch) return found.epoch;
+    try {
+      await meta.insertOne({ _id: EPOCH_ID, slot: 0, epoch: randomUUID() });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error; // another process made it first: read theirs
+    }
+  }
 }
 
 function hasDuplicateKeyWriteError(error: unknown): boolean {

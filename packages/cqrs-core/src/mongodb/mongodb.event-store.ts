@@ -23,7 +23,7 @@ import { pollingSubscription } from '../event-store/polling.subscription';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
-import { MongoCommitLog } from './mongodb.commit-log';
+import { logEpoch, MongoCommitLog, type SlotHint } from './mongodb.commit-log';
 import { createEventStoreCollections } from './mongodb.event-store.collections';
 import {
   type CommitDocument,
@@ -49,6 +49,13 @@ export interface MongoEventStoreOptions {
   serializer?: MessageSerializer;
   /** Commit documents fetched per query by readAll. Default 500. */
   readBatchSize?: number;
+  /**
+   * A shared hint of the highest slot taken (e.g. `RedisSlotHint`) for deployments where several
+   * processes append to one store: a writer reads it before inserting and so skips the slots the
+   * others took, instead of being refused on each (docs/adr/003). Without it, writers learn of
+   * other processes' slots from refused inserts and the beacon only.
+   */
+  slotHint?: SlotHint;
 }
 
 /**
@@ -72,6 +79,7 @@ export class MongoEventStore implements EventStore {
   private readonly serializer: MessageSerializer;
   private readonly batchSize: number;
   private readonly heads = new Map<string, number>();
+  private readonly slotHint: SlotHint | undefined;
   private collections?: {
     commits: mongo.Collection<CommitDocument>;
     streams: mongo.Collection<StreamDocument>;
@@ -83,13 +91,18 @@ export class MongoEventStore implements EventStore {
     this.prefix = options.collectionPrefix ?? 'events_';
     this.serializer = options.serializer ?? new JsonSerializer();
     this.batchSize = options.readBatchSize ?? 500;
+    this.slotHint = options.slotHint;
   }
 
   async init(): Promise<void> {
     const db = this.connection.db;
     if (!db) throw new Error('MongoEventStore.init(): the mongoose connection is not open');
     const { commits, streams, meta } = await createEventStoreCollections(db, this.prefix);
-    const log = new MongoCommitLog(commits, meta);
+    const hint = this.slotHint && {
+      store: this.slotHint,
+      log: `${db.databaseName}/${this.prefix}/${await logEpoch(meta)}`,
+    };
+    const log = new MongoCommitLog(commits, meta, hint);
     await log.refresh();
     this.collections = { commits, streams, log };
   }

@@ -12,4 +12,5 @@ export { RedisStreamsSubscriber } from './redis-streams.subscriber';
 export * from './redis.deduplication-store';
 export * from './redis.dead-letter-queue';
 export * from './redis.checkpoint-store';
+export * from './redis.slot-hint';
 export * from './redis-streams.lag';

@@ -72,7 +72,9 @@ export function commandApiOptions(
     idempotency: new RedisIdempotencyStore(redis, { keyPrefix }),
     rateLimiter: new RateLimiterRedis({
       storeClient: redis,
-      keyPrefix: `${keyPrefix}rate-limit`,
+      // The limit is part of the key: instances configured differently never share counters
+      // (a counter made under a 1 s window would otherwise be read against a 60 s one).
+      keyPrefix: `${keyPrefix}rate-limit:${config.RATE_LIMIT_POINTS}-per-${config.RATE_LIMIT_WINDOW_S}s`,
       points: config.RATE_LIMIT_POINTS,
       duration: config.RATE_LIMIT_WINDOW_S,
     }),

@@ -1,9 +1,14 @@
-import { hostname } from 'node:os';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { redisConnection } from '@causeway/cqrs-core/redis';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
-import { RedisCommandStatusStore, RedisMessagingModule, TokenService } from '@causeway/platform';
+import {
+  instanceIdOf,
+  keyPrefixOf,
+  RedisCommandStatusStore,
+  redisFromConfig,
+  RedisMessagingModule,
+  TokenService,
+} from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { CommandApiModule } from './command-api.module';
@@ -16,13 +21,9 @@ import { RedisIdempotencyStore } from './idempotency/redis.idempotency-store';
 export class AppModule {
   static forRoot(config: CommandApiConfig): DynamicModule {
     const registry = new Registry();
-    const redis = redisConnection({
-      url: config.REDIS_URL,
-      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
-      registry,
-    });
-    const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
-    const keyPrefix = config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}:` : '';
+    const redis = redisFromConfig(config, registry);
+    const instanceId = instanceIdOf(config);
+    const keyPrefix = keyPrefixOf(config);
     return {
       module: AppModule,
       imports: [

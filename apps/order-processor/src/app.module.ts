@@ -1,10 +1,12 @@
-import { hostname } from 'node:os';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
-import { mongoConnection } from '@causeway/cqrs-core/mongodb';
-import { redisConnection } from '@causeway/cqrs-core/redis';
-import { RedisMessagingModule } from '@causeway/platform';
+import {
+  instanceIdOf,
+  mongoFromConfig,
+  redisFromConfig,
+  RedisMessagingModule,
+} from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { type OrderProcessorConfig } from './config/order-processor.config';
 
@@ -12,12 +14,8 @@ import { type OrderProcessorConfig } from './config/order-processor.config';
 export class AppModule {
   static forRoot(config: OrderProcessorConfig): DynamicModule {
     const registry = new Registry();
-    const redis = redisConnection({
-      url: config.REDIS_URL,
-      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
-      registry,
-    });
-    const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
+    const redis = redisFromConfig(config, registry);
+    const instanceId = instanceIdOf(config);
     return {
       module: AppModule,
       imports: [
@@ -34,12 +32,7 @@ export class AppModule {
                 clientId: 'order-processor',
                 registry,
               }),
-              mongoConnection({
-                uri: config.MONGODB_URI,
-                maxPoolSize: config.MONGODB_POOL_SIZE,
-                serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
-                registry,
-              }),
+              mongoFromConfig(config, registry),
             ],
           },
           registry,

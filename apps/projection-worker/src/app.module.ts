@@ -1,15 +1,13 @@
-import { hostname } from 'node:os';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { redisConnection } from '@causeway/cqrs-core/redis';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
+import { MongoCheckpointStore, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import {
-  MongoCheckpointStore,
-  mongoConnection,
-  MongoEventStore,
-} from '@causeway/cqrs-core/mongodb';
-import {
+  instanceIdOf,
+  keyPrefixOf,
+  mongoFromConfig,
+  redisFromConfig,
   MongoGroupMembers,
   MongoTrainerPositions,
   RedisMessagingModule,
@@ -24,19 +22,10 @@ import { ProjectionModule } from './projection/projection.module';
 export class AppModule {
   static forRoot(config: ProjectionWorkerConfig): DynamicModule {
     const registry = new Registry();
-    const redis = redisConnection({
-      url: config.REDIS_URL,
-      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
-      registry,
-    });
-    const mongo = mongoConnection({
-      uri: config.MONGODB_URI,
-      maxPoolSize: config.MONGODB_POOL_SIZE,
-      serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
-      registry,
-    });
-    const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
-    const keyPrefix = config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}:` : '';
+    const redis = redisFromConfig(config, registry);
+    const mongo = mongoFromConfig(config, registry);
+    const instanceId = instanceIdOf(config);
+    const keyPrefix = keyPrefixOf(config);
     const eventStore = new MongoEventStore({
       connection: mongo.client,
       serializer: contractsSerializer(),

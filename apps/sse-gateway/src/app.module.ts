@@ -1,9 +1,10 @@
-import { hostname } from 'node:os';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { redisConnection } from '@causeway/cqrs-core/redis';
-import { mongoConnection } from '@causeway/cqrs-core/mongodb';
 import {
+  instanceIdOf,
+  keyPrefixOf,
+  mongoFromConfig,
+  redisFromConfig,
   MongoGroupMembers,
   MongoTrainerPositions,
   RedisMessagingModule,
@@ -19,20 +20,11 @@ import { RedisPresenceRegistry } from './presence/redis.presence-registry';
 export class AppModule {
   static forRoot(config: SseGatewayConfig): DynamicModule {
     const registry = new Registry();
-    const redis = redisConnection({
-      url: config.REDIS_URL,
-      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
-      registry,
-    });
-    const mongo = mongoConnection({
-      uri: config.MONGODB_URI,
-      maxPoolSize: config.MONGODB_POOL_SIZE,
-      serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
-      registry,
-    });
-    const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
+    const redis = redisFromConfig(config, registry);
+    const mongo = mongoFromConfig(config, registry);
+    const instanceId = instanceIdOf(config);
     // The same prefix as the streams of RedisMessagingModule: one TOPIC_PREFIX isolates a deployment.
-    const keyPrefix = config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}:` : '';
+    const keyPrefix = keyPrefixOf(config);
     return {
       module: AppModule,
       imports: [

@@ -1,15 +1,17 @@
-import { hostname } from 'node:os';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { redisConnection, RedisSlotHint } from '@causeway/cqrs-core/redis';
+import { RedisSlotHint } from '@causeway/cqrs-core/redis';
 import {
   MongoCheckpointStore,
-  mongoConnection,
   MongoEventStore,
   MongoSnapshotStore,
 } from '@causeway/cqrs-core/mongodb';
 import {
+  instanceIdOf,
+  keyPrefixOf,
+  mongoFromConfig,
+  redisFromConfig,
   RedisCommandStatusStore,
   RedisMessagingModule,
   RedisNotificationLog,
@@ -24,19 +26,10 @@ import { TrainerModule } from './trainer/trainer.module';
 export class AppModule {
   static forRoot(config: TrainerServiceConfig): DynamicModule {
     const registry = new Registry();
-    const redis = redisConnection({
-      url: config.REDIS_URL,
-      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
-      registry,
-    });
-    const mongo = mongoConnection({
-      uri: config.MONGODB_URI,
-      maxPoolSize: config.MONGODB_POOL_SIZE,
-      serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
-      registry,
-    });
-    const instanceId = config.INSTANCE_ID ?? `${hostname()}-${process.pid}`;
-    const keyPrefix = config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}:` : '';
+    const redis = redisFromConfig(config, registry);
+    const mongo = mongoFromConfig(config, registry);
+    const instanceId = instanceIdOf(config);
+    const keyPrefix = keyPrefixOf(config);
     const eventStore = new MongoEventStore({
       connection: mongo.client,
       serializer: contractsSerializer(),

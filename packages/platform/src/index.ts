@@ -16,3 +16,4 @@ export * from './notifications/notification-log.ids';
 export * from './notifications/notification-log.options';
 export * from './notifications/in-memory.notification-log';
 export * from './notifications/redis.notification-log';
+export * from './service.wiring';

@@ -13,6 +13,7 @@ import { Router } from '@causeway/cqrs-core';
 import { type Registry } from 'prom-client';
 import type Redis from 'ioredis';
 import { type MessagingConfig } from './messaging.settings';
+import { keyPrefixOf } from './service.wiring';
 
 export interface RedisMessagingOptions {
   service: string;
@@ -36,7 +37,7 @@ export class RedisMessagingModule {
   static forRoot(options: RedisMessagingOptions): DynamicModule {
     const { config, redis } = options;
     const serializer = contractsSerializer();
-    const keyPrefix = config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}:` : '';
+    const keyPrefix = keyPrefixOf(config);
     const deadLetters = new RedisDeadLetterQueue(redis.client, { keyPrefix });
     const publisher = new RedisStreamsPublisher({ client: redis.client, serializer, keyPrefix });
     const subscriber = new RedisStreamsSubscriber({

@@ -74,6 +74,7 @@ export class AppModule {
           snapshotEvery: config.SNAPSHOT_EVERY,
           forwarder: {
             checkpoints: new MongoCheckpointStore(mongo.client, 'trainer_service_checkpoints'),
+            pollIntervalMs: config.FORWARDER_POLL_INTERVAL_MS,
             lease: new RedisLease({
               client: redis.client,
               key: `${keyPrefix}trainer-service:forwarder:lease`,

@@ -12,12 +12,16 @@ import { MongoEventStore } from '../src/mongodb';
 // order per aggregate, even when the publishing process is SIGKILLed between append and
 // publish. The writer runs as a real process and is killed at random moments until it has
 // appended and forwarded all 1 000 events; a consumer deduplicating by messageId must then
-// have seen every event exactly once, each aggregate's events in version order.
+// have seen every event exactly once, each aggregate's events in version order. Run with the
+// rounds alone and with eager forwarding (each append published right after it).
 const STREAMS = 10;
 const PER_STREAM = 100;
 const TOTAL = STREAMS * PER_STREAM;
 
-describe('outbox under SIGKILL', () => {
+describe.each([
+  ['rounds', '0'],
+  ['eager forwarding', '1'],
+])('outbox under SIGKILL (%s)', (_mode, eager) => {
   const ns = testNamespace('outbox');
   const serializer = new SerializerRegistry().register(
     'OutboxTest',
@@ -54,6 +58,7 @@ describe('outbox under SIGKILL', () => {
       KEY_PREFIX: ns.keyPrefix,
       STREAMS: String(STREAMS),
       PER_STREAM: String(PER_STREAM),
+      EAGER: eager,
     };
     let kills = 0;
     let done = false;

@@ -28,6 +28,11 @@ export const trainerServiceConfiguration = z.object({
     .default(50),
   /** Lease of the outbox forwarder: another instance takes over this long after the holder died. */
   FORWARDER_LEASE_MS: setting.milliseconds(5_000).refine((ms) => ms >= 300, 'must be at least 300'),
+  /**
+   * How often the forwarder's rounds look for events that eager forwarding could not publish
+   * (each round is a read of the event store; on FerretDB a scan of the collection).
+   */
+  FORWARDER_POLL_INTERVAL_MS: setting.milliseconds(500),
   /** How long command statuses are kept (shared with command-api). */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
   /** Retention of the notification log on append (keep equal in every app that appends). */

@@ -37,11 +37,6 @@ export class ForwarderSupervisor {
     this.schedule(0);
   }
 
-  /** An event was appended here: if this instance forwards, it forwards now. */
-  nudge(): void {
-    if (this.holding) this.options.forwarder.nudge();
-  }
-
   /** Whether this instance forwards now. */
   get forwarding(): boolean {
     return this.holding;

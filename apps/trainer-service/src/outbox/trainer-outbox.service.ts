@@ -5,7 +5,13 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { EventForwarder, type Publisher, topicNaming } from '@causeway/cqrs-core';
+import {
+  EagerForwardingStore,
+  EventForwarder,
+  type EventStore,
+  type Publisher,
+  topicNaming,
+} from '@causeway/cqrs-core';
 import {
   BUS_PUBLISHER,
   CQRS_CORE_OPTIONS,
@@ -21,12 +27,15 @@ import { ForwarderSupervisor } from './forwarder.supervisor';
 
 /**
  * The outbox of trainer-service (ADR 005): forwards the events appended to the event store to
- * the event bus (`events.<Type>`), on one instance at a time when a lease is configured.
+ * the event bus (`events.<Type>`). Each instance publishes its own appends at once (eager
+ * forwarding, through `eager(store)`); the rounds that catch the rest run on one instance at a
+ * time when a lease is configured.
  */
 @Injectable()
 export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('TrainerOutbox');
   private readonly supervisor: ForwarderSupervisor;
+  private readonly forwarder: EventForwarder;
   private stopped = false;
 
   constructor(
@@ -36,7 +45,7 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(CQRS_CORE_OPTIONS) cqrs: CqrsCoreModuleOptions,
   ) {
     const naming = topicNaming(cqrs.topicPrefix);
-    const forwarder = new EventForwarder({
+    const forwarder = (this.forwarder = new EventForwarder({
       store: options.eventStore,
       publisher,
       checkpoints: options.forwarder.checkpoints,
@@ -44,7 +53,7 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
       name: options.forwarder.name ?? 'trainer-service.forwarder',
       pollIntervalMs: options.forwarder.pollIntervalMs,
       onError: (error) => this.logger.warn(`forwarding failed: ${(error as Error).message}`),
-    });
+    }));
     this.supervisor = new ForwarderSupervisor({
       forwarder,
       lease: options.forwarder.lease,
@@ -56,9 +65,9 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
     });
   }
 
-  /** Called after each append of this instance: forward it now rather than at the next poll. */
-  nudge(): void {
-    this.supervisor.nudge();
+  /** `store` with eager forwarding: what is appended through it is published right away. */
+  eager(store: EventStore): EventStore {
+    return new EagerForwardingStore(store, this.forwarder);
   }
 
   onApplicationBootstrap(): void {

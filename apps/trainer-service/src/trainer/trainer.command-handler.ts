@@ -44,8 +44,6 @@ export interface TrainerCommandHandlerOptions {
   ready?: Promise<void>;
   /** Default: the system clock. */
   now?: () => Date;
-  /** Called after every successful append (the outbox forwards at once instead of at its next poll). */
-  onAppended?: () => void;
   /** Trainers kept in memory after a save, so the next command skips the load. Default 10 000; 0 disables. */
   cacheSize?: number;
 }
@@ -153,7 +151,6 @@ export class TrainerCommandHandler {
       throw error;
     }
     this.cache?.set(saved);
-    if (events.length > 0) this.options.onAppended?.();
     return { status: 'processed', version: saved.version };
   }
 

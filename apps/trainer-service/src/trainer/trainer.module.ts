@@ -43,14 +43,14 @@ export class TrainerModule {
           useFactory: ({ promise: ready }: Readiness, outbox: TrainerOutbox) =>
             new TrainerCommandHandler({
               serverId: options.serverId,
-              eventStore: options.eventStore,
+              // Appends go out to the bus right after they are made (eager forwarding).
+              eventStore: outbox.eager(options.eventStore),
               snapshots: options.snapshots,
               commandStatus: options.commandStatus,
               notifications: options.notifications,
               speed: options.speed ?? 100,
               snapshotEvery: options.snapshotEvery ?? 50,
               ready,
-              onAppended: () => outbox.nudge(),
             }),
         },
         TrainerCommandsRegistrar,

@@ -17,8 +17,22 @@ export interface EventForwarderOptions {
   batchSize?: number;
   /** Poll interval when caught up. Default 50 ms. */
   pollIntervalMs?: number;
+  /** Streams whose last append this process remembers for eager forwarding. Default 10 000. */
+  eagerStreams?: number;
   onError?: (error: unknown) => void;
 }
+
+/** What this process knows of the last append it made to a stream (eager forwarding). */
+interface StreamTail {
+  /** Version and position of the append's last event. */
+  version: number;
+  position: number;
+  /** Resolves to whether the append's events were published by `forwardNow`. */
+  published: Promise<boolean>;
+}
+
+/** Positions published by forwardNow that the rounds of this process still skip; bounded. */
+const SKIPS_REMEMBERED = 100_000;
 
 /**
  * The outbox, done with the event store itself (S4-4, issue 4 "outbox / forwarder"): the store's
@@ -30,6 +44,16 @@ export interface EventForwarderOptions {
  * even if the process dies between append and publish or between publish and checkpoint — the
  * next run republishes from the last checkpoint. Consumers deduplicate by messageId.
  * It relies on the store's no-skip guarantee for readAll.
+ *
+ * Eager forwarding (`forwardNow`, e.g. through `EagerForwardingStore`) publishes an append right
+ * after it, from the process that made it, instead of waiting for a round: the rounds then only
+ * catch what it could not publish. It keeps the guarantee — an event is published eagerly only
+ * when this process knows every earlier event of its stream was published: it is the stream's
+ * first, or it follows this process's own append that was published eagerly, or the checkpoint
+ * has passed the previous append. Otherwise it is left to the rounds, and nothing is reordered.
+ * What it adds: a round may publish an event again after later events of its stream went out
+ * eagerly (the round of another process, which cannot know); consumers that deduplicate by
+ * messageId or guard by version (as they must for at-least-once) see nothing. docs/adr/005.
  */
 export class EventForwarder {
   private running = false;
@@ -37,6 +61,10 @@ export class EventForwarder {
   private wake: (() => void) | undefined;
   private nudged = false;
   private forwarded = 0;
+  private eager = 0;
+  private readonly tails = new Map<string, StreamTail>();
+  private readonly skips = new Set<number>();
+  private readonly inFlight = new Set<Promise<boolean>>();
 
   constructor(private readonly options: EventForwarderOptions) {}
 
@@ -49,13 +77,17 @@ export class EventForwarder {
     return this.forwarded;
   }
 
+  /** Of `count`, the events published by `forwardNow`. */
+  get eagerCount(): number {
+    return this.eager;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
   }
 
-  /** Finishes the round in progress (publish + checkpoint), then stops. */
   /**
    * Something was appended: forward now instead of at the next poll. Call it after an append in
    * the same process to cut the poll interval out of the append → bus latency.
@@ -65,21 +97,71 @@ export class EventForwarder {
     this.wake?.();
   }
 
+  /** Finishes the round in progress (publish + checkpoint) and the eager publications, then stops. */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
+    await Promise.all(this.inFlight);
   }
 
-  /** Publishes everything after the checkpoint once; returns how many events were published. */
-  async forwardOnce(): Promise<number> {
-    const from = await this.options.checkpoints.load(this.name);
-    const events = await this.options.store.readAll({
-      fromPosition: from,
-      types: this.options.types,
-      limit: this.options.batchSize ?? 256,
-    });
-    if (events.length === 0) return 0;
+  /**
+   * Publishes the events of one append this process has just made (all of one stream, in
+   * version order) now, if it may without breaking stream order (see the class comment).
+   * Resolves to whether it did; when not (not allowed, or the publish failed) the events are
+   * left to the rounds. Never rejects. Appends to one stream are published in the order of the
+   * calls: call it in append order.
+   */
+  forwardNow(events: readonly StoredEvent[]): Promise<boolean> {
+    const first = events[0];
+    const last = events[events.length - 1];
+    if (!first || !last) return Promise.resolve(false);
+    const types = this.options.types;
+    if (types) events = events.filter((event) => types.includes(event.type));
+    const previous = this.tails.get(first.streamId);
+    const published = this.publishNow(events, first.version, previous);
+    this.tails.delete(first.streamId);
+    this.tails.set(first.streamId, { version: last.version, position: last.position, published });
+    if (this.tails.size > (this.options.eagerStreams ?? 10_000)) {
+      const oldest = this.tails.keys().next();
+      if (!oldest.done) this.tails.delete(oldest.value);
+    }
+    this.inFlight.add(published);
+    void published.then(() => this.inFlight.delete(published));
+    return published;
+  }
+
+  private async publishNow(
+    events: readonly StoredEvent[],
+    firstVersion: number,
+    previous: StreamTail | undefined,
+  ): Promise<boolean> {
+    try {
+      if (!(await this.mayPublishNow(firstVersion, previous))) return false;
+      if (events.length > 0) await this.publish(events);
+      this.eager += events.length;
+      this.forwarded += events.length;
+      if (this.skips.size + events.length > SKIPS_REMEMBERED) this.skips.clear();
+      for (const event of events) this.skips.add(event.position);
+      return true;
+    } catch (error) {
+      this.options.onError?.(error);
+      return false;
+    }
+  }
+
+  /** Whether every event of the stream before `firstVersion` is known to be published. */
+  private async mayPublishNow(
+    firstVersion: number,
+    previous: StreamTail | undefined,
+  ): Promise<boolean> {
+    if (firstVersion === 1) return true;
+    if (!previous || previous.version !== firstVersion - 1) return false;
+    if (await previous.published) return true;
+    return (await this.options.checkpoints.load(this.name)) >= previous.position;
+  }
+
+  private async publish(events: readonly StoredEvent[]): Promise<void> {
     const byTopic = new Map<string, Envelope[]>();
     for (const event of events) {
       const topic = this.options.topicOf(event);
@@ -90,8 +172,25 @@ export class EventForwarder {
     await Promise.all(
       [...byTopic].map(([topic, batch]) => this.options.publisher.publish(topic, batch)),
     );
+  }
+
+  /**
+   * Publishes everything after the checkpoint once (but what this process published eagerly);
+   * returns how many events the checkpoint moved past.
+   */
+  async forwardOnce(): Promise<number> {
+    const from = await this.options.checkpoints.load(this.name);
+    const events = await this.options.store.readAll({
+      fromPosition: from,
+      types: this.options.types,
+      limit: this.options.batchSize ?? 256,
+    });
+    if (events.length === 0) return 0;
+    // Events this process already published eagerly are not published again.
+    const pending = events.filter((event) => !this.skips.delete(event.position));
+    if (pending.length > 0) await this.publish(pending);
     await this.options.checkpoints.save(this.name, events[events.length - 1]!.position);
-    this.forwarded += events.length;
+    this.forwarded += pending.length;
     return events.length;
   }
 

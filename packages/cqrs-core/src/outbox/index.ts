@@ -1,2 +1,3 @@
 export * from './checkpoint-store.port';
 export * from './event.forwarder';
+export * from './eager-forwarding.store';

@@ -2,14 +2,15 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
+import { type CheckpointStore } from '@causeway/cqrs-core';
 import { MongoCheckpointStore, MongoEventStore } from '@causeway/cqrs-core/mongodb';
+import { RedisCheckpointStore } from '@causeway/cqrs-core/redis';
 import {
   instanceIdOf,
   keyPrefixOf,
   mongoFromConfig,
+  readModelsFromConfig,
   redisFromConfig,
-  MongoGroupMembers,
-  MongoTrainerPositions,
   RedisMessagingModule,
   RedisNotificationLog,
 } from '@causeway/platform';
@@ -30,8 +31,17 @@ export class AppModule {
       connection: mongo.client,
       serializer: contractsSerializer(),
     });
-    const positions = new MongoTrainerPositions(mongo.client);
-    const groups = new MongoGroupMembers(mongo.client);
+    const readModels = readModelsFromConfig(config, {
+      redis: redis.client,
+      mongo: mongo.client,
+      keyPrefix,
+    });
+    // The checkpoint lives with the read models: when Redis loses them it loses the checkpoint
+    // too, and the catch-up rebuilds them from the event store.
+    const checkpoints: CheckpointStore =
+      readModels.store === 'redis'
+        ? new RedisCheckpointStore(redis.client, `${keyPrefix}read-models:checkpoints`)
+        : new MongoCheckpointStore(mongo.client, 'projection_worker_checkpoints');
     return {
       module: AppModule,
       imports: [
@@ -63,23 +73,22 @@ export class AppModule {
         ProjectionModule.forRoot({
           serverId: instanceId,
           eventStore,
-          positions,
-          groups,
+          positions: readModels.positions,
+          groups: readModels.groups,
           notifications: new RedisNotificationLog({
             client: redis.client,
             keyPrefix,
             maxLength: config.NOTIFICATION_LOG_MAX_LENGTH,
             retentionMs: config.NOTIFICATION_LOG_RETENTION_MS,
           }),
-          checkpoints: new MongoCheckpointStore(mongo.client, 'projection_worker_checkpoints'),
+          checkpoints,
           catchUpIntervalMs: config.CATCH_UP_INTERVAL_MS,
           // The connection opens in the background (retried while MongoDB is down); the stores
-          // need it open to create their collections and indexes.
+          // need it open to create their collections and indexes (the read models' only in MongoDB).
           ready: async () => {
             await whenOpen(mongo.client);
             await eventStore.init();
-            await positions.init();
-            await groups.init();
+            await readModels.init();
           },
         }),
       ],

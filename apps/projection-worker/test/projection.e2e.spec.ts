@@ -4,7 +4,15 @@ import { type Envelope, MessageFactory, topicNaming } from '@causeway/cqrs-core'
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisStreamsPublisher } from '@causeway/cqrs-core/redis';
 import { contractsSerializer, type Notification } from '@causeway/contracts';
-import { MongoGroupMembers, MongoTrainerPositions, RedisNotificationLog } from '@causeway/platform';
+import {
+  type GroupMembers,
+  MongoGroupMembers,
+  MongoTrainerPositions,
+  RedisGroupMembers,
+  RedisNotificationLog,
+  RedisTrainerPositions,
+  type TrainerPositions,
+} from '@causeway/platform';
 import {
   type ServiceProcess,
   startServiceProcess,
@@ -14,174 +22,233 @@ import {
 
 // projection-worker as a real process on Redis + FerretDB: read models caught up from the
 // event store at start, then live from the event bus, with notifications in the NotificationLog.
+// Once per READ_MODEL_STORE: redis (the default, left unset) and mongodb.
 jest.setTimeout(120_000);
 
-const ns = testNamespace('projection');
-const prefix = ns.id;
-const keyPrefix = `${prefix}:`;
-const naming = topicNaming(prefix);
-const serializer = contractsSerializer();
-const factory = new MessageFactory();
-const T0 = 1_800_000_000_000;
-const still = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
+describe.each(['redis', 'mongodb'] as const)(
+  'projection-worker on Redis + MongoDB, read models in %s',
+  (store) => {
+    const ns = testNamespace(`projection${store}`);
+    const prefix = ns.id;
+    const keyPrefix = `${prefix}:`;
+    const naming = topicNaming(prefix);
+    const serializer = contractsSerializer();
+    const factory = new MessageFactory();
+    const T0 = 1_800_000_000_000;
+    const still = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
 
-let redis: Redis;
-let publisher: RedisStreamsPublisher;
-let notifications: RedisNotificationLog;
-let mongo: ReturnType<typeof mongoConnection>;
-let store: MongoEventStore;
-let positions: MongoTrainerPositions;
-let groups: MongoGroupMembers;
-let worker: ServiceProcess | undefined;
+    let redis: Redis;
+    let publisher: RedisStreamsPublisher;
+    let notifications: RedisNotificationLog;
+    let mongo: ReturnType<typeof mongoConnection>;
+    let eventStore: MongoEventStore;
+    let positions: TrainerPositions;
+    let groups: GroupMembers;
+    let worker: ServiceProcess | undefined;
 
-const moved = (trainerId: string, x: number, y: number, moving = false) =>
-  factory.event('TrainerMovedEvent', {
-    trainerId,
-    position: { x, y },
-    movement: moving
-      ? { isMoving: true, direction: { x: 0, y: 1 }, speed: 100, startedAt: T0 }
-      : still,
-    timestamp: T0,
-  });
-const joined = (trainerId: string, groupId: string) =>
-  factory.event('TrainerJoinedGroupEvent', { trainerId, groupId, timestamp: T0 });
+    const moved = (trainerId: string, x: number, y: number, moving = false) =>
+      factory.event('TrainerMovedEvent', {
+        trainerId,
+        position: { x, y },
+        movement: moving
+          ? { isMoving: true, direction: { x: 0, y: 1 }, speed: 100, startedAt: T0 }
+          : still,
+        timestamp: T0,
+      });
+    const joined = (trainerId: string, groupId: string) =>
+      factory.event('TrainerJoinedGroupEvent', { trainerId, groupId, timestamp: T0 });
 
-/** Appends to a trainer's stream and returns the stored events (what the outbox publishes). */
-async function append(trainerId: string, ...events: Envelope[]) {
-  await store.append(`trainer-${trainerId}`, events, { expectedVersion: 'any' });
-  return (await store.readStream(`trainer-${trainerId}`)).slice(-events.length);
-}
+    /** Appends to a trainer's stream and returns the stored events (what the outbox publishes). */
+    async function append(trainerId: string, ...events: Envelope[]) {
+      await eventStore.append(`trainer-${trainerId}`, events, { expectedVersion: 'any' });
+      return (await eventStore.readStream(`trainer-${trainerId}`)).slice(-events.length);
+    }
 
-/** Publishes stored events on the event bus as trainer-service's forwarder does. */
-async function publish(events: readonly Envelope[]): Promise<void> {
-  for (const event of events) await publisher.publish(naming.event(event.type), [event]);
-}
+    /** Publishes stored events on the event bus as trainer-service's forwarder does. */
+    async function publish(events: readonly Envelope[]): Promise<void> {
+      for (const event of events) await publisher.publish(naming.event(event.type), [event]);
+    }
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+    async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const value = await probe();
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
 
-const logged = async (): Promise<Notification[]> =>
-  (await notifications.read(undefined, 1_000)).map((entry) => entry.notification);
+    const logged = async (): Promise<Notification[]> =>
+      (await notifications.read(undefined, 1_000)).map((entry) => entry.notification);
 
-beforeAll(async () => {
-  redis = new Redis(ns.redisUrl);
-  publisher = new RedisStreamsPublisher({ client: redis, serializer, keyPrefix });
-  notifications = new RedisNotificationLog({ client: redis, keyPrefix });
-  mongo = mongoConnection({ uri: ns.mongoUri(), name: 'verifier' });
-  await mongo.open();
-  store = new MongoEventStore({ connection: mongo.client, serializer });
-  await store.init();
-  positions = new MongoTrainerPositions(mongo.client);
-  groups = new MongoGroupMembers(mongo.client);
-});
-
-afterAll(async () => {
-  await worker?.stop('SIGKILL');
-  await publisher?.close();
-  await notifications?.close();
-  const keys = await redis.keys(`${keyPrefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-  await mongo.client.dropDatabase();
-  await mongo.close();
-});
-
-describe('projection-worker on Redis + MongoDB', () => {
-  it('catches up events appended before it started, without notifying them', async () => {
-    await append('ash', moved('ash', 1, 2), joined('ash', 'party'), moved('ash', 3, 4, true));
-    await append('misty', moved('misty', 5, 6), joined('misty', 'party'));
-    await append('brock', moved('brock', 7, 8));
-
-    worker = await startServiceProcess({
-      appDir: path.join(__dirname, '..'),
-      env: {
-        REDIS_URL: ns.redisUrl,
-        KAFKA_BROKERS: ns.kafkaBrokers.join(','),
-        MONGODB_URI: ns.mongoUri(),
-        ADMIN_TOKEN: 'admin-token-0123456789',
-        TOPIC_PREFIX: prefix,
-        INSTANCE_ID: 'projection-1',
-        LOG_LEVEL: 'warn',
-      },
+    beforeAll(async () => {
+      redis = new Redis(ns.redisUrl);
+      publisher = new RedisStreamsPublisher({ client: redis, serializer, keyPrefix });
+      notifications = new RedisNotificationLog({ client: redis, keyPrefix });
+      mongo = mongoConnection({ uri: ns.mongoUri(), name: 'verifier' });
+      await mongo.open();
+      eventStore = new MongoEventStore({ connection: mongo.client, serializer });
+      await eventStore.init();
+      if (store === 'redis') {
+        positions = new RedisTrainerPositions({ client: redis, keyPrefix });
+        groups = new RedisGroupMembers({ client: redis, keyPrefix });
+      } else {
+        positions = new MongoTrainerPositions(mongo.client);
+        groups = new MongoGroupMembers(mongo.client);
+      }
     });
-    await waitForStatus(`${worker.url}/health/ready`, 200, 60_000);
 
-    const ash = await until(async () => {
-      const row = await positions.get('ash');
-      return row?.version === 3 ? row : undefined;
-    }, 'ash caught up');
-    expect(ash).toMatchObject({ x: 3, y: 4, isMoving: true, dirX: 0, dirY: 1, speed: 100 });
-    await until(
-      async () => ((await positions.list()).length === 3 ? true : undefined),
-      'three trainers',
-    );
-    expect(await positions.get('brock')).toMatchObject({ x: 7, y: 8, version: 1 });
-    expect(await groups.membersOf('party')).toEqual(['ash', 'misty']);
-    expect(await logged()).toEqual([]);
-  });
-
-  it('keeps the read models live from the bus and notifies: broadcast without groups, group with members', async () => {
-    const [brockMoved] = await append('brock', moved('brock', 10, 10, true));
-    const [ashMoved] = await append('ash', moved('ash', 20, 20));
-    await publish([brockMoved!, ashMoved!]);
-
-    const notes = await until(async () => {
-      const all = await logged();
-      return all.length >= 2 ? all : undefined;
-    }, 'two notifications');
-    const byId = new Map(notes.map((note) => [note.notificationId, note]));
-    expect(byId.get(`position:${brockMoved!.messageId}`)).toEqual({
-      notificationId: `position:${brockMoved!.messageId}`,
-      targetType: 'broadcast',
-      targetIds: [],
-      method: 'position.update',
-      params: { trainerId: 'brock', x: 10, y: 10, isMoving: true, dirX: 0, dirY: 1 },
-      serverId: 'projection-1',
+    afterAll(async () => {
+      await worker?.stop('SIGKILL');
+      await publisher?.close();
+      await notifications?.close();
+      const keys = await redis.keys(`${keyPrefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+      await mongo.client.dropDatabase();
+      await mongo.close();
     });
-    expect(byId.get(`position:${ashMoved!.messageId}`)).toMatchObject({
-      targetType: 'group',
-      targetIds: ['party'],
-      recipients: ['ash', 'misty'],
-      params: { trainerId: 'ash', x: 20, y: 20, isMoving: false },
+
+    it('catches up events appended before it started, without notifying them', async () => {
+      await append('ash', moved('ash', 1, 2), joined('ash', 'party'), moved('ash', 3, 4, true));
+      await append('misty', moved('misty', 5, 6), joined('misty', 'party'));
+      await append('brock', moved('brock', 7, 8));
+
+      worker = await startServiceProcess({
+        appDir: path.join(__dirname, '..'),
+        env: {
+          REDIS_URL: ns.redisUrl,
+          KAFKA_BROKERS: ns.kafkaBrokers.join(','),
+          MONGODB_URI: ns.mongoUri(),
+          ADMIN_TOKEN: 'admin-token-0123456789',
+          TOPIC_PREFIX: prefix,
+          INSTANCE_ID: 'projection-1',
+          LOG_LEVEL: 'warn',
+          // redis is the default: leave it unset so the default is what runs.
+          ...(store === 'mongodb' ? { READ_MODEL_STORE: 'mongodb' } : {}),
+        },
+      });
+      await waitForStatus(`${worker.url}/health/ready`, 200, 60_000);
+
+      const ash = await until(async () => {
+        const row = await positions.get('ash');
+        return row?.version === 3 ? row : undefined;
+      }, 'ash caught up');
+      expect(ash).toMatchObject({ x: 3, y: 4, isMoving: true, dirX: 0, dirY: 1, speed: 100 });
+      await until(
+        async () => ((await positions.list()).length === 3 ? true : undefined),
+        'three trainers',
+      );
+      expect(await positions.get('brock')).toMatchObject({ x: 7, y: 8, version: 1 });
+      expect(await groups.membersOf('party')).toEqual(['ash', 'misty']);
+      expect(await logged()).toEqual([]);
     });
-    expect(await positions.get('brock')).toMatchObject({ x: 10, y: 10, version: 2 });
-    expect(await positions.get('ash')).toMatchObject({ x: 20, y: 20, version: 4 });
 
-    // A join seen live changes who the next move is addressed to.
-    const [brockJoined] = await append('brock', joined('brock', 'party'));
-    await publish([brockJoined!]);
-    await until(
-      async () => ((await groups.membersOf('party')).includes('brock') ? true : undefined),
-      'brock in the party',
-    );
-    const [mistyMoved] = await append('misty', moved('misty', 0, 0));
-    await publish([mistyMoved!]);
-    const note = await until(
-      async () =>
-        (await logged()).find((n) => n.notificationId === `position:${mistyMoved!.messageId}`),
-      'misty notified',
-    );
-    expect(note).toMatchObject({ targetType: 'group', recipients: ['ash', 'brock', 'misty'] });
+    it('keeps the read models and their checkpoint in the chosen store only', async () => {
+      const inRedis = async () =>
+        (await redis.keys(`${keyPrefix}read-models:*`)).map((key) => key.slice(keyPrefix.length));
+      const inMongo = async () =>
+        (await mongo.client.db!.listCollections().toArray()).map((c) => c.name);
+      if (store === 'redis') {
+        // The checkpoint is saved after the catch-up: it lives with the read models.
+        await until(
+          async () => ((await inRedis()).includes('read-models:checkpoints') ? true : undefined),
+          'the checkpoint in Redis',
+        );
+        expect(
+          (await inMongo()).filter((name) => /positions|members|checkpoints/.test(name)),
+        ).toEqual([]);
+      } else {
+        await until(
+          async () =>
+            (await inMongo()).includes('projection_worker_checkpoints') ? true : undefined,
+          'the checkpoint in MongoDB',
+        );
+        expect(await inMongo()).toEqual(
+          expect.arrayContaining(['trainer_positions', 'group_members']),
+        );
+        expect(await inRedis()).toEqual([]);
+      }
+    });
 
-    // A redelivered event is stored once in the log.
-    await publish([mistyMoved!]);
-    const [marker] = await append('gary', moved('gary', 1, 1));
-    await publish([marker!]);
-    await until(
-      async () =>
-        (await logged()).some((n) => n.notificationId === `position:${marker!.messageId}`)
-          ? true
-          : undefined,
-      'a later notification',
-    );
-    const ids = (await logged()).map((n) => n.notificationId);
-    expect(ids.filter((id) => id === `position:${mistyMoved!.messageId}`)).toHaveLength(1);
-  });
-});
+    it('keeps the read models live from the bus and notifies: broadcast without groups, group with members', async () => {
+      const [brockMoved] = await append('brock', moved('brock', 10, 10, true));
+      const [ashMoved] = await append('ash', moved('ash', 20, 20));
+      await publish([brockMoved!, ashMoved!]);
+
+      const notes = await until(async () => {
+        const all = await logged();
+        return all.length >= 2 ? all : undefined;
+      }, 'two notifications');
+      const byId = new Map(notes.map((note) => [note.notificationId, note]));
+      expect(byId.get(`position:${brockMoved!.messageId}`)).toEqual({
+        notificationId: `position:${brockMoved!.messageId}`,
+        targetType: 'broadcast',
+        targetIds: [],
+        method: 'position.update',
+        params: { trainerId: 'brock', x: 10, y: 10, isMoving: true, dirX: 0, dirY: 1 },
+        serverId: 'projection-1',
+      });
+      expect(byId.get(`position:${ashMoved!.messageId}`)).toMatchObject({
+        targetType: 'group',
+        targetIds: ['party'],
+        recipients: ['ash', 'misty'],
+        params: { trainerId: 'ash', x: 20, y: 20, isMoving: false },
+      });
+      expect(await positions.get('brock')).toMatchObject({ x: 10, y: 10, version: 2 });
+      expect(await positions.get('ash')).toMatchObject({ x: 20, y: 20, version: 4 });
+
+      // A join seen live changes who the next move is addressed to.
+      const [brockJoined] = await append('brock', joined('brock', 'party'));
+      await publish([brockJoined!]);
+      await until(
+        async () => ((await groups.membersOf('party')).includes('brock') ? true : undefined),
+        'brock in the party',
+      );
+      const [mistyMoved] = await append('misty', moved('misty', 0, 0));
+      await publish([mistyMoved!]);
+      const note = await until(
+        async () =>
+          (await logged()).find((n) => n.notificationId === `position:${mistyMoved!.messageId}`),
+        'misty notified',
+      );
+      expect(note).toMatchObject({ targetType: 'group', recipients: ['ash', 'brock', 'misty'] });
+
+      // A redelivered event is stored once in the log.
+      await publish([mistyMoved!]);
+      const [marker] = await append('gary', moved('gary', 1, 1));
+      await publish([marker!]);
+      await until(
+        async () =>
+          (await logged()).some((n) => n.notificationId === `position:${marker!.messageId}`)
+            ? true
+            : undefined,
+        'a later notification',
+      );
+      const ids = (await logged()).map((n) => n.notificationId);
+      expect(ids.filter((id) => id === `position:${mistyMoved!.messageId}`)).toHaveLength(1);
+    });
+
+    if (store === 'redis')
+      it('rebuilds the read models from the event store when Redis lost them, while running', async () => {
+        const before = {
+          positions: await positions.list(),
+          party: await groups.membersOf('party'),
+        };
+        expect(before.positions.length).toBeGreaterThanOrEqual(4);
+        const keys = await redis.keys(`${keyPrefix}read-models:*`);
+        expect(keys).toContain(`${keyPrefix}read-models:checkpoints`);
+        await redis.del(...keys); // the read models and their checkpoint, as a flushed Redis would
+        expect(await positions.list()).toEqual([]);
+        // The periodic catch-up (every 5 s) sees its checkpoint went back and replays everything.
+        await until(
+          async () =>
+            (await positions.list()).length === before.positions.length ? true : undefined,
+          'the positions rebuilt',
+        );
+        expect(await positions.list()).toEqual(before.positions);
+        expect(await groups.membersOf('party')).toEqual(before.party);
+      });
+  },
+);

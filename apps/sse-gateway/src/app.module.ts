@@ -4,9 +4,8 @@ import {
   instanceIdOf,
   keyPrefixOf,
   mongoFromConfig,
+  readModelsFromConfig,
   redisFromConfig,
-  MongoGroupMembers,
-  MongoTrainerPositions,
   RedisMessagingModule,
   RedisNotificationLog,
   TokenService,
@@ -25,6 +24,12 @@ export class AppModule {
     const instanceId = instanceIdOf(config);
     // The same prefix as the streams of RedisMessagingModule: one TOPIC_PREFIX isolates a deployment.
     const keyPrefix = keyPrefixOf(config);
+    // Written by projection-worker: the same READ_MODEL_STORE and TOPIC_PREFIX find them here.
+    const readModels = readModelsFromConfig(config, {
+      redis: redis.client,
+      mongo: mongo.client,
+      keyPrefix,
+    });
     return {
       module: AppModule,
       imports: [
@@ -48,8 +53,8 @@ export class AppModule {
           serverId: instanceId,
           tokens: new TokenService({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER }),
           notifications: new RedisNotificationLog({ client: redis.client, keyPrefix }),
-          positions: new MongoTrainerPositions(mongo.client),
-          groups: new MongoGroupMembers(mongo.client),
+          positions: readModels.positions,
+          groups: readModels.groups,
           presence: new RedisPresenceRegistry(redis.client, {
             keyPrefix,
             ttlMs: config.PRESENCE_TTL_MS,

@@ -2,9 +2,9 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { type Notification } from '@causeway/contracts';
 import {
-  MongoGroupMembers,
-  MongoTrainerPositions,
+  RedisGroupMembers,
   RedisNotificationLog,
+  RedisTrainerPositions,
   TokenService,
 } from '@causeway/platform';
 import {
@@ -226,10 +226,9 @@ describe('sse-gateway fan-out across instances', () => {
   });
 
   it('sends recovery with the visible positions when the client missed more than the history', async () => {
-    const positions = new MongoTrainerPositions(mongo);
-    const groups = new MongoGroupMembers(mongo);
-    await positions.init();
-    await groups.init();
+    // The read models as projection-worker writes them with the default READ_MODEL_STORE.
+    const positions = new RedisTrainerPositions({ client: redis, keyPrefix: `${ns.id}:` });
+    const groups = new RedisGroupMembers({ client: redis, keyPrefix: `${ns.id}:` });
     const row = (trainerId: string, x: number) => ({
       trainerId,
       x,

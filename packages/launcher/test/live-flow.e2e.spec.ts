@@ -119,6 +119,10 @@ describe('live trainer movement, distributed', () => {
     });
   const positionOf = (trainerId: string) => (f: SseFrame) =>
     f.method === 'position.update' && f.params.trainerId === trainerId;
+  // command.result (trainer-service) and position.update (projection-worker) come from two
+  // producers: either can reach the log first, so a test waits for the one it means.
+  const resultOf = (commandId: unknown) => (f: SseFrame) =>
+    f.method === 'command.result' && f.params.commandId === commandId;
 
   it("delivers a move to the user's connections on both gateways exactly once, and to everyone else", async () => {
     const [gw1, gw2] = gateways as [RunningInstance, RunningInstance];
@@ -141,6 +145,7 @@ describe('live trainer movement, distributed', () => {
     const misty = await move('misty', { directionX: -1, directionY: 0, action: 'start' });
     for (const stream of [ashOn1, ashOn2, mistyOn2])
       await stream.waitFor(positionOf('misty'), 'the later broadcast');
+    await mistyOn2.waitFor(resultOf(misty.body.commandId), "misty's command result");
     for (const stream of [ashOn1, ashOn2, mistyOn2]) {
       const ids = stream.frames.map((f) => f.id);
       expect(new Set(ids).size).toBe(ids.length);
@@ -157,8 +162,9 @@ describe('live trainer movement, distributed', () => {
   it('resumes a dropped connection on the other gateway with every missed notification in order', async () => {
     const [gw1, gw2] = gateways as [RunningInstance, RunningInstance];
     const first = await connect('brock', gw1);
-    await move('brock', { directionX: 0, directionY: 1, action: 'start' });
+    const firstMove = await move('brock', { directionX: 0, directionY: 1, action: 'start' });
     await first.waitFor(positionOf('brock'), 'the first move');
+    await first.waitFor(resultOf(firstMove.body.commandId), 'the first command result');
     const lastSeen = first.lastId();
     first.close();
 
@@ -246,8 +252,9 @@ describe('live trainer movement, distributed', () => {
   it('loses nothing for a client whose gateway is killed when it reconnects to the other one', async () => {
     const [gw1, gw2] = gateways as [RunningInstance, RunningInstance];
     const onFirst = await connect('dawn', gw1);
-    await move('dawn', { directionX: 1, directionY: 0, action: 'start' });
+    const firstMove = await move('dawn', { directionX: 1, directionY: 0, action: 'start' });
     await onFirst.waitFor(positionOf('dawn'), "dawn's first move");
+    await onFirst.waitFor(resultOf(firstMove.body.commandId), "dawn's first command result");
     const lastSeen = onFirst.lastId();
     gw1.child.kill('SIGKILL');
     await new Promise((resolve) => gw1.child.once('exit', resolve));

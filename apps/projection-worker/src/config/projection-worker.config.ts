@@ -3,6 +3,7 @@ import {
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
   messagingSettings,
+  readModelSettings,
 } from '@causeway/platform';
 import { z } from 'zod';
 
@@ -17,6 +18,7 @@ export const projectionWorkerConfiguration = z.object({
   ...connectionSettings.kafka,
   MONGODB_URI: setting.mongoUri(),
   ...connectionSettings.mongodb,
+  ...readModelSettings,
   /** After the start, read models are also caught up from the event store this often; 0 disables. */
   CATCH_UP_INTERVAL_MS: setting.milliseconds(5_000),
   /** Retention of the notification log on append (keep equal in every app that appends). */

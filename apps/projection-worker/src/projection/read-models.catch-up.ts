@@ -13,9 +13,13 @@ export interface ReadModelsCatchUpOptions {
  * Brings the read models up to the event store: reads the events after its checkpoint in global
  * order (readAll, relying on the store's no-skip guarantee), applies them, and saves the
  * checkpoint after each batch. It never notifies: events appended while the worker was down are
- * history by the time they are caught up.
+ * history by the time they are caught up. A checkpoint that went back (the store holding it and
+ * the read models lost them, e.g. a flushed Redis) makes it rebuild the read models from there.
  */
 export class ReadModelsCatchUp {
+  /** The checkpoint as this instance last loaded or saved it. */
+  private saved = 0;
+
   constructor(private readonly options: ReadModelsCatchUpOptions) {}
 
   /**
@@ -27,6 +31,12 @@ export class ReadModelsCatchUp {
     let total = 0;
     for (;;) {
       const from = await checkpoints.load(name);
+      if (from < this.saved) {
+        // The checkpoint went back: the store lost it, and the read models with it (they live
+        // together). What the projector remembers applying is gone too: rebuild everything.
+        projector.forget();
+      }
+      this.saved = from;
       const events = await eventStore.readAll({
         fromPosition: from,
         types: PROJECTED_EVENTS,
@@ -36,7 +46,7 @@ export class ReadModelsCatchUp {
       for (const event of events) {
         if ((await projector.apply(event)) && onApplied) onApplied(event.messageId);
       }
-      await checkpoints.save(name, events[events.length - 1]!.position);
+      await checkpoints.save(name, (this.saved = events[events.length - 1]!.position));
       total += events.length;
     }
   }

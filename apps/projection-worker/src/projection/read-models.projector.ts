@@ -48,6 +48,11 @@ export class ReadModelsProjector {
     return changed;
   }
 
+  /** Forgets what was applied: the read models were lost and are rebuilt from the events. */
+  forget(): void {
+    this.known.clear();
+  }
+
   private remember(row: string, version: number): void {
     if ((this.known.get(row) ?? 0) >= version) return;
     this.known.delete(row);

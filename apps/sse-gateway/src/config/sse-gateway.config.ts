@@ -1,5 +1,5 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
-import { authSettings, messagingSettings } from '@causeway/platform';
+import { authSettings, messagingSettings, readModelSettings } from '@causeway/platform';
 import { z } from 'zod';
 
 /** Every setting of sse-gateway, validated once at start-up. */
@@ -12,6 +12,7 @@ export const sseGatewayConfiguration = z.object({
   ...connectionSettings.redis,
   MONGODB_URI: setting.mongoUri(),
   ...connectionSettings.mongodb,
+  ...readModelSettings,
   /** S0-9: a comment line to every stream this often. */
   HEARTBEAT_MS: setting.milliseconds(30_000),
   /** S0-9: streams are closed (with a retry hint) after this long. */

@@ -1,0 +1,93 @@
+import type Redis from 'ioredis';
+import { type GroupMembers } from './group-members.port';
+
+// KEYS[1] = the trainer's versions hash, KEYS[2] = the group's members set, KEYS[3] = the
+// trainer's groups set; ARGV[1] = trainerId, ARGV[2] = groupId, ARGV[3] = version,
+// ARGV[4] = 'join' | 'leave'. → 1 when the change was applied, 0 when its version is not greater.
+const APPLY = `
+local stored = redis.call('HGET', KEYS[1], ARGV[2])
+if stored and tonumber(stored) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+if ARGV[4] == 'join' then
+  redis.call('SADD', KEYS[2], ARGV[1])
+  redis.call('SADD', KEYS[3], ARGV[2])
+else
+  redis.call('SREM', KEYS[2], ARGV[1])
+  redis.call('SREM', KEYS[3], ARGV[2])
+end
+return 1`;
+
+/** Name of the script on the shared client (ioredis `defineCommand`: EVALSHA, EVAL on NOSCRIPT). */
+const APPLY_COMMAND = 'causewayApplyGroupChange';
+
+type ApplyCommand = (
+  versions: string,
+  members: string,
+  groups: string,
+  trainerId: string,
+  groupId: string,
+  version: string,
+  action: 'join' | 'leave',
+) => Promise<number>;
+
+export interface RedisGroupMembersOptions {
+  /** The app's shared client. */
+  client: Redis;
+  /** Prefix of every key (TOPIC_PREFIX + ':' in the apps, a test namespace in tests). */
+  keyPrefix?: string;
+}
+
+/**
+ * GroupMembers in Redis. Keys, under `<prefix>read-models:`:
+ * - `group-versions:<trainerId>`: hash groupId → the version of the last change applied for the
+ *   pair, a join or a leave (a leave keeps its version, so an older join stays refused);
+ * - `group-members:<groupId>`: set of the group's trainers (`membersOf` is one SMEMBERS);
+ * - `trainer-groups:<trainerId>`: set of the trainer's groups (`groupsOf` is one SMEMBERS).
+ *
+ * `apply` is one Lua script that compares the pair's version and updates the hash and both sets
+ * together: several projection-worker instances apply concurrently, and with separate commands
+ * an older change could win the race or the two sets could disagree.
+ *
+ * Redis is the only copy: when it loses these keys it must lose the projection checkpoint with
+ * them, so the worker rebuilds from the event store.
+ */
+export class RedisGroupMembers implements GroupMembers {
+  private readonly client: Redis;
+  private readonly prefix: string;
+  private readonly applyScript: ApplyCommand;
+
+  constructor(options: RedisGroupMembersOptions) {
+    this.client = options.client;
+    this.prefix = `${options.keyPrefix ?? ''}read-models:`;
+    this.client.defineCommand(APPLY_COMMAND, { numberOfKeys: 3, lua: APPLY });
+    const command = (this.client as unknown as Record<string, ApplyCommand>)[APPLY_COMMAND]!;
+    this.applyScript = command.bind(this.client);
+  }
+
+  async apply(change: {
+    trainerId: string;
+    groupId: string;
+    action: 'join' | 'leave';
+    version: number;
+  }): Promise<boolean> {
+    const { trainerId, groupId, action, version } = change;
+    const applied = await this.applyScript(
+      `${this.prefix}group-versions:${trainerId}`,
+      `${this.prefix}group-members:${groupId}`,
+      `${this.prefix}trainer-groups:${trainerId}`,
+      trainerId,
+      groupId,
+      String(version),
+      action,
+    );
+    return applied === 1;
+  }
+
+  async membersOf(groupId: string): Promise<string[]> {
+    return (await this.client.smembers(`${this.prefix}group-members:${groupId}`)).sort();
+  }
+
+  async groupsOf(trainerId: string): Promise<string[]> {
+    return (await this.client.smembers(`${this.prefix}trainer-groups:${trainerId}`)).sort();
+  }
+}

@@ -1,0 +1,89 @@
+import type Redis from 'ioredis';
+import { byTrainerId } from './in-memory.trainer-positions';
+import { type TrainerPosition, type TrainerPositions } from './trainer-positions.port';
+
+// KEYS[1] = positions hash; ARGV[1] = trainerId, ARGV[2] = version, ARGV[3] = row JSON.
+// → 1 when the row was stored, 0 when the stored row's version is not lower.
+const APPLY = `
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored and tonumber(cjson.decode(stored).version) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`;
+
+/** Name of the script on the shared client (ioredis `defineCommand`: EVALSHA, EVAL on NOSCRIPT). */
+const APPLY_COMMAND = 'causewayApplyTrainerPosition';
+
+type ApplyCommand = (
+  key: string,
+  trainerId: string,
+  version: string,
+  row: string,
+) => Promise<number>;
+
+export interface RedisTrainerPositionsOptions {
+  /** The app's shared client. */
+  client: Redis;
+  /** Prefix of every key (TOPIC_PREFIX + ':' in the apps, a test namespace in tests). */
+  keyPrefix?: string;
+}
+
+/**
+ * TrainerPositions in Redis: one hash `<prefix>read-models:positions`, field trainerId → the
+ * row as JSON (its version inside). `get` is one HGET, `list(ids)` one HMGET, `list()` one
+ * HGETALL.
+ *
+ * `apply` is one Lua script that compares the stored version and writes only a greater one:
+ * several projection-worker instances (and a catch-up racing the live handler) apply
+ * concurrently, and a separate read and write would let an older event overwrite a newer row.
+ *
+ * Redis is the only copy: when it loses the hash it must lose the projection checkpoint with it
+ * (`<prefix>read-models:checkpoints` in projection-worker), so the worker rebuilds from the
+ * event store.
+ */
+export class RedisTrainerPositions implements TrainerPositions {
+  readonly key: string;
+  private readonly client: Redis;
+  private readonly applyScript: ApplyCommand;
+
+  constructor(options: RedisTrainerPositionsOptions) {
+    this.client = options.client;
+    this.key = `${options.keyPrefix ?? ''}read-models:positions`;
+    this.client.defineCommand(APPLY_COMMAND, { numberOfKeys: 1, lua: APPLY });
+    const command = (this.client as unknown as Record<string, ApplyCommand>)[APPLY_COMMAND]!;
+    this.applyScript = command.bind(this.client);
+  }
+
+  async apply(position: TrainerPosition): Promise<boolean> {
+    const row = pick(position);
+    const applied = await this.applyScript(
+      this.key,
+      row.trainerId,
+      String(row.version),
+      JSON.stringify(row),
+    );
+    return applied === 1;
+  }
+
+  async get(trainerId: string): Promise<TrainerPosition | undefined> {
+    const stored = await this.client.hget(this.key, trainerId);
+    return stored === null ? undefined : parse(stored);
+  }
+
+  async list(trainerIds?: readonly string[]): Promise<TrainerPosition[]> {
+    if (trainerIds && trainerIds.length === 0) return [];
+    const stored = trainerIds
+      ? await this.client.hmget(this.key, ...new Set(trainerIds))
+      : Object.values(await this.client.hgetall(this.key));
+    return stored.flatMap((json) => (json === null ? [] : [parse(json)])).sort(byTrainerId);
+  }
+}
+
+function parse(json: string): TrainerPosition {
+  return pick(JSON.parse(json) as TrainerPosition);
+}
+
+/** Exactly the row's fields: nothing else a caller's object carries is stored. */
+function pick(row: TrainerPosition): TrainerPosition {
+  const { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt } = row;
+  return { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt };
+}

@@ -1,0 +1,80 @@
+import Redis from 'ioredis';
+import { testNamespace } from '@causeway/testkit';
+import { RedisGroupMembers, RedisTrainerPositions, type TrainerPosition } from '../src';
+import { describeGroupMembers, describeTrainerPositions } from '../src/testing';
+
+// The Redis read models against a real server; every test gets a fresh key prefix.
+const ns = testNamespace('readmodels');
+let redis: Redis;
+let run = 0;
+
+beforeAll(() => {
+  redis = new Redis(ns.redisUrl);
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${ns.keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+const fresh = () => ({ client: redis, keyPrefix: `${ns.keyPrefix}${run++}:` });
+
+describeTrainerPositions('redis', async () => new RedisTrainerPositions(fresh()));
+describeGroupMembers('redis', async () => new RedisGroupMembers(fresh()));
+
+describe('redis read models', () => {
+  const row = (version: number): TrainerPosition => ({
+    trainerId: 'ash',
+    x: version,
+    y: 0,
+    isMoving: false,
+    dirX: 0,
+    dirY: 0,
+    speed: 0,
+    startedAt: 0,
+    version,
+    updatedAt: 1_700_000_000_000 + version,
+  });
+
+  it('ends at version 8 when two instances apply versions 1..8 concurrently, shuffled', async () => {
+    // Two instances on two connections: the guard must hold in Redis, not in one client.
+    const other = redis.duplicate();
+    try {
+      const options = fresh();
+      const instances = [
+        new RedisTrainerPositions(options),
+        new RedisTrainerPositions({ ...options, client: other }),
+      ];
+      const versions = [1, 2, 3, 4, 5, 6, 7, 8].sort(() => Math.random() - 0.5);
+      const results = await Promise.all(
+        versions.map((version, i) => instances[i % 2]!.apply(row(version))),
+      );
+      for (const result of results) expect(typeof result).toBe('boolean');
+      // Version 8 is applied by whoever gets it: nothing can be stored above it.
+      expect(results[versions.indexOf(8)]).toBe(true);
+      expect(await instances[0]!.get('ash')).toEqual(row(8));
+      expect(await instances[1]!.apply(row(8))).toBe(false);
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('keeps its keys under the prefix: positions in one hash, memberships in per-id keys', async () => {
+    const options = fresh();
+    await new RedisTrainerPositions(options).apply(row(1));
+    await new RedisGroupMembers(options).apply({
+      trainerId: 'ash',
+      groupId: 'party',
+      action: 'join',
+      version: 1,
+    });
+    expect((await redis.keys(`${options.keyPrefix}*`)).sort()).toEqual(
+      [
+        'read-models:group-members:party',
+        'read-models:group-versions:ash',
+        'read-models:positions',
+        'read-models:trainer-groups:ash',
+      ].map((key) => options.keyPrefix + key),
+    );
+  });
+});

@@ -360,15 +360,23 @@ describe('redis-streams partition ownership', () => {
     }
   });
 
-  it('reads no more than it can run (back-pressure)', async () => {
+  it('holds no more than prefetch entries per stream and runs no more than maxInFlight (back-pressure)', async () => {
     const t = topic();
     const keys = new StreamKeys(layout);
     const streams = Array.from({ length: 8 }, (_, p) => keys.stream(t, 'normal', p));
     let done = 0;
-    await subscriber().subscribe([t], { group: 'g', consumer: 'c', maxInFlight: 2 }, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      done++;
-    });
+    let running = 0;
+    let maxRunning = 0;
+    await subscriber({ prefetch: 4 }).subscribe(
+      [t],
+      { group: 'g', consumer: 'c', maxInFlight: 2 },
+      async () => {
+        maxRunning = Math.max(maxRunning, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        running--;
+        done++;
+      },
+    );
     await publisher.publish(
       t,
       Array.from({ length: 60 }, (_, i) => conformanceMessage(i, `bp-${i}`)),
@@ -383,8 +391,10 @@ describe('redis-streams partition ownership', () => {
       maxPending = Math.max(maxPending, pending);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    // Reads stop at maxInFlight held; no stream ever holds more than maxInFlight entries
-    // (prefetch), and 8 streams here have data.
-    expect(maxPending).toBeLessThanOrEqual(2 * 8);
+    // Reads stop at `prefetch` held: no stream ever holds more than 4 entries, and 8 streams
+    // here have data; handlers run 2 at a time.
+    expect(maxPending).toBeLessThanOrEqual(4 * 8);
+    expect(maxPending).toBeGreaterThan(2);
+    expect(maxRunning).toBe(2);
   });
 });

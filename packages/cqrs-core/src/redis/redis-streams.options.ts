@@ -65,6 +65,12 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
   claimIdleMs?: number;
   /** Consumers idle this long with nothing pending are deleted from the group. Default 1 h. */
   consumerIdleMs?: number;
+  /**
+   * Entries a subscription may hold per stream — read and not acknowledged yet — ahead of its
+   * handlers (at least its maxInFlight): fewer, larger reads. It bounds memory per stream, and
+   * how long a message of a higher lane can wait behind a prefetched backlog. Default 64.
+   */
+  prefetch?: number;
   /** How long subscribe() waits for this consumer's share of partitions. Default 2 × leaseTtlMs. */
   joinTimeoutMs?: number;
   /** Adds consumed / failed counters when given. */
@@ -80,6 +86,7 @@ export interface SubscriptionTiming {
   readonly claimIdleMs: number;
   readonly consumerIdleMs: number;
   readonly joinTimeoutMs: number;
+  readonly prefetch: number;
 }
 
 export function subscriptionTiming(options: RedisStreamsSubscriberOptions): SubscriptionTiming {
@@ -99,5 +106,6 @@ export function subscriptionTiming(options: RedisStreamsSubscriberOptions): Subs
     claimIdleMs: options.claimIdleMs ?? 30_000,
     consumerIdleMs: options.consumerIdleMs ?? 3_600_000,
     joinTimeoutMs: options.joinTimeoutMs ?? leaseTtlMs * 2,
+    prefetch: options.prefetch ?? 64,
   };
 }

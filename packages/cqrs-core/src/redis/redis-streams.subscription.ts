@@ -59,17 +59,20 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * kill() sends none of the unsent ones (they are redelivered).
  *
  * Reads prefetch (see readLoop): a read starts once the fullest stream read holds at most half
- * of maxInFlight entries, and takes from each stream what brings the fullest back to
- * maxInFlight — so no stream ever has more than maxInFlight entries pending at this consumer,
- * and the entries still held keep the handlers busy while the read is out. Hazard: a message of
- * a higher lane published behind a prefetched backlog waits until the fullest stream drains to
- * half of maxInFlight — up to maxInFlight × (streams with data) entries are held at once.
+ * of `prefetch` entries (the subscriber's option, at least maxInFlight), and takes from each
+ * stream what brings the fullest back to `prefetch` — so no stream ever has more than
+ * `prefetch` entries pending at this consumer, and the entries still held keep the handlers
+ * busy while the read is out. Hazard: a message of a higher lane published behind a prefetched
+ * backlog waits until the fullest stream drains to half of `prefetch` — up to
+ * prefetch × (streams with data) entries are held at once.
  */
 export class StreamsSubscription {
   private readonly ownership: PartitionOwnership;
   private readonly scheduler = new LaneScheduler();
   private readonly maxInFlight: number;
-  /** A read starts once at least this much room is free (half of maxInFlight). */
+  /** Entries held per stream at most (read, not acknowledged yet); at least maxInFlight. */
+  private readonly prefetch: number;
+  /** A read starts once at least this much room is free (half of prefetch). */
   private readonly readWatermark: number;
   private readonly acks: AckBatcher<HeldEntry>;
   /** Entries started and not settled yet: handler running, or its XACK outstanding. */
@@ -95,7 +98,8 @@ export class StreamsSubscription {
   constructor(private readonly context: SubscriptionContext) {
     const { options } = context;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
-    this.readWatermark = Math.ceil(this.maxInFlight / 2);
+    this.prefetch = Math.max(this.maxInFlight, context.timing.prefetch);
+    this.readWatermark = Math.ceil(this.prefetch / 2);
     this.acks = new AckBatcher<HeldEntry>(context.command, options.group, {
       acknowledged: (entries) => this.acknowledged(entries),
       failed: (entries) => this.ackFailed(entries),
@@ -199,7 +203,7 @@ export class StreamsSubscription {
         continue;
       }
       // Prefetch: COUNT (per stream) is the room of the fullest stream, so one read fills no
-      // stream beyond maxInFlight entries held: at most maxInFlight × (streams owned) at once.
+      // stream beyond `prefetch` entries held: at most prefetch × (streams owned) at once.
       const args = this.readArguments(active, room);
       for (const part of active) part.inRead = true;
       this.readerDropped = false;
@@ -262,9 +266,9 @@ export class StreamsSubscription {
   }
 
   /**
-   * How many more entries a read may take from each stream (COUNT): maxInFlight minus the
+   * How many more entries a read may take from each stream (COUNT): `prefetch` minus the
    * entries held in the fullest stream read — its pending entries in Redis, those whose XACK is
-   * still out included, so no stream ever has more than maxInFlight entries pending here.
+   * still out included, so no stream ever has more than `prefetch` entries pending here.
    */
   private readRoom(): number {
     let most = 0;
@@ -272,7 +276,7 @@ export class StreamsSubscription {
       if (part.status !== 'active') continue;
       for (const lane of LANES) most = Math.max(most, part.heldIn(lane));
     }
-    return this.maxInFlight - most;
+    return this.prefetch - most;
   }
 
   /** Wakes the waiting reader once a read would start (checked once per dispatch, not per entry). */

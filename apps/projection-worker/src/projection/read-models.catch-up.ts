@@ -23,11 +23,13 @@ export class ReadModelsCatchUp {
   constructor(private readonly options: ReadModelsCatchUpOptions) {}
 
   /**
-   * Applies everything after the checkpoint; returns how many events were read.
+   * Applies everything after the checkpoint, up to the first batch that is not full (events
+   * appended meanwhile wait for the next run); returns how many events were read.
    * `onApplied` hears about each event that changed a read model (i.e. had not been applied before).
    */
   async run(onApplied?: (messageId: string) => void): Promise<number> {
     const { eventStore, checkpoints, projector, name } = this.options;
+    const batchSize = this.options.batchSize ?? 500;
     let total = 0;
     for (;;) {
       const from = await checkpoints.load(name);
@@ -40,7 +42,7 @@ export class ReadModelsCatchUp {
       const events = await eventStore.readAll({
         fromPosition: from,
         types: PROJECTED_EVENTS,
-        limit: this.options.batchSize ?? 500,
+        limit: batchSize,
       });
       if (events.length === 0) return total;
       for (const event of events) {
@@ -48,6 +50,9 @@ export class ReadModelsCatchUp {
       }
       await checkpoints.save(name, (this.saved = events[events.length - 1]!.position));
       total += events.length;
+      // A partial batch: caught up. (Reading on until a read finds nothing would, under a steady
+      // load, never end: each read finds the few events appended during the previous one.)
+      if (events.length < batchSize) return total;
     }
   }
 }

@@ -251,18 +251,27 @@ export class SseHub {
     return this.all.values();
   }
 
+  /**
+   * Sends what the follower read. Entries read together go to each connection as one write (a
+   * write is a syscall: under load the log is read in larger batches, so the writes per frame
+   * fall as the rate grows).
+   */
   private dispatch(entries: LoggedNotification[]): void {
     const slow: SseConnection[] = [];
     let sent = 0;
+    const batch = entries.length > 1 ? new Map<SseConnection, string>() : undefined;
     for (const entry of entries) {
       let frame: string | undefined;
       for (const connection of this.recipients(entry.notification)) {
         frame ??= notificationFrame(entry.id, entry.notification.method, entry.notification.params);
-        if (!connection.send(frame)) slow.push(connection);
+        if (batch) batch.set(connection, (batch.get(connection) ?? '') + frame);
+        else if (!connection.send(frame)) slow.push(connection);
         sent += 1;
       }
       this.position = entry.id;
     }
+    if (batch)
+      for (const [connection, chunk] of batch) if (!connection.send(chunk)) slow.push(connection);
     if (sent > 0) this.options.metrics?.frames.inc(sent);
     for (const connection of slow) this.drop(connection);
     for (const waiter of this.waiting)

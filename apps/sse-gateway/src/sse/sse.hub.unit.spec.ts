@@ -113,6 +113,32 @@ describe('SseHub', () => {
       expect([...ids].sort((a, b) => log.compare(a, b))).toEqual(ids);
     });
 
+    it('writes notifications read together to a connection in one write, in log order', async () => {
+      const { log, open, toUser } = await setup();
+      const ash = await open('ash');
+      const misty = await open('misty');
+      const writes = { ash: ash.writes, misty: misty.writes };
+      // Appended in one tick: the follower reads the three as one batch.
+      const appended = [
+        log.append(testNotification({ targetType: 'broadcast', params: { n: 1 } })),
+        log.append(toUser('ash', { n: 2 })),
+        log.append(testNotification({ targetType: 'broadcast', params: { n: 3 } })),
+      ];
+      const ids = await Promise.all(appended);
+      await until(() => ash.notifications().length === 4, 'ash to get his frames');
+      await until(() => misty.notifications().length === 3, 'misty to get hers');
+      expect(params(ash).slice(1)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      expect(params(misty).slice(1)).toEqual([{ n: 1 }, { n: 3 }]);
+      expect(
+        ash
+          .notifications()
+          .slice(1)
+          .map((frame) => frame.id),
+      ).toEqual(ids);
+      expect(ash.writes - writes.ash).toBe(1);
+      expect(misty.writes - writes.misty).toBe(1);
+    });
+
     it('reaches every connection of a user exactly once, even if targeted twice', async () => {
       const { log, open, toUser } = await setup();
       const first = await open('ash');

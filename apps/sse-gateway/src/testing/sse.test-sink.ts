@@ -19,6 +19,8 @@ export class TestSink extends EventEmitter implements SseSink {
   private stalledBytes = 0;
   ended = false;
   destroyed = false;
+  /** write() calls so far. */
+  writes = 0;
 
   get writableLength(): number {
     return this.stalledBytes;
@@ -26,6 +28,7 @@ export class TestSink extends EventEmitter implements SseSink {
 
   write(chunk: string): boolean {
     if (this.ended || this.destroyed) return false;
+    this.writes += 1;
     if (this.stalled) this.stalledBytes += Buffer.byteLength(chunk);
     else this.text += chunk;
     return !this.stalled;

@@ -6,8 +6,10 @@ import { type CommitDocument } from './mongodb.event-store.documents';
 const REFRESH_AFTER_MISSES = 16;
 /** After this many refusals we could not explain, ask whether the version is taken. */
 const PROBE_AFTER_UNRESOLVED = 8;
-/** The least time between two beacon updates of one instance. */
+/** The least time between two beacon updates of one instance … */
 const BEACON_INTERVAL_MS = 10;
+/** … and with a slot hint, which answers most questions the beacon would (see readBeacon). */
+const BEACON_INTERVAL_WITH_HINT_MS = 250;
 /** A group commit holds at most this many commits … */
 const MAX_GROUP_COMMITS = 64;
 /** … and this many events (a single commit may hold more: it then goes alone). */
@@ -216,7 +218,7 @@ export class MongoCommitLog {
         // log when other writers moved it on while we were idle.
         if (refused === undefined || (refused === 'slot' && !beaconRead)) {
           beaconRead = true;
-          if ((await this.readBeacon()) >= slot && refused === undefined) refused = 'slot';
+          if ((await this.readBeacon(slot)) >= slot && refused === undefined) refused = 'slot';
         }
         if (refused === 'version') return { kind: 'version-taken' };
         if (refused === 'slot') {
@@ -249,13 +251,13 @@ export class MongoCommitLog {
 
   /**
    * Returns the highest of the beacon's and the hint's slot (0 when none) and notes it as taken:
-   * both are only ever raised after an insert.
+   * both are only ever raised after an insert. When the hint already reaches `slot` (the slot
+   * is taken), the beacon is not read: a read of the store less per lost race.
    */
-  private async readBeacon(): Promise<number> {
-    const [beacon, hinted] = await Promise.all([
-      this.meta.findOne({ _id: BEACON_ID }).then((doc) => doc?.slot ?? 0),
-      this.readHint(),
-    ]);
+  private async readBeacon(slot: number): Promise<number> {
+    const hinted = await this.readHint();
+    if (this.hint && hinted >= slot) return hinted;
+    const beacon = await this.meta.findOne({ _id: BEACON_ID }).then((doc) => doc?.slot ?? 0);
     this.taken(beacon);
     this.beaconRaised = Math.max(this.beaconRaised, beacon);
     return Math.max(beacon, hinted);
@@ -304,8 +306,9 @@ export class MongoCommitLog {
    * A hint, not a source of truth: on FerretDB concurrent `$max` updates can be lost, so the
    * beacon may lag; it only ever names a slot that was taken, which is all the claim needs.
    * Not awaited: appends do not wait for it. At most one update per instance is in flight, and
-   * the next starts BEACON_INTERVAL_MS after it ends; slots taken meanwhile are folded into it. Failures are ignored (the next raise or a
-   * refused insert makes up for them).
+   * the next starts BEACON_INTERVAL_MS (with a hint BEACON_INTERVAL_WITH_HINT_MS) after it ends;
+   * slots taken meanwhile are folded into it. Failures are ignored (the next raise or a refused
+   * insert makes up for them).
    */
   private raiseBeacon(slot: number): void {
     this.beaconTarget = Math.max(this.beaconTarget, slot);
@@ -325,10 +328,13 @@ export class MongoCommitLog {
       .finally(() => {
         // Under load, at most one update per BEACON_INTERVAL_MS: on FerretDB every write takes
         // the database's one SQLite write lock, so a beacon update per insert would halve them.
-        const timer = setTimeout(() => {
-          this.beaconBusy = false;
-          if (this.beaconTarget > target) this.raiseBeacon(this.beaconTarget);
-        }, BEACON_INTERVAL_MS);
+        const timer = setTimeout(
+          () => {
+            this.beaconBusy = false;
+            if (this.beaconTarget > target) this.raiseBeacon(this.beaconTarget);
+          },
+          this.hint ? BEACON_INTERVAL_WITH_HINT_MS : BEACON_INTERVAL_MS,
+        );
         timer.unref?.();
       });
   }

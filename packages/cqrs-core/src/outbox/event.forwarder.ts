@@ -72,6 +72,10 @@ export class EventForwarder {
     return this.options.name ?? 'forwarder';
   }
 
+  private get batchSize(): number {
+    return this.options.batchSize ?? 256;
+  }
+
   /** Events published since start (including republished ones after a restart). */
   get count(): number {
     return this.forwarded;
@@ -183,7 +187,7 @@ export class EventForwarder {
     const events = await this.options.store.readAll({
       fromPosition: from,
       types: this.options.types,
-      limit: this.options.batchSize ?? 256,
+      limit: this.batchSize,
     });
     if (events.length === 0) return 0;
     // Events this process already published eagerly are not published again.
@@ -206,7 +210,10 @@ export class EventForwarder {
         failures++;
         this.options.onError?.(error);
       }
-      if (published === 0 && this.running && !this.nudged) {
+      // A full batch means more is waiting: go on at once. Otherwise wait for the next poll
+      // (or a nudge): under a steady load each round would find a few new events and, without
+      // the wait, rounds would run back to back (on FerretDB each one scans the collection).
+      if (published < this.batchSize && this.running && !this.nudged) {
         const delay =
           failures > 0
             ? Math.min(5_000, 100 * 2 ** Math.min(failures, 6))

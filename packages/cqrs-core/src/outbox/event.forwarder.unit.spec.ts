@@ -52,6 +52,60 @@ describe('EventForwarder', () => {
     }
   });
 
+  it('waits for its poll between rounds under a steady load, and goes on at once when behind', async () => {
+    let rounds = 0;
+    class CountingStore extends InMemoryEventStore {
+      override async readAll(...args: Parameters<InMemoryEventStore['readAll']>) {
+        rounds++;
+        return super.readAll(...args);
+      }
+    }
+    const store = new CountingStore();
+    let published = 0;
+    const publisher: Publisher = {
+      publish: async (_topic, messages) => void (published += messages.length),
+      close: async () => undefined,
+    };
+    // A backlog of 5 full batches, then a new event every 5 ms for 600 ms.
+    for (let n = 1; n <= 50; n++)
+      await store.append('old', [testEnvelope('Moved', { n }, { aggregateId: 'old' })], {
+        expectedVersion: 'any',
+      });
+    const forwarder = new EventForwarder({
+      store,
+      publisher,
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: (e) => `events.${e.type}`,
+      batchSize: 10,
+      pollIntervalMs: 100,
+    });
+    forwarder.start();
+    let appended = 50;
+    const started = Date.now();
+    try {
+      while (Date.now() - started < 600) {
+        await store.append(
+          'new',
+          [testEnvelope('Moved', { n: appended }, { aggregateId: 'new' })],
+          {
+            expectedVersion: 'any',
+          },
+        );
+        appended++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const deadline = Date.now() + 2_000;
+      while (published < appended && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      await forwarder.stop();
+    }
+    expect(published).toBe(appended);
+    // The backlog took 5-6 rounds back to back; then about one round per 100 ms poll, not one
+    // per append (well over 100 here).
+    expect(rounds).toBeLessThan(6 + 12 + 4);
+  });
+
   it('publishes appended events in stream order per aggregate and resumes from its checkpoint', async () => {
     const store = new InMemoryEventStore();
     const broker = new InMemoryBroker({ serializer: serializer() });

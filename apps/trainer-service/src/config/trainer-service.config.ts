@@ -30,9 +30,11 @@ export const trainerServiceConfiguration = z.object({
   FORWARDER_LEASE_MS: setting.milliseconds(5_000).refine((ms) => ms >= 300, 'must be at least 300'),
   /**
    * How often the forwarder's rounds look for events that eager forwarding could not publish
-   * (each round is a read of the event store; on FerretDB a scan of the collection).
+   * (each round is a read of the event store; on FerretDB a scan of the whole collection, which
+   * also delays the appends queued behind it). A failed eager publish in the lease holder wakes
+   * the rounds at once; elsewhere it waits for this poll.
    */
-  FORWARDER_POLL_INTERVAL_MS: setting.milliseconds(500),
+  FORWARDER_POLL_INTERVAL_MS: setting.milliseconds(2_000),
   /** How long command statuses are kept (shared with command-api). */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
   /** Retention of the notification log on append (keep equal in every app that appends). */

@@ -125,6 +125,8 @@ describe.each(['redis', 'mongodb'] as const)(
           TOPIC_PREFIX: prefix,
           INSTANCE_ID: 'projection-1',
           LOG_LEVEL: 'warn',
+          // The periodic catch-up repairs lost read models; every second here, not every 30 s.
+          CATCH_UP_INTERVAL_MS: '1000',
           // redis is the default: leave it unset so the default is what runs.
           ...(store === 'mongodb' ? { READ_MODEL_STORE: 'mongodb' } : {}),
         },
@@ -241,7 +243,8 @@ describe.each(['redis', 'mongodb'] as const)(
         expect(keys).toContain(`${keyPrefix}read-models:checkpoints`);
         await redis.del(...keys); // the read models and their checkpoint, as a flushed Redis would
         expect(await positions.list()).toEqual([]);
-        // The periodic catch-up (every 5 s) sees its checkpoint went back and replays everything.
+        // The periodic catch-up (every second here) sees its checkpoint went back and replays
+        // everything.
         await until(
           async () =>
             (await positions.list()).length === before.positions.length ? true : undefined,

@@ -19,8 +19,12 @@ export const projectionWorkerConfiguration = z.object({
   MONGODB_URI: setting.mongoUri(),
   ...connectionSettings.mongodb,
   ...readModelSettings,
-  /** After the start, read models are also caught up from the event store this often; 0 disables. */
-  CATCH_UP_INTERVAL_MS: setting.milliseconds(5_000),
+  /**
+   * After the start, read models are also caught up from the event store this often (it repairs
+   * what the bus lost and moves the checkpoint on); 0 disables. Each run reads the event store
+   * (on FerretDB a scan of the whole commits collection, which delays appends meanwhile).
+   */
+  CATCH_UP_INTERVAL_MS: setting.milliseconds(30_000),
   /** Retention of the notification log on append (keep equal in every app that appends). */
   NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
   NOTIFICATION_LOG_RETENTION_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),

@@ -14,7 +14,7 @@ export interface ProjectionModuleOptions {
   checkpoints: CheckpointStore;
   /** Checkpoint name. Default 'projection-worker.read-models'. */
   checkpointName?: string;
-  /** After the start, the read models are also caught up from the store this often. Default 5 s; 0 disables. */
+  /** After the start, the read models are also caught up from the store this often. Default 30 s; 0 disables. */
   catchUpIntervalMs?: number;
   /**
    * Awaited before the catch-up starts, e.g. "connected to MongoDB and indexes created". Until the

@@ -79,7 +79,7 @@ export class ProjectionRunner {
   }
 
   private schedule(): void {
-    const every = this.options.catchUpIntervalMs ?? 5_000;
+    const every = this.options.catchUpIntervalMs ?? 30_000;
     if (this.stopped || every <= 0) return;
     this.timer = setTimeout(() => {
       this.running = this.catchUp

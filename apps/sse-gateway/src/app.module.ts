@@ -20,14 +20,19 @@ export class AppModule {
   static forRoot(config: SseGatewayConfig): DynamicModule {
     const registry = new Registry();
     const redis = redisFromConfig(config, registry);
-    const mongo = mongoFromConfig(config, registry);
+    // MongoDB only for read models kept there: with READ_MODEL_STORE=redis no connection is
+    // opened and /health/ready does not depend on it (MONGODB_URI is ignored if set).
+    const mongo =
+      config.READ_MODEL_STORE === 'mongodb' && config.MONGODB_URI
+        ? mongoFromConfig({ ...config, MONGODB_URI: config.MONGODB_URI }, registry)
+        : undefined;
     const instanceId = instanceIdOf(config);
     // The same prefix as the streams of RedisMessagingModule: one TOPIC_PREFIX isolates a deployment.
     const keyPrefix = keyPrefixOf(config);
     // Written by projection-worker: the same READ_MODEL_STORE and TOPIC_PREFIX find them here.
     const readModels = readModelsFromConfig(config, {
       redis: redis.client,
-      mongo: mongo.client,
+      mongo: mongo?.client,
       keyPrefix,
     });
     return {
@@ -38,7 +43,7 @@ export class AppModule {
             service: 'sse-gateway',
             instanceId,
             logLevel: config.LOG_LEVEL,
-            connections: [redis, mongo],
+            connections: mongo ? [redis, mongo] : [redis],
           },
           registry,
         ),

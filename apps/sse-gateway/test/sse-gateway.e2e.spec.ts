@@ -1,8 +1,99 @@
 import path from 'node:path';
-import { describeServiceBasics } from '@causeway/testkit';
+import {
+  describeServiceBasics,
+  startServiceProcess,
+  testNamespace,
+  waitForStatus,
+  type ServiceProcess,
+} from '@causeway/testkit';
+import Redis from 'ioredis';
+import mongoose from 'mongoose';
 
-describeServiceBasics({
-  service: 'sse-gateway',
-  appDir: path.join(__dirname, '..'),
-  servers: ['redis', 'mongodb'],
+const appDir = path.join(__dirname, '..');
+
+// With the default READ_MODEL_STORE (redis) the gateway uses Redis only: no MONGODB_URI here.
+describeServiceBasics({ service: 'sse-gateway', appDir, servers: ['redis'] });
+
+describe('sse-gateway and MongoDB', () => {
+  const ns = testNamespace('ssemongo');
+  const env = (extra: Record<string, string | undefined> = {}) => ({
+    REDIS_URL: ns.redisUrl,
+    ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+    JWT_SECRET: `jwt-${ns.id}-0123456789-0123456789`,
+    TOPIC_PREFIX: ns.id,
+    ...extra,
+  });
+  const started: ServiceProcess[] = [];
+  async function start(extra: Record<string, string | undefined> = {}) {
+    const gateway = await startServiceProcess({ appDir, env: env(extra) });
+    started.push(gateway);
+    return gateway;
+  }
+  async function ready(gateway: ServiceProcess) {
+    const response = await waitForStatus(`${gateway.url}/health/ready`, 200);
+    return (await response.json()) as { info: Record<string, { status: string }> };
+  }
+
+  afterAll(async () => {
+    await Promise.all(started.map((gateway) => gateway.stop('SIGKILL')));
+    const redis = new Redis(ns.redisUrl);
+    try {
+      for await (const keys of redis.scanStream({ match: `${ns.id}:*`, count: 1_000 }))
+        if ((keys as string[]).length > 0) await redis.unlink(...(keys as string[]));
+    } finally {
+      redis.disconnect();
+    }
+    // Only connecting never creates a database; drop it in case a read did.
+    const mongo = await mongoose.createConnection(ns.mongoUri()).asPromise();
+    await mongo.dropDatabase();
+    await mongo.close();
+  });
+
+  it('starts and is ready with no MONGODB_URI at all (READ_MODEL_STORE unset: redis)', async () => {
+    const gateway = await start();
+    expect(Object.keys((await ready(gateway)).info).sort()).toEqual(['bus', 'redis']);
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).not.toMatch(/causeway_connection_up\{[^}]*server="mongodb"/);
+  });
+
+  it('with READ_MODEL_STORE=redis neither opens nor checks a MONGODB_URI that is set anyway', async () => {
+    const gateway = await start({
+      READ_MODEL_STORE: 'redis',
+      MONGODB_URI: 'mongodb://127.0.0.1:1/unreachable',
+    });
+    expect(Object.keys((await ready(gateway)).info).sort()).toEqual(['bus', 'redis']);
+  });
+
+  it('with READ_MODEL_STORE=mongodb refuses to start without MONGODB_URI, naming it', async () => {
+    const refused = await startServiceProcess({
+      appDir,
+      env: env({ READ_MODEL_STORE: 'mongodb' }),
+      waitFor: 'spawn',
+    });
+    expect(await refused.exited).toBe(1);
+    const entry = JSON.parse(refused.stderr().trim().split('\n').pop() ?? '{}') as {
+      level: string;
+      msg: string;
+      issues: { setting: string }[];
+    };
+    expect(entry.level).toBe('fatal');
+    expect(entry.msg).toContain('MONGODB_URI: is required');
+    expect(entry.issues.map((issue) => issue.setting)).toEqual(['MONGODB_URI']);
+  });
+
+  it('with READ_MODEL_STORE=mongodb is ready only while MongoDB answers', async () => {
+    const gateway = await start({ READ_MODEL_STORE: 'mongodb', MONGODB_URI: ns.mongoUri() });
+    const body = await ready(gateway);
+    expect(Object.keys(body.info).sort()).toEqual(['bus', 'mongodb', 'redis']);
+    expect(body.info.mongodb?.status).toBe('up');
+
+    const broken = await start({
+      READ_MODEL_STORE: 'mongodb',
+      MONGODB_URI: 'mongodb://127.0.0.1:1/unreachable',
+      MONGODB_TIMEOUT_MS: '500',
+    });
+    const response = await waitForStatus(`${broken.url}/health/ready`, 503);
+    const answer = (await response.json()) as { error: Record<string, { status: string }> };
+    expect(answer.error.mongodb?.status).toBe('down');
+  });
 });

@@ -14,12 +14,12 @@ import {
   type ServiceProcess,
 } from '@causeway/testkit';
 import Redis from 'ioredis';
-import mongoose, { type Connection } from 'mongoose';
 import { SseClient, until } from './sse.client';
 
 /**
- * Issue #5 item 5 end to end: two (or three) built gateway processes on real Redis and
- * FerretDB; the test appends notifications to the Redis NotificationLog as the notifier would.
+ * Issue #5 item 5 end to end: two (or three) built gateway processes on real Redis, with the
+ * read models in Redis (the default), so no MongoDB; the test appends notifications to the Redis
+ * NotificationLog as the notifier would.
  */
 const ns = testNamespace('ssefanout');
 const appDir = path.join(__dirname, '..');
@@ -28,7 +28,6 @@ const adminToken = `admin-${ns.id}-0123456789`;
 const tokens = new TokenService({ secret });
 const env = (instance: string, extra: Record<string, string> = {}) => ({
   REDIS_URL: ns.redisUrl,
-  MONGODB_URI: ns.mongoUri(),
   ADMIN_TOKEN: adminToken,
   JWT_SECRET: secret,
   TOPIC_PREFIX: ns.id,
@@ -42,7 +41,6 @@ const env = (instance: string, extra: Record<string, string> = {}) => ({
 let a: ServiceProcess;
 let b: ServiceProcess;
 let redis: Redis;
-let mongo: Connection;
 let log: RedisNotificationLog;
 const clients: SseClient[] = [];
 const extra: ServiceProcess[] = [];
@@ -83,7 +81,6 @@ const broadcast = (n: unknown) => note({ targetType: 'broadcast', targetIds: [] 
 
 beforeAll(async () => {
   redis = new Redis(ns.redisUrl);
-  mongo = await mongoose.createConnection(ns.mongoUri()).asPromise();
   log = new RedisNotificationLog({ client: redis, keyPrefix: `${ns.id}:` });
   [a, b] = await Promise.all([startGateway('gw-a'), startGateway('gw-b')]);
 });
@@ -98,8 +95,6 @@ afterAll(async () => {
   const keys = await redis.keys(`${ns.id}:*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
-  await mongo.dropDatabase();
-  await mongo.close();
 });
 
 describe('sse-gateway fan-out across instances', () => {

@@ -10,7 +10,8 @@ import { planInstances } from './system.topology';
  * (scripts/start-distributed.sh exports them from .infra/env), waits until every instance is
  * ready, serves the demo page on the edge proxy (EDGE_PORT, default 8080), prints the URLs, and
  * stops everything on Ctrl-C / SIGTERM. DEV_TOKENS (default true here) lets the demo page mint
- * tokens from command-api.
+ * tokens from command-api. READ_MODEL_STORE (redis or mongodb) goes to projection-worker and
+ * sse-gateway alike; sse-gateway needs MONGODB_URI only with mongodb.
  */
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, '..', '..', '..');
@@ -27,12 +28,16 @@ async function main(): Promise<void> {
       throw new Error(`unknown argument ${args[i]}`);
     }
   }
+  const readModelStore = process.env.READ_MODEL_STORE || undefined;
+  if (readModelStore !== undefined && readModelStore !== 'redis' && readModelStore !== 'mongodb')
+    throw new Error(`READ_MODEL_STORE must be redis or mongodb, got "${readModelStore}"`);
   const instances = planInstances(servers, {
     scale,
     logLevel: process.env.LOG_LEVEL,
     adminToken: process.env.ADMIN_TOKEN,
     jwtSecret: process.env.JWT_SECRET,
     devTokens: (process.env.DEV_TOKENS ?? 'true') === 'true',
+    readModelStore,
   });
   const logDir = path.join(root, '.infra', 'apps');
   process.stdout.write(`starting ${instances.length} instances (logs in ${logDir})\n`);

@@ -1,3 +1,6 @@
+/** A server an app connects to, as the environment variable that names it. */
+export type ServerSetting = 'REDIS_URL' | 'KAFKA_BROKERS' | 'MONGODB_URI';
+
 /** One app of the reference system and how many instances of it to run. */
 export interface AppSpec {
   /** Directory name under apps/. */
@@ -5,8 +8,13 @@ export interface AppSpec {
   /** First instance's port; instance i listens on basePort + i * 10. */
   basePort: number;
   instances: number;
-  /** The servers it needs, as environment variable names. */
-  servers: readonly ('REDIS_URL' | 'KAFKA_BROKERS' | 'MONGODB_URI')[];
+  /** The servers it always needs, as environment variable names. */
+  servers: readonly ServerSetting[];
+  /**
+   * It reads or writes the read models: it gets READ_MODEL_STORE when one is chosen, and needs
+   * MONGODB_URI too when that is `mongodb` (it gets MONGODB_URI whenever it is set).
+   */
+  readModels?: boolean;
 }
 
 export const APPS: readonly AppSpec[] = [
@@ -23,8 +31,9 @@ export const APPS: readonly AppSpec[] = [
     basePort: 3003,
     instances: 1,
     servers: ['REDIS_URL', 'KAFKA_BROKERS', 'MONGODB_URI'],
+    readModels: true,
   },
-  { app: 'sse-gateway', basePort: 3004, instances: 1, servers: ['REDIS_URL', 'MONGODB_URI'] },
+  { app: 'sse-gateway', basePort: 3004, instances: 1, servers: ['REDIS_URL'], readModels: true },
 ];
 
 export interface Instance {
@@ -49,6 +58,8 @@ export function planInstances(
     jwtSecret?: string;
     /** Lets command-api mint tokens for any user (POST /api/dev/tokens) — for the demo page. */
     devTokens?: boolean;
+    /** READ_MODEL_STORE of the apps with read models; unset: their default (redis). */
+    readModelStore?: 'redis' | 'mongodb';
   } = {},
 ): Instance[] {
   if (!options.adminToken) throw new Error('ADMIN_TOKEN is not set: the apps need it for /admin/*');
@@ -70,7 +81,8 @@ export function planInstances(
         JWT_SECRET: options.jwtSecret,
         DEV_TOKENS: String(options.devTokens ?? false),
       };
-      for (const name of spec.servers) {
+      if (spec.readModels && options.readModelStore) env.READ_MODEL_STORE = options.readModelStore;
+      for (const name of serversOf(spec, env)) {
         const value = servers[name];
         if (!value)
           throw new Error(
@@ -78,8 +90,19 @@ export function planInstances(
           );
         env[name] = value;
       }
+      // Unused with READ_MODEL_STORE=redis where the app needs no MongoDB, but harmless.
+      if (spec.readModels && servers.MONGODB_URI) env.MONGODB_URI = servers.MONGODB_URI;
       instances.push({ app: spec.app, instanceId: env.INSTANCE_ID!, port, env });
     }
   }
   return instances;
+}
+
+/** The servers an instance needs with the env planned for it. */
+function serversOf(spec: AppSpec, env: Record<string, string>): readonly ServerSetting[] {
+  return spec.readModels &&
+    env.READ_MODEL_STORE === 'mongodb' &&
+    !spec.servers.includes('MONGODB_URI')
+    ? [...spec.servers, 'MONGODB_URI']
+    : spec.servers;
 }

@@ -41,6 +41,59 @@ describe('planInstances', () => {
     expect(new Set(plan.map((i) => i.port)).size).toBe(plan.length);
   });
 
+  describe('the read-model store', () => {
+    const options = { adminToken: 'a-test-admin-token-123', jwtSecret: JWT };
+    // Only the gateway: every other app needs MongoDB for its own sake.
+    const gatewayOnly = {
+      'command-api': 0,
+      'trainer-service': 0,
+      'order-processor': 0,
+      'projection-worker': 0,
+    };
+
+    it('runs sse-gateway on Redis alone by default: no MONGODB_URI needed', () => {
+      const [gateway, ...others] = planInstances(
+        { REDIS_URL: 'redis://r:1' },
+        { ...options, scale: gatewayOnly },
+      );
+      expect(others).toEqual([]);
+      expect(gateway!.env).toMatchObject({ REDIS_URL: 'redis://r:1' });
+      expect(gateway!.env).not.toHaveProperty('MONGODB_URI');
+      expect(gateway!.env).not.toHaveProperty('READ_MODEL_STORE');
+    });
+
+    it('still passes MONGODB_URI to sse-gateway when it is set', () => {
+      const plan = planInstances(servers, options);
+      const gateway = plan.find((i) => i.app === 'sse-gateway')!;
+      expect(gateway.env.MONGODB_URI).toBe('mongodb://m:3/db');
+      expect(gateway.env).not.toHaveProperty('KAFKA_BROKERS');
+    });
+
+    it('gives READ_MODEL_STORE to projection-worker and sse-gateway alike, and no other app', () => {
+      const plan = planInstances(servers, { ...options, readModelStore: 'mongodb' });
+      expect(plan.filter((i) => i.env.READ_MODEL_STORE === 'mongodb').map((i) => i.app)).toEqual([
+        'projection-worker',
+        'sse-gateway',
+      ]);
+      expect(plan.filter((i) => 'READ_MODEL_STORE' in i.env)).toHaveLength(2);
+    });
+
+    it('needs MONGODB_URI for sse-gateway with READ_MODEL_STORE=mongodb', () => {
+      expect(() =>
+        planInstances(
+          { REDIS_URL: 'redis://r:1' },
+          { ...options, scale: gatewayOnly, readModelStore: 'mongodb' },
+        ),
+      ).toThrow('MONGODB_URI is not set: sse-gateway needs it');
+      expect(() =>
+        planInstances(
+          { REDIS_URL: 'redis://r:1' },
+          { ...options, scale: gatewayOnly, readModelStore: 'redis' },
+        ),
+      ).not.toThrow();
+    });
+  });
+
   it('refuses to plan without an admin token', () => {
     expect(() => planInstances(servers)).toThrow('ADMIN_TOKEN is not set');
   });

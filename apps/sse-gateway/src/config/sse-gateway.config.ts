@@ -1,37 +1,47 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
-import { authSettings, messagingSettings, readModelSettings } from '@causeway/platform';
+import {
+  authSettings,
+  messagingSettings,
+  mongoUriForMongoReadModels,
+  readModelSettings,
+} from '@causeway/platform';
 import { z } from 'zod';
 
-/** Every setting of sse-gateway, validated once at start-up. */
-export const sseGatewayConfiguration = z.object({
-  ...serviceSettings,
-  ...messagingSettings,
-  ...authSettings,
-  PORT: setting.port(3004),
-  REDIS_URL: setting.redisUrl(),
-  ...connectionSettings.redis,
-  MONGODB_URI: setting.mongoUri(),
-  ...connectionSettings.mongodb,
-  ...readModelSettings,
-  /** S0-9: a comment line to every stream this often. */
-  HEARTBEAT_MS: setting.milliseconds(30_000),
-  /** S0-9: streams are closed (with a retry hint) after this long. */
-  CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000),
-  /** S0-9: open streams per instance; beyond it 503 + Retry-After. */
-  MAX_CONNECTIONS: setting.positiveInt(10_000),
-  /** Open streams per user per instance; beyond it 429 + Retry-After. */
-  MAX_CONNECTIONS_PER_USER: setting.positiveInt(10),
-  /** Unwritten bytes per stream before the client is dropped as too slow (it can resume). */
-  BUFFER_MAX_BYTES: setting.positiveInt(1024 * 1024),
-  /** Missed notifications per user replayed on resume; more → recovery. */
-  HISTORY_SIZE: setting.positiveInt(500),
-  /** A Last-Event-ID older than this → recovery. */
-  HISTORY_TTL_MS: setting.milliseconds(600_000),
-  /** The `retry:` hint sent to clients (shutdown adds jitter up to as much again). */
-  SSE_RETRY_MS: setting.milliseconds(2_000),
-  /** Retry-After of 503 / 429 answers, in seconds. */
-  RETRY_AFTER_SECONDS: setting.positiveInt(5),
-  /** An instance's presence expires this long after its last heartbeat (beats every third). */
-  PRESENCE_TTL_MS: setting.positiveInt(15_000),
-});
+/**
+ * Every setting of sse-gateway, validated once at start-up. MongoDB holds nothing of the
+ * gateway's own: it needs MONGODB_URI only to read the read models with READ_MODEL_STORE=mongodb.
+ */
+export const sseGatewayConfiguration = z
+  .object({
+    ...serviceSettings,
+    ...messagingSettings,
+    ...authSettings,
+    PORT: setting.port(3004),
+    REDIS_URL: setting.redisUrl(),
+    ...connectionSettings.redis,
+    MONGODB_URI: setting.mongoUri().optional(),
+    ...connectionSettings.mongodb,
+    ...readModelSettings,
+    /** S0-9: a comment line to every stream this often. */
+    HEARTBEAT_MS: setting.milliseconds(30_000),
+    /** S0-9: streams are closed (with a retry hint) after this long. */
+    CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000),
+    /** S0-9: open streams per instance; beyond it 503 + Retry-After. */
+    MAX_CONNECTIONS: setting.positiveInt(10_000),
+    /** Open streams per user per instance; beyond it 429 + Retry-After. */
+    MAX_CONNECTIONS_PER_USER: setting.positiveInt(10),
+    /** Unwritten bytes per stream before the client is dropped as too slow (it can resume). */
+    BUFFER_MAX_BYTES: setting.positiveInt(1024 * 1024),
+    /** Missed notifications per user replayed on resume; more → recovery. */
+    HISTORY_SIZE: setting.positiveInt(500),
+    /** A Last-Event-ID older than this → recovery. */
+    HISTORY_TTL_MS: setting.milliseconds(600_000),
+    /** The `retry:` hint sent to clients (shutdown adds jitter up to as much again). */
+    SSE_RETRY_MS: setting.milliseconds(2_000),
+    /** Retry-After of 503 / 429 answers, in seconds. */
+    RETRY_AFTER_SECONDS: setting.positiveInt(5),
+    /** An instance's presence expires this long after its last heartbeat (beats every third). */
+    PRESENCE_TTL_MS: setting.positiveInt(15_000),
+  })
+  .check(mongoUriForMongoReadModels);
 export type SseGatewayConfig = z.output<typeof sseGatewayConfiguration>;

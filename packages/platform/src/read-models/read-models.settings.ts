@@ -12,3 +12,26 @@ export const readModelSettings = {
 };
 
 export type ReadModelStore = z.output<typeof readModelSettings.READ_MODEL_STORE>;
+
+/**
+ * For an app that needs MongoDB only for its read models (sse-gateway): its schema declares
+ * MONGODB_URI optional and adds this check (`.check(mongoUriForMongoReadModels)`), so
+ * READ_MODEL_STORE=mongodb without MONGODB_URI refuses to start naming MONGODB_URI, and with
+ * redis the app needs no MongoDB at all. It runs even when other settings are bad, so that the
+ * error names every one; the loader reports a missing MONGODB_URI as "is required".
+ */
+export const mongoUriForMongoReadModels = z.superRefine<{
+  READ_MODEL_STORE?: unknown;
+  MONGODB_URI?: unknown;
+}>(
+  (config, ctx) => {
+    if (config.READ_MODEL_STORE === 'mongodb' && !config.MONGODB_URI) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MONGODB_URI'],
+        message: 'required when READ_MODEL_STORE=mongodb',
+      });
+    }
+  },
+  { when: () => true },
+);

@@ -17,10 +17,14 @@ export interface ReadModels {
   init(): Promise<void>;
 }
 
-/** The read models READ_MODEL_STORE names: Redis keys under `keyPrefix`, or MongoDB collections. */
+/**
+ * The read models READ_MODEL_STORE names: Redis keys under `keyPrefix`, or MongoDB collections.
+ * `mongo` is needed only for `mongodb`: an app that uses MongoDB for nothing else (sse-gateway)
+ * opens no connection with `redis`. Throws if `mongodb` is chosen without one.
+ */
 export function readModelsFromConfig(
   config: { READ_MODEL_STORE: ReadModelStore },
-  connections: { redis: Redis; mongo: Connection; keyPrefix: string },
+  connections: { redis: Redis; mongo?: Connection; keyPrefix: string },
 ): ReadModels {
   if (config.READ_MODEL_STORE === 'redis') {
     const options = { client: connections.redis, keyPrefix: connections.keyPrefix };
@@ -31,6 +35,8 @@ export function readModelsFromConfig(
       init: async () => undefined,
     };
   }
+  if (!connections.mongo)
+    throw new Error('READ_MODEL_STORE=mongodb needs a MongoDB connection (set MONGODB_URI)');
   const positions = new MongoTrainerPositions(connections.mongo);
   const groups = new MongoGroupMembers(connections.mongo);
   return {

@@ -18,8 +18,14 @@ import { streamState } from '../event-store/event-store.rules';
 import { pollingSubscription } from '../event-store/polling.subscription';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
-import { type MessageSerializer, type SerializedEnvelope } from '../messages/serializer.port';
-import { APPEND_SCRIPT, CUT_SCRIPT } from './redis.event-store.scripts';
+import { type MessageSerializer } from '../messages/serializer.port';
+import { recordHasType, recordJson, type RedisEventRecord } from './redis.event-store.records';
+import {
+  APPEND_SCRIPT,
+  CUT_SCRIPT,
+  READ_ALL_SCRIPT,
+  READ_STREAM_SCRIPT,
+} from './redis.event-store.scripts';
 
 export interface RedisEventStoreOptions {
   /** A connected ioredis client (e.g. `redisConnection(...).client`); the store does not close it. */
@@ -31,24 +37,28 @@ export interface RedisEventStoreOptions {
   readBatchSize?: number;
 }
 
-/** The stored form of one event: the serialized envelope plus where it lives. */
-export interface RedisEventRecord extends SerializedEnvelope {
-  readonly streamId: string;
-  readonly position: number;
-}
+export type { RedisEventRecord } from './redis.event-store.records';
 
 type ScriptReply = [string, number, number?];
 
+/** Positions readAll looks at per round trip at most, holes included (see READ_ALL_SCRIPT). */
+const READ_ALL_BUDGET = 10_000;
+
 /**
  * The event store on Redis (S2-2). Every append is one Lua script: it checks the tombstone, the
- * expected version and idempotency, takes positions from one counter and writes the stream, the
- * global log and the message-id index together. Redis runs scripts one at a time, so an append
- * is atomic and positions become visible in increasing order: a reader resuming from its last
- * position never misses one (docs/adr/003).
+ * expected version and idempotency, takes consecutive positions from one counter and writes the
+ * records, the stream index and the message-id index together (key layout in
+ * redis.event-store.scripts.ts). Redis runs scripts one at a time, so an append is atomic and
+ * positions become visible in increasing order: every position up to the counter is written,
+ * so a reader resuming from its last position never misses one (docs/adr/003).
+ *
+ * The client builds each record's JSON, version included, for the head the append expects, so
+ * on the aggregate path (a numeric expected version) the script stores it untouched.
  *
  * Hazards: everything lives in memory, so persistence is Redis's (AOF/RDB) and retention
  * matters; truncation and retention are O(events of the stream); readAll with a type filter
- * still walks every event after `fromPosition`.
+ * still walks every event after `fromPosition`, and readAll walks the holes that removals leave
+ * (up to 10 000 positions per round trip, once: the low-water mark then skips them).
  */
 export class RedisEventStore implements EventStore {
   private readonly client: Redis;
@@ -65,7 +75,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async init(): Promise<void> {
-    for (const script of [APPEND_SCRIPT, CUT_SCRIPT]) {
+    for (const script of [APPEND_SCRIPT, CUT_SCRIPT, READ_ALL_SCRIPT, READ_STREAM_SCRIPT]) {
       this.scripts.set(script, (await this.client.script('LOAD', script)) as string);
     }
   }
@@ -75,70 +85,75 @@ export class RedisEventStore implements EventStore {
     events: readonly Envelope[],
     options: AppendOptions,
   ): Promise<AppendResult> {
-    const serialized = events.map((event) => this.serializer.serialize(event));
     const expected = options.expectedVersion;
+    // The records are built here, complete with their versions, for the head the append expects
+    // (0 when it names none); the script only rewrites them when the head turns out different.
+    const built = typeof expected === 'number' ? expected : 0;
     const args: (string | number)[] = [
       typeof expected === 'number' ? 'n' : expected,
-      typeof expected === 'number' ? expected : 0,
+      built,
       streamId,
-      serialized.length,
+      events.length,
+      built,
     ];
-    for (const envelope of serialized) {
-      const { version: _ignored, ...rest } = envelope;
+    // Serialize everything before sending anything: a failed append writes nothing.
+    for (const [i, event] of events.entries()) {
+      const envelope = this.serializer.serialize(event);
       const timestamp = Date.parse(envelope.metadata.timestamp);
       args.push(
-        envelope.messageId,
+        `#${envelope.messageId}`,
         Number.isNaN(timestamp) ? '' : timestamp,
-        JSON.stringify({ streamId, ...rest }).slice(1),
+        recordJson(streamId, built + i + 1, envelope),
       );
     }
     const [outcome, value, firstPosition] = await this.run(
       APPEND_SCRIPT,
-      this.streamKeys(streamId, true),
+      this.appendKeys(streamId),
       args,
     );
     if (outcome === 'deleted') throw new StreamDeletedError(streamId);
     if (outcome === 'conflict') throw new ConcurrencyConflictError(streamId, expected, value);
     if (outcome === 'duplicate') return { nextExpectedVersion: value, positions: [] };
-    const positions = serialized.map((_, i) => (firstPosition ?? 0) + i);
+    const positions = events.map((_, i) => (firstPosition ?? 0) + i);
     return { nextExpectedVersion: value, positions };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
-    const key = this.key(`s:${streamId}`);
     const backwards = options.direction === 'backwards';
     const low = (backwards ? options.toVersion : options.fromVersion) ?? '-inf';
     const high = (backwards ? options.fromVersion : options.toVersion) ?? '+inf';
-    const count = options.limit ?? -1;
-    const members = backwards
-      ? await this.client.zrevrangebyscore(key, high, low, 'LIMIT', 0, count)
-      : await this.client.zrangebyscore(key, low, high, 'LIMIT', 0, count);
-    const records = await this.records(
-      members.map((member) => member.slice(0, member.indexOf(':'))),
-    );
-    return records.map((record) => this.toStored(record));
+    const reply = (await this.evalsha(
+      READ_STREAM_SCRIPT,
+      [this.key(`s:${streamId}`), this.key('events')],
+      [low, high, options.limit ?? -1, backwards ? 'backwards' : 'forwards'],
+    )) as string[];
+    const result: StoredEvent[] = [];
+    for (let i = 0; i < reply.length; i += 2) {
+      result.push(this.toStored(Number(reply[i]), reply[i + 1]!));
+    }
+    return result;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const limit = options.limit ?? Infinity;
     const types = options.types ? new Set(options.types) : undefined;
+    const keys = [this.key('events'), this.key('seq'), this.key('low')];
     const result: StoredEvent[] = [];
     let from = options.fromPosition ?? 0;
     while (result.length < limit) {
-      const positions = await this.client.zrangebyscore(
-        this.key('log'),
-        `(${from}`,
-        '+inf',
-        'LIMIT',
-        0,
-        this.batchSize,
-      );
-      if (positions.length === 0) break;
-      for (const record of await this.records(positions)) {
-        if (result.length >= limit) break;
-        if (!types || types.has(record.type)) result.push(this.toStored(record));
+      const want = types ? this.batchSize : Math.min(this.batchSize, limit - result.length);
+      const reply = (await this.evalsha(READ_ALL_SCRIPT, keys, [from, want, READ_ALL_BUDGET])) as (
+        number | string
+      )[];
+      for (let i = 2; i < reply.length && result.length < limit; i += 2) {
+        const text = reply[i + 1] as string;
+        // The type is checked on the text first, so filtered-out events are not parsed.
+        if (types && !recordHasType(text, types)) continue;
+        result.push(this.toStored(Number(reply[i]), text));
       }
-      from = Number(positions[positions.length - 1]);
+      from = Number(reply[0]);
+      // Caught up with the positions taken when the script ran.
+      if (from >= Number(reply[1])) break;
     }
     return result;
   }
@@ -174,7 +189,7 @@ export class RedisEventStore implements EventStore {
     options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion },
   ): Promise<void> {
     const expected = options.expectedVersion;
-    const [outcome, value] = await this.run(CUT_SCRIPT, this.streamKeys(streamId, false), [
+    const [outcome, value] = await this.run(CUT_SCRIPT, this.streamKeys(streamId), [
       options.mode,
       0,
       expected === undefined ? '' : typeof expected === 'number' ? 'n' : expected,
@@ -188,7 +203,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
-    await this.run(CUT_SCRIPT, this.streamKeys(streamId, false), [
+    await this.run(CUT_SCRIPT, this.streamKeys(streamId), [
       'truncate',
       beforeVersion,
       '',
@@ -217,7 +232,7 @@ export class RedisEventStore implements EventStore {
       );
       cursor = next;
       for (const streamId of streamIds) {
-        const [, count] = await this.run(CUT_SCRIPT, this.streamKeys(streamId, false), [
+        const [, count] = await this.run(CUT_SCRIPT, this.streamKeys(streamId), [
           'retention',
           0,
           '',
@@ -238,28 +253,19 @@ export class RedisEventStore implements EventStore {
     return `${this.prefix}${suffix}`;
   }
 
-  private streamKeys(streamId: string, forAppend: boolean): string[] {
-    const keys = [
-      this.key(`m:${streamId}`),
-      this.key(`s:${streamId}`),
-      this.key(`i:${streamId}`),
-      this.key('events'),
-      this.key('log'),
-    ];
-    return forAppend ? [...keys, this.key('seq'), this.key('streams')] : keys;
+  /** KEYS of CUT_SCRIPT; APPEND_SCRIPT takes the same first three (see appendKeys). */
+  private streamKeys(streamId: string): string[] {
+    return [this.key(`m:${streamId}`), this.key(`s:${streamId}`), this.key('events')];
   }
 
-  private async records(positions: readonly string[]): Promise<RedisEventRecord[]> {
-    if (positions.length === 0) return [];
-    const raw = await this.client.hmget(this.key('events'), ...positions);
-    // A record removed between the two reads (truncation, retention) is simply gone.
-    return raw.flatMap((text) => (text === null ? [] : [JSON.parse(text) as RedisEventRecord]));
+  private appendKeys(streamId: string): string[] {
+    return [...this.streamKeys(streamId), this.key('seq'), this.key('streams')];
   }
 
-  private toStored(record: RedisEventRecord): StoredEvent {
-    const { streamId, position, ...serialized } = record;
+  private toStored(position: number, text: string): StoredEvent {
+    const { streamId, ...serialized } = JSON.parse(text) as RedisEventRecord;
     const envelope = this.serializer.deserialize(serialized);
-    return { ...envelope, version: record.version, streamId, position };
+    return { ...envelope, version: serialized.version, streamId, position };
   }
 
   private async run(
@@ -267,13 +273,21 @@ export class RedisEventStore implements EventStore {
     keys: string[],
     args: (string | number)[],
   ): Promise<ScriptReply> {
+    return (await this.evalsha(script, keys, args)) as ScriptReply;
+  }
+
+  private async evalsha(
+    script: string,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<unknown> {
     const sha = this.scripts.get(script) ?? createHash('sha1').update(script).digest('hex');
     try {
-      return (await this.client.evalsha(sha, keys.length, ...keys, ...args)) as ScriptReply;
+      return await this.client.evalsha(sha, keys.length, ...keys, ...args);
     } catch (error) {
       // After a restart or SCRIPT FLUSH the server forgot the script: send it again.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return (await this.client.eval(script, keys.length, ...keys, ...args)) as ScriptReply;
+      return await this.client.eval(script, keys.length, ...keys, ...args);
     }
   }
 }

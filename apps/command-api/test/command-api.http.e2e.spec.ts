@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { contractsSerializer } from '@causeway/contracts';
@@ -689,6 +690,68 @@ describe('command-api limits', () => {
     expect(refused.stderr()).toContain(message);
     if (value) expect(refused.stderr()).not.toContain(secret);
   });
+
+  it.each([
+    ['refuses connections', 'refuse'],
+    ['accepts connections but never answers', 'hang'],
+  ])(
+    'answers 503 within seconds (REDIS_COMMAND_TIMEOUT_MS), never hanging, when Redis %s after the start',
+    async (_what, mode) => {
+      // command-api reaches Redis through a proxy this test cuts: the open connection drops,
+      // then every reconnect is refused, or accepted and left unanswered (a partitioned host).
+      const target = new URL(serverAddress('redis'));
+      const sockets = new Set<net.Socket>();
+      let forwarding = true;
+      const proxy = net.createServer((client) => {
+        sockets.add(client);
+        client.on('error', () => undefined);
+        client.on('close', () => sockets.delete(client));
+        if (!forwarding) return; // a black hole: accepted, never answered
+        const upstream = net.connect(Number(target.port), target.hostname);
+        sockets.add(upstream);
+        upstream.on('error', () => undefined);
+        upstream.on('close', () => sockets.delete(upstream));
+        client.pipe(upstream).pipe(client);
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      const port = (proxy.address() as net.AddressInfo).port;
+      const cut = await startServiceProcess({
+        appDir,
+        env: {
+          ...baseEnv,
+          TOPIC_PREFIX: ns.id,
+          REDIS_URL: `redis://127.0.0.1:${port}`,
+          REDIS_COMMAND_TIMEOUT_MS: '300',
+        },
+      });
+      try {
+        await waitForStatus(`${cut.url}/health/ready`, 200);
+        const user = unique('cut');
+        const token = await tokenOf(user);
+        const before = await call('POST', `${cut.url}/api/trainers/${user}/move`, {
+          token,
+          body: move,
+        });
+        expect(before.status).toBe(202);
+        forwarding = false;
+        if (mode === 'refuse') proxy.close();
+        for (const socket of sockets) socket.destroy();
+        const started = Date.now();
+        const answer = await call('POST', `${cut.url}/api/trainers/${user}/move`, {
+          token,
+          body: move,
+        });
+        expect(answer.status).toBe(503);
+        expect(answer.body).toMatchObject({ status: 503, title: 'Service Unavailable' });
+        // Rate limit (fails open) and status store: at most two command timeouts of 300 ms.
+        expect(Date.now() - started).toBeLessThan(2_000);
+      } finally {
+        await cut.stop('SIGKILL');
+        for (const socket of sockets) socket.destroy();
+        proxy.close();
+      }
+    },
+  );
 
   it('answers 503 when the command cannot be recorded or sent', async () => {
     const down = await startServiceProcess({

@@ -17,12 +17,13 @@ export function keyPrefixOf(config: { TOPIC_PREFIX: string }): string {
 
 /** The app's one Redis connection, from its validated settings. */
 export function redisFromConfig(
-  config: { REDIS_URL: string; REDIS_CONNECT_TIMEOUT_MS: number },
+  config: { REDIS_URL: string; REDIS_CONNECT_TIMEOUT_MS: number; REDIS_COMMAND_TIMEOUT_MS: number },
   registry: Registry,
 ): ManagedConnection<Redis> {
   return redisConnection({
     url: config.REDIS_URL,
     connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
     registry,
   });
 }

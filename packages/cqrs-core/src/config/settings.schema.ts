@@ -64,7 +64,15 @@ export const serviceSettings = {
 
 /** Client-manager settings per server; apps spread the ones of the servers they use. */
 export const connectionSettings = {
-  redis: { REDIS_CONNECT_TIMEOUT_MS: setting.milliseconds(5_000) },
+  redis: {
+    REDIS_CONNECT_TIMEOUT_MS: setting.milliseconds(5_000),
+    /**
+     * A Redis command without a reply this long fails, also while the connection is being
+     * re-established: a partitioned or hung Redis gives errors (e.g. 503s) instead of requests
+     * that wait for ever. Blocking reads have their own bound (BLOCK).
+     */
+    REDIS_COMMAND_TIMEOUT_MS: setting.milliseconds(1_000),
+  },
   kafka: { KAFKA_REQUEST_TIMEOUT_MS: setting.milliseconds(10_000) },
   mongodb: {
     MONGODB_POOL_SIZE: setting.positiveInt(20),

@@ -53,7 +53,8 @@ export class RedisStreamsSubscriber implements Subscriber {
     if (this.closed) throw new TransportClosedError('RedisStreamsSubscriber');
     if (topics.length === 0) throw new RangeError('subscribe needs at least one topic');
     this.command ??= this.options.client.duplicate({ enableAutoPipelining: true });
-    const reader = this.options.client.duplicate();
+    // Blocking reads are bounded by BLOCK: no command timeout (the client's would cut them).
+    const reader = this.options.client.duplicate({ commandTimeout: undefined });
     this.readers.add(reader);
     const subscription = new StreamsSubscription({
       topics,

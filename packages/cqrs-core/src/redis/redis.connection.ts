@@ -8,6 +8,13 @@ export interface RedisConnectionOptions {
   /** Name in health and metrics. Default `redis`. */
   name?: string;
   connectTimeoutMs?: number;
+  /**
+   * A command without a reply this long fails ("Command timed out"), also one queued while the
+   * connection is re-established — a Redis that accepts connections but never answers would
+   * otherwise hold every caller for ever. Default: none. Connections duplicated from this
+   * client for blocking reads should turn it off (`duplicate({ commandTimeout: undefined })`).
+   */
+  commandTimeoutMs?: number;
   /** Upper bound of the reconnect backoff. Default 5 s. */
   maxReconnectDelayMs?: number;
   registry?: Registry;
@@ -27,6 +34,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     ...options.options,
     lazyConnect: true,
     connectTimeout: options.connectTimeoutMs ?? 5_000,
+    ...(options.commandTimeoutMs !== undefined && { commandTimeout: options.commandTimeoutMs }),
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => {
       metrics.reconnect(name);

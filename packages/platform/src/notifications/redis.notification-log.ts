@@ -96,6 +96,7 @@ export class RedisNotificationLog implements NotificationLog {
     const reader = this.options.client.duplicate({
       maxRetriesPerRequest: null,
       disconnectTimeout: 100,
+      commandTimeout: undefined, // bounded by BLOCK; the client's timeout would cut the read
     });
     reader.on('error', () => undefined);
     this.followers.add(reader);

@@ -77,6 +77,7 @@ describe('connectionSettings', () => {
   it('defaults pool sizes and timeouts', () => {
     expect(loadConfiguration(schema, {})).toEqual({
       REDIS_CONNECT_TIMEOUT_MS: 5_000,
+      REDIS_COMMAND_TIMEOUT_MS: 1_000,
       KAFKA_REQUEST_TIMEOUT_MS: 10_000,
       MONGODB_POOL_SIZE: 20,
       MONGODB_TIMEOUT_MS: 5_000,

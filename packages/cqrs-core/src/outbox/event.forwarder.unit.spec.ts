@@ -10,15 +10,17 @@ import { EventForwarder } from './event.forwarder';
 
 const serializer = () => new SerializerRegistry().register('Moved', z.object({ n: z.number() }));
 
+/** The in-memory store, counting the forwarder's rounds (each reads once). */
+class CountingStore extends InMemoryEventStore {
+  rounds = 0;
+  override async readAll(...args: Parameters<InMemoryEventStore['readAll']>) {
+    this.rounds++;
+    return super.readAll(...args);
+  }
+}
+
 describe('EventForwarder', () => {
   it('forwards at once when nudged after an append, not at its next poll', async () => {
-    let rounds = 0;
-    class CountingStore extends InMemoryEventStore {
-      override async readAll(...args: Parameters<InMemoryEventStore['readAll']>) {
-        rounds++;
-        return super.readAll(...args);
-      }
-    }
     const store = new CountingStore();
     const published: Envelope[] = [];
     const publisher: Publisher = {
@@ -36,7 +38,7 @@ describe('EventForwarder', () => {
     try {
       // The first round finds nothing; the loop then sleeps for a minute.
       const started = Date.now() + 5_000;
-      while (rounds === 0 && Date.now() < started)
+      while (store.rounds === 0 && Date.now() < started)
         await new Promise((resolve) => setTimeout(resolve, 5));
       await new Promise((resolve) => setTimeout(resolve, 20));
       await store.append('a', [testEnvelope('Moved', { n: 1 }, { aggregateId: 'a' })], {
@@ -53,13 +55,6 @@ describe('EventForwarder', () => {
   });
 
   it('waits for its poll between rounds under a steady load, and goes on at once when behind', async () => {
-    let rounds = 0;
-    class CountingStore extends InMemoryEventStore {
-      override async readAll(...args: Parameters<InMemoryEventStore['readAll']>) {
-        rounds++;
-        return super.readAll(...args);
-      }
-    }
     const store = new CountingStore();
     let published = 0;
     const publisher: Publisher = {
@@ -103,7 +98,7 @@ describe('EventForwarder', () => {
     expect(published).toBe(appended);
     // The backlog took 5-6 rounds back to back; then about one round per 100 ms poll, not one
     // per append (well over 100 here).
-    expect(rounds).toBeLessThan(6 + 12 + 4);
+    expect(store.rounds).toBeLessThan(6 + 12 + 4);
   });
 
   it('publishes appended events in stream order per aggregate and resumes from its checkpoint', async () => {

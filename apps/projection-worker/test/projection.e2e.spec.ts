@@ -230,6 +230,8 @@ describe.each(['redis', 'mongodb'] as const)(
       );
       const ids = (await logged()).map((n) => n.notificationId);
       expect(ids.filter((id) => id === `position:${mistyMoved!.messageId}`)).toHaveLength(1);
+      // The handler is registered idempotent: no deduplication claims were made for it.
+      expect(await redis.keys(`${keyPrefix}dedup:projection-worker.read-models:*`)).toEqual([]);
     });
 
     if (store === 'redis')

@@ -9,7 +9,9 @@ import { PROJECTED_EVENTS } from './read-models.projector';
  * Hazard: the name is the consumer group; renaming it re-consumes every event on the bus.
  */
 @Injectable()
-@EventHandler(PROJECTED_EVENTS, { name: 'read-models' })
+// Idempotent by itself: read models are guarded by version and notifications are appended by
+// notificationId, so the Redis deduplicator's claim would only add two round trips per event.
+@EventHandler(PROJECTED_EVENTS, { name: 'read-models', idempotent: true })
 export class TrainerEventsHandler {
   constructor(@Inject(ProjectionRunner) private readonly runner: ProjectionRunner) {}
 

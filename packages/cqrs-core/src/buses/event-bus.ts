@@ -11,6 +11,8 @@ export interface EventHandlerOptions {
   maxInFlight?: number;
   startFrom?: HandlerRegistration['startFrom'];
   middleware?: HandlerRegistration['middleware'];
+  /** See HandlerRegistration.idempotent: no deduplication claim for its deliveries. */
+  idempotent?: boolean;
 }
 
 /**

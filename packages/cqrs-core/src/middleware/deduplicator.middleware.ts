@@ -15,29 +15,33 @@ export interface DeduplicatorOptions {
  * Skips messages this consumer group already handled (by messageId), across every instance
  * when the store is shared (Redis). A message being handled elsewhere right now is deferred
  * (redelivered later); a failed handling releases its claim so that the retry can run.
- * Place it outside retry and inside dead letter.
+ * Place it outside retry and inside dead letter. Handlers registered as `idempotent` are left
+ * alone: no claim, no store round trip.
  */
 export function deduplicator(options: DeduplicatorOptions): Middleware {
   const ttlMs = options.ttlMs ?? 86_400_000;
   const leaseMs = options.leaseMs ?? 60_000;
-  return (next, info) => async (delivery) => {
-    const key = `${delivery.group}:${delivery.envelope.messageId}`;
-    const claim = await options.store.claim(key, leaseMs);
-    if (claim.state !== 'claimed') {
-      if (claim.state === 'busy')
-        throw new DeferredError(
-          `message ${delivery.envelope.messageId} is being handled elsewhere`,
-        );
-      options.onDuplicate?.({ handler: info.name, messageId: delivery.envelope.messageId });
-      return undefined;
-    }
-    try {
-      const result = await next(delivery);
-      await options.store.complete(key, claim.token, ttlMs);
-      return result;
-    } catch (error) {
-      await options.store.release(key, claim.token).catch(() => undefined);
-      throw error;
-    }
+  return (next, info) => {
+    if (info.idempotent) return next;
+    return async (delivery) => {
+      const key = `${delivery.group}:${delivery.envelope.messageId}`;
+      const claim = await options.store.claim(key, leaseMs);
+      if (claim.state !== 'claimed') {
+        if (claim.state === 'busy')
+          throw new DeferredError(
+            `message ${delivery.envelope.messageId} is being handled elsewhere`,
+          );
+        options.onDuplicate?.({ handler: info.name, messageId: delivery.envelope.messageId });
+        return undefined;
+      }
+      try {
+        const result = await next(delivery);
+        await options.store.complete(key, claim.token, ttlMs);
+        return result;
+      } catch (error) {
+        await options.store.release(key, claim.token).catch(() => undefined);
+        throw error;
+      }
+    };
   };
 }

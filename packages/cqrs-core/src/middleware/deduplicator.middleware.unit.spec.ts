@@ -42,6 +42,23 @@ describe('deduplicator middleware', () => {
     ]);
   });
 
+  it('leaves a handler registered as idempotent alone: every delivery runs, nothing is claimed', async () => {
+    const store = new InMemoryDeduplicationStore();
+    const handled: unknown[] = [];
+    const handler = deduplicator({ store })(
+      async (d) => {
+        handled.push(d.envelope.data);
+      },
+      { ...info, idempotent: true },
+    );
+    const once = testEnvelope('T', 'once');
+    await handler(testDelivery(once));
+    await handler(testDelivery(once));
+    expect(handled).toEqual(['once', 'once']);
+    // The store never saw the message: a handler without the flag claims it at once.
+    expect((await store.claim(`test-group:${once.messageId}`, 1_000)).state).toBe('claimed');
+  });
+
   it('lets a claim expire when its holder died', async () => {
     const store = new InMemoryDeduplicationStore();
     expect((await store.claim('k', 20)).state).toBe('claimed');

@@ -11,6 +11,8 @@ export interface EventHandlerMetadata {
   /** 'competing' (default) or 'fan-out' (every instance). */
   mode?: 'competing' | 'fan-out';
   maxInFlight?: number;
+  /** Idempotent by itself: the deduplicator leaves its deliveries alone (HandlerRegistration.idempotent). */
+  idempotent?: boolean;
 }
 
 /** Marks a provider whose `execute(command, delivery)` handles the command type (exactly one per type). */

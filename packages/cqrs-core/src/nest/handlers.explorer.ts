@@ -78,6 +78,7 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
           name: event.name ?? (metatype as { name: string }).name,
           mode: event.mode,
           maxInFlight: event.maxInFlight,
+          idempotent: event.idempotent,
         });
       }
       const queryType = this.reflector.get<string | undefined>(QUERY_HANDLER, metatype);

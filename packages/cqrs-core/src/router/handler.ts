@@ -9,6 +9,8 @@ export interface HandlerInfo {
   readonly name: string;
   readonly topics: readonly string[];
   readonly group: string;
+  /** Set from the registration: see HandlerRegistration.idempotent. */
+  readonly idempotent?: boolean;
 }
 
 /** Wraps a handler (Watermill's `func(h HandlerFunc) HandlerFunc`). Built once per handler. */

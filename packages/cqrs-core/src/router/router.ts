@@ -23,6 +23,12 @@ export interface HandlerRegistration {
   outerMiddleware?: readonly Middleware[];
   maxInFlight?: number;
   startFrom?: SubscribeOptions['startFrom'];
+  /**
+   * The handler is idempotent by itself (it guards by version or writes by id): the
+   * deduplicator lets its deliveries through without a claim, saving its two store round trips
+   * per message. Leave it unset unless a redelivered or concurrent duplicate changes nothing.
+   */
+  idempotent?: boolean;
 }
 
 export interface RouterOptions {
@@ -138,6 +144,7 @@ export class Router {
       name: registration.name,
       topics: registration.topics,
       group: this.groupOf(registration),
+      ...(registration.idempotent && { idempotent: true }),
     };
     const chain = [
       ...(registration.outerMiddleware ?? []),

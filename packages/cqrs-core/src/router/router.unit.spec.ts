@@ -48,6 +48,27 @@ describe('Router', () => {
     await router.close();
   });
 
+  it('tells the middleware which handlers are idempotent, so the deduplicator skips only those', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const seen = new Map<string, boolean | undefined>();
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    router.use((next, info) => {
+      seen.set(info.name, info.idempotent);
+      return next;
+    });
+    router.addHandler({ name: 'plain', topics: ['t'], handle: async () => undefined });
+    router.addHandler({
+      name: 'guarded',
+      topics: ['t'],
+      idempotent: true,
+      handle: async () => undefined,
+    });
+    await router.run();
+    expect(seen.get('plain')).toBeUndefined();
+    expect(seen.get('guarded')).toBe(true);
+    await router.close();
+  });
+
   it('names groups: competing per service, fan-out per instance; refuses duplicate handler names', () => {
     const broker = new InMemoryBroker({ serializer });
     const router = new Router({

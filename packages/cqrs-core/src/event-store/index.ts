@@ -3,3 +3,4 @@ export * from './event-store.errors';
 export * from './polling.subscription';
 export * from './in-memory/in-memory.event-store';
 export * from './retention.job';
+export * from './event-store.decorator';

@@ -1,15 +1,9 @@
+import { EventStoreDecorator } from '../event-store/event-store.decorator';
 import {
   type AppendOptions,
   type AppendResult,
   type EventStore,
-  type ReadAllOptions,
-  type ReadStreamOptions,
-  type RetentionPolicy,
   type StoredEvent,
-  type StreamInfo,
-  type Subscription,
-  type SubscriptionOptions,
-  type ExpectedVersion,
 } from '../event-store/event-store.port';
 import { type Envelope } from '../messages/envelope';
 import { type EventForwarder } from './event.forwarder';
@@ -24,17 +18,15 @@ import { type EventForwarder } from './event.forwarder';
  * forwarding lease); appends of one stream must be made one after the other (as a repository
  * with optimistic concurrency does), so that they are forwarded in version order.
  */
-export class EagerForwardingStore implements EventStore {
+export class EagerForwardingStore extends EventStoreDecorator {
   constructor(
-    private readonly store: EventStore,
+    store: EventStore,
     private readonly forwarder: EventForwarder,
-  ) {}
-
-  init(): Promise<void> {
-    return this.store.init();
+  ) {
+    super(store);
   }
 
-  async append(
+  override async append(
     streamId: string,
     events: readonly Envelope[],
     options: AppendOptions,
@@ -54,40 +46,5 @@ export class EagerForwardingStore implements EventStore {
       });
     }
     return result;
-  }
-
-  readStream(streamId: string, options?: ReadStreamOptions): Promise<StoredEvent[]> {
-    return this.store.readStream(streamId, options);
-  }
-
-  readAll(options?: ReadAllOptions): Promise<StoredEvent[]> {
-    return this.store.readAll(options);
-  }
-
-  subscribe(options: SubscriptionOptions): Subscription {
-    return this.store.subscribe(options);
-  }
-
-  streamInfo(streamId: string): Promise<StreamInfo> {
-    return this.store.streamInfo(streamId);
-  }
-
-  deleteStream(
-    streamId: string,
-    options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion },
-  ): Promise<void> {
-    return this.store.deleteStream(streamId, options);
-  }
-
-  truncateStream(streamId: string, beforeVersion: number): Promise<void> {
-    return this.store.truncateStream(streamId, beforeVersion);
-  }
-
-  applyRetention(policy: RetentionPolicy): Promise<number> {
-    return this.store.applyRetention(policy);
-  }
-
-  close(): Promise<void> {
-    return this.store.close();
   }
 }

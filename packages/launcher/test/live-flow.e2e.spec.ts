@@ -2,14 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AddressInfo } from 'node:net';
-import { type ManagedConnection } from '@causeway/cqrs-core';
-import { mongoConnection } from '@causeway/cqrs-core/mongodb';
-import { redisConnection } from '@causeway/cqrs-core/redis';
 import {
   demoTrainerState,
   launchBrowser,
   openDemoPage,
   openSseStream,
+  removeNamespaceData,
   serverAddress,
   testNamespace,
   withDatabase,
@@ -65,18 +63,8 @@ describe('live trainer movement, distributed', () => {
   afterAll(async () => {
     for (const stream of streams) stream.close();
     await stopSystem(running, 5_000);
-    // Every key of the apps is under TOPIC_PREFIX (a run leaves ~750: streams, dedup, statuses).
-    const redis = redisConnection({ url: serverAddress('redis') });
-    await closing(redis, async () => {
-      await redis.open();
-      await unlinkKeys(redis.client, `${ns.id}:*`);
-    });
-    // trainer-service's and projection-worker's event store, snapshots, outbox, checkpoints.
-    const mongo = mongoConnection({ uri: withDatabase(serverAddress('mongodb'), ns.database) });
-    await closing(mongo, async () => {
-      await mongo.open();
-      await mongo.client.dropDatabase();
-    });
+    // The apps' keys (under TOPIC_PREFIX), event store, snapshots, outbox and checkpoints.
+    await removeNamespaceData(ns, ['redis', 'mongodb']);
   }, 60_000);
 
   const tokens = new Map<string, string>();
@@ -290,25 +278,3 @@ describe('live trainer movement, distributed', () => {
     expect(strictlyIncreasing(resumed.frames.filter((f) => f.method !== 'session'))).toBe(true);
   });
 });
-
-/** Runs `use`, then closes the connection whatever happened. */
-async function closing(connection: ManagedConnection, use: () => Promise<void>): Promise<void> {
-  try {
-    await use();
-  } finally {
-    await connection.close();
-  }
-}
-
-/** Unlinks the keys matching `match` in batches: SCAN, never KEYS, which blocks the server. */
-async function unlinkKeys(
-  client: ReturnType<typeof redisConnection>['client'],
-  match: string,
-): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', match, 'COUNT', 1_000);
-    if (keys.length > 0) await client.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}

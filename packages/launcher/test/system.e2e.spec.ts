@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { serverAddress, testNamespace, withDatabase } from '@causeway/testkit';
+import { removeNamespaceData, serverAddress, testNamespace, withDatabase } from '@causeway/testkit';
 import { launchSystem, planInstances, stopSystem, type RunningInstance } from '../src';
 
 // What the README's start command does: the five apps as real processes on the real servers,
@@ -12,7 +12,8 @@ describe('the reference system', () => {
 
   afterAll(async () => {
     await stopSystem(running, 2_000);
-  });
+    await removeNamespaceData(ns);
+  }, 60_000);
 
   it('starts the five apps (two gateways, two trainer services) and each is ready', async () => {
     const instances = planInstances(

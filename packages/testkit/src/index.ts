@@ -7,3 +7,4 @@ export * from './services/service.process';
 export { describeServiceBasics, type ServiceBasicsSpec } from './services/service-basics.suite';
 export * from './services/sse.client';
 export * from './services/browser';
+export * from './names/namespace.cleanup';

@@ -1,4 +1,5 @@
 import { SERVER_ENV, serverAddress, type ServerName } from '../servers/server.catalog';
+import { removeNamespaceData } from '../names/namespace.cleanup';
 import { testNamespace } from '../names/test-namespace';
 import { startServiceProcess, waitForStatus, type ServiceProcess } from './service.process';
 
@@ -40,6 +41,7 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
     });
     afterAll(async () => {
       await service?.stop('SIGKILL');
+      await removeNamespaceData(ns, spec.servers);
     });
 
     it('answers /health/live with its name', async () => {

@@ -132,9 +132,24 @@ async function redisBackend(servers: Servers): Promise<Backend> {
   await raw.connect();
   const eventStore = new RedisEventStore({ client: connection.client, keyPrefix: prefix });
   await eventStore.init();
+  // The stream index holds one entry per append: score = first version, member =
+  // `<first position>:<count>`. Same reads as the store: the entry holding `from`, then HMGET.
   const read = async (streamId: string, from: number | string) => {
-    const members = await raw.zrangebyscore(`${prefix}s:${streamId}`, from, '+inf');
-    return raw.hmget(`${prefix}events`, ...members.map((m) => m.slice(0, m.indexOf(':'))));
+    const key = `${prefix}s:${streamId}`;
+    const low =
+      from === '-inf'
+        ? '-inf'
+        : ((await raw.zrevrangebyscore(key, from, '-inf', 'WITHSCORES', 'LIMIT', 0, 1))[1] ??
+          '-inf');
+    const entries = await raw.zrangebyscore(key, low, '+inf', 'WITHSCORES');
+    const positions: string[] = [];
+    for (let i = 0; i < entries.length; i += 2) {
+      const [first, count] = entries[i]!.split(':').map(Number);
+      const version = Number(entries[i + 1]);
+      const skip = from === '-inf' ? 0 : Math.max(0, Number(from) - version);
+      for (let k = skip; k < count!; k++) positions.push(String(first! + k));
+    }
+    return raw.hmget(`${prefix}events`, ...positions);
   };
   return {
     name: 'redis',

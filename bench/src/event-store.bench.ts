@@ -214,9 +214,17 @@ export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
+/**
+ * Environment filter: BENCH_EVENT_STORES=redis (a comma list of `mongodb`, `redis`; default
+ * both) measures one backend alone.
+ */
+const STORES = new Set(
+  (process.env.BENCH_EVENT_STORES ?? 'mongodb,redis').split(',').map((s) => s.trim()),
+);
+
 export async function eventStoreBench(servers: Servers): Promise<Report> {
   const report = new Report('event-store');
-  await mongoSuite(servers, report);
-  await redisSuite(servers, report);
+  if (STORES.has('mongodb')) await mongoSuite(servers, report);
+  if (STORES.has('redis')) await redisSuite(servers, report);
   return report;
 }

@@ -47,3 +47,12 @@ export function recordHasType(text: string, types: ReadonlySet<string>): boolean
   }
   return types.has(text.slice(from, end));
 }
+
+/**
+ * A stored record's version and the time of its `metadata.timestamp` (NaN when that does not
+ * parse), for retention by age; the record is parsed, not deserialized.
+ */
+export function recordTimestamp(text: string): { version: number; timestamp: number } {
+  const { version, metadata } = JSON.parse(text) as RedisEventRecord;
+  return { version, timestamp: Date.parse(metadata.timestamp) };
+}

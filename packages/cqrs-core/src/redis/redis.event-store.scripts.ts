@@ -3,6 +3,8 @@
  * command, so each one is a single atomic step: check, assign versions and positions, write.
  *
  * Keys (P = the store's prefix):
+ * - `P:layout`         version of this key layout ({@link LAYOUT}); init() refuses a prefix that
+ *                      holds data of another one.
  * - `P:seq`            last global position (INCRBY). Positions are consecutive: every position
  *                      up to `P:seq` was written by the script that took it, in the same step.
  * - `P:low`            low-water mark: every position ≤ it was removed (truncation, deletion,
@@ -11,7 +13,11 @@
  *                      JSON, keys `version`, `streamId`, `type` first (redis.event-store.records.ts;
  *                      data kept as serialized text). The position is the field, not in the record.
  * - `P:streams`        set of stream ids (retention walks it)
- * - `P:s:<streamId>`   sorted set, score = version, member = `<position>:<timestamp ms>`
+ * - `P:s:<streamId>`   the stream index, one entry per commit (the events of one append, which
+ *                      have consecutive versions and consecutive positions): sorted set, score =
+ *                      first version, member = `<first position>:<count>` (unique, as positions
+ *                      are). The readable commits tile the versions first … head without gaps;
+ *                      a cut inside a commit replaces it by its remainder.
  * - `P:m:<streamId>`   hash head, first (first readable version), soft (soft-deleted at), tomb,
  *                      and `#<messageId>` → version of each readable event (idempotent
  *                      re-appends); one hash, so an append updates head and ids in one HSET.
@@ -19,8 +25,30 @@
  * There is no sorted set of all positions (session 3, docs/adr/003): readAll reads the dense
  * positions `from + 1 … P:seq` from `P:events` directly and skips the holes that removals left.
  *
+ * Event timestamps are not in any index: retention by age reads the records (see
+ * RedisEventStore.applyRetention).
+ *
  * The expected-version and idempotency rules mirror src/event-store/event-store.rules.ts.
  */
+
+/**
+ * Version of the key layout above, kept in `P:layout`. Layout 1 (before session 4, no
+ * `P:layout` key) indexed every event as `<position>:<timestamp>` by version.
+ */
+export const LAYOUT = '2';
+
+/**
+ * Records the layout of a prefix on first use. KEYS: layout, seq. ARGV: layout.
+ * Returns the layout the prefix holds: ARGV[1] when it was empty or already of this layout,
+ * '1' for data written before layouts were recorded (positions taken, no `P:layout`).
+ */
+export const LAYOUT_SCRIPT = `
+local layout = redis.call('GET', KEYS[1])
+if layout then return layout end
+if redis.call('EXISTS', KEYS[2]) == 1 then return '1' end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`;
 
 /** Rules shared by the append and cut scripts: `holds(kind, number, head, first)`. */
 const HOLDS = `
@@ -35,11 +63,15 @@ end
 
 /**
  * KEYS: meta, stream, events, seq, streams.
- * ARGV: kind, expected number, streamId, n, built, then per event: `#<messageId>`, timestamp ms,
- * record. The client builds each record for the head `built` (record i starts with
- * `{"version":<built + i>,`); when the real head differs, the script rewrites that prefix.
- * The client passes the expected version as `built` when it is a number, so on the common path
- * Lua stores the records untouched.
+ * ARGV: kind, expected number, streamId, n, built, then n pairs (placeholder, record), then n
+ * pairs (`#<messageId>`, version): 5 + 4n values. The client builds both for the head `built`:
+ * record i starts with `{"version":<built + i>,` and its pair's version is built + i, so when
+ * the head is `built` (always when a numeric expected version holds: the client passes it as
+ * `built`) the script writes the arguments as they came, each kind with one variadic command
+ * (`unpack` of a slice of ARGV, in chunks of CHUNK events: unpack has a stack limit). It only
+ * writes the positions into the placeholders; when the real head differs it rewrites the
+ * records' version prefix and the pairs' versions.
+ * The append is one commit: one entry in the stream index, whatever its size.
  * Returns {'ok', head, firstPosition} | {'duplicate', lastVersion} | {'conflict', head} | {'deleted', head}.
  */
 export const APPEND_SCRIPT = `${HOLDS}
@@ -49,19 +81,28 @@ local first = tonumber(meta[2]) or 1
 if meta[3] then return {'deleted', head} end
 local kind = ARGV[1]
 local n = tonumber(ARGV[4])
+-- ARGV index of the first messageId; messageId i is at ids + 2(i - 1), its version right after.
+local ids = 6 + 2 * n
+local CHUNK = 1000
 local ok = holds(kind, ARGV[2], head, first)
 if (not ok) or kind == 'any' or kind == 'exists' then
   local firstVersion = false
   local none = true
   local consecutive = true
-  for i = 1, n do
-    local v = redis.call('HGET', KEYS[1], ARGV[6 + (i - 1) * 3])
-    if v then
-      none = false
-      v = tonumber(v)
+  for from = 1, n, CHUNK do
+    local to = math.min(n, from + CHUNK - 1)
+    local fields = {}
+    for i = from, to do fields[i - from + 1] = ARGV[ids + 2 * (i - 1)] end
+    local versions = redis.call('HMGET', KEYS[1], unpack(fields))
+    for i = from, to do
+      local v = versions[i - from + 1]
+      if v then
+        none = false
+        v = tonumber(v)
+      end
+      if i == 1 then firstVersion = v end
+      if (not v) or (not firstVersion) or v ~= firstVersion + i - 1 then consecutive = false end
     end
-    if i == 1 then firstVersion = v end
-    if (not v) or (not firstVersion) or v ~= firstVersion + i - 1 then consecutive = false end
   end
   if not none then
     if consecutive then return {'duplicate', firstVersion + n - 1} end
@@ -73,32 +114,21 @@ if n == 0 then return {'ok', head, 0} end
 local built = tonumber(ARGV[5])
 local last = redis.call('INCRBY', KEYS[4], n)
 local firstPosition = last - n + 1
--- One variadic command per key, in chunks of CHUNK events (unpack has a stack limit).
-local CHUNK = 1000
+if built ~= head then
+  for i = 1, n do
+    -- '{"version":' is 11 characters, then the digits the client wrote.
+    local r = 5 + 2 * i
+    ARGV[r] = '{"version":' .. (head + i) .. string.sub(ARGV[r], 12 + #tostring(built + i))
+    ARGV[ids + 2 * i - 1] = head + i
+  end
+end
+for i = 1, n do ARGV[4 + 2 * i] = firstPosition + i - 1 end
 for from = 1, n, CHUNK do
   local to = math.min(n, from + CHUNK - 1)
-  local records, stream, ids = {}, {}, {'head', head + n}
-  for i = from, to do
-    local base = 6 + (i - 1) * 3
-    local version = head + i
-    local position = firstPosition + i - 1
-    local record = ARGV[base + 2]
-    if built ~= head then
-      -- '{"version":' is 11 characters, then the digits the client wrote.
-      record = '{"version":' .. version .. string.sub(record, 12 + #tostring(built + i))
-    end
-    local j = (i - from) * 2
-    records[j + 1] = position
-    records[j + 2] = record
-    stream[j + 1] = version
-    stream[j + 2] = position .. ':' .. ARGV[base + 1]
-    ids[j + 3] = ARGV[base]
-    ids[j + 4] = version
-  end
-  redis.call('HSET', KEYS[3], unpack(records))
-  redis.call('ZADD', KEYS[2], unpack(stream))
-  redis.call('HSET', KEYS[1], unpack(ids))
+  redis.call('HSET', KEYS[3], unpack(ARGV, 4 + 2 * from, 5 + 2 * to))
+  redis.call('HSET', KEYS[1], 'head', head + n, unpack(ARGV, ids + 2 * (from - 1), ids + 2 * to - 1))
 end
+redis.call('ZADD', KEYS[2], head + 1, firstPosition .. ':' .. n)
 if meta[4] then redis.call('HDEL', KEYS[1], 'soft') end
 -- Nothing removes a stream from the set: only its first append needs to add it.
 if head == 0 then redis.call('SADD', KEYS[5], ARGV[3]) end
@@ -159,23 +189,41 @@ return out
 
 /**
  * Reads one stream in one round trip. KEYS: stream, events.
- * ARGV: low, high (ZRANGEBYSCORE bounds), count (-1 = all), 'backwards' | 'forwards'.
+ * ARGV: low, high (the versions wanted, inclusive; '' = unbounded), count (< 0 = all),
+ * 'backwards' | 'forwards'.
+ * Finds the commit holding `low` (the last one starting at or below it), takes it and the
+ * following commits up to `high` (at most `count` of them: each holds at least one event),
+ * expands them to the positions of the versions wanted and HMGETs those.
  * Returns {position, record, position, record, …} in the order read; records removed meanwhile
- * cannot be missing (the script is atomic), so every index entry has its record.
+ * cannot be missing (the script is atomic), so every index entry has its records.
  */
 export const READ_STREAM_SCRIPT = `
-local members
-if ARGV[4] == 'backwards' then
-  members = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[1], 'LIMIT', 0, ARGV[3])
+local low = tonumber(ARGV[1]) or -math.huge
+local high = tonumber(ARGV[2]) or math.huge
+local count = tonumber(ARGV[3])
+if count == 0 then return {} end
+if count < 0 then count = math.huge end
+local backwards = ARGV[4] == 'backwards'
+local lowest = '-inf'
+if ARGV[1] ~= '' then
+  local holding = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if holding[2] then lowest = holding[2] end
+end
+local highest = '+inf'
+if ARGV[2] ~= '' then highest = ARGV[2] end
+local limit = ARGV[3]
+if count == math.huge then limit = -1 end
+local commits
+if backwards then
+  commits = redis.call('ZREVRANGEBYSCORE', KEYS[1], highest, lowest, 'WITHSCORES', 'LIMIT', 0, limit)
 else
-  members = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
+  commits = redis.call('ZRANGEBYSCORE', KEYS[1], lowest, highest, 'WITHSCORES', 'LIMIT', 0, limit)
 end
 local out = {}
+local positions = {}
+local found = 0
 local CHUNK = 1000
-for from = 1, #members, CHUNK do
-  local to = math.min(#members, from + CHUNK - 1)
-  local positions = {}
-  for i = from, to do positions[i - from + 1] = string.match(members[i], '^(%d+):') end
+local function flush()
   local records = redis.call('HMGET', KEYS[2], unpack(positions))
   for k = 1, #positions do
     if records[k] then
@@ -183,14 +231,35 @@ for from = 1, #members, CHUNK do
       out[#out + 1] = records[k]
     end
   end
+  positions = {}
 end
+for c = 1, #commits, 2 do
+  local position, size = string.match(commits[c], '^(%d+):(%d+)$')
+  position = tonumber(position)
+  local version = tonumber(commits[c + 1])
+  local from = math.max(low, version)
+  local to = math.min(high, version + tonumber(size) - 1)
+  local step = 1
+  if backwards then from, to, step = to, from, -1 end
+  for v = from, to, step do
+    positions[#positions + 1] = position + v - version
+    found = found + 1
+    if #positions == CHUNK then flush() end
+    if found == count then break end
+  end
+  if found == count then break end
+end
+if #positions > 0 then flush() end
 return out
 `;
 
 /**
  * Removes a prefix of a stream. KEYS: meta, stream, events.
- * ARGV: mode ('truncate' | 'soft' | 'hard' | 'retention'), beforeVersion, expected kind ('' = none),
- * expected number, maxCount ('' = none), cutoff ms ('' = none).
+ * ARGV: mode ('truncate' | 'soft' | 'hard' | 'retention'), beforeVersion (for retention: the
+ * cut that age retention found, 0 = none), expected kind ('' = none), expected number,
+ * maxCount ('' = none).
+ * Removes the commits that end below the cut and replaces one that straddles it by its
+ * remainder (score = the cut, member = its first kept position and count).
  * Returns {'ok', removed} | {'conflict', head} | {'deleted', head}.
  */
 export const CUT_SCRIPT = `${HOLDS}
@@ -210,30 +279,35 @@ if mode == 'soft' or mode == 'hard' then
 elseif mode == 'truncate' then
   before = tonumber(ARGV[2])
 else
+  before = math.max(before, tonumber(ARGV[2]))
   if ARGV[5] ~= '' then before = math.max(before, head - tonumber(ARGV[5]) + 1) end
-  if ARGV[6] ~= '' then
-    local cutoff = tonumber(ARGV[6])
-    local members = redis.call('ZRANGEBYSCORE', KEYS[2], first, '+inf', 'WITHSCORES')
-    for i = 1, #members, 2 do
-      local ts = tonumber(string.match(members[i], ':(.*)$'))
-      if ts and ts < cutoff then before = math.max(before, tonumber(members[i + 1]) + 1) else break end
-    end
-  end
 end
 if before > head + 1 then before = head + 1 end
 local removed = 0
 if before > first then
-  local members = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. before)
   local CHUNK = 1000
-  for from = 1, #members, CHUNK do
-    local positions = {}
-    for i = from, math.min(#members, from + CHUNK - 1) do
-      positions[i - from + 1] = string.match(members[i], '^(%d+):')
+  local commits = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. before, 'WITHSCORES')
+  local positions = {}
+  local rest = false
+  for c = 1, #commits, 2 do
+    local position, size = string.match(commits[c], '^(%d+):(%d+)$')
+    position = tonumber(position)
+    size = tonumber(size)
+    -- Events of this commit below the cut: all of them, or the first ones of a straddling commit.
+    local cut = math.min(size, before - tonumber(commits[c + 1]))
+    for p = position, position + cut - 1 do
+      positions[#positions + 1] = p
+      if #positions == CHUNK then
+        redis.call('HDEL', KEYS[3], unpack(positions))
+        positions = {}
+      end
     end
-    redis.call('HDEL', KEYS[3], unpack(positions))
+    removed = removed + cut
+    if cut < size then rest = (position + cut) .. ':' .. (size - cut) end
   end
-  removed = #members
+  if #positions > 0 then redis.call('HDEL', KEYS[3], unpack(positions)) end
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. before)
+  if rest then redis.call('ZADD', KEYS[2], before, rest) end
   local fields = redis.call('HGETALL', KEYS[1])
   local gone = {}
   for i = 1, #fields, 2 do

@@ -19,10 +19,17 @@ import { pollingSubscription } from '../event-store/polling.subscription';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
-import { recordHasType, recordJson, type RedisEventRecord } from './redis.event-store.records';
+import {
+  recordHasType,
+  recordJson,
+  recordTimestamp,
+  type RedisEventRecord,
+} from './redis.event-store.records';
 import {
   APPEND_SCRIPT,
   CUT_SCRIPT,
+  LAYOUT,
+  LAYOUT_SCRIPT,
   READ_ALL_SCRIPT,
   READ_STREAM_SCRIPT,
 } from './redis.event-store.scripts';
@@ -45,20 +52,32 @@ type ScriptReply = [string, number, number?];
 const READ_ALL_BUDGET = 10_000;
 
 /**
+ * Events age retention reads per round trip: the first page is small (a stream's oldest event
+ * is usually young enough already), later ones grow up to the largest.
+ */
+const AGE_PAGES = { first: 8, largest: 1_000 };
+
+/**
  * The event store on Redis (S2-2). Every append is one Lua script: it checks the tombstone, the
  * expected version and idempotency, takes consecutive positions from one counter and writes the
- * records, the stream index and the message-id index together (key layout in
- * redis.event-store.scripts.ts). Redis runs scripts one at a time, so an append is atomic and
- * positions become visible in increasing order: every position up to the counter is written,
- * so a reader resuming from its last position never misses one (docs/adr/003).
+ * records, the stream index (one entry per append) and the message-id index together (key
+ * layout in redis.event-store.scripts.ts). Redis runs scripts one at a time, so an append is
+ * atomic and positions become visible in increasing order: every position up to the counter is
+ * written, so a reader resuming from its last position never misses one (docs/adr/003).
  *
- * The client builds each record's JSON, version included, for the head the append expects, so
- * on the aggregate path (a numeric expected version) the script stores it untouched.
+ * The client builds each record's JSON, version included, and each `#<messageId>` → version
+ * pair for the head the append expects, so on the aggregate path (a numeric expected version)
+ * the script only fills in the positions and hands its arguments to Redis as they came, one
+ * command per key.
+ *
+ * init() refuses a key prefix that holds data of an older key layout (see LAYOUT).
  *
  * Hazards: everything lives in memory, so persistence is Redis's (AOF/RDB) and retention
- * matters; truncation and retention are O(events of the stream); readAll with a type filter
- * still walks every event after `fromPosition`, and readAll walks the holes that removals leave
- * (up to 10 000 positions per round trip, once: the low-water mark then skips them).
+ * matters; truncation and retention are O(events of the stream), and retention by age reads
+ * the stream's expired events to the client (in pages, up to the first one that is not);
+ * readAll with a type filter still walks every event after `fromPosition`, and readAll walks
+ * the holes that removals leave (up to 10 000 positions per round trip, once: the low-water
+ * mark then skips them).
  */
 export class RedisEventStore implements EventStore {
   private readonly client: Redis;
@@ -74,7 +93,25 @@ export class RedisEventStore implements EventStore {
     this.batchSize = options.readBatchSize ?? 500;
   }
 
+  /**
+   * Loads the scripts and records the key layout of an empty prefix.
+   * @throws Error naming the prefix when it holds data of another key layout
+   */
   async init(): Promise<void> {
+    const layout = (await this.client.eval(
+      LAYOUT_SCRIPT,
+      2,
+      this.key('layout'),
+      this.key('seq'),
+      LAYOUT,
+    )) as string;
+    if (layout !== LAYOUT) {
+      throw new Error(
+        `RedisEventStore: the keys under prefix "${this.prefix}" hold event store data of key ` +
+          `layout ${layout}, which this version cannot read (it uses layout ${LAYOUT}). ` +
+          `Use a new keyPrefix, or delete every key under "${this.prefix}" if that data may go.`,
+      );
+    }
     for (const script of [APPEND_SCRIPT, CUT_SCRIPT, READ_ALL_SCRIPT, READ_STREAM_SCRIPT]) {
       this.scripts.set(script, (await this.client.script('LOAD', script)) as string);
     }
@@ -86,25 +123,26 @@ export class RedisEventStore implements EventStore {
     options: AppendOptions,
   ): Promise<AppendResult> {
     const expected = options.expectedVersion;
-    // The records are built here, complete with their versions, for the head the append expects
-    // (0 when it names none); the script only rewrites them when the head turns out different.
+    // The records and id pairs are built here, complete with their versions, for the head the
+    // append expects (0 when it names none); the script only rewrites them when the head turns
+    // out different. Layout: APPEND_SCRIPT.
     const built = typeof expected === 'number' ? expected : 0;
-    const args: (string | number)[] = [
-      typeof expected === 'number' ? 'n' : expected,
-      built,
-      streamId,
-      events.length,
-      built,
-    ];
+    const n = events.length;
+    const args = new Array<string | number>(5 + 4 * n);
+    args[0] = typeof expected === 'number' ? 'n' : expected;
+    args[1] = built;
+    args[2] = streamId;
+    args[3] = n;
+    args[4] = built;
     // Serialize everything before sending anything: a failed append writes nothing.
-    for (const [i, event] of events.entries()) {
-      const envelope = this.serializer.serialize(event);
-      const timestamp = Date.parse(envelope.metadata.timestamp);
-      args.push(
-        `#${envelope.messageId}`,
-        Number.isNaN(timestamp) ? '' : timestamp,
-        recordJson(streamId, built + i + 1, envelope),
-      );
+    for (let i = 0; i < n; i++) {
+      const envelope = this.serializer.serialize(events[i]!);
+      const version = built + i + 1;
+      // The script writes the event's position into the placeholder.
+      args[5 + 2 * i] = '';
+      args[6 + 2 * i] = recordJson(streamId, version, envelope);
+      args[5 + 2 * n + 2 * i] = `#${envelope.messageId}`;
+      args[6 + 2 * n + 2 * i] = version;
     }
     const [outcome, value, firstPosition] = await this.run(
       APPEND_SCRIPT,
@@ -119,17 +157,10 @@ export class RedisEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
-    const backwards = options.direction === 'backwards';
-    const low = (backwards ? options.toVersion : options.fromVersion) ?? '-inf';
-    const high = (backwards ? options.fromVersion : options.toVersion) ?? '+inf';
-    const reply = (await this.evalsha(
-      READ_STREAM_SCRIPT,
-      [this.key(`s:${streamId}`), this.key('events')],
-      [low, high, options.limit ?? -1, backwards ? 'backwards' : 'forwards'],
-    )) as string[];
+    const reply = await this.readRecords(streamId, options);
     const result: StoredEvent[] = [];
     for (let i = 0; i < reply.length; i += 2) {
-      result.push(this.toStored(Number(reply[i]), reply[i + 1]!));
+      result.push(this.toStored(Number(reply[i]), reply[i + 1] as string));
     }
     return result;
   }
@@ -195,7 +226,6 @@ export class RedisEventStore implements EventStore {
       expected === undefined ? '' : typeof expected === 'number' ? 'n' : expected,
       typeof expected === 'number' ? expected : 0,
       '',
-      '',
     ]);
     if (outcome === 'deleted') throw new StreamDeletedError(streamId);
     if (outcome === 'conflict')
@@ -203,18 +233,18 @@ export class RedisEventStore implements EventStore {
   }
 
   async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
-    await this.run(CUT_SCRIPT, this.streamKeys(streamId), [
-      'truncate',
-      beforeVersion,
-      '',
-      0,
-      '',
-      '',
-    ]);
+    await this.run(CUT_SCRIPT, this.streamKeys(streamId), ['truncate', beforeVersion, '', 0, '']);
   }
 
+  /**
+   * Age retention happens here, not in the script: the stream index holds no timestamps. The
+   * cut before the stream's first event that is not expired is found by reading the stream
+   * forwards, then made by the same script as maxCount (the larger cut wins). Reading first is
+   * safe: events never change, and a cut never moves back, so whatever happened to the stream
+   * meanwhile, every event below the cut found was readable and expired, or is removed already.
+   */
   async applyRetention(policy: RetentionPolicy): Promise<number> {
-    const cutoff = policy.maxAgeMs === undefined ? '' : Date.now() - policy.maxAgeMs;
+    const cutoff = policy.maxAgeMs === undefined ? undefined : Date.now() - policy.maxAgeMs;
     const match =
       policy.streamPrefix === undefined
         ? '*'
@@ -232,13 +262,13 @@ export class RedisEventStore implements EventStore {
       );
       cursor = next;
       for (const streamId of streamIds) {
+        const aged = cutoff === undefined ? 0 : await this.firstUnexpired(streamId, cutoff);
         const [, count] = await this.run(CUT_SCRIPT, this.streamKeys(streamId), [
           'retention',
-          0,
+          aged,
           '',
           0,
           policy.maxCount ?? '',
-          cutoff,
         ]);
         removed += count;
       }
@@ -260,6 +290,42 @@ export class RedisEventStore implements EventStore {
 
   private appendKeys(streamId: string): string[] {
     return [...this.streamKeys(streamId), this.key('seq'), this.key('streams')];
+  }
+
+  /** READ_STREAM_SCRIPT: `[position, record, …]` in the order read. */
+  private async readRecords(
+    streamId: string,
+    options: ReadStreamOptions,
+  ): Promise<(number | string)[]> {
+    const backwards = options.direction === 'backwards';
+    const low = (backwards ? options.toVersion : options.fromVersion) ?? '';
+    const high = (backwards ? options.fromVersion : options.toVersion) ?? '';
+    return (await this.evalsha(
+      READ_STREAM_SCRIPT,
+      [this.key(`s:${streamId}`), this.key('events')],
+      [low, high, options.limit ?? -1, backwards ? 'backwards' : 'forwards'],
+    )) as (number | string)[];
+  }
+
+  /**
+   * The version of the stream's first readable event whose timestamp is not before `cutoff`,
+   * or one past the last readable event when every one is (0 when there is none). An event
+   * whose timestamp does not parse never expires. Reads the records without deserializing
+   * them, so retention neither verifies checksums nor needs the event types registered.
+   */
+  private async firstUnexpired(streamId: string, cutoff: number): Promise<number> {
+    let next = 0;
+    let fromVersion: number | undefined;
+    for (let page = AGE_PAGES.first; ; page = Math.min(page * 4, AGE_PAGES.largest)) {
+      const reply = await this.readRecords(streamId, { fromVersion, limit: page });
+      for (let i = 1; i < reply.length; i += 2) {
+        const { version, timestamp } = recordTimestamp(reply[i] as string);
+        if (!(timestamp < cutoff)) return version;
+        next = version + 1;
+      }
+      if (reply.length < page * 2) return next;
+      fromVersion = next;
+    }
   }
 
   private toStored(position: number, text: string): StoredEvent {

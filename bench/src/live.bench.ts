@@ -15,7 +15,7 @@ import {
 import { measureRawHops } from './live.hops';
 import { Observer, type Sighting } from './live.observer';
 import { type Servers } from './servers';
-import { elapsedMs, type LatencyRow, percentiles, progress, Report, type Row } from './stats';
+import { elapsedMs, type LatencyRow, percentiles, pool, progress, Report, type Row } from './stats';
 
 /**
  * Issue #5 item 8: a move, from the HTTP request to the first client receiving its
@@ -30,6 +30,19 @@ const CLIENTS = Number(process.env.BENCH_LIVE_CLIENTS ?? 1_000);
 /** Trainers moved; each has one observed stream per gateway, the other clients only drain. */
 const MOVERS = Math.min(200, Math.floor(CLIENTS / 2));
 const RATES = (process.env.BENCH_LIVE_RATES ?? '200,1000').split(',').map(Number);
+/**
+ * Who receives a move: `broadcast` (no trainer in a group: every move goes to all streams, the
+ * fan-out worst case) and `rooms` (every user in one of {@link ROOMS} groups, a move goes to the
+ * streams of its room only, as in a game where players see their party or map). Run in this order.
+ */
+const AUDIENCES = (process.env.BENCH_LIVE_AUDIENCES ?? 'broadcast,rooms').split(',');
+for (const audience of AUDIENCES)
+  if (audience !== 'broadcast' && audience !== 'rooms')
+    throw new Error(`BENCH_LIVE_AUDIENCES: unknown audience ${audience} (broadcast, rooms)`);
+/** trainer-service instances (the issue's deployment has two). */
+const TRAINER_SERVICES = Number(process.env.BENCH_LIVE_TRAINER_SERVICES ?? 2);
+/** Rooms of 10 movers each, the watchers spread over them. */
+const ROOMS = Math.max(1, Math.floor(MOVERS / 10));
 const SECONDS = Math.max(3, Math.round(10 * SCALE));
 /** Consecutive angles of one trainer's moves differ by the golden angle: never twice the same. */
 const GOLDEN = Math.PI * (3 - Math.sqrt(5));
@@ -93,24 +106,25 @@ class Moves {
   }
 }
 
-function post(
+function call(
   agent: Agent,
+  method: 'GET' | 'POST' | 'PUT',
   url: string,
   body: unknown,
   token?: string,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const { hostname, port, pathname } = new URL(url);
-  const payload = JSON.stringify(body);
+  const payload = body === undefined ? '' : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: hostname,
         port: Number(port),
-        method: 'POST',
+        method,
         path: pathname,
         agent,
         headers: {
-          'content-type': 'application/json',
+          ...(payload && { 'content-type': 'application/json' }),
           ...(token && { authorization: `Bearer ${token}` }),
         },
       },
@@ -130,6 +144,9 @@ function post(
     req.end(payload);
   });
 }
+
+const post = (agent: Agent, url: string, body: unknown, token?: string) =>
+  call(agent, 'POST', url, body, token);
 
 /** Sends moves at `rate`/s (open loop, round robin over the movers) for `seconds`. */
 async function drive(
@@ -212,6 +229,51 @@ async function freePortOffset(): Promise<number> {
   throw new Error('no free port range for the system');
 }
 
+interface User {
+  id: string;
+  token: string;
+}
+
+/**
+ * Sends one command per user (at most 16 in flight) and waits, bounded, until every one is
+ * processed: the audience of the next measurement must be in place, not on its way.
+ */
+async function commandEach(
+  api: string,
+  agent: Agent,
+  users: readonly User[],
+  send: (user: User) => Promise<{ status: number; body: Record<string, unknown> }>,
+): Promise<void> {
+  const sent: { user: User; commandId: string }[] = [];
+  await pool(users.length, 16, async (i) => {
+    const answer = await send(users[i]!);
+    if (answer.status !== 202)
+      throw new Error(`setup command of ${users[i]!.id}: HTTP ${answer.status}`);
+    sent.push({ user: users[i]!, commandId: answer.body.commandId as string });
+  });
+  const deadline = Date.now() + 60_000;
+  let waiting = sent;
+  while (waiting.length > 0) {
+    if (Date.now() > deadline) throw new Error(`${waiting.length} setup commands not processed`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const open: typeof sent = [];
+    await pool(waiting.length, 16, async (i) => {
+      const { user, commandId } = waiting[i]!;
+      const answer = await call(
+        agent,
+        'GET',
+        `${api}/api/commands/${commandId}`,
+        undefined,
+        user.token,
+      );
+      if (answer.body.status === 'rejected')
+        throw new Error(`setup command of ${user.id} rejected: ${String(answer.body.reason)}`);
+      if (answer.body.status !== 'processed') open.push(waiting[i]!);
+    });
+    waiting = open;
+  }
+}
+
 const ms = (from: bigint, to: bigint | undefined) =>
   to === undefined ? undefined : Number(to - from) / 1e6;
 
@@ -228,7 +290,7 @@ export async function liveBench(servers: Servers): Promise<Report> {
       MONGODB_URI: withDatabase(servers.mongoUri, ns.database),
     },
     {
-      scale: { 'sse-gateway': 2, 'trainer-service': 2 },
+      scale: { 'sse-gateway': 2, 'trainer-service': TRAINER_SERVICES },
       portOffset: await freePortOffset(),
       adminToken: `live-${ns.id}-admin-token`,
       jwtSecret: `live-${ns.id}-jwt-secret-0123456789abcdef`,
@@ -239,6 +301,14 @@ export async function liveBench(servers: Servers): Promise<Report> {
   for (const instance of instances) {
     instance.env.TOPIC_PREFIX = ns.id;
     instance.env.RATE_LIMIT_POINTS = '100000000';
+    // e.g. `--require ./profiler.js` to profile every app of the run (--cpu-prof is not allowed there).
+    if (process.env.BENCH_LIVE_NODE_OPTIONS)
+      instance.env.NODE_OPTIONS = process.env.BENCH_LIVE_NODE_OPTIONS;
+    // e.g. `FORWARDER_POLL_INTERVAL_MS=10000,SNAPSHOT_EVERY=100`: settings of every app.
+    for (const pair of (process.env.BENCH_LIVE_SETTINGS ?? '').split(',').filter(Boolean)) {
+      const [name, ...value] = pair.split('=');
+      instance.env[name!.trim()] = value.join('=').trim();
+    }
   }
   progress(`live: starting ${instances.length} processes (prefix ${ns.id})`);
   let running: RunningInstance[] = [];
@@ -268,12 +338,31 @@ export async function liveBench(servers: Servers): Promise<Report> {
 
     const token = async (userId: string) =>
       (await post(agent, `${api}/api/dev/tokens`, { userId })).body.token as string;
-    const movers = await Promise.all(
+    const movers: User[] = await Promise.all(
       Array.from({ length: MOVERS }, async (_, i) => {
         const id = `mover-${i}`;
         return { id, token: await token(id) };
       }),
     );
+    const watchers: User[] = await Promise.all(
+      Array.from({ length: CLIENTS - MOVERS * gateways.length }, async (_, i) => {
+        const id = `watcher-${i}`;
+        return { id, token: await token(id) };
+      }),
+    );
+    if (AUDIENCES.includes('rooms')) {
+      // A trainer exists once it moved; only existing trainers join groups. Done before any
+      // stream opens, so these moves cost no fan-out.
+      progress(`live: creating the watchers' ${watchers.length} trainers`);
+      await commandEach(api, agent, watchers, (user) =>
+        post(
+          agent,
+          `${api}/api/trainers/${user.id}/move`,
+          { directionX: 0, directionY: 0, action: 'stop', timestamp: Date.now() },
+          user.token,
+        ),
+      );
+    }
     const moves = new Moves();
     // Observers first: each gateway writes to its connections in opening order.
     progress(`live: opening ${MOVERS * gateways.length} observed and the other streams`);
@@ -283,12 +372,10 @@ export async function liveBench(servers: Servers): Promise<Report> {
         observers.push(observer);
         await observer.open(gateway.url, mover.token);
       }
-    const others = await Promise.all(
-      Array.from({ length: CLIENTS - observers.length }, async (_, i) => ({
-        url: gateways[i % gateways.length]!.url,
-        token: await token(`watcher-${i}`),
-      })),
-    );
+    const others = watchers.map((watcher, i) => ({
+      url: gateways[i % gateways.length]!.url,
+      token: watcher.token,
+    }));
     const opened = new Promise<{ opened: number }>((resolve) =>
       load.once('message', (message) => resolve(message as { opened: number })),
     );
@@ -312,42 +399,69 @@ export async function liveBench(servers: Servers): Promise<Report> {
       p99: raw.http.p99 + 3 * raw.redisHop.p99 + raw.mongoInsert.p99,
     };
     const comparison: Row[] = [];
-    for (const rate of RATES) {
-      const run = new Moves();
-      // Each run has its own ledger.
-      for (const observer of observers) observer.onSighting = (sighting) => run.saw(sighting);
-      progress(`live: ${rate} moves/s for ${SECONDS} s`);
-      const { refused } = await drive(api, agent, movers, rate, SECONDS, run);
-      await settle(run, 30_000);
-      const e2e = run.all.map((m) => ms(m.sent, m.position)).filter((v) => v !== undefined);
-      const api202 = run.all.map((m) => ms(m.sent, m.accepted)).filter((v) => v !== undefined);
-      const result = run.all.map((m) => ms(m.sent, m.result)).filter((v) => v !== undefined);
-      const latency = percentiles(e2e);
-      const lost = run.all.length - e2e.length;
-      rows.push({
-        benchmark: `move → first client's position.update, ${rate}/s, ${CLIENTS} clients (${e2e.length} of ${run.all.length} seen${refused ? `, ${refused} refused` : ''}${lost ? `, ${lost} not seen` : ''})`,
-        latency,
-        target: `p50 ≤ 5 ms ${latency.p50 <= 5 ? 'ok' : 'MISSED'}, p99 ≤ 25 ms ${latency.p99 <= 25 ? 'ok' : 'MISSED'}`,
-      });
-      const a = percentiles(api202);
-      const r = percentiles(result);
-      breakdown.push({
-        benchmark: `${rate}/s: HTTP 202 / command.result at the client / position.update at the client`,
-        causeway: `p50 ${a.p50.toFixed(1)} / ${r.p50.toFixed(1)} / ${latency.p50.toFixed(1)} ms`,
-        raw: `p99 ${a.p99.toFixed(1)} / ${r.p99.toFixed(1)} / ${latency.p99.toFixed(1)} ms`,
-        ratio: Math.round((latency.p50 / Math.max(a.p50, 0.001)) * 100) / 100,
-      });
-      for (const q of ['p50', 'p99'] as const)
-        comparison.push({
-          benchmark: `${rate}/s, ${q}: our path vs the sum of the raw hops`,
-          causeway: `${latency[q].toFixed(2)} ms`,
-          raw: `${sums[q].toFixed(2)} ms`,
-          ratio: Math.round((latency[q] / sums[q]) * 100) / 100,
-          target:
-            q === 'p50'
-              ? `≤ 5 ms ${latency.p50 <= 5 ? 'ok' : 'MISSED'}`
-              : `≤ 25 ms ${latency.p99 <= 25 ? 'ok' : 'MISSED'}`,
+    const streamsPerRoom = Math.round((MOVERS * gateways.length + watchers.length) / ROOMS);
+    for (const audience of AUDIENCES) {
+      if (audience === 'rooms') {
+        progress(`live: ${movers.length + watchers.length} users join ${ROOMS} rooms`);
+        await commandEach(api, agent, [...movers, ...watchers], (user) => {
+          const index = Number(user.id.split('-')[1]);
+          return call(
+            agent,
+            'PUT',
+            `${api}/api/trainers/${user.id}/groups/room-${index % ROOMS}`,
+            undefined,
+            user.token,
+          );
         });
+        // The joins are processed; the projection applies them from the bus right after. A short
+        // run at a low rate lets the group read model settle before the clock starts.
+        const settling = new Moves();
+        for (const observer of observers)
+          observer.onSighting = (sighting) => settling.saw(sighting);
+        await drive(api, agent, movers, warmRate, 2, settling);
+        await settle(settling, 30_000);
+      }
+      const who =
+        audience === 'broadcast'
+          ? `broadcast to ${CLIENTS} streams`
+          : `rooms: each move to ${streamsPerRoom} of ${CLIENTS} streams`;
+      for (const rate of RATES) {
+        const run = new Moves();
+        // Each run has its own ledger.
+        for (const observer of observers) observer.onSighting = (sighting) => run.saw(sighting);
+        progress(`live: ${rate} moves/s for ${SECONDS} s, ${who}`);
+        const { refused } = await drive(api, agent, movers, rate, SECONDS, run);
+        await settle(run, 30_000);
+        const e2e = run.all.map((m) => ms(m.sent, m.position)).filter((v) => v !== undefined);
+        const api202 = run.all.map((m) => ms(m.sent, m.accepted)).filter((v) => v !== undefined);
+        const result = run.all.map((m) => ms(m.sent, m.result)).filter((v) => v !== undefined);
+        const latency = percentiles(e2e);
+        const lost = run.all.length - e2e.length;
+        rows.push({
+          benchmark: `move → first client's position.update, ${rate}/s, ${who} (${e2e.length} of ${run.all.length} seen${refused ? `, ${refused} refused` : ''}${lost ? `, ${lost} not seen` : ''})`,
+          latency,
+          target: `p50 ≤ 5 ms ${latency.p50 <= 5 ? 'ok' : 'MISSED'}, p99 ≤ 25 ms ${latency.p99 <= 25 ? 'ok' : 'MISSED'}`,
+        });
+        const a = percentiles(api202);
+        const r = percentiles(result);
+        breakdown.push({
+          benchmark: `${rate}/s, ${audience}: HTTP 202 / command.result at the client / position.update at the client`,
+          causeway: `p50 ${a.p50.toFixed(1)} / ${r.p50.toFixed(1)} / ${latency.p50.toFixed(1)} ms`,
+          raw: `p99 ${a.p99.toFixed(1)} / ${r.p99.toFixed(1)} / ${latency.p99.toFixed(1)} ms`,
+          ratio: Math.round((latency.p50 / Math.max(a.p50, 0.001)) * 100) / 100,
+        });
+        for (const q of ['p50', 'p99'] as const)
+          comparison.push({
+            benchmark: `${rate}/s, ${audience}, ${q}: our path vs the sum of the raw hops`,
+            causeway: `${latency[q].toFixed(2)} ms`,
+            raw: `${sums[q].toFixed(2)} ms`,
+            ratio: Math.round((latency[q] / sums[q]) * 100) / 100,
+            target:
+              q === 'p50'
+                ? `≤ 5 ms ${latency.p50 <= 5 ? 'ok' : 'MISSED'}`
+                : `≤ 25 ms ${latency.p99 <= 25 ? 'ok' : 'MISSED'}`,
+          });
+      }
     }
     report.latency('Move command → frame at the first client (distributed, local servers)', rows);
     report.table(
@@ -367,9 +481,10 @@ export async function liveBench(servers: Servers): Promise<Report> {
       breakdown,
     );
     report.note(
-      `command-api, 2 × trainer-service, projection-worker, 2 × sse-gateway as processes (launcher); ${CLIENTS} streams, ` +
+      `command-api, ${TRAINER_SERVICES} × trainer-service, projection-worker, 2 × sse-gateway as processes (launcher); ${CLIENTS} streams, ` +
         `half on each gateway: ${MOVERS * 2} observed (one per mover per gateway, opened first) in this process, ` +
-        `the rest drained by raw sockets in a child process. Every move is a broadcast (trainers in no group). ` +
+        `the rest drained by raw sockets in a child process. Audiences: broadcast (trainers in no group, every move to every stream), ` +
+        `then rooms (every user joins one of ${ROOMS} groups: a move reaches its room's ${streamsPerRoom} streams). ` +
         `Raw sum = HTTP + 3 × Redis hop + MongoDB insert, at the same percentile.`,
     );
     return report;

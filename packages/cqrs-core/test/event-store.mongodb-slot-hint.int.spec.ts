@@ -112,7 +112,62 @@ describe('RedisSlotHint', () => {
       await Promise.all([hint.raise('log', 7), hint.raise('log', 3), hint.raise('log', 5)]);
       expect(await hint.read('log')).toBe(7);
     } finally {
-      await redis.del(`${ns.id}:commit-log:log`);
+      await redis.del(`${ns.id}:commit-log:{log}`);
+      redis.disconnect();
+    }
+  });
+
+  it('gives one writer at a time the turn, with the hint; passing it raises the hint', async () => {
+    const ns = testNamespace('eshintturn');
+    const redis = new Redis(ns.redisUrl);
+    const hint = new RedisSlotHint(redis, { keyPrefix: `${ns.id}:` });
+    try {
+      await hint.raise('log', 4);
+      expect(await hint.take('log', 'a', 10_000)).toBe(4);
+      expect(await hint.take('log', 'b', 10_000)).toBeUndefined();
+      // Only the holder ends its turn; anyone's pass raises the hint.
+      await hint.pass('log', 'b', 6);
+      expect(await hint.take('log', 'b', 10_000)).toBeUndefined();
+      await hint.pass('log', 'a', 9);
+      expect(await hint.read('log')).toBe(9);
+      expect(await hint.take('log', 'b', 50)).toBe(9);
+      // A holder that died: its turn ends with its TTL.
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      expect(await hint.take('log', 'a', 10_000)).toBe(9);
+    } finally {
+      const keys = await redis.keys(`${ns.id}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
+
+  it('a writer that died holding the turn does not stall the others', async () => {
+    const ns = testNamespace('eshintdead');
+    const redis = new Redis(ns.redisUrl);
+    const connection = mongoConnection({ uri: ns.mongoUri(), name: 'dead-turn' });
+    await connection.open();
+    const hint = new RedisSlotHint(redis, { keyPrefix: `${ns.id}:` });
+    const factory = new MessageFactory();
+    try {
+      const store = new MongoEventStore({ connection: connection.client, slotHint: hint });
+      await store.init();
+      await store.append('s-1', [factory.event('Happened', { n: 1 })], {
+        expectedVersion: 'no-stream',
+      });
+      // Another process takes the turn and dies: it never passes it (TTL one minute).
+      for (const key of await redis.keys(`${ns.id}:commit-log:*`))
+        await redis.set(`${key}:turn`, 'dead', 'PX', 60_000);
+      const started = Date.now();
+      for (let n = 2; n <= 4; n++)
+        await store.append('s-1', [factory.event('Happened', { n })], { expectedVersion: n - 1 });
+      // Each append waits for the turn a moment, then inserts without it.
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect((await store.readStream('s-1')).map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    } finally {
+      await connection.client.db!.dropDatabase();
+      await connection.close();
+      const keys = await redis.keys(`${ns.id}:*`);
+      if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
     }
   });

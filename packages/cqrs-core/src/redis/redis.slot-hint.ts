@@ -7,8 +7,25 @@ if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'PX', AR
 else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1`;
 
+// KEYS[1] = hint key, KEYS[2] = turn key; ARGV[1] = holder, ARGV[2] = turn ttl ms.
+// The turn if free, with the hint's slot; -1 while someone else has it.
+const TAKE = `
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return tonumber(redis.call('GET', KEYS[1]) or '0')
+end
+return -1`;
+
+// KEYS[1] = hint key, KEYS[2] = turn key; ARGV[1] = slot, ARGV[2] = hint ttl ms, ARGV[3] = holder.
+// Raises the hint (as RAISE) and ends the holder's turn, if it still has it.
+const PASS = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1`;
+
 export interface RedisSlotHintOptions {
-  /** Prepended to the key `<prefix>commit-log:<log>`. Default ''. */
+  /** Prepended to the keys `<prefix>commit-log:{<log>}` (and `…:turn`). Default ''. */
   keyPrefix?: string;
   /** The hint expires this long after its last raise (an expired hint reads 0: harmless). Default 1 day. */
   ttlMs?: number;
@@ -19,6 +36,10 @@ export interface RedisSlotHintOptions {
  * one key per log holding the highest slot raised, raised by a set-if-greater script. Every
  * writer process of the store reads it before inserting a commit, so it does not insert at slots
  * the others took since (each such insert is refused, and costs FerretDB a write-lock wait).
+ * It also gives the writers turns (SlotHint.take/pass): a second key names the writer inserting
+ * now, set only if free, with a TTL; taking a turn reads the hint and passing it raises the hint,
+ * one script each, so the next writer starts at the right slot. The two keys of a log share a
+ * hash tag (Redis Cluster).
  */
 export class RedisSlotHint {
   private readonly keyPrefix: string;
@@ -33,10 +54,25 @@ export class RedisSlotHint {
   }
 
   async read(log: string): Promise<number> {
-    return Number((await this.redis.get(this.keyPrefix + log)) ?? 0) || 0;
+    return Number((await this.redis.get(this.key(log))) ?? 0) || 0;
   }
 
   async raise(log: string, slot: number): Promise<void> {
-    await this.redis.eval(RAISE, 1, this.keyPrefix + log, String(slot), String(this.ttlMs));
+    await this.redis.eval(RAISE, 1, this.key(log), String(slot), String(this.ttlMs));
+  }
+
+  async take(log: string, holder: string, ttlMs: number): Promise<number | undefined> {
+    const key = this.key(log);
+    const slot = Number(await this.redis.eval(TAKE, 2, key, `${key}:turn`, holder, String(ttlMs)));
+    return slot < 0 ? undefined : slot;
+  }
+
+  async pass(log: string, holder: string, slot: number): Promise<void> {
+    const key = this.key(log);
+    await this.redis.eval(PASS, 2, key, `${key}:turn`, String(slot), String(this.ttlMs), holder);
+  }
+
+  private key(log: string): string {
+    return `${this.keyPrefix}{${log}}`;
   }
 }

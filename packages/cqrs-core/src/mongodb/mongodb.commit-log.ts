@@ -315,7 +315,7 @@ export class MongoCommitLog {
     if (!take) return;
     const { store, log } = this.hint!;
     const deadline = Date.now() + TURN_WAIT_MS;
-    for (;;) {
+    for (let wait = 1; ; wait = Math.min(4, wait * 2)) {
       let slot: number | undefined;
       try {
         slot = await take.call(store, log, this.holder, TURN_TTL_MS);
@@ -329,8 +329,8 @@ export class MongoCommitLog {
         return;
       }
       if (Date.now() >= deadline) return;
-      // The holder inserts one group (a few ms on FerretDB, less on MongoDB).
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      // The holder inserts one group: a few ms on FerretDB, less on MongoDB.
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { RedisSlotHint } from '@causeway/cqrs-core/redis';
+import { RedisForwardLedger, RedisSlotHint } from '@causeway/cqrs-core/redis';
 import {
   MongoCheckpointStore,
   MongoEventStore,
@@ -35,6 +35,14 @@ export class AppModule {
       serializer: contractsSerializer(),
       // Several instances append to one log: share the highest slot so they do not collide.
       slotHint: new RedisSlotHint(redis.client, { keyPrefix }),
+    });
+    const units = eventStore.ledgerUnits();
+    // What each instance published eagerly: the forwarder's rounds pass it without reading the
+    // store (on FerretDB a scan of every commit). The log's name changes with the database.
+    const ledger = new RedisForwardLedger({
+      client: redis.client,
+      key: () => `${keyPrefix}trainer-service:forwarder:ledger:{${units.log}}`,
+      units,
     });
     const snapshots = new MongoSnapshotStore({ connection: mongo.client });
     return {
@@ -75,6 +83,7 @@ export class AppModule {
           forwarder: {
             checkpoints: new MongoCheckpointStore(mongo.client, 'trainer_service_checkpoints'),
             pollIntervalMs: config.FORWARDER_POLL_INTERVAL_MS,
+            ledger,
             lease: new RedisLease({
               client: redis.client,
               key: `${keyPrefix}trainer-service:forwarder:lease`,

@@ -13,15 +13,17 @@ import { MongoEventStore } from '../src/mongodb';
 // publish. The writer runs as a real process and is killed at random moments until it has
 // appended and forwarded all 1 000 events; a consumer deduplicating by messageId must then
 // have seen every event exactly once, each aggregate's events in version order. Run with the
-// rounds alone and with eager forwarding (each append published right after it).
+// rounds alone, with eager forwarding (each append published right after it), and with eager
+// forwarding and a forward ledger (rounds pass what was recorded without reading the store).
 const STREAMS = 10;
 const PER_STREAM = 100;
 const TOTAL = STREAMS * PER_STREAM;
 
 describe.each([
-  ['rounds', '0'],
-  ['eager forwarding', '1'],
-])('outbox under SIGKILL (%s)', (_mode, eager) => {
+  ['rounds', '0', '0'],
+  ['eager forwarding', '1', '0'],
+  ['eager forwarding and a forward ledger', '1', '1'],
+])('outbox under SIGKILL (%s)', (_mode, eager, ledger) => {
   const ns = testNamespace('outbox');
   const serializer = new SerializerRegistry().register(
     'OutboxTest',
@@ -59,6 +61,7 @@ describe.each([
       STREAMS: String(STREAMS),
       PER_STREAM: String(PER_STREAM),
       EAGER: eager,
+      LEDGER: ledger,
     };
     let kills = 0;
     let done = false;

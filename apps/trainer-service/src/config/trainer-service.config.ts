@@ -29,10 +29,11 @@ export const trainerServiceConfiguration = z.object({
   /** Lease of the outbox forwarder: another instance takes over this long after the holder died. */
   FORWARDER_LEASE_MS: setting.milliseconds(5_000).refine((ms) => ms >= 300, 'must be at least 300'),
   /**
-   * How often the forwarder's rounds look for events that eager forwarding could not publish
-   * (each round is a read of the event store; on FerretDB a scan of the whole collection, which
-   * also delays the appends queued behind it). A failed eager publish in the lease holder wakes
-   * the rounds at once; elsewhere it waits for this poll.
+   * How often the forwarder's rounds look for events that eager forwarding could not publish.
+   * A round passes what the instances recorded in the forward ledger (Redis) and reads the event
+   * store (on FerretDB a scan of the whole collection) only for an event still unrecorded a round
+   * later, and at least every 30 s. A failed eager publish in the lease holder wakes the rounds
+   * at once; elsewhere it waits for the next round but one.
    */
   FORWARDER_POLL_INTERVAL_MS: setting.milliseconds(2_000),
   /** How long command statuses are kept (shared with command-api). */

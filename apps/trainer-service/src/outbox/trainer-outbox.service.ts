@@ -56,6 +56,7 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
       // collection whatever its limit (ADR 006), so at 200 moves/s a round of 256-event reads
       // made two scans every 2 s; one read of up to 1 000 makes one.
       batchSize: 1_000,
+      ledger: options.forwarder.ledger,
       onError: (error) => this.logger.warn(`forwarding failed: ${(error as Error).message}`),
     }));
     this.supervisor = new ForwarderSupervisor({

@@ -1,4 +1,9 @@
-import { type CheckpointStore, type EventStore, type SnapshotStore } from '@causeway/cqrs-core';
+import {
+  type CheckpointStore,
+  type EventStore,
+  type ForwardLedger,
+  type SnapshotStore,
+} from '@causeway/cqrs-core';
 import { type CommandStatusStore, type NotificationLog } from '@causeway/platform';
 import { type Lease } from '../outbox/lease.port';
 
@@ -22,6 +27,8 @@ export interface TrainerModuleOptions {
     /** Checkpoint name. Default 'trainer-service.forwarder'. */
     name?: string;
     pollIntervalMs?: number;
+    /** What every instance published eagerly, so that rounds need not read the store for it. */
+    ledger?: ForwardLedger;
   };
   /**
    * Awaited before commands are handled and the forwarder starts, e.g. "connected to MongoDB

@@ -23,6 +23,7 @@ import { pollingSubscription } from '../event-store/polling.subscription';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
+import { type LedgerUnits } from '../outbox/forward-ledger.port';
 import { logEpoch, MongoCommitLog, type SlotHint } from './mongodb.commit-log';
 import { createEventStoreCollections } from './mongodb.event-store.collections';
 import {
@@ -80,6 +81,7 @@ export class MongoEventStore implements EventStore {
   private readonly batchSize: number;
   private readonly heads = new Map<string, number>();
   private readonly slotHint: SlotHint | undefined;
+  private logName = '';
   private collections?: {
     commits: mongo.Collection<CommitDocument>;
     streams: mongo.Collection<StreamDocument>;
@@ -98,13 +100,33 @@ export class MongoEventStore implements EventStore {
     const db = this.connection.db;
     if (!db) throw new Error('MongoEventStore.init(): the mongoose connection is not open');
     const { commits, streams, meta } = await createEventStoreCollections(db, this.prefix);
-    const hint = this.slotHint && {
-      store: this.slotHint,
-      log: `${db.databaseName}/${this.prefix}/${await logEpoch(meta)}`,
-    };
+    this.logName = `${db.databaseName}/${this.prefix}/${await logEpoch(meta)}`;
+    const hint = this.slotHint && { store: this.slotHint, log: this.logName };
     const log = new MongoCommitLog(commits, meta, hint);
     await log.refresh();
     this.collections = { commits, streams, log };
+  }
+
+  /**
+   * How a ForwardLedger counts this store's appends: one slot per append, the highest slot from
+   * the slot hint (Infinity without one, so rounds keep reading), and `log`, the global log's
+   * name, which changes when the database is created again: put it in the ledger's key. May be
+   * taken before init(); `log` and `head` are current when read.
+   */
+  ledgerUnits(): LedgerUnits & { readonly log: string } {
+    const hint = this.slotHint;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const store = this;
+    return {
+      get log() {
+        return store.logName;
+      },
+      unitOf: slotOf,
+      lastOf: (slot) => positionOf(slot, POSITIONS_PER_SLOT - 1),
+      // A hint that reads 0 (expired, never raised) or a store not initialised knows nothing.
+      head: async () =>
+        hint && store.logName ? (await hint.read(store.logName)) || Infinity : Infinity,
+    };
   }
 
   async append(

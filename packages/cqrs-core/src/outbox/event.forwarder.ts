@@ -2,6 +2,7 @@ import { type Envelope } from '../messages/envelope';
 import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
 import { type Publisher } from '../transport/transport.port';
 import { type CheckpointStore } from './checkpoint-store.port';
+import { type ForwardLedger } from './forward-ledger.port';
 
 export interface EventForwarderOptions {
   store: EventStore;
@@ -19,6 +20,19 @@ export interface EventForwarderOptions {
   pollIntervalMs?: number;
   /** Streams whose last append this process remembers for eager forwarding. Default 10 000. */
   eagerStreams?: number;
+  /**
+   * Shared record of what eager forwarding published (every process of the deployment records
+   * into the same one): a round then moves the checkpoint past it without reading the store, and
+   * reads only when an event was not recorded by the next round, when nudged, or every
+   * `ledgerReadIntervalMs`. Without one every round reads.
+   */
+  ledger?: ForwardLedger;
+  /**
+   * With a ledger, the longest time between two reads of the store: they find what the ledger
+   * cannot know of (a writer that died after its insert, before LedgerUnits.head knew of it).
+   * Default 30 000 ms; the first round always reads.
+   */
+  ledgerReadIntervalMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -65,6 +79,10 @@ export class EventForwarder {
   private readonly tails = new Map<string, StreamTail>();
   private readonly skips = new Set<number>();
   private readonly inFlight = new Set<Promise<boolean>>();
+  /** With a ledger: when the store was last read, and where the ledger stopped last round. */
+  private lastRead = 0;
+  private gap: number | undefined;
+  private mustRead = false;
 
   constructor(private readonly options: EventForwarderOptions) {}
 
@@ -98,6 +116,7 @@ export class EventForwarder {
    */
   nudge(): void {
     this.nudged = true;
+    this.mustRead = true;
     this.wake?.();
   }
 
@@ -120,10 +139,12 @@ export class EventForwarder {
     const first = events[0];
     const last = events[events.length - 1];
     if (!first || !last) return Promise.resolve(false);
+    // The whole append goes to the ledger, events of other types included: nothing is left of it.
+    const positions = events.map((event) => event.position);
     const types = this.options.types;
     if (types) events = events.filter((event) => types.includes(event.type));
     const previous = this.tails.get(first.streamId);
-    const published = this.publishNow(events, first.version, previous);
+    const published = this.publishNow(events, first.version, previous, positions);
     this.tails.delete(first.streamId);
     this.tails.set(first.streamId, { version: last.version, position: last.position, published });
     if (this.tails.size > (this.options.eagerStreams ?? 10_000)) {
@@ -139,10 +160,13 @@ export class EventForwarder {
     events: readonly StoredEvent[],
     firstVersion: number,
     previous: StreamTail | undefined,
+    positions: readonly number[],
   ): Promise<boolean> {
     try {
       if (!(await this.mayPublishNow(firstVersion, previous))) return false;
       if (events.length > 0) await this.publish(events);
+      // Not awaited, and its failure only costs a read of the store by a round.
+      this.options.ledger?.record(positions).catch(() => undefined);
       this.eager += events.length;
       this.forwarded += events.length;
       if (this.skips.size + events.length > SKIPS_REMEMBERED) this.skips.clear();
@@ -183,7 +207,23 @@ export class EventForwarder {
    * returns how many events the checkpoint moved past.
    */
   async forwardOnce(): Promise<number> {
-    const from = await this.options.checkpoints.load(this.name);
+    let from = await this.options.checkpoints.load(this.name);
+    const ledger = this.options.ledger;
+    const readEvery = this.options.ledgerReadIntervalMs ?? 30_000;
+    if (ledger && !this.mustRead && this.lastRead > 0 && Date.now() - this.lastRead < readEvery) {
+      const { through, caughtUp } = await ledger.advance(from);
+      if (through > from) await this.options.checkpoints.save(this.name, through);
+      // Not recorded yet is usually a publish still in flight: read only when the same gap is
+      // still there a round later.
+      if (caughtUp || this.gap !== through) {
+        this.gap = caughtUp ? undefined : through;
+        return 0;
+      }
+      from = through;
+    }
+    this.gap = undefined;
+    this.mustRead = false;
+    this.lastRead = Date.now();
     const events = await this.options.store.readAll({
       fromPosition: from,
       types: this.options.types,
@@ -193,7 +233,13 @@ export class EventForwarder {
     // Events this process already published eagerly are not published again.
     const pending = events.filter((event) => !this.skips.delete(event.position));
     if (pending.length > 0) await this.publish(pending);
-    await this.options.checkpoints.save(this.name, events[events.length - 1]!.position);
+    const last = events[events.length - 1]!.position;
+    await this.options.checkpoints.save(this.name, last);
+    // A read that was not full reached the end of the log: the last append is whole, so the
+    // ledger may count its unit as passed and move on from there.
+    if (events.length < this.batchSize) await ledger?.record([last]).catch(() => undefined);
+    // A full read: more is waiting, read on (a catch-up after a crash) rather than wait for gaps.
+    else this.mustRead = true;
     this.forwarded += pending.length;
     return events.length;
   }

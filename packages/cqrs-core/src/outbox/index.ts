@@ -1,3 +1,5 @@
 export * from './checkpoint-store.port';
 export * from './event.forwarder';
 export * from './eager-forwarding.store';
+export * from './forward-ledger.port';
+export * from './in-memory.forward-ledger';

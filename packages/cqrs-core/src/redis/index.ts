@@ -14,3 +14,4 @@ export * from './redis.dead-letter-queue';
 export * from './redis.checkpoint-store';
 export * from './redis.slot-hint';
 export * from './redis-streams.lag';
+export * from './redis.forward-ledger';

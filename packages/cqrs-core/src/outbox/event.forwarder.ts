@@ -204,7 +204,8 @@ export class EventForwarder {
 
   /**
    * Publishes everything after the checkpoint once (but what this process published eagerly);
-   * returns how many events the checkpoint moved past.
+   * returns how many events it read. With a ledger it may only move the checkpoint past what
+   * the ledger recorded and read nothing (returns 0).
    */
   async forwardOnce(): Promise<number> {
     let from = await this.options.checkpoints.load(this.name);

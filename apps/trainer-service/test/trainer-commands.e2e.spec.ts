@@ -147,7 +147,7 @@ afterAll(async () => {
 
 describe('trainer-service on Redis + MongoDB', () => {
   it('processes a move sent on the command bus: status, stored event, event on the bus, result notification', async () => {
-    await start('trainer-a');
+    const instance = await start('trainer-a');
     const command = move('ash', 'start', 3, 4);
     await send(command);
     expect(await completed(command.messageId)).toMatchObject({
@@ -182,6 +182,24 @@ describe('trainer-service on Redis + MongoDB', () => {
       params: { commandId: command.messageId, status: 'processed', version: 1 },
       serverId: 'trainer-a',
     });
+    // The outbox in /metrics: the event went out eagerly; the lone instance runs the rounds
+    // (their first read happens once it holds the lease).
+    const sample = (metrics: string, name: string, label = '') =>
+      Number(
+        metrics
+          .split('\n')
+          .find((line) => line.startsWith(name) && line.includes(label))
+          ?.split(' ')
+          .at(-1),
+      );
+    const metrics = await until(async () => {
+      const text = await (await fetch(`${instance.url}/metrics`)).text();
+      return sample(text, 'causeway_forwarder_store_reads_total') >= 1 ? text : undefined;
+    }, 'a read of the store by the rounds');
+    expect(
+      sample(metrics, 'causeway_forwarder_events_published_total', 'mode="eager"'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(metrics, 'causeway_forwarder_forwarding')).toBe(1);
   });
 
   it('records rejections with their reason and leaves the stream alone', async () => {

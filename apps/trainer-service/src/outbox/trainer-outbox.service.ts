@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
 import {
   EagerForwardingStore,
@@ -16,13 +17,16 @@ import {
   BUS_PUBLISHER,
   CQRS_CORE_OPTIONS,
   type CqrsCoreModuleOptions,
+  METRICS_REGISTRY,
 } from '@causeway/cqrs-core/nest';
+import { type Registry } from 'prom-client';
 import {
   TRAINER_MODULE_OPTIONS,
   TRAINER_READY,
   type Readiness,
   type TrainerModuleOptions,
 } from '../trainer/trainer.module-options';
+import { registerForwarderMetrics } from './forwarder.metrics';
 import { ForwarderSupervisor } from './forwarder.supervisor';
 
 /**
@@ -43,6 +47,7 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(TRAINER_READY) private readonly ready: Readiness,
     @Inject(BUS_PUBLISHER) publisher: Publisher,
     @Inject(CQRS_CORE_OPTIONS) cqrs: CqrsCoreModuleOptions,
+    @Optional() @Inject(METRICS_REGISTRY) registry?: Registry,
   ) {
     const naming = topicNaming(cqrs.topicPrefix);
     const forwarder = (this.forwarder = new EventForwarder({
@@ -68,6 +73,7 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
         ),
       onError: (error) => this.logger.warn(`forwarder lease: ${(error as Error).message}`),
     });
+    if (registry) registerForwarderMetrics(registry, forwarder, () => this.supervisor.forwarding);
   }
 
   /** `store` with eager forwarding: what is appended through it is published right away. */

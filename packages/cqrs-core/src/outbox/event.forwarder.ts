@@ -83,6 +83,7 @@ export class EventForwarder {
   private lastRead = 0;
   private gap: number | undefined;
   private mustRead = false;
+  private readsMade = 0;
 
   constructor(private readonly options: EventForwarderOptions) {}
 
@@ -102,6 +103,11 @@ export class EventForwarder {
   /** Of `count`, the events published by `forwardNow`. */
   get eagerCount(): number {
     return this.eager;
+  }
+
+  /** Reads of the store by the rounds since start (with a ledger, only what it could not pass). */
+  get reads(): number {
+    return this.readsMade;
   }
 
   start(): void {
@@ -225,6 +231,7 @@ export class EventForwarder {
     this.gap = undefined;
     this.mustRead = false;
     this.lastRead = Date.now();
+    this.readsMade++;
     const events = await this.options.store.readAll({
       fromPosition: from,
       types: this.options.types,

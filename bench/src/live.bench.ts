@@ -148,7 +148,10 @@ function call(
 const post = (agent: Agent, url: string, body: unknown, token?: string) =>
   call(agent, 'POST', url, body, token);
 
-/** Sends moves at `rate`/s (open loop, round robin over the movers) for `seconds`. */
+/**
+ * Sends moves at `rate`/s (open loop, round robin over the movers) for `seconds`. Returns the
+ * moves not accepted, counted by reason (an HTTP status or an error code).
+ */
 async function drive(
   api: string,
   agent: Agent,
@@ -156,11 +159,14 @@ async function drive(
   rate: number,
   seconds: number,
   moves: Moves,
-): Promise<{ refused: number }> {
+): Promise<{ refused: Map<string, number> }> {
   const started = process.hrtime.bigint();
   const total = rate * seconds;
   let sent = 0;
-  let refused = 0;
+  const refused = new Map<string, number>();
+  const refuse = (reason: string): void => {
+    refused.set(reason, (refused.get(reason) ?? 0) + 1);
+  };
   const inFlight = new Set<Promise<void>>();
   while (sent < total) {
     const due = Math.min(total, Math.floor((elapsedMs(started) / 1_000) * rate) + 1);
@@ -176,11 +182,9 @@ async function drive(
       const done = post(agent, `${api}/api/trainers/${mover.id}/move`, body, mover.token).then(
         (answer) => {
           if (answer.status === 202) moves.accepted(move, answer.body.commandId as string);
-          else refused += 1;
+          else refuse(`HTTP ${answer.status}`);
         },
-        () => {
-          refused += 1;
-        },
+        (error: NodeJS.ErrnoException) => refuse(error.code ?? error.message),
       );
       inFlight.add(done);
       void done.finally(() => inFlight.delete(done));
@@ -228,6 +232,8 @@ async function freePortOffset(): Promise<number> {
   }
   throw new Error('no free port range for the system');
 }
+
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: 256 };
 
 interface User {
   id: string;
@@ -327,7 +333,7 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  let agent = new Agent(AGENT_OPTIONS);
   try {
     await new Promise((resolve) => load.once('message', resolve));
     running = await launchSystem(instances, {
@@ -438,7 +444,12 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
       // Each run has its own ledger.
       for (const observer of observers) observer.onSighting = (sighting) => run.saw(sighting);
       progress(`live: ${rate} moves/s for ${SECONDS} s, ${who}`);
+      // A fresh agent per run: a keep-alive socket idle since the last run may be closing on
+      // the server's side (its keep-alive timeout) just as a request is written to it.
+      agent.destroy();
+      agent = new Agent(AGENT_OPTIONS);
       const { refused } = await drive(api, agent, movers, rate, SECONDS, run);
+      const refusals = [...refused].map(([reason, count]) => `${count} × ${reason}`).join(', ');
       await settle(run, 30_000);
       const e2e = run.all.map((m) => ms(m.sent, m.position)).filter((v) => v !== undefined);
       const api202 = run.all.map((m) => ms(m.sent, m.accepted)).filter((v) => v !== undefined);
@@ -446,7 +457,7 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
       const latency = percentiles(e2e);
       const lost = run.all.length - e2e.length;
       rows.push({
-        benchmark: `move → first client's position.update, ${rate}/s, ${who} (${e2e.length} of ${run.all.length} seen${refused ? `, ${refused} refused` : ''}${lost ? `, ${lost} not seen` : ''})`,
+        benchmark: `move → first client's position.update, ${rate}/s, ${who} (${e2e.length} of ${run.all.length} seen${refusals ? `, refused: ${refusals}` : ''}${lost ? `, ${lost} not seen` : ''})`,
         latency,
         target: `p50 ≤ 5 ms ${latency.p50 <= 5 ? 'ok' : 'MISSED'}, p99 ≤ 25 ms ${latency.p99 <= 25 ? 'ok' : 'MISSED'}`,
       });

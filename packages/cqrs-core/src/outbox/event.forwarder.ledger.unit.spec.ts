@@ -86,6 +86,34 @@ describe('EventForwarder with a ForwardLedger', () => {
     expect(await checkpoints.load('forwarder')).toBe(store.last);
   });
 
+  it('reads the store when the ledger cannot answer', async () => {
+    const store = new CountingStore();
+    const published: Envelope[] = [];
+    const checkpoints = new InMemoryCheckpointStore();
+    const forwarder = new EventForwarder({
+      store,
+      publisher: {
+        publish: async (_topic, messages) => void published.push(...messages),
+        close: async () => undefined,
+      },
+      checkpoints,
+      topicOf: (e) => `events.${e.type}`,
+      // A ledger whose server is down.
+      ledger: {
+        record: () => Promise.reject(new Error('ledger unavailable')),
+        advance: () => Promise.reject(new Error('ledger unavailable')),
+      },
+    });
+    await forwarder.forwardOnce();
+    await store.append('a', [testEnvelope('Moved', { n: 1 }, { aggregateId: 'a' })], {
+      expectedVersion: 'any',
+    });
+    await forwarder.forwardOnce();
+    expect(store.reads).toBe(2);
+    expect(published).toHaveLength(1);
+    expect(await checkpoints.load('forwarder')).toBe(store.last);
+  });
+
   it('reads at once when nudged (an eager publish failed)', async () => {
     const { store, published, forwarder, append } = setUp();
     await forwarder.forwardOnce();

@@ -218,15 +218,22 @@ export class EventForwarder {
     const ledger = this.options.ledger;
     const readEvery = this.options.ledgerReadIntervalMs ?? 30_000;
     if (ledger && !this.mustRead && this.lastRead > 0 && Date.now() - this.lastRead < readEvery) {
-      const { through, caughtUp } = await ledger.advance(from);
-      if (through > from) await this.options.checkpoints.save(this.name, through);
-      // Not recorded yet is usually a publish still in flight: read only when the same gap is
-      // still there a round later.
-      if (caughtUp || this.gap !== through) {
-        this.gap = caughtUp ? undefined : through;
-        return 0;
+      // A ledger that cannot answer (its Redis is down) must not stop the rounds: read instead.
+      const passed = await ledger.advance(from).catch((error: unknown) => {
+        this.options.onError?.(error);
+        return undefined;
+      });
+      if (passed) {
+        const { through, caughtUp } = passed;
+        if (through > from) await this.options.checkpoints.save(this.name, through);
+        // Not recorded yet is usually a publish still in flight: read only when the same gap
+        // is still there a round later.
+        if (caughtUp || this.gap !== through) {
+          this.gap = caughtUp ? undefined : through;
+          return 0;
+        }
+        from = through;
       }
-      from = through;
     }
     this.gap = undefined;
     this.mustRead = false;

@@ -263,6 +263,20 @@ return out
  * Returns {'ok', removed} | {'conflict', head} | {'deleted', head}.
  */
 export const CUT_SCRIPT = `${HOLDS}
+-- Deletes the fields of hash 'key' given to add(), 1000 per HDEL (unpack has a stack limit).
+local function deleter(key)
+  local batch = {}
+  local self = {}
+  function self.flush()
+    if #batch > 0 then redis.call('HDEL', key, unpack(batch)) end
+    batch = {}
+  end
+  function self.add(field)
+    batch[#batch + 1] = field
+    if #batch == 1000 then self.flush() end
+  end
+  return self
+end
 local meta = redis.call('HMGET', KEYS[1], 'head', 'first', 'tomb')
 local head = tonumber(meta[1]) or 0
 local first = tonumber(meta[2]) or 1
@@ -285,9 +299,8 @@ end
 if before > head + 1 then before = head + 1 end
 local removed = 0
 if before > first then
-  local CHUNK = 1000
   local commits = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. before, 'WITHSCORES')
-  local positions = {}
+  local events = deleter(KEYS[3])
   local rest = false
   for c = 1, #commits, 2 do
     local position, size = string.match(commits[c], '^(%d+):(%d+)$')
@@ -295,32 +308,20 @@ if before > first then
     size = tonumber(size)
     -- Events of this commit below the cut: all of them, or the first ones of a straddling commit.
     local cut = math.min(size, before - tonumber(commits[c + 1]))
-    for p = position, position + cut - 1 do
-      positions[#positions + 1] = p
-      if #positions == CHUNK then
-        redis.call('HDEL', KEYS[3], unpack(positions))
-        positions = {}
-      end
-    end
+    for p = position, position + cut - 1 do events.add(p) end
     removed = removed + cut
     if cut < size then rest = (position + cut) .. ':' .. (size - cut) end
   end
-  if #positions > 0 then redis.call('HDEL', KEYS[3], unpack(positions)) end
+  events.flush()
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. before)
   if rest then redis.call('ZADD', KEYS[2], before, rest) end
   local fields = redis.call('HGETALL', KEYS[1])
-  local gone = {}
+  local ids = deleter(KEYS[1])
   for i = 1, #fields, 2 do
     local field = fields[i]
-    if string.byte(field, 1) == 35 and tonumber(fields[i + 1]) < before then
-      gone[#gone + 1] = field
-      if #gone == CHUNK then
-        redis.call('HDEL', KEYS[1], unpack(gone))
-        gone = {}
-      end
-    end
+    if string.byte(field, 1) == 35 and tonumber(fields[i + 1]) < before then ids.add(field) end
   end
-  if #gone > 0 then redis.call('HDEL', KEYS[1], unpack(gone)) end
+  ids.flush()
   redis.call('HSET', KEYS[1], 'first', before)
 end
 if mode == 'hard' then redis.call('HSET', KEYS[1], 'tomb', '1', 'head', head) end

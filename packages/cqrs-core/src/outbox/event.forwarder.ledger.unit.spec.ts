@@ -6,6 +6,7 @@ import { type Publisher } from '../transport/transport.port';
 import { InMemoryCheckpointStore } from './checkpoint-store.port';
 import { EagerForwardingStore } from './eager-forwarding.store';
 import { EventForwarder } from './event.forwarder';
+import { type ForwardLedger } from './forward-ledger.port';
 import { InMemoryForwardLedger } from './in-memory.forward-ledger';
 
 /** The in-memory store (one position per event, no gaps), counting the reads of the global log. */
@@ -23,7 +24,8 @@ class CountingStore extends InMemoryEventStore {
   }
 }
 
-function setUp() {
+/** The forwarder over a counting store, with an in-memory ledger unless given another one. */
+function setUp(given?: ForwardLedger) {
   const store = new CountingStore();
   const published: Envelope[] = [];
   const publisher: Publisher = {
@@ -32,11 +34,13 @@ function setUp() {
   };
   const checkpoints = new InMemoryCheckpointStore();
   // Each position its own unit, the head known exactly: the in-memory store's positions.
-  const ledger = new InMemoryForwardLedger({
-    unitOf: (position) => position,
-    lastOf: (unit) => unit,
-    head: async () => store.last,
-  });
+  const ledger =
+    given ??
+    new InMemoryForwardLedger({
+      unitOf: (position) => position,
+      lastOf: (unit) => unit,
+      head: async () => store.last,
+    });
   const forwarder = new EventForwarder({
     store,
     publisher,
@@ -87,27 +91,13 @@ describe('EventForwarder with a ForwardLedger', () => {
   });
 
   it('reads the store when the ledger cannot answer', async () => {
-    const store = new CountingStore();
-    const published: Envelope[] = [];
-    const checkpoints = new InMemoryCheckpointStore();
-    const forwarder = new EventForwarder({
-      store,
-      publisher: {
-        publish: async (_topic, messages) => void published.push(...messages),
-        close: async () => undefined,
-      },
-      checkpoints,
-      topicOf: (e) => `events.${e.type}`,
-      // A ledger whose server is down.
-      ledger: {
-        record: () => Promise.reject(new Error('ledger unavailable')),
-        advance: () => Promise.reject(new Error('ledger unavailable')),
-      },
+    // A ledger whose server is down.
+    const { store, published, checkpoints, forwarder, append } = setUp({
+      record: () => Promise.reject(new Error('ledger unavailable')),
+      advance: () => Promise.reject(new Error('ledger unavailable')),
     });
     await forwarder.forwardOnce();
-    await store.append('a', [testEnvelope('Moved', { n: 1 }, { aggregateId: 'a' })], {
-      expectedVersion: 'any',
-    });
+    await append(store);
     await forwarder.forwardOnce();
     expect(store.reads).toBe(2);
     expect(published).toHaveLength(1);

@@ -743,7 +743,7 @@ describe('command-api limits', () => {
         });
         expect(answer.status).toBe(503);
         expect(answer.body).toMatchObject({ status: 503, title: 'Service Unavailable' });
-        // Rate limit (fails open) and status store: at most two command timeouts of 300 ms.
+        // Rate limit (fails open), then status store and bus together: two timeouts of 300 ms.
         expect(Date.now() - started).toBeLessThan(2_000);
       } finally {
         await cut.stop('SIGKILL');

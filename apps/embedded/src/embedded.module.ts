@@ -90,6 +90,8 @@ export class EmbeddedModule {
           snapshots: new InMemorySnapshotStore(),
           commandStatus,
           notifications,
+          // One process: the read model is at hand, so moves are notified without the bus hop.
+          eagerNotifications: { groups },
           speed: config.TRAINER_SPEED,
           snapshotEvery: config.SNAPSHOT_EVERY,
           forwarder: { checkpoints: new InMemoryCheckpointStore() },

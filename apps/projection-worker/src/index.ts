@@ -2,6 +2,5 @@
 export * from './projection/projection.module';
 export * from './projection/projection.module-options';
 export * from './projection/projection.runner';
-export * from './projection/position.notifier';
 export * from './projection/read-models.projector';
 export * from './projection/read-models.catch-up';

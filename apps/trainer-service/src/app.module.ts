@@ -11,6 +11,7 @@ import {
   instanceIdOf,
   keyPrefixOf,
   mongoFromConfig,
+  readModelsFromConfig,
   redisFromConfig,
   RedisCommandStatusStore,
   RedisMessagingModule,
@@ -45,6 +46,12 @@ export class AppModule {
       units,
     });
     const snapshots = new MongoSnapshotStore({ connection: mongo.client });
+    // Read only (projection-worker writes them and creates their collections).
+    const readModels = readModelsFromConfig(config, {
+      redis: redis.client,
+      mongo: mongo.client,
+      keyPrefix,
+    });
     return {
       module: AppModule,
       imports: [
@@ -77,6 +84,9 @@ export class AppModule {
             keyPrefix,
             maxLength: config.NOTIFICATION_LOG_MAX_LENGTH,
             retentionMs: config.NOTIFICATION_LOG_RETENTION_MS,
+          }),
+          ...(config.EAGER_NOTIFICATIONS && {
+            eagerNotifications: { groups: readModels.groups },
           }),
           speed: config.TRAINER_SPEED,
           snapshotEvery: config.SNAPSHOT_EVERY,

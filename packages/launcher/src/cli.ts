@@ -10,8 +10,8 @@ import { planInstances } from './system.topology';
  * (scripts/start-distributed.sh exports them from .infra/env), waits until every instance is
  * ready, serves the demo page on the edge proxy (EDGE_PORT, default 8080), prints the URLs, and
  * stops everything on Ctrl-C / SIGTERM. DEV_TOKENS (default true here) lets the demo page mint
- * tokens from command-api. READ_MODEL_STORE (redis or mongodb) goes to projection-worker and
- * sse-gateway alike; sse-gateway needs MONGODB_URI only with mongodb.
+ * tokens from command-api. READ_MODEL_STORE (redis or mongodb) goes to trainer-service,
+ * projection-worker and sse-gateway alike; sse-gateway needs MONGODB_URI only with mongodb.
  */
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, '..', '..', '..');

@@ -19,7 +19,14 @@ export interface AppSpec {
 
 export const APPS: readonly AppSpec[] = [
   { app: 'command-api', basePort: 3000, instances: 1, servers: ['REDIS_URL', 'KAFKA_BROKERS'] },
-  { app: 'trainer-service', basePort: 3001, instances: 1, servers: ['REDIS_URL', 'MONGODB_URI'] },
+  {
+    app: 'trainer-service',
+    basePort: 3001,
+    instances: 1,
+    servers: ['REDIS_URL', 'MONGODB_URI'],
+    // It reads GroupMembers for its eager notifications.
+    readModels: true,
+  },
   {
     app: 'order-processor',
     basePort: 3002,

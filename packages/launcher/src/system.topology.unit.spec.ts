@@ -69,13 +69,14 @@ describe('planInstances', () => {
       expect(gateway.env).not.toHaveProperty('KAFKA_BROKERS');
     });
 
-    it('gives READ_MODEL_STORE to projection-worker and sse-gateway alike, and no other app', () => {
+    it('gives READ_MODEL_STORE to every app with read models alike, and no other app', () => {
       const plan = planInstances(servers, { ...options, readModelStore: 'mongodb' });
       expect(plan.filter((i) => i.env.READ_MODEL_STORE === 'mongodb').map((i) => i.app)).toEqual([
+        'trainer-service',
         'projection-worker',
         'sse-gateway',
       ]);
-      expect(plan.filter((i) => 'READ_MODEL_STORE' in i.env)).toHaveLength(2);
+      expect(plan.filter((i) => 'READ_MODEL_STORE' in i.env)).toHaveLength(3);
     });
 
     it('needs MONGODB_URI for sse-gateway with READ_MODEL_STORE=mongodb', () => {

@@ -20,4 +20,5 @@ export * from './notifications/notification-log.ids';
 export * from './notifications/notification-log.options';
 export * from './notifications/in-memory.notification-log';
 export * from './notifications/redis.notification-log';
+export * from './notifications/position.notifier';
 export * from './service.wiring';

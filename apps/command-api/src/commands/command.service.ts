@@ -18,8 +18,11 @@ import { type Accepted } from './command.schemas';
 
 /**
  * Turns validated requests into commands: checks the caller may act on the trainer, records
- * the command as accepted, THEN sends it (fire and forget — the answer never waits for the
- * handler). If recording or sending fails nothing was sent and the caller gets 503.
+ * the command as accepted and sends it (fire and forget — the answer never waits for the
+ * handler). Recording and sending are in flight together, one round trip instead of two: the
+ * status store's `accepted` never overwrites an outcome, so a handler that finishes first is not
+ * hidden. If sending fails the caller gets 503 and nothing was sent; if only recording failed the
+ * command is on its way, so the caller gets its answer (the outcome is still recorded).
  */
 @Injectable()
 export class CommandService {
@@ -91,24 +94,22 @@ export class CommandService {
       },
     });
     const acceptedAt = command.metadata.timestamp;
-    try {
-      await this.options.commandStatus.accepted({
+    const [recorded, sent] = await Promise.allSettled([
+      this.options.commandStatus.accepted({
         commandId: command.messageId,
         type,
         issuerId: caller.userId,
         acceptedAt,
-      });
-    } catch (error) {
-      this.logger.error(
-        `could not record ${type} ${command.messageId}: ${(error as Error).message}`,
+      }),
+      this.commandBus.send(command),
+    ]);
+    if (recorded.status === 'rejected' && sent.status === 'fulfilled')
+      this.logger.warn(
+        `could not record ${type} ${command.messageId} as accepted (it was sent; its outcome will be recorded): ${(recorded.reason as Error)?.message}`,
       );
-      throw new CommandRefusedError(type);
-    }
-    try {
-      await this.commandBus.send(command);
-    } catch (error) {
+    if (sent.status === 'rejected') {
       this.logger.error(
-        `the bus refused ${type} ${command.messageId}: ${(error as Error).message}`,
+        `the bus refused ${type} ${command.messageId}: ${(sent.reason as Error)?.message}`,
       );
       // The id never reached the caller; record the truth anyway for the logs' sake.
       await this.options.commandStatus

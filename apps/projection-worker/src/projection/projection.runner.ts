@@ -1,7 +1,7 @@
 import { DeferredError, type Envelope } from '@causeway/cqrs-core';
 import { TRAINER_MOVED_EVENT, type TrainerMovedEvent } from '@causeway/contracts';
+import { PositionNotifier } from '@causeway/platform';
 import { type ProjectionModuleOptions } from './projection.module-options';
-import { PositionNotifier } from './position.notifier';
 import { ReadModelsCatchUp } from './read-models.catch-up';
 import { ReadModelsProjector } from './read-models.projector';
 
@@ -73,9 +73,16 @@ export class ProjectionRunner {
   /** A live event from the bus. */
   async handle(event: Envelope): Promise<void> {
     if (!this.caughtUp) throw new DeferredError('the read models are still catching up');
-    await this.projector.apply(event);
-    if (event.type !== TRAINER_MOVED_EVENT || this.history.has(event.messageId)) return;
-    await this.notifier.notify(event as Envelope<TrainerMovedEvent>);
+    if (event.type !== TRAINER_MOVED_EVENT || this.history.has(event.messageId)) {
+      await this.projector.apply(event);
+      return;
+    }
+    // Independent writes (a move changes no membership), so both at once: a redelivery after
+    // either failed repeats both, and each is idempotent.
+    await Promise.all([
+      this.projector.apply(event),
+      this.notifier.notify(event as Envelope<TrainerMovedEvent>),
+    ]);
   }
 
   private schedule(): void {

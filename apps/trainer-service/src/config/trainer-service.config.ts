@@ -3,6 +3,7 @@ import {
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
   messagingSettings,
+  readModelSettings,
 } from '@causeway/platform';
 import { z } from 'zod';
 
@@ -36,6 +37,13 @@ export const trainerServiceConfiguration = z.object({
    * at once; elsewhere it waits for the next round but one.
    */
   FORWARDER_POLL_INTERVAL_MS: setting.milliseconds(2_000),
+  /**
+   * Eager notifications (ADR 007): append a move's `position.update` right after the append,
+   * reading the GroupMembers read model (READ_MODEL_STORE, as in projection-worker), instead of
+   * only after the event's trip through projection-worker, which notifies every event anyway.
+   */
+  EAGER_NOTIFICATIONS: setting.boolean(true),
+  ...readModelSettings,
   /** How long command statuses are kept (shared with command-api). */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
   /** Retention of the notification log on append (keep equal in every app that appends). */

@@ -16,8 +16,13 @@ export function uuidV5(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** Ids of the events of one command attempt: `uuidV5("<commandId>:<index>")`, index from 0. */
+/** The id of the event at `index` (from 0) among the events of one command. */
+export function commandEventId(commandId: string, index: number): string {
+  return uuidV5(`${commandId}:${index}`);
+}
+
+/** Ids of the events of one command attempt, in order: `commandEventId(commandId, 0)`, 1, … */
 export function commandEventIds(commandId: string): () => string {
   let index = 0;
-  return () => uuidV5(`${commandId}:${index++}`);
+  return () => commandEventId(commandId, index++);
 }

@@ -31,6 +31,11 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
     for (const type of TRAINER_COMMANDS) {
       this.commandBus.handle(type, (command) => this.handler.handle(command), {
         outerMiddleware: [recordDeadLetters],
+        // Idempotent by itself (TrainerCommandHandler): a redelivered or concurrent duplicate
+        // appends the same event ids at the same version, so all but one lose the append and
+        // find the command done on reload; status and notifications keep the first. The
+        // deduplicator's claim would only add two Redis round trips to every command.
+        idempotent: true,
       });
     }
   }

@@ -13,8 +13,15 @@ import {
   type ChangeGroupCommand,
   MOVE_TRAINER_COMMAND,
   type MoveTrainerCommand,
+  TRAINER_MOVED_EVENT,
+  type TrainerMovedEvent,
 } from '@causeway/contracts';
-import { type CommandStatusStore, type NotificationLog } from '@causeway/platform';
+import {
+  type CommandStatusStore,
+  type NotificationLog,
+  type PositionNotifier,
+} from '@causeway/platform';
+import { commandEventId } from './command-event-ids';
 import { type TrainerCommand, type TrainerEvent, trainerDecider } from './trainer.decider';
 import { TrainerCache } from './trainer.cache';
 import { TrainerStream, type TrainerStreamState, trainerStreamId } from './trainer.stream';
@@ -46,6 +53,26 @@ export interface TrainerCommandHandlerOptions {
   now?: () => Date;
   /** Trainers kept in memory after a save, so the next command skips the load. Default 10 000; 0 disables. */
   cacheSize?: number;
+  /**
+   * Eager notifications (ADR 007): when set, the `position.update` of a move is appended to the
+   * notification log right after the append, beside the status, instead of only after the event's
+   * trip over the bus to projection-worker (which still notifies every event: the guarantee; the
+   * log keeps the first). A failure here only logs through `onError` and pauses the fast path
+   * for `pauseMs`, so that notifications stay in order while the log is in trouble.
+   */
+  eagerNotifications?: {
+    notifier: PositionNotifier;
+    onError?: (error: unknown) => void;
+    /** Default 30 s. */
+    pauseMs?: number;
+  };
+}
+
+/** A move this command appended: what its eager notification needs. */
+interface Moved {
+  eventId: string;
+  data: TrainerMovedEvent;
+  groups: readonly string[];
 }
 
 export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as const;
@@ -69,6 +96,7 @@ export class TrainerCommandHandler {
   private readonly now: () => Date;
   private ready: boolean;
   private readonly cache: TrainerCache<TrainerStreamState> | undefined;
+  private eagerPausedUntil = 0;
 
   constructor(private readonly options: TrainerCommandHandlerOptions) {
     this.decider = trainerDecider({ speed: options.speed });
@@ -93,8 +121,9 @@ export class TrainerCommandHandler {
     const command = this.toDomain(envelope);
     const commandId = envelope.messageId;
     let outcome: CommandOutcome;
+    let moved: Moved | undefined;
     try {
-      outcome = await retryOnConflict(
+      ({ outcome, moved } = await retryOnConflict(
         () =>
           this.decideAndAppend(
             trainerStreamId(command.data.trainerId),
@@ -103,12 +132,12 @@ export class TrainerCommandHandler {
             envelope,
           ),
         { maxAttempts: 10, ...this.options.conflictRetry },
-      );
+      ));
     } catch (error) {
       if (!(error instanceof DomainRejection)) throw error;
       outcome = { status: 'rejected', reason: error.cause.message };
     }
-    await this.record(envelope, outcome);
+    await Promise.all([this.record(envelope, outcome), moved && this.notifyEarly(moved)]);
     return outcome;
   }
 
@@ -123,11 +152,11 @@ export class TrainerCommandHandler {
     commandId: string,
     command: TrainerCommand,
     envelope: Envelope,
-  ): Promise<CommandOutcome> {
+  ): Promise<{ outcome: CommandOutcome; moved?: Moved }> {
     const repository = this.stream.repository(commandId);
     const loaded = this.cache?.get(streamId) ?? (await repository.load(streamId));
     const done = loaded.state.recent.find(([id]) => id === commandId);
-    if (done) return { status: 'processed', version: done[1] };
+    if (done) return { outcome: { status: 'processed', version: done[1] } };
     let events: TrainerEvent[];
     try {
       events = decideEvents(this.decider, command, loaded.state.trainer);
@@ -135,10 +164,11 @@ export class TrainerCommandHandler {
       if (error instanceof PermanentError) throw new DomainRejection(error);
       throw error;
     }
+    const stateAfter = this.stream.stateAfter(loaded, commandId, events);
     let saved;
     try {
       saved = await repository.save(loaded, events, {
-        stateAfter: this.stream.stateAfter(loaded, commandId, events),
+        stateAfter,
         metadata: {
           causationId: commandId,
           correlationId: envelope.metadata.correlationId ?? commandId,
@@ -151,7 +181,30 @@ export class TrainerCommandHandler {
       throw error;
     }
     this.cache?.set(saved);
-    return { status: 'processed', version: saved.version };
+    const index = events.findIndex((event) => event.type === TRAINER_MOVED_EVENT);
+    const outcome: CommandOutcome = { status: 'processed', version: saved.version };
+    if (index < 0) return { outcome };
+    return {
+      outcome,
+      moved: {
+        // The id the repository gave the event (TrainerStream: commandEventIds).
+        eventId: commandEventId(commandId, index),
+        data: events[index]!.data as TrainerMovedEvent,
+        groups: stateAfter.trainer.groups,
+      },
+    };
+  }
+
+  /** The fast path of a move's `position.update`; never fails the command. */
+  private async notifyEarly(moved: Moved): Promise<void> {
+    const eager = this.options.eagerNotifications;
+    if (!eager || Date.now() < this.eagerPausedUntil) return;
+    try {
+      await eager.notifier.notifyEarly(moved.eventId, moved.data, moved.groups);
+    } catch (error) {
+      this.eagerPausedUntil = Date.now() + (eager.pauseMs ?? 30_000);
+      eager.onError?.(error);
+    }
   }
 
   private toDomain(envelope: Envelope): TrainerCommand {

@@ -6,8 +6,14 @@ import {
   InMemorySnapshotStore,
   MessageFactory,
 } from '@causeway/cqrs-core';
-import { contractsSerializer } from '@causeway/contracts';
-import { InMemoryCommandStatusStore, InMemoryNotificationLog } from '@causeway/platform';
+import { contractsSerializer, type TrainerMovedEvent } from '@causeway/contracts';
+import {
+  InMemoryCommandStatusStore,
+  InMemoryGroupMembers,
+  InMemoryNotificationLog,
+  type NotificationLog,
+  PositionNotifier,
+} from '@causeway/platform';
 import { TrainerCommandHandler } from './trainer.command-handler';
 import { uuidV5 } from './command-event-ids';
 
@@ -43,11 +49,31 @@ function groupCommand(action: 'join' | 'leave', groupId: string, trainerId = 'as
   );
 }
 
-function setup(options: { snapshotEvery?: number; ready?: Promise<void> } = {}) {
+function setup(
+  options: {
+    snapshotEvery?: number;
+    ready?: Promise<void>;
+    eager?: {
+      groups: InMemoryGroupMembers;
+      onError?: (error: unknown) => void;
+      log?: NotificationLog;
+    };
+  } = {},
+) {
   const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
   const commandStatus = new InMemoryCommandStatusStore();
   const notifications = new InMemoryNotificationLog();
   const handler = new TrainerCommandHandler({
+    ...(options.eager && {
+      eagerNotifications: {
+        notifier: new PositionNotifier(
+          options.eager.groups,
+          options.eager.log ?? notifications,
+          'trainer-1',
+        ),
+        onError: options.eager.onError,
+      },
+    }),
     serverId: 'trainer-1',
     eventStore,
     snapshots: new InMemorySnapshotStore(),
@@ -226,6 +252,36 @@ describe('TrainerCommandHandler', () => {
     );
   });
 
+  it('handles one command delivered to two instances at once as one move (no deduplication claim needed)', async () => {
+    const groups = new InMemoryGroupMembers();
+    const { eventStore, commandStatus, notifications, handler } = setup({ eager: { groups } });
+    const other = new TrainerCommandHandler({
+      serverId: 'trainer-2',
+      eventStore,
+      commandStatus,
+      notifications,
+      eagerNotifications: { notifier: new PositionNotifier(groups, notifications, 'trainer-2') },
+      speed: 100,
+      snapshotEvery: 0,
+      conflictRetry: { maxAttempts: 5, initialDelayMs: 1, maxDelayMs: 5 },
+    });
+    await handler.handle(moveCommand('start', 1, 0));
+    const command = moveCommand('stop', 0, 0, { at: T0 + 1_000 });
+    const outcomes = await Promise.all([handler.handle(command), other.handle(command)]);
+    expect(outcomes).toEqual([
+      { status: 'processed', version: 2 },
+      { status: 'processed', version: 2 },
+    ]);
+    expect(await eventStore.readStream('trainer-ash')).toHaveLength(2);
+    const logged = (await notifications.read(undefined, 100)).map((e) => e.notification.method);
+    expect(logged.sort()).toEqual([
+      'command.result',
+      'command.result',
+      'position.update',
+      'position.update',
+    ]);
+  });
+
   it('records a command that failed for good as rejected', async () => {
     const { commandStatus, notifications, handler } = setup();
     const command = moveCommand('start');
@@ -256,5 +312,77 @@ describe('TrainerCommandHandler', () => {
     expect(uuidV5('x')).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
+  });
+
+  describe('eager notifications', () => {
+    const positions = async (log: InMemoryNotificationLog) =>
+      (await log.read(undefined, 100))
+        .map((entry) => entry.notification)
+        .filter((notification) => notification.method === 'position.update');
+
+    it("appends a move's position.update at once; the projection's later notify of the event adds nothing", async () => {
+      const groups = new InMemoryGroupMembers();
+      const { eventStore, notifications, handler } = setup({ eager: { groups } });
+      const command = moveCommand('start', 3, 4);
+      await handler.handle(command);
+      expect(await positions(notifications)).toEqual([
+        {
+          notificationId: `position:${uuidV5(`${command.messageId}:0`)}`,
+          targetType: 'broadcast',
+          targetIds: [],
+          method: 'position.update',
+          params: { trainerId: 'ash', x: 0, y: 0, isMoving: true, dirX: 0.6, dirY: 0.8 },
+          serverId: 'trainer-1',
+        },
+      ]);
+      // The event reaches projection-worker later and notifies it again: the log keeps one.
+      const projection = new PositionNotifier(groups, notifications, 'projection-1');
+      const [event] = await eventStore.readStream('trainer-ash');
+      const [first] = await notifications.read(undefined, 1);
+      await projection.notify(event as Envelope<TrainerMovedEvent>);
+      expect(await positions(notifications)).toHaveLength(1);
+      expect((await notifications.read(undefined, 100)).map((entry) => entry.id)).toContain(
+        first!.id,
+      );
+    });
+
+    it('addresses a trainer in groups to their members once the read model has its membership, and leaves it to the projection before', async () => {
+      const groups = new InMemoryGroupMembers();
+      const { notifications, handler } = setup({ eager: { groups } });
+      await handler.handle(moveCommand('start', 1, 0));
+      await handler.handle(groupCommand('join', 'room-1'));
+      await groups.apply({ trainerId: 'misty', groupId: 'room-1', action: 'join', version: 2 });
+      // The read model has not seen ash join room-1 yet: a broadcast now would leak the
+      // position of a trainer that is private to its room, so nothing is appended.
+      await handler.handle(moveCommand('stop', 0, 0, { at: T0 + 1_000 }));
+      expect(await positions(notifications)).toHaveLength(1);
+      await groups.apply({ trainerId: 'ash', groupId: 'room-1', action: 'join', version: 2 });
+      await handler.handle(moveCommand('start', 0, 1, { at: T0 + 2_000 }));
+      expect((await positions(notifications))[1]).toMatchObject({
+        targetType: 'group',
+        targetIds: ['room-1'],
+        recipients: ['ash', 'misty'],
+        params: { trainerId: 'ash', x: 100, y: 0, isMoving: true, dirX: 0, dirY: 1 },
+      });
+    });
+
+    it('never fails a command: a failed notification is reported and pauses the fast path', async () => {
+      const groups = new InMemoryGroupMembers();
+      const errors: unknown[] = [];
+      const broken = new InMemoryNotificationLog();
+      const append = jest
+        .spyOn(broken, 'append')
+        .mockRejectedValue(new Error('notification log unavailable'));
+      const { commandStatus, handler } = setup({
+        eager: { groups, log: broken, onError: (error) => errors.push(error) },
+      });
+      const command = moveCommand('start', 1, 0);
+      await expect(handler.handle(command)).resolves.toEqual({ status: 'processed', version: 1 });
+      expect(await commandStatus.get(command.messageId)).toMatchObject({ status: 'processed' });
+      expect(errors).toEqual([new Error('notification log unavailable')]);
+      // Paused: the next move does not try again (the projection keeps them in order).
+      await handler.handle(moveCommand('stop', 0, 0, { at: T0 + 1_000 }));
+      expect(append).toHaveBeenCalledTimes(1);
+    });
   });
 });

@@ -4,7 +4,11 @@ import {
   type ForwardLedger,
   type SnapshotStore,
 } from '@causeway/cqrs-core';
-import { type CommandStatusStore, type NotificationLog } from '@causeway/platform';
+import {
+  type CommandStatusStore,
+  type GroupMembers,
+  type NotificationLog,
+} from '@causeway/platform';
 import { type Lease } from '../outbox/lease.port';
 
 /** The ports and settings of the trainer feature; the app or the embedded mode provides them. */
@@ -16,6 +20,12 @@ export interface TrainerModuleOptions {
   snapshots?: SnapshotStore;
   commandStatus: CommandStatusStore;
   notifications: NotificationLog;
+  /**
+   * The GroupMembers read model (projection-worker writes it): given, a move's `position.update`
+   * is appended right after the append (eager notification, ADR 007) instead of only after the
+   * event reached projection-worker. Without it, only projection-worker notifies.
+   */
+  eagerNotifications?: { groups: GroupMembers };
   /** Units per second (TRAINER_SPEED). Default 100. */
   speed?: number;
   /** Snapshot every this many events (SNAPSHOT_EVERY); 0 disables. Default 50. */

@@ -1,4 +1,5 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
+import { PositionNotifier } from '@causeway/platform';
 import { TrainerOutbox } from '../outbox/trainer-outbox.service';
 import { TrainerCommandHandler } from './trainer.command-handler';
 import { TrainerCommandsRegistrar } from './trainer-commands.registrar';
@@ -48,6 +49,17 @@ export class TrainerModule {
               snapshots: options.snapshots,
               commandStatus: options.commandStatus,
               notifications: options.notifications,
+              eagerNotifications: options.eagerNotifications && {
+                notifier: new PositionNotifier(
+                  options.eagerNotifications.groups,
+                  options.notifications,
+                  options.serverId,
+                ),
+                onError: (error) =>
+                  new Logger('TrainerCommandHandler').warn(
+                    `eager notification failed, projection-worker delivers it; fast path paused: ${(error as Error)?.message ?? String(error)}`,
+                  ),
+              },
               speed: options.speed ?? 100,
               snapshotEvery: options.snapshotEvery ?? 50,
               ready,

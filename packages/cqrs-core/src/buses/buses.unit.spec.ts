@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { deadLetter } from '../middleware/dead-letter.middleware';
+import { deduplicator } from '../middleware/deduplicator.middleware';
+import { InMemoryDeduplicationStore } from '../middleware/in-memory.deduplication-store';
 import { retry } from '../middleware/retry.middleware';
 import { PermanentError } from '../router/handler.errors';
 import { Router } from '../router/router';
@@ -83,6 +85,24 @@ describe('CommandBus', () => {
     expect(error).toMatchObject({ remoteName: 'PermanentError', message: 'trainer ash not found' });
     expect((await deadLetters.list()).map((l) => l.reason)).toEqual(['trainer ash not found']);
     await svc.router.close();
+  });
+
+  it('claims nothing for a handler registered as idempotent, and still for the others', async () => {
+    const { instance } = system();
+    const store = new InMemoryDeduplicationStore();
+    const claims = jest.spyOn(store, 'claim');
+    const service = instance('trainer-service', 'a');
+    service.router.use(deduplicator({ store }));
+    service.commands.handle<{ dx: number }>('Move', async (c) => c.data.dx, { idempotent: true });
+    service.commands.handle<{ x: number }>('Moved', async (c) => c.data.x);
+    const api = instance('command-api', 'api-1');
+    await Promise.all([service.router.run(), api.router.run()]);
+    await expect(api.commands.request(testEnvelope('Move', { dx: 3 }))).resolves.toBe(3);
+    expect(claims).not.toHaveBeenCalled();
+    const other = testEnvelope('Moved', { x: 4 });
+    await expect(api.commands.request(other)).resolves.toBe(4);
+    expect(claims.mock.calls.map(([key]) => key)).toEqual([`commands.Moved:${other.messageId}`]);
+    await Promise.all([service.router.close(), api.router.close()]);
   });
 
   it('times out when no handler answers', async () => {

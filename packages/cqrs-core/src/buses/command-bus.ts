@@ -65,6 +65,8 @@ export class CommandBus {
       maxInFlight?: number;
       middleware?: readonly Middleware[];
       outerMiddleware?: readonly Middleware[];
+      /** See HandlerRegistration.idempotent: no deduplication claim for its deliveries. */
+      idempotent?: boolean;
     } = {},
   ): this {
     if (this.handled.has(type)) throw new DuplicateHandlerError(type);
@@ -77,6 +79,7 @@ export class CommandBus {
       middleware: options.middleware,
       outerMiddleware: [this.replier(), ...(options.outerMiddleware ?? [])],
       handle: async (delivery) => handler(delivery.envelope as Envelope<Data>, delivery),
+      ...(options.idempotent && { idempotent: true }),
     });
     return this;
   }

@@ -54,6 +54,11 @@ export class InMemoryNotificationLog implements NotificationLog {
     return id;
   }
 
+  async idOf(notificationId: string): Promise<string | undefined> {
+    this.forgetExpired(this.now());
+    return this.appended.get(notificationId)?.id;
+  }
+
   async read(afterId: string | undefined, limit: number): Promise<LoggedNotification[]> {
     const start = afterId === undefined ? 0 : this.indexAfter(afterId);
     return this.entries.slice(start, start + Math.max(0, limit));

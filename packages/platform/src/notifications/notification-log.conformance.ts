@@ -106,6 +106,16 @@ export function describeNotificationLog(
       expect((await log.read(undefined, 10)).map((entry) => entry.id)).toEqual([first, other]);
     });
 
+    it('tells the id a notificationId was appended at, and undefined for one never appended', async () => {
+      const log = await open();
+      const notification = testNotification();
+      expect(await log.idOf(notification.notificationId)).toBeUndefined();
+      const first = await log.append(notification);
+      await log.append(testNotification());
+      expect(await log.idOf(notification.notificationId)).toBe(first);
+      expect(await log.idOf(testNotification().notificationId)).toBeUndefined();
+    });
+
     it('tells well-formed ids from junk', async () => {
       const log = await open();
       const id = await log.append(testNotification());

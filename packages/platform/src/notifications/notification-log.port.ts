@@ -18,6 +18,9 @@ export interface LoggedNotification {
  *   (`compare(a, b) < 0` when a was appended first).
  * - Appending a notification whose `notificationId` was appended before (within the dedup window,
  *   at least the log's retention) stores nothing and returns the id of the first append.
+ * - `idOf(notificationId)` is the id a notification with that notificationId was appended at
+ *   (within the same dedup window), undefined if none was: what a duplicate's `append` would
+ *   return, without building the notification first.
  * - `read(afterId, limit)` returns entries with id > afterId in order, at most `limit`;
  *   `afterId` undefined means from the oldest retained entry.
  * - `follow(afterId, onEntries, signal)` calls `onEntries` with every entry appended after
@@ -31,6 +34,7 @@ export interface LoggedNotification {
  */
 export interface NotificationLog {
   append(notification: Notification): Promise<string>;
+  idOf(notificationId: string): Promise<string | undefined>;
   read(afterId: string | undefined, limit: number): Promise<LoggedNotification[]>;
   follow(
     afterId: string | '$',

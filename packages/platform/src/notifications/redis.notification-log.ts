@@ -73,6 +73,10 @@ export class RedisNotificationLog implements NotificationLog {
     )) as string;
   }
 
+  async idOf(notificationId: string): Promise<string | undefined> {
+    return (await this.options.client.get(this.dedupPrefix + notificationId)) ?? undefined;
+  }
+
   async read(afterId: string | undefined, limit: number): Promise<LoggedNotification[]> {
     if (limit <= 0) return [];
     const start = afterId === undefined ? '-' : `(${afterId}`;

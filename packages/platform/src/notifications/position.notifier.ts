@@ -1,0 +1,108 @@
+import { type Notification, type TrainerMovedEvent } from '@causeway/contracts';
+import { type GroupMembers } from '../read-models/group-members.port';
+import { type NotificationLog } from './notification-log.port';
+
+/** Who gets a trainer's `position.update`: everyone (no groups), or its groups' members. */
+interface Audience {
+  groups: readonly string[];
+  recipients: readonly string[];
+}
+
+/**
+ * Turns a TrainerMovedEvent into a `position.update` notification (S0-6, ADR 007) and appends it
+ * to the NotificationLog: a broadcast when the trainer is in no group, otherwise addressed to its
+ * groups with their members (read from GroupMembers now) as `recipients`. The notificationId comes
+ * from the event's messageId, so every producer of one event's notification appends it once.
+ *
+ * Two producers use it (ADR 007, "Eager notifications"): projection-worker notifies every live
+ * event (`notify`, the guarantee), and trainer-service notifies right after its append
+ * (`notifyEarly`, the fast path), ahead of the event's trip over the bus. Both build the same
+ * notification; whichever appends first wins and the other is deduplicated by the log.
+ */
+export class PositionNotifier {
+  constructor(
+    private readonly groups: GroupMembers,
+    private readonly notifications: NotificationLog,
+    private readonly serverId: string,
+  ) {}
+
+  /** The notification of a live event, its audience read from GroupMembers. */
+  async notification(event: { messageId: string; data: TrainerMovedEvent }): Promise<Notification> {
+    const groups = await this.groups.groupsOf(event.data.trainerId);
+    return this.build(event.messageId, event.data, {
+      groups,
+      recipients: await this.membersOf(groups),
+    });
+  }
+
+  /**
+   * Appends the notification of a live event, unless it is in the log already (the eager path
+   * was first: then the audience reads are skipped too). Returns its id in the log.
+   */
+  async notify(event: { messageId: string; data: TrainerMovedEvent }): Promise<string> {
+    const first = await this.notifications.idOf(notificationIdOf(event.messageId));
+    if (first !== undefined) return first;
+    return this.notifications.append(await this.notification(event));
+  }
+
+  /**
+   * The fast path of the write model, which knows the trainer's groups after the event (`groups`,
+   * from its own stream). Appends the notification only if the GroupMembers read model has caught
+   * up with that membership (its groups of the trainer are the same), so that the audience is the
+   * one the projection would use; otherwise appends nothing and returns undefined, and the
+   * projection's `notify` delivers it. One round trip of reads (all issued at once) + the append.
+   */
+  async notifyEarly(
+    eventId: string,
+    data: TrainerMovedEvent,
+    groups: readonly string[],
+  ): Promise<string | undefined> {
+    const [projected, recipients] = await Promise.all([
+      this.groups.groupsOf(data.trainerId),
+      this.membersOf(groups),
+    ]);
+    if (!sameSet(projected, groups)) return undefined;
+    return this.notifications.append(this.build(eventId, data, { groups, recipients }));
+  }
+
+  private async membersOf(groups: readonly string[]): Promise<string[]> {
+    if (groups.length === 0) return [];
+    const members = await Promise.all(groups.map((groupId) => this.groups.membersOf(groupId)));
+    return [...new Set(members.flat())].sort();
+  }
+
+  private build(eventId: string, data: TrainerMovedEvent, audience: Audience): Notification {
+    const { trainerId, position, movement } = data;
+    const base = {
+      notificationId: notificationIdOf(eventId),
+      method: 'position.update',
+      params: {
+        trainerId,
+        x: position.x,
+        y: position.y,
+        isMoving: movement.isMoving,
+        dirX: movement.direction.x,
+        dirY: movement.direction.y,
+      },
+      serverId: this.serverId,
+    };
+    if (audience.groups.length === 0) return { ...base, targetType: 'broadcast', targetIds: [] };
+    return {
+      ...base,
+      targetType: 'group',
+      targetIds: [...audience.groups].sort(),
+      recipients: [...audience.recipients],
+    };
+  }
+}
+
+/** The notificationId of an event's `position.update`: one per event, whoever appends it. */
+function notificationIdOf(eventId: string): string {
+  return `position:${eventId}`;
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((item) => set.has(item));
+}

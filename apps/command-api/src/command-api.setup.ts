@@ -1,9 +1,13 @@
-import { type INestApplication } from '@nestjs/common';
+import { type Server } from 'node:http';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { SwaggerModule } from '@nestjs/swagger';
 import { DEFAULT_MAX_BODY_BYTES, type CommandApiOptions } from './command-api.options';
 import { commandApiBodyReader } from './http/command-api.body';
+import { commandRoute, CommandsListener } from './http/commands.listener';
 import { CommandApiMetrics } from './metrics/command-api.metrics';
 import { commandApiOpenApi } from './openapi/openapi.document';
+import { TrainersController } from './rest/trainers.controller';
+import { RpcController } from './rpc/rpc.controller';
 
 /** The paths whose bodies command-api reads itself. */
 const BODY_PATHS = ['/rpc', '/trainer.Move', '/api/trainers', '/api/dev/tokens'];
@@ -13,11 +17,13 @@ const BODY_PATHS = ['/rpc', '/trainer.Move', '/api/trainers', '/api/dev/tokens']
  * before `listen`/`init` (in the standalone app and in the embedded one):
  * - mounts command-api's body reader on its paths, ahead of Nest's body parsers, so that an
  *   oversized body is a 413 and a non-JSON one a 415 problem document;
- * - serves the OpenAPI document at /docs (Swagger UI) and /docs-json.
+ * - serves the OpenAPI document at /docs (Swagger UI) and /docs-json;
+ * - puts the command endpoints in front of Express (`CommandsListener`), logging one access
+ *   line per request there when `accessLog` is set (pino-http does not see them).
  */
 export function setupCommandApi(
   app: INestApplication,
-  options: Pick<CommandApiOptions, 'maxBodyBytes'> & { docsPath?: string },
+  options: Pick<CommandApiOptions, 'maxBodyBytes'> & { docsPath?: string; accessLog?: boolean },
 ): void {
   const metrics = app.get(CommandApiMetrics);
   const reader = commandApiBodyReader({
@@ -26,6 +32,20 @@ export function setupCommandApi(
       metrics.count(`${request.method} ${request.baseUrl ?? ''}`, outcome),
   });
   for (const path of BODY_PATHS) app.use(path, reader);
+  const trainers = app.get(TrainersController);
+  const rpc = app.get(RpcController);
+  const logger = new Logger('CommandApi');
+  new CommandsListener(
+    [
+      commandRoute('/api/trainers/{trainerId}/move', '/api/trainers', (params, req, res) =>
+        trainers.move(params.trainerId!, req, res),
+      ),
+      commandRoute('/rpc', '/rpc', (_params, req, res) => rpc.rpc(req, res)),
+      commandRoute('/trainer.Move', '/trainer.Move', (_params, req, res) => rpc.seedMove(req, res)),
+    ],
+    reader,
+    options.accessLog ? (line) => logger.log(line) : undefined,
+  ).install(app.getHttpServer() as Server);
   const docsPath = options.docsPath ?? 'docs';
   SwaggerModule.setup(docsPath, app, commandApiOpenApi(), {
     jsonDocumentUrl: `${docsPath}-json`,

@@ -7,7 +7,11 @@ void bootstrapService({
   service: 'command-api',
   configuration: commandApiConfiguration,
   module: (config) => AppModule.forRoot(config),
-  setup: (app, config) => setupCommandApi(app, { maxBodyBytes: config.MAX_BODY_BYTES }),
+  setup: (app, config) =>
+    setupCommandApi(app, {
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      accessLog: ['trace', 'debug', 'info'].includes(config.LOG_LEVEL),
+    }),
   listen: (config) => ({ port: config.PORT, host: config.HOST }),
   shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
 });

@@ -7,7 +7,8 @@ void bootstrapService({
   service: 'embedded',
   configuration: embeddedConfiguration,
   module: (config) => EmbeddedModule.forRoot(config),
-  setup: (app) => setupCommandApi(app, {}),
+  setup: (app, config) =>
+    setupCommandApi(app, { accessLog: ['trace', 'debug', 'info'].includes(config.LOG_LEVEL) }),
   listen: (config) => ({ port: config.PORT, host: config.HOST }),
   shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
 });

@@ -217,9 +217,14 @@ export class TrainerCommandHandler {
     throw new PermanentError(`trainer-service does not handle ${envelope.type}`);
   }
 
+  /**
+   * The status and the issuer's `command.result`, written together: each is idempotent (the
+   * first status wins, the log deduplicates by notificationId), so if either fails the command
+   * is redelivered and both are written again.
+   */
   private async record(envelope: Envelope, outcome: CommandOutcome): Promise<void> {
     const issuerId = envelope.metadata.issuerId ?? '';
-    await this.options.commandStatus.complete({
+    const status = this.options.commandStatus.complete({
       commandId: envelope.messageId,
       type: envelope.type,
       issuerId,
@@ -228,8 +233,8 @@ export class TrainerCommandHandler {
       ...(outcome.reason !== undefined && { reason: outcome.reason }),
       ...(outcome.version !== undefined && { version: outcome.version }),
     });
-    if (!issuerId) return; // nobody to tell
-    await this.options.notifications.append({
+    if (!issuerId) return status; // nobody to tell
+    const result = this.options.notifications.append({
       notificationId: `command-result:${envelope.messageId}`,
       targetType: 'user',
       targetIds: [issuerId],
@@ -237,6 +242,7 @@ export class TrainerCommandHandler {
       params: { commandId: envelope.messageId, ...outcome },
       serverId: this.options.serverId,
     });
+    await Promise.all([status, result]);
   }
 }
 

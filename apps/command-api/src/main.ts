@@ -11,6 +11,7 @@ void bootstrapService({
     setupCommandApi(app, {
       maxBodyBytes: config.MAX_BODY_BYTES,
       accessLog: ['trace', 'debug', 'info'].includes(config.LOG_LEVEL),
+      commandsThroughExpress: config.COMMANDS_THROUGH_EXPRESS,
     }),
   listen: (config) => ({ port: config.PORT, host: config.HOST }),
   shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,

@@ -105,6 +105,16 @@ async function commandArrives(commandId: string, timeoutMs = 15_000): Promise<En
   throw new Error(`command ${commandId} never reached the command stream`);
 }
 
+/** The first stdout line of `service` matching `pattern`, waiting for the log to arrive. */
+async function logLine(service: ServiceProcess, pattern: RegExp, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = service.stdoutLines().find((candidate) => pattern.test(candidate));
+    if (line || Date.now() > deadline) return line;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 /**
  * Nothing was sent for `trainerId`: a marker command sent afterwards arrives, and it is the only
  * command of that trainer (a trainer's commands share one ordered stream partition).
@@ -147,6 +157,10 @@ describe('command-api over HTTP', () => {
       metadata: { issuerId: ash, issuerType: 'user' },
     });
     expect((command.data as { timestamp: number }).timestamp).toBeGreaterThanOrEqual(before - 1);
+    // Served in front of Express (CommandsListener), which logs the access line itself.
+    expect(
+      await logLine(api, new RegExp(`"context":"CommandApi".*POST /api/trainers/${ash}/move 202`)),
+    ).toBeDefined();
   });
 
   it('PUT and DELETE /api/trainers/{id}/groups/{groupId} send ChangeGroupCommand join and leave', async () => {
@@ -636,6 +650,57 @@ describe('command-api over HTTP', () => {
     expect(text).toMatch(
       /causeway_command_api_requests_total\{endpoint="rpc trainer.move",outcome="invalid-params"/,
     );
+  });
+});
+
+describe('command-api with COMMANDS_THROUGH_EXPRESS=true', () => {
+  // The command endpoints normally run in front of Express (CommandsListener); this setting
+  // puts them back behind it. The same controllers answer: the same codes, the same commands.
+  let behind: ServiceProcess;
+  beforeAll(async () => {
+    behind = await startServiceProcess({
+      appDir,
+      env: {
+        ...baseEnv,
+        TOPIC_PREFIX: ns.id,
+        COMMANDS_THROUGH_EXPRESS: 'true',
+        MAX_BODY_BYTES: '512',
+      },
+    });
+  });
+  afterAll(() => behind?.stop('SIGKILL'));
+
+  it('accepts and sends, and refuses with the same problems and JSON-RPC errors', async () => {
+    const erika = unique('erika');
+    const token = await tokenOf(erika);
+    const accepted = await call('POST', `${behind.url}/api/trainers/${erika}/move`, {
+      token,
+      body: move,
+    });
+    expect(accepted.status).toBe(202);
+    expect((await commandArrives(accepted.body.commandId)).aggregateId).toBe(erika);
+    const rpc = await call('POST', `${behind.url}/rpc`, {
+      token,
+      body: { jsonrpc: '2.0', id: 7, method: 'trainer.move', params: { trainerId: erika } },
+    });
+    expect(rpc.body).toMatchObject({ id: 7, error: { code: -32602 } });
+    const malformed = await call('POST', `${behind.url}/api/trainers/${erika}/move`, {
+      token,
+      raw: '{"directionX":',
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.headers.get('content-type')).toContain('application/problem+json');
+    const large = await call('POST', `${behind.url}/trainer.Move`, {
+      token,
+      raw: JSON.stringify({ ...move, padding: 'x'.repeat(600) }),
+    });
+    expect(large.status).toBe(413);
+    // Express served them: pino-http logged the move, the listener in front logged nothing.
+    expect(
+      await logLine(behind, new RegExp(`/api/trainers/${erika}/move.*request completed`)),
+    ).toBeDefined();
+    const logged = behind.stdoutLines().filter((line) => line.includes(`/api/trainers/${erika}/`));
+    expect(logged.some((line) => line.includes('"context":"CommandApi"'))).toBe(false);
   });
 });
 

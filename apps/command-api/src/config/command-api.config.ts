@@ -21,6 +21,11 @@ export const commandApiConfiguration = z.object({
   /** Requests per caller per RATE_LIMIT_WINDOW_S seconds. */
   RATE_LIMIT_POINTS: setting.positiveInt(100),
   RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
+  /**
+   * Serve the command endpoints through Express like every other path, instead of a listener in
+   * front of it: for Express middleware added around command-api (e.g. CORS) that must see them.
+   */
+  COMMANDS_THROUGH_EXPRESS: setting.boolean(false),
   /** How long GET /api/commands/{id} knows a command, in seconds. */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
 });

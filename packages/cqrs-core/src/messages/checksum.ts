@@ -13,7 +13,18 @@ export function checksumOf(serialized: string): string {
   return CHECKSUM_PREFIX + hash('sha256', serialized, 'hex');
 }
 
-/** True when `checksum` is the checksum of `serialized`. */
+/** Length of a checksum: the prefix and 64 hex digits. */
+const CHECKSUM_LENGTH = CHECKSUM_PREFIX.length + 64;
+
+/**
+ * True when `checksum` is the checksum of `serialized`. Hot (every message read): compares the
+ * prefix and the digest in place instead of building the expected text.
+ */
 export function checksumMatches(serialized: string, checksum: string | undefined): boolean {
-  return checksum !== undefined && checksumOf(serialized) === checksum;
+  return (
+    checksum !== undefined &&
+    checksum.length === CHECKSUM_LENGTH &&
+    checksum.startsWith(CHECKSUM_PREFIX) &&
+    checksum.endsWith(hash('sha256', serialized, 'hex'))
+  );
 }

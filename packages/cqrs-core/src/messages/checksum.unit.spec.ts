@@ -17,4 +17,13 @@ describe('checksum', () => {
     expect(checksumMatches('{"b":2,"a":1}', checksum)).toBe(false);
     expect(checksumMatches('{"a":1,"b":2}', undefined)).toBe(false);
   });
+
+  it('refuses a checksum with another prefix, a missing digit or extra text', () => {
+    const checksum = checksumOf('{"a":1}');
+    expect(checksumMatches('{"a":1}', checksum.replace('sha256:', 'sha512:'))).toBe(false);
+    expect(checksumMatches('{"a":1}', checksum.slice(0, -1))).toBe(false);
+    expect(checksumMatches('{"a":1}', `${checksum} `)).toBe(false);
+    expect(checksumMatches('{"a":1}', `x${checksum}`)).toBe(false);
+    expect(checksumMatches('{"a":1}', checksum.slice(7))).toBe(false);
+  });
 });

@@ -1,4 +1,4 @@
-import { checksumOf } from './checksum';
+import { checksumMatches, checksumOf } from './checksum';
 import { type Envelope } from './envelope';
 import {
   ChecksumMismatchError,
@@ -61,9 +61,9 @@ export class JsonSerializer implements MessageSerializer {
   }
 
   deserialize(serialized: SerializedEnvelope): Envelope {
-    const actual = checksumOf(serialized.data);
-    if (actual !== serialized.metadata.checksum) {
-      throw new ChecksumMismatchError(serialized.messageId, serialized.metadata.checksum, actual);
+    const { checksum } = serialized.metadata;
+    if (!checksumMatches(serialized.data, checksum)) {
+      throw new ChecksumMismatchError(serialized.messageId, checksum, checksumOf(serialized.data));
     }
     return { ...serialized, data: JSON.parse(serialized.data) as unknown };
   }

@@ -103,7 +103,8 @@ export class PartitionState {
     const list = this.lanes[entry.lane];
     let index = list.length;
     while (index > 0 && compareIds(list[index - 1]!.id, entry.id) > 0) index--;
-    list.splice(index, 0, entry);
+    if (index === list.length) list.push(entry);
+    else list.splice(index, 0, entry);
     return true;
   }
 
@@ -132,7 +133,10 @@ export function compareIds(a: string, b: string): number {
   const aDash = a.indexOf('-');
   const bDash = b.indexOf('-');
   if (aDash > 0 && bDash > 0) {
-    // Both `<ms>-<seq>` (as Redis writes them: no leading zeros): compare digits, no allocation.
+    // Both `<ms>-<seq>` (as Redis writes them: no leading zeros). Digit runs of equal lengths
+    // order as their text does: one native comparison in the common case; else digit by digit,
+    // no allocation.
+    if (aDash === bDash && a.length === b.length) return a === b ? 0 : a < b ? -1 : 1;
     const byMs = compareDigits(a, 0, aDash, b, 0, bDash);
     return byMs !== 0 ? byMs : compareDigits(a, aDash + 1, a.length, b, bDash + 1, b.length);
   }

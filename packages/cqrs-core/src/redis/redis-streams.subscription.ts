@@ -62,9 +62,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * of `prefetch` entries (the subscriber's option, at least maxInFlight), and takes from each
  * stream what brings the fullest back to `prefetch` — so no stream ever has more than
  * `prefetch` entries pending at this consumer, and the entries still held keep the handlers
- * busy while the read is out. Hazard: a message of a higher lane published behind a prefetched
- * backlog waits until the fullest stream drains to half of `prefetch` — up to
- * prefetch × (streams with data) entries are held at once.
+ * busy while the read is out. The XACKs not written yet when a read starts go out just before
+ * it on the reader's connection (Redis applies them first, see readRoom), so a burst of
+ * handlers that resolve together starts the next read midway, not after its XACK round trip.
+ * Hazard: a message of a higher lane published behind a prefetched backlog waits until the
+ * fullest stream drains to half of `prefetch` — up to prefetch × (streams with data) entries
+ * are held at once.
  */
 export class StreamsSubscription {
   private readonly ownership: PartitionOwnership;
@@ -208,7 +211,11 @@ export class StreamsSubscription {
       for (const part of active) part.inRead = true;
       this.readerDropped = false;
       try {
+        // The acknowledgements readRoom() counted as free go first, on this connection: Redis
+        // applies them before the read, and they settle here before its entries are added.
+        const acked = this.acks.flush(reader);
         const reply = await reader.call('XREADGROUP', args);
+        await acked;
         failures = 0;
         this.accept(reply);
         // ioredis resent the read after a reconnect: the first one may have delivered too.
@@ -268,13 +275,19 @@ export class StreamsSubscription {
   /**
    * How many more entries a read may take from each stream (COUNT): `prefetch` minus the
    * entries held in the fullest stream read — its pending entries in Redis, those whose XACK is
-   * still out included, so no stream ever has more than `prefetch` entries pending here.
+   * still out included, so no stream ever has more than `prefetch` entries pending here. Entries
+   * whose XACK is queued, not written, do not count: readLoop writes those XACKs just before the
+   * read on the same connection, so Redis applies them first. (Should such an XACK fail while
+   * the read succeeds — Redis refuses both alike, NOGROUP, a closed connection — its entries stay
+   * pending beyond `prefetch` until retried.)
    */
   private readRoom(): number {
     let most = 0;
     for (const part of this.partitions) {
       if (part.status !== 'active') continue;
-      for (const lane of LANES) most = Math.max(most, part.heldIn(lane));
+      for (const lane of LANES) {
+        most = Math.max(most, part.heldIn(lane) - this.acks.queued(part.streams[lane]));
+      }
     }
     return this.prefetch - most;
   }

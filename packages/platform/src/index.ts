@@ -22,3 +22,4 @@ export * from './notifications/in-memory.notification-log';
 export * from './notifications/redis.notification-log';
 export * from './notifications/position.notifier';
 export * from './service.wiring';
+export * from './http/front.listener';

@@ -1,9 +1,5 @@
-import {
-  type IncomingMessage,
-  type RequestListener,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { putInFront } from '@causeway/platform';
 import { type ApiRequest, type ApiResponse } from './http.types';
 
 /** A command endpoint served in front of Express: `POST <path>`, path parameters by name. */
@@ -43,13 +39,7 @@ export class CommandsListener {
 
   /** Puts this listener in front of the server's current request listeners (Express). */
   install(server: Server): void {
-    const others = server.listeners('request') as RequestListener[];
-    server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) =>
-      this.handle(req, res, () => {
-        for (const other of others) other.call(server, req, res);
-      }),
-    );
+    putInFront(server, (req, res, next) => this.handle(req, res, next));
   }
 
   handle(req: IncomingMessage, res: ServerResponse, next: () => void): void {

@@ -17,6 +17,7 @@ import {
   type TrainerMovedEvent,
 } from '@causeway/contracts';
 import {
+  type Audience,
   type CommandStatusStore,
   type NotificationLog,
   type PositionNotifier,
@@ -72,7 +73,8 @@ export interface TrainerCommandHandlerOptions {
 interface Moved {
   eventId: string;
   data: TrainerMovedEvent;
-  groups: readonly string[];
+  /** Read while the event was appended; an Error if the read failed. */
+  audience: Promise<Audience | undefined | Error>;
 }
 
 export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as const;
@@ -165,6 +167,9 @@ export class TrainerCommandHandler {
       throw error;
     }
     const stateAfter = this.stream.stateAfter(loaded, commandId, events);
+    const index = events.findIndex((event) => event.type === TRAINER_MOVED_EVENT);
+    // The eager notification's audience does not depend on the append: read it meanwhile.
+    const audience = index >= 0 ? this.audienceOf(stateAfter.trainer.groups, command) : undefined;
     let saved;
     try {
       saved = await repository.save(loaded, events, {
@@ -181,26 +186,39 @@ export class TrainerCommandHandler {
       throw error;
     }
     this.cache?.set(saved);
-    const index = events.findIndex((event) => event.type === TRAINER_MOVED_EVENT);
     const outcome: CommandOutcome = { status: 'processed', version: saved.version };
-    if (index < 0) return { outcome };
+    if (!audience) return { outcome };
     return {
       outcome,
       moved: {
         // The id the repository gave the event (TrainerStream: commandEventIds).
         eventId: commandEventId(commandId, index),
         data: events[index]!.data as TrainerMovedEvent,
-        groups: stateAfter.trainer.groups,
+        audience,
       },
     };
   }
 
-  /** The fast path of a move's `position.update`; never fails the command. */
-  private async notifyEarly(moved: Moved): Promise<void> {
+  /** Step 1 of the fast path (see eagerNotifications); undefined when it is off or paused. */
+  private audienceOf(
+    groups: readonly string[],
+    command: TrainerCommand,
+  ): Promise<Audience | undefined | Error> | undefined {
     const eager = this.options.eagerNotifications;
-    if (!eager || Date.now() < this.eagerPausedUntil) return;
+    if (!eager || Date.now() < this.eagerPausedUntil) return undefined;
+    return eager.notifier.audienceOf(command.data.trainerId, groups).catch((error: unknown) => {
+      return error instanceof Error ? error : new Error(String(error));
+    });
+  }
+
+  /** Step 2 of a move's `position.update`, after the append; never fails the command. */
+  private async notifyEarly(moved: Moved): Promise<void> {
+    const eager = this.options.eagerNotifications!;
     try {
-      await eager.notifier.notifyEarly(moved.eventId, moved.data, moved.groups);
+      const audience = await moved.audience;
+      if (audience instanceof Error) throw audience;
+      // undefined: the read model lags the membership; projection-worker notifies it.
+      if (audience) await eager.notifier.notifyEarly(moved.eventId, moved.data, audience);
     } catch (error) {
       this.eagerPausedUntil = Date.now() + (eager.pauseMs ?? 30_000);
       eager.onError?.(error);

@@ -3,7 +3,7 @@ import { type GroupMembers } from '../read-models/group-members.port';
 import { type NotificationLog } from './notification-log.port';
 
 /** Who gets a trainer's `position.update`: everyone (no groups), or its groups' members. */
-interface Audience {
+export interface Audience {
   groups: readonly string[];
   recipients: readonly string[];
 }
@@ -46,23 +46,27 @@ export class PositionNotifier {
   }
 
   /**
-   * The fast path of the write model, which knows the trainer's groups after the event (`groups`,
-   * from its own stream). Appends the notification only if the GroupMembers read model has caught
-   * up with that membership (its groups of the trainer are the same), so that the audience is the
-   * one the projection would use; otherwise appends nothing and returns undefined, and the
-   * projection's `notify` delivers it. One round trip of reads (all issued at once) + the append.
+   * The fast path of the write model, step 1: the audience of a trainer's next move, given its
+   * groups after the move (`groups`, known from the write model's own stream). Reads the
+   * GroupMembers read model for the members and for the trainer's groups (all issued at once)
+   * and answers undefined unless the read model has caught up with that membership (the same
+   * groups), so that the audience is the one the projection would use. Independent of the
+   * append: the write model starts it before appending and awaits it after.
    */
-  async notifyEarly(
-    eventId: string,
-    data: TrainerMovedEvent,
-    groups: readonly string[],
-  ): Promise<string | undefined> {
+  async audienceOf(trainerId: string, groups: readonly string[]): Promise<Audience | undefined> {
     const [projected, recipients] = await Promise.all([
-      this.groups.groupsOf(data.trainerId),
+      this.groups.groupsOf(trainerId),
       this.membersOf(groups),
     ]);
-    if (!sameSet(projected, groups)) return undefined;
-    return this.notifications.append(this.build(eventId, data, { groups, recipients }));
+    return sameSet(projected, groups) ? { groups, recipients } : undefined;
+  }
+
+  /**
+   * Step 2, once the event is appended: appends its notification for `audience` (from
+   * `audienceOf`). Returns the entry's id.
+   */
+  notifyEarly(eventId: string, data: TrainerMovedEvent, audience: Audience): Promise<string> {
+    return this.notifications.append(this.build(eventId, data, audience));
   }
 
   private async membersOf(groups: readonly string[]): Promise<string[]> {

@@ -146,7 +146,7 @@ afterAll(async () => {
 });
 
 describe('trainer-service on Redis + MongoDB', () => {
-  it('processes a move sent on the command bus: status, stored event, event on the bus, result notification', async () => {
+  it('processes a move sent on the command bus: status, stored event, event on the bus, result and position notifications', async () => {
     const instance = await start('trainer-a');
     const command = move('ash', 'start', 3, 4);
     await send(command);
@@ -180,6 +180,20 @@ describe('trainer-service on Redis + MongoDB', () => {
       targetIds: ['ash'],
       method: 'command.result',
       params: { commandId: command.messageId, status: 'processed', version: 1 },
+      serverId: 'trainer-a',
+    });
+    // The eager position.update (no projection-worker runs here): ash is in no group, and the
+    // empty GroupMembers read model agrees, so it is a broadcast.
+    const position = await until(async () => {
+      const entries = await notifications.read(undefined, 1_000);
+      return entries.find((entry) => entry.notification.method === 'position.update');
+    }, 'the eager position.update');
+    expect(position.notification).toEqual({
+      notificationId: `position:${event!.messageId}`,
+      targetType: 'broadcast',
+      targetIds: [],
+      method: 'position.update',
+      params: { trainerId: 'ash', x: 0, y: 0, isMoving: true, dirX: 0.6, dirY: 0.8 },
       serverId: 'trainer-a',
     });
     // The outbox in /metrics: the event went out eagerly; the lone instance runs the rounds

@@ -8,7 +8,7 @@ export interface CommandRoute {
   match(path: string): Record<string, string> | undefined;
   /** The body reader's mount path in Express (`request.baseUrl`, for its metrics). */
   baseUrl: string;
-  serve(request: ApiRequest, response: ApiResponse): Promise<void>;
+  serve(params: Record<string, string>, request: ApiRequest, response: ApiResponse): Promise<void>;
 }
 
 /** What runs before a route: command-api's body reader (Express-style middleware). */
@@ -28,7 +28,7 @@ export type BodyStep = (
  * Why: that framework layer was a third of command-api's CPU per move (0.90–0.98 ms per request
  * through Express, 0.59–0.63 ms here, sequential client; p50 0.89 → 0.64–0.71 ms) — the first
  * hop of every command, and the one whose queue grows first under load. Access lines are logged
- * here (`log`) when enabled.
+ * here (`log`) when enabled, with the path only: a query string may carry a token.
  */
 export class CommandsListener {
   constructor(
@@ -49,7 +49,7 @@ export class CommandsListener {
     const path = q < 0 ? url : url.slice(0, q);
     for (const route of this.routes) {
       const params = route.match(path);
-      if (params) return this.serve(route, params, req, res);
+      if (params) return this.serve(route, params, path, req, res);
     }
     next();
   }
@@ -57,6 +57,7 @@ export class CommandsListener {
   private serve(
     route: CommandRoute,
     params: Record<string, string>,
+    path: string,
     req: IncomingMessage,
     res: ServerResponse,
   ): void {
@@ -83,11 +84,11 @@ export class CommandsListener {
     if (started !== undefined)
       res.once('finish', () =>
         this.log!(
-          `${req.method} ${request.originalUrl} ${res.statusCode} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms`,
+          `POST ${path} ${res.statusCode} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms`,
         ),
       );
     this.body(request, response, () => {
-      route.serve(request, response).catch((error: unknown) => {
+      route.serve(params, request, response).catch((error: unknown) => {
         // The runner answers every error itself; this is a bug, not a refusal.
         if (!res.headersSent) {
           res.statusCode = 500;
@@ -102,11 +103,7 @@ export class CommandsListener {
 export function commandRoute(
   pattern: string,
   baseUrl: string,
-  serve: (
-    params: Record<string, string>,
-    request: ApiRequest,
-    response: ApiResponse,
-  ) => Promise<void>,
+  serve: CommandRoute['serve'],
 ): CommandRoute {
   const names: string[] = [];
   const source = pattern
@@ -132,6 +129,6 @@ export function commandRoute(
       }
       return params;
     },
-    serve: (request, response) => serve(request.params ?? {}, request, response),
+    serve,
   };
 }

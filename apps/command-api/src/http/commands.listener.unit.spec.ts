@@ -69,6 +69,11 @@ describe('CommandsListener', () => {
     });
     expect(await call(`${url}/trainer.Move`, 'POST', '{}')).toMatchObject({ status: 200 });
     expect(lines).toContainEqual(expect.stringMatching(/^POST \/trainer\.Move 200 [\d.]+ ms$/));
+    // The path only: a query string may carry a token.
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^POST \/api\/trainers\/ash%20k\/move 202 /),
+    );
+    expect(lines.join('\n')).not.toContain('x=1');
   });
 
   it('runs the body reader first: its refusals (413 here) are answered the same way', async () => {

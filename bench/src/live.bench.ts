@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,6 +41,8 @@ for (const audience of AUDIENCES)
     throw new Error(`BENCH_LIVE_AUDIENCES: unknown audience ${audience} (broadcast, rooms)`);
 /** trainer-service instances (the issue's deployment has two). */
 const TRAINER_SERVICES = Number(process.env.BENCH_LIVE_TRAINER_SERVICES ?? 2);
+/** A file name prefix: each run's moves (sent time and the time to each sighting) go to `<prefix>-<audience>-<rate>.json`. */
+const TRACE = process.env.BENCH_LIVE_TRACE;
 /** Rooms of 10 movers each, the watchers spread over them. */
 const ROOMS = Math.max(1, Math.floor(MOVERS / 10));
 const SECONDS = Math.max(3, Math.round(10 * SCALE));
@@ -280,6 +282,24 @@ async function commandEach(
   }
 }
 
+/** A line with the wall-clock time of the first send, then one line per move: ms since the run's first send, then ms from its send to 202, command.result, position.update. */
+function writeTrace(file: string, moves: readonly Move[]): void {
+  const start = moves[0]?.sent ?? 0n;
+  // Wall-clock time of the first send, to line the trace up with server logs.
+  const epoch = Date.now() - Number(process.hrtime.bigint() - start) / 1e6;
+  const lines = moves.map((m) =>
+    JSON.stringify([
+      ms(start, m.sent),
+      m.trainerId,
+      ms(m.sent, m.accepted),
+      ms(m.sent, m.result),
+      ms(m.sent, m.position),
+    ]),
+  );
+  writeFileSync(file, `${JSON.stringify({ epoch })}\n${lines.join('\n')}\n`);
+  progress(`live: trace written to ${file}`);
+}
+
 const ms = (from: bigint, to: bigint | undefined) =>
   to === undefined ? undefined : Number(to - from) / 1e6;
 
@@ -456,6 +476,7 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
       const result = run.all.map((m) => ms(m.sent, m.result)).filter((v) => v !== undefined);
       const latency = percentiles(e2e);
       const lost = run.all.length - e2e.length;
+      if (TRACE) writeTrace(`${TRACE}-${audience}-${rate}.json`, run.all);
       rows.push({
         benchmark: `move → first client's position.update, ${rate}/s, ${who} (${e2e.length} of ${run.all.length} seen${refusals ? `, refused: ${refusals}` : ''}${lost ? `, ${lost} not seen` : ''})`,
         latency,

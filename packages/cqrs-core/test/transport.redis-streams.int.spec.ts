@@ -4,11 +4,12 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, testNamespace } from '@causeway/testkit';
-import { type Delivery } from '../src';
+import { type Delivery, type TransportFeatures } from '../src';
 import {
   REDIS_STREAMS_FEATURES,
   RedisStreamsPublisher,
   RedisStreamsSubscriber,
+  type RedisStreamsLayout,
   type RedisStreamsSubscriberOptions,
   StreamKeys,
   redisConnection,
@@ -81,67 +82,84 @@ function pong(port: number): Promise<boolean> {
   });
 }
 
-let server: RedisProcess | undefined;
+const servers: RedisProcess[] = [];
 
 afterAll(async () => {
-  await server?.remove();
+  await Promise.all(servers.map((server) => server.remove()));
 });
 
-describeTransportConformance(
-  'redis-streams',
-  REDIS_STREAMS_FEATURES,
-  async ({ serializer, onPoison, maxMessageBytes }) => {
-    server = new RedisProcess(await freePort());
-    await server.start();
-    const redis = server;
-    const { keyPrefix } = testNamespace('streams');
-    const connection = redisConnection({ url: redis.url, maxReconnectDelayMs: 100 });
-    await connection.open();
-    const layout = { keyPrefix, partitions: 8 };
-    const publisher = new RedisStreamsPublisher({
-      ...layout,
-      client: connection.client,
-      serializer,
-      maxMessageBytes,
-    });
-    return {
-      publisher,
-      subscriber: () =>
-        new RedisStreamsSubscriber({
-          ...layout,
-          client: connection.client,
-          serializer,
-          onPoison,
-          redeliveryDelayMs: 20,
-          blockMs: 100,
-          heartbeatMs: 100,
-          leaseTtlMs: 1_000,
-          claimIdleMs: 500,
-          consumerIdleMs: 2_000,
-        }),
-      crash: async (subscriber) => (subscriber as RedisStreamsSubscriber).kill(),
-      publishRaw: (topic, key, raw) => publisher.publishRaw(topic, key, raw),
-      restartBroker: async () => {
-        await redis.restart();
-        // The shared client reconnects by itself; wait until it does before publishing again.
-        const deadline = Date.now() + 10_000;
-        while (
-          !(await connection.client.ping().then(
-            () => true,
-            () => false,
-          ))
-        ) {
-          if (Date.now() > deadline) throw new Error('the client did not reconnect');
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      },
-      close: async () => {
-        await publisher.close();
-        await connection.close();
-        await redis.remove();
-      },
-    };
-  },
+/**
+ * The suite on a layout: with the four priority lanes (the default), and with `normal` alone
+ * (`priorities: false`), where priority order is not promised but everything else is.
+ */
+function describeOnLayout(
+  name: string,
+  features: TransportFeatures,
+  layoutOptions: Partial<RedisStreamsLayout>,
+): void {
+  describeTransportConformance(
+    name,
+    features,
+    async ({ serializer, onPoison, maxMessageBytes }) => {
+      const redis = new RedisProcess(await freePort());
+      servers.push(redis);
+      await redis.start();
+      const { keyPrefix } = testNamespace('streams');
+      const connection = redisConnection({ url: redis.url, maxReconnectDelayMs: 100 });
+      await connection.open();
+      const layout = { keyPrefix, partitions: 8, ...layoutOptions };
+      const publisher = new RedisStreamsPublisher({
+        ...layout,
+        client: connection.client,
+        serializer,
+        maxMessageBytes,
+      });
+      return {
+        publisher,
+        subscriber: () =>
+          new RedisStreamsSubscriber({
+            ...layout,
+            client: connection.client,
+            serializer,
+            onPoison,
+            redeliveryDelayMs: 20,
+            blockMs: 100,
+            heartbeatMs: 100,
+            leaseTtlMs: 1_000,
+            claimIdleMs: 500,
+            consumerIdleMs: 2_000,
+          }),
+        crash: async (subscriber) => (subscriber as RedisStreamsSubscriber).kill(),
+        publishRaw: (topic, key, raw) => publisher.publishRaw(topic, key, raw),
+        restartBroker: async () => {
+          await redis.restart();
+          // The shared client reconnects by itself; wait until it does before publishing again.
+          const deadline = Date.now() + 10_000;
+          while (
+            !(await connection.client.ping().then(
+              () => true,
+              () => false,
+            ))
+          ) {
+            if (Date.now() > deadline) throw new Error('the client did not reconnect');
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        },
+        close: async () => {
+          await publisher.close();
+          await connection.close();
+          await redis.remove();
+        },
+      };
+    },
+  );
+}
+
+describeOnLayout('redis-streams', REDIS_STREAMS_FEATURES, {});
+describeOnLayout(
+  'redis-streams, one lane',
+  { ...REDIS_STREAMS_FEATURES, priorities: false },
+  { priorities: false },
 );
 
 // Beyond the conformance suite: partition hand-over while messages flow, dead consumers, and

@@ -18,6 +18,17 @@ export const messagingSettings = {
     .int()
     .min(0, 'must not be negative')
     .default(3),
+  /**
+   * Redis Streams per topic and priority lane (`RedisStreamsLayout.partitions`). Every app of a
+   * deployment must use the same value; change it only with the streams drained.
+   */
+  REDIS_STREAMS_PARTITIONS: setting.positiveInt(8).pipe(z.number().max(256, 'must be at most 256')),
+  /**
+   * Priority lanes on the Redis Streams buses (`RedisStreamsLayout.priorities`). Off by default:
+   * the reference system publishes no priorities, and each blocking read then names a quarter
+   * of the streams. Every app of a deployment must use the same value.
+   */
+  REDIS_STREAMS_PRIORITIES: setting.boolean(false),
 };
 
 export interface MessagingConfig {
@@ -27,5 +38,7 @@ export interface MessagingConfig {
   EVENT_TIMEOUT_MS: number;
   MAX_RETRIES: number;
   DEDUP_LEASE_MS: number;
+  REDIS_STREAMS_PARTITIONS: number;
+  REDIS_STREAMS_PRIORITIES: boolean;
   REDIS_URL: string;
 }

@@ -38,12 +38,17 @@ export class RedisMessagingModule {
     const { config, redis } = options;
     const serializer = contractsSerializer();
     const keyPrefix = keyPrefixOf(config);
+    const layout = {
+      keyPrefix,
+      partitions: config.REDIS_STREAMS_PARTITIONS,
+      priorities: config.REDIS_STREAMS_PRIORITIES,
+    };
     const deadLetters = new RedisDeadLetterQueue(redis.client, { keyPrefix });
-    const publisher = new RedisStreamsPublisher({ client: redis.client, serializer, keyPrefix });
+    const publisher = new RedisStreamsPublisher({ ...layout, client: redis.client, serializer });
     const subscriber = new RedisStreamsSubscriber({
       client: redis.client,
+      ...layout,
       serializer,
-      keyPrefix,
       onPoison: async (poison) => {
         await deadLetters.add({
           raw: poison.raw,
@@ -68,7 +73,7 @@ export class RedisMessagingModule {
             registerRedisStreamsLag({
               client: redis.client,
               registry: options.registry,
-              keyPrefix,
+              ...layout,
               topics: () => router.topics(),
             }),
         },

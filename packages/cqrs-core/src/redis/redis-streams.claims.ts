@@ -1,5 +1,4 @@
 import type Redis from 'ioredis';
-import { LANES } from '../transport/in-memory/priority.lanes';
 import {
   type HeldEntry,
   type PartitionState,
@@ -25,7 +24,7 @@ export async function adoptPending(
   consumer: string,
 ): Promise<boolean> {
   let complete = true;
-  for (const lane of LANES) {
+  for (const lane of part.laneList) {
     const stream = part.streams[lane];
     let cursor = '0-0';
     do {

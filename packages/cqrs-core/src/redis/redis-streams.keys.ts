@@ -1,9 +1,13 @@
 import { type Priority } from '../messages/envelope';
+import { LANES, laneOf } from '../transport/in-memory/priority.lanes';
 import { type RedisStreamsLayout } from './redis-streams.options';
+
+const NORMAL_ONLY: readonly Priority[] = ['normal'];
 
 /**
  * Redis key layout of the Redis Streams transport:
- * - `<prefix><topic>:<lane>:<partition>` — a stream (one per topic, priority lane and partition);
+ * - `<prefix><topic>:<lane>:<partition>` — a stream (one per topic, priority lane and partition;
+ *   only `normal` when the layout has no priorities);
  * - `<prefix><topic>:group:<group>:members` — sorted set of live consumers (score: last heartbeat, server time);
  * - `<prefix><topic>:group:<group>:lease:<partition>` — who owns a partition (all its lanes) in a group.
  *
@@ -13,13 +17,21 @@ import { type RedisStreamsLayout } from './redis-streams.options';
 export class StreamKeys {
   readonly prefix: string;
   readonly partitions: number;
+  /** The priority lanes of this layout, highest first: all four, or `normal` alone. */
+  readonly lanes: readonly Priority[];
 
   constructor(layout: RedisStreamsLayout) {
     this.prefix = layout.keyPrefix ?? '';
     this.partitions = layout.partitions ?? 8;
+    this.lanes = layout.priorities === false ? NORMAL_ONLY : LANES;
     if (!Number.isInteger(this.partitions) || this.partitions < 1 || this.partitions > 1024) {
       throw new RangeError(`partitions must be an integer in 1..1024, got ${this.partitions}`);
     }
+  }
+
+  /** The lane of a message with this `metadata.priority`. */
+  laneOf(priority: unknown): Priority {
+    return this.lanes === LANES ? laneOf(priority) : 'normal';
   }
 
   stream(topic: string, lane: Priority, partition: number): string {

@@ -22,6 +22,22 @@ describe('Redis Streams key layout', () => {
     }
   });
 
+  it('has four priority lanes by default, and only normal (same streams) without priorities', () => {
+    const lanes = new StreamKeys({ keyPrefix: 'p:' });
+    expect(lanes.lanes).toEqual(['critical', 'high', 'normal', 'low']);
+    expect(lanes.laneOf('critical')).toBe('critical');
+    expect(lanes.laneOf(undefined)).toBe('normal');
+    const one = new StreamKeys({ keyPrefix: 'p:', priorities: false });
+    expect(one.lanes).toEqual(['normal']);
+    expect(['critical', 'high', 'low', undefined].map((p) => one.laneOf(p))).toEqual([
+      'normal',
+      'normal',
+      'normal',
+      'normal',
+    ]);
+    expect(one.stream('t', 'normal', 3)).toBe(lanes.stream('t', 'normal', 3));
+  });
+
   it('refuses a partition count that is not a positive integer', () => {
     expect(() => new StreamKeys({ partitions: 0 })).toThrow(RangeError);
     expect(() => new StreamKeys({ partitions: 1.5 })).toThrow(RangeError);

@@ -1,6 +1,5 @@
 import type Redis from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
-import { LANES } from '../transport/in-memory/priority.lanes';
 import { StreamKeys } from './redis-streams.keys';
 import { type RedisStreamsLayout } from './redis-streams.options';
 
@@ -29,7 +28,7 @@ export async function redisStreamsLag(
   const keys = new StreamKeys(layout);
   const totals = new Map<string, GroupLag>();
   for (const topic of topics) {
-    const streams = LANES.flatMap((lane) =>
+    const streams = keys.lanes.flatMap((lane) =>
       Array.from({ length: keys.partitions }, (_, p) => keys.stream(topic, lane, p)),
     );
     const pipeline = client.pipeline();

@@ -19,6 +19,16 @@ export interface RedisStreamsLayout {
   keyPrefix?: string;
   /** Streams per topic and priority lane; the order key (aggregateId) picks one. Default 8. */
   partitions?: number;
+  /**
+   * Priority lanes (critical, high, normal, low: a stream each per partition). Default true.
+   * false: one lane, `normal` (the same streams as the normal lane): every message goes there
+   * whatever its `metadata.priority` (which it keeps), in publish order. Every blocking read
+   * then waits on a quarter of the streams; on Redis 7.0 a blocking XREADGROUP costs ~1.5 µs of
+   * server time per stream it names (docs/adr/004, session 6), so a deployment that never sets
+   * priorities saves that. Turning lanes off strands entries still waiting in the other lanes:
+   * drain them first.
+   */
+  priorities?: boolean;
 }
 
 export interface RedisStreamsPublisherOptions extends RedisStreamsLayout {

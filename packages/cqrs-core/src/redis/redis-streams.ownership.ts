@@ -1,5 +1,4 @@
 import type Redis from 'ioredis';
-import { LANES } from '../transport/in-memory/priority.lanes';
 import { adoptPending } from './redis-streams.claims';
 import { assignedPartitions, type StreamKeys } from './redis-streams.keys';
 import { type SubscriptionTiming } from './redis-streams.options';
@@ -56,11 +55,15 @@ export class PartitionOwnership {
     const { keys, group } = context;
     for (const topic of context.topics) {
       for (let p = 0; p < keys.partitions; p++) {
-        const part = new PartitionState(topic, p, keys.lease(topic, group, p), (lane) =>
-          keys.stream(topic, lane, p),
+        const part = new PartitionState(
+          topic,
+          p,
+          keys.lease(topic, group, p),
+          (lane) => keys.stream(topic, lane, p),
+          keys.lanes,
         );
         this.partitions.push(part);
-        for (const lane of LANES) this.byStream.set(part.streams[lane], part);
+        for (const stream of part.streamList) this.byStream.set(stream, part);
       }
     }
   }
@@ -203,7 +206,7 @@ export class PartitionOwnership {
     this.lastCleanup = now;
     const streams = this.partitions
       .filter((part) => part.status === 'active')
-      .flatMap((part) => LANES.map((lane) => part.streams[lane]));
+      .flatMap((part) => part.streamList);
     await Promise.all(
       streams.map((stream) =>
         deleteIdleConsumers(command, stream, group, consumer, timing.consumerIdleMs),

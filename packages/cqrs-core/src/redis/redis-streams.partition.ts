@@ -63,17 +63,26 @@ export class PartitionState {
     low: new Set(),
   };
 
+  /** The streams of its lanes (`laneList`), in the same order. */
+  readonly streamList: readonly string[];
+
+  /**
+   * `laneList`: the lanes of the layout, highest first (StreamKeys.lanes); `streams` names a
+   * stream only for those.
+   */
   constructor(
     readonly topic: string,
     readonly index: number,
     readonly leaseKey: string,
     streamOf: (lane: Priority) => string,
+    readonly laneList: readonly Priority[] = LANES,
   ) {
     this.streams = { critical: '', high: '', normal: '', low: '' };
-    for (const lane of LANES) {
+    for (const lane of laneList) {
       this.streams[lane] = streamOf(lane);
       this.laneByStream.set(this.streams[lane], lane);
     }
+    this.streamList = laneList.map((lane) => this.streams[lane]);
   }
 
   laneOfStream(stream: string): Priority | undefined {
@@ -117,7 +126,7 @@ export class PartitionState {
 
   /** Forgets the waiting entries (they stay pending in Redis). Running ones are kept. */
   dropWaiting(): void {
-    for (const lane of LANES) {
+    for (const lane of this.laneList) {
       for (const entry of this.lanes[lane].filter((e) => e.state === 'waiting')) this.remove(entry);
     }
   }

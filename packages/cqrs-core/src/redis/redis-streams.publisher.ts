@@ -3,7 +3,6 @@ import { type ChainableCommander } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import { type Envelope, type Priority } from '../messages/envelope';
 import { MessageTooLargeError } from '../messages/message.errors';
-import { laneOf } from '../transport/in-memory/priority.lanes';
 import { type Publisher } from '../transport/transport.port';
 import { encodeForWire } from '../transport/wire.codec';
 import { TransportClosedError } from './redis-streams.errors';
@@ -52,7 +51,7 @@ export class RedisStreamsPublisher implements Publisher {
       const size = Buffer.byteLength(raw);
       if (size > this.maxBytes)
         throw new MessageTooLargeError(envelope.messageId, size, this.maxBytes);
-      return { key: envelope.aggregateId, raw, lane: laneOf(envelope.metadata.priority) };
+      return { key: envelope.aggregateId, raw, lane: this.keys.laneOf(envelope.metadata.priority) };
     });
     await this.append(topic, entries);
     this.published?.inc({ topic }, entries.length);
@@ -66,7 +65,7 @@ export class RedisStreamsPublisher implements Publisher {
     priority: Priority = 'normal',
   ): Promise<void> {
     if (this.closed) throw new TransportClosedError('RedisStreamsPublisher');
-    await this.append(topic, [{ key, raw, lane: priority }]);
+    await this.append(topic, [{ key, raw, lane: this.keys.laneOf(priority) }]);
   }
 
   /** Publishing after close rejects. The client belongs to its owner and stays open. */

@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { type Priority } from '../messages/envelope';
 import { type MessageSerializer } from '../messages/serializer.port';
-import { LANES, LaneScheduler } from '../transport/in-memory/priority.lanes';
+import { LaneScheduler } from '../transport/in-memory/priority.lanes';
 import {
   type DeliveryHandler,
   type PoisonMessage,
@@ -250,7 +250,7 @@ export class StreamsSubscription {
       cached.active.some((part, i) => part !== active[i])
     ) {
       const { options, timing } = this.context;
-      const streams = active.flatMap((part) => LANES.map((lane) => part.streams[lane]));
+      const streams = active.flatMap((part) => part.streamList);
       this.readArgs = {
         active,
         args: [
@@ -285,7 +285,7 @@ export class StreamsSubscription {
     let most = 0;
     for (const part of this.partitions) {
       if (part.status !== 'active') continue;
-      for (const lane of LANES) {
+      for (const lane of part.laneList) {
         most = Math.max(most, part.heldIn(lane) - this.acks.queued(part.streams[lane]));
       }
     }

@@ -1,0 +1,38 @@
+import { loadConfiguration } from '@causeway/cqrs-core';
+import { z } from 'zod';
+import { messagingSettings } from './messaging.settings';
+
+describe('messagingSettings', () => {
+  const schema = z.object(messagingSettings);
+  const required = { ADMIN_TOKEN: 'admin-token-0123456789' };
+
+  it('reads REDIS_STREAMS_PARTITIONS, 8 when unset', () => {
+    expect(loadConfiguration(schema, required).REDIS_STREAMS_PARTITIONS).toBe(8);
+    expect(
+      loadConfiguration(schema, { ...required, REDIS_STREAMS_PARTITIONS: '2' })
+        .REDIS_STREAMS_PARTITIONS,
+    ).toBe(2);
+  });
+
+  it.each([
+    ['0', 'must be a positive integer'],
+    ['1.5', 'must be a positive integer'],
+    ['many', 'must be a positive integer'],
+    ['257', 'must be at most 256'],
+  ])('refuses REDIS_STREAMS_PARTITIONS=%s, naming the setting', (value, message) => {
+    expect(() =>
+      loadConfiguration(schema, { ...required, REDIS_STREAMS_PARTITIONS: value }),
+    ).toThrow(`REDIS_STREAMS_PARTITIONS: ${message}`);
+  });
+
+  it('turns the priority lanes off unless REDIS_STREAMS_PRIORITIES is true', () => {
+    expect(loadConfiguration(schema, required).REDIS_STREAMS_PRIORITIES).toBe(false);
+    expect(
+      loadConfiguration(schema, { ...required, REDIS_STREAMS_PRIORITIES: 'true' })
+        .REDIS_STREAMS_PRIORITIES,
+    ).toBe(true);
+    expect(() =>
+      loadConfiguration(schema, { ...required, REDIS_STREAMS_PRIORITIES: 'yes' }),
+    ).toThrow('REDIS_STREAMS_PRIORITIES: must be true or false');
+  });
+});

@@ -218,7 +218,11 @@ async function settle(moves: Moves, timeoutMs: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
-/** A port offset under which every app's ports (base 3000–3014) are free right now. */
+/**
+ * A port offset under which every app's ports (base 3000–3014) are free right now. Ports stay
+ * below Linux's ephemeral range (32 768+): an outgoing connection made meanwhile may take a port
+ * there before the app binds it (EADDRINUSE).
+ */
 async function freePortOffset(): Promise<number> {
   const free = (port: number) =>
     new Promise<boolean>((resolve) => {
@@ -227,7 +231,7 @@ async function freePortOffset(): Promise<number> {
       server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
   for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 20_000 + Math.floor(Math.random() * 40_000);
+    const offset = 20_000 + Math.floor(Math.random() * 9_000);
     let ok = true;
     for (let port = 3_000; port <= 3_014 && ok; port++) ok = await free(port + offset);
     if (ok) return offset;

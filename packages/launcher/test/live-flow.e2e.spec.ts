@@ -41,7 +41,9 @@ describe('live trainer movement, distributed', () => {
       },
       {
         scale: { 'sse-gateway': 2, 'trainer-service': 2 },
-        portOffset: 25_000 + Math.floor(Math.random() * 5_000),
+        // Ports 28 000–32 013: below Linux's ephemeral range (32 768+), where an outgoing
+        // connection may hold the port, and clear of system.e2e.spec.ts's 23 000–27 913.
+        portOffset: 25_000 + Math.floor(Math.random() * 4_000),
         adminToken: `flow-${ns.id}-admin-token`,
         jwtSecret: `flow-${ns.id}-jwt-secret-0123456789abcdef`,
         devTokens: true,

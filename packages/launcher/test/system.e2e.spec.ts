@@ -24,7 +24,9 @@ describe('the reference system', () => {
       },
       {
         scale: { 'sse-gateway': 2, 'trainer-service': 2 },
-        portOffset: 20_000 + Math.floor(Math.random() * 5_000),
+        // Ports 23 000–27 913: below Linux's ephemeral range (32 768+) and clear of
+        // live-flow.e2e.spec.ts's 28 000–32 013.
+        portOffset: 20_000 + Math.floor(Math.random() * 4_900),
         adminToken: `system-${ns.id}-admin-token`,
         jwtSecret: `system-${ns.id}-jwt-secret-0123456789abcdef`,
         logLevel: 'warn',

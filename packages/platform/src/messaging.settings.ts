@@ -1,4 +1,5 @@
 import { setting } from '@causeway/cqrs-core';
+import { MAX_PARTITIONS } from '@causeway/cqrs-core/redis';
 import { z } from 'zod';
 
 /** Settings of every app that takes part in messaging (S0-9 defaults). */
@@ -22,7 +23,9 @@ export const messagingSettings = {
    * Redis Streams per topic and priority lane (`RedisStreamsLayout.partitions`). Every app of a
    * deployment must use the same value; change it only with the streams drained.
    */
-  REDIS_STREAMS_PARTITIONS: setting.positiveInt(8).pipe(z.number().max(256, 'must be at most 256')),
+  REDIS_STREAMS_PARTITIONS: setting
+    .positiveInt(8)
+    .pipe(z.number().max(MAX_PARTITIONS, `must be at most ${MAX_PARTITIONS}`)),
   /**
    * Priority lanes on the Redis Streams buses (`RedisStreamsLayout.priorities`). Off by default:
    * the reference system publishes no priorities, and each blocking read then names a quarter

@@ -18,7 +18,7 @@ describe('messagingSettings', () => {
     ['0', 'must be a positive integer'],
     ['1.5', 'must be a positive integer'],
     ['many', 'must be a positive integer'],
-    ['257', 'must be at most 256'],
+    ['1025', 'must be at most 1024'],
   ])('refuses REDIS_STREAMS_PARTITIONS=%s, naming the setting', (value, message) => {
     expect(() =>
       loadConfiguration(schema, { ...required, REDIS_STREAMS_PARTITIONS: value }),

@@ -2,7 +2,7 @@ export * from './redis.connection';
 export * from './redis.event-store';
 export * from './redis-streams.options';
 export * from './redis-streams.errors';
-export { StreamKeys, assignedPartitions, fnv1a } from './redis-streams.keys';
+export { MAX_PARTITIONS, StreamKeys, assignedPartitions, fnv1a } from './redis-streams.keys';
 export {
   RedisStreamsPublisher,
   ENTRY_KEY_FIELD,

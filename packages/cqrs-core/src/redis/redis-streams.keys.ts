@@ -4,6 +4,9 @@ import { type RedisStreamsLayout } from './redis-streams.options';
 
 const NORMAL_ONLY: readonly Priority[] = ['normal'];
 
+/** Most partitions a layout may have. */
+export const MAX_PARTITIONS = 1024;
+
 /**
  * Redis key layout of the Redis Streams transport:
  * - `<prefix><topic>:<lane>:<partition>` — a stream (one per topic, priority lane and partition;
@@ -24,8 +27,14 @@ export class StreamKeys {
     this.prefix = layout.keyPrefix ?? '';
     this.partitions = layout.partitions ?? 8;
     this.lanes = layout.priorities === false ? NORMAL_ONLY : LANES;
-    if (!Number.isInteger(this.partitions) || this.partitions < 1 || this.partitions > 1024) {
-      throw new RangeError(`partitions must be an integer in 1..1024, got ${this.partitions}`);
+    if (
+      !Number.isInteger(this.partitions) ||
+      this.partitions < 1 ||
+      this.partitions > MAX_PARTITIONS
+    ) {
+      throw new RangeError(
+        `partitions must be an integer in 1..${MAX_PARTITIONS}, got ${this.partitions}`,
+      );
     }
   }
 

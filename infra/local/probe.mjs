@@ -27,7 +27,7 @@ function load(name) {
   } catch (err) {
     if (err && err.code === 'MODULE_NOT_FOUND') {
       console.error(
-        `[probe] cannot load '${name}' from ${path.join(repoRoot, 'node_modules')}: run \`corepack pnpm install\` first`,
+        `[probe] cannot load '${name}' from ${path.join(repoRoot, 'node_modules')}: install the workspace first (\`npm start\` or \`npm test\` does, with the pinned pnpm)`,
       );
       process.exit(2);
     }

@@ -57,7 +57,7 @@ export interface KafkaSubscriberOptions extends KafkaTransportOptions {
    * (6 s by default). Default 30 000 ms.
    */
   sessionTimeoutMs?: number;
-  /** Heartbeat period, also while a handler runs. Default 3000 ms (a third of the session). */
+  /** Heartbeat period, also while a handler runs. Default 3000 ms, a tenth of the default session; keep it below a third of `sessionTimeoutMs`. */
   heartbeatIntervalMs?: number;
   /**
    * How long members get to finish their in-flight deliveries and rejoin when the group

@@ -379,7 +379,14 @@ describe('sse-gateway admission', () => {
     expect(text).toMatch(/"method":"session"/);
     const exit = short.stop('SIGTERM');
     await readUntil(/"method":"shutdown"/);
-    expect(text).toMatch(/retry: \d+\n\ndata: \{"jsonrpc":"2.0","method":"shutdown"/);
+    // A retry hint, then the shutdown frame with the id to resume from: the session's, as
+    // nothing else was sent.
+    const sessionId = /id: (\S+)\ndata: \{"jsonrpc":"2.0","method":"session"/.exec(text)?.[1];
+    expect(sessionId).toBeDefined();
+    expect(text).toMatch(/retry: \d+\n\nid: (\S+)\ndata: \{"jsonrpc":"2.0","method":"shutdown"/);
+    expect(/id: (\S+)\ndata: \{"jsonrpc":"2.0","method":"shutdown"/.exec(text)?.[1]).toBe(
+      sessionId,
+    );
     await readUntil(/$^/); // until the stream ends
     expect(await exit).toBe(0);
     controller.abort();

@@ -17,6 +17,13 @@ export class SseConnection {
   /** Frames that arrived while the replay was written; undefined once the connection is live. */
   pending: string[] | undefined;
   private pendingBytes = 0;
+  /** The id of the last pending frame: the client's last id once the queue is written. */
+  private pendingId: string | undefined;
+  /**
+   * The id of the last frame written to the client: where it resumes from. Frames without a log
+   * position of their own (recovery, shutdown) repeat it, so every frame has an `id:`.
+   */
+  lastId: string | undefined;
   closed = false;
 
   constructor(
@@ -27,21 +34,26 @@ export class SseConnection {
     private readonly maxBytes: number,
   ) {}
 
-  /** Writes a frame now, or queues it while buffering; false when the client cannot keep up. */
-  send(frame: string): boolean {
+  /**
+   * Writes frames now, or queues them while buffering; false when the client cannot keep up.
+   * `id` is the id of the last frame in `frames`.
+   */
+  send(frames: string, id: string): boolean {
     if (this.closed) return true;
     if (this.pending) {
-      this.pending.push(frame);
-      this.pendingBytes += frame.length;
+      this.pending.push(frames);
+      this.pendingBytes += frames.length;
+      this.pendingId = id;
       return this.pendingBytes <= this.maxBytes;
     }
-    return this.write(frame);
+    return this.write(frames, id);
   }
 
-  /** Writes past the pending queue (the replay itself). */
-  write(frame: string): boolean {
+  /** Writes past the pending queue (the replay itself); `id` as in send(). */
+  write(frames: string, id?: string): boolean {
     if (this.closed) return true;
-    this.sink.write(frame);
+    this.sink.write(frames);
+    if (id !== undefined) this.lastId = id;
     return this.sink.writableLength <= this.maxBytes;
   }
 
@@ -52,6 +64,8 @@ export class SseConnection {
     this.pendingBytes = 0;
     let ok = true;
     for (const frame of pending) ok = this.write(frame) && ok;
+    if (this.pendingId !== undefined && !this.closed) this.lastId = this.pendingId;
+    this.pendingId = undefined;
     return ok;
   }
 

@@ -152,7 +152,11 @@ export class SseHub {
       sink,
       this.settings.bufferMaxBytes,
     );
-    if (lastEventId !== undefined) connection.pending = [];
+    if (lastEventId !== undefined) {
+      connection.pending = [];
+      // Until the replay is written, the client resumes from where it came from.
+      connection.lastId = lastEventId;
+    }
     this.register(connection);
     sink.once('close', () => this.release(connection, 'client'));
     for (const listener of this.options.listeners ?? []) listener.opened(connection);
@@ -184,8 +188,10 @@ export class SseHub {
         );
         if (connection.closed) return connection;
         this.session(connection, upTo, 'recovery', 0);
+        // The state is as of the session's position: the recovery frame repeats its id.
         connection.write(
-          notificationFrame(undefined, 'recovery', { reason: plan.reason, positions }),
+          notificationFrame(upTo, 'recovery', { reason: plan.reason, positions }),
+          upTo,
         );
       }
     } catch (error) {
@@ -209,9 +215,10 @@ export class SseHub {
     this.abort.abort();
     const base = this.settings.retryMs;
     for (const connection of [...this.all]) {
+      // The id the client resumes from: the last one it was sent (a queued replay tail is not).
       const frame =
         retryFrame(base + Math.random() * base) +
-        notificationFrame(undefined, 'shutdown', { serverId: this.options.serverId });
+        notificationFrame(connection.lastId, 'shutdown', { serverId: this.options.serverId });
       this.close(connection, 'shutdown', frame);
     }
     await this.following;
@@ -259,19 +266,26 @@ export class SseHub {
   private dispatch(entries: LoggedNotification[]): void {
     const slow: SseConnection[] = [];
     let sent = 0;
-    const batch = entries.length > 1 ? new Map<SseConnection, string>() : undefined;
+    const batch =
+      entries.length > 1 ? new Map<SseConnection, { chunk: string; id: string }>() : undefined;
     for (const entry of entries) {
       let frame: string | undefined;
       for (const connection of this.recipients(entry.notification)) {
         frame ??= notificationFrame(entry.id, entry.notification.method, entry.notification.params);
-        if (batch) batch.set(connection, (batch.get(connection) ?? '') + frame);
-        else if (!connection.send(frame)) slow.push(connection);
+        if (batch) {
+          const pending = batch.get(connection);
+          if (pending) {
+            pending.chunk += frame;
+            pending.id = entry.id;
+          } else batch.set(connection, { chunk: frame, id: entry.id });
+        } else if (!connection.send(frame, entry.id)) slow.push(connection);
         sent += 1;
       }
       this.position = entry.id;
     }
     if (batch)
-      for (const [connection, chunk] of batch) if (!connection.send(chunk)) slow.push(connection);
+      for (const [connection, { chunk, id }] of batch)
+        if (!connection.send(chunk, id)) slow.push(connection);
     if (sent > 0) this.options.metrics?.frames.inc(sent);
     for (const connection of slow) this.drop(connection);
     for (const waiter of this.waiting)
@@ -306,6 +320,7 @@ export class SseHub {
         { connectionId: connection.id, serverId: this.options.serverId, resumed, replayed },
         this.settings.retryMs,
       ),
+      id,
     );
   }
 
@@ -313,6 +328,7 @@ export class SseHub {
     this.options.metrics?.frames.inc();
     return connection.write(
       notificationFrame(entry.id, entry.notification.method, entry.notification.params),
+      entry.id,
     );
   }
 

@@ -258,7 +258,8 @@ describe('SseHub', () => {
       });
       expect(session?.id).toBe(await context.log.latestId());
       expect(frame?.method).toBe('recovery');
-      expect(frame?.id).toBeUndefined();
+      // The state is as of the session's position: resuming from either id is the same.
+      expect(frame?.id).toBe(session?.id);
       expect(frame?.params?.reason).toBe(reason);
       // In no group (gary), in ash's group (misty), ash himself; not brock of another group.
       expect((frame?.params?.positions as { trainerId: string }[]).map((p) => p.trainerId)).toEqual(
@@ -366,17 +367,43 @@ describe('SseHub', () => {
     });
 
     it('on stop tells every client to come back later and closes the streams', async () => {
-      const { hub, open } = await setup({ settings: { retryMs: 1_000 } });
+      const { hub, log, open, toUser } = await setup({ settings: { retryMs: 1_000 } });
       const sinks = [await open('ash'), await open('misty')];
+      const delivered = await log.append(toUser('ash'));
+      await until(() => sinks[0]!.notifications('command.result').length === 1, 'the frame');
+      const sessionOfMisty = sinks[1]!.notifications('session')[0]?.id;
       await hub.stop();
       expect(hub.admit('ash')).toMatchObject({ ok: false, status: 503 });
-      for (const sink of sinks) {
+      // The shutdown frame repeats the id each client resumes from: its last one.
+      for (const [sink, lastId] of [
+        [sinks[0]!, delivered],
+        [sinks[1]!, sessionOfMisty],
+      ] as const) {
         expect(sink.ended).toBe(true);
         const [retry, shutdown] = sink.frames().slice(-2);
         expect(retry?.retry).toBeGreaterThanOrEqual(1_000);
         expect(retry?.retry).toBeLessThanOrEqual(2_000);
         expect(shutdown).toMatchObject({ method: 'shutdown', params: { serverId: 'gw-1' } });
+        expect(shutdown?.id).toBeDefined();
+        expect(shutdown?.id).toBe(lastId);
       }
+    });
+
+    it("on stop before a resume's replay is written, the shutdown id is the client's own", async () => {
+      const { hub, log, toUser } = await setup();
+      const first = await log.append(toUser('ash'));
+      const missed = await log.append(toUser('ash'));
+      const sink = new TestSink();
+      expect(hub.admit('ash')).toEqual({ ok: true });
+      // Opened with a Last-Event-ID and stopped before the replay is read: nothing was written,
+      // so the client must resume from where it was, or it would skip `missed`.
+      const opening = hub.open({ userId: 'ash', trainerIds: [] }, sink, first);
+      await hub.stop();
+      await opening;
+      const shutdown = sink.notifications('shutdown')[0];
+      const written = sink.frames().filter((frame) => frame.id !== undefined);
+      expect(written.map((frame) => frame.id)).not.toContain(missed);
+      expect(shutdown?.id).toBe(first);
     });
   });
 });

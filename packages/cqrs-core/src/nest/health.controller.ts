@@ -1,4 +1,13 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  Controller,
+  type ExceptionFilter,
+  Get,
+  Inject,
+  ServiceUnavailableException,
+  UseFilters,
+} from '@nestjs/common';
 import {
   HealthCheck,
   HealthCheckService,
@@ -10,6 +19,21 @@ import { HealthMonitor, type HealthSnapshot } from '../health/health.monitor';
 import { HEALTH_PROBES, SERVICE_OPTIONS } from './service.tokens';
 import { type ServiceOptions } from './service.options';
 
+interface JsonResponse {
+  status(code: number): { json(body: unknown): void };
+}
+
+/**
+ * A failed readiness check answers 503 with Terminus's own document (`status`, `info`,
+ * `error`, `details`), which monitors read, not with problem details.
+ */
+@Catch(ServiceUnavailableException)
+class HealthDocumentFilter implements ExceptionFilter {
+  catch(exception: ServiceUnavailableException, host: ArgumentsHost): void {
+    host.switchToHttp().getResponse<JsonResponse>().status(503).json(exception.getResponse());
+  }
+}
+
 /**
  * `GET /health`: the periodic checks and their history.
  * `GET /health/live`: the process runs (never touches a dependency, so a slow server never
@@ -17,6 +41,7 @@ import { type ServiceOptions } from './service.options';
  * 503 with the failing ones otherwise.
  */
 @Controller('health')
+@UseFilters(HealthDocumentFilter)
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import {
   type ArgumentsHost,
   Catch,
@@ -5,6 +6,7 @@ import {
   HttpException,
   HttpStatus,
 } from '@nestjs/common';
+import { pathOf } from './log.redaction';
 
 interface HttpResponseLike {
   status(code: number): HttpResponseLike;
@@ -33,16 +35,24 @@ export class ProblemException extends HttpException {
 
 /**
  * Every HTTP error becomes `application/problem+json` (RFC 9457) in one place; unexpected
- * errors are 500 without internals (the log has them).
+ * errors are 500 without internals (the log has them). `instance` is the request's path: its
+ * query string may hold a credential (`?token=`), which an error document never echoes.
+ * CausewayServiceModule installs it for the whole app, unknown routes included.
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
+    // Installed app-wide, it also sees message handlers (a transport strategy): their errors go
+    // back, unchanged, to the transport, which retries or dead-letters them.
+    if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
     const response = http.getResponse<HttpResponseLike>();
     const request = http.getRequest<{ url?: string }>();
     const problem = toProblem(exception);
-    problem.instance ??= request.url;
+    problem.instance ??= pathOf(request.url);
+    // Nest's 404 names the whole target ("Cannot GET /a?token=…"): name the path only.
+    if (request.url && problem.detail?.includes(request.url))
+      problem.detail = problem.detail.split(request.url).join(pathOf(request.url));
     if (problem.status === HttpStatus.UNAUTHORIZED)
       response.setHeader('WWW-Authenticate', 'Bearer');
     response.setHeader('Content-Type', 'application/problem+json');
@@ -72,10 +82,28 @@ function toProblem(exception: unknown): ProblemDetails {
       detail: Array.isArray(detail) ? detail.join('; ') : String(detail),
     };
   }
+  // Client errors of Express's middleware (http-errors: a body too large, malformed JSON, …).
+  const status = clientErrorStatus(exception);
+  if (status !== undefined) {
+    const { message, expose } = exception as { message?: unknown; expose?: unknown };
+    return {
+      type: 'about:blank',
+      title: STATUS_CODES[status] ?? 'Bad Request',
+      status,
+      detail: expose === true && typeof message === 'string' ? message : STATUS_CODES[status],
+    };
+  }
   return {
     type: 'about:blank',
     title: 'Internal Server Error',
     status: 500,
     detail: 'The server failed to handle the request.',
   };
+}
+
+function clientErrorStatus(exception: unknown): number | undefined {
+  if (typeof exception !== 'object' || exception === null) return undefined;
+  const { status, statusCode } = exception as { status?: unknown; statusCode?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  return typeof code === 'number' && code >= 400 && code < 500 ? code : undefined;
 }

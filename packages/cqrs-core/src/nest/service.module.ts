@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -6,13 +7,16 @@ import { HealthMonitor } from '../health/health.monitor';
 import { type HealthProbe } from '../health/health-probe.port';
 import { ConnectionsLifecycle } from './connections.lifecycle';
 import { HealthController } from './health.controller';
+import { REDACTED_LOG_PATHS, redactTarget } from './log.redaction';
 import { MetricsController } from './metrics.controller';
+import { ProblemDetailsFilter } from './problem-details.filter';
 import { type ServiceOptions } from './service.options';
 import { HEALTH_PROBES, METRICS_REGISTRY, SERVICE_OPTIONS } from './service.tokens';
 
 /**
- * What every Causeway service has: JSON logs (pino), /health/live, /health/ready, /metrics,
- * and the lifecycle of its connections. Import once in the app's root module.
+ * What every Causeway service has: JSON logs (pino) without credentials, /health/live,
+ * /health/ready, /metrics, RFC 9457 problem details for every HTTP error (unknown routes
+ * included), and the lifecycle of its connections. Import once in the app's root module.
  */
 @Module({})
 export class CausewayServiceModule {
@@ -28,8 +32,14 @@ export class CausewayServiceModule {
           pinoHttp: {
             level: options.logLevel,
             base: { service: options.service, instance: options.instanceId },
-            // Never log credentials.
-            redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'],
+            // Never log credentials: not in headers, not in the request target, not in a cookie set.
+            redact: REDACTED_LOG_PATHS,
+            serializers: {
+              req: (req: { url?: string }) => {
+                req.url = redactTarget(req.url);
+                return req;
+              },
+            },
             autoLogging: {
               ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health'),
             },
@@ -38,6 +48,7 @@ export class CausewayServiceModule {
       ],
       controllers: [HealthController, MetricsController],
       providers: [
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         { provide: SERVICE_OPTIONS, useValue: options },
         { provide: METRICS_REGISTRY, useValue: registry },
         // One mutable list: other modules (CqrsCoreModule) add their probes at start-up.

@@ -134,6 +134,25 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       expect(lines.some((line) => line.includes('listening on'))).toBe(true);
     });
 
+    it('answers an unknown path with 404 problem details, never echoing or logging a credential', async () => {
+      const secret = `secret-${ns.id}`;
+      const response = await fetch(`${service.url}/no-such-path?token=${secret}&page=2`);
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      const body = (await response.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ status: 404, title: 'Not Found', instance: '/no-such-path' });
+      expect(JSON.stringify(body)).not.toContain(secret);
+      // The access log line is written once the response finished: wait for it.
+      const deadline = Date.now() + 5_000;
+      let line: string | undefined;
+      while (!line && Date.now() < deadline) {
+        line = service.stdoutLines().find((l) => l.includes('/no-such-path'));
+        if (!line) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(line).toContain('token=[Redacted]&page=2');
+      expect(service.stdoutLines().join('\n')).not.toContain(secret);
+    });
+
     it('reports not ready, naming the server, while a server is unreachable', async () => {
       const [first] = spec.servers as [ServerName];
       const unreachable: Record<ServerName, string> = {

@@ -1,0 +1,49 @@
+/** Query parameters whose values are credentials (stream tokens, bearer tokens in links). */
+const CREDENTIAL_PARAMETERS = /^(token|access_token|id_token|api_key|apikey|key|password|secret)$/i;
+
+/** What replaces a credential in a log line or an error document. */
+export const REDACTED = '[Redacted]';
+
+/**
+ * The request target with every credential in its query string replaced (`/events?token=…` →
+ * `/events?token=[Redacted]`), for logs. Anything that does not parse as a query parameter is
+ * kept as it came; a target without a query string is returned unchanged.
+ */
+export function redactTarget(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  const query = target.indexOf('?');
+  if (query < 0) return target;
+  const parameters = target
+    .slice(query + 1)
+    .split('&')
+    .map((parameter) => {
+      const equals = parameter.indexOf('=');
+      const name = equals < 0 ? parameter : parameter.slice(0, equals);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // A malformed escape: judge the name as it came.
+      }
+      return CREDENTIAL_PARAMETERS.test(decoded) ? `${name}=${REDACTED}` : parameter;
+    });
+  return `${target.slice(0, query)}?${parameters.join('&')}`;
+}
+
+/** The path of a request target, without its query string: what an error document names. */
+export function pathOf(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  const query = target.indexOf('?');
+  return query < 0 ? target : target.slice(0, query);
+}
+
+/**
+ * pino redaction paths of every Causeway service: request credentials and the session cookie
+ * a response sets (its value is an access token).
+ */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.query.token',
+  'res.headers["set-cookie"]',
+];

@@ -300,6 +300,14 @@ describe('command-api over HTTP', () => {
       },
     });
     expect(rpc.body.result).toEqual(mine.body);
+    // A UUID is read case-insensitively.
+    const upper = await call(
+      'GET',
+      `${api.url}/api/commands/${accepted.body.commandId.toUpperCase()}`,
+      { token },
+    );
+    expect(upper.status).toBe(200);
+    expect(upper.body).toMatchObject({ commandId: accepted.body.commandId, issuerId: sabrina });
     const other = await call('GET', `${api.url}/api/commands/${accepted.body.commandId}`, {
       token: await tokenOf(unique('koga')),
     });
@@ -428,6 +436,26 @@ describe('command-api over HTTP', () => {
           { field: 'action', message: expect.any(String) },
         ]),
       );
+      // Starting without a direction would only be refused by the trainer: refused here.
+      const still = { directionX: 0, directionY: 0, action: 'start' };
+      const standing = await call('POST', `${api.url}/api/trainers/${will}/move`, {
+        token,
+        body: still,
+      });
+      expect(standing.status).toBe(422);
+      expect(standing.body.errors).toEqual([
+        { field: 'directionX', message: 'and directionY cannot both be 0 to start moving' },
+      ]);
+      const standingRpc = await call('POST', `${api.url}/rpc`, {
+        token,
+        body: {
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'trainer.move',
+          params: { trainerId: will, ...still },
+        },
+      });
+      expect(standingRpc.body.error.code).toBe(-32602);
       await expectNothingSentFor(will);
     });
 
@@ -524,6 +552,14 @@ describe('command-api over HTTP', () => {
       expect(retry.status).toBe(202);
       expect(retry.body).toEqual(first.body);
       expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      // The same JSON written otherwise (key order, whitespace) is the same request.
+      const rewritten = await call('POST', `${api.url}/api/trainers/${jasmine}/move`, {
+        token,
+        raw: `{ "action": "start",\n  "directionY": -1, "directionX": 1 }`,
+        headers,
+      });
+      expect(rewritten.status).toBe(202);
+      expect(rewritten.body).toEqual(first.body);
       const other = await call('POST', `${api.url}/api/trainers/${jasmine}/move`, {
         token,
         body: { ...move, action: 'stop' },
@@ -725,6 +761,23 @@ describe('command-api limits', () => {
       expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
       await commandArrives(answers[2]!.body.commandId);
       expect(received.filter((e) => e.aggregateId === surge)).toHaveLength(3);
+      // A JSON-RPC batch costs a point per call: a second batch of two exceeds the rate.
+      const batcher = unique('batcher');
+      const batchToken = await tokenOf(batcher);
+      const batch = [1, 2].map((id) => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'trainer.move',
+        params: { trainerId: batcher, ...move },
+      }));
+      const first = await call('POST', `${strict.url}/rpc`, { token: batchToken, body: batch });
+      expect(first.status).toBe(200);
+      const second = await call('POST', `${strict.url}/rpc`, { token: batchToken, body: batch });
+      expect(second.status).toBe(429);
+      await commandArrives(
+        (first.body as { result: { commandId: string } }[])[1]!.result.commandId,
+      );
+      expect(received.filter((e) => e.aggregateId === batcher)).toHaveLength(2);
       // Unauthenticated callers are limited by address: past the limit they get 429 before 401.
       const anonymous = [];
       for (let i = 0; i < 4; i++)

@@ -103,15 +103,20 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
     expect(mistyStream.frames.some((f) => f.method === 'command.result')).toBe(false);
   });
 
-  it('reports a rejected move with its reason to the sender only', async () => {
+  it('reports a rejected command with its reason to the sender only', async () => {
     const brock = await signIn('brock');
     const brockStream = await stream(brock);
-    const rejected = await move(brock, 'brock', { directionX: 0, directionY: 0, action: 'start' });
-    expect(rejected.status).toBe(202);
-    const status = await statusOf(brock, rejected.body.commandId as string, 'rejected');
+    // A trainer that never moved does not exist yet: it cannot join a group.
+    const join = await fetch(`${app.url}/api/trainers/brock/groups/pewter`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${brock}` },
+    });
+    expect(join.status).toBe(202);
+    const rejected = (await join.json()) as { commandId: string };
+    const status = await statusOf(brock, rejected.commandId, 'rejected');
     expect(status).toMatchObject({
       status: 'rejected',
-      reason: expect.stringMatching(/direction/),
+      reason: expect.stringMatching(/brock/),
     });
     await brockStream.waitFor(
       (f) => f.method === 'command.result' && f.params.status === 'rejected',

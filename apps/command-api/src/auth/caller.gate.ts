@@ -8,7 +8,8 @@ import { type ApiRequest, header } from '../http/http.types';
 /**
  * The door of every command endpoint: who is calling (Bearer JWT → Caller), and whether they
  * are within their rate. The limit is counted per user id, or per client IP when the token is
- * missing or invalid — so a flood of bad tokens is throttled too (429 before 401).
+ * missing or invalid — so a flood of bad tokens is throttled too (429 before 401). A request
+ * costs one point; a JSON-RPC batch costs one per call (see charge).
  */
 @Injectable()
 export class CallerGate {
@@ -35,9 +36,18 @@ export class CallerGate {
     return caller;
   }
 
-  private async consume(key: string): Promise<void> {
+  /**
+   * Charges `points` more to an admitted caller's rate (the further calls of a batch: a batch
+   * must not buy many commands for the price of one request).
+   * @throws RateLimitedError when that goes beyond the caller's rate
+   */
+  async charge(caller: Caller, points: number): Promise<void> {
+    if (points > 0) await this.consume(`user:${caller.userId}`, points);
+  }
+
+  private async consume(key: string, points = 1): Promise<void> {
     try {
-      await this.options.rateLimiter.consume(key);
+      await this.options.rateLimiter.consume(key, points);
     } catch (error) {
       if (error instanceof RateLimiterRes)
         throw new RateLimitedError(Math.max(1, Math.ceil(error.msBeforeNext / 1000)));

@@ -13,6 +13,7 @@ import {
   CommandRefusedError,
   ForbiddenTrainerError,
   NotFoundError,
+  ValidationError,
 } from '../errors/command-api.errors';
 import { type Accepted } from './command.schemas';
 
@@ -38,6 +39,11 @@ export class CommandService {
     caller: Caller,
     input: Omit<MoveTrainerCommand, 'timestamp'> & { timestamp?: number },
   ): Promise<Accepted> {
+    // The trainer would refuse it: say so now (422 / -32602) rather than send a doomed command.
+    if (input.action === 'start' && input.directionX === 0 && input.directionY === 0)
+      throw new ValidationError([
+        { field: 'directionX', message: 'and directionY cannot both be 0 to start moving' },
+      ]);
     this.authorize(caller, input.trainerId);
     const data: MoveTrainerCommand = {
       trainerId: input.trainerId,
@@ -65,8 +71,9 @@ export class CommandService {
   }
 
   /** The status of one of the caller's commands; someone else's is "not found", never leaked. */
+  /** A command's status; its id is a UUID, read case-insensitively (RFC 9562). */
   async status(caller: Caller, commandId: string): Promise<CommandStatus> {
-    const status = await this.options.commandStatus.get(commandId);
+    const status = await this.options.commandStatus.get(commandId.toLowerCase());
     if (!status || status.issuerId !== caller.userId)
       throw new NotFoundError(`no command ${commandId}`);
     return status;

@@ -15,9 +15,26 @@ export interface Produced extends Answer {
 }
 
 /**
+ * JSON text with every object's keys sorted, so two texts of one value give one string (the
+ * parse already dropped whitespace).
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null)
+    return `{${Object.keys(value)
+      .sort()
+      .map(
+        (key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`,
+      )
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
+/**
  * `Idempotency-Key`: the first answer to a (caller, key) is stored with a fingerprint of method,
- * path and body; a retry gets that answer again and sends nothing; the same key with another
- * request, or while the first is still in flight, is a 409. Failed requests free the key.
+ * path and body (a JSON body by its value, see canonicalJson); a retry gets that answer again
+ * and sends nothing; the same key with another request, or while the first is still in flight,
+ * is a 409. Failed requests free the key.
  */
 @Injectable()
 export class IdempotencyGate {
@@ -39,9 +56,11 @@ export class IdempotencyGate {
         { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
       ]);
     const scoped = `${encodeURIComponent(caller.userId)}:${key}`;
+    const body = request.commandApiBody;
     const fingerprint = createHash('sha256')
       .update(`${request.method} ${request.originalUrl}\n`)
-      .update(request.commandApiBody?.raw ?? Buffer.alloc(0))
+      // A JSON body by its meaning: whitespace and key order do not make another request.
+      .update(body?.kind === 'json' ? canonicalJson(body.value) : (body?.raw ?? Buffer.alloc(0)))
       .digest('hex');
     const begun = await this.options.idempotency.begin(scoped, fingerprint, LEASE_MS);
     if (begun.state === 'completed')

@@ -48,11 +48,16 @@ export function parseErrorResponse(reason: string): JsonRpcResponse {
   };
 }
 
+/** Calls one batch may hold; a larger batch is refused whole (-32600), nothing of it runs. */
+export const MAX_BATCH = 100;
+
 /**
  * JSON-RPC 2.0 over one parsed HTTP body: a single request or a batch. Calls of a batch run one
  * after the other, in order (a trainer's start then stop must reach the bus in that order).
- * Notifications (no `id`) get no response entry, even on error; an empty batch is an invalid
- * request. Positional params are refused: every method takes named params.
+ * Notifications (a valid request without `id`) get no response entry, even on error; a malformed
+ * request is answered even without an id (id null). An empty batch, or one of more than
+ * MAX_BATCH calls, is an invalid request. Positional params are refused: every method takes
+ * named params.
  */
 export async function answerJsonRpc(
   body: unknown,
@@ -72,6 +77,15 @@ export async function answerJsonRpc(
     if (body.length === 0)
       return {
         response: invalidRequest(null, 'an empty batch is not a request'),
+        calls: [{ method: '(batch)', outcome: 'invalid-request' }],
+        storable,
+      };
+    if (body.length > MAX_BATCH)
+      return {
+        response: invalidRequest(
+          null,
+          `a batch holds at most ${MAX_BATCH} calls, this one ${body.length}`,
+        ),
         calls: [{ method: '(batch)', outcome: 'invalid-request' }],
         storable,
       };
@@ -97,15 +111,17 @@ async function answerOne(
   if (!isNotification && !isId(id))
     return { response: invalidRequest(null, '"id" must be a string, a number or null') };
   const validId = isNotification ? null : (id as JsonRpcId);
+  // Only a valid Request object without an id is a notification: a malformed one is answered
+  // (with id null when it has none), or the caller would never learn that nothing was sent.
+  if (jsonrpc !== '2.0') return { response: invalidRequest(validId, '"jsonrpc" must be "2.0"') };
+  if (typeof method !== 'string' || method.length === 0)
+    return { response: invalidRequest(validId, '"method" must be a non-empty string') };
+  if (params !== undefined && (typeof params !== 'object' || params === null))
+    return { response: invalidRequest(validId, '"params" must be an object') };
   const fail = (error: JsonRpcError) => ({
     response: isNotification ? undefined : { jsonrpc: '2.0' as const, id: validId, error },
     errorCode: error.code,
   });
-  if (jsonrpc !== '2.0') return fail(invalidRequest(validId, '"jsonrpc" must be "2.0"').error!);
-  if (typeof method !== 'string' || method.length === 0)
-    return fail(invalidRequest(validId, '"method" must be a non-empty string').error!);
-  if (params !== undefined && (typeof params !== 'object' || params === null))
-    return fail(invalidRequest(validId, '"params" must be an object').error!);
   const handler = Object.hasOwn(methods, method) ? methods[method] : undefined;
   if (!handler)
     return fail({

@@ -4,7 +4,12 @@ import {
   NotFoundError,
   ValidationError,
 } from '../errors/command-api.errors';
-import { answerJsonRpc, parseErrorResponse, type JsonRpcMethod } from './json-rpc.protocol';
+import {
+  answerJsonRpc,
+  MAX_BATCH,
+  parseErrorResponse,
+  type JsonRpcMethod,
+} from './json-rpc.protocol';
 
 describe('JSON-RPC 2.0 over one HTTP body', () => {
   const seen: unknown[] = [];
@@ -92,6 +97,14 @@ describe('JSON-RPC 2.0 over one HTTP body', () => {
     ['a method that is not a string', { jsonrpc: '2.0', id: 2, method: 5 }, 2],
     ['params that are a string', { jsonrpc: '2.0', id: 3, method: 'echo', params: 'x' }, 3],
     ['an id that is an object', { jsonrpc: '2.0', id: {}, method: 'echo' }, null],
+    // Malformed and without an id: not a notification (only a valid Request is), so answered.
+    ["the spec's own example", { jsonrpc: '2.0', method: 1, params: 'bar' }, null],
+    ['a bare object without jsonrpc or id', { method: 'echo', params: { n: 1 } }, null],
+    [
+      'params that are a string, without an id',
+      { jsonrpc: '2.0', method: 'echo', params: 'x' },
+      null,
+    ],
   ])('answers %s with -32600 invalid request', async (_, body, id) => {
     const answer = await answerJsonRpc(body, methods);
     expect(answer.response).toEqual({
@@ -100,6 +113,22 @@ describe('JSON-RPC 2.0 over one HTTP body', () => {
       error: expect.objectContaining({ code: -32600 }),
     });
     expect(seen).toEqual([]);
+  });
+
+  it('refuses a batch of more than MAX_BATCH calls whole, running none of them', async () => {
+    const call = { jsonrpc: '2.0', id: 1, method: 'echo', params: {} };
+    const answer = await answerJsonRpc(Array(MAX_BATCH + 1).fill(call), methods);
+    expect(answer.response).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: expect.objectContaining({
+        code: -32600,
+        message: `Invalid Request: a batch holds at most ${MAX_BATCH} calls, this one ${MAX_BATCH + 1}`,
+      }),
+    });
+    expect(seen).toEqual([]);
+    const full = await answerJsonRpc(Array(MAX_BATCH).fill(call), methods);
+    expect(full.response).toHaveLength(MAX_BATCH);
   });
 
   it('answers each invalid member of a batch with its own -32600', async () => {

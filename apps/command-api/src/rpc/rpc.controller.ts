@@ -6,7 +6,12 @@ import { EndpointRunner } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
 import { IdempotencyGate } from '../idempotency/idempotency.gate';
 import { CommandApiMetrics } from '../metrics/command-api.metrics';
-import { answerJsonRpc, type JsonRpcMethod, parseErrorResponse } from './json-rpc.protocol';
+import {
+  answerJsonRpc,
+  type JsonRpcMethod,
+  MAX_BATCH,
+  parseErrorResponse,
+} from './json-rpc.protocol';
 import { rpcMethods, seedMoveMethods } from './rpc.methods';
 
 /**
@@ -15,7 +20,8 @@ import { rpcMethods, seedMoveMethods } from './rpc.methods';
  * your trainer, -32004 unknown command, -32005 bus unavailable, -32603). Errors of the whole
  * HTTP request are HTTP problem details, as on the REST endpoints: 401 missing/invalid token
  * (with WWW-Authenticate), 429 rate limited, 409 Idempotency-Key conflict, 413, 415.
- * A request of notifications only is answered 204.
+ * A request of notifications only is answered 204. A batch holds at most MAX_BATCH calls and
+ * costs one rate-limit point per call.
  */
 @Controller()
 export class RpcController {
@@ -64,9 +70,13 @@ export class RpcController {
         this.metrics.count(`rpc (unparsed)`, 'parse-error');
         return { status: 200, body: parseErrorResponse(reason), outcome: 'ok' };
       }
+      const value = normalize(body.value);
+      // A batch costs one point per call (a refused, oversized one costs one: it runs nothing).
+      if (Array.isArray(value) && value.length <= MAX_BATCH)
+        await this.gate.charge(caller, value.length - 1);
       const methods = methodsOf(caller);
       const answer = await this.idempotency.run(caller, request, async () => {
-        const rpc = await answerJsonRpc(normalize(body.value), methods);
+        const rpc = await answerJsonRpc(value, methods);
         for (const call of rpc.calls)
           this.metrics.count(
             `rpc ${Object.hasOwn(methods, call.method) ? call.method : '(unknown)'}`,

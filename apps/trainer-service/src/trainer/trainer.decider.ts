@@ -65,9 +65,15 @@ export function positionAt(
   };
 }
 
+/**
+ * The unit vector of (x, y), for any finite non-zero input: scaled to its largest component
+ * first, so that the length neither overflows (1e308) nor underflows (5e-324) on the way.
+ */
 function unit(x: number, y: number): Vector {
-  const length = Math.hypot(x, y);
-  return { x: x / length, y: y / length };
+  const scale = Math.max(Math.abs(x), Math.abs(y));
+  const [sx, sy] = [x / scale, y / scale];
+  const length = Math.hypot(sx, sy);
+  return { x: sx / length, y: sy / length };
 }
 
 function move(command: MoveTrainer, state: TrainerState, speed: number): TrainerMoved {

@@ -79,6 +79,18 @@ describe('trainer decider', () => {
     expect(positionAt(state, T0 - 1_000)).toEqual({ x: 0, y: 0 });
   });
 
+  it.each([
+    ['huge', 1.7e308, 1.7e308],
+    ['tiny', 5e-324, 5e-324],
+  ])('normalizes %s directions to a unit vector', (_, dx, dy) => {
+    const decided = decider.decide(move('start', dx, dy, T0), decider.initialState());
+    const [event] = (Array.isArray(decided) ? decided : [decided]) as TrainerMoved[];
+    const { direction } = event!.data.movement;
+    expect(direction.x).toBeCloseTo(Math.SQRT1_2, 12);
+    expect(direction.y).toBeCloseTo(Math.SQRT1_2, 12);
+    expect(Math.hypot(direction.x, direction.y)).toBeCloseTo(1, 12);
+  });
+
   it('refuses to start without a direction', () => {
     spec
       .given([])

@@ -67,10 +67,13 @@ export class TokenService {
       });
       if ((payload.use ?? 'access') !== use)
         throw new InvalidTokenError(`token is a "${String(payload.use)}" token, not "${use}"`);
+      // The user id everything is keyed by: a number or "" would name nobody (or everybody).
+      if (typeof payload.sub !== 'string' || payload.sub.trim().length === 0)
+        throw new InvalidTokenError('invalid token: the "sub" claim must be a non-empty string');
       const trainers = Array.isArray(payload.trainers)
         ? payload.trainers.filter((id): id is string => typeof id === 'string')
         : [];
-      return { userId: payload.sub!, trainerIds: trainers };
+      return { userId: payload.sub, trainerIds: trainers };
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError('token expired');

@@ -42,6 +42,21 @@ describe('TokenService', () => {
     await expect(tokens.verify('not.a.jwt')).rejects.toThrow(InvalidTokenError);
   });
 
+  it.each([
+    ['a number', 123],
+    ['empty', ''],
+    ['blank', '  '],
+  ])('refuses a correctly signed token whose sub is %s', async (_, sub) => {
+    const token = await new SignJWT({ use: 'access', sub } as Record<string, unknown>)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('causeway')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 60)
+      .sign(new TextEncoder().encode(secret));
+    await expect(tokens.verify(token)).rejects.toThrow(
+      'the "sub" claim must be a non-empty string',
+    );
+  });
+
   it('refuses a short secret at construction', () => {
     expect(() => new TokenService({ secret: 'short' })).toThrow(/at least 32/);
   });

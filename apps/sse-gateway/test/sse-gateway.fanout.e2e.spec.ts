@@ -92,7 +92,7 @@ afterEach(() => {
 afterAll(async () => {
   await Promise.all([a, b, ...extra].map((gateway) => gateway?.stop('SIGKILL')));
   await log?.close();
-  const keys = await redis.keys(`${ns.id}:*`);
+  const keys = await redis.keys(`${ns.id}*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
 });
@@ -220,6 +220,26 @@ describe('sse-gateway fan-out across instances', () => {
     expect(await online()).toEqual(expect.arrayContaining(['gw-a', 'gw-b']));
   });
 
+  it("resumes from the session id of a fresh gateway's empty log by replaying what was logged since", async () => {
+    const prefix = `${ns.id}fresh`;
+    const fresh = await startGateway('gw-fresh', { TOPIC_PREFIX: prefix });
+    extra.push(fresh);
+    const freshLog = new RedisNotificationLog({ client: redis, keyPrefix: `${prefix}:` });
+    try {
+      const first = await connect('ash', () => fresh.url);
+      const start = first.sessions()[0]!.id;
+      expect(start).toBe('0-0');
+      first.close();
+      await freshLog.append(toUser('ash', 'result'));
+      const resumed = await connect('ash', () => fresh.url, { 'Last-Event-ID': start });
+      expect(resumed.sessions()[0]?.params).toMatchObject({ resumed: 'replayed', replayed: 1 });
+      await resumed.waitFor((c) => c.ns().includes('result'), 'the missed note');
+      expect(resumed.notifications('recovery')).toEqual([]);
+    } finally {
+      await freshLog.close();
+    }
+  });
+
   it('sends recovery with the visible positions when the client missed more than the history', async () => {
     // The read models as projection-worker writes them with the default READ_MODEL_STORE.
     const positions = new RedisTrainerPositions({ client: redis, keyPrefix: `${ns.id}:` });
@@ -306,6 +326,18 @@ describe('sse-gateway admission', () => {
     const badId = await fetch(`${a.url}/events?lastEventId=nope`, { headers: await bearer('ash') });
     expect(badId.status).toBe(400);
     expect(((await badId.json()) as { detail: string }).detail).toContain('Last-Event-ID');
+    const twice = await fetch(`${a.url}/events?lastEventId=1-0&lastEventId=2-0`, {
+      headers: await bearer('ash'),
+    });
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as { detail: string }).detail).toBe(
+      'lastEventId must appear once',
+    );
+    const badCookie = await fetch(`${a.url}/events`, {
+      headers: { Cookie: 'causeway_token=%E0%A4%A' },
+    });
+    expect(badCookie.status).toBe(401);
+    expect(((await badCookie.json()) as { detail: string }).detail).toContain('causeway_token');
   });
 
   it('opens a stream with a stream token in ?token= and with the session cookie', async () => {
@@ -330,6 +362,11 @@ describe('sse-gateway admission', () => {
     const viaCookie = new SseClient(() => a.url, { Cookie: cookie.split(';')[0]! });
     clients.push(viaCookie);
     await viaCookie.waitFor((c) => c.sessions().length === 1, 'the stream via cookie');
+    // What the page reads besides the stream takes the same cookie.
+    for (const path of ['/api/positions', '/api/presence']) {
+      const answer = await fetch(`${a.url}${path}`, { headers: { Cookie: cookie.split(';')[0]! } });
+      expect({ path, status: answer.status }).toEqual({ path, status: 200 });
+    }
     const logout = await fetch(`${a.url}/api/session`, { method: 'DELETE' });
     expect(logout.headers.get('set-cookie')).toContain('Max-Age=0');
   });

@@ -1,5 +1,6 @@
 import { ProblemException } from '@causeway/cqrs-core/nest';
 import { bearerToken, type Caller, InvalidTokenError, type TokenService } from '@causeway/platform';
+import { queryParameter } from './query.parameter';
 
 /** The HttpOnly cookie that carries an access token for browsers (POST /api/session). */
 export const SESSION_COOKIE = 'causeway_token';
@@ -10,9 +11,15 @@ export interface StreamRequest {
 }
 
 /**
- * Who opens a stream: `Authorization: Bearer <access token>`, else `?token=<stream token>` (for
- * EventSource, which cannot set headers), else the `causeway_token` cookie (access token). The
- * first credential present decides; a bad one is 401 even if another would have been good.
+ * Who is calling, by the first credential present (a bad one is 401 even if another would have
+ * been good; a malformed one too):
+ * - `stream` (GET /events): `Authorization: Bearer <access token>`, else `?token=<stream token>`
+ *   (for EventSource, which cannot set headers; 400 if repeated), else the `causeway_token`
+ *   cookie (access token);
+ * - `access` (what a page reads: GET /api/positions, /api/presence): an access token, as the
+ *   bearer token, else the cookie — a stream token is for the stream only;
+ * - `bearer` (POST /api/stream-tokens, /api/session: they hand out credentials): the bearer
+ *   access token only.
  */
 export class StreamAuthenticator {
   constructor(private readonly tokens: TokenService) {}
@@ -20,9 +27,8 @@ export class StreamAuthenticator {
   async stream(request: StreamRequest): Promise<Caller> {
     const bearer = bearerToken(header(request, 'authorization'));
     if (bearer) return this.verify(bearer, 'access', 'bearer token');
-    const query = request.query?.token;
-    if (typeof query === 'string' && query.length > 0)
-      return this.verify(query, 'stream', 'token parameter');
+    const query = queryParameter(request.query, 'token');
+    if (query) return this.verify(query, 'stream', 'token parameter');
     const cookie = readCookie(header(request, 'cookie'), SESSION_COOKIE);
     if (cookie) return this.verify(cookie, 'access', `${SESSION_COOKIE} cookie`);
     throw unauthorized(
@@ -30,7 +36,14 @@ export class StreamAuthenticator {
     );
   }
 
-  /** API calls (stream tokens, session, presence): a bearer access token only. */
+  async access(request: StreamRequest): Promise<Caller> {
+    const bearer = bearerToken(header(request, 'authorization'));
+    if (bearer) return this.verify(bearer, 'access', 'bearer token');
+    const cookie = readCookie(header(request, 'cookie'), SESSION_COOKIE);
+    if (cookie) return this.verify(cookie, 'access', `${SESSION_COOKIE} cookie`);
+    throw unauthorized(`a bearer access token or the ${SESSION_COOKIE} cookie is required`);
+  }
+
   async bearer(request: StreamRequest): Promise<Caller> {
     const bearer = bearerToken(header(request, 'authorization'));
     if (!bearer) throw unauthorized('a bearer access token is required');
@@ -56,12 +69,18 @@ function header(request: StreamRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The first cookie `name`, URL-decoded (as POST /api/session encodes it); 401 if it cannot be. */
 function readCookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const index = part.indexOf('=');
     if (index > 0 && part.slice(0, index).trim() === name) {
       const value = part.slice(index + 1).trim();
-      return value.length > 0 ? decodeURIComponent(value) : undefined;
+      if (value.length === 0) return undefined;
+      try {
+        return decodeURIComponent(value);
+      } catch {
+        throw unauthorized(`${name} cookie: not a URL-encoded token`);
+      }
     }
   }
   return undefined;

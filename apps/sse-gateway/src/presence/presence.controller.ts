@@ -14,8 +14,9 @@ export interface PresenceView {
 }
 
 /**
- * GET /api/presence (S0-8): who is online on which live instance. The admin token sees
- * everyone; a user sees their own connections and the members of their groups only.
+ * GET /api/presence (S0-8): who is online on which live instance. The admin token (bearer)
+ * sees everyone; a user (bearer access token or the session cookie) sees their own connections
+ * and the members of their groups only.
  */
 @Controller('api')
 @UseFilters(ProblemDetailsFilter)
@@ -59,7 +60,7 @@ export class PresenceController {
   }
 
   private async visibleUsers(req: IncomingMessage): Promise<Set<string>> {
-    const caller = await this.auth.bearer(req);
+    const caller = await this.auth.access(req);
     const visible = new Set([caller.userId]);
     const groups = await this.options.groups.groupsOf(caller.userId);
     for (const members of await Promise.all(groups.map((id) => this.options.groups.membersOf(id))))

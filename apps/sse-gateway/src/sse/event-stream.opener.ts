@@ -1,10 +1,14 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { ProblemException } from '@causeway/cqrs-core/nest';
 import { type Caller, type NotificationLog } from '@causeway/platform';
+import { queryParameter } from '../auth/query.parameter';
 import { type StreamAuthenticator, type StreamRequest } from '../auth/stream.authenticator';
 import { SSE_HEADERS } from './sse.frames';
 import { type SseConnection } from './sse.connection';
 import { type SseHub } from './sse.hub';
+
+/** The query parameters GET /events reads: each may appear once. */
+const STREAM_PARAMETERS = ['token', 'lastEventId'] as const;
 
 /** The answer to "may this request open a stream now?" */
 export type StreamCheck =
@@ -32,6 +36,12 @@ export class EventStreamOpener {
 
   /** Never throws: a refusal carries the error to answer with. Admit right before `start`. */
   async check(request: StreamRequest): Promise<StreamCheck> {
+    try {
+      // A malformed query is 400 before its credential is looked at (and no rejection reason).
+      for (const name of STREAM_PARAMETERS) queryParameter(request.query, name);
+    } catch (error) {
+      return { ok: false, error };
+    }
     let caller: Caller;
     try {
       caller = await this.auth.stream(request);
@@ -82,9 +92,8 @@ export class EventStreamOpener {
 
   private lastEventId(request: StreamRequest): string | undefined {
     const header = request.headers['last-event-id'];
-    const query = request.query?.lastEventId;
-    const value =
-      (typeof header === 'string' && header) || (typeof query === 'string' && query) || undefined;
+    const query = queryParameter(request.query, 'lastEventId');
+    const value = (typeof header === 'string' && header) || query || undefined;
     if (value === undefined) return undefined;
     if (!this.notifications.isId(value))
       throw new ProblemException({

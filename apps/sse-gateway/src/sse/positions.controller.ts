@@ -21,7 +21,7 @@ export class PositionsController {
 
   @Get('positions')
   async positions(@Req() req: IncomingMessage): Promise<{ positions: TrainerPosition[] }> {
-    const caller = await this.auth.bearer(req);
+    const caller = await this.auth.access(req);
     return {
       positions: await visiblePositions(caller, this.options.positions, this.options.groups),
     };

@@ -11,7 +11,7 @@ import { type GatewaySettings } from '../gateway/gateway.settings';
 import { type CloseReason, SseConnection, type SseSink } from './sse.connection';
 import { HEARTBEAT_FRAME, notificationFrame, retryFrame } from './sse.frames';
 import { type SseMetrics } from './sse.metrics';
-import { planResume } from './sse.resume';
+import { LOG_START, planResume } from './sse.resume';
 import { visiblePositions } from './visible-positions';
 
 /** Told when a stream opens and closes (presence, connection events). Must not throw or block. */
@@ -49,8 +49,12 @@ export type Admission =
 export class SseHub {
   private readonly all = new Set<SseConnection>();
   private readonly byUser = new Map<string, Set<SseConnection>>();
-  /** The id of the last entry dispatched ('0-0' before the first). */
-  private position = '0-0';
+  /** The id of the last entry dispatched (LOG_START before the first). */
+  private position = LOG_START;
+  /** Whether the follower started on an empty log, so that it reads the log from its start. */
+  private fromStart = false;
+  /** The first entry of a log followed from its start: what a resume from LOG_START missed first. */
+  private firstId: string | undefined;
   private started = false;
   private stopping = false;
   private readonly abort = new AbortController();
@@ -79,7 +83,8 @@ export class SseHub {
     const { log } = this.options;
     for (let attempt = 1; !this.abort.signal.aborted; attempt++) {
       try {
-        this.position = (await log.latestId()) ?? '0-0';
+        this.position = (await log.latestId()) ?? LOG_START;
+        this.fromStart = this.position === LOG_START;
         break;
       } catch (error) {
         const delay = Math.min(5_000, 100 * 2 ** Math.min(attempt, 6));
@@ -174,6 +179,7 @@ export class SseHub {
         historySize: this.settings.historySize,
         historyTtlMs: this.settings.historyTtlMs,
         now: this.now(),
+        firstId: this.firstId,
       });
       if (plan.kind === 'replay') {
         if (connection.closed) return connection;
@@ -264,6 +270,7 @@ export class SseHub {
    * fall as the rate grows).
    */
   private dispatch(entries: LoggedNotification[]): void {
+    if (this.fromStart) this.firstId ??= entries[0]?.id;
     const slow: SseConnection[] = [];
     let sent = 0;
     const batch =

@@ -221,6 +221,39 @@ describe('SseHub', () => {
       expect(params(resumed).slice(1)).toEqual([2, 3, 4, 5, 6, 7, 8].map((n) => ({ n })));
     });
 
+    it('resumes from the session id of an empty log by replay of everything logged since', async () => {
+      const { log, open, toUser } = await setup();
+      const first = await open('ash');
+      const start = first.frames()[0]!.id!;
+      first.hangUp();
+      // What the client missed while away: a command.result of its own, and someone else's.
+      const missed = await log.append(toUser('ash', { n: 1 }));
+      await log.append(toUser('misty', { n: -1 }));
+      await log.append(toUser('ash', { n: 2 }));
+      const resumed = await open('ash', start);
+      expect(resumed.frames()[0]).toMatchObject({
+        id: start,
+        method: 'session',
+        params: { resumed: 'replayed', replayed: 2 },
+      });
+      expect(resumed.notifications()[1]?.id).toBe(missed);
+      await log.append(toUser('ash', { n: 3 }));
+      await until(() => resumed.notifications().length === 4, 'the live frame');
+      expect(params(resumed).slice(1)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    });
+
+    it('resumes from the session id of an empty log that is still empty with nothing to replay', async () => {
+      const { open } = await setup();
+      const first = await open('ash');
+      const start = first.frames()[0]!.id!;
+      const resumed = await open('ash', start);
+      expect(resumed.frames()[0]).toMatchObject({
+        id: start,
+        method: 'session',
+        params: { resumed: 'replayed', replayed: 0 },
+      });
+    });
+
     const recovery = async (
       reason: string,
       prepare: (context: Awaited<ReturnType<typeof setup>>) => Promise<string>,
@@ -281,6 +314,39 @@ describe('SseHub', () => {
         },
         { log: new InMemoryNotificationLog({ maxLength: 3 }) },
       ));
+
+    it("sends recovery from the session id of an empty log once the log's first entry is trimmed", () =>
+      recovery(
+        'trimmed',
+        async ({ hub, log, toUser }) => {
+          const start = await sessionOfEmptyLog(hub);
+          for (let i = 0; i < 5; i++) await log.append(toUser('misty'));
+          await hub.caughtUp();
+          return start;
+        },
+        { log: new InMemoryNotificationLog({ maxLength: 3 }) },
+      ));
+
+    it('sends recovery from the session id of an empty log once its first entry is older than HISTORY_TTL_MS', () => {
+      let now = Date.now();
+      return recovery(
+        'expired',
+        async ({ hub, log, toUser }) => {
+          const start = await sessionOfEmptyLog(hub);
+          await log.append(toUser('ash'));
+          now += 61_000;
+          return start;
+        },
+        { settings: { historyTtlMs: 60_000 }, now: () => now },
+      );
+    });
+
+    it("sends recovery from the log's start to a hub that never saw the log empty", async () => {
+      // Whether entries before the oldest one were trimmed is unknown: the client may miss some.
+      const log = new InMemoryNotificationLog();
+      await log.append(testNotification());
+      await recovery('trimmed', async () => '0-0', { log });
+    });
 
     it('sends recovery when the id is older than HISTORY_TTL_MS', () => {
       let now = Date.now();
@@ -407,6 +473,14 @@ describe('SseHub', () => {
     });
   });
 });
+
+/** The id of the session frame of a stream opened while the hub's log is empty. */
+async function sessionOfEmptyLog(hub: SseHub): Promise<string> {
+  const sink = new TestSink();
+  await hub.open({ userId: 'someone', trainerIds: [] }, sink);
+  sink.hangUp();
+  return sink.frames()[0]!.id!;
+}
 
 function row(trainerId: string, x: number) {
   return {

@@ -16,9 +16,21 @@ export type RecoveryReason = 'trimmed' | 'expired' | 'too-many-missed' | 'unknow
 const PAGE = 500;
 
 /**
+ * The position before the log's first entry: the session id of a stream opened on an empty log
+ * (every log id is greater), and where a follower of an empty log starts.
+ */
+export const LOG_START = '0-0';
+
+/**
  * Decides how to resume `userId` after `lastEventId`: the entries addressed to them with
  * lastEventId < id <= upTo (what the live follower has already dispatched; everything after it
  * reaches the connection live), or recovery.
+ *
+ * `LOG_START` resumes like any retained id while the log still holds its first entry, the first
+ * thing the client missed: `firstId`, known to a hub that followed the log from empty (the log
+ * itself cannot tell whether entries before its oldest one were trimmed). Its age is that
+ * entry's, as the start has no time of its own. Without `firstId` it is `trimmed`, unless
+ * nothing was dispatched yet (then there is nothing to replay).
  */
 export async function planResume(input: {
   log: NotificationLog;
@@ -28,14 +40,27 @@ export async function planResume(input: {
   historySize: number;
   historyTtlMs: number;
   now: number;
+  /** The id of the first entry the log ever held, if known. */
+  firstId?: string;
 }): Promise<ResumePlan> {
   const { log, lastEventId, upTo } = input;
   if (log.compare(lastEventId, upTo) > 0) return { kind: 'recovery', reason: 'unknown-position' };
-  if (input.now - logIdTime(lastEventId) > input.historyTtlMs)
-    return { kind: 'recovery', reason: 'expired' };
-  const oldest = await log.oldestId();
-  if (oldest !== undefined && log.compare(lastEventId, oldest) < 0)
-    return { kind: 'recovery', reason: 'trimmed' };
+  if (log.compare(lastEventId, LOG_START) === 0) {
+    if (log.compare(upTo, LOG_START) === 0) return { kind: 'replay', entries: [] };
+    const { firstId } = input;
+    if (firstId === undefined) return { kind: 'recovery', reason: 'trimmed' };
+    if (input.now - logIdTime(firstId) > input.historyTtlMs)
+      return { kind: 'recovery', reason: 'expired' };
+    const oldest = await log.oldestId();
+    if (oldest === undefined || log.compare(oldest, firstId) !== 0)
+      return { kind: 'recovery', reason: 'trimmed' };
+  } else {
+    if (input.now - logIdTime(lastEventId) > input.historyTtlMs)
+      return { kind: 'recovery', reason: 'expired' };
+    const oldest = await log.oldestId();
+    if (oldest !== undefined && log.compare(lastEventId, oldest) < 0)
+      return { kind: 'recovery', reason: 'trimmed' };
+  }
   const entries: LoggedNotification[] = [];
   let after = lastEventId;
   for (;;) {

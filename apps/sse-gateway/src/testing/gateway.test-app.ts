@@ -1,0 +1,93 @@
+import 'reflect-metadata';
+import { type AddressInfo } from 'node:net';
+import { type Server } from 'node:http';
+import { type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  InMemoryGroupMembers,
+  InMemoryNotificationLog,
+  InMemoryTrainerPositions,
+  TokenService,
+} from '@causeway/platform';
+import { GatewayModule } from '../gateway/gateway.module';
+import { InMemoryPresenceRegistry } from '../presence/in-memory.presence-registry';
+
+/** What a test needs of a running gateway. */
+export interface GatewayTestApp {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  tokens: TokenService;
+  log: InMemoryNotificationLog;
+  positions: InMemoryTrainerPositions;
+  groups: InMemoryGroupMembers;
+  /** A bearer access token for `userId`. */
+  bearer(userId: string): Promise<{ Authorization: string }>;
+  close(): Promise<void>;
+}
+
+export const TEST_ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
+
+/**
+ * The gateway feature module as the apps compose it (GET /events in front of Express included),
+ * over the in-memory adapters, listening on a free loopback port.
+ */
+export async function startGatewayTestApp(): Promise<GatewayTestApp> {
+  const tokens = new TokenService({ secret: 'a-test-secret-of-at-least-32-characters' });
+  const log = new InMemoryNotificationLog();
+  const positions = new InMemoryTrainerPositions();
+  const groups = new InMemoryGroupMembers();
+  const app: INestApplication = await NestFactory.create(
+    GatewayModule.forRoot({
+      serverId: 'gw-test',
+      tokens,
+      notifications: log,
+      positions,
+      groups,
+      presence: new InMemoryPresenceRegistry(),
+      adminToken: TEST_ADMIN_TOKEN,
+      connectionEvents: false,
+    }),
+    { logger: false },
+  );
+  await app.listen(0, '127.0.0.1');
+  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tokens,
+    log,
+    positions,
+    groups,
+    bearer: async (userId) => ({
+      Authorization: `Bearer ${(await tokens.issue(userId)).token}`,
+    }),
+    close: () => app.close(),
+  };
+}
+
+/** A response as a test looks at it: a stream's body is not read (only that it opened). */
+export interface Answer {
+  status: number;
+  contentType: string | null;
+  /** The parsed problem document or JSON body; undefined for an event stream. */
+  body: Record<string, unknown> | undefined;
+}
+
+/** GET `path`; an event stream is closed once its headers arrived. */
+export async function get(
+  app: GatewayTestApp,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const controller = new AbortController();
+  const response = await fetch(`${app.url}${path}`, { headers, signal: controller.signal });
+  const contentType = response.headers.get('content-type');
+  if (contentType?.startsWith('text/event-stream')) {
+    controller.abort();
+    return { status: response.status, contentType, body: undefined };
+  }
+  return {
+    status: response.status,
+    contentType,
+    body: (await response.json()) as Record<string, unknown>,
+  };
+}

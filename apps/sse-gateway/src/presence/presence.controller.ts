@@ -62,7 +62,11 @@ export class PresenceController {
   private async visibleUsers(req: IncomingMessage): Promise<Set<string>> {
     const caller = await this.auth.access(req);
     const visible = new Set([caller.userId]);
-    const groups = await this.options.groups.groupsOf(caller.userId);
+    // Groups of the user's own trainer and of the trainers their token lets them move.
+    const own = [...new Set([caller.userId, ...caller.trainerIds])];
+    const groups = [
+      ...new Set((await Promise.all(own.map((id) => this.options.groups.groupsOf(id)))).flat()),
+    ];
     for (const members of await Promise.all(groups.map((id) => this.options.groups.membersOf(id))))
       for (const member of members) visible.add(member);
     return visible;

@@ -9,6 +9,8 @@ export interface SseSink {
 
 export type CloseReason = 'client' | 'timeout' | 'slow' | 'shutdown' | 'error';
 
+const NO_TRAINERS: readonly string[] = [];
+
 /**
  * One open event stream. Kept deliberately small (a few fields, no timers, no closures per
  * connection): the hub drives heartbeats and timeouts for all connections at once.
@@ -32,6 +34,8 @@ export class SseConnection {
     readonly openedAt: number,
     private readonly sink: SseSink,
     private readonly maxBytes: number,
+    /** The other trainers the user may move (the token's claim): group member ids too. */
+    readonly trainerIds: readonly string[] = NO_TRAINERS,
   ) {}
 
   /**

@@ -49,6 +49,11 @@ export type Admission =
 export class SseHub {
   private readonly all = new Set<SseConnection>();
   private readonly byUser = new Map<string, Set<SseConnection>>();
+  /**
+   * Connections by the other trainers their user may move (token claim): group notifications
+   * name member trainers, and such a user is a member through them too. Usually empty.
+   */
+  private readonly byClaim = new Map<string, Set<SseConnection>>();
   /** The id of the last entry dispatched (LOG_START before the first). */
   private position = LOG_START;
   /** Whether the follower started on an empty log, so that it reads the log from its start. */
@@ -156,6 +161,7 @@ export class SseHub {
       this.now(),
       sink,
       this.settings.bufferMaxBytes,
+      caller.trainerIds.filter((id) => id !== caller.userId),
     );
     if (lastEventId !== undefined) {
       connection.pending = [];
@@ -174,6 +180,7 @@ export class SseHub {
       const plan = await planResume({
         log: this.options.log,
         userId: caller.userId,
+        trainerIds: caller.trainerIds,
         lastEventId,
         upTo,
         historySize: this.settings.historySize,
@@ -306,10 +313,16 @@ export class SseHub {
     }
     const users =
       notification.targetType === 'user' ? notification.targetIds : (notification.recipients ?? []);
+    // A connection is in one byUser set only; one reached through a claimed trainer too may be
+    // reached twice (its own trainer and a claimed one, or two claimed ones): dedupe then.
+    const claims = notification.targetType === 'group' && this.byClaim.size > 0;
+    const seen = claims ? new Set<SseConnection>() : undefined;
     for (const userId of users.length > 1 ? new Set(users) : users) {
       const connections = this.byUser.get(userId);
-      if (!connections || !isAddressedTo(notification, userId)) continue;
-      yield* connections;
+      if (connections && isAddressedTo(notification, userId))
+        for (const connection of connections) if (!seen || once(seen, connection)) yield connection;
+      const claimed = claims ? this.byClaim.get(userId) : undefined;
+      if (claimed) for (const connection of claimed) if (once(seen!, connection)) yield connection;
     }
   }
 
@@ -373,6 +386,11 @@ export class SseHub {
     let mine = this.byUser.get(connection.userId);
     if (!mine) this.byUser.set(connection.userId, (mine = new Set()));
     mine.add(connection);
+    for (const trainerId of connection.trainerIds) {
+      let claimed = this.byClaim.get(trainerId);
+      if (!claimed) this.byClaim.set(trainerId, (claimed = new Set()));
+      claimed.add(connection);
+    }
     this.options.metrics?.connections.inc();
   }
 
@@ -382,7 +400,19 @@ export class SseHub {
     const mine = this.byUser.get(connection.userId);
     mine?.delete(connection);
     if (mine?.size === 0) this.byUser.delete(connection.userId);
+    for (const trainerId of connection.trainerIds) {
+      const claimed = this.byClaim.get(trainerId);
+      claimed?.delete(connection);
+      if (claimed?.size === 0) this.byClaim.delete(trainerId);
+    }
     this.options.metrics?.connections.dec();
     for (const listener of this.options.listeners ?? []) listener.closed(connection, reason);
   }
+}
+
+/** Adds `connection` to `seen`; true if it was not there yet. */
+function once(seen: Set<SseConnection>, connection: SseConnection): boolean {
+  if (seen.has(connection)) return false;
+  seen.add(connection);
+  return true;
 }

@@ -154,6 +154,28 @@ describe('SseHub', () => {
       }
     });
 
+    it('reaches a user through the trainers their token lets them move, once, live and on resume', async () => {
+      const { log, open, toUser } = await setup();
+      // trainerboss may move onix and geodude; gary may move none.
+      const boss = await open('trainerboss', undefined, ['onix', 'geodude']);
+      const gary = await open('gary');
+      const session = boss.notifications('session')[0]!.id!;
+      const group = (recipients: string[], n: number) =>
+        testNotification({ targetType: 'group', targetIds: ['rock'], recipients, params: { n } });
+      await log.append(group(['onix', 'misty'], 1));
+      await log.append(group(['onix', 'geodude', 'trainerboss'], 2)); // three ways in: once
+      await log.append(group(['misty'], 3));
+      await log.append(toUser('onix', { n: 4 })); // the user onix's, not a group's
+      await log.append(group(['gary'], 5));
+      await until(() => gary.notifications().length === 2, 'gary to get his frame');
+      await until(() => boss.notifications().length === 3, 'trainerboss to get his frames');
+      expect(params(boss).slice(1)).toEqual([{ n: 1 }, { n: 2 }]);
+      // A resume replays the same ones.
+      const resumed = await open('trainerboss', session, ['onix', 'geodude']);
+      await until(() => resumed.notifications().length === 3, 'the replay');
+      expect(params(resumed).slice(1)).toEqual([{ n: 1 }, { n: 2 }]);
+    });
+
     it('stops writing to a connection once the client hangs up', async () => {
       const { hub, log, open, toUser } = await setup();
       const ash = await open('ash');

@@ -35,6 +35,8 @@ export const LOG_START = '0-0';
 export async function planResume(input: {
   log: NotificationLog;
   userId: string;
+  /** The other trainers the user may move: group notifications reach them through those too. */
+  trainerIds?: readonly string[];
   lastEventId: string;
   upTo: string;
   historySize: number;
@@ -67,7 +69,7 @@ export async function planResume(input: {
     const page = await log.read(after, PAGE);
     for (const entry of page) {
       if (log.compare(entry.id, upTo) > 0) return { kind: 'replay', entries };
-      if (!isAddressedTo(entry.notification, input.userId)) continue;
+      if (!isAddressedTo(entry.notification, input.userId, input.trainerIds)) continue;
       entries.push(entry);
       if (entries.length > input.historySize)
         return { kind: 'recovery', reason: 'too-many-missed' };

@@ -27,22 +27,35 @@ export const Notification = z.object({
   notificationId: z.string().min(1),
   targetType: NotificationTarget,
   targetIds: z.array(z.string()),
-  /** group only: the member user ids at the time the notification was produced. */
+  /**
+   * group only: the member trainer ids at the time the notification was produced (a user's own
+   * trainer has the user's id; see isAddressedTo).
+   */
   recipients: z.array(z.string()).optional(),
   method: z.string().min(1),
   params: z.record(z.string(), z.unknown()),
   serverId: z.string(),
 });
 
-/** Whether a user may see a notification: theirs, one of their groups', or a broadcast. */
-export function isAddressedTo(notification: Notification, userId: string): boolean {
+/**
+ * Whether a user may see a notification: theirs, one of their groups', or a broadcast. Group
+ * members are trainers: a user is one through their own trainer (id = user id) and through the
+ * trainers their token lets them move (`trainerIds`).
+ */
+export function isAddressedTo(
+  notification: Notification,
+  userId: string,
+  trainerIds: readonly string[] = [],
+): boolean {
   switch (notification.targetType) {
     case 'broadcast':
       return true;
     case 'user':
       return notification.targetIds.includes(userId);
-    case 'group':
-      return notification.recipients?.includes(userId) ?? false;
+    case 'group': {
+      const recipients = notification.recipients ?? [];
+      return recipients.includes(userId) || trainerIds.some((id) => recipients.includes(id));
+    }
   }
 }
 export type Notification = z.infer<typeof Notification>;

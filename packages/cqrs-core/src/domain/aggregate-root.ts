@@ -5,8 +5,12 @@ import { type DomainEvent } from './domain-event';
  * `evolve` (the "when" of other frameworks) changes state and is the only place that does.
  * Pure: no I/O. The repository loads, saves and snapshots it.
  *
- * Versions: `version` counts every applied event (persisted and uncommitted); `persistedVersion`
- * is the stream version the aggregate was loaded at, i.e. the expected version of the next save.
+ * Versions: `version` is the stream version plus the uncommitted events; `persistedVersion` is
+ * the stream version the aggregate was loaded (or last saved) at, i.e. the expected version of
+ * the next save. The stream version is the store's: after a truncation, retention or a soft
+ * delete it is more than the events replayed (versions continue), so the repository tells the
+ * aggregate through `markCommitted(streamVersion)`; without a repository it is the count of
+ * applied events.
  *
  * Hazards:
  * - `evolve` runs for history too: never throw there and never call `apply` from it.
@@ -30,7 +34,7 @@ export abstract class AggregateRoot<State, Event extends DomainEvent = DomainEve
     return this.current.state;
   }
 
-  /** Version after every applied event, uncommitted ones included. */
+  /** The stream version after every applied event, uncommitted ones included. */
   get version(): number {
     return this.appliedVersion;
   }
@@ -64,9 +68,14 @@ export abstract class AggregateRoot<State, Event extends DomainEvent = DomainEve
     }
   }
 
-  /** Clears the uncommitted events after a successful save. */
-  markCommitted(): void {
+  /**
+   * Clears the uncommitted events after a successful save. `streamVersion`: the stream's version
+   * now, as the store answered (at a load too: everything applied is in the stream); the
+   * repositories pass it, since it can exceed the events applied (see the class comment).
+   */
+  markCommitted(streamVersion?: number): void {
     this.pending = [];
+    if (streamVersion !== undefined) this.appliedVersion = streamVersion;
   }
 
   /**

@@ -51,6 +51,9 @@ export class AggregateRepository<A extends AnyAggregate> {
   /** The aggregate at its current version; a fresh one at version 0 when the stream has no events. */
   async load(id: string): Promise<A> {
     const loaded = await this.inner.load(id);
+    // The stream's version, not the count of events replayed: they differ after a truncation,
+    // retention or a soft delete (versions continue), and the next save expects the former.
+    loaded.state.markCommitted(loaded.version);
     this.loads.set(loaded.state, loaded);
     return loaded.state;
   }
@@ -79,7 +82,7 @@ export class AggregateRepository<A extends AnyAggregate> {
       replayedEvents: 0,
     };
     const saved = await this.inner.save(loaded, events, { stateAfter: aggregate });
-    aggregate.markCommitted();
+    aggregate.markCommitted(saved.version);
     this.loads.set(aggregate, saved);
   }
 

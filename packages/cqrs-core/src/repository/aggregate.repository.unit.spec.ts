@@ -44,6 +44,39 @@ describe('AggregateRepository (class style)', () => {
     expect(first).toMatchObject({ aggregateType: 'Trainer', aggregateId: 'Trainer-ash' });
   });
 
+  it.each([
+    ['truncated before a version', (s: EventStore) => s.truncateStream('Trainer-ash', 3)],
+    ['cut by retention', (s: EventStore) => s.applyRetention({ maxCount: 1 })],
+    [
+      'soft-deleted and recreated',
+      async (s: EventStore, r: AggregateRepository<Trainer>) => {
+        await s.deleteStream('Trainer-ash', { mode: 'soft' });
+        await r.update('Trainer-ash', (t) => t.move(1, 0, now));
+      },
+    ],
+  ])(
+    'loads and saves a stream %s at its real version',
+    async (_, cut: (s: EventStore, r: AggregateRepository<Trainer>) => Promise<unknown>) => {
+      const store = new InMemoryEventStore();
+      const repository = repositoryOver(store);
+      await repository.update('Trainer-ash', (t) => {
+        t.move(1, 0, now);
+        t.move(1, 0, now);
+        t.move(1, 0, now);
+      });
+      await cut(store, repository);
+      const head = (await store.streamInfo('Trainer-ash')).version;
+      const loaded = await repository.load('Trainer-ash');
+      expect(loaded.version).toBe(head);
+      expect(loaded.persistedVersion).toBe(head);
+      const saved = await repository.update('Trainer-ash', (t) => t.move(0, 1, now), {
+        retry: false,
+      });
+      expect(saved.version).toBe(head + 1);
+      expect((await store.streamInfo('Trainer-ash')).version).toBe(head + 1);
+    },
+  );
+
   it('refuses to save a stale aggregate', async () => {
     const repository = repositoryOver(new InMemoryEventStore());
     const a = await repository.load('Trainer-ash');

@@ -29,3 +29,21 @@ export class CommandRejectedError extends Error {
     this.name = 'CommandRejectedError';
   }
 }
+
+/**
+ * The handler succeeded but its result cannot be sent as a reply (too large, not serializable).
+ * The sender gets this error (as a CommandRejectedError named ReplyNotSentError); the command is
+ * not handled again.
+ */
+export class ReplyNotSentError extends Error {
+  constructor(
+    readonly commandId: string,
+    cause: unknown,
+  ) {
+    super(
+      `the result of command ${commandId} was handled but cannot be sent as its reply: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
+    this.name = 'ReplyNotSentError';
+  }
+}

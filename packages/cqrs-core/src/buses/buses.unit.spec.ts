@@ -105,6 +105,45 @@ describe('CommandBus', () => {
     await Promise.all([service.router.close(), api.router.close()]);
   });
 
+  it('answers a result that cannot be sent with ReplyNotSentError, and handles the command once', async () => {
+    const { instance, deadLetters } = system();
+    const service = instance('svc', 's');
+    let runs = 0;
+    service.commands.handle('Move', async () => {
+      runs++;
+      return 10n; // a BigInt: no JSON for it
+    });
+    const api = instance('api', 'x');
+    await Promise.all([service.router.run(), api.router.run()]);
+    const failure = await api.commands.request(testEnvelope('Move', { dx: 1 })).catch((e) => e);
+    expect(failure).toBeInstanceOf(CommandRejectedError);
+    expect(failure).toMatchObject({ remoteName: 'ReplyNotSentError' });
+    expect((failure as Error).message).toMatch(/cannot be sent as its reply/);
+    await wait(100); // redeliveries would come every few ms
+    expect(runs).toBe(1);
+    expect(await deadLetters.list()).toEqual([]);
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
+  it('times out, sending nothing, while its replies cannot be subscribed', async () => {
+    const { instance } = system();
+    const api = instance('api', 'x'); // its router is never run: no replies subscription
+    const command = testEnvelope('Move', { dx: 1 });
+    const started = Date.now();
+    await expect(api.commands.request(command, { timeoutMs: 100 })).rejects.toEqual(
+      new CommandTimeoutError(command.messageId, 'Move', 100),
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // Nothing was sent: a handler that starts now (from the earliest command) gets none.
+    const service = instance('svc', 's');
+    let runs = 0;
+    service.commands.handle('Move', async () => runs++);
+    await service.router.run();
+    await wait(100);
+    expect(runs).toBe(0);
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
   it('times out when no handler answers', async () => {
     const { instance } = system();
     const api = instance('api', 'x');

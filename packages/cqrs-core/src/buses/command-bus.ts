@@ -7,7 +7,13 @@ import { type Middleware } from '../router/handler';
 import { type Router } from '../router/router';
 import { type TopicNaming } from '../transport/topic.naming';
 import { type Delivery, type Publisher } from '../transport/transport.port';
-import { CommandRejectedError, CommandTimeoutError, DuplicateHandlerError } from './bus.errors';
+import { MessageTooLargeError, MessageValidationError } from '../messages/message.errors';
+import {
+  CommandRejectedError,
+  CommandTimeoutError,
+  DuplicateHandlerError,
+  ReplyNotSentError,
+} from './bus.errors';
 
 export const COMMAND_REPLY = 'CommandReply';
 const REPLIES_HANDLER = 'command-replies';
@@ -99,15 +105,22 @@ export class CommandBus {
     options: { timeoutMs?: number } = {},
   ): Promise<Result> {
     this.ensureRepliesSubscribed();
-    // The reply group must exist before the command leaves, or a fast reply is missed.
-    await this.options.router.subscribed(REPLIES_HANDLER);
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    const timedOut = () => new CommandTimeoutError(command.messageId, command.type, timeoutMs);
+    // The reply group must exist before the command leaves, or a fast reply is missed. Waiting
+    // for it counts against the timeout: a router not running yet, or a broker away at start-up,
+    // ends in CommandTimeoutError (nothing was sent), not a hang.
+    if (!(await this.options.router.subscribed(REPLIES_HANDLER, { timeoutMs }))) throw timedOut();
     const replyTo = this.options.naming.reply(this.options.instanceId);
     const outcome = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(command.messageId);
-        reject(new CommandTimeoutError(command.messageId, command.type, timeoutMs));
-      }, timeoutMs);
+      const timer = setTimeout(
+        () => {
+          this.waiting.delete(command.messageId);
+          reject(timedOut());
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       this.waiting.set(command.messageId, { resolve, reject, timer });
     });
     try {
@@ -167,31 +180,46 @@ export class CommandBus {
       if (typeof replyTo !== 'string') return result;
       const data: CommandReply =
         result instanceof DeadLettered
-          ? {
-              ok: false,
-              error: {
-                name: (result.error as Error)?.name ?? 'Error',
-                message: (result.error as Error)?.message ?? String(result.error),
-              },
-            }
+          ? { ok: false, error: errorOf(result.error) }
           : { ok: true, result };
-      await this.options.publisher.publish(replyTo, [
-        {
-          messageId: randomUUID(),
-          type: COMMAND_REPLY,
-          aggregateId: delivery.envelope.aggregateId,
-          aggregateType: delivery.envelope.aggregateType,
-          version: 0,
-          data,
-          metadata: {
-            timestamp: new Date().toISOString(),
-            category: 'reply',
-            causationId: delivery.envelope.messageId,
-            correlationId: delivery.envelope.metadata.correlationId ?? delivery.envelope.messageId,
-          },
+      const reply = (data: CommandReply): Envelope => ({
+        messageId: randomUUID(),
+        type: COMMAND_REPLY,
+        aggregateId: delivery.envelope.aggregateId,
+        aggregateType: delivery.envelope.aggregateType,
+        version: 0,
+        data,
+        metadata: {
+          timestamp: new Date().toISOString(),
+          category: 'reply',
+          causationId: delivery.envelope.messageId,
+          correlationId: delivery.envelope.metadata.correlationId ?? delivery.envelope.messageId,
         },
-      ]);
+      });
+      try {
+        await this.options.publisher.publish(replyTo, [reply(data)]);
+      } catch (error) {
+        // A result that cannot be sent (too large, not serializable) never will be: redelivering
+        // the command would run its handler again and again. The sender gets that error instead;
+        // anything else (the broker is away) fails the delivery, which is tried again.
+        if (
+          !data.ok ||
+          !(error instanceof MessageTooLargeError || error instanceof MessageValidationError)
+        )
+          throw error;
+        const unsent = new ReplyNotSentError(delivery.envelope.messageId, error);
+        await this.options.publisher.publish(replyTo, [
+          reply({ ok: false, error: errorOf(unsent) }),
+        ]);
+      }
       return result;
     };
   }
+}
+
+function errorOf(error: unknown): { name: string; message: string } {
+  return {
+    name: (error as Error)?.name ?? 'Error',
+    message: (error as Error)?.message ?? String(error),
+  };
 }

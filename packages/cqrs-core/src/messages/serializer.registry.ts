@@ -110,7 +110,18 @@ export class SerializerRegistry implements MessageSerializer {
 
   serialize(envelope: Envelope): SerializedEnvelope {
     const { version } = this.registration(envelope.type);
-    const data = JSON.stringify(this.validate(envelope.type, envelope.data));
+    const valid = this.validate(envelope.type, envelope.data);
+    let data: string;
+    try {
+      data = JSON.stringify(valid);
+    } catch (error) {
+      // A BigInt or a cycle the schema let through (z.unknown()): refused as JsonSerializer does.
+      throw new MessageValidationError(
+        envelope.type,
+        '',
+        `is not JSON-serializable: ${String(error)}`,
+      );
+    }
     const max = this.options.maxMessageBytes;
     if (max !== undefined) {
       const size = Buffer.byteLength(data, 'utf8');

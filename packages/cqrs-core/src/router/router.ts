@@ -55,7 +55,16 @@ export class Router {
   private readonly subscribeErrorListeners: ((name: string, error: unknown) => void)[] = [];
   private state: 'idle' | 'running' | 'closed' = 'idle';
 
-  constructor(private readonly options: RouterOptions) {}
+  /** @throws TypeError naming a missing option (the subscriber, or an empty service or instanceId) */
+  constructor(private readonly options: RouterOptions) {
+    if (typeof options?.subscriber?.subscribe !== 'function')
+      throw new TypeError(
+        'Router: options.subscriber must be a Subscriber (it has no subscribe())',
+      );
+    for (const name of ['service', 'instanceId'] as const)
+      if (typeof options[name] !== 'string' || options[name].length === 0)
+        throw new TypeError(`Router: options.${name} must be a non-empty string`);
+  }
 
   /** Adds router-level middleware (before run()). */
   use(...middleware: Middleware[]): this {
@@ -73,14 +82,32 @@ export class Router {
     return this;
   }
 
-  /** Resolves once the named handler is subscribed (after run(), or after addHandler on a running router). */
-  async subscribed(name: string): Promise<void> {
+  /**
+   * Resolves true once the named handler is subscribed (after run(), or after addHandler on a
+   * running router); false if `timeoutMs` passed first (without it, it waits as long as that
+   * takes: the router retries a broker that is away).
+   * @throws Error when the router is closed, or no handler has that name
+   */
+  async subscribed(name: string, options: { timeoutMs?: number } = {}): Promise<boolean> {
     if (!this.registrations.has(name)) throw new Error(`no handler named "${name}"`);
+    const deadline = Date.now() + (options.timeoutMs ?? Infinity);
     for (;;) {
       const started = this.starting.get(name);
-      if (started) return started;
+      if (started) {
+        if (deadline === Infinity) return started.then(() => true);
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+        });
+        try {
+          return await Promise.race([started.then(() => true), expired]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
       if (this.state === 'closed') throw new Error('router is closed');
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10, deadline - Date.now())));
     }
   }
 

@@ -19,6 +19,20 @@ const tag =
 describe('Router', () => {
   const serializer = new SerializerRegistry().register('T', z.object({}));
 
+  it('refuses missing options at construction, naming them', () => {
+    const broker = new InMemoryBroker({ serializer: new SerializerRegistry() });
+    const subscriber = broker.subscriber();
+    expect(() => new Router({ service: 's', instanceId: 'i' } as never)).toThrow(
+      'Router: options.subscriber must be a Subscriber',
+    );
+    expect(() => new Router({ subscriber, instanceId: 'i' } as never)).toThrow(
+      'Router: options.service must be a non-empty string',
+    );
+    expect(() => new Router({ subscriber, service: 's', instanceId: '' })).toThrow(
+      'Router: options.instanceId must be a non-empty string',
+    );
+  });
+
   it('runs outer middleware, then router middleware in use() order, then handler middleware', async () => {
     const broker = new InMemoryBroker({ serializer });
     const log: string[] = [];

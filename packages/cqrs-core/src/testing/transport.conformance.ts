@@ -207,6 +207,22 @@ export function describeTransportConformance(
       expect(attempts).toEqual([1, 2, 3]);
     });
 
+    it('after a failed delivery, delivers it again and then the later messages of its key, with no other traffic', async () => {
+      const t = topic('nackkey');
+      const seen: string[] = [];
+      await subscriber().subscribe([t], { group: 'g', consumer: 'c1' }, async (d) => {
+        const n = (d.envelope.data as { n: number }).n;
+        seen.push(`${n}@${d.attempt}`);
+        if (n === 1 && d.attempt === 1) throw new Error('transient');
+      });
+      await transport.publisher.publish(
+        t,
+        [1, 2, 3].map((i) => conformanceMessage(i, 'same')),
+      );
+      await eventually(() => seen.length === 4, timeout, 'the retry and the two waiting behind it');
+      expect(seen).toEqual(['1@1', '1@2', '2@1', '3@1']);
+    });
+
     it('redelivers the in-flight messages of a crashed consumer to a live one', async () => {
       const t = topic('crash');
       const doomed = subscriber();

@@ -100,12 +100,18 @@ class Group {
     return undefined;
   }
 
-  earliestAvailableAt(): number | undefined {
+  /**
+   * When the next waiting redelivery becomes available, if any is still in the future. Messages
+   * available already but not delivered wait for something that pumps anyway (a delivery of
+   * their key settling, a consumer's room) or for an earlier message of their key, which is a
+   * waiting redelivery itself: a timer for them would never be set.
+   */
+  nextRedeliveryAt(now: number): number | undefined {
     let earliest: number | undefined;
     for (const lane of LANES) {
-      for (const pending of this.lanes[lane]) {
-        if (earliest === undefined || pending.availableAt < earliest)
-          earliest = pending.availableAt;
+      for (const { availableAt } of this.lanes[lane]) {
+        if (availableAt > now && (earliest === undefined || availableAt < earliest))
+          earliest = availableAt;
       }
     }
     return earliest;
@@ -254,8 +260,8 @@ export class InMemoryBroker implements Publisher {
 
   private scheduleRedelivery(group: Group, now: number): void {
     clearTimeout(group.timer);
-    const earliest = group.earliestAvailableAt();
-    if (earliest === undefined || earliest <= now) return;
+    const earliest = group.nextRedeliveryAt(now);
+    if (earliest === undefined) return;
     group.timer = setTimeout(() => this.pump(group), earliest - now);
     group.timer.unref();
   }

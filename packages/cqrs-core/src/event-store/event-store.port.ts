@@ -117,6 +117,8 @@ export interface EventStore {
    * @throws ConcurrencyConflictError when the expected version does not hold
    * @throws StreamDeletedError when the stream is tombstoned
    * @throws MessageTooLargeError / MessageValidationError before anything is written
+   * @throws TypeError before anything is written when `expectedVersion` is missing or not one of
+   *   the forms above (a non-negative integer, 'any', 'no-stream', 'exists')
    */
   append(
     streamId: string,
@@ -143,6 +145,8 @@ export interface EventStore {
    * never existed. Hard-deleting a tombstoned stream again does nothing; soft-deleting it throws
    * StreamDeletedError.
    * @throws ConcurrencyConflictError when `expectedVersion` is given and does not hold
+   * @throws TypeError before anything changes when `mode` is not 'soft' or 'hard', or
+   *   `expectedVersion` is not an ExpectedVersion
    */
   deleteStream(
     streamId: string,

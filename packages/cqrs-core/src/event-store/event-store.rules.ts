@@ -1,4 +1,9 @@
-import { type ExpectedVersion, type StreamInfo } from './event-store.port';
+import {
+  type AppendOptions,
+  type EventStore,
+  type ExpectedVersion,
+  type StreamInfo,
+} from './event-store.port';
 
 /**
  * What every backend knows about a stream before it writes: the rules below are shared so that
@@ -20,6 +25,56 @@ export const MISSING_HEAD: StreamHead = { version: 0, firstVersion: 1, tombstone
 /** The stream has at least one event that reads return. */
 export function hasVisibleEvents(head: StreamHead): boolean {
   return head.version > 0 && head.version >= head.firstVersion;
+}
+
+/** What deleteStream takes (see the port). */
+export type DeleteStreamOptions = Parameters<EventStore['deleteStream']>[1];
+
+/**
+ * Checks an append's options before a store does anything: `expectedVersion` is required and
+ * must be an ExpectedVersion (a non-negative integer, 'any', 'no-stream' or 'exists'). Every
+ * store calls it first, so a value outside the port (a typo such as 'nostream') is refused
+ * alike everywhere instead of being read differently by each backend.
+ * @throws TypeError naming `expectedVersion` and the value given
+ */
+export function checkAppendOptions(
+  options: AppendOptions | undefined,
+): asserts options is AppendOptions {
+  checkExpectedVersion(options?.expectedVersion);
+}
+
+/**
+ * Checks deleteStream's options before a store does anything: `mode` is required, 'soft' or
+ * 'hard'; `expectedVersion`, when given, must be an ExpectedVersion.
+ * @throws TypeError naming `mode` or `expectedVersion` and the value given
+ */
+export function checkDeleteStreamOptions(
+  options: DeleteStreamOptions | undefined,
+): asserts options is DeleteStreamOptions {
+  const mode: unknown = options?.mode;
+  if (mode !== 'soft' && mode !== 'hard') {
+    throw new TypeError(`mode must be 'soft' or 'hard', got ${shown(mode)}`);
+  }
+  if (options?.expectedVersion !== undefined) checkExpectedVersion(options.expectedVersion);
+}
+
+function checkExpectedVersion(expected: unknown): void {
+  if (
+    expected === 'any' ||
+    expected === 'no-stream' ||
+    expected === 'exists' ||
+    (Number.isSafeInteger(expected) && (expected as number) >= 0)
+  )
+    return;
+  throw new TypeError(
+    `expectedVersion must be a non-negative integer, 'any', 'no-stream' or 'exists', ` +
+      `got ${shown(expected)}`,
+  );
+}
+
+/** A value as an error message shows it: strings quoted, so '1' and 1 differ. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
 /**

@@ -4,7 +4,6 @@ import {
   type AppendOptions,
   type AppendResult,
   type EventStore,
-  type ExpectedVersion,
   type ReadAllOptions,
   type ReadStreamOptions,
   type RetentionPolicy,
@@ -14,7 +13,10 @@ import {
   type SubscriptionOptions,
 } from '../event-store/event-store.port';
 import {
+  checkAppendOptions,
+  checkDeleteStreamOptions,
   checkDuplicates,
+  type DeleteStreamOptions,
   expectationHolds,
   streamInfoOf,
   type StreamHead,
@@ -88,7 +90,13 @@ export class MongoEventStore implements EventStore {
     log: MongoCommitLog;
   };
 
+  /** @throws TypeError naming `connection` when it is missing */
   constructor(options: MongoEventStoreOptions) {
+    if (!options?.connection) {
+      throw new TypeError(
+        `MongoEventStore: options.connection is required, got ${String(options?.connection)}`,
+      );
+    }
     this.connection = options.connection;
     this.prefix = options.collectionPrefix ?? 'events_';
     this.serializer = options.serializer ?? new JsonSerializer();
@@ -134,6 +142,7 @@ export class MongoEventStore implements EventStore {
     events: readonly Envelope[],
     options: AppendOptions,
   ): Promise<AppendResult> {
+    checkAppendOptions(options);
     if (events.length > POSITIONS_PER_SLOT)
       throw new TooManyEventsError(streamId, events.length, POSITIONS_PER_SLOT);
     const serialized = events.map((event) => this.serializer.serialize(event));
@@ -257,10 +266,8 @@ export class MongoEventStore implements EventStore {
     return streamInfoOf(streamId, await this.readHead(streamId));
   }
 
-  async deleteStream(
-    streamId: string,
-    options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion },
-  ): Promise<void> {
+  async deleteStream(streamId: string, options: DeleteStreamOptions): Promise<void> {
+    checkDeleteStreamOptions(options);
     const { log, streams } = this.open();
     for (;;) {
       const head = await this.readHead(streamId);

@@ -35,7 +35,15 @@ export class RedisStreamsPublisher implements Publisher {
   private readonly singles: SingleXadds;
   private closed = false;
 
+  /** @throws TypeError naming `client` or `serializer` when it is missing */
   constructor(private readonly options: RedisStreamsPublisherOptions) {
+    for (const name of ['client', 'serializer'] as const) {
+      if (!options?.[name]) {
+        throw new TypeError(
+          `RedisStreamsPublisher: options.${name} is required, got ${String(options?.[name])}`,
+        );
+      }
+    }
     this.keys = new StreamKeys(options);
     this.maxLen = options.maxLenPerStream ?? 100_000;
     this.maxBytes = options.maxMessageBytes ?? 1_114_112;
@@ -141,9 +149,18 @@ class SingleXadds {
     });
   }
 
+  /** Runs in a microtask: whatever the client throws must reach the callers, not the process. */
   private flush(): void {
     const queue = this.queue;
     this.queue = [];
+    try {
+      this.send(queue);
+    } catch (error) {
+      for (const { reject } of queue) reject(error);
+    }
+  }
+
+  private send(queue: readonly QueuedXadd[]): void {
     if (queue.length === 1) {
       const { args, resolve, reject } = queue[0]!;
       this.client.xadd(...args).then(() => resolve(), reject);

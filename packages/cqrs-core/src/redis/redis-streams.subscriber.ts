@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
+import { type RedisOptions } from 'ioredis';
 import {
   type DeliveryHandler,
   type SubscribeOptions,
@@ -39,7 +40,15 @@ export class RedisStreamsSubscriber implements Subscriber {
   private command: Redis | undefined;
   private closed = false;
 
+  /** @throws TypeError naming `client` or `serializer` when it is missing */
   constructor(private readonly options: RedisStreamsSubscriberOptions) {
+    for (const name of ['client', 'serializer'] as const) {
+      if (!options?.[name]) {
+        throw new TypeError(
+          `RedisStreamsSubscriber: options.${name} is required, got ${String(options?.[name])}`,
+        );
+      }
+    }
     this.keys = new StreamKeys(options);
     this.timing = subscriptionTiming(options);
     this.metrics = options.registry ? subscriberMetrics(options.registry) : undefined;
@@ -52,9 +61,9 @@ export class RedisStreamsSubscriber implements Subscriber {
   ): Promise<SubscriptionHandle> {
     if (this.closed) throw new TransportClosedError('RedisStreamsSubscriber');
     if (topics.length === 0) throw new RangeError('subscribe needs at least one topic');
-    this.command ??= this.options.client.duplicate({ enableAutoPipelining: true });
+    this.command ??= this.connection({ enableAutoPipelining: true });
     // Blocking reads are bounded by BLOCK: no command timeout (the client's would cut them).
-    const reader = this.options.client.duplicate({ commandTimeout: undefined });
+    const reader = this.connection({ commandTimeout: undefined });
     this.readers.add(reader);
     const subscription = new StreamsSubscription({
       topics,
@@ -82,6 +91,17 @@ export class RedisStreamsSubscriber implements Subscriber {
       throw error;
     }
     return { close };
+  }
+
+  /**
+   * A connection of its own, duplicated from `client`. ioredis emits 'error' on every failed
+   * reconnect, and an 'error' without a listener is printed (or would crash Node); the failures
+   * reach the subscription anyway, as the commands waiting on the connection fail.
+   */
+  private connection(override: RedisOptions): Redis {
+    const connection = this.options.client.duplicate(override);
+    connection.on('error', () => undefined);
+    return connection;
   }
 
   /** Closes every subscription gracefully, then the connections. Safe to call twice. */

@@ -5,7 +5,6 @@ import {
   type AppendOptions,
   type AppendResult,
   type EventStore,
-  type ExpectedVersion,
   type ReadAllOptions,
   type ReadStreamOptions,
   type RetentionPolicy,
@@ -14,7 +13,12 @@ import {
   type Subscription,
   type SubscriptionOptions,
 } from '../event-store/event-store.port';
-import { streamState } from '../event-store/event-store.rules';
+import {
+  checkAppendOptions,
+  checkDeleteStreamOptions,
+  type DeleteStreamOptions,
+  streamState,
+} from '../event-store/event-store.rules';
 import { pollingSubscription } from '../event-store/polling.subscription';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
@@ -86,7 +90,13 @@ export class RedisEventStore implements EventStore {
   private readonly batchSize: number;
   private readonly scripts = new Map<string, string>();
 
+  /** @throws TypeError naming `client` when it is missing */
   constructor(options: RedisEventStoreOptions) {
+    if (!options?.client) {
+      throw new TypeError(
+        `RedisEventStore: options.client is required, got ${String(options?.client)}`,
+      );
+    }
     this.client = options.client;
     this.prefix = options.keyPrefix ?? 'causeway:es:';
     this.serializer = options.serializer ?? new JsonSerializer();
@@ -122,6 +132,7 @@ export class RedisEventStore implements EventStore {
     events: readonly Envelope[],
     options: AppendOptions,
   ): Promise<AppendResult> {
+    checkAppendOptions(options);
     const expected = options.expectedVersion;
     // The records and id pairs are built here, complete with their versions, for the head the
     // append expects (0 when it names none); the script only rewrites them when the head turns
@@ -215,10 +226,8 @@ export class RedisEventStore implements EventStore {
     };
   }
 
-  async deleteStream(
-    streamId: string,
-    options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion },
-  ): Promise<void> {
+  async deleteStream(streamId: string, options: DeleteStreamOptions): Promise<void> {
+    checkDeleteStreamOptions(options);
     const expected = options.expectedVersion;
     const [outcome, value] = await this.run(CUT_SCRIPT, this.streamKeys(streamId), [
       options.mode,

@@ -1,4 +1,5 @@
 import { ConcurrencyConflictError } from '../event-store/event-store.errors';
+import { type AppendOptions, type EventStore } from '../event-store/event-store.port';
 import { type EventStoreConformanceContext } from './event-store.conformance';
 import {
   event,
@@ -103,6 +104,57 @@ export function appendScenarios(context: EventStoreConformanceContext): void {
     ).resolves.toMatchObject({ nextExpectedVersion: 1 });
     // Nothing of the refused appends was written.
     expect((await store().readStream(streamId)).map((e) => e.data)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('refuses an expected version or delete mode outside the port before doing anything, naming it', async () => {
+    const streamId = uniqueName('invalid');
+    await store().append(streamId, [event('E', 1)], { expectedVersion: 'no-stream' });
+    const refused = async (attempt: Promise<unknown>, option: string, shown: string) => {
+      const error = await attempt.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toContain(option);
+      expect((error as Error).message).toContain(shown);
+    };
+    const append = (options: unknown) =>
+      store().append(streamId, [event('E', 2)], options as AppendOptions);
+    await refused(append({ expectedVersion: 'nostream' }), 'expectedVersion', '"nostream"');
+    await refused(append({ expectedVersion: 'NO-STREAM' }), 'expectedVersion', '"NO-STREAM"');
+    await refused(append({ expectedVersion: -1 }), 'expectedVersion', '-1');
+    await refused(append({ expectedVersion: 0.5 }), 'expectedVersion', '0.5');
+    await refused(append({ expectedVersion: '1' }), 'expectedVersion', '"1"');
+    await refused(append({}), 'expectedVersion', 'undefined');
+    await refused(append(undefined), 'expectedVersion', 'undefined');
+    const remove = (options: unknown) =>
+      store().deleteStream(streamId, options as Parameters<EventStore['deleteStream']>[1]);
+    await refused(remove({ mode: 'Soft' }), 'mode', '"Soft"');
+    await refused(remove({ mode: 'permanent' }), 'mode', '"permanent"');
+    await refused(remove({}), 'mode', 'undefined');
+    await refused(remove(undefined), 'mode', 'undefined');
+    await refused(
+      remove({ mode: 'soft', expectedVersion: 'nostream' }),
+      'expectedVersion',
+      '"nostream"',
+    );
+    await refused(remove({ mode: 'hard', expectedVersion: -1 }), 'expectedVersion', '-1');
+    // Nothing was written, deleted or tombstoned.
+    await expect(store().streamInfo(streamId)).resolves.toEqual({
+      streamId,
+      version: 1,
+      firstVersion: 1,
+      state: 'active',
+    });
+    expect((await store().readStream(streamId)).map((e) => e.data)).toEqual([1]);
+    const missing = uniqueName('invalid-missing');
+    await refused(remove({ mode: 'Hard' }), 'mode', '"Hard"');
+    await refused(
+      store().deleteStream(missing, { mode: 'Hard' } as unknown as { mode: 'hard' }),
+      'mode',
+      '"Hard"',
+    );
+    await expect(store().streamInfo(missing)).resolves.toMatchObject({ state: 'missing' });
   });
 
   it('lets exactly one of concurrent writers win a version, from several connections', async () => {

@@ -6,7 +6,6 @@ import {
   type AppendOptions,
   type AppendResult,
   type EventStore,
-  type ExpectedVersion,
   type ReadAllOptions,
   type ReadStreamOptions,
   type RetentionPolicy,
@@ -16,7 +15,10 @@ import {
   type SubscriptionOptions,
 } from '../event-store.port';
 import {
+  checkAppendOptions,
+  checkDeleteStreamOptions,
   checkDuplicates,
+  type DeleteStreamOptions,
   expectationHolds,
   MISSING_HEAD,
   streamInfoOf,
@@ -79,6 +81,7 @@ export class InMemoryEventStore implements EventStore {
     events: readonly Envelope[],
     options: AppendOptions,
   ): Promise<AppendResult> {
+    checkAppendOptions(options);
     // Serialize everything first: a validation or size error must leave nothing written.
     const serialized = events.map((event) => this.serializer.serialize(event));
     const stream = this.storage.streams.get(streamId);
@@ -153,10 +156,8 @@ export class InMemoryEventStore implements EventStore {
     return streamInfoOf(streamId, this.storage.streams.get(streamId)?.head ?? MISSING_HEAD);
   }
 
-  async deleteStream(
-    streamId: string,
-    options: { mode: 'soft' | 'hard'; expectedVersion?: ExpectedVersion },
-  ): Promise<void> {
+  async deleteStream(streamId: string, options: DeleteStreamOptions): Promise<void> {
+    checkDeleteStreamOptions(options);
     const stream = this.storage.streams.get(streamId);
     const head = stream?.head ?? MISSING_HEAD;
     if (head.tombstoned) {

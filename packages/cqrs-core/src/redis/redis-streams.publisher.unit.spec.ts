@@ -1,0 +1,74 @@
+import type Redis from 'ioredis';
+import { JsonSerializer } from '../messages/json.serializer';
+import { testEnvelope } from '../testing/envelope.fixture';
+import { type RedisStreamsPublisherOptions } from './redis-streams.options';
+import { RedisStreamsPublisher } from './redis-streams.publisher';
+
+const serializer = new JsonSerializer();
+
+describe('RedisStreamsPublisher', () => {
+  it('refuses to be built without a client or a serializer, naming the option', () => {
+    const build = (options: unknown) => () =>
+      new RedisStreamsPublisher(options as RedisStreamsPublisherOptions);
+    expect(build({ serializer })).toThrow(
+      new TypeError('RedisStreamsPublisher: options.client is required, got undefined'),
+    );
+    expect(build({ client: {} })).toThrow(
+      new TypeError('RedisStreamsPublisher: options.serializer is required, got undefined'),
+    );
+    expect(build(undefined)).toThrow(/options\.client is required/);
+  });
+
+  it('rejects a single publish whose XADD throws synchronously, instead of throwing from a microtask', async () => {
+    const failure = new Error('xadd exploded');
+    const client = {
+      xadd: () => {
+        throw failure;
+      },
+    } as unknown as Redis;
+    const publisher = new RedisStreamsPublisher({ client, serializer });
+    await expect(publisher.publish('t', [testEnvelope('E', 1)])).rejects.toBe(failure);
+  });
+
+  it('rejects every publish of a burst whose pipeline throws synchronously', async () => {
+    const failure = new Error('pipeline exploded');
+    const client = {
+      pipeline: () => {
+        throw failure;
+      },
+    } as unknown as Redis;
+    const publisher = new RedisStreamsPublisher({ client, serializer });
+    const outcomes = await Promise.allSettled([
+      publisher.publish('t', [testEnvelope('E', 1)]),
+      publisher.publish('t', [testEnvelope('E', 2)]),
+      publisher.publishRaw('t', 'k', 'raw'),
+    ]);
+    expect(outcomes).toEqual([
+      { status: 'rejected', reason: failure },
+      { status: 'rejected', reason: failure },
+      { status: 'rejected', reason: failure },
+    ]);
+  });
+
+  it('keeps publishing after a burst failed synchronously', async () => {
+    let fail = true;
+    const client = {
+      xadd: async () => {
+        if (fail) throw new Error('never reached');
+        return '1-0';
+      },
+      pipeline: () => {
+        throw new Error('no pipeline');
+      },
+    } as unknown as Redis;
+    const publisher = new RedisStreamsPublisher({ client, serializer });
+    await expect(
+      Promise.all([
+        publisher.publish('t', [testEnvelope('E', 1)]),
+        publisher.publish('t', [testEnvelope('E', 2)]),
+      ]),
+    ).rejects.toThrow('no pipeline');
+    fail = false;
+    await expect(publisher.publish('t', [testEnvelope('E', 3)])).resolves.toBeUndefined();
+  });
+});

@@ -237,6 +237,60 @@ describe('trainer-service on Redis + MongoDB', () => {
     expect(await store.readStream('trainer-nobody')).toEqual([]);
   });
 
+  it("dead-letters once a command whose outcome cannot be recorded, and goes on with its trainer's next", async () => {
+    const [instance] = instances;
+    const stuck = move('erika', 'start');
+    // Its status key holds a list: every write of its outcome fails (WRONGTYPE), for good.
+    await redis.rpush(`${keyPrefix}command-status:${stuck.messageId}`, 'not a status');
+    const next = move('erika', 'stop');
+    await send(stuck, next);
+    // Per-key order: `next` waits for `stuck` to be settled, which must happen.
+    expect(
+      await until(
+        async () => {
+          const status = await statuses.get(next.messageId);
+          return status?.status === 'processed' ? status : undefined;
+        },
+        "erika's next command",
+        30_000,
+      ),
+    ).toMatchObject({ status: 'processed' });
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // redeliveries would come by now
+    const response = await fetch(`${instance!.url}/admin/dead-letters?limit=1000`, {
+      headers: { Authorization: 'Bearer admin-token-0123456789' },
+    });
+    const { letters } = (await response.json()) as { letters: { envelope?: Envelope }[] };
+    expect(letters.filter((letter) => letter.envelope?.messageId === stuck.messageId)).toHaveLength(
+      1,
+    );
+  });
+
+  it('dead-letters an undecodable command with its reason, counts it, and keeps the stream flowing', async () => {
+    const [instance] = instances;
+    const admin = { Authorization: 'Bearer admin-token-0123456789' };
+    const topic = naming.command('MoveTrainerCommand');
+    // Straight into partition 0 of the command stream, as a misbehaving producer would.
+    await redis.xadd(`${keyPrefix}${topic}:normal:0`, '*', 'key', 'x', 'msg', 'not json at all');
+    const letter = await until(async () => {
+      const response = await fetch(`${instance!.url}/admin/dead-letters?handler=(decoder)`, {
+        headers: admin,
+      });
+      const { letters } = (await response.json()) as {
+        letters: { raw?: string; reason: string; originalTopic: string }[];
+      };
+      return letters.find((l) => l.raw === 'not json at all');
+    }, 'the poison dead letter');
+    expect(letter.originalTopic).toBe(topic);
+    expect(letter.reason).toMatch(/json/i);
+    const metrics = await (await fetch(`${instance!.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      new RegExp(`causeway_messages_dead_lettered_total\\{[^}]*handler="\\(decoder\\)"[^}]*\\} 1`),
+    );
+    const after = move('koga', 'start');
+    await send(after);
+    expect(await completed(after.messageId)).toMatchObject({ status: 'processed' });
+  });
+
   it('with two instances, 100 concurrent moves of one trainer end at version 100 with no lost update', async () => {
     await start('trainer-b');
     const commands = Array.from({ length: 100 }, (_, i) =>

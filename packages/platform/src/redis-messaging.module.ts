@@ -10,7 +10,7 @@ import {
   registerRedisStreamsLag,
 } from '@causeway/cqrs-core/redis';
 import { Router } from '@causeway/cqrs-core';
-import { type Registry } from 'prom-client';
+import { type Counter, type Registry } from 'prom-client';
 import type Redis from 'ioredis';
 import { type MessagingConfig } from './messaging.settings';
 import { keyPrefixOf } from './service.wiring';
@@ -60,6 +60,12 @@ export class RedisMessagingModule {
           errorName: 'UndecodableMessageError',
           attempts: 1,
           deadLetteredAt: new Date().toISOString(),
+        });
+        // Counted with the handlers' dead letters (MessagingMetrics registers the counter).
+        const counter = options.registry.getSingleMetric('causeway_messages_dead_lettered_total');
+        (counter as Counter<'topic' | 'handler'> | undefined)?.inc({
+          topic: poison.topic,
+          handler: '(decoder)',
         });
       },
     });

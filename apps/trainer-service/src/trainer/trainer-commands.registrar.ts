@@ -1,11 +1,19 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { CommandBus, DeadLettered, type Middleware } from '@causeway/cqrs-core';
+import { CommandBus, DeadLettered, type Envelope, type Middleware } from '@causeway/cqrs-core';
 import { TRAINER_COMMANDS, TrainerCommandHandler } from './trainer.command-handler';
+
+/** Attempts at recording a dead-lettered command's rejection, and the pauses between them. */
+const RECORD_PAUSES_MS = [100, 400, 1_600];
 
 /**
  * Registers the trainer's command handlers with the (global) command bus. Each gets a dead-letter
  * hook outside the router's stack: a command whose handling failed for good (retries spent, or an
  * error no retry can fix) was dead-lettered and acknowledged, and still ends as `rejected`.
+ *
+ * Recording that rejection is tried a few times (~2 s). If it still fails, the command is
+ * acknowledged anyway and the failure logged: the dead letter holds the command and its reason
+ * (a replay records it again). Leaving it unacknowledged would redeliver it about once a second,
+ * dead-letter it again each time and hold back the later commands of its trainer.
  */
 @Injectable()
 export class TrainerCommandsRegistrar implements OnModuleInit {
@@ -23,8 +31,7 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
         this.logger.warn(
           `${delivery.envelope.type} ${delivery.envelope.messageId} failed for good: ${(result.error as Error)?.message}`,
         );
-        // If this throws, the command stays unacknowledged and comes back: nothing is lost.
-        await this.handler.deadLettered(delivery.envelope, result.error);
+        await this.recordRejection(delivery.envelope, result.error);
       }
       return result;
     };
@@ -37,6 +44,25 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
         // deduplicator's claim would only add two Redis round trips to every command.
         idempotent: true,
       });
+    }
+  }
+
+  private async recordRejection(envelope: Envelope, error: unknown): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.handler.deadLettered(envelope, error);
+        return;
+      } catch (failure) {
+        const pause = RECORD_PAUSES_MS[attempt];
+        if (pause === undefined) {
+          this.logger.error(
+            `${envelope.type} ${envelope.messageId}: its rejection could not be recorded ` +
+              `(${(failure as Error)?.message}); it stays in the dead letters, acknowledged`,
+          );
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
     }
   }
 }

@@ -12,6 +12,9 @@ import { planInstances } from './system.topology';
  * stops everything on Ctrl-C / SIGTERM. DEV_TOKENS (default true here) lets the demo page mint
  * tokens from command-api. READ_MODEL_STORE (redis or mongodb) goes to trainer-service,
  * projection-worker and sse-gateway alike; sse-gateway needs MONGODB_URI only with mongodb.
+ * The other app settings (APP_SETTINGS: TOPIC_PREFIX, COMMAND_TIMEOUT_MS, …) pass through from
+ * this environment to every app. EDGE_UPSTREAM_TIMEOUT_MS (default 30000) bounds the edge's
+ * wait for an app that does not answer (504).
  */
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, '..', '..', '..');
@@ -44,18 +47,28 @@ async function main(): Promise<void> {
   const running = await launchSystem(instances, {
     root,
     logDir,
+    environment: process.env,
     log: (line) => process.stdout.write(`${line}\n`),
   });
   const urlsOf = (app: string) =>
     running.filter((i) => i.app === app).map((i) => `http://127.0.0.1:${i.port}`);
   const edgePort = Number(process.env.EDGE_PORT ?? 8080);
+  const upstreamTimeout = process.env.EDGE_UPSTREAM_TIMEOUT_MS || undefined;
+  if (upstreamTimeout !== undefined && !/^[1-9]\d*$/.test(upstreamTimeout))
+    throw new Error(
+      `EDGE_UPSTREAM_TIMEOUT_MS must be a positive number of milliseconds, got "${upstreamTimeout}"`,
+    );
   const edge = await startEdgeProxy(
     {
       commandApi: urlsOf('command-api'),
       gateways: urlsOf('sse-gateway'),
       demoDirectory: path.join(root, 'apps', 'embedded', 'public'),
     },
-    { port: edgePort, host: process.env.EDGE_HOST ?? '127.0.0.1' },
+    {
+      port: edgePort,
+      host: process.env.EDGE_HOST ?? '127.0.0.1',
+      upstreamTimeoutMs: upstreamTimeout === undefined ? undefined : Number(upstreamTimeout),
+    },
   );
   process.stdout.write(
     `\nCauseway is up: ${running.length} instances ready. Demo page: http://127.0.0.1:${edgePort}/ — Ctrl-C stops them.\n`,

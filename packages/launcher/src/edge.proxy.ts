@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type ServerResponse } from 'node:http';
 import path from 'node:path';
+import { forward } from './edge.forward';
+import { answerProblem } from './edge.problem';
 
 export interface EdgeRoutes {
   /** Base URLs of the command-api instances. */
@@ -24,41 +26,67 @@ const DEMO_FILES: Record<string, [string, string]> = {
   '/demo.js': ['demo.js', 'text/javascript; charset=utf-8'],
 };
 
+/** How the edge listens, and how long it waits for a backend. */
+export interface EdgeOptions {
+  port: number;
+  host: string;
+  /**
+   * A backend silent this long — connecting, taking the request body, or before its response
+   * headers (a hung or stopped process) — gets the client 504 problem details. There is no
+   * limit once the headers arrived: SSE streams on /events stay open. Default 30 000 ms, the
+   * apps' COMMAND_TIMEOUT_MS.
+   */
+  upstreamTimeoutMs?: number;
+}
+
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
+
 /**
  * The distributed deployment's front door for the demo page: one origin that serves the page,
  * sends SSE and session paths to the sse-gateway instances (round robin, the next one when an
- * instance does not answer — like any load balancer) and everything else to command-api.
- * Streams are piped unbuffered, so SSE frames pass through as they are written.
+ * instance refuses the connection — like any load balancer) and everything else to command-api.
+ * Requests only ever go to those configured instances: a request target that is not a path
+ * starting with a single "/" (absolute-form `http://host/…`, `*`, or `//host/…` and `/\host/…`,
+ * which URL parsers read as a host) gets 400 problem details. Bodies and answers are streamed
+ * unbuffered (SSE frames pass through as they are written); see forward() for timeouts,
+ * X-Forwarded-For and errors.
  */
-export function startEdgeProxy(
-  routes: EdgeRoutes,
-  listen: { port: number; host: string },
-): Promise<http.Server> {
+export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promise<http.Server> {
+  const timeoutMs = options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
   let turn = 0;
   const server = http.createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://edge');
-    const file = DEMO_FILES[url.pathname];
+    const target = request.url ?? '';
+    if (!ORIGIN_FORM.test(target)) {
+      answerProblem(
+        response,
+        400,
+        'Bad Request',
+        'the request target must be a path that starts with a single "/"',
+      );
+      return;
+    }
+    const pathname = target.split('?', 1)[0]!;
+    const file = DEMO_FILES[pathname];
     if (file && request.method === 'GET') {
       void serveFile(response, path.join(routes.demoDirectory, file[0]), file[1]);
       return;
     }
     const toGateway = GATEWAY_PATHS.some(
-      (prefix) => url.pathname === prefix || url.pathname.startsWith(`${prefix}/`),
+      (prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`),
     );
     const targets = toGateway ? routes.gateways : routes.commandApi;
     const start = turn++;
-    forward(
-      request,
-      response,
-      (attempt) => targets[(start + attempt) % targets.length],
-      targets.length,
-    );
+    const backends = targets.map((_, i) => targets[(start + i) % targets.length]!);
+    forward(request, response, backends, timeoutMs);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(listen.port, listen.host, () => resolve(server));
+    server.listen(options.port, options.host, () => resolve(server));
   });
 }
+
+/** "/" then anything but a second "/" or "\\" (origin-form, minus what reads as a host). */
+const ORIGIN_FORM = /^\/(?![/\\])/;
 
 async function serveFile(response: ServerResponse, file: string, type: string): Promise<void> {
   try {
@@ -67,46 +95,4 @@ async function serveFile(response: ServerResponse, file: string, type: string): 
   } catch {
     response.writeHead(404).end();
   }
-}
-
-function forward(
-  request: IncomingMessage,
-  response: ServerResponse,
-  target: (attempt: number) => string | undefined,
-  attempts: number,
-): void {
-  const body: Buffer[] = [];
-  request.on('data', (chunk: Buffer) => body.push(chunk));
-  request.on('end', () => {
-    const tryAttempt = (attempt: number) => {
-      const base = target(attempt);
-      if (!base || attempt >= attempts) {
-        response
-          .writeHead(502, { 'content-type': 'application/problem+json' })
-          .end(
-            JSON.stringify({ title: 'Bad Gateway', status: 502, detail: 'no instance answered' }),
-          );
-        return;
-      }
-      const upstream = http.request(
-        new URL(request.url ?? '/', base),
-        {
-          method: request.method,
-          headers: { ...request.headers, 'x-forwarded-for': request.socket.remoteAddress ?? '' },
-        },
-        (answer) => {
-          response.writeHead(answer.statusCode ?? 502, answer.headers);
-          response.flushHeaders();
-          answer.pipe(response);
-        },
-      );
-      upstream.on('error', () => {
-        if (!response.headersSent) tryAttempt(attempt + 1);
-        else response.destroy();
-      });
-      response.on('close', () => upstream.destroy());
-      upstream.end(Buffer.concat(body));
-    };
-    tryAttempt(0);
-  });
 }

@@ -20,9 +20,16 @@ async function upstream(
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () =>
-      response
-        .writeHead(201, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ name, method: request.method, url: request.url, body })),
+      response.writeHead(201, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          name,
+          method: request.method,
+          url: request.url,
+          body,
+          cookie: request.headers.cookie,
+          forwardedFor: request.headers['x-forwarded-for'],
+        }),
+      ),
     );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -36,6 +43,47 @@ async function upstream(
   };
 }
 
+/** One request with the request target exactly as given (fetch would normalise it). */
+function rawRequest(
+  edge: string,
+  target: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; type: string | undefined; body: string }> {
+  const { hostname, port } = new URL(edge);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: hostname,
+        port,
+        path: target,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+      },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () =>
+          resolve({ status: response.statusCode!, type: response.headers['content-type'], body }),
+        );
+      },
+    );
+    request.setTimeout(3_000, () => request.destroy(new Error('no answer from the edge')));
+    request.on('error', reject);
+    request.end(options.body);
+  });
+}
+
+/** A server that should never be reached: it records every request it gets. */
+async function bystander(): Promise<{ port: number; server: http.Server; hits: string[] }> {
+  const hits: string[] = [];
+  const server = http.createServer((request, response) => {
+    hits.push(`${request.url} cookie=${request.headers.cookie}`);
+    response.writeHead(200, { 'content-type': 'text/html' }).end('<script>steal()</script>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, server, hits };
+}
+
 describe('edge proxy', () => {
   const servers: http.Server[] = [];
   afterEach(async () => {
@@ -45,13 +93,17 @@ describe('edge proxy', () => {
     }
   });
 
-  async function edgeOver(commandApi: string[], gateways: string[]) {
+  async function edgeOver(
+    commandApi: string[],
+    gateways: string[],
+    options: { upstreamTimeoutMs?: number } = {},
+  ) {
     const demoDirectory = mkdtempSync(path.join(tmpdir(), 'demo-'));
     writeFileSync(path.join(demoDirectory, 'index.html'), '<h1>demo</h1>');
     writeFileSync(path.join(demoDirectory, 'demo.js'), 'void 0;');
     const edge = await startEdgeProxy(
       { commandApi, gateways, demoDirectory },
-      { port: 0, host: '127.0.0.1' },
+      { port: 0, host: '127.0.0.1', ...options },
     );
     servers.push(edge);
     return `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
@@ -69,7 +121,7 @@ describe('edge proxy', () => {
 
     const command = await fetch(`${edge}/rpc`, { method: 'POST', body: '{"x":1}' });
     expect(command.status).toBe(201);
-    expect(await command.json()).toEqual({
+    expect(await command.json()).toMatchObject({
       name: 'api',
       method: 'POST',
       url: '/rpc',
@@ -106,5 +158,242 @@ describe('edge proxy', () => {
     const response = await fetch(`${edge}/rpc`, { method: 'POST', body: '{}' });
     expect(response.status).toBe(502);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  describe('request targets', () => {
+    it('never sends a //host/... path to the host it names, nor the session cookie', async () => {
+      const api = await upstream('api');
+      const gateway = await upstream('gw');
+      const evil = await bystander();
+      servers.push(api.server, gateway.server, evil.server);
+      const edge = await edgeOver([api.url], [gateway.url]);
+
+      const answers = [];
+      for (const target of [
+        `//127.0.0.1:${evil.port}/steal`,
+        `//127.0.0.1:${evil.port}/events`,
+        `/\\127.0.0.1:${evil.port}/steal`,
+      ])
+        answers.push(
+          await rawRequest(edge, target, { headers: { cookie: 'causeway_token=secret' } }),
+        );
+      expect(evil.hits).toEqual([]);
+      for (const answer of answers) {
+        expect(answer.status).toBe(400);
+        expect(answer.type).toBe('application/problem+json');
+        expect(JSON.parse(answer.body)).toMatchObject({ status: 400, title: 'Bad Request' });
+      }
+    });
+
+    it('answers 400 to an absolute-form or asterisk target instead of fetching it', async () => {
+      const api = await upstream('api');
+      const evil = await bystander();
+      servers.push(api.server, evil.server);
+      const edge = await edgeOver([api.url], [api.url]);
+
+      const answers = [];
+      for (const target of [`http://127.0.0.1:${evil.port}/health/ready`, '*'])
+        answers.push(
+          await rawRequest(edge, target, {
+            method: target === '*' ? 'OPTIONS' : 'GET',
+            headers: { cookie: 'causeway_token=secret' },
+          }),
+        );
+      expect(evil.hits).toEqual([]);
+      for (const answer of answers) {
+        expect(answer.status).toBe(400);
+        expect(answer.type).toBe('application/problem+json');
+      }
+    });
+
+    it('forwards path and query exactly as sent to the configured backend', async () => {
+      const api = await upstream('api');
+      servers.push(api.server);
+      const edge = await edgeOver([api.url], [api.url]);
+      const answer = await rawRequest(edge, '/api/trainers/a%2Fb?x=1&y=%2F%2Fz', {
+        method: 'POST',
+        headers: { cookie: 'causeway_token=mine' },
+        body: 'hi',
+      });
+      expect(answer.status).toBe(201);
+      expect(JSON.parse(answer.body)).toMatchObject({
+        name: 'api',
+        url: '/api/trainers/a%2Fb?x=1&y=%2F%2Fz',
+        body: 'hi',
+        cookie: 'causeway_token=mine',
+      });
+    });
+  });
+
+  describe('a backend that does not answer', () => {
+    /** Accepts connections and requests but never answers (like a backend under kill -STOP). */
+    async function silent(): Promise<{ url: string; server: http.Server }> {
+      const server = http.createServer(() => undefined);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+    }
+
+    it('gets the client a 504 problem once the upstream timeout has passed', async () => {
+      const hung = await silent();
+      servers.push(hung.server);
+      const edge = await edgeOver([hung.url], [hung.url], { upstreamTimeoutMs: 300 });
+      const started = Date.now();
+      const answer = await fetch(`${edge}/rpc`, {
+        method: 'POST',
+        body: '{}',
+        signal: AbortSignal.timeout(3_000),
+      });
+      expect(answer.status).toBe(504);
+      expect(answer.headers.get('content-type')).toBe('application/problem+json');
+      expect(await answer.json()).toMatchObject({ status: 504, title: 'Gateway Timeout' });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
+
+    it('keeps an SSE stream open past the timeout once its headers arrived', async () => {
+      const gateway = await upstream('gw');
+      servers.push(gateway.server);
+      const edge = await edgeOver([gateway.url], [gateway.url], { upstreamTimeoutMs: 200 });
+      const stream = await fetch(`${edge}/events?token=t`);
+      const reader = stream.body!.getReader();
+      const read = async () => new TextDecoder().decode((await reader.read()).value);
+      expect(await read()).toBe('data: hello from gw\n\n');
+      await new Promise((resolve) => setTimeout(resolve, 600)); // quiet for 3 timeouts
+      gateway.frame();
+      expect(await read()).toBe('data: live from gw\n\n');
+      await reader.cancel();
+    });
+  });
+
+  describe('request bodies', () => {
+    /** A backend that hands each request to `handle`. */
+    async function backendWith(
+      handle: (request: http.IncomingMessage, response: http.ServerResponse) => void,
+    ): Promise<string> {
+      const server = http.createServer(handle);
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }
+
+    /** A POST to the edge whose body the test writes piece by piece. */
+    function upload(edge: string, headers: Record<string, string> = {}) {
+      const { hostname, port } = new URL(edge);
+      const client = http.request({
+        host: hostname,
+        port,
+        path: '/upload',
+        method: 'POST',
+        headers,
+      });
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        client.on('response', (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode!, body }));
+        });
+        client.on('error', reject);
+      });
+      return { client, answer };
+    }
+
+    it('streams a body to the backend while the client is still sending it', async () => {
+      let firstBytes = (_: string) => undefined as void;
+      const arrived = new Promise<string>((resolve) => (firstBytes = resolve));
+      const url = await backendWith((request, response) => {
+        request.once('data', (chunk: Buffer) => firstBytes(chunk.toString()));
+        request.on('end', () => response.writeHead(204).end());
+        request.resume();
+      });
+      const edge = await edgeOver([url], [url]);
+
+      const { client, answer } = upload(edge); // chunked: no length, no end in sight
+      client.write('first part;');
+      let timer: NodeJS.Timeout | undefined;
+      const seen = await Promise.race([
+        arrived,
+        new Promise<string>((resolve) => (timer = setTimeout(() => resolve('(nothing)'), 1_500))),
+      ]);
+      clearTimeout(timer);
+      client.end('last part');
+      expect(seen).toBe('first part;');
+      expect((await answer).status).toBe(204);
+    });
+
+    it('passes on the answer of a backend that refuses a body early, then closes the connection', async () => {
+      const url = await backendWith((_request, response) => {
+        response
+          .writeHead(413, { 'content-type': 'application/problem+json' })
+          .end('{"status":413}');
+      });
+      const edge = await edgeOver([url], [url]);
+
+      const { client, answer } = upload(edge, { 'content-length': String(64 * 1024 * 1024) });
+      const piece = Buffer.alloc(1024 * 1024);
+      let sent = 0;
+      const send = () => {
+        while (sent < 64 && client.write(piece)) sent++;
+        if (sent < 64) client.once('drain', () => (sent++, send()));
+        else client.end();
+      };
+      const closed = new Promise((resolve) => client.once('close', resolve));
+      client.on('error', () => undefined); // the edge closes while the rest is on its way
+      send();
+      expect(await answer).toEqual({ status: 413, body: '{"status":413}' });
+      const answered = Date.now();
+      await closed; // at once, not left hanging with the rest of the body unread
+      expect(Date.now() - answered).toBeLessThan(1_000);
+      expect(sent).toBeLessThan(64);
+    });
+
+    it('sends a POST body to the next instance when one refuses the connection', async () => {
+      const b = await upstream('b');
+      servers.push(b.server);
+      const edge = await edgeOver([b.url], ['http://127.0.0.1:9', b.url]);
+      for (let i = 0; i < 4; i++) {
+        const answer = await fetch(`${edge}/api/session`, { method: 'POST', body: `body ${i}` });
+        expect(await answer.json()).toMatchObject({ name: 'b', body: `body ${i}` });
+      }
+    });
+
+    it('aborts the upstream request when the client aborts mid-body, and keeps serving', async () => {
+      let upstreamAborted = () => undefined as void;
+      const aborted = new Promise<void>((resolve) => (upstreamAborted = resolve));
+      const url = await backendWith((request, response) => {
+        request.on('close', () => {
+          if (!request.complete) upstreamAborted();
+        });
+        request.on('end', () => response.writeHead(204).end());
+        request.resume();
+      });
+      const edge = await edgeOver([url], [url]);
+
+      const { client, answer } = upload(edge, { 'content-length': '1000000' });
+      answer.catch(() => undefined);
+      client.write('x'.repeat(1000));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      client.destroy();
+      await aborted;
+
+      const after = await fetch(`${edge}/rpc`, { method: 'POST', body: 'next' });
+      expect(after.status).toBe(204);
+    });
+  });
+
+  describe('X-Forwarded-For', () => {
+    it('appends the client address to the chain the client sent', async () => {
+      const api = await upstream('api');
+      servers.push(api.server);
+      const edge = await edgeOver([api.url], [api.url]);
+
+      const plain = await rawRequest(edge, '/rpc', { method: 'POST' });
+      expect(JSON.parse(plain.body)).toMatchObject({ forwardedFor: '127.0.0.1' });
+      const chained = await rawRequest(edge, '/rpc', {
+        method: 'POST',
+        headers: { 'x-forwarded-for': '203.0.113.7, 198.51.100.2' },
+      });
+      expect(JSON.parse(chained.body)).toMatchObject({
+        forwardedFor: '203.0.113.7, 198.51.100.2, 127.0.0.1',
+      });
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { appSettingsOf } from './app.settings';
 import { type Instance } from './system.topology';
 
 export interface RunningInstance extends Instance {
@@ -15,6 +16,13 @@ export interface LaunchOptions {
   /** Each instance's stdout/stderr go to <logDir>/<instanceId>.log. */
   logDir: string;
   readyTimeoutMs?: number;
+  /**
+   * The launcher's environment (the CLI passes process.env): the app settings in it
+   * (APP_SETTINGS, e.g. TOPIC_PREFIX) reach every instance, except where the instance's planned
+   * env sets the same name. Nothing else of it does, apart from PATH and HOME. Unset: only
+   * PATH, HOME and the planned env.
+   */
+  environment?: NodeJS.ProcessEnv;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -50,7 +58,12 @@ function start(instance: Instance, options: LaunchOptions): RunningInstance {
     [path.join(options.root, 'apps', instance.app, 'dist', 'main.js')],
     {
       cwd: path.join(options.root, 'apps', instance.app),
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...instance.env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        ...appSettingsOf(options.environment ?? {}),
+        ...instance.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -1,0 +1,65 @@
+/**
+ * The settings the apps read (README "Configuration") that the launcher does not plan itself.
+ * The planned ones — PORT, HOST, INSTANCE_ID, LOG_LEVEL, ADMIN_TOKEN, JWT_SECRET, DEV_TOKENS,
+ * READ_MODEL_STORE and the server URLs — come from planInstances; these pass through from the
+ * launcher's environment as they are, so `TOPIC_PREFIX=staging- npm run start:distributed`
+ * reaches every app. An app ignores the ones it does not read. test/app.settings.unit.spec.ts
+ * keeps the list in step with the apps' configuration schemas.
+ */
+export const APP_SETTINGS: readonly string[] = [
+  // every app
+  'SHUTDOWN_TIMEOUT_MS',
+  'TOPIC_PREFIX',
+  'COMMAND_TIMEOUT_MS',
+  'EVENT_TIMEOUT_MS',
+  'MAX_RETRIES',
+  'REDIS_STREAMS_PARTITIONS',
+  'REDIS_STREAMS_PRIORITIES',
+  'DEDUP_LEASE_MS',
+  'REDIS_CONNECT_TIMEOUT_MS',
+  'REDIS_COMMAND_TIMEOUT_MS',
+  'KAFKA_REQUEST_TIMEOUT_MS',
+  'MONGODB_POOL_SIZE',
+  'MONGODB_TIMEOUT_MS',
+  // command-api and sse-gateway
+  'JWT_ISSUER',
+  // command-api
+  'MAX_BODY_BYTES',
+  'RATE_LIMIT_POINTS',
+  'RATE_LIMIT_WINDOW_S',
+  'COMMANDS_THROUGH_EXPRESS',
+  'IDEMPOTENCY_TTL_S',
+  'COMMAND_STATUS_RETENTION_S',
+  // trainer-service
+  'TRAINER_SPEED',
+  'SNAPSHOT_EVERY',
+  'FORWARDER_LEASE_MS',
+  'FORWARDER_POLL_INTERVAL_MS',
+  'EAGER_NOTIFICATIONS',
+  // trainer-service and projection-worker
+  'NOTIFICATION_LOG_MAX_LENGTH',
+  'NOTIFICATION_LOG_RETENTION_MS',
+  // projection-worker
+  'CATCH_UP_INTERVAL_MS',
+  // sse-gateway
+  'HEARTBEAT_MS',
+  'CONNECTION_TIMEOUT_MS',
+  'MAX_CONNECTIONS',
+  'MAX_CONNECTIONS_PER_USER',
+  'BUFFER_MAX_BYTES',
+  'HISTORY_SIZE',
+  'HISTORY_TTL_MS',
+  'PRESENCE_TTL_MS',
+  'SSE_RETRY_MS',
+  'RETRY_AFTER_SECONDS',
+];
+
+/** The APP_SETTINGS that `environment` sets (to a non-empty value). */
+export function appSettingsOf(environment: NodeJS.ProcessEnv): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const name of APP_SETTINGS) {
+    const value = environment[name];
+    if (value !== undefined && value !== '') settings[name] = value;
+  }
+  return settings;
+}

@@ -1,0 +1,121 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { answerProblem } from './edge.problem';
+
+/**
+ * Forwards one request to the first of `backends` (base URLs) that accepts a connection, and
+ * pipes its answer back unbuffered.
+ *
+ * - Only a backend's host and port are used: the upstream request is built from them and the
+ *   request target, which the caller has checked is a path (origin-form). Nothing a client
+ *   sends can make the edge connect anywhere else.
+ * - The body is streamed, never collected: it is read from the client only once a backend has
+ *   accepted the connection, so a backend that refuses it (down, restarting) costs nothing and
+ *   the next one gets the whole body. A client that aborts mid-body aborts the upstream request.
+ * - A backend that answers before it has taken the whole body (413, 401, …): the client gets
+ *   that answer, then the connection closes; the edge reads no more of the body.
+ * - X-Forwarded-For: the client's address is appended to the chain the client sent.
+ *   Connection and Keep-Alive (hop-by-hop) are not passed on, in either direction.
+ * - A backend silent for `timeoutMs` while connecting, taking the body or before its response
+ *   headers gets the client 504 (problem details); once connected the request is not retried
+ *   elsewhere (the backend may have acted on it). After the headers there is no time limit, so
+ *   SSE streams stay open as long as both ends want.
+ * - No backend accepting a connection: 502 (504 when the last one timed out connecting).
+ */
+export function forward(
+  request: IncomingMessage,
+  response: ServerResponse,
+  backends: readonly string[],
+  timeoutMs: number,
+): void {
+  const headers = forwardedHeaders(request);
+  let clientGone = false;
+  let current: http.ClientRequest | undefined;
+  response.once('close', () => {
+    clientGone = true;
+    current?.destroy();
+  });
+
+  const tryBackend = (index: number, lastTimedOut: boolean): void => {
+    if (clientGone) return;
+    const backend = backends[index];
+    if (backend === undefined) {
+      if (lastTimedOut)
+        answerProblem(response, 504, 'Gateway Timeout', 'no instance answered in time');
+      else answerProblem(response, 502, 'Bad Gateway', 'no instance answered');
+      return;
+    }
+    const { hostname, port } = new URL(backend);
+    let connected = false;
+    let answered = false;
+    let failed = false;
+    let upstream: http.ClientRequest;
+    try {
+      upstream = http.request({
+        host: hostname.replace(/^\[(.*)\]$/, '$1'), // [::1] → ::1
+        port: port || 80,
+        method: request.method,
+        path: request.url,
+        headers,
+        timeout: timeoutMs, // socket idle time, connecting included
+      });
+    } catch {
+      // node:http refuses to send what its own parser let in (it never has so far).
+      answerProblem(response, 400, 'Bad Request', 'the request cannot be forwarded as sent');
+      return;
+    }
+    current = upstream;
+    const fail = (timedOut: boolean) => {
+      if (failed || answered || clientGone) return;
+      failed = true;
+      upstream.destroy();
+      if (!connected) tryBackend(index + 1, timedOut);
+      else if (timedOut)
+        answerProblem(response, 504, 'Gateway Timeout', `no answer within ${timeoutMs} ms`);
+      else answerProblem(response, 502, 'Bad Gateway', 'the instance dropped the request');
+    };
+    upstream.on('timeout', () => fail(true));
+    upstream.on('error', () => fail(false));
+    upstream.on('socket', (socket) => {
+      const send = () => {
+        connected = true;
+        request.pipe(upstream);
+      };
+      if (socket.connecting) socket.once('connect', send);
+      else send(); // a kept-alive connection
+    });
+    upstream.on('response', (answer) => {
+      answered = true;
+      upstream.setTimeout(0);
+      if (clientGone) return;
+      // The backend answered before taking the whole body (413, 401, …): the client gets the
+      // answer, then the connection closes rather than the edge reading the rest of the body.
+      if (!request.complete) response.shouldKeepAlive = false;
+      response.writeHead(answer.statusCode ?? 502, endToEnd(answer.headers));
+      response.flushHeaders();
+      pipeline(answer, response, () => undefined);
+    });
+  };
+  tryBackend(0, false);
+}
+
+/** The client's end-to-end headers, with its address appended to X-Forwarded-For. */
+function forwardedHeaders(request: IncomingMessage): http.OutgoingHttpHeaders {
+  const headers = endToEnd(request.headers);
+  const chain = request.headers['x-forwarded-for'];
+  const earlier = Array.isArray(chain) ? chain.join(', ') : chain;
+  const client = request.socket.remoteAddress;
+  if (client) headers['x-forwarded-for'] = earlier ? `${earlier}, ${client}` : client;
+  return headers;
+}
+
+/**
+ * The headers without the hop-by-hop ones (RFC 9110 §7.6.1): Connection, Keep-Alive and those
+ * Connection names concern one connection only; each side of the edge has its own.
+ */
+function endToEnd(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const copy: http.OutgoingHttpHeaders = { ...headers };
+  const named = (headers.connection ?? '').split(',').map((name) => name.trim().toLowerCase());
+  for (const name of ['connection', 'keep-alive', ...named]) if (name) delete copy[name];
+  return copy;
+}

@@ -3,12 +3,21 @@ import { parseArgs } from 'node:util';
 const USAGE = `causeway-dead-letters <command> --url <app url> [filters]
 
 commands:
-  list     list dead letters        (filters: --topic --handler --type --reason --limit)
+  list     list dead letters             (filters, --id <id> ..., --limit <n>)
   stats    counts per topic and reason
-  replay   replay to the original topics (filters, or --id <id> ..., or --all)
-  purge    delete dead letters      (filters, or --id <id> ..., or --all)
+  replay   replay to the original topics (filters, --id <id> ..., or --all; --limit <n>)
+  purge    delete dead letters           (filters, --id <id> ..., or --all; --limit <n>)
+
+filters: --topic --handler --type --reason. --id (repeatable) selects exactly those letters,
+also together with filters. --limit only bounds a selection: replay and purge need a filter,
+--id or --all.
+
+exit codes: 0 done; 1 the app answered an error or could not be reached; 2 bad usage;
+3 replayed, but some letters could not be published (they stay, listed in "failed").
 
 The admin token is read from CAUSEWAY_ADMIN_TOKEN (never pass secrets on the command line).`;
+
+const FILTERS = ['topic', 'handler', 'type', 'reason'] as const;
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -17,7 +26,7 @@ export interface CliIo {
   fetch?: typeof fetch;
 }
 
-/** Runs the dead-letters CLI; returns the exit code. */
+/** Runs the dead-letters CLI; returns the exit code (see USAGE). */
 export async function deadLettersCli(argv: readonly string[], io: CliIo): Promise<number> {
   let parsed;
   try {
@@ -55,45 +64,115 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
     io.err('--url (or CAUSEWAY_ADMIN_URL) is required: the base URL of any Causeway app\n');
     return 2;
   }
+  const base = appUrl(url);
+  if (typeof base !== 'object') {
+    io.err(`${base}\n`);
+    return 2;
+  }
   const token = io.env.CAUSEWAY_ADMIN_TOKEN;
   if (!token) {
     io.err('CAUSEWAY_ADMIN_TOKEN is not set\n');
     return 2;
   }
   const filters: Record<string, string> = {};
-  for (const key of ['topic', 'handler', 'type', 'reason', 'limit'] as const)
-    if (values[key]) filters[key] = values[key];
-  const base = `${url.replace(/\/$/, '')}/admin/dead-letters`;
+  for (const key of FILTERS) if (values[key]) filters[key] = values[key];
+  const ids = values.id ?? [];
+  const selects = Object.keys(filters).length > 0 || ids.length > 0;
+  if ((command === 'replay' || command === 'purge') && !selects && !values.all) {
+    io.err(
+      `${command} needs a filter (--topic --handler --type --reason), --id or --all; ` +
+        '--limit alone selects nothing\n',
+    );
+    return 2;
+  }
+  if (values.limit) filters.limit = values.limit;
+
+  const endpoint = `${base.href.replace(/\/$/, '')}/admin/dead-letters`;
   const query = new URLSearchParams(filters);
-  let response: Response;
-  const http = io.fetch ?? fetch;
+  for (const id of ids) query.append('ids', id);
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-  if (command === 'list') response = await http(`${base}?${query}`, { headers });
-  else if (command === 'stats') response = await http(`${base}/stats`, { headers });
+  let target: string;
+  let init: RequestInit = { headers };
+  if (command === 'stats') target = `${endpoint}/stats`;
   else if (command === 'replay') {
+    target = `${endpoint}/replay`;
     const body: Record<string, unknown> = {
       ...filters,
       ...(filters.limit && { limit: Number(filters.limit) }),
+      ...(ids.length > 0 && { ids }),
+      ...(values.all && { all: true }),
     };
-    if (values.id) body.ids = values.id;
-    if (!values.all && Object.keys(body).length === 0) {
-      io.err('replay needs a filter, --id or --all\n');
-      return 2;
-    }
-    response = await http(`${base}/replay`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(body),
-    });
+    init = { method: 'POST', headers, body: JSON.stringify(body) };
   } else {
-    if (values.all) query.set('all', 'true');
-    response = await http(`${base}?${query}`, { method: 'DELETE', headers });
+    if (command === 'purge') {
+      if (values.all) query.set('all', 'true');
+      init = { method: 'DELETE', headers };
+    }
+    target = query.size > 0 ? `${endpoint}?${query}` : endpoint;
   }
-  const text = await response.text();
+
+  let response: Response;
+  let text: string;
+  try {
+    response = await (io.fetch ?? fetch)(target, init);
+    text = await response.text();
+  } catch (error) {
+    // The query may hold letter ids; the path says enough about where the request went.
+    io.err(`cannot reach ${target.split('?')[0]}: ${causeOf(error)}\n`);
+    return 1;
+  }
   if (!response.ok) {
     io.err(`${response.status} ${text}\n`);
     return 1;
   }
-  io.out(`${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+  let result: unknown;
+  try {
+    result = JSON.parse(text);
+  } catch {
+    io.err(`${response.status} but not JSON from ${target.split('?')[0]}: ${text.slice(0, 200)}\n`);
+    return 1;
+  }
+  io.out(`${JSON.stringify(result, null, 2)}\n`);
+  const failed = (result as { failed?: unknown }).failed;
+  if (command === 'replay' && Array.isArray(failed) && failed.length > 0) {
+    for (const letter of failed as { id?: unknown; reason?: unknown }[])
+      io.err(`could not replay ${String(letter.id)}: ${String(letter.reason)}\n`);
+    return 3;
+  }
   return 0;
+}
+
+/** The app's base URL, or why it is not one (without echoing credentials). */
+function appUrl(text: string): URL | string {
+  const shown = JSON.stringify(text.replace(/\/\/[^/\s@]*@/g, '//[Redacted]@'));
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `--url must be an http(s) URL such as http://127.0.0.1:3000, got ${shown}`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `--url must be an http(s) URL such as http://127.0.0.1:3000, got ${shown}`;
+  if (url.username || url.password)
+    return `--url must be an http(s) URL without user or password (the token comes from CAUSEWAY_ADMIN_TOKEN), got ${shown}`;
+  if (url.search || url.hash)
+    return `--url must be the app's base URL, without query or fragment, got ${shown}`;
+  return url;
+}
+
+/** The innermost cause of a failed fetch ("connect ECONNREFUSED 127.0.0.1:3999"), one line. */
+function causeOf(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5; depth++) {
+    const next = (current as { cause?: unknown } | null)?.cause;
+    const inner =
+      next ?? ((current as { errors?: unknown[] } | null)?.errors?.[0] as unknown | undefined);
+    if (inner === undefined || inner === null) break;
+    current = inner;
+  }
+  if (!(current instanceof Error)) return String(current).split('\n')[0]!;
+  const code = (current as { code?: unknown }).code;
+  const message = current.message || current.name;
+  const line = typeof code === 'string' && !message.includes(code) ? `${code} ${message}` : message;
+  return line.split('\n')[0]!;
 }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createServer } from 'node:net';
 import { type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
@@ -10,6 +11,20 @@ import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { deadLettersCli } from './dead-letters.cli';
 
 const TOKEN = 'cli-admin-token-0123456789abcdef';
+
+function moved(x: number, topic: string, type = 'Moved') {
+  return {
+    envelope: testEnvelope(type, { x }),
+    originalTopic: topic,
+    position: `${x}-0`,
+    group: 'g',
+    handler: 'h',
+    reason: 'boom',
+    errorName: 'Error',
+    attempts: 3,
+    deadLetteredAt: new Date().toISOString(),
+  };
+}
 
 describe('causeway-dead-letters CLI', () => {
   let app: INestApplication;
@@ -26,19 +41,10 @@ describe('causeway-dead-letters CLI', () => {
     app = moduleRef.createNestApplication({ logger: false });
     await app.listen(0, '127.0.0.1');
     url = await app.getUrl();
-    for (const x of [1, 2]) {
-      await queue.add({
-        envelope: testEnvelope('Moved', { x }),
-        originalTopic: `events.T${x}`,
-        position: '1-0',
-        group: 'g',
-        handler: 'h',
-        reason: 'boom',
-        errorName: 'Error',
-        attempts: 3,
-        deadLetteredAt: new Date().toISOString(),
-      });
-    }
+  });
+  beforeEach(async () => {
+    await queue.purge({});
+    for (const x of [1, 2]) await queue.add(moved(x, `events.T${x}`));
   });
   afterAll(() => app.close());
 
@@ -83,5 +89,85 @@ describe('causeway-dead-letters CLI', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/^401 /);
     expect((await run(['explode', '--url', url])).code).toBe(2);
+  });
+
+  async function idsOf(topic: string) {
+    return (await queue.list({ originalTopic: topic })).map((letter) => letter.id);
+  }
+
+  it('purges exactly the letters named by --id, with or without a filter', async () => {
+    for (const x of [3, 4, 5]) await queue.add(moved(x, 'events.T'));
+    const [first, second, third] = await idsOf('events.T');
+    const withTopic = await run(['purge', '--url', url, '--id', first!, '--topic', 'events.T']);
+    expect(withTopic).toMatchObject({ code: 0, err: '' });
+    expect(JSON.parse(withTopic.out)).toEqual({ purged: 1 });
+    expect(await idsOf('events.T')).toEqual([second, third]);
+    const alone = await run(['purge', '--url', url, '--id', second!]);
+    expect(JSON.parse(alone.out)).toEqual({ purged: 1 });
+    expect(await idsOf('events.T')).toEqual([third]);
+    expect((await queue.stats()).total).toBe(3);
+  });
+
+  it('lists and replays exactly the letters named by --id', async () => {
+    const [one] = await idsOf('events.T1');
+    const [two] = await idsOf('events.T2');
+    const list = await run(['list', '--url', url, '--id', two!]);
+    expect(JSON.parse(list.out).letters.map((l: { id: string }) => l.id)).toEqual([two]);
+    const both = await run(['list', '--url', url, '--id', one!, '--id', two!]);
+    expect(JSON.parse(both.out).count).toBe(2);
+    const replay = await run(['replay', '--url', url, '--id', two!]);
+    expect(JSON.parse(replay.out)).toEqual({ replayed: 1, skipped: 0, failed: [] });
+    expect((await queue.list()).map((l) => l.id)).toEqual([one]);
+  });
+
+  it('replays or purges everything only with --all; a limit is not a filter', async () => {
+    for (const command of ['replay', 'purge']) {
+      for (const argv of [[], ['--limit', '1']]) {
+        const refused = await run([command, '--url', url, ...argv]);
+        expect(refused.code).toBe(2);
+        expect(refused.err).toMatch(/--all/);
+      }
+    }
+    expect((await queue.stats()).total).toBe(2);
+    const all = await run(['replay', '--url', url, '--all']);
+    expect(JSON.parse(all.out)).toEqual({ replayed: 2, skipped: 0, failed: [] });
+    expect((await queue.stats()).total).toBe(0);
+  });
+
+  it('prints the letters a replay could not publish and exits 3', async () => {
+    await queue.add(moved(3, 'events.T1', 'NoSuchType'));
+    await queue.add(moved(4, 'events.T1'));
+    const [, bad] = await idsOf('events.T1');
+    const replay = await run(['replay', '--url', url, '--topic', 'events.T1']);
+    expect(replay.code).toBe(3);
+    expect(JSON.parse(replay.out)).toEqual({
+      replayed: 2,
+      skipped: 0,
+      failed: [{ id: bad, reason: expect.stringContaining('NoSuchType') }],
+    });
+    expect(replay.err).toContain(`could not replay ${bad}: `);
+    expect(await idsOf('events.T1')).toEqual([bad]);
+  });
+
+  it('names the URL and the cause in one line when the app cannot be reached', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    const refused = await run(['stats', '--url', `http://127.0.0.1:${port}`]);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toBe('');
+    expect(refused.err).toMatch(
+      new RegExp(
+        `^cannot reach http://127\\.0\\.0\\.1:${port}/admin/dead-letters/stats: .*ECONNREFUSED.*\\n$`,
+      ),
+    );
+    for (const bad of ['notaurl', 'ftp://host/x', 'http://admin:hunter2@127.0.0.1:1']) {
+      const invalid = await run(['stats', '--url', bad]);
+      expect(invalid.code).toBe(2);
+      expect(invalid.err.split('\n')).toHaveLength(2);
+      expect(invalid.err).toMatch(/^--url must be/);
+      expect(invalid.err).not.toContain('hunter2');
+    }
   });
 });

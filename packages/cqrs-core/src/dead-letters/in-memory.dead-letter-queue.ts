@@ -32,18 +32,19 @@ export class InMemoryDeadLetterQueue implements DeadLetterQueue {
     return computeStats(this.letters);
   }
 
-  async replay(
-    filter: DeadLetterFilter & { ids?: readonly string[] },
-    publisher: Publisher,
-  ): Promise<ReplayResult> {
-    return replayLetters(await this.list(filter), publisher, async (letter) => {
-      this.letters.splice(this.letters.indexOf(letter), 1);
-    });
+  async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
+    return replayLetters(await this.list(filter), publisher, async (letter) => this.remove(letter));
   }
 
-  async purge(filter: DeadLetterFilter & { ids?: readonly string[] }): Promise<number> {
+  async purge(filter: DeadLetterFilter): Promise<number> {
     const doomed = await this.list(filter);
-    for (const letter of doomed) this.letters.splice(this.letters.indexOf(letter), 1);
+    for (const letter of doomed) this.remove(letter);
     return doomed.length;
+  }
+
+  /** A letter another replay or purge removed meanwhile is gone already: leave the rest alone. */
+  private remove(letter: DeadLetter): void {
+    const index = this.letters.indexOf(letter);
+    if (index >= 0) this.letters.splice(index, 1);
   }
 }

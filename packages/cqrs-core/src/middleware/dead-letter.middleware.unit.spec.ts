@@ -109,7 +109,11 @@ describe('dead-letter middleware', () => {
       replayed.push([d.envelope.data, d.envelope.metadata.retryCount, d.attempt]);
     });
     const [first] = await queue.list({ originalTopic: 'events.A' });
-    expect(await queue.replay({ ids: [first!.id] }, broker)).toEqual({ replayed: 1, skipped: 0 });
+    expect(await queue.replay({ ids: [first!.id] }, broker)).toEqual({
+      replayed: 1,
+      skipped: 0,
+      failed: [],
+    });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(replayed).toEqual([[{ n: 1 }, 0, 1]]);
     expect((await queue.stats()).total).toBe(2);

@@ -1,9 +1,12 @@
 import 'reflect-metadata';
-import { type INestApplication } from '@nestjs/common';
+import { type INestApplication, type LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { createServer } from 'node:net';
+import Redis from 'ioredis';
 import request from 'supertest';
 import { z } from 'zod';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { RedisDeadLetterQueue } from '../redis/redis.dead-letter-queue';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
@@ -105,7 +108,7 @@ describe('/admin/dead-letters', () => {
       .set(auth)
       .send({ topic: 'events.Moved' });
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ replayed: 2, skipped: 0 });
+    expect(response.body).toEqual({ replayed: 2, skipped: 0, failed: [] });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(seen).toEqual([{ x: 1 }, { x: 2 }]);
     expect((await queue.stats()).total).toBe(1);
@@ -130,4 +133,209 @@ describe('/admin/dead-letters', () => {
     expect(purge.body).toEqual({ purged: 1 });
     expect((await queue.stats()).total).toBe(2);
   });
+
+  async function ids() {
+    return (await queue.list()).map((letter) => letter.id);
+  }
+
+  it('selects letters by one or several ids when listing and purging', async () => {
+    const [first, second, third] = await ids();
+    const one = await request(app.getHttpServer())
+      .get('/admin/dead-letters')
+      .query({ ids: second })
+      .set(auth);
+    expect(one.status).toBe(200);
+    expect(one.body.letters.map((l: { id: string }) => l.id)).toEqual([second]);
+    const two = await request(app.getHttpServer())
+      .get(`/admin/dead-letters?ids=${first}&ids=${third}`)
+      .set(auth);
+    expect(two.body.letters.map((l: { id: string }) => l.id)).toEqual([first, third]);
+    const purge = await request(app.getHttpServer())
+      .delete('/admin/dead-letters')
+      .query({ ids: first, topic: 'events.Moved' })
+      .set(auth);
+    expect(purge.body).toEqual({ purged: 1 });
+    expect(await ids()).toEqual([second, third]);
+  });
+
+  it('refuses a purge with only a limit, naming the filters, and purges nothing', async () => {
+    const response = await request(app.getHttpServer())
+      .delete('/admin/dead-letters?limit=1')
+      .set(auth);
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toContain('application/problem+json');
+    expect(response.body.detail).toMatch(/topic, handler, type, reason, ids.*all=true/);
+    expect((await queue.stats()).total).toBe(3);
+  });
+
+  it.each([
+    ['text/plain', JSON.stringify({ ids: ['dl-1'] })],
+    ['application/merge-patch+json', JSON.stringify({ ids: ['dl-1'] })],
+    ['application/x-www-form-urlencoded', 'ids=dl-1'],
+  ])('answers 415 to a replay sent as %s, and replays nothing', async (type, body) => {
+    const response = await request(app.getHttpServer())
+      .post('/admin/dead-letters/replay')
+      .set(auth)
+      .set('Content-Type', type)
+      .send(body);
+    expect(response.status).toBe(415);
+    expect(response.headers['content-type']).toContain('application/problem+json');
+    expect(response.body.detail).toMatch(/application\/json/);
+    expect((await queue.stats()).total).toBe(3);
+  });
+
+  it('refuses a replay without a filter unless it says all, and replays nothing', async () => {
+    const empty = await request(app.getHttpServer()).post('/admin/dead-letters/replay').set(auth);
+    expect([400, 415]).toContain(empty.status);
+    for (const body of [{}, { limit: 1 }, { all: false }]) {
+      const response = await request(app.getHttpServer())
+        .post('/admin/dead-letters/replay')
+        .set(auth)
+        .send(body);
+      expect(response.status).toBe(400);
+      expect(JSON.stringify(response.body)).toMatch(/all/);
+    }
+    expect((await queue.stats()).total).toBe(3);
+    const all = await request(app.getHttpServer())
+      .post('/admin/dead-letters/replay')
+      .set(auth)
+      .send({ all: true });
+    expect(all.body).toEqual({ replayed: 3, skipped: 0, failed: [] });
+    expect((await queue.stats()).total).toBe(0);
+  });
+
+  it('replays exactly the letters named by id', async () => {
+    const [, second] = await ids();
+    const response = await request(app.getHttpServer())
+      .post('/admin/dead-letters/replay')
+      .set(auth)
+      .send({ ids: [second] });
+    expect(response.body).toEqual({ replayed: 1, skipped: 0, failed: [] });
+    expect(await ids()).not.toContain(second);
+    expect((await queue.stats()).total).toBe(2);
+  });
+
+  it('replays past a letter it cannot publish and reports it; the log says why', async () => {
+    const logged: string[] = [];
+    app.useLogger(capture(logged));
+    const bad = await queue.add({
+      envelope: testEnvelope('NoSuchType', { x: 9 }),
+      originalTopic: 'events.Moved',
+      position: '9-0',
+      group: 'g',
+      handler: 'positions',
+      reason: 'boom 9',
+      errorName: 'TypeError',
+      attempts: 3,
+      deadLetteredAt: new Date().toISOString(),
+    });
+    await queue.add({ ...(await queue.list({ ids: ['dl-1'] }))[0]!, position: '10-0' });
+    const response = await request(app.getHttpServer())
+      .post('/admin/dead-letters/replay')
+      .set(auth)
+      .send({ topic: 'events.Moved' });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      replayed: 3,
+      skipped: 0,
+      failed: [{ id: bad, reason: expect.stringContaining('NoSuchType') }],
+    });
+    expect((await queue.list({ originalTopic: 'events.Moved' })).map((l) => l.id)).toEqual([bad]);
+    expect(logged.join('\n')).toContain(bad);
+    expect(logged.join('\n')).toContain('NoSuchType');
+  });
+
+  describe('when the dead-letter store is down', () => {
+    let down: INestApplication;
+    const logged: string[] = [];
+    const failure = new Error('connect ECONNREFUSED 10.0.0.7:6379');
+    beforeEach(async () => {
+      const broken = {
+        add: () => Promise.reject(failure),
+        list: () => Promise.reject(failure),
+        stats: () => Promise.reject(failure),
+        replay: () => Promise.reject(failure),
+        purge: () => Promise.reject(failure),
+      };
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          DeadLettersAdminModule.forRoot({ token: TOKEN, queue: broken, publisher: broker }),
+        ],
+      }).compile();
+      down = moduleRef.createNestApplication({ logger: capture(logged) });
+      await down.init();
+    });
+    afterEach(() => down.close());
+
+    it.each([
+      ['GET', '/admin/dead-letters', undefined],
+      ['GET', '/admin/dead-letters/stats', undefined],
+      ['POST', '/admin/dead-letters/replay', { all: true }],
+      ['DELETE', '/admin/dead-letters?all=true', undefined],
+    ])('%s %s answers 503 naming the store, and logs the cause', async (method, path, body) => {
+      logged.length = 0;
+      let call = request(down.getHttpServer())[method.toLowerCase() as 'get'](path).set(auth);
+      if (body) call = call.send(body);
+      const response = await call;
+      expect(response.status).toBe(503);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(Number(response.headers['retry-after'])).toBeGreaterThan(0);
+      expect(response.body).toMatchObject({ status: 503, title: 'Service Unavailable' });
+      expect(response.body.detail).toMatch(/dead-letter store is unavailable/);
+      expect(response.body.detail).toContain('ECONNREFUSED');
+      expect(logged.join('\n')).toContain('ECONNREFUSED');
+    });
+
+    it('answers 503 when a real Redis client cannot connect', async () => {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as { port: number };
+      await new Promise((resolve) => server.close(resolve));
+      const redis = new Redis({
+        host: '127.0.0.1',
+        port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      redis.on('error', () => undefined);
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          DeadLettersAdminModule.forRoot({
+            token: TOKEN,
+            queue: new RedisDeadLetterQueue(redis),
+            publisher: broker,
+          }),
+        ],
+      }).compile();
+      const real = moduleRef.createNestApplication({ logger: false });
+      await real.init();
+      try {
+        const response = await request(real.getHttpServer())
+          .get('/admin/dead-letters/stats')
+          .set(auth);
+        expect(response.status).toBe(503);
+        expect(response.body.detail).toMatch(/^the dead-letter store is unavailable: /);
+      } finally {
+        await real.close();
+        redis.disconnect();
+      }
+    });
+
+    it('still answers 400 to a bad filter', async () => {
+      const response = await request(down.getHttpServer())
+        .get('/admin/dead-letters?colour=red')
+        .set(auth);
+      expect(response.status).toBe(400);
+    });
+  });
 });
+
+/** A logger that keeps what is logged (messages and stacks), for assertions. */
+function capture(lines: string[]): LoggerService {
+  const keep = (...parts: unknown[]) =>
+    void lines.push(
+      parts.map((p) => (p instanceof Error ? `${p.message}\n${p.stack}` : String(p))).join(' '),
+    );
+  return { log: keep, error: keep, warn: keep, debug: keep, verbose: keep, fatal: keep };
+}

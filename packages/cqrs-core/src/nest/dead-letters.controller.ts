@@ -3,17 +3,26 @@ import {
   Controller,
   Delete,
   Get,
+  Headers,
   HttpCode,
+  HttpException,
   Inject,
+  Logger,
   Post,
   Query,
+  Res,
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
 import { z } from 'zod';
-import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
+import {
+  type DeadLetterFilter,
+  type DeadLetterQueue,
+  type ReplayResult,
+} from '../dead-letters/dead-letter-queue.port';
 import { type Publisher } from '../transport/transport.port';
 import { AdminTokenGuard } from './admin-token.guard';
+import { REDACTED } from './log.redaction';
 import { ProblemDetailsFilter, ProblemException } from './problem-details.filter';
 
 export const ADMIN_DEAD_LETTERS = Symbol('causeway:admin-dead-letters');
@@ -23,6 +32,11 @@ export interface AdminDeadLetters {
   publisher: Publisher;
 }
 
+/** `?ids=a` and `?ids=a&ids=b` (and a JSON string or array): one id or several. */
+const Ids = z.preprocess(
+  (value) => (typeof value === 'string' ? [value] : value),
+  z.array(z.string().min(1)).min(1).max(10_000),
+);
 const Filter = z
   .object({
     topic: z.string().min(1).optional(),
@@ -30,10 +44,21 @@ const Filter = z
     type: z.string().min(1).optional(),
     reason: z.string().min(1).optional(),
     limit: z.coerce.number().int().min(1).max(10_000).optional(),
-    ids: z.array(z.string().min(1)).min(1).max(10_000).optional(),
+    ids: Ids.optional(),
   })
   .strict();
 const PurgeQuery = Filter.extend({ all: z.enum(['true']).optional() }).strict();
+const ReplayBody = Filter.extend({ all: z.literal(true).optional() }).strict();
+
+/** The fields that select letters; `limit` only bounds a selection. */
+const SELECTING = ['topic', 'handler', 'type', 'reason', 'ids'] as const;
+
+/** Seconds a client should wait before retrying when the store is unavailable. */
+const RETRY_AFTER_SECONDS = 5;
+
+interface HeaderSink {
+  setHeader?(name: string, value: string): unknown;
+}
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input ?? {});
@@ -50,7 +75,27 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   });
 }
 
-function toFilter(input: z.output<typeof Filter>) {
+/** Refuses (400) an operation on every letter that did not say `all`. */
+function requireSelection(
+  input: z.output<typeof Filter> & { all?: unknown },
+  verb: 'purge' | 'replay',
+  all: string,
+): void {
+  if (input.all !== undefined || SELECTING.some((field) => input[field] !== undefined)) return;
+  throw new ProblemException({
+    title: 'Bad Request',
+    status: 400,
+    detail: `name a filter (${SELECTING.join(', ')}) or ${all} to ${verb} everything`,
+    errors: [
+      {
+        field: 'all',
+        problem: `is required when no filter (${SELECTING.join(', ')}) is given; limit alone selects nothing`,
+      },
+    ],
+  });
+}
+
+function toFilter(input: z.output<typeof Filter>): DeadLetterFilter {
   return {
     originalTopic: input.topic,
     handler: input.handler,
@@ -61,46 +106,118 @@ function toFilter(input: z.output<typeof Filter>) {
   };
 }
 
+/** An error's name and message, with the credentials of any URL in it removed. */
+function describeError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const redacted = text.replace(/\/\/[^/\s@]*@/g, `//${REDACTED}@`);
+  return redacted.length > 300 ? `${redacted.slice(0, 300)}…` : redacted;
+}
+
 /**
  * Operating dead letters over HTTP (issue 4): list with filters, counts, replay, purge. Every
- * route needs the admin token. A purge needs a filter or `all=true`, so that a bare DELETE
- * never empties the queue by accident.
+ * route needs the admin token. Filters are `topic`, `handler`, `type`, `reason` and `ids` (one
+ * or several: `?ids=a&ids=b`, or a JSON array); `limit` bounds them but selects nothing by
+ * itself. A purge or a replay needs a filter or an explicit "everything" (`?all=true` for a
+ * purge, `{"all": true}` for a replay), so that a bare request never empties the queue by
+ * accident; a replay's body must be `application/json` (415 otherwise), so that a body the app
+ * did not parse is never taken for "no filter". A refused request changes nothing. A replay goes
+ * on past letters it cannot publish and lists them in `failed`. An error of the dead-letter store
+ * is 503 with `Retry-After` (the log has the cause).
  */
 @Controller('admin/dead-letters')
 @UseGuards(AdminTokenGuard)
 @UseFilters(ProblemDetailsFilter)
 export class DeadLettersController {
+  private readonly logger = new Logger(DeadLettersController.name);
+
   constructor(@Inject(ADMIN_DEAD_LETTERS) private readonly admin: AdminDeadLetters) {}
 
   @Get()
-  async list(@Query() query: Record<string, unknown>) {
-    const letters = await this.admin.queue.list(toFilter(parse(Filter, query)));
+  async list(
+    @Query() query: Record<string, unknown>,
+    @Res({ passthrough: true }) response: HeaderSink,
+  ) {
+    const filter = toFilter(parse(Filter, query));
+    const letters = await this.store('list', response, () => this.admin.queue.list(filter));
     return { count: letters.length, letters };
   }
 
   @Get('stats')
-  stats() {
-    return this.admin.queue.stats();
+  stats(@Res({ passthrough: true }) response: HeaderSink) {
+    return this.store('stats', response, () => this.admin.queue.stats());
   }
 
   @Post('replay')
   @HttpCode(200)
-  replay(@Body() body: unknown) {
-    const filter = toFilter(parse(Filter, body));
-    return this.admin.queue.replay(filter, this.admin.publisher);
+  async replay(
+    @Headers('content-type') contentType: string | undefined,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) response: HeaderSink,
+  ): Promise<ReplayResult> {
+    const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+    if (mediaType !== 'application/json') {
+      throw new ProblemException({
+        title: 'Unsupported Media Type',
+        status: 415,
+        detail:
+          'send the replay as a JSON body with Content-Type: application/json, ' +
+          'e.g. {"topic": "events.X"}, {"ids": ["…"]} or {"all": true}',
+      });
+    }
+    const input = parse(ReplayBody, body);
+    requireSelection(input, 'replay', '"all": true');
+    const { all: _all, ...rest } = input;
+    const result = await this.store('replay', response, () =>
+      this.admin.queue.replay(toFilter(rest), this.admin.publisher),
+    );
+    if (result.failed.length > 0) {
+      const shown = result.failed.slice(0, 10).map(({ id, reason }) => `${id} (${reason})`);
+      const more = result.failed.length - shown.length;
+      this.logger.warn(
+        `replay left ${result.failed.length} dead letter(s) it could not publish: ` +
+          `${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
+      );
+    }
+    return result;
   }
 
   @Delete()
-  async purge(@Query() query: Record<string, unknown>) {
+  async purge(
+    @Query() query: Record<string, unknown>,
+    @Res({ passthrough: true }) response: HeaderSink,
+  ) {
     const input = parse(PurgeQuery, query);
-    const { all, ...rest } = input;
-    if (!all && Object.values(rest).every((value) => value === undefined)) {
+    requireSelection(input, 'purge', 'all=true');
+    const { all: _all, ...rest } = input;
+    return {
+      purged: await this.store('purge', response, () => this.admin.queue.purge(toFilter(rest))),
+    };
+  }
+
+  /**
+   * Runs a call of the queue: its errors mean the store failed (down, timed out, refused) —
+   * the request was valid — so they are 503 with `Retry-After`, logged with their cause.
+   */
+  private async store<T>(
+    operation: string,
+    response: HeaderSink,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof HttpException) throw error;
+      const reason = describeError(error);
+      this.logger.error(
+        `dead-letter ${operation} failed: ${reason}`,
+        error instanceof Error ? error.stack : undefined,
+      );
+      response.setHeader?.('Retry-After', String(RETRY_AFTER_SECONDS));
       throw new ProblemException({
-        title: 'Bad Request',
-        status: 400,
-        detail: 'name a filter (topic, handler, type, reason) or all=true to purge everything',
+        title: 'Service Unavailable',
+        status: 503,
+        detail: `the dead-letter store is unavailable: ${reason}`,
       });
     }
-    return { purged: await this.admin.queue.purge(toFilter(rest)) };
   }
 }

@@ -81,14 +81,11 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
     return computeStats(await this.list());
   }
 
-  async replay(
-    filter: DeadLetterFilter & { ids?: readonly string[] },
-    publisher: Publisher,
-  ): Promise<ReplayResult> {
+  async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
     return replayLetters(await this.list(filter), publisher, (letter) => this.remove(letter.id));
   }
 
-  async purge(filter: DeadLetterFilter & { ids?: readonly string[] }): Promise<number> {
+  async purge(filter: DeadLetterFilter): Promise<number> {
     const letters = await this.list(filter);
     for (const letter of letters) await this.remove(letter.id);
     return letters.length;

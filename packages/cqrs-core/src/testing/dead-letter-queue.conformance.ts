@@ -96,8 +96,12 @@ export function describeDeadLetterQueueConformance(
       await queue.add(letter('events.B', 3));
       await queue.add({ ...letter('events.B', 4), envelope: undefined, raw: '{garbage' });
 
-      expect(await queue.replay({ ids: [first] }, broker)).toEqual({ replayed: 1, skipped: 0 });
-      expect(await queue.replay({}, broker)).toEqual({ replayed: 2, skipped: 1 });
+      expect(await queue.replay({ ids: [first] }, broker)).toEqual({
+        replayed: 1,
+        skipped: 0,
+        failed: [],
+      });
+      expect(await queue.replay({}, broker)).toEqual({ replayed: 2, skipped: 1, failed: [] });
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(received).toEqual([
         { topic: 'events.A', data: { n: 1 }, retryCount: 0, attempt: 1 },
@@ -105,6 +109,61 @@ export function describeDeadLetterQueueConformance(
         { topic: 'events.B', data: { n: 3 }, retryCount: 0, attempt: 1 },
       ]);
       expect((await queue.list()).map((l) => l.raw)).toEqual(['{garbage']);
+    });
+
+    it('replays past a letter it cannot publish, keeps that one and reports why', async () => {
+      const broker = new InMemoryBroker({
+        serializer: new SerializerRegistry().register('Dead', z.object({ n: z.number() })),
+      });
+      const received: unknown[] = [];
+      await broker
+        .subscriber()
+        .subscribe(['events.A'], { group: 'g', consumer: 'c' }, async (d) => {
+          received.push(d.envelope.data);
+        });
+      await queue.add(letter('events.A', 1));
+      await queue.add(letter('events.A', 2));
+      const unknown = letter('events.A', 3);
+      const bad = await queue.add({
+        ...unknown,
+        envelope: { ...unknown.envelope!, type: 'NoSuchType' },
+      });
+      await queue.add(letter('events.A', 4));
+
+      const result = await queue.replay({ originalTopic: 'events.A' }, broker);
+      expect(result).toEqual({
+        replayed: 3,
+        skipped: 0,
+        failed: [{ id: bad, reason: expect.stringContaining('NoSuchType') }],
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(received).toEqual([{ n: 1 }, { n: 2 }, { n: 4 }]);
+      expect((await queue.list()).map((l) => l.id)).toEqual([bad]);
+      // The next replay of the topic fails at the same letter again, and only there.
+      expect(await queue.replay({ originalTopic: 'events.A' }, broker)).toMatchObject({
+        replayed: 0,
+        failed: [{ id: bad }],
+      });
+    });
+
+    it('lists, replays and purges exactly the letters named by id, also with a filter', async () => {
+      const a1 = await queue.add(letter('events.A', 1));
+      const a2 = await queue.add(letter('events.A', 2));
+      const a3 = await queue.add(letter('events.A', 3));
+      const b4 = await queue.add(letter('events.B', 4));
+      expect((await queue.list({ ids: [a2, b4] })).map((l) => l.id)).toEqual([a2, b4]);
+      expect(await queue.list({ ids: [b4], originalTopic: 'events.A' })).toEqual([]);
+      expect(await queue.purge({ ids: [a1], originalTopic: 'events.A' })).toBe(1);
+      expect((await queue.list()).map((l) => l.id)).toEqual([a2, a3, b4]);
+      const broker = new InMemoryBroker({
+        serializer: new SerializerRegistry().register('Dead', z.object({ n: z.number() })),
+      });
+      expect(await queue.replay({ ids: [a3] }, broker)).toEqual({
+        replayed: 1,
+        skipped: 0,
+        failed: [],
+      });
+      expect((await queue.list()).map((l) => l.id)).toEqual([a2, b4]);
     });
 
     it('purges by filter or entirely', async () => {

@@ -113,7 +113,8 @@ export interface EventStore {
 
   /**
    * Appends events to a stream. The store assigns `version` and `position`; the envelopes'
-   * own `version` is ignored.
+   * own `version` is ignored. A backend may bound one append (MongoDB: 1 000 events and 16 MB,
+   * refused before anything is written); split larger batches, or append them in several steps.
    * @throws ConcurrencyConflictError when the expected version does not hold
    * @throws StreamDeletedError when the stream is tombstoned
    * @throws MessageTooLargeError / MessageValidationError before anything is written

@@ -7,3 +7,4 @@ export * from './kafka.publisher';
 export * from './kafka.subscription';
 export * from './kafka.subscriber';
 export * from './kafka.lag';
+export * from './kafka.group';

@@ -2,6 +2,7 @@ import { type Admin } from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
 
 export interface KafkaGroupTopics {
+  /** The Kafka group id: kafkaGroupId(group, topics, groupIdPrefix) of a Causeway subscription. */
   group: string;
   topics: readonly string[];
 }

@@ -46,8 +46,8 @@ export interface KafkaSubscriberOptions extends KafkaTransportOptions {
    */
   onPoison?: (poison: PoisonMessage) => void | Promise<void>;
   /**
-   * Prefix of the Kafka consumer group id (`<prefix><group>`); deliveries still report the
-   * group as subscribed. Lets deployments or test runs share a cluster without sharing groups.
+   * Prefix of the Kafka consumer group id (see kafkaGroupId); deliveries still report the group
+   * as subscribed. Lets deployments or test runs share a cluster without sharing groups.
    * Hazard: changing it makes every group start afresh (per `startFrom`). Default ''.
    */
   groupIdPrefix?: string;

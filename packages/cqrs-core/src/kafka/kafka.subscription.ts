@@ -12,6 +12,7 @@ import {
   type SubscriptionHandle,
 } from '../transport/transport.port';
 import { decodeFromWire, UndecodableMessageError } from '../transport/wire.codec';
+import { kafkaGroupId } from './kafka.group';
 import { DeliveryAttempts } from './kafka.attempts';
 import { BatchCommits } from './kafka.commits';
 import { ConsumerSupervisor } from './kafka.consumer-supervisor';
@@ -33,7 +34,7 @@ const GROUP_CHANGING = new Set([
 ]);
 
 /**
- * One subscribe() call: one kafkajs consumer in group `<groupIdPrefix><group>`.
+ * One subscribe() call: one kafkajs consumer in the Kafka group kafkaGroupId(group, topics).
  *
  * Commits. kafkajs runs `eachBatch` once per fetched partition batch, partitions concurrently
  * (up to maxInFlight), and fetches again only when every batch of the round has returned — so
@@ -91,7 +92,7 @@ export class KafkaSubscription implements SubscriptionHandle {
     private readonly options: KafkaSubscriberOptions,
     private readonly onStopped: () => void,
   ) {
-    const groupId = `${options.groupIdPrefix ?? ''}${subscription.group}`;
+    const groupId = kafkaGroupId(subscription.group, topics, options.groupIdPrefix);
     const maxMessageBytes = options.maxMessageBytes ?? KAFKA_DEFAULTS.maxMessageBytes;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? KAFKA_DEFAULTS.heartbeatIntervalMs;
     this.attempts = new DeliveryAttempts(admin, groupId);

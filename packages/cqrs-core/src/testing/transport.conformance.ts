@@ -195,6 +195,23 @@ export function describeTransportConformance(
       expect([...fanOut].sort((x, y) => x - y)).toEqual(all);
     });
 
+    it('delivers every topic to a group whose subscribers listen to different topics', async () => {
+      // Two handlers sharing a group name (or one deployment's next version with other types).
+      const [tx, ty] = [topic('groupx'), topic('groupy')];
+      const seen: string[] = [];
+      for (const t of [tx, ty])
+        await subscriber().subscribe([t], { group: 'shared', consumer: 'c1' }, async (d) => {
+          seen.push(`${d.topic === tx ? 'x' : 'y'}${(d.envelope.data as { n: number }).n}`);
+        });
+      for (const t of [tx, ty])
+        await transport.publisher.publish(
+          t,
+          [1, 2, 3].map((i) => conformanceMessage(i, `k${i}`)),
+        );
+      await eventually(() => seen.length === 6, timeout, 'the messages of both topics');
+      expect([...seen].sort()).toEqual(['x1', 'x2', 'x3', 'y1', 'y2', 'y3']);
+    });
+
     it('redelivers a message whose handler failed, with a higher attempt number', async () => {
       const t = topic('nack');
       const attempts: number[] = [];

@@ -48,7 +48,7 @@ function buildRouter(
   const commandPrefix = naming.command('');
   const stack: Middleware[] = [recoverer()];
   if (metrics) stack.push(metrics.middleware());
-  stack.push(deadLetter({ queue: options.deadLetters ?? new InMemoryDeadLetterQueue() }));
+  stack.push(deadLetter({ queue: options.deadLetters! }));
   if (options.deduplication)
     stack.push(
       deduplicator({ store: options.deduplication, leaseMs: options.deduplicationLeaseMs }),
@@ -143,7 +143,7 @@ export class CqrsCoreModule {
       module: CqrsCoreModule,
       global: true,
       imports: [DiscoveryModule],
-      providers: [{ provide: CQRS_CORE_OPTIONS, useValue: options }, ...providers()],
+      providers: [{ provide: CQRS_CORE_OPTIONS, useValue: checked(options) }, ...providers()],
       exports: EXPORTS,
     };
   }
@@ -157,11 +157,29 @@ export class CqrsCoreModule {
         {
           provide: CQRS_CORE_OPTIONS,
           inject: (options.inject ?? []) as never[],
-          useFactory: options.useFactory,
+          useFactory: async (...args: unknown[]) =>
+            checked(await (options.useFactory as (...a: unknown[]) => unknown)(...args)),
         },
         ...providers(),
       ],
       exports: EXPORTS,
     };
   }
+}
+
+/**
+ * The options with their defaults filled in (the in-memory dead-letter queue, so that the
+ * DEAD_LETTER_QUEUE provider and the router share it), after checking what is required.
+ * @throws TypeError naming a missing option
+ */
+function checked(options: unknown): CqrsCoreModuleOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`CqrsCoreModule: the options must be an object, got ${String(options)}`);
+  const given = options as Partial<CqrsCoreModuleOptions>;
+  for (const name of ['service', 'instanceId', 'publisher', 'subscriber', 'serializer'] as const)
+    if (!given[name]) throw new TypeError(`CqrsCoreModule: options.${name} is required`);
+  return {
+    ...(given as CqrsCoreModuleOptions),
+    deadLetters: given.deadLetters ?? new InMemoryDeadLetterQueue(),
+  };
 }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Controller, Injectable, type INestApplication } from '@nestjs/common';
+import { Controller, Injectable, type INestApplication, Scope } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
@@ -12,6 +12,8 @@ import { SerializerRegistry } from '../messages/serializer.registry';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { CausewayContext, CausewayTransportServer } from './causeway.transport-strategy';
 import { CqrsCoreModule } from './cqrs-core.module';
+import { DEAD_LETTER_QUEUE } from './cqrs-core.tokens';
+import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
 import { CommandHandler, EventHandler, QueryHandler } from './handler.decorators';
 
 const serializer = () =>
@@ -133,6 +135,79 @@ describe('CqrsCoreModule', () => {
     await closing;
     expect(positions.byTrainer.get('misty')).toBe(7);
     expect(broker.pendingCount('events.Moved', 'trainer-service.positions')).toBe(0);
+  });
+
+  it('refuses missing options at start, naming them', async () => {
+    const broker = new InMemoryBroker({ serializer: serializer() });
+    const complete = {
+      service: 's',
+      instanceId: 'i',
+      publisher: broker,
+      subscriber: broker.subscriber(),
+      serializer: serializer(),
+    };
+    for (const name of ['publisher', 'subscriber', 'serializer', 'service'] as const)
+      expect(() => CqrsCoreModule.forRoot({ ...complete, [name]: undefined } as never)).toThrow(
+        `CqrsCoreModule: options.${name} is required`,
+      );
+    await expect(
+      Test.createTestingModule({
+        imports: [CqrsCoreModule.forRootAsync({ useFactory: () => undefined as never })],
+      }).compile(),
+    ).rejects.toThrow('CqrsCoreModule: the options must be an object');
+  });
+
+  it('provides the default dead-letter queue, the one failed messages go to', async () => {
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const app = await boot(broker, registry);
+    const queue = app.get<DeadLetterQueue>(DEAD_LETTER_QUEUE);
+    expect(queue).toBeDefined();
+    const command = createMessage({
+      type: 'Move',
+      category: 'command',
+      aggregateId: 'gary',
+      data: { dx: 1 },
+      causedBy: null,
+    });
+    // The Move succeeds; the projection of its event fails for good.
+    const broken = Promise.reject(new Error('the projection is broken'));
+    broken.catch(() => undefined);
+    app.get(Positions).slowUntil = broken;
+    await app.get(CommandBus).request(command);
+    const deadline = Date.now() + 3_000;
+    while ((await queue.list({})).length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await queue.list({})).toEqual([
+      expect.objectContaining({ reason: 'the projection is broken', handler: 'positions' }),
+    ]);
+    await app.close();
+  });
+
+  it('refuses a handler that is not a singleton, at start', async () => {
+    @Injectable({ scope: Scope.REQUEST })
+    @EventHandler('Moved', { name: 'scoped' })
+    class ScopedProjector {
+      async handle() {}
+    }
+    const broker = new InMemoryBroker({ serializer: serializer() });
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: 's',
+          instanceId: 'i',
+          publisher: broker,
+          subscriber: broker.subscriber(),
+          serializer: serializer(),
+        }),
+      ],
+      providers: [ScopedProjector],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await expect(app.init()).rejects.toThrow(
+      'ScopedProjector is a Causeway handler and must be a singleton',
+    );
+    await app.close().catch(() => undefined);
   });
 });
 

@@ -60,6 +60,16 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     for (const wrapper of this.discovery.getProviders()) {
       const { instance, metatype } = wrapper;
       if (!instance || !metatype) continue;
+      const decorated = [COMMAND_HANDLER, EVENT_HANDLER, QUERY_HANDLER].some(
+        (key) => this.reflector.get(key, metatype) !== undefined,
+      );
+      // A request-scoped or transient provider has no instance here, only Nest's placeholder
+      // without its dependencies: refuse it at start rather than run it half-built.
+      if (decorated && !wrapper.isDependencyTreeStatic())
+        throw new Error(
+          `${(metatype as { name: string }).name} is a Causeway handler and must be a singleton ` +
+            `(the default scope): it is called for messages, outside any request`,
+        );
       const commandType = this.reflector.get<string | undefined>(COMMAND_HANDLER, metatype);
       if (commandType) {
         const handler = instance as Executes;

@@ -6,7 +6,8 @@ const MARKER = /^causeway:attempt=(\d+)$/;
  * The metadata string committed with an offset whose message is being delivered: "delivery
  * number `attempt` of the message at this offset has started". Kafka keeps no delivery count;
  * this one lives in the group's committed offsets, so it survives the consumer (a crash, a
- * rebalance) and a message that keeps killing its consumers still reaches the dead letters.
+ * rebalance), and a message that keeps killing its consumers reaches the dead letters when the
+ * dead-letter middleware has `maxDeliveries` (CqrsCoreModule: `maxDeliveries`).
  */
 export function attemptMarker(attempt: number): string {
   return `causeway:attempt=${attempt}`;

@@ -38,6 +38,31 @@ describe('dead-letter middleware', () => {
     expect(letter!.stack).toContain('TypeError');
   });
 
+  it('with maxDeliveries, dead-letters a message delivered too often without running its handler', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    let calls = 0;
+    const handler = compose(
+      [deadLetter({ queue, maxDeliveries: 5 }), retry({ maxAttempts: 3, initialDelayMs: 1 })],
+      async () => {
+        calls++; // a handler that kills its consumer never returns: only the count shows it
+      },
+      info,
+    );
+    const envelope = testEnvelope('T', { a: 1 });
+    await expect(handler(testDelivery(envelope, { attempt: 5 }))).resolves.toBeUndefined();
+    expect(calls).toBe(1);
+    const result = await handler(testDelivery(envelope, { attempt: 6 }));
+    expect(result).toBeInstanceOf(DeadLettered);
+    expect(calls).toBe(1);
+    expect(await queue.list()).toEqual([
+      expect.objectContaining({
+        errorName: 'TooManyDeliveriesError',
+        attempts: 6,
+        reason: expect.stringContaining('delivered 6 times (more than maxDeliveries 5)'),
+      }),
+    ]);
+  });
+
   it('dead-letters a permanent error at once and lets a deferred one through', async () => {
     const queue = new InMemoryDeadLetterQueue();
     let calls = 0;

@@ -48,7 +48,7 @@ function buildRouter(
   const commandPrefix = naming.command('');
   const stack: Middleware[] = [recoverer()];
   if (metrics) stack.push(metrics.middleware());
-  stack.push(deadLetter({ queue: options.deadLetters! }));
+  stack.push(deadLetter({ queue: options.deadLetters!, maxDeliveries: options.maxDeliveries }));
   if (options.deduplication)
     stack.push(
       deduplicator({ store: options.deduplication, leaseMs: options.deduplicationLeaseMs }),

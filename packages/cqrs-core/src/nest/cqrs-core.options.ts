@@ -16,6 +16,11 @@ export interface CqrsCoreModuleOptions {
   topicPrefix?: string;
   /** Default: in memory (lost on restart — use the Redis one in production). */
   deadLetters?: DeadLetterQueue;
+  /**
+   * Dead-letter a message delivered more often than this without being settled (one that crashes
+   * its consumer; see DeadLetterOptions.maxDeliveries). Default: off.
+   */
+  maxDeliveries?: number;
   /** Enables the deduplicator middleware (use the Redis store across instances). */
   deduplication?: DeduplicationStore;
   /**

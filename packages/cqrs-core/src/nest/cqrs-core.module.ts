@@ -135,6 +135,10 @@ const EXPORTS = [
  * CQRS for a Nest app (like @nestjs/cqrs, with the transport seam in the options): command,
  * event and query buses over a Publisher/Subscriber of your choice, handlers found by the
  * @CommandHandler / @EventHandler / @QueryHandler decorators, graceful shutdown.
+ *
+ * Hazard: the handlers are drained in `beforeApplicationShutdown`, which Nest runs after every
+ * `onModuleDestroy`. Release what handlers use (pools, clients) in `onApplicationShutdown`, as
+ * the library's own connections do, or a handler still in flight meets it closed.
  */
 @Module({})
 export class CqrsCoreModule {

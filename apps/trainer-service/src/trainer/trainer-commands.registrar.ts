@@ -1,9 +1,13 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CommandBus, DeadLettered, type Envelope, type Middleware } from '@causeway/cqrs-core';
+import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import { TRAINER_COMMANDS, TrainerCommandHandler } from './trainer.command-handler';
 
-/** Attempts at recording a dead-lettered command's rejection, and the pauses between them. */
-const RECORD_PAUSES_MS = [100, 400, 1_600];
+/** Recording a dead-lettered command's rejection: 4 attempts, about 100, 400, 1 600 ms apart (jittered). */
+const recording = retry(handleAll, {
+  maxAttempts: 3, // retries after the first attempt
+  backoff: new ExponentialBackoff({ initialDelay: 100, exponent: 4, maxDelay: 1_600 }),
+});
 
 /**
  * Registers the trainer's command handlers with the (global) command bus. Each gets a dead-letter
@@ -48,21 +52,13 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
   }
 
   private async recordRejection(envelope: Envelope, error: unknown): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.handler.deadLettered(envelope, error);
-        return;
-      } catch (failure) {
-        const pause = RECORD_PAUSES_MS[attempt];
-        if (pause === undefined) {
-          this.logger.error(
-            `${envelope.type} ${envelope.messageId}: its rejection could not be recorded ` +
-              `(${(failure as Error)?.message}); it stays in the dead letters, acknowledged`,
-          );
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, pause));
-      }
+    try {
+      await recording.execute(() => this.handler.deadLettered(envelope, error));
+    } catch (failure) {
+      this.logger.error(
+        `${envelope.type} ${envelope.messageId}: its rejection could not be recorded ` +
+          `(${(failure as Error)?.message}); it stays in the dead letters, acknowledged`,
+      );
     }
   }
 }

@@ -113,7 +113,7 @@ async function mongoBackend(servers: Servers): Promise<Backend> {
       await streams.findOne({ _id: streamId });
       return commits
         .find({ streamId, lastVersion: { $gte: snapshotVersion + 1 } })
-        .sort({ firstVersion: 1 })
+        .sort({ lastVersion: 1 })
         .toArray();
     },
     async dispose() {

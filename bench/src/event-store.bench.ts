@@ -91,6 +91,7 @@ async function rawCommitsCollection(
 ): Promise<Collection> {
   const collection = client.db(db).collection(name);
   await collection.createIndex({ streamId: 1, firstVersion: 1 }, { unique: true });
+  await collection.createIndex({ streamId: 1, lastVersion: 1 });
   await collection.createIndex({ streamId: 1, messageIds: 1 });
   await collection.createIndex({ types: 1, _id: 1 });
   return collection;

@@ -117,7 +117,8 @@ export interface EventStore {
    * refused before anything is written); split larger batches, or append them in several steps.
    * @throws ConcurrencyConflictError when the expected version does not hold
    * @throws StreamDeletedError when the stream is tombstoned
-   * @throws MessageTooLargeError / MessageValidationError before anything is written
+   * @throws MessageTooLargeError / MessageValidationError before anything is written (also
+   *   MessageValidationError when one messageId appears twice in `events`)
    * @throws TypeError before anything is written when `expectedVersion` is missing or not one of
    *   the forms above (a non-negative integer, 'any', 'no-stream', 'exists')
    */

@@ -4,6 +4,8 @@ import {
   type ExpectedVersion,
   type StreamInfo,
 } from './event-store.port';
+import { type Envelope } from '../messages/envelope';
+import { MessageValidationError } from '../messages/message.errors';
 
 /**
  * What every backend knows about a stream before it writes: the rules below are shared so that
@@ -41,6 +43,28 @@ export function checkAppendOptions(
   options: AppendOptions | undefined,
 ): asserts options is AppendOptions {
   checkExpectedVersion(options?.expectedVersion);
+}
+
+/**
+ * Checks an append's events before a store does anything: no messageId twice in one append.
+ * Idempotency is keyed by messageId, so a batch holding one twice would store the event twice
+ * and leave its re-append unanswerable (which of the two versions is it?).
+ * @throws MessageValidationError naming the repeated messageId and both places in the batch
+ */
+export function checkAppendEvents(events: readonly Envelope[]): void {
+  if (events.length < 2) return;
+  const seen = new Map<string, number>();
+  events.forEach((event, index) => {
+    const earlier = seen.get(event.messageId);
+    if (earlier !== undefined) {
+      throw new MessageValidationError(
+        event.type,
+        'messageId',
+        `${JSON.stringify(event.messageId)} appears twice in one append (events ${earlier} and ${index})`,
+      );
+    }
+    seen.set(event.messageId, index);
+  });
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   type SubscriptionOptions,
 } from '../event-store/event-store.port';
 import {
+  checkAppendEvents,
   checkAppendOptions,
   checkDeleteStreamOptions,
   checkDuplicates,
@@ -143,6 +144,7 @@ export class MongoEventStore implements EventStore {
     options: AppendOptions,
   ): Promise<AppendResult> {
     checkAppendOptions(options);
+    checkAppendEvents(events);
     if (events.length > POSITIONS_PER_SLOT)
       throw new TooManyEventsError(streamId, events.length, POSITIONS_PER_SLOT);
     const serialized = events.map((event) => this.serializer.serialize(event));
@@ -217,7 +219,9 @@ export class MongoEventStore implements EventStore {
     const filter: mongo.Filter<CommitDocument> = { streamId, lastVersion: { $gte: low } };
     if (Number.isFinite(high)) filter.firstVersion = { $lte: high };
     const result: StoredEvent[] = [];
-    const cursor = commits.find(filter).sort({ firstVersion: backwards ? -1 : 1 });
+    // Sorted by lastVersion, which orders a stream's commits as firstVersion does (they tile the
+    // versions): the (streamId, lastVersion) index then bounds the scan to the commits wanted.
+    const cursor = commits.find(filter).sort({ lastVersion: backwards ? -1 : 1 });
     for await (const commit of cursor) {
       const events = commit.events.filter((e) => e.version >= low && e.version <= high);
       for (const event of backwards ? events.reverse() : events) {

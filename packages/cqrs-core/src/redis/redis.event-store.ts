@@ -14,6 +14,7 @@ import {
   type SubscriptionOptions,
 } from '../event-store/event-store.port';
 import {
+  checkAppendEvents,
   checkAppendOptions,
   checkDeleteStreamOptions,
   type DeleteStreamOptions,
@@ -133,6 +134,7 @@ export class RedisEventStore implements EventStore {
     options: AppendOptions,
   ): Promise<AppendResult> {
     checkAppendOptions(options);
+    checkAppendEvents(events);
     const expected = options.expectedVersion;
     // The records and id pairs are built here, complete with their versions, for the head the
     // append expects (0 when it names none); the script only rewrites them when the head turns

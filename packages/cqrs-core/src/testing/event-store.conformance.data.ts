@@ -109,6 +109,26 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
     ).resolves.toMatchObject({ nextExpectedVersion: 2 });
   });
 
+  it('refuses an append that holds one messageId twice, naming it, and writes nothing', async () => {
+    const streamId = uniqueName('twice');
+    const [a, b] = [event('Twice', 'a'), event('Twice', 'b')];
+    const again = { ...a, data: 'a again' };
+    const error = await store()
+      .append(streamId, [a, b, again], { expectedVersion: 'no-stream' })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(MessageValidationError);
+    expect(error).toMatchObject({ field: 'messageId' });
+    expect((error as Error).message).toContain(a.messageId);
+    expect((error as Error).message).toContain('events 0 and 2');
+    expect(await store().readStream(streamId)).toEqual([]);
+    await expect(
+      store().append(streamId, [a, b], { expectedVersion: 'no-stream' }),
+    ).resolves.toMatchObject({ nextExpectedVersion: 2 });
+  });
+
   it('passes serializer errors through: validation on append, unknown types on read', async () => {
     const registry = new SerializerRegistry().register(
       'Deposited',

@@ -15,6 +15,7 @@ import {
   type SubscriptionOptions,
 } from '../event-store.port';
 import {
+  checkAppendEvents,
   checkAppendOptions,
   checkDeleteStreamOptions,
   checkDuplicates,
@@ -82,6 +83,7 @@ export class InMemoryEventStore implements EventStore {
     options: AppendOptions,
   ): Promise<AppendResult> {
     checkAppendOptions(options);
+    checkAppendEvents(events);
     // Serialize everything first: a validation or size error must leave nothing written.
     const serialized = events.map((event) => this.serializer.serialize(event));
     const stream = this.storage.streams.get(streamId);

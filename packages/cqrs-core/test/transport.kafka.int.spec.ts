@@ -4,7 +4,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type logCreator } from 'kafkajs';
 import { repositoryRoot, testNamespace } from '@causeway/testkit';
-import { type Delivery, type ManagedConnection, MessageTooLargeError } from '../src';
+import {
+  type Delivery,
+  InvalidTopicError,
+  type ManagedConnection,
+  MessageTooLargeError,
+} from '../src';
 import {
   KAFKA_FEATURES,
   type KafkaClient,
@@ -183,6 +188,24 @@ describe('kafka transport specifics', () => {
     await expect(publisher.publish(topic, [tooLarge])).rejects.toBeInstanceOf(MessageTooLargeError);
     await eventually(() => received.length === 1, 'the large message');
     expect(received).toEqual([1]);
+  });
+
+  it('refuses a topic name Kafka can never accept, naming it, before contacting the broker', async () => {
+    // e.g. a message type or an instance id (`replies.<instanceId>`) with ':' or '/'.
+    const bad = ns.topic('replies.pod:7/a');
+    const message = conformanceMessage(1, 'k', 'normal');
+    await expect(publisher.publish(bad, [message])).rejects.toBeInstanceOf(InvalidTopicError);
+    const refused = await subscriber()
+      .subscribe([bad], { group: 'g', consumer: 'c' }, async () => undefined)
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(refused).toBeInstanceOf(InvalidTopicError);
+    expect((refused as Error).message).toContain(JSON.stringify(bad));
+    expect((refused as Error).message).toContain("only ASCII letters, digits, '.', '_' and '-'");
+    const { topics } = await client.admin.fetchTopicMetadata();
+    expect(topics.map((t) => t.name)).not.toContain(bad);
   });
 
   it('sends a batch larger than one message in consecutive sends, in order', async () => {

@@ -1,6 +1,23 @@
 import { type Admin } from 'kafkajs';
+import { InvalidTopicError } from '../transport/transport.errors';
 import { KafkaTopicUnavailableError } from './kafka.errors';
 import { KAFKA_DEFAULTS, type KafkaTransportOptions, RECORD_OVERHEAD_BYTES } from './kafka.options';
+
+/**
+ * Kafka's rule for topic names (the broker refuses others): 1–249 characters of ASCII letters,
+ * digits, '.', '_' and '-', and not '.' or '..'. Names come from message types and instance
+ * ids (`replies.<instanceId>`), so a type or an instance id with ':' or '/' fails here, naming it.
+ * @throws InvalidTopicError naming the topic and the rule
+ */
+export function checkKafkaTopic(topic: string): void {
+  if (typeof topic !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(topic)) {
+    throw new InvalidTopicError(
+      String(topic),
+      "Kafka topics have 1 to 249 characters, only ASCII letters, digits, '.', '_' and '-'",
+    );
+  }
+  if (topic === '.' || topic === '..') throw new InvalidTopicError(topic, 'Kafka refuses it');
+}
 
 /**
  * Creates topics up front, before the first send to them or the first subscription: topics that
@@ -23,8 +40,12 @@ export class KafkaTopics {
     > = {},
   ) {}
 
-  /** Resolves once every topic exists and each of its partitions has a leader. */
+  /**
+   * Resolves once every topic exists and each of its partitions has a leader.
+   * @throws InvalidTopicError before contacting the broker when a name is not a legal Kafka topic
+   */
   async ensure(topics: readonly string[]): Promise<void> {
+    topics.forEach(checkKafkaTopic);
     await Promise.all(topics.map((topic) => this.ensureOne(topic)));
   }
 

@@ -1,3 +1,4 @@
+import { InvalidTopicError } from '../transport/transport.errors';
 import {
   type Subscriber,
   type SubscribeOptions,
@@ -113,7 +114,8 @@ export class Router {
 
   /**
    * Called whenever subscribing a handler failed (e.g. the broker is down at start-up); the
-   * router keeps trying with capped backoff until it succeeds or the router is closed.
+   * router keeps trying with capped backoff until it succeeds or the router is closed, except
+   * after an InvalidTopicError, which fails run().
    */
   onSubscribeError(listener: (name: string, error: unknown) => void): this {
     this.subscribeErrorListeners.push(listener);
@@ -139,6 +141,7 @@ export class Router {
   /**
    * Subscribes every handler; resolves once all subscriptions are in place. A subscription that
    * fails is retried (see onSubscribeError), so this waits for the broker to become reachable.
+   * @throws InvalidTopicError at once when a handler's topic is one the transport can never use
    */
   async run(): Promise<void> {
     if (this.state !== 'idle') throw new Error(`router is ${this.state}`);
@@ -206,6 +209,11 @@ export class Router {
           throw error;
         }
         for (const listener of this.subscribeErrorListeners) listener(registration.name, error);
+        // A name the broker can never accept: waiting would hide the mistake, so run() fails.
+        if (error instanceof InvalidTopicError) {
+          this.pending.delete(registration.name);
+          throw error;
+        }
         await new Promise((resolve) =>
           setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt - 1, 5))).unref(),
         );

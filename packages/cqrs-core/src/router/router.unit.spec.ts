@@ -1,6 +1,7 @@
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { InvalidTopicError } from '../transport/transport.errors';
 import { z } from 'zod';
 import { type Middleware } from './handler';
 import { Router } from './router';
@@ -152,6 +153,27 @@ describe('Router', () => {
     while (handled.length === 0 && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 10));
     expect(handled).toEqual(['T']);
+    await router.close();
+  });
+
+  it('fails run() at once, naming the topic, when the transport can never accept a topic', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    let attempts = 0;
+    const strict: Subscriber = {
+      subscribe: async (topics) => {
+        attempts++;
+        throw new InvalidTopicError(topics[0] ?? '', 'not a legal name');
+      },
+      close: () => broker.subscriber().close(),
+    };
+    const router = new Router({ subscriber: strict, service: 's', instanceId: 'i' });
+    const errors: string[] = [];
+    router.onSubscribeError((name, error) => errors.push(`${name}: ${(error as Error).message}`));
+    router.addHandler({ name: 'h', topics: ['events.Bad:Type'], handle: async () => undefined });
+    await expect(router.run()).rejects.toThrow('Topic "events.Bad:Type" is invalid');
+    expect(attempts).toBe(1);
+    expect(errors).toEqual(['h: Topic "events.Bad:Type" is invalid: not a legal name']);
+    expect(router.pendingSubscriptions()).toEqual([]);
     await router.close();
   });
 });

@@ -1,4 +1,5 @@
 export * from './transport.port';
+export * from './transport.errors';
 export * from './topic.naming';
 export * from './wire.codec';
 export * from './in-memory/in-memory.transport';

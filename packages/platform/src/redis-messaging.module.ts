@@ -9,8 +9,8 @@ import {
   RedisStreamsSubscriber,
   registerRedisStreamsLag,
 } from '@causeway/cqrs-core/redis';
-import { Router } from '@causeway/cqrs-core';
-import { type Counter, type Registry } from 'prom-client';
+import { poisonToDeadLetters, Router } from '@causeway/cqrs-core';
+import { type Registry } from 'prom-client';
 import type Redis from 'ioredis';
 import { type MessagingConfig } from './messaging.settings';
 import { keyPrefixOf } from './service.wiring';
@@ -49,25 +49,8 @@ export class RedisMessagingModule {
       client: redis.client,
       ...layout,
       serializer,
-      onPoison: async (poison) => {
-        await deadLetters.add({
-          raw: poison.raw,
-          originalTopic: poison.topic,
-          position: poison.position,
-          group: poison.group,
-          handler: '(decoder)',
-          reason: poison.reason,
-          errorName: 'UndecodableMessageError',
-          attempts: 1,
-          deadLetteredAt: new Date().toISOString(),
-        });
-        // Counted with the handlers' dead letters (MessagingMetrics registers the counter).
-        const counter = options.registry.getSingleMetric('causeway_messages_dead_lettered_total');
-        (counter as Counter<'topic' | 'handler'> | undefined)?.inc({
-          topic: poison.topic,
-          handler: '(decoder)',
-        });
-      },
+      // Counted with the handlers' dead letters (MessagingMetrics registers the counter).
+      onPoison: poisonToDeadLetters(deadLetters, { registry: options.registry }),
     });
     return {
       module: RedisMessagingModule,

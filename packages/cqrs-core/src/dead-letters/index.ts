@@ -1,2 +1,3 @@
 export * from './dead-letter-queue.port';
 export * from './in-memory.dead-letter-queue';
+export * from './poison.dead-letters';

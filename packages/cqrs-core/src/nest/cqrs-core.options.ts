@@ -10,6 +10,10 @@ export interface CqrsCoreModuleOptions {
   service: string;
   instanceId: string;
   publisher: Publisher;
+  /**
+   * Built by you, so its `onPoison` is yours to set: `poisonToDeadLetters(deadLetters)` sends
+   * undecodable messages to the same queue as the handlers' dead letters.
+   */
   subscriber: Subscriber;
   serializer: SerializerRegistry;
   /** Topic prefix (S0-2). Default ''. */

@@ -1,7 +1,13 @@
 import { testNamespace } from '@causeway/testkit';
 import { type EventStore } from '../src';
-import { type CommitDocument, mongoConnection, MongoEventStore } from '../src/mongodb';
-import { describeEventStoreConformance } from '../src/testing';
+import {
+  type BeaconDocument,
+  type CommitDocument,
+  mongoConnection,
+  MongoCommitLog,
+  MongoEventStore,
+} from '../src/mongodb';
+import { describeEventStoreConformance, testEnvelope } from '../src/testing';
 
 // The MongoDB event store against a real server speaking the MongoDB protocol (FerretDB locally);
 // this file owns its database. Every "process" gets its own connection, so writers really race.
@@ -56,3 +62,112 @@ describeEventStoreConformance(
     };
   },
 );
+
+describe('MongoEventStore.init() and the indexes already there', () => {
+  const ns = testNamespace('esmongoidx');
+  const connection = mongoConnection({ uri: ns.mongoUri(), name: 'es-indexes', maxPoolSize: 2 });
+  const db = () => connection.client.db!;
+  const indexesOf = async (collection: string) =>
+    (await db().collection(collection).listIndexes().toArray()).map((index) => ({
+      name: index.name as string,
+      key: index.key as Record<string, number>,
+    }));
+
+  beforeAll(() => connection.open());
+  afterAll(async () => {
+    await db().dropDatabase();
+    await connection.close();
+  });
+
+  it('creates what is missing, accepts an index with the same keys under another name, and works', async () => {
+    await db().createCollection('kept_commits');
+    await db()
+      .collection('kept_commits')
+      .createIndex({ streamId: 1, lastVersion: 1 }, { name: 'built_by_hand' });
+    const store = new MongoEventStore({ connection: connection.client, collectionPrefix: 'kept_' });
+    await store.init();
+    const names = (await indexesOf('kept_commits')).map((index) => index.name).sort();
+    expect(names).toEqual([
+      '_id_',
+      'built_by_hand',
+      'stream_messages',
+      'stream_version',
+      'types_slot',
+    ]);
+    await store.init(); // a restart: nothing to create, nothing refused
+    expect((await indexesOf('kept_commits')).length).toBe(5);
+    const event = testEnvelope('Kept', { n: 1 });
+    await store.append('kept-1', [event], { expectedVersion: 'no-stream' });
+    await expect(store.readStream('kept-1', { fromVersion: 1 })).resolves.toMatchObject([
+      { messageId: event.messageId, version: 1 },
+    ]);
+  });
+
+  it('refuses to start, naming collection and index, when an index of ours has other keys', async () => {
+    await db().createCollection('clash_commits');
+    await db()
+      .collection('clash_commits')
+      .createIndex({ streamId: 1, at: 1 }, { name: 'stream_last' });
+    const store = new MongoEventStore({
+      connection: connection.client,
+      collectionPrefix: 'clash_',
+    });
+    await expect(store.init()).rejects.toThrow(
+      'Collection "clash_commits": index "stream_last" has keys {"streamId":1,"at":1}, expected {"streamId":1,"lastVersion":1}',
+    );
+  });
+
+  it('refuses an index on our keys whose uniqueness differs (stream_version must be unique)', async () => {
+    await db().createCollection('loose_commits');
+    await db()
+      .collection('loose_commits')
+      .createIndex({ streamId: 1, firstVersion: 1 }, { name: 'not_unique' });
+    const store = new MongoEventStore({
+      connection: connection.client,
+      collectionPrefix: 'loose_',
+    });
+    await expect(store.init()).rejects.toThrow(
+      'Collection "loose_commits": index "not_unique" on {"streamId":1,"firstVersion":1} is not unique, expected unique',
+    );
+  });
+});
+
+describe('MongoCommitLog after an insert whose outcome it does not know', () => {
+  const ns = testNamespace('esmongolog');
+  const connection = mongoConnection({ uri: ns.mongoUri(), name: 'es-log', maxPoolSize: 2 });
+  const db = () => connection.client.db!;
+
+  beforeAll(() => connection.open());
+  afterAll(async () => {
+    await db().dropDatabase();
+    await connection.close();
+  });
+
+  const commit = (streamId: string, version: number) => ({
+    streamId,
+    firstVersion: version,
+    lastVersion: version,
+    events: [],
+    types: [],
+    messageIds: [],
+  });
+
+  it('reads the end of the log again, so a slot rolled back meanwhile is filled, not skipped', async () => {
+    const commits = db().collection<CommitDocument>('log_commits');
+    const meta = db().collection<BeaconDocument>('log_meta');
+    const log = new MongoCommitLog(commits, meta);
+    await log.refresh();
+    await expect(log.insert(commit('a', 1))).resolves.toEqual({ kind: 'inserted', slot: 1 });
+    await expect(log.insert(commit('a', 2))).resolves.toEqual({ kind: 'inserted', slot: 2 });
+    // What a replica-set failover does to a write a majority had not acknowledged: it is gone.
+    await commits.deleteOne({ _id: 2 });
+    // An insert that fails without a duplicate-key answer (here the server refuses a field name;
+    // in production a lost connection): the writer cannot know what the log still holds.
+    const refused = { ...commit('b', 1), $refused: true } as unknown as ReturnType<typeof commit>;
+    await expect(log.insert(refused)).rejects.toThrow();
+    // The next insert goes to slot 2 again: the log stays a prefix 1..M with no hole.
+    await expect(log.insert(commit('c', 1))).resolves.toEqual({ kind: 'inserted', slot: 2 });
+    const slots = (await commits.find({}, { projection: { _id: 1 } }).toArray()).map((c) => c._id);
+    expect(slots.sort((x, y) => x - y)).toEqual([1, 2]);
+  });
+});

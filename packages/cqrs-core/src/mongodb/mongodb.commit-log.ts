@@ -78,8 +78,16 @@ export function isDuplicateKey(error: unknown): error is mongo.MongoServerError 
  * is taken.
  */
 export class MongoCommitLog {
-  /** A slot known to follow a taken one: every slot below it is taken. Only ever moves up. */
+  /**
+   * A slot known to follow a taken one: every slot below it is taken. Only moves up, except in
+   * a resync after an insert whose outcome is unknown.
+   */
   private nextSlot = 1;
+  /**
+   * An insert failed without a duplicate-key answer (a lost connection, a failover): what we
+   * knew may have been rolled back, so the next insert first reads the log's end (resync).
+   */
+  private stale = false;
   /** Commits waiting for their turn, and whether a drain loop is running (see `insert`). */
   private readonly pending: PendingCommit[] = [];
   private draining = false;
@@ -168,6 +176,7 @@ export class MongoCommitLog {
   }
 
   private async insertGroup(group: PendingCommit[]): Promise<void> {
+    await this.resync();
     // Taking the turn read the hint; passing it raises the hint.
     if (!this.turn) await this.readHint();
     const first = this.nextSlot;
@@ -185,6 +194,7 @@ export class MongoCommitLog {
       const index = (error as { writeErrors?: Array<{ index?: unknown }> }).writeErrors?.[0]?.index;
       if (typeof index === 'number') inserted = index;
       else inserted = -1;
+      if (!isDuplicateKey(error) && !hasDuplicateKeyWriteError(error)) this.stale = true;
     }
     if (inserted < 0) {
       // No per-document answer: the driver refused the group before sending it (a document over
@@ -219,7 +229,26 @@ export class MongoCommitLog {
     }
   }
 
+  /**
+   * After an insert with an unknown outcome, sets `nextSlot` from the highest slot the log holds
+   * (read with the collection's majority read concern), lower than before if need be. On a
+   * replica set a failover rolls back what a majority had not acknowledged — possibly the slot
+   * a duplicate-key error told us was taken — and inserting past a rolled-back slot would open a
+   * hole that a reader skips. A full scan on FerretDB, after a failure only.
+   */
+  private async resync(): Promise<void> {
+    if (!this.stale) return;
+    const [top] = await this.commits
+      .find({}, { projection: { _id: 1 } })
+      .sort({ _id: -1 })
+      .limit(1)
+      .toArray();
+    this.nextSlot = (top?._id ?? 0) + 1;
+    this.stale = false;
+  }
+
   private async claim(commit: Omit<CommitDocument, '_id'>): Promise<CommitOutcome> {
+    await this.resync();
     // The first try goes to our own guess of the next slot (moved past the hint's, if any): it is
     // only ever past slots known to be taken, so a success there keeps the invariant; when other
     // writers moved the log on, the insert is refused and we catch up below.
@@ -236,7 +265,10 @@ export class MongoCommitLog {
         if (!this.turn) this.raiseHint(slot);
         return { kind: 'inserted', slot };
       } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
+        if (!isDuplicateKey(error)) {
+          this.stale = true;
+          throw error;
+        }
         const named = refusedIndex(error);
         let refused = named;
         // FerretDB does not say which index refused: a beacon at or past the slot proves the

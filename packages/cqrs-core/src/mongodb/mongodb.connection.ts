@@ -32,6 +32,9 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
     client: connection,
     async open() {
       await connection.openUri(options.uri, {
+        // The event store's commit log settles an insert of unknown outcome itself; a driver
+        // retry after a failover could land past a rolled-back slot (see checkRetryableWrites).
+        retryWrites: false,
         ...options.options,
         maxPoolSize: options.maxPoolSize ?? 20,
         serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,

@@ -1,10 +1,12 @@
 import { type mongo } from 'mongoose';
 import { type BeaconDocument } from './mongodb.commit-log';
 import { type CommitDocument, type StreamDocument } from './mongodb.event-store.documents';
+import { ensureIndexes, type IndexSpec } from './mongodb.indexes';
 
 /**
- * Creates the event store's collections and indexes (idempotent, safe from several processes at
- * once). Only plain and unique indexes: FerretDB has no partial, sparse or TTL ones.
+ * Creates the event store's collections and the indexes they lack (idempotent, safe from several
+ * processes at once; see ensureIndexes). Only plain and unique indexes: FerretDB has no partial,
+ * sparse or TTL ones.
  * - `<prefix>commits`: `_id` = slot (unique), (streamId, firstVersion) unique for optimistic
  *   concurrency, (streamId, lastVersion) for reads from a version (a load after a snapshot reads
  *   only the commits after it, not the whole stream), (streamId, messageIds) for idempotency,
@@ -24,17 +26,33 @@ export async function createEventStoreCollections(db: mongo.Db, prefix: string) 
       });
     }
   }
-  const commits = db.collection<CommitDocument>(`${prefix}commits`);
-  await commits.createIndex(
-    { streamId: 1, firstVersion: 1 },
-    { unique: true, name: 'stream_version' },
-  );
-  await commits.createIndex({ streamId: 1, lastVersion: 1 }, { name: 'stream_last' });
-  await commits.createIndex({ streamId: 1, messageIds: 1 }, { name: 'stream_messages' });
-  await commits.createIndex({ types: 1, _id: 1 }, { name: 'types_slot' });
+  const commits = db.collection<CommitDocument>(`${prefix}commits`, DURABLE);
+  await ensureIndexes(commits, COMMIT_INDEXES);
   return {
     commits,
-    streams: db.collection<StreamDocument>(`${prefix}streams`),
-    meta: db.collection<BeaconDocument>(`${prefix}meta`),
+    streams: db.collection<StreamDocument>(`${prefix}streams`, DURABLE),
+    meta: db.collection<BeaconDocument>(`${prefix}meta`, DURABLE),
   };
 }
+
+export const COMMIT_INDEXES: readonly IndexSpec[] = [
+  { name: 'stream_version', keys: { streamId: 1, firstVersion: 1 }, unique: true },
+  { name: 'stream_last', keys: { streamId: 1, lastVersion: 1 } },
+  { name: 'stream_messages', keys: { streamId: 1, messageIds: 1 } },
+  { name: 'types_slot', keys: { types: 1, _id: 1 } },
+];
+
+/**
+ * How the event store reads and writes on a replica set: writes acknowledged by a majority,
+ * reads of majority-committed data from the primary. The global log's invariant (slot s only
+ * after s − 1) and every reader's position rely on what they saw never being rolled back by a
+ * failover, which `w: 1` writes and `local` reads allow (docs/adr/003, session 8 addendum).
+ * Pinned here so a deployment's defaults (w: 1 on a primary-secondary-arbiter set, a
+ * secondary read preference in the URI) cannot weaken them. A standalone server and FerretDB
+ * behave as before.
+ */
+export const DURABLE: mongo.CollectionOptions = {
+  writeConcern: { w: 'majority' },
+  readConcern: { level: 'majority' },
+  readPreference: 'primary',
+};

@@ -108,6 +108,8 @@ export class MongoEventStore implements EventStore {
   async init(): Promise<void> {
     const db = this.connection.db;
     if (!db) throw new Error('MongoEventStore.init(): the mongoose connection is not open');
+    const hello = await db.admin().command({ hello: 1 });
+    checkRetryableWrites(this.connection.getClient().options.retryWrites, hello);
     const { commits, streams, meta } = await createEventStoreCollections(db, this.prefix);
     this.logName = `${db.databaseName}/${this.prefix}/${await logEpoch(meta)}`;
     const hint = this.slotHint && { store: this.slotHint, log: this.logName };
@@ -217,11 +219,17 @@ export class MongoEventStore implements EventStore {
     const limit = options.limit ?? Infinity;
     if (limit <= 0 || low > high) return [];
     const filter: mongo.Filter<CommitDocument> = { streamId, lastVersion: { $gte: low } };
-    if (Number.isFinite(high)) filter.firstVersion = { $lte: high };
+    if (Number.isFinite(high)) {
+      // A commit holds at most POSITIONS_PER_SLOT events: both bounds then sit on stream_last.
+      filter.firstVersion = { $lte: high };
+      filter.lastVersion = { $gte: low, $lte: high + POSITIONS_PER_SLOT - 1 };
+    }
     const result: StoredEvent[] = [];
     // Sorted by lastVersion, which orders a stream's commits as firstVersion does (they tile the
     // versions): the (streamId, lastVersion) index then bounds the scan to the commits wanted.
-    const cursor = commits.find(filter).sort({ lastVersion: backwards ? -1 : 1 });
+    let cursor = commits.find(filter).sort({ lastVersion: backwards ? -1 : 1 });
+    // Every commit in range holds at least one wanted event, except a tombstone (one, at the end).
+    if (Number.isFinite(limit)) cursor = cursor.limit(limit + 1);
     for await (const commit of cursor) {
       const events = commit.events.filter((e) => e.version >= low && e.version <= high);
       for (const event of backwards ? events.reverse() : events) {
@@ -384,5 +392,29 @@ export class MongoEventStore implements EventStore {
       streamId: commit.streamId,
       position: positionOf(commit._id, event.index),
     };
+  }
+}
+
+/**
+ * The driver retries a failed write once on a replica set or a sharded cluster (retryWrites,
+ * on by default). A commit insert whose first try a failover rolled back runs again on the new
+ * primary, possibly after the slot below it was rolled back too: a hole in the global log that
+ * readers skip. The commit log handles an insert's unknown outcome itself (it reads the log's
+ * end again, see MongoCommitLog), so the store needs a connection that does not retry writes
+ * (`mongoConnection` opens one; a standalone server and FerretDB never retry).
+ * @throws Error naming `retryWrites` when the connection retries writes on such a deployment
+ */
+export function checkRetryableWrites(
+  retryWrites: boolean | undefined,
+  hello: { setName?: unknown; msg?: unknown },
+): void {
+  const replicated = typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
+  if (retryWrites !== false && replicated) {
+    throw new Error(
+      'MongoEventStore: the connection retries writes (retryWrites=true, the driver default) on a ' +
+        'replica set or sharded cluster; a retried commit insert after a failover can open a hole ' +
+        'in the global log. Add retryWrites=false to the connection string, or open it with ' +
+        'mongoConnection(), which sets it.',
+    );
   }
 }

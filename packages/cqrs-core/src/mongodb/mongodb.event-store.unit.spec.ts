@@ -1,7 +1,11 @@
 import { type Connection } from 'mongoose';
 import { type AppendOptions } from '../event-store/event-store.port';
 import { testEnvelope } from '../testing/envelope.fixture';
-import { MongoEventStore, type MongoEventStoreOptions } from './mongodb.event-store';
+import {
+  checkRetryableWrites,
+  MongoEventStore,
+  type MongoEventStoreOptions,
+} from './mongodb.event-store';
 
 describe('MongoEventStore', () => {
   it('refuses to be built without a connection, naming the option', () => {
@@ -35,5 +39,17 @@ describe('MongoEventStore', () => {
     await expect(
       store().deleteStream('s-1', { mode: 'soft', expectedVersion: -1 }),
     ).rejects.toThrow(/^expectedVersion .* got -1$/);
+  });
+});
+
+describe('checkRetryableWrites', () => {
+  it('refuses a connection that retries writes on a replica set or a sharded cluster, naming the setting', () => {
+    expect(() => checkRetryableWrites(true, { setName: 'rs0' })).toThrow('retryWrites=false');
+    expect(() => checkRetryableWrites(undefined, { msg: 'isdbgrid' })).toThrow('retryWrites');
+  });
+
+  it('accepts a connection that does not retry, and any standalone server (FerretDB included)', () => {
+    expect(() => checkRetryableWrites(false, { setName: 'rs0' })).not.toThrow();
+    expect(() => checkRetryableWrites(true, {})).not.toThrow();
   });
 });

@@ -32,6 +32,20 @@ export const messagingSettings = {
    * of the streams. Every app of a deployment must use the same value.
    */
   REDIS_STREAMS_PRIORITIES: setting.boolean(false),
+  /**
+   * Partition lease of a Redis Streams consumer (`leaseTtlMs`, renewed every second): when an
+   * instance dies, its partitions go to the others this long after its last renewal, and the
+   * messages of those partitions wait meanwhile.
+   */
+  REDIS_STREAMS_LEASE_MS: setting
+    .milliseconds(10_000)
+    .pipe(z.number().min(2_000, 'must be at least 2000 (two heartbeats)')),
+  /**
+   * Messages a dead instance had taken but not acknowledged are handed to another after being
+   * idle this long (`claimIdleMs`). Keep it above the handler timeouts: an instance that only
+   * stalled may still be running the handler.
+   */
+  REDIS_STREAMS_CLAIM_IDLE_MS: setting.milliseconds(30_000),
 };
 
 export interface MessagingConfig {
@@ -43,5 +57,7 @@ export interface MessagingConfig {
   DEDUP_LEASE_MS: number;
   REDIS_STREAMS_PARTITIONS: number;
   REDIS_STREAMS_PRIORITIES: boolean;
+  REDIS_STREAMS_LEASE_MS: number;
+  REDIS_STREAMS_CLAIM_IDLE_MS: number;
   REDIS_URL: string;
 }

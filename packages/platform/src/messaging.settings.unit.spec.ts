@@ -35,4 +35,21 @@ describe('messagingSettings', () => {
       loadConfiguration(schema, { ...required, REDIS_STREAMS_PRIORITIES: 'yes' }),
     ).toThrow('REDIS_STREAMS_PRIORITIES: must be true or false');
   });
+
+  it('reads the partition lease and the claim idle time, refusing a lease under two heartbeats', () => {
+    const config = loadConfiguration(schema, required);
+    expect([config.REDIS_STREAMS_LEASE_MS, config.REDIS_STREAMS_CLAIM_IDLE_MS]).toEqual([
+      10_000, 30_000,
+    ]);
+    expect(
+      loadConfiguration(schema, { ...required, REDIS_STREAMS_LEASE_MS: '3000' })
+        .REDIS_STREAMS_LEASE_MS,
+    ).toBe(3000);
+    expect(() =>
+      loadConfiguration(schema, { ...required, REDIS_STREAMS_LEASE_MS: '1500' }),
+    ).toThrow('REDIS_STREAMS_LEASE_MS: must be at least 2000 (two heartbeats)');
+    expect(() =>
+      loadConfiguration(schema, { ...required, REDIS_STREAMS_CLAIM_IDLE_MS: 'soon' }),
+    ).toThrow('REDIS_STREAMS_CLAIM_IDLE_MS: must be a duration in milliseconds');
+  });
 });

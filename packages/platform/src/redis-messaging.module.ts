@@ -49,6 +49,8 @@ export class RedisMessagingModule {
       client: redis.client,
       ...layout,
       serializer,
+      leaseTtlMs: config.REDIS_STREAMS_LEASE_MS,
+      claimIdleMs: config.REDIS_STREAMS_CLAIM_IDLE_MS,
       // Counted with the handlers' dead letters (MessagingMetrics registers the counter).
       onPoison: poisonToDeadLetters(deadLetters, { registry: options.registry }),
     });

@@ -3,14 +3,17 @@ import { ConfigurationError } from './configuration.error';
 
 /**
  * Reads one validated configuration object from the environment. Called once at start-up;
- * nothing else in an app reads process.env. Throws ConfigurationError naming every missing or
+ * nothing else in an app reads process.env. An empty variable counts as unset. Throws ConfigurationError naming every missing or
  * malformed setting, and never echoes a value (it may be a secret).
  */
 export function loadConfiguration<S extends z.ZodType>(
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
 ): z.output<S> {
-  const result = schema.safeParse(env);
+  // An empty variable (`PORT=` in a compose file or an .env) means "not set": defaults apply,
+  // and a required setting is reported missing.
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = schema.safeParse(given);
   if (result.success) return result.data;
   throw new ConfigurationError(
     result.error.issues.map((issue) => ({

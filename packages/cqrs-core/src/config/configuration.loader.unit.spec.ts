@@ -31,6 +31,14 @@ describe('loadConfiguration', () => {
     });
   });
 
+  it('takes an empty variable as unset: defaults apply, a required one is missing', () => {
+    const config = loadConfiguration(schema, { ...valid, PORT: '', DEBUG_SQL: '' });
+    expect(config).toMatchObject({ PORT: 3000, DEBUG_SQL: false });
+    expect(() => loadConfiguration(schema, { ...valid, REDIS_URL: '' })).toThrow(
+      'REDIS_URL: is required',
+    );
+  });
+
   it('names every missing setting', () => {
     expect(() => loadConfiguration(schema, {})).toThrow(
       new ConfigurationError([

@@ -1,6 +1,7 @@
 import mongoose, { type Connection, type ConnectOptions } from 'mongoose';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
+import { checkUrl } from '../connections/connection-options.check';
 import { connectionMetrics } from '../metrics/connection.metrics';
 
 export interface MongoConnectionOptions {
@@ -18,6 +19,13 @@ export interface MongoConnectionOptions {
  * Uses only what FerretDB and MongoDB both support: no sessions, change streams or TTL indexes.
  */
 export function mongoConnection(options: MongoConnectionOptions): ManagedConnection<Connection> {
+  checkUrl(
+    'mongoConnection',
+    'uri',
+    options?.uri,
+    /^mongodb(\+srv)?:\/\//,
+    'mongodb:// or mongodb+srv://',
+  );
   const name = options.name ?? 'mongodb';
   const metrics = connectionMetrics(options.registry);
   const connection = mongoose.createConnection();

@@ -33,7 +33,12 @@ export interface CqrsCoreModuleOptions {
    */
   deduplicationLeaseMs?: number;
   retry?: RetryOptions;
-  /** false disables the breakers. */
+  /**
+   * One breaker per handler (default: opens after 5 transient failures in a row, for 10 s).
+   * While it is open the handler is not called: its messages are deferred — left
+   * unacknowledged, redelivered later, neither retried nor dead-lettered (maxDeliveries bounds
+   * that) — so a command's sender may get CommandTimeoutError. false disables the breakers.
+   */
   circuitBreaker?: CircuitBreakerOptions | false;
   /** S0-9 defaults: events 10 s, commands 30 s. */
   eventTimeoutMs?: number;

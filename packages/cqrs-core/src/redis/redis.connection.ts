@@ -1,6 +1,7 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
+import { checkUrl } from '../connections/connection-options.check';
 import { connectionMetrics } from '../metrics/connection.metrics';
 
 export interface RedisConnectionOptions {
@@ -27,6 +28,7 @@ export interface RedisConnectionOptions {
  * commands issued while disconnected fail after one retry instead of queueing without bound.
  */
 export function redisConnection(options: RedisConnectionOptions): ManagedConnection<Redis> {
+  checkUrl('redisConnection', 'url', options?.url, /^rediss?:\/\//, 'redis:// or rediss://');
   const name = options.name ?? 'redis';
   const metrics = connectionMetrics(options.registry);
   const maxDelay = options.maxReconnectDelayMs ?? 5_000;

@@ -1,13 +1,14 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
-import { type ManagedConnection } from '@causeway/cqrs-core';
-import { CqrsCoreModule, DeadLettersAdminModule } from '@causeway/cqrs-core/nest';
+import { type HealthProbe, type ManagedConnection } from '@causeway/cqrs-core';
+import { CqrsCoreModule, DeadLettersAdminModule, HEALTH_PROBES } from '@causeway/cqrs-core/nest';
 import {
   RedisDeadLetterQueue,
   RedisDeduplicationStore,
   RedisStreamsPublisher,
   RedisStreamsSubscriber,
   registerRedisStreamsLag,
+  streamsLayoutProbe,
 } from '@causeway/cqrs-core/redis';
 import { poisonToDeadLetters, Router } from '@causeway/cqrs-core';
 import { type Registry } from 'prom-client';
@@ -31,6 +32,7 @@ export interface RedisMessagingOptions {
  * /admin/dead-letters behind ADMIN_TOKEN.
  */
 const CONSUMER_LAG = Symbol('causeway:consumer-lag');
+const STREAMS_LAYOUT = Symbol('causeway:streams-layout');
 
 @Module({})
 export class RedisMessagingModule {
@@ -57,6 +59,22 @@ export class RedisMessagingModule {
     return {
       module: RedisMessagingModule,
       providers: [
+        {
+          provide: STREAMS_LAYOUT,
+          inject: [HEALTH_PROBES],
+          useFactory: (probes: HealthProbe[]) => {
+            // Readiness fails while this app's stream layout differs from the deployment's.
+            probes.push(
+              streamsLayoutProbe(redis.client, {
+                ...layout,
+                hint:
+                  'Set REDIS_STREAMS_PARTITIONS and REDIS_STREAMS_PRIORITIES alike in every app ' +
+                  '(to change them: drain the streams, then delete that key).',
+              }),
+            );
+            return true;
+          },
+        },
         {
           provide: CONSUMER_LAG,
           inject: [Router],

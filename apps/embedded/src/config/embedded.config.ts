@@ -23,15 +23,23 @@ export const embeddedConfiguration = z.object({
     .default(() => secret(24)),
   /** POST /api/dev/tokens mints a token for any user name: the demo page signs in with it. */
   DEV_TOKENS: setting.boolean(true),
-  TRAINER_SPEED: z.coerce.number().positive().default(100),
-  SNAPSHOT_EVERY: z.coerce.number().int().positive().default(50),
-  RATE_LIMIT_POINTS: z.coerce.number().int().positive().default(100),
-  RATE_LIMIT_WINDOW_S: z.coerce.number().int().positive().default(1),
-  HISTORY_SIZE: z.coerce.number().int().positive().default(500),
+  TRAINER_SPEED: z.coerce
+    .number({ message: 'must be a positive number' })
+    .positive('must be a positive number')
+    .default(100),
+  /** Snapshot a trainer every this many events; 0 disables snapshots. */
+  SNAPSHOT_EVERY: z.coerce
+    .number({ message: 'must be a non-negative integer' })
+    .int('must be a non-negative integer')
+    .min(0, 'must not be negative')
+    .default(50),
+  RATE_LIMIT_POINTS: setting.positiveInt(100),
+  RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
+  HISTORY_SIZE: setting.positiveInt(500),
   HISTORY_TTL_MS: setting.milliseconds(600_000),
-  HEARTBEAT_MS: setting.milliseconds(30_000),
-  CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000),
-  MAX_CONNECTIONS: z.coerce.number().int().positive().default(10_000),
-  MAX_CONNECTIONS_PER_USER: z.coerce.number().int().positive().default(10),
+  HEARTBEAT_MS: setting.milliseconds(30_000, 1_000),
+  CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000, 1_000),
+  MAX_CONNECTIONS: setting.positiveInt(10_000),
+  MAX_CONNECTIONS_PER_USER: setting.positiveInt(10),
 });
 export type EmbeddedConfig = z.output<typeof embeddedConfiguration>;

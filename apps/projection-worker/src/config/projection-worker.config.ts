@@ -24,7 +24,7 @@ export const projectionWorkerConfiguration = z.object({
    * what the bus lost and moves the checkpoint on); 0 disables. Each run reads the event store
    * (on FerretDB a scan of the whole commits collection, which delays appends meanwhile).
    */
-  CATCH_UP_INTERVAL_MS: setting.milliseconds(30_000),
+  CATCH_UP_INTERVAL_MS: setting.milliseconds(30_000, 10),
   /** Retention of the notification log on append (keep equal in every app that appends). */
   NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
   NOTIFICATION_LOG_RETENTION_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),

@@ -36,7 +36,8 @@ export const trainerServiceConfiguration = z.object({
    * later, and at least every 30 s. A failed eager publish in the lease holder wakes the rounds
    * at once; elsewhere it waits for the next round but one.
    */
-  FORWARDER_POLL_INTERVAL_MS: setting.milliseconds(2_000),
+  /** At least 10 ms: a forwarder polling without pause spins a core. */
+  FORWARDER_POLL_INTERVAL_MS: setting.milliseconds(2_000, 10),
   /**
    * Eager notifications (ADR 007): append a move's `position.update` right after the append,
    * reading the GroupMembers read model (READ_MODEL_STORE, as in projection-worker), instead of

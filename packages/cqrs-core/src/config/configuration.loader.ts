@@ -15,12 +15,13 @@ export function loadConfiguration<S extends z.ZodType>(
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const result = schema.safeParse(given);
   if (result.success) return result.data;
-  throw new ConfigurationError(
-    result.error.issues.map((issue) => ({
-      setting: issue.path.map(String).join('.') || '(root)',
-      problem: isMissing(env, issue.path) ? 'is required' : issue.message,
-    })),
-  );
+  const problems = result.error.issues.map((issue) => ({
+    setting: issue.path.map(String).join('.') || '(root)',
+    problem: isMissing(env, issue.path) ? 'is required' : issue.message,
+  }));
+  // A setting checked twice (its own rule and a cross-setting one) is named once per problem.
+  const distinct = new Map(problems.map((p) => [`${p.setting}\u0000${p.problem}`, p]));
+  throw new ConfigurationError([...distinct.values()]);
 }
 
 function isMissing(env: NodeJS.ProcessEnv, path: readonly PropertyKey[]): boolean {

@@ -39,6 +39,27 @@ describe('loadConfiguration', () => {
     );
   });
 
+  it('names a setting once per problem, even when two rules find it missing', () => {
+    // A cross-setting rule that runs even when the base ones failed (see read-models.settings).
+    const twice = schema.check(
+      z.superRefine<{ REDIS_URL?: unknown }>(
+        (config, context) => {
+          if (!config.REDIS_URL)
+            context.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'needed here' });
+        },
+        { when: () => true },
+      ),
+    );
+    const error = (() => {
+      try {
+        loadConfiguration(twice, { ...valid, REDIS_URL: undefined });
+      } catch (caught) {
+        return caught as Error;
+      }
+    })();
+    expect(error?.message.match(/REDIS_URL: is required/g)).toHaveLength(1);
+  });
+
   it('names every missing setting', () => {
     expect(() => loadConfiguration(schema, {})).toThrow(
       new ConfigurationError([
@@ -95,6 +116,9 @@ describe('connectionSettings', () => {
   it('names a bad pool size or timeout', () => {
     expect(() => loadConfiguration(schema, { MONGODB_POOL_SIZE: '0' })).toThrow(
       'MONGODB_POOL_SIZE: must be a positive integer',
+    );
+    expect(() => loadConfiguration(schema, { REDIS_COMMAND_TIMEOUT_MS: '0' })).toThrow(
+      'REDIS_COMMAND_TIMEOUT_MS: must be at least 1 ms',
     );
     expect(() => loadConfiguration(schema, { KAFKA_REQUEST_TIMEOUT_MS: 'soon' })).toThrow(
       'KAFKA_REQUEST_TIMEOUT_MS: must be a duration in milliseconds',

@@ -9,11 +9,15 @@ export const setting = {
       .min(1, 'must be a TCP port (1-65535)')
       .max(65535, 'must be a TCP port (1-65535)')
       .default(fallback),
-  milliseconds: (fallback: number) =>
+  /**
+   * A duration in whole milliseconds, at least `min` (default 1: a timeout, period or TTL of 0
+   * makes every call time out, a loop spin, or Redis refuse the TTL).
+   */
+  milliseconds: (fallback: number, min = 1) =>
     z.coerce
       .number({ message: 'must be a duration in milliseconds' })
-      .int()
-      .min(0, 'must not be negative')
+      .int('must be a duration in whole milliseconds')
+      .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
       .default(fallback),
   positiveInt: (fallback: number) =>
     z.coerce

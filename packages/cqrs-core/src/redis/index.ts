@@ -15,3 +15,4 @@ export * from './redis.checkpoint-store';
 export * from './redis.slot-hint';
 export * from './redis-streams.lag';
 export * from './redis.forward-ledger';
+export * from './streams-layout.probe';

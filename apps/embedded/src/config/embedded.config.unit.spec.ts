@@ -1,0 +1,20 @@
+import { loadConfiguration } from '@causeway/cqrs-core';
+import { embeddedConfiguration } from './embedded.config';
+
+describe('embedded settings', () => {
+  it('takes SNAPSHOT_EVERY=0 as "no snapshots", as the README says', () => {
+    expect(loadConfiguration(embeddedConfiguration, { SNAPSHOT_EVERY: '0' }).SNAPSHOT_EVERY).toBe(
+      0,
+    );
+  });
+
+  it.each([
+    ['TRAINER_SPEED', 'x', 'TRAINER_SPEED: must be a positive number'],
+    ['SNAPSHOT_EVERY', '-1', 'SNAPSHOT_EVERY: must not be negative'],
+    ['MAX_CONNECTIONS', '0', 'MAX_CONNECTIONS: must be a positive integer'],
+    ['HEARTBEAT_MS', '0', 'HEARTBEAT_MS: must be at least 1000 ms'],
+    ['CONNECTION_TIMEOUT_MS', '10', 'CONNECTION_TIMEOUT_MS: must be at least 1000 ms'],
+  ])('refuses %s=%s in words naming the setting', (name, value, message) => {
+    expect(() => loadConfiguration(embeddedConfiguration, { [name]: value })).toThrow(message);
+  });
+});

@@ -4,6 +4,7 @@
 (() => {
   'use strict';
   const SPEED = 100; // units per second, the trainer-service default (TRAINER_SPEED)
+  const RENEW_MARGIN_MS = 5 * 60_000; // renew the access token this long before it expires
   const query = new URLSearchParams(location.search);
   const userId =
     query.get('user') ||
@@ -13,7 +14,10 @@
 
   const el = (id) => document.getElementById(id);
   el('me').textContent = userId;
-  const trainers = new Map(); // trainerId → { x, y, isMoving, dirX, dirY, at }
+  // trainerId → { x, y, isMoving, dirX, dirY, speed, at, stale }: (x, y) is where the trainer was
+  // at `at` (this page's performance clock); `stale` marks a frame replayed after a reconnect,
+  // whose receive time says nothing about when the movement started.
+  const trainers = new Map();
   let accessToken;
   let lastEventId = '';
   let source;
@@ -31,50 +35,180 @@
     document.body.dataset.stream = state;
   }
 
-  async function json(path, init = {}) {
+  /**
+   * A JSON request with the access token. A 401 saying the token expired (a laptop that slept
+   * through the renewal) renews the token once and retries.
+   */
+  async function json(path, init = {}, retried = false) {
+    const { auth = true, ...options } = init;
     const response = await fetch(path, {
-      ...init,
+      ...options,
       headers: {
         'content-type': 'application/json',
-        ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
-        ...init.headers,
+        ...(auth && accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
+        ...options.headers,
       },
     });
-    const body = response.status === 204 ? undefined : await response.json();
+    const body = response.status === 204 ? undefined : await response.json().catch(() => undefined);
+    if (response.status === 401 && auth && !retried && /expired/i.test(body?.detail ?? '')) {
+      await renewToken();
+      return json(path, init, true);
+    }
     if (!response.ok) throw new Error(body?.detail || body?.title || `HTTP ${response.status}`);
     return body;
   }
 
-  function place(params, at = performance.now()) {
+  // --- The access token: minted by /api/dev/tokens, renewed before it expires. ---------------
+
+  /** The `iat` and `exp` of a JWT, in ms (decoded only: the server verifies it). */
+  function claimsOf(token) {
+    try {
+      const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const { iat, exp } = JSON.parse(atob(payload));
+      return typeof exp === 'number' ? { iat: (iat ?? exp - 3600) * 1000, exp: exp * 1000 } : {};
+    } catch {
+      return {};
+    }
+  }
+
+  let renewTimer;
+  let renewDue = Infinity; // Date.now() at which the token should be renewed
+  let renewing;
+  async function signIn() {
+    const { token } = await json('/api/dev/tokens', {
+      method: 'POST',
+      auth: false,
+      body: JSON.stringify({ userId }),
+    });
+    accessToken = token;
+    const { iat, exp } = claimsOf(token);
+    clearTimeout(renewTimer);
+    if (exp === undefined) return;
+    // Measured from now rather than against `exp`, so a skewed clock on this machine does not
+    // matter: renew RENEW_MARGIN_MS before expiry (a fifth of the lifetime for short tokens).
+    const lifetime = exp - iat;
+    const delay = Math.max(1000, lifetime - Math.min(RENEW_MARGIN_MS, lifetime / 5));
+    renewDue = Date.now() + delay;
+    renewTimer = setTimeout(() => renewToken().catch(renewFailed), delay);
+  }
+  function renewToken() {
+    renewing ??= signIn().finally(() => (renewing = undefined));
+    return renewing;
+  }
+  function renewFailed(error) {
+    log(`token renewal failed: ${error.message}; retrying`);
+    clearTimeout(renewTimer);
+    renewTimer = setTimeout(() => renewToken().catch(renewFailed), 10_000);
+  }
+
+  // --- The world as this page knows it. ------------------------------------------------------
+
+  /** A server epoch-ms time as this page's performance clock (never in the future). */
+  const localTime = (epochMs) => performance.now() - Math.max(0, Date.now() - epochMs);
+
+  function place(params, { at = performance.now(), stale = false } = {}) {
     trainers.set(params.trainerId, {
       x: params.x,
       y: params.y,
       isMoving: params.isMoving,
       dirX: params.dirX,
       dirY: params.dirY,
+      speed: params.speed > 0 ? params.speed : SPEED,
       at,
+      stale,
     });
   }
 
+  /** A read-model row (GET /api/positions, `recovery`): (x, y) is where its movement started. */
+  function placeRow(row) {
+    place(row, { at: row.isMoving && row.startedAt > 0 ? localTime(row.startedAt) : undefined });
+  }
+
+  /** Where `trainer` is at `now` (performance clock): what the canvas draws. */
+  function positionOf(trainer, now = performance.now()) {
+    const seconds = trainer.isMoving ? Math.max(0, now - trainer.at) / 1000 : 0;
+    return {
+      x: trainer.x + trainer.dirX * trainer.speed * seconds,
+      y: trainer.y + trainer.dirY * trainer.speed * seconds,
+    };
+  }
+
+  const close = (a, b) => Math.abs(a - b) < 0.01;
+  const sameMove = (seen, row) =>
+    seen.isMoving === row.isMoving &&
+    close(seen.x, row.x) &&
+    close(seen.y, row.y) &&
+    close(seen.dirX, row.dirX) &&
+    close(seen.dirY, row.dirY);
+
+  /**
+   * After frames were replayed on a resume: a replayed move says where its trainer started, not
+   * when. The read model knows (startedAt). A row that disagrees with the replayed frame is
+   * either newer (its frame is on the way) or not projected yet: ask again a few times, then
+   * believe the read model.
+   */
+  async function resync(attempt = 0) {
+    if (![...trainers.values()].some((t) => t.stale)) return;
+    let positions;
+    try {
+      ({ positions } = await json('/api/positions'));
+    } catch (error) {
+      log(`re-sync failed: ${error.message}`);
+      if (attempt < 5) setTimeout(() => resync(attempt + 1), 1000 * (attempt + 1));
+      return;
+    }
+    let again = false;
+    for (const row of positions) {
+      const seen = trainers.get(row.trainerId);
+      if (!seen) placeRow(row);
+      else if (seen.stale) {
+        if (sameMove(seen, row) || attempt >= 3) placeRow(row);
+        else again = true;
+      }
+    }
+    if (again) setTimeout(() => resync(attempt + 1), 250 * (attempt + 1));
+    else for (const trainer of trainers.values()) trainer.stale = false; // not visible any more
+  }
+
+  // --- "Last command": an answer never overwrites a later state of the same command. -----------
+
+  const finished = new Map(); // commandId → its command.result, for the latest commands
+  function commandResult(params) {
+    el('command').textContent = `${params.status}${params.reason ? `: ${params.reason}` : ''}`;
+    if (!params.commandId) return;
+    finished.set(params.commandId, params.status);
+    if (finished.size > 100) finished.delete(finished.keys().next().value);
+  }
+  function commandAccepted(commandId) {
+    if (finished.has(commandId)) return; // its result came first, over the stream
+    el('command').textContent = `accepted ${commandId.slice(0, 8)}`;
+  }
+
+  // --- The stream. -------------------------------------------------------------------------
+
+  let replaying = 0; // frames of the current session still to come from its replay
   const handlers = {
     session(params) {
       el('session').textContent =
         `${params.serverId} · ${params.resumed}${params.replayed ? ` (${params.replayed} replayed)` : ''}`;
       document.body.dataset.session = params.resumed;
+      replaying = params.resumed === 'replayed' ? (params.replayed ?? 0) : 0;
       setStatus('live');
+      if (replaying === 0) resync(); // frames of an earlier, interrupted replay, if any
     },
     recovery(params) {
       log(`recovery: ${params.reason}`);
-      for (const position of params.positions ?? []) place(position);
+      for (const position of params.positions ?? []) placeRow(position);
     },
-    'position.update'(params) {
-      place(params);
+    'position.update'(params, replayed) {
+      // A live frame is as fresh as it gets; a replayed one is old: re-synced after the replay.
+      place(params, { stale: replayed && params.isMoving });
       log(
         `${params.trainerId} ${params.isMoving ? 'moves' : 'stops'} at ${params.x.toFixed(0)},${params.y.toFixed(0)}`,
       );
     },
     'command.result'(params) {
-      el('command').textContent = `${params.status}${params.reason ? `: ${params.reason}` : ''}`;
+      commandResult(params);
     },
     shutdown() {
       log('gateway shutting down; reconnecting');
@@ -89,7 +223,10 @@
     source.onmessage = (event) => {
       if (event.lastEventId) lastEventId = event.lastEventId;
       const message = JSON.parse(event.data);
-      handlers[message.method]?.(message.params);
+      const replayed = message.method !== 'session' && replaying > 0;
+      if (replayed) replaying -= 1;
+      handlers[message.method]?.(message.params, replayed);
+      if (replayed && replaying === 0) resync();
     };
     source.onerror = () => {
       // The browser retries by itself with Last-Event-ID; a stream token expires, so once the
@@ -105,24 +242,77 @@
 
   async function loadPositions() {
     const { positions } = await json('/api/positions');
-    for (const position of positions) if (!trainers.has(position.trainerId)) place(position);
+    for (const position of positions) if (!trainers.has(position.trainerId)) placeRow(position);
   }
 
   let rpcId = 0;
-  async function rpc(method, params) {
+  async function rpc(method, params, init = {}) {
     const answer = await json('/rpc', {
+      ...init,
       method: 'POST',
       body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params }),
     });
     if (answer.error) throw new Error(`${answer.error.message}`);
-    el('command').textContent = `accepted ${answer.result.commandId.slice(0, 8)}`;
+    commandAccepted(answer.result.commandId);
     return answer.result;
   }
 
+  // --- Arrow keys. -------------------------------------------------------------------------
+
   const KEYS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
   const pressed = new Set();
-  let heading = '0,0';
-  function steer() {
+  let heading = '0,0'; // the direction of the last move this page sent
+  // Moves go out one after the other, so that a quick tap's stop never overtakes its start.
+  let moves = Promise.resolve();
+  let generation = 0; // bumped by a page going away: moves still queued are dropped
+  let unsent = 0; // moves queued, not yet on the wire
+  let onTheWire = 0;
+  function move(x, y, { leaving = false } = {}) {
+    const send = async () => {
+      onTheWire += 1;
+      try {
+        // keepalive: a stop sent as the page goes away still reaches the server.
+        await rpc(
+          'trainer.move',
+          {
+            trainerId: userId,
+            directionX: x,
+            directionY: y,
+            action: x !== 0 || y !== 0 ? 'start' : 'stop',
+            timestamp: Date.now(),
+          },
+          { keepalive: true },
+        );
+      } catch (error) {
+        log(`move failed: ${error.message}`);
+      } finally {
+        onTheWire -= 1;
+      }
+    };
+    if (leaving) {
+      // A page going away may not live to send what is queued: this move goes now, and once
+      // more after the one on the wire in case the page lives on (hidden, not closed).
+      generation += 1;
+      unsent = 0;
+      const again = onTheWire > 0;
+      send();
+      if (again) moves = moves.then(send);
+      return;
+    }
+    const queuedIn = generation;
+    unsent += 1;
+    moves = moves.then(() => {
+      if (queuedIn !== generation) return undefined;
+      unsent -= 1;
+      return send();
+    });
+  }
+  /**
+   * Sends the move the pressed keys mean, if it differs from the last one. `released`: a key
+   * was let go; if nothing is pressed yet our own trainer moves (the key went down before a
+   * reload, or in another tab), stop it.
+   */
+  function steer({ released = false, leaving = false } = {}) {
     let x = 0;
     let y = 0;
     for (const key of pressed) {
@@ -130,16 +320,17 @@
       y += KEYS[key][1];
     }
     const next = `${x},${y}`;
-    if (next === heading) return;
+    const stray = released && next === '0,0' && trainers.get(userId)?.isMoving === true;
+    if (next === heading && !stray) return;
     heading = next;
-    const moving = x !== 0 || y !== 0;
-    rpc('trainer.move', {
-      trainerId: userId,
-      directionX: x,
-      directionY: y,
-      action: moving ? 'start' : 'stop',
-      timestamp: Date.now(),
-    }).catch((error) => log(`move failed: ${error.message}`));
+    move(x, y, { leaving });
+  }
+  /** Every key counts as released: the page loses focus, is hidden, or goes away. */
+  function releaseAll(leaving = false) {
+    pressed.clear();
+    // A stop queued on blur, say, but not sent yet: send it before the page is gone.
+    if (leaving && heading === '0,0' && unsent > 0) move(0, 0, { leaving });
+    else steer({ leaving });
   }
   addEventListener('keydown', (event) => {
     if (!(event.key in KEYS) || event.target instanceof HTMLInputElement) return;
@@ -150,11 +341,14 @@
   addEventListener('keyup', (event) => {
     if (!(event.key in KEYS)) return;
     pressed.delete(event.key);
-    steer();
+    steer({ released: true });
   });
-  addEventListener('blur', () => {
-    pressed.clear();
-    steer();
+  addEventListener('blur', () => releaseAll());
+  addEventListener('pagehide', () => releaseAll(true));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') releaseAll(true);
+    // Timers sleep with the machine: a token due for renewal is renewed on coming back.
+    else if (accessToken && Date.now() >= renewDue) renewToken().catch(renewFailed);
   });
 
   el('group-form').addEventListener('submit', (event) => {
@@ -173,9 +367,9 @@
     const now = performance.now();
     context.clearRect(0, 0, canvas.width, canvas.height);
     for (const [id, t] of trainers) {
-      const seconds = t.isMoving ? (now - t.at) / 1000 : 0;
-      const x = canvas.width / 2 + t.x + t.dirX * SPEED * seconds;
-      const y = canvas.height / 2 + t.y + t.dirY * SPEED * seconds;
+      const position = positionOf(t, now);
+      const x = canvas.width / 2 + position.x;
+      const y = canvas.height / 2 + position.y;
       context.fillStyle = id === userId ? '#8fd18f' : '#6bb6f0';
       context.beginPath();
       context.arc(x, y, 9, 0, Math.PI * 2);
@@ -186,17 +380,29 @@
     requestAnimationFrame(draw);
   }
 
-  (async () => {
-    ({ token: accessToken } = await json('/api/dev/tokens', {
-      method: 'POST',
-      body: JSON.stringify({ userId }),
-    }));
+  async function start() {
+    await signIn();
     await connect();
     await loadPositions().catch((error) => log(`positions: ${error.message}`));
     requestAnimationFrame(draw);
     el('world').focus();
-  })().catch(retry);
+  }
+  const begin = () =>
+    start().catch((error) => {
+      log(`start failed: ${error.message}`);
+      setTimeout(begin, 2000);
+    });
+  begin();
 
   // For tests and curious users: the page's view of the world.
-  window.causewayDemo = { userId, trainers, lastEventId: () => lastEventId };
+  window.causewayDemo = {
+    userId,
+    trainers,
+    lastEventId: () => lastEventId,
+    /** Where the canvas draws `trainerId` now, in world units. */
+    drawnAt: (trainerId) => {
+      const trainer = trainers.get(trainerId);
+      return trainer && positionOf(trainer);
+    },
+  };
 })();

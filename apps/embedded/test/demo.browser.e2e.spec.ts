@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Browser } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import {
   demoTrainerState,
   launchBrowser,
@@ -7,6 +7,41 @@ import {
   startServiceProcess,
   type ServiceProcess,
 } from '@causeway/testkit';
+
+/** Where a page's canvas last drew a trainer (world units) and when (epoch ms). */
+interface Drawn {
+  x: number;
+  y: number;
+  at: number;
+}
+
+// Records where the canvas draws each trainer, as a user would see it: its label is drawn at
+// (x + 12, y + 4) of the dot, relative to the canvas centre.
+const RECORD_DRAWING = `(() => {
+  const fillText = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (text, x, y, ...rest) {
+    (window.__drawn ??= {})[text] = {
+      x: x - 12 - this.canvas.width / 2,
+      y: y - 4 - this.canvas.height / 2,
+      at: Date.now(),
+    };
+    return fillText.call(this, text, x, y, ...rest);
+  };
+  // …and keeps the page's event streams, for a test to cut them.
+  window.EventSource = class extends EventSource {
+    constructor(...args) {
+      super(...args);
+      (window.__streams ??= []).push(this);
+    }
+  };
+})();`;
+
+/** Cuts the page's event stream as a network failure would: closed, and an error event. */
+const CUT_STREAM = `(() => {
+  const stream = window.__streams.at(-1);
+  stream.close();
+  stream.dispatchEvent(new Event('error'));
+})()`;
 
 // The demo page in a real browser (Debian's Chromium driven by playwright-core): two users in
 // two browser contexts; arrow keys in one move a trainer that the other sees.
@@ -21,14 +56,77 @@ describe('demo page in a browser (embedded mode)', () => {
     });
     browser = await launchBrowser();
   }, 60_000);
+  // Every test's tabs are closed after it: tabs left open keep drawing and slow the next ones.
+  const contexts: BrowserContext[] = [];
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((context) => context.close()));
+  });
   afterAll(async () => {
     await browser?.close();
     await app?.stop();
   });
 
+  /**
+   * Opens the demo page as `user` in a fresh context that records what its canvas draws;
+   * `prepare` may route the context's requests first. Resolves once the stream is live.
+   */
+  async function open(
+    user: string,
+    prepare?: (context: BrowserContext) => Promise<void>,
+  ): Promise<Page> {
+    const context = await browser.newContext();
+    contexts.push(context);
+    await context.addInitScript({ content: RECORD_DRAWING });
+    await prepare?.(context);
+    const page = await context.newPage();
+    await page.goto(`${app.url}/?user=${encodeURIComponent(user)}`);
+    await page.waitForSelector('body[data-stream="live"]', { timeout: 20_000 });
+    return page;
+  }
+
+  /** Where `page` draws `trainerId`, once it draws it at all. */
+  async function drawnOn(page: Page, trainerId: string): Promise<Drawn> {
+    const handle = await page.waitForFunction(
+      (id) => (globalThis as unknown as { __drawn?: Record<string, Drawn> }).__drawn?.[id],
+      trainerId,
+      { timeout: 10_000 },
+    );
+    return (await handle.jsonValue()) as Drawn;
+  }
+
+  /** The positions read model, as GET /api/positions shows it to `viewer`. */
+  async function readModel(viewer: string, trainerId: string) {
+    const signIn = await fetch(`${app.url}/api/dev/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: viewer }),
+    });
+    const { token } = (await signIn.json()) as { token: string };
+    const response = await fetch(`${app.url}/api/positions`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const { positions } = (await response.json()) as {
+      positions: { trainerId: string; isMoving: boolean; x: number }[];
+    };
+    return positions.find((position) => position.trainerId === trainerId);
+  }
+
+  /** Polls the read model until `trainerId` is (not) moving; bounded. */
+  async function readModelShows(trainerId: string, moving: boolean, timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const position = await readModel('read-model-viewer', trainerId);
+      if (position?.isMoving === moving) return position;
+      if (Date.now() > deadline)
+        throw new Error(`${trainerId} is ${JSON.stringify(position)}, wanted isMoving ${moving}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   it('shows a move made with the arrow keys in one tab in another user’s tab', async () => {
     const ash = await openDemoPage(browser, app.url, 'ash');
     const misty = await openDemoPage(browser, app.url, 'misty');
+    contexts.push(ash.context(), misty.context());
 
     await ash.locator('#world').focus();
     await ash.keyboard.down('ArrowRight');
@@ -38,5 +136,218 @@ describe('demo page in a browser (embedded mode)', () => {
     expect(seen.x).toBeGreaterThan(0);
     // …and the mover's own tab agrees on where it stopped.
     expect(await demoTrainerState(ash, 'ash', false)).toEqual(seen);
+  });
+
+  it('stops a trainer whose tab is closed while an arrow key is held', async () => {
+    const brock = await open('brock');
+    const viewer = await open('brock-viewer');
+
+    await brock.locator('#world').focus();
+    await brock.keyboard.down('ArrowRight');
+    await demoTrainerState(viewer, 'brock', true);
+    await brock.close();
+    // The other tab sees it stop, and so does the read model.
+    await demoTrainerState(viewer, 'brock', false, 5000);
+    expect((await readModelShows('brock', false)).x).toBeGreaterThan(0);
+  });
+
+  it('stops a trainer whose tab is reloaded while an arrow key is held', async () => {
+    const gary = await open('gary');
+    const viewer = await open('gary-viewer');
+
+    await gary.locator('#world').focus();
+    await gary.keyboard.down('ArrowRight');
+    await demoTrainerState(viewer, 'gary', true);
+    await gary.reload();
+    await gary.waitForSelector('body[data-stream="live"]', { timeout: 20_000 });
+    await gary.keyboard.up('ArrowRight');
+    await demoTrainerState(viewer, 'gary', false, 5000);
+    await readModelShows('gary', false);
+  });
+
+  it('stops the own trainer when an arrow key pressed before this tab opened is released', async () => {
+    // The key went down in another tab (or before a reload): this tab never saw it pressed.
+    const first = await open('erika');
+    await first.locator('#world').focus();
+    await first.keyboard.down('ArrowLeft');
+    const second = await open('erika');
+    await demoTrainerState(second, 'erika', true);
+    await second.locator('#world').focus();
+    await second.keyboard.up('ArrowLeft');
+    await demoTrainerState(second, 'erika', false, 5000);
+    await readModelShows('erika', false);
+    await first.close();
+  });
+
+  it('draws a trainer that was already moving where the tab that moves it draws it', async () => {
+    const mover = await open('sabrina');
+    await mover.locator('#world').focus();
+    await mover.keyboard.down('ArrowRight');
+    // Let it move for a while (150 units at 100/s) before the second tab opens.
+    await mover.waitForFunction(
+      () =>
+        ((globalThis as unknown as { __drawn?: Record<string, Drawn> }).__drawn?.sabrina?.x ?? 0) >
+        150,
+      undefined,
+      { timeout: 10_000 },
+    );
+    const late = await open('sabrina-viewer');
+    await drawnOn(late, 'sabrina');
+    // Two samples of the mover around one of the late tab: the late tab's dot lies between.
+    const before = await drawnOn(mover, 'sabrina');
+    const seen = await drawnOn(late, 'sabrina');
+    const after = await drawnOn(mover, 'sabrina');
+    await mover.keyboard.up('ArrowRight');
+
+    const speed = (after.x - before.x) / Math.max(1, after.at - before.at);
+    const expected = before.x + speed * (seen.at - before.at);
+    expect(Math.abs(seen.x - expected)).toBeLessThan(15);
+    expect(Math.abs(seen.y - before.y)).toBeLessThan(1);
+  });
+
+  it('draws a trainer that started moving while the stream was down where it is, after the replay', async () => {
+    const viewer = await open('janine-viewer');
+    const mover = await open('janine');
+    // Its network goes down; the stream with it.
+    await viewer.context().setOffline(true);
+    await viewer.evaluate(CUT_STREAM);
+    await viewer.waitForSelector('body[data-stream="reconnecting"]', { timeout: 10_000 });
+    await mover.locator('#world').focus();
+    await mover.keyboard.down('ArrowLeft');
+    // It moves for a while (150 units at 100/s) before the viewer is back.
+    await mover.waitForFunction(
+      () =>
+        ((globalThis as unknown as { __drawn?: Record<string, Drawn> }).__drawn?.janine?.x ?? 0) <
+        -150,
+      undefined,
+      { timeout: 10_000 },
+    );
+    await viewer.context().setOffline(false);
+    // The viewer resumes where it left off: the start of the move is replayed to it.
+    await viewer.waitForSelector('body[data-stream="live"][data-session="replayed"]', {
+      timeout: 20_000,
+    });
+    await demoTrainerState(viewer, 'janine', true);
+    await viewer.waitForFunction(
+      () =>
+        (
+          globalThis as unknown as { causewayDemo: { trainers: Map<string, { stale?: boolean }> } }
+        ).causewayDemo.trainers.get('janine')?.stale !== true,
+      undefined,
+      { timeout: 5000 },
+    );
+    const before = await drawnOn(mover, 'janine');
+    const seen = await drawnOn(viewer, 'janine');
+    const after = await drawnOn(mover, 'janine');
+    await mover.keyboard.up('ArrowLeft');
+
+    const speed = (after.x - before.x) / Math.max(1, after.at - before.at);
+    const expected = before.x + speed * (seen.at - before.at);
+    expect(Math.abs(seen.x - expected)).toBeLessThan(15);
+  });
+
+  it('keeps the processed state of a command whose HTTP answer comes after its result', async () => {
+    // The answer to the move is held back until the stream told the page the move was processed.
+    let held: Promise<void> | undefined;
+    const koga = await open('koga', async (context) => {
+      await context.route('**/rpc', async (route) => {
+        const response = await route.fetch();
+        held = (async () => {
+          await koga.waitForSelector('#command:text-matches("^(processed|rejected)")', {
+            timeout: 10_000,
+          });
+          await route.fulfill({ response });
+        })();
+        await held;
+      });
+    });
+    await koga.locator('#world').focus();
+    const answered = koga.waitForEvent('requestfinished', {
+      predicate: (request) => request.url().endsWith('/rpc'),
+    });
+    await koga.keyboard.down('ArrowUp');
+    await answered;
+    // Let the page handle the answer (two animation frames), then look.
+    await koga.evaluate(
+      'new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))',
+    );
+    await koga.context().unroute('**/rpc');
+    expect(await koga.locator('#command').textContent()).toMatch(/^processed/);
+    await koga.keyboard.up('ArrowUp');
+  });
+
+  it('renews its access token before it expires, so moves keep working', async () => {
+    // Short-lived tokens (8 s) instead of the hour the page asks for.
+    const issued: number[] = [];
+    const refused: string[] = [];
+    const lance = await open('lance', async (context) => {
+      await context.route('**/api/dev/tokens', async (route) => {
+        const body = JSON.parse(route.request().postData() ?? '{}') as Record<string, unknown>;
+        const response = await route.fetch({ postData: { ...body, ttlSeconds: 8 } });
+        issued.push(((await response.json()) as { expiresAt: number }).expiresAt);
+        await route.fulfill({ response });
+      });
+      context.on('response', (response) => {
+        if (response.status() === 401) refused.push(response.url());
+      });
+    });
+    // Until the first token has expired.
+    await new Promise((resolve) => setTimeout(resolve, issued[0]! + 300 - Date.now()));
+    await lance.locator('#world').focus();
+    await lance.keyboard.down('ArrowDown');
+    await demoTrainerState(lance, 'lance', true, 5000);
+    await lance.keyboard.up('ArrowDown');
+    await demoTrainerState(lance, 'lance', false, 5000);
+    // A new token was there before the old one expired: nothing was refused.
+    expect(issued.length).toBeGreaterThan(1);
+    expect(refused).toEqual([]);
+    expect(await lance.locator('#log').textContent()).not.toContain('failed');
+  });
+
+  it('renews an expired access token and retries the move that was refused for it', async () => {
+    let refused = 0;
+    let signIns = 0;
+    const clair = await open('clair', async (context) => {
+      await context.route('**/api/dev/tokens', async (route) => {
+        signIns += 1;
+        await route.continue();
+      });
+      await context.route('**/rpc', async (route) => {
+        if (refused++ > 0) return route.continue();
+        return route.fulfill({
+          status: 401,
+          contentType: 'application/problem+json',
+          headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+          body: JSON.stringify({ title: 'Unauthorized', status: 401, detail: 'token expired' }),
+        });
+      });
+    });
+    await clair.locator('#world').focus();
+    await clair.keyboard.down('ArrowRight');
+    await demoTrainerState(clair, 'clair', true, 5000);
+    await clair.keyboard.up('ArrowRight');
+    await demoTrainerState(clair, 'clair', false, 5000);
+    expect(signIns).toBe(2);
+  });
+
+  it('loads without errors in the console, its icon included', async () => {
+    const errors: string[] = [];
+    const whitney = await open('whitney', async (context) => {
+      context.on('console', (message) => {
+        if (message.type() === 'error') errors.push(message.text());
+      });
+      context.on('response', (response) => {
+        if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+      });
+    });
+    // The icon a browser with a tab strip asks for (headless Chromium does not): the page's
+    // <link rel="icon">, else /favicon.ico.
+    const icon = await whitney.evaluate<string>(`(async () => {
+      const link = document.querySelector('link[rel~="icon"]');
+      const response = await fetch(link?.href ?? new URL('/favicon.ico', location.href).href);
+      return response.status + ' ' + (link?.href ?? '/favicon.ico');
+    })()`);
+    expect(icon).toMatch(/^200 /);
+    expect(errors).toEqual([]);
   });
 });

@@ -1,8 +1,26 @@
-/** A second handler was registered for a command type: commands have exactly one (S0-1). */
+/**
+ * A second handler was registered for a command or query type: each has exactly one (S0-1).
+ * `registered` and `duplicate` name the handler already registered and the one refused, when
+ * known (the handler class with the Nest decorators, `options.name` or the function's name).
+ */
 export class DuplicateHandlerError extends Error {
-  constructor(readonly messageType: string) {
-    super(`a handler for ${messageType} is already registered; commands have exactly one handler`);
+  readonly kind: 'command' | 'query';
+  readonly registered?: string;
+  readonly duplicate?: string;
+
+  constructor(
+    readonly messageType: string,
+    details: { kind?: 'command' | 'query'; registered?: string; duplicate?: string } = {},
+  ) {
+    const kind = details.kind ?? 'command';
+    super(
+      `${details.duplicate ?? 'a second handler'} cannot handle ${kind} ${messageType}: ` +
+        `${details.registered ?? 'another handler'} already does (a ${kind} has exactly one handler)`,
+    );
     this.name = 'DuplicateHandlerError';
+    this.kind = kind;
+    if (details.registered) this.registered = details.registered;
+    if (details.duplicate) this.duplicate = details.duplicate;
   }
 }
 

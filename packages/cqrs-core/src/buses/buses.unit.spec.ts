@@ -13,6 +13,7 @@ import { topicNaming } from '../transport/topic.naming';
 import { CommandRejectedError, CommandTimeoutError, DuplicateHandlerError } from './bus.errors';
 import { CommandBus } from './command-bus';
 import { EventBus } from './event-bus';
+import { QueryBus } from './query-bus';
 
 function system() {
   const serializer = new SerializerRegistry()
@@ -69,6 +70,27 @@ describe('CommandBus', () => {
     const a = instance('svc', 'a');
     a.commands.handle('Move', async () => undefined);
     expect(() => a.commands.handle('Move', async () => undefined)).toThrow(DuplicateHandlerError);
+  });
+
+  it('names both handlers of a command type registered twice', () => {
+    const { instance } = system();
+    const a = instance('svc', 'a');
+    a.commands.handle('Move', async () => undefined, { name: 'MoveHandler' });
+    const error = (() => {
+      try {
+        a.commands.handle('Move', async function moveAgain() {});
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(DuplicateHandlerError);
+    expect(error).toMatchObject({
+      message:
+        'moveAgain cannot handle command Move: MoveHandler already does (a command has exactly one handler)',
+      kind: 'command',
+      registered: 'MoveHandler',
+      duplicate: 'moveAgain',
+    });
   });
 
   it('reports a handler that failed for good as CommandRejectedError after dead-lettering it', async () => {
@@ -202,5 +224,28 @@ describe('EventBus', () => {
       'gateway:g2:2',
     ]);
     await Promise.all([one, two, gw1, gw2].map((svc) => svc.router.close()));
+  });
+});
+
+describe('QueryBus', () => {
+  it('refuses a second handler of a query type with a message about queries, naming both', () => {
+    const queries = new QueryBus().register('TrainerPosition', () => 1, { name: 'PositionQuery' });
+    expect(() =>
+      queries.register('TrainerPosition', () => 2, { name: 'LegacyPositionQuery' }),
+    ).toThrow(
+      new DuplicateHandlerError('TrainerPosition', {
+        kind: 'query',
+        registered: 'PositionQuery',
+        duplicate: 'LegacyPositionQuery',
+      }),
+    );
+    expect(() => queries.register('TrainerPosition', () => 3)).toThrow(
+      'a second handler cannot handle query TrainerPosition: PositionQuery already does (a query has exactly one handler)',
+    );
+    expect(() =>
+      queries.register('TrainerPosition', () => 2, { name: 'LegacyPositionQuery' }),
+    ).toThrow(
+      'LegacyPositionQuery cannot handle query TrainerPosition: PositionQuery already does (a query has exactly one handler)',
+    );
   });
 });

@@ -49,7 +49,8 @@ interface Waiting {
  * result or its final error (after retries / dead letter), up to the timeout.
  */
 export class CommandBus {
-  private readonly handled = new Set<string>();
+  /** Command type → the name of its handler (undefined when it has none). */
+  private readonly handled = new Map<string, string | undefined>();
   private readonly waiting = new Map<string, Waiting>();
   private repliesRegistered = false;
 
@@ -63,6 +64,7 @@ export class CommandBus {
    * `middleware` runs inside the router's stack (within retry); `outerMiddleware` runs outside
    * it, inside the replier, and sees the final outcome — e.g. a `DeadLettered` result after the
    * retries were spent, to record that the command failed for good.
+   * @throws DuplicateHandlerError when the type already has a handler, naming both when known
    */
   handle<Data = unknown>(
     type: string,
@@ -73,10 +75,18 @@ export class CommandBus {
       outerMiddleware?: readonly Middleware[];
       /** See HandlerRegistration.idempotent: no deduplication claim for its deliveries. */
       idempotent?: boolean;
+      /** Who handles it (e.g. its class), named by DuplicateHandlerError. Default the function's name. */
+      name?: string;
     } = {},
   ): this {
-    if (this.handled.has(type)) throw new DuplicateHandlerError(type);
-    this.handled.add(type);
+    const name = options.name ?? (handler.name || undefined);
+    if (this.handled.has(type))
+      throw new DuplicateHandlerError(type, {
+        kind: 'command',
+        registered: this.handled.get(type),
+        duplicate: name,
+      });
+    this.handled.set(type, name);
     this.options.router.addHandler({
       name: `commands.${type}`,
       group: `commands.${type}`,

@@ -13,6 +13,7 @@ export class CausewayContext extends BaseRpcContext<[Delivery]> {
 }
 
 export interface CausewayTransportOptions {
+  /** This server's own: closed by close() (the app's close), so do not share it. */
   subscriber: Subscriber;
   /** Consumer group of this service (competing across its instances). */
   group: string;
@@ -66,8 +67,17 @@ export class CausewayTransportServer
     }
   }
 
+  /**
+   * Releases what listen() started, so the process can exit after `app.close()`: stops taking
+   * deliveries, lets those in flight finish and be acknowledged (each subscription's close),
+   * then closes the Subscriber given in the options, with the connections it opened itself
+   * (e.g. the Redis Streams subscriber's blocking-read connections). What the caller created
+   * and passed to the Subscriber stays the caller's to close: the Redis client or
+   * ManagedConnection, the Kafka client. The Subscriber cannot be reused afterwards.
+   */
   async close(): Promise<void> {
     await Promise.all(this.subscriptions.splice(0).map((subscription) => subscription.close()));
+    await this.options.subscriber.close();
     this._status$.next('closed');
   }
 

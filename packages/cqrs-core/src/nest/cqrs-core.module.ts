@@ -53,7 +53,20 @@ function buildRouter(
     stack.push(
       deduplicator({ store: options.deduplication, leaseMs: options.deduplicationLeaseMs }),
     );
-  stack.push(retry({ ...options.retry, onRetry: options.retry?.onRetry ?? metrics?.onRetry }));
+  // The metric counts every retry whether or not the app has its own hook too.
+  const onRetry = options.retry?.onRetry;
+  stack.push(
+    retry({
+      ...options.retry,
+      onRetry:
+        metrics && onRetry
+          ? (event) => {
+              metrics.onRetry(event);
+              onRetry(event);
+            }
+          : (onRetry ?? metrics?.onRetry),
+    }),
+  );
   if (options.circuitBreaker !== false)
     stack.push(circuitBreaker({ ...options.circuitBreaker, registry: breakers }));
   stack.push(

@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { Controller, Injectable, type INestApplication, Scope } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
+import { Registry } from 'prom-client';
+import request from 'supertest';
 import { z } from 'zod';
 import { CommandBus } from '../buses/command-bus';
 import { EventBus } from '../buses/event-bus';
@@ -14,7 +16,16 @@ import { CausewayContext, CausewayTransportServer } from './causeway.transport-s
 import { CqrsCoreModule } from './cqrs-core.module';
 import { DEAD_LETTER_QUEUE } from './cqrs-core.tokens';
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
-import { CommandHandler, EventHandler, QueryHandler } from './handler.decorators';
+import { CommandRejectedError } from '../buses/bus.errors';
+import {
+  CommandHandler,
+  EventHandler,
+  type ICommandHandler,
+  type IEventHandler,
+  type IQueryHandler,
+  QueryHandler,
+} from './handler.decorators';
+import { CausewayServiceModule } from './service.module';
 
 const serializer = () =>
   new SerializerRegistry()
@@ -209,6 +220,194 @@ describe('CqrsCoreModule', () => {
     );
     await app.close().catch(() => undefined);
   });
+
+  /** Starts an app with these handler classes over the in-memory broker (init may reject). */
+  async function appWith(handlers: (new (...args: never[]) => unknown)[]) {
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: 's',
+          instanceId: 'i',
+          publisher: broker,
+          subscriber: broker.subscriber(),
+          serializer: registry,
+        }),
+      ],
+      providers: handlers,
+    }).compile();
+    return moduleRef.createNestApplication({ logger: false });
+  }
+
+  it.each([
+    [
+      'a command',
+      class MoveWithTypo {
+        excute() {}
+      },
+      CommandHandler('Move'),
+      'MoveWithTypo is decorated with @CommandHandler but has no execute method: the bus calls execute(command, delivery)',
+    ],
+    [
+      'an event',
+      class ProjectorWithoutHandle {
+        handler() {}
+      },
+      EventHandler('Moved'),
+      'ProjectorWithoutHandle is decorated with @EventHandler but has no handle method: the bus calls handle(event, delivery)',
+    ],
+    [
+      'a query',
+      class QueryWithoutExecute {
+        run() {}
+      },
+      QueryHandler('TrainerPosition'),
+      'QueryWithoutExecute is decorated with @QueryHandler but has no execute method: the bus calls execute(query)',
+    ],
+  ])(
+    'refuses to start with %s handler that lacks the method the bus calls, naming the class and the method',
+    async (_kind, handler, decorate, message) => {
+      decorate(handler);
+      Injectable()(handler);
+      const app = await appWith([handler]);
+      await expect(app.init()).rejects.toThrow(message);
+      await app.close().catch(() => undefined);
+    },
+  );
+
+  it('lets the compiler check handler classes through ICommandHandler / IEventHandler / IQueryHandler', async () => {
+    @Injectable()
+    @CommandHandler('Move')
+    class Move implements ICommandHandler<Envelope<{ dx: number }>, { x: number }> {
+      execute(command: Envelope<{ dx: number }>) {
+        return { x: command.data.dx };
+      }
+    }
+    @Injectable()
+    @EventHandler('Moved', { name: 'typed' })
+    class Projector implements IEventHandler<Envelope<{ x: number }>> {
+      readonly seen: number[] = [];
+      handle(event: Envelope<{ x: number }>) {
+        this.seen.push(event.data.x);
+      }
+    }
+    @Injectable()
+    @QueryHandler('Echo')
+    class Echo implements IQueryHandler<{ n: number }, number> {
+      execute(query: { n: number }) {
+        return query.n;
+      }
+    }
+    // A misspelt method is a compile error (tsc checks these directives in the spec files).
+    // @ts-expect-error execute is missing
+    class Misspelt implements ICommandHandler {
+      excute() {}
+    }
+    // @ts-expect-error handle is missing
+    class NoHandle implements IEventHandler {}
+    void [Misspelt, NoHandle];
+
+    const app = await appWith([Move, Projector, Echo]);
+    await app.init();
+    const command = createMessage({
+      type: 'Move',
+      category: 'command',
+      aggregateId: 'ash',
+      data: { dx: 3 },
+      causedBy: null,
+    });
+    await expect(app.get(CommandBus).request(command)).resolves.toEqual({ x: 3 });
+    await expect(app.get(QueryBus).execute('Echo', { n: 5 })).resolves.toBe(5);
+    await app.close();
+  });
+
+  it.each([
+    [
+      'query',
+      QueryHandler('TrainerPosition'),
+      'SecondPositionQuery cannot handle query TrainerPosition: FirstPositionQuery already does (a query has exactly one handler)',
+    ],
+    [
+      'command',
+      CommandHandler('Move'),
+      'SecondPositionQuery cannot handle command Move: FirstPositionQuery already does (a command has exactly one handler)',
+    ],
+  ])(
+    'refuses to start with a %s type handled twice, naming both handler classes',
+    async (_kind, decorate, message) => {
+      @Injectable()
+      class FirstPositionQuery {
+        execute() {
+          return 1;
+        }
+      }
+      @Injectable()
+      class SecondPositionQuery {
+        execute() {
+          return 2;
+        }
+      }
+      decorate(FirstPositionQuery);
+      decorate(SecondPositionQuery);
+      const app = await appWith([FirstPositionQuery, SecondPositionQuery]);
+      await expect(app.init()).rejects.toThrow(message);
+      await app.close().catch(() => undefined);
+    },
+  );
+
+  it('counts retries in causeway_messages_retried_total also when the app has its own onRetry hook', async () => {
+    @Injectable()
+    @CommandHandler('Move')
+    class FailingMove {
+      execute(): never {
+        throw new Error('the map is down');
+      }
+    }
+    for (const hooked of [false, true]) {
+      const registry = serializer();
+      const broker = new InMemoryBroker({ serializer: registry });
+      const metrics = new Registry();
+      const retries: string[] = [];
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          CausewayServiceModule.forRoot(
+            { service: 's', instanceId: 'i', logLevel: 'silent' },
+            metrics,
+          ),
+          CqrsCoreModule.forRoot({
+            service: 's',
+            instanceId: 'i',
+            publisher: broker,
+            subscriber: broker.subscriber(),
+            serializer: registry,
+            retry: {
+              maxAttempts: 3,
+              initialDelayMs: 1,
+              ...(hooked && { onRetry: (event) => retries.push(`${event.type}#${event.attempt}`) }),
+            },
+          }),
+        ],
+        providers: [FailingMove],
+      }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+      const command = createMessage({
+        type: 'Move',
+        category: 'command',
+        aggregateId: 'ash',
+        data: { dx: 1 },
+        causedBy: null,
+      });
+      await expect(app.get(CommandBus).request(command)).rejects.toThrow(CommandRejectedError);
+      const scraped = await request(app.getHttpServer()).get('/metrics');
+      expect(scraped.text).toMatch(
+        /causeway_messages_retried_total\{handler="commands\.Move",type="Move",[^}]*\} 2\n/,
+      );
+      expect(retries).toEqual(hooked ? ['Move#1', 'Move#2'] : []);
+      await app.close();
+    }
+  });
 });
 
 @Controller()
@@ -242,5 +441,27 @@ describe('CausewayTransportServer', () => {
     await until(() => controller.seen.length === 1);
     expect(controller.seen).toEqual([{ n: 1, topic: 'pings' }]);
     await app.close();
+  });
+  it('closes the subscriber it was given when the app closes, releasing what listen() started', async () => {
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const subscriber = broker.subscriber();
+    // What a transport's subscriber holds beyond its subscriptions (a Redis subscriber's
+    // blocking-read connections): released only by its close().
+    await subscriber.subscribe(['other'], { group: 'g', consumer: 'c' }, async () => {});
+    const moduleRef = await Test.createTestingModule({ controllers: [PingController] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    app.connectMicroservice({
+      strategy: new CausewayTransportServer({ subscriber, group: 'pinger', consumer: 'c1' }),
+    });
+    await app.startAllMicroservices();
+    await app.init();
+    await app.close();
+    await broker.publish('other', [
+      createMessage({ type: 'Ping', category: 'event', aggregateId: 'p', data: { n: 2 } }),
+    ]);
+    // The closed subscriber takes nothing any more: the message waits for the group.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(broker.pendingCount('other', 'g')).toBe(1);
   });
 });

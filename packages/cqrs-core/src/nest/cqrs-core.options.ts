@@ -32,6 +32,7 @@ export interface CqrsCoreModuleOptions {
    * a killed instance is handled elsewhere after this. Keep it above the handler timeouts. Default 60 s.
    */
   deduplicationLeaseMs?: number;
+  /** In-process retries; `onRetry` is called besides the causeway_messages_retried_total metric, not instead. */
   retry?: RetryOptions;
   /**
    * One breaker per handler (default: opens after 5 transient failures in a row, for 10 s).

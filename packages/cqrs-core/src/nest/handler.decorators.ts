@@ -1,4 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
+import { type Envelope } from '../messages/envelope';
+import { type Delivery } from '../transport/transport.port';
 
 export const COMMAND_HANDLER = Symbol('causeway:command-handler');
 export const EVENT_HANDLER = Symbol('causeway:event-handler');
@@ -15,10 +17,53 @@ export interface EventHandlerMetadata {
   idempotent?: boolean;
 }
 
-/** Marks a provider whose `execute(command, delivery)` handles the command type (exactly one per type). */
+/**
+ * What a @CommandHandler class implements (named as in @nestjs/cqrs). `implements
+ * ICommandHandler<Envelope<MoveData>, MoveResult>` lets the compiler catch a misspelt or missing
+ * `execute`; without it the app refuses to start instead.
+ * @typeParam C the command envelope the handler receives
+ * @typeParam R what it resolves with: the result `CommandBus.request` resolves with
+ */
+export interface ICommandHandler<C extends Envelope = Envelope, R = unknown> {
+  /** Handles one command; resolving acknowledges it, throwing has it retried then dead-lettered. */
+  execute(command: C, delivery: Delivery): Promise<R> | R;
+}
+
+/**
+ * What an @EventHandler class implements (named as in @nestjs/cqrs). `implements
+ * IEventHandler<Envelope<MovedData>>` lets the compiler catch a misspelt or missing `handle`;
+ * without it the app refuses to start instead.
+ * @typeParam E the event envelope the handler receives (a union when it handles several types)
+ */
+export interface IEventHandler<E extends Envelope = Envelope> {
+  /** Handles one event; resolving acknowledges it, throwing has it retried then dead-lettered. */
+  handle(event: E, delivery: Delivery): unknown;
+}
+
+/**
+ * What a @QueryHandler class implements (named as in @nestjs/cqrs). `implements
+ * IQueryHandler<PositionQuery, number>` lets the compiler catch a misspelt or missing
+ * `execute`; without it the app refuses to start instead.
+ * @typeParam Q the query as passed to `QueryBus.execute(type, query)`
+ * @typeParam R what `QueryBus.execute` resolves with
+ */
+export interface IQueryHandler<Q = unknown, R = unknown> {
+  /** Answers one query, in process. */
+  execute(query: Q): Promise<R> | R;
+}
+
+/**
+ * Marks a provider whose `execute(command, delivery)` handles the command type (exactly one per
+ * type); implement {@link ICommandHandler} so the compiler checks that method. A class without
+ * `execute` makes the app's start fail, naming the class.
+ */
 export const CommandHandler = (type: string): ClassDecorator => SetMetadata(COMMAND_HANDLER, type);
 
-/** Marks a provider whose `handle(event, delivery)` handles the event types. */
+/**
+ * Marks a provider whose `handle(event, delivery)` handles the event types; implement
+ * {@link IEventHandler} so the compiler checks that method. A class without `handle` makes the
+ * app's start fail, naming the class.
+ */
 export const EventHandler = (
   types: string | readonly string[],
   options: Omit<EventHandlerMetadata, 'types'> = {},
@@ -28,5 +73,9 @@ export const EventHandler = (
     types: typeof types === 'string' ? [types] : types,
   } satisfies EventHandlerMetadata);
 
-/** Marks a provider whose `execute(query)` answers the query type. */
+/**
+ * Marks a provider whose `execute(query)` answers the query type (exactly one per type);
+ * implement {@link IQueryHandler} so the compiler checks that method. A class without `execute`
+ * makes the app's start fail, naming the class.
+ */
 export const QueryHandler = (type: string): ClassDecorator => SetMetadata(QUERY_HANDLER, type);

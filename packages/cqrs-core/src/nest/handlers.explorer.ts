@@ -13,6 +13,7 @@ import { EventBus } from '../buses/event-bus';
 import { QueryBus } from '../buses/query-bus';
 import { Router } from '../router/router';
 import { type HealthProbe } from '../health/health-probe.port';
+import { HealthMonitor } from '../health/health.monitor';
 import { BreakerRegistry } from '../middleware/circuit-breaker.middleware';
 import { breakersProbe } from '../middleware/breakers.probe';
 import { HEALTH_PROBES } from './service.tokens';
@@ -31,6 +32,32 @@ interface Executes {
 }
 interface Handles {
   handle(message: Envelope, delivery: Delivery): unknown;
+}
+
+/** What each decorator has the explorer call, and the interface that lets tsc check it. */
+const CONTRACTS = {
+  '@CommandHandler': { call: 'execute(command, delivery)', implement: 'ICommandHandler' },
+  '@EventHandler': { call: 'handle(event, delivery)', implement: 'IEventHandler' },
+  '@QueryHandler': { call: 'execute(query)', implement: 'IQueryHandler' },
+} as const;
+
+/**
+ * The instance, once checked to have the method its decorator has the explorer call.
+ * @throws Error naming the class, the decorator and the missing method
+ */
+function checkedHandler<T>(
+  instance: object,
+  className: string,
+  decorator: keyof typeof CONTRACTS,
+): T {
+  const { call, implement } = CONTRACTS[decorator];
+  const method = call.slice(0, call.indexOf('('));
+  if (typeof (instance as Record<string, unknown>)[method] !== 'function')
+    throw new Error(
+      `${className} is decorated with ${decorator} but has no ${method} method: ` +
+        `the bus calls ${call} (implement ${implement} to have the compiler check it)`,
+    );
+  return instance as T;
 }
 
 /**
@@ -54,12 +81,14 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     @Optional()
     @Inject(HEALTH_PROBES)
     private readonly probes?: (HealthProbe & { critical?: boolean })[],
+    @Optional() private readonly monitor?: HealthMonitor,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     for (const wrapper of this.discovery.getProviders()) {
       const { instance, metatype } = wrapper;
       if (!instance || !metatype) continue;
+      const className = (metatype as { name: string }).name;
       const decorated = [COMMAND_HANDLER, EVENT_HANDLER, QUERY_HANDLER].some(
         (key) => this.reflector.get(key, metatype) !== undefined,
       );
@@ -67,25 +96,23 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
       // without its dependencies: refuse it at start rather than run it half-built.
       if (decorated && !wrapper.isDependencyTreeStatic())
         throw new Error(
-          `${(metatype as { name: string }).name} is a Causeway handler and must be a singleton ` +
+          `${className} is a Causeway handler and must be a singleton ` +
             `(the default scope): it is called for messages, outside any request`,
         );
       const commandType = this.reflector.get<string | undefined>(COMMAND_HANDLER, metatype);
       if (commandType) {
-        const handler = instance as Executes;
+        const handler = checkedHandler<Executes>(instance, className, '@CommandHandler');
         this.commands.handle(
           commandType,
           (command, delivery) => handler.execute(command, delivery),
-          {
-            middleware: [],
-          },
+          { middleware: [], name: className },
         );
       }
       const event = this.reflector.get<EventHandlerMetadata | undefined>(EVENT_HANDLER, metatype);
       if (event) {
-        const handler = instance as Handles;
+        const handler = checkedHandler<Handles>(instance, className, '@EventHandler');
         this.events.on(event.types, (message, delivery) => handler.handle(message, delivery), {
-          name: event.name ?? (metatype as { name: string }).name,
+          name: event.name ?? className,
           mode: event.mode,
           maxInFlight: event.maxInFlight,
           idempotent: event.idempotent,
@@ -93,8 +120,8 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
       }
       const queryType = this.reflector.get<string | undefined>(QUERY_HANDLER, metatype);
       if (queryType) {
-        const handler = instance as Executes;
-        this.queries.register(queryType, (query) => handler.execute(query));
+        const handler = checkedHandler<Executes>(instance, className, '@QueryHandler');
+        this.queries.register(queryType, (query) => handler.execute(query), { name: className });
       }
     }
     // A broker that is down at start-up must not stop the service from starting: the router
@@ -122,6 +149,9 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
       },
       breakersProbe(this.breakers),
     );
+    // Record a check with these probes now rather than at the monitor's next period, so that
+    // GET /health shows the bus from the start (the monitor may have started before them).
+    if (this.probes) void this.monitor?.check();
   }
 
   async beforeApplicationShutdown(): Promise<void> {

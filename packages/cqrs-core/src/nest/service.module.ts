@@ -1,4 +1,10 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Injectable,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
@@ -12,6 +18,25 @@ import { MetricsController } from './metrics.controller';
 import { ProblemDetailsFilter } from './problem-details.filter';
 import { type ServiceOptions } from './service.options';
 import { HEALTH_PROBES, METRICS_REGISTRY, SERVICE_OPTIONS } from './service.tokens';
+
+/**
+ * Runs the periodic checks behind GET /health from application bootstrap, when every
+ * connection has been opened (ConnectionsLifecycle.onModuleInit) and the probes of the other
+ * modules are being registered, so a healthy start never records a check of connections not
+ * yet opened. Stops them at shutdown.
+ */
+@Injectable()
+class HealthMonitorLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(private readonly monitor: HealthMonitor) {}
+
+  onApplicationBootstrap(): void {
+    this.monitor.start();
+  }
+
+  onApplicationShutdown(): void {
+    this.monitor.stop();
+  }
+}
 
 /**
  * What every Causeway service has: JSON logs (pino) without credentials, /health/live,
@@ -60,18 +85,18 @@ export class CausewayServiceModule {
         {
           provide: HealthMonitor,
           inject: [HEALTH_PROBES],
-          useFactory: (probes: (HealthProbe & { critical?: boolean })[]) => {
-            const monitor = new HealthMonitor({
+          // Started by HealthMonitorLifecycle, not here: the connections are not open yet.
+          useFactory: (probes: (HealthProbe & { critical?: boolean })[]) =>
+            new HealthMonitor({
               probes,
               intervalMs: options.healthIntervalMs,
               timeoutMs: options.probeTimeoutMs,
-            });
-            monitor.start();
-            return monitor;
-          },
+            }),
         },
+        HealthMonitorLifecycle,
       ],
-      exports: [SERVICE_OPTIONS, METRICS_REGISTRY, HEALTH_PROBES],
+      // HealthMonitor: CqrsCoreModule records a check as soon as it has added its probes.
+      exports: [SERVICE_OPTIONS, METRICS_REGISTRY, HEALTH_PROBES, HealthMonitor],
     };
   }
 }

@@ -42,4 +42,6 @@ if [ -z "${JWT_SECRET:-}" ]; then
 fi
 
 echo "==> starting the apps (infra/local/down stops the servers afterwards)"
+# exec, like the "start:distributed" script's `exec bash …`: node replaces this shell, so the
+# SIGTERM npm forwards to its child reaches the launcher, which stops every app.
 exec node packages/launcher/dist/cli.js --scale sse-gateway=2 --scale trainer-service=2 "$@"

@@ -13,4 +13,6 @@ install_dependencies
 echo "==> build"
 pnpm exec turbo run build --filter=@causeway/embedded... --output-logs=errors-only
 echo "==> starting the embedded system: open http://${HOST:-127.0.0.1}:${PORT:-3000}/ in a few tabs (Ctrl-C stops it)"
+# exec, like the "start" script's `exec bash …`: node replaces this shell, so the SIGTERM npm
+# forwards to its child reaches the app.
 exec node apps/embedded/dist/main.js

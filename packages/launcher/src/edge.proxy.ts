@@ -53,7 +53,8 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
  */
 export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promise<http.Server> {
   const timeoutMs = options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
-  let turn = 0;
+  const nextGateways = roundRobin(routes.gateways);
+  const nextCommandApi = roundRobin(routes.commandApi);
   const server = http.createServer((request, response) => {
     const target = request.url ?? '';
     if (!ORIGIN_FORM.test(target)) {
@@ -74,15 +75,26 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
     const toGateway = GATEWAY_PATHS.some(
       (prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`),
     );
-    const targets = toGateway ? routes.gateways : routes.commandApi;
-    const start = turn++;
-    const backends = targets.map((_, i) => targets[(start + i) % targets.length]!);
-    forward(request, response, backends, timeoutMs);
+    forward(request, response, toGateway ? nextGateways() : nextCommandApi(), timeoutMs);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve(server));
   });
+}
+
+/**
+ * Round robin over one pool of backends: each call gives the whole pool, starting one further
+ * than the call before (the rest are the fallbacks, in order). Each pool keeps its own turn, so
+ * requests to one pool never shift where the other's next request goes.
+ */
+export function roundRobin(pool: readonly string[]): () => string[] {
+  let turn = 0;
+  return () => {
+    const start = turn;
+    turn = pool.length === 0 ? 0 : (turn + 1) % pool.length;
+    return pool.map((_, i) => pool[(start + i) % pool.length]!);
+  };
 }
 
 /** "/" then anything but a second "/" or "\\" (origin-form, minus what reads as a host). */

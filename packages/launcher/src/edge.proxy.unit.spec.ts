@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AddressInfo } from 'node:net';
-import { startEdgeProxy } from './edge.proxy';
+import { roundRobin, startEdgeProxy } from './edge.proxy';
 
 /** A tiny upstream that names itself, and streams SSE frames on /events until told to stop. */
 async function upstream(
@@ -151,6 +151,23 @@ describe('edge proxy', () => {
     for (let i = 0; i < 6; i++)
       names.push(((await (await fetch(`${edge}/api/presence`)).json()) as { name: string }).name);
     expect(new Set(names)).toEqual(new Set(['a', 'b']));
+  });
+
+  it('gives each page its turn of the gateways, however many command requests come between', async () => {
+    // Each demo page makes the same requests before /events: command requests between the
+    // gateway requests must not move every page's stream onto the same gateway.
+    const api = await upstream('api');
+    const one = await upstream('gw-1');
+    const two = await upstream('gw-2');
+    servers.push(api.server, one.server, two.server);
+    const edge = await edgeOver([api.url, api.url], [one.url, two.url]);
+    const gatewaysHit: string[] = [];
+    for (let page = 0; page < 4; page++) {
+      await (await fetch(`${edge}/api/dev/tokens`, { method: 'POST', body: '{}' })).text();
+      const session = (await (await fetch(`${edge}/api/session`)).json()) as { name: string };
+      gatewaysHit.push(session.name);
+    }
+    expect(gatewaysHit).toEqual(['gw-1', 'gw-2', 'gw-1', 'gw-2']);
   });
 
   it('answers 502 problem details when no instance answers', async () => {
@@ -395,5 +412,19 @@ describe('edge proxy', () => {
         forwardedFor: '203.0.113.7, 198.51.100.2, 127.0.0.1',
       });
     });
+  });
+});
+
+describe('roundRobin', () => {
+  it('starts one further each call and offers the rest as fallbacks, per pool', () => {
+    const gateways = roundRobin(['g1', 'g2', 'g3']);
+    const commandApi = roundRobin(['c1', 'c2']);
+    expect(gateways()).toEqual(['g1', 'g2', 'g3']);
+    expect(commandApi()).toEqual(['c1', 'c2']);
+    expect(commandApi()).toEqual(['c2', 'c1']);
+    expect(gateways()).toEqual(['g2', 'g3', 'g1']);
+    expect(gateways()).toEqual(['g3', 'g1', 'g2']);
+    expect(gateways()).toEqual(['g1', 'g2', 'g3']);
+    expect(roundRobin([])()).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { appSettingsOf } from './app.settings';
+import { assertPortsFree, listenerOwnedBy, type PortClaim } from './port.check';
 import { type Instance } from './system.topology';
 
 export interface RunningInstance extends Instance {
@@ -13,9 +14,19 @@ export interface RunningInstance extends Instance {
 export interface LaunchOptions {
   /** Repository root (apps/<app>/dist/main.js must be built). */
   root: string;
-  /** Each instance's stdout/stderr go to <logDir>/<instanceId>.log. */
+  /**
+   * Each instance's stdout/stderr are appended to <logDir>/<instanceId>.log, after a line that
+   * marks the start of this run.
+   */
   logDir: string;
   readyTimeoutMs?: number;
+  /**
+   * Ports the caller will listen on once the apps are ready (the edge proxy's): checked along
+   * with the instances' ports before anything starts, so that one message names them all.
+   */
+  alsoNeeds?: readonly PortClaim[];
+  /** Aborting it stops the instances started so far; the promise then rejects. */
+  signal?: AbortSignal;
   /**
    * The launcher's environment (the CLI passes process.env): the app settings in it
    * (APP_SETTINGS, e.g. TOPIC_PREFIX) reach every instance, except where the instance's planned
@@ -28,31 +39,58 @@ export interface LaunchOptions {
 }
 
 /**
- * Starts every instance as a real process and resolves once each answers GET /health/ready
- * with 200. If one exits or is not ready in time, all are stopped and the promise rejects
- * naming it and pointing at its log.
+ * Checks that every instance's port (and `alsoNeeds`) is free — failing at once, naming the
+ * ports taken, before anything starts — then starts every instance as a real process and
+ * resolves once each answers GET /health/ready with 200 from the process started for it (an
+ * answer from whatever else may hold the port does not count). If one exits or is not ready in
+ * time, or `signal` aborts, all are stopped and the promise rejects naming it and pointing at
+ * its log.
  */
 export async function launchSystem(
   instances: readonly Instance[],
   options: LaunchOptions,
 ): Promise<RunningInstance[]> {
   const log = options.log ?? (() => undefined);
+  options.signal?.throwIfAborted();
+  await assertPortsFree([
+    ...instances.map(({ port, instanceId }) => ({ port, host: '127.0.0.1', owner: instanceId })),
+    ...(options.alsoNeeds ?? []),
+  ]);
+  options.signal?.throwIfAborted();
+  log(`starting ${instances.length} instances (logs in ${options.logDir})`);
   mkdirSync(options.logDir, { recursive: true });
   const running = instances.map((instance) => start(instance, options));
+  let onAbort: (() => void) | undefined;
   try {
-    await Promise.all(
-      running.map((instance) => waitUntilReady(instance, options.readyTimeoutMs ?? 60_000, log)),
-    );
+    await Promise.race([
+      Promise.all(
+        running.map((instance) => waitUntilReady(instance, options.readyTimeoutMs ?? 60_000, log)),
+      ),
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(new Error('stopped before every instance was ready'));
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
     return running;
   } catch (error) {
     await stopSystem(running);
     throw error;
+  } finally {
+    if (onAbort) options.signal?.removeEventListener('abort', onAbort);
   }
 }
 
 function start(instance: Instance, options: LaunchOptions): RunningInstance {
   const logFile = path.join(options.logDir, `${instance.instanceId}.log`);
-  const out = createWriteStream(logFile, { flags: 'w' });
+  // Appended to, never truncated: an earlier run's processes may still be writing to this file
+  // and pointing people at it ("see …log"), so each run adds its output after a marker line
+  // instead of replacing what is there.
+  appendFileSync(
+    logFile,
+    `\n===== ${new Date().toISOString()} causeway-launch (pid ${process.pid}) starts ` +
+      `${instance.instanceId} on port ${instance.port} =====\n`,
+  );
+  const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(
     process.execPath,
     [path.join(options.root, 'apps', instance.app, 'dist', 'main.js')],
@@ -79,20 +117,26 @@ async function waitUntilReady(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
+  const { child } = instance;
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
   while (Date.now() < deadline) {
-    if (instance.child.exitCode !== null) {
-      throw new Error(
-        `${instance.instanceId} exited with code ${instance.child.exitCode}; see ${instance.logFile}`,
-      );
-    }
+    if (exited()) throw exitError(instance);
     try {
       const response = await fetch(`${instance.url}/health/ready`);
-      if (response.status === 200) {
+      await response.body?.cancel();
+      // A 200 counts only from the process started for this instance: while it is still
+      // starting (or after it failed to listen), another process on the port may answer.
+      if (exited()) throw exitError(instance);
+      const ours = listenerOwnedBy(child.pid!, instance.port) ?? true;
+      if (response.status === 200 && ours) {
         log(`ready  ${instance.instanceId.padEnd(22)} ${instance.url}`);
         return;
       }
-      last = `${response.status}`;
+      last = ours
+        ? `${response.status}`
+        : `${response.status} from another process on port ${instance.port}`;
     } catch (error) {
+      if (exited()) throw exitError(instance);
       last = (error as Error).message;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -100,6 +144,11 @@ async function waitUntilReady(
   throw new Error(
     `${instance.instanceId} not ready within ${timeoutMs} ms (last: ${last}); see ${instance.logFile}`,
   );
+}
+
+function exitError({ instanceId, child, logFile }: RunningInstance): Error {
+  const how = child.signalCode ? `on ${child.signalCode}` : `with code ${child.exitCode}`;
+  return new Error(`${instanceId} exited ${how} before it was ready; see ${logFile}`);
 }
 
 /** SIGTERM to every instance, SIGKILL to those still running after the grace period. */

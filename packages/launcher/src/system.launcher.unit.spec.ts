@@ -1,8 +1,10 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runLauncher } from './launcher.run';
 import { launchSystem, stopSystem, type RunningInstance } from './system.launcher';
+import { APPS } from './system.topology';
 
 /** A stand-in app under <root>/apps/echo: ready at once, GET /env answers its environment. */
 function echoAppRoot(): string {
@@ -74,5 +76,244 @@ describe('launchSystem', () => {
       PORT: String(port),
     });
     expect(env.AWS_SECRET_ACCESS_KEY).toBeUndefined();
+  });
+});
+
+/** Whether process `pid` still runs. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * An app under <root>/apps/<name> that does not listen itself: it starts a detached process
+ * that answers 200 on its PORT (as an old run's instance would), writes that process's pid to
+ * <root>/stranger.pid, and exits with code 1 after `exitAfterMs` (never when undefined).
+ */
+function appWithStranger(exitAfterMs: number | undefined): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'launcher-'));
+  mkdirSync(path.join(root, 'apps', 'late', 'dist'), { recursive: true });
+  const stranger = `require('node:http').createServer((q, r) => r.end('{}')).listen(Number(process.env.PORT), '127.0.0.1')`;
+  writeFileSync(
+    path.join(root, 'apps', 'late', 'dist', 'main.js'),
+    `const { spawn } = require('node:child_process');
+    const other = spawn(process.execPath, ['-e', ${JSON.stringify(stranger)}], {
+      detached: true, stdio: 'ignore', env: process.env,
+    });
+    other.unref();
+    require('node:fs').writeFileSync(${JSON.stringify(path.join(root, 'stranger.pid'))}, String(other.pid));
+    ${exitAfterMs === undefined ? 'setInterval(() => undefined, 1000);' : `setTimeout(() => process.exit(1), ${exitAfterMs});`}
+    process.on('SIGTERM', () => process.exit(0));`,
+  );
+  return root;
+}
+
+describe('launchSystem, when something else holds a port', () => {
+  const strangers: number[] = [];
+  const servers: Server[] = [];
+  let running: RunningInstance[] = [];
+  afterEach(async () => {
+    await stopSystem(running.splice(0), 2_000);
+    for (const pid of strangers.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
+  });
+
+  const late = (port: number) => ({
+    app: 'late',
+    instanceId: 'late-1',
+    port,
+    env: { PORT: String(port), INSTANCE_ID: 'late-1' },
+  });
+
+  it('fails before starting anything when a port it needs is taken, naming it', async () => {
+    const root = echoAppRoot();
+    const port = await freePort();
+    const taken = createServer();
+    servers.push(taken);
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const edgePort = (taken.address() as AddressInfo).port;
+
+    await expect(
+      launchSystem([{ app: 'echo', instanceId: 'echo-1', port, env: { PORT: String(port) } }], {
+        root,
+        logDir: path.join(root, 'logs'),
+        readyTimeoutMs: 5_000,
+        alsoNeeds: [{ port: edgePort, host: '127.0.0.1', owner: 'edge proxy' }],
+      }),
+    ).rejects.toThrow(`port not free: 127.0.0.1:${edgePort} (edge proxy: EADDRINUSE)`);
+    expect(existsSync(path.join(root, 'logs'))).toBe(false); // nothing started, no log touched
+  });
+
+  it('does not count an answer from another process on the port: a child that exits failed', async () => {
+    const root = appWithStranger(1_500);
+    const port = await freePort();
+    const launching = launchSystem([late(port)], {
+      root,
+      logDir: path.join(root, 'logs'),
+      readyTimeoutMs: 10_000,
+    });
+    launching.then((started) => (running = started)).catch(() => undefined);
+    const pidFile = path.join(root, 'stranger.pid');
+    await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '');
+    strangers.push(Number(readFileSync(pidFile, 'utf8')));
+
+    await expect(launching).rejects.toThrow('late-1 exited with code 1 before it was ready');
+  });
+
+  (process.platform === 'linux' ? it : it.skip)(
+    'is not ready while only another process answers on its port',
+    async () => {
+      const root = appWithStranger(undefined);
+      const port = await freePort();
+      const launching = launchSystem([late(port)], {
+        root,
+        logDir: path.join(root, 'logs'),
+        readyTimeoutMs: 2_000,
+      });
+      launching.then((started) => (running = started)).catch(() => undefined);
+      const pidFile = path.join(root, 'stranger.pid');
+      await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '');
+      strangers.push(Number(readFileSync(pidFile, 'utf8')));
+
+      await expect(launching).rejects.toThrow(
+        `late-1 not ready within 2000 ms (last: 200 from another process on port ${port})`,
+      );
+    },
+  );
+
+  it('appends to the log of an earlier run instead of truncating it', async () => {
+    const root = echoAppRoot();
+    const logDir = path.join(root, 'logs');
+    mkdirSync(logDir);
+    writeFileSync(path.join(logDir, 'echo-1.log'), 'the earlier run\n');
+    const port = await freePort();
+    running = await launchSystem(
+      [{ app: 'echo', instanceId: 'echo-1', port, env: { PORT: String(port) } }],
+      { root, logDir, readyTimeoutMs: 5_000 },
+    );
+    const log = readFileSync(path.join(logDir, 'echo-1.log'), 'utf8');
+    expect(log).toMatch(
+      new RegExp(
+        `^the earlier run\\n\\n===== \\S+ causeway-launch \\(pid \\d+\\) starts echo-1 on port ${port} =====\\n`,
+      ),
+    );
+  });
+});
+
+describe('runLauncher', () => {
+  /**
+   * A repository root whose five apps are stand-ins: each writes its pid to <root>/pids/<id>
+   * and answers 200 on its PORT; command-api also takes `alsoListenOn` once it runs.
+   */
+  function standInRoot(alsoListenOn?: number): string {
+    const root = mkdtempSync(path.join(tmpdir(), 'launcher-run-'));
+    mkdirSync(path.join(root, 'pids'));
+    for (const { app } of APPS) {
+      mkdirSync(path.join(root, 'apps', app, 'dist'), { recursive: true });
+      const extra = app === 'command-api' ? alsoListenOn : undefined;
+      writeFileSync(
+        path.join(root, 'apps', app, 'dist', 'main.js'),
+        `const http = require('node:http');
+        require('node:fs').writeFileSync(
+          require('node:path').join(${JSON.stringify(path.join(root, 'pids'))}, process.env.INSTANCE_ID),
+          String(process.pid),
+        );
+        const answer = (request, response) => response.end('{}');
+        http.createServer(answer).listen(Number(process.env.PORT), '127.0.0.1');
+        ${extra === undefined ? '' : `http.createServer(answer).listen(${extra}, '127.0.0.1');`}
+        process.on('SIGTERM', () => process.exit(0));`,
+      );
+    }
+    return root;
+  }
+  const pidsOf = (root: string) =>
+    [
+      'command-api-1',
+      'trainer-service-1',
+      'order-processor-1',
+      'projection-worker-1',
+      'sse-gateway-1',
+    ]
+      .map((id) => path.join(root, 'pids', id))
+      .filter((file) => existsSync(file))
+      .map((file) => Number(readFileSync(file, 'utf8')));
+  // Ports 10 000–15 999: clear of the servers (16379, 19092, 37017), the e2e tests' 23 000+
+  // and Linux's ephemeral range.
+  const portBase = () => 10_000 + 10 * Math.floor(Math.random() * 500);
+  const environment = (base: number, edgePort: number): NodeJS.ProcessEnv => ({
+    REDIS_URL: 'redis://127.0.0.1:1',
+    KAFKA_BROKERS: '127.0.0.1:1',
+    MONGODB_URI: 'mongodb://127.0.0.1:1/x',
+    ADMIN_TOKEN: 'a-test-admin-token-123',
+    JWT_SECRET: 'a-test-jwt-secret-0123456789-0123456789',
+    APP_PORT_BASE: String(base),
+    EDGE_PORT: String(edgePort),
+  });
+  const leftovers: number[] = [];
+  afterEach(() => {
+    for (const pid of leftovers.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+
+  it('stops every app it started when the edge proxy cannot listen, then fails', async () => {
+    const edgePort = 15_000 + Math.floor(Math.random() * 900);
+    // command-api takes the edge's port after the check: the edge fails once the apps run.
+    const root = standInRoot(edgePort);
+    const out: string[] = [];
+    const err: string[] = [];
+    const run = runLauncher({
+      args: [],
+      env: environment(portBase(), edgePort),
+      root,
+      stop: new AbortController().signal,
+      out: (text) => out.push(text),
+      err: (text) => err.push(text),
+      readyTimeoutMs: 10_000,
+    });
+    await expect(run).rejects.toThrow(
+      `the edge proxy cannot listen on 127.0.0.1:${edgePort}: listen EADDRINUSE`,
+    );
+    const pids = pidsOf(root);
+    leftovers.push(...pids);
+    expect(pids).toHaveLength(5);
+    expect(pids.filter(alive)).toEqual([]);
+  });
+
+  it('stops everything when asked, saying each app stopped', async () => {
+    const edgePort = 15_000 + Math.floor(Math.random() * 900);
+    const root = standInRoot();
+    const out: string[] = [];
+    const err: string[] = [];
+    const stop = new AbortController();
+    const run = runLauncher({
+      args: [],
+      env: environment(portBase(), edgePort),
+      root,
+      stop: stop.signal,
+      out: (text) => {
+        out.push(text);
+        if (text.includes('Causeway is up')) stop.abort('test');
+      },
+      err: (text) => err.push(text),
+      readyTimeoutMs: 10_000,
+    });
+    await run;
+    const pids = pidsOf(root);
+    leftovers.push(...pids);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(out.join('')).toContain('command-api-1 stopped\n');
+    expect(out.filter((line) => line.endsWith(' stopped\n'))).toHaveLength(5);
+    expect(err).toEqual([]);
   });
 });

@@ -43,6 +43,9 @@ export const APPS: readonly AppSpec[] = [
   { app: 'sse-gateway', basePort: 3004, instances: 1, servers: ['REDIS_URL'], readModels: true },
 ];
 
+/** command-api's port: the lowest an app listens on, unless a port offset shifts them all. */
+export const DEFAULT_PORT_BASE = 3000;
+
 export interface Instance {
   app: string;
   instanceId: string;
@@ -79,6 +82,10 @@ export function planInstances(
     const count = options.scale?.[spec.app] ?? spec.instances;
     for (let i = 0; i < count; i++) {
       const port = spec.basePort + i * 10 + (options.portOffset ?? 0);
+      if (!Number.isInteger(port) || port < 1 || port > 65_535)
+        throw new Error(
+          `${spec.app}-${i + 1} would listen on port ${port}, outside 1–65535: choose a lower port base`,
+        );
       const env: Record<string, string> = {
         PORT: String(port),
         HOST: '127.0.0.1',

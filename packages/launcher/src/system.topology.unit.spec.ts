@@ -41,6 +41,16 @@ describe('planInstances', () => {
     expect(new Set(plan.map((i) => i.port)).size).toBe(plan.length);
   });
 
+  it('refuses a port offset that would put an app beyond port 65535', () => {
+    expect(() =>
+      planInstances(servers, {
+        portOffset: 62_532,
+        adminToken: 'a-test-admin-token-123',
+        jwtSecret: JWT,
+      }),
+    ).toThrow('sse-gateway-1 would listen on port 65536, outside 1–65535');
+  });
+
   describe('the read-model store', () => {
     const options = { adminToken: 'a-test-admin-token-123', jwtSecret: JWT };
     // Only the gateway: every other app needs MongoDB for its own sake.

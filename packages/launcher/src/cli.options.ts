@@ -1,0 +1,44 @@
+import { DEFAULT_PORT_BASE } from './system.topology';
+
+/** What causeway-launch's arguments and environment ask for, checked. */
+export interface CliOptions {
+  /** Instances per app, where not the default. */
+  scale: Record<string, number>;
+  /** command-api's port; every app's port moves with it (default 3000: ports 3000–3014). */
+  portBase: number;
+  /** The edge proxy's port (EDGE_PORT, default 8080). */
+  edgePort: number;
+}
+
+/**
+ * `--scale app=N` (repeatable) and `--port-base N` (or APP_PORT_BASE; the argument wins) from
+ * the arguments, EDGE_PORT from the environment.
+ */
+export function parseCliOptions(args: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
+  const scale: Record<string, number> = {};
+  let portBase = env.APP_PORT_BASE ? portOf('APP_PORT_BASE', env.APP_PORT_BASE) : undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--scale') {
+      const [app, count] = (args[++i] ?? '').split('=');
+      if (!app || !count || !/^\d+$/.test(count))
+        throw new Error(`--scale expects app=N, got "${args[i] ?? ''}"`);
+      scale[app] = Number(count);
+    } else if (args[i] === '--port-base') {
+      portBase = portOf('--port-base', args[++i] ?? '');
+    } else {
+      throw new Error(`unknown argument ${args[i]}`);
+    }
+  }
+  return {
+    scale,
+    portBase: portBase ?? DEFAULT_PORT_BASE,
+    edgePort: env.EDGE_PORT ? portOf('EDGE_PORT', env.EDGE_PORT) : 8080,
+  };
+}
+
+function portOf(name: string, value: string): number {
+  const port = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 1 && port <= 65_535))
+    throw new Error(`${name} expects a port number (1–65535), got "${value}"`);
+  return port;
+}

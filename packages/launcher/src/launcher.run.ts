@@ -1,0 +1,126 @@
+import type http from 'node:http';
+import path from 'node:path';
+import { parseCliOptions } from './cli.options';
+import { startEdgeProxy } from './edge.proxy';
+import { launchSystem, stopSystem, type RunningInstance } from './system.launcher';
+import { DEFAULT_PORT_BASE, planInstances } from './system.topology';
+
+export interface RunOptions {
+  /** The command-line arguments (--scale app=N, --port-base N). */
+  args: readonly string[];
+  /** Server URLs, tokens, EDGE_*, APP_PORT_BASE and the app settings. */
+  env: NodeJS.ProcessEnv;
+  /** Repository root: apps/<app>/dist/main.js and apps/embedded/public. */
+  root: string;
+  /** Where the instances' logs go; default <root>/.infra/apps. */
+  logDir?: string;
+  /** Aborting it (Ctrl-C, SIGTERM, …; its reason is printed) stops everything. */
+  stop: AbortSignal;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Runs the reference system until `stop` aborts: plans the instances, checks every port it
+ * needs is free, starts the apps, waits until each is ready, starts the edge proxy. Whatever
+ * fails after the first app started — an app not ready, the edge proxy not listening — stops
+ * every app started so far before the promise rejects; so does a stop requested meanwhile
+ * (the promise then resolves). Resolves once everything has stopped.
+ */
+export async function runLauncher(options: RunOptions): Promise<void> {
+  const { env, out, err, stop } = options;
+  const cli = parseCliOptions(options.args, env);
+  const readModelStore = env.READ_MODEL_STORE || undefined;
+  if (readModelStore !== undefined && readModelStore !== 'redis' && readModelStore !== 'mongodb')
+    throw new Error(`READ_MODEL_STORE must be redis or mongodb, got "${readModelStore}"`);
+  const upstreamTimeout = env.EDGE_UPSTREAM_TIMEOUT_MS || undefined;
+  if (upstreamTimeout !== undefined && !/^[1-9]\d*$/.test(upstreamTimeout))
+    throw new Error(
+      `EDGE_UPSTREAM_TIMEOUT_MS must be a positive number of milliseconds, got "${upstreamTimeout}"`,
+    );
+  const instances = planInstances(serversOf(env), {
+    scale: cli.scale,
+    portOffset: cli.portBase - DEFAULT_PORT_BASE,
+    logLevel: env.LOG_LEVEL,
+    adminToken: env.ADMIN_TOKEN,
+    jwtSecret: env.JWT_SECRET,
+    devTokens: (env.DEV_TOKENS ?? 'true') === 'true',
+    readModelStore,
+  });
+  const edgeHost = env.EDGE_HOST ?? '127.0.0.1';
+  const logDir = options.logDir ?? path.join(options.root, '.infra', 'apps');
+
+  let running: RunningInstance[] = [];
+  try {
+    running = await launchSystem(instances, {
+      root: options.root,
+      logDir,
+      environment: env,
+      readyTimeoutMs: options.readyTimeoutMs,
+      alsoNeeds: [{ port: cli.edgePort, host: edgeHost, owner: 'edge proxy' }],
+      signal: stop,
+      log: (line) => out(`${line}\n`),
+    });
+  } catch (error) {
+    if (stop.aborted) return; // launchSystem has stopped what it started
+    throw error;
+  }
+
+  let edge: http.Server | undefined;
+  let stopping = false;
+  try {
+    for (const instance of running) {
+      instance.child.once('exit', (code, signal) => {
+        if (!stopping && !stop.aborted)
+          err(`${instance.instanceId} exited (${code ?? signal}); see ${instance.logFile}\n`);
+        else if (code === 0 || signal === 'SIGTERM' || signal === 'SIGINT')
+          out(`${instance.instanceId} stopped\n`);
+        else
+          err(
+            `${instance.instanceId} exited (${code ?? signal}) while stopping; see ${instance.logFile}\n`,
+          );
+      });
+    }
+    const urlsOf = (app: string) => running.filter((i) => i.app === app).map((i) => i.url);
+    try {
+      edge = await startEdgeProxy(
+        {
+          commandApi: urlsOf('command-api'),
+          gateways: urlsOf('sse-gateway'),
+          demoDirectory: path.join(options.root, 'apps', 'embedded', 'public'),
+        },
+        {
+          port: cli.edgePort,
+          host: edgeHost,
+          upstreamTimeoutMs: upstreamTimeout === undefined ? undefined : Number(upstreamTimeout),
+        },
+      );
+    } catch (error) {
+      throw new Error(
+        `the edge proxy cannot listen on ${edgeHost}:${cli.edgePort}: ${(error as Error).message}`,
+      );
+    }
+    if (!stop.aborted)
+      out(
+        `\nCauseway is up: ${running.length} instances ready. Demo page: ` +
+          `http://127.0.0.1:${cli.edgePort}/ — Ctrl-C stops them.\n`,
+      );
+    await new Promise<void>((resolve) => {
+      if (stop.aborted) resolve();
+      else stop.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    stopping = true;
+    edge?.close();
+    edge?.closeAllConnections();
+    await stopSystem(running);
+  }
+}
+
+function serversOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of ['REDIS_URL', 'KAFKA_BROKERS', 'MONGODB_URI'])
+    if (env[key]) out[key] = env[key]!;
+  return out;
+}

@@ -1,0 +1,119 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** A port the launcher is about to listen on (or have an app listen on), and for what. */
+export interface PortClaim {
+  port: number;
+  host: string;
+  /** Who wants it: an instance id, or "edge proxy". */
+  owner: string;
+}
+
+/** A claim that cannot be had, and why (EADDRINUSE, EACCES, or "planned twice"). */
+export interface BusyPort extends PortClaim {
+  reason: string;
+}
+
+/**
+ * The claims whose port is taken: each is tried by listening on it (the host it will be used
+ * on) and closing again at once. A port planned twice counts as taken too.
+ */
+export async function busyPorts(claims: readonly PortClaim[]): Promise<BusyPort[]> {
+  const busy: BusyPort[] = [];
+  const seen = new Map<number, string>();
+  for (const claim of claims) {
+    const earlier = seen.get(claim.port);
+    if (earlier !== undefined) {
+      busy.push({ ...claim, reason: `planned for ${earlier} too` });
+      continue;
+    }
+    seen.set(claim.port, claim.owner);
+    const error = await tryListen(claim.port, claim.host);
+    if (error) busy.push({ ...claim, reason: error });
+  }
+  return busy;
+}
+
+function tryListen(port: number, host: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    // exclusive: a cluster primary's shared handle must not make the port look free.
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}
+
+/** One message naming every busy port and how to find what holds it. */
+export function busyPortsMessage(busy: readonly BusyPort[]): string {
+  const list = busy
+    .map(({ port, host, owner, reason }) => `${host}:${port} (${owner}: ${reason})`)
+    .join(', ');
+  const filter = busy.map(({ port }) => `sport = :${port}`).join(' or ');
+  return (
+    `port${busy.length === 1 ? '' : 's'} not free: ${list}. ` +
+    `Another Causeway may still be running; \`ss -ltnp '( ${filter} )'\` shows the process ` +
+    `holding ${busy.length === 1 ? 'it' : 'them'}. Stop it, or choose other ports ` +
+    '(--port-base / APP_PORT_BASE for the apps, EDGE_PORT for the edge proxy).'
+  );
+}
+
+/** Fails with busyPortsMessage when any claim's port is taken. */
+export async function assertPortsFree(claims: readonly PortClaim[]): Promise<void> {
+  const busy = await busyPorts(claims);
+  if (busy.length > 0) throw new Error(busyPortsMessage(busy));
+}
+
+/**
+ * Whether process `pid` holds a listening TCP socket on `port` (any address), from Linux's
+ * /proc. undefined where that cannot be told (no /proc, or the process is not readable).
+ */
+export function listenerOwnedBy(pid: number, port: number): boolean | undefined {
+  let inodes: Set<string>;
+  try {
+    inodes = listeningInodes(port);
+  } catch {
+    return undefined;
+  }
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  for (const fd of fds) {
+    let link: string;
+    try {
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+    if (inode !== undefined && inodes.has(inode)) return true;
+  }
+  return false;
+}
+
+/** Inodes of the sockets listening on `port`, from /proc/net/tcp and tcp6. */
+function listeningInodes(port: number): Set<string> {
+  const inodes = new Set<string>();
+  let tables = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    tables++;
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 10 || fields[3] !== '0A') continue; // 0A: LISTEN
+      const localPort = parseInt(fields[1]!.split(':').pop()!, 16);
+      if (localPort === port) inodes.add(fields[9]!);
+    }
+  }
+  if (tables === 0) throw new Error('no /proc/net/tcp');
+  return inodes;
+}

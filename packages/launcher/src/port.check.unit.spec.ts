@@ -1,0 +1,69 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { busyPorts, busyPortsMessage, listenerOwnedBy } from './port.check';
+
+async function listening(): Promise<Server> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+const portOf = (server: Server) => (server.address() as AddressInfo).port;
+
+describe('the port check', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('names the ports taken, and only those', async () => {
+    const taken = await listening();
+    const free = await listening();
+    servers.push(taken);
+    const freePort = portOf(free);
+    await new Promise((resolve) => free.close(resolve));
+
+    const busy = await busyPorts([
+      { port: freePort, host: '127.0.0.1', owner: 'command-api-1' },
+      { port: portOf(taken), host: '127.0.0.1', owner: 'edge proxy' },
+    ]);
+    expect(busy).toEqual([
+      { port: portOf(taken), host: '127.0.0.1', owner: 'edge proxy', reason: 'EADDRINUSE' },
+    ]);
+  });
+
+  it('counts a port planned twice as taken', async () => {
+    const free = await listening();
+    const port = portOf(free);
+    await new Promise((resolve) => free.close(resolve));
+    const busy = await busyPorts([
+      { port, host: '127.0.0.1', owner: 'command-api-1' },
+      { port, host: '127.0.0.1', owner: 'edge proxy' },
+    ]);
+    expect(busy).toEqual([
+      { port, host: '127.0.0.1', owner: 'edge proxy', reason: 'planned for command-api-1 too' },
+    ]);
+  });
+
+  it('says in one message which ports are taken and how to find who holds them', () => {
+    expect(
+      busyPortsMessage([
+        { port: 3000, host: '127.0.0.1', owner: 'command-api-1', reason: 'EADDRINUSE' },
+        { port: 8080, host: '127.0.0.1', owner: 'edge proxy', reason: 'EADDRINUSE' },
+      ]),
+    ).toBe(
+      'ports not free: 127.0.0.1:3000 (command-api-1: EADDRINUSE), 127.0.0.1:8080 (edge proxy: ' +
+        "EADDRINUSE). Another Causeway may still be running; `ss -ltnp '( sport = :3000 or " +
+        "sport = :8080 )'` shows the process holding them. Stop it, or choose other ports " +
+        '(--port-base / APP_PORT_BASE for the apps, EDGE_PORT for the edge proxy).',
+    );
+  });
+
+  (process.platform === 'linux' ? it : it.skip)(
+    'tells whether a process holds the listener of a port',
+    async () => {
+      const server = await listening();
+      servers.push(server);
+      expect(listenerOwnedBy(process.pid, portOf(server))).toBe(true);
+      expect(listenerOwnedBy(process.ppid, portOf(server))).toBe(false);
+    },
+  );
+});

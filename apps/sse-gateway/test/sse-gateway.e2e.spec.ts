@@ -51,7 +51,11 @@ describe('sse-gateway and MongoDB', () => {
 
   it('starts and is ready with no MONGODB_URI at all (READ_MODEL_STORE unset: redis)', async () => {
     const gateway = await start();
-    expect(Object.keys((await ready(gateway)).info).sort()).toEqual(['bus', 'redis']);
+    expect(Object.keys((await ready(gateway)).info).sort()).toEqual([
+      'bus',
+      'redis',
+      'streams-layout',
+    ]);
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(metrics).not.toMatch(/causeway_connection_up\{[^}]*server="mongodb"/);
   });
@@ -61,7 +65,11 @@ describe('sse-gateway and MongoDB', () => {
       READ_MODEL_STORE: 'redis',
       MONGODB_URI: 'mongodb://127.0.0.1:1/unreachable',
     });
-    expect(Object.keys((await ready(gateway)).info).sort()).toEqual(['bus', 'redis']);
+    expect(Object.keys((await ready(gateway)).info).sort()).toEqual([
+      'bus',
+      'redis',
+      'streams-layout',
+    ]);
   });
 
   it('with READ_MODEL_STORE=mongodb refuses to start without MONGODB_URI, naming it', async () => {
@@ -84,7 +92,7 @@ describe('sse-gateway and MongoDB', () => {
   it('with READ_MODEL_STORE=mongodb is ready only while MongoDB answers', async () => {
     const gateway = await start({ READ_MODEL_STORE: 'mongodb', MONGODB_URI: ns.mongoUri() });
     const body = await ready(gateway);
-    expect(Object.keys(body.info).sort()).toEqual(['bus', 'mongodb', 'redis']);
+    expect(Object.keys(body.info).sort()).toEqual(['bus', 'mongodb', 'redis', 'streams-layout']);
     expect(body.info.mongodb?.status).toBe('up');
 
     const broken = await start({

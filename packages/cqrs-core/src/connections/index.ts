@@ -1,1 +1,2 @@
 export * from './managed-connection.port';
+export * from './connection-target';

@@ -8,6 +8,8 @@ import { type HealthProbe } from '../health/health-probe.port';
 export interface ManagedConnection<Client = unknown> extends HealthProbe {
   /** The driver's client (mongoose Connection, ioredis Redis, kafkajs Kafka). Valid after open(). */
   readonly client: Client;
+  /** Where it connects, without credentials (e.g. `redis://10.0.0.5:6379`), for logs. */
+  readonly target?: string;
   /** Connects and verifies with one real request. Rejects with the reason when the server cannot be reached. */
   open(): Promise<void>;
   /** Closes gracefully. Safe to call twice and before open(). */

@@ -43,6 +43,7 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
   return {
     name,
     client: { kafka, admin },
+    target: options.brokers.join(','),
     async open() {
       await admin.connect();
       opened = true;

@@ -2,6 +2,7 @@ import mongoose, { type Connection, type ConnectOptions } from 'mongoose';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
 import { checkUrl } from '../connections/connection-options.check';
+import { withoutCredentials } from '../connections/connection-target';
 import { connectionMetrics } from '../metrics/connection.metrics';
 
 export interface MongoConnectionOptions {
@@ -38,6 +39,7 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
   return {
     name,
     client: connection,
+    target: withoutCredentials(options.uri),
     async open() {
       await connection.openUri(options.uri, {
         // The event store's commit log settles an insert of unknown outcome itself; a driver

@@ -9,6 +9,11 @@ import { type ManagedConnection } from '../connections/managed-connection.port';
 import { SERVICE_OPTIONS } from './service.tokens';
 import { type ServiceOptions } from './service.options';
 
+/** ` to <address>` for a log line, credentials removed by the connection. */
+function at(connection: ManagedConnection): string {
+  return connection.target ? ` to ${connection.target}` : '';
+}
+
 /**
  * Opens the service's connections at start-up and closes them at shutdown. A server that is
  * down at start-up does not stop the service: it keeps trying with backoff while
@@ -28,15 +33,17 @@ export class ConnectionsLifecycle implements OnModuleInit, OnApplicationShutdown
     );
   }
 
+  /** Retries back off from 500 ms to 5 s. */
   private async open(connection: ManagedConnection, attempt: number): Promise<void> {
     try {
       await connection.open();
-      this.logger.log(`${connection.name} connected`);
+      this.logger.log(`${connection.name} connected${at(connection)}`);
     } catch (error) {
       if (this.stopped) return;
-      const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+      const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 6));
       this.logger.warn(
-        `${connection.name} unreachable (${(error as Error).message}); retrying in ${delay} ms`,
+        `${connection.name}${at(connection)} unreachable (${(error as Error).message}); ` +
+          `retrying in ${delay} ms`,
       );
       const timer = setTimeout(() => {
         this.pending.delete(timer);

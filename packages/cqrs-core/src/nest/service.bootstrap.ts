@@ -26,7 +26,8 @@ export interface ServiceBootstrap<S extends z.ZodType> {
 /**
  * Starts a Causeway service: validates the configuration first (a bad setting ends the process
  * with exit code 1 and a JSON log line naming it), then creates the Nest app with JSON logging
- * and shutdown hooks, and listens.
+ * and shutdown hooks, and listens. A failure to start (a module's init, a port in use) is one
+ * fatal JSON line too, naming PORT or HOST when the address is the problem, and exit code 1.
  */
 export async function bootstrapService<S extends z.ZodType>(
   spec: ServiceBootstrap<S>,
@@ -36,22 +37,54 @@ export async function bootstrapService<S extends z.ZodType>(
     config = loadConfiguration(spec.configuration, spec.env);
   } catch (error) {
     if (error instanceof ConfigurationError) {
-      process.stderr.write(
-        `${JSON.stringify({ level: 'fatal', time: Date.now(), service: spec.service, msg: error.message, issues: error.issues })}\n`,
-      );
+      fatal(spec.service, error.message, { issues: error.issues });
       process.exit(1);
     }
     throw error;
   }
-  const app = await NestFactory.create(spec.module(config), { bufferLogs: true });
-  const logger = app.get(Logger);
-  app.useLogger(logger);
-  await spec.setup?.(app, config);
   const { port, host } = spec.listen(config);
-  await app.listen(port, host);
-  logger.log(`${spec.service} listening on http://${host}:${port}`);
-  stopOnSignals(app, logger, spec.shutdownTimeoutMs?.(config) ?? 10_000);
-  return app;
+  let app: INestApplication | undefined;
+  try {
+    // abortOnError false: a failing module init rejects here (and is logged as JSON below)
+    // instead of Nest aborting the process with a plain-text trace.
+    app = await NestFactory.create(spec.module(config), { bufferLogs: true, abortOnError: false });
+    const logger = app.get(Logger);
+    app.useLogger(logger);
+    await spec.setup?.(app, config);
+    await app.listen(port, host);
+    logger.log(`${spec.service} listening on http://${host}:${port}`);
+    stopOnSignals(app, logger, spec.shutdownTimeoutMs?.(config) ?? 10_000);
+    return app;
+  } catch (error) {
+    app?.flushLogs();
+    fatal(spec.service, startFailure(error, host, port), { err: serialized(error) });
+    // Connections opened during init would keep the process alive.
+    const closing = app?.close().catch(() => undefined);
+    await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    process.exit(1);
+  }
+}
+
+/** One line of what went wrong at start, naming the settings when it is the address. */
+function startFailure(error: unknown, host: string, port: number): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EADDRINUSE') return `cannot listen on ${host}:${port}: the port is in use (PORT)`;
+  if (code === 'EACCES') return `cannot listen on ${host}:${port}: permission denied (PORT)`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `cannot listen on ${host}:${port}: no such local address (HOST)`;
+  return `start-up failed: ${(error as Error)?.message ?? String(error)}`;
+}
+
+function serialized(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  return { type: error.name, message: error.message, stack: error.stack };
+}
+
+/** A fatal line in pino's format (level 60), before or instead of the app's logger. */
+function fatal(service: string, msg: string, extra: Record<string, unknown>): void {
+  process.stderr.write(
+    `${JSON.stringify({ level: 60, time: Date.now(), service, msg, ...extra })}\n`,
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import Redis, { type RedisOptions } from 'ioredis';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
 import { checkUrl } from '../connections/connection-options.check';
+import { withoutCredentials } from '../connections/connection-target';
 import { connectionMetrics } from '../metrics/connection.metrics';
 
 export interface RedisConnectionOptions {
@@ -47,22 +48,36 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
   client.on('end', () => metrics.up(name, false));
   client.on('close', () => metrics.up(name, false));
   // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
-  client.on('error', () => undefined);
+  // The last one is kept: a refused password must read as such, not as "not connected".
+  let lastError: Error | undefined;
+  client.on('error', (error: Error) => (lastError = error));
+  client.on('ready', () => (lastError = undefined));
   let opened = false;
   let closed = false;
+  const refusal = () =>
+    lastError && /WRONGPASS|NOAUTH|NOPERM/.test(lastError.message)
+      ? new Error(`authentication refused: ${lastError.message}`)
+      : undefined;
   return {
     name,
     client,
+    target: withoutCredentials(options.url),
     async open() {
-      // A failed first connect leaves ioredis reconnecting by itself; then just wait for PONG.
-      if (client.status === 'wait' || client.status === 'end') await client.connect();
-      await client.ping();
+      try {
+        // A failed first connect leaves ioredis reconnecting by itself; then just wait for PONG.
+        if (client.status === 'wait' || client.status === 'end') await client.connect();
+        await client.ping();
+      } catch (error) {
+        throw refusal() ?? error;
+      }
       opened = true;
     },
     async check() {
       // Before open() a PING would silently connect a lazy client: report it as not connected.
-      if (!opened) throw new Error('not connected');
-      const reply = await client.ping();
+      if (!opened) throw refusal() ?? new Error('not connected');
+      const reply = await client.ping().catch((error: unknown) => {
+        throw refusal() ?? error;
+      });
       if (reply !== 'PONG') throw new Error(`unexpected PING reply ${reply}`);
     },
     async close() {

@@ -61,9 +61,10 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         info: Record<string, { status: string }>;
       };
       expect(body.status).toBe('ok');
-      // Every server it uses, and its message bus.
-      expect(Object.keys(body.info).sort()).toEqual([...spec.servers, 'bus'].sort());
-      for (const name of [...spec.servers, 'bus']) expect(body.info[name]?.status).toBe('up');
+      // Every server it uses, its message bus, and that its stream layout is the deployment's.
+      const checks = [...spec.servers, 'bus', 'streams-layout'];
+      expect(Object.keys(body.info).sort()).toEqual(checks.sort());
+      for (const name of checks) expect(body.info[name]?.status).toBe('up');
     });
 
     it('keeps a history of periodic health checks at /health', async () => {
@@ -198,8 +199,26 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         level: string;
         msg: string;
       };
-      expect(entry.level).toBe('fatal');
+      expect(entry.level).toBe(60); // pino's fatal, like every other line
       expect(entry.msg).toMatch(/PORT: must be a TCP port/);
+    });
+
+    it('fails to start on a port in use with one JSON line naming PORT, and exits', async () => {
+      const refused = await startServiceProcess({
+        appDir: spec.appDir,
+        env: { ...serverEnv(), PORT: String(service.port) },
+        waitFor: 'spawn',
+      });
+      expect(await refused.exited).toBe(1);
+      const lines = refused.stderr().trim().split('\n');
+      const entry = JSON.parse(lines.pop() ?? '{}') as { level: number; msg: string };
+      expect(entry).toMatchObject({ level: 60, service: spec.service });
+      expect(entry.msg).toBe(
+        `cannot listen on 127.0.0.1:${service.port}: the port is in use (PORT)`,
+      );
+      // Nothing but JSON lines, on both streams.
+      for (const line of [...lines, ...refused.stdoutLines()].filter(Boolean))
+        expect(() => JSON.parse(line) as unknown).not.toThrow();
     });
 
     it('stops cleanly on SIGTERM', async () => {

@@ -49,7 +49,8 @@ export class RedisNotificationLog implements NotificationLog {
   private readonly retentionMs: number;
   private readonly blockMs: number;
   private readonly batchSize: number;
-  private readonly followers = new Set<Redis>();
+  /** How to stop each running `follow`. */
+  private readonly followers = new Set<() => void>();
 
   constructor(private readonly options: RedisNotificationLogOptions) {
     const prefix = options.keyPrefix ?? '';
@@ -103,24 +104,37 @@ export class RedisNotificationLog implements NotificationLog {
       commandTimeout: undefined, // bounded by BLOCK; the client's timeout would cut the read
     });
     reader.on('error', () => undefined);
-    this.followers.add(reader);
-    const stop = (): void => reader.disconnect();
+    // Stopping must not wait for the reader: `disconnect()` while ioredis waits to reconnect (Redis
+    // gone after the reader connected) only cancels the reconnect and settles no queued command,
+    // and with `maxRetriesPerRequest: null` an XREAD queued then would wait for ever. So every
+    // wait below also ends when `stopped` aborts (by the caller's signal or by `close`).
+    const stopping = new AbortController();
+    const stopped = stopping.signal;
+    const stop = (): void => {
+      stopping.abort();
+      reader.disconnect();
+    };
     signal.addEventListener('abort', stop, { once: true });
+    if (signal.aborted) stopping.abort();
+    this.followers.add(stop);
     let backoffMs = 100;
     try {
       // '$' is resolved once to the newest id: re-sending '$' on every XREAD would skip
       // whatever was appended between two reads.
-      let last = afterId === '$' ? await this.latestOrZero(reader, signal) : afterId;
-      while (!signal.aborted) {
+      let last = afterId === '$' ? await this.latestOrZero(reader, stopped) : afterId;
+      while (!stopped.aborted) {
         try {
-          const reply = (await reader.xread(
-            'COUNT',
-            this.batchSize,
-            'BLOCK',
-            this.blockMs,
-            'STREAMS',
-            this.stream,
-            last,
+          const reply = (await untilAborted(
+            reader.xread(
+              'COUNT',
+              this.batchSize,
+              'BLOCK',
+              this.blockMs,
+              'STREAMS',
+              this.stream,
+              last,
+            ),
+            stopped,
           )) as [string, StreamEntry[]][] | null;
           backoffMs = 100;
           const raw = reply?.[0]?.[1] ?? [];
@@ -129,15 +143,15 @@ export class RedisNotificationLog implements NotificationLog {
           const entries = decode(raw);
           if (entries.length > 0) await onEntries(entries);
         } catch (error) {
-          if (signal.aborted) break;
+          if (stopped.aborted) break;
           this.options.onFollowError?.(error as Error);
-          await new Promise((resolve) => setTimeout(resolve, backoffMs));
+          await sleep(backoffMs, stopped);
           backoffMs = Math.min(backoffMs * 2, 5_000);
         }
       }
     } finally {
       signal.removeEventListener('abort', stop);
-      this.followers.delete(reader);
+      this.followers.delete(stop);
       reader.disconnect();
     }
   }
@@ -174,23 +188,62 @@ export class RedisNotificationLog implements NotificationLog {
 
   /** Stops every follower (their `follow` calls resolve); the shared client stays open. */
   async close(): Promise<void> {
-    for (const reader of this.followers) reader.disconnect();
-    this.followers.clear();
+    for (const stop of [...this.followers]) stop();
   }
 
-  private async latestOrZero(reader: Redis, signal: AbortSignal): Promise<string> {
-    for (let attempt = 0; ; attempt += 1) {
+  private async latestOrZero(reader: Redis, stopped: AbortSignal): Promise<string> {
+    for (let attempt = 0; !stopped.aborted; attempt += 1) {
       try {
-        const [last] = (await reader.xrevrange(this.stream, '+', '-', 'COUNT', 1)) as StreamEntry[];
+        const [last] = (await untilAborted(
+          reader.xrevrange(this.stream, '+', '-', 'COUNT', 1),
+          stopped,
+        )) as StreamEntry[];
         return last?.[0] ?? '0-0';
       } catch (error) {
-        if (signal.aborted) return '0-0';
+        if (stopped.aborted) return '0-0';
         this.options.onFollowError?.(error as Error);
         if (attempt >= 50) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100, stopped);
       }
     }
+    return '0-0';
   }
+}
+
+/**
+ * `promise`, or a rejection with the signal's reason as soon as `signal` aborts (`promise` may
+ * then never settle: see `follow`).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Entries whose payload is not a notification are skipped (never delivered, never fatal). */

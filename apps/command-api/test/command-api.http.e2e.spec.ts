@@ -399,12 +399,14 @@ describe('command-api over HTTP', () => {
     it('422 naming every invalid field; -32602 with data naming them', async () => {
       const will = unique('will');
       const token = await tokenOf(will);
-      const rest = await call('POST', `${api.url}/api/trainers/${will}/move`, {
+      const rest = await call('POST', `${api.url}/api/trainers/${will}/move?token=s3cret`, {
         token,
         body: { directionX: 'left', action: 'fly', speed: 2 },
       });
       expect(rest.status).toBe(422);
       expect(rest.headers.get('content-type')).toContain('application/problem+json');
+      // The problem names the path, never the query (it may carry a credential).
+      expect(rest.body.instance).toBe(`/api/trainers/${will}/move`);
       expect(rest.body.errors).toEqual(
         expect.arrayContaining([
           { field: 'directionX', message: expect.any(String) },

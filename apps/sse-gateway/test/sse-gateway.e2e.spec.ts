@@ -80,11 +80,11 @@ describe('sse-gateway and MongoDB', () => {
     });
     expect(await refused.exited).toBe(1);
     const entry = JSON.parse(refused.stderr().trim().split('\n').pop() ?? '{}') as {
-      level: string;
+      level: number;
       msg: string;
       issues: { setting: string }[];
     };
-    expect(entry.level).toBe('fatal');
+    expect(entry.level).toBe(60); // pino's fatal
     expect(entry.msg).toContain('MONGODB_URI: is required');
     expect(entry.issues.map((issue) => issue.setting)).toEqual(['MONGODB_URI']);
   });

@@ -31,7 +31,8 @@ export class EndpointRunner {
       this.metrics.count(endpoint, outcome);
       writeAnswer(response, {
         status,
-        body: { ...problem, instance: request.originalUrl },
+        // The path only: a query string may carry a credential (as in the other apps' problems).
+        body: { ...problem, instance: (request.originalUrl ?? '').split('?')[0] },
         headers,
         contentType: 'application/problem+json',
       });

@@ -12,7 +12,7 @@ describe('embedded settings', () => {
     ['TRAINER_SPEED', 'x', 'TRAINER_SPEED: must be a positive number'],
     ['SNAPSHOT_EVERY', '-1', 'SNAPSHOT_EVERY: must not be negative'],
     ['MAX_CONNECTIONS', '0', 'MAX_CONNECTIONS: must be a positive integer'],
-    ['HEARTBEAT_MS', '0', 'HEARTBEAT_MS: must be at least 1000 ms'],
+    ['HEARTBEAT_MS', '0', 'HEARTBEAT_MS: must be at least 100 ms'],
     ['CONNECTION_TIMEOUT_MS', '10', 'CONNECTION_TIMEOUT_MS: must be at least 1000 ms'],
   ])('refuses %s=%s in words naming the setting', (name, value, message) => {
     expect(() => loadConfiguration(embeddedConfiguration, { [name]: value })).toThrow(message);

@@ -23,9 +23,9 @@ export const sseGatewayConfiguration = z
     ...connectionSettings.mongodb,
     ...readModelSettings,
     /** S0-9: a comment line to every stream this often. */
-    HEARTBEAT_MS: setting.milliseconds(30_000),
+    HEARTBEAT_MS: setting.milliseconds(30_000, 100),
     /** S0-9: streams are closed (with a retry hint) after this long. */
-    CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000),
+    CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000, 1_000),
     /** S0-9: open streams per instance; beyond it 503 + Retry-After. */
     MAX_CONNECTIONS: setting.positiveInt(10_000),
     /** Open streams per user per instance; beyond it 429 + Retry-After. */

@@ -46,7 +46,9 @@ class HealthMonitorLifecycle implements OnApplicationBootstrap, OnApplicationShu
 @Module({})
 export class CausewayServiceModule {
   static forRoot(options: ServiceOptions, registry: Registry = new Registry()): DynamicModule {
-    registry.setDefaultLabels({ service: options.service, instance: options.instanceId });
+    // `instance_id`, not `instance`: Prometheus sets `instance` to the scrape target and would
+    // rename ours to `exported_instance`.
+    registry.setDefaultLabels({ service: options.service, instance_id: options.instanceId });
     collectDefaultMetrics({ register: registry });
     return {
       module: CausewayServiceModule,

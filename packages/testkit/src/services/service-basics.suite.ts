@@ -104,6 +104,10 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
           new RegExp(`causeway_connection_up\\{[^}]*server="${name}"[^}]*\\} 1`),
         );
       }
+      // Every series names its service and instance, and leaves Prometheus's own `instance`
+      // label (the scrape target) alone.
+      expect(text).toContain(`service="${spec.service}",instance_id="${spec.service}-t1"`);
+      expect(text).not.toMatch(/[{,]instance="/);
     });
 
     it('guards /admin/dead-letters with the admin token', async () => {
@@ -196,7 +200,7 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       });
       expect(await refused.exited).toBe(1);
       const entry = JSON.parse(refused.stderr().trim().split('\n').pop() ?? '{}') as {
-        level: string;
+        level: number;
         msg: string;
       };
       expect(entry.level).toBe(60); // pino's fatal, like every other line

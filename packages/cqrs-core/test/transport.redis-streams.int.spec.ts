@@ -4,7 +4,16 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, testNamespace } from '@causeway/testkit';
-import { type Delivery, type TransportFeatures } from '../src';
+import { Registry } from 'prom-client';
+import {
+  type Delivery,
+  type HandlerRegistration,
+  InMemoryDeadLetterQueue,
+  Router,
+  type TransportFeatures,
+  compose,
+  deadLetter,
+} from '../src';
 import {
   REDIS_STREAMS_FEATURES,
   RedisStreamsPublisher,
@@ -13,6 +22,7 @@ import {
   type RedisStreamsSubscriberOptions,
   StreamKeys,
   redisConnection,
+  registerRedisStreamsLag,
 } from '../src/redis';
 import {
   conformanceMessage,
@@ -414,5 +424,248 @@ describe('redis-streams partition ownership', () => {
     expect(maxPending).toBeLessThanOrEqual(4 * 8);
     expect(maxPending).toBeGreaterThan(2);
     expect(maxRunning).toBe(2);
+  });
+
+  describe('delivery attempts across a graceful hand-over (prefetch)', () => {
+    /** A router of one instance whose dead-letter middleware refuses a second delivery. */
+    const instance = (
+      instanceId: string,
+      registration: Omit<HandlerRegistration, 'name'>,
+      queue: InMemoryDeadLetterQueue,
+    ) => {
+      const router = new Router({ subscriber: subscriber(), service: 'svc', instanceId });
+      router.use(deadLetter({ queue, maxDeliveries: 1 }));
+      return router.addHandler({ name: 'h', ...registration });
+    };
+
+    it('gives the next consumer the entries read ahead and never started at a graceful close, with attempt 1 (not dead-lettered under maxDeliveries 1)', async () => {
+      const t = topic();
+      const queue = new InMemoryDeadLetterQueue();
+      const handled: { by: string; n: number; attempt: number }[] = [];
+      const handle = (by: string, ms: number) => async (d: Delivery) => {
+        if (by === 'first') handled.push({ by, n: n(d), attempt: d.attempt });
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        if (by !== 'first') handled.push({ by, n: n(d), attempt: d.attempt });
+      };
+      const first = instance(
+        'first',
+        { topics: [t], maxInFlight: 1, handle: handle('first', 400) },
+        queue,
+      );
+      await first.run();
+      await publisher.publish(
+        t,
+        [0, 1, 2, 3, 4].map((i) => conformanceMessage(i, 'prefetched')),
+      );
+      await until(() => handled.length === 1, 'the first delivery');
+      // All five are read ahead (prefetch); only the first runs. The close lets it finish.
+      await first.close();
+      expect(handled).toEqual([{ by: 'first', n: 0, attempt: 1 }]);
+      const next = instance('next', { topics: [t], handle: handle('next', 0) }, queue);
+      await next.run();
+      await until(async () => handled.length === 5 || (await queue.list()).length > 0, 'the rest');
+      await new Promise((resolve) => setTimeout(resolve, 200)); // nothing more arrives
+      expect(await queue.list()).toEqual([]);
+      expect(handled.slice(1)).toEqual([1, 2, 3, 4].map((i) => ({ by: 'next', n: i, attempt: 1 })));
+      await next.close();
+    });
+
+    it('gives partitions moved to a joining consumer over with their read-ahead entries at attempt 1', async () => {
+      const t = topic();
+      const queue = new InMemoryDeadLetterQueue();
+      const handled: { by: string; n: number; attempt: number }[] = [];
+      const handle = (by: string) => async (d: Delivery) => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        handled.push({ by, n: n(d), attempt: d.attempt });
+      };
+      const a = instance('a', { topics: [t], maxInFlight: 1, handle: handle('a') }, queue);
+      await a.run();
+      const total = 24;
+      await publisher.publish(
+        t,
+        Array.from({ length: total }, (_, i) => conformanceMessage(i, `spread-${i}`)),
+      );
+      await until(() => handled.length >= 1, 'the first delivery');
+      // 'b' joins: 'a' gives it half of the partitions, with what it read ahead of them.
+      const b = instance('b', { topics: [t], maxInFlight: 1, handle: handle('b') }, queue);
+      await b.run();
+      await until(async () => handled.length + (await queue.list()).length >= total, 'all');
+      expect(await queue.list()).toEqual([]);
+      expect(handled.filter((h) => h.by === 'b').length).toBeGreaterThan(0);
+      expect(handled.map((h) => h.n).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: total }, (_, i) => i),
+      );
+      expect(handled.filter((h) => h.attempt !== 1)).toEqual([]);
+      await Promise.all([a.close(), b.close()]);
+    });
+    it('counts no delivery for entries whose read reply was lost with the connection', async () => {
+      const own = new RedisProcess(await freePort());
+      await own.start();
+      const admin = redisConnection({ url: own.url });
+      const client = redisConnection({ url: own.url, maxReconnectDelayMs: 50 });
+      let sub: RedisStreamsSubscriber | undefined;
+      try {
+        await admin.open();
+        await client.open();
+        const local = { ...layout, partitions: 1, priorities: false, serializer };
+        const pub = new RedisStreamsPublisher({ ...local, client: client.client });
+        sub = new RedisStreamsSubscriber({
+          ...local,
+          client: client.client,
+          redeliveryDelayMs: 20,
+          blockMs: 1_000,
+          heartbeatMs: 100,
+          leaseTtlMs: 1_000,
+          claimIdleMs: 500,
+        });
+        const queue = new InMemoryDeadLetterQueue();
+        const seen: { n: number; attempt: number }[] = [];
+        const guarded = compose(
+          [deadLetter({ queue, maxDeliveries: 1 })],
+          async (d) => void seen.push({ n: n(d), attempt: d.attempt }),
+          { name: 'h', topics: ['lost'], group: 'g' },
+        );
+        await sub.subscribe(['lost'], { group: 'g', consumer: 'c' }, guarded);
+        // A read Redis served whose reply never arrived: the entry is pending at 'c', delivered
+        // once, and the subscription does not know it. (The subscription's own read is blocked;
+        // in a transaction this read is served first.)
+        await pub.publish('scratch', [conformanceMessage(1, 'k')]);
+        const keys = new StreamKeys(local);
+        const [[, fields]] = (await admin.client.xrange(
+          keys.stream('scratch', 'normal', 0),
+          '-',
+          '+',
+        )) as [[string, string[]]];
+        const stream = keys.stream('lost', 'normal', 0);
+        await admin.client
+          .multi()
+          .xadd(stream, '*', ...fields)
+          .xreadgroup('GROUP', 'g', 'c', 'COUNT', 10, 'STREAMS', stream, '>')
+          .exec();
+        const reader = async () =>
+          String(await admin.client.client('LIST'))
+            .split('\n')
+            .find((line) => line.includes(' cmd=xreadgroup'))
+            ?.match(/^id=(\d+)/)?.[1];
+        await until(async () => (await reader()) !== undefined, 'the blocked read');
+        // The connection drops during the read (ioredis sends it again): the entry is adopted.
+        await admin.client.client('KILL', 'ID', (await reader())!);
+        await until(async () => seen.length > 0 || (await queue.list()).length > 0, 'it');
+        expect(await queue.list()).toEqual([]);
+        expect(seen).toEqual([{ n: 1, attempt: 1 }]);
+      } finally {
+        await sub?.close();
+        await client.close();
+        await admin.close();
+        await own.remove();
+      }
+    });
+  });
+
+  describe('fan-out groups of instances that are gone', () => {
+    const lagSeries = async (registry: Registry, t: string) => {
+      const text = await registry.metrics();
+      const groups = new Set<string>();
+      const pattern = /^causeway_consumer_lag\{topic="([^"]*)",group="([^"]*)"\} \d+$/gm;
+      for (const match of text.matchAll(pattern)) if (match[1] === t) groups.add(match[2]!);
+      return groups;
+    };
+    const groupsOf = async (t: string) => {
+      const names = new Set<string>();
+      for (const stream of new StreamKeys(layout).streamsOf(t)) {
+        const groups = (await connection.client
+          .xinfo('GROUPS', stream)
+          .catch(() => [])) as unknown[][];
+        for (const group of groups) names.add(String(group[1]));
+      }
+      return names;
+    };
+
+    it('destroys the fan-out group of an instance gone for fanOutGroupIdleMs and stops its lag series; keeps competing groups', async () => {
+      const t = topic();
+      const registry = new Registry();
+      registerRedisStreamsLag({
+        client: connection.client,
+        registry,
+        ...layout,
+        topics: () => [t],
+      });
+      const seen = new Map<string, number[]>();
+      const gateway = (instanceId: string, competing: boolean) => {
+        const router = new Router({
+          subscriber: subscriber({ consumerIdleMs: 300 }),
+          service: 'gw',
+          instanceId,
+        });
+        const record = (name: string) => async (d: Delivery) => {
+          seen.set(name, [...(seen.get(name) ?? []), n(d)]);
+        };
+        router.addHandler({
+          name: 'notify',
+          topics: [t],
+          mode: 'fan-out',
+          handle: record(instanceId),
+        });
+        if (competing)
+          router.addHandler({ name: 'audit', topics: [t], handle: record(`${instanceId}/audit`) });
+        return router;
+      };
+      const leaving = gateway('gw-1', true);
+      const staying = gateway('gw-2', false);
+      await Promise.all([leaving.run(), staying.run()]);
+      await publisher.publish(t, [conformanceMessage(1, 'k1'), conformanceMessage(2, 'k2')]);
+      await until(
+        () => seen.get('gw-1')?.length === 2 && seen.get('gw-2')?.length === 2,
+        'both instances',
+      );
+      expect(await lagSeries(registry, t)).toEqual(
+        new Set(['gw.notify.gw-1', 'gw.notify.gw-2', 'gw.audit']),
+      );
+      // gw-1 goes away for good (a restart gets a new host-pid id); messages keep coming.
+      await leaving.close();
+      await publisher.publish(t, [conformanceMessage(3, 'k3'), conformanceMessage(4, 'k4')]);
+      await until(
+        async () => !(await lagSeries(registry, t)).has('gw.notify.gw-1'),
+        'its lag series to stop',
+      );
+      await until(
+        async () => !(await groupsOf(t)).has('gw.notify.gw-1'),
+        'its group to be destroyed',
+      );
+      // The live instance's group and the competing group (its unread messages) stay.
+      expect(await groupsOf(t)).toEqual(new Set(['gw.notify.gw-2', 'gw.audit']));
+      expect(await lagSeries(registry, t)).toEqual(new Set(['gw.notify.gw-2', 'gw.audit']));
+      await publisher.publish(t, [conformanceMessage(5, 'k5')]);
+      await until(() => seen.get('gw-2')?.length === 5, 'the live instance to go on');
+      expect(seen.get('gw-2')!.sort()).toEqual([1, 2, 3, 4, 5]);
+      await staying.close();
+    });
+
+    it('keeps the group of a fan-out instance that comes back under the same id in time, with what was published meanwhile', async () => {
+      const t = topic();
+      const seen: number[] = [];
+      const gateway = () =>
+        new Router({
+          subscriber: subscriber({ fanOutGroupIdleMs: 2_000 }),
+          service: 'gw',
+          instanceId: 'gw-0',
+        }).addHandler({
+          name: 'notify',
+          topics: [t],
+          mode: 'fan-out',
+          handle: async (d) => void seen.push(n(d)),
+        });
+      const before = gateway();
+      await before.run();
+      await publisher.publish(t, [conformanceMessage(1, 'k')]);
+      await until(() => seen.length === 1, 'the first');
+      await before.close();
+      await publisher.publish(t, [conformanceMessage(2, 'k')]);
+      const after = gateway(); // a StatefulSet pod restarting
+      await after.run();
+      await until(() => seen.length === 2, 'what was published while it was away');
+      expect(seen).toEqual([1, 2]);
+      await after.close();
+    });
   });
 });

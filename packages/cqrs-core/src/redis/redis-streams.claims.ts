@@ -12,6 +12,9 @@ const PAGE = 100;
  * Takes over the pending entries of a partition's streams that were left by its previous owner
  * (or by this consumer before it lost track of them), with XAUTOCLAIM: only entries idle for at
  * least `part.claimMinIdleMs`; claiming bumps their delivery count, which becomes `attempt`.
+ * A previous owner that handed the partition over cleanly lowered the counts of the entries it
+ * held and never started (HAND_OVER), so those come here with the attempt they had. Entries
+ * left by a crashed owner, or lost in a read reply of ours, count one delivery more.
  * Adopted entries join the partition in id order, ahead of anything read later.
  *
  * Resolves `true` once every entry pending in the group for these streams is held here — only
@@ -24,6 +27,10 @@ export async function adoptPending(
   consumer: string,
 ): Promise<boolean> {
   let complete = true;
+  if (part.readLost) {
+    await giveBackLostReads(client, part, group, consumer);
+    part.readLost = false;
+  }
   for (const lane of part.laneList) {
     const stream = part.streams[lane];
     let cursor = '0-0';
@@ -60,6 +67,41 @@ export async function adoptPending(
     if (Number(summary[0]) > part.heldIn(lane)) complete = false;
   }
   return complete;
+}
+
+/**
+ * Before adopting our own entries after a read whose reply may have been lost (the reader's
+ * connection dropped): an entry pending at this consumer, not held here, and delivered once
+ * was delivered by that lost read — the partition was active here, so every other pending
+ * entry of it is held — and no handler saw it; its delivery count goes back to 0
+ * (XCLAIM … RETRYCOUNT 0 JUSTID), so that the claim that adopts it counts one delivery, not
+ * two. Idempotent (only counts of 1 change), so a retry after a lost reply changes nothing more.
+ */
+async function giveBackLostReads(
+  client: Redis,
+  part: PartitionState,
+  group: string,
+  consumer: string,
+): Promise<void> {
+  for (const stream of part.streamList) {
+    const rows = (await client.call(
+      'XPENDING',
+      stream,
+      group,
+      '-',
+      '+',
+      PAGE * 10,
+      consumer,
+    )) as unknown[];
+    const lost: string[] = [];
+    for (const row of rows) {
+      if (!Array.isArray(row) || typeof row[0] !== 'string') continue;
+      if (Number(row[3]) === 1 && !part.holds(stream, row[0])) lost.push(row[0]);
+    }
+    if (lost.length > 0) {
+      await client.call('XCLAIM', stream, group, consumer, 0, ...lost, 'RETRYCOUNT', 0, 'JUSTID');
+    }
+  }
 }
 
 /**

@@ -12,7 +12,9 @@ export const MAX_PARTITIONS = 1024;
  * - `<prefix><topic>:<lane>:<partition>` — a stream (one per topic, priority lane and partition;
  *   only `normal` when the layout has no priorities);
  * - `<prefix><topic>:group:<group>:members` — sorted set of live consumers (score: last heartbeat, server time);
- * - `<prefix><topic>:group:<group>:lease:<partition>` — who owns a partition (all its lanes) in a group.
+ * - `<prefix><topic>:group:<group>:lease:<partition>` — who owns a partition (all its lanes) in a group;
+ * - `<prefix><topic>:fan-out-groups` — sorted set of the topic's fan-out groups (see
+ *   isFanOutGroup; score: until when, server time, their instance is known to be alive).
  *
  * Hazard: on Redis Cluster the streams of a topic land in different slots; one XREADGROUP over
  * them needs a hash tag in the topic (`{orders}`) — not handled here.
@@ -55,10 +57,45 @@ export class StreamKeys {
     return `${this.prefix}${topic}:group:${group}:lease:${partition}`;
   }
 
+  fanOutGroups(topic: string): string {
+    return `${this.prefix}${topic}:fan-out-groups`;
+  }
+
+  /** Every stream of a topic: each lane × partition. */
+  streamsOf(topic: string): string[] {
+    return this.lanes.flatMap((lane) =>
+      Array.from({ length: this.partitions }, (_, p) => this.stream(topic, lane, p)),
+    );
+  }
+
   /** The partition of an order key. Stable across processes and releases: FNV-1a (32 bit) of its UTF-8 bytes. */
   partitionOf(key: string): number {
     return fnv1a(key) % this.partitions;
   }
+}
+
+/**
+ * A fan-out group of one instance that only wants new messages: it starts at the latest entry
+ * and carries its consumer's name as its last dot-separated part — as Router.groupOf and
+ * groupName() name fan-out groups (`<service>.<handler>.<instanceId>`, consumer `<instanceId>`,
+ * startFrom 'latest' by default). Nobody but that instance ever reads it, and recreating it
+ * loses nothing its start position promised, so once the instance is gone for long enough the
+ * group may be destroyed (see PartitionOwnership). Competing groups (shared: not named after a
+ * consumer) and groups that start at 'earliest' (recreating one would replay the streams) never
+ * are.
+ */
+export function isFanOutGroup(options: {
+  group: string;
+  consumer: string;
+  startFrom?: 'earliest' | 'latest';
+}): boolean {
+  const { group, consumer } = options;
+  return (
+    options.startFrom === 'latest' &&
+    consumer.length > 0 &&
+    group.length > consumer.length + 1 &&
+    group.endsWith(`.${consumer}`)
+  );
 }
 
 export function fnv1a(text: string): number {

@@ -1,4 +1,4 @@
-import { assignedPartitions, fnv1a, StreamKeys } from './redis-streams.keys';
+import { assignedPartitions, fnv1a, isFanOutGroup, StreamKeys } from './redis-streams.keys';
 
 describe('Redis Streams key layout', () => {
   it('hashes order keys with FNV-1a 32 (stable across processes and releases)', () => {
@@ -53,5 +53,24 @@ describe('Redis Streams key layout', () => {
     ]);
     expect(assignedPartitions(['b', 'a', 'c'], 'c', 8)).toEqual(new Set([2, 5]));
     expect(assignedPartitions(['a'], 'z', 8).size).toBe(0);
+  });
+
+  it("names a topic's fan-out group registry and lists every stream of a topic", () => {
+    const keys = new StreamKeys({ keyPrefix: 'p:', partitions: 2, priorities: false });
+    expect(keys.fanOutGroups('events.X')).toBe('p:events.X:fan-out-groups');
+    expect(keys.streamsOf('events.X')).toEqual(['p:events.X:normal:0', 'p:events.X:normal:1']);
+    expect(new StreamKeys({ partitions: 2 }).streamsOf('t')).toHaveLength(8);
+  });
+
+  it('recognises per-instance fan-out groups that start at the latest entry, nothing else', () => {
+    const fanOut = { group: 'gw.notify.gw-1', consumer: 'gw-1', startFrom: 'latest' } as const;
+    expect(isFanOutGroup(fanOut)).toBe(true);
+    // Recreating an 'earliest' group would replay the streams; a shared group is not one instance's.
+    expect(isFanOutGroup({ ...fanOut, startFrom: 'earliest' })).toBe(false);
+    expect(isFanOutGroup({ ...fanOut, startFrom: undefined })).toBe(false);
+    expect(isFanOutGroup({ ...fanOut, group: 'gw.notify' })).toBe(false);
+    expect(isFanOutGroup({ ...fanOut, group: 'gw.notifygw-1' })).toBe(false);
+    expect(isFanOutGroup({ ...fanOut, group: '.gw-1' })).toBe(false);
+    expect(isFanOutGroup({ ...fanOut, group: 'gw-1', consumer: 'gw-1' })).toBe(false);
   });
 });

@@ -19,7 +19,13 @@ export interface GroupLag {
   lag: number;
 }
 
-/** Pending and undelivered entries per topic and consumer group, summed over lanes and partitions. */
+/**
+ * Pending and undelivered entries per topic and consumer group, summed over lanes and
+ * partitions. Leaves out the fan-out groups whose instance is gone (no heartbeat for the
+ * subscriber's memberTtlMs: see isFanOutGroup): nobody will read them, and their lag would only
+ * grow until a subscriber of the topic destroys them (fanOutGroupIdleMs later); an instance that
+ * comes back under the same id heartbeats and is reported again.
+ */
 export async function redisStreamsLag(
   client: Redis,
   layout: RedisStreamsLayout,
@@ -28,18 +34,20 @@ export async function redisStreamsLag(
   const keys = new StreamKeys(layout);
   const totals = new Map<string, GroupLag>();
   for (const topic of topics) {
-    const streams = keys.lanes.flatMap((lane) =>
-      Array.from({ length: keys.partitions }, (_, p) => keys.stream(topic, lane, p)),
-    );
+    const streams = keys.streamsOf(topic);
     const pipeline = client.pipeline();
     for (const stream of streams) pipeline.xinfo('GROUPS', stream);
+    pipeline.time();
+    pipeline.zrange(keys.fanOutGroups(topic), 0, -1, 'WITHSCORES');
     const replies = (await pipeline.exec()) ?? [];
-    for (const [error, groups] of replies) {
+    const gone = goneFanOutGroups(replies.at(-2), replies.at(-1));
+    for (const [error, groups] of replies.slice(0, streams.length)) {
       if (error) continue; // the stream does not exist (yet)
       for (const raw of groups as unknown[][]) {
         const info = new Map<string, unknown>();
         for (let i = 0; i + 1 < raw.length; i += 2) info.set(String(raw[i]), raw[i + 1]);
         const group = String(info.get('name'));
+        if (gone.has(group)) continue;
         const key = `${topic}\u0000${group}`;
         const total = totals.get(key) ?? { topic, group, pending: 0, lag: 0 };
         total.pending += Number(info.get('pending') ?? 0);
@@ -51,9 +59,26 @@ export async function redisStreamsLag(
   return [...totals.values()];
 }
 
+/** The registered fan-out groups alive until before Redis' TIME (see StreamKeys.fanOutGroups). */
+function goneFanOutGroups(
+  time: [Error | null, unknown] | undefined,
+  registry: [Error | null, unknown] | undefined,
+): Set<string> {
+  const gone = new Set<string>();
+  if (!time || time[0] || !registry || registry[0] || !Array.isArray(registry[1])) return gone;
+  const [seconds, micros] = (time[1] as unknown[]).map(Number) as [number, number];
+  const now = seconds * 1000 + Math.floor(micros / 1000);
+  const list = registry[1] as unknown[];
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    if (Number(list[i + 1]) < now) gone.add(String(list[i]));
+  }
+  return gone;
+}
+
 /**
  * Registers `causeway_consumer_pending` and `causeway_consumer_lag` gauges (S1-10), computed at
- * scrape time from XINFO GROUPS. A scrape costs one pipelined round trip per topic.
+ * scrape time from XINFO GROUPS. A scrape costs one pipelined round trip per topic. A group
+ * that is destroyed, or a fan-out group whose instance is gone, has no series any more.
  */
 export function registerRedisStreamsLag(options: RedisStreamsLagOptions): void {
   const latest = { at: 0, values: [] as GroupLag[] };

@@ -76,6 +76,15 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
   /** Consumers idle this long with nothing pending are deleted from the group. Default 1 h. */
   consumerIdleMs?: number;
   /**
+   * A fan-out group of one instance (startFrom 'latest', named after its consumer: see
+   * isFanOutGroup) whose instance has not heartbeated for `memberTtlMs` + this long is
+   * destroyed by any live subscriber of its topic, with everything still pending or unread in
+   * it. An instance that comes back sooner under the same id (a stable id, e.g. a StatefulSet)
+   * finds its group as it left it; later, a new group starting at the latest entry. Infinity
+   * keeps them for ever. Default = consumerIdleMs.
+   */
+  fanOutGroupIdleMs?: number;
+  /**
    * Entries a subscription may hold per stream — read and not acknowledged yet — ahead of its
    * handlers (at least its maxInFlight): fewer, larger reads. It bounds memory per stream, and
    * how long a message of a higher lane can wait behind a prefetched backlog. Default 64.
@@ -95,6 +104,7 @@ export interface SubscriptionTiming {
   readonly memberTtlMs: number;
   readonly claimIdleMs: number;
   readonly consumerIdleMs: number;
+  readonly fanOutGroupIdleMs: number;
   readonly joinTimeoutMs: number;
   readonly prefetch: number;
 }
@@ -107,6 +117,7 @@ export function subscriptionTiming(options: RedisStreamsSubscriberOptions): Subs
       `leaseTtlMs (${leaseTtlMs}) must be at least 2 × heartbeatMs (${heartbeatMs})`,
     );
   }
+  const consumerIdleMs = options.consumerIdleMs ?? 3_600_000;
   return {
     redeliveryDelayMs: options.redeliveryDelayMs ?? 1_000,
     blockMs: options.blockMs ?? 1_000,
@@ -114,7 +125,8 @@ export function subscriptionTiming(options: RedisStreamsSubscriberOptions): Subs
     leaseTtlMs,
     memberTtlMs: options.memberTtlMs ?? leaseTtlMs,
     claimIdleMs: options.claimIdleMs ?? 30_000,
-    consumerIdleMs: options.consumerIdleMs ?? 3_600_000,
+    consumerIdleMs,
+    fanOutGroupIdleMs: options.fanOutGroupIdleMs ?? consumerIdleMs,
     joinTimeoutMs: options.joinTimeoutMs ?? leaseTtlMs * 2,
     prefetch: options.prefetch ?? 64,
   };

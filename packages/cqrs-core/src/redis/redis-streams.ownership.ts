@@ -1,14 +1,17 @@
 import type Redis from 'ioredis';
 import { adoptPending } from './redis-streams.claims';
-import { assignedPartitions, type StreamKeys } from './redis-streams.keys';
+import { assignedPartitions, isFanOutGroup, type StreamKeys } from './redis-streams.keys';
 import { type SubscriptionTiming } from './redis-streams.options';
 import { PartitionState } from './redis-streams.partition';
 import {
   deleteIdleConsumers,
+  destroyGoneFanOutGroups,
+  handOver,
   heartbeat,
   leave,
-  releaseLease,
+  registerFanOutGroup,
   takeLease,
+  type UnstartedEntry,
 } from './redis-streams.scripts';
 
 export interface OwnershipContext {
@@ -20,6 +23,8 @@ export interface OwnershipContext {
   readonly command: Redis;
   /** Unique per subscription: a lease names its holder this way, so a restarted process with the same consumer name is a new holder. */
   readonly token: string;
+  /** Where a group that has never consumed starts; 'latest' may make it a fan-out group (isFanOutGroup). */
+  readonly startFrom?: 'earliest' | 'latest';
 }
 
 /**
@@ -34,7 +39,9 @@ export interface OwnershipContext {
  * - it takes a lease only when it is free: released, or lapsed because its holder died;
  * - a consumer that gives a partition up (reassigned, closing) starts nothing new from it, lets
  *   its running handlers finish and acknowledge, waits until no read of its streams is
- *   outstanding, and only then releases the lease — its unstarted entries stay pending;
+ *   outstanding, and only then releases the lease — its unstarted entries stay pending, their
+ *   delivery counts lowered by one in the same atomic step (handOver): the next owner's claim
+ *   raises them again, so an entry read ahead (prefetch) but never run keeps its attempt;
  * - the new owner first adopts every entry still pending in the group for the partition
  *   (XAUTOCLAIM, at once after a release, once idle `claimIdleMs` after a lapse) and only then
  *   reads new ones, so older entries of a key always go first.
@@ -43,16 +50,29 @@ export interface OwnershipContext {
  * still run a handler when another consumer takes over; `claimIdleMs` above the longest handler
  * run keeps the new owner off that entry. Hazard: XGROUP DELCONSUMER drops a consumer's pending
  * entries, so only consumers with nothing pending are ever deleted.
+ *
+ * Fan-out groups of one instance (isFanOutGroup) are registered per topic with their
+ * heartbeats; any subscription of the topic destroys those whose instance has been gone for
+ * `fanOutGroupIdleMs` (see destroyGoneFanOutGroups), so that instances that come and go (the
+ * default instance id is host-pid) leave no groups behind.
  */
 export class PartitionOwnership {
   readonly partitions: PartitionState[] = [];
   private readonly byStream = new Map<string, PartitionState>();
   private lastCleanup = Date.now();
+  private lastGroupCleanup = Date.now();
+  /** This subscription's group is a fan-out group of this instance (isFanOutGroup). */
+  private readonly fanOut: boolean;
   /** Every partition assigned to this consumer is active (subscribe() waits for it). */
   assignedActive = false;
 
   constructor(private readonly context: OwnershipContext) {
     const { keys, group } = context;
+    this.fanOut = isFanOutGroup({
+      group,
+      consumer: context.consumer,
+      startFrom: context.startFrom,
+    });
     for (const topic of context.topics) {
       for (let p = 0; p < keys.partitions; p++) {
         const part = new PartitionState(
@@ -77,7 +97,15 @@ export class PartitionOwnership {
    * renaming a group re-consumes everything the streams still hold.
    */
   async createGroups(startFrom: 'earliest' | 'latest' | undefined): Promise<void> {
-    const { command, group } = this.context;
+    const { command, group, keys, timing } = this.context;
+    // Alive in the registry first: a janitor never destroys the group once it is created here.
+    if (this.fanOut) {
+      await Promise.all(
+        this.context.topics.map((topic) =>
+          registerFanOutGroup(command, keys.fanOutGroups(topic), group, timing.memberTtlMs),
+        ),
+      );
+    }
     const from = startFrom === 'latest' ? '$' : '0';
     await Promise.all(
       [...this.byStream.keys()].map((stream) =>
@@ -104,6 +132,7 @@ export class PartitionOwnership {
         keys.members(topic, group),
         consumer,
         timing.memberTtlMs,
+        this.fanOut ? { registry: keys.fanOutGroups(topic), group } : undefined,
       );
       const assigned = assignedPartitions(members, consumer, keys.partitions);
       const parts = this.partitions.filter((part) => part.topic === topic);
@@ -151,6 +180,7 @@ export class PartitionOwnership {
     }
     this.assignedActive = allActive;
     await this.deleteIdleConsumers();
+    await this.destroyGoneFanOutGroups();
   }
 
   /** Gives a partition up; `release` when the lease is still ours to hand over cleanly. */
@@ -160,17 +190,38 @@ export class PartitionOwnership {
     this.finishDrain(part);
   }
 
-  /** Completes a drain once nothing of the partition runs or is being read. */
+  /**
+   * Completes a drain once nothing of the partition runs or is being read: hands the partition
+   * over (handOver: unstarted entries keep their attempt) when the lease is still ours.
+   */
   finishDrain(part: PartitionState): void {
     if (part.status !== 'draining' || part.inRead || part.running > 0) return;
+    const release = part.releaseWhenDrained && part.leaseValid(Date.now());
+    const unstarted = release ? part.unstarted() : [];
     part.dropWaiting();
     part.status = 'idle';
-    const { command, token, timing } = this.context;
-    if (part.releaseWhenDrained && part.leaseValid(Date.now())) {
-      void releaseLease(command, part.leaseKey, token, timing.leaseTtlMs * 10).catch(
-        () => undefined,
-      );
-    }
+    part.readLost = false; // only while the partition stays ours: see giveBackLostReads
+    if (release) void this.handOver(part, unstarted).catch(() => undefined);
+  }
+
+  /**
+   * Releases the lease of a partition after lowering the delivery counts of the entries held
+   * and never started (see HAND_OVER), atomically. Should it fail, the lease lapses and the
+   * next owner claims them after claimIdleMs, counting one more delivery.
+   */
+  private async handOver(
+    part: PartitionState,
+    unstarted: readonly UnstartedEntry[],
+  ): Promise<void> {
+    const { command, token, timing, group, consumer } = this.context;
+    await handOver(
+      command,
+      { key: part.leaseKey, token, markerTtlMs: timing.leaseTtlMs * 10 },
+      group,
+      consumer,
+      part.streamList,
+      unstarted,
+    );
   }
 
   /** A read's reply may have been lost while Redis did deliver: adopt our own pending entries again before reading on. */
@@ -178,16 +229,20 @@ export class PartitionOwnership {
     if (part.status !== 'active') return;
     part.status = 'recovering';
     part.claimMinIdleMs = 0; // ours: we hold the lease and nothing of it runs elsewhere
+    part.readLost = true;
   }
 
-  /** On close, once nothing runs: releases every lease still held and leaves the member sets. */
+  /**
+   * On close, once nothing runs: hands every partition whose lease is still held over (its
+   * entries read ahead and never started keep their attempt) and leaves the member sets.
+   */
   async releaseAll(): Promise<void> {
-    const { command, token, timing, keys, group, consumer } = this.context;
+    const { command, keys, group, consumer } = this.context;
     const now = Date.now();
     await Promise.allSettled(
       this.partitions
         .filter((part) => part.status !== 'idle' && part.leaseValid(now))
-        .map((part) => releaseLease(command, part.leaseKey, token, timing.leaseTtlMs * 10)),
+        .map((part) => this.handOver(part, part.unstarted())),
     );
     await Promise.allSettled(
       this.context.topics.map((topic) => leave(command, keys.members(topic, group), consumer)),
@@ -195,6 +250,7 @@ export class PartitionOwnership {
     for (const part of this.partitions) {
       part.dropWaiting();
       part.status = 'idle';
+      part.readLost = false;
     }
   }
 
@@ -210,6 +266,25 @@ export class PartitionOwnership {
     await Promise.all(
       streams.map((stream) =>
         deleteIdleConsumers(command, stream, group, consumer, timing.consumerIdleMs),
+      ),
+    );
+  }
+
+  /**
+   * Destroys the fan-out groups of our topics whose instance has been gone (no heartbeat) for
+   * fanOutGroupIdleMs — every subscription of a topic does, whatever its own group, so a topic
+   * read by anyone is cleaned. Competing groups are never registered, so never destroyed.
+   */
+  private async destroyGoneFanOutGroups(): Promise<void> {
+    const { command, keys, timing } = this.context;
+    const idle = timing.fanOutGroupIdleMs;
+    const now = Date.now();
+    if (!Number.isFinite(idle)) return;
+    if (now - this.lastGroupCleanup < Math.max(timing.heartbeatMs, idle / 2)) return;
+    this.lastGroupCleanup = now;
+    await Promise.all(
+      this.context.topics.map((topic) =>
+        destroyGoneFanOutGroups(command, keys.fanOutGroups(topic), keys.streamsOf(topic), idle),
       ),
     );
   }

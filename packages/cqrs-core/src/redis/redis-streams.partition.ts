@@ -44,6 +44,11 @@ export class PartitionState {
   claimMinIdleMs = 0;
   /** Release the lease (clean hand-over) when drained; false when it lapsed and is not ours any more. */
   releaseWhenDrained = false;
+  /**
+   * A read reply of this active partition may have been lost (recoverAfterLostRead): entries
+   * pending here that no handler saw are given their delivery back before they are adopted.
+   */
+  readLost = false;
   /** A blocking read that includes this partition's streams is outstanding. */
   inRead = false;
   running = 0;
@@ -122,6 +127,19 @@ export class PartitionState {
     const list = this.lanes[entry.lane];
     const index = list.indexOf(entry);
     if (index >= 0) list.splice(index, 1);
+  }
+
+  /**
+   * Held entries no handler has seen at their current delivery count: read or adopted, and not
+   * started since (a failed entry, waiting to be claimed again, did run at its count).
+   */
+  unstarted(): HeldEntry[] {
+    const entries: HeldEntry[] = [];
+    for (const lane of this.laneList) {
+      for (const entry of this.lanes[lane])
+        if (entry.state === 'waiting' && !entry.needsClaim) entries.push(entry);
+    }
+    return entries;
   }
 
   /** Forgets the waiting entries (they stay pending in Redis). Running ones are kept. */

@@ -5,14 +5,44 @@ import type Redis from 'ioredis';
  * own (TIME, PX), so consumers on hosts with skewed clocks still agree on who is alive.
  */
 
-/** Records a heartbeat, forgets members silent for longer than the TTL, returns the live ones. */
+/**
+ * Records a heartbeat, forgets members silent for longer than the TTL, returns the live ones.
+ * With a second key (a topic's fan-out group registry, see StreamKeys.fanOutGroups) it also
+ * records that the group `ARGV[3]` is alive until now + TTL.
+ */
 const HEARTBEAT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 10)
+if KEYS[2] then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3]) end
 return redis.call('ZRANGE', KEYS[1], 0, -1)`;
+
+/** Records in a topic's fan-out group registry that group `ARGV[1]` is alive until now + `ARGV[2]` ms. */
+const REGISTER_FAN_OUT_GROUP = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return 1`;
+
+/**
+ * Destroys the fan-out groups of a topic whose instance is gone: registered (KEYS[1]) as alive
+ * until a time more than `ARGV[1]` ms ago — XGROUP DESTROY on every stream of the topic
+ * (KEYS[2..]), then out of the registry. At most `ARGV[2]` groups per call. Atomic: an instance
+ * that heartbeats again (a stable instance id restarting) before this runs keeps its group.
+ * Returns the groups destroyed.
+ */
+const DESTROY_GONE_FAN_OUT_GROUPS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[1])),
+  'LIMIT', 0, tonumber(ARGV[2]))
+for _, group in ipairs(gone) do
+  for i = 2, #KEYS do redis.pcall('XGROUP', 'DESTROY', KEYS[i], group) end
+  redis.call('ZREM', KEYS[1], group)
+end
+return gone`;
 
 /**
  * Takes or renews a lease. Replies 'renewed' (ours already), 'handed-over' (the previous owner
@@ -32,13 +62,31 @@ if v == false or v == 'released' then
 end
 return false`;
 
-/** Marks our lease as released (clean hand-over: the next owner may claim at once). */
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], 'released', 'PX', ARGV[2])
-  return 1
+/**
+ * Marks our lease (KEYS[1]) as released — a clean hand-over: the next owner may claim at once —
+ * after giving back the deliveries of the entries this consumer holds but never started: for
+ * each (index into KEYS of its stream, id, delivery count) triple from ARGV[5] on, an entry
+ * still pending at this consumer (ARGV[4]) of the group (ARGV[3]) with that delivery count gets
+ * it lowered by one (XCLAIM … RETRYCOUNT count-1 JUSTID), so that the next owner's claim, which
+ * raises it again, does not count a delivery no handler saw. Nothing changes unless the lease
+ * is still ours (ARGV[1]): while it is, no other consumer takes entries of the partition.
+ * Returns the entries given back, or -1 when the lease was not ours.
+ */
+const HAND_OVER = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local given = 0
+for i = 5, #ARGV, 3 do
+  local stream = KEYS[tonumber(ARGV[i])]
+  local id = ARGV[i + 1]
+  local count = tonumber(ARGV[i + 2])
+  local row = redis.call('XPENDING', stream, ARGV[3], id, id, 1, ARGV[4])[1]
+  if row and tonumber(row[4]) == count and count > 0 then
+    redis.call('XCLAIM', stream, ARGV[3], ARGV[4], 0, id, 'RETRYCOUNT', count - 1, 'JUSTID')
+    given = given + 1
+  end
 end
-return 0`;
+redis.call('SET', KEYS[1], 'released', 'PX', ARGV[2])
+return given`;
 
 /**
  * Deletes consumers of a stream's group that are idle and own nothing. Atomic, so a consumer
@@ -61,13 +109,45 @@ return removed`;
 
 export type LeaseOutcome = 'renewed' | 'handed-over' | 'acquired' | 'lost';
 
+/** `fanOut`: also marks this fan-out group alive in the topic's registry (see StreamKeys.fanOutGroups). */
 export async function heartbeat(
   client: Redis,
   membersKey: string,
   consumer: string,
   ttlMs: number,
+  fanOut?: { registry: string; group: string },
 ): Promise<string[]> {
-  const reply = await client.eval(HEARTBEAT, 1, membersKey, consumer, ttlMs);
+  const reply = fanOut
+    ? await client.eval(HEARTBEAT, 2, membersKey, fanOut.registry, consumer, ttlMs, fanOut.group)
+    : await client.eval(HEARTBEAT, 1, membersKey, consumer, ttlMs);
+  return Array.isArray(reply) ? reply.map(String) : [];
+}
+
+export async function registerFanOutGroup(
+  client: Redis,
+  registry: string,
+  group: string,
+  ttlMs: number,
+): Promise<void> {
+  await client.eval(REGISTER_FAN_OUT_GROUP, 1, registry, group, ttlMs);
+}
+
+/** See DESTROY_GONE_FAN_OUT_GROUPS; `streams`: every stream of the registry's topic. */
+export async function destroyGoneFanOutGroups(
+  client: Redis,
+  registry: string,
+  streams: readonly string[],
+  idleMs: number,
+  limit = 100,
+): Promise<string[]> {
+  const reply = await client.eval(
+    DESTROY_GONE_FAN_OUT_GROUPS,
+    1 + streams.length,
+    registry,
+    ...streams,
+    Math.round(idleMs),
+    limit,
+  );
   return Array.isArray(reply) ? reply.map(String) : [];
 }
 
@@ -85,14 +165,33 @@ export async function takeLease(
   return reply === 'renewed' || reply === 'handed-over' || reply === 'acquired' ? reply : 'lost';
 }
 
-/** `markerTtlMs`: how long the 'released' marker lets the next owner skip the claim delay. */
-export async function releaseLease(
+/** An entry held and never started: its delivery count in Redis (see HAND_OVER). */
+export interface UnstartedEntry {
+  readonly stream: string;
+  readonly id: string;
+  readonly attempt: number;
+}
+
+/**
+ * Releases our lease of a partition (whose streams are `streams`) after lowering the delivery
+ * counts of `unstarted` (see HAND_OVER). `lease.markerTtlMs`: how long the 'released' marker
+ * lets the next owner skip the claim delay. Resolves the number of entries given back, -1 when
+ * the lease was not ours any more (nothing changed).
+ */
+export async function handOver(
   client: Redis,
-  leaseKey: string,
-  token: string,
-  markerTtlMs: number,
-): Promise<void> {
-  await client.eval(RELEASE, 1, leaseKey, token, markerTtlMs);
+  lease: { key: string; token: string; markerTtlMs: number },
+  group: string,
+  consumer: string,
+  streams: readonly string[],
+  unstarted: readonly UnstartedEntry[],
+): Promise<number> {
+  const args: (string | number)[] = [lease.token, lease.markerTtlMs, group, consumer];
+  for (const entry of unstarted) {
+    const index = streams.indexOf(entry.stream);
+    if (index >= 0) args.push(index + 2, entry.id, entry.attempt);
+  }
+  return Number(await client.eval(HAND_OVER, 1 + streams.length, lease.key, ...streams, ...args));
 }
 
 export async function deleteIdleConsumers(

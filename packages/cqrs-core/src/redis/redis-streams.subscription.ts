@@ -67,7 +67,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * handlers that resolve together starts the next read midway, not after its XACK round trip.
  * Hazard: a message of a higher lane published behind a prefetched backlog waits until the
  * fullest stream drains to half of `prefetch` — up to prefetch × (streams with data) entries
- * are held at once.
+ * are held at once. Entries read ahead are not deliveries yet: a partition given up cleanly
+ * (close, rebalance) is handed over with their delivery counts lowered again (HAND_OVER), so
+ * the next owner delivers them with the attempt no handler has used — only a crash (or a read
+ * reply lost with its connection) makes them count one delivery more.
  */
 export class StreamsSubscription {
   private readonly ownership: PartitionOwnership;
@@ -97,6 +100,8 @@ export class StreamsSubscription {
   private readArgs: { active: readonly PartitionState[]; args: (string | number)[] } | undefined;
   /** The reader's connection closed since the current read was sent (ioredis resends it on reconnect). */
   private readerDropped = false;
+  /** CLIENT ID of the reader's connection (asked before its first read): close() unblocks its read. */
+  private readerId: number | undefined;
 
   constructor(private readonly context: SubscriptionContext) {
     const { options } = context;
@@ -115,9 +120,11 @@ export class StreamsSubscription {
       timing: context.timing,
       command: context.command,
       token: context.token,
+      startFrom: options.startFrom,
     });
     context.reader.on('close', () => {
       this.readerDropped = true;
+      this.readerId = undefined; // a new connection gets a new id
     });
   }
 
@@ -162,13 +169,40 @@ export class StreamsSubscription {
     clearTimeout(this.redeliveryTimer);
     await this.currentTick;
     this.wakeReader?.();
-    // A blocked read may still deliver entries: they stay pending and the next owner adopts them.
+    await this.interruptRead();
     this.context.reader.disconnect();
-    await this.readerLoop;
     while (this.running > 0 && !this.killed) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
+    // Entries read and never started are handed over with their delivery counts given back.
     if (!this.killed) await this.ownership.releaseAll();
+  }
+
+  /**
+   * Ends the outstanding read without losing its reply: CLIENT UNBLOCK makes a blocked
+   * XREADGROUP return at once as if it timed out, and a read Redis already served still brings
+   * its entries here (accept), so close() hands them over as unstarted. Dropping the connection
+   * instead would lose such a reply, leaving entries pending that no handler saw and whose next
+   * claim counts a delivery. Asked again until the read returns (it may not have reached Redis
+   * yet); bounded by blockMs, after which the connection is dropped as a last resort (a read
+   * waiting in ioredis' offline queue while Redis is unreachable never returns).
+   */
+  private async interruptRead(): Promise<void> {
+    const { reader, command, timing } = this.context;
+    let finished = false;
+    const loop = this.readerLoop.then(() => {
+      finished = true;
+    });
+    const deadline = Date.now() + timing.blockMs + 500;
+    while (!finished && reader.status === 'ready' && Date.now() < deadline) {
+      const id = this.readerId;
+      if (id !== undefined) await command.client('UNBLOCK', id).catch(() => undefined);
+      await Promise.race([loop, sleep(id === undefined ? 20 : 50)]);
+    }
+    if (!finished) {
+      reader.disconnect();
+      await loop;
+    }
   }
 
   private scheduleTick(): void {
@@ -211,6 +245,9 @@ export class StreamsSubscription {
       for (const part of active) part.inRead = true;
       this.readerDropped = false;
       try {
+        // Asked once per connection, before its first read (close() unblocks reads with it).
+        if (this.readerId === undefined && reader.status === 'ready')
+          this.readerId = Number(await reader.client('ID'));
         // The acknowledgements readRoom() counted as free go first, on this connection: Redis
         // applies them before the read, and they settle here before its entries are added.
         const acked = this.acks.flush(reader);
@@ -308,8 +345,9 @@ export class StreamsSubscription {
       const stream = String(item[0]);
       const part = this.ownership.partitionOf(stream);
       const lane = part?.laneOfStream(stream);
-      // Entries of a partition we are giving up stay pending: the next owner adopts them.
-      if (!part || !lane || part.status !== 'active') continue;
+      // Entries of a partition we are giving up are held, never started: its drain hands them
+      // over (delivery counts given back) and the next owner adopts them.
+      if (!part || !lane || (part.status !== 'active' && part.status !== 'draining')) continue;
       for (const raw of rawEntries(item[1])) part.add(toHeldEntry(stream, lane, raw, 1));
     }
   }

@@ -47,7 +47,12 @@ export interface SubscribeOptions {
   group: string;
   /** This consumer's name within the group, unique per process (e.g. the instance id). */
   consumer: string;
-  /** Maximum deliveries in flight for this subscription (back-pressure). Default 16. */
+  /**
+   * Maximum deliveries in flight for this subscription (back-pressure). Default 16. On Kafka it
+   * is the number of partitions handled at once: a partition's messages run one after another,
+   * so a message being retried holds back the later messages of its partition, whatever their
+   * key (Redis Streams and in-memory hold back only its key).
+   */
   maxInFlight?: number;
   /**
    * Where delivery starts for a group that has never consumed the topic: 'earliest' (default:

@@ -25,6 +25,7 @@ export * from './repository/decider.repository';
 export * from './repository/aggregate.repository';
 export * from './repository/command.handler';
 export * from './repository/retry-on-conflict';
+export * from './repository/repository.errors';
 export * from './router';
 export * from './middleware';
 export * from './dead-letters';

@@ -4,6 +4,7 @@ import { MessageFactory } from '../messages/message.factory';
 import { type DomainEvent } from '../domain/domain-event';
 import { type SnapshotPolicy } from '../snapshots/snapshot.policy';
 import { type SnapshotStore } from '../snapshots/snapshot-store.port';
+import { SnapshotGapError } from './repository.errors';
 
 export interface SnapshotSettings {
   store: SnapshotStore;
@@ -81,6 +82,10 @@ export interface SaveOptions<State> {
  * - A snapshot failure never fails a load or a save: snapshots are a cache of the events.
  * - Deleting or truncating a stream must delete its snapshots too (SnapshotStore.delete), or a
  *   load would resurrect the old state from a snapshot ahead of the stream.
+ * - Truncation and retention of an aggregate's stream must stop at its latest snapshot: a load
+ *   finding events missing after the snapshot throws SnapshotGapError instead of folding what
+ *   is left. (Without a snapshot a stream that starts after version 1 — soft-deleted and created
+ *   again — is folded from the initial state.)
  */
 export class EventSourcedRepository<State, Event extends DomainEvent = DomainEvent> {
   private readonly messages: MessageFactory;
@@ -98,6 +103,9 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     const snapshot = await this.loadSnapshot(streamId);
     const fromVersion = (snapshot?.version ?? 0) + 1;
     const stored = await this.options.eventStore.readStream(streamId, { fromVersion });
+    const first = stored[0]?.version;
+    if (snapshot && first !== undefined && first !== fromVersion)
+      throw new SnapshotGapError(streamId, snapshot.version, first);
     const base = snapshot?.state ?? this.model.initialState(streamId);
     const events = stored.map((event) => toDomainEvent<Event>(event));
     return {

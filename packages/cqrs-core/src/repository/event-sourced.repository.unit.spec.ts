@@ -6,6 +6,7 @@ import { SnapshotPolicies } from '../snapshots/snapshot.policy';
 import { handleCommand } from './command.handler';
 import { deciderRepository } from './decider.repository';
 import { type SnapshotFailure } from './event-sourced.repository';
+import { SnapshotGapError } from './repository.errors';
 import {
   type TrainerCommand,
   type TrainerEvent,
@@ -79,6 +80,37 @@ describe('EventSourcedRepository with snapshots', () => {
       replayedEvents: 0,
       state: { x: 3, moves: 2 },
     });
+  });
+
+  it('refuses to fold a stream truncated past its snapshot, naming the missing events', async () => {
+    const store = new InMemoryEventStore();
+    const settings = {
+      store: new InMemorySnapshotStore(),
+      policy: SnapshotPolicies.everyEvents(3),
+      schemaVersion: 1,
+    };
+    await history(store, 5, { snapshots: settings });
+    const repository = deciderRepository(trainerDecider, {
+      eventStore: store,
+      aggregateType: 'T',
+      snapshots: settings,
+    });
+    // Up to the snapshot (version 3) is what truncation is for: the load still adds up.
+    await store.truncateStream('Trainer-ash', 3);
+    await expect(repository.load('Trainer-ash')).resolves.toMatchObject({
+      version: 5,
+      snapshotVersion: 3,
+      state: { moves: 5 },
+    });
+    // Past it, event 4 is gone: a wrong state must not be built from what is left.
+    await store.truncateStream('Trainer-ash', 5);
+    const error = await repository.load('Trainer-ash').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SnapshotGapError);
+    expect(error).toMatchObject({ streamId: 'Trainer-ash', snapshotVersion: 3, firstVersion: 5 });
+    expect((error as Error).message).toContain('events 4..4 are missing');
   });
 
   it('ignores a snapshot of an outdated state schema, replays, and snapshots the new schema', async () => {

@@ -1,3 +1,4 @@
+import { runInMessageContext } from '../messages/message-context';
 import { InvalidTopicError } from '../transport/transport.errors';
 import {
   type Subscriber,
@@ -181,7 +182,14 @@ export class Router {
       ...this.middleware,
       ...(registration.middleware ?? []),
     ];
-    const handler = compose(chain, registration.handle, info);
+    // Every handler runs in its delivery's message context, so the messages it creates carry
+    // causationId = this message's id and its correlationId (S1-10) without any middleware.
+    const handle = registration.handle;
+    const handler = compose(
+      chain,
+      (delivery) => runInMessageContext(delivery.envelope, () => handle(delivery)),
+      info,
+    );
     this.pending.add(registration.name);
     for (let attempt = 1; ; attempt++) {
       try {

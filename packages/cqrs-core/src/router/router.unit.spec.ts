@@ -5,6 +5,8 @@ import { InvalidTopicError } from '../transport/transport.errors';
 import { z } from 'zod';
 import { type Middleware } from './handler';
 import { Router } from './router';
+import { type Envelope } from '../messages/envelope';
+import { MessageFactory } from '../messages/message.factory';
 import { type Subscriber } from '../transport/transport.port';
 
 const tag =
@@ -174,6 +176,34 @@ describe('Router', () => {
     expect(attempts).toBe(1);
     expect(errors).toEqual(['h: Topic "events.Bad:Type" is invalid: not a legal name']);
     expect(router.pendingSubscriptions()).toEqual([]);
+    await router.close();
+  });
+
+  it('runs every handler in its message context: what it creates carries causation and correlation', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    const created: Envelope[] = [];
+    router.addHandler({
+      name: 'h',
+      topics: ['t'],
+      handle: async () => void created.push(new MessageFactory().event('T', {})),
+    });
+    await router.run();
+    const command = testEnvelope(
+      'T',
+      {},
+      {
+        metadata: { timestamp: new Date().toISOString(), correlationId: 'conversation-1' },
+      },
+    );
+    await broker.publish('t', [command]);
+    const deadline = Date.now() + 5_000;
+    while (created.length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(created[0]?.metadata).toMatchObject({
+      causationId: command.messageId,
+      correlationId: 'conversation-1',
+    });
     await router.close();
   });
 });

@@ -45,10 +45,23 @@ export class SnapshotCodec {
   private readonly compression: 'gzip' | 'br' | 'none';
   private readonly threshold: number;
 
+  /** @throws TypeError naming `compression` or `compressAboveBytes` when out of range */
   constructor(options: SnapshotCodecOptions = {}) {
     this.serializer = options.serializer ?? jsonSnapshotSerializer;
-    this.compression = options.compression ?? 'gzip';
-    this.threshold = options.compressAboveBytes ?? 8 * 1024;
+    const compression: unknown = options.compression ?? 'gzip';
+    if (compression !== 'gzip' && compression !== 'br' && compression !== 'none') {
+      throw new TypeError(
+        `compression must be 'gzip', 'br' or 'none', got ${JSON.stringify(compression)}`,
+      );
+    }
+    this.compression = compression;
+    const threshold: unknown = options.compressAboveBytes ?? 8 * 1024;
+    if (!Number.isSafeInteger(threshold) || (threshold as number) < 0) {
+      throw new TypeError(
+        `compressAboveBytes must be a non-negative integer, got ${String(threshold)}`,
+      );
+    }
+    this.threshold = threshold as number;
   }
 
   async encode(state: unknown): Promise<EncodedSnapshot> {

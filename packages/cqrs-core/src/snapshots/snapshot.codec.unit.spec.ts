@@ -5,6 +5,15 @@ describe('SnapshotCodec', () => {
     items: Array.from({ length: 500 }, (_, i) => ({ i, name: 'the same words again' })),
   };
 
+  it('refuses an unknown compression or a bad threshold when built, naming the option', () => {
+    expect(
+      () => new SnapshotCodec({ compression: 'zstd' as unknown as 'gzip', compressAboveBytes: 10 }),
+    ).toThrow(new TypeError(`compression must be 'gzip', 'br' or 'none', got "zstd"`));
+    expect(() => new SnapshotCodec({ compressAboveBytes: -1 })).toThrow(
+      'compressAboveBytes must be a non-negative integer, got -1',
+    );
+  });
+
   it('leaves small states uncompressed and compresses large ones', async () => {
     const codec = new SnapshotCodec({ compressAboveBytes: 100 });
     expect((await codec.encode({ a: 1 })).encoding).toBe('identity');

@@ -32,27 +32,48 @@ export interface AppendResult {
   positions: number[];
 }
 
+/**
+ * Numbers in the options below are checked before a store does anything: a value outside the
+ * range given (NaN, ±Infinity, a fraction, a negative number, a numeric string) is refused with
+ * a TypeError naming the option and the value, alike on every backend.
+ */
 export interface ReadStreamOptions {
-  /** First version to return (inclusive). Default 1 forwards, the last version backwards. */
+  /**
+   * First version to return (inclusive); a positive integer. Default 1 forwards, the last
+   * version backwards. Backwards, it is the highest version and `toVersion` the lowest.
+   */
   fromVersion?: number;
-  /** Last version to return (inclusive). */
+  /** Last version to return (inclusive); a positive integer. Default: no bound. */
   toVersion?: number;
+  /** Default 'forwards'. */
   direction?: 'forwards' | 'backwards';
+  /** At most this many events; a non-negative integer (0 returns []). Default: no limit. */
   limit?: number;
 }
 
 export interface ReadAllOptions {
-  /** Return events with position > fromPosition. Default 0 (from the start). */
+  /**
+   * Return events with position > fromPosition; a non-negative integer. Default 0 (from the
+   * start).
+   */
   fromPosition?: number;
-  /** Only these event types. */
+  /** Only these event types; an array of strings ([] matches no event). Default: every type. */
   types?: readonly string[];
+  /** At most this many events; a non-negative integer (0 returns []). Default: no limit. */
   limit?: number;
 }
 
+/**
+ * `fromPosition` and `types` as for readAll. `limit` here is the batch read per poll: a positive
+ * integer, default 500.
+ */
 export interface SubscriptionOptions extends ReadAllOptions {
   /** Called for each event in position order; the next event is delivered after it resolves. */
   handler: (event: StoredEvent) => Promise<void> | void;
-  /** Poll interval when caught up (stores without push notification). Default 100 ms. */
+  /**
+   * Poll interval when caught up (stores without push notification): a positive number of
+   * milliseconds, at most 2 147 483 647 (the longest a timer waits). Default 100 ms.
+   */
   pollIntervalMs?: number;
   /** Called when reading or the handler fails; the subscription stops. */
   onError?: (error: unknown) => void;
@@ -74,15 +95,20 @@ export interface StreamInfo {
   state: 'active' | 'soft-deleted' | 'tombstoned' | 'missing';
 }
 
+/** Each part may be left out; a policy with none of them removes nothing. */
 export interface RetentionPolicy {
   /**
    * Remove events older than this many milliseconds (by metadata.timestamp): the oldest run of
    * them, from the stream's first event up to the first younger one, so no hole opens.
+   * A non-negative finite number (0: every event older than now).
    */
   maxAgeMs?: number;
-  /** Keep at most this many most recent events per stream. */
+  /**
+   * Keep at most this many most recent events per stream; a non-negative integer (0 keeps none:
+   * every event of the matching streams is removed).
+   */
   maxCount?: number;
-  /** Only streams whose id starts with this prefix. */
+  /** Only streams whose id starts with this prefix; a string. Default: every stream. */
   streamPrefix?: string;
 }
 
@@ -94,7 +120,8 @@ export interface RetentionPolicy {
  * - **Atomic appends.** All events of one append become visible together or not at all; a failed
  *   append (conflict, validation, size) writes nothing.
  * - **Optimistic concurrency.** A wrong expected version throws ConcurrencyConflictError with
- *   stream, expected and actual; of concurrent appends at the same expected version exactly one wins.
+ *   `streamId`, `expected` and `actual`; of concurrent appends at the same expected version
+ *   exactly one wins.
  * - **Idempotency.** Re-appending events whose messageIds are already in the stream (same
  *   messageIds in the same order, among its readable events) succeeds and writes nothing twice;
  *   the result reports the version of the last of them and no positions. It is checked when the
@@ -128,13 +155,23 @@ export interface EventStore {
     options: AppendOptions,
   ): Promise<AppendResult>;
 
-  /** Events of one stream in version order (or reverse). A missing stream reads as []. */
+  /**
+   * Events of one stream in version order (or reverse). A missing stream reads as [].
+   * @throws TypeError before reading when an option is outside its range (see ReadStreamOptions)
+   */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<StoredEvent[]>;
 
-  /** Events of all streams in global position order. */
+  /**
+   * Events of all streams in global position order.
+   * @throws TypeError before reading when an option is outside its range (see ReadAllOptions)
+   */
   readAll(options?: ReadAllOptions): Promise<StoredEvent[]>;
 
-  /** Catch-up subscription: delivers every event after `fromPosition`, then follows new ones live. */
+  /**
+   * Catch-up subscription: delivers every event after `fromPosition`, then follows new ones live.
+   * @throws TypeError at once (synchronously), before anything is read, when `handler` is not a
+   *   function or an option is outside its range (see SubscriptionOptions)
+   */
   subscribe(options: SubscriptionOptions): Subscription;
 
   /** The stream's version and state. */
@@ -157,11 +194,18 @@ export interface EventStore {
 
   /**
    * Removes events with version < beforeVersion from the stream (reads start at beforeVersion;
-   * never past the last version + 1).
+   * never past the last version + 1). `beforeVersion` is a positive integer: 1 removes nothing,
+   * one above the last version removes every event; a missing stream is left alone.
+   * @throws TypeError before anything changes when `beforeVersion` is not a positive integer
    */
   truncateStream(streamId: string, beforeVersion: number): Promise<void>;
 
-  /** Applies a retention policy once; returns how many events were removed. Run it from a periodic job. */
+  /**
+   * Applies a retention policy once; returns how many events were removed. Run it from a
+   * periodic job.
+   * @throws TypeError before anything is removed when the policy is missing or a part of it is
+   *   outside its range (see RetentionPolicy)
+   */
   applyRetention(policy: RetentionPolicy): Promise<number>;
 
   close(): Promise<void>;

@@ -2,7 +2,11 @@ import {
   type AppendOptions,
   type EventStore,
   type ExpectedVersion,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RetentionPolicy,
   type StreamInfo,
+  type SubscriptionOptions,
 } from './event-store.port';
 import { type Envelope } from '../messages/envelope';
 import { MessageValidationError } from '../messages/message.errors';
@@ -96,9 +100,164 @@ function checkExpectedVersion(expected: unknown): void {
   );
 }
 
-/** A value as an error message shows it: strings quoted, so '1' and 1 differ. */
+/**
+ * Checks readStream's options before a store reads anything (ranges on the port): `fromVersion`
+ * and `toVersion` positive integers, `limit` a non-negative integer, `direction` 'forwards' or
+ * 'backwards'; each may be left out.
+ * @throws TypeError naming the option and the value given
+ */
+export function checkReadStreamOptions(options: ReadStreamOptions | undefined): void {
+  if (options === undefined) return;
+  checkOptionsObject('readStream options', options);
+  checkOptional('fromVersion', options.fromVersion, isPositiveInteger, POSITIVE_INTEGER);
+  checkOptional('toVersion', options.toVersion, isPositiveInteger, POSITIVE_INTEGER);
+  checkOptional('limit', options.limit, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
+  const direction: unknown = options.direction;
+  if (direction !== undefined && direction !== 'forwards' && direction !== 'backwards') {
+    throw new TypeError(`direction must be 'forwards' or 'backwards', got ${shown(direction)}`);
+  }
+}
+
+/**
+ * Checks readAll's options before a store reads anything (ranges on the port): `fromPosition`
+ * and `limit` non-negative integers, `types` an array of strings; each may be left out.
+ * @throws TypeError naming the option and the value given
+ */
+export function checkReadAllOptions(options: ReadAllOptions | undefined): void {
+  if (options === undefined) return;
+  checkOptionsObject('readAll options', options);
+  checkOptional('fromPosition', options.fromPosition, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
+  checkOptional('limit', options.limit, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
+  checkTypes(options.types);
+}
+
+/**
+ * Checks subscribe's options before a subscription starts (ranges on the port): `handler` a
+ * function, `fromPosition` a non-negative integer, `limit` (the batch read per poll) a positive
+ * integer, `pollIntervalMs` a positive number of milliseconds a timer can wait (at most
+ * 2 147 483 647), `types` an array of strings. pollingSubscription calls it, so every store
+ * refuses alike, at once (subscribe returns a Subscription, not a promise).
+ * @throws TypeError naming the option and the value given
+ */
+export function checkSubscriptionOptions(
+  options: SubscriptionOptions | undefined,
+): asserts options is SubscriptionOptions {
+  checkOptionsObject('subscribe options', options);
+  if (typeof options.handler !== 'function') {
+    throw new TypeError(`handler must be a function, got ${shown(options.handler)}`);
+  }
+  checkOptional('fromPosition', options.fromPosition, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
+  checkOptional('limit', options.limit, isPositiveInteger, POSITIVE_INTEGER);
+  checkDelayMs('pollIntervalMs', options.pollIntervalMs);
+  checkTypes(options.types);
+}
+
+/**
+ * Checks truncateStream's `beforeVersion` before a store changes anything: a positive integer
+ * (1 removes nothing; past the last version + 1 it removes every event).
+ * @throws TypeError naming `beforeVersion` and the value given
+ */
+export function checkBeforeVersion(beforeVersion: unknown): asserts beforeVersion is number {
+  if (!isPositiveInteger(beforeVersion)) {
+    throw new TypeError(`beforeVersion must be ${POSITIVE_INTEGER}, got ${shown(beforeVersion)}`);
+  }
+}
+
+/**
+ * Checks a retention policy before a store removes anything (ranges on the port): `maxAgeMs` a
+ * non-negative finite number, `maxCount` a non-negative integer (0 keeps no event),
+ * `streamPrefix` a string; each may be left out. A malformed number would otherwise remove
+ * events the policy never meant to (a NaN age cutoff expired everything on one backend).
+ * @throws TypeError naming the option and the value given
+ */
+export function checkRetentionPolicy(
+  policy: RetentionPolicy | undefined,
+): asserts policy is RetentionPolicy {
+  checkOptionsObject('policy', policy);
+  checkOptional(
+    'maxAgeMs',
+    policy.maxAgeMs,
+    (value) => typeof value === 'number' && Number.isFinite(value) && value >= 0,
+    'a non-negative finite number',
+  );
+  checkOptional('maxCount', policy.maxCount, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
+  const prefix: unknown = policy.streamPrefix;
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new TypeError(`streamPrefix must be a string, got ${shown(prefix)}`);
+  }
+}
+
+/**
+ * Checks a timer's delay, when given: a positive number of milliseconds, at most 2 147 483 647
+ * (the longest setTimeout / setInterval wait; a longer or NaN delay fires after 1 ms).
+ * @throws TypeError naming the option and the value given
+ */
+export function checkDelayMs(name: string, value: unknown): void {
+  checkOptional(
+    name,
+    value,
+    (delay) => typeof delay === 'number' && delay > 0 && delay <= MAX_TIMER_MS,
+    `a positive number of milliseconds up to ${MAX_TIMER_MS}`,
+  );
+}
+
+const MAX_TIMER_MS = 2_147_483_647;
+const POSITIVE_INTEGER = 'a positive integer';
+const NON_NEGATIVE_INTEGER = 'a non-negative integer';
+
+function isPositiveInteger(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) > 0;
+}
+
+function isNonNegativeInteger(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function checkOptional(
+  name: string,
+  value: unknown,
+  valid: (value: unknown) => boolean,
+  expected: string,
+): void {
+  if (value !== undefined && !valid(value)) {
+    throw new TypeError(`${name} must be ${expected}, got ${shown(value)}`);
+  }
+}
+
+function checkOptionsObject(name: string, options: unknown): asserts options is object {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${name} must be an object, got ${shown(options)}`);
+  }
+}
+
+function checkTypes(types: unknown): void {
+  if (types === undefined) return;
+  if (!Array.isArray(types)) {
+    throw new TypeError(`types must be an array of strings, got ${shown(types)}`);
+  }
+  const wrong = (types as unknown[]).findIndex((type) => typeof type !== 'string');
+  if (wrong >= 0) {
+    throw new TypeError(
+      `types must be an array of strings, got ${shown(types[wrong])} at index ${wrong}`,
+    );
+  }
+}
+
+/**
+ * A value as an error message shows it: strings quoted, so '1' and 1 differ; arrays and plain
+ * objects as JSON when they have a JSON form.
+ */
 function shown(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) {
+    try {
+      const json = JSON.stringify(value);
+      if (json !== undefined) return json;
+    } catch {
+      // Cyclic: fall back to String().
+    }
+  }
+  return String(value);
 }
 
 /**

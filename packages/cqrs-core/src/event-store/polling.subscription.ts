@@ -4,6 +4,7 @@ import {
   type Subscription,
   type SubscriptionOptions,
 } from './event-store.port';
+import { checkSubscriptionOptions } from './event-store.rules';
 
 const DEFAULT_BATCH = 500;
 
@@ -15,11 +16,15 @@ const DEFAULT_BATCH = 500;
  *
  * Failures of reading or of the handler stop the subscription and go to `onError`; without
  * `onError` they are dropped, so pass one in production code.
+ * @throws TypeError at once, before anything is read, when an option is outside the port's
+ *   ranges (see checkSubscriptionOptions): a batch `limit` of 0 would otherwise poll for ever
+ *   without sleeping
  */
 export function pollingSubscription(
   readAll: (options: ReadAllOptions) => Promise<StoredEvent[]>,
   options: SubscriptionOptions,
 ): Subscription {
+  checkSubscriptionOptions(options);
   let position = options.fromPosition ?? 0;
   let stopped = false;
   let wake: (() => void) | undefined;

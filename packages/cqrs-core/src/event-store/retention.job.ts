@@ -1,9 +1,10 @@
 import { type EventStore, type RetentionPolicy } from './event-store.port';
+import { checkDelayMs, checkRetentionPolicy } from './event-store.rules';
 
 export interface RetentionJobOptions {
   store: EventStore;
   policy: RetentionPolicy;
-  /** Default 1 h. */
+  /** Default 1 h. A positive number of milliseconds, at most 2 147 483 647 (a timer's longest). */
   intervalMs?: number;
   /** After each run: how many events were removed. */
   onRun?: (removed: number) => void;
@@ -20,7 +21,14 @@ export class RetentionJob {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
-  constructor(private readonly options: RetentionJobOptions) {}
+  /**
+   * @throws TypeError naming the option when the policy is outside the port's ranges (the store
+   *   would refuse every run) or `intervalMs` is not a positive number a timer can wait
+   */
+  constructor(private readonly options: RetentionJobOptions) {
+    checkRetentionPolicy(options.policy);
+    checkDelayMs('intervalMs', options.intervalMs);
+  }
 
   start(): void {
     if (this.timer) return;

@@ -44,4 +44,14 @@ describe('RetentionJob', () => {
     await job.runOnce();
     expect(errors.map((e) => (e as Error).message)).toEqual(['disk full', 'disk full']);
   });
+
+  it('refuses a malformed policy or interval when created, naming it', () => {
+    const store = new InMemoryEventStore();
+    const create = (options: object) => () => new RetentionJob({ store, policy: {}, ...options });
+    expect(create({ policy: { maxAgeMs: NaN } })).toThrow(/maxAgeMs must be .*, got NaN/);
+    expect(create({ policy: { maxCount: -2 } })).toThrow(/maxCount must be .*, got -2/);
+    expect(create({ intervalMs: NaN })).toThrow(/intervalMs must be .*, got NaN/);
+    expect(create({ intervalMs: 0 })).toThrow(/intervalMs must be .*, got 0/);
+    expect(create({ policy: { maxCount: 0 }, intervalMs: 1 })).not.toThrow();
+  });
 });

@@ -15,8 +15,12 @@ import {
 import {
   checkAppendEvents,
   checkAppendOptions,
+  checkBeforeVersion,
   checkDeleteStreamOptions,
   checkDuplicates,
+  checkReadAllOptions,
+  checkReadStreamOptions,
+  checkRetentionPolicy,
   type DeleteStreamOptions,
   expectationHolds,
   streamInfoOf,
@@ -211,6 +215,7 @@ export class MongoEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    checkReadStreamOptions(options);
     const { commits, streams } = this.open();
     const first = (await streams.findOne({ _id: streamId }))?.firstVersion ?? 1;
     const backwards = options.direction === 'backwards';
@@ -243,6 +248,7 @@ export class MongoEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    checkReadAllOptions(options);
     const { commits } = this.open();
     const from = options.fromPosition ?? 0;
     const limit = options.limit ?? Infinity;
@@ -322,12 +328,14 @@ export class MongoEventStore implements EventStore {
   }
 
   async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
+    checkBeforeVersion(beforeVersion);
     const head = await this.readHead(streamId);
     const before = Math.min(beforeVersion, head.version + 1);
     if (before > head.firstVersion) await stripStream(this.open(), streamId, before);
   }
 
   async applyRetention(policy: RetentionPolicy): Promise<number> {
+    checkRetentionPolicy(policy);
     let removed = 0;
     for (const { streamId, before } of await streamsForRetention(this.open(), policy)) {
       removed += await stripStream(this.open(), streamId, before);

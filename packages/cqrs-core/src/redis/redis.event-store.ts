@@ -16,7 +16,11 @@ import {
 import {
   checkAppendEvents,
   checkAppendOptions,
+  checkBeforeVersion,
   checkDeleteStreamOptions,
+  checkReadAllOptions,
+  checkReadStreamOptions,
+  checkRetentionPolicy,
   type DeleteStreamOptions,
   streamState,
 } from '../event-store/event-store.rules';
@@ -170,6 +174,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    checkReadStreamOptions(options);
     const reply = await this.readRecords(streamId, options);
     const result: StoredEvent[] = [];
     for (let i = 0; i < reply.length; i += 2) {
@@ -179,6 +184,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    checkReadAllOptions(options);
     const limit = options.limit ?? Infinity;
     const types = options.types ? new Set(options.types) : undefined;
     const keys = [this.key('events'), this.key('seq'), this.key('low')];
@@ -244,6 +250,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
+    checkBeforeVersion(beforeVersion);
     await this.run(CUT_SCRIPT, this.streamKeys(streamId), ['truncate', beforeVersion, '', 0, '']);
   }
 
@@ -255,6 +262,7 @@ export class RedisEventStore implements EventStore {
    * meanwhile, every event below the cut found was readable and expired, or is removed already.
    */
   async applyRetention(policy: RetentionPolicy): Promise<number> {
+    checkRetentionPolicy(policy);
     const cutoff = policy.maxAgeMs === undefined ? undefined : Date.now() - policy.maxAgeMs;
     const match =
       policy.streamPrefix === undefined

@@ -1,6 +1,7 @@
 import { type EventStore } from '../event-store/event-store.port';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { appendScenarios } from './event-store.conformance.append';
+import { argumentScenarios } from './event-store.conformance.arguments';
 import { dataScenarios } from './event-store.conformance.data';
 import { lifecycleScenarios } from './event-store.conformance.lifecycle';
 import { noSkipScenario } from './event-store.conformance.no-skip';
@@ -67,6 +68,7 @@ export function describeEventStoreConformance(
     describe('appending and reading', () => appendScenarios(context));
     describe('subscribing, deleting and retention', () => lifecycleScenarios(context));
     describe('data integrity and limits', () => dataScenarios(context));
+    describe('arguments', () => argumentScenarios(context));
     describe('global order', () => noSkipScenario(context));
   });
 }

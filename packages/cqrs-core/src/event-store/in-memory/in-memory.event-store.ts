@@ -17,8 +17,12 @@ import {
 import {
   checkAppendEvents,
   checkAppendOptions,
+  checkBeforeVersion,
   checkDeleteStreamOptions,
   checkDuplicates,
+  checkReadAllOptions,
+  checkReadStreamOptions,
+  checkRetentionPolicy,
   type DeleteStreamOptions,
   expectationHolds,
   MISSING_HEAD,
@@ -127,6 +131,7 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    checkReadStreamOptions(options);
     const events = this.storage.streams.get(streamId)?.events ?? [];
     const backwards = options.direction === 'backwards';
     const low = backwards ? (options.toVersion ?? 1) : (options.fromVersion ?? 1);
@@ -138,6 +143,7 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    checkReadAllOptions(options);
     const limit = options.limit ?? Infinity;
     const types = options.types ? new Set(options.types) : undefined;
     const result: StoredEvent[] = [];
@@ -182,11 +188,13 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
+    checkBeforeVersion(beforeVersion);
     const stream = this.storage.streams.get(streamId);
     if (stream) this.cut(stream, beforeVersion);
   }
 
   async applyRetention(policy: RetentionPolicy): Promise<number> {
+    checkRetentionPolicy(policy);
     const cutoff = policy.maxAgeMs === undefined ? undefined : Date.now() - policy.maxAgeMs;
     let removed = 0;
     for (const [streamId, stream] of this.storage.streams) {

@@ -426,6 +426,37 @@ describe('redis-streams partition ownership', () => {
     expect(maxRunning).toBe(2);
   });
 
+  it('keeps reading a backlogged higher lane while a slow lower lane holds its prefetch (lane weights hold)', async () => {
+    // One partition, a backlog of critical then low: the low stream, prefetched full and drained
+    // at weight 1, must not stop the critical stream being read — else critical runs dry between
+    // reads and low alone is ready (it took ~22% of the first 450, in runs of ~30).
+    const t = topic();
+    const one = { ...layout, partitions: 1 };
+    const pub = new RedisStreamsPublisher({ ...one, client: connection.client, serializer });
+    await pub.publish(t, [
+      ...Array.from({ length: 1500 }, (_, i) => conformanceMessage(i, `c${i % 50}`, 'critical')),
+      ...Array.from({ length: 100 }, (_, i) => conformanceMessage(i, `l${i % 10}`, 'low')),
+    ]);
+    const seen: string[] = [];
+    const sub = subscriber({ partitions: 1, blockMs: 200 });
+    await sub.subscribe([t], { group: 'g', consumer: 'c', maxInFlight: 4 }, async (d) => {
+      seen.push(d.envelope.metadata.priority ?? 'normal');
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    });
+    await until(() => seen.length >= 450, '450 deliveries');
+    await sub.close();
+    // Critical is backlogged throughout the first 450 (1500 of it): weights 8/1 give low ~1/9.
+    const first = seen.slice(0, 450);
+    let longestLowRun = 0;
+    let run = 0;
+    for (const lane of first) {
+      run = lane === 'low' ? run + 1 : 0;
+      longestLowRun = Math.max(longestLowRun, run);
+    }
+    expect(first.filter((lane) => lane === 'low').length).toBeLessThanOrEqual(450 * 0.15);
+    expect(longestLowRun).toBeLessThanOrEqual(3);
+  });
+
   describe('delivery attempts across a graceful hand-over (prefetch)', () => {
     /** A router of one instance whose dead-letter middleware refuses a second delivery. */
     const instance = (

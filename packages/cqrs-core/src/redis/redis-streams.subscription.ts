@@ -39,8 +39,23 @@ export interface SubscriptionContext {
   readonly metrics: SubscriberMetrics | undefined;
 }
 
-/** Index of the COUNT value in the XREADGROUP arguments (see readArguments). */
+/** Index of the COUNT value in the XREADGROUP arguments (see readArguments, partialRead). */
 const COUNT_ARGUMENT = 4;
+
+/** What readLoop does next (see planRead). */
+const NO_READ = 0;
+const FULL_READ = 1;
+const PARTIAL_READ = 2;
+type ReadPlan = typeof NO_READ | typeof FULL_READ | typeof PARTIAL_READ;
+/** One bit per lane (planRead's sets of lanes). */
+const LANE_BIT: Readonly<Record<Priority, number>> = { critical: 1, high: 2, normal: 4, low: 8 };
+
+/** One XREADGROUP: its arguments, the streams it reads and the partitions they belong to. */
+interface ReadArguments {
+  readonly parts: readonly PartitionState[];
+  readonly streams: readonly string[];
+  readonly args: (string | number)[];
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -58,16 +73,18 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * lease is never released, nor a subscription closed, with an acknowledgement still unsent.
  * kill() sends none of the unsent ones (they are redelivered).
  *
- * Reads prefetch (see readLoop): a read starts once the fullest stream read holds at most half
+ * Reads prefetch (see readLoop, planRead): a read starts once every stream holds at most half
  * of `prefetch` entries (the subscriber's option, at least maxInFlight), and takes from each
  * stream what brings the fullest back to `prefetch` — so no stream ever has more than
  * `prefetch` entries pending at this consumer, and the entries still held keep the handlers
- * busy while the read is out. The XACKs not written yet when a read starts go out just before
+ * busy while the read is out. A stream fuller than that (a lane the scheduler drains slowly)
+ * does not stop the lanes that may run dry being read: the streams with room are read without
+ * it (a partial read, not blocking). The XACKs not written yet when a read starts go out just before
  * it on the reader's connection (Redis applies them first, see readRoom), so a burst of
  * handlers that resolve together starts the next read midway, not after its XACK round trip.
- * Hazard: a message of a higher lane published behind a prefetched backlog waits until the
- * fullest stream drains to half of `prefetch` — up to prefetch × (streams with data) entries
- * are held at once. Entries read ahead are not deliveries yet: a partition given up cleanly
+ * Hazard: a message published to a drained higher lane behind a prefetched backlog waits until
+ * the fullest stream drains to half of `prefetch` — up to prefetch × (streams with data)
+ * entries are held at once. Entries read ahead are not deliveries yet: a partition given up cleanly
  * (close, rebalance) is handed over with their delivery counts lowered again (HAND_OVER), so
  * the next owner delivers them with the attempt no handler has used — only a crash (or a read
  * reply lost with its connection) makes them count one delivery more.
@@ -97,7 +114,17 @@ export class StreamsSubscription {
   private wakeReader: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
-  private readArgs: { active: readonly PartitionState[]; args: (string | number)[] } | undefined;
+  private readArgs:
+    { active: readonly PartitionState[]; streams: string[]; args: (string | number)[] } | undefined;
+  /**
+   * The streams that may have a backlog in Redis (see planRead): their last read returned COUNT
+   * entries, or they were not read since their partition became active. The others were
+   * drained: nothing more waited in Redis at their last read. Few in the common case (busy
+   * streams only), so planRead scans it, not the drained ones.
+   */
+  private readonly backlogs = new Map<string, { part: PartitionState; bit: number }>();
+  /** Set by planRead: COUNT of the read it plans (the least room among the streams read). */
+  private plannedCount = 0;
   /** The reader's connection closed since the current read was sent (ioredis resends it on reconnect). */
   private readerDropped = false;
   /** CLIENT ID of the reader's connection (asked before its first read): close() unblocks its read. */
@@ -229,9 +256,9 @@ export class StreamsSubscription {
     let failures = 0;
     while (!this.stopping) {
       const active = this.partitions.filter((part) => part.status === 'active');
-      const room = this.readRoom();
+      const plan = active.length === 0 ? NO_READ : this.planRead();
       // Low watermark: wait until half the room is free, so reads are not one entry at a time.
-      if (active.length === 0 || room < this.readWatermark) {
+      if (plan === NO_READ) {
         await new Promise<void>((resolve) => {
           this.wakeReader = resolve;
           setTimeout(resolve, timing.heartbeatMs).unref();
@@ -239,10 +266,12 @@ export class StreamsSubscription {
         this.wakeReader = undefined;
         continue;
       }
-      // Prefetch: COUNT (per stream) is the room of the fullest stream, so one read fills no
-      // stream beyond `prefetch` entries held: at most prefetch × (streams owned) at once.
-      const args = this.readArguments(active, room);
-      for (const part of active) part.inRead = true;
+      // Prefetch: COUNT (per stream) is the least room among the streams read, so one read
+      // fills no stream beyond `prefetch` entries held: at most prefetch × (streams owned).
+      const count = this.plannedCount;
+      const { parts, streams, args } =
+        plan === FULL_READ ? this.readArguments(active, count) : this.partialRead(active, count);
+      for (const part of parts) part.inRead = true;
       this.readerDropped = false;
       try {
         // Asked once per connection, before its first read (close() unblocks reads with it).
@@ -254,19 +283,20 @@ export class StreamsSubscription {
         const reply = await reader.call('XREADGROUP', args);
         await acked;
         failures = 0;
-        this.accept(reply);
+        // A stream read is drained (out of backlogs) unless accept() sees it return COUNT entries.
+        for (const stream of streams) this.backlogs.delete(stream);
+        this.accept(reply, count);
         // ioredis resent the read after a reconnect: the first one may have delivered too.
-        if (this.readerDropped)
-          for (const part of active) this.ownership.recoverAfterLostRead(part);
+        if (this.readerDropped) for (const part of parts) this.ownership.recoverAfterLostRead(part);
       } catch (error) {
         if (this.stopping) break;
-        for (const part of active) this.ownership.recoverAfterLostRead(part);
+        for (const part of parts) this.ownership.recoverAfterLostRead(part);
         if (String((error as Error).message).includes('NOGROUP')) {
           await this.ownership.createGroups(options.startFrom).catch(() => undefined);
         }
         await sleep(Math.min(1_000, 50 * 2 ** failures++));
       } finally {
-        for (const part of active) {
+        for (const part of parts) {
           part.inRead = false;
           this.ownership.finishDrain(part);
         }
@@ -276,10 +306,73 @@ export class StreamsSubscription {
   }
 
   /**
-   * `GROUP <group> <consumer> COUNT <count> BLOCK <ms> STREAMS <stream>… <'>'>…`, rebuilt only
-   * when the active partitions change (a read per few entries is the common case at low rates).
+   * Whether a read starts now, and of which streams (COUNT in plannedCount). A stream's room is
+   * `prefetch` minus the entries held in it — its pending entries in Redis, those whose XACK is
+   * still out included, so no stream ever has more than `prefetch` entries pending here.
+   * Entries whose XACK is queued, not written, do not count: readLoop writes those XACKs just
+   * before the read on the same connection, so Redis applies them first. (Should such an XACK
+   * fail while the read succeeds — Redis refuses both alike, NOGROUP, a closed connection — its
+   * entries stay pending beyond `prefetch` until retried.)
+   *
+   * Low watermark: a stream is read once at least half of `prefetch` is free in it, so reads
+   * are not one entry at a time. FULL_READ when every stream is (the blocking read of all the
+   * active streams); else PARTIAL_READ — a non-blocking read of those streams only — when a
+   * lane none of whose streams is fuller than that may have a backlog in Redis (one of its
+   * streams in `backlogs`): a stream kept full by a lane the scheduler drains slowly must not stop
+   * the others being read (their lanes would run dry and the slow lane alone be ready). A lane
+   * with a full stream holds enough to stay ready: reads are not split for it (several partitions
+   * of one lane keep being read together). Else NO_READ: new entries of drained streams are read
+   * with the next full read, as are those of every stream when one is full (see the class
+   * comment).
    */
-  private readArguments(active: readonly PartitionState[], count: number): (string | number)[] {
+  private planRead(): ReadPlan {
+    const { prefetch, readWatermark, acks } = this;
+    let least = Infinity;
+    let fullLanes = 0;
+    for (const part of this.partitions) {
+      if (part.status !== 'active') continue;
+      for (const lane of part.laneList) {
+        const room = prefetch - part.heldIn(lane) + acks.queued(part.streams[lane]);
+        if (room < readWatermark) fullLanes |= LANE_BIT[lane];
+        else if (room < least) least = room;
+      }
+    }
+    this.plannedCount = least;
+    if (least === Infinity) return NO_READ;
+    if (fullLanes === 0) return FULL_READ;
+    // A lane with no full stream: each of its streams has room.
+    for (const { part, bit } of this.backlogs.values())
+      if ((fullLanes & bit) === 0 && part.status === 'active') return PARTIAL_READ;
+    return NO_READ;
+  }
+
+  /**
+   * `GROUP <group> <consumer> COUNT <count> STREAMS <stream>… <'>'>…` of the streams with room
+   * (see planRead), without BLOCK: a stream that filled up meanwhile cannot wait on it.
+   */
+  private partialRead(active: readonly PartitionState[], count: number): ReadArguments {
+    const { prefetch, readWatermark, acks } = this;
+    const { options } = this.context;
+    const parts: PartitionState[] = [];
+    const streams: string[] = [];
+    for (const part of active) {
+      for (const lane of part.laneList) {
+        const stream = part.streams[lane];
+        if (prefetch - part.heldIn(lane) + acks.queued(stream) < readWatermark) continue;
+        streams.push(stream);
+        if (parts[parts.length - 1] !== part) parts.push(part);
+      }
+    }
+    const args = ['GROUP', options.group, options.consumer, 'COUNT', count, 'STREAMS', ...streams];
+    return { parts, streams, args: [...args, ...streams.map(() => '>')] };
+  }
+
+  /**
+   * `GROUP <group> <consumer> COUNT <count> BLOCK <ms> STREAMS <stream>… <'>'>…` of all the
+   * active streams, rebuilt only when the active partitions change (a read per few entries is
+   * the common case at low rates).
+   */
+  private readArguments(active: readonly PartitionState[], count: number): ReadArguments {
     const cached = this.readArgs;
     if (
       !cached ||
@@ -288,8 +381,14 @@ export class StreamsSubscription {
     ) {
       const { options, timing } = this.context;
       const streams = active.flatMap((part) => part.streamList);
+      // Streams of partitions active anew may have backlogs.
+      this.backlogs.clear();
+      for (const part of active)
+        for (const lane of part.laneList)
+          this.backlogs.set(part.streams[lane], { part, bit: LANE_BIT[lane] });
       this.readArgs = {
         active,
+        streams,
         args: [
           'GROUP',
           options.group,
@@ -304,47 +403,30 @@ export class StreamsSubscription {
         ],
       };
     }
-    const { args } = this.readArgs!;
-    args[COUNT_ARGUMENT] = count;
-    return args;
-  }
-
-  /**
-   * How many more entries a read may take from each stream (COUNT): `prefetch` minus the
-   * entries held in the fullest stream read — its pending entries in Redis, those whose XACK is
-   * still out included, so no stream ever has more than `prefetch` entries pending here. Entries
-   * whose XACK is queued, not written, do not count: readLoop writes those XACKs just before the
-   * read on the same connection, so Redis applies them first. (Should such an XACK fail while
-   * the read succeeds — Redis refuses both alike, NOGROUP, a closed connection — its entries stay
-   * pending beyond `prefetch` until retried.)
-   */
-  private readRoom(): number {
-    let most = 0;
-    for (const part of this.partitions) {
-      if (part.status !== 'active') continue;
-      for (const lane of part.laneList) {
-        most = Math.max(most, part.heldIn(lane) - this.acks.queued(part.streams[lane]));
-      }
-    }
-    return this.prefetch - most;
+    const read = this.readArgs!;
+    read.args[COUNT_ARGUMENT] = count;
+    return { parts: active, streams: read.streams, args: read.args };
   }
 
   /** Wakes the waiting reader once a read would start (checked once per dispatch, not per entry). */
   private wakeReaderIfRoom(): void {
     const wake = this.wakeReader;
-    if (wake && this.readRoom() >= this.readWatermark) {
+    if (wake && this.planRead() !== NO_READ) {
       this.wakeReader = undefined;
       wake();
     }
   }
 
-  private accept(reply: unknown): void {
+  /** Holds the entries read; a stream that returned `count` of them may have more (backlogs). */
+  private accept(reply: unknown, count: number): void {
     if (!Array.isArray(reply)) return;
     for (const item of reply) {
       if (!Array.isArray(item)) continue;
       const stream = String(item[0]);
       const part = this.ownership.partitionOf(stream);
       const lane = part?.laneOfStream(stream);
+      if (part && lane && Array.isArray(item[1]) && item[1].length >= count)
+        this.backlogs.set(stream, { part, bit: LANE_BIT[lane] });
       // Entries of a partition we are giving up are held, never started: its drain hands them
       // over (delivery counts given back) and the next owner adopts them.
       if (!part || !lane || (part.status !== 'active' && part.status !== 'draining')) continue;

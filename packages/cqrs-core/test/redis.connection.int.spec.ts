@@ -1,30 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { freePort } from '@causeway/testkit';
+import { freePort, RedisServerProcess } from '@causeway/testkit';
 import { redisConnection } from '../src/redis';
 
 // redisConnection against a real redis-server that requires a password (started here: the
 // shared test Redis has none).
 describe('redisConnection with a password', () => {
+  let server: RedisServerProcess;
   let port: number;
-  let child: ChildProcess;
 
   beforeAll(async () => {
     port = await freePort();
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--requirepass', 'right-pw'],
-      { stdio: 'ignore' },
-    );
-    const deadline = Date.now() + 10_000;
-    while (!(await listening(port))) {
-      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    server = new RedisServerProcess(port, ['--requirepass', 'right-pw']);
+    await server.start();
   });
-  afterAll(() => {
-    child.kill('SIGKILL');
-  });
+  afterAll(() => server.remove());
 
   it('says the password was refused, not that the server is unreachable', async () => {
     const connection = redisConnection({
@@ -50,14 +38,3 @@ describe('redisConnection with a password', () => {
     }
   });
 });
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

@@ -1,9 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { freePort, testNamespace } from '@causeway/testkit';
+import { freePort, RedisServerProcess, testNamespace } from '@causeway/testkit';
 import { Registry } from 'prom-client';
 import {
   type Delivery,
@@ -30,69 +25,17 @@ import {
   describeTransportConformance,
 } from '../src/testing';
 
-/**
+/*
  * The conformance suite against a real Redis. It needs a broker it may restart, with
  * persistence (the shared test Redis has none on purpose): this file starts its own
  * redis-server with AOF fsynced on every write, and restartBroker kills it (SIGKILL: only what
  * was fsynced survives) and starts it again on the same port.
  */
-class RedisProcess {
-  private child: ChildProcess | undefined;
-  readonly dir = mkdtempSync(path.join(tmpdir(), 'causeway-redis-streams-'));
 
-  constructor(readonly port: number) {}
+/** Persistence: AOF fsynced on every write, so a SIGKILL loses nothing acknowledged. */
+const DURABLE = ['--appendonly', 'yes', '--appendfsync', 'always'];
 
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--appendonly', 'yes'];
-    args.push('--appendfsync', 'always', '--save', '', '--dir', this.dir, '--logfile', 'redis.log');
-    this.child = spawn('redis-server', args, { stdio: 'ignore' });
-    const deadline = Date.now() + 10_000;
-    while (!(await pong(this.port))) {
-      if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not answer`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    await exited;
-  }
-
-  async restart(): Promise<void> {
-    await this.stop('SIGKILL');
-    await this.start();
-  }
-
-  async remove(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** True when the server answers PING with PONG (not LOADING, not refused). */
-function pong(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
-const servers: RedisProcess[] = [];
+const servers: RedisServerProcess[] = [];
 
 afterAll(async () => {
   await Promise.all(servers.map((server) => server.remove()));
@@ -111,7 +54,7 @@ function describeOnLayout(
     name,
     features,
     async ({ serializer, onPoison, maxMessageBytes }) => {
-      const redis = new RedisProcess(await freePort());
+      const redis = new RedisServerProcess(await freePort(), DURABLE);
       servers.push(redis);
       await redis.start();
       const { keyPrefix } = testNamespace('streams');
@@ -324,7 +267,7 @@ describe('redis-streams partition ownership', () => {
   });
 
   it('survives dropped connections: every message handled, per key in order', async () => {
-    const own = new RedisProcess(await freePort());
+    const own = new RedisServerProcess(await freePort(), DURABLE);
     await own.start();
     const admin = redisConnection({ url: own.url });
     const client = redisConnection({ url: own.url, maxReconnectDelayMs: 50 });
@@ -530,7 +473,7 @@ describe('redis-streams partition ownership', () => {
       await Promise.all([a.close(), b.close()]);
     });
     it('counts no delivery for entries whose read reply was lost with the connection', async () => {
-      const own = new RedisProcess(await freePort());
+      const own = new RedisServerProcess(await freePort(), DURABLE);
       await own.start();
       const admin = redisConnection({ url: own.url });
       const client = redisConnection({ url: own.url, maxReconnectDelayMs: 50 });

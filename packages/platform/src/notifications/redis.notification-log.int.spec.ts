@@ -1,62 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { connect } from 'node:net';
-import { freePort } from '@causeway/testkit';
+import { freePort, RedisServerProcess } from '@causeway/testkit';
 import Redis from 'ioredis';
 import { testNotification } from './notification-log.conformance';
 import { type LoggedNotification } from './notification-log.port';
 import { RedisNotificationLog } from './redis.notification-log';
 
-/**
+/*
  * A follower must stop when told to even if its Redis went away after it connected: ioredis then
  * waits to reconnect with the follower's XREAD queued, and `disconnect()` in that state settles
  * no queued command (the sse-gateway once hung on SIGTERM for its whole shutdown timeout). This
  * file starts its own redis-server (the shared one must stay up) and kills it.
  */
-class RedisProcess {
-  private child: ChildProcess | undefined;
-
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', ''];
-    args.push('--appendonly', 'no', '--logfile', '');
-    this.child = spawn('redis-server', args, { stdio: 'ignore' });
-    const deadline = Date.now() + 10_000;
-    while (!(await pong(this.port))) {
-      if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not answer`);
-      await delay(20);
-    }
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-/** True when the server answers PING with PONG. */
-function pong(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -81,12 +34,12 @@ async function within(promise: Promise<unknown>, ms: number): Promise<'settled' 
 }
 
 describe('RedisNotificationLog follower when its Redis goes away', () => {
-  let server: RedisProcess;
+  let server: RedisServerProcess;
   let client: Redis;
   let log: RedisNotificationLog;
 
   beforeEach(async () => {
-    server = new RedisProcess(await freePort());
+    server = new RedisServerProcess(await freePort());
     await server.start();
     // Like the apps' client, but reconnecting only after 10 s: when the test stops the follower,
     // its reader is certainly waiting to reconnect with its XREAD queued.
@@ -109,7 +62,7 @@ describe('RedisNotificationLog follower when its Redis goes away', () => {
   afterEach(async () => {
     await log.close();
     client.disconnect();
-    await server.stop();
+    await server.remove();
   });
 
   /** Starts a follower, proves it reads, then kills Redis while its XREAD blocks. */
@@ -125,7 +78,7 @@ describe('RedisNotificationLog follower when its Redis goes away', () => {
     }
     // Its next XREAD is blocking now; Redis dies under it.
     await delay(100);
-    await server.stop();
+    await server.stop('SIGKILL');
     // The shared client sees the close as the reader does; give both time to start waiting.
     while (client.status !== 'reconnecting') {
       if (Date.now() > deadline + 5_000) throw new Error(`the client is ${client.status}`);

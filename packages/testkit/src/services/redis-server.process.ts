@@ -1,0 +1,79 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * A redis-server of a test's own, for tests that kill, restart or reconfigure their server
+ * (the shared test Redis must stay up). Runs Debian's `redis-server` (installed by the test
+ * command) on 127.0.0.1:`port` with a data directory of its own and no snapshots; `args` adds
+ * options, e.g. `['--appendonly', 'yes', '--appendfsync', 'always']` or `['--requirepass', pw]`.
+ */
+export class RedisServerProcess {
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'causeway-redis-'));
+  private child: ChildProcess | undefined;
+
+  constructor(
+    readonly port: number,
+    private readonly args: readonly string[] = [],
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts it and resolves once it answers (PONG, or NOAUTH with a password). */
+  async start(): Promise<void> {
+    this.child = spawn(
+      'redis-server',
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', ''],
+        ...['--dir', this.dir, '--logfile', 'redis.log', ...this.args],
+      ],
+      { stdio: 'ignore' },
+    );
+    const deadline = Date.now() + 10_000;
+    while (!(await answers(this.port))) {
+      if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not answer`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Stops it (SIGKILL: only what was fsynced survives) and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** Killed and started again on the same port and data directory. */
+  async restart(): Promise<void> {
+    await this.stop('SIGKILL');
+    await this.start();
+  }
+
+  /** Stops it and deletes its data directory. */
+  async remove(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** True when the server answers PING (PONG; NOAUTH when it wants a password), not LOADING. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (data) => done(/^(\+PONG|-NOAUTH)/.test(data.toString())));
+  });
+}

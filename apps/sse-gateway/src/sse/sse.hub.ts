@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { isAddressedTo, type Notification } from '@causeway/contracts';
 import {
@@ -96,7 +97,10 @@ export class SseHub {
         this.options.logger?.warn(
           `notification log unreachable (${(error as Error).message}); retrying in ${delay} ms`,
         );
-        await pause(delay, this.abort.signal);
+        // A stop does not wait out the retry delay.
+        await sleep(delay, undefined, { signal: this.abort.signal, ref: false }).catch(
+          () => undefined,
+        );
       }
     }
     if (this.abort.signal.aborted) return;
@@ -408,21 +412,6 @@ export class SseHub {
     this.options.metrics?.connections.dec();
     for (const listener of this.options.listeners ?? []) listener.closed(connection, reason);
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts (a stop does not wait out a retry delay). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Adds `connection` to `seen`; true if it was not there yet. */

@@ -8,3 +8,4 @@ export * from './outbox/lease.port';
 export * from './outbox/in-memory.lease';
 export * from './outbox/redis.lease';
 export * from './outbox/forwarder.supervisor';
+export { trainerSettings } from './config/trainer-service.config';

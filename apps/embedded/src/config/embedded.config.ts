@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { trainerSettings } from '@causeway/trainer-service';
 import { z } from 'zod';
 
 const secret = (bytes: number) => randomBytes(bytes).toString('base64url');
@@ -23,16 +24,7 @@ export const embeddedConfiguration = z.object({
     .default(() => secret(24)),
   /** POST /api/dev/tokens mints a token for any user name: the demo page signs in with it. */
   DEV_TOKENS: setting.boolean(true),
-  TRAINER_SPEED: z.coerce
-    .number({ message: 'must be a positive number' })
-    .positive('must be a positive number')
-    .default(100),
-  /** Snapshot a trainer every this many events; 0 disables snapshots. */
-  SNAPSHOT_EVERY: z.coerce
-    .number({ message: 'must be a non-negative integer' })
-    .int('must be a non-negative integer')
-    .min(0, 'must not be negative')
-    .default(50),
+  ...trainerSettings,
   RATE_LIMIT_POINTS: setting.positiveInt(100),
   RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
   HISTORY_SIZE: setting.positiveInt(500),

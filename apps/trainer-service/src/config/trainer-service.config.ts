@@ -7,15 +7,8 @@ import {
 } from '@causeway/platform';
 import { z } from 'zod';
 
-/** Every setting of trainer-service, validated once at start-up. */
-export const trainerServiceConfiguration = z.object({
-  ...serviceSettings,
-  ...messagingSettings,
-  PORT: setting.port(3001),
-  REDIS_URL: setting.redisUrl(),
-  ...connectionSettings.redis,
-  MONGODB_URI: setting.mongoUri(),
-  ...connectionSettings.mongodb,
+/** The trainer's own settings, shared with the embedded mode. */
+export const trainerSettings = {
   /** Trainer speed, units per second. */
   TRAINER_SPEED: z.coerce
     .number({ message: 'must be a positive number' })
@@ -27,6 +20,18 @@ export const trainerServiceConfiguration = z.object({
     .int('must be a non-negative integer')
     .min(0, 'must not be negative')
     .default(50),
+};
+
+/** Every setting of trainer-service, validated once at start-up. */
+export const trainerServiceConfiguration = z.object({
+  ...serviceSettings,
+  ...messagingSettings,
+  PORT: setting.port(3001),
+  REDIS_URL: setting.redisUrl(),
+  ...connectionSettings.redis,
+  MONGODB_URI: setting.mongoUri(),
+  ...connectionSettings.mongodb,
+  ...trainerSettings,
   /** Lease of the outbox forwarder: another instance takes over this long after the holder died. */
   FORWARDER_LEASE_MS: setting.milliseconds(5_000).refine((ms) => ms >= 300, 'must be at least 300'),
   /**

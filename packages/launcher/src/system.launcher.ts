@@ -101,6 +101,8 @@ function start(instance: Instance, options: LaunchOptions): RunningInstance {
         HOME: process.env.HOME ?? '',
         ...appSettingsOf(options.environment ?? {}),
         ...instance.env,
+        // The app stops by itself if this process dies without stopping it (SIGKILL, a crash).
+        SUPERVISOR_PID: String(process.pid),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -74,6 +74,8 @@ describe('launchSystem', () => {
       HEARTBEAT_MS: '1000',
       LOG_LEVEL: 'warn',
       PORT: String(port),
+      // The app stops by itself when the launcher dies without stopping it.
+      SUPERVISOR_PID: String(process.pid),
     });
     expect(env.AWS_SECRET_ACCESS_KEY).toBeUndefined();
   });

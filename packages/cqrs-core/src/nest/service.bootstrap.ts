@@ -24,6 +24,16 @@ export interface ServiceBootstrap<S extends z.ZodType> {
 }
 
 /**
+ * The environment variable a supervisor (the launcher) sets to its own pid: the app then stops
+ * as on SIGTERM once no process has that pid any more, so apps do not outlive a supervisor
+ * that was killed without passing a signal on (SIGKILL, a crash).
+ */
+export const SUPERVISOR_PID = 'SUPERVISOR_PID';
+
+/** How often the app looks for its supervisor. */
+const SUPERVISOR_CHECK_MS = 1_000;
+
+/**
  * Starts a Causeway service: validates the configuration first (a bad setting ends the process
  * with exit code 1 and a JSON log line naming it), then creates the Nest app with JSON logging
  * and shutdown hooks, and listens. A failure to start (a module's init, a port in use) is one
@@ -42,6 +52,11 @@ export async function bootstrapService<S extends z.ZodType>(
     }
     throw error;
   }
+  const supervisor = supervisorPid(spec.env ?? process.env);
+  if (supervisor instanceof ConfigurationError) {
+    fatal(spec.service, supervisor.message, { issues: supervisor.issues });
+    process.exit(1);
+  }
   const { port, host } = spec.listen(config);
   let app: INestApplication | undefined;
   try {
@@ -53,7 +68,8 @@ export async function bootstrapService<S extends z.ZodType>(
     await spec.setup?.(app, config);
     await app.listen(port, host);
     logger.log(`${spec.service} listening on http://${host}:${port}`);
-    stopOnSignals(app, logger, spec.shutdownTimeoutMs?.(config) ?? 10_000);
+    const stop = stopOnSignals(app, logger, spec.shutdownTimeoutMs?.(config) ?? 10_000);
+    if (supervisor !== undefined) watchSupervisor(supervisor, stop);
     return app;
   } catch (error) {
     app?.flushLogs();
@@ -91,12 +107,16 @@ function fatal(service: string, msg: string, extra: Record<string, unknown>): vo
  * SIGTERM / SIGINT close the app (Nest shutdown hooks run: consumers stop, connections close)
  * and exit 0. If closing takes longer than the timeout the process exits 1 instead of hanging.
  */
-function stopOnSignals(app: INestApplication, logger: Logger, timeoutMs: number): void {
+function stopOnSignals(
+  app: INestApplication,
+  logger: Logger,
+  timeoutMs: number,
+): (why: string) => void {
   let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
-    logger.log(`${signal} received; shutting down`);
+    logger.log(`${why}; shutting down`);
     const timer = setTimeout(() => {
       logger.error(`shutdown did not finish within ${timeoutMs} ms; exiting`);
       process.exit(1);
@@ -110,6 +130,45 @@ function stopOnSignals(app: INestApplication, logger: Logger, timeoutMs: number)
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.once('SIGTERM', () => stop('SIGTERM received'));
+  process.once('SIGINT', () => stop('SIGINT received'));
+  return stop;
+}
+
+/** SUPERVISOR_PID as a pid, undefined when unset, or the error naming it. */
+function supervisorPid(env: NodeJS.ProcessEnv): number | undefined | ConfigurationError {
+  const value = env[SUPERVISOR_PID];
+  if (value === undefined || value === '') return undefined;
+  const pid = Number(value);
+  if (Number.isSafeInteger(pid) && pid > 1 && String(pid) === value.trim()) return pid;
+  return new ConfigurationError([
+    {
+      setting: SUPERVISOR_PID,
+      problem: `expected the pid of the supervising process (an integer above 1), got ${JSON.stringify(value)}`,
+    },
+  ]);
+}
+
+/** Stops the app once the supervisor's pid is gone (checked every second, not keeping the process alive). */
+function watchSupervisor(pid: number, stop: (why: string) => void): void {
+  const timer = setInterval(() => {
+    if (alive(pid)) return;
+    clearInterval(timer);
+    // Its pipes may have gone with it: writing must not end the shutdown early.
+    process.stdout.on('error', () => undefined);
+    process.stderr.on('error', () => undefined);
+    stop(`supervisor (pid ${pid}) gone`);
+  }, SUPERVISOR_CHECK_MS);
+  timer.unref();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the pid exists but belongs to someone else, e.g. reused: treat as alive rather
+    // than stop on a guess.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

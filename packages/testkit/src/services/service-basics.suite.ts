@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { SERVER_ENV, serverAddress, type ServerName } from '../servers/server.catalog';
 import { removeNamespaceData } from '../names/namespace.cleanup';
 import { testNamespace } from '../names/test-namespace';
@@ -191,6 +192,46 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         expect(refused.stderr()).toContain(`${setting}: is required`);
       },
     );
+
+    it('stops by itself once the supervisor named by SUPERVISOR_PID is gone', async () => {
+      // A stand-in for the launcher, killed the way that passes no signal on to its apps.
+      const supervisor = spawn(process.execPath, ['-e', 'setInterval(() => undefined, 1000)'], {
+        stdio: 'ignore',
+      });
+      const supervisorExited = new Promise((resolve) => supervisor.once('exit', resolve));
+      const supervised = await startServiceProcess({
+        appDir: spec.appDir,
+        env: { ...serverEnv(), SUPERVISOR_PID: String(supervisor.pid) },
+      });
+      try {
+        // Alive while the supervisor is.
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        expect((await fetch(`${supervised.url}/health/live`)).status).toBe(200);
+        supervisor.kill('SIGKILL');
+        await supervisorExited;
+        const code = await Promise.race([
+          supervised.exited,
+          new Promise((resolve) => setTimeout(() => resolve('still running'), 15_000)),
+        ]);
+        expect(code).toBe(0);
+        expect(supervised.stdoutLines().join('\n')).toContain(
+          `supervisor (pid ${supervisor.pid}) gone; shutting down`,
+        );
+      } finally {
+        supervisor.kill('SIGKILL');
+        await supervised.stop('SIGKILL');
+      }
+    });
+
+    it('refuses a malformed SUPERVISOR_PID, naming it', async () => {
+      const refused = await startServiceProcess({
+        appDir: spec.appDir,
+        env: { ...serverEnv(), SUPERVISOR_PID: 'launcher' },
+        waitFor: 'spawn',
+      });
+      expect(await refused.exited).toBe(1);
+      expect(refused.stderr()).toContain('SUPERVISOR_PID: expected the pid');
+    });
 
     it('refuses a malformed PORT, naming it', async () => {
       const refused = await startServiceProcess({

@@ -14,22 +14,35 @@ export class HandlerTimeoutError extends Error {
 
 /**
  * Fails a delivery whose handler takes longer than `timeoutMs` (S0-9: events 10 s, commands
- * 30 s; pass a function to choose per delivery). Hazard: JavaScript cannot stop the late handler; it keeps running and its effects may
- * still land, so handlers must be idempotent (they must be anyway: delivery is at least once).
+ * 30 s; pass a function to choose per delivery), and aborts the delivery's `signal` with the
+ * same HandlerTimeoutError so a handler that passes the signal on stops its work. The signal
+ * also follows a `signal` the delivery already carried (an outer timeout). Hazard: JavaScript
+ * cannot stop a handler that ignores the signal; it keeps running and its effects may still
+ * land, so handlers must be idempotent (they must be anyway: delivery is at least once).
  */
 export function timeout(timeoutMs: number | ((delivery: Delivery) => number) = 10_000): Middleware {
   return (next, info) => async (delivery) => {
     const ms = typeof timeoutMs === 'number' ? timeoutMs : timeoutMs(delivery);
+    const controller = new AbortController();
+    const outer = delivery.signal;
+    const follow = () => controller.abort(outer?.reason);
+    if (outer?.aborted) follow();
+    else outer?.addEventListener('abort', follow, { once: true });
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        next(delivery),
+        next({ ...delivery, signal: controller.signal }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new HandlerTimeoutError(info.name, ms)), ms);
+          timer = setTimeout(() => {
+            const error = new HandlerTimeoutError(info.name, ms);
+            controller.abort(error);
+            reject(error);
+          }, ms);
         }),
       ]);
     } finally {
       clearTimeout(timer);
+      outer?.removeEventListener('abort', follow);
     }
   };
 }

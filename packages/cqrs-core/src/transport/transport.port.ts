@@ -29,6 +29,14 @@ export interface Delivery {
   readonly position: string;
   /** The consumer group the delivery belongs to. */
   readonly group: string;
+  /**
+   * Aborted when the handler should give up, its `reason` saying why: the `timeout` middleware
+   * aborts it (with a HandlerTimeoutError) when the handler's time is up. Pass it on to what
+   * the handler awaits (`fetch(url, { signal })`, a driver call, `setTimeout` from
+   * node:timers/promises) so a timed-out attempt stops instead of running on beside its retry.
+   * Transports leave it unset; without the middleware it is undefined.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**

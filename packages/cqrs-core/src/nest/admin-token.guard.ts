@@ -21,7 +21,7 @@ export class AdminTokenGuard implements CanActivate {
     const header =
       context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>().headers
         .authorization ?? '';
-    const match = /^Bearer (.+)$/.exec(header);
+    const match = /^Bearer +(.+)$/i.exec(header);
     const given = createHash('sha256')
       .update(match?.[1] ?? '')
       .digest();

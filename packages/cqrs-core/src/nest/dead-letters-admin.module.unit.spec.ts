@@ -75,6 +75,15 @@ describe('/admin/dead-letters', () => {
     },
   );
 
+  it('takes the auth scheme in any case, as RFC 9110 says (bearer, BEARER)', async () => {
+    for (const scheme of ['bearer', 'BEARER']) {
+      const response = await request(app.getHttpServer())
+        .get('/admin/dead-letters/stats')
+        .set({ Authorization: `${scheme} ${TOKEN}` });
+      expect(response.status).toBe(200);
+    }
+  });
+
   it('lists with filters and counts per topic and reason', async () => {
     const list = await request(app.getHttpServer())
       .get('/admin/dead-letters?topic=events.Moved')

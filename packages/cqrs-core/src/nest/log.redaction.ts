@@ -30,6 +30,22 @@ export function redactTarget(target: string | undefined): string | undefined {
   return `${target.slice(0, query)}?${parameters.join('&')}`;
 }
 
+/**
+ * A parsed query (Express's `req.query`, as request loggers print it) with the value of every
+ * credential parameter replaced, at any depth (`?a[token]=…`) and whatever the case of its
+ * name; a copy, the request keeps its own. Anything that is not an object is returned as it is.
+ */
+export function redactQuery(query: unknown): unknown {
+  if (Array.isArray(query)) return query.map(redactQuery);
+  if (query === null || typeof query !== 'object') return query;
+  return Object.fromEntries(
+    Object.entries(query).map(([name, value]) => [
+      name,
+      CREDENTIAL_PARAMETERS.test(name) ? REDACTED : redactQuery(value),
+    ]),
+  );
+}
+
 /** The path of a request target, without its query string: what an error document names. */
 export function pathOf(target: string | undefined): string | undefined {
   if (target === undefined) return undefined;

@@ -1,4 +1,4 @@
-import { pathOf, redactTarget } from './log.redaction';
+import { pathOf, redactQuery, redactTarget } from './log.redaction';
 
 describe('redactTarget', () => {
   it('replaces credentials in the query string and keeps everything else', () => {
@@ -27,5 +27,33 @@ describe('pathOf', () => {
   it('drops the query string', () => {
     expect(pathOf('/events?token=abc')).toBe('/events');
     expect(pathOf('/events')).toBe('/events');
+  });
+});
+
+describe('redactQuery', () => {
+  it('replaces credential values whatever the case of their name, at any depth, and copies', () => {
+    const query = {
+      Token: 'eyJ.a.b',
+      id_token: 'id',
+      PASSWORD: ['p1', 'p2'],
+      filter: { api_key: 'k', page: '2' },
+      list: [{ secret: 's' }, 'plain'],
+      lastEventId: '1-0',
+    };
+    expect(redactQuery(query)).toEqual({
+      Token: '[Redacted]',
+      id_token: '[Redacted]',
+      PASSWORD: '[Redacted]',
+      filter: { api_key: '[Redacted]', page: '2' },
+      list: [{ secret: '[Redacted]' }, 'plain'],
+      lastEventId: '1-0',
+    });
+    // The request keeps its own query.
+    expect(query.Token).toBe('eyJ.a.b');
+  });
+
+  it('returns what is not an object as it came', () => {
+    expect(redactQuery(undefined)).toBeUndefined();
+    expect(redactQuery('token=abc')).toBe('token=abc');
   });
 });

@@ -13,7 +13,7 @@ import { HealthMonitor } from '../health/health.monitor';
 import { type HealthProbe } from '../health/health-probe.port';
 import { ConnectionsLifecycle } from './connections.lifecycle';
 import { HealthController } from './health.controller';
-import { REDACTED_LOG_PATHS, redactTarget } from './log.redaction';
+import { REDACTED_LOG_PATHS, redactQuery, redactTarget } from './log.redaction';
 import { MetricsController } from './metrics.controller';
 import { ProblemDetailsFilter } from './problem-details.filter';
 import { type ServiceOptions } from './service.options';
@@ -62,8 +62,9 @@ export class CausewayServiceModule {
             // Never log credentials: not in headers, not in the request target, not in a cookie set.
             redact: REDACTED_LOG_PATHS,
             serializers: {
-              req: (req: { url?: string }) => {
+              req: (req: { url?: string; query?: unknown }) => {
                 req.url = redactTarget(req.url);
+                if (req.query !== undefined) req.query = redactQuery(req.query);
                 return req;
               },
             },

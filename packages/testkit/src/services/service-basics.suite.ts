@@ -142,7 +142,9 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
 
     it('answers an unknown path with 404 problem details, never echoing or logging a credential', async () => {
       const secret = `secret-${ns.id}`;
-      const response = await fetch(`${service.url}/no-such-path?token=${secret}&page=2`);
+      const response = await fetch(
+        `${service.url}/no-such-path?token=${secret}&page=2&Access_Token=${secret}&id_token=${secret}`,
+      );
       expect(response.status).toBe(404);
       expect(response.headers.get('content-type')).toContain('application/problem+json');
       const body = (await response.json()) as Record<string, unknown>;
@@ -155,7 +157,7 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         line = service.stdoutLines().find((l) => l.includes('/no-such-path'));
         if (!line) await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      expect(line).toContain('token=[Redacted]&page=2');
+      expect(line).toContain('token=[Redacted]&page=2&Access_Token=[Redacted]&id_token=[Redacted]');
       expect(service.stdoutLines().join('\n')).not.toContain(secret);
     });
 

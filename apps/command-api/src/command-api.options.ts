@@ -1,5 +1,6 @@
 import { type CommandStatusStore, type TokenService } from '@causeway/platform';
 import { type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { type TrustedProxies } from './auth/trusted.proxies';
 import { type IdempotencyStore } from './idempotency/idempotency-store.port';
 
 /** The ports and settings of the command API feature module. */
@@ -12,6 +13,11 @@ export interface CommandApiOptions {
   idempotency: IdempotencyStore;
   /** Requests per caller (user id; client IP when unauthenticated). */
   rateLimiter: RateLimiterAbstract;
+  /**
+   * Proxies whose X-Forwarded-For names the client an unauthenticated request is rate limited
+   * as. Default: none — the connection's peer (Express's `request.ip` on its routes).
+   */
+  trustedProxies?: TrustedProxies;
   /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */
   devTokens: boolean;
   /** Largest accepted request body. Default 16 KiB. */

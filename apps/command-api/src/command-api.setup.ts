@@ -2,6 +2,7 @@ import { type Server } from 'node:http';
 import { type INestApplication, Logger } from '@nestjs/common';
 import { SwaggerModule } from '@nestjs/swagger';
 import { DEFAULT_MAX_BODY_BYTES, type CommandApiOptions } from './command-api.options';
+import { bodyEndpointOf, OTHER_ENDPOINT } from './http/body.endpoints';
 import { commandApiBodyReader } from './http/command-api.body';
 import { type BodyStep, commandRoute, CommandsListener } from './http/commands.listener';
 import { CommandApiMetrics } from './metrics/command-api.metrics';
@@ -9,14 +10,11 @@ import { commandApiOpenApi } from './openapi/openapi.document';
 import { TrainersController } from './rest/trainers.controller';
 import { RpcController } from './rpc/rpc.controller';
 
-/** The paths whose bodies command-api reads itself. */
-const BODY_PATHS = ['/rpc', '/trainer.Move', '/api/trainers', '/api/dev/tokens'];
-
 /**
  * What CommandApiModule cannot do from inside a module; call it after NestFactory.create and
  * before `listen`/`init` (in the standalone app and in the embedded one):
- * - mounts command-api's body reader on its paths, ahead of Nest's body parsers, so that an
- *   oversized body is a 413 and a non-JSON one a 415 problem document;
+ * - mounts command-api's body reader on its endpoints (`bodyEndpointOf`), ahead of Nest's body
+ *   parsers, so that an oversized body is a 413 and a non-JSON one a 415 problem document;
  * - serves the OpenAPI document at /docs (Swagger UI) and /docs-json;
  * - puts the command endpoints in front of Express (`CommandsListener`), logging one access
  *   line per request there when `accessLog` is set (pino-http does not see them). Express
@@ -35,9 +33,15 @@ export function setupCommandApi(
   const reader = commandApiBodyReader({
     maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onRefused: (request, outcome) =>
-      metrics.count(`${request.method} ${request.baseUrl ?? ''}`, outcome),
+      metrics.count(bodyEndpointOf(request.method, request.originalUrl) ?? OTHER_ENDPOINT, outcome),
   });
-  for (const path of BODY_PATHS) app.use(path, reader);
+  // Only for the methods and paths a controller serves: anything else (PROPFIND /rpc, GET
+  // /api/trainers/x/move) goes on to Nest's 404 instead of a 415 or 413 from here.
+  app.use((...[request, response, next]: Parameters<BodyStep>) =>
+    bodyEndpointOf(request.method, request.originalUrl) === undefined
+      ? next()
+      : reader(request, response, next),
+  );
   if (!options.commandsThroughExpress) commandsInFront(app, reader, options.accessLog);
 
   const docsPath = options.docsPath ?? 'docs';

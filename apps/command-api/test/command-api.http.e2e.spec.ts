@@ -329,6 +329,43 @@ describe('command-api over HTTP', () => {
     expect(rpcOther.body.error.code).toBe(-32004);
   });
 
+  it('GET /api/commands/{id} answers 422 naming commandId for a malformed id, as -32602 does', async () => {
+    const token = await tokenOf(unique('giovanni'));
+    const bad = await call('GET', `${api.url}/api/commands/not-a-uuid`, { token });
+    expect(bad.status).toBe(422);
+    expect(bad.headers.get('content-type')).toContain('application/problem+json');
+    expect(bad.body).toMatchObject({
+      status: 422,
+      errors: [{ field: 'commandId', message: 'must be a UUID' }],
+      instance: '/api/commands/not-a-uuid',
+    });
+    const rpc = await call('POST', `${api.url}/rpc`, {
+      token,
+      body: { jsonrpc: '2.0', id: 1, method: 'command.status', params: { commandId: 'x' } },
+    });
+    expect(rpc.body.error).toMatchObject({
+      code: -32602,
+      data: { errors: [{ field: 'commandId', message: 'must be a UUID' }] },
+    });
+  });
+
+  it('never echoes more than a bounded prefix of an oversized path parameter', async () => {
+    const owner = unique('surge');
+    const token = await tokenOf(owner);
+    const long = (c: string) => c.repeat(5_000);
+    const answers = [
+      await call('GET', `${api.url}/api/commands/${long('c')}`, { token }),
+      await call('POST', `${api.url}/api/trainers/${long('t')}/move`, { token, body: move }),
+      await call('PUT', `${api.url}/api/trainers/${owner}/groups/${long('g')}`, { token }),
+      await call('DELETE', `${api.url}/api/trainers/${long('t')}/groups/g`, { token }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBe(422);
+      expect(answer.headers.get('content-type')).toContain('application/problem+json');
+      expect(JSON.stringify(answer.body)).not.toMatch(/([ctg])\1{300}/);
+    }
+  });
+
   describe('refusals change nothing', () => {
     it('401 without a token or with a bad one, on REST and /rpc, with WWW-Authenticate', async () => {
       const lance = unique('lance');
@@ -530,7 +567,16 @@ describe('command-api over HTTP', () => {
       expect(text.body).toMatchObject({
         status: 415,
         detail: expect.stringContaining('text/plain'),
+        // Like every other problem of command-api: the path, never the query.
+        instance: `/api/trainers/${koga}/move`,
       });
+      expect(large.body.instance).toBe(`/api/trainers/${koga}/move`);
+      const rpcText = await call('POST', `${api.url}/rpc?token=secret`, {
+        token,
+        raw: 'x',
+        headers: { 'Content-Type': 'text/plain' },
+      });
+      expect(rpcText.body).toMatchObject({ status: 415, instance: '/rpc' });
       await expectNothingSentFor(koga);
     });
   });
@@ -691,6 +737,74 @@ describe('command-api over HTTP', () => {
   });
 });
 
+/** The `endpoint` labels of command-api's request counter in /metrics, one per series. */
+async function requestSeries(url: string): Promise<{ endpoint: string; outcome: string }[]> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return [
+    ...text.matchAll(
+      /^causeway_command_api_requests_total\{endpoint="([^"]*)",outcome="([^"]*)"/gm,
+    ),
+  ].map(([, endpoint, outcome]) => ({ endpoint: endpoint!, outcome: outcome! }));
+}
+
+/** Every endpoint label command-api may use (the rpc ones are its method names). */
+const ENDPOINT_LABELS = [
+  'POST /api/trainers/{id}/move',
+  'PUT /api/trainers/{id}/groups/{groupId}',
+  'DELETE /api/trainers/{id}/groups/{groupId}',
+  'GET /api/commands/{id}',
+  'POST /rpc',
+  'POST /trainer.Move',
+  'POST /api/dev/tokens',
+  'other',
+];
+
+describe('command-api metric labels', () => {
+  it('label refusals by route whatever method and spelling the client sends: a bounded set of series', async () => {
+    const randomCase = (text: string) =>
+      [...text].map((c) => (Math.random() < 0.5 ? c.toUpperCase() : c.toLowerCase())).join('');
+    const paths = [
+      '/api/dev/tokens',
+      '/api/trainers/x/move',
+      '/api/trainers/x/groups/g',
+      '/trainer.Move',
+      '/rpc',
+    ];
+    const methods = ['POST', 'PUT', 'DELETE', 'PATCH', 'PROPFIND', 'OPTIONS'];
+    const statuses = new Set<number>();
+    for (let round = 0; round < 20; round++)
+      await Promise.all(
+        paths.flatMap((path) =>
+          methods.map(async (method) => {
+            const answer = await fetch(`${api.url}${randomCase(path)}`, {
+              method,
+              headers: { 'content-type': 'text/plain' },
+              body: 'x',
+            });
+            await answer.arrayBuffer();
+            statuses.add(answer.status);
+          }),
+        ),
+      );
+    expect(statuses.has(415)).toBe(true);
+    const series = await requestSeries(api.url);
+    const endpoints = [...new Set(series.map((s) => s.endpoint))];
+    expect(endpoints.filter((e) => !e.startsWith('rpc ') && !ENDPOINT_LABELS.includes(e))).toEqual(
+      [],
+    );
+    expect(series.filter((s) => s.outcome === 'unsupported-media-type').length).toBeLessThanOrEqual(
+      ENDPOINT_LABELS.length,
+    );
+    // A method the route does not serve is not the body reader's business: no 415 for it.
+    const propfind = await fetch(`${api.url}/API/dev/TOKENS`, {
+      method: 'PROPFIND',
+      headers: { 'content-type': 'text/plain' },
+      body: 'x',
+    });
+    expect(propfind.status).toBe(404);
+  });
+});
+
 describe('command-api with COMMANDS_THROUGH_EXPRESS=true', () => {
   // The command endpoints normally run in front of Express (CommandsListener); this setting
   // puts them back behind it. The same controllers answer: the same codes, the same commands.
@@ -794,7 +908,48 @@ describe('command-api limits', () => {
     }
   });
 
+  it('keys unauthenticated callers behind a trusted proxy (TRUST_PROXY) by the address it forwards, and ignores X-Forwarded-For otherwise', async () => {
+    const octet = () => Math.floor(Math.random() * 250) + 1;
+    const [a, b, spoofed] = [0, 0, 0].map(() => `10.${octet()}.${octet()}.${octet()}`);
+    const anonymous = async (url: string, forwardedFor: string) =>
+      (
+        await call('POST', `${url}/rpc`, {
+          body: {},
+          token: 'not-a-token',
+          headers: { 'X-Forwarded-For': forwardedFor },
+        })
+      ).status;
+    const env = { ...baseEnv, TOPIC_PREFIX: ns.id, RATE_LIMIT_WINDOW_S: '60' };
+    const [proxied, direct] = await Promise.all([
+      startServiceProcess({
+        appDir,
+        env: { ...env, RATE_LIMIT_POINTS: '2', TRUST_PROXY: 'loopback' },
+      }),
+      startServiceProcess({ appDir, env: { ...env, RATE_LIMIT_POINTS: '4' } }),
+    ]);
+    try {
+      // Behind a proxy on loopback: client a's flood of bad tokens does not throttle client b.
+      const flood = [];
+      for (let i = 0; i < 3; i++) flood.push(await anonymous(proxied.url, a!));
+      expect(flood).toEqual([401, 401, 429]);
+      expect(await anonymous(proxied.url, b!)).toBe(401);
+      // What a client wrote itself (the left of the chain) does not get it a fresh bucket.
+      expect(await anonymous(proxied.url, `${spoofed}, ${a}`)).toBe(429);
+      // Without TRUST_PROXY the header is the client's word: ignored, one bucket per address.
+      const spoofs = [];
+      for (let i = 0; i < 5; i++) spoofs.push(await anonymous(direct.url, `10.0.${i}.${octet()}`));
+      expect(spoofs).toEqual([401, 401, 401, 401, 429]);
+    } finally {
+      await Promise.all([proxied.stop('SIGKILL'), direct.stop('SIGKILL')]);
+    }
+  });
+
   it.each([
+    [
+      'TRUST_PROXY',
+      'everyone',
+      'TRUST_PROXY: not an IP address, a CIDR range, loopback, linklocal or uniquelocal: everyone',
+    ],
     ['JWT_SECRET', undefined, 'JWT_SECRET: is required'],
     ['JWT_SECRET', 'short', 'JWT_SECRET: must be at least 32 characters'],
     ['MAX_BODY_BYTES', 'lots', 'MAX_BODY_BYTES: must be a positive integer'],

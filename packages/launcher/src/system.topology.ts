@@ -15,10 +15,22 @@ export interface AppSpec {
    * MONGODB_URI too when that is `mongodb` (it gets MONGODB_URI whenever it is set).
    */
   readModels?: boolean;
+  /**
+   * It sits behind the edge proxy and limits unauthenticated callers by address: it gets
+   * TRUST_PROXY=loopback (the edge connects from loopback and appends the client's address to
+   * X-Forwarded-For), or every client through the edge would share the edge's address.
+   */
+  trustsEdge?: boolean;
 }
 
 export const APPS: readonly AppSpec[] = [
-  { app: 'command-api', basePort: 3000, instances: 1, servers: ['REDIS_URL', 'KAFKA_BROKERS'] },
+  {
+    app: 'command-api',
+    basePort: 3000,
+    instances: 1,
+    servers: ['REDIS_URL', 'KAFKA_BROKERS'],
+    trustsEdge: true,
+  },
   {
     app: 'trainer-service',
     basePort: 3001,
@@ -95,6 +107,7 @@ export function planInstances(
         JWT_SECRET: options.jwtSecret,
         DEV_TOKENS: String(options.devTokens ?? false),
       };
+      if (spec.trustsEdge) env.TRUST_PROXY = 'loopback';
       if (spec.readModels && options.readModelStore) env.READ_MODEL_STORE = options.readModelStore;
       for (const name of serversOf(spec, env)) {
         const value = servers[name];

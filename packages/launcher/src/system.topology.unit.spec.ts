@@ -21,9 +21,12 @@ describe('planInstances', () => {
       ADMIN_TOKEN: 'a-test-admin-token-123',
       JWT_SECRET: JWT,
       DEV_TOKENS: 'false',
+      // Behind the edge proxy (on loopback): the client is the address the edge forwards.
+      TRUST_PROXY: 'loopback',
       REDIS_URL: 'redis://r:1',
       KAFKA_BROKERS: 'k:2',
     });
+    expect(plan.filter((i) => i.env.TRUST_PROXY).map((i) => i.app)).toEqual(['command-api']);
   });
 
   it('scales apps to several instances on distinct ports', () => {

@@ -8,7 +8,9 @@ import { type ApiRequest, header } from '../http/http.types';
 /**
  * The door of every command endpoint: who is calling (Bearer JWT → Caller), and whether they
  * are within their rate. The limit is counted per user id, or per client IP when the token is
- * missing or invalid — so a flood of bad tokens is throttled too (429 before 401). A request
+ * missing or invalid — so a flood of bad tokens is throttled too (429 before 401). Behind a
+ * reverse proxy every client has the proxy's address: set `trustedProxies` (TRUST_PROXY), or
+ * one client's flood throttles every unauthenticated caller. A request
  * costs one point; a JSON-RPC batch costs one per call (see charge).
  */
 @Injectable()
@@ -31,7 +33,7 @@ export class CallerGate {
         refusal = new UnauthenticatedError(error.message);
       }
     }
-    await this.consume(caller ? `user:${caller.userId}` : `ip:${clientIp(request)}`);
+    await this.consume(caller ? `user:${caller.userId}` : `ip:${this.clientAddress(request)}`);
     if (!caller) throw refusal!;
     return caller;
   }
@@ -43,6 +45,15 @@ export class CallerGate {
    */
   async charge(caller: Caller, points: number): Promise<void> {
     if (points > 0) await this.consume(`user:${caller.userId}`, points);
+  }
+
+  /** Behind a trusted proxy (TRUST_PROXY), the address it forwarded; else the peer's. */
+  private clientAddress(request: ApiRequest): string {
+    const proxies = this.options.trustedProxies;
+    const address = proxies
+      ? proxies.clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'])
+      : (request.ip ?? request.socket.remoteAddress);
+    return address ?? 'unknown';
   }
 
   private async consume(key: string, points = 1): Promise<void> {
@@ -57,8 +68,4 @@ export class CallerGate {
       );
     }
   }
-}
-
-function clientIp(request: ApiRequest): string {
-  return request.ip ?? request.socket.remoteAddress ?? 'unknown';
 }

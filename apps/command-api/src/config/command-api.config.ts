@@ -1,6 +1,7 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
 import { authSettings, messagingSettings } from '@causeway/platform';
 import { z } from 'zod';
+import { TrustedProxies } from '../auth/trusted.proxies';
 
 /** Every setting of command-api, validated once at start-up. */
 export const commandApiConfiguration = z.object({
@@ -26,6 +27,22 @@ export const commandApiConfiguration = z.object({
    * front of it: for Express middleware added around command-api (e.g. CORS) that must see them.
    */
   COMMANDS_THROUGH_EXPRESS: setting.boolean(false),
+  /**
+   * Reverse proxies whose X-Forwarded-For names the client (for the rate limit of callers
+   * without a valid token): addresses, CIDR ranges, `loopback`, `linklocal`, `uniquelocal`,
+   * comma-separated. Unset: none, the client is the connection's peer.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((value, context) => {
+      try {
+        return TrustedProxies.parse(value);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** How long GET /api/commands/{id} knows a command, in seconds. */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
 });

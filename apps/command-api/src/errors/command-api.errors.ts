@@ -12,10 +12,15 @@ export abstract class CommandApiError extends Error {
   abstract readonly kind: string;
 }
 
+/** At most `max` characters of client input, for a message; longer input is cut with "…". */
+export function clip(input: string, max = 64): string {
+  return input.length <= max ? input : `${input.slice(0, max)}…`;
+}
+
 export class MalformedJsonError extends CommandApiError {
   readonly kind = 'malformed';
   constructor(readonly reason: string) {
-    super(`the request body is not valid JSON: ${reason}`);
+    super(`the request body is not valid JSON: ${clip(reason, 200)}`);
     this.name = 'MalformedJsonError';
   }
 }
@@ -23,8 +28,9 @@ export class MalformedJsonError extends CommandApiError {
 export class UnsupportedMediaTypeError extends CommandApiError {
   readonly kind = 'unsupported-media-type';
   constructor(readonly contentType: string | undefined) {
+    // The header is client input: a bounded prefix of it at most goes back in the answer.
     super(
-      `Content-Type must be application/json, not ${contentType ? `"${contentType}"` : 'missing'}`,
+      `Content-Type must be application/json, not ${contentType ? `"${clip(contentType)}"` : 'missing'}`,
     );
     this.name = 'UnsupportedMediaTypeError';
   }

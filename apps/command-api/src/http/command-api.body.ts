@@ -1,13 +1,17 @@
 import { BodyTooLargeError, UnsupportedMediaTypeError } from '../errors/command-api.errors';
 import { toProblem } from '../errors/error.mapping';
 import { type ApiRequest, type ApiResponse, header, writeAnswer } from './http.types';
+import { problemInstance } from './problem.instance';
 
 /** Past this many bytes beyond the limit the connection is cut instead of drained. */
 const DRAIN_CAP = 1024 * 1024;
 
 export interface BodyReaderOptions {
   maxBytes: number;
-  /** Called for every request refused here (413, 415), for metrics. */
+  /**
+   * Called for every request refused here (413, 415), for metrics. The request is as the client
+   * sent it: label it from a fixed set (`bodyEndpointOf`), never from its path or method.
+   */
   onRefused?: (request: ApiRequest, outcome: string) => void;
 }
 
@@ -29,7 +33,7 @@ export function commandApiBodyReader(options: BodyReaderOptions) {
       options.onRefused?.(request, answer.outcome);
       writeAnswer(response, {
         status: answer.status,
-        body: answer.problem,
+        body: { ...answer.problem, instance: problemInstance(request) },
         headers: answer.headers,
         contentType: 'application/problem+json',
       });

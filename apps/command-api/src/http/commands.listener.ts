@@ -6,7 +6,7 @@ import { type ApiRequest, type ApiResponse } from './http.types';
 export interface CommandRoute {
   /** The path parameters when `path` (without the query) is this route's, else undefined. */
   match(path: string): Record<string, string> | undefined;
-  /** The body reader's mount path in Express (`request.baseUrl`, for its metrics). */
+  /** What Express would give as `request.baseUrl` (the route's mount path). */
   baseUrl: string;
   serve(params: Record<string, string>, request: ApiRequest, response: ApiResponse): Promise<void>;
 }

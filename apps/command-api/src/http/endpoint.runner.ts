@@ -3,6 +3,7 @@ import { MalformedJsonError } from '../errors/command-api.errors';
 import { toProblem } from '../errors/error.mapping';
 import { CommandApiMetrics } from '../metrics/command-api.metrics';
 import { type Answer, type ApiRequest, type ApiResponse, writeAnswer } from './http.types';
+import { problemInstance } from './problem.instance';
 
 /**
  * Runs one endpoint: writes its answer, or the problem document of whatever it threw, and
@@ -31,8 +32,7 @@ export class EndpointRunner {
       this.metrics.count(endpoint, outcome);
       writeAnswer(response, {
         status,
-        // The path only: a query string may carry a credential (as in the other apps' problems).
-        body: { ...problem, instance: (request.originalUrl ?? '').split('?')[0] },
+        body: { ...problem, instance: problemInstance(request) },
         headers,
         contentType: 'application/problem+json',
       });

@@ -1,14 +1,15 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
-import { z } from 'zod';
 import { CallerGate } from '../auth/caller.gate';
+import { StatusParams } from '../commands/command.schemas';
 import { CommandService } from '../commands/command.service';
-import { NotFoundError } from '../errors/command-api.errors';
+import { validate } from '../commands/validation';
 import { EndpointRunner } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
 
-const CommandId = z.uuid();
-
-/** What became of one of the caller's commands. Unknown and other users' ids are both 404. */
+/**
+ * What became of one of the caller's commands. Unknown and other users' ids are both 404; an
+ * id that is not a UUID is 422 naming `commandId`, as JSON-RPC `command.status` answers -32602.
+ */
 @Controller('api/commands')
 export class CommandsController {
   constructor(
@@ -25,9 +26,8 @@ export class CommandsController {
   ): Promise<void> {
     await this.runner.run('GET /api/commands/{id}', request, response, async () => {
       const caller = await this.gate.admit(request);
-      if (!CommandId.safeParse(commandId).success)
-        throw new NotFoundError(`no command ${commandId}`);
-      const status = await this.commands.status(caller, commandId);
+      const path = validate(StatusParams, { commandId }, '(path)');
+      const status = await this.commands.status(caller, path.commandId);
       return { status: 200, body: status, outcome: 'ok' };
     });
   }

@@ -1,0 +1,44 @@
+/**
+ * The endpoints whose bodies command-api reads itself (`commandApiBodyReader`), as the metric
+ * label of each. Express routes paths case-insensitively and with or without a trailing slash;
+ * so does `bodyEndpointOf`, so that the reader runs for exactly the requests a controller will
+ * serve. The label is the route template, never the path as the client spelled it: labels come
+ * from this fixed set, so a client cannot create metric series (unbounded memory in /metrics).
+ */
+const BODY_ENDPOINTS: readonly { method: string; pattern: RegExp; label: string }[] = [
+  {
+    method: 'POST',
+    pattern: /^\/api\/trainers\/[^/]+\/move\/?$/i,
+    label: 'POST /api/trainers/{id}/move',
+  },
+  {
+    method: 'PUT',
+    pattern: /^\/api\/trainers\/[^/]+\/groups\/[^/]+\/?$/i,
+    label: 'PUT /api/trainers/{id}/groups/{groupId}',
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/api\/trainers\/[^/]+\/groups\/[^/]+\/?$/i,
+    label: 'DELETE /api/trainers/{id}/groups/{groupId}',
+  },
+  { method: 'POST', pattern: /^\/rpc\/?$/i, label: 'POST /rpc' },
+  { method: 'POST', pattern: /^\/trainer\.move\/?$/i, label: 'POST /trainer.Move' },
+  { method: 'POST', pattern: /^\/api\/dev\/tokens\/?$/i, label: 'POST /api/dev/tokens' },
+];
+
+/** The label of anything else (no request of command-api's reader should ever get it). */
+export const OTHER_ENDPOINT = 'other';
+
+/** The endpoint (its metric label) serving `method` `url`, if it is one whose body we read. */
+export function bodyEndpointOf(method: string, url: string): string | undefined {
+  const path = pathOf(url);
+  return BODY_ENDPOINTS.find(
+    (endpoint) => endpoint.method === method && endpoint.pattern.test(path),
+  )?.label;
+}
+
+/** The path of a request target: without the query, which may carry a credential. */
+export function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}

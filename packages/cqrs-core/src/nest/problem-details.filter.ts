@@ -33,10 +33,19 @@ export class ProblemException extends HttpException {
   }
 }
 
+/** The most of a client's path an error document repeats. */
+const ECHO_MAX = 256;
+
+/** A path as an error document may repeat it: at most ECHO_MAX characters, then `…`. */
+function echoed(path: string | undefined): string | undefined {
+  return path !== undefined && path.length > ECHO_MAX ? `${path.slice(0, ECHO_MAX)}…` : path;
+}
+
 /**
  * Every HTTP error becomes `application/problem+json` (RFC 9457) in one place; unexpected
- * errors are 500 without internals (the log has them). `instance` is the request's path: its
- * query string may hold a credential (`?token=`), which an error document never echoes.
+ * errors are 500 without internals (the log has them). `instance` is the request's path (its first
+ * 256 characters): its query string may hold a credential (`?token=`), which an error document
+ * never echoes.
  * CausewayServiceModule installs it for the whole app, unknown routes included.
  */
 @Catch()
@@ -49,10 +58,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const response = http.getResponse<HttpResponseLike>();
     const request = http.getRequest<{ url?: string }>();
     const problem = toProblem(exception);
-    problem.instance ??= pathOf(request.url);
-    // Nest's 404 names the whole target ("Cannot GET /a?token=…"): name the path only.
+    const path = echoed(pathOf(request.url));
+    problem.instance ??= path;
+    // Nest's 404 names the whole target ("Cannot GET /a?token=…"): name the (bounded) path only.
     if (request.url && problem.detail?.includes(request.url))
-      problem.detail = problem.detail.split(request.url).join(pathOf(request.url));
+      problem.detail = problem.detail.split(request.url).join(path);
     if (problem.status === HttpStatus.UNAUTHORIZED)
       response.setHeader('WWW-Authenticate', 'Bearer');
     response.setHeader('Content-Type', 'application/problem+json');

@@ -161,6 +161,16 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       expect(service.stdoutLines().join('\n')).not.toContain(secret);
     });
 
+    it('repeats at most the first 256 characters of a long unknown path in its 404', async () => {
+      const long = `/unknown-${'a'.repeat(5_000)}`;
+      const response = await fetch(`${service.url}${long}`);
+      expect(response.status).toBe(404);
+      const body = (await response.json()) as { instance: string; detail: string };
+      expect(body.instance).toBe(`${long.slice(0, 256)}…`);
+      expect(body.detail).not.toContain(long.slice(0, 300));
+      expect(JSON.stringify(body).length).toBeLessThan(1_000);
+    });
+
     it('reports not ready, naming the server, while a server is unreachable', async () => {
       const [first] = spec.servers as [ServerName];
       const unreachable: Record<ServerName, string> = {

@@ -170,6 +170,33 @@ describe('RedisEventStore', () => {
     expect(await data({})).toEqual([1204, 1205, 1206]);
   });
 
+  it('bounds the work of one filtered page, and its checkpoint walks past what the filter leaves out', async () => {
+    const store = await open(`${ns.keyPrefix}budget:`);
+    const rare = await store.append('rare-1', [testEnvelope('Rare', 0)], {
+      expectedVersion: 'no-stream',
+    });
+    const start = rare.positions[0]!;
+    // 25 000 other events (appends of 1 000) after the last rare one.
+    for (let i = 0; i < 25; i++) {
+      await store.append('common-1', range(1, 1000).map(event), { expectedVersion: i * 1000 });
+    }
+    const read = (fromPosition: number) =>
+      store.readAllPage({ fromPosition, types: ['Rare'], limit: 10 });
+    // One page looks at 10 000 positions at most, then says where it got to.
+    const first = await read(start);
+    expect(first).toEqual({ events: [], position: start + 10_000, caughtUp: false });
+    const second = await read(first.position);
+    expect(second).toEqual({ events: [], position: start + 20_000, caughtUp: false });
+    const third = await read(second.position);
+    expect(third).toEqual({ events: [], position: start + 25_000, caughtUp: true });
+    // readAll still reads to the end, page by page; a new rare event is found from the end.
+    await expect(store.readAll({ fromPosition: start, types: ['Rare'] })).resolves.toEqual([]);
+    const next = await store.append('rare-1', [testEnvelope('Rare', 1)], { expectedVersion: 1 });
+    const found = await read(third.position);
+    expect(found.events.map((e) => [e.position, e.data])).toEqual([[next.positions[0], 1]]);
+    expect(found).toMatchObject({ position: next.positions[0], caughtUp: true });
+  });
+
   it('removes by age a run of expired events longer than one read, up to inside an append', async () => {
     const store = await open(`${ns.keyPrefix}aged:`);
     const old = new Date(Date.now() - 60_000).toISOString();

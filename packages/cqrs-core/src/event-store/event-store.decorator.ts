@@ -4,6 +4,7 @@ import {
   type AppendResult,
   type EventStore,
   type ReadAllOptions,
+  type ReadAllPage,
   type ReadStreamOptions,
   type RetentionPolicy,
   type StoredEvent,
@@ -38,6 +39,10 @@ export class EventStoreDecorator implements EventStore {
 
   readAll(options?: ReadAllOptions): Promise<StoredEvent[]> {
     return this.store.readAll(options);
+  }
+
+  readAllPage(options?: ReadAllOptions): Promise<ReadAllPage> {
+    return this.store.readAllPage(options);
   }
 
   subscribe(options: SubscriptionOptions): Subscription {

@@ -75,15 +75,51 @@ export interface SubscriptionOptions extends ReadAllOptions {
    * milliseconds, at most 2 147 483 647 (the longest a timer waits). Default 100 ms.
    */
   pollIntervalMs?: number;
-  /** Called when reading or the handler fails; the subscription stops. */
+  /**
+   * Called when reading or the handler fails; the subscription stops. When an event cannot be
+   * read (a checksum mismatch, an unknown type, a schema failure), every event before it is
+   * delivered first, and the error names the event (`streamId`, `version`, `position`,
+   * `messageId`): repair or remove it, then subscribe again from `position`.
+   */
   onError?: (error: unknown) => void;
 }
 
 export interface Subscription {
-  /** Position of the last event handed to the handler. */
+  /**
+   * The checkpoint to save: every event of the subscription (of its `types`) at or before this
+   * position was handed to the handler, and resuming with `fromPosition` = this position misses
+   * none after it. It moves with each event delivered, and once a page is delivered, to the
+   * page's `position` (see ReadAllPage), so it also moves past events the type filter leaves
+   * out and past removed positions: an idle filtered subscription's checkpoint follows the end
+   * of the log. It is not necessarily an event's position. After a failure (onError) it is the
+   * checkpoint of the last event delivered, before the one that could not be read.
+   */
   readonly position: number;
   /** Stops after the event in flight; resolves when stopped. */
   stop(): Promise<void>;
+}
+
+/** One page of `readAllPage`. */
+export interface ReadAllPage {
+  /** The events read, in position order; at most `limit`. */
+  events: StoredEvent[];
+  /**
+   * The checkpoint after this page, to pass as the next `fromPosition`: every event matching
+   * the filter with a position at or below it was returned by this page or lies at or below
+   * the `fromPosition` asked for. It is at least `fromPosition` and at least the last returned
+   * event's position, and may be further, past events the filter left out and past removed
+   * positions, but never past a position that an append could still make visible (the no-skip
+   * guarantee holds for it as for an event's position). Not necessarily an event's position.
+   */
+  position: number;
+  /**
+   * True when the page reached the end of the log as it stood during the read: reading again
+   * at once would find only what was appended since, so a poller may wait. False when it
+   * stopped at `limit` or at the store's work budget (a page does bounded work, so a page may
+   * hold fewer than `limit` events, even none, and still not be at the end; its `position` then
+   * moved on): read on from `position`.
+   */
+  caughtUp: boolean;
 }
 
 export interface StreamInfo {
@@ -131,6 +167,9 @@ export interface RetentionPolicy {
  * - **Global order without skips.** `readAll` returns events in position order, and a reader that
  *   resumes from the last position it saw never misses an event that becomes visible later:
  *   positions are visible in increasing order (see docs/adr for each backend's mechanism).
+ *   The same holds for the checkpoint of a `readAllPage`, which may lie past the last event
+ *   returned (past events a type filter left out), but never past a position that is not yet
+ *   visible and could still become so.
  * - **Versions** start at 1 and have no gaps within a stream (truncation only removes a prefix).
  * - Safe to call concurrently from many async callers and processes.
  */
@@ -162,10 +201,26 @@ export interface EventStore {
   readStream(streamId: string, options?: ReadStreamOptions): Promise<StoredEvent[]>;
 
   /**
-   * Events of all streams in global position order.
+   * Events of all streams in global position order (every matching event after `fromPosition`,
+   * up to `limit`). A reader that checkpoints should use readAllPage instead.
+   * @throws the serializer's error for an event that cannot be decoded, as readAllPage does
    * @throws TypeError before reading when an option is outside its range (see ReadAllOptions)
    */
   readAll(options?: ReadAllOptions): Promise<StoredEvent[]>;
+
+  /**
+   * One page of `readAll` with a checkpoint: the events after `fromPosition` in position order
+   * (at most `limit`; fewer when the store's work budget for one call runs out first), and the
+   * `position` to resume from (see ReadAllPage). Use it, not the last event's position, as the
+   * checkpoint of a reader with a type filter: it moves past the events the filter leaves out,
+   * so neither the next read nor a restart scans them again. Bounded work per call; a `limit`
+   * of 0 returns no events at `fromPosition` (caughtUp false).
+   * @throws TypeError before reading when an option is outside its range (see ReadAllOptions)
+   * @throws the serializer's error (ChecksumMismatchError, UnknownMessageTypeError,
+   *   MessageValidationError, …) for an event that cannot be decoded, with its `streamId`,
+   *   `version` and `position` set (see locateReadError); nothing of the page is returned
+   */
+  readAllPage(options?: ReadAllOptions): Promise<ReadAllPage>;
 
   /**
    * Catch-up subscription: delivers every event after `fromPosition`, then follows new ones live.

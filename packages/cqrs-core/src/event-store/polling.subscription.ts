@@ -1,6 +1,6 @@
 import {
   type ReadAllOptions,
-  type StoredEvent,
+  type ReadAllPage,
   type Subscription,
   type SubscriptionOptions,
 } from './event-store.port';
@@ -9,10 +9,20 @@ import { checkSubscriptionOptions } from './event-store.rules';
 const DEFAULT_BATCH = 500;
 
 /**
- * A catch-up subscription over `readAll`: reads from `fromPosition` in batches, hands each event
- * to the handler one at a time (the next one after the handler's promise resolves), and polls
- * every `pollIntervalMs` once caught up. It relies on the store's no-skip guarantee: resuming
- * from the last delivered position never misses an event.
+ * A catch-up subscription over `readAllPage`: reads pages from `fromPosition`, hands each event
+ * to the handler one at a time (the next one after the handler's promise resolves), then moves
+ * its position to the page's checkpoint, and polls every `pollIntervalMs` once a page reaches
+ * the end of the log. It relies on the store's no-skip guarantee for that checkpoint: resuming
+ * from it never misses an event. A type-filtered subscription's position so follows the log
+ * past the events it filters out, and an idle one reads from the end of the log, not from its
+ * last event.
+ *
+ * When a page cannot be read (say one event of it fails its checksum), the events before the
+ * failing one are still delivered: the subscription reads on one event at a time until that
+ * read fails too, then stops with that error, which the store has located (streamId, version,
+ * position). Its position is then the checkpoint of the last event delivered. When reading one
+ * at a time does not fail again (the failure was not about an event), it stops with the first
+ * error after at most one page's worth of events.
  *
  * Failures of reading or of the handler stop the subscription and go to `onError`; without
  * `onError` they are dropped, so pass one in production code.
@@ -21,7 +31,7 @@ const DEFAULT_BATCH = 500;
  *   without sleeping
  */
 export function pollingSubscription(
-  readAll: (options: ReadAllOptions) => Promise<StoredEvent[]>,
+  readPage: (options: ReadAllOptions) => Promise<ReadAllPage>,
   options: SubscriptionOptions,
 ): Subscription {
   checkSubscriptionOptions(options);
@@ -42,20 +52,46 @@ export function pollingSubscription(
       wake = done;
     });
 
+  const read = (limit: number) => readPage({ fromPosition: position, types: options.types, limit });
+
+  /** Hands the page's events to the handler; false when stopped on the way. */
+  const deliver = async (page: ReadAllPage): Promise<boolean> => {
+    for (const event of page.events) {
+      if (stopped) return false;
+      await options.handler(event);
+      position = event.position;
+    }
+    if (stopped) return false;
+    position = Math.max(position, page.position);
+    return true;
+  };
+
+  /**
+   * A page read failed with `error`: delivers the events before the one that failed, reading
+   * them one by one, then throws the error of the read that fails (or `error` when none does
+   * within a page's worth of reads, or the end of the log comes first).
+   */
+  const deliverUpTo = async (error: unknown): Promise<void> => {
+    for (let step = 0; step < batch; step++) {
+      const page = await read(1);
+      if (!(await deliver(page))) return;
+      if (page.caughtUp) break;
+    }
+    throw error;
+  };
+
   const loop = (async () => {
     try {
       while (!stopped) {
-        const events = await readAll({
-          fromPosition: position,
-          types: options.types,
-          limit: batch,
-        });
-        for (const event of events) {
-          if (stopped) return;
-          await options.handler(event);
-          position = event.position;
+        let page: ReadAllPage;
+        try {
+          page = await read(batch);
+        } catch (error) {
+          await deliverUpTo(error);
+          return;
         }
-        if (events.length < batch && !stopped) await sleep();
+        if (!(await deliver(page))) return;
+        if (page.caughtUp && !stopped) await sleep();
       }
     } catch (error) {
       stopped = true;

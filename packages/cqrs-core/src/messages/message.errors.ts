@@ -1,5 +1,23 @@
+/**
+ * Where a message that could not be decoded was stored, when an event store read it: the store
+ * sets these on the error it rethrows (the error keeps its class), so an operator can find the
+ * event to repair or remove. Unset when the message did not come from a store.
+ */
+export interface StoredEventFacts {
+  streamId?: string;
+  version?: number;
+  /** The event's position in the store's global log. */
+  position?: number;
+}
+
 /** No schema, upcaster or handler is registered for a message type. */
-export class UnknownMessageTypeError extends Error {
+export class UnknownMessageTypeError extends Error implements StoredEventFacts {
+  /** Set by an event store that read the message (see StoredEventFacts). */
+  messageId?: string;
+  streamId?: string;
+  version?: number;
+  position?: number;
+
   constructor(readonly type: string) {
     super(`Unknown message type "${type}": register it with the serializer registry`);
     this.name = 'UnknownMessageTypeError';
@@ -7,7 +25,13 @@ export class UnknownMessageTypeError extends Error {
 }
 
 /** Message data does not match the schema registered for its type. */
-export class MessageValidationError extends Error {
+export class MessageValidationError extends Error implements StoredEventFacts {
+  /** Set by an event store that read the message (see StoredEventFacts). */
+  messageId?: string;
+  streamId?: string;
+  version?: number;
+  position?: number;
+
   constructor(
     readonly type: string,
     /** Dotted path of the first offending field, e.g. `position.x`; '' for the whole body. */
@@ -20,7 +44,12 @@ export class MessageValidationError extends Error {
 }
 
 /** The stored or received data does not match its checksum: corrupted or tampered with. */
-export class ChecksumMismatchError extends Error {
+export class ChecksumMismatchError extends Error implements StoredEventFacts {
+  /** Set by an event store that read the message (see StoredEventFacts). */
+  streamId?: string;
+  version?: number;
+  position?: number;
+
   constructor(
     readonly messageId: string,
     readonly expected: string,

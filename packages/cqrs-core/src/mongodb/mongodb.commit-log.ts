@@ -112,6 +112,18 @@ export class MongoCommitLog {
     private readonly hint?: { store: SlotHint; log: string },
   ) {}
 
+  /**
+   * A slot known to be taken, from the beacon (0 when there is none yet), for readers: the
+   * taken slots are a prefix, so every slot up to it is visible, and a reader may move its
+   * checkpoint past it. It lags the end of the log by what was inserted since the beacon's last
+   * update (BEACON_INTERVAL_MS, or longer when FerretDB lost an update, until the next insert);
+   * it never leads it. One lookup by string `_id`, cheap on FerretDB too, unlike reading the
+   * highest slot (refresh).
+   */
+  async takenPrefix(): Promise<number> {
+    return (await this.meta.findOne({ _id: BEACON_ID }))?.slot ?? 0;
+  }
+
   /** Reads the highest slot taken. A full scan on FerretDB; called at start-up and when far behind. */
   async refresh(): Promise<void> {
     const [top] = await this.commits

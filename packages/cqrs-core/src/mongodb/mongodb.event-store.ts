@@ -5,6 +5,7 @@ import {
   type AppendResult,
   type EventStore,
   type ReadAllOptions,
+  type ReadAllPage,
   type ReadStreamOptions,
   type RetentionPolicy,
   type StoredEvent,
@@ -27,6 +28,8 @@ import {
   type StreamHead,
 } from '../event-store/event-store.rules';
 import { pollingSubscription } from '../event-store/polling.subscription';
+import { readAllByPages } from '../event-store/read-all.pages';
+import { decodeStoredEvent } from '../event-store/stored-event.decode';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
@@ -249,35 +252,66 @@ export class MongoEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     checkReadAllOptions(options);
-    const { commits } = this.open();
+    return readAllByPages((o) => this.readAllPage(o), options);
+  }
+
+  /**
+   * Reads commits in slot order. Without a type filter every commit after `fromPosition` is
+   * read, so when the query comes back short it read up to the end of the log as it stood, and
+   * the checkpoint is the end of the last commit: one round trip, as before.
+   *
+   * With a filter only matching commits come back, so the page reads the beacon first (a slot
+   * known taken; MongoCommitLog.takenPrefix, one lookup by string `_id`): slots are taken as a
+   * prefix and never deleted (docs/adr/003), so every commit up to the beacon's slot was visible
+   * before the query started and the query returns every match among them; a page that is not
+   * full then checkpoints at the end of that slot (unless it read further). Read after
+   * the query, it could name a slot whose match became visible in between. The beacon lags the
+   * log's end by at most the commits of the last few ms (or, when an update was lost, until the
+   * next append), so an idle filtered reader's checkpoint stays close behind the end; events
+   * are never held back by it (the query is not bounded by it).
+   */
+  async readAllPage(options: ReadAllOptions = {}): Promise<ReadAllPage> {
+    checkReadAllOptions(options);
+    const { commits, log } = this.open();
     const from = options.fromPosition ?? 0;
     const limit = options.limit ?? Infinity;
     const types = options.types ? new Set(options.types) : undefined;
-    const result: StoredEvent[] = [];
+    const events: StoredEvent[] = [];
+    let position = from;
+    if (limit <= 0) return { events, position, caughtUp: false };
+    const taken = types ? await log.takenPrefix() : 0;
     let slot = slotOf(from);
-    while (result.length < limit) {
+    for (;;) {
       const filter: mongo.Filter<CommitDocument> = { _id: { $gte: slot } };
       if (options.types) filter.types = { $in: [...options.types] };
       // Each commit holds at least one event unless truncated: ask for no more than needed.
-      const wanted = Math.min(this.batchSize, limit - result.length);
+      const wanted = Math.min(this.batchSize, limit - events.length);
       const batch = await commits.find(filter).sort({ _id: 1 }).limit(wanted).toArray();
       for (const commit of batch) {
         for (const event of commit.events) {
-          if (result.length >= limit) break;
-          if (positionOf(commit._id, event.index) <= from || (types && !types.has(event.type)))
-            continue;
-          result.push(this.toStored(commit, event));
+          const at = positionOf(commit._id, event.index);
+          if (at <= from) continue;
+          if (!types || types.has(event.type)) {
+            if (events.length >= limit) return { events, position, caughtUp: false };
+            events.push(this.toStored(commit, event));
+          }
+          position = at;
         }
+        position = Math.max(position, endOf(commit));
       }
       const last = batch[batch.length - 1];
       if (!last || batch.length < wanted) break;
+      if (events.length >= limit) return { events, position, caughtUp: false };
       slot = last._id + 1;
     }
-    return result;
+    // The end of the beacon's slot: its commit was not read (nothing in it matched), so its last
+    // position is unknown, and every position of the slot after it is unused.
+    if (taken > slotOf(position)) position = positionOf(taken, POSITIONS_PER_SLOT - 1);
+    return { events, position, caughtUp: true };
   }
 
   subscribe(options: SubscriptionOptions): Subscription {
-    return pollingSubscription((o) => this.readAll(o), options);
+    return pollingSubscription((o) => this.readAllPage(o), options);
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
@@ -393,14 +427,23 @@ export class MongoEventStore implements EventStore {
   }
 
   private toStored(commit: CommitDocument, event: EventDocument): StoredEvent {
-    const envelope = this.serializer.deserialize(toSerializedEnvelope(event));
-    return {
-      ...envelope,
-      version: event.version,
-      streamId: commit.streamId,
-      position: positionOf(commit._id, event.index),
-    };
+    const position = positionOf(commit._id, event.index);
+    const envelope = decodeStoredEvent(
+      { streamId: commit.streamId, version: event.version, position, messageId: event.messageId },
+      () => this.serializer.deserialize(toSerializedEnvelope(event)),
+    );
+    return { ...envelope, version: event.version, streamId: commit.streamId, position };
   }
+}
+
+/**
+ * The position of a commit's last event (versions and indexes of a commit run in step, and
+ * stay after truncation empties it); a tombstone, which holds no event, ends at its slot's
+ * first position. Every position of the slot after it is unused, so a checkpoint here misses
+ * nothing of the commit.
+ */
+function endOf(commit: Pick<CommitDocument, '_id' | 'firstVersion' | 'lastVersion' | 'tombstone'>) {
+  return positionOf(commit._id, commit.tombstone ? 0 : commit.lastVersion - commit.firstVersion);
 }
 
 /**

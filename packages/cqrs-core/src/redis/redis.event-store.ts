@@ -6,6 +6,7 @@ import {
   type AppendResult,
   type EventStore,
   type ReadAllOptions,
+  type ReadAllPage,
   type ReadStreamOptions,
   type RetentionPolicy,
   type StoredEvent,
@@ -25,6 +26,8 @@ import {
   streamState,
 } from '../event-store/event-store.rules';
 import { pollingSubscription } from '../event-store/polling.subscription';
+import { readAllByPages } from '../event-store/read-all.pages';
+import { decodeStoredEvent, locateReadError } from '../event-store/stored-event.decode';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
@@ -57,7 +60,10 @@ export type { RedisEventRecord } from './redis.event-store.records';
 
 type ScriptReply = [string, number, number?];
 
-/** Positions readAll looks at per round trip at most, holes included (see READ_ALL_SCRIPT). */
+/**
+ * Positions readAllPage looks at per call at most, holes and filtered-out events included (and
+ * so per READ_ALL_SCRIPT round trip).
+ */
 const READ_ALL_BUDGET = 10_000;
 
 /**
@@ -84,7 +90,8 @@ const AGE_PAGES = { first: 8, largest: 1_000 };
  * Hazards: everything lives in memory, so persistence is Redis's (AOF/RDB) and retention
  * matters; truncation and retention are O(events of the stream), and retention by age reads
  * the stream's expired events to the client (in pages, up to the first one that is not);
- * readAll with a type filter still walks every event after `fromPosition`, and readAll walks
+ * readAll with a type filter still walks (and sends to the client) every event after
+ * `fromPosition`, though readAllPage's checkpoint moves past them once, and readAll walks
  * the holes that removals leave (up to 10 000 positions per round trip, once: the low-water
  * mark then skips them).
  */
@@ -185,31 +192,56 @@ export class RedisEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     checkReadAllOptions(options);
+    return readAllByPages((o) => this.readAllPage(o), options);
+  }
+
+  /**
+   * Calls READ_ALL_SCRIPT until the page is full, the log's end is reached, or READ_ALL_BUDGET
+   * positions were walked in this call (holes and filtered-out events included), so one call
+   * does bounded work however sparse the filter. The checkpoint is the script's cursor (every
+   * position up to it was returned or is a hole, and every position up to P:seq is written),
+   * or, when the page fills in the middle of a reply, the last record looked at.
+   */
+  async readAllPage(options: ReadAllOptions = {}): Promise<ReadAllPage> {
+    checkReadAllOptions(options);
     const limit = options.limit ?? Infinity;
     const types = options.types ? new Set(options.types) : undefined;
     const keys = [this.key('events'), this.key('seq'), this.key('low')];
-    const result: StoredEvent[] = [];
-    let from = options.fromPosition ?? 0;
-    while (result.length < limit) {
-      const want = types ? this.batchSize : Math.min(this.batchSize, limit - result.length);
-      const reply = (await this.evalsha(READ_ALL_SCRIPT, keys, [from, want, READ_ALL_BUDGET])) as (
-        number | string
-      )[];
-      for (let i = 2; i < reply.length && result.length < limit; i += 2) {
+    const events: StoredEvent[] = [];
+    let position = options.fromPosition ?? 0;
+    if (limit <= 0) return { events, position, caughtUp: false };
+    let walked = 0;
+    for (;;) {
+      const want = types ? this.batchSize : Math.min(this.batchSize, limit - events.length);
+      const start = position;
+      const reply = (await this.evalsha(READ_ALL_SCRIPT, keys, [
+        position,
+        want,
+        READ_ALL_BUDGET - walked,
+      ])) as (number | string)[];
+      for (let i = 2; i < reply.length; i += 2) {
+        const at = Number(reply[i]);
         const text = reply[i + 1] as string;
         // The type is checked on the text first, so filtered-out events are not parsed.
-        if (types && !recordHasType(text, types)) continue;
-        result.push(this.toStored(Number(reply[i]), text));
+        if (!types || this.hasType(at, text, types)) {
+          if (events.length >= limit) return { events, position, caughtUp: false };
+          events.push(this.toStored(at, text));
+        }
+        position = at;
       }
-      from = Number(reply[0]);
+      const cursor = Number(reply[0]);
+      // A jump over a removed prefix (P:low) counts too: the page then ends sooner, never later.
+      walked += cursor - start;
+      position = cursor;
       // Caught up with the positions taken when the script ran.
-      if (from >= Number(reply[1])) break;
+      if (cursor >= Number(reply[1])) return { events, position, caughtUp: true };
+      if (events.length >= limit || walked >= READ_ALL_BUDGET)
+        return { events, position, caughtUp: false };
     }
-    return result;
   }
 
   subscribe(options: SubscriptionOptions): Subscription {
-    return pollingSubscription((o) => this.readAll(o), options);
+    return pollingSubscription((o) => this.readAllPage(o), options);
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
@@ -348,9 +380,23 @@ export class RedisEventStore implements EventStore {
   }
 
   private toStored(position: number, text: string): StoredEvent {
-    const { streamId, ...serialized } = JSON.parse(text) as RedisEventRecord;
-    const envelope = this.serializer.deserialize(serialized);
-    return { ...envelope, version: serialized.version, streamId, position };
+    const { streamId, ...serialized } = decodeStoredEvent(
+      { position },
+      () => JSON.parse(text) as RedisEventRecord,
+    );
+    const { version, messageId } = serialized;
+    const envelope = decodeStoredEvent({ streamId, version, position, messageId }, () =>
+      this.serializer.deserialize(serialized),
+    );
+    return { ...envelope, version, streamId, position };
+  }
+
+  private hasType(position: number, text: string, types: ReadonlySet<string>): boolean {
+    try {
+      return recordHasType(text, types);
+    } catch (error) {
+      throw locateReadError(error, { position });
+    }
   }
 
   private run(script: string, keys: string[], args: (string | number)[]): Promise<ScriptReply> {

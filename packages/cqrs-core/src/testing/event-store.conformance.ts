@@ -2,6 +2,7 @@ import { type EventStore } from '../event-store/event-store.port';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { appendScenarios } from './event-store.conformance.append';
 import { argumentScenarios } from './event-store.conformance.arguments';
+import { checkpointScenarios } from './event-store.conformance.checkpoints';
 import { dataScenarios } from './event-store.conformance.data';
 import { lifecycleScenarios } from './event-store.conformance.lifecycle';
 import { noSkipScenario } from './event-store.conformance.no-skip';
@@ -70,5 +71,6 @@ export function describeEventStoreConformance(
     describe('data integrity and limits', () => dataScenarios(context));
     describe('arguments', () => argumentScenarios(context));
     describe('global order', () => noSkipScenario(context));
+    describe('checkpoints and unreadable events', () => checkpointScenarios(context));
   });
 }

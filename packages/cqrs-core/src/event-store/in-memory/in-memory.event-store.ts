@@ -7,6 +7,7 @@ import {
   type AppendResult,
   type EventStore,
   type ReadAllOptions,
+  type ReadAllPage,
   type ReadStreamOptions,
   type RetentionPolicy,
   type StoredEvent,
@@ -30,6 +31,7 @@ import {
   type StreamHead,
 } from '../event-store.rules';
 import { pollingSubscription } from '../polling.subscription';
+import { decodeStoredEvent } from '../stored-event.decode';
 
 /** One stored event: its serialized envelope (data as text, checksum in metadata) and where it lives. */
 export interface InMemoryRecord {
@@ -143,21 +145,34 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return (await this.readAllPage(options)).events;
+  }
+
+  /**
+   * Appends are synchronous, so every position up to the end of the log is written: the
+   * checkpoint of a page that reaches the end is the end, past filtered-out events and holes.
+   */
+  async readAllPage(options: ReadAllOptions = {}): Promise<ReadAllPage> {
     checkReadAllOptions(options);
+    const from = options.fromPosition ?? 0;
     const limit = options.limit ?? Infinity;
     const types = options.types ? new Set(options.types) : undefined;
-    const result: StoredEvent[] = [];
-    for (let i = Math.max(0, options.fromPosition ?? 0); i < this.storage.log.length; i++) {
-      if (result.length >= limit) break;
+    const events: StoredEvent[] = [];
+    let position = from;
+    if (limit <= 0) return { events, position, caughtUp: false };
+    for (let i = from; i < this.storage.log.length; i++) {
       const record = this.storage.log[i];
-      if (!record || (types && !types.has(record.serialized.type))) continue;
-      result.push(this.toStored(record));
+      if (record && (!types || types.has(record.serialized.type))) {
+        if (events.length >= limit) return { events, position, caughtUp: false };
+        events.push(this.toStored(record));
+      }
+      position = i + 1;
     }
-    return result;
+    return { events, position, caughtUp: true };
   }
 
   subscribe(options: SubscriptionOptions): Subscription {
-    return pollingSubscription((o) => this.readAll(o), options);
+    return pollingSubscription((o) => this.readAllPage(o), options);
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
@@ -230,7 +245,15 @@ export class InMemoryEventStore implements EventStore {
   }
 
   private toStored(record: InMemoryRecord): StoredEvent {
-    const envelope = this.serializer.deserialize(record.serialized);
+    const envelope = decodeStoredEvent(
+      {
+        streamId: record.streamId,
+        version: record.version,
+        position: record.position,
+        messageId: record.serialized.messageId,
+      },
+      () => this.serializer.deserialize(record.serialized),
+    );
     return {
       ...envelope,
       version: record.version,

@@ -1,0 +1,46 @@
+import { type StoredEventFacts } from '../messages/message.errors';
+
+/** Where a stored event lives: what a store knows when it decodes one. */
+export interface StoredEventLocation {
+  readonly position: number;
+  /** Unknown only when the stored record itself does not parse. */
+  readonly streamId?: string;
+  readonly version?: number;
+  readonly messageId?: string;
+}
+
+/**
+ * Sets the event's location on an error thrown while decoding it (a ChecksumMismatchError, an
+ * UnknownMessageTypeError, a MessageValidationError, an upcaster's error, a JSON SyntaxError…)
+ * and adds it to the message, so the operator learns which event to repair or remove. The
+ * error keeps its class (`instanceof` still holds) and the facts it had: a field already set is
+ * left alone, and an error located once is not located again. Values that are not Errors are
+ * returned as they are.
+ */
+export function locateReadError(error: unknown, location: StoredEventLocation): unknown {
+  if (!(error instanceof Error)) return error;
+  const facts = error as Error & StoredEventFacts & { messageId?: string };
+  if (facts.position !== undefined) return error;
+  const { streamId, version, position, messageId } = location;
+  if (streamId !== undefined) facts.streamId ??= streamId;
+  if (version !== undefined) facts.version ??= version;
+  facts.position = position;
+  if (messageId !== undefined) facts.messageId ??= messageId;
+  const where = [
+    streamId === undefined ? undefined : `stream ${streamId}`,
+    version === undefined ? undefined : `version ${version}`,
+    `position ${position}`,
+    messageId === undefined ? undefined : `message ${messageId}`,
+  ].filter((part) => part !== undefined);
+  error.message = `${error.message} (stored event: ${where.join(', ')})`;
+  return error;
+}
+
+/** Runs `decode` for the event at `location`; what it throws is located (locateReadError). */
+export function decodeStoredEvent<T>(location: StoredEventLocation, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    throw locateReadError(error, location);
+  }
+}

@@ -1,0 +1,258 @@
+import {
+  type EventStore,
+  type StoredEvent,
+  type Subscription,
+} from '../event-store/event-store.port';
+import { ChecksumMismatchError } from '../messages/message.errors';
+import { type EventStoreConformanceContext } from './event-store.conformance';
+import {
+  event,
+  expectStrictlyIncreasing,
+  range,
+  uniqueName,
+  waitFor,
+} from './event-store.conformance.fixtures';
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Checkpoints of filtered reads (readAllPage, Subscription.position) and unreadable events. */
+export function checkpointScenarios(context: EventStoreConformanceContext): void {
+  const store = () => context.harness().store;
+
+  it('moves a type-filtered subscription past the events it filters out, to the end of the log', async () => {
+    const rare = uniqueName('Rare');
+    const common = uniqueName('Common');
+    const streamId = uniqueName('rare');
+    const first = await store().append(streamId, [event(rare, 1)], {
+      expectedVersion: 'no-stream',
+    });
+    const from = (first.positions[0] ?? 1) - 1;
+    const received: StoredEvent[] = [];
+    const subscription = store().subscribe({
+      fromPosition: from,
+      types: [rare],
+      limit: 10,
+      pollIntervalMs: 20,
+      handler: (e) => {
+        received.push(e);
+      },
+    });
+    await waitFor(() => received.length === 1);
+    // Other types only from now on, more than a page, in several streams and appends.
+    let last = 0;
+    for (const n of range(1, 15)) {
+      const appended = await store().append(
+        uniqueName('common'),
+        [event(common, n), event(common, n)],
+        { expectedVersion: 'no-stream' },
+      );
+      last = appended.positions[1] ?? 0;
+    }
+    await waitFor(() => subscription.position >= last);
+    expect(received).toHaveLength(1);
+
+    // A page from the old checkpoint says the same: nothing to deliver, resume from the end.
+    const page = await store().readAllPage({
+      fromPosition: first.positions[0],
+      types: [rare],
+      limit: 10,
+    });
+    expect(page.events).toEqual([]);
+    expect(page.position).toBeGreaterThanOrEqual(last);
+    expect(page.caughtUp).toBe(true);
+
+    // A matching event after that is still delivered, exactly once.
+    const next = await store().append(streamId, [event(rare, 2)], { expectedVersion: 1 });
+    await waitFor(() => received.length === 2);
+    await pause(100);
+    await subscription.stop();
+    expect(received.map((e) => e.data)).toEqual([1, 2]);
+    expect(received[1]?.position).toBe(next.positions[0]);
+    expect(subscription.position).toBeGreaterThanOrEqual(next.positions[0] ?? Infinity);
+    // A restart from the saved checkpoint finds nothing again.
+    expect(
+      (await store().readAll({ fromPosition: subscription.position, types: [rare] })).length,
+    ).toBe(0);
+  });
+
+  it('never lets a filtered checkpoint skip an event: concurrent writers of mixed types, a restarting subscription and a page reader', async () => {
+    const harness = context.harness();
+    const wanted = uniqueName('Wanted');
+    const other = uniqueName('Other');
+    const writers = 4;
+    const appendsPerWriter = 40;
+    const stores: EventStore[] = await Promise.all([harness.connect(), harness.connect()]);
+    const reader = await harness.connect();
+    const marker = await harness.store.append(uniqueName('mixed-start'), [event(other, 0)], {
+      expectedVersion: 'no-stream',
+    });
+    const start = marker.positions[0] ?? 0;
+
+    // Each append is 1-3 events; the wanted type is one in three, so pages and commits mix them.
+    const typeOf = (w: number, i: number, k: number) => ((w + i + k) % 3 === 0 ? wanted : other);
+    const sizeOf = (i: number) => 1 + (i % 3);
+    let expected = 0;
+    for (const w of range(0, writers - 1))
+      for (const i of range(0, appendsPerWriter - 1))
+        for (const k of range(0, sizeOf(i) - 1)) if (typeOf(w, i, k) === wanted) expected++;
+
+    let writing = true;
+    // A subscription restarted from its checkpoint every few tens of ms, as a crashing consumer.
+    const delivered: StoredEvent[] = [];
+    const subscribeFrom = (fromPosition: number): Subscription =>
+      reader.subscribe({
+        fromPosition,
+        types: [wanted],
+        limit: 10,
+        pollIntervalMs: 5,
+        handler: (e) => {
+          delivered.push(e);
+        },
+        onError: (error) => {
+          throw error;
+        },
+      });
+    let subscription = subscribeFrom(start);
+    const restarts = (async () => {
+      while (writing) {
+        await pause(30);
+        await subscription.stop();
+        subscription = subscribeFrom(subscription.position);
+      }
+    })();
+    // A reader that saves each page's checkpoint and resumes from it.
+    const paged: StoredEvent[] = [];
+    let done = false;
+    const pages = (async () => {
+      let from = start;
+      while (!done) {
+        const page = await reader.readAllPage({ fromPosition: from, types: [wanted], limit: 8 });
+        for (const e of page.events) {
+          expect(e.type).toBe(wanted);
+          expect(e.position).toBeGreaterThan(from);
+        }
+        expect(page.position).toBeGreaterThanOrEqual(
+          Math.max(from, page.events.at(-1)?.position ?? 0),
+        );
+        paged.push(...page.events);
+        from = page.position;
+        if (page.caughtUp) await pause(5);
+      }
+    })();
+
+    const writes = await Promise.allSettled(
+      range(0, writers - 1).map(async (w) => {
+        const store = stores[w % stores.length]!;
+        const streamId = `${wanted}/writer-${w}`;
+        let version = 0;
+        for (const i of range(0, appendsPerWriter - 1)) {
+          const events = range(0, sizeOf(i) - 1).map((k) => event(typeOf(w, i, k), { w, i, k }));
+          await store.append(streamId, events, { expectedVersion: version });
+          version += events.length;
+        }
+      }),
+    );
+    writing = false;
+    for (const write of writes) if (write.status === 'rejected') throw write.reason;
+    await restarts;
+    // Both readers catch up (or, if one skipped an event, the comparison below shows which).
+    await waitFor(() => delivered.length >= expected && paged.length >= expected, 30_000).catch(
+      () => undefined,
+    );
+    await pause(100);
+    done = true;
+    await subscription.stop();
+    await pages;
+
+    const log = await harness.store.readAll({ fromPosition: start, types: [wanted] });
+    expect(log).toHaveLength(expected);
+    for (const seen of [delivered, paged]) {
+      expectStrictlyIncreasing(seen.map((e) => e.position));
+      expect(seen.map((e) => `${e.streamId}@${e.version}`)).toEqual(
+        log.map((e) => `${e.streamId}@${e.version}`),
+      );
+    }
+  }, 120_000);
+
+  it('delivers the events before an unreadable one, then stops with an error that names it', async () => {
+    const harness = context.harness();
+    const type = uniqueName('Fragile');
+    const noise = uniqueName('Noise');
+    const broken = uniqueName('broken');
+    const before = await store().append(uniqueName('before'), [event(type, 'b1')], {
+      expectedVersion: 'no-stream',
+    });
+    await store().append(uniqueName('noise'), [event(noise, 'n1')], {
+      expectedVersion: 'no-stream',
+    });
+    const written = [event(type, 'x1'), event(type, 'x2'), event(type, 'x3')];
+    const middle = await store().append(broken, written, { expectedVersion: 'no-stream' });
+    await store().append(uniqueName('after'), [event(type, 'a1')], {
+      expectedVersion: 'no-stream',
+    });
+    await harness.corrupt(broken, 2);
+    const from = (before.positions[0] ?? 1) - 1;
+    const [good, bad] = [middle.positions[0] ?? 0, middle.positions[1] ?? 0];
+
+    const run = async (types: string[] | undefined) => {
+      const received: StoredEvent[] = [];
+      const errors: unknown[] = [];
+      const subscription = store().subscribe({
+        fromPosition: from,
+        types,
+        limit: 10,
+        pollIntervalMs: 20,
+        handler: (e) => {
+          received.push(e);
+        },
+        onError: (error) => errors.push(error),
+      });
+      await waitFor(() => errors.length === 1);
+      await subscription.stop();
+      return { received: received.map((e) => e.data), error: errors[0], subscription };
+    };
+    const facts = {
+      streamId: broken,
+      version: 2,
+      position: bad,
+      messageId: written[1]?.messageId,
+    };
+
+    const filtered = await run([type]);
+    expect(filtered.received).toEqual(['b1', 'x1']);
+    expect(filtered.error).toBeInstanceOf(ChecksumMismatchError);
+    expect(filtered.error).toMatchObject(facts);
+    expect((filtered.error as Error).message).toContain(broken);
+    expect((filtered.error as Error).message).toContain(`position ${bad}`);
+    expect(filtered.subscription.position).toBeGreaterThanOrEqual(good);
+    expect(filtered.subscription.position).toBeLessThan(bad);
+
+    const unfiltered = await run(undefined);
+    expect(unfiltered.received).toEqual(['b1', 'n1', 'x1']);
+    expect(unfiltered.error).toBeInstanceOf(ChecksumMismatchError);
+    expect(unfiltered.error).toMatchObject(facts);
+    expect(unfiltered.subscription.position).toBe(good);
+
+    await expect(store().readAllPage({ fromPosition: from, types: [type] })).rejects.toMatchObject(
+      facts,
+    );
+
+    // The operator removes the event (here by truncating its stream past it); a restart from the
+    // saved position resumes right there.
+    await store().truncateStream(broken, 3);
+    const resumed: StoredEvent[] = [];
+    const again = store().subscribe({
+      fromPosition: filtered.subscription.position,
+      types: [type],
+      pollIntervalMs: 20,
+      handler: (e) => {
+        resumed.push(e);
+      },
+    });
+    await waitFor(() => resumed.length === 2);
+    await pause(100);
+    await again.stop();
+    expect(resumed.map((e) => e.data)).toEqual(['x3', 'a1']);
+    await store().deleteStream(broken, { mode: 'hard' });
+  });
+}

@@ -13,9 +13,9 @@ import { InMemoryForwardLedger } from './in-memory.forward-ledger';
 class CountingStore extends InMemoryEventStore {
   reads = 0;
   last = 0;
-  override async readAll(...args: Parameters<InMemoryEventStore['readAll']>) {
+  override async readAllPage(...args: Parameters<InMemoryEventStore['readAllPage']>) {
     this.reads++;
-    return super.readAll(...args);
+    return super.readAllPage(...args);
   }
   override async append(...args: Parameters<InMemoryEventStore['append']>) {
     const result = await super.append(...args);

@@ -57,7 +57,7 @@ const SKIPS_REMEMBERED = 100_000;
  * Guarantee: every appended event is published at least once, in stream order per aggregate,
  * even if the process dies between append and publish or between publish and checkpoint — the
  * next run republishes from the last checkpoint. Consumers deduplicate by messageId.
- * It relies on the store's no-skip guarantee for readAll.
+ * It relies on the store's no-skip guarantee for readAllPage.
  *
  * Eager forwarding (`forwardNow`, e.g. through `EagerForwardingStore`) publishes an append right
  * after it, from the process that made it, instead of waiting for a round: the rounds then only
@@ -239,12 +239,19 @@ export class EventForwarder {
     this.mustRead = false;
     this.lastRead = Date.now();
     this.readsMade++;
-    const events = await this.options.store.readAll({
+    const page = await this.options.store.readAllPage({
       fromPosition: from,
       types: this.options.types,
       limit: this.batchSize,
     });
-    if (events.length === 0) return 0;
+    const events = page.events;
+    if (events.length === 0) {
+      // Only events of other types (with `types`): the page's checkpoint moves past them, so
+      // the next round does not read them again; a page that stopped early reads on.
+      if (page.position > from) await this.options.checkpoints.save(this.name, page.position);
+      if (!page.caughtUp) this.mustRead = true;
+      return 0;
+    }
     // Events this process already published eagerly are not published again.
     const pending = events.filter((event) => !this.skips.delete(event.position));
     if (pending.length > 0) await this.publish(pending);

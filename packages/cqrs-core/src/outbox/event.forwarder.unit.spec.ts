@@ -13,9 +13,9 @@ const serializer = () => new SerializerRegistry().register('Moved', z.object({ n
 /** The in-memory store, counting the forwarder's rounds (each reads once). */
 class CountingStore extends InMemoryEventStore {
   rounds = 0;
-  override async readAll(...args: Parameters<InMemoryEventStore['readAll']>) {
+  override async readAllPage(...args: Parameters<InMemoryEventStore['readAllPage']>) {
     this.rounds++;
-    return super.readAll(...args);
+    return super.readAllPage(...args);
   }
 }
 
@@ -175,5 +175,35 @@ describe('EventForwarder', () => {
     await forwarder.stop();
     expect(seen).toEqual([1, 2, 3, 4, 5]);
     expect(errors).toHaveLength(1);
+  });
+
+  it('with types, moves its checkpoint past the events of other types instead of reading them again', async () => {
+    const store = new CountingStore();
+    const published: Envelope[] = [];
+    const publisher: Publisher = {
+      publish: async (_topic, messages) => void published.push(...messages),
+      close: async () => undefined,
+    };
+    const checkpoints = new InMemoryCheckpointStore();
+    await store.append('a', [testEnvelope('Moved', { n: 1 }, { aggregateId: 'a' })], {
+      expectedVersion: 'any',
+    });
+    for (let n = 1; n <= 30; n++)
+      await store.append('b', [testEnvelope('Other', { n }, { aggregateId: 'b' })], {
+        expectedVersion: 'any',
+      });
+    const forwarder = new EventForwarder({
+      store,
+      publisher,
+      checkpoints,
+      topicOf: (e) => `events.${e.type}`,
+      types: ['Moved'],
+    });
+    expect(await forwarder.forwardOnce()).toBe(1);
+    await forwarder.forwardOnce();
+    const head = (await store.readAll()).at(-1)!.position;
+    expect(published.map((e) => e.data)).toEqual([{ n: 1 }]);
+    // Past the 30 events it filters out: the next round reads nothing before the head.
+    expect(await checkpoints.load('forwarder')).toBe(head);
   });
 });

@@ -79,6 +79,34 @@ describe.each(['redis', 'mongodb'] as const)(
       }
     }
 
+    /** projection-worker as a real process on this namespace, once ready. */
+    async function startWorker(): Promise<ServiceProcess> {
+      const started = await startServiceProcess({
+        appDir: path.join(__dirname, '..'),
+        env: {
+          REDIS_URL: ns.redisUrl,
+          KAFKA_BROKERS: ns.kafkaBrokers.join(','),
+          MONGODB_URI: ns.mongoUri(),
+          ADMIN_TOKEN: 'admin-token-0123456789',
+          TOPIC_PREFIX: prefix,
+          INSTANCE_ID: 'projection-1',
+          LOG_LEVEL: 'warn',
+          // The periodic catch-up repairs lost read models; every second here, not every 30 s.
+          CATCH_UP_INTERVAL_MS: '1000',
+          // redis is the default: leave it unset so the default is what runs.
+          ...(store === 'mongodb' ? { READ_MODEL_STORE: 'mongodb' } : {}),
+        },
+      });
+      await waitForStatus(`${started.url}/health/ready`, 200, 60_000);
+      return started;
+    }
+
+    /** `event` as if it had been created `ms` ago. */
+    const aged = (event: Envelope, ms: number): Envelope => ({
+      ...event,
+      metadata: { ...event.metadata, timestamp: new Date(Date.now() - ms).toISOString() },
+    });
+
     const logged = async (): Promise<Notification[]> =>
       (await notifications.read(undefined, 1_000)).map((entry) => entry.notification);
 
@@ -110,27 +138,17 @@ describe.each(['redis', 'mongodb'] as const)(
       await mongo.close();
     });
 
-    it('catches up events appended before it started, without notifying them', async () => {
-      await append('ash', moved('ash', 1, 2), joined('ash', 'party'), moved('ash', 3, 4, true));
-      await append('misty', moved('misty', 5, 6), joined('misty', 'party'));
-      await append('brock', moved('brock', 7, 8));
+    it('catches up events appended before it started, without notifying moves older than the horizon', async () => {
+      // Older than the notification log's retention (24 h): history nobody is to be told about.
+      const old = (...events: Envelope[]) => events.map((event) => aged(event, 48 * 3_600_000));
+      await append(
+        'ash',
+        ...old(moved('ash', 1, 2), joined('ash', 'party'), moved('ash', 3, 4, true)),
+      );
+      await append('misty', ...old(moved('misty', 5, 6), joined('misty', 'party')));
+      await append('brock', ...old(moved('brock', 7, 8)));
 
-      worker = await startServiceProcess({
-        appDir: path.join(__dirname, '..'),
-        env: {
-          REDIS_URL: ns.redisUrl,
-          KAFKA_BROKERS: ns.kafkaBrokers.join(','),
-          MONGODB_URI: ns.mongoUri(),
-          ADMIN_TOKEN: 'admin-token-0123456789',
-          TOPIC_PREFIX: prefix,
-          INSTANCE_ID: 'projection-1',
-          LOG_LEVEL: 'warn',
-          // The periodic catch-up repairs lost read models; every second here, not every 30 s.
-          CATCH_UP_INTERVAL_MS: '1000',
-          // redis is the default: leave it unset so the default is what runs.
-          ...(store === 'mongodb' ? { READ_MODEL_STORE: 'mongodb' } : {}),
-        },
-      });
+      worker = await startWorker();
       await waitForStatus(`${worker.url}/health/ready`, 200, 60_000);
 
       const ash = await until(async () => {
@@ -255,5 +273,44 @@ describe.each(['redis', 'mongodb'] as const)(
         expect(await positions.list()).toEqual(before.positions);
         expect(await groups.membersOf('party')).toEqual(before.party);
       });
+
+    it('notifies, once each and in order, the moves made while it was killed (kill -9, restart)', async () => {
+      await worker!.stop('SIGKILL');
+      worker = undefined;
+      // While it is down, misty joins a new group and moves; the forwarder publishes her
+      // events and trainer-service's eager path leaves them to projection-worker (its read model
+      // lags the join). The restarted worker's catch-up applies them before the bus redelivers.
+      const whileDown = await append(
+        'misty',
+        joined('misty', 'gym'),
+        moved('misty', 101, 0, true),
+        moved('misty', 102, 0, true),
+        moved('misty', 103, 0),
+      );
+      await publish(whileDown);
+      worker = await startWorker();
+      const ids = whileDown.slice(1).map((event) => `position:${event.messageId}`);
+      const notes = await until(async () => {
+        const all = (await logged()).filter((n) => ids.includes(n.notificationId));
+        return all.length === 3 ? all : undefined;
+      }, "misty's moves notified");
+      expect(notes.map((n) => n.params.x)).toEqual([101, 102, 103]);
+      for (const note of notes)
+        expect(note).toMatchObject({ targetType: 'group', targetIds: ['gym', 'party'] });
+      // The redelivered events and the periodic catch-up (every second) add nothing.
+      await publish(whileDown);
+      const [marker] = await append('gary', moved('gary', 2, 2));
+      await publish([marker!]);
+      await until(
+        async () =>
+          (await logged()).some((n) => n.notificationId === `position:${marker!.messageId}`)
+            ? true
+            : undefined,
+        'a later notification',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const all = (await logged()).map((n) => n.notificationId);
+      for (const id of ids) expect(all.filter((other) => other === id)).toHaveLength(1);
+    });
   },
 );

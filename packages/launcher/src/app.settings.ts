@@ -43,6 +43,7 @@ export const APP_SETTINGS: readonly string[] = [
   'NOTIFICATION_LOG_RETENTION_MS',
   // projection-worker
   'CATCH_UP_INTERVAL_MS',
+  'NOTIFY_HORIZON_MS',
   // sse-gateway
   'HEARTBEAT_MS',
   'CONNECTION_TIMEOUT_MS',

@@ -28,5 +28,11 @@ export const projectionWorkerConfiguration = z.object({
   /** Retention of the notification log on append (keep equal in every app that appends). */
   NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
   NOTIFICATION_LOG_RETENTION_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),
+  /**
+   * Moves older than this are caught up but not notified (e.g. after a long outage); younger
+   * ones the log has not got yet are notified, once. Capped at NOTIFICATION_LOG_RETENTION_MS
+   * (the log's dedup window). Default: that retention.
+   */
+  NOTIFY_HORIZON_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),
 });
 export type ProjectionWorkerConfig = z.output<typeof projectionWorkerConfiguration>;

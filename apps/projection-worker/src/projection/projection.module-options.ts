@@ -14,6 +14,12 @@ export interface ProjectionModuleOptions {
   checkpoints: CheckpointStore;
   /** Checkpoint name. Default 'projection-worker.read-models'. */
   checkpointName?: string;
+  /**
+   * Moves older than this (by their event's timestamp) are applied but not notified, e.g. after
+   * a long outage. Keep it at most the notification log's retention (its dedup window), or a
+   * move notified before could be notified again. Default: the default retention (24 h).
+   */
+  notifyHorizonMs?: number;
   /** After the start, the read models are also caught up from the store this often. Default 30 s; 0 disables. */
   catchUpIntervalMs?: number;
   /**

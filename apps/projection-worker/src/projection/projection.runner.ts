@@ -1,27 +1,32 @@
 import { DeferredError, type Envelope } from '@causeway/cqrs-core';
 import { TRAINER_MOVED_EVENT, type TrainerMovedEvent } from '@causeway/contracts';
-import { PositionNotifier } from '@causeway/platform';
+import { DEFAULT_LOG_RETENTION_MS, PositionNotifier } from '@causeway/platform';
 import { type ProjectionModuleOptions } from './projection.module-options';
 import { ReadModelsCatchUp } from './read-models.catch-up';
 import { ReadModelsProjector } from './read-models.projector';
 
 /**
  * The projection of the live trainer flow: at start it catches the read models up from the event
- * store (no notifications), then keeps them live from the event bus and notifies every live
- * TrainerMovedEvent; a periodic catch-up keeps the checkpoint moving (and repairs anything the
- * bus lost) so the next start has little to replay.
+ * store, then keeps them live from the event bus; a periodic catch-up keeps the checkpoint moving
+ * (and repairs anything the bus lost) so the next start has little to replay.
+ *
+ * It notifies every TrainerMovedEvent it reads, live or in a catch-up, whose notification is not
+ * in the log yet (the eager path of trainer-service may have been first), unless the move is
+ * older than `notifyHorizonMs` (ADR 007, session 9). "Applied to the read models" is not
+ * "notified": the moves made while the worker was down, or while the eager path was off, are
+ * caught up and still need their notification, and their live redelivery must not be taken for
+ * history. The log keeps one entry per event, and keeps each trainer's moves in version order
+ * (a late older one is dropped, never appended after a newer one).
  *
  * Live events that arrive before the first catch-up finished are deferred (the transport
- * redelivers them), so a notification never goes out with membership that is not caught up yet.
- * A live event the first catch-up itself applied (the bus replaying history to a new consumer
- * group) is not notified: it is history too. One that was applied before (a redelivery after a
- * crash between the read-model write and the append) is notified: the log deduplicates it.
+ * redelivers them): the catch-up notifies the backlog in event order, each with the membership
+ * of its time, before any of them is notified from the bus.
  */
 export class ProjectionRunner {
   private readonly projector: ReadModelsProjector;
   private readonly notifier: PositionNotifier;
   private readonly catchUp: ReadModelsCatchUp;
-  private readonly history = new Set<string>();
+  private readonly horizonMs: number;
   private caughtUp = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -35,6 +40,7 @@ export class ProjectionRunner {
   ) {
     this.projector = new ReadModelsProjector(options.positions, options.groups);
     this.notifier = new PositionNotifier(options.groups, options.notifications, options.serverId);
+    this.horizonMs = options.notifyHorizonMs ?? DEFAULT_LOG_RETENTION_MS;
     this.catchUp = new ReadModelsCatchUp({
       eventStore: options.eventStore,
       checkpoints: options.checkpoints,
@@ -52,7 +58,9 @@ export class ProjectionRunner {
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
         await this.options.ready?.();
-        const events = await (this.running = this.catchUp.run((id) => this.history.add(id)));
+        // Every move read, applied now or not: a previous incarnation may have applied a move to
+        // the read model and died before notifying it (the log answers the others in one GET).
+        const events = await (this.running = this.catchUp.run((event) => this.notified(event)));
         this.caughtUp = true;
         this.options.onCaughtUp?.(events);
         break;
@@ -73,7 +81,7 @@ export class ProjectionRunner {
   /** A live event from the bus. */
   async handle(event: Envelope): Promise<void> {
     if (!this.caughtUp) throw new DeferredError('the read models are still catching up');
-    if (event.type !== TRAINER_MOVED_EVENT || this.history.has(event.messageId)) {
+    if (!this.toNotify(event)) {
       await this.projector.apply(event);
       return;
     }
@@ -85,12 +93,31 @@ export class ProjectionRunner {
     ]);
   }
 
+  /** Notifies a move a catch-up read (and applied), if it is to be notified. */
+  private async notified(event: Envelope): Promise<void> {
+    if (this.toNotify(event)) await this.notifier.notify(event as Envelope<TrainerMovedEvent>);
+  }
+
+  /**
+   * Whether a projected event gets a notification: a move not older than the horizon. Older
+   * ones are left out so that a worker back after a long outage (or rebuilding lost read models)
+   * does not send clients hours of stale moves; the horizon is at most the log's retention, its
+   * dedup window, so a move notified before is still recognised and never appended twice.
+   */
+  private toNotify(event: Envelope): boolean {
+    if (event.type !== TRAINER_MOVED_EVENT) return false;
+    const at = Date.parse(event.metadata.timestamp);
+    return !Number.isFinite(at) || Date.now() - at <= this.horizonMs;
+  }
+
   private schedule(): void {
     const every = this.options.catchUpIntervalMs ?? 30_000;
     if (this.stopped || every <= 0) return;
     this.timer = setTimeout(() => {
+      // Only what this run applied: a move the live path applied was notified by it (or its
+      // redelivery will be); one applied here, the live path has not seen yet, or the bus lost.
       this.running = this.catchUp
-        .run()
+        .run((event, applied) => (applied ? this.notified(event) : undefined))
         .catch((error) => this.options.onError?.(error))
         .finally(() => this.schedule());
     }, every);

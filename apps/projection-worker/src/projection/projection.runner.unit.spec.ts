@@ -6,11 +6,16 @@ import {
   MessageFactory,
   type StoredEvent,
 } from '@causeway/cqrs-core';
-import { contractsSerializer } from '@causeway/contracts';
+import {
+  contractsSerializer,
+  type Notification,
+  type TrainerMovedEvent,
+} from '@causeway/contracts';
 import {
   InMemoryGroupMembers,
   InMemoryNotificationLog,
   InMemoryTrainerPositions,
+  PositionNotifier,
 } from '@causeway/platform';
 import { ProjectionRunner } from './projection.runner';
 
@@ -28,25 +33,36 @@ function moved(trainerId: string, x: number, y: number, moving = false): Envelop
     timestamp: T0,
   });
 }
+/** `event` as if it had been appended `ms` ago. */
+const aged = (event: Envelope, ms: number): Envelope => ({
+  ...event,
+  metadata: { ...event.metadata, timestamp: new Date(Date.now() - ms).toISOString() },
+});
+const DAYS_2 = 2 * 24 * 60 * 60 * 1000;
 const joined = (trainerId: string, groupId: string) =>
   factory.event('TrainerJoinedGroupEvent', { trainerId, groupId, timestamp: T0 });
 const left = (trainerId: string, groupId: string) =>
   factory.event('TrainerLeftGroupEvent', { trainerId, groupId, timestamp: T0 });
 
-function setup() {
+function setup(options: { horizonMs?: number } = {}) {
   const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
   const positions = new InMemoryTrainerPositions();
   const groups = new InMemoryGroupMembers();
   const notifications = new InMemoryNotificationLog();
-  const runner = new ProjectionRunner({
-    serverId: 'projection-1',
-    eventStore,
-    positions,
-    groups,
-    notifications,
-    checkpoints: new InMemoryCheckpointStore(),
-    catchUpIntervalMs: 0,
-  });
+  const checkpoints = new InMemoryCheckpointStore();
+  /** A new incarnation of the worker over the same stores (the previous one was killed). */
+  const restart = () =>
+    new ProjectionRunner({
+      serverId: 'projection-1',
+      eventStore,
+      positions,
+      groups,
+      notifications,
+      checkpoints,
+      catchUpIntervalMs: 0,
+      ...(options.horizonMs !== undefined && { notifyHorizonMs: options.horizonMs }),
+    });
+  const runner = restart();
   /** Appends to the trainer's stream and returns the stored events, as the bus delivers them. */
   const append = async (trainerId: string, ...events: Envelope[]): Promise<StoredEvent[]> => {
     await eventStore.append(`trainer-${trainerId}`, events, { expectedVersion: 'any' });
@@ -55,14 +71,21 @@ function setup() {
   };
   const logged = async () =>
     (await notifications.read(undefined, 1_000)).map((entry) => entry.notification);
-  return { positions, groups, runner, append, logged };
+  return { positions, groups, notifications, runner, restart, append, logged };
 }
 
 describe('ProjectionRunner', () => {
-  it('catches the read models up from the event store at start, without notifying', async () => {
+  it('catches the read models up from the event store at start, without notifying moves older than the horizon', async () => {
     const { positions, groups, runner, append, logged } = setup();
-    await append('ash', moved('ash', 1, 2), joined('ash', 'party'), moved('ash', 5, 6, true));
-    await append('misty', moved('misty', 9, 9), joined('misty', 'party'), left('misty', 'party'));
+    const old = (...events: Envelope[]) => events.map((event) => aged(event, DAYS_2));
+    await append(
+      'ash',
+      ...old(moved('ash', 1, 2), joined('ash', 'party'), moved('ash', 5, 6, true)),
+    );
+    await append(
+      'misty',
+      ...old(moved('misty', 9, 9), joined('misty', 'party'), left('misty', 'party')),
+    );
     await runner.start();
     expect(runner.isCaughtUp).toBe(true);
     expect(await positions.get('ash')).toMatchObject({
@@ -141,15 +164,16 @@ describe('ProjectionRunner', () => {
     await runner.stop();
   });
 
-  it('does not notify history the bus replays after the catch-up applied it', async () => {
+  it('does not notify again what the bus replays after the catch-up notified it', async () => {
     const { runner, append, logged } = setup();
     const history = await append('ash', moved('ash', 1, 1), moved('ash', 2, 2));
     await runner.start();
+    expect(await logged()).toHaveLength(2);
     for (const event of history) await runner.handle(event);
-    expect(await logged()).toEqual([]);
+    expect(await logged()).toHaveLength(2);
     const [live] = await append('ash', moved('ash', 3, 3));
     await runner.handle(live!);
-    expect(await logged()).toHaveLength(1);
+    expect(await logged()).toHaveLength(3);
     await runner.stop();
   });
 
@@ -173,5 +197,111 @@ describe('ProjectionRunner', () => {
     await runner.handle(event!);
     expect((await logged()).map((n) => n.notificationId)).toEqual([`position:${event!.messageId}`]);
     await runner.stop();
+  });
+});
+
+describe('ProjectionRunner after an outage (moves it has not notified)', () => {
+  /**
+   * ash and misty are in `party`; the worker ran, then went down. While it was down ash joined
+   * `gym` and moved: trainer-service's eager path appended nothing (the read model lagged the
+   * join), so those moves are nobody's but the restarted worker's to notify.
+   */
+  async function outage() {
+    const env = setup();
+    const { append, runner } = env;
+    await runner.start();
+    for (const event of [
+      ...(await append('misty', joined('misty', 'party'), joined('misty', 'gym'))),
+      ...(await append('ash', joined('ash', 'party'), moved('ash', 0, 0))),
+    ])
+      await runner.handle(event);
+    await runner.stop();
+    const whileDown = await append(
+      'ash',
+      joined('ash', 'gym'),
+      moved('ash', 1, 0, true),
+      moved('ash', 2, 0, true),
+      moved('ash', 3, 0),
+    );
+    const restarted = env.restart();
+    return { ...env, whileDown, restarted };
+  }
+  const positionsOf = async (logged: () => Promise<Notification[]>, trainerId: string) =>
+    (await logged())
+      .filter((n) => n.method === 'position.update' && n.params.trainerId === trainerId)
+      .map((n) => n.params.x as number);
+
+  it('notifies each move made while it was down once, in order, although its catch-up applied it', async () => {
+    const { whileDown, restarted, logged } = await outage();
+    await restarted.start();
+    // The bus redelivers what it held while the worker was down.
+    for (const event of whileDown) await restarted.handle(event);
+    for (const event of whileDown) await restarted.handle(event);
+    expect(await positionsOf(logged, 'ash')).toEqual([0, 1, 2, 3]);
+    expect((await logged()).at(-1)).toMatchObject({
+      targetType: 'group',
+      targetIds: ['gym', 'party'],
+      recipients: ['ash', 'misty'],
+    });
+    await restarted.stop();
+  });
+
+  it('notifies moves missed while the eager path is off even if the bus lost them', async () => {
+    const { restarted, logged } = await outage();
+    await restarted.start(); // the catch-up alone: no redelivery
+    expect(await positionsOf(logged, 'ash')).toEqual([0, 1, 2, 3]);
+    await restarted.stop();
+  });
+
+  it('never appends an older move of a trainer after a newer one the eager path appended', async () => {
+    const { whileDown, restarted, logged, groups, notifications, append } = await outage();
+    // The read model caught up with the join before the moves were notified (here: applied by
+    // hand; in production the first catch-up applied it and live moves were held back), so the
+    // eager path finds the audience it needs for ash's next move and tries it first.
+    await groups.apply({ trainerId: 'ash', groupId: 'gym', action: 'join', version: 3 });
+    const [newer] = await append('ash', moved('ash', 4, 0));
+    const eager = new PositionNotifier(groups, notifications, 'trainer-1');
+    const audience = await eager.audienceOf('ash', ['gym', 'party']);
+    expect(audience).toBeDefined();
+    await eager.notifyEarly(newer!.messageId, newer!.data as TrainerMovedEvent, audience!, {
+      version: newer!.version,
+      previous: newer!.version - 1,
+    });
+    await restarted.start();
+    for (const event of [...whileDown, newer!]) await restarted.handle(event);
+    expect(await positionsOf(logged, 'ash')).toEqual([0, 1, 2, 3, 4]);
+    await restarted.stop();
+  });
+
+  it('keeps move order when moves held back during its catch-up are notified after the eager path resumed', async () => {
+    const { whileDown, restarted, logged, groups, notifications, append } = await outage();
+    await restarted.start(); // the catch-up applies the join: the read model matches again
+    // Moves made during the catch-up, before the read model had the join: no eager append, and
+    // the live path defers them (redelivered after the catch-up).
+    const heldBack = await append('ash', moved('ash', 5, 0, true), moved('ash', 6, 0));
+    // The next move finds the membership caught up: the eager path appends it first.
+    const [newer] = await append('ash', moved('ash', 7, 0));
+    const eager = new PositionNotifier(groups, notifications, 'trainer-1');
+    const audience = await eager.audienceOf('ash', ['gym', 'party']);
+    expect(audience).toBeDefined();
+    await eager.notifyEarly(newer!.messageId, newer!.data as TrainerMovedEvent, audience!, {
+      version: newer!.version,
+      previous: newer!.version - 1,
+    });
+    for (const event of [...whileDown, ...heldBack, newer!]) await restarted.handle(event);
+    const xs = await positionsOf(logged, 'ash');
+    // Never back in time: each position.update of ash is newer than the one before.
+    expect(xs).toEqual([...xs].sort((a, b) => a - b));
+    expect(xs).toEqual([0, 1, 2, 3, 5, 6, 7]);
+    await restarted.stop();
+  });
+
+  it('does not notify moves older than the notification horizon', async () => {
+    const env = setup({ horizonMs: 60_000 });
+    const history = await env.append('ash', aged(moved('ash', 1, 1), 120_000), moved('ash', 2, 2));
+    await env.runner.start();
+    for (const event of history) await env.runner.handle(event);
+    expect(await positionsOf(env.logged, 'ash')).toEqual([2]);
+    await env.runner.stop();
   });
 });

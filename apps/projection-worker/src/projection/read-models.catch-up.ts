@@ -1,4 +1,4 @@
-import { type CheckpointStore, type EventStore } from '@causeway/cqrs-core';
+import { type CheckpointStore, type EventStore, type StoredEvent } from '@causeway/cqrs-core';
 import { PROJECTED_EVENTS, type ReadModelsProjector } from './read-models.projector';
 
 export interface ReadModelsCatchUpOptions {
@@ -12,8 +12,8 @@ export interface ReadModelsCatchUpOptions {
 /**
  * Brings the read models up to the event store: reads the events after its checkpoint in global
  * order (readAll, relying on the store's no-skip guarantee), applies them, and saves the
- * checkpoint after each batch. It never notifies: events appended while the worker was down are
- * history by the time they are caught up. A checkpoint that went back (the store holding it and
+ * checkpoint after each batch. It does not notify by itself: `onEvent` hears about every event it
+ * reads, in order (the runner notifies from there). A checkpoint that went back (the store holding it and
  * the read models lost them, e.g. a flushed Redis) makes it rebuild the read models from there.
  */
 export class ReadModelsCatchUp {
@@ -25,9 +25,13 @@ export class ReadModelsCatchUp {
   /**
    * Applies everything after the checkpoint, up to the first batch that is not full (events
    * appended meanwhile wait for the next run); returns how many events were read.
-   * `onApplied` hears about each event that changed a read model (i.e. had not been applied before).
+   * `onEvent` is awaited for each event read, after it was applied, with whether it changed a
+   * read model (false: applied before, or not projected); it failing fails the run, and the
+   * batch is read again next run (the checkpoint is saved after the batch).
    */
-  async run(onApplied?: (messageId: string) => void): Promise<number> {
+  async run(
+    onEvent?: (event: StoredEvent, applied: boolean) => Promise<void> | void,
+  ): Promise<number> {
     const { eventStore, checkpoints, projector, name } = this.options;
     const batchSize = this.options.batchSize ?? 500;
     let total = 0;
@@ -46,7 +50,8 @@ export class ReadModelsCatchUp {
       });
       if (events.length === 0) return total;
       for (const event of events) {
-        if ((await projector.apply(event)) && onApplied) onApplied(event.messageId);
+        const applied = await projector.apply(event);
+        await onEvent?.(event, applied);
       }
       await checkpoints.save(name, (this.saved = events[events.length - 1]!.position));
       total += events.length;

@@ -73,6 +73,9 @@ export interface TrainerCommandHandlerOptions {
 interface Moved {
   eventId: string;
   data: TrainerMovedEvent;
+  /** The event's stream version, and the stream's before it (the log keeps a trainer's moves in order). */
+  version: number;
+  previous: number;
   /** Read while the event was appended; an Error if the read failed. */
   audience: Promise<Audience | undefined | Error>;
 }
@@ -194,6 +197,8 @@ export class TrainerCommandHandler {
         // The id the repository gave the event (TrainerStream: commandEventIds).
         eventId: commandEventId(commandId, index),
         data: events[index]!.data as TrainerMovedEvent,
+        version: loaded.version + index + 1,
+        previous: loaded.version + index,
         audience,
       },
     };
@@ -217,8 +222,14 @@ export class TrainerCommandHandler {
     try {
       const audience = await moved.audience;
       if (audience instanceof Error) throw audience;
-      // undefined: the read model lags the membership; projection-worker notifies it.
-      if (audience) await eager.notifier.notifyEarly(moved.eventId, moved.data, audience);
+      // undefined: the read model lags the membership; projection-worker notifies it. The log
+      // also refuses it while an older move of the trainer is not in it yet (projection-worker
+      // is still notifying a backlog): then projection-worker notifies it too, in order.
+      if (audience)
+        await eager.notifier.notifyEarly(moved.eventId, moved.data, audience, {
+          version: moved.version,
+          previous: moved.previous,
+        });
     } catch (error) {
       this.eagerPausedUntil = Date.now() + (eager.pauseMs ?? 30_000);
       eager.onError?.(error);

@@ -348,7 +348,7 @@ describe('TrainerCommandHandler', () => {
 
     it('addresses a trainer in groups to their members once the read model has its membership, and leaves it to the projection before', async () => {
       const groups = new InMemoryGroupMembers();
-      const { notifications, handler } = setup({ eager: { groups } });
+      const { eventStore, notifications, handler } = setup({ eager: { groups } });
       await handler.handle(moveCommand('start', 1, 0));
       await handler.handle(groupCommand('join', 'room-1'));
       await groups.apply({ trainerId: 'misty', groupId: 'room-1', action: 'join', version: 2 });
@@ -357,8 +357,18 @@ describe('TrainerCommandHandler', () => {
       await handler.handle(moveCommand('stop', 0, 0, { at: T0 + 1_000 }));
       expect(await positions(notifications)).toHaveLength(1);
       await groups.apply({ trainerId: 'ash', groupId: 'room-1', action: 'join', version: 2 });
+      // The read model has the join now, but the previous move is still the projection's to
+      // notify: appending this one first would send it after a newer one (ADR 007, session 9).
       await handler.handle(moveCommand('start', 0, 1, { at: T0 + 2_000 }));
-      expect((await positions(notifications))[1]).toMatchObject({
+      expect(await positions(notifications)).toHaveLength(1);
+      // Once the projection notified the moves before it, the fast path goes on.
+      const projection = new PositionNotifier(groups, notifications, 'projection-1');
+      for (const event of (await eventStore.readStream('trainer-ash')).slice(2))
+        await projection.notify(event as Envelope<TrainerMovedEvent>);
+      expect(await positions(notifications)).toHaveLength(3);
+      await handler.handle(moveCommand('stop', 0, 0, { at: T0 + 3_000 }));
+      expect(await positions(notifications)).toHaveLength(4);
+      expect((await positions(notifications))[2]).toMatchObject({
         targetType: 'group',
         targetIds: ['room-1'],
         recipients: ['ash', 'misty'],

@@ -5,7 +5,11 @@ import {
   DEFAULT_LOG_RETENTION_MS,
   type NotificationLogRetention,
 } from './notification-log.options';
-import { type LoggedNotification, type NotificationLog } from './notification-log.port';
+import {
+  type LoggedNotification,
+  type NotificationLog,
+  type NotificationOrder,
+} from './notification-log.port';
 
 export interface InMemoryNotificationLogOptions extends NotificationLogRetention {
   /** Clock, for tests. Default Date.now. */
@@ -21,6 +25,8 @@ export class InMemoryNotificationLog implements NotificationLog {
   private entries: LoggedNotification[] = [];
   /** notificationId → first id and when it was appended (kept for the retention window). */
   private readonly appended = new Map<string, { id: string; at: number }>();
+  /** Order key → newest version appended and when (re-inserted on update: oldest first). */
+  private readonly newest = new Map<string, { version: number; at: number }>();
   private readonly wakers = new Set<() => void>();
   private lastMs = 0;
   private lastSeq = 0;
@@ -35,11 +41,20 @@ export class InMemoryNotificationLog implements NotificationLog {
     this.now = options.now ?? Date.now;
   }
 
-  async append(notification: Notification): Promise<string> {
+  append(notification: Notification): Promise<string>;
+  append(notification: Notification, order: NotificationOrder): Promise<string | undefined>;
+  async append(notification: Notification, order?: NotificationOrder): Promise<string | undefined> {
     const now = this.now();
     this.forgetExpired(now);
     const first = this.appended.get(notification.notificationId);
     if (first) return first.id;
+    if (order) {
+      const newest = this.newest.get(order.key)?.version ?? 0;
+      if (newest >= order.version) return undefined;
+      if (order.previous !== undefined && newest < order.previous) return undefined;
+      this.newest.delete(order.key);
+      this.newest.set(order.key, { version: order.version, at: now });
+    }
     if (now > this.lastMs) {
       this.lastMs = now;
       this.lastSeq = 0;
@@ -135,6 +150,10 @@ export class InMemoryNotificationLog implements NotificationLog {
     for (const [notificationId, { at }] of this.appended) {
       if (at >= now - this.retentionMs) break;
       this.appended.delete(notificationId);
+    }
+    for (const [key, { at }] of this.newest) {
+      if (at >= now - this.retentionMs) break;
+      this.newest.delete(key);
     }
   }
 }

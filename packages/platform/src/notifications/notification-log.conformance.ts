@@ -106,6 +106,49 @@ export function describeNotificationLog(
       expect((await log.read(undefined, 10)).map((entry) => entry.id)).toEqual([first, other]);
     });
 
+    it("keeps a key's notifications in version order: a late older one is not appended", async () => {
+      const log = await open();
+      const order = (version: number, previous?: number) => ({
+        key: 'position:ash',
+        version,
+        ...(previous !== undefined && { previous }),
+      });
+      const v2 = await log.append(testNotification(), order(2));
+      expect(v2).toBeDefined();
+      const late = testNotification();
+      expect(await log.append(late, order(1))).toBeUndefined();
+      expect(await log.append(testNotification(), order(2))).toBeUndefined();
+      expect(await log.idOf(late.notificationId)).toBeUndefined();
+      // Another key has its own order; an append without an order is not checked.
+      expect(
+        await log.append(testNotification(), { key: 'position:misty', version: 1 }),
+      ).toBeDefined();
+      expect(await log.append(testNotification())).toBeDefined();
+      const v5 = testNotification();
+      const id5 = await log.append(v5, order(5));
+      expect(id5).toBeDefined();
+      // A duplicate still answers its first id, whatever its order says.
+      expect(await log.append(v5, order(5))).toBe(id5);
+      expect(await log.append(v5, order(3))).toBe(id5);
+      expect(await log.read(undefined, 10)).toHaveLength(4);
+    });
+
+    it("appends with `previous` only when the key's newest version is at least that", async () => {
+      const log = await open();
+      const key = 'position:ash';
+      // Unknown key: its newest version is 0.
+      expect(
+        await log.append(testNotification(), { key, version: 3, previous: 2 }),
+      ).toBeUndefined();
+      expect(await log.append(testNotification(), { key, version: 1, previous: 0 })).toBeDefined();
+      expect(
+        await log.append(testNotification(), { key, version: 4, previous: 3 }),
+      ).toBeUndefined();
+      expect(await log.append(testNotification(), { key, version: 3 })).toBeDefined();
+      expect(await log.append(testNotification(), { key, version: 4, previous: 3 })).toBeDefined();
+      expect(await log.read(undefined, 10)).toHaveLength(3);
+    });
+
     it('tells the id a notificationId was appended at, and undefined for one never appended', async () => {
       const log = await open();
       const notification = testNotification();

@@ -8,6 +8,20 @@ export interface LoggedNotification {
   notification: Notification;
 }
 
+/** Where a notification stands among those of one subject (e.g. one trainer's moves). */
+export interface NotificationOrder {
+  /** The subject: its notifications are kept in `version` order (a trainer: `position:<id>`). */
+  key: string;
+  /** The notification's version within the key (a trainer's stream version); higher is newer. */
+  version: number;
+  /**
+   * Append only if the key's newest version in the log is at least this, i.e. nothing older is
+   * still to come (a fast path passes the version before its event: it must not overtake a
+   * backlog another producer is still appending). Default: no such condition.
+   */
+  previous?: number;
+}
+
 /**
  * The ordered log of notifications every SSE gateway instance follows (fan-out: each instance
  * reads every entry) and replays from on resume. Ids are strings in one total order shared by
@@ -18,6 +32,12 @@ export interface LoggedNotification {
  *   (`compare(a, b) < 0` when a was appended first).
  * - Appending a notification whose `notificationId` was appended before (within the dedup window,
  *   at least the log's retention) stores nothing and returns the id of the first append.
+ * - `append(notification, order)` is the same, and also keeps the notifications of `order.key` in
+ *   version order: it stores nothing and returns undefined when one of that key with a version
+ *   >= `order.version` was appended (a late older one: appending it would send clients back in
+ *   time), or when `order.previous` is given and the key's newest version is below it. The key's
+ *   newest version is remembered for the retention after its last append (unknown = 0).
+ *   A duplicate is answered as by `append` (its first id), before any order check.
  * - `idOf(notificationId)` is the id a notification with that notificationId was appended at
  *   (within the same dedup window), undefined if none was: what a duplicate's `append` would
  *   return, without building the notification first.
@@ -34,6 +54,7 @@ export interface LoggedNotification {
  */
 export interface NotificationLog {
   append(notification: Notification): Promise<string>;
+  append(notification: Notification, order: NotificationOrder): Promise<string | undefined>;
   idOf(notificationId: string): Promise<string | undefined>;
   read(afterId: string | undefined, limit: number): Promise<LoggedNotification[]>;
   follow(

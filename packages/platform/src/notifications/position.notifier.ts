@@ -18,6 +18,12 @@ export interface Audience {
  * event (`notify`, the guarantee), and trainer-service notifies right after its append
  * (`notifyEarly`, the fast path), ahead of the event's trip over the bus. Both build the same
  * notification; whichever appends first wins and the other is deduplicated by the log.
+ *
+ * Both append under the trainer's order key with the event's stream version, so the log never
+ * takes an older move of a trainer after a newer one (clients would see it jump back); the fast
+ * path also passes the version before its event and is refused while the trainer has moves
+ * still to be notified by projection-worker (e.g. its backlog after an outage), which then
+ * notifies them and that move in order (ADR 007, session 9).
  */
 export class PositionNotifier {
   constructor(
@@ -36,13 +42,24 @@ export class PositionNotifier {
   }
 
   /**
-   * Appends the notification of a live event, unless it is in the log already (the eager path
-   * was first: then the audience reads are skipped too). Returns its id in the log.
+   * Appends the notification of a stored event, unless it is in the log already (the eager path
+   * was first: then the audience reads are skipped too). Returns its id in the log, or undefined
+   * when a newer move of the trainer is there already (this one would send clients back in time).
+   * An event without a stream version (0) is appended without the order check.
    */
-  async notify(event: { messageId: string; data: TrainerMovedEvent }): Promise<string> {
+  async notify(event: {
+    messageId: string;
+    version: number;
+    data: TrainerMovedEvent;
+  }): Promise<string | undefined> {
     const first = await this.notifications.idOf(notificationIdOf(event.messageId));
     if (first !== undefined) return first;
-    return this.notifications.append(await this.notification(event));
+    const notification = await this.notification(event);
+    if (!(event.version > 0)) return this.notifications.append(notification);
+    return this.notifications.append(notification, {
+      key: orderKeyOf(event.data.trainerId),
+      version: event.version,
+    });
   }
 
   /**
@@ -63,10 +80,24 @@ export class PositionNotifier {
 
   /**
    * Step 2, once the event is appended: appends its notification for `audience` (from
-   * `audienceOf`). Returns the entry's id.
+   * `audienceOf`). Returns the entry's id. With `order` (the event's stream `version` and the
+   * stream's version before it, `previous`), only when every older move of the trainer is in the
+   * log: otherwise it returns undefined and projection-worker notifies the event, in order.
+   * Without `order` nothing keeps it from overtaking older moves still to be notified.
    */
-  notifyEarly(eventId: string, data: TrainerMovedEvent, audience: Audience): Promise<string> {
-    return this.notifications.append(this.build(eventId, data, audience));
+  notifyEarly(
+    eventId: string,
+    data: TrainerMovedEvent,
+    audience: Audience,
+    order?: { version: number; previous: number },
+  ): Promise<string | undefined> {
+    const notification = this.build(eventId, data, audience);
+    if (!order) return this.notifications.append(notification);
+    return this.notifications.append(notification, {
+      key: orderKeyOf(data.trainerId),
+      version: order.version,
+      previous: order.previous,
+    });
   }
 
   private async membersOf(groups: readonly string[]): Promise<string[]> {
@@ -103,6 +134,11 @@ export class PositionNotifier {
 /** The notificationId of an event's `position.update`: one per event, whoever appends it. */
 function notificationIdOf(eventId: string): string {
   return `position:${eventId}`;
+}
+
+/** The order key of a trainer's `position.update`s: their versions are its stream's. */
+function orderKeyOf(trainerId: string): string {
+  return `position:${trainerId}`;
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {

@@ -7,16 +7,28 @@ import {
   DEFAULT_LOG_RETENTION_MS,
   type NotificationLogRetention,
 } from './notification-log.options';
-import { type LoggedNotification, type NotificationLog } from './notification-log.port';
+import {
+  type LoggedNotification,
+  type NotificationLog,
+  type NotificationOrder,
+} from './notification-log.port';
 
-// KEYS[1] = stream, KEYS[2] = dedup key; ARGV[1] = max length, ARGV[2] = notification JSON,
-// ARGV[3] = retention ms. → the new id, or the first id when the notification was appended before.
+// KEYS[1] = stream, KEYS[2] = dedup key, KEYS[3] (optional) = order key; ARGV[1] = max length,
+// ARGV[2] = notification JSON, ARGV[3] = retention ms, ARGV[4] = version, ARGV[5] = previous ('' =
+// none; only with an order key). → the new id, the first id when the notification was appended
+// before, or nil when the order key refuses it (see NotificationLog.append).
 // Time comes from the Redis server (TIME), so ids, ages and trimming use one clock.
 const APPEND = `
 local first = redis.call('GET', KEYS[2])
 if first then return first end
+if #KEYS > 2 then
+  local newest = tonumber(redis.call('GET', KEYS[3]) or 0)
+  if newest >= tonumber(ARGV[4]) then return false end
+  if ARGV[5] ~= '' and newest < tonumber(ARGV[5]) then return false end
+end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2])
 redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
+if #KEYS > 2 then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[3]) end
 local now = redis.call('TIME')
 local minMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
 if minMs > 0 then redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', minMs)) end
@@ -39,13 +51,15 @@ type StreamEntry = [id: string, fields: string[]];
 
 /**
  * The notification log on one Redis stream `<prefix>notifications`: appends are one script
- * (dedup key per notificationId with the retention as TTL, XADD MAXLEN ~, XTRIM MINID by age);
+ * (dedup key per notificationId with the retention as TTL, the newest version per order key
+ * `<prefix>notifications:order:<key>` likewise, XADD MAXLEN ~, XTRIM MINID by age);
  * followers use plain XREAD BLOCK (no consumer group: every gateway reads everything and a dead
  * gateway has nothing left to acknowledge).
  */
 export class RedisNotificationLog implements NotificationLog {
   readonly stream: string;
   private readonly dedupPrefix: string;
+  private readonly orderPrefix: string;
   private readonly maxLength: number;
   private readonly retentionMs: number;
   private readonly blockMs: number;
@@ -57,22 +71,25 @@ export class RedisNotificationLog implements NotificationLog {
     const prefix = options.keyPrefix ?? '';
     this.stream = `${prefix}notifications`;
     this.dedupPrefix = `${prefix}notifications:dedup:`;
+    this.orderPrefix = `${prefix}notifications:order:`;
     this.maxLength = options.maxLength ?? DEFAULT_LOG_MAX_LENGTH;
     this.retentionMs = options.retentionMs ?? DEFAULT_LOG_RETENTION_MS;
     this.blockMs = options.blockMs ?? 5_000;
     this.batchSize = options.batchSize ?? 500;
   }
 
-  async append(notification: Notification): Promise<string> {
-    return (await this.options.client.eval(
-      APPEND,
-      2,
-      this.stream,
-      this.dedupPrefix + notification.notificationId,
-      String(this.maxLength),
-      JSON.stringify(notification),
-      String(this.retentionMs),
-    )) as string;
+  append(notification: Notification): Promise<string>;
+  append(notification: Notification, order: NotificationOrder): Promise<string | undefined>;
+  async append(notification: Notification, order?: NotificationOrder): Promise<string | undefined> {
+    const keys = [this.stream, this.dedupPrefix + notification.notificationId];
+    const args = [String(this.maxLength), JSON.stringify(notification), String(this.retentionMs)];
+    if (order) {
+      keys.push(this.orderPrefix + order.key);
+      args.push(String(order.version), order.previous === undefined ? '' : String(order.previous));
+    }
+    const id = (await this.options.client.eval(APPEND, keys.length, ...keys, ...args)) as
+      string | null;
+    return id ?? undefined;
   }
 
   async idOf(notificationId: string): Promise<string | undefined> {

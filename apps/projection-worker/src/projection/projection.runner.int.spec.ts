@@ -1,0 +1,129 @@
+import Redis from 'ioredis';
+import {
+  type Envelope,
+  InMemoryEventStore,
+  MessageFactory,
+  type StoredEvent,
+} from '@causeway/cqrs-core';
+import { RedisCheckpointStore } from '@causeway/cqrs-core/redis';
+import { contractsSerializer, type TrainerMovedEvent } from '@causeway/contracts';
+import {
+  PositionNotifier,
+  RedisGroupMembers,
+  RedisNotificationLog,
+  RedisTrainerPositions,
+} from '@causeway/platform';
+import { testNamespace } from '@causeway/testkit';
+import { ProjectionRunner } from './projection.runner';
+
+// The runner over the real Redis read models, checkpoint and notification log (ADR 007,
+// session 9): a trainer changes group while projection-worker is down, the restarted worker
+// catches up, then the bus redelivers what it held. Each move must reach the log once, and a
+// trainer's moves must stay in order whichever path (eager or projection) appends them.
+jest.setTimeout(30_000);
+
+const factory = new MessageFactory();
+const still = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
+const moved = (trainerId: string, x: number) =>
+  factory.event('TrainerMovedEvent', {
+    trainerId,
+    position: { x, y: 0 },
+    movement: still,
+    timestamp: Date.now(),
+  });
+const joined = (trainerId: string, groupId: string) =>
+  factory.event('TrainerJoinedGroupEvent', { trainerId, groupId, timestamp: Date.now() });
+
+describe('ProjectionRunner on Redis, after an outage', () => {
+  const ns = testNamespace('runner');
+  let redis: Redis;
+  let keyPrefix: string;
+  let eventStore: InMemoryEventStore;
+  let groups: RedisGroupMembers;
+  let notifications: RedisNotificationLog;
+  let n = 0;
+
+  beforeAll(() => {
+    redis = new Redis(ns.redisUrl);
+  });
+  beforeEach(() => {
+    keyPrefix = `${ns.keyPrefix}${(n += 1)}:`;
+    eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    groups = new RedisGroupMembers({ client: redis, keyPrefix });
+    notifications = new RedisNotificationLog({ client: redis, keyPrefix });
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${ns.keyPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  /** A worker incarnation over the shared stores. */
+  const worker = () =>
+    new ProjectionRunner({
+      serverId: 'projection-1',
+      eventStore,
+      positions: new RedisTrainerPositions({ client: redis, keyPrefix }),
+      groups,
+      notifications,
+      checkpoints: new RedisCheckpointStore(redis, `${keyPrefix}read-models:checkpoints`),
+      catchUpIntervalMs: 0,
+    });
+  const append = async (trainerId: string, ...events: Envelope[]): Promise<StoredEvent[]> => {
+    await eventStore.append(`trainer-${trainerId}`, events, { expectedVersion: 'any' });
+    return (await eventStore.readStream(`trainer-${trainerId}`)).slice(-events.length);
+  };
+  /** Positions (x) of ash's position.updates, in log order. */
+  const ashMoves = async () =>
+    (await notifications.read(undefined, 1_000))
+      .map((entry) => entry.notification)
+      .filter((note) => note.method === 'position.update' && note.params.trainerId === 'ash')
+      .map((note) => note.params.x as number);
+
+  /** ash and misty in `party`, a worker running; it dies; ash joins `gym` and moves meanwhile. */
+  async function outage() {
+    const first = worker();
+    await first.start();
+    for (const event of [
+      ...(await append('misty', joined('misty', 'party'), joined('misty', 'gym'))),
+      ...(await append('ash', joined('ash', 'party'), moved('ash', 0))),
+    ])
+      await first.handle(event);
+    await first.stop(); // kill -9: nothing more from it
+    // trainer-service's eager path finds the read model without the join: it appends nothing.
+    const eager = new PositionNotifier(groups, notifications, 'trainer-1');
+    expect(await eager.audienceOf('ash', ['gym', 'party'])).toBeUndefined();
+    const whileDown = await append('ash', joined('ash', 'gym'), moved('ash', 1), moved('ash', 2));
+    return { whileDown, eager, restarted: worker() };
+  }
+
+  it('notifies the moves made while it was down once, to the new group, after its catch-up applied them', async () => {
+    const { whileDown, restarted } = await outage();
+    await restarted.start();
+    for (const event of [...whileDown, ...whileDown]) await restarted.handle(event);
+    expect(await ashMoves()).toEqual([0, 1, 2]);
+    const last = (await notifications.read(undefined, 1_000)).at(-1);
+    expect(last!.notification).toMatchObject({
+      targetType: 'group',
+      targetIds: ['gym', 'party'],
+      recipients: ['ash', 'misty'],
+    });
+    await restarted.stop();
+  });
+
+  it('never lets a move held back during the catch-up arrive after a newer eager one', async () => {
+    const { whileDown, eager, restarted } = await outage();
+    await restarted.start(); // applies the join: the eager path finds its audience again
+    const heldBack = await append('ash', moved('ash', 3), moved('ash', 4));
+    const [newer] = await append('ash', moved('ash', 5));
+    const audience = await eager.audienceOf('ash', ['gym', 'party']);
+    expect(audience).toBeDefined();
+    await eager.notifyEarly(newer!.messageId, newer!.data as TrainerMovedEvent, audience!, {
+      version: newer!.version,
+      previous: newer!.version - 1,
+    });
+    for (const event of [...whileDown, ...heldBack, newer!]) await restarted.handle(event);
+    expect(await ashMoves()).toEqual([0, 1, 2, 3, 4, 5]);
+    await restarted.stop();
+  });
+});

@@ -7,14 +7,17 @@ import {
   type MoveTrainerCommand,
 } from '@causeway/contracts';
 import { CommandBus, MessageFactory } from '@causeway/cqrs-core';
+import { isRedisCommandNotSent } from '@causeway/cqrs-core/redis';
 import { type Caller, TokenService } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import {
   CommandRefusedError,
+  CommandUnconfirmedError,
   ForbiddenTrainerError,
   NotFoundError,
   ValidationError,
 } from '../errors/command-api.errors';
+import { idempotentCommandId } from '../idempotency/idempotent-command-ids';
 import { type Accepted } from './command.schemas';
 
 /**
@@ -22,8 +25,15 @@ import { type Accepted } from './command.schemas';
  * the command as accepted and sends it (fire and forget — the answer never waits for the
  * handler). Recording and sending are in flight together, one round trip instead of two: the
  * status store's `accepted` never overwrites an outcome, so a handler that finishes first is not
- * hidden. If sending fails the caller gets 503 and nothing was sent; if only recording failed the
- * command is on its way, so the caller gets its answer (the outcome is still recorded).
+ * hidden. If only recording failed the command is on its way, so the caller gets its answer (the
+ * outcome is still recorded). If sending fails the caller gets 503, which says which of two it is:
+ * - refused: the bus certainly did not send it (the Redis connection never wrote it, and never
+ *   will — redisConnection drops failed commands): recorded `rejected`, a retry is safe;
+ * - unconfirmed: anything else, e.g. a reply that timed out after the XADD was written — it may
+ *   have been executed. Not recorded `rejected` (it may still run: its status stays `accepted`
+ *   until its handler records the outcome); the 503 names the command id. With an
+ *   Idempotency-Key the id derives from the key (idempotentCommandId), so a retry sends the same
+ *   command and its handler executes it at most once.
  */
 @Injectable()
 export class CommandService {
@@ -90,7 +100,9 @@ export class CommandService {
     trainerId: string,
     data: unknown,
   ): Promise<Accepted> {
-    const command = this.messages.command(type, data, {
+    const id = idempotentCommandId();
+    const messages = id === undefined ? this.messages : new MessageFactory({ newId: () => id });
+    const command = messages.command(type, data, {
       aggregateId: trainerId,
       aggregateType: 'Trainer',
       causedBy: null,
@@ -114,11 +126,17 @@ export class CommandService {
       this.logger.warn(
         `could not record ${type} ${command.messageId} as accepted (it was sent; its outcome will be recorded): ${(recorded.reason as Error)?.message}`,
       );
+    if (sent.status === 'rejected' && !isRedisCommandNotSent(sent.reason)) {
+      this.logger.error(
+        `the bus did not confirm ${type} ${command.messageId} (it may have been sent): ${(sent.reason as Error)?.message}`,
+      );
+      throw new CommandUnconfirmedError(type, command.messageId);
+    }
     if (sent.status === 'rejected') {
       this.logger.error(
         `the bus refused ${type} ${command.messageId}: ${(sent.reason as Error)?.message}`,
       );
-      // The id never reached the caller; record the truth anyway for the logs' sake.
+      // Certainly not sent; the id never reached the caller: record the truth for the logs' sake.
       await this.options.commandStatus
         .complete({
           commandId: command.messageId,

@@ -102,11 +102,30 @@ export class RateLimitedError extends CommandApiError {
   }
 }
 
-/** The command could not be recorded or the bus refused it: nothing was sent. */
+/** The bus refused the command before sending it: nothing was sent, a retry is safe. */
 export class CommandRefusedError extends CommandApiError {
   readonly kind = 'unavailable';
   constructor(readonly commandType: string) {
     super(`the command bus did not accept the ${commandType}; nothing was sent, retry later`);
     this.name = 'CommandRefusedError';
+  }
+}
+
+/**
+ * The bus did not confirm the command (e.g. the broker's reply timed out): it may have been
+ * sent and may still be executed. A retry with the same Idempotency-Key is the same command
+ * (same id) and takes effect at most once; `commandId` can be looked up meanwhile.
+ */
+export class CommandUnconfirmedError extends CommandApiError {
+  readonly kind = 'unconfirmed';
+  constructor(
+    readonly commandType: string,
+    readonly commandId: string,
+  ) {
+    super(
+      `the command bus did not confirm the ${commandType} ${commandId}; it may or may not have been sent: ` +
+        `see GET /api/commands/${commandId}, or retry with the same Idempotency-Key (a retry without one may execute it twice)`,
+    );
+    this.name = 'CommandUnconfirmedError';
   }
 }

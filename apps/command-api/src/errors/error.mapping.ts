@@ -4,6 +4,7 @@ import {
   type CommandApiError,
   BodyTooLargeError,
   CommandRefusedError,
+  CommandUnconfirmedError,
   ForbiddenTrainerError,
   IdempotencyConflictError,
   MalformedJsonError,
@@ -78,6 +79,11 @@ export function toProblem(error: unknown): ProblemAnswer {
     return problem(503, 'command-refused', 'Service Unavailable', error.message, {
       headers: { 'Retry-After': '1' },
     });
+  if (error instanceof CommandUnconfirmedError)
+    return problem(503, 'command-unconfirmed', 'Service Unavailable', error.message, {
+      headers: { 'Retry-After': '1' },
+      fields: { commandId: error.commandId },
+    });
   if (error instanceof HttpException) {
     const status = error.getStatus();
     return problem(status, 'about:blank', error.name.replace(/Exception$/, ''), error.message, {
@@ -106,7 +112,11 @@ export const JsonRpcCode = {
   Forbidden: -32003,
   /** Unknown command id (or another user's). */
   NotFound: -32004,
-  /** The command bus refused the command; nothing was sent. */
+  /**
+   * The command bus refused the command (nothing was sent) or did not confirm it (it may have
+   * been sent: `data.commandId` names it). Transient either way: retry, with the same
+   * Idempotency-Key for the second kind.
+   */
   Unavailable: -32005,
 } as const;
 
@@ -133,6 +143,12 @@ export function toJsonRpcError(error: unknown): JsonRpcError {
   if (error instanceof NotFoundError) return { code: JsonRpcCode.NotFound, message: error.message };
   if (error instanceof CommandRefusedError)
     return { code: JsonRpcCode.Unavailable, message: error.message };
+  if (error instanceof CommandUnconfirmedError)
+    return {
+      code: JsonRpcCode.Unavailable,
+      message: error.message,
+      data: { commandId: error.commandId },
+    };
   return { code: JsonRpcCode.InternalError, message: 'Internal error' };
 }
 

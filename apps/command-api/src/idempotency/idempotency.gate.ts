@@ -4,6 +4,7 @@ import { type Caller } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import { IdempotencyConflictError, ValidationError } from '../errors/command-api.errors';
 import { type Answer, type ApiRequest, header } from '../http/http.types';
+import { withIdempotencyKey } from './idempotent-command-ids';
 
 /** How long a request may be in flight before its key is freed for a retry. */
 const LEASE_MS = 30_000;
@@ -34,7 +35,9 @@ export function canonicalJson(value: unknown): string {
  * `Idempotency-Key`: the first answer to a (caller, key) is stored with a fingerprint of method,
  * path and body (a JSON body by its value, see canonicalJson); a retry gets that answer again
  * and sends nothing; the same key with another request, or while the first is still in flight,
- * is a 409. Failed requests free the key.
+ * is a 409. Failed requests free the key; the commands a request creates have ids derived from
+ * the key (idempotentCommandId), so a retry after a failure — a 503 that could not tell whether
+ * the command was sent — repeats the same commands rather than new ones.
  */
 @Injectable()
 export class IdempotencyGate {
@@ -68,7 +71,9 @@ export class IdempotencyGate {
     if (begun.state !== 'started') throw new IdempotencyConflictError(begun.state);
     let produced: Produced;
     try {
-      produced = await produce();
+      // Commands created by this request get ids derived from the key: a retry after a failure
+      // (the key is freed) sends the same commands again, which their handler recognises.
+      produced = await withIdempotencyKey(scoped, produce);
     } catch (error) {
       await this.options.idempotency.release(scoped, begun.token);
       throw error;

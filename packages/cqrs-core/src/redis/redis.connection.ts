@@ -25,8 +25,39 @@ export interface RedisConnectionOptions {
 }
 
 /**
+ * A Redis command that failed before it was written to the connection, and never will be (the
+ * connection drops a failed command from its queues): it had no effect, a retry is safe. A
+ * command that failed after it was written (e.g. its reply timed out) fails with ioredis' own
+ * error instead — it may or may not have been executed.
+ */
+export class RedisCommandNotSentError extends Error {
+  readonly sent = false;
+  constructor(
+    readonly command: string,
+    cause: unknown,
+  ) {
+    super(
+      `${(cause as Error)?.message ?? String(cause)} (${command.toUpperCase()} was not sent to Redis and never will be)`,
+      { cause },
+    );
+    this.name = 'RedisCommandNotSentError';
+  }
+}
+
+/** True when `error`, or an error in its `cause` chain, is a RedisCommandNotSentError. */
+export function isRedisCommandNotSent(error: unknown): boolean {
+  for (let depth = 0; depth < 10 && error instanceof Error; depth++) {
+    if (error instanceof RedisCommandNotSentError || error.name === 'RedisCommandNotSentError')
+      return true;
+    error = error.cause;
+  }
+  return false;
+}
+
+/**
  * One shared ioredis client per process. Reconnects forever with capped exponential backoff;
  * commands issued while disconnected fail after one retry instead of queueing without bound.
+ * A command whose caller already got an error is never sent later (see `neverSendFailed`).
  */
 export function redisConnection(options: RedisConnectionOptions): ManagedConnection<Redis> {
   checkUrl('redisConnection', 'url', options?.url, /^rediss?:\/\//, 'redis:// or rediss://');
@@ -44,6 +75,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
       return Math.min(maxDelay, 50 * 2 ** Math.min(attempt, 10));
     },
   });
+  neverSendFailed(client);
   client.on('ready', () => metrics.up(name, true));
   client.on('end', () => metrics.up(name, false));
   client.on('close', () => metrics.up(name, false));
@@ -86,5 +118,104 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
       if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
       else client.disconnect();
     },
+  };
+}
+
+// ioredis internals used below (ioredis 5: lib/Redis.ts, lib/redis/event_handler.ts). The
+// connection's tests pin this behaviour; a change in ioredis fails them rather than silently.
+interface QueuedCommand {
+  command: { name: string; promise: Promise<unknown>; reject(error: unknown): void };
+  stream?: { isPipeline?: boolean };
+}
+interface CommandQueue {
+  length: number;
+  peekBack(): QueuedCommand | undefined;
+  toArray(): QueuedCommand[];
+  clear(): void;
+  push(item: QueuedCommand): number;
+}
+interface RedisInternals {
+  offlineQueue: CommandQueue;
+  prevCommandQueue: CommandQueue | null;
+  sendCommand(command: QueuedCommand['command'], stream?: QueuedCommand['stream']): unknown;
+  setStatus(status: string, arg?: unknown): void;
+}
+
+/**
+ * Makes `client` (and its duplicates) never write a command whose caller already got an error.
+ * Out of the box ioredis keeps a command issued while disconnected in its offline queue, and
+ * one written but unanswered when the connection dropped in a resend queue; `commandTimeout` or
+ * `maxRetriesPerRequest` reject the caller's promise but leave the command queued, and it is
+ * written when the connection is back — a caller told "failed" retries, and the command runs
+ * twice. Here, the moment the connection is ready again (before ioredis writes either queue),
+ * failed commands are dropped, with the rest of their pipeline or transaction (those not failed
+ * yet fail then). A command that fails before it was ever written fails with
+ * RedisCommandNotSentError (it never will be); one that was written keeps ioredis' error (it
+ * may have been executed).
+ */
+function neverSendFailed(client: Redis): void {
+  const internals = client as unknown as RedisInternals;
+  const failed = new WeakSet<object>();
+  const unsent = new WeakSet<object>();
+  const wrapped = new WeakSet<object>();
+  const sendCommand = internals.sendCommand;
+  internals.sendCommand = function (this: RedisInternals, command, stream) {
+    if (!wrapped.has(command)) {
+      wrapped.add(command);
+      const reject = command.reject;
+      command.reject = (error: unknown) => {
+        failed.add(command);
+        reject.call(
+          command,
+          unsent.has(command) ? new RedisCommandNotSentError(command.name, error) : error,
+        );
+      };
+    }
+    // Dropped below, or rejected before it was sent: no socket write for it, ever.
+    if (failed.has(command) && !stream?.isPipeline) return command.promise;
+    unsent.add(command);
+    const result = sendCommand.call(this, command, stream);
+    // Written unless it was queued offline or refused on the spot ("Connection is closed").
+    if (!failed.has(command) && this.offlineQueue.peekBack()?.command !== command)
+      unsent.delete(command);
+    return result;
+  };
+  const drop = (queue: CommandQueue | null, written: boolean): void => {
+    if (!queue?.length) return;
+    const items = queue.toArray();
+    if (!items.some((item) => failed.has(item.command))) return;
+    const abandoned = new Set(
+      items
+        .filter((item) => failed.has(item.command) && item.stream?.isPipeline)
+        .map((item) => item.stream),
+    );
+    queue.clear();
+    for (const item of items) {
+      if (failed.has(item.command)) continue;
+      if (item.stream && abandoned.has(item.stream)) {
+        item.command.reject(
+          new Error(
+            `${item.command.name.toUpperCase()} was ${written ? 'not sent again' : 'not sent'}: another command of its pipeline failed`,
+          ),
+        );
+        continue;
+      }
+      queue.push(item);
+    }
+  };
+  const setStatus = internals.setStatus;
+  internals.setStatus = function (this: RedisInternals, status, arg) {
+    // readyHandler sets "ready" first, then writes the resend queue and the offline queue.
+    if (status === 'ready') {
+      drop(this.prevCommandQueue, true);
+      drop(this.offlineQueue, false);
+    }
+    setStatus.call(this, status, arg);
+  };
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (override) => {
+    const copy = duplicate(override);
+    neverSendFailed(copy);
+    return copy;
   };
 }

@@ -1,0 +1,39 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+
+// Namespace of command ids derived from an Idempotency-Key (a fixed, random uuid).
+const NAMESPACE = Buffer.from('b2f4c1d87a9e4c0b8e5f3a6d2c7e1f90', 'hex');
+
+interface Scope {
+  /** The caller-scoped key (`user:key`). */
+  key: string;
+  /** Commands created so far in this request (a JSON-RPC batch creates several, in order). */
+  created: number;
+}
+
+const scopes = new AsyncLocalStorage<Scope>();
+
+/** Runs `run` with the commands it creates getting ids derived from `scopedKey`. */
+export function withIdempotencyKey<T>(scopedKey: string, run: () => Promise<T>): Promise<T> {
+  return scopes.run({ key: scopedKey, created: 0 }, run);
+}
+
+/**
+ * The id of the next command of the current request when it carries an Idempotency-Key, else
+ * undefined (a random id then). A uuid v5 (RFC 9562) of the caller-scoped key and the command's
+ * position in the request: a retry of the request (same key, same body — the gate refuses
+ * another body) sends the very same command ids, so the command handler recognises a command
+ * it already executed (trainer-service: by command id) instead of executing it twice.
+ */
+export function idempotentCommandId(): string | undefined {
+  const scope = scopes.getStore();
+  if (!scope) return undefined;
+  const hash = createHash('sha1')
+    .update(NAMESPACE)
+    .update(`${scope.key}\n${scope.created++}`, 'utf8')
+    .digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,115 @@
+import path from 'node:path';
+import Redis from 'ioredis';
+import { TokenService } from '@causeway/platform';
+import {
+  freePort,
+  RedisServerProcess,
+  serverAddress,
+  startServiceProcess,
+  testNamespace,
+  waitForStatus,
+  type ServiceProcess,
+} from '@causeway/testkit';
+
+// The BUILT command-api against a redis-server of the test's own, stopped while moves are
+// sent: every move answers 503, and what the 503 says is true — "nothing was sent" means the
+// command never reaches the command streams, also not after Redis is back (ioredis would write
+// commands still queued from the outage when it reconnects, and a client retrying as told
+// would move twice).
+const appDir = path.join(__dirname, '..');
+const ns = testNamespace('capioutage');
+const secret = `jwt-${ns.id}-0123456789-0123456789`;
+const tokens = new TokenService({ secret });
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+describe('command-api while its Redis is down', () => {
+  let redis: RedisServerProcess;
+  let admin: Redis;
+  let api: ServiceProcess;
+
+  beforeAll(async () => {
+    redis = new RedisServerProcess(await freePort());
+    await redis.start();
+    admin = new Redis(redis.url);
+    api = await startServiceProcess({
+      appDir,
+      env: {
+        REDIS_URL: redis.url,
+        KAFKA_BROKERS: serverAddress('kafka'),
+        ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+        JWT_SECRET: secret,
+        TOPIC_PREFIX: ns.id,
+        RATE_LIMIT_POINTS: '10000',
+        REDIS_COMMAND_TIMEOUT_MS: '300',
+      },
+    });
+    await waitForStatus(`${api.url}/health/ready`, 200);
+  });
+
+  afterAll(async () => {
+    await api?.stop('SIGKILL');
+    admin?.disconnect();
+    await redis?.remove();
+  });
+
+  async function moveOf(trainerId: string, token: string): Promise<{ status: number; body: Json }> {
+    const response = await fetch(`${api.url}/api/trainers/${trainerId}/move`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ directionX: 1, directionY: 0, action: 'start' }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  /** Every entry of every stream in the test's Redis, as text (its field values joined). */
+  async function streamEntries(): Promise<string[]> {
+    const entries: string[] = [];
+    for (const key of await admin.keys('*')) {
+      if ((await admin.type(key)) !== 'stream') continue;
+      for (const [, fields] of await admin.xrange(key, '-', '+')) entries.push(fields.join('\n'));
+    }
+    return entries;
+  }
+
+  it('answers 503 "nothing was sent" only for moves that are then never executed', async () => {
+    const trainers = Array.from({ length: 12 }, (_, i) => `${ns.id}-trainer-${i}`);
+    const token = (
+      await tokens.issue(`${ns.id}-user`, { trainerIds: [...trainers, `${ns.id}-after`] })
+    ).token;
+    await redis.stop('SIGKILL');
+    const answers: { status: number; body: Json }[] = [];
+    // About 5 s of outage, moves spread over it (the connection's reconnect backoff grows).
+    for (const trainerId of trainers) {
+      answers.push(await moveOf(trainerId, token));
+      await delay(350);
+    }
+    await redis.start();
+    await waitForStatus(`${api.url}/health/ready`, 200);
+    // A move after the outage is sent (and proves a sent command is found below).
+    const after = await moveOf(`${ns.id}-after`, token);
+    expect(after.status).toBe(202);
+    await delay(2_000); // anything queued from the outage would be written by now
+
+    for (const answer of answers) {
+      expect(answer.status).toBe(503);
+      expect(answer.body).toMatchObject({
+        type: 'https://causeway.dev/problems/command-refused',
+        status: 503,
+      });
+      expect(answer.body.detail).toMatch(/nothing was sent, retry later/);
+    }
+    const entries = await streamEntries();
+    expect(entries.filter((entry) => entry.includes(after.body.commandId))).toHaveLength(1);
+    const executedLate = trainers.filter((trainerId) =>
+      entries.some((entry) => entry.includes(`"${trainerId}"`)),
+    );
+    expect(executedLate).toEqual([]);
+  }, 60_000);
+});

@@ -47,7 +47,7 @@ afterAll(async () => {
  */
 function describeOnLayout(
   name: string,
-  features: TransportFeatures,
+  features: TransportFeatures & { recoversFromDataLoss?: boolean },
   layoutOptions: Partial<RedisStreamsLayout>,
 ): void {
   describeTransportConformance(
@@ -98,6 +98,9 @@ function describeOnLayout(
             await new Promise((resolve) => setTimeout(resolve, 20));
           }
         },
+        loseBrokerData: async () => {
+          await connection.client.flushall();
+        },
         close: async () => {
           await publisher.close();
           await connection.close();
@@ -108,10 +111,10 @@ function describeOnLayout(
   );
 }
 
-describeOnLayout('redis-streams', REDIS_STREAMS_FEATURES, {});
+describeOnLayout('redis-streams', { ...REDIS_STREAMS_FEATURES, recoversFromDataLoss: true }, {});
 describeOnLayout(
   'redis-streams, one lane',
-  { ...REDIS_STREAMS_FEATURES, priorities: false },
+  { ...REDIS_STREAMS_FEATURES, priorities: false, recoversFromDataLoss: true },
   { priorities: false },
 );
 

@@ -92,6 +92,15 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
   prefetch?: number;
   /** How long subscribe() waits for this consumer's share of partitions. Default 2 × leaseTtlMs. */
   joinTimeoutMs?: number;
+  /**
+   * The subscriber's health probe (RedisStreamsSubscriber.probe) reports down when a partition
+   * assigned to a subscription has not been active for this long, or when its heartbeats or
+   * reads have failed for this long — it cannot make progress (Redis unreachable, groups that
+   * cannot be recreated, a lease that never frees). Keep it above the longest legitimate
+   * take-over: a dead owner's lease lapses (leaseTtlMs) and its entries are claimed once idle
+   * claimIdleMs. Default leaseTtlMs + claimIdleMs + 2 × heartbeatMs.
+   */
+  stuckAfterMs?: number;
   /** Adds consumed / failed counters when given. */
   registry?: Registry;
 }
@@ -107,6 +116,7 @@ export interface SubscriptionTiming {
   readonly fanOutGroupIdleMs: number;
   readonly joinTimeoutMs: number;
   readonly prefetch: number;
+  readonly stuckAfterMs: number;
 }
 
 export function subscriptionTiming(options: RedisStreamsSubscriberOptions): SubscriptionTiming {
@@ -118,16 +128,18 @@ export function subscriptionTiming(options: RedisStreamsSubscriberOptions): Subs
     );
   }
   const consumerIdleMs = options.consumerIdleMs ?? 3_600_000;
+  const claimIdleMs = options.claimIdleMs ?? 30_000;
   return {
     redeliveryDelayMs: options.redeliveryDelayMs ?? 1_000,
     blockMs: options.blockMs ?? 1_000,
     heartbeatMs,
     leaseTtlMs,
     memberTtlMs: options.memberTtlMs ?? leaseTtlMs,
-    claimIdleMs: options.claimIdleMs ?? 30_000,
+    claimIdleMs,
     consumerIdleMs,
     fanOutGroupIdleMs: options.fanOutGroupIdleMs ?? consumerIdleMs,
     joinTimeoutMs: options.joinTimeoutMs ?? leaseTtlMs * 2,
     prefetch: options.prefetch ?? 64,
+    stuckAfterMs: options.stuckAfterMs ?? leaseTtlMs + claimIdleMs + 2 * heartbeatMs,
   };
 }

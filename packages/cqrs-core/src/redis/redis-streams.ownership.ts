@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { adoptPending } from './redis-streams.claims';
+import { isMissingGroup } from './redis-streams.errors';
 import { assignedPartitions, isFanOutGroup, type StreamKeys } from './redis-streams.keys';
 import { type SubscriptionTiming } from './redis-streams.options';
 import { PartitionState } from './redis-streams.partition';
@@ -55,6 +56,13 @@ export interface OwnershipContext {
  * heartbeats; any subscription of the topic destroys those whose instance has been gone for
  * `fanOutGroupIdleMs` (see destroyGoneFanOutGroups), so that instances that come and go (the
  * default instance id is host-pid) leave no groups behind.
+ *
+ * Redis may lose its data under a running subscription (restarted without persistence,
+ * FLUSHALL, an empty replica promoted): streams, groups, leases, member sets and registries are
+ * gone, and publishers recreate the streams with XADD — without a group. Member sets, leases and
+ * the fan-out registry come back with the next heartbeat; the groups are recreated
+ * (repairGroups) by whichever step meets NOGROUP first — a claim, a read, a hand-over — and the
+ * partition carries on: see repairGroups for the id they start from.
  */
 export class PartitionOwnership {
   readonly partitions: PartitionState[] = [];
@@ -65,6 +73,19 @@ export class PartitionOwnership {
   private readonly fanOut: boolean;
   /** Every partition assigned to this consumer is active (subscribe() waits for it). */
   assignedActive = false;
+  /** Since when each partition assigned to this consumer has not been active (see stalled). */
+  private readonly inactiveSince = new Map<PartitionState, number>();
+  /** Some step met NOGROUP: the next tick recreates the groups (repairGroups). */
+  private groupsMissing = false;
+  private repairing: Promise<boolean> | undefined;
+  /** repairGroups is not tried again before this (backoff: groups that vanish again and again). */
+  private nextRepairAt = 0;
+  /** Repairs in a row without a clean tick between them (the backoff's exponent). */
+  private repairStreak = 0;
+  /** 'latest' groups only: the id a recreated group starts after, per stream (see repairGroups). */
+  private readonly resumeAfter = new Map<string, string>();
+  /** 'latest' groups only: Redis' time when the subscription started, as a stream id. */
+  private startedAt = '0';
 
   constructor(private readonly context: OwnershipContext) {
     const { keys, group } = context;
@@ -106,16 +127,99 @@ export class PartitionOwnership {
         ),
       );
     }
+    if (startFrom === 'latest' && this.startedAt === '0') {
+      const [seconds, micros] = (await command.time()).map(Number) as [number, number];
+      this.startedAt = `${seconds * 1000 + Math.floor(micros / 1000)}-0`;
+    }
     const from = startFrom === 'latest' ? '$' : '0';
+    await this.createGroupsFrom(() => from);
+  }
+
+  /** XGROUP CREATE … MKSTREAM on every stream, starting at `from(stream)`; BUSYGROUP is fine. */
+  private async createGroupsFrom(from: (stream: string) => string): Promise<void> {
+    const { command, group } = this.context;
     await Promise.all(
       [...this.byStream.keys()].map((stream) =>
         command
-          .call('XGROUP', 'CREATE', stream, group, from, 'MKSTREAM')
+          .call('XGROUP', 'CREATE', stream, group, from(stream), 'MKSTREAM')
           .catch((error: unknown) => {
             if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
           }),
       ),
     );
+  }
+
+  /**
+   * Some step met NOGROUP (a read, a claim for redelivery): the next tick recreates the groups.
+   */
+  groupsLost(): void {
+    this.groupsMissing = true;
+  }
+
+  /** A 'latest' group read up to `id` in `stream`: a recreated group starts after it. */
+  readUpTo(stream: string, id: string): void {
+    this.resumeAfter.set(stream, id);
+  }
+
+  /**
+   * Recreates the groups (and MKSTREAM the streams, every priority lane) after NOGROUP, once at
+   * a time and with backoff — at once the first time, then at most every heartbeatMs × 2^n while
+   * groups keep vanishing without a clean tick in between (capped at 30 s) — so a group
+   * destroyed again and again never makes a hot loop. Resolves whether it ran and succeeded.
+   *
+   * From which id: a group lost with Redis' data meets streams that are new — created by the
+   * publishers' XADDs since — so an 'earliest' group starts at '0', as at subscribe(): every
+   * entry published after the loss, before the group existed again, is delivered. A 'latest'
+   * group must not start at '$' as it does at subscribe(): that would skip those same entries.
+   * It starts after the last entry it read from the stream, or else at the time it subscribed
+   * (Redis' clock): after a loss every entry of the new stream is newer; after a group destroyed
+   * while its stream stayed (a janitor took its instance for gone) it resumes where it was
+   * rather than re-reading the stream's whole history. Hazard: a Redis whose clock is behind the
+   * lost one's (a replica on another host) gives entries older ids, which a 'latest' group
+   * skips. Entries pending in the lost group are lost with it (nothing to claim): an entry that
+   * was being handled still runs, and its XACK is a no-op.
+   */
+  async repairGroups(): Promise<boolean> {
+    if (this.repairing) return this.repairing;
+    const now = Date.now();
+    if (now < this.nextRepairAt) return false;
+    const { timing } = this.context;
+    this.nextRepairAt =
+      now + Math.min(30_000, timing.heartbeatMs * 2 ** Math.min(this.repairStreak, 10));
+    this.repairStreak++;
+    const latest = this.context.startFrom === 'latest';
+    this.repairing = (async () => {
+      try {
+        if (this.fanOut) {
+          const { command, group, keys } = this.context;
+          await Promise.all(
+            this.context.topics.map((topic) =>
+              registerFanOutGroup(command, keys.fanOutGroups(topic), group, timing.memberTtlMs),
+            ),
+          );
+        }
+        await this.createGroupsFrom((stream) =>
+          latest ? (this.resumeAfter.get(stream) ?? this.startedAt) : '0',
+        );
+        this.groupsMissing = false;
+        return true;
+      } finally {
+        this.repairing = undefined;
+      }
+    })();
+    return this.repairing;
+  }
+
+  /**
+   * The partitions assigned to this consumer (at the last tick) that have not been active for
+   * `boundMs` or longer, as `topic#partition (status)`.
+   */
+  stalled(now: number, boundMs: number): string[] {
+    const stuck: string[] = [];
+    for (const [part, since] of this.inactiveSince) {
+      if (now - since >= boundMs) stuck.push(`${part.topic}#${part.index} (${part.status})`);
+    }
+    return stuck;
   }
 
   /**
@@ -125,7 +229,9 @@ export class PartitionOwnership {
    */
   async tick(stopping: boolean): Promise<void> {
     const { command, group, consumer, timing, keys, token } = this.context;
+    if (this.groupsMissing && !stopping) await this.repairGroups().catch(() => false);
     let allActive = true;
+    let clean = true;
     for (const topic of this.context.topics) {
       const members = await heartbeat(
         command,
@@ -165,20 +271,38 @@ export class PartitionOwnership {
       for (const part of parts) {
         if (part.status === 'active' && !part.leaseValid(Date.now())) this.drain(part, false);
       }
-      await Promise.all(
-        parts
-          .filter((part) => part.status === 'recovering' && !stopping)
-          .map(async (part) => {
-            const complete = await adoptPending(command, part, group, consumer);
-            if (complete && part.status === 'recovering') part.status = 'active';
-          }),
-      );
+      // A partition whose group is gone (NOGROUP) does not hold up the others: the groups are
+      // recreated and its adoption tried once more in this tick.
+      const adopt = async (part: PartitionState): Promise<boolean> => {
+        try {
+          const complete = await adoptPending(command, part, group, consumer);
+          if (complete && part.status === 'recovering') part.status = 'active';
+          return true;
+        } catch (error) {
+          if (!isMissingGroup(error)) throw error;
+          this.groupsMissing = true;
+          return false;
+        }
+      };
+      const recovering = () => parts.filter((p) => p.status === 'recovering' && !stopping);
+      const adopted = await Promise.all(recovering().map(adopt));
+      if (adopted.includes(false)) {
+        clean = false;
+        if (await this.repairGroups()) await Promise.all(recovering().map(adopt));
+      }
+      const now = Date.now();
       for (const part of parts) {
-        if (assigned.has(part.index) && part.status !== 'active') allActive = false;
+        if (assigned.has(part.index) && part.status !== 'active') {
+          allActive = false;
+          if (!this.inactiveSince.has(part)) this.inactiveSince.set(part, now);
+        } else {
+          this.inactiveSince.delete(part);
+        }
         this.finishDrain(part);
       }
     }
     this.assignedActive = allActive;
+    if (clean && !this.groupsMissing) this.repairStreak = 0;
     await this.deleteIdleConsumers();
     await this.destroyGoneFanOutGroups();
   }

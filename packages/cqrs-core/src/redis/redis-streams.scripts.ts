@@ -70,6 +70,8 @@ return false`;
  * it lowered by one (XCLAIM … RETRYCOUNT count-1 JUSTID), so that the next owner's claim, which
  * raises it again, does not count a delivery no handler saw. Nothing changes unless the lease
  * is still ours (ARGV[1]): while it is, no other consumer takes entries of the partition.
+ * A stream or group that does not exist any more (NOGROUP: Redis lost its data) holds nothing
+ * to give back: the lease is released all the same.
  * Returns the entries given back, or -1 when the lease was not ours.
  */
 const HAND_OVER = `
@@ -79,7 +81,8 @@ for i = 5, #ARGV, 3 do
   local stream = KEYS[tonumber(ARGV[i])]
   local id = ARGV[i + 1]
   local count = tonumber(ARGV[i + 2])
-  local row = redis.call('XPENDING', stream, ARGV[3], id, id, 1, ARGV[4])[1]
+  local ok, rows = pcall(redis.call, 'XPENDING', stream, ARGV[3], id, id, 1, ARGV[4])
+  local row = ok and rows[1]
   if row and tonumber(row[4]) == count and count > 0 then
     redis.call('XCLAIM', stream, ARGV[3], ARGV[4], 0, id, 'RETRYCOUNT', count - 1, 'JUSTID')
     given = given + 1

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { type RedisOptions } from 'ioredis';
+import { type HealthProbe } from '../health/health-probe.port';
 import {
   type DeliveryHandler,
   type SubscribeOptions,
@@ -102,6 +103,33 @@ export class RedisStreamsSubscriber implements Subscriber {
     const connection = this.options.client.duplicate(override);
     connection.on('error', () => undefined);
     return connection;
+  }
+
+  /**
+   * A readiness probe (critical) that every subscription of this subscriber makes progress: it
+   * fails, saying which group, consumer and partitions and the last error, while a partition
+   * assigned to a subscription has not been active for `stuckAfterMs`, or its heartbeats or reads
+   * have failed for that long (see StreamsSubscription.problem). Answers from memory: no Redis
+   * round trip (the connection's own probe checks that Redis answers). After Redis lost its
+   * data the subscriptions recreate their groups by themselves; this probe is down only if they
+   * cannot. Register it with the service's probes, e.g. next to streamsLayoutProbe.
+   */
+  probe(name = 'redis-streams'): HealthProbe & { critical: true } {
+    return {
+      name,
+      critical: true,
+      check: async () => {
+        const now = Date.now();
+        const problems: string[] = [];
+        for (const subscription of this.subscriptions) {
+          const problem = subscription.problem(now);
+          if (problem) problems.push(problem);
+        }
+        if (problems.length > 0) {
+          throw new Error(`cannot make progress: ${problems.join('; ')}`);
+        }
+      },
+    };
   }
 
   /** Closes every subscription gracefully, then the connections. Safe to call twice. */

@@ -1,7 +1,8 @@
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
 import { JsonSerializer } from '../messages/json.serializer';
-import { type RedisStreamsSubscriberOptions } from './redis-streams.options';
+import { isMissingGroup } from './redis-streams.errors';
+import { type RedisStreamsSubscriberOptions, subscriptionTiming } from './redis-streams.options';
 import { RedisStreamsSubscriber } from './redis-streams.subscriber';
 
 const serializer = new JsonSerializer();
@@ -64,5 +65,40 @@ describe('RedisStreamsSubscriber', () => {
       for (const connection of duplicates) connection.disconnect();
       client.disconnect();
     }
+  });
+
+  it('has a healthy probe while it has no subscription', async () => {
+    const subscriber = new RedisStreamsSubscriber({ client: {} as Redis, serializer });
+    const probe = subscriber.probe();
+    expect(probe).toMatchObject({ name: 'redis-streams', critical: true });
+    await expect(probe.check()).resolves.toBeUndefined();
+  });
+
+  it('calls a subscription stuck after the longest legitimate take-over by default', () => {
+    const client = {} as Redis;
+    expect(subscriptionTiming({ client, serializer }).stuckAfterMs).toBe(10_000 + 30_000 + 2_000);
+    expect(
+      subscriptionTiming({
+        client,
+        serializer,
+        leaseTtlMs: 1_000,
+        claimIdleMs: 500,
+        heartbeatMs: 100,
+      }).stuckAfterMs,
+    ).toBe(1_700);
+    expect(subscriptionTiming({ client, serializer, stuckAfterMs: 5_000 }).stuckAfterMs).toBe(
+      5_000,
+    );
+  });
+
+  it('recognises NOGROUP, also inside a script error', () => {
+    expect(isMissingGroup(new Error("NOGROUP No such key 's' or consumer group 'g'"))).toBe(true);
+    expect(
+      isMissingGroup(
+        new Error('ERR Error running script (call to f_1): @user_script:5: NOGROUP No such key'),
+      ),
+    ).toBe(true);
+    expect(isMissingGroup(new Error('BUSYGROUP Consumer Group name already exists'))).toBe(false);
+    expect(isMissingGroup(undefined)).toBe(false);
   });
 });

@@ -10,6 +10,7 @@ import {
 import { decodeFromWire, UndecodableMessageError } from '../transport/wire.codec';
 import { AckBatcher } from './redis-streams.acks';
 import { claimForRedelivery } from './redis-streams.claims';
+import { isMissingGroup } from './redis-streams.errors';
 import { type StreamKeys } from './redis-streams.keys';
 import { type SubscriberMetrics } from './redis-streams.metrics';
 import { type SubscriptionTiming } from './redis-streams.options';
@@ -129,12 +130,21 @@ export class StreamsSubscription {
   private readerDropped = false;
   /** CLIENT ID of the reader's connection (asked before its first read): close() unblocks its read. */
   private readerId: number | undefined;
+  /** When the last tick succeeded (health: see problem). */
+  private lastTickAt = Date.now();
+  private tickError: unknown;
+  /** Since when reads have failed without a success in between (undefined: the last one succeeded). */
+  private readFailingSince: number | undefined;
+  private readError: unknown;
+  /** Track the last id read per stream (a recreated 'latest' group resumes after it). */
+  private readonly tracksReads: boolean;
 
   constructor(private readonly context: SubscriptionContext) {
     const { options } = context;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
     this.prefetch = Math.max(this.maxInFlight, context.timing.prefetch);
     this.readWatermark = Math.ceil(this.prefetch / 2);
+    this.tracksReads = options.startFrom === 'latest';
     this.acks = new AckBatcher<HeldEntry>(context.command, options.group, {
       acknowledged: (entries) => this.acknowledged(entries),
       failed: (entries) => this.ackFailed(entries),
@@ -153,6 +163,41 @@ export class StreamsSubscription {
       this.readerDropped = true;
       this.readerId = undefined; // a new connection gets a new id
     });
+  }
+
+  /**
+   * Why this subscription cannot make progress, or undefined while it can: partitions assigned
+   * to it not active for `stuckAfterMs` (a lease that never frees, groups that cannot be
+   * recreated, claims that keep failing), or heartbeats or reads failing for that long.
+   */
+  problem(now = Date.now()): string | undefined {
+    if (this.stopping) return undefined;
+    const { options, timing } = this.context;
+    const bound = timing.stuckAfterMs;
+    const who = `group ${options.group}, consumer ${options.consumer}`;
+    const errorText = (error: unknown) =>
+      error instanceof Error ? error.message : String(error ?? 'unknown error');
+    if (now - this.lastTickAt >= bound) {
+      return (
+        `${who}: no heartbeat succeeded for ${now - this.lastTickAt} ms ` +
+        `(${errorText(this.tickError)})`
+      );
+    }
+    const stuck = this.ownership.stalled(now, bound);
+    if (stuck.length > 0) {
+      const cause = this.tickError ?? this.readError;
+      return (
+        `${who}: partitions stuck not active for more than ${bound} ms: ${stuck.join(', ')}` +
+        (cause === undefined ? '' : ` (last error: ${errorText(cause)})`)
+      );
+    }
+    if (this.readFailingSince !== undefined && now - this.readFailingSince >= bound) {
+      return (
+        `${who}: reads failing for ${now - this.readFailingSince} ms ` +
+        `(${errorText(this.readError)})`
+      );
+    }
+    return undefined;
   }
 
   private get partitions(): readonly PartitionState[] {
@@ -243,7 +288,16 @@ export class StreamsSubscription {
   private tickOnce(): Promise<void> {
     this.currentTick = this.currentTick.then(async () => {
       if (this.stopping) return;
-      await this.ownership.tick(this.stopping).catch(() => undefined); // retried next heartbeat
+      // Retried next heartbeat; a failure that lasts shows in the health probe (problem).
+      await this.ownership.tick(this.stopping).then(
+        () => {
+          this.lastTickAt = Date.now();
+          this.tickError = undefined;
+        },
+        (error: unknown) => {
+          this.tickError = error;
+        },
+      );
       this.dispatch();
       this.wakeReader?.();
     });
@@ -252,7 +306,7 @@ export class StreamsSubscription {
 
   /** Reads from the active partitions while there is room (back-pressure), on the dedicated connection. */
   private async readLoop(): Promise<void> {
-    const { reader, options, timing } = this.context;
+    const { reader, timing } = this.context;
     let failures = 0;
     while (!this.stopping) {
       const active = this.partitions.filter((part) => part.status === 'active');
@@ -283,6 +337,8 @@ export class StreamsSubscription {
         const reply = await reader.call('XREADGROUP', args);
         await acked;
         failures = 0;
+        this.readFailingSince = undefined;
+        this.readError = undefined;
         // A stream read is drained (out of backlogs) unless accept() sees it return COUNT entries.
         for (const stream of streams) this.backlogs.delete(stream);
         this.accept(reply, count);
@@ -291,8 +347,13 @@ export class StreamsSubscription {
       } catch (error) {
         if (this.stopping) break;
         for (const part of parts) this.ownership.recoverAfterLostRead(part);
-        if (String((error as Error).message).includes('NOGROUP')) {
-          await this.ownership.createGroups(options.startFrom).catch(() => undefined);
+        this.readFailingSince ??= Date.now();
+        this.readError = error;
+        // The stream or group is gone (Redis lost its data): recreate the groups (with backoff,
+        // see repairGroups); the partitions adopt what is pending again, then read on.
+        if (isMissingGroup(error)) {
+          this.ownership.groupsLost();
+          await this.ownership.repairGroups().catch(() => undefined);
         }
         await sleep(Math.min(1_000, 50 * 2 ** failures++));
       } finally {
@@ -429,8 +490,11 @@ export class StreamsSubscription {
         this.backlogs.set(stream, { part, bit: LANE_BIT[lane] });
       // Entries of a partition we are giving up are held, never started: its drain hands them
       // over (delivery counts given back) and the next owner adopts them.
+      const entries = rawEntries(item[1]);
+      if (this.tracksReads && entries.length > 0)
+        this.ownership.readUpTo(stream, entries[entries.length - 1]![0]);
       if (!part || !lane || (part.status !== 'active' && part.status !== 'draining')) continue;
-      for (const raw of rawEntries(item[1])) part.add(toHeldEntry(stream, lane, raw, 1));
+      for (const raw of entries) part.add(toHeldEntry(stream, lane, raw, 1));
     }
   }
 
@@ -487,8 +551,13 @@ export class StreamsSubscription {
         entry.needsClaim = false;
         this.handle(part, entry);
       },
-      // Redis unreachable: try again after the redelivery delay.
-      () => this.retry(part, entry),
+      // Redis unreachable: try again after the redelivery delay. NOGROUP: the entry went with
+      // Redis' data; the groups are recreated and the partition's lease, gone too, makes it
+      // drain and forget the entry.
+      (error: unknown) => {
+        if (isMissingGroup(error)) this.ownership.groupsLost();
+        this.retry(part, entry);
+      },
     );
   }
 

@@ -26,6 +26,11 @@ export interface TransportUnderTest {
   publishRaw(topic: string, key: string, raw: string): Promise<void>;
   /** Restarts the broker process (features.persistent backends). */
   restartBroker?(): Promise<void>;
+  /**
+   * The broker loses all its data while subscribers run — a restart without persistence, or
+   * FLUSHALL — and answers again before this resolves (features.recoversFromDataLoss backends).
+   */
+  loseBrokerData?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,7 +80,14 @@ const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
  */
 export function describeTransportConformance(
   name: string,
-  features: TransportFeatures & { timeoutMs?: number },
+  features: TransportFeatures & {
+    timeoutMs?: number;
+    /**
+     * Running subscribers carry on after the broker lost its data (loseBrokerData): every
+     * message published afterwards is handled, without restarting them.
+     */
+    recoversFromDataLoss?: boolean;
+  },
   factory: (context: TransportFactoryContext) => Promise<TransportUnderTest>,
 ): void {
   const timeout = features.timeoutMs ?? 15_000;
@@ -448,6 +460,40 @@ export function describeTransportConformance(
           Array.from({ length: 50 }, (_, i) => conformanceMessage(50 + i, `k${i % 5}`)),
         );
         await eventually(() => seen.size === 100, timeout * 2, 'all 100 after the restart');
+      });
+    }
+
+    if (features.recoversFromDataLoss) {
+      it('handles every message published after the broker lost its data, without a restart of the subscribers', async () => {
+        const t = topic('data-loss');
+        const competing = new Set<number>();
+        const latest = new Set<number>();
+        await subscriber().subscribe([t], { group: 'g', consumer: 'c' }, async (d) => {
+          competing.add(n(d));
+        });
+        await subscriber().subscribe(
+          [t],
+          { group: 'fan-out', consumer: 'f', startFrom: 'latest' },
+          async (d) => void latest.add(n(d)),
+        );
+        const batch = (from: number) =>
+          Array.from({ length: 40 }, (_, i) => conformanceMessage(from + i, `k${i % 5}`));
+        await transport.publisher.publish(t, batch(0));
+        await eventually(
+          () => competing.size === 40 && latest.size === 40,
+          timeout,
+          'the first 40 in both groups',
+        );
+        await transport.loseBrokerData!();
+        // Published at once: before the subscribers noticed the loss and recreated anything.
+        await transport.publisher.publish(t, batch(100));
+        await transport.publisher.publish(t, batch(200));
+        const after = [...batch(100), ...batch(200)].map((m) => (m.data as { n: number }).n);
+        await eventually(
+          () => after.every((x) => competing.has(x) && latest.has(x)),
+          timeout * 2,
+          'all 80 published after the loss, in both groups',
+        );
       });
     }
   });

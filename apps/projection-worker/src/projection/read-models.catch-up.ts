@@ -23,8 +23,8 @@ export class ReadModelsCatchUp {
   constructor(private readonly options: ReadModelsCatchUpOptions) {}
 
   /**
-   * Applies everything after the checkpoint, up to the first batch that is not full (events
-   * appended meanwhile wait for the next run); returns how many events were read.
+   * Applies everything after the checkpoint, up to the first page that reaches the end of the
+   * log (events appended meanwhile wait for the next run); returns how many events were read.
    * `onEvent` is awaited for each event read, after it was applied, with whether it changed a
    * read model (false: applied before, or not projected); it failing fails the run, and the
    * batch is read again next run (the checkpoint is saved after the batch).
@@ -43,21 +43,23 @@ export class ReadModelsCatchUp {
         projector.forget();
       }
       this.saved = from;
-      const events = await eventStore.readAll({
+      const page = await eventStore.readAllPage({
         fromPosition: from,
         types: PROJECTED_EVENTS,
         limit: batchSize,
       });
-      if (events.length === 0) return total;
-      for (const event of events) {
+      for (const event of page.events) {
         const applied = await projector.apply(event);
         await onEvent?.(event, applied);
       }
-      await checkpoints.save(name, (this.saved = events[events.length - 1]!.position));
-      total += events.length;
-      // A partial batch: caught up. (Reading on until a read finds nothing would, under a steady
-      // load, never end: each read finds the few events appended during the previous one.)
-      if (events.length < batchSize) return total;
+      // The page's checkpoint, not its last event's position: it moves past the events of
+      // other types (notifications, …), which the next run then does not read again.
+      if (page.position > from) await checkpoints.save(name, (this.saved = page.position));
+      total += page.events.length;
+      // The page reached the end of the log: caught up. (Reading on until a read finds nothing
+      // would, under a steady load, never end: each read finds the few events appended during
+      // the previous one.)
+      if (page.caughtUp) return total;
     }
   }
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   InMemoryCheckpointStore,
   InMemoryEventStore,
@@ -20,17 +21,17 @@ const moved = (trainerId: string, x: number) =>
   });
 
 describe('ReadModelsCatchUp', () => {
-  it('stops at the first batch that is not full, and the next run takes what came meanwhile', async () => {
+  it('stops at the first page that reaches the end of the log, and the next run takes what came meanwhile', async () => {
     const reads: number[] = [];
     class CountingStore extends InMemoryEventStore {
-      override async readAll(options?: ReadAllOptions) {
-        const events = await super.readAll(options);
-        reads.push(events.length);
+      override async readAllPage(options?: ReadAllOptions) {
+        const page = await super.readAllPage(options);
+        reads.push(page.events.length);
         // Under a steady load, each read finds a new event appended while it ran.
         await this.append('trainer-late', [moved('late', reads.length)], {
           expectedVersion: 'any',
         });
-        return events;
+        return page;
       }
     }
     const eventStore = new CountingStore({ serializer: contractsSerializer() });
@@ -44,14 +45,41 @@ describe('ReadModelsCatchUp', () => {
       name: 'test',
       batchSize: 2,
     });
-    // 5 events in batches of 2: 2, 2, then 2 again (one arrived during the reads) … until a read
-    // returns less than a batch. It ends although every read finds something new.
+    // 5 events in pages of 2, one more arriving after each read … until a page reaches the end
+    // of the log. It ends although every read finds something new.
     const total = await catchUp.run();
-    expect(reads.at(-1)).toBeLessThan(2);
-    expect(reads.slice(0, -1).every((n) => n === 2)).toBe(true);
+    expect(reads.length).toBeGreaterThan(2);
+    expect(reads.every((n) => n <= 2)).toBe(true);
     expect(total).toBe(reads.reduce((sum, n) => sum + n, 0));
     expect(await positions.get('ash')).toMatchObject({ x: 5, version: 5 });
     await catchUp.run();
     expect((await positions.get('late'))?.version).toBeGreaterThan(1);
+  });
+
+  it('moves its checkpoint past events it does not project, instead of reading them again', async () => {
+    const eventStore = new InMemoryEventStore({
+      serializer: contractsSerializer().register('SomethingElse', z.object({ n: z.number() })),
+    });
+    const checkpoints = new InMemoryCheckpointStore();
+    await eventStore.append('trainer-ash', [moved('ash', 1)], { expectedVersion: 'any' });
+    // Events of a type the read models ignore, appended after the last projected one.
+    for (let n = 0; n < 20; n++)
+      await eventStore.append(
+        'other',
+        [factory.event('SomethingElse', { n }, { aggregateId: 'other' })],
+        { expectedVersion: 'any' },
+      );
+    const catchUp = new ReadModelsCatchUp({
+      eventStore,
+      checkpoints,
+      projector: new ReadModelsProjector(
+        new InMemoryTrainerPositions(),
+        new InMemoryGroupMembers(),
+      ),
+      name: 'test',
+    });
+    expect(await catchUp.run()).toBe(1);
+    const head = (await eventStore.readAll()).at(-1)!.position;
+    expect(await checkpoints.load('test')).toBe(head);
   });
 });

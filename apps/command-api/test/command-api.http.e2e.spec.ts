@@ -45,7 +45,8 @@ beforeAll(async () => {
     blockMs: 200,
   });
   subscription = await subscriber.subscribe(
-    [`${ns.id}commands.MoveTrainerCommand`, `${ns.id}commands.ChangeGroupCommand`],
+    // A trainer's commands share one topic (the platform's COMMAND_TOPICS).
+    [`${ns.id}commands.Trainer`],
     { group: 'e2e-reader', consumer: 'reader', startFrom: 'earliest' },
     async (delivery) => {
       received.push(delivery.envelope);

@@ -14,6 +14,7 @@ import {
   DeadLettersAdminModule,
 } from '@causeway/cqrs-core/nest';
 import {
+  commandTopicsProvider,
   InMemoryCommandStatusStore,
   InMemoryGroupMembers,
   InMemoryNotificationLog,
@@ -54,6 +55,8 @@ export class EmbeddedModule {
     return {
       module: EmbeddedModule,
       controllers: [DemoController],
+      // A trainer's commands on one topic, handled in send order (as RedisMessagingModule does).
+      providers: [commandTopicsProvider],
       imports: [
         CausewayServiceModule.forRoot(
           { service: 'embedded', instanceId, logLevel: config.LOG_LEVEL },

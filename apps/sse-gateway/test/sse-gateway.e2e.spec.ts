@@ -54,6 +54,7 @@ describe('sse-gateway and MongoDB', () => {
     expect(Object.keys((await ready(gateway)).info).sort()).toEqual([
       'bus',
       'redis',
+      'redis-streams',
       'streams-layout',
     ]);
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
@@ -68,6 +69,7 @@ describe('sse-gateway and MongoDB', () => {
     expect(Object.keys((await ready(gateway)).info).sort()).toEqual([
       'bus',
       'redis',
+      'redis-streams',
       'streams-layout',
     ]);
   });
@@ -92,7 +94,13 @@ describe('sse-gateway and MongoDB', () => {
   it('with READ_MODEL_STORE=mongodb is ready only while MongoDB answers', async () => {
     const gateway = await start({ READ_MODEL_STORE: 'mongodb', MONGODB_URI: ns.mongoUri() });
     const body = await ready(gateway);
-    expect(Object.keys(body.info).sort()).toEqual(['bus', 'mongodb', 'redis', 'streams-layout']);
+    expect(Object.keys(body.info).sort()).toEqual([
+      'bus',
+      'mongodb',
+      'redis',
+      'redis-streams',
+      'streams-layout',
+    ]);
     expect(body.info.mongodb?.status).toBe('up');
 
     const broken = await start({

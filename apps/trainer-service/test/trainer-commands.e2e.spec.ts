@@ -10,8 +10,14 @@ import {
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisStreamsPublisher, RedisStreamsSubscriber } from '@causeway/cqrs-core/redis';
 import { contractsSerializer, type CommandStatus } from '@causeway/contracts';
-import { RedisCommandStatusStore, RedisNotificationLog } from '@causeway/platform';
 import {
+  COMMAND_TOPICS,
+  RedisCommandStatusStore,
+  RedisNotificationLog,
+  TokenService,
+} from '@causeway/platform';
+import {
+  serverAddress,
   type ServiceProcess,
   startServiceProcess,
   testNamespace,
@@ -26,10 +32,12 @@ jest.setTimeout(240_000);
 const ns = testNamespace('trainersvc');
 const prefix = ns.id;
 const keyPrefix = `${prefix}:`;
-const naming = topicNaming(prefix);
+// As command-api sends them: a trainer's commands share one topic (the platform's mapping).
+const naming = topicNaming(prefix, { commandTopics: COMMAND_TOPICS });
 const serializer = contractsSerializer();
 const factory = new MessageFactory();
 const appDir = path.join(__dirname, '..');
+const jwtSecret = `jwt-${ns.id}-0123456789-0123456789`;
 
 let redis: Redis;
 let publisher: RedisStreamsPublisher;
@@ -324,6 +332,74 @@ describe('trainer-service on Redis + MongoDB', () => {
       async () => (events.every((event) => onBus.has(event.messageId)) ? true : undefined),
       'all 100 events on the bus',
     );
+  });
+
+  it("with two instances, a new trainer's move and the group join sent right after it through command-api are processed in that order", async () => {
+    // The real sender: command-api, with the same TOPIC_PREFIX (and so the same key prefix).
+    const api = await startServiceProcess({
+      appDir: path.join(appDir, '..', 'command-api'),
+      env: {
+        REDIS_URL: ns.redisUrl,
+        KAFKA_BROKERS: serverAddress('kafka'),
+        ADMIN_TOKEN: 'admin-token-0123456789',
+        JWT_SECRET: jwtSecret,
+        TOPIC_PREFIX: prefix,
+        RATE_LIMIT_POINTS: '10000',
+        LOG_LEVEL: 'warn',
+      },
+    });
+    instances.push(api);
+    await waitForStatus(`${api.url}/health/ready`, 200, 60_000);
+    const tokens = new TokenService({ secret: jwtSecret });
+    const call = async (method: string, url: string, token: string, body?: unknown) => {
+      const response = await fetch(url, {
+        method,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          ...(body !== undefined && { 'Content-Type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      expect(response.status).toBe(202);
+      return ((await response.json()) as { commandId: string }).commandId;
+    };
+    // Ten times: it is about order, which a race may get right by luck once.
+    const trainers = Array.from({ length: 10 }, (_, i) => `newbie-${i}-${ns.id}`);
+    const sent = await Promise.all(
+      trainers.map(async (trainerId) => {
+        const { token } = await tokens.issue(trainerId, { trainerIds: [] });
+        const moveId = await call('POST', `${api.url}/api/trainers/${trainerId}/move`, token, {
+          directionX: 1,
+          directionY: 0,
+          action: 'start',
+        });
+        const joinId = await call('PUT', `${api.url}/api/trainers/${trainerId}/groups/g`, token);
+        return { trainerId, moveId, joinId };
+      }),
+    );
+    const outcomes = await allCompleted(
+      sent.flatMap(({ moveId, joinId }) => [moveId, joinId]),
+      60_000,
+    );
+    expect(outcomes.filter((outcome) => outcome.status !== 'processed')).toEqual([]);
+    for (const { trainerId, moveId, joinId } of sent) {
+      expect(await statuses.get(moveId)).toMatchObject({ status: 'processed', version: 1 });
+      expect(await statuses.get(joinId)).toMatchObject({ status: 'processed', version: 2 });
+      expect((await store.readStream(`trainer-${trainerId}`)).map((e) => e.type)).toEqual([
+        'TrainerMovedEvent',
+        'TrainerJoinedGroupEvent',
+      ]);
+    }
+  });
+
+  it("still processes commands sent to a type's own topic, as before a trainer's commands shared one (upgrade)", async () => {
+    const legacy = topicNaming(prefix);
+    const first = move('cynthia', 'start');
+    const join = changeGroup('cynthia', 'champions', 'join');
+    await publisher.publish(legacy.command(first.type), [first]);
+    expect(await completed(first.messageId)).toMatchObject({ status: 'processed', version: 1 });
+    await publisher.publish(legacy.command(join.type), [join]);
+    expect(await completed(join.messageId)).toMatchObject({ status: 'processed', version: 2 });
   });
 
   it('loses no command when one of two instances is SIGKILLed mid-way', async () => {

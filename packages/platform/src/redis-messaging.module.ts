@@ -13,6 +13,7 @@ import {
 import { poisonToDeadLetters, Router } from '@causeway/cqrs-core';
 import { type Registry } from 'prom-client';
 import type Redis from 'ioredis';
+import { commandTopicsProvider } from './command-topics';
 import { type MessagingConfig } from './messaging.settings';
 import { keyPrefixOf } from './service.wiring';
 
@@ -27,9 +28,9 @@ export interface RedisMessagingOptions {
 }
 
 /**
- * The reference system's messaging: command and event buses over Redis Streams, dead letters
- * and deduplication in Redis (shared by every instance), undecodable messages dead-lettered, and
- * /admin/dead-letters behind ADMIN_TOKEN.
+ * The reference system's messaging: command and event buses over Redis Streams (a trainer's
+ * commands share one topic, COMMAND_TOPICS), dead letters and deduplication in Redis (shared by
+ * every instance), undecodable messages dead-lettered, and /admin/dead-letters behind ADMIN_TOKEN.
  */
 const CONSUMER_LAG = Symbol('causeway:consumer-lag');
 const STREAMS_LAYOUT = Symbol('causeway:streams-layout');
@@ -59,6 +60,8 @@ export class RedisMessagingModule {
     return {
       module: RedisMessagingModule,
       providers: [
+        // Before any handler registers or command is sent: trainer commands share a topic.
+        commandTopicsProvider,
         {
           provide: STREAMS_LAYOUT,
           inject: [HEALTH_PROBES],
@@ -71,6 +74,9 @@ export class RedisMessagingModule {
                   'Set REDIS_STREAMS_PARTITIONS and REDIS_STREAMS_PRIORITIES alike in every app ' +
                   '(to change them: drain the streams, then delete that key).',
               }),
+              // Readiness fails while a subscription cannot make progress (partitions that
+              // stay inactive, reads or heartbeats that keep failing), naming why.
+              subscriber.probe(),
             );
             return true;
           },

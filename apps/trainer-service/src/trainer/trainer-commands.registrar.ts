@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CommandBus, DeadLettered, type Envelope, type Middleware } from '@causeway/cqrs-core';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import { TRAINER_COMMANDS, TrainerCommandHandler } from './trainer.command-handler';
+import { TRAINER_MODULE_OPTIONS, type TrainerModuleOptions } from './trainer.module-options';
 
 /** Recording a dead-lettered command's rejection: 4 attempts, about 100, 400, 1 600 ms apart (jittered). */
 const recording = retry(handleAll, {
@@ -10,7 +11,7 @@ const recording = retry(handleAll, {
 });
 
 /**
- * Registers the trainer's command handlers with the (global) command bus. Each gets a dead-letter
+ * Registers the trainer's command handler with the (global) command bus. It gets a dead-letter
  * hook outside the router's stack: a command whose handling failed for good (retries spent, or an
  * error no retry can fix) was dead-lettered and acknowledged, and still ends as `rejected`.
  *
@@ -26,6 +27,7 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
   constructor(
     private readonly commandBus: CommandBus,
     @Inject(TrainerCommandHandler) private readonly handler: TrainerCommandHandler,
+    @Inject(TRAINER_MODULE_OPTIONS) private readonly options: TrainerModuleOptions,
   ) {}
 
   onModuleInit(): void {
@@ -39,16 +41,20 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
       }
       return result;
     };
-    for (const type of TRAINER_COMMANDS) {
-      this.commandBus.handle(type, (command) => this.handler.handle(command), {
-        outerMiddleware: [recordDeadLetters],
-        // Idempotent by itself (TrainerCommandHandler): a redelivered or concurrent duplicate
-        // appends the same event ids at the same version, so all but one lose the append and
-        // find the command done on reload; status and notifications keep the first. The
-        // deduplicator's claim would only add two Redis round trips to every command.
-        idempotent: true,
-      });
-    }
+    // One handler for all the trainer's commands: with the platform's COMMAND_TOPICS they share
+    // `commands.Trainer`, so one consumer group handles a trainer's commands in send order
+    // whatever their type (a move, then the group join sent right after it).
+    this.commandBus.handle(TRAINER_COMMANDS, (command) => this.handler.handle(command), {
+      name: TrainerCommandHandler.name,
+      outerMiddleware: [recordDeadLetters],
+      // Idempotent by itself (TrainerCommandHandler): a redelivered or concurrent duplicate
+      // appends the same event ids at the same version, so all but one lose the append and
+      // find the command done on reload; status and notifications keep the first. The
+      // deduplicator's claim would only add two Redis round trips to every command.
+      idempotent: true,
+      // Commands left in the per-type topics of before (ADR 007, session 9 addendum).
+      drainOwnTopics: this.options.drainOwnCommandTopics ?? true,
+    });
   }
 
   private async recordRejection(envelope: Envelope, error: unknown): Promise<void> {

@@ -46,6 +46,13 @@ export interface TrainerModuleOptions {
    * Default: `eventStore.init()` and `snapshots.init()`.
    */
   ready?: () => Promise<void>;
+  /**
+   * Also handle the commands left in each command type's own topic (`commands.MoveTrainerCommand`,
+   * `commands.ChangeGroupCommand`), where they went before a trainer's commands shared
+   * `commands.Trainer` (CommandHandlerOptions.drainOwnTopics): a rolling upgrade strands none.
+   * Default true; set false in a deployment that never had them, or once they are empty.
+   */
+  drainOwnCommandTopics?: boolean;
 }
 
 export const TRAINER_MODULE_OPTIONS = Symbol('trainer:module-options');

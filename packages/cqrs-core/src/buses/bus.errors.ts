@@ -1,3 +1,5 @@
+import { PermanentError } from '../router/handler.errors';
+
 /**
  * A second handler was registered for a command or query type: each has exactly one (S0-1).
  * `registered` and `duplicate` name the handler already registered and the one refused, when
@@ -63,5 +65,47 @@ export class ReplyNotSentError extends Error {
       { cause },
     );
     this.name = 'ReplyNotSentError';
+  }
+}
+
+/**
+ * A shared command topic (TopicNamingOptions.commandTopics) already has its handler: every type
+ * of a shared topic is handled by one `CommandBus.handle` call, whose one consumer group keeps
+ * the order of the topic's commands per key.
+ */
+export class SharedTopicHandledError extends Error {
+  constructor(
+    readonly topic: string,
+    /** The types the topic's handler was registered for. */
+    readonly registeredTypes: readonly string[],
+    readonly types: readonly string[],
+    details: { registered?: string; duplicate?: string } = {},
+  ) {
+    super(
+      `${details.duplicate ?? 'a second handler'} cannot handle ${types.join(', ')} on topic ${topic}: ` +
+        `${details.registered ?? 'another handler'} already handles that topic (${registeredTypes.join(', ')}); ` +
+        `handle all the types of a shared topic with one CommandBus.handle`,
+    );
+    this.name = 'SharedTopicHandledError';
+  }
+}
+
+/**
+ * A command came on a topic whose handler does not handle its type: a type mapped to a shared
+ * topic that no handler registered with it, or a sender with another mapping. Permanent: it is
+ * dead-lettered at once (and its sender's request rejected); nothing here will ever handle it.
+ */
+export class UnhandledCommandTypeError extends PermanentError {
+  constructor(
+    readonly commandType: string,
+    readonly topic: string,
+    readonly handledTypes: readonly string[],
+    handler?: string,
+  ) {
+    super(
+      `command type ${commandType} came on topic ${topic}, whose handler` +
+        `${handler ? ` (${handler})` : ''} handles only ${handledTypes.join(', ')}`,
+    );
+    this.name = 'UnhandledCommandTypeError';
   }
 }

@@ -10,17 +10,23 @@ import { Router } from '../router/router';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { topicNaming } from '../transport/topic.naming';
-import { CommandRejectedError, CommandTimeoutError, DuplicateHandlerError } from './bus.errors';
+import {
+  CommandRejectedError,
+  CommandTimeoutError,
+  DuplicateHandlerError,
+  SharedTopicHandledError,
+} from './bus.errors';
 import { CommandBus } from './command-bus';
 import { EventBus } from './event-bus';
 import { QueryBus } from './query-bus';
 
-function system() {
+function system(commandTopics?: Record<string, string>) {
   const serializer = new SerializerRegistry()
     .register('Move', z.object({ dx: z.number() }))
+    .register('Join', z.object({ group: z.string() }))
     .register('Moved', z.object({ x: z.number() }));
   const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 5 });
-  const naming = topicNaming('test.');
+  const naming = topicNaming('test.', { commandTopics });
   const deadLetters = new InMemoryDeadLetterQueue();
   const instance = (service: string, instanceId: string) => {
     const router = new Router({ subscriber: broker.subscriber(), service, instanceId });
@@ -38,10 +44,14 @@ function system() {
       events: new EventBus(broker, router, naming),
     };
   };
-  return { broker, instance, deadLetters };
+  return { broker, instance, deadLetters, naming };
 }
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(done: () => boolean, timeoutMs = 3_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !done(); await wait(5))
+    if (Date.now() > deadline) throw new Error('timed out');
+}
 
 describe('CommandBus', () => {
   it('delivers each command to exactly one handler across instances and returns its result', async () => {
@@ -175,6 +185,165 @@ describe('CommandBus', () => {
       new CommandTimeoutError(command.messageId, 'Move', 50),
     );
     await api.router.close();
+  });
+});
+
+describe('CommandBus: command types sharing a topic', () => {
+  const shared = { Move: 'Trainer', Join: 'Trainer' };
+
+  it('handles the commands of one key in send order whatever their type', async () => {
+    const { instance } = system(shared);
+    const service = instance('trainer-service', 'a');
+    const handled = new Map<string, string[]>();
+    service.commands.handle(
+      ['Move', 'Join'],
+      async (command) => {
+        // Moves are slow: a Join of the same key sent after one must still wait for it.
+        if (command.type === 'Move') await wait(20);
+        const seen = handled.get(command.aggregateId) ?? [];
+        handled.set(command.aggregateId, [...seen, `${command.type}:${command.messageId}`]);
+      },
+      { name: 'TrainerHandler', maxInFlight: 8 },
+    );
+    const api = instance('command-api', 'api-1');
+    await Promise.all([service.router.run(), api.router.run()]);
+    const sent = new Map<string, string[]>();
+    for (let i = 0; i < 5; i++)
+      for (const key of ['ash', 'misty', 'brock']) {
+        const command =
+          i % 2 === 0
+            ? testEnvelope('Move', { dx: i }, { aggregateId: key })
+            : testEnvelope('Join', { group: `g${i}` }, { aggregateId: key });
+        sent.set(key, [...(sent.get(key) ?? []), `${command.type}:${command.messageId}`]);
+        await api.commands.send(command);
+      }
+    await until(() => [...handled.values()].flat().length === 15).catch(() => undefined);
+    expect(handled).toEqual(sent);
+    // One topic, one consumer group for both types.
+    expect(service.router.handlerNames()).toEqual(['commands.Trainer']);
+    expect(service.router.topics()).toEqual(['test.commands.Trainer']);
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
+  it('answers requests of every type of the shared topic', async () => {
+    const { instance } = system(shared);
+    const service = instance('trainer-service', 'a');
+    service.commands.handle(['Move', 'Join'], async (command) => command.type);
+    const api = instance('command-api', 'api-1');
+    await Promise.all([service.router.run(), api.router.run()]);
+    await expect(api.commands.request(testEnvelope('Move', { dx: 1 }))).resolves.toBe('Move');
+    await expect(api.commands.request(testEnvelope('Join', { group: 'g' }))).resolves.toBe('Join');
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
+  it('dead-letters at once, with its reason, a type that no handler of the shared topic handles', async () => {
+    const { instance, deadLetters } = system(shared);
+    const service = instance('trainer-service', 'a');
+    let moves = 0;
+    service.commands.handle(['Move'], async () => void moves++, { name: 'MoveHandler' });
+    const api = instance('command-api', 'api-1');
+    await Promise.all([service.router.run(), api.router.run()]);
+    const join = testEnvelope('Join', { group: 'g' }, { aggregateId: 'ash' });
+    const error = await api.commands.request(join).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandRejectedError);
+    expect(error).toMatchObject({ remoteName: 'UnhandledCommandTypeError' });
+    const letters = await deadLetters.list();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      envelope: { messageId: join.messageId },
+      originalTopic: 'test.commands.Trainer',
+      attempts: 1,
+      errorName: 'UnhandledCommandTypeError',
+    });
+    expect(letters[0]!.reason).toBe(
+      'command type Join came on topic test.commands.Trainer, whose handler (MoveHandler) handles only Move',
+    );
+    // The key's next command is not held back.
+    await expect(
+      api.commands.request(testEnvelope('Move', { dx: 1 }, { aggregateId: 'ash' })),
+    ).resolves.toBeUndefined();
+    expect(moves).toBe(1);
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
+  it('still has exactly one handler per type, and one handle() per shared topic', () => {
+    const { instance } = system(shared);
+    const a = instance('svc', 'a');
+    a.commands.handle(['Move', 'Join'], async () => undefined, { name: 'TrainerHandler' });
+    expect(() => a.commands.handle('Join', async () => undefined, { name: 'JoinHandler' })).toThrow(
+      new DuplicateHandlerError('Join', {
+        registered: 'TrainerHandler',
+        duplicate: 'JoinHandler',
+      }),
+    );
+    const b = instance('svc', 'b');
+    b.commands.handle('Move', async () => undefined, { name: 'MoveHandler' });
+    expect(() => b.commands.handle('Join', async () => undefined, { name: 'JoinHandler' })).toThrow(
+      SharedTopicHandledError,
+    );
+    expect(() => b.commands.handle(['Join', 'Moved'], async () => undefined)).toThrow(
+      /Join goes to test\.commands\.Trainer and Moved to test\.commands\.Moved/,
+    );
+  });
+
+  it('shares topics on a bus built with a plain naming (useCommandTopics), before it is used', async () => {
+    const { instance } = system();
+    const service = instance('trainer-service', 'a');
+    const api = instance('command-api', 'api-1');
+    service.commands.useCommandTopics(shared);
+    api.commands.useCommandTopics(shared);
+    expect(api.commands.topicOf('Join')).toBe('test.commands.Trainer');
+    service.commands.handle(['Move', 'Join'], async (command) => command.type);
+    expect(() => service.commands.useCommandTopics({ Moved: 'Trainer' })).toThrow(
+      'CommandBus.useCommandTopics: call it before the bus handles or sends commands',
+    );
+    await Promise.all([service.router.run(), api.router.run()]);
+    await expect(api.commands.request(testEnvelope('Join', { group: 'g' }))).resolves.toBe('Join');
+    expect(service.router.topics()).toEqual(['test.commands.Trainer']);
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
+  it('with drainOwnTopics also handles, in their old groups, commands sent to the per-type topics before', async () => {
+    const { instance, broker } = system(shared);
+    const seen: string[] = [];
+    // Before the upgrade Move had a topic and a group of its own, which took the first command.
+    const before = new Router({
+      subscriber: broker.subscriber(),
+      service: 'trainer-service',
+      instanceId: 'old',
+    });
+    new CommandBus({
+      publisher: broker,
+      router: before,
+      naming: topicNaming('test.'),
+      serializer: new SerializerRegistry(),
+      instanceId: 'old',
+    }).handle<{ dx: number }>('Move', async (c) => void seen.push(`before:${c.data.dx}`));
+    await before.run();
+    await broker.publish('test.commands.Move', [testEnvelope('Move', { dx: 1 })]);
+    await until(() => seen.length === 1);
+    await before.close();
+    // Sent by a sender not upgraded yet, after the old handler stopped.
+    await broker.publish('test.commands.Move', [testEnvelope('Move', { dx: 2 })]);
+
+    const service = instance('trainer-service', 'new');
+    service.commands.handle(
+      ['Move', 'Join'],
+      async (c) => void seen.push(`after:${c.type}:${JSON.stringify(c.data)}`),
+      { drainOwnTopics: true },
+    );
+    const api = instance('command-api', 'api-1');
+    await Promise.all([service.router.run(), api.router.run()]);
+    await api.commands.send(testEnvelope('Join', { group: 'g' }));
+    await until(() => seen.length === 3);
+    await wait(50);
+    expect(seen.sort()).toEqual(['after:Join:{"group":"g"}', 'after:Move:{"dx":2}', 'before:1']);
+    expect(service.router.handlerNames()).toEqual([
+      'commands.Trainer',
+      'commands.Move',
+      'commands.Join',
+    ]);
+    await Promise.all([service.router.close(), api.router.close()]);
   });
 });
 

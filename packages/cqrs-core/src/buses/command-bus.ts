@@ -5,7 +5,7 @@ import { type SerializerRegistry } from '../messages/serializer.registry';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { type Middleware } from '../router/handler';
 import { type Router } from '../router/router';
-import { type TopicNaming } from '../transport/topic.naming';
+import { type TopicNaming, withCommandTopics } from '../transport/topic.naming';
 import { type Delivery, type Publisher } from '../transport/transport.port';
 import { MessageTooLargeError, MessageValidationError } from '../messages/message.errors';
 import {
@@ -13,6 +13,8 @@ import {
   CommandTimeoutError,
   DuplicateHandlerError,
   ReplyNotSentError,
+  SharedTopicHandledError,
+  UnhandledCommandTypeError,
 } from './bus.errors';
 
 export const COMMAND_REPLY = 'CommandReply';
@@ -42,67 +44,147 @@ interface Waiting {
   timer: NodeJS.Timeout;
 }
 
+/** Options of `CommandBus.handle`. */
+export interface CommandHandlerOptions {
+  maxInFlight?: number;
+  middleware?: readonly Middleware[];
+  outerMiddleware?: readonly Middleware[];
+  /** See HandlerRegistration.idempotent: no deduplication claim for its deliveries. */
+  idempotent?: boolean;
+  /** Who handles it (e.g. its class), named by DuplicateHandlerError. Default the function's name. */
+  name?: string;
+  /**
+   * For types that share a topic (TopicNamingOptions.commandTopics): also consume each type's
+   * own topic, `commands.<Type>`, in its own group as before, so that commands sent there before
+   * the upgrade (or by senders not upgraded yet) are handled rather than stranded. A transition:
+   * commands of one key in the two topics are not ordered with each other, and each own topic
+   * costs a subscription. Turn it off once the own topics are empty. Ignored for a type that
+   * keeps its own topic.
+   */
+  drainOwnTopics?: boolean;
+}
+
 /**
  * Commands: exactly one handler per type across the deployment (S0-1) — every handler of a
- * type joins the competing group `commands.<Type>`, so each command is handled once.
- * `send` resolves once the broker accepted the command; `request` also awaits the handler's
- * result or its final error (after retries / dead letter), up to the timeout.
+ * topic joins its competing group (`commands.<Type>`, or `commands.<Topic>` for types sharing a
+ * topic), so each command is handled once, and the commands of a key on one topic in send order
+ * whatever their type. `send` resolves once the broker accepted the command; `request` also
+ * awaits the handler's result or its final error (after retries / dead letter), up to the timeout.
  */
 export class CommandBus {
   /** Command type → the name of its handler (undefined when it has none). */
   private readonly handled = new Map<string, string | undefined>();
+  /** Topic → the types its handler was registered for and its name. */
+  private readonly topics = new Map<string, { types: readonly string[]; name?: string }>();
   private readonly waiting = new Map<string, Waiting>();
   private repliesRegistered = false;
+  private naming: TopicNaming;
+  private used = false;
 
   constructor(private readonly options: CommandBusOptions) {
     if (!options.serializer.has(COMMAND_REPLY))
       options.serializer.register(COMMAND_REPLY, CommandReply);
+    this.naming = options.naming;
   }
 
   /**
-   * Registers the handler of a command type; its resolved value is the reply's result.
-   * `middleware` runs inside the router's stack (within retry); `outerMiddleware` runs outside
-   * it, inside the replier, and sees the final outcome — e.g. a `DeadLettered` result after the
-   * retries were spent, to record that the command failed for good.
-   * @throws DuplicateHandlerError when the type already has a handler, naming both when known
+   * Lets command types share topics (TopicNamingOptions.commandTopics) on a bus built for you
+   * with a naming that has no such mapping (CqrsCoreModule). Call it before the bus handles or
+   * sends anything, alike in every process that sends or handles these types.
+   * @throws Error once the bus was used, or for a mapping `topicNaming` refuses
    */
-  handle<Data = unknown>(
-    type: string,
-    handler: (command: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
-    options: {
-      maxInFlight?: number;
-      middleware?: readonly Middleware[];
-      outerMiddleware?: readonly Middleware[];
-      /** See HandlerRegistration.idempotent: no deduplication claim for its deliveries. */
-      idempotent?: boolean;
-      /** Who handles it (e.g. its class), named by DuplicateHandlerError. Default the function's name. */
-      name?: string;
-    } = {},
-  ): this {
-    const name = options.name ?? (handler.name || undefined);
-    if (this.handled.has(type))
-      throw new DuplicateHandlerError(type, {
-        kind: 'command',
-        registered: this.handled.get(type),
-        duplicate: name,
-      });
-    this.handled.set(type, name);
-    this.options.router.addHandler({
-      name: `commands.${type}`,
-      group: `commands.${type}`,
-      topics: [this.options.naming.command(type)],
-      maxInFlight: options.maxInFlight,
-      middleware: options.middleware,
-      outerMiddleware: [this.replier(), ...(options.outerMiddleware ?? [])],
-      handle: async (delivery) => handler(delivery.envelope as Envelope<Data>, delivery),
-      ...(options.idempotent && { idempotent: true }),
-    });
+  useCommandTopics(commandTopics: Readonly<Record<string, string>>): this {
+    if (this.used)
+      throw new Error(
+        'CommandBus.useCommandTopics: call it before the bus handles or sends commands',
+      );
+    this.naming = withCommandTopics(this.naming, commandTopics);
     return this;
   }
 
-  /** Publishes a command; resolves once the broker accepted it. */
+  /** The topic a command type is sent to and handled from. */
+  topicOf(type: string): string {
+    return this.naming.command(type);
+  }
+
+  /**
+   * Registers the handler of one command type, or of several types that share a topic (one
+   * handler, one consumer group: a key's commands are handled in send order whatever their
+   * type); its resolved value is the reply's result. A command of another type arriving on the
+   * topic is dead-lettered at once (UnhandledCommandTypeError).
+   * `middleware` runs inside the router's stack (within retry); `outerMiddleware` runs outside
+   * it, inside the replier, and sees the final outcome — e.g. a `DeadLettered` result after the
+   * retries were spent, to record that the command failed for good.
+   * @throws DuplicateHandlerError when a type already has a handler, naming both when known
+   * @throws SharedTopicHandledError when the types' shared topic already has a handler
+   * @throws Error when the types do not all go to one topic
+   */
+  handle<Data = unknown>(
+    types: string | readonly string[],
+    handler: (command: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
+    options: CommandHandlerOptions = {},
+  ): this {
+    const list = typeof types === 'string' ? [types] : [...new Set(types)];
+    if (list.length === 0) throw new Error('CommandBus.handle: give at least one command type');
+    const name = options.name ?? (handler.name || undefined);
+    for (const type of list)
+      if (this.handled.has(type))
+        throw new DuplicateHandlerError(type, {
+          kind: 'command',
+          registered: this.handled.get(type),
+          duplicate: name,
+        });
+    const topic = this.naming.command(list[0]!);
+    const apart = list.find((type) => this.naming.command(type) !== topic);
+    if (apart !== undefined)
+      throw new Error(
+        `CommandBus.handle: ${list[0]} goes to ${topic} and ${apart} to ${this.naming.command(apart)}; ` +
+          'one handler takes the types of one topic (TopicNamingOptions.commandTopics)',
+      );
+    const taken = this.topics.get(topic);
+    if (taken)
+      throw new SharedTopicHandledError(topic, taken.types, list, {
+        registered: taken.name,
+        duplicate: name,
+      });
+    this.used = true;
+    for (const type of list) this.handled.set(type, name);
+    this.topics.set(topic, { types: list, name });
+    const register = (group: string, topic: string, types: readonly string[]) => {
+      const handles = new Set(types);
+      this.options.router.addHandler({
+        name: group,
+        group,
+        topics: [topic],
+        maxInFlight: options.maxInFlight,
+        middleware: options.middleware,
+        outerMiddleware: [this.replier(), ...(options.outerMiddleware ?? [])],
+        handle: async (delivery) => {
+          // Inside the router's stack: a PermanentError, so dead-lettered without retries.
+          if (!handles.has(delivery.envelope.type))
+            throw new UnhandledCommandTypeError(delivery.envelope.type, topic, types, name);
+          return handler(delivery.envelope as Envelope<Data>, delivery);
+        },
+        ...(options.idempotent && { idempotent: true }),
+      });
+    };
+    const topicName = this.naming.commandTopicName?.(list[0]!) ?? list[0]!;
+    // Hazard: the group is named after the topic; renaming a shared topic re-consumes nothing
+    // (the new topic is empty) but strands what is left in the old one.
+    register(`commands.${topicName}`, topic, list);
+    if (options.drainOwnTopics)
+      for (const type of list) {
+        const own = this.naming.ownCommandTopic?.(type);
+        // The group each type had before it shared a topic: it goes on where it stopped.
+        if (own !== undefined && own !== topic) register(`commands.${type}`, own, [type]);
+      }
+    return this;
+  }
+
+  /** Publishes a command to its type's topic; resolves once the broker accepted it. */
   async send(command: Envelope): Promise<void> {
-    await this.options.publisher.publish(this.options.naming.command(command.type), [command]);
+    this.used = true;
+    await this.options.publisher.publish(this.naming.command(command.type), [command]);
   }
 
   /**
@@ -122,7 +204,7 @@ export class CommandBus {
     // for it counts against the timeout: a router not running yet, or a broker away at start-up,
     // ends in CommandTimeoutError (nothing was sent), not a hang.
     if (!(await this.options.router.subscribed(REPLIES_HANDLER, { timeoutMs }))) throw timedOut();
-    const replyTo = this.options.naming.reply(this.options.instanceId);
+    const replyTo = this.naming.reply(this.options.instanceId);
     const outcome = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(
         () => {
@@ -161,7 +243,7 @@ export class CommandBus {
       name: REPLIES_HANDLER,
       mode: 'fan-out',
       startFrom: 'latest',
-      topics: [this.options.naming.reply(this.options.instanceId)],
+      topics: [this.naming.reply(this.options.instanceId)],
       handle: async (delivery) => {
         const causationId = delivery.envelope.metadata.causationId;
         const waiting = causationId ? this.waiting.get(causationId) : undefined;

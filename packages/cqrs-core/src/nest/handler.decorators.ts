@@ -54,10 +54,13 @@ export interface IQueryHandler<Q = unknown, R = unknown> {
 
 /**
  * Marks a provider whose `execute(command, delivery)` handles the command type (exactly one per
- * type); implement {@link ICommandHandler} so the compiler checks that method. A class without
- * `execute` makes the app's start fail, naming the class.
+ * type), or the types that share a topic (TopicNamingOptions.commandTopics: all of a shared
+ * topic's types in one class, handled in send order per key); implement {@link ICommandHandler}
+ * so the compiler checks that method. A class without `execute` makes the app's start fail,
+ * naming the class.
  */
-export const CommandHandler = (type: string): ClassDecorator => SetMetadata(COMMAND_HANDLER, type);
+export const CommandHandler = (types: string | readonly string[]): ClassDecorator =>
+  SetMetadata(COMMAND_HANDLER, types);
 
 /**
  * Marks a provider whose `handle(event, delivery)` handles the event types; implement

@@ -99,11 +99,14 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
           `${className} is a Causeway handler and must be a singleton ` +
             `(the default scope): it is called for messages, outside any request`,
         );
-      const commandType = this.reflector.get<string | undefined>(COMMAND_HANDLER, metatype);
-      if (commandType) {
+      const commandTypes = this.reflector.get<string | readonly string[] | undefined>(
+        COMMAND_HANDLER,
+        metatype,
+      );
+      if (commandTypes) {
         const handler = checkedHandler<Executes>(instance, className, '@CommandHandler');
         this.commands.handle(
-          commandType,
+          commandTypes,
           (command, delivery) => handler.execute(command, delivery),
           { middleware: [], name: className },
         );

@@ -62,8 +62,9 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         info: Record<string, { status: string }>;
       };
       expect(body.status).toBe('ok');
-      // Every server it uses, its message bus, and that its stream layout is the deployment's.
-      const checks = [...spec.servers, 'bus', 'streams-layout'];
+      // Every server it uses, its message bus, that its stream layout is the deployment's, and
+      // that its Redis Streams subscriptions make progress.
+      const checks = [...spec.servers, 'bus', 'streams-layout', 'redis-streams'];
       expect(Object.keys(body.info).sort()).toEqual(checks.sort());
       for (const name of checks) expect(body.info[name]?.status).toBe('up');
     });

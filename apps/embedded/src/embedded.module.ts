@@ -14,7 +14,7 @@ import {
   DeadLettersAdminModule,
 } from '@causeway/cqrs-core/nest';
 import {
-  commandTopicsProvider,
+  COMMAND_TOPICS,
   InMemoryCommandStatusStore,
   InMemoryGroupMembers,
   InMemoryNotificationLog,
@@ -55,8 +55,6 @@ export class EmbeddedModule {
     return {
       module: EmbeddedModule,
       controllers: [DemoController],
-      // A trainer's commands on one topic, handled in send order (as RedisMessagingModule does).
-      providers: [commandTopicsProvider],
       imports: [
         CausewayServiceModule.forRoot(
           { service: 'embedded', instanceId, logLevel: config.LOG_LEVEL },
@@ -69,6 +67,8 @@ export class EmbeddedModule {
           subscriber: broker.subscriber(),
           serializer,
           deadLetters,
+          // A trainer's commands on one topic, handled in send order (as in the distributed apps).
+          commandTopics: COMMAND_TOPICS,
           closeOnShutdown: [broker],
         }),
         DeadLettersAdminModule.forRoot({

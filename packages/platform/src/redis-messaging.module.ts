@@ -13,7 +13,7 @@ import {
 import { poisonToDeadLetters, Router } from '@causeway/cqrs-core';
 import { type Registry } from 'prom-client';
 import type Redis from 'ioredis';
-import { commandTopicsProvider } from './command-topics';
+import { COMMAND_TOPICS } from './command-topics';
 import { type MessagingConfig } from './messaging.settings';
 import { keyPrefixOf } from './service.wiring';
 
@@ -60,8 +60,6 @@ export class RedisMessagingModule {
     return {
       module: RedisMessagingModule,
       providers: [
-        // Before any handler registers or command is sent: trainer commands share a topic.
-        commandTopicsProvider,
         {
           provide: STREAMS_LAYOUT,
           inject: [HEALTH_PROBES],
@@ -101,6 +99,8 @@ export class RedisMessagingModule {
           subscriber,
           serializer,
           topicPrefix: config.TOPIC_PREFIX,
+          // A trainer's commands share one topic, handled in send order.
+          commandTopics: COMMAND_TOPICS,
           deadLetters,
           deduplication: new RedisDeduplicationStore(redis.client, `${keyPrefix}dedup:`),
           deduplicationLeaseMs: config.DEDUP_LEASE_MS,

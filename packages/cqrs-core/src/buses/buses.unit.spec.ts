@@ -286,23 +286,6 @@ describe('CommandBus: command types sharing a topic', () => {
     );
   });
 
-  it('shares topics on a bus built with a plain naming (useCommandTopics), before it is used', async () => {
-    const { instance } = system();
-    const service = instance('trainer-service', 'a');
-    const api = instance('command-api', 'api-1');
-    service.commands.useCommandTopics(shared);
-    api.commands.useCommandTopics(shared);
-    expect(api.commands.topicOf('Join')).toBe('test.commands.Trainer');
-    service.commands.handle(['Move', 'Join'], async (command) => command.type);
-    expect(() => service.commands.useCommandTopics({ Moved: 'Trainer' })).toThrow(
-      'CommandBus.useCommandTopics: call it before the bus handles or sends commands',
-    );
-    await Promise.all([service.router.run(), api.router.run()]);
-    await expect(api.commands.request(testEnvelope('Join', { group: 'g' }))).resolves.toBe('Join');
-    expect(service.router.topics()).toEqual(['test.commands.Trainer']);
-    await Promise.all([service.router.close(), api.router.close()]);
-  });
-
   it('with drainOwnTopics also handles, in their old groups, commands sent to the per-type topics before', async () => {
     const { instance, broker } = system(shared);
     const seen: string[] = [];

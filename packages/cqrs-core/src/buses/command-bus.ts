@@ -5,7 +5,7 @@ import { type SerializerRegistry } from '../messages/serializer.registry';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { type Middleware } from '../router/handler';
 import { type Router } from '../router/router';
-import { type TopicNaming, withCommandTopics } from '../transport/topic.naming';
+import { type TopicNaming } from '../transport/topic.naming';
 import { type Delivery, type Publisher } from '../transport/transport.port';
 import { MessageTooLargeError, MessageValidationError } from '../messages/message.errors';
 import {
@@ -78,28 +78,12 @@ export class CommandBus {
   private readonly topics = new Map<string, { types: readonly string[]; name?: string }>();
   private readonly waiting = new Map<string, Waiting>();
   private repliesRegistered = false;
-  private naming: TopicNaming;
-  private used = false;
+  private readonly naming: TopicNaming;
 
   constructor(private readonly options: CommandBusOptions) {
     if (!options.serializer.has(COMMAND_REPLY))
       options.serializer.register(COMMAND_REPLY, CommandReply);
     this.naming = options.naming;
-  }
-
-  /**
-   * Lets command types share topics (TopicNamingOptions.commandTopics) on a bus built for you
-   * with a naming that has no such mapping (CqrsCoreModule). Call it before the bus handles or
-   * sends anything, alike in every process that sends or handles these types.
-   * @throws Error once the bus was used, or for a mapping `topicNaming` refuses
-   */
-  useCommandTopics(commandTopics: Readonly<Record<string, string>>): this {
-    if (this.used)
-      throw new Error(
-        'CommandBus.useCommandTopics: call it before the bus handles or sends commands',
-      );
-    this.naming = withCommandTopics(this.naming, commandTopics);
-    return this;
   }
 
   /** The topic a command type is sent to and handled from. */
@@ -147,7 +131,6 @@ export class CommandBus {
         registered: taken.name,
         duplicate: name,
       });
-    this.used = true;
     for (const type of list) this.handled.set(type, name);
     this.topics.set(topic, { types: list, name });
     const register = (group: string, topic: string, types: readonly string[]) => {
@@ -183,7 +166,6 @@ export class CommandBus {
 
   /** Publishes a command to its type's topic; resolves once the broker accepted it. */
   async send(command: Envelope): Promise<void> {
-    this.used = true;
     await this.options.publisher.publish(this.naming.command(command.type), [command]);
   }
 

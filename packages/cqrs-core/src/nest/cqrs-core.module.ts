@@ -117,7 +117,7 @@ function providers(): Provider[] {
         new CommandBus({
           publisher,
           router,
-          naming: topicNaming(options.topicPrefix),
+          naming: topicNaming(options.topicPrefix, { commandTopics: options.commandTopics }),
           serializer: options.serializer,
           instanceId: options.instanceId,
           timeoutMs: options.commandTimeoutMs,

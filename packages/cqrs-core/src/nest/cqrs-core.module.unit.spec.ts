@@ -356,6 +356,56 @@ describe('CqrsCoreModule', () => {
     },
   );
 
+  it('with commandTopics, one @CommandHandler of several types handles a key in send order', async () => {
+    const handled: string[] = [];
+    let releaseFirst: () => void = () => undefined;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    @Injectable()
+    @CommandHandler(['Move', 'Ping'])
+    class TrainerCommands implements ICommandHandler {
+      async execute(command: Envelope) {
+        // The first command (a Move) is slow: the Ping sent after it must wait for it.
+        if (handled.length === 0) await firstHeld;
+        handled.push(command.type);
+        return command.type;
+      }
+    }
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: 's',
+          instanceId: 'i',
+          publisher: broker,
+          subscriber: broker.subscriber(),
+          serializer: registry,
+          commandTopics: { Move: 'Trainer', Ping: 'Trainer' },
+        }),
+      ],
+      providers: [TrainerCommands],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const commands = app.get(CommandBus);
+      expect(commands.topicOf('Ping')).toBe('commands.Trainer');
+      const send = (type: string, data: unknown) =>
+        commands.request(
+          createMessage({ type, category: 'command', aggregateId: 'ash', data, causedBy: null }),
+        );
+      const move = send('Move', { dx: 1 });
+      const ping = send('Ping', { n: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(handled).toEqual([]);
+      releaseFirst();
+      await expect(Promise.all([move, ping])).resolves.toEqual(['Move', 'Ping']);
+      expect(handled).toEqual(['Move', 'Ping']);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('counts retries in causeway_messages_retried_total also when the app has its own onRetry hook', async () => {
     @Injectable()
     @CommandHandler('Move')

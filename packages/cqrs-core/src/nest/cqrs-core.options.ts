@@ -18,6 +18,12 @@ export interface CqrsCoreModuleOptions {
   serializer: SerializerRegistry;
   /** Topic prefix (S0-2). Default ''. */
   topicPrefix?: string;
+  /**
+   * Command types that share a topic (TopicNamingOptions.commandTopics), e.g. every command of
+   * one aggregate type, so that a key's commands are handled in send order whatever their type.
+   * Alike in every app that sends or handles these types. Default: a topic per type.
+   */
+  commandTopics?: Readonly<Record<string, string>>;
   /** Default: in memory (lost on restart — use the Redis one in production). */
   deadLetters?: DeadLetterQueue;
   /**

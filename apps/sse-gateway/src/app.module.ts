@@ -11,6 +11,7 @@ import {
   TokenService,
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { type SseGatewayConfig } from './config/sse-gateway.config';
 import { GatewayModule } from './gateway/gateway.module';
 import { RedisPresenceRegistry } from './presence/redis.presence-registry';
@@ -65,6 +66,16 @@ export class AppModule {
             ttlMs: config.PRESENCE_TTL_MS,
           }),
           adminToken: config.ADMIN_TOKEN,
+          rateLimiter: new RateLimiterRedis({
+            storeClient: redis.client,
+            // Counters of their own (not command-api's: a page's reads must not use up its
+            // commands), shared by every gateway instance. The limit is part of the key, so
+            // instances configured differently never read each other's counters.
+            keyPrefix: `${keyPrefix}sse-gateway:rate-limit:${config.RATE_LIMIT_POINTS}-per-${config.RATE_LIMIT_WINDOW_S}s`,
+            points: config.RATE_LIMIT_POINTS,
+            duration: config.RATE_LIMIT_WINDOW_S,
+          }),
+          trustProxy: config.TRUST_PROXY,
           settings: {
             heartbeatMs: config.HEARTBEAT_MS,
             connectionTimeoutMs: config.CONNECTION_TIMEOUT_MS,

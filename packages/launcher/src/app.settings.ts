@@ -25,10 +25,10 @@ export const APP_SETTINGS: readonly string[] = [
   'MONGODB_TIMEOUT_MS',
   // command-api and sse-gateway
   'JWT_ISSUER',
-  // command-api
-  'MAX_BODY_BYTES',
   'RATE_LIMIT_POINTS',
   'RATE_LIMIT_WINDOW_S',
+  // command-api
+  'MAX_BODY_BYTES',
   'COMMANDS_THROUGH_EXPRESS',
   'IDEMPOTENCY_TTL_S',
   'COMMAND_STATUS_RETENTION_S',

@@ -52,7 +52,14 @@ export const APPS: readonly AppSpec[] = [
     servers: ['REDIS_URL', 'KAFKA_BROKERS', 'MONGODB_URI'],
     readModels: true,
   },
-  { app: 'sse-gateway', basePort: 3004, instances: 1, servers: ['REDIS_URL'], readModels: true },
+  {
+    app: 'sse-gateway',
+    basePort: 3004,
+    instances: 1,
+    servers: ['REDIS_URL'],
+    readModels: true,
+    trustsEdge: true,
+  },
 ];
 
 /** command-api's port: the lowest an app listens on, unless a port offset shifts them all. */

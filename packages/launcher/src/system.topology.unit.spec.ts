@@ -26,7 +26,10 @@ describe('planInstances', () => {
       REDIS_URL: 'redis://r:1',
       KAFKA_BROKERS: 'k:2',
     });
-    expect(plan.filter((i) => i.env.TRUST_PROXY).map((i) => i.app)).toEqual(['command-api']);
+    expect(plan.filter((i) => i.env.TRUST_PROXY).map((i) => i.app)).toEqual([
+      'command-api',
+      'sse-gateway',
+    ]);
   });
 
   it('scales apps to several instances on distinct ports', () => {

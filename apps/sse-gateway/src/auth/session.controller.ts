@@ -1,8 +1,9 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Controller, Delete, HttpCode, Inject, Post, Req, Res, UseFilters } from '@nestjs/common';
-import { ProblemDetailsFilter } from '@causeway/cqrs-core/nest';
 import { bearerToken } from '@causeway/platform';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
+import { addressKey, CallerGate } from './caller.gate';
+import { RetryAfterFilter } from './retry-after.filter';
 import { SESSION_COOKIE, StreamAuthenticator } from './stream.authenticator';
 
 /**
@@ -10,17 +11,18 @@ import { SESSION_COOKIE, StreamAuthenticator } from './stream.authenticator';
  * a short-lived stream token for `?token=`, or an HttpOnly, SameSite=Strict session cookie.
  */
 @Controller('api')
-@UseFilters(ProblemDetailsFilter)
+@UseFilters(RetryAfterFilter)
 export class SessionController {
   constructor(
     @Inject(StreamAuthenticator) private readonly auth: StreamAuthenticator,
+    @Inject(CallerGate) private readonly gate: CallerGate,
     @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
   ) {}
 
   @Post('stream-tokens')
   @HttpCode(201)
   async streamToken(@Req() req: IncomingMessage): Promise<{ token: string; expiresAt: number }> {
-    const caller = await this.auth.bearer(req);
+    const caller = await this.gate.admit(req, () => this.auth.bearer(req));
     return this.options.tokens.issue(caller.userId, {
       use: 'stream',
       trainerIds: caller.trainerIds,
@@ -34,14 +36,19 @@ export class SessionController {
     @Req() req: IncomingMessage,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<void> {
-    await this.auth.bearer(req);
+    await this.gate.admit(req, () => this.auth.bearer(req));
     const token = bearerToken(req.headers.authorization)!;
     res.setHeader('Set-Cookie', cookie(req, encodeURIComponent(token)));
   }
 
+  /** Needs no credential: counted against the client's address. */
   @Delete('session')
   @HttpCode(204)
-  close(@Req() req: IncomingMessage, @Res({ passthrough: true }) res: ServerResponse): void {
+  async close(
+    @Req() req: IncomingMessage,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<void> {
+    await this.gate.charge(addressKey(req));
     res.setHeader('Set-Cookie', `${cookie(req, '')}; Max-Age=0`);
   }
 }

@@ -6,6 +6,7 @@ import {
   readModelSettings,
 } from '@causeway/platform';
 import { z } from 'zod';
+import { trustProxySetting } from './trust-proxy.setting';
 
 /**
  * Every setting of sse-gateway, validated once at start-up. MongoDB holds nothing of the
@@ -42,6 +43,14 @@ export const sseGatewayConfiguration = z
     RETRY_AFTER_SECONDS: setting.positiveInt(5),
     /** An instance's presence expires this long after its last heartbeat (beats every third). */
     PRESENCE_TTL_MS: setting.positiveInt(15_000),
+    /**
+     * Requests (and stream opens) per caller per RATE_LIMIT_WINDOW_S seconds, counted in Redis
+     * across instances: per user id, or per client address without a valid credential.
+     */
+    RATE_LIMIT_POINTS: setting.positiveInt(100),
+    RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
+    /** Reverse proxies whose X-Forwarded-For names the client (the rate limit's address). */
+    TRUST_PROXY: trustProxySetting,
   })
   .check(mongoUriForMongoReadModels);
 export type SseGatewayConfig = z.output<typeof sseGatewayConfiguration>;

@@ -12,6 +12,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { EventBus } from '@causeway/cqrs-core';
 import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
 import { type Registry } from 'prom-client';
+import { CallerGate } from '../auth/caller.gate';
 import { SessionController } from '../auth/session.controller';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { PresenceController } from '../presence/presence.controller';
@@ -40,11 +41,18 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(PresenceTracker) private readonly presence: PresenceTracker,
     @Inject(EventStreamOpener) private readonly opener: EventStreamOpener,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
   ) {}
 
   onApplicationBootstrap(): void {
-    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    const adapter = this.adapterHost.httpAdapter;
+    const server = adapter?.getHttpServer() as Server | undefined;
     if (server) new EventsListener(this.opener).install(server);
+    // `req.ip`, the address a caller without a valid credential is rate limited by (CallerGate).
+    if (this.options.trustProxy && adapter?.getType() === 'express')
+      (adapter.getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', [
+        ...this.options.trustProxy,
+      ]);
     // Not awaited: the app must answer /health while Redis is still unreachable.
     this.starting = this.hub
       .start()
@@ -62,7 +70,8 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
 
 /**
  * The SSE gateway as a feature module: GET /events, POST /api/stream-tokens, POST|DELETE
- * /api/session, GET /api/presence, GET /api/positions. Adapters come in through the options, so the same module
+ * /api/session, GET /api/presence, GET /api/positions — each rate limited per caller when the
+ * options have a `rateLimiter` (the admin token's GET /api/presence excepted). Adapters come in through the options, so the same module
  * runs in the sse-gateway app (Redis, MongoDB) and in the embedded mode (in-memory). Uses the
  * app's metrics registry and event bus when they exist (CausewayServiceModule, CqrsCoreModule).
  */
@@ -76,6 +85,13 @@ export class GatewayModule {
       providers: [
         { provide: GATEWAY_OPTIONS, useValue: options },
         { provide: StreamAuthenticator, useValue: new StreamAuthenticator(options.tokens) },
+        {
+          provide: CallerGate,
+          useFactory: () => {
+            const logger = new Logger('SseGateway');
+            return new CallerGate(options.rateLimiter, (message) => logger.warn(message));
+          },
+        },
         {
           provide: SseMetrics,
           inject: [{ token: METRICS_REGISTRY, optional: true }],
@@ -115,9 +131,9 @@ export class GatewayModule {
         },
         {
           provide: EventStreamOpener,
-          inject: [SseHub, StreamAuthenticator],
-          useFactory: (hub: SseHub, auth: StreamAuthenticator) =>
-            new EventStreamOpener(hub, auth, options.notifications),
+          inject: [SseHub, StreamAuthenticator, CallerGate],
+          useFactory: (hub: SseHub, auth: StreamAuthenticator, gate: CallerGate) =>
+            new EventStreamOpener(hub, auth, options.notifications, gate),
         },
         {
           provide: PresenceTracker,

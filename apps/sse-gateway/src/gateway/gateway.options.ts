@@ -4,6 +4,7 @@ import {
   type TokenService,
   type TrainerPositions,
 } from '@causeway/platform';
+import { type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { type PresenceRegistry } from '../presence/presence-registry.port';
 import { type GatewaySettings } from './gateway.settings';
 
@@ -24,6 +25,16 @@ export interface GatewayModuleOptions {
    * app has one (CqrsCoreModule). Best effort: never delays a connection. Default true.
    */
   connectionEvents?: boolean;
+  /**
+   * The rate of each caller of /api/* and GET /events (see CallerGate): a point a request, keyed
+   * `user:<id>` or `ip:<address>`. Omit for no limit (the embedded mode).
+   */
+  rateLimiter?: RateLimiterAbstract;
+  /**
+   * Express's `trust proxy` (TRUST_PROXY): the proxies whose X-Forwarded-For names the client
+   * address a caller without a valid credential is limited by. Omit to trust none.
+   */
+  trustProxy?: readonly string[];
 }
 
 export const GATEWAY_OPTIONS = Symbol('causeway:gateway-options');

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage } from 'node:http';
 import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
-import { ProblemDetailsFilter } from '@causeway/cqrs-core/nest';
 import { bearerToken } from '@causeway/platform';
+import { CallerGate } from '../auth/caller.gate';
+import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
 
@@ -19,12 +20,13 @@ export interface PresenceView {
  * and the members of their groups only.
  */
 @Controller('api')
-@UseFilters(ProblemDetailsFilter)
+@UseFilters(RetryAfterFilter)
 export class PresenceController {
   private readonly admin: Buffer | undefined;
 
   constructor(
     @Inject(StreamAuthenticator) private readonly auth: StreamAuthenticator,
+    @Inject(CallerGate) private readonly gate: CallerGate,
     @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
   ) {
     this.admin = options.adminToken ? digest(options.adminToken) : undefined;
@@ -59,8 +61,9 @@ export class PresenceController {
     return !!this.admin && !!token && timingSafeEqual(digest(token), this.admin);
   }
 
+  /** A user's view (the admin token's is not rate limited: operators, monitoring). */
   private async visibleUsers(req: IncomingMessage): Promise<Set<string>> {
-    const caller = await this.auth.access(req);
+    const caller = await this.gate.admit(req, () => this.auth.access(req));
     const visible = new Set([caller.userId]);
     // Groups of the user's own trainer and of the trainers their token lets them move.
     const own = [...new Set([caller.userId, ...caller.trainerIds])];

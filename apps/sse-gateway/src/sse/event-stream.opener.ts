@@ -1,7 +1,9 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { ProblemException } from '@causeway/cqrs-core/nest';
 import { type Caller, type NotificationLog } from '@causeway/platform';
+import { addressKey, CallerGate, userKey } from '../auth/caller.gate';
 import { queryParameter } from '../auth/query.parameter';
+import { RateLimitedProblem } from '../auth/rate-limited.problem';
 import { type StreamAuthenticator, type StreamRequest } from '../auth/stream.authenticator';
 import { SSE_HEADERS } from './sse.frames';
 import { type SseConnection } from './sse.connection';
@@ -22,20 +24,45 @@ export type StreamCheck =
       retryAfterSeconds?: number;
     };
 
+type Refusal = Extract<StreamCheck, { ok: false }>;
+
+/** The request as node:http has it, for the rate limit (see EventStreamOpener.check). */
+export interface StreamCharge {
+  message: IncomingMessage;
+  /**
+   * Express has seen it, so `req.ip` is the client (behind TRUST_PROXY too): only then is a
+   * request without a valid credential charged to its address.
+   */
+  addressKnown: boolean;
+}
+
 /**
  * What GET /events does, shared by its two routes (the Nest controller and the plain node:http
  * listener in front of Express): check the credential, the Last-Event-ID and the admission,
  * then send the headers and hand the response to the hub.
  */
 export class EventStreamOpener {
+  /** The requests charged already (by the listener, before it handed them on to Express). */
+  private readonly charged = new WeakMap<IncomingMessage, Refusal | undefined>();
+
   constructor(
     private readonly hub: SseHub,
     private readonly auth: StreamAuthenticator,
     private readonly notifications: Pick<NotificationLog, 'isId'>,
+    private readonly gate = new CallerGate(undefined, () => undefined),
   ) {}
 
-  /** Never throws: a refusal carries the error to answer with. Admit right before `start`. */
-  async check(request: StreamRequest): Promise<StreamCheck> {
+  /**
+   * Never throws: a refusal carries the error to answer with. Admit right before `start`.
+   *
+   * With `charge`, an open costs the caller a point of their rate (CallerGate), like any other
+   * request: a user's by user id, so that a loop of opens (each a token check and, on resume, a
+   * replay read from Redis) is bounded; one without a valid credential by client address, so
+   * that a reconnect storm of bad tokens is not free — 429 before 401. A request is charged
+   * once on its two routes: the listener charges users, and hands on to Express the requests
+   * without a valid credential, whose address only Express knows.
+   */
+  async check(request: StreamRequest, charge?: StreamCharge): Promise<StreamCheck> {
     try {
       // A malformed query is 400 before its credential is looked at (and no rejection reason).
       for (const name of STREAM_PARAMETERS) queryParameter(request.query, name);
@@ -46,8 +73,12 @@ export class EventStreamOpener {
     try {
       caller = await this.auth.stream(request);
     } catch (error) {
-      return { ok: false, reason: 'unauthorized', error };
+      const limited =
+        charge?.addressKnown && (await this.charge(charge, addressKey(charge.message)));
+      return limited || { ok: false, reason: 'unauthorized', error };
     }
+    const limited = charge && (await this.charge(charge, userKey(caller)));
+    if (limited) return limited;
     let lastEventId: string | undefined;
     try {
       lastEventId = this.lastEventId(request);
@@ -88,6 +119,29 @@ export class EventStreamOpener {
     req.socket.setKeepAlive(true);
     req.socket.setTimeout(0);
     return this.hub.open(caller, res, lastEventId);
+  }
+
+  /**
+   * The refusal when charging `key` goes beyond its rate. A request is charged once: on its
+   * second route it gets the outcome of the first.
+   */
+  private async charge(charge: StreamCharge, key: string): Promise<Refusal | undefined> {
+    if (this.charged.has(charge.message)) return this.charged.get(charge.message);
+    const outcome = this.gate.charge(key).then(
+      () => undefined,
+      (error: unknown): Refusal =>
+        error instanceof RateLimitedProblem
+          ? {
+              ok: false,
+              reason: 'rate-limited',
+              retryAfterSeconds: error.retryAfterSeconds,
+              error,
+            }
+          : { ok: false, error },
+    );
+    const refusal = await outcome;
+    this.charged.set(charge.message, refusal);
+    return refusal;
   }
 
   private lastEventId(request: StreamRequest): string | undefined {

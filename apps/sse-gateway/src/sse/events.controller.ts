@@ -1,6 +1,6 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Controller, Get, Inject, Req, Res, UseFilters } from '@nestjs/common';
-import { ProblemDetailsFilter } from '@causeway/cqrs-core/nest';
+import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { EventStreamOpener } from './event-stream.opener';
 import { SseMetrics } from './sse.metrics';
 
@@ -13,7 +13,7 @@ type Request = IncomingMessage & { query?: Record<string, unknown> };
  * no interceptors, no compression, nothing buffered per connection beyond the socket's own buffer.
  */
 @Controller()
-@UseFilters(ProblemDetailsFilter)
+@UseFilters(RetryAfterFilter)
 export class EventsController {
   constructor(
     @Inject(EventStreamOpener) private readonly opener: EventStreamOpener,
@@ -22,7 +22,7 @@ export class EventsController {
 
   @Get('events')
   async events(@Req() req: Request, @Res() res: ServerResponse): Promise<void> {
-    const check = await this.opener.check(req);
+    const check = await this.opener.check(req, { message: req, addressKnown: true });
     if (!check.ok) {
       if (check.reason) this.metrics?.rejected.inc({ reason: check.reason });
       if (check.retryAfterSeconds !== undefined)

@@ -1,7 +1,8 @@
 import { type IncomingMessage } from 'node:http';
 import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
-import { ProblemDetailsFilter } from '@causeway/cqrs-core/nest';
 import { type TrainerPosition } from '@causeway/platform';
+import { CallerGate } from '../auth/caller.gate';
+import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
 import { visiblePositions } from './visible-positions';
@@ -12,16 +13,18 @@ import { visiblePositions } from './visible-positions';
  * arrives. Bearer access token or the session cookie.
  */
 @Controller('api')
-@UseFilters(ProblemDetailsFilter)
+@UseFilters(RetryAfterFilter)
 export class PositionsController {
   constructor(
     @Inject(StreamAuthenticator) private readonly auth: StreamAuthenticator,
+    @Inject(CallerGate) private readonly gate: CallerGate,
     @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
   ) {}
 
   @Get('positions')
   async positions(@Req() req: IncomingMessage): Promise<{ positions: TrainerPosition[] }> {
-    const caller = await this.auth.access(req);
+    // Rate limited before it reads: its cost grows with the number of trainers.
+    const caller = await this.gate.admit(req, () => this.auth.access(req));
     return {
       positions: await visiblePositions(caller, this.options.positions, this.options.groups),
     };

@@ -44,7 +44,7 @@ export class SseMetrics {
       existing<Counter<'reason'>>('causeway_sse_rejected_total') ??
       new Counter({
         name: 'causeway_sse_rejected_total',
-        help: 'Stream requests refused: unauthorized, instance-full, user-limit, not-ready',
+        help: 'Stream requests refused: unauthorized, rate-limited, instance-full, user-limit, not-ready',
         labelNames: ['reason'],
         registers: [registry],
       });

@@ -1,0 +1,13 @@
+import { ProblemException } from '@causeway/cqrs-core/nest';
+
+/** 429: the caller went beyond their rate (RATE_LIMIT_POINTS per RATE_LIMIT_WINDOW_S). */
+export class RateLimitedProblem extends ProblemException {
+  constructor(readonly retryAfterSeconds: number) {
+    super({
+      title: 'Too Many Requests',
+      status: 429,
+      detail: `too many requests; retry in ${retryAfterSeconds} s`,
+    });
+    this.name = 'RateLimitedProblem';
+  }
+}

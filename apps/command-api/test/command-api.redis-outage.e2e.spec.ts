@@ -58,10 +58,18 @@ describe('command-api while its Redis is down', () => {
     await redis?.remove();
   });
 
-  async function moveOf(trainerId: string, token: string): Promise<{ status: number; body: Json }> {
+  async function moveOf(
+    trainerId: string,
+    token: string,
+    idempotencyKey?: string,
+  ): Promise<{ status: number; body: Json }> {
     const response = await fetch(`${api.url}/api/trainers/${trainerId}/move`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': 'application/json',
+        ...(idempotencyKey && { 'Idempotency-Key': idempotencyKey }),
+      },
       body: JSON.stringify({ directionX: 1, directionY: 0, action: 'start' }),
     });
     const text = await response.text();
@@ -111,5 +119,30 @@ describe('command-api while its Redis is down', () => {
       entries.some((entry) => entry.includes(`"${trainerId}"`)),
     );
     expect(executedLate).toEqual([]);
+  }, 60_000);
+
+  it('answers a move with an Idempotency-Key 503 too (its key unchecked, nothing sent), and its retry runs once', async () => {
+    const trainerId = `${ns.id}-keyed`;
+    const token = (await tokens.issue(`${ns.id}-keyed-user`, { trainerIds: [trainerId] })).token;
+    await redis.stop('SIGKILL');
+    const during = await moveOf(trainerId, token, 'keyed-1');
+    await redis.start();
+    await waitForStatus(`${api.url}/health/ready`, 200);
+    // A 503 that names what is wrong, not a 500: the key's store did not answer.
+    expect(during.status).toBe(503);
+    expect(during.body).toMatchObject({
+      type: 'https://causeway.dev/problems/idempotency-unavailable',
+      status: 503,
+    });
+    expect(during.body.detail).toMatch(/nothing was sent, retry later with the same key/);
+    // The retry with the same key is accepted at once (the key was never taken) and sent once.
+    const retry = await moveOf(trainerId, token, 'keyed-1');
+    expect(retry.status).toBe(202);
+    const again = await moveOf(trainerId, token, 'keyed-1');
+    expect(again.status).toBe(202);
+    expect(again.body.commandId).toBe(retry.body.commandId);
+    await delay(500);
+    const entries = await streamEntries();
+    expect(entries.filter((entry) => entry.includes(`"${trainerId}"`))).toHaveLength(1);
   }, 60_000);
 });

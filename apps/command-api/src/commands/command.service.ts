@@ -130,7 +130,7 @@ export class CommandService {
       this.logger.error(
         `the bus did not confirm ${type} ${command.messageId} (it may have been sent): ${(sent.reason as Error)?.message}`,
       );
-      throw new CommandUnconfirmedError(type, command.messageId);
+      throw new CommandUnconfirmedError(type, command.messageId, id !== undefined);
     }
     if (sent.status === 'rejected') {
       this.logger.error(

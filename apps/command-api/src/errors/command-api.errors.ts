@@ -112,6 +112,20 @@ export class CommandRefusedError extends CommandApiError {
 }
 
 /**
+ * The Idempotency-Key could not be checked (its store did not answer): nothing was sent, a
+ * retry with the same key is safe.
+ */
+export class IdempotencyUnavailableError extends CommandApiError {
+  readonly kind = 'unavailable';
+  constructor() {
+    super(
+      'the Idempotency-Key could not be checked (its store is unavailable); nothing was sent, retry later with the same key',
+    );
+    this.name = 'IdempotencyUnavailableError';
+  }
+}
+
+/**
  * The bus did not confirm the command (e.g. the broker's reply timed out): it may have been
  * sent and may still be executed. A retry with the same Idempotency-Key is the same command
  * (same id) and takes effect at most once; `commandId` can be looked up meanwhile.
@@ -121,10 +135,14 @@ export class CommandUnconfirmedError extends CommandApiError {
   constructor(
     readonly commandType: string,
     readonly commandId: string,
+    /** Whether the request carried an Idempotency-Key (then a retry with it is the same command). */
+    keyed = false,
   ) {
     super(
       `the command bus did not confirm the ${commandType} ${commandId}; it may or may not have been sent: ` +
-        `see GET /api/commands/${commandId}, or retry with the same Idempotency-Key (a retry without one may execute it twice)`,
+        (keyed
+          ? `see GET /api/commands/${commandId}, or retry with the same Idempotency-Key (the same command, executed at most once)`
+          : `see GET /api/commands/${commandId} before retrying (this request had no Idempotency-Key: a retry is a new command and may execute it twice)`),
     );
     this.name = 'CommandUnconfirmedError';
   }

@@ -5,6 +5,7 @@ import {
   BodyTooLargeError,
   CommandRefusedError,
   CommandUnconfirmedError,
+  IdempotencyUnavailableError,
   ForbiddenTrainerError,
   IdempotencyConflictError,
   MalformedJsonError,
@@ -79,6 +80,10 @@ export function toProblem(error: unknown): ProblemAnswer {
     return problem(503, 'command-refused', 'Service Unavailable', error.message, {
       headers: { 'Retry-After': '1' },
     });
+  if (error instanceof IdempotencyUnavailableError)
+    return problem(503, 'idempotency-unavailable', 'Service Unavailable', error.message, {
+      headers: { 'Retry-After': '1' },
+    });
   if (error instanceof CommandUnconfirmedError)
     return problem(503, 'command-unconfirmed', 'Service Unavailable', error.message, {
       headers: { 'Retry-After': '1' },
@@ -141,7 +146,7 @@ export function toJsonRpcError(error: unknown): JsonRpcError {
       data: { trainerId: error.trainerId },
     };
   if (error instanceof NotFoundError) return { code: JsonRpcCode.NotFound, message: error.message };
-  if (error instanceof CommandRefusedError)
+  if (error instanceof CommandRefusedError || error instanceof IdempotencyUnavailableError)
     return { code: JsonRpcCode.Unavailable, message: error.message };
   if (error instanceof CommandUnconfirmedError)
     return {
@@ -158,6 +163,7 @@ export function isTransportError(error: unknown): error is CommandApiError {
     error instanceof UnauthenticatedError ||
     error instanceof RateLimitedError ||
     error instanceof IdempotencyConflictError ||
+    error instanceof IdempotencyUnavailableError ||
     error instanceof BodyTooLargeError ||
     error instanceof UnsupportedMediaTypeError
   );

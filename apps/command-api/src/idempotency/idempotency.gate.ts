@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type Caller } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
-import { IdempotencyConflictError, ValidationError } from '../errors/command-api.errors';
+import {
+  IdempotencyConflictError,
+  IdempotencyUnavailableError,
+  ValidationError,
+} from '../errors/command-api.errors';
 import { type Answer, type ApiRequest, header } from '../http/http.types';
 import { withIdempotencyKey } from './idempotent-command-ids';
 
@@ -41,6 +45,7 @@ export function canonicalJson(value: unknown): string {
  */
 @Injectable()
 export class IdempotencyGate {
+  private readonly logger = new Logger(IdempotencyGate.name);
   private readonly ttlMs: number;
 
   constructor(@Inject(COMMAND_API_OPTIONS) private readonly options: CommandApiOptions) {
@@ -65,7 +70,14 @@ export class IdempotencyGate {
       // A JSON body by its meaning: whitespace and key order do not make another request.
       .update(body?.kind === 'json' ? canonicalJson(body.value) : (body?.raw ?? Buffer.alloc(0)))
       .digest('hex');
-    const begun = await this.options.idempotency.begin(scoped, fingerprint, LEASE_MS);
+    let begun: Awaited<ReturnType<CommandApiOptions['idempotency']['begin']>>;
+    try {
+      begun = await this.options.idempotency.begin(scoped, fingerprint, LEASE_MS);
+    } catch (error) {
+      // Nothing was produced yet, nothing sent: a retry with the key is safe.
+      this.logger.warn(`Idempotency-Key not checked: ${(error as Error)?.message}`);
+      throw new IdempotencyUnavailableError();
+    }
     if (begun.state === 'completed')
       return { ...begun.answer, headers: { 'Idempotent-Replayed': 'true' }, replayed: true };
     if (begun.state !== 'started') throw new IdempotencyConflictError(begun.state);
@@ -75,17 +87,31 @@ export class IdempotencyGate {
       // (the key is freed) sends the same commands again, which their handler recognises.
       produced = await withIdempotencyKey(scoped, produce);
     } catch (error) {
-      await this.options.idempotency.release(scoped, begun.token);
+      // The request's own error is the answer; a key that cannot be freed (its store is down)
+      // stays leased until LEASE_MS, and a retry meanwhile is a 409 "in flight".
+      await this.settle(() => this.options.idempotency.release(scoped, begun.token));
       throw error;
     }
+    // The answer stands whether or not the store keeps it: a command may have been sent.
     if (produced.storable && produced.status < 400)
-      await this.options.idempotency.complete(
-        scoped,
-        begun.token,
-        { status: produced.status, ...(produced.body !== undefined && { body: produced.body }) },
-        this.ttlMs,
+      await this.settle(() =>
+        this.options.idempotency.complete(
+          scoped,
+          begun.token,
+          { status: produced.status, ...(produced.body !== undefined && { body: produced.body }) },
+          this.ttlMs,
+        ),
       );
-    else await this.options.idempotency.release(scoped, begun.token);
+    else await this.settle(() => this.options.idempotency.release(scoped, begun.token));
     return { ...produced, replayed: false };
+  }
+
+  /** Records the outcome of a key; a failure is logged, never the request's answer. */
+  private async settle(record: () => Promise<unknown>): Promise<void> {
+    try {
+      await record();
+    } catch (error) {
+      this.logger.warn(`Idempotency-Key outcome not recorded: ${(error as Error)?.message}`);
+    }
   }
 }

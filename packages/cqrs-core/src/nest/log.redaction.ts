@@ -1,5 +1,14 @@
 /** Query parameters whose values are credentials (stream tokens, bearer tokens in links). */
-const CREDENTIAL_PARAMETERS = /^(token|access_token|id_token|api_key|apikey|key|password|secret)$/i;
+const CREDENTIAL_PARAMETERS =
+  /^(token|access_token|id_token|refresh_token|jwt|auth|api_key|apikey|key|password|secret|client_secret)$/i;
+
+/**
+ * Whether a parameter name names a credential: the name itself or any of its bracketed parts,
+ * as query parsers read them (`token[]`, `token[0]`, `a[token]`).
+ */
+function isCredential(name: string): boolean {
+  return name.split(/[[\]]+/).some((part) => part !== '' && CREDENTIAL_PARAMETERS.test(part));
+}
 
 /** What replaces a credential in a log line or an error document. */
 export const REDACTED = '[Redacted]';
@@ -25,7 +34,7 @@ export function redactTarget(target: string | undefined): string | undefined {
       } catch {
         // A malformed escape: judge the name as it came.
       }
-      return CREDENTIAL_PARAMETERS.test(decoded) ? `${name}=${REDACTED}` : parameter;
+      return isCredential(decoded) ? `${name}=${REDACTED}` : parameter;
     });
   return `${target.slice(0, query)}?${parameters.join('&')}`;
 }
@@ -41,7 +50,7 @@ export function redactQuery(query: unknown): unknown {
   return Object.fromEntries(
     Object.entries(query).map(([name, value]) => [
       name,
-      CREDENTIAL_PARAMETERS.test(name) ? REDACTED : redactQuery(value),
+      isCredential(name) ? REDACTED : redactQuery(value),
     ]),
   );
 }

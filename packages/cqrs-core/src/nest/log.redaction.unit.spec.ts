@@ -52,6 +52,25 @@ describe('redactQuery', () => {
     expect(query.Token).toBe('eyJ.a.b');
   });
 
+  it('catches bracketed names as query parsers read them, and more credential names', () => {
+    expect(
+      redactQuery({
+        'token[]': 'a',
+        'access_token[0]': 'b',
+        'f[password]': 'c',
+        refresh_token: 'd',
+      }),
+    ).toEqual({
+      'token[]': '[Redacted]',
+      'access_token[0]': '[Redacted]',
+      'f[password]': '[Redacted]',
+      refresh_token: '[Redacted]',
+    });
+    expect(redactTarget('/a?token[]=x&token%5B0%5D=y&jwt=z&page[size]=2')).toBe(
+      '/a?token[]=[Redacted]&token%5B0%5D=[Redacted]&jwt=[Redacted]&page[size]=2',
+    );
+  });
+
   it('returns what is not an object as it came', () => {
     expect(redactQuery(undefined)).toBeUndefined();
     expect(redactQuery('token=abc')).toBe('token=abc');

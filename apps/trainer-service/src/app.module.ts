@@ -46,7 +46,7 @@ export class AppModule {
       units,
     });
     const snapshots = new MongoSnapshotStore({ connection: mongo.client });
-    // Read only (projection-worker writes them and creates their collections).
+    // Read, and group changes written through (projection-worker creates their collections).
     const readModels = readModelsFromConfig(config, {
       redis: redis.client,
       mongo: mongo.client,

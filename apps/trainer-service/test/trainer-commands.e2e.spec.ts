@@ -9,10 +9,16 @@ import {
 } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisStreamsPublisher, RedisStreamsSubscriber } from '@causeway/cqrs-core/redis';
-import { contractsSerializer, type CommandStatus } from '@causeway/contracts';
+import {
+  contractsSerializer,
+  type CommandStatus,
+  type TrainerMovedEvent,
+} from '@causeway/contracts';
 import {
   COMMAND_TOPICS,
+  PositionNotifier,
   RedisCommandStatusStore,
+  RedisGroupMembers,
   RedisNotificationLog,
   TokenService,
 } from '@causeway/platform';
@@ -390,6 +396,57 @@ describe('trainer-service on Redis + MongoDB', () => {
         'TrainerJoinedGroupEvent',
       ]);
     }
+  });
+
+  it('with two instances and no projection-worker, a trainer that left a group is no recipient of the moves its members make after the leave', async () => {
+    // The apps' GroupMembers read model (READ_MODEL_STORE=redis), which no projection-worker
+    // writes here: only the instances' write-through.
+    const groups = new RedisGroupMembers({ client: redis, keyPrefix });
+    const group = `g-${ns.id}`;
+    const [leaver, stayer] = [`leaver-${ns.id}`, `stayer-${ns.id}`];
+    const handled = async (...commands: Envelope[]) => {
+      for (const command of commands) {
+        await send(command);
+        expect(await completed(command.messageId)).toMatchObject({ status: 'processed' });
+      }
+    };
+    await handled(move(leaver, 'start'), move(stayer, 'start'));
+    await handled(changeGroup(leaver, group, 'join'), changeGroup(stayer, group, 'join'));
+    // Written through by the instances: the members are known without projection-worker.
+    const joined = await groups.membersOf(group);
+    // What projection-worker does while it runs, until it is killed: it applies the joins (a
+    // no-op after the write-through) and notifies the stayer's first move in the group (the
+    // fast path leaves that one to it, ADR 007 session 9).
+    const appliedByWorker: boolean[] = [];
+    for (const trainerId of [leaver, stayer])
+      appliedByWorker.push(
+        await groups.apply({ trainerId, groupId: group, action: 'join', version: 2 }),
+      );
+    await handled(move(stayer, 'stop'));
+    const projection = new PositionNotifier(groups, notifications, 'projection-worker');
+    const [, , inGroup] = await store.readStream(`trainer-${stayer}`);
+    await projection.notify(inGroup as Envelope<TrainerMovedEvent>);
+    // projection-worker is down from here on. The leaver leaves; then the stayer moves.
+    await handled(changeGroup(leaver, group, 'leave'));
+    await handled(move(stayer, 'start', 0, 1));
+    const [, , , after] = await store.readStream(`trainer-${stayer}`);
+    const notified = await until(async () => {
+      const entries = await notifications.read(undefined, 10_000);
+      return entries.find(
+        (entry) => entry.notification.notificationId === `position:${after!.messageId}`,
+      );
+    }, "the stayer's eager position.update");
+    expect(notified.notification).toMatchObject({
+      targetType: 'group',
+      targetIds: [group],
+      recipients: [stayer],
+      params: { trainerId: stayer, isMoving: true },
+    });
+    expect(['trainer-a', 'trainer-b']).toContain(notified.notification.serverId);
+    expect(joined).toEqual([leaver, stayer].sort());
+    expect(appliedByWorker).toEqual([false, false]);
+    expect(await groups.membersOf(group)).toEqual([stayer]);
+    expect(await groups.groupsOf(leaver)).toEqual([]);
   });
 
   it("still processes commands sent to a type's own topic, as before a trainer's commands shared one (upgrade)", async () => {

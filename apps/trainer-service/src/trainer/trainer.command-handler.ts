@@ -13,12 +13,15 @@ import {
   type ChangeGroupCommand,
   MOVE_TRAINER_COMMAND,
   type MoveTrainerCommand,
+  TRAINER_JOINED_GROUP_EVENT,
+  TRAINER_LEFT_GROUP_EVENT,
   TRAINER_MOVED_EVENT,
   type TrainerMovedEvent,
 } from '@causeway/contracts';
 import {
   type Audience,
   type CommandStatusStore,
+  type GroupMembers,
   type NotificationLog,
   type PositionNotifier,
 } from '@causeway/platform';
@@ -67,6 +70,30 @@ export interface TrainerCommandHandlerOptions {
     /** Default 30 s. */
     pauseMs?: number;
   };
+  /**
+   * Write-through of memberships (ADR 007, addendum "memberships written through"): when set,
+   * a processed join or leave is applied to this GroupMembers read model at the event's stream
+   * version right after the append, before the command's outcome is recorded, instead of only
+   * when projection-worker gets to the event (which applies it again: a no-op, the version is
+   * not greater). So the audience of the eager notifications that follow, on any instance, no
+   * longer waits for projection-worker (a member that left stopped receiving a group's moves
+   * only once it was back). Best effort: a failure is reported through `onError` and leaves the
+   * change to projection-worker; the command still succeeds. A redelivered change that was
+   * stored already is written through again (the instance may have died before it did).
+   */
+  groupMembers?: {
+    groups: GroupMembers;
+    onError?: (error: unknown) => void;
+  };
+}
+
+/** A join or leave this command appended (or had appended before a redelivery). */
+interface MembershipChange {
+  trainerId: string;
+  groupId: string;
+  action: 'join' | 'leave';
+  /** The event's stream version. */
+  version: number;
 }
 
 /** A move this command appended: what its eager notification needs. */
@@ -127,8 +154,9 @@ export class TrainerCommandHandler {
     const commandId = envelope.messageId;
     let outcome: CommandOutcome;
     let moved: Moved | undefined;
+    let membership: MembershipChange | undefined;
     try {
-      ({ outcome, moved } = await retryOnConflict(
+      ({ outcome, moved, membership } = await retryOnConflict(
         () =>
           this.decideAndAppend(
             trainerStreamId(command.data.trainerId),
@@ -142,6 +170,8 @@ export class TrainerCommandHandler {
       if (!(error instanceof DomainRejection)) throw error;
       outcome = { status: 'rejected', reason: error.cause.message };
     }
+    // Before the outcome: once the issuer hears "processed", the read model has the change.
+    if (membership) await this.writeThrough(membership);
     await Promise.all([this.record(envelope, outcome), moved && this.notifyEarly(moved)]);
     return outcome;
   }
@@ -157,11 +187,17 @@ export class TrainerCommandHandler {
     commandId: string,
     command: TrainerCommand,
     envelope: Envelope,
-  ): Promise<{ outcome: CommandOutcome; moved?: Moved }> {
+  ): Promise<{ outcome: CommandOutcome; moved?: Moved; membership?: MembershipChange }> {
     const repository = this.stream.repository(commandId);
     const loaded = this.cache?.get(streamId) ?? (await repository.load(streamId));
     const done = loaded.state.recent.find(([id]) => id === commandId);
-    if (done) return { outcome: { status: 'processed', version: done[1] } };
+    if (done) {
+      const outcome: CommandOutcome = { status: 'processed', version: done[1] };
+      // A group change that produced its event (one, at done[1]) before this redelivery.
+      if (command.type !== 'ChangeGroup') return { outcome };
+      const { trainerId, groupId, action } = command.data;
+      return { outcome, membership: { trainerId, groupId, action, version: done[1] } };
+    }
     let events: TrainerEvent[];
     try {
       events = decideEvents(this.decider, command, loaded.state.trainer);
@@ -190,9 +226,11 @@ export class TrainerCommandHandler {
     }
     this.cache?.set(saved);
     const outcome: CommandOutcome = { status: 'processed', version: saved.version };
-    if (!audience) return { outcome };
+    const membership = membershipOf(events, loaded.version);
+    if (!audience) return { outcome, membership };
     return {
       outcome,
+      membership,
       moved: {
         // The id the repository gave the event (TrainerStream: commandEventIds).
         eventId: commandEventId(commandId, index),
@@ -202,6 +240,17 @@ export class TrainerCommandHandler {
         audience,
       },
     };
+  }
+
+  /** Applies a join or leave to the GroupMembers read model (see groupMembers); never fails. */
+  private async writeThrough(change: MembershipChange): Promise<void> {
+    const target = this.options.groupMembers;
+    if (!target) return;
+    try {
+      await target.groups.apply(change);
+    } catch (error) {
+      target.onError?.(error);
+    }
   }
 
   /** Step 1 of the fast path (see eagerNotifications); undefined when it is off or paused. */
@@ -273,6 +322,25 @@ export class TrainerCommandHandler {
     });
     await Promise.all([status, result]);
   }
+}
+
+/** The join or leave among a command's events (a group change decides at most one), if any. */
+function membershipOf(
+  events: readonly TrainerEvent[],
+  versionBefore: number,
+): MembershipChange | undefined {
+  const index = events.findIndex(
+    (event) => event.type === TRAINER_JOINED_GROUP_EVENT || event.type === TRAINER_LEFT_GROUP_EVENT,
+  );
+  if (index < 0) return undefined;
+  const event = events[index]!;
+  const { trainerId, groupId } = event.data as { trainerId: string; groupId: string };
+  return {
+    trainerId,
+    groupId,
+    action: event.type === TRAINER_JOINED_GROUP_EVENT ? 'join' : 'leave',
+    version: versionBefore + index + 1,
+  };
 }
 
 /** A domain refusal inside the retry loop: not a conflict, so retryOnConflict lets it through. */

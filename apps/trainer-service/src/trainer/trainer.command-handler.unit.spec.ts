@@ -57,6 +57,8 @@ function setup(
       groups: InMemoryGroupMembers;
       onError?: (error: unknown) => void;
       log?: NotificationLog;
+      /** Failed write-throughs of memberships. */
+      onGroupsError?: (error: unknown) => void;
     };
   } = {},
 ) {
@@ -73,6 +75,7 @@ function setup(
         ),
         onError: options.eager.onError,
       },
+      groupMembers: { groups: options.eager.groups, onError: options.eager.onGroupsError },
     }),
     serverId: 'trainer-1',
     eventStore,
@@ -350,7 +353,10 @@ describe('TrainerCommandHandler', () => {
       const groups = new InMemoryGroupMembers();
       const { eventStore, notifications, handler } = setup({ eager: { groups } });
       await handler.handle(moveCommand('start', 1, 0));
+      // The write-through of the join fails: the read model lags until the projection applies it.
+      const apply = jest.spyOn(groups, 'apply').mockRejectedValueOnce(new Error('down'));
       await handler.handle(groupCommand('join', 'room-1'));
+      apply.mockRestore();
       await groups.apply({ trainerId: 'misty', groupId: 'room-1', action: 'join', version: 2 });
       // The read model has not seen ash join room-1 yet: a broadcast now would leak the
       // position of a trainer that is private to its room, so nothing is appended.
@@ -374,6 +380,83 @@ describe('TrainerCommandHandler', () => {
         recipients: ['ash', 'misty'],
         params: { trainerId: 'ash', x: 100, y: 0, isMoving: true, dirX: 0, dirY: 1 },
       });
+    });
+
+    it('writes joins and leaves through to GroupMembers at their versions, with no projection running; the projection applying them later, or an older join arriving late, changes nothing', async () => {
+      const groups = new InMemoryGroupMembers();
+      const { eventStore, notifications, handler } = setup({ eager: { groups } });
+      await handler.handle(moveCommand('start', 1, 0));
+      await handler.handle(moveCommand('start', 1, 0, { trainerId: 'misty' }));
+      await handler.handle(groupCommand('join', 'room-1', 'misty'));
+      await expect(handler.handle(groupCommand('join', 'room-1'))).resolves.toEqual({
+        status: 'processed',
+        version: 2,
+      });
+      // Nothing but the handler wrote the read model.
+      expect(await groups.membersOf('room-1')).toEqual(['ash', 'misty']);
+      expect(await groups.groupsOf('ash')).toEqual(['room-1']);
+      await handler.handle(groupCommand('leave', 'room-1'));
+      expect(await groups.membersOf('room-1')).toEqual(['misty']);
+      expect(await groups.groupsOf('ash')).toEqual([]);
+      // projection-worker applies the same events later, as it does (ReadModelsProjector): no-ops.
+      const changes = (await eventStore.readStream('trainer-ash'))
+        .filter((event) => event.type !== 'TrainerMovedEvent')
+        .map((event) => ({
+          trainerId: 'ash',
+          groupId: 'room-1',
+          action: event.type === 'TrainerJoinedGroupEvent' ? ('join' as const) : ('leave' as const),
+          version: event.version,
+        }));
+      expect(changes.map((change) => [change.action, change.version])).toEqual([
+        ['join', 2],
+        ['leave', 3],
+      ]);
+      // The older join arrives last (a lagging worker): ash stays out of room-1.
+      for (const change of [changes[1]!, changes[0]!])
+        await expect(groups.apply(change)).resolves.toBe(false);
+      expect(await groups.membersOf('room-1')).toEqual(['misty']);
+      // A leave takes effect for the eager notifications of the group's next moves. (misty's
+      // first move after her join is the projection's to notify: the log wants her previous
+      // version, the join, notified before a fast-path append.)
+      await handler.handle(moveCommand('stop', 0, 0, { at: T0 + 1_000, trainerId: 'misty' }));
+      const projection = new PositionNotifier(groups, notifications, 'projection-1');
+      const [, , stop] = await eventStore.readStream('trainer-misty');
+      await projection.notify(stop as Envelope<TrainerMovedEvent>);
+      await handler.handle(moveCommand('start', 0, 1, { at: T0 + 2_000, trainerId: 'misty' }));
+      const [last] = (await positions(notifications)).slice(-1);
+      expect(last).toMatchObject({
+        serverId: 'trainer-1',
+        targetType: 'group',
+        targetIds: ['room-1'],
+        recipients: ['misty'],
+        params: { trainerId: 'misty', isMoving: true },
+      });
+    });
+
+    it('never fails a command over a failed write-through: it is reported, and a redelivery of the change writes it through again', async () => {
+      const groups = new InMemoryGroupMembers();
+      const errors: unknown[] = [];
+      const { commandStatus, handler } = setup({
+        eager: { groups, onGroupsError: (error) => errors.push(error) },
+      });
+      await handler.handle(moveCommand('start', 1, 0));
+      await handler.handle(groupCommand('join', 'room-1'));
+      const leave = groupCommand('leave', 'room-1');
+      const apply = jest.spyOn(groups, 'apply').mockRejectedValueOnce(new Error('redis down'));
+      await expect(handler.handle(leave)).resolves.toEqual({ status: 'processed', version: 3 });
+      expect(await commandStatus.get(leave.messageId)).toMatchObject({ status: 'processed' });
+      expect(errors).toEqual([new Error('redis down')]);
+      expect(await groups.membersOf('room-1')).toEqual(['ash']);
+      // Redelivered (e.g. the instance died before the ack): already stored, written through.
+      await expect(handler.handle(leave)).resolves.toEqual({ status: 'processed', version: 3 });
+      expect(apply).toHaveBeenLastCalledWith({
+        trainerId: 'ash',
+        groupId: 'room-1',
+        action: 'leave',
+        version: 3,
+      });
+      expect(await groups.membersOf('room-1')).toEqual([]);
+      apply.mockRestore();
     });
 
     it('never fails a command: a failed notification is reported and pauses the fast path', async () => {

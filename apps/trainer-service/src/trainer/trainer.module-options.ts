@@ -23,7 +23,10 @@ export interface TrainerModuleOptions {
   /**
    * The GroupMembers read model (projection-worker writes it): given, a move's `position.update`
    * is appended right after the append (eager notification, ADR 007) instead of only after the
-   * event reached projection-worker. Without it, only projection-worker notifies.
+   * event reached projection-worker, and a join or leave is written through to it right after
+   * its append (at the event's version; projection-worker's later apply is then a no-op), so
+   * that the eager audiences follow memberships while projection-worker lags or is down.
+   * Without it, only projection-worker notifies and writes memberships.
    */
   eagerNotifications?: { groups: GroupMembers };
   /** Units per second (TRAINER_SPEED). Default 100. */

@@ -1,5 +1,7 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { PositionNotifier } from '@causeway/platform';
+import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
+import { Counter, type Registry } from 'prom-client';
 import { TrainerOutbox } from '../outbox/trainer-outbox.service';
 import { TrainerCommandHandler } from './trainer.command-handler';
 import { TrainerCommandsRegistrar } from './trainer-commands.registrar';
@@ -40,8 +42,12 @@ export class TrainerModule {
         },
         {
           provide: TrainerCommandHandler,
-          inject: [TRAINER_READY, TrainerOutbox],
-          useFactory: ({ promise: ready }: Readiness, outbox: TrainerOutbox) =>
+          inject: [TRAINER_READY, TrainerOutbox, { token: METRICS_REGISTRY, optional: true }],
+          useFactory: (
+            { promise: ready }: Readiness,
+            outbox: TrainerOutbox,
+            registry: Registry | undefined,
+          ) =>
             new TrainerCommandHandler({
               serverId: options.serverId,
               // Appends go out to the bus right after they are made (eager forwarding).
@@ -60,6 +66,11 @@ export class TrainerModule {
                     `eager notification failed, projection-worker delivers it; fast path paused: ${(error as Error)?.message ?? String(error)}`,
                   ),
               },
+              // The eager path's GroupMembers: joins and leaves are written through to it.
+              groupMembers: options.eagerNotifications && {
+                groups: options.eagerNotifications.groups,
+                onError: writeThroughFailed(registry),
+              },
               speed: options.speed ?? 100,
               snapshotEvery: options.snapshotEvery ?? 50,
               ready,
@@ -72,6 +83,27 @@ export class TrainerModule {
     };
   }
 }
+
+/** Logs and counts a failed write-through of a membership (projection-worker applies it later). */
+function writeThroughFailed(registry: Registry | undefined): (error: unknown) => void {
+  const logger = new Logger('TrainerCommandHandler');
+  const failures =
+    registry &&
+    ((registry.getSingleMetric(WRITE_THROUGH_FAILURES) as Counter | undefined) ??
+      new Counter({
+        name: WRITE_THROUGH_FAILURES,
+        help: 'Group joins and leaves not written through to the GroupMembers read model (projection-worker applies them later)',
+        registers: [registry],
+      }));
+  return (error) => {
+    failures?.inc();
+    logger.warn(
+      `membership write-through failed, projection-worker applies it: ${(error as Error)?.message ?? String(error)}`,
+    );
+  };
+}
+
+const WRITE_THROUGH_FAILURES = 'causeway_trainer_group_write_through_failures_total';
 
 /** Runs `ready` until it succeeds (a server may be down at start-up), with capped backoff. */
 async function untilReady(ready: () => Promise<void>): Promise<void> {

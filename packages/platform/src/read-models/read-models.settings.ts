@@ -1,10 +1,13 @@
 import { z } from 'zod';
 
-/** Settings of the apps that write or read the read models (projection-worker, sse-gateway). */
+/**
+ * Settings of the apps that write or read the read models (projection-worker, sse-gateway,
+ * trainer-service).
+ */
 export const readModelSettings = {
   /**
-   * Where the read models live (positions, group members); keep equal in projection-worker and
-   * sse-gateway.
+   * Where the read models live (positions, group members); keep equal in projection-worker,
+   * sse-gateway and trainer-service (it reads group members and writes memberships through).
    */
   READ_MODEL_STORE: z
     .enum(['redis', 'mongodb'], { message: 'must be redis or mongodb' })

@@ -222,7 +222,10 @@ describe('CqrsCoreModule', () => {
   });
 
   /** Starts an app with these handler classes over the in-memory broker (init may reject). */
-  async function appWith(handlers: (new (...args: never[]) => unknown)[]) {
+  async function appWith(
+    handlers: (new (...args: never[]) => unknown)[],
+    options: { commandTopics?: Record<string, string> } = {},
+  ) {
     const registry = serializer();
     const broker = new InMemoryBroker({ serializer: registry });
     const moduleRef = await Test.createTestingModule({
@@ -233,6 +236,7 @@ describe('CqrsCoreModule', () => {
           publisher: broker,
           subscriber: broker.subscriber(),
           serializer: registry,
+          ...options,
         }),
       ],
       providers: handlers,
@@ -370,22 +374,9 @@ describe('CqrsCoreModule', () => {
         return command.type;
       }
     }
-    const registry = serializer();
-    const broker = new InMemoryBroker({ serializer: registry });
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        CqrsCoreModule.forRoot({
-          service: 's',
-          instanceId: 'i',
-          publisher: broker,
-          subscriber: broker.subscriber(),
-          serializer: registry,
-          commandTopics: { Move: 'Trainer', Ping: 'Trainer' },
-        }),
-      ],
-      providers: [TrainerCommands],
-    }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
+    const app = await appWith([TrainerCommands], {
+      commandTopics: { Move: 'Trainer', Ping: 'Trainer' },
+    });
     await app.init();
     try {
       const commands = app.get(CommandBus);

@@ -88,6 +88,7 @@ export class AppModule {
           ...(config.EAGER_NOTIFICATIONS && {
             eagerNotifications: { groups: readModels.groups },
           }),
+          drainOwnCommandTopics: config.DRAIN_OLD_COMMAND_TOPICS,
           speed: config.TRAINER_SPEED,
           snapshotEvery: config.SNAPSHOT_EVERY,
           forwarder: {

@@ -38,6 +38,7 @@ export const APP_SETTINGS: readonly string[] = [
   'FORWARDER_LEASE_MS',
   'FORWARDER_POLL_INTERVAL_MS',
   'EAGER_NOTIFICATIONS',
+  'DRAIN_OLD_COMMAND_TOPICS',
   // trainer-service and projection-worker
   'NOTIFICATION_LOG_MAX_LENGTH',
   'NOTIFICATION_LOG_RETENTION_MS',

@@ -49,6 +49,12 @@ export const trainerServiceConfiguration = z.object({
    * only after the event's trip through projection-worker, which notifies every event anyway.
    */
   EAGER_NOTIFICATIONS: setting.boolean(true),
+  /**
+   * Also handle commands left in the per-type topics a trainer's commands used before they
+   * shared `commands.Trainer` (TrainerModuleOptions.drainOwnCommandTopics). Turn off once those
+   * topics' groups have no lag and their dead letters are replayed or purged.
+   */
+  DRAIN_OLD_COMMAND_TOPICS: setting.boolean(true),
   ...readModelSettings,
   /** How long command statuses are kept (shared with command-api). */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),

@@ -1,3 +1,5 @@
+import { pathOf } from '@causeway/cqrs-core/nest';
+
 /**
  * The endpoints whose bodies command-api reads itself (`commandApiBodyReader`), as the metric
  * label of each. Express routes paths case-insensitively and with or without a trailing slash;
@@ -31,14 +33,8 @@ export const OTHER_ENDPOINT = 'other';
 
 /** The endpoint (its metric label) serving `method` `url`, if it is one whose body we read. */
 export function bodyEndpointOf(method: string, url: string): string | undefined {
-  const path = pathOf(url);
+  const path = pathOf(url) ?? '';
   return BODY_ENDPOINTS.find(
     (endpoint) => endpoint.method === method && endpoint.pattern.test(path),
   )?.label;
-}
-
-/** The path of a request target: without the query, which may carry a credential. */
-export function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
 }

@@ -1,13 +1,10 @@
-import { pathOf } from './body.endpoints';
+import { echoedPath } from '@causeway/cqrs-core/nest';
 import { type ApiRequest } from './http.types';
 
 /**
- * At most this much of the path goes back as a problem's `instance`: the path is client input
- * (an id of 5 000 characters, say), and an error document echoes no more than a bounded prefix.
+ * A problem's `instance`: the request's path, never its query (which may hold a token), bounded
+ * as every Causeway app's problem documents are (echoedPath).
  */
-export const MAX_INSTANCE_CHARS = 256;
-
-/** A problem's `instance`: the request's path (never its query, which may hold a token), clipped. */
 export function problemInstance(request: ApiRequest): string {
-  return pathOf(request.originalUrl ?? '').slice(0, MAX_INSTANCE_CHARS);
+  return echoedPath(request.originalUrl ?? '') ?? '';
 }

@@ -14,3 +14,4 @@ export * from './problem-details.filter';
 export * from './admin-token.guard';
 export * from './dead-letters.controller';
 export * from './dead-letters-admin.module';
+export { echoedPath, ECHOED_PATH_MAX, pathOf } from './log.redaction';

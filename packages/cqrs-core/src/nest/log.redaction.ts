@@ -72,3 +72,18 @@ export const REDACTED_LOG_PATHS = [
   'req.query.token',
   'res.headers["set-cookie"]',
 ];
+
+/** The most of a client's path an error document repeats. */
+export const ECHOED_PATH_MAX = 256;
+
+/**
+ * A request target as an error document may repeat it (a problem's `instance`): its path
+ * without the query (which may hold a credential), at most ECHOED_PATH_MAX characters, then `…`
+ * (the path is client input: an id of 5 000 characters, say).
+ */
+export function echoedPath(target: string | undefined): string | undefined {
+  const path = pathOf(target);
+  return path !== undefined && path.length > ECHOED_PATH_MAX
+    ? `${path.slice(0, ECHOED_PATH_MAX)}…`
+    : path;
+}

@@ -6,7 +6,7 @@ import {
   HttpException,
   HttpStatus,
 } from '@nestjs/common';
-import { pathOf } from './log.redaction';
+import { echoedPath } from './log.redaction';
 
 interface HttpResponseLike {
   status(code: number): HttpResponseLike;
@@ -33,14 +33,6 @@ export class ProblemException extends HttpException {
   }
 }
 
-/** The most of a client's path an error document repeats. */
-const ECHO_MAX = 256;
-
-/** A path as an error document may repeat it: at most ECHO_MAX characters, then `…`. */
-function echoed(path: string | undefined): string | undefined {
-  return path !== undefined && path.length > ECHO_MAX ? `${path.slice(0, ECHO_MAX)}…` : path;
-}
-
 /**
  * Every HTTP error becomes `application/problem+json` (RFC 9457) in one place; unexpected
  * errors are 500 without internals (the log has them). `instance` is the request's path (its first
@@ -58,7 +50,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const response = http.getResponse<HttpResponseLike>();
     const request = http.getRequest<{ url?: string }>();
     const problem = toProblem(exception);
-    const path = echoed(pathOf(request.url));
+    const path = echoedPath(request.url);
     problem.instance ??= path;
     // Nest's 404 names the whole target ("Cannot GET /a?token=…"): name the (bounded) path only.
     if (request.url && problem.detail?.includes(request.url))

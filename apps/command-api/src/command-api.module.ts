@@ -1,8 +1,10 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
 import { Registry } from 'prom-client';
-import { CallerGate } from './auth/caller.gate';
+import { CallerGate } from '@causeway/platform';
+import { BearerAuthenticator } from './auth/bearer.authenticator';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from './command-api.options';
+import { RateLimitedError, UnauthenticatedError } from './errors/command-api.errors';
 import { CommandService } from './commands/command.service';
 import { DevTokensController } from './dev/dev-tokens.controller';
 import { EndpointRunner } from './http/endpoint.runner';
@@ -39,7 +41,20 @@ export class CommandApiModule {
           useFactory: (registry?: Registry) => new CommandApiMetrics(registry ?? new Registry()),
         },
         EndpointRunner,
-        CallerGate,
+        BearerAuthenticator,
+        {
+          provide: CallerGate,
+          useFactory: () => {
+            const logger = new Logger(CallerGate.name);
+            return new CallerGate({
+              limiter: options.rateLimiter,
+              proxies: options.trustedProxies,
+              limited: (retryAfterSeconds) => new RateLimitedError(retryAfterSeconds),
+              refused: (error) => error instanceof UnauthenticatedError,
+              warn: (message) => logger.warn(message),
+            });
+          },
+        },
         IdempotencyGate,
         CommandService,
       ],

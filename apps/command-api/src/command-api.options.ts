@@ -1,6 +1,9 @@
-import { type CommandStatusStore, type TokenService } from '@causeway/platform';
+import {
+  type CommandStatusStore,
+  type TokenService,
+  type TrustedProxies,
+} from '@causeway/platform';
 import { type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { type TrustedProxies } from './auth/trusted.proxies';
 import { type IdempotencyStore } from './idempotency/idempotency-store.port';
 
 /** The ports and settings of the command API feature module. */
@@ -15,7 +18,7 @@ export interface CommandApiOptions {
   rateLimiter: RateLimiterAbstract;
   /**
    * Proxies whose X-Forwarded-For names the client an unauthenticated request is rate limited
-   * as. Default: none — the connection's peer (Express's `request.ip` on its routes).
+   * as. Default: none — the connection's peer.
    */
   trustedProxies?: TrustedProxies;
   /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */

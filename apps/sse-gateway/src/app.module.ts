@@ -75,7 +75,7 @@ export class AppModule {
             points: config.RATE_LIMIT_POINTS,
             duration: config.RATE_LIMIT_WINDOW_S,
           }),
-          trustProxy: config.TRUST_PROXY,
+          trustedProxies: config.TRUST_PROXY,
           settings: {
             heartbeatMs: config.HEARTBEAT_MS,
             connectionTimeoutMs: config.CONNECTION_TIMEOUT_MS,

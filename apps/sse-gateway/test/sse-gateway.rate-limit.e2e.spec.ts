@@ -48,6 +48,7 @@ interface Answer {
   status: number;
   contentType: string | null;
   retryAfter: string | null;
+  setCookie: string | null;
   body: Record<string, unknown> | undefined;
 }
 
@@ -66,15 +67,17 @@ async function call(
   });
   const contentType = response.headers.get('content-type');
   const retryAfter = response.headers.get('retry-after');
+  const setCookie = response.headers.get('set-cookie');
   if (contentType?.startsWith('text/event-stream')) {
     controller.abort();
-    return { status: response.status, contentType, retryAfter, body: undefined };
+    return { status: response.status, contentType, retryAfter, setCookie, body: undefined };
   }
   const text = await response.text();
   return {
     status: response.status,
     contentType,
     retryAfter,
+    setCookie,
     body: contentType?.includes('json') ? (JSON.parse(text) as Record<string, unknown>) : undefined,
   };
 }
@@ -177,6 +180,28 @@ describe('the rate limit of the REST endpoints', () => {
     // A user with a valid token is counted by user id, not by that address.
     const auth = { ...(await bearer(freshUser())), 'X-Forwarded-For': '203.0.113.7' };
     expect((await call(proxied, 'GET', '/api/positions', auth)).status).toBe(200);
+  });
+
+  it('marks the session cookie Secure when a trusted proxy says the client used TLS, and only then', async () => {
+    const auth = await bearer(freshUser());
+    const tls = { ...auth, 'X-Forwarded-Proto': 'https' };
+    const behindProxy = await call(proxied, 'POST', '/api/session', tls);
+    expect(behindProxy.status).toBe(204);
+    expect(behindProxy.setCookie).toMatch(/HttpOnly; SameSite=Strict; Path=\/; Secure$/);
+    // DELETE is counted by address: a forwarded one of its own, so the loopback bucket stays full.
+    const logout = { ...tls, 'X-Forwarded-For': '192.0.2.44' };
+    expect((await call(proxied, 'DELETE', '/api/session', logout)).setCookie).toMatch(
+      /; Secure; Max-Age=0$/,
+    );
+    // The client's own header, and a proxy that saw plain http, count for nothing.
+    const direct = await call(b, 'POST', '/api/session', tls);
+    expect(direct.status).toBe(204);
+    expect(direct.setCookie).not.toContain('Secure');
+    const plain = await call(proxied, 'POST', '/api/session', {
+      ...auth,
+      'X-Forwarded-Proto': 'https, http',
+    });
+    expect(plain.setCookie).not.toContain('Secure');
   });
 
   it("ignores a direct client's own X-Forwarded-For without TRUST_PROXY", async () => {

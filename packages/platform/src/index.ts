@@ -24,3 +24,6 @@ export * from './notifications/redis.notification-log';
 export * from './notifications/position.notifier';
 export * from './service.wiring';
 export * from './http/front.listener';
+export * from './http/trusted.proxies';
+export * from './http/trust-proxy.setting';
+export * from './auth/caller.gate';

@@ -1,7 +1,6 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
-import { authSettings, messagingSettings } from '@causeway/platform';
+import { authSettings, messagingSettings, trustProxySetting } from '@causeway/platform';
 import { z } from 'zod';
-import { TrustedProxies } from '../auth/trusted.proxies';
 
 /** Every setting of command-api, validated once at start-up. */
 export const commandApiConfiguration = z.object({
@@ -32,17 +31,7 @@ export const commandApiConfiguration = z.object({
    * without a valid token): addresses, CIDR ranges, `loopback`, `linklocal`, `uniquelocal`,
    * comma-separated. Unset: none, the client is the connection's peer.
    */
-  TRUST_PROXY: z
-    .string()
-    .default('')
-    .transform((value, context) => {
-      try {
-        return TrustedProxies.parse(value);
-      } catch (error) {
-        context.addIssue({ code: 'custom', message: (error as Error).message });
-        return z.NEVER;
-      }
-    }),
+  TRUST_PROXY: trustProxySetting,
   /** How long GET /api/commands/{id} knows a command, in seconds. */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
 });

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
-import { CallerGate } from '../auth/caller.gate';
+import { CallerGate } from '@causeway/platform';
+import { BearerAuthenticator } from '../auth/bearer.authenticator';
 import { StatusParams } from '../commands/command.schemas';
 import { CommandService } from '../commands/command.service';
 import { validate } from '../commands/validation';
@@ -15,6 +16,7 @@ export class CommandsController {
   constructor(
     private readonly runner: EndpointRunner,
     private readonly gate: CallerGate,
+    private readonly auth: BearerAuthenticator,
     private readonly commands: CommandService,
   ) {}
 
@@ -25,7 +27,7 @@ export class CommandsController {
     @Res() response: ApiResponse,
   ): Promise<void> {
     await this.runner.run('GET /api/commands/{id}', request, response, async () => {
-      const caller = await this.gate.admit(request);
+      const caller = await this.gate.admit(request, () => this.auth.caller(request));
       const path = validate(StatusParams, { commandId }, '(path)');
       const status = await this.commands.status(caller, path.commandId);
       return { status: 200, body: status, outcome: 'ok' };

@@ -1,5 +1,6 @@
 import { Controller, Delete, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
-import { CallerGate } from '../auth/caller.gate';
+import { CallerGate } from '@causeway/platform';
+import { BearerAuthenticator } from '../auth/bearer.authenticator';
 import { GroupParams, MoveBody } from '../commands/command.schemas';
 import { CommandService } from '../commands/command.service';
 import { validate } from '../commands/validation';
@@ -17,6 +18,7 @@ export class TrainersController {
   constructor(
     private readonly runner: EndpointRunner,
     private readonly gate: CallerGate,
+    private readonly auth: BearerAuthenticator,
     private readonly idempotency: IdempotencyGate,
     private readonly commands: CommandService,
   ) {}
@@ -29,7 +31,7 @@ export class TrainersController {
     @Res() response: ApiResponse,
   ): Promise<void> {
     await this.runner.run('POST /api/trainers/{id}/move', request, response, async () => {
-      const caller = await this.gate.admit(request);
+      const caller = await this.gate.admit(request, () => this.auth.caller(request));
       const body = jsonBody(request);
       const answer = await this.idempotency.run(caller, request, async () => {
         const path = validate(TrainerPath, { trainerId }, '(path)');
@@ -70,7 +72,7 @@ export class TrainersController {
   ): Promise<void> {
     const endpoint = `${action === 'join' ? 'PUT' : 'DELETE'} /api/trainers/{id}/groups/{groupId}`;
     await this.runner.run(endpoint, request, response, async () => {
-      const caller = await this.gate.admit(request);
+      const caller = await this.gate.admit(request, () => this.auth.caller(request));
       const body = jsonBody(request);
       const answer = await this.idempotency.run(caller, request, async () => {
         const path = validate(GroupPath, { trainerId, groupId }, '(path)');

@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { type Caller } from '@causeway/platform';
-import { CallerGate } from '../auth/caller.gate';
+import { type Caller, CallerGate, userKey } from '@causeway/platform';
+import { BearerAuthenticator } from '../auth/bearer.authenticator';
 import { CommandService } from '../commands/command.service';
 import { EndpointRunner } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
@@ -28,6 +28,7 @@ export class RpcController {
   constructor(
     private readonly runner: EndpointRunner,
     private readonly gate: CallerGate,
+    private readonly auth: BearerAuthenticator,
     private readonly idempotency: IdempotencyGate,
     private readonly commands: CommandService,
     private readonly metrics: CommandApiMetrics,
@@ -63,7 +64,7 @@ export class RpcController {
     normalize: (body: unknown) => unknown = (body) => body,
   ): Promise<void> {
     await this.runner.run(endpoint, request, response, async () => {
-      const caller = await this.gate.admit(request);
+      const caller = await this.gate.admit(request, () => this.auth.caller(request));
       const body = request.commandApiBody;
       if (!body || body.kind !== 'json') {
         const reason = body?.kind === 'malformed' ? body.reason : 'the body is empty';
@@ -73,7 +74,7 @@ export class RpcController {
       const value = normalize(body.value);
       // A batch costs one point per call (a refused, oversized one costs one: it runs nothing).
       if (Array.isArray(value) && value.length <= MAX_BATCH)
-        await this.gate.charge(caller, value.length - 1);
+        await this.gate.charge(userKey(caller), value.length - 1);
       const methods = methodsOf(caller);
       const answer = await this.idempotency.run(caller, request, async () => {
         const rpc = await answerJsonRpc(value, methods);

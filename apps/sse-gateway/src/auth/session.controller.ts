@@ -1,8 +1,7 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Controller, Delete, HttpCode, Inject, Post, Req, Res, UseFilters } from '@nestjs/common';
-import { bearerToken } from '@causeway/platform';
+import { bearerToken, CallerGate, TrustedProxies } from '@causeway/platform';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
-import { addressKey, CallerGate } from './caller.gate';
 import { RetryAfterFilter } from './retry-after.filter';
 import { SESSION_COOKIE, StreamAuthenticator } from './stream.authenticator';
 
@@ -38,7 +37,7 @@ export class SessionController {
   ): Promise<void> {
     await this.gate.admit(req, () => this.auth.bearer(req));
     const token = bearerToken(req.headers.authorization)!;
-    res.setHeader('Set-Cookie', cookie(req, encodeURIComponent(token)));
+    res.setHeader('Set-Cookie', this.cookie(req, encodeURIComponent(token)));
   }
 
   /** Needs no credential: counted against the client's address. */
@@ -48,12 +47,14 @@ export class SessionController {
     @Req() req: IncomingMessage,
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<void> {
-    await this.gate.charge(addressKey(req));
-    res.setHeader('Set-Cookie', `${cookie(req, '')}; Max-Age=0`);
+    await this.gate.charge(this.gate.addressKey(req));
+    res.setHeader('Set-Cookie', `${this.cookie(req, '')}; Max-Age=0`);
   }
-}
 
-function cookie(req: IncomingMessage, value: string): string {
-  const secure = (req.socket as { encrypted?: boolean }).encrypted ? '; Secure' : '';
-  return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${secure}`;
+  /** Secure when the client used TLS: to this app, or to a proxy trusted with TRUST_PROXY. */
+  private cookie(req: IncomingMessage, value: string): string {
+    const proxies = this.options.trustedProxies ?? TrustedProxies.none;
+    const secure = proxies.isSecure(req.socket, req.headers['x-forwarded-proto']) ? '; Secure' : '';
+    return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${secure}`;
+  }
 }

@@ -4,9 +4,9 @@ import {
   messagingSettings,
   mongoUriForMongoReadModels,
   readModelSettings,
+  trustProxySetting,
 } from '@causeway/platform';
 import { z } from 'zod';
-import { trustProxySetting } from './trust-proxy.setting';
 
 /**
  * Every setting of sse-gateway, validated once at start-up. MongoDB holds nothing of the

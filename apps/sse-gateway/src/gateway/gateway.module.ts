@@ -4,6 +4,8 @@ import {
   type DynamicModule,
   Inject,
   Injectable,
+  HttpException,
+  HttpStatus,
   Logger,
   Module,
   type OnApplicationBootstrap,
@@ -11,8 +13,9 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import { EventBus } from '@causeway/cqrs-core';
 import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
+import { CallerGate } from '@causeway/platform';
 import { type Registry } from 'prom-client';
-import { CallerGate } from '../auth/caller.gate';
+import { RateLimitedProblem } from '../auth/rate-limited.problem';
 import { SessionController } from '../auth/session.controller';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { PresenceController } from '../presence/presence.controller';
@@ -48,11 +51,6 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     const adapter = this.adapterHost.httpAdapter;
     const server = adapter?.getHttpServer() as Server | undefined;
     if (server) new EventsListener(this.opener).install(server);
-    // `req.ip`, the address a caller without a valid credential is rate limited by (CallerGate).
-    if (this.options.trustProxy && adapter?.getType() === 'express')
-      (adapter.getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', [
-        ...this.options.trustProxy,
-      ]);
     // Not awaited: the app must answer /health while Redis is still unreachable.
     this.starting = this.hub
       .start()
@@ -89,7 +87,14 @@ export class GatewayModule {
           provide: CallerGate,
           useFactory: () => {
             const logger = new Logger('SseGateway');
-            return new CallerGate(options.rateLimiter, (message) => logger.warn(message));
+            return new CallerGate({
+              limiter: options.rateLimiter,
+              proxies: options.trustedProxies,
+              limited: (retryAfterSeconds) => new RateLimitedProblem(retryAfterSeconds),
+              refused: (error) =>
+                error instanceof HttpException && error.getStatus() === HttpStatus.UNAUTHORIZED,
+              warn: (message) => logger.warn(message),
+            });
           },
         },
         {

@@ -3,6 +3,7 @@ import {
   type NotificationLog,
   type TokenService,
   type TrainerPositions,
+  type TrustedProxies,
 } from '@causeway/platform';
 import { type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { type PresenceRegistry } from '../presence/presence-registry.port';
@@ -31,10 +32,10 @@ export interface GatewayModuleOptions {
    */
   rateLimiter?: RateLimiterAbstract;
   /**
-   * Express's `trust proxy` (TRUST_PROXY): the proxies whose X-Forwarded-For names the client
-   * address a caller without a valid credential is limited by. Omit to trust none.
+   * The proxies whose X-Forwarded-For names the client address a caller without a valid
+   * credential is limited by (TRUST_PROXY). Omit to trust none: the connection's peer.
    */
-  trustProxy?: readonly string[];
+  trustedProxies?: TrustedProxies;
 }
 
 export const GATEWAY_OPTIONS = Symbol('causeway:gateway-options');

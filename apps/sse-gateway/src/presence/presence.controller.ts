@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage } from 'node:http';
 import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
-import { bearerToken } from '@causeway/platform';
-import { CallerGate } from '../auth/caller.gate';
+import { bearerToken, CallerGate } from '@causeway/platform';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';

@@ -1,7 +1,6 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { ProblemException } from '@causeway/cqrs-core/nest';
-import { type Caller, type NotificationLog } from '@causeway/platform';
-import { addressKey, CallerGate, userKey } from '../auth/caller.gate';
+import { type Caller, CallerGate, type NotificationLog, userKey } from '@causeway/platform';
 import { queryParameter } from '../auth/query.parameter';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
 import { type StreamAuthenticator, type StreamRequest } from '../auth/stream.authenticator';
@@ -26,16 +25,6 @@ export type StreamCheck =
 
 type Refusal = Extract<StreamCheck, { ok: false }>;
 
-/** The request as node:http has it, for the rate limit (see EventStreamOpener.check). */
-export interface StreamCharge {
-  message: IncomingMessage;
-  /**
-   * Express has seen it, so `req.ip` is the client (behind TRUST_PROXY too): only then is a
-   * request without a valid credential charged to its address.
-   */
-  addressKnown: boolean;
-}
-
 /**
  * What GET /events does, shared by its two routes (the Nest controller and the plain node:http
  * listener in front of Express): check the credential, the Last-Event-ID and the admission,
@@ -49,20 +38,23 @@ export class EventStreamOpener {
     private readonly hub: SseHub,
     private readonly auth: StreamAuthenticator,
     private readonly notifications: Pick<NotificationLog, 'isId'>,
-    private readonly gate = new CallerGate(undefined, () => undefined),
+    private readonly gate = new CallerGate({
+      limited: (retryAfterSeconds) => new RateLimitedProblem(retryAfterSeconds),
+      refused: () => true,
+      warn: () => undefined,
+    }),
   ) {}
 
   /**
    * Never throws: a refusal carries the error to answer with. Admit right before `start`.
    *
-   * With `charge`, an open costs the caller a point of their rate (CallerGate), like any other
-   * request: a user's by user id, so that a loop of opens (each a token check and, on resume, a
-   * replay read from Redis) is bounded; one without a valid credential by client address, so
-   * that a reconnect storm of bad tokens is not free — 429 before 401. A request is charged
-   * once on its two routes: the listener charges users, and hands on to Express the requests
-   * without a valid credential, whose address only Express knows.
+   * With `message` (the request as node:http has it), an open costs the caller a point of their
+   * rate (CallerGate), like any other request: a user's by user id, so that a loop of opens
+   * (each a token check and, on resume, a replay read from Redis) is bounded; one without a
+   * valid credential by client address, so that a reconnect storm of bad tokens is not free —
+   * 429 before 401. A request is charged once on its two routes (the listener, then Express).
    */
-  async check(request: StreamRequest, charge?: StreamCharge): Promise<StreamCheck> {
+  async check(request: StreamRequest, message?: IncomingMessage): Promise<StreamCheck> {
     try {
       // A malformed query is 400 before its credential is looked at (and no rejection reason).
       for (const name of STREAM_PARAMETERS) queryParameter(request.query, name);
@@ -73,11 +65,10 @@ export class EventStreamOpener {
     try {
       caller = await this.auth.stream(request);
     } catch (error) {
-      const limited =
-        charge?.addressKnown && (await this.charge(charge, addressKey(charge.message)));
+      const limited = message && (await this.charge(message, this.gate.addressKey(message)));
       return limited || { ok: false, reason: 'unauthorized', error };
     }
-    const limited = charge && (await this.charge(charge, userKey(caller)));
+    const limited = message && (await this.charge(message, userKey(caller)));
     if (limited) return limited;
     let lastEventId: string | undefined;
     try {
@@ -125,8 +116,8 @@ export class EventStreamOpener {
    * The refusal when charging `key` goes beyond its rate. A request is charged once: on its
    * second route it gets the outcome of the first.
    */
-  private async charge(charge: StreamCharge, key: string): Promise<Refusal | undefined> {
-    if (this.charged.has(charge.message)) return this.charged.get(charge.message);
+  private async charge(message: IncomingMessage, key: string): Promise<Refusal | undefined> {
+    if (this.charged.has(message)) return this.charged.get(message);
     const outcome = this.gate.charge(key).then(
       () => undefined,
       (error: unknown): Refusal =>
@@ -140,7 +131,7 @@ export class EventStreamOpener {
           : { ok: false, error },
     );
     const refusal = await outcome;
-    this.charged.set(charge.message, refusal);
+    this.charged.set(message, refusal);
     return refusal;
   }
 

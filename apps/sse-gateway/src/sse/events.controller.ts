@@ -22,7 +22,7 @@ export class EventsController {
 
   @Get('events')
   async events(@Req() req: Request, @Res() res: ServerResponse): Promise<void> {
-    const check = await this.opener.check(req, { message: req, addressKnown: true });
+    const check = await this.opener.check(req, req);
     if (!check.ok) {
       if (check.reason) this.metrics?.rejected.inc({ reason: check.reason });
       if (check.retryAfterSeconds !== undefined)

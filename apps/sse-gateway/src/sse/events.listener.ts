@@ -33,7 +33,7 @@ export class EventsListener {
     if (req.method !== 'GET' || (q < 0 ? url : url.slice(0, q)) !== this.path) return next();
     // The query as Express 5 parses it ('simple': node:querystring); req itself is left untouched.
     const request = { headers: req.headers, query: q < 0 ? {} : parse(url.slice(q + 1)) };
-    this.opener.check(request, { message: req, addressKnown: false }).then(
+    this.opener.check(request, req).then(
       (check) => {
         if (!check.ok) return next();
         void this.opener.start(req, res, check.caller, check.lastEventId).catch(() => {

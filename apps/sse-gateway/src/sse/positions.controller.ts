@@ -1,7 +1,6 @@
 import { type IncomingMessage } from 'node:http';
 import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
-import { type TrainerPosition } from '@causeway/platform';
-import { CallerGate } from '../auth/caller.gate';
+import { CallerGate, type TrainerPosition } from '@causeway/platform';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';

@@ -19,8 +19,9 @@ const PRESETS: Record<string, readonly [string, number][]> = {
 };
 
 /**
- * The reverse proxies whose `X-Forwarded-For` command-api believes (TRUST_PROXY), for the
- * address an unauthenticated caller is rate limited by. Like Express's `trust proxy` with a
+ * The reverse proxies whose `X-Forwarded-For` an app believes (TRUST_PROXY), for the address an
+ * unauthenticated caller is rate limited by (CallerGate), and whose `X-Forwarded-Proto` says
+ * whether the client used TLS (the session cookie's `Secure`). Like Express's `trust proxy` with a
  * list: the client is the rightmost address of the chain that is not a trusted proxy, read from
  * the connection's peer leftwards. Only an address a trusted proxy appended is ever read, so a
  * direct client's own `X-Forwarded-For` changes nothing — but a client whose address is itself
@@ -85,6 +86,26 @@ export class TrustedProxies {
       address = next;
     }
     return address;
+  }
+
+  /**
+   * Whether the client reached the proxy over TLS: the connection's own, or — when the peer is a
+   * trusted proxy — the last `X-Forwarded-Proto` value (the one that proxy set) is `https`.
+   * A client's own header counts for nothing.
+   */
+  isSecure(
+    peer: { remoteAddress?: string; encrypted?: boolean },
+    forwardedProto: string | string[] | undefined,
+  ): boolean {
+    if (peer.encrypted) return true;
+    const address = peer.remoteAddress === undefined ? undefined : normalize(peer.remoteAddress);
+    if (!this.any || address === undefined || !this.trusts(address)) return false;
+    const values = (
+      Array.isArray(forwardedProto) ? forwardedProto.join(',') : (forwardedProto ?? '')
+    )
+      .split(',')
+      .map((value) => value.trim().toLowerCase());
+    return values[values.length - 1] === 'https';
   }
 
   private trusts(address: string): boolean {

@@ -63,4 +63,21 @@ describe('TrustedProxies', () => {
       `not an IP address, a CIDR range, loopback, linklocal or uniquelocal: ${setting}`,
     );
   });
+
+  it('believes X-Forwarded-Proto only from a trusted proxy, and only the value it set', () => {
+    const proxies = TrustedProxies.parse('loopback');
+    const local = { remoteAddress: '127.0.0.1' };
+    expect(proxies.isSecure(local, 'https')).toBe(true);
+    expect(proxies.isSecure({ remoteAddress: '::ffff:127.0.0.1' }, 'HTTPS')).toBe(true);
+    // The client wrote "https"; the proxy appended what it saw: plain http.
+    expect(proxies.isSecure(local, 'https, http')).toBe(false);
+    expect(proxies.isSecure(local, ['http', 'https'])).toBe(true);
+    expect(proxies.isSecure(local, undefined)).toBe(false);
+    // A direct client's own header counts for nothing; its own TLS does.
+    expect(proxies.isSecure({ remoteAddress: '198.51.100.7' }, 'https')).toBe(false);
+    expect(TrustedProxies.none.isSecure(local, 'https')).toBe(false);
+    expect(
+      TrustedProxies.none.isSecure({ remoteAddress: '198.51.100.7', encrypted: true }, undefined),
+    ).toBe(true);
+  });
 });

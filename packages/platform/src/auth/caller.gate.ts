@@ -1,0 +1,91 @@
+import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import { TrustedProxies } from '../http/trusted.proxies';
+import { type Caller } from './token.service';
+
+export interface CallerGateOptions {
+  /** The counters (RATE_LIMIT_POINTS per RATE_LIMIT_WINDOW_S). None: every caller is within. */
+  limiter?: RateLimiterAbstract;
+  /** Whose `X-Forwarded-For` names the client (TRUST_PROXY). Default: no one's. */
+  proxies?: TrustedProxies;
+  /** The error a caller beyond their rate gets (the app's 429). */
+  limited(retryAfterSeconds: number): Error;
+  /** Whether an error of `authenticate` refuses the credential (the app's 401). */
+  refused(error: unknown): boolean;
+  /** Told when the limiter's store fails and a request is let through. */
+  warn(message: string): void;
+}
+
+/**
+ * The door of an app's endpoints: who is calling, and whether they are within their rate. A
+ * request costs one point, counted per user id, or per client address when the credential is
+ * missing or invalid — so a flood of bad credentials is throttled too (429 before 401). Each
+ * app has its own counters (its limiter's key prefix), shared by its instances.
+ *
+ * The client address is the connection's peer, or behind a proxy trusted with TRUST_PROXY the
+ * address it forwarded (see TrustedProxies); otherwise every client behind a proxy shares the
+ * proxy's address, and one client's flood throttles every unauthenticated caller.
+ *
+ * When the limiter's store is down the gate fails open: it serves rather than refusing everyone.
+ */
+/** What the gate reads of a request: `node:http`'s IncomingMessage has it. */
+export interface GateRequest {
+  headers: Record<string, string | string[] | undefined>;
+  socket: { remoteAddress?: string };
+}
+
+export class CallerGate {
+  private readonly proxies: TrustedProxies;
+
+  constructor(private readonly options: CallerGateOptions) {
+    this.proxies = options.proxies ?? TrustedProxies.none;
+  }
+
+  /**
+   * The caller `authenticate` finds, charged one point to their user id; when it refuses the
+   * credential (see `refused`), one point to the client's address, then that refusal.
+   * @throws the `limited` error beyond the caller's rate, whatever the credential
+   */
+  async admit(request: GateRequest, authenticate: () => Promise<Caller>): Promise<Caller> {
+    let caller: Caller;
+    try {
+      caller = await authenticate();
+    } catch (error) {
+      if (this.options.refused(error)) await this.charge(this.addressKey(request));
+      throw error;
+    }
+    await this.charge(userKey(caller));
+    return caller;
+  }
+
+  /**
+   * Charges `points` to `key` (see userKey, addressKey); a JSON-RPC batch, say, must not buy many
+   * commands for the price of one request.
+   * @throws the `limited` error when that goes beyond its rate
+   */
+  async charge(key: string, points = 1): Promise<void> {
+    if (!this.options.limiter || points <= 0) return;
+    try {
+      await this.options.limiter.consume(key, points);
+    } catch (error) {
+      if (error instanceof RateLimiterRes)
+        throw this.options.limited(Math.max(1, Math.ceil(error.msBeforeNext / 1000)));
+      this.options.warn(
+        `rate limiter unavailable, request let through: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** `ip:<client address>` of a request: see the class comment. */
+  addressKey(request: GateRequest): string {
+    const address = this.proxies.clientAddress(
+      request.socket.remoteAddress,
+      request.headers['x-forwarded-for'],
+    );
+    return `ip:${address ?? 'unknown'}`;
+  }
+}
+
+/** `user:<id>`: the key a caller with a valid credential is counted by. */
+export function userKey(caller: Caller): string {
+  return `user:${caller.userId}`;
+}

@@ -1,0 +1,99 @@
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { TrustedProxies } from '../http/trusted.proxies';
+import { CallerGate, type GateRequest, userKey } from './caller.gate';
+
+class Refused extends Error {}
+class Limited extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`retry in ${retryAfterSeconds} s`);
+  }
+}
+
+const ash = { userId: 'ash', trainerIds: ['ash'] };
+const from = (remoteAddress: string, forwardedFor?: string): GateRequest => ({
+  headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor },
+  socket: { remoteAddress },
+});
+
+function gate(points: number, proxies?: TrustedProxies, warnings: string[] = []): CallerGate {
+  return new CallerGate({
+    limiter: new RateLimiterMemory({ points, duration: 60 }),
+    proxies,
+    limited: (seconds) => new Limited(seconds),
+    refused: (error) => error instanceof Refused,
+    warn: (message) => warnings.push(message),
+  });
+}
+
+describe('CallerGate', () => {
+  it('counts a caller by user id, whatever address they call from', async () => {
+    const g = gate(2);
+    await expect(g.admit(from('198.51.100.1'), async () => ash)).resolves.toBe(ash);
+    await expect(g.admit(from('198.51.100.2'), async () => ash)).resolves.toBe(ash);
+    const third = g.admit(from('198.51.100.3'), async () => ash);
+    await expect(third).rejects.toBeInstanceOf(Limited);
+    await expect(third).rejects.toMatchObject({ retryAfterSeconds: 60 });
+    // Another user is not throttled by ash's calls.
+    await expect(
+      g.admit(from('198.51.100.1'), async () => ({ userId: 'misty', trainerIds: [] })),
+    ).resolves.toMatchObject({ userId: 'misty' });
+  });
+
+  it('counts a refused credential by address, and answers 429 before 401 once over', async () => {
+    const g = gate(1);
+    const refuse = async () => {
+      throw new Refused('bad token');
+    };
+    await expect(g.admit(from('198.51.100.1'), refuse)).rejects.toBeInstanceOf(Refused);
+    await expect(g.admit(from('::ffff:198.51.100.1'), refuse)).rejects.toBeInstanceOf(Limited);
+    await expect(g.admit(from('198.51.100.2'), refuse)).rejects.toBeInstanceOf(Refused);
+  });
+
+  it('does not charge an error that is not a refusal of the credential', async () => {
+    const g = gate(1);
+    const broken = async () => {
+      throw new Error('token service down');
+    };
+    await expect(g.admit(from('198.51.100.1'), broken)).rejects.toThrow('token service down');
+    await expect(g.admit(from('198.51.100.1'), broken)).rejects.toThrow('token service down');
+  });
+
+  it('keys by the forwarded address only behind a trusted proxy', async () => {
+    const trusting = gate(1, TrustedProxies.parse('loopback'));
+    expect(trusting.addressKey(from('127.0.0.1', '203.0.113.7'))).toBe('ip:203.0.113.7');
+    const plain = gate(1);
+    expect(plain.addressKey(from('127.0.0.1', '203.0.113.7'))).toBe('ip:127.0.0.1');
+    expect(plain.addressKey({ headers: {}, socket: {} })).toBe('ip:unknown');
+  });
+
+  it('charges extra points (a batch) to the same bucket', async () => {
+    const g = gate(3);
+    await g.admit(from('198.51.100.1'), async () => ash);
+    await g.charge(userKey(ash), 2);
+    await expect(g.charge(userKey(ash), 1)).rejects.toBeInstanceOf(Limited);
+  });
+
+  it('lets requests through, with a warning, when the counters cannot be reached', async () => {
+    const warnings: string[] = [];
+    const g = new CallerGate({
+      limiter: {
+        consume: () => Promise.reject(new Error('Redis is down')),
+      } as unknown as RateLimiterMemory,
+      limited: (seconds) => new Limited(seconds),
+      refused: () => true,
+      warn: (message) => warnings.push(message),
+    });
+    await expect(g.admit(from('198.51.100.1'), async () => ash)).resolves.toBe(ash);
+    expect(warnings).toEqual(['rate limiter unavailable, request let through: Redis is down']);
+  });
+
+  it('admits everyone without a limiter', async () => {
+    const g = new CallerGate({
+      limited: (seconds) => new Limited(seconds),
+      refused: () => true,
+      warn: () => undefined,
+    });
+    for (let i = 0; i < 5; i++)
+      await expect(g.admit(from('198.51.100.1'), async () => ash)).resolves.toBe(ash);
+  });
+});

@@ -215,12 +215,23 @@
     },
   };
 
+  // Reconnects after a refused or failed open back off: 0.5 s, 1 s, 2 s … up to 30 s, each with
+  // up to as much again of jitter, so a full or rate-limiting gateway (503 / 429, whose
+  // Retry-After EventSource cannot read) is not hammered by every tab at once. A frame resets it.
+  let failures = 0;
+  const backoff = () => {
+    const base = Math.min(30_000, 500 * 2 ** failures);
+    failures += 1;
+    return base + Math.random() * base;
+  };
+
   async function connect() {
     setStatus(lastEventId ? 'reconnecting' : 'connecting');
     const { token } = await json('/api/stream-tokens', { method: 'POST', body: '{}' });
     const url = `/events?token=${encodeURIComponent(token)}${lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : ''}`;
     source = new EventSource(url);
     source.onmessage = (event) => {
+      failures = 0;
       if (event.lastEventId) lastEventId = event.lastEventId;
       const message = JSON.parse(event.data);
       const replayed = message.method !== 'session' && replaying > 0;
@@ -232,12 +243,13 @@
       // The browser retries by itself with Last-Event-ID; a stream token expires, so once the
       // stream is CLOSED we fetch a fresh token and resume from the last id we saw.
       setStatus('reconnecting');
-      if (source.readyState === EventSource.CLOSED) setTimeout(() => connect().catch(retry), 500);
+      if (source.readyState === EventSource.CLOSED)
+        setTimeout(() => connect().catch(retry), backoff());
     };
   }
   const retry = (error) => {
     log(`connect failed: ${error.message}`);
-    setTimeout(() => connect().catch(retry), 2000);
+    setTimeout(() => connect().catch(retry), backoff());
   };
 
   async function loadPositions() {

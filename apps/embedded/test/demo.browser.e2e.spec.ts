@@ -350,4 +350,40 @@ describe('demo page in a browser (embedded mode)', () => {
     expect(icon).toMatch(/^200 /);
     expect(errors).toEqual([]);
   });
+
+  it('backs off while the gateway refuses its stream, and connects once it accepts', async () => {
+    // The user's other connections fill MAX_CONNECTIONS_PER_USER (10): every open of the page's
+    // stream is refused with 429, which ends an EventSource for good.
+    const signIn = await fetch(`${app.url}/api/dev/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'crowded' }),
+    });
+    const { token } = (await signIn.json()) as { token: string };
+    const others = Array.from({ length: 10 }, () => new AbortController());
+    const responses = await Promise.all(
+      others.map((controller) =>
+        fetch(`${app.url}/events`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: controller.signal,
+        }),
+      ),
+    );
+    expect(responses.map((response) => response.status)).toEqual(Array(10).fill(200));
+    const context = await browser.newContext();
+    contexts.push(context);
+    await context.addInitScript({ content: RECORD_DRAWING });
+    const page = await context.newPage();
+    await page.goto(`${app.url}/?user=crowded`);
+    await page.waitForTimeout(5_000);
+    // A fixed 0.5 s retry opens ~9 streams in 5 s; backing off from 0.5 s (doubling, with
+    // jitter) at most 4.
+    const opened = await page.evaluate<number>('window.__streams?.length ?? 0');
+    expect(opened).toBeGreaterThanOrEqual(2);
+    expect(opened).toBeLessThanOrEqual(4);
+    expect(await page.getAttribute('body', 'data-stream')).not.toBe('live');
+    for (const controller of others) controller.abort();
+    // The next attempt (at most 8–16 s after the fourth) finds a free slot.
+    await page.waitForSelector('body[data-stream="live"]', { timeout: 25_000 });
+  }, 45_000);
 });

@@ -46,7 +46,7 @@ export class AppModule {
       units,
     });
     const snapshots = new MongoSnapshotStore({ connection: mongo.client });
-    // Read, and group changes written through (projection-worker creates their collections).
+    // Read, and group changes written through (created here too: projection-worker may start later).
     const readModels = readModelsFromConfig(config, {
       redis: redis.client,
       mongo: mongo.client,
@@ -108,6 +108,7 @@ export class AppModule {
             await whenOpen(mongo.client);
             await eventStore.init();
             await snapshots.init();
+            if (config.EAGER_NOTIFICATIONS) await readModels.init();
           },
         }),
       ],

@@ -55,7 +55,7 @@ let store: MongoEventStore;
 const onBus = new Map<string, Envelope>();
 const instances: ServiceProcess[] = [];
 
-async function start(name: string): Promise<ServiceProcess> {
+async function start(name: string, extra: Record<string, string> = {}): Promise<ServiceProcess> {
   const service = await startServiceProcess({
     appDir,
     env: {
@@ -70,6 +70,7 @@ async function start(name: string): Promise<ServiceProcess> {
       COMMAND_TIMEOUT_MS: '4000',
       DEDUP_LEASE_MS: '5000',
       LOG_LEVEL: 'warn',
+      ...extra,
     },
   });
   instances.push(service);
@@ -491,5 +492,27 @@ describe('trainer-service on Redis + MongoDB', () => {
       async () => (all.every((event) => onBus.has(event.messageId)) ? true : undefined),
       'every event on the bus',
     );
+  });
+
+  it('creates the indexes of the MongoDB group read model it writes through at start', async () => {
+    // Alone on its topics: it must not take commands of the instances above.
+    const alone = await start('trainer-rm', {
+      READ_MODEL_STORE: 'mongodb',
+      TOPIC_PREFIX: `${prefix}rm`,
+    });
+    const groupMembers = mongo.client.db!.collection('group_members');
+    // Created with the stores, in the background of the start (as the event store's).
+    const indexes = await until(
+      async () => {
+        const found = await groupMembers.indexes().catch(() => []);
+        return found.length > 1 ? found : undefined;
+      },
+      'the indexes of group_members',
+      20_000,
+    );
+    expect(indexes.map((index) => index.key)).toEqual(
+      expect.arrayContaining([{ trainerId: 1, groupId: 1, version: -1 }, { groupId: 1 }]),
+    );
+    await alone.stop();
   });
 });

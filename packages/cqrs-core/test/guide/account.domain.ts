@@ -1,0 +1,82 @@
+// The example domain of the guide (README.md): a bank account, as a decider and as a class.
+import { AggregateRoot, type Decider } from '@causeway/cqrs-core';
+
+// #region guide:decider
+export type AccountEvent =
+  | { type: 'AccountOpened'; data: { owner: string } }
+  | { type: 'MoneyDeposited'; data: { amount: number } }
+  | { type: 'MoneyWithdrawn'; data: { amount: number } };
+
+export type AccountCommand =
+  | { type: 'OpenAccount'; data: { owner: string } }
+  | { type: 'Deposit'; data: { amount: number } }
+  | { type: 'Withdraw'; data: { amount: number } };
+
+export interface AccountState {
+  open: boolean;
+  balance: number;
+}
+
+export class InsufficientFundsError extends Error {
+  constructor(
+    readonly balance: number,
+    readonly amount: number,
+  ) {
+    super(`cannot withdraw ${amount}, balance is ${balance}`);
+  }
+}
+
+export const account: Decider<AccountCommand, AccountEvent, AccountState> = {
+  initialState: () => ({ open: false, balance: 0 }),
+  decide(command, state) {
+    switch (command.type) {
+      case 'OpenAccount':
+        if (state.open) return []; // opening twice changes nothing
+        return { type: 'AccountOpened', data: { owner: command.data.owner } };
+      case 'Deposit':
+        if (!state.open) throw new Error('account is not open');
+        return { type: 'MoneyDeposited', data: { amount: command.data.amount } };
+      case 'Withdraw':
+        if (state.balance < command.data.amount)
+          throw new InsufficientFundsError(state.balance, command.data.amount);
+        return { type: 'MoneyWithdrawn', data: { amount: command.data.amount } };
+    }
+  },
+  evolve(state, event) {
+    switch (event.type) {
+      case 'AccountOpened':
+        return { ...state, open: true };
+      case 'MoneyDeposited':
+        return { ...state, balance: state.balance + event.data.amount };
+      case 'MoneyWithdrawn':
+        return { ...state, balance: state.balance - event.data.amount };
+    }
+  },
+};
+// #endregion
+
+// #region guide:aggregate
+export class Account extends AggregateRoot<AccountState, AccountEvent> {
+  protected initialState(): AccountState {
+    return { open: false, balance: 0 };
+  }
+
+  protected evolve(state: AccountState, event: AccountEvent): AccountState {
+    return account.evolve(state, event); // or a switch of its own
+  }
+
+  open(owner: string): void {
+    if (!this.state.open) this.apply({ type: 'AccountOpened', data: { owner } });
+  }
+
+  deposit(amount: number): void {
+    if (!this.state.open) throw new Error('account is not open');
+    this.apply({ type: 'MoneyDeposited', data: { amount } });
+  }
+
+  withdraw(amount: number): void {
+    if (this.state.balance < amount) throw new InsufficientFundsError(this.state.balance, amount);
+    this.apply({ type: 'MoneyWithdrawn', data: { amount } });
+  }
+}
+// #endregion

@@ -1,0 +1,120 @@
+import {
+  ConcurrencyConflictError,
+  InMemoryCheckpointStore,
+  InMemoryEventStore,
+  MessageFactory,
+  StreamDeletedError,
+  type StoredEvent,
+} from '@causeway/cqrs-core';
+
+const messages = new MessageFactory();
+const deposited = (amount: number) =>
+  messages.event('MoneyDeposited', { amount }, { aggregateId: 'acc-1', aggregateType: 'Account' });
+
+async function until(done: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 3_000; !done(); await new Promise((r) => setTimeout(r, 5)))
+    if (Date.now() > deadline) throw new Error('timed out');
+}
+
+describe('guide: event stores', () => {
+  it('appends with expected versions, idempotently', async () => {
+    // #region guide:append
+    const store = new InMemoryEventStore(); // or MongoEventStore / RedisEventStore
+    await store.init();
+
+    const first = deposited(10);
+    const result = await store.append('account-acc-1', [first], { expectedVersion: 'no-stream' });
+    // result: { nextExpectedVersion: 1, positions: [1] }
+
+    // A second writer that also saw an empty stream loses:
+    await expect(
+      store.append('account-acc-1', [deposited(20)], { expectedVersion: 0 }),
+    ).rejects.toThrow(ConcurrencyConflictError); // error.expected 0, error.actual 1
+
+    // Retrying an append that did get through (same messageIds) is a no-op:
+    const again = await store.append('account-acc-1', [first], { expectedVersion: 'no-stream' });
+    // again: { nextExpectedVersion: 1, positions: [] }
+    // #endregion
+    expect(result).toEqual({ nextExpectedVersion: 1, positions: [1] });
+    expect(again).toEqual({ nextExpectedVersion: 1, positions: [] });
+    expect(await store.readStream('account-acc-1')).toHaveLength(1);
+  });
+
+  it('reads streams and the global log, and subscribes', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('account-a', [deposited(1), deposited(2)], { expectedVersion: 'any' });
+    await store.append('account-b', [deposited(3)], { expectedVersion: 'any' });
+    // #region guide:read
+    const stream = await store.readStream('account-a', { fromVersion: 2 }); // [v2]
+    const latest = await store.readStream('account-a', { direction: 'backwards', limit: 1 });
+    const info = await store.streamInfo('account-a');
+    // info: { streamId: 'account-a', version: 2, firstVersion: 1, state: 'active' }
+
+    // The global log, page by page, with a checkpoint to resume from:
+    const page = await store.readAllPage({ fromPosition: 0, types: ['MoneyDeposited'], limit: 2 });
+    // page.events: positions 1 and 2; page.position: 2; page.caughtUp: false
+    const next = await store.readAllPage({ fromPosition: page.position, limit: 100 });
+    // next.events: position 3; next.caughtUp: true
+    // #endregion
+    expect(stream.map((e) => e.version)).toEqual([2]);
+    expect(latest.map((e) => e.version)).toEqual([2]);
+    expect(info).toEqual({ streamId: 'account-a', version: 2, firstVersion: 1, state: 'active' });
+    expect(page.events.map((e) => e.position)).toEqual([1, 2]);
+    expect(page.position).toBe(2);
+    expect(page.caughtUp).toBe(false);
+    expect(next.events.map((e) => e.position)).toEqual([3]);
+    expect(next.caughtUp).toBe(true);
+  });
+
+  it('builds a projection with a subscription and a checkpoint', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('account-a', [deposited(1), deposited(2)], { expectedVersion: 'any' });
+    // #region guide:projection
+    const checkpoints = new InMemoryCheckpointStore(); // MongoCheckpointStore, RedisCheckpointStore
+    const balances = new Map<string, number>();
+
+    const subscription = store.subscribe({
+      fromPosition: await checkpoints.load('balances'),
+      types: ['MoneyDeposited', 'MoneyWithdrawn'],
+      handler: (event: StoredEvent) => {
+        const { amount } = event.data as { amount: number };
+        const sign = event.type === 'MoneyDeposited' ? 1 : -1;
+        balances.set(event.streamId, (balances.get(event.streamId) ?? 0) + sign * amount);
+      },
+      onError: (error) => console.error('projection stopped', error),
+    });
+    // …periodically, and on shutdown:
+    await checkpoints.save('balances', subscription.position);
+    // #endregion
+    await store.append('account-a', [deposited(4)], { expectedVersion: 2 });
+    await until(() => balances.get('account-a') === 7);
+    await subscription.stop();
+    await checkpoints.save('balances', subscription.position);
+    expect(await checkpoints.load('balances')).toBe(3);
+  });
+
+  it('deletes, truncates and applies retention', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('account-a', [deposited(1), deposited(2), deposited(3)], {
+      expectedVersion: 'no-stream',
+    });
+    await store.append('account-b', [deposited(1)], { expectedVersion: 'no-stream' });
+    await store.append('account-c', [deposited(1)], { expectedVersion: 'no-stream' });
+    // #region guide:lifecycle
+    await store.truncateStream('account-a', 3); // versions 1 and 2 are gone; v3 stays
+    await store.deleteStream('account-b', { mode: 'soft' }); // reads [], can be written again
+    await store.append('account-b', [deposited(5)], { expectedVersion: 1 }); // versions continue: v2
+    await store.deleteStream('account-c', { mode: 'hard' }); // tombstone
+    await expect(
+      store.append('account-c', [deposited(5)], { expectedVersion: 'any' }),
+    ).rejects.toThrow(StreamDeletedError);
+
+    const removed = await store.applyRetention({ maxCount: 1, streamPrefix: 'account-' });
+    // #endregion
+    expect((await store.readStream('account-a')).map((e) => e.version)).toEqual([3]);
+    expect(await store.streamInfo('account-a')).toMatchObject({ firstVersion: 3, version: 3 });
+    expect((await store.readStream('account-b')).map((e) => e.version)).toEqual([2]);
+    expect((await store.streamInfo('account-c')).state).toBe('tombstoned');
+    expect(removed).toBe(0);
+  });
+});

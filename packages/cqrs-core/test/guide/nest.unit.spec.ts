@@ -1,0 +1,119 @@
+import 'reflect-metadata';
+import {
+  CommandBus,
+  commandHandler,
+  type Envelope,
+  EventBus,
+  InMemoryBroker,
+  InMemoryEventStore,
+  MessageFactory,
+  QueryBus,
+  SerializerRegistry,
+} from '@causeway/cqrs-core';
+import {
+  CommandHandler,
+  CqrsCoreModule,
+  EventHandler,
+  type ICommandHandler,
+  type IEventHandler,
+  type IQueryHandler,
+  QueryHandler,
+} from '@causeway/cqrs-core/nest';
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { z } from 'zod';
+import { account } from './account.domain';
+
+// #region guide:nest-handlers
+@Injectable()
+class Balances {
+  readonly byAccount = new Map<string, number>();
+}
+
+@Injectable()
+@CommandHandler('Deposit')
+class DepositHandler implements ICommandHandler<Envelope<{ amount: number }>, number> {
+  private readonly handle = commandHandler(new InMemoryEventStore(), account, {
+    aggregateType: 'Account',
+  });
+  constructor(private readonly events: EventBus) {}
+
+  async execute(command: Envelope<{ amount: number }>): Promise<number> {
+    const id = command.aggregateId;
+    await this.handle(id, { type: 'OpenAccount', data: { owner: id } });
+    const result = await this.handle(id, { type: 'Deposit', data: command.data });
+    // Published directly for brevity; use the EventForwarder for at-least-once publication.
+    await this.events.publish(
+      result.newEvents.map((e) => new MessageFactory().event(e.type, e.data, { aggregateId: id })),
+    );
+    return result.newState.balance;
+  }
+}
+
+@Injectable()
+@EventHandler('MoneyDeposited', { name: 'balances' }) // competing by default
+class BalancesProjector implements IEventHandler<Envelope<{ amount: number }>> {
+  constructor(private readonly balances: Balances) {}
+  handle(event: Envelope<{ amount: number }>): void {
+    const before = this.balances.byAccount.get(event.aggregateId) ?? 0;
+    this.balances.byAccount.set(event.aggregateId, before + event.data.amount);
+  }
+}
+
+@Injectable()
+@QueryHandler('Balance')
+class BalanceQuery implements IQueryHandler<{ accountId: string }, number | undefined> {
+  constructor(private readonly balances: Balances) {}
+  execute(query: { accountId: string }): number | undefined {
+    return this.balances.byAccount.get(query.accountId);
+  }
+}
+
+const serializer = new SerializerRegistry()
+  .register('Deposit', z.object({ amount: z.number() }))
+  .register('MoneyDeposited', z.object({ amount: z.number() }));
+const broker = new InMemoryBroker({ serializer });
+
+@Module({
+  imports: [
+    CqrsCoreModule.forRoot({
+      service: 'accounts',
+      instanceId: 'accounts-1',
+      publisher: broker, // RedisStreamsPublisher / KafkaPublisher
+      subscriber: broker.subscriber(),
+      serializer,
+      topicPrefix: 'bank.',
+      retry: { maxAttempts: 3 },
+    }),
+  ],
+  providers: [Balances, DepositHandler, BalancesProjector, BalanceQuery],
+})
+class AccountsModule {}
+// #endregion
+
+describe('guide: NestJS', () => {
+  it('wires decorated handlers', async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [AccountsModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    // #region guide:nest-use
+    const commands = app.get(CommandBus);
+    const deposit = new MessageFactory().command(
+      'Deposit',
+      { amount: 30 },
+      { aggregateId: 'acc-1' },
+    );
+    const balance = await commands.request<number>(deposit); // 30
+
+    // later, once the projector has seen MoneyDeposited:
+    const projected = await app.get(QueryBus).execute('Balance', { accountId: 'acc-1' }); // 30
+    // #endregion
+    expect(balance).toBe(30);
+    for (let i = 0; i < 300 && projected === undefined; i++) {
+      if ((await app.get(QueryBus).execute('Balance', { accountId: 'acc-1' })) !== undefined) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await app.get(QueryBus).execute('Balance', { accountId: 'acc-1' })).toBe(30);
+    await app.close();
+  });
+});

@@ -1,0 +1,117 @@
+import {
+  AggregateRepository,
+  commandHandler,
+  decideEvents,
+  ConcurrencyConflictError,
+  deciderRepository,
+  InMemoryEventStore,
+  InMemorySnapshotStore,
+  retryOnConflict,
+  SnapshotPolicies,
+} from '@causeway/cqrs-core';
+import { Account, account, type AccountCommand, InsufficientFundsError } from './account.domain';
+
+describe('guide: repository, snapshots and retry', () => {
+  it('handles commands with a decider', async () => {
+    // #region guide:command-handler
+    const store = new InMemoryEventStore();
+    const handle = commandHandler(store, account, {
+      aggregateType: 'Account',
+      retry: { maxAttempts: 5 }, // the default; `false` turns retrying off
+    });
+
+    await handle('account-acc-1', { type: 'OpenAccount', data: { owner: 'ada' } });
+    const result = await handle('account-acc-1', { type: 'Deposit', data: { amount: 50 } });
+    // result.newState: { open: true, balance: 50 }
+    // result.newEvents: [{ type: 'MoneyDeposited', data: { amount: 50 } }]
+    // result.nextExpectedVersion: 2, result.attempts: 1
+    // #endregion
+    expect(result.newState).toEqual({ open: true, balance: 50 });
+    expect(result.newEvents).toEqual([{ type: 'MoneyDeposited', data: { amount: 50 } }]);
+    expect(result.nextExpectedVersion).toBe(2);
+    expect(result.attempts).toBe(1);
+    const [stored] = await store.readStream('account-acc-1');
+    expect(stored).toMatchObject({ type: 'AccountOpened', aggregateType: 'Account', version: 1 });
+    await expect(
+      handle('account-acc-1', { type: 'Withdraw', data: { amount: 500 } }),
+    ).rejects.toThrow(InsufficientFundsError);
+  });
+
+  it('retries concurrent commands on conflict', async () => {
+    const store = new InMemoryEventStore();
+    const handle = commandHandler(store, account, { aggregateType: 'Account' });
+    await handle('account-acc-1', { type: 'OpenAccount', data: { owner: 'ada' } });
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        handle('account-acc-1', { type: 'Deposit', data: { amount: 10 } }),
+      ),
+    );
+    expect(Math.max(...results.map((r) => r.attempts))).toBeGreaterThan(1);
+    expect((await store.readStream('account-acc-1')).length).toBe(6);
+  });
+
+  it('loads and saves class aggregates, with snapshots', async () => {
+    // #region guide:aggregate-repository
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore(); // or MongoSnapshotStore
+    const accounts = new AggregateRepository<Account>({
+      eventStore: store,
+      aggregateType: 'Account',
+      create: (id) => new Account(id),
+      snapshots: {
+        store: snapshots,
+        policy: SnapshotPolicies.everyEvents(2),
+        schemaVersion: 1, // bump when AccountState or evolve changes: old snapshots are ignored
+      },
+    });
+
+    // load -> act -> save, retried on ConcurrencyConflictError with a fresh load each time:
+    await accounts.update('acc-1', (acc) => acc.open('ada'));
+    await accounts.update('acc-1', (acc) => acc.deposit(70));
+
+    const acc = await accounts.load('acc-1'); // from the snapshot at v2, then the events after it
+    // acc.state: { open: true, balance: 70 }, acc.version: 2
+    // #endregion
+    expect(acc.state).toEqual({ open: true, balance: 70 });
+    expect(acc.version).toBe(2);
+    expect((await snapshots.list('acc-1')).map((s) => s.version)).toEqual([2]);
+
+    // Stream id = aggregate id here: the repository does not prefix it.
+    expect(await store.readStream('acc-1')).toHaveLength(2);
+
+    // #region guide:conflict
+    const a = await accounts.load('acc-1');
+    const b = await accounts.load('acc-1');
+    a.deposit(1);
+    b.deposit(2);
+    await accounts.save(a);
+    await expect(accounts.save(b)).rejects.toThrow(ConcurrencyConflictError);
+    // #endregion
+  });
+
+  it('retries a hand-written cycle with retryOnConflict', async () => {
+    const store = new InMemoryEventStore();
+    const onRetry = jest.fn();
+    // #region guide:retry-on-conflict
+    const repository = deciderRepository(account, { eventStore: store, aggregateType: 'Account' });
+
+    // The whole read -> decide -> append cycle is retried, never the append alone.
+    const run = (command: AccountCommand) =>
+      retryOnConflict(
+        async () => {
+          const loaded = await repository.load('acc-9'); // { state, version, … }
+          return repository.save(loaded, decideEvents(account, command, loaded.state));
+        },
+        { maxAttempts: 5, onRetry },
+      );
+
+    await run({ type: 'OpenAccount', data: { owner: 'ada' } });
+    await Promise.all([1, 2, 3].map(() => run({ type: 'Deposit', data: { amount: 5 } })));
+    // #endregion
+    expect(onRetry).toHaveBeenCalled();
+    expect(onRetry.mock.calls[0][0].error).toBeInstanceOf(ConcurrencyConflictError);
+    const final = await repository.load('acc-9');
+    expect(final.state.balance).toBe(15);
+    expect(final.version).toBe(4);
+  });
+});

@@ -38,7 +38,10 @@ export class CommandTimeoutError extends Error {
   }
 }
 
-/** The command's handler failed for good; `remoteName` is the error's name on the handling side. */
+/**
+ * The command's handler refused it (a DomainError) or failed for good (dead-lettered);
+ * `remoteName` is the error's name on the handling side, `message` its message.
+ */
 export class CommandRejectedError extends Error {
   constructor(
     readonly commandId: string,

@@ -5,7 +5,7 @@ import { deadLetter } from '../middleware/dead-letter.middleware';
 import { deduplicator } from '../middleware/deduplicator.middleware';
 import { InMemoryDeduplicationStore } from '../middleware/in-memory.deduplication-store';
 import { retry } from '../middleware/retry.middleware';
-import { PermanentError } from '../router/handler.errors';
+import { DomainError, PermanentError } from '../router/handler.errors';
 import { Router } from '../router/router';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
@@ -16,7 +16,7 @@ import {
   DuplicateHandlerError,
   SharedTopicHandledError,
 } from './bus.errors';
-import { CommandBus } from './command-bus';
+import { CommandBus, Refusal } from './command-bus';
 import { EventBus } from './event-bus';
 import { QueryBus } from './query-bus';
 
@@ -117,6 +117,57 @@ describe('CommandBus', () => {
     expect(error).toMatchObject({ remoteName: 'PermanentError', message: 'trainer ash not found' });
     expect((await deadLetters.list()).map((l) => l.reason)).toEqual(['trainer ash not found']);
     await svc.router.close();
+  });
+
+  it('answers a DomainError at once with its class name, and acknowledges the command: no retry, no dead letter', async () => {
+    const { instance, deadLetters } = system();
+    class InsufficientFunds extends DomainError {}
+    const service = instance('svc', 's');
+    let runs = 0;
+    const outcomes: unknown[] = [];
+    service.commands.handle(
+      'Move',
+      async () => {
+        runs++;
+        throw new InsufficientFunds('balance 30, asked 80');
+      },
+      {
+        outerMiddleware: [
+          (next) => async (delivery) => {
+            const result = await next(delivery);
+            outcomes.push(result);
+            return result;
+          },
+        ],
+      },
+    );
+    const api = instance('api', 'x');
+    await Promise.all([service.router.run(), api.router.run()]);
+    const refused = await api.commands.request(testEnvelope('Move', { dx: 1 })).catch((e) => e);
+    expect(refused).toBeInstanceOf(CommandRejectedError);
+    expect(refused).toMatchObject({
+      remoteName: 'InsufficientFunds',
+      message: 'balance 30, asked 80',
+    });
+    await wait(100); // a redelivery would come within a few ms
+    expect(runs).toBe(1);
+    expect(await deadLetters.list()).toEqual([]);
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).toBeInstanceOf(Refusal);
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
+  it('names an error class that kept the name Error by its class, after the retries', async () => {
+    const { instance } = system();
+    class LedgerDown extends Error {}
+    const service = instance('svc', 's');
+    service.commands.handle('Move', async () => {
+      throw new LedgerDown('ledger unreachable');
+    });
+    await service.router.run();
+    const failure = await service.commands.request(testEnvelope('Move', { dx: 1 })).catch((e) => e);
+    expect(failure).toMatchObject({ remoteName: 'LedgerDown', message: 'ledger unreachable' });
+    await service.router.close();
   });
 
   it('claims nothing for a handler registered as idempotent, and still for the others', async () => {

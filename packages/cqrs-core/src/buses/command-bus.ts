@@ -4,6 +4,7 @@ import { type Envelope } from '../messages/envelope';
 import { type SerializerRegistry } from '../messages/serializer.registry';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { type Middleware } from '../router/handler';
+import { DomainError } from '../router/handler.errors';
 import { type Router } from '../router/router';
 import { type TopicNaming } from '../transport/topic.naming';
 import { type Delivery, type Publisher } from '../transport/transport.port';
@@ -36,6 +37,15 @@ export interface CommandBusOptions {
   instanceId: string;
   /** S0-9 command timeout. Default 30 s. */
   timeoutMs?: number;
+}
+
+/**
+ * What a command handler's DomainError becomes: the delivery's result (so it is acknowledged,
+ * not retried or dead-lettered), which the sender gets as a CommandRejectedError. An
+ * `outerMiddleware` sees it, e.g. to record that the command was refused.
+ */
+export class Refusal {
+  constructor(readonly error: DomainError) {}
 }
 
 interface Waiting {
@@ -94,7 +104,8 @@ export class CommandBus {
   /**
    * Registers the handler of one command type, or of several types that share a topic (one
    * handler, one consumer group: a key's commands are handled in send order whatever their
-   * type); its resolved value is the reply's result. A command of another type arriving on the
+   * type); its resolved value is the reply's result. A DomainError it throws refuses the
+   * command: the reply is that error, and the command is acknowledged (see Refusal). A command of another type arriving on the
    * topic is dead-lettered at once (UnhandledCommandTypeError).
    * `middleware` runs inside the router's stack (within retry); `outerMiddleware` runs outside
    * it, inside the replier, and sees the final outcome — e.g. a `DeadLettered` result after the
@@ -146,7 +157,12 @@ export class CommandBus {
           // Inside the router's stack: a PermanentError, so dead-lettered without retries.
           if (!handles.has(delivery.envelope.type))
             throw new UnhandledCommandTypeError(delivery.envelope.type, topic, types, name);
-          return handler(delivery.envelope as Envelope<Data>, delivery);
+          try {
+            return await handler(delivery.envelope as Envelope<Data>, delivery);
+          } catch (error) {
+            if (error instanceof DomainError) return new Refusal(error);
+            throw error;
+          }
         },
         ...(options.idempotent && { idempotent: true }),
       });
@@ -253,7 +269,7 @@ export class CommandBus {
       const replyTo = delivery.envelope.metadata.replyTo;
       if (typeof replyTo !== 'string') return result;
       const data: CommandReply =
-        result instanceof DeadLettered
+        result instanceof DeadLettered || result instanceof Refusal
           ? { ok: false, error: errorOf(result.error) }
           : { ok: true, result };
       const reply = (data: CommandReply): Envelope => ({
@@ -291,9 +307,12 @@ export class CommandBus {
   }
 }
 
+/** The name and message a sender gets; a subclass that kept `name` 'Error' is named by its class. */
 function errorOf(error: unknown): { name: string; message: string } {
+  const name = (error as Error)?.name;
+  const type = (error as object | null)?.constructor?.name;
   return {
-    name: (error as Error)?.name ?? 'Error',
+    name: name && name !== 'Error' ? name : type && type !== 'Object' ? type : 'Error',
     message: (error as Error)?.message ?? String(error),
   };
 }

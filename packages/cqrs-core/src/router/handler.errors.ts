@@ -10,6 +10,21 @@ export class PermanentError extends Error {
 }
 
 /**
+ * A business rule refused the command (insufficient funds, unknown account): its outcome, not
+ * a failure. A CommandBus handler that throws one is answered at once — the sender's `request`
+ * rejects with CommandRejectedError whose `remoteName` is the error's name (the subclass's
+ * name unless it sets another) and `message` its message — and the command is acknowledged:
+ * not retried, not dead-lettered. Elsewhere (an event handler) it is a PermanentError:
+ * dead-lettered at once.
+ */
+export class DomainError extends PermanentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
  * The message cannot be handled *now* (circuit open, duplicate in progress elsewhere,
  * shutting down): no retry in process, no dead letter; the transport redelivers it later.
  */

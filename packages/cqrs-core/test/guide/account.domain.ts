@@ -1,5 +1,5 @@
 // The example domain of the guide (README.md): a bank account, as a decider and as a class.
-import { AggregateRoot, type Decider } from '@causeway/cqrs-core';
+import { AggregateRoot, type Decider, DomainError } from '@causeway/cqrs-core';
 
 // #region guide:decider
 export type AccountEvent =
@@ -17,7 +17,8 @@ export interface AccountState {
   balance: number;
 }
 
-export class InsufficientFundsError extends Error {
+// A DomainError: a command bus answers the sender with it; no retry, no dead letter.
+export class InsufficientFundsError extends DomainError {
   constructor(
     readonly balance: number,
     readonly amount: number,

@@ -9,7 +9,6 @@ import {
   InMemoryDeadLetterQueue,
   InMemoryDeduplicationStore,
   MessageFactory,
-  PermanentError,
   retry,
   Router,
   SerializerRegistry,
@@ -17,6 +16,7 @@ import {
   topicNaming,
 } from '@causeway/cqrs-core';
 import { z } from 'zod';
+import { InsufficientFundsError } from './account.domain';
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function until(done: () => boolean): Promise<void> {
@@ -83,7 +83,7 @@ describe('guide: buses', () => {
     worker.commands.handle<{ amount: number }>(['Deposit', 'Withdraw'], (command) => {
       const balance = balances.get(command.aggregateId) ?? 0;
       if (command.type === 'Withdraw' && balance < command.data.amount)
-        throw new PermanentError('insufficient funds'); // not retried, dead-lettered at once
+        throw new InsufficientFundsError(balance, command.data.amount); // a DomainError
       const next = balance + (command.type === 'Deposit' ? 1 : -1) * command.data.amount;
       balances.set(command.aggregateId, next);
       return { balance: next }; // the reply's result
@@ -96,15 +96,20 @@ describe('guide: buses', () => {
     const reply = await api.commands.request<{ balance: number }>(deposit); // { balance: 50 }
 
     const overdraw = messages.command('Withdraw', { amount: 80 }, { aggregateId: 'acc-1' });
-    await expect(api.commands.request(overdraw)).rejects.toThrow(CommandRejectedError);
-    // error.remoteName: 'PermanentError', error.message: 'insufficient funds'
+    const refused = await api.commands.request(overdraw).catch((error: unknown) => error);
+    // refused: a CommandRejectedError, remoteName 'InsufficientFundsError',
+    // message 'cannot withdraw 80, balance is 50'
 
     await api.commands.send(deposit); // fire and forget: resolves once the broker has it
     // #endregion
     expect(reply).toEqual({ balance: 50 });
-    const error = await api.commands.request(overdraw).catch((e: CommandRejectedError) => e);
-    expect(error).toMatchObject({ remoteName: 'PermanentError', message: 'insufficient funds' });
-    expect((await deadLetters.list({ type: 'Withdraw' })).length).toBeGreaterThanOrEqual(1);
+    expect(refused).toBeInstanceOf(CommandRejectedError);
+    expect(refused).toMatchObject({
+      remoteName: 'InsufficientFundsError',
+      message: 'cannot withdraw 80, balance is 50',
+    });
+    // A refusal is the command's outcome: nothing for an operator to replay.
+    expect(await deadLetters.list({ type: 'Withdraw' })).toEqual([]);
     await Promise.all([worker.router.close(), api.router.close()]);
     api.commands.close();
   });
@@ -189,17 +194,17 @@ describe('guide: buses', () => {
     await router.close();
   });
 
-  it('retries and dead-letters a domain error that is not a PermanentError', async () => {
+  it('retries and dead-letters an error that is neither a DomainError nor a PermanentError', async () => {
     const broker = new InMemoryBroker({ serializer });
     const queue = new InMemoryDeadLetterQueue();
     const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
     router.use(deadLetter({ queue }), retry({ maxAttempts: 3, initialDelayMs: 5 }));
     const bus = new CommandBus({ publisher: broker, router, naming, serializer, instanceId: 'i' });
     let calls = 0;
-    class InsufficientFunds extends Error {}
+    class LedgerTimeout extends Error {}
     bus.handle('Withdraw', () => {
       calls++;
-      throw new InsufficientFunds('no money');
+      throw new LedgerTimeout('ledger did not answer');
     });
     await router.run();
     const error = (await bus
@@ -207,7 +212,7 @@ describe('guide: buses', () => {
       .catch((e: unknown) => e)) as CommandRejectedError;
     expect(calls).toBe(3); // retried as if transient
     expect(error).toBeInstanceOf(CommandRejectedError);
-    expect(error.remoteName).toBe('Error'); // the class name is not sent
+    expect(error.remoteName).toBe('LedgerTimeout'); // the class name, as it kept name 'Error'
     expect((await queue.stats()).total).toBe(1);
     await router.close();
     bus.close();

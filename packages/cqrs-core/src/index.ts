@@ -33,3 +33,4 @@ export * from './buses';
 export * from './event-store';
 export * from './messages/json.serializer';
 export * from './outbox';
+export * from './projections';

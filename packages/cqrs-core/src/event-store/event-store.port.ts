@@ -82,6 +82,13 @@ export interface SubscriptionOptions extends ReadAllOptions {
    * `messageId`): repair or remove it, then subscribe again from `position`.
    */
   onError?: (error: unknown) => void;
+  /**
+   * Called each time the subscription has delivered every event up to the end of the log as it
+   * was when read (before it waits for more), with its `position` then. A projection is "live"
+   * from the first call; a store without push notification calls it after every poll that
+   * found nothing new, so keep it cheap.
+   */
+  onCaughtUp?: (position: number) => void;
 }
 
 export interface Subscription {

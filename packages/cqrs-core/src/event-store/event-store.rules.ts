@@ -146,6 +146,9 @@ export function checkSubscriptionOptions(
   if (typeof options.handler !== 'function') {
     throw new TypeError(`handler must be a function, got ${shown(options.handler)}`);
   }
+  for (const name of ['onError', 'onCaughtUp'] as const)
+    if (options[name] !== undefined && typeof options[name] !== 'function')
+      throw new TypeError(`${name} must be a function, got ${shown(options[name])}`);
   checkOptional('fromPosition', options.fromPosition, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
   checkOptional('limit', options.limit, isPositiveInteger, POSITIVE_INTEGER);
   checkDelayMs('pollIntervalMs', options.pollIntervalMs);

@@ -12,7 +12,7 @@ const DEFAULT_BATCH = 500;
  * A catch-up subscription over `readAllPage`: reads pages from `fromPosition`, hands each event
  * to the handler one at a time (the next one after the handler's promise resolves), then moves
  * its position to the page's checkpoint, and polls every `pollIntervalMs` once a page reaches
- * the end of the log. It relies on the store's no-skip guarantee for that checkpoint: resuming
+ * the end of the log (telling `onCaughtUp` first). It relies on the store's no-skip guarantee for that checkpoint: resuming
  * from it never misses an event. A type-filtered subscription's position so follows the log
  * past the events it filters out, and an idle one reads from the end of the log, not from its
  * last event.
@@ -91,7 +91,10 @@ export function pollingSubscription(
           return;
         }
         if (!(await deliver(page))) return;
-        if (page.caughtUp && !stopped) await sleep();
+        if (page.caughtUp && !stopped) {
+          options.onCaughtUp?.(position);
+          await sleep();
+        }
       }
     } catch (error) {
       stopped = true;

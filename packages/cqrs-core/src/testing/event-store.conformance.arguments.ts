@@ -93,6 +93,7 @@ export function argumentScenarios(context: EventStoreConformanceContext): void {
     await refused(subscribe({ pollIntervalMs: Infinity }), 'pollIntervalMs', 'Infinity');
     await refused(subscribe({ types: type as unknown as string[] }), 'types', type);
     await refused(subscribe({ handler: undefined }), 'handler', 'undefined');
+    await refused(subscribe({ onCaughtUp: 'yes' as unknown as () => void }), 'onCaughtUp', '"yes"');
 
     const truncate = (beforeVersion: unknown) => () =>
       store().truncateStream(streamId, beforeVersion as number);

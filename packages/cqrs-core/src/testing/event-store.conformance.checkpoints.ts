@@ -75,6 +75,40 @@ export function checkpointScenarios(context: EventStoreConformanceContext): void
     ).toBe(0);
   });
 
+  it('tells onCaughtUp, with its position, once it has delivered every event there was', async () => {
+    const type = uniqueName('Caught');
+    const streamId = uniqueName('caught');
+    const appended = await store().append(
+      streamId,
+      [event(type, 1), event(type, 2), event(type, 3)],
+      {
+        expectedVersion: 'no-stream',
+      },
+    );
+    const received: StoredEvent[] = [];
+    const calls: { delivered: number; position: number }[] = [];
+    const subscription = store().subscribe({
+      fromPosition: (appended.positions[0] ?? 1) - 1,
+      types: [type],
+      limit: 2,
+      pollIntervalMs: 20,
+      handler: (e) => {
+        received.push(e);
+      },
+      onCaughtUp: (position) => calls.push({ delivered: received.length, position }),
+    });
+    await waitFor(() => calls.length > 0);
+    expect(calls[0]!.delivered).toBe(3);
+    expect(calls[0]!.position).toBeGreaterThanOrEqual(appended.positions[2] ?? Infinity);
+    const next = await store().append(streamId, [event(type, 4)], { expectedVersion: 3 });
+    await waitFor(() => calls.some((call) => call.delivered === 4));
+    await subscription.stop();
+    const live = calls.find((call) => call.delivered === 4)!;
+    expect(live.position).toBeGreaterThanOrEqual(next.positions[0] ?? Infinity);
+    // Never called before the events there were had all been delivered.
+    expect(calls.every((call) => call.delivered >= 3)).toBe(true);
+  });
+
   it('never lets a filtered checkpoint skip an event: concurrent writers of mixed types, a restarting subscription and a page reader', async () => {
     const harness = context.harness();
     const wanted = uniqueName('Wanted');

@@ -3,6 +3,8 @@ import {
   InMemoryCheckpointStore,
   InMemoryEventStore,
   MessageFactory,
+  type Projection,
+  ProjectionRunner,
   StreamDeletedError,
   type StoredEvent,
 } from '@causeway/cqrs-core';
@@ -66,11 +68,49 @@ describe('guide: event stores', () => {
     expect(next.caughtUp).toBe(true);
   });
 
-  it('builds a projection with a subscription and a checkpoint', async () => {
+  it('builds a projection with the projection runner', async () => {
     const store = new InMemoryEventStore();
     await store.append('account-a', [deposited(1), deposited(2)], { expectedVersion: 'any' });
     // #region guide:projection
-    const checkpoints = new InMemoryCheckpointStore(); // MongoCheckpointStore, RedisCheckpointStore
+    const balances = new Map<string, { balance: number; version: number }>();
+    const projection: Projection = {
+      name: 'balances', // names its checkpoint
+      types: ['MoneyDeposited', 'MoneyWithdrawn'],
+      apply(event: StoredEvent) {
+        const row = balances.get(event.streamId) ?? { balance: 0, version: 0 };
+        if (event.version <= row.version) return; // applied before: at-least-once delivery
+        const { amount } = event.data as { amount: number };
+        const sign = event.type === 'MoneyDeposited' ? 1 : -1;
+        balances.set(event.streamId, {
+          balance: row.balance + sign * amount,
+          version: event.version,
+        });
+      },
+    };
+    const projections = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(), // MongoCheckpointStore, RedisCheckpointStore
+      onError: (error, name) => console.warn(`projection ${name} failed; retrying`, error),
+    });
+    projections.start(projection);
+    await projections.whenCaughtUp(); // the read model has every event written so far
+    // projections.probe(): a health probe for readiness; on shutdown:
+    // await projections.stop(); // saves each checkpoint
+    // #endregion
+    expect(balances.get('account-a')).toEqual({ balance: 3, version: 2 });
+    await store.append('account-a', [deposited(4)], { expectedVersion: 2 });
+    await until(() => balances.get('account-a')?.balance === 7);
+    await projections.stop();
+    expect(projections.status()).toEqual([
+      expect.objectContaining({ name: 'balances', position: 3, saved: 3, caughtUp: true }),
+    ]);
+  });
+
+  it('builds a projection by hand with a subscription and a checkpoint', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('account-a', [deposited(1), deposited(2)], { expectedVersion: 'any' });
+    // #region guide:projection-by-hand
+    const checkpoints = new InMemoryCheckpointStore();
     const balances = new Map<string, number>();
 
     const subscription = store.subscribe({
@@ -81,6 +121,7 @@ describe('guide: event stores', () => {
         const sign = event.type === 'MoneyDeposited' ? 1 : -1;
         balances.set(event.streamId, (balances.get(event.streamId) ?? 0) + sign * amount);
       },
+      onCaughtUp: (position) => void checkpoints.save('balances', position),
       onError: (error) => console.error('projection stopped', error),
     });
     // …periodically, and on shutdown:

@@ -1,0 +1,20 @@
+import { type StoredEvent } from '../event-store/event-store.port';
+
+/**
+ * A read model built from the global log of an event store, run by a ProjectionRunner.
+ *
+ * Contract: `apply` gets the events of `types` (every type when omitted) one at a time, in
+ * global position order, the next after its promise resolves. Delivery is at least once:
+ * after a restart or a failure, the events after the last saved checkpoint come again, so
+ * `apply` must be idempotent — keep the version applied per stream (or per read-model row)
+ * and ignore an event at or below it, or write with a key derived from `streamId` + `version`.
+ * A failure (a rejected promise) is retried: the runner resubscribes from the event that
+ * failed after a backoff, so a poison event stops only its own projection.
+ */
+export interface Projection {
+  /** Names its checkpoint (unique per checkpoint store), its status and its metrics. */
+  readonly name: string;
+  /** The event types it applies; every type when omitted. */
+  readonly types?: readonly string[];
+  apply(event: StoredEvent): Promise<void> | void;
+}

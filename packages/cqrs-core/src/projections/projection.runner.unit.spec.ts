@@ -1,0 +1,198 @@
+import { type StoredEvent } from '../event-store/event-store.port';
+import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
+import { type CheckpointStore, InMemoryCheckpointStore } from '../outbox/checkpoint-store.port';
+import { testEnvelope } from '../testing/envelope.fixture';
+import { type Projection } from './projection.port';
+import { ProjectionRunner } from './projection.runner';
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(done: () => boolean, timeoutMs = 3_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !done(); await wait(5))
+    if (Date.now() > deadline) throw new Error('timed out');
+}
+
+/** Balances per account, applying each stream version once (idempotent, as the port asks). */
+function balances(name = 'balances', fail?: (event: StoredEvent) => boolean) {
+  const state = new Map<string, number>();
+  const applied = new Map<string, number>();
+  const seen: string[] = [];
+  const projection: Projection = {
+    name,
+    types: ['Deposited', 'Withdrawn'],
+    apply(event) {
+      if (fail?.(event)) throw new Error(`cannot apply ${event.streamId}@${event.version}`);
+      seen.push(`${event.streamId}@${event.version}`);
+      if ((applied.get(event.streamId) ?? 0) >= event.version) return;
+      applied.set(event.streamId, event.version);
+      const { amount } = event.data as { amount: number };
+      const sign = event.type === 'Deposited' ? 1 : -1;
+      state.set(event.streamId, (state.get(event.streamId) ?? 0) + sign * amount);
+    },
+  };
+  return { projection, state, seen };
+}
+
+async function deposit(store: InMemoryEventStore, account: string, ...amounts: number[]) {
+  const { version } = await store.streamInfo(account);
+  await store.append(
+    account,
+    amounts.map((amount) => testEnvelope('Deposited', { amount }, { aggregateId: account })),
+    { expectedVersion: version === 0 ? 'no-stream' : version },
+  );
+}
+
+describe('ProjectionRunner', () => {
+  it('catches up from the start, follows the log, and skips the types it does not apply', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10, 20);
+    await store.append('noise', [testEnvelope('Renamed', { to: 'x' })], {
+      expectedVersion: 'no-stream',
+    });
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      pollIntervalMs: 5,
+    });
+    const { projection, state, seen } = balances();
+    runner.start(projection);
+    await runner.whenCaughtUp();
+    expect(state.get('acc-1')).toBe(30);
+    expect(runner.status()[0]).toMatchObject({ name: 'balances', caughtUp: true, failures: 0 });
+    await deposit(store, 'acc-2', 5);
+    await until(() => state.get('acc-2') === 5);
+    await runner.stop();
+    expect(seen).toEqual(['acc-1@1', 'acc-1@2', 'acc-2@1']);
+  });
+
+  it('saves its checkpoint on stop, and a new runner resumes after it', async () => {
+    const store = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    await deposit(store, 'acc-1', 10, 20);
+    const first = new ProjectionRunner({ eventStore: store, checkpoints, pollIntervalMs: 5 });
+    const before = balances();
+    first.start(before.projection);
+    await first.whenCaughtUp();
+    await first.stop();
+    const saved = await checkpoints.load('balances');
+    expect(saved).toBeGreaterThanOrEqual(2);
+    expect(first.status()[0]!.saved).toBe(saved);
+
+    await deposit(store, 'acc-1', 5);
+    const second = new ProjectionRunner({ eventStore: store, checkpoints, pollIntervalMs: 5 });
+    const after = balances();
+    second.start(after.projection);
+    await second.whenCaughtUp();
+    await second.stop();
+    expect(after.seen).toEqual(['acc-1@3']);
+  });
+
+  it('saves the checkpoint while events flow, so a crash replays at most an interval', async () => {
+    const store = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints,
+      pollIntervalMs: 5,
+      checkpointIntervalMs: 20,
+    });
+    runner.start(balances().projection);
+    await runner.whenCaughtUp();
+    for (let i = 1; i <= 5; i++) await deposit(store, 'acc-1', i);
+    // No stop(): what a process that dies now would have left.
+    await until(() => runner.status()[0]!.saved >= 5);
+    expect(await checkpoints.load('balances')).toBeGreaterThanOrEqual(5);
+    await runner.stop();
+  });
+
+  it('retries a failing event after a backoff, from that event, and reports it meanwhile', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10, 20, 30);
+    let broken = true;
+    const errors: string[] = [];
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      pollIntervalMs: 5,
+      backoff: { initialDelayMs: 10, maxDelayMs: 20 },
+      unhealthyAfterFailures: 2,
+      onError: (error, name) => errors.push(`${name}: ${(error as Error).message}`),
+    });
+    const { projection, state, seen } = balances('balances', (e) => broken && e.version === 2);
+    const other = balances('audit');
+    runner.start(projection).start(other.projection);
+    await until(() => errors.length >= 2);
+    const probe = runner.probe();
+    await expect(probe.check()).rejects.toThrow(
+      /balances is catching up .*balances failed \d+ times in a row: cannot apply acc-1@2/,
+    );
+    // The other projection goes on.
+    await runner.whenCaughtUp('audit');
+    expect(other.state.get('acc-1')).toBe(60);
+    broken = false;
+    await runner.whenCaughtUp('balances');
+    await expect(probe.check()).resolves.toBeUndefined();
+    expect(state.get('acc-1')).toBe(60);
+    // Each event applied once: the failing one was retried, the ones before it not replayed.
+    expect(seen).toEqual(['acc-1@1', 'acc-1@2', 'acc-1@3']);
+    expect(runner.status().find((s) => s.name === 'balances')).toMatchObject({ failures: 0 });
+    expect(errors[0]).toBe('balances: cannot apply acc-1@2');
+    await runner.stop();
+  });
+
+  it('keeps trying to load its checkpoint while the store is down', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10);
+    const saved = new InMemoryCheckpointStore();
+    let down = true;
+    const checkpoints: CheckpointStore = {
+      load: (name) => (down ? Promise.reject(new Error('store down')) : saved.load(name)),
+      save: (name, position) => saved.save(name, position),
+    };
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints,
+      pollIntervalMs: 5,
+      backoff: { initialDelayMs: 5, maxDelayMs: 10 },
+    });
+    const { projection, state } = balances();
+    runner.start(projection);
+    await until(() => runner.status()[0]!.failures >= 2);
+    expect(state.size).toBe(0);
+    down = false;
+    await runner.whenCaughtUp();
+    expect(state.get('acc-1')).toBe(10);
+    await runner.stop();
+  });
+
+  it('refuses a second projection of the same name, and starts after stop', async () => {
+    const runner = new ProjectionRunner({
+      eventStore: new InMemoryEventStore(),
+      checkpoints: new InMemoryCheckpointStore(),
+    });
+    runner.start(balances().projection);
+    expect(() => runner.start(balances().projection)).toThrow(
+      'ProjectionRunner: projection balances runs already',
+    );
+    await runner.stop();
+    expect(() => runner.start(balances('later').projection)).toThrow(/stopped/);
+    await expect(runner.whenCaughtUp('nope')).rejects.toThrow(
+      'ProjectionRunner: no projection nope',
+    );
+  });
+
+  it('stops promptly while waiting out a backoff', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10);
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      pollIntervalMs: 5,
+      backoff: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+    });
+    runner.start(balances('stuck', () => true).projection);
+    await until(() => runner.status()[0]!.failures === 1);
+    const started = Date.now();
+    await runner.stop();
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});

@@ -7,7 +7,12 @@ const info: HandlerInfo = { name: 'payments', topics: ['t'], group: 'g' };
 const delivery = () => testDelivery(testEnvelope('T', {}));
 
 describe('circuit breaker middleware', () => {
+  afterEach(() => jest.useRealTimers());
+
   it('opens after consecutive failures, defers deliveries while open, half-opens and closes again', async () => {
+    // The clock stands still unless the test moves it: a slow machine cannot half-open the
+    // breaker between the failures and the call that must find it open.
+    jest.useFakeTimers({ now: 1_000_000 });
     const registry = new BreakerRegistry();
     const transitions: string[] = [];
     registry.onStateChange((handler, state) => transitions.push(`${handler}:${state}`));
@@ -28,7 +33,9 @@ describe('circuit breaker middleware', () => {
     await expect(handler(delivery())).rejects.toBeInstanceOf(DeferredError);
     expect(calls).toBe(3); // not called while open
 
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    jest.advanceTimersByTime(49);
+    await expect(handler(delivery())).rejects.toBeInstanceOf(DeferredError);
+    jest.advanceTimersByTime(2);
     healthy = true;
     await expect(handler(delivery())).resolves.toBe('paid');
     expect(registry.states()).toEqual({ payments: 'closed' });

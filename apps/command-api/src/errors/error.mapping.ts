@@ -61,6 +61,8 @@ export function toProblem(error: unknown): ProblemAnswer {
   if (error instanceof IdempotencyConflictError)
     return problem(409, 'idempotency-conflict', 'Conflict', error.message, {
       fields: { reason: error.reason },
+      // In flight: the first request's answer is usually there within a second.
+      ...(error.reason === 'in-flight' && { headers: { 'Retry-After': '1' } }),
     });
   if (error instanceof BodyTooLargeError)
     return problem(413, 'body-too-large', 'Content Too Large', error.message, {

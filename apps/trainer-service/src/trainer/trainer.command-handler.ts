@@ -84,6 +84,12 @@ export interface TrainerCommandHandlerOptions {
   groupMembers?: {
     groups: GroupMembers;
     onError?: (error: unknown) => void;
+    /**
+     * A write-through that has not answered after this long is reported as failed and left to
+     * projection-worker, so a hung read-model store does not hold the command (and the
+     * trainer's next ones) until the command timeout. Default 2 000 ms.
+     */
+    timeoutMs?: number;
   };
 }
 
@@ -246,10 +252,22 @@ export class TrainerCommandHandler {
   private async writeThrough(change: MembershipChange): Promise<void> {
     const target = this.options.groupMembers;
     if (!target) return;
+    const timeoutMs = target.timeoutMs ?? 2_000;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await target.groups.apply(change);
+      await Promise.race([
+        target.groups.apply(change),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`group write-through did not answer within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
     } catch (error) {
       target.onError?.(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -59,6 +59,7 @@ function setup(
       log?: NotificationLog;
       /** Failed write-throughs of memberships. */
       onGroupsError?: (error: unknown) => void;
+      groupsTimeoutMs?: number;
     };
   } = {},
 ) {
@@ -75,7 +76,11 @@ function setup(
         ),
         onError: options.eager.onError,
       },
-      groupMembers: { groups: options.eager.groups, onError: options.eager.onGroupsError },
+      groupMembers: {
+        groups: options.eager.groups,
+        onError: options.eager.onGroupsError,
+        timeoutMs: options.eager.groupsTimeoutMs,
+      },
     }),
     serverId: 'trainer-1',
     eventStore,
@@ -457,6 +462,22 @@ describe('TrainerCommandHandler', () => {
       });
       expect(await groups.membersOf('room-1')).toEqual([]);
       apply.mockRestore();
+    });
+
+    it('does not wait for a write-through that hangs: the command completes, the change is left to the projection', async () => {
+      const groups = new InMemoryGroupMembers();
+      const errors: unknown[] = [];
+      const { commandStatus, handler } = setup({
+        eager: { groups, onGroupsError: (error) => errors.push(error), groupsTimeoutMs: 50 },
+      });
+      await handler.handle(moveCommand('start', 1, 0));
+      jest.spyOn(groups, 'apply').mockReturnValueOnce(new Promise(() => {}));
+      const join = groupCommand('join', 'room-1');
+      const started = Date.now();
+      await expect(handler.handle(join)).resolves.toEqual({ status: 'processed', version: 2 });
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(await commandStatus.get(join.messageId)).toMatchObject({ status: 'processed' });
+      expect(errors).toEqual([new Error('group write-through did not answer within 50 ms')]);
     });
 
     it('never fails a command: a failed notification is reported and pauses the fast path', async () => {

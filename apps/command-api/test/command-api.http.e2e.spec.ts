@@ -7,6 +7,8 @@ import { type Envelope, type SubscriptionHandle } from '@causeway/cqrs-core';
 import { RedisStreamsSubscriber } from '@causeway/cqrs-core/redis';
 import { TokenService } from '@causeway/platform';
 import {
+  expectMethodsNotAllowed,
+  rawHttpExchange,
   serverAddress,
   startServiceProcess,
   testNamespace,
@@ -724,6 +726,139 @@ describe('command-api over HTTP', () => {
     ]);
   });
 
+  it('documents in /docs-json the statuses, headers and bodies the server answers with', async () => {
+    const { paths, components } = (await call('GET', `${api.url}/docs-json`)).body;
+    const token = await tokenOf(unique('doc'));
+    const documented = (target: string, method: string) =>
+      Object.keys(paths[target][method].responses);
+
+    // /rpc: a malformed Idempotency-Key is a 422 — documented, and the header's schema says why.
+    const badKey = await call('POST', `${api.url}/rpc`, {
+      token,
+      headers: { 'Idempotency-Key': 'not visible ascii' },
+      body: {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'command.status',
+        params: { commandId: randomUUID() },
+      },
+    });
+    expect(badKey.status).toBe(422);
+    expect(badKey.body.errors).toEqual([
+      { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+    ]);
+    expect(documented('/rpc', 'post')).toContain('422');
+    expect(documented('/trainer.Move', 'post')).toContain('422');
+    const keySchema = paths['/rpc'].post.parameters.find(
+      (p: { name: string }) => p.name === 'Idempotency-Key',
+    ).schema;
+    expect(keySchema).toMatchObject({ type: 'string', minLength: 1, maxLength: 255 });
+    const visible = new RegExp(keySchema.pattern);
+    expect(visible.test('a-Key_1~!')).toBe(true);
+    for (const bad of ['not visible ascii', 'tab\there', 'é', ''])
+      expect(visible.test(bad)).toBe(false);
+
+    // GET /api/commands/{id}: 422 for an id that is not a UUID.
+    expect((await call('GET', `${api.url}/api/commands/not-a-uuid`, { token })).status).toBe(422);
+    expect(documented('/api/commands/{commandId}', 'get')).toContain('422');
+
+    // POST /api/dev/tokens: 400 malformed JSON, 415 not JSON.
+    expect((await call('POST', `${api.url}/api/dev/tokens`, { raw: '{"userId":' })).status).toBe(
+      400,
+    );
+    const notJson = await fetch(`${api.url}/api/dev/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'ash',
+    });
+    expect(notJson.status).toBe(415);
+    expect(documented('/api/dev/tokens', 'post')).toEqual(expect.arrayContaining(['400', '415']));
+
+    // The group endpoints read an optional JSON body {timestamp?}, and refuse anything else in it.
+    for (const method of ['put', 'delete']) {
+      const operation = paths['/api/trainers/{trainerId}/groups/{groupId}'][method];
+      expect(operation.requestBody.required).toBe(false);
+      expect(operation.requestBody.content['application/json'].schema).toEqual({
+        $ref: '#/components/schemas/GroupBody',
+      });
+    }
+    expect(components.schemas.GroupBody).toMatchObject({
+      type: 'object',
+      properties: { timestamp: expect.any(Object) },
+      additionalProperties: false,
+    });
+    const trainer = unique('grouper');
+    const own = await tokenOf(trainer);
+    const extra = await call('PUT', `${api.url}/api/trainers/${trainer}/groups/g1`, {
+      token: own,
+      body: { colour: 'red' },
+    });
+    expect(extra.status).toBe(422);
+    const timed = await call('PUT', `${api.url}/api/trainers/${trainer}/groups/g1`, {
+      token: own,
+      body: { timestamp: 1_700_000_000_000 },
+    });
+    expect(timed.status).toBe(202);
+
+    // POST /trainer.Move: batches, and `trainer.move` as on /rpc.
+    const batch = await call('POST', `${api.url}/trainer.Move`, {
+      token: own,
+      body: [
+        { jsonrpc: '2.0', id: 1, method: 'trainer.move', params: move },
+        { jsonrpc: '2.0', id: 2, method: 'trainer.Move', params: move },
+      ],
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body).toEqual([
+      expect.objectContaining({ id: 1, result: expect.objectContaining({ status: 'accepted' }) }),
+      expect.objectContaining({ id: 2, result: expect.objectContaining({ status: 'accepted' }) }),
+    ]);
+    const seedBody = paths['/trainer.Move'].post.requestBody.content['application/json'].schema;
+    expect(seedBody.oneOf).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'array' }),
+        expect.objectContaining({
+          properties: expect.objectContaining({
+            method: expect.objectContaining({ enum: ['trainer.Move', 'trainer.move'] }),
+          }),
+        }),
+      ]),
+    );
+  });
+
+  it('answers a method a known path does not serve with 405 and Allow; an unknown path with 404', async () => {
+    await expectMethodsNotAllowed(api.url, [
+      ['GET', '/rpc', 'POST'],
+      ['PUT', '/rpc', 'POST'],
+      ['GET', '/trainer.Move', 'POST'],
+      ['GET', '/api/trainers/ash/move', 'POST'],
+      ['PATCH', '/api/trainers/ash/groups/g1', 'DELETE, PUT'],
+      ['POST', '/api/commands/x', 'GET, HEAD'],
+      ['GET', '/api/dev/tokens', 'POST'],
+      ['OPTIONS', '/rpc', 'POST'],
+    ]);
+    // HEAD of a GET route is served as Express serves it (here: 401, no token).
+    expect((await fetch(`${api.url}/api/commands/x`, { method: 'HEAD' })).status).toBe(401);
+    const unknown = await call('GET', `${api.url}/api/nothing-here`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('allow')).toBeNull();
+  });
+
+  it('answers a request whose headers are too large with a 431 problem document', async () => {
+    const { head, body } = await rawHttpExchange(
+      api.url,
+      `POST /rpc HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    const answer = `${head}\r\n\r\n${body}`;
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(answer).toMatch(/\r\nContent-Type: application\/problem\+json\r\n/i);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      type: 'about:blank',
+      title: 'Request Header Fields Too Large',
+      status: 431,
+    });
+  });
+
   it('counts accepted and refused requests by endpoint and outcome in /metrics', async () => {
     const text = await (await fetch(`${api.url}/metrics`)).text();
     expect(text).toMatch(
@@ -796,13 +931,15 @@ describe('command-api metric labels', () => {
     expect(series.filter((s) => s.outcome === 'unsupported-media-type').length).toBeLessThanOrEqual(
       ENDPOINT_LABELS.length,
     );
-    // A method the route does not serve is not the body reader's business: no 415 for it.
+    // A method the route does not serve is not the body reader's business: no 415 for it, but
+    // 405 naming the methods it serves.
     const propfind = await fetch(`${api.url}/API/dev/TOKENS`, {
       method: 'PROPFIND',
       headers: { 'content-type': 'text/plain' },
       body: 'x',
     });
-    expect(propfind.status).toBe(404);
+    expect(propfind.status).toBe(405);
+    expect(propfind.headers.get('allow')).toBe('POST');
   });
 });
 

@@ -115,6 +115,12 @@ export class EmbeddedModule {
           groups,
           presence: new InMemoryPresenceRegistry(),
           adminToken: config.ADMIN_TOKEN,
+          // Counters of its own (a page's reads must not use up its commands), with the same
+          // limit as command-api's, as the distributed gateway has.
+          rateLimiter: new RateLimiterMemory({
+            points: config.RATE_LIMIT_POINTS,
+            duration: config.RATE_LIMIT_WINDOW_S,
+          }),
           settings: {
             heartbeatMs: config.HEARTBEAT_MS,
             connectionTimeoutMs: config.CONNECTION_TIMEOUT_MS,

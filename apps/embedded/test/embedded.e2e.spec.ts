@@ -1,6 +1,8 @@
 import path from 'node:path';
 import {
+  expectMethodsNotAllowed,
   openSseStream,
+  rawHttpExchange,
   startServiceProcess,
   type ServiceProcess,
   type SseStream,
@@ -167,5 +169,132 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
     expect(await visibleTo(may)).toEqual(expect.arrayContaining(['ash']));
     expect(await visibleTo(may)).not.toContain('gary');
     expect(await visibleTo(gary)).toEqual(expect.arrayContaining(['ash', 'gary']));
+  });
+
+  it("answers the gateway's 401 as command-api does: type, challenge, media type, field errors", async () => {
+    for (const target of ['/api/presence', '/api/positions', '/events', '/api/commands/x']) {
+      const response = await fetch(`${app.url}${target}`);
+      expect({ target, status: response.status }).toEqual({ target, status: 401 });
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="causeway"');
+      expect(((await response.json()) as { type: string }).type).toBe(
+        'https://causeway.dev/problems/unauthenticated',
+      );
+    }
+    const badId = await fetch(`${app.url}/events?lastEventId=nope`, {
+      headers: { authorization: `Bearer ${await signIn('oak')}` },
+    });
+    expect(badId.status).toBe(400);
+    expect(((await badId.json()) as { errors: unknown }).errors).toEqual([
+      { field: 'Last-Event-ID', message: 'must be an id received in an `id:` line' },
+    ]);
+  });
+
+  it('answers a method a known path does not serve with 405 and Allow; an unknown path with 404', async () => {
+    await expectMethodsNotAllowed(app.url, [
+      ['GET', '/rpc', 'POST'],
+      ['PUT', '/rpc', 'POST'],
+      ['GET', '/trainer.Move', 'POST'],
+      ['GET', '/api/trainers/ash/move', 'POST'],
+      ['PATCH', '/api/trainers/ash/groups/g1', 'DELETE, PUT'],
+      ['GET', '/api/dev/tokens', 'POST'],
+      ['DELETE', '/api/commands/x', 'GET, HEAD'],
+      ['OPTIONS', '/events', 'GET, HEAD'],
+      ['POST', '/api/positions', 'GET, HEAD'],
+    ]);
+    // HEAD of a GET route is served as Express serves it.
+    const head = await fetch(`${app.url}/demo.js`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    for (const method of ['GET', 'PUT']) {
+      const unknown = await fetch(`${app.url}/api/nothing-here`, { method });
+      expect(unknown.status).toBe(404);
+      expect(unknown.headers.get('allow')).toBeNull();
+      expect(unknown.headers.get('content-type')).toBe('application/problem+json');
+    }
+  });
+
+  it('answers a request node:http cannot parse with a problem document: 431, 400', async () => {
+    const tooLarge = await rawRequest(
+      `GET /api/presence HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(tooLarge.head).toMatch(/^HTTP\/1\.1 431 /);
+    expect(tooLarge.head).toMatch(/\r\nContent-Type: application\/problem\+json/i);
+    expect(JSON.parse(tooLarge.body)).toMatchObject({
+      status: 431,
+      title: 'Request Header Fields Too Large',
+    });
+    const malformed = await rawRequest('POST /rpc HTTP/1.1\r\nBad Header\r\n\r\n');
+    expect(malformed.head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(malformed.body)).toMatchObject({ status: 400, title: 'Bad Request' });
+    // The server is fine afterwards.
+    expect((await fetch(`${app.url}/`)).status).toBe(200);
+  });
+
+  const rawRequest = (raw: string) => rawHttpExchange(app.url, raw);
+});
+
+describe('embedded mode rate limits', () => {
+  let app: ServiceProcess;
+  beforeAll(async () => {
+    app = await startServiceProcess({
+      appDir: path.join(__dirname, '..'),
+      env: {
+        JWT_SECRET: 'embedded-test-secret-0123456789-abcdef',
+        LOG_LEVEL: 'warn',
+        RATE_LIMIT_POINTS: '5',
+        RATE_LIMIT_WINDOW_S: '60',
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  async function expectRateLimited(response: Response) {
+    expect(response.status).toBe(429);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    const retryAfter = Number(response.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(await response.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/rate-limited',
+      status: 429,
+      title: 'Too Many Requests',
+    });
+  }
+
+  it("limits the gateway's /api/* and stream opens per caller, on counters of their own", async () => {
+    const signIn = await fetch(`${app.url}/api/dev/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'ash' }),
+    });
+    const { token } = (await signIn.json()) as { token: string };
+    const auth = { authorization: `Bearer ${token}` };
+    const positions = () => fetch(`${app.url}/api/positions`, { headers: auth });
+    const answers = await Promise.all(Array.from({ length: 8 }, positions));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    await Promise.all(answers.map((a) => a.arrayBuffer()));
+    await expectRateLimited(await positions());
+    await expectRateLimited(await fetch(`${app.url}/events`, { headers: auth }));
+    // Another caller has a rate of their own.
+    const other = await fetch(`${app.url}/api/dev/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'misty' }),
+    });
+    const misty = ((await other.json()) as { token: string }).token;
+    const mine = await fetch(`${app.url}/api/positions`, {
+      headers: { authorization: `Bearer ${misty}` },
+    });
+    expect(mine.status).toBe(200);
+    await mine.arrayBuffer();
+    // The gateway's counters are not command-api's: ash may still send commands.
+    const move = await fetch(`${app.url}/api/trainers/ash/move`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ directionX: 1, directionY: 0, action: 'start' }),
+    });
+    expect(move.status).toBe(202);
   });
 });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { type Notification } from '@causeway/contracts';
 import {
@@ -8,6 +9,7 @@ import {
   TokenService,
 } from '@causeway/platform';
 import {
+  expectMethodsNotAllowed,
   testNamespace,
   startServiceProcess,
   waitForStatus,
@@ -318,14 +320,21 @@ describe('sse-gateway admission', () => {
     for (const [url, init] of cases) {
       const response = await fetch(`${a.url}${url}`, init);
       expect(response.status).toBe(401);
-      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      // The same challenge and media type as command-api's 401.
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="causeway"');
       const problem = (await response.json()) as { title: string; detail: string };
       expect(problem.title).toBe('Unauthorized');
       expect(problem.detail.length).toBeGreaterThan(10);
     }
     const badId = await fetch(`${a.url}/events?lastEventId=nope`, { headers: await bearer('ash') });
     expect(badId.status).toBe(400);
-    expect(((await badId.json()) as { detail: string }).detail).toContain('Last-Event-ID');
+    const badIdProblem = (await badId.json()) as { detail: string; errors: unknown };
+    expect(badIdProblem.detail).toContain('Last-Event-ID');
+    // Field errors are `{field, message}`, as command-api's.
+    expect(badIdProblem.errors).toEqual([
+      { field: 'Last-Event-ID', message: 'must be an id received in an `id:` line' },
+    ]);
     const twice = await fetch(`${a.url}/events?lastEventId=1-0&lastEventId=2-0`, {
       headers: await bearer('ash'),
     });
@@ -338,6 +347,39 @@ describe('sse-gateway admission', () => {
     });
     expect(badCookie.status).toBe(401);
     expect(((await badCookie.json()) as { detail: string }).detail).toContain('causeway_token');
+  });
+
+  it('answers a method a known path does not serve with 405 and Allow; an unknown path with 404', async () => {
+    await expectMethodsNotAllowed(a.url, [
+      ['OPTIONS', '/events', 'GET, HEAD'],
+      ['POST', '/events', 'GET, HEAD'],
+      ['DELETE', '/api/presence', 'GET, HEAD'],
+      ['GET', '/api/stream-tokens', 'POST'],
+      ['PUT', '/api/session', 'DELETE, POST'],
+    ]);
+    const head = await fetch(`${a.url}/api/presence`, { method: 'HEAD' });
+    expect(head.status).toBe(401); // a GET route's HEAD is served as Express serves it
+    const unknown = await fetch(`${a.url}/api/nothing-here`, { method: 'PUT' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('allow')).toBeNull();
+  });
+
+  it('answers a request whose headers are too large with a 431 problem document', async () => {
+    const response = await rawRequest(
+      a.url,
+      `GET /api/presence HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(response).toMatch(/^HTTP\/1\.1 431 /);
+    expect(response).toMatch(/\r\nContent-Type: application\/problem\+json\r\n/i);
+    expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      status: 431,
+      title: 'Request Header Fields Too Large',
+    });
+    const malformed = await rawRequest(a.url, 'GET /api/presence HTTP/1.1\r\nBad Header\r\n\r\n');
+    expect(malformed).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(malformed.slice(malformed.indexOf('\r\n\r\n') + 4))).toMatchObject({
+      status: 400,
+    });
   });
 
   it('opens a stream with a stream token in ?token= and with the session cookie', async () => {
@@ -429,3 +471,15 @@ describe('sse-gateway admission', () => {
     controller.abort();
   });
 });
+
+/** Sends `raw` as is on a new connection; resolves with all the server wrote until it closed. */
+function rawRequest(url: string, raw: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.write(raw));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}

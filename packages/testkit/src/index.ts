@@ -9,3 +9,4 @@ export { describeServiceBasics, type ServiceBasicsSpec } from './services/servic
 export * from './services/sse.client';
 export * from './services/browser';
 export * from './names/namespace.cleanup';
+export * from './services/http.checks';

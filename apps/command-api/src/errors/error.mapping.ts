@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { type ProblemDetails } from '@causeway/cqrs-core/nest';
+import { type ProblemDetails, problemType, WWW_AUTHENTICATE } from '@causeway/cqrs-core/nest';
 import {
   type CommandApiError,
   BodyTooLargeError,
@@ -15,8 +15,6 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from './command-api.errors';
-
-const TYPE_BASE = 'https://causeway.dev/problems/';
 
 /** A problem document plus the headers that go with it (Retry-After, WWW-Authenticate). */
 export interface ProblemAnswer {
@@ -38,7 +36,7 @@ export function toProblem(error: unknown): ProblemAnswer {
   ): ProblemAnswer => ({
     status,
     problem: {
-      type: slug === 'about:blank' ? slug : TYPE_BASE + slug,
+      type: slug === 'about:blank' ? slug : problemType(slug),
       title,
       status,
       detail,
@@ -51,7 +49,7 @@ export function toProblem(error: unknown): ProblemAnswer {
     return problem(400, 'malformed-json', 'Malformed JSON', error.message);
   if (error instanceof UnauthenticatedError)
     return problem(401, 'unauthenticated', 'Unauthorized', error.message, {
-      headers: { 'WWW-Authenticate': 'Bearer realm="causeway"' },
+      headers: { 'WWW-Authenticate': WWW_AUTHENTICATE },
     });
   if (error instanceof ForbiddenTrainerError)
     return problem(403, 'forbidden-trainer', 'Forbidden', error.message, {

@@ -21,7 +21,8 @@ export type ReadBody =
 export interface ApiResponse {
   status(code: number): ApiResponse;
   setHeader(name: string, value: string): void;
-  send(body: string): void;
+  /** A Buffer: Express's `send` would add `; charset=utf-8` to the type of a string. */
+  send(body: Buffer): void;
   end(): void;
 }
 
@@ -46,5 +47,6 @@ export function writeAnswer(response: ApiResponse, answer: Answer): void {
     return;
   }
   response.setHeader('Content-Type', answer.contentType ?? 'application/json; charset=utf-8');
-  response.send(JSON.stringify(answer.body));
+  // The same Content-Type in front of Express and behind it (where a string would get a charset).
+  response.send(Buffer.from(JSON.stringify(answer.body)));
 }

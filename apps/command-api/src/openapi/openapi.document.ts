@@ -10,6 +10,7 @@ import {
   StatusParams,
 } from '../commands/command.schemas';
 import { DevToken, DevTokenRequest } from '../dev/dev-tokens.controller';
+import { GroupBody } from '../rest/trainers.controller';
 
 type Schema = Record<string, unknown>;
 
@@ -48,8 +49,8 @@ const idempotencyKey = {
   in: 'header',
   required: false,
   description:
-    'Retries with the same key and request get the first answer again and send nothing; the same key with another request is a 409.',
-  schema: { type: 'string', maxLength: 255 },
+    'Retries with the same key and request get the first answer again and send nothing; the same key with another request is a 409. 1 to 255 visible ASCII characters (0x21-0x7E); any other value is a 422 naming Idempotency-Key.',
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]{1,255}$' },
 };
 const pathParam = (name: string, description: string) => ({
   name,
@@ -88,6 +89,24 @@ export function commandApiOpenApi(): OpenAPIObject {
     '204': { description: 'Only notifications were sent: nothing to answer' },
     ...commonErrors,
     '409': problem('Idempotency-Key reused with a different request, or still in flight'),
+    '422': problem(
+      'Malformed Idempotency-Key (must be 1 to 255 visible ASCII characters); `errors` names it',
+    ),
+  };
+  // The seed's path: `trainer.Move` (or `trainer.move`, as on /rpc; `method` may be left out),
+  // one request or a batch of them.
+  const seedMoveRequest = {
+    ...rpcRequest('trainer.Move', ref('SeedMoveParams')),
+    required: ['jsonrpc'],
+    properties: {
+      ...(rpcRequest('trainer.Move', ref('SeedMoveParams')).properties as Schema),
+      method: { enum: ['trainer.Move', 'trainer.move'], description: 'default trainer.Move' },
+    },
+  };
+  const groupBody = {
+    required: false,
+    description: 'Optional; `timestamp` is the client time of the action',
+    content: json(ref('GroupBody')),
   };
   const document = {
     openapi: '3.1.0',
@@ -107,6 +126,7 @@ export function commandApiOpenApi(): OpenAPIObject {
         MoveParams: schema(MoveParams),
         SeedMoveParams: schema(SeedMoveParams),
         GroupParams: schema(GroupParams),
+        GroupBody: schema(GroupBody),
         StatusParams: schema(StatusParams),
         DevTokenRequest: schema(DevTokenRequest),
         DevToken: schema(DevToken, 'output'),
@@ -174,7 +194,16 @@ export function commandApiOpenApi(): OpenAPIObject {
           parameters: [idempotencyKey],
           requestBody: {
             required: true,
-            content: json(rpcRequest('trainer.Move', ref('SeedMoveParams'))),
+            content: json({
+              oneOf: [
+                seedMoveRequest,
+                {
+                  type: 'array',
+                  minItems: 1,
+                  items: { ...seedMoveRequest, required: ['jsonrpc', 'method'] },
+                },
+              ],
+            }),
           },
           responses: rpcAnswer,
         },
@@ -197,6 +226,7 @@ export function commandApiOpenApi(): OpenAPIObject {
             pathParam('groupId', 'letters, digits, ".", "_", "-"'),
             idempotencyKey,
           ],
+          requestBody: groupBody,
           responses: { '202': accepted, ...commandErrors },
         },
         delete: {
@@ -207,6 +237,7 @@ export function commandApiOpenApi(): OpenAPIObject {
             pathParam('groupId', 'letters, digits, ".", "_", "-"'),
             idempotencyKey,
           ],
+          requestBody: groupBody,
           responses: { '202': accepted, ...commandErrors },
         },
       },
@@ -219,6 +250,7 @@ export function commandApiOpenApi(): OpenAPIObject {
             '200': { description: 'The status', content: json(ref('CommandStatus')) },
             '401': commonErrors['401'],
             '404': problem('Unknown, expired, or another user’s command'),
+            '422': problem('commandId is not a UUID; `errors` names it'),
             '429': commonErrors['429'],
           },
         },
@@ -231,8 +263,11 @@ export function commandApiOpenApi(): OpenAPIObject {
           requestBody: { required: true, content: json(ref('DevTokenRequest')) },
           responses: {
             '201': { description: 'The token', content: json(ref('DevToken')) },
+            '400': problem('Malformed JSON'),
             '404': problem('Dev tokens are disabled'),
-            '422': problem('Invalid fields'),
+            '413': commonErrors['413'],
+            '415': commonErrors['415'],
+            '422': problem('Invalid fields; `errors` names each'),
           },
         },
       },

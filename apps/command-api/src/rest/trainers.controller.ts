@@ -10,7 +10,8 @@ import { IdempotencyGate } from '../idempotency/idempotency.gate';
 
 const GroupPath = GroupParams.pick({ trainerId: true, groupId: true });
 const TrainerPath = GroupParams.pick({ trainerId: true });
-const GroupBody = GroupParams.pick({ timestamp: true }).optional();
+/** The optional JSON body of PUT / DELETE /api/trainers/{id}/groups/{groupId}. */
+export const GroupBody = GroupParams.pick({ timestamp: true });
 
 /** REST commands on a trainer; each answers 202 `{status: "accepted", commandId, timestamp}`. */
 @Controller('api/trainers')
@@ -76,7 +77,7 @@ export class TrainersController {
       const body = jsonBody(request);
       const answer = await this.idempotency.run(caller, request, async () => {
         const path = validate(GroupPath, { trainerId, groupId }, '(path)');
-        const extra = validate(GroupBody, body, '(body)');
+        const extra = validate(GroupBody.optional(), body, '(body)');
         const accepted = await this.commands.changeGroup(caller, { ...path, ...extra }, action);
         return { status: 202, body: accepted, storable: true };
       });

@@ -12,11 +12,11 @@ export function queryParameter(
 ): string | undefined {
   const value = query?.[name];
   if (value === undefined || typeof value === 'string') return value;
-  const problem = Array.isArray(value) ? 'must appear once' : 'must be a single value';
+  const message = Array.isArray(value) ? 'must appear once' : 'must be a single value';
   throw new ProblemException({
     title: 'Bad Request',
     status: 400,
-    detail: `${name} ${problem}`,
-    errors: [{ field: name, problem }],
+    detail: `${name} ${message}`,
+    errors: [{ field: name, message }],
   });
 }

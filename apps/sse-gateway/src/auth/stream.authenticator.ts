@@ -1,4 +1,4 @@
-import { ProblemException } from '@causeway/cqrs-core/nest';
+import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { bearerToken, type Caller, InvalidTokenError, type TokenService } from '@causeway/platform';
 import { queryParameter } from './query.parameter';
 
@@ -61,7 +61,12 @@ export class StreamAuthenticator {
 }
 
 export function unauthorized(detail: string): ProblemException {
-  return new ProblemException({ title: 'Unauthorized', status: 401, detail });
+  return new ProblemException({
+    type: problemType('unauthenticated'),
+    title: 'Unauthorized',
+    status: 401,
+    detail,
+  });
 }
 
 function header(request: StreamRequest, name: string): string | undefined {

@@ -28,7 +28,7 @@ export interface GatewayModuleOptions {
   connectionEvents?: boolean;
   /**
    * The rate of each caller of /api/* and GET /events (see CallerGate): a point a request, keyed
-   * `user:<id>` or `ip:<address>`. Omit for no limit (the embedded mode).
+   * `user:<id>` or `ip:<address>`. Omit for no limit.
    */
   rateLimiter?: RateLimiterAbstract;
   /**

@@ -145,7 +145,7 @@ export class EventStreamOpener {
         title: 'Bad Request',
         status: 400,
         detail: `Last-Event-ID "${value.slice(0, 64)}" is not an event id of this stream`,
-        errors: [{ field: 'Last-Event-ID', problem: 'must be an id received in an `id:` line' }],
+        errors: [{ field: 'Last-Event-ID', message: 'must be an id received in an `id:` line' }],
       });
     return value;
   }

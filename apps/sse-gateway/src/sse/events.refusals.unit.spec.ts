@@ -51,7 +51,7 @@ describe('GET /events refusals', () => {
         status: 400,
         title: 'Bad Request',
         detail: `${name} must appear once`,
-        errors: [{ field: name, problem: 'must appear once' }],
+        errors: [{ field: name, message: 'must appear once' }],
       });
     }
   });

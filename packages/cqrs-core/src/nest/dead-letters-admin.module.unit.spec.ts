@@ -68,7 +68,7 @@ describe('/admin/dead-letters', () => {
           .set(headers);
         expect(response.status).toBe(401);
         expect(response.headers['content-type']).toContain('application/problem+json');
-        expect(response.headers['www-authenticate']).toBe('Bearer');
+        expect(response.headers['www-authenticate']).toBe('Bearer realm="causeway"');
         expect(response.body).toMatchObject({ status: 401, title: 'Unauthorized' });
       }
       expect((await queue.stats()).total).toBe(3);

@@ -69,8 +69,8 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
     detail: 'invalid dead-letter filter',
     errors: result.error.issues.flatMap((issue) =>
       issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => ({ field: key, problem: 'is not a known parameter' }))
-        : [{ field: issue.path.join('.') || '(body)', problem: issue.message }],
+        ? issue.keys.map((key) => ({ field: key, message: 'is not a known parameter' }))
+        : [{ field: issue.path.join('.') || '(body)', message: issue.message }],
     ),
   });
 }
@@ -89,7 +89,7 @@ function requireSelection(
     errors: [
       {
         field: 'all',
-        problem: `is required when no filter (${SELECTING.join(', ')}) is given; limit alone selects nothing`,
+        message: `is required when no filter (${SELECTING.join(', ')}) is given; limit alone selects nothing`,
       },
     ],
   });

@@ -15,3 +15,4 @@ export * from './admin-token.guard';
 export * from './dead-letters.controller';
 export * from './dead-letters-admin.module';
 export { echoedPath, ECHOED_PATH_MAX, pathOf } from './log.redaction';
+export { answerClientErrors, clientErrorAnswer } from './client-errors';

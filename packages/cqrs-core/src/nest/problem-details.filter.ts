@@ -1,17 +1,48 @@
-import { STATUS_CODES } from 'node:http';
+import { METHODS, STATUS_CODES } from 'node:http';
 import {
   type ArgumentsHost,
   Catch,
   type ExceptionFilter,
   HttpException,
   HttpStatus,
+  NotFoundException,
 } from '@nestjs/common';
 import { echoedPath } from './log.redaction';
 
 interface HttpResponseLike {
   status(code: number): HttpResponseLike;
   setHeader(name: string, value: string): void;
-  send(body: string): void;
+  send(body: string | Buffer): void;
+}
+
+/** What the filter reads of a request: Express's, when the app runs on Express. */
+interface HttpRequestLike {
+  url?: string;
+  method?: string;
+  app?: { router?: { stack?: RouterLayer[] } };
+}
+
+/** A layer of Express's router (router 2): a route's layer has `route`. */
+interface RouterLayer {
+  route?: { methods?: Record<string, boolean> };
+  match?(path: string): unknown;
+}
+
+/**
+ * The problem `type` of a condition every app answers alike (`unauthenticated`, `rate-limited`,
+ * …): one URI per condition, whichever app answers. Not dereferenceable (yet): an identifier.
+ */
+export function problemType(slug: string): string {
+  return `https://causeway.dev/problems/${slug}`;
+}
+
+/** The `WWW-Authenticate` challenge of every 401 (command-api's own answers have the same). */
+export const WWW_AUTHENTICATE = 'Bearer realm="causeway"';
+
+/** One wrong input: which field (dotted path, or a header / parameter name) and what is wrong. */
+export interface ProblemFieldError {
+  field: string;
+  message: string;
 }
 
 /** An RFC 9457 problem details document. */
@@ -22,7 +53,7 @@ export interface ProblemDetails {
   detail?: string;
   instance?: string;
   /** Which inputs were wrong and why (400/422). */
-  errors?: { field: string; problem: string }[];
+  errors?: ProblemFieldError[];
   [extension: string]: unknown;
 }
 
@@ -38,7 +69,9 @@ export class ProblemException extends HttpException {
  * errors are 500 without internals (the log has them). `instance` is the request's path (its first
  * 256 characters): its query string may hold a credential (`?token=`), which an error document
  * never echoes.
- * CausewayServiceModule installs it for the whole app, unknown routes included.
+ * CausewayServiceModule installs it for the whole app, unknown routes included: a known path
+ * requested with a method it does not serve is a 405 with `Allow` (RFC 9110 §15.5.6), an unknown
+ * path a 404. 401s carry `WWW-Authenticate` (WWW_AUTHENTICATE).
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
@@ -48,18 +81,66 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
     const response = http.getResponse<HttpResponseLike>();
-    const request = http.getRequest<{ url?: string }>();
-    const problem = toProblem(exception);
+    const request = http.getRequest<HttpRequestLike>();
+    const allowed = routeNotFound(exception, request) ? allowedMethods(request) : undefined;
+    const problem: ProblemDetails = allowed
+      ? methodNotAllowed(request.method!, echoedPath(request.url), allowed)
+      : toProblem(exception);
     const path = echoedPath(request.url);
     problem.instance ??= path;
     // Nest's 404 names the whole target ("Cannot GET /a?token=…"): name the (bounded) path only.
     if (request.url && problem.detail?.includes(request.url))
       problem.detail = problem.detail.split(request.url).join(path);
     if (problem.status === HttpStatus.UNAUTHORIZED)
-      response.setHeader('WWW-Authenticate', 'Bearer');
+      response.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
+    if (allowed) response.setHeader('Allow', allowed.join(', '));
     response.setHeader('Content-Type', 'application/problem+json');
-    response.status(problem.status).send(JSON.stringify(problem));
+    // A Buffer: Express would add "; charset=utf-8" to the type of a string (JSON is UTF-8 anyway).
+    response.status(problem.status).send(Buffer.from(JSON.stringify(problem)));
   }
+}
+
+/** Nest's answer to a request no route took: `Cannot <METHOD> <url>` (RoutesResolver). */
+function routeNotFound(exception: unknown, request: HttpRequestLike): boolean {
+  return (
+    exception instanceof NotFoundException &&
+    request.method !== undefined &&
+    exception.message === `Cannot ${request.method} ${request.url}`
+  );
+}
+
+/**
+ * The methods Express's routes serve at the request's path (GET implies HEAD, as Express
+ * answers it), or undefined when none does: then the path is unknown. A route of every method is
+ * middleware Nest applies to all routes (`forRoutes('*')`, e.g. pino-http's), not an endpoint.
+ */
+function allowedMethods(request: HttpRequestLike): string[] | undefined {
+  const url = request.url ?? '';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const methods = new Set<string>();
+  for (const layer of request.app?.router?.stack ?? []) {
+    const routeMethods = layer.route?.methods;
+    if (!routeMethods || routeMethods._all || typeof layer.match !== 'function') continue;
+    const served = Object.keys(routeMethods).filter((method) => routeMethods[method]);
+    if (served.length >= METHODS.length || !layer.match(path)) continue;
+    for (const method of served) methods.add(method.toUpperCase());
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return methods.size > 0 ? [...methods].sort() : undefined;
+}
+
+function methodNotAllowed(
+  method: string,
+  path: string | undefined,
+  allowed: string[],
+): ProblemDetails {
+  return {
+    type: 'about:blank',
+    title: 'Method Not Allowed',
+    status: HttpStatus.METHOD_NOT_ALLOWED,
+    detail: `${path ?? 'this path'} does not serve ${method.slice(0, 16)}; it serves ${allowed.join(', ')}`,
+  };
 }
 
 function toProblem(exception: unknown): ProblemDetails {

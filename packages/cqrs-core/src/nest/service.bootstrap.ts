@@ -1,10 +1,12 @@
 import 'reflect-metadata';
+import { type Server } from 'node:http';
 import { type INestApplication, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { type z } from 'zod';
 import { ConfigurationError } from '../config/configuration.error';
 import { loadConfiguration } from '../config/configuration.loader';
+import { answerClientErrors } from './client-errors';
 
 export interface ServiceBootstrap<S extends z.ZodType> {
   service: string;
@@ -66,6 +68,8 @@ export async function bootstrapService<S extends z.ZodType>(
     const logger = app.get(Logger);
     app.useLogger(logger);
     await spec.setup?.(app, config);
+    // A request node:http cannot parse (headers too large, malformed) is a problem document too.
+    answerClientErrors(app.getHttpServer() as Server);
     await app.listen(port, host);
     logger.log(`${spec.service} listening on http://${host}:${port}`);
     const stop = stopOnSignals(app, logger, spec.shutdownTimeoutMs?.(config) ?? 10_000);

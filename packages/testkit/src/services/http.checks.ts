@@ -1,0 +1,43 @@
+import { connect } from 'node:net';
+
+/**
+ * Writes `raw` bytes to a connection of their own to `url`'s host and port, and resolves with
+ * what the server wrote until it closed: for requests a fetch client refuses to send
+ * (malformed, oversized headers).
+ */
+export function rawHttpExchange(url: string, raw: string): Promise<{ head: string; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(raw));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const end = text.indexOf('\r\n\r\n');
+      resolve({ head: text.slice(0, end), body: text.slice(end + 4) });
+    });
+  });
+}
+
+/**
+ * Expects each `[method, target, allow]` to be answered 405 with that `Allow` and a problem
+ * document (RFC 9110 §15.5.6, RFC 9457) naming the target.
+ */
+export async function expectMethodsNotAllowed(
+  baseUrl: string,
+  cases: readonly (readonly [method: string, target: string, allow: string])[],
+): Promise<void> {
+  for (const [method, target, allow] of cases) {
+    const response = await fetch(`${baseUrl}${target}`, { method });
+    expect({ method, target, status: response.status }).toEqual({ method, target, status: 405 });
+    expect(response.headers.get('allow')).toBe(allow);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({
+      type: 'about:blank',
+      title: 'Method Not Allowed',
+      status: 405,
+      instance: target,
+    });
+  }
+}

@@ -546,6 +546,50 @@ describe('command-api over HTTP', () => {
       await expectNothingSentFor(karen);
     });
 
+    it('reads bodies as UTF-8 only: another charset is 415, bytes that are not UTF-8 are malformed, a BOM is dropped', async () => {
+      const erika = unique('erika');
+      const token = await tokenOf(erika);
+      const send = (target: string, body: Buffer, contentType: string) =>
+        fetch(`${api.url}${target}`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': contentType },
+          body,
+        });
+      const latin1 = await send(
+        `/api/trainers/${erika}/move`,
+        Buffer.from(JSON.stringify(move), 'latin1'),
+        'application/json; charset=iso-8859-1',
+      );
+      expect(latin1.status).toBe(415);
+      expect(((await latin1.json()) as { detail: string }).detail).toContain('iso-8859-1');
+      // é as Latin-1: one byte that no UTF-8 text has there.
+      const notUtf8 = Buffer.concat([
+        Buffer.from('{"jsonrpc":"2.0","method":"trainer.move","id":"n'),
+        Buffer.from([0xe9]),
+        Buffer.from('"}'),
+      ]);
+      const rpc = await send('/rpc', notUtf8, 'application/json');
+      expect(await rpc.json()).toEqual({
+        jsonrpc: '2.0',
+        id: null,
+        error: expect.objectContaining({ code: -32700 }),
+      });
+      const rest = await send(`/api/trainers/${erika}/move`, notUtf8, 'application/json');
+      expect(rest.status).toBe(400);
+      expect(((await rest.json()) as { detail: string }).detail).toContain('not valid UTF-8');
+      await expectNothingSentFor(erika);
+      // UTF-8 said in any spelling, with a byte order mark: accepted.
+      const bom = Buffer.concat([
+        Buffer.from([0xef, 0xbb, 0xbf]),
+        Buffer.from(JSON.stringify(move)),
+      ]);
+      for (const contentType of [
+        'application/json; charset=UTF-8',
+        'application/json;charset="utf8"',
+      ])
+        expect((await send(`/api/trainers/${erika}/move`, bom, contentType)).status).toBe(202);
+    });
+
     it('413 for a body over MAX_BODY_BYTES and 415 for a body that is not JSON', async () => {
       const koga = unique('koga');
       const token = await tokenOf(koga);

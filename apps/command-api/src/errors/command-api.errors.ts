@@ -30,7 +30,7 @@ export class UnsupportedMediaTypeError extends CommandApiError {
   constructor(readonly contentType: string | undefined) {
     // The header is client input: a bounded prefix of it at most goes back in the answer.
     super(
-      `Content-Type must be application/json, not ${contentType ? `"${clip(contentType)}"` : 'missing'}`,
+      `Content-Type must be application/json (in UTF-8), not ${contentType ? `"${clip(contentType)}"` : 'missing'}`,
     );
     this.name = 'UnsupportedMediaTypeError';
   }

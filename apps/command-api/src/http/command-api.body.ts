@@ -76,8 +76,17 @@ export function commandApiBodyReader(options: BodyReaderOptions) {
         request.commandApiBody = { kind: 'empty', raw };
         return next();
       }
+      let text: string;
       try {
-        request.commandApiBody = { kind: 'json', raw, value: JSON.parse(raw.toString('utf8')) };
+        // Fatal: bytes that are not UTF-8 are refused, not replaced by U+FFFD (an id would
+        // come back other than it was sent). A leading byte order mark is dropped (RFC 8259 §8.1).
+        text = UTF8.decode(raw);
+      } catch {
+        request.commandApiBody = { kind: 'malformed', raw, reason: 'the body is not valid UTF-8' };
+        return next();
+      }
+      try {
+        request.commandApiBody = { kind: 'json', raw, value: JSON.parse(text) };
       } catch (error) {
         request.commandApiBody = { kind: 'malformed', raw, reason: (error as Error).message };
       }
@@ -86,8 +95,16 @@ export function commandApiBodyReader(options: BodyReaderOptions) {
   };
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A JSON media type, in UTF-8: a `charset` parameter, if any, must say so (RFC 8259 §8.1). */
 function isJson(contentType: string | undefined): boolean {
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const [media = '', ...parameters] = (contentType ?? '').split(';');
+  const type = media.trim().toLowerCase();
+  const charset = parameters
+    .map((parameter) => /^\s*charset\s*=\s*"?([^"\s]*)"?\s*$/i.exec(parameter)?.[1])
+    .find((value) => value !== undefined);
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) return false;
   return (
     type === 'application/json' ||
     type === 'application/json-rpc' ||

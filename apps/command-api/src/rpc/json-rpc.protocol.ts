@@ -110,6 +110,14 @@ async function answerOne(
   const isNotification = !('id' in request);
   if (!isNotification && !isId(id))
     return { response: invalidRequest(null, '"id" must be a string, a number or null') };
+  // An integer past 2^53 - 1 was rounded by the parse: answered, it would name another id.
+  if (typeof id === 'number' && Number.isInteger(id) && !Number.isSafeInteger(id))
+    return {
+      response: invalidRequest(
+        null,
+        '"id" is an integer beyond 2^53 - 1, which cannot be echoed exactly; send it as a string',
+      ),
+    };
   const validId = isNotification ? null : (id as JsonRpcId);
   // Only a valid Request object without an id is a notification: a malformed one is answered
   // (with id null when it has none), or the caller would never learn that nothing was sent.

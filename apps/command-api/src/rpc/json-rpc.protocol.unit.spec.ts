@@ -161,6 +161,27 @@ describe('JSON-RPC 2.0 over one HTTP body', () => {
     expect(broken.error).toEqual({ code: -32603, message: 'Internal error' });
   });
 
+  it('refuses an integer id it cannot echo exactly, running nothing; echoes safe ones', async () => {
+    const rounded = JSON.parse(
+      '{"jsonrpc":"2.0","method":"echo","params":{},"id":12345678901234567890}',
+    );
+    const answer = await answerJsonRpc(rounded, methods);
+    expect(answer.response).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32600,
+        message: expect.stringContaining('send it as a string'),
+      },
+    });
+    expect(seen).toEqual([]);
+    const safe = await answerJsonRpc(
+      { jsonrpc: '2.0', method: 'echo', params: {}, id: Number.MAX_SAFE_INTEGER },
+      methods,
+    );
+    expect(safe.response).toMatchObject({ id: Number.MAX_SAFE_INTEGER, result: { echoed: {} } });
+  });
+
   it('refuses positional params with -32602', async () => {
     const answer = await answerJsonRpc(
       { jsonrpc: '2.0', id: 1, method: 'echo', params: [1] },

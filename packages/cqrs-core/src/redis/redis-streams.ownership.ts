@@ -36,7 +36,10 @@ export interface OwnershipContext {
  * consumers. Owners are assigned deterministically from the live members of the group (a sorted
  * set of heartbeats, see assignedPartitions); a lease key (SET PX, renewed every heartbeat)
  * keeps the assignment safe while members' views of the set differ:
- * - a consumer reads and dispatches a partition only while it holds the lease;
+ * - a consumer reads and dispatches a partition only while it holds the lease, by its own
+ *   clock: a read names only partitions whose lease still holds, and blocks no longer than the
+ *   shortest of those holds — so a consumer resuming from a stop (SIGSTOP, a paused VM) does
+ *   not read what another consumer owns now before its next tick finds out;
  * - it takes a lease only when it is free: released, or lapsed because its holder died;
  * - a consumer that gives a partition up (reassigned, closing) starts nothing new from it, lets
  *   its running handlers finish and acknowledge, waits until no read of its streams is

@@ -42,6 +42,10 @@ export interface SubscriptionContext {
 
 /** Index of the COUNT value in the XREADGROUP arguments (see readArguments, partialRead). */
 const COUNT_ARGUMENT = 4;
+/** Index of the BLOCK value in a blocking read's arguments (see readArguments). */
+const BLOCK_ARGUMENT = 6;
+/** A read names a partition only if its lease holds at least this much longer (see readable). */
+const LEASE_MARGIN_MS = 10;
 
 /** What readLoop does next (see planRead). */
 const NO_READ = 0;
@@ -304,13 +308,25 @@ export class StreamsSubscription {
     return this.currentTick;
   }
 
+  /**
+   * The partitions a read may name now: active, with a lease that still holds; a blocking read
+   * blocks no longer than the shortest of their leases holds (readArguments). A consumer whose process was stopped (SIGSTOP, a paused VM, a long GC) resumes
+   * with partitions still marked active whose leases lapsed meanwhile and were taken by
+   * another consumer; reading them before the next tick finds that out would take the new
+   * owner's messages ('>' gives each entry to one reader) and break their keys' order.
+   */
+  private readable(): PartitionState[] {
+    const until = Date.now() + LEASE_MARGIN_MS;
+    return this.partitions.filter((part) => part.status === 'active' && part.leaseValid(until));
+  }
+
   /** Reads from the active partitions while there is room (back-pressure), on the dedicated connection. */
   private async readLoop(): Promise<void> {
     const { reader, timing } = this.context;
     let failures = 0;
     while (!this.stopping) {
-      const active = this.partitions.filter((part) => part.status === 'active');
-      const plan = active.length === 0 ? NO_READ : this.planRead();
+      const active = this.readable();
+      const plan = active.length === 0 ? NO_READ : this.planRead(active);
       // Low watermark: wait until half the room is free, so reads are not one entry at a time.
       if (plan === NO_READ) {
         await new Promise<void>((resolve) => {
@@ -386,12 +402,11 @@ export class StreamsSubscription {
    * with the next full read, as are those of every stream when one is full (see the class
    * comment).
    */
-  private planRead(): ReadPlan {
+  private planRead(active: readonly PartitionState[] = this.readable()): ReadPlan {
     const { prefetch, readWatermark, acks } = this;
     let least = Infinity;
     let fullLanes = 0;
-    for (const part of this.partitions) {
-      if (part.status !== 'active') continue;
+    for (const part of active) {
       for (const lane of part.laneList) {
         const room = prefetch - part.heldIn(lane) + acks.queued(part.streams[lane]);
         if (room < readWatermark) fullLanes |= LANE_BIT[lane];
@@ -403,7 +418,7 @@ export class StreamsSubscription {
     if (fullLanes === 0) return FULL_READ;
     // A lane with no full stream: each of its streams has room.
     for (const { part, bit } of this.backlogs.values())
-      if ((fullLanes & bit) === 0 && part.status === 'active') return PARTIAL_READ;
+      if ((fullLanes & bit) === 0 && active.includes(part)) return PARTIAL_READ;
     return NO_READ;
   }
 
@@ -466,6 +481,13 @@ export class StreamsSubscription {
     }
     const read = this.readArgs!;
     read.args[COUNT_ARGUMENT] = count;
+    // Never past a lease of the streams read: entries it returned then might be another's.
+    let until = Infinity;
+    for (const part of active) until = Math.min(until, part.leaseValidUntil);
+    read.args[BLOCK_ARGUMENT] = Math.max(
+      1,
+      Math.floor(Math.min(this.context.timing.blockMs, until - Date.now() - LEASE_MARGIN_MS)),
+    );
     return { parts: active, streams: read.streams, args: read.args };
   }
 

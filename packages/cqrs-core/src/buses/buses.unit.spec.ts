@@ -157,6 +157,29 @@ describe('CommandBus', () => {
     await Promise.all([service.router.close(), api.router.close()]);
   });
 
+  it('answers a refused command sent again with its refusal, not as already handled, behind a deduplicator', async () => {
+    const { instance, deadLetters } = system();
+    class InsufficientFunds extends DomainError {}
+    const service = instance('svc', 's');
+    service.router.use(deduplicator({ store: new InMemoryDeduplicationStore() }));
+    let runs = 0;
+    service.commands.handle('Move', async () => {
+      runs++;
+      throw new InsufficientFunds('balance 30, asked 80');
+    });
+    const api = instance('api', 'x');
+    await Promise.all([service.router.run(), api.router.run()]);
+    const command = testEnvelope('Move', { dx: 1 });
+    for (let i = 0; i < 2; i++) {
+      const outcome = await api.commands.request(command).catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(CommandRejectedError);
+      expect(outcome).toMatchObject({ remoteName: 'InsufficientFunds' });
+    }
+    expect(runs).toBe(2);
+    expect(await deadLetters.list()).toEqual([]);
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
   it('names an error class that kept the name Error by its class, after the retries', async () => {
     const { instance } = system();
     class LedgerDown extends Error {}

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type Envelope } from '../messages/envelope';
 import { type SerializerRegistry } from '../messages/serializer.registry';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
-import { type Middleware } from '../router/handler';
+import { type Middleware, UNSETTLED } from '../router/handler';
 import { DomainError } from '../router/handler.errors';
 import { type Router } from '../router/router';
 import { type TopicNaming } from '../transport/topic.naming';
@@ -45,6 +45,8 @@ export interface CommandBusOptions {
  * `outerMiddleware` sees it, e.g. to record that the command was refused.
  */
 export class Refusal {
+  /** Nothing was changed: a redelivery asks the handler again (see UNSETTLED). */
+  readonly [UNSETTLED] = true;
   constructor(readonly error: DomainError) {}
 }
 
@@ -105,8 +107,8 @@ export class CommandBus {
    * Registers the handler of one command type, or of several types that share a topic (one
    * handler, one consumer group: a key's commands are handled in send order whatever their
    * type); its resolved value is the reply's result. A DomainError it throws refuses the
-   * command: the reply is that error, and the command is acknowledged (see Refusal). A command of another type arriving on the
-   * topic is dead-lettered at once (UnhandledCommandTypeError).
+   * command: the reply is that error, and the command is acknowledged (see Refusal). A command
+   * of another type arriving on the topic is dead-lettered at once (UnhandledCommandTypeError).
    * `middleware` runs inside the router's stack (within retry); `outerMiddleware` runs outside
    * it, inside the replier, and sees the final outcome — e.g. a `DeadLettered` result after the
    * retries were spent, to record that the command failed for good.

@@ -1,4 +1,4 @@
-import { type Middleware } from '../router/handler';
+import { isUnsettled, type Middleware } from '../router/handler';
 import { DeferredError } from '../router/handler.errors';
 import { type DeduplicationStore } from './deduplication-store.port';
 
@@ -14,7 +14,8 @@ export interface DeduplicatorOptions {
 /**
  * Skips messages this consumer group already handled (by messageId), across every instance
  * when the store is shared (Redis). A message being handled elsewhere right now is deferred
- * (redelivered later); a failed handling releases its claim so that the retry can run.
+ * (redelivered later); a failed handling releases its claim so that the retry can run, and so
+ * does an UNSETTLED result (a command's Refusal: the next delivery is answered again).
  * Place it outside retry and inside dead letter. Handlers registered as `idempotent` are left
  * alone: no claim, no store round trip.
  */
@@ -36,7 +37,9 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
       }
       try {
         const result = await next(delivery);
-        await options.store.complete(key, claim.token, ttlMs);
+        // An UNSETTLED result (a command's Refusal) changed nothing: not "handled" for ever.
+        if (isUnsettled(result)) await options.store.release(key, claim.token);
+        else await options.store.complete(key, claim.token, ttlMs);
         return result;
       } catch (error) {
         await options.store.release(key, claim.token).catch(() => undefined);

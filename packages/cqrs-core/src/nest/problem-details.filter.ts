@@ -82,7 +82,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const response = http.getResponse<HttpResponseLike>();
     const request = http.getRequest<HttpRequestLike>();
-    const allowed = routeNotFound(exception, request) ? allowedMethods(request) : undefined;
+    const routes = routeNotFound(exception, request) ? allowedMethods(request) : undefined;
+    // A route of the request's own method exists, yet Nest found none: not a method problem
+    // (a version that does not match, middleware mounted for a path no controller serves).
+    const allowed = routes?.includes(request.method!.toUpperCase()) ? undefined : routes;
     const problem: ProblemDetails = allowed
       ? methodNotAllowed(request.method!, echoedPath(request.url), allowed)
       : toProblem(exception);

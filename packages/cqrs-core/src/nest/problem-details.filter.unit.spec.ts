@@ -1,7 +1,17 @@
 import 'reflect-metadata';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
-import { Controller, Delete, Get, type INestApplication, Put } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  type INestApplication,
+  type MiddlewareConsumer,
+  Module,
+  type NestModule,
+  Put,
+  RequestMethod,
+} from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { rawHttpExchange } from '@causeway/testkit';
 import request from 'supertest';
@@ -32,14 +42,24 @@ class ThingsController {
   }
 }
 
+/** Middleware for a GET path that no controller serves: Express gets a GET route layer there. */
+@Module({ controllers: [ThingsController] })
+class ThingsModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply((_req: unknown, _res: unknown, next: () => void) => next())
+      .forRoutes({ path: 'cached/*path', method: RequestMethod.GET });
+  }
+}
+
 describe('ProblemDetailsFilter', () => {
   let app: INestApplication;
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         CausewayServiceModule.forRoot({ service: 'test', instanceId: 'i1', logLevel: 'silent' }),
+        ThingsModule,
       ],
-      controllers: [ThingsController],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
@@ -69,6 +89,12 @@ describe('ProblemDetailsFilter', () => {
       expect(response.headers['allow']).toBeUndefined();
       expect(response.headers['content-type']).toBe('application/problem+json');
     }
+  });
+
+  it('keeps 404 when a route of the request method exists but no controller took it (middleware)', async () => {
+    const response = await request(app.getHttpServer()).get('/cached/x');
+    expect(response.status).toBe(404);
+    expect(response.headers['allow']).toBeUndefined();
   });
 
   it('challenges a 401 with the realm and sends the problem type without a charset', async () => {

@@ -40,6 +40,8 @@ interface Running {
   subscription?: Subscription;
   caughtUp: Promise<void>;
   markCaughtUp: () => void;
+  /** Rejects `caughtUp` when the runner stops first. */
+  stoppedFirst: (error: Error) => void;
   loop?: Promise<void>;
   wake?: () => void;
 }
@@ -59,11 +61,30 @@ export class ProjectionRunner {
   private readonly running = new Map<string, Running>();
   private stopped = false;
 
+  /** @throws TypeError naming the option that is missing or out of range */
   constructor(private readonly options: ProjectionRunnerOptions) {
     if (!options?.eventStore || !options.checkpoints)
       throw new TypeError(
         'ProjectionRunner: options.eventStore and options.checkpoints are required',
       );
+    const positive = (name: string, value: unknown, integer = false) => {
+      if (value === undefined) return;
+      const ok =
+        typeof value === 'number' &&
+        value > 0 &&
+        value <= 2_147_483_647 &&
+        (integer ? Number.isInteger(value) : Number.isFinite(value));
+      if (!ok)
+        throw new TypeError(
+          `ProjectionRunner: ${name} must be a positive ${integer ? 'integer' : 'number of milliseconds'}, got ${String(value)}`,
+        );
+    };
+    positive('checkpointIntervalMs', options.checkpointIntervalMs);
+    positive('pollIntervalMs', options.pollIntervalMs);
+    positive('batchSize', options.batchSize, true);
+    positive('backoff.initialDelayMs', options.backoff?.initialDelayMs);
+    positive('backoff.maxDelayMs', options.backoff?.maxDelayMs);
+    positive('unhealthyAfterFailures', options.unhealthyAfterFailures, true);
   }
 
   /**
@@ -75,19 +96,32 @@ export class ProjectionRunner {
     if (this.running.has(projection.name))
       throw new Error(`ProjectionRunner: projection ${projection.name} runs already`);
     let markCaughtUp = () => {};
-    const caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
+    let stoppedFirst: (error: Error) => void = () => {};
+    const caughtUp = new Promise<void>((resolve, reject) => {
+      markCaughtUp = resolve;
+      stoppedFirst = reject;
+    });
+    // Rejected only for callers of whenCaughtUp: not an unhandled rejection when none waits.
+    caughtUp.catch(() => undefined);
     const run: Running = {
       projection,
       status: { name: projection.name, position: 0, saved: 0, caughtUp: false, failures: 0 },
       caughtUp,
       markCaughtUp,
+      stoppedFirst,
     };
     this.running.set(projection.name, run);
-    run.loop = this.loop(run);
+    // Never rejects: a failure the loop did not expect is reported like any other.
+    run.loop = this.loop(run).catch((error: unknown) =>
+      this.options.onError?.(error, projection.name),
+    );
     return this;
   }
 
-  /** Resolves once the named projection (or every one started) has reached the end of the log. */
+  /**
+   * Resolves once the named projection (or every one started) has reached the end of the log.
+   * @throws Error when the runner is stopped before that
+   */
   async whenCaughtUp(name?: string): Promise<void> {
     const runs = name === undefined ? [...this.running.values()] : [this.running.get(name)];
     if (runs.some((run) => run === undefined))
@@ -125,6 +159,11 @@ export class ProjectionRunner {
     this.stopped = true;
     for (const run of this.running.values()) run.wake?.();
     await Promise.all([...this.running.values()].map((run) => run.loop));
+    for (const run of this.running.values())
+      if (!run.status.caughtUp)
+        run.stoppedFirst(
+          new Error(`ProjectionRunner: stopped before ${run.projection.name} caught up`),
+        );
   }
 
   private async loop(run: Running): Promise<void> {
@@ -214,8 +253,9 @@ export class ProjectionRunner {
     await saving;
   }
 
-  /** Waits the backoff of `attempt` (cut short by stop()). */
+  /** Waits the backoff of `attempt` (cut short by stop(), not begun after it). */
   private pause(run: Running, attempt: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     const first = this.options.backoff?.initialDelayMs ?? 100;
     const max = this.options.backoff?.maxDelayMs ?? 30_000;
     const base = Math.min(max, first * 2 ** Math.min(attempt - 1, 30));

@@ -195,4 +195,62 @@ describe('ProjectionRunner', () => {
     await runner.stop();
     expect(Date.now() - started).toBeLessThan(1_000);
   });
+
+  it('stops promptly when stop() comes while a failure is being recorded or the checkpoint loaded', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10);
+    const saved = new InMemoryCheckpointStore();
+    const slow: CheckpointStore = {
+      load: async (name) => {
+        await wait(100);
+        return saved.load(name);
+      },
+      save: async (name, position) => {
+        await wait(300);
+        return saved.save(name, position);
+      },
+    };
+    const backoff = { initialDelayMs: 60_000, maxDelayMs: 60_000 };
+    // stop() while the failed event's checkpoint is being saved.
+    await deposit(store, 'acc-1', 20);
+    const poisoned = new ProjectionRunner({ eventStore: store, checkpoints: slow, backoff });
+    // The first event applies, the second fails: the position to save is past the saved one.
+    poisoned.start(balances('poisoned', (event) => event.version === 2).projection);
+    await until(() => poisoned.status()[0]!.failures === 1);
+    let started = Date.now();
+    await poisoned.stop();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // stop() while a failing checkpoint load is in flight.
+    const down: CheckpointStore = {
+      load: () => wait(200).then(() => Promise.reject(new Error('store down'))),
+      save: () => Promise.resolve(),
+    };
+    const starting = new ProjectionRunner({ eventStore: store, checkpoints: down, backoff });
+    starting.start(balances().projection);
+    await wait(50);
+    started = Date.now();
+    await starting.stop();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await expect(starting.whenCaughtUp()).rejects.toThrow(
+      'ProjectionRunner: stopped before balances caught up',
+    );
+  });
+
+  it('refuses options out of range when it is built, naming them', () => {
+    const base = {
+      eventStore: new InMemoryEventStore(),
+      checkpoints: new InMemoryCheckpointStore(),
+    };
+    for (const [options, named] of [
+      [{ batchSize: 0 }, 'batchSize'],
+      [{ batchSize: 1.5 }, 'batchSize'],
+      [{ pollIntervalMs: 0 }, 'pollIntervalMs'],
+      [{ checkpointIntervalMs: -1 }, 'checkpointIntervalMs'],
+      [{ backoff: { maxDelayMs: Infinity } }, 'backoff.maxDelayMs'],
+      [{ unhealthyAfterFailures: 0 }, 'unhealthyAfterFailures'],
+    ] as const)
+      expect(() => new ProjectionRunner({ ...base, ...options })).toThrow(
+        new RegExp(`^ProjectionRunner: ${named.replace('.', '\\.')} must be a positive`),
+      );
+  });
 });

@@ -44,7 +44,10 @@ export interface SubscriptionContext {
 const COUNT_ARGUMENT = 4;
 /** Index of the BLOCK value in a blocking read's arguments (see readArguments). */
 const BLOCK_ARGUMENT = 6;
-/** A read names a partition only if its lease holds at least this much longer (see readable). */
+/**
+ * A read names a partition only if its lease holds at least this much longer (see readable):
+ * 10 ms, or a tenth of the lease when that is shorter (tests with leases of a few ms).
+ */
 const LEASE_MARGIN_MS = 10;
 
 /** What readLoop does next (see planRead). */
@@ -102,6 +105,8 @@ export class StreamsSubscription {
   private readonly prefetch: number;
   /** A read starts once at least this much room is free (half of prefetch). */
   private readonly readWatermark: number;
+  /** See LEASE_MARGIN_MS. */
+  private readonly leaseMargin: number;
   private readonly acks: AckBatcher<HeldEntry>;
   /** Entries started and not settled yet: handler running, or its XACK outstanding. */
   private running = 0;
@@ -148,6 +153,7 @@ export class StreamsSubscription {
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
     this.prefetch = Math.max(this.maxInFlight, context.timing.prefetch);
     this.readWatermark = Math.ceil(this.prefetch / 2);
+    this.leaseMargin = Math.min(LEASE_MARGIN_MS, context.timing.leaseTtlMs / 10);
     this.tracksReads = options.startFrom === 'latest';
     this.acks = new AckBatcher<HeldEntry>(context.command, options.group, {
       acknowledged: (entries) => this.acknowledged(entries),
@@ -316,7 +322,7 @@ export class StreamsSubscription {
    * owner's messages ('>' gives each entry to one reader) and break their keys' order.
    */
   private readable(): PartitionState[] {
-    const until = Date.now() + LEASE_MARGIN_MS;
+    const until = Date.now() + this.leaseMargin;
     return this.partitions.filter((part) => part.status === 'active' && part.leaseValid(until));
   }
 
@@ -486,7 +492,7 @@ export class StreamsSubscription {
     for (const part of active) until = Math.min(until, part.leaseValidUntil);
     read.args[BLOCK_ARGUMENT] = Math.max(
       1,
-      Math.floor(Math.min(this.context.timing.blockMs, until - Date.now() - LEASE_MARGIN_MS)),
+      Math.floor(Math.min(this.context.timing.blockMs, until - Date.now() - this.leaseMargin)),
     );
     return { parts: active, streams: read.streams, args: read.args };
   }

@@ -24,3 +24,17 @@ export function compose(
 ): Handler {
   return middleware.reduceRight<Handler>((next, wrap) => wrap(next, info), handler);
 }
+
+/**
+ * Marks a handler's result as not settling its message: the deduplicator releases its claim
+ * instead of recording the message as handled, so a redelivery (or the same message sent again)
+ * runs the handler again. For outcomes that changed nothing and whose answer a sender waits
+ * for — a command's Refusal — which a deduplicator would otherwise turn into "already handled"
+ * (an empty success) on the next delivery.
+ */
+export const UNSETTLED: unique symbol = Symbol('causeway.unsettled');
+
+/** Whether a handler's result is marked UNSETTLED. */
+export function isUnsettled(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && UNSETTLED in result;
+}

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type Envelope } from '../messages/envelope';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
+import { Refusal } from '../buses/command-bus';
 import { type BreakerRegistry, type BreakerState } from '../middleware/circuit-breaker.middleware';
 import { type Middleware } from '../router/handler';
 import { classifyError } from '../router/handler.errors';
@@ -30,7 +31,7 @@ export class MessagingMetrics {
     });
     this.handled = new Counter({
       name: 'causeway_messages_handled_total',
-      help: 'Deliveries by outcome: success, failed (redelivered later), dead_lettered, deferred',
+      help: "Deliveries by outcome: success, refused (a command handler's DomainError), failed (redelivered later), dead_lettered, deferred",
       labelNames: ['topic', 'handler', 'outcome'],
       registers,
     });
@@ -67,7 +68,12 @@ export class MessagingMetrics {
       const end = this.latency.startTimer({ topic: delivery.topic, handler: info.name });
       try {
         const result = await next(delivery);
-        const outcome = result instanceof DeadLettered ? 'dead_lettered' : 'success';
+        const outcome =
+          result instanceof DeadLettered
+            ? 'dead_lettered'
+            : result instanceof Refusal
+              ? 'refused'
+              : 'success';
         if (outcome === 'dead_lettered')
           this.deadLettered.inc({ topic: delivery.topic, handler: info.name });
         this.handled.inc({ topic: delivery.topic, handler: info.name, outcome });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import {
   demoTrainerState,
+  devToken,
   launchBrowser,
   openDemoPage,
   startServiceProcess,
@@ -96,12 +97,7 @@ describe('demo page in a browser (embedded mode)', () => {
 
   /** The positions read model, as GET /api/positions shows it to `viewer`. */
   async function readModel(viewer: string, trainerId: string) {
-    const signIn = await fetch(`${app.url}/api/dev/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: viewer }),
-    });
-    const { token } = (await signIn.json()) as { token: string };
+    const token = await devToken(app.url, viewer);
     const response = await fetch(`${app.url}/api/positions`, {
       headers: { authorization: `Bearer ${token}` },
     });
@@ -354,12 +350,7 @@ describe('demo page in a browser (embedded mode)', () => {
   it('backs off while the gateway refuses its stream, and connects once it accepts', async () => {
     // The user's other connections fill MAX_CONNECTIONS_PER_USER (10): every open of the page's
     // stream is refused with 429, which ends an EventSource for good.
-    const signIn = await fetch(`${app.url}/api/dev/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: 'crowded' }),
-    });
-    const { token } = (await signIn.json()) as { token: string };
+    const token = await devToken(app.url, 'crowded');
     const others = Array.from({ length: 10 }, () => new AbortController());
     const responses = await Promise.all(
       others.map((controller) =>

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {
+  devToken,
   expectMethodsNotAllowed,
   openSseStream,
   rawHttpExchange,
@@ -25,15 +26,7 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
     await app?.stop();
   });
 
-  async function signIn(userId: string): Promise<string> {
-    const response = await fetch(`${app.url}/api/dev/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId }),
-    });
-    expect(response.status).toBe(201);
-    return ((await response.json()) as { token: string }).token;
-  }
+  const signIn = (userId: string) => devToken(app.url, userId);
   async function stream(token: string): Promise<SseStream> {
     const opened = await openSseStream(`${app.url}/events`, { token });
     streams.push(opened);
@@ -264,12 +257,7 @@ describe('embedded mode rate limits', () => {
   }
 
   it("limits the gateway's /api/* and stream opens per caller, on counters of their own", async () => {
-    const signIn = await fetch(`${app.url}/api/dev/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: 'ash' }),
-    });
-    const { token } = (await signIn.json()) as { token: string };
+    const token = await devToken(app.url, 'ash');
     const auth = { authorization: `Bearer ${token}` };
     const positions = () => fetch(`${app.url}/api/positions`, { headers: auth });
     const answers = await Promise.all(Array.from({ length: 8 }, positions));
@@ -278,12 +266,7 @@ describe('embedded mode rate limits', () => {
     await expectRateLimited(await positions());
     await expectRateLimited(await fetch(`${app.url}/events`, { headers: auth }));
     // Another caller has a rate of their own.
-    const other = await fetch(`${app.url}/api/dev/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: 'misty' }),
-    });
-    const misty = ((await other.json()) as { token: string }).token;
+    const misty = await devToken(app.url, 'misty');
     const mine = await fetch(`${app.url}/api/positions`, {
       headers: { authorization: `Bearer ${misty}` },
     });

@@ -10,3 +10,4 @@ export * from './services/sse.client';
 export * from './services/browser';
 export * from './names/namespace.cleanup';
 export * from './services/http.checks';
+export * from './services/dev-token';

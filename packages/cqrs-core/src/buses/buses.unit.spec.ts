@@ -180,6 +180,25 @@ describe('CommandBus', () => {
     await Promise.all([service.router.close(), api.router.close()]);
   });
 
+  it("answers a command sent again with the first handling's result, behind a deduplicator, handling it once", async () => {
+    const { instance } = system();
+    const service = instance('svc', 's');
+    service.router.use(deduplicator({ store: new InMemoryDeduplicationStore() }));
+    let runs = 0;
+    service.commands.handle<{ dx: number }>('Move', async (c) => {
+      runs++;
+      return { x: c.data.dx * 10, at: new Date(0) };
+    });
+    const api = instance('api', 'x');
+    await Promise.all([service.router.run(), api.router.run()]);
+    const command = testEnvelope('Move', { dx: 3 });
+    const first = await api.commands.request(command);
+    expect(first).toEqual({ x: 30, at: '1970-01-01T00:00:00.000Z' }); // a reply is JSON
+    await expect(api.commands.request(command)).resolves.toEqual(first);
+    expect(runs).toBe(1);
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
   it('names an error class that kept the name Error by its class, after the retries', async () => {
     const { instance } = system();
     class LedgerDown extends Error {}

@@ -1,18 +1,22 @@
 /**
  * Remembers which messages a consumer group already handled, across instances (S1-9,
- * "exactly once" over "at least once").
+ * "exactly once" over "at least once"), and what the handling answered.
  *
  * Contract: `claim` is atomic across processes. A claim expires after `leaseMs` (its holder
- * died); `complete` and `release` only act on the caller's own claim (the token).
+ * died); `complete` and `release` only act on the caller's own claim (the token). A completed
+ * key answers `done` with the result it was completed with (if any) until `ttlMs` ends.
  */
 export interface DeduplicationStore {
-  /** 'claimed' (go ahead; `token` identifies the claim), 'done' (already handled) or 'busy' (someone handles it now). */
-  claim(
-    key: string,
-    leaseMs: number,
-  ): Promise<{ state: 'claimed'; token: string } | { state: 'done' | 'busy' }>;
-  /** Marks the key handled, remembered for `ttlMs`. */
-  complete(key: string, token: string, ttlMs: number): Promise<void>;
+  /**
+   * 'claimed' (go ahead; `token` identifies the claim), 'done' (already handled; `result` is
+   * what `complete` stored, absent if it stored none) or 'busy' (someone handles it now).
+   */
+  claim(key: string, leaseMs: number): Promise<DeduplicationClaim>;
+  /** Marks the key handled, remembered for `ttlMs`, with the handling's encoded result. */
+  complete(key: string, token: string, ttlMs: number, result?: string): Promise<void>;
   /** Gives a failed claim up so that a redelivery can try again. */
   release(key: string, token: string): Promise<void>;
 }
+
+export type DeduplicationClaim =
+  { state: 'claimed'; token: string } | { state: 'done'; result?: string } | { state: 'busy' };

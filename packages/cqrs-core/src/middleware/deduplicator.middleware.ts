@@ -8,20 +8,30 @@ export interface DeduplicatorOptions {
   ttlMs?: number;
   /** How long a claim holds if its holder dies mid-handling. Default 60 s (longer than the handler timeout). */
   leaseMs?: number;
+  /**
+   * The largest result (as JSON, in bytes) remembered with a handled messageId, so that a
+   * duplicate is answered with it (a command sent again gets the first handling's reply).
+   * A larger result, or one that has no JSON, is not remembered: its duplicates answer
+   * `undefined`. Default 64 KiB; 0 remembers none.
+   */
+  maxResultBytes?: number;
   onDuplicate?: (event: { handler: string; messageId: string }) => void;
 }
 
 /**
  * Skips messages this consumer group already handled (by messageId), across every instance
  * when the store is shared (Redis). A message being handled elsewhere right now is deferred
- * (redelivered later); a failed handling releases its claim so that the retry can run, and so
- * does an UNSETTLED result (a command's Refusal: the next delivery is answered again).
+ * (redelivered later); a duplicate of a handled one is answered with the first handling's
+ * result, as JSON (see `maxResultBytes`). A failed handling releases its claim so that the
+ * retry can run, and so does an UNSETTLED result (a command's Refusal: the next delivery is
+ * answered again).
  * Place it outside retry and inside dead letter. Handlers registered as `idempotent` are left
  * alone: no claim, no store round trip.
  */
 export function deduplicator(options: DeduplicatorOptions): Middleware {
   const ttlMs = options.ttlMs ?? 86_400_000;
   const leaseMs = options.leaseMs ?? 60_000;
+  const maxResultBytes = options.maxResultBytes ?? 65_536;
   return (next, info) => {
     if (info.idempotent) return next;
     return async (delivery) => {
@@ -33,13 +43,13 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
             `message ${delivery.envelope.messageId} is being handled elsewhere`,
           );
         options.onDuplicate?.({ handler: info.name, messageId: delivery.envelope.messageId });
-        return undefined;
+        return claim.result === undefined ? undefined : JSON.parse(claim.result);
       }
       try {
         const result = await next(delivery);
         // An UNSETTLED result (a command's Refusal) changed nothing: not "handled" for ever.
         if (isUnsettled(result)) await options.store.release(key, claim.token);
-        else await options.store.complete(key, claim.token, ttlMs);
+        else await options.store.complete(key, claim.token, ttlMs, encode(result, maxResultBytes));
         return result;
       } catch (error) {
         await options.store.release(key, claim.token).catch(() => undefined);
@@ -47,4 +57,17 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
       }
     };
   };
+}
+
+/** The result as JSON if it has one within the limit; otherwise nothing is remembered. */
+function encode(result: unknown, maxBytes: number): string | undefined {
+  if (result === undefined || maxBytes <= 0) return undefined;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(result);
+  } catch {
+    return undefined; // a BigInt or a cycle: no JSON for it
+  }
+  if (json === undefined || Buffer.byteLength(json) > maxBytes) return undefined;
+  return json;
 }

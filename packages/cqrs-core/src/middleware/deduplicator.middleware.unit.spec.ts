@@ -42,6 +42,30 @@ describe('deduplicator middleware', () => {
     ]);
   });
 
+  it('answers a duplicate with the first result as JSON, unless it was too large or had no JSON', async () => {
+    const store = new InMemoryDeduplicationStore();
+    let runs = 0;
+    const handler = deduplicator({ store, maxResultBytes: 64 })(async (d) => {
+      runs++;
+      const data = d.envelope.data as string;
+      if (data === 'big') return 'x'.repeat(70);
+      if (data === 'bigint') return 10n;
+      return { echo: data, at: new Date(0) };
+    }, info);
+    const small = testEnvelope('T', 'é');
+    expect(await handler(testDelivery(small))).toEqual({ echo: 'é', at: new Date(0) });
+    expect(await handler(testDelivery(small))).toEqual({
+      echo: 'é',
+      at: '1970-01-01T00:00:00.000Z',
+    });
+    for (const data of ['big', 'bigint']) {
+      const envelope = testEnvelope('T', data);
+      expect(await handler(testDelivery(envelope))).toBeDefined();
+      expect(await handler(testDelivery(envelope))).toBeUndefined();
+    }
+    expect(runs).toBe(3);
+  });
+
   it('leaves a handler registered as idempotent alone: every delivery runs, nothing is claimed', async () => {
     const store = new InMemoryDeduplicationStore();
     const handled: unknown[] = [];

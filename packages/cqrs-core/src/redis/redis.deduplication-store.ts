@@ -1,17 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import { type DeduplicationStore } from '../middleware/deduplication-store.port';
+import {
+  type DeduplicationClaim,
+  type DeduplicationStore,
+} from '../middleware/deduplication-store.port';
 
-// KEYS[1] = key, ARGV[1] = token, ARGV[2] = lease ms → 'claimed' | 'done' | 'busy'
+// A key holds the claim's token (a uuid) while handling, then 'done' or 'done:<result>'.
+// KEYS[1] = key, ARGV[1] = token, ARGV[2] = lease ms → 'claimed' | 'busy' | the done value
 const CLAIM = `
 local value = redis.call('GET', KEYS[1])
-if value == 'done' then return 'done' end
-if value then return 'busy' end
+if value then
+  if string.sub(value, 1, 4) == 'done' then return value end
+  return 'busy'
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 'claimed'`;
-// KEYS[1] = key, ARGV[1] = token, ARGV[2] = ttl ms
+// KEYS[1] = key, ARGV[1] = token, ARGV[2] = ttl ms, ARGV[3] = the done value
 const COMPLETE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2]) return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) return 1 end
 return 0`;
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -19,8 +25,8 @@ return 0`;
 
 /**
  * Deduplication shared by every instance through Redis: one key per (group, messageId), a
- * claim token with a lease while handling, `done` with a TTL afterwards. Scripts keep each
- * step atomic.
+ * claim token with a lease while handling, `done` (with the handling's result) and a TTL
+ * afterwards. Scripts keep each step atomic.
  */
 export class RedisDeduplicationStore implements DeduplicationStore {
   constructor(
@@ -28,23 +34,25 @@ export class RedisDeduplicationStore implements DeduplicationStore {
     private readonly keyPrefix = 'dedup:',
   ) {}
 
-  async claim(
-    key: string,
-    leaseMs: number,
-  ): Promise<{ state: 'claimed'; token: string } | { state: 'done' | 'busy' }> {
+  async claim(key: string, leaseMs: number): Promise<DeduplicationClaim> {
     const token = randomUUID();
-    const state = (await this.redis.eval(
+    const answer = (await this.redis.eval(
       CLAIM,
       1,
       this.keyPrefix + key,
       token,
       String(leaseMs),
-    )) as 'claimed' | 'done' | 'busy';
-    return state === 'claimed' ? { state, token } : { state };
+    )) as string;
+    if (answer === 'claimed') return { state: 'claimed', token };
+    if (answer === 'busy') return { state: 'busy' };
+    return answer.startsWith('done:')
+      ? { state: 'done', result: answer.slice(5) }
+      : { state: 'done' };
   }
 
-  async complete(key: string, token: string, ttlMs: number): Promise<void> {
-    await this.redis.eval(COMPLETE, 1, this.keyPrefix + key, token, String(ttlMs));
+  async complete(key: string, token: string, ttlMs: number, result?: string): Promise<void> {
+    const done = result === undefined ? 'done' : `done:${result}`;
+    await this.redis.eval(COMPLETE, 1, this.keyPrefix + key, token, String(ttlMs), done);
   }
 
   async release(key: string, token: string): Promise<void> {

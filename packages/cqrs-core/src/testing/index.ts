@@ -7,3 +7,4 @@ export * from './envelope.fixture';
 export * from './event-store.conformance';
 export * from './dead-letter-queue.conformance';
 export * from './checkpoint-store.conformance';
+export * from './deduplication-store.conformance';

@@ -1,0 +1,76 @@
+import { type DeduplicationStore } from '../middleware/deduplication-store.port';
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The conformance suite of deduplication stores (in-memory, Redis). `factory` returns a store
+ * over fresh, empty state; `peer`, when given, returns a second store over the same state (as
+ * another process would hold) for the cross-instance cases.
+ */
+export function describeDeduplicationStoreConformance(
+  name: string,
+  factory: () => Promise<DeduplicationStore>,
+  peer?: (store: DeduplicationStore) => Promise<DeduplicationStore>,
+): void {
+  describe(`${name} deduplication store conformance`, () => {
+    let store: DeduplicationStore;
+    let other: DeduplicationStore;
+    beforeEach(async () => {
+      store = await factory();
+      other = peer ? await peer(store) : store;
+    });
+
+    it('lets one claim win among concurrent ones, the others see busy, then done', async () => {
+      const claims = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? other : store).claim('g:m1', 5_000)),
+      );
+      const winners = claims.filter((c) => c.state === 'claimed');
+      expect(winners).toHaveLength(1);
+      expect(claims.filter((c) => c.state === 'busy')).toHaveLength(9);
+      const token = (winners[0] as { token: string }).token;
+      await other.complete('g:m1', token, 5_000);
+      expect(await other.claim('g:m1', 5_000)).toEqual({ state: 'done' });
+      expect(await store.claim('g:m1', 5_000)).toEqual({ state: 'done' });
+    });
+
+    it('remembers the result a key was completed with, byte for byte', async () => {
+      const result = JSON.stringify({ x: 3, name: 'Zoë 🚀', nested: { deep: [1, null, 'done:'] } });
+      const claim = await store.claim('g:r', 5_000);
+      if (claim.state !== 'claimed') throw new Error(`claimed expected, got ${claim.state}`);
+      await store.complete('g:r', claim.token, 5_000, result);
+      expect(await other.claim('g:r', 5_000)).toEqual({ state: 'done', result });
+      const empty = await store.claim('g:e', 5_000);
+      if (empty.state !== 'claimed') throw new Error(`claimed expected, got ${empty.state}`);
+      await store.complete('g:e', empty.token, 5_000, '');
+      expect(await other.claim('g:e', 5_000)).toEqual({ state: 'done', result: '' });
+    });
+
+    it("ignores a complete or release that does not hold the claim's token", async () => {
+      const claim = await store.claim('g:t', 5_000);
+      if (claim.state !== 'claimed') throw new Error(`claimed expected, got ${claim.state}`);
+      await other.release('g:t', 'not-the-token');
+      await other.complete('g:t', 'not-the-token', 5_000, '"forged"');
+      expect(await other.claim('g:t', 5_000)).toEqual({ state: 'busy' });
+      await store.release('g:t', claim.token);
+      await store.complete('g:t', claim.token, 5_000, '"late"'); // released: no longer held
+      expect((await other.claim('g:t', 5_000)).state).toBe('claimed');
+    });
+
+    it('frees a claim whose holder died once its lease ends', async () => {
+      expect((await store.claim('g:l', 100)).state).toBe('claimed');
+      expect((await other.claim('g:l', 100)).state).toBe('busy');
+      await wait(150);
+      expect((await other.claim('g:l', 5_000)).state).toBe('claimed');
+    });
+
+    it('forgets a handled key once its ttl ends, and keeps keys apart', async () => {
+      const claim = await store.claim('g:ttl', 5_000);
+      if (claim.state !== 'claimed') throw new Error(`claimed expected, got ${claim.state}`);
+      await store.complete('g:ttl', claim.token, 100, '1');
+      expect((await store.claim('g:ttl2', 5_000)).state).toBe('claimed');
+      expect(await other.claim('g:ttl', 5_000)).toEqual({ state: 'done', result: '1' });
+      await wait(150);
+      expect((await other.claim('g:ttl', 5_000)).state).toBe('claimed');
+    });
+  });
+}

@@ -16,6 +16,11 @@ const adapterOnlyPatterns = [
     message: '@nestjs/* is an optional peer dependency: import it only under src/nest/.',
   },
   {
+    group: ['@opentelemetry/*'],
+    message:
+      '@opentelemetry/* is an optional peer dependency: import it only under src/opentelemetry/.',
+  },
+  {
     group: [
       '**/mongodb',
       '**/mongodb/**',
@@ -25,6 +30,8 @@ const adapterOnlyPatterns = [
       '**/kafka/**',
       '**/nest',
       '**/nest/**',
+      '**/opentelemetry',
+      '**/opentelemetry/**',
       '**/testing',
       '**/testing/**',
     ],
@@ -71,6 +78,7 @@ export default tseslint.config(
       'packages/cqrs-core/src/redis/**',
       'packages/cqrs-core/src/kafka/**',
       'packages/cqrs-core/src/nest/**',
+      'packages/cqrs-core/src/opentelemetry/**',
       'packages/cqrs-core/src/testing/**',
       // Specs may use the test kit of ./testing and any adapter.
       'packages/cqrs-core/src/**/*.spec.ts',

@@ -8,6 +8,7 @@ export * from './messages/message.errors';
 export * from './messages/serializer.port';
 export * from './messages/checksum';
 export * from './messages/message-context';
+export * from './messages/trace-context';
 export * from './messages/message.factory';
 export * from './messages/serializer.registry';
 export * from './messages/upcaster.chain';

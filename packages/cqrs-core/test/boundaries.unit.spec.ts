@@ -18,7 +18,7 @@ function lint(source: string, file: string): string[] {
 }
 
 describe('package boundaries of @causeway/cqrs-core', () => {
-  it.each(['ioredis', 'kafkajs', 'mongoose', 'mongodb', '@nestjs/common'])(
+  it.each(['ioredis', 'kafkajs', 'mongoose', 'mongodb', '@nestjs/common', '@opentelemetry/api'])(
     'fails lint when core code imports %s',
     (module) => {
       const errors = lint(

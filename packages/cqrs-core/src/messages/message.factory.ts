@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Envelope, type MessageCategory, type Metadata, type Priority } from './envelope';
 import { currentMessage } from './message-context';
+import { currentTraceContext, traceContextOf } from './trace-context';
 
 export interface CreateMessageInput<Data, Type extends string> {
   type: Type;
@@ -18,7 +19,10 @@ export interface CreateMessageInput<Data, Type extends string> {
    * message context (runInMessageContext). Pass `null` to start a new conversation.
    */
   causedBy?: Envelope | null;
-  /** Extra metadata; explicit causationId / correlationId here win over the derived ones. */
+  /**
+   * Extra metadata; explicit causationId / correlationId / traceparent here win over the
+   * derived ones.
+   */
   metadata?: Partial<Metadata>;
 }
 
@@ -48,12 +52,15 @@ export class MessageFactory {
   create<Data, Type extends string>(input: CreateMessageInput<Data, Type>): Envelope<Data, Type> {
     const messageId = this.newId();
     const cause = input.causedBy === undefined ? currentMessage() : (input.causedBy ?? undefined);
+    // The trace goes on with the conversation (W3C Trace Context, S1-10): the cause's, or
+    // that of the request being served (runInTraceContext).
     const derived: Partial<Metadata> = cause
       ? {
           causationId: cause.messageId,
           correlationId: cause.metadata.correlationId ?? cause.messageId,
+          ...traceContextOf(cause.metadata),
         }
-      : { correlationId: messageId };
+      : { correlationId: messageId, ...currentTraceContext() };
     const issuer: Partial<Metadata> = {
       ...(this.options.issuerId !== undefined && { issuerId: this.options.issuerId }),
       ...(this.options.issuerType !== undefined && { issuerType: this.options.issuerType }),

@@ -28,7 +28,8 @@ import { HandlersExplorer } from './handlers.explorer';
 import { METRICS_REGISTRY } from './service.tokens';
 
 /**
- * The router's middleware, outermost first: recoverer → metrics → dead letter → deduplicator
+ * The router's middleware, outermost first: recoverer → yours (options.middleware, e.g.
+ * tracing) → metrics → dead letter → deduplicator
  * → retry → circuit breaker → timeout → correlation → handler. Dead letter sits outside retry so
  * only exhausted messages are dead-lettered; the breaker sits inside retry so an open circuit
  * defers the message instead of burning its attempts.
@@ -46,7 +47,7 @@ function buildRouter(
   const naming = topicNaming(options.topicPrefix);
   if (metrics) metrics.watchBreakers(breakers);
   const commandPrefix = naming.command('');
-  const stack: Middleware[] = [recoverer()];
+  const stack: Middleware[] = [recoverer(), ...(options.middleware ?? [])];
   if (metrics) stack.push(metrics.middleware());
   stack.push(deadLetter({ queue: options.deadLetters!, maxDeliveries: options.maxDeliveries }));
   if (options.deduplication)

@@ -14,6 +14,7 @@ import { SerializerRegistry } from '../messages/serializer.registry';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { CausewayContext, CausewayTransportServer } from './causeway.transport-strategy';
 import { CqrsCoreModule } from './cqrs-core.module';
+import { type CqrsCoreModuleOptions } from './cqrs-core.options';
 import { DEAD_LETTER_QUEUE } from './cqrs-core.tokens';
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
 import { CommandRejectedError } from '../buses/bus.errors';
@@ -79,6 +80,7 @@ class TrainerPositionQuery {
 async function boot(
   broker: InMemoryBroker,
   registry: SerializerRegistry,
+  extra: Partial<CqrsCoreModuleOptions> = {},
 ): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [
@@ -89,6 +91,7 @@ async function boot(
         subscriber: broker.subscriber(),
         serializer: registry,
         retry: { maxAttempts: 2, initialDelayMs: 1 },
+        ...extra,
       }),
     ],
     providers: [Positions, MoveHandler, PositionsProjector, TrainerPositionQuery],
@@ -125,6 +128,37 @@ describe('CqrsCoreModule', () => {
       causationId: command.messageId,
       correlationId: command.messageId,
     });
+    await app.close();
+  });
+
+  it("runs the app's own middleware around every handler, seeing its final result", async () => {
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const seen: unknown[] = [];
+    const app = await boot(broker, registry, {
+      middleware: [
+        (next, info) => async (delivery) => {
+          const result = await next(delivery);
+          seen.push([info.name, delivery.envelope.type, result]);
+          return result;
+        },
+      ],
+    });
+    const command = createMessage({
+      type: 'Move',
+      category: 'command',
+      aggregateId: 'ash',
+      data: { dx: 1 },
+      causedBy: null,
+    });
+    await expect(app.get(CommandBus).request(command)).resolves.toEqual({ x: 2 });
+    await until(() => seen.some((entry) => (entry as string[])[0] === 'positions'));
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        [expect.stringContaining('Move'), 'Move', { x: 2 }],
+        ['positions', 'Moved', undefined],
+      ]),
+    );
     await app.close();
   });
 

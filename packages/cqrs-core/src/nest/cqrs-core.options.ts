@@ -3,6 +3,7 @@ import { type SerializerRegistry } from '../messages/serializer.registry';
 import { type CircuitBreakerOptions } from '../middleware/circuit-breaker.middleware';
 import { type DeduplicationStore } from '../middleware/deduplication-store.port';
 import { type RetryOptions } from '../middleware/retry.middleware';
+import { type Middleware } from '../router/handler';
 import { type Publisher, type Subscriber } from '../transport/transport.port';
 
 /** Everything CqrsCoreModule wires; transports and stores come from the adapters (./redis, ./kafka, …). */
@@ -50,6 +51,12 @@ export interface CqrsCoreModuleOptions {
   /** S0-9 defaults: events 10 s, commands 30 s. */
   eventTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /**
+   * Your own middleware, outermost (inside only the recoverer), in this order: e.g.
+   * `tracing()` from `@causeway/cqrs-core/opentelemetry`, so a span covers a delivery's
+   * metrics, retries and dead letter.
+   */
+  middleware?: readonly Middleware[];
   /** Closed after the router drained at shutdown (connections the transports use). */
   closeOnShutdown?: readonly { close(): Promise<void> }[];
 }

@@ -1,0 +1,73 @@
+import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { Refusal } from '../buses/command-bus';
+import { DeadLettered } from '../middleware/dead-letter.middleware';
+import { type Middleware } from '../router/handler';
+import { contextOf, withContext } from './metadata.carrier';
+import { messageAttributes, TRACER_NAME } from './tracing.attributes';
+
+export interface TracingOptions {
+  /** Default: the global tracer provider's tracer named `@causeway/cqrs-core`. */
+  tracer?: Tracer;
+  /** `messaging.system` of the spans, e.g. `redis`, `kafka`. Default: not set. */
+  system?: string;
+}
+
+/**
+ * Traces every delivery with OpenTelemetry (S1-10): a CONSUMER span `process <topic>`, child
+ * of the context the message carries (its `traceparent`), so a conversation across services is
+ * one trace. The handler, and the middleware inside this one, run in the span's context: spans
+ * of instrumented drivers nest under it, and messages the handler creates (MessageFactory)
+ * carry the span as their parent.
+ *
+ * The span records the attempt (`causeway.attempt`), the handler and group, and the outcome:
+ * an error (status ERROR with the exception), a dead-lettered message (ERROR), a refused
+ * command (`causeway.outcome` = `refused`, status unset: the refusal is an answer). Place it
+ * first (outermost) to see a delivery's retries inside one span. Without an OpenTelemetry SDK
+ * registered, spans are not recorded and messages keep the trace context they came with.
+ */
+export function tracing(options: TracingOptions = {}): Middleware {
+  return (next, info) => async (delivery) => {
+    const tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
+    const parent = contextOf(delivery.envelope, context.active());
+    const span = tracer.startSpan(
+      `process ${delivery.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          ...messageAttributes(delivery.envelope, options.system, delivery.topic),
+          'messaging.operation.type': 'process',
+          'messaging.consumer.group.name': delivery.group,
+          'causeway.handler': info.name,
+          'causeway.attempt': delivery.attempt,
+        },
+      },
+      parent,
+    );
+    const active = trace.setSpan(parent, span);
+    // The handler sees the message as sent, its metadata naming this span as the parent.
+    const traced = { ...delivery, envelope: withContext(delivery.envelope, active) };
+    try {
+      const result = await context.with(active, () => next(traced));
+      if (result instanceof DeadLettered) {
+        span.setAttribute('causeway.outcome', 'dead-lettered');
+        span.recordException(result.error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(result.error) });
+      } else if (result instanceof Refusal) {
+        span.setAttribute('causeway.outcome', 'refused');
+        span.setAttribute('causeway.refusal', (result.error as Error).name);
+      } else span.setAttribute('causeway.outcome', 'success');
+      return result;
+    } catch (error) {
+      span.setAttribute('causeway.outcome', 'failed');
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -166,6 +166,44 @@ describe('command-api over HTTP', () => {
     ).toBeDefined();
   });
 
+  it("sends the command in the caller's W3C trace (traceparent, tracestate), ignoring an invalid one", async () => {
+    const brock = unique('brock');
+    const token = await tokenOf(brock);
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const traced = await call('POST', `${api.url}/api/trainers/${brock}/move`, {
+      token,
+      body: move,
+      headers: { traceparent, tracestate: 'vendor=opaque' },
+    });
+    expect(traced.status).toBe(202);
+    expect((await commandArrives(traced.body.commandId)).metadata).toMatchObject({
+      traceparent,
+      tracestate: 'vendor=opaque',
+    });
+    const rpc = await call('POST', `${api.url}/rpc`, {
+      token,
+      body: {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'trainer.move',
+        params: { ...move, trainerId: brock },
+      },
+      headers: { traceparent },
+    });
+    expect((await commandArrives(rpc.body.result.commandId)).metadata.traceparent).toBe(
+      traceparent,
+    );
+    const invalid = await call('POST', `${api.url}/api/trainers/${brock}/move`, {
+      token,
+      body: move,
+      headers: { traceparent: '00-not-a-trace-01' },
+    });
+    expect(invalid.status).toBe(202);
+    expect((await commandArrives(invalid.body.commandId)).metadata).not.toHaveProperty(
+      'traceparent',
+    );
+  });
+
   it('PUT and DELETE /api/trainers/{id}/groups/{groupId} send ChangeGroupCommand join and leave', async () => {
     const misty = unique('misty');
     const token = await tokenOf(misty);

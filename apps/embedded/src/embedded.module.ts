@@ -13,6 +13,7 @@ import {
   CqrsCoreModule,
   DeadLettersAdminModule,
 } from '@causeway/cqrs-core/nest';
+import { TracedPublisher, tracing } from '@causeway/cqrs-core/opentelemetry';
 import {
   COMMAND_TOPICS,
   InMemoryCommandStatusStore,
@@ -20,6 +21,7 @@ import {
   InMemoryNotificationLog,
   InMemoryTrainerPositions,
   TokenService,
+  TracingModule,
 } from '@causeway/platform';
 import { ProjectionModule } from '@causeway/projection-worker';
 import { GatewayModule, InMemoryPresenceRegistry } from '@causeway/sse-gateway';
@@ -42,6 +44,7 @@ export class EmbeddedModule {
     const registry = new Registry();
     const serializer = contractsSerializer();
     const broker = new InMemoryBroker({ serializer });
+    const publisher = new TracedPublisher(broker); // spans only with an OTLP endpoint set
     const eventStore = new InMemoryEventStore({ serializer });
     const notifications = new InMemoryNotificationLog({
       maxLength: Math.max(10_000, config.HISTORY_SIZE * 20),
@@ -60,10 +63,12 @@ export class EmbeddedModule {
           { service: 'embedded', instanceId, logLevel: config.LOG_LEVEL },
           registry,
         ),
+        TracingModule.forRoot({ service: 'embedded' }),
         CqrsCoreModule.forRoot({
           service: 'embedded',
           instanceId,
-          publisher: broker,
+          publisher,
+          middleware: [tracing()],
           subscriber: broker.subscriber(),
           serializer,
           deadLetters,
@@ -74,7 +79,7 @@ export class EmbeddedModule {
         DeadLettersAdminModule.forRoot({
           token: config.ADMIN_TOKEN,
           queue: deadLetters,
-          publisher: broker,
+          publisher,
         }),
         CommandApiModule.forRoot({
           serverId: instanceId,

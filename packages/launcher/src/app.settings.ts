@@ -58,12 +58,21 @@ export const APP_SETTINGS: readonly string[] = [
   'RETRY_AFTER_SECONDS',
 ];
 
-/** The APP_SETTINGS that `environment` sets (to a non-empty value). */
+/**
+ * OpenTelemetry's own variables (`OTEL_*`, README "Configuration") pass through too, all but
+ * OTEL_SERVICE_NAME: each app names itself (trainer-service, sse-gateway, …) unless told otherwise.
+ */
+const TELEMETRY_SETTING = /^OTEL_(?!SERVICE_NAME$)[A-Z0-9_]+$/;
+
+/** The APP_SETTINGS and OpenTelemetry settings that `environment` sets (to a non-empty value). */
 export function appSettingsOf(environment: NodeJS.ProcessEnv): Record<string, string> {
   const settings: Record<string, string> = {};
-  for (const name of APP_SETTINGS) {
-    const value = environment[name];
-    if (value !== undefined && value !== '') settings[name] = value;
-  }
+  for (const [name, value] of Object.entries(environment))
+    if (
+      value !== undefined &&
+      value !== '' &&
+      (APP_SETTINGS.includes(name) || TELEMETRY_SETTING.test(name))
+    )
+      settings[name] = value;
   return settings;
 }

@@ -3,7 +3,7 @@ import { orderProcessorConfiguration } from '../../../apps/order-processor/src/c
 import { projectionWorkerConfiguration } from '../../../apps/projection-worker/src/config/projection-worker.config';
 import { sseGatewayConfiguration } from '../../../apps/sse-gateway/src/config/sse-gateway.config';
 import { trainerServiceConfiguration } from '../../../apps/trainer-service/src/config/trainer-service.config';
-import { APP_SETTINGS, planInstances } from '../src';
+import { APP_SETTINGS, appSettingsOf, planInstances } from '../src';
 
 // `npm run start:distributed` hands the apps what the plan sets plus APP_SETTINGS from its own
 // environment: together they must be every setting an app reads, or one cannot be set there.
@@ -32,5 +32,25 @@ describe('APP_SETTINGS', () => {
 
   it('names only settings some app reads, none the plan sets', () => {
     expect(APP_SETTINGS.filter((name) => !read.has(name) || planned.has(name))).toEqual([]);
+  });
+});
+
+describe('appSettingsOf', () => {
+  it("passes the app settings and OpenTelemetry's variables on, but not each app's service name", () => {
+    expect(
+      appSettingsOf({
+        TOPIC_PREFIX: 'staging-',
+        MAX_RETRIES: '',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_SERVICE_NAME: 'everything',
+        HOME: '/root',
+        REDIS_URL: 'redis://elsewhere:6379',
+      }),
+    ).toEqual({
+      TOPIC_PREFIX: 'staging-',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    });
   });
 });

@@ -27,3 +27,5 @@ export * from './http/front.listener';
 export * from './http/trusted.proxies';
 export * from './http/trust-proxy.setting';
 export * from './auth/caller.gate';
+export * from './telemetry/tracing.settings';
+export * from './telemetry/tracing.module';

@@ -11,11 +11,13 @@ import {
   streamsLayoutProbe,
 } from '@causeway/cqrs-core/redis';
 import { poisonToDeadLetters, Router } from '@causeway/cqrs-core';
+import { TracedPublisher, tracing } from '@causeway/cqrs-core/opentelemetry';
 import { type Registry } from 'prom-client';
 import type Redis from 'ioredis';
 import { COMMAND_TOPICS } from './command-topics';
 import { type MessagingConfig } from './messaging.settings';
 import { keyPrefixOf } from './service.wiring';
+import { TracingModule } from './telemetry/tracing.module';
 
 export interface RedisMessagingOptions {
   service: string;
@@ -30,7 +32,8 @@ export interface RedisMessagingOptions {
 /**
  * The reference system's messaging: command and event buses over Redis Streams (a trainer's
  * commands share one topic, COMMAND_TOPICS), dead letters and deduplication in Redis (shared by
- * every instance), undecodable messages dead-lettered, and /admin/dead-letters behind ADMIN_TOKEN.
+ * every instance), undecodable messages dead-lettered, and /admin/dead-letters behind ADMIN_TOKEN;
+ * deliveries and sends traced with OpenTelemetry when an OTLP endpoint is set (TracingModule).
  */
 const CONSUMER_LAG = Symbol('causeway:consumer-lag');
 const STREAMS_LAYOUT = Symbol('causeway:streams-layout');
@@ -47,7 +50,11 @@ export class RedisMessagingModule {
       priorities: config.REDIS_STREAMS_PRIORITIES,
     };
     const deadLetters = new RedisDeadLetterQueue(redis.client, { keyPrefix });
-    const publisher = new RedisStreamsPublisher({ ...layout, client: redis.client, serializer });
+    // Spans `send <topic>` (a no-op unless TracingModule registered an SDK; see tracing.settings).
+    const publisher = new TracedPublisher(
+      new RedisStreamsPublisher({ ...layout, client: redis.client, serializer }),
+      { system: 'redis' },
+    );
     const subscriber = new RedisStreamsSubscriber({
       client: redis.client,
       ...layout,
@@ -92,12 +99,15 @@ export class RedisMessagingModule {
         },
       ],
       imports: [
+        TracingModule.forRoot({ service: options.service }),
         CqrsCoreModule.forRoot({
           service: options.service,
           instanceId: options.instanceId,
           publisher,
           subscriber,
           serializer,
+          // A span `process <topic>` per delivery, around metrics, retries and dead letters.
+          middleware: [tracing({ system: 'redis' })],
           topicPrefix: config.TOPIC_PREFIX,
           // A trainer's commands share one topic, handled in send order.
           commandTopics: COMMAND_TOPICS,

@@ -11,3 +11,4 @@ export * from './services/browser';
 export * from './names/namespace.cleanup';
 export * from './services/http.checks';
 export * from './services/dev-token';
+export * from './services/otlp.receiver';

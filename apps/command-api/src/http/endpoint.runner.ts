@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { runInTraceContext } from '@causeway/cqrs-core';
 import { MalformedJsonError } from '../errors/command-api.errors';
 import { toProblem } from '../errors/error.mapping';
 import { CommandApiMetrics } from '../metrics/command-api.metrics';
@@ -7,7 +8,7 @@ import { problemInstance } from './problem.instance';
 
 /**
  * Runs one endpoint: writes its answer, or the problem document of whatever it threw, and
- * counts the outcome. Every refusal of command-api leaves through here (or the body reader).
+ * counts the outcome. The commands it sends join the trace of the request's `traceparent`. Every refusal of command-api leaves through here (or the body reader).
  */
 @Injectable()
 export class EndpointRunner {
@@ -22,7 +23,8 @@ export class EndpointRunner {
     work: () => Promise<Answer & { outcome: string }>,
   ): Promise<void> {
     try {
-      const answer = await work();
+      // Commands sent while answering carry the caller's W3C trace context (`traceparent`).
+      const answer = await runInTraceContext(request.headers, work);
       this.metrics.count(endpoint, answer.outcome);
       writeAnswer(response, answer);
     } catch (error) {

@@ -1,0 +1,48 @@
+import { ConfigurationError } from '@causeway/cqrs-core';
+import { tracingSettings } from './tracing.settings';
+
+describe('tracing settings (OpenTelemetry environment variables)', () => {
+  it('is off without an OTLP endpoint, or when disabled', () => {
+    expect(tracingSettings('svc', {})).toBeUndefined();
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+    expect(tracingSettings('svc', { ...endpoint, OTEL_SDK_DISABLED: 'true' })).toBeUndefined();
+    expect(tracingSettings('svc', { ...endpoint, OTEL_TRACES_EXPORTER: 'none' })).toBeUndefined();
+  });
+
+  it('sends to <endpoint>/v1/traces, or to the traces endpoint as given, as the service named', () => {
+    expect(
+      tracingSettings('trainer-service', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }),
+    ).toEqual({ url: 'http://collector:4318/v1/traces', serviceName: 'trainer-service' });
+    expect(
+      tracingSettings('trainer-service', {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://otel.example.com/custom',
+        OTEL_SERVICE_NAME: 'trainers',
+      }),
+    ).toEqual({ url: 'https://otel.example.com/custom', serviceName: 'trainers' });
+  });
+
+  it('names a bad setting at start', () => {
+    const issues = (env: NodeJS.ProcessEnv) => {
+      try {
+        tracingSettings('svc', env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigurationError);
+        return (error as ConfigurationError).issues;
+      }
+      throw new Error('no error');
+    };
+    expect(issues({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toEqual([
+      { setting: 'OTEL_EXPORTER_OTLP_ENDPOINT', problem: expect.stringContaining('http(s) URL') },
+    ]);
+    expect(issues({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' })).toEqual([
+      {
+        setting: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+        problem: expect.stringContaining('"not a url"'),
+      },
+    ]);
+    expect(
+      issues({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'zipkin' }),
+    ).toEqual([{ setting: 'OTEL_TRACES_EXPORTER', problem: expect.stringContaining('"zipkin"') }]);
+  });
+});

@@ -29,20 +29,16 @@ export function tracing(options: TracingOptions = {}): Middleware {
   return (next, info) => async (delivery) => {
     const tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
     const parent = contextOf(delivery.envelope, context.active());
-    const span = tracer.startSpan(
-      `process ${delivery.topic}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          ...messageAttributes(delivery.envelope, options.system, delivery.topic),
-          'messaging.operation.type': 'process',
-          'messaging.consumer.group.name': delivery.group,
-          'causeway.handler': info.name,
-          'causeway.attempt': delivery.attempt,
-        },
-      },
-      parent,
-    );
+    const span = tracer.startSpan(`process ${delivery.topic}`, { kind: SpanKind.CONSUMER }, parent);
+    // Without an SDK (or when not sampled) the span records nothing: spare building attributes.
+    if (span.isRecording())
+      span.setAttributes({
+        ...messageAttributes(delivery.envelope, options.system, delivery.topic),
+        'messaging.operation.type': 'process',
+        'messaging.consumer.group.name': delivery.group,
+        'causeway.handler': info.name,
+        'causeway.attempt': delivery.attempt,
+      });
     const active = trace.setSpan(parent, span);
     // The handler sees the message as sent, its metadata naming this span as the parent.
     const traced = { ...delivery, envelope: withContext(delivery.envelope, active) };

@@ -120,7 +120,7 @@ export function describeTransportConformance(
       await transport.close();
     });
 
-    it('delivers published messages with their envelope intact', async () => {
+    it('delivers published messages with their envelope intact, extra metadata included', async () => {
       const t = topic('basic');
       const received: Delivery[] = [];
       await subscriber().subscribe(
@@ -129,8 +129,18 @@ export function describeTransportConformance(
         async (d) => void received.push(d),
       );
       const sent = [1, 2, 3].map((i) => conformanceMessage(i, `k${i}`));
+      // Metadata is open to extra keys (a trace context, a tenant): they travel as they are.
+      const extra = {
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        tracestate: 'vendor=opaque',
+        tenant: 'acme',
+      };
+      sent[1] = { ...sent[1]!, metadata: { ...sent[1]!.metadata, ...extra } };
       for (const message of sent) await transport.publisher.publish(t, [message]);
       await eventually(() => received.length === 3, timeout, '3 deliveries');
+      expect(
+        received.find((d) => d.envelope.messageId === sent[1]!.messageId)!.envelope.metadata,
+      ).toMatchObject(extra);
       const byId = new Map(received.map((d) => [d.envelope.messageId, d]));
       for (const message of sent) {
         const delivery = byId.get(message.messageId)!;

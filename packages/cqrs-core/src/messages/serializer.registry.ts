@@ -7,6 +7,7 @@ import {
   MessageValidationError,
   UnknownMessageTypeError,
 } from './message.errors';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './json.serializer';
 import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
 import { type Upcaster, UpcasterChain } from './upcaster.chain';
 
@@ -19,7 +20,10 @@ export interface MessageTypeOptions {
 }
 
 export interface SerializerRegistryOptions {
-  /** Refuse to serialize data larger than this many UTF-8 bytes. Default: no limit. */
+  /**
+   * Refuse to serialize data larger than this many UTF-8 bytes. Default
+   * {@link DEFAULT_MAX_MESSAGE_BYTES} (1.5 MiB, as JsonSerializer); `Infinity` for no limit.
+   */
   maxMessageBytes?: number;
   /** Upcasters to use; default a new, empty chain (register through `upcaster()`). */
   upcasters?: UpcasterChain;
@@ -122,8 +126,9 @@ export class SerializerRegistry implements MessageSerializer {
         `is not JSON-serializable: ${String(error)}`,
       );
     }
-    const max = this.options.maxMessageBytes;
-    if (max !== undefined) {
+    const max = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    // Only a string that may be over the limit is measured (UTF-8 takes at most 3 bytes per unit).
+    if (data.length * 3 > max) {
       const size = Buffer.byteLength(data, 'utf8');
       if (size > max) throw new MessageTooLargeError(envelope.messageId, size, max);
     }

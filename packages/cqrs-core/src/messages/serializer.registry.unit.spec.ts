@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_MESSAGE_BYTES } from './json.serializer';
 import { z } from 'zod';
 import * as zm from 'zod/mini';
 import { checksumOf } from './checksum';
@@ -149,6 +150,19 @@ describe('SerializerRegistry', () => {
     const error = thrown(() => r.serialize(big));
     expect(error).toBeInstanceOf(MessageTooLargeError);
     expect(error).toMatchObject({ messageId: big.messageId, sizeBytes: 22, maxBytes: 20 });
+  });
+
+  it('refuses data above 1.5 MiB by default, as JsonSerializer does; Infinity lifts the limit', () => {
+    const schema = z.object({ t: z.string() });
+    const big = factory.event('Note', { t: 'x'.repeat(1.5 * 1024 * 1024) });
+    const error = thrown(() => new SerializerRegistry().register('Note', schema).serialize(big));
+    expect(error).toBeInstanceOf(MessageTooLargeError);
+    expect(error).toMatchObject({ maxBytes: DEFAULT_MAX_MESSAGE_BYTES });
+    const unlimited = new SerializerRegistry({ maxMessageBytes: Infinity }).register(
+      'Note',
+      schema,
+    );
+    expect(unlimited.serialize(big).data.length).toBeGreaterThan(DEFAULT_MAX_MESSAGE_BYTES);
   });
 
   describe('versioned types', () => {

@@ -55,7 +55,7 @@ it('keeps one trace from a request through a command and an event over Redis Str
       serializer,
       instanceId: `${service}-1`,
     });
-    return { router, subscriber, commands, events: new EventBus(publisher, router, naming) };
+    return { router, subscriber, commands, events: new EventBus({ publisher, router, naming }) };
   };
   const api = node('api');
   const accounts = node('accounts');

@@ -17,7 +17,7 @@ import {
   SharedTopicHandledError,
 } from './bus.errors';
 import { CommandBus, Refusal } from './command-bus';
-import { EventBus } from './event-bus';
+import { EventBus, type EventBusOptions } from './event-bus';
 import { QueryBus } from './query-bus';
 
 function system(commandTopics?: Record<string, string>) {
@@ -41,7 +41,7 @@ function system(commandTopics?: Record<string, string>) {
         instanceId,
         timeoutMs: 2_000,
       }),
-      events: new EventBus(broker, router, naming),
+      events: new EventBus({ publisher: broker, router, naming }),
     };
   };
   return { broker, instance, deadLetters, naming };
@@ -52,6 +52,18 @@ async function until(done: () => boolean, timeoutMs = 3_000): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; !done(); await wait(5))
     if (Date.now() > deadline) throw new Error('timed out');
 }
+
+describe('EventBus construction', () => {
+  it('takes options, or the earlier (publisher, router, naming), and names a missing option', () => {
+    const { broker, naming } = system();
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    expect(new EventBus({ publisher: broker, router, naming })).toBeInstanceOf(EventBus);
+    expect(new EventBus(broker, router, naming)).toBeInstanceOf(EventBus);
+    expect(() => new EventBus({ publisher: broker, router } as unknown as EventBusOptions)).toThrow(
+      'EventBus: options.naming is required, got undefined',
+    );
+  });
+});
 
 describe('CommandBus', () => {
   it('delivers each command to exactly one handler across instances and returns its result', async () => {

@@ -19,12 +19,35 @@ export interface EventHandlerOptions {
  * Events: any number of handlers per type (S0-1), each in its own consumer group.
  * Topics per event type (`<prefix>events.<Type>`); order holds per aggregate within a type.
  */
+export interface EventBusOptions {
+  publisher: Publisher;
+  /** Handlers registered with `on` run on this router. */
+  router: Router;
+  naming: TopicNaming;
+}
+
 export class EventBus {
-  constructor(
-    private readonly publisher: Publisher,
-    private readonly router: Router,
-    private readonly naming: TopicNaming,
-  ) {}
+  private readonly publisher: Publisher;
+  private readonly router: Router;
+  private readonly naming: TopicNaming;
+
+  /** Options, as CommandBus takes them; `(publisher, router, naming)` is the earlier form, kept. */
+  constructor(options: EventBusOptions);
+  constructor(publisher: Publisher, router: Router, naming: TopicNaming);
+  constructor(first: EventBusOptions | Publisher, router?: Router, naming?: TopicNaming) {
+    const options =
+      router && naming
+        ? { publisher: first as Publisher, router, naming }
+        : (first as EventBusOptions);
+    for (const name of ['publisher', 'router', 'naming'] as const)
+      if (!options?.[name])
+        throw new TypeError(
+          `EventBus: options.${name} is required, got ${String(options?.[name])}`,
+        );
+    this.publisher = options.publisher;
+    this.router = options.router;
+    this.naming = options.naming;
+  }
 
   /** Publishes events grouped by type: one round trip per topic, topics in parallel. */
   async publish(events: readonly Envelope[]): Promise<void> {

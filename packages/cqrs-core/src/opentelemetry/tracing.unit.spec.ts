@@ -51,7 +51,7 @@ function system() {
         instanceId,
         timeoutMs: 2_000,
       }),
-      events: new EventBus(publisher, router, naming),
+      events: new EventBus({ publisher, router, naming }),
     };
   };
   return { instance };

@@ -53,7 +53,7 @@ function instance(service: string, instanceId: string) {
     instanceId,
     timeoutMs: 2_000,
   });
-  const events = new EventBus(broker, router, naming);
+  const events = new EventBus({ publisher: broker, router, naming });
   return { router, commands, events };
 }
 // #endregion
@@ -159,7 +159,7 @@ describe('guide: buses', () => {
     const queue = new InMemoryDeadLetterQueue();
     const router = new Router({ subscriber: broker.subscriber(), service: 'dl', instanceId: 'i' });
     router.use(deadLetter({ queue }), retry({ maxAttempts: 3, initialDelayMs: 1 }));
-    const events = new EventBus(broker, router, naming);
+    const events = new EventBus({ publisher: broker, router, naming });
     let calls = 0;
     let healthy = false;
     events.on(

@@ -38,7 +38,7 @@ describe('guide: Kafka', () => {
 
     const naming = topicNaming(PREFIX);
     const router = new Router({ subscriber, service: 'statements', instanceId: 'stmt-1' });
-    const events = new EventBus(publisher, router, naming);
+    const events = new EventBus({ publisher, router, naming });
     events.on<{ amount: number }>(
       'MoneyDeposited',
       (event) => void received.push(event.data.amount),

@@ -30,7 +30,7 @@ describe('guide: outbox, health and metrics', () => {
     });
     const naming = topicNaming('bank.');
     const audited: number[] = [];
-    new EventBus(broker, router, naming).on(
+    new EventBus({ publisher: broker, router, naming }).on(
       'MoneyDeposited',
       (event) => void audited.push(event.version),
       { name: 'audit' },

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/pnpm.sh
 source scripts/lib/servers.sh
+source scripts/lib/secrets.sh
 ensure_pnpm
 
 install_dependencies
@@ -18,28 +19,10 @@ pnpm exec turbo run build --filter=@causeway/launcher... --output-logs=errors-on
 # The servers keep running after Ctrl-C (infra/local/down stops them).
 CAUSEWAY_KEEP_SERVERS=1 ensure_servers
 
-# The admin token of /admin/* endpoints: yours if exported, else one generated for this clone
-# and kept in .infra/admin-token (mode 600). It is never printed.
-if [ -z "${ADMIN_TOKEN:-}" ]; then
-  mkdir -p .infra
-  if [ ! -s .infra/admin-token ]; then
-    (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))" >.infra/admin-token)
-  fi
-  ADMIN_TOKEN="$(cat .infra/admin-token)"
-  export ADMIN_TOKEN
-  echo "==> admin token: in .infra/admin-token (export ADMIN_TOKEN to choose your own)"
-fi
-
-# The HS256 secret of the apps' tokens: yours if exported, else one generated for this clone
-# and kept in .infra/jwt-secret (mode 600). It is never printed.
-if [ -z "${JWT_SECRET:-}" ]; then
-  mkdir -p .infra
-  if [ ! -s .infra/jwt-secret ]; then
-    (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" >.infra/jwt-secret)
-  fi
-  JWT_SECRET="$(cat .infra/jwt-secret)"
-  export JWT_SECRET
-fi
+# The admin token and the JWT secret: yours if exported, else generated for this clone and kept
+# in .infra/admin-token and .infra/jwt-secret (mode 600). Never printed.
+ensure_admin_token
+ensure_jwt_secret
 
 echo "==> starting the apps (infra/local/down stops the servers afterwards)"
 # exec, like the "start:distributed" script's `exec bash …`: node replaces this shell, so the

@@ -7,9 +7,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/pnpm.sh
 source scripts/lib/servers.sh
+source scripts/lib/secrets.sh
 ensure_pnpm
 
 install_dependencies
+# The admin token of /admin/* (the dead-letter CLI reads .infra/admin-token), as start:distributed.
+ensure_admin_token
 echo "==> build"
 pnpm exec turbo run build --filter=@causeway/embedded... --output-logs=errors-only
 echo "==> starting the embedded system: open http://${HOST:-127.0.0.1}:${PORT:-3000}/ in a few tabs (Ctrl-C stops it)"

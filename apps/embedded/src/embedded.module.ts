@@ -102,7 +102,8 @@ export class EmbeddedModule {
           eagerNotifications: { groups },
           speed: config.TRAINER_SPEED,
           snapshotEvery: config.SNAPSHOT_EVERY,
-          forwarder: { checkpoints: new InMemoryCheckpointStore() },
+          // Appends happen in this process and wake the forwarder: polling is only the fallback.
+          forwarder: { checkpoints: new InMemoryCheckpointStore(), pollIntervalMs: 1_000 },
         }),
         ProjectionModule.forRoot({
           serverId: instanceId,

@@ -1,4 +1,4 @@
-import { DEFAULT_PORT_BASE } from './system.topology';
+import { APPS, DEFAULT_PORT_BASE } from './system.topology';
 
 /** What causeway-launch's arguments and environment ask for, checked. */
 export interface CliOptions {
@@ -22,6 +22,11 @@ export function parseCliOptions(args: readonly string[], env: NodeJS.ProcessEnv)
       const [app, count] = (args[++i] ?? '').split('=');
       if (!app || !count || !/^\d+$/.test(count))
         throw new Error(`--scale expects app=N, got "${args[i] ?? ''}"`);
+      const apps = APPS.map((spec) => spec.app);
+      if (!apps.includes(app))
+        throw new Error(`--scale names no app "${app}"; the apps are ${apps.join(', ')}`);
+      if (Number(count) < 1)
+        throw new Error(`--scale ${app}=${count}: every app needs at least one instance`);
       scale[app] = Number(count);
     } else if (args[i] === '--port-base') {
       portBase = portOf('--port-base', args[++i] ?? '');

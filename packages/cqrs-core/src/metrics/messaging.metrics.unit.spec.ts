@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { Refusal } from '../buses/command-bus';
 import { DomainError } from '../router/handler.errors';
 import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
+import { BreakerRegistry, circuitBreaker } from '../middleware/circuit-breaker.middleware';
 import { MessagingMetrics } from './messaging.metrics';
 
 describe('MessagingMetrics', () => {
@@ -17,5 +18,19 @@ describe('MessagingMetrics', () => {
     const count = (outcome: string) =>
       values.find((value) => value.labels.outcome === outcome)?.value ?? 0;
     expect([count('refused'), count('success')]).toEqual([1, 1]);
+  });
+
+  it('shows every breaker as closed (0) from the start, before any state change', async () => {
+    const metrics = new MessagingMetrics(new Registry());
+    const breakers = new BreakerRegistry();
+    const info = (name: string) => ({ name, topics: ['t'], group: 'g' });
+    circuitBreaker({ registry: breakers })(async () => undefined, info('early'));
+    metrics.watchBreakers(breakers);
+    circuitBreaker({ registry: breakers })(async () => undefined, info('late'));
+    const { values } = await metrics.breaker.get();
+    expect(values.map((v) => [v.labels.handler, v.value]).sort()).toEqual([
+      ['early', 0],
+      ['late', 0],
+    ]);
   });
 });

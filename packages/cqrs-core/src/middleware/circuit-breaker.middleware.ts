@@ -25,8 +25,10 @@ export class BreakerRegistry {
   private readonly policies = new Map<string, CircuitBreakerPolicy>();
   private readonly listeners: ((handler: string, state: BreakerState) => void)[] = [];
 
+  /** Listeners hear the breaker's current state at once (closed), then every change. */
   register(handler: string, policy: CircuitBreakerPolicy): void {
     this.policies.set(handler, policy);
+    for (const listener of this.listeners) listener(handler, toBreakerState(policy.state));
     policy.onStateChange((state) => {
       for (const listener of this.listeners) listener(handler, toBreakerState(state));
     });
@@ -38,8 +40,10 @@ export class BreakerRegistry {
     );
   }
 
+  /** `listener` hears the current state of each breaker registered so far, then every change. */
   onStateChange(listener: (handler: string, state: BreakerState) => void): void {
     this.listeners.push(listener);
+    for (const [handler, state] of Object.entries(this.states())) listener(handler, state);
   }
 }
 

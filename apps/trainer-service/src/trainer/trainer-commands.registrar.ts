@@ -1,8 +1,20 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { CommandBus, DeadLettered, type Envelope, type Middleware } from '@causeway/cqrs-core';
+import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
+import {
+  CommandBus,
+  DeadLettered,
+  type Envelope,
+  type HealthProbe,
+  type Middleware,
+} from '@causeway/cqrs-core';
+import { HEALTH_PROBES } from '@causeway/cqrs-core/nest';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import { TRAINER_COMMANDS, TrainerCommandHandler } from './trainer.command-handler';
-import { TRAINER_MODULE_OPTIONS, type TrainerModuleOptions } from './trainer.module-options';
+import {
+  type Readiness,
+  TRAINER_MODULE_OPTIONS,
+  TRAINER_READY,
+  type TrainerModuleOptions,
+} from './trainer.module-options';
 
 /** Recording a dead-lettered command's rejection: 4 attempts, about 100, 400, 1 600 ms apart (jittered). */
 const recording = retry(handleAll, {
@@ -19,6 +31,13 @@ const recording = retry(handleAll, {
  * acknowledged anyway and the failure logged: the dead letter holds the command and its reason
  * (a replay records it again). Leaving it unacknowledged would redeliver it about once a second,
  * dead-letter it again each time and hold back the later commands of its trainer.
+ *
+ * The handler joins the command topic's consumer group only once the stores are ready
+ * (TRAINER_READY). Joining takes a share of the partitions away from the instances already
+ * running, so an instance starting under load whose stores were still initialising (connecting,
+ * listing and creating indexes) took commands it could only defer, redelivered once a second
+ * until its stores were ready: a rolling restart delayed a share of the commands by as long as
+ * that took. Until then the `trainer-commands` readiness probe is down.
  */
 @Injectable()
 export class TrainerCommandsRegistrar implements OnModuleInit {
@@ -28,9 +47,36 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
     private readonly commandBus: CommandBus,
     @Inject(TrainerCommandHandler) private readonly handler: TrainerCommandHandler,
     @Inject(TRAINER_MODULE_OPTIONS) private readonly options: TrainerModuleOptions,
+    @Inject(TRAINER_READY) private readonly ready: Readiness,
+    @Optional()
+    @Inject(HEALTH_PROBES)
+    private readonly probes?: HealthProbe[],
   ) {}
 
+  /** Why the handler is not registered yet; undefined once it is. */
+  private notTaking: string | undefined = 'not taking commands yet: the stores are not ready';
+
   onModuleInit(): void {
+    this.probes?.push({
+      name: 'trainer-commands',
+      check: async () => {
+        if (this.notTaking !== undefined) throw new Error(this.notTaking);
+      },
+    });
+    // A handler added to a running router is subscribed in the background (its `bus` probe is
+    // down until that is done); added before, it is subscribed when the router runs.
+    void this.ready.promise.then(() => {
+      try {
+        this.register();
+        this.notTaking = undefined;
+      } catch (error) {
+        this.notTaking = `cannot take commands: ${(error as Error)?.message ?? String(error)}`;
+        this.logger.error(this.notTaking);
+      }
+    });
+  }
+
+  private register(): void {
     const recordDeadLetters: Middleware = (next) => async (delivery) => {
       const result = await next(delivery);
       if (result instanceof DeadLettered) {

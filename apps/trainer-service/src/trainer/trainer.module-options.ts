@@ -45,7 +45,9 @@ export interface TrainerModuleOptions {
   };
   /**
    * Awaited before commands are handled and the forwarder starts, e.g. "connected to MongoDB
-   * and stores initialised". Until it resolves commands are deferred (redelivered later).
+   * and stores initialised". Until it resolves the command handler is not registered: this
+   * instance does not join the command group (the running instances keep its share of the
+   * partitions) and its `trainer-commands` readiness probe is down.
    * Default: `eventStore.init()` and `snapshots.init()`.
    */
   ready?: () => Promise<void>;

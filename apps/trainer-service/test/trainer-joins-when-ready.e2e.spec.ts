@@ -1,0 +1,121 @@
+import path from 'node:path';
+import Redis from 'ioredis';
+import { type Envelope, MessageFactory, topicNaming } from '@causeway/cqrs-core';
+import { mongoConnection } from '@causeway/cqrs-core/mongodb';
+import { RedisStreamsPublisher } from '@causeway/cqrs-core/redis';
+import { contractsSerializer, type CommandStatus } from '@causeway/contracts';
+import { COMMAND_TOPICS, RedisCommandStatusStore } from '@causeway/platform';
+import {
+  freePort,
+  type ServiceProcess,
+  startServiceProcess,
+  testNamespace,
+  waitForStatus,
+} from '@causeway/testkit';
+
+// A trainer-service instance that starts while its stores cannot be used yet (MongoDB away, or
+// slow to answer under load) must not take a share of the command partitions from the instances
+// already running: it could only defer their commands until its stores are ready. Seen in a
+// rolling restart under load: commands of the partitions the new instance took waited for its
+// start-up, while every instance's /health/ready said 200.
+jest.setTimeout(120_000);
+
+const ns = testNamespace('trainerjoin');
+const prefix = ns.id;
+const keyPrefix = `${prefix}:`;
+const naming = topicNaming(prefix, { commandTopics: COMMAND_TOPICS });
+const serializer = contractsSerializer();
+const factory = new MessageFactory();
+const appDir = path.join(__dirname, '..');
+
+let redis: Redis;
+let publisher: RedisStreamsPublisher;
+let statuses: RedisCommandStatusStore;
+let mongo: ReturnType<typeof mongoConnection>;
+const instances: ServiceProcess[] = [];
+
+async function start(name: string, mongoUri: string): Promise<ServiceProcess> {
+  const service = await startServiceProcess({
+    appDir,
+    env: {
+      REDIS_URL: ns.redisUrl,
+      MONGODB_URI: mongoUri,
+      ADMIN_TOKEN: 'admin-token-0123456789',
+      TOPIC_PREFIX: prefix,
+      INSTANCE_ID: name,
+      LOG_LEVEL: 'warn',
+    },
+    timeoutMs: 60_000,
+  });
+  instances.push(service);
+  return service;
+}
+
+function move(trainerId: string): Envelope {
+  return factory.command(
+    'MoveTrainerCommand',
+    { trainerId, directionX: 1, directionY: 0, action: 'start', timestamp: Date.now() },
+    { aggregateId: trainerId, causedBy: null, metadata: { issuerId: trainerId } },
+  );
+}
+
+/** The statuses of `ids` once all are settled, or as they are when `timeoutMs` has passed. */
+async function outcomes(ids: readonly string[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all = await Promise.all(ids.map((id) => statuses.get(id)));
+    const open = all.filter((status) => !status || status.status === 'accepted');
+    if (open.length === 0 || Date.now() > deadline) return { all, open: open.length };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+beforeAll(async () => {
+  redis = new Redis(ns.redisUrl);
+  publisher = new RedisStreamsPublisher({ client: redis, serializer, keyPrefix });
+  statuses = new RedisCommandStatusStore(redis, { keyPrefix });
+  mongo = mongoConnection({ uri: ns.mongoUri(), name: 'verifier' });
+  await mongo.open();
+});
+
+afterAll(async () => {
+  await Promise.all(instances.map((instance) => instance.stop('SIGKILL')));
+  await publisher?.close();
+  const keys = await redis.keys(`${keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  await mongo.client.dropDatabase();
+  await mongo.close();
+});
+
+describe('trainer-service joins the command group only once its stores are ready', () => {
+  it('an instance whose MongoDB cannot be reached takes no commands from a running one, and is not ready', async () => {
+    const healthy = await start('join-ready', ns.mongoUri());
+    await waitForStatus(`${healthy.url}/health/ready`, 200, 60_000);
+
+    // Nothing listens on this port: the instance starts, but its stores never become ready.
+    const nowhere = `mongodb://127.0.0.1:${await freePort()}/${ns.database}?serverSelectionTimeoutMS=1000`;
+    const starting = await start('join-stuck', nowhere);
+    // Two heartbeats and a hand-over: by then a member of the group owns its share.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+
+    const commands = Array.from({ length: 40 }, (_, i) => move(`joiner-${i}-${ns.id}`));
+    const sentAt = Date.now();
+    for (const command of commands)
+      await publisher.publish(naming.command(command.type), [command]);
+    const { all, open } = await outcomes(
+      commands.map((command) => command.messageId),
+      15_000,
+    );
+    const tookMs = Date.now() - sentAt;
+
+    // Every command handled, by the instance that can handle it, within seconds.
+    expect({ open, tookMsUnder10s: tookMs < 10_000 }).toEqual({ open: 0, tookMsUnder10s: true });
+    expect((all as CommandStatus[]).every((status) => status.status === 'processed')).toBe(true);
+
+    // The starting instance says why it is not ready.
+    const ready = await fetch(`${starting.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toContain('trainer-commands');
+  });
+});

@@ -9,6 +9,8 @@ export interface ServiceBasicsSpec {
   appDir: string;
   /** The servers the app connects to; each must appear in /health/ready. */
   servers: ServerName[];
+  /** The app's own readiness checks besides servers and bus (e.g. trainer-service's `trainer-commands`). */
+  checks?: string[];
 }
 
 /**
@@ -64,7 +66,13 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       expect(body.status).toBe('ok');
       // Every server it uses, its message bus, that its stream layout is the deployment's, and
       // that its Redis Streams subscriptions make progress.
-      const checks = [...spec.servers, 'bus', 'streams-layout', 'redis-streams'];
+      const checks = [
+        ...spec.servers,
+        'bus',
+        'streams-layout',
+        'redis-streams',
+        ...(spec.checks ?? []),
+      ];
       expect(Object.keys(body.info).sort()).toEqual(checks.sort());
       for (const name of checks) expect(body.info[name]?.status).toBe('up');
     });

@@ -1,12 +1,13 @@
 import { type Server } from 'node:http';
 import { type INestApplication, Logger } from '@nestjs/common';
-import { SwaggerModule } from '@nestjs/swagger';
+import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { DEFAULT_MAX_BODY_BYTES, type CommandApiOptions } from './command-api.options';
 import { bodyEndpointOf, OTHER_ENDPOINT } from './http/body.endpoints';
 import { commandApiBodyReader } from './http/command-api.body';
 import { type BodyStep, commandRoute, CommandsListener } from './http/commands.listener';
 import { CommandApiMetrics } from './metrics/command-api.metrics';
 import { commandApiOpenApi } from './openapi/openapi.document';
+import { mergeOpenApi } from './openapi/openapi.merge';
 import { TrainersController } from './rest/trainers.controller';
 import { RpcController } from './rpc/rpc.controller';
 
@@ -15,7 +16,9 @@ import { RpcController } from './rpc/rpc.controller';
  * before `listen`/`init` (in the standalone app and in the embedded one):
  * - mounts command-api's body reader on its endpoints (`bodyEndpointOf`), ahead of Nest's body
  *   parsers, so that an oversized body is a 413 and a non-JSON one a 415 problem document;
- * - serves the OpenAPI document at /docs (Swagger UI) and /docs-json;
+ * - serves the OpenAPI document at /docs (Swagger UI), /docs-json and /docs-yaml, with the paths
+ *   and components of `documents` merged in (other modules of the same app: the embedded mode's
+ *   SSE gateway);
  * - puts the command endpoints in front of Express (`CommandsListener`), logging one access
  *   line per request there when `accessLog` is set (pino-http does not see them). Express
  *   middleware of your own (CORS, say) then does not run for those endpoints: set
@@ -25,6 +28,8 @@ export function setupCommandApi(
   app: INestApplication,
   options: Pick<CommandApiOptions, 'maxBodyBytes'> & {
     docsPath?: string;
+    /** OpenAPI documents of other modules in the same app, served in one with command-api's. */
+    documents?: OpenAPIObject[];
     accessLog?: boolean;
     commandsThroughExpress?: boolean;
   },
@@ -45,7 +50,8 @@ export function setupCommandApi(
   if (!options.commandsThroughExpress) commandsInFront(app, reader, options.accessLog);
 
   const docsPath = options.docsPath ?? 'docs';
-  SwaggerModule.setup(docsPath, app, commandApiOpenApi(), {
+  const document = mergeOpenApi(commandApiOpenApi(), ...(options.documents ?? []));
+  SwaggerModule.setup(docsPath, app, document, {
     jsonDocumentUrl: `${docsPath}-json`,
     yamlDocumentUrl: `${docsPath}-yaml`,
   });

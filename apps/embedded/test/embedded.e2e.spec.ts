@@ -60,6 +60,51 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
     expect((await fetch(`${app.url}/demo.js`)).status).toBe(200);
   });
 
+  it("documents command-api and the SSE gateway in one /docs: both apps' paths and components", async () => {
+    const ui = await fetch(`${app.url}/docs`);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toContain('swagger');
+    const response = await fetch(`${app.url}/docs-json`);
+    expect(response.status).toBe(200);
+    const spec = (await response.json()) as {
+      openapi: string;
+      security: unknown;
+      paths: Record<string, Record<string, { security?: unknown }>>;
+      components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+    };
+    expect(spec.openapi).toBe('3.1.0');
+    expect(Object.keys(spec.paths)).toEqual(
+      expect.arrayContaining([
+        // command-api's
+        '/api/trainers/{trainerId}/move',
+        '/rpc',
+        '/api/commands/{commandId}',
+        // the gateway's
+        '/events',
+        '/api/stream-tokens',
+        '/api/session',
+        '/api/presence',
+        '/api/positions',
+      ]),
+    );
+    expect(spec.paths['/events']!.get!.security).toEqual([
+      { bearer: [] },
+      { streamToken: [] },
+      { sessionCookie: [] },
+    ]);
+    expect(Object.keys(spec.components.securitySchemes)).toEqual(
+      expect.arrayContaining(['bearer', 'streamToken', 'sessionCookie']),
+    );
+    expect(Object.keys(spec.components.schemas)).toEqual(
+      expect.arrayContaining(['MoveBody', 'Accepted', 'Problem', 'SseNotification', 'Positions']),
+    );
+    // command-api's operations still need its bearer token.
+    expect(spec.security).toEqual([{ bearer: [] }]);
+    const yaml = await fetch(`${app.url}/docs-yaml`);
+    expect(yaml.status).toBe(200);
+    expect(await yaml.text()).toContain('/events:');
+  });
+
   it('moves a trainer: accepted at once, processed, and every user sees the position live', async () => {
     const ash = await signIn('ash');
     const misty = await signIn('misty');

@@ -10,3 +10,5 @@ export * from './auth/stream.authenticator';
 export * from './presence/presence-registry.port';
 export * from './presence/in-memory.presence-registry';
 export * from './presence/redis.presence-registry';
+export * from './openapi/gateway.openapi';
+export * from './sse-gateway.setup';

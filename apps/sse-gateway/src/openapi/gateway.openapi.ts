@@ -1,0 +1,500 @@
+import { CommandState, PositionUpdateParams } from '@causeway/contracts';
+import { type OpenAPIObject } from '@nestjs/swagger';
+import { z } from 'zod';
+import { SESSION_COOKIE } from '../auth/stream.authenticator';
+
+type Schema = Record<string, unknown>;
+
+/** JSON Schema 2020-12 (what OpenAPI 3.1 uses) of a zod schema, as the server sends it. */
+function schema(type: z.ZodType): Schema {
+  const { $schema: _, ...rest } = z.toJSONSchema(type, {
+    io: 'output',
+    unrepresentable: 'any',
+  }) as Schema;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (body: Schema) => ({ 'application/json': { schema: body } });
+const problem = (description: string, headers?: Record<string, Schema>) => ({
+  description,
+  ...(headers && { headers }),
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
+const epochMs = (description: string) => ({
+  type: 'integer',
+  description: `${description} (epoch ms)`,
+});
+
+const retryAfter = {
+  'Retry-After': {
+    description: 'seconds to wait before trying again (RETRY_AFTER_SECONDS, or the rate window)',
+    schema: { type: 'integer', minimum: 1 },
+  },
+};
+const challenge = {
+  'WWW-Authenticate': {
+    description: 'always `Bearer realm="causeway"`',
+    schema: { type: 'string', const: 'Bearer realm="causeway"' },
+  },
+};
+const unauthorized = (description: string) =>
+  problem(
+    `${description}. Problem type \`https://causeway.dev/problems/unauthenticated\`; \`detail\` says which credential and why.`,
+    challenge,
+  );
+const rateLimited = (who: string) =>
+  problem(
+    `More than RATE_LIMIT_POINTS requests of ${who} in RATE_LIMIT_WINDOW_S (problem type \`https://causeway.dev/problems/rate-limited\`); counted in Redis across the gateway's instances, apart from command-api's counters.`,
+    retryAfter,
+  );
+/** What Express's body parser answers for a request that sends a body (none is read). */
+const bodyErrors = {
+  '400': problem(
+    'A body sent as `application/json` that is not valid JSON (the endpoint reads no body; send none)',
+  ),
+  '413': problem('A body sent as JSON or a form larger than 100 kB (the endpoint reads no body)'),
+};
+const readFailure = (what: string) =>
+  problem(
+    `${what} could not be read (e.g. Redis unreachable): a plain 500, without \`Retry-After\``,
+  );
+
+const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Server-Sent Events, \`text/event-stream\`).
+
+**Credentials** — the first of these present is the one checked (the others are ignored):
+1. \`Authorization: Bearer <access token>\`;
+2. \`?token=<stream token>\` from \`POST /api/stream-tokens\` (short-lived; for \`EventSource\`, which cannot send headers) — an access token there is a 401;
+3. the HttpOnly \`${SESSION_COOKIE}\` cookie set by \`POST /api/session\`.
+
+**Frames.** Every event has an \`id:\` line — a position in the notification log all gateway instances follow, so a client resumes on any instance — and one \`data:\` line holding a JSON-RPC 2.0 notification (\`SseNotification\`, no \`id\` member):
+
+| method | when | params |
+| --- | --- | --- |
+| \`session\` | first frame, with a \`retry:\` hint (SSE_RETRY_MS) | \`{connectionId, serverId, resumed: "new" \\| "replayed" \\| "recovery", replayed}\` |
+| \`position.update\` | a trainer the caller may see moved | \`{trainerId, x, y, isMoving, dirX, dirY}\` |
+| \`command.result\` | a command of the caller was processed or rejected | \`{commandId, status: "processed" \\| "rejected", version?, reason?}\` |
+| \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "unknown-position", positions}\` (the current state, repeating the session's id) |
+| \`shutdown\` | the instance is stopping; the stream ends after it (reconnect with the last id; preceded by a jittered \`retry:\` hint) | \`{serverId}\` (repeats the last id sent) |
+
+Other lines: \`:\` heartbeat comments every HEARTBEAT_MS; a lone \`retry:\` event before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with its last id). A client that cannot keep up (BUFFER_MAX_BYTES unwritten) is disconnected; it resumes like any other.
+
+**Resume.** With \`Last-Event-ID\` (header, as \`EventSource\` sends it on reconnect; or \`?lastEventId=\`, the header winning) the missed notifications addressed to the caller are replayed in order after the \`session\` frame (\`resumed: "replayed"\`), then the stream goes live without gap or duplicate; beyond HISTORY_SIZE missed or HISTORY_TTL_MS old, a \`recovery\` frame instead.
+
+**Limits.** Each open costs a point of the caller's rate (RATE_LIMIT_POINTS per RATE_LIMIT_WINDOW_S; without a valid credential, of the client address: 429 comes before 401). MAX_CONNECTIONS_PER_USER streams per user and instance (429), MAX_CONNECTIONS per instance (503).`;
+
+const FRAME_EXAMPLE = [
+  'retry: 2000',
+  'id: 1732237200000-0',
+  'data: {"jsonrpc":"2.0","method":"session","params":{"connectionId":"5b0c…","serverId":"sse-gateway-1","resumed":"new","replayed":0}}',
+  '',
+  'id: 1732237200123-0',
+  'data: {"jsonrpc":"2.0","method":"position.update","params":{"trainerId":"ash","x":12.5,"y":0,"isMoving":true,"dirX":1,"dirY":0}}',
+  '',
+  ':',
+  '',
+  '',
+].join('\n');
+
+function notification(method: string, params: Schema, description: string): Schema {
+  return {
+    type: 'object',
+    description,
+    required: ['jsonrpc', 'method', 'params'],
+    properties: { jsonrpc: { const: '2.0' }, method: { const: method }, params },
+    additionalProperties: false,
+  };
+}
+
+/**
+ * The OpenAPI 3.1 document of the SSE gateway (served at /docs, /docs-json, /docs-yaml): every
+ * route of GatewayModule with the statuses, headers and bodies it answers with, the SSE frames
+ * of GET /events, and the three ways to authenticate.
+ */
+export function gatewayOpenApi(): OpenAPIObject {
+  const trainerPosition = {
+    type: 'object',
+    description: 'A trainer as the positions read model has it after its latest event',
+    required: [
+      'trainerId',
+      'x',
+      'y',
+      'isMoving',
+      'dirX',
+      'dirY',
+      'speed',
+      'startedAt',
+      'version',
+      'updatedAt',
+    ],
+    properties: {
+      trainerId: { type: 'string' },
+      x: { type: 'number' },
+      y: { type: 'number' },
+      isMoving: { type: 'boolean' },
+      dirX: { type: 'number' },
+      dirY: { type: 'number' },
+      speed: { type: 'number', description: 'units per second' },
+      startedAt: epochMs('when the current movement started; 0 when still'),
+      version: { type: 'integer', description: "version of the trainer's stream" },
+      updatedAt: epochMs('when the row was written'),
+    },
+  };
+  const document = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Causeway SSE gateway',
+      version: '1.0.0',
+      description:
+        'Live JSON-RPC 2.0 notifications over Server-Sent Events (`GET /events`), the credentials browsers use for them, and what a page reads before the first update (positions, presence). Errors are RFC 9457 problem documents (`application/problem+json`); every 401 carries `WWW-Authenticate`. Not documented here, as on every Causeway app: `/health`, `/health/live`, `/health/ready`, `/metrics`, `/admin/dead-letters`.',
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        streamToken: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'token',
+          description:
+            'A stream token from POST /api/stream-tokens (valid 60 s, GET /events only): EventSource cannot send an Authorization header.',
+        },
+        sessionCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description:
+            'The HttpOnly, SameSite=Strict cookie POST /api/session sets: the access token, URL-encoded.',
+        },
+        adminToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'ADMIN_TOKEN (not a JWT): GET /api/presence sees every user, not rate limited.',
+        },
+      },
+      schemas: {
+        Problem: {
+          type: 'object',
+          required: ['type', 'title', 'status'],
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            instance: { type: 'string' },
+            errors: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { field: { type: 'string' }, message: { type: 'string' } },
+              },
+            },
+          },
+        },
+        StreamToken: {
+          type: 'object',
+          required: ['token', 'expiresAt'],
+          properties: {
+            token: { type: 'string', description: 'for `GET /events?token=` only' },
+            expiresAt: epochMs('when it expires, 60 s after it was issued'),
+          },
+        },
+        TrainerPosition: trainerPosition,
+        Positions: {
+          type: 'object',
+          required: ['positions'],
+          properties: { positions: { type: 'array', items: ref('TrainerPosition') } },
+        },
+        Presence: {
+          type: 'object',
+          required: ['instances'],
+          properties: {
+            instances: {
+              type: 'array',
+              description:
+                'The live gateway instances; for a user only those where a visible user is connected',
+              items: {
+                type: 'object',
+                required: ['serverId', 'users'],
+                properties: {
+                  serverId: { type: 'string' },
+                  users: {
+                    type: 'array',
+                    description: 'sorted by userId',
+                    items: {
+                      type: 'object',
+                      required: ['userId', 'connections', 'since'],
+                      properties: {
+                        userId: { type: 'string' },
+                        connections: { type: 'integer', minimum: 1 },
+                        since: epochMs('when the oldest of these connections opened'),
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+        SseFrame: {
+          type: 'object',
+          description:
+            'One event of the stream as EventSource parses it (`id:`, `retry:`, `data:` lines, then an empty line). Comment lines (`:`) are heartbeats.',
+          required: ['data'],
+          properties: {
+            id: {
+              type: 'string',
+              pattern: '^\\d+-\\d+$',
+              description:
+                'A notification-log position; send it back as Last-Event-ID (or ?lastEventId=) to resume',
+            },
+            retry: { type: 'integer', description: 'reconnection delay hint (ms)' },
+            data: {
+              type: 'string',
+              contentMediaType: 'application/json',
+              contentSchema: ref('SseNotification'),
+            },
+          },
+        },
+        SseNotification: {
+          description: 'The JSON-RPC 2.0 notification in the `data:` line of an event',
+          oneOf: [
+            ref('SessionNotification'),
+            ref('PositionUpdateNotification'),
+            ref('CommandResultNotification'),
+            ref('RecoveryNotification'),
+            ref('ShutdownNotification'),
+          ],
+          discriminator: {
+            propertyName: 'method',
+            mapping: {
+              session: '#/components/schemas/SessionNotification',
+              'position.update': '#/components/schemas/PositionUpdateNotification',
+              'command.result': '#/components/schemas/CommandResultNotification',
+              recovery: '#/components/schemas/RecoveryNotification',
+              shutdown: '#/components/schemas/ShutdownNotification',
+            },
+          },
+        },
+        SessionNotification: notification(
+          'session',
+          {
+            type: 'object',
+            required: ['connectionId', 'serverId', 'resumed', 'replayed'],
+            properties: {
+              connectionId: { type: 'string', format: 'uuid' },
+              serverId: { type: 'string', description: 'the instance serving the stream' },
+              resumed: {
+                enum: ['new', 'replayed', 'recovery'],
+                description:
+                  'new: no Last-Event-ID; replayed: the missed notifications follow; recovery: a `recovery` frame follows',
+              },
+              replayed: { type: 'integer', minimum: 0, description: 'frames replayed' },
+            },
+          },
+          'First frame of every stream; its id is the resume point (the Last-Event-ID sent, when replayed)',
+        ),
+        PositionUpdateNotification: notification(
+          'position.update',
+          schema(PositionUpdateParams),
+          'A trainer the caller may see moved (started, stopped or changed direction)',
+        ),
+        CommandResultNotification: notification(
+          'command.result',
+          {
+            type: 'object',
+            required: ['commandId', 'status'],
+            properties: {
+              commandId: { type: 'string', format: 'uuid' },
+              status: schema(CommandState.extract(['processed', 'rejected'])),
+              version: {
+                type: 'integer',
+                description: "the trainer's stream version after the command (processed only)",
+              },
+              reason: { type: 'string', description: 'why it was rejected (rejected only)' },
+            },
+          },
+          "The outcome of one of the caller's commands (sent to its issuer only)",
+        ),
+        RecoveryNotification: notification(
+          'recovery',
+          {
+            type: 'object',
+            required: ['reason', 'positions'],
+            properties: {
+              reason: {
+                enum: ['trimmed', 'expired', 'too-many-missed', 'unknown-position'],
+                description:
+                  'trimmed: older than the log; expired: older than HISTORY_TTL_MS; too-many-missed: more than HISTORY_SIZE; unknown-position: ahead of this log',
+              },
+              positions: {
+                type: 'array',
+                items: ref('TrainerPosition'),
+                description: 'the current positions the caller may see',
+              },
+            },
+          },
+          'The gap since Last-Event-ID cannot be replayed: redraw from this state',
+        ),
+        ShutdownNotification: notification(
+          'shutdown',
+          {
+            type: 'object',
+            required: ['serverId'],
+            properties: { serverId: { type: 'string' } },
+          },
+          'The instance is stopping and ends the stream: reconnect (after the `retry:` hint) with the last id',
+        ),
+      },
+    },
+    paths: {
+      '/events': {
+        get: {
+          summary: 'The live notification stream (Server-Sent Events)',
+          description: STREAM_DESCRIPTION,
+          operationId: 'events',
+          security: [{ bearer: [] }, { streamToken: [] }, { sessionCookie: [] }],
+          parameters: [
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              description: 'The last `id:` received: resume after it (EventSource sends it itself)',
+              schema: { type: 'string' },
+            },
+            {
+              name: 'lastEventId',
+              in: 'query',
+              required: false,
+              description: 'The same as Last-Event-ID, for a new EventSource; the header wins',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': {
+              description:
+                'The stream: `session` first, then live frames (see the operation description and `SseFrame`)',
+              headers: {
+                'Cache-Control': { schema: { type: 'string', const: 'no-cache, no-transform' } },
+                'X-Accel-Buffering': { schema: { type: 'string', const: 'no' } },
+              },
+              content: {
+                'text/event-stream': {
+                  schema: {
+                    type: 'string',
+                    description:
+                      'Events as `SseFrame` describes them; the `data:` of each is an `SseNotification`',
+                    'x-event-schema': ref('SseFrame'),
+                  },
+                  example: FRAME_EXAMPLE,
+                },
+              },
+            },
+            '400': problem(
+              '`token` or `lastEventId` given more than once (or not a plain value), or a Last-Event-ID that is not an id of this stream; `errors` names it',
+            ),
+            '401': unauthorized(
+              'The credential checked (the first present) is missing, invalid or expired, or of the wrong kind (an access token as `?token=`, a stream token as bearer)',
+            ),
+            '429': problem(
+              `Rate limit of the caller exceeded (problem type \`https://causeway.dev/problems/rate-limited\`; without a valid credential counted per client address, before the 401), or the user already holds MAX_CONNECTIONS_PER_USER streams on this instance (\`about:blank\`)`,
+              retryAfter,
+            ),
+            '503': problem(
+              'This instance holds MAX_CONNECTIONS streams, or is not ready yet (its notification log could not be read): try again, or another instance',
+              retryAfter,
+            ),
+          },
+        },
+      },
+      '/api/stream-tokens': {
+        post: {
+          summary: 'A short-lived stream token for `GET /events?token=`',
+          description:
+            "For EventSource, which cannot send an Authorization header. Valid 60 s, for GET /events only; it carries the access token's trainers.",
+          operationId: 'streamToken',
+          security: [{ bearer: [] }],
+          responses: {
+            '201': { description: 'The stream token', content: json(ref('StreamToken')) },
+            ...bodyErrors,
+            '401': unauthorized('No bearer access token, or an invalid or expired one'),
+            '429': rateLimited('the user (or, without a valid token, of the client address)'),
+          },
+        },
+      },
+      '/api/session': {
+        post: {
+          summary: `Sets the bearer access token as the HttpOnly \`${SESSION_COOKIE}\` cookie`,
+          description:
+            'Then GET /events, /api/positions and /api/presence authenticate by the cookie. The cookie has no Max-Age: it lasts the browser session, and the token in it stops working when it expires.',
+          operationId: 'openSession',
+          security: [{ bearer: [] }],
+          responses: {
+            '204': {
+              description: 'The cookie is set',
+              headers: {
+                'Set-Cookie': {
+                  description: `\`${SESSION_COOKIE}=<URL-encoded access token>; HttpOnly; SameSite=Strict; Path=/\`, plus \`; Secure\` when the client used TLS (to the app, or to a proxy trusted with TRUST_PROXY that sent \`X-Forwarded-Proto: https\`)`,
+                  schema: { type: 'string' },
+                },
+              },
+            },
+            ...bodyErrors,
+            '401': unauthorized('No bearer access token, or an invalid or expired one'),
+            '429': rateLimited('the user (or, without a valid token, of the client address)'),
+          },
+        },
+        delete: {
+          summary: `Clears the \`${SESSION_COOKIE}\` cookie (sign out)`,
+          description: 'Needs no credential; counted against the client address.',
+          operationId: 'closeSession',
+          security: [],
+          responses: {
+            '204': {
+              description: 'The cookie is cleared',
+              headers: {
+                'Set-Cookie': {
+                  description: `\`${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0\` (with \`; Secure\` before \`Max-Age\` under TLS)`,
+                  schema: { type: 'string' },
+                },
+              },
+            },
+            ...bodyErrors,
+            '429': rateLimited('the client address'),
+          },
+        },
+      },
+      '/api/presence': {
+        get: {
+          summary: 'Who is online on which gateway instance',
+          description:
+            "A user (bearer access token or the session cookie; not a stream token) sees their own connections and the members of their trainers' groups; the admin token sees everyone and is not rate limited.",
+          operationId: 'presence',
+          security: [{ bearer: [] }, { sessionCookie: [] }, { adminToken: [] }],
+          responses: {
+            '200': { description: 'The instances and their users', content: json(ref('Presence')) },
+            '401': unauthorized('No access token (bearer or cookie), or an invalid or expired one'),
+            '429': rateLimited('the user (or, without a valid token, of the client address)'),
+            '500': readFailure('Presence or group membership'),
+          },
+        },
+      },
+      '/api/positions': {
+        get: {
+          summary: 'The current positions the caller may see',
+          description:
+            "What a page draws before the first `position.update`: trainers in no group, the caller's own, and those sharing a group with the caller's trainers (the `recovery` frame's rule).",
+          operationId: 'positions',
+          security: [{ bearer: [] }, { sessionCookie: [] }],
+          responses: {
+            '200': { description: 'The positions', content: json(ref('Positions')) },
+            '401': unauthorized('No access token (bearer or cookie), or an invalid or expired one'),
+            '429': rateLimited('the user (or, without a valid token, of the client address)'),
+            '500': readFailure('The positions or group membership read model'),
+          },
+        },
+      },
+    },
+  };
+  return document as unknown as OpenAPIObject;
+}

@@ -431,6 +431,22 @@ describe('sse-gateway admission', () => {
     expect(((await full.json()) as { detail: string }).detail).toContain('maximum of 2');
   });
 
+  it('answers HEAD /events with the stream headers and opens no stream', async () => {
+    const gateway = await startGateway('gw-head', { MAX_CONNECTIONS_PER_USER: '1' });
+    extra.push(gateway);
+    const head = await fetch(`${gateway.url}/events`, {
+      method: 'HEAD',
+      headers: await bearer('ash'),
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toContain('text/event-stream');
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/^causeway_sse_connections(\{[^}]*\})? 0$/m);
+    expect(metrics).not.toMatch(/^causeway_sse_streams_total\{/m);
+    // Its slot is free: the user's one stream opens.
+    await connect('ash', () => gateway.url);
+  });
+
   it('sends the stream headers, heartbeats, and tells clients to retry on SIGTERM', async () => {
     const short = await startGateway(`gw-short-${randomUUID().slice(0, 4)}`, {
       HEARTBEAT_MS: '100',

@@ -431,14 +431,17 @@ describe('sse-gateway OpenAPI document', () => {
     expect((await call('/api/session', 'post', { headers: anonymous() })).status).toBe(401);
     const opened = await call('/api/session', 'post', { headers: await bearer(user('ash')) });
     expect(opened.status).toBe(204);
-    expect(opened.headers.get('set-cookie')).toMatch(
-      /^causeway_token=[^;]+; HttpOnly; SameSite=Strict; Path=\/$/,
+    // Max-Age: the token's remaining lifetime (an hour for these tokens).
+    const cookie = opened.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(
+      /^causeway_token=[^;]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+$/,
     );
+    expect(Number(/Max-Age=(\d+)/.exec(cookie)![1])).toBeGreaterThan(60);
     // Behind a trusted proxy that received TLS, the cookie is Secure.
     const secure = await call('/api/session', 'post', {
       headers: { ...(await bearer(user('ash'))), 'X-Forwarded-Proto': 'https' },
     });
-    expect(secure.headers.get('set-cookie')).toMatch(/; Secure$/);
+    expect(secure.headers.get('set-cookie')).toMatch(/; Secure; Max-Age=\d+$/);
 
     const closed = await call('/api/session', 'delete', { headers: anonymous() });
     expect(closed.status).toBe(204);

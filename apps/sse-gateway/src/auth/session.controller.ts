@@ -37,7 +37,13 @@ export class SessionController {
   ): Promise<void> {
     await this.gate.admit(req, () => this.auth.bearer(req));
     const token = bearerToken(req.headers.authorization)!;
-    res.setHeader('Set-Cookie', this.cookie(req, encodeURIComponent(token)));
+    // The browser drops the cookie when the token inside stops working, instead of sending it
+    // (and getting 401s) for the rest of the browser session.
+    const maxAge = Math.max(0, expiresAt(token) - Math.floor(Date.now() / 1000));
+    res.setHeader(
+      'Set-Cookie',
+      `${this.cookie(req, encodeURIComponent(token))}; Max-Age=${maxAge}`,
+    );
   }
 
   /** Needs no credential: counted against the client's address. */
@@ -57,4 +63,14 @@ export class SessionController {
     const secure = proxies.isSecure(req.socket, req.headers['x-forwarded-proto']) ? '; Secure' : '';
     return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${secure}`;
   }
+}
+
+/** The `exp` (seconds) of a JWT whose signature and expiry were verified already. */
+function expiresAt(token: string): number {
+  const payload = JSON.parse(
+    Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'),
+  ) as {
+    exp?: unknown;
+  };
+  return typeof payload.exp === 'number' ? payload.exp : 0;
 }

@@ -426,7 +426,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         post: {
           summary: `Sets the bearer access token as the HttpOnly \`${SESSION_COOKIE}\` cookie`,
           description:
-            'Then GET /events, /api/positions and /api/presence authenticate by the cookie. The cookie has no Max-Age: it lasts the browser session, and the token in it stops working when it expires.',
+            'Then GET /events, /api/positions and /api/presence authenticate by the cookie. Its Max-Age is the remaining lifetime of the token: the browser drops the cookie when the token in it stops working.',
           operationId: 'openSession',
           security: [{ bearer: [] }],
           responses: {
@@ -434,7 +434,7 @@ export function gatewayOpenApi(): OpenAPIObject {
               description: 'The cookie is set',
               headers: {
                 'Set-Cookie': {
-                  description: `\`${SESSION_COOKIE}=<URL-encoded access token>; HttpOnly; SameSite=Strict; Path=/\`, plus \`; Secure\` when the client used TLS (to the app, or to a proxy trusted with TRUST_PROXY that sent \`X-Forwarded-Proto: https\`)`,
+                  description: `\`${SESSION_COOKIE}=<URL-encoded access token>; HttpOnly; SameSite=Strict; Path=/\`, plus \`; Secure\` when the client used TLS (to the app, or to a proxy trusted with TRUST_PROXY that sent \`X-Forwarded-Proto: https\`), then \`; Max-Age=<seconds until the token expires>\``,
                   schema: { type: 'string' },
                 },
               },

@@ -2,6 +2,7 @@ import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Controller, Get, Inject, Req, Res, UseFilters } from '@nestjs/common';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { EventStreamOpener } from './event-stream.opener';
+import { SSE_HEADERS } from './sse.frames';
 import { SseMetrics } from './sse.metrics';
 
 type Request = IncomingMessage & { query?: Record<string, unknown> };
@@ -28,6 +29,13 @@ export class EventsController {
       if (check.retryAfterSeconds !== undefined)
         res.setHeader('Retry-After', String(check.retryAfterSeconds));
       throw check.error;
+    }
+    // HEAD (Express routes it here with GET): the answer GET would start with, and no stream —
+    // it opened one before, counted against the limits and shown in presence until the client
+    // went away.
+    if (req.method === 'HEAD') {
+      res.writeHead(200, SSE_HEADERS).end();
+      return;
     }
     await this.opener.start(req, res, check.caller, check.lastEventId);
   }

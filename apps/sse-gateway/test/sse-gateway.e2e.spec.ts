@@ -6,6 +6,7 @@ import {
   waitForStatus,
   type ServiceProcess,
 } from '@causeway/testkit';
+import { TokenService } from '@causeway/platform';
 import Redis from 'ioredis';
 import mongoose from 'mongoose';
 
@@ -111,5 +112,21 @@ describe('sse-gateway and MongoDB', () => {
     const response = await waitForStatus(`${broken.url}/health/ready`, 503);
     const answer = (await response.json()) as { error: Record<string, { status: string }> };
     expect(answer.error.mongodb?.status).toBe('down');
+
+    // Reads of its read models are 503 with Retry-After (temporary), not 500.
+    const tokens = new TokenService({ secret: env().JWT_SECRET });
+    const bearer = `Bearer ${(await tokens.issue('ash')).token}`;
+    for (const path of ['/api/positions', '/api/presence']) {
+      const read = await fetch(`${broken.url}${path}`, { headers: { Authorization: bearer } });
+      expect({ path, status: read.status, retryAfter: read.headers.get('retry-after') }).toEqual({
+        path,
+        status: 503,
+        retryAfter: '5',
+      });
+      expect(await read.json()).toMatchObject({
+        type: 'https://causeway.dev/problems/read-unavailable',
+        status: 503,
+      });
+    }
   });
 });

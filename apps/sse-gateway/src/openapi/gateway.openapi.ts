@@ -57,7 +57,8 @@ const bodyErrors = {
 };
 const readFailure = (what: string) =>
   problem(
-    `${what} could not be read (e.g. Redis unreachable): a plain 500, without \`Retry-After\``,
+    `${what} could not be read (Redis or MongoDB unreachable): problem type \`https://causeway.dev/problems/read-unavailable\`, retry after \`Retry-After\` seconds (RETRY_AFTER_SECONDS)`,
+    retryAfter,
   );
 
 const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Server-Sent Events, \`text/event-stream\`).
@@ -475,7 +476,7 @@ export function gatewayOpenApi(): OpenAPIObject {
             '200': { description: 'The instances and their users', content: json(ref('Presence')) },
             '401': unauthorized('No access token (bearer or cookie), or an invalid or expired one'),
             '429': rateLimited('the user (or, without a valid token, of the client address)'),
-            '500': readFailure('Presence or group membership'),
+            '503': readFailure('Presence or group membership'),
           },
         },
       },
@@ -490,7 +491,7 @@ export function gatewayOpenApi(): OpenAPIObject {
             '200': { description: 'The positions', content: json(ref('Positions')) },
             '401': unauthorized('No access token (bearer or cookie), or an invalid or expired one'),
             '429': rateLimited('the user (or, without a valid token, of the client address)'),
-            '500': readFailure('The positions or group membership read model'),
+            '503': readFailure('The positions or group membership read model'),
           },
         },
       },

@@ -1,10 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage } from 'node:http';
 import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
-import { bearerToken, CallerGate } from '@causeway/platform';
+import { bearerToken, type Caller, CallerGate } from '@causeway/platform';
+import { readOrUnavailable } from '../auth/read-unavailable.problem';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
+import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
 
 export interface PresenceView {
   instances: {
@@ -33,8 +35,14 @@ export class PresenceController {
 
   @Get('presence')
   async presence(@Req() req: IncomingMessage): Promise<PresenceView> {
-    const visible = this.isAdmin(req) ? undefined : await this.visibleUsers(req);
-    const instances = await this.options.presence.list();
+    const admin = this.isAdmin(req);
+    // Admitted (authenticated, rate limited) before anything is read.
+    const caller = admin ? undefined : await this.gate.admit(req, () => this.auth.access(req));
+    const retryAfter =
+      this.options.settings?.retryAfterSeconds ?? DEFAULT_GATEWAY_SETTINGS.retryAfterSeconds;
+    const [visible, instances] = await readOrUnavailable('presence', retryAfter, () =>
+      Promise.all([caller ? this.visibleUsers(caller) : undefined, this.options.presence.list()]),
+    );
     return {
       instances: instances
         .map(({ serverId, connections }) => {
@@ -61,8 +69,7 @@ export class PresenceController {
   }
 
   /** A user's view (the admin token's is not rate limited: operators, monitoring). */
-  private async visibleUsers(req: IncomingMessage): Promise<Set<string>> {
-    const caller = await this.gate.admit(req, () => this.auth.access(req));
+  private async visibleUsers(caller: Caller): Promise<Set<string>> {
     const visible = new Set([caller.userId]);
     // Groups of the user's own trainer and of the trainers their token lets them move.
     const own = [...new Set([caller.userId, ...caller.trainerIds])];

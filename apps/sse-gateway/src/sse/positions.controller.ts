@@ -1,9 +1,11 @@
 import { type IncomingMessage } from 'node:http';
 import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
 import { CallerGate, type TrainerPosition } from '@causeway/platform';
+import { readOrUnavailable } from '../auth/read-unavailable.problem';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
+import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
 import { visiblePositions } from './visible-positions';
 
 /**
@@ -24,8 +26,12 @@ export class PositionsController {
   async positions(@Req() req: IncomingMessage): Promise<{ positions: TrainerPosition[] }> {
     // Rate limited before it reads: its cost grows with the number of trainers.
     const caller = await this.gate.admit(req, () => this.auth.access(req));
+    const retryAfter =
+      this.options.settings?.retryAfterSeconds ?? DEFAULT_GATEWAY_SETTINGS.retryAfterSeconds;
     return {
-      positions: await visiblePositions(caller, this.options.positions, this.options.groups),
+      positions: await readOrUnavailable('the positions', retryAfter, () =>
+        visiblePositions(caller, this.options.positions, this.options.groups),
+      ),
     };
   }
 }

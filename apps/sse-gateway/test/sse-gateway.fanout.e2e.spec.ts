@@ -424,11 +424,17 @@ describe('sse-gateway admission', () => {
     expect(tooMany.status).toBe(429);
     expect(tooMany.headers.get('retry-after')).toBe('5');
     expect(tooMany.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await tooMany.json()) as { type: string }).type).toBe(
+      'https://causeway.dev/problems/user-limit',
+    );
     await connect('misty', () => small.url);
     const full = await fetch(`${small.url}/events`, { headers: await bearer('brock') });
     expect(full.status).toBe(503);
     expect(full.headers.get('retry-after')).toBe('5');
-    expect(((await full.json()) as { detail: string }).detail).toContain('maximum of 2');
+    expect(await full.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/instance-full',
+      detail: expect.stringContaining('maximum of 2'),
+    });
   });
 
   it('answers HEAD /events with the stream headers and opens no stream', async () => {

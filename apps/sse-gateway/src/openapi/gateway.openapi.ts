@@ -398,11 +398,11 @@ export function gatewayOpenApi(): OpenAPIObject {
               'The credential checked (the first present) is missing, invalid or expired, or of the wrong kind (an access token as `?token=`, a stream token as bearer)',
             ),
             '429': problem(
-              `Rate limit of the caller exceeded (problem type \`https://causeway.dev/problems/rate-limited\`; without a valid credential counted per client address, before the 401), or the user already holds MAX_CONNECTIONS_PER_USER streams on this instance (\`about:blank\`)`,
+              `Rate limit of the caller exceeded (problem type \`https://causeway.dev/problems/rate-limited\`; without a valid credential counted per client address, before the 401), or the user already holds MAX_CONNECTIONS_PER_USER streams on this instance (\`https://causeway.dev/problems/user-limit\`)`,
               retryAfter,
             ),
             '503': problem(
-              'This instance holds MAX_CONNECTIONS streams, or is not ready yet (its notification log could not be read): try again, or another instance',
+              'This instance holds MAX_CONNECTIONS streams (problem type `https://causeway.dev/problems/instance-full`), or is not ready yet (`https://causeway.dev/problems/not-ready`: its notification log could not be read): try again, or another instance',
               retryAfter,
             ),
           },

@@ -1,5 +1,5 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
-import { ProblemException } from '@causeway/cqrs-core/nest';
+import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { type Caller, CallerGate, type NotificationLog, userKey } from '@causeway/platform';
 import { queryParameter } from '../auth/query.parameter';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
@@ -84,6 +84,9 @@ export class EventStreamOpener {
         reason: admission.reason,
         retryAfterSeconds: admission.retryAfterSeconds,
         error: new ProblemException({
+          // The reason names the limit (not-ready, instance-full, user-limit): a
+          // client tells them apart from the rate limit's `rate-limited` without reading text.
+          type: problemType(admission.reason),
           title: admission.status === 503 ? 'Service Unavailable' : 'Too Many Requests',
           status: admission.status,
           detail: admission.detail,

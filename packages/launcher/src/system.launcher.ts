@@ -9,6 +9,8 @@ export interface RunningInstance extends Instance {
   url: string;
   child: ChildProcess;
   logFile: string;
+  /** The `msg` of the last error or fatal JSON log line the app wrote (why it stopped). */
+  lastError?: string;
 }
 
 export interface LaunchOptions {
@@ -109,7 +111,26 @@ function start(instance: Instance, options: LaunchOptions): RunningInstance {
   );
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
-  return { ...instance, url: `http://127.0.0.1:${instance.port}`, child, logFile };
+  const running: RunningInstance = {
+    ...instance,
+    url: `http://127.0.0.1:${instance.port}`,
+    child,
+    logFile,
+  };
+  // An app that cannot start writes why as a fatal JSON line (a bad setting, a port in use):
+  // kept so that the launcher's own error says it, not only the log file.
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = (lines.pop() ?? '').slice(-65_536);
+      for (const line of lines) {
+        const error = errorMessageOf(line);
+        if (error) running.lastError = error;
+      }
+    });
+  }
+  return running;
 }
 
 async function waitUntilReady(
@@ -122,13 +143,13 @@ async function waitUntilReady(
   const { child } = instance;
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   while (Date.now() < deadline) {
-    if (exited()) throw exitError(instance);
+    if (exited()) throw await exitError(instance);
     try {
       const response = await fetch(`${instance.url}/health/ready`);
       await response.body?.cancel();
       // A 200 counts only from the process started for this instance: while it is still
       // starting (or after it failed to listen), another process on the port may answer.
-      if (exited()) throw exitError(instance);
+      if (exited()) throw await exitError(instance);
       const ours = listenerOwnedBy(child.pid!, instance.port) ?? true;
       if (response.status === 200 && ours) {
         log(`ready  ${instance.instanceId.padEnd(22)} ${instance.url}`);
@@ -138,7 +159,7 @@ async function waitUntilReady(
         ? `${response.status}`
         : `${response.status} from another process on port ${instance.port}`;
     } catch (error) {
-      if (exited()) throw exitError(instance);
+      if (exited()) throw await exitError(instance);
       last = (error as Error).message;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -148,9 +169,33 @@ async function waitUntilReady(
   );
 }
 
-function exitError({ instanceId, child, logFile }: RunningInstance): Error {
+async function exitError(instance: RunningInstance): Promise<Error> {
+  const { instanceId, child, logFile } = instance;
+  // 'exit' may come before the last output is read: wait (briefly) for the pipes to close.
+  if (child.stdout && !child.stdout.readableEnded)
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, 1_000);
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+    });
   const how = child.signalCode ? `on ${child.signalCode}` : `with code ${child.exitCode}`;
-  return new Error(`${instanceId} exited ${how} before it was ready; see ${logFile}`);
+  const why = instance.lastError ? `: ${instance.lastError}` : '';
+  return new Error(`${instanceId} exited ${how} before it was ready${why}; see ${logFile}`);
+}
+
+/** The `msg` of a pino JSON line at level error (50) or fatal (60); undefined for any other line. */
+function errorMessageOf(line: string): string | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
+    return typeof entry.level === 'number' && entry.level >= 50 && typeof entry.msg === 'string'
+      ? entry.msg
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** SIGTERM to every instance, SIGKILL to those still running after the grace period. */

@@ -23,6 +23,24 @@ function echoAppRoot(): string {
   return root;
 }
 
+/** An app that refuses to start as bootstrapService does: a fatal JSON line, exit code 1. */
+function refusingAppRoot(): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'launcher-'));
+  mkdirSync(path.join(root, 'apps', 'refusing', 'dist'), { recursive: true });
+  const line = JSON.stringify({
+    level: 60,
+    time: 0,
+    service: 'refusing',
+    msg: 'Invalid configuration: JWT_SECRET: must be at least 32 characters',
+  });
+  writeFileSync(
+    path.join(root, 'apps', 'refusing', 'dist', 'main.js'),
+    `process.stdout.write('{"level":30,"msg":"starting"}\\n');
+    process.stderr.write(${JSON.stringify(line + '\n')}, () => process.exit(1));`,
+  );
+  return root;
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -35,6 +53,20 @@ describe('launchSystem', () => {
   let running: RunningInstance[] = [];
   afterEach(async () => {
     await stopSystem(running.splice(0), 2_000);
+  });
+
+  it('says why an app that refused to start did, from its fatal log line', async () => {
+    const root = refusingAppRoot();
+    const port = await freePort();
+    await expect(
+      launchSystem([{ app: 'refusing', instanceId: 'refusing-1', port, env: {} }], {
+        root,
+        logDir: path.join(root, 'logs'),
+        readyTimeoutMs: 10_000,
+      }),
+    ).rejects.toThrow(
+      'refusing-1 exited with code 1 before it was ready: Invalid configuration: JWT_SECRET: must be at least 32 characters; see',
+    );
   });
 
   it("passes the app settings of the launcher's environment to every app, the plan winning", async () => {

@@ -38,3 +38,9 @@ describeDeduplicationStoreConformance(
     return new RedisDeduplicationStore(peer, dedupPrefix);
   },
 );
+
+it('keeps deduplication keys under the deployment prefix given as an option, as the other stores', async () => {
+  const store = new RedisDeduplicationStore(redis, { keyPrefix: `${ns.keyPrefix}opt:` });
+  expect((await store.claim('g:m', 5_000)).state).toBe('claimed');
+  expect(await redis.exists(`${ns.keyPrefix}opt:dedup:g:m`)).toBe(1);
+});

@@ -112,7 +112,7 @@ export class RedisMessagingModule {
           // A trainer's commands share one topic, handled in send order.
           commandTopics: COMMAND_TOPICS,
           deadLetters,
-          deduplication: new RedisDeduplicationStore(redis.client, `${keyPrefix}dedup:`),
+          deduplication: new RedisDeduplicationStore(redis.client, { keyPrefix }),
           deduplicationLeaseMs: config.DEDUP_LEASE_MS,
           retry: { maxAttempts: config.MAX_RETRIES + 1 },
           commandTimeoutMs: config.COMMAND_TIMEOUT_MS,

@@ -28,11 +28,24 @@ return 0`;
  * claim token with a lease while handling, `done` (with the handling's result) and a TTL
  * afterwards. Scripts keep each step atomic.
  */
+export interface RedisDeduplicationStoreOptions {
+  /** The deployment's key prefix, as RedisDeadLetterQueue's: keys are `<keyPrefix>dedup:<group>:<messageId>`. Default ''. */
+  keyPrefix?: string;
+}
+
 export class RedisDeduplicationStore implements DeduplicationStore {
+  private readonly keyPrefix: string;
+
+  /**
+   * `options.keyPrefix` as the other Redis stores take it; a string (the earlier form) is the
+   * whole prefix of the keys, `dedup:` included. Default: keys `dedup:<group>:<messageId>`.
+   */
   constructor(
     private readonly redis: Redis,
-    private readonly keyPrefix = 'dedup:',
-  ) {}
+    options: RedisDeduplicationStoreOptions | string = {},
+  ) {
+    this.keyPrefix = typeof options === 'string' ? options : `${options.keyPrefix ?? ''}dedup:`;
+  }
 
   async claim(key: string, leaseMs: number): Promise<DeduplicationClaim> {
     const token = randomUUID();

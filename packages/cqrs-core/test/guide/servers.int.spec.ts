@@ -130,7 +130,7 @@ describe('guide: Redis', () => {
     const router = new Router({ subscriber, service: 'accounts', instanceId: 'worker-1' });
     router.use(
       deadLetter({ queue: new RedisDeadLetterQueue(redis.client, { keyPrefix: PREFIX }) }),
-      deduplicator({ store: new RedisDeduplicationStore(redis.client, `${PREFIX}dedup:`) }),
+      deduplicator({ store: new RedisDeduplicationStore(redis.client, { keyPrefix: PREFIX }) }),
       retry(),
     );
     const commands = new CommandBus({

@@ -187,7 +187,9 @@ describe('the rate limit of the REST endpoints', () => {
     const tls = { ...auth, 'X-Forwarded-Proto': 'https' };
     const behindProxy = await call(proxied, 'POST', '/api/session', tls);
     expect(behindProxy.status).toBe(204);
-    expect(behindProxy.setCookie).toMatch(/HttpOnly; SameSite=Strict; Path=\/; Secure$/);
+    expect(behindProxy.setCookie).toMatch(
+      /HttpOnly; SameSite=Strict; Path=\/; Secure; Max-Age=\d+$/,
+    );
     // DELETE is counted by address: a forwarded one of its own, so the loopback bucket stays full.
     const logout = { ...tls, 'X-Forwarded-For': '192.0.2.44' };
     expect((await call(proxied, 'DELETE', '/api/session', logout)).setCookie).toMatch(

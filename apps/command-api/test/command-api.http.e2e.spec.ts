@@ -11,6 +11,7 @@ import {
   rawHttpExchange,
   serverAddress,
   startServiceProcess,
+  OtlpReceiver,
   testNamespace,
   waitForStatus,
   type ServiceProcess,
@@ -202,6 +203,49 @@ describe('command-api over HTTP', () => {
     expect((await commandArrives(invalid.body.commandId)).metadata).not.toHaveProperty(
       'traceparent',
     );
+  });
+
+  it("with OTEL_EXPORTER_OTLP_ENDPOINT, exports the request as a SERVER span of the caller's trace, parent of the command", async () => {
+    const receiver = await OtlpReceiver.start();
+    const traced = await startServiceProcess({
+      appDir,
+      env: {
+        ...baseEnv,
+        TOPIC_PREFIX: ns.id,
+        DEV_TOKENS: 'true',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+    });
+    try {
+      const misty = unique('misty');
+      const traceId = '0af7651916cd43dd8448eb211c80319c';
+      const answer = await call('POST', `${traced.url}/api/trainers/${misty}/move`, {
+        token: await tokenOf(misty),
+        body: move,
+        headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+      });
+      expect(answer.status).toBe(202);
+      const server = await receiver.waitFor(
+        (span) => span.name === 'POST /api/trainers/{id}/move' && span.traceId === traceId,
+        'for the request',
+      );
+      expect(server).toMatchObject({
+        service: 'command-api',
+        parentSpanId: 'b7ad6b7169203331',
+        kind: 2, // SERVER
+        attributes: { 'http.response.status_code': 202, 'http.route': '/api/trainers/{id}/move' },
+      });
+      const send = await receiver.waitFor(
+        (span) => span.name.startsWith('send ') && span.parentSpanId === server.spanId,
+        'for the command',
+      );
+      const command = await commandArrives(answer.body.commandId);
+      expect(command.metadata.traceparent).toBe(`00-${traceId}-${send.spanId}-01`);
+    } finally {
+      await traced.stop();
+      await receiver.close();
+    }
   });
 
   it('PUT and DELETE /api/trainers/{id}/groups/{groupId} send ChangeGroupCommand join and leave', async () => {

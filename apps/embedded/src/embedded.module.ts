@@ -44,7 +44,7 @@ export class EmbeddedModule {
     const registry = new Registry();
     const serializer = contractsSerializer();
     const broker = new InMemoryBroker({ serializer });
-    const publisher = new TracedPublisher(broker); // spans only with an OTLP endpoint set
+    const publisher = new TracedPublisher(broker, { system: 'in-memory' }); // spans only with an OTLP endpoint set
     const eventStore = new InMemoryEventStore({ serializer });
     const notifications = new InMemoryNotificationLog({
       maxLength: Math.max(10_000, config.HISTORY_SIZE * 20),
@@ -63,12 +63,12 @@ export class EmbeddedModule {
           { service: 'embedded', instanceId, logLevel: config.LOG_LEVEL },
           registry,
         ),
-        TracingModule.forRoot({ service: 'embedded' }),
+        TracingModule.forRoot({ service: 'embedded', instanceId }),
         CqrsCoreModule.forRoot({
           service: 'embedded',
           instanceId,
           publisher,
-          middleware: [tracing()],
+          middleware: [tracing({ system: 'in-memory' })],
           subscriber: broker.subscriber(),
           serializer,
           deadLetters,

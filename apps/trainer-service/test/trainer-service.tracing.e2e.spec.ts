@@ -64,6 +64,7 @@ it('handles a traced command in a span of its trace, exported over OTLP, and the
       LOG_LEVEL: 'warn',
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_SERVICE_NAME: 'trainers',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,service.name=ignored',
       OTEL_BSP_SCHEDULE_DELAY: '100',
     },
   });
@@ -86,7 +87,8 @@ it('handles a traced command in a span of its trace, exported over OTLP, and the
     'for the command',
   );
   expect(handled).toMatchObject({
-    service: 'trainers',
+    service: 'trainers', // OTEL_SERVICE_NAME wins over OTEL_RESOURCE_ATTRIBUTES
+    resource: { 'service.instance.id': 'trainer-otel', 'deployment.environment.name': 'test' },
     traceId,
     parentSpanId: '00f067aa0ba902b7',
     kind: 5, // CONSUMER
@@ -105,4 +107,28 @@ it('handles a traced command in a span of its trace, exported over OTLP, and the
   await store.init();
   const [event] = await store.readStream('trainer-ash');
   expect(event!.metadata.traceparent).toBe(`00-${traceId}-${handled.spanId}-01`);
+});
+
+it('traces a command the trainer refuses as refused, not as an error or a success', async () => {
+  const command = factory.command(
+    'ChangeGroupCommand',
+    { trainerId: 'nobody', groupId: 'g1', action: 'join', timestamp: Date.now() },
+    { aggregateId: 'nobody', causedBy: null, metadata: { issuerId: 'nobody' } },
+  );
+  await publisher.publish(naming.command(command.type), [command]);
+  const refused = await receiver.waitFor(
+    (span) => span.attributes['messaging.message.id'] === command.messageId,
+    'for the refused command',
+  );
+  expect(refused).toMatchObject({
+    statusCode: 0,
+    attributes: {
+      'causeway.outcome': 'refused',
+      'causeway.refusal': 'TrainerCommandRejected',
+    },
+  });
+  expect(await statuses.get(command.messageId)).toMatchObject({
+    status: 'rejected',
+    reason: expect.stringContaining('nobody'),
+  });
 });

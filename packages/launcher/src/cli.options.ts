@@ -19,8 +19,8 @@ export function parseCliOptions(args: readonly string[], env: NodeJS.ProcessEnv)
   let portBase = env.APP_PORT_BASE ? portOf('APP_PORT_BASE', env.APP_PORT_BASE) : undefined;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--scale') {
-      const [app, count] = (args[++i] ?? '').split('=');
-      if (!app || !count || !/^\d+$/.test(count))
+      const [app, count, ...extra] = (args[++i] ?? '').split('=');
+      if (!app || !count || extra.length > 0 || !/^\d+$/.test(count))
         throw new Error(`--scale expects app=N, got "${args[i] ?? ''}"`);
       const apps = APPS.map((spec) => spec.app);
       if (!apps.includes(app))

@@ -54,6 +54,9 @@ describe('parseCliOptions', () => {
     expect(() => parseCliOptions([], { APP_PORT_BASE: 'x' })).toThrow('APP_PORT_BASE expects');
     expect(() => parseCliOptions([], { EDGE_PORT: '0' })).toThrow('EDGE_PORT expects');
     expect(() => parseCliOptions(['--scale', 'x'], {})).toThrow('--scale expects app=N');
+    expect(() => parseCliOptions(['--scale', 'sse-gateway=2=9'], {})).toThrow(
+      '--scale expects app=N, got "sse-gateway=2=9"',
+    );
     expect(() => parseCliOptions(['--scale', 'sse_gateway=3'], {})).toThrow(
       '--scale names no app "sse_gateway"; the apps are command-api, trainer-service',
     );

@@ -99,7 +99,7 @@ export class RedisMessagingModule {
         },
       ],
       imports: [
-        TracingModule.forRoot({ service: options.service }),
+        TracingModule.forRoot({ service: options.service, instanceId: options.instanceId }),
         CqrsCoreModule.forRoot({
           service: options.service,
           instanceId: options.instanceId,

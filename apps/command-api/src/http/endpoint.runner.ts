@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { runInTraceContext } from '@causeway/cqrs-core';
+import { traceRequest } from '@causeway/cqrs-core/opentelemetry';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { MalformedJsonError } from '../errors/command-api.errors';
 import { toProblem } from '../errors/error.mapping';
 import { CommandApiMetrics } from '../metrics/command-api.metrics';
@@ -8,7 +9,9 @@ import { problemInstance } from './problem.instance';
 
 /**
  * Runs one endpoint: writes its answer, or the problem document of whatever it threw, and
- * counts the outcome. The commands it sends join the trace of the request's `traceparent`. Every refusal of command-api leaves through here (or the body reader).
+ * counts the outcome. Every refusal of command-api leaves through here (or the body reader).
+ * Each request is a SERVER span named after the endpoint, child of the caller's `traceparent`,
+ * and the commands it sends are its children (one trace to the handlers; see ADR 010).
  */
 @Injectable()
 export class EndpointRunner {
@@ -22,23 +25,40 @@ export class EndpointRunner {
     response: ApiResponse,
     work: () => Promise<Answer & { outcome: string }>,
   ): Promise<void> {
-    try {
-      // Commands sent while answering carry the caller's W3C trace context (`traceparent`).
-      const answer = await runInTraceContext(request.headers, work);
-      this.metrics.count(endpoint, answer.outcome);
-      writeAnswer(response, answer);
-    } catch (error) {
-      const { status, problem, headers, outcome } = toProblem(error);
-      if (status >= 500)
-        this.logger.error(`${endpoint} failed: ${(error as Error)?.stack ?? String(error)}`);
-      this.metrics.count(endpoint, outcome);
-      writeAnswer(response, {
-        status,
-        body: { ...problem, instance: problemInstance(request) },
-        headers,
-        contentType: 'application/problem+json',
-      });
-    }
+    await traceRequest(
+      endpoint,
+      request.headers,
+      async (span) => {
+        let status: number;
+        try {
+          const answer = await work();
+          this.metrics.count(endpoint, answer.outcome);
+          writeAnswer(response, answer);
+          status = answer.status;
+        } catch (error) {
+          const refusal = toProblem(error);
+          status = refusal.status;
+          if (status >= 500) {
+            this.logger.error(`${endpoint} failed: ${(error as Error)?.stack ?? String(error)}`);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: refusal.problem.title });
+          }
+          this.metrics.count(endpoint, refusal.outcome);
+          writeAnswer(response, {
+            status,
+            body: { ...refusal.problem, instance: problemInstance(request) },
+            headers: refusal.headers,
+            contentType: 'application/problem+json',
+          });
+        }
+        span.setAttribute('http.response.status_code', status);
+      },
+      {
+        attributes: {
+          'http.request.method': request.method,
+          'http.route': endpoint.slice(endpoint.indexOf(' ') + 1),
+        },
+      },
+    );
   }
 }
 

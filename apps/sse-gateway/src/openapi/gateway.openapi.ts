@@ -497,5 +497,19 @@ export function gatewayOpenApi(): OpenAPIObject {
       },
     },
   };
+  // HEAD /events: what GET would answer, headers only; no stream is opened or counted.
+  const events = document.paths['/events'] as { get: Schema; head?: Schema };
+  const get = events.get as { responses: Record<string, Schema> };
+  events.head = {
+    ...events.get,
+    summary: 'The headers GET /events would answer with; opens no stream',
+    description:
+      'Checks the credential and the limits as GET does and answers with the same status and headers, without a body: no stream is opened, none is counted against the limits or shown in presence.',
+    operationId: 'eventsHead',
+    responses: {
+      ...get.responses,
+      '200': { description: 'A stream would open', headers: get.responses['200']!.headers },
+    },
+  };
   return document as unknown as OpenAPIObject;
 }

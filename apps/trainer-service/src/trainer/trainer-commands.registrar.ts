@@ -2,9 +2,11 @@ import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs
 import {
   CommandBus,
   DeadLettered,
+  DomainError,
   type Envelope,
   type HealthProbe,
   type Middleware,
+  Refusal,
 } from '@causeway/cqrs-core';
 import { HEALTH_PROBES } from '@causeway/cqrs-core/nest';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
@@ -76,6 +78,18 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
     });
   }
 
+  /**
+   * The handler's outcome; a rejection (unknown trainer, invalid state) as a Refusal, so that
+   * metrics count it `refused` and its trace span says `refused` rather than `success`. It is
+   * acknowledged all the same, its status recorded by the handler.
+   */
+  private async answer(command: Envelope): Promise<unknown> {
+    const outcome = await this.handler.handle(command);
+    return outcome.status === 'rejected'
+      ? new Refusal(new TrainerCommandRejected(outcome.reason ?? 'rejected'))
+      : outcome;
+  }
+
   private register(): void {
     const recordDeadLetters: Middleware = (next) => async (delivery) => {
       const result = await next(delivery);
@@ -90,7 +104,7 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
     // One handler for all the trainer's commands: with the platform's COMMAND_TOPICS they share
     // `commands.Trainer`, so one consumer group handles a trainer's commands in send order
     // whatever their type (a move, then the group join sent right after it).
-    this.commandBus.handle(TRAINER_COMMANDS, (command) => this.handler.handle(command), {
+    this.commandBus.handle(TRAINER_COMMANDS, (command) => this.answer(command), {
       name: TrainerCommandHandler.name,
       outerMiddleware: [recordDeadLetters],
       // Idempotent by itself (TrainerCommandHandler): a redelivered or concurrent duplicate
@@ -114,3 +128,6 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
     }
   }
 }
+
+/** A trainer command the domain refused (the reason is the command status's). */
+class TrainerCommandRejected extends DomainError {}

@@ -35,14 +35,19 @@ export class EventBus {
   constructor(options: EventBusOptions);
   constructor(publisher: Publisher, router: Router, naming: TopicNaming);
   constructor(first: EventBusOptions | Publisher, router?: Router, naming?: TopicNaming) {
-    const options =
-      router && naming
-        ? { publisher: first as Publisher, router, naming }
-        : (first as EventBusOptions);
-    for (const name of ['publisher', 'router', 'naming'] as const)
-      if (!options?.[name])
+    const positional = typeof (first as Publisher | undefined)?.publish === 'function';
+    const options = positional
+      ? { publisher: first as Publisher, router: router!, naming: naming! }
+      : (first as EventBusOptions);
+    const expected = {
+      publisher: ['a Publisher', typeof options?.publisher?.publish === 'function'],
+      router: ['a Router', typeof options?.router?.addHandler === 'function'],
+      naming: ['a TopicNaming (topicNaming())', typeof options?.naming?.event === 'function'],
+    } as const;
+    for (const [name, [kind, ok]] of Object.entries(expected))
+      if (!ok)
         throw new TypeError(
-          `EventBus: options.${name} is required, got ${String(options?.[name])}`,
+          `EventBus: ${positional ? name : `options.${name}`} must be ${kind}, got ${String(options?.[name as keyof EventBusOptions])}`,
         );
     this.publisher = options.publisher;
     this.router = options.router;

@@ -55,6 +55,11 @@ export class SerializerRegistry implements MessageSerializer {
   private readonly upcasters: UpcasterChain;
 
   constructor(private readonly options: SerializerRegistryOptions = {}) {
+    const max = options.maxMessageBytes;
+    if (max !== undefined && !(max > 0))
+      throw new TypeError(
+        `SerializerRegistry: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${String(max)}`,
+      );
     this.upcasters = options.upcasters ?? new UpcasterChain();
   }
 

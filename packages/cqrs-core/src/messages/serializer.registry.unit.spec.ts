@@ -158,6 +158,10 @@ describe('SerializerRegistry', () => {
     const error = thrown(() => new SerializerRegistry().register('Note', schema).serialize(big));
     expect(error).toBeInstanceOf(MessageTooLargeError);
     expect(error).toMatchObject({ maxBytes: DEFAULT_MAX_MESSAGE_BYTES });
+    for (const bad of [NaN, -1, 0])
+      expect(() => new SerializerRegistry({ maxMessageBytes: bad })).toThrow(
+        `options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${bad}`,
+      );
     const unlimited = new SerializerRegistry({ maxMessageBytes: Infinity }).register(
       'Note',
       schema,

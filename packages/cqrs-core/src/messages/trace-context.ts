@@ -14,29 +14,48 @@ export interface TraceContext {
 // Version 00 is exactly four fields; a later version may append fields (the spec's rule);
 // version ff and all-zero ids are invalid.
 const TRACEPARENT =
-  /^(?!ff)([0-9a-f]{2})-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-[^\s]*)?$/;
-const MAX_TRACESTATE = 512;
+  /^(?!ff)([0-9a-f]{2})-((?!0{32})[0-9a-f]{32})-((?!0{16})[0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+/** Longest traceparent read (a later version's extra fields are dropped anyway). */
+const MAX_TRACEPARENT = 256;
+/** tracestate: at most 512 characters (the spec's limit), printable ASCII only. */
+const TRACESTATE = /^[\x20-\x7e]{1,512}$/;
 
-/** Whether `value` is a valid `traceparent` (W3C Trace Context, level 1). */
+/**
+ * Whether `value` is a valid `traceparent` (W3C Trace Context, level 1): version 00 exactly,
+ * or a later version whose first four fields parse as version 00's.
+ */
 export function isTraceparent(value: unknown): value is string {
-  if (typeof value !== 'string') return false;
+  return parseTraceparent(value) !== undefined;
+}
+
+/**
+ * `value` as a version-00 `traceparent`, undefined when it is not a valid one. A later
+ * version is read by its first four fields and passed on as 00, as the spec asks of a
+ * participant that does not know that version: what travels in messages is bounded and known.
+ */
+function parseTraceparent(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > MAX_TRACEPARENT) return undefined;
   const match = TRACEPARENT.exec(value);
-  return !!match && (match[1] !== '00' || match[2] === undefined);
+  if (!match) return undefined;
+  const [, version, traceId, parentId, flags, rest] = match;
+  if (version === '00' && rest !== undefined) return undefined;
+  return `00-${traceId}-${parentId}-${flags}`;
 }
 
 /**
  * The trace context in `carrier` (message metadata, HTTP headers): `traceparent` if it is
- * valid, with `tracestate` if present and not oversized; undefined otherwise (an invalid
- * `traceparent` is ignored, as the spec asks, and a new trace starts).
- * Header values that came as arrays (node:http) are read from their first element.
+ * valid (as version 00), with `tracestate` if present, printable ASCII and at most 512
+ * characters; undefined otherwise (an invalid `traceparent` is ignored, as the spec asks, and a
+ * new trace starts). Header values that came as arrays are joined as HTTP joins them (`, `).
  */
 export function traceContextOf(
   carrier: Readonly<Record<string, unknown>> | undefined,
 ): TraceContext | undefined {
-  const traceparent = first(carrier?.traceparent);
-  if (!isTraceparent(traceparent)) return undefined;
-  const tracestate = first(carrier?.tracestate);
-  return typeof tracestate === 'string' && tracestate !== '' && tracestate.length <= MAX_TRACESTATE
+  const traceparent = parseTraceparent(first(carrier?.traceparent));
+  if (traceparent === undefined) return undefined;
+  const state = carrier?.tracestate;
+  const tracestate = Array.isArray(state) ? state.join(',') : state;
+  return typeof tracestate === 'string' && TRACESTATE.test(tracestate)
     ? { traceparent, tracestate }
     : { traceparent };
 }

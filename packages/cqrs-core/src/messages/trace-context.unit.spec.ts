@@ -38,7 +38,25 @@ describe('W3C trace context in messages', () => {
       traceparent: PARENT,
     });
     expect(traceContextOf({ traceparent: 'nonsense', tracestate: 'a=b' })).toBeUndefined();
+    // A tracestate that is not printable ASCII is dropped; repeated headers are joined.
+    expect(traceContextOf({ traceparent: PARENT, tracestate: 'a=1\u0000' })).toEqual({
+      traceparent: PARENT,
+    });
+    expect(traceContextOf({ traceparent: PARENT, tracestate: ['a=1', 'b=2'] })).toEqual({
+      traceparent: PARENT,
+      tracestate: 'a=1,b=2',
+    });
     expect(traceContextOf(undefined)).toBeUndefined();
+  });
+
+  it('passes a later version on as version 00, bounded: its extra fields are not carried', () => {
+    const later = `01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-${'Z'.repeat(200)}`;
+    expect(traceContextOf({ traceparent: later })).toEqual({ traceparent: PARENT });
+    expect(traceContextOf({ traceparent: `${later}${'Z'.repeat(100)}` })).toBeUndefined();
+    const factory = new MessageFactory();
+    expect(
+      runInTraceContext({ traceparent: later }, () => factory.event('E', {})).metadata.traceparent,
+    ).toBe(PARENT);
   });
 
   it("gives a message created while serving a request that request's trace, and one created while handling a message that message's trace", async () => {

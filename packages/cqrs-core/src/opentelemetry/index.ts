@@ -3,3 +3,4 @@ export * from './tracing.middleware';
 export * from './traced.publisher';
 export { metadataGetter } from './metadata.carrier';
 export { TRACER_NAME } from './tracing.attributes';
+export * from './traced.request';

@@ -1,6 +1,7 @@
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { Refusal } from '../buses/command-bus';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
+import { classifyError } from '../router/handler.errors';
 import { type Middleware } from '../router/handler';
 import { contextOf, withContext } from './metadata.carrier';
 import { messageAttributes, TRACER_NAME } from './tracing.attributes';
@@ -21,8 +22,9 @@ export interface TracingOptions {
  *
  * The span records the attempt (`causeway.attempt`), the handler and group, and the outcome:
  * an error (status ERROR with the exception), a dead-lettered message (ERROR), a refused
- * command (`causeway.outcome` = `refused`, status unset: the refusal is an answer). Place it
- * first (outermost) to see a delivery's retries inside one span. Without an OpenTelemetry SDK
+ * command (`causeway.outcome` = `refused`, status unset: the refusal is an answer), a deferred
+ * delivery (`deferred`, status unset: it comes back later). Place it first (outermost): the
+ * span then covers the delivery's in-process retries (its duration includes them). Without an OpenTelemetry SDK
  * registered, spans are not recorded and messages keep the trace context they came with.
  */
 export function tracing(options: TracingOptions = {}): Middleware {
@@ -54,6 +56,12 @@ export function tracing(options: TracingOptions = {}): Middleware {
       } else span.setAttribute('causeway.outcome', 'success');
       return result;
     } catch (error) {
+      // Deferred (in flight elsewhere, breaker open, not ready): flow control, redelivered later.
+      if (classifyError(error) === 'deferred') {
+        span.setAttribute('causeway.outcome', 'deferred');
+        span.setAttribute('causeway.deferred', messageOf(error));
+        throw error;
+      }
       span.setAttribute('causeway.outcome', 'failed');
       span.recordException(error as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });

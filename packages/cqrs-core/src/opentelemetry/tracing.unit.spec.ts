@@ -9,11 +9,12 @@ import { runInTraceContext } from '../messages/trace-context';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { deadLetter } from '../middleware/dead-letter.middleware';
 import { retry } from '../middleware/retry.middleware';
-import { DomainError } from '../router/handler.errors';
+import { DeferredError, DomainError } from '../router/handler.errors';
 import { Router } from '../router/router';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { topicNaming } from '../transport/topic.naming';
 import { TracedPublisher } from './traced.publisher';
+import { traceRequest } from './traced.request';
 import { tracing } from './tracing.middleware';
 import { registerTestTracing } from '../../test/fixtures/opentelemetry.sdk';
 
@@ -147,6 +148,66 @@ describe('OpenTelemetry tracing of messages', () => {
       'causeway.outcome': 'refused',
       'causeway.refusal': 'Overdrawn',
     });
+    await bank.router.close();
+  });
+
+  it('marks a deferred delivery as deferred, not as an error, and traces its redelivery', async () => {
+    const { instance } = system();
+    const bank = instance('bank', 'bank-1');
+    let calls = 0;
+    bank.commands.handle('Deposit', async () => {
+      if (++calls === 1) throw new DeferredError('the ledger is busy');
+    });
+    await bank.router.run();
+    await bank.commands.send(new MessageFactory().command('Deposit', { amount: 1 }));
+    await until(() => named('process test.commands.Deposit').length === 2);
+    const [deferred, handled] = named('process test.commands.Deposit');
+    expect(deferred!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(deferred!.events).toEqual([]);
+    expect(deferred!.attributes).toMatchObject({
+      'causeway.outcome': 'deferred',
+      'causeway.deferred': 'DeferredError: the ledger is busy',
+      'causeway.attempt': 1,
+    });
+    expect(handled!.attributes).toMatchObject({
+      'causeway.outcome': 'success',
+      'causeway.attempt': 2,
+    });
+    await bank.router.close();
+  });
+
+  it('makes an incoming request with a traceparent a SERVER span, parent of the commands it sends', async () => {
+    const { instance } = system();
+    const bank = instance('bank', 'bank-1');
+    bank.commands.handle('Deposit', async () => undefined);
+    await bank.router.run();
+    const headers = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+    const status = await traceRequest(
+      'POST /deposits',
+      headers,
+      async (span) => {
+        await bank.commands.send(
+          new MessageFactory().command('Deposit', { amount: 1 }, { causedBy: null }),
+        );
+        span.setAttribute('http.response.status_code', 202);
+        return 202;
+      },
+      { attributes: { 'http.request.method': 'POST' } },
+    );
+    expect(status).toBe(202);
+    await until(() => named('process test.commands.Deposit').length === 1);
+    const [server] = named('POST /deposits');
+    const [send] = named('send test.commands.Deposit');
+    const [processed] = named('process test.commands.Deposit');
+    expect(server!.kind).toBe(SpanKind.SERVER);
+    expect(server!.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(parentOf(server!)).toBe('00f067aa0ba902b7');
+    expect(server!.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.response.status_code': 202,
+    });
+    expect(parentOf(send!)).toBe(server!.spanContext().spanId);
+    expect(parentOf(processed!)).toBe(send!.spanContext().spanId);
     await bank.router.close();
   });
 

@@ -20,6 +20,11 @@ describe('tracing settings (OpenTelemetry environment variables)', () => {
         OTEL_SERVICE_NAME: 'trainers',
       }),
     ).toEqual({ url: 'https://otel.example.com/custom', serviceName: 'trainers' });
+    // The signal path goes before a query of the base endpoint.
+    expect(
+      tracingSettings('svc', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/otel?tenant=a' })
+        ?.url,
+    ).toBe('http://collector:4318/otel/v1/traces?tenant=a');
   });
 
   it('names a bad setting at start', () => {
@@ -44,5 +49,27 @@ describe('tracing settings (OpenTelemetry environment variables)', () => {
     expect(
       issues({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'zipkin' }),
     ).toEqual([{ setting: 'OTEL_TRACES_EXPORTER', problem: expect.stringContaining('"zipkin"') }]);
+    const on = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' };
+    expect(issues({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toEqual([
+      { setting: 'OTEL_EXPORTER_OTLP_PROTOCOL', problem: expect.stringContaining('http/json') },
+    ]);
+    expect(issues({ ...on, OTEL_TRACES_SAMPLER: 'bogus' })).toEqual([
+      { setting: 'OTEL_TRACES_SAMPLER', problem: expect.stringContaining('"bogus"') },
+    ]);
+    expect(
+      issues({
+        ...on,
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: 'abc',
+      }),
+    ).toEqual([{ setting: 'OTEL_TRACES_SAMPLER_ARG', problem: expect.stringContaining('"abc"') }]);
+    expect(
+      tracingSettings('svc', {
+        ...on,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_TRACES_SAMPLER: 'traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+      })?.url,
+    ).toBe('http://c:4318/v1/traces');
   });
 });

@@ -4,6 +4,8 @@ import { type AddressInfo } from 'node:net';
 /** One span as an OTLP/HTTP JSON export carries it, with its resource's service name. */
 export interface ReceivedSpan {
   service: string;
+  /** Every attribute of the span's resource (service.name, service.instance.id, …). */
+  resource: Record<string, unknown>;
   traceId: string;
   spanId: string;
   /** '' for a root span. */
@@ -77,11 +79,13 @@ export class OtlpReceiver {
         }
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpExport;
         for (const resourceSpans of body.resourceSpans ?? []) {
-          const service = String(attributes(resourceSpans.resource?.attributes)['service.name']);
+          const resource = attributes(resourceSpans.resource?.attributes);
+          const service = String(resource['service.name']);
           for (const scope of resourceSpans.scopeSpans ?? [])
             for (const span of scope.spans ?? [])
               spans.push({
                 service,
+                resource,
                 traceId: span.traceId,
                 spanId: span.spanId,
                 parentSpanId: span.parentSpanId ?? '',

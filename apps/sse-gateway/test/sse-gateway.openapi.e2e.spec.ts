@@ -269,6 +269,7 @@ describe('sse-gateway OpenAPI document', () => {
     ).toEqual(
       [
         'GET /events',
+        'HEAD /events', // answered as GET's headers, no stream
         'POST /api/stream-tokens',
         'POST /api/session',
         'DELETE /api/session',

@@ -11,6 +11,7 @@ import {
 } from '../commands/command.schemas';
 import { DevToken, DevTokenRequest } from '../dev/dev-tokens.controller';
 import { GroupBody } from '../rest/trainers.controller';
+import { PROBLEM_SCHEMA } from '@causeway/cqrs-core/nest';
 
 type Schema = Record<string, unknown>;
 
@@ -130,24 +131,7 @@ export function commandApiOpenApi(): OpenAPIObject {
         StatusParams: schema(StatusParams),
         DevTokenRequest: schema(DevTokenRequest),
         DevToken: schema(DevToken, 'output'),
-        Problem: {
-          type: 'object',
-          required: ['type', 'title', 'status'],
-          properties: {
-            type: { type: 'string' },
-            title: { type: 'string' },
-            status: { type: 'integer' },
-            detail: { type: 'string' },
-            instance: { type: 'string' },
-            errors: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: { field: { type: 'string' }, message: { type: 'string' } },
-              },
-            },
-          },
-        },
+        Problem: PROBLEM_SCHEMA,
         JsonRpcResponse: {
           type: 'object',
           required: ['jsonrpc', 'id'],

@@ -2,6 +2,7 @@ import { CommandState, PositionUpdateParams } from '@causeway/contracts';
 import { type OpenAPIObject } from '@nestjs/swagger';
 import { z } from 'zod';
 import { SESSION_COOKIE } from '../auth/stream.authenticator';
+import { PROBLEM_SCHEMA } from '@causeway/cqrs-core/nest';
 
 type Schema = Record<string, unknown>;
 
@@ -174,24 +175,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         },
       },
       schemas: {
-        Problem: {
-          type: 'object',
-          required: ['type', 'title', 'status'],
-          properties: {
-            type: { type: 'string' },
-            title: { type: 'string' },
-            status: { type: 'integer' },
-            detail: { type: 'string' },
-            instance: { type: 'string' },
-            errors: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: { field: { type: 'string' }, message: { type: 'string' } },
-              },
-            },
-          },
-        },
+        Problem: PROBLEM_SCHEMA,
         StreamToken: {
           type: 'object',
           required: ['token', 'expiresAt'],

@@ -57,6 +57,26 @@ export interface ProblemDetails {
   [extension: string]: unknown;
 }
 
+/** JSON Schema of ProblemDetails, for OpenAPI documents (`components.schemas.Problem`). */
+export const PROBLEM_SCHEMA = {
+  type: 'object',
+  required: ['type', 'title', 'status'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { field: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
+  },
+};
+
 /** Thrown by handlers to answer with a problem document. */
 export class ProblemException extends HttpException {
   constructor(problem: Omit<ProblemDetails, 'type'> & { type?: string }) {

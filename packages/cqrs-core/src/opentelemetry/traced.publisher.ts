@@ -1,9 +1,9 @@
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, trace } from '@opentelemetry/api';
 import { type Envelope } from '../messages/envelope';
 import { traceContextOf } from '../messages/trace-context';
 import { type Publisher } from '../transport/transport.port';
 import { withContext } from './metadata.carrier';
-import { messageAttributes, TRACER_NAME } from './tracing.attributes';
+import { failSpan, messageAttributes, TRACER_NAME } from './tracing.attributes';
 import { type TracingOptions } from './tracing.middleware';
 
 /**
@@ -54,11 +54,7 @@ export class TracedPublisher implements Publisher {
     try {
       await context.with(sending, () => this.inner.publish(topic, sent));
     } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({
-        code: SpanStatusCode.ERROR,
-        message: error instanceof Error ? error.message : String(error),
-      });
+      failSpan(span, error);
       throw error;
     } finally {
       span.end();

@@ -4,13 +4,12 @@ import {
   propagation,
   type Span,
   SpanKind,
-  SpanStatusCode,
   type TextMapGetter,
   trace,
   type Tracer,
 } from '@opentelemetry/api';
 import { runInTraceContext } from '../messages/trace-context';
-import { TRACER_NAME } from './tracing.attributes';
+import { failSpan, TRACER_NAME } from './tracing.attributes';
 
 type Headers = Readonly<Record<string, string | readonly string[] | undefined>>;
 
@@ -50,11 +49,7 @@ export async function traceRequest<T>(
       runInTraceContext(headers, () => handle(span)),
     );
   } catch (error) {
-    span.recordException(error as Error);
-    span.setStatus({
-      code: SpanStatusCode.ERROR,
-      message: error instanceof Error ? error.message : String(error),
-    });
+    failSpan(span, error);
     throw error;
   } finally {
     span.end();

@@ -1,4 +1,4 @@
-import { type Attributes } from '@opentelemetry/api';
+import { type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
 import { type Envelope } from '../messages/envelope';
 
 /** Who reports spans: the instrumentation scope's name. */
@@ -23,4 +23,15 @@ export function messageAttributes(
     'causeway.message.type': envelope.type,
     ...(envelope.aggregateId !== '' && { 'causeway.aggregate.id': envelope.aggregateId }),
   };
+}
+
+/** `Name: message` of an error, for span statuses and attributes. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Marks `span` failed by `error`: status ERROR, the exception recorded. */
+export function failSpan(span: Span, error: unknown): void {
+  span.recordException(error as Error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
 }

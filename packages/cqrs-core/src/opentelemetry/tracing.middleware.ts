@@ -1,10 +1,10 @@
-import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { Refusal } from '../buses/command-bus';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { classifyError } from '../router/handler.errors';
 import { type Middleware } from '../router/handler';
 import { contextOf, withContext } from './metadata.carrier';
-import { messageAttributes, TRACER_NAME } from './tracing.attributes';
+import { failSpan, messageAttributes, messageOf, TRACER_NAME } from './tracing.attributes';
 
 export interface TracingOptions {
   /** Default: the global tracer provider's tracer named `@causeway/cqrs-core`. */
@@ -48,8 +48,7 @@ export function tracing(options: TracingOptions = {}): Middleware {
       const result = await context.with(active, () => next(traced));
       if (result instanceof DeadLettered) {
         span.setAttribute('causeway.outcome', 'dead-lettered');
-        span.recordException(result.error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(result.error) });
+        failSpan(span, result.error);
       } else if (result instanceof Refusal) {
         span.setAttribute('causeway.outcome', 'refused');
         span.setAttribute('causeway.refusal', (result.error as Error).name);
@@ -63,15 +62,10 @@ export function tracing(options: TracingOptions = {}): Middleware {
         throw error;
       }
       span.setAttribute('causeway.outcome', 'failed');
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+      failSpan(span, error);
       throw error;
     } finally {
       span.end();
     }
   };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -13,7 +13,9 @@ also together with filters. --limit only bounds a selection: replay and purge ne
 --id or --all.
 
 exit codes: 0 done; 1 the app answered an error or could not be reached; 2 bad usage;
-3 replayed, but some letters could not be published (they stay, listed in "failed").
+3 some selected letters were not replayed: their publish failed (listed in "failed") or they
+  are poison letters without an envelope (counted in "skipped"); they stay in the queue;
+4 replay or purge selected no letter (nothing changed).
 
 The admin token is read from CAUSEWAY_ADMIN_TOKEN (never pass secrets on the command line).`;
 
@@ -133,11 +135,34 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
     return 1;
   }
   io.out(`${JSON.stringify(result, null, 2)}\n`);
-  const failed = (result as { failed?: unknown }).failed;
-  if (command === 'replay' && Array.isArray(failed) && failed.length > 0) {
-    for (const letter of failed as { id?: unknown; reason?: unknown }[])
-      io.err(`could not replay ${String(letter.id)}: ${String(letter.reason)}\n`);
-    return 3;
+  if (command === 'replay') return replayOutcome(result, io);
+  if (command === 'purge' && (result as { purged?: unknown }).purged === 0) {
+    io.err('no dead letter matched the selection; nothing was purged\n');
+    return 4;
+  }
+  return 0;
+}
+
+/** Exit code of a replay answer (see USAGE), explaining on stderr what was not replayed. */
+function replayOutcome(result: unknown, io: CliIo): number {
+  const { replayed, skipped, failed } = result as {
+    replayed?: unknown;
+    skipped?: unknown;
+    failed?: unknown;
+  };
+  const failures = Array.isArray(failed) ? (failed as { id?: unknown; reason?: unknown }[]) : [];
+  for (const letter of failures)
+    io.err(`could not replay ${String(letter.id)}: ${String(letter.reason)}\n`);
+  const poison = typeof skipped === 'number' ? skipped : 0;
+  if (poison > 0)
+    io.err(
+      `${poison} selected letter(s) hold no decodable envelope and cannot be replayed; ` +
+        'inspect them with list and remove them with purge --id\n',
+    );
+  if (failures.length > 0 || poison > 0) return 3;
+  if (replayed === 0) {
+    io.err('no dead letter matched the selection; nothing was replayed\n');
+    return 4;
   }
   return 0;
 }

@@ -149,6 +149,26 @@ describe('causeway-dead-letters CLI', () => {
     expect(await idsOf('events.T1')).toEqual([bad]);
   });
 
+  it('exits 3 and says why when a replay meets poison letters, which stay', async () => {
+    const { envelope: _undecodable, ...letter } = moved(5, 'events.T1');
+    await queue.add({ ...letter, raw: 'not json', handler: '(decoder)', reason: 'bad JSON' });
+    const replay = await run(['replay', '--url', url, '--topic', 'events.T1']);
+    expect(replay.code).toBe(3);
+    expect(JSON.parse(replay.out)).toEqual({ replayed: 1, skipped: 1, failed: [] });
+    expect(replay.err).toContain('1 selected letter(s) hold no decodable envelope');
+    expect(await idsOf('events.T1')).toHaveLength(1);
+  });
+
+  it('exits 4 when a replay or purge selects no letter, and changes nothing', async () => {
+    const replay = await run(['replay', '--url', url, '--id', 'no-such-letter']);
+    expect(replay.code).toBe(4);
+    expect(replay.err).toBe('no dead letter matched the selection; nothing was replayed\n');
+    const purge = await run(['purge', '--url', url, '--topic', 'events.Nowhere']);
+    expect(purge.code).toBe(4);
+    expect(purge.err).toBe('no dead letter matched the selection; nothing was purged\n');
+    expect((await queue.stats()).total).toBe(2);
+  });
+
   it('names the URL and the cause in one line when the app cannot be reached', async () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { RedisForwardLedger, RedisSlotHint } from '@causeway/cqrs-core/redis';
+import { RedisForwardLedger, RedisLease, RedisSlotHint } from '@causeway/cqrs-core/redis';
 import {
   MongoCheckpointStore,
   MongoEventStore,
@@ -19,7 +19,6 @@ import {
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { type TrainerServiceConfig } from './config/trainer-service.config';
-import { RedisLease } from './outbox/redis.lease';
 import { whenOpen } from './mongodb.ready';
 import { TrainerModule } from './trainer/trainer.module';
 

@@ -4,8 +4,4 @@ export * from './trainer/trainer.module-options';
 export * from './trainer/trainer.command-handler';
 export * from './trainer/trainer.decider';
 export { trainerStreamId, TRAINER_AGGREGATE } from './trainer/trainer.stream';
-export * from './outbox/lease.port';
-export * from './outbox/in-memory.lease';
-export * from './outbox/redis.lease';
-export * from './outbox/forwarder.supervisor';
 export { trainerSettings } from './config/trainer-service.config';

@@ -35,3 +35,4 @@ export * from './event-store';
 export * from './messages/json.serializer';
 export * from './outbox';
 export * from './projections';
+export * from './leases';

@@ -3,8 +3,9 @@ import { testNamespace } from '@causeway/testkit';
 import {
   describeDeadLetterQueueConformance,
   describeDeduplicationStoreConformance,
+  describeLeaseConformance,
 } from '../src/testing';
-import { RedisDeadLetterQueue, RedisDeduplicationStore } from '../src/redis';
+import { RedisDeadLetterQueue, RedisDeduplicationStore, RedisLease } from '../src/redis';
 
 const ns = testNamespace('redisstores');
 const redis = new Redis(ns.redisUrl);
@@ -43,4 +44,24 @@ it('keeps deduplication keys under the deployment prefix given as an option, as 
   const store = new RedisDeduplicationStore(redis, { keyPrefix: `${ns.keyPrefix}opt:` });
   expect((await store.claim('g:m', 5_000)).state).toBe('claimed');
   expect(await redis.exists(`${ns.keyPrefix}opt:dedup:g:m`)).toBe(1);
+});
+
+// Each holder its own client, as each instance of a service has.
+describeLeaseConformance('redis', async (key, ttlMs) => {
+  const client = new Redis(ns.redisUrl);
+  peers.push(client);
+  return new RedisLease({ client, key: `${ns.keyPrefix}${key}`, ttlMs, holder: 'test' });
+});
+
+it('names the holder in the lease key and leaves nothing once released', async () => {
+  const key = `${ns.keyPrefix}lease-value`;
+  const lease = new RedisLease({ client: redis, key, ttlMs: 60_000, holder: 'billing-1' });
+  expect(await lease.acquire()).toBe(true);
+  expect(await redis.get(key)).toMatch(/^billing-1:/);
+  expect(await redis.pttl(key)).toBeGreaterThan(59_000);
+  await lease.release();
+  expect(await redis.exists(key)).toBe(0);
+  expect(() => new RedisLease({ client: redis, key, ttlMs: 0, holder: 'x' })).toThrow(
+    'lease ttlMs must be > 0, got 0',
+  );
 });

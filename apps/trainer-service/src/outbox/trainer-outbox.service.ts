@@ -10,6 +10,7 @@ import {
   EagerForwardingStore,
   EventForwarder,
   type EventStore,
+  LeaseSupervisor,
   type Publisher,
   topicNaming,
 } from '@causeway/cqrs-core';
@@ -27,7 +28,6 @@ import {
   type TrainerModuleOptions,
 } from '../trainer/trainer.module-options';
 import { registerForwarderMetrics } from './forwarder.metrics';
-import { ForwarderSupervisor } from './forwarder.supervisor';
 
 /**
  * The outbox of trainer-service (ADR 005): forwards the events appended to the event store to
@@ -38,7 +38,7 @@ import { ForwarderSupervisor } from './forwarder.supervisor';
 @Injectable()
 export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('TrainerOutbox');
-  private readonly supervisor: ForwarderSupervisor;
+  private readonly supervisor: LeaseSupervisor;
   private readonly forwarder: EventForwarder;
   private stopped = false;
 
@@ -64,16 +64,17 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
       ledger: options.forwarder.ledger,
       onError: (error) => this.logger.warn(`forwarding failed: ${(error as Error).message}`),
     }));
-    this.supervisor = new ForwarderSupervisor({
-      forwarder,
+    this.supervisor = new LeaseSupervisor({
       lease: options.forwarder.lease,
+      start: () => forwarder.start(),
+      stop: () => forwarder.stop(),
       onChange: ({ holding }) =>
         this.logger.log(
           holding ? 'took the forwarder lease: forwarding' : 'lost the forwarder lease',
         ),
       onError: (error) => this.logger.warn(`forwarder lease: ${(error as Error).message}`),
     });
-    if (registry) registerForwarderMetrics(registry, forwarder, () => this.supervisor.forwarding);
+    if (registry) registerForwarderMetrics(registry, forwarder, () => this.supervisor.holding);
   }
 
   /** `store` with eager forwarding: what is appended through it is published right away. */

@@ -2,6 +2,7 @@ import {
   type CheckpointStore,
   type EventStore,
   type ForwardLedger,
+  type Lease,
   type SnapshotStore,
 } from '@causeway/cqrs-core';
 import {
@@ -9,7 +10,6 @@ import {
   type GroupMembers,
   type NotificationLog,
 } from '@causeway/platform';
-import { type Lease } from '../outbox/lease.port';
 
 /** The ports and settings of the trainer feature; the app or the embedded mode provides them. */
 export interface TrainerModuleOptions {

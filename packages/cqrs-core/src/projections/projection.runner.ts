@@ -55,7 +55,8 @@ interface Running {
  *
  * One runner per process and set of projections. With several instances of a service, each
  * runs every projection of a read model that is per instance (in memory); for a shared read
- * model run it in one instance (or under a lease), or make `apply` safe for concurrent use.
+ * model run it in one instance (e.g. under a LeaseSupervisor, a new runner per turn: a stopped
+ * runner does not start again), or make `apply` safe for concurrent use.
  */
 export class ProjectionRunner {
   private readonly running = new Map<string, Running>();

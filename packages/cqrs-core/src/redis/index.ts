@@ -16,3 +16,4 @@ export * from './redis.slot-hint';
 export * from './redis-streams.lag';
 export * from './redis.forward-ledger';
 export * from './streams-layout.probe';
+export * from './redis.lease';

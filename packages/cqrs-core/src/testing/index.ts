@@ -8,3 +8,4 @@ export * from './event-store.conformance';
 export * from './dead-letter-queue.conformance';
 export * from './checkpoint-store.conformance';
 export * from './deduplication-store.conformance';
+export * from './lease.conformance';

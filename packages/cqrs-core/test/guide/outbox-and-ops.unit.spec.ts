@@ -4,6 +4,9 @@ import {
   InMemoryBroker,
   InMemoryCheckpointStore,
   InMemoryEventStore,
+  InMemoryLease,
+  type InMemoryLeaseTable,
+  LeaseSupervisor,
   MessageFactory,
   MessagingMetrics,
   Router,
@@ -59,6 +62,63 @@ describe('guide: outbox, health and metrics', () => {
     expect(audited).toEqual([1]); // the stored version travels with the event
     expect(forwarder.count).toBe(1);
     await router.close();
+  });
+
+  it('runs the forwarder in one instance at a time under a lease', async () => {
+    const messages = new MessageFactory();
+    const broker = new InMemoryBroker({ serializer: new JsonSerializer() });
+    const store = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    const leases: InMemoryLeaseTable = new Map();
+    const published: string[] = [];
+    const log: string[] = [];
+    const naming = topicNaming('bank.');
+    const instance = (instanceId: string) => {
+      const forwarder = new EventForwarder({
+        store,
+        publisher: {
+          publish: async (topic, batch) => {
+            published.push(...batch.map(() => instanceId));
+            await broker.publish(topic, batch);
+          },
+          close: async () => undefined,
+        },
+        checkpoints,
+        topicOf: (event) => naming.event(event.type),
+        name: 'accounts-forwarder',
+        pollIntervalMs: 5,
+      });
+      // #region guide:lease
+      // In every instance of the service; only the lease holder runs the forwarder's rounds.
+      const supervisor = new LeaseSupervisor({
+        // RedisLease (/redis) across processes: { client, key, ttlMs, holder: instanceId }
+        lease: new InMemoryLease(leases, 'accounts-forwarder', 10_000),
+        start: () => forwarder.start(),
+        stop: () => forwarder.stop(),
+        onChange: ({ holding }) =>
+          log.push(`${instanceId}: ${holding ? 'forwarding' : 'standing by'}`),
+      });
+      supervisor.start();
+      // on shutdown: await supervisor.stop(); // stops the forwarder, releases the lease
+      // #endregion
+      return supervisor;
+    };
+    const a = instance('a');
+    await until(() => a.holding);
+    const b = instance('b');
+    const deposit = (id: string) =>
+      store.append(id, [messages.event('MoneyDeposited', { amount: 5 }, { aggregateId: id })], {
+        expectedVersion: 'no-stream',
+      });
+    await deposit('acc-1');
+    await until(() => published.length === 1);
+    await a.stop(); // releases the lease: b takes over at its next renewal
+    await until(() => b.holding);
+    await deposit('acc-2');
+    await until(() => published.length === 2);
+    await b.stop();
+    expect(published).toEqual(['a', 'b']);
+    expect(log).toEqual(['a: forwarding', 'a: standing by', 'b: forwarding', 'b: standing by']);
   });
 
   it('probes dependencies and counts deliveries', async () => {

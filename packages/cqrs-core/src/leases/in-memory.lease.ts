@@ -1,9 +1,9 @@
 import { type Lease } from './lease.port';
 
-/** Where in-memory leases of one "deployment" live; share one between holders. */
+/** Where in-memory leases of one "deployment" live; share one table between competing holders. */
 export type InMemoryLeaseTable = Map<string, { holder: object; expiresAt: number }>;
 
-/** A lease in process memory (embedded mode, tests). Passes `describeLease`. */
+/** A lease in process memory (embedded mode, tests). Passes `describeLeaseConformance`. */
 export class InMemoryLease implements Lease {
   private readonly self = {};
 
@@ -12,7 +12,9 @@ export class InMemoryLease implements Lease {
     private readonly key: string,
     readonly ttlMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    if (!(ttlMs > 0)) throw new RangeError(`lease ttlMs must be > 0, got ${ttlMs}`);
+  }
 
   async acquire(): Promise<boolean> {
     const entry = this.table.get(this.key);

@@ -1,10 +1,10 @@
-import { type Lease } from './lease.port';
+import { type Lease } from '../leases/lease.port';
 
 /**
  * The conformance suite of Lease. `factory(key, ttlMs)` returns a new holder of the lease `key`;
  * holders of one key compete (one suite run per implementation, fresh keys per test).
  */
-export function describeLease(
+export function describeLeaseConformance(
   name: string,
   factory: (key: string, ttlMs: number) => Promise<Lease>,
 ): void {
@@ -20,6 +20,19 @@ export function describeLease(
       expect(await b.acquire()).toBe(false);
       expect(await a.acquire()).toBe(true);
       expect(await b.acquire()).toBe(false);
+    });
+
+    it('stays with a holder that renews it before it lapses', async () => {
+      const k = key();
+      const a = await factory(k, 1_000);
+      const b = await factory(k, 1_000);
+      expect(await a.acquire()).toBe(true);
+      // Renewed every 250 ms for well over one ttl: a renewal must extend the lease.
+      for (let i = 0; i < 10; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        expect(await a.acquire()).toBe(true);
+        expect(await b.acquire()).toBe(false);
+      }
     });
 
     it('lets exactly one of many racing holders win', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import { type Lease } from './lease.port';
+import { type Lease } from '../leases/lease.port';
 
 // KEYS[1] = lease key; ARGV[1] = holder token, ARGV[2] = ttl ms. Renews only our own lease.
 const RENEW = `
@@ -17,14 +17,18 @@ return 0`;
 
 export interface RedisLeaseOptions {
   client: Redis;
-  /** The lease's key, e.g. `<prefix>trainer-service:forwarder:lease`. */
+  /** The lease's key, e.g. `<prefix>trainer-service:forwarder:lease`: one key per lease. */
   key: string;
   ttlMs: number;
   /** Who holds it (logged and stored as the value); a random suffix keeps restarts apart. */
   holder: string;
 }
 
-/** A lease in Redis: `SET key token NX PX ttl` takes it, a compare-and-PEXPIRE script renews it. */
+/**
+ * A lease in Redis: `SET key token NX PX ttl` takes it, a compare-and-PEXPIRE script renews it
+ * and a compare-and-DEL script releases it, so a holder never renews or frees another's lease.
+ * Passes `describeLeaseConformance`. The key expires with the lease: nothing is left behind.
+ */
 export class RedisLease implements Lease {
   readonly ttlMs: number;
   private readonly token: string;

@@ -1,4 +1,5 @@
 import { InMemoryBroker, IN_MEMORY_FEATURES, type InMemorySubscriber } from '../src';
+import { conformanceMessage, conformanceSerializer } from '../src/testing';
 import { describeTransportConformance } from '../src/testing';
 
 describeTransportConformance(
@@ -20,3 +21,39 @@ describeTransportConformance(
     };
   },
 );
+
+it('warns (a process warning) of an undecodable message when it has no onPoison, and flows on', async () => {
+  const broker = new InMemoryBroker({ serializer: conformanceSerializer() });
+  // Observed, not replaced: the warning still reaches the process (jest's sandboxed
+  // `process` does not pass it to listeners, so the call is what the test can see).
+  const warn = jest.spyOn(process, 'emitWarning');
+  const warnings = () =>
+    warn.mock.calls.map(([message, options]) => ({
+      message: String(message),
+      type: (options as { type?: string }).type,
+    }));
+  try {
+    const seen: unknown[] = [];
+    await broker
+      .subscriber()
+      .subscribe(
+        ['t'],
+        { group: 'g', consumer: 'c' },
+        async (d) => void seen.push(d.envelope.data),
+      );
+    await broker.publishRaw('t', 'k', '{not json');
+    await broker.publish('t', [conformanceMessage(1, 'k')]);
+    for (const deadline = Date.now() + 5_000; seen.length === 0 || warnings().length === 0;) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(seen).toEqual([{ n: 1 }]);
+    expect(warnings().map((w) => w.type)).toEqual(['CausewayPoisonWarning']);
+    expect(warnings()[0]!.message).toMatch(
+      /^undecodable message on t at \S+ \(group g\) acknowledged/,
+    );
+  } finally {
+    warn.mockRestore();
+    await broker.close();
+  }
+});

@@ -161,6 +161,40 @@ describe('redis-streams partition ownership', () => {
     await connection.close();
   });
 
+  it('warns (a process warning) of an undecodable entry when it has no onPoison, and flows on', async () => {
+    const t = topic();
+    // Observed, not replaced: the warning still reaches the process (jest's sandboxed
+    // `process` does not pass it to listeners, so the call is what the test can see).
+    const warn = jest.spyOn(process, 'emitWarning');
+    const warnings = () =>
+      warn.mock.calls.map(([message, options]) => ({
+        message: String(message),
+        type: (options as { type?: string }).type,
+      }));
+    try {
+      const seen: number[] = [];
+      await subscriber().subscribe([t], { group: 'g', consumer: 'c1' }, async (d) => {
+        seen.push(n(d));
+      });
+      await publisher.publishRaw(t, 'k', '{not json');
+      await publisher.publish(t, [conformanceMessage(1, 'k')]);
+      await until(
+        () => seen.length === 1 && warnings().length > 0,
+        'the next message and a warning',
+      );
+      expect(warnings()[0]!.type).toBe('CausewayPoisonWarning');
+      expect(warnings()[0]!.message).toMatch(
+        new RegExp(
+          `^undecodable message on ${t.replace('.', '\\.')} at .* \\(group g\\) acknowledged and dropped: `,
+        ),
+      );
+      expect(warnings()[0]!.message).toContain('poisonToDeadLetters(queue)');
+      expect(warnings()[0]!.message).not.toContain('{not json');
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('keeps per-key order without duplicates while consumers join and leave mid-stream', async () => {
     const t = topic();
     const keys = Array.from({ length: 10 }, (_, i) => `key-${i}`);

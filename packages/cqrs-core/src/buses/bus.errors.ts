@@ -112,3 +112,24 @@ export class UnhandledCommandTypeError extends PermanentError {
     this.name = 'UnhandledCommandTypeError';
   }
 }
+
+/**
+ * An event came on a topic its type is not published to under the bus's naming: a producer with
+ * another mapping, or a message that is not an event (a command sent to an events topic).
+ * Permanent: it is dead-lettered at once. (A type that the naming maps to the topic but the
+ * handler does not handle is skipped instead: a shared topic carries it for other handlers.)
+ */
+export class UnexpectedEventTypeError extends PermanentError {
+  constructor(
+    readonly eventType: string,
+    readonly topic: string,
+    readonly handledTypes: readonly string[],
+    handler?: string,
+  ) {
+    super(
+      `a message of type ${eventType} came on topic ${topic}, where the naming publishes none of ` +
+        `its kind; the handler${handler ? ` (${handler})` : ''} handles ${handledTypes.join(', ')}`,
+    );
+    this.name = 'UnexpectedEventTypeError';
+  }
+}

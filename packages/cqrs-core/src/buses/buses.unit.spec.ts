@@ -15,18 +15,20 @@ import {
   CommandTimeoutError,
   DuplicateHandlerError,
   SharedTopicHandledError,
+  UnexpectedEventTypeError,
 } from './bus.errors';
 import { CommandBus, Refusal } from './command-bus';
 import { EventBus, type EventBusOptions } from './event-bus';
 import { QueryBus } from './query-bus';
 
-function system(commandTopics?: Record<string, string>) {
+function system(commandTopics?: Record<string, string>, eventTopics?: Record<string, string>) {
   const serializer = new SerializerRegistry()
     .register('Move', z.object({ dx: z.number() }))
     .register('Join', z.object({ group: z.string() }))
-    .register('Moved', z.object({ x: z.number() }));
+    .register('Moved', z.object({ x: z.number() }))
+    .register('Joined', z.object({ group: z.string() }));
   const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 5 });
-  const naming = topicNaming('test.', { commandTopics });
+  const naming = topicNaming('test.', { commandTopics, eventTopics });
   const deadLetters = new InMemoryDeadLetterQueue();
   const instance = (service: string, instanceId: string) => {
     const router = new Router({ subscriber: broker.subscriber(), service, instanceId });
@@ -511,5 +513,76 @@ describe('QueryBus', () => {
     ).toThrow(
       'LegacyPositionQuery cannot handle query TrainerPosition: PositionQuery already does (a query has exactly one handler)',
     );
+  });
+});
+
+describe('EventBus: the types a handler sees', () => {
+  it('gives a handler only its types; a misrouted message is dead-lettered at once', async () => {
+    const { instance, deadLetters, broker } = system();
+    const service = instance('positions', 'a');
+    const seen: string[] = [];
+    service.events.on('Moved', (event) => void seen.push(event.type), { name: 'positions' });
+    await service.router.run();
+    // A command that a producer sent to the events topic: not an event of this topic.
+    const misrouted = testEnvelope('Move', { dx: 1 }, { aggregateId: 'ash' });
+    await broker.publish('test.events.Moved', [misrouted]);
+    await broker.publish('test.events.Moved', [testEnvelope('Moved', { x: 1 })]);
+    await until(() => seen.length === 1);
+    for (
+      const deadline = Date.now() + 3_000;
+      (await deadLetters.list()).length === 0;
+      await wait(5)
+    )
+      if (Date.now() > deadline) throw new Error('timed out waiting for the dead letter');
+    expect(seen).toEqual(['Moved']);
+    const [letter] = await deadLetters.list();
+    expect(letter).toMatchObject({
+      envelope: { messageId: misrouted.messageId },
+      attempts: 1,
+      errorName: 'UnexpectedEventTypeError',
+      reason:
+        'a message of type Move came on topic test.events.Moved, where the naming publishes none of its kind; the handler (positions) handles Moved',
+    });
+    expect(new UnexpectedEventTypeError('Move', 't', ['Moved'])).toBeInstanceOf(PermanentError);
+    await service.router.close();
+  });
+
+  it("with eventTopics, a handler of several types sees an aggregate's events in publish order", async () => {
+    const { instance, deadLetters } = system(undefined, { Moved: 'Trainer', Joined: 'Trainer' });
+    const service = instance('history', 'a');
+    const all = new Map<string, string[]>();
+    const movesOnly: string[] = [];
+    service.events.on(
+      ['Moved', 'Joined'],
+      async (event) => {
+        // Moves are slow: a Joined of the same trainer published after one must wait for it.
+        if (event.type === 'Moved') await wait(10);
+        all.set(event.aggregateId, [...(all.get(event.aggregateId) ?? []), event.messageId]);
+      },
+      { name: 'history', maxInFlight: 8 },
+    );
+    // A handler of one type of the shared topic skips the other.
+    service.events.on('Moved', (event) => void movesOnly.push(event.messageId), {
+      name: 'moves',
+    });
+    await service.router.run();
+    const published = new Map<string, string[]>();
+    const moves: string[] = [];
+    for (let i = 0; i < 4; i++)
+      for (const key of ['ash', 'misty']) {
+        const event =
+          i % 2 === 0
+            ? testEnvelope('Moved', { x: i }, { aggregateId: key })
+            : testEnvelope('Joined', { group: `g${i}` }, { aggregateId: key });
+        if (event.type === 'Moved') moves.push(event.messageId);
+        published.set(key, [...(published.get(key) ?? []), event.messageId]);
+        await service.events.publish([event]);
+      }
+    await until(() => [...all.values()].flat().length === 8 && movesOnly.length === 4);
+    expect(all).toEqual(published);
+    expect(movesOnly).toEqual(moves);
+    expect(service.router.topics()).toEqual(['test.events.Trainer']);
+    expect(await deadLetters.list()).toEqual([]);
+    await service.router.close();
   });
 });

@@ -2,6 +2,7 @@ import { type Envelope } from '../messages/envelope';
 import { type Router, type HandlerRegistration } from '../router/router';
 import { type TopicNaming } from '../transport/topic.naming';
 import { type Delivery, type Publisher } from '../transport/transport.port';
+import { UnexpectedEventTypeError } from './bus.errors';
 
 export interface EventHandlerOptions {
   /** Unique per service. Hazard: it names the consumer group; renaming re-consumes every event. */
@@ -17,7 +18,8 @@ export interface EventHandlerOptions {
 
 /**
  * Events: any number of handlers per type (S0-1), each in its own consumer group.
- * Topics per event type (`<prefix>events.<Type>`); order holds per aggregate within a type.
+ * Topics per event type (`<prefix>events.<Type>`), or shared by the types the naming maps to
+ * one topic (TopicNamingOptions.eventTopics); order holds per aggregate within a topic.
  */
 export interface EventBusOptions {
   publisher: Publisher;
@@ -64,17 +66,29 @@ export class EventBus {
     await Promise.all([...byTopic].map(([topic, batch]) => this.publisher.publish(topic, batch)));
   }
 
-  /** Subscribes a handler to one or more event types. */
+  /**
+   * Subscribes a handler to one or more event types: to their topics, once each. The handler
+   * sees only those types: another type that the naming publishes to the same topic (a shared
+   * topic) is skipped and acknowledged; a type the naming does not publish there at all (a
+   * producer with another mapping, a command on an events topic) is dead-lettered at once
+   * (UnexpectedEventTypeError).
+   */
   on<Data = unknown>(
     types: string | readonly string[],
     handler: (event: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
     options: EventHandlerOptions,
   ): this {
-    const list = typeof types === 'string' ? [types] : types;
+    const list = typeof types === 'string' ? [types] : [...types];
+    const handles = new Set(list);
     this.router.addHandler({
       ...options,
-      topics: list.map((type) => this.naming.event(type)),
-      handle: async (delivery) => handler(delivery.envelope as Envelope<Data>, delivery),
+      topics: [...new Set(list.map((type) => this.naming.event(type)))],
+      handle: async (delivery) => {
+        const { type } = delivery.envelope;
+        if (handles.has(type)) return handler(delivery.envelope as Envelope<Data>, delivery);
+        if (this.naming.event(type) === delivery.topic) return undefined;
+        throw new UnexpectedEventTypeError(type, delivery.topic, list, options.name);
+      },
     });
     return this;
   }

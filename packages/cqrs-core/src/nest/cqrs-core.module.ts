@@ -128,7 +128,11 @@ function providers(): Provider[] {
       provide: EventBus,
       inject: [CQRS_CORE_OPTIONS, Router, BUS_PUBLISHER],
       useFactory: (options: CqrsCoreModuleOptions, router: Router, publisher: Publisher) =>
-        new EventBus({ publisher, router, naming: topicNaming(options.topicPrefix) }),
+        new EventBus({
+          publisher,
+          router,
+          naming: topicNaming(options.topicPrefix, { eventTopics: options.eventTopics }),
+        }),
     },
     HandlersExplorer,
   ];

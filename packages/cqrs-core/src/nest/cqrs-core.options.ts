@@ -25,6 +25,12 @@ export interface CqrsCoreModuleOptions {
    * Alike in every app that sends or handles these types. Default: a topic per type.
    */
   commandTopics?: Readonly<Record<string, string>>;
+  /**
+   * Event types that share a topic (TopicNamingOptions.eventTopics), e.g. every event of one
+   * aggregate type, so that a handler of several of them sees an aggregate's events in order.
+   * Alike in every app that publishes or handles these types. Default: a topic per type.
+   */
+  eventTopics?: Readonly<Record<string, string>>;
   /** Default: in memory (lost on restart — use the Redis one in production). */
   deadLetters?: DeadLetterQueue;
   /**

@@ -8,6 +8,7 @@ import {
   type SubscribeOptions,
 } from '../transport/transport.port';
 import { decodeFromWire, UndecodableMessageError } from '../transport/wire.codec';
+import { warnOfPoison } from '../transport/poison.warning';
 import { AckBatcher } from './redis-streams.acks';
 import { claimForRedelivery } from './redis-streams.claims';
 import { isMissingGroup } from './redis-streams.errors';
@@ -642,7 +643,7 @@ export class StreamsSubscription {
     const { onPoison, options } = this.context;
     Promise.resolve()
       .then(() =>
-        onPoison?.({
+        (onPoison ?? warnOfPoison)({
           topic: part.topic,
           position: positionOf(part, entry),
           group: options.group,

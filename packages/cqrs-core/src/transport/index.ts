@@ -2,5 +2,6 @@ export * from './transport.port';
 export * from './transport.errors';
 export * from './topic.naming';
 export * from './wire.codec';
+export * from './poison.warning';
 export * from './in-memory/in-memory.transport';
 export { LANES, LANE_WEIGHTS, LaneScheduler, laneOf } from './in-memory/priority.lanes';

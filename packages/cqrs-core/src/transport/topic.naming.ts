@@ -1,6 +1,7 @@
 /**
  * Topic names per message type (S0-2): `<prefix>commands.<Type>`, `<prefix>events.<Type>`;
- * command types may share a topic (`<prefix>commands.<Topic>`, see TopicNamingOptions).
+ * types may share a topic (`<prefix>commands.<Topic>`, `<prefix>events.<Topic>`, see
+ * TopicNamingOptions).
  */
 export interface TopicNaming {
   /** The topic a command type is sent to and handled from. */
@@ -33,6 +34,17 @@ export interface TopicNamingOptions {
    * only by a handler registered with `drainOwnTopics` (or drain them before the upgrade).
    */
   commandTopics?: Readonly<Record<string, string>>;
+  /**
+   * Event type → the topic it shares: with `{ Deposited: 'Account', Withdrawn: 'Account' }` both
+   * go to `<prefix>events.Account`, so a handler of both sees an account's deposits and
+   * withdrawals in the order they were published (per-key order holds only within a topic).
+   * A handler of some of a shared topic's types reads the whole topic and skips the others.
+   *
+   * Hazard: as with commandTopics, publishers and handlers must use the same mapping; mapping a
+   * type of a running deployment moves its new events to another topic, and a handler subscribed
+   * to the new topic starts per its `startFrom`.
+   */
+  eventTopics?: Readonly<Record<string, string>>;
 }
 
 const NAME = /^[A-Za-z0-9._-]+$/;
@@ -55,7 +67,46 @@ export function topicNaming(prefix = '', options: TopicNamingOptions = {}): Topi
       `${prefix}dead-letters.${topic.startsWith(prefix) ? topic.slice(prefix.length) : topic}`,
     reply: (instanceId) => `${prefix}replies.${instanceId}`,
   };
-  return options.commandTopics ? withCommandTopics(naming, options.commandTopics) : naming;
+  const commands = options.commandTopics
+    ? withCommandTopics(naming, options.commandTopics)
+    : naming;
+  return options.eventTopics ? withEventTopics(commands, options.eventTopics) : commands;
+}
+
+/**
+ * `naming` with event types sharing topics (TopicNamingOptions.eventTopics): a shared topic is
+ * named as the naming names a type's topic, `naming.event('Account')`.
+ * @throws Error for a topic name with characters topics cannot have, or one that is itself an
+ *   event type mapped to another topic
+ */
+export function withEventTopics(
+  naming: TopicNaming,
+  eventTopics: Readonly<Record<string, string>>,
+): TopicNaming {
+  const topics = checkedTopics('event', eventTopics);
+  return {
+    ...naming,
+    event: (type) => naming.event(topics.get(type) ?? type),
+  };
+}
+
+function checkedTopics(
+  kind: 'command' | 'event',
+  mapping: Readonly<Record<string, string>>,
+): Map<string, string> {
+  const topics = new Map(Object.entries(mapping));
+  for (const [type, topic] of topics) {
+    if (typeof topic !== 'string' || !NAME.test(topic))
+      throw new Error(
+        `the topic of ${kind} ${type}, "${String(topic)}", may contain only letters, digits, ".", "_" and "-"`,
+      );
+    const further = topics.get(topic);
+    if (further !== undefined && further !== topic)
+      throw new Error(
+        `${kind} ${type} shares topic ${topic}, which is also ${kind === 'event' ? 'an' : 'a'} ${kind} type mapped to topic ${further}`,
+      );
+  }
+  return topics;
 }
 
 /**
@@ -68,18 +119,7 @@ export function withCommandTopics(
   naming: TopicNaming,
   commandTopics: Readonly<Record<string, string>>,
 ): TopicNaming {
-  const topics = new Map(Object.entries(commandTopics));
-  for (const [type, topic] of topics) {
-    if (typeof topic !== 'string' || !NAME.test(topic))
-      throw new Error(
-        `the topic of command ${type}, "${String(topic)}", may contain only letters, digits, ".", "_" and "-"`,
-      );
-    const further = topics.get(topic);
-    if (further !== undefined && further !== topic)
-      throw new Error(
-        `command ${type} shares topic ${topic}, which is also a command type mapped to topic ${further}`,
-      );
-  }
+  const topics = checkedTopics('command', commandTopics);
   const own = (type: string) => naming.ownCommandTopic?.(type) ?? naming.command(type);
   return {
     ...naming,

@@ -44,4 +44,21 @@ describe('topicNaming', () => {
     // A type may name the topic it shares with others.
     expect(topicNaming('', { commandTopics: { A: 'A', B: 'A' } }).command('B')).toBe('commands.A');
   });
+
+  it('sends the event types of eventTopics to the topic they share, and checks the names alike', () => {
+    const naming = topicNaming('p.', {
+      eventTopics: { Deposited: 'Account', Withdrawn: 'Account' },
+      commandTopics: { Deposit: 'Account' },
+    });
+    expect(naming.event('Deposited')).toBe('p.events.Account');
+    expect(naming.event('Withdrawn')).toBe('p.events.Account');
+    expect(naming.event('Opened')).toBe('p.events.Opened');
+    expect(naming.command('Deposit')).toBe('p.commands.Account');
+    expect(() => topicNaming('', { eventTopics: { A: 'a/b' } })).toThrow(
+      'the topic of event A, "a/b", may contain only letters, digits, ".", "_" and "-"',
+    );
+    expect(() => topicNaming('', { eventTopics: { A: 'B', B: 'C' } })).toThrow(
+      'event A shares topic B, which is also an event type mapped to topic C',
+    );
+  });
 });

@@ -88,7 +88,8 @@ export interface SubscriptionHandle {
  * - Messages with the same `aggregateId` are handled one after another, in publish order,
  *   within a group — even with several consumers (per priority lane).
  * - A message that cannot be decoded (bad JSON, checksum, schema, unknown type) is handed to
- *   `onPoison` and acknowledged; it never blocks its stream or partition.
+ *   `onPoison` (without one: a process warning, see warnOfPoison) and acknowledged; it never
+ *   blocks its stream or partition.
  * - When a consumer dies, its unacknowledged messages are redelivered to a live consumer of the
  *   group (after the transport's claim/rebalance delay).
  */

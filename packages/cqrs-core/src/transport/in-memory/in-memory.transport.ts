@@ -12,6 +12,7 @@ import {
   type TransportFeatures,
 } from '../transport.port';
 import { decodeFromWire, encodeForWire, UndecodableMessageError } from '../wire.codec';
+import { warnOfPoison } from '../poison.warning';
 import { LANES, LaneScheduler, laneOf } from './priority.lanes';
 
 export interface InMemoryBrokerOptions {
@@ -281,7 +282,7 @@ export class InMemoryBroker implements Publisher {
       await consumer.handler(delivery);
     } catch (error) {
       if (error instanceof UndecodableMessageError) {
-        await this.options.onPoison?.({
+        await (this.options.onPoison ?? warnOfPoison)({
           topic: group.topic,
           position,
           group: group.name,

@@ -1,8 +1,10 @@
+import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
 import { type Envelope } from '../messages/envelope';
 import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
 import { type Publisher } from '../transport/transport.port';
 import { type CheckpointStore } from './checkpoint-store.port';
 import { type ForwardLedger } from './forward-ledger.port';
+import { isUnencodable, UnpublishableEventError } from './unpublishable-event.error';
 
 export interface EventForwarderOptions {
   store: EventStore;
@@ -33,6 +35,15 @@ export interface EventForwarderOptions {
    * Default 30 000 ms; the first round always reads.
    */
   ledgerReadIntervalMs?: number;
+  /**
+   * Where an event that can never be published goes (UnpublishableEventError: unknown type,
+   * fails the schema, too large, illegal topic): it is dead-lettered with the reason
+   * (handler `(forwarder)`, position `store:<position>`) and skipped, so the events after it
+   * flow; replay it once the registry is fixed. Without one the forwarder stops at such an
+   * event and reports it through `onError` every round: the outbox never skips an event
+   * silently.
+   */
+  deadLetters?: DeadLetterQueue;
   onError?: (error: unknown) => void;
 }
 
@@ -84,6 +95,8 @@ export class EventForwarder {
   private gap: number | undefined;
   private mustRead = false;
   private readsMade = 0;
+  /** Position of an event that could not be published (no deadLetters): tried alone first. */
+  private blockedAt: number | undefined;
 
   constructor(private readonly options: EventForwarderOptions) {}
 
@@ -209,6 +222,88 @@ export class EventForwarder {
   }
 
   /**
+   * Publishes a round's events, one batch per topic. A topic whose batch failed because of an
+   * event in it (isUnencodable) is published again event by event, in order, to find it: it
+   * goes to `deadLetters` and the others on. Without a queue the round stops there: the
+   * checkpoint is saved just before the event (everything before it was published) and the
+   * round fails with UnpublishableEventError naming it; later rounds try that event alone
+   * first, so the events after it are not published again and again while it blocks.
+   * Any other failure fails the round as before (it is retried from the checkpoint).
+   */
+  private async publishOrSetAside(events: readonly StoredEvent[], from: number): Promise<number> {
+    const blocked = this.blockedAt !== undefined && events[0]?.position === this.blockedAt;
+    const batches = new Map<string, StoredEvent[]>();
+    for (const event of events) {
+      const topic = this.options.topicOf(event);
+      batches.set(topic, [...(batches.get(topic) ?? []), event]);
+    }
+    const failed: StoredEvent[] = [];
+    if (blocked) failed.push(...events);
+    else {
+      const results = await Promise.allSettled(
+        [...batches].map(([topic, batch]) => this.options.publisher.publish(topic, batch)),
+      );
+      let fatal: unknown;
+      results.forEach((result, i) => {
+        if (result.status === 'fulfilled') return;
+        if (isUnencodable(result.reason)) failed.push(...[...batches.values()][i]!);
+        else fatal ??= result.reason;
+      });
+      if (fatal !== undefined) throw fatal;
+      if (failed.length === 0) return events.length;
+      failed.sort((a, b) => a.position - b.position);
+    }
+    let published = events.length;
+    let before = from;
+    for (const event of failed) {
+      try {
+        await this.publish([event]);
+        before = event.position;
+        if (event.position === this.blockedAt) this.blockedAt = undefined;
+        continue;
+      } catch (error) {
+        if (!isUnencodable(error)) throw error;
+        const unpublishable = new UnpublishableEventError(event, this.topicOf(event), error);
+        if (!this.options.deadLetters) {
+          // Everything before it is out: its own topic's events up to here, the other topics'
+          // batches (or, when blocked, nothing yet: `before` is still the checkpoint).
+          const earlier = events.filter((e) => e.position < event.position);
+          const last = blocked ? before : (earlier[earlier.length - 1]?.position ?? from);
+          if (last > from) await this.options.checkpoints.save(this.name, last);
+          this.blockedAt = event.position;
+          throw unpublishable;
+        }
+        const { streamId: _stream, position: _position, ...envelope } = event;
+        await this.options.deadLetters.add({
+          envelope,
+          originalTopic: unpublishable.topic,
+          position: `store:${event.position}`,
+          group: this.name,
+          handler: '(forwarder)',
+          reason: unpublishable.message,
+          errorName: error.name,
+          stack: error.stack,
+          attempts: 1,
+          deadLetteredAt: new Date().toISOString(),
+        });
+        if (event.position === this.blockedAt) this.blockedAt = undefined;
+        this.options.onError?.(unpublishable);
+        published--;
+      }
+    }
+    return published;
+  }
+
+  /** The event's topic, or '(none)' when topicOf itself fails. */
+  private topicOf(event: StoredEvent): string {
+    try {
+      return this.options.topicOf(event);
+    } catch {
+      return '(none)';
+    }
+  }
+
+  /**
    * Publishes everything after the checkpoint once (but what this process published eagerly);
    * returns how many events it read. With a ledger it may only move the checkpoint past what
    * the ledger recorded and read nothing (returns 0).
@@ -254,7 +349,7 @@ export class EventForwarder {
     }
     // Events this process already published eagerly are not published again.
     const pending = events.filter((event) => !this.skips.delete(event.position));
-    if (pending.length > 0) await this.publish(pending);
+    const published = pending.length > 0 ? await this.publishOrSetAside(pending, from) : 0;
     const last = events[events.length - 1]!.position;
     await this.options.checkpoints.save(this.name, last);
     // A read that was not full reached the end of the log: the last append is whole, so the
@@ -262,7 +357,7 @@ export class EventForwarder {
     if (events.length < this.batchSize) await ledger?.record([last]).catch(() => undefined);
     // A full read: more is waiting, read on (a catch-up after a crash) rather than wait for gaps.
     else this.mustRead = true;
-    this.forwarded += pending.length;
+    this.forwarded += published;
     return events.length;
   }
 

@@ -3,3 +3,4 @@ export * from './event.forwarder';
 export * from './eager-forwarding.store';
 export * from './forward-ledger.port';
 export * from './in-memory.forward-ledger';
+export * from './unpublishable-event.error';

@@ -8,3 +8,4 @@ export * from './kafka.subscription';
 export * from './kafka.subscriber';
 export * from './kafka.lag';
 export * from './kafka.group';
+export * from './kafka.group-seed';

@@ -21,10 +21,39 @@ export interface KafkaClient {
 }
 
 /**
+ * Checks a broker list before any network I/O: a non-empty array of `host:port` entries (a host
+ * name or an IPv4 address; port 1–65535), as kafkajs reads them (it splits at ':', so no IPv6
+ * literals). kafkajs itself takes anything and fails seconds later, on connect, without naming
+ * the setting ("Port should be >= 0 … NaN").
+ * @throws TypeError naming `brokers` and the first bad entry
+ */
+export function checkKafkaBrokers(brokers: unknown): asserts brokers is string[] {
+  if (!Array.isArray(brokers) || brokers.length === 0)
+    throw new TypeError(
+      `kafkaConnection: options.brokers must be a non-empty array of "host:port" entries, got ${JSON.stringify(brokers)}`,
+    );
+  for (const broker of brokers as unknown[]) {
+    const match = typeof broker === 'string' ? /^([A-Za-z0-9._-]+):(\d{1,5})$/.exec(broker) : null;
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65_535) {
+      const hint =
+        typeof broker === 'string' && broker.includes(',')
+          ? ' (split a comma-separated list into one entry per broker)'
+          : '';
+      throw new TypeError(
+        `kafkaConnection: options.brokers entry ${JSON.stringify(broker)} is not "host:port" (port 1-65535)${hint}`,
+      );
+    }
+  }
+}
+
+/**
  * One kafkajs client per process. kafkajs is unmaintained upstream; keeping it behind this
  * seam (and the transport ports) lets us swap the client without touching the apps.
+ * @throws TypeError naming `brokers` and the bad entry when the broker list is not `host:port`s
  */
 export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnection<KafkaClient> {
+  checkKafkaBrokers(options?.brokers);
   const name = options.name ?? 'kafka';
   const metrics = connectionMetrics(options.registry);
   const kafka = new Kafka({

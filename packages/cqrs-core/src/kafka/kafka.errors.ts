@@ -1,4 +1,8 @@
-/** A topic could not be created or did not get partition leaders in time. */
+/**
+ * A topic could not be created or did not get partition leaders in time, for a reason that may
+ * heal (a broker restarting, a controller moving): the Router retries the subscription. Its
+ * subclass KafkaTopicConfigError is `permanent`.
+ */
 export class KafkaTopicUnavailableError extends Error {
   constructor(
     readonly topic: string,
@@ -14,5 +18,57 @@ export class KafkaTransportClosedError extends Error {
   constructor(readonly what: 'publisher' | 'subscriber') {
     super(`The Kafka ${what} is closed`);
     this.name = 'KafkaTransportClosedError';
+  }
+}
+
+/**
+ * Seeding a new Kafka group from its predecessors (seedFromPredecessors) failed or timed out.
+ * Reported to `onError`, never thrown: the subscription starts without it, per `startFrom`.
+ */
+export class KafkaGroupSeedError extends Error {
+  constructor(
+    readonly groupId: string,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `Could not seed Kafka group "${groupId}" from its predecessors, it starts per startFrom: ${
+        (cause as Error | undefined)?.message ?? String(cause)
+      }`,
+    );
+    this.name = 'KafkaGroupSeedError';
+  }
+}
+
+/** A transport option that decides how the transport creates topics. */
+export type KafkaTopicOption = 'partitions' | 'replicationFactor' | 'maxMessageBytes';
+
+/**
+ * Kafka refused to create a topic for a reason that retrying cannot heal: a topic setting the
+ * cluster cannot accept (INVALID_REPLICATION_FACTOR: more replicas than brokers;
+ * INVALID_PARTITIONS; INVALID_CONFIG; POLICY_VIOLATION) or missing rights (TOPIC_ / CLUSTER_
+ * AUTHORIZATION_FAILED). The message names Kafka's error and the option to change. `permanent`:
+ * subscribing again does not help until the option (or the cluster) changes.
+ *
+ * It is no InvalidTopicError on purpose: the setting, not the message, is at fault, so the
+ * outbox must not set events aside because of it. Hazard: on a cluster with a broker down, Kafka
+ * also answers INVALID_REPLICATION_FACTOR while fewer brokers than `replicationFactor` are up.
+ */
+export class KafkaTopicConfigError extends KafkaTopicUnavailableError {
+  readonly permanent = true;
+
+  constructor(
+    topic: string,
+    /** Kafka's error code name, e.g. INVALID_REPLICATION_FACTOR. */
+    readonly code: string,
+    /** Kafka's errors, per topic: `<CODE> (<message>)`. */
+    readonly detail: string,
+    /** The option to change, when one decides it. */
+    readonly option: KafkaTopicOption | undefined,
+    /** What to do about it. */
+    readonly advice: string,
+  ) {
+    super(topic, `${detail}; ${advice}`);
+    this.message = `Kafka refused to create topic ${JSON.stringify(topic)}: ${detail}; ${advice}`;
+    this.name = 'KafkaTopicConfigError';
   }
 }

@@ -11,9 +11,19 @@ import { createHash } from 'node:crypto';
  * Kafka group: one Kafka group per (group, topic set), as Redis Streams has one consumer group
  * per stream. Instances of one handler subscribe the same topics, so they still compete.
  *
- * Hazard: a handler whose topics change gets a new Kafka group, which starts per `startFrom`
- * (earliest for competing handlers: the topics are read again). Deliveries report `group` as
- * subscribed; use this id with Kafka's tools and with registerKafkaLag.
+ * A handler whose topics change gets a new Kafka group. Before its first member joins, a group
+ * with no committed offsets is seeded from its predecessors, the other Kafka groups of the same
+ * handler group name (seedFromPredecessors): each topic-partition a predecessor committed starts
+ * at the highest offset committed among them — the handler of that name already handled what
+ * lies below — so adding or removing an event type does not read the other topics again. Only a
+ * topic no predecessor consumed (the added type) starts per `startFrom`.
+ * Hazards: renaming the handler group or changing `groupIdPrefix` still starts afresh (no
+ * predecessor has the same name). If seeding fails or takes longer than 30 s it is reported to
+ * the subscriber's `onError` and the group starts per `startFrom` (earliest for competing
+ * handlers: the topics are read again). Subscriptions sharing a group name on purpose with
+ * different topics count as each other's predecessors: a new one starts where the others are.
+ * Deliveries report `group` as subscribed; use this id with Kafka's tools and with
+ * registerKafkaLag.
  */
 export function kafkaGroupId(group: string, topics: readonly string[], prefix = ''): string {
   const digest = createHash('sha256')

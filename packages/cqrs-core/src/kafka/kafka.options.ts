@@ -42,9 +42,16 @@ export interface KafkaSubscriberOptions extends KafkaTransportOptions {
   redeliveryDelayMs?: number;
   /**
    * Receives messages that cannot be decoded; their offset is then committed and they are never
-   * delivered again. If it throws, the message is retried like a failed delivery.
+   * delivered again. If it throws, the message is retried like a failed delivery. Default:
+   * warnOfPoison (a process warning; the message is dropped): pass poisonToDeadLetters(queue).
    */
   onPoison?: (poison: PoisonMessage) => void | Promise<void>;
+  /**
+   * Receives errors the subscriber recovers from by itself: seeding a new Kafka group's offsets
+   * from its predecessors (see seedFromPredecessors) failed or took longer than 30 s — the
+   * subscription then starts without it (per `startFrom`). Default: process.emitWarning.
+   */
+  onError?: (error: Error) => void;
   /**
    * Prefix of the Kafka consumer group id (see kafkaGroupId); deliveries still report the group
    * as subscribed. Lets deployments or test runs share a cluster without sharing groups.

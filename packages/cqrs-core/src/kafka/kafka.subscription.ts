@@ -12,7 +12,10 @@ import {
   type SubscriptionHandle,
 } from '../transport/transport.port';
 import { decodeFromWire, UndecodableMessageError } from '../transport/wire.codec';
+import { warnOfPoison } from '../transport/poison.warning';
 import { kafkaGroupId } from './kafka.group';
+import { seedFromPredecessors } from './kafka.group-seed';
+import { KafkaGroupSeedError } from './kafka.errors';
 import { DeliveryAttempts } from './kafka.attempts';
 import { BatchCommits } from './kafka.commits';
 import { ConsumerSupervisor } from './kafka.consumer-supervisor';
@@ -23,6 +26,9 @@ import {
 } from './kafka.options';
 
 type Outcome = 'acked' | 'nacked' | 'abandoned';
+
+/** Longest start() waits for seeding a new group from its predecessors before going on without. */
+const SEED_TIMEOUT_MS = 30_000;
 
 /** Heartbeat errors after which kafkajs re-joins the group: this member may lose partitions. */
 const GROUP_CHANGING = new Set([
@@ -82,10 +88,11 @@ export class KafkaSubscription implements SubscriptionHandle {
   /** Partitions whose committed offset carries a marker written since this member's last join. */
   private readonly marked = new Set<string>();
   private stopped: Promise<void> | undefined;
+  private readonly groupId: string;
 
   constructor(
     kafka: Kafka,
-    admin: Admin,
+    private readonly admin: Admin,
     private readonly topics: readonly string[],
     private readonly subscription: SubscribeOptions,
     private readonly handler: DeliveryHandler,
@@ -93,6 +100,7 @@ export class KafkaSubscription implements SubscriptionHandle {
     private readonly onStopped: () => void,
   ) {
     const groupId = kafkaGroupId(subscription.group, topics, options.groupIdPrefix);
+    this.groupId = groupId;
     const maxMessageBytes = options.maxMessageBytes ?? KAFKA_DEFAULTS.maxMessageBytes;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? KAFKA_DEFAULTS.heartbeatIntervalMs;
     this.attempts = new DeliveryAttempts(admin, groupId);
@@ -124,6 +132,7 @@ export class KafkaSubscription implements SubscriptionHandle {
   /** Connects, joins the group and starts delivering; resolves once the member has its partitions. */
   async start(): Promise<void> {
     const latest = this.subscription.startFrom === 'latest';
+    await this.seed(); // before the consumer joins: setOffsets needs a group without members
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: !latest });
     // A new group's 'latest' is looked up at the first fetch after the join: wait for it, so that
@@ -132,6 +141,49 @@ export class KafkaSubscription implements SubscriptionHandle {
     const firstFetch = latest ? this.nextFetch() : Promise.resolve();
     await this.run();
     await firstFetch;
+  }
+
+  /**
+   * A brand-new group takes the offsets of its predecessors (kafka.group-seed), bounded by
+   * SEED_TIMEOUT_MS; a failure goes to `onError` and the group starts per `startFrom`.
+   */
+  private async seed(): Promise<void> {
+    let abandoned = false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abandoned = true;
+        reject(new Error(`no answer within ${SEED_TIMEOUT_MS} ms`));
+      }, SEED_TIMEOUT_MS);
+      timer.unref();
+    });
+    try {
+      const seeding = seedFromPredecessors(
+        this.admin,
+        {
+          groupId: this.groupId,
+          group: this.subscription.group,
+          prefix: this.options.groupIdPrefix ?? '',
+          topics: this.topics,
+        },
+        () => abandoned,
+      );
+      seeding.catch(() => undefined); // after a timeout its late failure is of no interest
+      await Promise.race([seeding, timeout]);
+    } catch (error) {
+      this.report(new KafkaGroupSeedError(this.groupId, error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private report(error: Error): void {
+    try {
+      if (this.options.onError) this.options.onError(error);
+      else process.emitWarning(error);
+    } catch {
+      // a failing error hook must not fail the subscription
+    }
   }
 
   private run(): Promise<void> {
@@ -265,7 +317,13 @@ export class KafkaSubscription implements SubscriptionHandle {
         delivery = { topic, envelope, attempt, position, group };
       } catch (error) {
         if (!(error instanceof UndecodableMessageError)) throw error;
-        await this.options.onPoison?.({ topic, position, group, raw, reason: error.reason });
+        await (this.options.onPoison ?? warnOfPoison)({
+          topic,
+          position,
+          group,
+          raw,
+          reason: error.reason,
+        });
         return 'acked';
       }
       await this.handler(delivery);

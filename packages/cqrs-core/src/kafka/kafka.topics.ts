@@ -1,6 +1,10 @@
 import { type Admin } from 'kafkajs';
 import { InvalidTopicError } from '../transport/transport.errors';
-import { KafkaTopicUnavailableError } from './kafka.errors';
+import {
+  KafkaTopicConfigError,
+  type KafkaTopicOption,
+  KafkaTopicUnavailableError,
+} from './kafka.errors';
 import { KAFKA_DEFAULTS, type KafkaTransportOptions, RECORD_OVERHEAD_BYTES } from './kafka.options';
 
 /**
@@ -17,6 +21,83 @@ export function checkKafkaTopic(topic: string): void {
     );
   }
   if (topic === '.' || topic === '..') throw new InvalidTopicError(topic, 'Kafka refuses it');
+}
+
+/** Kafka's answers to CreateTopics that retrying cannot change, and the option that decides each. */
+const PERMANENT: Record<string, { option?: KafkaTopicOption; advice: string }> = {
+  INVALID_REPLICATION_FACTOR: {
+    option: 'replicationFactor',
+    advice: 'the cluster has fewer brokers: lower the `replicationFactor` option',
+  },
+  INVALID_REPLICA_ASSIGNMENT: {
+    option: 'replicationFactor',
+    advice: 'check the `replicationFactor` option against the brokers of the cluster',
+  },
+  INVALID_PARTITIONS: { option: 'partitions', advice: 'change the `partitions` option' },
+  INVALID_CONFIG: {
+    option: 'maxMessageBytes',
+    advice: "change the `maxMessageBytes` option (it sets the topic's max.message.bytes)",
+  },
+  POLICY_VIOLATION: {
+    advice:
+      "the broker's create-topic policy refuses the `partitions`, `replicationFactor` or `maxMessageBytes` option",
+  },
+  INVALID_TOPIC_EXCEPTION: { advice: 'Kafka refuses the topic name' },
+  TOPIC_AUTHORIZATION_FAILED: {
+    advice: 'grant the client CREATE on the topic, or create the topic beforehand',
+  },
+  CLUSTER_AUTHORIZATION_FAILED: {
+    advice: 'grant the client CREATE on the cluster, or create the topic beforehand',
+  },
+};
+
+interface KafkaJsErrorLike {
+  readonly type?: string;
+  readonly message?: string;
+  readonly topic?: string;
+  /** KafkaJSAggregateError (CreateTopics): one error per topic. */
+  readonly errors?: readonly KafkaJsErrorLike[];
+}
+
+/**
+ * The error for a failed topic creation, with kafkajs's per-topic details (`<CODE> (<message>)`,
+ * which its "Topic creation errors" message leaves out): a KafkaTopicConfigError naming the
+ * option to change when Kafka's answer cannot heal by retrying (PERMANENT), else a
+ * KafkaTopicUnavailableError (the caller may retry).
+ */
+export function topicCreationError(
+  topic: string,
+  error: unknown,
+  options: Pick<KafkaTransportOptions, 'partitions' | 'replicationFactor' | 'maxMessageBytes'> = {},
+): Error {
+  if (error instanceof KafkaTopicUnavailableError) return error;
+  const cause = (error ?? {}) as KafkaJsErrorLike;
+  const parts = Array.isArray(cause.errors) && cause.errors.length > 0 ? cause.errors : [cause];
+  const detail = parts
+    .map((part) => {
+      const what = part.type
+        ? `${part.type} (${part.message ?? ''})`
+        : (part.message ?? String(part));
+      return part.topic && part.topic !== topic ? `${part.topic}: ${what}` : what;
+    })
+    .join('; ');
+  const permanent = parts.find((part) => part.type !== undefined && part.type in PERMANENT);
+  if (!permanent?.type) return new KafkaTopicUnavailableError(topic, detail || String(error));
+  const { option, advice } = PERMANENT[permanent.type]!;
+  const current = option && { ...KAFKA_DEFAULTS, ...definedOnly(options) }[option];
+  return new KafkaTopicConfigError(
+    topic,
+    permanent.type,
+    detail,
+    option,
+    current === undefined ? advice : `${advice} (now ${current})`,
+  );
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, entry]) => entry !== undefined),
+  ) as Partial<T>;
 }
 
 /**
@@ -43,6 +124,8 @@ export class KafkaTopics {
   /**
    * Resolves once every topic exists and each of its partitions has a leader.
    * @throws InvalidTopicError before contacting the broker when a name is not a legal Kafka topic
+   * @throws KafkaTopicConfigError (`permanent`) when Kafka refuses the topic's settings or rights
+   * @throws KafkaTopicUnavailableError otherwise (with Kafka's per-topic errors): retry later
    */
   async ensure(topics: readonly string[]): Promise<void> {
     topics.forEach(checkKafkaTopic);
@@ -54,9 +137,7 @@ export class KafkaTopics {
     if (!ready) {
       ready = this.create(topic).catch((error: unknown) => {
         this.ready.delete(topic);
-        throw error instanceof KafkaTopicUnavailableError
-          ? error
-          : new KafkaTopicUnavailableError(topic, (error as Error).message);
+        throw topicCreationError(topic, error, this.options);
       });
       this.ready.set(topic, ready);
     }

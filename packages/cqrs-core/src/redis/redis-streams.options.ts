@@ -51,7 +51,11 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
    */
   client: Redis;
   serializer: MessageSerializer;
-  /** Receives messages that cannot be decoded; they are acknowledged and never redelivered. */
+  /**
+   * Receives messages that cannot be decoded; they are acknowledged and never redelivered.
+   * Default: warnOfPoison (a process warning; the message is dropped): pass
+   * poisonToDeadLetters(queue).
+   */
   onPoison?: (poison: PoisonMessage) => void | Promise<void>;
   /** Delay before a message whose handler failed is delivered again. Default 1 000 ms. */
   redeliveryDelayMs?: number;

@@ -41,6 +41,11 @@ export interface RouterOptions {
   instanceId: string;
 }
 
+/** A subscribe error that retrying cannot heal (its transport says so: `permanent: true`). */
+function isPermanent(error: unknown): boolean {
+  return (error as { permanent?: unknown } | null | undefined)?.permanent === true;
+}
+
 /**
  * Dispatches deliveries to handlers through middleware.
  *
@@ -116,7 +121,8 @@ export class Router {
   /**
    * Called whenever subscribing a handler failed (e.g. the broker is down at start-up); the
    * router keeps trying with capped backoff until it succeeds or the router is closed, except
-   * after an InvalidTopicError, which fails run().
+   * after an InvalidTopicError or an error its transport marks `permanent` (e.g. Kafka's
+   * KafkaTopicConfigError), which fail run().
    */
   onSubscribeError(listener: (name: string, error: unknown) => void): this {
     this.subscribeErrorListeners.push(listener);
@@ -143,6 +149,8 @@ export class Router {
    * Subscribes every handler; resolves once all subscriptions are in place. A subscription that
    * fails is retried (see onSubscribeError), so this waits for the broker to become reachable.
    * @throws InvalidTopicError at once when a handler's topic is one the transport can never use
+   * @throws the transport's error at once when it is marked `permanent` (a setting the broker
+   *   refuses, e.g. KafkaTopicConfigError)
    */
   async run(): Promise<void> {
     if (this.state !== 'idle') throw new Error(`router is ${this.state}`);
@@ -217,8 +225,9 @@ export class Router {
           throw error;
         }
         for (const listener of this.subscribeErrorListeners) listener(registration.name, error);
-        // A name the broker can never accept: waiting would hide the mistake, so run() fails.
-        if (error instanceof InvalidTopicError) {
+        // A name or a setting the broker can never accept: waiting would hide the mistake, so
+        // run() fails (transports mark such errors `permanent`, e.g. KafkaTopicConfigError).
+        if (error instanceof InvalidTopicError || isPermanent(error)) {
           this.pending.delete(registration.name);
           throw error;
         }

@@ -23,7 +23,11 @@ export interface InMemoryBrokerOptions {
   maxMessageBytes?: number;
   /** Entries kept per topic for groups created later (like MAXLEN ~). Default 100 000. */
   maxLenPerTopic?: number;
-  /** Receives messages that cannot be decoded; they are acknowledged and never redelivered. */
+  /**
+   * Receives messages that cannot be decoded; they are acknowledged and never redelivered.
+   * Default: warnOfPoison (a process warning; the message is dropped): pass
+   * poisonToDeadLetters(queue).
+   */
   onPoison?: (poison: PoisonMessage) => void | Promise<void>;
 }
 

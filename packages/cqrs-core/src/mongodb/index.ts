@@ -14,3 +14,4 @@ export {
   type SlotHint,
 } from './mongodb.commit-log';
 export * from './mongodb.checkpoint-store';
+export * from './mongodb.dead-letter-queue';

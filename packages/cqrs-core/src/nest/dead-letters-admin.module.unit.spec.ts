@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type INestApplication, type LoggerService } from '@nestjs/common';
+import { type INestApplication, type LoggerService, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
@@ -348,3 +348,58 @@ function capture(lines: string[]): LoggerService {
     );
   return { log: keep, error: keep, warn: keep, debug: keep, verbose: keep, fatal: keep };
 }
+
+describe('DeadLettersAdminModule.forRootAsync', () => {
+  const SETTINGS = 'SETTINGS';
+  @Module({
+    providers: [{ provide: SETTINGS, useValue: { adminToken: TOKEN } }],
+    exports: [SETTINGS],
+  })
+  class SettingsModule {}
+
+  it('takes its options from a factory with injected providers', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    const publisher = new InMemoryBroker({ serializer: new SerializerRegistry() });
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        DeadLettersAdminModule.forRootAsync({
+          imports: [SettingsModule],
+          inject: [SETTINGS],
+          useFactory: (settings: { adminToken: string }) => ({
+            token: settings.adminToken,
+            queue,
+            publisher,
+          }),
+        }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const server = app.getHttpServer();
+      await request(server).get('/admin/dead-letters/stats').expect(401);
+      const stats = await request(server)
+        .get('/admin/dead-letters/stats')
+        .set('Authorization', `Bearer ${TOKEN}`)
+        .expect(200);
+      expect(stats.body).toEqual({ total: 0, byTopic: {}, byReason: {} });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses a token shorter than 16 characters at start-up', async () => {
+    const compiled = Test.createTestingModule({
+      imports: [
+        DeadLettersAdminModule.forRootAsync({
+          useFactory: async () => ({
+            token: 'short',
+            queue: new InMemoryDeadLetterQueue(),
+            publisher: new InMemoryBroker({ serializer: new SerializerRegistry() }),
+          }),
+        }),
+      ],
+    }).compile();
+    await expect(compiled).rejects.toThrow('ADMIN_TOKEN must be at least 16 characters');
+  });
+});

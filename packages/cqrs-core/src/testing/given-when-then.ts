@@ -20,18 +20,26 @@ type Outcome<Event, State> =
   { ok: true; events: Event[]; state: State } | { ok: false; error: unknown };
 
 function then<Event, State>(run: () => Outcome<Event, State>): Then<Event, State> {
-  const succeeded = (): { events: Event[]; state: State } => {
+  const succeeded = (expecting: string): { events: Event[]; state: State } => {
     const outcome = run();
-    if (!outcome.ok) throw outcome.error;
+    if (!outcome.ok) {
+      // An assertion failure that says what was expected, with the error as its cause (and
+      // its stack), rather than the command's error as if the test itself had failed.
+      const failure = new assert.AssertionError({
+        message: `Expected ${expecting}, but the command threw ${describeError(outcome.error)}`,
+      });
+      (failure as { cause?: unknown }).cause = outcome.error;
+      throw failure;
+    }
     return outcome;
   };
   return {
     then(expected) {
       const list = Array.isArray(expected) ? expected : [expected];
-      assert.deepStrictEqual(succeeded().events, list);
+      assert.deepStrictEqual(succeeded(`the events ${JSON.stringify(list)}`).events, list);
     },
     thenState(expected) {
-      assert.deepStrictEqual(succeeded().state, expected);
+      assert.deepStrictEqual(succeeded(`the state ${JSON.stringify(expected)}`).state, expected);
     },
     thenThrows(expected, check) {
       const outcome = run();

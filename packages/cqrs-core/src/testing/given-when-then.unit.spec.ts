@@ -41,7 +41,24 @@ describe('DeciderSpecification', () => {
         .when(move(2, 3, 't'))
         .then([]),
     ).toThrow(AssertionError);
-    expect(() => spec.given([retired]).when(move(1, 1)).then([])).toThrow(TrainerRetiredError);
+    // A command that throws fails as an assertion naming what was expected and the error.
+    let failure: unknown;
+    try {
+      spec.given([retired]).when(move(1, 1)).then([]);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(AssertionError);
+    expect((failure as Error).message).toMatch(
+      /^Expected the events \[\], but the command threw TrainerRetiredError: /,
+    );
+    expect((failure as Error).cause).toBeInstanceOf(TrainerRetiredError);
+    expect(() =>
+      spec
+        .given([retired])
+        .when(move(1, 1))
+        .thenState({} as never),
+    ).toThrow(/^Expected the state \{\}, but the command threw TrainerRetiredError/);
   });
 
   it('thenThrows accepts an error class, a class with a check, or a predicate', () => {

@@ -23,6 +23,8 @@ export interface SerializerRegistryOptions {
   /**
    * Refuse to serialize data larger than this many UTF-8 bytes. Default
    * {@link DEFAULT_MAX_MESSAGE_BYTES} (1.5 MiB, as JsonSerializer); `Infinity` for no limit.
+   * Deserializing is not limited, on purpose: events stored under a higher limit (or before it
+   * was lowered) stay readable; a transport bounds what it accepts from the wire itself.
    */
   maxMessageBytes?: number;
   /** Upcasters to use; default a new, empty chain (register through `upcaster()`). */

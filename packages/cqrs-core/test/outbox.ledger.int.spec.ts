@@ -61,6 +61,16 @@ describe('RedisForwardLedger over the MongoDB store', () => {
     expect(await ledger.advance(end(p3))).toEqual({ through: end(p3), caughtUp: false });
   });
 
+  it('says which positions are recorded (by any process), in one call', async () => {
+    await connection.client.db!.dropDatabase();
+    const { ledger, append } = await open();
+    const [p1, p2, p3] = [await append(1), await append(2), await append(3)];
+    await ledger.record([p1]);
+    await ledger.record([p3]);
+    expect([...(await ledger.recorded([p1, p2, p3]))]).toEqual([p1, p3]);
+    expect((await ledger.recorded([])).size).toBe(0);
+  });
+
   it('does not count what was recorded for the log of a database since dropped', async () => {
     await connection.client.db!.dropDatabase();
     const first = await open();

@@ -29,6 +29,8 @@ export class ProjectionRunner {
   private readonly horizonMs: number;
   private caughtUp = false;
   private stopped = false;
+  /** Aborted by stop(): a catch-up read in flight is not waited for (its result is discarded). */
+  private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
@@ -60,7 +62,11 @@ export class ProjectionRunner {
         await this.options.ready?.();
         // Every move read, applied now or not: a previous incarnation may have applied a move to
         // the read model and died before notifying it (the log answers the others in one GET).
-        const events = await (this.running = this.catchUp.run((event) => this.notified(event)));
+        const events = await (this.running = this.catchUp.run(
+          (event) => this.notified(event),
+          this.abort.signal,
+        ));
+        if (this.stopped) return;
         this.caughtUp = true;
         this.options.onCaughtUp?.(events);
         break;
@@ -75,6 +81,9 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    // The catch-up returns at once from a read in flight (on FerretDB a read of a large store
+    // takes seconds) and applies nothing more; an apply in progress is awaited.
+    this.abort.abort();
     await this.running?.catch(() => undefined);
   }
 
@@ -117,7 +126,7 @@ export class ProjectionRunner {
       // Only what this run applied: a move the live path applied was notified by it (or its
       // redelivery will be); one applied here, the live path has not seen yet, or the bus lost.
       this.running = this.catchUp
-        .run((event, applied) => (applied ? this.notified(event) : undefined))
+        .run((event, applied) => (applied ? this.notified(event) : undefined), this.abort.signal)
         .catch((error) => this.options.onError?.(error))
         .finally(() => this.schedule());
     }, every);

@@ -28,14 +28,20 @@ export class ReadModelsCatchUp {
    * `onEvent` is awaited for each event read, after it was applied, with whether it changed a
    * read model (false: applied before, or not projected); it failing fails the run, and the
    * batch is read again next run (the checkpoint is saved after the batch).
+   *
+   * `signal` stops it (shutdown): a read in flight is not waited for and its events are
+   * discarded, nothing is applied once it is aborted (an apply in progress finishes), and the
+   * checkpoint is saved only up to the last event applied.
    */
   async run(
     onEvent?: (event: StoredEvent, applied: boolean) => Promise<void> | void,
+    signal?: AbortSignal,
   ): Promise<number> {
     const { eventStore, checkpoints, projector, name } = this.options;
     const batchSize = this.options.batchSize ?? 500;
     let total = 0;
     for (;;) {
+      if (signal?.aborted) return total;
       const from = await checkpoints.load(name);
       if (from < this.saved) {
         // The checkpoint went back: the store lost it, and the read models with it (they live
@@ -43,23 +49,57 @@ export class ReadModelsCatchUp {
         projector.forget();
       }
       this.saved = from;
-      const page = await eventStore.readAllPage({
-        fromPosition: from,
-        types: PROJECTED_EVENTS,
-        limit: batchSize,
-      });
+      // On FerretDB a read scans the whole collection (ADR 006): seconds on a large store.
+      const page = await untilAborted(
+        eventStore.readAllPage({ fromPosition: from, types: PROJECTED_EVENTS, limit: batchSize }),
+        signal,
+      );
+      if (!page) return total;
+      let applied = from;
       for (const event of page.events) {
-        const applied = await projector.apply(event);
-        await onEvent?.(event, applied);
+        if (signal?.aborted) {
+          if (applied > from) await checkpoints.save(name, (this.saved = applied));
+          return total;
+        }
+        const changed = await projector.apply(event);
+        await onEvent?.(event, changed);
+        applied = event.position;
+        total++;
       }
       // The page's checkpoint, not its last event's position: it moves past the events of
       // other types (notifications, …), which the next run then does not read again.
       if (page.position > from) await checkpoints.save(name, (this.saved = page.position));
-      total += page.events.length;
       // The page reached the end of the log: caught up. (Reading on until a read finds nothing
       // would, under a steady load, never end: each read finds the few events appended during
       // the previous one.)
       if (page.caughtUp) return total;
     }
   }
+}
+
+/** `read`'s result, or undefined as soon as `signal` aborts (the read's result is then discarded). */
+function untilAborted<T>(
+  read: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T | undefined> {
+  if (!signal) return read;
+  if (signal.aborted) {
+    read.catch(() => undefined);
+    return Promise.resolve(undefined);
+  }
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    read.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(signal.aborted ? undefined : value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) resolve(undefined);
+        else reject(error);
+      },
+    );
+  });
 }

@@ -94,6 +94,8 @@ export class EventForwarder {
   private lastRead = 0;
   private gap: number | undefined;
   private mustRead = false;
+  /** The last read was full: read on at once unless the ledger passes the rest. */
+  private catchingUp = false;
   private readsMade = 0;
   /** Position of an event that could not be published (no deadLetters): tried alone first. */
   private blockedAt: number | undefined;
@@ -304,15 +306,18 @@ export class EventForwarder {
   }
 
   /**
-   * Publishes everything after the checkpoint once (but what this process published eagerly);
-   * returns how many events it read. With a ledger it may only move the checkpoint past what
-   * the ledger recorded and read nothing (returns 0).
+   * Publishes everything after the checkpoint once (but what was already published eagerly:
+   * by this process, or by any process as its ledger recorded); returns how many events it
+   * read. With a ledger it first moves the checkpoint past what the ledger recorded, and may
+   * read nothing (returns 0).
    */
   async forwardOnce(): Promise<number> {
     let from = await this.options.checkpoints.load(this.name);
     const ledger = this.options.ledger;
     const readEvery = this.options.ledgerReadIntervalMs ?? 30_000;
-    if (ledger && !this.mustRead && this.lastRead > 0 && Date.now() - this.lastRead < readEvery) {
+    if (ledger) {
+      // Always asked first, also before a read that is due: the read then starts after what the
+      // ledger passed (a full read's catch-up, the 30-s read, a nudge) and covers less.
       // A ledger that cannot answer (its Redis is down) must not stop the rounds: read instead.
       const passed = await ledger.advance(from).catch((error: unknown) => {
         this.options.onError?.(error);
@@ -321,17 +326,24 @@ export class EventForwarder {
       if (passed) {
         const { through, caughtUp } = passed;
         if (through > from) await this.options.checkpoints.save(this.name, through);
+        from = Math.max(from, through);
+        const due =
+          this.mustRead ||
+          this.lastRead === 0 ||
+          Date.now() - this.lastRead >= readEvery ||
+          (this.catchingUp && !caughtUp);
+        this.catchingUp = false;
         // Not recorded yet is usually a publish still in flight: read only when the same gap
         // is still there a round later.
-        if (caughtUp || this.gap !== through) {
+        if (!due && (caughtUp || this.gap !== through)) {
           this.gap = caughtUp ? undefined : through;
           return 0;
         }
-        from = through;
       }
     }
     this.gap = undefined;
     this.mustRead = false;
+    this.catchingUp = false;
     this.lastRead = Date.now();
     this.readsMade++;
     const page = await this.options.store.readAllPage({
@@ -345,17 +357,31 @@ export class EventForwarder {
       // the next round does not read them again; a page that stopped early reads on.
       if (page.position > from) await this.options.checkpoints.save(this.name, page.position);
       if (!page.caughtUp) this.mustRead = true;
+      // Nothing after the checkpoint: its append is whole and out. Recording its unit lets the
+      // ledger pass it, so a lost record of the last read cannot make every round read again.
+      else if (ledger && Math.max(from, page.position) > 0)
+        await ledger.record([Math.max(from, page.position)]).catch(() => undefined);
       return 0;
     }
-    // Events this process already published eagerly are not published again.
-    const pending = events.filter((event) => !this.skips.delete(event.position));
+    // Events this process already published eagerly are not published again, nor those the
+    // ledger recorded (another process published them eagerly): a read of the lease holder
+    // would otherwise republish every event of the other instances after the checkpoint.
+    let pending = events.filter((event) => !this.skips.delete(event.position));
+    if (pending.length > 0 && ledger?.recorded) {
+      const out = await ledger
+        .recorded(pending.map((event) => event.position))
+        .catch(() => new Set<number>()); // unknown: publish them (duplicates, never a gap)
+      pending = pending.filter((event) => !out.has(event.position));
+    }
     const published = pending.length > 0 ? await this.publishOrSetAside(pending, from) : 0;
     const last = events[events.length - 1]!.position;
     await this.options.checkpoints.save(this.name, last);
     // A read that was not full reached the end of the log: the last append is whole, so the
     // ledger may count its unit as passed and move on from there.
     if (events.length < this.batchSize) await ledger?.record([last]).catch(() => undefined);
-    // A full read: more is waiting, read on (a catch-up after a crash) rather than wait for gaps.
+    // A full read: more is waiting, go on at once (a catch-up after a crash) rather than wait
+    // for gaps — but ask the ledger first, which usually passes the rest without a read.
+    else if (ledger) this.catchingUp = true;
     else this.mustRead = true;
     this.forwarded += published;
     return events.length;

@@ -30,6 +30,13 @@ export interface ForwardLedger {
   /** These events (all of one append, or the last one of a round's read) reached the bus. */
   record(positions: readonly number[]): Promise<void>;
   advance(from: number): Promise<{ through: number; caughtUp: boolean }>;
+  /**
+   * Of `positions` (events a round read after its checkpoint), those whose unit is recorded and
+   * not yet forgotten: they reached the bus (by whichever process), so the round need not publish
+   * them again. Optional; without it a round publishes everything it read but its own eager
+   * publications. A position it leaves out is only published again.
+   */
+  recorded?(positions: readonly number[]): Promise<ReadonlySet<number>>;
 }
 
 /**

@@ -25,6 +25,14 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', last)
 return last`;
 
+// KEYS[1] = ledger; ARGV = units. 1 for each unit recorded (and not forgotten), else 0.
+const RECORDED = `
+local found = {}
+for i = 1, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then found[i] = 1 else found[i] = 0 end
+end
+return found`;
+
 export interface RedisForwardLedgerOptions {
   client: Redis;
   /**
@@ -60,6 +68,15 @@ export class RedisForwardLedger implements ForwardLedger {
     const start = ledgerStart(this.options.units, from);
     const last = Number(await this.options.client.eval(ADVANCE, 1, this.key(), start, 10_000));
     return ledgerAdvance(this.options.units, from, start, last);
+  }
+
+  /** One script call for the whole read (at most a round's batch of positions). */
+  async recorded(positions: readonly number[]): Promise<ReadonlySet<number>> {
+    const units = [...new Set(positions.map((p) => this.options.units.unitOf(p)))];
+    if (units.length === 0) return new Set();
+    const found = (await this.options.client.eval(RECORDED, 1, this.key(), ...units)) as number[];
+    const recorded = new Set(units.filter((_, i) => found[i] === 1));
+    return new Set(positions.filter((p) => recorded.has(this.options.units.unitOf(p))));
   }
 
   private key(): string {

@@ -1,5 +1,4 @@
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
-import { type Envelope } from '../messages/envelope';
 import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
 import { type Publisher } from '../transport/transport.port';
 import { type CheckpointStore } from './checkpoint-store.port';
@@ -211,16 +210,23 @@ export class EventForwarder {
   }
 
   private async publish(events: readonly StoredEvent[]): Promise<void> {
-    const byTopic = new Map<string, Envelope[]>();
+    await Promise.all(
+      [...this.byTopic(events)].map(([topic, batch]) =>
+        this.options.publisher.publish(topic, batch),
+      ),
+    );
+  }
+
+  /** The events grouped by topic, in order within each: one publish (round trip) per topic. */
+  private byTopic(events: readonly StoredEvent[]): Map<string, StoredEvent[]> {
+    const batches = new Map<string, StoredEvent[]>();
     for (const event of events) {
       const topic = this.options.topicOf(event);
-      const batch = byTopic.get(topic) ?? [];
-      batch.push(event);
-      byTopic.set(topic, batch);
+      const batch = batches.get(topic);
+      if (batch) batch.push(event);
+      else batches.set(topic, [event]);
     }
-    await Promise.all(
-      [...byTopic].map(([topic, batch]) => this.options.publisher.publish(topic, batch)),
-    );
+    return batches;
   }
 
   /**
@@ -234,11 +240,7 @@ export class EventForwarder {
    */
   private async publishOrSetAside(events: readonly StoredEvent[], from: number): Promise<number> {
     const blocked = this.blockedAt !== undefined && events[0]?.position === this.blockedAt;
-    const batches = new Map<string, StoredEvent[]>();
-    for (const event of events) {
-      const topic = this.options.topicOf(event);
-      batches.set(topic, [...(batches.get(topic) ?? []), event]);
-    }
+    const batches = this.byTopic(events);
     const failed: StoredEvent[] = [];
     if (blocked) failed.push(...events);
     else {
@@ -265,7 +267,11 @@ export class EventForwarder {
         continue;
       } catch (error) {
         if (!isUnencodable(error)) throw error;
-        const unpublishable = new UnpublishableEventError(event, this.topicOf(event), error);
+        const unpublishable = new UnpublishableEventError(
+          event,
+          this.options.topicOf(event),
+          error,
+        );
         if (!this.options.deadLetters) {
           // Everything before it is out: its own topic's events up to here, the other topics'
           // batches (or, when blocked, nothing yet: `before` is still the checkpoint).
@@ -294,15 +300,6 @@ export class EventForwarder {
       }
     }
     return published;
-  }
-
-  /** The event's topic, or '(none)' when topicOf itself fails. */
-  private topicOf(event: StoredEvent): string {
-    try {
-      return this.options.topicOf(event);
-    } catch {
-      return '(none)';
-    }
   }
 
   /**

@@ -1,26 +1,11 @@
-import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { type Envelope } from '../messages/envelope';
 import { testEnvelope } from '../testing/envelope.fixture';
+import { CountingStore } from '../../test/fixtures/counting.store';
 import { type Publisher } from '../transport/transport.port';
 import { InMemoryCheckpointStore } from './checkpoint-store.port';
 import { EagerForwardingStore } from './eager-forwarding.store';
 import { EventForwarder, type EventForwarderOptions } from './event.forwarder';
 import { InMemoryForwardLedger } from './in-memory.forward-ledger';
-
-/** The in-memory store, counting the reads of the global log. */
-class CountingStore extends InMemoryEventStore {
-  reads = 0;
-  last = 0;
-  override async readAllPage(...args: Parameters<InMemoryEventStore['readAllPage']>) {
-    this.reads++;
-    return super.readAllPage(...args);
-  }
-  override async append(...args: Parameters<InMemoryEventStore['append']>) {
-    const result = await super.append(...args);
-    this.last = Math.max(this.last, ...result.positions);
-    return result;
-  }
-}
 
 /**
  * Two instances of a deployment (trainer-service with a lease): each eager-forwards its own

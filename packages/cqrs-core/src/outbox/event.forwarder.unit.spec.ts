@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { testEnvelope } from '../testing/envelope.fixture';
+import { CountingStore } from '../../test/fixtures/counting.store';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { type Envelope } from '../messages/envelope';
 import { type Publisher } from '../transport/transport.port';
@@ -11,15 +12,6 @@ import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-q
 import { UnpublishableEventError } from './unpublishable-event.error';
 
 const serializer = () => new SerializerRegistry().register('Moved', z.object({ n: z.number() }));
-
-/** The in-memory store, counting the forwarder's rounds (each reads once). */
-class CountingStore extends InMemoryEventStore {
-  rounds = 0;
-  override async readAllPage(...args: Parameters<InMemoryEventStore['readAllPage']>) {
-    this.rounds++;
-    return super.readAllPage(...args);
-  }
-}
 
 describe('EventForwarder', () => {
   it('forwards at once when nudged after an append, not at its next poll', async () => {
@@ -40,7 +32,7 @@ describe('EventForwarder', () => {
     try {
       // The first round finds nothing; the loop then sleeps for a minute.
       const started = Date.now() + 5_000;
-      while (store.rounds === 0 && Date.now() < started)
+      while (store.reads === 0 && Date.now() < started)
         await new Promise((resolve) => setTimeout(resolve, 5));
       await new Promise((resolve) => setTimeout(resolve, 20));
       await store.append('a', [testEnvelope('Moved', { n: 1 }, { aggregateId: 'a' })], {
@@ -100,7 +92,7 @@ describe('EventForwarder', () => {
     expect(published).toBe(appended);
     // The backlog took 5-6 rounds back to back; then about one round per 100 ms poll, not one
     // per append (well over 100 here).
-    expect(store.rounds).toBeLessThan(6 + 12 + 4);
+    expect(store.reads).toBeLessThan(6 + 12 + 4);
   });
 
   it('publishes appended events in stream order per aggregate and resumes from its checkpoint', async () => {

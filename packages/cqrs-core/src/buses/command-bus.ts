@@ -2,6 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type Envelope } from '../messages/envelope';
 import { type SerializerRegistry } from '../messages/serializer.registry';
+import {
+  type EnvelopeOf,
+  type MessageType,
+  type MessageTypes,
+  typeNamesOf,
+} from '../messages/message.type';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { type Middleware, UNSETTLED } from '../router/handler';
 import { DomainError } from '../router/handler.errors';
@@ -112,16 +118,27 @@ export class CommandBus {
    * `middleware` runs inside the router's stack (within retry); `outerMiddleware` runs outside
    * it, inside the replier, and sees the final outcome — e.g. a `DeadLettered` result after the
    * retries were spent, to record that the command failed for good.
+   * With {@link MessageType}s the handler's envelope is typed (a union for several types).
    * @throws DuplicateHandlerError when a type already has a handler, naming both when known
    * @throws SharedTopicHandledError when the types' shared topic already has a handler
    * @throws Error when the types do not all go to one topic
    */
+  handle<M extends MessageType>(
+    types: M | readonly M[],
+    handler: (command: EnvelopeOf<M>, delivery: Delivery) => Promise<unknown> | unknown,
+    options?: CommandHandlerOptions,
+  ): this;
   handle<Data = unknown>(
     types: string | readonly string[],
     handler: (command: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
+    options?: CommandHandlerOptions,
+  ): this;
+  handle(
+    types: MessageTypes,
+    handler: (command: Envelope, delivery: Delivery) => Promise<unknown> | unknown,
     options: CommandHandlerOptions = {},
   ): this {
-    const list = typeof types === 'string' ? [types] : [...new Set(types)];
+    const list = typeNamesOf(types);
     if (list.length === 0) throw new Error('CommandBus.handle: give at least one command type');
     const name = options.name ?? (handler.name || undefined);
     for (const type of list)
@@ -160,7 +177,7 @@ export class CommandBus {
           if (!handles.has(delivery.envelope.type))
             throw new UnhandledCommandTypeError(delivery.envelope.type, topic, types, name);
           try {
-            return await handler(delivery.envelope as Envelope<Data>, delivery);
+            return await handler(delivery.envelope, delivery);
           } catch (error) {
             if (error instanceof DomainError) return new Refusal(error);
             throw error;

@@ -1,4 +1,10 @@
 import { type Envelope } from '../messages/envelope';
+import {
+  type EnvelopeOf,
+  type MessageType,
+  type MessageTypes,
+  typeNamesOf,
+} from '../messages/message.type';
 import { type Router, type HandlerRegistration } from '../router/router';
 import { type TopicNaming } from '../transport/topic.naming';
 import { type Delivery, type Publisher } from '../transport/transport.port';
@@ -71,21 +77,34 @@ export class EventBus {
    * sees only those types: another type that the naming publishes to the same topic (a shared
    * topic) is skipped and acknowledged; a type the naming does not publish there at all (a
    * producer with another mapping, a command on an events topic) is dead-lettered at once
-   * (UnexpectedEventTypeError).
+   * (UnexpectedEventTypeError). With {@link MessageType}s the handler's envelope is typed: for a
+   * list, a union that `switch (event.type)` narrows.
    */
+  on<M extends MessageType>(
+    types: M | readonly M[],
+    handler: (event: EnvelopeOf<M>, delivery: Delivery) => Promise<unknown> | unknown,
+    options: EventHandlerOptions,
+  ): this;
   on<Data = unknown>(
     types: string | readonly string[],
     handler: (event: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
     options: EventHandlerOptions,
+  ): this;
+  on(
+    types: MessageTypes,
+    handler: (event: Envelope, delivery: Delivery) => Promise<unknown> | unknown,
+    options: EventHandlerOptions,
   ): this {
-    const list = typeof types === 'string' ? [types] : [...types];
+    const list = typeNamesOf(types);
+    if (list.length === 0)
+      throw new Error(`EventBus.on(${options?.name}): give at least one event type`);
     const handles = new Set(list);
     this.router.addHandler({
       ...options,
       topics: [...new Set(list.map((type) => this.naming.event(type)))],
       handle: async (delivery) => {
         const { type } = delivery.envelope;
-        if (handles.has(type)) return handler(delivery.envelope as Envelope<Data>, delivery);
+        if (handles.has(type)) return handler(delivery.envelope, delivery);
         if (this.naming.event(type) === delivery.topic) return undefined;
         throw new UnexpectedEventTypeError(type, delivery.topic, list, options.name);
       },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Envelope, type MessageCategory, type Metadata, type Priority } from './envelope';
 import { currentMessage } from './message-context';
+import { isMessageType, type MessageType } from './message.type';
 import { currentTraceContext, traceContextOf } from './trace-context';
 
 export interface CreateMessageInput<Data, Type extends string> {
@@ -25,6 +26,12 @@ export interface CreateMessageInput<Data, Type extends string> {
    */
   metadata?: Partial<Metadata>;
 }
+
+/** What `command` and `event` take besides the type and the data. */
+export type MessageInput<Data, Type extends string> = Omit<
+  CreateMessageInput<Data, Type>,
+  'type' | 'data' | 'category'
+>;
 
 export interface MessageFactoryOptions {
   /** Default `() => new Date()`. Inject a clock for deterministic tests. */
@@ -85,21 +92,50 @@ export class MessageFactory {
     };
   }
 
+  /**
+   * A command. With a {@link MessageType} the compiler checks `data` against its schema's type
+   * and the envelope is typed; with a name, `data` is whatever you pass.
+   */
+  command<Type extends string, Data>(
+    type: MessageType<Type, Data>,
+    data: NoInfer<Data>,
+    input?: MessageInput<Data, Type>,
+  ): Envelope<Data, Type>;
   command<Data, Type extends string>(
     type: Type,
     data: Data,
-    input: Omit<CreateMessageInput<Data, Type>, 'type' | 'data' | 'category'> = {},
-  ): Envelope<Data, Type> {
-    return this.create({ ...input, type, data, category: 'command' });
+    input?: MessageInput<Data, Type>,
+  ): Envelope<Data, Type>;
+  command(
+    type: string | MessageType,
+    data: unknown,
+    input: MessageInput<unknown, string> = {},
+  ): Envelope {
+    return this.create({ ...input, type: nameOf(type), data, category: 'command' });
   }
 
+  /** An event; typed as `command` is. */
+  event<Type extends string, Data>(
+    type: MessageType<Type, Data>,
+    data: NoInfer<Data>,
+    input?: MessageInput<Data, Type>,
+  ): Envelope<Data, Type>;
   event<Data, Type extends string>(
     type: Type,
     data: Data,
-    input: Omit<CreateMessageInput<Data, Type>, 'type' | 'data' | 'category'> = {},
-  ): Envelope<Data, Type> {
-    return this.create({ ...input, type, data, category: 'event' });
+    input?: MessageInput<Data, Type>,
+  ): Envelope<Data, Type>;
+  event(
+    type: string | MessageType,
+    data: unknown,
+    input: MessageInput<unknown, string> = {},
+  ): Envelope {
+    return this.create({ ...input, type: nameOf(type), data, category: 'event' });
   }
+}
+
+function nameOf(type: string | MessageType): string {
+  return isMessageType(type) ? type.type : type;
 }
 
 const defaultFactory = new MessageFactory();

@@ -9,6 +9,7 @@ import {
 } from './message.errors';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './json.serializer';
 import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
+import { isMessageType, type MessageType } from './message.type';
 import { type Upcaster, UpcasterChain } from './upcaster.chain';
 
 /** Any zod 4 schema (classic or mini). It must describe JSON data: no Date, Map, bigint. */
@@ -65,8 +66,22 @@ export class SerializerRegistry implements MessageSerializer {
     this.upcasters = options.upcasters ?? new UpcasterChain();
   }
 
-  /** Registers (or replaces) the schema of `type`. */
-  register(type: string, schema: MessageSchema, options: MessageTypeOptions = {}): this {
+  /**
+   * Registers (or replaces) the schema of `type`: a name with its schema, or a
+   * {@link MessageType} (`messageType(name, schema, { version })`), which carries both.
+   */
+  register(type: MessageType): this;
+  register(type: string, schema: MessageSchema, options?: MessageTypeOptions): this;
+  register(
+    nameOrType: string | MessageType,
+    schemaOrNothing?: MessageSchema,
+    optionsOrNothing: MessageTypeOptions = {},
+  ): this {
+    const [type, schema, options] = isMessageType(nameOrType)
+      ? [nameOrType.type, nameOrType.schema, { version: nameOrType.version }]
+      : [nameOrType, schemaOrNothing, optionsOrNothing];
+    if (schema === undefined)
+      throw new TypeError(`SerializerRegistry.register(${type}): give the schema of the type`);
     const version = options.version ?? 1;
     if (!Number.isInteger(version) || version < 1) {
       throw new RangeError(`Schema version of ${type} must be an integer >= 1, got ${version}`);
@@ -76,8 +91,8 @@ export class SerializerRegistry implements MessageSerializer {
   }
 
   /** Registers the upcaster lifting `type` data from `fromVersion` to `fromVersion + 1`. */
-  upcaster(type: string, fromVersion: number, upcaster: Upcaster): this {
-    this.upcasters.register(type, fromVersion, upcaster);
+  upcaster(type: string | MessageType, fromVersion: number, upcaster: Upcaster): this {
+    this.upcasters.register(isMessageType(type) ? type.type : type, fromVersion, upcaster);
     return this;
   }
 

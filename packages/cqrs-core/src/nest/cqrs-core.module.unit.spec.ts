@@ -9,7 +9,8 @@ import { CommandBus } from '../buses/command-bus';
 import { EventBus } from '../buses/event-bus';
 import { QueryBus } from '../buses/query-bus';
 import { type Envelope } from '../messages/envelope';
-import { createMessage } from '../messages/message.factory';
+import { createMessage, MessageFactory } from '../messages/message.factory';
+import { type EnvelopeOf, messageType } from '../messages/message.type';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { CausewayContext, CausewayTransportServer } from './causeway.transport-strategy';
@@ -315,18 +316,21 @@ describe('CqrsCoreModule', () => {
   );
 
   it('lets the compiler check handler classes through ICommandHandler / IEventHandler / IQueryHandler', async () => {
+    // Message types (ADR 012) give the decorators the names and the handlers their types.
+    const MoveType = messageType('Move', z.object({ dx: z.number() }));
+    const MovedType = messageType('Moved', z.object({ x: z.number() }));
     @Injectable()
-    @CommandHandler('Move')
-    class Move implements ICommandHandler<Envelope<{ dx: number }>, { x: number }> {
-      execute(command: Envelope<{ dx: number }>) {
+    @CommandHandler(MoveType)
+    class Move implements ICommandHandler<EnvelopeOf<typeof MoveType>, { x: number }> {
+      execute(command: EnvelopeOf<typeof MoveType>) {
         return { x: command.data.dx };
       }
     }
     @Injectable()
-    @EventHandler('Moved', { name: 'typed' })
-    class Projector implements IEventHandler<Envelope<{ x: number }>> {
+    @EventHandler([MovedType], { name: 'typed' })
+    class Projector implements IEventHandler<EnvelopeOf<typeof MovedType>> {
       readonly seen: number[] = [];
-      handle(event: Envelope<{ x: number }>) {
+      handle(event: EnvelopeOf<typeof MovedType>) {
         this.seen.push(event.data.x);
       }
     }
@@ -357,6 +361,11 @@ describe('CqrsCoreModule', () => {
     });
     await expect(app.get(CommandBus).request(command)).resolves.toEqual({ x: 3 });
     await expect(app.get(QueryBus).execute('Echo', { n: 5 })).resolves.toBe(5);
+    await app
+      .get(EventBus)
+      .publish([new MessageFactory().event(MovedType, { x: 7 }, { aggregateId: 'ash' })]);
+    await until(() => app.get(Projector).seen.length > 0);
+    expect(app.get(Projector).seen).toEqual([7]);
     await app.close();
   });
 

@@ -1,5 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
 import { type Envelope } from '../messages/envelope';
+import { type MessageTypes, typeNamesOf } from '../messages/message.type';
 import { type Delivery } from '../transport/transport.port';
 
 export const COMMAND_HANDLER = Symbol('causeway:command-handler');
@@ -59,8 +60,8 @@ export interface IQueryHandler<Q = unknown, R = unknown> {
  * so the compiler checks that method. A class without `execute` makes the app's start fail,
  * naming the class.
  */
-export const CommandHandler = (types: string | readonly string[]): ClassDecorator =>
-  SetMetadata(COMMAND_HANDLER, types);
+export const CommandHandler = (types: MessageTypes): ClassDecorator =>
+  SetMetadata(COMMAND_HANDLER, typeNamesOf(types));
 
 /**
  * Marks a provider whose `handle(event, delivery)` handles the event types; implement
@@ -68,12 +69,12 @@ export const CommandHandler = (types: string | readonly string[]): ClassDecorato
  * app's start fail, naming the class.
  */
 export const EventHandler = (
-  types: string | readonly string[],
+  types: MessageTypes,
   options: Omit<EventHandlerMetadata, 'types'> = {},
 ): ClassDecorator =>
   SetMetadata(EVENT_HANDLER, {
     ...options,
-    types: typeof types === 'string' ? [types] : types,
+    types: typeNamesOf(types),
   } satisfies EventHandlerMetadata);
 
 /**

@@ -1,0 +1,120 @@
+import { type z } from 'zod';
+import { type DomainEvent } from '../domain/domain-event';
+import { type Envelope } from './envelope';
+import { type MessageTypeOptions } from './serializer.registry';
+
+/**
+ * A message type as one value: its name, its zod schema and its current schema version, with the
+ * data type inferred from the schema (ADR 012). Pass it wherever a type name goes — the
+ * serializer registry, the message factory, `EventBus.on`, `CommandBus.handle`, the Nest
+ * decorators — and the compiler checks the data you create and types the data your handlers
+ * receive; a list of types gives handlers a union they can narrow with `switch (event.type)`.
+ *
+ * The name is the wire name: it selects the schema, the upcasters and the topic, exactly as the
+ * string did. Type names and `MessageType`s mix freely (a producer may keep strings).
+ *
+ * The data type is the schema's *output*: what the registry stores and what handlers see. The
+ * factory asks for the same type, so a message is created in the shape it will be read in.
+ *
+ * @typeParam Type the name, a string literal
+ * @typeParam Data the schema's output type
+ */
+export interface MessageType<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly schema: z.core.$ZodType<Data>;
+  /** Current schema version (default 1); older data is upcast on read. */
+  readonly version: number;
+  /**
+   * Whether `message` (an envelope, a domain event, anything with a `type`) is of this type; it
+   * narrows `data` too. It checks the name only: a registry-read message was validated already.
+   */
+  is<M extends { readonly type: string }>(message: M): message is M & MessageOf<Type, Data>;
+  /** A domain event of this type, for `decide` and `apply`: `DepositMade.of({ amount: 10 })`. */
+  of(data: Data, metadata?: Readonly<Record<string, unknown>>): DomainEvent<Type, Data>;
+}
+
+/** The part of a message that `MessageType.is` establishes. */
+interface MessageOf<Type extends string, Data> {
+  readonly type: Type;
+  readonly data: Data;
+}
+
+/**
+ * Defines a message type: `const DepositMade = messageType('DepositMade', z.object({ … }))`.
+ * Register it with `SerializerRegistry.register(DepositMade)`; the registry then validates its
+ * data on the way in and out as with `register(name, schema)`.
+ * @throws TypeError when the name is empty or the version is not a positive integer
+ */
+export function messageType<const Type extends string, Schema extends z.core.$ZodType>(
+  type: Type,
+  schema: Schema,
+  options: MessageTypeOptions = {},
+): MessageType<Type, z.core.output<Schema>> {
+  if (typeof type !== 'string' || type.length === 0)
+    throw new TypeError(`messageType: the name must be a non-empty string, got ${String(type)}`);
+  const version = options.version ?? 1;
+  if (!Number.isInteger(version) || version < 1)
+    throw new TypeError(
+      `messageType(${type}): version must be a positive integer, got ${String(version)}`,
+    );
+  return Object.freeze({
+    type,
+    schema: schema as z.core.$ZodType<z.core.output<Schema>>,
+    version,
+    is<M extends { readonly type: string }>(
+      message: M,
+    ): message is M & MessageOf<Type, z.core.output<Schema>> {
+      return message?.type === type;
+    },
+    of(data: z.core.output<Schema>, metadata?: Readonly<Record<string, unknown>>) {
+      return metadata === undefined ? { type, data } : { type, data, metadata };
+    },
+  });
+}
+
+/** Whether `value` is a {@link MessageType} (and not a type name). */
+export function isMessageType(value: unknown): value is MessageType {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as MessageType).type === 'string' &&
+    typeof (value as MessageType).is === 'function' &&
+    'schema' in value
+  );
+}
+
+/** The data type of a message type: `MessageData<typeof DepositMade>`. */
+export type MessageData<M extends MessageType> =
+  M extends MessageType<string, infer Data> ? Data : never;
+
+/**
+ * The envelope of a message type; of a union of types, the union of their envelopes, which
+ * `switch (envelope.type)` narrows: `EnvelopeOf<typeof DepositMade | typeof WithdrawalMade>`.
+ */
+export type EnvelopeOf<M extends MessageType> =
+  M extends MessageType<infer Type, infer Data> ? Envelope<Data, Type> : never;
+
+/** The domain event of a message type, or the union for a union: for deciders and aggregates. */
+export type DomainEventOf<M extends MessageType> =
+  M extends MessageType<infer Type, infer Data> ? DomainEvent<Type, Data> : never;
+
+/** A type name, or a message type, or a list of either: what the buses and decorators take. */
+export type MessageTypes = string | MessageType | readonly (string | MessageType)[];
+
+/** The names of `types`, in order, without repeats. */
+export function typeNamesOf(types: MessageTypes): string[] {
+  const list: unknown[] =
+    typeof types === 'string' || isMessageType(types)
+      ? [types]
+      : Array.isArray(types)
+        ? [...(types as unknown[])]
+        : [types];
+  const names = list.map((entry) => {
+    if (typeof entry === 'string' && entry.length > 0) return entry;
+    if (isMessageType(entry)) return entry.type;
+    throw new TypeError(
+      `expected a message type name or a messageType(…), got ${typeof entry === 'string' ? '""' : String(entry)}`,
+    );
+  });
+  return [...new Set(names)];
+}

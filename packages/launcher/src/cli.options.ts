@@ -8,7 +8,26 @@ export interface CliOptions {
   portBase: number;
   /** The edge proxy's port (EDGE_PORT, default 8080). */
   edgePort: number;
+  /** `--help` / `-h`: print {@link USAGE} and start nothing. */
+  help: boolean;
 }
+
+/** What `causeway-launch --help` prints. */
+export const USAGE = `Usage: causeway-launch [--scale app=N ...] [--port-base N] [--help]
+  (npm run start:distributed -- [options])
+
+Starts the reference system as separate processes on the servers named by REDIS_URL,
+KAFKA_BROKERS and MONGODB_URI, and serves the demo page on the edge proxy.
+
+Options:
+  --scale app=N   instances of an app (repeatable); apps: ${APPS.map((spec) => spec.app).join(', ')}
+  --port-base N   command-api's port; every app's port moves with it (default ${DEFAULT_PORT_BASE},
+                  or APP_PORT_BASE)
+  --help, -h      print this and exit
+
+Environment: EDGE_PORT (default 8080), READ_MODEL_STORE (redis|mongodb), DEV_TOKENS,
+EDGE_UPSTREAM_TIMEOUT_MS, and the apps' settings (TOPIC_PREFIX, …; see the README).
+`;
 
 /**
  * `--scale app=N` (repeatable) and `--port-base N` (or APP_PORT_BASE; the argument wins) from
@@ -16,6 +35,7 @@ export interface CliOptions {
  */
 export function parseCliOptions(args: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
   const scale: Record<string, number> = {};
+  let help = false;
   let portBase = env.APP_PORT_BASE ? portOf('APP_PORT_BASE', env.APP_PORT_BASE) : undefined;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--scale') {
@@ -28,16 +48,19 @@ export function parseCliOptions(args: readonly string[], env: NodeJS.ProcessEnv)
       if (Number(count) < 1)
         throw new Error(`--scale ${app}=${count}: every app needs at least one instance`);
       scale[app] = Number(count);
+    } else if (args[i] === '--help' || args[i] === '-h') {
+      help = true;
     } else if (args[i] === '--port-base') {
       portBase = portOf('--port-base', args[++i] ?? '');
     } else {
-      throw new Error(`unknown argument ${args[i]}`);
+      throw new Error(`unknown argument ${args[i]} (--help lists the options)`);
     }
   }
   return {
     scale,
     portBase: portBase ?? DEFAULT_PORT_BASE,
     edgePort: env.EDGE_PORT ? portOf('EDGE_PORT', env.EDGE_PORT) : 8080,
+    help,
   };
 }
 

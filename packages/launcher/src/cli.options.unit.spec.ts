@@ -1,9 +1,14 @@
-import { parseCliOptions } from './cli.options';
+import { parseCliOptions, USAGE } from './cli.options';
 import { planInstances } from './system.topology';
 
 describe('parseCliOptions', () => {
   it('defaults: no scaling, apps from port 3000, edge on 8080', () => {
-    expect(parseCliOptions([], {})).toEqual({ scale: {}, portBase: 3000, edgePort: 8080 });
+    expect(parseCliOptions([], {})).toEqual({
+      scale: {},
+      portBase: 3000,
+      edgePort: 8080,
+      help: false,
+    });
   });
 
   it('reads --scale, --port-base and EDGE_PORT', () => {
@@ -16,7 +21,16 @@ describe('parseCliOptions', () => {
       scale: { 'sse-gateway': 2, 'trainer-service': 3 },
       portBase: 4000,
       edgePort: 9090,
+      help: false,
     });
+  });
+
+  it('asks for the usage with --help or -h, which lists the options and the apps', () => {
+    expect(parseCliOptions(['--help'], {}).help).toBe(true);
+    expect(parseCliOptions(['--scale', 'sse-gateway=2', '-h'], {}).help).toBe(true);
+    expect(USAGE).toContain('--scale app=N');
+    expect(USAGE).toContain('--port-base N');
+    expect(USAGE).toContain('command-api, trainer-service');
   });
 
   it('takes the port base from APP_PORT_BASE, the argument winning', () => {
@@ -63,6 +77,8 @@ describe('parseCliOptions', () => {
     expect(() => parseCliOptions(['--scale', 'sse-gateway=0'], {})).toThrow(
       '--scale sse-gateway=0: every app needs at least one instance',
     );
-    expect(() => parseCliOptions(['--bogus'], {})).toThrow('unknown argument --bogus');
+    expect(() => parseCliOptions(['--bogus'], {})).toThrow(
+      'unknown argument --bogus (--help lists the options)',
+    );
   });
 });

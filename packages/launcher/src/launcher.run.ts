@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import path from 'node:path';
-import { parseCliOptions } from './cli.options';
+import { parseCliOptions, USAGE } from './cli.options';
 import { startEdgeProxy } from './edge.proxy';
 import { launchSystem, stopSystem, type RunningInstance } from './system.launcher';
 import { DEFAULT_PORT_BASE, planInstances } from './system.topology';
@@ -31,6 +31,10 @@ export interface RunOptions {
 export async function runLauncher(options: RunOptions): Promise<void> {
   const { env, out, err, stop } = options;
   const cli = parseCliOptions(options.args, env);
+  if (cli.help) {
+    out(USAGE);
+    return;
+  }
   const readModelStore = env.READ_MODEL_STORE || undefined;
   if (readModelStore !== undefined && readModelStore !== 'redis' && readModelStore !== 'mongodb')
     throw new Error(`READ_MODEL_STORE must be redis or mongodb, got "${readModelStore}"`);

@@ -300,6 +300,21 @@ describe('runLauncher', () => {
     for (const pid of leftovers.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
   });
 
+  it('prints the usage for --help and starts nothing', async () => {
+    const root = standInRoot();
+    const out: string[] = [];
+    await runLauncher({
+      args: ['--help'],
+      env: {},
+      root,
+      stop: new AbortController().signal,
+      out: (text) => out.push(text),
+      err: () => undefined,
+    });
+    expect(out.join('')).toMatch(/^Usage: causeway-launch/);
+    expect(pidsOf(root)).toEqual([]);
+  });
+
   it('stops every app it started when the edge proxy cannot listen, then fails', async () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
     // command-api takes the edge's port after the check: the edge fails once the apps run.

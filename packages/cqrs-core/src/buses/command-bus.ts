@@ -129,7 +129,7 @@ export class CommandBus {
     options?: CommandHandlerOptions,
   ): this;
   handle<Data = unknown>(
-    types: string | readonly string[],
+    types: MessageTypes,
     handler: (command: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
     options?: CommandHandlerOptions,
   ): this;

@@ -86,7 +86,7 @@ export class EventBus {
     options: EventHandlerOptions,
   ): this;
   on<Data = unknown>(
-    types: string | readonly string[],
+    types: MessageTypes,
     handler: (event: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
     options: EventHandlerOptions,
   ): this;

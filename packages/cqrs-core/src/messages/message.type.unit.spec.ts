@@ -221,6 +221,31 @@ describe('buses with message types', () => {
     }
   });
 
+  it('takes names and message types mixed, as a producer that still sends names would', async () => {
+    const { router, events } = system();
+    const seen: string[] = [];
+    events.on([DepositMade, 'WithdrawalMade'], (event) => void seen.push(event.type), {
+      name: 'mixed',
+    });
+    await router.run();
+    try {
+      const factory = new MessageFactory();
+      await events.publish([
+        factory.event('DepositMade', { accountId: 'a', amount: 1 }, { aggregateId: 'a' }),
+        factory.event(
+          WithdrawalMade,
+          { accountId: 'a', amount: 1, reason: 'r' },
+          { aggregateId: 'a' },
+        ),
+      ]);
+      for (const deadline = Date.now() + 3_000; seen.length < 2 && Date.now() < deadline;)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(seen.sort()).toEqual(['DepositMade', 'WithdrawalMade']);
+    } finally {
+      await router.close();
+    }
+  });
+
   it('refuses an empty list of event types, naming the handler', () => {
     const { events } = system();
     expect(() => events.on([], () => undefined, { name: 'nothing' })).toThrow(

@@ -10,6 +10,7 @@ import {
   RedisNotificationLog,
   TokenService,
 } from '@causeway/platform';
+import { CONNECTION_CLOSED_EVENT, CONNECTION_ESTABLISHED_EVENT } from '@causeway/contracts';
 import { Registry } from 'prom-client';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { type SseGatewayConfig } from './config/sse-gateway.config';
@@ -54,6 +55,10 @@ export class AppModule {
           config,
           redis,
           registry,
+          maxLengthByEventType: {
+            [CONNECTION_ESTABLISHED_EVENT]: config.CONNECTION_EVENTS_MAX_LENGTH,
+            [CONNECTION_CLOSED_EVENT]: config.CONNECTION_EVENTS_MAX_LENGTH,
+          },
         }),
         GatewayModule.forRoot({
           serverId: instanceId,

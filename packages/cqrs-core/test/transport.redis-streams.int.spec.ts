@@ -161,6 +161,26 @@ describe('redis-streams partition ownership', () => {
     await connection.close();
   });
 
+  it("caps each topic's streams at the length given for that topic", async () => {
+    const [short, long] = [topic(), topic()];
+    const capped = new RedisStreamsPublisher({
+      ...layout,
+      partitions: 1,
+      client: connection.client,
+      serializer,
+      maxLenPerStream: (t) => (t === short ? 10 : 100_000),
+    });
+    const keys = new StreamKeys({ ...layout, partitions: 1 });
+    for (let batch = 0; batch < 10; batch++) {
+      const messages = Array.from({ length: 100 }, (_, i) => conformanceMessage(batch * 100 + i));
+      await Promise.all([capped.publish(short, messages), capped.publish(long, messages)]);
+    }
+    const lengthOf = (t: string) => connection.client.xlen(keys.stream(t, 'normal', 0));
+    // MAXLEN ~ trims whole nodes of 100 entries only, so about one node is left.
+    expect(await lengthOf(short)).toBeLessThan(200);
+    expect(await lengthOf(long)).toBe(1_000);
+  });
+
   it('warns (a process warning) of an undecodable entry when it has no onPoison, and flows on', async () => {
     const t = topic();
     // Observed, not replaced: the warning still reaches the process (jest's sandboxed

@@ -1,4 +1,4 @@
-import { setting } from '@causeway/cqrs-core';
+import { setting, topicNaming } from '@causeway/cqrs-core';
 import { MAX_PARTITIONS } from '@causeway/cqrs-core/redis';
 import { z } from 'zod';
 
@@ -46,6 +46,12 @@ export const messagingSettings = {
    * stalled may still be running the handler.
    */
   REDIS_STREAMS_CLAIM_IDLE_MS: setting.milliseconds(30_000),
+  /**
+   * Entries kept per stream of the buses (`maxLenPerStream`, `XADD MAXLEN ~`), for the streams
+   * this app publishes to. Entries beyond it are trimmed even when a group has not read them yet:
+   * keep it above the longest backlog (an outage of a consumer) you expect.
+   */
+  REDIS_STREAMS_MAX_LENGTH: setting.positiveInt(100_000),
 };
 
 export interface MessagingConfig {
@@ -59,5 +65,21 @@ export interface MessagingConfig {
   REDIS_STREAMS_PRIORITIES: boolean;
   REDIS_STREAMS_LEASE_MS: number;
   REDIS_STREAMS_CLAIM_IDLE_MS: number;
+  REDIS_STREAMS_MAX_LENGTH: number;
   REDIS_URL: string;
+}
+
+/**
+ * The length each topic's streams are capped at (RedisStreamsPublisherOptions.maxLenPerStream):
+ * `byEventType`'s for those event types' topics, REDIS_STREAMS_MAX_LENGTH for every other.
+ */
+export function streamMaxLengths(
+  config: Pick<MessagingConfig, 'TOPIC_PREFIX' | 'REDIS_STREAMS_MAX_LENGTH'>,
+  byEventType: Readonly<Record<string, number>> = {},
+): (topic: string) => number {
+  const naming = topicNaming(config.TOPIC_PREFIX);
+  const byTopic = new Map(
+    Object.entries(byEventType).map(([type, length]) => [naming.event(type), length]),
+  );
+  return (topic) => byTopic.get(topic) ?? config.REDIS_STREAMS_MAX_LENGTH;
 }

@@ -1,6 +1,6 @@
-import { loadConfiguration } from '@causeway/cqrs-core';
+import { loadConfiguration, topicNaming } from '@causeway/cqrs-core';
 import { z } from 'zod';
-import { messagingSettings } from './messaging.settings';
+import { messagingSettings, streamMaxLengths } from './messaging.settings';
 
 describe('messagingSettings', () => {
   const schema = z.object(messagingSettings);
@@ -23,6 +23,22 @@ describe('messagingSettings', () => {
     expect(() =>
       loadConfiguration(schema, { ...required, REDIS_STREAMS_PARTITIONS: value }),
     ).toThrow(`REDIS_STREAMS_PARTITIONS: ${message}`);
+  });
+
+  it('caps streams at REDIS_STREAMS_MAX_LENGTH (100 000 when unset), given event types at their own length', () => {
+    expect(loadConfiguration(schema, required).REDIS_STREAMS_MAX_LENGTH).toBe(100_000);
+    expect(() => loadConfiguration(schema, { ...required, REDIS_STREAMS_MAX_LENGTH: '0' })).toThrow(
+      'REDIS_STREAMS_MAX_LENGTH: must be a positive integer',
+    );
+    const config = loadConfiguration(schema, {
+      ...required,
+      TOPIC_PREFIX: 'prod-',
+      REDIS_STREAMS_MAX_LENGTH: '5000',
+    });
+    const lengthOf = streamMaxLengths(config, { ConnectionClosedEvent: 10 });
+    expect(lengthOf(topicNaming('prod-').event('ConnectionClosedEvent'))).toBe(10);
+    expect(lengthOf(topicNaming('prod-').event('TrainerMovedEvent'))).toBe(5000);
+    expect(lengthOf(topicNaming('prod-').command('MoveTrainerCommand'))).toBe(5000);
   });
 
   it('turns the priority lanes off unless REDIS_STREAMS_PRIORITIES is true', () => {

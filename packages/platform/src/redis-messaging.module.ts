@@ -15,7 +15,7 @@ import { TracedPublisher, tracing } from '@causeway/cqrs-core/opentelemetry';
 import { type Registry } from 'prom-client';
 import type Redis from 'ioredis';
 import { COMMAND_TOPICS } from './command-topics';
-import { type MessagingConfig } from './messaging.settings';
+import { type MessagingConfig, streamMaxLengths } from './messaging.settings';
 import { keyPrefixOf } from './service.wiring';
 import { TracingModule } from './telemetry/tracing.module';
 
@@ -27,6 +27,11 @@ export interface RedisMessagingOptions {
   redis: ManagedConnection<Redis>;
   /** The app's metrics registry: consumer lag and pending gauges are added to it. */
   registry: Registry;
+  /**
+   * Entries kept per stream of these event types' topics, where not REDIS_STREAMS_MAX_LENGTH:
+   * e.g. fewer for events nothing in the deployment reads for long.
+   */
+  maxLengthByEventType?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -52,7 +57,12 @@ export class RedisMessagingModule {
     const deadLetters = new RedisDeadLetterQueue(redis.client, { keyPrefix });
     // Spans `send <topic>` (a no-op unless TracingModule registered an SDK; see tracing.settings).
     const publisher = new TracedPublisher(
-      new RedisStreamsPublisher({ ...layout, client: redis.client, serializer }),
+      new RedisStreamsPublisher({
+        ...layout,
+        client: redis.client,
+        serializer,
+        maxLenPerStream: streamMaxLengths(config, options.maxLengthByEventType),
+      }),
       { system: 'redis' },
     );
     const subscriber = new RedisStreamsSubscriber({

@@ -44,6 +44,12 @@ export const sseGatewayConfiguration = z
     /** An instance's presence expires this long after its last heartbeat (beats every third). */
     PRESENCE_TTL_MS: setting.positiveInt(15_000),
     /**
+     * Entries kept per stream of the ConnectionEstablished / ConnectionClosed topics (S0-8).
+     * Nothing in the reference system reads them, so far fewer than the buses' default; raise it
+     * when a consumer of yours may fall that far behind.
+     */
+    CONNECTION_EVENTS_MAX_LENGTH: setting.positiveInt(10_000),
+    /**
      * Requests (and stream opens) per caller per RATE_LIMIT_WINDOW_S seconds, counted in Redis
      * across instances: per user id, or per client address without a valid credential.
      */

@@ -35,8 +35,13 @@ export interface RedisStreamsPublisherOptions extends RedisStreamsLayout {
   /** A shared connection (see redisConnection); the publisher never closes it. */
   client: Redis;
   serializer: MessageSerializer;
-  /** Entries kept per stream, approximately (`XADD MAXLEN ~`). Default 100 000. */
-  maxLenPerStream?: number;
+  /**
+   * Entries kept per stream, approximately (`XADD MAXLEN ~`): a number for every topic, or the
+   * number for each topic (e.g. fewer for a topic nothing reads for long). Default 100 000.
+   * Redis trims whole internal nodes (100 entries by default), so a stream may hold that many
+   * more.
+   */
+  maxLenPerStream?: number | ((topic: string) => number);
   /** Refuse messages whose wire form is larger. Default 1 MiB + 64 KiB. */
   maxMessageBytes?: number;
   /** Adds `causeway_transport_published_total` when given. */

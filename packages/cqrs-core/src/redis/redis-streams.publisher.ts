@@ -29,7 +29,7 @@ export const ENTRY_MESSAGE_FIELD = 'msg';
  */
 export class RedisStreamsPublisher implements Publisher {
   private readonly keys: StreamKeys;
-  private readonly maxLen: number;
+  private readonly maxLenOf: (topic: string) => number;
   private readonly maxBytes: number;
   private readonly published: Counter | undefined;
   private readonly singles: SingleXadds;
@@ -45,7 +45,23 @@ export class RedisStreamsPublisher implements Publisher {
       }
     }
     this.keys = new StreamKeys(options);
-    this.maxLen = options.maxLenPerStream ?? 100_000;
+    const maxLen = options.maxLenPerStream ?? 100_000;
+    if (typeof maxLen === 'function') {
+      this.maxLenOf = (topic) => {
+        const length = maxLen(topic);
+        if (!isLength(length))
+          throw new TypeError(
+            `RedisStreamsPublisher: options.maxLenPerStream(${topic}) must be a positive integer, got ${String(length)}`,
+          );
+        return length;
+      };
+    } else if (isLength(maxLen)) {
+      this.maxLenOf = () => maxLen;
+    } else {
+      throw new TypeError(
+        `RedisStreamsPublisher: options.maxLenPerStream must be a positive integer or a function of the topic, got ${String(maxLen)}`,
+      );
+    }
     this.maxBytes = options.maxMessageBytes ?? 1_114_112;
     this.published = options.registry ? publishedCounter(options.registry) : undefined;
     this.singles = new SingleXadds(options.client);
@@ -86,12 +102,13 @@ export class RedisStreamsPublisher implements Publisher {
     entries: readonly { key: string; raw: string; lane: Priority }[],
   ): Promise<void> {
     if (entries.length === 0) return;
+    const maxLen = this.maxLenOf(topic);
     const xadd = (target: Redis | ChainableCommander, { key, raw, lane }: (typeof entries)[0]) =>
       target.xadd(
         this.keys.stream(topic, lane, this.keys.partitionOf(key)),
         'MAXLEN',
         '~',
-        this.maxLen,
+        maxLen,
         '*',
         ENTRY_KEY_FIELD,
         key,
@@ -105,7 +122,7 @@ export class RedisStreamsPublisher implements Publisher {
         this.keys.stream(topic, lane, this.keys.partitionOf(key)),
         'MAXLEN',
         '~',
-        this.maxLen,
+        maxLen,
         '*',
         ENTRY_KEY_FIELD,
         key,
@@ -193,4 +210,8 @@ function publishedCounter(registry: Registry): Counter {
     labelNames: ['topic'],
     registers: [registry],
   });
+}
+
+function isLength(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0;
 }

@@ -19,6 +19,23 @@ describe('RedisStreamsPublisher', () => {
     expect(build(undefined)).toThrow(/options\.client is required/);
   });
 
+  it('refuses a stream length that is not a positive integer, naming the option and the topic', async () => {
+    const client = { xadd: async () => '1-0' } as unknown as Redis;
+    for (const bad of [0, -1, 2.5, Number.NaN])
+      expect(() => new RedisStreamsPublisher({ client, serializer, maxLenPerStream: bad })).toThrow(
+        `RedisStreamsPublisher: options.maxLenPerStream must be a positive integer or a function of the topic, got ${bad}`,
+      );
+    const publisher = new RedisStreamsPublisher({
+      client,
+      serializer,
+      maxLenPerStream: (topic) => (topic === 'bad' ? 0 : 10),
+    });
+    await expect(publisher.publish('bad', [testEnvelope('E', 1)])).rejects.toThrow(
+      'RedisStreamsPublisher: options.maxLenPerStream(bad) must be a positive integer, got 0',
+    );
+    await expect(publisher.publish('good', [testEnvelope('E', 1)])).resolves.toBeUndefined();
+  });
+
   it('rejects a single publish whose XADD throws synchronously, instead of throwing from a microtask', async () => {
     const failure = new Error('xadd exploded');
     const client = {

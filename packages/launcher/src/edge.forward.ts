@@ -40,9 +40,8 @@ export function forward(
     if (clientGone) return;
     const backend = backends[index];
     if (backend === undefined) {
-      if (lastTimedOut)
-        answerProblem(response, 504, 'Gateway Timeout', 'no instance answered in time');
-      else answerProblem(response, 502, 'Bad Gateway', 'no instance answered');
+      if (lastTimedOut) answerProblem(response, 'edge-timeout', 'no instance answered in time');
+      else answerProblem(response, 'edge-no-instance', 'no instance answered');
       return;
     }
     const { hostname, port } = new URL(backend);
@@ -61,7 +60,7 @@ export function forward(
       });
     } catch {
       // node:http refuses to send what its own parser let in (it never has so far).
-      answerProblem(response, 400, 'Bad Request', 'the request cannot be forwarded as sent');
+      answerProblem(response, 'edge-bad-target', 'the request cannot be forwarded as sent');
       return;
     }
     current = upstream;
@@ -71,8 +70,8 @@ export function forward(
       upstream.destroy();
       if (!connected) tryBackend(index + 1, timedOut);
       else if (timedOut)
-        answerProblem(response, 504, 'Gateway Timeout', `no answer within ${timeoutMs} ms`);
-      else answerProblem(response, 502, 'Bad Gateway', 'the instance dropped the request');
+        answerProblem(response, 'edge-timeout', `no answer within ${timeoutMs} ms`);
+      else answerProblem(response, 'edge-no-instance', 'the instance dropped the request');
     };
     upstream.on('timeout', () => fail(true));
     upstream.on('error', () => fail(false));

@@ -60,8 +60,7 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
     if (!ORIGIN_FORM.test(target)) {
       answerProblem(
         response,
-        400,
-        'Bad Request',
+        'edge-bad-target',
         'the request target must be a path that starts with a single "/"',
       );
       return;

@@ -175,6 +175,13 @@ describe('edge proxy', () => {
     const response = await fetch(`${edge}/rpc`, { method: 'POST', body: '{}' });
     expect(response.status).toBe(502);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(await response.json()).toEqual({
+      type: 'https://causeway.dev/problems/edge-no-instance',
+      title: 'Bad Gateway',
+      status: 502,
+      detail: 'no instance answered',
+    });
   });
 
   describe('request targets', () => {
@@ -198,7 +205,11 @@ describe('edge proxy', () => {
       for (const answer of answers) {
         expect(answer.status).toBe(400);
         expect(answer.type).toBe('application/problem+json');
-        expect(JSON.parse(answer.body)).toMatchObject({ status: 400, title: 'Bad Request' });
+        expect(JSON.parse(answer.body)).toMatchObject({
+          type: 'https://causeway.dev/problems/edge-bad-target',
+          status: 400,
+          title: 'Bad Request',
+        });
       }
     });
 
@@ -262,7 +273,12 @@ describe('edge proxy', () => {
       });
       expect(answer.status).toBe(504);
       expect(answer.headers.get('content-type')).toBe('application/problem+json');
-      expect(await answer.json()).toMatchObject({ status: 504, title: 'Gateway Timeout' });
+      expect(answer.headers.get('retry-after')).toBe('1');
+      expect(await answer.json()).toMatchObject({
+        type: 'https://causeway.dev/problems/edge-timeout',
+        status: 504,
+        title: 'Gateway Timeout',
+      });
       expect(Date.now() - started).toBeLessThan(2_000);
     });
 

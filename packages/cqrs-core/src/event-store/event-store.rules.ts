@@ -49,13 +49,52 @@ export function checkAppendOptions(
   checkExpectedVersion(options?.expectedVersion);
 }
 
+/** The longest stream id the stores take (characters); every backend indexes it. */
+export const MAX_STREAM_ID_LENGTH = 1_024;
+
 /**
- * Checks an append's events before a store does anything: no messageId twice in one append.
+ * Checks a stream id before a store reads or writes anything: a string with a character other
+ * than white space, at most MAX_STREAM_ID_LENGTH characters, no NUL. Every store calls it, so
+ * an id one backend would take and another would read back differently (a number, say) is
+ * refused alike everywhere.
+ * @throws TypeError naming `streamId` and what is wrong with it
+ */
+export function checkStreamId(streamId: unknown): asserts streamId is string {
+  if (typeof streamId !== 'string')
+    throw new TypeError(`streamId must be a string, got ${shown(streamId)}`);
+  if (streamId.trim().length === 0)
+    throw new TypeError(`streamId must not be empty or blank, got ${JSON.stringify(streamId)}`);
+  if (streamId.length > MAX_STREAM_ID_LENGTH)
+    throw new TypeError(
+      `streamId must be at most ${MAX_STREAM_ID_LENGTH} characters, got ${streamId.length}`,
+    );
+  if (streamId.includes('\u0000'))
+    throw new TypeError(
+      `streamId must not contain a NUL character, got ${JSON.stringify(streamId)}`,
+    );
+}
+
+/**
+ * Checks an append's events before a store does anything: an array of envelopes, each with a
+ * non-empty `type` and `messageId`, and no messageId twice in one append.
  * Idempotency is keyed by messageId, so a batch holding one twice would store the event twice
  * and leave its re-append unanswerable (which of the two versions is it?).
  * @throws MessageValidationError naming the repeated messageId and both places in the batch
  */
 export function checkAppendEvents(events: readonly Envelope[]): void {
+  if (!Array.isArray(events))
+    throw new TypeError(`events must be an array of envelopes, got ${shown(events)}`);
+  events.forEach((event: unknown, index) => {
+    if (event === null || typeof event !== 'object')
+      throw new TypeError(`events[${index}] must be an envelope, got ${shown(event)}`);
+    for (const field of ['type', 'messageId'] as const) {
+      const value: unknown = (event as Partial<Envelope>)[field];
+      if (typeof value !== 'string' || value.length === 0)
+        throw new TypeError(
+          `events[${index}].${field} must be a non-empty string, got ${shown(value)}`,
+        );
+    }
+  });
   if (events.length < 2) return;
   const seen = new Map<string, number>();
   events.forEach((event, index) => {

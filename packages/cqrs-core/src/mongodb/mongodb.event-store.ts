@@ -15,6 +15,7 @@ import {
 } from '../event-store/event-store.port';
 import {
   checkAppendEvents,
+  checkStreamId,
   checkAppendOptions,
   checkBeforeVersion,
   checkDeleteStreamOptions,
@@ -152,6 +153,7 @@ export class MongoEventStore implements EventStore {
     events: readonly Envelope[],
     options: AppendOptions,
   ): Promise<AppendResult> {
+    checkStreamId(streamId);
     checkAppendOptions(options);
     checkAppendEvents(events);
     if (events.length > POSITIONS_PER_SLOT)
@@ -218,6 +220,7 @@ export class MongoEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    checkStreamId(streamId);
     checkReadStreamOptions(options);
     const { commits, streams } = this.open();
     const first = (await streams.findOne({ _id: streamId }))?.firstVersion ?? 1;
@@ -315,10 +318,12 @@ export class MongoEventStore implements EventStore {
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
+    checkStreamId(streamId);
     return streamInfoOf(streamId, await this.readHead(streamId));
   }
 
   async deleteStream(streamId: string, options: DeleteStreamOptions): Promise<void> {
+    checkStreamId(streamId);
     checkDeleteStreamOptions(options);
     const { log, streams } = this.open();
     for (;;) {
@@ -362,6 +367,7 @@ export class MongoEventStore implements EventStore {
   }
 
   async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
+    checkStreamId(streamId);
     checkBeforeVersion(beforeVersion);
     const head = await this.readHead(streamId);
     const before = Math.min(beforeVersion, head.version + 1);

@@ -16,6 +16,7 @@ import {
 } from '../event-store/event-store.port';
 import {
   checkAppendEvents,
+  checkStreamId,
   checkAppendOptions,
   checkBeforeVersion,
   checkDeleteStreamOptions,
@@ -144,6 +145,7 @@ export class RedisEventStore implements EventStore {
     events: readonly Envelope[],
     options: AppendOptions,
   ): Promise<AppendResult> {
+    checkStreamId(streamId);
     checkAppendOptions(options);
     checkAppendEvents(events);
     const expected = options.expectedVersion;
@@ -181,6 +183,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    checkStreamId(streamId);
     checkReadStreamOptions(options);
     const reply = await this.readRecords(streamId, options);
     const result: StoredEvent[] = [];
@@ -245,6 +248,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
+    checkStreamId(streamId);
     const [head, first, soft, tomb] = await this.client.hmget(
       this.key(`m:${streamId}`),
       'head',
@@ -267,6 +271,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async deleteStream(streamId: string, options: DeleteStreamOptions): Promise<void> {
+    checkStreamId(streamId);
     checkDeleteStreamOptions(options);
     const expected = options.expectedVersion;
     const [outcome, value] = await this.run(CUT_SCRIPT, this.streamKeys(streamId), [
@@ -282,6 +287,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
+    checkStreamId(streamId);
     checkBeforeVersion(beforeVersion);
     await this.run(CUT_SCRIPT, this.streamKeys(streamId), ['truncate', beforeVersion, '', 0, '']);
   }

@@ -101,11 +101,9 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
 
   async load(streamId: string): Promise<LoadedStream<State>> {
     const snapshot = await this.loadSnapshot(streamId);
-    const fromVersion = (snapshot?.version ?? 0) + 1;
-    const stored = await this.options.eventStore.readStream(streamId, { fromVersion });
-    const first = stored[0]?.version;
-    if (snapshot && first !== undefined && first !== fromVersion)
-      throw new SnapshotGapError(streamId, snapshot.version, first);
+    const stored = snapshot
+      ? await this.tailAfter(streamId, snapshot.version)
+      : await this.options.eventStore.readStream(streamId);
     const base = snapshot?.state ?? this.model.initialState(streamId);
     const events = stored.map((event) => toDomainEvent<Event>(event));
     return {
@@ -116,6 +114,28 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       snapshotTakenAt: snapshot?.takenAt,
       replayedEvents: stored.length,
     };
+  }
+
+  /**
+   * The events after the snapshot at `version`, read from the snapshot's own event on: it being
+   * there proves that nothing after it was removed, whether or not events follow it. Without it
+   * (truncated up to the snapshot, which is allowed) the first event must be the next one, and
+   * when there is none the stream must not be ahead of the snapshot (one more read, only then).
+   * @throws SnapshotGapError when events after the snapshot were removed
+   */
+  private async tailAfter(streamId: string, version: number): Promise<StoredEvent[]> {
+    const read = await this.options.eventStore.readStream(streamId, { fromVersion: version });
+    if (read[0]?.version === version) return read.slice(1);
+    const first = read[0]?.version ?? (await this.firstVersionAhead(streamId, version));
+    if (first !== undefined && first !== version + 1)
+      throw new SnapshotGapError(streamId, version, first);
+    return read;
+  }
+
+  /** The stream's first version when its head is past `version` (events removed), else undefined. */
+  private async firstVersionAhead(streamId: string, version: number): Promise<number | undefined> {
+    const info = await this.options.eventStore.streamInfo(streamId);
+    return info.version > version ? Math.max(info.firstVersion, info.version + 1) : undefined;
   }
 
   /**

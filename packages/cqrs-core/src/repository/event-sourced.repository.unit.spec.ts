@@ -113,6 +113,37 @@ describe('EventSourcedRepository with snapshots', () => {
     expect((error as Error).message).toContain('events 4..4 are missing');
   });
 
+  it('notices events removed after the snapshot even when none are left after it', async () => {
+    const store = new InMemoryEventStore();
+    const settings = {
+      store: new InMemorySnapshotStore(),
+      policy: SnapshotPolicies.everyEvents(2),
+      schemaVersion: 1,
+    };
+    await history(store, 3, { snapshots: settings });
+    const repository = deciderRepository(trainerDecider, {
+      eventStore: store,
+      aggregateType: 'T',
+      snapshots: settings,
+    });
+    // Truncating the snapshot's own event (version 2) is allowed: event 3 follows the snapshot.
+    await store.truncateStream('Trainer-ash', 3);
+    await expect(repository.load('Trainer-ash')).resolves.toMatchObject({
+      version: 3,
+      snapshotVersion: 2,
+      replayedEvents: 1,
+      state: { moves: 3 },
+    });
+    // Every event after the snapshot gone: the stream is at 3, the snapshot at 2. Returning the
+    // snapshot's state as version 2 would be stale, and every save would conflict for ever.
+    await store.truncateStream('Trainer-ash', 4);
+    await expect(repository.load('Trainer-ash')).rejects.toMatchObject({
+      name: 'SnapshotGapError',
+      snapshotVersion: 2,
+      firstVersion: 4,
+    });
+  });
+
   it('ignores a snapshot of an outdated state schema, replays, and snapshots the new schema', async () => {
     const store = new InMemoryEventStore();
     const snapshots = new InMemorySnapshotStore();

@@ -152,4 +152,49 @@ export function argumentScenarios(context: EventStoreConformanceContext): void {
       state: 'active',
     });
   });
+
+  it('refuses a bad stream id or a malformed event in every operation before doing anything, naming it', async () => {
+    const type = uniqueName('BadInput');
+    const good = uniqueName('bad-input');
+    const refused = async (attempt: () => Promise<unknown>, message: string) => {
+      await expect(attempt()).rejects.toThrow(TypeError);
+      await expect(attempt()).rejects.toThrow(message);
+    };
+    const ids: [unknown, string][] = [
+      ['', 'streamId must not be empty or blank, got ""'],
+      ['  ', 'streamId must not be empty or blank'],
+      [4242, 'streamId must be a string, got 4242'],
+      [undefined, 'streamId must be a string, got undefined'],
+      ['x'.repeat(1_025), 'streamId must be at most 1024 characters, got 1025'],
+      ['a\u0000b', 'streamId must not contain a NUL character'],
+    ];
+    for (const [id, message] of ids) {
+      const streamId = id as string;
+      await refused(
+        () => store().append(streamId, [event(type, 1)], { expectedVersion: 'any' }),
+        message,
+      );
+      await refused(() => store().readStream(streamId), message);
+      await refused(() => store().streamInfo(streamId), message);
+      await refused(() => store().deleteStream(streamId, { mode: 'soft' }), message);
+      await refused(() => store().truncateStream(streamId, 1), message);
+    }
+    const append = (events: unknown) => () =>
+      store().append(good, events as never, { expectedVersion: 'any' });
+    await refused(append('x'), 'events must be an array of envelopes, got "x"');
+    await refused(append([event(type, 1), null]), 'events[1] must be an envelope, got null');
+    await refused(
+      append([{ ...event(type, 1), type: '' }]),
+      'events[0].type must be a non-empty string, got ""',
+    );
+    await refused(
+      append([{ ...event(type, 1), messageId: 7 }]),
+      'events[0].messageId must be a non-empty string, got 7',
+    );
+    // The longest id is taken, and nothing of the refused appends was written.
+    const longest = uniqueName('l').padEnd(1_024, 'x');
+    await store().append(longest, [event(type, 1)], { expectedVersion: 'no-stream' });
+    expect(versions(await store().readStream(longest))).toEqual([1]);
+    expect(await store().streamInfo(good)).toMatchObject({ version: 0, state: 'missing' });
+  });
 }

@@ -17,6 +17,7 @@ import {
 } from '../event-store.port';
 import {
   checkAppendEvents,
+  checkStreamId,
   checkAppendOptions,
   checkBeforeVersion,
   checkDeleteStreamOptions,
@@ -88,6 +89,7 @@ export class InMemoryEventStore implements EventStore {
     events: readonly Envelope[],
     options: AppendOptions,
   ): Promise<AppendResult> {
+    checkStreamId(streamId);
     checkAppendOptions(options);
     checkAppendEvents(events);
     // Serialize everything first: a validation or size error must leave nothing written.
@@ -133,6 +135,7 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    checkStreamId(streamId);
     checkReadStreamOptions(options);
     const events = this.storage.streams.get(streamId)?.events ?? [];
     const backwards = options.direction === 'backwards';
@@ -176,10 +179,12 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
+    checkStreamId(streamId);
     return streamInfoOf(streamId, this.storage.streams.get(streamId)?.head ?? MISSING_HEAD);
   }
 
   async deleteStream(streamId: string, options: DeleteStreamOptions): Promise<void> {
+    checkStreamId(streamId);
     checkDeleteStreamOptions(options);
     const stream = this.storage.streams.get(streamId);
     const head = stream?.head ?? MISSING_HEAD;
@@ -203,6 +208,7 @@ export class InMemoryEventStore implements EventStore {
   }
 
   async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
+    checkStreamId(streamId);
     checkBeforeVersion(beforeVersion);
     const stream = this.storage.streams.get(streamId);
     if (stream) this.cut(stream, beforeVersion);

@@ -21,6 +21,7 @@ export * from './snapshots/snapshot-store.port';
 export * from './snapshots/snapshot.codec';
 export * from './snapshots/snapshot.errors';
 export * from './snapshots/snapshot.policy';
+export * from './snapshots/snapshot.rules';
 export * from './snapshots/in-memory.snapshot-store';
 export * from './repository/event-sourced.repository';
 export * from './repository/decider.repository';

@@ -57,4 +57,17 @@ describe('client managers', () => {
       await connection.close();
     },
   );
+
+  it('mongodb: a URI without a database works when options.dbName names it', async () => {
+    const uri = ns.mongoUri().replace(`/${ns.database}`, '');
+    expect(uri).not.toContain(ns.database);
+    const connection = mongoConnection({ uri, options: { dbName: ns.database } });
+    try {
+      await connection.open();
+      expect(connection.client.name).toBe(ns.database);
+    } finally {
+      await connection.client.dropDatabase().catch(() => undefined);
+      await connection.close();
+    }
+  });
 });

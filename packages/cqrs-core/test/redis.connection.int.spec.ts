@@ -38,3 +38,44 @@ describe('redisConnection with a password', () => {
     }
   });
 });
+
+// ioredis alone rejects a failed connect with a bare "Connection is closed.", naming nothing.
+describe('redisConnection to a server it cannot reach', () => {
+  async function openError(url: string): Promise<Error> {
+    const connection = redisConnection({ url, connectTimeoutMs: 2_000 });
+    try {
+      const error = await connection.open().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(Error);
+      return error as Error;
+    } finally {
+      await connection.close();
+    }
+  }
+
+  it('names host:port, the option and the refusal, keeps it as cause, never the password', async () => {
+    const port = await freePort();
+    const error = await openError(`redis://user:s3cret-pw@127.0.0.1:${port}`);
+    expect(error.message).toBe(
+      `cannot connect to Redis at 127.0.0.1:${port} (redisConnection options.url): ` +
+        `connect ECONNREFUSED 127.0.0.1:${port}`,
+    );
+    // Node's own error (another realm under jest: matched by shape, not instanceof).
+    expect(error.cause).toMatchObject({
+      code: 'ECONNREFUSED',
+      message: `connect ECONNREFUSED 127.0.0.1:${port}`,
+    });
+    expect(`${error.message} ${String(error.stack)}`).not.toMatch(/s3cret-pw|user:/);
+  });
+
+  it('names a host that does not resolve, with the lookup failure as cause', async () => {
+    const error = await openError('redis://:s3cret-pw@nonexistent.invalid:6379');
+    expect(error.message).toMatch(
+      /^cannot connect to Redis at nonexistent\.invalid:6379 \(redisConnection options\.url\): getaddrinfo (ENOTFOUND|EAI_AGAIN) nonexistent\.invalid$/,
+    );
+    expect((error.cause as NodeJS.ErrnoException).code).toMatch(/^(ENOTFOUND|EAI_AGAIN)$/);
+    expect(error.message).not.toContain('s3cret-pw');
+  });
+});

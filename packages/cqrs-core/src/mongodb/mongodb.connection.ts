@@ -6,7 +6,11 @@ import { withoutCredentials } from '../connections/connection-target';
 import { connectionMetrics } from '../metrics/connection.metrics';
 
 export interface MongoConnectionOptions {
-  /** A mongodb:// URI naming the database. */
+  /**
+   * A mongodb:// or mongodb+srv:// URI naming the database (`mongodb://host:27017/mydb`, options
+   * may follow: `/mydb?replicaSet=rs0`). Without one the driver would silently use `test`; a URI
+   * without a database is accepted only when `options.options.dbName` names it instead.
+   */
   uri: string;
   name?: string;
   maxPoolSize?: number;
@@ -27,6 +31,7 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
     /^mongodb(\+srv)?:\/\//,
     'mongodb:// or mongodb+srv://',
   );
+  checkDatabase(options.uri, options.options?.dbName);
   const name = options.name ?? 'mongodb';
   const metrics = connectionMetrics(options.registry);
   const connection = mongoose.createConnection();
@@ -64,4 +69,19 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
       await connection.close();
     },
   };
+}
+
+/**
+ * A URI without a database path makes the driver use `test`: every store would silently write
+ * there. The value is not echoed (it may hold a password).
+ * @throws TypeError naming `options.uri` unless the URI (or `options.options.dbName`) names a database
+ */
+function checkDatabase(uri: string, dbName: unknown): void {
+  if (typeof dbName === 'string' && dbName !== '') return;
+  if (/^mongodb(\+srv)?:\/\/[^/?#]+\/[^/?#]+/.test(uri)) return;
+  throw new TypeError(
+    'mongoConnection: options.uri must name a database, e.g. mongodb://host:27017/mydb ' +
+      '(options may follow: /mydb?replicaSet=rs0); got a URI without one ' +
+      '(or set options.options.dbName)',
+  );
 }

@@ -1,5 +1,6 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
+import { checkSnapshot } from '../snapshots/snapshot.rules';
 import {
   type SnapshotCodecOptions,
   SnapshotCodec,
@@ -93,6 +94,7 @@ export class MongoSnapshotStore implements SnapshotStore {
   }
 
   async save(snapshot: Snapshot): Promise<void> {
+    checkSnapshot(snapshot);
     const { payload, encoding, rawBytes } = await this.codec.encode(snapshot.state);
     const key = {
       streamId: snapshot.streamId,

@@ -90,6 +90,16 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     lastError && /WRONGPASS|NOAUTH|NOPERM/.test(lastError.message)
       ? new Error(`authentication refused: ${lastError.message}`)
       : undefined;
+  // ioredis rejects a failed connect with a bare "Connection is closed."; the reason (ECONNREFUSED,
+  // ENOTFOUND, a TLS failure...) only reaches the 'error' listener. Name the server (never the
+  // password: host and port only), the option it came from, and that reason, kept as `cause`.
+  const unreachable = (error: unknown): Error => {
+    const reason = lastError ?? (error instanceof Error ? error : new Error(String(error)));
+    return new Error(
+      `cannot connect to Redis at ${serverOf(client)} (redisConnection options.url): ${reason.message}`,
+      { cause: reason },
+    );
+  };
   return {
     name,
     client,
@@ -100,7 +110,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
         if (client.status === 'wait' || client.status === 'end') await client.connect();
         await client.ping();
       } catch (error) {
-        throw refusal() ?? error;
+        throw refusal() ?? unreachable(error);
       }
       opened = true;
     },
@@ -119,6 +129,13 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
       else client.disconnect();
     },
   };
+}
+
+/** Where `client` connects: `host:port` (or its socket path), never the credentials. */
+function serverOf(client: Redis): string {
+  const { host, port, path } = client.options;
+  if (path) return path;
+  return `${host?.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 // ioredis internals used below (ioredis 5: lib/Redis.ts, lib/redis/event_handler.ts). The

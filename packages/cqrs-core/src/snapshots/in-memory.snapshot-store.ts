@@ -1,4 +1,5 @@
 import { SnapshotDecodeError } from './snapshot.errors';
+import { checkSnapshot } from './snapshot.rules';
 import { type SnapshotCodecOptions, SnapshotCodec, type SnapshotEncoding } from './snapshot.codec';
 import {
   type LoadSnapshotOptions,
@@ -35,6 +36,7 @@ export class InMemorySnapshotStore implements SnapshotStore {
   async init(): Promise<void> {}
 
   async save(snapshot: Snapshot): Promise<void> {
+    checkSnapshot(snapshot);
     const { payload, encoding, rawBytes } = await this.codec.encode(snapshot.state);
     const entry: Entry = {
       payload,

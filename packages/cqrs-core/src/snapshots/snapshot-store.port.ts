@@ -3,17 +3,20 @@ import { type SnapshotEncoding } from './snapshot.codec';
 /** The state of one stream at one version, as the repository hands it to the store. */
 export interface Snapshot<State = unknown> {
   readonly streamId: string;
-  /** Stream version the state includes: the version of the last event folded into it. */
+  /**
+   * Stream version the state includes: the version of the last event folded into it. A positive
+   * integer (a stream's first event has version 1; an empty stream has nothing to snapshot).
+   */
   readonly version: number;
   /**
    * Version of the aggregate's *state* schema (not of any event). Bump it whenever the state
    * shape or the evolve logic changes: every snapshot of an older schema is then ignored and
-   * rebuilt from the events (S2-3).
+   * rebuilt from the events (S2-3). An integer.
    */
   readonly schemaVersion: number;
   /** Serialized by the store's snapshot serializer (JSON by default: plain data only). */
   readonly state: State;
-  /** ISO-8601 time the snapshot was taken. */
+  /** ISO-8601 time the snapshot was taken (`new Date().toISOString()`), as a string. */
   readonly createdAt: string;
   readonly aggregateType?: string;
 }
@@ -51,6 +54,10 @@ export interface SnapshotStoreOptions {
  * Contract:
  * - A snapshot is an optimisation, never the source of truth: the events are. Losing every
  *   snapshot must only cost replay time, so callers treat store failures as non-fatal.
+ * - `save` refuses, with a TypeError naming the field (`snapshot.version must be a positive
+ *   integer, got -1`), a snapshot whose streamId is not a non-empty string, version not a
+ *   positive integer, schemaVersion not an integer or createdAt not an ISO-8601 time string,
+ *   before anything is written (`checkSnapshot`).
  * - `save` is idempotent per (streamId, version, schemaVersion): saving it again replaces it.
  *   After `save` resolves, `loadLatest` sees it, and at most `keep` snapshots of the stream remain.
  * - `loadLatest` returns the snapshot with the highest version among those whose

@@ -205,6 +205,51 @@ export function describeSnapshotStoreConformance(
       await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({ state });
     });
 
+    it.each([
+      ['version', -1, 'snapshot.version must be a positive integer, got -1'],
+      ['version', 0, 'snapshot.version must be a positive integer, got 0'],
+      ['version', 1.5, 'snapshot.version must be a positive integer, got 1.5'],
+      ['version', Number.NaN, 'snapshot.version must be a positive integer, got NaN'],
+      ['version', '3', 'snapshot.version must be a positive integer, got "3"'],
+      ['schemaVersion', 1.5, 'snapshot.schemaVersion must be an integer, got 1.5'],
+      ['streamId', '', 'snapshot.streamId must be a non-empty string, got ""'],
+      ['createdAt', 'x', 'snapshot.createdAt must be an ISO-8601 time string, got "x"'],
+      [
+        'createdAt',
+        '2026-01-01T00:00:99Z',
+        'snapshot.createdAt must be an ISO-8601 time string, got "2026-01-01T00:00:99Z"',
+      ],
+      ['createdAt', undefined, 'snapshot.createdAt must be an ISO-8601 time string, got undefined'],
+    ])(
+      'refuses a snapshot whose %s is %p with a TypeError naming it, writing nothing',
+      async (field, value, message) => {
+        const s = await store();
+        const id = stream();
+        await s.save(snapshot(id, 2, { kept: true }));
+        const bad = { ...snapshot(id, 3, { bad: true }), [field]: value } as unknown as Snapshot;
+        const refused = s.save(bad);
+        await expect(refused).rejects.toThrow(TypeError);
+        await expect(refused).rejects.toThrow(message);
+        expect((await s.list(id)).map((info) => info.version)).toEqual([2]);
+        await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+          version: 2,
+          state: { kept: true },
+        });
+      },
+    );
+
+    it('accepts a createdAt with an offset or without milliseconds', async () => {
+      const s = await store();
+      const id = stream();
+      await s.save({ ...snapshot(id, 1, {}), createdAt: '2026-01-01T02:00:00+02:00' });
+      await s.save({ ...snapshot(id, 2, {}), createdAt: '2026-01-01T00:00:00Z' });
+      const listed = await s.list(id);
+      expect(listed.map((info) => Date.parse(info.createdAt))).toEqual([
+        Date.UTC(2026, 0, 1),
+        Date.UTC(2026, 0, 1),
+      ]);
+    });
+
     it('deletes every snapshot of a stream', async () => {
       const s = await store();
       const id = stream();

@@ -1,0 +1,42 @@
+import { type Snapshot } from './snapshot-store.port';
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * Refuses a snapshot no store can keep as given, before anything is encoded or written: every
+ * SnapshotStore's `save` starts with it, so all of them refuse the same inputs the same way.
+ * @throws TypeError naming the field: `streamId` must be a non-empty string, `version` a
+ *   positive integer (a stream version: 1 or more), `schemaVersion` an integer, `createdAt` an
+ *   ISO-8601 time
+ */
+export function checkSnapshot(snapshot: Snapshot): void {
+  if (typeof snapshot?.streamId !== 'string' || snapshot.streamId === '')
+    throw new TypeError(
+      `snapshot.streamId must be a non-empty string, got ${shown(snapshot?.streamId)}`,
+    );
+  if (!Number.isSafeInteger(snapshot.version) || snapshot.version < 1)
+    throw new TypeError(
+      `snapshot.version must be a positive integer, got ${shown(snapshot.version)}`,
+    );
+  if (!Number.isSafeInteger(snapshot.schemaVersion))
+    throw new TypeError(
+      `snapshot.schemaVersion must be an integer, got ${shown(snapshot.schemaVersion)}`,
+    );
+  const { createdAt } = snapshot;
+  if (
+    typeof createdAt !== 'string' ||
+    !ISO_8601.test(createdAt) ||
+    Number.isNaN(Date.parse(createdAt))
+  )
+    throw new TypeError(
+      `snapshot.createdAt must be an ISO-8601 time string, got ${shown(createdAt)}`,
+    );
+}
+
+function shown(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (value instanceof Date)
+    return `a Date (${Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString()})`;
+  return typeof value === 'object' && value !== null ? 'an object' : String(value);
+}

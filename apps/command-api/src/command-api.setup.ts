@@ -21,8 +21,10 @@ import { RpcController } from './rpc/rpc.controller';
  *   SSE gateway);
  * - puts the command endpoints in front of Express (`CommandsListener`), logging one access
  *   line per request there when `accessLog` is set (pino-http does not see them). Express
- *   middleware of your own (CORS, say) then does not run for those endpoints: set
- *   `commandsThroughExpress` to keep them behind Express (slower: ~0.3 ms CPU per request).
+ *   middleware of your own then does not run for those endpoints: set `commandsThroughExpress`
+ *   to keep them behind Express (slower: ~0.3 ms CPU per request). CORS needs neither:
+ *   `allowCrossOrigin` (@causeway/platform) stays in front of these listeners, called before or
+ *   after this.
  */
 export function setupCommandApi(
   app: INestApplication,

@@ -477,12 +477,29 @@ describe('command-api over HTTP', () => {
         }),
         await call('GET', `${api.url}/api/commands/${randomUUID()}`),
       ];
-      for (const answer of answers) {
+      const expired = await call('POST', `${api.url}/api/trainers/${lance}/move`, {
+        body: move,
+        token: (await tokens.issue(lance, { ttlSeconds: -10 })).token,
+      });
+      answers.push(expired);
+      // RFC 6750: the realm alone when no token came, invalid_token and why when one was refused.
+      const reasons = ['missing', 'invalid', 'missing', 'invalid', 'missing', 'expired'];
+      for (const [index, answer] of answers.entries()) {
+        const reason = reasons[index];
         expect(answer.status).toBe(401);
         expect(answer.headers.get('content-type')).toContain('application/problem+json');
-        expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        expect({ reason, challenge: answer.headers.get('www-authenticate') }).toEqual({
+          reason,
+          challenge:
+            reason === 'missing'
+              ? 'Bearer realm="causeway"'
+              : `Bearer realm="causeway", error="invalid_token", error_description="${reason === 'expired' ? 'the token expired' : 'the token is not valid'}"`,
+        });
         expect(answer.body).toMatchObject({ status: 401, title: 'Unauthorized' });
       }
+      // The command endpoints' problems say why (the rpc ones are JSON-RPC errors).
+      expect(answers[1]!.body).toMatchObject({ reason: 'invalid' });
+      expect(expired.body).toMatchObject({ reason: 'expired', detail: 'token expired' });
       await expectNothingSentFor(lance);
     });
 

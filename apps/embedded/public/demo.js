@@ -50,7 +50,7 @@
       },
     });
     const body = response.status === 204 ? undefined : await response.json().catch(() => undefined);
-    if (response.status === 401 && auth && !retried && /expired/i.test(body?.detail ?? '')) {
+    if (response.status === 401 && auth && !retried && body?.reason === 'expired') {
       await renewToken();
       return json(path, init, true);
     }

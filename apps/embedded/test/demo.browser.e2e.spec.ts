@@ -313,8 +313,18 @@ describe('demo page in a browser (embedded mode)', () => {
         return route.fulfill({
           status: 401,
           contentType: 'application/problem+json',
-          headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
-          body: JSON.stringify({ title: 'Unauthorized', status: 401, detail: 'token expired' }),
+          // What command-api answers for an expired token (command-api.http.e2e.spec.ts).
+          headers: {
+            'www-authenticate':
+              'Bearer realm="causeway", error="invalid_token", error_description="the token expired"',
+          },
+          body: JSON.stringify({
+            type: 'https://causeway.dev/problems/unauthenticated',
+            title: 'Unauthorized',
+            status: 401,
+            detail: 'token expired',
+            reason: 'expired',
+          }),
         });
       });
     });

@@ -1,4 +1,6 @@
+import { type Server } from 'node:http';
 import { bootstrapService } from '@causeway/cqrs-core/nest';
+import { allowCrossOrigin } from '@causeway/platform';
 import { AppModule } from './app.module';
 import { sseGatewayConfiguration } from './config/sse-gateway.config';
 import { setupSseGateway } from './sse-gateway.setup';
@@ -7,7 +9,11 @@ void bootstrapService({
   service: 'sse-gateway',
   configuration: sseGatewayConfiguration,
   module: (config) => AppModule.forRoot(config),
-  setup: (app) => setupSseGateway(app),
+  setup: (app, config) => {
+    // Ahead of everything, GET /events (put in front of Express when the app boots) included.
+    allowCrossOrigin(app.getHttpServer() as Server, config.CORS_ORIGINS);
+    setupSseGateway(app);
+  },
   listen: (config) => ({ port: config.PORT, host: config.HOST }),
   shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
 });

@@ -310,21 +310,32 @@ describe('sse-gateway fan-out across instances', () => {
 
 describe('sse-gateway admission', () => {
   it('answers 401 problem details without a valid credential, naming what is wrong', async () => {
-    const cases: [string, RequestInit | undefined][] = [
-      ['/events', undefined],
-      ['/events', { headers: { Authorization: 'Bearer not-a-jwt' } }],
+    const expired = (await tokens.issue('ash', { ttlSeconds: -10 })).token;
+    const cases: [string, RequestInit | undefined, string][] = [
+      ['/events', undefined, 'missing'],
+      ['/events', { headers: { Authorization: 'Bearer not-a-jwt' } }, 'invalid'],
       // An access token is not a stream token.
-      [`/events?token=${(await tokens.issue('ash')).token}`, undefined],
-      ['/events', { headers: { Cookie: 'causeway_token=garbage' } }],
+      [`/events?token=${(await tokens.issue('ash')).token}`, undefined, 'invalid'],
+      ['/events', { headers: { Cookie: 'causeway_token=garbage' } }, 'invalid'],
+      ['/events', { headers: { Authorization: `Bearer ${expired}` } }, 'expired'],
     ];
-    for (const [url, init] of cases) {
+    // RFC 6750: the realm alone when no token came; invalid_token and why when one was refused.
+    const challenges: Record<string, string> = {
+      missing: 'Bearer realm="causeway"',
+      invalid:
+        'Bearer realm="causeway", error="invalid_token", error_description="the token is not valid"',
+      expired:
+        'Bearer realm="causeway", error="invalid_token", error_description="the token expired"',
+    };
+    for (const [url, init, reason] of cases) {
       const response = await fetch(`${a.url}${url}`, init);
       expect(response.status).toBe(401);
       // The same challenge and media type as command-api's 401.
       expect(response.headers.get('content-type')).toBe('application/problem+json');
-      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="causeway"');
-      const problem = (await response.json()) as { title: string; detail: string };
+      expect(response.headers.get('www-authenticate')).toBe(challenges[reason]);
+      const problem = (await response.json()) as { title: string; detail: string; reason: string };
       expect(problem.title).toBe('Unauthorized');
+      expect(problem.reason).toBe(reason);
       expect(problem.detail.length).toBeGreaterThan(10);
     }
     const badId = await fetch(`${a.url}/events?lastEventId=nope`, { headers: await bearer('ash') });

@@ -11,6 +11,8 @@ export interface RunningInstance extends Instance {
   logFile: string;
   /** The `msg` of the last error or fatal JSON log line the app wrote (why it stopped). */
   lastError?: string;
+  /** Settles once the process is gone and its stdout and stderr have been read to the end. */
+  closed?: Promise<void>;
 }
 
 export interface LaunchOptions {
@@ -116,6 +118,7 @@ function start(instance: Instance, options: LaunchOptions): RunningInstance {
     url: `http://127.0.0.1:${instance.port}`,
     child,
     logFile,
+    closed: new Promise((resolve) => child.once('close', () => resolve())),
   };
   // An app that cannot start writes why as a fatal JSON line (a bad setting, a port in use):
   // kept so that the launcher's own error says it, not only the log file.
@@ -171,15 +174,17 @@ async function waitUntilReady(
 
 async function exitError(instance: RunningInstance): Promise<Error> {
   const { instanceId, child, logFile } = instance;
-  // 'exit' may come before the last output is read: wait (briefly) for the pipes to close.
-  if (child.stdout && !child.stdout.readableEnded)
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, 1_000);
-      child.once('close', () => {
-        clearTimeout(timer);
-        resolve(undefined);
-      });
-    });
+  // 'exit' may come before the last output is read, on either pipe (the fatal line is usually on
+  // stderr, after stdout ended): wait for both to close, which a dead process's pipes do soon
+  // (bounded, in case a grandchild holds one open).
+  if (instance.closed) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      instance.closed,
+      new Promise((resolve) => (timer = setTimeout(resolve, 5_000))),
+    ]);
+    clearTimeout(timer);
+  }
   const how = child.signalCode ? `on ${child.signalCode}` : `with code ${child.exitCode}`;
   const why = instance.lastError ? `: ${instance.lastError}` : '';
   return new Error(`${instanceId} exited ${how} before it was ready${why}; see ${logFile}`);

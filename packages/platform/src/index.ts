@@ -26,6 +26,7 @@ export * from './service.wiring';
 export * from './http/front.listener';
 export * from './http/trusted.proxies';
 export * from './http/trust-proxy.setting';
+export * from './http/cors.policy';
 export * from './auth/caller.gate';
 export * from './telemetry/tracing.settings';
 export * from './telemetry/tracing.module';

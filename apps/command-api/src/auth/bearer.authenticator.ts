@@ -18,7 +18,7 @@ export class BearerAuthenticator {
       return await this.options.tokens.verify(token);
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) throw error;
-      throw new UnauthenticatedError(error.message);
+      throw new UnauthenticatedError(error.message, error.refusal);
     }
   }
 }

@@ -1,5 +1,10 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
-import { authSettings, messagingSettings, trustProxySetting } from '@causeway/platform';
+import {
+  authSettings,
+  corsOriginsSetting,
+  messagingSettings,
+  trustProxySetting,
+} from '@causeway/platform';
 import { z } from 'zod';
 
 /** Every setting of command-api, validated once at start-up. */
@@ -23,7 +28,8 @@ export const commandApiConfiguration = z.object({
   RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
   /**
    * Serve the command endpoints through Express like every other path, instead of a listener in
-   * front of it: for Express middleware added around command-api (e.g. CORS) that must see them.
+   * front of it: for Express middleware added around command-api that must see them (CORS needs
+   * none: CORS_ORIGINS runs ahead of both).
    */
   COMMANDS_THROUGH_EXPRESS: setting.boolean(false),
   /**
@@ -32,6 +38,12 @@ export const commandApiConfiguration = z.object({
    * comma-separated. Unset: none, the client is the connection's peer.
    */
   TRUST_PROXY: trustProxySetting,
+  /**
+   * Origins whose pages may call the API from a browser, with credentials: exact origins
+   * (`https://game.example.com,http://127.0.0.1:5500`), comma-separated; `*` is refused.
+   * Unset: no CORS headers, same-origin pages only.
+   */
+  CORS_ORIGINS: corsOriginsSetting,
   /** How long GET /api/commands/{id} knows a command, in seconds. */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
 });

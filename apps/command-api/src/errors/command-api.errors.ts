@@ -1,3 +1,4 @@
+import { type TokenRefusal } from '@causeway/platform';
 /** One wrong input: which field (dotted path, or a header name) and what is wrong with it. */
 export interface FieldError {
   field: string;
@@ -46,8 +47,12 @@ export class BodyTooLargeError extends CommandApiError {
 
 export class UnauthenticatedError extends CommandApiError {
   readonly kind = 'unauthenticated';
-  constructor(reason: string) {
-    super(reason);
+  constructor(
+    detail: string,
+    /** `missing`: no token sent; `expired` / `invalid`: the token sent was refused. */
+    readonly reason: 'missing' | TokenRefusal = 'missing',
+  ) {
+    super(detail);
     this.name = 'UnauthenticatedError';
   }
 }

@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
-import { type ProblemDetails, problemType, WWW_AUTHENTICATE } from '@causeway/cqrs-core/nest';
+import { type ProblemDetails, problemType } from '@causeway/cqrs-core/nest';
+import { bearerChallenge } from '@causeway/platform';
 import {
   type CommandApiError,
   BodyTooLargeError,
@@ -49,7 +50,10 @@ export function toProblem(error: unknown): ProblemAnswer {
     return problem(400, 'malformed-json', 'Malformed JSON', error.message);
   if (error instanceof UnauthenticatedError)
     return problem(401, 'unauthenticated', 'Unauthorized', error.message, {
-      headers: { 'WWW-Authenticate': WWW_AUTHENTICATE },
+      headers: {
+        'WWW-Authenticate': bearerChallenge(error.reason === 'missing' ? undefined : error.reason),
+      },
+      fields: { reason: error.reason },
     });
   if (error instanceof ForbiddenTrainerError)
     return problem(403, 'forbidden-trainer', 'Forbidden', error.message, {

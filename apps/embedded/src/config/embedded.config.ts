@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { corsOriginsSetting } from '@causeway/platform';
 import { trainerSettings } from '@causeway/trainer-service';
 import { z } from 'zod';
 
@@ -33,5 +34,10 @@ export const embeddedConfiguration = z.object({
   CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000, 1_000),
   MAX_CONNECTIONS: setting.positiveInt(10_000),
   MAX_CONNECTIONS_PER_USER: setting.positiveInt(10),
+  /**
+   * Origins whose pages may call the APIs and open streams from a browser, with credentials:
+   * exact origins, comma-separated; `*` is refused. Unset: only the app's own pages (the demo).
+   */
+  CORS_ORIGINS: corsOriginsSetting,
 });
 export type EmbeddedConfig = z.output<typeof embeddedConfiguration>;

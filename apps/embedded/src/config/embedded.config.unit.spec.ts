@@ -8,12 +8,27 @@ describe('embedded settings', () => {
     );
   });
 
+  it('reads CORS_ORIGINS as exact origins, none when unset', () => {
+    expect(loadConfiguration(embeddedConfiguration, {}).CORS_ORIGINS).toEqual([]);
+    expect(
+      loadConfiguration(embeddedConfiguration, {
+        CORS_ORIGINS: 'http://127.0.0.1:5500, https://Game.example.com:443',
+      }).CORS_ORIGINS,
+    ).toEqual(['http://127.0.0.1:5500', 'https://game.example.com']);
+  });
+
   it.each([
     ['TRAINER_SPEED', 'x', 'TRAINER_SPEED: must be a positive number'],
     ['SNAPSHOT_EVERY', '-1', 'SNAPSHOT_EVERY: must not be negative'],
     ['MAX_CONNECTIONS', '0', 'MAX_CONNECTIONS: must be a positive integer'],
     ['HEARTBEAT_MS', '0', 'HEARTBEAT_MS: must be at least 100 ms'],
     ['CONNECTION_TIMEOUT_MS', '10', 'CONNECTION_TIMEOUT_MS: must be at least 1000 ms'],
+    ['CORS_ORIGINS', '*', 'CORS_ORIGINS: wildcards are not accepted'],
+    [
+      'CORS_ORIGINS',
+      'http://127.0.0.1:5500,https://a.example.com/x',
+      'CORS_ORIGINS: not an origin (scheme://host[:port], without path, e.g. https://app.example.com): https://a.example.com/x',
+    ],
   ])('refuses %s=%s in words naming the setting', (name, value, message) => {
     expect(() => loadConfiguration(embeddedConfiguration, { [name]: value })).toThrow(message);
   });

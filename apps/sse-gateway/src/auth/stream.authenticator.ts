@@ -1,5 +1,12 @@
 import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
-import { bearerToken, type Caller, InvalidTokenError, type TokenService } from '@causeway/platform';
+import {
+  bearerChallenge,
+  bearerToken,
+  type Caller,
+  InvalidTokenError,
+  type TokenRefusal,
+  type TokenService,
+} from '@causeway/platform';
 import { queryParameter } from './query.parameter';
 
 /** The HttpOnly cookie that carries an access token for browsers (POST /api/session). */
@@ -54,19 +61,26 @@ export class StreamAuthenticator {
     try {
       return await this.tokens.verify(token, use);
     } catch (error) {
-      if (error instanceof InvalidTokenError) throw unauthorized(`${what}: ${error.message}`);
+      if (error instanceof InvalidTokenError)
+        throw unauthorized(`${what}: ${error.message}`, error.refusal);
       throw error;
     }
   }
 }
 
-export function unauthorized(detail: string): ProblemException {
-  return new ProblemException({
-    type: problemType('unauthenticated'),
-    title: 'Unauthorized',
-    status: 401,
-    detail,
-  });
+/**
+ * The 401 of a request without a usable credential. `reason` says what a client does next:
+ * `missing` — send one; `expired` — renew the token; `invalid` — get a new one (it will never
+ * pass). A presented token that failed is challenged with RFC 6750's `error="invalid_token"`.
+ */
+export function unauthorized(
+  detail: string,
+  reason: 'missing' | TokenRefusal = 'missing',
+): ProblemException {
+  return new ProblemException(
+    { type: problemType('unauthenticated'), title: 'Unauthorized', status: 401, detail, reason },
+    { headers: { 'WWW-Authenticate': bearerChallenge(reason === 'missing' ? undefined : reason) } },
+  );
 }
 
 function header(request: StreamRequest, name: string): string | undefined {
@@ -84,7 +98,7 @@ function readCookie(header: string | undefined, name: string): string | undefine
       try {
         return decodeURIComponent(value);
       } catch {
-        throw unauthorized(`${name} cookie: not a URL-encoded token`);
+        throw unauthorized(`${name} cookie: not a URL-encoded token`, 'invalid');
       }
     }
   }

@@ -1,6 +1,7 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
 import {
   authSettings,
+  corsOriginsSetting,
   messagingSettings,
   mongoUriForMongoReadModels,
   readModelSettings,
@@ -57,6 +58,11 @@ export const sseGatewayConfiguration = z
     RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
     /** Reverse proxies whose X-Forwarded-For names the client (the rate limit's address). */
     TRUST_PROXY: trustProxySetting,
+    /**
+     * Origins whose pages may open streams and call the API from a browser, with credentials
+     * (the session cookie): exact origins, comma-separated; `*` is refused. Unset: no CORS.
+     */
+    CORS_ORIGINS: corsOriginsSetting,
   })
   .check(mongoUriForMongoReadModels);
 export type SseGatewayConfig = z.output<typeof sseGatewayConfiguration>;

@@ -35,13 +35,14 @@ const retryAfter = {
 };
 const challenge = {
   'WWW-Authenticate': {
-    description: 'always `Bearer realm="causeway"`',
-    schema: { type: 'string', const: 'Bearer realm="causeway"' },
+    description:
+      '`Bearer realm="causeway"` when no credential came; RFC 6750 `Bearer realm="causeway", error="invalid_token", error_description="the token expired"` (or `"the token is not valid"`) when one was refused',
+    schema: { type: 'string', pattern: '^Bearer realm="causeway"' },
   },
 };
 const unauthorized = (description: string) =>
   problem(
-    `${description}. Problem type \`https://causeway.dev/problems/unauthenticated\`; \`detail\` says which credential and why.`,
+    `${description}. Problem type \`https://causeway.dev/problems/unauthenticated\`; \`reason\` is \`missing\` (send a credential), \`expired\` (renew the token) or \`invalid\` (it will never pass); \`detail\` says which credential and why.`,
     challenge,
   );
 const rateLimited = (who: string) =>

@@ -79,8 +79,18 @@ export const PROBLEM_SCHEMA = {
 
 /** Thrown by handlers to answer with a problem document. */
 export class ProblemException extends HttpException {
-  constructor(problem: Omit<ProblemDetails, 'type'> & { type?: string }) {
+  /**
+   * Headers of the answer, set before the filter's own. A 401's `WWW-Authenticate` given here
+   * replaces the default challenge (e.g. with RFC 6750's `error="invalid_token"`).
+   */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    problem: Omit<ProblemDetails, 'type'> & { type?: string },
+    options: { headers?: Readonly<Record<string, string>> } = {},
+  ) {
     super({ type: 'about:blank', ...problem }, problem.status as number);
+    this.headers = options.headers ?? {};
   }
 }
 
@@ -114,13 +124,19 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     // Nest's 404 names the whole target ("Cannot GET /a?token=…"): name the (bounded) path only.
     if (request.url && problem.detail?.includes(request.url))
       problem.detail = problem.detail.split(request.url).join(path);
-    if (problem.status === HttpStatus.UNAUTHORIZED)
+    const headers = exception instanceof ProblemException ? exception.headers : {};
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+    if (problem.status === HttpStatus.UNAUTHORIZED && !hasHeader(headers, 'www-authenticate'))
       response.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
     if (allowed) response.setHeader('Allow', allowed.join(', '));
     response.setHeader('Content-Type', 'application/problem+json');
     // A Buffer: Express would add "; charset=utf-8" to the type of a string (JSON is UTF-8 anyway).
     response.status(problem.status).send(Buffer.from(JSON.stringify(problem)));
   }
+}
+
+function hasHeader(headers: Readonly<Record<string, string>>, name: string): boolean {
+  return Object.keys(headers).some((key) => key.toLowerCase() === name);
 }
 
 /** Nest's answer to a request no route took: `Cannot <METHOD> <url>` (RoutesResolver). */

@@ -40,6 +40,19 @@ class ThingsController {
   unauthorized(): never {
     throw new ProblemException({ title: 'Unauthorized', status: 401, detail: 'no token' });
   }
+
+  @Get('expired/token')
+  expired(): never {
+    throw new ProblemException(
+      { title: 'Unauthorized', status: 401, detail: 'token expired' },
+      {
+        headers: {
+          'WWW-Authenticate': 'Bearer realm="causeway", error="invalid_token"',
+          'Cache-Control': 'no-store',
+        },
+      },
+    );
+  }
 }
 
 /** Middleware for a GET path that no controller serves: Express gets a GET route layer there. */
@@ -102,6 +115,15 @@ describe('ProblemDetailsFilter', () => {
     expect(response.status).toBe(401);
     expect(response.headers['www-authenticate']).toBe('Bearer realm="causeway"');
     expect(response.headers['content-type']).toBe('application/problem+json');
+  });
+
+  it("sends a ProblemException's headers, its challenge instead of the default one", async () => {
+    const response = await request(app.getHttpServer()).get('/things/expired/token');
+    expect(response.status).toBe(401);
+    expect(response.headers['www-authenticate']).toBe(
+      'Bearer realm="causeway", error="invalid_token"',
+    );
+    expect(response.headers['cache-control']).toBe('no-store');
   });
 });
 

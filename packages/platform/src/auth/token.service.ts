@@ -10,11 +10,29 @@ export interface Caller {
 /** What a token is for: `access` (API calls, cookies) or `stream` (a short-lived `?token=` for EventSource). */
 export type TokenUse = 'access' | 'stream';
 
+/** Why a presented token was refused: it expired (get a new one), or it is not valid at all. */
+export type TokenRefusal = 'expired' | 'invalid';
+
 export class InvalidTokenError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly refusal: TokenRefusal = 'invalid',
+  ) {
     super(message);
     this.name = 'InvalidTokenError';
   }
+}
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 (RFC 6750 section 3): the realm alone when no token
+ * was presented, with `error="invalid_token"` and a description of the refusal when one was,
+ * so that a client can tell "sign in" from "renew the token" without reading `detail`.
+ */
+export function bearerChallenge(refusal?: TokenRefusal): string {
+  const realm = 'Bearer realm="causeway"';
+  if (refusal === undefined) return realm;
+  const description = refusal === 'expired' ? 'the token expired' : 'the token is not valid';
+  return `${realm}, error="invalid_token", error_description="${description}"`;
 }
 
 export interface TokenServiceOptions {
@@ -76,7 +94,8 @@ export class TokenService {
       return { userId: payload.sub, trainerIds: trainers };
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;
-      if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError('token expired');
+      if (error instanceof joseErrors.JWTExpired)
+        throw new InvalidTokenError('token expired', 'expired');
       if (error instanceof joseErrors.JOSEError)
         throw new InvalidTokenError(`invalid token: ${error.message}`);
       throw new InvalidTokenError('malformed token');

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { InvalidTokenError, TokenService, bearerToken } from './token.service';
+import { InvalidTokenError, bearerChallenge, TokenService, bearerToken } from './token.service';
 
 describe('TokenService', () => {
   const secret = 'a-test-secret-that-is-long-enough-123';
@@ -39,7 +39,22 @@ describe('TokenService', () => {
       .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
       .sign(new TextEncoder().encode(secret));
     await expect(tokens.verify(expired)).rejects.toThrow('token expired');
+    await expect(tokens.verify(expired)).rejects.toMatchObject({ refusal: 'expired' });
     await expect(tokens.verify('not.a.jwt')).rejects.toThrow(InvalidTokenError);
+    await expect(tokens.verify('not.a.jwt')).rejects.toMatchObject({ refusal: 'invalid' });
+    await expect(tokens.verify((await other.issue('ash')).token)).rejects.toMatchObject({
+      refusal: 'invalid',
+    });
+  });
+
+  it('challenges with the realm alone, or with invalid_token and why once a token was presented', () => {
+    expect(bearerChallenge()).toBe('Bearer realm="causeway"');
+    expect(bearerChallenge('expired')).toBe(
+      'Bearer realm="causeway", error="invalid_token", error_description="the token expired"',
+    );
+    expect(bearerChallenge('invalid')).toBe(
+      'Bearer realm="causeway", error="invalid_token", error_description="the token is not valid"',
+    );
   });
 
   it.each([

@@ -41,3 +41,22 @@ export async function expectMethodsNotAllowed(
     });
   }
 }
+
+/** The `access-control-*` headers of an answer, by lower-case name (none: `{}`). */
+export function corsHeadersOf(response: Response): Record<string, string> {
+  return Object.fromEntries(
+    [...response.headers].filter(([name]) => name.startsWith('access-control-')),
+  );
+}
+
+/**
+ * The CORS headers every answer to an allowed `origin` carries in the apps (CORS_ORIGINS),
+ * whoever served it: Express, a fast path in front of it or a problem document.
+ */
+export function corsMarked(origin: string): Record<string, string> {
+  return {
+    'access-control-allow-origin': origin,
+    'access-control-allow-credentials': 'true',
+    'access-control-expose-headers': 'Retry-After,Idempotent-Replayed,WWW-Authenticate',
+  };
+}

@@ -1,0 +1,40 @@
+import { loadConfiguration } from '@causeway/cqrs-core';
+import { commandApiConfiguration } from './command-api.config';
+
+const required = {
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  JWT_SECRET: 'command-api-unit-secret-0123456789-abc',
+  ADMIN_TOKEN: 'admin-0123456789-abcdef',
+};
+
+describe('command-api settings: CORS_ORIGINS', () => {
+  it('is no origin at all when unset or empty', () => {
+    expect(loadConfiguration(commandApiConfiguration, required).CORS_ORIGINS).toEqual([]);
+    expect(
+      loadConfiguration(commandApiConfiguration, { ...required, CORS_ORIGINS: '' }).CORS_ORIGINS,
+    ).toEqual([]);
+  });
+
+  it('reads exact origins, comma-separated', () => {
+    expect(
+      loadConfiguration(commandApiConfiguration, {
+        ...required,
+        CORS_ORIGINS: 'https://game.example.com,http://127.0.0.1:5500',
+      }).CORS_ORIGINS,
+    ).toEqual(['https://game.example.com', 'http://127.0.0.1:5500']);
+  });
+
+  it.each([
+    ['*', 'CORS_ORIGINS: wildcards are not accepted'],
+    ['https://*.example.com', 'CORS_ORIGINS: wildcards are not accepted'],
+    [
+      'https://game.example.com,ftp//x',
+      'CORS_ORIGINS: not an origin (scheme://host[:port], without path, e.g. https://app.example.com): ftp//x',
+    ],
+  ])('refuses CORS_ORIGINS=%s, naming it', (value, message) => {
+    expect(() =>
+      loadConfiguration(commandApiConfiguration, { ...required, CORS_ORIGINS: value }),
+    ).toThrow(message);
+  });
+});

@@ -585,7 +585,10 @@ describe('command-api over HTTP', () => {
       });
       expect(standing.status).toBe(422);
       expect(standing.body.errors).toEqual([
-        { field: 'directionX', message: 'and directionY cannot both be 0 to start moving' },
+        {
+          field: 'directionX',
+          message: 'must not be 0 when directionY is 0 (starting needs a direction)',
+        },
       ]);
       const standingRpc = await call('POST', `${api.url}/rpc`, {
         token,
@@ -596,7 +599,11 @@ describe('command-api over HTTP', () => {
           params: { trainerId: will, ...still },
         },
       });
-      expect(standingRpc.body.error.code).toBe(-32602);
+      expect(standingRpc.body.error).toMatchObject({
+        code: -32602,
+        message:
+          'Invalid params: directionX: must not be 0 when directionY is 0 (starting needs a direction)',
+      });
       await expectNothingSentFor(will);
     });
 

@@ -340,7 +340,8 @@ describe('sse-gateway admission', () => {
     }
     const badId = await fetch(`${a.url}/events?lastEventId=nope`, { headers: await bearer('ash') });
     expect(badId.status).toBe(400);
-    const badIdProblem = (await badId.json()) as { detail: string; errors: unknown };
+    const badIdProblem = (await badId.json()) as { type: string; detail: string; errors: unknown };
+    expect(badIdProblem.type).toBe('https://causeway.dev/problems/invalid-request');
     expect(badIdProblem.detail).toContain('Last-Event-ID');
     // Field errors are `{field, message}`, as command-api's.
     expect(badIdProblem.errors).toEqual([

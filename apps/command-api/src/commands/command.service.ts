@@ -52,7 +52,10 @@ export class CommandService {
     // The trainer would refuse it: say so now (422 / -32602) rather than send a doomed command.
     if (input.action === 'start' && input.directionX === 0 && input.directionY === 0)
       throw new ValidationError([
-        { field: 'directionX', message: 'and directionY cannot both be 0 to start moving' },
+        {
+          field: 'directionX',
+          message: 'must not be 0 when directionY is 0 (starting needs a direction)',
+        },
       ]);
     this.authorize(caller, input.trainerId);
     const data: MoveTrainerCommand = {

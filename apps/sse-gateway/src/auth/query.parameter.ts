@@ -1,4 +1,4 @@
-import { ProblemException } from '@causeway/cqrs-core/nest';
+import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
 
 /**
  * A query parameter that may appear at most once, as Express 5 and node:querystring parse it:
@@ -14,6 +14,7 @@ export function queryParameter(
   if (value === undefined || typeof value === 'string') return value;
   const message = Array.isArray(value) ? 'must appear once' : 'must be a single value';
   throw new ProblemException({
+    type: problemType('invalid-request'),
     title: 'Bad Request',
     status: 400,
     detail: `${name} ${message}`,

@@ -145,6 +145,7 @@ export class EventStreamOpener {
     if (value === undefined) return undefined;
     if (!this.notifications.isId(value))
       throw new ProblemException({
+        type: problemType('invalid-request'),
         title: 'Bad Request',
         status: 400,
         detail: `Last-Event-ID "${value.slice(0, 64)}" is not an event id of this stream`,

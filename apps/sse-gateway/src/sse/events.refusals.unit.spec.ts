@@ -48,6 +48,7 @@ describe('GET /events refusals', () => {
       expect({ query, status: answer.status }).toEqual({ query, status: 400 });
       expect(answer.contentType).toContain('application/problem+json');
       expect(answer.body).toMatchObject({
+        type: 'https://causeway.dev/problems/invalid-request',
         status: 400,
         title: 'Bad Request',
         detail: `${name} must appear once`,

@@ -18,4 +18,6 @@ pnpm exec turbo run build --filter=@causeway/embedded... --output-logs=errors-on
 echo "==> starting the embedded system: open http://${HOST:-127.0.0.1}:${PORT:-3000}/ in a few tabs (Ctrl-C stops it)"
 # exec, like the "start" script's `exec bash …`: node replaces this shell, so the SIGTERM npm
 # forwards to its child reaches the app.
-exec node apps/embedded/dist/main.js
+# The demo page signs in with dev tokens (any user name, no password): on for this command only;
+# the app's own default is off. DEV_TOKENS=false npm start turns them off.
+DEV_TOKENS="${DEV_TOKENS:-true}" exec node apps/embedded/dist/main.js

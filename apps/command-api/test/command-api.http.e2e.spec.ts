@@ -830,6 +830,24 @@ describe('command-api over HTTP', () => {
       await commandArrives(marker.body.commandId);
       expect(received.filter((e) => e.aggregateId === blaine)).toHaveLength(2);
     });
+
+    it('refuses a deeply nested body with a key as it does without one, not with a 500', async () => {
+      const koga = unique('koga');
+      const token = await tokenOf(koga);
+      const deep = '['.repeat(8_000) + ']'.repeat(8_000);
+      for (const target of [`/api/trainers/${koga}/move`, '/rpc']) {
+        const keyed = await call('POST', `${api.url}${target}`, {
+          token,
+          raw: deep,
+          headers: { 'Idempotency-Key': `key-${randomUUID()}` },
+        });
+        const plain = await call('POST', `${api.url}${target}`, { token, raw: deep });
+        expect({ target, status: keyed.status }).toEqual({ target, status: plain.status });
+        expect(keyed.status).not.toBe(500);
+        expect(keyed.body).toEqual(plain.body);
+      }
+      await expectNothingSentFor(koga);
+    });
   });
 
   it('issues dev tokens that the API accepts (DEV_TOKENS=true)', async () => {

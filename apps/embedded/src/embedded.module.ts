@@ -133,6 +133,7 @@ export class EmbeddedModule {
             maxConnections: config.MAX_CONNECTIONS,
             maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
             historySize: config.HISTORY_SIZE,
+            historyScanLimit: config.HISTORY_SCAN_LIMIT,
             historyTtlMs: config.HISTORY_TTL_MS,
           },
         }),

@@ -53,7 +53,11 @@ describe('demo page in a browser (embedded mode)', () => {
   beforeAll(async () => {
     app = await startServiceProcess({
       appDir: path.join(__dirname, '..'),
-      env: { JWT_SECRET: 'browser-test-secret-0123456789-abcdef', LOG_LEVEL: 'warn' },
+      env: {
+        JWT_SECRET: 'browser-test-secret-0123456789-abcdef',
+        DEV_TOKENS: 'true',
+        LOG_LEVEL: 'warn',
+      },
     });
     browser = await launchBrowser();
   }, 60_000);

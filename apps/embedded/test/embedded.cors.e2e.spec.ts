@@ -24,7 +24,7 @@ describe('embedded mode with CORS_ORIGINS', () => {
   beforeAll(async () => {
     app = await startServiceProcess({
       appDir,
-      env: { JWT_SECRET: secret, LOG_LEVEL: 'warn', CORS_ORIGINS: allowed },
+      env: { JWT_SECRET: secret, DEV_TOKENS: 'true', LOG_LEVEL: 'warn', CORS_ORIGINS: allowed },
     });
   });
   afterAll(async () => {

@@ -18,7 +18,11 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
   beforeAll(async () => {
     app = await startServiceProcess({
       appDir: path.join(__dirname, '..'),
-      env: { JWT_SECRET: 'embedded-test-secret-0123456789-abcdef', LOG_LEVEL: 'warn' },
+      env: {
+        JWT_SECRET: 'embedded-test-secret-0123456789-abcdef',
+        DEV_TOKENS: 'true',
+        LOG_LEVEL: 'warn',
+      },
     });
   });
   afterAll(async () => {
@@ -58,6 +62,9 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('demo.js');
     expect((await fetch(`${app.url}/demo.js`)).status).toBe(200);
+    // No framework advertisement; no MIME sniffing of what is served.
+    expect(page.headers.get('x-powered-by')).toBeNull();
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
   it("documents command-api and the SSE gateway in one /docs: both apps' paths and components", async () => {
@@ -278,6 +285,7 @@ describe('embedded mode rate limits', () => {
       appDir: path.join(__dirname, '..'),
       env: {
         JWT_SECRET: 'embedded-test-secret-0123456789-abcdef',
+        DEV_TOKENS: 'true',
         LOG_LEVEL: 'warn',
         RATE_LIMIT_POINTS: '5',
         RATE_LIMIT_WINDOW_S: '60',

@@ -88,6 +88,7 @@ export class AppModule {
             maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
             bufferMaxBytes: config.BUFFER_MAX_BYTES,
             historySize: config.HISTORY_SIZE,
+            historyScanLimit: config.HISTORY_SCAN_LIMIT,
             historyTtlMs: config.HISTORY_TTL_MS,
             retryMs: config.SSE_RETRY_MS,
             retryAfterSeconds: config.RETRY_AFTER_SECONDS,

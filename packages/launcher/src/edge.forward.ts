@@ -105,6 +105,12 @@ function forwardedHeaders(request: IncomingMessage): http.OutgoingHttpHeaders {
   const earlier = Array.isArray(chain) ? chain.join(', ') : chain;
   const client = request.socket.remoteAddress;
   if (client) headers['x-forwarded-for'] = earlier ? `${earlier}, ${client}` : client;
+  // The apps trust the edge's X-Forwarded-* (TRUST_PROXY=loopback): say what the edge itself
+  // saw, never what the client claims (a client's "https" would get it Secure cookies on http).
+  headers['x-forwarded-proto'] = 'http';
+  delete headers['x-forwarded-host'];
+  delete headers['x-forwarded-port'];
+  delete headers.forwarded;
   return headers;
 }
 

@@ -28,6 +28,9 @@ async function upstream(
           body,
           cookie: request.headers.cookie,
           forwardedFor: request.headers['x-forwarded-for'],
+          forwardedProto: request.headers['x-forwarded-proto'],
+          forwardedHost: request.headers['x-forwarded-host'],
+          forwarded: request.headers.forwarded,
         }),
       ),
     );
@@ -427,6 +430,25 @@ describe('edge proxy', () => {
       expect(JSON.parse(chained.body)).toMatchObject({
         forwardedFor: '203.0.113.7, 198.51.100.2, 127.0.0.1',
       });
+    });
+
+    it("says the edge's own scheme, whatever the client claims, and drops the client's host claims", async () => {
+      const api = await upstream('api');
+      servers.push(api.server);
+      const edge = await edgeOver([api.url], [api.url]);
+      // The apps trust the edge's X-Forwarded-*: a client's "https" would get Secure cookies.
+      const answer = await rawRequest(edge, '/api/session', {
+        method: 'POST',
+        headers: {
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'evil.example',
+          forwarded: 'proto=https;host=evil.example',
+        },
+      });
+      const seen = JSON.parse(answer.body) as Record<string, unknown>;
+      expect(seen.forwardedProto).toBe('http');
+      expect(seen.forwardedHost).toBeUndefined();
+      expect(seen.forwarded).toBeUndefined();
     });
   });
 });

@@ -19,25 +19,36 @@ export interface Produced extends Answer {
   storable: boolean;
 }
 
+/** Deeper than any command body nests; past it a body is fingerprinted by its bytes. */
+const MAX_CANONICAL_DEPTH = 64;
+
 /**
  * JSON text with every object's keys sorted, so two texts of one value give one string (the
- * parse already dropped whitespace).
+ * parse already dropped whitespace); undefined when `value` nests deeper than
+ * MAX_CANONICAL_DEPTH (without recursing further: a deep body would overflow the stack).
  */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null)
-    return `{${Object.keys(value)
-      .sort()
-      .map(
-        (key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`,
-      )
-      .join(',')}}`;
-  return JSON.stringify(value);
+function canonical(value: unknown, depth: number): string | undefined {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  if (depth >= MAX_CANONICAL_DEPTH) return undefined;
+  const parts: string[] = [];
+  const keys = Array.isArray(value) ? undefined : Object.keys(value).sort();
+  for (const key of keys ?? (value as unknown[]).keys()) {
+    const part = canonical((value as Record<string | number, unknown>)[key], depth + 1);
+    if (part === undefined) return undefined;
+    parts.push(keys ? `${JSON.stringify(key)}:${part}` : part);
+  }
+  return keys ? `{${parts.join(',')}}` : `[${parts.join(',')}]`;
+}
+
+/** What identifies a body: its canonical JSON, or its bytes when it nests too deep for that. */
+function bodyPrint(body: ApiRequest['commandApiBody']): string | Buffer {
+  if (body?.kind !== 'json') return body?.raw ?? Buffer.alloc(0);
+  return canonical(body.value, 0) ?? body.raw;
 }
 
 /**
  * `Idempotency-Key`: the first answer to a (caller, key) is stored with a fingerprint of method,
- * path and body (a JSON body by its value, see canonicalJson); a retry gets that answer again
+ * path and body (a JSON body by its value, see bodyPrint); a retry gets that answer again
  * and sends nothing; the same key with another request, or while the first is still in flight,
  * is a 409. Failed requests free the key; the commands a request creates have ids derived from
  * the key (idempotentCommandId), so a retry after a failure — a 503 that could not tell whether
@@ -68,7 +79,7 @@ export class IdempotencyGate {
     const fingerprint = createHash('sha256')
       .update(`${request.method} ${request.originalUrl}\n`)
       // A JSON body by its meaning: whitespace and key order do not make another request.
-      .update(body?.kind === 'json' ? canonicalJson(body.value) : (body?.raw ?? Buffer.alloc(0)))
+      .update(bodyPrint(body))
       .digest('hex');
     let begun: Awaited<ReturnType<CommandApiOptions['idempotency']['begin']>>;
     try {

@@ -23,12 +23,16 @@ export const embeddedConfiguration = z.object({
     .string()
     .min(16, 'must be at least 16 characters')
     .default(() => secret(24)),
-  /** POST /api/dev/tokens mints a token for any user name: the demo page signs in with it. */
-  DEV_TOKENS: setting.boolean(true),
+  /**
+   * POST /api/dev/tokens mints a token for any user name (the demo page signs in with it): full
+   * impersonation, so off unless asked for. `npm start` turns it on.
+   */
+  DEV_TOKENS: setting.boolean(false),
   ...trainerSettings,
   RATE_LIMIT_POINTS: setting.positiveInt(100),
   RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
   HISTORY_SIZE: setting.positiveInt(500),
+  HISTORY_SCAN_LIMIT: setting.positiveInt(2_000),
   HISTORY_TTL_MS: setting.milliseconds(600_000),
   HEARTBEAT_MS: setting.milliseconds(30_000, 100),
   CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000, 1_000),

@@ -8,6 +8,18 @@ describe('embedded settings', () => {
     );
   });
 
+  it('mints no dev tokens unless DEV_TOKENS=true (npm start sets it): they impersonate anyone', () => {
+    expect(loadConfiguration(embeddedConfiguration, {}).DEV_TOKENS).toBe(false);
+    expect(loadConfiguration(embeddedConfiguration, { DEV_TOKENS: 'true' }).DEV_TOKENS).toBe(true);
+  });
+
+  it('reads HISTORY_SCAN_LIMIT, 2000 when unset', () => {
+    expect(loadConfiguration(embeddedConfiguration, {}).HISTORY_SCAN_LIMIT).toBe(2_000);
+    expect(() => loadConfiguration(embeddedConfiguration, { HISTORY_SCAN_LIMIT: '0' })).toThrow(
+      'HISTORY_SCAN_LIMIT: must be a positive integer',
+    );
+  });
+
   it('reads CORS_ORIGINS as exact origins, none when unset', () => {
     expect(loadConfiguration(embeddedConfiguration, {}).CORS_ORIGINS).toEqual([]);
     expect(

@@ -36,6 +36,11 @@ export const sseGatewayConfiguration = z
     BUFFER_MAX_BYTES: setting.positiveInt(1024 * 1024),
     /** Missed notifications per user replayed on resume; more → recovery. */
     HISTORY_SIZE: setting.positiveInt(500),
+    /**
+     * At most this many log entries of a resume's gap are read (addressed to anyone): beyond it,
+     * `recovery` (too-many-missed). Bounds what one reconnect costs.
+     */
+    HISTORY_SCAN_LIMIT: setting.positiveInt(2_000),
     /** A Last-Event-ID older than this → recovery. */
     HISTORY_TTL_MS: setting.milliseconds(600_000),
     /** The `retry:` hint sent to clients (shutdown adds jitter up to as much again). */

@@ -12,6 +12,11 @@ export interface GatewaySettings {
   bufferMaxBytes: number;
   /** At most this many missed notifications addressed to a user are replayed, else recovery. */
   historySize: number;
+  /**
+   * At most this many entries of a resume's gap are read, addressed to anyone (a resume filters
+   * the log): beyond it, recovery. Bounds what one reconnect costs the gateway.
+   */
+  historyScanLimit: number;
   /** A Last-Event-ID older than this gets recovery instead of replay. */
   historyTtlMs: number;
   /** The `retry:` hint (ms) sent to clients; shutdown adds up to the same again as jitter. */
@@ -27,6 +32,7 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   maxConnectionsPerUser: 10,
   bufferMaxBytes: 1024 * 1024,
   historySize: 500,
+  historyScanLimit: 2_000,
   historyTtlMs: 10 * 60_000,
   retryMs: 2_000,
   retryAfterSeconds: 5,

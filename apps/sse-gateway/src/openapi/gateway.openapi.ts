@@ -311,7 +311,7 @@ export function gatewayOpenApi(): OpenAPIObject {
               reason: {
                 enum: ['trimmed', 'expired', 'too-many-missed', 'unknown-position'],
                 description:
-                  'trimmed: older than the log; expired: older than HISTORY_TTL_MS; too-many-missed: more than HISTORY_SIZE; unknown-position: ahead of this log',
+                  'trimmed: older than the log; expired: older than HISTORY_TTL_MS; too-many-missed: more than HISTORY_SIZE for you, or more than HISTORY_SCAN_LIMIT in all; unknown-position: ahead of this log',
               },
               positions: {
                 type: 'array',
@@ -431,8 +431,9 @@ export function gatewayOpenApi(): OpenAPIObject {
           },
         },
         delete: {
-          summary: `Clears the \`${SESSION_COOKIE}\` cookie (sign out)`,
-          description: 'Needs no credential; counted against the client address.',
+          summary: `Clears the \`${SESSION_COOKIE}\` cookie (sign out of this browser)`,
+          description:
+            'Needs no credential; counted against the client address. It does not revoke the token the cookie held: that token stays valid until it expires (a copy of it still works, and streams opened with it run on until CONNECTION_TIMEOUT_MS). Keep access tokens short-lived.',
           operationId: 'closeSession',
           security: [],
           responses: {

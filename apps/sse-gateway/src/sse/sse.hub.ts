@@ -188,6 +188,7 @@ export class SseHub {
         lastEventId,
         upTo,
         historySize: this.settings.historySize,
+        historyScanLimit: this.settings.historyScanLimit,
         historyTtlMs: this.settings.historyTtlMs,
         now: this.now(),
         firstId: this.firstId,

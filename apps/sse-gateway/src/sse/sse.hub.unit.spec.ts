@@ -396,6 +396,28 @@ describe('SseHub', () => {
         { settings: { historySize: 3 } },
       ));
 
+    it('sends recovery when the gap holds more than HISTORY_SCAN_LIMIT entries, whoever they are for', () =>
+      recovery(
+        'too-many-missed',
+        async ({ log, toUser }) => {
+          const id = await log.append(toUser('ash'));
+          // Nothing more for ash, but the whole gap would be read and filtered on every resume.
+          for (let i = 0; i < 12; i++) await log.append(toUser('misty', { i }));
+          return id;
+        },
+        { settings: { historyScanLimit: 10 } },
+      ));
+
+    it('replays a gap of exactly HISTORY_SCAN_LIMIT entries', async () => {
+      const { log, open, toUser } = await setup({ settings: { historyScanLimit: 10 } });
+      const id = await log.append(toUser('ash'));
+      for (let i = 0; i < 9; i++) await log.append(toUser('misty', { i }));
+      await log.append(toUser('ash', { last: true }));
+      const sink = await open('ash', id);
+      expect(sink.notifications()[0]?.params).toMatchObject({ resumed: 'replayed', replayed: 1 });
+      expect(sink.notifications()[1]?.params).toMatchObject({ last: true });
+    });
+
     it('replays up to HISTORY_SIZE missed notifications', async () => {
       const { log, open, toUser } = await setup({ settings: { historySize: 3 } });
       const id = await log.append(toUser('ash'));

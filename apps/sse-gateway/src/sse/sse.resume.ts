@@ -8,7 +8,9 @@ export type ResumePlan =
  * Why a resume could not be replayed (ADR 007):
  * - `trimmed`: the id is older than the oldest retained entry;
  * - `expired`: the id is older than HISTORY_TTL_MS;
- * - `too-many-missed`: more than HISTORY_SIZE entries addressed to the user were missed;
+ * - `too-many-missed`: more than HISTORY_SIZE entries addressed to the user were missed, or the
+ *   gap holds more than HISTORY_SCAN_LIMIT entries in all (addressed to anyone): a resume reads
+ *   and filters them all, so that bounds what one reconnect costs the gateway;
  * - `unknown-position`: the id is ahead of this log (another log, or a reset one).
  */
 export type RecoveryReason = 'trimmed' | 'expired' | 'too-many-missed' | 'unknown-position';
@@ -40,6 +42,8 @@ export async function planResume(input: {
   lastEventId: string;
   upTo: string;
   historySize: number;
+  /** At most this many entries of the gap are read (addressed to anyone); beyond: recovery. */
+  historyScanLimit: number;
   historyTtlMs: number;
   now: number;
   /** The id of the first entry the log ever held, if known. */
@@ -65,16 +69,20 @@ export async function planResume(input: {
   }
   const entries: LoggedNotification[] = [];
   let after = lastEventId;
+  let scanned = 0;
   for (;;) {
-    const page = await log.read(after, PAGE);
+    const page = await log.read(after, Math.min(PAGE, input.historyScanLimit - scanned + 1));
     for (const entry of page) {
       if (log.compare(entry.id, upTo) > 0) return { kind: 'replay', entries };
+      if (++scanned > input.historyScanLimit)
+        return { kind: 'recovery', reason: 'too-many-missed' };
       if (!isAddressedTo(entry.notification, input.userId, input.trainerIds)) continue;
       entries.push(entry);
       if (entries.length > input.historySize)
         return { kind: 'recovery', reason: 'too-many-missed' };
     }
-    if (page.length < PAGE) return { kind: 'replay', entries };
+    if (page.length === 0 || log.compare(page[page.length - 1]!.id, upTo) >= 0)
+      return { kind: 'replay', entries };
     after = page[page.length - 1]!.id;
   }
 }

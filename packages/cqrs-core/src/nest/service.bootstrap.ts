@@ -67,6 +67,20 @@ export async function bootstrapService<S extends z.ZodType>(
     app = await NestFactory.create(spec.module(config), { bufferLogs: true, abortOnError: false });
     const logger = app.get(Logger);
     app.useLogger(logger);
+    // No framework advertisement, and no MIME sniffing of what Express serves (pages, documents).
+    (app.getHttpAdapter().getInstance() as { disable?: (setting: string) => void }).disable?.(
+      'x-powered-by',
+    );
+    app.use(
+      (
+        _request: unknown,
+        response: { setHeader(name: string, value: string): void },
+        next: () => void,
+      ) => {
+        response.setHeader('X-Content-Type-Options', 'nosniff');
+        next();
+      },
+    );
     await spec.setup?.(app, config);
     // A request node:http cannot parse (headers too large, malformed) is a problem document too.
     answerClientErrors(app.getHttpServer() as Server);

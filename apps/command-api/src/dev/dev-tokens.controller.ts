@@ -7,7 +7,10 @@ import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
 
 export const DevTokenRequest = z.strictObject({
-  userId: z.string().min(1, 'must not be empty').max(128),
+  userId: z
+    .string()
+    .max(128)
+    .refine((id) => id.trim().length > 0, 'must not be empty or blank'),
   trainerIds: z.array(z.string().min(1).max(128)).max(32).optional(),
   ttlSeconds: z.number().int().min(1).max(86_400).optional(),
 });

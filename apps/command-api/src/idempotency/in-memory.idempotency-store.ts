@@ -12,17 +12,39 @@ interface Entry {
   expiresAt: number;
 }
 
-/** Idempotency keys in this process (embedded mode, tests); expired keys are swept on write. */
+/** Answers kept at most, by default: ~100 MB at the largest answers command-api stores. */
+export const DEFAULT_MAX_IDEMPOTENCY_ENTRIES = 100_000;
+
+/**
+ * Idempotency keys in this process (embedded mode, tests); expired keys are swept on write. At
+ * most `maxEntries` are kept: a new key beyond it pushes out the oldest stored answer (a retry
+ * of that request then runs again), never a request still in flight. Without the bound, one
+ * caller at its rate limit could fill memory with keys for their whole TTL.
+ */
 export class InMemoryIdempotencyStore implements IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
   private nextSweep = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries = DEFAULT_MAX_IDEMPOTENCY_ENTRIES,
+  ) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1)
+      throw new TypeError(
+        `InMemoryIdempotencyStore: maxEntries must be a positive integer, got ${String(maxEntries)}`,
+      );
+  }
+
+  /** Keys held now (answers and requests in flight). */
+  get size(): number {
+    return this.entries.size;
+  }
 
   async begin(key: string, fingerprint: string, leaseMs: number): Promise<IdempotencyBegin> {
     this.sweep();
     const entry = this.live(key);
     if (!entry) {
+      if (this.entries.size >= this.maxEntries) this.evictOldestAnswer();
       const token = randomUUID();
       this.entries.set(key, { fingerprint, token, expiresAt: this.now() + leaseMs });
       return { state: 'started', token };
@@ -53,6 +75,15 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       return undefined;
     }
     return entry;
+  }
+
+  /** Map order is insertion order: the first entry with an answer is the oldest one. */
+  private evictOldestAnswer(): void {
+    for (const [key, entry] of this.entries)
+      if (entry.answer) {
+        this.entries.delete(key);
+        return;
+      }
   }
 
   private sweep(): void {

@@ -10,6 +10,12 @@ export interface Caller {
 /** What a token is for: `access` (API calls, cookies) or `stream` (a short-lived `?token=` for EventSource). */
 export type TokenUse = 'access' | 'stream';
 
+/** The longest user id (`sub`) a token may carry; ids are keys and appear in messages. */
+export const MAX_USER_ID_LENGTH = 256;
+
+/** Clock difference tolerated between the issuer and this process, in seconds. */
+const CLOCK_SKEW_S = 60;
+
 /** Why a presented token was refused: it expired (get a new one), or it is not valid at all. */
 export type TokenRefusal = 'expired' | 'invalid';
 
@@ -88,6 +94,14 @@ export class TokenService {
       // The user id everything is keyed by: a number or "" would name nobody (or everybody).
       if (typeof payload.sub !== 'string' || payload.sub.trim().length === 0)
         throw new InvalidTokenError('invalid token: the "sub" claim must be a non-empty string');
+      if (payload.sub.length > MAX_USER_ID_LENGTH)
+        throw new InvalidTokenError(
+          `invalid token: the "sub" claim must be at most ${MAX_USER_ID_LENGTH} characters`,
+        );
+      // A token "issued" later than now was not issued by this clock: refuse it (jose checks
+      // `iat` only with a maximum age).
+      if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_SKEW_S)
+        throw new InvalidTokenError('invalid token: issued in the future (iat)');
       const trainers = Array.isArray(payload.trainers)
         ? payload.trainers.filter((id): id is string => typeof id === 'string')
         : [];

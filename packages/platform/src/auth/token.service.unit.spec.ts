@@ -47,6 +47,29 @@ describe('TokenService', () => {
     });
   });
 
+  it('refuses a token issued in the future or naming an over-long user', async () => {
+    const key = new TextEncoder().encode(secret);
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (sub: string, iat: number) =>
+      new SignJWT({ use: 'access' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(sub)
+        .setIssuer('causeway')
+        .setIssuedAt(iat)
+        .setExpirationTime(now + 3600)
+        .sign(key);
+    await expect(tokens.verify(await sign('ash', now + 10 * 365 * 86_400))).rejects.toThrow(
+      'invalid token: issued in the future (iat)',
+    );
+    // A little clock skew is tolerated.
+    await expect(tokens.verify(await sign('ash', now + 30))).resolves.toMatchObject({
+      userId: 'ash',
+    });
+    await expect(tokens.verify(await sign('x'.repeat(257), now))).rejects.toThrow(
+      'the "sub" claim must be at most 256 characters',
+    );
+  });
+
   it('challenges with the realm alone, or with invalid_token and why once a token was presented', () => {
     expect(bearerChallenge()).toBe('Bearer realm="causeway"');
     expect(bearerChallenge('expired')).toBe(

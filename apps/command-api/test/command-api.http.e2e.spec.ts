@@ -1218,6 +1218,29 @@ describe('command-api limits', () => {
     }
   });
 
+  it('limits dev tokens by client address, as any unauthenticated request', async () => {
+    const demo = await startServiceProcess({
+      appDir,
+      env: {
+        ...baseEnv,
+        TOPIC_PREFIX: ns.id,
+        DEV_TOKENS: 'true',
+        RATE_LIMIT_POINTS: '2',
+        RATE_LIMIT_WINDOW_S: '60',
+      },
+    });
+    try {
+      const statuses = [];
+      for (const userId of ['a', 'b', 'c'])
+        statuses.push(
+          (await call('POST', `${demo.url}/api/dev/tokens`, { body: { userId } })).status,
+        );
+      expect(statuses).toEqual([201, 201, 429]);
+    } finally {
+      await demo.stop('SIGKILL');
+    }
+  });
+
   it('keys unauthenticated callers behind a trusted proxy (TRUST_PROXY) by the address it forwards, and ignores X-Forwarded-For otherwise', async () => {
     const octet = () => Math.floor(Math.random() * 250) + 1;
     const [a, b, spoofed] = [0, 0, 0].map(() => `10.${octet()}.${octet()}.${octet()}`);

@@ -1,3 +1,4 @@
+import { CallerGate } from '@causeway/platform';
 import { Controller, Inject, Post, Req, Res } from '@nestjs/common';
 import { z } from 'zod';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
@@ -22,19 +23,23 @@ export const DevToken = z.object({
 
 /**
  * `POST /api/dev/tokens {userId}` → a token for anyone who asks: the demo page's login. Exists
- * only with DEV_TOKENS=true; otherwise 404, as if it were not there.
+ * only with DEV_TOKENS=true; otherwise 404, as if it were not there. Rate limited by client
+ * address (RATE_LIMIT_POINTS).
  */
 @Controller('api/dev/tokens')
 export class DevTokensController {
   constructor(
     @Inject(COMMAND_API_OPTIONS) private readonly options: CommandApiOptions,
     private readonly runner: EndpointRunner,
+    private readonly gate: CallerGate,
   ) {}
 
   @Post()
   async issue(@Req() request: ApiRequest, @Res() response: ApiResponse): Promise<void> {
     await this.runner.run('POST /api/dev/tokens', request, response, async () => {
       if (!this.options.devTokens) throw new NotFoundError('dev tokens are disabled');
+      // Anyone may ask: counted against the client address, as unauthenticated requests are.
+      await this.gate.charge(this.gate.addressKey(request));
       const input = validate(DevTokenRequest, jsonBody(request), '(body)');
       const issued = await this.options.tokens.issue(input.userId, {
         trainerIds: input.trainerIds,

@@ -82,19 +82,25 @@ describe('EventSourcedRepository with snapshots', () => {
     });
   });
 
-  it('refuses to fold a stream truncated past its snapshot, naming the missing events', async () => {
+  /** `count` moves of Trainer-ash with a snapshot every `every` events, and its repository. */
+  async function snapshotted(count: number, every: number) {
     const store = new InMemoryEventStore();
     const settings = {
       store: new InMemorySnapshotStore(),
-      policy: SnapshotPolicies.everyEvents(3),
+      policy: SnapshotPolicies.everyEvents(every),
       schemaVersion: 1,
     };
-    await history(store, 5, { snapshots: settings });
+    await history(store, count, { snapshots: settings });
     const repository = deciderRepository(trainerDecider, {
       eventStore: store,
       aggregateType: 'T',
       snapshots: settings,
     });
+    return { store, repository };
+  }
+
+  it('refuses to fold a stream truncated past its snapshot, naming the missing events', async () => {
+    const { store, repository } = await snapshotted(5, 3);
     // Up to the snapshot (version 3) is what truncation is for: the load still adds up.
     await store.truncateStream('Trainer-ash', 3);
     await expect(repository.load('Trainer-ash')).resolves.toMatchObject({
@@ -114,18 +120,7 @@ describe('EventSourcedRepository with snapshots', () => {
   });
 
   it('notices events removed after the snapshot even when none are left after it', async () => {
-    const store = new InMemoryEventStore();
-    const settings = {
-      store: new InMemorySnapshotStore(),
-      policy: SnapshotPolicies.everyEvents(2),
-      schemaVersion: 1,
-    };
-    await history(store, 3, { snapshots: settings });
-    const repository = deciderRepository(trainerDecider, {
-      eventStore: store,
-      aggregateType: 'T',
-      snapshots: settings,
-    });
+    const { store, repository } = await snapshotted(3, 2);
     // Truncating the snapshot's own event (version 2) is allowed: event 3 follows the snapshot.
     await store.truncateStream('Trainer-ash', 3);
     await expect(repository.load('Trainer-ash')).resolves.toMatchObject({

@@ -60,3 +60,15 @@ export function corsMarked(origin: string): Record<string, string> {
     'access-control-expose-headers': 'Retry-After,Idempotent-Replayed,WWW-Authenticate',
   };
 }
+
+/** The CORS headers of the apps' 204 answer to a preflight from an allowed `origin`. */
+export function corsPreflight(origin: string): Record<string, string> {
+  return {
+    'access-control-allow-origin': origin,
+    'access-control-allow-credentials': 'true',
+    'access-control-allow-methods': 'GET,HEAD,POST,PUT,DELETE,OPTIONS',
+    'access-control-allow-headers':
+      'Authorization,Content-Type,Idempotency-Key,Last-Event-ID,traceparent,tracestate',
+    'access-control-max-age': '600',
+  };
+}

@@ -111,8 +111,12 @@ function start(instance: Instance, options: LaunchOptions): RunningInstance {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
+  // Both pipes feed one file: neither may end it when it ends (stdout often ends first, and the
+  // fatal line still to come on stderr would then be a 'write after end' error that crashes
+  // the launcher). The file is closed once the child and both pipes are done.
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  child.once('close', () => out.end());
   const running: RunningInstance = {
     ...instance,
     url: `http://127.0.0.1:${instance.port}`,

@@ -15,8 +15,12 @@ afterAll(async () => {
   await connection.close();
 });
 
-describeDeadLetterQueueConformance('mongodb', async () => {
-  const queue = new MongoDeadLetterQueue({ connection, collection: `dead_letters_${run++}` });
+describeDeadLetterQueueConformance('mongodb', async (settings) => {
+  const queue = new MongoDeadLetterQueue({
+    connection,
+    collection: `dead_letters_${run++}`,
+    ...settings,
+  });
   await queue.init();
   return queue;
 });

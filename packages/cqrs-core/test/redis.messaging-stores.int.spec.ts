@@ -4,8 +4,15 @@ import {
   describeDeadLetterQueueConformance,
   describeDeduplicationStoreConformance,
   describeLeaseConformance,
+  testEnvelope,
 } from '../src/testing';
-import { RedisDeadLetterQueue, RedisDeduplicationStore, RedisLease } from '../src/redis';
+import {
+  RedisDeadLetterQueue,
+  RedisDeduplicationStore,
+  RedisLease,
+  RedisStreamsPublisher,
+  RedisStreamsSubscriber,
+} from '../src/redis';
 
 const ns = testNamespace('redisstores');
 const redis = new Redis(ns.redisUrl);
@@ -19,8 +26,96 @@ afterAll(async () => {
 
 describeDeadLetterQueueConformance(
   'redis',
-  async () => new RedisDeadLetterQueue(redis, { keyPrefix: `${ns.keyPrefix}${run++}:` }),
+  async (settings) =>
+    new RedisDeadLetterQueue(redis, { keyPrefix: `${ns.keyPrefix}${run++}:`, ...settings }),
+  {
+    // Replays go over Redis Streams: `replayFor` must survive its wire.
+    transport: async (serializer) => {
+      const layout = { keyPrefix: `${ns.keyPrefix}streams${run++}:`, partitions: 2 };
+      const publisher = new RedisStreamsPublisher({ ...layout, client: redis, serializer });
+      const subscribers: RedisStreamsSubscriber[] = [];
+      return {
+        publisher,
+        subscriber: () => {
+          const subscriber = new RedisStreamsSubscriber({
+            ...layout,
+            client: redis,
+            serializer,
+            redeliveryDelayMs: 20,
+            blockMs: 100,
+            heartbeatMs: 100,
+          });
+          subscribers.push(subscriber);
+          return subscriber;
+        },
+        close: async () => {
+          await Promise.all(subscribers.map((subscriber) => subscriber.close()));
+          await publisher.close();
+        },
+      };
+    },
+  },
 );
+
+describe('RedisDeadLetterQueue reads a page at a time', () => {
+  /** The same client, counting the entries XRANGE returns and the XDEL calls. */
+  function counted() {
+    const seen = { entries: 0, xranges: 0, xdels: 0 };
+    const client = new Proxy(redis, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target) as unknown;
+        if (typeof value !== 'function') return value;
+        if (property === 'xrange')
+          return async (...args: Parameters<Redis['xrange']>) => {
+            const entries = await target.xrange(...args);
+            seen.xranges++;
+            seen.entries += entries.length;
+            return entries;
+          };
+        if (property === 'xdel')
+          return async (...args: Parameters<Redis['xdel']>) => {
+            seen.xdels++;
+            return target.xdel(...args);
+          };
+        return (value as (...args: unknown[]) => unknown).bind(target);
+      },
+    });
+    return { client, seen };
+  }
+
+  it('stops listing once limit letters matched, and purges with one XDEL per page', async () => {
+    const keyPrefix = `${ns.keyPrefix}paged${run++}:`;
+    const { client, seen } = counted();
+    const queue = new RedisDeadLetterQueue(client, { keyPrefix, pageSize: 10 });
+    const writer = new RedisDeadLetterQueue(redis, { keyPrefix });
+    for (let n = 0; n < 60; n++)
+      await writer.add({
+        envelope: testEnvelope('Dead', { n }),
+        originalTopic: `events.${n % 2}`,
+        position: `${n}-0`,
+        group: 'g',
+        handler: n === 3 ? 'rare' : 'common',
+        reason: 'boom',
+        errorName: 'Error',
+        attempts: 1,
+        deadLetteredAt: new Date().toISOString(),
+      });
+
+    const [rare] = await queue.list({ handler: 'rare', limit: 1 });
+    expect(rare?.envelope?.data).toEqual({ n: 3 });
+    // events.1 is read after events.0: the first page of events.1 holds n = 3.
+    expect(seen.entries).toBeLessThanOrEqual(40);
+
+    Object.assign(seen, { entries: 0, xranges: 0, xdels: 0 });
+    expect((await queue.stats()).total).toBe(60);
+    expect(seen.xranges).toBeGreaterThanOrEqual(6);
+
+    Object.assign(seen, { entries: 0, xranges: 0, xdels: 0 });
+    expect(await queue.purge({ handler: 'common' })).toBe(59);
+    expect(seen.xdels).toBeLessThanOrEqual(6);
+    expect((await writer.list()).map((letter) => letter.handler)).toEqual(['rare']);
+  });
+});
 
 // A second client over the same prefix stands for another process.
 const peers: Redis[] = [];

@@ -290,6 +290,42 @@ describe('CommandBus', () => {
     await Promise.all([service.router.close(), api.router.close()]);
   });
 
+  it('answers every request of one messageId (an idempotent retry while the first waits)', async () => {
+    const { instance } = system();
+    const service = instance('trainer-service', 's');
+    let runs = 0;
+    service.commands.handle<{ dx: number }>('Move', async (c) => (runs++, c.data.dx * 10));
+    const api = instance('command-api', 'api-1');
+    await Promise.all([service.router.run(), api.router.run()]);
+    const command = testEnvelope('Move', { dx: 4 });
+    const started = Date.now();
+    const results = await Promise.all([
+      api.commands.request(command, { timeoutMs: 1_500 }),
+      api.commands.request(command, { timeoutMs: 1_500 }),
+    ]);
+    expect(results).toEqual([40, 40]);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(runs).toBeGreaterThanOrEqual(1);
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
+  it('refuses a request at once after close, sending nothing', async () => {
+    const { instance, broker } = system();
+    const api = instance('command-api', 'api-1');
+    await api.router.run();
+    api.commands.close();
+    const sent: string[] = [];
+    const original = broker.publish.bind(broker);
+    broker.publish = async (topic, messages) => (sent.push(topic), original(topic, messages));
+    const started = Date.now();
+    await expect(
+      api.commands.request(testEnvelope('Move', { dx: 1 }), { timeoutMs: 1_000 }),
+    ).rejects.toThrow(/command bus is closed: Move was not sent/);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(sent).toEqual([]);
+    await api.router.close();
+  });
+
   it('times out when no handler answers', async () => {
     const { instance } = system();
     const api = instance('api', 'x');

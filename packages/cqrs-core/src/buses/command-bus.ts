@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type Envelope } from '../messages/envelope';
+import { errorNameOf } from '../messages/error.name';
 import { type SerializerRegistry } from '../messages/serializer.registry';
 import {
   type EnvelopeOf,
@@ -94,7 +95,9 @@ export class CommandBus {
   private readonly handled = new Map<string, string | undefined>();
   /** Topic → the types its handler was registered for and its name. */
   private readonly topics = new Map<string, { types: readonly string[]; name?: string }>();
-  private readonly waiting = new Map<string, Waiting>();
+  /** messageId → the requests awaiting its reply (one per request() call; a retried send adds one). */
+  private readonly waiting = new Map<string, Waiting[]>();
+  private closed = false;
   private repliesRegistered = false;
   private readonly naming: TopicNaming;
 
@@ -213,6 +216,7 @@ export class CommandBus {
     command: Envelope,
     options: { timeoutMs?: number } = {},
   ): Promise<Result> {
+    if (this.closed) throw new Error(`command bus is closed: ${command.type} was not sent`);
     this.ensureRepliesSubscribed();
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
@@ -222,33 +226,44 @@ export class CommandBus {
     // ends in CommandTimeoutError (nothing was sent), not a hang.
     if (!(await this.options.router.subscribed(REPLIES_HANDLER, { timeoutMs }))) throw timedOut();
     const replyTo = this.naming.reply(this.options.instanceId);
+    let waiter!: Waiting;
     const outcome = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(
         () => {
-          this.waiting.delete(command.messageId);
+          this.forget(command.messageId, waiter);
           reject(timedOut());
         },
         Math.max(0, deadline - Date.now()),
       );
-      this.waiting.set(command.messageId, { resolve, reject, timer });
+      waiter = { resolve, reject, timer };
     });
+    // Requests of one messageId (an idempotent retry while the first still waits) all get
+    // the reply that comes first.
+    this.waiting.set(command.messageId, [...(this.waiting.get(command.messageId) ?? []), waiter]);
     try {
       await this.send({ ...command, metadata: { ...command.metadata, replyTo } });
     } catch (error) {
-      const waiting = this.waiting.get(command.messageId);
-      if (waiting) clearTimeout(waiting.timer);
-      this.waiting.delete(command.messageId);
+      clearTimeout(waiter.timer);
+      this.forget(command.messageId, waiter);
       throw error;
     }
     return outcome as Promise<Result>;
   }
 
-  /** Rejects every request still waiting (shutdown). */
+  private forget(messageId: string, waiter: Waiting): void {
+    const rest = (this.waiting.get(messageId) ?? []).filter((w) => w !== waiter);
+    if (rest.length > 0) this.waiting.set(messageId, rest);
+    else this.waiting.delete(messageId);
+  }
+
+  /** Rejects every request still waiting, and any made later, at once (shutdown). */
   close(): void {
-    for (const [id, waiting] of this.waiting) {
-      clearTimeout(waiting.timer);
-      waiting.reject(new Error(`command bus closed while waiting for ${id}`));
-    }
+    this.closed = true;
+    for (const [id, waiters] of this.waiting)
+      for (const waiting of waiters) {
+        clearTimeout(waiting.timer);
+        waiting.reject(new Error(`command bus closed while waiting for ${id}`));
+      }
     this.waiting.clear();
   }
 
@@ -263,20 +278,22 @@ export class CommandBus {
       topics: [this.naming.reply(this.options.instanceId)],
       handle: async (delivery) => {
         const causationId = delivery.envelope.metadata.causationId;
-        const waiting = causationId ? this.waiting.get(causationId) : undefined;
-        if (!waiting) return; // late reply after a timeout, or for another incarnation
+        const waiters = causationId ? this.waiting.get(causationId) : undefined;
+        if (!waiters) return; // late reply after a timeout, or for another incarnation
         this.waiting.delete(causationId!);
-        clearTimeout(waiting.timer);
         const reply = delivery.envelope.data as CommandReply;
-        if (reply.ok) waiting.resolve(reply.result);
-        else
-          waiting.reject(
-            new CommandRejectedError(
-              causationId!,
-              reply.error?.name ?? 'Error',
-              reply.error?.message ?? 'rejected',
-            ),
-          );
+        for (const waiting of waiters) {
+          clearTimeout(waiting.timer);
+          if (reply.ok) waiting.resolve(reply.result);
+          else
+            waiting.reject(
+              new CommandRejectedError(
+                causationId!,
+                reply.error?.name ?? 'Error',
+                reply.error?.message ?? 'rejected',
+              ),
+            );
+        }
       },
     });
   }
@@ -328,10 +345,5 @@ export class CommandBus {
 
 /** The name and message a sender gets; a subclass that kept `name` 'Error' is named by its class. */
 function errorOf(error: unknown): { name: string; message: string } {
-  const name = (error as Error)?.name;
-  const type = (error as object | null)?.constructor?.name;
-  return {
-    name: name && name !== 'Error' ? name : type && type !== 'Object' ? type : 'Error',
-    message: (error as Error)?.message ?? String(error),
-  };
+  return { name: errorNameOf(error), message: (error as Error)?.message ?? String(error) };
 }

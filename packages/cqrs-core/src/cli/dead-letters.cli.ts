@@ -14,7 +14,8 @@ also together with filters. --limit only bounds a selection: replay and purge ne
 
 exit codes: 0 done; 1 the app answered an error or could not be reached; 2 bad usage;
 3 some selected letters were not replayed: their publish failed (listed in "failed") or they
-  are poison letters without an envelope (counted in "skipped"); they stay in the queue;
+  are malformed poison that can never be replayed (listed in "skips"); they stay in the queue.
+  Poison of a type or schema version the app did not know yet is replayed as its raw text;
 4 replay or purge selected no letter (nothing changed).
 
 The admin token is read from CAUSEWAY_ADMIN_TOKEN (never pass secrets on the command line).`;
@@ -145,18 +146,23 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
 
 /** Exit code of a replay answer (see USAGE), explaining on stderr what was not replayed. */
 function replayOutcome(result: unknown, io: CliIo): number {
-  const { replayed, skipped, failed } = result as {
+  const { replayed, skipped, skips, failed } = result as {
     replayed?: unknown;
     skipped?: unknown;
+    skips?: unknown;
     failed?: unknown;
   };
   const failures = Array.isArray(failed) ? (failed as { id?: unknown; reason?: unknown }[]) : [];
   for (const letter of failures)
     io.err(`could not replay ${String(letter.id)}: ${String(letter.reason)}\n`);
+  // `skips` is absent from apps of releases before it: the count alone then.
+  const unreplayable = Array.isArray(skips) ? (skips as { id?: unknown; reason?: unknown }[]) : [];
+  for (const letter of unreplayable)
+    io.err(`cannot replay ${String(letter.id)}: ${String(letter.reason)}\n`);
   const poison = typeof skipped === 'number' ? skipped : 0;
   if (poison > 0)
     io.err(
-      `${poison} selected letter(s) hold no decodable envelope and cannot be replayed; ` +
+      `${poison} selected letter(s) are malformed poison and can never be replayed; ` +
         'inspect them with list and remove them with purge --id\n',
     );
   if (failures.length > 0 || poison > 0) return 3;

@@ -116,7 +116,7 @@ describe('causeway-dead-letters CLI', () => {
     const both = await run(['list', '--url', url, '--id', one!, '--id', two!]);
     expect(JSON.parse(both.out).count).toBe(2);
     const replay = await run(['replay', '--url', url, '--id', two!]);
-    expect(JSON.parse(replay.out)).toEqual({ replayed: 1, skipped: 0, failed: [] });
+    expect(JSON.parse(replay.out)).toEqual({ replayed: 1, skipped: 0, skips: [], failed: [] });
     expect((await queue.list()).map((l) => l.id)).toEqual([one]);
   });
 
@@ -130,7 +130,7 @@ describe('causeway-dead-letters CLI', () => {
     }
     expect((await queue.stats()).total).toBe(2);
     const all = await run(['replay', '--url', url, '--all']);
-    expect(JSON.parse(all.out)).toEqual({ replayed: 2, skipped: 0, failed: [] });
+    expect(JSON.parse(all.out)).toEqual({ replayed: 2, skipped: 0, skips: [], failed: [] });
     expect((await queue.stats()).total).toBe(0);
   });
 
@@ -143,6 +143,7 @@ describe('causeway-dead-letters CLI', () => {
     expect(JSON.parse(replay.out)).toEqual({
       replayed: 2,
       skipped: 0,
+      skips: [],
       failed: [{ id: bad, reason: expect.stringContaining('NoSuchType') }],
     });
     expect(replay.err).toContain(`could not replay ${bad}: `);
@@ -151,11 +152,22 @@ describe('causeway-dead-letters CLI', () => {
 
   it('exits 3 and says why when a replay meets poison letters, which stay', async () => {
     const { envelope: _undecodable, ...letter } = moved(5, 'events.T1');
-    await queue.add({ ...letter, raw: 'not json', handler: '(decoder)', reason: 'bad JSON' });
+    const poison = await queue.add({
+      ...letter,
+      raw: 'not json',
+      handler: '(decoder)',
+      reason: 'bad JSON',
+    });
     const replay = await run(['replay', '--url', url, '--topic', 'events.T1']);
     expect(replay.code).toBe(3);
-    expect(JSON.parse(replay.out)).toEqual({ replayed: 1, skipped: 1, failed: [] });
-    expect(replay.err).toContain('1 selected letter(s) hold no decodable envelope');
+    expect(JSON.parse(replay.out)).toEqual({
+      replayed: 1,
+      skipped: 1,
+      skips: [{ id: poison, reason: expect.stringContaining('malformed') }],
+      failed: [],
+    });
+    expect(replay.err).toContain(`cannot replay ${poison}: malformed`);
+    expect(replay.err).toContain('1 selected letter(s) are malformed poison');
     expect(await idsOf('events.T1')).toHaveLength(1);
   });
 

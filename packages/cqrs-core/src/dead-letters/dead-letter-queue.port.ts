@@ -1,5 +1,6 @@
-import { type Envelope } from '../messages/envelope';
+import { type Envelope, type Priority } from '../messages/envelope';
 import { type Publisher } from '../transport/transport.port';
+import { isNotUnderstood, parseWireEnvelope } from './poison.kinds';
 
 /** A message that could not be handled, with everything an operator needs to decide its fate. */
 export interface DeadLetter {
@@ -7,15 +8,23 @@ export interface DeadLetter {
   readonly id: string;
   /** The message; absent for poison (undecodable) messages, which keep `raw`. */
   readonly envelope?: Envelope;
+  /** The wire text of a poison message, as received. */
   readonly raw?: string;
   readonly originalTopic: string;
   /** Where the message was in the broker (entry id, partition:offset). */
   readonly position: string;
+  /** The consumer group that gave up on it: a replay is handled by this group only. */
   readonly group: string;
-  /** Handler that gave up; `(decoder)` for poison. */
+  /** Handler that gave up; `(decoder)` for poison, `(forwarder)` for the outbox forwarder's. */
   readonly handler: string;
   /** The last error's message, or why decoding failed. */
   readonly reason: string;
+  /**
+   * The error's name (by its class when it kept the name 'Error', as a command's sender sees
+   * it). Poison is `NotUnderstoodMessageError` (a well-formed envelope of a type or schema
+   * version this consumer does not know yet: replayable once it does) or
+   * `UndecodableMessageError` (malformed: never replayable).
+   */
   readonly errorName: string;
   readonly stack?: string;
   readonly attempts: number;
@@ -47,8 +56,10 @@ export interface DeadLetterStats {
 
 export interface ReplayResult {
   replayed: number;
-  /** Poison letters (no envelope) cannot be replayed; they stay. */
+  /** Letters that can never be replayed (malformed poison); they stay. Why: `skips`. */
   skipped: number;
+  /** Each skipped letter and why it cannot be replayed. */
+  skips: ReplaySkip[];
   /**
    * Letters whose publish was refused (an unknown type, a broker error): they stay in the queue,
    * and the replay went on with the next letter. `reason` is the error's name and message.
@@ -61,13 +72,42 @@ export interface ReplayFailure {
   reason: string;
 }
 
+export interface ReplaySkip {
+  id: string;
+  reason: string;
+}
+
+/**
+ * What a replay needs of a publisher for poison letters that were not understood: writing their
+ * wire text back as it is (the Redis Streams, Kafka and in-memory publishers have it). A replay
+ * through a publisher without it reports such letters in `failed`.
+ */
+export interface RawPublisher {
+  publishRaw(topic: string, key: string, raw: string, priority?: Priority): Promise<void>;
+}
+
+/** The metadata key naming the consumer group a replayed message is for (see replayEnvelope). */
+export const REPLAY_FOR = 'replayFor';
+
+/** A dead letter's replay meant for another consumer group than `group` (see replayEnvelope). */
+export function replayedForAnother(envelope: Envelope, group: string): boolean {
+  const target = envelope.metadata[REPLAY_FOR];
+  return typeof target === 'string' && target !== group;
+}
+
 /**
  * Where dead letters go (S1-5), one stream per original topic, and what operators do with them.
  *
  * Contract: `add` is durable when it resolves (the message is acknowledged only after it);
- * `list`, `replay` and `purge` act on exactly the letters `filter` matches (`ids` included).
- * `replay` publishes each letter's envelope to its original topic with `retryCount` reset, and
- * removes the letter only after the publish was accepted — a crash in between replays it twice
+ * `list`, `replay` and `purge` act on exactly the letters `filter` matches (`ids` included),
+ * reading the store page by page (memory bounded by a page, not by the queue); `list` stops
+ * once `limit` letters matched. `replay` publishes each letter's envelope to its original topic
+ * with `retryCount` reset and the metadata `replayFor` naming the letter's group (the router
+ * acknowledges it unhandled in every other group: see replayEnvelope); a poison letter that was
+ * not understood (`NotUnderstoodMessageError`) is written back as its raw text (RawPublisher),
+ * with the same metadata; a malformed one is skipped and stays (`skips` says why). A letter
+ * added while a replay runs is not replayed by it. It removes the letter only after the publish
+ * was accepted — a crash in between replays it twice
  * (consumers deduplicate by messageId), never zero times. A letter whose publish is refused stays
  * and is reported in `failed`; the replay goes on with the next one. An error of the queue's own
  * store (list, remove) rejects the call: letters replayed before it are gone, the rest stay.
@@ -95,44 +135,114 @@ export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boo
   return true;
 }
 
-/** The envelope a replay publishes: same messageId (idempotency), retry count reset. */
+/**
+ * The letters of a page that `filter` matches, at most `limit - already` of them (`already`:
+ * the matches of earlier pages). For queues that read their store a page at a time.
+ */
+export function selectFromPage(
+  letters: readonly DeadLetter[],
+  filter: DeadLetterFilter,
+  already: number,
+): DeadLetter[] {
+  const matches = letters.filter((letter) => matchesFilter(letter, filter));
+  return filter.limit === undefined
+    ? matches
+    : matches.slice(0, Math.max(0, filter.limit - already));
+}
+
+/** Handlers whose letters never reached their topic: their replay is for every group. */
+const NOT_CONSUMED = new Set(['(forwarder)']);
+
+/** What a replay adds to the metadata: attempts reset, where it came from, which group it is for. */
+function replayMetadata(letter: DeadLetter): Record<string, unknown> {
+  const forGroup = letter.group && !NOT_CONSUMED.has(letter.handler) ? letter.group : undefined;
+  return { retryCount: 0, replayedFrom: letter.id, ...(forGroup && { [REPLAY_FOR]: forGroup }) };
+}
+
+/**
+ * The envelope a replay publishes: same messageId (idempotency), retry count reset,
+ * `replayedFrom` the letter's id and `replayFor` its group, so that only the group that gave up
+ * handles it again (the router acknowledges it in any other group without running a handler).
+ * A letter without a group, or one that never reached its topic (the outbox forwarder's), goes
+ * to every group (no `replayFor`). Undefined for a poison letter (see replayRaw).
+ */
 export function replayEnvelope(letter: DeadLetter): Envelope | undefined {
   if (!letter.envelope) return undefined;
   return {
     ...letter.envelope,
-    metadata: { ...letter.envelope.metadata, retryCount: 0, replayedFrom: letter.id },
+    metadata: { ...letter.envelope.metadata, ...replayMetadata(letter) },
   };
 }
 
-export function computeStats(letters: readonly DeadLetter[]): DeadLetterStats {
-  const stats: DeadLetterStats = { total: letters.length, byTopic: {}, byReason: {} };
-  for (const letter of letters) {
-    stats.byTopic[letter.originalTopic] = (stats.byTopic[letter.originalTopic] ?? 0) + 1;
-    stats.byReason[letter.errorName] = (stats.byReason[letter.errorName] ?? 0) + 1;
-  }
+/**
+ * The wire text a replay writes back for a poison letter that was not understood, with the
+ * metadata of replayEnvelope. Only the outer JSON is rewritten: `data` keeps its exact text
+ * (its checksum still holds) and unknown fields stay, so no type registry is needed. Undefined
+ * for a letter that is not such poison (a malformed one, or one with an envelope).
+ */
+export function replayRaw(
+  letter: DeadLetter,
+): { raw: string; key: string; priority?: Priority } | undefined {
+  if (letter.envelope || !isNotUnderstood(letter)) return undefined;
+  const wire = parseWireEnvelope(letter.raw);
+  if (!wire) return undefined;
+  const metadata = { ...wire.metadata, ...replayMetadata(letter) };
+  const priority = metadata.priority;
+  return {
+    raw: JSON.stringify({ ...wire, metadata }),
+    key: typeof wire.aggregateId === 'string' ? wire.aggregateId : '',
+    ...(typeof priority === 'string' && { priority: priority as Priority }),
+  };
+}
+
+/** Why a letter can never be replayed, or undefined when it can be. */
+function unreplayable(letter: DeadLetter): string | undefined {
+  if (letter.envelope) return undefined;
+  if (replayRaw(letter)) return undefined;
+  return `malformed (${letter.errorName}): ${letter.reason}`;
+}
+
+/** Stats being counted letter by letter (a page at a time). */
+export function emptyStats(): DeadLetterStats {
+  return { total: 0, byTopic: {}, byReason: {} };
+}
+
+/** Counts one more letter into `stats`. */
+export function countLetter(stats: DeadLetterStats, letter: DeadLetter): void {
+  stats.total++;
+  stats.byTopic[letter.originalTopic] = (stats.byTopic[letter.originalTopic] ?? 0) + 1;
+  stats.byReason[letter.errorName] = (stats.byReason[letter.errorName] ?? 0) + 1;
+}
+
+export function computeStats(letters: Iterable<DeadLetter>): DeadLetterStats {
+  const stats = emptyStats();
+  for (const letter of letters) countLetter(stats, letter);
   return stats;
 }
 
 /**
- * Replays letters one by one: publish to the original topic, then remove. A letter is removed
- * only after its publish was accepted, so a crash in between replays it twice, never zero times.
- * A refused publish leaves the letter where it is, is reported in `failed`, and the replay goes
- * on; an error of `remove` (the queue's store) rejects.
+ * Replays letters one by one: publish to the original topic (an envelope, or the raw text of
+ * poison that was not understood), then remove. A letter is removed only after its publish was
+ * accepted, so a crash in between replays it twice, never zero times. A malformed letter is
+ * skipped (`skips` says why); a refused publish leaves the letter where it is, is reported in
+ * `failed`, and the replay goes on; an error of `remove` (the queue's store) rejects.
+ * `letters` may be read lazily (a page at a time).
  */
 export async function replayLetters(
-  letters: readonly DeadLetter[],
+  letters: Iterable<DeadLetter> | AsyncIterable<DeadLetter>,
   publisher: Publisher,
   remove: (letter: DeadLetter) => Promise<void>,
 ): Promise<ReplayResult> {
-  const result: ReplayResult = { replayed: 0, skipped: 0, failed: [] };
-  for (const letter of letters) {
-    const envelope = replayEnvelope(letter);
-    if (!envelope) {
+  const result: ReplayResult = { replayed: 0, skipped: 0, skips: [], failed: [] };
+  for await (const letter of letters) {
+    const skip = unreplayable(letter);
+    if (skip !== undefined) {
       result.skipped++;
+      result.skips.push({ id: letter.id, reason: skip });
       continue;
     }
     try {
-      await publisher.publish(letter.originalTopic, [envelope]);
+      await publishLetter(letter, publisher);
     } catch (error) {
       result.failed.push({ id: letter.id, reason: describeError(error) });
       continue;
@@ -141,6 +251,19 @@ export async function replayLetters(
     result.replayed++;
   }
   return result;
+}
+
+async function publishLetter(letter: DeadLetter, publisher: Publisher): Promise<void> {
+  const envelope = replayEnvelope(letter);
+  if (envelope) return publisher.publish(letter.originalTopic, [envelope]);
+  const wire = replayRaw(letter)!;
+  const raw = (publisher as Partial<RawPublisher>).publishRaw;
+  if (typeof raw !== 'function')
+    throw new TypeError(
+      'the publisher cannot write raw text (no publishRaw): a poison letter is replayed as ' +
+        'its raw text; replay it through a Redis Streams, Kafka or in-memory publisher',
+    );
+  await raw.call(publisher, letter.originalTopic, wire.key, wire.raw, wire.priority);
 }
 
 function describeError(error: unknown): string {

@@ -1,6 +1,7 @@
 import { type Counter, type Registry } from 'prom-client';
 import { type PoisonMessage } from '../transport/transport.port';
 import { type DeadLetterQueue } from './dead-letter-queue.port';
+import { DECODER, poisonErrorName } from './poison.kinds';
 
 export interface PoisonDeadLetterOptions {
   /**
@@ -15,8 +16,11 @@ export interface PoisonDeadLetterOptions {
  * The `onPoison` of a subscriber (Redis Streams, Kafka, in-memory) that dead-letters messages
  * which cannot be decoded — bad JSON, an unknown type, a failed checksum or schema — with the
  * raw payload, the reason and where it was, so they never block their stream or partition and
- * an operator finds them with the other dead letters (`handler: '(decoder)'`; they cannot be
- * replayed, as there is no envelope to publish).
+ * an operator finds them with the other dead letters (`handler: '(decoder)'`). Their errorName
+ * tells the two kinds apart: `NotUnderstoodMessageError` — a well-formed envelope of a type or
+ * schema version this consumer does not know yet (a rolling deploy), which a replay writes back
+ * as its raw text once the consumer knows it — or `UndecodableMessageError`: malformed (not
+ * JSON, not an envelope, a checksum mismatch, data failing its schema), never replayable.
  *
  * If the queue refuses the letter, the returned promise rejects and the transport treats the
  * message as a failed delivery (it is delivered again later): poison is never dropped silently.
@@ -33,14 +37,14 @@ export function poisonToDeadLetters(
       originalTopic: poison.topic,
       position: poison.position,
       group: poison.group,
-      handler: '(decoder)',
+      handler: DECODER,
       reason: poison.reason,
-      errorName: 'UndecodableMessageError',
+      errorName: poisonErrorName(poison.raw, poison.reason),
       attempts: 1,
       deadLetteredAt: new Date().toISOString(),
     });
     const counter = options.registry?.getSingleMetric('causeway_messages_dead_lettered_total') as
       Counter<'topic' | 'handler'> | undefined;
-    counter?.inc({ topic: poison.topic, handler: '(decoder)' });
+    counter?.inc({ topic: poison.topic, handler: DECODER });
   };
 }

@@ -1,4 +1,7 @@
 import { Registry } from 'prom-client';
+import { z } from 'zod';
+import { type Envelope } from '../messages/envelope';
+import { testEnvelope } from '../testing/envelope.fixture';
 import { MessagingMetrics } from '../metrics/messaging.metrics';
 import { conformanceMessage, conformanceSerializer } from '../testing/transport.conformance';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
@@ -52,5 +55,53 @@ describe('poisonToDeadLetters', () => {
       'causeway_messages_dead_lettered_total{topic="orders",handler="(decoder)"} 1',
     );
     await subscription.close();
+  });
+
+  it('keeps a message of a type the consumer does not know yet as not understood, and replays it once it does', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    // The next release publishes `Later`; this consumer does not know it yet.
+    const newer = conformanceSerializer().register('Later', z.object({ s: z.string() }));
+    const before = new InMemoryBroker({
+      serializer: conformanceSerializer(),
+      onPoison: poisonToDeadLetters(queue),
+    });
+    await before.subscriber().subscribe(['orders'], { group: 'g', consumer: 'c' }, async () => {});
+    const later: Envelope = testEnvelope('Later', { s: 'x' }, { aggregateId: 'k' });
+    await before.publishRaw('orders', 'k', JSON.stringify(newer.serialize(later)));
+    await before.publishRaw('orders', 'k', '{not json');
+    await until(async () => (await queue.list()).length === 2, 'both poison letters');
+    const [unknown, malformed] = await queue.list();
+    expect(unknown).toMatchObject({
+      handler: '(decoder)',
+      errorName: 'NotUnderstoodMessageError',
+      reason: expect.stringContaining('UnknownMessageTypeError'),
+    });
+    expect(malformed).toMatchObject({ errorName: 'UndecodableMessageError' });
+    expect(await queue.stats()).toMatchObject({
+      byReason: { NotUnderstoodMessageError: 1, UndecodableMessageError: 1 },
+    });
+
+    // After the deploy: the consumer knows `Later`.
+    const after = new InMemoryBroker({ serializer: newer });
+    const handled: Envelope[] = [];
+    await after.subscriber().subscribe(['orders'], { group: 'g', consumer: 'c' }, async (d) => {
+      handled.push(d.envelope);
+    });
+    expect(await queue.replay({ originalTopic: 'orders' }, after)).toEqual({
+      replayed: 1,
+      skipped: 1,
+      skips: [{ id: malformed!.id, reason: expect.stringContaining('malformed') }],
+      failed: [],
+    });
+    await until(async () => handled.length === 1, 'the replayed message');
+    expect(handled[0]).toMatchObject({
+      messageId: later.messageId,
+      type: 'Later',
+      data: { s: 'x' },
+      metadata: { retryCount: 0, replayFor: 'g', replayedFrom: unknown!.id },
+    });
+    expect((await queue.list()).map((letter) => letter.id)).toEqual([malformed!.id]);
+    await before.close();
+    await after.close();
   });
 });

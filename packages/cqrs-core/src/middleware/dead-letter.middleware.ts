@@ -1,4 +1,5 @@
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
+import { errorNameOf } from '../messages/error.name';
 import { type Middleware } from '../router/handler';
 import {
   classifyError,
@@ -70,7 +71,8 @@ export function deadLetter(options: DeadLetterOptions): Middleware {
         group: delivery.group,
         handler: info.name,
         reason,
-        errorName: (cause as Error)?.name ?? 'Error',
+        // The name the command's sender gets too (CommandRejectedError.remoteName).
+        errorName: errorNameOf(cause),
         stack: (cause as Error)?.stack,
         attempts: exhausted ? error.attempts : crashing ? error.deliveries : 1,
         deadLetteredAt: new Date().toISOString(),

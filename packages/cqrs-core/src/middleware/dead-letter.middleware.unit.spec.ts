@@ -38,6 +38,22 @@ describe('dead-letter middleware', () => {
     expect(letter!.stack).toContain('TypeError');
   });
 
+  it('names the error as the command sender gets it: by its class when it kept the name Error', async () => {
+    class MyErr extends Error {}
+    const queue = new InMemoryDeadLetterQueue();
+    const handler = compose(
+      [deadLetter({ queue }), retry({ maxAttempts: 2, initialDelayMs: 1 })],
+      async () => {
+        throw new MyErr('mine');
+      },
+      { ...info, name: 'mine' },
+    );
+    await handler(testDelivery(testEnvelope('T', { a: 1 })));
+    expect(await queue.list()).toEqual([
+      expect.objectContaining({ errorName: 'MyErr', reason: 'mine' }),
+    ]);
+  });
+
   it('with maxDeliveries, dead-letters a message delivered too often without running its handler', async () => {
     const queue = new InMemoryDeadLetterQueue();
     let calls = 0;
@@ -137,6 +153,7 @@ describe('dead-letter middleware', () => {
     expect(await queue.replay({ ids: [first!.id] }, broker)).toEqual({
       replayed: 1,
       skipped: 0,
+      skips: [],
       failed: [],
     });
     await new Promise((resolve) => setTimeout(resolve, 20));

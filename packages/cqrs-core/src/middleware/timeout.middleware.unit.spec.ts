@@ -10,10 +10,55 @@ describe('timeout middleware', () => {
   it('fails a handler that runs too long, and lets a fast one finish', async () => {
     const slow = timeout(30)(() => new Promise((resolve) => setTimeout(resolve, 200)), info);
     await expect(slow(testDelivery(testEnvelope('T', {})))).rejects.toEqual(
-      new HandlerTimeoutError('slow', 30),
+      new HandlerTimeoutError('slow', 30, true),
     );
     const fast = timeout(100)(async () => 'done', info);
     await expect(fast(testDelivery(testEnvelope('T', {})))).resolves.toBe('done');
+  });
+});
+
+describe('timeout middleware and the handler it gave up on', () => {
+  it('fails the attempt only once a handler that ignores the signal has ended, within the grace', async () => {
+    const log: string[] = [];
+    const slow = timeout(30)(async () => {
+      await sleep(50); // ignores the signal, ends within the grace (30 ms more)
+      log.push('handler ended');
+    }, info);
+    const attempt = slow(testDelivery(testEnvelope('T', {}))).catch((error: unknown) => {
+      log.push('attempt failed');
+      throw error;
+    });
+    await expect(attempt).rejects.toEqual(new HandlerTimeoutError('slow', 30));
+    // A retry (or the next message of the key) starts after the failure: never beside the run.
+    expect(log).toEqual(['handler ended', 'attempt failed']);
+  });
+
+  it('gives up on a handler that ignores the signal past the grace, and says so', async () => {
+    let ended = false;
+    const started = Date.now();
+    const stuck = timeout(30, { graceMs: 40 })(async () => {
+      await sleep(400);
+      ended = true;
+    }, info);
+    const error = (await stuck(testDelivery(testEnvelope('T', {}))).catch(
+      (e: unknown) => e,
+    )) as HandlerTimeoutError;
+    expect(error).toBeInstanceOf(HandlerTimeoutError);
+    expect(error.abandoned).toBe(true);
+    expect(error.message).toMatch(/may still be running/);
+    expect(ended).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(65);
+    expect(Date.now() - started).toBeLessThan(350);
+  });
+
+  it('gives up at once with graceMs 0, and refuses a negative grace', async () => {
+    const stuck = timeout(30, { graceMs: 0 })(() => sleep(300), info);
+    const started = Date.now();
+    await expect(stuck(testDelivery(testEnvelope('T', {})))).rejects.toEqual(
+      new HandlerTimeoutError('slow', 30, true),
+    );
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(() => timeout(30, { graceMs: -1 })).toThrow(/graceMs/);
   });
 });
 

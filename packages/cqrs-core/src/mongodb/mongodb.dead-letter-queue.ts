@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { type Connection, type Model, Schema } from 'mongoose';
 import {
-  computeStats,
-  matchesFilter,
+  countLetter,
+  emptyStats,
   replayLetters,
+  selectFromPage,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
@@ -18,6 +19,11 @@ export interface MongoDeadLetterQueueOptions {
   connection: Connection;
   /** Default 'dead_letters'. */
   collection?: string;
+  /**
+   * Documents read per query by list, stats, replay and purge, and removed per deleteMany by
+   * purge: their memory is bounded by a page. Default 500.
+   */
+  pageSize?: number;
 }
 
 interface DeadLetterDocument {
@@ -51,18 +57,27 @@ const NAMESPACE_EXISTS = 48;
  * Dead letters in MongoDB (S1-5), for deployments without Redis (e.g. Kafka + MongoDB): one
  * document per letter, inserted by `add` (durable when it resolves, with the connection's write
  * concern) and deleted by replay and purge. Insert and delete only, so it runs on FerretDB as
- * on MongoDB (ADR 006). A letter's id is its `_id`. Listing reads the matching documents in add
- * order (a `reason` filter is applied after the read): meant for operators, not hot paths.
+ * on MongoDB (ADR 006). A letter's id is its `_id`. list, stats, replay and purge read the
+ * matching documents in add order a page at a time (`_id` ranges of `pageSize`), up to the last
+ * letter there when they started (a `reason` filter is applied after the read); a purge without
+ * `reason` or `limit` is one deleteMany. Meant for operators, not hot paths.
  * Passes `describeDeadLetterQueueConformance`.
  */
 export class MongoDeadLetterQueue implements DeadLetterQueue {
   private readonly model: Model<DeadLetterDocument>;
+  private readonly pageSize: number;
   private counter = 0;
 
+  /** @throws TypeError naming a missing connection, or a `pageSize` that is no positive integer */
   constructor(options: MongoDeadLetterQueueOptions) {
     if (!options?.connection)
       throw new TypeError(
         'MongoDeadLetterQueue: options.connection (a mongoose Connection) is required',
+      );
+    this.pageSize = options.pageSize ?? 500;
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1)
+      throw new TypeError(
+        `MongoDeadLetterQueue: options.pageSize must be a positive integer, got ${String(options.pageSize)}`,
       );
     const collection = options.collection ?? 'dead_letters';
     const modelName = `CausewayDeadLetter:${collection}`;
@@ -98,39 +113,84 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
-    const query: Record<string, unknown> = {};
-    if (filter.originalTopic) query.originalTopic = filter.originalTopic;
-    if (filter.handler) query.handler = filter.handler;
-    if (filter.type) query.type = filter.type;
-    if (filter.ids) query._id = { $in: [...filter.ids] };
-    let find = this.model.find(query).sort({ _id: 1 });
-    if (filter.limit !== undefined && !filter.reason) find = find.limit(filter.limit);
     const letters: DeadLetter[] = [];
-    for (const doc of await find.lean()) {
-      const letter: DeadLetter = { ...(JSON.parse(doc.letter) as NewDeadLetter), id: doc._id };
-      if (!matchesFilter(letter, filter)) continue;
-      letters.push(letter);
-      if (filter.limit !== undefined && letters.length >= filter.limit) break;
-    }
+    for await (const letter of this.matching(filter)) letters.push(letter);
     return letters;
   }
 
   async stats(): Promise<DeadLetterStats> {
-    return computeStats(await this.list());
+    const stats = emptyStats();
+    for await (const page of this.pages({})) for (const letter of page) countLetter(stats, letter);
+    return stats;
   }
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
-    return replayLetters(await this.list(filter), publisher, (letter) => this.remove(letter.id));
+    return replayLetters(this.matching(filter), publisher, (letter) => this.remove(letter.id));
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
-    const letters = await this.list(filter);
-    for (let i = 0; i < letters.length; i += 500)
-      await this.model.deleteMany({ _id: { $in: letters.slice(i, i + 500).map((l) => l.id) } });
-    return letters.length;
+    if (filter.reason === undefined && filter.limit === undefined)
+      return (await this.model.deleteMany(queryOf(filter))).deletedCount;
+    let purged = 0;
+    for await (const page of this.pages(filter)) {
+      const doomed = selectFromPage(page, filter, purged);
+      if (doomed.length > 0) {
+        await this.model.deleteMany({ _id: { $in: doomed.map((letter) => letter.id) } });
+        purged += doomed.length;
+      }
+      if (filter.limit !== undefined && purged >= filter.limit) break;
+    }
+    return purged;
+  }
+
+  /** The letters `filter` matches, read lazily, stopping at `limit`. */
+  private async *matching(filter: DeadLetterFilter): AsyncGenerator<DeadLetter> {
+    let found = 0;
+    for await (const page of this.pages(filter)) {
+      for (const letter of selectFromPage(page, filter, found)) {
+        found++;
+        yield letter;
+      }
+      if (filter.limit !== undefined && found >= filter.limit) return;
+    }
+  }
+
+  /**
+   * The letters of the documents `filter` selects, a page per query, in add order, up to the
+   * last one there when the scan started: a letter added meanwhile (a replayed message
+   * dead-lettered again) is not read, so a replay cannot chase its own tail.
+   */
+  private async *pages(filter: DeadLetterFilter): AsyncGenerator<DeadLetter[]> {
+    const query = queryOf(filter);
+    const last = await this.model.findOne(query, { _id: 1 }).sort({ _id: -1 }).lean();
+    if (!last) return;
+    let after: string | undefined;
+    for (;;) {
+      const range = after === undefined ? { $lte: last._id } : { $gt: after, $lte: last._id };
+      const docs = await this.model
+        .find({ $and: [query, { _id: range }] })
+        .sort({ _id: 1 })
+        .limit(this.pageSize)
+        .lean();
+      if (docs.length > 0)
+        yield docs.map((doc) => ({ ...(JSON.parse(doc.letter) as NewDeadLetter), id: doc._id }));
+      if (docs.length < this.pageSize) return;
+      after = docs[docs.length - 1]!._id;
+      if (after === last._id) return;
+    }
   }
 
   private async remove(id: string): Promise<void> {
     await this.model.deleteOne({ _id: id });
   }
+}
+
+/** The part of a filter the documents' fields answer (all but `reason` and `limit`). */
+function queryOf(filter: DeadLetterFilter): Record<string, unknown> {
+  const query: Record<string, unknown> = {};
+  if (filter.originalTopic) query.originalTopic = filter.originalTopic;
+  if (filter.handler) query.handler = filter.handler;
+  if (filter.type) query.type = filter.type;
+  if (filter.ids) query._id = { $in: [...filter.ids] };
+  return query;
 }

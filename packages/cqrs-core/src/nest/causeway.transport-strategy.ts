@@ -1,3 +1,4 @@
+import { replayedForAnother } from '../dead-letters/dead-letter-queue.port';
 import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
 import {
   type Delivery,
@@ -51,6 +52,8 @@ export class CausewayTransportServer
             maxInFlight: this.options.maxInFlight,
           },
           async (delivery) => {
+            // A dead letter's replay for another group: that group alone handles it again.
+            if (replayedForAnother(delivery.envelope, this.options.group)) return;
             const result = await handler(delivery.envelope, new CausewayContext([delivery]));
             const stream = this.transformToObservable(result);
             return new Promise<void>((resolve, reject) => {

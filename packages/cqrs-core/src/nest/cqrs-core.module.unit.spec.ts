@@ -526,6 +526,36 @@ describe('CausewayTransportServer', () => {
     expect(controller.seen).toEqual([{ n: 1, topic: 'pings' }]);
     await app.close();
   });
+  it("acknowledges unhandled a dead letter's replay meant for another group", async () => {
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const moduleRef = await Test.createTestingModule({ controllers: [PingController] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    app.connectMicroservice({
+      strategy: new CausewayTransportServer({
+        subscriber: broker.subscriber(),
+        group: 'pinger',
+        consumer: 'c1',
+      }),
+    });
+    await app.startAllMicroservices();
+    await app.init();
+    const ping = (n: number, replayFor?: string) => {
+      const message = createMessage({
+        type: 'Ping',
+        category: 'event',
+        aggregateId: 'p',
+        data: { n },
+      });
+      return replayFor ? { ...message, metadata: { ...message.metadata, replayFor } } : message;
+    };
+    // One key, in order: once 3 is seen, 1 and 2 were settled before it.
+    await broker.publish('pings', [ping(1, 'billing'), ping(2, 'pinger'), ping(3)]);
+    const controller = app.get(PingController);
+    await until(() => controller.seen.length === 2);
+    expect(controller.seen.map((seen) => seen.n)).toEqual([2, 3]);
+    await app.close();
+  });
   it('closes the subscriber it was given when the app closes, releasing what listen() started', async () => {
     const registry = serializer();
     const broker = new InMemoryBroker({ serializer: registry });

@@ -117,7 +117,7 @@ describe('/admin/dead-letters', () => {
       .set(auth)
       .send({ topic: 'events.Moved' });
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ replayed: 2, skipped: 0, failed: [] });
+    expect(response.body).toEqual({ replayed: 2, skipped: 0, skips: [], failed: [] });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(seen).toEqual([{ x: 1 }, { x: 2 }]);
     expect((await queue.stats()).total).toBe(1);
@@ -209,7 +209,7 @@ describe('/admin/dead-letters', () => {
       .post('/admin/dead-letters/replay')
       .set(auth)
       .send({ all: true });
-    expect(all.body).toEqual({ replayed: 3, skipped: 0, failed: [] });
+    expect(all.body).toEqual({ replayed: 3, skipped: 0, skips: [], failed: [] });
     expect((await queue.stats()).total).toBe(0);
   });
 
@@ -219,7 +219,7 @@ describe('/admin/dead-letters', () => {
       .post('/admin/dead-letters/replay')
       .set(auth)
       .send({ ids: [second] });
-    expect(response.body).toEqual({ replayed: 1, skipped: 0, failed: [] });
+    expect(response.body).toEqual({ replayed: 1, skipped: 0, skips: [], failed: [] });
     expect(await ids()).not.toContain(second);
     expect((await queue.stats()).total).toBe(2);
   });
@@ -247,6 +247,7 @@ describe('/admin/dead-letters', () => {
     expect(response.body).toEqual({
       replayed: 3,
       skipped: 0,
+      skips: [],
       failed: [{ id: bad, reason: expect.stringContaining('NoSuchType') }],
     });
     expect((await queue.list({ originalTopic: 'events.Moved' })).map((l) => l.id)).toEqual([bad]);

@@ -14,6 +14,12 @@ export * from './redis.dead-letter-queue';
 export * from './redis.checkpoint-store';
 export * from './redis.slot-hint';
 export * from './redis-streams.lag';
+export {
+  TRIM_WARNING,
+  trimmedUnread,
+  warnOfTrimming,
+  type TrimmedUnread,
+} from './redis-streams.trimming';
 export * from './redis.forward-ledger';
 export * from './streams-layout.probe';
 export * from './redis.lease';

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import { StreamKeys } from './redis-streams.keys';
+import { pairs, unreadRemoved } from './redis-streams.trimming';
 import { type RedisStreamsLayout } from './redis-streams.options';
 
 export interface RedisStreamsLagOptions extends RedisStreamsLayout {
@@ -15,8 +16,14 @@ export interface GroupLag {
   group: string;
   /** Entries delivered to a consumer and not acknowledged yet. */
   pending: number;
-  /** Entries not delivered to the group yet (XINFO GROUPS `lag`, Redis ≥ 7). */
+  /** Entries not delivered to the group yet (XINFO GROUPS `lag` less `trimmed`, Redis ≥ 7). */
   lag: number;
+  /**
+   * Entries trimming removed before the group read them, which its next read skips (see
+   * redis-streams.trimming.ts; Redis ≥ 7). Above 0, messages are being lost: the group lags
+   * by more than `maxLenPerStream`. A loss Redis cannot count is reported as 1.
+   */
+  trimmed: number;
 }
 
 /**
@@ -36,22 +43,30 @@ export async function redisStreamsLag(
   for (const topic of topics) {
     const streams = keys.streamsOf(topic);
     const pipeline = client.pipeline();
-    for (const stream of streams) pipeline.xinfo('GROUPS', stream);
+    for (const stream of streams) {
+      pipeline.xinfo('GROUPS', stream);
+      pipeline.xinfo('STREAM', stream);
+    }
     pipeline.time();
     pipeline.zrange(keys.fanOutGroups(topic), 0, -1, 'WITHSCORES');
     const replies = (await pipeline.exec()) ?? [];
     const gone = goneFanOutGroups(replies.at(-2), replies.at(-1));
-    for (const [error, groups] of replies.slice(0, streams.length)) {
+    for (let s = 0; s < streams.length; s++) {
+      const [error, groups] = replies[2 * s] ?? [];
       if (error) continue; // the stream does not exist (yet)
+      const [streamError, streamReply] = replies[2 * s + 1] ?? [];
+      const stream = streamError ? new Map<string, unknown>() : pairs(streamReply);
       for (const raw of groups as unknown[][]) {
-        const info = new Map<string, unknown>();
-        for (let i = 0; i + 1 < raw.length; i += 2) info.set(String(raw[i]), raw[i + 1]);
+        const info = pairs(raw);
         const group = String(info.get('name'));
         if (gone.has(group)) continue;
         const key = `${topic}\u0000${group}`;
-        const total = totals.get(key) ?? { topic, group, pending: 0, lag: 0 };
+        const total = totals.get(key) ?? { topic, group, pending: 0, lag: 0, trimmed: 0 };
         total.pending += Number(info.get('pending') ?? 0);
-        total.lag += Number(info.get('lag') ?? 0);
+        // Redis' lag counts the entries trimmed unread too: they will never be delivered.
+        const trimmed = unreadRemoved(stream, info);
+        total.lag += Math.max(0, Number(info.get('lag') ?? 0) - (trimmed ?? 0));
+        total.trimmed += trimmed ?? 1;
         totals.set(key, total);
       }
     }
@@ -76,7 +91,8 @@ function goneFanOutGroups(
 }
 
 /**
- * Registers `causeway_consumer_pending` and `causeway_consumer_lag` gauges (S1-10), computed at
+ * Registers `causeway_consumer_pending`, `causeway_consumer_lag` and
+ * `causeway_consumer_trimmed_unread` gauges (S1-10), computed at
  * scrape time from XINFO GROUPS. A scrape costs one pipelined round trip per topic. A group
  * that is destroyed, or a fan-out group whose instance is gone, has no series any more.
  */
@@ -99,6 +115,17 @@ export function registerRedisStreamsLag(options: RedisStreamsLagOptions): void {
       this.reset();
       for (const row of await refresh())
         this.set({ topic: row.topic, group: row.group }, row.pending);
+    },
+  });
+  new Gauge({
+    name: 'causeway_consumer_trimmed_unread',
+    help: 'Entries trimmed from the streams before a consumer group read them (it skips them)',
+    labelNames: ['topic', 'group'],
+    registers: [options.registry],
+    async collect() {
+      this.reset();
+      for (const row of await refresh())
+        this.set({ topic: row.topic, group: row.group }, row.trimmed);
     },
   });
   new Gauge({

@@ -1,3 +1,4 @@
+import { type TrimmedUnread } from './redis-streams.trimming';
 import type Redis from 'ioredis';
 import { type Registry } from 'prom-client';
 import { type MessageSerializer } from '../messages/serializer.port';
@@ -62,6 +63,12 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
    * poisonToDeadLetters(queue).
    */
   onPoison?: (poison: PoisonMessage) => void | Promise<void>;
+  /**
+   * Told at subscribe when trimming (the publisher's `maxLenPerStream`) removed entries of a
+   * topic before this consumer group read them: the group skips them (see
+   * redis-streams.trimming.ts; Redis ≥ 7 counts them). Default: warnOfTrimming (a process warning).
+   */
+  onTrimmed?: (loss: TrimmedUnread & { topic: string }) => void;
   /** Delay before a message whose handler failed is delivered again. Default 1 000 ms. */
   redeliveryDelayMs?: number;
   /** Longest wait of one blocking read; also bounds how late a newly owned partition is read. Default 1 000 ms. */

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { createGroup } from './redis-streams.trimming';
 import { adoptPending } from './redis-streams.claims';
 import { isMissingGroup } from './redis-streams.errors';
 import { assignedPartitions, isFanOutGroup, type StreamKeys } from './redis-streams.keys';
@@ -138,17 +139,11 @@ export class PartitionOwnership {
     await this.createGroupsFrom(() => from);
   }
 
-  /** XGROUP CREATE … MKSTREAM on every stream, starting at `from(stream)`; BUSYGROUP is fine. */
+  /** XGROUP CREATE … MKSTREAM on every stream, starting at `from(stream)`; an existing group stays. */
   private async createGroupsFrom(from: (stream: string) => string): Promise<void> {
     const { command, group } = this.context;
     await Promise.all(
-      [...this.byStream.keys()].map((stream) =>
-        command
-          .call('XGROUP', 'CREATE', stream, group, from(stream), 'MKSTREAM')
-          .catch((error: unknown) => {
-            if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
-          }),
-      ),
+      [...this.byStream.keys()].map((stream) => createGroup(command, stream, group, from(stream))),
     );
   }
 

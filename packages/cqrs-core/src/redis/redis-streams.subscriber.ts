@@ -1,3 +1,4 @@
+import { warnOfTrimming } from './redis-streams.trimming';
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { type RedisOptions } from 'ioredis';
@@ -74,6 +75,7 @@ export class RedisStreamsSubscriber implements Subscriber {
       timing: this.timing,
       serializer: this.options.serializer,
       onPoison: this.options.onPoison,
+      onTrimmed: this.options.onTrimmed ?? warnOfTrimming,
       command: this.command,
       reader,
       token: `${options.consumer}#${randomUUID()}`,

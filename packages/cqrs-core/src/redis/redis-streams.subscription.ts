@@ -1,3 +1,4 @@
+import { trimmedUnread, type TrimmedUnread } from './redis-streams.trimming';
 import type Redis from 'ioredis';
 import { type Priority } from '../messages/envelope';
 import { type MessageSerializer } from '../messages/serializer.port';
@@ -32,6 +33,8 @@ export interface SubscriptionContext {
   readonly timing: SubscriptionTiming;
   readonly serializer: MessageSerializer;
   readonly onPoison: ((poison: PoisonMessage) => void | Promise<void>) | undefined;
+  /** Told what trimming removed before the group read it (checked once, at start). */
+  readonly onTrimmed: (loss: TrimmedUnread & { topic: string }) => void;
   /** Shared by the subscriber's subscriptions (acks, leases, claims); auto-pipelined. */
   readonly command: Redis;
   /** This subscription's own connection: it spends its time blocked in XREADGROUP. */
@@ -218,6 +221,7 @@ export class StreamsSubscription {
   /** Creates the consumer groups, joins, and waits up to `joinTimeoutMs` for this consumer's share of partitions. */
   async start(): Promise<void> {
     await this.ownership.createGroups(this.context.options.startFrom);
+    await this.reportTrimmed();
     await this.tickOnce();
     this.readerLoop = this.readLoop();
     const deadline = Date.now() + this.context.timing.joinTimeoutMs;
@@ -226,6 +230,27 @@ export class StreamsSubscription {
       await this.tickOnce();
     }
     this.scheduleTick();
+  }
+
+  /**
+   * Tells onTrimmed about entries trimming removed before the group read them, so a consumer
+   * back from an outage longer than its streams hold learns of the loss before it reads past
+   * it. Best effort: a failure to look (Redis < 7, a lost connection) does not stop the start.
+   */
+  private async reportTrimmed(): Promise<void> {
+    const { command, keys, options, topics, onTrimmed } = this.context;
+    for (const topic of topics) {
+      const losses = await trimmedUnread(command, keys.streamsOf(topic), options.group).catch(
+        () => [],
+      );
+      for (const loss of losses) {
+        try {
+          onTrimmed({ ...loss, topic });
+        } catch {
+          // A failing report must not fail the start.
+        }
+      }
+    }
   }
 
   /** Stops reading, lets running handlers finish and be acknowledged, releases the leases and leaves the group. */

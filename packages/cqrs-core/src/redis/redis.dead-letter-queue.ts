@@ -1,8 +1,9 @@
 import type Redis from 'ioredis';
 import {
-  computeStats,
-  matchesFilter,
+  countLetter,
+  emptyStats,
   replayLetters,
+  selectFromPage,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
@@ -17,23 +18,43 @@ export interface RedisDeadLetterQueueOptions {
   keyPrefix?: string;
   /** Approximate cap per stream (MAXLEN ~). Default 100 000. */
   maxLenPerTopic?: number;
+  /**
+   * Entries read per round trip (XRANGE … COUNT) by list, stats, replay and purge, and removed
+   * per XDEL by purge: their memory is bounded by a page. Default 500.
+   */
+  pageSize?: number;
+}
+
+/** A page of letters of one topic, with the entry ids they were read from. */
+interface Page {
+  readonly stream: string;
+  readonly letters: readonly DeadLetter[];
 }
 
 /**
  * Dead letters in Redis Streams, one stream per original topic (S1-5), durable as the Redis
- * server is. A letter's id is `<topic>|<entry id>`. Listing reads every stream (XRANGE): meant
- * for operators, not hot paths.
+ * server is. A letter's id is `<topic>|<entry id>`. list, stats, replay and purge read the
+ * streams a page at a time (XRANGE … COUNT `pageSize`) up to the entries that were there when
+ * they reached the stream; purge removes a page's letters with one XDEL. Meant for operators,
+ * not hot paths.
  */
 export class RedisDeadLetterQueue implements DeadLetterQueue {
   private readonly prefix: string;
   private readonly topicsKey: string;
+  private readonly pageSize: number;
 
+  /** @throws TypeError when `pageSize` is not a positive integer */
   constructor(
     private readonly redis: Redis,
     private readonly options: RedisDeadLetterQueueOptions = {},
   ) {
     this.prefix = options.keyPrefix ?? '';
     this.topicsKey = `${this.prefix}dead-letters:topics`;
+    this.pageSize = options.pageSize ?? 500;
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1)
+      throw new TypeError(
+        `RedisDeadLetterQueue: options.pageSize must be a positive integer, got ${String(options.pageSize)}`,
+      );
   }
 
   async add(letter: NewDeadLetter): Promise<string> {
@@ -57,46 +78,94 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
-    const topics = filter.originalTopic
-      ? [filter.originalTopic]
-      : (await this.redis.smembers(this.topicsKey)).sort();
     const letters: DeadLetter[] = [];
-    for (const topic of topics) {
-      const entries = await this.redis.xrange(this.streamOf(topic), '-', '+');
-      for (const [entryId, fields] of entries) {
-        const json = fields[fields.indexOf('letter') + 1];
-        if (!json) continue;
-        const letter: DeadLetter = {
-          ...(JSON.parse(json) as NewDeadLetter),
-          id: `${topic}|${entryId}`,
-        };
-        if (matchesFilter(letter, filter)) letters.push(letter);
-        if (filter.limit !== undefined && letters.length >= filter.limit) return letters;
-      }
-    }
+    for await (const letter of this.matching(filter)) letters.push(letter);
     return letters;
   }
 
   async stats(): Promise<DeadLetterStats> {
-    return computeStats(await this.list());
+    const stats = emptyStats();
+    for await (const page of this.pages({}))
+      for (const letter of page.letters) countLetter(stats, letter);
+    return stats;
   }
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
-    return replayLetters(await this.list(filter), publisher, (letter) => this.remove(letter.id));
+    return replayLetters(this.matching(filter), publisher, (letter) => this.remove(letter.id));
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
-    const letters = await this.list(filter);
-    for (const letter of letters) await this.remove(letter.id);
-    return letters.length;
+    let purged = 0;
+    for await (const page of this.pages(filter)) {
+      const doomed = selectFromPage(page.letters, filter, purged);
+      if (doomed.length > 0) {
+        await this.redis.xdel(page.stream, ...doomed.map((letter) => entryIdOf(letter.id)));
+        purged += doomed.length;
+      }
+      if (filter.limit !== undefined && purged >= filter.limit) break;
+    }
+    return purged;
+  }
+
+  /** The letters `filter` matches, read lazily, stopping at `limit`. */
+  private async *matching(filter: DeadLetterFilter): AsyncGenerator<DeadLetter> {
+    let found = 0;
+    for await (const page of this.pages(filter)) {
+      for (const letter of selectFromPage(page.letters, filter, found)) {
+        found++;
+        yield letter;
+      }
+      if (filter.limit !== undefined && found >= filter.limit) return;
+    }
+  }
+
+  /**
+   * Every letter of the topics `filter` may match, a page per round trip, in list order. Each
+   * stream is read up to its last entry when the scan reaches it: a letter added meanwhile (a
+   * replayed message dead-lettered again) is not read, so a replay cannot chase its own tail.
+   */
+  private async *pages(filter: DeadLetterFilter): AsyncGenerator<Page> {
+    const topics = filter.originalTopic
+      ? [filter.originalTopic]
+      : (await this.redis.smembers(this.topicsKey)).sort();
+    for (const topic of topics) {
+      const stream = this.streamOf(topic);
+      const last = await this.redis.xrevrange(stream, '+', '-', 'COUNT', 1);
+      const end = last[0]?.[0];
+      if (end === undefined) continue;
+      let start = '-';
+      for (;;) {
+        const entries: [string, string[]][] = await this.redis.xrange(
+          stream,
+          start,
+          end,
+          'COUNT',
+          this.pageSize,
+        );
+        const letters: DeadLetter[] = [];
+        for (const [entryId, fields] of entries) {
+          const json = fields[fields.indexOf('letter') + 1];
+          if (!json) continue;
+          letters.push({ ...(JSON.parse(json) as NewDeadLetter), id: `${topic}|${entryId}` });
+        }
+        if (letters.length > 0) yield { stream, letters };
+        const lastRead: string | undefined = entries[entries.length - 1]?.[0];
+        if (entries.length < this.pageSize || lastRead === end) break;
+        start = `(${lastRead}`;
+      }
+    }
   }
 
   private async remove(id: string): Promise<void> {
-    const separator = id.lastIndexOf('|');
-    await this.redis.xdel(this.streamOf(id.slice(0, separator)), id.slice(separator + 1));
+    await this.redis.xdel(this.streamOf(id.slice(0, id.lastIndexOf('|'))), entryIdOf(id));
   }
 
   private streamOf(topic: string): string {
     return `${this.prefix}dead-letters.${topic}`;
   }
+}
+
+/** The stream entry id of a letter id (`<topic>|<entry id>`). */
+function entryIdOf(id: string): string {
+  return id.slice(id.lastIndexOf('|') + 1);
 }

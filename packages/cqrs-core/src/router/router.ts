@@ -1,3 +1,4 @@
+import { replayedForAnother } from '../dead-letters/dead-letter-queue.port';
 import { runInMessageContext } from '../messages/message-context';
 import { InvalidTopicError } from '../transport/transport.errors';
 import {
@@ -41,6 +42,19 @@ export interface RouterOptions {
   instanceId: string;
 }
 
+/**
+ * Acknowledges, without running anything, a dead letter's replay meant for another consumer
+ * group (metadata `replayFor`, see replayEnvelope): the other handlers of the topic handled the
+ * message the first time. Outside every middleware, so that no deduplicator, metric or reply
+ * sees it. A message without `replayFor` (not a replay, or one for every group) goes on.
+ */
+function forOwnGroup(handler: Handler, group: string): Handler {
+  return async (delivery) => {
+    if (replayedForAnother(delivery.envelope, group)) return undefined;
+    return handler(delivery);
+  };
+}
+
 /** A subscribe error that retrying cannot heal (its transport says so: `permanent: true`). */
 function isPermanent(error: unknown): boolean {
   return (error as { permanent?: unknown } | null | undefined)?.permanent === true;
@@ -50,8 +64,10 @@ function isPermanent(error: unknown): boolean {
  * Dispatches deliveries to handlers through middleware.
  *
  * Order: `outerMiddleware` of the handler → router middleware in `use()` order → handler
- * `middleware` → handler. Put dead letter outside retry so that only exhausted messages are
- * dead-lettered: `router.use(recoverer(), metrics(), deadLetter(), retry(), circuitBreaker(), timeout())`.
+ * `middleware` → handler. A dead letter's replay meant for another group (metadata
+ * `replayFor`) is acknowledged before all of them, unhandled. Put dead letter outside retry so
+ * that only exhausted messages are dead-lettered:
+ * `router.use(recoverer(), metrics(), deadLetter(), retry(), circuitBreaker(), timeout())`.
  */
 export class Router {
   private readonly middleware: Middleware[] = [];
@@ -193,10 +209,13 @@ export class Router {
     // Every handler runs in its delivery's message context, so the messages it creates carry
     // causationId = this message's id and its correlationId (S1-10) without any middleware.
     const handle = registration.handle;
-    const handler = compose(
-      chain,
-      (delivery) => runInMessageContext(delivery.envelope, () => handle(delivery)),
-      info,
+    const handler = forOwnGroup(
+      compose(
+        chain,
+        (delivery) => runInMessageContext(delivery.envelope, () => handle(delivery)),
+        info,
+      ),
+      info.group,
     );
     this.pending.add(registration.name);
     for (let attempt = 1; ; attempt++) {

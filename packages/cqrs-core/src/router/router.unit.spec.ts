@@ -8,6 +8,17 @@ import { Router } from './router';
 import { type Envelope } from '../messages/envelope';
 import { MessageFactory } from '../messages/message.factory';
 import { type Subscriber } from '../transport/transport.port';
+import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { deadLetter } from '../middleware/dead-letter.middleware';
+import { PermanentError } from './handler.errors';
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 const tag =
   (name: string, log: string[]): Middleware =>
@@ -34,6 +45,54 @@ describe('Router', () => {
     expect(() => new Router({ subscriber, service: 's', instanceId: '' })).toThrow(
       'Router: options.instanceId must be a non-empty string',
     );
+  });
+
+  it("acknowledges, without any middleware or handler, a dead letter's replay meant for another group", async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const queue = new InMemoryDeadLetterQueue();
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    const outer: string[] = [];
+    router.use(deadLetter({ queue }));
+    const failing: string[] = [];
+    const other: string[] = [];
+    router.addHandler({
+      name: 'h',
+      topics: ['t'],
+      handle: async (delivery) => {
+        failing.push(delivery.envelope.messageId);
+        throw new PermanentError('h always fails');
+      },
+    });
+    router.addHandler({
+      name: 'other',
+      topics: ['t'],
+      outerMiddleware: [tag('outer', outer)],
+      handle: async (delivery) => void other.push(delivery.envelope.messageId),
+    });
+    await router.run();
+    const first = testEnvelope('T', {}, { aggregateId: 'a' });
+    await broker.publish('t', [first]);
+    await until(async () => (await queue.list({ handler: 'h' })).length === 1);
+    await until(async () => other.length === 1);
+
+    expect(await queue.replay({ handler: 'h' }, broker)).toMatchObject({ replayed: 1 });
+    // Same key after the replay: once `other` has it, it has been past the replay.
+    const second = testEnvelope('T', {}, { aggregateId: 'a' });
+    await broker.publish('t', [second]);
+    await until(async () => other.length === 2 && failing.length === 3);
+    expect(other).toEqual([first.messageId, second.messageId]);
+    expect(failing).toEqual([first.messageId, first.messageId, second.messageId]);
+    expect(outer.filter((entry) => entry === '>outer')).toHaveLength(2);
+    await until(async () => broker.pendingCount('t', 's.other') === 0);
+
+    // A message without `replayFor` (a letter without a group) goes to every group.
+    const forAll = testEnvelope('T', {}, { aggregateId: 'a' });
+    await broker.publish('t', [
+      { ...forAll, metadata: { ...forAll.metadata, replayedFrom: 'dl-old', retryCount: 0 } },
+    ]);
+    await until(async () => other.length === 3 && failing.length === 4);
+    expect(other[2]).toBe(forAll.messageId);
+    await router.close();
   });
 
   it('runs outer middleware, then router middleware in use() order, then handler middleware', async () => {

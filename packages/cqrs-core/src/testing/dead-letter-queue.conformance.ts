@@ -1,8 +1,76 @@
 import { z } from 'zod';
-import { type DeadLetterQueue, type NewDeadLetter } from '../dead-letters/dead-letter-queue.port';
+import {
+  type DeadLetterFilter,
+  type DeadLetterQueue,
+  type NewDeadLetter,
+  type RawPublisher,
+} from '../dead-letters/dead-letter-queue.port';
+import { type Envelope } from '../messages/envelope';
+import { type MessageSerializer } from '../messages/serializer.port';
 import { SerializerRegistry } from '../messages/serializer.registry';
+import { deadLetter } from '../middleware/dead-letter.middleware';
+import { PermanentError } from '../router/handler.errors';
+import { Router } from '../router/router';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { type Publisher, type Subscriber } from '../transport/transport.port';
 import { testEnvelope } from './envelope.fixture';
+
+/** A broker for the replay tests: a publisher (that can write raw text) and its subscribers. */
+export interface DeadLetterReplayTransport {
+  publisher: Publisher & RawPublisher;
+  subscriber(): Subscriber;
+  /** Closes the publisher, every subscriber made, and what they use. */
+  close(): Promise<void>;
+}
+
+export interface DeadLetterQueueConformanceOptions {
+  /**
+   * The transport the replay-to-one-group test runs on (default: in-memory); a real one shows
+   * that `replayFor` survives its wire. Topics are unique per call.
+   */
+  transport?: (serializer: MessageSerializer) => Promise<DeadLetterReplayTransport>;
+}
+
+/** What the paging tests give the factory: a small page, so that letters span several. */
+export interface DeadLetterQueueSettings {
+  pageSize?: number;
+}
+
+async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function deadSerializer(): SerializerRegistry {
+  return new SerializerRegistry().register('Dead', z.object({ n: z.number() }));
+}
+
+/** A poison letter as poisonToDeadLetters stores it. */
+function poison(topic: string, raw: string, reason: string, errorName: string): NewDeadLetter {
+  return {
+    raw,
+    originalTopic: topic,
+    position: '9-0',
+    group: 'g',
+    handler: '(decoder)',
+    reason,
+    errorName,
+    attempts: 1,
+    deadLetteredAt: new Date().toISOString(),
+  };
+}
+
+async function inMemoryTransport(
+  serializer: MessageSerializer,
+): Promise<DeadLetterReplayTransport> {
+  const broker = new InMemoryBroker({ serializer });
+  return { publisher: broker, subscriber: () => broker.subscriber(), close: () => broker.close() };
+}
+
+let topics = 0;
 
 function letter(
   topic: string,
@@ -28,11 +96,16 @@ function letter(
   };
 }
 
-/** The conformance suite of dead-letter queues (in-memory, Redis). */
+/**
+ * The conformance suite of dead-letter queues (in-memory, Redis, MongoDB). `factory` gets
+ * settings (a page size) that a queue reading its store in pages must honour.
+ */
 export function describeDeadLetterQueueConformance(
   name: string,
-  factory: () => Promise<DeadLetterQueue>,
+  factory: (settings?: DeadLetterQueueSettings) => Promise<DeadLetterQueue>,
+  options: DeadLetterQueueConformanceOptions = {},
 ): void {
+  const transportOf = options.transport ?? inMemoryTransport;
   describe(`${name} dead-letter queue conformance`, () => {
     let queue: DeadLetterQueue;
     beforeEach(async () => {
@@ -96,12 +169,20 @@ export function describeDeadLetterQueueConformance(
       await queue.add(letter('events.B', 3));
       await queue.add({ ...letter('events.B', 4), envelope: undefined, raw: '{garbage' });
 
+      const garbage = (await queue.list({ originalTopic: 'events.B' }))[1]!.id;
+
       expect(await queue.replay({ ids: [first] }, broker)).toEqual({
         replayed: 1,
         skipped: 0,
+        skips: [],
         failed: [],
       });
-      expect(await queue.replay({}, broker)).toEqual({ replayed: 2, skipped: 1, failed: [] });
+      expect(await queue.replay({}, broker)).toEqual({
+        replayed: 2,
+        skipped: 1,
+        skips: [{ id: garbage, reason: expect.stringContaining('malformed') }],
+        failed: [],
+      });
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(received).toEqual([
         { topic: 'events.A', data: { n: 1 }, retryCount: 0, attempt: 1 },
@@ -134,6 +215,7 @@ export function describeDeadLetterQueueConformance(
       expect(result).toEqual({
         replayed: 3,
         skipped: 0,
+        skips: [],
         failed: [{ id: bad, reason: expect.stringContaining('NoSuchType') }],
       });
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -161,9 +243,210 @@ export function describeDeadLetterQueueConformance(
       expect(await queue.replay({ ids: [a3] }, broker)).toEqual({
         replayed: 1,
         skipped: 0,
+        skips: [],
         failed: [],
       });
       expect((await queue.list()).map((l) => l.id)).toEqual([a2, b4]);
+    });
+
+    it('replays a letter to the group that gave up on it; one that never reached its topic to every group', async () => {
+      const broker = new InMemoryBroker({ serializer: deadSerializer() });
+      const received: { data: unknown; replayFor: unknown; replayedFrom: unknown }[] = [];
+      await broker
+        .subscriber()
+        .subscribe(['events.A'], { group: 'g', consumer: 'c' }, async (d) => {
+          received.push({
+            data: d.envelope.data,
+            replayFor: d.envelope.metadata.replayFor,
+            replayedFrom: d.envelope.metadata.replayedFrom,
+          });
+        });
+      const consumed = await queue.add(letter('events.A', 1));
+      const forwarded = await queue.add({
+        ...letter('events.A', 2),
+        group: 'outbox',
+        handler: '(forwarder)',
+      });
+      expect(await queue.replay({ originalTopic: 'events.A' }, broker)).toMatchObject({
+        replayed: 2,
+      });
+      await until(() => received.length === 2, 'both replays');
+      expect(received).toEqual([
+        { data: { n: 1 }, replayFor: 'g', replayedFrom: consumed },
+        { data: { n: 2 }, replayFor: undefined, replayedFrom: forwarded },
+      ]);
+    });
+
+    it('after a replay, only the handler that gave up runs again, not the others of the topic', async () => {
+      const transport = await transportOf(deadSerializer());
+      const topic = `dl-replay.${Date.now().toString(36)}.${topics++}`;
+      const router = new Router({
+        subscriber: transport.subscriber(),
+        service: `dlc${topics}`,
+        instanceId: 'i1',
+      });
+      router.use(deadLetter({ queue }));
+      const failing: unknown[] = [];
+      const other: unknown[] = [];
+      router.addHandler({
+        name: 'h',
+        topics: [topic],
+        handle: async (d) => {
+          failing.push(d.envelope.data);
+          throw new PermanentError('h always fails');
+        },
+      });
+      router.addHandler({
+        name: 'other',
+        topics: [topic],
+        handle: async (d) => {
+          other.push(d.envelope.data);
+        },
+      });
+      try {
+        await router.run();
+        const message = (n: number): Envelope =>
+          testEnvelope('Dead', { n }, { aggregateId: 'same' });
+        await transport.publisher.publish(topic, [message(1)]);
+        await until(
+          async () => other.length === 1 && (await queue.list({ handler: 'h' })).length === 1,
+          "h's letter and other's handling",
+        );
+        const result = await queue.replay({ handler: 'h' }, transport.publisher);
+        expect(result).toMatchObject({ replayed: 1, failed: [] });
+        // Same key, published after the replay: once `other` has it, it has seen the replay.
+        await transport.publisher.publish(topic, [message(2)]);
+        await until(() => other.length >= 2 && failing.length >= 3, 'the next message');
+        expect(other).toEqual([{ n: 1 }, { n: 2 }]);
+        expect(failing).toEqual([{ n: 1 }, { n: 1 }, { n: 2 }]);
+        await until(
+          async () => (await queue.list({ handler: 'h' })).length === 2,
+          'h giving up on both',
+        );
+      } finally {
+        await router.close();
+        await transport.close();
+      }
+    });
+
+    it('replays poison that was not understood as its raw text; malformed poison stays, saying why', async () => {
+      // The next release's producer knows `Later` and v2 of `Dead`; the consumer knew neither.
+      const producer = new SerializerRegistry()
+        .register('Dead', z.object({ n: z.number(), m: z.number() }), { version: 2 })
+        .register('Later', z.object({ s: z.string() }));
+      const later = testEnvelope('Later', { s: 'x' }, { aggregateId: 'k1' });
+      const newer = testEnvelope('Dead', { n: 1, m: 2 }, { aggregateId: 'k2' });
+      const wire = (envelope: Envelope) => JSON.stringify(producer.serialize(envelope));
+      const tampered = JSON.parse(wire(testEnvelope('Later', { s: 'y' }))) as { data: string };
+      tampered.data = '{"s":"z"}';
+      const unknown = await queue.add(
+        poison(
+          'events.P',
+          wire(later),
+          'UnknownMessageTypeError: Unknown message type "Later": register it with the serializer registry',
+          'NotUnderstoodMessageError',
+        ),
+      );
+      const version = await queue.add(
+        poison(
+          'events.P',
+          wire(newer),
+          'UnsupportedSchemaVersionError: Dead has schema version 2, newer than the current version 1 known here',
+          // Stored before the kinds had names of their own: judged by its raw text and reason.
+          'UndecodableMessageError',
+        ),
+      );
+      const checksum = await queue.add(
+        poison(
+          'events.P',
+          JSON.stringify(tampered),
+          'ChecksumMismatchError: Checksum mismatch for message m: expected a, got b',
+          'UndecodableMessageError',
+        ),
+      );
+      const notJson = await queue.add(
+        poison('events.P', '{garbage', 'not JSON (Unexpected token g)', 'UndecodableMessageError'),
+      );
+
+      // After the deploy the consumer knows both.
+      const broker = new InMemoryBroker({ serializer: producer });
+      const received: unknown[] = [];
+      await broker
+        .subscriber()
+        .subscribe(['events.P'], { group: 'g', consumer: 'c' }, async (d) => {
+          received.push({
+            type: d.envelope.type,
+            data: d.envelope.data,
+            retryCount: d.envelope.metadata.retryCount,
+            replayFor: d.envelope.metadata.replayFor,
+            messageId: d.envelope.messageId,
+          });
+        });
+      const result = await queue.replay({ originalTopic: 'events.P' }, broker);
+      expect(result).toEqual({
+        replayed: 2,
+        skipped: 2,
+        skips: [
+          { id: checksum, reason: expect.stringMatching(/^malformed .*ChecksumMismatchError/) },
+          { id: notJson, reason: expect.stringMatching(/^malformed .*not JSON/) },
+        ],
+        failed: [],
+      });
+      await until(() => received.length === 2, 'the replayed poison');
+      expect(received).toEqual([
+        {
+          type: 'Later',
+          data: { s: 'x' },
+          retryCount: 0,
+          replayFor: 'g',
+          messageId: later.messageId,
+        },
+        {
+          type: 'Dead',
+          data: { n: 1, m: 2 },
+          retryCount: 0,
+          replayFor: 'g',
+          messageId: newer.messageId,
+        },
+      ]);
+      expect((await queue.list()).map((l) => l.id)).toEqual([checksum, notJson]);
+      expect([unknown, version]).toHaveLength(2);
+    });
+
+    it('lists, counts, replays and purges exactly across page boundaries', async () => {
+      const paged = await factory({ pageSize: 3 });
+      const data = async (filter: DeadLetterFilter) =>
+        (await paged.list(filter)).map((l) => (l.envelope?.data as { n: number }).n);
+      // events.A: 1..10, handler `rare` for 4 and 8; events.B: 11..14.
+      for (let n = 1; n <= 14; n++) {
+        const rare = n === 4 || n === 8;
+        await paged.add({
+          ...letter(n <= 10 ? 'events.A' : 'events.B', n, rare ? 'RareError' : 'Error'),
+          handler: rare ? 'rare' : 'common',
+        });
+      }
+      const A = { originalTopic: 'events.A' };
+      expect(await data({ ...A, handler: 'rare' })).toEqual([4, 8]);
+      expect(await data({ ...A, handler: 'rare', limit: 1 })).toEqual([4]);
+      expect(await data({ ...A, limit: 7 })).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(await data({ ...A, handler: 'common', limit: 5 })).toEqual([1, 2, 3, 5, 6]);
+      expect((await data({ handler: 'rare' })).sort((a, b) => a - b)).toEqual([4, 8]);
+      expect(await paged.list({ limit: 12 })).toHaveLength(12);
+      expect(await paged.stats()).toEqual({
+        total: 14,
+        byTopic: { 'events.A': 10, 'events.B': 4 },
+        byReason: { Error: 12, RareError: 2 },
+      });
+      expect(await paged.purge({ ...A, handler: 'common', limit: 4 })).toBe(4);
+      expect(await data(A)).toEqual([4, 6, 7, 8, 9, 10]);
+      const broker = new InMemoryBroker({ serializer: deadSerializer() });
+      expect(await paged.replay({ ...A, handler: 'common', limit: 3 }, broker)).toMatchObject({
+        replayed: 3,
+      });
+      expect(await data(A)).toEqual([4, 8, 10]);
+      expect(await paged.purge({ handler: 'common' })).toBe(5);
+      expect(await paged.purge({ reason: 'failed' })).toBe(2);
+      expect(await paged.stats()).toEqual({ total: 0, byTopic: {}, byReason: {} });
     });
 
     it('purges by filter or entirely', async () => {

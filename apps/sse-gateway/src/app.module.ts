@@ -87,6 +87,7 @@ export class AppModule {
             maxConnections: config.MAX_CONNECTIONS,
             maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
             bufferMaxBytes: config.BUFFER_MAX_BYTES,
+            stallTimeoutMs: config.STALL_TIMEOUT_MS,
             historySize: config.HISTORY_SIZE,
             historyScanLimit: config.HISTORY_SCAN_LIMIT,
             historyTtlMs: config.HISTORY_TTL_MS,

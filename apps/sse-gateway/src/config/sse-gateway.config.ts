@@ -34,14 +34,19 @@ export const sseGatewayConfiguration = z
     MAX_CONNECTIONS_PER_USER: setting.positiveInt(10),
     /** Unwritten bytes per stream before the client is dropped as too slow (it can resume). */
     BUFFER_MAX_BYTES: setting.positiveInt(1024 * 1024),
+    /**
+     * A stream whose unwritten bytes have not emptied for this long is dropped as too slow: a
+     * client that stopped reading fills the kernel's send buffer first, unseen by BUFFER_MAX_BYTES.
+     */
+    STALL_TIMEOUT_MS: setting.milliseconds(30_000, 100),
     /** Missed notifications per user replayed on resume; more → recovery. */
     HISTORY_SIZE: setting.positiveInt(500),
     /**
      * At most this many log entries of a resume's gap are read (addressed to anyone): beyond it,
-     * `recovery` (too-many-missed). Bounds what one reconnect costs.
+     * `recovery` (scan-limit). Bounds what one reconnect costs.
      */
     HISTORY_SCAN_LIMIT: setting.positiveInt(2_000),
-    /** A Last-Event-ID older than this → recovery. */
+    /** Missed notifications older than this are not replayed → recovery (expired). */
     HISTORY_TTL_MS: setting.milliseconds(600_000),
     /** The `retry:` hint sent to clients (shutdown adds jitter up to as much again). */
     SSE_RETRY_MS: setting.milliseconds(2_000),

@@ -5,6 +5,7 @@ import {
   type ConnectionEstablishedEvent,
 } from '@causeway/contracts';
 import { type EventBus, MessageFactory } from '@causeway/cqrs-core';
+import { type InstancePresence } from '../presence/presence-registry.port';
 import { type CloseReason, type SseConnection } from '../sse/sse.connection';
 import { type ConnectionListener } from '../sse/sse.hub';
 
@@ -46,6 +47,24 @@ export class ConnectionEventsPublisher implements ConnectionListener {
       reason,
     };
     this.publish(CONNECTION_CLOSED_EVENT, connection.userId, data);
+  }
+
+  /**
+   * The connections of a gateway whose presence expired (killed, or cut off for longer than
+   * PRESENCE_TTL_MS) never got their ConnectionClosedEvent: this instance, which removed their
+   * entries, publishes it for them (reason `instance-expired`, their own serverId).
+   */
+  expired(instance: InstancePresence): void {
+    for (const entry of instance.connections) {
+      const data: ConnectionClosedEvent = {
+        userId: entry.userId,
+        connectionId: entry.connectionId,
+        serverId: instance.serverId,
+        timestamp: Date.now(),
+        reason: 'instance-expired',
+      };
+      this.publish(CONNECTION_CLOSED_EVENT, entry.userId, data);
+    }
   }
 
   private publish(type: string, userId: string, data: object): void {

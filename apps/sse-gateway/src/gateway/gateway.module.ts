@@ -107,19 +107,21 @@ export class GatewayModule {
           inject: [SseMetrics, { token: EventBus, optional: true }],
           useFactory: (metrics?: SseMetrics, bus?: EventBus) => {
             const logger = new Logger('SseGateway');
+            const events =
+              bus && options.connectionEvents !== false
+                ? new ConnectionEventsPublisher(bus, options.serverId, (message) =>
+                    logger.warn(message),
+                  )
+                : undefined;
             const presence = new PresenceTracker(
               options.presence,
               options.serverId,
               () => hub.connections(),
               (message) => logger.warn(message),
+              (instance) => events?.expired(instance),
             );
             const listeners: ConnectionListener[] = [presence, streamLog(logger)];
-            if (bus && options.connectionEvents !== false)
-              listeners.push(
-                new ConnectionEventsPublisher(bus, options.serverId, (message) =>
-                  logger.warn(message),
-                ),
-              );
+            if (events) listeners.push(events);
             const hub: SseHub = new SseHub({
               serverId: options.serverId,
               log: options.notifications,

@@ -10,6 +10,13 @@ export interface GatewaySettings {
   maxConnectionsPerUser: number;
   /** Unwritten bytes a connection may hold before it is dropped as a slow client. */
   bufferMaxBytes: number;
+  /**
+   * A connection whose unwritten bytes have not emptied for this long is dropped as a slow
+   * client, however few they are: node buffers nothing until the kernel's send buffer (hundreds
+   * of KB to a few MB per socket, not settable from node) is full, so a client that stopped
+   * reading reaches `bufferMaxBytes` late or never. Checked every quarter of it.
+   */
+  stallTimeoutMs: number;
   /** At most this many missed notifications addressed to a user are replayed, else recovery. */
   historySize: number;
   /**
@@ -17,7 +24,7 @@ export interface GatewaySettings {
    * the log): beyond it, recovery. Bounds what one reconnect costs the gateway.
    */
   historyScanLimit: number;
-  /** A Last-Event-ID older than this gets recovery instead of replay. */
+  /** Missed notifications older than this are not replayed: the resume gets recovery. */
   historyTtlMs: number;
   /** The `retry:` hint (ms) sent to clients; shutdown adds up to the same again as jitter. */
   retryMs: number;
@@ -31,6 +38,7 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   maxConnections: 10_000,
   maxConnectionsPerUser: 10,
   bufferMaxBytes: 1024 * 1024,
+  stallTimeoutMs: 30_000,
   historySize: 500,
   historyScanLimit: 2_000,
   historyTtlMs: 10 * 60_000,

@@ -77,14 +77,14 @@ const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Serve
 | \`session\` | first frame, with a \`retry:\` hint (SSE_RETRY_MS) | \`{connectionId, serverId, resumed: "new" \\| "replayed" \\| "recovery", replayed}\` |
 | \`position.update\` | a trainer the caller may see moved | \`{trainerId, x, y, isMoving, dirX, dirY}\` |
 | \`command.result\` | a command of the caller was processed or rejected | \`{commandId, status: "processed" \\| "rejected", version?, reason?}\` |
-| \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "unknown-position", positions}\` (the current state, repeating the session's id) |
+| \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "scan-limit" \\| "unknown-position", positions}\` (the current state, repeating the session's id) |
 | \`shutdown\` | the instance is stopping; the stream ends after it (reconnect with the last id; preceded by a jittered \`retry:\` hint) | \`{serverId}\` (repeats the last id sent) |
 
-Other lines: \`:\` heartbeat comments every HEARTBEAT_MS; a lone \`retry:\` event before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with its last id). A client that cannot keep up (BUFFER_MAX_BYTES unwritten) is disconnected; it resumes like any other.
+Other lines: \`:\` heartbeat comments every HEARTBEAT_MS; a lone \`retry:\` event before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with its last id). A client that cannot keep up (BUFFER_MAX_BYTES unwritten, or unwritten data not emptied for STALL_TIMEOUT_MS) is disconnected; it resumes like any other.
 
-**Resume.** With \`Last-Event-ID\` (header, as \`EventSource\` sends it on reconnect; or \`?lastEventId=\`, the header winning) the missed notifications addressed to the caller are replayed in order after the \`session\` frame (\`resumed: "replayed"\`), then the stream goes live without gap or duplicate; beyond HISTORY_SIZE missed or HISTORY_TTL_MS old, a \`recovery\` frame instead.
+**Resume.** With \`Last-Event-ID\` (header, as \`EventSource\` sends it on reconnect; or \`?lastEventId=\`, the header winning) the missed notifications addressed to the caller are replayed in order after the \`session\` frame (\`resumed: "replayed"\`), then the stream goes live without gap or duplicate; beyond HISTORY_SIZE missed, a missed one older than HISTORY_TTL_MS, or a gap of more than HISTORY_SCAN_LIMIT entries in all, a \`recovery\` frame instead. A \`recovery\` frame carries positions only: \`command.result\` notifications of the gap are not in it (poll \`GET /api/commands/{commandId}\` for commands still awaited).
 
-**Limits.** Each open costs a point of the caller's rate (RATE_LIMIT_POINTS per RATE_LIMIT_WINDOW_S; without a valid credential, of the client address: 429 comes before 401). MAX_CONNECTIONS_PER_USER streams per user and instance (429), MAX_CONNECTIONS per instance (503).`;
+**Limits.** Each open costs a point of the caller's rate (RATE_LIMIT_POINTS per RATE_LIMIT_WINDOW_S; without a valid credential, of the client address: 429 comes before 401). MAX_CONNECTIONS_PER_USER streams per user and instance (429: a user may hold that many on each instance), MAX_CONNECTIONS per instance (503).`;
 
 const FRAME_EXAMPLE = [
   'retry: 2000',
@@ -309,9 +309,9 @@ export function gatewayOpenApi(): OpenAPIObject {
             required: ['reason', 'positions'],
             properties: {
               reason: {
-                enum: ['trimmed', 'expired', 'too-many-missed', 'unknown-position'],
+                enum: ['trimmed', 'expired', 'too-many-missed', 'scan-limit', 'unknown-position'],
                 description:
-                  'trimmed: older than the log; expired: older than HISTORY_TTL_MS; too-many-missed: more than HISTORY_SIZE for you, or more than HISTORY_SCAN_LIMIT in all; unknown-position: ahead of this log',
+                  'trimmed: older than the log; expired: a missed notification is older than HISTORY_TTL_MS; too-many-missed: more than HISTORY_SIZE for you; scan-limit: more than HISTORY_SCAN_LIMIT entries in the gap in all, whoever they were for; unknown-position: ahead of this log',
               },
               positions: {
                 type: 'array',

@@ -42,16 +42,24 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
   async list(): Promise<InstancePresence[]> {
     const result: InstancePresence[] = [];
     for (const serverId of new Set([...this.instances.keys(), ...this.aliveUntil.keys()])) {
-      if (!this.isAlive(serverId)) {
-        await this.removeInstance(serverId);
-        continue;
-      }
+      if (!this.isAlive(serverId)) continue;
       const connections = [...(this.instances.get(serverId)?.values() ?? [])].map((entry) => ({
         ...entry,
       }));
       result.push({ serverId, connections });
     }
     return sortPresence(result);
+  }
+
+  async sweep(): Promise<InstancePresence[]> {
+    const removed: InstancePresence[] = [];
+    for (const serverId of new Set([...this.instances.keys(), ...this.aliveUntil.keys()])) {
+      if (this.isAlive(serverId)) continue;
+      const connections = [...(this.instances.get(serverId)?.values() ?? [])];
+      await this.removeInstance(serverId);
+      if (connections.length > 0) removed.push({ serverId, connections });
+    }
+    return sortPresence(removed);
   }
 
   private isAlive(serverId: string): boolean {

@@ -93,5 +93,31 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       const back = (await presence.list()).find((instance) => instance.serverId === 'gw-dead');
       expect(back).toEqual({ serverId: 'gw-dead', connections: [] });
     });
+
+    it('sweeps the entries of an expired instance once, however many sweep at once', async () => {
+      const ttlMs = 300;
+      const presence = await factory({ ttlMs });
+      const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
+      const c2 = { connectionId: 'c2', userId: 'misty', connectedAt: 2 };
+      const c3 = { connectionId: 'c3', userId: 'brock', connectedAt: 3 };
+      await presence.heartbeat('gw-dead');
+      await presence.add('gw-dead', c2);
+      await presence.add('gw-dead', c1);
+      await presence.heartbeat('gw-live');
+      await presence.add('gw-live', c3);
+      expect(await presence.sweep()).toEqual([]);
+      await until(async () => {
+        await presence.heartbeat('gw-live');
+        const servers = (await presence.list()).map((instance) => instance.serverId);
+        return !servers.includes('gw-dead');
+      }, 'gw-dead to expire');
+      await presence.heartbeat('gw-live');
+      // Listing skipped it; sweeping removes it, and gives its entries to one sweeper only.
+      const sweeps = await Promise.all([presence.sweep(), presence.sweep(), presence.sweep()]);
+      expect(sweeps.flat()).toEqual([{ serverId: 'gw-dead', connections: [c1, c2] }]);
+      expect(await presence.sweep()).toEqual([]);
+      expect(await presence.list()).toEqual([{ serverId: 'gw-live', connections: [c3] }]);
+      expect(await presence.heartbeat('gw-dead')).toBe(false);
+    });
   });
 }

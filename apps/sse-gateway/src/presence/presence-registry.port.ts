@@ -21,7 +21,10 @@ export interface InstancePresence {
  *   the instance was not alive before the call (first beat, or it expired and its entries were
  *   dropped), so the instance knows to `add` its connections again.
  * - `list()` returns the connections of instances whose heartbeat has not expired, sorted by
- *   serverId then connectedAt; entries of an expired instance are never returned and are deleted.
+ *   serverId then connectedAt; entries of an expired instance are never returned.
+ * - `sweep()` deletes the entries of every instance whose heartbeat expired (a killed gateway)
+ *   and returns them; each is returned once, to one caller, however many sweep at the same time
+ *   (the one that reports those connections closed).
  * - `removeInstance` forgets an instance and its connections at once (graceful shutdown).
  */
 export interface PresenceRegistry {
@@ -30,6 +33,7 @@ export interface PresenceRegistry {
   heartbeat(serverId: string): Promise<boolean>;
   removeInstance(serverId: string): Promise<void>;
   list(): Promise<InstancePresence[]>;
+  sweep(): Promise<InstancePresence[]>;
   /** How long an instance stays alive after its last heartbeat. */
   readonly ttlMs: number;
 }

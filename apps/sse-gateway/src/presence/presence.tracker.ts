@@ -1,11 +1,15 @@
 import { type SseConnection } from '../sse/sse.connection';
 import { type ConnectionListener } from '../sse/sse.hub';
-import { type PresenceRegistry } from './presence-registry.port';
+import { type InstancePresence, type PresenceRegistry } from './presence-registry.port';
 
 /**
  * Keeps this instance's presence entries: one per open connection, plus the instance
  * heartbeat (every third of the TTL). If the registry says the instance had expired (a long
  * pause, Redis restarted), it writes every local connection again.
+ *
+ * Each beat first sweeps the entries of expired instances (killed gateways, this one's own
+ * before a restart included) and hands the ones this instance removed to `onExpired`: the
+ * registry gives each to one sweeper only, so their connections are reported closed once.
  */
 export class PresenceTracker implements ConnectionListener {
   private timer: NodeJS.Timeout | undefined;
@@ -16,6 +20,7 @@ export class PresenceTracker implements ConnectionListener {
     private readonly serverId: string,
     private readonly local: () => Iterable<SseConnection>,
     private readonly onError: (message: string) => void,
+    private readonly onExpired: (instance: InstancePresence) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -53,6 +58,11 @@ export class PresenceTracker implements ConnectionListener {
   }
 
   private async beat(): Promise<void> {
+    try {
+      for (const instance of await this.registry.sweep()) this.onExpired(instance);
+    } catch (error) {
+      this.onError(`presence sweep failed: ${(error as Error).message}`);
+    }
     try {
       const wasAlive = await this.registry.heartbeat(this.serverId);
       if (!wasAlive && !this.stopping)

@@ -15,10 +15,20 @@ redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[2])
 return alive`;
 
+// KEYS as HEARTBEAT's; ARGV[1] = serverId → the instance's connections hash (flat field, value
+// list) if its alive key had expired, then deleted with it; empty if it is alive.
+const SWEEP = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
+local entries = redis.call('HGETALL', KEYS[2])
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return entries`;
+
 /**
  * Presence in Redis: a set of instance ids, per instance a hash connectionId → {userId,
  * connectedAt} and an `alive` key with a TTL that the instance's heartbeat refreshes. Readers
- * skip and delete the entries of instances whose alive key expired (a killed gateway).
+ * skip the entries of instances whose alive key expired (a killed gateway); `sweep` deletes and
+ * returns them in one script, so only one sweeper gets them.
  */
 export class RedisPresenceRegistry implements PresenceRegistry {
   readonly ttlMs: number;
@@ -70,39 +80,33 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     const result: InstancePresence[] = [];
     await Promise.all(
       serverIds.map(async (serverId) => {
-        if ((await this.client.exists(this.aliveKey(serverId))) === 0) {
-          await this.removeExpired(serverId);
-          return;
-        }
+        if ((await this.client.exists(this.aliveKey(serverId))) === 0) return;
         const raw = await this.client.hgetall(this.connectionsKey(serverId));
-        const connections: PresenceEntry[] = [];
-        for (const [connectionId, value] of Object.entries(raw)) {
-          try {
-            const { userId, connectedAt } = JSON.parse(value) as Omit<
-              PresenceEntry,
-              'connectionId'
-            >;
-            connections.push({ connectionId, userId, connectedAt });
-          } catch {
-            // a malformed entry is ignored
-          }
-        }
-        result.push({ serverId, connections });
+        result.push({ serverId, connections: entries(Object.entries(raw)) });
       }),
     );
     return sortPresence(result);
   }
 
-  /** Deletes an expired instance, unless it came back between the check and now. */
-  private async removeExpired(serverId: string): Promise<void> {
-    await this.client.eval(
-      `if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) redis.call('SREM', KEYS[3], ARGV[1]) end return 0`,
-      3,
-      this.aliveKey(serverId),
-      this.connectionsKey(serverId),
-      this.instancesKey(),
-      serverId,
+  async sweep(): Promise<InstancePresence[]> {
+    const serverIds = await this.client.smembers(this.instancesKey());
+    const removed: InstancePresence[] = [];
+    await Promise.all(
+      serverIds.map(async (serverId) => {
+        const flat = (await this.client.eval(
+          SWEEP,
+          3,
+          this.aliveKey(serverId),
+          this.connectionsKey(serverId),
+          this.instancesKey(),
+          serverId,
+        )) as string[];
+        const pairs: [string, string][] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+        if (pairs.length > 0) removed.push({ serverId, connections: entries(pairs) });
+      }),
     );
+    return sortPresence(removed);
   }
 
   private instancesKey(): string {
@@ -114,4 +118,18 @@ export class RedisPresenceRegistry implements PresenceRegistry {
   private connectionsKey(serverId: string): string {
     return `${this.prefix}connections:${serverId}`;
   }
+}
+
+/** The entries of a connections hash (connectionId → JSON); a malformed one is ignored. */
+function entries(fields: [string, string][]): PresenceEntry[] {
+  const connections: PresenceEntry[] = [];
+  for (const [connectionId, value] of fields) {
+    try {
+      const { userId, connectedAt } = JSON.parse(value) as Omit<PresenceEntry, 'connectionId'>;
+      connections.push({ connectionId, userId, connectedAt });
+    } catch {
+      // a malformed entry is ignored
+    }
+  }
+  return connections;
 }

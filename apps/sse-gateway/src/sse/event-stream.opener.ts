@@ -23,7 +23,7 @@ export type StreamCheck =
       retryAfterSeconds?: number;
     };
 
-type Refusal = Extract<StreamCheck, { ok: false }>;
+export type Refusal = Extract<StreamCheck, { ok: false }>;
 
 /**
  * What GET /events does, shared by its two routes (the Nest controller and the plain node:http
@@ -46,7 +46,8 @@ export class EventStreamOpener {
   ) {}
 
   /**
-   * Never throws: a refusal carries the error to answer with. Admit right before `start`.
+   * Never throws: a refusal carries the error to answer with. Its admission is a first look
+   * (a refusal before any replay is read): `start` admits again, in the tick it registers.
    *
    * With `message` (the request as node:http has it), an open costs the caller a point of their
    * rate (CallerGate), like any other request: a user's by user id, so that a loop of opens
@@ -77,42 +78,54 @@ export class EventStreamOpener {
       return { ok: false, error };
     }
     if (lastEventId !== undefined) await this.hub.caughtUp();
-    const admission = this.hub.admit(caller.userId);
-    if (!admission.ok)
-      return {
-        ok: false,
-        reason: admission.reason,
-        retryAfterSeconds: admission.retryAfterSeconds,
-        error: new ProblemException({
-          // The reason names the limit (not-ready, instance-full, user-limit): a
-          // client tells them apart from the rate limit's `rate-limited` without reading text.
-          type: problemType(admission.reason),
-          title: admission.status === 503 ? 'Service Unavailable' : 'Too Many Requests',
-          status: admission.status,
-          detail: admission.detail,
-        }),
-      };
+    const refused = this.admit(caller.userId);
+    if (refused) return refused;
     return { ok: true, caller, lastEventId };
   }
 
   /**
-   * Sends the headers and opens the stream (synchronously registered with the hub, so call it in
-   * the tick `check` resolved in). Resolves once the first frames are written.
+   * Admits the caller again and, if admitted, sends the headers and opens the stream; a refusal
+   * is returned with nothing written (the caller answers it like one of `check`). Admission and
+   * registration with the hub happen in one synchronous step: `check` admitted before its
+   * awaits, and other requests' streams may have been registered since, so its admission alone
+   * would let simultaneous opens past the limits. Resolves once the first frames are written
+   * (undefined when the client went away first).
    */
   async start(
     req: IncomingMessage,
     res: ServerResponse,
     caller: Caller,
     lastEventId: string | undefined,
-  ): Promise<SseConnection | undefined> {
+  ): Promise<Refusal | SseConnection | undefined> {
     // The client may have gone while the token was verified: its 'close' has been emitted already.
     if (req.socket.destroyed) return undefined;
+    const refused = this.admit(caller.userId);
+    if (refused) return refused;
     res.writeHead(200, SSE_HEADERS);
     res.flushHeaders();
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);
     req.socket.setTimeout(0);
     return this.hub.open(caller, res, lastEventId);
+  }
+
+  /** The refusal when the hub's limits leave no room for one more stream of `userId`. */
+  private admit(userId: string): Refusal | undefined {
+    const admission = this.hub.admit(userId);
+    if (admission.ok) return undefined;
+    return {
+      ok: false,
+      reason: admission.reason,
+      retryAfterSeconds: admission.retryAfterSeconds,
+      error: new ProblemException({
+        // The reason names the limit (not-ready, instance-full, user-limit): a
+        // client tells them apart from the rate limit's `rate-limited` without reading text.
+        type: problemType(admission.reason),
+        title: admission.status === 503 ? 'Service Unavailable' : 'Too Many Requests',
+        status: admission.status,
+        detail: admission.detail,
+      }),
+    };
   }
 
   /**

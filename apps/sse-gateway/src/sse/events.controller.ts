@@ -1,7 +1,7 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Controller, Get, Inject, Req, Res, UseFilters } from '@nestjs/common';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
-import { EventStreamOpener } from './event-stream.opener';
+import { EventStreamOpener, type Refusal } from './event-stream.opener';
 import { SSE_HEADERS } from './sse.frames';
 import { SseMetrics } from './sse.metrics';
 
@@ -24,12 +24,7 @@ export class EventsController {
   @Get('events')
   async events(@Req() req: Request, @Res() res: ServerResponse): Promise<void> {
     const check = await this.opener.check(req, req);
-    if (!check.ok) {
-      if (check.reason) this.metrics?.rejected.inc({ reason: check.reason });
-      if (check.retryAfterSeconds !== undefined)
-        res.setHeader('Retry-After', String(check.retryAfterSeconds));
-      throw check.error;
-    }
+    if (!check.ok) this.refuse(res, check);
     // HEAD (Express routes it here with GET): the answer GET would start with, and no stream —
     // it opened one before, counted against the limits and shown in presence until the client
     // went away.
@@ -37,6 +32,15 @@ export class EventsController {
       res.writeHead(200, SSE_HEADERS).end();
       return;
     }
-    await this.opener.start(req, res, check.caller, check.lastEventId);
+    const started = await this.opener.start(req, res, check.caller, check.lastEventId);
+    if (started && 'ok' in started) this.refuse(res, started);
+  }
+
+  /** Counts the refusal and throws its problem (answered with its Retry-After). */
+  private refuse(res: ServerResponse, refusal: Refusal): never {
+    if (refusal.reason) this.metrics?.rejected.inc({ reason: refusal.reason });
+    if (refusal.retryAfterSeconds !== undefined)
+      res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
+    throw refusal.error;
   }
 }

@@ -36,10 +36,16 @@ export class EventsListener {
     this.opener.check(request, req).then(
       (check) => {
         if (!check.ok) return next();
-        void this.opener.start(req, res, check.caller, check.lastEventId).catch(() => {
-          if (!res.headersSent) next();
-          else res.destroy();
-        });
+        // Refused at start (another stream took the room since the check): Express answers.
+        void this.opener.start(req, res, check.caller, check.lastEventId).then(
+          (started) => {
+            if (started && 'ok' in started) next();
+          },
+          () => {
+            if (!res.headersSent) next();
+            else res.destroy();
+          },
+        );
       },
       () => next(),
     );

@@ -27,6 +27,8 @@ export class SseConnection {
    */
   lastId: string | undefined;
   closed = false;
+  /** When a stall check first found unwritten bytes, none found empty since; else undefined. */
+  private stalledSince: number | undefined;
 
   constructor(
     readonly id: string,
@@ -71,6 +73,19 @@ export class SseConnection {
     if (this.pendingId !== undefined && !this.closed) this.lastId = this.pendingId;
     this.pendingId = undefined;
     return ok;
+  }
+
+  /**
+   * A stall check: true once the unwritten bytes have been found non-empty at every check for
+   * `stallMs` or more (the client has stopped reading, or reads too little to ever catch up).
+   */
+  stalled(now: number, stallMs: number): boolean {
+    if (this.closed || this.sink.writableLength === 0) {
+      this.stalledSince = undefined;
+      return false;
+    }
+    this.stalledSince ??= now;
+    return now - this.stalledSince >= stallMs;
   }
 
   end(lastFrame?: string): void {

@@ -115,12 +115,16 @@ export class SseHub {
         () => this.expire(),
         Math.max(20, Math.min(1_000, this.settings.connectionTimeoutMs / 10)),
       ),
+      setInterval(() => this.dropStalled(), Math.max(20, this.settings.stallTimeoutMs / 4)),
     );
     for (const timer of this.timers) timer.unref();
     this.started = true;
   }
 
-  /** Whether one more stream for `userId` may open now (checked right before `open`). */
+  /**
+   * Whether one more stream for `userId` may open now. Nothing is held: only an `open` in the
+   * same synchronous step is sure to fit the limits (opens arriving together all pass otherwise).
+   */
   admit(userId: string): Admission {
     const retryAfterSeconds = this.settings.retryAfterSeconds;
     if (!this.ready)
@@ -362,6 +366,19 @@ export class SseHub {
     for (const connection of this.all)
       if (!connection.pending && !connection.write(HEARTBEAT_FRAME)) slow.push(connection);
     for (const connection of slow) this.drop(connection);
+  }
+
+  /**
+   * Drops the connections whose unwritten bytes have not emptied for STALL_TIMEOUT_MS. Without
+   * it a client that stopped reading holds up to the kernel's send buffer plus BUFFER_MAX_BYTES
+   * until its timeout, and is never counted as slow if its traffic fits the kernel's buffer.
+   */
+  private dropStalled(): void {
+    const now = this.now();
+    const stalled: SseConnection[] = [];
+    for (const connection of this.all)
+      if (connection.stalled(now, this.settings.stallTimeoutMs)) stalled.push(connection);
+    for (const connection of stalled) this.drop(connection);
   }
 
   /** Connections are kept in opening order, so the expired ones are a prefix of the set. */

@@ -370,16 +370,45 @@ describe('SseHub', () => {
       await recovery('trimmed', async () => '0-0', { log });
     });
 
-    it('sends recovery when the id is older than HISTORY_TTL_MS', () => {
+    it('sends recovery when a notification the client missed is older than HISTORY_TTL_MS', () => {
       let now = Date.now();
       return recovery(
         'expired',
         async ({ log, toUser }) => {
           const id = await log.append(toUser('ash'));
+          await log.append(toUser('misty'));
+          await log.append(toUser('ash', { missed: true }));
           now += 61_000;
           return id;
         },
         { settings: { historyTtlMs: 60_000 }, now: () => now },
+      );
+    });
+
+    it('replays nothing (not expired) to a client that missed nothing during a quiet period longer than HISTORY_TTL_MS', async () => {
+      let now = Date.now();
+      const { hub, log, open, toUser, metric } = await setup({
+        settings: { historyTtlMs: 60_000 },
+        now: () => now,
+      });
+      await log.append(toUser('ash'));
+      const first = await open('ash');
+      const session = first.frames()[0]!.id!;
+      // The stream ends at its timeout; nothing was logged since (for ash or anyone).
+      now += 300_000;
+      const resumed = await open('ash', session);
+      expect(resumed.frames()[0]).toMatchObject({
+        id: session,
+        method: 'session',
+        params: { resumed: 'replayed', replayed: 0 },
+      });
+      // Nor when all the gap holds is for others, however old.
+      await log.append(toUser('misty'));
+      await hub.caughtUp();
+      const other = await open('ash', session);
+      expect(other.notifications()[0]?.params).toMatchObject({ resumed: 'replayed', replayed: 0 });
+      expect(await metric('causeway_sse_streams_total')).toEqual(
+        expect.not.arrayContaining([expect.objectContaining({ labels: { outcome: 'recovery' } })]),
       );
     });
 
@@ -396,9 +425,9 @@ describe('SseHub', () => {
         { settings: { historySize: 3 } },
       ));
 
-    it('sends recovery when the gap holds more than HISTORY_SCAN_LIMIT entries, whoever they are for', () =>
+    it('sends recovery (scan-limit) when the gap holds more than HISTORY_SCAN_LIMIT entries, whoever they are for', () =>
       recovery(
-        'too-many-missed',
+        'scan-limit',
         async ({ log, toUser }) => {
           const id = await log.append(toUser('ash'));
           // Nothing more for ash, but the whole gap would be read and filtered on every resume.
@@ -460,6 +489,26 @@ describe('SseHub', () => {
       expect(slow.writableLength).toBeLessThan(4_096 + 2_000);
       expect(hub.connectionsOf('ash')).toHaveLength(0);
       expect(hub.connectionsOf('misty')).toHaveLength(1);
+      expect(await metric('causeway_sse_slow_clients_dropped_total')).toEqual([
+        { labels: {}, value: 1 },
+      ]);
+    });
+
+    it('drops a client whose unwritten bytes have not emptied for STALL_TIMEOUT_MS, however few', async () => {
+      const { hub, log, open, metric } = await setup({ settings: { stallTimeoutMs: 200 } });
+      const slow = await open('ash');
+      const fast = await open('misty');
+      slow.stalled = true;
+      await log.append(testNotification({ params: { n: 1 } }));
+      await until(() => fast.notifications().length === 2, 'the fast client');
+      const since = Date.now();
+      await until(() => slow.destroyed, 'the stalled client to be dropped');
+      // Checked every quarter of the stall time: dropped after it, not much later.
+      expect(Date.now() - since).toBeGreaterThanOrEqual(200 - 60);
+      expect(slow.writableLength).toBeLessThan(1_000);
+      expect(hub.connectionsOf('ash')).toHaveLength(0);
+      expect(hub.connectionsOf('misty')).toHaveLength(1);
+      expect(fast.destroyed).toBe(false);
       expect(await metric('causeway_sse_slow_clients_dropped_total')).toEqual([
         { labels: {}, value: 1 },
       ]);

@@ -29,7 +29,7 @@ export class SseMetrics {
       existing<Counter>('causeway_sse_slow_clients_dropped_total') ??
       new Counter({
         name: 'causeway_sse_slow_clients_dropped_total',
-        help: 'Connections dropped because their unwritten data exceeded BUFFER_MAX_BYTES',
+        help: 'Connections dropped as too slow: unwritten data beyond BUFFER_MAX_BYTES, or not emptied for STALL_TIMEOUT_MS',
         registers: [registry],
       });
     this.resumes =

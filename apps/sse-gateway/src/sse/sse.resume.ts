@@ -7,13 +7,16 @@ export type ResumePlan =
 /**
  * Why a resume could not be replayed (ADR 007):
  * - `trimmed`: the id is older than the oldest retained entry;
- * - `expired`: the id is older than HISTORY_TTL_MS;
- * - `too-many-missed`: more than HISTORY_SIZE entries addressed to the user were missed, or the
- *   gap holds more than HISTORY_SCAN_LIMIT entries in all (addressed to anyone): a resume reads
- *   and filters them all, so that bounds what one reconnect costs the gateway;
+ * - `expired`: the client missed a notification addressed to it that is older than
+ *   HISTORY_TTL_MS (one that missed nothing is not expired, however old its id);
+ * - `too-many-missed`: more than HISTORY_SIZE entries addressed to the user were missed;
+ * - `scan-limit`: the gap holds more than HISTORY_SCAN_LIMIT entries in all (addressed to
+ *   anyone), whatever the user missed: a resume reads and filters them all, so that bounds what
+ *   one reconnect costs the gateway;
  * - `unknown-position`: the id is ahead of this log (another log, or a reset one).
  */
-export type RecoveryReason = 'trimmed' | 'expired' | 'too-many-missed' | 'unknown-position';
+export type RecoveryReason =
+  'trimmed' | 'expired' | 'too-many-missed' | 'scan-limit' | 'unknown-position';
 
 const PAGE = 500;
 
@@ -30,9 +33,13 @@ export const LOG_START = '0-0';
  *
  * `LOG_START` resumes like any retained id while the log still holds its first entry, the first
  * thing the client missed: `firstId`, known to a hub that followed the log from empty (the log
- * itself cannot tell whether entries before its oldest one were trimmed). Its age is that
- * entry's, as the start has no time of its own. Without `firstId` it is `trimmed`, unless
- * nothing was dispatched yet (then there is nothing to replay).
+ * itself cannot tell whether entries before its oldest one were trimmed). Without `firstId` it
+ * is `trimmed`, unless nothing was dispatched yet (then there is nothing to replay).
+ *
+ * HISTORY_TTL_MS applies to what the client missed, not to its id: the age of the id is how long
+ * the log was quiet, not how long the client was away (a stream's session id is the last entry's,
+ * however old). A gap that holds nothing for the user is an empty replay; one whose oldest entry
+ * for the user is older than the TTL is `expired` (older history is never replayed).
  */
 export async function planResume(input: {
   log: NotificationLog;
@@ -50,39 +57,40 @@ export async function planResume(input: {
   firstId?: string;
 }): Promise<ResumePlan> {
   const { log, lastEventId, upTo } = input;
-  if (log.compare(lastEventId, upTo) > 0) return { kind: 'recovery', reason: 'unknown-position' };
+  const after = log.compare(lastEventId, upTo);
+  if (after > 0) return { kind: 'recovery', reason: 'unknown-position' };
+  // The routine reconnect of a client that missed nothing: no read at all.
+  if (after === 0) return { kind: 'replay', entries: [] };
   if (log.compare(lastEventId, LOG_START) === 0) {
     if (log.compare(upTo, LOG_START) === 0) return { kind: 'replay', entries: [] };
     const { firstId } = input;
     if (firstId === undefined) return { kind: 'recovery', reason: 'trimmed' };
-    if (input.now - logIdTime(firstId) > input.historyTtlMs)
-      return { kind: 'recovery', reason: 'expired' };
     const oldest = await log.oldestId();
     if (oldest === undefined || log.compare(oldest, firstId) !== 0)
       return { kind: 'recovery', reason: 'trimmed' };
   } else {
-    if (input.now - logIdTime(lastEventId) > input.historyTtlMs)
-      return { kind: 'recovery', reason: 'expired' };
     const oldest = await log.oldestId();
     if (oldest !== undefined && log.compare(lastEventId, oldest) < 0)
       return { kind: 'recovery', reason: 'trimmed' };
   }
   const entries: LoggedNotification[] = [];
-  let after = lastEventId;
+  let from = lastEventId;
   let scanned = 0;
   for (;;) {
-    const page = await log.read(after, Math.min(PAGE, input.historyScanLimit - scanned + 1));
+    const page = await log.read(from, Math.min(PAGE, input.historyScanLimit - scanned + 1));
     for (const entry of page) {
       if (log.compare(entry.id, upTo) > 0) return { kind: 'replay', entries };
-      if (++scanned > input.historyScanLimit)
-        return { kind: 'recovery', reason: 'too-many-missed' };
+      if (++scanned > input.historyScanLimit) return { kind: 'recovery', reason: 'scan-limit' };
       if (!isAddressedTo(entry.notification, input.userId, input.trainerIds)) continue;
+      // The first one is the oldest the user missed.
+      if (entries.length === 0 && input.now - logIdTime(entry.id) > input.historyTtlMs)
+        return { kind: 'recovery', reason: 'expired' };
       entries.push(entry);
       if (entries.length > input.historySize)
         return { kind: 'recovery', reason: 'too-many-missed' };
     }
     if (page.length === 0 || log.compare(page[page.length - 1]!.id, upTo) >= 0)
       return { kind: 'replay', entries };
-    after = page[page.length - 1]!.id;
+    from = page[page.length - 1]!.id;
   }
 }

@@ -1,15 +1,20 @@
 import 'reflect-metadata';
 import { type AddressInfo } from 'node:net';
 import { type Server } from 'node:http';
-import { type INestApplication } from '@nestjs/common';
+import { Global, type INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
 import {
   InMemoryGroupMembers,
   InMemoryNotificationLog,
   InMemoryTrainerPositions,
   TokenService,
 } from '@causeway/platform';
+import { Registry } from 'prom-client';
 import { GatewayModule } from '../gateway/gateway.module';
+import { type GatewayModuleOptions } from '../gateway/gateway.options';
+import { type GatewaySettings } from '../gateway/gateway.settings';
+import { SseHub } from '../sse/sse.hub';
 import { InMemoryPresenceRegistry } from '../presence/in-memory.presence-registry';
 
 /** What a test needs of a running gateway. */
@@ -20,6 +25,10 @@ export interface GatewayTestApp {
   log: InMemoryNotificationLog;
   positions: InMemoryTrainerPositions;
   groups: InMemoryGroupMembers;
+  hub: SseHub;
+  server: Server;
+  /** The value of a metric without labels, as /metrics would show it. */
+  metric(name: string): Promise<number>;
   /** A bearer access token for `userId`. */
   bearer(userId: string): Promise<{ Authorization: string }>;
   close(): Promise<void>;
@@ -31,24 +40,39 @@ export const TEST_ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
  * The gateway feature module as the apps compose it (GET /events in front of Express included),
  * over the in-memory adapters, listening on a free loopback port.
  */
-export async function startGatewayTestApp(): Promise<GatewayTestApp> {
+export async function startGatewayTestApp(
+  options: Pick<GatewayModuleOptions, 'rateLimiter'> & { settings?: Partial<GatewaySettings> } = {},
+): Promise<GatewayTestApp> {
   const tokens = new TokenService({ secret: 'a-test-secret-of-at-least-32-characters' });
   const log = new InMemoryNotificationLog();
   const positions = new InMemoryTrainerPositions();
   const groups = new InMemoryGroupMembers();
-  const app: INestApplication = await NestFactory.create(
-    GatewayModule.forRoot({
-      serverId: 'gw-test',
-      tokens,
-      notifications: log,
-      positions,
-      groups,
-      presence: new InMemoryPresenceRegistry(),
-      adminToken: TEST_ADMIN_TOKEN,
-      connectionEvents: false,
-    }),
-    { logger: false },
-  );
+  const registry = new Registry();
+  @Global()
+  @Module({
+    providers: [{ provide: METRICS_REGISTRY, useValue: registry }],
+    exports: [METRICS_REGISTRY],
+  })
+  class MetricsModule {}
+  @Module({
+    imports: [
+      MetricsModule,
+      GatewayModule.forRoot({
+        serverId: 'gw-test',
+        tokens,
+        notifications: log,
+        positions,
+        groups,
+        presence: new InMemoryPresenceRegistry(),
+        adminToken: TEST_ADMIN_TOKEN,
+        connectionEvents: false,
+        settings: options.settings,
+        rateLimiter: options.rateLimiter,
+      }),
+    ],
+  })
+  class TestAppModule {}
+  const app: INestApplication = await NestFactory.create(TestAppModule, { logger: false });
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   return {
@@ -57,6 +81,12 @@ export async function startGatewayTestApp(): Promise<GatewayTestApp> {
     log,
     positions,
     groups,
+    hub: app.get(SseHub),
+    server: app.getHttpServer() as Server,
+    metric: async (name) => {
+      const values = (await registry.getSingleMetric(name)?.get())?.values ?? [];
+      return values.reduce((sum, { value }) => sum + value, 0);
+    },
     bearer: async (userId) => ({
       Authorization: `Bearer ${(await tokens.issue(userId)).token}`,
     }),

@@ -2,6 +2,7 @@ export * from './retry.middleware';
 export * from './dead-letter.middleware';
 export * from './circuit-breaker.middleware';
 export * from './timeout.middleware';
+export * from './throttle.middleware';
 export * from './recoverer.middleware';
 export * from './correlation.middleware';
 export * from './deduplicator.middleware';

@@ -1,0 +1,51 @@
+import { type Middleware } from '../router/handler';
+
+export interface ThrottleOptions {
+  /** Handler runs allowed per `perMs`, spread evenly (one every perMs / count). */
+  count: number;
+  /** Default 1 000 ms. */
+  perMs?: number;
+}
+
+/**
+ * Limits how often a handler starts, per process: at most `count` runs per `perMs`, spaced
+ * evenly (Watermill's Throttle), for handlers that call a rate-limited API. Each handler the
+ * middleware wraps has its own pace. A delivery waiting for its turn holds its in-flight slot,
+ * so the subscriber reads no further than it can hand out (back-pressure, not a growing queue);
+ * it stops waiting when `delivery.signal` aborts. Across instances the rates add up: divide by
+ * the number of instances, or keep the limit in the called service.
+ */
+export function throttle(options: ThrottleOptions): Middleware {
+  const perMs = options.perMs ?? 1_000;
+  if (!(options.count > 0) || !Number.isFinite(options.count))
+    throw new RangeError(`throttle: count must be a positive number, got ${options.count}`);
+  if (!(perMs > 0) || !Number.isFinite(perMs))
+    throw new RangeError(`throttle: perMs must be a positive number, got ${perMs}`);
+  const spacing = perMs / options.count;
+  return (next) => {
+    // The earliest time the next run may start.
+    let nextAt = 0;
+    return async (delivery) => {
+      const now = Date.now();
+      const at = Math.max(now, nextAt);
+      nextAt = at + spacing;
+      if (at > now) await wait(at - now, delivery.signal);
+      return next(delivery);
+    };
+  };
+}
+
+function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}

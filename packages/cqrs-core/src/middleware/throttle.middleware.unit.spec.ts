@@ -1,0 +1,50 @@
+import { type HandlerInfo } from '../router/handler';
+import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
+import { throttle } from './throttle.middleware';
+
+const info: HandlerInfo = { name: 'mailer', topics: ['t'], group: 'g' };
+
+describe('throttle middleware', () => {
+  it('spaces the runs of a handler evenly: count per perMs', async () => {
+    const starts: number[] = [];
+    const handler = throttle({ count: 10, perMs: 200 })(async () => {
+      starts.push(Date.now());
+    }, info);
+    const begun = Date.now();
+    await Promise.all(
+      Array.from({ length: 6 }, () => handler(testDelivery(testEnvelope('T', {})))),
+    );
+    // One run every 20 ms: the sixth starts 100 ms after the first.
+    expect(starts).toHaveLength(6);
+    expect(starts[5]! - begun).toBeGreaterThanOrEqual(95);
+    for (let i = 1; i < starts.length; i++)
+      expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(15);
+  });
+
+  it('lets a run start at once when the handler has been idle', async () => {
+    const handler = throttle({ count: 1, perMs: 50 })(async () => 'done', info);
+    await handler(testDelivery(testEnvelope('T', {})));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const begun = Date.now();
+    await expect(handler(testDelivery(testEnvelope('T', {})))).resolves.toBe('done');
+    expect(Date.now() - begun).toBeLessThan(25);
+  });
+
+  it('stops waiting, without running the handler, when the delivery is aborted', async () => {
+    let runs = 0;
+    const handler = throttle({ count: 1, perMs: 10_000 })(async () => {
+      runs++;
+    }, info);
+    await handler(testDelivery(testEnvelope('T', {})));
+    const controller = new AbortController();
+    const waiting = handler({ ...testDelivery(testEnvelope('T', {})), signal: controller.signal });
+    controller.abort(new Error('shutting down'));
+    await expect(waiting).rejects.toThrow('shutting down');
+    expect(runs).toBe(1);
+  });
+
+  it('refuses a rate that is not positive', () => {
+    expect(() => throttle({ count: 0 })).toThrow(/count must be a positive number/);
+    expect(() => throttle({ count: 5, perMs: -1 })).toThrow(/perMs must be a positive number/);
+  });
+});

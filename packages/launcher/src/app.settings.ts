@@ -47,6 +47,7 @@ export const APP_SETTINGS: readonly string[] = [
   // projection-worker
   'CATCH_UP_INTERVAL_MS',
   'NOTIFY_HORIZON_MS',
+  'NOTIFY_REBUILD_HORIZON_MS',
   // sse-gateway
   'HEARTBEAT_MS',
   'CONNECTION_TIMEOUT_MS',

@@ -1,3 +1,4 @@
+import { DEFAULT_REBUILD_NOTIFY_HORIZON_MS } from '../projection/projection.module-options';
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
 import {
   DEFAULT_LOG_MAX_LENGTH,
@@ -34,5 +35,11 @@ export const projectionWorkerConfiguration = z.object({
    * (the log's dedup window). Default: that retention.
    */
   NOTIFY_HORIZON_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),
+  /**
+   * In a rebuild of the read models (no checkpoint, or one that went back: a Redis that came back
+   * empty), moves older than this are not notified: the log that knew what was notified is gone,
+   * and clients read current positions instead. Capped at NOTIFY_HORIZON_MS. Default 60 s.
+   */
+  NOTIFY_REBUILD_HORIZON_MS: setting.milliseconds(DEFAULT_REBUILD_NOTIFY_HORIZON_MS),
 });
 export type ProjectionWorkerConfig = z.output<typeof projectionWorkerConfiguration>;

@@ -2,6 +2,9 @@ import { type CheckpointStore, type EventStore } from '@causeway/cqrs-core';
 import { type GroupMembers, type NotificationLog, type TrainerPositions } from '@causeway/platform';
 
 /** The ports and settings of the projection feature; the app or the embedded mode provides them. */
+/** How old a move a rebuild of the read models still notifies (see ProjectionRunner.notified). */
+export const DEFAULT_REBUILD_NOTIFY_HORIZON_MS = 60_000;
+
 export interface ProjectionModuleOptions {
   /** This instance: `serverId` of the notifications it produces. */
   serverId: string;
@@ -20,6 +23,11 @@ export interface ProjectionModuleOptions {
    * move notified before could be notified again. Default: the default retention (24 h).
    */
   notifyHorizonMs?: number;
+  /**
+   * How old a move a rebuild of the read models (no checkpoint, or one that went back) still
+   * notifies; default 60 s, at most `notifyHorizonMs`.
+   */
+  rebuildNotifyHorizonMs?: number;
   /** After the start, the read models are also caught up from the store this often. Default 30 s; 0 disables. */
   catchUpIntervalMs?: number;
   /**

@@ -1,7 +1,10 @@
 import { DeferredError, type Envelope } from '@causeway/cqrs-core';
 import { TRAINER_MOVED_EVENT, type TrainerMovedEvent } from '@causeway/contracts';
 import { DEFAULT_LOG_RETENTION_MS, PositionNotifier } from '@causeway/platform';
-import { type ProjectionModuleOptions } from './projection.module-options';
+import {
+  DEFAULT_REBUILD_NOTIFY_HORIZON_MS,
+  type ProjectionModuleOptions,
+} from './projection.module-options';
 import { ReadModelsCatchUp } from './read-models.catch-up';
 import { ReadModelsProjector } from './read-models.projector';
 
@@ -12,7 +15,8 @@ import { ReadModelsProjector } from './read-models.projector';
  *
  * It notifies every TrainerMovedEvent it reads, live or in a catch-up, whose notification is not
  * in the log yet (the eager path of trainer-service may have been first), unless the move is
- * older than `notifyHorizonMs` (ADR 007, session 9). "Applied to the read models" is not
+ * older than `notifyHorizonMs` (ADR 007, session 9), or, in a rebuild, than
+ * `rebuildNotifyHorizonMs` (session 14). "Applied to the read models" is not
  * "notified": the moves made while the worker was down, or while the eager path was off, are
  * caught up and still need their notification, and their live redelivery must not be taken for
  * history. The log keeps one entry per event, and keeps each trainer's moves in version order
@@ -27,6 +31,7 @@ export class ProjectionRunner {
   private readonly notifier: PositionNotifier;
   private readonly catchUp: ReadModelsCatchUp;
   private readonly horizonMs: number;
+  private readonly rebuildHorizonMs: number;
   private caughtUp = false;
   private stopped = false;
   /** Aborted by stop(): a catch-up read in flight is not waited for (its result is discarded). */
@@ -43,6 +48,10 @@ export class ProjectionRunner {
     this.projector = new ReadModelsProjector(options.positions, options.groups);
     this.notifier = new PositionNotifier(options.groups, options.notifications, options.serverId);
     this.horizonMs = options.notifyHorizonMs ?? DEFAULT_LOG_RETENTION_MS;
+    this.rebuildHorizonMs = Math.min(
+      this.horizonMs,
+      options.rebuildNotifyHorizonMs ?? DEFAULT_REBUILD_NOTIFY_HORIZON_MS,
+    );
     this.catchUp = new ReadModelsCatchUp({
       eventStore: options.eventStore,
       checkpoints: options.checkpoints,
@@ -63,7 +72,7 @@ export class ProjectionRunner {
         // Every move read, applied now or not: a previous incarnation may have applied a move to
         // the read model and died before notifying it (the log answers the others in one GET).
         const events = await (this.running = this.catchUp.run(
-          (event) => this.notified(event),
+          (event, _applied, rebuilding) => this.notified(event, rebuilding),
           this.abort.signal,
         ));
         if (this.stopped) return;
@@ -102,9 +111,17 @@ export class ProjectionRunner {
     ]);
   }
 
-  /** Notifies a move a catch-up read (and applied), if it is to be notified. */
-  private async notified(event: Envelope): Promise<void> {
-    if (this.toNotify(event)) await this.notifier.notify(event as Envelope<TrainerMovedEvent>);
+  /**
+   * Notifies a move a catch-up read (and applied), if it is to be notified. A rebuild (no
+   * checkpoint, or one that went back: a first start on an existing store, or a Redis that lost
+   * the read models, the checkpoint and the notification log together) notifies only moves
+   * younger than `rebuildNotifyHorizonMs`: the log that knew what was notified is gone, and the
+   * clients had those moves long ago; they get the current positions from the read models
+   * (`/api/positions`, the gateway's `recovery`).
+   */
+  private async notified(event: Envelope, rebuilding: boolean): Promise<void> {
+    if (this.toNotify(event, rebuilding ? this.rebuildHorizonMs : this.horizonMs))
+      await this.notifier.notify(event as Envelope<TrainerMovedEvent>);
   }
 
   /**
@@ -113,10 +130,10 @@ export class ProjectionRunner {
    * does not send clients hours of stale moves; the horizon is at most the log's retention, its
    * dedup window, so a move notified before is still recognised and never appended twice.
    */
-  private toNotify(event: Envelope): boolean {
+  private toNotify(event: Envelope, horizonMs = this.horizonMs): boolean {
     if (event.type !== TRAINER_MOVED_EVENT) return false;
     const at = Date.parse(event.metadata.timestamp);
-    return !Number.isFinite(at) || Date.now() - at <= this.horizonMs;
+    return !Number.isFinite(at) || Date.now() - at <= horizonMs;
   }
 
   private schedule(): void {
@@ -126,7 +143,10 @@ export class ProjectionRunner {
       // Only what this run applied: a move the live path applied was notified by it (or its
       // redelivery will be); one applied here, the live path has not seen yet, or the bus lost.
       this.running = this.catchUp
-        .run((event, applied) => (applied ? this.notified(event) : undefined), this.abort.signal)
+        .run(
+          (event, applied, rebuilding) => (applied ? this.notified(event, rebuilding) : undefined),
+          this.abort.signal,
+        )
         .catch((error) => this.options.onError?.(error))
         .finally(() => this.schedule());
     }, every);

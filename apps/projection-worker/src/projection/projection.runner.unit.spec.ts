@@ -296,6 +296,32 @@ describe('ProjectionRunner after an outage (moves it has not notified)', () => {
     await restarted.stop();
   });
 
+  it('notifies in a rebuild (no checkpoint) only moves younger than the rebuild horizon', async () => {
+    // A Redis that came back empty lost the checkpoint, the read models and the notification
+    // log: the whole history is read again, and its clients had those moves long ago.
+    const env = setup();
+    await env.append('ash', aged(moved('ash', 1, 1), 10 * 60_000), aged(moved('ash', 2, 2), 5_000));
+    await env.append('misty', aged(moved('misty', 7, 7), 10 * 60_000));
+    await env.runner.start();
+    expect(await positionsOf(env.logged, 'ash')).toEqual([2]);
+    expect(await positionsOf(env.logged, 'misty')).toEqual([]);
+    // The read models hold the whole history: clients read current positions there.
+    expect(await env.positions.get('misty')).toMatchObject({ x: 7, y: 7 });
+    await env.runner.stop();
+  });
+
+  it('still notifies, after a restart from its checkpoint, the minutes-old moves it missed', async () => {
+    const env = setup();
+    await env.append('ash', moved('ash', 0, 0));
+    await env.runner.start();
+    await env.runner.stop();
+    await env.append('ash', aged(moved('ash', 1, 1), 10 * 60_000));
+    const restarted = env.restart();
+    await restarted.start();
+    expect(await positionsOf(env.logged, 'ash')).toEqual([0, 1]);
+    await restarted.stop();
+  });
+
   it('does not notify moves older than the notification horizon', async () => {
     const env = setup({ horizonMs: 60_000 });
     const history = await env.append('ash', aged(moved('ash', 1, 1), 120_000), moved('ash', 2, 2));

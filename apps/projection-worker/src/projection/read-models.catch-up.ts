@@ -26,7 +26,8 @@ export class ReadModelsCatchUp {
    * Applies everything after the checkpoint, up to the first page that reaches the end of the
    * log (events appended meanwhile wait for the next run); returns how many events were read.
    * `onEvent` is awaited for each event read, after it was applied, with whether it changed a
-   * read model (false: applied before, or not projected); it failing fails the run, and the
+   * read model (false: applied before, or not projected) and whether the run is a rebuild (it
+   * started from no checkpoint, or from one that went back); it failing fails the run, and the
    * batch is read again next run (the checkpoint is saved after the batch).
    *
    * `signal` stops it (shutdown): a read in flight is not waited for and its events are
@@ -34,16 +35,21 @@ export class ReadModelsCatchUp {
    * checkpoint is saved only up to the last event applied.
    */
   async run(
-    onEvent?: (event: StoredEvent, applied: boolean) => Promise<void> | void,
+    onEvent?: (event: StoredEvent, applied: boolean, rebuilding: boolean) => Promise<void> | void,
     signal?: AbortSignal,
   ): Promise<number> {
     const { eventStore, checkpoints, projector, name } = this.options;
     const batchSize = this.options.batchSize ?? 500;
     let total = 0;
+    // A run from no checkpoint, or from one that went back, rebuilds the read models from
+    // history: what it reads may have been notified long ago, by a log since lost with them.
+    let rebuilding = false;
     for (;;) {
       if (signal?.aborted) return total;
       const from = await checkpoints.load(name);
+      if (total === 0 && from === 0) rebuilding = true;
       if (from < this.saved) {
+        rebuilding = true;
         // The checkpoint went back: the store lost it, and the read models with it (they live
         // together). What the projector remembers applying is gone too: rebuild everything.
         projector.forget();
@@ -62,7 +68,7 @@ export class ReadModelsCatchUp {
           return total;
         }
         const changed = await projector.apply(event);
-        await onEvent?.(event, changed);
+        await onEvent?.(event, changed, rebuilding);
         applied = event.position;
         total++;
       }

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { parseCliOptions, USAGE } from './cli.options';
 import { startEdgeProxy } from './edge.proxy';
-import { launchSystem, stopSystem, type RunningInstance } from './system.launcher';
+import { launchSystem, restartInstance, stopSystem, type RunningInstance } from './system.launcher';
 import { DEFAULT_PORT_BASE, planInstances } from './system.topology';
 
 export interface RunOptions {
@@ -56,16 +56,17 @@ export async function runLauncher(options: RunOptions): Promise<void> {
   const logDir = options.logDir ?? path.join(options.root, '.infra', 'apps');
 
   let running: RunningInstance[] = [];
+  const launch = {
+    root: options.root,
+    logDir,
+    environment: env,
+    readyTimeoutMs: options.readyTimeoutMs,
+    alsoNeeds: [{ port: cli.edgePort, host: edgeHost, owner: 'edge proxy' }],
+    signal: stop,
+    log: (line: string) => out(`${line}\n`),
+  };
   try {
-    running = await launchSystem(instances, {
-      root: options.root,
-      logDir,
-      environment: env,
-      readyTimeoutMs: options.readyTimeoutMs,
-      alsoNeeds: [{ port: cli.edgePort, host: edgeHost, owner: 'edge proxy' }],
-      signal: stop,
-      log: (line) => out(`${line}\n`),
-    });
+    running = await launchSystem(instances, launch);
   } catch (error) {
     if (stop.aborted) return; // launchSystem has stopped what it started
     throw error;
@@ -73,19 +74,40 @@ export async function runLauncher(options: RunOptions): Promise<void> {
 
   let edge: http.Server | undefined;
   let stopping = false;
+  const restarts = new Set<NodeJS.Timeout>();
+  /**
+   * Reports each exit; an app that dies while the system runs is started again after a backoff
+   * (1 s, doubling up to 30 s; back to 1 s once it has run for a minute), as a supervisor would,
+   * so one crash does not leave the system degraded until someone notices.
+   */
+  const watch = (instance: RunningInstance, failures: number) => {
+    const startedAt = Date.now();
+    instance.child.once('exit', (code, signal) => {
+      if (!stopping && !stop.aborted) {
+        const streak = Date.now() - startedAt > 60_000 ? 1 : failures + 1;
+        const delayMs = Math.min(30_000, 1_000 * 2 ** (streak - 1));
+        err(
+          `${instance.instanceId} exited (${code ?? signal}); see ${instance.logFile}; ` +
+            `restarting in ${delayMs / 1000} s\n`,
+        );
+        const timer = setTimeout(() => {
+          restarts.delete(timer);
+          if (stopping || stop.aborted) return;
+          restartInstance(instance, launch);
+          out(`${instance.instanceId} restarted (pid ${instance.child.pid})\n`);
+          watch(instance, streak);
+        }, delayMs);
+        restarts.add(timer);
+      } else if (code === 0 || signal === 'SIGTERM' || signal === 'SIGINT')
+        out(`${instance.instanceId} stopped\n`);
+      else
+        err(
+          `${instance.instanceId} exited (${code ?? signal}) while stopping; see ${instance.logFile}\n`,
+        );
+    });
+  };
   try {
-    for (const instance of running) {
-      instance.child.once('exit', (code, signal) => {
-        if (!stopping && !stop.aborted)
-          err(`${instance.instanceId} exited (${code ?? signal}); see ${instance.logFile}\n`);
-        else if (code === 0 || signal === 'SIGTERM' || signal === 'SIGINT')
-          out(`${instance.instanceId} stopped\n`);
-        else
-          err(
-            `${instance.instanceId} exited (${code ?? signal}) while stopping; see ${instance.logFile}\n`,
-          );
-      });
-    }
+    for (const instance of running) watch(instance, 0);
     const urlsOf = (app: string) => running.filter((i) => i.app === app).map((i) => i.url);
     try {
       edge = await startEdgeProxy(
@@ -116,6 +138,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     });
   } finally {
     stopping = true;
+    for (const timer of restarts) clearTimeout(timer);
     edge?.close();
     edge?.closeAllConnections();
     await stopSystem(running);

@@ -84,7 +84,12 @@ export async function launchSystem(
   }
 }
 
-function start(instance: Instance, options: LaunchOptions): RunningInstance {
+/** Spawns the instance's app; `into`: the running instance to give the new process (a restart). */
+function start(
+  instance: Instance,
+  options: LaunchOptions,
+  into?: RunningInstance,
+): RunningInstance {
   const logFile = path.join(options.logDir, `${instance.instanceId}.log`);
   // Appended to, never truncated: an earlier run's processes may still be writing to this file
   // and pointing people at it ("see …log"), so each run adds its output after a marker line
@@ -117,13 +122,10 @@ function start(instance: Instance, options: LaunchOptions): RunningInstance {
   child.stdout?.pipe(out, { end: false });
   child.stderr?.pipe(out, { end: false });
   child.once('close', () => out.end());
-  const running: RunningInstance = {
-    ...instance,
-    url: `http://127.0.0.1:${instance.port}`,
-    child,
-    logFile,
-    closed: new Promise((resolve) => child.once('close', () => resolve())),
-  };
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const running: RunningInstance = into
+    ? Object.assign(into, { child, closed, lastError: undefined })
+    : { ...instance, url: `http://127.0.0.1:${instance.port}`, child, logFile, closed };
   // An app that cannot start writes why as a fatal JSON line (a bad setting, a port in use):
   // kept so that the launcher's own error says it, not only the log file.
   for (const stream of [child.stdout, child.stderr]) {
@@ -205,6 +207,15 @@ function errorMessageOf(line: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Starts `instance`'s app again, in place: the same port, settings and log file (a new marker
+ * line), a new process in `instance.child`. For an instance whose process exited; the caller
+ * watches the new process (its readiness included: nothing here waits for it).
+ */
+export function restartInstance(instance: RunningInstance, options: LaunchOptions): void {
+  start(instance, options, instance);
 }
 
 /** SIGTERM to every instance, SIGKILL to those still running after the grace period. */

@@ -339,6 +339,65 @@ describe('runLauncher', () => {
     expect(pids.filter(alive)).toEqual([]);
   });
 
+  it('starts an app that died while the system runs again, and stops the new process too', async () => {
+    const edgePort = 15_000 + Math.floor(Math.random() * 900);
+    const root = standInRoot();
+    const trigger = path.join(root, 'crash-now');
+    // trainer-service's stand-in exits with 1 when the trigger file appears (once: it takes it).
+    writeFileSync(
+      path.join(root, 'apps', 'trainer-service', 'dist', 'main.js'),
+      readFileSync(path.join(root, 'apps', 'command-api', 'dist', 'main.js'), 'utf8') +
+        `
+        setInterval(() => {
+          try { require('node:fs').unlinkSync(${JSON.stringify(trigger)}); } catch { return; }
+          process.exit(1);
+        }, 20);`,
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const stop = new AbortController();
+    let firstPid = 0;
+    let restartedPid = 0;
+    const run = runLauncher({
+      args: [],
+      env: environment(portBase(), edgePort),
+      root,
+      stop: stop.signal,
+      out: (text) => {
+        out.push(text);
+        if (text.includes('Causeway is up')) {
+          firstPid = Number(readFileSync(path.join(root, 'pids', 'trainer-service-1'), 'utf8'));
+          writeFileSync(trigger, '');
+        }
+        const restarted = /^trainer-service-1 restarted \(pid (\d+)\)/.exec(text);
+        if (restarted) restartedPid = Number(restarted[1]);
+      },
+      err: (text) => err.push(text),
+      readyTimeoutMs: 10_000,
+    });
+    // Stop once the new process runs (it has written its pid).
+    const pidFile = path.join(root, 'pids', 'trainer-service-1');
+    for (const deadline = Date.now() + 15_000; ; await new Promise((r) => setTimeout(r, 20))) {
+      if (restartedPid > 0 && Number(readFileSync(pidFile, 'utf8')) === restartedPid) break;
+      if (Date.now() > deadline) {
+        stop.abort('test timed out');
+        throw new Error(`no restarted trainer-service-1 within 15 s: ${err.join('')}`);
+      }
+    }
+    stop.abort('test');
+    await run;
+    const pids = pidsOf(root);
+    leftovers.push(...pids);
+    expect(err.join('')).toMatch(/^trainer-service-1 exited \(1\); see .*; restarting in 1 s\n$/);
+    expect(out.join('')).toMatch(/trainer-service-1 restarted \(pid \d+\)\n/);
+    // The restarted process wrote its own pid, and the stop reached it like every other.
+    expect(pids).not.toContain(firstPid);
+    expect(pids).toContain(restartedPid);
+    expect(pids).toHaveLength(5);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(out.filter((line) => line.endsWith(' stopped\n'))).toHaveLength(5);
+  });
+
   it('stops everything when asked, saying each app stopped', async () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
     const root = standInRoot();

@@ -9,10 +9,11 @@ export interface ThrottleOptions {
 
 /**
  * Limits how often a handler starts, per process: at most `count` runs per `perMs`, spaced
- * evenly (Watermill's Throttle), for handlers that call a rate-limited API. Each handler the
+ * evenly (Watermill's Throttle), for handlers that call a rate-limited API: two runs never
+ * start closer than `perMs / count`, even after the event loop stalled. Each handler the
  * middleware wraps has its own pace. A delivery waiting for its turn holds its in-flight slot,
  * so the subscriber reads no further than it can hand out (back-pressure, not a growing queue);
- * it stops waiting when `delivery.signal` aborts. Across instances the rates add up: divide by
+ * it gives up its turn, without running, when `delivery.signal` has aborted by then. Across instances the rates add up: divide by
  * the number of instances, or keep the limit in the called service.
  */
 export function throttle(options: ThrottleOptions): Middleware {
@@ -23,13 +24,18 @@ export function throttle(options: ThrottleOptions): Middleware {
     throw new RangeError(`throttle: perMs must be a positive number, got ${perMs}`);
   const spacing = perMs / options.count;
   return (next) => {
-    // The earliest time the next run may start.
-    let nextAt = 0;
+    // Runs take turns: each waits until `spacing` after the previous one actually started, so
+    // an event loop that stalled cannot release a bunch of late runs at once.
+    let turns: Promise<void> = Promise.resolve();
+    let lastStart = -Infinity;
     return async (delivery) => {
-      const now = Date.now();
-      const at = Math.max(now, nextAt);
-      nextAt = at + spacing;
-      if (at > now) await wait(at - now, delivery.signal);
+      const turn = turns.then(async () => {
+        const ms = lastStart + spacing - Date.now();
+        if (ms > 0 || delivery.signal?.aborted) await wait(Math.max(0, ms), delivery.signal);
+        lastStart = Date.now();
+      });
+      turns = turn.catch(() => undefined);
+      await turn;
       return next(delivery);
     };
   };

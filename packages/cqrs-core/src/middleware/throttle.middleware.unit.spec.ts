@@ -21,13 +21,28 @@ describe('throttle middleware', () => {
       expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(15);
   });
 
-  it('lets a run start at once when the handler has been idle', async () => {
-    const handler = throttle({ count: 1, perMs: 50 })(async () => 'done', info);
+  it('lets a run start at once when the handler has been idle longer than the spacing', async () => {
+    const handler = throttle({ count: 1, perMs: 300 })(async () => 'done', info);
     await handler(testDelivery(testEnvelope('T', {})));
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await new Promise((resolve) => setTimeout(resolve, 350));
     const begun = Date.now();
     await expect(handler(testDelivery(testEnvelope('T', {})))).resolves.toBe('done');
-    expect(Date.now() - begun).toBeLessThan(25);
+    // Well under the 300 ms a throttled run would wait, whatever the machine's load.
+    expect(Date.now() - begun).toBeLessThan(150);
+  });
+
+  it('keeps the spacing between actual starts after the event loop stalled', async () => {
+    const starts: number[] = [];
+    const handler = throttle({ count: 1, perMs: 30 })(async () => {
+      starts.push(Date.now());
+    }, info);
+    const runs = Array.from({ length: 4 }, () => handler(testDelivery(testEnvelope('T', {}))));
+    // Block the event loop past several turns: the waiting runs must not start together after.
+    const until = Date.now() + 120;
+    while (Date.now() < until);
+    await Promise.all(runs);
+    for (let i = 1; i < starts.length; i++)
+      expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(29);
   });
 
   it('stops waiting, without running the handler, when the delivery is aborted', async () => {

@@ -20,7 +20,13 @@ ensure_servers() {
   if [ ${#STARTED_SERVERS[@]} -gt 0 ] && [ "${CAUSEWAY_KEEP_SERVERS:-0}" != "1" ]; then
     trap 'echo "==> infra/local/down ${STARTED_SERVERS[*]}"; infra/local/down "${STARTED_SERVERS[@]}"' EXIT
   fi
-  echo "==> servers: REDIS_URL=$REDIS_URL KAFKA_BROKERS=$KAFKA_BROKERS MONGODB_URI=$MONGODB_URI"
+  echo "==> servers: REDIS_URL=$(without_credentials "$REDIS_URL") KAFKA_BROKERS=$(without_credentials "$KAFKA_BROKERS") MONGODB_URI=$(without_credentials "$MONGODB_URI")"
+}
+
+# `without_credentials URL`: the URL without its `user:password@` (scheme, host:port, path kept),
+# for printing. Every `scheme://...@` of a list is stripped; the last `@` before the host wins.
+without_credentials() {
+  printf '%s' "$1" | sed -E 's#(://)[^/?\#]*@#\1#g'
 }
 
 # `install_dependencies`: pnpm install exactly as locked.

@@ -51,7 +51,9 @@ export class CommandApiModule {
               proxies: options.trustedProxies,
               limited: (retryAfterSeconds) => new RateLimitedError(retryAfterSeconds),
               refused: (error) => error instanceof UnauthenticatedError,
+              // Once per outage of the limiter's Redis (then once a minute), not per request.
               warn: (message) => logger.warn(message),
+              info: (message) => logger.log(message),
             });
           },
         },

@@ -20,7 +20,8 @@ import { RpcController } from './rpc/rpc.controller';
  *   and components of `documents` merged in (other modules of the same app: the embedded mode's
  *   SSE gateway);
  * - puts the command endpoints in front of Express (`CommandsListener`), logging one access
- *   line per request there when `accessLog` is set (pino-http does not see them). Express
+ *   line per request there when `accessLog` is set (pino-http does not see them), with the
+ *   request's id (`req.id`, echoed in X-Request-Id) and the ids of the commands sent. Express
  *   middleware of your own then does not run for those endpoints: set `commandsThroughExpress`
  *   to keep them behind Express (slower: ~0.3 ms CPU per request). CORS needs neither:
  *   `allowCrossOrigin` (@causeway/platform) stays in front of these listeners, called before or
@@ -73,6 +74,6 @@ function commandsInFront(app: INestApplication, reader: BodyStep, accessLog?: bo
       commandRoute('/trainer.Move', '/trainer.Move', (_params, req, res) => rpc.seedMove(req, res)),
     ],
     reader,
-    accessLog ? (line) => logger.log(line) : undefined,
+    accessLog ? (line, fields) => logger.log({ msg: line, ...fields }) : undefined,
   ).install(app.getHttpServer() as Server);
 }

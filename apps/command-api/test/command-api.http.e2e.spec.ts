@@ -167,6 +167,60 @@ describe('command-api over HTTP', () => {
     ).toBeDefined();
   });
 
+  it('echoes a well-formed X-Request-Id and logs it with the commands it accepted; else a fresh UUID', async () => {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const misty = unique('misty');
+    const token = await tokenOf(misty);
+    const probe = `probe-123-${misty}`;
+    // In front of Express (CommandsListener): the access line carries req.id and the command.
+    const moved = await call('POST', `${api.url}/api/trainers/${misty}/move`, {
+      token,
+      body: move,
+      headers: { 'X-Request-Id': probe },
+    });
+    expect(moved.status).toBe(202);
+    expect(moved.headers.get('x-request-id')).toBe(probe);
+    const access = await logLine(api, new RegExp(`POST /api/trainers/${misty}/move 202`));
+    expect(JSON.parse(access!)).toMatchObject({
+      context: 'CommandApi',
+      req: { id: probe },
+      commandIds: [moved.body.commandId],
+    });
+    // Behind Express (pino-http): its request line carries the same id.
+    const status = await call('GET', `${api.url}/api/commands/${moved.body.commandId}`, {
+      token,
+      headers: { 'X-Request-Id': `${probe}-status` },
+    });
+    expect(status.headers.get('x-request-id')).toBe(`${probe}-status`);
+    const completed = await logLine(api, new RegExp(`"id":"${probe}-status".*request completed`));
+    expect(JSON.parse(completed!)).toMatchObject({ req: { id: `${probe}-status` } });
+
+    // None, oversized, or with characters a log line must not carry: a fresh UUID instead.
+    for (const headers of <Record<string, string>[]>[
+      {},
+      { 'X-Request-Id': 'x'.repeat(129) },
+      { 'X-Request-Id': 'probe 123"}' },
+      { 'X-Request-Id': '' },
+    ]) {
+      const answer = await call('POST', `${api.url}/api/trainers/${misty}/move`, {
+        token,
+        body: move,
+        headers,
+      });
+      expect(answer.status).toBe(202);
+      const id = answer.headers.get('x-request-id');
+      expect(id).toMatch(uuid);
+      const line = await logLine(api, new RegExp(`"id":"${id}"`));
+      expect(JSON.parse(line!)).toMatchObject({ commandIds: [answer.body.commandId] });
+      const other = await call('GET', `${api.url}/api/commands/${answer.body.commandId}`, {
+        token,
+        headers,
+      });
+      expect(other.headers.get('x-request-id')).toMatch(uuid);
+      expect(other.headers.get('x-request-id')).not.toBe(id);
+    }
+  });
+
   it("sends the command in the caller's W3C trace (traceparent, tracestate), ignoring an invalid one", async () => {
     const brock = unique('brock');
     const token = await tokenOf(brock);

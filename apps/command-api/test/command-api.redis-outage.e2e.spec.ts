@@ -91,6 +91,7 @@ describe('command-api while its Redis is down', () => {
     const token = (
       await tokens.issue(`${ns.id}-user`, { trainerIds: [...trainers, `${ns.id}-after`] })
     ).token;
+    const logged = api.stdoutLines().length;
     await redis.stop('SIGKILL');
     const answers: { status: number; body: Json }[] = [];
     // About 5 s of outage, moves spread over it (the connection's reconnect backoff grows).
@@ -119,6 +120,23 @@ describe('command-api while its Redis is down', () => {
       entries.some((entry) => entry.includes(`"${trainerId}"`)),
     );
     expect(executedLate).toEqual([]);
+
+    // Logged as expected refusals: one warn line per refused move, without a stack, and the
+    // rate limiter failing open said once for the whole outage (and once when it is back).
+    const lines = api.stdoutLines().slice(logged);
+    const records = lines.map((line) => JSON.parse(line) as Json);
+    expect(lines.filter((line) => / at |CommandRefusedError/.test(line))).toEqual([]);
+    expect(records.filter((record) => record.level >= 50)).toEqual([]);
+    const refused = records.filter((record) =>
+      /the bus refused MoveTrainerCommand/.test(record.msg),
+    );
+    expect(refused).toHaveLength(trainers.length);
+    expect(refused.every((record) => record.level === 40)).toBe(true);
+    const limiter = records.filter((record) => /^rate limiter/.test(record.msg));
+    expect(limiter.map((record) => [record.level, record.msg])).toEqual([
+      [40, expect.stringMatching(/^rate limiter unavailable, requests let through until/)],
+      [30, expect.stringMatching(/^rate limiter available again after [\d.]+ s; 12 requests/)],
+    ]);
   }, 60_000);
 
   it('answers a move with an Idempotency-Key 503 too (its key unchecked, nothing sent), and its retry runs once', async () => {

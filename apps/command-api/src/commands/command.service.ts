@@ -17,6 +17,7 @@ import {
   NotFoundError,
   ValidationError,
 } from '../errors/command-api.errors';
+import { noteAcceptedCommand } from '../http/accepted-commands';
 import { idempotentCommandId } from '../idempotency/idempotent-command-ids';
 import { type Accepted } from './command.schemas';
 
@@ -129,14 +130,15 @@ export class CommandService {
       this.logger.warn(
         `could not record ${type} ${command.messageId} as accepted (it was sent; its outcome will be recorded): ${(recorded.reason as Error)?.message}`,
       );
+    // A bus that is down is expected: one warn line per command, without a stack.
     if (sent.status === 'rejected' && !isRedisCommandNotSent(sent.reason)) {
-      this.logger.error(
+      this.logger.warn(
         `the bus did not confirm ${type} ${command.messageId} (it may have been sent): ${(sent.reason as Error)?.message}`,
       );
       throw new CommandUnconfirmedError(type, command.messageId, id !== undefined);
     }
     if (sent.status === 'rejected') {
-      this.logger.error(
+      this.logger.warn(
         `the bus refused ${type} ${command.messageId}: ${(sent.reason as Error)?.message}`,
       );
       // Certainly not sent; the id never reached the caller: record the truth for the logs' sake.
@@ -152,6 +154,7 @@ export class CommandService {
         .catch(() => undefined);
       throw new CommandRefusedError(type);
     }
+    noteAcceptedCommand(command.messageId);
     return { status: 'accepted', commandId: command.messageId, timestamp: acceptedAt };
   }
 }

@@ -17,7 +17,7 @@ describe('CommandService when the bus fails', () => {
   let service: CommandService;
 
   beforeEach(() => {
-    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     sent = [];
     failure = undefined;
     statuses = {

@@ -1,5 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { requestIdFor } from '@causeway/cqrs-core/nest';
 import { putInFront } from '@causeway/platform';
+import { collectAcceptedCommands } from './accepted-commands';
 import { type ApiRequest, type ApiResponse } from './http.types';
 
 /** A command endpoint served in front of Express: `POST <path>`, path parameters by name. */
@@ -9,6 +11,15 @@ export interface CommandRoute {
   /** What Express would give as `request.baseUrl` (the route's mount path). */
   baseUrl: string;
   serve(params: Record<string, string>, request: ApiRequest, response: ApiResponse): Promise<void>;
+}
+
+/**
+ * What an access line carries besides its text: the request's id (`req.id`, as pino-http logs
+ * it for the endpoints behind Express) and the ids of the commands it sent.
+ */
+export interface AccessFields {
+  req: { id: string };
+  commandIds: string[];
 }
 
 /** What runs before a route: command-api's body reader (Express-style middleware). */
@@ -28,13 +39,15 @@ export type BodyStep = (
  * Why: that framework layer was a third of command-api's CPU per move (0.90–0.98 ms per request
  * through Express, 0.59–0.63 ms here, sequential client; p50 0.89 → 0.64–0.71 ms) — the first
  * hop of every command, and the one whose queue grows first under load. Access lines are logged
- * here (`log`) when enabled, with the path only: a query string may carry a token.
+ * here (`log`) when enabled, with the path only: a query string may carry a token, and with the
+ * request's id (the caller's well-formed X-Request-Id or a UUID, echoed in the answer's
+ * X-Request-Id as for every other endpoint) and the ids of the commands it sent.
  */
 export class CommandsListener {
   constructor(
     private readonly routes: readonly CommandRoute[],
     private readonly body: BodyStep,
-    private readonly log?: (line: string) => void,
+    private readonly log?: (line: string, fields: AccessFields) => void,
   ) {}
 
   /** Puts this listener in front of the server's current request listeners (Express). */
@@ -62,7 +75,10 @@ export class CommandsListener {
     res: ServerResponse,
   ): void {
     const started = this.log && process.hrtime.bigint();
+    const id = requestIdFor(req, res);
+    const accepted: string[] = [];
     const request = Object.assign(req, {
+      id,
       method: 'POST',
       originalUrl: req.url ?? '',
       baseUrl: route.baseUrl,
@@ -85,16 +101,19 @@ export class CommandsListener {
       res.once('finish', () =>
         this.log!(
           `POST ${path} ${res.statusCode} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms`,
+          { req: { id }, commandIds: accepted },
         ),
       );
     this.body(request, response, () => {
-      route.serve(params, request, response).catch((error: unknown) => {
-        // The runner answers every error itself; this is a bug, not a refusal.
-        if (!res.headersSent) {
-          res.statusCode = 500;
-          res.end();
-        } else res.destroy(error as Error);
-      });
+      collectAcceptedCommands(accepted, () => route.serve(params, request, response)).catch(
+        (error: unknown) => {
+          // The runner answers every error itself; this is a bug, not a refusal.
+          if (!res.headersSent) {
+            res.statusCode = 500;
+            res.end();
+          } else res.destroy(error as Error);
+        },
+      );
     });
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { traceRequest } from '@causeway/cqrs-core/opentelemetry';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { MalformedJsonError } from '../errors/command-api.errors';
+import { CommandApiError, MalformedJsonError } from '../errors/command-api.errors';
 import { toProblem } from '../errors/error.mapping';
 import { CommandApiMetrics } from '../metrics/command-api.metrics';
 import { type Answer, type ApiRequest, type ApiResponse, writeAnswer } from './http.types';
@@ -39,7 +39,11 @@ export class EndpointRunner {
           const refusal = toProblem(error);
           status = refusal.status;
           if (status >= 500) {
-            this.logger.error(`${endpoint} failed: ${(error as Error)?.stack ?? String(error)}`);
+            // A 503 of ours (a dependency is down: command-refused, command-unconfirmed,
+            // idempotency-unavailable) is expected and was logged once, at warn, where it was
+            // found; only the unexpected (a 500, a bug) is an error worth its stack.
+            if (!(error instanceof CommandApiError))
+              this.logger.error(`${endpoint} failed: ${(error as Error)?.stack ?? String(error)}`);
             span.setStatus({ code: SpanStatusCode.ERROR, message: refusal.problem.title });
           }
           this.metrics.count(endpoint, refusal.outcome);

@@ -10,6 +10,8 @@ export interface ApiRequest {
   params?: Record<string, string>;
   /** Set by the body reader (command-api.body.ts). */
   commandApiBody?: ReadBody;
+  /** The request's id, echoed in X-Request-Id (pino-http's `req.id`, or CommandsListener's). */
+  id?: string | number;
 }
 
 /** The body as the reader found it: absent, JSON, or not JSON. */

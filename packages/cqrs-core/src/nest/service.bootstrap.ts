@@ -38,8 +38,9 @@ const SUPERVISOR_CHECK_MS = 1_000;
 /**
  * Starts a Causeway service: validates the configuration first (a bad setting ends the process
  * with exit code 1 and a JSON log line naming it), then creates the Nest app with JSON logging
- * and shutdown hooks, and listens. A failure to start (a module's init, a port in use) is one
- * fatal JSON line too, naming PORT or HOST when the address is the problem, and exit code 1.
+ * (process warnings included: see logProcessWarnings) and shutdown hooks, and listens. A
+ * failure to start (a module's init, a port in use) is one fatal JSON line too, naming PORT or
+ * HOST when the address is the problem, and exit code 1.
  */
 export async function bootstrapService<S extends z.ZodType>(
   spec: ServiceBootstrap<S>,
@@ -54,6 +55,9 @@ export async function bootstrapService<S extends z.ZodType>(
     }
     throw error;
   }
+  // From here on, a process warning (CausewayPoisonWarning, CausewayTrimWarning,
+  // CAUSEWAY_SNAPSHOT_FAILED, a deprecation) is a JSON warn line, not Node's plain-text one.
+  const warnings = logProcessWarnings(spec.service);
   const supervisor = supervisorPid(spec.env ?? process.env);
   if (supervisor instanceof ConfigurationError) {
     fatal(spec.service, supervisor.message, { issues: supervisor.issues });
@@ -67,6 +71,7 @@ export async function bootstrapService<S extends z.ZodType>(
     app = await NestFactory.create(spec.module(config), { bufferLogs: true, abortOnError: false });
     const logger = app.get(Logger);
     app.useLogger(logger);
+    warnings.to(logger);
     // No framework advertisement, and no MIME sniffing of what Express serves (pages, documents).
     (app.getHttpAdapter().getInstance() as { disable?: (setting: string) => void }).disable?.(
       'x-powered-by',
@@ -112,6 +117,34 @@ function startFailure(error: unknown, host: string, port: number): string {
 function serialized(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { message: String(error) };
   return { type: error.name, message: error.message, stack: error.stack };
+}
+
+/**
+ * Replaces Node's printing of process warnings (`(node:N) [CODE] Name: message` on stderr) with
+ * one JSON warn line each: `{"context":"ProcessWarning","msg":"<name> [<code>]: <message>",
+ * "warning":{"name","code","message"}}` through the app's logger once it has one (`to`), in
+ * pino's format on stdout before.
+ */
+function logProcessWarnings(service: string): { to(logger: Logger): void } {
+  let log = (msg: string, warning: Record<string, unknown>): void =>
+    void process.stdout.write(
+      `${JSON.stringify({ level: 40, time: Date.now(), service, context: 'ProcessWarning', msg, warning })}\n`,
+    );
+  // Node's own listener is the one that prints: ours replaces it, not adds to it.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    const code = typeof warning.code === 'string' ? warning.code : undefined;
+    log(`${warning.name}${code ? ` [${code}]` : ''}: ${warning.message}`, {
+      name: warning.name,
+      ...(code && { code }),
+      message: warning.message,
+    });
+  });
+  return {
+    to(logger) {
+      log = (msg, warning) => logger.warn({ msg, warning }, 'ProcessWarning');
+    },
+  };
 }
 
 /** A fatal line in pino's format (level 60), before or instead of the app's logger. */

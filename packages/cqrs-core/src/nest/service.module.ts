@@ -16,6 +16,7 @@ import { HealthController } from './health.controller';
 import { REDACTED_LOG_PATHS, redactQuery, redactTarget } from './log.redaction';
 import { MetricsController } from './metrics.controller';
 import { ProblemDetailsFilter } from './problem-details.filter';
+import { requestIdFor } from './request-id';
 import { type ServiceOptions } from './service.options';
 import { HEALTH_PROBES, METRICS_REGISTRY, SERVICE_OPTIONS } from './service.tokens';
 
@@ -39,7 +40,9 @@ class HealthMonitorLifecycle implements OnApplicationBootstrap, OnApplicationShu
 }
 
 /**
- * What every Causeway service has: JSON logs (pino) without credentials, /health/live,
+ * What every Causeway service has: JSON logs (pino) without credentials, each request's line
+ * with its id (`req.id`: the caller's X-Request-Id when well formed, else a UUID; echoed in
+ * the answer's X-Request-Id), /health/live,
  * /health/ready, /metrics, RFC 9457 problem details for every HTTP error (unknown routes
  * included), and the lifecycle of its connections. Import once in the app's root module.
  */
@@ -61,6 +64,8 @@ export class CausewayServiceModule {
             base: { service: options.service, instance: options.instanceId },
             // Never log credentials: not in headers, not in the request target, not in a cookie set.
             redact: REDACTED_LOG_PATHS,
+            // `req.id`: the caller's well-formed X-Request-Id or a UUID, echoed in the answer.
+            genReqId: (req, res) => requestIdFor(req, res),
             serializers: {
               req: (req: { url?: string; query?: unknown }) => {
                 req.url = redactTarget(req.url);

@@ -11,8 +11,24 @@ export interface CallerGateOptions {
   limited(retryAfterSeconds: number): Error;
   /** Whether an error of `authenticate` refuses the credential (the app's 401). */
   refused(error: unknown): boolean;
-  /** Told when the limiter's store fails and a request is let through. */
+  /**
+   * Told when the limiter's store fails and requests are let through: at the first failure,
+   * then at most once per `warnEveryMs` while it keeps failing (with the count let through).
+   */
   warn(message: string): void;
+  /** Told once when the store answers again after failing. Default: `warn`. */
+  info?(message: string): void;
+  /** The least time between two "still unavailable" warnings of one outage. Default 60 s. */
+  warnEveryMs?: number;
+}
+
+/** The limiter's store failing: since when, and the requests let through unlimited. */
+interface Outage {
+  since: number;
+  letThrough: number;
+  /** Let through since the last warning. */
+  unreported: number;
+  reportedAt: number;
 }
 
 /**
@@ -25,7 +41,9 @@ export interface CallerGateOptions {
  * address it forwarded (see TrustedProxies); otherwise every client behind a proxy shares the
  * proxy's address, and one client's flood throttles every unauthenticated caller.
  *
- * When the limiter's store is down the gate fails open: it serves rather than refusing everyone.
+ * When the limiter's store is down the gate fails open: it serves rather than refusing everyone,
+ * and says so once per outage (then at most once per `warnEveryMs`, and once when it is back),
+ * not once per request: an outage must not flood the logs.
  */
 /** What the gate reads of a request: `node:http`'s IncomingMessage has it. */
 export interface GateRequest {
@@ -35,6 +53,7 @@ export interface GateRequest {
 
 export class CallerGate {
   private readonly proxies: TrustedProxies;
+  private outage?: Outage;
 
   constructor(private readonly options: CallerGateOptions) {
     this.proxies = options.proxies ?? TrustedProxies.none;
@@ -67,12 +86,45 @@ export class CallerGate {
     try {
       await this.options.limiter.consume(key, points);
     } catch (error) {
-      if (error instanceof RateLimiterRes)
-        throw this.options.limited(Math.max(1, Math.ceil(error.msBeforeNext / 1000)));
-      this.options.warn(
-        `rate limiter unavailable, request let through: ${(error as Error).message}`,
-      );
+      if (!(error instanceof RateLimiterRes)) return this.letThrough(error);
+      this.answered();
+      throw this.options.limited(Math.max(1, Math.ceil(error.msBeforeNext / 1000)));
     }
+    this.answered();
+  }
+
+  /** The store failed: the request goes through; warned at the first, then now and then. */
+  private letThrough(error: unknown): void {
+    const now = Date.now();
+    const reason = (error as Error)?.message ?? String(error);
+    const outage = this.outage;
+    if (!outage) {
+      this.outage = { since: now, letThrough: 1, unreported: 0, reportedAt: now };
+      this.options.warn(
+        `rate limiter unavailable, requests let through until it answers again: ${reason}`,
+      );
+      return;
+    }
+    outage.letThrough++;
+    outage.unreported++;
+    if (now - outage.reportedAt < (this.options.warnEveryMs ?? 60_000)) return;
+    this.options.warn(
+      `rate limiter still unavailable after ${seconds(now - outage.since)} s; ` +
+        `${outage.unreported} more requests let through: ${reason}`,
+    );
+    outage.unreported = 0;
+    outage.reportedAt = now;
+  }
+
+  /** The store answered: ends an outage, saying so once. */
+  private answered(): void {
+    const outage = this.outage;
+    if (!outage) return;
+    this.outage = undefined;
+    (this.options.info ?? this.options.warn)(
+      `rate limiter available again after ${seconds(Date.now() - outage.since)} s; ` +
+        `${outage.letThrough} requests were let through unlimited`,
+    );
   }
 
   /** `ip:<client address>` of a request: see the class comment. */
@@ -83,6 +135,10 @@ export class CallerGate {
     );
     return `ip:${address ?? 'unknown'}`;
   }
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
 }
 
 /** `user:<id>`: the key a caller with a valid credential is counted by. */

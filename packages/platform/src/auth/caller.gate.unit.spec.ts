@@ -84,7 +84,57 @@ describe('CallerGate', () => {
       warn: (message) => warnings.push(message),
     });
     await expect(g.admit(from('198.51.100.1'), async () => ash)).resolves.toBe(ash);
-    expect(warnings).toEqual(['rate limiter unavailable, request let through: Redis is down']);
+    expect(warnings).toEqual([
+      'rate limiter unavailable, requests let through until it answers again: Redis is down',
+    ]);
+  });
+
+  it('warns once per outage, not per request: then at most once per warnEveryMs, and once when back', async () => {
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    // The real limiter behind a switch standing in for its store going down and up.
+    const counters = new RateLimiterMemory({ points: 1000, duration: 60 });
+    let down = false;
+    const g = new CallerGate({
+      limiter: {
+        consume: (key: string, points: number) =>
+          down ? Promise.reject(new Error('Redis is down')) : counters.consume(key, points),
+      } as unknown as RateLimiterMemory,
+      limited: (seconds) => new Limited(seconds),
+      refused: () => true,
+      warn: (message) => warnings.push(message),
+      info: (message) => infos.push(message),
+      warnEveryMs: 300,
+    });
+    const requests = async (n: number) => {
+      for (let i = 0; i < n; i++)
+        await expect(g.admit(from('198.51.100.1'), async () => ash)).resolves.toBe(ash);
+    };
+    await requests(3);
+    down = true;
+    await requests(50);
+    expect(warnings).toEqual([
+      'rate limiter unavailable, requests let through until it answers again: Redis is down',
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await requests(20);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1]).toMatch(
+      /^rate limiter still unavailable after 0\.\d s; 50 more requests let through: Redis is down$/,
+    );
+    down = false;
+    await requests(20);
+    expect(warnings).toHaveLength(2);
+    expect(infos).toEqual([
+      expect.stringMatching(
+        /^rate limiter available again after 0\.\d s; 70 requests were let through unlimited$/,
+      ),
+    ]);
+    // Another outage is warned again.
+    down = true;
+    await requests(5);
+    expect(warnings).toHaveLength(3);
+    expect(infos).toHaveLength(1);
   });
 
   it('admits everyone without a limiter', async () => {

@@ -28,3 +28,11 @@ export function serverAddress(name: ServerName, env: NodeJS.ProcessEnv = process
   }
   return value;
 }
+
+/**
+ * An address as it may be printed: every `user:password@` after a `scheme://` removed (host,
+ * port, path and query kept), e.g. `mongodb://admin:secret@h:27017/db` → `mongodb://h:27017/db`.
+ */
+export function withoutCredentials(address: string): string {
+  return address.replace(/(:\/\/)[^/?#]*@/g, '$1');
+}

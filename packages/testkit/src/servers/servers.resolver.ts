@@ -1,6 +1,12 @@
 import { dockerAnswers, startContainers } from './docker.resolver';
 import { startLocalServers } from './local.resolver';
-import { SERVERS, SERVER_ENV, type ResolvedServer, type ServerName } from './server.catalog';
+import {
+  SERVERS,
+  SERVER_ENV,
+  withoutCredentials,
+  type ResolvedServer,
+  type ServerName,
+} from './server.catalog';
 
 /**
  * Finds a real server for each name, in this order: an explicit environment variable
@@ -25,6 +31,8 @@ export async function resolveServers(
   }
   if (missing.length > 0) resolved.push(...startLocalServers(missing));
   for (const server of resolved) process.env[SERVER_ENV[server.name]] = server.address;
-  log(`servers: ${resolved.map((s) => `${s.name}=${s.address} (${s.source})`).join(', ')}`);
+  log(
+    `servers: ${resolved.map((s) => `${s.name}=${withoutCredentials(s.address)} (${s.source})`).join(', ')}`,
+  );
   return resolved;
 }

@@ -136,18 +136,23 @@ export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boo
 }
 
 /**
- * The letters of a page that `filter` matches, at most `limit - already` of them (`already`:
- * the matches of earlier pages). For queues that read their store a page at a time.
+ * For queues that read their store a page at a time: each page with the letters of it that
+ * `filter` matches (pages without a match are skipped), stopping once `limit` letters matched.
  */
-export function selectFromPage(
-  letters: readonly DeadLetter[],
+export async function* matchingPages<Page>(
+  pages: AsyncIterable<Page>,
+  lettersOf: (page: Page) => readonly DeadLetter[],
   filter: DeadLetterFilter,
-  already: number,
-): DeadLetter[] {
-  const matches = letters.filter((letter) => matchesFilter(letter, filter));
-  return filter.limit === undefined
-    ? matches
-    : matches.slice(0, Math.max(0, filter.limit - already));
+): AsyncGenerator<{ page: Page; letters: DeadLetter[] }> {
+  let found = 0;
+  for await (const page of pages) {
+    const matches = lettersOf(page).filter((letter) => matchesFilter(letter, filter));
+    const letters =
+      filter.limit === undefined ? matches : matches.slice(0, Math.max(0, filter.limit - found));
+    found += letters.length;
+    if (letters.length > 0) yield { page, letters };
+    if (filter.limit !== undefined && found >= filter.limit) return;
+  }
 }
 
 /** Handlers whose letters never reached their topic: their replay is for every group. */

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Middleware } from '../router/handler';
 
 export interface ThrottleOptions {
@@ -31,7 +32,11 @@ export function throttle(options: ThrottleOptions): Middleware {
     return async (delivery) => {
       const turn = turns.then(async () => {
         const ms = lastStart + spacing - Date.now();
-        if (ms > 0 || delivery.signal?.aborted) await wait(Math.max(0, ms), delivery.signal);
+        if (ms > 0 || delivery.signal?.aborted)
+          // Rejects with the signal's reason (timers/promises would name an AbortError instead).
+          await sleep(Math.max(0, ms), undefined, { signal: delivery.signal }).catch(() => {
+            throw delivery.signal?.reason as Error;
+          });
         lastStart = Date.now();
       });
       turns = turn.catch(() => undefined);
@@ -39,19 +44,4 @@ export function throttle(options: ThrottleOptions): Middleware {
       return next(delivery);
     };
   };
-}
-
-function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }, ms);
-    const abort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', abort, { once: true });
-  });
 }

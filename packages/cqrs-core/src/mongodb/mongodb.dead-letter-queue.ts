@@ -4,7 +4,7 @@ import {
   countLetter,
   emptyStats,
   replayLetters,
-  selectFromPage,
+  matchingPages,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
@@ -132,27 +132,17 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
     if (filter.reason === undefined && filter.limit === undefined)
       return (await this.model.deleteMany(queryOf(filter))).deletedCount;
     let purged = 0;
-    for await (const page of this.pages(filter)) {
-      const doomed = selectFromPage(page, filter, purged);
-      if (doomed.length > 0) {
-        await this.model.deleteMany({ _id: { $in: doomed.map((letter) => letter.id) } });
-        purged += doomed.length;
-      }
-      if (filter.limit !== undefined && purged >= filter.limit) break;
+    for await (const { letters } of matchingPages(this.pages(filter), (page) => page, filter)) {
+      await this.model.deleteMany({ _id: { $in: letters.map((letter) => letter.id) } });
+      purged += letters.length;
     }
     return purged;
   }
 
   /** The letters `filter` matches, read lazily, stopping at `limit`. */
   private async *matching(filter: DeadLetterFilter): AsyncGenerator<DeadLetter> {
-    let found = 0;
-    for await (const page of this.pages(filter)) {
-      for (const letter of selectFromPage(page, filter, found)) {
-        found++;
-        yield letter;
-      }
-      if (filter.limit !== undefined && found >= filter.limit) return;
-    }
+    for await (const { letters } of matchingPages(this.pages(filter), (page) => page, filter))
+      yield* letters;
   }
 
   /**

@@ -504,9 +504,9 @@ class PingController {
 }
 
 describe('CausewayTransportServer', () => {
-  it('delivers topic messages to @EventPattern handlers of a Nest microservice', async () => {
-    const registry = serializer();
-    const broker = new InMemoryBroker({ serializer: registry });
+  /** A Nest microservice whose PingController listens, in group `pinger`, on an in-memory broker. */
+  async function pingerService() {
+    const broker = new InMemoryBroker({ serializer: serializer() });
     const moduleRef = await Test.createTestingModule({ controllers: [PingController] }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
     app.connectMicroservice({
@@ -518,6 +518,11 @@ describe('CausewayTransportServer', () => {
     });
     await app.startAllMicroservices();
     await app.init();
+    return { broker, app };
+  }
+
+  it('delivers topic messages to @EventPattern handlers of a Nest microservice', async () => {
+    const { broker, app } = await pingerService();
     await broker.publish('pings', [
       createMessage({ type: 'Ping', category: 'event', aggregateId: 'p', data: { n: 1 } }),
     ]);
@@ -527,19 +532,7 @@ describe('CausewayTransportServer', () => {
     await app.close();
   });
   it("acknowledges unhandled a dead letter's replay meant for another group", async () => {
-    const registry = serializer();
-    const broker = new InMemoryBroker({ serializer: registry });
-    const moduleRef = await Test.createTestingModule({ controllers: [PingController] }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    app.connectMicroservice({
-      strategy: new CausewayTransportServer({
-        subscriber: broker.subscriber(),
-        group: 'pinger',
-        consumer: 'c1',
-      }),
-    });
-    await app.startAllMicroservices();
-    await app.init();
+    const { broker, app } = await pingerService();
     const ping = (n: number, replayFor?: string) => {
       const message = createMessage({
         type: 'Ping',

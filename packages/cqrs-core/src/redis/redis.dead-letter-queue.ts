@@ -3,7 +3,7 @@ import {
   countLetter,
   emptyStats,
   replayLetters,
-  selectFromPage,
+  matchingPages,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
@@ -96,28 +96,19 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
 
   async purge(filter: DeadLetterFilter): Promise<number> {
     let purged = 0;
-    for await (const page of this.pages(filter)) {
-      const doomed = selectFromPage(page.letters, filter, purged);
-      if (doomed.length > 0) {
-        await this.redis.xdel(page.stream, ...doomed.map((letter) => entryIdOf(letter.id)));
-        purged += doomed.length;
-      }
-      if (filter.limit !== undefined && purged >= filter.limit) break;
+    for await (const { page, letters } of matchingPages(this.pages(filter), (page) => page.letters, filter)) {
+      await this.redis.xdel(page.stream, ...letters.map((letter) => entryIdOf(letter.id)));
+      purged += letters.length;
     }
     return purged;
   }
 
   /** The letters `filter` matches, read lazily, stopping at `limit`. */
   private async *matching(filter: DeadLetterFilter): AsyncGenerator<DeadLetter> {
-    let found = 0;
-    for await (const page of this.pages(filter)) {
-      for (const letter of selectFromPage(page.letters, filter, found)) {
-        found++;
-        yield letter;
-      }
-      if (filter.limit !== undefined && found >= filter.limit) return;
-    }
+    for await (const { letters } of matchingPages(this.pages(filter), (page) => page.letters, filter))
+      yield* letters;
   }
+
 
   /**
    * Every letter of the topics `filter` may match, a page per round trip, in list order. Each

@@ -96,7 +96,11 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
 
   async purge(filter: DeadLetterFilter): Promise<number> {
     let purged = 0;
-    for await (const { page, letters } of matchingPages(this.pages(filter), (page) => page.letters, filter)) {
+    for await (const { page, letters } of matchingPages(
+      this.pages(filter),
+      (page) => page.letters,
+      filter,
+    )) {
       await this.redis.xdel(page.stream, ...letters.map((letter) => entryIdOf(letter.id)));
       purged += letters.length;
     }
@@ -105,10 +109,13 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
 
   /** The letters `filter` matches, read lazily, stopping at `limit`. */
   private async *matching(filter: DeadLetterFilter): AsyncGenerator<DeadLetter> {
-    for await (const { letters } of matchingPages(this.pages(filter), (page) => page.letters, filter))
+    for await (const { letters } of matchingPages(
+      this.pages(filter),
+      (page) => page.letters,
+      filter,
+    ))
       yield* letters;
   }
-
 
   /**
    * Every letter of the topics `filter` may match, a page per round trip, in list order. Each

@@ -213,6 +213,19 @@
     shutdown() {
       log('gateway shutting down; reconnecting');
     },
+    expired() {
+      // The session of the token the stream was opened with ended (the access token has been
+      // renewed since): a new stream token, and resume from the last id, at once.
+      log('session ended; resuming with a renewed token');
+      source.close();
+      connect().catch(retry);
+    },
+    disconnected(params) {
+      // An operator ended this user's streams: stay disconnected until the page is reloaded.
+      log(`disconnected by the server: ${params.reason}`);
+      source.close();
+      setStatus('disconnected');
+    },
   };
 
   // Reconnects after a refused or failed open back off: 0.5 s, 1 s, 2 s … up to 30 s, each with

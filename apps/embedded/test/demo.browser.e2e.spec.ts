@@ -44,6 +44,8 @@ const CUT_STREAM = `(() => {
   stream.dispatchEvent(new Event('error'));
 })()`;
 
+const BROWSER_ADMIN_TOKEN = 'browser-test-admin-token-0123456789';
+
 // The demo page in a real browser (Debian's Chromium driven by playwright-core): two users in
 // two browser contexts; arrow keys in one move a trainer that the other sees.
 describe('demo page in a browser (embedded mode)', () => {
@@ -57,6 +59,7 @@ describe('demo page in a browser (embedded mode)', () => {
         JWT_SECRET: 'browser-test-secret-0123456789-abcdef',
         DEV_TOKENS: 'true',
         LOG_LEVEL: 'warn',
+        ADMIN_TOKEN: BROWSER_ADMIN_TOKEN,
       },
     });
     browser = await launchBrowser();
@@ -302,6 +305,27 @@ describe('demo page in a browser (embedded mode)', () => {
     expect(issued.length).toBeGreaterThan(1);
     expect(refused).toEqual([]);
     expect(await lance.locator('#log').textContent()).not.toContain('failed');
+    // The stream opened for the first token ended with it, and resumed with the renewed one.
+    await lance.locator('#log', { hasText: 'session ended' }).waitFor({ timeout: 5_000 });
+    await lance.waitForSelector('body[data-stream="live"]', { timeout: 5_000 });
+  });
+
+  it("stays disconnected after an operator ends the user's streams, saying why", async () => {
+    const koga = await open('koga');
+    const ordered = await fetch(`${app.url}/api/presence/koga/disconnect`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${BROWSER_ADMIN_TOKEN}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ reason: 'gym closed for renovation' }),
+    });
+    expect(ordered.status).toBe(202);
+    await koga.waitForSelector('body[data-stream="disconnected"]', { timeout: 5_000 });
+    expect(await koga.locator('#log').textContent()).toContain('gym closed for renovation');
+    // It does not come back by itself.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await koga.getAttribute('body', 'data-stream')).toBe('disconnected');
   });
 
   it('renews an expired access token and retries the move that was refused for it', async () => {

@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import {
   instanceIdOf,
@@ -14,6 +14,7 @@ import { CONNECTION_CLOSED_EVENT, CONNECTION_ESTABLISHED_EVENT } from '@causeway
 import { Registry } from 'prom-client';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { type SseGatewayConfig } from './config/sse-gateway.config';
+import { RedisGatewayControl } from './control/redis.gateway-control';
 import { GatewayModule } from './gateway/gateway.module';
 import { RedisPresenceRegistry } from './presence/redis.presence-registry';
 
@@ -71,6 +72,13 @@ export class AppModule {
             ttlMs: config.PRESENCE_TTL_MS,
           }),
           adminToken: config.ADMIN_TOKEN,
+          control: new RedisGatewayControl(redis.client, {
+            keyPrefix,
+            onMalformed: (text) =>
+              new Logger('SseGateway').warn(
+                `dropped a malformed order on the control channel: ${text.slice(0, 200)}`,
+              ),
+          }),
           rateLimiter: new RateLimiterRedis({
             storeClient: redis.client,
             // Counters of their own (not command-api's: a page's reads must not use up its

@@ -425,6 +425,89 @@ describe('sse-gateway admission', () => {
     expect(logout.headers.get('set-cookie')).toContain('Max-Age=0');
   });
 
+  it('ends a stream opened with a stream token when the access token behind it expires; the client renews and resumes', async () => {
+    // An access token with 3 s left, and a stream token for it (which alone would last 60 s).
+    const short = await tokens.issue('dawn', { ttlSeconds: 3 });
+    const issued = await fetch(`${a.url}/api/stream-tokens`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${short.token}` },
+    });
+    const stream = (await issued.json()) as { token: string; expiresAt: number };
+    expect(stream.expiresAt).toBeLessThanOrEqual(short.expiresAt);
+    const client = new SseClient(() => a.url, {}, `/events?token=${stream.token}`);
+    clients.push(client);
+    await client.waitFor((c) => c.sessions().length === 1, "dawn's session");
+    const before = await log.append(toUser('dawn', 'before'));
+    await client.waitFor((c) => c.notifications('test.note').length === 1, 'the live note');
+    await client.waitFor(
+      (c) => c.notifications('expired').length === 1,
+      'the end of the session',
+      8_000,
+    );
+    const expired = client.notifications('expired')[0]!;
+    expect(expired.id).toBe(before);
+    expect(expired.params).toEqual({ expiredAt: short.expiresAt });
+    expect(Date.now()).toBeGreaterThanOrEqual(short.expiresAt);
+    // The browser's reconnect with the same URL is refused: the session is over.
+    await until(() => client.source.readyState === 2, 'the EventSource to give up', 5_000);
+    const again = await fetch(`${a.url}/events?token=${stream.token}`);
+    expect(again.status).toBe(401);
+    expect(await again.json()).toMatchObject({ reason: 'expired' });
+
+    // Meanwhile a note; with a renewed token the client resumes from the `expired` frame's id.
+    await log.append(toUser('dawn', 'missed'));
+    const renewed = await fetch(`${b.url}/api/stream-tokens`, {
+      method: 'POST',
+      headers: await bearer('dawn'),
+    });
+    const { token } = (await renewed.json()) as { token: string };
+    const resumed = new SseClient(
+      () => b.url,
+      {},
+      `/events?token=${token}&lastEventId=${encodeURIComponent(expired.id)}`,
+    );
+    clients.push(resumed);
+    await resumed.waitFor((c) => c.notifications('test.note').length === 1, 'the missed note');
+    expect(resumed.sessions()[0]?.params).toMatchObject({ resumed: 'replayed', replayed: 1 });
+    expect(resumed.notifications('test.note').map((frame) => frame.params.n)).toEqual(['missed']);
+  });
+
+  it("disconnects every stream of a user on every gateway on an operator's order, and no one else's", async () => {
+    const streams = [
+      await connect('jessie', () => a.url),
+      await connect('jessie', () => b.url),
+      await connect('james', () => b.url),
+    ];
+    const refused = await fetch(`${a.url}/api/presence/jessie/disconnect`, {
+      method: 'POST',
+      headers: await bearer('jessie'),
+    });
+    expect(refused.status).toBe(401);
+    const ordered = await fetch(`${a.url}/api/presence/jessie/disconnect`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'team rocket blasting off' }),
+    });
+    expect(ordered.status).toBe(202);
+    // Both gateways (and any other gateway of this namespace started by an earlier test) hear it.
+    const answer = (await ordered.json()) as { userId: string; instances: number };
+    expect(answer.userId).toBe('jessie');
+    expect(answer.instances).toBeGreaterThanOrEqual(2);
+    for (const stream of streams.slice(0, 2))
+      await stream.waitFor(
+        (c) => c.notifications('disconnected').length === 1,
+        'the disconnected frame',
+      );
+    for (const stream of streams.slice(0, 2))
+      expect(stream.notifications('disconnected')[0]?.params).toEqual({
+        reason: 'team rocket blasting off',
+      });
+    // james's stream is still live and still gets his notifications.
+    await log.append(toUser('james', 'still here'));
+    await streams[2]!.waitFor((c) => c.notifications('test.note').length === 1, "james's note");
+    expect(streams[2]!.notifications('disconnected')).toEqual([]);
+  });
+
   it('answers 429 beyond the per-user limit and 503 beyond the instance limit, with Retry-After', async () => {
     const small = await startGateway('gw-small', {
       MAX_CONNECTIONS: '2',

@@ -274,6 +274,7 @@ describe('sse-gateway OpenAPI document', () => {
         'POST /api/session',
         'DELETE /api/session',
         'GET /api/presence',
+        'POST /api/presence/{userId}/disconnect',
         'GET /api/positions',
       ].sort(),
     );
@@ -292,7 +293,15 @@ describe('sse-gateway OpenAPI document', () => {
     ]);
     expect(
       Object.keys(docs.components.schemas.SseNotification.discriminator.mapping).sort(),
-    ).toEqual(['command.result', 'position.update', 'recovery', 'session', 'shutdown']);
+    ).toEqual([
+      'command.result',
+      'disconnected',
+      'expired',
+      'position.update',
+      'recovery',
+      'session',
+      'shutdown',
+    ]);
   });
 
   it('GET /events: 401 without a credential or with the wrong one, 200 with each of the three, 400 for a malformed query or Last-Event-ID', async () => {
@@ -481,6 +490,59 @@ describe('sse-gateway OpenAPI document', () => {
       headers: { Authorization: `Bearer ${adminToken}` },
     });
     expect(all.status).toBe(200);
+  });
+
+  it('POST /api/presence/{userId}/disconnect answers as documented; disconnected and expired frames match their schemas', async () => {
+    const route = '/api/presence/{userId}/disconnect';
+    const rocket = user('rocket');
+    const target = `/api/presence/${rocket}/disconnect`;
+    const stream = opened(await openStream({ headers: await bearer(rocket) }));
+    const session = await stream.next();
+    const admin = { Authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    expect((await call(route, 'post', { target, headers: anonymous() })).status).toBe(401);
+    expect(
+      (
+        await call(route, 'post', {
+          target,
+          headers: { ...anonymous(), ...(await bearer(rocket)) },
+        })
+      ).status,
+    ).toBe(401);
+    const bad = await call(route, 'post', {
+      target,
+      headers: admin,
+      body: JSON.stringify({ reason: 42 }),
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json().errors).toEqual([{ field: 'reason', message: expect.any(String) }]);
+    expect((await call(route, 'post', { target, headers: admin, body: '{"reason":' })).status).toBe(
+      400,
+    );
+    const ordered = await call(route, 'post', {
+      target,
+      headers: admin,
+      body: JSON.stringify({ reason: 'maintenance' }),
+    });
+    expect(ordered.status).toBe(202);
+    expect(ordered.json()).toEqual({ userId: rocket, instances: 2 });
+    const disconnected = await stream.next();
+    expect(disconnected.notification).toEqual({
+      jsonrpc: '2.0',
+      method: 'disconnected',
+      params: { reason: 'maintenance' },
+    });
+    expect(disconnected.id).toBe(session.id);
+
+    // A stream whose access token has a second or two left ends with `expired`.
+    const { token, expiresAt } = await tokens.issue(user('brief'), { ttlSeconds: 2 });
+    const brief = opened(await openStream({ headers: { Authorization: `Bearer ${token}` } }));
+    await brief.next();
+    const expired = await brief.next();
+    expect(expired.notification).toEqual({
+      jsonrpc: '2.0',
+      method: 'expired',
+      params: { expiredAt: expiresAt },
+    });
   });
 
   it('answers 429 with Retry-After beyond the rate on every rate-limited route, as documented', async () => {

@@ -22,9 +22,11 @@ export class SessionController {
   @HttpCode(201)
   async streamToken(@Req() req: IncomingMessage): Promise<{ token: string; expiresAt: number }> {
     const caller = await this.gate.admit(req, () => this.auth.bearer(req));
+    // The stream it opens ends with the access token it was issued for, not 60 s later.
     return this.options.tokens.issue(caller.userId, {
       use: 'stream',
       trainerIds: caller.trainerIds,
+      sessionExpiresAt: caller.expiresAt,
     });
   }
 

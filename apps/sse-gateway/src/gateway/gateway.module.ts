@@ -15,9 +15,14 @@ import { EventBus } from '@causeway/cqrs-core';
 import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
 import { CallerGate } from '@causeway/platform';
 import { type Registry } from 'prom-client';
+import { AdminToken } from '../auth/admin.token';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
 import { SessionController } from '../auth/session.controller';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
+import { DisconnectController } from '../control/disconnect.controller';
+import { type GatewayControl } from '../control/gateway-control.port';
+import { GATEWAY_CONTROL } from '../control/gateway-control.token';
+import { InMemoryGatewayControl } from '../control/in-memory.gateway-control';
 import { PresenceController } from '../presence/presence.controller';
 import { PresenceTracker } from '../presence/presence.tracker';
 import { EventStreamOpener } from '../sse/event-stream.opener';
@@ -31,8 +36,9 @@ import { GATEWAY_OPTIONS, type GatewayModuleOptions } from './gateway.options';
 import { DEFAULT_GATEWAY_SETTINGS } from './gateway.settings';
 
 /**
- * Starts the hub and presence after boot and puts GET /events in front of Express (when the app
- * has an HTTP server); ends every stream before the HTTP server closes.
+ * Starts the hub and presence after boot, listens to operators' orders and puts GET /events in
+ * front of Express (when the app has an HTTP server); ends every stream before the HTTP server
+ * closes.
  */
 @Injectable()
 class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -44,7 +50,7 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(PresenceTracker) private readonly presence: PresenceTracker,
     @Inject(EventStreamOpener) private readonly opener: EventStreamOpener,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
-    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
+    @Inject(GATEWAY_CONTROL) private readonly control: GatewayControl,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -56,9 +62,20 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
       .start()
       .catch((error: Error) => this.logger.error(`SSE hub failed to start: ${error.message}`));
     this.presence.start();
+    // Not awaited either: ioredis subscribes once Redis answers, and re-subscribes after a
+    // reconnect by itself.
+    this.control
+      .listen(({ userId, reason }) => {
+        const closed = this.hub.disconnect(userId, reason);
+        this.logger.log(`disconnect order for user ${userId}: ${closed} stream(s) ended here`);
+      })
+      .catch((error: Error) =>
+        this.logger.error(`cannot listen to disconnect orders: ${error.message}`),
+      );
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.control.close().catch(() => undefined);
     this.presence.beginStop();
     await this.hub.stop();
     await this.starting;
@@ -68,8 +85,9 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
 
 /**
  * The SSE gateway as a feature module: GET /events, POST /api/stream-tokens, POST|DELETE
- * /api/session, GET /api/presence, GET /api/positions — each rate limited per caller when the
- * options have a `rateLimiter` (the admin token's GET /api/presence excepted). Adapters come in through the options, so the same module
+ * /api/session, GET /api/presence, GET /api/positions, POST /api/presence/{userId}/disconnect — each
+ * rate limited per caller when the options have a `rateLimiter` (the admin token's requests
+ * excepted). Adapters come in through the options, so the same module
  * runs in the sse-gateway app (Redis, MongoDB) and in the embedded mode (in-memory). Uses the
  * app's metrics registry and event bus when they exist (CausewayServiceModule, CqrsCoreModule).
  */
@@ -79,9 +97,17 @@ export class GatewayModule {
     const settings = { ...DEFAULT_GATEWAY_SETTINGS, ...options.settings };
     return {
       module: GatewayModule,
-      controllers: [EventsController, SessionController, PresenceController, PositionsController],
+      controllers: [
+        EventsController,
+        SessionController,
+        PresenceController,
+        PositionsController,
+        DisconnectController,
+      ],
       providers: [
         { provide: GATEWAY_OPTIONS, useValue: options },
+        { provide: GATEWAY_CONTROL, useValue: options.control ?? new InMemoryGatewayControl() },
+        { provide: AdminToken, useValue: new AdminToken(options.adminToken) },
         { provide: StreamAuthenticator, useValue: new StreamAuthenticator(options.tokens) },
         {
           provide: CallerGate,

@@ -6,6 +6,7 @@ import {
   type TrustedProxies,
 } from '@causeway/platform';
 import { type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { type GatewayControl } from '../control/gateway-control.port';
 import { type PresenceRegistry } from '../presence/presence-registry.port';
 import { type GatewaySettings } from './gateway.settings';
 
@@ -19,8 +20,16 @@ export interface GatewayModuleOptions {
   groups: GroupMembers;
   presence: PresenceRegistry;
   settings?: Partial<GatewaySettings>;
-  /** A bearer token (ADMIN_TOKEN) that sees every instance's presence; omit to disable. */
+  /**
+   * A bearer token (ADMIN_TOKEN) that sees every instance's presence and may disconnect users;
+   * omit to disable both.
+   */
   adminToken?: string;
+  /**
+   * The channel every instance hears operators' orders on (RedisGatewayControl when there are
+   * several instances). Default: one of this process only (InMemoryGatewayControl).
+   */
+  control?: GatewayControl;
   /**
    * Publish ConnectionEstablishedEvent / ConnectionClosedEvent on the global EventBus when the
    * app has one (CqrsCoreModule). Best effort: never delays a connection. Default true.

@@ -79,8 +79,10 @@ const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Serve
 | \`command.result\` | a command of the caller was processed or rejected | \`{commandId, status: "processed" \\| "rejected", version?, reason?}\` |
 | \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "scan-limit" \\| "unknown-position", positions}\` (the current state, repeating the session's id) |
 | \`shutdown\` | the instance is stopping; the stream ends after it (reconnect with the last id; preceded by a jittered \`retry:\` hint) | \`{serverId}\` (repeats the last id sent) |
+| \`expired\` | the session of the credential ended (an access token's \`exp\`; for a stream token, the access token it was issued for); the stream ends after it: renew the token, then reconnect with the last id (the same credential gets 401 \`expired\`) | \`{expiredAt}\` (repeats the last id sent) |
+| \`disconnected\` | an operator ended the user's streams (\`POST /api/presence/{userId}/disconnect\`); the stream ends after it: do not reconnect by yourself | \`{reason}\` (repeats the last id sent) |
 
-Other lines: \`:\` heartbeat comments every HEARTBEAT_MS; a lone \`retry:\` event before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with its last id). A client that cannot keep up (BUFFER_MAX_BYTES unwritten, or unwritten data not emptied for STALL_TIMEOUT_MS) is disconnected; it resumes like any other.
+Other lines: \`:\` heartbeat comments every HEARTBEAT_MS; a lone \`retry:\` event before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with its last id). A stream also ends, with an \`expired\` frame, within a second of the end of its credential's session. A client that cannot keep up (BUFFER_MAX_BYTES unwritten, or unwritten data not emptied for STALL_TIMEOUT_MS) is disconnected; it resumes like any other.
 
 **Resume.** With \`Last-Event-ID\` (header, as \`EventSource\` sends it on reconnect; or \`?lastEventId=\`, the header winning) the missed notifications addressed to the caller are replayed in order after the \`session\` frame (\`resumed: "replayed"\`), then the stream goes live without gap or duplicate; beyond HISTORY_SIZE missed, a missed one older than HISTORY_TTL_MS, or a gap of more than HISTORY_SCAN_LIMIT entries in all, a \`recovery\` frame instead. A \`recovery\` frame carries positions only: \`command.result\` notifications of the gap are not in it (poll \`GET /api/commands/{commandId}\` for commands still awaited).
 
@@ -159,7 +161,7 @@ export function gatewayOpenApi(): OpenAPIObject {
           in: 'query',
           name: 'token',
           description:
-            'A stream token from POST /api/stream-tokens (valid 60 s, GET /events only): EventSource cannot send an Authorization header.',
+            'A stream token from POST /api/stream-tokens (valid 60 s, GET /events only): EventSource cannot send an Authorization header. A stream opened with it ends when the access token it was issued for expires.',
         },
         sessionCookie: {
           type: 'apiKey',
@@ -172,7 +174,7 @@ export function gatewayOpenApi(): OpenAPIObject {
           type: 'http',
           scheme: 'bearer',
           description:
-            'ADMIN_TOKEN (not a JWT): GET /api/presence sees every user, not rate limited.',
+            'ADMIN_TOKEN (not a JWT): GET /api/presence sees every user, POST /api/presence/{userId}/disconnect ends streams; not rate limited.',
         },
       },
       schemas: {
@@ -182,7 +184,9 @@ export function gatewayOpenApi(): OpenAPIObject {
           required: ['token', 'expiresAt'],
           properties: {
             token: { type: 'string', description: 'for `GET /events?token=` only' },
-            expiresAt: epochMs('when it expires, 60 s after it was issued'),
+            expiresAt: epochMs(
+              'when it expires: 60 s after it was issued, or when the access token it was issued for expires if that is sooner (the streams it opens end then too)',
+            ),
           },
         },
         TrainerPosition: trainerPosition,
@@ -250,6 +254,8 @@ export function gatewayOpenApi(): OpenAPIObject {
             ref('CommandResultNotification'),
             ref('RecoveryNotification'),
             ref('ShutdownNotification'),
+            ref('ExpiredNotification'),
+            ref('DisconnectedNotification'),
           ],
           discriminator: {
             propertyName: 'method',
@@ -259,6 +265,8 @@ export function gatewayOpenApi(): OpenAPIObject {
               'command.result': '#/components/schemas/CommandResultNotification',
               recovery: '#/components/schemas/RecoveryNotification',
               shutdown: '#/components/schemas/ShutdownNotification',
+              expired: '#/components/schemas/ExpiredNotification',
+              disconnected: '#/components/schemas/DisconnectedNotification',
             },
           },
         },
@@ -331,6 +339,54 @@ export function gatewayOpenApi(): OpenAPIObject {
           },
           'The instance is stopping and ends the stream: reconnect (after the `retry:` hint) with the last id',
         ),
+        ExpiredNotification: notification(
+          'expired',
+          {
+            type: 'object',
+            required: ['expiredAt'],
+            properties: {
+              expiredAt: epochMs("when the credential's session ended"),
+            },
+          },
+          'The session of the credential ended and so does the stream: renew the token, then reconnect with the last id',
+        ),
+        DisconnectedNotification: notification(
+          'disconnected',
+          {
+            type: 'object',
+            required: ['reason'],
+            properties: {
+              reason: { type: 'string', description: "the operator's reason" },
+            },
+          },
+          "An operator ended the user's streams: do not reconnect by yourself",
+        ),
+        Disconnect: {
+          type: 'object',
+          additionalProperties: true,
+          properties: {
+            reason: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 200,
+              description:
+                'sent to the streams in their `disconnected` frame; default "disconnected by an operator"',
+            },
+          },
+        },
+        DisconnectOrdered: {
+          type: 'object',
+          required: ['userId', 'instances'],
+          properties: {
+            userId: { type: 'string' },
+            instances: {
+              type: 'integer',
+              minimum: 0,
+              description:
+                "the gateway instances the order reached; each ends the user's streams it holds",
+            },
+          },
+        },
       },
     },
     paths: {
@@ -433,7 +489,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         delete: {
           summary: `Clears the \`${SESSION_COOKIE}\` cookie (sign out of this browser)`,
           description:
-            'Needs no credential; counted against the client address. It does not revoke the token the cookie held: that token stays valid until it expires (a copy of it still works, and streams opened with it run on until CONNECTION_TIMEOUT_MS). Keep access tokens short-lived.',
+            'Needs no credential; counted against the client address. It does not revoke the token the cookie held: that token stays valid until it expires (a copy of it still works, and streams opened with it run on until then, or CONNECTION_TIMEOUT_MS if sooner). Keep access tokens short-lived; `POST /api/presence/{userId}/disconnect` ends open streams now.',
           operationId: 'closeSession',
           security: [],
           responses: {
@@ -463,6 +519,37 @@ export function gatewayOpenApi(): OpenAPIObject {
             '401': unauthorized('No access token (bearer or cookie), or an invalid or expired one'),
             '429': rateLimited('the user (or, without a valid token, of the client address)'),
             '503': readFailure('Presence or group membership'),
+          },
+        },
+      },
+      '/api/presence/{userId}/disconnect': {
+        post: {
+          summary: 'Ends every stream of a user, on every gateway instance (admin token)',
+          description:
+            "An operator's order, published to every instance listening on the control channel (Redis pub/sub): each ends the user's streams it holds with a `disconnected` frame. Instances not listening at that moment (restarting, cut off from Redis) do not get it. It revokes nothing: a client that reconnects with a credential still valid gets a new stream. Without the admin token: 401, counted against the client address like any refused credential.",
+          operationId: 'disconnectUser',
+          security: [{ adminToken: [] }],
+          parameters: [
+            {
+              name: 'userId',
+              in: 'path',
+              required: true,
+              description: 'the user (a token `sub`), 1 to 256 characters',
+              schema: { type: 'string', minLength: 1, maxLength: 256 },
+            },
+          ],
+          requestBody: { required: false, content: json(ref('Disconnect')) },
+          responses: {
+            '202': {
+              description: 'The order was published',
+              content: json(ref('DisconnectOrdered')),
+            },
+            '400': problem(
+              'A `reason` that is not a string of 1 to 200 characters, a body that is not a JSON object, or a `userId` over 256 characters (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the field); or a body that is not valid JSON',
+            ),
+            '401': unauthorized('No bearer token, or not the admin token'),
+            '413': problem('A body larger than 100 kB'),
+            '429': rateLimited('the client address (requests without the admin token)'),
           },
         },
       },

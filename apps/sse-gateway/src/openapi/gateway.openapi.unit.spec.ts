@@ -24,7 +24,9 @@ function servedRoutes(): string[] {
       const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
       if (method === undefined || path === undefined) continue;
       const full = `/${[prefix, path].filter((part) => part && part !== '/').join('/')}`;
-      routes.push(`${RequestMethod[method]} ${full.replace(/\/+/g, '/')}`);
+      // Nest's `:name` parameters are OpenAPI's `{name}`.
+      const route = full.replace(/\/+/g, '/').replace(/:(\w+)/g, '{$1}');
+      routes.push(`${RequestMethod[method]} ${route}`);
     }
   }
   return routes.sort();
@@ -45,6 +47,7 @@ describe('the gateway OpenAPI document', () => {
       'GET /api/positions',
       'GET /api/presence',
       'GET /events',
+      'POST /api/presence/{userId}/disconnect',
       'POST /api/session',
       'POST /api/stream-tokens',
     ]);

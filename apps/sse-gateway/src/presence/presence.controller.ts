@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage } from 'node:http';
 import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
-import { bearerToken, type Caller, CallerGate } from '@causeway/platform';
+import { type Caller, CallerGate } from '@causeway/platform';
+import { AdminToken } from '../auth/admin.token';
 import { readOrUnavailable } from '../auth/read-unavailable.problem';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
@@ -23,19 +23,16 @@ export interface PresenceView {
 @Controller('api')
 @UseFilters(RetryAfterFilter)
 export class PresenceController {
-  private readonly admin: Buffer | undefined;
-
   constructor(
     @Inject(StreamAuthenticator) private readonly auth: StreamAuthenticator,
     @Inject(CallerGate) private readonly gate: CallerGate,
     @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
-  ) {
-    this.admin = options.adminToken ? digest(options.adminToken) : undefined;
-  }
+    @Inject(AdminToken) private readonly admin: AdminToken,
+  ) {}
 
   @Get('presence')
   async presence(@Req() req: IncomingMessage): Promise<PresenceView> {
-    const admin = this.isAdmin(req);
+    const admin = this.admin.matches(req);
     // Admitted (authenticated, rate limited) before anything is read.
     const caller = admin ? undefined : await this.gate.admit(req, () => this.auth.access(req));
     const retryAfter =
@@ -63,11 +60,6 @@ export class PresenceController {
     };
   }
 
-  private isAdmin(req: IncomingMessage): boolean {
-    const token = bearerToken(req.headers.authorization);
-    return !!this.admin && !!token && timingSafeEqual(digest(token), this.admin);
-  }
-
   /** A user's view (the admin token's is not rate limited: operators, monitoring). */
   private async visibleUsers(caller: Caller): Promise<Set<string>> {
     const visible = new Set([caller.userId]);
@@ -80,8 +72,4 @@ export class PresenceController {
       for (const member of members) visible.add(member);
     return visible;
   }
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
 }

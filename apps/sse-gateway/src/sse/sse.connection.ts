@@ -7,7 +7,13 @@ export interface SseSink {
   readonly writableLength: number;
 }
 
-export type CloseReason = 'client' | 'timeout' | 'slow' | 'shutdown' | 'error';
+/**
+ * Why a stream ended: the client went, its connection timeout, it could not keep up, the
+ * instance stopped, its resume failed, its session (the credential's expiry) ended, or an
+ * operator disconnected its user.
+ */
+export type CloseReason =
+  'client' | 'timeout' | 'slow' | 'shutdown' | 'error' | 'expired' | 'disconnected';
 
 const NO_TRAINERS: readonly string[] = [];
 
@@ -38,6 +44,8 @@ export class SseConnection {
     private readonly maxBytes: number,
     /** The other trainers the user may move (the token's claim): group member ids too. */
     readonly trainerIds: readonly string[] = NO_TRAINERS,
+    /** When the credential's session ends (epoch ms; Caller.expiresAt): the stream ends then. */
+    readonly expiresAt?: number,
   ) {}
 
   /**

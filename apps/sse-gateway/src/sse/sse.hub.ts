@@ -68,6 +68,8 @@ export class SseHub {
   private readonly timers: NodeJS.Timeout[] = [];
   /** `caughtUp` calls waiting for the follower to dispatch up to `id`. */
   private readonly waiting = new Set<{ id: string; done: () => void }>();
+  /** The earliest session end of the connections (Infinity if none): `expire` looks no sooner. */
+  private nextSessionEnd = Infinity;
   private readonly now: () => number;
   private readonly settings: GatewaySettings;
 
@@ -170,6 +172,7 @@ export class SseHub {
       sink,
       this.settings.bufferMaxBytes,
       caller.trainerIds.filter((id) => id !== caller.userId),
+      caller.expiresAt,
     );
     if (lastEventId !== undefined) {
       connection.pending = [];
@@ -269,6 +272,21 @@ export class SseHub {
       timer.unref();
       this.waiting.add(waiter);
     });
+  }
+
+  /**
+   * Ends every stream of `userId` on this instance (an operator's DisconnectOrder): each gets a
+   * `disconnected` frame, repeating its last id, saying why. Returns how many there were.
+   */
+  disconnect(userId: string, reason: string): number {
+    const streams = [...(this.byUser.get(userId) ?? [])];
+    for (const connection of streams)
+      this.close(
+        connection,
+        'disconnected',
+        notificationFrame(connection.lastId, 'disconnected', { reason }),
+      );
+    return streams.length;
   }
 
   /** Connections per user on this instance (for tests and presence). */
@@ -381,13 +399,36 @@ export class SseHub {
     for (const connection of stalled) this.drop(connection);
   }
 
-  /** Connections are kept in opening order, so the expired ones are a prefix of the set. */
+  /**
+   * Ends the streams past their connection timeout, then those whose session ended. Connections
+   * are kept in opening order, so the timed-out ones are a prefix of the set; sessions end in
+   * any order, so they are looked for only once the earliest end has passed.
+   */
   private expire(): void {
-    const deadline = this.now() - this.settings.connectionTimeoutMs;
+    const now = this.now();
+    const deadline = now - this.settings.connectionTimeoutMs;
     for (const connection of this.all) {
       if (connection.openedAt > deadline) break;
       this.close(connection, 'timeout', retryFrame(this.settings.retryMs));
     }
+    if (now < this.nextSessionEnd) return;
+    const ended: SseConnection[] = [];
+    let next = Infinity;
+    for (const connection of this.all) {
+      const end = connection.expiresAt;
+      if (end === undefined) continue;
+      if (end <= now) ended.push(connection);
+      else if (end < next) next = end;
+    }
+    this.nextSessionEnd = next;
+    // The client renews its credential and resumes from the id the frame repeats: its
+    // reconnect with the same one would be refused (401, reason `expired`).
+    for (const connection of ended)
+      this.close(
+        connection,
+        'expired',
+        notificationFrame(connection.lastId, 'expired', { expiredAt: connection.expiresAt }),
+      );
   }
 
   private drop(connection: SseConnection): SseConnection {
@@ -405,6 +446,8 @@ export class SseHub {
 
   private register(connection: SseConnection): void {
     this.all.add(connection);
+    if (connection.expiresAt !== undefined && connection.expiresAt < this.nextSessionEnd)
+      this.nextSessionEnd = connection.expiresAt;
     let mine = this.byUser.get(connection.userId);
     if (!mine) this.byUser.set(connection.userId, (mine = new Set()));
     mine.add(connection);

@@ -50,11 +50,16 @@ async function setup(
   });
   hubs.push(hub);
   await hub.start();
-  const open = async (userId: string, lastEventId?: string, trainerIds: string[] = []) => {
+  const open = async (
+    userId: string,
+    lastEventId?: string,
+    trainerIds: string[] = [],
+    expiresAt?: number,
+  ) => {
     const sink = new TestSink();
     const admission = hub.admit(userId);
     if (!admission.ok) throw new Error(admission.detail);
-    await hub.open({ userId, trainerIds }, sink, lastEventId);
+    await hub.open({ userId, trainerIds, expiresAt }, sink, lastEventId);
     return sink;
   };
   const toUser = (userId: string, params: Record<string, unknown> = {}) =>
@@ -523,6 +528,50 @@ describe('SseHub', () => {
       await until(() => sink.ended, 'the timeout');
       expect(sink.frames().at(-1)).toEqual({ retry: 1_234 });
       expect(hub.size).toBe(0);
+    });
+
+    it("ends a stream when its credential's session ends, whenever it opened", async () => {
+      // Sessions end in another order than the streams opened; the connection timeout is far.
+      const { hub, log, open, toUser } = await setup({
+        settings: { connectionTimeoutMs: 60_000 },
+      });
+      const now = Date.now();
+      const late = await open('ash', undefined, [], now + 60_000);
+      const soon = await open('ash', undefined, [], now + 400);
+      const never = await open('misty');
+      const delivered = await log.append(toUser('ash'));
+      await until(() => soon.notifications('command.result').length === 1, 'the frame');
+      await until(() => soon.ended, 'the end of the session');
+      // It says so, repeating the id to resume from once the client has a new credential.
+      expect(soon.frames().at(-1)).toEqual({
+        id: delivered,
+        method: 'expired',
+        params: { expiredAt: now + 400 },
+      });
+      expect(Date.now()).toBeGreaterThanOrEqual(now + 400);
+      expect(late.ended).toBe(false);
+      expect(never.ended).toBe(false);
+      expect(hub.connectionsOf('ash')).toHaveLength(1);
+    });
+
+    it("ends every stream of a user on disconnect, saying why, and no one else's", async () => {
+      const { hub, log, open, toUser } = await setup();
+      const tabs = [await open('ash'), await open('ash')];
+      const misty = await open('misty');
+      const delivered = await log.append(toUser('ash'));
+      await until(() => tabs[1]!.notifications('command.result').length === 1, 'the frame');
+      expect(hub.disconnect('ash', 'account locked')).toBe(2);
+      for (const tab of tabs) {
+        expect(tab.ended).toBe(true);
+        expect(tab.frames().at(-1)).toEqual({
+          id: delivered,
+          method: 'disconnected',
+          params: { reason: 'account locked' },
+        });
+      }
+      expect(misty.ended).toBe(false);
+      expect(hub.connectionsOf('ash')).toHaveLength(0);
+      expect(hub.disconnect('ash', 'again')).toBe(0);
     });
 
     it('on stop tells every client to come back later and closes the streams', async () => {

@@ -5,6 +5,13 @@ export interface Caller {
   userId: string;
   /** Trainers this caller may move besides their own (the trainer whose id is their user id). */
   trainerIds: readonly string[];
+  /**
+   * When the caller's session ends (epoch ms): the `exp` of an access token; for a stream token
+   * the `exp` of the access token it was issued for (its `ses` claim), not its own short one.
+   * What the credential opened ends then too (sse-gateway closes the stream with `expired`).
+   * Undefined for a stream token without `ses` (issued before the claim existed).
+   */
+  expiresAt?: number;
 }
 
 /** What a token is for: `access` (API calls, cookies) or `stream` (a short-lived `?token=` for EventSource). */
@@ -63,22 +70,37 @@ export class TokenService {
     this.streamTtlSeconds = options.streamTtlSeconds ?? 60;
   }
 
-  /** Signs a token for `userId`; stream tokens always get the short stream lifetime. */
+  /**
+   * Signs a token for `userId`; stream tokens always get the short stream lifetime. A stream
+   * token is issued for a session: `sessionExpiresAt` (epoch ms, the `expiresAt` of the caller
+   * who asks for it) becomes its `ses` claim, and it expires no later than that.
+   */
   async issue(
     userId: string,
-    options: { use?: TokenUse; ttlSeconds?: number; trainerIds?: readonly string[] } = {},
+    options: {
+      use?: TokenUse;
+      ttlSeconds?: number;
+      trainerIds?: readonly string[];
+      sessionExpiresAt?: number;
+    } = {},
   ): Promise<{ token: string; expiresAt: number }> {
     const use = options.use ?? 'access';
-    const ttl = use === 'stream' ? this.streamTtlSeconds : (options.ttlSeconds ?? 3600);
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ use, trainers: [...(options.trainerIds ?? [])] })
+    let exp = now + (use === 'stream' ? this.streamTtlSeconds : (options.ttlSeconds ?? 3600));
+    const claims: Record<string, unknown> = { use, trainers: [...(options.trainerIds ?? [])] };
+    if (use === 'stream' && options.sessionExpiresAt !== undefined) {
+      const ses = Math.floor(options.sessionExpiresAt / 1000);
+      claims.ses = ses;
+      exp = Math.min(exp, ses);
+    }
+    const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(userId)
       .setIssuer(this.issuer)
       .setIssuedAt(now)
-      .setExpirationTime(now + ttl)
+      .setExpirationTime(exp)
       .sign(this.key);
-    return { token, expiresAt: (now + ttl) * 1000 };
+    return { token, expiresAt: exp * 1000 };
   }
 
   /** Verifies signature, issuer, expiry and use; throws InvalidTokenError saying what is wrong. */
@@ -105,7 +127,16 @@ export class TokenService {
       const trainers = Array.isArray(payload.trainers)
         ? payload.trainers.filter((id): id is string => typeof id === 'string')
         : [];
-      return { userId: payload.sub, trainerIds: trainers };
+      const caller: Caller = { userId: payload.sub, trainerIds: trainers };
+      const ends = use === 'stream' ? payload.ses : payload.exp;
+      if (ends !== undefined) {
+        if (typeof ends !== 'number' || !Number.isFinite(ends))
+          throw new InvalidTokenError('invalid token: the "ses" claim must be a number');
+        // jose checked `exp`; a stream token's session may have ended before it.
+        if (ends * 1000 <= Date.now()) throw new InvalidTokenError('session expired', 'expired');
+        caller.expiresAt = ends * 1000;
+      }
+      return caller;
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;
       if (error instanceof joseErrors.JWTExpired)

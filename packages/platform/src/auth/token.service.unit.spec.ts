@@ -8,7 +8,7 @@ describe('TokenService', () => {
   it('issues access tokens whose caller is the subject, with the trainers it may move', async () => {
     const { token } = await tokens.issue('ash', { trainerIds: ['pikachu'] });
     const caller = await tokens.verify(token);
-    expect(caller).toEqual({ userId: 'ash', trainerIds: ['pikachu'] });
+    expect(caller).toMatchObject({ userId: 'ash', trainerIds: ['pikachu'] });
     expect(TokenService.mayMove(caller, 'ash')).toBe(true);
     expect(TokenService.mayMove(caller, 'pikachu')).toBe(true);
     expect(TokenService.mayMove(caller, 'misty')).toBe(false);
@@ -25,6 +25,48 @@ describe('TokenService', () => {
   it('gives stream tokens a short lifetime whatever is asked', async () => {
     const { expiresAt } = await tokens.issue('ash', { use: 'stream', ttlSeconds: 86_400 });
     expect(expiresAt - Date.now()).toBeLessThanOrEqual(60_000);
+  });
+
+  it("ends a caller's session when the access token expires", async () => {
+    const { token, expiresAt } = await tokens.issue('ash', { ttlSeconds: 120 });
+    expect((await tokens.verify(token)).expiresAt).toBe(expiresAt);
+    expect(expiresAt - Date.now()).toBeGreaterThan(118_000);
+  });
+
+  it('gives a stream token the session of the access token it was issued for', async () => {
+    const access = await tokens.issue('ash', { ttlSeconds: 600 });
+    const session = (await tokens.verify(access.token)).expiresAt!;
+    const stream = await tokens.issue('ash', { use: 'stream', sessionExpiresAt: session });
+    expect((await tokens.verify(stream.token, 'stream')).expiresAt).toBe(session);
+    // The stream token's own lifetime stays short, and never outlives the session.
+    expect(stream.expiresAt - Date.now()).toBeLessThanOrEqual(60_000);
+    const ending = await tokens.issue('ash', {
+      use: 'stream',
+      sessionExpiresAt: Date.now() + 20_000,
+    });
+    expect(ending.expiresAt - Date.now()).toBeLessThanOrEqual(20_000);
+    // A stream token issued without a session (before the claim existed) has no end of its own.
+    const bare = await tokens.issue('ash', { use: 'stream' });
+    expect((await tokens.verify(bare.token, 'stream')).expiresAt).toBeUndefined();
+  });
+
+  it('refuses a stream token whose session ended, or whose session is not a number', async () => {
+    const sign = (ses: unknown) =>
+      new SignJWT({ use: 'stream', ses })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('ash')
+        .setIssuer('causeway')
+        .setExpirationTime(Math.floor(Date.now() / 1000) + 60)
+        .sign(new TextEncoder().encode(secret));
+    const ended = await sign(Math.floor(Date.now() / 1000) - 1);
+    await expect(tokens.verify(ended, 'stream')).rejects.toMatchObject({
+      message: 'session expired',
+      refusal: 'expired',
+    });
+    await expect(tokens.verify(await sign('tomorrow'), 'stream')).rejects.toMatchObject({
+      message: expect.stringContaining('"ses"'),
+      refusal: 'invalid',
+    });
   });
 
   it('rejects tokens signed with another secret, expired, or malformed', async () => {

@@ -1,0 +1,87 @@
+import { type IncomingMessage } from 'node:http';
+import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseFilters } from '@nestjs/common';
+import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import { CallerGate, MAX_USER_ID_LENGTH } from '@causeway/platform';
+import { AdminToken } from '../auth/admin.token';
+import { RetryAfterFilter } from '../auth/retry-after.filter';
+import { unauthorized } from '../auth/stream.authenticator';
+import { GATEWAY_CONTROL } from './gateway-control.token';
+import { type GatewayControl } from './gateway-control.port';
+
+/** The longest reason an operator may give (it is sent to every stream of the user). */
+export const MAX_REASON_LENGTH = 200;
+
+export interface DisconnectAnswer {
+  userId: string;
+  /** The gateway instances the order reached (each ends the user's streams it holds). */
+  instances: number;
+}
+
+/**
+ * POST /api/presence/{userId}/disconnect (admin token): ends every stream of the user on every
+ * gateway instance now, each with a `disconnected` frame. It revokes nothing: a client that
+ * reconnects with a credential still valid gets a new stream (sessions end with their
+ * credential; see `expired`).
+ */
+@Controller('api/presence')
+@UseFilters(RetryAfterFilter)
+export class DisconnectController {
+  constructor(
+    @Inject(GATEWAY_CONTROL) private readonly control: GatewayControl,
+    @Inject(CallerGate) private readonly gate: CallerGate,
+    @Inject(AdminToken) private readonly admin: AdminToken,
+  ) {}
+
+  @Post(':userId/disconnect')
+  @HttpCode(202)
+  async disconnect(
+    @Req() req: IncomingMessage,
+    @Param('userId') userId: string,
+    @Body() body: unknown,
+  ): Promise<DisconnectAnswer> {
+    if (!this.admin.matches(req)) {
+      // Guessing the admin token costs the client address its rate, as any refused credential.
+      await this.gate.charge(this.gate.addressKey(req));
+      throw unauthorized(
+        this.admin.configured
+          ? 'the admin bearer token (ADMIN_TOKEN) is required'
+          : 'the admin bearer token is required, and this instance has none (ADMIN_TOKEN)',
+        req.headers.authorization ? 'invalid' : 'missing',
+      );
+    }
+    const errors = [
+      ...(userId.trim().length === 0 || userId.length > MAX_USER_ID_LENGTH
+        ? [{ field: 'userId', message: `must be 1 to ${MAX_USER_ID_LENGTH} characters` }]
+        : []),
+      ...reasonErrors(body),
+    ];
+    if (errors.length > 0)
+      throw new ProblemException({
+        type: problemType('invalid-request'),
+        title: 'Bad Request',
+        status: 400,
+        detail: errors.map((error) => `${error.field} ${error.message}`).join('; '),
+        errors,
+      });
+    const reason = reasonOf(body) ?? 'disconnected by an operator';
+    return { userId, instances: await this.control.disconnect({ userId, reason }) };
+  }
+}
+
+function reasonOf(body: unknown): string | undefined {
+  const reason = (body as { reason?: unknown } | undefined)?.reason;
+  return typeof reason === 'string' ? reason : undefined;
+}
+
+function reasonErrors(body: unknown): { field: string; message: string }[] {
+  if (body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body))) {
+    const reason = (body as { reason?: unknown } | null | undefined)?.reason;
+    if (reason === undefined) return [];
+    if (typeof reason === 'string' && reason.length > 0 && reason.length <= MAX_REASON_LENGTH)
+      return [];
+    return [
+      { field: 'reason', message: `must be a string of 1 to ${MAX_REASON_LENGTH} characters` },
+    ];
+  }
+  return [{ field: 'body', message: 'must be a JSON object: {"reason"?: string}' }];
+}

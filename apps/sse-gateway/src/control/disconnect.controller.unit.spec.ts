@@ -1,0 +1,94 @@
+import { TestSink } from '../testing/sse.test-sink';
+import {
+  type GatewayTestApp,
+  startGatewayTestApp,
+  TEST_ADMIN_TOKEN,
+} from '../testing/gateway.test-app';
+
+/** POST /api/presence/{userId}/disconnect: an operator ends every stream of a user now. */
+describe('POST /api/presence/{userId}/disconnect', () => {
+  let app: GatewayTestApp;
+  beforeAll(async () => {
+    app = await startGatewayTestApp();
+  });
+  afterAll(() => app.close());
+
+  const disconnect = (userId: string, headers: Record<string, string>, body?: unknown) =>
+    fetch(`${app.url}/api/presence/${encodeURIComponent(userId)}/disconnect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const admin = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+  const open = async (userId: string) => {
+    const sink = new TestSink();
+    await app.hub.open({ userId, trainerIds: [] }, sink);
+    return sink;
+  };
+
+  it('ends the streams of the user with a `disconnected` frame, and only theirs', async () => {
+    const tabs = [await open('ash'), await open('ash')];
+    const misty = await open('misty');
+    const response = await disconnect('ash', admin, { reason: 'account locked' });
+    expect(response.status).toBe(202);
+    // The one instance listening on the channel is this one.
+    expect(await response.json()).toEqual({ userId: 'ash', instances: 1 });
+    await until(() => tabs.every((tab) => tab.ended));
+    for (const tab of tabs)
+      expect(tab.notifications('disconnected').map((frame) => frame.params)).toEqual([
+        { reason: 'account locked' },
+      ]);
+    expect(misty.ended).toBe(false);
+    expect(app.hub.connectionsOf('ash')).toHaveLength(0);
+  });
+
+  it('gives a default reason when none is sent', async () => {
+    const tab = await open('brock');
+    expect((await disconnect('brock', admin)).status).toBe(202);
+    await until(() => tab.ended);
+    expect(tab.notifications('disconnected')[0]?.params).toEqual({
+      reason: 'disconnected by an operator',
+    });
+  });
+
+  it('refuses anyone without the admin token (401), and ends nothing', async () => {
+    const tab = await open('gary');
+    const user = await disconnect('gary', await app.bearer('gary'));
+    expect(user.status).toBe(401);
+    expect(await user.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/unauthenticated',
+      reason: 'invalid',
+      detail: expect.stringContaining('ADMIN_TOKEN'),
+    });
+    const none = await disconnect('gary', {});
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ reason: 'missing' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(tab.ended).toBe(false);
+  });
+
+  it('refuses a reason that is not a short string, naming it (400), and ends nothing', async () => {
+    const tab = await open('erika');
+    for (const body of [{ reason: 42 }, { reason: 'x'.repeat(201) }, { reason: '' }, ['x']]) {
+      const response = await disconnect('erika', admin, body);
+      expect(response.status).toBe(400);
+      const problem = (await response.json()) as { type: string; errors: { field: string }[] };
+      expect(problem.type).toBe('https://causeway.dev/problems/invalid-request');
+      expect(problem.errors.map((error) => error.field)).toEqual([
+        Array.isArray(body) ? 'body' : 'reason',
+      ]);
+    }
+    const long = await disconnect('u'.repeat(257), admin);
+    expect(long.status).toBe(400);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(tab.ended).toBe(false);
+  });
+});
+
+async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

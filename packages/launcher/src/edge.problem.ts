@@ -3,6 +3,7 @@ import { type ServerResponse } from 'node:http';
 /** The problems the edge answers itself, by name (docs/problems.md: `edge-*`). */
 const PROBLEMS = {
   'edge-bad-target': { status: 400, title: 'Bad Request' },
+  'edge-not-public': { status: 404, title: 'Not Found' },
   'edge-no-instance': { status: 502, title: 'Bad Gateway' },
   'edge-timeout': { status: 504, title: 'Gateway Timeout' },
 } as const;

@@ -20,6 +20,30 @@ const GATEWAY_PATHS = [
   '/api/presence',
   '/api/positions',
 ];
+/**
+ * What each app serves for its operators, on its own port only: metrics and the admin endpoints
+ * (dead letters). Through the edge they would be open to whoever reaches the demo page.
+ */
+const OPERATOR_PATHS = ['/metrics', '/admin'];
+
+/**
+ * Whether `pathname` reaches an operator path of an app, however it is spelled: the apps match
+ * routes without regard to case or a trailing slash, and a client may percent-encode letters or
+ * add dot segments, so the check is made on the decoded, resolved, lower-cased path.
+ */
+export function isOperatorPath(pathname: string): boolean {
+  let decoded = pathname;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    // Not valid percent-encoding: checked as it is.
+  }
+  const resolved = new URL(decoded, 'http://edge.invalid').pathname
+    .toLowerCase()
+    .replace(/\/+$/, '');
+  return OPERATOR_PATHS.some((path) => resolved === path || resolved.startsWith(`${path}/`));
+}
+
 const DEMO_FILES: Record<string, [string, string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/index.html': ['index.html', 'text/html; charset=utf-8'],
@@ -44,7 +68,8 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 /**
  * The distributed deployment's front door for the demo page: one origin that serves the page,
  * sends SSE and session paths to the sse-gateway instances (round robin, the next one when an
- * instance refuses the connection — like any load balancer) and everything else to command-api.
+ * instance refuses the connection — like any load balancer) and everything else to command-api,
+ * except the apps' operator paths (`/metrics`, `/admin/…`: 404 problem details).
  * Requests only ever go to those configured instances: a request target that is not a path
  * starting with a single "/" (absolute-form `http://host/…`, `*`, or `//host/…` and `/\host/…`,
  * which URL parsers read as a host) gets 400 problem details. Bodies and answers are streamed
@@ -66,6 +91,14 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
       return;
     }
     const pathname = target.split('?', 1)[0]!;
+    if (isOperatorPath(pathname)) {
+      answerProblem(
+        response,
+        'edge-not-public',
+        "metrics and admin endpoints are served on each app's own port, not through the edge",
+      );
+      return;
+    }
     const file = DEMO_FILES[pathname];
     if (file && request.method === 'GET') {
       void serveFile(response, path.join(routes.demoDirectory, file[0]), file[1]);

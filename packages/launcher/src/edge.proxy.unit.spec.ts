@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AddressInfo } from 'node:net';
-import { roundRobin, startEdgeProxy } from './edge.proxy';
+import { isOperatorPath, roundRobin, startEdgeProxy } from './edge.proxy';
 
 /** A tiny upstream that names itself, and streams SSE frames on /events until told to stop. */
 async function upstream(
@@ -142,6 +142,41 @@ describe('edge proxy', () => {
     gateway.frame(); // a frame written later passes through at once, unbuffered
     expect(await read()).toBe('data: live from gw\n\n');
     await reader.cancel();
+  });
+
+  it("answers 404 for the apps' metrics and admin paths, however spelled, and forwards nothing", async () => {
+    const app = await bystander();
+    servers.push(app.server);
+    const url = `http://127.0.0.1:${app.port}`;
+    const edge = await edgeOver([url], [url]);
+    for (const target of [
+      '/metrics',
+      '/metrics?x=1',
+      '/METRICS',
+      '/metrics/',
+      '/%6Detrics',
+      '/./metrics',
+      '/events/../metrics',
+      '/admin/dead-letters',
+      '/Admin/Dead-Letters/stats',
+      '/admin',
+    ]) {
+      const answer = await rawRequest(edge, target);
+      expect({ target, status: answer.status }).toEqual({ target, status: 404 });
+      expect(JSON.parse(answer.body)).toMatchObject({
+        type: 'https://causeway.dev/problems/edge-not-public',
+        status: 404,
+      });
+    }
+    expect(app.hits).toEqual([]);
+    // Paths that only look alike still pass.
+    for (const target of ['/metricsx', '/api/admin-notes', '/rpc']) await rawRequest(edge, target);
+    expect(app.hits.map((hit) => hit.split(' ')[0])).toEqual([
+      '/metricsx',
+      '/api/admin-notes',
+      '/rpc',
+    ]);
+    expect(isOperatorPath('/%E0%A4%A')).toBe(false);
   });
 
   it('spreads requests over the gateways and skips one that does not answer', async () => {

@@ -6,6 +6,7 @@ import {
   MessageFactory,
   type StoredEvent,
   topicNaming,
+  withDeadline,
 } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisStreamsPublisher, RedisStreamsSubscriber } from '@causeway/cqrs-core/redis';
@@ -250,6 +251,25 @@ describe('trainer-service on Redis + MongoDB', () => {
       'TrainerJoinedGroupEvent',
     ]);
     expect(await store.readStream('trainer-nobody')).toEqual([]);
+  });
+
+  it('rejects a move that expired on the bus as expired, and never applies it', async () => {
+    // Accepted 61 s ago with command-api's default COMMAND_DEADLINE_MS, as after a stalled bus.
+    const accepted = new Date(Date.now() - 61_000).toISOString();
+    const late = move('expiring', 'start');
+    const expired = withDeadline(
+      { ...late, metadata: { ...late.metadata, timestamp: accepted } },
+      60_000,
+    );
+    const fresh = withDeadline(move('expiring', 'start', 0, 1), 60_000);
+    await send(expired, fresh);
+    expect(await completed(expired.messageId)).toMatchObject({
+      status: 'rejected',
+      reason: 'expired: not handled within 60000 ms of being accepted',
+    });
+    expect(await completed(fresh.messageId)).toMatchObject({ status: 'processed', version: 1 });
+    const events = await store.readStream('trainer-expiring');
+    expect(events.map((event) => event.metadata.causationId)).toEqual([fresh.messageId]);
   });
 
   it("dead-letters once a command whose outcome cannot be recorded, and goes on with its trainer's next", async () => {

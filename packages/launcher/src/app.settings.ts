@@ -34,6 +34,7 @@ export const APP_SETTINGS: readonly string[] = [
   'COMMANDS_THROUGH_EXPRESS',
   'IDEMPOTENCY_TTL_S',
   'COMMAND_STATUS_RETENTION_S',
+  'COMMAND_DEADLINE_MS',
   // trainer-service
   'TRAINER_SPEED',
   'SNAPSHOT_EVERY',

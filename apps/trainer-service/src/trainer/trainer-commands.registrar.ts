@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import {
   CommandBus,
+  CommandExpiredError,
   DeadLettered,
   DomainError,
   type Envelope,
@@ -10,7 +11,11 @@ import {
 } from '@causeway/cqrs-core';
 import { HEALTH_PROBES } from '@causeway/cqrs-core/nest';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
-import { TRAINER_COMMANDS, TrainerCommandHandler } from './trainer.command-handler';
+import {
+  type CommandOutcome,
+  TRAINER_COMMANDS,
+  TrainerCommandHandler,
+} from './trainer.command-handler';
 import {
   type Readiness,
   TRAINER_MODULE_OPTIONS,
@@ -28,6 +33,9 @@ const recording = retry(handleAll, {
  * Registers the trainer's command handler with the (global) command bus. It gets a dead-letter
  * hook outside the router's stack: a command whose handling failed for good (retries spent, or an
  * error no retry can fix) was dead-lettered and acknowledged, and still ends as `rejected`.
+ * Likewise an expiry hook: a command whose deadline passed before it reached the handler (the
+ * bus answers a Refusal with a CommandExpiredError, acknowledged, not dead-lettered) ends as
+ * `rejected` with `expired: …` as the reason, and is never applied.
  *
  * Recording that rejection is tried a few times (~2 s). If it still fails, the command is
  * acknowledged anyway and the failure logged: the dead letter holds the command and its reason
@@ -101,12 +109,21 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
       }
       return result;
     };
+    const recordExpiries: Middleware = (next) => async (delivery) => {
+      const result = await next(delivery);
+      if (!(result instanceof Refusal && result.error instanceof CommandExpiredError))
+        return result;
+      this.logger.warn(result.error.message);
+      const outcome = await this.recordExpiry(delivery.envelope, result.error);
+      // Applied by an attempt before a crash after all: answer what happened.
+      return outcome?.status === 'processed' ? outcome : result;
+    };
     // One handler for all the trainer's commands: with the platform's COMMAND_TOPICS they share
     // `commands.Trainer`, so one consumer group handles a trainer's commands in send order
     // whatever their type (a move, then the group join sent right after it).
     this.commandBus.handle(TRAINER_COMMANDS, (command) => this.answer(command), {
       name: TrainerCommandHandler.name,
-      outerMiddleware: [recordDeadLetters],
+      outerMiddleware: [recordDeadLetters, recordExpiries],
       // Idempotent by itself (TrainerCommandHandler): a redelivered or concurrent duplicate
       // appends the same event ids at the same version, so all but one lose the append and
       // find the command done on reload; status and notifications keep the first. The
@@ -115,6 +132,22 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
       // Commands left in the per-type topics of before (ADR 007, session 9 addendum).
       drainOwnTopics: this.options.drainOwnCommandTopics ?? true,
     });
+  }
+
+  /** Like recordRejection: tried a few times, then acknowledged and logged (status `accepted`). */
+  private async recordExpiry(
+    envelope: Envelope,
+    error: CommandExpiredError,
+  ): Promise<CommandOutcome | undefined> {
+    try {
+      return await recording.execute(() => this.handler.expired(envelope, error));
+    } catch (failure) {
+      this.logger.error(
+        `${envelope.type} ${envelope.messageId}: its expiry could not be recorded ` +
+          `(${(failure as Error)?.message}); acknowledged, this delivery applied nothing`,
+      );
+      return undefined;
+    }
   }
 
   private async recordRejection(envelope: Envelope, error: unknown): Promise<void> {

@@ -1,4 +1,5 @@
 import {
+  type CommandExpiredError,
   decideEvents,
   DeferredError,
   type Envelope,
@@ -26,6 +27,7 @@ import {
   type PositionNotifier,
 } from '@causeway/platform';
 import { commandEventId } from './command-event-ids';
+import { expiryReason } from './command-expiry.reason';
 import { type TrainerCommand, type TrainerEvent, trainerDecider } from './trainer.decider';
 import { TrainerCache } from './trainer.cache';
 import { TrainerStream, type TrainerStreamState, trainerStreamId } from './trainer.stream';
@@ -124,6 +126,9 @@ export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as 
  *   an outcome, not a failure: status `rejected` with the reason, and the command is acknowledged.
  * - Anything else (a server down, conflicts beyond the retries) is thrown to the router, which
  *   retries and finally dead-letters it; `deadLettered` then records the rejection.
+ * - A command that expired before it was handled (its deadline passed: the command bus did not
+ *   run the handler) is never applied: `expired` records it `rejected` with the reason —
+ *   unless an earlier attempt had applied it, which a redelivery after a crash can find.
  * - Redelivery is safe at every step: events get ids derived from the command id, a command that
  *   already produced events is recognised on load, the first recorded status wins and the
  *   notification log deduplicates by notificationId.
@@ -179,6 +184,29 @@ export class TrainerCommandHandler {
     // Before the outcome: once the issuer hears "processed", the read model has the change.
     if (membership) await this.writeThrough(membership);
     await Promise.all([this.record(envelope, outcome), moved && this.notifyEarly(moved)]);
+    return outcome;
+  }
+
+  /**
+   * The command bus refused the command unhandled: its deadline had passed (CommandExpiredError).
+   * Records it `rejected` with the expiry as the reason, and tells the issuer, as any rejection.
+   * A redelivery expires as well, though its first attempt may have appended the command's
+   * events before the instance died: the trainer's stream is read (not the cache, which another
+   * instance may have made stale), and a command found there ends `processed` as it was.
+   * @returns the outcome recorded
+   */
+  async expired(envelope: Envelope, error: CommandExpiredError): Promise<CommandOutcome> {
+    const command = this.toDomain(envelope);
+    const loaded = await this.stream
+      .repository(envelope.messageId)
+      .load(trainerStreamId(command.data.trainerId));
+    // Applied before: handle() finds it done, and records and writes through as a redelivery.
+    if (loaded.state.recent.some(([id]) => id === envelope.messageId)) return this.handle(envelope);
+    const outcome: CommandOutcome = {
+      status: 'rejected',
+      reason: expiryReason(envelope, error.deadline),
+    };
+    await this.record(envelope, outcome);
     return outcome;
   }
 

@@ -54,6 +54,38 @@ export class CommandRejectedError extends Error {
 }
 
 /**
+ * The command's deadline (`metadata.deadline`, see `CommandBus.send`'s `deadlineMs`) had passed
+ * when it reached its handler, so it was not handled and never will be. The receiving CommandBus
+ * answers it like a refusal — a `Refusal` whose `error` is this: acknowledged, not retried, not
+ * dead-lettered (replaying it would only expire again) — and the sender's `request` rejects
+ * with it. A CommandRejectedError (`remoteName` 'CommandExpiredError'), so code that catches
+ * those catches this too.
+ */
+export class CommandExpiredError extends CommandRejectedError {
+  constructor(
+    commandId: string,
+    readonly commandType: string,
+    /** The command's deadline, ISO 8601. */
+    readonly deadline: string,
+    /** When the receiving side found it expired, if known. */
+    readonly expiredAt?: Date,
+    /** The message of the receiving side (on the sender's side). */
+    message?: string,
+  ) {
+    super(
+      commandId,
+      'CommandExpiredError',
+      message ??
+        `${commandType} ${commandId} expired unhandled: its deadline ${deadline} had passed` +
+          (expiredAt
+            ? ` ${expiredAt.getTime() - Date.parse(deadline)} ms before it reached its handler`
+            : ' before it reached its handler'),
+    );
+    this.name = 'CommandExpiredError';
+  }
+}
+
+/**
  * The handler succeeded but its result cannot be sent as a reply (too large, not serializable).
  * The sender gets this error (as a CommandRejectedError named ReplyNotSentError); the command is
  * not handled again.

@@ -16,7 +16,9 @@ import { type Router } from '../router/router';
 import { type TopicNaming } from '../transport/topic.naming';
 import { type Delivery, type Publisher } from '../transport/transport.port';
 import { MessageTooLargeError, MessageValidationError } from '../messages/message.errors';
+import { deadlineOf, withDeadline } from './command.deadline';
 import {
+  CommandExpiredError,
   CommandRejectedError,
   CommandTimeoutError,
   DuplicateHandlerError,
@@ -44,23 +46,58 @@ export interface CommandBusOptions {
   instanceId: string;
   /** S0-9 command timeout. Default 30 s. */
   timeoutMs?: number;
+  /**
+   * Receiving side: how far this host's clock may run ahead of the senders' before a deadline
+   * counts — a command expires once `now > deadline + clockSkewMs`. Default 0 (hosts synced by
+   * NTP differ by milliseconds); raise it if yours drift, as a fast clock here expires commands
+   * early and a slow one applies them late.
+   */
+  clockSkewMs?: number;
+}
+
+/** Options of `CommandBus.send`. */
+export interface SendOptions {
+  /**
+   * The command must be handled within this many milliseconds of its creation
+   * (`metadata.timestamp`; of the send when that is not a time): the bus sets
+   * `metadata.deadline` to that instant (ISO 8601), keeping an earlier deadline the command
+   * already carries. Once it has passed, the receiving CommandBus refuses the command without
+   * running its handler (CommandExpiredError), on every attempt — also a retry, or a redelivery
+   * after a crash. Unset: the command keeps the deadline it carries, or has none.
+   */
+  deadlineMs?: number;
+}
+
+/** Options of `CommandBus.request`. */
+export interface RequestOptions extends SendOptions {
+  /**
+   * How long to wait for the reply. Default CommandBusOptions.timeoutMs. It does not imply a
+   * deadline: without `deadlineMs`, a command whose reply timed out may still be handled later.
+   * Give both (`deadlineMs` ≤ `timeoutMs`) for "handled in time, or certainly not at all": the
+   * reply is then the result or a CommandExpiredError — or a CommandTimeoutError when the
+   * command did not reach its handler at all within the timeout (it expires when it does).
+   */
+  timeoutMs?: number;
 }
 
 /**
- * What a command handler's DomainError becomes: the delivery's result (so it is acknowledged,
+ * What a command handler's DomainError becomes, and a command that expired before its handler
+ * ran (the error is then a CommandExpiredError): the delivery's result (so it is acknowledged,
  * not retried or dead-lettered), which the sender gets as a CommandRejectedError. An
- * `outerMiddleware` sees it, e.g. to record that the command was refused.
+ * `outerMiddleware` sees it, e.g. to record that the command was refused or expired.
  */
 export class Refusal {
   /** Nothing was changed: a redelivery asks the handler again (see UNSETTLED). */
   readonly [UNSETTLED] = true;
-  constructor(readonly error: DomainError) {}
+  constructor(readonly error: DomainError | CommandExpiredError) {}
 }
 
 interface Waiting {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
+  /** The command as sent (its type and deadline name a CommandExpiredError). */
+  sent: Envelope;
 }
 
 /** Options of `CommandBus.handle`. */
@@ -121,6 +158,13 @@ export class CommandBus {
    * `middleware` runs inside the router's stack (within retry); `outerMiddleware` runs outside
    * it, inside the replier, and sees the final outcome — e.g. a `DeadLettered` result after the
    * retries were spent, to record that the command failed for good.
+   * A command whose `metadata.deadline` has passed (see SendOptions.deadlineMs) is refused
+   * before the handler runs, on every attempt: the result is a `Refusal` with a
+   * CommandExpiredError, so it is not retried nor dead-lettered. Hazard: a redelivery after a
+   * crash mid-handling expires too, although the first attempt may have taken effect; an
+   * `outerMiddleware` that records expiries should check for that (and may answer with what
+   * did happen instead). A deadline that is not an ISO-8601 time is dead-lettered at once
+   * (InvalidCommandDeadlineError).
    * With {@link MessageType}s the handler's envelope is typed (a union for several types).
    * @throws DuplicateHandlerError when a type already has a handler, naming both when known
    * @throws SharedTopicHandledError when the types' shared topic already has a handler
@@ -179,6 +223,10 @@ export class CommandBus {
           // Inside the router's stack: a PermanentError, so dead-lettered without retries.
           if (!handles.has(delivery.envelope.type))
             throw new UnhandledCommandTypeError(delivery.envelope.type, topic, types, name);
+          // Innermost, so that every attempt checks: a retry or redelivery after the deadline
+          // does not run the handler either (the bus, not a transport: alike on all of them).
+          const expired = this.expiry(delivery.envelope);
+          if (expired) return new Refusal(expired);
           try {
             return await handler(delivery.envelope, delivery);
           } catch (error) {
@@ -202,21 +250,43 @@ export class CommandBus {
     return this;
   }
 
-  /** Publishes a command to its type's topic; resolves once the broker accepted it. */
-  async send(command: Envelope): Promise<void> {
-    await this.options.publisher.publish(this.naming.command(command.type), [command]);
+  /**
+   * Publishes a command to its type's topic; resolves once the broker accepted it.
+   * @throws RangeError when `deadlineMs` is not a positive number (nothing is sent)
+   */
+  async send(command: Envelope, options: SendOptions = {}): Promise<void> {
+    const sent =
+      options.deadlineMs === undefined ? command : withDeadline(command, options.deadlineMs);
+    await this.options.publisher.publish(this.naming.command(sent.type), [sent]);
+  }
+
+  /** A CommandExpiredError when the command's deadline has passed by this host's clock. */
+  private expiry(command: Envelope): CommandExpiredError | undefined {
+    const deadline = deadlineOf(command);
+    if (deadline === undefined) return undefined;
+    const now = Date.now();
+    if (now <= deadline + (this.options.clockSkewMs ?? 0)) return undefined;
+    return new CommandExpiredError(
+      command.messageId,
+      command.type,
+      command.metadata.deadline as string,
+      new Date(now),
+    );
   }
 
   /**
    * Publishes a command and resolves with its handler's result.
-   * @throws CommandRejectedError when the handler failed for good
+   * @throws CommandExpiredError when its deadline passed before its handler ran
+   * @throws CommandRejectedError when the handler refused it or failed for good
    * @throws CommandTimeoutError when no reply came within the timeout
+   * @throws RangeError when `deadlineMs` is not a positive number (nothing is sent)
    */
   async request<Result = unknown>(
     command: Envelope,
-    options: { timeoutMs?: number } = {},
+    options: RequestOptions = {},
   ): Promise<Result> {
     if (this.closed) throw new Error(`command bus is closed: ${command.type} was not sent`);
+    if (options.deadlineMs !== undefined) command = withDeadline(command, options.deadlineMs);
     this.ensureRepliesSubscribed();
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
@@ -235,7 +305,7 @@ export class CommandBus {
         },
         Math.max(0, deadline - Date.now()),
       );
-      waiter = { resolve, reject, timer };
+      waiter = { resolve, reject, timer, sent: command };
     });
     // Requests of one messageId (an idempotent retry while the first still waits) all get
     // the reply that comes first.
@@ -285,14 +355,7 @@ export class CommandBus {
         for (const waiting of waiters) {
           clearTimeout(waiting.timer);
           if (reply.ok) waiting.resolve(reply.result);
-          else
-            waiting.reject(
-              new CommandRejectedError(
-                causationId!,
-                reply.error?.name ?? 'Error',
-                reply.error?.message ?? 'rejected',
-              ),
-            );
+          else waiting.reject(rejectionOf(causationId!, reply, waiting.sent));
         }
       },
     });
@@ -341,6 +404,19 @@ export class CommandBus {
       return result;
     };
   }
+}
+
+/**
+ * The error a failed reply rejects a request with: a CommandExpiredError when the command
+ * carried a deadline and expired, otherwise a CommandRejectedError naming the remote error.
+ */
+function rejectionOf(commandId: string, reply: CommandReply, sent: Envelope): Error {
+  const name = reply.error?.name ?? 'Error';
+  const message = reply.error?.message ?? 'rejected';
+  const deadline = sent.metadata.deadline;
+  if (name === 'CommandExpiredError' && typeof deadline === 'string')
+    return new CommandExpiredError(commandId, sent.type, deadline, undefined, message);
+  return new CommandRejectedError(commandId, name, message);
 }
 
 /** The name and message a sender gets; a subclass that kept `name` 'Error' is named by its class. */

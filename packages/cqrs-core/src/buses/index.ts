@@ -2,3 +2,4 @@ export * from './bus.errors';
 export * from './event-bus';
 export * from './command-bus';
 export * from './query-bus';
+export * from './command.deadline';

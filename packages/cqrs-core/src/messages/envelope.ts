@@ -42,5 +42,12 @@ export interface Metadata {
   readonly maxRetries?: number;
   /** Version of `data`'s schema for `type`; upcasters lift old versions on read. Default 1. */
   readonly schemaVersion?: number;
+  /**
+   * Commands: the ISO-8601 time after which the command must not be handled (like a gRPC
+   * deadline). The receiving CommandBus refuses it unhandled once the deadline has passed by its
+   * own clock (plus `CommandBusOptions.clockSkewMs`): CommandExpiredError. Set it with
+   * `CommandBus.send` / `request`'s `deadlineMs`; absent, the command never expires.
+   */
+  readonly deadline?: string;
   readonly [key: string]: unknown;
 }

@@ -122,6 +122,7 @@ function providers(): Provider[] {
           serializer: options.serializer,
           instanceId: options.instanceId,
           timeoutMs: options.commandTimeoutMs,
+          clockSkewMs: options.commandClockSkewMs,
         }),
     },
     {

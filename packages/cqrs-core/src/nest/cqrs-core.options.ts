@@ -57,6 +57,8 @@ export interface CqrsCoreModuleOptions {
   /** S0-9 defaults: events 10 s, commands 30 s. */
   eventTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /** CommandBusOptions.clockSkewMs: the allowance before a command's deadline counts. Default 0. */
+  commandClockSkewMs?: number;
   /**
    * Your own middleware, outermost (inside only the recoverer), in this order: e.g.
    * `tracing()` from `@causeway/cqrs-core/opentelemetry`, so a span covers a delivery's

@@ -1,5 +1,6 @@
 import {
   CommandBus,
+  CommandExpiredError,
   CommandRejectedError,
   CommandTimeoutError,
   deadLetter,
@@ -124,6 +125,26 @@ describe('guide: buses', () => {
     );
     // #endregion
     await api.router.close();
+    api.commands.close();
+  });
+
+  it('refuses a command whose deadline passed before it reached its handler', async () => {
+    const worker = instance('ledger', 'ledger-1');
+    const handled: string[] = []; // an earlier test's orphan Deposit may come too
+    worker.commands.handle('Deposit', (command) => void handled.push(command.messageId));
+    const api = instance('api3', 'api-3');
+    await api.router.run();
+    // #region guide:command-deadline
+    const deposit = messages.command('Deposit', { amount: 5 }, { aggregateId: 'acc-2' });
+    // Handled within 100 ms of its creation, or not at all.
+    const answer = api.commands.request(deposit, { deadlineMs: 100, timeoutMs: 5_000 });
+    await wait(150); // the worker is down meanwhile
+    await worker.router.run();
+    await expect(answer).rejects.toThrow(CommandExpiredError); // its handler never ran
+    // #endregion
+    expect(handled).not.toContain(deposit.messageId);
+    expect(await deadLetters.list({ type: 'Deposit' })).toEqual([]);
+    await Promise.all([worker.router.close(), api.router.close()]);
     api.commands.close();
   });
 

@@ -1,0 +1,149 @@
+import {
+  CommandBus,
+  CommandExpiredError,
+  deadLetter,
+  type Envelope,
+  InMemoryBroker,
+  InMemoryDeadLetterQueue,
+  InMemoryEventStore,
+  MessageFactory,
+  retry,
+  Router,
+  topicNaming,
+} from '@causeway/cqrs-core';
+import { contractsSerializer } from '@causeway/contracts';
+import {
+  COMMAND_TOPICS,
+  InMemoryCommandStatusStore,
+  InMemoryNotificationLog,
+} from '@causeway/platform';
+import { TrainerCommandsRegistrar } from './trainer-commands.registrar';
+import { TrainerCommandHandler } from './trainer.command-handler';
+import { type TrainerModuleOptions } from './trainer.module-options';
+
+// The registrar on the in-memory command bus, as trainer-service runs it on Redis Streams: the
+// deadline check is the bus's, so it behaves alike on every transport.
+
+const factory = new MessageFactory();
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A move accepted `ageMs` ago, as command-api builds it. */
+function move(ageMs: number, action: 'start' | 'stop' = 'start'): Envelope {
+  const at = Date.now() - ageMs;
+  return factory.command(
+    'MoveTrainerCommand',
+    { trainerId: 'ash', directionX: 1, directionY: 0, action, timestamp: at },
+    {
+      aggregateId: 'ash',
+      aggregateType: 'Trainer',
+      causedBy: null,
+      metadata: { issuerId: 'ash', issuerType: 'user', timestamp: new Date(at).toISOString() },
+    },
+  );
+}
+
+async function setup() {
+  const serializer = contractsSerializer();
+  const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 5 });
+  const naming = topicNaming('expiry.', { commandTopics: COMMAND_TOPICS });
+  const deadLetters = new InMemoryDeadLetterQueue();
+  const bus = (service: string) => {
+    const router = new Router({ subscriber: broker.subscriber(), service, instanceId: service });
+    router.use(deadLetter({ queue: deadLetters }), retry({ maxAttempts: 3, initialDelayMs: 1 }));
+    const commands = new CommandBus({
+      publisher: broker,
+      router,
+      naming,
+      serializer,
+      instanceId: service,
+      timeoutMs: 3_000,
+    });
+    return { router, commands };
+  };
+  const eventStore = new InMemoryEventStore({ serializer });
+  const commandStatus = new InMemoryCommandStatusStore();
+  const notifications = new InMemoryNotificationLog();
+  const handler = new TrainerCommandHandler({
+    serverId: 'trainer-1',
+    eventStore,
+    commandStatus,
+    notifications,
+    speed: 100,
+    snapshotEvery: 0,
+  });
+  const trainer = bus('trainer-service');
+  new TrainerCommandsRegistrar(
+    trainer.commands,
+    handler,
+    { drainOwnCommandTopics: false } as TrainerModuleOptions,
+    { promise: Promise.resolve() },
+  ).onModuleInit();
+  await wait(0); // registers once ready
+  const api = bus('command-api');
+  await Promise.all([trainer.router.run(), api.router.run()]);
+  const close = () => Promise.all([trainer.router.close(), api.router.close()]);
+  return { api, eventStore, commandStatus, notifications, deadLetters, close };
+}
+
+describe('TrainerCommandsRegistrar: expired commands', () => {
+  it('rejects a move that expired before it was handled, tells its issuer, and never moves the trainer', async () => {
+    const { api, eventStore, commandStatus, notifications, deadLetters, close } = await setup();
+    // Accepted 61 s ago with command-api's default COMMAND_DEADLINE_MS: the bus was stalled.
+    const command = move(61_000);
+    const error = await api.commands
+      .request(command, { deadlineMs: 60_000 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandExpiredError);
+    const reason = 'expired: not handled within 60000 ms of being accepted';
+    expect(await commandStatus.get(command.messageId)).toMatchObject({
+      status: 'rejected',
+      reason,
+      type: 'MoveTrainerCommand',
+      issuerId: 'ash',
+    });
+    const logged = await notifications.read(undefined, 10);
+    expect(logged.map((entry) => entry.notification)).toEqual([
+      {
+        notificationId: `command-result:${command.messageId}`,
+        targetType: 'user',
+        targetIds: ['ash'],
+        method: 'command.result',
+        params: { commandId: command.messageId, status: 'rejected', reason },
+        serverId: 'trainer-1',
+      },
+    ]);
+    expect(await eventStore.readStream('trainer-ash')).toEqual([]);
+    expect(await deadLetters.list()).toEqual([]);
+    // A move within its deadline still moves the trainer.
+    const fresh = move(0);
+    await expect(api.commands.request(fresh, { deadlineMs: 60_000 })).resolves.toEqual({
+      status: 'processed',
+      version: 1,
+    });
+    expect(await eventStore.readStream('trainer-ash')).toHaveLength(1);
+    await close();
+  });
+
+  it('records as processed, not expired, a redelivery of a move an earlier attempt applied before a crash', async () => {
+    const { api, eventStore, commandStatus, close } = await setup();
+    const command = move(61_000);
+    // The first delivery appended the move's event, then its instance died before its status
+    // and notification were written (here: they went to stores nobody reads).
+    await new TrainerCommandHandler({
+      serverId: 'trainer-2',
+      eventStore,
+      commandStatus: new InMemoryCommandStatusStore(),
+      notifications: new InMemoryNotificationLog(),
+      speed: 100,
+      snapshotEvery: 0,
+    }).handle(command);
+    expect(await commandStatus.get(command.messageId)).toBeUndefined();
+    await expect(api.commands.request(command, { deadlineMs: 60_000 })).resolves.toEqual({
+      status: 'processed',
+      version: 1,
+    });
+    expect(await commandStatus.get(command.messageId)).toMatchObject({ status: 'processed' });
+    expect(await eventStore.readStream('trainer-ash')).toHaveLength(1);
+    await close();
+  });
+});

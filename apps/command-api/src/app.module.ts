@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
 import {
@@ -7,6 +7,7 @@ import {
   RedisCommandStatusStore,
   redisFromConfig,
   RedisMessagingModule,
+  RedisTokenRevocations,
   TokenService,
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
@@ -63,9 +64,15 @@ export function commandApiOptions(
   redis: ConstructorParameters<typeof RedisCommandStatusStore>[0],
   keyPrefix: string,
 ): CommandApiOptions {
+  // The cut-offs the gateway's `POST /api/presence/{userId}/disconnect` with `revoke` writes.
+  const revocations = new RedisTokenRevocations(redis, {
+    keyPrefix,
+    onError: (message) => new Logger('TokenRevocations').warn(message),
+  });
   return {
     serverId,
-    tokens: new TokenService({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER }),
+    tokens: new TokenService({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, revocations }),
+    revocations,
     commandStatus: new RedisCommandStatusStore(redis, {
       keyPrefix,
       retentionMs: config.COMMAND_STATUS_RETENTION_S * 1000,
@@ -83,5 +90,6 @@ export function commandApiOptions(
     trustedProxies: config.TRUST_PROXY,
     maxBodyBytes: config.MAX_BODY_BYTES,
     idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,
+    commandDeadlineMs: config.COMMAND_DEADLINE_MS,
   };
 }

@@ -12,6 +12,7 @@ import { IdempotencyGate } from './idempotency/idempotency.gate';
 import { CommandApiMetrics } from './metrics/command-api.metrics';
 import { CommandsController } from './rest/commands.controller';
 import { TrainersController } from './rest/trainers.controller';
+import { RevocationsLifecycle } from './revocations.lifecycle';
 import { RpcController } from './rpc/rpc.controller';
 
 /**
@@ -59,6 +60,7 @@ export class CommandApiModule {
         },
         IdempotencyGate,
         CommandService,
+        RevocationsLifecycle,
       ],
       exports: [CommandApiMetrics],
     };

@@ -1,5 +1,6 @@
 import {
   type CommandStatusStore,
+  type TokenRevocations,
   type TokenService,
   type TrustedProxies,
 } from '@causeway/platform';
@@ -12,6 +13,13 @@ export interface CommandApiOptions {
   serverId: string;
   /** Verifies `Authorization: Bearer` tokens (and issues dev tokens). */
   tokens: TokenService;
+  /**
+   * The revocations `tokens` checks (give it the same instance): the module starts and closes
+   * it, with the readiness probe `token-revocations`. Omit when tokens are not revocable, or
+   * when another module of the app keeps the same instance loaded (the embedded mode: the
+   * gateway's).
+   */
+  revocations?: TokenRevocations;
   commandStatus: CommandStatusStore;
   idempotency: IdempotencyStore;
   /** Requests per caller (user id; client IP when unauthenticated). */
@@ -27,7 +35,15 @@ export interface CommandApiOptions {
   maxBodyBytes?: number;
   /** How long an Idempotency-Key's answer is kept. Default 24 h. */
   idempotencyTtlMs?: number;
+  /**
+   * A move must be handled within this many milliseconds of being accepted (its
+   * `metadata.timestamp`), or it is rejected as expired instead of applied late
+   * (COMMAND_DEADLINE_MS; `metadata.deadline`, see CommandBus SendOptions.deadlineMs). 0: no
+   * deadline. Default 60 000. Group changes carry none: joining late surprises nobody.
+   */
+  commandDeadlineMs?: number;
 }
 
 export const COMMAND_API_OPTIONS = Symbol('causeway:command-api-options');
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
+export const DEFAULT_COMMAND_DEADLINE_MS = 60_000;

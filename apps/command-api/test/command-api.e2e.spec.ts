@@ -5,4 +5,5 @@ describeServiceBasics({
   service: 'command-api',
   appDir: path.join(__dirname, '..'),
   servers: ['redis', 'kafka'],
+  checks: ['token-revocations'],
 });

@@ -161,6 +161,11 @@ describe('command-api over HTTP', () => {
       metadata: { issuerId: ash, issuerType: 'user' },
     });
     expect((command.data as { timestamp: number }).timestamp).toBeGreaterThanOrEqual(before - 1);
+    // Handled within COMMAND_DEADLINE_MS (default 60 s) of being accepted, or rejected as expired.
+    expect(command.metadata.timestamp).toBe(answer.body.timestamp);
+    expect(Date.parse(String(command.metadata.deadline)) - Date.parse(answer.body.timestamp)).toBe(
+      60_000,
+    );
     // Served in front of Express (CommandsListener), which logs the access line itself.
     expect(
       await logLine(api, new RegExp(`"context":"CommandApi".*POST /api/trainers/${ash}/move 202`)),

@@ -20,6 +20,7 @@ import {
   InMemoryGroupMembers,
   InMemoryNotificationLog,
   InMemoryTrainerPositions,
+  InMemoryTokenRevocations,
   TokenService,
   TracingModule,
 } from '@causeway/platform';
@@ -54,7 +55,13 @@ export class EmbeddedModule {
     const commandStatus = new InMemoryCommandStatusStore();
     const positions = new InMemoryTrainerPositions();
     const groups = new InMemoryGroupMembers();
-    const tokens = new TokenService({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER });
+    // One process: the gateway's revocations are the ones command-api's tokens check.
+    const revocations = new InMemoryTokenRevocations();
+    const tokens = new TokenService({
+      secret: config.JWT_SECRET,
+      issuer: config.JWT_ISSUER,
+      revocations,
+    });
     return {
       module: EmbeddedModule,
       controllers: [DemoController],
@@ -91,6 +98,7 @@ export class EmbeddedModule {
             duration: config.RATE_LIMIT_WINDOW_S,
           }),
           devTokens: config.DEV_TOKENS,
+          commandDeadlineMs: config.COMMAND_DEADLINE_MS,
         }),
         TrainerModule.forRoot({
           serverId: instanceId,
@@ -121,6 +129,7 @@ export class EmbeddedModule {
           groups,
           presence: new InMemoryPresenceRegistry(),
           adminToken: config.ADMIN_TOKEN,
+          revocations,
           // Counters of its own (a page's reads must not use up its commands), with the same
           // limit as command-api's, as the distributed gateway has.
           rateLimiter: new RateLimiterMemory({

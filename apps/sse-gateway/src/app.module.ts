@@ -8,6 +8,7 @@ import {
   redisFromConfig,
   RedisMessagingModule,
   RedisNotificationLog,
+  RedisTokenRevocations,
   TokenService,
 } from '@causeway/platform';
 import { CONNECTION_CLOSED_EVENT, CONNECTION_ESTABLISHED_EVENT } from '@causeway/contracts';
@@ -38,6 +39,12 @@ export class AppModule {
       mongo: mongo?.client,
       keyPrefix,
     });
+    const logger = new Logger('SseGateway');
+    // Shared with command-api through Redis: a user revoked here is refused there too.
+    const revocations = new RedisTokenRevocations(redis.client, {
+      keyPrefix,
+      onError: (message) => logger.warn(`token revocations: ${message}`),
+    });
     return {
       module: AppModule,
       imports: [
@@ -63,7 +70,12 @@ export class AppModule {
         }),
         GatewayModule.forRoot({
           serverId: instanceId,
-          tokens: new TokenService({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER }),
+          tokens: new TokenService({
+            secret: config.JWT_SECRET,
+            issuer: config.JWT_ISSUER,
+            revocations,
+          }),
+          revocations,
           notifications: new RedisNotificationLog({ client: redis.client, keyPrefix }),
           positions: readModels.positions,
           groups: readModels.groups,
@@ -75,7 +87,7 @@ export class AppModule {
           control: new RedisGatewayControl(redis.client, {
             keyPrefix,
             onMalformed: (text) =>
-              new Logger('SseGateway').warn(
+              logger.warn(
                 `dropped a malformed order on the control channel: ${text.slice(0, 200)}`,
               ),
           }),

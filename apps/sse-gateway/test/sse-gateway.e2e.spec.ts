@@ -13,7 +13,12 @@ import mongoose from 'mongoose';
 const appDir = path.join(__dirname, '..');
 
 // With the default READ_MODEL_STORE (redis) the gateway uses Redis only: no MONGODB_URI here.
-describeServiceBasics({ service: 'sse-gateway', appDir, servers: ['redis'] });
+describeServiceBasics({
+  service: 'sse-gateway',
+  appDir,
+  servers: ['redis'],
+  checks: ['token-revocations'],
+});
 
 describe('sse-gateway and MongoDB', () => {
   const ns = testNamespace('ssemongo');
@@ -57,6 +62,7 @@ describe('sse-gateway and MongoDB', () => {
       'redis',
       'redis-streams',
       'streams-layout',
+      'token-revocations',
     ]);
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(metrics).not.toMatch(/causeway_connection_up\{[^}]*server="mongodb"/);
@@ -72,6 +78,7 @@ describe('sse-gateway and MongoDB', () => {
       'redis',
       'redis-streams',
       'streams-layout',
+      'token-revocations',
     ]);
   });
 
@@ -101,6 +108,7 @@ describe('sse-gateway and MongoDB', () => {
       'redis',
       'redis-streams',
       'streams-layout',
+      'token-revocations',
     ]);
     expect(body.info.mongodb?.status).toBe('up');
 

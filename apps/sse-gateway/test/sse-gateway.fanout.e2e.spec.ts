@@ -508,6 +508,37 @@ describe('sse-gateway admission', () => {
     expect(streams[2]!.notifications('disconnected')).toEqual([]);
   });
 
+  it("revokes a user's tokens on every gateway when the order says so; a new token works", async () => {
+    const old = await bearer('giovanni');
+    const stream = await connect('giovanni', () => b.url);
+    const ordered = await fetch(`${a.url}/api/presence/giovanni/disconnect`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ revoke: true }),
+    });
+    expect(ordered.status).toBe(202);
+    const { revokedUntil } = (await ordered.json()) as { revokedUntil: number };
+    await stream.waitFor((c) => c.notifications('disconnected').length === 1, 'the disconnect');
+    // Gateway b learnt of the cut over Redis: the old token opens nothing there (nor on a).
+    for (const gateway of [a, b]) {
+      const deadline = Date.now() + 3_000;
+      let status = 0;
+      while (Date.now() < deadline) {
+        status = (await fetch(`${gateway.url}/api/positions`, { headers: old })).status;
+        if (status === 401) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect({ gateway: gateway.url, status }).toEqual({ gateway: gateway.url, status: 401 });
+    }
+    // A token issued in a later second than the cut passes.
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, revokedUntil + 1_000 - Date.now())),
+    );
+    expect(
+      (await fetch(`${b.url}/api/positions`, { headers: await bearer('giovanni') })).status,
+    ).toBe(200);
+  });
+
   it('answers 429 beyond the per-user limit and 503 beyond the instance limit, with Retry-After', async () => {
     const small = await startGateway('gw-small', {
       MAX_CONNECTIONS: '2',

@@ -191,6 +191,49 @@ describe('live trainer movement, distributed', () => {
     expect(strictlyIncreasing(resumed.frames.filter((f) => f.method !== 'session'))).toBe(true);
   });
 
+  it("signs a user out everywhere: an operator's revoke ends their streams and command-api refuses their token", async () => {
+    const token = await tokenOf('bruno');
+    const [here, there] = [
+      await connect('bruno', gateways[0]!),
+      await connect('bruno', gateways[1]!),
+    ];
+    expect((await move('bruno', { directionX: 1, directionY: 0, action: 'start' })).status).toBe(
+      202,
+    );
+    const ordered = await fetch(`${gateways[0]!.url}/api/presence/bruno/disconnect`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer flow-${ns.id}-admin-token`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ reason: 'signed out everywhere', revoke: true }),
+    });
+    expect(ordered.status).toBe(202);
+    for (const stream of [here, there])
+      await stream.waitFor((f) => f.method === 'disconnected', 'the disconnected frame');
+    // command-api learns of the cut over Redis: the token that moved a moment ago is refused.
+    const deadline = Date.now() + 5_000;
+    let refused: Response | undefined;
+    while (Date.now() < deadline) {
+      const response = await fetch(`${api}/api/trainers/bruno/move`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ directionX: 0, directionY: 0, action: 'stop' }),
+      });
+      if (response.status === 401) {
+        refused = response;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(refused?.status).toBe(401);
+    expect(await refused!.json()).toMatchObject({ detail: expect.stringContaining('revoked') });
+    const reopened = await fetch(`${gateways[1]!.url}/events`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(reopened.status).toBe(401);
+  });
+
   it('ends 100 concurrent moves of one trainer, handled by two instances, with a consistent version', async () => {
     const commandIds = await Promise.all(
       Array.from({ length: 100 }, async (_, i) => {

@@ -6,10 +6,14 @@ import {
   MOVE_TRAINER_COMMAND,
   type MoveTrainerCommand,
 } from '@causeway/contracts';
-import { CommandBus, MessageFactory } from '@causeway/cqrs-core';
+import { CommandBus, MessageFactory, type SendOptions } from '@causeway/cqrs-core';
 import { isRedisCommandNotSent } from '@causeway/cqrs-core/redis';
 import { type Caller, TokenService } from '@causeway/platform';
-import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
+import {
+  COMMAND_API_OPTIONS,
+  type CommandApiOptions,
+  DEFAULT_COMMAND_DEADLINE_MS,
+} from '../command-api.options';
 import {
   CommandRefusedError,
   CommandUnconfirmedError,
@@ -35,6 +39,10 @@ import { type Accepted } from './command.schemas';
  *   until its handler records the outcome); the 503 names the command id. With an
  *   Idempotency-Key the id derives from the key (idempotentCommandId), so a retry sends the same
  *   command and its handler executes it at most once.
+ *
+ * A move carries a deadline (`commandDeadlineMs` after it was accepted): if it has not reached
+ * trainer-service by then (a stalled bus, a restart, a backlog), it ends `rejected` as expired
+ * instead of moving the trainer long after the key was pressed.
  */
 @Injectable()
 export class CommandService {
@@ -66,7 +74,10 @@ export class CommandService {
       action: input.action,
       timestamp: input.timestamp ?? Date.now(),
     };
-    return this.send(caller, MOVE_TRAINER_COMMAND, data.trainerId, data);
+    const deadlineMs = this.options.commandDeadlineMs ?? DEFAULT_COMMAND_DEADLINE_MS;
+    return this.send(caller, MOVE_TRAINER_COMMAND, data.trainerId, data, {
+      ...(deadlineMs > 0 && { deadlineMs }),
+    });
   }
 
   async changeGroup(
@@ -103,6 +114,7 @@ export class CommandService {
     type: string,
     trainerId: string,
     data: unknown,
+    sending: SendOptions = {},
   ): Promise<Accepted> {
     const id = idempotentCommandId();
     const messages = id === undefined ? this.messages : new MessageFactory({ newId: () => id });
@@ -124,7 +136,7 @@ export class CommandService {
         issuerId: caller.userId,
         acceptedAt,
       }),
-      this.commandBus.send(command),
+      this.commandBus.send(command, sending),
     ]);
     if (recorded.status === 'rejected' && sent.status === 'fulfilled')
       this.logger.warn(

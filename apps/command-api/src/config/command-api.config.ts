@@ -44,6 +44,11 @@ export const commandApiConfiguration = z.object({
    * Unset: no CORS headers, same-origin pages only.
    */
   CORS_ORIGINS: corsOriginsSetting,
+  /**
+   * A move not handled within this many milliseconds of being accepted is rejected as expired
+   * (a stalled bus or trainer-service) rather than applied late; 0 turns deadlines off.
+   */
+  COMMAND_DEADLINE_MS: setting.milliseconds(60_000, 0),
   /** How long GET /api/commands/{id} knows a command, in seconds. */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
 });

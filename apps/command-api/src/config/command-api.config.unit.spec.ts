@@ -38,3 +38,19 @@ describe('command-api settings: CORS_ORIGINS', () => {
     ).toThrow(message);
   });
 });
+
+describe('command-api settings: COMMAND_DEADLINE_MS', () => {
+  it('is 60 s by default, 0 turns deadlines off', () => {
+    expect(loadConfiguration(commandApiConfiguration, required).COMMAND_DEADLINE_MS).toBe(60_000);
+    expect(
+      loadConfiguration(commandApiConfiguration, { ...required, COMMAND_DEADLINE_MS: '0' })
+        .COMMAND_DEADLINE_MS,
+    ).toBe(0);
+  });
+
+  it.each(['-1', '1.5', 'soon'])('refuses COMMAND_DEADLINE_MS=%s, naming it', (value) => {
+    expect(() =>
+      loadConfiguration(commandApiConfiguration, { ...required, COMMAND_DEADLINE_MS: value }),
+    ).toThrow('COMMAND_DEADLINE_MS');
+  });
+});

@@ -28,6 +28,8 @@ export const embeddedConfiguration = z.object({
    * impersonation, so off unless asked for. `npm start` turns it on.
    */
   DEV_TOKENS: setting.boolean(false),
+  /** A move not handled within this long of being accepted is rejected as expired; 0: never. */
+  COMMAND_DEADLINE_MS: setting.milliseconds(60_000, 0),
   ...trainerSettings,
   RATE_LIMIT_POINTS: setting.positiveInt(100),
   RATE_LIMIT_WINDOW_S: setting.positiveInt(1),

@@ -3,6 +3,7 @@ import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseFilters } from
 import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { CallerGate, MAX_USER_ID_LENGTH } from '@causeway/platform';
 import { AdminToken } from '../auth/admin.token';
+import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { unauthorized } from '../auth/stream.authenticator';
 import { GATEWAY_CONTROL } from './gateway-control.token';
@@ -15,13 +16,16 @@ export interface DisconnectAnswer {
   userId: string;
   /** The gateway instances the order reached (each ends the user's streams it holds). */
   instances: number;
+  /** With `"revoke": true`: the user's tokens issued up to this time (epoch ms) are refused. */
+  revokedUntil?: number;
 }
 
 /**
  * POST /api/presence/{userId}/disconnect (admin token): ends every stream of the user on every
- * gateway instance now, each with a `disconnected` frame. It revokes nothing: a client that
- * reconnects with a credential still valid gets a new stream (sessions end with their
- * credential; see `expired`).
+ * gateway instance now, each with a `disconnected` frame. Alone it revokes nothing: a client
+ * that reconnects with a credential still valid gets a new stream (sessions end with their
+ * credential; see `expired`). With `"revoke": true` the user's tokens issued until now are
+ * refused first (TokenRevocations), by every app that checks them, so a reconnect is a 401.
  */
 @Controller('api/presence')
 @UseFilters(RetryAfterFilter)
@@ -30,6 +34,7 @@ export class DisconnectController {
     @Inject(GATEWAY_CONTROL) private readonly control: GatewayControl,
     @Inject(CallerGate) private readonly gate: CallerGate,
     @Inject(AdminToken) private readonly admin: AdminToken,
+    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
   ) {}
 
   @Post(':userId/disconnect')
@@ -54,6 +59,7 @@ export class DisconnectController {
         ? [{ field: 'userId', message: `must be 1 to ${MAX_USER_ID_LENGTH} characters` }]
         : []),
       ...reasonErrors(body),
+      ...revokeErrors(body),
     ];
     if (errors.length > 0)
       throw new ProblemException({
@@ -64,13 +70,35 @@ export class DisconnectController {
         errors,
       });
     const reason = reasonOf(body) ?? 'disconnected by an operator';
-    return { userId, instances: await this.control.disconnect({ userId, reason }) };
+    let revokedUntil: number | undefined;
+    if ((body as { revoke?: boolean } | undefined)?.revoke === true) {
+      const revocations = this.options.revocations;
+      if (!revocations)
+        throw new ProblemException({
+          type: problemType('revocation-unavailable'),
+          title: 'Conflict',
+          status: 409,
+          detail: 'tokens are not revocable in this deployment: nothing was done',
+        });
+      // Before the streams end: their clients' reconnects are then refused.
+      revokedUntil = Date.now();
+      await revocations.revoke(userId, revokedUntil);
+      revokedUntil = revocations.revokedUntil(userId) ?? revokedUntil;
+    }
+    const instances = await this.control.disconnect({ userId, reason });
+    return { userId, instances, ...(revokedUntil !== undefined && { revokedUntil }) };
   }
 }
 
 function reasonOf(body: unknown): string | undefined {
   const reason = (body as { reason?: unknown } | undefined)?.reason;
   return typeof reason === 'string' ? reason : undefined;
+}
+
+function revokeErrors(body: unknown): { field: string; message: string }[] {
+  const revoke = (body as { revoke?: unknown } | null | undefined)?.revoke;
+  if (revoke === undefined || typeof revoke === 'boolean') return [];
+  return [{ field: 'revoke', message: 'must be a boolean' }];
 }
 
 function reasonErrors(body: unknown): { field: string; message: string }[] {

@@ -51,6 +51,31 @@ describe('POST /api/presence/{userId}/disconnect', () => {
     });
   });
 
+  it('with "revoke": true also refuses the tokens issued until then, everywhere they are checked', async () => {
+    const bearer = await app.bearer('sabrina');
+    const tab = await open('sabrina');
+    const before = Date.now();
+    const response = await disconnect('sabrina', admin, { revoke: true });
+    expect(response.status).toBe(202);
+    const answer = (await response.json()) as { revokedUntil: number; instances: number };
+    expect(answer).toEqual({ userId: 'sabrina', instances: 1, revokedUntil: expect.any(Number) });
+    expect(answer.revokedUntil).toBeGreaterThanOrEqual(before);
+    expect(app.revocations!.revokedUntil('sabrina')).toBe(answer.revokedUntil);
+    await until(() => tab.ended);
+    // The reconnect with the old token is refused, as is any other use of it.
+    const reopened = await fetch(`${app.url}/events`, { headers: bearer });
+    expect(reopened.status).toBe(401);
+    expect(await reopened.json()).toMatchObject({
+      reason: 'invalid',
+      detail: expect.stringContaining('token revoked'),
+    });
+    expect((await fetch(`${app.url}/api/positions`, { headers: bearer })).status).toBe(401);
+    // Someone else's token is not touched.
+    expect(
+      (await fetch(`${app.url}/api/positions`, { headers: await app.bearer('koga') })).status,
+    ).toBe(200);
+  });
+
   it('refuses anyone without the admin token (401), and ends nothing', async () => {
     const tab = await open('gary');
     const user = await disconnect('gary', await app.bearer('gary'));
@@ -69,15 +94,20 @@ describe('POST /api/presence/{userId}/disconnect', () => {
 
   it('refuses a reason that is not a short string, naming it (400), and ends nothing', async () => {
     const tab = await open('erika');
-    for (const body of [{ reason: 42 }, { reason: 'x'.repeat(201) }, { reason: '' }, ['x']]) {
+    for (const [body, field] of [
+      [{ reason: 42 }, 'reason'],
+      [{ reason: 'x'.repeat(201) }, 'reason'],
+      [{ reason: '' }, 'reason'],
+      [['x'], 'body'],
+      [{ revoke: 'yes' }, 'revoke'],
+    ] as const) {
       const response = await disconnect('erika', admin, body);
       expect(response.status).toBe(400);
       const problem = (await response.json()) as { type: string; errors: { field: string }[] };
       expect(problem.type).toBe('https://causeway.dev/problems/invalid-request');
-      expect(problem.errors.map((error) => error.field)).toEqual([
-        Array.isArray(body) ? 'body' : 'reason',
-      ]);
+      expect(problem.errors.map((error) => error.field)).toEqual([field]);
     }
+    expect(app.revocations!.revokedUntil('erika')).toBeUndefined();
     const long = await disconnect('u'.repeat(257), admin);
     expect(long.status).toBe(400);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -92,3 +122,33 @@ async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('POST /api/presence/{userId}/disconnect where tokens are not revocable', () => {
+  it('answers "revoke": true with 409 and does nothing, and disconnects without it', async () => {
+    const app = await startGatewayTestApp({ revocable: false });
+    try {
+      const sink = new TestSink();
+      await app.hub.open({ userId: 'lorelei', trainerIds: [] }, sink);
+      const post = (body: unknown) =>
+        fetch(`${app.url}/api/presence/lorelei/disconnect`, {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify(body),
+        });
+      const refused = await post({ revoke: true });
+      expect(refused.status).toBe(409);
+      expect(await refused.json()).toMatchObject({
+        type: 'https://causeway.dev/problems/revocation-unavailable',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(sink.ended).toBe(false);
+      expect((await post({})).status).toBe(202);
+      await until(() => sink.ended);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -9,11 +9,12 @@ import {
   Logger,
   Module,
   type OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { EventBus } from '@causeway/cqrs-core';
-import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
-import { CallerGate } from '@causeway/platform';
+import { EventBus, type HealthProbe } from '@causeway/cqrs-core';
+import { HEALTH_PROBES, METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
+import { CallerGate, keepRevocationsLoaded } from '@causeway/platform';
 import { type Registry } from 'prom-client';
 import { AdminToken } from '../auth/admin.token';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
@@ -44,6 +45,7 @@ import { DEFAULT_GATEWAY_SETTINGS } from './gateway.settings';
 class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('SseGateway');
   private starting: Promise<void> | undefined;
+  private revocations: { close(): Promise<void> } | undefined;
 
   constructor(
     @Inject(SseHub) private readonly hub: SseHub,
@@ -51,9 +53,18 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(EventStreamOpener) private readonly opener: EventStreamOpener,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
     @Inject(GATEWAY_CONTROL) private readonly control: GatewayControl,
+    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
+    @Optional() @Inject(HEALTH_PROBES) private readonly probes?: HealthProbe[],
   ) {}
 
   onApplicationBootstrap(): void {
+    const revocations = this.options.revocations;
+    this.revocations =
+      revocations &&
+      keepRevocationsLoaded(revocations, {
+        probes: this.probes,
+        warn: (message) => this.logger.warn(message),
+      });
     const adapter = this.adapterHost.httpAdapter;
     const server = adapter?.getHttpServer() as Server | undefined;
     if (server) new EventsListener(this.opener).install(server);
@@ -76,6 +87,7 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.control.close().catch(() => undefined);
+    await this.revocations?.close();
     this.presence.beginStop();
     await this.hub.stop();
     await this.starting;

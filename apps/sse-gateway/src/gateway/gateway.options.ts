@@ -1,6 +1,7 @@
 import {
   type GroupMembers,
   type NotificationLog,
+  type TokenRevocations,
   type TokenService,
   type TrainerPositions,
   type TrustedProxies,
@@ -30,6 +31,13 @@ export interface GatewayModuleOptions {
    * several instances). Default: one of this process only (InMemoryGatewayControl).
    */
   control?: GatewayControl;
+  /**
+   * The revocations `tokens` checks (give it the same instance): `POST
+   * /api/presence/{userId}/disconnect` with `"revoke": true` writes to it, and the module starts
+   * and closes it (readiness probe `token-revocations` until it is loaded). Omit when tokens are
+   * not revocable: such a request is then a 409.
+   */
+  revocations?: TokenRevocations;
   /**
    * Publish ConnectionEstablishedEvent / ConnectionClosedEvent on the global EventBus when the
    * app has one (CqrsCoreModule). Best effort: never delays a connection. Default true.

@@ -372,6 +372,11 @@ export function gatewayOpenApi(): OpenAPIObject {
               description:
                 'sent to the streams in their `disconnected` frame; default "disconnected by an operator"',
             },
+            revoke: {
+              type: 'boolean',
+              description:
+                "true: first revoke the user's tokens issued until now (command-api and the gateway refuse them: 401), so that the clients cannot reconnect with them",
+            },
           },
         },
         DisconnectOrdered: {
@@ -385,6 +390,9 @@ export function gatewayOpenApi(): OpenAPIObject {
               description:
                 "the gateway instances the order reached; each ends the user's streams it holds",
             },
+            revokedUntil: epochMs(
+              'with `revoke`: tokens of the user issued at or before this time (their `iat`, in whole seconds) are refused',
+            ),
           },
         },
       },
@@ -524,9 +532,10 @@ export function gatewayOpenApi(): OpenAPIObject {
       },
       '/api/presence/{userId}/disconnect': {
         post: {
-          summary: 'Ends every stream of a user, on every gateway instance (admin token)',
+          summary:
+            "Ends every stream of a user, on every gateway instance, optionally revoking the user's tokens (admin token)",
           description:
-            "An operator's order, published to every instance listening on the control channel (Redis pub/sub): each ends the user's streams it holds with a `disconnected` frame. Instances not listening at that moment (restarting, cut off from Redis) do not get it. It revokes nothing: a client that reconnects with a credential still valid gets a new stream. Without the admin token: 401, counted against the client address like any refused credential.",
+            "An operator's order, published to every instance listening on the control channel (Redis pub/sub): each ends the user's streams it holds with a `disconnected` frame. Instances not listening at that moment (restarting, cut off from Redis) do not get it. Without `revoke` it revokes nothing: a client that reconnects with a credential still valid gets a new stream. With `\"revoke\": true` the user's tokens issued until now are refused first, by command-api and every gateway (within a pub/sub hop; 30 s at worst for an instance cut off from Redis). Without the admin token: 401, counted against the client address like any refused credential.",
           operationId: 'disconnectUser',
           security: [{ adminToken: [] }],
           parameters: [
@@ -548,6 +557,9 @@ export function gatewayOpenApi(): OpenAPIObject {
               'A `reason` that is not a string of 1 to 200 characters, a body that is not a JSON object, or a `userId` over 256 characters (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the field); or a body that is not valid JSON',
             ),
             '401': unauthorized('No bearer token, or not the admin token'),
+            '409': problem(
+              '`revoke` asked where tokens are not revocable (problem type `https://causeway.dev/problems/revocation-unavailable`): nothing was done',
+            ),
             '413': problem('A body larger than 100 kB'),
             '429': rateLimited('the client address (requests without the admin token)'),
           },

@@ -7,6 +7,7 @@ import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
 import {
   InMemoryGroupMembers,
   InMemoryNotificationLog,
+  InMemoryTokenRevocations,
   InMemoryTrainerPositions,
   TokenService,
 } from '@causeway/platform';
@@ -22,6 +23,8 @@ export interface GatewayTestApp {
   /** `http://127.0.0.1:<port>` */
   url: string;
   tokens: TokenService;
+  /** What `tokens` checks; undefined when started with `revocable: false`. */
+  revocations: InMemoryTokenRevocations | undefined;
   log: InMemoryNotificationLog;
   positions: InMemoryTrainerPositions;
   groups: InMemoryGroupMembers;
@@ -41,9 +44,17 @@ export const TEST_ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
  * over the in-memory adapters, listening on a free loopback port.
  */
 export async function startGatewayTestApp(
-  options: Pick<GatewayModuleOptions, 'rateLimiter'> & { settings?: Partial<GatewaySettings> } = {},
+  options: Pick<GatewayModuleOptions, 'rateLimiter'> & {
+    settings?: Partial<GatewaySettings>;
+    /** Whether tokens can be revoked (an InMemoryTokenRevocations). Default true. */
+    revocable?: boolean;
+  } = {},
 ): Promise<GatewayTestApp> {
-  const tokens = new TokenService({ secret: 'a-test-secret-of-at-least-32-characters' });
+  const revocations = options.revocable === false ? undefined : new InMemoryTokenRevocations();
+  const tokens = new TokenService({
+    secret: 'a-test-secret-of-at-least-32-characters',
+    revocations,
+  });
   const log = new InMemoryNotificationLog();
   const positions = new InMemoryTrainerPositions();
   const groups = new InMemoryGroupMembers();
@@ -66,6 +77,7 @@ export async function startGatewayTestApp(
         presence: new InMemoryPresenceRegistry(),
         adminToken: TEST_ADMIN_TOKEN,
         connectionEvents: false,
+        revocations,
         settings: options.settings,
         rateLimiter: options.rateLimiter,
       }),
@@ -78,6 +90,7 @@ export async function startGatewayTestApp(
   return {
     url: `http://127.0.0.1:${port}`,
     tokens,
+    revocations,
     log,
     positions,
     groups,

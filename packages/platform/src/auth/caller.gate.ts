@@ -20,6 +20,8 @@ export interface CallerGateOptions {
   info?(message: string): void;
   /** The least time between two "still unavailable" warnings of one outage. Default 60 s. */
   warnEveryMs?: number;
+  /** The clock of those warnings (epoch ms). Default Date.now. */
+  now?: () => number;
 }
 
 /** The limiter's store failing: since when, and the requests let through unlimited. */
@@ -95,7 +97,7 @@ export class CallerGate {
 
   /** The store failed: the request goes through; warned at the first, then now and then. */
   private letThrough(error: unknown): void {
-    const now = Date.now();
+    const now = (this.options.now ?? Date.now)();
     const reason = (error as Error)?.message ?? String(error);
     const outage = this.outage;
     if (!outage) {
@@ -122,7 +124,7 @@ export class CallerGate {
     if (!outage) return;
     this.outage = undefined;
     (this.options.info ?? this.options.warn)(
-      `rate limiter available again after ${seconds(Date.now() - outage.since)} s; ` +
+      `rate limiter available again after ${seconds((this.options.now ?? Date.now)() - outage.since)} s; ` +
         `${outage.letThrough} requests were let through unlimited`,
     );
   }

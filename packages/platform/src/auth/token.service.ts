@@ -1,4 +1,5 @@
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { type RevocationCheck } from './token-revocations.port';
 
 /** Who is calling: the verified `sub` of their token. */
 export interface Caller {
@@ -55,6 +56,11 @@ export interface TokenServiceOptions {
   issuer?: string;
   /** Lifetime of `stream` tokens. Default 60 s. */
   streamTtlSeconds?: number;
+  /**
+   * Revoked users (TokenRevocations): a token of theirs issued at or before the cut (its `iat`;
+   * without one, any) is refused as invalid. Default: none revoked.
+   */
+  revocations?: RevocationCheck;
 }
 
 /** HS256 JWTs (jose): issues and verifies the tokens of command-api and sse-gateway. */
@@ -62,12 +68,14 @@ export class TokenService {
   private readonly key: Uint8Array;
   private readonly issuer: string;
   private readonly streamTtlSeconds: number;
+  private readonly revocations: RevocationCheck | undefined;
 
   constructor(options: TokenServiceOptions) {
     if (options.secret.length < 32) throw new Error('JWT_SECRET must be at least 32 characters');
     this.key = new TextEncoder().encode(options.secret);
     this.issuer = options.issuer ?? 'causeway';
     this.streamTtlSeconds = options.streamTtlSeconds ?? 60;
+    this.revocations = options.revocations;
   }
 
   /**
@@ -124,6 +132,9 @@ export class TokenService {
       // `iat` only with a maximum age).
       if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_SKEW_S)
         throw new InvalidTokenError('invalid token: issued in the future (iat)');
+      const cut = this.revocations?.revokedUntil(payload.sub);
+      if (cut !== undefined && (typeof payload.iat !== 'number' || payload.iat * 1000 <= cut))
+        throw new InvalidTokenError('token revoked: sign in again');
       const trainers = Array.isArray(payload.trainers)
         ? payload.trainers.filter((id): id is string => typeof id === 'string')
         : [];

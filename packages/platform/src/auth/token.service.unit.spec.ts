@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import { InMemoryTokenRevocations } from './in-memory.token-revocations';
 import { InvalidTokenError, bearerChallenge, TokenService, bearerToken } from './token.service';
 
 describe('TokenService', () => {
@@ -67,6 +68,41 @@ describe('TokenService', () => {
       message: expect.stringContaining('"ses"'),
       refusal: 'invalid',
     });
+  });
+
+  it("refuses a revoked user's tokens issued up to the cut, and passes later ones", async () => {
+    const revocations = new InMemoryTokenRevocations();
+    const guarded = new TokenService({ secret, revocations });
+    const before = await guarded.issue('ash');
+    const stream = await guarded.issue('ash', { use: 'stream' });
+    const other = await guarded.issue('misty');
+    await revocations.revoke('ash');
+    for (const [token, use] of [
+      [before.token, 'access'],
+      [stream.token, 'stream'],
+    ] as const)
+      await expect(guarded.verify(token, use)).rejects.toMatchObject({
+        message: 'token revoked: sign in again',
+        refusal: 'invalid',
+      });
+    await expect(guarded.verify(other.token)).resolves.toMatchObject({ userId: 'misty' });
+    // `iat` has whole seconds: a token issued in a later second than the cut passes.
+    const later = await new SignJWT({ use: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ash')
+      .setIssuer('causeway')
+      .setIssuedAt(Math.floor(Date.now() / 1000) + 1)
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 60)
+      .sign(new TextEncoder().encode(secret));
+    await expect(guarded.verify(later)).resolves.toMatchObject({ userId: 'ash' });
+    // Without an `iat` a token cannot be placed after the cut: refused.
+    const undated = await new SignJWT({ use: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ash')
+      .setIssuer('causeway')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 60)
+      .sign(new TextEncoder().encode(secret));
+    await expect(guarded.verify(undated)).rejects.toThrow('token revoked');
   });
 
   it('rejects tokens signed with another secret, expired, or malformed', async () => {

@@ -3,3 +3,4 @@ export * from './command-status-store.conformance';
 export * from '../read-models/trainer-positions.conformance';
 export * from '../read-models/group-members.conformance';
 export * from '../notifications/notification-log.conformance';
+export * from '../auth/token-revocations.conformance';

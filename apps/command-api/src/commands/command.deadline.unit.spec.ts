@@ -1,0 +1,79 @@
+import { Logger } from '@nestjs/common';
+import {
+  CommandBus,
+  type Envelope,
+  InMemoryBroker,
+  Router,
+  topicNaming,
+} from '@causeway/cqrs-core';
+import { contractsSerializer } from '@causeway/contracts';
+import { COMMAND_TOPICS, InMemoryCommandStatusStore } from '@causeway/platform';
+import { type CommandApiOptions } from '../command-api.options';
+import { CommandService } from './command.service';
+
+// command-api on the in-memory command bus: what a trainer-service would receive.
+
+const caller = { userId: 'ash', trainerIds: [] };
+const move = { trainerId: 'ash', directionX: 1, directionY: 0, action: 'start' as const };
+
+async function setup(commandDeadlineMs?: number) {
+  const serializer = contractsSerializer();
+  const broker = new InMemoryBroker({ serializer });
+  const naming = topicNaming('deadline.', { commandTopics: COMMAND_TOPICS });
+  const bus = (instanceId: string) => {
+    const router = new Router({ subscriber: broker.subscriber(), service: instanceId, instanceId });
+    const commands = new CommandBus({ publisher: broker, router, naming, serializer, instanceId });
+    return { router, commands };
+  };
+  const received: Envelope[] = [];
+  const trainer = bus('trainer-service');
+  trainer.commands.handle(['MoveTrainerCommand', 'ChangeGroupCommand'], (command) => {
+    received.push(command);
+  });
+  const api = bus('command-api');
+  await Promise.all([trainer.router.run(), api.router.run()]);
+  const options = {
+    serverId: 'api-1',
+    commandStatus: new InMemoryCommandStatusStore(),
+    ...(commandDeadlineMs !== undefined && { commandDeadlineMs }),
+  } as unknown as CommandApiOptions;
+  const service = new CommandService(options, api.commands);
+  const arrived = async (count: number) => {
+    for (let i = 0; i < 200 && received.length < count; i++)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    return received;
+  };
+  const close = () => Promise.all([trainer.router.close(), api.router.close()]);
+  return { service, arrived, close };
+}
+
+describe('CommandService: command deadlines', () => {
+  beforeEach(() => jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined));
+
+  it('sends every move with a deadline COMMAND_DEADLINE_MS (default 60 s) after it was accepted', async () => {
+    const { service, arrived, close } = await setup();
+    const accepted = await service.move(caller, move);
+    const [command] = await arrived(1);
+    expect(command!.messageId).toBe(accepted.commandId);
+    expect(command!.metadata.timestamp).toBe(accepted.timestamp);
+    expect(Date.parse(command!.metadata.deadline!) - Date.parse(accepted.timestamp)).toBe(60_000);
+    await close();
+  });
+
+  it('uses the configured deadline, none with 0, and none for group changes', async () => {
+    const short = await setup(5_000);
+    const accepted = await short.service.move(caller, move);
+    await short.service.changeGroup(caller, { trainerId: 'ash', groupId: 'party' }, 'join');
+    const [moved, joined] = await short.arrived(2);
+    expect(Date.parse(moved!.metadata.deadline!) - Date.parse(accepted.timestamp)).toBe(5_000);
+    expect(joined!.type).toBe('ChangeGroupCommand');
+    expect(joined!.metadata.deadline).toBeUndefined();
+    await short.close();
+
+    const off = await setup(0);
+    await off.service.move(caller, move);
+    const [undated] = await off.arrived(1);
+    expect(undated!.metadata.deadline).toBeUndefined();
+    await off.close();
+  });
+});

@@ -1,0 +1,7 @@
+import { InMemoryTokenRevocations } from './in-memory.token-revocations';
+import { describeTokenRevocations } from './token-revocations.conformance';
+
+describeTokenRevocations('in-memory', async (count) => {
+  const shared = new Map<string, number>();
+  return Array.from({ length: count }, () => new InMemoryTokenRevocations(shared));
+});

@@ -1,0 +1,113 @@
+import type Redis from 'ioredis';
+import { type TokenRevocations } from './token-revocations.port';
+
+/**
+ * KEYS[1] = the revocations hash; ARGV[1] = userId, ARGV[2] = at, ARGV[3] = channel.
+ * Keeps the later cut, and tells every instance the one that holds.
+ */
+const REVOKE = `
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+local at = tonumber(ARGV[2])
+if current and current >= at then at = current end
+redis.call('HSET', KEYS[1], ARGV[1], at)
+redis.call('PUBLISH', ARGV[3], cjson.encode({ARGV[1], at}))
+return at`;
+
+/**
+ * Revocations in Redis: a hash `<prefix>auth:revoked` userId → cut (epoch ms), and a channel of
+ * the same name that tells every instance of each new cut. Each instance keeps a copy: loaded
+ * at start and again whenever its subscriber connection (a connection of its own) is ready
+ * after a reconnect, so a cut published while it was cut off is not missed. The hash keeps one
+ * small field per user ever revoked (nothing expires it: it is the record of who was cut off).
+ * The copy is also reloaded every `refreshMs`, which bounds how late a cut can arrive.
+ */
+export class RedisTokenRevocations implements TokenRevocations {
+  readonly key: string;
+  private readonly copy = new Map<string, number>();
+  private subscriber: Redis | undefined;
+  private subscribed = false;
+  ready = false;
+
+  constructor(
+    private readonly client: Redis,
+    options: {
+      keyPrefix?: string;
+      /** How often the copy is reloaded whatever the channel said. Default 30 000 ms. */
+      refreshMs?: number;
+      onError?: (message: string) => void;
+    } = {},
+  ) {
+    this.key = `${options.keyPrefix ?? ''}auth:revoked`;
+    this.refreshMs = options.refreshMs ?? 30_000;
+    this.onError = options.onError ?? (() => undefined);
+  }
+
+  private readonly refreshMs: number;
+  private readonly onError: (message: string) => void;
+  private refresher: NodeJS.Timeout | undefined;
+
+  async revoke(userId: string, at = Date.now()): Promise<void> {
+    const cut = Number(await this.client.eval(REVOKE, 1, this.key, userId, at, this.key));
+    this.apply(userId, cut);
+  }
+
+  revokedUntil(userId: string): number | undefined {
+    return this.copy.get(userId);
+  }
+
+  /** Subscribes and loads the copy; call again after a failure (Redis unreachable). */
+  async start(): Promise<void> {
+    const subscriber = (this.subscriber ??= this.subscribe());
+    if (!this.subscribed) {
+      await subscriber.subscribe(this.key);
+      this.subscribed = true;
+    }
+    // Subscribed first, loaded second: a cut published in between is in one or the other.
+    await this.load();
+    // A reconnect's reload may run before the channel is subscribed again: a cut published in
+    // that gap is picked up here at the latest.
+    this.refresher ??= setInterval(
+      () => void this.load().catch((error: Error) => this.onError(error.message)),
+      this.refreshMs,
+    ).unref();
+  }
+
+  private subscribe(): Redis {
+    const subscriber = this.client.duplicate({ connectionName: 'auth:revoked' });
+    subscriber.on('message', (channel: string, text: string) => {
+      if (channel !== this.key) return;
+      try {
+        const [userId, at] = JSON.parse(text) as [unknown, unknown];
+        if (typeof userId === 'string' && typeof at === 'number') this.apply(userId, at);
+        else this.onError(`ignored a malformed revocation: ${text.slice(0, 200)}`);
+      } catch {
+        this.onError(`ignored a malformed revocation: ${text.slice(0, 200)}`);
+      }
+    });
+    subscriber.on('error', () => undefined);
+    subscriber.on('ready', () => {
+      if (this.ready) void this.load().catch((error: Error) => this.onError(error.message));
+    });
+    return subscriber;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.refresher);
+    this.refresher = undefined;
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.subscribed = false;
+    if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
+  }
+
+  private async load(): Promise<void> {
+    const all = await this.client.hgetall(this.key);
+    for (const [userId, at] of Object.entries(all)) this.apply(userId, Number(at));
+    this.ready = true;
+  }
+
+  private apply(userId: string, at: number): void {
+    if (!Number.isFinite(at)) return;
+    if (at > (this.copy.get(userId) ?? -Infinity)) this.copy.set(userId, at);
+  }
+}

@@ -1,0 +1,71 @@
+import { type TokenRevocations } from './token-revocations.port';
+
+/** Returns `count` instances over one fresh, empty backend (as many app instances would hold). */
+export type TokenRevocationsFactory = (count: number) => Promise<TokenRevocations[]>;
+
+async function until(probe: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The contract of TokenRevocations (see its doc comment), run against every implementation. */
+export function describeTokenRevocations(name: string, factory: TokenRevocationsFactory): void {
+  describe(`${name} token revocations conformance`, () => {
+    const started: TokenRevocations[] = [];
+    const make = async (count: number) => {
+      const made = await factory(count);
+      started.push(...made);
+      return made;
+    };
+    afterEach(async () => {
+      await Promise.all(started.splice(0).map((revocations) => revocations.close()));
+    });
+
+    it('revokes nothing until told, and is ready once started', async () => {
+      const [revocations] = await make(1);
+      expect(revocations!.ready).toBe(false);
+      await revocations!.start();
+      expect(revocations!.ready).toBe(true);
+      expect(revocations!.revokedUntil('ash')).toBeUndefined();
+    });
+
+    it('reaches every instance: the one that revoked at once, the others soon', async () => {
+      const [here, there] = await make(2);
+      await Promise.all([here!.start(), there!.start()]);
+      await here!.revoke('ash', 1_000);
+      expect(here!.revokedUntil('ash')).toBe(1_000);
+      await until(() => there!.revokedUntil('ash') === 1_000, 'the other instance');
+      expect(there!.revokedUntil('misty')).toBeUndefined();
+    });
+
+    it('moves the cut forward only', async () => {
+      const [revocations] = await make(1);
+      await revocations!.start();
+      await revocations!.revoke('ash', 5_000);
+      await revocations!.revoke('ash', 2_000);
+      expect(revocations!.revokedUntil('ash')).toBe(5_000);
+      await revocations!.revoke('ash', 9_000);
+      expect(revocations!.revokedUntil('ash')).toBe(9_000);
+    });
+
+    it('gives an instance started later the revocations made before', async () => {
+      const [early, late] = await make(2);
+      await early!.start();
+      await early!.revoke('brock', 3_000);
+      await late!.start();
+      expect(late!.revokedUntil('brock')).toBe(3_000);
+    });
+
+    it('revokes up to now when no time is given', async () => {
+      const [revocations] = await make(1);
+      await revocations!.start();
+      const before = Date.now();
+      await revocations!.revoke('gary');
+      expect(revocations!.revokedUntil('gary')).toBeGreaterThanOrEqual(before);
+      expect(revocations!.revokedUntil('gary')).toBeLessThanOrEqual(Date.now());
+    });
+  });
+}

@@ -1,0 +1,27 @@
+/**
+ * Which users' tokens were revoked, and up to when: "sign out everywhere", a locked account.
+ * TokenService refuses a revoked token like an invalid one (401, reason `invalid`).
+ *
+ * Contract:
+ * - `revoke(userId, at)` revokes every token of `userId` issued at or before `at` (epoch ms,
+ *   compared with the token's `iat`, which has whole seconds: a token issued in the same second
+ *   as the revocation is revoked too). Tokens issued later pass. A later `at` moves the cut
+ *   forward; an earlier one changes nothing. Resolves once it is stored.
+ * - `revokedUntil(userId)` answers synchronously, from this instance's copy: the cut, or
+ *   undefined. A revocation reaches the copies of every instance within the backend's
+ *   propagation delay (Redis: one pub/sub hop; after a lost connection, the reload that follows
+ *   it).
+ * - `ready` is true once the copy was loaded at least once (`start`); before that nothing is
+ *   revoked here, and the instance's readiness probe says so.
+ * - `close` stops keeping the copy current; it stays readable.
+ */
+export interface TokenRevocations {
+  revoke(userId: string, at?: number): Promise<void>;
+  revokedUntil(userId: string): number | undefined;
+  readonly ready: boolean;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What TokenService needs of it. */
+export type RevocationCheck = Pick<TokenRevocations, 'revokedUntil'>;

@@ -180,7 +180,11 @@ export class SseHub {
       connection.lastId = lastEventId;
     }
     this.register(connection);
-    sink.once('close', () => this.release(connection, 'client'));
+    // A stream this hub ends is released with its own reason (end() and destroy() mark the
+    // connection closed first): a sink that reports 'close' at once must not make it 'client'.
+    sink.once('close', () => {
+      if (!connection.closed) this.release(connection, 'client');
+    });
     for (const listener of this.options.listeners ?? []) listener.opened(connection);
     const upTo = this.position;
     if (lastEventId === undefined) {
@@ -471,6 +475,7 @@ export class SseHub {
       if (claimed?.size === 0) this.byClaim.delete(trainerId);
     }
     this.options.metrics?.connections.dec();
+    this.options.metrics?.closed.inc({ reason });
     for (const listener of this.options.listeners ?? []) listener.closed(connection, reason);
   }
 }

@@ -532,7 +532,7 @@ describe('SseHub', () => {
 
     it("ends a stream when its credential's session ends, whenever it opened", async () => {
       // Sessions end in another order than the streams opened; the connection timeout is far.
-      const { hub, log, open, toUser } = await setup({
+      const { hub, log, open, toUser, metric } = await setup({
         settings: { connectionTimeoutMs: 60_000 },
       });
       const now = Date.now();
@@ -552,10 +552,13 @@ describe('SseHub', () => {
       expect(late.ended).toBe(false);
       expect(never.ended).toBe(false);
       expect(hub.connectionsOf('ash')).toHaveLength(1);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'expired' }, value: 1 },
+      ]);
     });
 
     it("ends every stream of a user on disconnect, saying why, and no one else's", async () => {
-      const { hub, log, open, toUser } = await setup();
+      const { hub, log, open, toUser, metric } = await setup();
       const tabs = [await open('ash'), await open('ash')];
       const misty = await open('misty');
       const delivered = await log.append(toUser('ash'));
@@ -572,6 +575,9 @@ describe('SseHub', () => {
       expect(misty.ended).toBe(false);
       expect(hub.connectionsOf('ash')).toHaveLength(0);
       expect(hub.disconnect('ash', 'again')).toBe(0);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'disconnected' }, value: 2 },
+      ]);
     });
 
     it('on stop tells every client to come back later and closes the streams', async () => {

@@ -7,6 +7,7 @@ export class SseMetrics {
   readonly slowDropped: Counter;
   readonly resumes: Counter<'outcome'>;
   readonly rejected: Counter<'reason'>;
+  readonly closed: Counter<'reason'>;
 
   constructor(registry: Registry) {
     const existing = <T>(name: string): T | undefined =>
@@ -45,6 +46,14 @@ export class SseMetrics {
       new Counter({
         name: 'causeway_sse_rejected_total',
         help: 'Stream requests refused: unauthorized, rate-limited, instance-full, user-limit, not-ready',
+        labelNames: ['reason'],
+        registers: [registry],
+      });
+    this.closed =
+      existing<Counter<'reason'>>('causeway_sse_closed_total') ??
+      new Counter({
+        name: 'causeway_sse_closed_total',
+        help: 'Streams ended, by why: client, timeout, slow, shutdown, error, expired (the credential), disconnected (an operator)',
         labelNames: ['reason'],
         registers: [registry],
       });

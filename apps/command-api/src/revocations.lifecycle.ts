@@ -8,10 +8,10 @@ import {
 } from '@nestjs/common';
 import { type HealthProbe } from '@causeway/cqrs-core';
 import { HEALTH_PROBES } from '@causeway/cqrs-core/nest';
-import { keepRevocationsLoaded } from '@causeway/platform';
+import { keepStarted, REVOCATIONS_PROBE } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from './command-api.options';
 
-/** Keeps the options' token revocations loaded while the app runs (keepRevocationsLoaded). */
+/** Keeps the options' token revocations loaded while the app runs (keepStarted). */
 @Injectable()
 export class RevocationsLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('TokenRevocations');
@@ -25,7 +25,7 @@ export class RevocationsLifecycle implements OnApplicationBootstrap, BeforeAppli
   onApplicationBootstrap(): void {
     const revocations = this.options.revocations;
     if (!revocations) return;
-    this.kept = keepRevocationsLoaded(revocations, {
+    this.kept = keepStarted(REVOCATIONS_PROBE, revocations, {
       probes: this.probes,
       warn: (message) => this.logger.warn(message),
     });

@@ -17,7 +17,7 @@ describeServiceBasics({
   service: 'sse-gateway',
   appDir,
   servers: ['redis'],
-  checks: ['token-revocations'],
+  checks: ['gateway-control', 'token-revocations'],
 });
 
 describe('sse-gateway and MongoDB', () => {
@@ -59,6 +59,7 @@ describe('sse-gateway and MongoDB', () => {
     const gateway = await start();
     expect(Object.keys((await ready(gateway)).info).sort()).toEqual([
       'bus',
+      'gateway-control',
       'redis',
       'redis-streams',
       'streams-layout',
@@ -75,6 +76,7 @@ describe('sse-gateway and MongoDB', () => {
     });
     expect(Object.keys((await ready(gateway)).info).sort()).toEqual([
       'bus',
+      'gateway-control',
       'redis',
       'redis-streams',
       'streams-layout',
@@ -104,6 +106,7 @@ describe('sse-gateway and MongoDB', () => {
     const body = await ready(gateway);
     expect(Object.keys(body.info).sort()).toEqual([
       'bus',
+      'gateway-control',
       'mongodb',
       'redis',
       'redis-streams',

@@ -253,7 +253,7 @@ describe('trainer-service on Redis + MongoDB', () => {
     expect(await store.readStream('trainer-nobody')).toEqual([]);
   });
 
-  it('rejects a move that expired on the bus as expired, and never applies it', async () => {
+  it('rejects a move that expired on the bus as expired, and never applies it, nor a later copy', async () => {
     // Accepted 61 s ago with command-api's default COMMAND_DEADLINE_MS, as after a stalled bus.
     const accepted = new Date(Date.now() - 61_000).toISOString();
     const late = move('expiring', 'start');
@@ -261,8 +261,10 @@ describe('trainer-service on Redis + MongoDB', () => {
       { ...late, metadata: { ...late.metadata, timestamp: accepted } },
       60_000,
     );
+    // The same command id built anew, within a later deadline: a retry that got a fresh time.
+    const copy = withDeadline(late, 60_000);
     const fresh = withDeadline(move('expiring', 'start', 0, 1), 60_000);
-    await send(expired, fresh);
+    await send(expired, copy, fresh);
     expect(await completed(expired.messageId)).toMatchObject({
       status: 'rejected',
       reason: 'expired: not handled within 60000 ms of being accepted',

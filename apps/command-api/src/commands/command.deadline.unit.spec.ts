@@ -9,6 +9,10 @@ import {
 import { contractsSerializer } from '@causeway/contracts';
 import { COMMAND_TOPICS, InMemoryCommandStatusStore } from '@causeway/platform';
 import { type CommandApiOptions } from '../command-api.options';
+import { CommandUnconfirmedError } from '../errors/command-api.errors';
+import { type ApiRequest } from '../http/http.types';
+import { IdempotencyGate } from '../idempotency/idempotency.gate';
+import { InMemoryIdempotencyStore } from '../idempotency/in-memory.idempotency-store';
 import { CommandService } from './command.service';
 
 // command-api on the in-memory command bus: what a trainer-service would receive.
@@ -35,16 +39,18 @@ async function setup(commandDeadlineMs?: number) {
   const options = {
     serverId: 'api-1',
     commandStatus: new InMemoryCommandStatusStore(),
+    idempotency: new InMemoryIdempotencyStore(),
     ...(commandDeadlineMs !== undefined && { commandDeadlineMs }),
   } as unknown as CommandApiOptions;
   const service = new CommandService(options, api.commands);
+  const gate = new IdempotencyGate(options);
   const arrived = async (count: number) => {
     for (let i = 0; i < 200 && received.length < count; i++)
       await new Promise((resolve) => setTimeout(resolve, 5));
     return received;
   };
   const close = () => Promise.all([trainer.router.close(), api.router.close()]);
-  return { service, arrived, close };
+  return { service, gate, commands: api.commands, arrived, close };
 }
 
 describe('CommandService: command deadlines', () => {
@@ -75,5 +81,43 @@ describe('CommandService: command deadlines', () => {
     const [undated] = await off.arrived(1);
     expect(undated!.metadata.deadline).toBeUndefined();
     await off.close();
+  });
+
+  it('sends a retry with the same Idempotency-Key with the time and deadline of the first attempt', async () => {
+    const { service, gate, commands, arrived, close } = await setup();
+    // The first copy is written to the bus, but its confirmation is lost: a 503 unconfirmed.
+    const send = commands.send.bind(commands);
+    jest
+      .spyOn(commands, 'send')
+      .mockImplementationOnce(async (...args: Parameters<CommandBus['send']>) => {
+        await send(...args);
+        throw new Error('Command timed out');
+      });
+    const request = {
+      method: 'POST',
+      originalUrl: '/api/trainers/ash/move',
+      headers: { 'idempotency-key': 'k-1' },
+      socket: {},
+      commandApiBody: { kind: 'json', value: move, raw: Buffer.from(JSON.stringify(move)) },
+    } as unknown as ApiRequest;
+    const attempt = () =>
+      gate.run(caller, request, async () => ({
+        status: 202,
+        body: await service.move(caller, move),
+        storable: true,
+      }));
+    await expect(attempt()).rejects.toBeInstanceOf(CommandUnconfirmedError);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const retried = await attempt();
+    const [first, retry] = await arrived(2);
+    expect(retry!.messageId).toBe(first!.messageId);
+    expect(retry!.metadata.timestamp).toBe(first!.metadata.timestamp);
+    expect(retry!.metadata.deadline).toBe(first!.metadata.deadline);
+    expect(retry!.data).toEqual(first!.data);
+    expect(retried.body).toMatchObject({
+      commandId: first!.messageId,
+      timestamp: first!.metadata.timestamp,
+    });
+    await close();
   });
 });

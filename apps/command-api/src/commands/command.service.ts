@@ -22,7 +22,7 @@ import {
   ValidationError,
 } from '../errors/command-api.errors';
 import { noteAcceptedCommand } from '../http/accepted-commands';
-import { idempotentCommandId } from '../idempotency/idempotent-command-ids';
+import { idempotentAcceptedAt, idempotentCommandId } from '../idempotency/idempotent-command-ids';
 import { type Accepted } from './command.schemas';
 
 /**
@@ -42,7 +42,9 @@ import { type Accepted } from './command.schemas';
  *
  * A move carries a deadline (`commandDeadlineMs` after it was accepted): if it has not reached
  * trainer-service by then (a stalled bus, a restart, a backlog), it ends `rejected` as expired
- * instead of moving the trainer long after the key was pressed.
+ * instead of moving the trainer long after the key was pressed. A keyed request's commands are
+ * accepted when its key's first attempt was (idempotentAcceptedAt): a retry after a 503 sends
+ * the same command with the same timestamp and deadline, so its outcome is the first copy's.
  */
 @Injectable()
 export class CommandService {
@@ -72,7 +74,7 @@ export class CommandService {
       directionX: input.directionX,
       directionY: input.directionY,
       action: input.action,
-      timestamp: input.timestamp ?? Date.now(),
+      timestamp: input.timestamp ?? idempotentAcceptedAt() ?? Date.now(),
     };
     const deadlineMs = this.options.commandDeadlineMs ?? DEFAULT_COMMAND_DEADLINE_MS;
     return this.send(caller, MOVE_TRAINER_COMMAND, data.trainerId, data, {
@@ -90,7 +92,7 @@ export class CommandService {
       trainerId: input.trainerId,
       groupId: input.groupId,
       action,
-      timestamp: input.timestamp ?? Date.now(),
+      timestamp: input.timestamp ?? idempotentAcceptedAt() ?? Date.now(),
     };
     return this.send(caller, CHANGE_GROUP_COMMAND, data.trainerId, data);
   }
@@ -117,7 +119,15 @@ export class CommandService {
     sending: SendOptions = {},
   ): Promise<Accepted> {
     const id = idempotentCommandId();
-    const messages = id === undefined ? this.messages : new MessageFactory({ newId: () => id });
+    // A retry of a keyed request: created when the first attempt was, so with its deadline.
+    const firstAccepted = idempotentAcceptedAt();
+    const messages =
+      id === undefined
+        ? this.messages
+        : new MessageFactory({
+            newId: () => id,
+            ...(firstAccepted !== undefined && { now: () => new Date(firstAccepted) }),
+          });
     const command = messages.command(type, data, {
       aggregateId: trainerId,
       aggregateType: 'Trainer',

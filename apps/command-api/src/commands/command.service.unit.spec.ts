@@ -70,7 +70,7 @@ describe('CommandService when the bus fails', () => {
   it('gives a retry with the same Idempotency-Key the same command id, another key another', async () => {
     failure = new Error('Command timed out');
     const attempt = (key: string) =>
-      withIdempotencyKey(`ash:${key}`, async () => {
+      withIdempotencyKey(`ash:${key}`, Date.now(), async () => {
         await service.move(caller, move).catch(() => undefined);
         await service.move(caller, { ...move, action: 'stop' }).catch(() => undefined);
       });

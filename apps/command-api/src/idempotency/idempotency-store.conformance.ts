@@ -22,31 +22,38 @@ export function describeIdempotencyStore(
     const lease = 30_000;
     const day = 86_400_000;
     const answer = { status: 202, body: { status: 'accepted', commandId: randomUUID() } };
+    const start = (at = Date.now(), keepMs = day) => ({ at, keepMs });
 
     it('starts a new key, then replays its answer for the same request', async () => {
       const store = await factory();
       const key = `ash:${randomUUID()}`;
-      const first = await store.begin(key, 'fp-1', lease);
-      expect(first.state).toBe('started');
+      const first = await store.begin(key, 'fp-1', lease, start());
+      expect(first).toMatchObject({ state: 'started', startedAt: expect.any(Number) });
       await store.complete(key, (first as { token: string }).token, answer, day);
-      expect(await store.begin(key, 'fp-1', lease)).toEqual({ state: 'completed', answer });
-      expect(await store.begin(key, 'fp-1', lease)).toEqual({ state: 'completed', answer });
+      expect(await store.begin(key, 'fp-1', lease, start())).toEqual({
+        state: 'completed',
+        answer,
+      });
+      expect(await store.begin(key, 'fp-1', lease, start())).toEqual({
+        state: 'completed',
+        answer,
+      });
     });
 
     it('refuses the key for a different request, in flight and answered', async () => {
       const store = await factory();
       const key = `ash:${randomUUID()}`;
-      const first = await store.begin(key, 'fp-1', lease);
-      expect(await store.begin(key, 'fp-2', lease)).toEqual({ state: 'mismatch' });
+      const first = await store.begin(key, 'fp-1', lease, start());
+      expect(await store.begin(key, 'fp-2', lease, start())).toEqual({ state: 'mismatch' });
       await store.complete(key, (first as { token: string }).token, answer, day);
-      expect(await store.begin(key, 'fp-2', lease)).toEqual({ state: 'mismatch' });
+      expect(await store.begin(key, 'fp-2', lease, start())).toEqual({ state: 'mismatch' });
     });
 
     it('lets exactly one of many concurrent duplicates start', async () => {
       const store = await factory();
       const key = `ash:${randomUUID()}`;
       const results = await Promise.all(
-        Array.from({ length: 20 }, () => store.begin(key, 'fp-1', lease)),
+        Array.from({ length: 20 }, () => store.begin(key, 'fp-1', lease, start())),
       );
       expect(results.filter((result) => result.state === 'started')).toHaveLength(1);
       expect(results.filter((result) => result.state === 'in-flight')).toHaveLength(19);
@@ -55,29 +62,29 @@ export function describeIdempotencyStore(
     it('frees a released key at once and ignores a stranger token', async () => {
       const store = await factory();
       const key = `ash:${randomUUID()}`;
-      const first = (await store.begin(key, 'fp-1', lease)) as { token: string };
+      const first = (await store.begin(key, 'fp-1', lease, start())) as { token: string };
       await store.release(key, 'not-the-token');
       await store.complete(key, 'not-the-token', answer, day);
-      expect(await store.begin(key, 'fp-1', lease)).toEqual({ state: 'in-flight' });
+      expect(await store.begin(key, 'fp-1', lease, start())).toEqual({ state: 'in-flight' });
       await store.release(key, first.token);
-      const again = await store.begin(key, 'fp-2', lease);
+      const again = await store.begin(key, 'fp-2', lease, start());
       expect(again.state).toBe('started');
     });
 
     it('keeps keys apart', async () => {
       const store = await factory();
       const suffix = randomUUID();
-      expect((await store.begin(`ash:${suffix}`, 'fp', lease)).state).toBe('started');
-      expect((await store.begin(`misty:${suffix}`, 'fp', lease)).state).toBe('started');
+      expect((await store.begin(`ash:${suffix}`, 'fp', lease, start())).state).toBe('started');
+      expect((await store.begin(`misty:${suffix}`, 'fp', lease, start())).state).toBe('started');
     });
 
     it('frees a key whose holder died once the lease ends', async () => {
       const store = await factory();
       const key = `ash:${randomUUID()}`;
       const started = Date.now();
-      expect((await store.begin(key, 'fp-1', 300)).state).toBe('started');
+      expect((await store.begin(key, 'fp-1', 300, start())).state).toBe('started');
       const freed = await eventually(
-        async () => (await store.begin(key, 'fp-1', lease)).state === 'started',
+        async () => (await store.begin(key, 'fp-1', lease, start())).state === 'started',
         10_000,
       );
       expect(freed - started).toBeGreaterThanOrEqual(295);
@@ -86,14 +93,72 @@ export function describeIdempotencyStore(
     it('forgets an answer after its ttl', async () => {
       const store = await factory();
       const key = `ash:${randomUUID()}`;
-      const first = (await store.begin(key, 'fp-1', lease)) as { token: string };
+      const first = (await store.begin(key, 'fp-1', lease, start())) as { token: string };
       const completed = Date.now();
       await store.complete(key, first.token, answer, 300);
       const freed = await eventually(
-        async () => (await store.begin(key, 'fp-2', lease)).state === 'started',
+        async () => (await store.begin(key, 'fp-2', lease, start())).state === 'started',
         10_000,
       );
       expect(freed - completed).toBeGreaterThanOrEqual(295);
+    });
+
+    it('starts a new key at the time given', async () => {
+      const store = await factory();
+      const at = Date.now() - 5_000;
+      const first = await store.begin(`ash:${randomUUID()}`, 'fp-1', lease, start(at));
+      expect(first).toMatchObject({ state: 'started', startedAt: at });
+    });
+
+    it('keeps the first start time through a release, whatever the next request', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const at = Date.now() - 5_000;
+      const first = (await store.begin(key, 'fp-1', lease, start(at))) as { token: string };
+      await store.release(key, first.token);
+      const retry = (await store.begin(key, 'fp-1', lease, start())) as { token: string };
+      expect(retry).toMatchObject({ state: 'started', startedAt: at });
+      await store.release(key, retry.token);
+      expect(await store.begin(key, 'fp-2', lease, start())).toMatchObject({
+        state: 'started',
+        startedAt: at,
+      });
+    });
+
+    it('keeps the first start time when its holder died', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const at = Date.now() - 5_000;
+      expect((await store.begin(key, 'fp-1', 300, start(at))).state).toBe('started');
+      let retry: Awaited<ReturnType<IdempotencyStore['begin']>> | undefined;
+      await eventually(async () => {
+        retry = await store.begin(key, 'fp-1', lease, start());
+        return retry.state === 'started';
+      }, 10_000);
+      expect(retry).toMatchObject({ state: 'started', startedAt: at });
+    });
+
+    it('does not complete for a holder whose lease lapsed', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const first = (await store.begin(key, 'fp-1', 300, start())) as { token: string };
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await store.complete(key, first.token, answer, day);
+      expect((await store.begin(key, 'fp-1', lease, start())).state).toBe('started');
+    });
+
+    it('forgets the start time keepMs after the last start', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const at = Date.now() - 5_000;
+      const first = (await store.begin(key, 'fp-1', 100, start(at, 300))) as { token: string };
+      await store.release(key, first.token);
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      const now = Date.now();
+      expect(await store.begin(key, 'fp-1', lease, start(now))).toMatchObject({
+        state: 'started',
+        startedAt: now,
+      });
     });
   });
 }

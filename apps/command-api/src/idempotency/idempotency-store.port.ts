@@ -6,14 +6,30 @@ export interface StoredAnswer {
 }
 
 export type IdempotencyBegin =
-  /** First use of the key: process the request, then `complete` or `release` with the token. */
-  | { state: 'started'; token: string }
+  /**
+   * The key is free (first use, released, or its holder's lease lapsed): process the request,
+   * then `complete` or `release` with the token. `startedAt` is the `at` of the first `begin`
+   * that started the key (see IdempotencyStart): a retry after a failure gets the first
+   * attempt's time, not its own.
+   */
+  | { state: 'started'; token: string; startedAt: number }
   /** Already answered: send this answer again, do nothing else. */
   | { state: 'completed'; answer: StoredAnswer }
   /** The same request is being processed right now (a concurrent duplicate). */
   | { state: 'in-flight' }
   /** The key was used for a different request (another fingerprint). */
   | { state: 'mismatch' };
+
+/** When a `begin` starts, and how long the key's first start time is remembered. */
+export interface IdempotencyStart {
+  /** Epoch ms of this attempt (the caller's clock): the key's start time if it has none yet. */
+  at: number;
+  /**
+   * How long after this `begin` the key's start time is kept, though the request is released
+   * or its lease lapses (at least the lease). An answer's `ttlMs` replaces it on `complete`.
+   */
+  keepMs: number;
+}
 
 /**
  * Remembers the answers of requests sent with an `Idempotency-Key`, so that a retry gets the
@@ -27,10 +43,21 @@ export type IdempotencyBegin =
  * - A `started` key that is neither completed nor released is freed after `leaseMs` (the
  *   process handling it died). `release` frees it at once (the request failed; a retry may run).
  * - `complete` and `release` with a token that no longer holds the key change nothing.
+ * - A key remembers when it was first started: a `begin` that starts it returns as `startedAt`
+ *   the `at` of the first `begin` that started it, whatever the fingerprint, through releases
+ *   and lapsed leases, until `keepMs` after the last `begin` that started it (or the answer's
+ *   `ttlMs` after `complete`). Then the key is new: `startedAt` is the caller's `at` again. So
+ *   a command sent again under the key (the same command id, idempotentCommandId) keeps the
+ *   first attempt's creation time, and so its deadline.
  * - Keys are opaque; callers scope them (e.g. per user) themselves.
  */
 export interface IdempotencyStore {
-  begin(key: string, fingerprint: string, leaseMs: number): Promise<IdempotencyBegin>;
+  begin(
+    key: string,
+    fingerprint: string,
+    leaseMs: number,
+    start: IdempotencyStart,
+  ): Promise<IdempotencyBegin>;
   complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<void>;
   release(key: string, token: string): Promise<void>;
 }

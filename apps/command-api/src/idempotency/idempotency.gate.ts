@@ -52,7 +52,10 @@ function bodyPrint(body: ApiRequest['commandApiBody']): string | Buffer {
  * and sends nothing; the same key with another request, or while the first is still in flight,
  * is a 409. Failed requests free the key; the commands a request creates have ids derived from
  * the key (idempotentCommandId), so a retry after a failure — a 503 that could not tell whether
- * the command was sent — repeats the same commands rather than new ones.
+ * the command was sent — repeats the same commands rather than new ones. They are also created
+ * at the time of the key's first attempt (idempotentAcceptedAt), kept by the store through the
+ * failure, so a repeated move carries the first one's deadline: a first copy delivered late
+ * and expired is not followed by its retry applied within a later deadline.
  */
 @Injectable()
 export class IdempotencyGate {
@@ -83,7 +86,11 @@ export class IdempotencyGate {
       .digest('hex');
     let begun: Awaited<ReturnType<CommandApiOptions['idempotency']['begin']>>;
     try {
-      begun = await this.options.idempotency.begin(scoped, fingerprint, LEASE_MS);
+      // The key's start time outlives a failed attempt as long as an answer would (ttlMs).
+      begun = await this.options.idempotency.begin(scoped, fingerprint, LEASE_MS, {
+        at: Date.now(),
+        keepMs: this.ttlMs,
+      });
     } catch (error) {
       // Nothing was produced yet, nothing sent: a retry with the key is safe.
       this.logger.warn(`Idempotency-Key not checked: ${(error as Error)?.message}`);
@@ -95,8 +102,9 @@ export class IdempotencyGate {
     let produced: Produced;
     try {
       // Commands created by this request get ids derived from the key: a retry after a failure
-      // (the key is freed) sends the same commands again, which their handler recognises.
-      produced = await withIdempotencyKey(scoped, produce);
+      // (the key is freed) sends the same commands again, which their handler recognises, and
+      // created at the first attempt's time, so with the first attempt's deadline.
+      produced = await withIdempotencyKey(scoped, begun.startedAt, produce);
     } catch (error) {
       // The request's own error is the answer; a key that cannot be freed (its store is down)
       // stays leased until LEASE_MS, and a retry meanwhile is a 409 "in flight".

@@ -9,13 +9,33 @@ interface Scope {
   key: string;
   /** Commands created so far in this request (a JSON-RPC batch creates several, in order). */
   created: number;
+  /** Epoch ms the key's first attempt was accepted (IdempotencyBegin `startedAt`). */
+  acceptedAt: number;
 }
 
 const scopes = new AsyncLocalStorage<Scope>();
 
-/** Runs `run` with the commands it creates getting ids derived from `scopedKey`. */
-export function withIdempotencyKey<T>(scopedKey: string, run: () => Promise<T>): Promise<T> {
-  return scopes.run({ key: scopedKey, created: 0 }, run);
+/**
+ * Runs `run` with the commands it creates getting ids derived from `scopedKey`, and the time
+ * `acceptedAt` (epoch ms) of the key's first attempt as their creation time.
+ */
+export function withIdempotencyKey<T>(
+  scopedKey: string,
+  acceptedAt: number,
+  run: () => Promise<T>,
+): Promise<T> {
+  return scopes.run({ key: scopedKey, created: 0, acceptedAt }, run);
+}
+
+/**
+ * When the current request was first accepted, when it carries an Idempotency-Key: the time of
+ * the key's first attempt (epoch ms), the same for every retry of it; else undefined (now,
+ * then). The commands of a keyed request are created at that time, so a command sent again
+ * under its id (idempotentCommandId) keeps the creation time, and so the deadline, it was
+ * first sent with: a copy that expired is not followed by a copy that is still in time.
+ */
+export function idempotentAcceptedAt(): number | undefined {
+  return scopes.getStore()?.acceptedAt;
 }
 
 /**

@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import {
   type IdempotencyBegin,
+  type IdempotencyStart,
   type IdempotencyStore,
   type StoredAnswer,
 } from './idempotency-store.port';
 
 interface Entry {
-  fingerprint: string;
+  /** Absent once released: the key is free for any request. */
+  fingerprint?: string;
+  /** While in flight, until `leaseUntil`. */
   token?: string;
+  leaseUntil?: number;
   answer?: StoredAnswer;
+  /** The `at` of the first `begin` that started the key. */
+  startedAt: number;
   expiresAt: number;
 }
 
@@ -17,8 +23,9 @@ export const DEFAULT_MAX_IDEMPOTENCY_ENTRIES = 100_000;
 
 /**
  * Idempotency keys in this process (embedded mode, tests); expired keys are swept on write. At
- * most `maxEntries` are kept: a new key beyond it pushes out the oldest stored answer (a retry
- * of that request then runs again), never a request still in flight. Without the bound, one
+ * most `maxEntries` are kept: a new key beyond it pushes out the oldest key no request holds (a
+ * stored answer — a retry of that request then runs again — or a released key's start time),
+ * never a request still in flight. Without the bound, one
  * caller at its rate limit could fill memory with keys for their whole TTL.
  */
 export class InMemoryIdempotencyStore implements IdempotencyStore {
@@ -35,37 +42,61 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       );
   }
 
-  /** Keys held now (answers and requests in flight). */
+  /** Keys held now (answers, requests in flight, start times kept after a release). */
   get size(): number {
     return this.entries.size;
   }
 
-  async begin(key: string, fingerprint: string, leaseMs: number): Promise<IdempotencyBegin> {
+  async begin(
+    key: string,
+    fingerprint: string,
+    leaseMs: number,
+    start: IdempotencyStart,
+  ): Promise<IdempotencyBegin> {
     this.sweep();
+    const now = this.now();
     const entry = this.live(key);
-    if (!entry) {
-      if (this.entries.size >= this.maxEntries) this.evictOldestAnswer();
-      const token = randomUUID();
-      this.entries.set(key, { fingerprint, token, expiresAt: this.now() + leaseMs });
-      return { state: 'started', token };
+    if (entry && (entry.answer || this.holds(entry, now))) {
+      if (entry.fingerprint !== fingerprint) return { state: 'mismatch' };
+      if (entry.answer) return { state: 'completed', answer: structuredClone(entry.answer) };
+      return { state: 'in-flight' };
     }
-    if (entry.fingerprint !== fingerprint) return { state: 'mismatch' };
-    if (entry.answer) return { state: 'completed', answer: structuredClone(entry.answer) };
-    return { state: 'in-flight' };
+    // Free: new, released, or its holder's lease lapsed. A new key may push out an old one.
+    if (!entry && this.entries.size >= this.maxEntries) this.evictOldestSettled(now);
+    const token = randomUUID();
+    const startedAt = entry?.startedAt ?? start.at;
+    this.entries.delete(key); // to the end of the insertion order: the newest
+    this.entries.set(key, {
+      fingerprint,
+      token,
+      leaseUntil: now + leaseMs,
+      startedAt,
+      expiresAt: Math.max(entry?.expiresAt ?? 0, now + Math.max(leaseMs, start.keepMs)),
+    });
+    return { state: 'started', token, startedAt };
   }
 
   async complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<void> {
     const entry = this.live(key);
-    if (entry?.token !== token) return;
+    if (!entry || entry.token !== token || !this.holds(entry, this.now())) return;
     this.entries.set(key, {
       fingerprint: entry.fingerprint,
       answer: structuredClone(answer),
+      startedAt: entry.startedAt,
       expiresAt: this.now() + ttlMs,
     });
   }
 
+  /** Frees the key for any request at once, keeping its start time (see IdempotencyStart). */
   async release(key: string, token: string): Promise<void> {
-    if (this.live(key)?.token === token) this.entries.delete(key);
+    const entry = this.live(key);
+    if (!entry || entry.token !== token) return;
+    this.entries.set(key, { startedAt: entry.startedAt, expiresAt: entry.expiresAt });
+  }
+
+  /** Whether a request holds the entry's key now (in flight, its lease not lapsed). */
+  private holds(entry: Entry, now: number): boolean {
+    return entry.token !== undefined && (entry.leaseUntil ?? 0) > now;
   }
 
   private live(key: string): Entry | undefined {
@@ -77,10 +108,13 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     return entry;
   }
 
-  /** Map order is insertion order: the first entry with an answer is the oldest one. */
-  private evictOldestAnswer(): void {
+  /**
+   * Map order is insertion order: the first entry no request holds (an answer, or a start time
+   * kept after a release or a lapsed lease) is the oldest one.
+   */
+  private evictOldestSettled(now: number): void {
     for (const [key, entry] of this.entries)
-      if (entry.answer) {
+      if (!this.holds(entry, now)) {
         this.entries.delete(key);
         return;
       }

@@ -2,38 +2,54 @@ import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import {
   type IdempotencyBegin,
+  type IdempotencyStart,
   type IdempotencyStore,
   type StoredAnswer,
 } from './idempotency-store.port';
 
-// One hash per key: fingerprint, token while in flight, answer once completed.
-// KEYS[1] = key, ARGV[1] = fingerprint, ARGV[2] = token, ARGV[3] = lease ms
-const BEGIN = `
-local fingerprint = redis.call('HGET', KEYS[1], 'fingerprint')
-if not fingerprint then
-  redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'token', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return {'started'}
+// One hash per key: fingerprint, token and leaseUntil while in flight, answer once completed,
+// startedAt always (the first start's time, kept through releases and lapsed leases). The key's
+// TTL is how long it is remembered; the lease is a field, on Redis's clock (TIME), so a lapsed
+// lease frees the key without forgetting when it was first started. A hash written before
+// leaseUntil existed (token without it) is in flight until its TTL, as it was then.
+const NOW = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+// KEYS[1] = key, ARGV[1] = fingerprint, ARGV[2] = token, ARGV[3] = lease ms,
+// ARGV[4] = this attempt's time (epoch ms), ARGV[5] = keep ms
+const BEGIN = `${NOW}
+local fields = redis.call('HMGET', KEYS[1], 'fingerprint', 'answer', 'token', 'leaseUntil', 'startedAt')
+local fingerprint, answer, token, leaseUntil, startedAt = fields[1], fields[2], fields[3], fields[4], fields[5]
+if answer or (token and (not leaseUntil or tonumber(leaseUntil) > now)) then
+  if fingerprint ~= ARGV[1] then return {'mismatch'} end
+  if answer then return {'completed', answer} end
+  return {'in-flight'}
 end
-if fingerprint ~= ARGV[1] then return {'mismatch'} end
-local answer = redis.call('HGET', KEYS[1], 'answer')
-if answer then return {'completed', answer} end
-return {'in-flight'}`;
+startedAt = startedAt or ARGV[4]
+redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'token', ARGV[2],
+  'leaseUntil', string.format('%d', now + tonumber(ARGV[3])), 'startedAt', startedAt)
+local keep = math.max(tonumber(ARGV[3]), tonumber(ARGV[5]))
+if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
+return {'started', startedAt}`;
 // KEYS[1] = key, ARGV[1] = token, ARGV[2] = answer JSON, ARGV[3] = ttl ms
-const COMPLETE = `
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-redis.call('HDEL', KEYS[1], 'token')
+const COMPLETE = `${NOW}
+local fields = redis.call('HMGET', KEYS[1], 'token', 'leaseUntil')
+if fields[1] ~= ARGV[1] then return 0 end
+if fields[2] and tonumber(fields[2]) <= now then return 0 end
+redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
 redis.call('HSET', KEYS[1], 'answer', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
-// KEYS[1] = key, ARGV[1] = token
+// KEYS[1] = key, ARGV[1] = token. Frees the key for any request, keeping startedAt until its TTL.
 const RELEASE = `
-if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+if not redis.call('HGET', KEYS[1], 'startedAt') then return redis.call('DEL', KEYS[1]) end
+return redis.call('HDEL', KEYS[1], 'fingerprint', 'token', 'leaseUntil')`;
 
 /**
  * Idempotency keys shared by every instance: one hash per key (`<prefix>idempotency:<key>`)
- * whose TTL is the lease while in flight and the retention once answered. Scripts make each
+ * whose TTL is how long its start time is kept while in flight or released (`keepMs`), and the
+ * retention once answered; a request's lease is a field of it, on Redis's clock. Scripts make each
  * step atomic, so two instances receiving the same retry cannot both process it.
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
@@ -46,7 +62,12 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.keyPrefix = `${options.keyPrefix ?? ''}idempotency:`;
   }
 
-  async begin(key: string, fingerprint: string, leaseMs: number): Promise<IdempotencyBegin> {
+  async begin(
+    key: string,
+    fingerprint: string,
+    leaseMs: number,
+    start: IdempotencyStart,
+  ): Promise<IdempotencyBegin> {
     const token = randomUUID();
     const [state, answer] = (await this.redis.eval(
       BEGIN,
@@ -54,11 +75,13 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       this.keyPrefix + key,
       fingerprint,
       token,
-      String(leaseMs),
+      String(Math.ceil(leaseMs)),
+      String(Math.trunc(start.at)),
+      String(Math.ceil(start.keepMs)),
     )) as [IdempotencyBegin['state'], string | undefined];
     switch (state) {
       case 'started':
-        return { state, token };
+        return { state, token, startedAt: Number(answer) };
       case 'completed':
         return { state, answer: JSON.parse(answer!) as StoredAnswer };
       default:

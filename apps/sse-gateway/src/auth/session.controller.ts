@@ -27,6 +27,7 @@ export class SessionController {
       use: 'stream',
       trainerIds: caller.trainerIds,
       sessionExpiresAt: caller.expiresAt,
+      sessionIssuedAt: caller.issuedAt,
     });
   }
 

@@ -54,7 +54,19 @@ export class DisconnectController {
         req.headers.authorization ? 'invalid' : 'missing',
       );
     }
+    // A body the JSON parser skipped (text/plain, a form) would be read as none: "revoke" lost.
+    const sent =
+      Number(req.headers['content-length'] ?? 0) > 0 || !!req.headers['transfer-encoding'];
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (sent && type !== 'application/json')
+      throw new ProblemException({
+        type: problemType('unsupported-media-type'),
+        title: 'Unsupported Media Type',
+        status: 415,
+        detail: `the body must be application/json, not ${type ? `"${type}"` : 'untyped'}: nothing was done`,
+      });
     const errors = [
+      ...unknownFieldErrors(body),
       ...(userId.trim().length === 0 || userId.length > MAX_USER_ID_LENGTH
         ? [{ field: 'userId', message: `must be 1 to ${MAX_USER_ID_LENGTH} characters` }]
         : []),
@@ -93,6 +105,16 @@ export class DisconnectController {
 function reasonOf(body: unknown): string | undefined {
   const reason = (body as { reason?: unknown } | undefined)?.reason;
   return typeof reason === 'string' ? reason : undefined;
+}
+
+/** The fields of the body; a typo ("revok") would otherwise be ignored and revoke nothing. */
+const FIELDS = new Set(['reason', 'revoke']);
+
+function unknownFieldErrors(body: unknown): { field: string; message: string }[] {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return [];
+  return Object.keys(body)
+    .filter((field) => !FIELDS.has(field))
+    .map((field) => ({ field, message: 'is not a field of this request (reason, revoke)' }));
 }
 
 function revokeErrors(body: unknown): { field: string; message: string }[] {

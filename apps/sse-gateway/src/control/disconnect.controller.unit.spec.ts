@@ -100,6 +100,7 @@ describe('POST /api/presence/{userId}/disconnect', () => {
       [{ reason: '' }, 'reason'],
       [['x'], 'body'],
       [{ revoke: 'yes' }, 'revoke'],
+      [{ revok: true }, 'revok'],
     ] as const) {
       const response = await disconnect('erika', admin, body);
       expect(response.status).toBe(400);
@@ -108,6 +109,15 @@ describe('POST /api/presence/{userId}/disconnect', () => {
       expect(problem.errors.map((error) => error.field)).toEqual([field]);
     }
     expect(app.revocations!.revokedUntil('erika')).toBeUndefined();
+    const plain = await fetch(`${app.url}/api/presence/erika/disconnect`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'text/plain' },
+      body: '{"revoke":true}',
+    });
+    expect(plain.status).toBe(415);
+    expect(await plain.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/unsupported-media-type',
+    });
     const long = await disconnect('u'.repeat(257), admin);
     expect(long.status).toBe(400);
     await new Promise((resolve) => setTimeout(resolve, 50));

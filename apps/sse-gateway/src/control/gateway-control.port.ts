@@ -14,7 +14,10 @@ export interface DisconnectOrder {
  *   cut off from Redis) never gets it. A disconnect is for streams open now; it revokes nothing
  *   (the client may open a new stream with a credential that is still valid).
  * - `listen` resolves once orders published after it reach `handler`, in publication order, until
- *   `close`. A handler that throws does not stop the orders after it.
+ *   `close`. A handler that throws does not stop the orders after it. When it rejects (the
+ *   broker is unreachable) nothing listens, and it may be called again.
+ * - The count `disconnect` resolves with is the broker's count of listeners: an instance that
+ *   is not listening is not in it (it shows as not ready, `gateway-control`).
  * - A malformed order on the channel (another deployment, a person with redis-cli) is dropped
  *   and reported to `onMalformed`, never handed to the handler.
  */

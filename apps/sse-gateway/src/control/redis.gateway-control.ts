@@ -46,7 +46,14 @@ export class RedisGatewayControl implements GatewayControl {
     });
     // Errors are retried by ioredis; an unhandled 'error' event would end the process.
     subscriber.on('error', () => undefined);
-    await subscriber.subscribe(this.channel);
+    try {
+      await subscriber.subscribe(this.channel);
+    } catch (error) {
+      // Not listening: the next `listen` starts over with a connection of its own.
+      this.subscriber = undefined;
+      subscriber.disconnect();
+      throw error;
+    }
   }
 
   async close(): Promise<void> {

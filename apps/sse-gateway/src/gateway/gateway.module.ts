@@ -14,7 +14,7 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import { EventBus, type HealthProbe } from '@causeway/cqrs-core';
 import { HEALTH_PROBES, METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
-import { CallerGate, keepRevocationsLoaded } from '@causeway/platform';
+import { CallerGate, keepStarted, REVOCATIONS_PROBE } from '@causeway/platform';
 import { type Registry } from 'prom-client';
 import { AdminToken } from '../auth/admin.token';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
@@ -45,7 +45,8 @@ import { DEFAULT_GATEWAY_SETTINGS } from './gateway.settings';
 class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('SseGateway');
   private starting: Promise<void> | undefined;
-  private revocations: { close(): Promise<void> } | undefined;
+  /** What keepStarted keeps started (revocations, the control channel): closed at shutdown. */
+  private readonly kept: { close(): Promise<void> }[] = [];
 
   constructor(
     @Inject(SseHub) private readonly hub: SseHub,
@@ -59,12 +60,20 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
 
   onApplicationBootstrap(): void {
     const revocations = this.options.revocations;
-    this.revocations =
-      revocations &&
-      keepRevocationsLoaded(revocations, {
-        probes: this.probes,
-        warn: (message) => this.logger.warn(message),
+    if (revocations) {
+      // Told of every cut this instance learns of (here, from another instance, or by a
+      // reload): the streams it revokes end, whether or not a disconnect order reaches here.
+      revocations.onRevoked((userId, cut) => {
+        const closed = this.hub.revoked(userId, cut);
+        if (closed > 0) this.logger.log(`user ${userId} revoked: ${closed} stream(s) ended here`);
       });
+      this.kept.push(
+        keepStarted(REVOCATIONS_PROBE, revocations, {
+          probes: this.probes,
+          warn: (message) => this.logger.warn(message),
+        }),
+      );
+    }
     const adapter = this.adapterHost.httpAdapter;
     const server = adapter?.getHttpServer() as Server | undefined;
     if (server) new EventsListener(this.opener).install(server);
@@ -73,21 +82,35 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
       .start()
       .catch((error: Error) => this.logger.error(`SSE hub failed to start: ${error.message}`));
     this.presence.start();
-    // Not awaited either: ioredis subscribes once Redis answers, and re-subscribes after a
-    // reconnect by itself.
-    this.control
-      .listen(({ userId, reason }) => {
-        const closed = this.hub.disconnect(userId, reason);
-        this.logger.log(`disconnect order for user ${userId}: ${closed} stream(s) ended here`);
-      })
-      .catch((error: Error) =>
-        this.logger.error(`cannot listen to disconnect orders: ${error.message}`),
-      );
+    // Retried until Redis answers (ioredis re-subscribes after a later reconnect by itself); an
+    // instance that does not listen misses disconnect orders: not ready until it does.
+    const control = this.control;
+    let listening = false;
+    this.kept.push(
+      keepStarted(
+        'gateway-control',
+        {
+          start: async () => {
+            await control.listen(({ userId, reason }) => {
+              const closed = this.hub.disconnect(userId, reason);
+              this.logger.log(
+                `disconnect order for user ${userId}: ${closed} stream(s) ended here`,
+              );
+            });
+            listening = true;
+          },
+          close: () => control.close(),
+          get ready() {
+            return listening;
+          },
+        },
+        { probes: this.probes, warn: (message) => this.logger.warn(message) },
+      ),
+    );
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.control.close().catch(() => undefined);
-    await this.revocations?.close();
+    await Promise.all(this.kept.map((kept) => kept.close()));
     this.presence.beginStop();
     await this.hub.stop();
     await this.starting;
@@ -178,7 +201,7 @@ export class GatewayModule {
           provide: EventStreamOpener,
           inject: [SseHub, StreamAuthenticator, CallerGate],
           useFactory: (hub: SseHub, auth: StreamAuthenticator, gate: CallerGate) =>
-            new EventStreamOpener(hub, auth, options.notifications, gate),
+            new EventStreamOpener(hub, auth, options.notifications, gate, options.revocations),
         },
         {
           provide: PresenceTracker,

@@ -80,7 +80,7 @@ const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Serve
 | \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "scan-limit" \\| "unknown-position", positions}\` (the current state, repeating the session's id) |
 | \`shutdown\` | the instance is stopping; the stream ends after it (reconnect with the last id; preceded by a jittered \`retry:\` hint) | \`{serverId}\` (repeats the last id sent) |
 | \`expired\` | the session of the credential ended (an access token's \`exp\`; for a stream token, the access token it was issued for); the stream ends after it: renew the token, then reconnect with the last id (the same credential gets 401 \`expired\`) | \`{expiredAt}\` (repeats the last id sent) |
-| \`disconnected\` | an operator ended the user's streams (\`POST /api/presence/{userId}/disconnect\`); the stream ends after it: do not reconnect by yourself | \`{reason}\` (repeats the last id sent) |
+| \`disconnected\` | an operator ended the user's streams (\`POST /api/presence/{userId}/disconnect\`), or revoked the user's tokens; the stream ends after it: do not reconnect by yourself | \`{reason}\` (repeats the last id sent) |
 
 Other lines: \`:\` heartbeat comments every HEARTBEAT_MS; a lone \`retry:\` event before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with its last id). A stream also ends, with an \`expired\` frame, within a second of the end of its credential's session. A client that cannot keep up (BUFFER_MAX_BYTES unwritten, or unwritten data not emptied for STALL_TIMEOUT_MS) is disconnected; it resumes like any other.
 
@@ -363,7 +363,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         ),
         Disconnect: {
           type: 'object',
-          additionalProperties: true,
+          additionalProperties: false,
           properties: {
             reason: {
               type: 'string',
@@ -391,7 +391,7 @@ export function gatewayOpenApi(): OpenAPIObject {
                 "the gateway instances the order reached; each ends the user's streams it holds",
             },
             revokedUntil: epochMs(
-              'with `revoke`: tokens of the user issued at or before this time (their `iat`, in whole seconds) are refused',
+              'with `revoke`: tokens of the user issued at or before this time, or within the 60 s after it (their `iat`, in whole seconds), are refused',
             ),
           },
         },
@@ -535,7 +535,7 @@ export function gatewayOpenApi(): OpenAPIObject {
           summary:
             "Ends every stream of a user, on every gateway instance, optionally revoking the user's tokens (admin token)",
           description:
-            "An operator's order, published to every instance listening on the control channel (Redis pub/sub): each ends the user's streams it holds with a `disconnected` frame. Instances not listening at that moment (restarting, cut off from Redis) do not get it. Without `revoke` it revokes nothing: a client that reconnects with a credential still valid gets a new stream. With `\"revoke\": true` the user's tokens issued until now are refused first, by command-api and every gateway (within a pub/sub hop; 30 s at worst for an instance cut off from Redis). Without the admin token: 401, counted against the client address like any refused credential.",
+            "An operator's order, published to every instance listening on the control channel (Redis pub/sub): each ends the user's streams it holds with a `disconnected` frame. Instances not listening at that moment (restarting, cut off from Redis) do not get it. Without `revoke` it revokes nothing: a client that reconnects with a credential still valid gets a new stream. With `\"revoke\": true` the user's tokens issued until now are refused first (and those issued in the next 60 s, the clock difference tolerated for a token's `iat`: sign in again a minute later), by command-api and every gateway, and every gateway ends the streams they opened, whether or not the order reaches it (within a pub/sub hop; 30 s at worst for an instance cut off from Redis). A stream whose open was being checked when the order came ends at once too. Without the admin token: 401, counted against the client address like any refused credential.",
           operationId: 'disconnectUser',
           security: [{ adminToken: [] }],
           parameters: [
@@ -554,13 +554,16 @@ export function gatewayOpenApi(): OpenAPIObject {
               content: json(ref('DisconnectOrdered')),
             },
             '400': problem(
-              'A `reason` that is not a string of 1 to 200 characters, a body that is not a JSON object, or a `userId` over 256 characters (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the field); or a body that is not valid JSON',
+              'A `reason` that is not a string of 1 to 200 characters, a `revoke` that is not a boolean, a field that is neither, a body that is not a JSON object, or a `userId` over 256 characters (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the field); or a body that is not valid JSON',
             ),
             '401': unauthorized('No bearer token, or not the admin token'),
             '409': problem(
               '`revoke` asked where tokens are not revocable (problem type `https://causeway.dev/problems/revocation-unavailable`): nothing was done',
             ),
             '413': problem('A body larger than 100 kB'),
+            '415': problem(
+              'A body that is not `application/json` (problem type `https://causeway.dev/problems/unsupported-media-type`): nothing was done',
+            ),
             '429': rateLimited('the client address (requests without the admin token)'),
           },
         },

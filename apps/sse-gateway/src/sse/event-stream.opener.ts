@@ -1,9 +1,20 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
-import { type Caller, CallerGate, type NotificationLog, userKey } from '@causeway/platform';
+import {
+  type Caller,
+  CallerGate,
+  type NotificationLog,
+  type RevocationCheck,
+  TokenService,
+  userKey,
+} from '@causeway/platform';
 import { queryParameter } from '../auth/query.parameter';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
-import { type StreamAuthenticator, type StreamRequest } from '../auth/stream.authenticator';
+import {
+  type StreamAuthenticator,
+  type StreamRequest,
+  unauthorized,
+} from '../auth/stream.authenticator';
 import { SSE_HEADERS } from './sse.frames';
 import { type SseConnection } from './sse.connection';
 import { type SseHub } from './sse.hub';
@@ -13,7 +24,13 @@ const STREAM_PARAMETERS = ['token', 'lastEventId'] as const;
 
 /** The answer to "may this request open a stream now?" */
 export type StreamCheck =
-  | { ok: true; caller: Caller; lastEventId: string | undefined }
+  | {
+      ok: true;
+      caller: Caller;
+      lastEventId: string | undefined;
+      /** When the check began (epoch ms): a disconnect order since then ends the stream at once. */
+      checkedAt: number;
+    }
   | {
       ok: false;
       /** The `causeway_sse_rejected_total` label; none for a malformed request. */
@@ -43,6 +60,8 @@ export class EventStreamOpener {
       refused: () => true,
       warn: () => undefined,
     }),
+    /** The revocations the credential was checked against, checked again at registration. */
+    private readonly revocations?: RevocationCheck,
   ) {}
 
   /**
@@ -56,6 +75,7 @@ export class EventStreamOpener {
    * 429 before 401. A request is charged once on its two routes (the listener, then Express).
    */
   async check(request: StreamRequest, message?: IncomingMessage): Promise<StreamCheck> {
+    const checkedAt = Date.now();
     try {
       // A malformed query is 400 before its credential is looked at (and no rejection reason).
       for (const name of STREAM_PARAMETERS) queryParameter(request.query, name);
@@ -80,7 +100,7 @@ export class EventStreamOpener {
     if (lastEventId !== undefined) await this.hub.caughtUp();
     const refused = this.admit(caller.userId);
     if (refused) return refused;
-    return { ok: true, caller, lastEventId };
+    return { ok: true, caller, lastEventId, checkedAt };
   }
 
   /**
@@ -94,11 +114,19 @@ export class EventStreamOpener {
   async start(
     req: IncomingMessage,
     res: ServerResponse,
-    caller: Caller,
-    lastEventId: string | undefined,
+    check: Extract<StreamCheck, { ok: true }>,
   ): Promise<Refusal | SseConnection | undefined> {
+    const { caller, lastEventId, checkedAt } = check;
     // The client may have gone while the token was verified: its 'close' has been emitted already.
     if (req.socket.destroyed) return undefined;
+    // Revoked during `check`'s awaits (rate limit, catching up): refused like a revoked token.
+    const cut = this.revocations?.revokedUntil(caller.userId);
+    if (cut !== undefined && TokenService.revokedBy(caller.issuedAt, cut))
+      return {
+        ok: false,
+        reason: 'unauthorized',
+        error: unauthorized('token revoked: sign in again', 'invalid'),
+      };
     const refused = this.admit(caller.userId);
     if (refused) return refused;
     res.writeHead(200, SSE_HEADERS);
@@ -106,7 +134,7 @@ export class EventStreamOpener {
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);
     req.socket.setTimeout(0);
-    return this.hub.open(caller, res, lastEventId);
+    return this.hub.open(caller, res, lastEventId, checkedAt);
   }
 
   /** The refusal when the hub's limits leave no room for one more stream of `userId`. */

@@ -32,7 +32,7 @@ export class EventsController {
       res.writeHead(200, SSE_HEADERS).end();
       return;
     }
-    const started = await this.opener.start(req, res, check.caller, check.lastEventId);
+    const started = await this.opener.start(req, res, check);
     if (started && 'ok' in started) this.refuse(res, started);
   }
 

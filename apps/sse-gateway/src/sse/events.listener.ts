@@ -37,7 +37,7 @@ export class EventsListener {
       (check) => {
         if (!check.ok) return next();
         // Refused at start (another stream took the room since the check): Express answers.
-        void this.opener.start(req, res, check.caller, check.lastEventId).then(
+        void this.opener.start(req, res, check).then(
           (started) => {
             if (started && 'ok' in started) next();
           },

@@ -9,11 +9,11 @@ export interface SseSink {
 
 /**
  * Why a stream ended: the client went, its connection timeout, it could not keep up, the
- * instance stopped, its resume failed, its session (the credential's expiry) ended, or an
- * operator disconnected its user.
+ * instance stopped, its resume failed, its session (the credential's expiry) ended, an
+ * operator disconnected its user, or the user's tokens were revoked.
  */
 export type CloseReason =
-  'client' | 'timeout' | 'slow' | 'shutdown' | 'error' | 'expired' | 'disconnected';
+  'client' | 'timeout' | 'slow' | 'shutdown' | 'error' | 'expired' | 'disconnected' | 'revoked';
 
 const NO_TRAINERS: readonly string[] = [];
 
@@ -46,6 +46,8 @@ export class SseConnection {
     readonly trainerIds: readonly string[] = NO_TRAINERS,
     /** When the credential's session ends (epoch ms; Caller.expiresAt): the stream ends then. */
     readonly expiresAt?: number,
+    /** When the credential's session began (epoch ms; Caller.issuedAt): revocations cut by it. */
+    readonly issuedAt?: number,
   ) {}
 
   /**

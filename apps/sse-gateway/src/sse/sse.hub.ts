@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { isAddressedTo, type Notification } from '@causeway/contracts';
 import {
   type Caller,
+  TokenService,
   type GroupMembers,
   type LoggedNotification,
   type NotificationLog,
@@ -14,6 +15,12 @@ import { HEARTBEAT_FRAME, notificationFrame, retryFrame } from './sse.frames';
 import { type SseMetrics } from './sse.metrics';
 import { LOG_START, planResume } from './sse.resume';
 import { visiblePositions } from './visible-positions';
+
+/** How long a disconnect order still ends streams whose checks began before it. */
+const DISCONNECT_MEMORY_MS = 60_000;
+
+/** The `disconnected` frame's reason when the user's tokens were revoked. */
+export const REVOKED_REASON = 'your sign-in was revoked: sign in again';
 
 /** Told when a stream opens and closes (presence, connection events). Must not throw or block. */
 export interface ConnectionListener {
@@ -68,6 +75,12 @@ export class SseHub {
   private readonly timers: NodeJS.Timeout[] = [];
   /** `caughtUp` calls waiting for the follower to dispatch up to `id`. */
   private readonly waiting = new Set<{ id: string; done: () => void }>();
+  /**
+   * Disconnect orders of the last DISCONNECT_MEMORY_MS by user: a stream whose check began
+   * before one and that registers after it (its check awaited the rate limiter, the catch-up)
+   * is ended at once, as it would have been had it registered a moment sooner.
+   */
+  private readonly disconnects = new Map<string, { at: number; reason: string }>();
   /** The earliest session end of the connections (Infinity if none): `expire` looks no sooner. */
   private nextSessionEnd = Infinity;
   private readonly now: () => number;
@@ -164,6 +177,8 @@ export class SseHub {
     caller: Caller,
     sink: SseSink & { once(event: 'close', listener: () => void): unknown },
     lastEventId?: string,
+    /** When the request's checks began (EventStreamOpener): see `disconnects`. */
+    checkedAt?: number,
   ): Promise<SseConnection> {
     const connection = new SseConnection(
       randomUUID(),
@@ -173,7 +188,14 @@ export class SseHub {
       this.settings.bufferMaxBytes,
       caller.trainerIds.filter((id) => id !== caller.userId),
       caller.expiresAt,
+      caller.issuedAt,
     );
+    const order = checkedAt === undefined ? undefined : this.disconnects.get(caller.userId);
+    if (order && checkedAt !== undefined && order.at >= checkedAt) {
+      connection.end(notificationFrame(lastEventId, 'disconnected', { reason: order.reason }));
+      this.options.metrics?.closed.inc({ reason: 'disconnected' });
+      return connection;
+    }
     if (lastEventId !== undefined) {
       connection.pending = [];
       // Until the replay is written, the client resumes from where it came from.
@@ -283,12 +305,31 @@ export class SseHub {
    * `disconnected` frame, repeating its last id, saying why. Returns how many there were.
    */
   disconnect(userId: string, reason: string): number {
+    this.disconnects.set(userId, { at: this.now(), reason });
     const streams = [...(this.byUser.get(userId) ?? [])];
     for (const connection of streams)
       this.close(
         connection,
         'disconnected',
         notificationFrame(connection.lastId, 'disconnected', { reason }),
+      );
+    return streams.length;
+  }
+
+  /**
+   * Ends the streams of `userId` whose credential the revocation `cut` revokes
+   * (TokenService.revokedBy), with a `disconnected` frame: whoever revoked, and whether or not a
+   * disconnect order reaches this instance. Returns how many there were.
+   */
+  revoked(userId: string, cut: number): number {
+    const streams = [...(this.byUser.get(userId) ?? [])].filter((connection) =>
+      TokenService.revokedBy(connection.issuedAt, cut),
+    );
+    for (const connection of streams)
+      this.close(
+        connection,
+        'revoked',
+        notificationFrame(connection.lastId, 'disconnected', { reason: REVOKED_REASON }),
       );
     return streams.length;
   }
@@ -410,6 +451,8 @@ export class SseHub {
    */
   private expire(): void {
     const now = this.now();
+    for (const [userId, order] of this.disconnects)
+      if (order.at < now - DISCONNECT_MEMORY_MS) this.disconnects.delete(userId);
     const deadline = now - this.settings.connectionTimeoutMs;
     for (const connection of this.all) {
       if (connection.openedAt > deadline) break;

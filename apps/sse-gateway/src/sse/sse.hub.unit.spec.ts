@@ -9,7 +9,7 @@ import { testNotification } from '@causeway/platform/testing';
 import { Registry } from 'prom-client';
 import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from '../gateway/gateway.settings';
 import { TestSink } from '../testing/sse.test-sink';
-import { SseHub } from './sse.hub';
+import { REVOKED_REASON, SseHub } from './sse.hub';
 import { SseMetrics } from './sse.metrics';
 
 const hubs: SseHub[] = [];
@@ -578,6 +578,43 @@ describe('SseHub', () => {
       expect(await metric('causeway_sse_closed_total')).toEqual([
         { labels: { reason: 'disconnected' }, value: 2 },
       ]);
+    });
+
+    it('ends the streams a revocation cuts, with a disconnected frame, and no later session', async () => {
+      const { hub, open, metric } = await setup();
+      const sinks = { old: new TestSink(), undated: new TestSink(), fresh: new TestSink() };
+      // Sessions begun at 1 000 (before the cut), unknown, and 120 s after the cut.
+      await hub.open({ userId: 'ash', trainerIds: [], issuedAt: 1_000 }, sinks.old);
+      await hub.open({ userId: 'ash', trainerIds: [] }, sinks.undated);
+      await hub.open({ userId: 'ash', trainerIds: [], issuedAt: 122_000 }, sinks.fresh);
+      const misty = await open('misty');
+      expect(hub.revoked('ash', 2_000)).toBe(2);
+      for (const sink of [sinks.old, sinks.undated]) {
+        expect(sink.ended).toBe(true);
+        expect(sink.notifications('disconnected')[0]?.params).toEqual({ reason: REVOKED_REASON });
+      }
+      expect(sinks.fresh.ended).toBe(false);
+      expect(misty.ended).toBe(false);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'revoked' }, value: 2 },
+      ]);
+    });
+
+    it('ends at once a stream checked before a disconnect order and registered after it', async () => {
+      const { hub } = await setup();
+      const checkedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(hub.disconnect('ash', 'locked')).toBe(0);
+      const late = new TestSink();
+      await hub.open({ userId: 'ash', trainerIds: [] }, late, undefined, checkedAt);
+      expect(late.ended).toBe(true);
+      expect(late.notifications().map((frame) => frame.method)).toEqual(['disconnected']);
+      expect(hub.connectionsOf('ash')).toHaveLength(0);
+      // A stream whose checks began after the order opens as usual.
+      const next = new TestSink();
+      await hub.open({ userId: 'ash', trainerIds: [] }, next, undefined, Date.now());
+      expect(next.ended).toBe(false);
+      expect(hub.connectionsOf('ash')).toHaveLength(1);
     });
 
     it('on stop tells every client to come back later and closes the streams', async () => {

@@ -1,6 +1,7 @@
 import {
   CommandBus,
   CommandExpiredError,
+  CommandRejectedError,
   deadLetter,
   type Envelope,
   InMemoryBroker,
@@ -144,6 +145,37 @@ describe('TrainerCommandsRegistrar: expired commands', () => {
     });
     expect(await commandStatus.get(command.messageId)).toMatchObject({ status: 'processed' });
     expect(await eventStore.readStream('trainer-ash')).toHaveLength(1);
+    await close();
+  });
+
+  it('does not apply a later copy of an expired command id that arrives within a fresh deadline', async () => {
+    const { api, eventStore, commandStatus, notifications, close } = await setup();
+    // The first copy: written to the bus despite a 503, delivered late, expired.
+    const first = move(61_000);
+    await expect(api.commands.request(first, { deadlineMs: 60_000 })).rejects.toBeInstanceOf(
+      CommandExpiredError,
+    );
+    // A retry of the request built anew (same id, a fresh timestamp, so a later deadline).
+    const copy: Envelope = {
+      ...first,
+      metadata: { ...first.metadata, timestamp: new Date().toISOString() },
+    };
+    const reason = 'expired: not handled within 60000 ms of being accepted';
+    const error = await api.commands.request(copy, { deadlineMs: 60_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandRejectedError);
+    expect(error).not.toBeInstanceOf(CommandExpiredError);
+    expect((error as Error).message).toContain(reason);
+    expect(await eventStore.readStream('trainer-ash')).toEqual([]);
+    expect(await commandStatus.get(first.messageId)).toMatchObject({ status: 'rejected', reason });
+    const logged = await notifications.read(undefined, 10);
+    expect(logged.map((entry) => entry.notification.params)).toEqual([
+      { commandId: first.messageId, status: 'rejected', reason },
+    ]);
+    // Another move of the trainer still moves it.
+    await expect(api.commands.request(move(0), { deadlineMs: 60_000 })).resolves.toEqual({
+      status: 'processed',
+      version: 1,
+    });
     await close();
   });
 });

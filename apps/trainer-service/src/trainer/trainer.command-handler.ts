@@ -27,7 +27,7 @@ import {
   type PositionNotifier,
 } from '@causeway/platform';
 import { commandEventId } from './command-event-ids';
-import { expiryReason } from './command-expiry.reason';
+import { expiryReason, isExpiryReason } from './command-expiry.reason';
 import { type TrainerCommand, type TrainerEvent, trainerDecider } from './trainer.decider';
 import { TrainerCache } from './trainer.cache';
 import { TrainerStream, type TrainerStreamState, trainerStreamId } from './trainer.stream';
@@ -128,7 +128,9 @@ export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as 
  *   retries and finally dead-letters it; `deadLettered` then records the rejection.
  * - A command that expired before it was handled (its deadline passed: the command bus did not
  *   run the handler) is never applied: `expired` records it `rejected` with the reason —
- *   unless an earlier attempt had applied it, which a redelivery after a crash can find.
+ *   unless an earlier attempt had applied it, which a redelivery after a crash can find. A
+ *   later copy of an expired command id, within a later deadline, is answered `rejected` with
+ *   the same reason, not applied (expiredBefore).
  * - Redelivery is safe at every step: events get ids derived from the command id, a command that
  *   already produced events is recognised on load, the first recorded status wins and the
  *   notification log deduplicates by notificationId.
@@ -163,6 +165,9 @@ export class TrainerCommandHandler {
     if (!this.ready) throw new DeferredError('the event store is not ready yet');
     const command = this.toDomain(envelope);
     const commandId = envelope.messageId;
+    // Read beside the load, awaited before the decision and the append (see expiredBefore).
+    const expired =
+      envelope.metadata.deadline === undefined ? undefined : this.expiredBefore(envelope);
     let outcome: CommandOutcome;
     let moved: Moved | undefined;
     let membership: MembershipChange | undefined;
@@ -174,6 +179,7 @@ export class TrainerCommandHandler {
             commandId,
             command,
             envelope,
+            expired,
           ),
         { maxAttempts: 10, ...this.options.conflictRetry },
       ));
@@ -210,6 +216,27 @@ export class TrainerCommandHandler {
     return outcome;
   }
 
+  /**
+   * The reason a copy of this command was recorded `rejected` as expired, if one was; else
+   * undefined. A command id is sent again under a fresh envelope when a client retries a request
+   * with its Idempotency-Key: command-api gives the retry the first attempt's time, and so its
+   * deadline, but should it have forgotten that time (its idempotency store lost or evicted the
+   * key), a later copy could arrive within a later deadline after the first one expired. Its
+   * issuer was told `rejected`, and that status stays (the first wins): the copy must not move
+   * the trainer. Only a command carrying a deadline can expire, so only one is checked: one
+   * status read (Redis: ~0.2 ms), overlapped with the load, awaited before deciding.
+   * The promise never rejects unobserved: it settles to a thunk that throws a read's failure.
+   */
+  private expiredBefore(envelope: Envelope): Promise<() => string | undefined> {
+    return this.options.commandStatus.get(envelope.messageId).then(
+      (status) => () =>
+        status?.status === 'rejected' && isExpiryReason(status.reason) ? status.reason : undefined,
+      (error: unknown) => () => {
+        throw error;
+      },
+    );
+  }
+
   /** The command failed for good (retries spent, or an error no retry can fix): record that. */
   async deadLettered(envelope: Envelope, error: unknown): Promise<void> {
     const reason = `failed: ${(error as Error)?.message ?? String(error)}`;
@@ -221,6 +248,7 @@ export class TrainerCommandHandler {
     commandId: string,
     command: TrainerCommand,
     envelope: Envelope,
+    expired?: Promise<() => string | undefined>,
   ): Promise<{ outcome: CommandOutcome; moved?: Moved; membership?: MembershipChange }> {
     const repository = this.stream.repository(commandId);
     const loaded = this.cache?.get(streamId) ?? (await repository.load(streamId));
@@ -232,6 +260,9 @@ export class TrainerCommandHandler {
       const { trainerId, groupId, action } = command.data;
       return { outcome, membership: { trainerId, groupId, action, version: done[1] } };
     }
+    // Not applied, but an earlier copy expired: rejected again, as its issuer was told.
+    const expiry = (await expired)?.();
+    if (expiry !== undefined) return { outcome: { status: 'rejected', reason: expiry } };
     let events: TrainerEvent[];
     try {
       events = decideEvents(this.decider, command, loaded.state.trainer);

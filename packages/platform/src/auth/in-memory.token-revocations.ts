@@ -6,11 +6,25 @@ import { type TokenRevocations } from './token-revocations.port';
  */
 export class InMemoryTokenRevocations implements TokenRevocations {
   ready = false;
+  private readonly listeners: ((userId: string, cut: number) => void)[] = [];
 
-  constructor(private readonly shared = new Map<string, number>()) {}
+  constructor(
+    private readonly shared = new Map<string, number>(),
+    /** The instances sharing `shared`, each told of a cut any of them makes. */
+    private readonly peers = new Set<InMemoryTokenRevocations>(),
+  ) {
+    peers.add(this);
+  }
 
   async revoke(userId: string, at = Date.now()): Promise<void> {
-    this.shared.set(userId, Math.max(at, this.shared.get(userId) ?? -Infinity));
+    const before = this.shared.get(userId);
+    if (before !== undefined && before >= at) return;
+    this.shared.set(userId, at);
+    for (const peer of this.peers) for (const listener of peer.listeners) listener(userId, at);
+  }
+
+  onRevoked(listener: (userId: string, cut: number) => void): void {
+    this.listeners.push(listener);
   }
 
   revokedUntil(userId: string): number | undefined {

@@ -3,5 +3,6 @@ import { describeTokenRevocations } from './token-revocations.conformance';
 
 describeTokenRevocations('in-memory', async (count) => {
   const shared = new Map<string, number>();
-  return Array.from({ length: count }, () => new InMemoryTokenRevocations(shared));
+  const peers = new Set<InMemoryTokenRevocations>();
+  return Array.from({ length: count }, () => new InMemoryTokenRevocations(shared, peers));
 });

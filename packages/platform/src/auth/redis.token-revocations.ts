@@ -24,6 +24,7 @@ return at`;
 export class RedisTokenRevocations implements TokenRevocations {
   readonly key: string;
   private readonly copy = new Map<string, number>();
+  private readonly listeners: ((userId: string, cut: number) => void)[] = [];
   private subscriber: Redis | undefined;
   private subscribed = false;
   ready = false;
@@ -106,8 +107,14 @@ export class RedisTokenRevocations implements TokenRevocations {
     this.ready = true;
   }
 
+  onRevoked(listener: (userId: string, cut: number) => void): void {
+    this.listeners.push(listener);
+  }
+
   private apply(userId: string, at: number): void {
     if (!Number.isFinite(at)) return;
-    if (at > (this.copy.get(userId) ?? -Infinity)) this.copy.set(userId, at);
+    if (at <= (this.copy.get(userId) ?? -Infinity)) return;
+    this.copy.set(userId, at);
+    for (const listener of this.listeners) listener(userId, at);
   }
 }

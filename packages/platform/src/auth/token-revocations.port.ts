@@ -5,7 +5,8 @@
  * Contract:
  * - `revoke(userId, at)` revokes every token of `userId` issued at or before `at` (epoch ms,
  *   compared with the token's `iat`, which has whole seconds: a token issued in the same second
- *   as the revocation is revoked too). Tokens issued later pass. A later `at` moves the cut
+ *   as the revocation is revoked too; TokenService also revokes the REVOCATION_SKEW_MS after it,
+ *   for issuers whose clock runs ahead). Tokens issued later pass. A later `at` moves the cut
  *   forward; an earlier one changes nothing. Resolves once it is stored.
  * - `revokedUntil(userId)` answers synchronously, from this instance's copy: the cut, or
  *   undefined. A revocation reaches the copies of every instance within the backend's
@@ -13,11 +14,15 @@
  *   it).
  * - `ready` is true once the copy was loaded at least once (`start`); before that nothing is
  *   revoked here, and the instance's readiness probe says so.
+ * - `onRevoked(listener)` is told `(userId, cut)` whenever this instance's copy moves a user's
+ *   cut forward, whoever revoked (this instance, another one, or a reload): what the
+ *   credentials opened here (streams) is ended then. A listener must not throw.
  * - `close` stops keeping the copy current; it stays readable.
  */
 export interface TokenRevocations {
   revoke(userId: string, at?: number): Promise<void>;
   revokedUntil(userId: string): number | undefined;
+  onRevoked(listener: (userId: string, cut: number) => void): void;
   readonly ready: boolean;
   start(): Promise<void>;
   close(): Promise<void>;

@@ -13,6 +13,12 @@ export interface Caller {
    * Undefined for a stream token without `ses` (issued before the claim existed).
    */
   expiresAt?: number;
+  /**
+   * When the caller's session began (epoch ms): an access token's `iat`; for a stream token the
+   * `iat` of the access token it was issued for (its `sit` claim), else its own. Revocations
+   * are decided on it (TokenService.revokedBy). Undefined for a token without `iat`.
+   */
+  issuedAt?: number;
 }
 
 /** What a token is for: `access` (API calls, cookies) or `stream` (a short-lived `?token=` for EventSource). */
@@ -23,6 +29,14 @@ export const MAX_USER_ID_LENGTH = 256;
 
 /** Clock difference tolerated between the issuer and this process, in seconds. */
 const CLOCK_SKEW_S = 60;
+
+/**
+ * How far past a revocation's cut a token's `iat` is still revoked: the clock difference a
+ * token's `iat` is allowed (CLOCK_SKEW_S). A token issued before the revocation by an issuer
+ * whose clock runs ahead would pass otherwise; the price is that a token issued in the minute
+ * after a revocation is refused too (sign in again a minute later).
+ */
+export const REVOCATION_SKEW_MS = CLOCK_SKEW_S * 1000;
 
 /** Why a presented token was refused: it expired (get a new one), or it is not valid at all. */
 export type TokenRefusal = 'expired' | 'invalid';
@@ -90,6 +104,8 @@ export class TokenService {
       ttlSeconds?: number;
       trainerIds?: readonly string[];
       sessionExpiresAt?: number;
+      /** For a stream token: when the session began (the access token's Caller.issuedAt). */
+      sessionIssuedAt?: number;
     } = {},
   ): Promise<{ token: string; expiresAt: number }> {
     const use = options.use ?? 'access';
@@ -101,6 +117,9 @@ export class TokenService {
       claims.ses = ses;
       exp = Math.min(exp, ses);
     }
+    // A stream token is revoked with the session it was issued for, not by its own later `iat`.
+    if (use === 'stream' && options.sessionIssuedAt !== undefined)
+      claims.sit = Math.floor(options.sessionIssuedAt / 1000);
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(userId)
@@ -132,13 +151,18 @@ export class TokenService {
       // `iat` only with a maximum age).
       if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_SKEW_S)
         throw new InvalidTokenError('invalid token: issued in the future (iat)');
+      const began = use === 'stream' && payload.sit !== undefined ? payload.sit : payload.iat;
+      if (began !== undefined && (typeof began !== 'number' || !Number.isFinite(began)))
+        throw new InvalidTokenError('invalid token: the "sit" claim must be a number');
+      const issuedAt = began === undefined ? undefined : began * 1000;
       const cut = this.revocations?.revokedUntil(payload.sub);
-      if (cut !== undefined && (typeof payload.iat !== 'number' || payload.iat * 1000 <= cut))
+      if (cut !== undefined && TokenService.revokedBy(issuedAt, cut))
         throw new InvalidTokenError('token revoked: sign in again');
       const trainers = Array.isArray(payload.trainers)
         ? payload.trainers.filter((id): id is string => typeof id === 'string')
         : [];
       const caller: Caller = { userId: payload.sub, trainerIds: trainers };
+      if (issuedAt !== undefined) caller.issuedAt = issuedAt;
       const ends = use === 'stream' ? payload.ses : payload.exp;
       if (ends !== undefined) {
         if (typeof ends !== 'number' || !Number.isFinite(ends))
@@ -156,6 +180,14 @@ export class TokenService {
         throw new InvalidTokenError(`invalid token: ${error.message}`);
       throw new InvalidTokenError('malformed token');
     }
+  }
+
+  /**
+   * Whether a session that began at `issuedAt` (Caller.issuedAt) is revoked by the cut `cut`:
+   * began at or before it, or within REVOCATION_SKEW_MS after it, or at an unknown time.
+   */
+  static revokedBy(issuedAt: number | undefined, cut: number): boolean {
+    return issuedAt === undefined || issuedAt <= cut + REVOCATION_SKEW_MS;
   }
 
   /** The trainers a caller may move: their own and any listed in the token. */

@@ -1,6 +1,12 @@
 import { SignJWT } from 'jose';
 import { InMemoryTokenRevocations } from './in-memory.token-revocations';
-import { InvalidTokenError, bearerChallenge, TokenService, bearerToken } from './token.service';
+import {
+  InvalidTokenError,
+  bearerChallenge,
+  REVOCATION_SKEW_MS,
+  TokenService,
+  bearerToken,
+} from './token.service';
 
 describe('TokenService', () => {
   const secret = 'a-test-secret-that-is-long-enough-123';
@@ -51,6 +57,33 @@ describe('TokenService', () => {
     expect((await tokens.verify(bare.token, 'stream')).expiresAt).toBeUndefined();
   });
 
+  it('revokes a stream token with the session it was issued for, not by its own later iat', async () => {
+    const revocations = new InMemoryTokenRevocations();
+    const guarded = new TokenService({ secret, revocations });
+    const now = Math.floor(Date.now() / 1000);
+    // An access token issued 100 s ago; the user is revoked as of 90 s ago (its session then).
+    const access = await new SignJWT({ use: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ash')
+      .setIssuer('causeway')
+      .setIssuedAt(now - 100)
+      .setExpirationTime(now + 600)
+      .sign(new TextEncoder().encode(secret));
+    const caller = await guarded.verify(access);
+    expect(caller.issuedAt).toBe((now - 100) * 1000);
+    const stream = await guarded.issue('ash', {
+      use: 'stream',
+      sessionIssuedAt: caller.issuedAt,
+      sessionExpiresAt: caller.expiresAt,
+    });
+    expect(await guarded.verify(stream.token, 'stream')).toMatchObject({
+      issuedAt: (now - 100) * 1000,
+    });
+    await revocations.revoke('ash', (now - 90) * 1000);
+    // Its own `iat` is now, past the cut and its allowance; its session's is not.
+    await expect(guarded.verify(stream.token, 'stream')).rejects.toThrow('token revoked');
+  });
+
   it('refuses a stream token whose session ended, or whose session is not a number', async () => {
     const sign = (ses: unknown) =>
       new SignJWT({ use: 'stream', ses })
@@ -86,15 +119,26 @@ describe('TokenService', () => {
         refusal: 'invalid',
       });
     await expect(guarded.verify(other.token)).resolves.toMatchObject({ userId: 'misty' });
-    // `iat` has whole seconds: a token issued in a later second than the cut passes.
-    const later = await new SignJWT({ use: 'access' })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('ash')
-      .setIssuer('causeway')
-      .setIssuedAt(Math.floor(Date.now() / 1000) + 1)
-      .setExpirationTime(Math.floor(Date.now() / 1000) + 60)
-      .sign(new TextEncoder().encode(secret));
-    await expect(guarded.verify(later)).resolves.toMatchObject({ userId: 'ash' });
+    // A token issued more than the clock allowance (60 s) after the cut passes; one issued
+    // within it is refused, as it may come from an issuer whose clock runs ahead.
+    const signedAt = (iat: number) =>
+      new SignJWT({ use: 'access' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('gary')
+        .setIssuer('causeway')
+        .setIssuedAt(iat)
+        .setExpirationTime(Math.floor(Date.now() / 1000) + 60)
+        .sign(new TextEncoder().encode(secret));
+    const now = Math.floor(Date.now() / 1000);
+    await revocations.revoke('gary', (now - 120) * 1000);
+    await expect(guarded.verify(await signedAt(now))).resolves.toMatchObject({
+      userId: 'gary',
+      issuedAt: now * 1000,
+    });
+    await expect(guarded.verify(await signedAt(now - 61))).rejects.toThrow('token revoked');
+    expect(TokenService.revokedBy(undefined, 0)).toBe(true);
+    expect(TokenService.revokedBy(REVOCATION_SKEW_MS, 0)).toBe(true);
+    expect(TokenService.revokedBy(REVOCATION_SKEW_MS + 1, 0)).toBe(false);
     // Without an `iat` a token cannot be placed after the cut: refused.
     const undated = await new SignJWT({ use: 'access' })
       .setProtectedHeader({ alg: 'HS256' })

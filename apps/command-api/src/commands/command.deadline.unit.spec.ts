@@ -9,7 +9,7 @@ import {
 import { contractsSerializer } from '@causeway/contracts';
 import { COMMAND_TOPICS, InMemoryCommandStatusStore } from '@causeway/platform';
 import { type CommandApiOptions } from '../command-api.options';
-import { CommandUnconfirmedError } from '../errors/command-api.errors';
+import { CommandUnconfirmedError, ValidationError } from '../errors/command-api.errors';
 import { type ApiRequest } from '../http/http.types';
 import { IdempotencyGate } from '../idempotency/idempotency.gate';
 import { InMemoryIdempotencyStore } from '../idempotency/in-memory.idempotency-store';
@@ -118,6 +118,38 @@ describe('CommandService: command deadlines', () => {
       commandId: first!.messageId,
       timestamp: first!.metadata.timestamp,
     });
+    await close();
+  });
+
+  it('gives a retry after a failure that sent nothing a deadline of its own', async () => {
+    const { service, gate, arrived, close } = await setup();
+    const request = {
+      method: 'POST',
+      originalUrl: '/api/trainers/ash/move',
+      headers: { 'idempotency-key': 'k-2' },
+      socket: {},
+      commandApiBody: { kind: 'json', value: move, raw: Buffer.from(JSON.stringify(move)) },
+    } as unknown as ApiRequest;
+    // Refused before anything was sent (the same as a 400 or a 503 command-refused).
+    const firstAt = Date.now();
+    await expect(
+      gate.run(caller, request, async () => {
+        throw new ValidationError([{ field: 'directionX', message: 'refused for the test' }]);
+      }),
+    ).rejects.toBeInstanceOf(ValidationError);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const retried = await gate.run(caller, request, async () => ({
+      status: 202,
+      body: await service.move(caller, move),
+      storable: true,
+    }));
+    const [sent] = await arrived(1);
+    // Not the first attempt's time: a retry an hour later would otherwise expire at once.
+    expect(Date.parse(sent!.metadata.timestamp)).toBeGreaterThanOrEqual(firstAt + 30);
+    expect(Date.parse(sent!.metadata.deadline!) - Date.parse(sent!.metadata.timestamp)).toBe(
+      60_000,
+    );
+    expect(retried.body).toMatchObject({ timestamp: sent!.metadata.timestamp });
     await close();
   });
 });

@@ -110,18 +110,31 @@ export function describeIdempotencyStore(
       expect(first).toMatchObject({ state: 'started', startedAt: at });
     });
 
-    it('keeps the first start time through a release, whatever the next request', async () => {
+    it('keeps the first start time through a release with keepStart, whatever the next request', async () => {
       const store = await factory();
       const key = `ash:${randomUUID()}`;
       const at = Date.now() - 5_000;
       const first = (await store.begin(key, 'fp-1', lease, start(at))) as { token: string };
-      await store.release(key, first.token);
+      await store.release(key, first.token, { keepStart: true });
       const retry = (await store.begin(key, 'fp-1', lease, start())) as { token: string };
       expect(retry).toMatchObject({ state: 'started', startedAt: at });
-      await store.release(key, retry.token);
+      await store.release(key, retry.token, { keepStart: true });
       expect(await store.begin(key, 'fp-2', lease, start())).toMatchObject({
         state: 'started',
         startedAt: at,
+      });
+    });
+
+    it('forgets the start time on a plain release: nothing was sent, the key is new', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const at = Date.now() - 600_000;
+      const first = (await store.begin(key, 'fp-1', lease, start(at))) as { token: string };
+      await store.release(key, first.token);
+      const now = Date.now();
+      expect(await store.begin(key, 'fp-1', lease, start(now))).toMatchObject({
+        state: 'started',
+        startedAt: now,
       });
     });
 
@@ -152,7 +165,7 @@ export function describeIdempotencyStore(
       const key = `ash:${randomUUID()}`;
       const at = Date.now() - 5_000;
       const first = (await store.begin(key, 'fp-1', 100, start(at, 300))) as { token: string };
-      await store.release(key, first.token);
+      await store.release(key, first.token, { keepStart: true });
       await new Promise((resolve) => setTimeout(resolve, 450));
       const now = Date.now();
       expect(await store.begin(key, 'fp-1', lease, start(now))).toMatchObject({

@@ -41,11 +41,13 @@ export interface IdempotencyStart {
  * - After `complete`, `begin` with the same fingerprint returns the stored answer, with another
  *   fingerprint `mismatch`, until `ttlMs` has passed; then the key is free again.
  * - A `started` key that is neither completed nor released is freed after `leaseMs` (the
- *   process handling it died). `release` frees it at once (the request failed; a retry may run).
+ *   process handling it died). `release` frees it at once (the request failed; a retry may run):
+ *   the key is new again, unless `keepStart` (the request may have sent a command before it
+ *   failed), which keeps its start time as below.
  * - `complete` and `release` with a token that no longer holds the key change nothing.
  * - A key remembers when it was first started: a `begin` that starts it returns as `startedAt`
  *   the `at` of the first `begin` that started it, whatever the fingerprint, through releases
- *   and lapsed leases, until `keepMs` after the last `begin` that started it (or the answer's
+ *   with `keepStart` and lapsed leases, until `keepMs` after the last `begin` that started it (or the answer's
  *   `ttlMs` after `complete`). Then the key is new: `startedAt` is the caller's `at` again. So
  *   a command sent again under the key (the same command id, idempotentCommandId) keeps the
  *   first attempt's creation time, and so its deadline.
@@ -59,5 +61,5 @@ export interface IdempotencyStore {
     start: IdempotencyStart,
   ): Promise<IdempotencyBegin>;
   complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<void>;
-  release(key: string, token: string): Promise<void>;
+  release(key: string, token: string, options?: { keepStart?: boolean }): Promise<void>;
 }

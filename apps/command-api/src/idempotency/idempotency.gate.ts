@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type Caller } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import {
+  CommandUnconfirmedError,
   IdempotencyConflictError,
   IdempotencyUnavailableError,
   ValidationError,
@@ -107,8 +108,11 @@ export class IdempotencyGate {
       produced = await withIdempotencyKey(scoped, begun.startedAt, produce);
     } catch (error) {
       // The request's own error is the answer; a key that cannot be freed (its store is down)
-      // stays leased until LEASE_MS, and a retry meanwhile is a 409 "in flight".
-      await this.settle(() => this.options.idempotency.release(scoped, begun.token));
+      // stays leased until LEASE_MS, and a retry meanwhile is a 409 "in flight". Only a command
+      // that may have been sent keeps the key's start time for its retries (and so their
+      // deadline): after any other failure nothing was sent, and a retry is a new request.
+      const keepStart = error instanceof CommandUnconfirmedError;
+      await this.settle(() => this.options.idempotency.release(scoped, begun.token, { keepStart }));
       throw error;
     }
     // The answer stands whether or not the store keeps it: a command may have been sent.
@@ -121,7 +125,14 @@ export class IdempotencyGate {
           this.ttlMs,
         ),
       );
-    else await this.settle(() => this.options.idempotency.release(scoped, begun.token));
+    // Not kept: a refusal (nothing sent), or a JSON-RPC answer with a transient error in it (a
+    // call may have been sent unconfirmed: its start time is kept for the retry).
+    else
+      await this.settle(() =>
+        this.options.idempotency.release(scoped, begun.token, {
+          keepStart: produced.status < 400,
+        }),
+      );
     return { ...produced, replayed: false };
   }
 

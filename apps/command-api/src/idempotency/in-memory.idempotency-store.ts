@@ -87,11 +87,13 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     });
   }
 
-  /** Frees the key for any request at once, keeping its start time (see IdempotencyStart). */
-  async release(key: string, token: string): Promise<void> {
+  /** Frees the key for any request at once; with `keepStart` it keeps its start time. */
+  async release(key: string, token: string, options: { keepStart?: boolean } = {}): Promise<void> {
     const entry = this.live(key);
     if (!entry || entry.token !== token) return;
-    this.entries.set(key, { startedAt: entry.startedAt, expiresAt: entry.expiresAt });
+    if (options.keepStart)
+      this.entries.set(key, { startedAt: entry.startedAt, expiresAt: entry.expiresAt });
+    else this.entries.delete(key);
   }
 
   /** Whether a request holds the entry's key now (in flight, its lease not lapsed). */

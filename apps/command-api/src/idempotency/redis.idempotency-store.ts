@@ -40,10 +40,13 @@ redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
 redis.call('HSET', KEYS[1], 'answer', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
-// KEYS[1] = key, ARGV[1] = token. Frees the key for any request, keeping startedAt until its TTL.
+// KEYS[1] = key, ARGV[1] = token, ARGV[2] = '1' to keep startedAt (until the key's TTL).
+// Frees the key for any request.
 const RELEASE = `
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-if not redis.call('HGET', KEYS[1], 'startedAt') then return redis.call('DEL', KEYS[1]) end
+if ARGV[2] ~= '1' or not redis.call('HGET', KEYS[1], 'startedAt') then
+  return redis.call('DEL', KEYS[1])
+end
 return redis.call('HDEL', KEYS[1], 'fingerprint', 'token', 'leaseUntil')`;
 
 /**
@@ -100,7 +103,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     );
   }
 
-  async release(key: string, token: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.keyPrefix + key, token);
+  async release(key: string, token: string, options: { keepStart?: boolean } = {}): Promise<void> {
+    await this.redis.eval(RELEASE, 1, this.keyPrefix + key, token, options.keepStart ? '1' : '0');
   }
 }

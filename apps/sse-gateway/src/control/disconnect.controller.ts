@@ -16,7 +16,10 @@ export interface DisconnectAnswer {
   userId: string;
   /** The gateway instances the order reached (each ends the user's streams it holds). */
   instances: number;
-  /** With `"revoke": true`: the user's tokens issued up to this time (epoch ms) are refused. */
+  /**
+   * With `"revoke": true`: the revocation's cut (epoch ms). The user's tokens issued up to it,
+   * and in the REVOCATION_SKEW_MS (60 s) after it, are refused.
+   */
   revokedUntil?: number;
 }
 
@@ -94,7 +97,7 @@ export class DisconnectController {
         });
       // Before the streams end: their clients' reconnects are then refused.
       revokedUntil = Date.now();
-      await revocations.revoke(userId, revokedUntil);
+      await revocations.revoke(userId, revokedUntil, reason);
       revokedUntil = revocations.revokedUntil(userId) ?? revokedUntil;
     }
     const instances = await this.control.disconnect({ userId, reason });

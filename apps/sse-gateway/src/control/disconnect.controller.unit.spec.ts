@@ -55,13 +55,17 @@ describe('POST /api/presence/{userId}/disconnect', () => {
     const bearer = await app.bearer('sabrina');
     const tab = await open('sabrina');
     const before = Date.now();
-    const response = await disconnect('sabrina', admin, { revoke: true });
+    const response = await disconnect('sabrina', admin, { revoke: true, reason: 'banned' });
     expect(response.status).toBe(202);
     const answer = (await response.json()) as { revokedUntil: number; instances: number };
     expect(answer).toEqual({ userId: 'sabrina', instances: 1, revokedUntil: expect.any(Number) });
     expect(answer.revokedUntil).toBeGreaterThanOrEqual(before);
     expect(app.revocations!.revokedUntil('sabrina')).toBe(answer.revokedUntil);
     await until(() => tab.ended);
+    // The revocation ends the stream first (here or on any instance), with the operator's reason.
+    expect(tab.notifications('disconnected').map((frame) => frame.params)).toEqual([
+      { reason: 'banned' },
+    ]);
     // The reconnect with the old token is refused, as is any other use of it.
     const reopened = await fetch(`${app.url}/events`, { headers: bearer });
     expect(reopened.status).toBe(401);

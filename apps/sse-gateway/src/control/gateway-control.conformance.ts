@@ -34,7 +34,9 @@ export function describeGatewayControl(name: string, factory: GatewayControlFact
     it('reaches every listening instance, the sender included, and counts them', async () => {
       const { controls } = await make(3);
       const heard = controls.map(() => [] as DisconnectOrder[]);
+      expect(controls[0]!.listening).toBe(false);
       await controls[0]!.listen((order) => heard[0]!.push(order));
+      expect(controls[0]!.listening).toBe(true);
       await controls[1]!.listen((order) => heard[1]!.push(order));
       // controls[2] only sends: it is not listening, so it is not counted.
       expect(await controls[2]!.disconnect({ userId: 'ash', reason: 'first' })).toBe(2);
@@ -56,6 +58,7 @@ export function describeGatewayControl(name: string, factory: GatewayControlFact
       expect(await controls[0]!.disconnect({ userId: 'brock', reason: 'heard' })).toBe(1);
       await until(() => heard.length === 1, 'the order published after listen');
       await controls[1]!.close();
+      expect(controls[1]!.listening).toBe(false);
       expect(await controls[0]!.disconnect({ userId: 'misty', reason: 'closed' })).toBe(0);
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(heard).toEqual([{ userId: 'brock', reason: 'heard' }]);

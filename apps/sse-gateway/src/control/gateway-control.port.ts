@@ -24,6 +24,8 @@ export interface DisconnectOrder {
 export interface GatewayControl {
   disconnect(order: DisconnectOrder): Promise<number>;
   listen(handler: (order: DisconnectOrder) => void): Promise<void>;
+  /** Whether orders reach this instance now (listening, and its connection up). */
+  readonly listening: boolean;
   close(): Promise<void>;
 }
 

@@ -8,6 +8,10 @@ import { type DisconnectOrder, type GatewayControl } from './gateway-control.por
 export class InMemoryGatewayControl implements GatewayControl {
   private handler: ((order: DisconnectOrder) => void) | undefined;
 
+  get listening(): boolean {
+    return this.handler !== undefined;
+  }
+
   constructor(private readonly channel = new Set<InMemoryGatewayControl>()) {}
 
   async disconnect(order: DisconnectOrder): Promise<number> {

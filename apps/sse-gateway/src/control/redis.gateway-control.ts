@@ -26,6 +26,10 @@ export class RedisGatewayControl implements GatewayControl {
 
   private readonly onMalformed: (text: string) => void;
 
+  get listening(): boolean {
+    return this.subscriber?.status === 'ready';
+  }
+
   disconnect(order: DisconnectOrder): Promise<number> {
     return this.client.publish(this.channel, orderText(order));
   }

@@ -63,8 +63,8 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     if (revocations) {
       // Told of every cut this instance learns of (here, from another instance, or by a
       // reload): the streams it revokes end, whether or not a disconnect order reaches here.
-      revocations.onRevoked((userId, cut) => {
-        const closed = this.hub.revoked(userId, cut);
+      revocations.onRevoked((userId, cut, reason) => {
+        const closed = this.hub.revoked(userId, cut, reason);
         if (closed > 0) this.logger.log(`user ${userId} revoked: ${closed} stream(s) ended here`);
       });
       this.kept.push(
@@ -100,8 +100,9 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
             listening = true;
           },
           close: () => control.close(),
+          // Down again while the subscription is away (its connection lost): orders are missed.
           get ready() {
-            return listening;
+            return listening && control.listening;
           },
         },
         { probes: this.probes, warn: (message) => this.logger.warn(message) },

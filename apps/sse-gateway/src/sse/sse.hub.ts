@@ -318,10 +318,11 @@ export class SseHub {
 
   /**
    * Ends the streams of `userId` whose credential the revocation `cut` revokes
-   * (TokenService.revokedBy), with a `disconnected` frame: whoever revoked, and whether or not a
-   * disconnect order reaches this instance. Returns how many there were.
+   * (TokenService.revokedBy), with a `disconnected` frame saying `reason` (the revoker's, else a
+   * default): whoever revoked, and whether or not a disconnect order reaches this instance.
+   * Returns how many there were.
    */
-  revoked(userId: string, cut: number): number {
+  revoked(userId: string, cut: number, reason = REVOKED_REASON): number {
     const streams = [...(this.byUser.get(userId) ?? [])].filter((connection) =>
       TokenService.revokedBy(connection.issuedAt, cut),
     );
@@ -329,7 +330,7 @@ export class SseHub {
       this.close(
         connection,
         'revoked',
-        notificationFrame(connection.lastId, 'disconnected', { reason: REVOKED_REASON }),
+        notificationFrame(connection.lastId, 'disconnected', { reason }),
       );
     return streams.length;
   }

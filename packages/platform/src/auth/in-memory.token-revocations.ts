@@ -1,4 +1,4 @@
-import { type TokenRevocations } from './token-revocations.port';
+import { type RevocationListener, type TokenRevocations } from './token-revocations.port';
 
 /**
  * Revocations of one process (the embedded mode, tests). Instances made with the same `shared`
@@ -6,7 +6,7 @@ import { type TokenRevocations } from './token-revocations.port';
  */
 export class InMemoryTokenRevocations implements TokenRevocations {
   ready = false;
-  private readonly listeners: ((userId: string, cut: number) => void)[] = [];
+  private readonly listeners: RevocationListener[] = [];
 
   constructor(
     private readonly shared = new Map<string, number>(),
@@ -16,14 +16,15 @@ export class InMemoryTokenRevocations implements TokenRevocations {
     peers.add(this);
   }
 
-  async revoke(userId: string, at = Date.now()): Promise<void> {
+  async revoke(userId: string, at = Date.now(), reason?: string): Promise<void> {
     const before = this.shared.get(userId);
     if (before !== undefined && before >= at) return;
     this.shared.set(userId, at);
-    for (const peer of this.peers) for (const listener of peer.listeners) listener(userId, at);
+    for (const peer of this.peers)
+      for (const listener of peer.listeners) listener(userId, at, reason);
   }
 
-  onRevoked(listener: (userId: string, cut: number) => void): void {
+  onRevoked(listener: RevocationListener): void {
     this.listeners.push(listener);
   }
 

@@ -1,16 +1,17 @@
 import type Redis from 'ioredis';
-import { type TokenRevocations } from './token-revocations.port';
+import { type RevocationListener, type TokenRevocations } from './token-revocations.port';
 
 /**
- * KEYS[1] = the revocations hash; ARGV[1] = userId, ARGV[2] = at, ARGV[3] = channel.
- * Keeps the later cut, and tells every instance the one that holds.
+ * KEYS[1] = the revocations hash; ARGV[1] = userId, ARGV[2] = at, ARGV[3] = channel,
+ * ARGV[4] = reason ('' for none). Keeps the later cut, and tells every instance the one that
+ * holds, with the reason.
  */
 const REVOKE = `
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
 local at = tonumber(ARGV[2])
 if current and current >= at then at = current end
 redis.call('HSET', KEYS[1], ARGV[1], at)
-redis.call('PUBLISH', ARGV[3], cjson.encode({ARGV[1], at}))
+redis.call('PUBLISH', ARGV[3], cjson.encode({ARGV[1], at, ARGV[4]}))
 return at`;
 
 /**
@@ -24,7 +25,7 @@ return at`;
 export class RedisTokenRevocations implements TokenRevocations {
   readonly key: string;
   private readonly copy = new Map<string, number>();
-  private readonly listeners: ((userId: string, cut: number) => void)[] = [];
+  private readonly listeners: RevocationListener[] = [];
   private subscriber: Redis | undefined;
   private subscribed = false;
   ready = false;
@@ -47,9 +48,11 @@ export class RedisTokenRevocations implements TokenRevocations {
   private readonly onError: (message: string) => void;
   private refresher: NodeJS.Timeout | undefined;
 
-  async revoke(userId: string, at = Date.now()): Promise<void> {
-    const cut = Number(await this.client.eval(REVOKE, 1, this.key, userId, at, this.key));
-    this.apply(userId, cut);
+  async revoke(userId: string, at = Date.now(), reason?: string): Promise<void> {
+    const cut = Number(
+      await this.client.eval(REVOKE, 1, this.key, userId, at, this.key, reason ?? ''),
+    );
+    this.apply(userId, cut, reason);
   }
 
   revokedUntil(userId: string): number | undefined {
@@ -78,8 +81,9 @@ export class RedisTokenRevocations implements TokenRevocations {
     subscriber.on('message', (channel: string, text: string) => {
       if (channel !== this.key) return;
       try {
-        const [userId, at] = JSON.parse(text) as [unknown, unknown];
-        if (typeof userId === 'string' && typeof at === 'number') this.apply(userId, at);
+        const [userId, at, reason] = JSON.parse(text) as [unknown, unknown, unknown];
+        if (typeof userId === 'string' && typeof at === 'number')
+          this.apply(userId, at, typeof reason === 'string' && reason ? reason : undefined);
         else this.onError(`ignored a malformed revocation: ${text.slice(0, 200)}`);
       } catch {
         this.onError(`ignored a malformed revocation: ${text.slice(0, 200)}`);
@@ -107,14 +111,14 @@ export class RedisTokenRevocations implements TokenRevocations {
     this.ready = true;
   }
 
-  onRevoked(listener: (userId: string, cut: number) => void): void {
+  onRevoked(listener: RevocationListener): void {
     this.listeners.push(listener);
   }
 
-  private apply(userId: string, at: number): void {
+  private apply(userId: string, at: number, reason?: string): void {
     if (!Number.isFinite(at)) return;
     if (at <= (this.copy.get(userId) ?? -Infinity)) return;
     this.copy.set(userId, at);
-    for (const listener of this.listeners) listener(userId, at);
+    for (const listener of this.listeners) listener(userId, at, reason);
   }
 }

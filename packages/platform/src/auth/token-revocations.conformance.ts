@@ -54,15 +54,16 @@ export function describeTokenRevocations(name: string, factory: TokenRevocations
     it('tells the listeners of every instance when a cut moves forward, and only then', async () => {
       const [here, there] = await make(2);
       const heard: string[][] = [[], []];
-      here!.onRevoked((userId, cut) => heard[0]!.push(`${userId}@${cut}`));
-      there!.onRevoked((userId, cut) => heard[1]!.push(`${userId}@${cut}`));
+      here!.onRevoked((userId, cut, reason) => heard[0]!.push(`${userId}@${cut} ${reason}`));
+      there!.onRevoked((userId, cut, reason) => heard[1]!.push(`${userId}@${cut} ${reason}`));
       await Promise.all([here!.start(), there!.start()]);
-      await here!.revoke('ash', 4_000);
+      await here!.revoke('ash', 4_000, 'account locked');
       await here!.revoke('ash', 3_000);
       await until(() => heard[1]!.length === 1, 'the other instance to hear of it');
       await here!.revoke('ash', 6_000);
       await until(() => heard[0]!.length === 2 && heard[1]!.length === 2, 'the second cut');
-      for (const told of heard) expect(told).toEqual(['ash@4000', 'ash@6000']);
+      for (const told of heard)
+        expect(told).toEqual(['ash@4000 account locked', 'ash@6000 undefined']);
     });
 
     it('gives an instance started later the revocations made before', async () => {

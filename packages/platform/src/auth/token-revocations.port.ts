@@ -14,19 +14,24 @@
  *   it).
  * - `ready` is true once the copy was loaded at least once (`start`); before that nothing is
  *   revoked here, and the instance's readiness probe says so.
- * - `onRevoked(listener)` is told `(userId, cut)` whenever this instance's copy moves a user's
- *   cut forward, whoever revoked (this instance, another one, or a reload): what the
- *   credentials opened here (streams) is ended then. A listener must not throw.
+ * - `onRevoked(listener)` is told `(userId, cut, reason)` whenever this instance's copy moves a
+ *   user's cut forward, whoever revoked (this instance, another one, or a reload): what the
+ *   credentials opened here (streams) is ended then. `reason` is the revoker's (`revoke`'s third
+ *   argument) when the cut came from the revoker, undefined when it came from a reload. A
+ *   listener must not throw.
  * - `close` stops keeping the copy current; it stays readable.
  */
 export interface TokenRevocations {
-  revoke(userId: string, at?: number): Promise<void>;
+  revoke(userId: string, at?: number, reason?: string): Promise<void>;
   revokedUntil(userId: string): number | undefined;
-  onRevoked(listener: (userId: string, cut: number) => void): void;
+  onRevoked(listener: RevocationListener): void;
   readonly ready: boolean;
   start(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Told of a cut: the user, the cut (epoch ms), the revoker's reason when known. */
+export type RevocationListener = (userId: string, cut: number, reason?: string) => void;
 
 /** What TokenService needs of it. */
 export type RevocationCheck = Pick<TokenRevocations, 'revokedUntil'>;

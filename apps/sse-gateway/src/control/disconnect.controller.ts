@@ -1,8 +1,7 @@
 import { type IncomingMessage } from 'node:http';
 import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseFilters } from '@nestjs/common';
-import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import { AdminToken, ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { CallerGate, MAX_USER_ID_LENGTH } from '@causeway/platform';
-import { AdminToken } from '../auth/admin.token';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { unauthorized } from '../auth/stream.authenticator';

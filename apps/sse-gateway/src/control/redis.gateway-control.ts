@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { type RedisChannelSubscription, subscribeRedisChannel } from '@causeway/platform';
 import {
   type DisconnectOrder,
   type GatewayControl,
@@ -14,7 +15,7 @@ import {
  */
 export class RedisGatewayControl implements GatewayControl {
   readonly channel: string;
-  private subscriber: Redis | undefined;
+  private subscription: RedisChannelSubscription | undefined;
 
   constructor(
     private readonly client: Redis,
@@ -27,7 +28,7 @@ export class RedisGatewayControl implements GatewayControl {
   private readonly onMalformed: (text: string) => void;
 
   get listening(): boolean {
-    return this.subscriber?.status === 'ready';
+    return this.subscription?.connection.status === 'ready';
   }
 
   disconnect(order: DisconnectOrder): Promise<number> {
@@ -35,34 +36,32 @@ export class RedisGatewayControl implements GatewayControl {
   }
 
   async listen(handler: (order: DisconnectOrder) => void): Promise<void> {
-    if (this.subscriber) throw new Error('RedisGatewayControl is listening already');
-    const subscriber = this.client.duplicate({ connectionName: 'sse-gateway:control' });
-    this.subscriber = subscriber;
-    subscriber.on('message', (channel: string, text: string) => {
-      if (channel !== this.channel) return;
-      const order = parseOrder(text);
-      if (!order) return this.onMalformed(text);
-      try {
-        handler(order);
-      } catch {
-        // The contract: one failing order does not stop the next.
-      }
+    if (this.subscription) throw new Error('RedisGatewayControl is listening already');
+    const subscription = subscribeRedisChannel(this.client, this.channel, {
+      connectionName: 'sse-gateway:control',
+      onMessage: (text) => {
+        const order = parseOrder(text);
+        if (!order) return this.onMalformed(text);
+        try {
+          handler(order);
+        } catch {
+          // The contract: one failing order does not stop the next.
+        }
+      },
     });
-    // Errors are retried by ioredis; an unhandled 'error' event would end the process.
-    subscriber.on('error', () => undefined);
+    this.subscription = subscription;
     try {
-      await subscriber.subscribe(this.channel);
+      await subscription.subscribed;
     } catch (error) {
       // Not listening: the next `listen` starts over with a connection of its own.
-      this.subscriber = undefined;
-      subscriber.disconnect();
+      if (this.subscription === subscription) this.subscription = undefined;
       throw error;
     }
   }
 
   async close(): Promise<void> {
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    await subscription?.close();
   }
 }

@@ -13,10 +13,9 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { EventBus, type HealthProbe } from '@causeway/cqrs-core';
-import { HEALTH_PROBES, METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
+import { AdminToken, HEALTH_PROBES, METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
 import { CallerGate, keepStarted, REVOCATIONS_PROBE } from '@causeway/platform';
 import { type Registry } from 'prom-client';
-import { AdminToken } from '../auth/admin.token';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
 import { SessionController } from '../auth/session.controller';
 import { StreamAuthenticator } from '../auth/stream.authenticator';

@@ -1,7 +1,7 @@
 import { type IncomingMessage } from 'node:http';
 import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
 import { type Caller, CallerGate } from '@causeway/platform';
-import { AdminToken } from '../auth/admin.token';
+import { AdminToken } from '@causeway/cqrs-core/nest';
 import { readOrUnavailable } from '../auth/read-unavailable.problem';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { StreamAuthenticator } from '../auth/stream.authenticator';

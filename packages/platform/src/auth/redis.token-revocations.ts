@@ -1,4 +1,8 @@
 import type Redis from 'ioredis';
+import {
+  type RedisChannelSubscription,
+  subscribeRedisChannel,
+} from '../redis/redis-channel.subscription';
 import { type RevocationListener, type TokenRevocations } from './token-revocations.port';
 
 /**
@@ -26,8 +30,7 @@ export class RedisTokenRevocations implements TokenRevocations {
   readonly key: string;
   private readonly copy = new Map<string, number>();
   private readonly listeners: RevocationListener[] = [];
-  private subscriber: Redis | undefined;
-  private subscribed = false;
+  private subscription: RedisChannelSubscription | undefined;
   ready = false;
 
   constructor(
@@ -61,10 +64,19 @@ export class RedisTokenRevocations implements TokenRevocations {
 
   /** Subscribes and loads the copy; call again after a failure (Redis unreachable). */
   async start(): Promise<void> {
-    const subscriber = (this.subscriber ??= this.subscribe());
-    if (!this.subscribed) {
-      await subscriber.subscribe(this.key);
-      this.subscribed = true;
+    const subscription = (this.subscription ??= subscribeRedisChannel(this.client, this.key, {
+      connectionName: 'auth:revoked',
+      onMessage: (text) => this.heard(text),
+      // After a reconnect: what was published while it was away is in the hash.
+      onReady: () => {
+        if (this.ready) void this.load().catch((error: Error) => this.onError(error.message));
+      },
+    }));
+    try {
+      await subscription.subscribed;
+    } catch (error) {
+      if (this.subscription === subscription) this.subscription = undefined;
+      throw error;
     }
     // Subscribed first, loaded second: a cut published in between is in one or the other.
     await this.load();
@@ -76,33 +88,24 @@ export class RedisTokenRevocations implements TokenRevocations {
     ).unref();
   }
 
-  private subscribe(): Redis {
-    const subscriber = this.client.duplicate({ connectionName: 'auth:revoked' });
-    subscriber.on('message', (channel: string, text: string) => {
-      if (channel !== this.key) return;
-      try {
-        const [userId, at, reason] = JSON.parse(text) as [unknown, unknown, unknown];
-        if (typeof userId === 'string' && typeof at === 'number')
-          this.apply(userId, at, typeof reason === 'string' && reason ? reason : undefined);
-        else this.onError(`ignored a malformed revocation: ${text.slice(0, 200)}`);
-      } catch {
-        this.onError(`ignored a malformed revocation: ${text.slice(0, 200)}`);
-      }
-    });
-    subscriber.on('error', () => undefined);
-    subscriber.on('ready', () => {
-      if (this.ready) void this.load().catch((error: Error) => this.onError(error.message));
-    });
-    return subscriber;
-  }
-
   async close(): Promise<void> {
     clearInterval(this.refresher);
     this.refresher = undefined;
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    this.subscribed = false;
-    if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    await subscription?.close();
+  }
+
+  /** A message on the channel: `[userId, cut, reason]`. */
+  private heard(text: string): void {
+    try {
+      const [userId, at, reason] = JSON.parse(text) as [unknown, unknown, unknown];
+      if (typeof userId === 'string' && typeof at === 'number')
+        return this.apply(userId, at, typeof reason === 'string' && reason ? reason : undefined);
+    } catch {
+      // Reported below.
+    }
+    this.onError(`ignored a malformed revocation: ${text.slice(0, 200)}`);
   }
 
   private async load(): Promise<void> {

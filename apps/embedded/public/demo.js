@@ -106,6 +106,12 @@
   /** A server epoch-ms time as this page's performance clock (never in the future). */
   const localTime = (epochMs) => performance.now() - Math.max(0, Date.now() - epochMs);
 
+  /** When a frame was logged: its id is `<epoch ms>-<sequence>` (else: now). */
+  const loggedAt = (id) => {
+    const ms = Number(String(id ?? '').split('-')[0]);
+    return Number.isFinite(ms) && ms > 0 ? localTime(ms) : performance.now();
+  };
+
   function place(params, { at = performance.now(), stale = false } = {}) {
     trainers.set(params.trainerId, {
       x: params.x,
@@ -200,9 +206,11 @@
       log(`recovery: ${params.reason}`);
       for (const position of params.positions ?? []) placeRow(position);
     },
-    'position.update'(params, replayed) {
-      // A live frame is as fresh as it gets; a replayed one is old: re-synced after the replay.
-      place(params, { stale: replayed && params.isMoving });
+    'position.update'(params, replayed, id) {
+      // A live frame says where the trainer was when it was logged (its id's time), not when it
+      // arrived here: anchored at arrival, a frame that took a while under load would draw the
+      // trainer behind where it is. A replayed one is old: re-synced after the replay.
+      place(params, { at: loggedAt(id), stale: replayed && params.isMoving });
       log(
         `${params.trainerId} ${params.isMoving ? 'moves' : 'stops'} at ${params.x.toFixed(0)},${params.y.toFixed(0)}`,
       );
@@ -249,7 +257,7 @@
       const message = JSON.parse(event.data);
       const replayed = message.method !== 'session' && replaying > 0;
       if (replayed) replaying -= 1;
-      handlers[message.method]?.(message.params, replayed);
+      handlers[message.method]?.(message.params, replayed, event.lastEventId);
       if (replayed && replaying === 0) resync();
     };
     source.onerror = () => {

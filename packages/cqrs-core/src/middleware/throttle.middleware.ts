@@ -31,8 +31,13 @@ export function throttle(options: ThrottleOptions): Middleware {
     let lastStart = -Infinity;
     return async (delivery) => {
       const turn = turns.then(async () => {
-        const ms = lastStart + spacing - Date.now();
-        if (ms > 0 || delivery.signal?.aborted)
+        // A timer may fire up to a millisecond before the wall clock shows its delay passed:
+        // wait again until it does, so that the spacing holds as Date.now() measures it.
+        for (
+          let ms = lastStart + spacing - Date.now();
+          ms > 0 || delivery.signal?.aborted;
+          ms = lastStart + spacing - Date.now()
+        )
           // Rejects with the signal's reason (timers/promises would name an AbortError instead).
           await sleep(Math.max(0, ms), undefined, { signal: delivery.signal }).catch(() => {
             throw delivery.signal?.reason as Error;

@@ -121,6 +121,41 @@ describe('CommandService: command deadlines', () => {
     await close();
   });
 
+  it('refuses the key for another request once a command may have been sent under it', async () => {
+    const { service, gate, commands, arrived, close } = await setup();
+    jest.spyOn(commands, 'send').mockImplementationOnce(async (...args) => {
+      await CommandBus.prototype.send.apply(commands, args);
+      throw new Error('Command timed out');
+    });
+    const request = (body: typeof move) =>
+      ({
+        method: 'POST',
+        originalUrl: '/api/trainers/ash/move',
+        headers: { 'idempotency-key': 'k-3' },
+        socket: {},
+        commandApiBody: { kind: 'json', value: body, raw: Buffer.from(JSON.stringify(body)) },
+      }) as unknown as ApiRequest;
+    const attempt = (body: typeof move) =>
+      gate.run(caller, request(body), async () => ({
+        status: 202,
+        body: await service.move(caller, body),
+        storable: true,
+      }));
+    await expect(attempt(move)).rejects.toBeInstanceOf(CommandUnconfirmedError);
+    // Another move under the key would get the first one's command id, which trainer-service
+    // takes for a command it already applied: the move would be answered and never made.
+    const other = { ...move, directionX: -1 };
+    await expect(attempt(other)).rejects.toMatchObject({
+      name: 'IdempotencyConflictError',
+      reason: 'mismatch',
+    });
+    const [sent] = await arrived(1);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(await arrived(2)).toEqual([sent]);
+    expect(sent!.data).toMatchObject({ directionX: 1 });
+    await close();
+  });
+
   it('gives a retry after a failure that sent nothing a deadline of its own', async () => {
     const { service, gate, arrived, close } = await setup();
     const request = {

@@ -110,19 +110,38 @@ export function describeIdempotencyStore(
       expect(first).toMatchObject({ state: 'started', startedAt: at });
     });
 
-    it('keeps the first start time through a release with keepStart, whatever the next request', async () => {
+    it('keeps the first start time through a release with keepStart, for that request only', async () => {
       const store = await factory();
       const key = `ash:${randomUUID()}`;
       const at = Date.now() - 5_000;
       const first = (await store.begin(key, 'fp-1', lease, start(at))) as { token: string };
       await store.release(key, first.token, { keepStart: true });
+      // It may have sent a command under the key's ids: another request must not reuse them.
+      expect(await store.begin(key, 'fp-2', lease, start())).toEqual({ state: 'mismatch' });
       const retry = (await store.begin(key, 'fp-1', lease, start())) as { token: string };
       expect(retry).toMatchObject({ state: 'started', startedAt: at });
       await store.release(key, retry.token, { keepStart: true });
-      expect(await store.begin(key, 'fp-2', lease, start())).toMatchObject({
+      expect(await store.begin(key, 'fp-1', lease, start())).toMatchObject({
         state: 'started',
         startedAt: at,
       });
+    });
+
+    it('frees the key for another request after a plain release', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const first = (await store.begin(key, 'fp-1', lease, start())) as { token: string };
+      await store.release(key, first.token);
+      expect((await store.begin(key, 'fp-2', lease, start())).state).toBe('started');
+    });
+
+    it('binds the key to the request of a holder that died', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      expect((await store.begin(key, 'fp-1', 300, start())).state).toBe('started');
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await store.begin(key, 'fp-2', lease, start())).toEqual({ state: 'mismatch' });
+      expect((await store.begin(key, 'fp-1', lease, start())).state).toBe('started');
     });
 
     it('forgets the start time on a plain release: nothing was sent, the key is new', async () => {

@@ -44,9 +44,13 @@ export interface IdempotencyStart {
  *   process handling it died). `release` frees it at once (the request failed; a retry may run):
  *   the key is new again, unless `keepStart` (the request may have sent a command before it
  *   failed), which keeps its start time as below.
+ * - A key whose request may have sent a command stays bound to that request: after a release
+ *   with `keepStart` or a lapsed lease, `begin` with another fingerprint is `mismatch` as long
+ *   as the start time is kept. Its commands' ids derive from the key (idempotentCommandId), so
+ *   another request under it would send commands that their handler takes for the first ones.
  * - `complete` and `release` with a token that no longer holds the key change nothing.
  * - A key remembers when it was first started: a `begin` that starts it returns as `startedAt`
- *   the `at` of the first `begin` that started it, whatever the fingerprint, through releases
+ *   the `at` of the first `begin` that started it, through releases
  *   with `keepStart` and lapsed leases, until `keepMs` after the last `begin` that started it (or the answer's
  *   `ttlMs` after `complete`). Then the key is new: `startedAt` is the caller's `at` again. So
  *   a command sent again under the key (the same command id, idempotentCommandId) keeps the

@@ -7,7 +7,11 @@ import {
 } from './idempotency-store.port';
 
 interface Entry {
-  /** Absent once released: the key is free for any request. */
+  /**
+   * The request the key is bound to; absent after a plain release (the key is free for any
+   * request). Kept through a release with keepStart and a lapsed lease: that request may have
+   * sent a command, so the key serves only its retries.
+   */
   fingerprint?: string;
   /** While in flight, until `leaseUntil`. */
   token?: string;
@@ -56,8 +60,9 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     this.sweep();
     const now = this.now();
     const entry = this.live(key);
+    if (entry?.fingerprint !== undefined && entry.fingerprint !== fingerprint)
+      return { state: 'mismatch' };
     if (entry && (entry.answer || this.holds(entry, now))) {
-      if (entry.fingerprint !== fingerprint) return { state: 'mismatch' };
       if (entry.answer) return { state: 'completed', answer: structuredClone(entry.answer) };
       return { state: 'in-flight' };
     }
@@ -87,12 +92,19 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     });
   }
 
-  /** Frees the key for any request at once; with `keepStart` it keeps its start time. */
+  /**
+   * Frees the key at once: for any request, or with `keepStart` for retries of the same one,
+   * keeping its start time.
+   */
   async release(key: string, token: string, options: { keepStart?: boolean } = {}): Promise<void> {
     const entry = this.live(key);
     if (!entry || entry.token !== token) return;
     if (options.keepStart)
-      this.entries.set(key, { startedAt: entry.startedAt, expiresAt: entry.expiresAt });
+      this.entries.set(key, {
+        fingerprint: entry.fingerprint,
+        startedAt: entry.startedAt,
+        expiresAt: entry.expiresAt,
+      });
     else this.entries.delete(key);
   }
 

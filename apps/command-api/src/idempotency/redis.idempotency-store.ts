@@ -7,7 +7,8 @@ import {
   type StoredAnswer,
 } from './idempotency-store.port';
 
-// One hash per key: fingerprint, token and leaseUntil while in flight, answer once completed,
+// One hash per key: fingerprint (the request the key is bound to: kept through a release with
+// keepStart and a lapsed lease), token and leaseUntil while in flight, answer once completed,
 // startedAt always (the first start's time, kept through releases and lapsed leases). The key's
 // TTL is how long it is remembered; the lease is a field, on Redis's clock (TIME), so a lapsed
 // lease frees the key without forgetting when it was first started. A hash written before
@@ -20,8 +21,8 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 const BEGIN = `${NOW}
 local fields = redis.call('HMGET', KEYS[1], 'fingerprint', 'answer', 'token', 'leaseUntil', 'startedAt')
 local fingerprint, answer, token, leaseUntil, startedAt = fields[1], fields[2], fields[3], fields[4], fields[5]
+if fingerprint and fingerprint ~= ARGV[1] then return {'mismatch'} end
 if answer or (token and (not leaseUntil or tonumber(leaseUntil) > now)) then
-  if fingerprint ~= ARGV[1] then return {'mismatch'} end
   if answer then return {'completed', answer} end
   return {'in-flight'}
 end
@@ -40,14 +41,14 @@ redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
 redis.call('HSET', KEYS[1], 'answer', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
-// KEYS[1] = key, ARGV[1] = token, ARGV[2] = '1' to keep startedAt (until the key's TTL).
-// Frees the key for any request.
+// KEYS[1] = key, ARGV[1] = token, ARGV[2] = '1' to keep startedAt and the fingerprint (until
+// the key's TTL): the key is then free for retries of the same request only, else for any.
 const RELEASE = `
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '1' or not redis.call('HGET', KEYS[1], 'startedAt') then
   return redis.call('DEL', KEYS[1])
 end
-return redis.call('HDEL', KEYS[1], 'fingerprint', 'token', 'leaseUntil')`;
+return redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')`;
 
 /**
  * Idempotency keys shared by every instance: one hash per key (`<prefix>idempotency:<key>`)

@@ -70,6 +70,8 @@ async function start(name: string, extra: Record<string, string> = {}): Promise<
       // A command in flight on the killed instance is redone by the survivor after this.
       COMMAND_TIMEOUT_MS: '4000',
       DEDUP_LEASE_MS: '5000',
+      // This host's clock may run up to 5 s ahead of command-api's.
+      COMMAND_CLOCK_SKEW_MS: '5000',
       LOG_LEVEL: 'warn',
       ...extra,
     },
@@ -254,8 +256,9 @@ describe('trainer-service on Redis + MongoDB', () => {
   });
 
   it('rejects a move that expired on the bus as expired, and never applies it, nor a later copy', async () => {
-    // Accepted 61 s ago with command-api's default COMMAND_DEADLINE_MS, as after a stalled bus.
-    const accepted = new Date(Date.now() - 61_000).toISOString();
+    // Accepted 66 s ago with command-api's default COMMAND_DEADLINE_MS, as after a stalled bus:
+    // past its deadline by more than COMMAND_CLOCK_SKEW_MS.
+    const accepted = new Date(Date.now() - 66_000).toISOString();
     const late = move('expiring', 'start');
     const expired = withDeadline(
       { ...late, metadata: { ...late.metadata, timestamp: accepted } },
@@ -272,6 +275,20 @@ describe('trainer-service on Redis + MongoDB', () => {
     expect(await completed(fresh.messageId)).toMatchObject({ status: 'processed', version: 1 });
     const events = await store.readStream('trainer-expiring');
     expect(events.map((event) => event.metadata.causationId)).toEqual([fresh.messageId]);
+  });
+
+  it('applies a move past its deadline by less than COMMAND_CLOCK_SKEW_MS', async () => {
+    // 2 s past the deadline by this host's clock, which may run 5 s ahead of the sender's.
+    const sent = move('skewed', 'start');
+    const command = withDeadline(
+      {
+        ...sent,
+        metadata: { ...sent.metadata, timestamp: new Date(Date.now() - 62_000).toISOString() },
+      },
+      60_000,
+    );
+    await send(command);
+    expect(await completed(command.messageId)).toMatchObject({ status: 'processed', version: 1 });
   });
 
   it("dead-letters once a command whose outcome cannot be recorded, and goes on with its trainer's next", async () => {

@@ -11,6 +11,11 @@ export const messagingSettings = {
     .regex(/^[A-Za-z0-9._-]*$/, 'may contain only letters, digits, ".", "_" and "-"')
     .default(''),
   COMMAND_TIMEOUT_MS: setting.milliseconds(30_000),
+  /**
+   * How far this host's clock may run ahead of the clocks that set commands' deadlines
+   * (`CommandBusOptions.clockSkewMs`): a command expires once now > its deadline + this.
+   */
+  COMMAND_CLOCK_SKEW_MS: setting.milliseconds(0, 0),
   EVENT_TIMEOUT_MS: setting.milliseconds(10_000),
   /** A message in flight on a dead instance is handled elsewhere after this (> the timeouts). */
   DEDUP_LEASE_MS: setting.milliseconds(60_000),
@@ -58,6 +63,7 @@ export interface MessagingConfig {
   ADMIN_TOKEN: string;
   TOPIC_PREFIX: string;
   COMMAND_TIMEOUT_MS: number;
+  COMMAND_CLOCK_SKEW_MS: number;
   EVENT_TIMEOUT_MS: number;
   MAX_RETRIES: number;
   DEDUP_LEASE_MS: number;

@@ -25,6 +25,17 @@ describe('messagingSettings', () => {
     ).toThrow(`REDIS_STREAMS_PARTITIONS: ${message}`);
   });
 
+  it('reads COMMAND_CLOCK_SKEW_MS, 0 when unset, and refuses a negative one by name', () => {
+    expect(loadConfiguration(schema, required).COMMAND_CLOCK_SKEW_MS).toBe(0);
+    expect(
+      loadConfiguration(schema, { ...required, COMMAND_CLOCK_SKEW_MS: '2000' })
+        .COMMAND_CLOCK_SKEW_MS,
+    ).toBe(2000);
+    expect(() => loadConfiguration(schema, { ...required, COMMAND_CLOCK_SKEW_MS: '-5' })).toThrow(
+      'COMMAND_CLOCK_SKEW_MS',
+    );
+  });
+
   it('caps streams at REDIS_STREAMS_MAX_LENGTH (100 000 when unset), given event types at their own length', () => {
     expect(loadConfiguration(schema, required).REDIS_STREAMS_MAX_LENGTH).toBe(100_000);
     expect(() => loadConfiguration(schema, { ...required, REDIS_STREAMS_MAX_LENGTH: '0' })).toThrow(

@@ -126,6 +126,7 @@ export class RedisMessagingModule {
           deduplicationLeaseMs: config.DEDUP_LEASE_MS,
           retry: { maxAttempts: config.MAX_RETRIES + 1 },
           commandTimeoutMs: config.COMMAND_TIMEOUT_MS,
+          commandClockSkewMs: config.COMMAND_CLOCK_SKEW_MS,
           eventTimeoutMs: config.EVENT_TIMEOUT_MS,
         }),
         DeadLettersAdminModule.forRoot({

@@ -32,8 +32,18 @@ export class CommandTimeoutError extends Error {
     readonly commandId: string,
     readonly commandType: string,
     readonly timeoutMs: number,
+    /**
+     * false when the command was never sent: the replies subscription was not in place within
+     * the timeout (the router not running, the broker away). A retry is then safe.
+     */
+    readonly sent = true,
   ) {
-    super(`no reply to ${commandType} ${commandId} within ${timeoutMs} ms`);
+    super(
+      sent
+        ? `no reply to ${commandType} ${commandId} within ${timeoutMs} ms`
+        : `${commandType} ${commandId} was not sent: the replies subscription was not in place ` +
+            `within ${timeoutMs} ms (is router.run() called, is the broker reachable?)`,
+    );
     this.name = 'CommandTimeoutError';
   }
 }

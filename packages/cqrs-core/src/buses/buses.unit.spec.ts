@@ -271,13 +271,17 @@ describe('CommandBus', () => {
     await Promise.all([service.router.close(), api.router.close()]);
   });
 
-  it('times out, sending nothing, while its replies cannot be subscribed', async () => {
+  it('times out, sending nothing and saying so, while its replies cannot be subscribed', async () => {
     const { instance } = system();
     const api = instance('api', 'x'); // its router is never run: no replies subscription
     const command = testEnvelope('Move', { dx: 1 });
     const started = Date.now();
-    await expect(api.commands.request(command, { timeoutMs: 100 })).rejects.toEqual(
-      new CommandTimeoutError(command.messageId, 'Move', 100),
+    const failure = await api.commands.request(command, { timeoutMs: 100 }).catch((e) => e);
+    expect(failure).toBeInstanceOf(CommandTimeoutError);
+    expect(failure).toMatchObject({ commandId: command.messageId, timeoutMs: 100, sent: false });
+    expect((failure as Error).message).toBe(
+      `Move ${command.messageId} was not sent: the replies subscription was not in place ` +
+        'within 100 ms (is router.run() called, is the broker reachable?)',
     );
     expect(Date.now() - started).toBeLessThan(1_000);
     // Nothing was sent: a handler that starts now (from the earliest command) gets none.

@@ -278,7 +278,8 @@ export class CommandBus {
    * Publishes a command and resolves with its handler's result.
    * @throws CommandExpiredError when its deadline passed before its handler ran
    * @throws CommandRejectedError when the handler refused it or failed for good
-   * @throws CommandTimeoutError when no reply came within the timeout
+   * @throws CommandTimeoutError when no reply came within the timeout (`sent: false` when the
+   *   command was never sent, as the replies subscription was not in place in time)
    * @throws RangeError when `deadlineMs` is not a positive number (nothing is sent)
    */
   async request<Result = unknown>(
@@ -293,8 +294,9 @@ export class CommandBus {
     const timedOut = () => new CommandTimeoutError(command.messageId, command.type, timeoutMs);
     // The reply group must exist before the command leaves, or a fast reply is missed. Waiting
     // for it counts against the timeout: a router not running yet, or a broker away at start-up,
-    // ends in CommandTimeoutError (nothing was sent), not a hang.
-    if (!(await this.options.router.subscribed(REPLIES_HANDLER, { timeoutMs }))) throw timedOut();
+    // ends in CommandTimeoutError with `sent: false`, not a hang.
+    if (!(await this.options.router.subscribed(REPLIES_HANDLER, { timeoutMs })))
+      throw new CommandTimeoutError(command.messageId, command.type, timeoutMs, false);
     const replyTo = this.naming.reply(this.options.instanceId);
     let waiter!: Waiting;
     const outcome = new Promise<unknown>((resolve, reject) => {

@@ -6,6 +6,9 @@
  *
  * Hazards:
  * - `evolve` must not throw for an event that was once stored: it is history. Validate in `decide`.
+ * - `evolve` must return a state for every event, those of types it does not handle too (a
+ *   `default: return state` branch): a switch without one returns undefined for a type added
+ *   or renamed later, and every later step sees no state.
  * - `evolve` must not mutate `state` when snapshots or retries are used: return a new state.
  * - `decide` may run more than once for one command (retry on conflict): it must be pure.
  */

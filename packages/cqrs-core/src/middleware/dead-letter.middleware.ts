@@ -6,6 +6,41 @@ import {
   RetriesExhaustedError,
   type ErrorDisposition,
 } from '../router/handler.errors';
+import { throttledWarning } from '../router/throttled.warning';
+
+/** The `type` of the process warning `warnOfDeadLetters` emits. */
+export const DEAD_LETTER_WARNING = 'CausewayDeadLetterWarning';
+
+/** A message the dead-letter middleware moved to its queue. */
+export interface DeadLetterEvent {
+  /** The handler's registration name. */
+  handler: string;
+  topic: string;
+  type: string;
+  reason: string;
+  messageId: string;
+  group: string;
+  /** The letter's id in the queue (replay and purge take it). */
+  letterId: string;
+  attempts: number;
+}
+
+/**
+ * deadLetter's default `onDeadLetter`: a process warning for the first dead letter of each
+ * handler, then at most one every 10 s per handler counting those it left out. The letter is
+ * kept either way; the warning is how an operator learns there is one to look at.
+ */
+export function warnOfDeadLetters(): (event: DeadLetterEvent) => void {
+  const warn = throttledWarning({ type: DEAD_LETTER_WARNING, code: 'CAUSEWAY_DEAD_LETTERED' });
+  return (event) =>
+    warn(
+      event.handler,
+      `${event.type} ${event.messageId} on ${event.topic} dead-lettered by handler ` +
+        `${event.handler} (group ${event.group}) after ${event.attempts} attempt(s): ` +
+        `${event.reason}. Letter ${event.letterId}: list, replay or purge it with the ` +
+        'dead-letter admin API or CLI',
+    );
+}
 
 /** What a handler chain resolves with when the message was dead-lettered instead of handled. */
 export class DeadLettered {
@@ -18,7 +53,11 @@ export class DeadLettered {
 export interface DeadLetterOptions {
   queue: DeadLetterQueue;
   classify?: (error: unknown) => ErrorDisposition;
-  onDeadLetter?: (event: { handler: string; topic: string; type: string; reason: string }) => void;
+  /**
+   * Called after a message was stored as a dead letter. Default: warnOfDeadLetters(), a
+   * rate-limited process warning. Errors it throws are ignored (the letter is stored).
+   */
+  onDeadLetter?: (event: DeadLetterEvent) => void;
   /**
    * Dead-letter, without running the handler, a message the transport delivers for the
    * `maxDeliveries + 1`-th time (its `delivery.attempt`, which survives crashes on Redis Streams
@@ -53,6 +92,7 @@ export class TooManyDeliveriesError extends Error {
 export function deadLetter(options: DeadLetterOptions): Middleware {
   const classify = options.classify ?? classifyError;
   const maxDeliveries = options.maxDeliveries;
+  const onDeadLetter = options.onDeadLetter ?? warnOfDeadLetters();
   return (next, info) => async (delivery) => {
     try {
       if (maxDeliveries !== undefined && delivery.attempt > maxDeliveries)
@@ -64,6 +104,7 @@ export function deadLetter(options: DeadLetterOptions): Middleware {
       if (!exhausted && !crashing && classify(error) !== 'permanent') throw error;
       const cause = exhausted ? error.lastError : error;
       const reason = (cause as Error)?.message ?? String(cause);
+      const attempts = exhausted ? error.attempts : crashing ? error.deliveries : 1;
       const letterId = await options.queue.add({
         envelope: delivery.envelope,
         originalTopic: delivery.topic,
@@ -74,15 +115,23 @@ export function deadLetter(options: DeadLetterOptions): Middleware {
         // The name the command's sender gets too (CommandRejectedError.remoteName).
         errorName: errorNameOf(cause),
         stack: (cause as Error)?.stack,
-        attempts: exhausted ? error.attempts : crashing ? error.deliveries : 1,
+        attempts,
         deadLetteredAt: new Date().toISOString(),
       });
-      options.onDeadLetter?.({
-        handler: info.name,
-        topic: delivery.topic,
-        type: delivery.envelope.type,
-        reason,
-      });
+      try {
+        onDeadLetter({
+          handler: info.name,
+          topic: delivery.topic,
+          type: delivery.envelope.type,
+          reason,
+          messageId: delivery.envelope.messageId,
+          group: delivery.group,
+          letterId,
+          attempts,
+        });
+      } catch {
+        // The letter is stored: a failing report must not have the message dead-lettered again.
+      }
       return new DeadLettered(letterId, cause);
     }
   };

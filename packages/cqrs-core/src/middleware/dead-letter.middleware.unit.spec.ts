@@ -38,6 +38,60 @@ describe('dead-letter middleware', () => {
     expect(letter!.stack).toContain('TypeError');
   });
 
+  it('warns of the first dead letter of a handler by default, then at most every 10 s, and keeps each one', async () => {
+    // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
+    const warn = jest.spyOn(process, 'emitWarning');
+    try {
+      const queue = new InMemoryDeadLetterQueue();
+      const handler = compose(
+        [deadLetter({ queue })],
+        async () => {
+          throw new PermanentError('account closed');
+        },
+        info,
+      );
+      const first = testEnvelope('T', { a: 1 });
+      await handler(testDelivery(first, { topic: 'events.T', position: '7-0' }));
+      await handler(testDelivery(testEnvelope('T', { a: 2 }), { topic: 'events.T' }));
+      const letters = await queue.list();
+      expect(letters).toHaveLength(2);
+      const ours = warn.mock.calls.filter(
+        ([, options]) => (options as { type?: string })?.type === 'CausewayDeadLetterWarning',
+      );
+      expect(ours.map(([message]) => String(message))).toEqual([
+        `T ${first.messageId} on events.T dead-lettered by handler projector (group test-group) ` +
+          `after 1 attempt(s): account closed. Letter ${letters[0]!.id}: list, replay or purge ` +
+          'it with the dead-letter admin API or CLI',
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('keeps a stored letter acknowledged when onDeadLetter throws', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    const seen: string[] = [];
+    const handler = compose(
+      [
+        deadLetter({
+          queue,
+          onDeadLetter: (event) => {
+            seen.push(`${event.handler} ${event.type} ${event.attempts} ${event.letterId}`);
+            throw new Error('log shipper down');
+          },
+        }),
+      ],
+      async () => {
+        throw new PermanentError('bad');
+      },
+      info,
+    );
+    const result = await handler(testDelivery(testEnvelope('T', {}), { topic: 'events.T' }));
+    expect(result).toBeInstanceOf(DeadLettered);
+    const [letter] = await queue.list();
+    expect(seen).toEqual([`projector T 1 ${letter!.id}`]);
+  });
+
   it('names the error as the command sender gets it: by its class when it kept the name Error', async () => {
     class MyErr extends Error {}
     const queue = new InMemoryDeadLetterQueue();

@@ -43,13 +43,20 @@ function buildRouter(
     subscriber: options.subscriber,
     service: options.service,
     instanceId: options.instanceId,
+    ...(options.onHandlerError && { onHandlerError: options.onHandlerError }),
   });
   const naming = topicNaming(options.topicPrefix);
   if (metrics) metrics.watchBreakers(breakers);
   const commandPrefix = naming.command('');
   const stack: Middleware[] = [recoverer(), ...(options.middleware ?? [])];
   if (metrics) stack.push(metrics.middleware());
-  stack.push(deadLetter({ queue: options.deadLetters!, maxDeliveries: options.maxDeliveries }));
+  stack.push(
+    deadLetter({
+      queue: options.deadLetters!,
+      maxDeliveries: options.maxDeliveries,
+      ...(options.onDeadLetter && { onDeadLetter: options.onDeadLetter }),
+    }),
+  );
   if (options.deduplication)
     stack.push(
       deduplicator({ store: options.deduplication, leaseMs: options.deduplicationLeaseMs }),

@@ -1,9 +1,11 @@
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
 import { type SerializerRegistry } from '../messages/serializer.registry';
 import { type CircuitBreakerOptions } from '../middleware/circuit-breaker.middleware';
+import { type DeadLetterOptions } from '../middleware/dead-letter.middleware';
 import { type DeduplicationStore } from '../middleware/deduplication-store.port';
 import { type RetryOptions } from '../middleware/retry.middleware';
 import { type Middleware } from '../router/handler';
+import { type RouterOptions } from '../router/router';
 import { type Publisher, type Subscriber } from '../transport/transport.port';
 
 /** Everything CqrsCoreModule wires; transports and stores come from the adapters (./redis, ./kafka, …). */
@@ -38,6 +40,17 @@ export interface CqrsCoreModuleOptions {
    * its consumer; see DeadLetterOptions.maxDeliveries). Default: off.
    */
   maxDeliveries?: number;
+  /**
+   * Called for every message moved to `deadLetters` (DeadLetterOptions.onDeadLetter). Default:
+   * a rate-limited process warning naming the message, handler, reason and letter id, which
+   * `bootstrapService` logs as a JSON warn line.
+   */
+  onDeadLetter?: DeadLetterOptions['onDeadLetter'];
+  /**
+   * Called for every delivery that failed the whole middleware chain and goes back to its
+   * transport unacknowledged (RouterOptions.onHandlerError; default: a rate-limited warning).
+   */
+  onHandlerError?: RouterOptions['onHandlerError'];
   /** Enables the deduplicator middleware (use the Redis store across instances). */
   deduplication?: DeduplicationStore;
   /**

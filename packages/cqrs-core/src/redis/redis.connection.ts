@@ -76,6 +76,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     },
   });
   neverSendFailed(client);
+  const copies = trackDuplicates(client);
   client.on('ready', () => metrics.up(name, true));
   client.on('end', () => metrics.up(name, false));
   client.on('close', () => metrics.up(name, false));
@@ -127,8 +128,32 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
       closed = true;
       if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
       else client.disconnect();
+      // Connections duplicated from it that their users left open (a subscriber not closed):
+      // each would keep the process alive.
+      for (const copy of copies) copy.disconnect();
     },
   };
+}
+
+/**
+ * The connections duplicated from `client` (and from those) that have not ended: close() of the
+ * connection ends them too, so that a user who closed the connection but not a subscriber that
+ * duplicated it (for its blocking reads) still sees the process exit.
+ */
+function trackDuplicates(client: Redis): Set<Redis> {
+  const open = new Set<Redis>();
+  const track = (parent: Redis) => {
+    const duplicate = parent.duplicate.bind(parent);
+    parent.duplicate = (override) => {
+      const copy = duplicate(override);
+      open.add(copy);
+      copy.once('end', () => open.delete(copy));
+      track(copy);
+      return copy;
+    };
+  };
+  track(client);
+  return open;
 }
 
 /** Where `client` connects: `host:port` (or its socket path), never the credentials. */

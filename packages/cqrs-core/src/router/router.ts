@@ -7,6 +7,7 @@ import {
   type SubscriptionHandle,
 } from '../transport/transport.port';
 import { compose, type Handler, type HandlerInfo, type Middleware } from './handler';
+import { type HandlerFailure, warnOfHandlerFailures } from './handler-failure.warning';
 
 export interface HandlerRegistration {
   /** Unique within the router. Hazard: it names the consumer group; renaming re-consumes everything. */
@@ -40,6 +41,13 @@ export interface RouterOptions {
   service: string;
   /** This instance: the consumer name and the fan-out group suffix. */
   instanceId: string;
+  /**
+   * Called for every delivery whose handler chain failed: the outcome that leaves the message
+   * unacknowledged, to be delivered again (middleware that settled it — `deadLetter()` storing
+   * it, a command's refusal — is not a failure here). Default: warnOfHandlerFailures(), a
+   * rate-limited process warning. Errors it throws are ignored.
+   */
+  onHandlerError?: (failure: HandlerFailure) => void;
 }
 
 /**
@@ -60,12 +68,34 @@ function isPermanent(error: unknown): boolean {
   return (error as { permanent?: unknown } | null | undefined)?.permanent === true;
 }
 
+/** Reports a failure of the whole chain (the delivery goes back unacknowledged) and rethrows it. */
+function reportingFailures(
+  handler: Handler,
+  name: string,
+  report: (failure: HandlerFailure) => void,
+): Handler {
+  return async (delivery) => {
+    try {
+      return await handler(delivery);
+    } catch (error) {
+      try {
+        report({ handler: name, delivery, error });
+      } catch {
+        // A failing report must not change the delivery's outcome.
+      }
+      throw error;
+    }
+  };
+}
+
 /**
  * Dispatches deliveries to handlers through middleware.
  *
  * Order: `outerMiddleware` of the handler → router middleware in `use()` order → handler
  * `middleware` → handler. A dead letter's replay meant for another group (metadata
- * `replayFor`) is acknowledged before all of them, unhandled. Put dead letter outside retry so
+ * `replayFor`) is acknowledged before all of them, unhandled. A delivery that fails the whole
+ * chain goes to `onHandlerError` (a warning by default) before its transport redelivers it.
+ * Put dead letter outside retry so
  * that only exhausted messages are dead-lettered:
  * `router.use(recoverer(), metrics(), deadLetter(), retry(), circuitBreaker(), timeout())`.
  */
@@ -77,6 +107,7 @@ export class Router {
   private readonly pending = new Set<string>();
   private readonly subscribeErrorListeners: ((name: string, error: unknown) => void)[] = [];
   private state: 'idle' | 'running' | 'closed' = 'idle';
+  private readonly reportFailure: (failure: HandlerFailure) => void;
 
   /** @throws TypeError naming a missing option (the subscriber, or an empty service or instanceId) */
   constructor(private readonly options: RouterOptions) {
@@ -87,6 +118,7 @@ export class Router {
     for (const name of ['service', 'instanceId'] as const)
       if (typeof options[name] !== 'string' || options[name].length === 0)
         throw new TypeError(`Router: options.${name} must be a non-empty string`);
+    this.reportFailure = options.onHandlerError ?? warnOfHandlerFailures();
   }
 
   /** Adds router-level middleware (before run()). */
@@ -210,10 +242,14 @@ export class Router {
     // causationId = this message's id and its correlationId (S1-10) without any middleware.
     const handle = registration.handle;
     const handler = forOwnGroup(
-      compose(
-        chain,
-        (delivery) => runInMessageContext(delivery.envelope, () => handle(delivery)),
-        info,
+      reportingFailures(
+        compose(
+          chain,
+          (delivery) => runInMessageContext(delivery.envelope, () => handle(delivery)),
+          info,
+        ),
+        registration.name,
+        this.reportFailure,
       ),
       info.group,
     );

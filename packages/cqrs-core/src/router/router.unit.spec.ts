@@ -10,7 +10,7 @@ import { MessageFactory } from '../messages/message.factory';
 import { type Subscriber } from '../transport/transport.port';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { deadLetter } from '../middleware/dead-letter.middleware';
-import { PermanentError } from './handler.errors';
+import { DeferredError, PermanentError } from './handler.errors';
 
 async function until(check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 5_000;
@@ -182,6 +182,82 @@ describe('Router', () => {
     await router.close();
     expect(done).toHaveLength(1);
     expect(broker.pendingCount('t', 's.h')).toBe(1);
+  });
+
+  it('reports every delivery that fails the whole chain, not one that middleware settled', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const failures: string[] = [];
+    const router = new Router({
+      subscriber: broker.subscriber(),
+      service: 's',
+      instanceId: 'i',
+      onHandlerError: ({ handler, delivery, error }) =>
+        failures.push(`${handler} ${delivery.attempt} ${(error as Error).message}`),
+    });
+    const queue = new InMemoryDeadLetterQueue();
+    let calls = 0;
+    router.addHandler({
+      name: 'flaky',
+      topics: ['t'],
+      handle: async () => {
+        if (++calls <= 2) throw new Error(`down ${calls}`);
+      },
+    });
+    router.addHandler({
+      name: 'doomed',
+      topics: ['t'],
+      middleware: [deadLetter({ queue, maxDeliveries: 1 })],
+      handle: async () => {
+        throw new PermanentError('never');
+      },
+    });
+    await router.run();
+    await broker.publish('t', [testEnvelope('T', {}, { aggregateId: 'a' })]);
+    await until(async () => calls === 3 && (await queue.list()).length === 1);
+    await router.close();
+    expect(failures).toEqual(['flaky 1 down 1', 'flaky 2 down 2']);
+  });
+
+  it('warns by default of the first failure of a handler, then at most every 10 s; not of deferrals', async () => {
+    // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
+    const warn = jest.spyOn(process, 'emitWarning');
+    try {
+      const broker = new InMemoryBroker({ serializer });
+      const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+      let calls = 0;
+      router.addHandler({
+        name: 'broken',
+        topics: ['t'],
+        handle: async () => {
+          calls++;
+          throw new TypeError('streamId must not be empty');
+        },
+      });
+      let deferrals = 0;
+      router.addHandler({
+        name: 'waiting',
+        topics: ['t'],
+        handle: async () => {
+          deferrals++;
+          throw new DeferredError('the ledger is busy'); // a deferral, not a failure
+        },
+      });
+      await router.run();
+      const sent = testEnvelope('T', {}, { aggregateId: 'a' });
+      await broker.publish('t', [sent]);
+      await until(async () => calls >= 3 && deferrals >= 1);
+      await router.close();
+      const ours = warn.mock.calls.filter(
+        ([, options]) => (options as { type?: string })?.type === 'CausewayHandlerWarning',
+      );
+      expect(ours).toHaveLength(1);
+      expect(String(ours[0]![0])).toContain(
+        `handler broken failed on t (group s.broken): T ${sent.messageId} at `,
+      );
+      expect(String(ours[0]![0])).toContain('attempt 1: TypeError: streamId must not be empty');
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('keeps subscribing a handler while the broker refuses, and reports it pending meanwhile', async () => {

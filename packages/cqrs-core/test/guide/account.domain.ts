@@ -51,6 +51,8 @@ export const account: Decider<AccountCommand, AccountEvent, AccountState> = {
         return { ...state, balance: state.balance + event.data.amount };
       case 'MoneyWithdrawn':
         return { ...state, balance: state.balance - event.data.amount };
+      default:
+        return state; // a type this version does not know (yet): no state of undefined
     }
   },
 };

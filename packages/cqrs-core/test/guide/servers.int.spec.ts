@@ -141,7 +141,7 @@ describe('guide: Redis', () => {
       instanceId: 'worker-1',
     });
     commands.handle<{ amount: number }>('Deposit', (command) => command.data.amount * 2);
-    commands.ensureRepliesSubscribed();
+    commands.ensureRepliesSubscribed(); // optional: the first request would subscribe, and wait
     await router.run();
 
     const deposit = messages.command('Deposit', { amount: 21 }, { aggregateId: 'acc-1' });

@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { testNamespace } from '@causeway/testkit';
+import Redis from 'ioredis';
+
+// A process that closes its router and its Redis connection, but not the Redis Streams
+// subscriber and publisher it built on that connection (which duplicate it for their blocking
+// reads), must still exit: closing the connection ends its duplicates. Before, it hung for
+// ever on their sockets — a service that never stops, a jest run that never ends.
+const ns = testNamespace('closing');
+
+afterAll(async () => {
+  const redis = new Redis(ns.redisUrl);
+  const keys = await redis.keys(`${ns.keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+it('exits once it closed its router and its Redis connection, subscriber left open', async () => {
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'closing-service.cjs')], {
+    env: { ...process.env, REDIS_URL: ns.redisUrl, KEY_PREFIX: ns.keyPrefix },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let closedAt = 0;
+  child.stdout!.on('data', () => {
+    if (!closedAt && stdout.includes('CLOSED')) closedAt = Date.now();
+  });
+  const exit = await new Promise<number | null | 'hung'>((resolve) => {
+    const timer = setTimeout(() => resolve('hung'), 30_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+  if (exit === 'hung') child.kill('SIGKILL');
+  expect({ exit, stderr }).toEqual({ exit: 0, stderr: '' });
+  expect(stdout).toBe('CLOSED\n');
+  // Nothing waits for a timeout of its own: the blocked reads end with the connection.
+  expect(Date.now() - closedAt).toBeLessThan(5_000);
+}, 40_000);

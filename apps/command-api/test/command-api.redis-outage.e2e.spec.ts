@@ -163,4 +163,25 @@ describe('command-api while its Redis is down', () => {
     const entries = await streamEntries();
     expect(entries.filter((entry) => entry.includes(`"${trainerId}"`))).toHaveLength(1);
   }, 60_000);
+
+  it('frees a key whose check Redis ran only after answering too late: the retry is a new request', async () => {
+    const trainerId = `${ns.id}-stalled`;
+    const token = (await tokens.issue(`${ns.id}-stalled-user`, { trainerIds: [trainerId] })).token;
+    // Redis stalls (a fork, a slow disk): commands wait, then run. The key's check times out
+    // in command-api (REDIS_COMMAND_TIMEOUT_MS 300) but Redis runs it when the stall ends.
+    await admin.client('PAUSE', 1_500, 'ALL');
+    const during = await moveOf(trainerId, token, 'stalled-1');
+    expect(during.status).toBe(503);
+    expect(during.body).toMatchObject({
+      type: 'https://causeway.dev/problems/idempotency-unavailable',
+    });
+    await delay(2_500); // the stall is over, the late check ran, and was undone
+    const retriedAt = Date.now();
+    const retry = await moveOf(trainerId, token, 'stalled-1');
+    // Not a 409 "in flight" for 30 s, and not the first attempt's time (and deadline).
+    expect(retry.status).toBe(202);
+    expect(Date.parse(retry.body.timestamp)).toBeGreaterThanOrEqual(retriedAt - 5);
+    const again = await moveOf(trainerId, token, 'stalled-1');
+    expect(again).toMatchObject({ status: 202, body: { commandId: retry.body.commandId } });
+  }, 60_000);
 });

@@ -170,6 +170,52 @@ export function describeIdempotencyStore(
       expect(retry).toMatchObject({ state: 'started', startedAt: at });
     });
 
+    it('abandons a begin that started the key new: the key is new again', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const token = randomUUID();
+      const first = await store.begin(key, 'fp-1', lease, { ...start(Date.now() - 5_000), token });
+      expect(first).toMatchObject({ state: 'started', token });
+      await store.abandon(key, token);
+      const now = Date.now();
+      // Free for any request, at its own time: as if the attempt had never reached the store.
+      expect(await store.begin(key, 'fp-2', lease, start(now))).toMatchObject({
+        state: 'started',
+        startedAt: now,
+      });
+    });
+
+    it('abandons a begin over a kept start: free for its request, the earlier start kept', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const at = Date.now() - 5_000;
+      const first = (await store.begin(key, 'fp-1', lease, start(at))) as { token: string };
+      await store.release(key, first.token, { keepStart: true });
+      const token = randomUUID();
+      await store.begin(key, 'fp-1', lease, { ...start(), token });
+      await store.abandon(key, token);
+      await store.abandon(key, token); // again: nothing more changes
+      expect(await store.begin(key, 'fp-2', lease, start())).toEqual({ state: 'mismatch' });
+      expect(await store.begin(key, 'fp-1', lease, start())).toMatchObject({
+        state: 'started',
+        startedAt: at,
+      });
+    });
+
+    it('abandons nothing for a token that does not hold the key', async () => {
+      const store = await factory();
+      const key = `ash:${randomUUID()}`;
+      const holder = (await store.begin(key, 'fp-1', lease, start())) as { token: string };
+      await store.abandon(key, randomUUID());
+      expect(await store.begin(key, 'fp-1', lease, start())).toEqual({ state: 'in-flight' });
+      await store.complete(key, holder.token, answer, day);
+      await store.abandon(key, holder.token);
+      expect(await store.begin(key, 'fp-1', lease, start())).toEqual({
+        state: 'completed',
+        answer,
+      });
+    });
+
     it('does not complete for a holder whose lease lapsed', async () => {
       const store = await factory();
       const key = `ash:${randomUUID()}`;

@@ -25,6 +25,11 @@ export interface IdempotencyStart {
   /** Epoch ms of this attempt (the caller's clock): the key's start time if it has none yet. */
   at: number;
   /**
+   * The token this attempt holds the key with when it starts it (default: a random one). Give
+   * one to be able to `abandon` a begin whose answer never came.
+   */
+  token?: string;
+  /**
    * How long after this `begin` the key's start time is kept, though the request is released
    * or its lease lapses (at least the lease). An answer's `ttlMs` replaces it on `complete`.
    */
@@ -48,7 +53,8 @@ export interface IdempotencyStart {
  *   with `keepStart` or a lapsed lease, `begin` with another fingerprint is `mismatch` as long
  *   as the start time is kept. Its commands' ids derive from the key (idempotentCommandId), so
  *   another request under it would send commands that their handler takes for the first ones.
- * - `complete` and `release` with a token that no longer holds the key change nothing.
+ * - `complete`, `release` and `abandon` with a token that no longer holds the key change nothing.
+ * - `abandon` undoes the `begin` that took the key with its token (see abandon).
  * - A key remembers when it was first started: a `begin` that starts it returns as `startedAt`
  *   the `at` of the first `begin` that started it, through releases
  *   with `keepStart` and lapsed leases, until `keepMs` after the last `begin` that started it (or the answer's
@@ -66,4 +72,12 @@ export interface IdempotencyStore {
   ): Promise<IdempotencyBegin>;
   complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<void>;
   release(key: string, token: string, options?: { keepStart?: boolean }): Promise<void>;
+  /**
+   * Undoes a `begin` whose answer its caller never got (it failed or timed out, but the store
+   * may have run it, then or later): when `token` holds the key, the key goes back to how that
+   * begin found it — forgotten if the begin started it new, else free for retries of its
+   * request with its earlier start time kept. Changes nothing otherwise (another holder, an
+   * answer, a key that begin never reached). Call it again until it resolves: it is idempotent.
+   */
+  abandon(key: string, token: string): Promise<void>;
 }

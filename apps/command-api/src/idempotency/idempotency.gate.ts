@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type Caller } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
@@ -86,15 +86,21 @@ export class IdempotencyGate {
       .update(bodyPrint(body))
       .digest('hex');
     let begun: Awaited<ReturnType<CommandApiOptions['idempotency']['begin']>>;
+    const token = randomUUID();
     try {
       // The key's start time outlives a failed attempt as long as an answer would (ttlMs).
       begun = await this.options.idempotency.begin(scoped, fingerprint, LEASE_MS, {
         at: Date.now(),
         keepMs: this.ttlMs,
+        token,
       });
     } catch (error) {
-      // Nothing was produced yet, nothing sent: a retry with the key is safe.
+      // Nothing was produced yet, nothing sent: a retry with the key is safe. But a store that
+      // did not answer in time may still take the key (Redis runs a timed-out script once it
+      // is free again): undo that, or the retry would meet a lease nobody holds (409 for
+      // LEASE_MS) and then this attempt's start time (and so its deadline).
       this.logger.warn(`Idempotency-Key not checked: ${(error as Error)?.message}`);
+      this.abandonLater(scoped, token);
       throw new IdempotencyUnavailableError();
     }
     if (begun.state === 'completed')
@@ -134,6 +140,27 @@ export class IdempotencyGate {
         }),
       );
     return { ...produced, replayed: false };
+  }
+
+  /**
+   * Abandons the begin of `token` in the background until the store answers (backing off to
+   * 5 s, for at most LEASE_MS: by then the lease lapsed and a retry could start the key).
+   */
+  private abandonLater(key: string, token: string): void {
+    const giveUpAt = Date.now() + LEASE_MS;
+    const attempt = (delayMs: number) => {
+      setTimeout(() => {
+        this.options.idempotency.abandon(key, token).catch((error: unknown) => {
+          if (Date.now() + delayMs < giveUpAt) attempt(Math.min(5_000, delayMs * 2));
+          else
+            this.logger.warn(
+              `Idempotency-Key attempt not undone: ${(error as Error)?.message}; ` +
+                `its key is held until its lease lapses`,
+            );
+        });
+      }, delayMs).unref();
+    };
+    attempt(100);
   }
 
   /** Records the outcome of a key; a failure is logged, never the request's answer. */

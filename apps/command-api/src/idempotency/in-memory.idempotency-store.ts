@@ -19,6 +19,8 @@ interface Entry {
   answer?: StoredAnswer;
   /** The `at` of the first `begin` that started the key. */
   startedAt: number;
+  /** While in flight: the key as the begin that took it found it (what `abandon` restores). */
+  before?: Entry;
   expiresAt: number;
 }
 
@@ -68,7 +70,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     }
     // Free: new, released, or its holder's lease lapsed. A new key may push out an old one.
     if (!entry && this.entries.size >= this.maxEntries) this.evictOldestSettled(now);
-    const token = randomUUID();
+    const token = start.token ?? randomUUID();
     const startedAt = entry?.startedAt ?? start.at;
     this.entries.delete(key); // to the end of the insertion order: the newest
     this.entries.set(key, {
@@ -77,6 +79,13 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       leaseUntil: now + leaseMs,
       startedAt,
       expiresAt: Math.max(entry?.expiresAt ?? 0, now + Math.max(leaseMs, start.keepMs)),
+      ...(entry && {
+        before: {
+          ...(entry.fingerprint !== undefined && { fingerprint: entry.fingerprint }),
+          startedAt: entry.startedAt,
+          expiresAt: entry.expiresAt,
+        },
+      }),
     });
     return { state: 'started', token, startedAt };
   }
@@ -105,6 +114,14 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
         startedAt: entry.startedAt,
         expiresAt: entry.expiresAt,
       });
+    else this.entries.delete(key);
+  }
+
+  /** Puts the key back as the begin that took it with `token` found it. */
+  async abandon(key: string, token: string): Promise<void> {
+    const entry = this.live(key);
+    if (!entry || entry.token !== token || entry.answer) return;
+    if (entry.before) this.entries.set(key, entry.before);
     else this.entries.delete(key);
   }
 

@@ -8,7 +8,7 @@ import {
 } from './idempotency-store.port';
 
 // One hash per key: fingerprint (the request the key is bound to: kept through a release with
-// keepStart and a lapsed lease), token and leaseUntil while in flight, answer once completed,
+// keepStart and a lapsed lease), token, leaseUntil and fresh while in flight, answer once completed,
 // startedAt always (the first start's time, kept through releases and lapsed leases). The key's
 // TTL is how long it is remembered; the lease is a field, on Redis's clock (TIME), so a lapsed
 // lease frees the key without forgetting when it was first started. A hash written before
@@ -26,9 +26,11 @@ if answer or (token and (not leaseUntil or tonumber(leaseUntil) > now)) then
   if answer then return {'completed', answer} end
   return {'in-flight'}
 end
+-- fresh: this begin started the key new (what abandon undoes by forgetting the key)
+local fresh = startedAt and '0' or '1'
 startedAt = startedAt or ARGV[4]
 redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'token', ARGV[2],
-  'leaseUntil', string.format('%d', now + tonumber(ARGV[3])), 'startedAt', startedAt)
+  'leaseUntil', string.format('%d', now + tonumber(ARGV[3])), 'startedAt', startedAt, 'fresh', fresh)
 local keep = math.max(tonumber(ARGV[3]), tonumber(ARGV[5]))
 if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
 return {'started', startedAt}`;
@@ -37,7 +39,7 @@ const COMPLETE = `${NOW}
 local fields = redis.call('HMGET', KEYS[1], 'token', 'leaseUntil')
 if fields[1] ~= ARGV[1] then return 0 end
 if fields[2] and tonumber(fields[2]) <= now then return 0 end
-redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')
+redis.call('HDEL', KEYS[1], 'token', 'leaseUntil', 'fresh')
 redis.call('HSET', KEYS[1], 'answer', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
@@ -48,7 +50,14 @@ if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '1' or not redis.call('HGET', KEYS[1], 'startedAt') then
   return redis.call('DEL', KEYS[1])
 end
-return redis.call('HDEL', KEYS[1], 'token', 'leaseUntil')`;
+return redis.call('HDEL', KEYS[1], 'token', 'leaseUntil', 'fresh')`;
+// KEYS[1] = key, ARGV[1] = token. Undoes the begin that took the key with this token: forgets
+// a key it started new, else frees it keeping the earlier start time and fingerprint.
+const ABANDON = `
+local fields = redis.call('HMGET', KEYS[1], 'token', 'fresh', 'answer')
+if fields[1] ~= ARGV[1] or fields[3] then return 0 end
+if fields[2] == '1' then return redis.call('DEL', KEYS[1]) end
+return redis.call('HDEL', KEYS[1], 'token', 'leaseUntil', 'fresh')`;
 
 /**
  * Idempotency keys shared by every instance: one hash per key (`<prefix>idempotency:<key>`)
@@ -72,7 +81,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     leaseMs: number,
     start: IdempotencyStart,
   ): Promise<IdempotencyBegin> {
-    const token = randomUUID();
+    const token = start.token ?? randomUUID();
     const [state, answer] = (await this.redis.eval(
       BEGIN,
       1,
@@ -106,5 +115,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async release(key: string, token: string, options: { keepStart?: boolean } = {}): Promise<void> {
     await this.redis.eval(RELEASE, 1, this.keyPrefix + key, token, options.keepStart ? '1' : '0');
+  }
+
+  async abandon(key: string, token: string): Promise<void> {
+    await this.redis.eval(ABANDON, 1, this.keyPrefix + key, token);
   }
 }

@@ -58,6 +58,20 @@ describe('client managers', () => {
     },
   );
 
+  it('mongodb: an unreachable server is named with the option, never the password', async () => {
+    const connection = mongoConnection({
+      uri: 'mongodb://app:s3cret-pw@127.0.0.1:1/x',
+      serverSelectionTimeoutMs: 500,
+    });
+    const error = (await connection.open().catch((failure: unknown) => failure)) as Error;
+    await connection.close();
+    expect(error.message).toMatch(
+      /^cannot connect to MongoDB at mongodb:\/\/127\.0\.0\.1:1\/x \(mongoConnection options\.uri\): /,
+    );
+    expect(error.message).not.toContain('s3cret-pw');
+    expect((error.cause as Error).name).toBe('MongooseServerSelectionError');
+  });
+
   it('mongodb: a URI without a database works when options.dbName names it', async () => {
     const uri = ns.mongoUri().replace(`/${ns.database}`, '');
     expect(uri).not.toContain(ns.database);

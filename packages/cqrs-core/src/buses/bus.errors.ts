@@ -50,17 +50,36 @@ export class CommandTimeoutError extends Error {
 
 /**
  * The command's handler refused it (a DomainError) or failed for good (dead-lettered);
- * `remoteName` is the error's name on the handling side, `message` its message.
+ * `remoteName` is the error's name on the handling side, `message` its message, `code` and
+ * `details` a DomainError's own (DomainErrorOptions). The error's class does not cross the
+ * wire: test for it with `isRejectedWith(error, InsufficientFundsError)`.
  */
 export class CommandRejectedError extends Error {
+  readonly code?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+
   constructor(
     readonly commandId: string,
     readonly remoteName: string,
     message: string,
+    remote: { code?: string; details?: Readonly<Record<string, unknown>> } = {},
   ) {
     super(message);
     this.name = 'CommandRejectedError';
+    if (remote.code !== undefined) this.code = remote.code;
+    if (remote.details !== undefined) this.details = remote.details;
   }
+}
+
+/**
+ * Whether `error` is a command's rejection by an error of class `type` on the handling side
+ * (its `remoteName` is the class's name, as a DomainError subclass names itself).
+ */
+export function isRejectedWith(
+  error: unknown,
+  type: abstract new (...args: never[]) => Error,
+): error is CommandRejectedError {
+  return error instanceof CommandRejectedError && error.remoteName === type.name;
 }
 
 /**

@@ -32,7 +32,14 @@ const REPLIES_HANDLER = 'command-replies';
 const CommandReply = z.object({
   ok: z.boolean(),
   result: z.unknown().optional(),
-  error: z.object({ name: z.string(), message: z.string() }).optional(),
+  error: z
+    .object({
+      name: z.string(),
+      message: z.string(),
+      code: z.string().optional(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
 });
 type CommandReply = z.infer<typeof CommandReply>;
 
@@ -418,10 +425,22 @@ function rejectionOf(commandId: string, reply: CommandReply, sent: Envelope): Er
   const deadline = sent.metadata.deadline;
   if (name === 'CommandExpiredError' && typeof deadline === 'string')
     return new CommandExpiredError(commandId, sent.type, deadline, undefined, message);
-  return new CommandRejectedError(commandId, name, message);
+  const { code, details } = reply.error ?? {};
+  return new CommandRejectedError(commandId, name, message, {
+    ...(code !== undefined && { code }),
+    ...(details !== undefined && { details }),
+  });
 }
 
-/** The name and message a sender gets; a subclass that kept `name` 'Error' is named by its class. */
-function errorOf(error: unknown): { name: string; message: string } {
-  return { name: errorNameOf(error), message: (error as Error)?.message ?? String(error) };
+/**
+ * The name and message a sender gets (a subclass that kept `name` 'Error' is named by its
+ * class), and a DomainError's code and details.
+ */
+function errorOf(error: unknown): NonNullable<CommandReply['error']> {
+  return {
+    name: errorNameOf(error),
+    message: (error as Error)?.message ?? String(error),
+    ...(error instanceof DomainError && error.code !== undefined && { code: error.code }),
+    ...(error instanceof DomainError && error.details !== undefined && { details: error.details }),
+  };
 }

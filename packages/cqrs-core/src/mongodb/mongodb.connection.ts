@@ -46,15 +46,26 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
     client: connection,
     target: withoutCredentials(options.uri),
     async open() {
-      await connection.openUri(options.uri, {
-        // The event store's commit log settles an insert of unknown outcome itself; a driver
-        // retry after a failover could land past a rolled-back slot (see checkRetryableWrites).
-        retryWrites: false,
-        ...options.options,
-        maxPoolSize: options.maxPoolSize ?? 20,
-        serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
-        autoIndex: true,
-      });
+      try {
+        await connection.openUri(options.uri, {
+          // The event store's commit log settles an insert of unknown outcome itself; a driver
+          // retry after a failover could land past a rolled-back slot (see checkRetryableWrites).
+          retryWrites: false,
+          ...options.options,
+          maxPoolSize: options.maxPoolSize ?? 20,
+          serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
+          autoIndex: true,
+        });
+      } catch (error) {
+        // The driver's MongooseServerSelectionError names neither the option nor, always, the
+        // server: say where (the URI without its credentials) and which option, keep the cause.
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(
+          `cannot connect to MongoDB at ${withoutCredentials(options.uri)} ` +
+            `(mongoConnection options.uri): ${reason}`,
+          { cause: error },
+        );
+      }
       opened = true;
       await this.check();
     },

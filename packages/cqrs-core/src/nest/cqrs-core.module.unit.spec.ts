@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Controller, Injectable, type INestApplication, Scope } from '@nestjs/common';
+import { Controller, Inject, Injectable, type INestApplication, Scope } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
@@ -314,6 +314,40 @@ describe('CqrsCoreModule', () => {
       await app.close().catch(() => undefined);
     },
   );
+
+  it('refuses to start a handler whose dependencies Nest could not inject, naming the class', async () => {
+    class Ledger {}
+    // As tsx or esbuild build it: decorators applied, no design:paramtypes for the constructor.
+    class DepositHandler {
+      constructor(readonly ledger: Ledger) {}
+      execute() {
+        return this.ledger;
+      }
+    }
+    CommandHandler('Move')(DepositHandler);
+    Injectable()(DepositHandler);
+    const app = await appWith([DepositHandler]);
+    await expect(app.init()).rejects.toThrow(
+      'DepositHandler takes 1 constructor parameter(s) but has no injection metadata, so Nest ' +
+        'passed undefined for each: compile with emitDecoratorMetadata',
+    );
+    await app.close().catch(() => undefined);
+
+    // With @Inject on the parameter it starts, and gets the dependency.
+    class InjectedHandler {
+      constructor(readonly ledger: Ledger) {}
+      execute() {
+        return this.ledger;
+      }
+    }
+    Inject(Ledger)(InjectedHandler, undefined as never, 0);
+    CommandHandler('Move')(InjectedHandler);
+    Injectable()(InjectedHandler);
+    const fine = await appWith([InjectedHandler, Ledger]);
+    await fine.init();
+    expect(fine.get(InjectedHandler).ledger).toBeInstanceOf(Ledger);
+    await fine.close();
+  });
 
   it('lets the compiler check handler classes through ICommandHandler / IEventHandler / IQueryHandler', async () => {
     // Message types (ADR 012) give the decorators the names and the handlers their types.

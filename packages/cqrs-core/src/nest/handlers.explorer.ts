@@ -61,6 +61,28 @@ function checkedHandler<T>(
 }
 
 /**
+ * A handler class whose constructor takes parameters but carries no injection metadata (built
+ * without `emitDecoratorMetadata`, e.g. by tsx or esbuild, and without `@Inject(...)` on each
+ * parameter): Nest constructed it with every dependency undefined, and it would fail on its
+ * first message, with a TypeError its sender sees as a rejection.
+ * @throws Error naming the class and both ways out
+ */
+function checkInjectable(
+  metatype: abstract new (...args: never[]) => unknown,
+  className: string,
+): void {
+  if (metatype.length === 0) return;
+  const reflect = Reflect as unknown as { getMetadata(key: string, target: object): unknown };
+  if (reflect.getMetadata('design:paramtypes', metatype) !== undefined) return;
+  if (reflect.getMetadata('self:paramtypes', metatype) !== undefined) return;
+  throw new Error(
+    `${className} takes ${metatype.length} constructor parameter(s) but has no injection ` +
+      'metadata, so Nest passed undefined for each: compile with emitDecoratorMetadata ' +
+      '(tsc, swc; not tsx or esbuild) or mark each parameter with @Inject(...)',
+  );
+}
+
+/**
  * Finds @CommandHandler / @EventHandler / @QueryHandler providers, registers them with the buses
  * and starts the router once the app has bootstrapped. At shutdown it stops taking deliveries,
  * lets the ones in flight finish and be acknowledged, then closes transports and connections.
@@ -99,6 +121,8 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
           `${className} is a Causeway handler and must be a singleton ` +
             `(the default scope): it is called for messages, outside any request`,
         );
+      if (decorated)
+        checkInjectable(metatype as abstract new (...args: never[]) => unknown, className);
       const commandTypes = this.reflector.get<string | readonly string[] | undefined>(
         COMMAND_HANDLER,
         metatype,

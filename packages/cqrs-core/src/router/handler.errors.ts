@@ -9,18 +9,32 @@ export class PermanentError extends Error {
   }
 }
 
+/** What a DomainError may carry to the command's sender besides its message. */
+export interface DomainErrorOptions {
+  cause?: unknown;
+  /** A stable, machine-readable reason (`'insufficient-funds'`): what callers branch on. */
+  code?: string;
+  /** JSON data the sender may show or act on (`{ balance: 50, amount: 80 }`). */
+  details?: Readonly<Record<string, unknown>>;
+}
+
 /**
  * A business rule refused the command (insufficient funds, unknown account): its outcome, not
  * a failure. A CommandBus handler that throws one is answered at once — the sender's `request`
  * rejects with CommandRejectedError whose `remoteName` is the error's name (the subclass's
- * name unless it sets another) and `message` its message — and the command is acknowledged:
- * not retried, not dead-lettered. Elsewhere (an event handler) it is a PermanentError:
- * dead-lettered at once.
+ * name unless it sets another), `message` its message, and `code` and `details` its own — and
+ * the command is acknowledged: not retried, not dead-lettered. Elsewhere (an event handler) it
+ * is a PermanentError: dead-lettered at once. `cause` stays on the handling side.
  */
 export class DomainError extends PermanentError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly code?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+
+  constructor(message: string, options?: DomainErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
+    if (options?.code !== undefined) this.code = options.code;
+    if (options?.details !== undefined) this.details = options.details;
   }
 }
 

@@ -23,7 +23,11 @@ export class InsufficientFundsError extends DomainError {
     readonly balance: number,
     readonly amount: number,
   ) {
-    super(`cannot withdraw ${amount}, balance is ${balance}`);
+    // code and details reach the command's sender (CommandRejectedError) as they are.
+    super(`cannot withdraw ${amount}, balance is ${balance}`, {
+      code: 'insufficient-funds',
+      details: { balance, amount },
+    });
   }
 }
 

@@ -9,6 +9,7 @@ import {
   InMemoryBroker,
   InMemoryDeadLetterQueue,
   InMemoryDeduplicationStore,
+  isRejectedWith,
   MessageFactory,
   retry,
   Router,
@@ -99,7 +100,11 @@ describe('guide: buses', () => {
     const overdraw = messages.command('Withdraw', { amount: 80 }, { aggregateId: 'acc-1' });
     const refused = await api.commands.request(overdraw).catch((error: unknown) => error);
     // refused: a CommandRejectedError, remoteName 'InsufficientFundsError',
-    // message 'cannot withdraw 80, balance is 50'
+    // message 'cannot withdraw 80, balance is 50', code 'insufficient-funds',
+    // details { balance: 50, amount: 80 }
+    const missing = isRejectedWith(refused, InsufficientFundsError)
+      ? Number(refused.details?.amount) - Number(refused.details?.balance)
+      : undefined; // 30
 
     await api.commands.send(deposit); // fire and forget: resolves once the broker has it
     // #endregion
@@ -108,7 +113,12 @@ describe('guide: buses', () => {
     expect(refused).toMatchObject({
       remoteName: 'InsufficientFundsError',
       message: 'cannot withdraw 80, balance is 50',
+      code: 'insufficient-funds',
+      details: { balance: 50, amount: 80 },
     });
+    expect(isRejectedWith(refused, InsufficientFundsError)).toBe(true);
+    expect(isRejectedWith(refused, CommandTimeoutError)).toBe(false);
+    expect(missing).toBe(30);
     // A refusal is the command's outcome: nothing for an operator to replay.
     expect(await deadLetters.list({ type: 'Withdraw' })).toEqual([]);
     await Promise.all([worker.router.close(), api.router.close()]);

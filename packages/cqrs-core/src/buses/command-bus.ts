@@ -223,6 +223,7 @@ export class CommandBus {
         name: group,
         group,
         topics: [topic],
+        types,
         maxInFlight: options.maxInFlight,
         middleware: options.middleware,
         outerMiddleware: [this.replier(), ...(options.outerMiddleware ?? [])],
@@ -355,6 +356,7 @@ export class CommandBus {
       mode: 'fan-out',
       startFrom: 'latest',
       topics: [this.naming.reply(this.options.instanceId)],
+      types: [COMMAND_REPLY],
       handle: async (delivery) => {
         const causationId = delivery.envelope.metadata.causationId;
         const waiters = causationId ? this.waiting.get(causationId) : undefined;

@@ -102,6 +102,7 @@ export class EventBus {
     this.router.addHandler({
       ...options,
       topics: [...new Set(list.map((type) => this.naming.event(type)))],
+      types: list,
       handle: async (delivery) => {
         const { type } = delivery.envelope;
         if (handles.has(type)) return handler(delivery.envelope, delivery);

@@ -29,4 +29,9 @@ export interface MessageSerializer {
    * @throws MessageValidationError when the (upcast) data does not match the schema
    */
   deserialize(serialized: SerializedEnvelope): Envelope;
+  /**
+   * Whether `deserialize` knows `type`. Absent on a serializer that takes any type (JSON):
+   * then nothing can be told before a message comes.
+   */
+  has?(type: string): boolean;
 }

@@ -56,6 +56,10 @@ export class RedisStreamsSubscriber implements Subscriber {
     this.metrics = options.registry ? subscriberMetrics(options.registry) : undefined;
   }
 
+  decodes(type: string): boolean {
+    return this.options.serializer.has?.(type) ?? true;
+  }
+
   async subscribe(
     topics: readonly string[],
     options: SubscribeOptions,

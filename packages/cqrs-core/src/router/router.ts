@@ -13,6 +13,12 @@ export interface HandlerRegistration {
   /** Unique within the router. Hazard: it names the consumer group; renaming re-consumes everything. */
   name: string;
   topics: readonly string[];
+  /**
+   * The message types the handler takes, when it knows them (the buses say): addHandler refuses
+   * a type the subscriber cannot decode (Subscriber.decodes), which would only ever arrive as
+   * poison.
+   */
+  types?: readonly string[];
   handle: Handler;
   /**
    * 'competing': one instance of the service handles each message (group `<service>.<name>`);
@@ -128,10 +134,24 @@ export class Router {
     return this;
   }
 
+  /**
+   * @throws Error when the name is taken, or when the subscriber cannot decode a type the
+   *   registration names (`types`): register it with the serializer the subscriber decodes with
+   */
   addHandler(registration: HandlerRegistration): this {
     if (this.registrations.has(registration.name)) {
       throw new Error(`a handler named "${registration.name}" is already registered`);
     }
+    const unknown = (registration.types ?? []).filter(
+      (type) => this.options.subscriber.decodes?.(type) === false,
+    );
+    if (unknown.length > 0)
+      throw new Error(
+        `handler "${registration.name}" takes ${unknown.join(', ')}, which its subscriber's ` +
+          'serializer does not know: every such message would be dropped as undecodable. ' +
+          'Register the type (SerializerRegistry.register) with the serializer the subscriber ' +
+          'decodes with',
+      );
     this.registrations.set(registration.name, registration);
     if (this.state === 'running') this.starting.set(registration.name, this.start(registration));
     return this;

@@ -1,4 +1,7 @@
+import { EventBus } from '../buses/event-bus';
+import { JsonSerializer } from '../messages/json.serializer';
 import { SerializerRegistry } from '../messages/serializer.registry';
+import { topicNaming } from '../transport/topic.naming';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { InvalidTopicError } from '../transport/transport.errors';
@@ -258,6 +261,28 @@ describe('Router', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+
+  it('refuses a handler of a type its subscriber cannot decode, naming handler and type', async () => {
+    const broker = new InMemoryBroker({ serializer }); // knows T only
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    const events = new EventBus({ publisher: broker, router, naming: topicNaming('') });
+    expect(() =>
+      events.on(['T', 'Unregistered'], async () => undefined, { name: 'ledger' }),
+    ).toThrow(
+      'handler "ledger" takes Unregistered, which its subscriber\'s serializer does not know',
+    );
+    events.on('T', async () => undefined, { name: 'ledger' });
+    expect(router.handlerNames()).toEqual(['ledger']);
+    // A serializer that takes any type cannot tell: nothing is refused.
+    const json = new InMemoryBroker({ serializer: new JsonSerializer() });
+    const open = new Router({ subscriber: json.subscriber(), service: 's', instanceId: 'i' });
+    new EventBus({ publisher: json, router: open, naming: topicNaming('') }).on(
+      'Anything',
+      async () => undefined,
+      { name: 'any' },
+    );
+    expect(open.handlerNames()).toEqual(['any']);
   });
 
   it('keeps subscribing a handler while the broker refuses, and reports it pending meanwhile', async () => {

@@ -101,6 +101,12 @@ export interface Subscriber {
   ): Promise<SubscriptionHandle>;
   /** Closes every subscription (as SubscriptionHandle.close) and releases connections. */
   close(): Promise<void>;
+  /**
+   * false when this subscriber cannot decode messages of `type` (its serializer does not know
+   * it): every one would be poison, acknowledged and never handled. true when it can, or cannot
+   * tell (a serializer that takes any type). The router asks it for the types a handler names.
+   */
+  decodes?(type: string): boolean;
 }
 
 /** What a transport guarantees; the conformance suite branches on it (Watermill's Features). */

@@ -138,6 +138,11 @@ export class InMemoryBroker implements Publisher {
 
   constructor(private readonly options: InMemoryBrokerOptions) {}
 
+  /** Whether its serializer decodes `type` (see Subscriber.decodes). */
+  decodes(type: string): boolean {
+    return this.options.serializer.has?.(type) ?? true;
+  }
+
   async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
     if (this.closed) throw new Error('InMemoryBroker is closed');
     const max = this.options.maxMessageBytes ?? 1_114_112;
@@ -335,6 +340,10 @@ export class InMemorySubscriber implements Subscriber {
     const attached = topics.map((topic) => this.broker.attach(topic, options, handler, this));
     for (const consumer of attached) this.consumers.add(consumer);
     return { close: () => this.release(attached) };
+  }
+
+  decodes(type: string): boolean {
+    return this.broker.decodes(type);
   }
 
   /** Simulates a crash: deliveries in flight are abandoned and go to other consumers of the group. */

@@ -13,6 +13,7 @@ import { createMessage, MessageFactory } from '../messages/message.factory';
 import { type EnvelopeOf, messageType } from '../messages/message.type';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { Router } from '../router/router';
 import { CausewayContext, CausewayTransportServer } from './causeway.transport-strategy';
 import { CqrsCoreModule } from './cqrs-core.module';
 import { type CqrsCoreModuleOptions } from './cqrs-core.options';
@@ -181,6 +182,39 @@ describe('CqrsCoreModule', () => {
     await closing;
     expect(positions.byTrainer.get('misty')).toBe(7);
     expect(broker.pendingCount('events.Moved', 'trainer-service.positions')).toBe(0);
+  });
+
+  it('starts its workers with the router running, and stops them, last first, before it drains', async () => {
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const log: string[] = [];
+    const seen: { router?: Router } = {};
+    const worker = (name: string) => ({
+      start: () => void log.push(`start ${name}, router running: ${seen.router?.running}`),
+      stop: async () => void log.push(`stop ${name}, router running: ${seen.router?.running}`),
+    });
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: 's',
+          instanceId: 'i',
+          publisher: broker,
+          subscriber: broker.subscriber(),
+          serializer: registry,
+          workers: [worker('forwarder'), worker('projections')],
+        }),
+      ],
+    }).compile();
+    seen.router = moduleRef.get(Router);
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    await app.close();
+    expect(log).toEqual([
+      'start forwarder, router running: true',
+      'start projections, router running: true',
+      'stop projections, router running: true',
+      'stop forwarder, router running: true',
+    ]);
   });
 
   it('refuses missing options at start, naming them', async () => {

@@ -78,8 +78,22 @@ export interface CqrsCoreModuleOptions {
    * metrics, retries and dead letter.
    */
   middleware?: readonly Middleware[];
+  /**
+   * Started once the handlers are registered and the router is running (or retrying a broker
+   * that is away), stopped at shutdown before the router drains, last started first: an
+   * `EventForwarder` (the outbox: what the handlers append reaches the bus), a
+   * `ProjectionRunner` wrapped as `{ start: () => runner.start(projection), stop: () =>
+   * runner.stop() }`, anything with that shape.
+   */
+  workers?: readonly BackgroundWorker[];
   /** Closed after the router drained at shutdown (connections the transports use). */
   closeOnShutdown?: readonly { close(): Promise<void> }[];
+}
+
+/** Something the module starts with the application and stops before it closes. */
+export interface BackgroundWorker {
+  start(): unknown;
+  stop(): Promise<void>;
 }
 
 export interface CqrsCoreModuleAsyncOptions {

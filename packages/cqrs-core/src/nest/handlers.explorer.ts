@@ -164,6 +164,7 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
       (error) => this.logger.error(`router stopped: ${(error as Error)?.message}`),
     );
     await Promise.race([running, firstFailure]);
+    for (const worker of this.options.workers ?? []) await worker.start();
     // The bus is part of readiness; open breakers are reported but do not fail it.
     this.probes?.push(
       {
@@ -182,6 +183,8 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    // Nothing new is published (the forwarder finishes its round) before the router drains.
+    for (const worker of [...(this.options.workers ?? [])].reverse()) await worker.stop();
     await this.router.close();
     this.commands.close();
     await this.options.subscriber.close();

@@ -3,12 +3,14 @@ import {
   CommandBus,
   commandHandler,
   type Envelope,
-  EventBus,
+  EventForwarder,
   InMemoryBroker,
+  InMemoryCheckpointStore,
   InMemoryEventStore,
   MessageFactory,
   QueryBus,
   SerializerRegistry,
+  topicNaming,
 } from '@causeway/cqrs-core';
 import {
   CommandHandler,
@@ -25,6 +27,21 @@ import { z } from 'zod';
 import { account } from './account.domain';
 
 // #region guide:nest-handlers
+const serializer = new SerializerRegistry()
+  .register('Deposit', z.object({ amount: z.number() }))
+  .register('AccountOpened', z.object({ owner: z.string() }))
+  .register('MoneyDeposited', z.object({ amount: z.number() }));
+const broker = new InMemoryBroker({ serializer }); // RedisStreams… / Kafka… in production
+const store = new InMemoryEventStore(); // MongoEventStore / RedisEventStore in production
+const naming = topicNaming('bank.');
+// The outbox: what the handlers append reaches the bus at least once, in stream order.
+const forwarder = new EventForwarder({
+  store,
+  publisher: broker,
+  checkpoints: new InMemoryCheckpointStore(), // MongoCheckpointStore / RedisCheckpointStore
+  topicOf: (event) => naming.event(event.type),
+});
+
 @Injectable()
 class Balances {
   readonly byAccount = new Map<string, number>();
@@ -33,20 +50,13 @@ class Balances {
 @Injectable()
 @CommandHandler('Deposit')
 class DepositHandler implements ICommandHandler<Envelope<{ amount: number }>, number> {
-  private readonly handle = commandHandler(new InMemoryEventStore(), account, {
-    aggregateType: 'Account',
-  });
-  constructor(private readonly events: EventBus) {}
+  private readonly handle = commandHandler(store, account, { aggregateType: 'Account' });
 
   async execute(command: Envelope<{ amount: number }>): Promise<number> {
     const id = command.aggregateId;
     await this.handle(id, { type: 'OpenAccount', data: { owner: id } });
     const result = await this.handle(id, { type: 'Deposit', data: command.data });
-    // Published directly for brevity; use the EventForwarder for at-least-once publication.
-    await this.events.publish(
-      result.newEvents.map((e) => new MessageFactory().event(e.type, e.data, { aggregateId: id })),
-    );
-    return result.newState.balance;
+    return result.newState.balance; // its events reach the bus through the forwarder
   }
 }
 
@@ -69,21 +79,17 @@ class BalanceQuery implements IQueryHandler<{ accountId: string }, number | unde
   }
 }
 
-const serializer = new SerializerRegistry()
-  .register('Deposit', z.object({ amount: z.number() }))
-  .register('MoneyDeposited', z.object({ amount: z.number() }));
-const broker = new InMemoryBroker({ serializer });
-
 @Module({
   imports: [
     CqrsCoreModule.forRoot({
       service: 'accounts',
       instanceId: 'accounts-1',
-      publisher: broker, // RedisStreamsPublisher / KafkaPublisher
+      publisher: broker,
       subscriber: broker.subscriber(),
       serializer,
       topicPrefix: 'bank.',
       retry: { maxAttempts: 3 },
+      workers: [forwarder], // started with the app, stopped before the router drains
     }),
   ],
   providers: [Balances, DepositHandler, BalancesProjector, BalanceQuery],

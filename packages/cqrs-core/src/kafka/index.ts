@@ -1,4 +1,5 @@
 export * from './kafka.connection';
+export * from './kafka.codecs';
 export * from './kafka.options';
 export * from './kafka.errors';
 export * from './kafka.topics';
@@ -9,3 +10,4 @@ export * from './kafka.subscriber';
 export * from './kafka.lag';
 export * from './kafka.group';
 export * from './kafka.group-seed';
+export * from './kafka.group-start';

@@ -66,6 +66,24 @@ export class DeliveryAttempts {
     );
   }
 
+  /**
+   * A new assignment (`topic → partitions`): forgets the messages of partitions this member no
+   * longer owns — their next owner counts from the committed marker, and so does this member if
+   * one comes back. Without it, a message nacked just before its partition moved stayed here.
+   */
+  retain(assignment: Readonly<Record<string, readonly number[]>>): void {
+    for (const entry of this.started.keys()) {
+      const [topic, rest] = entry.split('\u0000') as [string, string];
+      const partition = Number(rest.slice(0, rest.indexOf(':')));
+      if (!assignment[topic]?.includes(partition)) this.started.delete(entry);
+    }
+  }
+
+  /** Messages with a delivery counted and not yet acknowledged. */
+  get size(): number {
+    return this.started.size;
+  }
+
   /** The message is acknowledged: forget it. */
   settle(topic: string, partition: number, offset: string): void {
     this.started.delete(key(topic, partition, offset));

@@ -2,6 +2,7 @@ import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
 import { connectionMetrics } from '../metrics/connection.metrics';
+import { registerKafkaCodecs } from './kafka.codecs';
 
 export interface KafkaConnectionOptions {
   brokers: string[];
@@ -50,10 +51,12 @@ export function checkKafkaBrokers(brokers: unknown): asserts brokers is string[]
 /**
  * One kafkajs client per process. kafkajs is unmaintained upstream; keeping it behind this
  * seam (and the transport ports) lets us swap the client without touching the apps.
+ * Registers the snappy, lz4 and zstd decoders kafkajs lacks (registerKafkaCodecs), once.
  * @throws TypeError naming `brokers` and the bad entry when the broker list is not `host:port`s
  */
 export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnection<KafkaClient> {
   checkKafkaBrokers(options?.brokers);
+  registerKafkaCodecs();
   const name = options.name ?? 'kafka';
   const metrics = connectionMetrics(options.registry);
   const kafka = new Kafka({

@@ -1,3 +1,5 @@
+import { MessageTooLargeError } from '../messages/message.errors';
+
 /**
  * A topic could not be created or did not get partition leaders in time, for a reason that may
  * heal (a broker restarting, a controller moving): the Router retries the subscription. Its
@@ -70,5 +72,50 @@ export class KafkaTopicConfigError extends KafkaTopicUnavailableError {
     super(topic, `${detail}; ${advice}`);
     this.message = `Kafka refused to create topic ${JSON.stringify(topic)}: ${detail}; ${advice}`;
     this.name = 'KafkaTopicConfigError';
+  }
+}
+
+/**
+ * The kafkajs consumer of a subscription crashed (a fetch, a join or a commit failed in a way
+ * kafkajs does not retry in place). Reported to the subscriber's `onError` for every crash,
+ * never thrown: the consumer is restarted (kafkajs or ConsumerSupervisor, with backoff). After
+ * `unhealthyAfterCrashes` crashes in a row without progress, KafkaSubscriber.probe() fails.
+ */
+export class KafkaConsumerCrashError extends Error {
+  constructor(
+    readonly groupId: string,
+    readonly topics: readonly string[],
+    override readonly cause: unknown,
+    /** Crashes in a row since the consumer last made progress (1 for the first). */
+    readonly consecutive: number,
+  ) {
+    super(
+      `Kafka consumer of group "${groupId}" (topics ${topics.join(', ')}) crashed${
+        consecutive > 1 ? ` (${consecutive} times in a row without progress)` : ''
+      }: ${(cause as Error | undefined)?.message ?? String(cause)}`,
+    );
+    this.name = 'KafkaConsumerCrashError';
+  }
+}
+
+/**
+ * A message (or a raw payload) is larger than a Kafka topic takes: over `maxMessageBytes`, over
+ * the topic's own `max.message.bytes` (a topic created elsewhere, or read again after the broker
+ * refused a send as MESSAGE_TOO_LARGE). A MessageTooLargeError: the outbox sets such events
+ * aside, a command is refused. Nothing of the publish() call was sent when it is thrown before
+ * sending; after a broker refusal, earlier chunks of the batch may have been written.
+ */
+export class KafkaMessageTooLargeError extends MessageTooLargeError {
+  constructor(
+    readonly topic: string,
+    messageId: string,
+    sizeBytes: number,
+    maxBytes: number,
+    /** Which limit: `maxMessageBytes`, the topic's `max.message.bytes`, or the broker's answer. */
+    readonly limit: string,
+  ) {
+    super(messageId, sizeBytes, maxBytes);
+    this.message = `Message ${messageId} is ${sizeBytes} bytes; Kafka topic ${JSON.stringify(topic)} takes at most ${maxBytes} (${limit})`;
+    this.name = 'KafkaMessageTooLargeError';
   }
 }

@@ -21,6 +21,17 @@ export interface KafkaTopicOptions {
   partitions?: number;
   /** Replicas per partition. Default 1 (a single broker); use 3 on a real cluster. */
   replicationFactor?: number;
+  /**
+   * `min.insync.replicas` of topics the transport creates: how many replicas must have a message
+   * before the broker acknowledges it to the publisher (acks = all). With the broker default (1)
+   * a leader whose followers fell behind acknowledges alone, and losing it loses acknowledged
+   * messages. Default: min(2, replicationFactor) when replicationFactor > 1, else unset (the
+   * broker's). Trade-off: with fewer in-sync replicas than this, publishing fails
+   * (NOT_ENOUGH_REPLICAS) instead of risking loss. Also keep the broker's
+   * `unclean.leader.election.enable` false (Kafka's default). Topics that already exist keep
+   * their settings.
+   */
+  minInSyncReplicas?: number;
 }
 
 /** Options shared by the Kafka publisher and subscriber. */
@@ -30,8 +41,9 @@ export interface KafkaTransportOptions extends KafkaTopicOptions {
    * Largest wire message (the encoded envelope) accepted, in bytes. Bigger ones are refused
    * before anything is sent (MessageTooLargeError). Topics the transport creates get
    * `max.message.bytes` with room for this plus Kafka's record overhead, so a broker's default
-   * limit (~1 MB) does not apply to them; topics created elsewhere keep their own limit.
-   * Default 1 MiB.
+   * limit (~1 MB) does not apply to them. Topics created elsewhere keep their own limit; the
+   * publisher reads it (`max.message.bytes`) and refuses what it would not take, naming the
+   * topic (KafkaMessageTooLargeError, a MessageTooLargeError). Default 1 MiB.
    */
   maxMessageBytes?: number;
 }
@@ -49,9 +61,18 @@ export interface KafkaSubscriberOptions extends KafkaTransportOptions {
   /**
    * Receives errors the subscriber recovers from by itself: seeding a new Kafka group's offsets
    * from its predecessors (see seedFromPredecessors) failed or took longer than 30 s — the
-   * subscription then starts without it (per `startFrom`). Default: process.emitWarning.
+   * subscription then starts without it (per `startFrom`); every crash of a consumer
+   * (KafkaConsumerCrashError, naming group, topics and cause) — it is restarted with backoff.
+   * Default: process.emitWarning — once per distinct crash cause in a row, and once more when
+   * the consumer turns unhealthy (`unhealthyAfterCrashes`), with the count.
    */
   onError?: (error: Error) => void;
+  /**
+   * Crashes in a row without progress (no batch handled, no empty fetch) after which a
+   * subscription counts as stuck: KafkaSubscriber.probe() fails, naming its group, topics and
+   * the last error, until it makes progress again. Default 5 (about 8 s of restarts).
+   */
+  unhealthyAfterCrashes?: number;
   /**
    * Prefix of the Kafka consumer group id (see kafkaGroupId); deliveries still report the group
    * as subscribed. Lets deployments or test runs share a cluster without sharing groups.
@@ -72,6 +93,15 @@ export interface KafkaSubscriberOptions extends KafkaTransportOptions {
    */
   rebalanceTimeoutMs?: number;
   /**
+   * Longest close() waits for deliveries in flight. After it, the ones still running are
+   * abandoned unacknowledged, as by kill() — their messages stay uncommitted and the group's
+   * next owner of the partition gets them again (at-least-once; the attempt count goes on).
+   * Messages handled before are committed first. JavaScript cannot stop a handler: an
+   * abandoned one runs on, and its result is ignored. Keep it below the platform's shutdown
+   * grace period (Kubernetes: 30 s by default). Default 25 000 ms.
+   */
+  closeTimeoutMs?: number;
+  /**
    * Longest a fetch waits on an idle topic. Also bounds how fast an idle consumer notices a
    * rebalance and how long close() may wait for the fetch in progress. Default 1000 ms.
    */
@@ -87,7 +117,9 @@ export const KAFKA_DEFAULTS = {
   heartbeatIntervalMs: 3000,
   rebalanceTimeoutMs: 60_000,
   maxWaitTimeMs: 1000,
+  closeTimeoutMs: 25_000,
   maxInFlight: 16,
+  unhealthyAfterCrashes: 5,
 } as const;
 
 /**

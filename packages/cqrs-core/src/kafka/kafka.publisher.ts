@@ -1,10 +1,9 @@
 import { type IHeaders, type Message, Partitioners, type Producer } from 'kafkajs';
 import { type Envelope } from '../messages/envelope';
-import { MessageTooLargeError } from '../messages/message.errors';
 import { type Publisher } from '../transport/transport.port';
 import { encodeForWire } from '../transport/wire.codec';
 import { type KafkaClient } from './kafka.connection';
-import { KafkaTransportClosedError } from './kafka.errors';
+import { KafkaMessageTooLargeError, KafkaTransportClosedError } from './kafka.errors';
 import { KAFKA_DEFAULTS, type KafkaTransportOptions } from './kafka.options';
 import { KafkaTopics } from './kafka.topics';
 
@@ -13,10 +12,17 @@ export const KAFKA_HEADERS = { type: 'causeway-type', messageId: 'causeway-id' }
 
 /** Bytes a record costs besides key, value and headers (lengths, offsets, timestamps). */
 const PER_RECORD_BYTES = 64;
+/** A record batch's header (61 bytes in format v2), with room to spare. */
+const BATCH_HEADER_BYTES = 128;
+/** kafkajs error types of a broker refusing a batch for its size. */
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
 interface Encoded {
   readonly message: Message;
+  /** The record's size in a batch, estimated from above. */
   readonly bytes: number;
+  /** The message id (or a label of a raw payload), for errors. */
+  readonly id: string;
 }
 
 /**
@@ -35,6 +41,9 @@ interface Encoded {
  *   partition when it builds a request, and two concurrent sends to one partition would be
  *   rejected as out of sequence. Callers may still publish concurrently.
  * - Topics are created (partitions, size limit) before the first send to them.
+ * - Sizes: a message over `maxMessageBytes`, or over what an existing topic's own
+ *   `max.message.bytes` leaves, is refused before sending (KafkaMessageTooLargeError, naming the
+ *   topic); so is the broker's MESSAGE_TOO_LARGE answer (a limit lowered after the check).
  */
 export class KafkaPublisher implements Publisher {
   private readonly producer: Producer;
@@ -61,7 +70,7 @@ export class KafkaPublisher implements Publisher {
   async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
     if (this.closed) throw new KafkaTransportClosedError('publisher');
     // Encode and measure everything first: an oversized message refuses the whole batch.
-    const encoded = messages.map((envelope) => this.encode(envelope));
+    const encoded = messages.map((envelope) => this.encode(topic, envelope));
     if (encoded.length === 0) return;
     await this.send(topic, encoded);
   }
@@ -72,8 +81,12 @@ export class KafkaPublisher implements Publisher {
    */
   async publishRaw(topic: string, key: string, raw: string): Promise<void> {
     if (this.closed) throw new KafkaTransportClosedError('publisher');
-    const bytes = Buffer.byteLength(raw) + Buffer.byteLength(key) + PER_RECORD_BYTES;
-    await this.send(topic, [{ message: { key, value: raw }, bytes }]);
+    const size = Buffer.byteLength(raw);
+    const id = `(raw payload, key ${JSON.stringify(key)})`;
+    if (size > this.maxMessageBytes)
+      throw new KafkaMessageTooLargeError(topic, id, size, this.maxMessageBytes, 'maxMessageBytes');
+    const bytes = size + Buffer.byteLength(key) + PER_RECORD_BYTES;
+    await this.send(topic, [{ message: { key, value: raw }, bytes, id }]);
   }
 
   /** Waits for sends in progress, then disconnects the producer. Publishing afterwards rejects. */
@@ -84,11 +97,17 @@ export class KafkaPublisher implements Publisher {
     if (this.connected) await this.producer.disconnect();
   }
 
-  private encode(envelope: Envelope): Encoded {
+  private encode(topic: string, envelope: Envelope): Encoded {
     const value = encodeForWire(this.options.serializer, envelope);
     const size = Buffer.byteLength(value);
     if (size > this.maxMessageBytes)
-      throw new MessageTooLargeError(envelope.messageId, size, this.maxMessageBytes);
+      throw new KafkaMessageTooLargeError(
+        topic,
+        envelope.messageId,
+        size,
+        this.maxMessageBytes,
+        'maxMessageBytes',
+      );
     const headers: IHeaders = {
       [KAFKA_HEADERS.type]: envelope.type,
       [KAFKA_HEADERS.messageId]: envelope.messageId,
@@ -99,15 +118,33 @@ export class KafkaPublisher implements Publisher {
       Buffer.byteLength(envelope.type) +
       Buffer.byteLength(envelope.messageId) +
       PER_RECORD_BYTES;
-    return { message: { key: envelope.aggregateId, value, headers }, bytes };
+    return {
+      message: { key: envelope.aggregateId, value, headers },
+      bytes,
+      id: envelope.messageId,
+    };
   }
 
   private send(topic: string, encoded: readonly Encoded[]): Promise<void> {
     const run = async () => {
       await this.connect();
       await this.topics.ensure([topic]);
-      for (const chunk of this.chunks(encoded)) {
-        await this.producer.send({ topic, acks: -1, messages: chunk });
+      const limit = this.batchLimit(topic);
+      const tooLarge = encoded.find((item) => item.bytes > limit);
+      if (tooLarge) throw this.tooLarge(topic, [tooLarge], limit, "the topic's max.message.bytes");
+      for (const chunk of this.chunks(encoded, limit)) {
+        try {
+          await this.producer.send({
+            topic,
+            acks: -1,
+            messages: chunk.map((item) => item.message),
+          });
+        } catch (error) {
+          const type = (error as { type?: string }).type ?? '';
+          if (!TOO_LARGE.has(type)) throw error;
+          await this.topics.refreshLimit(topic); // an operator lowered it: check against it next time
+          throw this.tooLarge(topic, chunk, this.batchLimit(topic), `the broker answered ${type}`);
+        }
       }
     };
     const result = this.queue.then(run, run);
@@ -115,17 +152,34 @@ export class KafkaPublisher implements Publisher {
     return result;
   }
 
-  /** Consecutive runs of messages whose total size stays within one message's limit. */
-  private *chunks(encoded: readonly Encoded[]): Generator<Message[]> {
-    let chunk: Message[] = [];
+  /**
+   * The most record bytes one send may carry to `topic`: `maxMessageBytes`, and what the topic's
+   * `max.message.bytes` leaves after a batch header (a topic created elsewhere may take less).
+   */
+  private batchLimit(topic: string): number {
+    const topicMax = this.topics.maxBatchBytes(topic);
+    return topicMax === undefined
+      ? this.maxMessageBytes
+      : Math.min(this.maxMessageBytes, topicMax - BATCH_HEADER_BYTES);
+  }
+
+  private tooLarge(topic: string, items: readonly Encoded[], max: number, limit: string) {
+    const bytes = items.reduce((sum, item) => sum + item.bytes, 0);
+    const id = items.length === 1 ? items[0]!.id : `${items[0]!.id} (+${items.length - 1} more)`;
+    return new KafkaMessageTooLargeError(topic, id, bytes, max, limit);
+  }
+
+  /** Consecutive runs of messages whose total size stays within `limit`. */
+  private *chunks(encoded: readonly Encoded[], limit: number): Generator<Encoded[]> {
+    let chunk: Encoded[] = [];
     let bytes = 0;
     for (const item of encoded) {
-      if (chunk.length > 0 && bytes + item.bytes > this.maxMessageBytes) {
+      if (chunk.length > 0 && bytes + item.bytes > limit) {
         yield chunk;
         chunk = [];
         bytes = 0;
       }
-      chunk.push(item.message);
+      chunk.push(item);
       bytes += item.bytes;
     }
     if (chunk.length > 0) yield chunk;

@@ -4,11 +4,13 @@ import {
   type Subscriber,
   type SubscriptionHandle,
 } from '../transport/transport.port';
+import { type HealthProbe } from '../health/health-probe.port';
 import { type KafkaClient } from './kafka.connection';
 import { KafkaTransportClosedError } from './kafka.errors';
 import { type KafkaSubscriberOptions } from './kafka.options';
 import { KafkaSubscription } from './kafka.subscription';
 import { KafkaTopics } from './kafka.topics';
+import { registerKafkaCodecs } from './kafka.codecs';
 
 /**
  * Receives messages of Kafka topics through consumer groups: one kafkajs consumer per
@@ -21,6 +23,9 @@ import { KafkaTopics } from './kafka.topics';
  *   handed to the others, which start at the last committed offset: its unacknowledged messages
  *   are delivered again, with the attempt count kept in the committed offset's marker.
  * - Topics are created before subscribing if they do not exist.
+ * - Record batches compressed with gzip, snappy, lz4 or zstd are decoded (registerKafkaCodecs).
+ * - A consumer that keeps crashing is restarted with backoff and reported to `onError`; probe()
+ *   fails while one cannot make progress.
  */
 export class KafkaSubscriber implements Subscriber {
   private readonly subscriptions = new Set<KafkaSubscription>();
@@ -32,6 +37,11 @@ export class KafkaSubscriber implements Subscriber {
     private readonly options: KafkaSubscriberOptions,
   ) {
     this.topics = new KafkaTopics(client.admin, options);
+    registerKafkaCodecs(); // also for a KafkaClient built without kafkaConnection()
+  }
+
+  decodes(type: string): boolean {
+    return this.options.serializer.has?.(type) ?? true;
   }
 
   async subscribe(
@@ -60,7 +70,32 @@ export class KafkaSubscriber implements Subscriber {
     return subscription;
   }
 
-  /** Closes every subscription: deliveries in flight finish and are committed first. */
+  /**
+   * A readiness probe (critical) that every subscription of this subscriber makes progress: it
+   * fails, naming each stuck subscription's Kafka group, topics and last error, while its
+   * consumer has crashed `unhealthyAfterCrashes` times in a row without handling a batch or
+   * completing an empty fetch (a record batch it cannot decode, a broker refusing it). Answers
+   * from memory: no broker round trip (kafkaConnection's own probe checks the broker answers).
+   * Register it with the service's probes.
+   */
+  probe(name = 'kafka-consumers'): HealthProbe & { critical: true } {
+    return {
+      name,
+      critical: true,
+      check: async () => {
+        const problems = [...this.subscriptions]
+          .map((subscription) => subscription.problem())
+          .filter((problem): problem is string => problem !== undefined);
+        if (problems.length > 0) throw new Error(`cannot make progress: ${problems.join('; ')}`);
+      },
+    };
+  }
+
+  /**
+   * Closes every subscription: deliveries in flight finish and are committed first, for at most
+   * `closeTimeoutMs`; the ones still running then are abandoned uncommitted (redelivered to the
+   * group's next owner of their partition).
+   */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));

@@ -15,7 +15,8 @@ import { decodeFromWire, UndecodableMessageError } from '../transport/wire.codec
 import { warnOfPoison } from '../transport/poison.warning';
 import { kafkaGroupId } from './kafka.group';
 import { seedFromPredecessors } from './kafka.group-seed';
-import { KafkaGroupSeedError } from './kafka.errors';
+import { commitLatestStart } from './kafka.group-start';
+import { KafkaConsumerCrashError, KafkaGroupSeedError } from './kafka.errors';
 import { DeliveryAttempts } from './kafka.attempts';
 import { BatchCommits } from './kafka.commits';
 import { ConsumerSupervisor } from './kafka.consumer-supervisor';
@@ -78,9 +79,13 @@ export class KafkaSubscription implements SubscriptionHandle {
   private readonly attempts: DeliveryAttempts;
   private readonly supervisor: ConsumerSupervisor;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Partitions paused by redeliverLater, until their delay ends. */
+  private readonly paused = new Map<string, { topic: string; partition: number }>();
   private readonly heartbeatIntervalMs: number;
   private stopping = false;
   private killed = false;
+  /** close() timed out: deliveries in flight are abandoned, the handled ones still committed. */
+  private abandoning = false;
   /** A heartbeat said the group is changing: finish the message in hand, commit, stop the batch. */
   private unsettled = false;
   /** One per delivery in flight: kill() settles them (one shared promise would pile up reactions). */
@@ -89,6 +94,7 @@ export class KafkaSubscription implements SubscriptionHandle {
   private readonly marked = new Set<string>();
   private stopped: Promise<void> | undefined;
   private readonly groupId: string;
+  private lastCrashCause: string | undefined;
 
   constructor(
     kafka: Kafka,
@@ -114,19 +120,50 @@ export class KafkaSubscription implements SubscriptionHandle {
       maxBytesPerPartition: Math.max(1_048_576, maxMessageBytes + RECORD_OVERHEAD_BYTES),
       allowAutoTopicCreation: false,
     });
-    const { GROUP_JOIN, HEARTBEAT } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, () => {
+    const { GROUP_JOIN, HEARTBEAT, FETCH } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, ({ payload }) => {
       this.attempts.newGeneration();
+      this.attempts.retain(payload.memberAssignment);
+      this.pauseAgain(payload.memberAssignment);
       this.marked.clear();
       this.unsettled = false;
     });
     this.consumer.on(HEARTBEAT, () => {
       this.unsettled = false;
     });
-    this.supervisor = new ConsumerSupervisor(this.consumer, async () => {
-      await this.consumer.connect();
-      await this.run();
+    this.supervisor = new ConsumerSupervisor(
+      this.consumer,
+      async () => {
+        await this.consumer.connect();
+        await this.run();
+      },
+      { onCrash: (error, consecutive) => this.reportCrash(error, consecutive) },
+    );
+    // An empty fetch decoded fine: progress on an idle topic (a batch handled is the other kind).
+    this.consumer.on(FETCH, ({ payload }) => {
+      if (payload.numberOfBatches === 0) this.supervisor.progressed();
     });
+  }
+
+  /**
+   * Why this subscription cannot make progress, or undefined: its consumer crashed
+   * `unhealthyAfterCrashes` times in a row without handling a batch (see ConsumerSupervisor).
+   */
+  problem(): string | undefined {
+    const crashes = this.supervisor.consecutiveCrashes;
+    const limit = this.options.unhealthyAfterCrashes ?? KAFKA_DEFAULTS.unhealthyAfterCrashes;
+    if (this.stopped || crashes < limit) return undefined;
+    return `group "${this.groupId}" (topics ${this.topics.join(', ')}): consumer crashed ${crashes} times in a row without progress, last: ${this.supervisor.lastError?.message ?? 'unknown'}`;
+  }
+
+  /** Every crash to `onError`; without one, a warning per distinct cause and on turning unhealthy. */
+  private reportCrash(cause: Error, consecutive: number): void {
+    const error = new KafkaConsumerCrashError(this.groupId, this.topics, cause, consecutive);
+    if (this.options.onError) return this.report(error);
+    const limit = this.options.unhealthyAfterCrashes ?? KAFKA_DEFAULTS.unhealthyAfterCrashes;
+    const distinct = consecutive === 1 || cause.message !== this.lastCrashCause;
+    this.lastCrashCause = cause.message;
+    if (distinct || consecutive === limit) this.report(error);
   }
 
   /** Connects, joins the group and starts delivering; resolves once the member has its partitions. */
@@ -144,8 +181,9 @@ export class KafkaSubscription implements SubscriptionHandle {
   }
 
   /**
-   * A brand-new group takes the offsets of its predecessors (kafka.group-seed), bounded by
-   * SEED_TIMEOUT_MS; a failure goes to `onError` and the group starts per `startFrom`.
+   * A brand-new group takes the offsets of its predecessors (kafka.group-seed), and a 'latest'
+   * group commits its start on partitions still without an offset (kafka.group-start), bounded
+   * by SEED_TIMEOUT_MS; a failure goes to `onError` and the group starts per `startFrom`.
    */
   private async seed(): Promise<void> {
     let abandoned = false;
@@ -167,7 +205,11 @@ export class KafkaSubscription implements SubscriptionHandle {
           topics: this.topics,
         },
         () => abandoned,
-      );
+      ).then(async () => {
+        // A 'latest' start made durable (kafka.group-start), for what seeding left unset.
+        if (this.subscription.startFrom === 'latest' && !abandoned)
+          await commitLatestStart(this.admin, this.groupId, this.topics);
+      });
       seeding.catch(() => undefined); // after a timeout its late failure is of no interest
       await Promise.race([seeding, timeout]);
     } catch (error) {
@@ -195,10 +237,24 @@ export class KafkaSubscription implements SubscriptionHandle {
     });
   }
 
-  /** Stops fetching, lets deliveries in flight finish and commit, leaves the group, disconnects. */
+  /**
+   * Stops fetching, lets deliveries in flight finish and commit, leaves the group, disconnects.
+   * Bounded by `closeTimeoutMs`: deliveries still running then are abandoned uncommitted (the
+   * next owner gets them again), what was handled before is committed, and the member leaves.
+   */
   close(): Promise<void> {
     this.stopping = true;
-    return this.stop();
+    const timer = setTimeout(
+      () => this.abandonInFlight(),
+      this.options.closeTimeoutMs ?? KAFKA_DEFAULTS.closeTimeoutMs,
+    );
+    return this.stop().finally(() => clearTimeout(timer));
+  }
+
+  /** close() took too long: the deliveries in flight end as abandoned (their results ignored). */
+  private abandonInFlight(): void {
+    this.abandoning = true;
+    for (const abandon of this.abandonHooks) abandon();
   }
 
   /**
@@ -232,6 +288,7 @@ export class KafkaSubscription implements SubscriptionHandle {
       await this.consume(payload, commits);
       if (this.killed) commits.abandon();
       else await commits.flush(); // before kafkajs may hand the partition over (rebalance, close)
+      this.supervisor.progressed();
     } finally {
       clearInterval(heartbeat);
     }
@@ -284,7 +341,7 @@ export class KafkaSubscription implements SubscriptionHandle {
     message: KafkaMessage,
     attempt: number,
   ): Promise<Outcome> {
-    if (this.killed) return 'abandoned';
+    if (this.killed || this.abandoning) return 'abandoned';
     let abandon!: () => void;
     const abandoned = new Promise<Outcome>((resolve) => {
       abandon = () => resolve('abandoned');
@@ -295,7 +352,7 @@ export class KafkaSubscription implements SubscriptionHandle {
         this.handle(topic, partition, message, attempt),
         abandoned,
       ]);
-      return this.killed ? 'abandoned' : outcome;
+      return this.killed || this.abandoning ? 'abandoned' : outcome;
     } finally {
       this.abandonHooks.delete(abandon);
     }
@@ -333,14 +390,35 @@ export class KafkaSubscription implements SubscriptionHandle {
     }
   }
 
-  /** Pauses the partition; it resumes after the redelivery delay and refetches the nacked message. */
+  /**
+   * Pauses the partition; it resumes after the redelivery delay and refetches the nacked message.
+   * The pause is kept here too: a supervisor restart builds a new kafkajs consumer group, which
+   * would forget it (the message came back at once), so each join pauses it again.
+   */
   private redeliverLater(payload: EachBatchPayload): void {
-    const resume = payload.pause();
+    const { topic, partition } = payload.batch;
+    const key = `${topic}\u0000${partition}`;
+    payload.pause();
+    this.paused.set(key, { topic, partition });
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      resume();
+      this.paused.delete(key);
+      try {
+        this.consumer.resume([{ topic, partitions: [partition] }]); // the current consumer group
+      } catch {
+        // between a crash and its restart: the next join finds it no longer paused
+      }
     }, this.options.redeliveryDelayMs ?? KAFKA_DEFAULTS.redeliveryDelayMs);
     this.timers.add(timer);
+  }
+
+  /** After a join: pauses again what is still waiting for its redelivery delay (see redeliverLater). */
+  private pauseAgain(assignment: Readonly<Record<string, readonly number[]>>): void {
+    for (const [key, { topic, partition }] of this.paused) {
+      if (assignment[topic]?.includes(partition)) {
+        this.consumer.pause([{ topic, partitions: [partition] }]);
+      } else this.paused.delete(key); // moved to another member, which redelivers it
+    }
   }
 
   private nextFetch(timeoutMs = 10_000): Promise<void> {

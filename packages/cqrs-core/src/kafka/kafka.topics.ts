@@ -1,4 +1,4 @@
-import { type Admin } from 'kafkajs';
+import { type Admin, ConfigResourceTypes } from 'kafkajs';
 import { InvalidTopicError } from '../transport/transport.errors';
 import {
   KafkaTopicConfigError,
@@ -36,7 +36,8 @@ const PERMANENT: Record<string, { option?: KafkaTopicOption; advice: string }> =
   INVALID_PARTITIONS: { option: 'partitions', advice: 'change the `partitions` option' },
   INVALID_CONFIG: {
     option: 'maxMessageBytes',
-    advice: "change the `maxMessageBytes` option (it sets the topic's max.message.bytes)",
+    advice:
+      "change the `maxMessageBytes` option (it sets the topic's max.message.bytes), or `minInSyncReplicas`",
   },
   POLICY_VIOLATION: {
     advice:
@@ -101,6 +102,30 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 }
 
 /**
+ * The config entries of a topic the transport creates: `max.message.bytes` with room for
+ * `maxMessageBytes` plus Kafka's record overhead; `compression.type=producer` (batches stored
+ * as producers wrote them, whatever the broker's default); `min.insync.replicas` per
+ * `minInSyncReplicas` (default min(2, replicationFactor) when replicationFactor > 1).
+ */
+export function kafkaTopicConfig(
+  options: Pick<
+    KafkaTransportOptions,
+    'replicationFactor' | 'maxMessageBytes' | 'minInSyncReplicas'
+  > = {},
+): { name: string; value: string }[] {
+  const maxMessageBytes = options.maxMessageBytes ?? KAFKA_DEFAULTS.maxMessageBytes;
+  const replicationFactor = options.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor;
+  const minInSync =
+    options.minInSyncReplicas ??
+    (replicationFactor > 1 ? Math.min(2, replicationFactor) : undefined);
+  return [
+    { name: 'max.message.bytes', value: String(maxMessageBytes + RECORD_OVERHEAD_BYTES) },
+    { name: 'compression.type', value: 'producer' },
+    ...(minInSync === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInSync) }]),
+  ];
+}
+
+/**
  * Creates topics up front, before the first send to them or the first subscription: topics that
  * a broker auto-creates answer "does not host this topic-partition" for a while, and get the
  * broker's defaults (one partition, ~1 MB messages).
@@ -112,12 +137,13 @@ function definedOnly<T extends object>(value: T): Partial<T> {
  */
 export class KafkaTopics {
   private readonly ready = new Map<string, Promise<void>>();
+  private readonly limits = new Map<string, number>();
 
   constructor(
     private readonly admin: Admin,
     private readonly options: Pick<
       KafkaTransportOptions,
-      'partitions' | 'replicationFactor' | 'maxMessageBytes'
+      'partitions' | 'replicationFactor' | 'maxMessageBytes' | 'minInSyncReplicas'
     > = {},
   ) {}
 
@@ -130,6 +156,20 @@ export class KafkaTopics {
   async ensure(topics: readonly string[]): Promise<void> {
     topics.forEach(checkKafkaTopic);
     await Promise.all(topics.map((topic) => this.ensureOne(topic)));
+  }
+
+  /**
+   * The topic's `max.message.bytes` (the largest record batch the broker appends), once ensure()
+   * resolved for it: what the transport set on topics it created, else read from the broker.
+   * Undefined when the broker would not describe it (the broker's refusal then decides).
+   */
+  maxBatchBytes(topic: string): number | undefined {
+    return this.limits.get(topic);
+  }
+
+  /** Reads the topic's `max.message.bytes` again (the broker refused a send as too large). */
+  async refreshLimit(topic: string): Promise<void> {
+    await this.readLimit(topic);
   }
 
   private ensureOne(topic: string): Promise<void> {
@@ -153,14 +193,34 @@ export class KafkaTopics {
           topic,
           numPartitions: this.options.partitions ?? KAFKA_DEFAULTS.partitions,
           replicationFactor: this.options.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor,
-          configEntries: [
-            { name: 'max.message.bytes', value: String(maxMessageBytes + RECORD_OVERHEAD_BYTES) },
-          ],
+          configEntries: kafkaTopicConfig(this.options),
         },
       ],
     });
+    if (created) {
+      this.limits.set(topic, maxMessageBytes + RECORD_OVERHEAD_BYTES);
+      return;
+    }
     // Someone else created it: its creator may still be waiting for the leaders.
-    if (!created) await this.waitForLeaders(topic);
+    await this.waitForLeaders(topic);
+    await this.readLimit(topic);
+  }
+
+  private async readLimit(topic: string): Promise<void> {
+    try {
+      const { resources } = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          { type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] },
+        ],
+      });
+      const value = resources[0]?.configEntries.find(
+        (entry) => entry.configName === 'max.message.bytes',
+      )?.configValue;
+      if (value !== undefined && Number(value) > 0) this.limits.set(topic, Number(value));
+    } catch {
+      // No DescribeConfigs right or a broker hiccup: the broker's own refusal still names it.
+    }
   }
 
   private async waitForLeaders(topic: string, timeoutMs = 10_000): Promise<void> {

@@ -1,7 +1,7 @@
 import { type Admin, KafkaJSAggregateError, KafkaJSProtocolError } from 'kafkajs';
 import { InvalidTopicError } from '../transport/transport.errors';
 import { KafkaTopicConfigError, KafkaTopicUnavailableError } from './kafka.errors';
-import { KafkaTopics, topicCreationError } from './kafka.topics';
+import { kafkaTopicConfig, KafkaTopics, topicCreationError } from './kafka.topics';
 
 /** What kafkajs's createTopics rejects with: "Topic creation errors", the details in `errors`. */
 function creationErrors(
@@ -84,5 +84,31 @@ describe('KafkaTopics', () => {
     await expect(topics.ensure(['t'])).rejects.toThrow(KafkaTopicConfigError);
     await expect(topics.ensure(['t'])).rejects.toThrow(/`replicationFactor` option \(now 3\)/);
     expect(createTopics).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('kafkaTopicConfig (the config entries of topics the transport creates)', () => {
+  const entries = (options: Parameters<typeof kafkaTopicConfig>[0]) =>
+    Object.fromEntries(kafkaTopicConfig(options).map(({ name, value }) => [name, value]));
+
+  it('single broker (replicationFactor 1): room for maxMessageBytes, batches as produced, no min.insync.replicas', () => {
+    expect(entries({})).toEqual({
+      'max.message.bytes': String(1_048_576 + 64 * 1024),
+      'compression.type': 'producer',
+    });
+  });
+
+  it('replicated topics require 2 in-sync replicas for acks=all, so one broker alone cannot acknowledge', () => {
+    expect(entries({ replicationFactor: 3 })).toMatchObject({ 'min.insync.replicas': '2' });
+    expect(entries({ replicationFactor: 2 })).toMatchObject({ 'min.insync.replicas': '2' });
+  });
+
+  it('minInSyncReplicas overrides it', () => {
+    expect(entries({ replicationFactor: 5, minInSyncReplicas: 3 })).toMatchObject({
+      'min.insync.replicas': '3',
+    });
+    expect(entries({ replicationFactor: 3, minInSyncReplicas: 1 })).toMatchObject({
+      'min.insync.replicas': '1',
+    });
   });
 });

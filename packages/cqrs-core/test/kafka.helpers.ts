@@ -1,0 +1,81 @@
+import { type Admin } from 'kafkajs';
+import { removeNamespaceData, type TestNamespace } from '@causeway/testkit';
+import { conformanceSerializer } from '../src/testing';
+
+/** Resolves once `check` holds; fails naming `what` after `timeoutMs`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Settles `promise` or fails after `ms`: these must not hang. */
+export async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Deletes the namespace's groups (ids starting `<ns.id>.`) and topics. */
+export async function removeKafkaNamespace(admin: Admin, ns: TestNamespace): Promise<void> {
+  const { groups } = await admin.listGroups();
+  const mine = groups.map(({ groupId }) => groupId).filter((id) => id.includes(ns.id));
+  if (mine.length > 0) await admin.deleteGroups(mine).catch(() => undefined);
+  await removeNamespaceData(ns, ['kafka']);
+}
+
+/** Sets one topic config entry (as an operator would, outside Causeway). */
+export async function setTopicConfig(
+  admin: Admin,
+  topic: string,
+  name: string,
+  value: string,
+): Promise<void> {
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: [{ type: 2 /* TOPIC */, name: topic, configEntries: [{ name, value }] }],
+  });
+}
+
+/** One topic config entry as the broker reports it; `explicit`: set on the topic, not inherited. */
+export async function topicConfig(
+  admin: Admin,
+  topic: string,
+  name: string,
+): Promise<{ value: string; explicit: boolean }> {
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: 2, name: topic, configNames: [name] }],
+  });
+  const entry = resources[0]?.configEntries.find((candidate) => candidate.configName === name);
+  // configSource 1 = TOPIC_CONFIG (DescribeConfigs v1+)
+  return { value: entry?.configValue ?? '', explicit: entry?.configSource === 1 };
+}
+
+/**
+ * Subscriber options of these tests: the conformance serializer, `partitions` per topic, groups
+ * of the namespace, and timings that make joins, rebalances and idle fetches quick.
+ */
+export function quickConsumer(ns: TestNamespace, partitions: number) {
+  return {
+    serializer: conformanceSerializer(),
+    partitions,
+    groupIdPrefix: `${ns.id}.`,
+    sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 300,
+    rebalanceTimeoutMs: 10_000,
+    maxWaitTimeMs: 100,
+  };
+}

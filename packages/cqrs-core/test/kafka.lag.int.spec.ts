@@ -1,0 +1,110 @@
+import { testNamespace } from '@causeway/testkit';
+import { type Delivery, type ManagedConnection } from '../src';
+import {
+  type KafkaClient,
+  kafkaConnection,
+  kafkaGroupId,
+  kafkaLag,
+  KafkaPublisher,
+  KafkaSubscriber,
+  type KafkaSubscriberOptions,
+} from '../src/kafka';
+import { conformanceMessage } from '../src/testing';
+import { eventually, removeKafkaNamespace, quickConsumer } from './kafka.helpers';
+
+const ns = testNamespace('kafkalag');
+
+jest.setTimeout(60_000);
+
+const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/**
+ * MEDIUM-2 of review 16: a new 'latest' group showed the topic's whole history as lag, a
+ * 'latest' group restarted before its first commit skipped what was published meanwhile, and
+ * lag counted records already deleted by retention.
+ */
+describe('kafka: consumer lag and where a new group starts', () => {
+  let connection: ManagedConnection<KafkaClient>;
+  let publisher: KafkaPublisher;
+  const options: KafkaSubscriberOptions = {
+    ...quickConsumer(ns, 3),
+  };
+  const history = (count: number, from = 0) =>
+    Array.from({ length: count }, (_, i) => conformanceMessage(from + i, `k${(from + i) % 7}`));
+
+  beforeAll(async () => {
+    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('lag') });
+    await connection.open();
+    publisher = new KafkaPublisher(connection.client, options);
+  });
+  afterAll(async () => {
+    await publisher.close();
+    await removeKafkaNamespace(connection.client.admin, ns);
+    await connection.close();
+  });
+
+  it("a new 'latest' group over a topic with history has lag 0, and a restart skips nothing", async () => {
+    const topic = ns.topic('latest');
+    await publisher.publish(topic, history(100));
+    const groupId = kafkaGroupId('fan', [topic], options.groupIdPrefix);
+    const got: number[] = [];
+    const subscribe = async () => {
+      const subscriber = new KafkaSubscriber(connection.client, options);
+      await subscriber.subscribe(
+        [topic],
+        { group: 'fan', consumer: 'c', startFrom: 'latest' },
+        async (d) => {
+          got.push(n(d));
+        },
+      );
+      return subscriber;
+    };
+    const subscribers: KafkaSubscriber[] = [];
+    try {
+      subscribers.push(await subscribe());
+      const lag = await kafkaLag(connection.client.admin, [{ group: groupId, topics: [topic] }]);
+      await subscribers[0]!.close(); // before it handled (and committed) anything
+      await publisher.publish(topic, history(5, 100)); // while no member runs
+      subscribers.push(await subscribe());
+      await eventually(
+        () => got.length >= 5,
+        'the 5 messages published between the two runs',
+        8_000,
+      ).catch(() => undefined);
+      expect({ lag, got: [...got].sort((a, b) => a - b) }).toEqual({
+        lag: [{ topic, group: groupId, lag: 0 }],
+        got: range(100, 104),
+      });
+    } finally {
+      for (const subscriber of subscribers) await subscriber.close();
+    }
+  });
+
+  it('counts only retained records: a committed offset below the log start is clamped', async () => {
+    const topic = ns.topic('retention');
+    const single = new KafkaPublisher(connection.client, { ...options, partitions: 1 });
+    try {
+      await single.publish(topic, history(20));
+    } finally {
+      await single.close();
+    }
+    const admin = connection.client.admin;
+    const behind = `${ns.id}.behind`;
+    await admin.setOffsets({ groupId: behind, topic, partitions: [{ partition: 0, offset: '5' }] });
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '15' }] });
+    const fresh = `${ns.id}.fresh`; // nothing committed: starts at the log start (earliest)
+    expect(
+      await kafkaLag(admin, [
+        { group: behind, topics: [topic] },
+        { group: fresh, topics: [topic] },
+        { group: fresh, topics: [topic], startFrom: 'latest' }, // would start at the end
+      ]),
+    ).toEqual([
+      { topic, group: behind, lag: 5 },
+      { topic, group: fresh, lag: 5 },
+      { topic, group: fresh, lag: 0 },
+    ]);
+  });
+});

@@ -98,6 +98,13 @@ export type EnvelopeOf<M extends MessageType> =
 export type DomainEventOf<M extends MessageType> =
   M extends MessageType<infer Type, infer Data> ? DomainEvent<Type, Data> : never;
 
+/**
+ * The command of a message type as a decider's `decide` takes it (`{ type, data }`), or the
+ * union for a union: `CommandOf<typeof OpenAccount | typeof Deposit>`. The same shape as
+ * DomainEventOf, named for what it is.
+ */
+export type CommandOf<M extends MessageType> = DomainEventOf<M>;
+
 /** A type name, or a message type, or a list of either: what the buses and decorators take. */
 export type MessageTypes = string | MessageType | readonly (string | MessageType)[];
 

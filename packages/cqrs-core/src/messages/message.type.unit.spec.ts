@@ -9,6 +9,7 @@ import { type Envelope } from './envelope';
 import { MessageValidationError } from './message.errors';
 import { MessageFactory } from './message.factory';
 import {
+  type CommandOf,
   type DomainEventOf,
   type EnvelopeOf,
   type MessageData,
@@ -74,7 +75,7 @@ describe('messageType', () => {
   });
 
   it('types a decider over a union of message types', () => {
-    const account: Decider<DomainEventOf<typeof OpenAccount>, AccountEvent, number> = {
+    const account: Decider<CommandOf<typeof OpenAccount>, AccountEvent, number> = {
       initialState: () => 0,
       evolve: (balance, event) => {
         switch (event.type) {

@@ -1,5 +1,12 @@
 import 'reflect-metadata';
-import { Controller, Inject, Injectable, type INestApplication, Scope } from '@nestjs/common';
+import {
+  Controller,
+  Inject,
+  Injectable,
+  type INestApplication,
+  Logger,
+  Scope,
+} from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
@@ -215,6 +222,27 @@ describe('CqrsCoreModule', () => {
       'stop projections, router running: true',
       'stop forwarder, router running: true',
     ]);
+  });
+
+  it('warns at start of an @EventHandler without a name, its group named after the class', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      class Unnamed {
+        handle() {}
+      }
+      EventHandler('Moved')(Unnamed);
+      Injectable()(Unnamed);
+      const app = await appWith([Unnamed]);
+      await app.init();
+      await app.close();
+      expect(warn.mock.calls.map(([message]) => String(message))).toContain(
+        '@EventHandler Unnamed has no name: its consumer group is named after the class, so ' +
+          'renaming it (or a minifier) starts a new group that consumes every event again. ' +
+          "Give it one: @EventHandler(types, { name: '…' })",
+      );
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('refuses missing options at start, naming them', async () => {

@@ -138,6 +138,12 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
       const event = this.reflector.get<EventHandlerMetadata | undefined>(EVENT_HANDLER, metatype);
       if (event) {
         const handler = checkedHandler<Handles>(instance, className, '@EventHandler');
+        if (event.name === undefined)
+          this.logger.warn(
+            `@EventHandler ${className} has no name: its consumer group is named after the ` +
+              'class, so renaming it (or a minifier) starts a new group that consumes every ' +
+              "event again. Give it one: @EventHandler(types, { name: '…' })",
+          );
         this.events.on(event.types, (message, delivery) => handler.handle(message, delivery), {
           name: event.name ?? className,
           mode: event.mode,

@@ -57,41 +57,36 @@ export interface RouterOptions {
 }
 
 /**
- * Acknowledges, without running anything, a dead letter's replay meant for another consumer
- * group (metadata `replayFor`, see replayEnvelope): the other handlers of the topic handled the
- * message the first time. Outside every middleware, so that no deduplicator, metric or reply
- * sees it. A message without `replayFor` (not a replay, or one for every group) goes on.
+ * The router's outermost step, one async frame per delivery. It acknowledges, without running
+ * anything, a dead letter's replay meant for another consumer group (metadata `replayFor`, see
+ * replayEnvelope): the other handlers of the topic handled the message the first time. Outside
+ * every middleware, so that no deduplicator, metric or reply sees it. A message without
+ * `replayFor` (not a replay, or one for every group) goes on; when its chain fails (the
+ * delivery goes back unacknowledged), `report` hears of it before the error is rethrown.
  */
-function forOwnGroup(handler: Handler, group: string): Handler {
-  return async (delivery) => {
-    if (replayedForAnother(delivery.envelope, group)) return undefined;
-    return handler(delivery);
-  };
-}
-
-/** A subscribe error that retrying cannot heal (its transport says so: `permanent: true`). */
-function isPermanent(error: unknown): boolean {
-  return (error as { permanent?: unknown } | null | undefined)?.permanent === true;
-}
-
-/** Reports a failure of the whole chain (the delivery goes back unacknowledged) and rethrows it. */
-function reportingFailures(
+function outermost(
   handler: Handler,
-  name: string,
+  info: HandlerInfo,
   report: (failure: HandlerFailure) => void,
 ): Handler {
   return async (delivery) => {
+    if (replayedForAnother(delivery.envelope, info.group)) return undefined;
     try {
       return await handler(delivery);
     } catch (error) {
       try {
-        report({ handler: name, delivery, error });
+        report({ handler: info.name, delivery, error });
       } catch {
         // A failing report must not change the delivery's outcome.
       }
       throw error;
     }
   };
+}
+
+/** A subscribe error that retrying cannot heal (its transport says so: `permanent: true`). */
+function isPermanent(error: unknown): boolean {
+  return (error as { permanent?: unknown } | null | undefined)?.permanent === true;
 }
 
 /**
@@ -261,17 +256,14 @@ export class Router {
     // Every handler runs in its delivery's message context, so the messages it creates carry
     // causationId = this message's id and its correlationId (S1-10) without any middleware.
     const handle = registration.handle;
-    const handler = forOwnGroup(
-      reportingFailures(
-        compose(
-          chain,
-          (delivery) => runInMessageContext(delivery.envelope, () => handle(delivery)),
-          info,
-        ),
-        registration.name,
-        this.reportFailure,
+    const handler = outermost(
+      compose(
+        chain,
+        (delivery) => runInMessageContext(delivery.envelope, () => handle(delivery)),
+        info,
       ),
-      info.group,
+      info,
+      this.reportFailure,
     );
     this.pending.add(registration.name);
     for (let attempt = 1; ; attempt++) {

@@ -87,6 +87,7 @@ export function commandApiOptions(
       duration: config.RATE_LIMIT_WINDOW_S,
     }),
     devTokens: config.DEV_TOKENS,
+    adminToken: config.ADMIN_TOKEN,
     trustedProxies: config.TRUST_PROXY,
     maxBodyBytes: config.MAX_BODY_BYTES,
     idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,

@@ -10,7 +10,7 @@ import { DevTokensController } from './dev/dev-tokens.controller';
 import { EndpointRunner } from './http/endpoint.runner';
 import { IdempotencyGate } from './idempotency/idempotency.gate';
 import { CommandApiMetrics } from './metrics/command-api.metrics';
-import { CommandsController } from './rest/commands.controller';
+import { AdminCommandsController, CommandsController } from './rest/commands.controller';
 import { TrainersController } from './rest/trainers.controller';
 import { RevocationsLifecycle } from './revocations.lifecycle';
 import { RpcController } from './rpc/rpc.controller';
@@ -33,7 +33,13 @@ export class CommandApiModule {
   static forRoot(options: CommandApiOptions): DynamicModule {
     return {
       module: CommandApiModule,
-      controllers: [RpcController, TrainersController, CommandsController, DevTokensController],
+      controllers: [
+        RpcController,
+        TrainersController,
+        CommandsController,
+        AdminCommandsController,
+        DevTokensController,
+      ],
       providers: [
         { provide: COMMAND_API_OPTIONS, useValue: options },
         {

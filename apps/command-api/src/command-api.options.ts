@@ -29,6 +29,11 @@ export interface CommandApiOptions {
    * as. Default: none — the connection's peer.
    */
   trustedProxies?: TrustedProxies;
+  /**
+   * The operators' token (ADMIN_TOKEN): `GET /admin/commands/{commandId}` answers any user's
+   * command status to it. Without one that route answers 401 to everyone.
+   */
+  adminToken?: string;
   /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */
   devTokens: boolean;
   /** Largest accepted request body. Default 16 KiB. */

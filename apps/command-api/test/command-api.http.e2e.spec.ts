@@ -190,6 +190,7 @@ describe('command-api over HTTP', () => {
       context: 'CommandApi',
       req: { id: probe },
       commandIds: [moved.body.commandId],
+      userId: misty,
     });
     // Behind Express (pino-http): its request line carries the same id.
     const status = await call('GET', `${api.url}/api/commands/${moved.body.commandId}`, {
@@ -324,6 +325,18 @@ describe('command-api over HTTP', () => {
       data: { action: 'leave' },
       metadata: { issuerId: misty },
     });
+    // Served behind Express, they have a line of their own naming command and user.
+    for (const answer of [join, leave]) {
+      const line = await logLine(
+        api,
+        new RegExp(`accepted ChangeGroupCommand ${answer.body.commandId}`),
+      );
+      expect(JSON.parse(line!)).toMatchObject({
+        msg: `accepted ChangeGroupCommand ${answer.body.commandId} for trainer ${misty}`,
+        commandIds: [answer.body.commandId],
+        userId: misty,
+      });
+    }
   });
 
   it('POST /rpc trainer.move sends the command; a token may allow moving other trainers', async () => {
@@ -471,6 +484,36 @@ describe('command-api over HTTP', () => {
       },
     });
     expect(rpcOther.body.error.code).toBe(-32004);
+  });
+
+  it("GET /admin/commands/{id} shows any user's command to the admin token, and 401 to users", async () => {
+    const erika = unique('erika');
+    const token = await tokenOf(erika);
+    const accepted = await call('POST', `${api.url}/api/trainers/${erika}/move`, {
+      token,
+      body: move,
+    });
+    const seen = await call('GET', `${api.url}/admin/commands/${accepted.body.commandId}`, {
+      token: baseEnv.ADMIN_TOKEN,
+    });
+    expect(seen.status).toBe(200);
+    expect(seen.body).toMatchObject({ commandId: accepted.body.commandId, issuerId: erika });
+    // Not to the user herself (her own route is /api/commands), nor without a token.
+    for (const as of [token, undefined]) {
+      const refused = await call('GET', `${api.url}/admin/commands/${accepted.body.commandId}`, {
+        ...(as && { token: as }),
+      });
+      expect(refused.status).toBe(401);
+      expect(JSON.stringify(refused.body)).not.toContain(erika);
+    }
+    const unknown = await call('GET', `${api.url}/admin/commands/${randomUUID()}`, {
+      token: baseEnv.ADMIN_TOKEN,
+    });
+    expect(unknown.status).toBe(404);
+    const malformed = await call('GET', `${api.url}/admin/commands/not-a-uuid`, {
+      token: baseEnv.ADMIN_TOKEN,
+    });
+    expect(malformed.status).toBe(422);
   });
 
   it('GET /api/commands/{id} answers 422 naming commandId for a malformed id, as -32602 does', async () => {
@@ -1120,6 +1163,7 @@ const ENDPOINT_LABELS = [
   'PUT /api/trainers/{id}/groups/{groupId}',
   'DELETE /api/trainers/{id}/groups/{groupId}',
   'GET /api/commands/{id}',
+  'GET /admin/commands/{id}',
   'POST /rpc',
   'POST /trainer.Move',
   'POST /api/dev/tokens',

@@ -98,6 +98,7 @@ export class EmbeddedModule {
             duration: config.RATE_LIMIT_WINDOW_S,
           }),
           devTokens: config.DEV_TOKENS,
+          adminToken: config.ADMIN_TOKEN,
           commandDeadlineMs: config.COMMAND_DEADLINE_MS,
         }),
         TrainerModule.forRoot({

@@ -72,7 +72,7 @@ async function start(name: string, extra: Record<string, string> = {}): Promise<
       DEDUP_LEASE_MS: '5000',
       // This host's clock may run up to 5 s ahead of command-api's.
       COMMAND_CLOCK_SKEW_MS: '5000',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
       ...extra,
     },
   });
@@ -253,6 +253,30 @@ describe('trainer-service on Redis + MongoDB', () => {
       'TrainerJoinedGroupEvent',
     ]);
     expect(await store.readStream('trainer-nobody')).toEqual([]);
+    // Each rejection is a log line naming the command, trainer, user and reason.
+    const rejections = await until(async () => {
+      const lines = instances
+        .flatMap((instance) => instance.stdoutLines())
+        .filter((line) => line.includes('"msg":"rejected '))
+        .map((line) => JSON.parse(line) as { msg: string; commandIds: string[]; userId: string });
+      const ids = lines.flatMap((line) => line.commandIds);
+      return ids.includes(unknown.messageId) && ids.includes(noDirection.messageId)
+        ? lines
+        : undefined;
+    }, 'the rejections logged');
+    expect(rejections).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          msg: `rejected ChangeGroupCommand ${unknown.messageId} for trainer nobody: unknown trainer "nobody"`,
+          commandIds: [unknown.messageId],
+          userId: 'nobody',
+        }),
+        expect.objectContaining({
+          msg: `rejected MoveTrainerCommand ${noDirection.messageId} for trainer ash: cannot start moving without a direction`,
+          userId: 'ash',
+        }),
+      ]),
+    );
   });
 
   it('rejects a move that expired on the bus as expired, and never applies it, nor a later copy', async () => {

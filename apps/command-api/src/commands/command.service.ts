@@ -106,6 +106,13 @@ export class CommandService {
     return status;
   }
 
+  /** Any user's command status (operators: AdminCommandsController). */
+  async anyStatus(commandId: string): Promise<CommandStatus> {
+    const status = await this.options.commandStatus.get(commandId.toLowerCase());
+    if (!status) throw new NotFoundError(`no command ${commandId}`);
+    return status;
+  }
+
   private authorize(caller: Caller, trainerId: string): void {
     if (!TokenService.mayMove(caller, trainerId))
       throw new ForbiddenTrainerError(caller.userId, trainerId);
@@ -176,7 +183,14 @@ export class CommandService {
         .catch(() => undefined);
       throw new CommandRefusedError(type);
     }
-    noteAcceptedCommand(command.messageId);
+    // Named on the request's access line; a request without one (behind Express: group
+    // changes) gets a line of its own, so that every accepted command can be traced to its user.
+    if (!noteAcceptedCommand(command.messageId, caller.userId))
+      this.logger.log({
+        msg: `accepted ${type} ${command.messageId} for trainer ${trainerId}`,
+        commandIds: [command.messageId],
+        userId: caller.userId,
+      });
     return { status: 'accepted', commandId: command.messageId, timestamp: acceptedAt };
   }
 }

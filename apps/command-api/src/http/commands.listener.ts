@@ -1,7 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { requestIdFor } from '@causeway/cqrs-core/nest';
 import { putInFront } from '@causeway/platform';
-import { collectAcceptedCommands } from './accepted-commands';
+import { type AcceptedCommands, collectAcceptedCommands } from './accepted-commands';
 import { type ApiRequest, type ApiResponse } from './http.types';
 
 /** A command endpoint served in front of Express: `POST <path>`, path parameters by name. */
@@ -15,11 +15,13 @@ export interface CommandRoute {
 
 /**
  * What an access line carries besides its text: the request's id (`req.id`, as pino-http logs
- * it for the endpoints behind Express) and the ids of the commands it sent.
+ * it for the endpoints behind Express), the ids of the commands it sent and, when it sent any,
+ * the user who did (what an operator searches for when a user reports moves doing nothing).
  */
 export interface AccessFields {
   req: { id: string };
   commandIds: string[];
+  userId?: string;
 }
 
 /** What runs before a route: command-api's body reader (Express-style middleware). */
@@ -76,7 +78,7 @@ export class CommandsListener {
   ): void {
     const started = this.log && process.hrtime.bigint();
     const id = requestIdFor(req, res);
-    const accepted: string[] = [];
+    const accepted: AcceptedCommands = { commandIds: [] };
     const request = Object.assign(req, {
       id,
       method: 'POST',
@@ -101,7 +103,11 @@ export class CommandsListener {
       res.once('finish', () =>
         this.log!(
           `POST ${path} ${res.statusCode} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms`,
-          { req: { id }, commandIds: accepted },
+          {
+            req: { id },
+            commandIds: accepted.commandIds,
+            ...(accepted.userId !== undefined && { userId: accepted.userId }),
+          },
         ),
       );
     this.body(request, response, () => {

@@ -93,9 +93,14 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
    */
   private async answer(command: Envelope): Promise<unknown> {
     const outcome = await this.handler.handle(command);
-    return outcome.status === 'rejected'
-      ? new Refusal(new TrainerCommandRejected(outcome.reason ?? 'rejected'))
-      : outcome;
+    if (outcome.status !== 'rejected') return outcome;
+    // What an operator greps for when a user says their moves do nothing.
+    this.logger.log({
+      msg: `rejected ${command.type} ${command.messageId} for trainer ${command.aggregateId}: ${outcome.reason ?? 'rejected'}`,
+      commandIds: [command.messageId],
+      userId: command.metadata.issuerId,
+    });
+    return new Refusal(new TrainerCommandRejected(outcome.reason ?? 'rejected'));
   }
 
   private register(): void {

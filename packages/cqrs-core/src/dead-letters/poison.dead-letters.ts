@@ -1,4 +1,5 @@
 import { type Counter, type Registry } from 'prom-client';
+import { type DeadLetterEvent, warnOfDeadLetters } from '../middleware/dead-letter.middleware';
 import { type PoisonMessage } from '../transport/transport.port';
 import { type DeadLetterQueue } from './dead-letter-queue.port';
 import { DECODER, poisonErrorName } from './poison.kinds';
@@ -10,6 +11,12 @@ export interface PoisonDeadLetterOptions {
    * each letter, so the subscriber can be built before the metrics.
    */
   registry?: Registry;
+  /**
+   * Called after each letter is stored (type `(undecodable)`, no message id, handler
+   * `(decoder)`). Default: warnOfDeadLetters(), the rate-limited warning deadLetter() gives.
+   * Errors it throws are ignored (the letter is stored).
+   */
+  onDeadLetter?: (event: DeadLetterEvent) => void;
 }
 
 /**
@@ -31,8 +38,9 @@ export function poisonToDeadLetters(
   queue: DeadLetterQueue,
   options: PoisonDeadLetterOptions = {},
 ): (poison: PoisonMessage) => Promise<void> {
+  const onDeadLetter = options.onDeadLetter ?? warnOfDeadLetters();
   return async (poison) => {
-    await queue.add({
+    const letterId = await queue.add({
       raw: poison.raw,
       originalTopic: poison.topic,
       position: poison.position,
@@ -46,5 +54,19 @@ export function poisonToDeadLetters(
     const counter = options.registry?.getSingleMetric('causeway_messages_dead_lettered_total') as
       Counter<'topic' | 'handler'> | undefined;
     counter?.inc({ topic: poison.topic, handler: DECODER });
+    try {
+      onDeadLetter({
+        handler: DECODER,
+        topic: poison.topic,
+        type: '(undecodable)',
+        reason: poison.reason,
+        messageId: '',
+        group: poison.group,
+        letterId,
+        attempts: 1,
+      });
+    } catch {
+      // The letter is stored: a failing report must not have the message delivered again.
+    }
   };
 }

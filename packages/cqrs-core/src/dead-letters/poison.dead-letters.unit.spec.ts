@@ -7,6 +7,7 @@ import { conformanceMessage, conformanceSerializer } from '../testing/transport.
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { type DeadLetter } from './dead-letter-queue.port';
 import { InMemoryDeadLetterQueue } from './in-memory.dead-letter-queue';
+import { TracedPublisher } from '../opentelemetry/traced.publisher';
 import { poisonToDeadLetters } from './poison.dead-letters';
 
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
@@ -18,7 +19,9 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 }
 
 describe('poisonToDeadLetters', () => {
-  it('dead-letters an undecodable message with its raw payload and reason, counts it, and keeps the topic flowing', async () => {
+  it('dead-letters an undecodable message with its raw payload and reason, counts it, warns, and keeps the topic flowing', async () => {
+    // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
+    const warn = jest.spyOn(process, 'emitWarning');
     const queue = new InMemoryDeadLetterQueue();
     const registry = new Registry();
     new MessagingMetrics(registry);
@@ -50,11 +53,20 @@ describe('poisonToDeadLetters', () => {
     });
     expect(letters[0]?.envelope).toBeUndefined();
     expect(letters[0]?.reason).not.toBe('');
+    expect(warn.mock.calls.map(([message, options]) => [String(message), options])).toEqual([
+      [
+        `(undecodable) on orders dead-lettered by handler (decoder) (group g) after 1 ` +
+          `attempt(s): ${letters[0]!.reason}. Letter ${letters[0]!.id}: list, replay or purge ` +
+          'it with the dead-letter admin API or CLI',
+        { type: 'CausewayDeadLetterWarning', code: 'CAUSEWAY_DEAD_LETTERED' },
+      ],
+    ]);
     const counted = await registry.getSingleMetricAsString('causeway_messages_dead_lettered_total');
     expect(counted).toContain(
       'causeway_messages_dead_lettered_total{topic="orders",handler="(decoder)"} 1',
     );
     await subscription.close();
+    warn.mockRestore();
   });
 
   it('keeps a message of a type the consumer does not know yet as not understood, and replays it once it does', async () => {
@@ -101,6 +113,39 @@ describe('poisonToDeadLetters', () => {
       metadata: { retryCount: 0, replayFor: 'g', replayedFrom: unknown!.id },
     });
     expect((await queue.list()).map((letter) => letter.id)).toEqual([malformed!.id]);
+    await before.close();
+    await after.close();
+  });
+
+  it('replays a not-understood letter through the publishers services wrap theirs in (traced, counted)', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    const newer = conformanceSerializer().register('Later', z.object({ s: z.string() }));
+    const before = new InMemoryBroker({
+      serializer: conformanceSerializer(),
+      onPoison: poisonToDeadLetters(queue),
+    });
+    await before.subscriber().subscribe(['orders'], { group: 'g', consumer: 'c' }, async () => {});
+    const later: Envelope = testEnvelope('Later', { s: 'x' }, { aggregateId: 'k' });
+    await before.publishRaw('orders', 'k', JSON.stringify(newer.serialize(later)));
+    await until(async () => (await queue.list()).length === 1, 'the poison letter');
+
+    const after = new InMemoryBroker({ serializer: newer });
+    const handled: string[] = [];
+    await after.subscriber().subscribe(['orders'], { group: 'g', consumer: 'c' }, async (d) => {
+      handled.push(d.envelope.messageId);
+    });
+    const registry = new Registry();
+    // As the apps publish: counted (the Nest module), then traced (the messaging module).
+    const publisher = new TracedPublisher(new MessagingMetrics(registry).instrument(after));
+    expect(await queue.replay({ originalTopic: 'orders' }, publisher)).toMatchObject({
+      replayed: 1,
+      failed: [],
+    });
+    await until(async () => handled.length === 1, 'the replayed message');
+    expect(handled).toEqual([later.messageId]);
+    expect(await registry.getSingleMetricAsString('causeway_messages_published_total')).toContain(
+      'causeway_messages_published_total{topic="orders"} 1',
+    );
     await before.close();
     await after.close();
   });

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type RawPublisher } from '../dead-letters/dead-letter-queue.port';
 import { type Envelope } from '../messages/envelope';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { Refusal } from '../buses/command-bus';
@@ -100,12 +101,20 @@ export class MessagingMetrics {
 
   /** A publisher that counts what the broker accepted. */
   instrument(publisher: Publisher): Publisher {
+    const raw = (publisher as Partial<RawPublisher>).publishRaw;
     return {
       publish: async (topic: string, messages: readonly Envelope[]) => {
         await publisher.publish(topic, messages);
         this.published.inc({ topic }, messages.length);
       },
+      // A dead letter's replay of undecodable text goes through too (see RawPublisher).
+      ...(typeof raw === 'function' && {
+        publishRaw: async (...args: Parameters<RawPublisher['publishRaw']>) => {
+          await raw.apply(publisher, args);
+          this.published.inc({ topic: args[0] });
+        },
+      }),
       close: () => publisher.close(),
-    };
+    } as Publisher;
   }
 }

@@ -18,6 +18,7 @@ export interface DeadLetterEvent {
   topic: string;
   type: string;
   reason: string;
+  /** Empty for a message that could not be decoded (poisonToDeadLetters). */
   messageId: string;
   group: string;
   /** The letter's id in the queue (replay and purge take it). */
@@ -35,7 +36,8 @@ export function warnOfDeadLetters(): (event: DeadLetterEvent) => void {
   return (event) =>
     warn(
       event.handler,
-      `${event.type} ${event.messageId} on ${event.topic} dead-lettered by handler ` +
+      `${event.type}${event.messageId ? ` ${event.messageId}` : ''} on ${event.topic} ` +
+        `dead-lettered by handler ` +
         `${event.handler} (group ${event.group}) after ${event.attempts} attempt(s): ` +
         `${event.reason}. Letter ${event.letterId}: list, replay or purge it with the ` +
         'dead-letter admin API or CLI',

@@ -1,6 +1,7 @@
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { type Envelope } from '../messages/envelope';
 import { traceContextOf } from '../messages/trace-context';
+import { type RawPublisher } from '../dead-letters/dead-letter-queue.port';
 import { type Publisher } from '../transport/transport.port';
 import { withContext } from './metadata.carrier';
 import { failSpan, messageAttributes, TRACER_NAME } from './tracing.attributes';
@@ -18,10 +19,19 @@ import { type TracingOptions } from './tracing.middleware';
  * new trace from the send span.
  */
 export class TracedPublisher implements Publisher {
+  /**
+   * The inner publisher's publishRaw (a dead letter's replay of text no one could decode),
+   * untraced: there is no envelope to carry a trace context. Absent when the inner has none.
+   */
+  readonly publishRaw?: RawPublisher['publishRaw'];
+
   constructor(
     private readonly inner: Publisher,
     private readonly options: TracingOptions = {},
-  ) {}
+  ) {
+    const raw = (inner as Partial<RawPublisher>).publishRaw;
+    if (typeof raw === 'function') this.publishRaw = raw.bind(inner);
+  }
 
   async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
     const active = context.active();

@@ -4,7 +4,7 @@ import { MessageFactory } from '../messages/message.factory';
 import { type DomainEvent } from '../domain/domain-event';
 import { type SnapshotPolicy } from '../snapshots/snapshot.policy';
 import { type SnapshotStore } from '../snapshots/snapshot-store.port';
-import { SnapshotGapError } from './repository.errors';
+import { SnapshotGapError, StateNotRebuildableError } from './repository.errors';
 
 export interface SnapshotSettings {
   store: SnapshotStore;
@@ -84,8 +84,9 @@ export interface SaveOptions<State> {
  *   load would resurrect the old state from a snapshot ahead of the stream.
  * - Truncation and retention of an aggregate's stream must stop at its latest snapshot: a load
  *   finding events missing after the snapshot throws SnapshotGapError instead of folding what
- *   is left. (Without a snapshot a stream that starts after version 1 — soft-deleted and created
- *   again — is folded from the initial state.)
+ *   is left; one whose first events are gone while its snapshots cannot be used (a schema
+ *   version bump) throws StateNotRebuildableError. (Without any snapshot a stream that starts
+ *   after version 1 — soft-deleted and created again — is folded from the initial state.)
  */
 export class EventSourcedRepository<State, Event extends DomainEvent = DomainEvent> {
   private readonly messages: MessageFactory;
@@ -104,6 +105,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     const stored = snapshot
       ? await this.tailAfter(streamId, snapshot.version)
       : await this.options.eventStore.readStream(streamId);
+    if (!snapshot && (stored[0]?.version ?? 1) > 1) await this.assertRebuildable(streamId, stored);
     const base = snapshot?.state ?? this.model.initialState(streamId);
     const events = stored.map((event) => toDomainEvent<Event>(event));
     return {
@@ -114,6 +116,25 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       snapshotTakenAt: snapshot?.takenAt,
       replayedEvents: stored.length,
     };
+  }
+
+  /**
+   * A stream whose first events are gone and for which no snapshot was usable: when it still
+   * has snapshots (of another schema version, or unreadable), its history was cut, not deleted
+   * with them, and folding what is left would build a wrong state silently.
+   * @throws StateNotRebuildableError
+   */
+  private async assertRebuildable(streamId: string, stored: readonly StoredEvent[]): Promise<void> {
+    const settings = this.options.snapshots;
+    if (!settings) return;
+    const kept = await settings.store.list(streamId);
+    if (kept.length === 0) return;
+    throw new StateNotRebuildableError(
+      streamId,
+      stored[0]!.version,
+      kept.map((snapshot) => snapshot.schemaVersion),
+      settings.schemaVersion,
+    );
   }
 
   /**

@@ -119,6 +119,48 @@ describe('EventSourcedRepository with snapshots', () => {
     expect((error as Error).message).toContain('events 4..4 are missing');
   });
 
+  it('refuses to fold a cut stream whose snapshots a schema bump made unusable', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore();
+    const policy = SnapshotPolicies.everyEvents(3);
+    await history(store, 7, { snapshots: { store: snapshots, policy, schemaVersion: 1 } });
+    await store.truncateStream('Trainer-ash', 6); // up to the latest snapshot (6): allowed
+    const bumped = deciderRepository(trainerDecider, {
+      eventStore: store,
+      aggregateType: 'T',
+      snapshots: { store: snapshots, policy, schemaVersion: 2 },
+    });
+    // Only events 6 and 7 are left and no snapshot is usable: 2 moves would be a wrong state.
+    await expect(bumped.load('Trainer-ash')).rejects.toMatchObject({
+      name: 'StateNotRebuildableError',
+      streamId: 'Trainer-ash',
+      firstVersion: 6,
+      snapshotSchemas: [1, 1],
+      schemaVersion: 2,
+    });
+  });
+
+  it('folds a stream created again after a deletion from the initial state (no snapshots left)', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore();
+    const settings = {
+      store: snapshots,
+      policy: SnapshotPolicies.everyEvents(2),
+      schemaVersion: 1,
+    };
+    await history(store, 3, { snapshots: settings });
+    await store.deleteStream('Trainer-ash', { mode: 'soft' });
+    await snapshots.delete('Trainer-ash'); // a deleted stream's snapshots go with it
+    await history(store, 1, { snapshots: settings });
+    await expect(
+      deciderRepository(trainerDecider, {
+        eventStore: store,
+        aggregateType: 'T',
+        snapshots: settings,
+      }).load('Trainer-ash'),
+    ).resolves.toMatchObject({ version: 4, state: { moves: 1 } });
+  });
+
   it('notices events removed after the snapshot even when none are left after it', async () => {
     const { store, repository } = await snapshotted(3, 2);
     // Truncating the snapshot's own event (version 2) is allowed: event 3 follows the snapshot.

@@ -19,3 +19,30 @@ export class SnapshotGapError extends Error {
     this.name = 'SnapshotGapError';
   }
 }
+
+/**
+ * The stream starts after version 1 (its first events were truncated or removed by retention)
+ * and none of its snapshots can be used (written by another state schema version, or
+ * unreadable): nothing holds the state of the removed events, so no load can be right.
+ * Without any snapshot such a stream is taken as deleted and created again, and folded from the
+ * initial state (a deleted stream's snapshots are deleted with it).
+ */
+export class StateNotRebuildableError extends Error {
+  constructor(
+    readonly streamId: string,
+    /** The first version the stream still has. */
+    readonly firstVersion: number,
+    /** The schema versions of the snapshots found, none of them usable. */
+    readonly snapshotSchemas: readonly number[],
+    readonly schemaVersion: number,
+  ) {
+    super(
+      `Stream ${streamId} starts at version ${firstVersion} (events before it were removed) and ` +
+        `has no usable snapshot for state schema version ${schemaVersion} (found schema ` +
+        `${[...new Set(snapshotSchemas)].join(', ')}): its state cannot be rebuilt. Read the ` +
+        `older snapshots (StateModel.fromSnapshot, or keep their schema version) or restore ` +
+        `the removed events`,
+    );
+    this.name = 'StateNotRebuildableError';
+  }
+}

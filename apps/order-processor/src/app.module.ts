@@ -26,12 +26,16 @@ export class AppModule {
             logLevel: config.LOG_LEVEL,
             connections: [
               redis,
-              kafkaConnection({
-                brokers: config.KAFKA_BROKERS,
-                requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-                clientId: 'order-processor',
-                registry,
-              }),
+              // Kafka carries none of this app's traffic yet: shown in /health, never unready for it.
+              Object.assign(
+                kafkaConnection({
+                  brokers: config.KAFKA_BROKERS,
+                  requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+                  clientId: 'order-processor',
+                  registry,
+                }),
+                { critical: false },
+              ),
               mongoFromConfig(config, registry),
             ],
           },

@@ -5,4 +5,5 @@ describeServiceBasics({
   service: 'order-processor',
   appDir: path.join(__dirname, '..'),
   servers: ['redis', 'kafka', 'mongodb'],
+  informational: ['kafka'],
 });

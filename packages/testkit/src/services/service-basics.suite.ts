@@ -7,8 +7,13 @@ import { startServiceProcess, waitForStatus, type ServiceProcess } from './servi
 export interface ServiceBasicsSpec {
   service: string;
   appDir: string;
-  /** The servers the app connects to; each must appear in /health/ready. */
+  /** The servers the app connects to; each must appear in /health/ready, unless informational. */
   servers: ServerName[];
+  /**
+   * Of `servers`, those the app only reports (a `critical: false` probe: in /health, never in
+   * /health/ready), e.g. Kafka where it carries none of the app's traffic.
+   */
+  informational?: ServerName[];
   /** The app's own readiness checks besides servers and bus (e.g. trainer-service's `trainer-commands`). */
   checks?: string[];
 }
@@ -67,7 +72,7 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       // Every server it uses, its message bus, that its stream layout is the deployment's, and
       // that its Redis Streams subscriptions make progress.
       const checks = [
-        ...spec.servers,
+        ...spec.servers.filter((name) => !spec.informational?.includes(name)),
         'bus',
         'streams-layout',
         'redis-streams',

@@ -1,7 +1,11 @@
 import { type EventStore, type Subscription } from '../event-store/event-store.port';
 import { type HealthProbe } from '../health/health-probe.port';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
+import { throttledWarning } from '../router/throttled.warning';
 import { type Projection } from './projection.port';
+
+/** The `type` of the process warning a runner without `onError` emits. */
+export const PROJECTION_WARNING = 'CausewayProjectionWarning';
 
 export interface ProjectionRunnerOptions {
   eventStore: Pick<EventStore, 'subscribe'>;
@@ -16,7 +20,12 @@ export interface ProjectionRunnerOptions {
   backoff?: { initialDelayMs?: number; maxDelayMs?: number };
   /** Failures in a row after which `probe()` reports the projection. Default 3. */
   unhealthyAfterFailures?: number;
-  /** Told of every failure: of `apply`, of reading, of loading or saving a checkpoint. */
+  /**
+   * Told of every failure: of `apply`, of reading, of loading or saving a checkpoint. Default:
+   * a `CausewayProjectionWarning` process warning for the first failure of each projection,
+   * then at most one every 10 s, counting those left out (a projection stuck on an event
+   * retries it for ever: it must not be silent).
+   */
   onError?: (error: unknown, projection: string) => void;
 }
 
@@ -61,6 +70,7 @@ interface Running {
 export class ProjectionRunner {
   private readonly running = new Map<string, Running>();
   private stopped = false;
+  private readonly report: (error: unknown, projection: string) => void;
 
   /** @throws TypeError naming the option that is missing or out of range */
   constructor(private readonly options: ProjectionRunnerOptions) {
@@ -68,6 +78,7 @@ export class ProjectionRunner {
       throw new TypeError(
         'ProjectionRunner: options.eventStore and options.checkpoints are required',
       );
+    this.report = options.onError ?? this.warnOfFailures();
     const positive = (name: string, value: unknown, integer = false) => {
       if (value === undefined) return;
       const ok =
@@ -113,9 +124,7 @@ export class ProjectionRunner {
     };
     this.running.set(projection.name, run);
     // Never rejects: a failure the loop did not expect is reported like any other.
-    run.loop = this.loop(run).catch((error: unknown) =>
-      this.options.onError?.(error, projection.name),
-    );
+    run.loop = this.loop(run).catch((error: unknown) => this.report(error, projection.name));
     return this;
   }
 
@@ -155,6 +164,21 @@ export class ProjectionRunner {
     };
   }
 
+  /** The default report of failures (see ProjectionRunnerOptions.onError). */
+  private warnOfFailures(): (error: unknown, projection: string) => void {
+    const warn = throttledWarning({ type: PROJECTION_WARNING, code: 'CAUSEWAY_PROJECTION_FAILED' });
+    return (error, projection) => {
+      const status = this.running.get(projection)?.status;
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      warn(
+        projection,
+        `projection ${projection} failed after position ${status?.position ?? 0} ` +
+          `(${status?.failures ?? 1} failure(s) in a row): ${reason}. It retries from there ` +
+          'with backoff; status() and probe() name it',
+      );
+    };
+  }
+
   /** Stops every projection after the event in flight and saves its checkpoint. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -174,7 +198,7 @@ export class ProjectionRunner {
     const failed = (error: unknown) => {
       status.failures += 1;
       status.lastError = (error as Error)?.message ?? String(error);
-      this.options.onError?.(error, projection.name);
+      this.report(error, projection.name);
     };
     // The saved checkpoint, read until that works.
     for (;;) {
@@ -248,7 +272,7 @@ export class ProjectionRunner {
       () => {
         run.status.saved = Math.max(run.status.saved, position);
       },
-      (error: unknown) => this.options.onError?.(error, name),
+      (error: unknown) => this.report(error, name),
     );
     this.saving.set(name, saving);
     await saving;

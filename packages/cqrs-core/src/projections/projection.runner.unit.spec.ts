@@ -139,6 +139,35 @@ describe('ProjectionRunner', () => {
     await runner.stop();
   });
 
+  it('warns by default of a failing projection, naming it, where it stopped and why', async () => {
+    // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
+    const warn = jest.spyOn(process, 'emitWarning');
+    try {
+      const store = new InMemoryEventStore();
+      await deposit(store, 'acc-1', 10, 20);
+      const runner = new ProjectionRunner({
+        eventStore: store,
+        checkpoints: new InMemoryCheckpointStore(),
+        pollIntervalMs: 5,
+        backoff: { initialDelayMs: 5, maxDelayMs: 10 },
+      });
+      const { projection } = balances('ledger', (e) => e.version === 2);
+      runner.start(projection);
+      await until(() => (runner.status()[0]?.failures ?? 0) >= 3);
+      await runner.stop();
+      const ours = warn.mock.calls.filter(
+        ([, options]) => (options as { type?: string })?.type === 'CausewayProjectionWarning',
+      );
+      // Three failures or more, one warning: the rest within its 10 s are counted, not said.
+      expect(ours.map(([message]) => String(message))).toEqual([
+        'projection ledger failed after position 1 (1 failure(s) in a row): Error: cannot ' +
+          'apply acc-1@2. It retries from there with backoff; status() and probe() name it',
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('keeps trying to load its checkpoint while the store is down', async () => {
     const store = new InMemoryEventStore();
     await deposit(store, 'acc-1', 10);

@@ -53,7 +53,7 @@ export class SseMetrics {
       existing<Counter<'reason'>>('causeway_sse_closed_total') ??
       new Counter({
         name: 'causeway_sse_closed_total',
-        help: 'Streams ended, by why: client, timeout, slow, shutdown, error, expired (the credential), disconnected (an operator)',
+        help: 'Streams ended, by why: client, timeout, slow, shutdown, error, expired (the credential), disconnected (an operator), revoked (all tokens of the user)',
         labelNames: ['reason'],
         registers: [registry],
       });

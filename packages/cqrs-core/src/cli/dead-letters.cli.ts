@@ -8,7 +8,8 @@ commands:
   replay   replay to the original topics (filters, --id <id> ..., or --all; --limit <n>)
   purge    delete dead letters           (filters, --id <id> ..., or --all; --limit <n>)
 
-filters: --topic --handler --type --reason. --id (repeatable) selects exactly those letters,
+filters: --topic --handler --type --reason --errorName (exactly, as stats counts by it). --id
+(repeatable) selects exactly those letters,
 also together with filters. --limit only bounds a selection: replay and purge need a filter,
 --id or --all.
 
@@ -20,7 +21,7 @@ exit codes: 0 done; 1 the app answered an error or could not be reached; 2 bad u
 
 The admin token is read from CAUSEWAY_ADMIN_TOKEN (never pass secrets on the command line).`;
 
-const FILTERS = ['topic', 'handler', 'type', 'reason'] as const;
+const FILTERS = ['topic', 'handler', 'type', 'reason', 'errorName'] as const;
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -42,6 +43,7 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
         handler: { type: 'string' },
         type: { type: 'string' },
         reason: { type: 'string' },
+        errorName: { type: 'string' },
         limit: { type: 'string' },
         id: { type: 'string', multiple: true },
         all: { type: 'boolean' },
@@ -83,7 +85,8 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
   const selects = Object.keys(filters).length > 0 || ids.length > 0;
   if ((command === 'replay' || command === 'purge') && !selects && !values.all) {
     io.err(
-      `${command} needs a filter (--topic --handler --type --reason), --id or --all; ` +
+      `${command} needs a filter (--topic --handler --type --reason --errorName), --id or ` +
+        '--all; ' +
         '--limit alone selects nothing\n',
     );
     return 2;

@@ -70,6 +70,11 @@ describe('causeway-dead-letters CLI', () => {
     expect(
       JSON.parse(list.out).letters.map((l: { originalTopic: string }) => l.originalTopic),
     ).toEqual(['events.T2']);
+    // By the error name stats counts by: both letters are `Error`, none `TypeError`.
+    const named = await run(['list', '--url', url, '--errorName', 'Error']);
+    expect(JSON.parse(named.out).count).toBe(2);
+    const none = await run(['list', '--url', url, '--errorName', 'TypeError']);
+    expect(JSON.parse(none.out).count).toBe(0);
   });
 
   it('purges by topic and refuses unfiltered replays', async () => {

@@ -41,6 +41,8 @@ export interface DeadLetterFilter {
   type?: string;
   /** Substring of the reason. */
   reason?: string;
+  /** The error's name exactly (`errorName`: what `stats().byReason` counts by). */
+  errorName?: string;
   /** Exactly these letters (ids the queue assigned); combined with the other fields. */
   ids?: readonly string[];
   /** At most this many letters, in list order. Selects nothing by itself. */
@@ -132,6 +134,7 @@ export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boo
   if (filter.handler && letter.handler !== filter.handler) return false;
   if (filter.type && letter.envelope?.type !== filter.type) return false;
   if (filter.reason && !letter.reason.includes(filter.reason)) return false;
+  if (filter.errorName && letter.errorName !== filter.errorName) return false;
   return true;
 }
 

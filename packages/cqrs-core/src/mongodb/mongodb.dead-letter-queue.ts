@@ -129,7 +129,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
-    if (filter.reason === undefined && filter.limit === undefined)
+    if (filter.reason === undefined && filter.errorName === undefined && filter.limit === undefined)
       return (await this.model.deleteMany(queryOf(filter))).deletedCount;
     let purged = 0;
     for await (const { letters } of matchingPages(this.pages(filter), (page) => page, filter)) {

@@ -101,6 +101,11 @@ describe('/admin/dead-letters', () => {
       byTopic: { 'events.Moved': 2, 'events.Other': 1 },
       byReason: { TypeError: 3 },
     });
+    // A key of byReason selects its letters.
+    const byName = await request(app.getHttpServer())
+      .get('/admin/dead-letters?errorName=TypeError&topic=events.Other')
+      .set(auth);
+    expect(byName.body.count).toBe(1);
   });
 
   it('replays selected letters to their topic', async () => {
@@ -173,7 +178,7 @@ describe('/admin/dead-letters', () => {
       .set(auth);
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toContain('application/problem+json');
-    expect(response.body.detail).toMatch(/topic, handler, type, reason, ids.*all=true/);
+    expect(response.body.detail).toMatch(/topic, handler, type, reason, errorName, ids.*all=true/);
     expect((await queue.stats()).total).toBe(3);
   });
 

@@ -43,6 +43,7 @@ const Filter = z
     handler: z.string().min(1).optional(),
     type: z.string().min(1).optional(),
     reason: z.string().min(1).optional(),
+    errorName: z.string().min(1).optional(),
     limit: z.coerce.number().int().min(1).max(10_000).optional(),
     ids: Ids.optional(),
   })
@@ -51,7 +52,7 @@ const PurgeQuery = Filter.extend({ all: z.enum(['true']).optional() }).strict();
 const ReplayBody = Filter.extend({ all: z.literal(true).optional() }).strict();
 
 /** The fields that select letters; `limit` only bounds a selection. */
-const SELECTING = ['topic', 'handler', 'type', 'reason', 'ids'] as const;
+const SELECTING = ['topic', 'handler', 'type', 'reason', 'errorName', 'ids'] as const;
 
 /** Seconds a client should wait before retrying when the store is unavailable. */
 const RETRY_AFTER_SECONDS = 5;
@@ -101,6 +102,7 @@ function toFilter(input: z.output<typeof Filter>): DeadLetterFilter {
     handler: input.handler,
     type: input.type,
     reason: input.reason,
+    errorName: input.errorName,
     limit: input.limit,
     ids: input.ids,
   };

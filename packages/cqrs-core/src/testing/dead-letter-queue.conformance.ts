@@ -135,6 +135,16 @@ export function describeDeadLetterQueueConformance(
       expect((await queue.list({ reason: 'not found' })).map((l) => l.originalTopic)).toEqual([
         'events.A',
       ]);
+      // By error name, exactly: the keys of stats().byReason select their letters.
+      expect(
+        (await queue.list({ errorName: 'PermanentError' })).map((l) => l.envelope?.data),
+      ).toEqual([{ n: 2 }, { n: 3 }]);
+      expect(await queue.list({ errorName: 'Permanent' })).toEqual([]);
+      expect(await queue.purge({ errorName: 'TypeError' })).toBe(1);
+      expect((await queue.list()).map((l) => l.errorName)).toEqual([
+        'PermanentError',
+        'PermanentError',
+      ]);
       expect(await queue.list({ limit: 2 })).toHaveLength(2);
     });
 

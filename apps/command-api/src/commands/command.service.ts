@@ -100,9 +100,8 @@ export class CommandService {
   /** The status of one of the caller's commands; someone else's is "not found", never leaked. */
   /** A command's status; its id is a UUID, read case-insensitively (RFC 9562). */
   async status(caller: Caller, commandId: string): Promise<CommandStatus> {
-    const status = await this.options.commandStatus.get(commandId.toLowerCase());
-    if (!status || status.issuerId !== caller.userId)
-      throw new NotFoundError(`no command ${commandId}`);
+    const status = await this.anyStatus(commandId);
+    if (status.issuerId !== caller.userId) throw new NotFoundError(`no command ${commandId}`);
     return status;
   }
 

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import { AdminToken } from '@causeway/cqrs-core/nest';
+import { type CommandStatus } from '@causeway/contracts';
 import { CallerGate } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import { UnauthenticatedError } from '../errors/command-api.errors';
@@ -29,12 +30,17 @@ export class CommandsController {
     @Req() request: ApiRequest,
     @Res() response: ApiResponse,
   ): Promise<void> {
-    await this.runner.run('GET /api/commands/{id}', request, response, async () => {
-      const caller = await this.gate.admit(request, () => this.auth.caller(request));
-      const path = validate(StatusParams, { commandId }, '(path)');
-      const status = await this.commands.status(caller, path.commandId);
-      return { status: 200, body: status, outcome: 'ok' };
-    });
+    await answerStatus(
+      this.runner,
+      'GET /api/commands/{id}',
+      request,
+      response,
+      async () => {
+        const caller = await this.gate.admit(request, () => this.auth.caller(request));
+        return (id) => this.commands.status(caller, id);
+      },
+      commandId,
+    );
   }
 }
 
@@ -61,12 +67,36 @@ export class AdminCommandsController {
     @Req() request: ApiRequest,
     @Res() response: ApiResponse,
   ): Promise<void> {
-    await this.runner.run('GET /admin/commands/{id}', request, response, async () => {
-      if (!this.admin.matches(request))
-        throw new UnauthenticatedError('an admin bearer token is required');
-      const path = validate(StatusParams, { commandId }, '(path)');
-      const status = await this.commands.anyStatus(path.commandId);
-      return { status: 200, body: status, outcome: 'ok' };
-    });
+    await answerStatus(
+      this.runner,
+      'GET /admin/commands/{id}',
+      request,
+      response,
+      async () => {
+        if (!this.admin.matches(request))
+          throw new UnauthenticatedError('an admin bearer token is required');
+        return (id) => this.commands.anyStatus(id);
+      },
+      commandId,
+    );
   }
+}
+
+/**
+ * A command status endpoint: `admit` authenticates the request and says how this caller reads
+ * a status; the id is validated after it (a 401 before a 422), then read.
+ */
+async function answerStatus(
+  runner: EndpointRunner,
+  endpoint: string,
+  request: ApiRequest,
+  response: ApiResponse,
+  admit: () => Promise<(commandId: string) => Promise<CommandStatus>>,
+  commandId: string,
+): Promise<void> {
+  await runner.run(endpoint, request, response, async () => {
+    const read = await admit();
+    const path = validate(StatusParams, { commandId }, '(path)');
+    return { status: 200, body: await read(path.commandId), outcome: 'ok' };
+  });
 }

@@ -18,6 +18,22 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
   }
 }
 
+/**
+ * A consumer that does not know `Later` yet (before a deploy), and the letter its poison
+ * handling keeps of one `Later` message: what a replay after the deploy writes back.
+ */
+async function notUnderstood(queue: InMemoryDeadLetterQueue) {
+  const newer = conformanceSerializer().register('Later', z.object({ s: z.string() }));
+  const before = new InMemoryBroker({
+    serializer: conformanceSerializer(),
+    onPoison: poisonToDeadLetters(queue),
+  });
+  await before.subscriber().subscribe(['orders'], { group: 'g', consumer: 'c' }, async () => {});
+  const later: Envelope = testEnvelope('Later', { s: 'x' }, { aggregateId: 'k' });
+  await before.publishRaw('orders', 'k', JSON.stringify(newer.serialize(later)));
+  return { newer, before, later };
+}
+
 describe('poisonToDeadLetters', () => {
   it('dead-letters an undecodable message with its raw payload and reason, counts it, warns, and keeps the topic flowing', async () => {
     // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
@@ -72,14 +88,7 @@ describe('poisonToDeadLetters', () => {
   it('keeps a message of a type the consumer does not know yet as not understood, and replays it once it does', async () => {
     const queue = new InMemoryDeadLetterQueue();
     // The next release publishes `Later`; this consumer does not know it yet.
-    const newer = conformanceSerializer().register('Later', z.object({ s: z.string() }));
-    const before = new InMemoryBroker({
-      serializer: conformanceSerializer(),
-      onPoison: poisonToDeadLetters(queue),
-    });
-    await before.subscriber().subscribe(['orders'], { group: 'g', consumer: 'c' }, async () => {});
-    const later: Envelope = testEnvelope('Later', { s: 'x' }, { aggregateId: 'k' });
-    await before.publishRaw('orders', 'k', JSON.stringify(newer.serialize(later)));
+    const { newer, before, later } = await notUnderstood(queue);
     await before.publishRaw('orders', 'k', '{not json');
     await until(async () => (await queue.list()).length === 2, 'both poison letters');
     const [unknown, malformed] = await queue.list();
@@ -119,14 +128,7 @@ describe('poisonToDeadLetters', () => {
 
   it('replays a not-understood letter through the publishers services wrap theirs in (traced, counted)', async () => {
     const queue = new InMemoryDeadLetterQueue();
-    const newer = conformanceSerializer().register('Later', z.object({ s: z.string() }));
-    const before = new InMemoryBroker({
-      serializer: conformanceSerializer(),
-      onPoison: poisonToDeadLetters(queue),
-    });
-    await before.subscriber().subscribe(['orders'], { group: 'g', consumer: 'c' }, async () => {});
-    const later: Envelope = testEnvelope('Later', { s: 'x' }, { aggregateId: 'k' });
-    await before.publishRaw('orders', 'k', JSON.stringify(newer.serialize(later)));
+    const { newer, before, later } = await notUnderstood(queue);
     await until(async () => (await queue.list()).length === 1, 'the poison letter');
 
     const after = new InMemoryBroker({ serializer: newer });

@@ -192,28 +192,14 @@ describe('CqrsCoreModule', () => {
   });
 
   it('starts its workers with the router running, and stops them, last first, before it drains', async () => {
-    const registry = serializer();
-    const broker = new InMemoryBroker({ serializer: registry });
     const log: string[] = [];
     const seen: { router?: Router } = {};
     const worker = (name: string) => ({
       start: () => void log.push(`start ${name}, router running: ${seen.router?.running}`),
       stop: async () => void log.push(`stop ${name}, router running: ${seen.router?.running}`),
     });
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        CqrsCoreModule.forRoot({
-          service: 's',
-          instanceId: 'i',
-          publisher: broker,
-          subscriber: broker.subscriber(),
-          serializer: registry,
-          workers: [worker('forwarder'), worker('projections')],
-        }),
-      ],
-    }).compile();
-    seen.router = moduleRef.get(Router);
-    const app = moduleRef.createNestApplication({ logger: false });
+    const app = await appWith([], { workers: [worker('forwarder'), worker('projections')] });
+    seen.router = app.get(Router);
     await app.init();
     await app.close();
     expect(log).toEqual([
@@ -321,7 +307,7 @@ describe('CqrsCoreModule', () => {
   /** Starts an app with these handler classes over the in-memory broker (init may reject). */
   async function appWith(
     handlers: (new (...args: never[]) => unknown)[],
-    options: { commandTopics?: Record<string, string> } = {},
+    options: Pick<CqrsCoreModuleOptions, 'commandTopics' | 'workers'> = {},
   ) {
     const registry = serializer();
     const broker = new InMemoryBroker({ serializer: registry });

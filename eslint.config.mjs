@@ -80,8 +80,9 @@ export default tseslint.config(
       'packages/cqrs-core/src/nest/**',
       'packages/cqrs-core/src/opentelemetry/**',
       'packages/cqrs-core/src/testing/**',
-      // Specs may use the test kit of ./testing and any adapter.
+      // Specs (and their fixtures) may use the test kit of ./testing and any adapter.
       'packages/cqrs-core/src/**/*.spec.ts',
+      'packages/cqrs-core/src/projections/*.fixture.ts',
     ],
     rules: { 'no-restricted-imports': ['error', { patterns: adapterOnlyPatterns }] },
   },

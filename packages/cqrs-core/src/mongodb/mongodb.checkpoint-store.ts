@@ -47,4 +47,8 @@ export class MongoCheckpointStore implements CheckpointStore {
     // Pruning only removes lower positions: the highest one always survives.
     await this.model.deleteMany({ name, position: { $lt: position } });
   }
+
+  async reset(name: string): Promise<void> {
+    await this.model.deleteMany({ name });
+  }
 }

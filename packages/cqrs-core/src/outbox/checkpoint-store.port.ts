@@ -8,6 +8,11 @@ export interface CheckpointStore {
   /** The last saved position of `name`; 0 when there is none. */
   load(name: string): Promise<number>;
   save(name: string, position: number): Promise<void>;
+  /**
+   * Moves the checkpoint of `name` back to 0 (for a rebuild): `load` returns 0 until the next
+   * `save`. Only while no reader of that name runs: a save in flight may land after it.
+   */
+  reset(name: string): Promise<void>;
 }
 
 /** Checkpoints in process memory (embedded mode, tests). */
@@ -20,5 +25,9 @@ export class InMemoryCheckpointStore implements CheckpointStore {
 
   async save(name: string, position: number): Promise<void> {
     this.positions.set(name, Math.max(position, this.positions.get(name) ?? 0));
+  }
+
+  async reset(name: string): Promise<void> {
+    this.positions.delete(name);
   }
 }

@@ -17,4 +17,10 @@ export interface Projection {
   /** The event types it applies; every type when omitted. */
   readonly types?: readonly string[];
   apply(event: StoredEvent): Promise<void> | void;
+  /**
+   * Empties the read model, for `ProjectionRunner.rebuild()`: afterwards `apply` gets every
+   * event of the log again, from the start. Optional; a projection without it cannot be rebuilt
+   * by the runner.
+   */
+  reset?(): Promise<void> | void;
 }

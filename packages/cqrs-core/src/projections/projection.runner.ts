@@ -1,7 +1,13 @@
-import { type EventStore, type Subscription } from '../event-store/event-store.port';
+import { type Registry } from 'prom-client';
+import {
+  type EventStore,
+  type StoredEvent,
+  type Subscription,
+} from '../event-store/event-store.port';
 import { type HealthProbe } from '../health/health-probe.port';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
 import { throttledWarning } from '../router/throttled.warning';
+import { type ProjectionMetrics, projectionMetrics } from './projection.metrics';
 import { type Projection } from './projection.port';
 
 /** The `type` of the process warning a runner without `onError` emits. */
@@ -27,6 +33,44 @@ export interface ProjectionRunnerOptions {
    * retries it for ever: it must not be silent).
    */
   onError?: (error: unknown, projection: string) => void;
+  /**
+   * Attempts at one event (applying it, or reading it when it cannot be decoded) after which
+   * the runner gives up on it and goes on with the next: the read model then lacks that
+   * event, and `onSkipped` is told. Default: no limit — a failing event is retried for ever
+   * and the projection waits on it (an operator can `skip()` it).
+   */
+  maxAttempts?: number;
+  /**
+   * Told of each event given up on (after `maxAttempts`, or by `skip()`): where it is, and the
+   * last error. Default: a `CausewayProjectionWarning` process warning naming the projection
+   * and the event (the first of each projection, then at most one every 10 s).
+   */
+  onSkipped?: (skipped: SkippedEvent, error: unknown, projection: string) => void;
+  /**
+   * Told of the progress of a projection that is catching up or rebuilding, every
+   * `progressIntervalMs` until it reaches the end of the log (for a log line; status() and
+   * the metrics show the same). Default: nothing.
+   */
+  onProgress?: (status: ProjectionStatus) => void;
+  /** Default 10 000 ms. */
+  progressIntervalMs?: number;
+  /**
+   * Where to register the projections' metrics (`causeway_projection_*`: events applied with
+   * their latency, failures, skipped events, position, caught up, seconds behind). Several
+   * runners may share one registry. Default: no metrics.
+   */
+  registry?: Registry;
+}
+
+/** Where an event given up on lies in the log (what `skip()` and `onSkipped` name). */
+export interface SkippedEvent {
+  position: number;
+  streamId?: string;
+  version?: number;
+  type?: string;
+  messageId?: string;
+  /** Attempts made at it. */
+  attempts: number;
 }
 
 /** What `status()` tells of one projection. */
@@ -41,6 +85,19 @@ export interface ProjectionStatus {
   /** Failures in a row (0 once an event is applied again). */
   failures: number;
   lastError?: string;
+  /** The event it fails on now, when the failure names one (`skip()` gives up on it). */
+  failingAt?: SkippedEvent;
+  /** Events applied since this runner started it. */
+  applied: number;
+  /** Events given up on since this runner started it. */
+  skipped: number;
+  /**
+   * How old the last applied event is (its `metadata.timestamp`) while the projection is
+   * behind; 0 once it has reached the end of the log and nothing newer was applied since.
+   */
+  behindMs: number;
+  /** True from `rebuild()` until the projection has caught up again. */
+  rebuilding: boolean;
 }
 
 interface Running {
@@ -53,6 +110,14 @@ interface Running {
   stoppedFirst: (error: Error) => void;
   loop?: Promise<void>;
   wake?: () => void;
+  /** Set by rebuild(): the loop ends after the event in flight (and is started again). */
+  halted?: boolean;
+  rebuild?: Promise<void>;
+  /** Set by skip(): the loop gives up on `status.failingAt` before it tries it again. */
+  skipAsked?: boolean;
+  /** Timestamp (ms) of the last event applied, and whether the end of the log came after it. */
+  lastEventAt?: number;
+  atEnd: boolean;
 }
 
 /**
@@ -60,7 +125,9 @@ interface Running {
  * saved checkpoint, catches up, then follows the log (a catch-up subscription); its checkpoint
  * is saved every `checkpointIntervalMs` while events flow, when it catches up, and on `stop`.
  * A failure is retried from the event that failed, after a growing backoff; other projections
- * go on. Delivery is at least once (see Projection).
+ * go on. An event that keeps failing is given up on after `maxAttempts`, or by `skip()`.
+ * `rebuild()` replays the whole log into an emptied read model. Delivery is at least once
+ * (see Projection).
  *
  * One runner per process and set of projections. With several instances of a service, each
  * runs every projection of a read model that is per instance (in memory); for a shared read
@@ -71,6 +138,9 @@ export class ProjectionRunner {
   private readonly running = new Map<string, Running>();
   private stopped = false;
   private readonly report: (error: unknown, projection: string) => void;
+  private readonly reportSkip: (skipped: SkippedEvent, error: unknown, projection: string) => void;
+  private readonly metrics: ProjectionMetrics;
+  private readonly unwatch: () => void;
 
   /** @throws TypeError naming the option that is missing or out of range */
   constructor(private readonly options: ProjectionRunnerOptions) {
@@ -78,7 +148,6 @@ export class ProjectionRunner {
       throw new TypeError(
         'ProjectionRunner: options.eventStore and options.checkpoints are required',
       );
-    this.report = options.onError ?? this.warnOfFailures();
     const positive = (name: string, value: unknown, integer = false) => {
       if (value === undefined) return;
       const ok =
@@ -97,6 +166,12 @@ export class ProjectionRunner {
     positive('backoff.initialDelayMs', options.backoff?.initialDelayMs);
     positive('backoff.maxDelayMs', options.backoff?.maxDelayMs);
     positive('unhealthyAfterFailures', options.unhealthyAfterFailures, true);
+    positive('maxAttempts', options.maxAttempts, true);
+    positive('progressIntervalMs', options.progressIntervalMs);
+    this.report = options.onError ?? this.warnOfFailures();
+    this.reportSkip = options.onSkipped ?? this.warnOfSkips();
+    this.metrics = projectionMetrics(options.registry);
+    this.unwatch = this.metrics.watch(() => this.status());
   }
 
   /**
@@ -107,29 +182,30 @@ export class ProjectionRunner {
     if (this.stopped) throw new Error('ProjectionRunner: stopped; create another runner');
     if (this.running.has(projection.name))
       throw new Error(`ProjectionRunner: projection ${projection.name} runs already`);
-    let markCaughtUp = () => {};
-    let stoppedFirst: (error: Error) => void = () => {};
-    const caughtUp = new Promise<void>((resolve, reject) => {
-      markCaughtUp = resolve;
-      stoppedFirst = reject;
-    });
-    // Rejected only for callers of whenCaughtUp: not an unhandled rejection when none waits.
-    caughtUp.catch(() => undefined);
     const run: Running = {
       projection,
-      status: { name: projection.name, position: 0, saved: 0, caughtUp: false, failures: 0 },
-      caughtUp,
-      markCaughtUp,
-      stoppedFirst,
+      status: {
+        name: projection.name,
+        position: 0,
+        saved: 0,
+        caughtUp: false,
+        failures: 0,
+        applied: 0,
+        skipped: 0,
+        behindMs: 0,
+        rebuilding: false,
+      },
+      ...deferred(),
+      atEnd: false,
     };
     this.running.set(projection.name, run);
-    // Never rejects: a failure the loop did not expect is reported like any other.
-    run.loop = this.loop(run).catch((error: unknown) => this.report(error, projection.name));
+    this.launch(run);
     return this;
   }
 
   /**
-   * Resolves once the named projection (or every one started) has reached the end of the log.
+   * Resolves once the named projection (or every one started) has reached the end of the log
+   * (after a `rebuild()`, the end of its replay).
    * @throws Error when the runner is stopped before that
    */
   async whenCaughtUp(name?: string): Promise<void> {
@@ -140,7 +216,88 @@ export class ProjectionRunner {
   }
 
   status(): ProjectionStatus[] {
-    return [...this.running.values()].map((run) => ({ ...run.status }));
+    return [...this.running.values()].map((run) => ({
+      ...run.status,
+      ...(run.status.failingAt && { failingAt: { ...run.status.failingAt } }),
+      behindMs:
+        run.atEnd || run.lastEventAt === undefined ? 0 : Math.max(0, Date.now() - run.lastEventAt),
+    }));
+  }
+
+  /**
+   * Rebuilds the named projection from the start of the log: stops it after the event in
+   * flight, moves its checkpoint back to 0, empties its read model (`Projection.reset`), and
+   * starts it again; resolves once it has started over. `status()` shows `rebuilding` (and the
+   * progress) until it has caught up: `whenCaughtUp(name)` resolves then, and `probe()` reports
+   * it as catching up meanwhile. The checkpoint goes back before the read model is emptied, so
+   * a crash in between replays the log over the old rows (which `apply` ignores, being
+   * idempotent) instead of resuming over an emptied read model; rebuild again then. A second
+   * call while one is in progress returns the first.
+   * @throws Error when there is no such projection, when it has no `reset`, or after stop();
+   *   the error of `checkpoints.reset` or `reset`, after which the projection goes on from its
+   *   checkpoint as stored
+   */
+  rebuild(name: string): Promise<void> {
+    const run = this.running.get(name);
+    if (!run) return Promise.reject(new Error(`ProjectionRunner: no projection ${name}`));
+    const { projection } = run;
+    if (typeof projection.reset !== 'function')
+      return Promise.reject(
+        new Error(
+          `ProjectionRunner: projection ${name} has no reset(): a rebuild replays the log into ` +
+            'an empty read model, so the projection must be able to empty it',
+        ),
+      );
+    if (this.stopped) return Promise.reject(new Error('ProjectionRunner: stopped'));
+    if (run.rebuild) return run.rebuild;
+    // From now on whenCaughtUp() waits for the rebuild.
+    if (run.status.caughtUp) Object.assign(run, deferred());
+    Object.assign(run.status, { caughtUp: false, rebuilding: true });
+    run.rebuild = (async () => {
+      run.halted = true;
+      run.wake?.();
+      await run.loop;
+      await this.saving.get(name);
+      try {
+        await this.options.checkpoints.reset(name);
+        await projection.reset!();
+        Object.assign(run.status, { position: 0, saved: 0, failures: 0 });
+        run.status.failingAt = run.status.lastError = undefined;
+        run.lastEventAt = undefined;
+        run.atEnd = false;
+      } catch (error) {
+        run.status.rebuilding = false;
+        throw error;
+      } finally {
+        run.halted = false;
+        if (!this.stopped) this.launch(run);
+      }
+    })().finally(() => (run.rebuild = undefined));
+    return run.rebuild;
+  }
+
+  /**
+   * Gives up on the event the named projection is failing on (`status().failingAt`) and goes
+   * on with the next, at once (a backoff in progress is cut short); `onSkipped` is told. With
+   * `position`, only if that is still the failing event's position, so that an operator skips
+   * the event they looked at and no other.
+   * @returns the event given up on
+   * @throws Error when there is no such projection, or it is not failing on an event (at
+   *   `position`)
+   */
+  skip(name: string, position?: number): SkippedEvent {
+    const run = this.running.get(name);
+    if (!run) throw new Error(`ProjectionRunner: no projection ${name}`);
+    const failing = run.status.failingAt;
+    if (!failing || (position !== undefined && failing.position !== position))
+      throw new Error(
+        `ProjectionRunner: projection ${name} is not failing on ` +
+          (position === undefined ? 'an event' : `the event at position ${position}`) +
+          (failing ? ` (it fails at position ${failing.position})` : ''),
+      );
+    run.skipAsked = true;
+    run.wake?.();
+    return { ...failing };
   }
 
   /**
@@ -153,8 +310,13 @@ export class ProjectionRunner {
     return {
       name,
       check: async () => {
-        const problems = [...this.running.values()].flatMap(({ status }) => [
-          ...(status.caughtUp ? [] : [`${status.name} is catching up (at ${status.position})`]),
+        const problems = this.status().flatMap((status) => [
+          ...(status.caughtUp
+            ? []
+            : [
+                `${status.name} is ${status.rebuilding ? 'rebuilding' : 'catching up'} ` +
+                  `(at ${status.position})`,
+              ]),
           ...(status.failures >= limit
             ? [`${status.name} failed ${status.failures} times in a row: ${status.lastError}`]
             : []),
@@ -169,40 +331,70 @@ export class ProjectionRunner {
     const warn = throttledWarning({ type: PROJECTION_WARNING, code: 'CAUSEWAY_PROJECTION_FAILED' });
     return (error, projection) => {
       const status = this.running.get(projection)?.status;
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       warn(
         projection,
         `projection ${projection} failed after position ${status?.position ?? 0} ` +
-          `(${status?.failures ?? 1} failure(s) in a row): ${reason}. It retries from there ` +
-          'with backoff; status() and probe() name it',
+          `(${status?.failures ?? 1} failure(s) in a row): ${describeError(error)}. It retries from ` +
+          'there with backoff; status() and probe() name it',
       );
     };
+  }
+
+  /** The default report of skipped events (see ProjectionRunnerOptions.onSkipped). */
+  private warnOfSkips(): (skipped: SkippedEvent, error: unknown, projection: string) => void {
+    const warn = throttledWarning({
+      type: PROJECTION_WARNING,
+      code: 'CAUSEWAY_PROJECTION_SKIPPED',
+    });
+    return (skipped, error, projection) =>
+      warn(
+        projection,
+        `projection ${projection} gave up on the event at position ${skipped.position}` +
+          (skipped.streamId === undefined
+            ? ''
+            : ` (stream ${skipped.streamId}, version ${skipped.version}, type ${skipped.type})`) +
+          ` after ${skipped.attempts} attempt(s): ${describeError(error)}. Its read model lacks ` +
+          'that event',
+      );
   }
 
   /** Stops every projection after the event in flight and saves its checkpoint. */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const run of this.running.values()) run.wake?.();
+    await Promise.all([...this.running.values()].map((run) => run.rebuild?.catch(() => {})));
     await Promise.all([...this.running.values()].map((run) => run.loop));
     for (const run of this.running.values())
       if (!run.status.caughtUp)
         run.stoppedFirst(
           new Error(`ProjectionRunner: stopped before ${run.projection.name} caught up`),
         );
+    this.unwatch();
+  }
+
+  /** Runs the loop of `run` in the background; it never rejects (failures are reported). */
+  private launch(run: Running): void {
+    run.loop = this.loop(run).catch((error: unknown) => this.report(error, run.projection.name));
+  }
+
+  private ended(run: Running): boolean {
+    return this.stopped || run.halted === true;
   }
 
   private async loop(run: Running): Promise<void> {
     const { projection, status } = run;
     const interval = this.options.checkpointIntervalMs ?? 1_000;
+    const progressEvery = this.options.progressIntervalMs ?? 10_000;
     let attempt = 0;
     const failed = (error: unknown) => {
       status.failures += 1;
       status.lastError = (error as Error)?.message ?? String(error);
+      this.metrics.failed(projection.name);
       this.report(error, projection.name);
     };
     // The saved checkpoint, read until that works.
     for (;;) {
-      if (this.stopped) return;
+      if (this.ended(run)) return;
       try {
         status.position = status.saved = await this.options.checkpoints.load(projection.name);
         break;
@@ -211,8 +403,17 @@ export class ProjectionRunner {
         await this.pause(run, ++attempt);
       }
     }
-    while (!this.stopped) {
-      let failure: { error: unknown } | undefined;
+    let progressAt = Date.now() + progressEvery;
+    while (!this.ended(run)) {
+      if (run.skipAsked) {
+        run.skipAsked = false;
+        if (status.failingAt) {
+          await this.giveUp(run, new Error('skipped by an operator'));
+          attempt = 0;
+        }
+      }
+      let failure: { error: unknown; event?: StoredEvent } | undefined;
+      let applying: StoredEvent | undefined;
       let ended = () => {};
       const end = new Promise<void>((resolve) => (ended = resolve));
       const subscription = this.options.eventStore.subscribe({
@@ -221,22 +422,35 @@ export class ProjectionRunner {
         limit: this.options.batchSize,
         pollIntervalMs: this.options.pollIntervalMs,
         handler: async (event) => {
+          applying = event;
+          const started = performance.now();
           await projection.apply(event);
+          this.metrics.applied(projection.name, (performance.now() - started) / 1000);
+          applying = undefined;
+          status.applied += 1;
           status.failures = 0;
+          status.failingAt = undefined;
+          const at = Date.parse(event.metadata?.timestamp);
+          if (Number.isFinite(at)) run.lastEventAt = at;
+          run.atEnd = false;
           attempt = 0;
         },
         onCaughtUp: (position) => {
+          if (run.halted) return; // rebuild() has begun: this end of the log is not its end
           status.position = position;
           status.failures = 0;
+          status.failingAt = undefined;
+          run.atEnd = true;
           attempt = 0;
           if (!status.caughtUp) {
             status.caughtUp = true;
+            status.rebuilding = false;
             run.markCaughtUp();
           }
           if (position > status.saved) void this.save(run);
         },
         onError: (error) => {
-          failure = { error };
+          failure = { error, event: applying };
           ended();
         },
       });
@@ -244,6 +458,10 @@ export class ProjectionRunner {
       const timer = setInterval(() => {
         status.position = subscription.position;
         if (status.position > status.saved) void this.save(run);
+        if (!status.caughtUp && Date.now() >= progressAt) {
+          progressAt = Date.now() + progressEvery;
+          this.options.onProgress?.(this.status().find((s) => s.name === projection.name)!);
+        }
       }, interval);
       run.wake = ended;
       await end;
@@ -252,10 +470,59 @@ export class ProjectionRunner {
       status.position = subscription.position;
       run.wake = undefined;
       if (failure) {
+        const failing = this.failingEvent(run, failure.error, failure.event);
         failed(failure.error);
+        if (failing && failing.attempts >= (this.options.maxAttempts ?? Infinity)) {
+          await this.giveUp(run, failure.error);
+          attempt = 0;
+          continue;
+        }
         await this.save(run);
         await this.pause(run, ++attempt);
       }
+    }
+    await this.save(run);
+  }
+
+  /**
+   * Records the event a failure is about: the one being applied, or the one the store could
+   * not read (its error names the position; see locateReadError). Attempts count per event.
+   */
+  private failingEvent(
+    run: Running,
+    error: unknown,
+    event?: StoredEvent,
+  ): SkippedEvent | undefined {
+    const facts = (event ?? error) as Partial<StoredEvent> | undefined;
+    const position = facts?.position;
+    if (typeof position !== 'number' || position <= run.status.position) {
+      run.status.failingAt = undefined;
+      return undefined;
+    }
+    const previous = run.status.failingAt;
+    run.status.failingAt = {
+      position,
+      ...(facts!.streamId !== undefined && { streamId: facts!.streamId }),
+      ...(facts!.version !== undefined && { version: facts!.version }),
+      ...(facts!.type !== undefined && { type: facts!.type }),
+      ...(facts!.messageId !== undefined && { messageId: facts!.messageId }),
+      attempts: previous?.position === position ? previous.attempts + 1 : 1,
+    };
+    return run.status.failingAt;
+  }
+
+  /** Goes on after the failing event: the checkpoint moves to its position. */
+  private async giveUp(run: Running, error: unknown): Promise<void> {
+    const skipped = run.status.failingAt!;
+    run.status.failingAt = undefined;
+    run.status.position = Math.max(run.status.position, skipped.position);
+    run.status.skipped += 1;
+    run.status.failures = 0;
+    this.metrics.skipped(run.projection.name);
+    try {
+      this.reportSkip(skipped, error, run.projection.name);
+    } catch {
+      // a throwing report does not stop the projection
     }
     await this.save(run);
   }
@@ -278,9 +545,9 @@ export class ProjectionRunner {
     await saving;
   }
 
-  /** Waits the backoff of `attempt` (cut short by stop(), not begun after it). */
+  /** Waits the backoff of `attempt` (cut short by stop(), rebuild() or skip(); not begun after them). */
   private pause(run: Running, attempt: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.ended(run) || run.skipAsked) return Promise.resolve();
     const first = this.options.backoff?.initialDelayMs ?? 100;
     const max = this.options.backoff?.maxDelayMs ?? 30_000;
     const base = Math.min(max, first * 2 ** Math.min(attempt - 1, 30));
@@ -295,4 +562,21 @@ export class ProjectionRunner {
       run.wake = done;
     });
   }
+}
+
+/** A promise settled from outside: caught-up, or stopped first. */
+function deferred(): Pick<Running, 'caughtUp' | 'markCaughtUp' | 'stoppedFirst'> {
+  let markCaughtUp = () => {};
+  let stoppedFirst: (error: Error) => void = () => {};
+  const caughtUp = new Promise<void>((resolve, reject) => {
+    markCaughtUp = resolve;
+    stoppedFirst = reject;
+  });
+  // Rejected only for callers of whenCaughtUp: not an unhandled rejection when none waits.
+  caughtUp.catch(() => undefined);
+  return { caughtUp, markCaughtUp, stoppedFirst };
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

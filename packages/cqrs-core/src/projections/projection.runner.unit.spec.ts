@@ -1,45 +1,8 @@
-import { type StoredEvent } from '../event-store/event-store.port';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { type CheckpointStore, InMemoryCheckpointStore } from '../outbox/checkpoint-store.port';
 import { testEnvelope } from '../testing/envelope.fixture';
-import { type Projection } from './projection.port';
+import { balances, deposit, until, wait } from './balances.fixture';
 import { ProjectionRunner } from './projection.runner';
-
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function until(done: () => boolean, timeoutMs = 3_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !done(); await wait(5))
-    if (Date.now() > deadline) throw new Error('timed out');
-}
-
-/** Balances per account, applying each stream version once (idempotent, as the port asks). */
-function balances(name = 'balances', fail?: (event: StoredEvent) => boolean) {
-  const state = new Map<string, number>();
-  const applied = new Map<string, number>();
-  const seen: string[] = [];
-  const projection: Projection = {
-    name,
-    types: ['Deposited', 'Withdrawn'],
-    apply(event) {
-      if (fail?.(event)) throw new Error(`cannot apply ${event.streamId}@${event.version}`);
-      seen.push(`${event.streamId}@${event.version}`);
-      if ((applied.get(event.streamId) ?? 0) >= event.version) return;
-      applied.set(event.streamId, event.version);
-      const { amount } = event.data as { amount: number };
-      const sign = event.type === 'Deposited' ? 1 : -1;
-      state.set(event.streamId, (state.get(event.streamId) ?? 0) + sign * amount);
-    },
-  };
-  return { projection, state, seen };
-}
-
-async function deposit(store: InMemoryEventStore, account: string, ...amounts: number[]) {
-  const { version } = await store.streamInfo(account);
-  await store.append(
-    account,
-    amounts.map((amount) => testEnvelope('Deposited', { amount }, { aggregateId: account })),
-    { expectedVersion: version === 0 ? 'no-stream' : version },
-  );
-}
 
 describe('ProjectionRunner', () => {
   it('catches up from the start, follows the log, and skips the types it does not apply', async () => {
@@ -176,6 +139,7 @@ describe('ProjectionRunner', () => {
     const checkpoints: CheckpointStore = {
       load: (name) => (down ? Promise.reject(new Error('store down')) : saved.load(name)),
       save: (name, position) => saved.save(name, position),
+      reset: (name) => saved.reset(name),
     };
     const runner = new ProjectionRunner({
       eventStore: store,
@@ -238,6 +202,7 @@ describe('ProjectionRunner', () => {
         await wait(300);
         return saved.save(name, position);
       },
+      reset: (name) => saved.reset(name),
     };
     const backoff = { initialDelayMs: 60_000, maxDelayMs: 60_000 };
     // stop() while the failed event's checkpoint is being saved.
@@ -253,6 +218,7 @@ describe('ProjectionRunner', () => {
     const down: CheckpointStore = {
       load: () => wait(200).then(() => Promise.reject(new Error('store down'))),
       save: () => Promise.resolve(),
+      reset: () => Promise.resolve(),
     };
     const starting = new ProjectionRunner({ eventStore: store, checkpoints: down, backoff });
     starting.start(balances().projection);

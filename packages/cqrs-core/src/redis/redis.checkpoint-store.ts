@@ -21,4 +21,8 @@ export class RedisCheckpointStore implements CheckpointStore {
   async save(name: string, position: number): Promise<void> {
     await this.redis.eval(SAVE, 1, this.key, name, String(position));
   }
+
+  async reset(name: string): Promise<void> {
+    await this.redis.hdel(this.key, name);
+  }
 }

@@ -24,5 +24,18 @@ export function describeCheckpointStoreConformance(
       await Promise.all(positions.map((position) => store.save('race', position)));
       expect(await store.load('race')).toBe(50);
     });
+
+    it('resets one name to 0 (a rebuild), after which saves count from there', async () => {
+      const store = await factory();
+      await store.save('rebuilt', 40);
+      await store.save('kept', 30);
+      await store.reset('rebuilt');
+      expect(await store.load('rebuilt')).toBe(0);
+      expect(await store.load('kept')).toBe(30);
+      await store.save('rebuilt', 5);
+      expect(await store.load('rebuilt')).toBe(5);
+      await store.reset('never-saved');
+      expect(await store.load('never-saved')).toBe(0);
+    });
   });
 }

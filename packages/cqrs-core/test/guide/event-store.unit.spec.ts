@@ -8,6 +8,7 @@ import {
   StreamDeletedError,
   type StoredEvent,
 } from '@causeway/cqrs-core';
+import { Registry } from 'prom-client';
 
 const messages = new MessageFactory();
 const deposited = (amount: number) =>
@@ -104,6 +105,55 @@ describe('guide: event stores', () => {
     expect(projections.status()).toEqual([
       expect.objectContaining({ name: 'balances', position: 3, saved: 3, caughtUp: true }),
     ]);
+  });
+
+  it('rebuilds a projection, gives up on an event that keeps failing, and measures it', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('account-a', [deposited(1), deposited(2)], { expectedVersion: 'any' });
+    const skippedLog: string[] = [];
+    const console = { error: (line: string) => skippedLog.push(line), info: (_line: string) => {} };
+    let amountToRefuse = 2;
+    // #region guide:projection-operations
+    const balances = new Map<string, { balance: number; version: number }>();
+    const projection: Projection = {
+      name: 'balances',
+      types: ['MoneyDeposited'],
+      apply(event: StoredEvent) {
+        const row = balances.get(event.streamId) ?? { balance: 0, version: 0 };
+        const { amount } = event.data as { amount: number };
+        if (amount === amountToRefuse) throw new Error(`a bug refuses ${amount}`);
+        if (event.version > row.version)
+          balances.set(event.streamId, { balance: row.balance + amount, version: event.version });
+      },
+      reset: () => balances.clear(), // empties the read model: rebuild() needs it
+    };
+    const registry = new Registry(); // prom-client; the runner adds causeway_projection_*
+    const projections = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      registry,
+      maxAttempts: 3, // then it gives up on the event (default: retry it for ever)
+      backoff: { initialDelayMs: 10 },
+      onSkipped: (event, error, name) =>
+        console.error(`${name} skipped ${event.streamId}@${event.version}: ${error}`),
+      onProgress: ({ name, position, applied, behindMs }) =>
+        console.info(`${name}: at ${position}, ${applied} applied, ${behindMs} ms behind the log`),
+    });
+    projections.start(projection);
+    await projections.whenCaughtUp(); // account-a@2 was skipped after 3 attempts
+    // The bug is fixed and deployed: replay the whole log into an emptied read model.
+    amountToRefuse = 0;
+    await projections.rebuild('balances'); // status(): rebuilding until caught up again
+    await projections.whenCaughtUp('balances');
+    // Without maxAttempts, a projection stuck on an event waits (status().failingAt names
+    // it) until an operator gives up on it: projections.skip('balances', position).
+    // #endregion
+    expect(skippedLog).toEqual(['balances skipped account-a@2: Error: a bug refuses 2']);
+    expect(balances.get('account-a')).toEqual({ balance: 3, version: 2 });
+    expect(await registry.metrics()).toContain(
+      'causeway_projection_skipped_total{projection="balances"} 1',
+    );
+    await projections.stop();
   });
 
   it('builds a projection by hand with a subscription and a checkpoint', async () => {

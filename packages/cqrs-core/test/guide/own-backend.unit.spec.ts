@@ -26,6 +26,10 @@ class KeyValueCheckpointStore implements CheckpointStore {
     const key = `checkpoint:${name}`;
     this.kv.set(key, Math.max(position, this.kv.get(key) ?? 0)); // never backwards
   }
+
+  async reset(name: string): Promise<void> {
+    this.kv.delete(`checkpoint:${name}`); // a rebuild starts from 0
+  }
 }
 
 describeCheckpointStoreConformance('key-value', async () => new KeyValueCheckpointStore());

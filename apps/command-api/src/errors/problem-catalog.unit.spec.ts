@@ -13,7 +13,7 @@ function sources(dir: string): string[] {
   });
 }
 
-/** The problem names used in the apps' sources (problemType('x'), problem(status, 'x', …), reasons) and the edge's. */
+/** The problem names used in the apps' sources (problemType('x'), problem(status, 'x', …), reasons), the library filter's and the edge's. */
 function usedNames(): Set<string> {
   const names = new Set<string>();
   for (const app of ['command-api', 'sse-gateway'])
@@ -24,6 +24,11 @@ function usedNames(): Set<string> {
       // The gateway's admission refusals name their type by their reason.
       for (const m of text.matchAll(/reason: '([a-z-]+)',\s*detail:/g)) names.add(m[1]!);
     }
+  // The library's ProblemDetailsFilter answers the library's errors in any Nest app.
+  for (const file of sources(path.join(root, 'packages', 'cqrs-core', 'src', 'nest'))) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/problemType\('([a-z-]+)'\)/g)) names.add(m[1]!);
+  }
   // The edge proxy of `npm run start:distributed` answers a few of its own.
   for (const file of sources(path.join(root, 'packages', 'launcher', 'src'))) {
     const text = readFileSync(file, 'utf8');

@@ -57,15 +57,26 @@ export class CommandTimeoutError extends Error {
 export class CommandRejectedError extends Error {
   readonly code?: string;
   readonly details?: Readonly<Record<string, unknown>>;
+  /**
+   * True when the handler refused the command with a DomainError (a business rule: show it to
+   * the caller); false when the handler failed and the command was dead-lettered (an internal
+   * failure), or the reply came from a release that did not say.
+   */
+  readonly refused: boolean;
 
   constructor(
     readonly commandId: string,
     readonly remoteName: string,
     message: string,
-    remote: { code?: string; details?: Readonly<Record<string, unknown>> } = {},
+    remote: {
+      code?: string;
+      details?: Readonly<Record<string, unknown>>;
+      refused?: boolean;
+    } = {},
   ) {
     super(message);
     this.name = 'CommandRejectedError';
+    this.refused = remote.refused === true;
     if (remote.code !== undefined) this.code = remote.code;
     if (remote.details !== undefined) this.details = remote.details;
   }

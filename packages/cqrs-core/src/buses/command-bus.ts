@@ -38,6 +38,8 @@ const CommandReply = z.object({
       message: z.string(),
       code: z.string().optional(),
       details: z.record(z.string(), z.unknown()).optional(),
+      /** A DomainError refused it (else: it failed and was dead-lettered). */
+      refused: z.boolean().optional(),
     })
     .optional(),
 });
@@ -380,7 +382,13 @@ export class CommandBus {
       if (typeof replyTo !== 'string') return result;
       const data: CommandReply =
         result instanceof DeadLettered || result instanceof Refusal
-          ? { ok: false, error: errorOf(result.error) }
+          ? {
+              ok: false,
+              error: {
+                ...errorOf(result.error),
+                ...(result instanceof Refusal && { refused: true }),
+              },
+            }
           : { ok: true, result };
       const reply = (data: CommandReply): Envelope => ({
         messageId: randomUUID(),
@@ -427,10 +435,11 @@ function rejectionOf(commandId: string, reply: CommandReply, sent: Envelope): Er
   const deadline = sent.metadata.deadline;
   if (name === 'CommandExpiredError' && typeof deadline === 'string')
     return new CommandExpiredError(commandId, sent.type, deadline, undefined, message);
-  const { code, details } = reply.error ?? {};
+  const { code, details, refused } = reply.error ?? {};
   return new CommandRejectedError(commandId, name, message, {
     ...(code !== undefined && { code }),
     ...(details !== undefined && { details }),
+    refused: refused === true,
   });
 }
 

@@ -24,10 +24,11 @@ export interface PoisonDeadLetterOptions {
  * which cannot be decoded — bad JSON, an unknown type, a failed checksum or schema — with the
  * raw payload, the reason and where it was, so they never block their stream or partition and
  * an operator finds them with the other dead letters (`handler: '(decoder)'`). Their errorName
- * tells the two kinds apart: `NotUnderstoodMessageError` — a well-formed envelope of a type or
- * schema version this consumer does not know yet (a rolling deploy), which a replay writes back
- * as its raw text once the consumer knows it — or `UndecodableMessageError`: malformed (not
- * JSON, not an envelope, a checksum mismatch, data failing its schema), never replayable.
+ * tells the two kinds apart: `NotUnderstoodMessageError` — a well-formed envelope this consumer
+ * cannot read: of a type or schema version it does not know yet (a rolling deploy), or whose
+ * data fails its schema here; a replay writes it back as its raw text once the consumer reads
+ * it — or `UndecodableMessageError`: malformed (not JSON, not an envelope, a checksum
+ * mismatch), never replayable (see poison.kinds).
  *
  * If the queue refuses the letter, the returned promise rejects and the transport treats the
  * message as a failed delivery (it is delivered again later): poison is never dropped silently.

@@ -9,6 +9,8 @@ import { type DeadLetter } from './dead-letter-queue.port';
 import { InMemoryDeadLetterQueue } from './in-memory.dead-letter-queue';
 import { TracedPublisher } from '../opentelemetry/traced.publisher';
 import { poisonToDeadLetters } from './poison.dead-letters';
+import { SerializerRegistry } from '../messages/serializer.registry';
+import { checksumOf } from '../messages/checksum';
 
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 5_000;
@@ -120,6 +122,60 @@ describe('poisonToDeadLetters', () => {
       type: 'Later',
       data: { s: 'x' },
       metadata: { retryCount: 0, replayFor: 'g', replayedFrom: unknown!.id },
+    });
+    expect((await queue.list()).map((letter) => letter.id)).toEqual([malformed!.id]);
+    await before.close();
+    await after.close();
+  });
+
+  it('keeps a message whose data fails the consumer’s schema as not understood, and replays it once the schema accepts it', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    // The producer's release made `note` optional without bumping the version.
+    const producer = new SerializerRegistry().register(
+      'Noted',
+      z.object({ note: z.string() }).partial(),
+    );
+    const strict = new SerializerRegistry().register('Noted', z.object({ note: z.string() }));
+    const before = new InMemoryBroker({
+      serializer: strict,
+      onPoison: poisonToDeadLetters(queue),
+    });
+    await before.subscriber().subscribe(['orders'], { group: 'g', consumer: 'c' }, async () => {});
+    const noted: Envelope = testEnvelope('Noted', {}, { aggregateId: 'k' });
+    await before.publishRaw('orders', 'k', JSON.stringify(producer.serialize(noted)));
+    // Data that is not JSON (its checksum holds) fails validation too, but stays malformed.
+    const notJson = { ...producer.serialize(testEnvelope('Noted', {})), data: '{x' };
+    notJson.metadata = { ...notJson.metadata, checksum: checksumOf('{x') };
+    await before.publishRaw('orders', 'k', JSON.stringify(notJson));
+    await until(async () => (await queue.list()).length === 2, 'both poison letters');
+    const [invalid, malformed] = await queue.list();
+    expect(invalid).toMatchObject({
+      handler: '(decoder)',
+      errorName: 'NotUnderstoodMessageError',
+      reason: expect.stringMatching(/^MessageValidationError: Invalid Noted: note /),
+    });
+    expect(malformed).toMatchObject({
+      errorName: 'UndecodableMessageError',
+      reason: expect.stringMatching(/^MessageValidationError: .*is not JSON/),
+    });
+
+    // After the fix: the consumer's schema accepts the data.
+    const after = new InMemoryBroker({ serializer: producer });
+    const handled: Envelope[] = [];
+    await after.subscriber().subscribe(['orders'], { group: 'g', consumer: 'c' }, async (d) => {
+      handled.push(d.envelope);
+    });
+    expect(await queue.replay({ originalTopic: 'orders' }, after)).toMatchObject({
+      replayed: 1,
+      skipped: 1,
+      failed: [],
+    });
+    await until(async () => handled.length === 1, 'the replayed message');
+    expect(handled[0]).toMatchObject({
+      messageId: noted.messageId,
+      type: 'Noted',
+      data: {},
+      metadata: { replayFor: 'g', replayedFrom: invalid!.id },
     });
     expect((await queue.list()).map((letter) => letter.id)).toEqual([malformed!.id]);
     await before.close();

@@ -1,11 +1,13 @@
 /**
  * The two kinds of poison (messages a subscriber could not decode), told apart by the errorName
  * of their dead letter:
- * - not understood yet (`NotUnderstoodMessageError`): a well-formed envelope of a type, or a
- *   schema version, this consumer does not know — typically published by the next release
- *   during a rolling deploy. Replayable as it is once the consumer knows it.
+ * - not understood (`NotUnderstoodMessageError`): a well-formed envelope (its checksum holds and
+ *   its data is JSON) that this consumer cannot read: of a type, or a schema version, it does not
+ *   know — typically published by the next release during a rolling deploy — or whose data fails
+ *   its schema here (MessageValidationError: a release changed a schema without bumping its
+ *   version, or an upcaster is wrong). Replayable as its raw text once the consumer accepts it.
  * - malformed (`UndecodableMessageError`): not JSON, not an envelope, a checksum mismatch, data
- *   that fails its schema. No deploy makes it readable: never replayable.
+ *   that is not JSON. No deploy makes it readable: never replayable.
  */
 export const NOT_UNDERSTOOD = 'NotUnderstoodMessageError';
 export const MALFORMED = 'UndecodableMessageError';
@@ -14,13 +16,14 @@ export const MALFORMED = 'UndecodableMessageError';
 export const DECODER = '(decoder)';
 
 /**
- * Errors of a serializer that a newer consumer would not raise. A poison reason starts with the
- * error's name (decodeFromWire: `<name>: <message>`).
+ * Errors of a serializer that a newer (or fixed) consumer would not raise. A poison reason starts
+ * with the error's name (decodeFromWire: `<name>: <message>`).
  */
 const NOT_UNDERSTOOD_ERRORS = [
   'UnknownMessageTypeError',
   'UnsupportedSchemaVersionError',
   'MissingUpcasterError',
+  'MessageValidationError',
 ];
 
 /** The wire form of an envelope (data still text), or undefined when `raw` is not one. */
@@ -80,5 +83,18 @@ export function isNotUnderstood(letter: {
 
 function understandableLater(raw: string, reason: string): boolean {
   const cause = reason.slice(0, reason.indexOf(':'));
-  return NOT_UNDERSTOOD_ERRORS.includes(cause) && parseWireEnvelope(raw) !== undefined;
+  if (!NOT_UNDERSTOOD_ERRORS.includes(cause)) return false;
+  const wire = parseWireEnvelope(raw);
+  if (wire === undefined) return false;
+  // Data that is not JSON at all fails validation too; no schema change makes it readable.
+  return cause !== 'MessageValidationError' || isJson(wire.data);
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

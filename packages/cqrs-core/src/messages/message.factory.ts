@@ -5,7 +5,8 @@ import { isMessageType, type MessageType } from './message.type';
 import { currentTraceContext, traceContextOf } from './trace-context';
 
 export interface CreateMessageInput<Data, Type extends string> {
-  type: Type;
+  /** The type name, or a {@link MessageType}, whose version then is the default schemaVersion. */
+  type: Type | MessageType<Type, Data>;
   data: Data;
   category: MessageCategory;
   /** The stream / partition key. Default '' (messages that belong to no aggregate). */
@@ -13,7 +14,12 @@ export interface CreateMessageInput<Data, Type extends string> {
   aggregateType?: string;
   /** Default 'normal'. */
   priority?: Priority;
-  /** Version of `data`'s schema. Default 1; the serializer registry stamps the current one anyway. */
+  /**
+   * Version of the schema `data` is written in. Default: the `version` of a {@link MessageType}
+   * given as the type; 1 for a type name, so a producer of a newer version that passes names
+   * must give it here. The serializer registry stamps its registered version when this is equal
+   * or lower, and refuses a higher one (UnsupportedSchemaVersionError).
+   */
   schemaVersion?: number;
   /**
    * The message whose handling produces this one. Default: the message of the current
@@ -77,13 +83,13 @@ export class MessageFactory {
       ...derived,
       category: input.category,
       priority: input.priority ?? 'normal',
-      schemaVersion: input.schemaVersion ?? 1,
+      schemaVersion: input.schemaVersion ?? versionOf(input.type),
       ...input.metadata,
       timestamp: input.metadata?.timestamp ?? this.now().toISOString(),
     };
     return {
       messageId,
-      type: input.type,
+      type: nameOf(input.type),
       aggregateId: input.aggregateId ?? '',
       aggregateType: input.aggregateType ?? '',
       version: 0,
@@ -94,7 +100,8 @@ export class MessageFactory {
 
   /**
    * A command. With a {@link MessageType} the compiler checks `data` against its schema's type
-   * and the envelope is typed; with a name, `data` is whatever you pass.
+   * and the envelope is typed, and its schemaVersion defaults to the type's `version`; with a
+   * name, `data` is whatever you pass and the schemaVersion defaults to 1.
    */
   command<Type extends string, Data>(
     type: MessageType<Type, Data>,
@@ -111,7 +118,7 @@ export class MessageFactory {
     data: unknown,
     input: MessageInput<unknown, string> = {},
   ): Envelope {
-    return this.create({ ...input, type: nameOf(type), data, category: 'command' });
+    return this.create({ ...input, type, data, category: 'command' });
   }
 
   /** An event; typed as `command` is. */
@@ -130,12 +137,17 @@ export class MessageFactory {
     data: unknown,
     input: MessageInput<unknown, string> = {},
   ): Envelope {
-    return this.create({ ...input, type: nameOf(type), data, category: 'event' });
+    return this.create({ ...input, type, data, category: 'event' });
   }
 }
 
-function nameOf(type: string | MessageType): string {
+function nameOf<Type extends string>(type: Type | MessageType<Type>): Type {
   return isMessageType(type) ? type.type : type;
+}
+
+/** The schema version a message of `type` is created in unless the input names one. */
+function versionOf(type: string | MessageType): number {
+  return isMessageType(type) ? type.version : 1;
 }
 
 const defaultFactory = new MessageFactory();

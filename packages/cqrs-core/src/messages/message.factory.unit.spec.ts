@@ -1,5 +1,9 @@
+import { z } from 'zod';
+import { JsonSerializer } from './json.serializer';
 import { MessageFactory, createMessage } from './message.factory';
 import { currentMessage, runInMessageContext } from './message-context';
+import { messageType } from './message.type';
+import { SerializerRegistry } from './serializer.registry';
 
 describe('MessageFactory', () => {
   const fixedNow = new Date('2026-01-02T03:04:05.678Z');
@@ -105,6 +109,49 @@ describe('MessageFactory', () => {
         priority: 'critical',
         tenant: 't1',
       });
+    });
+  });
+
+  describe('schema version', () => {
+    const AccountOpened = messageType(
+      'AccountOpened',
+      z.object({ owner: z.string(), currency: z.string() }),
+      { version: 2 },
+    );
+
+    it('defaults to the version of a message type, and to 1 for a type name', () => {
+      expect(
+        factory.event(AccountOpened, { owner: 'ada', currency: 'USD' }).metadata,
+      ).toMatchObject({ schemaVersion: 2 });
+      expect(
+        factory.command(AccountOpened, { owner: 'ada', currency: 'USD' }).metadata,
+      ).toMatchObject({ schemaVersion: 2 });
+      const created = factory.create({
+        type: AccountOpened,
+        data: { owner: 'ada', currency: 'USD' },
+        category: 'event',
+      });
+      expect(created).toMatchObject({ type: 'AccountOpened', metadata: { schemaVersion: 2 } });
+      expect(factory.event('AccountOpened', {}).metadata.schemaVersion).toBe(1);
+    });
+
+    it('lets an explicit schemaVersion win over the type’s', () => {
+      const event = factory.event(
+        AccountOpened,
+        { owner: 'ada', currency: 'USD' },
+        { schemaVersion: 1 },
+      );
+      expect(event.metadata.schemaVersion).toBe(1);
+    });
+
+    it('keeps v2 data from being upcast again when a JsonSerializer store is read through a registry', () => {
+      const registry = new SerializerRegistry()
+        .register(AccountOpened)
+        .upcaster(AccountOpened, 1, (data) => ({ ...(data as object), currency: 'EUR' }));
+      const stored = new JsonSerializer().serialize(
+        factory.event(AccountOpened, { owner: 'ada', currency: 'USD' }),
+      );
+      expect(registry.deserialize(stored).data).toEqual({ owner: 'ada', currency: 'USD' });
     });
   });
 

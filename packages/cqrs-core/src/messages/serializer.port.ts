@@ -19,6 +19,8 @@ export interface MessageSerializer {
    * @throws UnknownMessageTypeError when the type is not registered (registries that require it)
    * @throws MessageValidationError naming the first offending field
    * @throws MessageTooLargeError when the serialized data exceeds the configured maximum
+   * @throws UnsupportedSchemaVersionError when the envelope claims a schema version newer than
+   *   the serializer knows (registries): serializing it would drop what the newer schema added
    */
   serialize(envelope: Envelope): SerializedEnvelope;
   /**

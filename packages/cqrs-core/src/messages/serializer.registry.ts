@@ -11,6 +11,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from './json.serializer';
 import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
 import { isMessageType, type MessageType } from './message.type';
 import { type Upcaster, UpcasterChain } from './upcaster.chain';
+import { UnsupportedSchemaVersionError } from './upcaster.errors';
 
 /** Any zod 4 schema (classic or mini). It must describe JSON data: no Date, Map, bigint. */
 export type MessageSchema = z.core.$ZodType;
@@ -48,8 +49,11 @@ interface Registration {
  * Notes:
  * - Serialized data is the schema's *output* (zod strips unknown keys of plain objects), so
  *   what is stored is exactly what handlers will see.
- * - `serialize` always stamps the current schema version: data is validated against the current
- *   schema, whatever version the envelope claimed.
+ * - `serialize` validates data against the current schema and stamps the current schema version
+ *   when the envelope claims that version, an older one or none (it does not upcast: a message
+ *   created with a type name claims 1). It refuses a NEWER version (UnsupportedSchemaVersionError):
+ *   a message of the next release, re-serialized here (a dead-letter replay, a republish), would
+ *   otherwise lose its new fields and be stamped with the old version.
  * - A deserialized envelope keeps the `checksum` of the text it was read from (like the JSON
  *   serializer); after upcasting it no longer matches `data`. Serializing again stamps a fresh one.
  */
@@ -134,8 +138,16 @@ export class SerializerRegistry implements MessageSerializer {
     );
   }
 
+  /**
+   * @throws UnknownMessageTypeError, MessageValidationError, MessageTooLargeError, or
+   *   UnsupportedSchemaVersionError when the envelope claims a schema version newer than the
+   *   registered one; nothing is serialized then
+   */
   serialize(envelope: Envelope): SerializedEnvelope {
     const { version } = this.registration(envelope.type);
+    const claimed = envelope.metadata.schemaVersion;
+    if (claimed !== undefined && claimed > version)
+      throw new UnsupportedSchemaVersionError(envelope.type, claimed, version);
     const valid = this.validate(envelope.type, envelope.data);
     let data: string;
     try {

@@ -239,13 +239,34 @@ describe('SerializerRegistry', () => {
       expect(() => v1.deserialize(newer)).toThrow(UnsupportedSchemaVersionError);
     });
 
-    it('stamps the current version on serialize whatever the envelope claims', () => {
-      const envelope = factory.event(
-        'UserRegistered',
-        { first: 'a', last: 'b', email: 'a@b.io' },
-        { schemaVersion: 1 },
+    it('stamps the current version on serialize when the envelope claims it, an older one or none', () => {
+      const data = { first: 'a', last: 'b', email: 'a@b.io' };
+      for (const schemaVersion of [1, 3]) {
+        const envelope = factory.event('UserRegistered', data, { schemaVersion });
+        expect(v3().serialize(envelope).metadata.schemaVersion).toBe(3);
+      }
+      const none = factory.event('UserRegistered', data);
+      const { schemaVersion: _v, ...rest } = none.metadata;
+      expect(v3().serialize({ ...none, metadata: rest }).metadata.schemaVersion).toBe(3);
+    });
+
+    it('refuses to serialize an envelope of a newer schema version instead of stripping its new fields', () => {
+      // Written by the next release (v3), re-serialized by this one (v1): a replay, a republish.
+      const newer = v3().deserialize(
+        v3().serialize(factory.event('UserRegistered', { first: 'a', last: 'b', email: 'a@b.io' })),
       );
-      expect(v3().serialize(envelope).metadata.schemaVersion).toBe(3);
+      const error = thrown(() => v1.serialize(newer));
+      expect(error).toBeInstanceOf(UnsupportedSchemaVersionError);
+      expect(error).toMatchObject({
+        type: 'UserRegistered',
+        schemaVersion: 3,
+        currentVersion: 1,
+        message: 'UserRegistered has schema version 3, newer than the current version 1 known here',
+      });
+      // Even when the old schema accepts the data: its new field would be stripped silently.
+      const added = new SerializerRegistry().register('Added', z.object({ n: z.number() }));
+      const v2 = factory.event('Added', { n: 1, m: 2 }, { schemaVersion: 2 });
+      expect(() => added.serialize(v2)).toThrow(UnsupportedSchemaVersionError);
     });
   });
 

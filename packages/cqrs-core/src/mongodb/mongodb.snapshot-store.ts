@@ -13,6 +13,7 @@ import {
   type SnapshotStore,
   type SnapshotStoreOptions,
   type StoredSnapshot,
+  beyondRetention,
   snapshotRetention,
 } from '../snapshots/snapshot-store.port';
 
@@ -119,7 +120,7 @@ export class MongoSnapshotStore implements SnapshotStore {
       if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
       await upsert();
     }
-    await this.trim(snapshot.streamId);
+    await this.trim(snapshot.streamId, snapshot.schemaVersion);
   }
 
   async loadLatest<State = unknown>(
@@ -158,12 +159,11 @@ export class MongoSnapshotStore implements SnapshotStore {
   /** The connection belongs to the caller: nothing to release here. */
   async close(): Promise<void> {}
 
-  private async trim(streamId: string): Promise<void> {
-    const beyond = await this.model
-      .find({ streamId }, { _id: 1 })
-      .sort({ version: -1, schemaVersion: -1 })
-      .skip(this.keep)
-      .lean<{ _id: unknown }[]>();
+  private async trim(streamId: string, schemaVersion: number): Promise<void> {
+    const all = await this.model
+      .find({ streamId }, { _id: 1, version: 1, schemaVersion: 1 })
+      .lean<{ _id: unknown; version: number; schemaVersion: number }[]>();
+    const beyond = beyondRetention(all, schemaVersion, this.keep);
     if (beyond.length > 0)
       await this.model.deleteMany({ _id: { $in: beyond.map((doc) => doc._id) } });
   }

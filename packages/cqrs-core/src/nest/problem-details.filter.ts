@@ -5,8 +5,21 @@ import {
   type ExceptionFilter,
   HttpException,
   HttpStatus,
+  Inject,
   NotFoundException,
+  Optional,
 } from '@nestjs/common';
+import {
+  CommandExpiredError,
+  CommandRejectedError,
+  CommandTimeoutError,
+} from '../buses/bus.errors';
+import {
+  ConcurrencyConflictError,
+  StreamDeletedError,
+  StreamNotFoundError,
+} from '../event-store/event-store.errors';
+import { DomainError } from '../router/handler.errors';
 import { echoedPath } from './log.redaction';
 
 interface HttpResponseLike {
@@ -94,17 +107,56 @@ export class ProblemException extends HttpException {
   }
 }
 
+/** ProblemDetailsFilter's options: `new ProblemDetailsFilter(options)`, PROBLEM_DETAILS_OPTIONS. */
+export interface ProblemDetailsFilterOptions {
+  /**
+   * The app's own mapping, asked first for every error of an HTTP request (whatever was thrown:
+   * not only Errors; HttpExceptions too), except a method a known path does not serve (405).
+   * Return the problem document to answer with, or undefined to leave the error to the
+   * filter's mapping (HttpExceptions, client errors, the library's errors, else a bare 500).
+   * - `status` must be an integer from 400 to 599: a document without one is ignored, as is a
+   *   map that throws, and the filter's mapping answers (the answer never depends on a bug).
+   * - The document is sent as returned (a copy), `instance` the request's path when it has none.
+   *   A ProblemException's headers are still sent, and a 401's `WWW-Authenticate`.
+   * - Everything in it reaches the caller: never put the message of an error you do not know in
+   *   `detail`, nor internals in an extension member. Its members must be JSON (else: 500).
+   * - Called synchronously, once per error: keep it cheap and free of side effects.
+   */
+  map?: (error: unknown) => ProblemDetails | undefined;
+}
+
+/**
+ * The options of the filters Nest makes (CausewayServiceModule's app-wide one, `@UseFilters(
+ * ProblemDetailsFilter)`): provide it from a global module, e.g.
+ * `@Global() @Module({ providers: [{ provide: PROBLEM_DETAILS_OPTIONS, useValue: { map } }],
+ * exports: [PROBLEM_DETAILS_OPTIONS] })`. Without it they map as the filter does by default.
+ */
+export const PROBLEM_DETAILS_OPTIONS = Symbol('causeway:problem-details-options');
+
 /**
  * Every HTTP error becomes `application/problem+json` (RFC 9457) in one place; unexpected
- * errors are 500 without internals (the log has them). `instance` is the request's path (its first
- * 256 characters): its query string may hold a credential (`?token=`), which an error document
- * never echoes.
+ * errors are 500 without internals (the log has them). The library's own errors have their
+ * status (see `libraryProblem`): a DomainError — in process, or a command handler's, as the
+ * CommandRejectedError of `CommandBus.request` — 422 (or its own 4xx `status`) with its
+ * message, `code` and `details`; a ConcurrencyConflictError 409; a CommandTimeoutError or
+ * CommandExpiredError 504; a StreamDeletedError 410; a StreamNotFoundError 404. Their `type`s
+ * are `problemType(…)`s; `options.map` maps errors of the app's own (or differently).
+ * `instance` is the request's path (its first 256 characters): its query string may hold a
+ * credential (`?token=`), which an error document never echoes.
  * CausewayServiceModule installs it for the whole app, unknown routes included: a known path
  * requested with a method it does not serve is a 405 with `Allow` (RFC 9110 §15.5.6), an unknown
  * path a 404. 401s carry `WWW-Authenticate` (WWW_AUTHENTICATE).
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly map: ProblemDetailsFilterOptions['map'];
+
+  constructor(
+    @Optional() @Inject(PROBLEM_DETAILS_OPTIONS) options: ProblemDetailsFilterOptions = {},
+  ) {
+    this.map = options?.map;
+  }
+
   catch(exception: unknown, host: ArgumentsHost): void {
     // Installed app-wide, it also sees message handlers (a transport strategy): their errors go
     // back, unchanged, to the transport, which retries or dead-letters them.
@@ -118,7 +170,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const allowed = routes?.includes(request.method!.toUpperCase()) ? undefined : routes;
     const problem: ProblemDetails = allowed
       ? methodNotAllowed(request.method!, echoedPath(request.url), allowed)
-      : toProblem(exception);
+      : (this.mapped(exception) ?? toProblem(exception));
     const path = echoedPath(request.url);
     problem.instance ??= path;
     // Nest's 404 names the whole target ("Cannot GET /a?token=…"): name the (bounded) path only.
@@ -130,10 +182,42 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       response.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
     if (allowed) response.setHeader('Allow', allowed.join(', '));
     response.setHeader('Content-Type', 'application/problem+json');
+    let status = problem.status;
+    let body: string;
+    try {
+      body = JSON.stringify(problem);
+    } catch {
+      // Not JSON (a BigInt, a cycle in a mapped document): the bare answer instead.
+      status = INTERNAL.status;
+      body = JSON.stringify({ ...INTERNAL, instance: problem.instance });
+    }
     // A Buffer: Express would add "; charset=utf-8" to the type of a string (JSON is UTF-8 anyway).
-    response.status(problem.status).send(Buffer.from(JSON.stringify(problem)));
+    response.status(status).send(Buffer.from(body));
+  }
+
+  /** options.map's document (a copy: the filter completes it), unless it has none or fails. */
+  private mapped(exception: unknown): ProblemDetails | undefined {
+    if (!this.map) return undefined;
+    let problem: ProblemDetails | undefined;
+    try {
+      problem = this.map(exception);
+    } catch {
+      return undefined;
+    }
+    if (typeof problem !== 'object' || problem === null) return undefined;
+    const { status } = problem;
+    if (!Number.isInteger(status) || status < 400 || status > 599) return undefined;
+    return { ...problem };
   }
 }
+
+/** The answer to what the filter does not know: no internals (the log has them). */
+const INTERNAL: Readonly<ProblemDetails> = {
+  type: 'about:blank',
+  title: 'Internal Server Error',
+  status: 500,
+  detail: 'The server failed to handle the request.',
+};
 
 function hasHeader(headers: Readonly<Record<string, string>>, name: string): boolean {
   return Object.keys(headers).some((key) => key.toLowerCase() === name);
@@ -204,6 +288,8 @@ function toProblem(exception: unknown): ProblemDetails {
       detail: Array.isArray(detail) ? detail.join('; ') : String(detail),
     };
   }
+  const known = libraryProblem(exception);
+  if (known) return known;
   // Client errors of Express's middleware (http-errors: a body too large, malformed JSON, …).
   const status = clientErrorStatus(exception);
   if (status !== undefined) {
@@ -215,12 +301,118 @@ function toProblem(exception: unknown): ProblemDetails {
       detail: expose === true && typeof message === 'string' ? message : STATUS_CODES[status],
     };
   }
+  return { ...INTERNAL };
+}
+
+/**
+ * The problem of one of the library's errors that reached a controller, or undefined for any
+ * other. `problemType` names each (docs/problems.md lists them).
+ */
+function libraryProblem(error: unknown): ProblemDetails | undefined {
+  // A business rule refused the request: its message, code and details were written for the
+  // caller (DomainErrorOptions); its `cause` stays here.
+  if (error instanceof DomainError) return refused(error);
+  // A CommandRejectedError (and so its subclass): its deadline passed before its handler ran.
+  if (error instanceof CommandExpiredError)
+    return {
+      type: problemType('command-expired'),
+      title: 'Gateway Timeout',
+      status: HttpStatus.GATEWAY_TIMEOUT,
+      detail:
+        'The command was not handled before its deadline, and never will be: ' +
+        'retrying it is safe.',
+      commandId: error.commandId,
+      deadline: error.deadline,
+    };
+  if (error instanceof CommandRejectedError)
+    // A failure dead-lettered by the handling side comes back as one too (remoteName
+    // 'PermanentError', 'TypeError', …, its message maybe a driver's): not the caller's to read.
+    return isRefusal(error) ? refused(error) : undefined;
+  if (error instanceof ConcurrencyConflictError)
+    return {
+      type: problemType('concurrency-conflict'),
+      title: 'Conflict',
+      status: HttpStatus.CONFLICT,
+      detail:
+        `${error.streamId} changed since it was read (expected version ` +
+        `${String(error.expected)}, it is at ${error.actual}): reload it and retry.`,
+      streamId: error.streamId,
+      expectedVersion: error.expected,
+      actualVersion: error.actual,
+    };
+  if (error instanceof CommandTimeoutError)
+    return {
+      type: problemType('command-timeout'),
+      title: 'Gateway Timeout',
+      status: HttpStatus.GATEWAY_TIMEOUT,
+      detail: error.sent
+        ? 'No reply to the command came in time. It was sent and may still be handled: ' +
+          'a retry may have it handled twice.'
+        : 'The command was not sent (its reply could not be awaited in time): retrying it is safe.',
+      commandId: error.commandId,
+      sent: error.sent,
+    };
+  // 410 rather than 404: the stream was tombstoned, which the event store never undoes — it can
+  // never be written again (RFC 9110 §15.5.11: gone, and likely for good), so a client should
+  // drop the resource rather than retry or create it anew under that id.
+  if (error instanceof StreamDeletedError)
+    return {
+      type: problemType('stream-deleted'),
+      title: 'Gone',
+      status: HttpStatus.GONE,
+      detail: `${error.streamId} was deleted for good.`,
+      streamId: error.streamId,
+    };
+  // The stream has no events (never written, or soft-deleted): nothing to act on — yet.
+  if (error instanceof StreamNotFoundError)
+    return {
+      type: problemType('stream-not-found'),
+      title: 'Not Found',
+      status: HttpStatus.NOT_FOUND,
+      detail: `${error.streamId} does not exist.`,
+      streamId: error.streamId,
+    };
+  return undefined;
+}
+
+/**
+ * Whether a CommandRejectedError is a handler's DomainError (`refused`), not a failure the
+ * handling side dead-lettered (a bare 500: its message may be internal). A reply of a release
+ * that did not say `refused` is judged by what only a DomainError's reply carries: `code` or
+ * `details`, or the name 'DomainError'.
+ */
+function isRefusal(error: CommandRejectedError): boolean {
+  return (
+    error.refused ||
+    error.code !== undefined ||
+    error.details !== undefined ||
+    error.remoteName === 'DomainError'
+  );
+}
+
+/** A DomainError's problem: 422, or the client-error `status` it has of its own. */
+function refused(error: DomainError | CommandRejectedError): ProblemDetails {
+  const status = clientErrorStatus(error) ?? HttpStatus.UNPROCESSABLE_ENTITY;
+  const details = error.details !== undefined && isJson(error.details) ? error.details : undefined;
   return {
-    type: 'about:blank',
-    title: 'Internal Server Error',
-    status: 500,
-    detail: 'The server failed to handle the request.',
+    type: problemType('domain-rejected'),
+    // RFC 9110's name of 422 (Node's STATUS_CODES has the former one, "Unprocessable Entity").
+    title: status === 422 ? 'Unprocessable Content' : (STATUS_CODES[status] ?? 'Bad Request'),
+    status,
+    detail: error.message,
+    ...(error.code !== undefined && { code: error.code }),
+    ...(details !== undefined && { details }),
   };
+}
+
+/** Whether a value can be sent as JSON (a DomainError's details should be; a BigInt is not). */
+function isJson(value: unknown): boolean {
+  try {
+    JSON.stringify(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function clientErrorStatus(exception: unknown): number | undefined {

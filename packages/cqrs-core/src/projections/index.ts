@@ -1,2 +1,3 @@
 export * from './projection.port';
 export * from './projection.runner';
+export * from './projection.errors';

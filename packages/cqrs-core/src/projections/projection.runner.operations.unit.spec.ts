@@ -2,7 +2,9 @@ import { Registry } from 'prom-client';
 import { ChecksumMismatchError } from '../messages/message.errors';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { InMemoryCheckpointStore } from '../outbox/checkpoint-store.port';
+import { testEnvelope } from '../testing/envelope.fixture';
 import { balances, deposit, until, wait } from './balances.fixture';
+import { ProjectionWaitTimeoutError } from './projection.errors';
 import { type ProjectionStatus, ProjectionRunner, type SkippedEvent } from './projection.runner';
 
 // What an operator does with a running projection: rebuild it, give up on an event, watch it.
@@ -306,5 +308,65 @@ describe('ProjectionRunner: progress and metrics', () => {
     await first.stop();
     expect(await registry.metrics()).not.toContain('projection="skipping"} 3');
     await second.stop();
+  });
+});
+
+describe('ProjectionRunner.waitFor', () => {
+  it('resolves once the read model has the events up to a position: read your own writes', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10);
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      pollIntervalMs: 20,
+      checkpointIntervalMs: 60_000, // not what moves the position a waiter sees
+    });
+    const { projection, state } = balances();
+    let slow = false;
+    const apply = projection.apply.bind(projection);
+    projection.apply = async (event) => {
+      if (slow) await wait(30);
+      await apply(event);
+    };
+    runner.start(projection);
+    await runner.whenCaughtUp();
+    await runner.waitFor(1); // reached already: at once
+    slow = true;
+    const { positions } = await store.append(
+      'acc-1',
+      [testEnvelope('Deposited', { amount: 5 }, { aggregateId: 'acc-1' })],
+      { expectedVersion: 1 },
+    );
+    expect(state.get('acc-1')).toBe(10); // a read right after the write is stale...
+    await runner.waitFor(positions.at(-1)!, { name: 'balances' });
+    expect(state.get('acc-1')).toBe(15); // ...one after waitFor is not
+    await runner.stop();
+  });
+
+  it('times out naming where the projection is and what it fails on', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10, 666);
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      pollIntervalMs: 5,
+      backoff,
+      onError: () => undefined,
+    });
+    const poison = (event: { data: unknown }) => (event.data as { amount: number }).amount === 666;
+    runner.start(balances('balances', poison).projection);
+    const error = await runner.waitFor(2, { timeoutMs: 100 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProjectionWaitTimeoutError);
+    expect((error as Error).message).toBe(
+      'projection balances had not reached position 2 within 100 ms (it is at 1; it fails: ' +
+        'cannot apply acc-1@2)',
+    );
+    const pending = runner.waitFor(2);
+    await runner.stop();
+    await expect(pending).rejects.toThrow('ProjectionRunner: stopped');
+    await expect(runner.waitFor(1.5)).rejects.toThrow(
+      'position must be a non-negative integer, got 1.5',
+    );
+    await expect(runner.waitFor(1, { name: 'other' })).rejects.toThrow('no projection other');
   });
 });

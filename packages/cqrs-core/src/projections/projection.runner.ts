@@ -7,6 +7,7 @@ import {
 import { type HealthProbe } from '../health/health-probe.port';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
 import { throttledWarning } from '../router/throttled.warning';
+import { ProjectionWaitTimeoutError } from './projection.errors';
 import { type ProjectionMetrics, projectionMetrics } from './projection.metrics';
 import { type Projection } from './projection.port';
 
@@ -136,6 +137,8 @@ interface Running {
  */
 export class ProjectionRunner {
   private readonly running = new Map<string, Running>();
+  /** waitFor() calls in progress: each checks its condition when a position moves. */
+  private readonly waiters = new Set<{ check: () => boolean; fail: (error: Error) => void }>();
   private stopped = false;
   private readonly report: (error: unknown, projection: string) => void;
   private readonly reportSkip: (skipped: SkippedEvent, error: unknown, projection: string) => void;
@@ -213,6 +216,74 @@ export class ProjectionRunner {
     if (runs.some((run) => run === undefined))
       throw new Error(`ProjectionRunner: no projection ${name}`);
     await Promise.all(runs.map((run) => run!.caughtUp));
+  }
+
+  /**
+   * Resolves once the named projection (or every one started) has applied every event of its
+   * types at or before `position` — e.g. the last of a command's `positions` (CommandResult),
+   * so that a query right after the command sees its effect (read your own writes). Resolves
+   * at once when that is so already.
+   * @throws TypeError when `position` or `timeoutMs` is out of range
+   * @throws Error when there is no such projection, or the runner stops first
+   * @throws ProjectionWaitTimeoutError after `timeoutMs` (default 5 000), naming where the
+   *   projection is and the failure it is stuck on, if any
+   */
+  waitFor(position: number, options: { name?: string; timeoutMs?: number } = {}): Promise<void> {
+    const { name, timeoutMs = 5_000 } = options;
+    if (!Number.isSafeInteger(position) || position < 0)
+      return Promise.reject(
+        new TypeError(
+          `ProjectionRunner.waitFor: position must be a non-negative integer, got ${String(position)}`,
+        ),
+      );
+    if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= 2_147_483_647))
+      return Promise.reject(
+        new TypeError(
+          `ProjectionRunner.waitFor: timeoutMs must be a positive number, got ${String(timeoutMs)}`,
+        ),
+      );
+    const runs = name === undefined ? [...this.running.values()] : [this.running.get(name)];
+    if (runs.some((run) => run === undefined))
+      return Promise.reject(new Error(`ProjectionRunner: no projection ${name}`));
+    const behind = () => runs.find((run) => run!.status.position < position);
+    if (!behind()) return Promise.resolve();
+    if (this.stopped) return Promise.reject(new Error('ProjectionRunner: stopped'));
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        check: () => {
+          if (behind()) return false;
+          settle();
+          resolve();
+          return true;
+        },
+        fail: (error: Error) => {
+          settle();
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        const { status } = behind()!;
+        waiter.fail(
+          new ProjectionWaitTimeoutError(
+            status.name,
+            position,
+            status.position,
+            timeoutMs,
+            status.failures > 0 ? status.lastError : undefined,
+          ),
+        );
+      }, timeoutMs);
+      const settle = () => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Tells the waiters that a position moved. */
+  private moved(): void {
+    for (const waiter of [...this.waiters]) waiter.check();
   }
 
   status(): ProjectionStatus[] {
@@ -361,6 +432,7 @@ export class ProjectionRunner {
   /** Stops every projection after the event in flight and saves its checkpoint. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const waiter of [...this.waiters]) waiter.fail(new Error('ProjectionRunner: stopped'));
     for (const run of this.running.values()) run.wake?.();
     await Promise.all([...this.running.values()].map((run) => run.rebuild?.catch(() => {})));
     await Promise.all([...this.running.values()].map((run) => run.loop));
@@ -427,6 +499,7 @@ export class ProjectionRunner {
           await projection.apply(event);
           this.metrics.applied(projection.name, (performance.now() - started) / 1000);
           applying = undefined;
+          status.position = Math.max(status.position, event.position);
           status.applied += 1;
           status.failures = 0;
           status.failingAt = undefined;
@@ -434,6 +507,7 @@ export class ProjectionRunner {
           if (Number.isFinite(at)) run.lastEventAt = at;
           run.atEnd = false;
           attempt = 0;
+          if (this.waiters.size > 0) this.moved();
         },
         onCaughtUp: (position) => {
           if (run.halted) return; // rebuild() has begun: this end of the log is not its end
@@ -448,6 +522,7 @@ export class ProjectionRunner {
             run.markCaughtUp();
           }
           if (position > status.saved) void this.save(run);
+          this.moved();
         },
         onError: (error) => {
           failure = { error, event: applying };
@@ -458,6 +533,7 @@ export class ProjectionRunner {
       const timer = setInterval(() => {
         status.position = subscription.position;
         if (status.position > status.saved) void this.save(run);
+        this.moved();
         if (!status.caughtUp && Date.now() >= progressAt) {
           progressAt = Date.now() + progressEvery;
           this.options.onProgress?.(this.status().find((s) => s.name === projection.name)!);
@@ -519,6 +595,7 @@ export class ProjectionRunner {
     run.status.skipped += 1;
     run.status.failures = 0;
     this.metrics.skipped(run.projection.name);
+    this.moved();
     try {
       this.reportSkip(skipped, error, run.projection.name);
     } catch {

@@ -1,4 +1,4 @@
-import { StreamNotFoundError } from '../event-store/event-store.errors';
+import { ConcurrencyConflictError, StreamNotFoundError } from '../event-store/event-store.errors';
 import { type AggregateRoot } from '../domain/aggregate-root';
 import { type DomainEvent } from '../domain/domain-event';
 import {
@@ -89,18 +89,35 @@ export class AggregateRepository<A extends AnyAggregate> {
   /**
    * load -> act -> save, retried on conflict with a freshly loaded aggregate each time (`act`
    * may run several times: keep side effects out of it). Returns the saved aggregate.
+   *
+   * With `expectedVersion` (the version the caller's decision is based on, e.g. an HTTP
+   * `If-Match`), `act` runs only if the aggregate is still at that version; otherwise it throws
+   * ConcurrencyConflictError without acting, and a conflict is not retried (see
+   * CommandCall.expectedVersion).
    */
   async update(
     id: string,
     act: (aggregate: A) => void | Promise<void>,
-    options: { retry?: RetryOnConflictOptions | false } = {},
+    options: { retry?: RetryOnConflictOptions | false; expectedVersion?: number } = {},
   ): Promise<A> {
+    const { expectedVersion } = options;
+    if (
+      expectedVersion !== undefined &&
+      !(Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)
+    )
+      throw new TypeError(
+        `AggregateRepository.update: expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
+      );
     const once = async (): Promise<A> => {
       const aggregate = await this.load(id);
+      if (expectedVersion !== undefined && aggregate.persistedVersion !== expectedVersion)
+        throw new ConcurrencyConflictError(id, expectedVersion, aggregate.persistedVersion);
       await act(aggregate);
       await this.save(aggregate);
       return aggregate;
     };
-    return options.retry === false ? once() : retryOnConflict(once, options.retry);
+    return options.retry === false || expectedVersion !== undefined
+      ? once()
+      : retryOnConflict(once, options.retry);
   }
 }

@@ -1,4 +1,4 @@
-import { StreamNotFoundError } from '../event-store/event-store.errors';
+import { ConcurrencyConflictError, StreamNotFoundError } from '../event-store/event-store.errors';
 import { type EventStore } from '../event-store/event-store.port';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
@@ -109,6 +109,36 @@ describe('AggregateRepository (class style)', () => {
     expect(attempts).toBe(2);
     expect(saved.state).toMatchObject({ x: 11, moves: 2 });
     expect((await repository.load('Trainer-ash')).version).toBe(2);
+  });
+
+  it('update with expectedVersion acts only on the version the caller saw, without retry', async () => {
+    const store = new InMemoryEventStore();
+    const repository = repositoryOver(store);
+    await repository.update('Trainer-ash', (t) => t.move(1, 0, now));
+    await repository.update('Trainer-ash', (t) => t.move(1, 0, now));
+    let acted = 0;
+    const stale = await repository
+      .update('Trainer-ash', (t) => void (acted++, t.move(5, 5, now)), { expectedVersion: 1 })
+      .catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(ConcurrencyConflictError);
+    expect(stale).toMatchObject({ streamId: 'Trainer-ash', expected: 1, actual: 2 });
+    expect(acted).toBe(0);
+    const saved = await repository.update('Trainer-ash', (t) => t.move(5, 5, now), {
+      expectedVersion: 2,
+    });
+    expect(saved.version).toBe(3);
+    // A writer that slips in between the load and the save: refused, not retried.
+    await expect(
+      repository.update(
+        'Trainer-ash',
+        async (t) => {
+          await repositoryOver(store).update('Trainer-ash', (other) => other.move(1, 0, now));
+          t.move(1, 0, now);
+        },
+        { expectedVersion: 3, retry: fast },
+      ),
+    ).rejects.toBeInstanceOf(ConcurrencyConflictError);
+    expect((await repository.load('Trainer-ash')).version).toBe(4);
   });
 
   it('restores from snapshots, equal to a full replay', async () => {

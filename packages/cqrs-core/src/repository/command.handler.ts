@@ -1,3 +1,4 @@
+import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore } from '../event-store/event-store.port';
 import { type Decider, decideEvents } from '../domain/decider';
 import { type DomainEvent } from '../domain/domain-event';
@@ -19,6 +20,24 @@ export interface CommandResult<State, Event> {
   nextExpectedVersion: number;
   /** How many read -> decide -> append cycles it took (1 without conflict). */
   attempts: number;
+  /**
+   * Global positions of `newEvents` in the store's log (empty when it decided nothing). A read
+   * model that has reached the last one reflects this command: `ProjectionRunner.waitFor`.
+   */
+  positions: number[];
+}
+
+/** What one call of a command handler may add to the handler's options. */
+export interface CommandCall {
+  /**
+   * The stream version the caller's decision is based on (e.g. an HTTP `If-Match` of the
+   * version it read). The command is decided only if the stream is still at that version;
+   * otherwise it throws ConcurrencyConflictError (`expected` = this, `actual` = the stream's)
+   * without deciding, and is not retried: a retry would decide on a state the caller never
+   * saw. 0 = the stream must not exist yet. Default: the version just loaded (retried on
+   * conflict as the options say).
+   */
+  expectedVersion?: number;
 }
 
 /**
@@ -33,16 +52,30 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
   store: EventStore,
   decider: Decider<Command, Event, State>,
   options: HandleCommandOptions = {},
-): (streamId: string, command: Command) => Promise<CommandResult<State, Event>> {
+): (
+  streamId: string,
+  command: Command,
+  call?: CommandCall,
+) => Promise<CommandResult<State, Event>> {
   const { retry: retryOptions, ...repositoryOptions } = options;
   const repository: EventSourcedRepository<State, Event> = deciderRepository(decider, {
     aggregateType: '',
     ...repositoryOptions,
     eventStore: store,
   });
-  return async (streamId, command) => {
+  return async (streamId, command, call = {}) => {
+    const { expectedVersion } = call;
+    if (
+      expectedVersion !== undefined &&
+      !(Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)
+    )
+      throw new TypeError(
+        `commandHandler: expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
+      );
     const once = async (attempt: number): Promise<CommandResult<State, Event>> => {
       const loaded = await repository.load(streamId);
+      if (expectedVersion !== undefined && loaded.version !== expectedVersion)
+        throw new ConcurrencyConflictError(streamId, expectedVersion, loaded.version);
       const newEvents = decideEvents(decider, command, loaded.state);
       const saved = await repository.save(loaded, newEvents);
       return {
@@ -50,9 +83,12 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
         newEvents,
         nextExpectedVersion: saved.version,
         attempts: attempt,
+        positions: [...(saved.positions ?? [])],
       };
     };
-    return retryOptions === false ? once(1) : retryOnConflict(once, retryOptions);
+    return retryOptions === false || expectedVersion !== undefined
+      ? once(1)
+      : retryOnConflict(once, retryOptions);
   };
 }
 
@@ -62,7 +98,8 @@ export function handleCommand<Command, Event extends DomainEvent, State>(
   streamId: string,
   decider: Decider<Command, Event, State>,
   command: Command,
-  options: HandleCommandOptions = {},
+  options: HandleCommandOptions & CommandCall = {},
 ): Promise<CommandResult<State, Event>> {
-  return commandHandler(store, decider, options)(streamId, command);
+  const { expectedVersion, ...handlerOptions } = options;
+  return commandHandler(store, decider, handlerOptions)(streamId, command, { expectedVersion });
 }

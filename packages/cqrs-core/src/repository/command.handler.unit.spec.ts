@@ -29,6 +29,7 @@ describe('handleCommand (decider style)', () => {
       newEvents: [{ type: 'TrainerMoved', data: { x: 2, y: 3, at: now } }],
       nextExpectedVersion: 1,
       attempts: 1,
+      positions: [1],
     });
     const [stored] = await store.readStream('Trainer-ash');
     expect(stored).toMatchObject({
@@ -143,6 +144,42 @@ describe('handleCommand (decider style)', () => {
     expect(reborn.nextExpectedVersion).toBe(3);
     const next = await handleCommand(store, 'Trainer-ash', trainerDecider, move(1, 0, now));
     expect(next).toMatchObject({ newState: { x: 6, moves: 2 }, nextExpectedVersion: 4 });
+  });
+
+  it('decides only on the version the caller saw (If-Match), and never retries that', async () => {
+    const store = new InMemoryEventStore();
+    await handleCommand(store, 'Trainer-ash', trainerDecider, move(1, 1, now));
+    await handleCommand(store, 'Trainer-ash', trainerDecider, move(1, 1, now));
+    const noise = await handleCommand(store, 'Trainer-bo', trainerDecider, move(1, 1, now));
+    expect(noise.positions).toEqual([3]);
+    // A client read version 1; someone moved the trainer since: its command is refused.
+    const stale = await handleCommand(store, 'Trainer-ash', trainerDecider, move(5, 5, now), {
+      expectedVersion: 1,
+    }).catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(ConcurrencyConflictError);
+    expect(stale).toMatchObject({ streamId: 'Trainer-ash', expected: 1, actual: 2 });
+    expect(await store.readStream('Trainer-ash')).toHaveLength(2);
+    // At the version it saw, it goes through; its events' positions come back.
+    const fresh = await handleCommand(store, 'Trainer-ash', trainerDecider, move(5, 5, now), {
+      expectedVersion: 2,
+    });
+    expect(fresh).toMatchObject({ nextExpectedVersion: 3, attempts: 1, positions: [4] });
+    // 0: the stream must not exist yet.
+    await expect(
+      handleCommand(store, 'Trainer-ash', trainerDecider, move(1, 1, now), { expectedVersion: 0 }),
+    ).rejects.toMatchObject({ expected: 0, actual: 3 });
+    const created = await handleCommand(store, 'Trainer-cy', trainerDecider, move(1, 1, now), {
+      expectedVersion: 0,
+    });
+    expect(created.nextExpectedVersion).toBe(1);
+    // A conflict during the append is not retried either.
+    const racing = new CompetingWriterStore(store, 'Trainer-cy', 1);
+    await expect(
+      handleCommand(racing, 'Trainer-cy', trainerDecider, move(1, 0, now), { expectedVersion: 1 }),
+    ).rejects.toMatchObject({ expected: 1, actual: 2 });
+    await expect(
+      handleCommand(store, 'Trainer-ash', trainerDecider, move(1, 1, now), { expectedVersion: -1 }),
+    ).rejects.toThrow('expectedVersion must be a non-negative integer, got -1');
   });
 
   it('fails at once on conflict with retry disabled', async () => {

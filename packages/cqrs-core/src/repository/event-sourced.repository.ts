@@ -62,6 +62,12 @@ export interface LoadedStream<State> {
   readonly snapshotTakenAt: Date | undefined;
   /** Events read and folded by this load (after the snapshot). */
   readonly replayedEvents: number;
+  /**
+   * Set by `save`: the global positions of the events it appended, in order (empty when every
+   * event was a duplicate). Wait for a read model to reach the last one to read your own write
+   * (`ProjectionRunner.waitFor`).
+   */
+  readonly positions?: readonly number[];
 }
 
 export interface SaveOptions<State> {
@@ -188,6 +194,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       state,
       version: result.nextExpectedVersion,
       replayedEvents: 0,
+      positions: result.positions,
     };
     return (await this.maybeSnapshot(saved, events.length)) ?? saved;
   }

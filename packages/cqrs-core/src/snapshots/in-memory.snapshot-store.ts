@@ -8,6 +8,7 @@ import {
   type SnapshotStore,
   type SnapshotStoreOptions,
   type StoredSnapshot,
+  beyondRetention,
   snapshotRetention,
 } from './snapshot-store.port';
 
@@ -55,8 +56,15 @@ export class InMemorySnapshotStore implements SnapshotStore {
       (e) =>
         !(e.info.version === snapshot.version && e.info.schemaVersion === snapshot.schemaVersion),
     );
-    const entries = [...others, entry].sort(newestFirst).slice(0, this.keep);
-    this.streams.set(snapshot.streamId, entries);
+    const all = [...others, entry];
+    const beyond = new Set(
+      beyondRetention(
+        all.map((e) => ({ version: e.info.version, schemaVersion: e.info.schemaVersion, e })),
+        snapshot.schemaVersion,
+        this.keep,
+      ).map(({ e }) => e),
+    );
+    this.streams.set(snapshot.streamId, all.filter((e) => !beyond.has(e)).sort(newestFirst));
   }
 
   async loadLatest<State = unknown>(

@@ -41,8 +41,12 @@ export interface LoadSnapshotOptions {
 
 export interface SnapshotStoreOptions {
   /**
-   * Retention: keep the newest `keep` snapshots of each stream (by version, across schema
-   * versions); older ones are removed by `save`. Default 2 (one spare if the newest is unreadable).
+   * Retention: `save` keeps the newest `keep` snapshots (by version) of the stream in the
+   * schema version it saves, and the newest one of each other schema version, and removes the
+   * rest. Default 2 (one spare if the newest is unreadable). Keeping one per other schema
+   * version lets the instances of two releases (a rolling deploy that bumps the snapshot
+   * `schemaVersion`) keep loading from their own snapshot instead of evicting each other's;
+   * `delete(streamId)` removes the ones of a schema no release reads any more.
    */
   keep?: number;
 }
@@ -59,7 +63,8 @@ export interface SnapshotStoreOptions {
  *   positive integer, schemaVersion not an integer or createdAt not an ISO-8601 time string,
  *   before anything is written (`checkSnapshot`).
  * - `save` is idempotent per (streamId, version, schemaVersion): saving it again replaces it.
- *   After `save` resolves, `loadLatest` sees it, and at most `keep` snapshots of the stream remain.
+ *   After `save` resolves, `loadLatest` sees it, and at most `keep` snapshots
+ *   of the stream in its schema version remain, plus the newest of each other schema version.
  * - `loadLatest` returns the snapshot with the highest version among those whose
  *   `schemaVersion` equals the requested one; snapshots of an older (or newer) aggregate
  *   schema are ignored, never returned.
@@ -67,7 +72,7 @@ export interface SnapshotStoreOptions {
  *   JSON serializer keeps plain objects, arrays, strings — any unicode —, finite numbers,
  *   booleans and null). Large states are compressed; the encoding is recorded per snapshot.
  * - Safe to call concurrently. Concurrent saves of one stream may briefly leave more than
- *   `keep` snapshots; the next save trims again.
+ *   the retention allows; the next save trims again.
  */
 export interface SnapshotStore {
   /** Creates collections and indexes. Idempotent; call once at start-up. */
@@ -94,4 +99,24 @@ export function snapshotRetention(keep: number | undefined): number {
     throw new RangeError(`keep must be an integer >= 1, got ${keep}`);
   }
   return value;
+}
+
+/**
+ * The snapshots `save` removes under the retention of SnapshotStoreOptions.keep, after saving
+ * one of `savedSchemaVersion`: beyond the newest `keep` of that schema version, and beyond the
+ * newest one of each other schema version. `snapshots` are one stream's, in any order.
+ */
+export function beyondRetention<S extends { version: number; schemaVersion: number }>(
+  snapshots: readonly S[],
+  savedSchemaVersion: number,
+  keep: number,
+): S[] {
+  const kept = new Map<number, number>();
+  return [...snapshots]
+    .sort((a, b) => b.version - a.version)
+    .filter((snapshot) => {
+      const count = (kept.get(snapshot.schemaVersion) ?? 0) + 1;
+      kept.set(snapshot.schemaVersion, count);
+      return count > (snapshot.schemaVersion === savedSchemaVersion ? keep : 1);
+    });
 }

@@ -102,14 +102,25 @@ export const AggregateSpecification = {
     return {
       given(events: readonly Event[] = []) {
         return {
+          /** `act` must be synchronous: one returning a promise is refused (TypeError). */
           when(act: (aggregate: A) => void): Then<Event, State> {
             return then(() => {
               const aggregate = create();
               aggregate.loadFromHistory(events);
+              let acted: unknown;
               try {
-                act(aggregate);
+                acted = act(aggregate);
               } catch (error) {
                 return { ok: false, error };
+              }
+              if (isThenable(acted)) {
+                // Its outcome would come after then* has judged: refused, not guessed at.
+                acted.then(undefined, () => undefined);
+                throw new TypeError(
+                  'AggregateSpecification: the act given to when() returned a promise. Aggregate ' +
+                    'methods are domain code (no I/O) and must be synchronous; the ' +
+                    'specification judges what act did when it returns',
+                );
               }
               return { ok: true, events: [...aggregate.uncommittedEvents], state: aggregate.state };
             });
@@ -119,6 +130,10 @@ export const AggregateSpecification = {
     };
   },
 };
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
 
 function isErrorClass(value: unknown): value is abstract new (...args: never[]) => Error {
   return typeof value === 'function' && (value === Error || value.prototype instanceof Error);

@@ -126,6 +126,25 @@ describe('AggregateSpecification', () => {
     ).toThrow(AssertionError);
   });
 
+  it('refuses an async act instead of judging before it has run', async () => {
+    let rejected = false;
+    const failing = async (t: Trainer) => {
+      await Promise.resolve();
+      rejected = true;
+      t.retire('late');
+      throw new Error('refused, but too late to be seen');
+    };
+    for (const check of [
+      (then: ReturnType<typeof spec.given>['when']) => then(failing).then([]),
+      (then: ReturnType<typeof spec.given>['when']) => then(failing).thenThrows(Error),
+    ])
+      expect(() => check(spec.given([]).when)).toThrow(
+        /the act given to when\(\) returned a promise/,
+      );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(rejected).toBe(true); // it ran, and its rejection was not left unhandled
+  });
+
   it('checks refusals', () => {
     spec
       .given([retired])

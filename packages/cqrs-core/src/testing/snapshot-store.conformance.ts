@@ -151,6 +151,27 @@ export function describeSnapshotStoreConformance(
       expect(await s.list(other)).toHaveLength(1);
     });
 
+    it('keeps the newest snapshot of each other schema version (two releases side by side)', async () => {
+      const s = await store({ keep: 2 });
+      const id = stream();
+      // The old release (schema 1) and the new one (schema 2) save in turns during a deploy.
+      for (const version of [1, 2, 3]) await s.save(snapshot(id, version, { old: version }, 1));
+      for (const version of [4, 5, 6]) await s.save(snapshot(id, version, { new: version }, 2));
+      await s.save(snapshot(id, 7, { old: 7 }, 1));
+      await s.save(snapshot(id, 8, { new: 8 }, 2));
+      const kept = (await s.list(id)).map((info) => [info.version, info.schemaVersion]);
+      expect(kept).toEqual([
+        [8, 2],
+        [7, 1],
+        [6, 2],
+      ]);
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+        version: 7,
+        state: { old: 7 },
+      });
+      await expect(s.loadLatest(id, { schemaVersion: 2 })).resolves.toMatchObject({ version: 8 });
+    });
+
     it('ends with the newest snapshot after concurrent saves', async () => {
       const s = await store({ keep: 3 });
       const id = stream();

@@ -56,7 +56,9 @@ export const account: Decider<AccountCommand, AccountEvent, AccountState> = {
       case 'MoneyWithdrawn':
         return { ...state, balance: state.balance - event.data.amount };
       default:
-        return state; // a type this version does not know (yet): no state of undefined
+        // A type this version does not know (a newer release wrote it): ignoring it would let
+        // `decide` run on stale state, so stop until this instance is upgraded.
+        throw new Error(`Account: unknown event type ${(event as { type: string }).type}`);
     }
   },
 };

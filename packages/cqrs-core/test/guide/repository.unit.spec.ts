@@ -4,8 +4,10 @@ import {
   decideEvents,
   ConcurrencyConflictError,
   deciderRepository,
+  InMemoryCheckpointStore,
   InMemoryEventStore,
   InMemorySnapshotStore,
+  ProjectionRunner,
   retryOnConflict,
   SnapshotPolicies,
 } from '@causeway/cqrs-core';
@@ -35,6 +37,44 @@ describe('guide: repository, snapshots and retry', () => {
     await expect(
       handle('account-acc-1', { type: 'Withdraw', data: { amount: 500 } }),
     ).rejects.toThrow(InsufficientFundsError);
+  });
+
+  it('decides on the version the client saw, and reads its own write', async () => {
+    const store = new InMemoryEventStore();
+    const handle = commandHandler(store, account, { aggregateType: 'Account' });
+    await handle('account-acc-1', { type: 'OpenAccount', data: { owner: 'ada' } });
+    await handle('account-acc-1', { type: 'Deposit', data: { amount: 50 } });
+    const balances = new Map<string, number>();
+    const projections = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+    }).start({
+      name: 'balances',
+      types: ['MoneyDeposited', 'MoneyWithdrawn'],
+      apply: (event) => {
+        const { amount } = event.data as { amount: number };
+        const sign = event.type === 'MoneyDeposited' ? 1 : -1;
+        balances.set(event.streamId, (balances.get(event.streamId) ?? 0) + sign * amount);
+      },
+    });
+    await projections.whenCaughtUp();
+    const ifMatch = '"2"';
+    // #region guide:expected-version
+    // The client read the account at version 2 (ETag: "2") and sends If-Match: "2".
+    const seen = Number(JSON.parse(ifMatch)); // parse and check it as your API does
+    const result = await handle(
+      'account-acc-1',
+      { type: 'Withdraw', data: { amount: 20 } },
+      { expectedVersion: seen }, // moved since? ConcurrencyConflictError, not retried
+    );
+    // result.positions: where its events are in the log. Read your own write:
+    await projections.waitFor(result.positions.at(-1)!); // the projections' read model has it
+    // #endregion
+    expect(balances.get('account-acc-1')).toBe(30);
+    await expect(
+      handle('account-acc-1', { type: 'Withdraw', data: { amount: 5 } }, { expectedVersion: 2 }),
+    ).rejects.toThrow(ConcurrencyConflictError);
+    await projections.stop();
   });
 
   it('retries concurrent commands on conflict', async () => {

@@ -1,0 +1,79 @@
+import {
+  InMemoryBroker,
+  InMemoryEventStore,
+  JsonSerializer,
+  MessageFactory,
+  messageType,
+  SerializerRegistry,
+  UnsupportedSchemaVersionError,
+} from '@causeway/cqrs-core';
+import { z } from 'zod';
+import { account } from './account.domain';
+
+const messages = new MessageFactory();
+
+describe('guide: evolving a schema', () => {
+  it('upcasts on read only through a SerializerRegistry given to the store', async () => {
+    // #region guide:evolving
+    const AccountOpened = messageType(
+      'AccountOpened',
+      z.object({ owner: z.string(), currency: z.string() }),
+      { version: 2 },
+    );
+    const serializer = new SerializerRegistry()
+      .register(AccountOpened)
+      // v1 had no currency: every account opened before v2 was in euros.
+      .upcaster(AccountOpened, 1, (data) => ({ ...(data as object), currency: 'EUR' }));
+    serializer.assertUpcastersComplete(); // at start-up: a missing step fails the deploy
+
+    // Without `serializer` a store uses JsonSerializer: no validation, no upcasting.
+    const store = new InMemoryEventStore({ serializer }); // MongoEventStore, RedisEventStore too
+    const broker = new InMemoryBroker({ serializer }); // transports: `serializer` is required
+    // #endregion
+    const old = messages.event(
+      'AccountOpened',
+      { owner: 'ada' },
+      { aggregateId: 'acc-1', schemaVersion: 1 },
+    );
+    // Written by the previous release, in the same storage: JSON as it was, claiming v1.
+    await new InMemoryEventStore({ storage: store.storage }).append('account-acc-1', [old], {
+      expectedVersion: 'no-stream',
+    });
+    const opened = messages.event(
+      AccountOpened,
+      { owner: 'bob', currency: 'USD' },
+      { aggregateId: 'acc-2' },
+    );
+    expect(opened.metadata.schemaVersion).toBe(2);
+    await store.append('account-acc-2', [opened], { expectedVersion: 'no-stream' });
+    expect((await store.readStream('account-acc-1'))[0]?.data).toEqual({
+      owner: 'ada',
+      currency: 'EUR',
+    });
+    expect((await store.readStream('account-acc-2'))[0]?.data).toEqual({
+      owner: 'bob',
+      currency: 'USD',
+    });
+
+    // An instance of the previous release knows v1 only: it refuses v2, on read and on write.
+    const previous = new SerializerRegistry().register(
+      'AccountOpened',
+      z.object({ owner: z.string() }),
+    );
+    const wire = serializer.serialize(opened);
+    expect(() => previous.deserialize(wire)).toThrow(UnsupportedSchemaVersionError);
+    expect(() => previous.serialize(opened)).toThrow(UnsupportedSchemaVersionError);
+    // A JsonSerializer keeps what the envelope claims.
+    expect(new JsonSerializer().serialize(opened).metadata.schemaVersion).toBe(2);
+    await broker.close();
+  });
+
+  it('the decider stops at an event type it does not know', () => {
+    const newer = { type: 'AccountFrozen', data: {} } as unknown as Parameters<
+      typeof account.evolve
+    >[1];
+    expect(() => account.evolve(account.initialState(), newer)).toThrow(
+      'Account: unknown event type AccountFrozen',
+    );
+  });
+});

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { type AggregateRoot } from '../domain/aggregate-root';
 import { type Decider, decideEvents, foldEvents } from '../domain/decider';
 import { type DomainEvent } from '../domain/domain-event';
+import { assertErrorMatches, describeError, type ErrorExpectation } from './error.expectation';
 
-/** An error class, optionally with a predicate the error must also satisfy, or a predicate alone. */
-export type ErrorExpectation<E extends Error = Error> =
-  (abstract new (...args: never[]) => E) | ((error: unknown) => boolean);
+export type { ErrorExpectation } from './error.expectation';
 
 export interface Then<Event, State> {
   /** The command produced exactly these events, in order (deep equality). `then([])`: nothing happened. */
@@ -48,16 +47,7 @@ function then<Event, State>(run: () => Outcome<Event, State>): Then<Event, State
           `Expected the command to throw, but it produced ${JSON.stringify(outcome.events)}`,
         );
       }
-      const error = outcome.error;
-      if (isErrorClass(expected)) {
-        if (!(error instanceof expected)) {
-          assert.fail(`Expected ${expected.name}, got ${describeError(error)}`);
-        }
-        if (check && !check(error))
-          assert.fail(`${describeError(error)} did not satisfy the check`);
-      } else if (!expected(error)) {
-        assert.fail(`${describeError(error)} did not satisfy the predicate`);
-      }
+      assertErrorMatches(outcome.error, expected, check);
     },
   };
 }
@@ -133,12 +123,4 @@ export const AggregateSpecification = {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
-}
-
-function isErrorClass(value: unknown): value is abstract new (...args: never[]) => Error {
-  return typeof value === 'function' && (value === Error || value.prototype instanceof Error);
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : `non-error ${String(error)}`;
 }

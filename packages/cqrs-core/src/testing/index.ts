@@ -9,3 +9,4 @@ export * from './dead-letter-queue.conformance';
 export * from './checkpoint-store.conformance';
 export * from './deduplication-store.conformance';
 export * from './lease.conformance';
+export * from './projection.specification';

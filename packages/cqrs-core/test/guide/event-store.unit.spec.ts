@@ -8,6 +8,7 @@ import {
   StreamDeletedError,
   type StoredEvent,
 } from '@causeway/cqrs-core';
+import { ProjectionSpecification } from '@causeway/cqrs-core/testing';
 import { Registry } from 'prom-client';
 
 const messages = new MessageFactory();
@@ -154,6 +155,31 @@ describe('guide: event stores', () => {
       'causeway_projection_skipped_total{projection="balances"} 1',
     );
     await projections.stop();
+  });
+
+  it('tests a projection with given/when/then', async () => {
+    // #region guide:projection-spec
+    const spec = ProjectionSpecification.for(() => {
+      const balances = new Map<string, { balance: number; version: number }>();
+      const projection: Projection = {
+        name: 'balances',
+        types: ['MoneyDeposited'],
+        apply(event: StoredEvent) {
+          const row = balances.get(event.streamId) ?? { balance: 0, version: 0 };
+          if (event.version <= row.version) return; // applied before
+          const { amount } = event.data as { amount: number };
+          balances.set(event.streamId, { balance: row.balance + amount, version: event.version });
+        },
+      };
+      const read = () => Object.fromEntries([...balances].map(([id, row]) => [id, row.balance]));
+      return { projection, read }; // a fresh read model for every run
+    });
+
+    await spec
+      .given([{ streamId: 'acc-1', type: 'MoneyDeposited', data: { amount: 10 } }])
+      .when([{ streamId: 'acc-1', type: 'MoneyDeposited', data: { amount: 5 } }])
+      .then({ 'acc-1': 15 }); // also checked with every event delivered again
+    // #endregion
   });
 
   it('builds a projection by hand with a subscription and a checkpoint', async () => {

@@ -75,7 +75,12 @@ export function commandApiOptions(
   });
   return {
     serverId,
-    tokens: new TokenService({ secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, revocations }),
+    tokens: new TokenService({
+      secret: config.JWT_SECRET,
+      previousSecrets: config.JWT_PREVIOUS_SECRETS,
+      issuer: config.JWT_ISSUER,
+      revocations,
+    }),
     revocations,
     commandStatus: new RedisCommandStatusStore(redis, {
       keyPrefix,

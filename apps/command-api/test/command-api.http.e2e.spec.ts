@@ -1388,6 +1388,11 @@ describe('command-api limits', () => {
     ],
     ['JWT_SECRET', undefined, 'JWT_SECRET: is required'],
     ['JWT_SECRET', 'short', 'JWT_SECRET: must be at least 32 characters'],
+    [
+      'JWT_PREVIOUS_SECRETS',
+      `${'x'.repeat(40)},short-secret`,
+      'JWT_PREVIOUS_SECRETS: each comma-separated secret must be at least 32 characters',
+    ],
     ['MAX_BODY_BYTES', 'lots', 'MAX_BODY_BYTES: must be a positive integer'],
     ['DEV_TOKENS', 'yes', 'DEV_TOKENS: must be true or false'],
     ['RATE_LIMIT_POINTS', '0', 'RATE_LIMIT_POINTS: must be a positive integer'],
@@ -1400,6 +1405,8 @@ describe('command-api limits', () => {
     expect(await refused.exited).toBe(1);
     expect(refused.stderr()).toContain(message);
     if (value) expect(refused.stderr()).not.toContain(secret);
+    // A secret is never echoed, not even the part that was wrong.
+    if (name.startsWith('JWT_')) expect(refused.stderr()).not.toContain('short-secret');
   });
 
   it.each([

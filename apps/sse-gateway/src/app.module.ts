@@ -72,6 +72,7 @@ export class AppModule {
           serverId: instanceId,
           tokens: new TokenService({
             secret: config.JWT_SECRET,
+            previousSecrets: config.JWT_PREVIOUS_SECRETS,
             issuer: config.JWT_ISSUER,
             revocations,
           }),

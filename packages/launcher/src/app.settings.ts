@@ -27,6 +27,7 @@ export const APP_SETTINGS: readonly string[] = [
   'MONGODB_TIMEOUT_MS',
   // command-api and sse-gateway
   'JWT_ISSUER',
+  'JWT_PREVIOUS_SECRETS',
   'RATE_LIMIT_POINTS',
   'RATE_LIMIT_WINDOW_S',
   'CORS_ORIGINS',

@@ -5,5 +5,21 @@ export const authSettings = {
   JWT_SECRET: z
     .string({ message: 'is required (HS256 secret shared by command-api and sse-gateway)' })
     .min(32, 'must be at least 32 characters'),
+  /**
+   * Comma-separated secrets that still verify tokens but sign none (a rotation: the secret
+   * before JWT_SECRET). Never logged.
+   */
+  JWT_PREVIOUS_SECRETS: z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((secret) => secret.trim())
+        .filter((secret) => secret.length > 0),
+    )
+    .refine((secrets) => secrets.every((secret) => secret.length >= 32), {
+      message: 'each comma-separated secret must be at least 32 characters',
+    }),
   JWT_ISSUER: z.string().min(1).default('causeway'),
 };

@@ -1,4 +1,5 @@
-import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { createHash } from 'node:crypto';
+import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { type RevocationCheck } from './token-revocations.port';
 
 /** Who is calling: the verified `sub` of their token. */
@@ -66,6 +67,12 @@ export function bearerChallenge(refusal?: TokenRefusal): string {
 export interface TokenServiceOptions {
   /** HS256 secret from configuration (JWT_SECRET), at least 32 characters. */
   secret: string;
+  /**
+   * Secrets that verify but no longer sign (JWT_PREVIOUS_SECRETS), each at least 32
+   * characters: during a rotation, tokens signed with the secret before keep working until
+   * they expire, while new ones are signed with `secret`. Default none.
+   */
+  previousSecrets?: readonly string[];
   /** `iss` of issued tokens and the only issuer accepted. Default 'causeway'. */
   issuer?: string;
   /** Lifetime of `stream` tokens. Default 60 s. */
@@ -80,13 +87,28 @@ export interface TokenServiceOptions {
 /** HS256 JWTs (jose): issues and verifies the tokens of command-api and sse-gateway. */
 export class TokenService {
   private readonly key: Uint8Array;
+  /** The signing key's id (`kid` of issued tokens): a digest of the secret, not the secret. */
+  private readonly keyId: string;
+  /** Every key that verifies, the signing one first, by key id. */
+  private readonly keys: Map<string, Uint8Array>;
   private readonly issuer: string;
   private readonly streamTtlSeconds: number;
   private readonly revocations: RevocationCheck | undefined;
 
   constructor(options: TokenServiceOptions) {
     if (options.secret.length < 32) throw new Error('JWT_SECRET must be at least 32 characters');
+    options.previousSecrets?.forEach((previous, index) => {
+      if (previous.length < 32)
+        throw new Error(`JWT_PREVIOUS_SECRETS: secret ${index + 1} must be at least 32 characters`);
+    });
     this.key = new TextEncoder().encode(options.secret);
+    this.keyId = keyIdOf(options.secret);
+    this.keys = new Map([
+      [this.keyId, this.key],
+      ...(options.previousSecrets ?? []).map(
+        (previous) => [keyIdOf(previous), new TextEncoder().encode(previous)] as const,
+      ),
+    ]);
     this.issuer = options.issuer ?? 'causeway';
     this.streamTtlSeconds = options.streamTtlSeconds ?? 60;
     this.revocations = options.revocations;
@@ -121,7 +143,7 @@ export class TokenService {
     if (use === 'stream' && options.sessionIssuedAt !== undefined)
       claims.sit = Math.floor(options.sessionIssuedAt / 1000);
     const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: this.keyId })
       .setSubject(userId)
       .setIssuer(this.issuer)
       .setIssuedAt(now)
@@ -133,11 +155,7 @@ export class TokenService {
   /** Verifies signature, issuer, expiry and use; throws InvalidTokenError saying what is wrong. */
   async verify(token: string, use: TokenUse = 'access'): Promise<Caller> {
     try {
-      const { payload } = await jwtVerify(token, this.key, {
-        issuer: this.issuer,
-        algorithms: ['HS256'],
-        requiredClaims: ['sub', 'exp'],
-      });
+      const { payload } = await this.verified(token);
       if ((payload.use ?? 'access') !== use)
         throw new InvalidTokenError(`token is a "${String(payload.use)}" token, not "${use}"`);
       // The user id everything is keyed by: a number or "" would name nobody (or everybody).
@@ -183,6 +201,32 @@ export class TokenService {
   }
 
   /**
+   * The token's verified claims: checked with the key its `kid` names first, then with the
+   * others (a token issued before key ids, or by an issuer with another id scheme).
+   */
+  private async verified(token: string) {
+    const { kid } = decodeProtectedHeader(token);
+    const named = typeof kid === 'string' ? this.keys.get(kid) : undefined;
+    const keys = named
+      ? [named, ...[...this.keys.values()].filter((key) => key !== named)]
+      : [...this.keys.values()];
+    let refused: unknown;
+    for (const key of keys) {
+      try {
+        return await jwtVerify(token, key, {
+          issuer: this.issuer,
+          algorithms: ['HS256'],
+          requiredClaims: ['sub', 'exp'],
+        });
+      } catch (error) {
+        if (!(error instanceof joseErrors.JWSSignatureVerificationFailed)) throw error;
+        refused = error;
+      }
+    }
+    throw refused;
+  }
+
+  /**
    * Whether a session that began at `issuedAt` (Caller.issuedAt) is revoked by the cut `cut`:
    * began at or before it, or within REVOCATION_SKEW_MS after it, or at an unknown time.
    */
@@ -194,6 +238,11 @@ export class TokenService {
   static mayMove(caller: Caller, trainerId: string): boolean {
     return caller.userId === trainerId || caller.trainerIds.includes(trainerId);
   }
+}
+
+/** A key's id: the first 16 base64url characters of a SHA-256 of the secret (not reversible). */
+function keyIdOf(secret: string): string {
+  return createHash('sha256').update(`causeway-jwt-key:${secret}`).digest('base64url').slice(0, 16);
 }
 
 /** Reads `Bearer <token>` from an Authorization header value; undefined when absent or another scheme. */

@@ -169,6 +169,42 @@ describe('TokenService', () => {
     });
   });
 
+  it('verifies tokens of the previous secret during a rotation, and signs with the new one', async () => {
+    const previous = secret;
+    const next = 'the-next-secret-that-is-long-enough-789';
+    const before = new TokenService({ secret: previous });
+    const rotated = new TokenService({ secret: next, previousSecrets: [previous] });
+    const oldToken = (await before.issue('ash')).token;
+    // An old token (and one from before key ids) keeps working until it expires...
+    expect(await rotated.verify(oldToken)).toMatchObject({ userId: 'ash' });
+    const noKeyId = await new SignJWT({ use: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ash')
+      .setIssuer('causeway')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(previous));
+    expect(await rotated.verify(noKeyId)).toMatchObject({ userId: 'ash' });
+    // ...new ones are signed with the new secret: the instances not yet rotated refuse them,
+    // the rotated ones and those rotated later accept them.
+    const newToken = (await rotated.issue('ash')).token;
+    await expect(before.verify(newToken)).rejects.toThrow(/signature verification failed/i);
+    expect(await new TokenService({ secret: next }).verify(newToken)).toMatchObject({
+      userId: 'ash',
+    });
+    // Once the previous secret is dropped, its tokens are refused.
+    await expect(new TokenService({ secret: next }).verify(oldToken)).rejects.toMatchObject({
+      refusal: 'invalid',
+    });
+    // A key id names a digest of the secret, never the secret.
+    const header = JSON.parse(Buffer.from(newToken.split('.')[0]!, 'base64url').toString());
+    expect(header.kid).toMatch(/^[\w-]{16}$/);
+    expect(newToken).not.toContain(Buffer.from(next).toString('base64url').slice(0, 12));
+    expect(() => new TokenService({ secret: next, previousSecrets: [previous, 'short'] })).toThrow(
+      'JWT_PREVIOUS_SECRETS: secret 2 must be at least 32 characters',
+    );
+  });
+
   it('refuses a token issued in the future or naming an over-long user', async () => {
     const key = new TextEncoder().encode(secret);
     const now = Math.floor(Date.now() / 1000);

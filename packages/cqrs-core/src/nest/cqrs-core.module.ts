@@ -22,7 +22,9 @@ import {
   BUS_PUBLISHER,
   CQRS_CORE_OPTIONS,
   DEAD_LETTER_QUEUE,
+  EVENT_STORE,
   MESSAGING_METRICS,
+  SNAPSHOT_STORE,
 } from './cqrs-core.tokens';
 import { HandlersExplorer } from './handlers.explorer';
 import { METRICS_REGISTRY } from './service.tokens';
@@ -142,8 +144,59 @@ function providers(): Provider[] {
           naming: topicNaming(options.topicPrefix, { eventTopics: options.eventTopics }),
         }),
     },
+    {
+      provide: EVENT_STORE,
+      inject: [CQRS_CORE_OPTIONS],
+      useFactory: (options: CqrsCoreModuleOptions) =>
+        options.eventStore ?? unconfigured('eventStore', 'EVENT_STORE'),
+    },
+    {
+      provide: SNAPSHOT_STORE,
+      inject: [CQRS_CORE_OPTIONS],
+      useFactory: (options: CqrsCoreModuleOptions) =>
+        options.snapshotStore ?? unconfigured('snapshotStore', 'SNAPSHOT_STORE'),
+    },
     HandlersExplorer,
   ];
+}
+
+/** The methods of the store ports: what a handler would call on an injected store. */
+const STORE_METHODS = new Set([
+  'init',
+  'append',
+  'readStream',
+  'readAll',
+  'readAllPage',
+  'subscribe',
+  'streamInfo',
+  'deleteStream',
+  'truncateStream',
+  'applyRetention',
+  'save',
+  'loadLatest',
+  'list',
+  'delete',
+  'close',
+]);
+
+/**
+ * What EVENT_STORE / SNAPSHOT_STORE inject when the option is not set: an object whose store
+ * methods throw, naming the option — not `undefined`, which would fail far from the cause.
+ * Anything else reads as undefined (Nest looks for lifecycle hooks on every provider).
+ */
+function unconfigured(option: string, token: string): object {
+  return new Proxy(
+    {},
+    {
+      get(_target, property) {
+        if (typeof property !== 'string' || !STORE_METHODS.has(property)) return undefined;
+        throw new Error(
+          `CqrsCoreModule: ${token} was injected but options.${option} is not set ` +
+            `(reading ${property})`,
+        );
+      },
+    },
+  );
 }
 
 const EXPORTS = [
@@ -155,6 +208,8 @@ const EXPORTS = [
   DEAD_LETTER_QUEUE,
   CQRS_CORE_OPTIONS,
   BUS_PUBLISHER,
+  EVENT_STORE,
+  SNAPSHOT_STORE,
 ];
 
 /**

@@ -1,4 +1,6 @@
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
+import { type EventStore } from '../event-store/event-store.port';
+import { type SnapshotStore } from '../snapshots/snapshot-store.port';
 import { type SerializerRegistry } from '../messages/serializer.registry';
 import { type CircuitBreakerOptions } from '../middleware/circuit-breaker.middleware';
 import { type DeadLetterOptions } from '../middleware/dead-letter.middleware';
@@ -19,6 +21,16 @@ export interface CqrsCoreModuleOptions {
    */
   subscriber: Subscriber;
   serializer: SerializerRegistry;
+  /**
+   * The event store the handlers append to, injected with `@Inject(EVENT_STORE)` (give it the
+   * `serializer` too, so that it validates and upcasts). The module `init()`s it before the
+   * router takes its first delivery and the workers start — retried with backoff while its
+   * server is away, the `bus` probe not ready meanwhile — and closes it at shutdown after the
+   * router drained. Default: none (injecting EVENT_STORE then throws on first use).
+   */
+  eventStore?: EventStore;
+  /** The snapshot store (`@Inject(SNAPSHOT_STORE)`), initialised and closed like `eventStore`. */
+  snapshotStore?: SnapshotStore;
   /** Topic prefix (S0-2). Default ''. */
   topicPrefix?: string;
   /**

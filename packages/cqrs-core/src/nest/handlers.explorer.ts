@@ -106,6 +106,12 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     @Optional() private readonly monitor?: HealthMonitor,
   ) {}
 
+  private shuttingDown = false;
+  /** The last error of initialising the stores, while they are not initialised. */
+  private storesError: string | undefined;
+  private wakeStores: (() => void) | undefined;
+  private workersStarted: Promise<void> | undefined;
+
   async onApplicationBootstrap(): Promise<void> {
     for (const wrapper of this.discovery.getProviders()) {
       const { instance, metatype } = wrapper;
@@ -157,25 +163,44 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
         this.queries.register(queryType, (query) => handler.execute(query), { name: className });
       }
     }
-    // A broker that is down at start-up must not stop the service from starting: the router
-    // keeps subscribing in the background and the `bus` probe reports it not ready meanwhile.
-    let stalled!: () => void;
-    const firstFailure = new Promise<void>((resolve) => (stalled = resolve));
+    // A broker (or the stores' server) that is down at start-up must not stop the service from
+    // starting: the stores are initialised and the router subscribes in the background, and
+    // the `bus` probe reports it not ready meanwhile.
+    let subscribeStalled!: () => void;
+    const subscribeFailure = new Promise<void>((resolve) => (subscribeStalled = resolve));
     this.router.onSubscribeError((name, error) => {
       this.logger.warn(`cannot subscribe ${name} (${(error as Error)?.message}); retrying`);
-      stalled();
+      subscribeStalled();
     });
-    const running = this.router.run().then(
-      () => this.logger.log(`router running ${this.router.handlerNames().length} handlers`),
-      (error) => this.logger.error(`router stopped: ${(error as Error)?.message}`),
-    );
-    await Promise.race([running, firstFailure]);
-    for (const worker of this.options.workers ?? []) await worker.start();
+    let storesStalled!: () => void;
+    const storesFailure = new Promise<void>((resolve) => (storesStalled = resolve));
+    // The handlers append to the stores: no delivery before their collections and indexes are.
+    const storesReady = this.initStores(storesStalled);
+    const running = storesReady.then(async (ready) => {
+      if (!ready) return;
+      await this.router.run().then(
+        () => this.logger.log(`router running ${this.router.handlerNames().length} handlers`),
+        (error) => this.logger.error(`router stopped: ${(error as Error)?.message}`),
+      );
+    });
+    // The workers (the outbox forwarder, projections) read the stores too, and start once the
+    // router runs (or retries a broker that is away).
+    this.workersStarted = storesReady.then(async (ready) => {
+      if (!ready) return;
+      await Promise.race([running, subscribeFailure]);
+      for (const worker of this.options.workers ?? []) {
+        if (this.shuttingDown) return;
+        await worker.start();
+      }
+    });
+    await Promise.race([this.workersStarted, subscribeFailure, storesFailure]);
     // The bus is part of readiness; open breakers are reported but do not fail it.
     this.probes?.push(
       {
         name: 'bus',
         check: async () => {
+          if (this.storesError !== undefined)
+            throw new Error(`stores not initialised yet: ${this.storesError}`);
           if (!this.router.running) throw new Error('router is not running');
           const pending = this.router.pendingSubscriptions();
           if (pending.length > 0) throw new Error(`not subscribed yet: ${pending.join(', ')}`);
@@ -188,13 +213,57 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     if (this.probes) void this.monitor?.check();
   }
 
+  /**
+   * `init()`s the event and snapshot stores of the options, retrying with backoff (0.5 s to
+   * 5 s) until they are ready; `firstFailure` is told of the first failure. Resolves false
+   * when shutdown comes first.
+   */
+  private async initStores(firstFailure: () => void): Promise<boolean> {
+    const stores = [
+      ['event store', this.options.eventStore],
+      ['snapshot store', this.options.snapshotStore],
+    ] as const;
+    for (const [name, store] of stores) {
+      if (!store) continue;
+      for (let attempt = 1; ; attempt++) {
+        if (this.shuttingDown) return false;
+        try {
+          await store.init();
+          break;
+        } catch (error) {
+          this.storesError = `${name}: ${(error as Error)?.message ?? String(error)}`;
+          const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 6));
+          this.logger.warn(
+            `cannot initialise the ${name} (${this.storesError}); retrying in ${delay} ms`,
+          );
+          firstFailure();
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, delay);
+            this.wakeStores = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+      }
+    }
+    this.storesError = undefined;
+    return !this.shuttingDown;
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    this.wakeStores?.();
+    await this.workersStarted;
     // Nothing new is published (the forwarder finishes its round) before the router drains.
     for (const worker of [...(this.options.workers ?? [])].reverse()) await worker.stop();
     await this.router.close();
     this.commands.close();
     await this.options.subscriber.close();
     await this.options.publisher.close();
+    // After the router drained: no handler appends any more.
+    await this.options.snapshotStore?.close();
+    await this.options.eventStore?.close();
     for (const closable of this.options.closeOnShutdown ?? []) await closable.close();
   }
 }

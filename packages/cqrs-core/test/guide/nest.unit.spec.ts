@@ -4,6 +4,7 @@ import {
   commandHandler,
   type Envelope,
   EventForwarder,
+  type EventStore,
   InMemoryBroker,
   InMemoryCheckpointStore,
   InMemoryEventStore,
@@ -15,13 +16,14 @@ import {
 import {
   CommandHandler,
   CqrsCoreModule,
+  EVENT_STORE,
   EventHandler,
   type ICommandHandler,
   type IEventHandler,
   type IQueryHandler,
   QueryHandler,
 } from '@causeway/cqrs-core/nest';
-import { Injectable, Module } from '@nestjs/common';
+import { Inject, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
 import { account } from './account.domain';
@@ -32,7 +34,7 @@ const serializer = new SerializerRegistry()
   .register('AccountOpened', z.object({ owner: z.string() }))
   .register('MoneyDeposited', z.object({ amount: z.number() }));
 const broker = new InMemoryBroker({ serializer }); // RedisStreams… / Kafka… in production
-const store = new InMemoryEventStore(); // MongoEventStore / RedisEventStore in production
+const store = new InMemoryEventStore({ serializer }); // MongoEventStore / RedisEventStore
 const naming = topicNaming('bank.');
 // The outbox: what the handlers append reaches the bus at least once, in stream order.
 const forwarder = new EventForwarder({
@@ -50,7 +52,10 @@ class Balances {
 @Injectable()
 @CommandHandler('Deposit')
 class DepositHandler implements ICommandHandler<Envelope<{ amount: number }>, number> {
-  private readonly handle = commandHandler(store, account, { aggregateType: 'Account' });
+  private readonly handle;
+  constructor(@Inject(EVENT_STORE) store: EventStore) {
+    this.handle = commandHandler(store, account, { aggregateType: 'Account' });
+  }
 
   async execute(command: Envelope<{ amount: number }>): Promise<number> {
     const id = command.aggregateId;
@@ -87,6 +92,7 @@ class BalanceQuery implements IQueryHandler<{ accountId: string }, number | unde
       publisher: broker,
       subscriber: broker.subscriber(),
       serializer,
+      eventStore: store, // initialised before the first delivery; @Inject(EVENT_STORE)
       topicPrefix: 'bank.',
       retry: { maxAttempts: 3 },
       workers: [forwarder], // started with the app, stopped before the router drains

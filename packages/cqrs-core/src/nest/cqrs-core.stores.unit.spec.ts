@@ -1,0 +1,124 @@
+import 'reflect-metadata';
+import { Inject, Injectable } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { z } from 'zod';
+import { CommandBus } from '../buses/command-bus';
+import { EventStoreDecorator } from '../event-store/event-store.decorator';
+import { type EventStore } from '../event-store/event-store.port';
+import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
+import { type Envelope } from '../messages/envelope';
+import { MessageFactory } from '../messages/message.factory';
+import { SerializerRegistry } from '../messages/serializer.registry';
+import { Router } from '../router/router';
+import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
+import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { CqrsCoreModule } from './cqrs-core.module';
+import { EVENT_STORE, SNAPSHOT_STORE } from './cqrs-core.tokens';
+import { CommandHandler, type ICommandHandler } from './handler.decorators';
+
+// The stores of CqrsCoreModuleOptions: injected into handlers, initialised before the first
+// delivery (in the background while their server is away), closed after the router drained.
+
+/** An event store whose server is away for the first `down` init() calls. */
+class FlakyStore extends EventStoreDecorator {
+  inits = 0;
+  closedWhileRouting: boolean | undefined;
+  router: Router | undefined;
+  constructor(private down: number) {
+    super(new InMemoryEventStore());
+  }
+  override async init(): Promise<void> {
+    this.inits++;
+    if (this.down-- > 0) throw new Error('connect ECONNREFUSED 127.0.0.1:27017');
+    await super.init();
+  }
+  override async close(): Promise<void> {
+    this.closedWhileRouting = this.router?.running;
+    await super.close();
+  }
+}
+
+@Injectable()
+@CommandHandler('Open')
+class OpenHandler implements ICommandHandler<Envelope<{ owner: string }>, number> {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+  async execute(command: Envelope<{ owner: string }>): Promise<number> {
+    const event = new MessageFactory().event('Opened', command.data);
+    const { nextExpectedVersion } = await this.store.append(command.aggregateId, [event], {
+      expectedVersion: 'any',
+    });
+    return nextExpectedVersion;
+  }
+}
+
+async function boot(store?: EventStore) {
+  const serializer = new SerializerRegistry()
+    .register('Open', z.object({ owner: z.string() }))
+    .register('Opened', z.object({ owner: z.string() }));
+  const broker = new InMemoryBroker({ serializer });
+  const snapshots = new InMemorySnapshotStore();
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      CqrsCoreModule.forRoot({
+        service: 'accounts',
+        instanceId: 'a1',
+        publisher: broker,
+        subscriber: broker.subscriber(),
+        serializer,
+        ...(store && { eventStore: store, snapshotStore: snapshots }),
+      }),
+    ],
+    providers: [OpenHandler],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+const until = async (check: () => boolean, timeoutMs = 5_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check())
+    if (Date.now() > deadline) throw new Error('timed out');
+    else await new Promise((resolve) => setTimeout(resolve, 10));
+};
+
+describe('CqrsCoreModule stores', () => {
+  it('injects the event store, initialised before the first delivery, closed after the drain', async () => {
+    const store = new FlakyStore(2);
+    const started = Date.now();
+    const app = await boot(store);
+    // The app started although the store's server is away; the router waits for the store.
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const router = app.get(Router);
+    store.router = router;
+    expect(router.running).toBe(false);
+    expect(app.get(EVENT_STORE)).toBe(store);
+    expect(app.get(SNAPSHOT_STORE)).toBeInstanceOf(InMemorySnapshotStore);
+    await until(() => router.running);
+    expect(store.inits).toBe(3);
+    const open = new MessageFactory().command('Open', { owner: 'ada' }, { aggregateId: 'acc-1' });
+    expect(await app.get(CommandBus).request<number>(open)).toBe(1);
+    expect(await store.readStream('acc-1')).toHaveLength(1);
+    await app.close();
+    expect(store.closedWhileRouting).toBe(false);
+  });
+
+  it('stops retrying the store at shutdown, without having taken a delivery', async () => {
+    const store = new FlakyStore(Number.POSITIVE_INFINITY);
+    const app = await boot(store);
+    await until(() => store.inits >= 1);
+    const closing = Date.now();
+    await app.close();
+    expect(Date.now() - closing).toBeLessThan(2_000);
+    expect(app.get(Router).running).toBe(false);
+  });
+
+  it('names the missing option when EVENT_STORE is injected but not configured', async () => {
+    const app = await boot();
+    const store = app.get<EventStore>(EVENT_STORE);
+    expect(() => store.append).toThrow(
+      'CqrsCoreModule: EVENT_STORE was injected but options.eventStore is not set (reading append)',
+    );
+    await app.close();
+  });
+});

@@ -10,6 +10,7 @@ export * from './messages/checksum';
 export * from './messages/message-context';
 export * from './messages/trace-context';
 export * from './messages/message.factory';
+export * from './messages/message.id';
 export * from './messages/message.type';
 export * from './messages/serializer.registry';
 export * from './messages/upcaster.chain';

@@ -15,6 +15,11 @@ export interface CreateMessageInput<Data, Type extends string> {
   /** Default 'normal'. */
   priority?: Priority;
   /**
+   * Default: a fresh id (`MessageFactoryOptions.newId`). Give `derivedMessageId(cause, key)`
+   * to a message sent in reaction to another, so that sending it again is the same message.
+   */
+  messageId?: string;
+  /**
    * Version of the schema `data` is written in. Default: the `version` of a {@link MessageType}
    * given as the type; 1 for a type name, so a producer of a newer version that passes names
    * must give it here. The serializer registry stamps its registered version when this is equal
@@ -63,7 +68,7 @@ export class MessageFactory {
   }
 
   create<Data, Type extends string>(input: CreateMessageInput<Data, Type>): Envelope<Data, Type> {
-    const messageId = this.newId();
+    const messageId = input.messageId ?? this.newId();
     const cause = input.causedBy === undefined ? currentMessage() : (input.causedBy ?? undefined);
     // The trace goes on with the conversation (W3C Trace Context, S1-10): the cause's, or
     // that of the request being served (runInTraceContext).

@@ -5,6 +5,7 @@ import {
   CommandTimeoutError,
   deadLetter,
   deduplicator,
+  derivedMessageId,
   EventBus,
   InMemoryBroker,
   InMemoryDeadLetterQueue,
@@ -182,6 +183,50 @@ describe('guide: buses', () => {
     await wait(100);
     expect(seen.filter((s) => s.startsWith('email'))).toHaveLength(1);
     expect(seen.filter((s) => s.startsWith('cache')).sort()).toEqual(['cache a', 'cache b']);
+  });
+
+  it('reacts to an event with a command, the same command on every delivery', async () => {
+    const sent: string[] = [];
+    // Fails once for each event: the first attempt has sent its command already.
+    const recorded = new Set<string>();
+    const audit = {
+      record: async (event: { messageId: string }) => {
+        if (recorded.has(event.messageId)) return;
+        recorded.add(event.messageId);
+        throw new Error('audit log is away');
+      },
+    };
+    // #region guide:process-manager
+    const { router, events, commands } = instance('fees', 'fees-1');
+    events.on(
+      'MoneyDeposited',
+      async (event) => {
+        const fee = messages.command(
+          'Withdraw',
+          { amount: 1 },
+          // The same id for every delivery of this event (a retry, a redelivery, a replay):
+          // the receiver's deduplicator takes a repeat for what it is.
+          { aggregateId: event.aggregateId, messageId: derivedMessageId(event, 'deposit-fee') },
+        );
+        await commands.send(fee);
+        await audit.record(event); // fails once: the handler runs again and sends again
+      },
+      { name: 'deposit-fees' },
+    );
+    await router.run();
+    // #endregion
+    const send = commands.send.bind(commands);
+    commands.send = async (command, options) => {
+      sent.push(command.messageId);
+      return send(command, options);
+    };
+    const deposit = messages.event('MoneyDeposited', { amount: 5 }, { aggregateId: 'acc-9' });
+    await instance('accounts', 'writer-2').events.publish([deposit]);
+    const fee = derivedMessageId(deposit, 'deposit-fee');
+    // (The group also gets the topic's earlier deposits: only this one's fee is counted.)
+    await until(() => sent.filter((id) => id === fee).length >= 2);
+    expect(fee).not.toBe(derivedMessageId(deposit, 'another-reaction'));
+    expect(fee).not.toBe(deposit.messageId);
   });
 
   it('retries transient failures, then dead-letters', async () => {

@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+import { type Envelope } from './envelope';
+
+/** The UUID namespace of derived message ids (RFC 9562 name-based ids need one). */
+const NAMESPACE = Buffer.from('5c1f5a52d2a54e6e9a0fd7c3a1b0e217', 'hex');
+
+/**
+ * The id of the message that the handling of `cause` sends as its `key`-th reaction: the same
+ * for every delivery of `cause`, different for another cause or key. A handler that reacts to
+ * an event with a command (a process manager, a saga) and is run again — a redelivery, a retry,
+ * a replay — so sends the very same command again, which the receiving side's deduplication
+ * (or idempotent handler) recognises; with a fresh id it would be a second command.
+ *
+ * A name-based UUID (version 5, SHA-1, RFC 9562) of the cause's messageId and `key`.
+ * @throws TypeError when `key` is empty or the cause has no messageId
+ */
+export function derivedMessageId(cause: Pick<Envelope, 'messageId'> | string, key: string): string {
+  const causeId = typeof cause === 'string' ? cause : cause?.messageId;
+  if (typeof causeId !== 'string' || causeId.length === 0)
+    throw new TypeError(
+      'derivedMessageId: the cause must be a message (with a messageId) or its id',
+    );
+  if (typeof key !== 'string' || key.length === 0)
+    throw new TypeError('derivedMessageId: key must be a non-empty string naming the reaction');
+  const hash = createHash('sha1').update(NAMESPACE).update(`${causeId}\u0000${key}`).digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x50; // version 5
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import { MessageFactory } from './message.factory';
+import { derivedMessageId } from './message.id';
+
+describe('derivedMessageId', () => {
+  const cause = new MessageFactory().event('MoneyDeposited', { amount: 5 });
+
+  it('is a version-5 UUID, the same for the same cause and key, another for any other', () => {
+    const id = derivedMessageId(cause, 'fee');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(derivedMessageId(cause, 'fee')).toBe(id);
+    expect(derivedMessageId(cause.messageId, 'fee')).toBe(id);
+    expect(derivedMessageId(cause, 'receipt')).not.toBe(id);
+    expect(derivedMessageId(randomUUID(), 'fee')).not.toBe(id);
+    // No ambiguity between where the cause's id ends and the key begins.
+    expect(derivedMessageId('ab', 'c')).not.toBe(derivedMessageId('a', 'bc'));
+  });
+
+  it('refuses an empty key or a cause without an id', () => {
+    expect(() => derivedMessageId(cause, '')).toThrow('key must be a non-empty string');
+    expect(() => derivedMessageId('', 'fee')).toThrow('the cause must be a message');
+    expect(() => derivedMessageId({} as never, 'fee')).toThrow('the cause must be a message');
+  });
+
+  it('is the id of a message the factory makes with it', () => {
+    const messageId = derivedMessageId(cause, 'fee');
+    const fee = new MessageFactory().command(
+      'Withdraw',
+      { amount: 1 },
+      { messageId, causedBy: cause },
+    );
+    expect(fee.messageId).toBe(messageId);
+    expect(fee.metadata).toMatchObject({
+      causationId: cause.messageId,
+      correlationId: cause.metadata.correlationId,
+    });
+  });
+});

@@ -1388,6 +1388,7 @@ describe('command-api limits', () => {
     ],
     ['JWT_SECRET', undefined, 'JWT_SECRET: is required'],
     ['JWT_SECRET', 'short', 'JWT_SECRET: must be at least 32 characters'],
+    ['JWT_SECRET', `${'x'.repeat(40)},short-secret`, 'JWT_SECRET: must not contain a comma'],
     [
       'JWT_PREVIOUS_SECRETS',
       `${'x'.repeat(40)},short-secret`,

@@ -174,7 +174,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const path = echoedPath(request.url);
     problem.instance ??= path;
     // Nest's 404 names the whole target ("Cannot GET /a?token=…"): name the (bounded) path only.
-    if (request.url && problem.detail?.includes(request.url))
+    if (request.url && typeof problem.detail === 'string' && problem.detail.includes(request.url))
       problem.detail = problem.detail.split(request.url).join(path);
     const headers = exception instanceof ProblemException ? exception.headers : {};
     for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);

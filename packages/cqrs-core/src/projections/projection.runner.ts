@@ -113,6 +113,8 @@ interface Running {
   wake?: () => void;
   /** Set by rebuild(): the loop ends after the event in flight (and is started again). */
   halted?: boolean;
+  /** From rebuild() until the read model is emptied and the position back at 0. */
+  resetting?: boolean;
   rebuild?: Promise<void>;
   /** Set by skip(): the loop gives up on `status.failingAt` before it tries it again. */
   skipAsked?: boolean;
@@ -245,7 +247,8 @@ export class ProjectionRunner {
     const runs = name === undefined ? [...this.running.values()] : [this.running.get(name)];
     if (runs.some((run) => run === undefined))
       return Promise.reject(new Error(`ProjectionRunner: no projection ${name}`));
-    const behind = () => runs.find((run) => run!.status.position < position);
+    // A run whose rebuild has not emptied the read model yet is behind whatever its position.
+    const behind = () => runs.find((run) => run!.resetting || run!.status.position < position);
     if (!behind()) return Promise.resolve();
     if (this.stopped) return Promise.reject(new Error('ProjectionRunner: stopped'));
     return new Promise<void>((resolve, reject) => {
@@ -262,6 +265,7 @@ export class ProjectionRunner {
         },
       };
       const timer = setTimeout(() => {
+        if (waiter.check()) return; // a position moved without telling the waiters
         const { status } = behind()!;
         waiter.fail(
           new ProjectionWaitTimeoutError(
@@ -321,9 +325,10 @@ export class ProjectionRunner {
       );
     if (this.stopped) return Promise.reject(new Error('ProjectionRunner: stopped'));
     if (run.rebuild) return run.rebuild;
-    // From now on whenCaughtUp() waits for the rebuild.
+    // From now on whenCaughtUp() and waitFor() wait for the rebuild.
     if (run.status.caughtUp) Object.assign(run, deferred());
     Object.assign(run.status, { caughtUp: false, rebuilding: true });
+    run.resetting = true;
     run.rebuild = (async () => {
       run.halted = true;
       run.wake?.();
@@ -340,7 +345,9 @@ export class ProjectionRunner {
         run.status.rebuilding = false;
         throw error;
       } finally {
+        run.resetting = false;
         run.halted = false;
+        this.moved();
         if (!this.stopped) this.launch(run);
       }
     })().finally(() => (run.rebuild = undefined));
@@ -469,6 +476,7 @@ export class ProjectionRunner {
       if (this.ended(run)) return;
       try {
         status.position = status.saved = await this.options.checkpoints.load(projection.name);
+        this.moved();
         break;
       } catch (error) {
         failed(error);
@@ -536,7 +544,11 @@ export class ProjectionRunner {
         this.moved();
         if (!status.caughtUp && Date.now() >= progressAt) {
           progressAt = Date.now() + progressEvery;
-          this.options.onProgress?.(this.status().find((s) => s.name === projection.name)!);
+          try {
+            this.options.onProgress?.(this.status().find((s) => s.name === projection.name)!);
+          } catch {
+            // a failing progress report (a log sink) does not stop the projection
+          }
         }
       }, interval);
       run.wake = ended;
@@ -544,6 +556,7 @@ export class ProjectionRunner {
       clearInterval(timer);
       await subscription.stop();
       status.position = subscription.position;
+      this.moved();
       run.wake = undefined;
       if (failure) {
         const failing = this.failingEvent(run, failure.error, failure.event);
@@ -606,20 +619,26 @@ export class ProjectionRunner {
 
   private saving = new Map<string, Promise<void>>();
 
-  /** Saves the projection's position; one save at a time per projection. */
-  private async save(run: Running): Promise<void> {
+  /**
+   * Saves the projection's position, one save at a time per projection: each call is chained
+   * after the previous one and reads the position when its turn comes, so awaiting the chain's
+   * tail (`saving`) waits for every save asked for so far (rebuild() relies on it).
+   */
+  private save(run: Running): Promise<void> {
     const name = run.projection.name;
-    await this.saving.get(name);
-    const position = run.status.position;
-    if (position <= run.status.saved) return;
-    const saving = this.options.checkpoints.save(name, position).then(
-      () => {
+    const next = (this.saving.get(name) ?? Promise.resolve()).then(async () => {
+      const position = run.status.position;
+      if (position <= run.status.saved) return;
+      try {
+        await this.options.checkpoints.save(name, position);
         run.status.saved = Math.max(run.status.saved, position);
-      },
-      (error: unknown) => this.report(error, name),
-    );
-    this.saving.set(name, saving);
-    await saving;
+      } catch (error) {
+        this.metrics.failed(name);
+        this.report(error, name);
+      }
+    });
+    this.saving.set(name, next);
+    return next;
   }
 
   /** Waits the backoff of `attempt` (cut short by stop(), rebuild() or skip(); not begun after them). */

@@ -45,8 +45,10 @@ export interface SnapshotStoreOptions {
    * schema version it saves, and the newest one of each other schema version, and removes the
    * rest. Default 2 (one spare if the newest is unreadable). Keeping one per other schema
    * version lets the instances of two releases (a rolling deploy that bumps the snapshot
-   * `schemaVersion`) keep loading from their own snapshot instead of evicting each other's;
-   * `delete(streamId)` removes the ones of a schema no release reads any more.
+   * `schemaVersion`) keep loading from their own snapshot instead of evicting each other's.
+   * The cost: one snapshot per stream and retired schema version stays until the stream's
+   * snapshots are deleted (`delete(streamId)` removes all of them; the next load and save
+   * write a new one).
    */
   keep?: number;
 }

@@ -4,7 +4,10 @@ import { z } from 'zod';
 export const authSettings = {
   JWT_SECRET: z
     .string({ message: 'is required (HS256 secret shared by command-api and sse-gateway)' })
-    .min(32, 'must be at least 32 characters'),
+    .min(32, 'must be at least 32 characters')
+    // A rotation moves it into JWT_PREVIOUS_SECRETS, a comma-separated list of trimmed secrets.
+    .refine((secret) => !secret.includes(','), 'must not contain a comma')
+    .refine((secret) => secret.trim() === secret, 'must not start or end with whitespace'),
   /**
    * Comma-separated secrets that still verify tokens but sign none (a rotation: the secret
    * before JWT_SECRET). Never logged.

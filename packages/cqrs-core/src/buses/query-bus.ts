@@ -1,4 +1,5 @@
 import { DuplicateHandlerError } from './bus.errors';
+import { isQueryType, type QueryType } from './query.type';
 
 /** No handler is registered for a query type. */
 export class QueryHandlerNotFoundError extends Error {
@@ -19,31 +20,56 @@ export class QueryBus {
   >();
 
   /**
-   * Registers the handler of a query type.
+   * Registers the handler of a query type (a {@link QueryType}: the compiler checks what the
+   * handler takes and answers; or a name).
    * @param options.name who answers it (e.g. its class), named by DuplicateHandlerError;
    *   default the function's name
    * @throws DuplicateHandlerError when the type already has a handler, naming both when known
    */
+  register<Name extends string, Params, Result, Input>(
+    type: QueryType<Name, Params, Result, Input>,
+    handler: (params: Params) => Promise<Result> | Result,
+    options?: { name?: string },
+  ): this;
   register<Query, Result>(
     type: string,
     handler: (query: Query) => Promise<Result> | Result,
+    options?: { name?: string },
+  ): this;
+  register(
+    type: string | QueryType,
+    handler: (query: never) => unknown,
     options: { name?: string } = {},
   ): this {
+    const key = isQueryType(type) ? type.query : type;
     const name = options.name ?? (handler.name || undefined);
-    const registered = this.handlers.get(type);
+    const registered = this.handlers.get(key);
     if (registered)
-      throw new DuplicateHandlerError(type, {
+      throw new DuplicateHandlerError(key, {
         kind: 'query',
         registered: registered.name,
         duplicate: name,
       });
-    this.handlers.set(type, { answer: handler as (query: unknown) => unknown, name });
+    this.handlers.set(key, { answer: handler as (query: unknown) => unknown, name });
     return this;
   }
 
-  async execute<Result = unknown>(type: string, query: unknown): Promise<Result> {
-    const handler = this.handlers.get(type);
-    if (!handler) throw new QueryHandlerNotFoundError(type);
-    return (await handler.answer(query)) as Result;
+  /**
+   * The answer of the query's handler. With a {@link QueryType}, `params` are validated first
+   * and the handler gets the schema's output; with a name, the query as given.
+   * @throws MessageValidationError naming the first offending field (a QueryType's params);
+   *   no handler runs
+   * @throws QueryHandlerNotFoundError when the type has no handler
+   */
+  execute<Name extends string, Params, Result, Input>(
+    type: QueryType<Name, Params, Result, Input>,
+    params: Input,
+  ): Promise<Result>;
+  execute<Result = unknown>(type: string, query: unknown): Promise<Result>;
+  async execute(type: string | QueryType, query: unknown): Promise<unknown> {
+    const key = isQueryType(type) ? type.query : type;
+    const handler = this.handlers.get(key);
+    if (!handler) throw new QueryHandlerNotFoundError(key);
+    return handler.answer(isQueryType(type) ? type.parse(query) : query);
   }
 }

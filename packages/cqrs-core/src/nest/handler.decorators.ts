@@ -1,4 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
+import { isQueryType, type QueryType } from '../buses/query.type';
 import { type Envelope } from '../messages/envelope';
 import { type MessageTypes, typeNamesOf } from '../messages/message.type';
 import { type Delivery } from '../transport/transport.port';
@@ -80,6 +81,8 @@ export const EventHandler = (
 /**
  * Marks a provider whose `execute(query)` answers the query type (exactly one per type);
  * implement {@link IQueryHandler} so the compiler checks that method. A class without `execute`
- * makes the app's start fail, naming the class.
+ * makes the app's start fail, naming the class. With a {@link QueryType}, `execute` gets the
+ * parameters its schema parsed when the caller executes with that type.
  */
-export const QueryHandler = (type: string): ClassDecorator => SetMetadata(QUERY_HANDLER, type);
+export const QueryHandler = (type: string | QueryType): ClassDecorator =>
+  SetMetadata(QUERY_HANDLER, isQueryType(type) ? type.query : type);

@@ -9,7 +9,9 @@ import {
   InMemoryCheckpointStore,
   InMemoryEventStore,
   MessageFactory,
+  MessageValidationError,
   QueryBus,
+  queryType,
   SerializerRegistry,
   topicNaming,
 } from '@causeway/cqrs-core';
@@ -36,6 +38,8 @@ const serializer = new SerializerRegistry()
 const broker = new InMemoryBroker({ serializer }); // RedisStreams… / Kafka… in production
 const store = new InMemoryEventStore({ serializer }); // MongoEventStore / RedisEventStore
 const naming = topicNaming('bank.');
+// A typed query: the compiler checks what callers pass and what the handler answers.
+const Balance = queryType('Balance', z.object({ accountId: z.string() })).returns<number>();
 // The outbox: what the handlers append reaches the bus at least once, in stream order.
 const forwarder = new EventForwarder({
   store,
@@ -76,11 +80,11 @@ class BalancesProjector implements IEventHandler<Envelope<{ amount: number }>> {
 }
 
 @Injectable()
-@QueryHandler('Balance')
-class BalanceQuery implements IQueryHandler<{ accountId: string }, number | undefined> {
+@QueryHandler(Balance) // or a name: @QueryHandler('Balance')
+class BalanceQuery implements IQueryHandler<{ accountId: string }, number> {
   constructor(private readonly balances: Balances) {}
-  execute(query: { accountId: string }): number | undefined {
-    return this.balances.byAccount.get(query.accountId);
+  execute(query: { accountId: string }): number {
+    return this.balances.byAccount.get(query.accountId) ?? 0;
   }
 }
 
@@ -117,15 +121,18 @@ describe('guide: NestJS', () => {
     );
     const balance = await commands.request<number>(deposit); // 30
 
-    // later, once the projector has seen MoneyDeposited:
-    const projected = await app.get(QueryBus).execute('Balance', { accountId: 'acc-1' }); // 30
+    // later, once the projector has seen MoneyDeposited (params validated, result typed):
+    const projected: number = await app.get(QueryBus).execute(Balance, { accountId: 'acc-1' });
     // #endregion
     expect(balance).toBe(30);
-    for (let i = 0; i < 300 && projected === undefined; i++) {
-      if ((await app.get(QueryBus).execute('Balance', { accountId: 'acc-1' })) !== undefined) break;
+    for (let i = 0; i < 300 && projected === 0; i++) {
+      if ((await app.get(QueryBus).execute(Balance, { accountId: 'acc-1' })) !== 0) break;
       await new Promise((r) => setTimeout(r, 10));
     }
-    expect(await app.get(QueryBus).execute('Balance', { accountId: 'acc-1' })).toBe(30);
+    expect(await app.get(QueryBus).execute(Balance, { accountId: 'acc-1' })).toBe(30);
+    await expect(app.get(QueryBus).execute(Balance, { accountId: 7 } as never)).rejects.toThrow(
+      MessageValidationError,
+    );
     await app.close();
   });
 });

@@ -16,7 +16,12 @@ export class QueryHandlerNotFoundError extends Error {
 export class QueryBus {
   private readonly handlers = new Map<
     string,
-    { answer: (query: unknown) => Promise<unknown> | unknown; name?: string }
+    {
+      answer: (query: unknown) => Promise<unknown> | unknown;
+      name?: string;
+      /** The QueryType it was registered with: its schema parses every call's parameters. */
+      type?: QueryType;
+    }
   >();
 
   /**
@@ -50,15 +55,22 @@ export class QueryBus {
         registered: registered.name,
         duplicate: name,
       });
-    this.handlers.set(key, { answer: handler as (query: unknown) => unknown, name });
+    this.handlers.set(key, {
+      answer: handler as (query: unknown) => unknown,
+      name,
+      ...(isQueryType(type) && { type }),
+    });
     return this;
   }
 
   /**
-   * The answer of the query's handler. With a {@link QueryType}, `params` are validated first
-   * and the handler gets the schema's output; with a name, the query as given.
-   * @throws MessageValidationError naming the first offending field (a QueryType's params);
-   *   no handler runs
+   * The answer of the query's handler. When the handler was registered with a
+   * {@link QueryType} (or, registered by name, is executed with one), the parameters are
+   * validated first by that type's schema and the handler gets its output — whether the caller
+   * passes the type or the name; otherwise the query as given.
+   * @throws MessageValidationError naming the first offending field; no handler runs
+   * @throws TypeError when executed with a QueryType other than the one the handler was
+   *   registered with (same name, another definition)
    * @throws QueryHandlerNotFoundError when the type has no handler
    */
   execute<Name extends string, Params, Result, Input>(
@@ -70,6 +82,12 @@ export class QueryBus {
     const key = isQueryType(type) ? type.query : type;
     const handler = this.handlers.get(key);
     if (!handler) throw new QueryHandlerNotFoundError(key);
-    return handler.answer(isQueryType(type) ? type.parse(query) : query);
+    if (isQueryType(type) && handler.type && type !== handler.type)
+      throw new TypeError(
+        `query ${key}: executed with another QueryType than its handler ` +
+          `(${handler.name ?? 'anonymous'}) was registered with; share one definition`,
+      );
+    const parser = handler.type ?? (isQueryType(type) ? type : undefined);
+    return handler.answer(parser ? parser.parse(query) : query);
   }
 }

@@ -44,4 +44,26 @@ describe('queryType', () => {
     expect(() => queries.register('Balance', () => 0)).toThrow(/Balance/);
     expect(() => queryType('', z.object({}))).toThrow('the name must be a non-empty string');
   });
+
+  it("parses with the registered type's schema also for a caller by name", async () => {
+    const Total = queryType(
+      'Total',
+      z.object({ limit: z.coerce.number().int() }),
+    ).returns<number>();
+    let got: unknown;
+    const queries = new QueryBus().register(Total, (params) => {
+      got = params.limit;
+      return params.limit * 2;
+    });
+    expect(await queries.execute<number>('Total', { limit: '21' })).toBe(42);
+    expect(got).toBe(21);
+    await expect(queries.execute('Total', { limit: 'many' })).rejects.toThrow(
+      MessageValidationError,
+    );
+    // Another definition of the same name is refused, not answered with the other's schema.
+    const Other = queryType('Total', z.object({ limit: z.string() })).returns<string>();
+    await expect(queries.execute(Other, { limit: 'x' })).rejects.toThrow(
+      'query Total: executed with another QueryType than its handler',
+    );
+  });
 });

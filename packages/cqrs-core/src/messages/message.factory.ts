@@ -68,6 +68,13 @@ export class MessageFactory {
   }
 
   create<Data, Type extends string>(input: CreateMessageInput<Data, Type>): Envelope<Data, Type> {
+    if (
+      input.messageId !== undefined &&
+      (typeof input.messageId !== 'string' || input.messageId.length === 0)
+    )
+      throw new TypeError(
+        `MessageFactory: messageId must be a non-empty string, got ${JSON.stringify(input.messageId)}`,
+      );
     const messageId = input.messageId ?? this.newId();
     const cause = input.causedBy === undefined ? currentMessage() : (input.causedBy ?? undefined);
     // The trace goes on with the conversation (W3C Trace Context, S1-10): the cause's, or

@@ -22,7 +22,9 @@ export function derivedMessageId(cause: Pick<Envelope, 'messageId'> | string, ke
     );
   if (typeof key !== 'string' || key.length === 0)
     throw new TypeError('derivedMessageId: key must be a non-empty string naming the reaction');
-  const hash = createHash('sha1').update(NAMESPACE).update(`${causeId}\u0000${key}`).digest();
+  // The cause's id with its length: no pair of (cause, key) reads as another.
+  const name = `${causeId.length}:${causeId}${key}`;
+  const hash = createHash('sha1').update(NAMESPACE).update(name).digest();
   const bytes = hash.subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x50; // version 5
   bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 9562 variant

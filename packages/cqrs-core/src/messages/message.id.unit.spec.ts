@@ -14,6 +14,7 @@ describe('derivedMessageId', () => {
     expect(derivedMessageId(randomUUID(), 'fee')).not.toBe(id);
     // No ambiguity between where the cause's id ends and the key begins.
     expect(derivedMessageId('ab', 'c')).not.toBe(derivedMessageId('a', 'bc'));
+    expect(derivedMessageId('a\u0000b', 'c')).not.toBe(derivedMessageId('a', 'b\u0000c'));
   });
 
   it('refuses an empty key or a cause without an id', () => {
@@ -22,7 +23,10 @@ describe('derivedMessageId', () => {
     expect(() => derivedMessageId({} as never, 'fee')).toThrow('the cause must be a message');
   });
 
-  it('is the id of a message the factory makes with it', () => {
+  it('is the id of a message the factory makes with it (an empty id is refused)', () => {
+    expect(() => new MessageFactory().event('Fee', {}, { messageId: '' })).toThrow(
+      'MessageFactory: messageId must be a non-empty string, got ""',
+    );
     const messageId = derivedMessageId(cause, 'fee');
     const fee = new MessageFactory().command(
       'Withdraw',

@@ -12,9 +12,11 @@ import { SerializerRegistry } from '../messages/serializer.registry';
 import { Router } from '../router/router';
 import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { type Subscriber } from '../transport/transport.port';
 import { CqrsCoreModule } from './cqrs-core.module';
+import { type BackgroundWorker } from './cqrs-core.options';
 import { EVENT_STORE, SNAPSHOT_STORE } from './cqrs-core.tokens';
-import { CommandHandler, type ICommandHandler } from './handler.decorators';
+import { CommandHandler, EventHandler, type ICommandHandler } from './handler.decorators';
 
 // The stores of CqrsCoreModuleOptions: injected into handlers, initialised before the first
 // delivery (in the background while their server is away), closed after the router drained.
@@ -22,6 +24,7 @@ import { CommandHandler, type ICommandHandler } from './handler.decorators';
 /** An event store whose server is away for the first `down` init() calls. */
 class FlakyStore extends EventStoreDecorator {
   inits = 0;
+  closed = false;
   closedWhileRouting: boolean | undefined;
   router: Router | undefined;
   constructor(private down: number) {
@@ -33,6 +36,7 @@ class FlakyStore extends EventStoreDecorator {
     await super.init();
   }
   override async close(): Promise<void> {
+    this.closed = true;
     this.closedWhileRouting = this.router?.running;
     await super.close();
   }
@@ -49,6 +53,37 @@ class OpenHandler implements ICommandHandler<Envelope<{ owner: string }>, number
     });
     return nextExpectedVersion;
   }
+}
+
+@Injectable()
+@EventHandler('Opened', { name: 'audit' })
+class AuditHandler {
+  handle(): void {}
+}
+
+/** The module over a subscriber of choice, with workers; handlers subscribe to Opened. */
+async function bootWith(options: {
+  store?: EventStore;
+  subscriber?: Subscriber;
+  workers?: BackgroundWorker[];
+}) {
+  const serializer = new SerializerRegistry().register('Opened', z.object({ owner: z.string() }));
+  const broker = new InMemoryBroker({ serializer });
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      CqrsCoreModule.forRoot({
+        service: 'audits',
+        instanceId: 'a1',
+        publisher: broker,
+        subscriber: options.subscriber ?? broker.subscriber(),
+        serializer,
+        ...(options.store && { eventStore: options.store }),
+        workers: options.workers ?? [],
+      }),
+    ],
+    providers: [AuditHandler],
+  }).compile();
+  return moduleRef.createNestApplication({ logger: false });
 }
 
 async function boot(store?: EventStore) {
@@ -120,5 +155,65 @@ describe('CqrsCoreModule stores', () => {
       'CqrsCoreModule: EVENT_STORE was injected but options.eventStore is not set (reading append)',
     );
     await app.close();
+  });
+
+  it("fails the start with a worker's error while the broker is away (no stores)", async () => {
+    const down: Subscriber = {
+      subscribe: async () => {
+        throw new Error('broker down');
+      },
+      close: async () => {},
+    };
+    const worker: BackgroundWorker = {
+      start: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        throw new Error('worker cannot start');
+      },
+      stop: async () => {},
+    };
+    const app = await bootWith({ subscriber: down, workers: [worker] });
+    await expect(app.init()).rejects.toThrow('worker cannot start');
+    await app.close().catch(() => undefined);
+  });
+
+  it('reports a worker that cannot start once the stores are back, and still closes all', async () => {
+    const store = new FlakyStore(1);
+    const worker: BackgroundWorker = {
+      start: async () => {
+        throw new Error('worker cannot start');
+      },
+      stop: async () => {},
+    };
+    const app = await bootWith({ store, workers: [worker] });
+    await app.init(); // starts: the store is away at first
+    const router = app.get(Router);
+    await until(() => router.running);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await app.close();
+    expect(router.running).toBe(false);
+    expect(store.closed).toBe(true);
+  });
+
+  it('stops only the workers it started, and closes promptly while the router subscribes', async () => {
+    const store = new FlakyStore(1);
+    const calls: string[] = [];
+    const worker: BackgroundWorker = {
+      start: () => calls.push('start'),
+      stop: async () => void calls.push('stop'),
+    };
+    const slow: Subscriber = {
+      subscribe: () => new Promise(() => undefined),
+      close: async () => {},
+    };
+    const app = await bootWith({ store, subscriber: slow, workers: [worker] });
+    await app.init();
+    const router = app.get(Router);
+    await until(() => router.running);
+    const closed = await Promise.race([
+      app.close().then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still closing after 2 s'), 2_000)),
+    ]);
+    expect(closed).toBe('closed');
+    expect(calls).toEqual([]); // never started (the router never ran), so never stopped
   });
 });

@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import { isQueryType, type QueryType } from '../buses/query.type';
+import { type QueryType } from '../buses/query.type';
 import { type Envelope } from '../messages/envelope';
 import { type MessageTypes, typeNamesOf } from '../messages/message.type';
 import { type Delivery } from '../transport/transport.port';
@@ -84,5 +84,13 @@ export const EventHandler = (
  * makes the app's start fail, naming the class. With a {@link QueryType}, `execute` gets the
  * parameters its schema parsed when the caller executes with that type.
  */
-export const QueryHandler = (type: string | QueryType): ClassDecorator =>
-  SetMetadata(QUERY_HANDLER, isQueryType(type) ? type.query : type);
+export function QueryHandler(type: string): ClassDecorator;
+/** With a {@link QueryType}, the compiler checks that the class answers what the type says. */
+export function QueryHandler<Params, Result>(
+  type: QueryType<string, Params, Result, unknown>,
+): <Class extends abstract new (...args: never[]) => IQueryHandler<Params, Result>>(
+  target: Class,
+) => void;
+export function QueryHandler(type: string | QueryType): ClassDecorator {
+  return SetMetadata(QUERY_HANDLER, type);
+}

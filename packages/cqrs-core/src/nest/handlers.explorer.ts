@@ -11,6 +11,7 @@ import { type Envelope } from '../messages/envelope';
 import { CommandBus } from '../buses/command-bus';
 import { EventBus } from '../buses/event-bus';
 import { QueryBus } from '../buses/query-bus';
+import { isQueryType, type QueryType } from '../buses/query.type';
 import { Router } from '../router/router';
 import { type HealthProbe } from '../health/health-probe.port';
 import { HealthMonitor } from '../health/health.monitor';
@@ -25,7 +26,7 @@ import {
   type EventHandlerMetadata,
 } from './handler.decorators';
 import { CQRS_CORE_OPTIONS } from './cqrs-core.tokens';
-import { type CqrsCoreModuleOptions } from './cqrs-core.options';
+import { type BackgroundWorker, type CqrsCoreModuleOptions } from './cqrs-core.options';
 
 interface Executes {
   execute(message: unknown, delivery?: Delivery): unknown;
@@ -110,7 +111,13 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
   /** The last error of initialising the stores, while they are not initialised. */
   private storesError: string | undefined;
   private wakeStores: (() => void) | undefined;
-  private workersStarted: Promise<void> | undefined;
+  /** Stores that came back after the start: the router and the workers starting meanwhile. */
+  private background: Promise<void> | undefined;
+  /** Why a worker started in the background did not start (the `bus` probe reports it). */
+  private workersError: string | undefined;
+  private readonly startedWorkers: BackgroundWorker[] = [];
+  private signalShutdown: () => void = () => {};
+  private readonly shutdownSignal = new Promise<void>((resolve) => (this.signalShutdown = resolve));
 
   async onApplicationBootstrap(): Promise<void> {
     for (const wrapper of this.discovery.getProviders()) {
@@ -157,10 +164,13 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
           idempotent: event.idempotent,
         });
       }
-      const queryType = this.reflector.get<string | undefined>(QUERY_HANDLER, metatype);
+      const queryType = this.reflector.get<string | QueryType | undefined>(QUERY_HANDLER, metatype);
       if (queryType) {
         const handler = checkedHandler<Executes>(instance, className, '@QueryHandler');
-        this.queries.register(queryType, (query) => handler.execute(query), { name: className });
+        const answer = (query: unknown) => handler.execute(query);
+        // With its QueryType, so that a caller by name gets validated parameters too.
+        if (isQueryType(queryType)) this.queries.register(queryType, answer, { name: className });
+        else this.queries.register(queryType, answer, { name: className });
       }
     }
     // A broker (or the stores' server) that is down at start-up must not stop the service from
@@ -176,24 +186,27 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     const storesFailure = new Promise<void>((resolve) => (storesStalled = resolve));
     // The handlers append to the stores: no delivery before their collections and indexes are.
     const storesReady = this.initStores(storesStalled);
-    const running = storesReady.then(async (ready) => {
-      if (!ready) return;
-      await this.router.run().then(
-        () => this.logger.log(`router running ${this.router.handlerNames().length} handlers`),
-        (error) => this.logger.error(`router stopped: ${(error as Error)?.message}`),
-      );
-    });
-    // The workers (the outbox forwarder, projections) read the stores too, and start once the
-    // router runs (or retries a broker that is away).
-    this.workersStarted = storesReady.then(async (ready) => {
-      if (!ready) return;
-      await Promise.race([running, subscribeFailure]);
-      for (const worker of this.options.workers ?? []) {
-        if (this.shuttingDown) return;
-        await worker.start();
-      }
-    });
-    await Promise.race([this.workersStarted, subscribeFailure, storesFailure]);
+    const first = await Promise.race([storesReady, storesFailure.then(() => 'retrying' as const)]);
+    if (first === 'retrying') {
+      // The stores' server is away: the app starts, and the router and the workers follow once
+      // the stores are initialised (the `bus` probe says so meanwhile).
+      this.background = storesReady
+        .then(async (ready) => {
+          if (!ready) return;
+          const running = this.runRouter();
+          await Promise.race([running, subscribeFailure, this.shutdownSignal]);
+          await this.startWorkers();
+        })
+        .catch((error: unknown) => {
+          this.workersError = (error as Error)?.message ?? String(error);
+          this.logger.error(`a worker did not start: ${this.workersError}`);
+        });
+    } else {
+      // The workers (the outbox forwarder, projections) start once the router runs (or
+      // retries a broker that is away); one that cannot start fails the application's start.
+      await Promise.race([this.runRouter(), subscribeFailure]);
+      await this.startWorkers();
+    }
     // The bus is part of readiness; open breakers are reported but do not fail it.
     this.probes?.push(
       {
@@ -201,6 +214,8 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
         check: async () => {
           if (this.storesError !== undefined)
             throw new Error(`stores not initialised yet: ${this.storesError}`);
+          if (this.workersError !== undefined)
+            throw new Error(`a worker did not start: ${this.workersError}`);
           if (!this.router.running) throw new Error('router is not running');
           const pending = this.router.pendingSubscriptions();
           if (pending.length > 0) throw new Error(`not subscribed yet: ${pending.join(', ')}`);
@@ -251,12 +266,30 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     return !this.shuttingDown;
   }
 
+  /** Runs the router in the background; resolves once it runs (or stopped). */
+  private runRouter(): Promise<void> {
+    return this.router.run().then(
+      () => this.logger.log(`router running ${this.router.handlerNames().length} handlers`),
+      (error) => this.logger.error(`router stopped: ${(error as Error)?.message}`),
+    );
+  }
+
+  /** Starts the workers in order, remembering which started (shutdown stops only those). */
+  private async startWorkers(): Promise<void> {
+    for (const worker of this.options.workers ?? []) {
+      if (this.shuttingDown) return;
+      await worker.start();
+      this.startedWorkers.push(worker);
+    }
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
     this.wakeStores?.();
-    await this.workersStarted;
+    this.signalShutdown();
+    await this.background;
     // Nothing new is published (the forwarder finishes its round) before the router drains.
-    for (const worker of [...(this.options.workers ?? [])].reverse()) await worker.stop();
+    for (const worker of [...this.startedWorkers].reverse()) await worker.stop();
     await this.router.close();
     this.commands.close();
     await this.options.subscriber.close();

@@ -204,3 +204,58 @@ describe('ProjectionRunner orderings', () => {
     expect(metric.values.reduce((sum, value) => sum + value.value, 0)).toBeGreaterThan(0);
   });
 });
+
+describe('ProjectionRunner checkpoint saves', () => {
+  it('keep going after a failed save whose report threw', async () => {
+    class FailOnce extends InMemoryCheckpointStore {
+      failures = 1;
+      override async save(name: string, position: number): Promise<void> {
+        if (this.failures-- > 0) throw new Error('checkpoint store down');
+        await super.save(name, position);
+      }
+    }
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10);
+    const checkpoints = new FailOnce();
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints,
+      pollIntervalMs: 2,
+      onError: () => {
+        throw new Error('log sink down');
+      },
+    });
+    runner.start(balances().projection);
+    await runner.whenCaughtUp();
+    await wait(50);
+    await deposit(store, 'acc-1', 20);
+    await until(() => runner.status()[0]!.position === 2);
+    await runner.stop();
+    expect(await checkpoints.load('balances')).toBe(2);
+  });
+
+  it('keep the projection going when onError throws on a failing event', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10, 666, 20);
+    let reports = 0;
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      pollIntervalMs: 2,
+      backoff: { initialDelayMs: 1, maxDelayMs: 2 },
+      maxAttempts: 3,
+      onSkipped: () => undefined,
+      onError: () => {
+        reports++;
+        throw new Error('log sink down');
+      },
+    });
+    const poison = (event: { data: unknown }) => (event.data as { amount: number }).amount === 666;
+    const { projection, state } = balances('balances', poison);
+    runner.start(projection);
+    await runner.whenCaughtUp();
+    await runner.stop();
+    expect(reports).toBe(3);
+    expect(state.get('acc-1')).toBe(30);
+  });
+});

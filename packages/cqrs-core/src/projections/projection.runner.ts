@@ -173,7 +173,14 @@ export class ProjectionRunner {
     positive('unhealthyAfterFailures', options.unhealthyAfterFailures, true);
     positive('maxAttempts', options.maxAttempts, true);
     positive('progressIntervalMs', options.progressIntervalMs);
-    this.report = options.onError ?? this.warnOfFailures();
+    const report = options.onError ?? this.warnOfFailures();
+    this.report = (error, projection) => {
+      try {
+        report(error, projection);
+      } catch {
+        // a throwing onError does not stop the projection, nor its later saves
+      }
+    };
     this.reportSkip = options.onSkipped ?? this.warnOfSkips();
     this.metrics = projectionMetrics(options.registry);
     this.unwatch = this.metrics.watch(() => this.status());

@@ -47,6 +47,16 @@ export async function setTopicConfig(
     validateOnly: false,
     resources: [{ type: 2 /* TOPIC */, name: topic, configEntries: [{ name, value }] }],
   });
+  // The controller answers once the change is committed; the broker applies it when it
+  // replays the metadata log, later — on a broker just started, after a publish that follows
+  // at once (seen in fresh-clone CI). Wait until the broker reports it, then a moment more: its
+  // metadata cache is updated just before its topic configs, in the same metadata pass.
+  await eventually(
+    async () => (await topicConfig(admin, topic, name)).value === value,
+    `the broker to apply ${name}=${value} on ${topic}`,
+    10_000,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 /** One topic config entry as the broker reports it; `explicit`: set on the topic, not inherited. */

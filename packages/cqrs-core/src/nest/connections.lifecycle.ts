@@ -9,6 +9,14 @@ import { type ManagedConnection } from '../connections/managed-connection.port';
 import { SERVICE_OPTIONS } from './service.tokens';
 import { type ServiceOptions } from './service.options';
 
+/**
+ * How long a start-up step waits before its next try (a connection, the stores' init): from
+ * 500 ms, doubling to 5 s.
+ */
+export function startupRetryDelayMs(attempt: number): number {
+  return Math.min(5_000, 250 * 2 ** Math.min(attempt, 6));
+}
+
 /** ` to <address>` for a log line, credentials removed by the connection. */
 function at(connection: ManagedConnection): string {
   return connection.target ? ` to ${connection.target}` : '';
@@ -40,7 +48,7 @@ export class ConnectionsLifecycle implements OnModuleInit, OnApplicationShutdown
       this.logger.log(`${connection.name} connected${at(connection)}`);
     } catch (error) {
       if (this.stopped) return;
-      const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 6));
+      const delay = startupRetryDelayMs(attempt);
       this.logger.warn(
         `${connection.name}${at(connection)} unreachable (${(error as Error).message}); ` +
           `retrying in ${delay} ms`,

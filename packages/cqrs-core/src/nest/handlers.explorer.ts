@@ -25,6 +25,7 @@ import {
   QUERY_HANDLER,
   type EventHandlerMetadata,
 } from './handler.decorators';
+import { startupRetryDelayMs } from './connections.lifecycle';
 import { CQRS_CORE_OPTIONS } from './cqrs-core.tokens';
 import { type BackgroundWorker, type CqrsCoreModuleOptions } from './cqrs-core.options';
 
@@ -247,7 +248,7 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
           break;
         } catch (error) {
           this.storesError = `${name}: ${(error as Error)?.message ?? String(error)}`;
-          const delay = Math.min(5_000, 250 * 2 ** Math.min(attempt, 6));
+          const delay = startupRetryDelayMs(attempt);
           this.logger.warn(
             `cannot initialise the ${name} (${this.storesError}); retrying in ${delay} ms`,
           );

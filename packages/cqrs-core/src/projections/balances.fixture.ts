@@ -36,6 +36,10 @@ export function balances(name = 'balances', fail?: (event: StoredEvent) => boole
   return { projection, state, seen };
 }
 
+/** The events a buggy `apply` refuses in these tests: deposits of 666. */
+export const poison = (event: { data: unknown }) =>
+  (event.data as { amount: number }).amount === 666;
+
 export async function deposit(store: InMemoryEventStore, account: string, ...amounts: number[]) {
   const { version } = await store.streamInfo(account);
   await store.append(

@@ -3,7 +3,7 @@ import { ChecksumMismatchError } from '../messages/message.errors';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { InMemoryCheckpointStore } from '../outbox/checkpoint-store.port';
 import { testEnvelope } from '../testing/envelope.fixture';
-import { balances, deposit, until, wait } from './balances.fixture';
+import { balances, deposit, poison, until, wait } from './balances.fixture';
 import { ProjectionWaitTimeoutError } from './projection.errors';
 import { type ProjectionStatus, ProjectionRunner, type SkippedEvent } from './projection.runner';
 
@@ -144,7 +144,6 @@ describe('ProjectionRunner: an event that keeps failing', () => {
       },
     };
     const runner = new ProjectionRunner(options);
-    const poison = (event: { data: unknown }) => (event.data as { amount: number }).amount === 666;
     const { projection, state } = balances('balances', poison);
     runner.start(projection);
     await runner.whenCaughtUp();
@@ -183,7 +182,6 @@ describe('ProjectionRunner: an event that keeps failing', () => {
       onError: () => undefined,
       onSkipped: () => undefined,
     });
-    const poison = (event: { data: unknown }) => (event.data as { amount: number }).amount === 666;
     const { projection, state } = balances('balances', poison);
     expect(() => runner.skip('balances')).toThrow('no projection balances');
     runner.start(projection);
@@ -287,7 +285,6 @@ describe('ProjectionRunner: progress and metrics', () => {
       onError: () => undefined,
       onSkipped: () => undefined,
     };
-    const poison = (event: { data: unknown }) => (event.data as { amount: number }).amount === 666;
     const first = new ProjectionRunner({
       ...common,
       checkpoints: new InMemoryCheckpointStore(),
@@ -353,7 +350,6 @@ describe('ProjectionRunner.waitFor', () => {
       backoff,
       onError: () => undefined,
     });
-    const poison = (event: { data: unknown }) => (event.data as { amount: number }).amount === 666;
     runner.start(balances('balances', poison).projection);
     const error = await runner.waitFor(2, { timeoutMs: 100 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProjectionWaitTimeoutError);

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { type Subscription } from '../event-store/event-store.port';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { InMemoryCheckpointStore } from '../outbox/checkpoint-store.port';
-import { balances, deposit, until, wait } from './balances.fixture';
+import { balances, deposit, poison, until, wait } from './balances.fixture';
 import { ProjectionRunner } from './projection.runner';
 
 // Orderings a review of the runner found wrong: concurrent checkpoint saves, waiters during a
@@ -250,7 +250,6 @@ describe('ProjectionRunner checkpoint saves', () => {
         throw new Error('log sink down');
       },
     });
-    const poison = (event: { data: unknown }) => (event.data as { amount: number }).amount === 666;
     const { projection, state } = balances('balances', poison);
     runner.start(projection);
     await runner.whenCaughtUp();

@@ -292,7 +292,13 @@ export class ProjectionRunner {
     });
   }
 
-  /** Tells the waiters that a position moved. */
+  /** Every change of a projection's position goes through here: waitFor() hears of it. */
+  private moveTo(run: Running, position: number): void {
+    run.status.position = position;
+    if (this.waiters.size > 0) this.moved();
+  }
+
+  /** Tells the waiters that a position moved (or a rebuild's reset ended). */
   private moved(): void {
     for (const waiter of [...this.waiters]) waiter.check();
   }
@@ -482,8 +488,8 @@ export class ProjectionRunner {
     for (;;) {
       if (this.ended(run)) return;
       try {
-        status.position = status.saved = await this.options.checkpoints.load(projection.name);
-        this.moved();
+        status.saved = await this.options.checkpoints.load(projection.name);
+        this.moveTo(run, status.saved);
         break;
       } catch (error) {
         failed(error);
@@ -514,7 +520,6 @@ export class ProjectionRunner {
           await projection.apply(event);
           this.metrics.applied(projection.name, (performance.now() - started) / 1000);
           applying = undefined;
-          status.position = Math.max(status.position, event.position);
           status.applied += 1;
           status.failures = 0;
           status.failingAt = undefined;
@@ -522,11 +527,11 @@ export class ProjectionRunner {
           if (Number.isFinite(at)) run.lastEventAt = at;
           run.atEnd = false;
           attempt = 0;
-          if (this.waiters.size > 0) this.moved();
+          this.moveTo(run, Math.max(status.position, event.position));
         },
         onCaughtUp: (position) => {
           if (run.halted) return; // rebuild() has begun: this end of the log is not its end
-          status.position = position;
+          this.moveTo(run, position);
           status.failures = 0;
           status.failingAt = undefined;
           run.atEnd = true;
@@ -537,7 +542,6 @@ export class ProjectionRunner {
             run.markCaughtUp();
           }
           if (position > status.saved) void this.save(run);
-          this.moved();
         },
         onError: (error) => {
           failure = { error, event: applying };
@@ -546,9 +550,8 @@ export class ProjectionRunner {
       });
       run.subscription = subscription;
       const timer = setInterval(() => {
-        status.position = subscription.position;
+        this.moveTo(run, subscription.position);
         if (status.position > status.saved) void this.save(run);
-        this.moved();
         if (!status.caughtUp && Date.now() >= progressAt) {
           progressAt = Date.now() + progressEvery;
           try {
@@ -562,8 +565,7 @@ export class ProjectionRunner {
       await end;
       clearInterval(timer);
       await subscription.stop();
-      status.position = subscription.position;
-      this.moved();
+      this.moveTo(run, subscription.position);
       run.wake = undefined;
       if (failure) {
         const failing = this.failingEvent(run, failure.error, failure.event);
@@ -611,11 +613,10 @@ export class ProjectionRunner {
   private async giveUp(run: Running, error: unknown): Promise<void> {
     const skipped = run.status.failingAt!;
     run.status.failingAt = undefined;
-    run.status.position = Math.max(run.status.position, skipped.position);
     run.status.skipped += 1;
     run.status.failures = 0;
     this.metrics.skipped(run.projection.name);
-    this.moved();
+    this.moveTo(run, Math.max(run.status.position, skipped.position));
     try {
       this.reportSkip(skipped, error, run.projection.name);
     } catch {

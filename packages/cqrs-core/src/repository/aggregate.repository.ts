@@ -1,4 +1,4 @@
-import { ConcurrencyConflictError, StreamNotFoundError } from '../event-store/event-store.errors';
+import { StreamNotFoundError } from '../event-store/event-store.errors';
 import { type AggregateRoot } from '../domain/aggregate-root';
 import { type DomainEvent } from '../domain/domain-event';
 import {
@@ -49,8 +49,9 @@ export class AggregateRepository<A extends AnyAggregate> {
   }
 
   /** The aggregate at its current version; a fresh one at version 0 when the stream has no events. */
-  async load(id: string): Promise<A> {
-    const loaded = await this.inner.load(id);
+  /** @param options.expectedVersion see EventSourcedRepository.load */
+  async load(id: string, options: { expectedVersion?: number } = {}): Promise<A> {
+    const loaded = await this.inner.load(id, options);
     // The stream's version, not the count of events replayed: they differ after a truncation,
     // retention or a soft delete (versions continue), and the next save expects the former.
     loaded.state.markCommitted(loaded.version);
@@ -101,17 +102,8 @@ export class AggregateRepository<A extends AnyAggregate> {
     options: { retry?: RetryOnConflictOptions | false; expectedVersion?: number } = {},
   ): Promise<A> {
     const { expectedVersion } = options;
-    if (
-      expectedVersion !== undefined &&
-      !(Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)
-    )
-      throw new TypeError(
-        `AggregateRepository.update: expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
-      );
     const once = async (): Promise<A> => {
-      const aggregate = await this.load(id);
-      if (expectedVersion !== undefined && aggregate.persistedVersion !== expectedVersion)
-        throw new ConcurrencyConflictError(id, expectedVersion, aggregate.persistedVersion);
+      const aggregate = await this.load(id, { expectedVersion });
       await act(aggregate);
       await this.save(aggregate);
       return aggregate;

@@ -1,4 +1,3 @@
-import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore } from '../event-store/event-store.port';
 import { type Decider, decideEvents } from '../domain/decider';
 import { type DomainEvent } from '../domain/domain-event';
@@ -65,17 +64,8 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
   });
   return async (streamId, command, call = {}) => {
     const { expectedVersion } = call;
-    if (
-      expectedVersion !== undefined &&
-      !(Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)
-    )
-      throw new TypeError(
-        `commandHandler: expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
-      );
     const once = async (attempt: number): Promise<CommandResult<State, Event>> => {
-      const loaded = await repository.load(streamId);
-      if (expectedVersion !== undefined && loaded.version !== expectedVersion)
-        throw new ConcurrencyConflictError(streamId, expectedVersion, loaded.version);
+      const loaded = await repository.load(streamId, { expectedVersion });
       const newEvents = decideEvents(decider, command, loaded.state);
       const saved = await repository.save(loaded, newEvents);
       return {

@@ -1,3 +1,4 @@
+import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
 import { type Metadata } from '../messages/envelope';
 import { MessageFactory } from '../messages/message.factory';
@@ -106,7 +107,32 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     this.now = options.now ?? (() => new Date());
   }
 
-  async load(streamId: string): Promise<LoadedStream<State>> {
+  /**
+   * The stream's state: the latest usable snapshot and the events after it.
+   * @param options.expectedVersion the version the caller's decision is based on (an HTTP
+   *   `If-Match`): a stream at another version throws ConcurrencyConflictError (`expected` =
+   *   it, `actual` = the stream's); 0 = the stream must have no events
+   * @throws TypeError before reading when `expectedVersion` is not a non-negative integer
+   */
+  async load(
+    streamId: string,
+    options: { expectedVersion?: number } = {},
+  ): Promise<LoadedStream<State>> {
+    const { expectedVersion } = options;
+    if (
+      expectedVersion !== undefined &&
+      !(Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)
+    )
+      throw new TypeError(
+        `expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
+      );
+    const loaded = await this.loadLatest(streamId);
+    if (expectedVersion !== undefined && loaded.version !== expectedVersion)
+      throw new ConcurrencyConflictError(streamId, expectedVersion, loaded.version);
+    return loaded;
+  }
+
+  private async loadLatest(streamId: string): Promise<LoadedStream<State>> {
     const snapshot = await this.loadSnapshot(streamId);
     const stored = snapshot
       ? await this.tailAfter(streamId, snapshot.version)

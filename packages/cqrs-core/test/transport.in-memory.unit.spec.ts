@@ -14,7 +14,7 @@ describeTransportConformance(
     });
     return {
       publisher: broker,
-      subscriber: () => broker.subscriber(),
+      subscriber: (options) => broker.subscriber(options),
       crash: async (subscriber) => (subscriber as InMemorySubscriber).kill(),
       publishRaw: async (topic, key, raw) => broker.publishRaw(topic, key, raw),
       close: () => broker.close(),

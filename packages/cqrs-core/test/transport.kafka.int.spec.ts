@@ -125,7 +125,7 @@ describeTransportConformance(
     const subscriberClient = await clients.connect('subscribers');
     return {
       publisher,
-      subscriber: () => new KafkaSubscriber(subscriberClient, options),
+      subscriber: (extra) => new KafkaSubscriber(subscriberClient, { ...options, ...extra }),
       crash: (subscriber) => (subscriber as KafkaSubscriber).kill(),
       publishRaw: (topic, key, raw) => publisher.publishRaw(topic, key, raw),
       restartBroker: restartLocalKafka,

@@ -69,8 +69,9 @@ function describeOnLayout(
       });
       return {
         publisher,
-        subscriber: () =>
+        subscriber: (options) =>
           new RedisStreamsSubscriber({
+            ...options,
             ...layout,
             client: connection.client,
             serializer,

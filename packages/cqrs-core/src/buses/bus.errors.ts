@@ -51,12 +51,15 @@ export class CommandTimeoutError extends Error {
 /**
  * The command's handler refused it (a DomainError) or failed for good (dead-lettered);
  * `remoteName` is the error's name on the handling side, `message` its message, `code` and
- * `details` a DomainError's own (DomainErrorOptions). The error's class does not cross the
- * wire: test for it with `isRejectedWith(error, InsufficientFundsError)`.
+ * `details` a DomainError's own (DomainErrorOptions), `status` the client-error status
+ * (400–499) a DomainError subclass declared as its `status` (or `statusCode`). The error's
+ * class does not cross the wire: test for it with `isRejectedWith(error, InsufficientFundsError)`.
  */
 export class CommandRejectedError extends Error {
   readonly code?: string;
   readonly details?: Readonly<Record<string, unknown>>;
+  /** The DomainError's own HTTP client-error status, when it declared one (else undefined). */
+  readonly status?: number;
   /**
    * True when the handler refused the command with a DomainError (a business rule: show it to
    * the caller); false when the handler failed and the command was dead-lettered (an internal
@@ -71,6 +74,7 @@ export class CommandRejectedError extends Error {
     remote: {
       code?: string;
       details?: Readonly<Record<string, unknown>>;
+      status?: number;
       refused?: boolean;
     } = {},
   ) {
@@ -79,6 +83,7 @@ export class CommandRejectedError extends Error {
     this.refused = remote.refused === true;
     if (remote.code !== undefined) this.code = remote.code;
     if (remote.details !== undefined) this.details = remote.details;
+    if (remote.status !== undefined) this.status = remote.status;
   }
 }
 

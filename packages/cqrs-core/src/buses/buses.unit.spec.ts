@@ -178,6 +178,51 @@ describe('CommandBus', () => {
     await Promise.all([service.router.close(), api.router.close()]);
   });
 
+  it("carries a DomainError's own client-error status to the sender, and no other status", async () => {
+    const { instance } = system();
+    class AccountClosed extends DomainError {
+      readonly status = 403;
+    }
+    class Gone extends DomainError {
+      readonly statusCode = 410;
+    }
+    class Broken extends DomainError {
+      readonly status = 503; // not a client error: not sent
+    }
+    class NotDomain extends PermanentError {
+      readonly status = 404; // not a DomainError: dead-lettered, its status stays here
+    }
+    // The test command's data is { dx }: dx picks what the handler throws.
+    const thrown: Record<number, () => Error> = {
+      1: () => new AccountClosed('account A-1 is closed', { code: 'account-closed' }),
+      2: () => new Gone('account A-2 was removed'),
+      3: () => new Broken('ledger unavailable'),
+      4: () => new NotDomain('no such row'),
+    };
+    const service = instance('svc', 's');
+    service.commands.handle<{ dx: number }>('Move', async (command) => {
+      throw thrown[command.data.dx]!();
+    });
+    const api = instance('api', 'x');
+    await Promise.all([service.router.run(), api.router.run()]);
+    const rejection = (dx: number) =>
+      api.commands.request(testEnvelope('Move', { dx })).catch((e: unknown) => e);
+    expect(await rejection(1)).toMatchObject({
+      remoteName: 'AccountClosed',
+      code: 'account-closed',
+      status: 403,
+      refused: true,
+    });
+    expect(await rejection(2)).toMatchObject({ remoteName: 'Gone', status: 410 });
+    const broken = await rejection(3);
+    expect(broken).toMatchObject({ remoteName: 'Broken', refused: true });
+    expect((broken as CommandRejectedError).status).toBeUndefined();
+    const other = await rejection(4);
+    expect(other).toMatchObject({ remoteName: 'PermanentError', refused: false });
+    expect((other as CommandRejectedError).status).toBeUndefined();
+    await Promise.all([service.router.close(), api.router.close()]);
+  });
+
   it('answers a refused command sent again with its refusal, not as already handled, behind a deduplicator', async () => {
     const { instance, deadLetters } = system();
     class InsufficientFunds extends DomainError {}

@@ -38,6 +38,8 @@ const CommandReply = z.object({
       message: z.string(),
       code: z.string().optional(),
       details: z.record(z.string(), z.unknown()).optional(),
+      /** A DomainError's own client-error status (an integer 400–499), when it has one. */
+      status: z.number().int().min(400).max(499).optional(),
       /** A DomainError refused it (else: it failed and was dead-lettered). */
       refused: z.boolean().optional(),
     })
@@ -435,23 +437,38 @@ function rejectionOf(commandId: string, reply: CommandReply, sent: Envelope): Er
   const deadline = sent.metadata.deadline;
   if (name === 'CommandExpiredError' && typeof deadline === 'string')
     return new CommandExpiredError(commandId, sent.type, deadline, undefined, message);
-  const { code, details, refused } = reply.error ?? {};
+  const { code, details, status, refused } = reply.error ?? {};
   return new CommandRejectedError(commandId, name, message, {
     ...(code !== undefined && { code }),
     ...(details !== undefined && { details }),
+    ...(status !== undefined && { status }),
     refused: refused === true,
   });
 }
 
 /**
  * The name and message a sender gets (a subclass that kept `name` 'Error' is named by its
- * class), and a DomainError's code and details.
+ * class), and a DomainError's code, details and own client-error `status`.
  */
 function errorOf(error: unknown): NonNullable<CommandReply['error']> {
+  const status = error instanceof DomainError ? clientErrorStatusOf(error) : undefined;
   return {
     name: errorNameOf(error),
     message: (error as Error)?.message ?? String(error),
     ...(error instanceof DomainError && error.code !== undefined && { code: error.code }),
     ...(error instanceof DomainError && error.details !== undefined && { details: error.details }),
+    ...(status !== undefined && { status }),
   };
+}
+
+/**
+ * A DomainError subclass's own `status` (or `statusCode`) when it is an integer 400–499 — what
+ * an HTTP edge answers instead of 422 (ProblemDetailsFilter); anything else is not sent.
+ */
+function clientErrorStatusOf(error: DomainError): number | undefined {
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  const code = typeof status === 'number' ? status : statusCode;
+  return typeof code === 'number' && Number.isInteger(code) && code >= 400 && code < 500
+    ? code
+    : undefined;
 }

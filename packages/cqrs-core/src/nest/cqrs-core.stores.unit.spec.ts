@@ -120,12 +120,13 @@ const until = async (check: () => boolean, timeoutMs = 5_000) => {
 describe('CqrsCoreModule stores', () => {
   it('injects the event store, initialised before the first delivery, closed after the drain', async () => {
     const store = new FlakyStore(2);
-    const started = Date.now();
     const app = await boot(store);
-    // The app started although the store's server is away; the router waits for the store.
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // The app started although the store's server is away (its init has failed, and is retried
+    // in the background); the router waits for the store. No clock: a loaded machine is slow.
     const router = app.get(Router);
     store.router = router;
+    expect(store.inits).toBeGreaterThanOrEqual(1);
+    expect(store.inits).toBeLessThan(3);
     expect(router.running).toBe(false);
     expect(app.get(EVENT_STORE)).toBe(store);
     expect(app.get(SNAPSHOT_STORE)).toBeInstanceOf(InMemorySnapshotStore);

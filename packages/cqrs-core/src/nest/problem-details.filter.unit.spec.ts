@@ -111,6 +111,13 @@ const THROWN: Record<string, () => unknown> = {
       details: { balance: 30, amount: 80 },
     }),
   'rejected-plain-domain': () => new CommandRejectedError('c-2', 'DomainError', 'no such trainer'),
+  // A remote DomainError that declared its own status (carried over the command bus).
+  'rejected-status': () =>
+    new CommandRejectedError('c-7', 'AccountClosed', 'account A-1 is closed', {
+      code: 'account-closed',
+      status: 403,
+      refused: true,
+    }),
   // A handler's failure dead-lettered on the other side: its message is not the caller's.
   'rejected-dead-lettered': () =>
     new CommandRejectedError('c-3', 'MongoServerError', 'connect ECONNREFUSED 10.0.0.7:27017'),
@@ -283,7 +290,7 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
     });
   });
 
-  it('answers a CommandRejectedError of a remote DomainError with 422, its code and details', async () => {
+  it('answers a CommandRejectedError of a remote DomainError with 422 (or its own 4xx), its code and details', async () => {
     const { status, body } = await answer('/errors/rejected');
     expect(status).toBe(422);
     expect(body).toEqual({
@@ -298,6 +305,18 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
     expect(await answer('/errors/rejected-plain-domain')).toMatchObject({
       status: 422,
       body: { detail: 'no such trainer' },
+    });
+    // The handler's DomainError declared 403: the sender's edge answers what it would have.
+    expect(await answer('/errors/rejected-status')).toEqual({
+      status: 403,
+      body: {
+        type: 'https://causeway.dev/problems/domain-rejected',
+        title: 'Forbidden',
+        status: 403,
+        detail: 'account A-1 is closed',
+        code: 'account-closed',
+        instance: '/errors/rejected-status',
+      },
     });
   });
 

@@ -109,6 +109,16 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
   /** How long subscribe() waits for this consumer's share of partitions. Default 2 × leaseTtlMs. */
   joinTimeoutMs?: number;
   /**
+   * Longest close() waits for deliveries in flight. After it, the ones still running are
+   * abandoned unacknowledged: their entries stay pending and the group's next owner of the
+   * partition claims them once idle claimIdleMs (at-least-once; the attempt count goes on).
+   * Acknowledgements of the deliveries that finished are written first, unstarted entries are
+   * handed over and the leases released, as in a close in time. JavaScript cannot stop a
+   * handler: an abandoned one runs on, and its result is ignored. Keep it below the platform's
+   * shutdown grace period (Kubernetes: 30 s by default). Default 25 000 ms.
+   */
+  closeTimeoutMs?: number;
+  /**
    * The subscriber's health probe (RedisStreamsSubscriber.probe) reports down when a partition
    * assigned to a subscription has not been active for this long, or when its heartbeats or
    * reads have failed for this long — it cannot make progress (Redis unreachable, groups that
@@ -131,6 +141,7 @@ export interface SubscriptionTiming {
   readonly consumerIdleMs: number;
   readonly fanOutGroupIdleMs: number;
   readonly joinTimeoutMs: number;
+  readonly closeTimeoutMs: number;
   readonly prefetch: number;
   readonly stuckAfterMs: number;
 }
@@ -155,6 +166,7 @@ export function subscriptionTiming(options: RedisStreamsSubscriberOptions): Subs
     consumerIdleMs,
     fanOutGroupIdleMs: options.fanOutGroupIdleMs ?? consumerIdleMs,
     joinTimeoutMs: options.joinTimeoutMs ?? leaseTtlMs * 2,
+    closeTimeoutMs: options.closeTimeoutMs ?? 25_000,
     prefetch: options.prefetch ?? 64,
     stuckAfterMs: options.stuckAfterMs ?? leaseTtlMs + claimIdleMs + 2 * heartbeatMs,
   };

@@ -118,6 +118,8 @@ export class StreamsSubscription {
   private handling = 0;
   private stopping = false;
   private killed = false;
+  /** close() gave up waiting on running handlers (closeTimeoutMs): `killed` is set too. */
+  private abandoned = false;
   private tickTimer: NodeJS.Timeout | undefined;
   private redeliveryTimer: NodeJS.Timeout | undefined;
   /** Some held entry may wait for its redelivery delay (only failures delay one): worth a scan. */
@@ -253,7 +255,11 @@ export class StreamsSubscription {
     }
   }
 
-  /** Stops reading, lets running handlers finish and be acknowledged, releases the leases and leaves the group. */
+  /**
+   * Stops reading, lets running handlers finish and be acknowledged (for at most
+   * closeTimeoutMs: then they are abandoned unacknowledged), releases the leases and leaves the
+   * group.
+   */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -272,6 +278,7 @@ export class StreamsSubscription {
   }
 
   private async shutdown(): Promise<void> {
+    const deadline = Date.now() + this.context.timing.closeTimeoutMs;
     this.stopping = true;
     clearTimeout(this.tickTimer);
     clearTimeout(this.redeliveryTimer);
@@ -279,11 +286,42 @@ export class StreamsSubscription {
     this.wakeReader?.();
     await this.interruptRead();
     this.context.reader.disconnect();
-    while (this.running > 0 && !this.killed) {
-      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    }
+    if (!(await this.idleBy(deadline)) && !this.killed) await this.abandonRunning();
     // Entries read and never started are handed over with their delivery counts given back.
-    if (!this.killed) await this.ownership.releaseAll();
+    if (!this.killed || this.abandoned) await this.ownership.releaseAll();
+  }
+
+  /** Whether every started entry settled (or kill() came) before `deadline`. */
+  private async idleBy(deadline: number): Promise<boolean> {
+    while (this.running > 0 && !this.killed) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.idleWaiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+    return true;
+  }
+
+  /**
+   * close() outlived closeTimeoutMs: the acknowledgements of finished handlers are written
+   * (bounded by a second), then the handlers still running are abandoned — their results are
+   * ignored as after kill(), and their entries stay pending for the next owner to claim.
+   */
+  private async abandonRunning(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.acks.flush(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000))),
+    ]);
+    clearTimeout(timer);
+    this.abandoned = true;
+    this.killed = true;
+    this.acks.discard();
+    for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   /**

@@ -18,8 +18,11 @@ const ConformanceMessage = z.object({ n: z.number().int(), blob: z.string().opti
 /** What a backend hands to the transport conformance suite. */
 export interface TransportUnderTest {
   publisher: Publisher;
-  /** A subscriber as if in a new process (own connections). */
-  subscriber(): Subscriber;
+  /**
+   * A subscriber as if in a new process (own connections), with the backend's `closeTimeoutMs`
+   * when given (its default otherwise).
+   */
+  subscriber(options?: { closeTimeoutMs?: number }): Subscriber;
   /** Kills a subscriber made by subscriber() without acking its in-flight deliveries. */
   crash(subscriber: Subscriber): Promise<void>;
   /** Publishes raw bytes that are not a valid envelope, bypassing the encoder. */
@@ -100,8 +103,8 @@ export function describeTransportConformance(
     let topicCount = 0;
     const topic = (label: string) =>
       `conf.${label}.${Date.now().toString(36)}${(topicCount++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-    const subscriber = () => {
-      const created = transport.subscriber();
+    const subscriber = (options?: { closeTimeoutMs?: number }) => {
+      const created = transport.subscriber(options);
       open.push(created);
       return created;
     };
@@ -425,6 +428,51 @@ export function describeTransportConformance(
       await eventually(() => after.length === 3, timeout, 'the rest');
       expect(after).toEqual([2, 3, 4]);
       expect(done).toEqual([1]);
+    });
+
+    it('close gives up on a delivery that outlives closeTimeoutMs; the next consumer gets it again', async () => {
+      const t = topic('close-timeout');
+      let release!: () => void;
+      const stuck = new Promise<void>((resolve) => (release = resolve));
+      const first = subscriber({ closeTimeoutMs: 300 });
+      const done: number[] = [];
+      const handle = await first.subscribe(
+        [t],
+        { group: 'g', consumer: 'first', maxInFlight: 2 },
+        async (d) => {
+          if (n(d) === 1) await stuck; // runs on past close
+          done.push(n(d));
+        },
+      );
+      try {
+        await transport.publisher.publish(t, [
+          conformanceMessage(1, 'stuck-key'),
+          conformanceMessage(2, 'other-key'),
+        ]);
+        await eventually(() => done.includes(2), timeout, 'the message that finishes');
+        const closing = Date.now();
+        await handle.close();
+        const took = Date.now() - closing;
+        expect(took).toBeGreaterThanOrEqual(250);
+        expect(took).toBeLessThan(5_000);
+        const again: Delivery[] = [];
+        await subscriber().subscribe(
+          [t],
+          { group: 'g', consumer: 'second' },
+          async (d) => void again.push(d),
+        );
+        await eventually(() => again.length > 0, timeout, 'the abandoned message');
+        // Only the abandoned one: the one that finished was acknowledged before close resolved.
+        expect(again.map(n)).toEqual([1]);
+        expect(again[0]!.attempt).toBeGreaterThanOrEqual(2);
+        // The abandoned handler finishing late acknowledges nothing and breaks nothing.
+        release();
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(done).toEqual([2, 1]);
+        expect(again.map(n)).toEqual([1]);
+      } finally {
+        release();
+      }
     });
 
     if (features.priorities) {

@@ -31,6 +31,16 @@ export interface InMemoryBrokerOptions {
   onPoison?: (poison: PoisonMessage) => void | Promise<void>;
 }
 
+export interface InMemorySubscriberOptions {
+  /**
+   * Longest close() waits for deliveries in flight. After it, the ones still running are
+   * abandoned unacknowledged and delivered again to the group's other consumers at once (the
+   * attempt count goes on); an abandoned handler runs on and its result is ignored.
+   * Default 25 000 ms.
+   */
+  closeTimeoutMs?: number;
+}
+
 export const IN_MEMORY_FEATURES: TransportFeatures = {
   persistent: false,
   priorities: true,
@@ -181,8 +191,8 @@ export class InMemoryBroker implements Publisher {
   }
 
   /** A subscriber: one per simulated process, so that one can be killed while others live on. */
-  subscriber(): InMemorySubscriber {
-    return new InMemorySubscriber(this);
+  subscriber(options: InMemorySubscriberOptions = {}): InMemorySubscriber {
+    return new InMemorySubscriber(this, options);
   }
 
   async close(): Promise<void> {
@@ -330,7 +340,14 @@ export class InMemorySubscriber implements Subscriber {
   private readonly consumers = new Set<Consumer>();
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly broker: InMemoryBroker) {}
+  private readonly closeTimeoutMs: number;
+
+  constructor(
+    private readonly broker: InMemoryBroker,
+    options: InMemorySubscriberOptions = {},
+  ) {
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 25_000;
+  }
 
   async subscribe(
     topics: readonly string[],
@@ -363,13 +380,20 @@ export class InMemorySubscriber implements Subscriber {
     for (const wake of waiters) wake();
   }
 
+  /** Waits for their deliveries in flight (at most closeTimeoutMs: the rest are abandoned). */
   private async release(consumers: Consumer[]): Promise<void> {
     for (const consumer of consumers) consumer.closed = true; // stop taking deliveries
-    while (consumers.some((consumer) => consumer.inFlight.size > 0)) {
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    const deadline = Date.now() + this.closeTimeoutMs;
+    while (consumers.some((consumer) => consumer.inFlight.size > 0) && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        timer = setTimeout(resolve, deadline - Date.now());
+      });
+      clearTimeout(timer);
     }
     for (const consumer of consumers) {
-      this.broker.detach(consumer, false);
+      this.broker.detach(consumer, consumer.inFlight.size > 0);
       this.consumers.delete(consumer);
     }
   }

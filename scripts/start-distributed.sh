@@ -16,6 +16,13 @@ install_dependencies
 echo "==> build"
 pnpm exec turbo run build --filter=@causeway/launcher... --output-logs=errors-only
 
+# Asking for the options starts nothing.
+for argument in "$@"; do
+  case "$argument" in
+    -h | --help) exec node packages/launcher/dist/cli.js --help ;;
+  esac
+done
+
 # The servers keep running after Ctrl-C (infra/local/down stops them).
 CAUSEWAY_KEEP_SERVERS=1 ensure_servers
 

@@ -25,8 +25,9 @@ Options:
                   or APP_PORT_BASE)
   --help, -h      print this and exit
 
-Environment: EDGE_PORT (default 8080), READ_MODEL_STORE (redis|mongodb), DEV_TOKENS,
-EDGE_UPSTREAM_TIMEOUT_MS, and the apps' settings (TOPIC_PREFIX, …; see the README).
+Environment: EDGE_PORT (default 8080), EDGE_HOST (default 127.0.0.1), READ_MODEL_STORE
+(redis|mongodb), DEV_TOKENS (default true), EDGE_UPSTREAM_TIMEOUT_MS, and the apps' settings
+(TOPIC_PREFIX, …; see the README).
 `;
 
 /**

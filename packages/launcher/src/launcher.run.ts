@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import path from 'node:path';
+import { setting } from '@causeway/cqrs-core';
 import { parseCliOptions, USAGE } from './cli.options';
 import { startEdgeProxy } from './edge.proxy';
 import { launchSystem, restartInstance, stopSystem, type RunningInstance } from './system.launcher';
@@ -38,6 +39,10 @@ export async function runLauncher(options: RunOptions): Promise<void> {
   const readModelStore = env.READ_MODEL_STORE || undefined;
   if (readModelStore !== undefined && readModelStore !== 'redis' && readModelStore !== 'mongodb')
     throw new Error(`READ_MODEL_STORE must be redis or mongodb, got "${readModelStore}"`);
+  // As the apps read it (true/false/1/0); on unless set otherwise (a local demo).
+  const devTokens = setting.boolean(true).safeParse(env.DEV_TOKENS || undefined);
+  if (!devTokens.success)
+    throw new Error(`DEV_TOKENS must be true or false (or 1 or 0), got "${env.DEV_TOKENS}"`);
   const upstreamTimeout = env.EDGE_UPSTREAM_TIMEOUT_MS || undefined;
   if (upstreamTimeout !== undefined && !/^[1-9]\d*$/.test(upstreamTimeout))
     throw new Error(
@@ -49,7 +54,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     logLevel: env.LOG_LEVEL,
     adminToken: env.ADMIN_TOKEN,
     jwtSecret: env.JWT_SECRET,
-    devTokens: (env.DEV_TOKENS ?? 'true') === 'true',
+    devTokens: devTokens.data,
     readModelStore,
   });
   const edgeHost = env.EDGE_HOST ?? '127.0.0.1';

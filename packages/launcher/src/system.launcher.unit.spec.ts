@@ -315,6 +315,20 @@ describe('runLauncher', () => {
     expect(pidsOf(root)).toEqual([]);
   });
 
+  it('refuses a DEV_TOKENS the apps would not read, naming it, and starts nothing', async () => {
+    const root = standInRoot();
+    const run = runLauncher({
+      args: [],
+      env: { DEV_TOKENS: 'yes' },
+      root,
+      stop: new AbortController().signal,
+      out: () => undefined,
+      err: () => undefined,
+    });
+    await expect(run).rejects.toThrow('DEV_TOKENS must be true or false (or 1 or 0), got "yes"');
+    expect(pidsOf(root)).toEqual([]);
+  });
+
   it('stops every app it started when the edge proxy cannot listen, then fails', async () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
     // command-api takes the edge's port after the check: the edge fails once the apps run.

@@ -165,6 +165,7 @@ async function redisSuite(servers: Servers, report: Report): Promise<void> {
   const connection = redisConnection({ url: servers.redisUrl, name: 'bench-es' });
   const raw = new Redis(servers.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   const rows: Row[] = [];
+  const sameKeysRows: Row[] = [];
   try {
     await connection.open();
     await raw.connect();
@@ -196,6 +197,41 @@ async function redisSuite(servers: Servers, report: Report): Promise<void> {
         () => measureAppends('cw', c.batch, c.writers, appends, ours),
       );
       rows.push(ratioRow(`append, ${label}`, result.ours, result.raw, 'events/s', c.target));
+      // Second baseline: the keys the store's script writes, written raw in one MULTI — what
+      // the script's own logic (checks, versions, positions) costs over the same writes.
+      let seq = 0;
+      const sameKeys: AppendFn = async (streamId, version, events) => {
+        const at = `${prefix}keys${index}:`;
+        const first = seq + 1;
+        seq += events.length;
+        const records: string[] = [];
+        const ids: (string | number)[] = ['head', version + events.length];
+        events.forEach((e, i) => {
+          records.push(
+            String(first + i),
+            JSON.stringify({
+              ...e,
+              version: version + i + 1,
+              streamId,
+              data: JSON.stringify(e.data),
+            }),
+          );
+          ids.push(`#${e.messageId}`, version + i + 1);
+        });
+        const multi = raw
+          .multi()
+          .incrby(`${at}seq`, events.length)
+          .hset(`${at}events`, ...records)
+          .hset(`${at}m:${streamId}`, ...ids)
+          .zadd(`${at}s:${streamId}`, version + 1, `${first}:${events.length}`);
+        if (version === 0) multi.sadd(`${at}streams`, streamId);
+        await multi.exec();
+      };
+      const keys = await abba(
+        () => measureAppends('keys', c.batch, c.writers, appends, sameKeys),
+        () => measureAppends('cw2', c.batch, c.writers, appends, ours),
+      );
+      sameKeysRows.push(ratioRow(`append, ${label}`, keys.ours, keys.raw, 'events/s'));
     }
   } finally {
     await deleteKeys(raw, prefix);
@@ -203,6 +239,10 @@ async function redisSuite(servers: Servers, report: Report): Promise<void> {
     await connection.close();
   }
   report.table('Event store: Redis append vs raw ioredis RPUSH of the same events', rows);
+  report.table(
+    'Event store: Redis append vs raw ioredis MULTI writing the same keys (no target: where the time goes)',
+    sameKeysRows,
+  );
 }
 
 /** Deletes every key under `prefix` (SCAN, bounded by the keyspace). */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setting } from '@causeway/cqrs-core';
 import { parseCliOptions, USAGE } from './cli.options';
 import { startEdgeProxy } from './edge.proxy';
+import { restartBackoff } from './restart.backoff';
 import { launchSystem, restartInstance, stopSystem, type RunningInstance } from './system.launcher';
 import { DEFAULT_PORT_BASE, planInstances } from './system.topology';
 
@@ -89,8 +90,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     const startedAt = Date.now();
     instance.child.once('exit', (code, signal) => {
       if (!stopping && !stop.aborted) {
-        const streak = Date.now() - startedAt > 60_000 ? 1 : failures + 1;
-        const delayMs = Math.min(30_000, 1_000 * 2 ** (streak - 1));
+        const { streak, delayMs } = restartBackoff(failures, Date.now() - startedAt);
         err(
           `${instance.instanceId} exited (${code ?? signal}); see ${instance.logFile}; ` +
             `restarting in ${delayMs / 1000} s\n`,

@@ -57,13 +57,11 @@ describe('the port check', () => {
     );
   });
 
-  (process.platform === 'linux' ? it : it.skip)(
-    'tells whether a process holds the listener of a port',
-    async () => {
-      const server = await listening();
-      servers.push(server);
-      expect(listenerOwnedBy(process.pid, portOf(server))).toBe(true);
-      expect(listenerOwnedBy(process.ppid, portOf(server))).toBe(false);
-    },
-  );
+  it('tells whether a process holds the listener of a port (undefined without /proc)', async () => {
+    const server = await listening();
+    servers.push(server);
+    const linux = process.platform === 'linux';
+    expect(listenerOwnedBy(process.pid, portOf(server))).toBe(linux ? true : undefined);
+    expect(listenerOwnedBy(process.ppid, portOf(server))).toBe(linux ? false : undefined);
+  });
 });

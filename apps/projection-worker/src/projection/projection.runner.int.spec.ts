@@ -1,10 +1,6 @@
 import Redis from 'ioredis';
-import {
-  type Envelope,
-  InMemoryEventStore,
-  MessageFactory,
-  type StoredEvent,
-} from '@causeway/cqrs-core';
+import { type Envelope, MessageFactory, type StoredEvent } from '@causeway/cqrs-core';
+import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisCheckpointStore } from '@causeway/cqrs-core/redis';
 import { contractsSerializer, type TrainerMovedEvent } from '@causeway/contracts';
 import {
@@ -16,9 +12,10 @@ import {
 import { testNamespace } from '@causeway/testkit';
 import { ProjectionRunner } from './projection.runner';
 
-// The runner over the real Redis read models, checkpoint and notification log (ADR 007,
-// session 9): a trainer changes group while projection-worker is down, the restarted worker
-// catches up, then the bus redelivers what it held. Each move must reach the log once, and a
+// The runner over the real event store (MongoDB wire: FerretDB here), Redis read models,
+// checkpoint and notification log (ADR 007, session 9): a trainer changes group while
+// projection-worker is down, the restarted worker catches up from the store, then the bus
+// redelivers what it held. Each move must reach the log once, and a
 // trainer's moves must stay in order whichever path (eager or projection) appends them.
 jest.setTimeout(30_000);
 
@@ -34,21 +31,29 @@ const moved = (trainerId: string, x: number) =>
 const joined = (trainerId: string, groupId: string) =>
   factory.event('TrainerJoinedGroupEvent', { trainerId, groupId, timestamp: Date.now() });
 
-describe('ProjectionRunner on Redis, after an outage', () => {
+describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
   const ns = testNamespace('runner');
+  const mongo = mongoConnection({ uri: ns.mongoUri(), name: 'runner-spec' });
   let redis: Redis;
   let keyPrefix: string;
-  let eventStore: InMemoryEventStore;
+  let eventStore: MongoEventStore;
   let groups: RedisGroupMembers;
   let notifications: RedisNotificationLog;
   let n = 0;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     redis = new Redis(ns.redisUrl);
+    await mongo.open();
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     keyPrefix = `${ns.keyPrefix}${(n += 1)}:`;
-    eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    // Each test its own collections: the catch-up reads the whole log.
+    eventStore = new MongoEventStore({
+      connection: mongo.client,
+      collectionPrefix: `t${n}_`,
+      serializer: contractsSerializer(),
+    });
+    await eventStore.init();
     groups = new RedisGroupMembers({ client: redis, keyPrefix });
     notifications = new RedisNotificationLog({ client: redis, keyPrefix });
   });
@@ -56,6 +61,8 @@ describe('ProjectionRunner on Redis, after an outage', () => {
     const keys = await redis.keys(`${ns.keyPrefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
+    await mongo.client.dropDatabase();
+    await mongo.close();
   });
 
   /** A worker incarnation over the shared stores. */

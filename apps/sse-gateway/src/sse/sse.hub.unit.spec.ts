@@ -642,6 +642,20 @@ describe('SseHub', () => {
       }
     });
 
+    it("on stop spreads the clients' reconnects at random over one to two retry intervals", async () => {
+      const { hub, open } = await setup({ settings: { retryMs: 1_000 } });
+      const sinks = [await open('ash'), await open('misty')];
+      const random = jest.spyOn(Math, 'random').mockReturnValueOnce(0.25).mockReturnValueOnce(0.75);
+      try {
+        await hub.stop();
+      } finally {
+        random.mockRestore();
+      }
+      // The hint sent just before the shutdown notification (the stream opened with one too).
+      const hints = sinks.map((sink) => sink.frames().slice(-2)[0]?.retry);
+      expect(hints).toEqual([1_250, 1_750]);
+    });
+
     it("on stop before a resume's replay is written, the shutdown id is the client's own", async () => {
       const { hub, log, toUser } = await setup();
       const first = await log.append(toUser('ash'));

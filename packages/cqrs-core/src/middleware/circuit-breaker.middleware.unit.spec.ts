@@ -48,6 +48,24 @@ describe('circuit breaker middleware', () => {
     ]);
   });
 
+  it('stays open for 10 s by default before trying the handler again', async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const registry = new BreakerRegistry();
+    let healthy = false;
+    const handler = circuitBreaker({ failureThreshold: 2, registry })(async () => {
+      if (!healthy) throw new Error('payment gateway down');
+      return 'paid';
+    }, info);
+    for (let i = 0; i < 2; i++)
+      await expect(handler(delivery())).rejects.toThrow('payment gateway down');
+    healthy = true;
+    jest.advanceTimersByTime(9_999);
+    await expect(handler(delivery())).rejects.toBeInstanceOf(DeferredError);
+    jest.advanceTimersByTime(2);
+    await expect(handler(delivery())).resolves.toBe('paid');
+    expect(registry.states()).toEqual({ payments: 'closed' });
+  });
+
   it('does not count permanent errors', async () => {
     const registry = new BreakerRegistry();
     const handler = circuitBreaker({ failureThreshold: 2, registry })(async () => {

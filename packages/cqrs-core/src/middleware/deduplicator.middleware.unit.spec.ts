@@ -83,6 +83,27 @@ describe('deduplicator middleware', () => {
     expect((await store.claim(`test-group:${once.messageId}`, 1_000)).state).toBe('claimed');
   });
 
+  it('remembers a handled messageId for 24 h by default, then handles it again', async () => {
+    jest.useFakeTimers({ now: new Date('2026-03-01T12:00:00.000Z') });
+    try {
+      const day = 24 * 60 * 60 * 1_000;
+      let runs = 0;
+      const handler = deduplicator({ store: new InMemoryDeduplicationStore() })(async () => {
+        runs++;
+      }, info);
+      const once = testEnvelope('T', 'once');
+      await handler(testDelivery(once));
+      jest.setSystemTime(Date.now() + day - 1);
+      await handler(testDelivery(once));
+      expect(runs).toBe(1);
+      jest.setSystemTime(Date.now() + 2);
+      await handler(testDelivery(once));
+      expect(runs).toBe(2);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('lets a claim expire when its holder died', async () => {
     const store = new InMemoryDeduplicationStore();
     expect((await store.claim('k', 20)).state).toBe('claimed');

@@ -81,6 +81,26 @@ describe('retry middleware', () => {
     expect(calls).toEqual({ Payment: 5, Other: 2 });
   });
 
+  it('shortens each delay by a random part of up to jitter × the delay', async () => {
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.5);
+    try {
+      const delays: number[] = [];
+      const handler = retry({
+        maxAttempts: 3,
+        initialDelayMs: 20,
+        jitter: 0.4,
+        onRetry: ({ delayMs }) => delays.push(delayMs),
+      })(async () => {
+        throw new Error('down');
+      }, info);
+      await handler(testDelivery(testEnvelope('T', {}))).catch(() => undefined);
+      // 20 ms then 40 ms, each × (1 - 0.4 × 0.5)
+      expect(delays).toEqual([16, 32]);
+    } finally {
+      random.mockRestore();
+    }
+  });
+
   it('waits between attempts with jittered exponential backoff', async () => {
     const times: number[] = [];
     const handler = retry({ maxAttempts: 3, initialDelayMs: 40, jitter: 0.5 })(async () => {

@@ -51,6 +51,22 @@ describe('timeout middleware and the handler it gave up on', () => {
     expect(Date.now() - started).toBeLessThan(350);
   });
 
+  it('waits at most 5 s by default for a handler that ignores the signal', async () => {
+    jest.useFakeTimers();
+    try {
+      const stuck = timeout(60_000)(() => new Promise(() => undefined), info);
+      let outcome: unknown;
+      void stuck(testDelivery(testEnvelope('T', {}))).catch((e: unknown) => (outcome = e));
+      await jest.advanceTimersByTimeAsync(64_999);
+      expect(outcome).toBeUndefined();
+      await jest.advanceTimersByTimeAsync(1);
+      expect(outcome).toEqual(new HandlerTimeoutError('slow', 60_000, true));
+      expect((outcome as HandlerTimeoutError).abandoned).toBe(true);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('gives up at once with graceMs 0, and refuses a negative grace', async () => {
     const stuck = timeout(30, { graceMs: 0 })(() => sleep(300), info);
     const started = Date.now();

@@ -111,6 +111,26 @@ describe('AggregateRepository (class style)', () => {
     expect((await repository.load('Trainer-ash')).version).toBe(2);
   });
 
+  it('update with retry disabled acts once and fails on a concurrent write', async () => {
+    const store = new InMemoryEventStore();
+    const repository = repositoryOver(store);
+    let attempts = 0;
+    await expect(
+      repository.update(
+        'Trainer-ash',
+        async (trainer) => {
+          attempts++;
+          if (attempts === 1)
+            await repositoryOver(store).update('Trainer-ash', (other) => other.move(10, 0, now));
+          trainer.move(1, 0, now);
+        },
+        { retry: false },
+      ),
+    ).rejects.toBeInstanceOf(ConcurrencyConflictError);
+    expect(attempts).toBe(1);
+    expect((await repository.load('Trainer-ash')).state).toMatchObject({ x: 10, moves: 1 });
+  });
+
   it('update with expectedVersion acts only on the version the caller saw, without retry', async () => {
     const store = new InMemoryEventStore();
     const repository = repositoryOver(store);

@@ -2,6 +2,7 @@ import { type Decider } from '../domain/decider';
 import { type EventStore } from '../event-store/event-store.port';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
+import { type SnapshotStore } from '../snapshots/snapshot-store.port';
 import { SnapshotPolicies } from '../snapshots/snapshot.policy';
 import { handleCommand } from './command.handler';
 import { deciderRepository } from './decider.repository';
@@ -290,6 +291,35 @@ describe('EventSourcedRepository with snapshots', () => {
     });
     expect(failures.filter((f) => f.operation === 'load').length).toBeGreaterThanOrEqual(3);
     expect(failures.every((f) => f.streamId === 'Trainer-ash')).toBe(true);
+  });
+
+  it('still saves and loads when both the snapshot store and the onSnapshotError hook throw', async () => {
+    const down = () => Promise.reject(new Error('snapshot store down'));
+    const broken: SnapshotStore = {
+      init: down,
+      save: down,
+      loadLatest: down,
+      list: down,
+      delete: down,
+      close: down,
+    };
+    const reported: SnapshotFailure['operation'][] = [];
+    const options = {
+      aggregateType: 'Trainer',
+      snapshots: { store: broken, policy: SnapshotPolicies.always, schemaVersion: 1 },
+      onSnapshotError: (_: unknown, failure: SnapshotFailure) => {
+        reported.push(failure.operation);
+        throw new Error('hook bug');
+      },
+    };
+    const events = new InMemoryEventStore();
+    await expect(history(events, 2, options)).resolves.toBeUndefined();
+    expect(await events.readStream('Trainer-ash')).toHaveLength(2);
+    await expect(
+      deciderRepository(trainerDecider, { ...options, eventStore: events }).load('Trainer-ash'),
+    ).resolves.toMatchObject({ version: 2, snapshotVersion: 0, state: { x: 3, moves: 2 } });
+    expect(reported).toContain('save');
+    expect(reported).toContain('load');
   });
 
   it('reports a failing snapshot policy without failing the save', async () => {

@@ -34,6 +34,34 @@ describe('retryOnConflict', () => {
     }
   });
 
+  it('backs off for about the initial delay first, then longer, and jitters each delay', async () => {
+    const delaysWith = async (random: number) => {
+      const spy = jest.spyOn(Math, 'random').mockReturnValue(random);
+      try {
+        const delays: number[] = [];
+        await retryOnConflict(
+          async (attempt) => {
+            if (attempt < 4) throw conflict();
+          },
+          { onRetry: ({ delayMs }) => delays.push(delayMs) },
+        );
+        return delays;
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    // Decorrelated jitter at its median draw: about 0.9, 1.1 and 2 × the initial 10 ms.
+    const middle = await delaysWith(0.5);
+    expect(middle).toHaveLength(3);
+    expect(middle[0]).toBeGreaterThan(5);
+    expect(middle[0]).toBeLessThanOrEqual(10);
+    expect(middle[1]).toBeGreaterThan(middle[0]!);
+    expect(middle[2]).toBeGreaterThan(middle[1]!);
+    expect(middle[2]).toBeGreaterThan(15);
+    const high = await delaysWith(0.9);
+    expect(high[0]).not.toBeCloseTo(middle[0]!, 3);
+  });
+
   it('throws the last ConcurrencyConflictError when the attempts are exhausted', async () => {
     let calls = 0;
     const error = await retryOnConflict(

@@ -36,4 +36,10 @@ export interface MessageSerializer {
    * then nothing can be told before a message comes.
    */
   has?(type: string): boolean;
+  /**
+   * Every name that data of `type` may be stored or sent under: `type` itself and the names it
+   * had before a rename (SerializerRegistry.formerNames), which `deserialize` reads as `type`.
+   * Stores widen type filters with it. Absent: only `type`.
+   */
+  namesOf?(type: string): readonly string[];
 }

@@ -59,6 +59,8 @@ interface Registration {
  */
 export class SerializerRegistry implements MessageSerializer {
   private readonly types = new Map<string, Registration>();
+  /** Former name → the registered type it was renamed to (formerNames). */
+  private readonly renames = new Map<string, string>();
   private readonly upcasters: UpcasterChain;
 
   constructor(private readonly options: SerializerRegistryOptions = {}) {
@@ -90,8 +92,53 @@ export class SerializerRegistry implements MessageSerializer {
     if (!Number.isInteger(version) || version < 1) {
       throw new RangeError(`Schema version of ${type} must be an integer >= 1, got ${version}`);
     }
+    const renamed = this.renames.get(type);
+    if (renamed !== undefined)
+      throw new TypeError(
+        `SerializerRegistry.register(${type}): ${type} is a former name of ${renamed}; a name is either a type or a former name`,
+      );
     this.types.set(type, { schema, version });
     return this;
+  }
+
+  /**
+   * Declares names `type` had before a rename. Data stored or sent under a former name is read
+   * as `type` — its envelope's `type` becomes the current name, then it is upcast from its
+   * `schemaVersion` like any data of `type` (the versions go on across the rename: when the
+   * data changed with the name, give `type` the next version and an upcaster from the last one
+   * written under the old name). Serializing an envelope under a former name writes the current
+   * one. Stores find such events with a `types` filter on the current name (`namesOf`), and
+   * subscribers accept them (`has`). Topics are not renamed: see the guide, "Evolving a schema".
+   * @throws TypeError when `type` is not registered, or a name is registered or already the
+   *   former name of another type
+   */
+  formerNames(type: string | MessageType, ...names: string[]): this {
+    const current = isMessageType(type) ? type.type : type;
+    if (!this.types.has(current))
+      throw new TypeError(
+        `SerializerRegistry.formerNames(${current}): register ${current} first, then name what it was called before`,
+      );
+    for (const name of names) {
+      if (this.types.has(name))
+        throw new TypeError(
+          `SerializerRegistry.formerNames(${current}): ${name} is a registered type; a name is either a type or a former name`,
+        );
+      const other = this.renames.get(name);
+      if (other !== undefined && other !== current)
+        throw new TypeError(
+          `SerializerRegistry.formerNames(${current}): ${name} is already a former name of ${other}`,
+        );
+      this.renames.set(name, current);
+    }
+    return this;
+  }
+
+  /** `type` and its former names (formerNames); a former name gives its type's names too. */
+  namesOf(type: string): readonly string[] {
+    const current = this.renames.get(type) ?? type;
+    const names = [current];
+    for (const [former, to] of this.renames) if (to === current) names.push(former);
+    return names;
   }
 
   /** Registers the upcaster lifting `type` data from `fromVersion` to `fromVersion + 1`. */
@@ -100,8 +147,9 @@ export class SerializerRegistry implements MessageSerializer {
     return this;
   }
 
+  /** Whether `type` is registered, or a former name of a registered type. */
   has(type: string): boolean {
-    return this.types.has(type);
+    return this.types.has(this.renames.get(type) ?? type);
   }
 
   /** @throws UnknownMessageTypeError */
@@ -132,7 +180,7 @@ export class SerializerRegistry implements MessageSerializer {
     if (result.success) return result.data;
     const issue = result.error.issues[0];
     throw new MessageValidationError(
-      type,
+      this.renames.get(type) ?? type,
       issue ? fieldPath(issue.path) : '',
       issue?.message ?? 'is invalid',
     );
@@ -144,21 +192,18 @@ export class SerializerRegistry implements MessageSerializer {
    *   registered one; nothing is serialized then
    */
   serialize(envelope: Envelope): SerializedEnvelope {
-    const { version } = this.registration(envelope.type);
+    const type = this.renames.get(envelope.type) ?? envelope.type;
+    const { version } = this.registration(type);
     const claimed = envelope.metadata.schemaVersion;
     if (claimed !== undefined && claimed > version)
-      throw new UnsupportedSchemaVersionError(envelope.type, claimed, version);
-    const valid = this.validate(envelope.type, envelope.data);
+      throw new UnsupportedSchemaVersionError(type, claimed, version);
+    const valid = this.validate(type, envelope.data);
     let data: string;
     try {
       data = JSON.stringify(valid);
     } catch (error) {
       // A BigInt or a cycle the schema let through (z.unknown()): refused as JsonSerializer does.
-      throw new MessageValidationError(
-        envelope.type,
-        '',
-        `is not JSON-serializable: ${String(error)}`,
-      );
+      throw new MessageValidationError(type, '', `is not JSON-serializable: ${String(error)}`);
     }
     const max = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     // Only a string that may be over the limit is measured (UTF-8 takes at most 3 bytes per unit).
@@ -168,6 +213,7 @@ export class SerializerRegistry implements MessageSerializer {
     }
     return {
       ...envelope,
+      type,
       data,
       metadata: { ...envelope.metadata, checksum: checksumOf(data), schemaVersion: version },
     };
@@ -184,28 +230,27 @@ export class SerializerRegistry implements MessageSerializer {
         checksumOf(serialized.data),
       );
     }
-    const { version } = this.registration(serialized.type);
+    // Written under a former name: read as the type it became.
+    const type = this.renames.get(serialized.type) ?? serialized.type;
+    const { version } = this.registration(type);
     let parsed: unknown;
     try {
       parsed = JSON.parse(serialized.data);
     } catch (error) {
-      throw new MessageValidationError(
-        serialized.type,
-        '',
-        `is not JSON (${(error as Error).message})`,
-      );
+      throw new MessageValidationError(type, '', `is not JSON (${(error as Error).message})`);
     }
     const writtenAt = metadata.schemaVersion ?? 1;
-    const upcast = this.upcasters.upcast(serialized.type, parsed, writtenAt, version, metadata);
+    const upcast = this.upcasters.upcast(type, parsed, writtenAt, version, metadata);
     return {
       ...serialized,
-      data: this.validate(serialized.type, upcast),
+      type,
+      data: this.validate(type, upcast),
       metadata: { ...metadata, schemaVersion: version },
     };
   }
 
   private registration(type: string): Registration {
-    const registration = this.types.get(type);
+    const registration = this.types.get(this.renames.get(type) ?? type);
     if (!registration) throw new UnknownMessageTypeError(type);
     return registration;
   }

@@ -270,6 +270,66 @@ describe('SerializerRegistry', () => {
     });
   });
 
+  describe('renamed types (formerNames)', () => {
+    // Release 1 called it TrainerMovedEvent with a flat x, y; release 2 renamed it TrainerMoved
+    // (version 2) and nested the position.
+    const release1 = () =>
+      new SerializerRegistry().register(
+        'TrainerMovedEvent',
+        z.object({ trainerId: z.string(), x: z.number(), y: z.number() }),
+      );
+    const release2 = () =>
+      new SerializerRegistry()
+        .register('TrainerMoved', TrainerMoved, { version: 2 })
+        .formerNames('TrainerMoved', 'TrainerMovedEvent')
+        .upcaster('TrainerMoved', 1, (data) => {
+          const { trainerId, x, y } = data as { trainerId: string; x: number; y: number };
+          return { trainerId, position: { x, y } };
+        });
+
+    it('reads data written under a former name as the new type, upcast from its version', () => {
+      const old = release1().serialize(moved({ trainerId: 'ash', x: 3, y: 4 }));
+      const read = release2().deserialize(old);
+      expect(read.type).toBe('TrainerMoved');
+      expect(read.data).toEqual({ trainerId: 'ash', position: { x: 3, y: 4 } });
+      expect(read.metadata.schemaVersion).toBe(2);
+      expect(read.messageId).toBe(old.messageId);
+      expect(release2().has('TrainerMovedEvent')).toBe(true);
+      expect(release2().namesOf('TrainerMoved')).toEqual(['TrainerMoved', 'TrainerMovedEvent']);
+      expect(release2().namesOf('TrainerMovedEvent')).toEqual([
+        'TrainerMoved',
+        'TrainerMovedEvent',
+      ]);
+    });
+
+    it('writes an envelope still carrying a former name under the new one', () => {
+      const replayed = factory.event(
+        'TrainerMovedEvent',
+        { trainerId: 'ash', position: { x: 1, y: 2 } },
+        { schemaVersion: 2 },
+      );
+      const written = release2().serialize(replayed);
+      expect(written.type).toBe('TrainerMoved');
+      expect(release2().deserialize(written).data).toEqual(replayed.data);
+    });
+
+    it('refuses a former name that is a type, or belongs to another type, and an unknown type', () => {
+      expect(() => release2().formerNames('Nope', 'Old')).toThrow(
+        'SerializerRegistry.formerNames(Nope): register Nope first',
+      );
+      const both = release2().register('Other', z.object({}));
+      expect(() => both.formerNames('Other', 'TrainerMoved')).toThrow(
+        'TrainerMoved is a registered type; a name is either a type or a former name',
+      );
+      expect(() => both.formerNames('Other', 'TrainerMovedEvent')).toThrow(
+        'TrainerMovedEvent is already a former name of TrainerMoved',
+      );
+      expect(() => release2().register('TrainerMovedEvent', z.object({}))).toThrow(
+        'TrainerMovedEvent is a former name of TrainerMoved',
+      );
+    });
+  });
+
   it('lists types and refuses invalid versions', () => {
     expect(registry().typeNames()).toEqual(['TrainerMovedEvent']);
     expect(registry().has('TrainerMovedEvent')).toBe(true);

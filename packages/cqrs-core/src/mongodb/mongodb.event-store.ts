@@ -34,6 +34,7 @@ import { decodeStoredEvent } from '../event-store/stored-event.decode';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
+import { storedTypeNames } from '../messages/type.names';
 import { type LedgerUnits } from '../outbox/forward-ledger.port';
 import { logEpoch, MongoCommitLog, type SlotHint } from './mongodb.commit-log';
 import { createEventStoreCollections } from './mongodb.event-store.collections';
@@ -278,7 +279,7 @@ export class MongoEventStore implements EventStore {
     const { commits, log } = this.open();
     const from = options.fromPosition ?? 0;
     const limit = options.limit ?? Infinity;
-    const types = options.types ? new Set(options.types) : undefined;
+    const types = storedTypeNames(this.serializer, options.types);
     const events: StoredEvent[] = [];
     let position = from;
     if (limit <= 0) return { events, position, caughtUp: false };
@@ -286,7 +287,7 @@ export class MongoEventStore implements EventStore {
     let slot = slotOf(from);
     for (;;) {
       const filter: mongo.Filter<CommitDocument> = { _id: { $gte: slot } };
-      if (options.types) filter.types = { $in: [...options.types] };
+      if (types) filter.types = { $in: [...types] };
       // Each commit holds at least one event unless truncated: ask for no more than needed.
       const wanted = Math.min(this.batchSize, limit - events.length);
       const batch = await commits.find(filter).sort({ _id: 1 }).limit(wanted).toArray();

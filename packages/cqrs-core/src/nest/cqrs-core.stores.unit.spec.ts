@@ -210,10 +210,14 @@ describe('CqrsCoreModule stores', () => {
     await app.init();
     const router = app.get(Router);
     await until(() => router.running);
+    let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([
       app.close().then(() => 'closed'),
-      new Promise((resolve) => setTimeout(() => resolve('still closing after 2 s'), 2_000)),
+      new Promise(
+        (resolve) => (timer = setTimeout(() => resolve('still closing after 2 s'), 2_000)),
+      ),
     ]);
+    clearTimeout(timer);
     expect(closed).toBe('closed');
     expect(calls).toEqual([]); // never started (the router never ran), so never stopped
   });

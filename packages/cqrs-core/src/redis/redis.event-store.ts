@@ -32,6 +32,7 @@ import { decodeStoredEvent, locateReadError } from '../event-store/stored-event.
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
+import { storedTypeNames } from '../messages/type.names';
 import {
   recordHasType,
   recordJson,
@@ -208,7 +209,7 @@ export class RedisEventStore implements EventStore {
   async readAllPage(options: ReadAllOptions = {}): Promise<ReadAllPage> {
     checkReadAllOptions(options);
     const limit = options.limit ?? Infinity;
-    const types = options.types ? new Set(options.types) : undefined;
+    const types = storedTypeNames(this.serializer, options.types);
     const keys = [this.key('events'), this.key('seq'), this.key('low')];
     const events: StoredEvent[] = [];
     let position = options.fromPosition ?? 0;

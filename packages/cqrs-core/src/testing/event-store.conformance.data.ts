@@ -202,4 +202,36 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
     );
     expect(all[0]?.data).toEqual({ firstName: 'Ash', lastName: 'Ketchum', region: 'Kanto' });
   });
+
+  it('reads events stored under a former type name as the renamed type, in type filters too', async () => {
+    const streamId = uniqueName('rename');
+    const before = uniqueName('BadgeWon');
+    const after = uniqueName('BadgeEarned');
+    // Yesterday's service wrote the old name.
+    const yesterday = await context.harness().connect({
+      serializer: new SerializerRegistry().register(before, z.object({ badge: z.string() })),
+    });
+    await yesterday.append(streamId, [event(before, { badge: 'Boulder' })], {
+      expectedVersion: 'no-stream',
+    });
+    // Today's knows the type by its new name only, and writes that.
+    const today = await context.harness().connect({
+      serializer: new SerializerRegistry()
+        .register(after, z.object({ badge: z.string() }))
+        .formerNames(after, before),
+    });
+    await today.append(streamId, [event(after, { badge: 'Cascade' })], { expectedVersion: 1 });
+    const read = await today.readStream(streamId);
+    expect(read.map((e) => [e.type, e.data])).toEqual([
+      [after, { badge: 'Boulder' }],
+      [after, { badge: 'Cascade' }],
+    ]);
+    const filtered = await today.readAll({ types: [after] });
+    expect(filtered.map((e) => [e.streamId, e.version, e.type])).toEqual([
+      [streamId, 1, after],
+      [streamId, 2, after],
+    ]);
+    // A filter on the old name finds them too (it names the same type).
+    expect(await today.readAll({ types: [before] })).toHaveLength(2);
+  });
 }

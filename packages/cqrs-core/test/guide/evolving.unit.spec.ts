@@ -1,10 +1,13 @@
 import {
+  EventBus,
   InMemoryBroker,
   InMemoryEventStore,
   JsonSerializer,
   MessageFactory,
   messageType,
+  Router,
   SerializerRegistry,
+  topicNaming,
   UnsupportedSchemaVersionError,
 } from '@causeway/cqrs-core';
 import { z } from 'zod';
@@ -65,6 +68,53 @@ describe('guide: evolving a schema', () => {
     expect(() => previous.serialize(opened)).toThrow(UnsupportedSchemaVersionError);
     // A JsonSerializer keeps what the envelope claims.
     expect(new JsonSerializer().serialize(opened).metadata.schemaVersion).toBe(2);
+    await broker.close();
+  });
+
+  it('reads a renamed type under its new name, from the store and from the old topic', async () => {
+    const seen: [string, unknown][] = [];
+    // #region guide:renaming
+    // Release 1 called it BadgeWon; release 2 calls it BadgeEarned.
+    const BadgeEarned = messageType('BadgeEarned', z.object({ badge: z.string() }));
+    const serializer = new SerializerRegistry()
+      .register(BadgeEarned)
+      .formerNames(BadgeEarned, 'BadgeWon');
+    const store = new InMemoryEventStore({ serializer }); // reads BadgeWon as BadgeEarned
+    const broker = new InMemoryBroker({ serializer });
+    const router = new Router({
+      subscriber: broker.subscriber(),
+      service: 'league',
+      instanceId: 'l1',
+    });
+    const events = new EventBus({ publisher: broker, router, naming: topicNaming('league.') });
+    // Release 1 still publishes to BadgeWon's topic: listen there too until it is drained.
+    events.on([BadgeEarned, 'BadgeWon'], (event) => void seen.push([event.type, event.data]), {
+      name: 'hall-of-fame',
+    });
+    // #endregion
+    await router.run();
+    // Stored and published by release 1, under the old name.
+    const won = messages.event('BadgeWon', { badge: 'Boulder' }, { aggregateId: 'ash' });
+    await new InMemoryEventStore({ storage: store.storage }).append('trainer-ash', [won], {
+      expectedVersion: 'no-stream',
+    });
+    await events.publish([won]);
+    await events.publish([
+      messages.event(BadgeEarned, { badge: 'Cascade' }, { aggregateId: 'ash' }),
+    ]);
+    const read = await store.readAll({ types: [BadgeEarned.type] });
+    expect(read.map((e) => [e.type, e.data])).toEqual([['BadgeEarned', { badge: 'Boulder' }]]);
+    for (const deadline = Date.now() + 5_000; seen.length < 2;) {
+      if (Date.now() > deadline) throw new Error(`timed out; seen ${JSON.stringify(seen)}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        ['BadgeEarned', { badge: 'Boulder' }],
+        ['BadgeEarned', { badge: 'Cascade' }],
+      ]),
+    );
+    await router.close();
     await broker.close();
   });
 

@@ -1,6 +1,7 @@
 import { type Envelope } from '../../messages/envelope';
 import { JsonSerializer } from '../../messages/json.serializer';
 import { type MessageSerializer, type SerializedEnvelope } from '../../messages/serializer.port';
+import { storedTypeNames } from '../../messages/type.names';
 import { ConcurrencyConflictError, StreamDeletedError } from '../event-store.errors';
 import {
   type AppendOptions,
@@ -159,7 +160,7 @@ export class InMemoryEventStore implements EventStore {
     checkReadAllOptions(options);
     const from = options.fromPosition ?? 0;
     const limit = options.limit ?? Infinity;
-    const types = options.types ? new Set(options.types) : undefined;
+    const types = storedTypeNames(this.serializer, options.types);
     const events: StoredEvent[] = [];
     let position = from;
     if (limit <= 0) return { events, position, caughtUp: false };

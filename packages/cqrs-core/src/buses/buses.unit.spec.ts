@@ -7,6 +7,7 @@ import { InMemoryDeduplicationStore } from '../middleware/in-memory.deduplicatio
 import { retry } from '../middleware/retry.middleware';
 import { DomainError, PermanentError } from '../router/handler.errors';
 import { Router } from '../router/router';
+import { encodeForWire } from '../transport/wire.codec';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { topicNaming } from '../transport/topic.naming';
@@ -54,6 +55,82 @@ async function until(done: () => boolean, timeoutMs = 3_000): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; !done(); await wait(5))
     if (Date.now() > deadline) throw new Error('timed out');
 }
+
+describe('renamed types on the buses (formerNames)', () => {
+  // Release 1 called them Move and BadgeWon; release 2 calls them Relocate and BadgeEarned.
+  const release1 = new SerializerRegistry()
+    .register('Move', z.object({ dx: z.number() }))
+    .register('BadgeWon', z.object({ badge: z.string() }));
+  const release2 = () =>
+    new SerializerRegistry()
+      .register('Relocate', z.object({ dx: z.number() }))
+      .formerNames('Relocate', 'Move')
+      .register('BadgeEarned', z.object({ badge: z.string() }))
+      .formerNames('BadgeEarned', 'BadgeWon');
+  function setup() {
+    const serializer = release2();
+    const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 5 });
+    const naming = topicNaming('test.');
+    const deadLetters = new InMemoryDeadLetterQueue();
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    router.use(deadLetter({ queue: deadLetters }), retry({ maxAttempts: 2, initialDelayMs: 1 }));
+    const common = { publisher: broker, router, naming };
+    const commands = new CommandBus({ ...common, serializer, instanceId: 'i', timeoutMs: 2_000 });
+    const events = new EventBus({ ...common, serializer });
+    // What a release-1 instance puts on the wire: its own name, on its own name's topic.
+    const fromRelease1 = (topic: string, type: string, data: unknown) =>
+      broker.publishRaw(
+        topic,
+        'ash',
+        encodeForWire(release1, testEnvelope(type, data, { aggregateId: 'ash' })),
+      );
+    return { broker, naming, router, commands, events, deadLetters, fromRelease1 };
+  }
+
+  it("serves a renamed command's former topic too, and hands its commands over as the new type", async () => {
+    const { naming, router, commands, deadLetters, fromRelease1, broker } = setup();
+    const handled: [string, unknown][] = [];
+    commands.handle('Relocate', (command) => void handled.push([command.type, command.data]));
+    await router.run();
+    await fromRelease1(naming.command('Move'), 'Move', { dx: 1 });
+    await commands.send(testEnvelope('Relocate', { dx: 2 }, { aggregateId: 'ash' }));
+    await until(() => handled.length === 2);
+    expect(handled).toEqual(
+      expect.arrayContaining([
+        ['Relocate', { dx: 1 }],
+        ['Relocate', { dx: 2 }],
+      ]),
+    );
+    expect(await deadLetters.list()).toEqual([]);
+    // A former name is the same type: a second handler under it is a duplicate.
+    expect(() => commands.handle('Move', () => undefined)).toThrow(DuplicateHandlerError);
+    await router.close();
+    await broker.close();
+  });
+
+  it("subscribes an event handler to a renamed type's former topic when the bus has the registry", async () => {
+    const { naming, router, events, deadLetters, fromRelease1, broker } = setup();
+    const seen: [string, unknown][] = [];
+    events.on('BadgeEarned', (event) => void seen.push([event.type, event.data]), {
+      name: 'hall-of-fame',
+    });
+    await router.run();
+    await fromRelease1(naming.event('BadgeWon'), 'BadgeWon', { badge: 'Boulder' });
+    await events.publish([
+      testEnvelope('BadgeEarned', { badge: 'Cascade' }, { aggregateId: 'ash' }),
+    ]);
+    await until(() => seen.length === 2);
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        ['BadgeEarned', { badge: 'Boulder' }],
+        ['BadgeEarned', { badge: 'Cascade' }],
+      ]),
+    );
+    expect(await deadLetters.list()).toEqual([]);
+    await router.close();
+    await broker.close();
+  });
+});
 
 describe('EventBus construction', () => {
   it('takes options, or the earlier (publisher, router, naming), and names a missing option', () => {

@@ -199,7 +199,10 @@ export class CommandBus {
     const list = typeNamesOf(types);
     if (list.length === 0) throw new Error('CommandBus.handle: give at least one command type');
     const name = options.name ?? (handler.name || undefined);
-    for (const type of list)
+    // A type and its former names (SerializerRegistry.formerNames) are one type.
+    const namesOf = (type: string) => this.options.serializer.namesOf?.(type) ?? [type];
+    const names = [...new Set(list.flatMap(namesOf))];
+    for (const type of names)
       if (this.handled.has(type))
         throw new DuplicateHandlerError(type, {
           kind: 'command',
@@ -219,10 +222,11 @@ export class CommandBus {
         registered: taken.name,
         duplicate: name,
       });
-    for (const type of list) this.handled.set(type, name);
+    for (const type of names) this.handled.set(type, name);
     this.topics.set(topic, { types: list, name });
     const register = (group: string, topic: string, types: readonly string[]) => {
-      const handles = new Set(types);
+      // Deliveries come under the current name: a former name's messages are read as the type.
+      const handles = new Set(types.flatMap(namesOf));
       this.options.router.addHandler({
         name: group,
         group,
@@ -258,6 +262,17 @@ export class CommandBus {
         const own = this.naming.ownCommandTopic?.(type);
         // The group each type had before it shared a topic: it goes on where it stopped.
         if (own !== undefined && own !== topic) register(`commands.${type}`, own, [type]);
+      }
+    // Senders of the previous release still send a renamed type under its former name, to the
+    // former name's topic: that topic's group (the one the previous release consumed with) is
+    // served too, for as long as the registry lists the former name.
+    const served = new Set([topic]);
+    for (const type of list)
+      for (const former of namesOf(type)) {
+        const at = this.naming.command(former);
+        if (served.has(at)) continue;
+        served.add(at);
+        register(`commands.${this.naming.commandTopicName?.(former) ?? former}`, at, [type]);
       }
     return this;
   }

@@ -1,4 +1,5 @@
 import { type Envelope } from '../messages/envelope';
+import { type MessageSerializer } from '../messages/serializer.port';
 import {
   type EnvelopeOf,
   type MessageType,
@@ -32,12 +33,20 @@ export interface EventBusOptions {
   /** Handlers registered with `on` run on this router. */
   router: Router;
   naming: TopicNaming;
+  /**
+   * The registry the subscriber reads with, when types were renamed
+   * (SerializerRegistry.formerNames): a handler of a type then also takes the topics of its
+   * former names, where producers of the previous release still publish. Without it, list the
+   * former names in the handler's types yourself.
+   */
+  serializer?: MessageSerializer;
 }
 
 export class EventBus {
   private readonly publisher: Publisher;
   private readonly router: Router;
   private readonly naming: TopicNaming;
+  private readonly serializer: MessageSerializer | undefined;
 
   /** Options, as CommandBus takes them; `(publisher, router, naming)` is the earlier form, kept. */
   constructor(options: EventBusOptions);
@@ -60,6 +69,7 @@ export class EventBus {
     this.publisher = options.publisher;
     this.router = options.router;
     this.naming = options.naming;
+    this.serializer = options.serializer;
   }
 
   /** Publishes events grouped by type: one round trip per topic, topics in parallel. */
@@ -98,10 +108,12 @@ export class EventBus {
     const list = typeNamesOf(types);
     if (list.length === 0)
       throw new Error(`EventBus.on(${options?.name}): give at least one event type`);
-    const handles = new Set(list);
+    // A type and its former names are one type; deliveries come under the current name.
+    const names = [...new Set(list.flatMap((type) => this.serializer?.namesOf?.(type) ?? [type]))];
+    const handles = new Set(names);
     this.router.addHandler({
       ...options,
-      topics: [...new Set(list.map((type) => this.naming.event(type)))],
+      topics: [...new Set(names.map((type) => this.naming.event(type)))],
       types: list,
       handle: async (delivery) => {
         const { type } = delivery.envelope;

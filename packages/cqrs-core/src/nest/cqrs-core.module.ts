@@ -142,6 +142,7 @@ function providers(): Provider[] {
           publisher,
           router,
           naming: topicNaming(options.topicPrefix, { eventTopics: options.eventTopics }),
+          serializer: options.serializer,
         }),
     },
     {

@@ -57,3 +57,27 @@ it('warns (a process warning) of an undecodable message when it has no onPoison,
     await broker.close();
   }
 });
+
+it('returns from close() at once when the subscriber is killed while close waits on a handler', async () => {
+  const broker = new InMemoryBroker({ serializer: conformanceSerializer() });
+  const subscriber = broker.subscriber({ closeTimeoutMs: 5_000 });
+  let started = false;
+  const handle = await subscriber.subscribe(['t'], { group: 'g', consumer: 'c' }, async () => {
+    started = true;
+    await new Promise(() => undefined); // never settles
+  });
+  await broker.publish('t', [conformanceMessage(1, 'a')]);
+  for (const deadline = Date.now() + 5_000; !started;) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  let closed = false;
+  const closing = handle.close().then(() => (closed = true));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(closed).toBe(false); // waiting on the handler
+  subscriber.kill(); // the process crashes while closing
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(closed).toBe(true); // not after closeTimeoutMs (5 s)
+  await closing;
+  await broker.close();
+});

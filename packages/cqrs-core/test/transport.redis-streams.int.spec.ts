@@ -289,6 +289,37 @@ describe('redis-streams partition ownership', () => {
     expect(received.map(n)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('after a close that gave up on a handler, the next owner takes its entry only once idle claimIdleMs', async () => {
+    const t = topic();
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    let startedAt = 0;
+    const first = subscriber({ closeTimeoutMs: 200, claimIdleMs: 1_500 });
+    const handle = await first.subscribe([t], { group: 'g', consumer: 'first' }, async (d) => {
+      if (n(d) !== 1) return;
+      startedAt = Date.now();
+      await stuck; // runs on long after close() gave up on it
+    });
+    try {
+      await publisher.publish(t, [conformanceMessage(1, 'stuck'), conformanceMessage(2, 'stuck')]);
+      await until(() => startedAt > 0, 'the stuck delivery');
+      await handle.close();
+      const again: { n: number; at: number }[] = [];
+      await subscriber({ claimIdleMs: 1_500 }).subscribe(
+        [t],
+        { group: 'g', consumer: 'second' },
+        async (d) => void again.push({ n: n(d), at: Date.now() }),
+      );
+      await until(() => again.length === 2, 'the abandoned entry and the next one');
+      expect(again.map((d) => d.n)).toEqual([1, 2]);
+      // A clean hand-over would let it claim at once (see the test above); here the entry may
+      // still be running, so it waits until the entry has been idle claimIdleMs.
+      expect(again[0]!.at - startedAt).toBeGreaterThanOrEqual(1_400);
+    } finally {
+      release();
+    }
+  });
+
   it("gives a dead consumer's entries to a live one with the delivery count as attempt, then deletes the idle dead consumer", async () => {
     const t = topic();
     const doomed = subscriber({ consumerIdleMs: 300 });

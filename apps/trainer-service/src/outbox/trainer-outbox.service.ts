@@ -62,6 +62,7 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
       // made two scans every 2 s; one read of up to 1 000 makes one.
       batchSize: 1_000,
       ledger: options.forwarder.ledger,
+      serializer: cqrs.serializer,
       onError: (error) => this.logger.warn(`forwarding failed: ${(error as Error).message}`),
     }));
     this.supervisor = new LeaseSupervisor({

@@ -37,9 +37,10 @@ export interface MessageSerializer {
    */
   has?(type: string): boolean;
   /**
-   * Every name that data of `type` may be stored or sent under: `type` itself and the names it
-   * had before a rename (SerializerRegistry.formerNames), which `deserialize` reads as `type`.
-   * Stores widen type filters with it. Absent: only `type`.
+   * Every name that data of `type` may be stored or sent under, the current name first, then
+   * the names it had before a rename (SerializerRegistry.formerNames), which `deserialize`
+   * reads as the current one; `type` may be either. Stores widen type filters with it.
+   * Absent: only `type`.
    */
   namesOf?(type: string): readonly string[];
 }

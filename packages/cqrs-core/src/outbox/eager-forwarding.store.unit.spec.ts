@@ -8,6 +8,7 @@ import { type Publisher } from '../transport/transport.port';
 import { InMemoryCheckpointStore } from './checkpoint-store.port';
 import { EagerForwardingStore } from './eager-forwarding.store';
 import { EventForwarder } from './event.forwarder';
+import { InMemoryForwardLedger } from './in-memory.forward-ledger';
 
 /**
  * Eager forwarding over the in-memory store and broker: appends reach the bus without a round,
@@ -159,6 +160,70 @@ describe('EagerForwardingStore', () => {
       expect(t.forwarder.count).toBe(20);
     } finally {
       await t.forwarder.stop();
+    }
+  });
+});
+
+describe('eager forwarding of renamed types (formerNames)', () => {
+  // Release 2 renamed BadgeWon to BadgeEarned.
+  const serializer = () =>
+    new SerializerRegistry()
+      .register('BadgeEarned', z.object({ badge: z.string() }))
+      .formerNames('BadgeEarned', 'BadgeWon');
+
+  /** The forwarder and eager store trainer-service runs: a ledger, rounds only when told. */
+  function renamed(types: string[] | undefined) {
+    const registry = serializer();
+    const store = new InMemoryEventStore({ serializer: registry });
+    const published: [string, string][] = [];
+    const publisher: Publisher = {
+      publish: async (topic, messages) => {
+        for (const message of messages) published.push([topic, message.type]);
+      },
+      close: async () => undefined,
+    };
+    const forwarder = new EventForwarder({
+      store,
+      publisher,
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: (event) => `events.${event.type}`,
+      types,
+      serializer: registry,
+      pollIntervalMs: 60_000,
+      ledger: new InMemoryForwardLedger({
+        unitOf: (position) => position,
+        lastOf: (unit) => unit,
+        head: async () => (await store.readAllPage({})).position,
+      }),
+    });
+    const eager = new EagerForwardingStore(store, forwarder);
+    const settle = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      for (let i = 0; i < 3; i++) await forwarder.forwardOnce();
+    };
+    return { published, forwarder, eager, settle };
+  }
+  const badge = (type: string, name: string) =>
+    testEnvelope(type, { badge: name }, { aggregateId: 's' });
+
+  it('publishes an event appended under the former name once, as the store keeps it', async () => {
+    const { published, forwarder, eager, settle } = renamed(undefined);
+    await forwarder.forwardOnce();
+    await eager.append('s', [badge('BadgeWon', 'Boulder')], { expectedVersion: 'no-stream' });
+    await settle();
+    expect(published).toEqual([['events.BadgeEarned', 'BadgeEarned']]);
+  });
+
+  it('matches types given by either name, as the rounds do (nothing is lost behind the ledger)', async () => {
+    for (const [types, appended] of [
+      [['BadgeWon'], 'BadgeEarned'],
+      [['BadgeEarned'], 'BadgeWon'],
+    ] as const) {
+      const { published, forwarder, eager, settle } = renamed([...types]);
+      await forwarder.forwardOnce();
+      await eager.append('s', [badge(appended, 'Boulder')], { expectedVersion: 'no-stream' });
+      await settle();
+      expect(published).toEqual([['events.BadgeEarned', 'BadgeEarned']]);
     }
   });
 });

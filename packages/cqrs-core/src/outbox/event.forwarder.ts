@@ -1,5 +1,7 @@
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
 import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
+import { type MessageSerializer } from '../messages/serializer.port';
+import { storedTypeNames } from '../messages/type.names';
 import { type Publisher } from '../transport/transport.port';
 import { type CheckpointStore } from './checkpoint-store.port';
 import { type ForwardLedger } from './forward-ledger.port';
@@ -15,6 +17,13 @@ export interface EventForwarderOptions {
   name?: string;
   /** Only these event types. */
   types?: readonly string[];
+  /**
+   * The registry the store writes and reads with, when types were renamed
+   * (SerializerRegistry.formerNames): eager forwarding then publishes an event appended under a
+   * former name as the store keeps it (the current name, to its topic), and `types` matches a
+   * type's former names, as the rounds' reads do. Without it, names are taken as they are.
+   */
+  serializer?: MessageSerializer;
   /** Events read and published per round. Default 256. */
   batchSize?: number;
   /** Poll interval when caught up. Default 50 ms. */
@@ -161,8 +170,14 @@ export class EventForwarder {
     if (!first || !last) return Promise.resolve(false);
     // The whole append goes to the ledger, events of other types included: nothing is left of it.
     const positions = events.map((event) => event.position);
-    const types = this.options.types;
-    if (types) events = events.filter((event) => types.includes(event.type));
+    // As the store wrote them (a former name becomes the current one), filtered as rounds are.
+    const { serializer, types } = this.options;
+    const current = (type: string) => serializer?.namesOf?.(type)[0] ?? type;
+    events = events.map((event) =>
+      current(event.type) === event.type ? event : { ...event, type: current(event.type) },
+    );
+    const wanted = serializer ? storedTypeNames(serializer, types) : types && new Set(types);
+    if (wanted) events = events.filter((event) => wanted.has(event.type));
     const previous = this.tails.get(first.streamId);
     const published = this.publishNow(events, first.version, previous, positions);
     this.tails.delete(first.streamId);

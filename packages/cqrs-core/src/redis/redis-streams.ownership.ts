@@ -334,11 +334,14 @@ export class PartitionOwnership {
   private async handOver(
     part: PartitionState,
     unstarted: readonly UnstartedEntry[],
+    stillRunning = false,
   ): Promise<void> {
     const { command, token, timing, group, consumer } = this.context;
     await handOver(
       command,
-      { key: part.leaseKey, token, markerTtlMs: timing.leaseTtlMs * 10 },
+      // With a handler of ours still running (close gave up on it), no 'released' marker: the
+      // next owner claims only entries idle claimIdleMs, not the one still being handled.
+      { key: part.leaseKey, token, markerTtlMs: stillRunning ? 0 : timing.leaseTtlMs * 10 },
       group,
       consumer,
       part.streamList,
@@ -355,8 +358,10 @@ export class PartitionOwnership {
   }
 
   /**
-   * On close, once nothing runs: hands every partition whose lease is still held over (its
-   * entries read ahead and never started keep their attempt) and leaves the member sets.
+   * On close, once nothing runs (or close gave up on what still runs: closeTimeoutMs): hands
+   * every partition whose lease is still held over (its entries read ahead and never started
+   * keep their attempt) and leaves the member sets. A partition with a handler still running is
+   * released without the 'released' marker, so its next owner waits claimIdleMs.
    */
   async releaseAll(): Promise<void> {
     const { command, keys, group, consumer } = this.context;
@@ -364,7 +369,7 @@ export class PartitionOwnership {
     await Promise.allSettled(
       this.partitions
         .filter((part) => part.status !== 'idle' && part.leaseValid(now))
-        .map((part) => this.handOver(part, part.unstarted())),
+        .map((part) => this.handOver(part, part.unstarted(), part.running > 0)),
     );
     await Promise.allSettled(
       this.context.topics.map((topic) => leave(command, keys.members(topic, group), consumer)),

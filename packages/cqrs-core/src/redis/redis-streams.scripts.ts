@@ -88,7 +88,11 @@ for i = 5, #ARGV, 3 do
     given = given + 1
   end
 end
-redis.call('SET', KEYS[1], 'released', 'PX', ARGV[2])
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], 'released', 'PX', ARGV[2])
+else
+  redis.call('DEL', KEYS[1])
+end
 return given`;
 
 /**
@@ -178,7 +182,8 @@ export interface UnstartedEntry {
 /**
  * Releases our lease of a partition (whose streams are `streams`) after lowering the delivery
  * counts of `unstarted` (see HAND_OVER). `lease.markerTtlMs`: how long the 'released' marker
- * lets the next owner skip the claim delay. Resolves the number of entries given back, -1 when
+ * lets the next owner skip the claim delay; 0 deletes the lease without a marker, so the next
+ * owner waits claimIdleMs before claiming (a handler of ours may still be running). Resolves the number of entries given back, -1 when
  * the lease was not ours any more (nothing changed).
  */
 export async function handOver(

@@ -367,6 +367,7 @@ export class InMemorySubscriber implements Subscriber {
   kill(): void {
     for (const consumer of this.consumers) this.broker.detach(consumer, true);
     this.consumers.clear();
+    this.settled(); // a close() waiting on them returns: their deliveries went back
   }
 
   async close(): Promise<void> {
@@ -384,6 +385,7 @@ export class InMemorySubscriber implements Subscriber {
   private async release(consumers: Consumer[]): Promise<void> {
     for (const consumer of consumers) consumer.closed = true; // stop taking deliveries
     const deadline = Date.now() + this.closeTimeoutMs;
+    // A consumer killed meanwhile (kill()) was detached, its in-flight deliveries cleared.
     while (consumers.some((consumer) => consumer.inFlight.size > 0) && Date.now() < deadline) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {

@@ -60,23 +60,38 @@ describe('renamed types on the buses (formerNames)', () => {
   // Release 1 called them Move and BadgeWon; release 2 calls them Relocate and BadgeEarned.
   const release1 = new SerializerRegistry()
     .register('Move', z.object({ dx: z.number() }))
-    .register('BadgeWon', z.object({ badge: z.string() }));
+    .register('BadgeWon', z.object({ badge: z.string() }))
+    .register('Join', z.object({ group: z.string() }))
+    .register('Joined', z.object({ group: z.string() }));
   const release2 = () =>
     new SerializerRegistry()
       .register('Relocate', z.object({ dx: z.number() }))
       .formerNames('Relocate', 'Move')
       .register('BadgeEarned', z.object({ badge: z.string() }))
-      .formerNames('BadgeEarned', 'BadgeWon');
-  function setup() {
+      .formerNames('BadgeEarned', 'BadgeWon')
+      .register('Join', z.object({ group: z.string() }))
+      .register('Joined', z.object({ group: z.string() }));
+  function setup(commandTopics?: Record<string, string>, eventTopics?: Record<string, string>) {
     const serializer = release2();
     const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 5 });
-    const naming = topicNaming('test.');
+    const naming = topicNaming('test.', { commandTopics, eventTopics });
     const deadLetters = new InMemoryDeadLetterQueue();
-    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
-    router.use(deadLetter({ queue: deadLetters }), retry({ maxAttempts: 2, initialDelayMs: 1 }));
-    const common = { publisher: broker, router, naming };
-    const commands = new CommandBus({ ...common, serializer, instanceId: 'i', timeoutMs: 2_000 });
-    const events = new EventBus({ ...common, serializer });
+    /** The buses of one service (its own router and consumer groups). */
+    const service = (name: string) => {
+      const router = new Router({
+        subscriber: broker.subscriber(),
+        service: name,
+        instanceId: name,
+      });
+      router.use(deadLetter({ queue: deadLetters }), retry({ maxAttempts: 2, initialDelayMs: 1 }));
+      const common = { publisher: broker, router, naming };
+      return {
+        router,
+        commands: new CommandBus({ ...common, serializer, instanceId: name, timeoutMs: 2_000 }),
+        events: new EventBus({ ...common, serializer }),
+      };
+    };
+    const { router, commands, events } = service('s');
     // What a release-1 instance puts on the wire: its own name, on its own name's topic.
     const fromRelease1 = (topic: string, type: string, data: unknown) =>
       broker.publishRaw(
@@ -84,7 +99,7 @@ describe('renamed types on the buses (formerNames)', () => {
         'ash',
         encodeForWire(release1, testEnvelope(type, data, { aggregateId: 'ash' })),
       );
-    return { broker, naming, router, commands, events, deadLetters, fromRelease1 };
+    return { broker, naming, router, commands, events, deadLetters, fromRelease1, service };
   }
 
   it("serves a renamed command's former topic too, and hands its commands over as the new type", async () => {
@@ -104,6 +119,53 @@ describe('renamed types on the buses (formerNames)', () => {
     expect(await deadLetters.list()).toEqual([]);
     // A former name is the same type: a second handler under it is a duplicate.
     expect(() => commands.handle('Move', () => undefined)).toThrow(DuplicateHandlerError);
+    await router.close();
+    await broker.close();
+  });
+
+  it("leaves a former name's shared command topic to that topic's handler, in one service or two", async () => {
+    // Release 1 sent Move and Join to one shared topic; release 2 gives Relocate its own.
+    const shared = { Move: 'Trainer', Join: 'Trainer' };
+    const { commands, service, deadLetters, broker } = setup(shared);
+    // One service: either order registers (no second handler in the shared topic's group).
+    commands.handle('Join', () => undefined);
+    commands.handle('Relocate', () => undefined);
+    const other = setup(shared).service('s2');
+    other.commands.handle('Relocate', () => undefined);
+    other.commands.handle('Join', () => undefined);
+    // Two services: Join's commands all reach Join's handler.
+    const movers = service('movers');
+    const groups = service('groups');
+    const joins: unknown[] = [];
+    movers.commands.handle('Relocate', () => undefined);
+    groups.commands.handle('Join', (command) => void joins.push(command.data));
+    await Promise.all([movers.router.run(), groups.router.run()]);
+    for (let i = 0; i < 6; i++)
+      await groups.commands.send(
+        testEnvelope('Join', { group: `g${i}` }, { aggregateId: `t${i}` }),
+      );
+    await until(() => joins.length === 6);
+    await wait(50);
+    expect(await deadLetters.list()).toEqual([]);
+    await Promise.all([movers.router.close(), groups.router.close()]);
+    await broker.close();
+  });
+
+  it('passes over a renamed event on its former shared topic in the handlers of other types', async () => {
+    const { naming, router, events, deadLetters, fromRelease1, broker } = setup(undefined, {
+      BadgeWon: 'Trainer',
+      Joined: 'Trainer',
+    });
+    const badges: unknown[] = [];
+    const joined: unknown[] = [];
+    events.on('BadgeEarned', (event) => void badges.push(event.data), { name: 'hall-of-fame' });
+    events.on('Joined', (event) => void joined.push(event.data), { name: 'groups' });
+    await router.run();
+    await fromRelease1(naming.event('BadgeWon'), 'BadgeWon', { badge: 'Boulder' });
+    await fromRelease1(naming.event('Joined'), 'Joined', { group: 'g' });
+    await until(() => badges.length === 1 && joined.length === 1);
+    await wait(50);
+    expect(await deadLetters.list()).toEqual([]);
     await router.close();
     await broker.close();
   });

@@ -222,8 +222,28 @@ export class CommandBus {
         registered: taken.name,
         duplicate: name,
       });
+    // Senders of the previous release still send a renamed type under its former name, to the
+    // former name's own topic: that topic is served too, in the group the previous release
+    // consumed it with, for as long as the registry lists the former name. A former name the
+    // naming sends to a shared topic is left to that topic's handler (map the new name there
+    // too: commandTopics). Checked before anything is registered.
+    const formerTopics = new Map<string, string>(); // topic → former name
+    for (const type of list)
+      for (const former of namesOf(type)) {
+        const at = this.naming.command(former);
+        const own = (this.naming.commandTopicName?.(former) ?? former) === former;
+        if (at === topic || formerTopics.has(at) || !own) continue;
+        const holder = this.topics.get(at);
+        if (holder)
+          throw new SharedTopicHandledError(at, holder.types, list, {
+            registered: holder.name,
+            duplicate: name,
+          });
+        formerTopics.set(at, former);
+      }
     for (const type of names) this.handled.set(type, name);
     this.topics.set(topic, { types: list, name });
+    for (const at of formerTopics.keys()) this.topics.set(at, { types: list, name });
     const register = (group: string, topic: string, types: readonly string[]) => {
       // Deliveries come under the current name: a former name's messages are read as the type.
       const handles = new Set(types.flatMap(namesOf));
@@ -263,17 +283,7 @@ export class CommandBus {
         // The group each type had before it shared a topic: it goes on where it stopped.
         if (own !== undefined && own !== topic) register(`commands.${type}`, own, [type]);
       }
-    // Senders of the previous release still send a renamed type under its former name, to the
-    // former name's topic: that topic's group (the one the previous release consumed with) is
-    // served too, for as long as the registry lists the former name.
-    const served = new Set([topic]);
-    for (const type of list)
-      for (const former of namesOf(type)) {
-        const at = this.naming.command(former);
-        if (served.has(at)) continue;
-        served.add(at);
-        register(`commands.${this.naming.commandTopicName?.(former) ?? former}`, at, [type]);
-      }
+    for (const [at, former] of formerTopics) register(`commands.${former}`, at, list);
     return this;
   }
 

@@ -118,7 +118,10 @@ export class EventBus {
       handle: async (delivery) => {
         const { type } = delivery.envelope;
         if (handles.has(type)) return handler(delivery.envelope, delivery);
-        if (this.naming.event(type) === delivery.topic) return undefined;
+        // Another type of a shared topic, under its name or a former one (renamed types).
+        const namesOfType = this.serializer?.namesOf?.(type) ?? [type];
+        if (namesOfType.some((name) => this.naming.event(name) === delivery.topic))
+          return undefined;
         throw new UnexpectedEventTypeError(type, delivery.topic, list, options.name);
       },
     });

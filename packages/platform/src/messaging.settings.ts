@@ -73,6 +73,23 @@ export interface MessagingConfig {
   REDIS_STREAMS_CLAIM_IDLE_MS: number;
   REDIS_STREAMS_MAX_LENGTH: number;
   REDIS_URL: string;
+  /** The service's graceful-stop budget (serviceSettings), when the app has one. */
+  SHUTDOWN_TIMEOUT_MS?: number;
+}
+
+/**
+ * How long a subscription's close() waits for handlers still running
+ * (RedisStreamsSubscriberOptions.closeTimeoutMs): three quarters of SHUTDOWN_TIMEOUT_MS, at
+ * least 500 ms. It then gives up on them, writes the acknowledgements of what finished and hands
+ * its other partitions over, before the shutdown timeout ends the process — which would leave
+ * every partition to wait for its lease to lapse. undefined (the subscriber's default, 25 s)
+ * without SHUTDOWN_TIMEOUT_MS.
+ */
+export function subscriptionCloseTimeoutMs(
+  config: Pick<MessagingConfig, 'SHUTDOWN_TIMEOUT_MS'>,
+): number | undefined {
+  const budget = config.SHUTDOWN_TIMEOUT_MS;
+  return budget === undefined ? undefined : Math.max(500, Math.floor(budget * 0.75));
 }
 
 /**

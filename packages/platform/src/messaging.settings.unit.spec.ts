@@ -1,6 +1,10 @@
 import { loadConfiguration, topicNaming } from '@causeway/cqrs-core';
 import { z } from 'zod';
-import { messagingSettings, streamMaxLengths } from './messaging.settings';
+import {
+  messagingSettings,
+  streamMaxLengths,
+  subscriptionCloseTimeoutMs,
+} from './messaging.settings';
 
 describe('messagingSettings', () => {
   const schema = z.object(messagingSettings);
@@ -78,5 +82,12 @@ describe('messagingSettings', () => {
     expect(() =>
       loadConfiguration(schema, { ...required, REDIS_STREAMS_CLAIM_IDLE_MS: 'soon' }),
     ).toThrow('REDIS_STREAMS_CLAIM_IDLE_MS: must be a duration in milliseconds');
+  });
+
+  it('gives a subscription three quarters of SHUTDOWN_TIMEOUT_MS to close, so it hands over before the process ends', () => {
+    expect(subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: 10_000 })).toBe(7_500);
+    expect(subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: 400 })).toBe(500);
+    // An app without the setting keeps the subscriber's own default.
+    expect(subscriptionCloseTimeoutMs({})).toBeUndefined();
   });
 });

@@ -15,7 +15,11 @@ import { TracedPublisher, tracing } from '@causeway/cqrs-core/opentelemetry';
 import { type Registry } from 'prom-client';
 import type Redis from 'ioredis';
 import { COMMAND_TOPICS } from './command-topics';
-import { type MessagingConfig, streamMaxLengths } from './messaging.settings';
+import {
+  type MessagingConfig,
+  streamMaxLengths,
+  subscriptionCloseTimeoutMs,
+} from './messaging.settings';
 import { keyPrefixOf } from './service.wiring';
 import { TracingModule } from './telemetry/tracing.module';
 
@@ -71,6 +75,7 @@ export class RedisMessagingModule {
       serializer,
       leaseTtlMs: config.REDIS_STREAMS_LEASE_MS,
       claimIdleMs: config.REDIS_STREAMS_CLAIM_IDLE_MS,
+      closeTimeoutMs: subscriptionCloseTimeoutMs(config),
       // Counted with the handlers' dead letters (MessagingMetrics registers the counter).
       onPoison: poisonToDeadLetters(deadLetters, { registry: options.registry }),
     });

@@ -1,9 +1,9 @@
 import { freePort, RedisServerProcess, testNamespace } from '@causeway/testkit';
 import { Registry } from 'prom-client';
 import {
+  type DeadLetterQueue,
   type Delivery,
   type HandlerRegistration,
-  InMemoryDeadLetterQueue,
   Router,
   type TransportFeatures,
   compose,
@@ -11,6 +11,7 @@ import {
 } from '../src';
 import {
   REDIS_STREAMS_FEATURES,
+  RedisDeadLetterQueue,
   RedisStreamsPublisher,
   RedisStreamsSubscriber,
   type RedisStreamsLayout,
@@ -490,11 +491,15 @@ describe('redis-streams partition ownership', () => {
   });
 
   describe('delivery attempts across a graceful hand-over (prefetch)', () => {
+    let queues = 0;
+    /** A dead-letter queue of its own, in the test Redis. */
+    const deadLetters = () =>
+      new RedisDeadLetterQueue(connection.client, { keyPrefix: `${ns.keyPrefix}dl${queues++}:` });
     /** A router of one instance whose dead-letter middleware refuses a second delivery. */
     const instance = (
       instanceId: string,
       registration: Omit<HandlerRegistration, 'name'>,
-      queue: InMemoryDeadLetterQueue,
+      queue: DeadLetterQueue,
     ) => {
       const router = new Router({ subscriber: subscriber(), service: 'svc', instanceId });
       router.use(deadLetter({ queue, maxDeliveries: 1 }));
@@ -503,7 +508,7 @@ describe('redis-streams partition ownership', () => {
 
     it('gives the next consumer the entries read ahead and never started at a graceful close, with attempt 1 (not dead-lettered under maxDeliveries 1)', async () => {
       const t = topic();
-      const queue = new InMemoryDeadLetterQueue();
+      const queue = deadLetters();
       const handled: { by: string; n: number; attempt: number }[] = [];
       const handle = (by: string, ms: number) => async (d: Delivery) => {
         if (by === 'first') handled.push({ by, n: n(d), attempt: d.attempt });
@@ -535,7 +540,7 @@ describe('redis-streams partition ownership', () => {
 
     it('gives partitions moved to a joining consumer over with their read-ahead entries at attempt 1', async () => {
       const t = topic();
-      const queue = new InMemoryDeadLetterQueue();
+      const queue = deadLetters();
       const handled: { by: string; n: number; attempt: number }[] = [];
       const handle = (by: string) => async (d: Delivery) => {
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -581,7 +586,7 @@ describe('redis-streams partition ownership', () => {
           leaseTtlMs: 1_000,
           claimIdleMs: 500,
         });
-        const queue = new InMemoryDeadLetterQueue();
+        const queue = new RedisDeadLetterQueue(client.client, { keyPrefix: local.keyPrefix });
         const seen: { n: number; attempt: number }[] = [];
         const guarded = compose(
           [deadLetter({ queue, maxDeliveries: 1 })],

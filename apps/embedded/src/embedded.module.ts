@@ -51,7 +51,7 @@ export class EmbeddedModule {
       maxLength: Math.max(10_000, config.HISTORY_SIZE * 20),
       retentionMs: config.HISTORY_TTL_MS,
     });
-    const deadLetters = new InMemoryDeadLetterQueue();
+    const deadLetters = new InMemoryDeadLetterQueue({ serializer });
     const commandStatus = new InMemoryCommandStatusStore();
     const positions = new InMemoryTrainerPositions();
     const groups = new InMemoryGroupMembers();

@@ -1,4 +1,7 @@
 import { InMemoryDeadLetterQueue } from '../src';
 import { describeDeadLetterQueueConformance } from '../src/testing';
 
-describeDeadLetterQueueConformance('in-memory', async () => new InMemoryDeadLetterQueue());
+describeDeadLetterQueueConformance(
+  'in-memory',
+  async (settings) => new InMemoryDeadLetterQueue({ serializer: settings?.serializer }),
+);

@@ -58,7 +58,7 @@ export class RedisMessagingModule {
       partitions: config.REDIS_STREAMS_PARTITIONS,
       priorities: config.REDIS_STREAMS_PRIORITIES,
     };
-    const deadLetters = new RedisDeadLetterQueue(redis.client, { keyPrefix });
+    const deadLetters = new RedisDeadLetterQueue(redis.client, { keyPrefix, serializer });
     // Spans `send <topic>` (a no-op unless TracingModule registered an SDK; see tracing.settings).
     const publisher = new TracedPublisher(
       new RedisStreamsPublisher({

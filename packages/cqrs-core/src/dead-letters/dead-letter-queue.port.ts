@@ -1,4 +1,5 @@
 import { type Envelope, type Priority } from '../messages/envelope';
+import { type MessageSerializer } from '../messages/serializer.port';
 import { type Publisher } from '../transport/transport.port';
 import { isNotUnderstood, parseWireEnvelope } from './poison.kinds';
 
@@ -38,7 +39,13 @@ export type NewDeadLetter = Omit<DeadLetter, 'id'>;
 export interface DeadLetterFilter {
   originalTopic?: string;
   handler?: string;
+  /**
+   * The envelope's type. A queue given the registry (`serializer`) also matches the type's
+   * former names (SerializerRegistry.formerNames): letters written before a rename.
+   */
   type?: string;
+  /** Any of these envelope types (set by a queue from `type` and its former names). */
+  types?: readonly string[];
   /** Substring of the reason. */
   reason?: string;
   /** The error's name exactly (`errorName`: what `stats().byReason` counts by). */
@@ -127,12 +134,26 @@ export interface DeadLetterQueue {
   purge(filter: DeadLetterFilter): Promise<number>;
 }
 
+/**
+ * `filter` with its `type` widened to the type's names (MessageSerializer.namesOf): a queue
+ * given the registry calls it first, so a filter on a renamed type finds its older letters.
+ */
+export function withTypeNames(
+  filter: DeadLetterFilter,
+  serializer: MessageSerializer | undefined,
+): DeadLetterFilter {
+  if (!filter.type || filter.types || !serializer?.namesOf) return filter;
+  return { ...filter, types: serializer.namesOf(filter.type) };
+}
+
 /** True when a letter matches a filter (all given fields must match). */
 export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boolean {
   if (filter.ids && !filter.ids.includes(letter.id)) return false;
   if (filter.originalTopic && letter.originalTopic !== filter.originalTopic) return false;
   if (filter.handler && letter.handler !== filter.handler) return false;
-  if (filter.type && letter.envelope?.type !== filter.type) return false;
+  if (filter.types) {
+    if (!filter.types.includes(letter.envelope?.type ?? '')) return false;
+  } else if (filter.type && letter.envelope?.type !== filter.type) return false;
   if (filter.reason && !letter.reason.includes(filter.reason)) return false;
   if (filter.errorName && letter.errorName !== filter.errorName) return false;
   return true;

@@ -9,12 +9,21 @@ import {
   type DeadLetterStats,
   type NewDeadLetter,
   type ReplayResult,
+  withTypeNames,
 } from './dead-letter-queue.port';
+import { type MessageSerializer } from '../messages/serializer.port';
+
+export interface InMemoryDeadLetterQueueOptions {
+  /** The registry: a `type` filter then also matches the type's former names. */
+  serializer?: MessageSerializer;
+}
 
 /** Dead letters in process memory (embedded mode, tests). */
 export class InMemoryDeadLetterQueue implements DeadLetterQueue {
   private readonly letters: DeadLetter[] = [];
   private seq = 0;
+
+  constructor(private readonly options: InMemoryDeadLetterQueueOptions = {}) {}
 
   async add(letter: NewDeadLetter): Promise<string> {
     const id = `dl-${++this.seq}`;
@@ -23,8 +32,9 @@ export class InMemoryDeadLetterQueue implements DeadLetterQueue {
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    const wanted = withTypeNames(filter, this.options.serializer);
     return this.letters
-      .filter((letter) => matchesFilter(letter, filter))
+      .filter((letter) => matchesFilter(letter, wanted))
       .slice(0, filter.limit ?? Infinity);
   }
 

@@ -5,6 +5,7 @@ import {
   emptyStats,
   replayLetters,
   matchingPages,
+  withTypeNames,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
@@ -12,6 +13,7 @@ import {
   type NewDeadLetter,
   type ReplayResult,
 } from '../dead-letters/dead-letter-queue.port';
+import { type MessageSerializer } from '../messages/serializer.port';
 import { type Publisher } from '../transport/transport.port';
 
 export interface MongoDeadLetterQueueOptions {
@@ -24,6 +26,8 @@ export interface MongoDeadLetterQueueOptions {
    * purge: their memory is bounded by a page. Default 500.
    */
   pageSize?: number;
+  /** The registry: a `type` filter then also matches the type's former names. */
+  serializer?: MessageSerializer;
 }
 
 interface DeadLetterDocument {
@@ -66,6 +70,7 @@ const NAMESPACE_EXISTS = 48;
 export class MongoDeadLetterQueue implements DeadLetterQueue {
   private readonly model: Model<DeadLetterDocument>;
   private readonly pageSize: number;
+  private readonly serializer: MessageSerializer | undefined;
   private counter = 0;
 
   /** @throws TypeError naming a missing connection, or a `pageSize` that is no positive integer */
@@ -75,6 +80,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
         'MongoDeadLetterQueue: options.connection (a mongoose Connection) is required',
       );
     this.pageSize = options.pageSize ?? 500;
+    this.serializer = options.serializer;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1)
       throw new TypeError(
         `MongoDeadLetterQueue: options.pageSize must be a positive integer, got ${String(options.pageSize)}`,
@@ -113,6 +119,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    filter = withTypeNames(filter, this.serializer);
     const letters: DeadLetter[] = [];
     for await (const letter of this.matching(filter)) letters.push(letter);
     return letters;
@@ -125,10 +132,12 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
   }
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
+    filter = withTypeNames(filter, this.serializer);
     return replayLetters(this.matching(filter), publisher, (letter) => this.remove(letter.id));
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
+    filter = withTypeNames(filter, this.serializer);
     if (filter.reason === undefined && filter.errorName === undefined && filter.limit === undefined)
       return (await this.model.deleteMany(queryOf(filter))).deletedCount;
     let purged = 0;
@@ -180,7 +189,8 @@ function queryOf(filter: DeadLetterFilter): Record<string, unknown> {
   const query: Record<string, unknown> = {};
   if (filter.originalTopic) query.originalTopic = filter.originalTopic;
   if (filter.handler) query.handler = filter.handler;
-  if (filter.type) query.type = filter.type;
+  if (filter.types) query.type = { $in: [...filter.types] };
+  else if (filter.type) query.type = filter.type;
   if (filter.ids) query._id = { $in: [...filter.ids] };
   return query;
 }

@@ -266,6 +266,6 @@ function checked(options: unknown): CqrsCoreModuleOptions {
     if (!given[name]) throw new TypeError(`CqrsCoreModule: options.${name} is required`);
   return {
     ...(given as CqrsCoreModuleOptions),
-    deadLetters: given.deadLetters ?? new InMemoryDeadLetterQueue(),
+    deadLetters: given.deadLetters ?? new InMemoryDeadLetterQueue({ serializer: given.serializer }),
   };
 }

@@ -1,9 +1,11 @@
 import type Redis from 'ioredis';
+import { type MessageSerializer } from '../messages/serializer.port';
 import {
   countLetter,
   emptyStats,
   replayLetters,
   matchingPages,
+  withTypeNames,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
@@ -23,6 +25,8 @@ export interface RedisDeadLetterQueueOptions {
    * per XDEL by purge: their memory is bounded by a page. Default 500.
    */
   pageSize?: number;
+  /** The registry: a `type` filter then also matches the type's former names. */
+  serializer?: MessageSerializer;
 }
 
 /** A page of letters of one topic, with the entry ids they were read from. */
@@ -78,6 +82,7 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    filter = withTypeNames(filter, this.options.serializer);
     const letters: DeadLetter[] = [];
     for await (const letter of this.matching(filter)) letters.push(letter);
     return letters;
@@ -91,10 +96,12 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
   }
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
+    filter = withTypeNames(filter, this.options.serializer);
     return replayLetters(this.matching(filter), publisher, (letter) => this.remove(letter.id));
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
+    filter = withTypeNames(filter, this.options.serializer);
     let purged = 0;
     for await (const { page, letters } of matchingPages(
       this.pages(filter),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterQueue,
   type NewDeadLetter,
@@ -34,6 +35,8 @@ export interface DeadLetterQueueConformanceOptions {
 /** What the paging tests give the factory: a small page, so that letters span several. */
 export interface DeadLetterQueueSettings {
   pageSize?: number;
+  /** The registry the queue widens `type` filters with (renamed types). */
+  serializer?: MessageSerializer;
 }
 
 async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
@@ -110,6 +113,32 @@ export function describeDeadLetterQueueConformance(
     let queue: DeadLetterQueue;
     beforeEach(async () => {
       queue = await factory();
+    });
+
+    it("matches a type filter against a renamed type's former names when given the registry", async () => {
+      // Release 2 renamed BadgeWon to BadgeEarned; letters of both releases are in the queue.
+      const renamed = await factory({
+        serializer: new SerializerRegistry()
+          .register('BadgeEarned', z.object({ n: z.number() }))
+          .formerNames('BadgeEarned', 'BadgeWon'),
+      });
+      const of = (type: string, n: number) => ({
+        ...letter('events.Badge', n),
+        envelope: testEnvelope(type, { n }, { aggregateId: `a${n}` }),
+      });
+      await renamed.add(of('BadgeWon', 1));
+      await renamed.add(of('BadgeEarned', 2));
+      await renamed.add(of('Other', 3));
+      const n = (letters: readonly DeadLetter[]) =>
+        letters.map((l) => (l.envelope?.data as { n: number }).n);
+      expect(n(await renamed.list({ type: 'BadgeEarned' }))).toEqual([1, 2]);
+      expect(n(await renamed.list({ type: 'BadgeWon' }))).toEqual([1, 2]);
+      expect(await renamed.purge({ type: 'BadgeEarned' })).toBe(2);
+      expect(n(await renamed.list())).toEqual([3]);
+      // Without the registry the name is matched as it is.
+      await queue.add(of('BadgeWon', 4));
+      await queue.add(of('BadgeEarned', 5));
+      expect(n(await queue.list({ type: 'BadgeEarned' }))).toEqual([5]);
     });
 
     it('stores letters with every fact and lists them with filters', async () => {

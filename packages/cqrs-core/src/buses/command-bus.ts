@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type Envelope } from '../messages/envelope';
 import { errorNameOf } from '../messages/error.name';
 import { type SerializerRegistry } from '../messages/serializer.registry';
+import { namesOfType } from '../messages/type.names';
 import {
   type EnvelopeOf,
   type MessageType,
@@ -200,7 +201,7 @@ export class CommandBus {
     if (list.length === 0) throw new Error('CommandBus.handle: give at least one command type');
     const name = options.name ?? (handler.name || undefined);
     // A type and its former names (SerializerRegistry.formerNames) are one type.
-    const namesOf = (type: string) => this.options.serializer.namesOf?.(type) ?? [type];
+    const namesOf = (type: string) => namesOfType(this.options.serializer, type);
     const names = [...new Set(list.flatMap(namesOf))];
     for (const type of names)
       if (this.handled.has(type))

@@ -1,5 +1,6 @@
 import { type Envelope } from '../messages/envelope';
 import { type MessageSerializer } from '../messages/serializer.port';
+import { namesOfType, storedTypeNames } from '../messages/type.names';
 import {
   type EnvelopeOf,
   type MessageType,
@@ -109,7 +110,7 @@ export class EventBus {
     if (list.length === 0)
       throw new Error(`EventBus.on(${options?.name}): give at least one event type`);
     // A type and its former names are one type; deliveries come under the current name.
-    const names = [...new Set(list.flatMap((type) => this.serializer?.namesOf?.(type) ?? [type]))];
+    const names = [...storedTypeNames(this.serializer, list)!];
     const handles = new Set(names);
     this.router.addHandler({
       ...options,
@@ -119,8 +120,11 @@ export class EventBus {
         const { type } = delivery.envelope;
         if (handles.has(type)) return handler(delivery.envelope, delivery);
         // Another type of a shared topic, under its name or a former one (renamed types).
-        const namesOfType = this.serializer?.namesOf?.(type) ?? [type];
-        if (namesOfType.some((name) => this.naming.event(name) === delivery.topic))
+        if (
+          namesOfType(this.serializer, type).some(
+            (name) => this.naming.event(name) === delivery.topic,
+          )
+        )
           return undefined;
         throw new UnexpectedEventTypeError(type, delivery.topic, list, options.name);
       },

@@ -1,5 +1,6 @@
 import { type Envelope, type Priority } from '../messages/envelope';
 import { type MessageSerializer } from '../messages/serializer.port';
+import { namesOfType } from '../messages/type.names';
 import { type Publisher } from '../transport/transport.port';
 import { isNotUnderstood, parseWireEnvelope } from './poison.kinds';
 
@@ -143,7 +144,7 @@ export function withTypeNames(
   serializer: MessageSerializer | undefined,
 ): DeadLetterFilter {
   if (!filter.type || filter.types || !serializer?.namesOf) return filter;
-  return { ...filter, types: serializer.namesOf(filter.type) };
+  return { ...filter, types: namesOfType(serializer, filter.type) };
 }
 
 /** True when a letter matches a filter (all given fields must match). */

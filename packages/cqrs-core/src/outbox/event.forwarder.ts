@@ -1,7 +1,7 @@
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
 import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
 import { type MessageSerializer } from '../messages/serializer.port';
-import { storedTypeNames } from '../messages/type.names';
+import { currentTypeName, storedTypeNames } from '../messages/type.names';
 import { type Publisher } from '../transport/transport.port';
 import { type CheckpointStore } from './checkpoint-store.port';
 import { type ForwardLedger } from './forward-ledger.port';
@@ -172,11 +172,11 @@ export class EventForwarder {
     const positions = events.map((event) => event.position);
     // As the store wrote them (a former name becomes the current one), filtered as rounds are.
     const { serializer, types } = this.options;
-    const current = (type: string) => serializer?.namesOf?.(type)[0] ?? type;
-    events = events.map((event) =>
-      current(event.type) === event.type ? event : { ...event, type: current(event.type) },
-    );
-    const wanted = serializer ? storedTypeNames(serializer, types) : types && new Set(types);
+    events = events.map((event) => {
+      const type = currentTypeName(serializer, event.type);
+      return type === event.type ? event : { ...event, type };
+    });
+    const wanted = storedTypeNames(serializer, types);
     if (wanted) events = events.filter((event) => wanted.has(event.type));
     const previous = this.tails.get(first.streamId);
     const published = this.publishNow(events, first.version, previous, positions);

@@ -1,6 +1,7 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
+import { redisStreamsLag } from '@causeway/cqrs-core/redis';
 import {
   instanceIdOf,
   keyPrefixOf,
@@ -14,6 +15,7 @@ import { Registry } from 'prom-client';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { CommandApiModule } from './command-api.module';
 import { type CommandApiOptions } from './command-api.options';
+import { CommandBacklog } from './commands/command.backlog';
 import { type CommandApiConfig } from './config/command-api.config';
 import { RedisIdempotencyStore } from './idempotency/redis.idempotency-store';
 
@@ -68,6 +70,11 @@ export function commandApiOptions(
   redis: ConstructorParameters<typeof RedisCommandStatusStore>[0],
   keyPrefix: string,
 ): CommandApiOptions {
+  const layout = {
+    keyPrefix,
+    partitions: config.REDIS_STREAMS_PARTITIONS,
+    priorities: config.REDIS_STREAMS_PRIORITIES,
+  };
   // The cut-offs the gateway's `POST /api/presence/{userId}/disconnect` with `revoke` writes.
   const revocations = new RedisTokenRevocations(redis, {
     keyPrefix,
@@ -101,5 +108,18 @@ export function commandApiOptions(
     maxBodyBytes: config.MAX_BODY_BYTES,
     idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,
     commandDeadlineMs: config.COMMAND_DEADLINE_MS,
+    ...(config.COMMAND_BACKLOG_MAX > 0 && {
+      backlog: new CommandBacklog({
+        max: config.COMMAND_BACKLOG_MAX,
+        // Per consumer group of the topic (trainer-service's): the entries not delivered yet
+        // and those delivered, not acknowledged; the group furthest behind counts.
+        measure: async (topic) => {
+          const groups = await redisStreamsLag(redis, layout, [topic]);
+          if (groups.length === 0) return undefined;
+          return Math.max(...groups.map((group) => group.lag + group.pending));
+        },
+        onError: (message) => new Logger('CommandBacklog').warn(message),
+      }),
+    }),
   };
 }

@@ -5,6 +5,7 @@ import {
   type TrustedProxies,
 } from '@causeway/platform';
 import { type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { type CommandBacklog } from './commands/command.backlog';
 import { type IdempotencyStore } from './idempotency/idempotency-store.port';
 
 /** The ports and settings of the command API feature module. */
@@ -47,6 +48,11 @@ export interface CommandApiOptions {
    * deadline. Default 60 000. Group changes carry none: joining late surprises nobody.
    */
   commandDeadlineMs?: number;
+  /**
+   * Refuses commands (503 `overloaded`, nothing sent) while more than its `max` wait for their
+   * handler in the command's topic (COMMAND_BACKLOG_MAX). Omit to accept every command.
+   */
+  backlog?: CommandBacklog;
 }
 
 export const COMMAND_API_OPTIONS = Symbol('causeway:command-api-options');

@@ -37,6 +37,7 @@ export const APP_SETTINGS: readonly string[] = [
   'IDEMPOTENCY_TTL_S',
   'COMMAND_STATUS_RETENTION_S',
   'COMMAND_DEADLINE_MS',
+  'COMMAND_BACKLOG_MAX',
   // trainer-service
   'TRAINER_SPEED',
   'SNAPSHOT_EVERY',

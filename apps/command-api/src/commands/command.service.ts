@@ -124,6 +124,8 @@ export class CommandService {
     data: unknown,
     sending: SendOptions = {},
   ): Promise<Accepted> {
+    // Before anything is recorded or sent: a refused command leaves no trace (a retry is safe).
+    this.options.backlog?.admit(this.commandBus.topicOf(type));
     const id = idempotentCommandId();
     // A retry of a keyed request: created when the first attempt was, so with its deadline.
     const firstAccepted = idempotentAcceptedAt();

@@ -49,6 +49,15 @@ export const commandApiConfiguration = z.object({
    * (a stalled bus or trainer-service) rather than applied late; 0 turns deadlines off.
    */
   COMMAND_DEADLINE_MS: setting.milliseconds(60_000, 0),
+  /**
+   * More commands than this waiting for their handler in their topic (sent, not handled yet):
+   * new ones are refused with 503 `overloaded` and nothing is sent; 0 turns the check off.
+   */
+  COMMAND_BACKLOG_MAX: z.coerce
+    .number({ message: 'must be a non-negative integer' })
+    .int('must be a non-negative integer')
+    .min(0, 'must not be negative')
+    .default(10_000),
   /** How long GET /api/commands/{id} knows a command, in seconds. */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
 });

@@ -54,3 +54,19 @@ describe('command-api settings: COMMAND_DEADLINE_MS', () => {
     ).toThrow('COMMAND_DEADLINE_MS');
   });
 });
+
+describe('command-api settings: COMMAND_BACKLOG_MAX', () => {
+  it('is 10 000 by default, 0 turns the check off', () => {
+    expect(loadConfiguration(commandApiConfiguration, required).COMMAND_BACKLOG_MAX).toBe(10_000);
+    expect(
+      loadConfiguration(commandApiConfiguration, { ...required, COMMAND_BACKLOG_MAX: '0' })
+        .COMMAND_BACKLOG_MAX,
+    ).toBe(0);
+  });
+
+  it.each(['-1', '1.5', 'many'])('refuses COMMAND_BACKLOG_MAX=%s, naming it', (value) => {
+    expect(() =>
+      loadConfiguration(commandApiConfiguration, { ...required, COMMAND_BACKLOG_MAX: value }),
+    ).toThrow('COMMAND_BACKLOG_MAX');
+  });
+});

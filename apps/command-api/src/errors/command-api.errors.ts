@@ -117,6 +117,25 @@ export class CommandRefusedError extends CommandApiError {
 }
 
 /**
+ * More commands of the topic wait for their handler than COMMAND_BACKLOG_MAX (CommandBacklog):
+ * nothing was sent, a retry after `retryAfterSeconds` is safe.
+ */
+export class CommandBacklogError extends CommandApiError {
+  readonly kind = 'overloaded';
+  constructor(
+    readonly waiting: number,
+    readonly max: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `${waiting} commands are waiting to be handled, more than the ${max} accepted at most; ` +
+        `nothing was sent, retry in ${retryAfterSeconds} s`,
+    );
+    this.name = 'CommandBacklogError';
+  }
+}
+
+/**
  * The Idempotency-Key could not be checked (its store did not answer): nothing was sent, a
  * retry with the same key is safe.
  */

@@ -4,6 +4,7 @@ import { bearerChallenge } from '@causeway/platform';
 import {
   type CommandApiError,
   BodyTooLargeError,
+  CommandBacklogError,
   CommandRefusedError,
   CommandUnconfirmedError,
   IdempotencyUnavailableError,
@@ -84,6 +85,11 @@ export function toProblem(error: unknown): ProblemAnswer {
     return problem(503, 'command-refused', 'Service Unavailable', error.message, {
       headers: { 'Retry-After': '1' },
     });
+  if (error instanceof CommandBacklogError)
+    return problem(503, 'overloaded', 'Service Unavailable', error.message, {
+      headers: { 'Retry-After': String(error.retryAfterSeconds) },
+      fields: { waiting: error.waiting, max: error.max },
+    });
   if (error instanceof IdempotencyUnavailableError)
     return problem(503, 'idempotency-unavailable', 'Service Unavailable', error.message, {
       headers: { 'Retry-After': '1' },
@@ -122,9 +128,10 @@ export const JsonRpcCode = {
   /** Unknown command id (or another user's). */
   NotFound: -32004,
   /**
-   * The command bus refused the command (nothing was sent) or did not confirm it (it may have
-   * been sent: `data.commandId` names it). Transient either way: retry, with the same
-   * Idempotency-Key for the second kind.
+   * The command bus refused the command (nothing was sent), too many commands wait for their
+   * handler (nothing was sent: `data` has `waiting` and `max`), or the bus did not confirm it
+   * (it may have been sent: `data.commandId` names it). Transient either way: retry, with the
+   * same Idempotency-Key for the last kind.
    */
   Unavailable: -32005,
 } as const;
@@ -152,6 +159,12 @@ export function toJsonRpcError(error: unknown): JsonRpcError {
   if (error instanceof NotFoundError) return { code: JsonRpcCode.NotFound, message: error.message };
   if (error instanceof CommandRefusedError || error instanceof IdempotencyUnavailableError)
     return { code: JsonRpcCode.Unavailable, message: error.message };
+  if (error instanceof CommandBacklogError)
+    return {
+      code: JsonRpcCode.Unavailable,
+      message: error.message,
+      data: { waiting: error.waiting, max: error.max },
+    };
   if (error instanceof CommandUnconfirmedError)
     return {
       code: JsonRpcCode.Unavailable,

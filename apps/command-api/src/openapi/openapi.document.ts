@@ -43,7 +43,9 @@ const commandErrors = {
   '403': problem('The caller may not move this trainer'),
   '409': problem('Idempotency-Key reused with a different request, or still in flight'),
   '422': problem('Invalid fields; `errors` names each'),
-  '503': problem('The command could not be recorded or sent; nothing was sent'),
+  '503': problem(
+    'The command could not be recorded or sent, or too many commands wait for their handler (`overloaded`); nothing was sent',
+  ),
 };
 const idempotencyKey = {
   name: 'Idempotency-Key',

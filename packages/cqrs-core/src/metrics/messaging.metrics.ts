@@ -3,6 +3,7 @@ import { type RawPublisher } from '../dead-letters/dead-letter-queue.port';
 import { type Envelope } from '../messages/envelope';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { Refusal } from '../buses/command-bus';
+import { CommandExpiredError } from '../buses/bus.errors';
 import { type BreakerRegistry, type BreakerState } from '../middleware/circuit-breaker.middleware';
 import { type Middleware } from '../router/handler';
 import { classifyError } from '../router/handler.errors';
@@ -32,7 +33,7 @@ export class MessagingMetrics {
     });
     this.handled = new Counter({
       name: 'causeway_messages_handled_total',
-      help: "Deliveries by outcome: success, refused (a command handler's DomainError), failed (redelivered later), dead_lettered, deferred",
+      help: "Deliveries by outcome: success, refused (a command handler's DomainError), expired (a command past its deadline, not handled), failed (redelivered later), dead_lettered, deferred",
       labelNames: ['topic', 'handler', 'outcome'],
       registers,
     });
@@ -73,7 +74,9 @@ export class MessagingMetrics {
           result instanceof DeadLettered
             ? 'dead_lettered'
             : result instanceof Refusal
-              ? 'refused'
+              ? result.error instanceof CommandExpiredError
+                ? 'expired'
+                : 'refused'
               : 'success';
         if (outcome === 'dead_lettered')
           this.deadLettered.inc({ topic: delivery.topic, handler: info.name });

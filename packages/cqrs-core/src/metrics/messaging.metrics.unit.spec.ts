@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import { CommandExpiredError } from '../buses/bus.errors';
 import { Refusal } from '../buses/command-bus';
 import { DomainError } from '../router/handler.errors';
 import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
@@ -6,18 +7,28 @@ import { BreakerRegistry, circuitBreaker } from '../middleware/circuit-breaker.m
 import { MessagingMetrics } from './messaging.metrics';
 
 describe('MessagingMetrics', () => {
-  it('counts a refused command apart from a success', async () => {
+  it('counts a refused command, an expired one and a success apart', async () => {
     const registry = new Registry();
     const metrics = new MessagingMetrics(registry);
     const info = { name: 'accounts', topics: ['commands.Withdraw'], group: 'g' };
     const refuse = metrics.middleware()(async () => new Refusal(new DomainError('no money')), info);
+    const command = testEnvelope('Withdraw', {});
+    const expire = metrics.middleware()(
+      async () =>
+        new Refusal(
+          new CommandExpiredError(command.messageId, 'Withdraw', new Date(0).toISOString()),
+        ),
+      info,
+    );
     const succeed = metrics.middleware()(async () => ({ balance: 1 }), info);
-    await refuse(testDelivery(testEnvelope('Withdraw', {})));
-    await succeed(testDelivery(testEnvelope('Withdraw', {})));
+    await refuse(testDelivery(command));
+    await expire(testDelivery(command));
+    await expire(testDelivery(command));
+    await succeed(testDelivery(command));
     const { values } = await metrics.handled.get();
     const count = (outcome: string) =>
       values.find((value) => value.labels.outcome === outcome)?.value ?? 0;
-    expect([count('refused'), count('success')]).toEqual([1, 1]);
+    expect([count('refused'), count('expired'), count('success')]).toEqual([1, 2, 1]);
   });
 
   it('shows every breaker as closed (0) from the start, before any state change', async () => {

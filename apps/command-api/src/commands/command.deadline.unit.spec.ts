@@ -50,30 +50,41 @@ async function setup(commandDeadlineMs?: number) {
     return received;
   };
   const close = () => Promise.all([trainer.router.close(), api.router.close()]);
-  return { service, gate, commands: api.commands, arrived, close };
+  return { service, gate, commands: api.commands, statuses: options.commandStatus, arrived, close };
 }
 
 describe('CommandService: command deadlines', () => {
   beforeEach(() => jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined));
 
-  it('sends every move with a deadline COMMAND_DEADLINE_MS (default 60 s) after it was accepted', async () => {
-    const { service, arrived, close } = await setup();
+  it('sends every move with a deadline COMMAND_DEADLINE_MS (default 60 s) after it was accepted, named in its status', async () => {
+    const { service, statuses, arrived, close } = await setup();
     const accepted = await service.move(caller, move);
     const [command] = await arrived(1);
     expect(command!.messageId).toBe(accepted.commandId);
     expect(command!.metadata.timestamp).toBe(accepted.timestamp);
     expect(Date.parse(command!.metadata.deadline!) - Date.parse(accepted.timestamp)).toBe(60_000);
+    // A client polling the status can tell when an `accepted` move will never be applied.
+    expect(await statuses.get(accepted.commandId)).toMatchObject({
+      status: 'accepted',
+      acceptedAt: accepted.timestamp,
+      deadline: command!.metadata.deadline,
+    });
     await close();
   });
 
   it('uses the configured deadline, none with 0, and none for group changes', async () => {
     const short = await setup(5_000);
     const accepted = await short.service.move(caller, move);
-    await short.service.changeGroup(caller, { trainerId: 'ash', groupId: 'party' }, 'join');
+    const join = await short.service.changeGroup(
+      caller,
+      { trainerId: 'ash', groupId: 'party' },
+      'join',
+    );
     const [moved, joined] = await short.arrived(2);
     expect(Date.parse(moved!.metadata.deadline!) - Date.parse(accepted.timestamp)).toBe(5_000);
     expect(joined!.type).toBe('ChangeGroupCommand');
     expect(joined!.metadata.deadline).toBeUndefined();
+    expect(await short.statuses.get(join.commandId)).not.toHaveProperty('deadline');
     await short.close();
 
     const off = await setup(0);

@@ -6,7 +6,7 @@ import {
   MOVE_TRAINER_COMMAND,
   type MoveTrainerCommand,
 } from '@causeway/contracts';
-import { CommandBus, MessageFactory, type SendOptions } from '@causeway/cqrs-core';
+import { CommandBus, MessageFactory, withDeadline } from '@causeway/cqrs-core';
 import { isRedisCommandNotSent } from '@causeway/cqrs-core/redis';
 import { type Caller, TokenService } from '@causeway/platform';
 import {
@@ -77,9 +77,13 @@ export class CommandService {
       timestamp: input.timestamp ?? idempotentAcceptedAt() ?? Date.now(),
     };
     const deadlineMs = this.options.commandDeadlineMs ?? DEFAULT_COMMAND_DEADLINE_MS;
-    return this.send(caller, MOVE_TRAINER_COMMAND, data.trainerId, data, {
-      ...(deadlineMs > 0 && { deadlineMs }),
-    });
+    return this.send(
+      caller,
+      MOVE_TRAINER_COMMAND,
+      data.trainerId,
+      data,
+      deadlineMs > 0 ? deadlineMs : undefined,
+    );
   }
 
   async changeGroup(
@@ -122,7 +126,7 @@ export class CommandService {
     type: string,
     trainerId: string,
     data: unknown,
-    sending: SendOptions = {},
+    deadlineMs?: number,
   ): Promise<Accepted> {
     // Before anything is recorded or sent: a refused command leaves no trace (a retry is safe).
     this.options.backlog?.admit(this.commandBus.topicOf(type));
@@ -136,7 +140,7 @@ export class CommandService {
             newId: () => id,
             ...(firstAccepted !== undefined && { now: () => new Date(firstAccepted) }),
           });
-    const command = messages.command(type, data, {
+    const created = messages.command(type, data, {
       aggregateId: trainerId,
       aggregateType: 'Trainer',
       causedBy: null,
@@ -146,15 +150,19 @@ export class CommandService {
         acceptedBy: this.options.serverId,
       },
     });
+    // `deadlineMs` after its creation (the first attempt's, for a keyed retry): in its status too.
+    const command = deadlineMs === undefined ? created : withDeadline(created, deadlineMs);
     const acceptedAt = command.metadata.timestamp;
+    const deadline = command.metadata.deadline as string | undefined;
     const [recorded, sent] = await Promise.allSettled([
       this.options.commandStatus.accepted({
         commandId: command.messageId,
         type,
         issuerId: caller.userId,
         acceptedAt,
+        ...(deadline !== undefined && { deadline }),
       }),
-      this.commandBus.send(command, sending),
+      this.commandBus.send(command),
     ]);
     if (recorded.status === 'rejected' && sent.status === 'fulfilled')
       this.logger.warn(

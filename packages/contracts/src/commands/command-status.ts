@@ -15,6 +15,12 @@ export const CommandStatus = z.object({
   issuerId: z.string(),
   status: CommandState,
   acceptedAt: z.string(),
+  /**
+   * When a command that carries a deadline (a move: COMMAND_DEADLINE_MS after `acceptedAt`)
+   * stops being applied. Still `accepted` after it: it was not applied and never will be; it
+   * ends `rejected` (expired) once its handler gets to it.
+   */
+  deadline: z.string().optional(),
   completedAt: z.string().optional(),
   /** Why it was rejected (rejected only). */
   reason: z.string().optional(),

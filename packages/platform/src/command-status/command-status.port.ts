@@ -5,9 +5,11 @@ import { type CommandStatus } from '@causeway/contracts';
  * client can ask `GET /api/commands/{id}` what became of its command.
  *
  * Contract (proved by `describeCommandStatusStore` against every implementation):
- * - `accepted` stores the status `accepted`; calling it again for the same id changes nothing
- *   (a re-accepted command never hides an outcome already recorded).
- * - `complete` records `processed` or `rejected` with its details; the first outcome wins:
+ * - `accepted` stores the status `accepted` (with the command's `deadline`, if it has one);
+ *   calling it again for the same id changes nothing (a re-accepted command never hides an
+ *   outcome already recorded).
+ * - `complete` records `processed` or `rejected` with its details, keeping the accepted time
+ *   and deadline; the first outcome wins:
  *   a later `complete` of the same id (a redelivered command) does not overwrite it.
  *   Completing an id that was never accepted stores the outcome anyway (the API may have
  *   crashed after sending the command but before recording it).
@@ -20,6 +22,7 @@ export interface CommandStatusStore {
     type: string;
     issuerId: string;
     acceptedAt: string;
+    deadline?: string;
   }): Promise<void>;
   complete(outcome: {
     commandId: string;

@@ -29,6 +29,7 @@ export class InMemoryCommandStatusStore implements CommandStatusStore {
     type: string;
     issuerId: string;
     acceptedAt: string;
+    deadline?: string;
   }): Promise<void> {
     this.sweep();
     if (this.live(status.commandId)) return;
@@ -45,6 +46,7 @@ export class InMemoryCommandStatusStore implements CommandStatusStore {
       issuerId: outcome.issuerId,
       status: outcome.status,
       acceptedAt: current?.acceptedAt ?? outcome.completedAt,
+      ...(current?.deadline !== undefined && { deadline: current.deadline }),
       completedAt: outcome.completedAt,
       ...(outcome.reason !== undefined && { reason: outcome.reason }),
       ...(outcome.version !== undefined && { version: outcome.version }),

@@ -4,7 +4,7 @@ import { type CommandStatusStore } from './command-status.port';
 
 // KEYS[1] = status key, ARGV[1] = outcome JSON (without acceptedAt), ARGV[2] = retention ms.
 // Read and write in one script so that two instances completing the same command (a redelivery)
-// cannot both win; the accepted time of an existing entry is kept.
+// cannot both win; the accepted time and deadline of an existing entry are kept.
 const COMPLETE = `
 local current = redis.call('GET', KEYS[1])
 local outcome = cjson.decode(ARGV[1])
@@ -12,6 +12,7 @@ if current then
   local status = cjson.decode(current)
   if status.status ~= 'accepted' then return 0 end
   outcome.acceptedAt = status.acceptedAt
+  outcome.deadline = status.deadline
 else
   outcome.acceptedAt = outcome.completedAt
 end
@@ -47,6 +48,7 @@ export class RedisCommandStatusStore implements CommandStatusStore {
     type: string;
     issuerId: string;
     acceptedAt: string;
+    deadline?: string;
   }): Promise<void> {
     const value: CommandStatus = {
       commandId: status.commandId,
@@ -54,6 +56,7 @@ export class RedisCommandStatusStore implements CommandStatusStore {
       issuerId: status.issuerId,
       status: 'accepted',
       acceptedAt: status.acceptedAt,
+      ...(status.deadline !== undefined && { deadline: status.deadline }),
     };
     await this.redis.set(
       this.key(status.commandId),
@@ -94,6 +97,7 @@ export class RedisCommandStatusStore implements CommandStatusStore {
       issuerId: stored.issuerId,
       status: stored.status,
       acceptedAt: stored.acceptedAt,
+      ...(stored.deadline !== undefined && { deadline: stored.deadline }),
       ...(stored.completedAt !== undefined && { completedAt: stored.completedAt }),
       ...(stored.reason !== undefined && { reason: stored.reason }),
       ...(stored.version !== undefined && { version: stored.version }),

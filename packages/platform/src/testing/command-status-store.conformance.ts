@@ -34,6 +34,32 @@ export function describeCommandStatusStore(name: string, factory: CommandStatusS
       expect(await store.get(randomUUID())).toBeUndefined();
     });
 
+    it("keeps a command's deadline from accepted through its outcome", async () => {
+      const store = await factory({ retentionMs: day });
+      const id = randomUUID();
+      const deadline = '2026-11-21T10:01:00.000Z';
+      await store.accepted({ ...accepted(id), deadline });
+      expect(await store.get(id)).toMatchObject({ status: 'accepted', deadline });
+      await store.complete({
+        commandId: id,
+        type: 'MoveTrainerCommand',
+        issuerId: 'ash',
+        status: 'rejected',
+        completedAt: '2026-11-21T10:01:01.000Z',
+        reason: 'expired',
+      });
+      expect(await store.get(id)).toEqual({
+        commandId: id,
+        type: 'MoveTrainerCommand',
+        issuerId: 'ash',
+        status: 'rejected',
+        acceptedAt: '2026-11-21T10:00:00.000Z',
+        deadline,
+        completedAt: '2026-11-21T10:01:01.000Z',
+        reason: 'expired',
+      });
+    });
+
     it('ignores a second accepted of the same id', async () => {
       const store = await factory({ retentionMs: day });
       const id = randomUUID();

@@ -9,6 +9,8 @@ import {
   redisFromConfig,
   RedisMessagingModule,
   RedisTokenRevocations,
+  redisTime,
+  ServerClock,
   TokenService,
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
@@ -27,6 +29,11 @@ export class AppModule {
     const redis = redisFromConfig(config, registry);
     const instanceId = instanceIdOf(config);
     const keyPrefix = keyPrefixOf(config);
+    // One clock for every instance: commands are stamped, and their deadlines checked, by Redis'.
+    const clock = new ServerClock({
+      read: redisTime(redis.client),
+      onError: (message) => new Logger('ServerClock').warn(message),
+    });
     return {
       module: AppModule,
       imports: [
@@ -57,8 +64,11 @@ export class AppModule {
           config,
           redis,
           registry,
+          clock,
         }),
-        CommandApiModule.forRoot(commandApiOptions(config, instanceId, redis.client, keyPrefix)),
+        CommandApiModule.forRoot(
+          commandApiOptions(config, instanceId, redis.client, keyPrefix, clock),
+        ),
       ],
     };
   }
@@ -69,6 +79,7 @@ export function commandApiOptions(
   serverId: string,
   redis: ConstructorParameters<typeof RedisCommandStatusStore>[0],
   keyPrefix: string,
+  clock?: ServerClock,
 ): CommandApiOptions {
   const layout = {
     keyPrefix,
@@ -108,15 +119,22 @@ export function commandApiOptions(
     maxBodyBytes: config.MAX_BODY_BYTES,
     idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,
     commandDeadlineMs: config.COMMAND_DEADLINE_MS,
+    ...(clock && { clock }),
     ...(config.COMMAND_BACKLOG_MAX > 0 && {
       backlog: new CommandBacklog({
         max: config.COMMAND_BACKLOG_MAX,
-        // Per consumer group of the topic (trainer-service's): the entries not delivered yet
-        // and those delivered, not acknowledged; the group furthest behind counts.
-        measure: async (topic) => {
-          const groups = await redisStreamsLag(redis, layout, [topic]);
-          if (groups.length === 0) return undefined;
-          return Math.max(...groups.map((group) => group.lag + group.pending));
+        // The handler's consumer group (trainer-service's): the entries not delivered to it
+        // yet and those delivered, not acknowledged. Other groups of the topic (a tool's, a
+        // leftover) do not count.
+        measure: async (topic, group) => {
+          const lags = await redisStreamsLag(redis, layout, [topic]);
+          const handler = lags.find((lag) => lag.group === group);
+          if (!handler) return undefined;
+          if (!handler.lagKnown)
+            throw new Error(
+              `Redis did not report the lag of group ${group} (XINFO GROUPS has it from Redis 7)`,
+            );
+          return handler.lag + handler.pending;
         },
         onError: (message) => new Logger('CommandBacklog').warn(message),
       }),

@@ -53,6 +53,12 @@ export interface CommandApiOptions {
    * handler in the command's topic (COMMAND_BACKLOG_MAX). Omit to accept every command.
    */
   backlog?: CommandBacklog;
+  /**
+   * The clock commands are stamped with (their acceptance time, from which trainer-service
+   * computes the movement, and their deadline): give every instance the same one, a
+   * ServerClock over Redis. Default: this host's clock.
+   */
+  clock?: { now(): number };
 }
 
 export const COMMAND_API_OPTIONS = Symbol('causeway:command-api-options');

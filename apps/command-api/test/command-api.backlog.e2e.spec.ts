@@ -94,10 +94,14 @@ describe('command-api while the command backlog is over COMMAND_BACKLOG_MAX', ()
     });
     expect(refused!.body.waiting).toBeGreaterThan(3);
     expect(refused!.body.detail).toContain('nothing was sent');
-    // Refused means not sent and not recorded: the stream holds only the accepted moves.
+    // Refused means not sent and not recorded: the stream holds only the accepted moves, and
+    // the commands' statuses are those of the accepted ones.
     const entries = await redis.xlen(stream());
+    const statuses = async () => (await redis.keys(`${ns.id}:command-status:*`)).length;
+    const recorded = await statuses();
     expect((await move()).status).toBe(503);
     expect(await redis.xlen(stream())).toBe(entries);
+    expect(await statuses()).toBe(recorded);
     // JSON-RPC: the same refusal, as error -32005 naming the backlog.
     const rpc = await post(`${api.url}/rpc`, token, {
       jsonrpc: '2.0',
@@ -109,7 +113,10 @@ describe('command-api while the command backlog is over COMMAND_BACKLOG_MAX', ()
     expect(rpc.body.error).toMatchObject({ code: -32005, data: { max: 3 } });
     expect(await redis.xlen(stream())).toBe(entries);
 
-    // The group catches up (reads and acknowledges everything): moves are accepted again.
+    // Another group of the topic that reads nothing (a tool's, a leftover) does not count.
+    await redis.xgroup('CREATE', stream(), 'leftover', '0');
+    // The handler's group catches up (reads and acknowledges everything): moves are accepted
+    // again.
     const read = (await redis.xreadgroup(
       'GROUP',
       'commands.Trainer',

@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { RedisForwardLedger, RedisLease, RedisSlotHint } from '@causeway/cqrs-core/redis';
@@ -16,6 +16,8 @@ import {
   RedisCommandStatusStore,
   RedisMessagingModule,
   RedisNotificationLog,
+  redisTime,
+  ServerClock,
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { type TrainerServiceConfig } from './config/trainer-service.config';
@@ -51,6 +53,11 @@ export class AppModule {
       mongo: mongo.client,
       keyPrefix,
     });
+    // Redis' clock, as command-api's: deadlines are checked, and outcomes stamped, by it.
+    const clock = new ServerClock({
+      read: redisTime(redis.client),
+      onError: (message) => new Logger('ServerClock').warn(message),
+    });
     return {
       module: AppModule,
       imports: [
@@ -69,6 +76,7 @@ export class AppModule {
           config,
           redis,
           registry,
+          clock,
         }),
         TrainerModule.forRoot({
           serverId: instanceId,
@@ -89,6 +97,7 @@ export class AppModule {
           }),
           drainOwnCommandTopics: config.DRAIN_OLD_COMMAND_TOPICS,
           speed: config.TRAINER_SPEED,
+          now: () => new Date(clock.now()),
           snapshotEvery: config.SNAPSHOT_EVERY,
           forwarder: {
             checkpoints: new MongoCheckpointStore(mongo.client, 'trainer_service_checkpoints'),

@@ -81,7 +81,14 @@ describe('Redis Streams: entries trimmed before a consumer group read them', () 
     expect(kept).toBeLessThan(1_000);
     // Operators see it before the consumer is back: the lag gauges count the loss.
     const [row] = await redisStreamsLag(client, { keyPrefix: ns.keyPrefix }, [topic]);
-    expect(row).toEqual({ topic, group: 'billing', pending: 0, lag: kept, trimmed: 1_000 - kept });
+    expect(row).toEqual({
+      topic,
+      group: 'billing',
+      pending: 0,
+      lag: kept,
+      lagKnown: true,
+      trimmed: 1_000 - kept,
+    });
 
     const after = await consume(topic, 'billing', kept);
     expect(after.seen).toHaveLength(kept);
@@ -110,5 +117,21 @@ describe('Redis Streams: entries trimmed before a consumer group read them', () 
     const late = await consume(topic, 'newcomer', kept);
     expect(late.losses).toEqual([]);
     expect(late.seen).toHaveLength(kept);
+  });
+
+  it('says when Redis cannot tell how far a group lags (a group made at an id in the middle)', async () => {
+    const topic = 'midway';
+    const stream = new StreamKeys({ keyPrefix: ns.keyPrefix, partitions: 1 }).stream(
+      topic,
+      'normal',
+      0,
+    );
+    for (let i = 1; i <= 5; i++) await client.xadd(stream, `${i}-0`, 'key', 'k', 'msg', '{}');
+    // Redis keeps no count of the entries such a group has read: its lag is null.
+    await client.xgroup('CREATE', stream, 'midway', '2-0');
+    const [row] = await redisStreamsLag(client, { keyPrefix: ns.keyPrefix, partitions: 1 }, [
+      topic,
+    ]);
+    expect(row).toMatchObject({ group: 'midway', lag: 0, lagKnown: false });
   });
 });

@@ -35,3 +35,4 @@ export * from './http/cors.policy';
 export * from './auth/caller.gate';
 export * from './telemetry/tracing.settings';
 export * from './telemetry/tracing.module';
+export * from './clock/server.clock';

@@ -22,6 +22,7 @@ import {
 } from './messaging.settings';
 import { keyPrefixOf } from './service.wiring';
 import { TracingModule } from './telemetry/tracing.module';
+import { type ServerClock } from './clock/server.clock';
 
 export interface RedisMessagingOptions {
   service: string;
@@ -36,6 +37,11 @@ export interface RedisMessagingOptions {
    * e.g. fewer for events nothing in the deployment reads for long.
    */
   maxLengthByEventType?: Readonly<Record<string, number>>;
+  /**
+   * The clock commands' deadlines are checked against: give the one the app stamps its own
+   * messages with (a ServerClock over the same Redis). Default: this host's clock.
+   */
+  clock?: ServerClock;
 }
 
 /**
@@ -50,7 +56,7 @@ const STREAMS_LAYOUT = Symbol('causeway:streams-layout');
 @Module({})
 export class RedisMessagingModule {
   static forRoot(options: RedisMessagingOptions): DynamicModule {
-    const { config, redis } = options;
+    const { config, redis, clock } = options;
     const serializer = contractsSerializer();
     const keyPrefix = keyPrefixOf(config);
     const layout = {
@@ -132,6 +138,7 @@ export class RedisMessagingModule {
           retry: { maxAttempts: config.MAX_RETRIES + 1 },
           commandTimeoutMs: config.COMMAND_TIMEOUT_MS,
           commandClockSkewMs: config.COMMAND_CLOCK_SKEW_MS,
+          ...(clock && { commandClock: () => clock.now() }),
           eventTimeoutMs: config.EVENT_TIMEOUT_MS,
         }),
         DeadLettersAdminModule.forRoot({

@@ -1,16 +1,20 @@
 import { CommandBacklogError } from '../errors/command-api.errors';
 
 /**
- * How many commands of a topic wait for their handler — sent and not yet handled — or
- * undefined when nobody handles the topic yet (no consumer group).
+ * How many commands of a topic wait for their handler's consumer group — sent and not yet
+ * handled — or undefined when the group does not exist yet (nobody handles the topic).
+ * Rejects when it cannot tell.
  */
-export type BacklogMeasure = (topic: string) => Promise<number | undefined>;
+export type BacklogMeasure = (topic: string, group: string) => Promise<number | undefined>;
 
 export interface CommandBacklogOptions {
   /** More than this many commands waiting in a topic: new ones are refused (COMMAND_BACKLOG_MAX). */
   max: number;
   measure: BacklogMeasure;
-  /** How old a measurement may get before a request starts the next one. Default 1 000 ms. */
+  /**
+   * How old a measurement may get before a request starts the next one; one older than twice
+   * this (no traffic for a while: the backlog may have drained) refuses nothing. Default 1 000 ms.
+   */
   refreshMs?: number;
   /** Seconds a refused caller is told to wait (Retry-After). Default 5. */
   retryAfterSeconds?: number;
@@ -32,7 +36,7 @@ interface Measurement {
  *
  * A request never waits for a measurement: it is judged on the latest one, and starts the next
  * (one at a time per topic) when that is older than `refreshMs`. It fails open: no measurement
- * yet, one that failed, or one older than ten `refreshMs` (no traffic for a while, so the
+ * yet, one that failed, or one older than two `refreshMs` (no traffic for a while, so the
  * backlog may have drained meanwhile) admits the command.
  */
 export class CommandBacklog {
@@ -47,11 +51,15 @@ export class CommandBacklog {
     this.refreshMs = options.refreshMs ?? 1_000;
   }
 
-  /** @throws CommandBacklogError when more than `max` commands of `topic` wait for their handler */
-  admit(topic: string, now = Date.now()): void {
-    const measured = this.latest.get(topic);
-    if (!measured || now - measured.at >= this.refreshMs) this.measure(topic);
-    if (!measured || measured.waiting === undefined || now - measured.at > 10 * this.refreshMs)
+  /**
+   * @throws CommandBacklogError when more than `max` commands of `topic` wait for `group`, the
+   * consumer group of their handler
+   */
+  admit(topic: string, group: string, now = Date.now()): void {
+    const key = `${topic}\u0000${group}`;
+    const measured = this.latest.get(key);
+    if (!measured || now - measured.at >= this.refreshMs) this.measure(key, topic, group);
+    if (!measured || measured.waiting === undefined || now - measured.at > 2 * this.refreshMs)
       return;
     if (measured.waiting > this.options.max)
       throw new CommandBacklogError(
@@ -61,19 +69,19 @@ export class CommandBacklog {
       );
   }
 
-  private measure(topic: string): void {
-    if (this.measuring.has(topic)) return;
-    this.measuring.add(topic);
+  private measure(key: string, topic: string, group: string): void {
+    if (this.measuring.has(key)) return;
+    this.measuring.add(key);
     this.options
-      .measure(topic)
+      .measure(topic, group)
       .then(
         (waiting) => {
           this.failing = false;
-          this.latest.set(topic, { at: Date.now(), waiting });
+          this.latest.set(key, { at: Date.now(), waiting });
         },
         (error: unknown) => {
           // Unknown (admits) until the next measurement, tried after refreshMs.
-          this.latest.set(topic, { at: Date.now(), waiting: undefined });
+          this.latest.set(key, { at: Date.now(), waiting: undefined });
           if (this.failing) return;
           this.failing = true;
           this.options.onError?.(
@@ -82,6 +90,6 @@ export class CommandBacklog {
           );
         },
       )
-      .finally(() => this.measuring.delete(topic));
+      .finally(() => this.measuring.delete(key));
   }
 }

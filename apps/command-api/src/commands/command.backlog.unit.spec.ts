@@ -11,8 +11,8 @@ function backlogOver(max: number) {
   const backlog = new CommandBacklog({
     max,
     refreshMs: 1_000,
-    measure: async (topic) => {
-      measured.push(topic);
+    measure: async (topic, group) => {
+      measured.push(`${topic}/${group}`);
       if (state.failure) throw state.failure;
       return state.waiting;
     },
@@ -27,49 +27,54 @@ describe('CommandBacklog', () => {
     state.waiting = 4;
     const t = Date.now();
     // No measurement yet: admitted, and the first one starts.
-    expect(() => backlog.admit('commands.Trainer', t)).not.toThrow();
+    expect(() => backlog.admit('commands.Trainer', 'commands.Trainer', t)).not.toThrow();
     await settle();
     let error: unknown;
     try {
-      backlog.admit('commands.Trainer', t + 10);
+      backlog.admit('commands.Trainer', 'commands.Trainer', t + 10);
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(CommandBacklogError);
     expect(error).toMatchObject({ waiting: 4, max: 3, retryAfterSeconds: 5 });
     // Other topics are judged on their own measurements.
-    expect(() => backlog.admit('commands.Other', t + 10)).not.toThrow();
+    expect(() => backlog.admit('commands.Other', 'commands.Other', t + 10)).not.toThrow();
     // At most one measurement per topic per refreshMs: the requests in between use the last.
-    expect(measured).toEqual(['commands.Trainer', 'commands.Other']);
+    expect(measured).toEqual([
+      'commands.Trainer/commands.Trainer',
+      'commands.Other/commands.Other',
+    ]);
     state.waiting = 3;
-    expect(() => backlog.admit('commands.Trainer', Date.now() + 1_000)).toThrow(
+    expect(() => backlog.admit('commands.Trainer', 'commands.Trainer', Date.now() + 1_000)).toThrow(
       CommandBacklogError,
     );
     await settle();
-    expect(() => backlog.admit('commands.Trainer', Date.now() + 1_001)).not.toThrow();
+    expect(() =>
+      backlog.admit('commands.Trainer', 'commands.Trainer', Date.now() + 1_001),
+    ).not.toThrow();
   });
 
-  it('admits on a measurement older than ten refreshes (no traffic since), and measures again', async () => {
+  it('admits on a measurement older than two refreshes (no traffic since), and measures again', async () => {
     const { backlog, state, measured } = backlogOver(3);
     state.waiting = 100;
-    backlog.admit('t');
+    backlog.admit('t', 'g');
     await settle();
-    expect(() => backlog.admit('t')).toThrow(CommandBacklogError);
-    expect(() => backlog.admit('t', Date.now() + 10_001)).not.toThrow();
+    expect(() => backlog.admit('t', 'g')).toThrow(CommandBacklogError);
+    expect(() => backlog.admit('t', 'g', Date.now() + 2_001)).not.toThrow();
     expect(measured).toHaveLength(2);
   });
 
   it('admits while nobody handles the topic yet, or while the backlog cannot be measured (warned once)', async () => {
     const { backlog, state, warnings } = backlogOver(3);
     state.waiting = undefined;
-    backlog.admit('t');
+    backlog.admit('t', 'g');
     await settle();
-    expect(() => backlog.admit('t')).not.toThrow();
+    expect(() => backlog.admit('t', 'g')).not.toThrow();
     state.failure = new Error('Redis is down');
     for (let i = 1; i <= 3; i++) {
-      backlog.admit('t', Date.now() + i * 1_000);
+      backlog.admit('t', 'g', Date.now() + i * 1_000);
       await settle();
-      expect(() => backlog.admit('t', Date.now() + i * 1_000)).not.toThrow();
+      expect(() => backlog.admit('t', 'g', Date.now() + i * 1_000)).not.toThrow();
     }
     expect(warnings).toEqual([
       'the backlog of t could not be measured (Redis is down); commands are admitted until it can',

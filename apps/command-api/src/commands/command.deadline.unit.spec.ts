@@ -20,7 +20,7 @@ import { CommandService } from './command.service';
 const caller = { userId: 'ash', trainerIds: [] };
 const move = { trainerId: 'ash', directionX: 1, directionY: 0, action: 'start' as const };
 
-async function setup(commandDeadlineMs?: number) {
+async function setup(commandDeadlineMs?: number, clock?: { now(): number }) {
   const serializer = contractsSerializer();
   const broker = new InMemoryBroker({ serializer });
   const naming = topicNaming('deadline.', { commandTopics: COMMAND_TOPICS });
@@ -41,6 +41,7 @@ async function setup(commandDeadlineMs?: number) {
     commandStatus: new InMemoryCommandStatusStore(),
     idempotency: new InMemoryIdempotencyStore(),
     ...(commandDeadlineMs !== undefined && { commandDeadlineMs }),
+    ...(clock && { clock }),
   } as unknown as CommandApiOptions;
   const service = new CommandService(options, api.commands);
   const gate = new IdempotencyGate(options);
@@ -68,6 +69,45 @@ describe('CommandService: command deadlines', () => {
       status: 'accepted',
       acceptedAt: accepted.timestamp,
       deadline: command!.metadata.deadline,
+    });
+    await close();
+  });
+
+  it('stamps commands by the clock it is given (every instance the same: Redis), not this host', async () => {
+    // The shared clock runs 30 s behind this host: the moves' times, from which trainer-service
+    // computes how far a trainer walked, must come from it whichever instance accepts them.
+    const shared = { now: () => Date.now() - 30_000 };
+    const { service, gate, statuses, arrived, close } = await setup(undefined, shared);
+    const before = shared.now();
+    const accepted = await service.move(caller, move);
+    // A request with an Idempotency-Key: its commands take the key's first attempt's time.
+    const request = {
+      method: 'POST',
+      originalUrl: '/api/trainers/ash/move',
+      headers: { 'idempotency-key': 'k-clock' },
+      socket: {},
+      commandApiBody: { kind: 'json', value: move, raw: Buffer.from(JSON.stringify(move)) },
+    } as unknown as ApiRequest;
+    await gate.run(caller, request, async () => ({
+      status: 202,
+      body: await service.move(caller, move),
+      storable: true,
+    }));
+    const after = shared.now();
+    const [command, keyed] = await arrived(2);
+    for (const stamp of [
+      Date.parse(accepted.timestamp),
+      Date.parse(command!.metadata.timestamp),
+      (command!.data as { timestamp: number }).timestamp,
+      Date.parse(keyed!.metadata.timestamp),
+      (keyed!.data as { timestamp: number }).timestamp,
+    ]) {
+      expect(stamp).toBeGreaterThanOrEqual(before);
+      expect(stamp).toBeLessThanOrEqual(after);
+    }
+    expect(Date.parse(command!.metadata.deadline!) - Date.parse(accepted.timestamp)).toBe(60_000);
+    expect(await statuses.get(accepted.commandId)).toMatchObject({
+      acceptedAt: accepted.timestamp,
     });
     await close();
   });

@@ -49,12 +49,17 @@ import { type Accepted } from './command.schemas';
 @Injectable()
 export class CommandService {
   private readonly logger = new Logger(CommandService.name);
-  private readonly messages = new MessageFactory();
+  private readonly messages: MessageFactory;
+  private readonly now: () => number;
 
   constructor(
     @Inject(COMMAND_API_OPTIONS) private readonly options: CommandApiOptions,
     private readonly commandBus: CommandBus,
-  ) {}
+  ) {
+    const clock = options.clock;
+    this.now = clock ? () => clock.now() : Date.now;
+    this.messages = new MessageFactory({ now: () => new Date(this.now()) });
+  }
 
   async move(
     caller: Caller,
@@ -74,7 +79,7 @@ export class CommandService {
       directionX: input.directionX,
       directionY: input.directionY,
       action: input.action,
-      timestamp: input.timestamp ?? idempotentAcceptedAt() ?? Date.now(),
+      timestamp: input.timestamp ?? idempotentAcceptedAt() ?? this.now(),
     };
     const deadlineMs = this.options.commandDeadlineMs ?? DEFAULT_COMMAND_DEADLINE_MS;
     return this.send(
@@ -96,7 +101,7 @@ export class CommandService {
       trainerId: input.trainerId,
       groupId: input.groupId,
       action,
-      timestamp: input.timestamp ?? idempotentAcceptedAt() ?? Date.now(),
+      timestamp: input.timestamp ?? idempotentAcceptedAt() ?? this.now(),
     };
     return this.send(caller, CHANGE_GROUP_COMMAND, data.trainerId, data);
   }
@@ -128,9 +133,11 @@ export class CommandService {
     data: unknown,
     deadlineMs?: number,
   ): Promise<Accepted> {
-    // Before anything is recorded or sent: a refused command leaves no trace (a retry is safe).
-    this.options.backlog?.admit(this.commandBus.topicOf(type));
+    // Taken first: a keyed request's calls get their ids by position, refused or not, so a
+    // retry gives each call the id it had (a refused one must not shift the next one's).
     const id = idempotentCommandId();
+    // Before anything is recorded or sent: a refused command leaves no trace (a retry is safe).
+    this.options.backlog?.admit(this.commandBus.topicOf(type), this.commandBus.groupOf(type));
     // A retry of a keyed request: created when the first attempt was, so with its deadline.
     const firstAccepted = idempotentAcceptedAt();
     const messages =

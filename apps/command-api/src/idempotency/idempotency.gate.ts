@@ -87,10 +87,12 @@ export class IdempotencyGate {
       .digest('hex');
     let begun: Awaited<ReturnType<CommandApiOptions['idempotency']['begin']>>;
     const token = randomUUID();
+    // The commands' clock: a retry's commands are stamped with the first attempt's time.
+    const at = this.options.clock?.now() ?? Date.now();
     try {
       // The key's start time outlives a failed attempt as long as an answer would (ttlMs).
       begun = await this.options.idempotency.begin(scoped, fingerprint, LEASE_MS, {
-        at: Date.now(),
+        at,
         keepMs: this.ttlMs,
         token,
       });
@@ -116,8 +118,10 @@ export class IdempotencyGate {
       // The request's own error is the answer; a key that cannot be freed (its store is down)
       // stays leased until LEASE_MS, and a retry meanwhile is a 409 "in flight". Only a command
       // that may have been sent keeps the key's start time for its retries (and so their
-      // deadline): after any other failure nothing was sent, and a retry is a new request.
-      const keepStart = error instanceof CommandUnconfirmedError;
+      // deadline): this attempt's, unconfirmed, or an earlier one's (the key was started
+      // before: a retry refused now, overloaded say, must not forget it). After any other
+      // failure of a first attempt nothing was sent, and a retry is a new request.
+      const keepStart = error instanceof CommandUnconfirmedError || begun.startedAt < at;
       await this.settle(() => this.options.idempotency.release(scoped, begun.token, { keepStart }));
       throw error;
     }

@@ -1,4 +1,5 @@
 import { JsonRpcCode, type JsonRpcError, toJsonRpcError } from '../errors/error.mapping';
+import { CommandBacklogError } from '../errors/command-api.errors';
 
 export type JsonRpcId = string | number | null;
 
@@ -70,7 +71,9 @@ export async function answerJsonRpc(
     const method = methodName(request);
     const code = response.response?.error?.code ?? response.errorCode;
     if (code !== undefined && TRANSIENT.has(code)) storable = false;
-    calls.push({ method, outcome: code === undefined ? 'ok' : (OUTCOMES[code] ?? String(code)) });
+    const outcome =
+      response.outcome ?? (code === undefined ? 'ok' : (OUTCOMES[code] ?? String(code)));
+    calls.push({ method, outcome });
     return response.response;
   };
   if (Array.isArray(body)) {
@@ -103,7 +106,7 @@ export async function answerJsonRpc(
 async function answerOne(
   request: unknown,
   methods: Readonly<Record<string, JsonRpcMethod>>,
-): Promise<{ response?: JsonRpcResponse; errorCode?: number }> {
+): Promise<{ response?: JsonRpcResponse; errorCode?: number; outcome?: string }> {
   if (typeof request !== 'object' || request === null || Array.isArray(request))
     return { response: invalidRequest(null, 'a request must be an object') };
   const { jsonrpc, method, params, id } = request as Record<string, unknown>;
@@ -147,7 +150,11 @@ async function answerOne(
     const result = await handler(params ?? {});
     return { response: isNotification ? undefined : { jsonrpc: '2.0', id: validId, result } };
   } catch (error) {
-    return fail(toJsonRpcError(error));
+    // Refused for the backlog: counted as `overloaded`, as over REST, not with the bus's refusals.
+    return {
+      ...fail(toJsonRpcError(error)),
+      ...(error instanceof CommandBacklogError && { outcome: 'overloaded' }),
+    };
   }
 }
 

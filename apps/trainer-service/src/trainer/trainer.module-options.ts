@@ -33,6 +33,12 @@ export interface TrainerModuleOptions {
   speed?: number;
   /** Snapshot every this many events (SNAPSHOT_EVERY); 0 disables. Default 50. */
   snapshotEvery?: number;
+  /**
+   * The clock outcomes are stamped with (`completedAt`): the one commands are stamped with (a
+   * ServerClock over Redis), so a status never completes before it was accepted. Default:
+   * this host's clock.
+   */
+  now?: () => Date;
   forwarder: {
     checkpoints: CheckpointStore;
     /** With several instances: only the holder forwards. Without: this instance always forwards. */

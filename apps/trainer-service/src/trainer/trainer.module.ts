@@ -73,6 +73,7 @@ export class TrainerModule {
               },
               speed: options.speed ?? 100,
               snapshotEvery: options.snapshotEvery ?? 50,
+              ...(options.now && { now: options.now }),
               ready,
             }),
         },

@@ -65,6 +65,13 @@ export interface CommandBusOptions {
    * early and a slow one applies them late.
    */
   clockSkewMs?: number;
+  /**
+   * Receiving side: the clock deadlines are checked against, in epoch milliseconds. Default
+   * `Date.now`. Give every instance, and the senders' MessageFactory, one shared clock (a
+   * server's: see the reference system's ServerClock over Redis `TIME`) and the hosts' own
+   * clocks stop mattering.
+   */
+  now?: () => number;
 }
 
 /** Options of `CommandBus.send`. */
@@ -159,6 +166,11 @@ export class CommandBus {
   /** The topic a command type is sent to and handled from. */
   topicOf(type: string): string {
     return this.naming.command(type);
+  }
+
+  /** The consumer group its handler consumes `topicOf(type)` in, on every instance. */
+  groupOf(type: string): string {
+    return `commands.${this.naming.commandTopicName?.(type) ?? type}`;
   }
 
   /**
@@ -274,10 +286,9 @@ export class CommandBus {
         ...(options.idempotent && { idempotent: true }),
       });
     };
-    const topicName = this.naming.commandTopicName?.(list[0]!) ?? list[0]!;
     // Hazard: the group is named after the topic; renaming a shared topic re-consumes nothing
     // (the new topic is empty) but strands what is left in the old one.
-    register(`commands.${topicName}`, topic, list);
+    register(this.groupOf(list[0]!), topic, list);
     if (options.drainOwnTopics)
       for (const type of list) {
         const own = this.naming.ownCommandTopic?.(type);
@@ -298,11 +309,11 @@ export class CommandBus {
     await this.options.publisher.publish(this.naming.command(sent.type), [sent]);
   }
 
-  /** A CommandExpiredError when the command's deadline has passed by this host's clock. */
+  /** A CommandExpiredError when the command's deadline has passed by this bus's clock (`now`). */
   private expiry(command: Envelope): CommandExpiredError | undefined {
     const deadline = deadlineOf(command);
     if (deadline === undefined) return undefined;
-    const now = Date.now();
+    const now = this.options.now?.() ?? Date.now();
     if (now <= deadline + (this.options.clockSkewMs ?? 0)) return undefined;
     return new CommandExpiredError(
       command.messageId,

@@ -179,6 +179,24 @@ describe('CommandBus: command deadlines', () => {
     await Promise.all([api.router.close(), worker.router.close()]);
   });
 
+  it("checks deadlines by the clock it is given (now), not this host's", async () => {
+    const { instance } = system();
+    // This host runs 75 s ahead of the clock the senders stamp with (their shared server's).
+    const worker = instance('svc', 'w', { now: () => Date.now() - 75_000 });
+    worker.commands.handle('Move', () => 'handled');
+    const api = instance('api', 'a');
+    await Promise.all([worker.router.run(), api.router.run()]);
+    // Created 70 s ago by this host's clock: 5 s ago by the shared one, well within 60 s.
+    await expect(api.commands.request(move(70_000), { deadlineMs: 60_000 })).resolves.toBe(
+      'handled',
+    );
+    const late = await api.commands
+      .request(move(140_000), { deadlineMs: 60_000 })
+      .catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(CommandExpiredError);
+    await Promise.all([api.router.close(), worker.router.close()]);
+  });
+
   it('dead-letters at once a command whose deadline is not an ISO-8601 time', async () => {
     const { instance, deadLetters } = system();
     const worker = instance('svc', 'w');

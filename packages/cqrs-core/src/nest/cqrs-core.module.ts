@@ -132,6 +132,7 @@ function providers(): Provider[] {
           instanceId: options.instanceId,
           timeoutMs: options.commandTimeoutMs,
           clockSkewMs: options.commandClockSkewMs,
+          ...(options.commandClock && { now: options.commandClock }),
         }),
     },
     {

@@ -84,6 +84,8 @@ export interface CqrsCoreModuleOptions {
   commandTimeoutMs?: number;
   /** CommandBusOptions.clockSkewMs: the allowance before a command's deadline counts. Default 0. */
   commandClockSkewMs?: number;
+  /** CommandBusOptions.now: the clock a command's deadline is checked against. Default Date.now. */
+  commandClock?: () => number;
   /**
    * Your own middleware, outermost (inside only the recoverer), in this order: e.g.
    * `tracing()` from `@causeway/cqrs-core/opentelemetry`, so a span covers a delivery's

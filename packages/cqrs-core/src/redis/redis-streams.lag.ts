@@ -19,6 +19,12 @@ export interface GroupLag {
   /** Entries not delivered to the group yet (XINFO GROUPS `lag` less `trimmed`, Redis ≥ 7). */
   lag: number;
   /**
+   * False when Redis did not say how many entries the group has yet to read on some stream
+   * (no `lag` before Redis 7; a null one after certain deletions): `lag` then counts those
+   * streams as 0.
+   */
+  lagKnown: boolean;
+  /**
    * Entries trimming removed before the group read them, which its next read skips (see
    * redis-streams.trimming.ts; Redis ≥ 7). Above 0, messages are being lost: the group lags
    * by more than `maxLenPerStream`. A loss Redis cannot count is reported as 1.
@@ -61,11 +67,20 @@ export async function redisStreamsLag(
         const group = String(info.get('name'));
         if (gone.has(group)) continue;
         const key = `${topic}\u0000${group}`;
-        const total = totals.get(key) ?? { topic, group, pending: 0, lag: 0, trimmed: 0 };
+        const total = totals.get(key) ?? {
+          topic,
+          group,
+          pending: 0,
+          lag: 0,
+          lagKnown: true,
+          trimmed: 0,
+        };
         total.pending += Number(info.get('pending') ?? 0);
         // Redis' lag counts the entries trimmed unread too: they will never be delivered.
         const trimmed = unreadRemoved(stream, info);
-        total.lag += Math.max(0, Number(info.get('lag') ?? 0) - (trimmed ?? 0));
+        const lag = info.get('lag');
+        if (lag === undefined || lag === null) total.lagKnown = false;
+        total.lag += Math.max(0, Number(lag ?? 0) - (trimmed ?? 0));
         total.trimmed += trimmed ?? 1;
         totals.set(key, total);
       }

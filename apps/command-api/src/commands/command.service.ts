@@ -193,7 +193,7 @@ export class CommandService {
           type,
           issuerId: caller.userId,
           status: 'rejected',
-          completedAt: new Date().toISOString(),
+          completedAt: new Date(this.now()).toISOString(),
           reason: 'the command bus did not accept the command',
         })
         .catch(() => undefined);

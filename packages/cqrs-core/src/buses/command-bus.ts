@@ -168,7 +168,11 @@ export class CommandBus {
     return this.naming.command(type);
   }
 
-  /** The consumer group its handler consumes `topicOf(type)` in, on every instance. */
+  /**
+   * The consumer group its handler consumes `topicOf(type)` in, on every instance. Types that
+   * share a topic share its group only with a naming that names the topic
+   * (`commandTopicName`, as topicNaming's `commandTopics` does).
+   */
   groupOf(type: string): string {
     return `commands.${this.naming.commandTopicName?.(type) ?? type}`;
   }

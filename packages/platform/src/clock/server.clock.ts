@@ -32,9 +32,10 @@ const FIRST_READING_RETRY_MS = 500;
  */
 export class ServerClock {
   private anchor: { server: number; mono: number } | undefined;
-  private reading = false;
+  private reading: Promise<void> | undefined;
   private failures = 0;
   private attemptedAt = -Infinity;
+  private last = -Infinity;
   private readonly refreshMs: number;
 
   constructor(private readonly options: ServerClockOptions) {
@@ -47,30 +48,42 @@ export class ServerClock {
     const mono = performance.now();
     if (mono - this.attemptedAt >= this.refreshMs) this.refresh(mono);
     const anchor = this.anchor;
-    return anchor ? Math.floor(anchor.server + (mono - anchor.mono)) : Date.now();
+    if (!anchor) return Date.now();
+    const told = Math.floor(anchor.server + (mono - anchor.mono));
+    // Not backwards across readings: a new one may be up to half a round trip (at most
+    // MAX_ROUND_TRIP_MS) behind what the last one told. A larger step back is the server's
+    // clock being set back: followed, rather than standing still until it catches up.
+    if (told < this.last && this.last - told <= MAX_ROUND_TRIP_MS) return this.last;
+    this.last = told;
+    return told;
   }
 
   /** Takes a reading now; resolves once it is in (or failed). */
-  async sync(): Promise<void> {
-    if (this.reading) return;
-    this.reading = true;
+  sync(): Promise<void> {
+    // One at a time: a call while a reading is under way waits for that one.
+    this.reading ??= this.read().finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private async read(): Promise<void> {
     try {
       const sent = performance.now();
       const server = await this.options.read();
       const received = performance.now();
-      if (received - sent > MAX_ROUND_TRIP_MS) return;
-      this.anchor = { server, mono: (sent + received) / 2 };
-      this.failures = 0;
+      if (received - sent <= MAX_ROUND_TRIP_MS) {
+        this.anchor = { server, mono: (sent + received) / 2 };
+        this.failures = 0;
+      }
     } catch (error) {
       if (++this.failures === 5)
         this.options.onError?.(
           `the server's time could not be read (${(error as Error)?.message}); ` +
             (this.anchor ? 'counting on from the last reading' : "using this host's clock"),
         );
+    } finally {
+      // Also after a reading dropped for its round trip: until the first one, try again soon.
       if (!this.anchor)
         setTimeout(() => this.refresh(performance.now()), FIRST_READING_RETRY_MS).unref();
-    } finally {
-      this.reading = false;
     }
   }
 

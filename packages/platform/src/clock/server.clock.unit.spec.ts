@@ -1,6 +1,8 @@
 import { ServerClock } from './server.clock';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+const real = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; !done();) {
@@ -16,8 +18,7 @@ describe('ServerClock', () => {
     // The server runs 30 s behind this host: what two hosts stamping one trainer's moves must share.
     const clock = new ServerClock({ read: async () => Date.now() - 30_000 });
     await settle();
-    // This host's real time, read without Date.now (mocked below).
-    const real = () => performance.timeOrigin + performance.now();
+    // `real`: this host's time, read without Date.now (mocked below).
     expect(Math.abs(clock.now() - (real() - 30_000))).toBeLessThan(50);
     // Whole milliseconds, as Date.now (message timestamps are integers).
     expect(Number.isInteger(clock.now())).toBe(true);
@@ -75,5 +76,74 @@ describe('ServerClock', () => {
     await settle();
     expect(reads).toBe(2);
     expect(clock.now()).toBeGreaterThanOrEqual(9_000_000);
+  });
+});
+
+describe('ServerClock: readings that are slow or late', () => {
+  it('tries again within half a second when a first reading came back too late to use', async () => {
+    // Redis 30 s behind this host. The first TIME waits 1.1 s in ioredis' offline queue (the
+    // connection is not open yet); later ones are fast.
+    let reads = 0;
+    const clock = new ServerClock({
+      read: async () => {
+        reads++;
+        if (reads === 1) await sleep(1_100);
+        return Date.now() - 30_000;
+      },
+    });
+    // 3 s on, requests keep coming (now() is called): the clock should be on Redis' time.
+    for (let i = 0; i < 30; i++) {
+      await sleep(100);
+      clock.now();
+    }
+    expect(Math.abs(clock.now() - (real() - 30_000))).toBeLessThan(100);
+  });
+
+  it('never goes backwards between two calls (a stop must not be stamped before its start)', async () => {
+    let slow = false;
+    let during = 0;
+    const clock = new ServerClock({
+      read: async () => {
+        const server = real(); // Redis answers at once...
+        if (slow) {
+          // ...but this process' event loop is busy 400 ms (GC, a big JSON) before it handles it.
+          const until = real() + 400;
+          while (real() < until);
+          during = clock.now(); // a command stamped at the end of the stall (start)
+        }
+        return Math.floor(server);
+      },
+      refreshMs: 60_000,
+    });
+    await clock.sync();
+    slow = true;
+    await clock.sync();
+    const after = clock.now(); // the next command (stop)
+    expect(after).toBeGreaterThanOrEqual(during);
+  });
+});
+
+describe('ServerClock.sync', () => {
+  it("resolves once a reading is in, also when one was already under way (the constructor's)", async () => {
+    const clock = new ServerClock({
+      read: async () => {
+        await sleep(100);
+        return Date.now() - 30_000;
+      },
+    });
+    await clock.sync(); // "Takes a reading now; resolves once it is in (or failed)"
+    expect(Math.abs(clock.now() - (real() - 30_000))).toBeLessThan(100);
+  });
+
+  it("follows the server's clock when it is set back by more than a round trip", async () => {
+    let server = 50_000_000;
+    const clock = new ServerClock({ read: async () => server, refreshMs: 20 });
+    await clock.sync();
+    expect(clock.now()).toBeGreaterThanOrEqual(50_000_000);
+    server = 10_000_000; // set back by more than 11 hours
+    await sleep(30);
+    clock.now();
+    await clock.sync();
+    expect(clock.now()).toBeLessThan(20_000_000);
   });
 });

@@ -1,21 +1,9 @@
 import { Logger } from '@nestjs/common';
-import {
-  CommandBus,
-  type Envelope,
-  InMemoryBroker,
-  Router,
-  topicNaming,
-} from '@causeway/cqrs-core';
-import { contractsSerializer } from '@causeway/contracts';
-import { COMMAND_TOPICS, InMemoryCommandStatusStore } from '@causeway/platform';
-import { type CommandApiOptions } from '../command-api.options';
+import { CommandBus } from '@causeway/cqrs-core';
 import { CommandBacklogError, CommandUnconfirmedError } from '../errors/command-api.errors';
-import { type ApiRequest } from '../http/http.types';
-import { IdempotencyGate } from '../idempotency/idempotency.gate';
-import { InMemoryIdempotencyStore } from '../idempotency/in-memory.idempotency-store';
 import { answerJsonRpc } from '../rpc/json-rpc.protocol';
 import { rpcMethods } from '../rpc/rpc.methods';
-import { CommandService } from './command.service';
+import { commandApiOnInMemoryBus, keyedRequest, scriptedBacklog } from './command-api.fixture';
 
 // Backlog refusals (503 overloaded, JSON-RPC -32005) inside keyed requests and batches, on the
 // in-memory command bus. The backlog's answers are scripted: which call it refuses is the point.
@@ -25,53 +13,12 @@ const move = { trainerId: 'ash', directionX: 1, directionY: 0, action: 'start' a
 
 /** command-api on the in-memory bus, with a backlog whose next answers the test sets. */
 async function setup() {
-  const serializer = contractsSerializer();
-  const broker = new InMemoryBroker({ serializer });
-  const naming = topicNaming('keyed.', { commandTopics: COMMAND_TOPICS });
-  const bus = (instanceId: string) => {
-    const router = new Router({ subscriber: broker.subscriber(), service: instanceId, instanceId });
-    const commands = new CommandBus({ publisher: broker, router, naming, serializer, instanceId });
-    return { router, commands };
-  };
-  const received: Envelope[] = [];
-  const trainer = bus('trainer-service');
-  trainer.commands.handle(['MoveTrainerCommand', 'ChangeGroupCommand'], (command) => {
-    received.push(command);
-  });
-  const api = bus('command-api');
-  await Promise.all([trainer.router.run(), api.router.run()]);
-  // true: the next admit refuses (overloaded), false: admits.
-  const refusals: boolean[] = [];
-  const backlog = {
-    admit: () => {
-      if (refusals.shift()) throw new CommandBacklogError(11, 10, 5);
-    },
-  };
-  const options = {
-    serverId: 'api-1',
-    commandStatus: new InMemoryCommandStatusStore(),
-    idempotency: new InMemoryIdempotencyStore(),
-    backlog,
-  } as unknown as CommandApiOptions;
-  const service = new CommandService(options, api.commands);
-  const gate = new IdempotencyGate(options);
-  const arrived = async (count: number) => {
-    for (let i = 0; i < 200 && received.length < count; i++)
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    return received;
-  };
-  const close = () => Promise.all([trainer.router.close(), api.router.close()]);
-  return { service, gate, commands: api.commands, refusals, arrived, received, close };
+  const bus = await commandApiOnInMemoryBus('keyed.');
+  const { backlog, refusals } = scriptedBacklog();
+  const { service, gate } = bus.instance({ backlog });
+  const { commands, arrived, received, close } = bus;
+  return { service, gate, commands, refusals, arrived, received, close };
 }
-
-const keyed = (key: string, url: string, value: unknown) =>
-  ({
-    method: 'POST',
-    originalUrl: url,
-    headers: { 'idempotency-key': key },
-    socket: {},
-    commandApiBody: { kind: 'json', value, raw: Buffer.from(JSON.stringify(value)) },
-  }) as unknown as ApiRequest;
 
 describe('CommandService: backlog refusals with an Idempotency-Key', () => {
   beforeEach(() => jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined));
@@ -84,7 +31,7 @@ describe('CommandService: backlog refusals with an Idempotency-Key', () => {
       { jsonrpc: '2.0', id: 1, method: 'trainer.move', params: start },
       { jsonrpc: '2.0', id: 2, method: 'trainer.move', params: stop },
     ];
-    const request = keyed('k-batch', '/rpc', batch);
+    const request = keyedRequest('k-batch', '/rpc', batch);
     const attempt = () =>
       gate.run(caller, request, async () => {
         const rpc = await answerJsonRpc(batch, rpcMethods(caller, service));
@@ -120,7 +67,7 @@ describe('CommandService: backlog refusals with an Idempotency-Key', () => {
       throw new Error('Command timed out');
     });
     const attempt = (body: typeof move) =>
-      gate.run(caller, keyed('k-3', '/api/trainers/ash/move', body), async () => ({
+      gate.run(caller, keyedRequest('k-3', '/api/trainers/ash/move', body), async () => ({
         status: 202,
         body: await service.move(caller, body),
         storable: true,

@@ -1,72 +1,22 @@
 import { Logger } from '@nestjs/common';
-import {
-  CommandBus,
-  type Envelope,
-  InMemoryBroker,
-  Router,
-  topicNaming,
-} from '@causeway/cqrs-core';
-import { contractsSerializer } from '@causeway/contracts';
-import { COMMAND_TOPICS, InMemoryCommandStatusStore } from '@causeway/platform';
-import { type CommandApiOptions } from '../command-api.options';
+import { CommandBus } from '@causeway/cqrs-core';
 import {
   CommandBacklogError,
   CommandRefusedError,
   CommandUnconfirmedError,
 } from '../errors/command-api.errors';
-import { type ApiRequest } from '../http/http.types';
-import { IdempotencyGate } from '../idempotency/idempotency.gate';
-import { InMemoryIdempotencyStore } from '../idempotency/in-memory.idempotency-store';
-import { CommandService } from './command.service';
+import { commandApiOnInMemoryBus, keyedRequest, scriptedBacklog } from './command-api.fixture';
 
 const caller = { userId: 'ash', trainerIds: [] };
 const move = { trainerId: 'ash', directionX: 1, directionY: 0, action: 'start' as const };
 
 async function setup() {
-  const serializer = contractsSerializer();
-  const broker = new InMemoryBroker({ serializer });
-  const naming = topicNaming('clock.', { commandTopics: COMMAND_TOPICS });
-  const bus = (instanceId: string) => {
-    const router = new Router({ subscriber: broker.subscriber(), service: instanceId, instanceId });
-    const commands = new CommandBus({ publisher: broker, router, naming, serializer, instanceId });
-    return { router, commands };
-  };
-  const received: Envelope[] = [];
-  const trainer = bus('trainer-service');
-  trainer.commands.handle(['MoveTrainerCommand', 'ChangeGroupCommand'], (command) => {
-    received.push(command);
-  });
-  const api = bus('command-api');
-  await Promise.all([trainer.router.run(), api.router.run()]);
-  const commandStatus = new InMemoryCommandStatusStore();
-  const idempotency = new InMemoryIdempotencyStore();
-  const refusals: boolean[] = [];
-  const backlog = {
-    admit: () => {
-      if (refusals.shift()) throw new CommandBacklogError(11, 10, 5);
-    },
-  };
-  // Two command-api instances sharing the stores; each with its own clock.
-  const instance = (clock: { now(): number }) => {
-    const options = {
-      serverId: 'api',
-      commandStatus,
-      idempotency,
-      backlog,
-      clock,
-    } as unknown as CommandApiOptions;
-    return {
-      service: new CommandService(options, api.commands),
-      gate: new IdempotencyGate(options),
-    };
-  };
-  const arrived = async (count: number) => {
-    for (let i = 0; i < 200 && received.length < count; i++)
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    return received;
-  };
-  const close = () => Promise.all([trainer.router.close(), api.router.close()]);
-  return { instance, commands: api.commands, commandStatus, refusals, received, arrived, close };
+  const bus = await commandApiOnInMemoryBus('clock.');
+  const { backlog, refusals } = scriptedBacklog();
+  // command-api instances sharing the stores, each with its own clock.
+  const instance = (clock: { now(): number }) => bus.instance({ backlog, clock });
+  const { commands, commandStatus, received, arrived, close } = bus;
+  return { instance, commands, commandStatus, refusals, received, arrived, close };
 }
 
 // command-api on the in-memory bus, with the clock it is given: Redis' (a ServerClock), which
@@ -101,14 +51,7 @@ describe('CommandService and IdempotencyGate: one clock for what they stamp and 
       await CommandBus.prototype.send.apply(commands, args);
       throw new Error('Command timed out');
     });
-    const keyed = (body: typeof move) =>
-      ({
-        method: 'POST',
-        originalUrl: '/api/trainers/ash/move',
-        headers: { 'idempotency-key': 'k-hunt' },
-        socket: {},
-        commandApiBody: { kind: 'json', value: body, raw: Buffer.from(JSON.stringify(body)) },
-      }) as unknown as ApiRequest;
+    const keyed = (body: typeof move) => keyedRequest('k-clock', '/api/trainers/ash/move', body);
     const attempt = (on: typeof a, body: typeof move) =>
       on.gate.run(caller, keyed(body), async () => ({
         status: 202,

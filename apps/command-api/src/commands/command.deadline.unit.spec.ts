@@ -1,19 +1,7 @@
 import { Logger } from '@nestjs/common';
-import {
-  CommandBus,
-  type Envelope,
-  InMemoryBroker,
-  Router,
-  topicNaming,
-} from '@causeway/cqrs-core';
-import { contractsSerializer } from '@causeway/contracts';
-import { COMMAND_TOPICS, InMemoryCommandStatusStore } from '@causeway/platform';
-import { type CommandApiOptions } from '../command-api.options';
+import { CommandBus } from '@causeway/cqrs-core';
 import { CommandUnconfirmedError, ValidationError } from '../errors/command-api.errors';
-import { type ApiRequest } from '../http/http.types';
-import { IdempotencyGate } from '../idempotency/idempotency.gate';
-import { InMemoryIdempotencyStore } from '../idempotency/in-memory.idempotency-store';
-import { CommandService } from './command.service';
+import { commandApiOnInMemoryBus, keyedRequest } from './command-api.fixture';
 
 // command-api on the in-memory command bus: what a trainer-service would receive.
 
@@ -21,37 +9,13 @@ const caller = { userId: 'ash', trainerIds: [] };
 const move = { trainerId: 'ash', directionX: 1, directionY: 0, action: 'start' as const };
 
 async function setup(commandDeadlineMs?: number, clock?: { now(): number }) {
-  const serializer = contractsSerializer();
-  const broker = new InMemoryBroker({ serializer });
-  const naming = topicNaming('deadline.', { commandTopics: COMMAND_TOPICS });
-  const bus = (instanceId: string) => {
-    const router = new Router({ subscriber: broker.subscriber(), service: instanceId, instanceId });
-    const commands = new CommandBus({ publisher: broker, router, naming, serializer, instanceId });
-    return { router, commands };
-  };
-  const received: Envelope[] = [];
-  const trainer = bus('trainer-service');
-  trainer.commands.handle(['MoveTrainerCommand', 'ChangeGroupCommand'], (command) => {
-    received.push(command);
-  });
-  const api = bus('command-api');
-  await Promise.all([trainer.router.run(), api.router.run()]);
-  const options = {
-    serverId: 'api-1',
-    commandStatus: new InMemoryCommandStatusStore(),
-    idempotency: new InMemoryIdempotencyStore(),
+  const bus = await commandApiOnInMemoryBus('deadline.');
+  const { service, gate } = bus.instance({
     ...(commandDeadlineMs !== undefined && { commandDeadlineMs }),
     ...(clock && { clock }),
-  } as unknown as CommandApiOptions;
-  const service = new CommandService(options, api.commands);
-  const gate = new IdempotencyGate(options);
-  const arrived = async (count: number) => {
-    for (let i = 0; i < 200 && received.length < count; i++)
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    return received;
-  };
-  const close = () => Promise.all([trainer.router.close(), api.router.close()]);
-  return { service, gate, commands: api.commands, statuses: options.commandStatus, arrived, close };
+  });
+  const { commands, commandStatus: statuses, arrived, close } = bus;
+  return { service, gate, commands, statuses, arrived, close };
 }
 
 describe('CommandService: command deadlines', () => {
@@ -81,13 +45,7 @@ describe('CommandService: command deadlines', () => {
     const before = shared.now();
     const accepted = await service.move(caller, move);
     // A request with an Idempotency-Key: its commands take the key's first attempt's time.
-    const request = {
-      method: 'POST',
-      originalUrl: '/api/trainers/ash/move',
-      headers: { 'idempotency-key': 'k-clock' },
-      socket: {},
-      commandApiBody: { kind: 'json', value: move, raw: Buffer.from(JSON.stringify(move)) },
-    } as unknown as ApiRequest;
+    const request = keyedRequest('k-clock', '/api/trainers/ash/move', move);
     await gate.run(caller, request, async () => ({
       status: 202,
       body: await service.move(caller, move),
@@ -144,13 +102,7 @@ describe('CommandService: command deadlines', () => {
         await send(...args);
         throw new Error('Command timed out');
       });
-    const request = {
-      method: 'POST',
-      originalUrl: '/api/trainers/ash/move',
-      headers: { 'idempotency-key': 'k-1' },
-      socket: {},
-      commandApiBody: { kind: 'json', value: move, raw: Buffer.from(JSON.stringify(move)) },
-    } as unknown as ApiRequest;
+    const request = keyedRequest('k-1', '/api/trainers/ash/move', move);
     const attempt = () =>
       gate.run(caller, request, async () => ({
         status: 202,
@@ -178,14 +130,7 @@ describe('CommandService: command deadlines', () => {
       await CommandBus.prototype.send.apply(commands, args);
       throw new Error('Command timed out');
     });
-    const request = (body: typeof move) =>
-      ({
-        method: 'POST',
-        originalUrl: '/api/trainers/ash/move',
-        headers: { 'idempotency-key': 'k-3' },
-        socket: {},
-        commandApiBody: { kind: 'json', value: body, raw: Buffer.from(JSON.stringify(body)) },
-      }) as unknown as ApiRequest;
+    const request = (body: typeof move) => keyedRequest('k-3', '/api/trainers/ash/move', body);
     const attempt = (body: typeof move) =>
       gate.run(caller, request(body), async () => ({
         status: 202,
@@ -209,13 +154,7 @@ describe('CommandService: command deadlines', () => {
 
   it('gives a retry after a failure that sent nothing a deadline of its own', async () => {
     const { service, gate, arrived, close } = await setup();
-    const request = {
-      method: 'POST',
-      originalUrl: '/api/trainers/ash/move',
-      headers: { 'idempotency-key': 'k-2' },
-      socket: {},
-      commandApiBody: { kind: 'json', value: move, raw: Buffer.from(JSON.stringify(move)) },
-    } as unknown as ApiRequest;
+    const request = keyedRequest('k-2', '/api/trainers/ash/move', move);
     // Refused before anything was sent (the same as a 400 or a 503 command-refused).
     const firstAt = Date.now();
     await expect(

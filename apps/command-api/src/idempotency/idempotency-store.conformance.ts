@@ -107,7 +107,7 @@ export function describeIdempotencyStore(
       const store = await factory();
       const at = Date.now() - 5_000;
       const first = await store.begin(`ash:${randomUUID()}`, 'fp-1', lease, start(at));
-      expect(first).toMatchObject({ state: 'started', startedAt: at });
+      expect(first).toMatchObject({ state: 'started', startedAt: at, resumed: false });
     });
 
     it('keeps the first start time through a release with keepStart, for that request only', async () => {
@@ -119,7 +119,8 @@ export function describeIdempotencyStore(
       // It may have sent a command under the key's ids: another request must not reuse them.
       expect(await store.begin(key, 'fp-2', lease, start())).toEqual({ state: 'mismatch' });
       const retry = (await store.begin(key, 'fp-1', lease, start())) as { token: string };
-      expect(retry).toMatchObject({ state: 'started', startedAt: at });
+      // Resumed: the caller knows an earlier attempt may have sent a command (whatever the clocks).
+      expect(retry).toMatchObject({ state: 'started', startedAt: at, resumed: true });
       await store.release(key, retry.token, { keepStart: true });
       expect(await store.begin(key, 'fp-1', lease, start())).toMatchObject({
         state: 'started',
@@ -154,6 +155,7 @@ export function describeIdempotencyStore(
       expect(await store.begin(key, 'fp-1', lease, start(now))).toMatchObject({
         state: 'started',
         startedAt: now,
+        resumed: false,
       });
     });
 
@@ -167,7 +169,7 @@ export function describeIdempotencyStore(
         retry = await store.begin(key, 'fp-1', lease, start());
         return retry.state === 'started';
       }, 10_000);
-      expect(retry).toMatchObject({ state: 'started', startedAt: at });
+      expect(retry).toMatchObject({ state: 'started', startedAt: at, resumed: true });
     });
 
     it('abandons a begin that started the key new: the key is new again', async () => {

@@ -10,9 +10,10 @@ export type IdempotencyBegin =
    * The key is free (first use, released, or its holder's lease lapsed): process the request,
    * then `complete` or `release` with the token. `startedAt` is the `at` of the first `begin`
    * that started the key (see IdempotencyStart): a retry after a failure gets the first
-   * attempt's time, not its own.
+   * attempt's time, not its own. `resumed`: an earlier attempt started the key and its start
+   * was kept (released with `keepStart`, or its lease lapsed): it may have sent a command.
    */
-  | { state: 'started'; token: string; startedAt: number }
+  | { state: 'started'; token: string; startedAt: number; resumed: boolean }
   /** Already answered: send this answer again, do nothing else. */
   | { state: 'completed'; answer: StoredAnswer }
   /** The same request is being processed right now (a concurrent duplicate). */

@@ -121,7 +121,7 @@ export class IdempotencyGate {
       // deadline): this attempt's, unconfirmed, or an earlier one's (the key was started
       // before: a retry refused now, overloaded say, must not forget it). After any other
       // failure of a first attempt nothing was sent, and a retry is a new request.
-      const keepStart = error instanceof CommandUnconfirmedError || begun.startedAt !== at;
+      const keepStart = error instanceof CommandUnconfirmedError || begun.resumed;
       await this.settle(() => this.options.idempotency.release(scoped, begun.token, { keepStart }));
       throw error;
     }

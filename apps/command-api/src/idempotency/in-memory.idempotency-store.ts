@@ -87,7 +87,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
         },
       }),
     });
-    return { state: 'started', token, startedAt };
+    return { state: 'started', token, startedAt, resumed: entry !== undefined };
   }
 
   async complete(key: string, token: string, answer: StoredAnswer, ttlMs: number): Promise<void> {

@@ -33,7 +33,7 @@ redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'token', ARGV[2],
   'leaseUntil', string.format('%d', now + tonumber(ARGV[3])), 'startedAt', startedAt, 'fresh', fresh)
 local keep = math.max(tonumber(ARGV[3]), tonumber(ARGV[5]))
 if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
-return {'started', startedAt}`;
+return {'started', startedAt, fresh}`;
 // KEYS[1] = key, ARGV[1] = token, ARGV[2] = answer JSON, ARGV[3] = ttl ms
 const COMPLETE = `${NOW}
 local fields = redis.call('HMGET', KEYS[1], 'token', 'leaseUntil')
@@ -82,7 +82,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     start: IdempotencyStart,
   ): Promise<IdempotencyBegin> {
     const token = start.token ?? randomUUID();
-    const [state, answer] = (await this.redis.eval(
+    const [state, answer, fresh] = (await this.redis.eval(
       BEGIN,
       1,
       this.keyPrefix + key,
@@ -91,10 +91,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       String(Math.ceil(leaseMs)),
       String(Math.trunc(start.at)),
       String(Math.ceil(start.keepMs)),
-    )) as [IdempotencyBegin['state'], string | undefined];
+    )) as [IdempotencyBegin['state'], string | undefined, string | undefined];
     switch (state) {
       case 'started':
-        return { state, token, startedAt: Number(answer) };
+        return { state, token, startedAt: Number(answer), resumed: fresh === '0' };
       case 'completed':
         return { state, answer: JSON.parse(answer!) as StoredAnswer };
       default:

@@ -42,11 +42,17 @@ export function throttle(options: ThrottleOptions): Middleware {
           await sleep(Math.max(0, ms), undefined, { signal: delivery.signal }).catch(() => {
             throw delivery.signal?.reason as Error;
           });
+        // The run starts in the same synchronous step that records its start: a pause between
+        // the two (a GC, other callbacks) cannot bring two starts closer than the spacing.
         lastStart = Date.now();
+        return { run: next(delivery) };
       });
-      turns = turn.catch(() => undefined);
-      await turn;
-      return next(delivery);
+      // The next turn waits for this one to start, not to finish.
+      turns = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      return (await turn).run;
     };
   };
 }

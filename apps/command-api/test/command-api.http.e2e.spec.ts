@@ -968,9 +968,13 @@ describe('command-api over HTTP', () => {
       expect.arrayContaining([{ field: 'userId', message: 'is required' }]),
     );
     // A blank user id would mint a token every API refuses.
-    const blank = await call('POST', `${api.url}/api/dev/tokens`, { body: { userId: '   ' } });
-    expect(blank.status).toBe(422);
-    expect(blank.body.errors).toEqual([{ field: 'userId', message: 'must not be empty or blank' }]);
+    for (const userId of ['   ', '']) {
+      const blank = await call('POST', `${api.url}/api/dev/tokens`, { body: { userId } });
+      expect(blank.status).toBe(422);
+      expect(blank.body.errors).toEqual([
+        { field: 'userId', message: 'must not be empty or blank' },
+      ]);
+    }
   });
 
   it('serves the OpenAPI document at /docs and /docs-json', async () => {

@@ -139,6 +139,37 @@ describe('command-api while its Redis is down', () => {
     ]);
   }, 60_000);
 
+  it('answers a command status it cannot read 503 with Retry-After (REST) and -32005 (JSON-RPC), not 500', async () => {
+    const userId = `${ns.id}-status-user`;
+    const token = (await tokens.issue(userId)).token;
+    const commandId = '3f0c5a8e-9d1b-4c5e-8a51-0e2f4b6c7d8e';
+    const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    await redis.stop('SIGKILL');
+    const rest = await fetch(`${api.url}/api/commands/${commandId}`, { headers });
+    const rpc = await fetch(`${api.url}/rpc`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'command.status',
+        params: { commandId },
+      }),
+    });
+    await redis.start();
+    await waitForStatus(`${api.url}/health/ready`, 200);
+    expect(rest.status).toBe(503);
+    expect(rest.headers.get('retry-after')).toBe('1');
+    expect(await rest.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/status-unavailable',
+      status: 503,
+    });
+    expect(await rpc.json()).toMatchObject({ id: 1, error: { code: -32005 } });
+    // Once Redis is back the same read answers again (an unknown command: 404).
+    const after = await fetch(`${api.url}/api/commands/${commandId}`, { headers });
+    expect(after.status).toBe(404);
+  }, 60_000);
+
   it('answers a move with an Idempotency-Key 503 too (its key unchecked, nothing sent), and its retry runs once', async () => {
     const trainerId = `${ns.id}-keyed`;
     const token = (await tokens.issue(`${ns.id}-keyed-user`, { trainerIds: [trainerId] })).token;

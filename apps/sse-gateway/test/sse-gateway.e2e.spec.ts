@@ -1,6 +1,8 @@
 import path from 'node:path';
 import {
   describeServiceBasics,
+  freePort,
+  RedisServerProcess,
   startServiceProcess,
   testNamespace,
   waitForStatus,
@@ -140,4 +142,67 @@ describe('sse-gateway and MongoDB', () => {
       });
     }
   });
+});
+
+describe('sse-gateway answers', () => {
+  const ns = testNamespace('ssecontrol');
+  const admin = `admin-${ns.id}-0123456789`;
+  const secret = `jwt-${ns.id}-0123456789-0123456789`;
+  let redis: RedisServerProcess;
+  let gateway: ServiceProcess;
+
+  beforeAll(async () => {
+    redis = new RedisServerProcess(await freePort());
+    await redis.start();
+    gateway = await startServiceProcess({
+      appDir,
+      env: {
+        REDIS_URL: redis.url,
+        ADMIN_TOKEN: admin,
+        JWT_SECRET: secret,
+        TOPIC_PREFIX: ns.id,
+        REDIS_COMMAND_TIMEOUT_MS: '300',
+      },
+    });
+    await waitForStatus(`${gateway.url}/health/ready`, 200);
+  });
+
+  afterAll(async () => {
+    await gateway?.stop('SIGKILL');
+    await redis?.remove();
+  });
+
+  it('an event stream with the X-Request-Id it was opened with, as every answer', async () => {
+    const token = (await new TokenService({ secret }).issue('ash')).token;
+    const aborted = new AbortController();
+    const stream = await fetch(`${gateway.url}/events`, {
+      headers: { Authorization: `Bearer ${token}`, 'X-Request-Id': 'probe-123' },
+      signal: aborted.signal,
+    });
+    aborted.abort();
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('x-request-id')).toBe('probe-123');
+    // The stream's one log line, when it ends, names the id the caller can quote.
+    const deadline = Date.now() + 5_000;
+    const logged = () => gateway.stdoutLines().some((line) => line.includes('(request probe-123)'));
+    while (!logged() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(logged()).toBe(true);
+  });
+
+  it('a disconnect it cannot record or send, while Redis is down, with 503 and Retry-After, not 500', async () => {
+    await redis.stop('SIGKILL');
+    const answer = await fetch(`${gateway.url}/api/presence/ash/disconnect`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ revoke: true }),
+    });
+    await redis.start();
+    await waitForStatus(`${gateway.url}/health/ready`, 200);
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('5');
+    expect(await answer.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/control-unavailable',
+      status: 503,
+    });
+  }, 60_000);
 });

@@ -171,3 +171,63 @@ describe('MongoCommitLog after an insert whose outcome it does not know', () => 
     expect(slots.sort((x, y) => x - y)).toEqual([1, 2]);
   });
 });
+
+describe('MongoEventStore removals racing on one stream', () => {
+  const ns = testNamespace('esmongorace');
+  const connection = mongoConnection({ uri: ns.mongoUri(), name: 'race', maxPoolSize: 8 });
+  let store: MongoEventStore;
+
+  beforeAll(async () => {
+    await connection.open();
+    store = new MongoEventStore({ connection: connection.client });
+    await store.init();
+  });
+
+  afterAll(async () => {
+    await connection.client.db!.dropDatabase();
+    await connection.close();
+  });
+
+  const fill = (streamId: string) =>
+    store.append(
+      streamId,
+      Array.from({ length: 10 }, (_, i) => testEnvelope('Raced', { i })),
+      { expectedVersion: 'no-stream' },
+    );
+
+  it('never fails with a duplicate key when the first removals of a stream race', async () => {
+    const streams = Array.from({ length: 16 }, (_, i) => `race-${i}`);
+    for (const streamId of streams) await fill(streamId);
+    const outcomes = await Promise.allSettled(
+      streams.flatMap((streamId) => [
+        store.truncateStream(streamId, 5),
+        store.deleteStream(streamId, { mode: 'soft' }),
+        store.applyRetention({ maxCount: 3, streamPrefix: streamId }),
+      ]),
+    );
+    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
+    expect(failures).toEqual([]);
+  });
+
+  it('strips, at the next retention run, events a racing removal left below the first readable version', async () => {
+    await fill('left-over');
+    await store.append('left-over', [testEnvelope('Raced', { i: 10 })], { expectedVersion: 10 });
+    // What a lost race leaves behind: the first readable version raised, the events still there.
+    await connection.client
+      .db!.collection('events_streams')
+      .updateOne({ _id: 'left-over' as never }, { $set: { firstVersion: 8 } }, { upsert: true });
+    const visible = async () =>
+      (await store.readAll({ fromPosition: 0 }))
+        .filter((e) => e.streamId === 'left-over')
+        .map((e) => e.version);
+    expect(await visible()).toHaveLength(11);
+    // Not past where the readers got to, leftovers neither.
+    await expect(store.applyRetention({ streamPrefix: 'left-over', maxPosition: 0 })).resolves.toBe(
+      0,
+    );
+    expect(await visible()).toHaveLength(11);
+    await expect(store.applyRetention({ streamPrefix: 'left-over' })).resolves.toBe(7);
+    expect(await visible()).toEqual([8, 9, 10, 11]);
+    expect((await store.readStream('left-over')).map((e) => e.version)).toEqual([8, 9, 10, 11]);
+  });
+});

@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { DeadLetterCursorError } from '../src/dead-letters';
 import { testNamespace } from '@causeway/testkit';
 import {
   describeDeadLetterQueueConformance,
@@ -114,6 +115,60 @@ describe('RedisDeadLetterQueue reads a page at a time', () => {
     expect(await queue.purge({ handler: 'common' })).toBe(59);
     expect(seen.xdels).toBeLessThanOrEqual(6);
     expect((await writer.list()).map((letter) => letter.handler)).toEqual(['rare']);
+  });
+});
+
+describe('RedisDeadLetterQueue keeps its letters', () => {
+  const letter = (n: number) => ({
+    envelope: testEnvelope('Dead', { n }),
+    originalTopic: 'events.kept',
+    position: `${n}-0`,
+    group: 'g',
+    handler: 'h',
+    reason: 'boom',
+    errorName: 'Error',
+    attempts: 1,
+    deadLetteredAt: new Date().toISOString(),
+  });
+
+  it('drops none by default, past the 100 000 a topic the bus streams keep', async () => {
+    const keyPrefix = `${ns.keyPrefix}kept${run++}:`;
+    const queue = new RedisDeadLetterQueue(redis, { keyPrefix });
+    const total = 100_500;
+    for (let n = 0; n < total; n += 5_000)
+      await Promise.all(
+        Array.from({ length: Math.min(5_000, total - n) }, (_, i) => queue.add(letter(n + i))),
+      );
+    expect((await queue.stats()).total).toBe(total);
+    const [oldest] = await queue.list({ limit: 1 });
+    expect(oldest?.envelope?.data).toEqual({ n: 0 });
+    await redis.del(`${keyPrefix}dead-letters.events.kept`);
+  }, 60_000);
+
+  it('has nothing after the greatest entry id a cursor can name, and refuses one past it', async () => {
+    const queue = new RedisDeadLetterQueue(redis, { keyPrefix: `${ns.keyPrefix}maxid${run++}:` });
+    await queue.add(letter(1));
+    const max = '18446744073709551615';
+    await expect(queue.list({ after: `events.kept|${max}-${max}` })).resolves.toEqual([]);
+    await expect(queue.list({ after: `events.kep|${max}-${max}` })).resolves.toHaveLength(1);
+    await expect(queue.list({ after: `events.kept|${max}0-0` })).rejects.toThrow(
+      DeadLetterCursorError,
+    );
+  });
+
+  it('drops the oldest beyond maxLenPerTopic when asked to, and refuses a cap that is not a positive integer', async () => {
+    const queue = new RedisDeadLetterQueue(redis, {
+      keyPrefix: `${ns.keyPrefix}capped${run++}:`,
+      maxLenPerTopic: 100,
+    });
+    for (let n = 0; n < 1_000; n++) await queue.add(letter(n));
+    const { total } = await queue.stats();
+    expect(total).toBeGreaterThanOrEqual(100);
+    expect(total).toBeLessThan(1_000);
+    for (const maxLenPerTopic of [0, 1.5, -1, Number.NaN])
+      expect(() => new RedisDeadLetterQueue(redis, { maxLenPerTopic })).toThrow(
+        /maxLenPerTopic must be a positive integer/,
+      );
   });
 });
 

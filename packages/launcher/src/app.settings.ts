@@ -74,14 +74,22 @@ export const APP_SETTINGS: readonly string[] = [
  */
 const TELEMETRY_SETTING = /^OTEL_(?!SERVICE_NAME$)[A-Z0-9_]+$/;
 
-/** The APP_SETTINGS and OpenTelemetry settings that `environment` sets (to a non-empty value). */
+/**
+ * Node's own options pass through too (e.g. `NODE_OPTIONS=--max-old-space-size=512`, or
+ * `--heapsnapshot-signal=SIGUSR2` to take heap snapshots of running apps).
+ */
+const RUNTIME_SETTINGS: readonly string[] = ['NODE_OPTIONS'];
+
+/** The APP_SETTINGS, OpenTelemetry and runtime settings that `environment` sets (non-empty). */
 export function appSettingsOf(environment: NodeJS.ProcessEnv): Record<string, string> {
   const settings: Record<string, string> = {};
   for (const [name, value] of Object.entries(environment))
     if (
       value !== undefined &&
       value !== '' &&
-      (APP_SETTINGS.includes(name) || TELEMETRY_SETTING.test(name))
+      (APP_SETTINGS.includes(name) ||
+        TELEMETRY_SETTING.test(name) ||
+        RUNTIME_SETTINGS.includes(name))
     )
       settings[name] = value;
   return settings;

@@ -27,7 +27,7 @@ Options:
 
 Environment: EDGE_PORT (default 8080), EDGE_HOST (default 127.0.0.1), READ_MODEL_STORE
 (redis|mongodb), DEV_TOKENS (default true), EDGE_UPSTREAM_TIMEOUT_MS, and the apps' settings
-(TOPIC_PREFIX, …; see the README).
+(TOPIC_PREFIX, …; see the README) and NODE_OPTIONS, passed on to every app.
 `;
 
 /**

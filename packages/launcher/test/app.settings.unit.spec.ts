@@ -36,7 +36,7 @@ describe('APP_SETTINGS', () => {
 });
 
 describe('appSettingsOf', () => {
-  it("passes the app settings and OpenTelemetry's variables on, but not each app's service name", () => {
+  it("passes the app settings, OpenTelemetry's variables and NODE_OPTIONS on, but not each app's service name", () => {
     expect(
       appSettingsOf({
         TOPIC_PREFIX: 'staging-',
@@ -46,9 +46,11 @@ describe('appSettingsOf', () => {
         OTEL_SERVICE_NAME: 'everything',
         HOME: '/root',
         REDIS_URL: 'redis://elsewhere:6379',
+        NODE_OPTIONS: '--max-old-space-size=512',
       }),
     ).toEqual({
       TOPIC_PREFIX: 'staging-',
+      NODE_OPTIONS: '--max-old-space-size=512',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
     });

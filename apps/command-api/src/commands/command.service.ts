@@ -19,6 +19,7 @@ import {
   CommandUnconfirmedError,
   ForbiddenTrainerError,
   NotFoundError,
+  StatusUnavailableError,
   ValidationError,
 } from '../errors/command-api.errors';
 import { noteAcceptedCommand } from '../http/accepted-commands';
@@ -116,7 +117,13 @@ export class CommandService {
 
   /** Any user's command status (operators: AdminCommandsController). */
   async anyStatus(commandId: string): Promise<CommandStatus> {
-    const status = await this.options.commandStatus.get(commandId.toLowerCase());
+    let status: CommandStatus | undefined;
+    try {
+      status = await this.options.commandStatus.get(commandId.toLowerCase());
+    } catch (error) {
+      this.logger.warn(`command status not read: ${(error as Error)?.message ?? String(error)}`);
+      throw new StatusUnavailableError();
+    }
     if (!status) throw new NotFoundError(`no command ${commandId}`);
     return status;
   }

@@ -149,6 +149,15 @@ export class IdempotencyUnavailableError extends CommandApiError {
   }
 }
 
+/** A command's status could not be read (its store did not answer): retry later. */
+export class StatusUnavailableError extends CommandApiError {
+  readonly kind = 'unavailable';
+  constructor() {
+    super('the command status could not be read (its store is unavailable); retry later');
+    this.name = 'StatusUnavailableError';
+  }
+}
+
 /**
  * The bus did not confirm the command (e.g. the broker's reply timed out): it may have been
  * sent and may still be executed. A retry with the same Idempotency-Key is the same command

@@ -8,6 +8,7 @@ import {
   CommandRefusedError,
   CommandUnconfirmedError,
   IdempotencyUnavailableError,
+  StatusUnavailableError,
   ForbiddenTrainerError,
   IdempotencyConflictError,
   MalformedJsonError,
@@ -94,6 +95,10 @@ export function toProblem(error: unknown): ProblemAnswer {
     return problem(503, 'idempotency-unavailable', 'Service Unavailable', error.message, {
       headers: { 'Retry-After': '1' },
     });
+  if (error instanceof StatusUnavailableError)
+    return problem(503, 'status-unavailable', 'Service Unavailable', error.message, {
+      headers: { 'Retry-After': '1' },
+    });
   if (error instanceof CommandUnconfirmedError)
     return problem(503, 'command-unconfirmed', 'Service Unavailable', error.message, {
       headers: { 'Retry-After': '1' },
@@ -130,8 +135,9 @@ export const JsonRpcCode = {
   /**
    * The command bus refused the command (nothing was sent), too many commands wait for their
    * handler (nothing was sent: `data` has `waiting` and `max`), or the bus did not confirm it
-   * (it may have been sent: `data.commandId` names it). Transient either way: retry, with the
-   * same Idempotency-Key for the last kind.
+   * (it may have been sent: `data.commandId` names it), or a store did not answer (the
+   * Idempotency-Key's, a command status's). Transient either way: retry, with the same
+   * Idempotency-Key for the unconfirmed kind.
    */
   Unavailable: -32005,
 } as const;
@@ -157,7 +163,11 @@ export function toJsonRpcError(error: unknown): JsonRpcError {
       data: { trainerId: error.trainerId },
     };
   if (error instanceof NotFoundError) return { code: JsonRpcCode.NotFound, message: error.message };
-  if (error instanceof CommandRefusedError || error instanceof IdempotencyUnavailableError)
+  if (
+    error instanceof CommandRefusedError ||
+    error instanceof IdempotencyUnavailableError ||
+    error instanceof StatusUnavailableError
+  )
     return { code: JsonRpcCode.Unavailable, message: error.message };
   if (error instanceof CommandBacklogError)
     return {

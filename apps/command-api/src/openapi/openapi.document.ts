@@ -28,24 +28,46 @@ const problem = (description: string) => ({
   content: { 'application/problem+json': { schema: ref('Problem') } },
 });
 
+const retryAfter = {
+  'Retry-After': { schema: { type: 'integer' }, description: 'seconds to wait before a retry' },
+};
+/** A 503: a dependency is unavailable, retry after `Retry-After`. */
+const unavailable = (description: string) => ({ ...problem(description), headers: retryAfter });
 const commonErrors = {
-  '401': problem('Missing, invalid or expired bearer token'),
+  '401': {
+    ...problem('Missing, invalid or expired bearer token'),
+    headers: {
+      'WWW-Authenticate': {
+        schema: { type: 'string' },
+        description: 'Bearer realm="causeway" (RFC 6750), with error= for a bad token',
+      },
+    },
+  },
   '413': problem('Body larger than MAX_BODY_BYTES'),
   '415': problem('Content-Type is not application/json'),
-  '429': {
-    ...problem('Rate limit of the caller exceeded'),
-    headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds' } },
-  },
+  '429': { ...problem('Rate limit of the caller exceeded'), headers: retryAfter },
+};
+/** A 409 of the Idempotency-Key; `Retry-After` when the first request is still in flight. */
+const idempotencyConflict = {
+  ...problem('Idempotency-Key reused with a different request, or still in flight'),
+  headers: retryAfter,
 };
 const commandErrors = {
   '400': problem('Malformed JSON'),
   ...commonErrors,
   '403': problem('The caller may not move this trainer'),
-  '409': problem('Idempotency-Key reused with a different request, or still in flight'),
+  '409': idempotencyConflict,
   '422': problem('Invalid fields; `errors` names each'),
-  '503': problem(
-    'The command could not be recorded or sent, or too many commands wait for their handler (`overloaded`); nothing was sent',
+  '503': unavailable(
+    'The command could not be sent (`command-refused`), too many commands wait for their handler (`overloaded`) or the Idempotency-Key could not be checked (`idempotency-unavailable`): nothing was sent. Or the bus did not confirm the command (`command-unconfirmed`): it may have been sent',
   ),
+};
+/** The header of an answer given again for a retried Idempotency-Key. */
+const replayed = {
+  'Idempotent-Replayed': {
+    schema: { type: 'string', enum: ['true'] },
+    description: 'present when this is the first answer to the Idempotency-Key, given again',
+  },
 };
 const idempotencyKey = {
   name: 'Idempotency-Key',
@@ -81,6 +103,7 @@ export function commandApiOpenApi(): OpenAPIObject {
   const accepted = {
     description: 'Accepted; processing is asynchronous (see GET /api/commands/{commandId})',
     content: json(ref('Accepted')),
+    headers: replayed,
   };
   const rpcAnswer = {
     '200': {
@@ -88,12 +111,16 @@ export function commandApiOpenApi(): OpenAPIObject {
       content: json({
         oneOf: [ref('JsonRpcResponse'), { type: 'array', items: ref('JsonRpcResponse') }],
       }),
+      headers: replayed,
     },
     '204': { description: 'Only notifications were sent: nothing to answer' },
     ...commonErrors,
-    '409': problem('Idempotency-Key reused with a different request, or still in flight'),
+    '409': idempotencyConflict,
     '422': problem(
       'Malformed Idempotency-Key (must be 1 to 255 visible ASCII characters); `errors` names it',
+    ),
+    '503': unavailable(
+      'The Idempotency-Key could not be checked (`idempotency-unavailable`): nothing was sent; retry with the same key',
     ),
   };
   // The seed's path: `trainer.Move` (or `trainer.move`, as on /rpc; `method` may be left out),
@@ -117,7 +144,7 @@ export function commandApiOpenApi(): OpenAPIObject {
       title: 'Causeway command API',
       version: '1.0.0',
       description:
-        'Commands to trainers, answered at once with `accepted` and processed asynchronously. JSON-RPC 2.0 error codes: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid params (`data.errors` names the fields), -32603 internal error, -32003 not your trainer, -32004 unknown command, -32005 command bus unavailable. Authentication, rate limit and idempotency failures of /rpc are HTTP problem details (401, 429, 409).',
+        'Commands to trainers, answered at once with `accepted` and processed asynchronously. JSON-RPC 2.0 error codes: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid params (`data.errors` names the fields), -32603 internal error, -32003 not your trainer, -32004 unknown command, -32005 command bus unavailable. Authentication, rate limit and idempotency failures of /rpc are HTTP problem details (401, 429, 409, 503 `idempotency-unavailable`).',
     },
     security: [{ bearer: [] }],
     components: {
@@ -238,6 +265,7 @@ export function commandApiOpenApi(): OpenAPIObject {
             '404': problem('Unknown, expired, or another user’s command'),
             '422': problem('commandId is not a UUID; `errors` names it'),
             '429': commonErrors['429'],
+            '503': unavailable('The status could not be read (`status-unavailable`): retry'),
           },
         },
       },
@@ -254,6 +282,7 @@ export function commandApiOpenApi(): OpenAPIObject {
             '413': commonErrors['413'],
             '415': commonErrors['415'],
             '422': problem('Invalid fields; `errors` names each'),
+            '429': commonErrors['429'],
           },
         },
       },

@@ -1,8 +1,20 @@
 import { type IncomingMessage } from 'node:http';
-import { Body, Controller, HttpCode, Inject, Param, Post, Req, UseFilters } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  HttpCode,
+  Inject,
+  Logger,
+  Param,
+  Post,
+  Req,
+  UseFilters,
+} from '@nestjs/common';
 import { AdminToken, ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { CallerGate, MAX_USER_ID_LENGTH } from '@causeway/platform';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
+import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
+import { ControlUnavailableProblem } from './control-unavailable.problem';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { unauthorized } from '../auth/stream.authenticator';
 import { GATEWAY_CONTROL } from './gateway-control.token';
@@ -32,6 +44,8 @@ export interface DisconnectAnswer {
 @Controller('api/presence')
 @UseFilters(RetryAfterFilter)
 export class DisconnectController {
+  private readonly logger = new Logger(DisconnectController.name);
+
   constructor(
     @Inject(GATEWAY_CONTROL) private readonly control: GatewayControl,
     @Inject(CallerGate) private readonly gate: CallerGate,
@@ -84,23 +98,31 @@ export class DisconnectController {
         errors,
       });
     const reason = reasonOf(body) ?? 'disconnected by an operator';
-    let revokedUntil: number | undefined;
-    if ((body as { revoke?: boolean } | undefined)?.revoke === true) {
-      const revocations = this.options.revocations;
-      if (!revocations)
-        throw new ProblemException({
-          type: problemType('revocation-unavailable'),
-          title: 'Conflict',
-          status: 409,
-          detail: 'tokens are not revocable in this deployment: nothing was done',
-        });
-      // Before the streams end: their clients' reconnects are then refused.
-      revokedUntil = Date.now();
-      await revocations.revoke(userId, revokedUntil, reason);
-      revokedUntil = revocations.revokedUntil(userId) ?? revokedUntil;
+    const revoke = (body as { revoke?: boolean } | undefined)?.revoke === true;
+    const revocations = this.options.revocations;
+    if (revoke && !revocations)
+      throw new ProblemException({
+        type: problemType('revocation-unavailable'),
+        title: 'Conflict',
+        status: 409,
+        detail: 'tokens are not revocable in this deployment: nothing was done',
+      });
+    try {
+      let revokedUntil: number | undefined;
+      if (revoke) {
+        // Before the streams end: their clients' reconnects are then refused.
+        revokedUntil = Date.now();
+        await revocations!.revoke(userId, revokedUntil, reason);
+        revokedUntil = revocations!.revokedUntil(userId) ?? revokedUntil;
+      }
+      const instances = await this.control.disconnect({ userId, reason });
+      return { userId, instances, ...(revokedUntil !== undefined && { revokedUntil }) };
+    } catch (error) {
+      this.logger.warn(`disconnect of ${userId} not done: ${(error as Error)?.message ?? error}`);
+      throw new ControlUnavailableProblem(
+        this.options.settings?.retryAfterSeconds ?? DEFAULT_GATEWAY_SETTINGS.retryAfterSeconds,
+      );
     }
-    const instances = await this.control.disconnect({ userId, reason });
-    return { userId, instances, ...(revokedUntil !== undefined && { revokedUntil }) };
   }
 }
 

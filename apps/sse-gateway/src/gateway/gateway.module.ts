@@ -224,7 +224,8 @@ function streamLog(logger: Logger): ConnectionListener {
     opened: () => undefined,
     closed: (connection, reason) =>
       logger.log(
-        `stream ${connection.id} of user ${connection.userId} closed (${reason}) after ${Date.now() - connection.openedAt} ms`,
+        `stream ${connection.id} of user ${connection.userId} closed (${reason}) after ${Date.now() - connection.openedAt} ms` +
+          (connection.requestId === undefined ? '' : ` (request ${connection.requestId})`),
       ),
   };
 }

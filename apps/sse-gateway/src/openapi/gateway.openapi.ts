@@ -55,7 +55,9 @@ const bodyErrors = {
   '400': problem(
     'A body sent as `application/json` that is not valid JSON (the endpoint reads no body; send none)',
   ),
-  '413': problem('A body sent as JSON or a form larger than 100 kB (the endpoint reads no body)'),
+  '413': problem(
+    'A body sent as JSON or a form larger than 100 kB (the endpoint reads no body; problem type `https://causeway.dev/problems/body-too-large`)',
+  ),
 };
 const readFailure = (what: string) =>
   problem(
@@ -560,11 +562,17 @@ export function gatewayOpenApi(): OpenAPIObject {
             '409': problem(
               '`revoke` asked where tokens are not revocable (problem type `https://causeway.dev/problems/revocation-unavailable`): nothing was done',
             ),
-            '413': problem('A body larger than 100 kB'),
+            '413': problem(
+              'A body larger than 100 kB (problem type `https://causeway.dev/problems/body-too-large`)',
+            ),
             '415': problem(
               'A body that is not `application/json` (problem type `https://causeway.dev/problems/unsupported-media-type`): nothing was done',
             ),
             '429': rateLimited('the client address (requests without the admin token)'),
+            '503': problem(
+              'The revocation or the order could not be recorded or sent (Redis unreachable; problem type `https://causeway.dev/problems/control-unavailable`): repeat it after `Retry-After` seconds (a revocation only moves forward)',
+              retryAfter,
+            ),
           },
         },
       },

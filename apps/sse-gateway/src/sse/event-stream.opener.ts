@@ -1,5 +1,10 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
-import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import {
+  ProblemException,
+  problemType,
+  REQUEST_ID_HEADER,
+  requestIdOf,
+} from '@causeway/cqrs-core/nest';
 import {
   type Caller,
   CallerGate,
@@ -129,12 +134,22 @@ export class EventStreamOpener {
       };
     const refused = this.admit(caller.userId);
     if (refused) return refused;
+    // Every answer carries X-Request-Id; pino-http set it on the Express route, not on the
+    // listener's (events.listener), which answers without Express.
+    if (!res.hasHeader(REQUEST_ID_HEADER))
+      res.setHeader(REQUEST_ID_HEADER, requestIdOf(req.headers));
     res.writeHead(200, SSE_HEADERS);
     res.flushHeaders();
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);
     req.socket.setTimeout(0);
-    return this.hub.open(caller, res, lastEventId, checkedAt);
+    return this.hub.open(
+      caller,
+      res,
+      lastEventId,
+      checkedAt,
+      String(res.getHeader(REQUEST_ID_HEADER)),
+    );
   }
 
   /** The refusal when the hub's limits leave no room for one more stream of `userId`. */

@@ -48,6 +48,8 @@ export class SseConnection {
     readonly expiresAt?: number,
     /** When the credential's session began (epoch ms; Caller.issuedAt): revocations cut by it. */
     readonly issuedAt?: number,
+    /** The X-Request-Id the stream was answered with: its log line names it. */
+    readonly requestId?: string,
   ) {}
 
   /**

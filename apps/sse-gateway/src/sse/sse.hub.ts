@@ -179,6 +179,8 @@ export class SseHub {
     lastEventId?: string,
     /** When the request's checks began (EventStreamOpener): see `disconnects`. */
     checkedAt?: number,
+    /** The request's X-Request-Id (logged with the stream). */
+    requestId?: string,
   ): Promise<SseConnection> {
     const connection = new SseConnection(
       randomUUID(),
@@ -189,6 +191,7 @@ export class SseHub {
       caller.trainerIds.filter((id) => id !== caller.userId),
       caller.expiresAt,
       caller.issuedAt,
+      requestId,
     );
     const order = checkedAt === undefined ? undefined : this.disconnects.get(caller.userId);
     if (order && checkedAt !== undefined && order.at >= checkedAt) {

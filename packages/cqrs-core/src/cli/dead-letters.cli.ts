@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 const USAGE = `causeway-dead-letters <command> --url <app url> [filters]
 
 commands:
-  list     list dead letters             (filters, --id <id> ..., --limit <n>)
+  list     list dead letters             (filters, --id <id> ..., --limit <n>, --after <id>)
   stats    counts per topic and reason
   replay   replay to the original topics (filters, --id <id> ..., or --all; --limit <n>)
   purge    delete dead letters           (filters, --id <id> ..., or --all; --limit <n>)
@@ -11,11 +11,13 @@ commands:
 filters: --topic --handler --type --reason --errorName (exactly, as stats counts by it). --id
 (repeatable) selects exactly those letters,
 also together with filters. --limit only bounds a selection: replay and purge need a filter,
---id or --all.
+--id or --all. A list answers 1 000 letters unless --limit says otherwise, and "next" when
+there may be more: pass it as --after to get the next page.
 
 exit codes: 0 done; 1 the app answered an error or could not be reached; 2 bad usage;
-3 some selected letters were not replayed: their publish failed (listed in "failed") or they
-  are malformed poison that can never be replayed (listed in "skips"); they stay in the queue.
+3 some selected letters were not replayed: their publish failed (listed in "failed"), they
+  are malformed poison that can never be replayed (listed in "skips"), or the replay stopped
+  after the broker refused letters in a row ("stopped"); they stay in the queue.
   Poison of a type or schema version the app did not know yet is replayed as its raw text;
 4 replay or purge selected no letter (nothing changed).
 
@@ -45,6 +47,7 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
         reason: { type: 'string' },
         errorName: { type: 'string' },
         limit: { type: 'string' },
+        after: { type: 'string' },
         id: { type: 'string', multiple: true },
         all: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -92,6 +95,7 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
     return 2;
   }
   if (values.limit) filters.limit = values.limit;
+  if (values.after) filters.after = values.after;
 
   const endpoint = `${base.href.replace(/\/$/, '')}/admin/dead-letters`;
   const query = new URLSearchParams(filters);
@@ -149,15 +153,22 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
 
 /** Exit code of a replay answer (see USAGE), explaining on stderr what was not replayed. */
 function replayOutcome(result: unknown, io: CliIo): number {
-  const { replayed, skipped, skips, failed } = result as {
+  const { replayed, skipped, skips, failed, failures, stopped } = result as {
     replayed?: unknown;
     skipped?: unknown;
     skips?: unknown;
     failed?: unknown;
+    failures?: unknown;
+    stopped?: unknown;
   };
-  const failures = Array.isArray(failed) ? (failed as { id?: unknown; reason?: unknown }[]) : [];
-  for (const letter of failures)
+  const listed = Array.isArray(failed) ? (failed as { id?: unknown; reason?: unknown }[]) : [];
+  for (const letter of listed)
     io.err(`could not replay ${String(letter.id)}: ${String(letter.reason)}\n`);
+  // `failures` counts them all (apps of releases before it list every one in `failed`).
+  const refused = typeof failures === 'number' ? failures : listed.length;
+  if (refused > listed.length)
+    io.err(`and ${refused - listed.length} more letter(s) could not be replayed\n`);
+  if (typeof stopped === 'string') io.err(`the replay stopped early: ${stopped}\n`);
   // `skips` is absent from apps of releases before it: the count alone then.
   const unreplayable = Array.isArray(skips) ? (skips as { id?: unknown; reason?: unknown }[]) : [];
   for (const letter of unreplayable)
@@ -168,7 +179,7 @@ function replayOutcome(result: unknown, io: CliIo): number {
       `${poison} selected letter(s) are malformed poison and can never be replayed; ` +
         'inspect them with list and remove them with purge --id\n',
     );
-  if (failures.length > 0 || poison > 0) return 3;
+  if (refused > 0 || poison > 0 || typeof stopped === 'string') return 3;
   if (replayed === 0) {
     io.err('no dead letter matched the selection; nothing was replayed\n');
     return 4;

@@ -113,6 +113,29 @@ describe('causeway-dead-letters CLI', () => {
     expect((await queue.stats()).total).toBe(3);
   });
 
+  it('lists page by page: --limit, then "next" as --after', async () => {
+    for (const x of [3, 4, 5]) await queue.add(moved(x, 'events.Paged'));
+    const ids = await idsOf('events.Paged');
+    const first = JSON.parse(
+      (await run(['list', '--url', url, '--topic', 'events.Paged', '--limit', '2'])).out,
+    );
+    expect(first.letters.map((l: { id: string }) => l.id)).toEqual(ids.slice(0, 2));
+    expect(first.next).toBe(ids[1]);
+    const second = await run([
+      'list',
+      '--url',
+      url,
+      '--topic',
+      'events.Paged',
+      '--limit',
+      '2',
+      '--after',
+      first.next,
+    ]);
+    expect(JSON.parse(second.out)).toMatchObject({ count: 1, letters: [{ id: ids[2] }] });
+    expect(JSON.parse(second.out).next).toBeUndefined();
+  });
+
   it('lists and replays exactly the letters named by --id', async () => {
     const [one] = await idsOf('events.T1');
     const [two] = await idsOf('events.T2');
@@ -121,7 +144,13 @@ describe('causeway-dead-letters CLI', () => {
     const both = await run(['list', '--url', url, '--id', one!, '--id', two!]);
     expect(JSON.parse(both.out).count).toBe(2);
     const replay = await run(['replay', '--url', url, '--id', two!]);
-    expect(JSON.parse(replay.out)).toEqual({ replayed: 1, skipped: 0, skips: [], failed: [] });
+    expect(JSON.parse(replay.out)).toEqual({
+      replayed: 1,
+      skipped: 0,
+      skips: [],
+      failed: [],
+      failures: 0,
+    });
     expect((await queue.list()).map((l) => l.id)).toEqual([one]);
   });
 
@@ -135,7 +164,13 @@ describe('causeway-dead-letters CLI', () => {
     }
     expect((await queue.stats()).total).toBe(2);
     const all = await run(['replay', '--url', url, '--all']);
-    expect(JSON.parse(all.out)).toEqual({ replayed: 2, skipped: 0, skips: [], failed: [] });
+    expect(JSON.parse(all.out)).toEqual({
+      replayed: 2,
+      skipped: 0,
+      skips: [],
+      failed: [],
+      failures: 0,
+    });
     expect((await queue.stats()).total).toBe(0);
   });
 
@@ -150,6 +185,7 @@ describe('causeway-dead-letters CLI', () => {
       skipped: 0,
       skips: [],
       failed: [{ id: bad, reason: expect.stringContaining('NoSuchType') }],
+      failures: 1,
     });
     expect(replay.err).toContain(`could not replay ${bad}: `);
     expect(await idsOf('events.T1')).toEqual([bad]);
@@ -170,6 +206,7 @@ describe('causeway-dead-letters CLI', () => {
       skipped: 1,
       skips: [{ id: poison, reason: expect.stringContaining('malformed') }],
       failed: [],
+      failures: 0,
     });
     expect(replay.err).toContain(`cannot replay ${poison}: malformed`);
     expect(replay.err).toContain('1 selected letter(s) are malformed poison');

@@ -55,6 +55,21 @@ export interface DeadLetterFilter {
   ids?: readonly string[];
   /** At most this many letters, in list order. Selects nothing by itself. */
   limit?: number;
+  /**
+   * Only the letters after this one in list order: the id of the last letter of the previous
+   * page (it may have been replayed or purged since). With `limit`, pages through a queue of any
+   * size. Selects nothing by itself.
+   * @throws DeadLetterCursorError (from the operation) when it is not a letter id of the queue
+   */
+  after?: string;
+}
+
+/** `after` is not a letter id of this queue (each queue has its own id form). */
+export class DeadLetterCursorError extends TypeError {
+  constructor(after: string, form: string) {
+    super(`after must be a letter id of this queue (${form}), got ${JSON.stringify(after)}`);
+    this.name = 'DeadLetterCursorError';
+  }
 }
 
 export interface DeadLetterStats {
@@ -68,13 +83,55 @@ export interface ReplayResult {
   replayed: number;
   /** Letters that can never be replayed (malformed poison); they stay. Why: `skips`. */
   skipped: number;
-  /** Each skipped letter and why it cannot be replayed. */
+  /** Skipped letters and why they cannot be replayed: the first REPLAY_LISTED of them. */
   skips: ReplaySkip[];
   /**
    * Letters whose publish was refused (an unknown type, a broker error): they stay in the queue,
-   * and the replay went on with the next letter. `reason` is the error's name and message.
+   * and the replay went on with the next letter. `reason` is the error's name and message. The
+   * first REPLAY_LISTED of them; `failures` counts them all.
    */
   failed: ReplayFailure[];
+  failures: number;
+  /**
+   * Why the replay ended before the last selected letter, when it did: the publisher refused
+   * REPLAY_STOP_AFTER letters in a row for reasons of its own (a broker down or refusing
+   * writes), so the rest were not tried and stay in the queue.
+   */
+  stopped?: string;
+}
+
+/** How many failed and skipped letters a ReplayResult lists at most (it counts them all). */
+export const REPLAY_LISTED = 100;
+/**
+ * A replay stops after this many letters in a row whose publish failed for a reason that is
+ * not the letter's own (an error other than LETTER_ERRORS): the broker is in trouble.
+ */
+export const REPLAY_STOP_AFTER = 20;
+/**
+ * Errors a publish raises because of the letter itself: they never stop a replay. Matched by
+ * class name along the prototype chain, so subclasses count (KafkaMessageTooLargeError).
+ */
+const LETTER_ERRORS = new Set([
+  'UnknownMessageTypeError',
+  'UnsupportedSchemaVersionError',
+  'MissingUpcasterError',
+  'MessageValidationError',
+  'MessageTooLargeError',
+  'ChecksumMismatchError',
+  'TypeError',
+]);
+
+function isLetterError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (LETTER_ERRORS.has(error.name)) return true;
+  for (
+    let proto: unknown = Object.getPrototypeOf(error);
+    proto;
+    proto = Object.getPrototypeOf(proto)
+  )
+    if (LETTER_ERRORS.has((proto as { constructor: { name: string } }).constructor.name))
+      return true;
+  return false;
 }
 
 export interface ReplayFailure {
@@ -255,28 +312,37 @@ export function computeStats(letters: Iterable<DeadLetter>): DeadLetterStats {
  * poison that was not understood), then remove. A letter is removed only after its publish was
  * accepted, so a crash in between replays it twice, never zero times. A malformed letter is
  * skipped (`skips` says why); a refused publish leaves the letter where it is, is reported in
- * `failed`, and the replay goes on; an error of `remove` (the queue's store) rejects.
- * `letters` may be read lazily (a page at a time).
+ * `failed`, and the replay goes on — until REPLAY_STOP_AFTER publishes in a row failed for the
+ * publisher's own reasons (`stopped`). An error of `remove` (the queue's store) rejects.
+ * `letters` may be read lazily (a page at a time); the result lists at most REPLAY_LISTED
+ * failed and skipped letters, whatever their number.
  */
 export async function replayLetters(
   letters: Iterable<DeadLetter> | AsyncIterable<DeadLetter>,
   publisher: Publisher,
   remove: (letter: DeadLetter) => Promise<void>,
 ): Promise<ReplayResult> {
-  const result: ReplayResult = { replayed: 0, skipped: 0, skips: [], failed: [] };
+  const result: ReplayResult = { replayed: 0, skipped: 0, skips: [], failed: [], failures: 0 };
+  let refusedInARow = 0;
   for await (const letter of letters) {
     const skip = unreplayable(letter);
     if (skip !== undefined) {
-      result.skipped++;
-      result.skips.push({ id: letter.id, reason: skip });
+      if (++result.skipped <= REPLAY_LISTED) result.skips.push({ id: letter.id, reason: skip });
       continue;
     }
     try {
       await publishLetter(letter, publisher);
     } catch (error) {
-      result.failed.push({ id: letter.id, reason: describeError(error) });
-      continue;
+      const reason = describeError(error);
+      if (++result.failures <= REPLAY_LISTED) result.failed.push({ id: letter.id, reason });
+      if (isLetterError(error)) continue;
+      if (++refusedInARow < REPLAY_STOP_AFTER) continue;
+      result.stopped =
+        `the publisher refused ${REPLAY_STOP_AFTER} letters in a row (the last: ${reason}); ` +
+        'the letters after them were not tried and stay in the queue';
+      break;
     }
+    refusedInARow = 0;
     await remove(letter);
     result.replayed++;
   }

@@ -1,6 +1,7 @@
 import { type Publisher } from '../transport/transport.port';
 import {
   computeStats,
+  DeadLetterCursorError,
   matchesFilter,
   replayLetters,
   type DeadLetter,
@@ -18,7 +19,14 @@ export interface InMemoryDeadLetterQueueOptions {
   serializer?: MessageSerializer;
 }
 
-/** Dead letters in process memory (embedded mode, tests). */
+/** The number of a letter id `dl-<n>`. @throws DeadLetterCursorError for anything else */
+function sequenceOf(id: string): number {
+  const match = /^dl-([1-9][0-9]{0,15})$/.exec(id);
+  if (!match) throw new DeadLetterCursorError(id, 'dl-<number>');
+  return Number(match[1]);
+}
+
+/** Dead letters in process memory (embedded mode, tests). Ids `dl-<n>`, listed in add order. */
 export class InMemoryDeadLetterQueue implements DeadLetterQueue {
   private readonly letters: DeadLetter[] = [];
   private seq = 0;
@@ -33,8 +41,9 @@ export class InMemoryDeadLetterQueue implements DeadLetterQueue {
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
     const wanted = withTypeNames(filter, this.options.serializer);
+    const after = filter.after === undefined ? 0 : sequenceOf(filter.after);
     return this.letters
-      .filter((letter) => matchesFilter(letter, wanted))
+      .filter((letter) => sequenceOf(letter.id) > after && matchesFilter(letter, wanted))
       .slice(0, filter.limit ?? Infinity);
   }
 

@@ -115,6 +115,7 @@ describe('poisonToDeadLetters', () => {
       skipped: 1,
       skips: [{ id: malformed!.id, reason: expect.stringContaining('malformed') }],
       failed: [],
+      failures: 0,
     });
     await until(async () => handled.length === 1, 'the replayed message');
     expect(handled[0]).toMatchObject({
@@ -169,6 +170,7 @@ describe('poisonToDeadLetters', () => {
       replayed: 1,
       skipped: 1,
       failed: [],
+      failures: 0,
     });
     await until(async () => handled.length === 1, 'the replayed message');
     expect(handled[0]).toMatchObject({
@@ -198,6 +200,7 @@ describe('poisonToDeadLetters', () => {
     expect(await queue.replay({ originalTopic: 'orders' }, publisher)).toMatchObject({
       replayed: 1,
       failed: [],
+      failures: 0,
     });
     await until(async () => handled.length === 1, 'the replayed message');
     expect(handled).toEqual([later.messageId]);

@@ -153,6 +153,14 @@ export interface RetentionPolicy {
   maxCount?: number;
   /** Only streams whose id starts with this prefix; a string. Default: every stream. */
   streamPrefix?: string;
+  /**
+   * Remove only events at or before this global position; the events after it stay, whatever
+   * the parts above say (a stream is still only cut at a prefix). Pass where every reader that
+   * must see each event has got to — the lowest checkpoint of the outbox forwarder and of the
+   * projections (RetentionJob's `processedUpTo`) — or retention removes events they have not
+   * read. A non-negative integer (0 removes nothing). Default: no limit.
+   */
+  maxPosition?: number;
 }
 
 /**

@@ -223,6 +223,7 @@ export function checkRetentionPolicy(
     'a non-negative finite number',
   );
   checkOptional('maxCount', policy.maxCount, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
+  checkOptional('maxPosition', policy.maxPosition, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
   const prefix: unknown = policy.streamPrefix;
   if (prefix !== undefined && typeof prefix !== 'string') {
     throw new TypeError(`streamPrefix must be a string, got ${shown(prefix)}`);

@@ -4,6 +4,16 @@ import { checkDelayMs, checkRetentionPolicy } from './event-store.rules';
 export interface RetentionJobOptions {
   store: EventStore;
   policy: RetentionPolicy;
+  /**
+   * Where every reader that must see each event has got to, read before each run: the lowest
+   * checkpoint of the outbox forwarder (EventForwarder: it publishes what it has not passed) and
+   * of the projections, e.g. `async () => Math.min(...(await Promise.all(names.map((n) =>
+   * checkpoints.load(n)))))`. The run then removes nothing after it (RetentionPolicy
+   * `maxPosition`, the lower of the two when the policy has one too). A failed read skips the
+   * run (reported through `onError`). Without it, retention may remove events those readers
+   * have not read: they would never be published or projected.
+   */
+  processedUpTo?: () => Promise<number>;
   /** Default 1 h. A positive number of milliseconds, at most 2 147 483 647 (a timer's longest). */
   intervalMs?: number;
   /** After each run: how many events were removed. */
@@ -14,8 +24,10 @@ export interface RetentionJobOptions {
 
 /**
  * Applies a retention policy periodically (S2-1 cleanup). Runs never overlap; `stop()` waits
- * for the run in progress. Hazard: retention removes events for good — projections that
- * replay from the beginning will not see them, so keep snapshots or read models of what matters.
+ * for the run in progress. Give it `processedUpTo` when an outbox forwarder or projections read
+ * the store (docs/adr/005: retention must not remove events the forwarder has not passed).
+ * Hazard: retention removes events for good — projections rebuilt from the beginning will not
+ * see them, so keep snapshots or read models of what matters.
  */
 export class RetentionJob {
   private timer: NodeJS.Timeout | undefined;
@@ -41,7 +53,7 @@ export class RetentionJob {
     if (this.running) return this.running;
     this.running = (async () => {
       try {
-        const removed = await this.options.store.applyRetention(this.options.policy);
+        const removed = await this.options.store.applyRetention(await this.policy());
         this.options.onRun?.(removed);
       } catch (error) {
         this.options.onError?.(error);
@@ -50,6 +62,17 @@ export class RetentionJob {
       }
     })();
     return this.running;
+  }
+
+  /** The policy of one run: limited to what the readers have processed, when they are given. */
+  private async policy(): Promise<RetentionPolicy> {
+    const { policy, processedUpTo } = this.options;
+    if (!processedUpTo) return policy;
+    const processed = await processedUpTo();
+    // Infinity: no reader to wait for (Math.min of no checkpoints); the policy's own limit.
+    if (processed === Infinity) return policy;
+    const maxPosition = Math.min(processed, policy.maxPosition ?? Infinity);
+    return { ...policy, maxPosition };
   }
 
   async stop(): Promise<void> {

@@ -1,3 +1,6 @@
+import { type Envelope } from '../messages/envelope';
+import { InMemoryCheckpointStore } from '../outbox/checkpoint-store.port';
+import { EventForwarder } from '../outbox/event.forwarder';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryEventStore } from './in-memory/in-memory.event-store';
 import { RetentionJob } from './retention.job';
@@ -43,6 +46,86 @@ describe('RetentionJob', () => {
     await job.runOnce();
     await job.runOnce();
     expect(errors.map((e) => (e as Error).message)).toEqual(['disk full', 'disk full']);
+  });
+
+  it('removes nothing the outbox forwarder has not published, when told where it got to', async () => {
+    const store = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    const published: Envelope[] = [];
+    const forwarder = new EventForwarder({
+      store,
+      checkpoints,
+      publisher: {
+        publish: async (_, messages) => void published.push(...messages),
+        close: async () => undefined,
+      },
+      topicOf: (e) => `events.${e.type}`,
+    });
+    const old = new Date(Date.now() - 60_000).toISOString();
+    const append = (i: number) =>
+      store.append(
+        'orders-1',
+        [{ ...testEnvelope('Placed', { i }), metadata: { timestamp: old } }],
+        {
+          expectedVersion: i,
+        },
+      );
+    await append(0);
+    await forwarder.forwardOnce();
+    for (let i = 1; i <= 3; i++) await append(i);
+    const runs: number[] = [];
+    const job = new RetentionJob({
+      store,
+      policy: { maxAgeMs: 10 },
+      processedUpTo: () => checkpoints.load('forwarder'),
+      onRun: (removed) => runs.push(removed),
+    });
+    await job.runOnce();
+    // Only the event the forwarder had published went; the three after it reach the bus.
+    expect(runs).toEqual([1]);
+    await forwarder.forwardOnce();
+    expect(published.map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }]);
+    await job.runOnce();
+    expect(runs).toEqual([1, 3]);
+  });
+
+  it('runs the policy as it is when there is no reader to wait for (the lowest of no checkpoints)', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('orders-1', [testEnvelope('Placed', { i: 0 })], { expectedVersion: 0 });
+    const errors: unknown[] = [];
+    const runs: number[] = [];
+    await new RetentionJob({
+      store,
+      policy: { maxCount: 0 },
+      processedUpTo: async () => Math.min(...([] as number[])),
+      onRun: (removed) => runs.push(removed),
+      onError: (e) => errors.push(e),
+    }).runOnce();
+    expect(errors).toEqual([]);
+    expect(runs).toEqual([1]);
+  });
+
+  it('skips a run when it cannot tell where the readers got to, and says why', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('orders-1', [testEnvelope('Placed', { i: 0 })], { expectedVersion: 0 });
+    const errors: string[] = [];
+    for (const processedUpTo of [
+      async () => {
+        throw new Error('checkpoint store down');
+      },
+      async () => Number.NaN,
+    ])
+      await new RetentionJob({
+        store,
+        policy: { maxCount: 0 },
+        processedUpTo,
+        onError: (e) => errors.push((e as Error).message),
+      }).runOnce();
+    expect(errors).toEqual([
+      'checkpoint store down',
+      expect.stringMatching(/maxPosition must be .*, got NaN/),
+    ]);
+    expect(await store.readStream('orders-1')).toHaveLength(1);
   });
 
   it('refuses a malformed policy or interval when created, naming it', () => {

@@ -209,6 +209,7 @@ describe('dead-letter middleware', () => {
       skipped: 0,
       skips: [],
       failed: [],
+      failures: 0,
     });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(replayed).toEqual([[{ n: 1 }, 0, 1]]);

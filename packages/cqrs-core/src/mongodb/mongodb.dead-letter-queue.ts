@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Connection, type Model, Schema } from 'mongoose';
 import {
   countLetter,
+  DeadLetterCursorError,
   emptyStats,
   replayLetters,
   matchingPages,
@@ -64,7 +65,7 @@ const NAMESPACE_EXISTS = 48;
  * on MongoDB (ADR 006). A letter's id is its `_id`. list, stats, replay and purge read the
  * matching documents in add order a page at a time (`_id` ranges of `pageSize`), up to the last
  * letter there when they started (a `reason` filter is applied after the read); a purge without
- * `reason` or `limit` is one deleteMany. Meant for operators, not hot paths.
+ * `reason`, `errorName`, `limit` or `after` is one deleteMany. Meant for operators, not hot paths.
  * Passes `describeDeadLetterQueueConformance`.
  */
 export class MongoDeadLetterQueue implements DeadLetterQueue {
@@ -138,8 +139,12 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
 
   async purge(filter: DeadLetterFilter): Promise<number> {
     filter = withTypeNames(filter, this.serializer);
-    if (filter.reason === undefined && filter.errorName === undefined && filter.limit === undefined)
-      return (await this.model.deleteMany(queryOf(filter))).deletedCount;
+    const whole =
+      filter.reason === undefined &&
+      filter.errorName === undefined &&
+      filter.limit === undefined &&
+      filter.after === undefined;
+    if (whole) return (await this.model.deleteMany(queryOf(filter))).deletedCount;
     let purged = 0;
     for await (const { letters } of matchingPages(this.pages(filter), (page) => page, filter)) {
       await this.model.deleteMany({ _id: { $in: letters.map((letter) => letter.id) } });
@@ -161,9 +166,11 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
    */
   private async *pages(filter: DeadLetterFilter): AsyncGenerator<DeadLetter[]> {
     const query = queryOf(filter);
+    if (filter.after !== undefined && !LETTER_ID.test(filter.after))
+      throw new DeadLetterCursorError(filter.after, '<time>-<counter>-<random>');
     const last = await this.model.findOne(query, { _id: 1 }).sort({ _id: -1 }).lean();
     if (!last) return;
-    let after: string | undefined;
+    let after: string | undefined = filter.after;
     for (;;) {
       const range = after === undefined ? { $lte: last._id } : { $gt: after, $lte: last._id };
       const docs = await this.model
@@ -183,6 +190,9 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
     await this.model.deleteOne({ _id: id });
   }
 }
+
+/** The ids `add` gives: they sort in add order (within a process; see add). */
+const LETTER_ID = /^[0-9a-z]{9}-[0-9a-z]{4}-[0-9a-f]{12}$/;
 
 /** The part of a filter the documents' fields answer (all but `reason` and `limit`). */
 function queryOf(filter: DeadLetterFilter): Record<string, unknown> {

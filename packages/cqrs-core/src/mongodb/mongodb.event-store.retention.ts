@@ -1,10 +1,33 @@
 import { type mongo } from 'mongoose';
 import { type RetentionPolicy } from '../event-store/event-store.port';
-import { type CommitDocument, type StreamDocument } from './mongodb.event-store.documents';
+import { isDuplicateKey } from './mongodb.commit-log';
+import {
+  type CommitDocument,
+  positionOf,
+  type StreamDocument,
+} from './mongodb.event-store.documents';
 
 interface Collections {
   commits: mongo.Collection<CommitDocument>;
   streams: mongo.Collection<StreamDocument>;
+}
+
+/**
+ * Updates a stream's document, creating it if need be. Two first upserts of one stream can race
+ * (on MongoDB as on FerretDB): the loser's insert is refused by the `_id` index, and the update
+ * is made again, now of the document the winner created.
+ */
+export async function upsertStream(
+  streams: mongo.Collection<StreamDocument>,
+  streamId: string,
+  update: mongo.UpdateFilter<StreamDocument>,
+): Promise<void> {
+  try {
+    await streams.updateOne({ _id: streamId }, update, { upsert: true });
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    await streams.updateOne({ _id: streamId }, update);
+  }
 }
 
 /**
@@ -14,15 +37,16 @@ interface Collections {
  * versions for a late writer). Returns how many events were removed.
  *
  * Hazard: on FerretDB updates are not atomic, so two deletions racing on one stream may leave
- * the events of one of them in the commits until the next retention run (reads of the stream
- * still hide them).
+ * the events of one of them in the commits, where `readStream` hides them and `readAll` does
+ * not, until the next retention run strips them (streamsForRetention: events below the first
+ * readable version are always cut).
  */
 export async function stripStream(
   { commits, streams }: Collections,
   streamId: string,
   before: number,
 ): Promise<number> {
-  await streams.updateOne({ _id: streamId }, { $max: { firstVersion: before } }, { upsert: true });
+  await upsertStream(streams, streamId, { $max: { firstVersion: before } });
   const operations: mongo.AnyBulkWriteOperation<CommitDocument>[] = [];
   let removed = 0;
   for await (const commit of commits.find({ streamId, firstVersion: { $lt: before } })) {
@@ -53,6 +77,15 @@ export async function stripStream(
  * holes). Reads every commit of the matching streams: run it from a periodic job and narrow it
  * with `streamPrefix` on large stores.
  */
+/** The version of a stream's first event after `maxPosition` (none: Infinity). */
+function firstAfter(commits: readonly CommitDocument[], maxPosition: number | undefined): number {
+  if (maxPosition === undefined) return Infinity;
+  for (const commit of commits)
+    for (const event of commit.events)
+      if (positionOf(commit._id, event.index) > maxPosition) return event.version;
+  return Infinity;
+}
+
 export async function streamsForRetention(
   { commits, streams }: Collections,
   policy: RetentionPolicy,
@@ -88,8 +121,15 @@ export async function streamsForRetention(
         before = Math.max(before, event.version + 1);
       }
     }
-    before = Math.min(before, top.lastVersion + 1);
-    if (before > first) cuts.push({ streamId, before });
+    // Events below the first readable version, left behind by racing removals (stripStream),
+    // are cut too: up to the first readable version, and never past maxPosition either.
+    const cut = Math.min(
+      Math.max(before, first),
+      top.lastVersion + 1,
+      firstAfter(list, policy.maxPosition),
+    );
+    const below = list.some((c) => c.events.some((e) => e.version < cut));
+    if (cut > first || below) cuts.push({ streamId, before: cut });
   }
   return cuts;
 }

@@ -49,7 +49,7 @@ import {
   toSerializedEnvelope,
 } from './mongodb.event-store.documents';
 import { TooManyEventsError } from './mongodb.event-store.errors';
-import { stripStream, streamsForRetention } from './mongodb.event-store.retention';
+import { stripStream, streamsForRetention, upsertStream } from './mongodb.event-store.retention';
 
 /** How many stream heads one store instance keeps for its single-insert fast path. */
 const HEADS_REMEMBERED = 10_000;
@@ -168,9 +168,12 @@ export class MongoEventStore implements EventStore {
       // An unknown stream is taken to be new (head 0) until an insert says otherwise: commits
       // tile 1..head and are never deleted, so the insert at version 1 succeeds only if the
       // stream has no commit at all, exactly when reading the head would have allowed it.
+      // An empty append writes nothing that could be refused: it always reads the head, so
+      // that the tombstone and the expected version are checked as on every other backend.
       const guess = this.heads.get(streamId) ?? 0;
       if (
         !refused &&
+        serialized.length > 0 &&
         ((typeof expected === 'number' && guess === expected) ||
           (expected === 'no-stream' && guess === 0))
       ) {
@@ -342,11 +345,7 @@ export class MongoEventStore implements EventStore {
       if (options.mode === 'soft') {
         if (head.version === 0) return;
         await stripStream(this.open(), streamId, head.version + 1);
-        await streams.updateOne(
-          { _id: streamId },
-          { $set: { softDeletedAt: head.version } },
-          { upsert: true },
-        );
+        await upsertStream(streams, streamId, { $set: { softDeletedAt: head.version } });
         return;
       }
       // The tombstone is a commit at the next version: a concurrent append and the delete cannot both win.

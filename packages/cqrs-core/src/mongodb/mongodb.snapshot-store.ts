@@ -14,6 +14,7 @@ import {
   type SnapshotStoreOptions,
   type StoredSnapshot,
   beyondRetention,
+  reportUnreadable,
   snapshotRetention,
 } from '../snapshots/snapshot-store.port';
 
@@ -74,6 +75,7 @@ export class MongoSnapshotStore implements SnapshotStore {
   private readonly model: Model<SnapshotDocument>;
   private readonly codec: SnapshotCodec;
   private readonly keep: number;
+  private readonly onUnreadable: SnapshotStoreOptions['onUnreadable'];
 
   constructor(options: MongoSnapshotStoreOptions) {
     const collection = options.collection ?? 'snapshots';
@@ -83,6 +85,7 @@ export class MongoSnapshotStore implements SnapshotStore {
       options.connection.model<SnapshotDocument>(modelName, snapshotSchema, collection);
     this.codec = new SnapshotCodec(options);
     this.keep = snapshotRetention(options.keep);
+    this.onUnreadable = options.onUnreadable;
   }
 
   async init(): Promise<void> {
@@ -127,19 +130,28 @@ export class MongoSnapshotStore implements SnapshotStore {
     streamId: string,
     options: LoadSnapshotOptions,
   ): Promise<StoredSnapshot<State> | undefined> {
-    const doc = await this.model
-      .findOne({ streamId, schemaVersion: options.schemaVersion })
+    // Newest first, one at a time: the next one is read only when this one cannot be decoded.
+    const cursor = this.model
+      .find({ streamId, schemaVersion: options.schemaVersion })
       .sort({ version: -1 })
-      .lean<SnapshotDocument & { payload: unknown }>();
-    if (!doc) return undefined;
-    const info = toInfo(doc);
+      .batchSize(1)
+      .lean<Array<SnapshotDocument & { payload: unknown }>>()
+      .cursor();
     try {
-      return {
-        ...info,
-        state: (await this.codec.decode(toBuffer(doc.payload), doc.encoding)) as State,
-      };
-    } catch (error) {
-      throw new SnapshotDecodeError(streamId, doc.version, doc.encoding, (error as Error).message);
+      for await (const doc of cursor) {
+        const info = toInfo(doc);
+        try {
+          const state = (await this.codec.decode(toBuffer(doc.payload), doc.encoding)) as State;
+          return { ...info, state };
+        } catch (error) {
+          const message = (error as Error).message;
+          const unreadable = new SnapshotDecodeError(streamId, doc.version, doc.encoding, message);
+          reportUnreadable(this.onUnreadable, unreadable);
+        }
+      }
+      return undefined;
+    } finally {
+      await cursor.close();
     }
   }
 

@@ -14,6 +14,21 @@ import { DeadLettersAdminModule } from './dead-letters-admin.module';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 
+/** A dead letter of a `Moved` event of `topic` that the positions handler gave up on. */
+function moved(topic: string, x: number) {
+  return {
+    envelope: testEnvelope('Moved', { x }),
+    originalTopic: topic,
+    position: `${x}-0`,
+    group: 'g',
+    handler: 'positions',
+    reason: `boom ${x}`,
+    errorName: 'TypeError',
+    attempts: 3,
+    deadLetteredAt: new Date().toISOString(),
+  };
+}
+
 describe('/admin/dead-letters', () => {
   let app: INestApplication;
   let queue: InMemoryDeadLetterQueue;
@@ -34,19 +49,8 @@ describe('/admin/dead-letters', () => {
       ['events.Moved', 1],
       ['events.Moved', 2],
       ['events.Other', 3],
-    ] as const) {
-      await queue.add({
-        envelope: testEnvelope('Moved', { x }),
-        originalTopic: topic,
-        position: `${x}-0`,
-        group: 'g',
-        handler: 'positions',
-        reason: `boom ${x}`,
-        errorName: 'TypeError',
-        attempts: 3,
-        deadLetteredAt: new Date().toISOString(),
-      });
-    }
+    ] as const)
+      await queue.add(moved(topic, x));
   });
   afterEach(() => app.close());
 
@@ -108,6 +112,31 @@ describe('/admin/dead-letters', () => {
     expect(byName.body.count).toBe(1);
   });
 
+  it('answers a page of 1 000 letters at most, with the cursor of the next one; a bad cursor is a 400', async () => {
+    for (let x = 4; x <= 1_002; x++) await queue.add(moved('events.Many', x));
+    const first = await request(app.getHttpServer()).get('/admin/dead-letters').set(auth);
+    expect(first.body.count).toBe(1_000);
+    expect(first.body.next).toBe(first.body.letters[999].id);
+    const rest = await request(app.getHttpServer())
+      .get(`/admin/dead-letters?after=${encodeURIComponent(first.body.next)}`)
+      .set(auth);
+    expect(rest.body).toMatchObject({ count: 2 });
+    expect(rest.body.next).toBeUndefined();
+    expect(rest.body.letters.map((l: { envelope: { data: unknown } }) => l.envelope.data)).toEqual([
+      { x: 1_001 },
+      { x: 1_002 },
+    ]);
+    const bad = await request(app.getHttpServer()).get('/admin/dead-letters?after=nope').set(auth);
+    expect(bad.status).toBe(400);
+    expect(bad.headers['content-type']).toContain('application/problem+json');
+    expect(bad.body.errors).toEqual([
+      {
+        field: 'after',
+        message: expect.stringContaining('after must be a letter id of this queue'),
+      },
+    ]);
+  });
+
   it('replays selected letters to their topic', async () => {
     const seen: unknown[] = [];
     await broker
@@ -122,7 +151,7 @@ describe('/admin/dead-letters', () => {
       .set(auth)
       .send({ topic: 'events.Moved' });
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ replayed: 2, skipped: 0, skips: [], failed: [] });
+    expect(response.body).toEqual({ replayed: 2, skipped: 0, skips: [], failed: [], failures: 0 });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(seen).toEqual([{ x: 1 }, { x: 2 }]);
     expect((await queue.stats()).total).toBe(1);
@@ -214,7 +243,7 @@ describe('/admin/dead-letters', () => {
       .post('/admin/dead-letters/replay')
       .set(auth)
       .send({ all: true });
-    expect(all.body).toEqual({ replayed: 3, skipped: 0, skips: [], failed: [] });
+    expect(all.body).toEqual({ replayed: 3, skipped: 0, skips: [], failed: [], failures: 0 });
     expect((await queue.stats()).total).toBe(0);
   });
 
@@ -224,7 +253,7 @@ describe('/admin/dead-letters', () => {
       .post('/admin/dead-letters/replay')
       .set(auth)
       .send({ ids: [second] });
-    expect(response.body).toEqual({ replayed: 1, skipped: 0, skips: [], failed: [] });
+    expect(response.body).toEqual({ replayed: 1, skipped: 0, skips: [], failed: [], failures: 0 });
     expect(await ids()).not.toContain(second);
     expect((await queue.stats()).total).toBe(2);
   });
@@ -254,6 +283,7 @@ describe('/admin/dead-letters', () => {
       skipped: 0,
       skips: [],
       failed: [{ id: bad, reason: expect.stringContaining('NoSuchType') }],
+      failures: 1,
     });
     expect((await queue.list({ originalTopic: 'events.Moved' })).map((l) => l.id)).toEqual([bad]);
     expect(logged.join('\n')).toContain(bad);

@@ -16,6 +16,7 @@ import {
 } from '@nestjs/common';
 import { z } from 'zod';
 import {
+  DeadLetterCursorError,
   type DeadLetterFilter,
   type DeadLetterQueue,
   type ReplayResult,
@@ -45,13 +46,17 @@ const Filter = z
     reason: z.string().min(1).optional(),
     errorName: z.string().min(1).optional(),
     limit: z.coerce.number().int().min(1).max(10_000).optional(),
+    after: z.string().min(1).max(1_000).optional(),
     ids: Ids.optional(),
   })
   .strict();
 const PurgeQuery = Filter.extend({ all: z.enum(['true']).optional() }).strict();
 const ReplayBody = Filter.extend({ all: z.literal(true).optional() }).strict();
 
-/** The fields that select letters; `limit` only bounds a selection. */
+/** Letters a list answers when the request names no `limit`. */
+export const LIST_PAGE = 1_000;
+
+/** The fields that select letters; `limit` and `after` only bound a selection. */
 const SELECTING = ['topic', 'handler', 'type', 'reason', 'errorName', 'ids'] as const;
 
 /** Seconds a client should wait before retrying when the store is unavailable. */
@@ -104,6 +109,7 @@ function toFilter(input: z.output<typeof Filter>): DeadLetterFilter {
     reason: input.reason,
     errorName: input.errorName,
     limit: input.limit,
+    after: input.after,
     ids: input.ids,
   };
 }
@@ -118,8 +124,10 @@ function describeError(error: unknown): string {
 /**
  * Operating dead letters over HTTP (issue 4): list with filters, counts, replay, purge. Every
  * route needs the admin token. Filters are `topic`, `handler`, `type`, `reason` and `ids` (one
- * or several: `?ids=a&ids=b`, or a JSON array); `limit` bounds them but selects nothing by
- * itself. A purge or a replay needs a filter or an explicit "everything" (`?all=true` for a
+ * or several: `?ids=a&ids=b`, or a JSON array); `limit` and `after` (a letter id: only the
+ * letters after it) bound them but select nothing by themselves. A list answers a page of at
+ * most `limit` (default LIST_PAGE) letters, and `next` — the `after` of the next page — when the
+ * page is full. A purge or a replay needs a filter or an explicit "everything" (`?all=true` for a
  * purge, `{"all": true}` for a replay), so that a bare request never empties the queue by
  * accident; a replay's body must be `application/json` (415 otherwise), so that a body the app
  * did not parse is never taken for "no filter". A refused request changes nothing. A replay goes
@@ -140,8 +148,12 @@ export class DeadLettersController {
     @Res({ passthrough: true }) response: HeaderSink,
   ) {
     const filter = toFilter(parse(Filter, query));
-    const letters = await this.store('list', response, () => this.admin.queue.list(filter));
-    return { count: letters.length, letters };
+    const limit = filter.limit ?? LIST_PAGE;
+    const letters = await this.store('list', response, () =>
+      this.admin.queue.list({ ...filter, limit }),
+    );
+    const next = letters.length === limit ? letters[letters.length - 1]!.id : undefined;
+    return { count: letters.length, letters, ...(next !== undefined && { next }) };
   }
 
   @Get('stats')
@@ -172,14 +184,15 @@ export class DeadLettersController {
     const result = await this.store('replay', response, () =>
       this.admin.queue.replay(toFilter(rest), this.admin.publisher),
     );
-    if (result.failed.length > 0) {
+    if (result.failures > 0) {
       const shown = result.failed.slice(0, 10).map(({ id, reason }) => `${id} (${reason})`);
-      const more = result.failed.length - shown.length;
+      const more = result.failures - shown.length;
       this.logger.warn(
-        `replay left ${result.failed.length} dead letter(s) it could not publish: ` +
+        `replay left ${result.failures} dead letter(s) it could not publish: ` +
           `${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
       );
     }
+    if (result.stopped) this.logger.warn(`replay stopped early: ${result.stopped}`);
     return result;
   }
 
@@ -209,6 +222,13 @@ export class DeadLettersController {
       return await call();
     } catch (error) {
       if (error instanceof HttpException) throw error;
+      if (error instanceof DeadLetterCursorError)
+        throw new ProblemException({
+          title: 'Bad Request',
+          status: 400,
+          detail: 'invalid dead-letter filter',
+          errors: [{ field: 'after', message: error.message }],
+        });
       const reason = describeError(error);
       this.logger.error(
         `dead-letter ${operation} failed: ${reason}`,

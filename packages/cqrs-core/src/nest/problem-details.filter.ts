@@ -293,13 +293,23 @@ function toProblem(exception: unknown): ProblemDetails {
   // Client errors of Express's middleware (http-errors: a body too large, malformed JSON, …).
   const status = clientErrorStatus(exception);
   if (status !== undefined) {
-    const { message, expose } = exception as { message?: unknown; expose?: unknown };
-    return {
-      type: 'about:blank',
-      title: STATUS_CODES[status] ?? 'Bad Request',
-      status,
-      detail: expose === true && typeof message === 'string' ? message : STATUS_CODES[status],
+    const { message, expose, type, limit } = exception as {
+      message?: unknown;
+      expose?: unknown;
+      type?: unknown;
+      limit?: unknown;
     };
+    const detail = expose === true && typeof message === 'string' ? message : STATUS_CODES[status];
+    // A body too large: the problem command-api's own body reader answers with.
+    if (type === 'entity.too.large')
+      return {
+        type: problemType('body-too-large'),
+        title: 'Content Too Large',
+        status,
+        detail,
+        ...(typeof limit === 'number' && { maxBytes: limit }),
+      };
+    return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Bad Request', status, detail };
   }
   return { ...INTERNAL };
 }

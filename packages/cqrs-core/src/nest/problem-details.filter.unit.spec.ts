@@ -188,6 +188,20 @@ describe('ProblemDetailsFilter', () => {
     expect((await request(app.getHttpServer()).head('/things/1')).status).toBe(200);
   });
 
+  it('names a body too large with its problem type, as command-api does', async () => {
+    const large = await request(app.getHttpServer())
+      .put('/things/1')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ filler: 'x'.repeat(200_000) }));
+    expect(large.status).toBe(413);
+    expect(JSON.parse(large.text)).toMatchObject({
+      type: 'https://causeway.dev/problems/body-too-large',
+      title: 'Content Too Large',
+      status: 413,
+      maxBytes: 102_400,
+    });
+  });
+
   it('keeps 404 for an unknown path, whatever the method', async () => {
     for (const method of ['get', 'post'] as const) {
       const response = await request(app.getHttpServer())[method]('/nothing/here');

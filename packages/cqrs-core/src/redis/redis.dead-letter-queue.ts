@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { type MessageSerializer } from '../messages/serializer.port';
 import {
   countLetter,
+  DeadLetterCursorError,
   emptyStats,
   replayLetters,
   matchingPages,
@@ -18,7 +19,12 @@ import { type Publisher } from '../transport/transport.port';
 export interface RedisDeadLetterQueueOptions {
   /** Key prefix; streams are `<prefix>dead-letters.<original topic>`. Default ''. */
   keyPrefix?: string;
-  /** Approximate cap per stream (MAXLEN ~). Default 100 000. */
+  /**
+   * Approximate cap per stream (MAXLEN ~): beyond it Redis drops the **oldest letters**, never
+   * replayed. Default: no cap (a dead letter stays until it is replayed or purged; watch
+   * `stats()` and the dead-lettered counter instead).
+   * @throws TypeError (constructor) when given and not a positive integer
+   */
   maxLenPerTopic?: number;
   /**
    * Entries read per round trip (XRANGE … COUNT) by list, stats, replay and purge, and removed
@@ -59,22 +65,21 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
       throw new TypeError(
         `RedisDeadLetterQueue: options.pageSize must be a positive integer, got ${String(options.pageSize)}`,
       );
+    const cap = options.maxLenPerTopic;
+    if (cap !== undefined && (!Number.isInteger(cap) || cap < 1))
+      throw new TypeError(
+        `RedisDeadLetterQueue: options.maxLenPerTopic must be a positive integer, got ${String(cap)}`,
+      );
   }
 
   async add(letter: NewDeadLetter): Promise<string> {
     const stream = this.streamOf(letter.originalTopic);
+    const cap = this.options.maxLenPerTopic;
+    const trim = cap === undefined ? [] : ['MAXLEN', '~', String(cap)];
     const results = await this.redis
       .multi()
       .sadd(this.topicsKey, letter.originalTopic)
-      .xadd(
-        stream,
-        'MAXLEN',
-        '~',
-        String(this.options.maxLenPerTopic ?? 100_000),
-        '*',
-        'letter',
-        JSON.stringify(letter),
-      )
+      .xadd(stream, ...trim, '*', 'letter', JSON.stringify(letter))
       .exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error('dead letter was not stored');
@@ -130,15 +135,21 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
    * replayed message dead-lettered again) is not read, so a replay cannot chase its own tail.
    */
   private async *pages(filter: DeadLetterFilter): AsyncGenerator<Page> {
-    const topics = filter.originalTopic
-      ? [filter.originalTopic]
-      : (await this.redis.smembers(this.topicsKey)).sort();
+    const after = filter.after === undefined ? undefined : cursorOf(filter.after);
+    const topics = (
+      filter.originalTopic
+        ? [filter.originalTopic]
+        : (await this.redis.smembers(this.topicsKey)).sort()
+    ).filter(
+      (topic) =>
+        after === undefined || topic > after.topic || (topic === after.topic && !after.last),
+    );
     for (const topic of topics) {
       const stream = this.streamOf(topic);
       const last = await this.redis.xrevrange(stream, '+', '-', 'COUNT', 1);
       const end = last[0]?.[0];
       if (end === undefined) continue;
-      let start = '-';
+      let start = after?.topic === topic ? `(${after.entryId}` : '-';
       for (;;) {
         const entries: [string, string[]][] = await this.redis.xrange(
           stream,
@@ -169,6 +180,24 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
     return `${this.prefix}dead-letters.${topic}`;
   }
 }
+
+/** A letter id as a position in list order. @throws DeadLetterCursorError for no letter id */
+function cursorOf(id: string): { topic: string; entryId: string; last: boolean } {
+  const bar = id.lastIndexOf('|');
+  const match = /^([0-9]{1,20})-([0-9]{1,20})$/.exec(id.slice(bar + 1));
+  const [ms, seq] = match ? [BigInt(match[1]!), BigInt(match[2]!)] : [];
+  if (bar < 1 || ms === undefined || seq === undefined || ms > MAX_ID_PART || seq > MAX_ID_PART)
+    throw new DeadLetterCursorError(id, '<topic>|<stream entry id>');
+  // The greatest entry id has nothing after it (Redis refuses it as an exclusive start).
+  return {
+    topic: id.slice(0, bar),
+    entryId: `${ms}-${seq}`,
+    last: ms === MAX_ID_PART && seq === MAX_ID_PART,
+  };
+}
+
+/** Each part of a stream entry id is an unsigned 64-bit integer. */
+const MAX_ID_PART = 2n ** 64n - 1n;
 
 /** The stream entry id of a letter id (`<topic>|<entry id>`). */
 function entryIdOf(id: string): string {

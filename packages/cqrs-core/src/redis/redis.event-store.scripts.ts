@@ -257,7 +257,7 @@ return out
  * Removes a prefix of a stream. KEYS: meta, stream, events.
  * ARGV: mode ('truncate' | 'soft' | 'hard' | 'retention'), beforeVersion (for retention: the
  * cut that age retention found, 0 = none), expected kind ('' = none), expected number,
- * maxCount ('' = none).
+ * maxCount ('' = none), maxPosition ('' = none: retention keeps the events after it).
  * Removes the commits that end below the cut and replaces one that straddles it by its
  * remainder (score = the cut, member = its first kept position and count).
  * Returns {'ok', removed} | {'conflict', head} | {'deleted', head}.
@@ -295,6 +295,19 @@ elseif mode == 'truncate' then
 else
   before = math.max(before, tonumber(ARGV[2]))
   if ARGV[5] ~= '' then before = math.max(before, head - tonumber(ARGV[5]) + 1) end
+  if ARGV[6] ~= '' and before > first then
+    -- Not past the first event after maxPosition (a commit's events have consecutive positions).
+    local limit = tonumber(ARGV[6])
+    local commits = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. before, 'WITHSCORES')
+    for c = 1, #commits, 2 do
+      local position, size = string.match(commits[c], '^(%d+):(%d+)$')
+      position = tonumber(position)
+      if position + tonumber(size) - 1 > limit then
+        before = math.min(before, tonumber(commits[c + 1]) + math.max(0, limit - position + 1))
+        break
+      end
+    end
+  end
 end
 if before > head + 1 then before = head + 1 end
 local removed = 0

@@ -281,6 +281,7 @@ export class RedisEventStore implements EventStore {
       expected === undefined ? '' : typeof expected === 'number' ? 'n' : expected,
       typeof expected === 'number' ? expected : 0,
       '',
+      '',
     ]);
     if (outcome === 'deleted') throw new StreamDeletedError(streamId);
     if (outcome === 'conflict')
@@ -290,7 +291,14 @@ export class RedisEventStore implements EventStore {
   async truncateStream(streamId: string, beforeVersion: number): Promise<void> {
     checkStreamId(streamId);
     checkBeforeVersion(beforeVersion);
-    await this.run(CUT_SCRIPT, this.streamKeys(streamId), ['truncate', beforeVersion, '', 0, '']);
+    await this.run(CUT_SCRIPT, this.streamKeys(streamId), [
+      'truncate',
+      beforeVersion,
+      '',
+      0,
+      '',
+      '',
+    ]);
   }
 
   /**
@@ -327,6 +335,7 @@ export class RedisEventStore implements EventStore {
           '',
           0,
           policy.maxCount ?? '',
+          policy.maxPosition ?? '',
         ]);
         removed += count;
       }

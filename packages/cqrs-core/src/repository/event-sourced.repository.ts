@@ -72,7 +72,12 @@ export interface LoadedStream<State> {
 }
 
 export interface SaveOptions<State> {
-  /** The state after the events, when the caller already has it (aggregates); folded otherwise. */
+  /**
+   * The state after the events, when the caller already has it (aggregates); folded otherwise,
+   * from the events as a load reads them (metadata, version, position). A state given here was
+   * built from the events as domain code made them, without that metadata: it is returned and
+   * snapshotted as it is, so it must not depend on the metadata.
+   */
   stateAfter?: State;
   /** Extra metadata for every event envelope of this save. */
   metadata?: Partial<Metadata>;
@@ -214,7 +219,17 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     // store-side version is not 0 (versions continue after a soft delete).
     const expectedVersion = loaded.version === 0 ? 'no-stream' : loaded.version;
     const result = await this.options.eventStore.append(streamId, envelopes, { expectedVersion });
-    const state = options.stateAfter ?? this.model.evolve(loaded.state, events);
+    // Folded as a load will read them (metadata, version, position): the state returned and
+    // snapshotted is the one a replay builds, also for an evolve that reads the metadata.
+    const first = result.nextExpectedVersion - events.length + 1;
+    const state =
+      options.stateAfter ??
+      this.model.evolve(
+        loaded.state,
+        events.map((event, i) =>
+          asStored<Event>(event, envelopes[i]!.metadata, streamId, first + i, result.positions[i]),
+        ),
+      );
     const saved: LoadedStream<State> = {
       ...loaded,
       state,
@@ -222,6 +237,9 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       replayedEvents: 0,
       positions: result.positions,
     };
+    // A re-append of events stored before (a retried save): their stored metadata is the first
+    // attempt's, so the state folded here may not be a replay's. Not snapshotted.
+    if (result.positions.length === 0) return saved;
     return (await this.maybeSnapshot(saved, events.length)) ?? saved;
   }
 
@@ -305,16 +323,26 @@ function defaultSnapshotErrorReport(error: unknown, failure: SnapshotFailure): v
   );
 }
 
-/** A stored event as domain code sees it; the envelope's metadata (timestamp, version…) rides along. */
+/**
+ * A stored event as domain code sees it; the envelope's metadata (timestamp, version…) rides
+ * along, but not the store's checksum of the data (a save folds events before there is one).
+ */
 function toDomainEvent<Event extends DomainEvent>(stored: StoredEvent): Event {
+  return asStored(stored, stored.metadata, stored.streamId, stored.version, stored.position);
+}
+
+/** An event with the metadata a load gives it (position: unknown for a re-append). */
+function asStored<Event extends DomainEvent>(
+  event: Pick<DomainEvent, 'type' | 'data'>,
+  metadata: object,
+  streamId: string,
+  version: number,
+  position: number | undefined,
+): Event {
+  const { checksum: _checksum, ...rest } = metadata as { checksum?: unknown };
   return {
-    type: stored.type,
-    data: stored.data,
-    metadata: {
-      ...stored.metadata,
-      streamId: stored.streamId,
-      version: stored.version,
-      position: stored.position,
-    },
+    type: event.type,
+    data: event.data,
+    metadata: { ...rest, streamId, version, ...(position !== undefined && { position }) },
   } as DomainEvent as Event;
 }

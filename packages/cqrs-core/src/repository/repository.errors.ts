@@ -1,7 +1,10 @@
 /**
  * The stream does not continue where the snapshot ends: events after the snapshot are gone
- * (truncated, removed by retention, or the stream was deleted and created again while its
- * snapshots stayed). Folding what is left would build a wrong state silently.
+ * (truncated, removed by retention, or the stream was deleted after more events and created
+ * again while its snapshots stayed). Folding what is left would build a wrong state silently.
+ * Not raised when a stream was soft-deleted right at its latest snapshot and created again: the
+ * new events follow the snapshot's version, and the load folds them onto the old state. Delete
+ * a stream's snapshots when you delete it.
  */
 export class SnapshotGapError extends Error {
   constructor(

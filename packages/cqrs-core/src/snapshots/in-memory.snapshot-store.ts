@@ -9,6 +9,7 @@ import {
   type SnapshotStoreOptions,
   type StoredSnapshot,
   beyondRetention,
+  reportUnreadable,
   snapshotRetention,
 } from './snapshot-store.port';
 
@@ -28,10 +29,12 @@ export class InMemorySnapshotStore implements SnapshotStore {
   private readonly streams = new Map<string, Entry[]>();
   private readonly codec: SnapshotCodec;
   private readonly keep: number;
+  private readonly onUnreadable: SnapshotStoreOptions['onUnreadable'];
 
   constructor(options: InMemorySnapshotStoreOptions = {}) {
     this.codec = new SnapshotCodec(options);
     this.keep = snapshotRetention(options.keep);
+    this.onUnreadable = options.onUnreadable;
   }
 
   async init(): Promise<void> {}
@@ -71,11 +74,18 @@ export class InMemorySnapshotStore implements SnapshotStore {
     streamId: string,
     options: LoadSnapshotOptions,
   ): Promise<StoredSnapshot<State> | undefined> {
-    const entry = this.streams
-      .get(streamId)
-      ?.find((e) => e.info.schemaVersion === options.schemaVersion);
-    if (!entry) return undefined;
-    return { ...entry.info, state: (await this.decode(entry.info, entry.payload)) as State };
+    const entries = (this.streams.get(streamId) ?? []).filter(
+      (e) => e.info.schemaVersion === options.schemaVersion,
+    );
+    for (const entry of entries) {
+      try {
+        return { ...entry.info, state: (await this.decode(entry.info, entry.payload)) as State };
+      } catch (error) {
+        if (!(error instanceof SnapshotDecodeError)) throw error;
+        reportUnreadable(this.onUnreadable, error);
+      }
+    }
+    return undefined;
   }
 
   async list(streamId: string): Promise<SnapshotInfo[]> {

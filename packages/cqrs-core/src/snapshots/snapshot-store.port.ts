@@ -1,4 +1,5 @@
 import { type SnapshotEncoding } from './snapshot.codec';
+import { type SnapshotDecodeError } from './snapshot.errors';
 
 /** The state of one stream at one version, as the repository hands it to the store. */
 export interface Snapshot<State = unknown> {
@@ -51,6 +52,27 @@ export interface SnapshotStoreOptions {
    * write a new one).
    */
   keep?: number;
+  /**
+   * A snapshot `loadLatest` passed over because it cannot be decoded (a corrupt payload, a
+   * state the serializer refuses). Default: a process warning (`CAUSEWAY_SNAPSHOT_UNREADABLE`).
+   */
+  onUnreadable?: (error: SnapshotDecodeError) => void;
+}
+
+/** Reports an unreadable snapshot through `onUnreadable`, or as a process warning. */
+export function reportUnreadable(
+  onUnreadable: SnapshotStoreOptions['onUnreadable'],
+  error: SnapshotDecodeError,
+): void {
+  if (onUnreadable) {
+    try {
+      onUnreadable(error);
+    } catch {
+      // A failing hook must not fail the load.
+    }
+    return;
+  }
+  process.emitWarning(error.message, { code: 'CAUSEWAY_SNAPSHOT_UNREADABLE' });
 }
 
 /**
@@ -69,7 +91,9 @@ export interface SnapshotStoreOptions {
  *   of the stream in its schema version remain, plus the newest of each other schema version.
  * - `loadLatest` returns the snapshot with the highest version among those whose
  *   `schemaVersion` equals the requested one; snapshots of an older (or newer) aggregate
- *   schema are ignored, never returned.
+ *   schema are ignored, never returned. One that cannot be decoded is passed over (reported
+ *   through `onUnreadable`) for the next older one — the spare `keep` leaves — and when none
+ *   can be read it returns undefined: the caller replays the events.
  * - The state comes back equal to what was saved after a serializer round trip (the default
  *   JSON serializer keeps plain objects, arrays, strings — any unicode —, finite numbers,
  *   booleans and null). Large states are compressed; the encoding is recorded per snapshot.

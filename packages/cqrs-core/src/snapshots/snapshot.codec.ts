@@ -5,6 +5,12 @@ const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 const brotliAsync = promisify(brotliCompress);
 const unbrotliAsync = promisify(brotliDecompress);
+/**
+ * Brotli's quality for snapshots. Its default, 11, took 13 s for a 7 MB state (a save awaits
+ * its snapshot); on a 4.9 MB JSON state 5 took 88 ms against 9 s, for 468 KB against 278 KB
+ * (gzip: 643 KB in 30 ms).
+ */
+const BROTLI_QUALITY = 5;
 
 /** How a snapshot payload is stored: as is, gzip or brotli. Recorded with every snapshot. */
 export type SnapshotEncoding = 'identity' | 'gzip' | 'br';
@@ -72,7 +78,12 @@ export class SnapshotCodec {
     const compressed =
       this.compression === 'gzip'
         ? await gzipAsync(raw)
-        : await brotliAsync(raw, { params: { [constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+        : await brotliAsync(raw, {
+            params: {
+              [constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
+              [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+            },
+          });
     if (compressed.length >= raw.length)
       return { payload: raw, encoding: 'identity', rawBytes: raw.length };
     return { payload: compressed, encoding: this.compression, rawBytes: raw.length };

@@ -31,9 +31,13 @@ function everyEvents(n: number): SnapshotPolicy {
  */
 function olderThan(ms: number): SnapshotPolicy {
   if (!(ms >= 0)) throw new RangeError(`olderThan needs ms >= 0, got ${ms}`);
-  return (context) =>
-    context.snapshotTakenAt === undefined ||
-    context.now.getTime() - context.snapshotTakenAt.getTime() >= ms;
+  return (context) => {
+    if (context.snapshotTakenAt === undefined) return true;
+    const age = context.now.getTime() - context.snapshotTakenAt.getTime();
+    // A snapshot "from the future" (the clock stepped back, or another host's ran ahead) is
+    // taken as due: waiting for the clock to catch up could stop snapshots for good.
+    return age < 0 || age >= ms;
+  };
 }
 
 /** A custom policy: any predicate over the context. Exists for readability at call sites. */

@@ -30,6 +30,11 @@ describe('snapshot policies', () => {
     expect(() => P.olderThan(-1)).toThrow(RangeError);
   });
 
+  it('olderThan takes a snapshot dated in the future (a clock stepped back) as due, not as young', () => {
+    const ahead = at('2026-01-01T01:10:00Z'); // an hour after now
+    expect(P.olderThan(60_000)(context({ snapshotTakenAt: ahead }))).toBe(true);
+  });
+
   it('combines policies', () => {
     const policy = P.anyOf(P.everyEvents(100), P.allOf(P.everyEvents(10), P.olderThan(60_000)));
     const taken = at('2026-01-01T00:09:30Z'); // 30 s ago

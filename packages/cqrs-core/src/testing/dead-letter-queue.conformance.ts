@@ -1,12 +1,16 @@
 import { z } from 'zod';
 import {
   type DeadLetter,
+  DeadLetterCursorError,
   type DeadLetterFilter,
   type DeadLetterQueue,
   type NewDeadLetter,
   type RawPublisher,
+  REPLAY_LISTED,
+  REPLAY_STOP_AFTER,
 } from '../dead-letters/dead-letter-queue.port';
 import { type Envelope } from '../messages/envelope';
+import { MessageTooLargeError } from '../messages/message.errors';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { deadLetter } from '../middleware/dead-letter.middleware';
@@ -215,12 +219,14 @@ export function describeDeadLetterQueueConformance(
         skipped: 0,
         skips: [],
         failed: [],
+        failures: 0,
       });
       expect(await queue.replay({}, broker)).toEqual({
         replayed: 2,
         skipped: 1,
         skips: [{ id: garbage, reason: expect.stringContaining('malformed') }],
         failed: [],
+        failures: 0,
       });
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(received).toEqual([
@@ -256,6 +262,7 @@ export function describeDeadLetterQueueConformance(
         skipped: 0,
         skips: [],
         failed: [{ id: bad, reason: expect.stringContaining('NoSuchType') }],
+        failures: 1,
       });
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(received).toEqual([{ n: 1 }, { n: 2 }, { n: 4 }]);
@@ -264,7 +271,80 @@ export function describeDeadLetterQueueConformance(
       expect(await queue.replay({ originalTopic: 'events.A' }, broker)).toMatchObject({
         replayed: 0,
         failed: [{ id: bad }],
+        failures: 1,
       });
+    });
+
+    it('pages through the letters with after and limit, also past a letter removed meanwhile', async () => {
+      for (let n = 1; n <= 25; n++) await queue.add(letter(n % 2 ? 'events.A' : 'events.B', n));
+      const all = (await queue.list()).map((l) => l.id);
+      expect(all).toHaveLength(25);
+      const paged: string[] = [];
+      let after: string | undefined;
+      for (let page = 0; page < 5; page++) {
+        const letters = await queue.list({ limit: 10, ...(after !== undefined && { after }) });
+        paged.push(...letters.map((l) => l.id));
+        if (letters.length < 10) break;
+        after = letters[letters.length - 1]!.id;
+        // The cursor's own letter goes (replayed, purged): the next page still starts after it.
+        if (page === 0) expect(await queue.purge({ ids: [after] })).toBe(1);
+      }
+      expect(paged).toEqual(all);
+      // after bounds the other operations alike: the letters after the 20th go.
+      expect(await queue.purge({ after: all[19]!, handler: 'h' })).toBe(5);
+      expect((await queue.list()).map((l) => l.id)).toEqual(
+        all.filter((_, i) => i !== 9 && i < 20),
+      );
+      for (const after of ['', 'nonsense', 'x|y', '||', 'events.A|99999999999999999999-0']) {
+        const error = await queue.list({ after }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(DeadLetterCursorError);
+        expect((error as Error).message).toContain('after must be a letter id of this queue');
+      }
+    });
+
+    it('stops a replay the broker keeps refusing, and lists a bounded number of failures', async () => {
+      for (let n = 1; n <= 130; n++) await queue.add(letter('events.A', n));
+      const refusing = (error: () => Error): Publisher => ({
+        publish: async () => {
+          throw error();
+        },
+        close: async () => undefined,
+      });
+      // A broker refusing writes: the replay gives up after REPLAY_STOP_AFTER in a row.
+      const down = await queue.replay(
+        {},
+        refusing(() => new Error('READONLY You cannot write against a read only replica')),
+      );
+      expect(down).toMatchObject({ replayed: 0, failures: REPLAY_STOP_AFTER });
+      expect(down.failed).toHaveLength(REPLAY_STOP_AFTER);
+      expect(down.stopped).toMatch(/refused 20 letters in a row .*READONLY/);
+      // Letters the broker cannot take for reasons of their own do not stop it; all are counted.
+      const unknown = await queue.replay(
+        {},
+        refusing(() =>
+          Object.assign(new Error('unknown type Dead'), { name: 'UnknownMessageTypeError' }),
+        ),
+      );
+      expect(unknown).toMatchObject({ replayed: 0, failures: 130 });
+      expect(unknown.failed).toHaveLength(REPLAY_LISTED);
+      expect(unknown.stopped).toBeUndefined();
+      // Also a transport's own subclass of such an error (KafkaMessageTooLargeError's kind).
+      class TransportTooLargeError extends MessageTooLargeError {
+        constructor() {
+          super('m', 2_000_000, 1_000_000);
+          this.name = 'TransportTooLargeError';
+        }
+      }
+      const large = await queue.replay(
+        {},
+        refusing(() => new TransportTooLargeError()),
+      );
+      expect(large).toMatchObject({ replayed: 0, failures: 130 });
+      expect(large.stopped).toBeUndefined();
+      expect((await queue.stats()).total).toBe(130);
     });
 
     it('lists, replays and purges exactly the letters named by id, also with a filter', async () => {
@@ -284,6 +364,7 @@ export function describeDeadLetterQueueConformance(
         skipped: 0,
         skips: [],
         failed: [],
+        failures: 0,
       });
       expect((await queue.list()).map((l) => l.id)).toEqual([a2, b4]);
     });
@@ -430,6 +511,7 @@ export function describeDeadLetterQueueConformance(
           { id: notJson, reason: expect.stringMatching(/^malformed .*not JSON/) },
         ],
         failed: [],
+        failures: 0,
       });
       await until(() => received.length === 2, 'the replayed poison');
       expect(received).toEqual([

@@ -1,4 +1,4 @@
-import { ConcurrencyConflictError } from '../event-store/event-store.errors';
+import { ConcurrencyConflictError, StreamDeletedError } from '../event-store/event-store.errors';
 import { type AppendOptions, type EventStore } from '../event-store/event-store.port';
 import { type EventStoreConformanceContext } from './event-store.conformance';
 import {
@@ -196,6 +196,48 @@ export function appendScenarios(context: EventStoreConformanceContext): void {
     for (let k = 0; k < batches.length; k += 2) {
       expect((batches[k + 1]?.data as { i: number }).i).toBe((batches[k]?.data as { i: number }).i);
     }
+  });
+
+  it('checks an empty append like any other, also from a store that has not seen the stream', async () => {
+    const streamId = uniqueName('empty');
+    await store().append(streamId, [event('E', 1), event('E', 2)], {
+      expectedVersion: 'no-stream',
+    });
+    // Another process's store: it knows nothing of the stream and must still read its head.
+    const other = await context.harness().connect();
+    for (const writer of [store(), other]) {
+      await expect(writer.append(streamId, [], { expectedVersion: 2 })).resolves.toEqual({
+        nextExpectedVersion: 2,
+        positions: [],
+      });
+      await expect(writer.append(streamId, [], { expectedVersion: 'any' })).resolves.toEqual({
+        nextExpectedVersion: 2,
+        positions: [],
+      });
+      await expectConflict(writer.append(streamId, [], { expectedVersion: 'no-stream' }), {
+        streamId,
+        expected: 'no-stream',
+        actual: 2,
+      });
+      await expectConflict(writer.append(streamId, [], { expectedVersion: 0 }), {
+        streamId,
+        expected: 0,
+        actual: 2,
+      });
+    }
+    const fresh = uniqueName('empty-new');
+    await expectConflict(other.append(fresh, [], { expectedVersion: 'exists' }), {
+      streamId: fresh,
+      expected: 'exists',
+      actual: 0,
+    });
+    const tombstoned = uniqueName('empty-hard');
+    await store().append(tombstoned, [event('E', 1)], { expectedVersion: 'no-stream' });
+    await store().deleteStream(tombstoned, { mode: 'hard' });
+    for (const expectedVersion of ['no-stream', 'any', 1] as const)
+      await expect(other.append(tombstoned, [], { expectedVersion })).rejects.toBeInstanceOf(
+        StreamDeletedError,
+      );
   });
 
   it('treats a re-append of the same events (same messageIds, same order) as done', async () => {

@@ -117,6 +117,21 @@ export function argumentScenarios(context: EventStoreConformanceContext): void {
       'maxCount',
       '-1',
     );
+    await refused(
+      retention({ maxCount: 0, maxPosition: -1, streamPrefix: prefix }),
+      'maxPosition',
+      '-1',
+    );
+    await refused(
+      retention({ maxCount: 0, maxPosition: 1.5, streamPrefix: prefix }),
+      'maxPosition',
+      '1.5',
+    );
+    await refused(
+      retention({ maxCount: 0, maxPosition: '9', streamPrefix: prefix }),
+      'maxPosition',
+      '"9"',
+    );
     await refused(retention({ maxCount: 1, streamPrefix: 5 }), 'streamPrefix', '5');
     await refused(retention(undefined), 'policy', 'undefined');
 

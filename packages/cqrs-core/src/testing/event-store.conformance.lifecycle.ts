@@ -202,6 +202,44 @@ export function lifecycleScenarios(context: EventStoreConformanceContext): void 
     await expect(store().applyRetention({ maxCount: 2, streamPrefix: prefix })).resolves.toBe(0);
   });
 
+  it('keeps the events after maxPosition, which readers have not got to, whatever else retention says', async () => {
+    const prefix = uniqueName('retention-read') + '/';
+    const [a, b] = [prefix + 'a', prefix + 'b'];
+    const old = new Date(Date.now() - 2 * DAY_MS).toISOString();
+    // Interleaved appends, several events each: the readers' position falls inside a commit of b.
+    const positions: number[] = [];
+    for (let n = 1; n <= 3; n++) {
+      for (const streamId of [a, b]) {
+        const { positions: appended } = await store().append(
+          streamId,
+          [event('Kept', n * 2 - 1, { timestamp: old }), event('Kept', n * 2, { timestamp: old })],
+          { expectedVersion: (n - 1) * 2 },
+        );
+        positions.push(...appended);
+      }
+    }
+    // Read up to the first event of b's second commit: a1 a2 b1 b2 a3 a4 b3.
+    const readUpTo = positions[6]!;
+    await expect(
+      store().applyRetention({
+        maxCount: 0,
+        maxAgeMs: 0,
+        streamPrefix: prefix,
+        maxPosition: readUpTo,
+      }),
+    ).resolves.toBe(7);
+    expect(versions(await store().readStream(a))).toEqual([5, 6]);
+    expect(versions(await store().readStream(b))).toEqual([4, 5, 6]);
+    await expect(
+      store().applyRetention({ maxCount: 0, streamPrefix: prefix, maxPosition: 0 }),
+    ).resolves.toBe(0);
+    // Once the readers have read everything, the rest goes.
+    await expect(
+      store().applyRetention({ maxCount: 0, streamPrefix: prefix, maxPosition: positions[11]! }),
+    ).resolves.toBe(5);
+    expect(await store().readStream(b)).toEqual([]);
+  });
+
   it('reports truncated and unknown streams consistently', async () => {
     const streamId = uniqueName('info');
     await store().truncateStream(streamId, 5);

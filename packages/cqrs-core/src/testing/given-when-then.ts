@@ -65,11 +65,24 @@ export const DeciderSpecification = {
           when(command: Command): Then<Event, State> {
             return then(() => {
               const state = foldEvents(decider, events);
+              let produced: Event[];
               try {
-                const produced = decideEvents(decider, command, state);
-                return { ok: true, events: produced, state: foldEvents(decider, produced, state) };
+                produced = decideEvents(decider, command, state);
               } catch (error) {
                 return { ok: false, error };
+              }
+              // Not a refusal: decide accepted the command, so a repository would have stored
+              // these events before evolve failed on them. Every then* fails, saying so.
+              try {
+                return { ok: true, events: produced, state: foldEvents(decider, produced, state) };
+              } catch (error) {
+                const failure = new assert.AssertionError({
+                  message:
+                    `decide produced ${JSON.stringify(produced)}, then evolve threw ` +
+                    `${describeError(error)} on them (a repository stores the events first)`,
+                });
+                (failure as { cause?: unknown }).cause = error;
+                throw failure;
               }
             });
           },

@@ -13,6 +13,23 @@ const retired = { type: 'TrainerRetired' as const, data: { at: 't0' } };
 describe('DeciderSpecification', () => {
   const spec = DeciderSpecification.for(trainerDecider);
 
+  it('fails every then when decide accepts the command but evolve throws on its events', () => {
+    const broken = DeciderSpecification.for({
+      ...trainerDecider,
+      evolve: (state: ReturnType<typeof trainerDecider.initialState>, event: { type: string }) => {
+        if (event.type === 'TrainerMoved') throw new Error('evolve cannot handle TrainerMoved');
+        return state;
+      },
+    } as typeof trainerDecider);
+    const scenario = () => broken.given().when(move(1, 0, 't'));
+    for (const check of [
+      () => scenario().thenThrows(Error),
+      () => scenario().then(moved(1, 0, 't')),
+      () => scenario().thenState({ x: 1, y: 0, moves: 1, retired: false }),
+    ])
+      expect(check).toThrow(/then evolve threw Error: evolve cannot handle TrainerMoved/);
+  });
+
   it('passes when the command produces the expected events', () => {
     spec
       .given([moved(1, 1)])

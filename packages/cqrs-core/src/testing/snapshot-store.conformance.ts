@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { type Snapshot, type SnapshotStore } from '../snapshots/snapshot-store.port';
+import { jsonSnapshotSerializer, type SnapshotSerializer } from '../snapshots/snapshot.codec';
+import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
 
 export interface SnapshotStoreFactoryOptions {
   /** Retention the store must apply. */
   keep: number;
   compression: 'gzip' | 'br';
   compressAboveBytes: number;
+  /** The state serializer (SnapshotCodecOptions), when the suite gives one. */
+  serializer?: SnapshotSerializer;
+  /** Where the store reports a snapshot it passes over, when the suite asks. */
+  onUnreadable?: (error: SnapshotDecodeError) => void;
 }
 
 /** Creates a store with these options; the suite calls init() and close() on it. */
@@ -54,6 +60,34 @@ export function describeSnapshotStoreConformance(
       state,
       createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, version)).toISOString(),
       aggregateType: 'Trainer',
+    });
+
+    it('passes over a snapshot it cannot decode for the spare, and reports it', async () => {
+      // A serializer that refuses to read back states marked unreadable: a corrupt payload.
+      const serializer: SnapshotSerializer = {
+        serialize: (state) => jsonSnapshotSerializer.serialize(state),
+        deserialize: (text) => {
+          if (text.includes('"unreadable"')) throw new Error('corrupt payload');
+          return jsonSnapshotSerializer.deserialize(text);
+        },
+      };
+      const reported: SnapshotDecodeError[] = [];
+      const s = await store({ keep: 2, serializer, onUnreadable: (e) => reported.push(e) });
+      const id = stream();
+      await s.save(snapshot(id, 10, { x: 10 }));
+      await s.save(snapshot(id, 20, { x: 20, unreadable: true }));
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+        version: 10,
+        state: { x: 10 },
+      });
+      expect(reported.map((e) => [e.constructor, e.message])).toEqual([
+        [SnapshotDecodeError, expect.stringContaining('at version 20')],
+      ]);
+      // None readable: undefined (the caller replays the events), each one reported.
+      await s.save(snapshot(id, 30, { x: 30, unreadable: true }));
+      reported.length = 0;
+      await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toBeUndefined();
+      expect(reported).toHaveLength(2);
     });
 
     it('init is idempotent; a stream without snapshots loads as undefined and lists as []', async () => {

@@ -230,6 +230,10 @@ export class InMemoryEventStore implements EventStore {
           before = Math.max(before, record.version + 1);
         }
       }
+      if (policy.maxPosition !== undefined) {
+        const unread = stream.events.find((record) => record.position > policy.maxPosition!);
+        if (unread) before = Math.min(before, unread.version);
+      }
       removed += this.cut(stream, before);
     }
     return removed;

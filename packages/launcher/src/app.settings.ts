@@ -50,6 +50,7 @@ export const APP_SETTINGS: readonly string[] = [
   'NOTIFICATION_LOG_RETENTION_MS',
   // projection-worker
   'CATCH_UP_INTERVAL_MS',
+  'CATCH_UP_MAX_ATTEMPTS',
   'NOTIFY_HORIZON_MS',
   'NOTIFY_REBUILD_HORIZON_MS',
   // sse-gateway

@@ -26,6 +26,11 @@ export const projectionWorkerConfiguration = z.object({
    * (on FerretDB a scan of the whole commits collection, which delays appends meanwhile).
    */
   CATCH_UP_INTERVAL_MS: setting.milliseconds(30_000, 10),
+  /**
+   * Catch-ups that may fail on one event the event store cannot decode (checksum, schema)
+   * before it is given up on and logged; meanwhile the first catch-up holds the live path.
+   */
+  CATCH_UP_MAX_ATTEMPTS: setting.positiveInt(5),
   /** Retention of the notification log on append (keep equal in every app that appends). */
   NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
   NOTIFICATION_LOG_RETENTION_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),

@@ -31,6 +31,11 @@ export interface ProjectionModuleOptions {
   /** After the start, the read models are also caught up from the store this often. Default 30 s; 0 disables. */
   catchUpIntervalMs?: number;
   /**
+   * Catch-up runs that may fail on one event the store cannot decode before it is given up on
+   * (logged with its stream, version and position). Default 5.
+   */
+  maxAttempts?: number;
+  /**
    * Awaited before the catch-up starts, e.g. "connected to MongoDB and indexes created". Until the
    * catch-up finished, live events are deferred (redelivered later). Default: nothing.
    */

@@ -27,6 +27,12 @@ export class ProjectionModule {
               ...options,
               onError: (error) =>
                 projectionLogger.warn(`catch-up failed: ${(error as Error)?.message}`),
+              onSkipped: ({ streamId, version, position }, error) =>
+                projectionLogger.error(
+                  `gave up on the event at position ${position} (stream ${streamId}, version ` +
+                    `${version}) after ${options.maxAttempts ?? 5} failed catch-ups: ` +
+                    `${(error as Error)?.message}; the read models lack it`,
+                ),
               onCaughtUp: (events) =>
                 projectionLogger.log(`read models caught up (${events} events); live from the bus`),
             }),

@@ -1,5 +1,10 @@
 import Redis from 'ioredis';
-import { type Envelope, MessageFactory, type StoredEvent } from '@causeway/cqrs-core';
+import {
+  type Envelope,
+  JsonSerializer,
+  MessageFactory,
+  type StoredEvent,
+} from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisCheckpointStore } from '@causeway/cqrs-core/redis';
 import { contractsSerializer, type TrainerMovedEvent } from '@causeway/contracts';
@@ -66,8 +71,9 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
   });
 
   /** A worker incarnation over the shared stores. */
-  const worker = () =>
+  const worker = (options: { maxAttempts?: number } = {}) =>
     new ProjectionRunner({
+      ...options,
       serverId: 'projection-1',
       eventStore,
       positions: new RedisTrainerPositions({ client: redis, keyPrefix }),
@@ -132,5 +138,31 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
     for (const event of [...whileDown, ...heldBack, newer!]) await restarted.handle(event);
     expect(await ashMoves()).toEqual([0, 1, 2, 3, 4, 5]);
     await restarted.stop();
+  });
+
+  it('goes live past an event the store cannot decode, once its attempts are spent', async () => {
+    // A producer that skipped the schema appended a move without a position.
+    const lax = new MongoEventStore({
+      connection: mongo.client,
+      collectionPrefix: `t${n}_`,
+      serializer: new JsonSerializer(),
+    });
+    await lax.init();
+    await lax.append(
+      'trainer-gary',
+      [factory.event('TrainerMovedEvent', { trainerId: 'gary', movement: still } as never)],
+      { expectedVersion: 'any' },
+    );
+    await append('misty', moved('misty', 7));
+    const runner = worker({ maxAttempts: 2 });
+    await runner.start(); // one failed catch-up, a backoff, then the second gives up on it
+    expect(runner.isCaughtUp).toBe(true);
+    const positions = new RedisTrainerPositions({ client: redis, keyPrefix });
+    expect(await positions.get('misty')).toMatchObject({ x: 7 });
+    // The live path is open: a move from the bus reaches the read model.
+    const [live] = await append('misty', moved('misty', 8));
+    await runner.handle(live!);
+    expect(await positions.get('misty')).toMatchObject({ x: 8 });
+    await runner.stop();
   });
 });

@@ -5,7 +5,7 @@ import {
   DEFAULT_REBUILD_NOTIFY_HORIZON_MS,
   type ProjectionModuleOptions,
 } from './projection.module-options';
-import { ReadModelsCatchUp } from './read-models.catch-up';
+import { ReadModelsCatchUp, type SkippedEvent } from './read-models.catch-up';
 import { ReadModelsProjector } from './read-models.projector';
 
 /**
@@ -43,6 +43,7 @@ export class ProjectionRunner {
     private readonly options: ProjectionModuleOptions & {
       onError?: (error: unknown) => void;
       onCaughtUp?: (events: number) => void;
+      onSkipped?: (skipped: SkippedEvent, error: unknown) => void;
     },
   ) {
     this.projector = new ReadModelsProjector(options.positions, options.groups);
@@ -57,6 +58,8 @@ export class ProjectionRunner {
       checkpoints: options.checkpoints,
       projector: this.projector,
       name: options.checkpointName ?? 'projection-worker.read-models',
+      maxAttempts: options.maxAttempts,
+      onSkipped: options.onSkipped,
     });
   }
 

@@ -1,4 +1,9 @@
-import { type CheckpointStore, type EventStore, type StoredEvent } from '@causeway/cqrs-core';
+import {
+  type CheckpointStore,
+  type EventStore,
+  type ReadAllPage,
+  type StoredEvent,
+} from '@causeway/cqrs-core';
 import { PROJECTED_EVENTS, type ReadModelsProjector } from './read-models.projector';
 
 export interface ReadModelsCatchUpOptions {
@@ -7,6 +12,22 @@ export interface ReadModelsCatchUpOptions {
   projector: ReadModelsProjector;
   name: string;
   batchSize?: number;
+  /**
+   * Runs that may fail on one event the store cannot decode (its checksum, its schema, an
+   * upcaster) before the catch-up gives up on it and goes on after it: the read models then
+   * lack that event, as the bus's dead letters lack nothing (its live delivery was
+   * dead-lettered). Default 5.
+   */
+  maxAttempts?: number;
+  /** Told of each event given up on. Default: nothing. */
+  onSkipped?: (skipped: SkippedEvent, error: unknown) => void;
+}
+
+/** An event the catch-up gave up on: where it lies in the log. */
+export interface SkippedEvent {
+  position: number;
+  streamId?: string;
+  version?: number;
 }
 
 /**
@@ -15,10 +36,17 @@ export interface ReadModelsCatchUpOptions {
  * checkpoint after each batch. It does not notify by itself: `onEvent` hears about every event it
  * reads, in order (the runner notifies from there). A checkpoint that went back (the store holding it and
  * the read models lost them, e.g. a flushed Redis) makes it rebuild the read models from there.
+ *
+ * An event the store cannot decode fails the run (so a fix deployed meanwhile, an upcaster or a
+ * registered schema, still gets it); the events before it are applied first. After
+ * `maxAttempts` runs failed on it, the catch-up gives up on it: one bad event must not stop the
+ * read models, and the live path behind them, for good.
  */
 export class ReadModelsCatchUp {
   /** The checkpoint as this instance last loaded or saved it. */
   private saved = 0;
+  /** The event runs failed on, and how many. */
+  private failing: { position: number; attempts: number } | undefined;
 
   constructor(private readonly options: ReadModelsCatchUpOptions) {}
 
@@ -38,7 +66,7 @@ export class ReadModelsCatchUp {
     onEvent?: (event: StoredEvent, applied: boolean, rebuilding: boolean) => Promise<void> | void,
     signal?: AbortSignal,
   ): Promise<number> {
-    const { eventStore, checkpoints, projector, name } = this.options;
+    const { checkpoints, projector, name } = this.options;
     const batchSize = this.options.batchSize ?? 500;
     let total = 0;
     // A run from no checkpoint, or from one that went back, rebuilds the read models from
@@ -56,10 +84,7 @@ export class ReadModelsCatchUp {
       }
       this.saved = from;
       // On FerretDB a read scans the whole collection (ADR 006): seconds on a large store.
-      const page = await untilAborted(
-        eventStore.readAllPage({ fromPosition: from, types: PROJECTED_EVENTS, limit: batchSize }),
-        signal,
-      );
+      const page = await untilAborted(this.readPage(from, batchSize), signal);
       if (!page) return total;
       let applied = from;
       for (const event of page.events) {
@@ -81,6 +106,48 @@ export class ReadModelsCatchUp {
       if (page.caughtUp) return total;
     }
   }
+
+  /**
+   * A page after `from`. When an event of it cannot be decoded, the page of the events before
+   * it; when it is the first, the run fails, or, its attempts spent, an empty page past it.
+   */
+  private async readPage(from: number, limit: number): Promise<ReadAllPage> {
+    const read = (limit: number) =>
+      this.options.eventStore.readAllPage({ fromPosition: from, types: PROJECTED_EVENTS, limit });
+    try {
+      return await read(limit);
+    } catch (error) {
+      const at = failingPosition(error, from);
+      if (at === undefined) throw error;
+      // The largest page that stops before it: halving the limit, the first read tried is of one
+      // event (it is the failing one again when a run already applied the events before it).
+      let [readable, unreadable] = [0, limit];
+      let before: ReadAllPage | undefined;
+      for (let size = 1; unreadable - readable > 1; size = (readable + unreadable) >> 1) {
+        try {
+          before = await read(size);
+          readable = size;
+        } catch (again) {
+          if (failingPosition(again, from) !== at) throw again;
+          unreadable = size;
+        }
+      }
+      if (before && before.events.length > 0) return { ...before, caughtUp: false };
+      const attempts = this.failing?.position === at ? this.failing.attempts + 1 : 1;
+      this.failing = { position: at, attempts };
+      if (attempts < (this.options.maxAttempts ?? 5)) throw error;
+      this.failing = undefined;
+      const { streamId, version } = error as Partial<StoredEvent>;
+      this.options.onSkipped?.({ position: at, streamId, version }, error);
+      return { events: [], position: at, caughtUp: false };
+    }
+  }
+}
+
+/** The position of the event a read failed on, when the store named one after `from`. */
+function failingPosition(error: unknown, from: number): number | undefined {
+  const position = (error as Partial<StoredEvent> | undefined)?.position;
+  return typeof position === 'number' && position > from ? position : undefined;
 }
 
 /** `read`'s result, or undefined as soon as `signal` aborts (the read's result is then discarded). */

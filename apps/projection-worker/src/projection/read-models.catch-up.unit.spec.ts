@@ -2,7 +2,9 @@ import { z } from 'zod';
 import {
   InMemoryCheckpointStore,
   InMemoryEventStore,
+  JsonSerializer,
   MessageFactory,
+  type MessageSerializer,
   type ReadAllOptions,
 } from '@causeway/cqrs-core';
 import { contractsSerializer } from '@causeway/contracts';
@@ -81,5 +83,89 @@ describe('ReadModelsCatchUp', () => {
     expect(await catchUp.run()).toBe(1);
     const head = (await eventStore.readAll()).at(-1)!.position;
     expect(await checkpoints.load('test')).toBe(head);
+  });
+
+  describe('an event the store cannot decode', () => {
+    // A producer that skipped the schema wrote the store; the catch-up reads it with the schema.
+    const schema = contractsSerializer();
+    const lax = new JsonSerializer();
+    const serializer: MessageSerializer = {
+      serialize: (envelope) => lax.serialize(envelope),
+      deserialize: (serialized) => schema.deserialize(serialized),
+      has: (type) => schema.has(type),
+      namesOf: (type) => schema.namesOf(type),
+    };
+    const broken = factory.event('TrainerMovedEvent', {
+      trainerId: 'gary',
+      movement: still,
+      timestamp: 1_800_000_000_000,
+    } as never);
+
+    async function storeWithBrokenEvent() {
+      const eventStore = new InMemoryEventStore({ serializer });
+      for (let x = 1; x <= 3; x++)
+        await eventStore.append('trainer-ash', [moved('ash', x)], { expectedVersion: 'any' });
+      await eventStore.append('trainer-gary', [broken], { expectedVersion: 'any' });
+      for (let x = 1; x <= 2; x++)
+        await eventStore.append('trainer-misty', [moved('misty', x)], { expectedVersion: 'any' });
+      return eventStore;
+    }
+
+    it('applies the events before it, fails the runs, then gives up on it and goes on', async () => {
+      const eventStore = await storeWithBrokenEvent();
+      const brokenAt = (await eventStore.readStream('trainer-gary').catch((e) => e)).position;
+      const positions = new InMemoryTrainerPositions();
+      const checkpoints = new InMemoryCheckpointStore();
+      const skipped: unknown[] = [];
+      const catchUp = new ReadModelsCatchUp({
+        eventStore,
+        checkpoints,
+        projector: new ReadModelsProjector(positions, new InMemoryGroupMembers()),
+        name: 'test',
+        batchSize: 100,
+        maxAttempts: 3,
+        onSkipped: (event) => skipped.push(event),
+      });
+      await expect(catchUp.run()).rejects.toThrow(/position Invalid input.*stream trainer-gary/);
+      // The page's events before the broken one are applied, and the checkpoint stops before it.
+      expect(await positions.get('ash')).toMatchObject({ x: 3, version: 3 });
+      expect(await checkpoints.load('test')).toBeLessThan(brokenAt);
+      await expect(catchUp.run()).rejects.toThrow(/stream trainer-gary/);
+      expect(await positions.get('misty')).toBeUndefined();
+      // The third run gives up on it: the events after it reach the read models.
+      expect(await catchUp.run()).toBe(2);
+      expect(await positions.get('misty')).toMatchObject({ x: 2, version: 2 });
+      expect(await positions.get('gary')).toBeUndefined();
+      expect(skipped).toEqual([{ position: brokenAt, streamId: 'trainer-gary', version: 1 }]);
+      expect(await checkpoints.load('test')).toBeGreaterThan(brokenAt);
+    });
+
+    it('never gives up on an event because of a failure that names none (the store was down)', async () => {
+      let down = true;
+      class FlakyStore extends InMemoryEventStore {
+        override async readAllPage(options?: ReadAllOptions) {
+          if (down) throw new Error('connection refused');
+          return super.readAllPage(options);
+        }
+      }
+      const eventStore = new FlakyStore({ serializer: contractsSerializer() });
+      await eventStore.append('trainer-ash', [moved('ash', 1)], { expectedVersion: 'any' });
+      const positions = new InMemoryTrainerPositions();
+      const skipped: unknown[] = [];
+      const catchUp = new ReadModelsCatchUp({
+        eventStore,
+        checkpoints: new InMemoryCheckpointStore(),
+        projector: new ReadModelsProjector(positions, new InMemoryGroupMembers()),
+        name: 'test',
+        maxAttempts: 1,
+        onSkipped: (event) => skipped.push(event),
+      });
+      for (let run = 0; run < 3; run++)
+        await expect(catchUp.run()).rejects.toThrow('connection refused');
+      down = false;
+      expect(await catchUp.run()).toBe(1);
+      expect(await positions.get('ash')).toMatchObject({ x: 1 });
+      expect(skipped).toEqual([]);
+    });
   });
 });

@@ -15,6 +15,7 @@ import {
   RedisTrainerPositions,
 } from '@causeway/platform';
 import { testNamespace } from '@causeway/testkit';
+import { type ProjectionModuleOptions } from './projection.module-options';
 import { ProjectionRunner } from './projection.runner';
 
 // The runner over the real event store (MongoDB wire: FerretDB here), Redis read models,
@@ -71,9 +72,8 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
   });
 
   /** A worker incarnation over the shared stores. */
-  const worker = (options: { maxAttempts?: number } = {}) =>
+  const worker = (options: Partial<ProjectionModuleOptions> = {}) =>
     new ProjectionRunner({
-      ...options,
       serverId: 'projection-1',
       eventStore,
       positions: new RedisTrainerPositions({ client: redis, keyPrefix }),
@@ -81,6 +81,7 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
       notifications,
       checkpoints: new RedisCheckpointStore(redis, `${keyPrefix}read-models:checkpoints`),
       catchUpIntervalMs: 0,
+      ...options,
     });
   const append = async (trainerId: string, ...events: Envelope[]): Promise<StoredEvent[]> => {
     await eventStore.append(`trainer-${trainerId}`, events, { expectedVersion: 'any' });
@@ -164,5 +165,37 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
     await runner.handle(live!);
     expect(await positions.get('misty')).toMatchObject({ x: 8 });
     await runner.stop();
+  });
+
+  it('rebuilds the read models when Redis comes back empty while a catch-up reads the store', async () => {
+    await append('misty', joined('misty', 'party'), moved('misty', 5));
+    let loseRedis = false;
+    // The real store; Redis loses everything (a restart without persistence) during one read.
+    const store = Object.create(eventStore) as MongoEventStore;
+    store.readAllPage = async (options) => {
+      const page = await eventStore.readAllPage(options);
+      if (loseRedis) {
+        const keys = await redis.keys(`${keyPrefix}*`);
+        await redis.del(...keys);
+        loseRedis = false; // lost, before the catch-up goes on
+      }
+      return page;
+    };
+    const runner = worker({ eventStore: store, catchUpIntervalMs: 50 });
+    await runner.start();
+    await append('ash', moved('ash', 1));
+    loseRedis = true;
+    const positions = new RedisTrainerPositions({ client: redis, keyPrefix });
+    const poll = async (done: () => Promise<boolean> | boolean) => {
+      for (let tries = 0; tries < 100 && !(await done()); tries++)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    await poll(() => !loseRedis);
+    // A periodic catch-up after it finds the checkpoint gone back and rebuilds misty's state.
+    await poll(async () => (await positions.get('misty')) !== undefined);
+    await runner.stop();
+    expect(loseRedis).toBe(false);
+    expect(await positions.get('misty')).toMatchObject({ x: 5 });
+    expect(await groups.membersOf('party')).toEqual(['misty']);
   });
 });

@@ -504,9 +504,10 @@ describe('SseHub', () => {
       const slow = await open('ash');
       const fast = await open('misty');
       slow.stalled = true;
+      // Before the write that stalls: the stall cannot have begun earlier.
+      const since = Date.now();
       await log.append(testNotification({ params: { n: 1 } }));
       await until(() => fast.notifications().length === 2, 'the fast client');
-      const since = Date.now();
       await until(() => slow.destroyed, 'the stalled client to be dropped');
       // Checked every quarter of the stall time: dropped after it, not much later.
       expect(Date.now() - since).toBeGreaterThanOrEqual(200 - 60);

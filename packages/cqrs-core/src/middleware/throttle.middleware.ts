@@ -11,11 +11,13 @@ export interface ThrottleOptions {
 /**
  * Limits how often a handler starts, per process: at most `count` runs per `perMs`, spaced
  * evenly (Watermill's Throttle), for handlers that call a rate-limited API: two runs never
- * start closer than `perMs / count`, even after the event loop stalled. Each handler the
- * middleware wraps has its own pace. A delivery waiting for its turn holds its in-flight slot,
- * so the subscriber reads no further than it can hand out (back-pressure, not a growing queue);
- * it gives up its turn, without running, when `delivery.signal` has aborted by then. Across instances the rates add up: divide by
- * the number of instances, or keep the limit in the called service.
+ * start closer than `perMs / count`, even after the event loop stalled. A run's start lasts
+ * until its handler's synchronous part has returned: the next run waits the spacing after
+ * that. Each handler the middleware wraps has its own pace. A delivery waiting for its turn
+ * holds its in-flight slot, so the subscriber reads no further than it can hand out
+ * (back-pressure, not a growing queue); it gives up its turn, without running, when
+ * `delivery.signal` has aborted by then. Across instances the rates add up: divide by the
+ * number of instances, or keep the limit in the called service.
  */
 export function throttle(options: ThrottleOptions): Middleware {
   const perMs = options.perMs ?? 1_000;
@@ -42,10 +44,17 @@ export function throttle(options: ThrottleOptions): Middleware {
           await sleep(Math.max(0, ms), undefined, { signal: delivery.signal }).catch(() => {
             throw delivery.signal?.reason as Error;
           });
-        // The run starts in the same synchronous step that records its start: a pause between
-        // the two (a GC, other callbacks) cannot bring two starts closer than the spacing.
-        lastStart = Date.now();
-        return { run: next(delivery) };
+        // The start is recorded once the run has started (its synchronous part has run), not
+        // before: even within one synchronous step the thread can be paused (a GC, the OS
+        // scheduling another process), and a start recorded before such a pause would let the
+        // next run begin less than the spacing after this one observably started.
+        let run: ReturnType<typeof next>;
+        try {
+          run = next(delivery);
+        } finally {
+          lastStart = Date.now();
+        }
+        return { run };
       });
       // The next turn waits for this one to start, not to finish.
       turns = turn.then(

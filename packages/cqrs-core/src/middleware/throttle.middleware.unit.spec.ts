@@ -45,6 +45,21 @@ describe('throttle middleware', () => {
       expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(29);
   });
 
+  it('keeps the spacing from when a run observably started, even if its thread paused first', async () => {
+    // The pause CI hit at random (a GC, the OS running another process) between the throttle
+    // taking the time and the handler reading it, made deterministic: the first run is held up
+    // 15 ms before it reads the clock. The next run must still start 30 ms after that reading.
+    const starts: number[] = [];
+    const handler = throttle({ count: 1, perMs: 30 })(async () => {
+      if (starts.length === 0) for (const until = Date.now() + 15; Date.now() < until;);
+      starts.push(Date.now());
+    }, info);
+    await Promise.all(
+      Array.from({ length: 2 }, () => handler(testDelivery(testEnvelope('T', {})))),
+    );
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(30);
+  });
+
   it('stops waiting, without running the handler, when the delivery is aborted', async () => {
     let runs = 0;
     const handler = throttle({ count: 1, perMs: 10_000 })(async () => {

@@ -207,7 +207,10 @@ describe.each(['redis', 'mongodb'] as const)(
         targetType: 'broadcast',
         targetIds: [],
         method: 'position.update',
-        params: { trainerId: 'brock', x: 10, y: 10, isMoving: true, dirX: 0, dirY: 1 },
+        params: {
+          ...{ trainerId: 'brock', x: 10, y: 10, isMoving: true, dirX: 0, dirY: 1 },
+          ...{ speed: 100, startedAt: T0, version: brockMoved!.version },
+        },
         serverId: 'projection-1',
       });
       expect(byId.get(`position:${ashMoved!.messageId}`)).toMatchObject({

@@ -211,7 +211,11 @@ describe('trainer-service on Redis + MongoDB', () => {
       targetType: 'broadcast',
       targetIds: [],
       method: 'position.update',
-      params: { trainerId: 'ash', x: 0, y: 0, isMoving: true, dirX: 0.6, dirY: 0.8 },
+      params: {
+        ...{ trainerId: 'ash', x: 0, y: 0, isMoving: true, dirX: 0.6, dirY: 0.8 },
+        ...{ speed: 100, startedAt: (event!.data as TrainerMovedEvent).movement.startedAt },
+        version: 1,
+      },
       serverId: 'trainer-a',
     });
     // The outbox in /metrics: the event went out eagerly; the lone instance runs the rounds

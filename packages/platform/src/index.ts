@@ -27,6 +27,7 @@ export * from './notifications/notification-log.options';
 export * from './notifications/in-memory.notification-log';
 export * from './notifications/redis.notification-log';
 export * from './notifications/position.notifier';
+export * from './notifications/logged-moves';
 export * from './service.wiring';
 export * from './http/front.listener';
 export * from './http/trusted.proxies';

@@ -124,7 +124,17 @@ describe('ProjectionRunner', () => {
         targetType: 'broadcast',
         targetIds: [],
         method: 'position.update',
-        params: { trainerId: 'ash', x: 3, y: 4, isMoving: true, dirX: 1, dirY: 0 },
+        params: {
+          trainerId: 'ash',
+          x: 3,
+          y: 4,
+          isMoving: true,
+          dirX: 1,
+          dirY: 0,
+          speed: 100,
+          startedAt: T0,
+          version: 1,
+        },
         serverId: 'projection-1',
       },
     ]);

@@ -77,7 +77,7 @@ const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Serve
 | method | when | params |
 | --- | --- | --- |
 | \`session\` | first frame, with a \`retry:\` hint (SSE_RETRY_MS) | \`{connectionId, serverId, resumed: "new" \\| "replayed" \\| "recovery", replayed}\` |
-| \`position.update\` | a trainer the caller may see moved | \`{trainerId, x, y, isMoving, dirX, dirY}\` |
+| \`position.update\` | a trainer the caller may see moved | \`{trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version}\` (the last three absent from moves logged before 2026-11-23) |
 | \`command.result\` | a command of the caller was processed or rejected | \`{commandId, status: "processed" \\| "rejected", version?, reason?}\` |
 | \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "scan-limit" \\| "unknown-position", positions}\` (the current state, repeating the session's id) |
 | \`shutdown\` | the instance is stopping; the stream ends after it (reconnect with the last id; preceded by a jittered \`retry:\` hint) | \`{serverId}\` (repeats the last id sent) |
@@ -96,7 +96,7 @@ const FRAME_EXAMPLE = [
   'data: {"jsonrpc":"2.0","method":"session","params":{"connectionId":"5b0c…","serverId":"sse-gateway-1","resumed":"new","replayed":0}}',
   '',
   'id: 1732237200123-0',
-  'data: {"jsonrpc":"2.0","method":"position.update","params":{"trainerId":"ash","x":12.5,"y":0,"isMoving":true,"dirX":1,"dirY":0}}',
+  'data: {"jsonrpc":"2.0","method":"position.update","params":{"trainerId":"ash","x":12.5,"y":0,"isMoving":true,"dirX":1,"dirY":0,"speed":5,"startedAt":1732237200120,"version":7}}',
   '',
   ':',
   '',
@@ -121,7 +121,8 @@ function notification(method: string, params: Schema, description: string): Sche
 export function gatewayOpenApi(): OpenAPIObject {
   const trainerPosition = {
     type: 'object',
-    description: 'A trainer as the positions read model has it after its latest event',
+    description:
+      'A trainer as the positions read model has it after its latest event, or as the newest move the notification log holds for it when the read model has not applied that move yet',
     required: [
       'trainerId',
       'x',

@@ -30,7 +30,12 @@ export class PositionsController {
       this.options.settings?.retryAfterSeconds ?? DEFAULT_GATEWAY_SETTINGS.retryAfterSeconds;
     return {
       positions: await readOrUnavailable('the positions', retryAfter, () =>
-        visiblePositions(caller, this.options.positions, this.options.groups),
+        visiblePositions(
+          caller,
+          this.options.positions,
+          this.options.groups,
+          this.options.notifications,
+        ),
       ),
     };
   }

@@ -239,6 +239,7 @@ export class SseHub {
           caller,
           this.options.positions,
           this.options.groups,
+          this.options.log,
         );
         if (connection.closed) return connection;
         this.session(connection, upTo, 'recovery', 0);

@@ -2,6 +2,7 @@ import {
   InMemoryGroupMembers,
   InMemoryNotificationLog,
   InMemoryTrainerPositions,
+  PositionNotifier,
   type LoggedNotification,
   type NotificationLog,
 } from '@causeway/platform';
@@ -341,6 +342,41 @@ describe('SseHub', () => {
         },
         { log: new InMemoryNotificationLog({ maxLength: 3 }) },
       ));
+
+    it('recovers a move the log has told of before the read model applied it', async () => {
+      const { log, positions, groups, open, toUser } = await setup({
+        log: new InMemoryNotificationLog({ maxLength: 3 }),
+      });
+      await positions.apply(row('ash', 1));
+      await positions.apply({ ...row('misty', 3), version: 3 });
+      const lastId = await log.append(toUser('ash'));
+      // trainer-service notifies misty's 4th move at once; projection-worker has not applied it.
+      const notifier = new PositionNotifier(groups, log, 'trainer-1');
+      const movement = { isMoving: true, direction: { x: 0, y: 1 }, speed: 5, startedAt: 1_700 };
+      const data = { trainerId: 'misty', position: { x: 9, y: 0 }, movement, timestamp: 1_700 };
+      const still = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
+      await notifier.notify({ messageId: 'e3', version: 3, data: { ...data, movement: still } });
+      const audience = (await notifier.audienceOf('misty', []))!;
+      expect(
+        await notifier.notifyEarly('e4', data, audience, { version: 4, previous: 3 }),
+      ).toBeDefined();
+      for (let i = 0; i < 3; i++) await log.append(toUser('gary'));
+      const sink = await open('ash', lastId);
+      const frame = sink.notifications()[1];
+      expect(frame?.method).toBe('recovery');
+      expect(frame?.params?.positions).toEqual([
+        row('ash', 1),
+        {
+          ...row('misty', 9),
+          isMoving: true,
+          dirY: 1,
+          speed: 5,
+          startedAt: 1_700,
+          version: 4,
+          updatedAt: expect.any(Number),
+        },
+      ]);
+    });
 
     it("sends recovery from the session id of an empty log once the log's first entry is trimmed", () =>
       recovery(

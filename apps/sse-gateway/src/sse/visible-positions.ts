@@ -1,13 +1,21 @@
-import { type GroupMembers, type TrainerPosition, type TrainerPositions } from '@causeway/platform';
+import {
+  type GroupMembers,
+  type NotificationLog,
+  type TrainerPosition,
+  type TrainerPositions,
+  withLoggedMoves,
+} from '@causeway/platform';
 
 /**
  * The positions a user may see (ADR 007): trainers in no group, trainers sharing a group with
- * the user or one of their trainers, and their own trainers.
+ * the user or one of their trainers, and their own trainers; each as the newest of its read
+ * model row and its last move in the log (withLoggedMoves: the read model lags the log).
  */
 export async function visiblePositions(
   caller: { userId: string; trainerIds: readonly string[] },
   positions: TrainerPositions,
   groups: GroupMembers,
+  log: NotificationLog,
 ): Promise<TrainerPosition[]> {
   const own = new Set([caller.userId, ...caller.trainerIds]);
   const myGroups = new Set((await Promise.all([...own].map((id) => groups.groupsOf(id)))).flat());
@@ -30,5 +38,5 @@ export async function visiblePositions(
       if (allowed.has(row.trainerId) || !inGroups[index]) visible.push(row);
     });
   }
-  return visible;
+  return withLoggedMoves(visible, log);
 }

@@ -359,7 +359,10 @@ describe('TrainerCommandHandler', () => {
           targetType: 'broadcast',
           targetIds: [],
           method: 'position.update',
-          params: { trainerId: 'ash', x: 0, y: 0, isMoving: true, dirX: 0.6, dirY: 0.8 },
+          params: {
+            ...{ trainerId: 'ash', x: 0, y: 0, isMoving: true, dirX: 0.6, dirY: 0.8 },
+            ...{ speed: 100, startedAt: T0, version: 1 },
+          },
           serverId: 'trainer-1',
         },
       ]);

@@ -11,6 +11,12 @@ export const PositionUpdateParams = z.object({
   isMoving: z.boolean(),
   dirX: z.number(),
   dirY: z.number(),
+  /** Units per second while moving; 0 when still. Absent from moves logged before session 21. */
+  speed: z.number().optional(),
+  /** Epoch ms when the movement started; 0 when still. Absent likewise. */
+  startedAt: z.number().optional(),
+  /** The trainer's stream version of the move. Absent likewise. */
+  version: z.number().int().optional(),
 });
 export type PositionUpdateParams = z.infer<typeof PositionUpdateParams>;
 

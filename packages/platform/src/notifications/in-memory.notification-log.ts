@@ -7,6 +7,7 @@ import {
 } from './notification-log.options';
 import {
   type LoggedNotification,
+  type NewestNotification,
   type NotificationLog,
   type NotificationOrder,
 } from './notification-log.port';
@@ -25,8 +26,8 @@ export class InMemoryNotificationLog implements NotificationLog {
   private entries: LoggedNotification[] = [];
   /** notificationId → first id and when it was appended (kept for the retention window). */
   private readonly appended = new Map<string, { id: string; at: number }>();
-  /** Order key → newest version appended and when (re-inserted on update: oldest first). */
-  private readonly newest = new Map<string, { version: number; at: number }>();
+  /** Order key → newest entry appended under it (re-inserted on update: oldest first). */
+  private readonly heads = new Map<string, NewestNotification>();
   private readonly wakers = new Set<() => void>();
   private lastMs = 0;
   private lastSeq = 0;
@@ -49,11 +50,9 @@ export class InMemoryNotificationLog implements NotificationLog {
     const first = this.appended.get(notification.notificationId);
     if (first) return first.id;
     if (order) {
-      const newest = this.newest.get(order.key)?.version ?? 0;
+      const newest = this.heads.get(order.key)?.version ?? 0;
       if (newest >= order.version) return undefined;
       if (order.previous !== undefined && newest < order.previous) return undefined;
-      this.newest.delete(order.key);
-      this.newest.set(order.key, { version: order.version, at: now });
     }
     if (now > this.lastMs) {
       this.lastMs = now;
@@ -63,6 +62,10 @@ export class InMemoryNotificationLog implements NotificationLog {
     }
     const id = `${this.lastMs}-${this.lastSeq}`;
     this.entries.push({ id, at: this.lastMs, notification });
+    if (order) {
+      this.heads.delete(order.key);
+      this.heads.set(order.key, { id, at: this.lastMs, notification, version: order.version });
+    }
     this.appended.set(notification.notificationId, { id, at: now });
     this.trim(now);
     for (const wake of [...this.wakers]) wake();
@@ -72,6 +75,16 @@ export class InMemoryNotificationLog implements NotificationLog {
   async idOf(notificationId: string): Promise<string | undefined> {
     this.forgetExpired(this.now());
     return this.appended.get(notificationId)?.id;
+  }
+
+  async newest(keys: readonly string[]): Promise<Map<string, NewestNotification>> {
+    this.forgetExpired(this.now());
+    const found = new Map<string, NewestNotification>();
+    for (const key of keys) {
+      const head = this.heads.get(key);
+      if (head) found.set(key, head);
+    }
+    return found;
   }
 
   async read(afterId: string | undefined, limit: number): Promise<LoggedNotification[]> {
@@ -151,9 +164,9 @@ export class InMemoryNotificationLog implements NotificationLog {
       if (at >= now - this.retentionMs) break;
       this.appended.delete(notificationId);
     }
-    for (const [key, { at }] of this.newest) {
+    for (const [key, { at }] of this.heads) {
       if (at >= now - this.retentionMs) break;
-      this.newest.delete(key);
+      this.heads.delete(key);
     }
   }
 }

@@ -149,6 +149,31 @@ export function describeNotificationLog(
       expect(await log.read(undefined, 10)).toHaveLength(3);
     });
 
+    it("answers each key's newest notification, even once its entry is trimmed", async () => {
+      const log = await open(2);
+      const at = (x: number) => testNotification({ params: { trainerId: 'ash', x } });
+      await log.append(at(1), { key: 'position:ash', version: 1 });
+      const newest = at(3);
+      const newestId = await log.append(newest, { key: 'position:ash', version: 3 });
+      // Refused (older), and appended without an order: neither is the key's newest.
+      expect(await log.append(at(2), { key: 'position:ash', version: 2 })).toBeUndefined();
+      await log.append(at(4));
+      const misty = testNotification({ params: { trainerId: 'misty', x: 9 } });
+      await log.append(misty, { key: 'position:misty', version: 7 });
+      for (let i = 0; i < 200; i++) await log.append(testNotification());
+      const found = await log.newest(['position:ash', 'position:misty', 'position:brock']);
+      expect([...found.keys()]).toEqual(['position:ash', 'position:misty']);
+      expect(found.get('position:ash')).toEqual({
+        id: newestId,
+        at: expect.any(Number),
+        notification: newest,
+        version: 3,
+      });
+      expect(found.get('position:misty')).toMatchObject({ notification: misty, version: 7 });
+      expect(await log.oldestId()).not.toBe(newestId); // trimmed, still answered
+      expect(await log.newest([])).toEqual(new Map());
+    });
+
     it('tells the id a notificationId was appended at, and undefined for one never appended', async () => {
       const log = await open();
       const notification = testNotification();

@@ -22,6 +22,11 @@ export interface NotificationOrder {
   previous?: number;
 }
 
+/** The newest notification appended under an order key: its entry and its version. */
+export interface NewestNotification extends LoggedNotification {
+  version: number;
+}
+
 /**
  * The ordered log of notifications every SSE gateway instance follows (fan-out: each instance
  * reads every entry) and replays from on resume. Ids are strings in one total order shared by
@@ -38,6 +43,11 @@ export interface NotificationOrder {
  *   time), or when `order.previous` is given and the key's newest version is below it. The key's
  *   newest version is remembered for the retention after its last append (unknown = 0).
  *   A duplicate is answered as by `append` (its first id), before any order check.
+ * - `newest(keys)` answers, for each order key given that has one, the entry appended last
+ *   under it with `append(notification, order)` and its version, for as long as the key's
+ *   newest version is remembered (the retention after its last append), even after its entry
+ *   was trimmed: the newest state the log has told of a subject (a trainer's position), which
+ *   readers merge with a read model that may lag the log.
  * - `idOf(notificationId)` is the id a notification with that notificationId was appended at
  *   (within the same dedup window), undefined if none was: what a duplicate's `append` would
  *   return, without building the notification first.
@@ -56,6 +66,7 @@ export interface NotificationLog {
   append(notification: Notification): Promise<string>;
   append(notification: Notification, order: NotificationOrder): Promise<string | undefined>;
   idOf(notificationId: string): Promise<string | undefined>;
+  newest(keys: readonly string[]): Promise<Map<string, NewestNotification>>;
   read(afterId: string | undefined, limit: number): Promise<LoggedNotification[]>;
   follow(
     afterId: string | '$',

@@ -33,12 +33,18 @@ export class PositionNotifier {
   ) {}
 
   /** The notification of a live event, its audience read from GroupMembers. */
-  async notification(event: { messageId: string; data: TrainerMovedEvent }): Promise<Notification> {
+  async notification(event: {
+    messageId: string;
+    data: TrainerMovedEvent;
+    version?: number;
+  }): Promise<Notification> {
     const groups = await this.groups.groupsOf(event.data.trainerId);
-    return this.build(event.messageId, event.data, {
-      groups,
-      recipients: await this.membersOf(groups),
-    });
+    return this.build(
+      event.messageId,
+      event.data,
+      { groups, recipients: await this.membersOf(groups) },
+      event.version,
+    );
   }
 
   /**
@@ -91,7 +97,7 @@ export class PositionNotifier {
     audience: Audience,
     order?: { version: number; previous: number },
   ): Promise<string | undefined> {
-    const notification = this.build(eventId, data, audience);
+    const notification = this.build(eventId, data, audience, order?.version);
     if (!order) return this.notifications.append(notification);
     return this.notifications.append(notification, {
       key: orderKeyOf(data.trainerId),
@@ -106,7 +112,12 @@ export class PositionNotifier {
     return [...new Set(members.flat())].sort();
   }
 
-  private build(eventId: string, data: TrainerMovedEvent, audience: Audience): Notification {
+  private build(
+    eventId: string,
+    data: TrainerMovedEvent,
+    audience: Audience,
+    version?: number,
+  ): Notification {
     const { trainerId, position, movement } = data;
     const base = {
       notificationId: notificationIdOf(eventId),
@@ -118,6 +129,9 @@ export class PositionNotifier {
         isMoving: movement.isMoving,
         dirX: movement.direction.x,
         dirY: movement.direction.y,
+        speed: movement.speed,
+        startedAt: movement.startedAt,
+        ...(version !== undefined && version > 0 && { version }),
       },
       serverId: this.serverId,
     };
@@ -137,7 +151,7 @@ function notificationIdOf(eventId: string): string {
 }
 
 /** The order key of a trainer's `position.update`s: their versions are its stream's. */
-function orderKeyOf(trainerId: string): string {
+export function orderKeyOf(trainerId: string): string {
   return `position:${trainerId}`;
 }
 

@@ -9,13 +9,14 @@ import {
 } from './notification-log.options';
 import {
   type LoggedNotification,
+  type NewestNotification,
   type NotificationLog,
   type NotificationOrder,
 } from './notification-log.port';
 
-// KEYS[1] = stream, KEYS[2] = dedup key, KEYS[3] (optional) = order key; ARGV[1] = max length,
-// ARGV[2] = notification JSON, ARGV[3] = retention ms, ARGV[4] = version, ARGV[5] = previous ('' =
-// none; only with an order key). → the new id, the first id when the notification was appended
+// KEYS[1] = stream, KEYS[2] = dedup key, KEYS[3] and KEYS[4] (optional) = order key and its
+// newest notification; ARGV[1] = max length, ARGV[2] = notification JSON, ARGV[3] = retention
+// ms, ARGV[4] = version, ARGV[5] = previous ('' = none; only with an order key). → the new id, the first id when the notification was appended
 // before, or nil when the order key refuses it (see NotificationLog.append).
 // Time comes from the Redis server (TIME), so ids, ages and trimming use one clock.
 const APPEND = `
@@ -28,7 +29,10 @@ if #KEYS > 2 then
 end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2])
 redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
-if #KEYS > 2 then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[3]) end
+if #KEYS > 2 then
+  redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[3])
+  redis.call('SET', KEYS[4], ARGV[4] .. '|' .. id .. '|' .. ARGV[2], 'PX', ARGV[3])
+end
 local now = redis.call('TIME')
 local minMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
 if minMs > 0 then redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', minMs)) end
@@ -52,7 +56,8 @@ type StreamEntry = [id: string, fields: string[]];
 /**
  * The notification log on one Redis stream `<prefix>notifications`: appends are one script
  * (dedup key per notificationId with the retention as TTL, the newest version per order key
- * `<prefix>notifications:order:<key>` likewise, XADD MAXLEN ~, XTRIM MINID by age);
+ * `<prefix>notifications:order:<key>` likewise, and `<version>|<id>|<notification JSON>` in
+ * `<prefix>notifications:newest:<key>`, XADD MAXLEN ~, XTRIM MINID by age);
  * followers use plain XREAD BLOCK (no consumer group: every gateway reads everything and a dead
  * gateway has nothing left to acknowledge).
  */
@@ -60,6 +65,7 @@ export class RedisNotificationLog implements NotificationLog {
   readonly stream: string;
   private readonly dedupPrefix: string;
   private readonly orderPrefix: string;
+  private readonly newestPrefix: string;
   private readonly maxLength: number;
   private readonly retentionMs: number;
   private readonly blockMs: number;
@@ -72,6 +78,7 @@ export class RedisNotificationLog implements NotificationLog {
     this.stream = `${prefix}notifications`;
     this.dedupPrefix = `${prefix}notifications:dedup:`;
     this.orderPrefix = `${prefix}notifications:order:`;
+    this.newestPrefix = `${prefix}notifications:newest:`;
     this.maxLength = options.maxLength ?? DEFAULT_LOG_MAX_LENGTH;
     this.retentionMs = options.retentionMs ?? DEFAULT_LOG_RETENTION_MS;
     this.blockMs = options.blockMs ?? 5_000;
@@ -84,7 +91,7 @@ export class RedisNotificationLog implements NotificationLog {
     const keys = [this.stream, this.dedupPrefix + notification.notificationId];
     const args = [String(this.maxLength), JSON.stringify(notification), String(this.retentionMs)];
     if (order) {
-      keys.push(this.orderPrefix + order.key);
+      keys.push(this.orderPrefix + order.key, this.newestPrefix + order.key);
       args.push(String(order.version), order.previous === undefined ? '' : String(order.previous));
     }
     const id = (await this.options.client.eval(APPEND, keys.length, ...keys, ...args)) as
@@ -94,6 +101,34 @@ export class RedisNotificationLog implements NotificationLog {
 
   async idOf(notificationId: string): Promise<string | undefined> {
     return (await this.options.client.get(this.dedupPrefix + notificationId)) ?? undefined;
+  }
+
+  async newest(keys: readonly string[]): Promise<Map<string, NewestNotification>> {
+    const found = new Map<string, NewestNotification>();
+    // MGET in slices: one round trip for a few hundred keys, no huge reply for many.
+    for (let i = 0; i < keys.length; i += 500) {
+      const slice = keys.slice(i, i + 500);
+      const values = await this.options.client.mget(slice.map((key) => this.newestPrefix + key));
+      values.forEach((value, index) => {
+        // `<version>|<id>|<notification JSON>`
+        const [version, id] = value?.split('|', 2) ?? [];
+        if (!value || id === undefined || !isLogId(id)) return;
+        try {
+          const json = value.slice(version!.length + id.length + 2);
+          const parsed = Notification.safeParse(JSON.parse(json));
+          if (parsed.success)
+            found.set(slice[index]!, {
+              id,
+              at: logIdTime(id),
+              notification: parsed.data,
+              version: Number(version),
+            });
+        } catch {
+          // not JSON: left out, as read() leaves out an entry it cannot parse
+        }
+      });
+    }
+    return found;
   }
 
   async read(afterId: string | undefined, limit: number): Promise<LoggedNotification[]> {

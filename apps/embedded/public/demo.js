@@ -207,10 +207,15 @@
       for (const position of params.positions ?? []) placeRow(position);
     },
     'position.update'(params, replayed, id) {
-      // A live frame says where the trainer was when it was logged (its id's time), not when it
-      // arrived here: anchored at arrival, a frame that took a while under load would draw the
-      // trainer behind where it is. A replayed one is old: re-synced after the replay.
-      place(params, { at: loggedAt(id), stale: replayed && params.isMoving });
+      // A frame says where its trainer was when the move started (`startedAt`): drawn from
+      // then, live or replayed. One logged before frames carried it is anchored at its id's time
+      // (when it was logged, not when it arrived: a frame that took a while under load would
+      // draw the trainer behind), and a replayed one of those is re-synced after the replay.
+      const started = params.isMoving && params.startedAt > 0;
+      place(params, {
+        at: started ? localTime(params.startedAt) : loggedAt(id),
+        stale: replayed && params.isMoving && !started,
+      });
       log(
         `${params.trainerId} ${params.isMoving ? 'moves' : 'stops'} at ${params.x.toFixed(0)},${params.y.toFixed(0)}`,
       );

@@ -155,8 +155,8 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
       { expectedVersion: 'any' },
     );
     await append('misty', moved('misty', 7));
-    const runner = worker({ maxAttempts: 2 });
-    await runner.start(); // one failed catch-up, a backoff, then the second gives up on it
+    const runner = worker({ maxAttempts: 1 });
+    await runner.start(); // one failed catch-up, a backoff, then the next goes past it
     expect(runner.isCaughtUp).toBe(true);
     const positions = new RedisTrainerPositions({ client: redis, keyPrefix });
     expect(await positions.get('misty')).toMatchObject({ x: 7 });

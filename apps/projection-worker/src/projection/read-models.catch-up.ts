@@ -84,12 +84,13 @@ export class ReadModelsCatchUp {
       }
       this.saved = from;
       // On FerretDB a read scans the whole collection (ADR 006): seconds on a large store.
-      const page = await untilAborted(this.readPage(from, batchSize), signal);
-      if (!page) return total;
+      const read = await untilAborted(this.readPage(from, batchSize, signal), signal);
+      if (!read) return total;
+      const { page, skipped } = read;
       let applied = from;
       for (const event of page.events) {
         if (signal?.aborted) {
-          if (applied > from) await checkpoints.save(name, (this.saved = applied));
+          if (applied > from) await this.saveUnlessLost(from, applied);
           return total;
         }
         const changed = await projector.apply(event);
@@ -97,14 +98,15 @@ export class ReadModelsCatchUp {
         applied = event.position;
         total++;
       }
-      // The store lost the checkpoint while the page was read (a Redis back empty: seconds of
-      // reading on FerretDB): saving now would hide the loss from the next load. The next
-      // iteration sees the checkpoint gone back and rebuilds. (A loss between this load and the
-      // save, one round trip, is not seen.)
-      if ((await checkpoints.load(name)) < from) continue;
       // The page's checkpoint, not its last event's position: it moves past the events of
       // other types (notifications, …), which the next run then does not read again.
-      if (page.position > from) await checkpoints.save(name, (this.saved = page.position));
+      if (page.position > from && !(await this.saveUnlessLost(from, page.position))) continue;
+      if (skipped) {
+        // Told once its position is saved: the catch-up has gone past it for good.
+        this.failing = undefined;
+        const { streamId, version } = skipped as Partial<StoredEvent>;
+        this.options.onSkipped?.({ position: page.position, streamId, version }, skipped);
+      }
       // The page reached the end of the log: caught up. (Reading on until a read finds nothing
       // would, under a steady load, never end: each read finds the few events appended during
       // the previous one.)
@@ -113,14 +115,32 @@ export class ReadModelsCatchUp {
   }
 
   /**
-   * A page after `from`. When an event of it cannot be decoded, the page of the events before
-   * it; when it is the first, the run fails, or, its attempts spent, an empty page past it.
+   * Saves `position` unless the store lost the checkpoint since this run loaded `from` (a Redis
+   * back empty while a page was read: seconds on FerretDB): saving then would hide the loss from
+   * the next load. The run's next iteration sees the checkpoint gone back and rebuilds. (A loss
+   * between this load and the save, one round trip, is not seen.) False when it did not save.
    */
-  private async readPage(from: number, limit: number): Promise<ReadAllPage> {
+  private async saveUnlessLost(from: number, position: number): Promise<boolean> {
+    const { checkpoints, name } = this.options;
+    if ((await checkpoints.load(name)) < from) return false;
+    await checkpoints.save(name, (this.saved = position));
+    return true;
+  }
+
+  /**
+   * A page after `from`. When an event of it cannot be decoded, the page of the events before
+   * it; when it is the first, the run fails, or, once `maxAttempts` runs failed on it, an
+   * empty page past it with the error as `skipped`.
+   */
+  private async readPage(
+    from: number,
+    limit: number,
+    signal?: AbortSignal,
+  ): Promise<{ page: ReadAllPage; skipped?: unknown }> {
     const read = (limit: number) =>
       this.options.eventStore.readAllPage({ fromPosition: from, types: PROJECTED_EVENTS, limit });
     try {
-      return await read(limit);
+      return { page: await read(limit) };
     } catch (error) {
       const at = failingPosition(error, from);
       if (at === undefined) throw error;
@@ -129,6 +149,7 @@ export class ReadModelsCatchUp {
       let [readable, unreadable] = [0, limit];
       let before: ReadAllPage | undefined;
       for (let size = 1; unreadable - readable > 1; size = (readable + unreadable) >> 1) {
+        if (signal?.aborted) throw error;
         try {
           before = await read(size);
           readable = size;
@@ -137,14 +158,13 @@ export class ReadModelsCatchUp {
           unreadable = size;
         }
       }
-      if (before && before.events.length > 0) return { ...before, caughtUp: false };
+      if (before && before.events.length > 0) return { page: { ...before, caughtUp: false } };
+      // `maxAttempts` runs have failed on it already: this one goes past it.
+      if (this.failing?.position === at && this.failing.attempts >= (this.options.maxAttempts ?? 5))
+        return { page: { events: [], position: at, caughtUp: false }, skipped: error };
       const attempts = this.failing?.position === at ? this.failing.attempts + 1 : 1;
       this.failing = { position: at, attempts };
-      if (attempts < (this.options.maxAttempts ?? 5)) throw error;
-      this.failing = undefined;
-      const { streamId, version } = error as Partial<StoredEvent>;
-      this.options.onSkipped?.({ position: at, streamId, version }, error);
-      return { events: [], position: at, caughtUp: false };
+      throw error;
     }
   }
 }

@@ -130,9 +130,12 @@ describe('ReadModelsCatchUp', () => {
       // The page's events before the broken one are applied, and the checkpoint stops before it.
       expect(await positions.get('ash')).toMatchObject({ x: 3, version: 3 });
       expect(await checkpoints.load('test')).toBeLessThan(brokenAt);
-      await expect(catchUp.run()).rejects.toThrow(/stream trainer-gary/);
+      for (let run = 2; run <= 3; run++)
+        await expect(catchUp.run()).rejects.toThrow(/stream trainer-gary/);
       expect(await positions.get('misty')).toBeUndefined();
-      // The third run gives up on it: the events after it reach the read models.
+      expect(skipped).toEqual([]);
+      // Three runs failed on it: the fourth gives up on it, the events after it reach the read
+      // models.
       expect(await catchUp.run()).toBe(2);
       expect(await positions.get('misty')).toMatchObject({ x: 2, version: 2 });
       expect(await positions.get('gary')).toBeUndefined();
@@ -167,5 +170,71 @@ describe('ReadModelsCatchUp', () => {
       expect(await positions.get('ash')).toMatchObject({ x: 1 });
       expect(skipped).toEqual([]);
     });
+
+    it('reports no skip when a shutdown cuts its search for the failing event short', async () => {
+      const stop = new AbortController();
+      let reads = 0;
+      class StoppingStore extends InMemoryEventStore {
+        override async readAllPage(options?: ReadAllOptions) {
+          if (++reads === 2) stop.abort(new Error('shutdown'));
+          return super.readAllPage(options);
+        }
+      }
+      const eventStore = new StoppingStore({ serializer });
+      await eventStore.append('trainer-gary', [broken], { expectedVersion: 'any' });
+      const checkpoints = new InMemoryCheckpointStore();
+      const skipped: unknown[] = [];
+      const catchUp = new ReadModelsCatchUp({
+        eventStore,
+        checkpoints,
+        projector: new ReadModelsProjector(
+          new InMemoryTrainerPositions(),
+          new InMemoryGroupMembers(),
+        ),
+        name: 'test',
+        maxAttempts: 1,
+        onSkipped: (event) => skipped.push(event),
+      });
+      await catchUp.run(undefined, stop.signal);
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the read left behind ends
+      expect(skipped).toEqual([]);
+      expect(await checkpoints.load('test')).toBe(0);
+    });
+  });
+
+  it('does not save over a checkpoint lost during its read when a shutdown stops the page', async () => {
+    const checkpoints = new InMemoryCheckpointStore();
+    let loseCheckpoint = false;
+    class LosingStore extends InMemoryEventStore {
+      override async readAllPage(options?: ReadAllOptions) {
+        const page = await super.readAllPage(options);
+        if (loseCheckpoint) {
+          loseCheckpoint = false;
+          await checkpoints.reset('test'); // Redis came back empty during the read
+        }
+        return page;
+      }
+    }
+    const eventStore = new LosingStore({ serializer: contractsSerializer() });
+    await eventStore.append('trainer-ash', [moved('ash', 1)], { expectedVersion: 'any' });
+    const catchUp = new ReadModelsCatchUp({
+      eventStore,
+      checkpoints,
+      projector: new ReadModelsProjector(
+        new InMemoryTrainerPositions(),
+        new InMemoryGroupMembers(),
+      ),
+      name: 'test',
+    });
+    await catchUp.run();
+    expect(await checkpoints.load('test')).toBeGreaterThan(0);
+    for (let x = 2; x <= 3; x++)
+      await eventStore.append('trainer-ash', [moved('ash', x)], { expectedVersion: 'any' });
+    loseCheckpoint = true;
+    const stop = new AbortController();
+    // SIGTERM while the page is applied: after its first event.
+    await catchUp.run(() => stop.abort(), stop.signal);
+    // Still lost: the next start sees no checkpoint and rebuilds the read models.
+    expect(await checkpoints.load('test')).toBe(0);
   });
 });

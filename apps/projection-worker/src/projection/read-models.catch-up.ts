@@ -15,8 +15,7 @@ export interface ReadModelsCatchUpOptions {
   /**
    * Runs that may fail on one event the store cannot decode (its checksum, its schema, an
    * upcaster) before the catch-up gives up on it and goes on after it: the read models then
-   * lack that event, as the bus's dead letters lack nothing (its live delivery was
-   * dead-lettered). Default 5.
+   * lack that event (the bus dead-lettered its live delivery). Default 5.
    */
   maxAttempts?: number;
   /** Told of each event given up on. Default: nothing. */
@@ -159,11 +158,11 @@ export class ReadModelsCatchUp {
         }
       }
       if (before && before.events.length > 0) return { page: { ...before, caughtUp: false } };
+      const failed = this.failing?.position === at ? this.failing.attempts : 0;
       // `maxAttempts` runs have failed on it already: this one goes past it.
-      if (this.failing?.position === at && this.failing.attempts >= (this.options.maxAttempts ?? 5))
+      if (failed >= (this.options.maxAttempts ?? 5))
         return { page: { events: [], position: at, caughtUp: false }, skipped: error };
-      const attempts = this.failing?.position === at ? this.failing.attempts + 1 : 1;
-      this.failing = { position: at, attempts };
+      this.failing = { position: at, attempts: failed + 1 };
       throw error;
     }
   }

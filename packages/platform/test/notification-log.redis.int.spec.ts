@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { testNamespace } from '@causeway/testkit';
 import { RedisNotificationLog } from '../src';
-import { describeNotificationLog } from '../src/testing';
+import { describeNotificationLog, testNotification } from '../src/testing';
 
 const ns = testNamespace('notiflog');
 let redis: Redis;
@@ -28,3 +28,18 @@ describeNotificationLog(
       ...options,
     }),
 );
+
+describe('redis notification log during a rolling update', () => {
+  it("leaves out a key's newest entry once an instance of an earlier release moved its order key", async () => {
+    const keyPrefix = `${ns.keyPrefix}rolling:`;
+    const log = new RedisNotificationLog({ client: redis, keyPrefix });
+    const at = (x: number) => testNotification({ params: { trainerId: 'ash', x } });
+    await log.append(at(1), { key: 'position:ash', version: 1 });
+    await log.append(at(2), { key: 'position:misty', version: 2 });
+    // An earlier release's append script moves only the order key (no newest entry).
+    await redis.set(`${keyPrefix}notifications:order:position:ash`, '2');
+    const found = await log.newest(['position:ash', 'position:misty']);
+    expect([...found.keys()]).toEqual(['position:misty']);
+    await log.close();
+  });
+});

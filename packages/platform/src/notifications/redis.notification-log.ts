@@ -105,19 +105,25 @@ export class RedisNotificationLog implements NotificationLog {
 
   async newest(keys: readonly string[]): Promise<Map<string, NewestNotification>> {
     const found = new Map<string, NewestNotification>();
-    // MGET in slices: one round trip for a few hundred keys, no huge reply for many.
-    for (let i = 0; i < keys.length; i += 500) {
-      const slice = keys.slice(i, i + 500);
-      const values = await this.options.client.mget(slice.map((key) => this.newestPrefix + key));
-      values.forEach((value, index) => {
+    // MGET in slices: one round trip for a few hundred keys, no huge reply for many. With each
+    // newest entry, its order key: an instance of a release before `newest` appends moving the
+    // order key only, and its entry is then older than the key says (left out: not the newest).
+    for (let i = 0; i < keys.length; i += 250) {
+      const slice = keys.slice(i, i + 250);
+      const values = await this.options.client.mget(
+        slice.flatMap((key) => [this.newestPrefix + key, this.orderPrefix + key]),
+      );
+      slice.forEach((key, index) => {
+        const value = values[2 * index];
         // `<version>|<id>|<notification JSON>`
         const [version, id] = value?.split('|', 2) ?? [];
         if (!value || id === undefined || !isLogId(id)) return;
+        if (Number(values[2 * index + 1] ?? 0) > Number(version)) return;
         try {
           const json = value.slice(version!.length + id.length + 2);
           const parsed = Notification.safeParse(JSON.parse(json));
           if (parsed.success)
-            found.set(slice[index]!, {
+            found.set(key, {
               id,
               at: logIdTime(id),
               notification: parsed.data,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  type EventStore,
   InMemoryCheckpointStore,
   InMemoryEventStore,
   JsonSerializer,
@@ -9,7 +10,7 @@ import {
 } from '@causeway/cqrs-core';
 import { contractsSerializer } from '@causeway/contracts';
 import { InMemoryGroupMembers, InMemoryTrainerPositions } from '@causeway/platform';
-import { ReadModelsCatchUp } from './read-models.catch-up';
+import { ReadModelsCatchUp, type ReadModelsCatchUpOptions } from './read-models.catch-up';
 import { ReadModelsProjector } from './read-models.projector';
 
 const factory = new MessageFactory();
@@ -21,6 +22,21 @@ const moved = (trainerId: string, x: number) =>
     movement: still,
     timestamp: 1_800_000_000_000,
   });
+
+/** A catch-up named 'test' over `eventStore`, into in-memory read models. */
+function catchUpOf(
+  eventStore: EventStore,
+  options: Partial<ReadModelsCatchUpOptions> & { positions?: InMemoryTrainerPositions } = {},
+): ReadModelsCatchUp {
+  const { positions = new InMemoryTrainerPositions(), ...rest } = options;
+  return new ReadModelsCatchUp({
+    eventStore,
+    checkpoints: new InMemoryCheckpointStore(),
+    projector: new ReadModelsProjector(positions, new InMemoryGroupMembers()),
+    name: 'test',
+    ...rest,
+  });
+}
 
 describe('ReadModelsCatchUp', () => {
   it('stops at the first page that reaches the end of the log, and the next run takes what came meanwhile', async () => {
@@ -40,13 +56,7 @@ describe('ReadModelsCatchUp', () => {
     for (let x = 1; x <= 5; x++)
       await eventStore.append('trainer-ash', [moved('ash', x)], { expectedVersion: 'any' });
     const positions = new InMemoryTrainerPositions();
-    const catchUp = new ReadModelsCatchUp({
-      eventStore,
-      checkpoints: new InMemoryCheckpointStore(),
-      projector: new ReadModelsProjector(positions, new InMemoryGroupMembers()),
-      name: 'test',
-      batchSize: 2,
-    });
+    const catchUp = catchUpOf(eventStore, { positions, batchSize: 2 });
     // 5 events in pages of 2, one more arriving after each read … until a page reaches the end
     // of the log. It ends although every read finds something new.
     const total = await catchUp.run();
@@ -71,15 +81,7 @@ describe('ReadModelsCatchUp', () => {
         [factory.event('SomethingElse', { n }, { aggregateId: 'other' })],
         { expectedVersion: 'any' },
       );
-    const catchUp = new ReadModelsCatchUp({
-      eventStore,
-      checkpoints,
-      projector: new ReadModelsProjector(
-        new InMemoryTrainerPositions(),
-        new InMemoryGroupMembers(),
-      ),
-      name: 'test',
-    });
+    const catchUp = catchUpOf(eventStore, { checkpoints });
     expect(await catchUp.run()).toBe(1);
     const head = (await eventStore.readAll()).at(-1)!.position;
     expect(await checkpoints.load('test')).toBe(head);
@@ -117,11 +119,9 @@ describe('ReadModelsCatchUp', () => {
       const positions = new InMemoryTrainerPositions();
       const checkpoints = new InMemoryCheckpointStore();
       const skipped: unknown[] = [];
-      const catchUp = new ReadModelsCatchUp({
-        eventStore,
+      const catchUp = catchUpOf(eventStore, {
         checkpoints,
-        projector: new ReadModelsProjector(positions, new InMemoryGroupMembers()),
-        name: 'test',
+        positions,
         batchSize: 100,
         maxAttempts: 3,
         onSkipped: (event) => skipped.push(event),
@@ -155,11 +155,8 @@ describe('ReadModelsCatchUp', () => {
       await eventStore.append('trainer-ash', [moved('ash', 1)], { expectedVersion: 'any' });
       const positions = new InMemoryTrainerPositions();
       const skipped: unknown[] = [];
-      const catchUp = new ReadModelsCatchUp({
-        eventStore,
-        checkpoints: new InMemoryCheckpointStore(),
-        projector: new ReadModelsProjector(positions, new InMemoryGroupMembers()),
-        name: 'test',
+      const catchUp = catchUpOf(eventStore, {
+        positions,
         maxAttempts: 1,
         onSkipped: (event) => skipped.push(event),
       });
@@ -184,14 +181,8 @@ describe('ReadModelsCatchUp', () => {
       await eventStore.append('trainer-gary', [broken], { expectedVersion: 'any' });
       const checkpoints = new InMemoryCheckpointStore();
       const skipped: unknown[] = [];
-      const catchUp = new ReadModelsCatchUp({
-        eventStore,
+      const catchUp = catchUpOf(eventStore, {
         checkpoints,
-        projector: new ReadModelsProjector(
-          new InMemoryTrainerPositions(),
-          new InMemoryGroupMembers(),
-        ),
-        name: 'test',
         maxAttempts: 1,
         onSkipped: (event) => skipped.push(event),
       });
@@ -217,15 +208,7 @@ describe('ReadModelsCatchUp', () => {
     }
     const eventStore = new LosingStore({ serializer: contractsSerializer() });
     await eventStore.append('trainer-ash', [moved('ash', 1)], { expectedVersion: 'any' });
-    const catchUp = new ReadModelsCatchUp({
-      eventStore,
-      checkpoints,
-      projector: new ReadModelsProjector(
-        new InMemoryTrainerPositions(),
-        new InMemoryGroupMembers(),
-      ),
-      name: 'test',
-    });
+    const catchUp = catchUpOf(eventStore, { checkpoints });
     await catchUp.run();
     expect(await checkpoints.load('test')).toBeGreaterThan(0);
     for (let x = 2; x <= 3; x++)

@@ -121,6 +121,7 @@ export class EmbeddedModule {
           groups,
           notifications,
           checkpoints: new InMemoryCheckpointStore(),
+          registry,
         }),
         GatewayModule.forRoot({
           serverId: instanceId,

@@ -88,6 +88,7 @@ export class AppModule {
           checkpoints,
           catchUpIntervalMs: config.CATCH_UP_INTERVAL_MS,
           maxAttempts: config.CATCH_UP_MAX_ATTEMPTS,
+          registry,
           notifyHorizonMs: Math.min(config.NOTIFY_HORIZON_MS, config.NOTIFICATION_LOG_RETENTION_MS),
           rebuildNotifyHorizonMs: config.NOTIFY_REBUILD_HORIZON_MS,
           // The connection opens in the background (retried while MongoDB is down); the stores

@@ -1,5 +1,6 @@
 import { type CheckpointStore, type EventStore } from '@causeway/cqrs-core';
 import { type GroupMembers, type NotificationLog, type TrainerPositions } from '@causeway/platform';
+import { type Registry } from 'prom-client';
 
 /** The ports and settings of the projection feature; the app or the embedded mode provides them. */
 /** How old a move a rebuild of the read models still notifies (see ProjectionRunner.notified). */
@@ -35,6 +36,8 @@ export interface ProjectionModuleOptions {
    * (logged with its stream, version and position). Default 5.
    */
   maxAttempts?: number;
+  /** Where `causeway_projection_skipped_events_total` is registered. Default: no metric. */
+  registry?: Registry;
   /**
    * Awaited before the catch-up starts, e.g. "connected to MongoDB and indexes created". Until the
    * catch-up finished, live events are deferred (redelivered later). Default: nothing.

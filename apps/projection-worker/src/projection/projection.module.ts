@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { reportSkips } from './catch-up.skips';
 import { ProjectionLifecycle, projectionLogger } from './projection.lifecycle';
 import {
   PROJECTION_MODULE_OPTIONS,
@@ -27,12 +28,7 @@ export class ProjectionModule {
               ...options,
               onError: (error) =>
                 projectionLogger.warn(`catch-up failed: ${(error as Error)?.message}`),
-              onSkipped: ({ streamId, version, position }, error) =>
-                projectionLogger.error(
-                  `gave up on the event at position ${position} (stream ${streamId}, version ` +
-                    `${version}) after ${options.maxAttempts ?? 5} failed catch-ups: ` +
-                    `${(error as Error)?.message}; the read models lack it`,
-                ),
+              onSkipped: reportSkips(options.registry, options.maxAttempts ?? 5),
               onCaughtUp: (events) =>
                 projectionLogger.log(`read models caught up (${events} events); live from the bus`),
             }),

@@ -35,7 +35,9 @@ export class ServerClock {
   private reading: Promise<void> | undefined;
   private failures = 0;
   private attemptedAt = -Infinity;
+  /** What now() told last, unrounded, and when (monotonic). */
   private last = -Infinity;
+  private lastMono = 0;
   private readonly refreshMs: number;
 
   constructor(private readonly options: ServerClockOptions) {
@@ -49,13 +51,17 @@ export class ServerClock {
     if (mono - this.attemptedAt >= this.refreshMs) this.refresh(mono);
     const anchor = this.anchor;
     if (!anchor) return Date.now();
-    const told = Math.floor(anchor.server + (mono - anchor.mono));
+    let told = anchor.server + (mono - anchor.mono);
     // Not backwards across readings: a new one may be up to half a round trip (at most
-    // MAX_ROUND_TRIP_MS) behind what the last one told. A larger step back is the server's
-    // clock being set back: followed, rather than standing still until it catches up.
-    if (told < this.last && this.last - told <= MAX_ROUND_TRIP_MS) return this.last;
+    // MAX_ROUND_TRIP_MS) behind what the last one told. Then it runs at half speed until the
+    // reading catches up, neither back nor standing still: a stop stamped in that window must
+    // not get its start's time (the trainer would not have moved between them). A larger step
+    // back is the server's clock being set back: followed.
+    if (told < this.last && this.last - told <= MAX_ROUND_TRIP_MS)
+      told = this.last + (mono - this.lastMono) / 2;
     this.last = told;
-    return told;
+    this.lastMono = mono;
+    return Math.floor(told);
   }
 
   /** Takes a reading now; resolves once it is in (or failed). */

@@ -121,6 +121,36 @@ describe('ServerClock: readings that are slow or late', () => {
     const after = clock.now(); // the next command (stop)
     expect(after).toBeGreaterThanOrEqual(during);
   });
+
+  it('keeps counting while a new reading is behind, so a start and its stop get different times', async () => {
+    let slow = false;
+    let start = 0;
+    const clock = new ServerClock({
+      read: async () => {
+        const server = real();
+        if (slow) {
+          // The answer is handled 400 ms late: this reading is ~200 ms behind the last one.
+          const until = real() + 400;
+          while (real() < until);
+          start = clock.now();
+        }
+        return Math.floor(server);
+      },
+      refreshMs: 60_000,
+    });
+    await clock.sync();
+    slow = true;
+    await clock.sync();
+    await sleep(40);
+    const stop = clock.now(); // 40 ms later, well within the ~200 ms the reading is behind
+    expect(stop - start).toBeGreaterThanOrEqual(15);
+    // Once it has caught up with the reading (~200 ms behind at half speed: ~400 ms), it
+    // counts at full speed again.
+    await sleep(500);
+    const before = clock.now();
+    await sleep(100);
+    expect(clock.now() - before).toBeGreaterThanOrEqual(95);
+  });
 });
 
 describe('ServerClock.sync', () => {

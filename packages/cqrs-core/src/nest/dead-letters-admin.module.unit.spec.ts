@@ -223,6 +223,7 @@ describe('/admin/dead-letters', () => {
       .send(body);
     expect(response.status).toBe(415);
     expect(response.headers['content-type']).toContain('application/problem+json');
+    expect(response.body.type).toBe('https://causeway.dev/problems/unsupported-media-type');
     expect(response.body.detail).toMatch(/application\/json/);
     expect((await queue.stats()).total).toBe(3);
   });

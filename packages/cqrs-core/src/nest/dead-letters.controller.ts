@@ -24,7 +24,7 @@ import {
 import { type Publisher } from '../transport/transport.port';
 import { AdminTokenGuard } from './admin-token.guard';
 import { REDACTED } from './log.redaction';
-import { ProblemDetailsFilter, ProblemException } from './problem-details.filter';
+import { ProblemDetailsFilter, ProblemException, problemType } from './problem-details.filter';
 
 export const ADMIN_DEAD_LETTERS = Symbol('causeway:admin-dead-letters');
 export interface AdminDeadLetters {
@@ -171,6 +171,7 @@ export class DeadLettersController {
     const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
     if (mediaType !== 'application/json') {
       throw new ProblemException({
+        type: problemType('unsupported-media-type'),
         title: 'Unsupported Media Type',
         status: 415,
         detail:

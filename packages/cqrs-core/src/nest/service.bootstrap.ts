@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { type z } from 'zod';
 import { ConfigurationError } from '../config/configuration.error';
 import { loadConfiguration } from '../config/configuration.loader';
+import { parseBodies } from './body.parsers';
 import { answerClientErrors } from './client-errors';
 
 export interface ServiceBootstrap<S extends z.ZodType> {
@@ -14,8 +15,9 @@ export interface ServiceBootstrap<S extends z.ZodType> {
   /** Builds the root module from the validated configuration. */
   module: (config: z.output<S>) => DynamicModule;
   /**
-   * App-level setup that no module can do (body parsers, OpenAPI UI), run after the app is
-   * created and before it listens.
+   * App-level setup that no module can do (middleware of its own, OpenAPI UI), run after the
+   * app is created and before it listens. Its middleware runs ahead of the body parsers (JSON,
+   * forms), which answer a body that is not JSON with a `malformed-json` problem (400).
    */
   setup?: (app: INestApplication, config: z.output<S>) => void | Promise<void>;
   /** Where to listen, from the configuration. */
@@ -68,7 +70,12 @@ export async function bootstrapService<S extends z.ZodType>(
   try {
     // abortOnError false: a failing module init rejects here (and is logged as JSON below)
     // instead of Nest aborting the process with a plain-text trace.
-    app = await NestFactory.create(spec.module(config), { bufferLogs: true, abortOnError: false });
+    // bodyParser false: parseBodies registers Nest's parsers, answering what they refuse.
+    app = await NestFactory.create(spec.module(config), {
+      bufferLogs: true,
+      abortOnError: false,
+      bodyParser: false,
+    });
     const logger = app.get(Logger);
     app.useLogger(logger);
     warnings.to(logger);
@@ -87,6 +94,7 @@ export async function bootstrapService<S extends z.ZodType>(
       },
     );
     await spec.setup?.(app, config);
+    parseBodies(app);
     // A request node:http cannot parse (headers too large, malformed) is a problem document too.
     answerClientErrors(app.getHttpServer() as Server);
     await app.listen(port, host);

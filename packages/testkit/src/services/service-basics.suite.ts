@@ -140,6 +140,34 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       expect(await admin.json()).toEqual({ total: 0, byTopic: {}, byReason: {} });
     });
 
+    it('answers a body that is not JSON with a malformed-json problem, and does nothing', async () => {
+      const replay = (body: string, type: string) =>
+        fetch(`${service.url}/admin/dead-letters/replay`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': type },
+          body,
+        });
+      const malformed = await replay('{"all": tru', 'application/json');
+      expect(malformed.status).toBe(400);
+      expect(malformed.headers.get('content-type')).toContain('application/problem+json');
+      expect(await malformed.json()).toMatchObject({
+        type: 'https://causeway.dev/problems/malformed-json',
+        status: 400,
+        detail: expect.stringMatching(/^the body is not valid JSON: .*JSON/),
+        instance: '/admin/dead-letters/replay',
+      });
+      const latin1 = await replay('{"all": true}', 'application/json; charset=latin1');
+      expect(latin1.status).toBe(415);
+      expect(await latin1.json()).toMatchObject({
+        type: 'https://causeway.dev/problems/unsupported-media-type',
+        detail: expect.stringContaining('UTF-8'),
+      });
+      const stats = await fetch(`${service.url}/admin/dead-letters/stats`, {
+        headers: { Authorization: `Bearer ${adminToken}` },
+      });
+      expect(await stats.json()).toEqual({ total: 0, byTopic: {}, byReason: {} });
+    });
+
     it('logs JSON lines that carry the service name', async () => {
       await fetch(`${service.url}/health/live`);
       const lines = service.stdoutLines();

@@ -1,0 +1,47 @@
+import { type INestApplication } from '@nestjs/common';
+import { ProblemException, problemType } from './problem-details.filter';
+
+/** What bootstrapService uses of a Nest app on Express (NestExpressApplication). */
+interface BodyParsingApp {
+  useBodyParser(type: 'json' | 'urlencoded', options?: Record<string, unknown>): unknown;
+  use(handler: (error: unknown, request: unknown, response: unknown, next: Next) => void): unknown;
+}
+
+type Next = (error?: unknown) => void;
+
+/**
+ * Nest's own body parsers (JSON; forms, `extended`), registered where Nest would (after the
+ * app's setup, ahead of the routes), with what they refuse answered as the problems every app
+ * names alike: a body that is not JSON is `malformed-json` (400, the parser's reason in
+ * `detail`), one in a charset the parser cannot read `unsupported-media-type` (415). Nest's
+ * default turns the first into a bare "Bad Request" and leaves the second untyped. The app
+ * must be created with `bodyParser: false`.
+ */
+export function parseBodies(app: INestApplication): void {
+  const express = app as unknown as BodyParsingApp;
+  express.useBodyParser('json');
+  express.useBodyParser('urlencoded', { extended: true });
+  express.use((error, _request, _response, next) => next(bodyProblem(error) ?? error));
+}
+
+/** The problem of a body parser's refusal (http-errors with body-parser's `type`), if it is one. */
+export function bodyProblem(error: unknown): ProblemException | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { type, message } = error as { type?: unknown; message?: unknown };
+  const reason = typeof message === 'string' ? message : undefined;
+  if (type === 'entity.parse.failed')
+    return new ProblemException({
+      type: problemType('malformed-json'),
+      title: 'Malformed JSON',
+      status: 400,
+      detail: `the body is not valid JSON${reason ? `: ${reason}` : ''}`,
+    });
+  if (type === 'charset.unsupported')
+    return new ProblemException({
+      type: problemType('unsupported-media-type'),
+      title: 'Unsupported Media Type',
+      status: 415,
+      detail: `the body must be JSON in UTF-8${reason ? `: ${reason}` : ''}`,
+    });
+  return undefined;
+}

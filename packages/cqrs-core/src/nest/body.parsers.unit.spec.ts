@@ -1,0 +1,87 @@
+import { Body, Controller, Module, Post } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { parseBodies } from './body.parsers';
+import { CausewayServiceModule } from './service.module';
+
+@Controller('echo')
+class EchoController {
+  @Post()
+  echo(@Body() body: unknown) {
+    return { body };
+  }
+}
+
+@Module({ controllers: [EchoController] })
+class EchoModule {}
+
+describe('parseBodies', () => {
+  const start = async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CausewayServiceModule.forRoot({
+          service: 'body-test',
+          instanceId: 'body-test-1',
+          logLevel: 'silent',
+        }),
+        EchoModule,
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false, bodyParser: false });
+    parseBodies(app);
+    await app.init();
+    return app;
+  };
+
+  it('parses JSON and form bodies as Nest does', async () => {
+    const app = await start();
+    try {
+      const json = await request(app.getHttpServer())
+        .post('/echo')
+        .send({ a: [1, { b: 'ü' }] });
+      expect(json.body).toEqual({ body: { a: [1, { b: 'ü' }] } });
+      const form = await request(app.getHttpServer()).post('/echo').type('form').send('a[b]=1&c=2');
+      expect(form.body).toEqual({ body: { a: { b: '1' }, c: '2' } });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("answers a body that is not JSON with malformed-json naming the parser's reason", async () => {
+    const app = await start();
+    try {
+      const response = await request(app.getHttpServer())
+        .post('/echo')
+        .set('Content-Type', 'application/json')
+        .send('{"a": ');
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.body).toMatchObject({
+        type: 'https://causeway.dev/problems/malformed-json',
+        title: 'Malformed JSON',
+        status: 400,
+        instance: '/echo',
+      });
+      expect(response.body.detail).toMatch(/^the body is not valid JSON: .*JSON/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers a charset the parser cannot read with unsupported-media-type', async () => {
+    const app = await start();
+    try {
+      const response = await request(app.getHttpServer())
+        .post('/echo')
+        .set('Content-Type', 'application/json; charset=latin1')
+        .send('{"a": 1}');
+      expect(response.status).toBe(415);
+      expect(response.body).toMatchObject({
+        type: 'https://causeway.dev/problems/unsupported-media-type',
+        status: 415,
+      });
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -194,16 +194,19 @@ export class CommandService {
         `the bus refused ${type} ${command.messageId}: ${(sent.reason as Error)?.message}`,
       );
       // Certainly not sent; the id never reached the caller: record the truth for the logs' sake.
-      await this.options.commandStatus
-        .complete({
-          commandId: command.messageId,
-          type,
-          issuerId: caller.userId,
-          status: 'rejected',
-          completedAt: new Date(this.now()).toISOString(),
-          reason: 'the command bus did not accept the command',
-        })
-        .catch(() => undefined);
+      // Not for a keyed request: its retry sends this very id again, and a `rejected` recorded
+      // now would win over the retry's `accepted` and its handler's outcome (first wins).
+      if (id === undefined)
+        await this.options.commandStatus
+          .complete({
+            commandId: command.messageId,
+            type,
+            issuerId: caller.userId,
+            status: 'rejected',
+            completedAt: new Date(this.now()).toISOString(),
+            reason: 'the command bus did not accept the command',
+          })
+          .catch(() => undefined);
       throw new CommandRefusedError(type);
     }
     // Named on the request's access line; a request without one (behind Express: group

@@ -44,6 +44,15 @@ describe('CommandService when the bus fails', () => {
     );
   });
 
+  it('records no rejection for a keyed command the bus refused: its retry sends the same id', async () => {
+    failure = new RedisCommandNotSentError('xadd', new Error('Connection is closed'));
+    const error = await withIdempotencyKey('ash:k1', Date.now(), () =>
+      service.move(caller, move),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandRefusedError);
+    expect(statuses.complete).not.toHaveBeenCalled();
+  });
+
   it('says it may have been sent, names it, and records no outcome when the reply was lost', async () => {
     failure = new Error('Command timed out'); // written, unanswered: it may have run
     const error = await service.move(caller, move).catch((e: unknown) => e);

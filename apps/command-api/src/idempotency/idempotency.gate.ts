@@ -113,7 +113,10 @@ export class IdempotencyGate {
       // Commands created by this request get ids derived from the key: a retry after a failure
       // (the key is freed) sends the same commands again, which their handler recognises, and
       // created at the first attempt's time, so with the first attempt's deadline.
-      produced = await withIdempotencyKey(scoped, begun.startedAt, produce);
+      // The ids derive from the request too (its fingerprint): a retry (same request) gets the
+      // same ids, but another request under a key that expired or was freed gets ids of its own
+      // (the old ones may still be in the status store and in trainer-service's recent ids).
+      produced = await withIdempotencyKey(`${scoped}\n${fingerprint}`, begun.startedAt, produce);
     } catch (error) {
       // The request's own error is the answer; a key that cannot be freed (its store is down)
       // stays leased until LEASE_MS, and a retry meanwhile is a 409 "in flight". Only a command

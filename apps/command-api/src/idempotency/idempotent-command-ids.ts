@@ -40,10 +40,11 @@ export function idempotentAcceptedAt(): number | undefined {
 
 /**
  * The id of the next command of the current request when it carries an Idempotency-Key, else
- * undefined (a random id then). A uuid v5 (RFC 9562) of the caller-scoped key and the command's
- * position in the request: a retry of the request (same key, same body — the gate refuses
- * another body) sends the very same command ids, so the command handler recognises a command
- * it already executed (trainer-service: by command id) instead of executing it twice.
+ * undefined (a random id then). A uuid v5 (RFC 9562) of the scope's key (IdempotencyGate: the
+ * caller-scoped key and the request's fingerprint) and the command's position in the request: a
+ * retry of the request (same key, same request) sends the very same command ids, so the command
+ * handler recognises a command it already executed (trainer-service: by command id) instead of
+ * executing it twice, while another request under a key that expired gets ids of its own.
  */
 export function idempotentCommandId(): string | undefined {
   const scope = scopes.getStore();

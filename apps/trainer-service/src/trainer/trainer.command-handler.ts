@@ -130,10 +130,13 @@ export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as 
  *   run the handler) is never applied: `expired` records it `rejected` with the reason —
  *   unless an earlier attempt had applied it, which a redelivery after a crash can find. A
  *   later copy of an expired command id, within a later deadline, is answered `rejected` with
- *   the same reason, not applied (expiredBefore).
+ *   the same reason, not applied (earlierOutcome).
  * - Redelivery is safe at every step: events get ids derived from the command id, a command that
- *   already produced events is recognised on load, the first recorded status wins and the
- *   notification log deduplicates by notificationId.
+ *   already produced events is recognised on load (among the trainer's RECENT_COMMANDS) or by
+ *   its recorded `processed` status (a copy sent again later: earlierOutcome), the first
+ *   recorded status wins and the notification log deduplicates by notificationId.
+ * - The in-memory cache of trainers is checked by the append's expected version; a refusal or a
+ *   decision to change nothing, which append nothing, is decided again on the stored state.
  */
 export class TrainerCommandHandler {
   private readonly stream: TrainerStream;
@@ -165,9 +168,8 @@ export class TrainerCommandHandler {
     if (!this.ready) throw new DeferredError('the event store is not ready yet');
     const command = this.toDomain(envelope);
     const commandId = envelope.messageId;
-    // Read beside the load, awaited before the decision and the append (see expiredBefore).
-    const expired =
-      envelope.metadata.deadline === undefined ? undefined : this.expiredBefore(envelope);
+    // Read beside the load, awaited before the decision and the append (see earlierOutcome).
+    const earlier = this.earlierOutcome(envelope);
     let outcome: CommandOutcome;
     let moved: Moved | undefined;
     let membership: MembershipChange | undefined;
@@ -179,7 +181,7 @@ export class TrainerCommandHandler {
             commandId,
             command,
             envelope,
-            expired,
+            earlier,
           ),
         { maxAttempts: 10, ...this.options.conflictRetry },
       ));
@@ -217,30 +219,64 @@ export class TrainerCommandHandler {
   }
 
   /**
-   * The reason a copy of this command was recorded `rejected` as expired, if one was; else
-   * undefined. A command id is sent again under a fresh envelope when a client retries a request
-   * with its Idempotency-Key: command-api gives the retry the first attempt's time, and so its
-   * deadline, but should it have forgotten that time (its idempotency store lost or evicted the
-   * key), a later copy could arrive within a later deadline after the first one expired. Its
-   * issuer was told `rejected`, and that status stays (the first wins): the copy must not move
-   * the trainer. Only a command carrying a deadline can expire, so only one is checked: one
-   * status read (Redis: ~0.2 ms), overlapped with the load, awaited before deciding.
-   * The promise never rejects unobserved: it settles to a thunk that throws a read's failure.
+   * What became of an earlier copy of this command, as its recorded status tells, where that
+   * must be the answer again: `processed` (applied, though maybe longer ago than the stream's
+   * `recent` command ids reach), or `rejected` as expired; else undefined. One status read
+   * (Redis: ~0.2 ms) per command, overlapped with the load, awaited before deciding.
+   * - A command id is sent again under a fresh envelope when a client retries a request with its
+   *   Idempotency-Key (up to IDEMPOTENCY_TTL_S later), or when an operator replays a dead letter.
+   *   By then the trainer may have taken more than RECENT_COMMANDS other commands, and the event
+   *   store accepts the copy's events (their ids are checked only on a version conflict): its
+   *   status is what tells it was applied.
+   * - Should command-api have forgotten a retried request's first time (its idempotency store
+   *   lost or evicted the key), a later copy could arrive within a later deadline after the first
+   *   one expired. Its issuer was told `rejected`, and that status stays (the first wins): the
+   *   copy must not move the trainer.
+   * The promise never rejects unobserved: it settles to a thunk that throws a read's failure
+   * (the command then fails, and is retried, rather than risk being applied twice).
    */
-  private expiredBefore(envelope: Envelope): Promise<() => string | undefined> {
+  private earlierOutcome(envelope: Envelope): Promise<() => CommandOutcome | undefined> {
     return this.options.commandStatus.get(envelope.messageId).then(
-      (status) => () =>
-        status?.status === 'rejected' && isExpiryReason(status.reason) ? status.reason : undefined,
+      (status) => () => {
+        if (status?.status === 'processed')
+          return {
+            status: 'processed',
+            ...(status.version !== undefined && { version: status.version }),
+          };
+        return status?.status === 'rejected' && isExpiryReason(status.reason)
+          ? { status: 'rejected', reason: status.reason }
+          : undefined;
+      },
       (error: unknown) => () => {
         throw error;
       },
     );
   }
 
-  /** The command failed for good (retries spent, or an error no retry can fix): record that. */
+  /**
+   * The command failed for good (retries spent, or an error no retry can fix): record that —
+   * unless it was applied and only its outcome could not be recorded (the status store was
+   * down): the trainer's stream (read, not the cache) then says so, and it ends `processed`.
+   */
   async deadLettered(envelope: Envelope, error: unknown): Promise<void> {
+    const applied = await this.appliedVersion(envelope).catch(() => undefined);
+    if (applied !== undefined) {
+      await this.record(envelope, { status: 'processed', version: applied });
+      return;
+    }
     const reason = `failed: ${(error as Error)?.message ?? String(error)}`;
     await this.record(envelope, { status: 'rejected', reason });
+  }
+
+  /** The stream version a trainer command's events ended at, if its stream has them. */
+  private async appliedVersion(envelope: Envelope): Promise<number | undefined> {
+    const trainerId = (envelope.data as { trainerId?: unknown } | null | undefined)?.trainerId;
+    if (!TRAINER_COMMANDS.some((type) => type === envelope.type) || typeof trainerId !== 'string')
+      return undefined;
+    const loaded = await this.stream
+      .repository(envelope.messageId)
+      .load(trainerStreamId(trainerId));
+    return loaded.state.recent.find(([id]) => id === envelope.messageId)?.[1];
   }
 
   private async decideAndAppend(
@@ -248,10 +284,11 @@ export class TrainerCommandHandler {
     commandId: string,
     command: TrainerCommand,
     envelope: Envelope,
-    expired?: Promise<() => string | undefined>,
+    earlier: Promise<() => CommandOutcome | undefined>,
   ): Promise<{ outcome: CommandOutcome; moved?: Moved; membership?: MembershipChange }> {
     const repository = this.stream.repository(commandId);
-    const loaded = this.cache?.get(streamId) ?? (await repository.load(streamId));
+    const cached = this.cache?.get(streamId);
+    const loaded = cached ?? (await repository.load(streamId));
     const done = loaded.state.recent.find(([id]) => id === commandId);
     if (done) {
       const outcome: CommandOutcome = { status: 'processed', version: done[1] };
@@ -260,16 +297,22 @@ export class TrainerCommandHandler {
       const { trainerId, groupId, action } = command.data;
       return { outcome, membership: { trainerId, groupId, action, version: done[1] } };
     }
-    // Not applied, but an earlier copy expired: rejected again, as its issuer was told.
-    const expiry = (await expired)?.();
-    if (expiry !== undefined) return { outcome: { status: 'rejected', reason: expiry } };
+    // Not among the recent ones, but applied before, or an earlier copy expired: as it was.
+    const before = (await earlier)();
+    if (before !== undefined) return { outcome: before };
     let events: TrainerEvent[];
     try {
       events = decideEvents(this.decider, command, loaded.state.trainer);
     } catch (error) {
-      if (error instanceof PermanentError) throw new DomainRejection(error);
-      throw error;
+      if (!(error instanceof PermanentError)) throw error;
+      // A refusal, or (below) a decision to change nothing, appends nothing: no expected
+      // version checks that the cached state is current (another instance may have appended
+      // since). Decided again on the stored state: the cache may cost a load, never an update.
+      if (cached) return this.redecide(streamId, commandId, command, envelope, earlier);
+      throw new DomainRejection(error);
     }
+    if (events.length === 0 && cached)
+      return this.redecide(streamId, commandId, command, envelope, earlier);
     const stateAfter = this.stream.stateAfter(loaded, commandId, events);
     const index = events.findIndex((event) => event.type === TRAINER_MOVED_EVENT);
     // The eager notification's audience does not depend on the append: read it meanwhile.
@@ -305,6 +348,14 @@ export class TrainerCommandHandler {
         audience,
       },
     };
+  }
+
+  /** decideAndAppend again, on the stored state: the cached one is dropped first. */
+  private redecide(
+    ...[streamId, ...rest]: Parameters<TrainerCommandHandler['decideAndAppend']>
+  ): ReturnType<TrainerCommandHandler['decideAndAppend']> {
+    this.cache?.drop(streamId);
+    return this.decideAndAppend(streamId, ...rest);
   }
 
   /** Applies a join or leave to the GroupMembers read model (see groupMembers); never fails. */

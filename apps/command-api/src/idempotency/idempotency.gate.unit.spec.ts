@@ -1,0 +1,88 @@
+import { Logger } from '@nestjs/common';
+import { type CommandBus, type Envelope } from '@causeway/cqrs-core';
+import { RedisCommandNotSentError } from '@causeway/cqrs-core/redis';
+import { InMemoryCommandStatusStore } from '@causeway/platform';
+import { type CommandApiOptions } from '../command-api.options';
+import { keyedRequest } from '../commands/command-api.fixture';
+import { CommandService } from '../commands/command.service';
+import { CommandRefusedError } from '../errors/command-api.errors';
+import { IdempotencyGate } from './idempotency.gate';
+import { InMemoryIdempotencyStore } from './in-memory.idempotency-store';
+
+// What the commands of keyed requests are sent as, and what their status says.
+describe('IdempotencyGate with CommandService', () => {
+  const caller = { userId: 'ash', trainerIds: [] };
+  let sent: Envelope[];
+  let failures: unknown[];
+  let now: number;
+  let commandStatus: InMemoryCommandStatusStore;
+  let service: CommandService;
+  let gate: IdempotencyGate;
+
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    sent = [];
+    failures = [];
+    now = Date.parse('2026-01-01T00:00:00Z');
+    const bus = {
+      send: jest.fn(async (command: Envelope) => {
+        sent.push(command);
+        const failure = failures.shift();
+        if (failure) throw failure;
+      }),
+    } as unknown as CommandBus;
+    commandStatus = new InMemoryCommandStatusStore();
+    const options = {
+      serverId: 'api-1',
+      commandStatus,
+      idempotency: new InMemoryIdempotencyStore(() => now),
+      idempotencyTtlMs: 60_000,
+      clock: { now: () => now },
+    } as unknown as CommandApiOptions;
+    service = new CommandService(options, bus);
+    gate = new IdempotencyGate(options);
+  });
+
+  const move = (key: string, body: Record<string, unknown>) =>
+    gate.run(caller, keyedRequest(key, '/api/trainers/ash/move', body), async () => {
+      const accepted = await service.move(caller, { trainerId: 'ash', ...body } as never);
+      return { status: 202, body: accepted, storable: true };
+    });
+  const idOf = (answer: { body?: unknown }) => (answer.body as { commandId: string }).commandId;
+
+  it('lets the retry of a request the bus refused end processed, not rejected', async () => {
+    const body = { directionX: 1, directionY: 0, action: 'start' };
+    failures.push(new RedisCommandNotSentError('xadd', new Error('Connection is closed')));
+    await expect(move('k-refused', body)).rejects.toBeInstanceOf(CommandRefusedError);
+    const retry = await move('k-refused', body);
+    expect(retry.status).toBe(202);
+    expect(sent.map((command) => command.messageId)).toEqual([idOf(retry), idOf(retry)]);
+    expect(await commandStatus.get(idOf(retry))).toMatchObject({ status: 'accepted' });
+    // trainer-service then records the outcome (the first recorded one wins).
+    await commandStatus.complete({
+      commandId: idOf(retry),
+      type: 'MoveTrainerCommand',
+      issuerId: 'ash',
+      status: 'processed',
+      completedAt: new Date(now).toISOString(),
+      version: 1,
+    });
+    expect(await commandStatus.get(idOf(retry))).toMatchObject({ status: 'processed' });
+  });
+
+  it('sends another request under a key that expired with command ids of its own', async () => {
+    const first = await move('k-reused', { directionX: 1, directionY: 0, action: 'start' });
+    now += 61_000; // past IDEMPOTENCY_TTL_S: the key is free for a new request
+    const second = await move('k-reused', { directionX: 0, directionY: 0, action: 'stop' });
+    expect(second).toMatchObject({ status: 202, replayed: false });
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.data).toMatchObject({ action: 'stop' });
+    // The first id is in trainer-service's recent ids and the status store: a stop under it
+    // would be taken for the start, done already.
+    expect(idOf(second)).not.toBe(idOf(first));
+    // The same request again after expiry is a retry (e.g. of one whose answer was lost).
+    now += 61_000;
+    const again = await move('k-reused', { directionX: 0, directionY: 0, action: 'stop' });
+    expect(idOf(again)).toBe(idOf(second));
+  });
+});

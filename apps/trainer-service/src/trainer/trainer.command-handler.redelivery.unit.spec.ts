@@ -1,0 +1,150 @@
+import {
+  type Envelope,
+  InMemoryEventStore,
+  InMemorySnapshotStore,
+  MessageFactory,
+} from '@causeway/cqrs-core';
+import { contractsSerializer } from '@causeway/contracts';
+import { InMemoryCommandStatusStore, InMemoryNotificationLog } from '@causeway/platform';
+import { TrainerCommandHandler } from './trainer.command-handler';
+import { trainerDecider } from './trainer.decider';
+import { TrainerStream } from './trainer.stream';
+
+/**
+ * Commands that come again (a redelivery, an Idempotency-Key retry, a replayed dead letter) and
+ * commands decided on a trainer cached by one instance while another instance changed it.
+ */
+const T0 = Date.parse('2026-11-21T10:00:00.000Z');
+const factory = new MessageFactory();
+
+function moveCommand(action: 'start' | 'stop', dx: number, at: number): Envelope {
+  return factory.command(
+    'MoveTrainerCommand',
+    { trainerId: 'ash', directionX: dx, directionY: 0, action, timestamp: at },
+    {
+      aggregateId: 'ash',
+      causedBy: null,
+      metadata: { issuerId: 'ash', timestamp: new Date(at).toISOString() },
+    },
+  );
+}
+
+function groupCommand(action: 'join' | 'leave', groupId: string, at: number): Envelope {
+  return factory.command(
+    'ChangeGroupCommand',
+    { trainerId: 'ash', groupId, action, timestamp: at },
+    {
+      aggregateId: 'ash',
+      causedBy: null,
+      metadata: { issuerId: 'ash', timestamp: new Date(at).toISOString() },
+    },
+  );
+}
+
+/** Instances sharing one event store and one status store, and the stored trainer. */
+function system() {
+  const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+  const commandStatus = new InMemoryCommandStatusStore();
+  const notifications = new InMemoryNotificationLog();
+  const instance = (serverId: string) =>
+    new TrainerCommandHandler({
+      serverId,
+      eventStore,
+      snapshots: new InMemorySnapshotStore(),
+      commandStatus,
+      notifications,
+      speed: 100,
+      snapshotEvery: 0,
+      conflictRetry: { maxAttempts: 20, initialDelayMs: 1, maxDelayMs: 5 },
+    });
+  const stored = async () => {
+    const stream = new TrainerStream({
+      eventStore,
+      snapshotEvery: 0,
+      decider: trainerDecider({ speed: 100 }),
+    });
+    return (await stream.repository('read').load('trainer-ash')).state.trainer;
+  };
+  return { eventStore, commandStatus, instance, stored };
+}
+
+describe('TrainerCommandHandler: commands that come again, and stale cached trainers', () => {
+  it('applies a join decided where the cached trainer is stale (another instance took it out of the group)', async () => {
+    const { commandStatus, instance, stored } = system();
+    const [a, b] = [instance('trainer-1'), instance('trainer-2')];
+    await a.handle(moveCommand('start', 1, T0));
+    await a.handle(groupCommand('join', 'party', T0 + 1));
+    // The trainer's partition moved to b (a rebalance), where the user left the party.
+    await b.handle(groupCommand('leave', 'party', T0 + 2));
+    // Back on a, whose cache still has the trainer in the party: "join" is not a no-op.
+    const rejoin = groupCommand('join', 'party', T0 + 3);
+    expect(await a.handle(rejoin)).toEqual({ status: 'processed', version: 4 });
+    expect((await stored()).groups).toEqual(['party']);
+    expect(await commandStatus.get(rejoin.messageId)).toMatchObject({ version: 4 });
+  });
+
+  it('applies a leave decided where the cached trainer is stale (another instance put it in the group)', async () => {
+    const { instance, stored } = system();
+    const [a, b] = [instance('trainer-1'), instance('trainer-2')];
+    await a.handle(moveCommand('start', 1, T0));
+    await b.handle(groupCommand('join', 'party', T0 + 1));
+    expect(await a.handle(groupCommand('leave', 'party', T0 + 2))).toEqual({
+      status: 'processed',
+      version: 3,
+    });
+    expect((await stored()).groups).toEqual([]);
+  });
+
+  it('never applies a move twice, however many commands of the trainer came between', async () => {
+    const { eventStore, instance, stored } = system();
+    const a = instance('trainer-1');
+    const start = moveCommand('start', 1, T0);
+    await a.handle(start);
+    await a.handle(moveCommand('stop', 0, T0 + 1_000)); // 1 s at 100/s: x = 100
+    for (let i = 0; i < 40; i++) await a.handle(moveCommand('stop', 0, T0 + 2_000 + i));
+    const before = await stored();
+    // The start again, e.g. a dead letter replayed, on another instance.
+    expect(await instance('trainer-2').handle(start)).toEqual({ status: 'processed', version: 1 });
+    expect(await eventStore.readStream('trainer-ash')).toHaveLength(42);
+    expect(await stored()).toEqual(before);
+    await instance('trainer-3').handle(moveCommand('stop', 0, T0 + 100_000));
+    expect((await stored()).position).toEqual({ x: 100, y: 0 });
+  });
+
+  it('never applies a group change twice: a late retry of a leave does not take the trainer out again', async () => {
+    const { eventStore, instance, stored } = system();
+    const a = instance('trainer-1');
+    await a.handle(moveCommand('stop', 0, T0));
+    await a.handle(groupCommand('join', 'party', T0 + 1));
+    const leave = groupCommand('leave', 'party', T0 + 2);
+    await a.handle(leave);
+    for (let i = 0; i < 33; i++)
+      await a.handle(moveCommand(i % 2 ? 'stop' : 'start', 1, T0 + 3 + i));
+    await a.handle(groupCommand('join', 'party', T0 + 100));
+    // The client's retry of the leave (same Idempotency-Key, same command id) comes now.
+    expect(await a.handle(leave)).toEqual({ status: 'processed', version: 3 });
+    const events = await eventStore.readStream('trainer-ash');
+    expect(events.filter((e) => e.metadata.causationId === leave.messageId)).toHaveLength(1);
+    expect((await stored()).groups).toEqual(['party']);
+  });
+
+  it('records a dead-lettered command that was applied (only its outcome was not recorded) as processed', async () => {
+    const { commandStatus, instance, stored } = system();
+    const a = instance('trainer-1');
+    await a.handle(moveCommand('start', 1, T0));
+    const stop = moveCommand('stop', 0, T0 + 1_000);
+    const complete = jest
+      .spyOn(commandStatus, 'complete')
+      .mockRejectedValue(new Error('status store down'));
+    let failure: unknown;
+    for (let attempt = 0; attempt < 3; attempt++)
+      await a.handle(stop).catch((error: unknown) => (failure = error));
+    complete.mockRestore();
+    await a.deadLettered(stop, failure);
+    expect(await stored()).toMatchObject({ position: { x: 100, y: 0 } });
+    expect(await commandStatus.get(stop.messageId)).toMatchObject({
+      status: 'processed',
+      version: 2,
+    });
+  });
+});

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { testNamespace } from '@causeway/testkit';
+import { freePort, RedisServerProcess, testNamespace } from '@causeway/testkit';
 import { conformanceMessage, conformanceSerializer } from '../src/testing';
 import {
   RedisStreamsPublisher,
@@ -55,6 +55,41 @@ describe('consumer lag metrics', () => {
     const keys = await client.keys(`${ns.keyPrefix}*`);
     if (keys.length > 0) await client.del(...keys);
     client.disconnect();
+  });
+
+  it('keeps the last Redis Streams figures while Redis does not answer, rather than no series', async () => {
+    const server = new RedisServerProcess(await freePort());
+    await server.start();
+    const client = new Redis(server.url, { commandTimeout: 300 });
+    const serializer = conformanceSerializer();
+    const registry = new Registry();
+    const topic = ns.topic('hung');
+    registerRedisStreamsLag({ client, registry, keyPrefix: ns.keyPrefix, topics: () => [topic] });
+    const subscriber = new RedisStreamsSubscriber({ client, serializer, keyPrefix: ns.keyPrefix });
+    try {
+      // A group that has read nothing: every message published is lag.
+      await subscriber.subscribe([topic], { group: 'billing', consumer: 'c1' }, async () => {
+        throw new Error('never delivered: the subscription is closed first');
+      });
+      await subscriber.close();
+      const publisher = new RedisStreamsPublisher({ client, serializer, keyPrefix: ns.keyPrefix });
+      await publisher.publish(
+        topic,
+        Array.from({ length: 6 }, (_, i) => conformanceMessage(i, `k${i}`)),
+      );
+      const lag = async () =>
+        new RegExp(
+          `causeway_consumer_lag\\{topic="${topic.replace(/\./g, '\\.')}",group="billing"\\} (\\d+)`,
+        ).exec(await registry.metrics())?.[1];
+      expect(await lag()).toBe('6');
+      server.pause();
+      await new Promise((resolve) => setTimeout(resolve, 600)); // past the figures' 500 ms reuse
+      expect(await lag()).toBe('6');
+    } finally {
+      server.resume();
+      client.disconnect();
+      await server.remove();
+    }
   });
 
   it('reports Kafka lag per topic and group', async () => {

@@ -39,6 +39,29 @@ describe('loadConfiguration', () => {
     );
   });
 
+  it.each([
+    ['REDIS_URL', 'redis://:pw-one@127.0.0.1:notaport'],
+    ['REDIS_URL', 'redis://:pw-one@127.0.0.1:99999'],
+    ['REDIS_URL', 'redis://:pw-one@'],
+    ['MONGODB_URI', 'mongodb://u:pw-one@127.0.0.1:notaport/causeway'],
+    ['MONGODB_URI', 'mongodb://u:pw-one@a:27017,b:70000/causeway'],
+  ])('refuses %s %s, naming the setting and never its value', (name, value) => {
+    const urls = z.object({ REDIS_URL: setting.redisUrl(), MONGODB_URI: setting.mongoUri() });
+    const env = {
+      REDIS_URL: 'redis://:pw@127.0.0.1:6379/2',
+      MONGODB_URI: 'mongodb://u:pw@[::1]:27017,b/causeway?replicaSet=rs0',
+    };
+    expect(loadConfiguration(urls, env)).toEqual(env);
+    let error: Error | undefined;
+    try {
+      loadConfiguration(urls, { ...env, [name]: value });
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error?.message).toMatch(new RegExp(`${name}: must`));
+    expect(error?.message).not.toContain('pw-one');
+  });
+
   it('names a setting once per problem, even when two rules find it missing', () => {
     // A cross-setting rule that runs even when the base ones failed (see read-models.settings).
     const twice = schema.check(

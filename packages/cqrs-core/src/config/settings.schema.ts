@@ -33,13 +33,24 @@ export const setting = {
   redisUrl: () =>
     z
       .string({ message: 'is required' })
-      .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL'),
+      .regex(/^rediss?:\/\/.+/, { message: 'must be a redis:// or rediss:// URL', abort: true })
+      // Else Node warns quoting the whole URL, password included (DEP0170), and ioredis
+      // connects to port 6379 whatever the URL says.
+      .refine(
+        hasHostAndPort,
+        'must be a redis:// or rediss:// URL with a host and a port of 1 to 65535',
+      ),
   mongoUri: () =>
     z
       .string({ message: 'is required' })
-      .regex(
-        /^mongodb(\+srv)?:\/\/[^/]+\/[^/?]+/,
-        'must be a mongodb:// URI that names a database',
+      .regex(/^mongodb(\+srv)?:\/\/[^/]+\/[^/?]+/, {
+        message: 'must be a mongodb:// URI that names a database',
+        abort: true,
+      })
+      .refine(
+        (uri) =>
+          uri.split('//', 2)[1]!.split('/', 1)[0]!.replace(/^.*@/, '').split(',').every(isHostPort),
+        'must name each host as host or host:port, with a port of 1 to 65535',
       ),
   kafkaBrokers: () =>
     z
@@ -83,3 +94,21 @@ export const connectionSettings = {
     MONGODB_TIMEOUT_MS: setting.milliseconds(5_000),
   },
 };
+
+/** Whether a URL has a host and, if it names one, a port of 1 to 65535. Never echoes it. */
+function hasHostAndPort(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value); // throws on a port that is not a number up to 65535
+  } catch {
+    return false;
+  }
+  return url.hostname !== '' && url.port !== '0';
+}
+
+/** `host` or `host:port` (a port of 1 to 65535; an IPv6 host in brackets). */
+function isHostPort(value: string): boolean {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(value);
+  if (!match) return false;
+  return match[2] === undefined || (Number(match[2]) >= 1 && Number(match[2]) <= 65_535);
+}

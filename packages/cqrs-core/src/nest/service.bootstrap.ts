@@ -142,10 +142,12 @@ function logProcessWarnings(service: string): { to(logger: Logger): void } {
   process.removeAllListeners('warning');
   process.on('warning', (warning: Error & { code?: string }) => {
     const code = typeof warning.code === 'string' ? warning.code : undefined;
-    log(`${warning.name}${code ? ` [${code}]` : ''}: ${warning.message}`, {
+    // A warning may quote a URL with its credentials (DEP0170 quotes a whole invalid URL).
+    const message = String(warning.message).replace(/\/\/[^/\s@]*@/g, '//[Redacted]@');
+    log(`${warning.name}${code ? ` [${code}]` : ''}: ${message}`, {
       name: warning.name,
       ...(code && { code }),
-      message: warning.message,
+      message,
     });
   });
   return {

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { ReplyError } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import { StreamKeys } from './redis-streams.keys';
 import { pairs, unreadRemoved } from './redis-streams.trimming';
@@ -59,7 +60,12 @@ export async function redisStreamsLag(
     const gone = goneFanOutGroups(replies.at(-2), replies.at(-1));
     for (let s = 0; s < streams.length; s++) {
       const [error, groups] = replies[2 * s] ?? [];
-      if (error) continue; // the stream does not exist (yet)
+      if (error) {
+        // Redis's answer: the stream does not exist (yet), or the key is not a stream.
+        if (error instanceof ReplyError) continue;
+        // No answer (a timeout, a lost connection) is not "no groups": no figures at all.
+        throw error;
+      }
       const [streamError, streamReply] = replies[2 * s + 1] ?? [];
       const stream = streamError ? new Map<string, unknown>() : pairs(streamReply);
       for (const raw of groups as unknown[][]) {
@@ -109,15 +115,22 @@ function goneFanOutGroups(
  * Registers `causeway_consumer_pending`, `causeway_consumer_lag` and
  * `causeway_consumer_trimmed_unread` gauges (S1-10), computed at
  * scrape time from XINFO GROUPS. A scrape costs one pipelined round trip per topic. A group
- * that is destroyed, or a fan-out group whose instance is gone, has no series any more.
+ * that is destroyed, or a fan-out group whose instance is gone, has no series any more. While
+ * Redis does not answer, the gauges keep the last figures it gave.
  */
 export function registerRedisStreamsLag(options: RedisStreamsLagOptions): void {
   const latest = { at: 0, values: [] as GroupLag[] };
   const refresh = async () => {
     // Both gauges are collected in one scrape: query once.
     if (Date.now() - latest.at > 500) {
-      latest.values = await redisStreamsLag(options.client, options, options.topics());
-      latest.at = Date.now();
+      try {
+        latest.values = await redisStreamsLag(options.client, options, options.topics());
+        latest.at = Date.now();
+      } catch {
+        // Redis does not answer: the last figures stay, rather than every series going (the
+        // lag alerts would resolve during the outage); causeway_connection_up and
+        // /health/ready report the outage itself.
+      }
     }
     return latest.values;
   };

@@ -43,6 +43,7 @@ describe('trainer decider: groups', () => {
         position: { x: 3, y: 4 },
         movement: still,
         groups: ['gym'],
+        movedAt: T0,
       });
     spec
       .given([created, joined('party'), joined('gym')])
@@ -52,6 +53,7 @@ describe('trainer decider: groups', () => {
         position: { x: 3, y: 4 },
         movement: still,
         groups: ['arena', 'gym', 'party'],
+        movedAt: T0,
       });
   });
 
@@ -94,6 +96,7 @@ describe('trainer decider: groups', () => {
         position: { x: 3, y: 4 },
         movement: { isMoving: true, direction: { x: 1, y: 0 }, speed: 100, startedAt: T0 + 20 },
         groups: ['party'],
+        movedAt: T0 + 20,
       });
   });
 });

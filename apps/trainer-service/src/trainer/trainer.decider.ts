@@ -34,6 +34,8 @@ export interface TrainerState {
   movement: Movement;
   /** The groups the trainer is in, sorted. */
   groups: readonly string[];
+  /** Epoch ms of the trainer's latest move (0: none): a later-applied move is never earlier. */
+  movedAt?: number;
 }
 
 /** `now` is the time the command was accepted (server clock, epoch ms): never read a clock in decide. */
@@ -77,7 +79,10 @@ function unit(x: number, y: number): Vector {
 }
 
 function move(command: MoveTrainer, state: TrainerState, speed: number): TrainerMoved {
-  const { now } = command.metadata!;
+  // Moves apply in the order they arrive, which may differ from the order their times were
+  // stamped in (two command-api instances, a keyed retry): a move stamped before the latest one
+  // applied happens at that one's time, so no span of time is walked twice.
+  const now = Math.max(command.metadata!.now, state.movedAt ?? 0, state.movement.startedAt);
   const { action, directionX, directionY, trainerId } = command.data;
   const position = positionAt(state, now);
   let movement: Movement;
@@ -130,6 +135,7 @@ export function trainerDecider(options: {
             exists: true,
             position: event.data.position,
             movement: event.data.movement,
+            movedAt: event.data.timestamp,
           };
         case TRAINER_JOINED_GROUP_EVENT:
           return {

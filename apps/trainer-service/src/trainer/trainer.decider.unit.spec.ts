@@ -79,6 +79,25 @@ describe('trainer decider', () => {
     expect(positionAt(state, T0 - 1_000)).toEqual({ x: 0, y: 0 });
   });
 
+  it('walks no span of time twice when a move stamped earlier comes after a later one', () => {
+    const east = (startedAt: number) => ({
+      isMoving: true,
+      direction: { x: 1, y: 0 },
+      speed: 100,
+      startedAt,
+    });
+    // Moving: the late start happens at the latest move's time, from where that one left it.
+    spec
+      .given([moved(0, 0, east(T0), T0), moved(1_000, 0, east(T0 + 10_000), T0 + 10_000)])
+      .when(move('start', 1, 0, T0 + 5_000))
+      .then(moved(1_000, 0, east(T0 + 10_000), T0 + 10_000));
+    // Stopped at 10 s: a start stamped at 5 s does not walk the 5 s the trainer stood still.
+    spec
+      .given([moved(0, 0, east(T0), T0), moved(1_000, 0, still, T0 + 10_000)])
+      .when(move('start', 1, 0, T0 + 5_000))
+      .then(moved(1_000, 0, east(T0 + 10_000), T0 + 10_000));
+  });
+
   it.each([
     ['huge', 1.7e308, 1.7e308],
     ['tiny', 5e-324, 5e-324],

@@ -30,7 +30,7 @@ export interface TrainerStreamState {
 export const trainerStreamId = (trainerId: string): string => `trainer-${trainerId}`;
 export const TRAINER_AGGREGATE = 'Trainer';
 /** Bump when TrainerStreamState or evolve changes: older snapshots are then ignored. */
-const SNAPSHOT_SCHEMA_VERSION = 1;
+const SNAPSHOT_SCHEMA_VERSION = 2;
 
 type Decider = ReturnType<typeof trainerDecider>;
 

@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import { registeredCounter } from '@causeway/cqrs-core';
+import { type Counter, type Registry } from 'prom-client';
 
 const NAME = 'causeway_command_api_requests_total';
 
@@ -11,14 +12,11 @@ export class CommandApiMetrics {
   private readonly requests: Counter<'endpoint' | 'outcome'>;
 
   constructor(registry: Registry) {
-    this.requests =
-      (registry.getSingleMetric(NAME) as Counter<'endpoint' | 'outcome'> | undefined) ??
-      new Counter({
-        name: NAME,
-        help: 'Command API requests by endpoint and outcome',
-        labelNames: ['endpoint', 'outcome'],
-        registers: [registry],
-      });
+    this.requests = registeredCounter(registry, {
+      name: NAME,
+      help: 'Command API requests by endpoint and outcome',
+      labelNames: ['endpoint', 'outcome'],
+    });
   }
 
   count(endpoint: string, outcome: string): void {

@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import { registeredCounter } from '@causeway/cqrs-core';
+import { type Registry } from 'prom-client';
 import { projectionLogger } from './projection.lifecycle';
 import { type SkippedEvent } from './read-models.catch-up';
 
@@ -15,12 +16,10 @@ export function reportSkips(
 ): (skipped: SkippedEvent, error: unknown) => void {
   const skips =
     registry &&
-    ((registry.getSingleMetric(SKIPPED_EVENTS) as Counter | undefined) ??
-      new Counter({
-        name: SKIPPED_EVENTS,
-        help: 'Events of the event store the read models catch-up could not decode and gave up on',
-        registers: [registry],
-      }));
+    registeredCounter(registry, {
+      name: SKIPPED_EVENTS,
+      help: 'Events of the event store the read models catch-up could not decode and gave up on',
+    });
   return ({ streamId, version, position }, error) => {
     skips?.inc();
     projectionLogger.error(

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { registeredCounter, registeredGauge } from '@causeway/cqrs-core';
+import { type Counter, type Gauge, type Registry } from 'prom-client';
 
 /** What an SSE gateway instance reports at /metrics. */
 export class SseMetrics {
@@ -10,52 +11,32 @@ export class SseMetrics {
   readonly closed: Counter<'reason'>;
 
   constructor(registry: Registry) {
-    const existing = <T>(name: string): T | undefined =>
-      registry.getSingleMetric(name) as T | undefined;
-    this.connections =
-      existing<Gauge>('causeway_sse_connections') ??
-      new Gauge({
-        name: 'causeway_sse_connections',
-        help: 'Open SSE connections on this instance',
-        registers: [registry],
-      });
-    this.frames =
-      existing<Counter>('causeway_sse_frames_sent_total') ??
-      new Counter({
-        name: 'causeway_sse_frames_sent_total',
-        help: 'Notification frames written to SSE connections',
-        registers: [registry],
-      });
-    this.slowDropped =
-      existing<Counter>('causeway_sse_slow_clients_dropped_total') ??
-      new Counter({
-        name: 'causeway_sse_slow_clients_dropped_total',
-        help: 'Connections dropped as too slow: unwritten data beyond BUFFER_MAX_BYTES, or not emptied for STALL_TIMEOUT_MS',
-        registers: [registry],
-      });
-    this.resumes =
-      existing<Counter<'outcome'>>('causeway_sse_streams_total') ??
-      new Counter({
-        name: 'causeway_sse_streams_total',
-        help: 'Streams opened, by how they started: new, replayed or recovery',
-        labelNames: ['outcome'],
-        registers: [registry],
-      });
-    this.rejected =
-      existing<Counter<'reason'>>('causeway_sse_rejected_total') ??
-      new Counter({
-        name: 'causeway_sse_rejected_total',
-        help: 'Stream requests refused: unauthorized, rate-limited, instance-full, user-limit, not-ready',
-        labelNames: ['reason'],
-        registers: [registry],
-      });
-    this.closed =
-      existing<Counter<'reason'>>('causeway_sse_closed_total') ??
-      new Counter({
-        name: 'causeway_sse_closed_total',
-        help: 'Streams ended, by why: client, timeout, slow, shutdown, error, expired (the credential), disconnected (an operator), revoked (all tokens of the user)',
-        labelNames: ['reason'],
-        registers: [registry],
-      });
+    this.connections = registeredGauge(registry, {
+      name: 'causeway_sse_connections',
+      help: 'Open SSE connections on this instance',
+    });
+    this.frames = registeredCounter(registry, {
+      name: 'causeway_sse_frames_sent_total',
+      help: 'Notification frames written to SSE connections',
+    });
+    this.slowDropped = registeredCounter(registry, {
+      name: 'causeway_sse_slow_clients_dropped_total',
+      help: 'Connections dropped as too slow: unwritten data beyond BUFFER_MAX_BYTES, or not emptied for STALL_TIMEOUT_MS',
+    });
+    this.resumes = registeredCounter(registry, {
+      name: 'causeway_sse_streams_total',
+      help: 'Streams opened, by how they started: new, replayed or recovery',
+      labelNames: ['outcome'],
+    });
+    this.rejected = registeredCounter(registry, {
+      name: 'causeway_sse_rejected_total',
+      help: 'Stream requests refused: unauthorized, rate-limited, instance-full, user-limit, not-ready',
+      labelNames: ['reason'],
+    });
+    this.closed = registeredCounter(registry, {
+      name: 'causeway_sse_closed_total',
+      help: 'Streams ended, by why: client, timeout, slow, shutdown, error, expired (the credential), disconnected (an operator), revoked (all tokens of the user)',
+      labelNames: ['reason'],
+    });
   }
 }

@@ -1,7 +1,8 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { PositionNotifier } from '@causeway/platform';
 import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
-import { Counter, type Registry } from 'prom-client';
+import { registeredCounter } from '@causeway/cqrs-core';
+import { type Registry } from 'prom-client';
 import { TrainerOutbox } from '../outbox/trainer-outbox.service';
 import { TrainerCommandHandler } from './trainer.command-handler';
 import { TrainerCommandsRegistrar } from './trainer-commands.registrar';
@@ -90,12 +91,10 @@ function writeThroughFailed(registry: Registry | undefined): (error: unknown) =>
   const logger = new Logger('TrainerCommandHandler');
   const failures =
     registry &&
-    ((registry.getSingleMetric(WRITE_THROUGH_FAILURES) as Counter | undefined) ??
-      new Counter({
-        name: WRITE_THROUGH_FAILURES,
-        help: 'Group joins and leaves not written through to the GroupMembers read model (projection-worker applies them later)',
-        registers: [registry],
-      }));
+    registeredCounter(registry, {
+      name: WRITE_THROUGH_FAILURES,
+      help: 'Group joins and leaves not written through to the GroupMembers read model (projection-worker applies them later)',
+    });
   return (error) => {
     failures?.inc();
     logger.warn(

@@ -1,2 +1,3 @@
 export * from './connection.metrics';
 export * from './messaging.metrics';
+export * from './registered.metric';

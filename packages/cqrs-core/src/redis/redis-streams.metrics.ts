@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import { type Counter, type Registry } from 'prom-client';
+import { registeredCounter } from '../metrics/registered.metric';
 
 /** Optional Prometheus counters of a subscriber: handled and failed deliveries per topic and group. */
 export interface SubscriberMetrics {
@@ -21,8 +22,6 @@ export function subscriberMetrics(registry: Registry): SubscriberMetrics {
   };
 }
 
-function counter(registry: Registry, name: string, help: string): Counter {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter;
-  return new Counter({ name, help, labelNames: ['topic', 'group'], registers: [registry] });
+function counter(registry: Registry, name: string, help: string): Counter<'topic' | 'group'> {
+  return registeredCounter(registry, { name, help, labelNames: ['topic', 'group'] });
 }

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { type ChainableCommander } from 'ioredis';
-import { Counter, type Registry } from 'prom-client';
+import { type Counter, type Registry } from 'prom-client';
+import { registeredCounter } from '../metrics/registered.metric';
 import { type Envelope, type Priority } from '../messages/envelope';
 import { MessageTooLargeError } from '../messages/message.errors';
 import { type Publisher } from '../transport/transport.port';
@@ -201,14 +202,11 @@ class SingleXadds {
   }
 }
 
-function publishedCounter(registry: Registry): Counter {
-  const existing = registry.getSingleMetric('causeway_transport_published_total');
-  if (existing) return existing as Counter;
-  return new Counter({
+function publishedCounter(registry: Registry): Counter<'topic'> {
+  return registeredCounter(registry, {
     name: 'causeway_transport_published_total',
     help: 'Messages accepted by the broker',
     labelNames: ['topic'],
-    registers: [registry],
   });
 }
 

@@ -43,7 +43,7 @@ async function start(name: string, mongoUri: string): Promise<ServiceProcess> {
       ADMIN_TOKEN: 'admin-token-0123456789',
       TOPIC_PREFIX: prefix,
       INSTANCE_ID: name,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
     },
     timeoutMs: 60_000,
   });
@@ -117,5 +117,9 @@ describe('trainer-service joins the command group only once its stores are ready
     const ready = await fetch(`${starting.url}/health/ready`);
     expect(ready.status).toBe(503);
     expect(await ready.text()).toContain('trainer-commands');
+    // Its log says when it takes commands: the healthy one's does, the stuck one's not yet.
+    const taking = 'taking MoveTrainerCommand and ChangeGroupCommand: the stores are ready';
+    expect(healthy.stdoutLines().some((line) => line.includes(taking))).toBe(true);
+    expect(starting.stdoutLines().some((line) => line.includes(taking))).toBe(false);
   });
 });

@@ -240,7 +240,12 @@ describe('trainer-service on Redis + MongoDB', () => {
 
   it('records rejections with their reason and leaves the stream alone', async () => {
     const noDirection = move('ash', 'start', 0, 0);
-    const unknown = changeGroup('nobody', 'party', 'join');
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const untraced = changeGroup('nobody', 'party', 'join');
+    const unknown = {
+      ...untraced,
+      metadata: { ...untraced.metadata, traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    };
     const join = changeGroup('ash', 'party', 'join');
     await send(noDirection, unknown, join);
     expect(await completed(noDirection.messageId)).toMatchObject({
@@ -274,6 +279,11 @@ describe('trainer-service on Redis + MongoDB', () => {
           msg: `rejected ChangeGroupCommand ${unknown.messageId} for trainer nobody: unknown trainer "nobody"`,
           commandIds: [unknown.messageId],
           userId: 'nobody',
+          // Every line logged while a message is handled names it and its trace.
+          messageId: unknown.messageId,
+          messageType: 'ChangeGroupCommand',
+          correlationId: unknown.messageId,
+          trace_id: traceId,
         }),
         expect.objectContaining({
           msg: `rejected MoveTrainerCommand ${noDirection.messageId} for trainer ash: cannot start moving without a direction`,

@@ -13,6 +13,7 @@ import { HealthMonitor } from '../health/health.monitor';
 import { type HealthProbe } from '../health/health-probe.port';
 import { ConnectionsLifecycle } from './connections.lifecycle';
 import { HealthController } from './health.controller';
+import { messageLogFields } from './log.fields';
 import { REDACTED_LOG_PATHS, redactQuery, redactTarget } from './log.redaction';
 import { MetricsController } from './metrics.controller';
 import { ProblemDetailsFilter } from './problem-details.filter';
@@ -62,6 +63,8 @@ export class CausewayServiceModule {
           pinoHttp: {
             level: options.logLevel,
             base: { service: options.service, instance: options.instanceId },
+            // The message being handled (id, type, correlation and trace ids) on every line.
+            mixin: messageLogFields,
             // Never log credentials: not in headers, not in the request target, not in a cookie set.
             redact: REDACTED_LOG_PATHS,
             // `req.id`: the caller's well-formed X-Request-Id or a UUID, echoed in the answer.

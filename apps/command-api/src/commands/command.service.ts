@@ -66,6 +66,9 @@ export class CommandService {
     caller: Caller,
     input: Omit<MoveTrainerCommand, 'timestamp'> & { timestamp?: number },
   ): Promise<Accepted> {
+    // Taken before anything can refuse the call: a keyed request's calls keep their positions
+    // whatever is refused (a retry under another token may be allowed what this one was not).
+    const id = idempotentCommandId();
     // The trainer would refuse it: say so now (422 / -32602) rather than send a doomed command.
     if (input.action === 'start' && input.directionX === 0 && input.directionY === 0)
       throw new ValidationError([
@@ -89,6 +92,7 @@ export class CommandService {
       data.trainerId,
       data,
       deadlineMs > 0 ? deadlineMs : undefined,
+      id,
     );
   }
 
@@ -97,6 +101,7 @@ export class CommandService {
     input: { trainerId: string; groupId: string; timestamp?: number },
     action: ChangeGroupCommand['action'],
   ): Promise<Accepted> {
+    const id = idempotentCommandId(); // first: see move
     this.authorize(caller, input.trainerId);
     const data: ChangeGroupCommand = {
       trainerId: input.trainerId,
@@ -104,7 +109,7 @@ export class CommandService {
       action,
       timestamp: input.timestamp ?? idempotentAcceptedAt() ?? this.now(),
     };
-    return this.send(caller, CHANGE_GROUP_COMMAND, data.trainerId, data);
+    return this.send(caller, CHANGE_GROUP_COMMAND, data.trainerId, data, undefined, id);
   }
 
   /** The status of one of the caller's commands; someone else's is "not found", never leaked. */
@@ -138,11 +143,11 @@ export class CommandService {
     type: string,
     trainerId: string,
     data: unknown,
-    deadlineMs?: number,
+    deadlineMs: number | undefined,
+    // Taken by the caller before anything could refuse the call: a keyed request's calls get
+    // their ids by position, refused or not (a refused one must not shift the next one's).
+    id: string | undefined,
   ): Promise<Accepted> {
-    // Taken first: a keyed request's calls get their ids by position, refused or not, so a
-    // retry gives each call the id it had (a refused one must not shift the next one's).
-    const id = idempotentCommandId();
     // Before anything is recorded or sent: a refused command leaves no trace (a retry is safe).
     this.options.backlog?.admit(this.commandBus.topicOf(type), this.commandBus.groupOf(type));
     // A retry of a keyed request: created when the first attempt was, so with its deadline.

@@ -53,6 +53,28 @@ describe('CommandService when the bus fails', () => {
     expect(statuses.complete).not.toHaveBeenCalled();
   });
 
+  it('gives each call of a retried keyed batch the id it had, whatever was refused before sending', async () => {
+    const batch = (trainerIds: string[]) =>
+      withIdempotencyKey('ash:k1', 1_000, async () => {
+        const ids: Record<string, string | undefined> = {};
+        for (const trainerId of ['misty', 'ash'])
+          ids[trainerId] = await service
+            .move({ userId: 'ash', trainerIds }, { ...move, trainerId })
+            .then(
+              (accepted) => accepted.commandId,
+              () => undefined,
+            );
+        return ids;
+      });
+    // First attempt: ash may not move misty (403). The retry's token may.
+    const first = await batch([]);
+    const retry = await batch(['misty']);
+    expect(first.misty).toBeUndefined();
+    expect(retry.ash).toBe(first.ash);
+    // Misty's move must not take the id of ash's (trainer-service would answer it processed).
+    expect(retry.misty).not.toBe(first.ash);
+  });
+
   it('says it may have been sent, names it, and records no outcome when the reply was lost', async () => {
     failure = new Error('Command timed out'); // written, unanswered: it may have run
     const error = await service.move(caller, move).catch((e: unknown) => e);

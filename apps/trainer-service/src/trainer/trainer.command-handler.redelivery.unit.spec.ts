@@ -1,4 +1,5 @@
 import {
+  CommandExpiredError,
   type Envelope,
   InMemoryEventStore,
   InMemorySnapshotStore,
@@ -65,7 +66,7 @@ function system() {
     });
     return (await stream.repository('read').load('trainer-ash')).state.trainer;
   };
-  return { eventStore, commandStatus, instance, stored };
+  return { eventStore, commandStatus, notifications, instance, stored };
 }
 
 describe('TrainerCommandHandler: commands that come again, and stale cached trainers', () => {
@@ -145,6 +146,52 @@ describe('TrainerCommandHandler: commands that come again, and stale cached trai
     expect(await commandStatus.get(stop.messageId)).toMatchObject({
       status: 'processed',
       version: 2,
+    });
+  });
+
+  it('turns a dead-lettered command a replay applied into processed, and tells its issuer', async () => {
+    const { commandStatus, instance, stored, notifications } = system();
+    const a = instance('trainer-1');
+    await a.handle(moveCommand('stop', 0, T0));
+    const join = groupCommand('join', 'party', T0 + 1);
+    // Failed for good (the event store was down through every retry): dead-lettered.
+    await a.deadLettered(join, new Error('event store down'));
+    expect(await commandStatus.get(join.messageId)).toMatchObject({
+      status: 'rejected',
+      reason: 'failed: event store down',
+    });
+    // The operator replays the dead letter: the same envelope, the same id.
+    expect(await instance('trainer-2').handle(join)).toEqual({ status: 'processed', version: 2 });
+    expect((await stored()).groups).toEqual(['party']);
+    expect(await commandStatus.get(join.messageId)).toMatchObject({
+      status: 'processed',
+      version: 2,
+    });
+    const results = (await notifications.read(undefined, 100))
+      .map(({ notification }) => notification)
+      .filter((notification) => notification.method === 'command.result')
+      .map((notification) => notification.params)
+      .filter((params) => (params as { commandId: string }).commandId === join.messageId);
+    expect(results).toEqual([
+      { commandId: join.messageId, status: 'rejected', reason: 'failed: event store down' },
+      { commandId: join.messageId, status: 'processed', version: 2 },
+    ]);
+  });
+
+  it('answers a processed command that came again after its deadline as processed, not expired', async () => {
+    const { instance } = system();
+    const a = instance('trainer-1');
+    const created = moveCommand('start', 1, T0);
+    const start = {
+      ...created,
+      metadata: { ...created.metadata, deadline: new Date(T0 + 60_000).toISOString() },
+    };
+    await a.handle(start);
+    for (let i = 0; i < 40; i++) await a.handle(moveCommand('stop', 0, T0 + 1_000 + i));
+    const expiry = new CommandExpiredError(start.messageId, start.type, start.metadata.deadline);
+    expect(await instance('trainer-2').expired(start, expiry)).toEqual({
+      status: 'processed',
+      version: 1,
     });
   });
 });

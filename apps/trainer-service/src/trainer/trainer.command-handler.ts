@@ -22,6 +22,7 @@ import {
 import {
   type Audience,
   type CommandStatusStore,
+  FAILED_REASON_PREFIX,
   type GroupMembers,
   type NotificationLog,
   type PositionNotifier,
@@ -210,6 +211,9 @@ export class TrainerCommandHandler {
       .load(trainerStreamId(command.data.trainerId));
     // Applied before: handle() finds it done, and records and writes through as a redelivery.
     if (loaded.state.recent.some(([id]) => id === envelope.messageId)) return this.handle(envelope);
+    // Applied longer ago than `recent` reaches: its recorded status says so (see earlierOutcome).
+    const earlier = (await this.earlierOutcome(envelope))();
+    if (earlier?.status === 'processed') return earlier;
     const outcome: CommandOutcome = {
       status: 'rejected',
       reason: expiryReason(envelope, error.deadline),
@@ -264,8 +268,10 @@ export class TrainerCommandHandler {
       await this.record(envelope, { status: 'processed', version: applied });
       return;
     }
-    const reason = `failed: ${(error as Error)?.message ?? String(error)}`;
-    await this.record(envelope, { status: 'rejected', reason });
+    const reason = `${FAILED_REASON_PREFIX}${(error as Error)?.message ?? String(error)}`;
+    // A notification of its own: should a replay of the dead letter apply the command, its
+    // `processed` (which replaces this status) reaches the issuer too.
+    await this.record(envelope, { status: 'rejected', reason }, 'failed');
   }
 
   /** The stream version a trainer command's events ended at, if its stream has them. */
@@ -428,7 +434,12 @@ export class TrainerCommandHandler {
    * first status wins, the log deduplicates by notificationId), so if either fails the command
    * is redelivered and both are written again.
    */
-  private async record(envelope: Envelope, outcome: CommandOutcome): Promise<void> {
+  private async record(
+    envelope: Envelope,
+    outcome: CommandOutcome,
+    /** Tells this notification from the command's final one (the log keeps one per id). */
+    variant?: 'failed',
+  ): Promise<void> {
     const issuerId = envelope.metadata.issuerId ?? '';
     const status = this.options.commandStatus.complete({
       commandId: envelope.messageId,
@@ -441,7 +452,7 @@ export class TrainerCommandHandler {
     });
     if (!issuerId) return status; // nobody to tell
     const result = this.options.notifications.append({
-      notificationId: `command-result:${envelope.messageId}`,
+      notificationId: `command-result:${envelope.messageId}${variant ? `:${variant}` : ''}`,
       targetType: 'user',
       targetIds: [issuerId],
       method: 'command.result',

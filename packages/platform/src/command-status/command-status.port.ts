@@ -10,12 +10,21 @@ import { type CommandStatus } from '@causeway/contracts';
  *   outcome already recorded).
  * - `complete` records `processed` or `rejected` with its details, keeping the accepted time
  *   and deadline; the first outcome wins:
- *   a later `complete` of the same id (a redelivered command) does not overwrite it.
+ *   a later `complete` of the same id (a redelivered command) does not overwrite it —
+ *   except that `processed` replaces a failure: a `rejected` whose reason starts with
+ *   FAILED_REASON_PREFIX (`failed: `, a dead-lettered command, which a replay of the dead letter
+ *   may still apply).
  *   Completing an id that was never accepted stores the outcome anyway (the API may have
  *   crashed after sending the command but before recording it).
  * - `get` returns the latest status, or undefined for an unknown or expired id.
  * - Entries expire after the store's retention (a setting), never earlier.
  */
+/**
+ * The start of the reason of a command that failed for good (dead-lettered): not a refusal by
+ * the domain, and a replay of its dead letter may apply it after all (CommandStatusStore).
+ */
+export const FAILED_REASON_PREFIX = 'failed: ';
+
 export interface CommandStatusStore {
   accepted(status: {
     commandId: string;

@@ -1,5 +1,5 @@
 import { type CommandStatus } from '@causeway/contracts';
-import { type CommandStatusStore } from './command-status.port';
+import { type CommandStatusStore, FAILED_REASON_PREFIX } from './command-status.port';
 
 export interface InMemoryCommandStatusStoreOptions {
   /** How long an entry is kept after its last write. Default 24 h. */
@@ -39,7 +39,9 @@ export class InMemoryCommandStatusStore implements CommandStatusStore {
   async complete(outcome: Parameters<CommandStatusStore['complete']>[0]): Promise<void> {
     this.sweep();
     const current = this.live(outcome.commandId);
-    if (current && current.status !== 'accepted') return;
+    // The first outcome wins, except that a dead letter's failure (`rejected`, `failed: …`)
+    // gives way to `processed`: a replay of the letter applied it.
+    if (current && current.status !== 'accepted' && !supersedes(current, outcome.status)) return;
     this.write({
       commandId: outcome.commandId,
       type: outcome.type,
@@ -78,4 +80,13 @@ export class InMemoryCommandStatusStore implements CommandStatusStore {
     this.nextSweep = now + Math.min(this.retentionMs, 60_000);
     for (const [id, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(id);
   }
+}
+
+/** Whether `next` replaces a recorded outcome: only `processed` over a dead letter's failure. */
+function supersedes(current: CommandStatus, next: 'processed' | 'rejected'): boolean {
+  return (
+    next === 'processed' &&
+    current.status === 'rejected' &&
+    !!current.reason?.startsWith(FAILED_REASON_PREFIX)
+  );
 }

@@ -1,6 +1,6 @@
 import { type CommandStatus } from '@causeway/contracts';
 import type Redis from 'ioredis';
-import { type CommandStatusStore } from './command-status.port';
+import { type CommandStatusStore, FAILED_REASON_PREFIX } from './command-status.port';
 
 // KEYS[1] = status key, ARGV[1] = outcome JSON (without acceptedAt), ARGV[2] = retention ms.
 // Read and write in one script so that two instances completing the same command (a redelivery)
@@ -10,7 +10,11 @@ local current = redis.call('GET', KEYS[1])
 local outcome = cjson.decode(ARGV[1])
 if current then
   local status = cjson.decode(current)
-  if status.status ~= 'accepted' then return 0 end
+  -- A dead letter's failure gives way to 'processed' (a replay applied it); else first wins.
+  local prefix = '${FAILED_REASON_PREFIX}'
+  local failed = status.status == 'rejected' and type(status.reason) == 'string'
+    and string.sub(status.reason, 1, #prefix) == prefix
+  if status.status ~= 'accepted' and not (failed and outcome.status == 'processed') then return 0 end
   outcome.acceptedAt = status.acceptedAt
   outcome.deadline = status.deadline
 else
@@ -29,7 +33,7 @@ export interface RedisCommandStatusStoreOptions {
 /**
  * Command statuses shared by every instance: one JSON string per command id
  * (`<prefix>command-status:<id>`) with a TTL of the retention. `accepted` is a SET NX, so it
- * never hides an outcome; `complete` is a script, so the first outcome wins atomically.
+ * never hides an outcome; `complete` is a script, so the first outcome wins atomically (or `processed` over a failure).
  */
 export class RedisCommandStatusStore implements CommandStatusStore {
   private readonly keyPrefix: string;

@@ -138,6 +138,35 @@ export function describeCommandStatusStore(name: string, factory: CommandStatusS
       expect(await store.get(id)).not.toHaveProperty('version');
     });
 
+    it('lets processed replace a failure only (a replayed dead letter applied the command)', async () => {
+      const store = await factory({ retentionMs: day });
+      const [failed, refused] = [randomUUID(), randomUUID()];
+      const outcome = (commandId: string, status: 'processed' | 'rejected', reason?: string) => ({
+        commandId,
+        type: 'ChangeGroupCommand',
+        issuerId: 'ash',
+        status,
+        completedAt: '2026-11-21T10:00:05.000Z',
+        ...(reason !== undefined && { reason }),
+        ...(status === 'processed' && { version: 7 }),
+      });
+      await store.accepted(accepted(failed));
+      await store.complete(outcome(failed, 'rejected', 'failed: event store down'));
+      await store.complete(outcome(failed, 'rejected', 'failed: again'));
+      expect(await store.get(failed)).toMatchObject({ reason: 'failed: event store down' });
+      await store.complete(outcome(failed, 'processed'));
+      expect(await store.get(failed)).toMatchObject({
+        status: 'processed',
+        version: 7,
+        acceptedAt: '2026-11-21T10:00:00.000Z',
+      });
+      expect(await store.get(failed)).not.toHaveProperty('reason');
+      // A refusal stays: the domain said no, a replay would say no again.
+      await store.complete(outcome(refused, 'rejected', 'unknown trainer "ash"'));
+      await store.complete(outcome(refused, 'processed'));
+      expect(await store.get(refused)).toMatchObject({ status: 'rejected' });
+    });
+
     it('lets exactly one of many concurrent outcomes win', async () => {
       const store = await factory({ retentionMs: day });
       const id = randomUUID();

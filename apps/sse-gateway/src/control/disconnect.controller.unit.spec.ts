@@ -1,3 +1,4 @@
+import { EventSource } from 'eventsource';
 import { TestSink } from '../testing/sse.test-sink';
 import {
   type GatewayTestApp,
@@ -40,6 +41,35 @@ describe('POST /api/presence/{userId}/disconnect', () => {
       ]);
     expect(misty.ended).toBe(false);
     expect(app.hub.connectionsOf('ash')).toHaveLength(0);
+  });
+
+  it("stops an EventSource's own reconnect with 204; a new stream of the user still opens", async () => {
+    const bearer = await app.bearer('koga');
+    const answers: { status: number; resumed: boolean }[] = [];
+    const source = new EventSource(`${app.url}/events`, {
+      fetch: async (url, init) => {
+        const headers = { ...(init?.headers as Record<string, string>), ...bearer };
+        const response = await fetch(url, { ...init, headers });
+        answers.push({ status: response.status, resumed: 'Last-Event-ID' in headers });
+        return response;
+      },
+    });
+    try {
+      await new Promise((resolve) => (source.onopen = resolve));
+      expect((await disconnect('koga', admin, { reason: 'cheating' })).status).toBe(202);
+      // It reconnects by itself after the retry hint, with Last-Event-ID: 204 ends it for good.
+      await until(() => source.readyState === EventSource.CLOSED, 10_000);
+      expect(answers).toEqual([
+        { status: 200, resumed: false },
+        { status: 204, resumed: true },
+      ]);
+      const fresh = new AbortController();
+      const reopened = await fetch(`${app.url}/events`, { headers: bearer, signal: fresh.signal });
+      expect(reopened.status).toBe(200);
+      fresh.abort();
+    } finally {
+      source.close();
+    }
   });
 
   it('gives a default reason when none is sent', async () => {

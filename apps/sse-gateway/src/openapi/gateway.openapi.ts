@@ -443,6 +443,10 @@ export function gatewayOpenApi(): OpenAPIObject {
                 },
               },
             },
+            '204': {
+              description:
+                "No stream: an operator disconnected the user (`POST /api/presence/{userId}/disconnect`) less than 60 s ago, and this is an EventSource's own reconnect (it sent a `Last-Event-ID` header). An EventSource stops reconnecting on a 204; a new stream the page opens (no header) is served",
+            },
             '400': problem(
               '`token` or `lastEventId` given more than once (or not a plain value), or a Last-Event-ID that is not an id of this stream; `errors` names it',
             ),

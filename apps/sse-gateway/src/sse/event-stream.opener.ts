@@ -43,6 +43,8 @@ export type StreamCheck =
       /** What the request is answered with (a ProblemException, or the unexpected error). */
       error: unknown;
       retryAfterSeconds?: number;
+      /** Answered 204 No Content instead, without a body: an EventSource then stops for good. */
+      noContent?: true;
     };
 
 export type Refusal = Extract<StreamCheck, { ok: false }>;
@@ -102,6 +104,15 @@ export class EventStreamOpener {
     } catch (error) {
       return { ok: false, error };
     }
+    // An EventSource reconnecting by itself (it sends the header) after an operator ended the
+    // user's streams: 204, which ends it for good (WHATWG HTML, server-sent events: "a client
+    // can be told to stop reconnecting using the HTTP 204 No Content response code"). A new
+    // stream the page opens (no header; `?lastEventId=` is the page's own) is let through.
+    if (
+      typeof request.headers['last-event-id'] === 'string' &&
+      this.hub.disconnectedRecently(caller.userId)
+    )
+      return { ok: false, reason: 'disconnected', noContent: true, error: undefined };
     if (lastEventId !== undefined) await this.hub.caughtUp();
     const refused = this.admit(caller.userId);
     if (refused) return refused;

@@ -24,7 +24,7 @@ export class EventsController {
   @Get('events')
   async events(@Req() req: Request, @Res() res: ServerResponse): Promise<void> {
     const check = await this.opener.check(req, req);
-    if (!check.ok) this.refuse(res, check);
+    if (!check.ok) return this.refuse(res, check);
     // HEAD (Express routes it here with GET): the answer GET would start with, and no stream —
     // it opened one before, counted against the limits and shown in presence until the client
     // went away.
@@ -36,9 +36,13 @@ export class EventsController {
     if (started && 'ok' in started) this.refuse(res, started);
   }
 
-  /** Counts the refusal and throws its problem (answered with its Retry-After). */
-  private refuse(res: ServerResponse, refusal: Refusal): never {
+  /** Counts the refusal and throws its problem (answered with its Retry-After), or answers 204. */
+  private refuse(res: ServerResponse, refusal: Refusal): void {
     if (refusal.reason) this.metrics?.rejected.inc({ reason: refusal.reason });
+    if (refusal.noContent) {
+      res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
+      return;
+    }
     if (refusal.retryAfterSeconds !== undefined)
       res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
     throw refusal.error;

@@ -21,11 +21,14 @@ export function retryFrame(ms: number): string {
   return `retry: ${Math.round(ms)}\n\n`;
 }
 
-/** The headers of every event stream: no caching, no proxy buffering, never compressed. */
+/**
+ * The headers of every event stream: no caching, no proxy buffering, never compressed
+ * (`no-transform`: proxies and compression middleware leave it alone; `Content-Encoding:
+ * identity` would say the same in a way RFC 9110 reserves for Accept-Encoding).
+ */
 export const SSE_HEADERS: Record<string, string> = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
   Connection: 'keep-alive',
   'X-Accel-Buffering': 'no',
-  'Content-Encoding': 'identity',
 };

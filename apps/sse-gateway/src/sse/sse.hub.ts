@@ -305,6 +305,15 @@ export class SseHub {
   }
 
   /**
+   * Whether an operator disconnected `userId` in the last DISCONNECT_MEMORY_MS (on any instance:
+   * orders reach every one). An EventSource then reconnecting by itself is answered 204.
+   */
+  disconnectedRecently(userId: string): boolean {
+    const order = this.disconnects.get(userId);
+    return order !== undefined && order.at >= this.now() - DISCONNECT_MEMORY_MS;
+  }
+
+  /**
    * Ends every stream of `userId` on this instance (an operator's DisconnectOrder): each gets a
    * `disconnected` frame, repeating its last id, saying why. Returns how many there were.
    */

@@ -44,7 +44,9 @@ export class EmbeddedModule {
     const instanceId = config.INSTANCE_ID ?? 'embedded';
     const registry = new Registry();
     const serializer = contractsSerializer();
-    const broker = new InMemoryBroker({ serializer });
+    // Groups are all created at start-up here: the per-topic log (kept for groups created later)
+    // only holds consumed messages — 100 000 per topic by default, ~60-80 MB each.
+    const broker = new InMemoryBroker({ serializer, maxLenPerTopic: 10_000 });
     const publisher = new TracedPublisher(broker, { system: 'in-memory' }); // spans only with an OTLP endpoint set
     const eventStore = new InMemoryEventStore({ serializer });
     const notifications = new InMemoryNotificationLog({
@@ -52,7 +54,9 @@ export class EmbeddedModule {
       retentionMs: config.HISTORY_TTL_MS,
     });
     const deadLetters = new InMemoryDeadLetterQueue({ serializer });
-    const commandStatus = new InMemoryCommandStatusStore();
+    const commandStatus = new InMemoryCommandStatusStore({
+      retentionMs: config.COMMAND_STATUS_RETENTION_S * 1000,
+    });
     const positions = new InMemoryTrainerPositions();
     const groups = new InMemoryGroupMembers();
     // One process: the gateway's revocations are the ones command-api's tokens check.
@@ -93,6 +97,7 @@ export class EmbeddedModule {
           tokens,
           commandStatus,
           idempotency: new InMemoryIdempotencyStore(),
+          idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,
           rateLimiter: new RateLimiterMemory({
             points: config.RATE_LIMIT_POINTS,
             duration: config.RATE_LIMIT_WINDOW_S,

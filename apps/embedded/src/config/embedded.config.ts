@@ -30,6 +30,10 @@ export const embeddedConfiguration = z.object({
   DEV_TOKENS: setting.boolean(false),
   /** A move not handled within this long of being accepted is rejected as expired; 0: never. */
   COMMAND_DEADLINE_MS: setting.milliseconds(60_000, 0),
+  /** How long an Idempotency-Key's answer is kept (as command-api). */
+  IDEMPOTENCY_TTL_S: setting.positiveInt(86_400),
+  /** How long GET /api/commands/{id} knows a command (as command-api and trainer-service). */
+  COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
   ...trainerSettings,
   RATE_LIMIT_POINTS: setting.positiveInt(100),
   RATE_LIMIT_WINDOW_S: setting.positiveInt(1),

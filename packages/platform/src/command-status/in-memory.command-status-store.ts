@@ -6,7 +6,15 @@ export interface InMemoryCommandStatusStoreOptions {
   retentionMs?: number;
   /** Default Date.now; inject a clock for deterministic tests. */
   now?: () => number;
+  /**
+   * Statuses kept at most (default 100 000, ~73 MB): beyond, the oldest write is forgotten
+   * (its GET answers 404 as after its retention). Without it the store holds every command of
+   * a whole retention window: ~730 B each, 3 GB a day at 50 commands/s.
+   */
+  maxEntries?: number;
 }
+
+export const DEFAULT_MAX_COMMAND_STATUSES = 100_000;
 
 /**
  * Command statuses in this process (embedded mode, tests). Single-threaded JavaScript makes
@@ -17,11 +25,22 @@ export class InMemoryCommandStatusStore implements CommandStatusStore {
   private readonly entries = new Map<string, { status: CommandStatus; expiresAt: number }>();
   private readonly retentionMs: number;
   private readonly now: () => number;
+  private readonly maxEntries: number;
   private nextSweep = 0;
 
   constructor(options: InMemoryCommandStatusStoreOptions = {}) {
     this.retentionMs = options.retentionMs ?? 86_400_000;
     this.now = options.now ?? Date.now;
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_COMMAND_STATUSES;
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1)
+      throw new TypeError(
+        `InMemoryCommandStatusStore: maxEntries must be a positive integer, got ${String(this.maxEntries)}`,
+      );
+  }
+
+  /** Statuses held now (expired ones not swept yet included). */
+  get size(): number {
+    return this.entries.size;
   }
 
   async accepted(status: {
@@ -71,14 +90,22 @@ export class InMemoryCommandStatusStore implements CommandStatusStore {
   }
 
   private write(status: CommandStatus): void {
+    // Re-inserted on every write: Map order is then oldest write first, as expiresAt is.
+    this.entries.delete(status.commandId);
     this.entries.set(status.commandId, { status, expiresAt: this.now() + this.retentionMs });
+    while (this.entries.size > this.maxEntries)
+      this.entries.delete(this.entries.keys().next().value as string);
   }
 
   private sweep(): void {
     const now = this.now();
     if (now < this.nextSweep) return;
     this.nextSweep = now + Math.min(this.retentionMs, 60_000);
-    for (const [id, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(id);
+    // Oldest write first: stop at the first live one (a sweep costs what it removes).
+    for (const [id, entry] of this.entries) {
+      if (entry.expiresAt > now) break;
+      this.entries.delete(id);
+    }
   }
 }
 

@@ -21,7 +21,10 @@ export interface InMemoryBrokerOptions {
   redeliveryDelayMs?: number;
   /** Refuse messages whose wire form is larger. Default 1 MiB + 64 KiB. */
   maxMessageBytes?: number;
-  /** Entries kept per topic for groups created later (like MAXLEN ~). Default 100 000. */
+  /**
+   * Entries kept per topic for groups created later (like MAXLEN ~: trimmed back to it once
+   * 1/16 over). Default 100 000; each holds the message's wire form.
+   */
   maxLenPerTopic?: number;
   /**
    * Receives messages that cannot be decoded; they are acknowledged and never redelivered.
@@ -171,7 +174,10 @@ export class InMemoryBroker implements Publisher {
         group.enqueue({ entry, attempt: 1, availableAt: 0 });
     }
     const limit = this.options.maxLenPerTopic ?? 100_000;
-    if (log.length > limit) log.splice(0, log.length - limit);
+    // Like MAXLEN ~: trimmed in chunks of 1/16 of the limit. Trimming to exactly `limit` shifted
+    // the whole array on every publish once a topic was full (~170 µs per publish at 100 000,
+    // 10x a publish below the cap).
+    if (log.length > limit + Math.max(1, limit >> 4)) log.splice(0, log.length - limit);
     for (const group of this.groupsOf(topic)) this.pump(group);
   }
 

@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { testNamespace, withDatabase } from '@causeway/testkit';
 import Redis from 'ioredis';
@@ -12,6 +12,7 @@ import {
   stopSystem,
   type RunningInstance,
 } from '../../packages/launcher/src';
+import { cpuSample, type CpuSubject, listenerSubject } from './live.cpu';
 import { measureRawHops } from './live.hops';
 import { Observer, type Sighting } from './live.observer';
 import { type Servers } from './servers';
@@ -434,6 +435,8 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
 
     const rows: LatencyRow[] = [];
     const breakdown: Row[] = [];
+    const cpuRows: Row[] = [];
+    const subjects = cpuSubjects(running, load.pid, servers);
     const sums = {
       p50: raw.http.p50 + 3 * raw.redisHop.p50 + raw.mongoInsert.p50,
       p99: raw.http.p99 + 3 * raw.redisHop.p99 + raw.mongoInsert.p99,
@@ -472,9 +475,12 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
       // the server's side (its keep-alive timeout) just as a request is written to it.
       agent.destroy();
       agent = new Agent(AGENT_OPTIONS);
+      const cpu = cpuSample(subjects);
+      const window = process.hrtime.bigint();
       const { refused } = await drive(api, agent, movers, rate, SECONDS, run);
       const refusals = [...refused].map(([reason, count]) => `${count} × ${reason}`).join(', ');
       await settle(run, 30_000);
+      cpuRows.push(...cpuPerMove(cpu.end(), elapsedMs(window), run.all.length, `${rate}/s`));
       const e2e = run.all.map((m) => ms(m.sent, m.position)).filter((v) => v !== undefined);
       const api202 = run.all.map((m) => ms(m.sent, m.accepted)).filter((v) => v !== undefined);
       const result = run.all.map((m) => ms(m.sent, m.result)).filter((v) => v !== undefined);
@@ -526,6 +532,10 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
       `Where the time goes, ${audience}: sent → HTTP 202 / → command.result frame / → position.update frame (ratio = position ÷ 202 at p50)`,
       breakdown,
     );
+    report.table(
+      `CPU per move, ${audience}: each process's CPU time (user + system) from the first send until every move was seen, ÷ moves (raw = the machine's CPU per move in that time, all ${availableParallelism()} cores; ratio = the process's share of it; the total's ratio near 1 means saturated)`,
+      cpuRows,
+    );
     report.note(
       `command-api, ${TRAINER_SERVICES} × trainer-service, projection-worker, 2 × sse-gateway as processes (launcher); ${CLIENTS} streams, ` +
         `half on each gateway: ${MOVERS * 2} observed (one per mover per gateway, opened first) in this process, ` +
@@ -542,4 +552,50 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
       progress(`live: clean-up failed: ${(error as Error).message}`),
     );
   }
+}
+
+/** The processes whose CPU a move costs: each app (instances summed), the servers, the load. */
+function cpuSubjects(
+  running: readonly RunningInstance[],
+  loadPid: number | undefined,
+  servers: Servers,
+): CpuSubject[] {
+  const apps = new Map<string, number[]>();
+  for (const instance of running)
+    if (instance.child.pid !== undefined)
+      apps.set(instance.app, [...(apps.get(instance.app) ?? []), instance.child.pid]);
+  const port = (address: string) => Number(/:(\d+)(?:[/?,]|$)/.exec(address)?.[1]);
+  return [
+    ...[...apps].map(([name, pids]) => ({ name: `${name} (${pids.length})`, pids })),
+    ...listenerSubject('Redis', port(servers.redisUrl)),
+    ...listenerSubject('MongoDB (FerretDB)', port(servers.mongoUri)),
+    ...listenerSubject('Kafka', port(servers.kafkaBrokers[0]!)),
+    { name: 'load: SSE clients (child)', pids: loadPid === undefined ? [] : [loadPid] },
+    { name: 'load: HTTP and observed streams (this process)', pids: [process.pid] },
+  ];
+}
+
+/** One row per subject and a total: CPU ms per move, against the machine's per move. */
+function cpuPerMove(
+  used: Map<string, number>,
+  windowMs: number,
+  moves: number,
+  label: string,
+): Row[] {
+  if (moves === 0) return [];
+  const capacity = (availableParallelism() * windowMs) / moves;
+  const row = (name: string, ms: number): Row => ({
+    benchmark: `${label}: ${name}`,
+    causeway: `${(ms / moves).toFixed(2)} ms/move`,
+    raw: `${capacity.toFixed(2)} ms/move`,
+    ratio: Math.round((ms / moves / capacity) * 100) / 100,
+  });
+  const rows = [...used].map(([name, ms]) => row(name, ms));
+  rows.push(
+    row(
+      'all of the above',
+      [...used.values()].reduce((a, b) => a + b, 0),
+    ),
+  );
+  return rows;
 }

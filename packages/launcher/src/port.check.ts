@@ -94,6 +94,25 @@ export function listenerOwnedBy(pid: number, port: number): boolean | undefined 
   return false;
 }
 
+/**
+ * The pid of the process listening on TCP `port` (any address), from Linux's /proc; undefined
+ * when none is, or where that cannot be told (no /proc, processes not readable).
+ */
+export function listenerPid(port: number): number | undefined {
+  let inodes: Set<string>;
+  try {
+    inodes = listeningInodes(port);
+  } catch {
+    return undefined;
+  }
+  if (inodes.size === 0) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    if (listenerOwnedBy(Number(entry), port)) return Number(entry);
+  }
+  return undefined;
+}
+
 /** Inodes of the sockets listening on `port`, from /proc/net/tcp and tcp6. */
 function listeningInodes(port: number): Set<string> {
   const inodes = new Set<string>();

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { busyPorts, busyPortsMessage, listenerOwnedBy } from './port.check';
+import { busyPorts, busyPortsMessage, listenerOwnedBy, listenerPid } from './port.check';
 
 async function listening(): Promise<Server> {
   const server = createServer();
@@ -63,5 +63,13 @@ describe('the port check', () => {
     const linux = process.platform === 'linux';
     expect(listenerOwnedBy(process.pid, portOf(server))).toBe(linux ? true : undefined);
     expect(listenerOwnedBy(process.ppid, portOf(server))).toBe(linux ? false : undefined);
+  });
+
+  it('finds the process listening on a port, and none on a free one', async () => {
+    const server = await listening();
+    const port = portOf(server);
+    expect(listenerPid(port)).toBe(process.platform === 'linux' ? process.pid : undefined);
+    await new Promise((resolve) => server.close(resolve));
+    expect(listenerPid(port)).toBeUndefined();
   });
 });

@@ -133,6 +133,10 @@ export class EventStreamOpener {
     check: Extract<StreamCheck, { ok: true }>,
   ): Promise<Refusal | SseConnection | undefined> {
     const { caller, lastEventId, checkedAt } = check;
+    // A request pipelined behind another on its connection (HTTP/1.1) is answered once the
+    // answers before it are done: a stream behind a stream would be counted, shown in presence
+    // and fed, unseen, until the first one ends. Opened when its turn comes.
+    if (!res.socket && !(await turnOf(req, res))) return undefined;
     // The client may have gone while the token was verified: its 'close' has been emitted already.
     if (req.socket.destroyed) return undefined;
     // Revoked during `check`'s awaits (rate limit, catching up): refused like a revoked token.
@@ -220,4 +224,20 @@ export class EventStreamOpener {
       });
     return value;
   }
+}
+
+/** Resolves true once `res` has the connection to itself, false if the client goes first. */
+function turnOf(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const gone = () => {
+      res.off('socket', mine);
+      resolve(false);
+    };
+    const mine = () => {
+      req.socket.off('close', gone);
+      resolve(true);
+    };
+    res.once('socket', mine);
+    req.socket.once('close', gone);
+  });
 }

@@ -313,6 +313,19 @@ describe('trainer-service on Redis + MongoDB', () => {
     expect(await completed(fresh.messageId)).toMatchObject({ status: 'processed', version: 1 });
     const events = await store.readStream('trainer-expiring');
     expect(events.map((event) => event.metadata.causationId)).toEqual([fresh.messageId]);
+    // Its warn line is logged in the command's context: it names the command in fields too.
+    const line = await until(
+      async () =>
+        instances
+          .flatMap((instance) => instance.stdoutLines())
+          .find((l) => l.includes('expired unhandled') && l.includes(expired.messageId)),
+      'the expiry logged',
+    );
+    expect(JSON.parse(line)).toMatchObject({
+      messageId: expired.messageId,
+      messageType: 'MoveTrainerCommand',
+      correlationId: expired.messageId,
+    });
   });
 
   it('applies a move past its deadline by less than COMMAND_CLOCK_SKEW_MS', async () => {

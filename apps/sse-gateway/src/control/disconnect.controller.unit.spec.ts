@@ -72,6 +72,33 @@ describe('POST /api/presence/{userId}/disconnect', () => {
     }
   });
 
+  it('serves the reconnect of a stream the page opened after the order', async () => {
+    expect((await disconnect('surge', admin, { reason: 'cheating' })).status).toBe(202);
+    const bearer = await app.bearer('surge');
+    const answers: { status: number; resumed: boolean }[] = [];
+    const source = new EventSource(`${app.url}/events`, {
+      fetch: async (url, init) => {
+        const headers = { ...(init?.headers as Record<string, string>), ...bearer };
+        const response = await fetch(url, { ...init, headers });
+        answers.push({ status: response.status, resumed: 'Last-Event-ID' in headers });
+        return response;
+      },
+    });
+    try {
+      await new Promise((resolve) => (source.onopen = resolve));
+      await until(() => app.hub.connectionsOf('surge').length === 1);
+      // Its connection drops (a network blip): the EventSource reconnects by itself.
+      for (const connection of app.hub.connectionsOf('surge')) connection.destroy();
+      await until(() => answers.length === 2, 10_000);
+      expect(answers).toEqual([
+        { status: 200, resumed: false },
+        { status: 200, resumed: true },
+      ]);
+    } finally {
+      source.close();
+    }
+  });
+
   it('gives a default reason when none is sent', async () => {
     const tab = await open('brock');
     expect((await disconnect('brock', admin)).status).toBe(202);

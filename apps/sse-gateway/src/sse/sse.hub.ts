@@ -199,6 +199,11 @@ export class SseHub {
       this.options.metrics?.closed.inc({ reason: 'disconnected' });
       return connection;
     }
+    // Served after the order: the user came back (the page opened a stream anew). Reconnects
+    // from now on are this stream's, not the ended ones': not answered 204 (see
+    // disconnectedRecently). Kept per instance, as the order is.
+    if (order && checkedAt !== undefined && order.at < checkedAt)
+      this.disconnects.delete(caller.userId);
     if (lastEventId !== undefined) {
       connection.pending = [];
       // Until the replay is written, the client resumes from where it came from.

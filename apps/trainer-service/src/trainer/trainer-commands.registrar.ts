@@ -8,6 +8,7 @@ import {
   type HealthProbe,
   type Middleware,
   Refusal,
+  runInMessageContext,
 } from '@causeway/cqrs-core';
 import { HEALTH_PROBES } from '@causeway/cqrs-core/nest';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
@@ -106,24 +107,30 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
   }
 
   private register(): void {
+    // Both run outside the handler's message context (the router enters it innermost): their
+    // lines are logged in it, so they carry the command's id, correlation and trace ids.
     const recordDeadLetters: Middleware = (next) => async (delivery) => {
       const result = await next(delivery);
-      if (result instanceof DeadLettered) {
+      if (!(result instanceof DeadLettered)) return result;
+      return runInMessageContext(delivery.envelope, async () => {
         this.logger.warn(
           `${delivery.envelope.type} ${delivery.envelope.messageId} failed for good: ${(result.error as Error)?.message}`,
         );
         await this.recordRejection(delivery.envelope, result.error);
-      }
-      return result;
+        return result;
+      });
     };
     const recordExpiries: Middleware = (next) => async (delivery) => {
       const result = await next(delivery);
       if (!(result instanceof Refusal && result.error instanceof CommandExpiredError))
         return result;
-      this.logger.warn(result.error.message);
-      const outcome = await this.recordExpiry(delivery.envelope, result.error);
-      // Applied by an attempt before a crash after all: answer what happened.
-      return outcome?.status === 'processed' ? outcome : result;
+      const expiry = result.error;
+      return runInMessageContext(delivery.envelope, async () => {
+        this.logger.warn(expiry.message);
+        const outcome = await this.recordExpiry(delivery.envelope, expiry);
+        // Applied by an attempt before a crash after all: answer what happened.
+        return outcome?.status === 'processed' ? outcome : result;
+      });
     };
     // One handler for all the trainer's commands: with the platform's COMMAND_TOPICS they share
     // `commands.Trainer`, so one consumer group handles a trainer's commands in send order

@@ -445,7 +445,7 @@ export function gatewayOpenApi(): OpenAPIObject {
             },
             '204': {
               description:
-                "No stream: an operator disconnected the user (`POST /api/presence/{userId}/disconnect`) less than 60 s ago, and this is an EventSource's own reconnect (it sent a `Last-Event-ID` header). An EventSource stops reconnecting on a 204; a new stream the page opens (no header) is served",
+                "No stream: an operator disconnected the user (`POST /api/presence/{userId}/disconnect`) less than 60 s ago, and this is an EventSource's own reconnect (it sent a `Last-Event-ID` header). An EventSource stops reconnecting on a 204; a new stream the page opens (no header) is served, after which the instance that served it answers the user's reconnects again (other instances answer 204 until the 60 s are up)",
             },
             '400': problem(
               '`token` or `lastEventId` given more than once (or not a plain value), or a Last-Event-ID that is not an id of this stream; `errors` names it',
@@ -542,7 +542,7 @@ export function gatewayOpenApi(): OpenAPIObject {
           summary:
             "Ends every stream of a user, on every gateway instance, optionally revoking the user's tokens (admin token)",
           description:
-            "An operator's order, published to every instance listening on the control channel (Redis pub/sub): each ends the user's streams it holds with a `disconnected` frame. Instances not listening at that moment (restarting, cut off from Redis) do not get it. Without `revoke` it revokes nothing: a client that reconnects with a credential still valid gets a new stream. With `\"revoke\": true` the user's tokens issued until now are refused first (and those issued in the next 60 s, the clock difference tolerated for a token's `iat`: sign in again a minute later), by command-api and every gateway, and every gateway ends the streams they opened, whether or not the order reaches it (within a pub/sub hop; 30 s at worst for an instance cut off from Redis). A stream whose open was being checked when the order came ends at once too. Without the admin token: 401, counted against the client address like any refused credential.",
+            "An operator's order, published to every instance listening on the control channel (Redis pub/sub): each ends the user's streams it holds with a `disconnected` frame. Instances not listening at that moment (restarting, cut off from Redis) do not get it. Without `revoke` it revokes nothing: a stream the page opens anew with a credential still valid is served (an EventSource's own reconnect, with a `Last-Event-ID` header, within 60 s of the order gets 204 No Content, which stops it). With `\"revoke\": true` the user's tokens issued until now are refused first (and those issued in the next 60 s, the clock difference tolerated for a token's `iat`: sign in again a minute later), by command-api and every gateway, and every gateway ends the streams they opened, whether or not the order reaches it (within a pub/sub hop; 30 s at worst for an instance cut off from Redis). A stream whose open was being checked when the order came ends at once too. Without the admin token: 401, counted against the client address like any refused credential.",
           operationId: 'disconnectUser',
           security: [{ adminToken: [] }],
           parameters: [

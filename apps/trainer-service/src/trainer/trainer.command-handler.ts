@@ -126,7 +126,8 @@ export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as 
  * - A domain rejection (a PermanentError from decide: InvalidMoveError, UnknownTrainerError) is
  *   an outcome, not a failure: status `rejected` with the reason, and the command is acknowledged.
  * - Anything else (a server down, conflicts beyond the retries) is thrown to the router, which
- *   retries and finally dead-letters it; `deadLettered` then records the rejection.
+ *   retries and finally dead-letters it; `deadLettered` then records the rejection (or
+ *   `processed`, when the trainer's stream shows it applied).
  * - A command that expired before it was handled (its deadline passed: the command bus did not
  *   run the handler) is never applied: `expired` records it `rejected` with the reason —
  *   unless an earlier attempt had applied it, which a redelivery after a crash can find. A
@@ -135,7 +136,8 @@ export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as 
  * - Redelivery is safe at every step: events get ids derived from the command id, a command that
  *   already produced events is recognised on load (among the trainer's RECENT_COMMANDS) or by
  *   its recorded `processed` status (a copy sent again later: earlierOutcome), the first
- *   recorded status wins and the notification log deduplicates by notificationId.
+ *   recorded status wins (but `processed` replaces a dead letter's `failed: ` rejection) and
+ *   the notification log deduplicates by notificationId.
  * - The in-memory cache of trainers is checked by the append's expected version; a refusal or a
  *   decision to change nothing, which append nothing, is decided again on the stored state.
  */

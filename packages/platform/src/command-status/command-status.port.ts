@@ -1,6 +1,12 @@
 import { type CommandStatus } from '@causeway/contracts';
 
 /**
+ * The start of the reason of a command that failed for good (dead-lettered): not a refusal by
+ * the domain, and a replay of its dead letter may apply it after all (CommandStatusStore).
+ */
+export const FAILED_REASON_PREFIX = 'failed: ';
+
+/**
  * Where the API records the commands it accepted and the handlers record their outcome, so a
  * client can ask `GET /api/commands/{id}` what became of its command.
  *
@@ -17,14 +23,10 @@ import { type CommandStatus } from '@causeway/contracts';
  *   Completing an id that was never accepted stores the outcome anyway (the API may have
  *   crashed after sending the command but before recording it).
  * - `get` returns the latest status, or undefined for an unknown or expired id.
- * - Entries expire after the store's retention (a setting), never earlier.
+ * - Entries expire after the store's retention (a setting), never earlier; except that
+ *   InMemoryCommandStatusStore forgets the oldest write beyond its `maxEntries` (default
+ *   100 000).
  */
-/**
- * The start of the reason of a command that failed for good (dead-lettered): not a refusal by
- * the domain, and a replay of its dead letter may apply it after all (CommandStatusStore).
- */
-export const FAILED_REASON_PREFIX = 'failed: ';
-
 export interface CommandStatusStore {
   accepted(status: {
     commandId: string;

@@ -19,7 +19,8 @@ export const DEFAULT_MAX_COMMAND_STATUSES = 100_000;
 /**
  * Command statuses in this process (embedded mode, tests). Single-threaded JavaScript makes
  * "first outcome wins" trivially atomic. Expired entries are dropped on read and swept on write,
- * so memory stays bounded by the commands of one retention window.
+ * and beyond `maxEntries` the oldest write goes: memory stays bounded by the smaller of one
+ * retention window's commands and `maxEntries`.
  */
 export class InMemoryCommandStatusStore implements CommandStatusStore {
   private readonly entries = new Map<string, { status: CommandStatus; expiresAt: number }>();

@@ -80,7 +80,7 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
       try {
         this.register();
         this.notTaking = undefined;
-        // The router logged its handlers at start, before this one: say when commands flow.
+        // The router logs its handlers when it starts, which may be before this one joins.
         this.logger.log(`taking ${TRAINER_COMMANDS.join(' and ')}: the stores are ready`);
       } catch (error) {
         this.notTaking = `cannot take commands: ${(error as Error)?.message ?? String(error)}`;

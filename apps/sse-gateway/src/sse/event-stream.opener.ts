@@ -229,6 +229,8 @@ export class EventStreamOpener {
 /** Resolves true once `res` has the connection to itself, false if the client goes first. */
 function turnOf(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   return new Promise((resolve) => {
+    // Gone already (while `check` awaited): its 'close' was emitted, and would never come again.
+    if (req.socket.destroyed) return resolve(false);
     const gone = () => {
       res.off('socket', mine);
       resolve(false);

@@ -43,6 +43,9 @@ describe('GET /events pipelined behind another stream', () => {
     const get = `GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${Authorization}\r\n\r\n`;
     socket.write(get + get);
     await until(() => received.includes('"method":"session"'));
+    // The second request waits for its turn: not registered (without the wait it would be).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(app.hub.connectionsOf('janine')).toHaveLength(1);
     socket.destroy();
     await until(() => app.hub.connectionsOf('janine').length === 0);
     await new Promise((resolve) => setTimeout(resolve, 2_000)); // past the first's timeout

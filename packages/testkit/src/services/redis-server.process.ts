@@ -33,8 +33,15 @@ export class RedisServerProcess {
       ],
       { stdio: 'ignore' },
     );
+    const child = this.child;
     const deadline = Date.now() + 10_000;
-    while (!(await answers(this.port))) {
+    // Its own server, not another one that took the port between freePort() and the spawn (a
+    // PING alone is answered by any redis-server; pause() would then stop nothing).
+    while (!(await answers(this.port, child.pid))) {
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `redis-server on ${this.port} exited (${child.exitCode ?? child.signalCode}): port taken?`,
+        );
       if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not answer`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -74,17 +81,27 @@ export class RedisServerProcess {
   }
 }
 
-/** True when the server answers PING (PONG; NOAUTH when it wants a password), not LOADING. */
-function answers(port: number): Promise<boolean> {
+/**
+ * True when the server on `port` is ours (INFO's `process_id` is `pid`) and answers PING: PONG
+ * (not LOADING: INFO alone is answered while an AOF loads), or NOAUTH when it wants a password.
+ */
+function answers(port: number, pid: number | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
+    let reply = '';
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);
     };
     socket.setTimeout(500, () => done(false));
     socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => done(/^(\+PONG|-NOAUTH)/.test(data.toString())));
+    socket.on('connect', () => socket.write('PING\r\nINFO server\r\n'));
+    socket.on('data', (data) => {
+      reply += data.toString();
+      if (reply.startsWith('-NOAUTH')) return done(true); // --requirepass: nothing before AUTH
+      if (!reply.startsWith('+PONG')) return reply.includes('\r\n') ? done(false) : undefined;
+      const id = /process_id:(\d+)/.exec(reply)?.[1];
+      if (id !== undefined) done(Number(id) === pid);
+    });
   });
 }

@@ -43,8 +43,8 @@ describe('POST /api/presence/{userId}/disconnect', () => {
     expect(app.hub.connectionsOf('ash')).toHaveLength(0);
   });
 
-  it("stops an EventSource's own reconnect with 204; a new stream of the user still opens", async () => {
-    const bearer = await app.bearer('koga');
+  /** A real EventSource on GET /events, and each answer it got: status, and whether it resumed. */
+  const eventSource = (bearer: { Authorization: string }) => {
     const answers: { status: number; resumed: boolean }[] = [];
     const source = new EventSource(`${app.url}/events`, {
       fetch: async (url, init) => {
@@ -54,6 +54,12 @@ describe('POST /api/presence/{userId}/disconnect', () => {
         return response;
       },
     });
+    return { source, answers };
+  };
+
+  it("stops an EventSource's own reconnect with 204; a new stream of the user still opens", async () => {
+    const bearer = await app.bearer('koga');
+    const { source, answers } = eventSource(bearer);
     try {
       await new Promise((resolve) => (source.onopen = resolve));
       expect((await disconnect('koga', admin, { reason: 'cheating' })).status).toBe(202);
@@ -75,15 +81,7 @@ describe('POST /api/presence/{userId}/disconnect', () => {
   it('serves the reconnect of a stream the page opened after the order', async () => {
     expect((await disconnect('surge', admin, { reason: 'cheating' })).status).toBe(202);
     const bearer = await app.bearer('surge');
-    const answers: { status: number; resumed: boolean }[] = [];
-    const source = new EventSource(`${app.url}/events`, {
-      fetch: async (url, init) => {
-        const headers = { ...(init?.headers as Record<string, string>), ...bearer };
-        const response = await fetch(url, { ...init, headers });
-        answers.push({ status: response.status, resumed: 'Last-Event-ID' in headers });
-        return response;
-      },
-    });
+    const { source, answers } = eventSource(bearer);
     try {
       await new Promise((resolve) => (source.onopen = resolve));
       await until(() => app.hub.connectionsOf('surge').length === 1);

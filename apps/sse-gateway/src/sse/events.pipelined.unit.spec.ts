@@ -13,20 +13,25 @@ describe('GET /events pipelined behind another stream', () => {
   });
   afterAll(() => app.close());
 
-  it('opens the second stream when its turn comes, not before', async () => {
-    const { Authorization } = await app.bearer('erika');
-    const { port } = new URL(app.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    let received = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+  /** A raw connection that sent two GET /events of `userId` back to back; what it received. */
+  const twoPipelined = async (userId: string) => {
+    const { Authorization } = await app.bearer(userId);
+    const socket = connect(Number(new URL(app.url).port), '127.0.0.1');
+    let text = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
     const get = `GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${Authorization}\r\n\r\n`;
     socket.write(get + get);
+    return { socket, received: () => text };
+  };
+
+  it('opens the second stream when its turn comes, not before', async () => {
+    const { socket, received } = await twoPipelined('erika');
     try {
-      await until(() => received.includes('"method":"session"'));
+      await until(() => received().includes('"method":"session"'));
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(app.hub.connectionsOf('erika')).toHaveLength(1);
       // The first stream times out (connectionTimeoutMs): then the second one opens.
-      await until(() => (received.match(/"method":"session"/g) ?? []).length === 2, 5_000);
+      await until(() => (received().match(/"method":"session"/g) ?? []).length === 2, 5_000);
       expect(app.hub.connectionsOf('erika')).toHaveLength(1);
     } finally {
       socket.destroy();
@@ -35,14 +40,8 @@ describe('GET /events pipelined behind another stream', () => {
   });
 
   it('forgets a pipelined request whose client went away while it waited', async () => {
-    const { Authorization } = await app.bearer('janine');
-    const { port } = new URL(app.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    let received = '';
-    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
-    const get = `GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${Authorization}\r\n\r\n`;
-    socket.write(get + get);
-    await until(() => received.includes('"method":"session"'));
+    const { socket, received } = await twoPipelined('janine');
+    await until(() => received().includes('"method":"session"'));
     // The second request waits for its turn: not registered (without the wait it would be).
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(app.hub.connectionsOf('janine')).toHaveLength(1);

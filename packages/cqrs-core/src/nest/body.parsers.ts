@@ -41,7 +41,8 @@ export function bodyProblem(error: unknown): ProblemException | undefined {
       type: problemType('unsupported-media-type'),
       title: 'Unsupported Media Type',
       status: 415,
-      detail: `the body must be JSON in UTF-8${reason ? `: ${reason}` : ''}`,
+      // body-parser reads JSON in any UTF (utf-8, utf-16, utf-32), forms in UTF-8 or Latin-1.
+      detail: `the body's charset cannot be read${reason ? `: ${reason}` : ''}`,
     });
   return undefined;
 }

@@ -79,6 +79,7 @@ describe('parseBodies', () => {
       expect(response.body).toMatchObject({
         type: 'https://causeway.dev/problems/unsupported-media-type',
         status: 415,
+        detail: 'the body\'s charset cannot be read: unsupported charset "LATIN1"',
       });
     } finally {
       await app.close();

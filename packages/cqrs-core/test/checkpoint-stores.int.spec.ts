@@ -32,3 +32,23 @@ describeCheckpointStoreConformance(
   'redis',
   async () => new RedisCheckpointStore(redis, `${ns.keyPrefix}checkpoints:${run++}`),
 );
+
+describe('RedisCheckpointStore keys', () => {
+  it('keeps its checkpoints in <keyPrefix>checkpoints, as the other Redis stores name keys', async () => {
+    const store = new RedisCheckpointStore(redis, { keyPrefix: `${ns.keyPrefix}p.` });
+    await store.save('positions', 42);
+    expect(await redis.hget(`${ns.keyPrefix}p.checkpoints`, 'positions')).toBe('42');
+    expect(
+      await new RedisCheckpointStore(redis, { key: `${ns.keyPrefix}p.checkpoints` }).load(
+        'positions',
+      ),
+    ).toBe(42);
+  });
+
+  it('refuses a key that is neither a non-empty string nor { key } / { keyPrefix }', () => {
+    expect(() => new RedisCheckpointStore(redis, '')).toThrow(TypeError);
+    expect(() => new RedisCheckpointStore(redis, 42 as unknown as string)).toThrow(
+      /non-empty string or \{ key \} \/ \{ keyPrefix \}, got 42/,
+    );
+  });
+});

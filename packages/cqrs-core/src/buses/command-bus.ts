@@ -395,26 +395,36 @@ export class CommandBus {
   /** Subscribes this instance to its replies (lazily on the first request; call it before run() to subscribe up front). */
   ensureRepliesSubscribed(): void {
     if (this.repliesRegistered) return;
+    try {
+      this.options.router.addHandler({
+        name: REPLIES_HANDLER,
+        mode: 'fan-out',
+        startFrom: 'latest',
+        topics: [this.naming.reply(this.options.instanceId)],
+        types: [COMMAND_REPLY],
+        handle: async (delivery) => {
+          const causationId = delivery.envelope.metadata.causationId;
+          const waiters = causationId ? this.waiting.get(causationId) : undefined;
+          if (!waiters) return; // late reply after a timeout, or for another incarnation
+          this.waiting.delete(causationId!);
+          const reply = delivery.envelope.data as CommandReply;
+          for (const waiting of waiters) {
+            clearTimeout(waiting.timer);
+            if (reply.ok) waiting.resolve(reply.result);
+            else waiting.reject(rejectionOf(causationId!, reply, waiting.sent));
+          }
+        },
+      });
+    } catch (error) {
+      // Not registered: the next request tries again and gets the same explanation.
+      throw new Error(
+        `CommandBus cannot subscribe to its replies: ${(error as Error).message}. The bus ` +
+          `registers ${COMMAND_REPLY} in the SerializerRegistry it is given: pass that same ` +
+          'registry instance to the transport (publisher and subscriber) too',
+        { cause: error },
+      );
+    }
     this.repliesRegistered = true;
-    this.options.router.addHandler({
-      name: REPLIES_HANDLER,
-      mode: 'fan-out',
-      startFrom: 'latest',
-      topics: [this.naming.reply(this.options.instanceId)],
-      types: [COMMAND_REPLY],
-      handle: async (delivery) => {
-        const causationId = delivery.envelope.metadata.causationId;
-        const waiters = causationId ? this.waiting.get(causationId) : undefined;
-        if (!waiters) return; // late reply after a timeout, or for another incarnation
-        this.waiting.delete(causationId!);
-        const reply = delivery.envelope.data as CommandReply;
-        for (const waiting of waiters) {
-          clearTimeout(waiting.timer);
-          if (reply.ok) waiting.resolve(reply.result);
-          else waiting.reject(rejectionOf(causationId!, reply, waiting.sent));
-        }
-      },
-    });
   }
 
   /** Outermost middleware of command handlers: publishes the final outcome to `replyTo`. */

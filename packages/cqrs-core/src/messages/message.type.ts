@@ -1,5 +1,5 @@
 import { type z } from 'zod';
-import { type DomainEvent } from '../domain/domain-event';
+import { type DomainEvent, withSchemaVersion } from '../domain/domain-event';
 import { type Envelope } from './envelope';
 import { type MessageTypeOptions } from './serializer.registry';
 
@@ -67,7 +67,12 @@ export function messageType<const Type extends string, Schema extends z.core.$Zo
       return message?.type === type;
     },
     of(data: z.core.output<Schema>, metadata?: Readonly<Record<string, unknown>>) {
-      return metadata === undefined ? { type, data } : { type, data, metadata };
+      // The version goes with the event: a repository over a store without a registry writes
+      // it in this version, not as version 1 (which an upcaster would then rewrite on read).
+      return withSchemaVersion(
+        metadata === undefined ? { type, data } : { type, data, metadata },
+        version,
+      );
     },
   });
 }

@@ -485,6 +485,19 @@ describe('CqrsCoreModule', () => {
     },
   );
 
+  it('refuses a @CommandHandler of types on different topics, naming the class and commandTopics', async () => {
+    @Injectable()
+    @CommandHandler(['Move', 'Ping'])
+    class TrainerCommands implements ICommandHandler {
+      execute() {}
+    }
+    const app = await appWith([TrainerCommands]);
+    await expect(app.init()).rejects.toThrow(
+      /^@CommandHandler TrainerCommands: .*one handler takes the types of one topic.*\(CqrsCoreModule\.forRoot\(\{ commandTopics \}\)\)$/,
+    );
+    await app.close().catch(() => undefined);
+  });
+
   it('with commandTopics, one @CommandHandler of several types handles a key in send order', async () => {
     const handled: string[] = [];
     let releaseFirst: () => void = () => undefined;

@@ -143,11 +143,22 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
       );
       if (commandTypes) {
         const handler = checkedHandler<Executes>(instance, className, '@CommandHandler');
-        this.commands.handle(
-          commandTypes,
-          (command, delivery) => handler.execute(command, delivery),
-          { middleware: [], name: className },
-        );
+        try {
+          this.commands.handle(
+            commandTypes,
+            (command, delivery) => handler.execute(command, delivery),
+            { middleware: [], name: className },
+          );
+        } catch (error) {
+          // Name the class: the bus's own message names only types and topics.
+          throw new Error(
+            `@CommandHandler ${className}: ${(error as Error).message}` +
+              (/commandTopics/.test((error as Error).message)
+                ? ' (CqrsCoreModule.forRoot({ commandTopics }))'
+                : ''),
+            { cause: error },
+          );
+        }
       }
       const event = this.reflector.get<EventHandlerMetadata | undefined>(EVENT_HANDLER, metatype);
       if (event) {

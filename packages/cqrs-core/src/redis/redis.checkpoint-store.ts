@@ -7,12 +7,39 @@ local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
 return 0`;
 
+/** Where the checkpoints live: the hash `key`, or `<keyPrefix>checkpoints`. */
+export interface RedisCheckpointStoreOptions {
+  /** The hash's full key (wins over `keyPrefix`). */
+  key?: string;
+  /** Prefix of the hash's key, as the other Redis stores take it: `<keyPrefix>checkpoints`. */
+  keyPrefix?: string;
+}
+
 /** Checkpoints in one Redis hash; `save` never moves a checkpoint backwards. */
 export class RedisCheckpointStore implements CheckpointStore {
+  private readonly key: string;
+
+  /**
+   * @param key the hash's key (default `checkpoints`), or `{ key }` / `{ keyPrefix }` like the
+   *   other Redis stores
+   * @throws TypeError when the key is neither a non-empty string nor such an object
+   */
   constructor(
     private readonly redis: Redis,
-    private readonly key = 'checkpoints',
-  ) {}
+    key: string | RedisCheckpointStoreOptions = 'checkpoints',
+  ) {
+    const resolved =
+      typeof key === 'string'
+        ? key
+        : typeof key === 'object' && key !== null
+          ? (key.key ?? `${key.keyPrefix ?? ''}checkpoints`)
+          : undefined;
+    if (typeof resolved !== 'string' || resolved.length === 0)
+      throw new TypeError(
+        `RedisCheckpointStore: the key must be a non-empty string or { key } / { keyPrefix }, got ${String(key)}`,
+      );
+    this.key = resolved;
+  }
 
   async load(name: string): Promise<number> {
     return Number((await this.redis.hget(this.key, name)) ?? 0);

@@ -2,7 +2,7 @@ import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
 import { type Metadata } from '../messages/envelope';
 import { MessageFactory } from '../messages/message.factory';
-import { type DomainEvent } from '../domain/domain-event';
+import { type DomainEvent, schemaVersionOf } from '../domain/domain-event';
 import { type SnapshotPolicy } from '../snapshots/snapshot.policy';
 import { type SnapshotStore } from '../snapshots/snapshot-store.port';
 import { SnapshotGapError, StateNotRebuildableError } from './repository.errors';
@@ -210,6 +210,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     const { streamId } = loaded;
     const envelopes = events.map((event) =>
       this.messages.event(event.type, event.data, {
+        schemaVersion: schemaVersionOf(event),
         aggregateId: streamId,
         aggregateType: this.options.aggregateType,
         metadata: { ...event.metadata, ...options.metadata },

@@ -1,4 +1,7 @@
+import { z } from 'zod';
 import { type Decider } from '../domain/decider';
+import { messageType, type DomainEventOf } from '../messages/message.type';
+import { SerializerRegistry } from '../messages/serializer.registry';
 import { type EventStore } from '../event-store/event-store.port';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
@@ -425,5 +428,44 @@ describe('EventSourcedRepository with snapshots', () => {
     });
     expect(await store.readStream('Trainer-ash')).toHaveLength(1);
     expect(failures).toEqual([new Error('policy bug')]);
+  });
+});
+
+describe('EventSourcedRepository and schema versions', () => {
+  const OpenedV2 = messageType('Opened', z.object({ owner: z.string(), currency: z.string() }), {
+    version: 2,
+  });
+  type OpenedEvent = DomainEventOf<typeof OpenedV2>;
+  const opener: Decider<{ owner: string; currency: string }, OpenedEvent, { currency?: string }> = {
+    initialState: () => ({}),
+    decide: (command) => [OpenedV2.of(command)],
+    evolve: (_state, event) => ({ currency: event.data.currency }),
+  };
+
+  it("writes an event made by MessageType.of in its type's version, also without a registry", async () => {
+    // A store without a registry keeps versions as written: stamped 1, this v2 event would be
+    // "upcast" on every read through the registry added later, its currency overwritten.
+    const store = new InMemoryEventStore();
+    await handleCommand(store, 'Account-1', opener, { owner: 'ash', currency: 'USD' });
+    const [stored] = await store.readStream('Account-1');
+    expect(stored!.metadata.schemaVersion).toBe(2);
+
+    const registry = new SerializerRegistry()
+      .register(OpenedV2)
+      .upcaster(OpenedV2, 1, (data) => ({ ...(data as object), currency: 'EUR' }));
+    const later = new InMemoryEventStore({ serializer: registry });
+    await later.append('Account-1', [stored!], { expectedVersion: 'no-stream' });
+    const loaded = await deciderRepository(opener, {
+      eventStore: later,
+      aggregateType: 'Account',
+    }).load('Account-1');
+    expect(loaded.state).toEqual({ currency: 'USD' });
+  });
+
+  it('compares, prints and serializes MessageType.of events as { type, data }', () => {
+    const event = OpenedV2.of({ owner: 'ash', currency: 'USD' });
+    expect(event).toEqual({ type: 'Opened', data: { owner: 'ash', currency: 'USD' } });
+    expect(Object.keys(event)).toEqual(['type', 'data']);
+    expect(JSON.parse(JSON.stringify(event))).toEqual(event);
   });
 });

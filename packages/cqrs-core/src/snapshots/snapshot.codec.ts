@@ -21,11 +21,91 @@ export interface SnapshotSerializer {
   deserialize(text: string): unknown;
 }
 
-/** JSON (the default): plain data only — Date becomes a string, Map/Set/undefined are lost. */
+/**
+ * JSON (the default): plain data only — objects, arrays, strings, finite numbers, booleans, null
+ * (an `undefined` property is left out, as JSON does). A state holding anything that would come
+ * back as something else (a Date as a string, a Map or Set as `{}`, a class instance as a plain
+ * object, NaN as null, a function left out) is refused with a TypeError naming where it is, so
+ * no snapshot is taken (the repository reports it and loads replay the events) instead of one
+ * that loads as another state. Override `snapshotState`/`stateFromSnapshot` (AggregateRoot), or
+ * give the store a serializer that keeps such values.
+ */
 export const jsonSnapshotSerializer: SnapshotSerializer = {
-  serialize: (state) => JSON.stringify(state),
+  serialize: (state) => {
+    assertPlain(state);
+    return JSON.stringify(state);
+  },
   deserialize: (text) => JSON.parse(text) as unknown,
 };
+
+/** Where a value sits in the state: a linked list from the value up to the root. */
+interface PathNode {
+  parent: PathNode | undefined;
+  key: string | number;
+}
+
+/** Walks the state (without recursion: any depth) for values JSON would not load back as such. */
+function assertPlain(state: unknown): void {
+  const containers: [object, PathNode | undefined][] = [];
+  const check = (value: unknown, at: () => PathNode | undefined): void => {
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+      case 'undefined':
+        return;
+      case 'number':
+        if (!Number.isFinite(value)) throw notPlain(at(), String(value));
+        return;
+      case 'object': {
+        if (value === null) return;
+        const prototype = Object.getPrototypeOf(value) as unknown;
+        if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null)
+          throw notPlain(at(), `a ${kindOf(value)}`);
+        containers.push([value, at()]);
+        return;
+      }
+      default:
+        throw notPlain(at(), `a ${typeof value}`);
+    }
+  };
+  check(state, () => undefined);
+  while (containers.length > 0) {
+    const [container, path] = containers.pop()!;
+    if (Array.isArray(container)) {
+      for (let i = 0; i < container.length; i++)
+        check(container[i], () => ({ parent: path, key: i }));
+    } else {
+      for (const key of Object.keys(container))
+        check((container as Record<string, unknown>)[key], () => ({ parent: path, key }));
+    }
+  }
+}
+
+function pathText(node: PathNode | undefined): string {
+  let text = '';
+  for (let at = node; at; at = at.parent)
+    text =
+      (typeof at.key === 'number'
+        ? `[${at.key}]`
+        : /^[A-Za-z_$][\w$]*$/.test(at.key)
+          ? `.${at.key}`
+          : `[${JSON.stringify(at.key)}]`) + text;
+  return text;
+}
+
+function kindOf(value: object): string {
+  return (value.constructor as { name?: string } | undefined)?.name || 'non-plain object';
+}
+
+function notPlain(node: PathNode | undefined, what: string): TypeError {
+  const path = pathText(node);
+  return new TypeError(
+    `snapshot state${path ? ` at ${path}` : ''} is ${what}, which JSON would load back as something else: keep ` +
+      'snapshot state plain (objects, arrays, strings, finite numbers, booleans, null), or ' +
+      'convert it (AggregateRoot.snapshotState/stateFromSnapshot) or give the snapshot store a ' +
+      'serializer that keeps it',
+  );
+}
 
 export interface SnapshotCodecOptions {
   serializer?: SnapshotSerializer;

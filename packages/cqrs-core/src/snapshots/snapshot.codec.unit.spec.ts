@@ -1,4 +1,4 @@
-import { SnapshotCodec } from './snapshot.codec';
+import { jsonSnapshotSerializer, SnapshotCodec } from './snapshot.codec';
 
 describe('SnapshotCodec', () => {
   const large = {
@@ -75,5 +75,31 @@ describe('SnapshotCodec', () => {
     await expect(codec.decode(encoded.payload, 'identity')).resolves.toEqual({ a: 1 });
     await expect(codec.decode(encoded.payload, 'zstd')).rejects.toThrow(/unknown encoding/);
     await expect(codec.decode(Buffer.from('not gzip'), 'gzip')).rejects.toThrow();
+  });
+});
+
+describe('jsonSnapshotSerializer', () => {
+  it('round-trips plain state, leaving undefined properties out as JSON does', () => {
+    const state = { a: [1, 'é', { b: null, c: true }], d: undefined, 'e f': { g: -0.5 } };
+    const text = jsonSnapshotSerializer.serialize(state);
+    expect(jsonSnapshotSerializer.deserialize(text)).toEqual({
+      a: [1, 'é', { b: null, c: true }],
+      'e f': { g: -0.5 },
+    });
+    const bare = Object.assign(Object.create(null) as object, { x: 1 });
+    expect(jsonSnapshotSerializer.serialize(bare)).toBe('{"x":1}');
+  });
+
+  it.each([
+    [{ openedAt: new Date(0) }, 'snapshot state at .openedAt is a Date'],
+    [{ tags: new Map([['a', 1]]) }, 'snapshot state at .tags is a Map'],
+    [{ list: [1, { seen: new Set([1]) }] }, 'snapshot state at .list[1].seen is a Set'],
+    [{ 'a b': { n: Number.NaN } }, 'snapshot state at ["a b"].n is NaN'],
+    [{ total: Infinity }, 'snapshot state at .total is Infinity'],
+    [{ onChange: () => 1 }, 'snapshot state at .onChange is a function'],
+    [new (class Account {})(), 'snapshot state is a Account'],
+  ])('refuses state JSON would load as something else, naming where: %p', (state, message) => {
+    expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(TypeError);
+    expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(message);
   });
 });

@@ -39,7 +39,7 @@ export const account: Decider<AccountCommand, AccountEvent, AccountState> = {
         if (state.open) return []; // opening twice changes nothing
         return { type: 'AccountOpened', data: { owner: command.data.owner } };
       case 'Deposit':
-        if (!state.open) throw new Error('account is not open');
+        if (!state.open) throw new DomainError('account is not open');
         return { type: 'MoneyDeposited', data: { amount: command.data.amount } };
       case 'Withdraw':
         if (state.balance < command.data.amount)
@@ -79,7 +79,7 @@ export class Account extends AggregateRoot<AccountState, AccountEvent> {
   }
 
   deposit(amount: number): void {
-    if (!this.state.open) throw new Error('account is not open');
+    if (!this.state.open) throw new DomainError('account is not open');
     this.apply({ type: 'MoneyDeposited', data: { amount } });
   }
 

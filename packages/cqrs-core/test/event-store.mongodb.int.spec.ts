@@ -1,11 +1,13 @@
 import { testNamespace } from '@causeway/testkit';
-import { type EventStore } from '../src';
+import { type EventStore, MessageTooLargeError } from '../src';
 import {
   type BeaconDocument,
+  CommitTooLargeError,
   type CommitDocument,
   mongoConnection,
   MongoCommitLog,
   MongoEventStore,
+  MongoSnapshotStore,
 } from '../src/mongodb';
 import { describeEventStoreConformance, testEnvelope } from '../src/testing';
 
@@ -229,5 +231,63 @@ describe('MongoEventStore removals racing on one stream', () => {
     await expect(store.applyRetention({ streamPrefix: 'left-over' })).resolves.toBe(7);
     expect(await visible()).toEqual([8, 9, 10, 11]);
     expect((await store.readStream('left-over')).map((e) => e.version)).toEqual([8, 9, 10, 11]);
+  });
+});
+
+describe('MongoEventStore and MongoSnapshotStore: documents over MongoDB 16 MiB', () => {
+  // FerretDB stores such a document; MongoDB refuses it (code 2 / 17420). Both stores refuse it
+  // themselves, before anything is written, so that both servers behave alike.
+  const ns = testNamespace('esmongosize');
+  const connection = mongoConnection({ uri: ns.mongoUri(), name: 'es-size', maxPoolSize: 2 });
+  let store: MongoEventStore;
+
+  beforeAll(async () => {
+    await connection.open();
+    store = new MongoEventStore({ connection: connection.client });
+    await store.init();
+  });
+  afterAll(async () => {
+    await connection.client.db!.dropDatabase();
+    await connection.close();
+  });
+
+  it('refuses an append whose events take more than 16 MiB as one commit, and writes nothing', async () => {
+    // Twelve events of ~1.4 MB: each under the serializer's limit, together ~17 MB.
+    const big = 'x'.repeat(1_400_000);
+    const events = Array.from({ length: 12 }, (_, i) => testEnvelope('Big', { i, big }));
+    const refused = store.append('big-1', events, { expectedVersion: 'no-stream' });
+    await expect(refused).rejects.toThrow(CommitTooLargeError);
+    await expect(refused).rejects.toThrow(MessageTooLargeError);
+    await expect(refused).rejects.toThrow(
+      /Cannot append 12 events to big-1 at once: as one document they take \d+ bytes, over MongoDB's maximum of 16777216; split the append/,
+    );
+    expect(await store.readStream('big-1')).toEqual([]);
+    // Split, the same events are stored.
+    await store.append('big-1', events.slice(0, 6), { expectedVersion: 'no-stream' });
+    await store.append('big-1', events.slice(6), { expectedVersion: 6 });
+    expect((await store.readStream('big-1')).map((e) => e.version)).toHaveLength(12);
+  });
+
+  it('refuses a snapshot over 16 MiB as a document, and keeps the previous one', async () => {
+    const snapshots = new MongoSnapshotStore({
+      connection: connection.client,
+      compression: 'none',
+    });
+    await snapshots.init();
+    const at = (version: number, state: unknown) => ({
+      streamId: 'big-2',
+      version,
+      schemaVersion: 1,
+      state,
+      createdAt: new Date().toISOString(),
+    });
+    await snapshots.save(at(1, { small: true }));
+    await expect(snapshots.save(at(2, { big: 'y'.repeat(17 * 1024 * 1024) }))).rejects.toThrow(
+      /The snapshot of big-2 at version 2 takes \d+ bytes as a document, over MongoDB's maximum of 16777216/,
+    );
+    await expect(snapshots.loadLatest('big-2', { schemaVersion: 1 })).resolves.toMatchObject({
+      version: 1,
+      state: { small: true },
+    });
   });
 });

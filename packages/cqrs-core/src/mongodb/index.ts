@@ -15,3 +15,10 @@ export {
 } from './mongodb.commit-log';
 export * from './mongodb.checkpoint-store';
 export * from './mongodb.dead-letter-queue';
+export {
+  ensureIndexes,
+  planIndexes,
+  IndexConflictError,
+  type IndexSpec,
+  type ExistingIndex,
+} from './mongodb.indexes';

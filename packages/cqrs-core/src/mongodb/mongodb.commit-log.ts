@@ -492,13 +492,15 @@ const EPOCH_ID = 'epoch';
  * pushes that filter down to SQLite).
  */
 export async function logEpoch(meta: mongo.Collection<BeaconDocument>): Promise<string> {
-  for (;;) {
+  for (let refused = 0; ; refused++) {
     const found = await meta.findOne({ _id: EPOCH_ID });
     if (found?.epoch) return found.epoch;
     try {
       await meta.insertOne({ _id: EPOCH_ID, slot: 0, epoch: randomUUID() });
     } catch (error) {
       if (!isDuplicateKey(error)) throw error; // another process made it first: read theirs
+      // A majority read may not see their epoch yet (replication lag): wait, do not spin.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 10 * 2 ** refused)));
     }
   }
 }

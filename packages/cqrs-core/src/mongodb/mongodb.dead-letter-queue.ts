@@ -16,6 +16,7 @@ import {
 } from '../dead-letters/dead-letter-queue.port';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { type Publisher } from '../transport/transport.port';
+import { ensureIndexes } from './mongodb.indexes';
 
 export interface MongoDeadLetterQueueOptions {
   /** An open mongoose connection (see mongoConnection). The queue does not close it. */
@@ -54,7 +55,6 @@ const schema = new Schema<DeadLetterDocument>(
   { autoIndex: false, autoCreate: false, versionKey: false, strict: 'throw' },
 );
 // Serves list({ originalTopic }) in add order.
-schema.index({ originalTopic: 1, _id: 1 }, { name: 'topic_order' });
 
 const NAMESPACE_EXISTS = 48;
 
@@ -100,7 +100,9 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
     } catch (error) {
       if ((error as { code?: number }).code !== NAMESPACE_EXISTS) throw error;
     }
-    await this.model.createIndexes();
+    await ensureIndexes(this.model.db.db!.collection(this.model.collection.collectionName), [
+      { name: 'topic_order', keys: { originalTopic: 1, _id: 1 } },
+    ]);
   }
 
   async add(letter: NewDeadLetter): Promise<string> {

@@ -48,7 +48,8 @@ import {
   toEventDocument,
   toSerializedEnvelope,
 } from './mongodb.event-store.documents';
-import { TooManyEventsError } from './mongodb.event-store.errors';
+import { CommitTooLargeError, TooManyEventsError } from './mongodb.event-store.errors';
+import { MAX_DOCUMENT_BYTES, sizeOver } from './mongodb.document-size';
 import { stripStream, streamsForRetention, upsertStream } from './mongodb.event-store.retention';
 
 /** How many stream heads one store instance keeps for its single-insert fast path. */
@@ -82,8 +83,8 @@ export interface MongoEventStoreOptions {
  *   numeric expected version (or 'no-stream' on a stream it does not know) is a single insert;
  *   otherwise it reads the head first.
  *
- * Hazards: an append is limited to POSITIONS_PER_SLOT events and to MongoDB's 16 MB per
- * document; commit documents are never deleted (truncation leaves small stubs); on FerretDB every
+ * Hazards: an append is limited to POSITIONS_PER_SLOT events and to MongoDB's 16 MiB per
+ * document (CommitTooLargeError: FerretDB would store more); commit documents are never deleted (truncation leaves small stubs); on FerretDB every
  * query but one by string `_id` scans its collection, so it is for development, not for volume.
  */
 export class MongoEventStore implements EventStore {
@@ -94,6 +95,8 @@ export class MongoEventStore implements EventStore {
   private readonly heads = new Map<string, number>();
   private readonly slotHint: SlotHint | undefined;
   private logName = '';
+  /** The server's largest document: a commit (one append) is one document. */
+  private maxDocumentBytes = MAX_DOCUMENT_BYTES;
   private collections?: {
     commits: mongo.Collection<CommitDocument>;
     streams: mongo.Collection<StreamDocument>;
@@ -119,6 +122,8 @@ export class MongoEventStore implements EventStore {
     if (!db) throw new Error('MongoEventStore.init(): the mongoose connection is not open');
     const hello = await db.admin().command({ hello: 1 });
     checkRetryableWrites(this.connection.getClient().options.retryWrites, hello);
+    if (typeof hello.maxBsonObjectSize === 'number')
+      this.maxDocumentBytes = hello.maxBsonObjectSize;
     const { commits, streams, meta } = await createEventStoreCollections(db, this.prefix);
     this.logName = `${db.databaseName}/${this.prefix}/${await logEpoch(meta)}`;
     const hint = this.slotHint && { store: this.slotHint, log: this.logName };
@@ -202,14 +207,18 @@ export class MongoEventStore implements EventStore {
       const eventDocuments = serialized.map((envelope, i) =>
         toEventDocument(envelope, base + i + 1, i),
       );
-      const outcome = await log.insert({
+      const commit = {
         streamId,
         firstVersion: base + 1,
         lastVersion: base + serialized.length,
         events: eventDocuments,
         types: [...new Set(eventDocuments.map((e) => e.type))],
         messageIds: eventDocuments.map((e) => e.messageId),
-      });
+      };
+      const size = sizeOver({ _id: 0, ...commit }, commitBound(commit), this.maxDocumentBytes);
+      if (size !== undefined)
+        throw new CommitTooLargeError(streamId, eventDocuments.length, size, this.maxDocumentBytes);
+      const outcome = await log.insert(commit);
       if (outcome.kind === 'inserted') {
         this.remember(streamId, base + serialized.length);
         return {
@@ -474,4 +483,20 @@ export function checkRetryableWrites(
         'mongoConnection(), which sets it.',
     );
   }
+}
+
+/**
+ * An upper bound of a commit's BSON size: 3 bytes per UTF-16 unit of its strings (a message id
+ * and a type twice: in the event and in the commit's lists), 256 per event for the rest.
+ */
+function commitBound(commit: { streamId: string; events: readonly EventDocument[] }): number {
+  let units = commit.streamId.length;
+  for (const event of commit.events)
+    units +=
+      event.data.length +
+      event.metadata.length +
+      2 * (event.messageId.length + event.type.length) +
+      event.aggregateId.length +
+      event.aggregateType.length;
+  return 3 * units + 256 * (commit.events.length + 1);
 }

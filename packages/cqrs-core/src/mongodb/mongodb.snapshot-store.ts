@@ -1,5 +1,7 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
+import { MAX_DOCUMENT_BYTES, sizeOver } from './mongodb.document-size';
+import { ensureIndexes } from './mongodb.indexes';
 import { checkSnapshot } from '../snapshots/snapshot.rules';
 import {
   type SnapshotCodecOptions,
@@ -54,9 +56,9 @@ const snapshotSchema = new Schema<SnapshotDocument>(
   { autoIndex: false, autoCreate: false, versionKey: false, strict: 'throw' },
 );
 // One snapshot per (stream, schema, version); serves loadLatest (equality, equality, sort).
-snapshotSchema.index({ streamId: 1, schemaVersion: 1, version: -1 }, { unique: true });
+/** Unique: one snapshot per stream, state schema and version. Indexes: see init. */
+const SNAPSHOT_KEY = { streamId: 1, schemaVersion: 1, version: -1 } as const;
 // Serves list() and retention (newest first per stream).
-snapshotSchema.index({ streamId: 1, version: -1 });
 
 const DUPLICATE_KEY = 11000;
 const NAMESPACE_EXISTS = 48;
@@ -94,7 +96,10 @@ export class MongoSnapshotStore implements SnapshotStore {
     } catch (error) {
       if ((error as { code?: number }).code !== NAMESPACE_EXISTS) throw error;
     }
-    await this.model.createIndexes();
+    await ensureIndexes(this.model.db.db!.collection(this.model.collection.collectionName), [
+      { name: 'streamId_1_schemaVersion_1_version_-1', keys: SNAPSHOT_KEY, unique: true },
+      { name: 'streamId_1_version_-1', keys: { streamId: 1, version: -1 } },
+    ]);
   }
 
   async save(snapshot: Snapshot): Promise<void> {
@@ -114,6 +119,18 @@ export class MongoSnapshotStore implements SnapshotStore {
       rawBytes,
       ...(snapshot.aggregateType !== undefined && { aggregateType: snapshot.aggregateType }),
     };
+    // Payload + 1 KiB bounds the document (a stream id and type of up to ~300 characters).
+    const bound =
+      payload.length +
+      3 * (snapshot.streamId.length + (snapshot.aggregateType?.length ?? 0)) +
+      1024;
+    const size = sizeOver({ _id: 0, ...fields }, bound);
+    if (size !== undefined)
+      throw new RangeError(
+        `The snapshot of ${snapshot.streamId} at version ${snapshot.version} takes ${size} ` +
+          `bytes as a document, over MongoDB's maximum of ${MAX_DOCUMENT_BYTES}: not saved ` +
+          '(loads replay the events); compress it (compression) or snapshot a smaller state',
+      );
     const upsert = () => this.model.updateOne(key, { $set: fields }, { upsert: true });
     try {
       await upsert();

@@ -1,4 +1,5 @@
 import { type Connection, type Model, Schema } from 'mongoose';
+import { ensureIndexes } from '@causeway/cqrs-core/mongodb';
 import { type GroupMembers } from './group-members.port';
 import { ignoreExists, isDuplicateKey } from './mongodb.trainer-positions';
 
@@ -38,8 +39,6 @@ export class MongoGroupMembers implements GroupMembers {
       },
       { versionKey: false, collection, autoIndex: false },
     );
-    schema.index({ trainerId: 1, groupId: 1, version: -1 }, { unique: true });
-    schema.index({ groupId: 1 });
     this.model =
       (connection.models[collection] as Model<MembershipDocument> | undefined) ??
       connection.model<MembershipDocument>(collection, schema);
@@ -48,7 +47,14 @@ export class MongoGroupMembers implements GroupMembers {
   /** Creates the collection's indexes (idempotent). */
   async init(): Promise<void> {
     await this.model.createCollection().catch(ignoreExists);
-    await this.model.createIndexes();
+    await ensureIndexes(this.model.db.db!.collection(this.model.collection.collectionName), [
+      {
+        name: 'trainerId_1_groupId_1_version_-1',
+        keys: { trainerId: 1, groupId: 1, version: -1 },
+        unique: true,
+      },
+      { name: 'groupId_1', keys: { groupId: 1 } },
+    ]);
   }
 
   async apply(change: {

@@ -1,4 +1,5 @@
 import { type Connection, type Model, Schema } from 'mongoose';
+import { ensureIndexes } from '@causeway/cqrs-core/mongodb';
 import { byTrainerId } from './in-memory.trainer-positions';
 import { type TrainerPosition, type TrainerPositions } from './trainer-positions.port';
 
@@ -40,7 +41,6 @@ export class MongoTrainerPositions implements TrainerPositions {
       },
       { versionKey: false, collection, autoIndex: false },
     );
-    schema.index({ trainerId: 1, version: -1 }, { unique: true });
     this.model =
       (connection.models[collection] as Model<PositionDocument> | undefined) ??
       connection.model<PositionDocument>(collection, schema);
@@ -49,7 +49,9 @@ export class MongoTrainerPositions implements TrainerPositions {
   /** Creates the collection's indexes (idempotent). */
   async init(): Promise<void> {
     await this.model.createCollection().catch(ignoreExists);
-    await this.model.createIndexes();
+    await ensureIndexes(this.model.db.db!.collection(this.model.collection.collectionName), [
+      { name: 'trainerId_1_version_-1', keys: { trainerId: 1, version: -1 }, unique: true },
+    ]);
   }
 
   async apply(position: TrainerPosition): Promise<boolean> {

@@ -160,7 +160,7 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       expect(latin1.status).toBe(415);
       expect(await latin1.json()).toMatchObject({
         type: 'https://causeway.dev/problems/unsupported-media-type',
-        detail: expect.stringContaining('UTF-8'),
+        detail: expect.stringContaining('unsupported charset "LATIN1"'),
       });
       const stats = await fetch(`${service.url}/admin/dead-letters/stats`, {
         headers: { Authorization: `Bearer ${adminToken}` },

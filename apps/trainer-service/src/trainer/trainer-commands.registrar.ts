@@ -4,6 +4,7 @@ import {
   CommandExpiredError,
   DeadLettered,
   DomainError,
+  type Delivery,
   type Envelope,
   type HealthProbe,
   type Middleware,
@@ -127,7 +128,7 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
       const expiry = result.error;
       return runInMessageContext(delivery.envelope, async () => {
         this.logger.warn(expiry.message);
-        const outcome = await this.recordExpiry(delivery.envelope, expiry);
+        const outcome = await this.recordExpiry(delivery, expiry);
         // Applied by an attempt before a crash after all: answer what happened.
         return outcome?.status === 'processed' ? outcome : result;
       });
@@ -150,11 +151,12 @@ export class TrainerCommandsRegistrar implements OnModuleInit {
 
   /** Like recordRejection: tried a few times, then acknowledged and logged (status `accepted`). */
   private async recordExpiry(
-    envelope: Envelope,
+    delivery: Delivery,
     error: CommandExpiredError,
   ): Promise<CommandOutcome | undefined> {
+    const { envelope } = delivery;
     try {
-      return await recording.execute(() => this.handler.expired(envelope, error));
+      return await recording.execute(() => this.handler.expired(envelope, error, delivery));
     } catch (failure) {
       this.logger.error(
         `${envelope.type} ${envelope.messageId}: its expiry could not be recorded ` +

@@ -83,6 +83,27 @@ describe('trainer decider: groups', () => {
       .thenThrows(UnknownTrainerError, (error) => error.message === 'unknown trainer "ash"');
   });
 
+  it('names with each move who may see it: the groups the trainer is in then', () => {
+    // Notified later (a backlog), the move still goes to these groups only, left or not since.
+    spec
+      .given([created, joined('party'), joined('gym'), left('party')])
+      .when({
+        type: 'MoveTrainer',
+        data: { trainerId: 'ash', directionX: 0, directionY: 0, action: 'stop', timestamp: T0 },
+        metadata: { now: T0 + 20 },
+      })
+      .then({
+        type: 'TrainerMovedEvent',
+        data: {
+          trainerId: 'ash',
+          position: { x: 3, y: 4 },
+          movement: still,
+          timestamp: T0 + 20,
+          groups: ['gym'],
+        },
+      });
+  });
+
   it('keeps its groups across moves', () => {
     spec
       .given([created, joined('party')])

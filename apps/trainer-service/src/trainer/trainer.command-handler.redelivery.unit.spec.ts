@@ -195,3 +195,85 @@ describe('TrainerCommandHandler: commands that come again, and stale cached trai
     });
   });
 });
+
+describe('TrainerCommandHandler.expired: what it reads', () => {
+  /** A real in-memory store whose stream reads can be made to fail (a server gone). */
+  class UnreadableStore extends InMemoryEventStore {
+    unreadable = false;
+    override readStream(...args: Parameters<InMemoryEventStore['readStream']>) {
+      if (this.unreadable) return Promise.reject(new Error('event store unreachable'));
+      return super.readStream(...args);
+    }
+  }
+
+  /** A real in-memory status store whose outcomes can be made to fail (Redis gone). */
+  class FailingOutcomes extends InMemoryCommandStatusStore {
+    failing = false;
+    override complete(...args: Parameters<InMemoryCommandStatusStore['complete']>) {
+      if (this.failing) return Promise.reject(new Error('status store unreachable'));
+      return super.complete(...args);
+    }
+  }
+
+  function setup() {
+    const eventStore = new UnreadableStore({ serializer: contractsSerializer() });
+    const commandStatus = new FailingOutcomes();
+    const handler = new TrainerCommandHandler({
+      serverId: 'trainer-1',
+      eventStore,
+      commandStatus,
+      notifications: new InMemoryNotificationLog(),
+      speed: 100,
+      snapshotEvery: 0,
+      cacheSize: 0,
+    });
+    /** A command past its deadline, recorded `accepted` as command-api does when it sends. */
+    const expiring = async (at: number) => {
+      const created = moveCommand('start', 1, at);
+      const deadline = new Date(at + 60_000).toISOString();
+      const command = { ...created, metadata: { ...created.metadata, deadline } };
+      await commandStatus.accepted({
+        commandId: command.messageId,
+        type: command.type,
+        issuerId: 'ash',
+        acceptedAt: new Date(at).toISOString(),
+        deadline,
+      });
+      return {
+        command,
+        expiry: new CommandExpiredError(command.messageId, command.type, deadline),
+      };
+    };
+    return { eventStore, commandStatus, handler, expiring };
+  }
+
+  it('records a first delivery never begun as expired without reading the stream (a backlog drains)', async () => {
+    const { eventStore, commandStatus, handler, expiring } = setup();
+    const { command, expiry } = await expiring(T0);
+    eventStore.unreadable = true;
+    await expect(handler.expired(command, expiry, { attempt: 1 })).resolves.toMatchObject({
+      status: 'rejected',
+      reason: expect.stringMatching(/^expired: /),
+    });
+    expect((await commandStatus.get(command.messageId))?.status).toBe('rejected');
+  });
+
+  it('reads the stream for a redelivery, and for a first delivery whose handling began here', async () => {
+    const { eventStore, commandStatus, handler, expiring } = setup();
+    const redelivered = await expiring(T0);
+    eventStore.unreadable = true;
+    await expect(
+      handler.expired(redelivered.command, redelivered.expiry, { attempt: 2 }),
+    ).rejects.toThrow('event store unreachable');
+    // Applied by a first try in process whose outcome could not be recorded, retried too late.
+    eventStore.unreadable = false;
+    const retried = await expiring(T0 + 1_000);
+    commandStatus.failing = true;
+    await expect(handler.handle(retried.command)).rejects.toThrow('status store unreachable');
+    commandStatus.failing = false;
+    expect((await commandStatus.get(retried.command.messageId))?.status).toBe('accepted');
+    await expect(handler.expired(retried.command, retried.expiry, { attempt: 1 })).resolves.toEqual(
+      { status: 'processed', version: 1 },
+    );
+  });
+});

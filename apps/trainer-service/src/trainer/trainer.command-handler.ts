@@ -116,6 +116,9 @@ interface Moved {
   audience: Promise<Audience | undefined | Error>;
 }
 
+/** How many command ids TrainerCommandHandler remembers having begun to handle. */
+const BEGUN_KEPT = 100_000;
+
 export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as const;
 
 /**
@@ -148,6 +151,11 @@ export class TrainerCommandHandler {
   private ready: boolean;
   private readonly cache: TrainerCache<TrainerStreamState> | undefined;
   private eagerPausedUntil = 0;
+  /**
+   * Ids of the commands whose handling began here, the newest BEGUN_KEPT (an in-process retry
+   * comes seconds later). By id: middleware may hand the handler a copy of the envelope.
+   */
+  private readonly begun = new Set<string>();
 
   constructor(private readonly options: TrainerCommandHandlerOptions) {
     this.decider = trainerDecider({ speed: options.speed });
@@ -169,6 +177,8 @@ export class TrainerCommandHandler {
 
   async handle(envelope: Envelope): Promise<CommandOutcome> {
     if (!this.ready) throw new DeferredError('the event store is not ready yet');
+    this.begun.add(envelope.messageId);
+    if (this.begun.size > BEGUN_KEPT) this.begun.delete(this.begun.values().next().value!);
     const command = this.toDomain(envelope);
     const commandId = envelope.messageId;
     // Read beside the load, awaited before the decision and the append (see earlierOutcome).
@@ -203,19 +213,40 @@ export class TrainerCommandHandler {
    * Records it `rejected` with the expiry as the reason, and tells the issuer, as any rejection.
    * A redelivery expires as well, though its first attempt may have appended the command's
    * events before the instance died: the trainer's stream is read (not the cache, which another
-   * instance may have made stale), and a command found there ends `processed` as it was.
+   * instance may have made stale), and a command found there ends `processed` as it was. So is
+   * a first delivery whose handling began here (a retry in process), and a command without a
+   * recorded status (not sent through command-api). A first delivery never begun, of a command
+   * recorded `accepted`, cannot have been applied but by a copy (an Idempotency-Key retry, a
+   * replayed dead letter), whose recorded status tells: it is not read, so that a backlog that
+   * outlived its deadline drains at the speed of status reads, not of stream loads (on
+   * FerretDB, seconds each). Hazard: a copy applied by an instance that died before recording
+   * it, met here first, is recorded expired (the first status wins).
+   * @param delivery the delivery's `attempt` (1: first); without it, the stream is read
    * @returns the outcome recorded
    */
-  async expired(envelope: Envelope, error: CommandExpiredError): Promise<CommandOutcome> {
+  async expired(
+    envelope: Envelope,
+    error: CommandExpiredError,
+    delivery?: { attempt: number },
+  ): Promise<CommandOutcome> {
     const command = this.toDomain(envelope);
-    const loaded = await this.stream
-      .repository(envelope.messageId)
-      .load(trainerStreamId(command.data.trainerId));
-    // Applied before: handle() finds it done, and records and writes through as a redelivery.
-    if (loaded.state.recent.some(([id]) => id === envelope.messageId)) return this.handle(envelope);
+    const status = await this.options.commandStatus.get(envelope.messageId);
     // Applied longer ago than `recent` reaches: its recorded status says so (see earlierOutcome).
-    const earlier = (await this.earlierOutcome(envelope))();
+    const earlier = outcomeOf(status);
     if (earlier?.status === 'processed') return earlier;
+    // Sent (command-api recorded it accepted), first delivered here, not begun: not applied.
+    const untried =
+      delivery?.attempt === 1 &&
+      !this.begun.has(envelope.messageId) &&
+      status?.status === 'accepted';
+    if (!untried) {
+      const loaded = await this.stream
+        .repository(envelope.messageId)
+        .load(trainerStreamId(command.data.trainerId));
+      // Applied before: handle() finds it done, and records and writes through as a redelivery.
+      if (loaded.state.recent.some(([id]) => id === envelope.messageId))
+        return this.handle(envelope);
+    }
     const outcome: CommandOutcome = {
       status: 'rejected',
       reason: expiryReason(envelope, error.deadline),
@@ -243,16 +274,7 @@ export class TrainerCommandHandler {
    */
   private earlierOutcome(envelope: Envelope): Promise<() => CommandOutcome | undefined> {
     return this.options.commandStatus.get(envelope.messageId).then(
-      (status) => () => {
-        if (status?.status === 'processed')
-          return {
-            status: 'processed',
-            ...(status.version !== undefined && { version: status.version }),
-          };
-        return status?.status === 'rejected' && isExpiryReason(status.reason)
-          ? { status: 'rejected', reason: status.reason }
-          : undefined;
-      },
+      (status) => () => outcomeOf(status),
       (error: unknown) => () => {
         throw error;
       },
@@ -490,4 +512,18 @@ class DomainRejection extends Error {
     super(cause.message);
     this.name = 'DomainRejection';
   }
+}
+
+/** The outcome a recorded status makes final: `processed`, or `rejected` as expired. */
+function outcomeOf(
+  status: Awaited<ReturnType<CommandStatusStore['get']>>,
+): CommandOutcome | undefined {
+  if (status?.status === 'processed')
+    return {
+      status: 'processed',
+      ...(status.version !== undefined && { version: status.version }),
+    };
+  return status?.status === 'rejected' && isExpiryReason(status.reason)
+    ? { status: 'rejected', reason: status.reason }
+    : undefined;
 }

@@ -93,7 +93,13 @@ function move(command: MoveTrainer, state: TrainerState, speed: number): Trainer
   } else {
     movement = STILL;
   }
-  return { type: TRAINER_MOVED_EVENT, data: { trainerId, position, movement, timestamp: now } };
+  // Its audience goes with it: notified later (a backlog after a crash), a move made in a
+  // private group must not reach those outside it because the trainer has left it since.
+  const groups = [...state.groups];
+  return {
+    type: TRAINER_MOVED_EVENT,
+    data: { trainerId, position, movement, timestamp: now, groups },
+  };
 }
 
 function changeGroup(command: ChangeGroup, state: TrainerState): TrainerEvent[] {

@@ -23,7 +23,7 @@ const moved = (
   now: number,
 ): TrainerMoved => ({
   type: 'TrainerMovedEvent',
-  data: { trainerId: 'ash', position: { x, y }, movement, timestamp: now },
+  data: { trainerId: 'ash', position: { x, y }, movement, timestamp: now, groups: [] },
 });
 const still = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
 

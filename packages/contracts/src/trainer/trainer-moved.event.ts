@@ -15,6 +15,11 @@ export const TrainerMovedEvent = z.object({
     startedAt: z.number().int().nonnegative(),
   }),
   timestamp: z.number().int().nonnegative(),
+  /**
+   * The groups the trainer was in when it moved, sorted: who may see this move (none: everyone).
+   * Absent on events stored before it was added; their audience is read from GroupMembers.
+   */
+  groups: z.array(z.string().min(1)).optional(),
 });
 export type TrainerMovedEvent = z.infer<typeof TrainerMovedEvent>;
 export const TRAINER_MOVED_EVENT = 'TrainerMovedEvent';

@@ -10,8 +10,9 @@ export interface Audience {
 
 /**
  * Turns a TrainerMovedEvent into a `position.update` notification (S0-6, ADR 007) and appends it
- * to the NotificationLog: a broadcast when the trainer is in no group, otherwise addressed to its
- * groups with their members (read from GroupMembers now) as `recipients`. The notificationId comes
+ * to the NotificationLog: a broadcast when the trainer was in no group when it moved, otherwise
+ * addressed to those groups with their members (read from GroupMembers now) and the trainer's
+ * own user as `recipients`. The notificationId comes
  * from the event's messageId, so every producer of one event's notification appends it once.
  *
  * Two producers use it (ADR 007, "Eager notifications"): projection-worker notifies every live
@@ -32,13 +33,17 @@ export class PositionNotifier {
     private readonly serverId: string,
   ) {}
 
-  /** The notification of a live event, its audience read from GroupMembers. */
+  /**
+   * The notification of a stored event: for the groups the trainer was in when it moved (the
+   * event's `groups`; read from GroupMembers now for an event stored without them), with their
+   * members now as recipients.
+   */
   async notification(event: {
     messageId: string;
     data: TrainerMovedEvent;
     version?: number;
   }): Promise<Notification> {
-    const groups = await this.groups.groupsOf(event.data.trainerId);
+    const groups = event.data.groups ?? (await this.groups.groupsOf(event.data.trainerId));
     return this.build(
       event.messageId,
       event.data,
@@ -140,7 +145,8 @@ export class PositionNotifier {
       ...base,
       targetType: 'group',
       targetIds: [...audience.groups].sort(),
-      recipients: [...audience.recipients],
+      // The trainer's user sees its own moves, also after leaving the group before the notice.
+      recipients: [...new Set([...audience.recipients, trainerId])].sort(),
     };
   }
 }

@@ -52,3 +52,21 @@ describe('RedisCheckpointStore keys', () => {
     );
   });
 });
+
+describe('MongoCheckpointStore construction', () => {
+  it('takes { connection, collection } as the other MongoDB stores do', async () => {
+    const store = new MongoCheckpointStore({ connection, collection: 'checkpoints_options' });
+    await store.save('positions', 7);
+    const saved = await connection.db!.collection('checkpoints_options').findOne({});
+    expect(saved).toMatchObject({ name: 'positions', position: 7 });
+    expect(
+      await new MongoCheckpointStore(connection, 'checkpoints_options').load('positions'),
+    ).toBe(7);
+  });
+
+  it('refuses something that is not a connection, naming what it takes', () => {
+    expect(() => new MongoCheckpointStore({} as never)).toThrow(
+      'MongoCheckpointStore: pass an open mongoose connection, or { connection, collection }',
+    );
+  });
+});

@@ -8,6 +8,17 @@ interface CheckpointDocument {
   savedAt: Date;
 }
 
+export interface MongoCheckpointStoreOptions {
+  /** An open mongoose connection (see mongoConnection). The store does not close it. */
+  connection: Connection;
+  /** Default `checkpoints`. */
+  collection?: string;
+}
+
+function isOptions(value: unknown): value is MongoCheckpointStoreOptions {
+  return typeof value === 'object' && value !== null && 'connection' in value;
+}
+
 /**
  * Checkpoints in MongoDB, insert-only: every save inserts `<name>|<position>` and load takes
  * the highest, so a checkpoint can never move backwards — without relying on conditional
@@ -17,7 +28,23 @@ interface CheckpointDocument {
 export class MongoCheckpointStore implements CheckpointStore {
   private readonly model: Model<CheckpointDocument>;
 
-  constructor(connection: Connection, collection = 'checkpoints') {
+  /**
+   * @param connection an open mongoose connection, or `{ connection, collection }` as the other
+   *   MongoDB stores take it
+   * @param collection default `checkpoints`
+   */
+  constructor(
+    connection: Connection | MongoCheckpointStoreOptions,
+    collection: string = 'checkpoints',
+  ) {
+    if (isOptions(connection)) {
+      collection = connection.collection ?? collection;
+      connection = connection.connection;
+    }
+    if (typeof connection?.model !== 'function')
+      throw new TypeError(
+        'MongoCheckpointStore: pass an open mongoose connection, or { connection, collection }',
+      );
     const schema = new Schema<CheckpointDocument>(
       {
         _id: { type: String, required: true },

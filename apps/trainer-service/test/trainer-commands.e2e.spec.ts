@@ -256,8 +256,10 @@ describe('trainer-service on Redis + MongoDB', () => {
       status: 'rejected',
       reason: 'unknown trainer "nobody"',
     });
-    expect(await completed(join.messageId)).toMatchObject({ status: 'processed', version: 2 });
+    // Ash was walking: going private, it stops first, seen by everyone (ADR 007, session 23).
+    expect(await completed(join.messageId)).toMatchObject({ status: 'processed', version: 3 });
     expect((await store.readStream('trainer-ash')).map((event) => event.type)).toEqual([
+      'TrainerMovedEvent',
       'TrainerMovedEvent',
       'TrainerJoinedGroupEvent',
     ]);
@@ -481,8 +483,10 @@ describe('trainer-service on Redis + MongoDB', () => {
     expect(outcomes.filter((outcome) => outcome.status !== 'processed')).toEqual([]);
     for (const { trainerId, moveId, joinId } of sent) {
       expect(await statuses.get(moveId)).toMatchObject({ status: 'processed', version: 1 });
-      expect(await statuses.get(joinId)).toMatchObject({ status: 'processed', version: 2 });
+      // Walking into its first group: the join stops it first.
+      expect(await statuses.get(joinId)).toMatchObject({ status: 'processed', version: 3 });
       expect((await store.readStream(`trainer-${trainerId}`)).map((e) => e.type)).toEqual([
+        'TrainerMovedEvent',
         'TrainerMovedEvent',
         'TrainerJoinedGroupEvent',
       ]);
@@ -501,7 +505,7 @@ describe('trainer-service on Redis + MongoDB', () => {
         expect(await completed(command.messageId)).toMatchObject({ status: 'processed' });
       }
     };
-    await handled(move(leaver, 'start'), move(stayer, 'start'));
+    await handled(move(leaver, 'stop'), move(stayer, 'stop'));
     await handled(changeGroup(leaver, group, 'join'), changeGroup(stayer, group, 'join'));
     // Written through by the instances: the members are known without projection-worker.
     const joined = await groups.membersOf(group);
@@ -542,7 +546,7 @@ describe('trainer-service on Redis + MongoDB', () => {
 
   it("still processes commands sent to a type's own topic, as before a trainer's commands shared one (upgrade)", async () => {
     const legacy = topicNaming(prefix);
-    const first = move('cynthia', 'start');
+    const first = move('cynthia', 'stop');
     const join = changeGroup('cynthia', 'champions', 'join');
     await publisher.publish(legacy.command(first.type), [first]);
     expect(await completed(first.messageId)).toMatchObject({ status: 'processed', version: 1 });

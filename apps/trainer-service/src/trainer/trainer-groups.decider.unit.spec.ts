@@ -104,6 +104,54 @@ describe('trainer decider: groups', () => {
       });
   });
 
+  describe('a change that takes viewers away stops a moving trainer first, seen by them', () => {
+    const walking: TrainerEvent = {
+      type: 'TrainerMovedEvent',
+      data: {
+        trainerId: 'ash',
+        position: { x: 3, y: 4 },
+        movement: { isMoving: true, direction: { x: 1, y: 0 }, speed: 100, startedAt: T0 },
+        timestamp: T0,
+      },
+    };
+    // 10 ms at 100 units/s along x from (3, 4).
+    const stopped = (groups: string[]): TrainerEvent => ({
+      type: 'TrainerMovedEvent',
+      data: {
+        trainerId: 'ash',
+        position: { x: 4, y: 4 },
+        movement: still,
+        timestamp: T0 + 10,
+        groups,
+      },
+    });
+
+    it('public → its first group: everyone sees it stop where it joins', () => {
+      spec
+        .given([walking])
+        .when(change('join', 'party'))
+        .then([stopped([]), joined('party')]);
+    });
+
+    it('leaving one of its groups: the members of both see it stop', () => {
+      spec
+        .given([created, joined('gym'), joined('party'), walking])
+        .when(change('leave', 'party'))
+        .then([stopped(['gym', 'party']), left('party')]);
+    });
+
+    it('changes that add viewers leave it moving', () => {
+      spec
+        .given([created, joined('gym'), walking])
+        .when(change('join', 'party'))
+        .then(joined('party'));
+      spec
+        .given([created, joined('gym'), walking])
+        .when(change('leave', 'gym'))
+        .then(left('gym'));
+    });
+  });
+
   it('keeps its groups across moves', () => {
     spec
       .given([created, joined('party')])

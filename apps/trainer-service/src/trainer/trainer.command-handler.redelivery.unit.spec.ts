@@ -73,7 +73,7 @@ describe('TrainerCommandHandler: commands that come again, and stale cached trai
   it('applies a join decided where the cached trainer is stale (another instance took it out of the group)', async () => {
     const { commandStatus, instance, stored } = system();
     const [a, b] = [instance('trainer-1'), instance('trainer-2')];
-    await a.handle(moveCommand('start', 1, T0));
+    await a.handle(moveCommand('stop', 1, T0));
     await a.handle(groupCommand('join', 'party', T0 + 1));
     // The trainer's partition moved to b (a rebalance), where the user left the party.
     await b.handle(groupCommand('leave', 'party', T0 + 2));
@@ -87,7 +87,7 @@ describe('TrainerCommandHandler: commands that come again, and stale cached trai
   it('applies a leave decided where the cached trainer is stale (another instance put it in the group)', async () => {
     const { instance, stored } = system();
     const [a, b] = [instance('trainer-1'), instance('trainer-2')];
-    await a.handle(moveCommand('start', 1, T0));
+    await a.handle(moveCommand('stop', 1, T0));
     await b.handle(groupCommand('join', 'party', T0 + 1));
     expect(await a.handle(groupCommand('leave', 'party', T0 + 2))).toEqual({
       status: 'processed',

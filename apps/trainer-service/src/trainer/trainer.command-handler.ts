@@ -345,8 +345,15 @@ export class TrainerCommandHandler {
       return this.redecide(streamId, commandId, command, envelope, earlier);
     const stateAfter = this.stream.stateAfter(loaded, commandId, events);
     const index = events.findIndex((event) => event.type === TRAINER_MOVED_EVENT);
-    // The eager notification's audience does not depend on the append: read it meanwhile.
-    const audience = index >= 0 ? this.audienceOf(stateAfter.trainer.groups, command) : undefined;
+    // The eager notification's audience does not depend on the append: read it meanwhile. The
+    // move's own groups: a join or leave that stops the trainer first comes after its move.
+    const audience =
+      index >= 0
+        ? this.audienceOf(
+            (events[index]!.data as TrainerMovedEvent).groups ?? stateAfter.trainer.groups,
+            command,
+          )
+        : undefined;
     let saved;
     try {
       saved = await repository.save(loaded, events, {

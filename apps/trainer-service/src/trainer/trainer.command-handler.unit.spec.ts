@@ -304,7 +304,7 @@ describe('TrainerCommandHandler', () => {
   it("reads every command's earlier outcome; fails, not applies, when it cannot", async () => {
     const { eventStore, commandStatus, handler } = setup();
     const read = jest.spyOn(commandStatus, 'get');
-    await handler.handle(moveCommand('start'));
+    await handler.handle(moveCommand('stop'));
     expect(read).toHaveBeenCalledTimes(1);
     read.mockRejectedValueOnce(new Error('redis unreachable'));
     const command = groupCommand('join', 'party');
@@ -375,7 +375,7 @@ describe('TrainerCommandHandler', () => {
     it('addresses a trainer in groups to their members once the read model has its membership, and leaves it to the projection before', async () => {
       const groups = new InMemoryGroupMembers();
       const { eventStore, notifications, handler } = setup({ eager: { groups } });
-      await handler.handle(moveCommand('start', 1, 0));
+      await handler.handle(moveCommand('stop', 1, 0));
       // The write-through of the join fails: the read model lags until the projection applies it.
       const apply = jest.spyOn(groups, 'apply').mockRejectedValueOnce(new Error('down'));
       await handler.handle(groupCommand('join', 'room-1'));
@@ -401,15 +401,15 @@ describe('TrainerCommandHandler', () => {
         targetType: 'group',
         targetIds: ['room-1'],
         recipients: ['ash', 'misty'],
-        params: { trainerId: 'ash', x: 100, y: 0, isMoving: true, dirX: 0, dirY: 1 },
+        params: { trainerId: 'ash', x: 0, y: 0, isMoving: true, dirX: 0, dirY: 1 },
       });
     });
 
     it('writes joins and leaves through to GroupMembers at their versions, with no projection running; the projection applying them later, or an older join arriving late, changes nothing', async () => {
       const groups = new InMemoryGroupMembers();
       const { eventStore, notifications, handler } = setup({ eager: { groups } });
-      await handler.handle(moveCommand('start', 1, 0));
-      await handler.handle(moveCommand('start', 1, 0, { trainerId: 'misty' }));
+      await handler.handle(moveCommand('stop', 1, 0));
+      await handler.handle(moveCommand('stop', 1, 0, { trainerId: 'misty' }));
       await handler.handle(groupCommand('join', 'room-1', 'misty'));
       await expect(handler.handle(groupCommand('join', 'room-1'))).resolves.toEqual({
         status: 'processed',
@@ -462,7 +462,7 @@ describe('TrainerCommandHandler', () => {
       const { commandStatus, handler } = setup({
         eager: { groups, onGroupsError: (error) => errors.push(error) },
       });
-      await handler.handle(moveCommand('start', 1, 0));
+      await handler.handle(moveCommand('stop', 1, 0));
       await handler.handle(groupCommand('join', 'room-1'));
       const leave = groupCommand('leave', 'room-1');
       const apply = jest.spyOn(groups, 'apply').mockRejectedValueOnce(new Error('redis down'));
@@ -488,7 +488,7 @@ describe('TrainerCommandHandler', () => {
       const { commandStatus, handler } = setup({
         eager: { groups, onGroupsError: (error) => errors.push(error), groupsTimeoutMs: 50 },
       });
-      await handler.handle(moveCommand('start', 1, 0));
+      await handler.handle(moveCommand('stop', 1, 0));
       jest.spyOn(groups, 'apply').mockReturnValueOnce(new Promise(() => {}));
       const join = groupCommand('join', 'room-1');
       const started = Date.now();

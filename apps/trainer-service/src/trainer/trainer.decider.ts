@@ -102,18 +102,28 @@ function move(command: MoveTrainer, state: TrainerState, speed: number): Trainer
   };
 }
 
-function changeGroup(command: ChangeGroup, state: TrainerState): TrainerEvent[] {
+function changeGroup(command: ChangeGroup, state: TrainerState, speed: number): TrainerEvent[] {
   const { trainerId, groupId, action } = command.data;
   if (!state.exists) throw new UnknownTrainerError(trainerId);
   const member = state.groups.includes(groupId);
   // Joining a group twice or leaving one the trainer is not in changes nothing.
   if (member === (action === 'join')) return [];
   const data = { trainerId, groupId, timestamp: command.metadata!.now };
-  return [
+  const change: TrainerEvent =
     action === 'join'
       ? { type: TRAINER_JOINED_GROUP_EVENT, data }
-      : { type: TRAINER_LEFT_GROUP_EVENT, data },
-  ];
+      : { type: TRAINER_LEFT_GROUP_EVENT, data };
+  // A change that takes viewers away (public → its first group; leaving one of several groups)
+  // stops a moving trainer first, seen by all who saw it: else they would be left with a
+  // movement from which to work out where it goes unseen.
+  const narrows = action === 'join' ? state.groups.length === 0 : state.groups.length > 1;
+  if (!narrows || !state.movement.isMoving) return [change];
+  const stop: MoveTrainer = {
+    type: 'MoveTrainer',
+    data: { trainerId, directionX: 0, directionY: 0, action: 'stop', timestamp: data.timestamp },
+    metadata: command.metadata,
+  };
+  return [move(stop, state, speed), change];
 }
 
 /**
@@ -131,7 +141,7 @@ export function trainerDecider(options: {
     decide(command, state) {
       return command.type === 'MoveTrainer'
         ? move(command, state, options.speed)
-        : changeGroup(command, state);
+        : changeGroup(command, state, options.speed);
     },
     evolve(state, event) {
       switch (event.type) {

@@ -20,3 +20,19 @@ export function runInMessageContext<T>(envelope: Envelope, fn: () => T): T {
 export function currentMessage(): Envelope | undefined {
   return storage.getStore();
 }
+
+const deliveries = new AsyncLocalStorage<Envelope>();
+
+/**
+ * Runs `fn` as the delivery of `envelope` through a router's whole handler chain, middleware
+ * included: what it logs names the message (log.fields), while messages created in it take
+ * their cause only from runInMessageContext (the handler's), as before.
+ */
+export function runInDeliveryContext<T>(envelope: Envelope, fn: () => T): T {
+  return deliveries.run(envelope, fn);
+}
+
+/** The message being handled, or whose delivery a middleware is handling, if any. */
+export function currentDelivery(): Envelope | undefined {
+  return storage.getStore() ?? deliveries.getStore();
+}

@@ -1,4 +1,4 @@
-import { currentMessage } from '../messages/message-context';
+import { currentDelivery } from '../messages/message-context';
 import { currentTraceContext, traceContextOf } from '../messages/trace-context';
 
 /** What log.fields adds to a log line written while a message is handled. */
@@ -17,14 +17,14 @@ export interface MessageLogFields {
 
 /**
  * The fields of the current async context for a log line (pino's `mixin`, as
- * CausewayServiceModule's logger uses it): inside a message handler (the router runs every
- * handler in the message's context) the message's id, type, correlation id and trace id; in a
+ * CausewayServiceModule's logger uses it): while a router delivers a message (its handler and
+ * every middleware around it) the message's id, type, correlation id and trace id; in a
  * request run in a trace context, its trace id; else none. So every line a handler logs — a
  * warning, a rejection, an error — names the message and joins its trace, without the handler
  * passing them.
  */
 export function messageLogFields(): MessageLogFields {
-  const message = currentMessage();
+  const message = currentDelivery();
   const trace = message ? traceContextOf(message.metadata) : currentTraceContext();
   const trace_id = trace?.traceparent.slice(3, 35);
   if (!message) return trace_id ? { trace_id } : {};

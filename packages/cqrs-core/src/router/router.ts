@@ -1,5 +1,5 @@
 import { replayedForAnother } from '../dead-letters/dead-letter-queue.port';
-import { runInMessageContext } from '../messages/message-context';
+import { runInDeliveryContext, runInMessageContext } from '../messages/message-context';
 import { InvalidTopicError } from '../transport/transport.errors';
 import {
   type Subscriber,
@@ -69,18 +69,21 @@ function outermost(
   info: HandlerInfo,
   report: (failure: HandlerFailure) => void,
 ): Handler {
-  return async (delivery) => {
-    if (replayedForAnother(delivery.envelope, info.group)) return undefined;
-    try {
-      return await handler(delivery);
-    } catch (error) {
+  return (delivery) => {
+    if (replayedForAnother(delivery.envelope, info.group)) return Promise.resolve(undefined);
+    // What the middleware and the failure report log names the message (log.fields).
+    return runInDeliveryContext(delivery.envelope, async () => {
       try {
-        report({ handler: info.name, delivery, error });
-      } catch {
-        // A failing report must not change the delivery's outcome.
+        return await handler(delivery);
+      } catch (error) {
+        try {
+          report({ handler: info.name, delivery, error });
+        } catch {
+          // A failing report must not change the delivery's outcome.
+        }
+        throw error;
       }
-      throw error;
-    }
+    });
   };
 }
 

@@ -61,6 +61,14 @@ export interface TrainerCommandHandlerOptions {
   /** Trainers kept in memory after a save, so the next command skips the load. Default 10 000; 0 disables. */
   cacheSize?: number;
   /**
+   * The command transport numbers a delivery that follows a crash 2 or more (Redis Streams, the
+   * in-memory broker; not Kafka, whose messages handled but not committed start at 1 again on
+   * the next owner). Then a first delivery that expired, of a command recorded `accepted` and
+   * never begun here, is recorded without reading the trainer's stream (see expired).
+   * Default false: the stream is read for every expired command.
+   */
+  countsRedeliveries?: boolean;
+  /**
    * Eager notifications (ADR 007): when set, the `position.update` of a move is appended to the
    * notification log right after the append, beside the status, instead of only after the event's
    * trip over the bus to projection-worker (which still notifies every event: the guarantee; the
@@ -215,12 +223,13 @@ export class TrainerCommandHandler {
    * events before the instance died: the trainer's stream is read (not the cache, which another
    * instance may have made stale), and a command found there ends `processed` as it was. So is
    * a first delivery whose handling began here (a retry in process), and a command without a
-   * recorded status (not sent through command-api). A first delivery never begun, of a command
-   * recorded `accepted`, cannot have been applied but by a copy (an Idempotency-Key retry, a
-   * replayed dead letter), whose recorded status tells: it is not read, so that a backlog that
-   * outlived its deadline drains at the speed of status reads, not of stream loads (on
-   * FerretDB, seconds each). Hazard: a copy applied by an instance that died before recording
-   * it, met here first, is recorded expired (the first status wins).
+   * recorded status (not sent through command-api). With `countsRedeliveries`, a first delivery
+   * never begun, of a command recorded `accepted`, cannot have been applied but by a copy under
+   * another envelope (an Idempotency-Key retry; a replayed dead letter is recorded `rejected`):
+   * it is not read, so that a backlog that outlived its deadline drains at the speed of status
+   * reads, not of stream loads (on FerretDB, seconds each). Hazard: such a copy, applied by an
+   * instance that died before recording it and met here first, is recorded expired (the first
+   * status wins).
    * @param delivery the delivery's `attempt` (1: first); without it, the stream is read
    * @returns the outcome recorded
    */
@@ -236,6 +245,7 @@ export class TrainerCommandHandler {
     if (earlier?.status === 'processed') return earlier;
     // Sent (command-api recorded it accepted), first delivered here, not begun: not applied.
     const untried =
+      this.options.countsRedeliveries === true &&
       delivery?.attempt === 1 &&
       !this.begun.has(envelope.messageId) &&
       status?.status === 'accepted';
@@ -381,7 +391,10 @@ export class TrainerCommandHandler {
         eventId: commandEventId(commandId, index),
         data: events[index]!.data as TrainerMovedEvent,
         version: loaded.version + index + 1,
-        previous: loaded.version + index,
+        // The trainer's move before it, not the stream's version before it: a join or leave in
+        // between is never in the log, and waiting for it would hold every move after a group
+        // change until projection-worker notifies one (minutes while it is down).
+        previous: loaded.state.lastMove ?? loaded.version + index,
         audience,
       },
     };

@@ -405,6 +405,26 @@ describe('TrainerCommandHandler', () => {
       });
     });
 
+    it('notifies the moves after a join or leave at once, with no projection running: the log holds moves only', async () => {
+      const groups = new InMemoryGroupMembers();
+      const { notifications, handler } = setup({ eager: { groups } });
+      await handler.handle(moveCommand('stop', 1, 0));
+      await handler.handle(groupCommand('join', 'room-1'));
+      await handler.handle(moveCommand('start', 0, 1, { at: T0 + 1_000 }));
+      await handler.handle(groupCommand('leave', 'room-1'));
+      await handler.handle(moveCommand('stop', 0, 0, { at: T0 + 2_000 }));
+      expect(
+        (await positions(notifications)).map((notification) => ({
+          version: (notification.params as { version: number }).version,
+          targetType: notification.targetType,
+        })),
+      ).toEqual([
+        { version: 1, targetType: 'broadcast' },
+        { version: 3, targetType: 'group' },
+        { version: 5, targetType: 'broadcast' },
+      ]);
+    });
+
     it('writes joins and leaves through to GroupMembers at their versions, with no projection running; the projection applying them later, or an older join arriving late, changes nothing', async () => {
       const groups = new InMemoryGroupMembers();
       const { eventStore, notifications, handler } = setup({ eager: { groups } });

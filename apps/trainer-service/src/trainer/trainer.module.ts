@@ -76,6 +76,9 @@ export class TrainerModule {
               snapshotEvery: options.snapshotEvery ?? 50,
               ...(options.now && { now: options.now }),
               ready,
+              // Commands come over Redis Streams (the in-memory broker embedded): a delivery
+              // after a crash is attempt 2 or more there.
+              countsRedeliveries: true,
             }),
         },
         TrainerCommandsRegistrar,

@@ -9,6 +9,7 @@ import {
   type SnapshotStore,
   type StateModel,
 } from '@causeway/cqrs-core';
+import { TRAINER_MOVED_EVENT } from '@causeway/contracts';
 import { commandEventIds } from './command-event-ids';
 import { type TrainerEvent, type TrainerState, type trainerDecider } from './trainer.decider';
 
@@ -25,6 +26,12 @@ const RECENT_COMMANDS = 32;
 export interface TrainerStreamState {
   trainer: TrainerState;
   recent: readonly (readonly [commandId: string, version: number])[];
+  /**
+   * The version of the trainer's latest TrainerMovedEvent: the `position.update` an eager
+   * notification follows in the log (joins and leaves are not logged there). Undefined until a
+   * move is folded (a snapshot taken before it was kept).
+   */
+  lastMove?: number;
 }
 
 export const trainerStreamId = (trainerId: string): string => `trainer-${trainerId}`;
@@ -39,14 +46,17 @@ function stateModel(decider: Decider): StateModel<TrainerStreamState, TrainerEve
     initialState: () => ({ trainer: decider.initialState(), recent: [] }),
     evolve(state, events) {
       let recent = state.recent;
+      let lastMove = state.lastMove;
       for (const event of events) {
         const { causationId, version } = (event as DomainEvent).metadata ?? {};
+        if (typeof version === 'number' && event.type === TRAINER_MOVED_EVENT) lastMove = version;
         if (typeof causationId !== 'string' || typeof version !== 'number') continue;
         recent = [...recent.filter(([id]) => id !== causationId), [causationId, version] as const];
       }
       return {
         trainer: foldEvents(decider, events, state.trainer),
         recent: recent.slice(-RECENT_COMMANDS),
+        ...(lastMove !== undefined && { lastMove }),
       };
     },
   };

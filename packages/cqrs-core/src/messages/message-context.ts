@@ -29,7 +29,9 @@ const deliveries = new AsyncLocalStorage<Envelope>();
  * their cause only from runInMessageContext (the handler's), as before.
  */
 export function runInDeliveryContext<T>(envelope: Envelope, fn: () => T): T {
-  return deliveries.run(envelope, fn);
+  // Not the message whose handler started this delivery (an in-memory publish, a subscription
+  // started lazily in a handler): its context would name, and cause, what this one does.
+  return storage.exit(() => deliveries.run(envelope, fn));
 }
 
 /** The message being handled, or whose delivery a middleware is handling, if any. */

@@ -90,4 +90,58 @@ describe('messageLogFields in a router', () => {
     for (const { fields } of logged) expect(fields).toMatchObject(named);
     expect(messageLogFields()).toEqual({});
   });
+
+  it('names its own message in the middleware of a delivery published from another handler', async () => {
+    const serializer = new SerializerRegistry()
+      .register('Ship', z.object({ id: z.number() }))
+      .register('Shipped', z.object({ id: z.number() }));
+    const broker = new InMemoryBroker({ serializer });
+    const router = new Router({
+      subscriber: broker.subscriber(),
+      service: 'orders',
+      instanceId: 'o-1',
+    });
+    const seen: unknown[] = [];
+    let shippedId = '';
+    const done = new Promise<void>((resolve) => {
+      router.addHandler({
+        name: 'shipping',
+        topics: ['t.Ship'],
+        handle: async (delivery) => {
+          const shipped = factory.event('Shipped', { id: 1 }, { aggregateId: 'o-1' });
+          shippedId = shipped.messageId;
+          await broker.publish('t.Shipped', [shipped]);
+          void delivery;
+        },
+      });
+      router.addHandler({
+        name: 'mailer',
+        topics: ['t.Shipped'],
+        outerMiddleware: [
+          (next) => async (delivery) => {
+            seen.push({ outer: messageLogFields().messageId, actual: delivery.envelope.messageId });
+            const r = await next(delivery);
+            resolve();
+            return r;
+          },
+        ],
+        middleware: [
+          (next) => async (delivery) => {
+            seen.push({ inner: messageLogFields().messageId, actual: delivery.envelope.messageId });
+            return next(delivery);
+          },
+        ],
+        handle: async () => {},
+      });
+    });
+    await router.run();
+    const command = factory.command('Ship', { id: 1 }, { aggregateId: 'o-1', causedBy: null });
+    await broker.publish('t.Ship', [command]);
+    await done;
+    await router.close();
+    expect(seen).toEqual([
+      { outer: shippedId, actual: shippedId },
+      { inner: shippedId, actual: shippedId },
+    ]);
+  });
 });

@@ -32,8 +32,10 @@ export interface SnapshotSerializer {
  */
 export const jsonSnapshotSerializer: SnapshotSerializer = {
   serialize: (state) => {
+    // JSON first: it refuses a cycle, which the walk below would follow forever.
+    const text = JSON.stringify(state);
     assertPlain(state);
-    return JSON.stringify(state);
+    return text;
   },
   deserialize: (text) => JSON.parse(text) as unknown,
 };
@@ -72,8 +74,11 @@ function assertPlain(state: unknown): void {
   while (containers.length > 0) {
     const [container, path] = containers.pop()!;
     if (Array.isArray(container)) {
-      for (let i = 0; i < container.length; i++)
+      for (let i = 0; i < container.length; i++) {
+        // JSON writes an undefined element (or a hole) as null.
+        if (container[i] === undefined) throw notPlain({ parent: path, key: i }, 'undefined');
         check(container[i], () => ({ parent: path, key: i }));
+      }
     } else {
       for (const key of Object.keys(container))
         check((container as Record<string, unknown>)[key], () => ({ parent: path, key }));

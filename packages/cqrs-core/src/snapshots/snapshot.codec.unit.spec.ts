@@ -98,8 +98,15 @@ describe('jsonSnapshotSerializer', () => {
     [{ total: Infinity }, 'snapshot state at .total is Infinity'],
     [{ onChange: () => 1 }, 'snapshot state at .onChange is a function'],
     [new (class Account {})(), 'snapshot state is a Account'],
+    [{ slots: [1, undefined, 3] }, 'snapshot state at .slots[1] is undefined'],
   ])('refuses state JSON would load as something else, naming where: %p', (state, message) => {
     expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(TypeError);
     expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(message);
+  });
+
+  it('refuses a cyclic state at once, not by walking it forever', () => {
+    const state: Record<string, unknown> = { balance: 1 };
+    state.self = state;
+    expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(/circular/);
   });
 });

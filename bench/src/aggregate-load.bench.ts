@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import {
   type EventStore,
   EventSourcedRepository,
-  InMemorySnapshotStore,
   type SnapshotStore,
   type StateModel,
 } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore, MongoSnapshotStore } from '@causeway/cqrs-core/mongodb';
 import { withDatabase } from '@causeway/testkit';
-import { redisConnection, RedisEventStore } from '@causeway/cqrs-core/redis';
+import { redisConnection, RedisEventStore, RedisSnapshotStore } from '@causeway/cqrs-core/redis';
 import Redis from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { deleteKeys } from './event-store.bench';
@@ -131,6 +130,7 @@ async function redisBackend(servers: Servers): Promise<Backend> {
   await connection.open();
   await raw.connect();
   const eventStore = new RedisEventStore({ client: connection.client, keyPrefix: prefix });
+  const snapshots = `${prefix}snap:`;
   await eventStore.init();
   // The stream index holds one entry per append: score = first version, member =
   // `<first position>:<count>`. Same reads as the store: the entry holding `from`, then HMGET.
@@ -154,11 +154,21 @@ async function redisBackend(servers: Servers): Promise<Backend> {
   return {
     name: 'redis',
     title:
-      'Redis event store + in-memory snapshot store vs raw ioredis ZRANGEBYSCORE + HMGET of the same entries',
+      'Redis event store + Redis snapshot store vs raw ioredis ZREVRANGE + HMGET of the snapshot, ZRANGEBYSCORE + HMGET of the same entries',
     eventStore,
-    snapshotStore: new InMemorySnapshotStore(),
+    snapshotStore: new RedisSnapshotStore({ client: connection.client, keyPrefix: snapshots }),
     rawFull: (streamId) => read(streamId, '-inf'),
-    rawFromSnapshot: (streamId, snapshotVersion) => read(streamId, snapshotVersion + 1),
+    // The snapshot's reads as the store makes them (its index, then its meta and payload),
+    // not decoded, then the events after it.
+    async rawFromSnapshot(streamId, snapshotVersion) {
+      const [member] = await raw.zrevrange(`${snapshots}i:${streamId}`, 0, 0);
+      const snapshot = await raw.hmgetBuffer(
+        `${snapshots}d:${streamId}`,
+        member!,
+        `${member}:state`,
+      );
+      return [snapshot, await read(streamId, snapshotVersion + 1)];
+    },
     async dispose() {
       await deleteKeys(raw, prefix);
       raw.disconnect();

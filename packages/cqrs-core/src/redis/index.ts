@@ -23,3 +23,4 @@ export {
 export * from './redis.forward-ledger';
 export * from './streams-layout.probe';
 export * from './redis.lease';
+export * from './redis.snapshot-store';

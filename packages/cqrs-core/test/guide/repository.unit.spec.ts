@@ -93,7 +93,7 @@ describe('guide: repository, snapshots and retry', () => {
   it('loads and saves class aggregates, with snapshots', async () => {
     // #region guide:aggregate-repository
     const store = new InMemoryEventStore();
-    const snapshots = new InMemorySnapshotStore(); // or MongoSnapshotStore
+    const snapshots = new InMemorySnapshotStore(); // or MongoSnapshotStore, RedisSnapshotStore
     const accounts = new AggregateRepository<Account>({
       eventStore: store,
       aggregateType: 'Account',

@@ -1,0 +1,197 @@
+import type Redis from 'ioredis';
+import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
+import { checkSnapshot } from '../snapshots/snapshot.rules';
+import {
+  type SnapshotCodecOptions,
+  SnapshotCodec,
+  type SnapshotEncoding,
+} from '../snapshots/snapshot.codec';
+import {
+  type LoadSnapshotOptions,
+  type Snapshot,
+  type SnapshotInfo,
+  type SnapshotStore,
+  type SnapshotStoreOptions,
+  type StoredSnapshot,
+  reportUnreadable,
+  snapshotRetention,
+} from '../snapshots/snapshot-store.port';
+
+export interface RedisSnapshotStoreOptions extends SnapshotStoreOptions, SnapshotCodecOptions {
+  /** A connected ioredis client (e.g. `redisConnection(...).client`); the store does not close it. */
+  client: Redis;
+  /** Prefix of every key. Default `causeway:snap:`. */
+  keyPrefix?: string;
+}
+
+/** What is kept beside a snapshot's payload (SnapshotInfo without the key). */
+interface SnapshotMeta {
+  createdAt: string;
+  encoding: SnapshotEncoding;
+  storedBytes: number;
+  rawBytes: number;
+  aggregateType?: string;
+}
+
+/**
+ * Saves a snapshot and applies the retention (snapshot-store.port: beyondRetention) in one
+ * atomic step. KEYS: the stream's index (sorted set: `<schemaVersion>:<version>` by version) and
+ * its data (hash: that member → the meta JSON, `<member>:state` → the payload). ARGV: member,
+ * version, meta, payload, the saved schema version, keep.
+ */
+const SAVE = `
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3], ARGV[1] .. ':state', ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+local kept = {}
+for _, member in ipairs(members) do
+  local schema = string.match(member, '^(-?%d+):')
+  local count = (kept[schema] or 0) + 1
+  kept[schema] = count
+  local limit = 1
+  if schema == ARGV[5] then limit = tonumber(ARGV[6]) end
+  if count > limit then
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('HDEL', KEYS[2], member, member .. ':state')
+  end
+end
+return 1`;
+
+/**
+ * Redis snapshot store (S2-3), for services on the Redis event store: per stream, a sorted set
+ * of its snapshots by version and a hash of their metadata and payloads (serialized and
+ * compressed above a threshold, as every store does). A save and its retention are one script,
+ * so concurrent saves of a stream never leave more than the retention allows. A load reads the
+ * index and then the newest snapshot of the schema version (two round trips), and the next
+ * older one only when that one cannot be decoded.
+ *
+ * Keys are `<keyPrefix>i:<streamId>` and `<keyPrefix>d:<streamId>` on one node (no hash tags:
+ * as the Redis event store, not for Redis Cluster). Snapshots do not expire: `delete` removes a
+ * stream's.
+ */
+export class RedisSnapshotStore implements SnapshotStore {
+  private readonly client: Redis;
+  private readonly prefix: string;
+  private readonly codec: SnapshotCodec;
+  private readonly keep: number;
+  private readonly onUnreadable: SnapshotStoreOptions['onUnreadable'];
+
+  constructor(options: RedisSnapshotStoreOptions) {
+    if (typeof options?.client?.eval !== 'function')
+      throw new TypeError('RedisSnapshotStore: options.client must be a connected ioredis client');
+    this.client = options.client;
+    this.prefix = options.keyPrefix ?? 'causeway:snap:';
+    this.codec = new SnapshotCodec(options);
+    this.keep = snapshotRetention(options.keep);
+    this.onUnreadable = options.onUnreadable;
+  }
+
+  /** Nothing to create: keys come with the first save. */
+  async init(): Promise<void> {}
+
+  async save(snapshot: Snapshot): Promise<void> {
+    checkSnapshot(snapshot);
+    const { payload, encoding, rawBytes } = await this.codec.encode(snapshot.state);
+    const meta: SnapshotMeta = {
+      createdAt: new Date(snapshot.createdAt).toISOString(),
+      encoding,
+      storedBytes: payload.length,
+      rawBytes,
+      ...(snapshot.aggregateType !== undefined && { aggregateType: snapshot.aggregateType }),
+    };
+    await this.client.eval(
+      SAVE,
+      2,
+      this.indexKey(snapshot.streamId),
+      this.dataKey(snapshot.streamId),
+      memberOf(snapshot.schemaVersion, snapshot.version),
+      String(snapshot.version),
+      JSON.stringify(meta),
+      payload,
+      String(snapshot.schemaVersion),
+      String(this.keep),
+    );
+  }
+
+  async loadLatest<State = unknown>(
+    streamId: string,
+    options: LoadSnapshotOptions,
+  ): Promise<StoredSnapshot<State> | undefined> {
+    const prefix = `${options.schemaVersion}:`;
+    const members = (await this.client.zrevrange(this.indexKey(streamId), 0, -1)).filter((member) =>
+      member.startsWith(prefix),
+    );
+    // Newest first, one at a time: the next one is read only when this one cannot be decoded.
+    for (const member of members) {
+      const [meta, payload] = await this.client.hmgetBuffer(
+        this.dataKey(streamId),
+        member,
+        `${member}:state`,
+      );
+      if (!meta || !payload) continue; // trimmed by a save since the index was read
+      const info = infoOf(streamId, member, JSON.parse(meta.toString('utf8')) as SnapshotMeta);
+      try {
+        const state = (await this.codec.decode(payload, info.encoding)) as State;
+        return { ...info, state };
+      } catch (error) {
+        const reason = (error as Error).message;
+        reportUnreadable(
+          this.onUnreadable,
+          new SnapshotDecodeError(streamId, info.version, info.encoding, reason),
+        );
+      }
+    }
+    return undefined;
+  }
+
+  async list(streamId: string): Promise<SnapshotInfo[]> {
+    const members = await this.client.zrange(this.indexKey(streamId), 0, -1);
+    if (members.length === 0) return [];
+    const metas = await this.client.hmget(this.dataKey(streamId), ...members);
+    return members
+      .flatMap((member, i) =>
+        metas[i] ? [infoOf(streamId, member, JSON.parse(metas[i]) as SnapshotMeta)] : [],
+      )
+      .sort((a, b) => b.version - a.version || b.schemaVersion - a.schemaVersion);
+  }
+
+  async delete(streamId: string): Promise<number> {
+    const replies = await this.client
+      .multi()
+      .zcard(this.indexKey(streamId))
+      .del(this.indexKey(streamId), this.dataKey(streamId))
+      .exec();
+    const [error, count] = replies?.[0] ?? [null, 0];
+    if (error) throw error;
+    return Number(count);
+  }
+
+  /** The client belongs to the caller: nothing to release here. */
+  async close(): Promise<void> {}
+
+  private indexKey(streamId: string): string {
+    return `${this.prefix}i:${streamId}`;
+  }
+
+  private dataKey(streamId: string): string {
+    return `${this.prefix}d:${streamId}`;
+  }
+}
+
+function memberOf(schemaVersion: number, version: number): string {
+  return `${schemaVersion}:${version}`;
+}
+
+function infoOf(streamId: string, member: string, meta: SnapshotMeta): SnapshotInfo {
+  const [schemaVersion, version] = member.split(':').map(Number) as [number, number];
+  return {
+    streamId,
+    version,
+    schemaVersion,
+    createdAt: meta.createdAt,
+    ...(meta.aggregateType !== undefined && { aggregateType: meta.aggregateType }),
+    encoding: meta.encoding,
+    storedBytes: meta.storedBytes,
+    rawBytes: meta.rawBytes,
+  };
+}

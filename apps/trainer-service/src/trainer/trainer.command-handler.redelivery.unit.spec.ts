@@ -215,7 +215,8 @@ describe('TrainerCommandHandler.expired: what it reads', () => {
     }
   }
 
-  function setup() {
+  /** `countsRedeliveries`: Redis Streams and the in-memory broker (default); not Kafka. */
+  function setup(countsRedeliveries = true) {
     const eventStore = new UnreadableStore({ serializer: contractsSerializer() });
     const commandStatus = new FailingOutcomes();
     const handler = new TrainerCommandHandler({
@@ -226,7 +227,7 @@ describe('TrainerCommandHandler.expired: what it reads', () => {
       speed: 100,
       snapshotEvery: 0,
       cacheSize: 0,
-      countsRedeliveries: true,
+      countsRedeliveries,
     });
     /** A command past its deadline, recorded `accepted` as command-api does when it sends. */
     const expiring = async (at: number) => {
@@ -279,28 +280,9 @@ describe('TrainerCommandHandler.expired: what it reads', () => {
   });
 
   it('reads the stream for a first delivery when the transport may number a redelivery 1 (Kafka)', async () => {
-    const eventStore = new UnreadableStore({ serializer: contractsSerializer() });
-    const commandStatus = new InMemoryCommandStatusStore();
-    const handler = new TrainerCommandHandler({
-      serverId: 'trainer-1',
-      eventStore,
-      commandStatus,
-      notifications: new InMemoryNotificationLog(),
-      speed: 100,
-      snapshotEvery: 0,
-    });
-    const created = moveCommand('start', 1, T0);
-    const deadline = new Date(T0 + 60_000).toISOString();
-    const command = { ...created, metadata: { ...created.metadata, deadline } };
-    await commandStatus.accepted({
-      commandId: command.messageId,
-      type: command.type,
-      issuerId: 'ash',
-      acceptedAt: new Date(T0).toISOString(),
-      deadline,
-    });
+    const { eventStore, handler, expiring } = setup(false);
+    const { command, expiry } = await expiring(T0);
     eventStore.unreadable = true;
-    const expiry = new CommandExpiredError(command.messageId, command.type, deadline);
     await expect(handler.expired(command, expiry, { attempt: 1 })).rejects.toThrow(
       'event store unreachable',
     );

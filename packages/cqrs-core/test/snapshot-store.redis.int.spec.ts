@@ -1,5 +1,6 @@
 import { testNamespace } from '@causeway/testkit';
 import Redis from 'ioredis';
+import { SnapshotDecodeError } from '../src';
 import { RedisSnapshotStore } from '../src/redis';
 import { describeSnapshotStoreConformance } from '../src/testing/snapshot-store.conformance';
 
@@ -48,5 +49,56 @@ describe('RedisSnapshotStore', () => {
     expect(() => new RedisSnapshotStore({} as never)).toThrow(
       'RedisSnapshotStore: options.client must be a connected ioredis client',
     );
+  });
+
+  it('never loads nothing while a save trims the snapshots a load was about to read', async () => {
+    const store = new RedisSnapshotStore({
+      client: redis,
+      keyPrefix: `${ns.keyPrefix}race:`,
+      keep: 1,
+    });
+    const at = (version: number) => ({
+      streamId: 'Trainer-ash',
+      version,
+      schemaVersion: 1,
+      state: { x: version },
+      createdAt: new Date().toISOString(),
+    });
+    await store.save(at(1));
+    let misses = 0;
+    let saving = true;
+    const loads = (async () => {
+      while (saving) if (!(await store.loadLatest('Trainer-ash', { schemaVersion: 1 }))) misses++;
+    })();
+    for (let version = 2; version < 300; version++) await store.save(at(version));
+    saving = false;
+    await loads;
+    expect(misses).toBe(0);
+  });
+
+  it('reports a snapshot whose metadata cannot be read, and loads the next older one', async () => {
+    const unreadable: unknown[] = [];
+    const prefix = `${ns.keyPrefix}meta:`;
+    const store = new RedisSnapshotStore({
+      client: redis,
+      keyPrefix: prefix,
+      onUnreadable: (error) => unreadable.push(error),
+    });
+    const at = (version: number) => ({
+      streamId: 's',
+      version,
+      schemaVersion: 1,
+      state: { x: version },
+      createdAt: new Date().toISOString(),
+    });
+    await store.save(at(1));
+    await store.save(at(2));
+    await redis.hset(`${prefix}d:s`, '1:2', 'not json');
+    await expect(store.loadLatest('s', { schemaVersion: 1 })).resolves.toMatchObject({
+      version: 1,
+      state: { x: 1 },
+    });
+    expect(unreadable).toHaveLength(1);
+    expect(unreadable[0]).toBeInstanceOf(SnapshotDecodeError);
   });
 });

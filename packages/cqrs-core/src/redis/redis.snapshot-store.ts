@@ -58,12 +58,32 @@ end
 return 1`;
 
 /**
+ * Reads, in one atomic step, the `ARGV[2]`-th (0: newest) snapshot of a stream whose member
+ * starts with ARGV[1] (`<schemaVersion>:`): { member, meta, payload }, or nil. Atomic, so a save
+ * trimming it meanwhile cannot make a load miss every snapshot.
+ */
+const LOAD = `
+local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+local skip = tonumber(ARGV[2])
+for _, member in ipairs(members) do
+  if string.sub(member, 1, #ARGV[1]) == ARGV[1] then
+    if skip == 0 then
+      local found = redis.call('HMGET', KEYS[2], member, member .. ':state')
+      return { member, found[1], found[2] }
+    end
+    skip = skip - 1
+  end
+end
+return nil`;
+
+/**
  * Redis snapshot store (S2-3), for services on the Redis event store: per stream, a sorted set
  * of its snapshots by version and a hash of their metadata and payloads (serialized and
  * compressed above a threshold, as every store does). A save and its retention are one script,
- * so concurrent saves of a stream never leave more than the retention allows. A load reads the
- * index and then the newest snapshot of the schema version (two round trips), and the next
- * older one only when that one cannot be decoded.
+ * so concurrent saves of a stream never leave more than the retention allows. A load is one
+ * script too (the newest snapshot of the schema version, with its metadata and payload: a save
+ * trimming it meanwhile cannot make the load miss), and one more per snapshot that cannot be
+ * decoded, for the next older one.
  *
  * Keys are `<keyPrefix>i:<streamId>` and `<keyPrefix>d:<streamId>` on one node (no hash tags:
  * as the Redis event store, not for Redis Cluster). Snapshots do not expire: `delete` removes a
@@ -118,30 +138,38 @@ export class RedisSnapshotStore implements SnapshotStore {
     options: LoadSnapshotOptions,
   ): Promise<StoredSnapshot<State> | undefined> {
     const prefix = `${options.schemaVersion}:`;
-    const members = (await this.client.zrevrange(this.indexKey(streamId), 0, -1)).filter((member) =>
-      member.startsWith(prefix),
-    );
     // Newest first, one at a time: the next one is read only when this one cannot be decoded.
-    for (const member of members) {
-      const [meta, payload] = await this.client.hmgetBuffer(
+    for (let skip = 0; ; skip++) {
+      const found = (await (this.client as unknown as { evalBuffer: Redis['eval'] }).evalBuffer(
+        LOAD,
+        2,
+        this.indexKey(streamId),
         this.dataKey(streamId),
-        member,
-        `${member}:state`,
-      );
-      if (!meta || !payload) continue; // trimmed by a save since the index was read
-      const info = infoOf(streamId, member, JSON.parse(meta.toString('utf8')) as SnapshotMeta);
+        prefix,
+        String(skip),
+      )) as [Buffer, Buffer | null, Buffer | null] | null;
+      if (!found) return undefined;
+      const [memberBuffer, meta, payload] = found;
+      const member = memberBuffer.toString('utf8');
+      if (!meta || !payload) continue;
+      let info: SnapshotInfo | undefined;
       try {
+        info = infoOf(streamId, member, JSON.parse(meta.toString('utf8')) as SnapshotMeta);
         const state = (await this.codec.decode(payload, info.encoding)) as State;
         return { ...info, state };
       } catch (error) {
         const reason = (error as Error).message;
         reportUnreadable(
           this.onUnreadable,
-          new SnapshotDecodeError(streamId, info.version, info.encoding, reason),
+          new SnapshotDecodeError(
+            streamId,
+            Number(member.split(':')[1]),
+            info?.encoding ?? 'unknown',
+            reason,
+          ),
         );
       }
     }
-    return undefined;
   }
 
   async list(streamId: string): Promise<SnapshotInfo[]> {

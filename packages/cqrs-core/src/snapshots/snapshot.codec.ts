@@ -32,10 +32,10 @@ export interface SnapshotSerializer {
  */
 export const jsonSnapshotSerializer: SnapshotSerializer = {
   serialize: (state) => {
-    // JSON first: it refuses a cycle, which the walk below would follow forever.
-    const text = JSON.stringify(state);
+    // The walk first (it names where a bigint or a class is, and visits each container once,
+    // so a cycle ends it); JSON then refuses the cycle.
     assertPlain(state);
-    return text;
+    return JSON.stringify(state);
   },
   deserialize: (text) => JSON.parse(text) as unknown,
 };
@@ -49,6 +49,7 @@ interface PathNode {
 /** Walks the state (without recursion: any depth) for values JSON would not load back as such. */
 function assertPlain(state: unknown): void {
   const containers: [object, PathNode | undefined][] = [];
+  const seen = new Set<object>();
   const check = (value: unknown, at: () => PathNode | undefined): void => {
     switch (typeof value) {
       case 'string':
@@ -63,6 +64,8 @@ function assertPlain(state: unknown): void {
         const prototype = Object.getPrototypeOf(value) as unknown;
         if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null)
           throw notPlain(at(), `a ${kindOf(value)}`);
+        if (seen.has(value)) return; // shared, or a cycle: walked once
+        seen.add(value);
         containers.push([value, at()]);
         return;
       }

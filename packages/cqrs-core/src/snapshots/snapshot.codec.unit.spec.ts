@@ -99,6 +99,7 @@ describe('jsonSnapshotSerializer', () => {
     [{ onChange: () => 1 }, 'snapshot state at .onChange is a function'],
     [new (class Account {})(), 'snapshot state is a Account'],
     [{ slots: [1, undefined, 3] }, 'snapshot state at .slots[1] is undefined'],
+    [{ n: 10n }, 'snapshot state at .n is a bigint'],
   ])('refuses state JSON would load as something else, naming where: %p', (state, message) => {
     expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(TypeError);
     expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(message);
@@ -108,5 +109,8 @@ describe('jsonSnapshotSerializer', () => {
     const state: Record<string, unknown> = { balance: 1 };
     state.self = state;
     expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(/circular/);
+    const list: unknown[] = [];
+    list.push({ list });
+    expect(() => jsonSnapshotSerializer.serialize({ list })).toThrow(/circular/);
   });
 });

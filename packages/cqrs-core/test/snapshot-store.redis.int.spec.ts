@@ -9,6 +9,14 @@ const ns = testNamespace('snapredis');
 let redis: Redis;
 let run = 0;
 
+const snapshotOf = (streamId: string, version: number) => ({
+  streamId,
+  version,
+  schemaVersion: 1,
+  state: { x: version },
+  createdAt: new Date().toISOString(),
+});
+
 beforeAll(() => {
   redis = new Redis(ns.redisUrl);
 });
@@ -28,15 +36,8 @@ describe('RedisSnapshotStore', () => {
   it('keeps a stream in two keys under its prefix, and delete removes both', async () => {
     const prefix = `${ns.keyPrefix}keys:`;
     const store = new RedisSnapshotStore({ client: redis, keyPrefix: prefix });
-    const at = (version: number) => ({
-      streamId: 'Trainer-ash',
-      version,
-      schemaVersion: 1,
-      state: { x: version },
-      createdAt: new Date().toISOString(),
-    });
-    await store.save(at(1));
-    await store.save(at(2));
+    await store.save(snapshotOf('Trainer-ash', 1));
+    await store.save(snapshotOf('Trainer-ash', 2));
     expect((await redis.keys(`${prefix}*`)).sort()).toEqual([
       `${prefix}d:Trainer-ash`,
       `${prefix}i:Trainer-ash`,
@@ -57,20 +58,14 @@ describe('RedisSnapshotStore', () => {
       keyPrefix: `${ns.keyPrefix}race:`,
       keep: 1,
     });
-    const at = (version: number) => ({
-      streamId: 'Trainer-ash',
-      version,
-      schemaVersion: 1,
-      state: { x: version },
-      createdAt: new Date().toISOString(),
-    });
-    await store.save(at(1));
+    await store.save(snapshotOf('Trainer-ash', 1));
     let misses = 0;
     let saving = true;
     const loads = (async () => {
       while (saving) if (!(await store.loadLatest('Trainer-ash', { schemaVersion: 1 }))) misses++;
     })();
-    for (let version = 2; version < 300; version++) await store.save(at(version));
+    for (let version = 2; version < 300; version++)
+      await store.save(snapshotOf('Trainer-ash', version));
     saving = false;
     await loads;
     expect(misses).toBe(0);
@@ -84,17 +79,10 @@ describe('RedisSnapshotStore', () => {
       keyPrefix: prefix,
       onUnreadable: (error) => unreadable.push(error),
     });
-    const at = (version: number) => ({
-      streamId: 's',
-      version,
-      schemaVersion: 1,
-      state: { x: version },
-      createdAt: new Date().toISOString(),
-    });
-    await store.save(at(1));
-    await store.save(at(2));
-    await redis.hset(`${prefix}d:s`, '1:2', 'not json');
-    await expect(store.loadLatest('s', { schemaVersion: 1 })).resolves.toMatchObject({
+    await store.save(snapshotOf('Trainer-ash', 1));
+    await store.save(snapshotOf('Trainer-ash', 2));
+    await redis.hset(`${prefix}d:Trainer-ash`, '1:2', 'not json');
+    await expect(store.loadLatest('Trainer-ash', { schemaVersion: 1 })).resolves.toMatchObject({
       version: 1,
       state: { x: 1 },
     });

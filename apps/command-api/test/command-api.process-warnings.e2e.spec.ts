@@ -95,3 +95,14 @@ it('logs process warnings as JSON warn lines, from start-up on, and never as pla
   });
   expect(api.stderr()).not.toMatch(/Warning|\(node:/);
 });
+
+it('warns of dev tokens only when they are on (DEV_TOKENS defaults to false)', async () => {
+  // Started (ready, see beforeAll), dev tokens off: not there, and not announced.
+  const mint = await fetch(`${api.url}/api/dev/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userId: 'ash' }),
+  });
+  expect(mint.status).toBe(404);
+  expect(api.stdoutLines().filter((line) => line.includes('DEV_TOKENS'))).toEqual([]);
+});

@@ -67,6 +67,17 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
+  it('says at start-up, in a warn line, that dev tokens sign anyone in as any user', () => {
+    const lines = app.stdoutLines().filter((line) => line.includes('DEV_TOKENS=true'));
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({
+        level: 40,
+        context: 'DevTokens',
+        msg: expect.stringContaining('a token for any user') as unknown,
+      }),
+    ]);
+  });
+
   it("documents command-api and the SSE gateway in one /docs: both apps' paths and components", async () => {
     const ui = await fetch(`${app.url}/docs`);
     expect(ui.status).toBe(200);

@@ -1,5 +1,13 @@
 import { CallerGate } from '@causeway/platform';
-import { Controller, Inject, Post, Req, Res } from '@nestjs/common';
+import {
+  Controller,
+  Inject,
+  Logger,
+  type OnApplicationBootstrap,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { z } from 'zod';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import { validate } from '../commands/validation';
@@ -22,15 +30,23 @@ export const DevToken = z.object({
 /**
  * `POST /api/dev/tokens {userId}` → a token for anyone who asks: the demo page's login. Exists
  * only with DEV_TOKENS=true; otherwise 404, as if it were not there. Rate limited by client
- * address (RATE_LIMIT_POINTS).
+ * address (RATE_LIMIT_POINTS). When on, the app says so at start-up, in a warn line: a deployment
+ * started with it by mistake lets anyone who reaches it act as any user.
  */
 @Controller('api/dev/tokens')
-export class DevTokensController {
+export class DevTokensController implements OnApplicationBootstrap {
   constructor(
     @Inject(COMMAND_API_OPTIONS) private readonly options: CommandApiOptions,
     private readonly runner: EndpointRunner,
     private readonly gate: CallerGate,
   ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.options.devTokens)
+      new Logger('DevTokens').warn(
+        'DEV_TOKENS=true: POST /api/dev/tokens gives anyone who can reach this app a token for any user (for demos only; DEV_TOKENS=false turns it off)',
+      );
+  }
 
   @Post()
   async issue(@Req() request: ApiRequest, @Res() response: ApiResponse): Promise<void> {

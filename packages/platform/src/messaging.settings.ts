@@ -2,10 +2,18 @@ import { setting, topicNaming } from '@causeway/cqrs-core';
 import { MAX_PARTITIONS } from '@causeway/cqrs-core/redis';
 import { z } from 'zod';
 
+/**
+ * The bearer token of /admin/* endpoints. Never logged. Without surrounding whitespace: a secret
+ * file's trailing newline would make a token no client can present (HTTP trims header values).
+ */
+export const adminTokenSetting = z
+  .string({ message: 'is required' })
+  .min(16, 'must be at least 16 characters')
+  .refine((token) => token.trim() === token, 'must not start or end with whitespace');
+
 /** Settings of every app that takes part in messaging (S0-9 defaults). */
 export const messagingSettings = {
-  /** Bearer token of /admin/* endpoints. Never logged. */
-  ADMIN_TOKEN: z.string({ message: 'is required' }).min(16, 'must be at least 16 characters'),
+  ADMIN_TOKEN: adminTokenSetting,
   TOPIC_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9._-]*$/, 'may contain only letters, digits, ".", "_" and "-"')

@@ -29,6 +29,25 @@ describe('messagingSettings', () => {
     ).toThrow(`REDIS_STREAMS_PARTITIONS: ${message}`);
   });
 
+  it.each(['admin-token-of-24-chars! ', 'admin-token-of-24-chars!\n', ' '.repeat(20)])(
+    'refuses ADMIN_TOKEN=%j: a token with whitespace around it can never be presented',
+    (token) => {
+      expect(() => loadConfiguration(schema, { ADMIN_TOKEN: token })).toThrow(
+        'ADMIN_TOKEN: must not start or end with whitespace',
+      );
+    },
+  );
+
+  it('refuses a timeout longer than the longest timer (it would fire after 1 ms), by name', () => {
+    expect(() =>
+      loadConfiguration(schema, { ...required, COMMAND_TIMEOUT_MS: '3000000000' }),
+    ).toThrow('COMMAND_TIMEOUT_MS: must be at most 2147483647 ms');
+    expect(
+      loadConfiguration(schema, { ...required, COMMAND_TIMEOUT_MS: '2147483647' })
+        .COMMAND_TIMEOUT_MS,
+    ).toBe(2_147_483_647);
+  });
+
   it('reads COMMAND_CLOCK_SKEW_MS, 0 when unset, and refuses a negative one by name', () => {
     expect(loadConfiguration(schema, required).COMMAND_CLOCK_SKEW_MS).toBe(0);
     expect(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { serviceSettings, setting } from '@causeway/cqrs-core';
-import { corsOriginsSetting } from '@causeway/platform';
+import { adminTokenSetting, authSettings, corsOriginsSetting } from '@causeway/platform';
 import { trainerSettings } from '@causeway/trainer-service';
 import { z } from 'zod';
 
@@ -14,15 +14,9 @@ const secret = (bytes: number) => randomBytes(bytes).toString('base64url');
 export const embeddedConfiguration = z.object({
   ...serviceSettings,
   PORT: setting.port(3000),
-  JWT_SECRET: z
-    .string()
-    .min(32, 'must be at least 32 characters')
-    .default(() => secret(32)),
+  JWT_SECRET: authSettings.JWT_SECRET.default(() => secret(32)),
   JWT_ISSUER: z.string().min(1).default('causeway'),
-  ADMIN_TOKEN: z
-    .string()
-    .min(16, 'must be at least 16 characters')
-    .default(() => secret(24)),
+  ADMIN_TOKEN: adminTokenSetting.default(() => secret(24)),
   /**
    * POST /api/dev/tokens mints a token for any user name (the demo page signs in with it): full
    * impersonation, so off unless asked for. `npm start` turns it on.

@@ -13,6 +13,21 @@ describe('embedded settings', () => {
     expect(loadConfiguration(embeddedConfiguration, { DEV_TOKENS: 'true' }).DEV_TOKENS).toBe(true);
   });
 
+  it('makes its secrets when unset, and refuses given ones no client could present, by name', () => {
+    const made = loadConfiguration(embeddedConfiguration, {});
+    expect(made.ADMIN_TOKEN.length).toBeGreaterThanOrEqual(16);
+    expect(made.JWT_SECRET.length).toBeGreaterThanOrEqual(32);
+    expect(() =>
+      loadConfiguration(embeddedConfiguration, { ADMIN_TOKEN: 'admin-token-of-24-chars!\n' }),
+    ).toThrow('ADMIN_TOKEN: must not start or end with whitespace');
+    expect(() =>
+      loadConfiguration(embeddedConfiguration, { JWT_SECRET: ` ${'s'.repeat(40)}` }),
+    ).toThrow('JWT_SECRET: must not start or end with whitespace');
+    expect(() => loadConfiguration(embeddedConfiguration, { HEARTBEAT_MS: '3000000000' })).toThrow(
+      'HEARTBEAT_MS: must be at most 2147483647 ms',
+    );
+  });
+
   it('reads HISTORY_SCAN_LIMIT, 2000 when unset', () => {
     expect(loadConfiguration(embeddedConfiguration, {}).HISTORY_SCAN_LIMIT).toBe(2_000);
     expect(() => loadConfiguration(embeddedConfiguration, { HISTORY_SCAN_LIMIT: '0' })).toThrow(

@@ -53,7 +53,7 @@ export const sseGatewayConfiguration = z
     /** Retry-After of 503 / 429 answers, in seconds. */
     RETRY_AFTER_SECONDS: setting.positiveInt(5),
     /** An instance's presence expires this long after its last heartbeat (beats every third). */
-    PRESENCE_TTL_MS: setting.positiveInt(15_000),
+    PRESENCE_TTL_MS: setting.milliseconds(15_000, 1_000),
     /**
      * Entries kept per stream of the ConnectionEstablished / ConnectionClosed topics (S0-8).
      * Nothing in the reference system reads them, so far fewer than the buses' default; raise it

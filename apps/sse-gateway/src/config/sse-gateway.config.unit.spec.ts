@@ -22,4 +22,17 @@ describe('sse-gateway settings', () => {
         loadConfiguration(sseGatewayConfiguration, { ...required, STALL_TIMEOUT_MS: value }),
       ).toThrow(/STALL_TIMEOUT_MS: must be/);
   });
+
+  it('refuses a PRESENCE_TTL_MS under 1 s (it would expire between beats) or past the longest timer', () => {
+    const ttl = (value: string) =>
+      loadConfiguration(sseGatewayConfiguration, { ...required, PRESENCE_TTL_MS: value })
+        .PRESENCE_TTL_MS;
+    expect(ttl('1500')).toBe(1_500);
+    expect(() => ttl('1')).toThrow('PRESENCE_TTL_MS: must be at least 1000 ms');
+    expect(() => ttl('3000000000')).toThrow('PRESENCE_TTL_MS: must be at most 2147483647 ms');
+    for (const name of ['HEARTBEAT_MS', 'SSE_RETRY_MS', 'CONNECTION_TIMEOUT_MS'])
+      expect(() =>
+        loadConfiguration(sseGatewayConfiguration, { ...required, [name]: '3000000000' }),
+      ).toThrow(`${name}: must be at most 2147483647 ms`);
+  });
 });

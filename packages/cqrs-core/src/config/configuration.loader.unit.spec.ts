@@ -99,6 +99,17 @@ describe('loadConfiguration', () => {
     ['REDIS_URL', 'http://x', 'REDIS_URL: must be a redis://'],
     ['KAFKA_BROKERS', 'localhost', 'KAFKA_BROKERS: must be a comma-separated list of host:port'],
     [
+      'KAFKA_BROKERS',
+      'kafka:0',
+      'KAFKA_BROKERS: must name each broker as host:port, with a port of 1 to 65535',
+    ],
+    [
+      'KAFKA_BROKERS',
+      'a:9092,b:99999',
+      'KAFKA_BROKERS: must name each broker as host:port, with a port of 1 to 65535',
+    ],
+    ['SHUTDOWN_TIMEOUT_MS', '3000000000', 'SHUTDOWN_TIMEOUT_MS: must be at most 2147483647 ms'],
+    [
       'MONGODB_URI',
       'mongodb://127.0.0.1:37017',
       'MONGODB_URI: must be a mongodb:// URI that names a database',

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** The longest delay Node's timers keep (2^31 - 1 ms); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Building blocks for app configuration schemas; every app composes the ones it needs. */
 export const setting = {
   port: (fallback: number) =>
@@ -11,13 +14,15 @@ export const setting = {
       .default(fallback),
   /**
    * A duration in whole milliseconds, at least `min` (default 1: a timeout, period or TTL of 0
-   * makes every call time out, a loop spin, or Redis refuse the TTL).
+   * makes every call time out, a loop spin, or Redis refuse the TTL) and at most MAX_TIMER_MS:
+   * Node fires a timer set longer after 1 ms, so a timeout meant as "never" would fire at once.
    */
   milliseconds: (fallback: number, min = 1) =>
     z.coerce
       .number({ message: 'must be a duration in milliseconds' })
       .int('must be a duration in whole milliseconds')
       .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
+      .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (~24.8 days, the longest timer)`)
       .default(fallback),
   positiveInt: (fallback: number) =>
     z.coerce
@@ -55,7 +60,14 @@ export const setting = {
   kafkaBrokers: () =>
     z
       .string({ message: 'is required' })
-      .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be a comma-separated list of host:port')
+      .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, {
+        message: 'must be a comma-separated list of host:port',
+        abort: true,
+      })
+      .refine(
+        (value) => value.split(',').every(isHostPort),
+        'must name each broker as host:port, with a port of 1 to 65535',
+      )
       .transform((value) => value.split(',')),
   logLevel: () =>
     z

@@ -8,6 +8,7 @@ import {
   type StreamInfo,
   type SubscriptionOptions,
 } from './event-store.port';
+import { MAX_TIMER_MS } from '../config/settings.schema';
 import { type Envelope } from '../messages/envelope';
 import { MessageValidationError } from '../messages/message.errors';
 
@@ -244,7 +245,6 @@ export function checkDelayMs(name: string, value: unknown): void {
   );
 }
 
-const MAX_TIMER_MS = 2_147_483_647;
 const POSITIVE_INTEGER = 'a positive integer';
 const NON_NEGATIVE_INTEGER = 'a non-negative integer';
 

@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from '../config/settings.schema';
+import { checkDelayMs } from '../event-store/event-store.rules';
 import { type Middleware } from '../router/handler';
 import { type Delivery } from '../transport/transport.port';
 
@@ -48,10 +50,15 @@ export function timeout(
   timeoutMs: number | ((delivery: Delivery) => number) = 10_000,
   options: TimeoutOptions = {},
 ): Middleware {
-  if (options.graceMs !== undefined && !(options.graceMs >= 0))
-    throw new RangeError(`timeout: graceMs must be a number ≥ 0, got ${options.graceMs}`);
+  if (options.graceMs !== undefined && !(options.graceMs >= 0 && options.graceMs <= MAX_TIMER_MS))
+    throw new RangeError(
+      `timeout: graceMs must be a number from 0 to ${MAX_TIMER_MS}, got ${options.graceMs}`,
+    );
+  // Above Node's longest timer a delay fires after 1 ms: every handler would time out at once.
+  if (typeof timeoutMs === 'number') checkDelayMs('timeout: timeoutMs', timeoutMs);
   return (next, info) => async (delivery) => {
     const ms = typeof timeoutMs === 'number' ? timeoutMs : timeoutMs(delivery);
+    if (typeof timeoutMs !== 'number') checkDelayMs(`timeout of ${info.name}`, ms);
     const graceMs = options.graceMs ?? Math.min(ms, 5_000);
     const controller = new AbortController();
     const outer = delivery.signal;

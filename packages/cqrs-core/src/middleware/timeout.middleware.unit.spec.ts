@@ -15,6 +15,25 @@ describe('timeout middleware', () => {
     const fast = timeout(100)(async () => 'done', info);
     await expect(fast(testDelivery(testEnvelope('T', {})))).resolves.toBe('done');
   });
+
+  it('refuses a timeout longer than the longest timer, which would fire after 1 ms', async () => {
+    expect(() => timeout(3_000_000_000)).toThrow(
+      'timeout: timeoutMs must be a positive number of milliseconds up to 2147483647, got 3000000000',
+    );
+    expect(() => timeout(30, { graceMs: 3_000_000_000 })).toThrow(/graceMs/);
+    // Chosen per delivery: that delivery fails, naming the handler, before its handler runs.
+    let ran = false;
+    const chosen = timeout(() => 3_000_000_000)(async () => {
+      ran = true;
+    }, info);
+    await expect(chosen(testDelivery(testEnvelope('T', {})))).rejects.toThrow(
+      'timeout of slow must be a positive number of milliseconds up to 2147483647',
+    );
+    expect(ran).toBe(false);
+    // The longest one works: a 20 ms handler finishes.
+    const longest = timeout(2_147_483_647)(() => sleep(20).then(() => 'done'), info);
+    await expect(longest(testDelivery(testEnvelope('T', {})))).resolves.toBe('done');
+  });
 });
 
 describe('timeout middleware and the handler it gave up on', () => {

@@ -71,13 +71,18 @@ export async function bootstrapService<S extends z.ZodType>(
     // abortOnError false: a failing module init rejects here (and is logged as JSON below)
     // instead of Nest aborting the process with a plain-text trace.
     // bodyParser false: parseBodies registers Nest's parsers, answering what they refuse.
+    // autoFlushLogs false: what Nest logged while creating the app is printed only once the
+    // app's JSON logger has it; a failure to create it (a provider refusing a setting) is the
+    // fatal line below alone, not Nest's plain-text exception handler's lines first.
     app = await NestFactory.create(spec.module(config), {
       bufferLogs: true,
+      autoFlushLogs: false,
       abortOnError: false,
       bodyParser: false,
     });
     const logger = app.get(Logger);
     app.useLogger(logger);
+    app.flushLogs();
     warnings.to(logger);
     // No framework advertisement, and no MIME sniffing of what Express serves (pages, documents).
     (app.getHttpAdapter().getInstance() as { disable?: (setting: string) => void }).disable?.(

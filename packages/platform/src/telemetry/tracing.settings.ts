@@ -34,14 +34,17 @@ export function tracingSettings(
   const value = traces || base;
   if (!value) return undefined;
   const bad = (problem: string) => new ConfigurationError([{ setting, problem }]);
+  // The value is never echoed: an endpoint may carry credentials (user:password@host).
   let parsed: URL;
   try {
     parsed = new URL(value);
   } catch {
-    throw bad(`expected an http(s) URL, got ${JSON.stringify(value)}`);
+    throw bad('expected an http(s) URL such as http://collector:4318, got one that does not parse');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw bad(`expected an http(s) URL, got ${JSON.stringify(value)}`);
+    throw bad(
+      `expected an http(s) URL, got one with the scheme ${JSON.stringify(parsed.protocol)}`,
+    );
   // The signal's path goes after the base endpoint's path, before its query (OpenTelemetry's rule).
   if (!traces) parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/v1/traces`;
   const url = parsed.toString();

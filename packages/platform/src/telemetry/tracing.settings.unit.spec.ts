@@ -43,9 +43,20 @@ describe('tracing settings (OpenTelemetry environment variables)', () => {
     expect(issues({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' })).toEqual([
       {
         setting: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
-        problem: expect.stringContaining('"not a url"'),
+        problem:
+          'expected an http(s) URL such as http://collector:4318, got one that does not parse',
       },
     ]);
+    // Never the value: an endpoint may carry credentials.
+    expect(issues({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://user:s3cretpw@collector:4317' })).toEqual([
+      {
+        setting: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+        problem: 'expected an http(s) URL, got one with the scheme "grpc:"',
+      },
+    ]);
+    expect(
+      JSON.stringify(issues({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://user:s3cretpw@[bad:4317' })),
+    ).not.toContain('s3cretpw');
     expect(
       issues({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'zipkin' }),
     ).toEqual([{ setting: 'OTEL_TRACES_EXPORTER', problem: expect.stringContaining('"zipkin"') }]);

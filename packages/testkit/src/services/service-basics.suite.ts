@@ -320,6 +320,31 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         expect(() => JSON.parse(line) as unknown).not.toThrow();
     });
 
+    it('fails to start on a malformed OTLP endpoint with one JSON line naming it, never its credentials', async () => {
+      const refused = await startServiceProcess({
+        appDir: spec.appDir,
+        env: { ...serverEnv(), OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://user:s3cretpw@collector:4317' },
+        waitFor: 'spawn',
+      });
+      expect(await refused.exited).toBe(1);
+      const lines = [...refused.stderr().trim().split('\n'), ...refused.stdoutLines()].filter(
+        Boolean,
+      );
+      // Nothing but JSON lines (not Nest's plain-text exception handler), one of them fatal.
+      for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+      const fatal = lines
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((entry) => entry.level === 60);
+      expect(fatal).toEqual([
+        expect.objectContaining({
+          msg: expect.stringContaining(
+            'OTEL_EXPORTER_OTLP_ENDPOINT: expected an http(s) URL, got one with the scheme "grpc:"',
+          ) as unknown,
+        }),
+      ]);
+      expect(lines.join('\n')).not.toContain('s3cretpw');
+    });
+
     it('stops cleanly on SIGTERM', async () => {
       const extra = await startServiceProcess({ appDir: spec.appDir, env: serverEnv() });
       await waitForStatus(`${extra.url}/health/ready`, 200);

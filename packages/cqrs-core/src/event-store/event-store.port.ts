@@ -102,7 +102,11 @@ export interface Subscription {
    * checkpoint of the last event delivered, before the one that could not be read.
    */
   readonly position: number;
-  /** Stops after the event in flight; resolves when stopped. */
+  /**
+   * Stops after the event in flight; resolves when stopped. Called by the subscription's own
+   * handler ("read until X, then stop"), it resolves at once and the subscription stops when
+   * that handler returns (its event counts as delivered).
+   */
   stop(): Promise<void>;
 }
 
@@ -253,6 +257,10 @@ export interface EventStore {
    * 'hard': a tombstone; appends fail with StreamDeletedError forever, even on a stream that
    * never existed. Hard-deleting a tombstoned stream again does nothing; soft-deleting it throws
    * StreamDeletedError.
+   * Removal is immediate and knows no reader: events a reader has not reached yet (an
+   * EventForwarder's round, a projection's catch-up) are never read by it. Delete what readers
+   * have passed (their checkpoints), or use applyRetention with `maxPosition`. Same for
+   * truncateStream.
    * @throws ConcurrencyConflictError when `expectedVersion` is given and does not hold
    * @throws TypeError before anything changes when `mode` is not 'soft' or 'hard', or
    *   `expectedVersion` is not an ExpectedVersion

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   type ReadAllOptions,
   type ReadAllPage,
@@ -7,6 +8,9 @@ import {
 import { checkSubscriptionOptions } from './event-store.rules';
 
 const DEFAULT_BATCH = 500;
+
+/** The subscription whose handler is running (stop() from inside it must not wait for itself). */
+const handling = new AsyncLocalStorage<object>();
 
 /**
  * A catch-up subscription over `readAllPage`: reads pages from `fromPosition`, hands each event
@@ -39,6 +43,7 @@ export function pollingSubscription(
   let stopped = false;
   let wake: (() => void) | undefined;
   const pollMs = options.pollIntervalMs ?? 100;
+  const self = {};
   const batch = options.limit ?? DEFAULT_BATCH;
 
   const sleep = () =>
@@ -58,7 +63,7 @@ export function pollingSubscription(
   const deliver = async (page: ReadAllPage): Promise<boolean> => {
     for (const event of page.events) {
       if (stopped) return false;
-      await options.handler(event);
+      await handling.run(self, () => options.handler(event));
       position = event.position;
     }
     if (stopped) return false;
@@ -102,14 +107,18 @@ export function pollingSubscription(
     }
   })();
 
-  return {
+  const subscription: Subscription = {
     get position() {
       return position;
     },
     async stop() {
       stopped = true;
       wake?.();
+      // Called by its own handler ("read until X, then stop"): the loop waits for that handler,
+      // so waiting for the loop here would never end. It stops once the handler returns.
+      if (handling.getStore() === self) return;
       await loop;
     },
   };
+  return subscription;
 }

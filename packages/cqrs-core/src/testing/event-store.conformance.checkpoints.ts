@@ -75,6 +75,37 @@ export function checkpointScenarios(context: EventStoreConformanceContext): void
     ).toBe(0);
   });
 
+  it('stops when its own handler stops it ("read until X"): after that event, and stop resolves', async () => {
+    const type = uniqueName('Until');
+    const streamId = uniqueName('until');
+    const appended = await store().append(
+      streamId,
+      range(1, 5).map((n) => event(type, n)),
+      {
+        expectedVersion: 'no-stream',
+      },
+    );
+    const received: number[] = [];
+    let stoppedFromHandler = false;
+    const subscription: Subscription = store().subscribe({
+      fromPosition: (appended.positions[0] ?? 1) - 1,
+      types: [type],
+      pollIntervalMs: 20,
+      handler: async (e) => {
+        received.push(e.data as number);
+        if (e.data === 3) {
+          await subscription.stop();
+          stoppedFromHandler = true;
+        }
+      },
+    });
+    await waitFor(() => stoppedFromHandler);
+    // Stopped after the event in flight: the one whose handler stopped it counts as delivered.
+    await subscription.stop();
+    expect(received).toEqual([1, 2, 3]);
+    expect(subscription.position).toBe(appended.positions[2]);
+  });
+
   it('tells onCaughtUp, with its position, once it has delivered every event there was', async () => {
     const type = uniqueName('Caught');
     const streamId = uniqueName('caught');

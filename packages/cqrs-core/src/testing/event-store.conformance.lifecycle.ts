@@ -162,6 +162,20 @@ export function lifecycleScenarios(context: EventStoreConformanceContext): void 
     ).resolves.toMatchObject({ nextExpectedVersion: 11 });
   });
 
+  it('keeps recognising an event stored twice after its older copy is truncated', async () => {
+    const streamId = uniqueName('truncate-twice');
+    const once = event('Twice', 1);
+    await store().append(streamId, [once], { expectedVersion: 'no-stream' });
+    // The expected version holds: no idempotency check, the event is stored again (version 2).
+    await store().append(streamId, [once], { expectedVersion: 1 });
+    await store().truncateStream(streamId, 2);
+    await expect(store().append(streamId, [once], { expectedVersion: 'any' })).resolves.toEqual({
+      nextExpectedVersion: 2,
+      positions: [],
+    });
+    expect(versions(await store().readStream(streamId))).toEqual([2]);
+  });
+
   it('applies retention by maximum age (oldest prefix) and by maximum count, within a prefix', async () => {
     const prefix = uniqueName('retention') + '/';
     const aged = prefix + 'aged';

@@ -248,7 +248,10 @@ export class InMemoryEventStore implements EventStore {
     const removed = stream.events.filter((r) => r.version < before);
     for (const record of removed) {
       this.storage.log[record.position - 1] = undefined;
-      stream.ids.delete(record.serialized.messageId);
+      // Only when the id points here: an id stored again later (an append whose expected
+      // version held) stays recognised by its readable copy.
+      const id = record.serialized.messageId;
+      if (stream.ids.get(id) === record.version) stream.ids.delete(id);
     }
     stream.events = stream.events.filter((r) => r.version >= before);
     stream.head = { ...stream.head, firstVersion: before };

@@ -113,7 +113,7 @@ export class EmbeddedModule {
           commandStatus,
           notifications,
           // One process: the read model is at hand, so moves are notified without the bus hop.
-          eagerNotifications: { groups },
+          eagerNotifications: { groups, positions },
           speed: config.TRAINER_SPEED,
           snapshotEvery: config.SNAPSHOT_EVERY,
           // Appends happen in this process and wake the forwarder: polling is only the fallback.

@@ -93,7 +93,7 @@ export class AppModule {
             retentionMs: config.NOTIFICATION_LOG_RETENTION_MS,
           }),
           ...(config.EAGER_NOTIFICATIONS && {
-            eagerNotifications: { groups: readModels.groups },
+            eagerNotifications: { groups: readModels.groups, positions: readModels.positions },
           }),
           drainOwnCommandTopics: config.DRAIN_OLD_COMMAND_TOPICS,
           speed: config.TRAINER_SPEED,

@@ -6,7 +6,7 @@ import {
   type TrainerJoinedGroupEvent,
   type TrainerMovedEvent,
 } from '@causeway/contracts';
-import { type GroupMembers, type TrainerPositions } from '@causeway/platform';
+import { type GroupMembers, positionRow, type TrainerPositions } from '@causeway/platform';
 
 export const PROJECTED_EVENTS = [
   TRAINER_MOVED_EVENT,
@@ -65,21 +65,8 @@ export class ReadModelsProjector {
 
   private async write(event: Envelope): Promise<boolean> {
     switch (event.type) {
-      case TRAINER_MOVED_EVENT: {
-        const { trainerId, position, movement, timestamp } = event.data as TrainerMovedEvent;
-        return this.positions.apply({
-          trainerId,
-          x: position.x,
-          y: position.y,
-          isMoving: movement.isMoving,
-          dirX: movement.direction.x,
-          dirY: movement.direction.y,
-          speed: movement.speed,
-          startedAt: movement.startedAt,
-          version: event.version,
-          updatedAt: timestamp,
-        });
-      }
+      case TRAINER_MOVED_EVENT:
+        return this.positions.apply(positionRow(event.data as TrainerMovedEvent, event.version));
       case TRAINER_JOINED_GROUP_EVENT:
       case TRAINER_LEFT_GROUP_EVENT: {
         const { trainerId, groupId } = event.data as TrainerJoinedGroupEvent;

@@ -140,6 +140,40 @@ describe('trainer decider: groups', () => {
         .then([stopped(['gym', 'party']), left('party')]);
     });
 
+    it("a change stamped before the latest move still applies; its stop is at that move's time", () => {
+      // Walking since T0 + 20; the join was accepted at T0 + 10 and arrives after that start.
+      const since20: TrainerEvent = {
+        type: 'TrainerMovedEvent',
+        data: {
+          ...walking.data,
+          movement: {
+            ...still,
+            isMoving: true,
+            direction: { x: 1, y: 0 },
+            speed: 100,
+            startedAt: T0 + 20,
+          },
+          timestamp: T0 + 20,
+        },
+      } as TrainerEvent;
+      spec
+        .given([since20])
+        .when(change('join', 'party'))
+        .then([
+          {
+            type: 'TrainerMovedEvent',
+            data: {
+              trainerId: 'ash',
+              position: { x: 3, y: 4 },
+              movement: still,
+              timestamp: T0 + 20,
+              groups: [],
+            },
+          },
+          joined('party'),
+        ]);
+    });
+
     it('changes that add viewers leave it moving', () => {
       spec
         .given([created, joined('gym'), walking])

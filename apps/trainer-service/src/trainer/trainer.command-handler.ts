@@ -26,6 +26,8 @@ import {
   type GroupMembers,
   type NotificationLog,
   type PositionNotifier,
+  positionRow,
+  type TrainerPositions,
 } from '@causeway/platform';
 import { commandEventId } from './command-event-ids';
 import { expiryReason, isExpiryReason } from './command-expiry.reason';
@@ -94,6 +96,13 @@ export interface TrainerCommandHandlerOptions {
    */
   groupMembers?: {
     groups: GroupMembers;
+    /**
+     * The positions read model: a trainer's first move is written through to it the same way,
+     * so that the trainer is listed (GET /api/positions, `recovery`) before projection-worker
+     * applies the move. Readers bring existing rows up to the log's newest move
+     * (withLoggedMoves); a trainer without a row would be missing until then.
+     */
+    positions?: TrainerPositions;
     onError?: (error: unknown) => void;
     /**
      * A write-through that has not answered after this long is reported as failed and left to
@@ -211,7 +220,12 @@ export class TrainerCommandHandler {
       outcome = { status: 'rejected', reason: error.cause.message };
     }
     // Before the outcome: once the issuer hears "processed", the read model has the change.
-    if (membership) await this.writeThrough(membership);
+    if (membership) await this.writeThrough('group', (groups) => groups.apply(membership));
+    // Its first move creates the trainer: listed from now on (see groupMembers.positions).
+    if (moved?.previous === 0)
+      await this.writeThrough('position', (_, positions) =>
+        positions?.apply(positionRow(moved.data, moved.version)),
+      );
     await Promise.all([this.record(envelope, outcome), moved && this.notifyEarly(moved)]);
     return outcome;
   }
@@ -408,18 +422,21 @@ export class TrainerCommandHandler {
     return this.decideAndAppend(streamId, ...rest);
   }
 
-  /** Applies a join or leave to the GroupMembers read model (see groupMembers); never fails. */
-  private async writeThrough(change: MembershipChange): Promise<void> {
+  /** Applies a change to the read models written through (see groupMembers); never fails. */
+  private async writeThrough(
+    what: 'group' | 'position',
+    apply: (groups: GroupMembers, positions: TrainerPositions | undefined) => unknown,
+  ): Promise<void> {
     const target = this.options.groupMembers;
     if (!target) return;
     const timeoutMs = target.timeoutMs ?? 2_000;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        target.groups.apply(change),
+        apply(target.groups, target.positions),
         new Promise((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`group write-through did not answer within ${timeoutMs} ms`)),
+            () => reject(new Error(`${what} write-through did not answer within ${timeoutMs} ms`)),
             timeoutMs,
           );
         }),

@@ -11,6 +11,7 @@ import {
   InMemoryCommandStatusStore,
   InMemoryGroupMembers,
   InMemoryNotificationLog,
+  InMemoryTrainerPositions,
   type NotificationLog,
   PositionNotifier,
 } from '@causeway/platform';
@@ -60,6 +61,7 @@ function setup(
       /** Failed write-throughs of memberships. */
       onGroupsError?: (error: unknown) => void;
       groupsTimeoutMs?: number;
+      positions?: InMemoryTrainerPositions;
     };
   } = {},
 ) {
@@ -78,6 +80,7 @@ function setup(
       },
       groupMembers: {
         groups: options.eager.groups,
+        positions: options.eager.positions,
         onError: options.eager.onGroupsError,
         timeoutMs: options.eager.groupsTimeoutMs,
       },
@@ -370,6 +373,38 @@ describe('TrainerCommandHandler', () => {
       expect((await notifications.read(undefined, 100)).map((entry) => entry.id)).toContain(
         first!.id,
       );
+    });
+
+    it("writes a trainer's first move through to the positions read model: listed before the projection applies it", async () => {
+      const positionRows = new InMemoryTrainerPositions();
+      const errors: unknown[] = [];
+      const { handler } = setup({
+        eager: {
+          groups: new InMemoryGroupMembers(),
+          positions: positionRows,
+          onGroupsError: (error) => errors.push(error),
+        },
+      });
+      const apply = jest.spyOn(positionRows, 'apply');
+      await handler.handle(moveCommand('start', 3, 4));
+      expect(await positionRows.list()).toEqual([
+        {
+          ...{ trainerId: 'ash', x: 0, y: 0, isMoving: true, dirX: 0.6, dirY: 0.8 },
+          ...{ speed: 100, startedAt: T0, version: 1, updatedAt: T0 },
+        },
+      ]);
+      // Later moves reach the row through the log (withLoggedMoves), not by writes of their own.
+      await handler.handle(moveCommand('stop', 0, 0));
+      expect(apply).toHaveBeenCalledTimes(1);
+      // A failed write is reported; the move is processed all the same.
+      apply.mockRejectedValueOnce(new Error('redis down'));
+      await expect(
+        handler.handle(moveCommand('start', 1, 0, { trainerId: 'misty' })),
+      ).resolves.toMatchObject({
+        status: 'processed',
+        version: 1,
+      });
+      expect(errors).toEqual([new Error('redis down')]);
     });
 
     it('addresses a trainer in groups to their members once the read model has its membership, and leaves it to the projection before', async () => {

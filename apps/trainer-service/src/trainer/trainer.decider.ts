@@ -9,9 +9,9 @@ import {
   TRAINER_LEFT_GROUP_EVENT,
   TRAINER_MOVED_EVENT,
 } from '@causeway/contracts';
-import { InvalidMoveError, UnknownTrainerError } from './trainer.errors';
+import { InvalidMoveError, SupersededMoveError, UnknownTrainerError } from './trainer.errors';
 
-export { InvalidMoveError, UnknownTrainerError } from './trainer.errors';
+export { InvalidMoveError, SupersededMoveError, UnknownTrainerError } from './trainer.errors';
 
 export interface Vector {
   x: number;
@@ -78,10 +78,21 @@ function unit(x: number, y: number): Vector {
   return { x: sx / length, y: sy / length };
 }
 
+/**
+ * Moves arrive in an order that may differ from the order their acceptance times were stamped
+ * in (two command-api instances; a keyed retry of an unconfirmed request keeps its first time).
+ * The user's last action is the latest stamped one: a move stamped before the latest move
+ * applied is refused (SupersededMoveError), not applied over it — a start released since must not
+ * walk the trainer off for good. An equal stamp applies, in arrival order.
+ */
+function supersede(command: MoveTrainer, state: TrainerState): void {
+  const latest = state.movedAt ?? 0;
+  if (command.metadata!.now < latest) throw new SupersededMoveError(command.metadata!.now, latest);
+}
+
 function move(command: MoveTrainer, state: TrainerState, speed: number): TrainerMoved {
-  // Moves apply in the order they arrive, which may differ from the order their times were
-  // stamped in (two command-api instances, a keyed retry): a move stamped before the latest one
-  // applied happens at that one's time, so no span of time is walked twice.
+  // The stop a group change decides is stamped with the change's time, which may be before the
+  // latest move's (see supersede): it happens at that one's time, so no span is walked twice.
   const now = Math.max(command.metadata!.now, state.movedAt ?? 0, state.movement.startedAt);
   const { action, directionX, directionY, trainerId } = command.data;
   const position = positionAt(state, now);
@@ -139,9 +150,9 @@ export function trainerDecider(options: {
   return {
     initialState: () => ({ exists: false, position: { x: 0, y: 0 }, movement: STILL, groups: [] }),
     decide(command, state) {
-      return command.type === 'MoveTrainer'
-        ? move(command, state, options.speed)
-        : changeGroup(command, state, options.speed);
+      if (command.type === 'ChangeGroup') return changeGroup(command, state, options.speed);
+      supersede(command, state);
+      return move(command, state, options.speed);
     },
     evolve(state, event) {
       switch (event.type) {

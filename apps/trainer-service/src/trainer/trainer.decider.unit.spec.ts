@@ -1,6 +1,7 @@
 import { DeciderSpecification } from '@causeway/cqrs-core/testing';
 import {
   InvalidMoveError,
+  SupersededMoveError,
   positionAt,
   trainerDecider,
   type MoveTrainer,
@@ -79,23 +80,44 @@ describe('trainer decider', () => {
     expect(positionAt(state, T0 - 1_000)).toEqual({ x: 0, y: 0 });
   });
 
-  it('walks no span of time twice when a move stamped earlier comes after a later one', () => {
+  it("refuses a move stamped before the latest one applied: the later one is the user's last action", () => {
     const east = (startedAt: number) => ({
       isMoving: true,
       direction: { x: 1, y: 0 },
       speed: 100,
       startedAt,
     });
-    // Moving: the late start happens at the latest move's time, from where that one left it.
+    // Pressed at 5 s, released at 10 s; the press arrives last: the trainer stays where it stopped.
     spec
-      .given([moved(0, 0, east(T0), T0), moved(1_000, 0, east(T0 + 10_000), T0 + 10_000)])
+      .given([moved(0, 0, still, T0), moved(0, 0, still, T0 + 10_000)])
       .when(move('start', 1, 0, T0 + 5_000))
-      .then(moved(1_000, 0, east(T0 + 10_000), T0 + 10_000));
-    // Stopped at 10 s: a start stamped at 5 s does not walk the 5 s the trainer stood still.
+      .thenThrows(
+        SupersededMoveError,
+        (error) =>
+          error.message ===
+          `superseded: accepted at ${new Date(T0 + 5_000).toISOString()}, before the move accepted at ${new Date(T0 + 10_000).toISOString()} that was applied first`,
+      );
+    // Walking since 10 s; a stop stamped at 5 s does not freeze it.
     spec
-      .given([moved(0, 0, east(T0), T0), moved(1_000, 0, still, T0 + 10_000)])
-      .when(move('start', 1, 0, T0 + 5_000))
-      .then(moved(1_000, 0, east(T0 + 10_000), T0 + 10_000));
+      .given([moved(0, 0, east(T0 + 10_000), T0 + 10_000)])
+      .when(move('stop', 0, 0, T0 + 5_000))
+      .thenThrows(SupersededMoveError);
+    // A rejection like any other refusal: never retried.
+    expect(new SupersededMoveError(T0, T0 + 1)).toBeInstanceOf(InvalidMoveError);
+  });
+
+  it('applies a move stamped at the same time as the latest one, in arrival order', () => {
+    spec
+      .given([moved(0, 0, still, T0 + 10_000)])
+      .when(move('start', 1, 0, T0 + 10_000))
+      .then(
+        moved(
+          0,
+          0,
+          { isMoving: true, direction: { x: 1, y: 0 }, speed: 100, startedAt: T0 + 10_000 },
+          T0 + 10_000,
+        ),
+      );
   });
 
   it.each([

@@ -8,6 +8,20 @@ export class InvalidMoveError extends PermanentError {
   }
 }
 
+/**
+ * A move accepted before the trainer's latest applied move, arriving after it (two command-api
+ * instances; a keyed retry of an unconfirmed request keeps its first acceptance time): the later
+ * move already decided where the trainer goes. Never retried.
+ */
+export class SupersededMoveError extends InvalidMoveError {
+  constructor(acceptedAt: number, latest: number) {
+    super(
+      `superseded: accepted at ${new Date(acceptedAt).toISOString()}, before the move accepted at ${new Date(latest).toISOString()} that was applied first`,
+    );
+    this.name = 'SupersededMoveError';
+  }
+}
+
 /** A command for a trainer that has no events yet (only a move creates a trainer). Never retried. */
 export class UnknownTrainerError extends PermanentError {
   constructor(readonly trainerId: string) {

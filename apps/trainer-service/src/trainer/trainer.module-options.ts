@@ -9,6 +9,7 @@ import {
   type CommandStatusStore,
   type GroupMembers,
   type NotificationLog,
+  type TrainerPositions,
 } from '@causeway/platform';
 
 /** The ports and settings of the trainer feature; the app or the embedded mode provides them. */
@@ -28,7 +29,11 @@ export interface TrainerModuleOptions {
    * that the eager audiences follow memberships while projection-worker lags or is down.
    * Without it, only projection-worker notifies and writes memberships.
    */
-  eagerNotifications?: { groups: GroupMembers };
+  eagerNotifications?: {
+    groups: GroupMembers;
+    /** Given, a trainer's first move is written through to it (listed before projection-worker applies it). */
+    positions?: TrainerPositions;
+  };
   /** Units per second (TRAINER_SPEED). Default 100. */
   speed?: number;
   /** Snapshot every this many events (SNAPSHOT_EVERY); 0 disables. Default 50. */

@@ -67,9 +67,10 @@ export class TrainerModule {
                     `eager notification failed, projection-worker delivers it; fast path paused: ${(error as Error)?.message ?? String(error)}`,
                   ),
               },
-              // The eager path's GroupMembers: joins and leaves are written through to it.
+              // The eager path's read models: joins, leaves and first moves are written through.
               groupMembers: options.eagerNotifications && {
                 groups: options.eagerNotifications.groups,
+                positions: options.eagerNotifications.positions,
                 onError: writeThroughFailed(registry),
               },
               speed: options.speed ?? 100,
@@ -89,19 +90,19 @@ export class TrainerModule {
   }
 }
 
-/** Logs and counts a failed write-through of a membership (projection-worker applies it later). */
+/** Logs and counts a failed write-through (projection-worker applies the change later). */
 function writeThroughFailed(registry: Registry | undefined): (error: unknown) => void {
   const logger = new Logger('TrainerCommandHandler');
   const failures =
     registry &&
     registeredCounter(registry, {
       name: WRITE_THROUGH_FAILURES,
-      help: 'Group joins and leaves not written through to the GroupMembers read model (projection-worker applies them later)',
+      help: 'Group joins and leaves, and first moves, not written through to the read models (projection-worker applies them later)',
     });
   return (error) => {
     failures?.inc();
     logger.warn(
-      `membership write-through failed, projection-worker applies it: ${(error as Error)?.message ?? String(error)}`,
+      `read-model write-through failed, projection-worker applies it: ${(error as Error)?.message ?? String(error)}`,
     );
   };
 }

@@ -1,3 +1,5 @@
+import { type TrainerMovedEvent } from '@causeway/contracts';
+
 /** A trainer as the positions read model sees it after its latest event. */
 export interface TrainerPosition {
   trainerId: string;
@@ -27,4 +29,21 @@ export interface TrainerPositions {
   apply(position: TrainerPosition): Promise<boolean>;
   get(trainerId: string): Promise<TrainerPosition | undefined>;
   list(trainerIds?: readonly string[]): Promise<TrainerPosition[]>;
+}
+
+/** The row a TrainerMovedEvent at stream `version` makes (projection-worker; trainer-service's write-through). */
+export function positionRow(event: TrainerMovedEvent, version: number): TrainerPosition {
+  const { trainerId, position, movement, timestamp } = event;
+  return {
+    trainerId,
+    x: position.x,
+    y: position.y,
+    isMoving: movement.isMoving,
+    dirX: movement.direction.x,
+    dirY: movement.direction.y,
+    speed: movement.speed,
+    startedAt: movement.startedAt,
+    version,
+    updatedAt: timestamp,
+  };
 }

@@ -115,6 +115,7 @@ export class EmbeddedModule {
           // One process: the read model is at hand, so moves are notified without the bus hop.
           eagerNotifications: { groups, positions },
           speed: config.TRAINER_SPEED,
+          maxGroups: config.TRAINER_MAX_GROUPS,
           snapshotEvery: config.SNAPSHOT_EVERY,
           // Appends happen in this process and wake the forwarder: polling is only the fallback.
           forwarder: { checkpoints: new InMemoryCheckpointStore(), pollIntervalMs: 1_000 },

@@ -22,6 +22,7 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
         JWT_SECRET: 'embedded-test-secret-0123456789-abcdef',
         DEV_TOKENS: 'true',
         LOG_LEVEL: 'warn',
+        TRAINER_MAX_GROUPS: '2',
       },
     });
   });
@@ -180,6 +181,25 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
       (f) => f.method === 'command.result' && f.params.status === 'rejected',
       'the rejection',
     );
+  });
+
+  it('rejects a join beyond TRAINER_MAX_GROUPS, naming the bound; the trainer stays in the others', async () => {
+    const dawn = await signIn('dawn');
+    await move(dawn, 'dawn', { directionX: 1, directionY: 0, action: 'stop' }); // creates dawn
+    const join = async (group: string, until: string) => {
+      const answer = await fetch(`${app.url}/api/trainers/dawn/groups/${group}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${dawn}` },
+      });
+      expect(answer.status).toBe(202);
+      return statusOf(dawn, ((await answer.json()) as { commandId: string }).commandId, until);
+    };
+    expect(await join('twinleaf', 'processed')).toMatchObject({ status: 'processed' });
+    expect(await join('sandgem', 'processed')).toMatchObject({ status: 'processed' });
+    expect(await join('jubilife', 'rejected')).toMatchObject({
+      status: 'rejected',
+      reason: 'trainer "dawn" is in 2 groups, the most a trainer may be in: leave one first',
+    });
   });
 
   it("keeps a group's moves inside the group", async () => {

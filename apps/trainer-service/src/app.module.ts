@@ -97,6 +97,7 @@ export class AppModule {
           }),
           drainOwnCommandTopics: config.DRAIN_OLD_COMMAND_TOPICS,
           speed: config.TRAINER_SPEED,
+          maxGroups: config.TRAINER_MAX_GROUPS,
           now: () => new Date(clock.now()),
           snapshotEvery: config.SNAPSHOT_EVERY,
           forwarder: {

@@ -40,6 +40,7 @@ export const APP_SETTINGS: readonly string[] = [
   'COMMAND_BACKLOG_MAX',
   // trainer-service
   'TRAINER_SPEED',
+  'TRAINER_MAX_GROUPS',
   'SNAPSHOT_EVERY',
   'FORWARDER_LEASE_MS',
   'FORWARDER_POLL_INTERVAL_MS',

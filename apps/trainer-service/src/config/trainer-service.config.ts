@@ -14,6 +14,11 @@ export const trainerSettings = {
     .number({ message: 'must be a positive number' })
     .positive('must be a positive number')
     .default(100),
+  /**
+   * The most groups one trainer may be in: a join beyond it is rejected. Every move carries and
+   * is addressed to the trainer's groups, so its cost grows with them.
+   */
+  TRAINER_MAX_GROUPS: setting.positiveInt(16),
   /** Snapshot a trainer every this many events; 0 disables snapshots. */
   SNAPSHOT_EVERY: z.coerce
     .number({ message: 'must be a non-negative integer' })

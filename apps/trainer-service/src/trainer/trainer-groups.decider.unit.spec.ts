@@ -2,6 +2,8 @@ import { DeciderSpecification } from '@causeway/cqrs-core/testing';
 import {
   type ChangeGroup,
   type TrainerEvent,
+  DEFAULT_MAX_GROUPS,
+  TooManyGroupsError,
   trainerDecider,
   UnknownTrainerError,
 } from './trainer.decider';
@@ -184,6 +186,31 @@ describe('trainer decider: groups', () => {
         .when(change('leave', 'gym'))
         .then(left('gym'));
     });
+  });
+
+  it('refuses a join beyond the most groups a trainer may be in; leaving and rejoining stay possible', () => {
+    const three = DeciderSpecification.for(trainerDecider({ speed: 100, maxGroups: 3 }));
+    const inThree = [created, joined('a'), joined('b'), joined('c')];
+    three
+      .given(inThree)
+      .when(change('join', 'd'))
+      .thenThrows(
+        TooManyGroupsError,
+        (error) =>
+          error.message ===
+          'trainer "ash" is in 3 groups, the most a trainer may be in: leave one first',
+      );
+    // Joining one it is in changes nothing, as ever; leaving makes room.
+    three.given(inThree).when(change('join', 'b')).then([]);
+    three
+      .given([...inThree, left('a')])
+      .when(change('join', 'd'))
+      .then(joined('d'));
+    expect(DEFAULT_MAX_GROUPS).toBe(16);
+    spec
+      .given([created, ...Array.from({ length: 16 }, (_, i) => joined(`g${i}`))])
+      .when(change('join', 'one-more'))
+      .thenThrows(TooManyGroupsError);
   });
 
   it('keeps its groups across moves', () => {

@@ -52,6 +52,8 @@ export interface TrainerCommandHandlerOptions {
   notifications: NotificationLog;
   /** Trainer speed in units per second. */
   speed: number;
+  /** The most groups a trainer may be in (see trainerDecider). Default DEFAULT_MAX_GROUPS. */
+  maxGroups?: number;
   /** Snapshot every this many events; 0 disables snapshots. */
   snapshotEvery: number;
   /** Retry on concurrency conflicts (reload, decide, append again). Default 10 attempts. */
@@ -175,7 +177,7 @@ export class TrainerCommandHandler {
   private readonly begun = new Set<string>();
 
   constructor(private readonly options: TrainerCommandHandlerOptions) {
-    this.decider = trainerDecider({ speed: options.speed });
+    this.decider = trainerDecider({ speed: options.speed, maxGroups: options.maxGroups });
     this.stream = new TrainerStream({
       eventStore: options.eventStore,
       snapshots: options.snapshots,

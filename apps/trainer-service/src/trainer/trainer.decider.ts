@@ -9,9 +9,19 @@ import {
   TRAINER_LEFT_GROUP_EVENT,
   TRAINER_MOVED_EVENT,
 } from '@causeway/contracts';
-import { InvalidMoveError, SupersededMoveError, UnknownTrainerError } from './trainer.errors';
+import {
+  InvalidMoveError,
+  SupersededMoveError,
+  TooManyGroupsError,
+  UnknownTrainerError,
+} from './trainer.errors';
 
-export { InvalidMoveError, SupersededMoveError, UnknownTrainerError } from './trainer.errors';
+export {
+  InvalidMoveError,
+  SupersededMoveError,
+  TooManyGroupsError,
+  UnknownTrainerError,
+} from './trainer.errors';
 
 export interface Vector {
   x: number;
@@ -113,12 +123,23 @@ function move(command: MoveTrainer, state: TrainerState, speed: number): Trainer
   };
 }
 
-function changeGroup(command: ChangeGroup, state: TrainerState, speed: number): TrainerEvent[] {
+/** The most groups a trainer may be in, unless the decider is given another bound. */
+export const DEFAULT_MAX_GROUPS = 16;
+
+function changeGroup(
+  command: ChangeGroup,
+  state: TrainerState,
+  options: { speed: number; maxGroups: number },
+): TrainerEvent[] {
+  const { speed, maxGroups } = options;
   const { trainerId, groupId, action } = command.data;
   if (!state.exists) throw new UnknownTrainerError(trainerId);
   const member = state.groups.includes(groupId);
   // Joining a group twice or leaving one the trainer is not in changes nothing.
   if (member === (action === 'join')) return [];
+  // Every move carries the trainer's groups and reaches all their members: bounded.
+  if (action === 'join' && state.groups.length >= maxGroups)
+    throw new TooManyGroupsError(trainerId, maxGroups);
   const data = { trainerId, groupId, timestamp: command.metadata!.now };
   const change: TrainerEvent =
     action === 'join'
@@ -142,15 +163,20 @@ function changeGroup(command: ChangeGroup, state: TrainerState, speed: number): 
  * so far, then starts (in the normalized direction, at `speed`) or stops, and records one
  * TrainerMovedEvent with the resulting position and movement. A trainer is created by its first
  * move, at the origin. It joins and leaves groups (a party, a room): a group change of a trainer
- * that never moved is refused (UnknownTrainerError); a change that changes nothing decides no event.
+ * that never moved is refused (UnknownTrainerError), a join beyond `maxGroups` groups
+ * (default DEFAULT_MAX_GROUPS) too (TooManyGroupsError); a change that changes nothing decides
+ * no event.
  */
 export function trainerDecider(options: {
   speed: number;
+  maxGroups?: number;
 }): Decider<TrainerCommand, TrainerEvent, TrainerState> {
+  const maxGroups = options.maxGroups ?? DEFAULT_MAX_GROUPS;
   return {
     initialState: () => ({ exists: false, position: { x: 0, y: 0 }, movement: STILL, groups: [] }),
     decide(command, state) {
-      if (command.type === 'ChangeGroup') return changeGroup(command, state, options.speed);
+      if (command.type === 'ChangeGroup')
+        return changeGroup(command, state, { speed: options.speed, maxGroups });
       supersede(command, state);
       return move(command, state, options.speed);
     },

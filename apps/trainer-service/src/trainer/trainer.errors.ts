@@ -29,3 +29,16 @@ export class UnknownTrainerError extends PermanentError {
     this.name = 'UnknownTrainerError';
   }
 }
+
+/** A join of a trainer already in as many groups as it may be in (TRAINER_MAX_GROUPS). Never retried. */
+export class TooManyGroupsError extends PermanentError {
+  constructor(
+    readonly trainerId: string,
+    readonly maxGroups: number,
+  ) {
+    super(
+      `trainer "${trainerId}" is in ${maxGroups} groups, the most a trainer may be in: leave one first`,
+    );
+    this.name = 'TooManyGroupsError';
+  }
+}

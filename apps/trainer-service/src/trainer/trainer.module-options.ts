@@ -34,6 +34,8 @@ export interface TrainerModuleOptions {
     /** Given, a trainer's first move is written through to it (listed before projection-worker applies it). */
     positions?: TrainerPositions;
   };
+  /** The most groups a trainer may be in (TRAINER_MAX_GROUPS). Default 16. */
+  maxGroups?: number;
   /** Units per second (TRAINER_SPEED). Default 100. */
   speed?: number;
   /** Snapshot every this many events (SNAPSHOT_EVERY); 0 disables. Default 50. */

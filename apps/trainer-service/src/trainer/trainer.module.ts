@@ -6,6 +6,7 @@ import { type Registry } from 'prom-client';
 import { TrainerOutbox } from '../outbox/trainer-outbox.service';
 import { TrainerCommandHandler } from './trainer.command-handler';
 import { TrainerCommandsRegistrar } from './trainer-commands.registrar';
+import { DEFAULT_MAX_GROUPS } from './trainer.decider';
 import {
   TRAINER_MODULE_OPTIONS,
   TRAINER_READY,
@@ -74,6 +75,7 @@ export class TrainerModule {
                 onError: writeThroughFailed(registry),
               },
               speed: options.speed ?? 100,
+              maxGroups: options.maxGroups ?? DEFAULT_MAX_GROUPS,
               snapshotEvery: options.snapshotEvery ?? 50,
               ...(options.now && { now: options.now }),
               ready,

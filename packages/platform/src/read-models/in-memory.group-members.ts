@@ -9,6 +9,8 @@ interface Membership {
 export class InMemoryGroupMembers implements GroupMembers {
   /** trainerId → groupId → the last change applied. */
   private readonly memberships = new Map<string, Map<string, Membership>>();
+  /** groupId → its members: membersOf reads one group, not every trainer (once per move). */
+  private readonly members = new Map<string, Set<string>>();
 
   async apply(change: {
     trainerId: string;
@@ -21,14 +23,19 @@ export class InMemoryGroupMembers implements GroupMembers {
     if (stored && stored.version >= change.version) return false;
     if (!groups) this.memberships.set(change.trainerId, (groups = new Map()));
     groups.set(change.groupId, { member: change.action === 'join', version: change.version });
+    let members = this.members.get(change.groupId);
+    if (change.action === 'join') {
+      if (!members) this.members.set(change.groupId, (members = new Set()));
+      members.add(change.trainerId);
+    } else if (members) {
+      members.delete(change.trainerId);
+      if (members.size === 0) this.members.delete(change.groupId);
+    }
     return true;
   }
 
   async membersOf(groupId: string): Promise<string[]> {
-    const members: string[] = [];
-    for (const [trainerId, groups] of this.memberships)
-      if (groups.get(groupId)?.member) members.push(trainerId);
-    return members.sort();
+    return [...(this.members.get(groupId) ?? [])].sort();
   }
 
   async groupsOf(trainerId: string): Promise<string[]> {

@@ -10,7 +10,7 @@ import { checkSubscriptionOptions } from './event-store.rules';
 const DEFAULT_BATCH = 500;
 
 /** The subscription whose handler is running (stop() from inside it must not wait for itself). */
-const handling = new AsyncLocalStorage<object>();
+const handling = new AsyncLocalStorage<{ owner: object; running: boolean }>();
 
 /**
  * A catch-up subscription over `readAllPage`: reads pages from `fromPosition`, hands each event
@@ -63,7 +63,14 @@ export function pollingSubscription(
   const deliver = async (page: ReadAllPage): Promise<boolean> => {
     for (const event of page.events) {
       if (stopped) return false;
-      await handling.run(self, () => options.handler(event));
+      // One token per call, cleared when the handler returns: work it started that outlives it
+      // (a timer, a background promise) inherits the token but no longer counts as "inside".
+      const token = { owner: self, running: true };
+      try {
+        await handling.run(token, () => options.handler(event));
+      } finally {
+        token.running = false;
+      }
       position = event.position;
     }
     if (stopped) return false;
@@ -116,7 +123,8 @@ export function pollingSubscription(
       wake?.();
       // Called by its own handler ("read until X, then stop"): the loop waits for that handler,
       // so waiting for the loop here would never end. It stops once the handler returns.
-      if (handling.getStore() === self) return;
+      const inside = handling.getStore();
+      if (inside?.owner === self && inside.running) return;
       await loop;
     },
   };

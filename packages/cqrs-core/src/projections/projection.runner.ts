@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Registry } from 'prom-client';
 import {
   type EventStore,
@@ -10,6 +11,9 @@ import { throttledWarning } from '../router/throttled.warning';
 import { ProjectionWaitTimeoutError } from './projection.errors';
 import { type ProjectionMetrics, projectionMetrics } from './projection.metrics';
 import { type Projection } from './projection.port';
+
+/** The runner whose projection's apply is running (stop() from inside it must not wait for it). */
+const applyingNow = new AsyncLocalStorage<{ owner: object; running: boolean }>();
 
 /** The `type` of the process warning a runner without `onError` emits. */
 export const PROJECTION_WARNING = 'CausewayProjectionWarning';
@@ -449,11 +453,23 @@ export class ProjectionRunner {
       );
   }
 
-  /** Stops every projection after the event in flight and saves its checkpoint. */
+  /**
+   * Stops every projection after the event in flight and saves its checkpoint. Called by one of
+   * its projections' `apply` ("read until X, then stop"), it resolves at once: the runner stops
+   * once that apply returns (its event counts as applied).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const waiter of [...this.waiters]) waiter.fail(new Error('ProjectionRunner: stopped'));
     for (const run of this.running.values()) run.wake?.();
+    const stopping = this.finishStop();
+    const inside = applyingNow.getStore();
+    // The loops wait for that apply: waiting for them here would never end.
+    if (inside?.owner === this && inside.running) return;
+    await stopping;
+  }
+
+  private async finishStop(): Promise<void> {
     await Promise.all([...this.running.values()].map((run) => run.rebuild?.catch(() => {})));
     await Promise.all([...this.running.values()].map((run) => run.loop));
     for (const run of this.running.values())
@@ -517,7 +533,13 @@ export class ProjectionRunner {
         handler: async (event) => {
           applying = event;
           const started = performance.now();
-          await projection.apply(event);
+          // One token per call, cleared when apply returns (see stop).
+          const token = { owner: this, running: true };
+          try {
+            await applyingNow.run(token, () => projection.apply(event));
+          } finally {
+            token.running = false;
+          }
           this.metrics.applied(projection.name, (performance.now() - started) / 1000);
           applying = undefined;
           status.applied += 1;

@@ -249,3 +249,30 @@ describe('ProjectionRunner', () => {
       );
   });
 });
+
+describe('ProjectionRunner stopped by its own projection', () => {
+  it('resolves runner.stop() awaited inside apply ("read until X"), and applies nothing after', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 1, 2, 3);
+    const checkpoints = new InMemoryCheckpointStore();
+    const runner = new ProjectionRunner({ eventStore: store, checkpoints, pollIntervalMs: 5 });
+    const applied: number[] = [];
+    let stopped = false;
+    runner.start({
+      name: 'until',
+      types: ['Deposited'],
+      async apply(event) {
+        applied.push(event.version);
+        if (event.version === 2) {
+          await runner.stop();
+          stopped = true;
+        }
+      },
+      reset() {},
+    });
+    await until(() => stopped);
+    // From outside, stop() waits for the runner to have stopped: the event counted as applied.
+    await runner.stop();
+    expect(applied).toEqual([1, 2]);
+  });
+});

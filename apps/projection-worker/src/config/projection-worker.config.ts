@@ -33,18 +33,18 @@ export const projectionWorkerConfiguration = z.object({
   CATCH_UP_MAX_ATTEMPTS: setting.positiveInt(5),
   /** Retention of the notification log on append (keep equal in every app that appends). */
   NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
-  NOTIFICATION_LOG_RETENTION_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),
+  NOTIFICATION_LOG_RETENTION_MS: setting.age(DEFAULT_LOG_RETENTION_MS),
   /**
    * Moves older than this are caught up but not notified (e.g. after a long outage); younger
    * ones the log has not got yet are notified, once. Capped at NOTIFICATION_LOG_RETENTION_MS
    * (the log's dedup window). Default: that retention.
    */
-  NOTIFY_HORIZON_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),
+  NOTIFY_HORIZON_MS: setting.age(DEFAULT_LOG_RETENTION_MS),
   /**
    * In a rebuild of the read models (no checkpoint, or one that went back: a Redis that came back
    * empty), moves older than this are not notified: the log that knew what was notified is gone,
    * and clients read current positions instead. Capped at NOTIFY_HORIZON_MS. Default 60 s.
    */
-  NOTIFY_REBUILD_HORIZON_MS: setting.milliseconds(DEFAULT_REBUILD_NOTIFY_HORIZON_MS),
+  NOTIFY_REBUILD_HORIZON_MS: setting.age(DEFAULT_REBUILD_NOTIFY_HORIZON_MS),
 });
 export type ProjectionWorkerConfig = z.output<typeof projectionWorkerConfiguration>;

@@ -47,7 +47,7 @@ export const sseGatewayConfiguration = z
      */
     HISTORY_SCAN_LIMIT: setting.positiveInt(2_000),
     /** Missed notifications older than this are not replayed → recovery (expired). */
-    HISTORY_TTL_MS: setting.milliseconds(600_000),
+    HISTORY_TTL_MS: setting.age(600_000),
     /** The `retry:` hint sent to clients (shutdown adds jitter up to as much again). */
     SSE_RETRY_MS: setting.milliseconds(2_000),
     /** Retry-After of 503 / 429 answers, in seconds. */

@@ -30,6 +30,11 @@ describe('sse-gateway settings', () => {
     expect(ttl('1500')).toBe(1_500);
     expect(() => ttl('1')).toThrow('PRESENCE_TTL_MS: must be at least 1000 ms');
     expect(() => ttl('3000000000')).toThrow('PRESENCE_TTL_MS: must be at most 2147483647 ms');
+    // A retention is compared with times, never a timer: 30 days are fine.
+    expect(
+      loadConfiguration(sseGatewayConfiguration, { ...required, HISTORY_TTL_MS: '2592000000' })
+        .HISTORY_TTL_MS,
+    ).toBe(2_592_000_000);
     for (const name of ['HEARTBEAT_MS', 'SSE_RETRY_MS', 'CONNECTION_TIMEOUT_MS'])
       expect(() =>
         loadConfiguration(sseGatewayConfiguration, { ...required, [name]: '3000000000' }),

@@ -65,6 +65,6 @@ export const trainerServiceConfiguration = z.object({
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
   /** Retention of the notification log on append (keep equal in every app that appends). */
   NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
-  NOTIFICATION_LOG_RETENTION_MS: setting.milliseconds(DEFAULT_LOG_RETENTION_MS),
+  NOTIFICATION_LOG_RETENTION_MS: setting.age(DEFAULT_LOG_RETENTION_MS),
 });
 export type TrainerServiceConfig = z.output<typeof trainerServiceConfiguration>;

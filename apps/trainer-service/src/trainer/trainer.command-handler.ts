@@ -27,6 +27,7 @@ import {
   type NotificationLog,
   type PositionNotifier,
   positionRow,
+  type TrainerPosition,
   type TrainerPositions,
 } from '@causeway/platform';
 import { commandEventId } from './command-event-ids';
@@ -205,8 +206,9 @@ export class TrainerCommandHandler {
     let outcome: CommandOutcome;
     let moved: Moved | undefined;
     let membership: MembershipChange | undefined;
+    let firstMove: TrainerPosition | undefined;
     try {
-      ({ outcome, moved, membership } = await retryOnConflict(
+      ({ outcome, moved, membership, firstMove } = await retryOnConflict(
         () =>
           this.decideAndAppend(
             trainerStreamId(command.data.trainerId),
@@ -224,10 +226,8 @@ export class TrainerCommandHandler {
     // Before the outcome: once the issuer hears "processed", the read model has the change.
     if (membership) await this.writeThrough('group', (groups) => groups.apply(membership));
     // Its first move creates the trainer: listed from now on (see groupMembers.positions).
-    if (moved?.previous === 0)
-      await this.writeThrough('position', (_, positions) =>
-        positions?.apply(positionRow(moved.data, moved.version)),
-      );
+    if (firstMove)
+      await this.writeThrough('position', (_, positions) => positions?.apply(firstMove));
     await Promise.all([this.record(envelope, outcome), moved && this.notifyEarly(moved)]);
     return outcome;
   }
@@ -341,15 +341,24 @@ export class TrainerCommandHandler {
     command: TrainerCommand,
     envelope: Envelope,
     earlier: Promise<() => CommandOutcome | undefined>,
-  ): Promise<{ outcome: CommandOutcome; moved?: Moved; membership?: MembershipChange }> {
+  ): Promise<{
+    outcome: CommandOutcome;
+    moved?: Moved;
+    membership?: MembershipChange;
+    firstMove?: TrainerPosition;
+  }> {
     const repository = this.stream.repository(commandId);
     const cached = this.cache?.get(streamId);
     const loaded = cached ?? (await repository.load(streamId));
     const done = loaded.state.recent.find(([id]) => id === commandId);
     if (done) {
       const outcome: CommandOutcome = { status: 'processed', version: done[1] };
+      // The first move, redelivered (the instance may have died before writing it through).
+      if (command.type !== 'ChangeGroup')
+        return done[1] === 1
+          ? { outcome, firstMove: await this.firstMoveOf(streamId) }
+          : { outcome };
       // A group change that produced its event (one, at done[1]) before this redelivery.
-      if (command.type !== 'ChangeGroup') return { outcome };
       const { trainerId, groupId, action } = command.data;
       return { outcome, membership: { trainerId, groupId, action, version: done[1] } };
     }
@@ -398,10 +407,16 @@ export class TrainerCommandHandler {
     this.cache?.set(saved);
     const outcome: CommandOutcome = { status: 'processed', version: saved.version };
     const membership = membershipOf(events, loaded.version);
-    if (!audience) return { outcome, membership };
+    // Its first move creates the trainer (whether or not the eager fast path is on or paused).
+    const firstMove =
+      index >= 0 && loaded.version === 0
+        ? positionRow(events[index]!.data as TrainerMovedEvent, index + 1)
+        : undefined;
+    if (!audience) return { outcome, membership, firstMove };
     return {
       outcome,
       membership,
+      firstMove,
       moved: {
         // The id the repository gave the event (TrainerStream: commandEventIds).
         eventId: commandEventId(commandId, index),
@@ -414,6 +429,17 @@ export class TrainerCommandHandler {
         audience,
       },
     };
+  }
+
+  /** The row of the trainer's first event (version 1), when the positions are written through. */
+  private async firstMoveOf(streamId: string): Promise<TrainerPosition | undefined> {
+    if (!this.options.groupMembers?.positions) return undefined;
+    const [first] = await this.options.eventStore.readStream(streamId, {
+      fromVersion: 1,
+      limit: 1,
+    });
+    if (first?.type !== TRAINER_MOVED_EVENT || first.version !== 1) return undefined;
+    return positionRow(first.data as TrainerMovedEvent, 1);
   }
 
   /** decideAndAppend again, on the stored state: the cached one is dropped first. */

@@ -91,18 +91,20 @@ function unit(x: number, y: number): Vector {
 /**
  * Moves arrive in an order that may differ from the order their acceptance times were stamped
  * in (two command-api instances; a keyed retry of an unconfirmed request keeps its first time).
- * The user's last action is the latest stamped one: a move stamped before the latest move
- * applied is refused (SupersededMoveError), not applied over it — a start released since must not
- * walk the trainer off for good. An equal stamp applies, in arrival order.
+ * A start stamped before the latest move applied is refused (SupersededMoveError), not applied
+ * over it: a start released since must not walk the trainer off for good. An equal stamp
+ * applies, in arrival order. A stale stop still stops, at the latest move's time (see move): a
+ * trainer must always be stoppable, also after the clock that stamps commands stepped back.
  */
 function supersede(command: MoveTrainer, state: TrainerState): void {
+  if (command.data.action === 'stop') return;
   const latest = state.movedAt ?? 0;
   if (command.metadata!.now < latest) throw new SupersededMoveError(command.metadata!.now, latest);
 }
 
 function move(command: MoveTrainer, state: TrainerState, speed: number): TrainerMoved {
-  // The stop a group change decides is stamped with the change's time, which may be before the
-  // latest move's (see supersede): it happens at that one's time, so no span is walked twice.
+  // A stop stamped before the latest move (a late one, or the stop a group change decides with
+  // the change's time; see supersede) happens at that move's time: no span is walked twice.
   const now = Math.max(command.metadata!.now, state.movedAt ?? 0, state.movement.startedAt);
   const { action, directionX, directionY, trainerId } = command.data;
   const position = positionAt(state, now);

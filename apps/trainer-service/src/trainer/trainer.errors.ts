@@ -9,7 +9,7 @@ export class InvalidMoveError extends PermanentError {
 }
 
 /**
- * A move accepted before the trainer's latest applied move, arriving after it (two command-api
+ * A start accepted before the trainer's latest applied move, arriving after it (two command-api
  * instances; a keyed retry of an unconfirmed request keeps its first acceptance time): the later
  * move already decided where the trainer goes. Never retried.
  */

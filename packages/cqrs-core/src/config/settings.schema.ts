@@ -24,6 +24,17 @@ export const setting = {
       .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
       .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (~24.8 days, the longest timer)`)
       .default(fallback),
+  /**
+   * An age in whole milliseconds (a retention, a horizon, a TTL Redis keeps), at least `min`:
+   * compared with times or handed to Redis, never a timer, so not bounded by MAX_TIMER_MS.
+   */
+  age: (fallback: number, min = 1) =>
+    z.coerce
+      .number({ message: 'must be a duration in milliseconds' })
+      .int('must be a duration in whole milliseconds')
+      .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
+      .max(Number.MAX_SAFE_INTEGER, 'must be at most 9007199254740991 ms')
+      .default(fallback),
   positiveInt: (fallback: number) =>
     z.coerce
       .number({ message: 'must be a positive integer' })

@@ -1,0 +1,104 @@
+import {
+  InMemoryEventStore,
+  InMemorySnapshotStore,
+  MessageFactory,
+  type Envelope,
+} from '@causeway/cqrs-core';
+import { contractsSerializer } from '@causeway/contracts';
+import {
+  InMemoryCommandStatusStore,
+  InMemoryGroupMembers,
+  InMemoryNotificationLog,
+  InMemoryTrainerPositions,
+  PositionNotifier,
+} from '@causeway/platform';
+import { TrainerCommandHandler } from './trainer.command-handler';
+
+const T0 = Date.parse('2026-11-21T10:00:00.000Z');
+const factory = new MessageFactory();
+const move = (action: 'start' | 'stop', at: number, trainerId = 'ash', dx = 1): Envelope =>
+  factory.command(
+    'MoveTrainerCommand',
+    { trainerId, directionX: action === 'start' ? dx : 0, directionY: 0, action, timestamp: at },
+    {
+      aggregateId: trainerId,
+      causedBy: null,
+      metadata: { issuerId: trainerId, timestamp: new Date(at).toISOString() },
+    },
+  );
+
+function setup() {
+  const groups = new InMemoryGroupMembers();
+  const positions = new InMemoryTrainerPositions();
+  const notifications = new InMemoryNotificationLog();
+  const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+  const errors: unknown[] = [];
+  const handler = new TrainerCommandHandler({
+    serverId: 'trainer-1',
+    eventStore,
+    snapshots: new InMemorySnapshotStore(),
+    commandStatus: new InMemoryCommandStatusStore(),
+    notifications,
+    speed: 100,
+    snapshotEvery: 50,
+    eagerNotifications: {
+      notifier: new PositionNotifier(groups, notifications, 'trainer-1'),
+      onError: (e) => errors.push(e),
+    },
+    groupMembers: { groups, positions },
+  });
+  return { handler, groups, positions, eventStore, errors };
+}
+
+// A trainer's first move is written through to the positions read model (ADR 007, session 24):
+// listed by GET /api/positions and `recovery` before projection-worker applies it.
+describe('TrainerCommandHandler: first-move write-through', () => {
+  it('writes a new trainer through also while the eager fast path is paused', async () => {
+    const { handler, groups, positions, errors } = setup();
+    // One failed eager read (a Redis hiccup) pauses the fast path for 30 s.
+    jest.spyOn(groups, 'groupsOf').mockRejectedValueOnce(new Error('redis blip'));
+    await handler.handle(move('start', T0, 'ash'));
+    expect(errors).toHaveLength(1);
+    // Another user's trainer is created meanwhile.
+    await expect(handler.handle(move('start', T0 + 1, 'misty'))).resolves.toMatchObject({
+      status: 'processed',
+      version: 1,
+    });
+    // It should be listed (GET /api/positions, recovery) before projection-worker applies it.
+    expect((await positions.list()).map((row) => row.trainerId)).toContain('misty');
+  });
+});
+
+describe('TrainerCommandHandler: first-move write-through on redelivery', () => {
+  it('a redelivered first move (the instance died after the append) is written through, as memberships are', async () => {
+    const { handler, positions, eventStore } = setup();
+    const first = move('start', T0, 'brock');
+    // The first attempt appended and died before its write-through: same store, no read model write.
+    const crashed = new TrainerCommandHandler({
+      serverId: 'trainer-0',
+      eventStore,
+      commandStatus: new InMemoryCommandStatusStore(),
+      notifications: new InMemoryNotificationLog(),
+      speed: 100,
+      snapshotEvery: 0,
+    });
+    await crashed.handle(first);
+    await expect(handler.handle(first)).resolves.toMatchObject({ status: 'processed', version: 1 });
+    expect((await positions.list()).map((row) => row.trainerId)).toContain('brock');
+  });
+});
+
+describe('TrainerCommandHandler: late stops', () => {
+  it("a user's stop after the server clock is set back 5 s still stops the trainer", async () => {
+    const { handler, eventStore } = setup();
+    await handler.handle(move('start', T0 + 10_000));
+    // Redis' clock is stepped back 5 s (NTP); ServerClock follows steps over 1 s; embedded uses
+    // Date.now(). The user releases the key 1 s after pressing it.
+    const outcome = await handler.handle(move('stop', T0 + 6_000));
+    expect(outcome).toMatchObject({ status: 'processed' });
+    const events = await eventStore.readStream('trainer-ash');
+    expect((events.at(-1)!.data as { movement: { isMoving: boolean } }).movement.isMoving).toBe(
+      false,
+    );
+  });
+});

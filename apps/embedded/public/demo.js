@@ -15,7 +15,7 @@
   const el = (id) => document.getElementById(id);
   el('me').textContent = userId;
   // trainerId → { x, y, isMoving, dirX, dirY, speed, at, stale }: (x, y) is where the trainer was
-  // at `at` (this page's performance clock); `stale` marks a frame replayed after a reconnect,
+  // at `at` (server epoch ms, see serverNow); `stale` marks a frame replayed after a reconnect,
   // whose receive time says nothing about when the movement started.
   const trainers = new Map();
   let accessToken;
@@ -49,12 +49,19 @@
         ...options.headers,
       },
     });
+    const date = Date.parse(response.headers.get('date') ?? '');
+    if (date > 0) coarseMinusPerf = date + 500 - performance.now();
     const body = response.status === 204 ? undefined : await response.json().catch(() => undefined);
     if (response.status === 401 && auth && !retried && body?.reason === 'expired') {
       await renewToken();
       return json(path, init, true);
     }
-    if (!response.ok) throw new Error(body?.detail || body?.title || `HTTP ${response.status}`);
+    if (!response.ok) {
+      const error = new Error(body?.detail || body?.title || `HTTP ${response.status}`);
+      error.status = response.status;
+      error.retryAfterMs = Number(response.headers.get('retry-after')) * 1000 || undefined;
+      throw error;
+    }
     return body;
   }
 
@@ -103,16 +110,36 @@
 
   // --- The world as this page knows it. ------------------------------------------------------
 
-  /** A server epoch-ms time as this page's performance clock (never in the future). */
-  const localTime = (epochMs) => performance.now() - Math.max(0, Date.now() - epochMs);
+  // The server's clock as seen from this page: `serverMinusPerf` + performance.now() is the
+  // server's epoch ms now. Every server time this page receives (a live frame's id and
+  // startedAt, a Date header, an answer's timestamp) has passed when it arrives: each is a lower
+  // bound, and the largest is within the fastest one-way latency. Never this machine's Date.now(),
+  // which may be off by any amount (no NTP).
+  let serverMinusPerf;
+  function serverTimeSeen(epochMs) {
+    if (!(epochMs > 0)) return;
+    const bound = epochMs - performance.now();
+    if (serverMinusPerf === undefined || bound > serverMinusPerf) serverMinusPerf = bound;
+  }
+  // Until a precise one arrives: a Date header's whole second, taken at its middle (±0.5 s).
+  let coarseMinusPerf;
+  const serverNow = () =>
+    serverMinusPerf !== undefined
+      ? serverMinusPerf + performance.now()
+      : coarseMinusPerf !== undefined
+        ? coarseMinusPerf + performance.now()
+        : Date.now();
+  // A trainer's `at` is a server epoch-ms time: where it is drawn is worked out at each frame
+  // from serverNow(), so a better estimate of the server's clock corrects what is already placed.
+  const localTime = (epochMs) => epochMs;
 
   /** When a frame was logged: its id is `<epoch ms>-<sequence>` (else: now). */
   const loggedAt = (id) => {
     const ms = Number(String(id ?? '').split('-')[0]);
-    return Number.isFinite(ms) && ms > 0 ? localTime(ms) : performance.now();
+    return Number.isFinite(ms) && ms > 0 ? localTime(ms) : serverNow();
   };
 
-  function place(params, { at = performance.now(), stale = false } = {}) {
+  function place(params, { at = serverNow(), stale = false } = {}) {
     trainers.set(params.trainerId, {
       x: params.x,
       y: params.y,
@@ -122,6 +149,8 @@
       speed: params.speed > 0 ? params.speed : SPEED,
       at,
       stale,
+      version: params.version ?? 0,
+      receivedAt: performance.now(),
     });
   }
 
@@ -132,7 +161,8 @@
 
   /** Where `trainer` is at `now` (performance clock): what the canvas draws. */
   function positionOf(trainer, now = performance.now()) {
-    const seconds = trainer.isMoving ? Math.max(0, now - trainer.at) / 1000 : 0;
+    const serverAt = serverNow() - (performance.now() - now);
+    const seconds = trainer.isMoving ? Math.max(0, serverAt - trainer.at) / 1000 : 0;
     return {
       x: trainer.x + trainer.dirX * trainer.speed * seconds,
       y: trainer.y + trainer.dirY * trainer.speed * seconds,
@@ -182,6 +212,7 @@
   function commandResult(params) {
     el('command').textContent = `${params.status}${params.reason ? `: ${params.reason}` : ''}`;
     if (!params.commandId) return;
+    if (groupCommands.has(params.commandId)) refreshPositions();
     finished.set(params.commandId, params.status);
     if (finished.size > 100) finished.delete(finished.keys().next().value);
   }
@@ -195,6 +226,7 @@
   let replaying = 0; // frames of the current session still to come from its replay
   const handlers = {
     session(params) {
+      serverTimeSeen(params.serverTime); // ms: the precise clock from the first frame on
       el('session').textContent =
         `${params.serverId} · ${params.resumed}${params.replayed ? ` (${params.replayed} replayed)` : ''}`;
       document.body.dataset.session = params.resumed;
@@ -204,6 +236,7 @@
     },
     recovery(params) {
       log(`recovery: ${params.reason}`);
+      trainers.clear(); // replace what is shown: a trainer not listed is gone or out of sight
       for (const position of params.positions ?? []) placeRow(position);
     },
     'position.update'(params, replayed, id) {
@@ -212,6 +245,9 @@
       // (when it was logged, not when it arrived: a frame that took a while under load would
       // draw the trainer behind), and a replayed one of those is re-synced after the replay.
       const started = params.isMoving && params.startedAt > 0;
+      const held = trainers.get(params.trainerId);
+      if (params.version > 0 && held?.version >= params.version) return; // older than shown
+      if (!replayed && started) serverTimeSeen(params.startedAt);
       place(params, {
         at: started ? localTime(params.startedAt) : loggedAt(id),
         stale: replayed && params.isMoving && !started,
@@ -261,6 +297,9 @@
       if (event.lastEventId) lastEventId = event.lastEventId;
       const message = JSON.parse(event.data);
       const replayed = message.method !== 'session' && replaying > 0;
+      // A live frame was logged before now (its id is `<server epoch ms>-<seq>`).
+      if (!replayed && message.method !== 'session')
+        serverTimeSeen(Number(event.lastEventId.split('-')[0]));
       if (replayed) replaying -= 1;
       handlers[message.method]?.(message.params, replayed, event.lastEventId);
       if (replayed && replaying === 0) resync();
@@ -278,6 +317,29 @@
     setTimeout(() => connect().catch(retry), backoff());
   };
 
+  // README "Groups": no frame says a trainer went out of sight (or came into it): re-read the
+  // positions after a group change of ours, and every so often for everybody else's.
+  const groupCommands = new Set();
+  async function refreshPositions() {
+    const asked = performance.now();
+    let positions;
+    try {
+      ({ positions } = await json('/api/positions'));
+    } catch (error) {
+      log(`positions: ${error.message}`);
+      return;
+    }
+    const listed = new Set();
+    for (const row of positions) {
+      listed.add(row.trainerId);
+      const seen = trainers.get(row.trainerId);
+      if (!seen || (row.version ?? 0) > seen.version) placeRow(row);
+    }
+    for (const [id, trainer] of trainers)
+      if (!listed.has(id) && trainer.receivedAt < asked) trainers.delete(id);
+  }
+  setInterval(() => accessToken && refreshPositions(), 15_000);
+
   async function loadPositions() {
     const { positions } = await json('/api/positions');
     for (const position of positions) if (!trainers.has(position.trainerId)) placeRow(position);
@@ -290,7 +352,12 @@
       method: 'POST',
       body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params }),
     });
-    if (answer.error) throw new Error(`${answer.error.message}`);
+    if (answer.error) {
+      const error = new Error(`${answer.error.message}`);
+      error.code = answer.error.code;
+      throw error;
+    }
+    serverTimeSeen(Date.parse(answer.result.timestamp));
     commandAccepted(answer.result.commandId);
     return answer.result;
   }
@@ -323,6 +390,18 @@
         );
       } catch (error) {
         log(`move failed: ${error.message}`);
+        // Not refused for what it says (400/403/422): a 429, 5xx / -32005 or a lost request.
+        // Unless a later move is already queued, send what the keys say now once more.
+        const transient =
+          error.status === undefined
+            ? error.code === undefined || error.code === -32005 || error.code === -32603
+            : error.status === 429 || error.status >= 500;
+        if (transient && !leaving)
+          setTimeout(() => {
+            if (unsent > 0) return;
+            heading = undefined;
+            steer();
+          }, error.retryAfterMs ?? 1000);
       } finally {
         onTheWire -= 1;
       }
@@ -394,9 +473,12 @@
     const groupId = el('group').value.trim();
     const action = event.submitter?.dataset.action ?? 'join';
     if (groupId)
-      rpc(`group.${action}`, { trainerId: userId, groupId }).catch((error) =>
-        log(`${action} failed: ${error.message}`),
-      );
+      rpc(`group.${action}`, { trainerId: userId, groupId })
+        .then(({ commandId }) => {
+          groupCommands.add(commandId);
+          if (finished.has(commandId)) refreshPositions(); // its result came first
+        })
+        .catch((error) => log(`${action} failed: ${error.message}`));
   });
 
   function draw() {

@@ -9,6 +9,8 @@ import {
   RedisMessagingModule,
   RedisNotificationLog,
   RedisTokenRevocations,
+  redisTime,
+  ServerClock,
   TokenService,
 } from '@causeway/platform';
 import { CONNECTION_CLOSED_EVENT, CONNECTION_ESTABLISHED_EVENT } from '@causeway/contracts';
@@ -40,6 +42,11 @@ export class AppModule {
       keyPrefix,
     });
     const logger = new Logger('SseGateway');
+    // The time `session` frames tell clients: Redis', which notification ids and commands carry.
+    const clock = new ServerClock({
+      read: redisTime(redis.client),
+      onError: (message) => new Logger('ServerClock').warn(message),
+    });
     // Shared with command-api through Redis: a user revoked here is refused there too.
     const revocations = new RedisTokenRevocations(redis.client, {
       keyPrefix,
@@ -70,6 +77,7 @@ export class AppModule {
         }),
         GatewayModule.forRoot({
           serverId: instanceId,
+          serverTime: () => clock.now(),
           tokens: new TokenService({
             secret: config.JWT_SECRET,
             previousSecrets: config.JWT_PREVIOUS_SECRETS,

@@ -185,6 +185,7 @@ export class GatewayModule {
             if (events) listeners.push(events);
             const hub: SseHub = new SseHub({
               serverId: options.serverId,
+              serverTime: options.serverTime,
               log: options.notifications,
               positions: options.positions,
               groups: options.groups,

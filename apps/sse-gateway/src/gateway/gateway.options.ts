@@ -15,6 +15,12 @@ import { type GatewaySettings } from './gateway.settings';
 export interface GatewayModuleOptions {
   /** This instance's id: in `session` frames, presence and connection events. */
   serverId: string;
+  /**
+   * The server's clock (epoch ms), told to clients as `serverTime` in `session` frames: a
+   * ServerClock over Redis, whose time notification ids and command stamps carry. Default: this
+   * host's clock.
+   */
+  serverTime?: () => number;
   tokens: TokenService;
   notifications: NotificationLog;
   positions: TrainerPositions;

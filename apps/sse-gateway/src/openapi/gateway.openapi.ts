@@ -76,7 +76,7 @@ const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Serve
 
 | method | when | params |
 | --- | --- | --- |
-| \`session\` | first frame, with a \`retry:\` hint (SSE_RETRY_MS) | \`{connectionId, serverId, resumed: "new" \\| "replayed" \\| "recovery", replayed}\` |
+| \`session\` | first frame, with a \`retry:\` hint (SSE_RETRY_MS) | \`{connectionId, serverId, resumed: "new" \\| "replayed" \\| "recovery", replayed, serverTime}\` (\`serverTime\`: the server's epoch ms, the clock of \`startedAt\` and of frame ids) |
 | \`position.update\` | a trainer the caller may see moved | \`{trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version}\` (the last three absent from moves logged before 2026-11-23) |
 | \`command.result\` | a command of the caller was processed or rejected | \`{commandId, status: "processed" \\| "rejected", version?, reason?}\` |
 | \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "scan-limit" \\| "unknown-position", positions}\` (the current state, repeating the session's id) |
@@ -93,7 +93,7 @@ Other lines: \`:\` heartbeat comments every HEARTBEAT_MS; a lone \`retry:\` even
 const FRAME_EXAMPLE = [
   'retry: 2000',
   'id: 1732237200000-0',
-  'data: {"jsonrpc":"2.0","method":"session","params":{"connectionId":"5b0c…","serverId":"sse-gateway-1","resumed":"new","replayed":0}}',
+  'data: {"jsonrpc":"2.0","method":"session","params":{"connectionId":"5b0c…","serverId":"sse-gateway-1","resumed":"new","replayed":0,"serverTime":1795430000000}}',
   '',
   'id: 1732237200123-0',
   'data: {"jsonrpc":"2.0","method":"position.update","params":{"trainerId":"ash","x":12.5,"y":0,"isMoving":true,"dirX":1,"dirY":0,"speed":5,"startedAt":1732237200120,"version":7}}',
@@ -277,7 +277,7 @@ export function gatewayOpenApi(): OpenAPIObject {
           'session',
           {
             type: 'object',
-            required: ['connectionId', 'serverId', 'resumed', 'replayed'],
+            required: ['connectionId', 'serverId', 'resumed', 'replayed', 'serverTime'],
             properties: {
               connectionId: { type: 'string', format: 'uuid' },
               serverId: { type: 'string', description: 'the instance serving the stream' },
@@ -287,6 +287,9 @@ export function gatewayOpenApi(): OpenAPIObject {
                   'new: no Last-Event-ID; replayed: the missed notifications follow; recovery: a `recovery` frame follows',
               },
               replayed: { type: 'integer', minimum: 0, description: 'frames replayed' },
+              serverTime: epochMs(
+                "the server's clock when the stream opened (the clock of startedAt and frame ids): place moving trainers by it, not by the client's own clock",
+              ),
             },
           },
           'First frame of every stream; its id is the resume point (the Last-Event-ID sent, when replayed)',

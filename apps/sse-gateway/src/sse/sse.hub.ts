@@ -37,6 +37,12 @@ export interface SseHubOptions {
   metrics?: SseMetrics;
   listeners?: ConnectionListener[];
   logger?: { log(message: string): void; warn(message: string): void };
+  /**
+   * The `serverTime` of `session` frames (epoch ms): the clock notification ids and command
+   * stamps come from (ServerClock over Redis), so that a client can place moving trainers
+   * without its own machine's clock. Default: `now`.
+   */
+  serverTime?: () => number;
   now?: () => number;
 }
 
@@ -428,7 +434,15 @@ export class SseHub {
       notificationFrame(
         id,
         'session',
-        { connectionId: connection.id, serverId: this.options.serverId, resumed, replayed },
+        // serverTime: the server's epoch ms, so a client can tell where a moving trainer is
+        // (startedAt + speed × elapsed) without trusting its own machine's clock.
+        {
+          connectionId: connection.id,
+          serverId: this.options.serverId,
+          resumed,
+          replayed,
+          serverTime: (this.options.serverTime ?? this.now)(),
+        },
         this.settings.retryMs,
       ),
       id,

@@ -1,0 +1,298 @@
+import path from 'node:path';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import {
+  demoTrainerState,
+  devToken,
+  freePort,
+  launchBrowser,
+  startServiceProcess,
+  type ServiceProcess,
+} from '@causeway/testkit';
+
+// The demo page (apps/embedded/public/demo.js) as a user meets it, driven in Debian's Chromium:
+// a browser clock that is off, a stop that fails once, group changes, an app that restarts.
+
+/** The browser's wall clock off by `ms` (a laptop without NTP); performance.now is untouched. */
+const skewClock = (ms: number) => `(() => {
+  const RealDate = Date;
+  const skew = ${ms};
+  class SkewedDate extends RealDate {
+    constructor(...args) { if (args.length === 0) super(RealDate.now() + skew); else super(...args); }
+    static now() { return RealDate.now() + skew; }
+  }
+  globalThis.Date = SkewedDate;
+})();`;
+
+interface Row {
+  trainerId: string;
+  x: number;
+  y: number;
+  isMoving: boolean;
+  dirX: number;
+  dirY: number;
+  speed: number;
+  startedAt: number;
+}
+
+describe('demo page, embedded mode', () => {
+  let app: ServiceProcess;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    app = await startServiceProcess({
+      appDir: path.join(__dirname, '..'),
+      env: {
+        JWT_SECRET: 'browser-client-secret-0123456789-abcdef',
+        DEV_TOKENS: 'true',
+        LOG_LEVEL: 'warn',
+      },
+    });
+    browser = await launchBrowser();
+  }, 60_000);
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((context) => context.close()));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  async function open(user: string, init?: string, prepare?: (c: BrowserContext) => Promise<void>) {
+    const context = await browser.newContext();
+    contexts.push(context);
+    if (init) await context.addInitScript({ content: init });
+    await prepare?.(context);
+    const page = await context.newPage();
+    await page.goto(`${app.url}/?user=${encodeURIComponent(user)}`);
+    await page.waitForSelector('body[data-stream="live"]', { timeout: 20_000 });
+    return page;
+  }
+
+  async function rows(viewer = 'viewer'): Promise<Row[]> {
+    const token = await devToken(app.url, viewer);
+    const response = await fetch(`${app.url}/api/positions`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return ((await response.json()) as { positions: Row[] }).positions;
+  }
+
+  /** Where the server says `trainerId` is right now (server clock = this machine's clock). */
+  async function truth(trainerId: string) {
+    const row = (await rows()).find((r) => r.trainerId === trainerId)!;
+    const seconds = row.isMoving ? (Date.now() - row.startedAt) / 1000 : 0;
+    return { x: row.x + row.dirX * row.speed * seconds, y: row.y + row.dirY * row.speed * seconds };
+  }
+
+  const drawnAt = (page: Page, id: string) =>
+    page.evaluate<{ x: number; y: number } | undefined, string>(
+      (trainerId) =>
+        (
+          globalThis as unknown as {
+            causewayDemo: { drawnAt(id: string): { x: number; y: number } | undefined };
+          }
+        ).causewayDemo.drawnAt(trainerId),
+      id,
+    );
+
+  async function rpc(user: string, method: string, params: Record<string, unknown>) {
+    const token = await devToken(app.url, user);
+    const response = await fetch(`${app.url}/rpc`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    });
+    return response.json();
+  }
+
+  it('draws a moving trainer where it is when the browser clock is 30 s fast', async () => {
+    const page = await open('skew-fast', skewClock(30_000));
+    await page.locator('#world').focus();
+    await page.keyboard.down('ArrowRight');
+    await demoTrainerState(page, 'skew-fast', true);
+    await page.waitForTimeout(1000);
+    const drawn = (await drawnAt(page, 'skew-fast'))!;
+    const real = await truth('skew-fast');
+    await page.keyboard.up('ArrowRight');
+    expect(Math.abs(drawn.x - real.x)).toBeLessThan(30);
+  });
+
+  it('draws an already-moving trainer where it is when the browser clock is 30 s slow', async () => {
+    await rpc('skew-mover', 'trainer.move', {
+      trainerId: 'skew-mover',
+      directionX: 1,
+      directionY: 0,
+      action: 'start',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const page = await open('skew-slow', skewClock(-30_000));
+    await page.waitForFunction(() =>
+      (
+        globalThis as unknown as { causewayDemo: { trainers: Map<string, unknown> } }
+      ).causewayDemo.trainers.has('skew-mover'),
+    );
+    const drawn = (await drawnAt(page, 'skew-mover'))!;
+    const real = await truth('skew-mover');
+    await rpc('skew-mover', 'trainer.move', {
+      trainerId: 'skew-mover',
+      directionX: 0,
+      directionY: 0,
+      action: 'stop',
+    });
+    expect(Math.abs(drawn.x - real.x)).toBeLessThan(30);
+  });
+
+  it('stops the trainer when the key is released even if the first stop request failed', async () => {
+    // The stop meets a passing failure (a 503 `overloaded` / `command-refused`: "nothing was
+    // sent, retry", or a network blip). The user has let go of the key.
+    let failed = 0;
+    const page = await open('lost-stop', undefined, async (context) => {
+      await context.route('**/rpc', async (route) => {
+        const body = route.request().postData() ?? '';
+        if (body.includes('"stop"') && failed++ === 0)
+          return route.fulfill({
+            status: 503,
+            contentType: 'application/problem+json',
+            headers: { 'retry-after': '1' },
+            body: JSON.stringify({
+              type: 'https://causeway.dev/problems/overloaded',
+              title: 'Service Unavailable',
+              status: 503,
+              detail: 'trainer-service is behind; nothing was sent, retry',
+            }),
+          });
+        return route.continue();
+      });
+    });
+    await page.locator('#world').focus();
+    await page.keyboard.down('ArrowRight');
+    await demoTrainerState(page, 'lost-stop', true);
+    await page.keyboard.up('ArrowRight');
+    await page.waitForTimeout(4000);
+    const row = (await rows()).find((r) => r.trainerId === 'lost-stop')!;
+    expect(row.isMoving).toBe(false);
+  });
+
+  it('shows the trainers of a group it joins (README: re-read /api/positions on a group change)', async () => {
+    // misty moved once, then went into a room, and stands there.
+    await rpc('misty', 'trainer.move', {
+      trainerId: 'misty',
+      directionX: 0,
+      directionY: 1,
+      action: 'start',
+    });
+    await rpc('misty', 'trainer.move', {
+      trainerId: 'misty',
+      directionX: 0,
+      directionY: 0,
+      action: 'stop',
+    });
+    await rpc('misty', 'group.join', { trainerId: 'misty', groupId: 'cerulean-gym' });
+    // brock has moved before (a trainer that never moved cannot join a group), and joins the room
+    // with the page's form.
+    await rpc('brock', 'trainer.move', {
+      trainerId: 'brock',
+      directionX: 1,
+      directionY: 0,
+      action: 'start',
+    });
+    await rpc('brock', 'trainer.move', {
+      trainerId: 'brock',
+      directionX: 0,
+      directionY: 0,
+      action: 'stop',
+    });
+    const page = await open('brock');
+    await page.fill('#group', 'cerulean-gym');
+    await page.click('button[data-action="join"]');
+    await page.waitForSelector('#command:text-matches("^processed")', { timeout: 5000 });
+    // The server now shows misty to brock…
+    expect((await rows('brock')).map((r) => r.trainerId)).toContain('misty');
+    await page.waitForTimeout(2000);
+    // …but the page does not.
+    const shown = await page.evaluate(() => [
+      ...(
+        globalThis as unknown as { causewayDemo: { trainers: Map<string, unknown> } }
+      ).causewayDemo.trainers.keys(),
+    ]);
+    expect(shown).toContain('misty');
+  });
+
+  it('stops drawing a trainer that went out of sight (joined a private group)', async () => {
+    await rpc('sabrina', 'trainer.move', {
+      trainerId: 'sabrina',
+      directionX: 1,
+      directionY: 0,
+      action: 'start',
+    });
+    const viewer = await open('public-viewer');
+    await demoTrainerState(viewer, 'sabrina', true);
+    // sabrina joins a private party: she stops (seen by all), then is visible to the party only.
+    await rpc('sabrina', 'group.join', { trainerId: 'sabrina', groupId: 'saffron-private-7f3a' });
+    await demoTrainerState(viewer, 'sabrina', false);
+    expect((await rows('public-viewer')).map((r) => r.trainerId)).not.toContain('sabrina');
+    // README: re-read /api/positions "periodically, and drop the trainers it no longer lists".
+    await viewer.waitForTimeout(16_000);
+    const shown = await viewer.evaluate(() => [
+      ...(
+        globalThis as unknown as { causewayDemo: { trainers: Map<string, unknown> } }
+      ).causewayDemo.trainers.keys(),
+    ]);
+    expect(shown).not.toContain('sabrina');
+  }, 40_000);
+});
+
+describe('demo page: the app restarts (embedded mode, in-memory)', () => {
+  it('forgets the trainers a `recovery` frame no longer lists (README: replace what you show)', async () => {
+    const port = await freePort();
+    const env = {
+      JWT_SECRET: 'browser-client-secret-0123456789-abcdef',
+      DEV_TOKENS: 'true',
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+    };
+    const appDir = path.join(__dirname, '..');
+    let app = await startServiceProcess({ appDir, env });
+    const browser = await launchBrowser();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${app.url}/?user=surge`);
+      await page.waitForSelector('body[data-stream="live"]', { timeout: 20_000 });
+      const token = await devToken(app.url, 'koga');
+      await fetch(`${app.url}/rpc`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'trainer.move',
+          params: { trainerId: 'koga', directionX: 1, directionY: 0, action: 'start' },
+        }),
+      });
+      await demoTrainerState(page, 'koga', true);
+      // The app restarts (an operator, a deploy): its in-memory world is empty again.
+      await app.stop();
+      app = await startServiceProcess({ appDir, env });
+      await page.waitForSelector('body[data-stream="live"][data-session="recovery"]', {
+        timeout: 40_000,
+      });
+      const koga = await page.evaluate(() =>
+        (
+          globalThis as unknown as {
+            causewayDemo: { drawnAt(id: string): { x: number } | undefined };
+          }
+        ).causewayDemo.drawnAt('koga'),
+      );
+      const token2 = await devToken(app.url, 'viewer');
+      const { positions } = (await (
+        await fetch(`${app.url}/api/positions`, { headers: { authorization: `Bearer ${token2}` } })
+      ).json()) as { positions: unknown[] };
+      expect(positions).toEqual([]);
+      expect(koga).toBeUndefined();
+    } finally {
+      await browser.close();
+      await app.stop();
+    }
+  }, 90_000);
+});

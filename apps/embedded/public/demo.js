@@ -507,10 +507,23 @@
     requestAnimationFrame(draw);
     el('world').focus();
   }
+  let startDelay = 1000;
   const begin = () =>
     start().catch((error) => {
       log(`start failed: ${error.message}`);
-      setTimeout(begin, 2000);
+      // Refused for what it asked (a user name the server does not take, dev tokens off): asking
+      // again changes nothing. Else (down, overloaded, rate limited) again, backing off to 30 s.
+      if (
+        error.status >= 400 &&
+        error.status < 500 &&
+        error.status !== 401 &&
+        error.status !== 429
+      ) {
+        setStatus('refused');
+        return;
+      }
+      setTimeout(begin, error.retryAfterMs ?? startDelay);
+      startDelay = Math.min(startDelay * 2, 30_000);
     });
   begin();
 

@@ -218,6 +218,21 @@ describe('demo page, embedded mode', () => {
     expect(shown).toContain('misty');
   });
 
+  it('gives up, saying so, on a user name the server refuses, instead of asking again for ever', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    let asked = 0;
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/dev/tokens')) asked += 1;
+    });
+    await page.goto(`${app.url}/?user=${'u'.repeat(129)}`); // the limit is 128
+    await page.waitForSelector('body[data-stream="refused"]', { timeout: 10_000 });
+    await page.waitForTimeout(3_000);
+    expect(asked).toBe(1);
+    expect(await page.locator('#log').textContent()).toContain('start failed: userId');
+  });
+
   it('stops drawing a trainer that went out of sight (joined a private group)', async () => {
     await rpc('sabrina', 'trainer.move', {
       trainerId: 'sabrina',

@@ -102,3 +102,50 @@ describe('TrainerCommandHandler: late stops', () => {
     );
   });
 });
+
+describe('TrainerCommandHandler: first-move write-through, edge cases', () => {
+  it('never fails a redelivered first move over a failed read of event 1 (the row waits for projection-worker)', async () => {
+    const { handler, eventStore } = setup();
+    const first = move('start', T0, 'brock');
+    const crashed = new TrainerCommandHandler({
+      serverId: 'trainer-0',
+      eventStore,
+      commandStatus: new InMemoryCommandStatusStore(),
+      notifications: new InMemoryNotificationLog(),
+      speed: 100,
+      snapshotEvery: 0,
+    });
+    await crashed.handle(first);
+    const read = eventStore.readStream.bind(eventStore);
+    jest.spyOn(eventStore, 'readStream').mockImplementation(async (id, options) => {
+      if (options?.limit === 1) throw new Error('mongo: read timed out');
+      return read(id, options);
+    });
+    await expect(handler.handle(first)).resolves.toMatchObject({ status: 'processed', version: 1 });
+  });
+
+  it('writes the first move of a trainer whose stream was deleted and made again at its stored version', async () => {
+    const { handler, eventStore } = setup();
+    await handler.handle(move('start', T0, 'gary'));
+    await handler.handle(move('stop', T0 + 1_000, 'gary'));
+    await eventStore.deleteStream('trainer-gary', { mode: 'soft' });
+    // Another instance (no cache), the same store: the stream goes on at version 3.
+    const fresh = setup();
+    const again = new TrainerCommandHandler({
+      serverId: 'trainer-2',
+      eventStore,
+      commandStatus: new InMemoryCommandStatusStore(),
+      notifications: new InMemoryNotificationLog(),
+      speed: 100,
+      snapshotEvery: 0,
+      groupMembers: { groups: new InMemoryGroupMembers(), positions: fresh.positions },
+    });
+    await expect(again.handle(move('start', T0 + 5_000, 'gary'))).resolves.toMatchObject({
+      status: 'processed',
+      version: 3,
+    });
+    expect(await fresh.positions.list()).toEqual([
+      expect.objectContaining({ trainerId: 'gary', version: 3 }),
+    ]);
+  });
+});

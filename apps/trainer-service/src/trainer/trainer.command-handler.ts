@@ -353,10 +353,11 @@ export class TrainerCommandHandler {
     const done = loaded.state.recent.find(([id]) => id === commandId);
     if (done) {
       const outcome: CommandOutcome = { status: 'processed', version: done[1] };
-      // The first move, redelivered (the instance may have died before writing it through).
+      // The first move, redelivered (the instance may have died before writing it through). A
+      // failed read costs the row (projection-worker writes it), never the command.
       if (command.type !== 'ChangeGroup')
         return done[1] === 1
-          ? { outcome, firstMove: await this.firstMoveOf(streamId) }
+          ? { outcome, firstMove: await this.firstMoveOf(streamId).catch(() => undefined) }
           : { outcome };
       // A group change that produced its event (one, at done[1]) before this redelivery.
       const { trainerId, groupId, action } = command.data;
@@ -406,11 +407,14 @@ export class TrainerCommandHandler {
     }
     this.cache?.set(saved);
     const outcome: CommandOutcome = { status: 'processed', version: saved.version };
-    const membership = membershipOf(events, loaded.version);
+    // The stream's version before these events, as stored: a stream deleted (soft) and made
+    // again loads as empty but goes on after its old versions.
+    const versionBefore = saved.version - events.length;
+    const membership = membershipOf(events, versionBefore);
     // Its first move creates the trainer (whether or not the eager fast path is on or paused).
     const firstMove =
-      index >= 0 && loaded.version === 0
-        ? positionRow(events[index]!.data as TrainerMovedEvent, index + 1)
+      index >= 0 && !loaded.state.trainer.exists
+        ? positionRow(events[index]!.data as TrainerMovedEvent, versionBefore + index + 1)
         : undefined;
     if (!audience) return { outcome, membership, firstMove };
     return {
@@ -421,11 +425,11 @@ export class TrainerCommandHandler {
         // The id the repository gave the event (TrainerStream: commandEventIds).
         eventId: commandEventId(commandId, index),
         data: events[index]!.data as TrainerMovedEvent,
-        version: loaded.version + index + 1,
+        version: versionBefore + index + 1,
         // The trainer's move before it, not the stream's version before it: a join or leave in
         // between is never in the log, and waiting for it would hold every move after a group
         // change until projection-worker notifies one (minutes while it is down).
-        previous: loaded.state.lastMove ?? loaded.version + index,
+        previous: loaded.state.lastMove ?? versionBefore + index,
         audience,
       },
     };

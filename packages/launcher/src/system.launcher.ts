@@ -128,14 +128,19 @@ function start(
     : { ...instance, url: `http://127.0.0.1:${instance.port}`, child, logFile, closed };
   // An app that cannot start writes why as a fatal JSON line (a bad setting, a port in use):
   // kept so that the launcher's own error says it, not only the log file.
+  // The last of the most severe: a fatal line is not replaced by an error line after it (Nest
+  // logs its own "listen EADDRINUSE" error next to the app's fatal one naming PORT).
+  let severity = 0;
   for (const stream of [child.stdout, child.stderr]) {
     let partial = '';
     stream?.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = (lines.pop() ?? '').slice(-65_536);
       for (const line of lines) {
-        const error = errorMessageOf(line);
-        if (error) running.lastError = error;
+        const error = errorOf(line);
+        if (!error || error.level < severity) continue;
+        severity = error.level;
+        running.lastError = error.msg;
       }
     });
   }
@@ -197,12 +202,12 @@ async function exitError(instance: RunningInstance): Promise<Error> {
 }
 
 /** The `msg` of a pino JSON line at level error (50) or fatal (60); undefined for any other line. */
-function errorMessageOf(line: string): string | undefined {
+function errorOf(line: string): { level: number; msg: string } | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
     return typeof entry.level === 'number' && entry.level >= 50 && typeof entry.msg === 'string'
-      ? entry.msg
+      ? { level: entry.level, msg: entry.msg }
       : undefined;
   } catch {
     return undefined;

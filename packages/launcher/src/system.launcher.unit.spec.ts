@@ -35,8 +35,11 @@ function refusingAppRoot(): string {
   });
   writeFileSync(
     path.join(root, 'apps', 'refusing', 'dist', 'main.js'),
+    // The fatal line first, then a mere error line (Nest's own, say) after it on the other pipe.
     `process.stdout.write('{"level":30,"msg":"starting"}\\n');
-    process.stderr.write(${JSON.stringify(line + '\n')}, () => process.exit(1));`,
+    process.stderr.write(${JSON.stringify(line + '\n')}, () => setTimeout(() =>
+      process.stdout.write('{"level":50,"msg":"Error: listen EADDRINUSE"}\\n', () =>
+        setTimeout(() => process.exit(1), 200)), 100));`,
   );
   return root;
 }

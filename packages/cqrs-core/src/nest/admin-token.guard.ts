@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { ProblemException } from './problem-details.filter';
+import { ProblemException, problemType } from './problem-details.filter';
 
 export const ADMIN_TOKEN = Symbol('causeway:admin-token');
 
@@ -47,10 +47,13 @@ export class AdminTokenGuard implements CanActivate {
       .switchToHttp()
       .getRequest<{ headers: { authorization?: string | string[] } }>();
     if (!this.admin.matches(request)) {
+      // Typed as the apps' own 401s: `reason` says whether a credential was sent at all.
       throw new ProblemException({
+        type: problemType('unauthenticated'),
         title: 'Unauthorized',
         status: 401,
         detail: 'an admin bearer token is required',
+        reason: request.headers.authorization === undefined ? 'missing' : 'invalid',
       });
     }
     return true;

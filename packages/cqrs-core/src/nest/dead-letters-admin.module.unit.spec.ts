@@ -73,7 +73,12 @@ describe('/admin/dead-letters', () => {
         expect(response.status).toBe(401);
         expect(response.headers['content-type']).toContain('application/problem+json');
         expect(response.headers['www-authenticate']).toBe('Bearer realm="causeway"');
-        expect(response.body).toMatchObject({ status: 401, title: 'Unauthorized' });
+        expect(response.body).toMatchObject({
+          type: 'https://causeway.dev/problems/unauthenticated',
+          status: 401,
+          title: 'Unauthorized',
+          reason: 'Authorization' in headers ? 'invalid' : 'missing',
+        });
       }
       expect((await queue.stats()).total).toBe(3);
     },
@@ -128,6 +133,7 @@ describe('/admin/dead-letters', () => {
     ]);
     const bad = await request(app.getHttpServer()).get('/admin/dead-letters?after=nope').set(auth);
     expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ type: 'https://causeway.dev/problems/invalid-request' });
     expect(bad.headers['content-type']).toContain('application/problem+json');
     expect(bad.body.errors).toEqual([
       {
@@ -326,7 +332,11 @@ describe('/admin/dead-letters', () => {
       expect(response.status).toBe(503);
       expect(response.headers['content-type']).toContain('application/problem+json');
       expect(Number(response.headers['retry-after'])).toBeGreaterThan(0);
-      expect(response.body).toMatchObject({ status: 503, title: 'Service Unavailable' });
+      expect(response.body).toMatchObject({
+        type: 'https://causeway.dev/problems/dead-letters-unavailable',
+        status: 503,
+        title: 'Service Unavailable',
+      });
       expect(response.body.detail).toMatch(/dead-letter store is unavailable/);
       expect(response.body.detail).toContain('ECONNREFUSED');
       expect(logged.join('\n')).toContain('ECONNREFUSED');

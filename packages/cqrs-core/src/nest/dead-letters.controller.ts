@@ -70,6 +70,7 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
   throw new ProblemException({
+    type: problemType('invalid-request'),
     title: 'Bad Request',
     status: 400,
     detail: 'invalid dead-letter filter',
@@ -89,6 +90,7 @@ function requireSelection(
 ): void {
   if (input.all !== undefined || SELECTING.some((field) => input[field] !== undefined)) return;
   throw new ProblemException({
+    type: problemType('invalid-request'),
     title: 'Bad Request',
     status: 400,
     detail: `name a filter (${SELECTING.join(', ')}) or ${all} to ${verb} everything`,
@@ -225,6 +227,7 @@ export class DeadLettersController {
       if (error instanceof HttpException) throw error;
       if (error instanceof DeadLetterCursorError)
         throw new ProblemException({
+          type: problemType('invalid-request'),
           title: 'Bad Request',
           status: 400,
           detail: 'invalid dead-letter filter',
@@ -237,6 +240,7 @@ export class DeadLettersController {
       );
       response.setHeader?.('Retry-After', String(RETRY_AFTER_SECONDS));
       throw new ProblemException({
+        type: problemType('dead-letters-unavailable'),
         title: 'Service Unavailable',
         status: 503,
         detail: `the dead-letter store is unavailable: ${reason}`,

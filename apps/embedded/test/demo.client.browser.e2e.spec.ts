@@ -107,6 +107,15 @@ describe('demo page, embedded mode', () => {
     return response.json();
   }
 
+  /** `trainer.move` of the user's own trainer, east (dx 1) or stopping. */
+  const walk = (user: string, action: 'start' | 'stop', directionX = 1, directionY = 0) =>
+    rpc(user, 'trainer.move', {
+      trainerId: user,
+      directionX: action === 'start' ? directionX : 0,
+      directionY: action === 'start' ? directionY : 0,
+      action,
+    });
+
   it('draws a moving trainer where it is when the browser clock is 30 s fast', async () => {
     const page = await open('skew-fast', skewClock(30_000));
     await page.locator('#world').focus();
@@ -119,12 +128,7 @@ describe('demo page, embedded mode', () => {
   });
 
   it('draws an already-moving trainer where it is when the browser clock is 30 s slow', async () => {
-    await rpc('skew-mover', 'trainer.move', {
-      trainerId: 'skew-mover',
-      directionX: 1,
-      directionY: 0,
-      action: 'start',
-    });
+    await walk('skew-mover', 'start');
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const page = await open('skew-slow', skewClock(-30_000));
     await page.waitForFunction(() =>
@@ -133,12 +137,7 @@ describe('demo page, embedded mode', () => {
       ).causewayDemo.trainers.has('skew-mover'),
     );
     const { drawn, real } = await drawnAndReal(page, 'skew-mover');
-    await rpc('skew-mover', 'trainer.move', {
-      trainerId: 'skew-mover',
-      directionX: 0,
-      directionY: 0,
-      action: 'stop',
-    });
+    await walk('skew-mover', 'stop');
     expect(Math.abs(drawn.x - real.x)).toBeLessThan(30);
   });
 
@@ -180,33 +179,13 @@ describe('demo page, embedded mode', () => {
 
   it('shows the trainers of a group it joins (README: re-read /api/positions on a group change)', async () => {
     // misty moved once, then went into a room, and stands there.
-    await rpc('misty', 'trainer.move', {
-      trainerId: 'misty',
-      directionX: 0,
-      directionY: 1,
-      action: 'start',
-    });
-    await rpc('misty', 'trainer.move', {
-      trainerId: 'misty',
-      directionX: 0,
-      directionY: 0,
-      action: 'stop',
-    });
+    await walk('misty', 'start', 0, 1);
+    await walk('misty', 'stop');
     await rpc('misty', 'group.join', { trainerId: 'misty', groupId: 'cerulean-gym' });
     // brock has moved before (a trainer that never moved cannot join a group), and joins the room
     // with the page's form.
-    await rpc('brock', 'trainer.move', {
-      trainerId: 'brock',
-      directionX: 1,
-      directionY: 0,
-      action: 'start',
-    });
-    await rpc('brock', 'trainer.move', {
-      trainerId: 'brock',
-      directionX: 0,
-      directionY: 0,
-      action: 'stop',
-    });
+    await walk('brock', 'start');
+    await walk('brock', 'stop');
     const page = await open('brock');
     await page.fill('#group', 'cerulean-gym');
     await page.click('button[data-action="join"]');
@@ -241,12 +220,7 @@ describe('demo page, embedded mode', () => {
   });
 
   it('stops drawing a trainer that went out of sight (joined a private group)', async () => {
-    await rpc('sabrina', 'trainer.move', {
-      trainerId: 'sabrina',
-      directionX: 1,
-      directionY: 0,
-      action: 'start',
-    });
+    await walk('sabrina', 'start');
     const viewer = await open('public-viewer');
     await demoTrainerState(viewer, 'sabrina', true);
     // sabrina joins a private party: she stops (seen by all), then is visible to the party only.

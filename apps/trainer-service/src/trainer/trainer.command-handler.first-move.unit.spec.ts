@@ -50,6 +50,23 @@ function setup() {
   return { handler, groups, positions, eventStore, errors };
 }
 
+/** Another instance on the same store, without a cache or snapshots (one that died, say). */
+function instance(
+  eventStore: InMemoryEventStore,
+  serverId: string,
+  groupMembers?: { groups: InMemoryGroupMembers; positions: InMemoryTrainerPositions },
+): TrainerCommandHandler {
+  return new TrainerCommandHandler({
+    serverId,
+    eventStore,
+    commandStatus: new InMemoryCommandStatusStore(),
+    notifications: new InMemoryNotificationLog(),
+    speed: 100,
+    snapshotEvery: 0,
+    ...(groupMembers && { groupMembers }),
+  });
+}
+
 // A trainer's first move is written through to the positions read model (ADR 007, session 24):
 // listed by GET /api/positions and `recovery` before projection-worker applies it.
 describe('TrainerCommandHandler: first-move write-through', () => {
@@ -74,14 +91,7 @@ describe('TrainerCommandHandler: first-move write-through on redelivery', () => 
     const { handler, positions, eventStore } = setup();
     const first = move('start', T0, 'brock');
     // The first attempt appended and died before its write-through: same store, no read model write.
-    const crashed = new TrainerCommandHandler({
-      serverId: 'trainer-0',
-      eventStore,
-      commandStatus: new InMemoryCommandStatusStore(),
-      notifications: new InMemoryNotificationLog(),
-      speed: 100,
-      snapshotEvery: 0,
-    });
+    const crashed = instance(eventStore, 'trainer-0');
     await crashed.handle(first);
     await expect(handler.handle(first)).resolves.toMatchObject({ status: 'processed', version: 1 });
     expect((await positions.list()).map((row) => row.trainerId)).toContain('brock');
@@ -107,14 +117,7 @@ describe('TrainerCommandHandler: first-move write-through, edge cases', () => {
   it('never fails a redelivered first move over a failed read of event 1 (the row waits for projection-worker)', async () => {
     const { handler, eventStore } = setup();
     const first = move('start', T0, 'brock');
-    const crashed = new TrainerCommandHandler({
-      serverId: 'trainer-0',
-      eventStore,
-      commandStatus: new InMemoryCommandStatusStore(),
-      notifications: new InMemoryNotificationLog(),
-      speed: 100,
-      snapshotEvery: 0,
-    });
+    const crashed = instance(eventStore, 'trainer-0');
     await crashed.handle(first);
     const read = eventStore.readStream.bind(eventStore);
     jest.spyOn(eventStore, 'readStream').mockImplementation(async (id, options) => {
@@ -131,14 +134,9 @@ describe('TrainerCommandHandler: first-move write-through, edge cases', () => {
     await eventStore.deleteStream('trainer-gary', { mode: 'soft' });
     // Another instance (no cache), the same store: the stream goes on at version 3.
     const fresh = setup();
-    const again = new TrainerCommandHandler({
-      serverId: 'trainer-2',
-      eventStore,
-      commandStatus: new InMemoryCommandStatusStore(),
-      notifications: new InMemoryNotificationLog(),
-      speed: 100,
-      snapshotEvery: 0,
-      groupMembers: { groups: new InMemoryGroupMembers(), positions: fresh.positions },
+    const again = instance(eventStore, 'trainer-2', {
+      groups: new InMemoryGroupMembers(),
+      positions: fresh.positions,
     });
     await expect(again.handle(move('start', T0 + 5_000, 'gary'))).resolves.toMatchObject({
       status: 'processed',

@@ -175,16 +175,60 @@ describe('trainer decider: groups', () => {
           joined('party'),
         ]);
     });
+  });
 
-    it('changes that add viewers leave it moving', () => {
+  describe('a change that adds viewers starts a moving trainer again where it is, seen by them', () => {
+    // Walking along x from (3, 4) since T0, in the gym; the change is at T0 + 10.
+    const walkingInGym: TrainerEvent[] = [
+      created,
+      joined('gym'),
+      {
+        type: 'TrainerMovedEvent',
+        data: {
+          trainerId: 'ash',
+          position: { x: 3, y: 4 },
+          movement: { isMoving: true, direction: { x: 1, y: 0 }, speed: 100, startedAt: T0 },
+          timestamp: T0,
+          groups: ['gym'],
+        },
+      },
+    ];
+    // The newcomers learn the walk from the change on: not where or when it began.
+    const restarted = (groups: string[]): TrainerEvent => ({
+      type: 'TrainerMovedEvent',
+      data: {
+        trainerId: 'ash',
+        position: { x: 4, y: 4 },
+        movement: {
+          isMoving: true,
+          direction: { x: 1, y: 0 },
+          speed: 100,
+          startedAt: T0 + 10,
+        },
+        timestamp: T0 + 10,
+        groups,
+      },
+    });
+
+    it('leaving its last group: everyone sees it walk on from there', () => {
       spec
-        .given([created, joined('gym'), walking])
-        .when(change('join', 'party'))
-        .then(joined('party'));
-      spec
-        .given([created, joined('gym'), walking])
+        .given(walkingInGym)
         .when(change('leave', 'gym'))
-        .then(left('gym'));
+        .then([restarted([]), left('gym')]);
+    });
+
+    it('joining one more group: the members of both see it walk on from there', () => {
+      spec
+        .given(walkingInGym)
+        .when(change('join', 'party'))
+        .then([restarted(['gym', 'party']), joined('party')]);
+    });
+
+    it('keeps walking the same way at the same speed, whatever the speed setting now', () => {
+      DeciderSpecification.for(trainerDecider({ speed: 250 }))
+        .given(walkingInGym)
+        .when(change('leave', 'gym'))
+        .then([restarted([]), left('gym')]);
     });
   });
 

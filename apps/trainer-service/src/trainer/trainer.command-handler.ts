@@ -132,8 +132,8 @@ interface Moved {
   /** The event's stream version, and the stream's before it (the log keeps a trainer's moves in order). */
   version: number;
   previous: number;
-  /** Read while the event was appended; an Error if the read failed. */
-  audience: Promise<Audience | undefined | Error>;
+  /** Its audience: read while the event was appended, or now (see audienceReader); an Error if the read failed. */
+  audience: () => Promise<Audience | undefined | Error>;
 }
 
 /** How many command ids TrainerCommandHandler remembers having begun to handle. */
@@ -381,15 +381,7 @@ export class TrainerCommandHandler {
       return this.redecide(streamId, commandId, command, envelope, earlier);
     const stateAfter = this.stream.stateAfter(loaded, commandId, events);
     const index = events.findIndex((event) => event.type === TRAINER_MOVED_EVENT);
-    // The eager notification's audience does not depend on the append: read it meanwhile. The
-    // move's own groups: a join or leave that stops the trainer first comes after its move.
-    const audience =
-      index >= 0
-        ? this.audienceOf(
-            (events[index]!.data as TrainerMovedEvent).groups ?? stateAfter.trainer.groups,
-            command,
-          )
-        : undefined;
+    const audience = index >= 0 ? this.audienceReader(events[index]!, loaded, command) : undefined;
     let saved;
     try {
       saved = await repository.save(loaded, events, {
@@ -481,22 +473,35 @@ export class TrainerCommandHandler {
   }
 
   /** Step 1 of the fast path (see eagerNotifications); undefined when it is off or paused. */
-  private audienceOf(
-    groups: readonly string[],
+  /**
+   * How the eager notification of a move reads its audience (undefined: the fast path is off or
+   * paused). It does not depend on the append: read meanwhile. The move's own groups: a join or
+   * leave that stops the trainer first comes after its move. A move for other groups than the
+   * trainer's (the decider starts a walk again for those who see it after a join or leave) is
+   * read once handle() wrote the change through: the read model has those groups only then.
+   */
+  private audienceReader(
+    event: TrainerEvent,
+    loaded: { state: { trainer: { groups: readonly string[] } } },
     command: TrainerCommand,
-  ): Promise<Audience | undefined | Error> | undefined {
+  ): (() => Promise<Audience | undefined | Error>) | undefined {
     const eager = this.options.eagerNotifications;
     if (!eager || Date.now() < this.eagerPausedUntil) return undefined;
-    return eager.notifier.audienceOf(command.data.trainerId, groups).catch((error: unknown) => {
-      return error instanceof Error ? error : new Error(String(error));
-    });
+    const groups = (event.data as TrainerMovedEvent).groups ?? loaded.state.trainer.groups;
+    const read = () =>
+      eager.notifier.audienceOf(command.data.trainerId, groups).catch((error: unknown) => {
+        return error instanceof Error ? error : new Error(String(error));
+      });
+    if (!sameGroups(groups, loaded.state.trainer.groups)) return read;
+    const reading = read();
+    return () => reading;
   }
 
   /** Step 2 of a move's `position.update`, after the append; never fails the command. */
   private async notifyEarly(moved: Moved): Promise<void> {
     const eager = this.options.eagerNotifications!;
     try {
-      const audience = await moved.audience;
+      const audience = await moved.audience();
       if (audience instanceof Error) throw audience;
       // undefined: the read model lags the membership; projection-worker notifies it. The log
       // also refuses it while an older move of the trainer is not in it yet (projection-worker
@@ -554,6 +559,11 @@ export class TrainerCommandHandler {
     });
     await Promise.all([status, result]);
   }
+}
+
+/** Whether two sorted lists of group ids are the same. */
+function sameGroups(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((groupId, i) => groupId === b[i]);
 }
 
 /** The join or leave among a command's events (a group change decides at most one), if any. */

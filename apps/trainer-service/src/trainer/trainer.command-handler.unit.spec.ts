@@ -456,7 +456,10 @@ describe('TrainerCommandHandler', () => {
       ).toEqual([
         { version: 1, targetType: 'broadcast' },
         { version: 3, targetType: 'group' },
-        { version: 5, targetType: 'broadcast' },
+        // Leaving its only group while walking starts the walk again for everyone (the
+        // decider): notified at once, for the audience after the leave.
+        { version: 4, targetType: 'broadcast' },
+        { version: 6, targetType: 'broadcast' },
       ]);
     });
 

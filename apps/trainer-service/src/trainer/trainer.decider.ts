@@ -147,17 +147,40 @@ function changeGroup(
     action === 'join'
       ? { type: TRAINER_JOINED_GROUP_EVENT, data }
       : { type: TRAINER_LEFT_GROUP_EVENT, data };
+  if (!state.movement.isMoving) return [change];
   // A change that takes viewers away (public → its first group; leaving one of several groups)
   // stops a moving trainer first, seen by all who saw it: else they would be left with a
   // movement from which to work out where it goes unseen.
   const narrows = action === 'join' ? state.groups.length === 0 : state.groups.length > 1;
-  if (!narrows || !state.movement.isMoving) return [change];
-  const stop: MoveTrainer = {
+  if (narrows) {
+    const stop: MoveTrainer = {
+      type: 'MoveTrainer',
+      data: { trainerId, directionX: 0, directionY: 0, action: 'stop', timestamp: data.timestamp },
+      metadata: command.metadata,
+    };
+    return [move(stop, state, speed), change];
+  }
+  // One that adds viewers (leaving its last group; joining one more) starts the walk again from
+  // where the trainer is, seen by all who see it after the change: else the newcomers would be
+  // shown where it stood and when it set off while they could not see it, and so its path.
+  const { direction } = state.movement;
+  const restart: MoveTrainer = {
     type: 'MoveTrainer',
-    data: { trainerId, directionX: 0, directionY: 0, action: 'stop', timestamp: data.timestamp },
+    data: {
+      trainerId,
+      directionX: direction.x,
+      directionY: direction.y,
+      action: 'start',
+      timestamp: data.timestamp,
+    },
     metadata: command.metadata,
   };
-  return [move(stop, state, speed), change];
+  const groups =
+    action === 'join'
+      ? [...state.groups, groupId].sort()
+      : state.groups.filter((id) => id !== groupId);
+  // Before the change, as a stop is: the change stays the command's last event.
+  return [move(restart, { ...state, groups }, state.movement.speed), change];
 }
 
 /**

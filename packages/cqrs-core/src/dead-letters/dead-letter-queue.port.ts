@@ -15,8 +15,15 @@ export interface DeadLetter {
   readonly originalTopic: string;
   /** Where the message was in the broker (entry id, partition:offset). */
   readonly position: string;
-  /** The consumer group that gave up on it: a replay is handled by this group only. */
+  /** The consumer group that gave up on it: a replay is handled by this group only (but see replayFor). */
   readonly group: string;
+  /**
+   * Set for a fan-out handler's letter: the `replayFor` its replay carries instead of `group`,
+   * naming every instance's group of that handler (`<service>.<name>.*`, fanOutReplayTarget).
+   * A fan-out group belongs to one instance, whose id (host-pid by default) is usually gone by
+   * the time of the replay: a replay for it alone would be acknowledged unhandled everywhere.
+   */
+  readonly replayFor?: string;
   /** Handler that gave up; `(decoder)` for poison, `(forwarder)` for the outbox forwarder's. */
   readonly handler: string;
   /** The last error's message, or why decoding failed. */
@@ -156,10 +163,21 @@ export interface RawPublisher {
 /** The metadata key naming the consumer group a replayed message is for (see replayEnvelope). */
 export const REPLAY_FOR = 'replayFor';
 
-/** A dead letter's replay meant for another consumer group than `group` (see replayEnvelope). */
-export function replayedForAnother(envelope: Envelope, group: string): boolean {
+/**
+ * The `replayFor` of a fan-out handler's dead letters (groups `<base>.<instanceId>`, base
+ * `<service>.<name>`): every instance of the handler running at the replay handles it.
+ */
+export function fanOutReplayTarget(base: string): string {
+  return `${base}.*`;
+}
+
+/**
+ * A dead letter's replay meant for another consumer group than `group` (see replayEnvelope);
+ * `fanOut` is the group's fanOutReplayTarget when it is an instance's group of a fan-out handler.
+ */
+export function replayedForAnother(envelope: Envelope, group: string, fanOut?: string): boolean {
   const target = envelope.metadata[REPLAY_FOR];
-  return typeof target === 'string' && target !== group;
+  return typeof target === 'string' && target !== group && target !== fanOut;
 }
 
 /**
@@ -169,8 +187,9 @@ export function replayedForAnother(envelope: Envelope, group: string): boolean {
  * `list`, `replay` and `purge` act on exactly the letters `filter` matches (`ids` included),
  * reading the store page by page (memory bounded by a page, not by the queue); `list` stops
  * once `limit` letters matched. `replay` publishes each letter's envelope to its original topic
- * with `retryCount` reset and the metadata `replayFor` naming the letter's group (the router
- * acknowledges it unhandled in every other group: see replayEnvelope); a poison letter that was
+ * with `retryCount` reset and the metadata `replayFor` naming the letter's group, or every
+ * instance of a fan-out handler (the router acknowledges it unhandled in every other group: see
+ * replayEnvelope); a poison letter that was
  * not understood (`NotUnderstoodMessageError`) is written back as its raw text (RawPublisher),
  * with the same metadata; a malformed one is skipped and stays (`skips` says why). A letter
  * added while a replay runs is not replayed by it. It removes the letter only after the publish
@@ -242,14 +261,17 @@ const NOT_CONSUMED = new Set(['(forwarder)']);
 
 /** What a replay adds to the metadata: attempts reset, where it came from, which group it is for. */
 function replayMetadata(letter: DeadLetter): Record<string, unknown> {
-  const forGroup = letter.group && !NOT_CONSUMED.has(letter.handler) ? letter.group : undefined;
+  const forGroup = NOT_CONSUMED.has(letter.handler)
+    ? undefined
+    : letter.replayFor || letter.group || undefined;
   return { retryCount: 0, replayedFrom: letter.id, ...(forGroup && { [REPLAY_FOR]: forGroup }) };
 }
 
 /**
  * The envelope a replay publishes: same messageId (idempotency), retry count reset,
  * `replayedFrom` the letter's id and `replayFor` its group, so that only the group that gave up
- * handles it again (the router acknowledges it in any other group without running a handler).
+ * handles it again (the router acknowledges it in any other group without running a handler);
+ * a fan-out handler's letter names every instance of the handler instead (DeadLetter.replayFor).
  * A letter without a group, or one that never reached its topic (the outbox forwarder's), goes
  * to every group (no `replayFor`). Undefined for a poison letter (see replayRaw).
  */

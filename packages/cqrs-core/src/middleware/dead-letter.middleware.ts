@@ -112,6 +112,7 @@ export function deadLetter(options: DeadLetterOptions): Middleware {
         originalTopic: delivery.topic,
         position: delivery.position,
         group: delivery.group,
+        ...(info.replayFor && { replayFor: info.replayFor }),
         handler: info.name,
         reason,
         // The name the command's sender gets too (CommandRejectedError.remoteName).

@@ -9,6 +9,12 @@ export interface HandlerInfo {
   readonly name: string;
   readonly topics: readonly string[];
   readonly group: string;
+  /**
+   * A fan-out handler's fanOutReplayTarget (`<service>.<name>.*`): its dead letters' replays
+   * name it, so that every instance running then handles them, not only the (likely gone)
+   * instance whose group gave up. Unset for other handlers: their replays name `group`.
+   */
+  readonly replayFor?: string;
   /** Set from the registration: see HandlerRegistration.idempotent. */
   readonly idempotent?: boolean;
 }

@@ -1,4 +1,4 @@
-import { replayedForAnother } from '../dead-letters/dead-letter-queue.port';
+import { fanOutReplayTarget, replayedForAnother } from '../dead-letters/dead-letter-queue.port';
 import { runInDeliveryContext, runInMessageContext } from '../messages/message-context';
 import { InvalidTopicError } from '../transport/transport.errors';
 import {
@@ -70,7 +70,8 @@ function outermost(
   report: (failure: HandlerFailure) => void,
 ): Handler {
   return (delivery) => {
-    if (replayedForAnother(delivery.envelope, info.group)) return Promise.resolve(undefined);
+    if (replayedForAnother(delivery.envelope, info.group, info.replayFor))
+      return Promise.resolve(undefined);
     // What the middleware and the failure report log names the message (log.fields).
     return runInDeliveryContext(delivery.envelope, async () => {
       try {
@@ -245,10 +246,14 @@ export class Router {
   }
 
   private async start(registration: HandlerRegistration): Promise<void> {
+    const fanOut = registration.mode === 'fan-out' && !registration.group;
     const info: HandlerInfo = {
       name: registration.name,
       topics: registration.topics,
       group: this.groupOf(registration),
+      ...(fanOut && {
+        replayFor: fanOutReplayTarget(`${this.options.service}.${registration.name}`),
+      }),
       ...(registration.idempotent && { idempotent: true }),
     };
     const chain = [

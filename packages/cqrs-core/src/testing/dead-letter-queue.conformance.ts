@@ -449,6 +449,67 @@ export function describeDeadLetterQueueConformance(
       }
     });
 
+    it("replays a fan-out handler's letter to every instance of it running then, even after its own instance is gone", async () => {
+      const transport = await transportOf(deadSerializer());
+      const topic = `dl-fanout.${Date.now().toString(36)}.${topics++}`;
+      const service = `dlf${topics}`;
+      let broken = true;
+      const pushed: string[] = [];
+      const other: unknown[] = [];
+      const routers: Router[] = [];
+      // Instance ids are host-pid by default: a restarted instance has a new one.
+      const start = async (instanceId: string) => {
+        const router = new Router({ subscriber: transport.subscriber(), service, instanceId });
+        routers.push(router);
+        router.use(deadLetter({ queue }));
+        router.addHandler({
+          name: 'push',
+          mode: 'fan-out',
+          topics: [topic],
+          handle: async (d) => {
+            if (broken) throw new PermanentError('downstream broken');
+            pushed.push(`${instanceId}:${(d.envelope.data as { n: number }).n}`);
+          },
+        });
+        router.addHandler({
+          name: 'other',
+          topics: [topic],
+          handle: async (d) => void other.push(d.envelope.data),
+        });
+        await router.run();
+        await router.subscribed('push');
+        return router;
+      };
+      const message = (n: number): Envelope => testEnvelope('Dead', { n }, { aggregateId: 'same' });
+      try {
+        const first = await start('host-1');
+        await transport.publisher.publish(topic, [message(1)]);
+        await until(
+          async () => other.length === 1 && (await queue.list({ handler: 'push' })).length === 1,
+          "push's letter",
+        );
+        await first.close();
+        broken = false;
+        await start('host-2');
+        await start('host-3');
+        expect(await queue.replay({ handler: 'push' }, transport.publisher)).toMatchObject({
+          replayed: 1,
+        });
+        // Same key, after the replay: an instance that has it has seen the replay.
+        await transport.publisher.publish(topic, [message(2)]);
+        await until(
+          () => pushed.includes('host-2:2') && pushed.includes('host-3:2') && other.length === 2,
+          'the next message in both instances',
+        );
+        expect(pushed.filter((p) => p.startsWith('host-2'))).toEqual(['host-2:1', 'host-2:2']);
+        expect(pushed.filter((p) => p.startsWith('host-3'))).toEqual(['host-3:1', 'host-3:2']);
+        expect(other).toEqual([{ n: 1 }, { n: 2 }]);
+      } finally {
+        for (const router of routers) await router.close();
+        await transport.close();
+      }
+    });
+
     it('replays poison that was not understood as its raw text; malformed poison stays, saying why', async () => {
       // The next release's producer knows `Later` and v2 of `Dead`; the consumer knew neither.
       const producer = new SerializerRegistry()

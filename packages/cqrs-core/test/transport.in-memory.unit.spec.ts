@@ -81,3 +81,36 @@ it('returns from close() at once when the subscriber is killed while close waits
   await closing;
   await broker.close();
 });
+
+it('delivers a poison message again when onPoison rejects (its dead-letter store is down), as Redis and Kafka do', async () => {
+  let storeUp = false;
+  let refusals = 0;
+  const stored: string[] = [];
+  const broker = new InMemoryBroker({
+    serializer: conformanceSerializer(),
+    redeliveryDelayMs: 5,
+    onPoison: async (poison) => {
+      if (!storeUp) {
+        refusals++;
+        throw new Error('dead-letter store unavailable');
+      }
+      stored.push(poison.raw);
+    },
+  });
+  const handled: number[] = [];
+  await broker.subscriber().subscribe(['t'], { group: 'g', consumer: 'c' }, async (d) => {
+    handled.push((d.envelope.data as { n: number }).n);
+  });
+  await broker.publishRaw('t', 'k', 'not json');
+  await broker.publish('t', [conformanceMessage(1, 'k')]);
+  const until = async (check: () => boolean) => {
+    while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  await until(() => refusals >= 2);
+  expect(handled).toEqual([]); // its key waits behind it
+  storeUp = true;
+  await until(() => handled.length === 1);
+  expect(stored).toEqual(['not json']);
+  expect(handled).toEqual([1]);
+  await broker.close();
+});

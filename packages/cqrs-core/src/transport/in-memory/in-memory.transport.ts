@@ -307,13 +307,18 @@ export class InMemoryBroker implements Publisher {
       await consumer.handler(delivery);
     } catch (error) {
       if (error instanceof UndecodableMessageError) {
-        await (this.options.onPoison ?? warnOfPoison)({
-          topic: group.topic,
-          position,
-          group: group.name,
-          raw: pending.entry.raw,
-          reason: error.reason,
-        });
+        try {
+          await (this.options.onPoison ?? warnOfPoison)({
+            topic: group.topic,
+            position,
+            group: group.name,
+            raw: pending.entry.raw,
+            reason: error.reason,
+          });
+        } catch {
+          // Not stored (a dead-letter store down): delivered again, as Redis and Kafka do.
+          outcome = 'nack';
+        }
       } else {
         outcome = 'nack';
       }

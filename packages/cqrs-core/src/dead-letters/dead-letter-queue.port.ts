@@ -231,7 +231,8 @@ export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boo
   if (filter.types) {
     if (!filter.types.includes(letter.envelope?.type ?? '')) return false;
   } else if (filter.type && letter.envelope?.type !== filter.type) return false;
-  if (filter.reason && !letter.reason.includes(filter.reason)) return false;
+  // String(): a letter stored before reasons were always text may hold an object.
+  if (filter.reason && !String(letter.reason).includes(filter.reason)) return false;
   if (filter.errorName && letter.errorName !== filter.errorName) return false;
   return true;
 }

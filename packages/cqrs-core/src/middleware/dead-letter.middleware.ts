@@ -8,6 +8,22 @@ import {
 } from '../router/handler.errors';
 import { throttledWarning } from '../router/throttled.warning';
 
+/**
+ * A letter's reason: always text, which its `reason` filter searches. A thrown non-Error may
+ * carry any `message` (`{ message: { code: 503 } }` from a client library): JSON then.
+ */
+function reasonOf(cause: unknown): string {
+  const message = (cause as { message?: unknown } | null | undefined)?.message;
+  if (typeof message === 'string') return message;
+  const value = message ?? cause;
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
 /** The `type` of the process warning `warnOfDeadLetters` emits. */
 export const DEAD_LETTER_WARNING = 'CausewayDeadLetterWarning';
 
@@ -105,7 +121,7 @@ export function deadLetter(options: DeadLetterOptions): Middleware {
       const crashing = error instanceof TooManyDeliveriesError;
       if (!exhausted && !crashing && classify(error) !== 'permanent') throw error;
       const cause = exhausted ? error.lastError : error;
-      const reason = (cause as Error)?.message ?? String(cause);
+      const reason = reasonOf(cause);
       const attempts = exhausted ? error.attempts : crashing ? error.deliveries : 1;
       const letterId = await options.queue.add({
         envelope: delivery.envelope,

@@ -220,3 +220,24 @@ describe('dead-letter middleware', () => {
     expect((await queue.stats()).total).toBe(0);
   });
 });
+
+it('stores a reason as text when the thrown value has no string message, so reason filters work', async () => {
+  const queue = new InMemoryDeadLetterQueue();
+  const handler = deadLetter({ queue, classify: () => 'permanent', onDeadLetter: () => undefined })(
+    async () => {
+      throw { name: 'ApiError', message: { code: 503 } }; // e.g. a client library's rejection
+    },
+    { name: 'h', topics: ['t'], group: 'g' },
+  );
+  await handler({
+    topic: 't',
+    envelope: testEnvelope('T', { n: 1 }),
+    attempt: 1,
+    position: '1',
+    group: 'g',
+  });
+  const [letter] = await queue.list();
+  expect(letter).toMatchObject({ errorName: 'ApiError', reason: '{"code":503}' });
+  expect(await queue.list({ reason: '503' })).toHaveLength(1);
+  expect(await queue.list({ reason: 'ordinary' })).toEqual([]);
+});

@@ -69,24 +69,40 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 5_000, ...options.config?.retry },
   });
   const admin = kafka.admin();
-  admin.on(admin.events.CONNECT, () => metrics.up(name, true));
-  admin.on(admin.events.DISCONNECT, () => metrics.up(name, false));
+  // The gauge follows what a request to a broker answered, not kafkajs's CONNECT/DISCONNECT
+  // events: CONNECT fires once admin.connect() returns even when no broker answered, and
+  // DISCONNECT only on an explicit disconnect, so the gauge would say 1 through an outage.
+  const answered = async (request: () => Promise<unknown>) => {
+    try {
+      await request();
+      metrics.up(name, true);
+    } catch (error) {
+      metrics.up(name, false);
+      throw error;
+    }
+  };
+  metrics.up(name, false);
   let opened = false;
   return {
     name,
     client: { kafka, admin },
     target: options.brokers.join(','),
     async open() {
-      await admin.connect();
-      opened = true;
-      await admin.listTopics();
+      await answered(async () => {
+        await admin.connect();
+        opened = true;
+        await admin.listTopics();
+      });
     },
     async check() {
-      if (!opened) throw new Error('not connected');
-      await admin.listTopics();
+      await answered(async () => {
+        if (!opened) throw new Error('not connected');
+        await admin.listTopics();
+      });
     },
     async close() {
       opened = false;
+      metrics.up(name, false);
       await admin.disconnect();
     },
   };

@@ -1,3 +1,5 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { Registry } from 'prom-client';
 import { checkKafkaBrokers, kafkaConnection } from './kafka.connection';
 
 describe('kafkaConnection brokers', () => {
@@ -38,4 +40,44 @@ describe('kafkaConnection brokers', () => {
     const connection = kafkaConnection({ brokers: ['127.0.0.1:1'], clientId: 'unit' });
     expect(connection.target).toBe('127.0.0.1:1');
   });
+});
+
+/**
+ * causeway_connection_up{server="kafka"} must be 0 while no broker answers. The broker here is a
+ * real TCP server that accepts connections and never answers a request (a hung broker, or a load
+ * balancer in front of a dead one); kafkajs still emits its CONNECT event for it.
+ */
+describe('kafkaConnection causeway_connection_up', () => {
+  let server: Server;
+  const sockets: Socket[] = [];
+  let port = 0;
+  beforeAll(async () => {
+    server = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('is 0 while the broker accepts connections and never answers', async () => {
+    const registry = new Registry();
+    const connection = kafkaConnection({
+      brokers: [`127.0.0.1:${port}`],
+      clientId: 'unit',
+      registry,
+      requestTimeoutMs: 1_000,
+      connectionTimeoutMs: 1_000,
+      config: { retry: { retries: 0 } },
+    });
+    await expect(connection.open()).rejects.toThrow();
+    await expect(connection.check()).rejects.toThrow();
+    const text = await registry.getSingleMetricAsString('causeway_connection_up');
+    await connection.close().catch(() => undefined);
+    expect(text).toContain('causeway_connection_up{server="kafka"} 0');
+  }, 30_000);
 });

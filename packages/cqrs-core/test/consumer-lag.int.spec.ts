@@ -57,6 +57,24 @@ describe('consumer lag metrics', () => {
     client.disconnect();
   });
 
+  it('queries Redis once per topic per scrape, not once per gauge', async () => {
+    const client = new Redis(ns.redisUrl);
+    const registry = new Registry();
+    const topics = [ns.topic('scrape-a'), ns.topic('scrape-b')];
+    registerRedisStreamsLag({ client, registry, keyPrefix: ns.keyPrefix, topics: () => topics });
+    // Counts the pipelined round trips the real client sends; prom-client collects the three
+    // gauges (pending, trimmed unread, lag) concurrently.
+    const pipeline = client.pipeline.bind(client);
+    let roundTrips = 0;
+    client.pipeline = ((...args: Parameters<typeof pipeline>) => {
+      roundTrips++;
+      return pipeline(...args);
+    }) as typeof client.pipeline;
+    await registry.metrics();
+    client.disconnect();
+    expect(roundTrips).toBe(topics.length);
+  });
+
   it('keeps the last Redis Streams figures while Redis does not answer, rather than no series', async () => {
     const server = new RedisServerProcess(await freePort());
     await server.start();

@@ -120,19 +120,26 @@ function goneFanOutGroups(
  */
 export function registerRedisStreamsLag(options: RedisStreamsLagOptions): void {
   const latest = { at: 0, values: [] as GroupLag[] };
-  const refresh = async () => {
-    // Both gauges are collected in one scrape: query once.
-    if (Date.now() - latest.at > 500) {
-      try {
-        latest.values = await redisStreamsLag(options.client, options, options.topics());
-        latest.at = Date.now();
-      } catch {
-        // Redis does not answer: the last figures stay, rather than every series going (the
-        // lag alerts would resolve during the outage); causeway_connection_up and
-        // /health/ready report the outage itself.
-      }
+  let inFlight: Promise<GroupLag[]> | undefined;
+  const query = async () => {
+    try {
+      latest.values = await redisStreamsLag(options.client, options, options.topics());
+      latest.at = Date.now();
+    } catch {
+      // Redis does not answer: the last figures stay, rather than every series going (the
+      // lag alerts would resolve during the outage); causeway_connection_up and
+      // /health/ready report the outage itself.
+    } finally {
+      inFlight = undefined;
     }
     return latest.values;
+  };
+  const refresh = async () => {
+    // The three gauges are collected concurrently in one scrape: they share one query (the
+    // one in flight, or figures under 500 ms old), so a scrape costs one round trip per topic.
+    if (Date.now() - latest.at <= 500) return latest.values;
+    inFlight ??= query();
+    return inFlight;
   };
   new Gauge({
     name: 'causeway_consumer_pending',

@@ -87,11 +87,8 @@ export class EmbeddedModule {
           commandTopics: COMMAND_TOPICS,
           closeOnShutdown: [broker],
         }),
-        DeadLettersAdminModule.forRoot({
-          token: config.ADMIN_TOKEN,
-          queue: deadLetters,
-          publisher,
-        }),
+        // Replays go out through the bus's publisher: counted like every publish.
+        DeadLettersAdminModule.forRoot({ token: config.ADMIN_TOKEN, queue: deadLetters }),
         CommandApiModule.forRoot({
           serverId: instanceId,
           tokens,

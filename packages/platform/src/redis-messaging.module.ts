@@ -141,11 +141,8 @@ export class RedisMessagingModule {
           ...(clock && { commandClock: () => clock.now() }),
           eventTimeoutMs: config.EVENT_TIMEOUT_MS,
         }),
-        DeadLettersAdminModule.forRoot({
-          token: config.ADMIN_TOKEN,
-          queue: deadLetters,
-          publisher,
-        }),
+        // Replays go out through the bus's publisher: counted like every publish.
+        DeadLettersAdminModule.forRoot({ token: config.ADMIN_TOKEN, queue: deadLetters }),
       ],
     };
   }

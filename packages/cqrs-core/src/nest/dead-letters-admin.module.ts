@@ -1,13 +1,23 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { type Publisher } from '../transport/transport.port';
 import { ADMIN_TOKEN, AdminTokenGuard } from './admin-token.guard';
+import { BUS_PUBLISHER } from './cqrs-core.tokens';
 import {
   ADMIN_DEAD_LETTERS,
   type AdminDeadLetters,
   DeadLettersController,
 } from './dead-letters.controller';
 
-/** What the admin endpoint needs: the queue, where replays go, and the admin token (16+ characters). */
-export type DeadLettersAdminOptions = AdminDeadLetters & { token: string };
+/**
+ * What the admin endpoint needs: the queue, the admin token (16+ characters), and where replays
+ * go — by default the bus's publisher from CqrsCoreModule (counted in
+ * causeway_messages_published_total like every publish); a `publisher` given here is used as
+ * it is.
+ */
+export type DeadLettersAdminOptions = Omit<AdminDeadLetters, 'publisher'> & {
+  token: string;
+  publisher?: Publisher;
+};
 
 /** The same, from a factory (e.g. the token from a ConfigService): like CqrsCoreModule.forRootAsync. */
 export interface DeadLettersAdminAsyncOptions {
@@ -20,7 +30,8 @@ const OPTIONS = Symbol('causeway:dead-letters-admin-options');
 
 /**
  * Mounts /admin/dead-letters, protected by the admin token.
- * @throws Error at start-up when the token is shorter than 16 characters
+ * @throws Error at start-up when the token is shorter than 16 characters, or when there is no
+ *   publisher (none given, no CqrsCoreModule)
  */
 @Module({})
 export class DeadLettersAdminModule {
@@ -46,11 +57,15 @@ export class DeadLettersAdminModule {
         },
         {
           provide: ADMIN_DEAD_LETTERS,
-          inject: [OPTIONS],
-          useFactory: (resolved: DeadLettersAdminOptions): AdminDeadLetters => ({
-            queue: resolved.queue,
-            publisher: resolved.publisher,
-          }),
+          inject: [OPTIONS, { token: BUS_PUBLISHER, optional: true }],
+          useFactory: (resolved: DeadLettersAdminOptions, bus?: Publisher): AdminDeadLetters => {
+            const publisher = resolved.publisher ?? bus;
+            if (!publisher)
+              throw new Error(
+                'DeadLettersAdminModule needs a publisher for replays: import CqrsCoreModule (its bus publisher is used) or pass `publisher`',
+              );
+            return { queue: resolved.queue, publisher };
+          },
         },
         AdminTokenGuard,
       ],

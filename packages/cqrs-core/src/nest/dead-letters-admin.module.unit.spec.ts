@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { type INestApplication, type LoggerService, Module } from '@nestjs/common';
+import { Global, type INestApplication, type LoggerService, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
+import { Registry } from 'prom-client';
 import request from 'supertest';
 import { z } from 'zod';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
@@ -10,7 +11,9 @@ import { RedisDeadLetterQueue } from '../redis/redis.dead-letter-queue';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { CqrsCoreModule } from './cqrs-core.module';
 import { DeadLettersAdminModule } from './dead-letters-admin.module';
+import { METRICS_REGISTRY } from './service.tokens';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 
@@ -448,5 +451,63 @@ describe('DeadLettersAdminModule.forRootAsync', () => {
       ],
     }).compile();
     await expect(compiled).rejects.toThrow('ADMIN_TOKEN must be at least 16 characters');
+  });
+
+  it("replays through CqrsCoreModule's bus publisher by default: counted like every publish", async () => {
+    const registry = new Registry();
+    @Global()
+    @Module({
+      providers: [{ provide: METRICS_REGISTRY, useValue: registry }],
+      exports: [METRICS_REGISTRY],
+    })
+    class Metrics {}
+    const serializer = new SerializerRegistry().register('Moved', z.object({ x: z.number() }));
+    const bus = new InMemoryBroker({ serializer });
+    const letters = new InMemoryDeadLetterQueue();
+    await letters.add(moved('events.Moved', 7));
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        Metrics,
+        CqrsCoreModule.forRoot({
+          service: 's',
+          instanceId: 'i1',
+          publisher: bus,
+          subscriber: bus.subscriber(),
+          serializer,
+        }),
+        DeadLettersAdminModule.forRoot({ token: TOKEN, queue: letters }),
+      ],
+    }).compile();
+    const counted = moduleRef.createNestApplication({ logger: false });
+    await counted.init();
+    try {
+      const response = await request(counted.getHttpServer())
+        .post('/admin/dead-letters/replay')
+        .set('Authorization', `Bearer ${TOKEN}`)
+        .send({ all: true });
+      expect(response.body).toMatchObject({ replayed: 1 });
+      const published = (await registry.getSingleMetric('causeway_messages_published_total')!.get())
+        .values;
+      expect(published).toEqual([
+        expect.objectContaining({
+          value: 1,
+          labels: expect.objectContaining({ topic: 'events.Moved' }),
+        }),
+      ]);
+    } finally {
+      await counted.close();
+      await bus.close();
+    }
+  });
+
+  it('refuses to start without a publisher: none given and no CqrsCoreModule', async () => {
+    const compiled = Test.createTestingModule({
+      imports: [
+        DeadLettersAdminModule.forRoot({ token: TOKEN, queue: new InMemoryDeadLetterQueue() }),
+      ],
+    }).compile();
+    await expect(compiled).rejects.toThrow(
+      'DeadLettersAdminModule needs a publisher for replays: import CqrsCoreModule',
+    );
   });
 });

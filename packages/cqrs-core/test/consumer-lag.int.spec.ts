@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
-import { Registry } from 'prom-client';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { Counter, Registry } from 'prom-client';
 import { freePort, RedisServerProcess, testNamespace } from '@causeway/testkit';
 import { conformanceMessage, conformanceSerializer } from '../src/testing';
 import {
@@ -136,5 +137,106 @@ describe('consumer lag metrics', () => {
     await publisher.close();
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await admin.disconnect();
+  });
+
+  it('takes Redis Streams and Kafka groups in one registry, each series kept', async () => {
+    const client = new Redis(ns.redisUrl);
+    const serializer = conformanceSerializer();
+    const redisTopic = ns.topic('both-redis');
+    const subscriber = new RedisStreamsSubscriber({ client, serializer, keyPrefix: ns.keyPrefix });
+    // The group starts at the end; what comes after it closed waits for it.
+    const handle = await subscriber.subscribe(
+      [redisTopic],
+      { group: 'billing', consumer: 'c1' },
+      async () => undefined,
+    );
+    await handle.close();
+    await new RedisStreamsPublisher({ client, serializer, keyPrefix: ns.keyPrefix }).publish(
+      redisTopic,
+      [0, 1, 2].map((i) => conformanceMessage(i, `k${i}`)),
+    );
+    const kafka = new Kafka({
+      clientId: ns.name('both'),
+      brokers: ns.kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    const kafkaTopic = ns.topic('both-kafka');
+    const publisher = new KafkaPublisher({ kafka, admin }, { serializer });
+    try {
+      await publisher.publish(
+        kafkaTopic,
+        [0, 1].map((i) => conformanceMessage(i, `k${i}`)),
+      );
+      const registry = new Registry();
+      registerRedisStreamsLag({
+        client,
+        registry,
+        keyPrefix: ns.keyPrefix,
+        topics: () => [redisTopic],
+      });
+      const group = ns.name('never-consumed');
+      registerKafkaLag({ admin, registry, groups: () => [{ group, topics: [kafkaTopic] }] });
+      const text = await registry.getSingleMetricAsString('causeway_consumer_lag');
+      expect(text).toContain(`causeway_consumer_lag{topic="${redisTopic}",group="billing"} 3`);
+      expect(text).toContain(`causeway_consumer_lag{topic="${kafkaTopic}",group="${group}"} 2`);
+    } finally {
+      await publisher.close();
+      await admin.deleteTopics({ topics: [kafkaTopic] }).catch(() => undefined);
+      await admin.disconnect();
+      await subscriber.close();
+      const keys = await client.keys(`${ns.keyPrefix}*`);
+      if (keys.length > 0) await client.del(...keys);
+      client.disconnect();
+    }
+  });
+
+  describe('Kafka away: the scrape answers at once, with every other series', () => {
+    const scrape = async (brokers: string[]) => {
+      const registry = new Registry();
+      new Counter({ name: 'app_requests_total', help: 'requests', registers: [registry] }).inc();
+      const admin = new Kafka({
+        clientId: ns.name('away'),
+        brokers,
+        logLevel: logLevel.NOTHING,
+        connectionTimeout: 10_000,
+        retry: { retries: 0 },
+      }).admin();
+      registerKafkaLag({
+        admin,
+        registry,
+        groups: () => [{ group: 'g', topics: ['t'] }],
+        timeoutMs: 300,
+      });
+      const started = Date.now();
+      const text = await registry.metrics();
+      return { text, ms: Date.now() - started, admin };
+    };
+
+    it('refusing connections', async () => {
+      const { text, admin } = await scrape([`127.0.0.1:${await freePort()}`]);
+      expect(text).toContain('app_requests_total 1');
+      await admin.disconnect();
+    });
+
+    it('taking connections and never answering', async () => {
+      const sockets: Socket[] = [];
+      const silent = createServer((socket) => {
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (silent.address() as AddressInfo).port;
+        const { text, ms, admin } = await scrape([`127.0.0.1:${port}`]);
+        expect(text).toContain('app_requests_total 1');
+        expect(ms).toBeLessThan(3_000);
+        await admin.disconnect();
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { type Admin } from 'kafkajs';
-import { Gauge, type Registry } from 'prom-client';
+import { type Registry } from 'prom-client';
+import { addConsumerLagSource, type LagRow } from '../metrics/consumer-lag.gauge';
 
 export interface KafkaGroupTopics {
   /** The Kafka group id: kafkaGroupId(group, topics, groupIdPrefix) of a Causeway subscription. */
@@ -44,21 +45,40 @@ export async function kafkaLag(
   return rows;
 }
 
-/** Registers `causeway_consumer_lag` (S1-10) for Kafka groups, computed at scrape time. */
+/**
+ * Adds Kafka groups to `causeway_consumer_lag` (S1-10), computed at scrape time, in the
+ * registry's one gauge of that name (with registerRedisStreamsLag's groups, if any). A scrape
+ * waits at most `timeoutMs` (default 2 000) for the brokers' answers; brokers that refuse or do
+ * not answer in time leave the last figures (as the Redis gauges do), so an outage neither
+ * fails nor stalls the scrape, nor drops the series (the lag alerts would resolve): it is
+ * causeway_connection_up's and /health/ready's to report. One query at a time: a scrape while
+ * one is unanswered waits for that one.
+ */
 export function registerKafkaLag(options: {
   admin: Admin;
   registry: Registry;
   groups: () => readonly KafkaGroupTopics[];
+  timeoutMs?: number;
 }): void {
-  new Gauge({
-    name: 'causeway_consumer_lag',
-    help: 'Messages not yet committed by a consumer group',
-    labelNames: ['topic', 'group'],
-    registers: [options.registry],
-    async collect() {
-      this.reset();
-      for (const row of await kafkaLag(options.admin, options.groups()))
-        this.set({ topic: row.topic, group: row.group }, row.lag);
-    },
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  let last: LagRow[] = [];
+  let running: Promise<void> | undefined;
+  addConsumerLagSource(options.registry, async () => {
+    running ??= kafkaLag(options.admin, options.groups())
+      .then(
+        (rows) => void (last = rows),
+        () => undefined,
+      )
+      .finally(() => (running = undefined));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      running,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    return last;
   });
 }

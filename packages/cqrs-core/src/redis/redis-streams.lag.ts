@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { ReplyError } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
+import { addConsumerLagSource } from '../metrics/consumer-lag.gauge';
 import { StreamKeys } from './redis-streams.keys';
 import { pairs, unreadRemoved } from './redis-streams.trimming';
 import { type RedisStreamsLayout } from './redis-streams.options';
@@ -163,14 +164,8 @@ export function registerRedisStreamsLag(options: RedisStreamsLagOptions): void {
         this.set({ topic: row.topic, group: row.group }, row.trimmed);
     },
   });
-  new Gauge({
-    name: 'causeway_consumer_lag',
-    help: 'Entries not yet delivered to a consumer group',
-    labelNames: ['topic', 'group'],
-    registers: [options.registry],
-    async collect() {
-      this.reset();
-      for (const row of await refresh()) this.set({ topic: row.topic, group: row.group }, row.lag);
-    },
-  });
+  // One gauge per registry, shared with other transports' groups (registerKafkaLag).
+  addConsumerLagSource(options.registry, async () =>
+    (await refresh()).map(({ topic, group, lag }) => ({ topic, group, lag })),
+  );
 }

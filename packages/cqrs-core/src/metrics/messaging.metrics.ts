@@ -68,6 +68,8 @@ export class MessagingMetrics {
   middleware(): Middleware {
     return (next, info) => async (delivery) => {
       const end = this.latency.startTimer({ topic: delivery.topic, handler: info.name });
+      // A delivery an open breaker defers never reached the handler: no latency of it.
+      let measured = true;
       try {
         const result = await next(delivery);
         const outcome =
@@ -84,10 +86,11 @@ export class MessagingMetrics {
         return result;
       } catch (error) {
         const outcome = classifyError(error) === 'deferred' ? 'deferred' : 'failed';
+        measured = outcome === 'failed';
         this.handled.inc({ topic: delivery.topic, handler: info.name, outcome });
         throw error;
       } finally {
-        end();
+        if (measured) end();
       }
     };
   }

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { CommandExpiredError } from '../buses/bus.errors';
 import { Refusal } from '../buses/command-bus';
-import { DomainError } from '../router/handler.errors';
+import { DeferredError, DomainError } from '../router/handler.errors';
 import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
 import { BreakerRegistry, circuitBreaker } from '../middleware/circuit-breaker.middleware';
 import { MessagingMetrics } from './messaging.metrics';
@@ -29,6 +29,28 @@ describe('MessagingMetrics', () => {
     const count = (outcome: string) =>
       values.find((value) => value.labels.outcome === outcome)?.value ?? 0;
     expect([count('refused'), count('expired'), count('success')]).toEqual([1, 2, 1]);
+  });
+
+  it('measures the latency of handled deliveries, not of those an open breaker deferred', async () => {
+    const registry = new Registry();
+    const metrics = new MessagingMetrics(registry);
+    const info = { name: 'accounts', topics: ['events.Paid'], group: 'g' };
+    const deferred = metrics.middleware()(async () => {
+      throw new DeferredError('the breaker is open');
+    }, info);
+    const failing = metrics.middleware()(async () => {
+      throw new Error('downstream 503');
+    }, info);
+    const succeed = metrics.middleware()(async () => undefined, info);
+    const paid = testEnvelope('Paid', {});
+    for (let i = 0; i < 5; i++) await expect(deferred(testDelivery(paid))).rejects.toThrow();
+    await expect(failing(testDelivery(paid))).rejects.toThrow('downstream 503');
+    await succeed(testDelivery(paid));
+    const { values } = await metrics.latency.get();
+    const count = values.find((value) => value.metricName?.endsWith('_count'))?.value;
+    expect(count).toBe(2);
+    const handled = (await metrics.handled.get()).values;
+    expect(handled.find((value) => value.labels.outcome === 'deferred')?.value).toBe(5);
   });
 
   it('shows every breaker as closed (0) from the start, before any state change', async () => {

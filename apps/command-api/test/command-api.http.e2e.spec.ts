@@ -813,6 +813,17 @@ describe('command-api over HTTP', () => {
         raw: JSON.stringify({ pad: 'x'.repeat(20_000) }),
       });
       expect(rpcLarge.status).toBe(413);
+      // Far over the limit: answered before the rest arrives, and the connection is closed
+      // after the whole answer (a proxy in front passes the 413 on, not a dropped request).
+      const over = 16_384 + 1024 * 1024 + 4096;
+      const early = await rawHttpExchange(
+        api.url,
+        `POST /rpc HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n${'x'.repeat(over)}`,
+      );
+      expect(early.head).toMatch(/^HTTP\/1\.1 413 /);
+      expect(early.head).toMatch(/\r\nConnection: close\r\n/i);
+      expect(JSON.parse(early.body)).toMatchObject({ status: 413, maxBytes: 16_384 });
       const text = await call('POST', `${api.url}/api/trainers/${koga}/move`, {
         token,
         raw: 'directionX=1',

@@ -1,6 +1,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
+import { EdgeAgent } from './edge.agent';
 import { answerProblem } from './edge.problem';
+
+const agent = new EdgeAgent();
 
 /**
  * Forwards one request to the first of `backends` (base URLs) that accepts a connection, and
@@ -13,7 +16,8 @@ import { answerProblem } from './edge.problem';
  *   accepted the connection, so a backend that refuses it (down, restarting) costs nothing and
  *   the next one gets the whole body. A client that aborts mid-body aborts the upstream request.
  * - A backend that answers before it has taken the whole body (413, 401, …): the client gets
- *   that answer, then the connection closes; the edge reads no more of the body.
+ *   that answer, then the connection closes; the edge reads no more of the body. So does a
+ *   backend that answers and then closes or resets the connection (EdgeAgent).
  * - X-Forwarded-For: the client's address is appended to the chain the client sent.
  *   Connection and Keep-Alive (hop-by-hop) are not passed on, in either direction.
  * - A backend silent for `timeoutMs` while connecting, taking the body or before its response
@@ -56,6 +60,7 @@ export function forward(
         method: request.method,
         path: request.url,
         headers,
+        agent,
         timeout: timeoutMs, // socket idle time, connecting included
       });
     } catch {

@@ -416,6 +416,51 @@ describe('edge proxy', () => {
       expect(sent).toBeLessThan(64);
     });
 
+    it('passes on the answer of a backend that answers early and then resets the connection', async () => {
+      // What command-api did with a body far over its limit: 413, then the request destroyed
+      // (a TCP reset, which can fail the edge's write of the body before the answer is read).
+      const url = await backendWith((request, response) => {
+        let size = 0;
+        request.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > 1024 * 1024 && !response.headersSent) {
+            request.removeAllListeners('data');
+            response
+              .writeHead(413, { 'content-type': 'application/problem+json' })
+              .end('{"status":413}');
+            request.destroy();
+          }
+        });
+      });
+      const edge = await edgeOver([url], [url]);
+
+      for (let i = 0; i < 5; i++) {
+        const { client, answer } = upload(edge, { 'content-length': String(3_000_000) });
+        client.on('error', () => undefined); // the edge closes while the rest is on its way
+        client.end(Buffer.alloc(3_000_000, 97));
+        expect(await answer).toEqual({ status: 413, body: '{"status":413}' });
+      }
+    });
+
+    it('answers 502 when a backend resets the connection mid-body without answering', async () => {
+      const url = await backendWith((request) => {
+        let size = 0;
+        request.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > 1024 * 1024) request.destroy();
+        });
+      });
+      const edge = await edgeOver([url], [url]);
+
+      const { client, answer } = upload(edge, { 'content-length': String(3_000_000) });
+      client.on('error', () => undefined);
+      client.end(Buffer.alloc(3_000_000, 97));
+      expect(await answer).toMatchObject({ status: 502 });
+      expect(JSON.parse((await answer).body)).toMatchObject({
+        type: 'https://causeway.dev/problems/edge-no-instance',
+      });
+    });
+
     it('sends a POST body to the next instance when one refuses the connection', async () => {
       const b = await upstream('b');
       servers.push(b.server);

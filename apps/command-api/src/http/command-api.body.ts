@@ -3,7 +3,7 @@ import { toProblem } from '../errors/error.mapping';
 import { type ApiRequest, type ApiResponse, header, writeAnswer } from './http.types';
 import { problemInstance } from './problem.instance';
 
-/** Past this many bytes beyond the limit the connection is cut instead of drained. */
+/** Past this many bytes beyond the limit the answer comes at once and the connection closes. */
 const DRAIN_CAP = 1024 * 1024;
 
 export interface BodyReaderOptions {
@@ -18,9 +18,10 @@ export interface BodyReaderOptions {
 /**
  * Express middleware for command-api's paths, mounted before Nest's own body parsers
  * (`setupCommandApi`): refuses a body that is not JSON (415) or larger than `maxBytes` (413,
- * answered after draining so that the client reads the answer), and otherwise leaves the raw
- * bytes and the parse result on `request.commandApiBody` — whether a parse error is a 400
- * problem or a JSON-RPC -32700 is the endpoint's call.
+ * answered after draining so that the client reads the answer; far larger, answered at once
+ * with `Connection: close`), and otherwise leaves the raw bytes and the parse result on
+ * `request.commandApiBody` — whether a parse error is a 400 problem or a JSON-RPC -32700 is
+ * the endpoint's call.
  */
 export function commandApiBodyReader(options: BodyReaderOptions) {
   return (
@@ -55,21 +56,27 @@ export function commandApiBodyReader(options: BodyReaderOptions) {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    let answered = false;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > options.maxBytes) {
         tooLarge = true;
         chunks.length = 0;
         if (size > options.maxBytes + DRAIN_CAP) {
+          // Answered now and the connection closed by Node once the answer is written (the
+          // rest of the body is discarded until then). Destroying the request here could cut
+          // the answer off, and a proxy in front would answer for us (the edge said 502).
           request.removeAllListeners('data');
+          answered = true;
+          response.setHeader('Connection', 'close');
           refuse(new BodyTooLargeError(options.maxBytes));
-          (request as unknown as { destroy(): void }).destroy();
         }
         return;
       }
       chunks.push(chunk);
     });
     request.once('end', () => {
+      if (answered) return;
       if (tooLarge) return refuse(new BodyTooLargeError(options.maxBytes));
       const raw = Buffer.concat(chunks);
       if (raw.length === 0) {

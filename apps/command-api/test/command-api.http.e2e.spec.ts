@@ -944,6 +944,55 @@ describe('command-api over HTTP', () => {
       expect(received.filter((e) => e.aggregateId === blaine)).toHaveLength(2);
     });
 
+    it('frees the key after a /rpc answer whose calls were all refused, as after a REST refusal', async () => {
+      const brock = unique('brock');
+      const token = await tokenOf(brock);
+      const call1 = (params: object, id = 1) => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'trainer.move',
+        params: { trainerId: brock, ...params },
+      });
+      const refusedThenFixed = async (first: unknown, fixed: unknown) => {
+        const headers = { 'Idempotency-Key': `key-${randomUUID()}` };
+        const refused = await call('POST', `${api.url}/rpc`, { token, body: first, headers });
+        const retry = await call('POST', `${api.url}/rpc`, { token, body: fixed, headers });
+        return { refused, retry };
+      };
+      // -32602 (no direction with start), then the corrected call under the same key.
+      const single = await refusedThenFixed(
+        call1({ ...move, directionX: 0, directionY: 0 }),
+        call1(move),
+      );
+      expect(single.refused.body.error).toMatchObject({ code: -32602 });
+      expect(single.retry.status).toBe(200);
+      expect(single.retry.headers.get('idempotent-replayed')).toBeNull();
+      await commandArrives(single.retry.body.result.commandId);
+      // -32003 (not the caller's trainer) in a batch with a status read: nothing was sent either.
+      const batch = await refusedThenFixed(
+        [
+          call1({ ...move, trainerId: 'someone-else' }),
+          {
+            jsonrpc: '2.0',
+            id: 2,
+            method: 'command.status',
+            params: { commandId: single.retry.body.result.commandId },
+          },
+        ],
+        [call1(move)],
+      );
+      expect(batch.refused.body[0].error).toMatchObject({ code: -32003 });
+      expect(batch.retry.status).toBe(200);
+      await commandArrives(batch.retry.body[0].result.commandId);
+      // A batch where one call sent its command is kept: another request is still a 409.
+      const kept = await refusedThenFixed(
+        [call1({ ...move, directionX: 0, directionY: 0 }), call1({ ...move, action: 'stop' }, 2)],
+        [call1(move)],
+      );
+      expect(kept.refused.body[1].result.commandId).toEqual(expect.any(String));
+      expect(kept.retry.status).toBe(409);
+    });
+
     it('refuses a deeply nested body with a key as it does without one, not with a 500', async () => {
       const koga = unique('koga');
       const token = await tokenOf(koga);

@@ -18,6 +18,11 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
 /** An answer and whether it may be replayed (transient failures are not stored). */
 export interface Produced extends Answer {
   storable: boolean;
+  /**
+   * Nothing was sent (a JSON-RPC answer whose every call was refused or only read): not kept,
+   * and the key is freed as after a refused request, so a retry is a new request.
+   */
+  sentNothing?: boolean;
 }
 
 /** Deeper than any command body nests; past it a body is fingerprinted by its bytes. */
@@ -129,7 +134,7 @@ export class IdempotencyGate {
       throw error;
     }
     // The answer stands whether or not the store keeps it: a command may have been sent.
-    if (produced.storable && produced.status < 400)
+    if (produced.storable && !produced.sentNothing && produced.status < 400)
       await this.settle(() =>
         this.options.idempotency.complete(
           scoped,
@@ -138,12 +143,13 @@ export class IdempotencyGate {
           this.ttlMs,
         ),
       );
-    // Not kept: a refusal (nothing sent), or a JSON-RPC answer with a transient error in it (a
-    // call may have been sent unconfirmed: its start time is kept for the retry).
+    // Not kept: a refusal or a JSON-RPC answer that sent nothing (freed as after a thrown
+    // refusal), or a JSON-RPC answer with a transient error in it (a call may have been sent
+    // unconfirmed: its start time is kept for the retry).
     else
       await this.settle(() =>
         this.options.idempotency.release(scoped, begun.token, {
-          keepStart: produced.status < 400,
+          keepStart: produced.sentNothing ? begun.resumed : produced.status < 400,
         }),
       );
     return { ...produced, replayed: false };

@@ -26,6 +26,12 @@ export interface JsonRpcAnswer {
   calls: JsonRpcCall[];
   /** False when a call failed for a transient reason (bus unavailable, internal): not replayed. */
   storable: boolean;
+  /**
+   * True when no call can have sent a command: each was refused for a lasting reason (invalid,
+   * forbidden, unknown method…) or only read (`reads`). Not replayed either: as after a refused
+   * REST request, a retry under the same Idempotency-Key is a new request.
+   */
+  sentNothing: boolean;
 }
 
 const OUTCOMES: Record<number, string> = {
@@ -63,14 +69,21 @@ export const MAX_BATCH = 100;
 export async function answerJsonRpc(
   body: unknown,
   methods: Readonly<Record<string, JsonRpcMethod>>,
+  /** Methods that send no command (a status read). */
+  reads: ReadonlySet<string> = new Set(),
 ): Promise<JsonRpcAnswer> {
   const calls: JsonRpcCall[] = [];
   let storable = true;
+  let sentNothing = true;
   const one = async (request: unknown): Promise<JsonRpcResponse | undefined> => {
     const response = await answerOne(request, methods);
     const method = methodName(request);
     const code = response.response?.error?.code ?? response.errorCode;
     if (code !== undefined && TRANSIENT.has(code)) storable = false;
+    // A call that ran may have sent its command unless it was refused (a transient failure
+    // may come after the send: unconfirmed).
+    if (response.ran && !reads.has(method) && (code === undefined || TRANSIENT.has(code)))
+      sentNothing = false;
     const outcome =
       response.outcome ?? (code === undefined ? 'ok' : (OUTCOMES[code] ?? String(code)));
     calls.push({ method, outcome });
@@ -82,6 +95,7 @@ export async function answerJsonRpc(
         response: invalidRequest(null, 'an empty batch is not a request'),
         calls: [{ method: '(batch)', outcome: 'invalid-request' }],
         storable,
+        sentNothing,
       };
     if (body.length > MAX_BATCH)
       return {
@@ -91,22 +105,28 @@ export async function answerJsonRpc(
         ),
         calls: [{ method: '(batch)', outcome: 'invalid-request' }],
         storable,
+        sentNothing,
       };
     const responses: JsonRpcResponse[] = [];
     for (const request of body) {
       const response = await one(request);
       if (response) responses.push(response);
     }
-    return { response: responses.length > 0 ? responses : undefined, calls, storable };
+    return {
+      response: responses.length > 0 ? responses : undefined,
+      calls,
+      storable,
+      sentNothing,
+    };
   }
   const response = await one(body);
-  return { response, calls, storable };
+  return { response, calls, storable, sentNothing };
 }
 
 async function answerOne(
   request: unknown,
   methods: Readonly<Record<string, JsonRpcMethod>>,
-): Promise<{ response?: JsonRpcResponse; errorCode?: number; outcome?: string }> {
+): Promise<{ response?: JsonRpcResponse; errorCode?: number; outcome?: string; ran?: true }> {
   if (typeof request !== 'object' || request === null || Array.isArray(request))
     return { response: invalidRequest(null, 'a request must be an object') };
   const { jsonrpc, method, params, id } = request as Record<string, unknown>;
@@ -148,11 +168,15 @@ async function answerOne(
     });
   try {
     const result = await handler(params ?? {});
-    return { response: isNotification ? undefined : { jsonrpc: '2.0', id: validId, result } };
+    return {
+      response: isNotification ? undefined : { jsonrpc: '2.0', id: validId, result },
+      ran: true,
+    };
   } catch (error) {
     // Refused for the backlog: counted as `overloaded`, as over REST, not with the bus's refusals.
     return {
       ...fail(toJsonRpcError(error)),
+      ran: true,
       ...(error instanceof CommandBacklogError && { outcome: 'overloaded' }),
     };
   }

@@ -201,6 +201,34 @@ describe('JSON-RPC 2.0 over one HTTP body', () => {
     expect(answer.storable).toBe(false);
   });
 
+  it('marks answers in which no call can have sent a command; a batch where one did is kept', async () => {
+    const refusedOnly = await answerJsonRpc(
+      [
+        { jsonrpc: '2.0', id: 1, method: 'invalid' },
+        { jsonrpc: '2.0', id: 2, method: 'forbidden' },
+        { jsonrpc: '2.0', id: 3, method: 'nope' },
+        { jsonrpc: '2.0', id: 4, method: 'echo', params: [1] },
+        { jsonrpc: '2.0', id: 5, method: 'read' },
+      ],
+      { ...methods, read: methods.echo! },
+      new Set(['read']),
+    );
+    expect(refusedOnly).toMatchObject({ storable: true, sentNothing: true });
+    const oneSent = await answerJsonRpc(
+      [
+        { jsonrpc: '2.0', id: 1, method: 'invalid' },
+        { jsonrpc: '2.0', method: 'echo' },
+      ],
+      methods,
+    );
+    expect(oneSent).toMatchObject({ storable: true, sentNothing: false });
+    // A transient failure may come after the send (unconfirmed).
+    const unconfirmed = await answerJsonRpc({ jsonrpc: '2.0', id: 1, method: 'refused' }, methods);
+    expect(unconfirmed).toMatchObject({ storable: false, sentNothing: false });
+    const empty = await answerJsonRpc([], methods);
+    expect(empty.sentNothing).toBe(true);
+  });
+
   it('does not treat inherited properties as methods', async () => {
     const answer = await answerJsonRpc({ jsonrpc: '2.0', id: 1, method: 'toString' }, methods);
     expect(answer.response).toMatchObject({ error: { code: -32601 } });

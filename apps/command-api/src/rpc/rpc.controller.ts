@@ -12,7 +12,7 @@ import {
   MAX_BATCH,
   parseErrorResponse,
 } from './json-rpc.protocol';
-import { rpcMethods, seedMoveMethods } from './rpc.methods';
+import { RPC_READS, rpcMethods, seedMoveMethods } from './rpc.methods';
 
 /**
  * JSON-RPC 2.0 over HTTP (S0-5). Errors of one call are JSON-RPC errors in a 200 answer
@@ -77,15 +77,16 @@ export class RpcController {
         await this.gate.charge(userKey(caller), value.length - 1);
       const methods = methodsOf(caller);
       const answer = await this.idempotency.run(caller, request, async () => {
-        const rpc = await answerJsonRpc(value, methods);
+        const rpc = await answerJsonRpc(value, methods, RPC_READS);
         for (const call of rpc.calls)
           this.metrics.count(
             `rpc ${Object.hasOwn(methods, call.method) ? call.method : '(unknown)'}`,
             call.outcome,
           );
+        const { storable, sentNothing } = rpc;
         return rpc.response === undefined
-          ? { status: 204, storable: rpc.storable }
-          : { status: 200, body: rpc.response, storable: rpc.storable };
+          ? { status: 204, storable, sentNothing }
+          : { status: 200, body: rpc.response, storable, sentNothing };
       });
       return { ...answer, outcome: answer.replayed ? 'replayed' : 'ok' };
     });

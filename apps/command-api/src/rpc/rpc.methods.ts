@@ -4,6 +4,9 @@ import { type CommandService } from '../commands/command.service';
 import { validate } from '../commands/validation';
 import { type JsonRpcMethod } from './json-rpc.protocol';
 
+/** The methods of `POST /rpc` that send no command. */
+export const RPC_READS: ReadonlySet<string> = new Set(['command.status']);
+
 /** The methods of `POST /rpc` for one caller. */
 export function rpcMethods(
   caller: Caller,

@@ -1096,6 +1096,23 @@ describe('command-api over HTTP', () => {
     for (const bad of ['not visible ascii', 'tab\there', 'é', ''])
       expect(visible.test(bad)).toBe(false);
 
+    // The members of its problems that clients branch on are in the Problem schema.
+    const members = Object.keys(components.schemas.Problem.properties);
+    const someoneElse = unique('someone');
+    const problems = [
+      await call('POST', `${api.url}/api/trainers/${someoneElse}/move`, { body: move }), // reason
+      await call('POST', `${api.url}/api/trainers/${someoneElse}/move`, { token, body: move }), // trainerId
+      await call('POST', `${api.url}/rpc`, { token, raw: `{"pad":"${'x'.repeat(20_000)}"}` }), // maxBytes
+      await call('POST', `${api.url}/api/commands/${randomUUID()}`, { token }), // about:blank
+    ];
+    for (const problem of problems)
+      for (const member of Object.keys(problem.body))
+        expect({ member, documented: members.includes(member) }).toEqual({
+          member,
+          documented: true,
+        });
+    expect(problems.map((p) => p.status)).toEqual([401, 403, 413, 405]);
+
     // GET /api/commands/{id}: 422 for an id that is not a UUID.
     expect((await call('GET', `${api.url}/api/commands/not-a-uuid`, { token })).status).toBe(422);
     expect(documented('/api/commands/{commandId}', 'get')).toContain('422');

@@ -70,22 +70,86 @@ export interface ProblemDetails {
   [extension: string]: unknown;
 }
 
-/** JSON Schema of ProblemDetails, for OpenAPI documents (`components.schemas.Problem`). */
+/**
+ * JSON Schema of ProblemDetails, for OpenAPI documents (`components.schemas.Problem`): the
+ * standard members and every extension member the library and the reference apps answer with
+ * (docs/problems.md says which `type` carries which). Others may come: a client ignores them.
+ */
 export const PROBLEM_SCHEMA = {
   type: 'object',
   required: ['type', 'title', 'status'],
+  additionalProperties: true,
   properties: {
-    type: { type: 'string' },
+    type: {
+      type: 'string',
+      description:
+        'The problem, `https://causeway.dev/problems/<name>` or `about:blank`: match on it in code',
+    },
     title: { type: 'string' },
     status: { type: 'integer' },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
+    detail: { type: 'string', description: 'What was wrong, for people' },
+    instance: { type: 'string', description: 'The request path (never its query)' },
     errors: {
       type: 'array',
+      description: 'Which inputs were wrong and why (400 `invalid-request`, 422 `invalid-fields`)',
       items: {
         type: 'object',
         properties: { field: { type: 'string' }, message: { type: 'string' } },
       },
+    },
+    reason: {
+      type: 'string',
+      enum: ['missing', 'expired', 'invalid', 'mismatch', 'in-flight'],
+      description:
+        '401 `unauthenticated`: `missing` (no credential sent), `expired` or `invalid`; ' +
+        '409 `idempotency-conflict`: `mismatch` (the key was used for another request) or ' +
+        '`in-flight` (its first request is still running: retry after `Retry-After`)',
+    },
+    trainerId: {
+      type: 'string',
+      description: '403 `forbidden-trainer`: the trainer the caller may not move',
+    },
+    maxBytes: { type: 'integer', description: '413 `body-too-large`: the limit, in bytes' },
+    waiting: {
+      type: 'integer',
+      description: '503 `overloaded`: commands waiting for their handler',
+    },
+    max: { type: 'integer', description: '503 `overloaded`: the most that may wait' },
+    commandId: {
+      type: 'string',
+      description:
+        'The command concerned: 503 `command-unconfirmed` (it may have been sent: its status ' +
+        'stays `accepted` until processed), 504 `command-timeout` and `command-expired`',
+    },
+    sent: {
+      type: 'boolean',
+      description: '504 `command-timeout`: false = never sent, true = it may still be handled',
+    },
+    deadline: {
+      type: 'string',
+      format: 'date-time',
+      description: "504 `command-expired`: the command's deadline, which passed before it ran",
+    },
+    code: {
+      type: 'string',
+      description: "`domain-rejected`: the business rule's stable reason, to branch on",
+    },
+    details: {
+      type: 'object',
+      additionalProperties: true,
+      description: '`domain-rejected`: what the business rule said about the refusal (JSON)',
+    },
+    streamId: {
+      type: 'string',
+      description: '`concurrency-conflict`, `stream-deleted`, `stream-not-found`: the stream',
+    },
+    expectedVersion: {
+      oneOf: [{ type: 'integer' }, { type: 'string', enum: ['any', 'no-stream', 'exists'] }],
+      description: '409 `concurrency-conflict`: the version the write expected',
+    },
+    actualVersion: {
+      type: 'integer',
+      description: '409 `concurrency-conflict`: the version the stream is at',
     },
   },
 };

@@ -48,6 +48,7 @@ import {
   ProblemDetailsFilter,
   type ProblemDetailsFilterOptions,
   ProblemException,
+  PROBLEM_SCHEMA,
 } from './problem-details.filter';
 import { CausewayServiceModule } from './service.module';
 
@@ -251,7 +252,11 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
   async function answer(path: string): Promise<{ status: number; body: ProblemDetails }> {
     const response = await request(app.getHttpServer()).get(path);
     expect(response.headers['content-type']).toBe('application/problem+json');
-    return { status: response.status, body: JSON.parse(response.text) as ProblemDetails };
+    const body = JSON.parse(response.text) as ProblemDetails;
+    // The apps' OpenAPI documents describe every member clients may branch on.
+    for (const member of Object.keys(body))
+      expect(Object.keys(PROBLEM_SCHEMA.properties)).toContain(member);
+    return { status: response.status, body };
   }
 
   it('answers a DomainError with 422, its message, code and details (not its cause)', async () => {

@@ -437,6 +437,21 @@ describe('sse-gateway OpenAPI document', () => {
       body: '{"oops":',
     });
     expect(malformed.status).toBe(400);
+    // A charset the body parser cannot read: 415, on each route that reads no body.
+    for (const [route, method] of [
+      ['/api/stream-tokens', 'post'],
+      ['/api/session', 'post'],
+      ['/api/session', 'delete'],
+    ] as const) {
+      const unreadable = await call(route, method, {
+        headers: {
+          ...(await bearer(user('ash'))),
+          'Content-Type': 'application/json; charset=koi8-r',
+        },
+        body: '{}',
+      });
+      expect({ route, method, status: unreadable.status }).toEqual({ route, method, status: 415 });
+    }
 
     expect((await call('/api/session', 'post', { headers: anonymous() })).status).toBe(401);
     const opened = await call('/api/session', 'post', { headers: await bearer(user('ash')) });

@@ -148,7 +148,7 @@ function revokeErrors(body: unknown): { field: string; message: string }[] {
 }
 
 function reasonErrors(body: unknown): { field: string; message: string }[] {
-  if (body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body))) {
+  if (body === undefined || (typeof body === 'object' && body !== null && !Array.isArray(body))) {
     const reason = (body as { reason?: unknown } | null | undefined)?.reason;
     if (reason === undefined) return [];
     if (typeof reason === 'string' && reason.length > 0 && reason.length <= MAX_REASON_LENGTH)

@@ -158,6 +158,10 @@ describe('POST /api/presence/{userId}/disconnect', () => {
       [{ reason: 'x'.repeat(201) }, 'reason'],
       [{ reason: '' }, 'reason'],
       [['x'], 'body'],
+      // Valid JSON, not an object: named as such, not "not valid JSON".
+      [null, 'body'],
+      [42, 'body'],
+      ['x', 'body'],
       [{ revoke: 'yes' }, 'revoke'],
       [{ revok: true }, 'revok'],
     ] as const) {

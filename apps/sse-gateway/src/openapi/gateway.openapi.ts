@@ -58,6 +58,9 @@ const bodyErrors = {
   '413': problem(
     'A body sent as JSON or a form larger than 100 kB (the endpoint reads no body; problem type `https://causeway.dev/problems/body-too-large`)',
   ),
+  '415': problem(
+    'A body sent as JSON in a charset the body parser cannot read (it reads UTF-8, UTF-16 and UTF-32), or a form in one other than UTF-8 or Latin-1 (the endpoint reads no body; problem type `https://causeway.dev/problems/unsupported-media-type`)',
+  ),
 };
 const readFailure = (what: string) =>
   problem(

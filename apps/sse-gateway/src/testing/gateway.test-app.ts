@@ -3,7 +3,7 @@ import { type AddressInfo } from 'node:net';
 import { type Server } from 'node:http';
 import { Global, type INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
+import { METRICS_REGISTRY, parseBodies } from '@causeway/cqrs-core/nest';
 import {
   InMemoryGroupMembers,
   InMemoryNotificationLog,
@@ -84,7 +84,12 @@ export async function startGatewayTestApp(
     ],
   })
   class TestAppModule {}
-  const app: INestApplication = await NestFactory.create(TestAppModule, { logger: false });
+  // The body parsers the app gets from bootstrapService.
+  const app: INestApplication = await NestFactory.create(TestAppModule, {
+    logger: false,
+    bodyParser: false,
+  });
+  parseBodies(app);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
   return {

@@ -14,12 +14,15 @@ type Next = (error?: unknown) => void;
  * app's setup, ahead of the routes), with what they refuse answered as the problems every app
  * names alike: a body that is not JSON is `malformed-json` (400, the parser's reason in
  * `detail`), one in a charset the parser cannot read `unsupported-media-type` (415). Nest's
- * default turns the first into a bare "Bad Request" and leaves the second untyped. The app
- * must be created with `bodyParser: false`.
+ * default turns the first into a bare "Bad Request" and leaves the second untyped. Any JSON
+ * text is parsed, not only objects and arrays (`null`, `42`, `"x"` reach the handler as such,
+ * as in command-api): whether it is the right shape is the endpoint's call, which can name the
+ * body, where the strict parser called valid JSON "not valid JSON". No body leaves
+ * `request.body` undefined. The app must be created with `bodyParser: false`.
  */
 export function parseBodies(app: INestApplication): void {
   const express = app as unknown as BodyParsingApp;
-  express.useBodyParser('json');
+  express.useBodyParser('json', { strict: false });
   express.useBodyParser('urlencoded', { extended: true });
   express.use((error, _request, _response, next) => next(bodyProblem(error) ?? error));
 }

@@ -47,6 +47,25 @@ describe('parseBodies', () => {
     }
   });
 
+  it('hands any JSON text to the handler, not only objects and arrays', async () => {
+    const app = await start();
+    try {
+      for (const text of ['null', '42', '"x"', 'true']) {
+        const response = await request(app.getHttpServer())
+          .post('/echo')
+          .set('Content-Type', 'application/json')
+          .send(text);
+        expect({ text, status: response.status, body: response.body }).toEqual({
+          text,
+          status: 201,
+          body: { body: JSON.parse(text) },
+        });
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
   it("answers a body that is not JSON with malformed-json naming the parser's reason", async () => {
     const app = await start();
     try {

@@ -1113,6 +1113,27 @@ describe('command-api over HTTP', () => {
         });
     expect(problems.map((p) => p.status)).toEqual([401, 403, 413, 405]);
 
+    // A batch holds at most 100 calls (MAX_BATCH): the schemas say so, a larger one is -32600.
+    for (const target of ['/rpc', '/trainer.Move']) {
+      const batches = paths[target].post.requestBody.content['application/json'].schema.oneOf;
+      expect(batches.find((s: { type?: string }) => s.type === 'array')).toMatchObject({
+        minItems: 1,
+        maxItems: 100,
+      });
+    }
+    const call101 = { jsonrpc: '2.0', id: 1, method: 'command.status', params: {} };
+    const tooMany = await call('POST', `${api.url}/rpc`, {
+      token,
+      body: Array(101).fill(call101),
+    });
+    expect(tooMany.body).toMatchObject({ error: { code: -32600 } });
+
+    // A path whose percent-escapes are malformed: 400 about:blank, documented.
+    const undecodable = await call('GET', `${api.url}/api/commands/%E0%A4%A`, { token });
+    expect(undecodable.status).toBe(400);
+    expect(undecodable.body).toMatchObject({ type: 'about:blank', status: 400 });
+    expect(documented('/api/commands/{commandId}', 'get')).toContain('400');
+
     // GET /api/commands/{id}: 422 for an id that is not a UUID.
     expect((await call('GET', `${api.url}/api/commands/not-a-uuid`, { token })).status).toBe(422);
     expect(documented('/api/commands/{commandId}', 'get')).toContain('422');

@@ -11,6 +11,7 @@ import {
 } from '../commands/command.schemas';
 import { DevToken, DevTokenRequest } from '../dev/dev-tokens.controller';
 import { GroupBody } from '../rest/trainers.controller';
+import { MAX_BATCH } from '../rpc/json-rpc.protocol';
 import { PROBLEM_SCHEMA } from '@causeway/cqrs-core/nest';
 
 type Schema = Record<string, unknown>;
@@ -52,8 +53,10 @@ const idempotencyConflict = {
   ...problem('Idempotency-Key reused with a different request, or still in flight'),
   headers: retryAfter,
 };
+/** Express cannot decode a path parameter (`%E0%A4%A`): a bare 400, before any route. */
+const malformedPath = 'a path whose percent-escapes are malformed (`about:blank`)';
 const commandErrors = {
-  '400': problem('Malformed JSON'),
+  '400': problem(`Malformed JSON, or ${malformedPath}`),
   ...commonErrors,
   '403': problem('The caller may not move this trainer'),
   '409': idempotencyConflict,
@@ -192,7 +195,7 @@ export function commandApiOpenApi(): OpenAPIObject {
                 rpcRequest('group.join', ref('GroupParams')),
                 rpcRequest('group.leave', ref('GroupParams')),
                 rpcRequest('command.status', ref('StatusParams')),
-                { type: 'array', minItems: 1, items: { type: 'object' } },
+                { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: { type: 'object' } },
               ],
             }),
           },
@@ -213,6 +216,7 @@ export function commandApiOpenApi(): OpenAPIObject {
                 {
                   type: 'array',
                   minItems: 1,
+                  maxItems: MAX_BATCH,
                   items: { ...seedMoveRequest, required: ['jsonrpc', 'method'] },
                 },
               ],
@@ -261,6 +265,7 @@ export function commandApiOpenApi(): OpenAPIObject {
           parameters: [pathParam('commandId', 'the commandId of an accepted answer')],
           responses: {
             '200': { description: 'The status', content: json(ref('CommandStatus')) },
+            '400': problem(`A ${malformedPath}`),
             '401': commonErrors['401'],
             '404': problem('Unknown, expired, or another user’s command'),
             '422': problem('commandId is not a UUID; `errors` names it'),

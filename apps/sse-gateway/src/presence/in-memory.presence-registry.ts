@@ -34,6 +34,14 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
     return wasAlive;
   }
 
+  async replace(serverId: string, entries: PresenceEntry[]): Promise<PresenceEntry[]> {
+    const before = this.instances.get(serverId) ?? new Map<string, PresenceEntry>();
+    const after = new Map(entries.map((entry) => [entry.connectionId, { ...entry }]));
+    this.instances.set(serverId, after);
+    this.aliveUntil.set(serverId, this.now() + this.ttlMs);
+    return [...before.values()].filter((entry) => !after.has(entry.connectionId));
+  }
+
   async removeInstance(serverId: string): Promise<void> {
     this.instances.delete(serverId);
     this.aliveUntil.delete(serverId);

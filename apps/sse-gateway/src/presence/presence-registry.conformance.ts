@@ -60,6 +60,39 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       ]);
     });
 
+    it('replaces the connections of an instance at once, returning the ones it dropped', async () => {
+      const presence = await factory({ ttlMs: hour });
+      const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
+      const c2 = { connectionId: 'c2', userId: 'misty', connectedAt: 2 };
+      const c3 = { connectionId: 'c3', userId: 'brock', connectedAt: 3 };
+      await presence.heartbeat('gw-a');
+      await presence.add('gw-a', c1);
+      await presence.add('gw-a', c2);
+      await presence.heartbeat('gw-b');
+      await presence.add('gw-b', c3);
+      const c4 = { connectionId: 'c4', userId: 'ash', connectedAt: 4 };
+      expect(await presence.replace('gw-a', [c2, c4])).toEqual([c1]);
+      expect(await presence.list()).toEqual([
+        { serverId: 'gw-a', connections: [c2, c4] },
+        { serverId: 'gw-b', connections: [c3] },
+      ]);
+      const dropped = await presence.replace('gw-a', []);
+      expect(dropped.sort((a, b) => a.connectedAt - b.connectedAt)).toEqual([c2, c4]);
+      expect(await presence.list()).toEqual([
+        { serverId: 'gw-a', connections: [] },
+        { serverId: 'gw-b', connections: [c3] },
+      ]);
+    });
+
+    it('keeps an instance alive on replace, as a heartbeat does', async () => {
+      const presence = await factory({ ttlMs: hour });
+      const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
+      expect(await presence.replace('gw-new', [c1])).toEqual([]);
+      expect(await presence.list()).toEqual([{ serverId: 'gw-new', connections: [c1] }]);
+      expect(await presence.heartbeat('gw-new')).toBe(true);
+      expect(await presence.sweep()).toEqual([]);
+    });
+
     it('forgets an instance at once on removeInstance', async () => {
       const presence = await factory({ ttlMs: hour });
       await presence.heartbeat('gw-a');

@@ -25,12 +25,17 @@ export interface InstancePresence {
  * - `sweep()` deletes the entries of every instance whose heartbeat expired (a killed gateway)
  *   and returns them; each is returned once, to one caller, however many sweep at the same time
  *   (the one that reports those connections closed).
+ * - `replace(serverId, entries)` makes `entries` the instance's connections, all at once, and
+ *   keeps it alive as `heartbeat` does; it returns the connections it held before that are not
+ *   among `entries` (a predecessor's under the same serverId, one whose `remove` failed), each
+ *   once, for the caller to report closed.
  * - `removeInstance` forgets an instance and its connections at once (graceful shutdown).
  */
 export interface PresenceRegistry {
   add(serverId: string, entry: PresenceEntry): Promise<void>;
   remove(serverId: string, connectionId: string): Promise<void>;
   heartbeat(serverId: string): Promise<boolean>;
+  replace(serverId: string, entries: PresenceEntry[]): Promise<PresenceEntry[]>;
   removeInstance(serverId: string): Promise<void>;
   list(): Promise<InstancePresence[]>;
   sweep(): Promise<InstancePresence[]>;

@@ -1,11 +1,19 @@
 import { type SseConnection } from '../sse/sse.connection';
 import { type ConnectionListener } from '../sse/sse.hub';
-import { type InstancePresence, type PresenceRegistry } from './presence-registry.port';
+import {
+  type InstancePresence,
+  type PresenceEntry,
+  type PresenceRegistry,
+} from './presence-registry.port';
 
 /**
  * Keeps this instance's presence entries: one per open connection, plus the instance
- * heartbeat (every third of the TTL). If the registry says the instance had expired (a long
- * pause, Redis restarted), it writes every local connection again.
+ * heartbeat (every third of the TTL). The registry is made to hold exactly the local
+ * connections (`replace`) at the first beat, when the registry says the instance had expired (a
+ * long pause, Redis restarted) and after an add or remove failed (Redis unreachable): entries
+ * left by a predecessor with the same serverId (a restart before its presence expired) and
+ * streams closed while Redis was away do not stay listed. Entries dropped that way that were
+ * not closed here are handed to `onExpired`, so their connections are reported closed.
  *
  * Each beat first sweeps the entries of expired instances (killed gateways, this one's own
  * before a restart included) and hands the ones this instance removed to `onExpired`: the
@@ -14,6 +22,11 @@ import { type InstancePresence, type PresenceRegistry } from './presence-registr
 export class PresenceTracker implements ConnectionListener {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Whether the registry may not hold exactly the local connections (see `replace`). */
+  private resync = true;
+  /** Closed here (so reported closed already), removal under way or failed. */
+  private readonly removing = new Set<string>();
+  private readonly unremoved = new Set<string>();
 
   constructor(
     private readonly registry: PresenceRegistry,
@@ -30,16 +43,24 @@ export class PresenceTracker implements ConnectionListener {
   }
 
   opened(connection: SseConnection): void {
-    this.registry
-      .add(this.serverId, entry(connection))
-      .catch((error: Error) => this.onError(`presence add failed: ${error.message}`));
+    this.registry.add(this.serverId, entry(connection)).catch((error: Error) => {
+      this.resync = true;
+      this.onError(`presence add failed: ${error.message}`);
+    });
   }
 
   closed(connection: SseConnection): void {
     if (this.stopping) return;
-    this.registry
-      .remove(this.serverId, connection.id)
-      .catch((error: Error) => this.onError(`presence remove failed: ${error.message}`));
+    this.removing.add(connection.id);
+    this.registry.remove(this.serverId, connection.id).then(
+      () => this.removing.delete(connection.id),
+      (error: Error) => {
+        this.removing.delete(connection.id);
+        this.unremoved.add(connection.id);
+        this.resync = true;
+        this.onError(`presence remove failed: ${error.message}`);
+      },
+    );
   }
 
   /** Call before the hub closes its connections: the instance is removed in one go. */
@@ -64,16 +85,29 @@ export class PresenceTracker implements ConnectionListener {
       this.onError(`presence sweep failed: ${(error as Error).message}`);
     }
     try {
-      const wasAlive = await this.registry.heartbeat(this.serverId);
-      if (!wasAlive && !this.stopping)
-        await Promise.all(
-          [...this.local()].map((connection) =>
-            this.registry.add(this.serverId, entry(connection)),
-          ),
-        );
+      if (!this.resync && !(await this.registry.heartbeat(this.serverId))) this.resync = true;
+      if (this.resync && !this.stopping) await this.replace();
     } catch (error) {
       this.onError(`presence heartbeat failed: ${(error as Error).message}`);
     }
+  }
+
+  private async replace(): Promise<void> {
+    this.resync = false;
+    // Their streams closed before the local connections are read: not among them.
+    const gone = [...this.unremoved];
+    let dropped: PresenceEntry[];
+    try {
+      dropped = await this.registry.replace(this.serverId, [...this.local()].map(entry));
+    } catch (error) {
+      this.resync = true;
+      throw error;
+    }
+    const unreported = dropped.filter(
+      ({ connectionId }) => !this.removing.has(connectionId) && !this.unremoved.has(connectionId),
+    );
+    for (const connectionId of gone) this.unremoved.delete(connectionId);
+    if (unreported.length > 0) this.onExpired({ serverId: this.serverId, connections: unreported });
   }
 }
 

@@ -24,6 +24,27 @@ redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
 return entries`;
 
+// KEYS as HEARTBEAT's; ARGV[1] = ttl ms, ARGV[2] = serverId, then connectionId, value pairs →
+// the instance's former entries that are not among the new ones (flat field, value list).
+const REPLACE = `
+local before = redis.call('HGETALL', KEYS[2])
+redis.call('DEL', KEYS[2])
+local kept = {}
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  kept[ARGV[i]] = true
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+local dropped = {}
+for i = 1, #before, 2 do
+  if not kept[before[i]] then
+    dropped[#dropped + 1] = before[i]
+    dropped[#dropped + 1] = before[i + 1]
+  end
+end
+return dropped`;
+
 /**
  * Presence in Redis: a set of instance ids, per instance a hash connectionId → {userId,
  * connectedAt} and an `alive` key with a TTL that the instance's heartbeat refreshes. Readers
@@ -43,11 +64,7 @@ export class RedisPresenceRegistry implements PresenceRegistry {
   }
 
   async add(serverId: string, entry: PresenceEntry): Promise<void> {
-    await this.client.hset(
-      this.connectionsKey(serverId),
-      entry.connectionId,
-      JSON.stringify({ userId: entry.userId, connectedAt: entry.connectedAt }),
-    );
+    await this.client.hset(this.connectionsKey(serverId), entry.connectionId, value(entry));
   }
 
   async remove(serverId: string, connectionId: string): Promise<void> {
@@ -65,6 +82,20 @@ export class RedisPresenceRegistry implements PresenceRegistry {
       serverId,
     );
     return Number(alive) === 1;
+  }
+
+  async replace(serverId: string, connections: PresenceEntry[]): Promise<PresenceEntry[]> {
+    const flat = (await this.client.eval(
+      REPLACE,
+      3,
+      this.aliveKey(serverId),
+      this.connectionsKey(serverId),
+      this.instancesKey(),
+      String(this.ttlMs),
+      serverId,
+      ...connections.flatMap((entry) => [entry.connectionId, value(entry)]),
+    )) as string[];
+    return entries(pairsOf(flat));
   }
 
   async removeInstance(serverId: string): Promise<void> {
@@ -101,8 +132,7 @@ export class RedisPresenceRegistry implements PresenceRegistry {
           this.instancesKey(),
           serverId,
         )) as string[];
-        const pairs: [string, string][] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+        const pairs = pairsOf(flat);
         if (pairs.length > 0) removed.push({ serverId, connections: entries(pairs) });
       }),
     );
@@ -118,6 +148,17 @@ export class RedisPresenceRegistry implements PresenceRegistry {
   private connectionsKey(serverId: string): string {
     return `${this.prefix}connections:${serverId}`;
   }
+}
+
+function value(entry: PresenceEntry): string {
+  return JSON.stringify({ userId: entry.userId, connectedAt: entry.connectedAt });
+}
+
+/** A flat HGETALL-style reply as field, value pairs. */
+function pairsOf(flat: string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  return pairs;
 }
 
 /** The entries of a connections hash (connectionId → JSON); a malformed one is ignored. */

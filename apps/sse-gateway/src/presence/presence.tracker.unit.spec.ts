@@ -1,0 +1,125 @@
+import { PassThrough } from 'node:stream';
+import { SseConnection } from '../sse/sse.connection';
+import { InMemoryPresenceRegistry } from './in-memory.presence-registry';
+import { type InstancePresence, type PresenceEntry } from './presence-registry.port';
+import { PresenceTracker } from './presence.tracker';
+
+/** The in-memory registry behind a link that can go down, as Redis does. */
+class UnreachableRegistry extends InMemoryPresenceRegistry {
+  down = false;
+  override async add(serverId: string, entry: PresenceEntry): Promise<void> {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    return super.add(serverId, entry);
+  }
+  override async remove(serverId: string, connectionId: string): Promise<void> {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    return super.remove(serverId, connectionId);
+  }
+  override async heartbeat(serverId: string): Promise<boolean> {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    return super.heartbeat(serverId);
+  }
+  override async replace(serverId: string, entries: PresenceEntry[]): Promise<PresenceEntry[]> {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    return super.replace(serverId, entries);
+  }
+}
+
+function connection(id: string, userId: string, openedAt: number): SseConnection {
+  return new SseConnection(id, userId, openedAt, new PassThrough(), 64 * 1024);
+}
+
+async function until(probe: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const ids = async (registry: InMemoryPresenceRegistry, serverId: string) =>
+  ((await registry.list()).find((instance) => instance.serverId === serverId)?.connections ?? [])
+    .map((entry) => entry.connectionId)
+    .sort();
+
+describe('PresenceTracker', () => {
+  const trackers: PresenceTracker[] = [];
+  afterEach(() => {
+    for (const tracker of trackers.splice(0)) tracker.beginStop();
+  });
+
+  function track(
+    registry: InMemoryPresenceRegistry,
+    serverId: string,
+    local: SseConnection[],
+    expired: InstancePresence[] = [],
+  ): PresenceTracker {
+    const tracker = new PresenceTracker(
+      registry,
+      serverId,
+      () => local,
+      () => undefined,
+      (instance) => expired.push(instance),
+    );
+    trackers.push(tracker);
+    return tracker;
+  }
+
+  it('drops, and reports closed, the entries a predecessor with the same serverId left behind', async () => {
+    const registry = new InMemoryPresenceRegistry({ ttlMs: 60_000 });
+    // The first gw-1 was killed with two streams open; it restarts before its presence expired.
+    const before = [connection('old-1', 'ash', 1), connection('old-2', 'misty', 2)];
+    const killed = track(registry, 'gw-1', before);
+    killed.start();
+    for (const open of before) killed.opened(open);
+    await until(async () => (await ids(registry, 'gw-1')).length === 2, 'the first entries');
+    killed.beginStop();
+
+    const now = [connection('new-1', 'brock', 3)];
+    const expired: InstancePresence[] = [];
+    const restarted = track(registry, 'gw-1', now, expired);
+    restarted.start();
+    for (const open of now) restarted.opened(open);
+    await until(async () => expired.length > 0, 'the predecessor entries reported closed');
+    expect(await ids(registry, 'gw-1')).toEqual(['new-1']);
+    expect(expired).toEqual([
+      {
+        serverId: 'gw-1',
+        connections: [
+          { connectionId: 'old-1', userId: 'ash', connectedAt: 1 },
+          { connectionId: 'old-2', userId: 'misty', connectedAt: 2 },
+        ],
+      },
+    ]);
+  });
+
+  it('stops listing a stream that closed while the registry was unreachable', async () => {
+    const registry = new UnreachableRegistry({ ttlMs: 90 });
+    const a = connection('a', 'ash', 1);
+    const b = connection('b', 'misty', 2);
+    const local = [a, b];
+    const expired: InstancePresence[] = [];
+    const tracker = track(registry, 'gw-1', local, expired);
+    tracker.start();
+    tracker.opened(a);
+    tracker.opened(b);
+    await until(async () => (await ids(registry, 'gw-1')).length === 2, 'both entries');
+
+    // Redis is away for less than the TTL; b closes meanwhile (its ConnectionClosed was sent).
+    registry.down = true;
+    local.splice(1, 1);
+    tracker.closed(b);
+    const c = connection('c', 'brock', 3);
+    local.push(c);
+    tracker.opened(c);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    registry.down = false;
+
+    await until(
+      async () => (await ids(registry, 'gw-1')).join() === 'a,c',
+      'the registry to hold exactly the open streams',
+    );
+    // b was reported closed when it closed, not again as expired.
+    expect(expired).toEqual([]);
+  });
+});

@@ -3,6 +3,7 @@ import { type EventStore, type StoredEvent } from '../event-store/event-store.po
 import { type MessageSerializer } from '../messages/serializer.port';
 import { currentTypeName, storedTypeNames } from '../messages/type.names';
 import { type Publisher } from '../transport/transport.port';
+import { throttledWarning } from '../router/throttled.warning';
 import { type CheckpointStore } from './checkpoint-store.port';
 import { type ForwardLedger } from './forward-ledger.port';
 import { isUnencodable, UnpublishableEventError } from './unpublishable-event.error';
@@ -52,7 +53,30 @@ export interface EventForwarderOptions {
    * silently.
    */
   deadLetters?: DeadLetterQueue;
+  /**
+   * Told of every error of a round (a publish the broker refused, a store or checkpoint it
+   * could not read, an event it can never publish); the forwarder retries by itself. Default:
+   * a process warning (`CausewayForwarderWarning`, code `CAUSEWAY_FORWARDER_FAILED`), the first
+   * of each error name at once, then at most one every 10 s counting those left out: an outbox
+   * that cannot reach its broker is never silent.
+   */
   onError?: (error: unknown) => void;
+}
+
+/** The `type` of the process warning an EventForwarder without `onError` emits. */
+export const FORWARDER_WARNING = 'CausewayForwarderWarning';
+
+function warnOfForwarderErrors(name: string): (error: unknown) => void {
+  const warn = throttledWarning({ type: FORWARDER_WARNING, code: 'CAUSEWAY_FORWARDER_FAILED' });
+  return (error) => {
+    const kind = error instanceof Error ? error.name : typeof error;
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    warn(
+      kind,
+      `event forwarder ${name} failed: ${reason}. It retries by itself; pass onError to report ` +
+        'it your way',
+    );
+  };
 }
 
 /** What this process knows of the last append it made to a stream (eager forwarding). */
@@ -108,7 +132,11 @@ export class EventForwarder {
   /** Position of an event that could not be published (no deadLetters): tried alone first. */
   private blockedAt: number | undefined;
 
-  constructor(private readonly options: EventForwarderOptions) {}
+  private readonly reportError: (error: unknown) => void;
+
+  constructor(private readonly options: EventForwarderOptions) {
+    this.reportError = options.onError ?? warnOfForwarderErrors(this.name);
+  }
 
   get name(): string {
     return this.options.name ?? 'forwarder';
@@ -208,7 +236,7 @@ export class EventForwarder {
       for (const event of events) this.skips.add(event.position);
       return true;
     } catch (error) {
-      this.options.onError?.(error);
+      this.reportError(error);
       return false;
     }
   }
@@ -310,7 +338,7 @@ export class EventForwarder {
           deadLetteredAt: new Date().toISOString(),
         });
         if (event.position === this.blockedAt) this.blockedAt = undefined;
-        this.options.onError?.(unpublishable);
+        this.reportError(unpublishable);
         published--;
       }
     }
@@ -332,7 +360,7 @@ export class EventForwarder {
       // ledger passed (a full read's catch-up, the 30-s read, a nudge) and covers less.
       // A ledger that cannot answer (its Redis is down) must not stop the rounds: read instead.
       const passed = await ledger.advance(from).catch((error: unknown) => {
-        this.options.onError?.(error);
+        this.reportError(error);
         return undefined;
       });
       if (passed) {
@@ -409,7 +437,7 @@ export class EventForwarder {
         failures = 0;
       } catch (error) {
         failures++;
-        this.options.onError?.(error);
+        this.reportError(error);
       }
       // A full batch means more is waiting: go on at once. Otherwise wait for the next poll
       // (or a nudge): under a steady load each round would find a few new events and, without

@@ -7,7 +7,7 @@ import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { type Envelope } from '../messages/envelope';
 import { type Publisher } from '../transport/transport.port';
 import { InMemoryCheckpointStore } from './checkpoint-store.port';
-import { EventForwarder } from './event.forwarder';
+import { EventForwarder, FORWARDER_WARNING } from './event.forwarder';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { UnpublishableEventError } from './unpublishable-event.error';
 
@@ -169,6 +169,50 @@ describe('EventForwarder', () => {
     await forwarder.stop();
     expect(seen).toEqual([1, 2, 3, 4, 5]);
     expect(errors).toHaveLength(1);
+  });
+
+  it('without onError, warns of a broker that refuses its publishes, throttled', async () => {
+    const store = new InMemoryEventStore();
+    const refusing: Publisher = {
+      publish: async () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      },
+      close: async () => undefined,
+    };
+    // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
+    const warn = jest.spyOn(process, 'emitWarning');
+    const warnings = () =>
+      warn.mock.calls.filter(
+        ([, options]) => (options as { type?: string } | undefined)?.type === FORWARDER_WARNING,
+      );
+    const forwarder = new EventForwarder({
+      name: 'trainer-outbox',
+      store,
+      publisher: refusing,
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: () => 'events.Moved',
+      pollIntervalMs: 5,
+    });
+    let seen: unknown[][] = [];
+    try {
+      await store.append('s', [testEnvelope('Moved', { n: 1 }, { aggregateId: 's' })], {
+        expectedVersion: 'any',
+      });
+      forwarder.start();
+      const deadline = Date.now() + 3_000;
+      while (warnings().length === 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      // Many more rounds fail meanwhile; they are not each a warning.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seen = warnings();
+    } finally {
+      await forwarder.stop();
+      warn.mockRestore();
+    }
+    expect(seen).toHaveLength(1);
+    expect(String(seen[0]![0])).toContain(
+      'event forwarder trainer-outbox failed: Error: connect ECONNREFUSED 127.0.0.1:6379',
+    );
   });
 
   it('with types, moves its checkpoint past the events of other types instead of reading them again', async () => {

@@ -49,6 +49,28 @@ export class CommandTimeoutError extends Error {
 }
 
 /**
+ * The command bus was closed (shutdown). `sent: false`: the request came after close and
+ * nothing was sent (retry it elsewhere). `sent: true`: it was sent, and the bus stopped waiting
+ * for its reply: the command may still be (or have been) handled — look up its outcome by
+ * `commandId` before sending it again.
+ */
+export class CommandBusClosedError extends Error {
+  constructor(
+    readonly commandId: string,
+    readonly commandType: string,
+    readonly sent: boolean,
+  ) {
+    super(
+      sent
+        ? `command bus closed while waiting for the reply to ${commandType} ${commandId}: it ` +
+            'may still be handled'
+        : `command bus is closed: ${commandType} ${commandId} was not sent`,
+    );
+    this.name = 'CommandBusClosedError';
+  }
+}
+
+/**
  * The command's handler refused it (a DomainError) or failed for good (dead-lettered);
  * `remoteName` is the error's name on the handling side, `message` its message, `code` and
  * `details` a DomainError's own (DomainErrorOptions), `status` the client-error status

@@ -12,6 +12,7 @@ import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { topicNaming } from '../transport/topic.naming';
 import {
+  CommandBusClosedError,
   CommandRejectedError,
   CommandTimeoutError,
   DuplicateHandlerError,
@@ -506,12 +507,50 @@ describe('CommandBus', () => {
     const original = broker.publish.bind(broker);
     broker.publish = async (topic, messages) => (sent.push(topic), original(topic, messages));
     const started = Date.now();
-    await expect(
-      api.commands.request(testEnvelope('Move', { dx: 1 }), { timeoutMs: 1_000 }),
-    ).rejects.toThrow(/command bus is closed: Move was not sent/);
+    const refused = await api.commands
+      .request(testEnvelope('Move', { dx: 1 }), { timeoutMs: 1_000 })
+      .catch((e: Error) => e);
+    expect(refused).toBeInstanceOf(CommandBusClosedError);
+    expect(refused).toMatchObject({ commandType: 'Move', sent: false });
+    expect((refused as Error).message).toMatch(
+      /command bus is closed: Move [0-9a-f-]+ was not sent/,
+    );
     expect(Date.now() - started).toBeLessThan(500);
     expect(sent).toEqual([]);
     await api.router.close();
+  });
+
+  it('tells a request waiting when the bus closes that its command was sent', async () => {
+    const { instance } = system();
+    const service = instance('trainer-service', 's');
+    let release!: () => void;
+    const handling = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    service.commands.handle('Move', async () => {
+      started();
+      await handling;
+      return 1;
+    });
+    const api = instance('command-api', 'api-1');
+    await Promise.all([service.router.run(), api.router.run()]);
+    const command = testEnvelope('Move', { dx: 1 });
+    const outcome = api.commands.request(command, { timeoutMs: 5_000 }).catch((e: Error) => e);
+    await running;
+    api.commands.close(); // shutdown while the handler still works on it
+    const failure = await outcome;
+    expect(failure).toBeInstanceOf(CommandBusClosedError);
+    expect(failure).toMatchObject({
+      commandId: command.messageId,
+      commandType: 'Move',
+      sent: true,
+    });
+    expect((failure as Error).message).toBe(
+      `command bus closed while waiting for the reply to Move ${command.messageId}: it may ` +
+        'still be handled',
+    );
+    release();
+    await Promise.all([service.router.close(), api.router.close()]);
   });
 
   it('times out when no handler answers', async () => {

@@ -19,6 +19,7 @@ import { type Delivery, type Publisher } from '../transport/transport.port';
 import { MessageTooLargeError, MessageValidationError } from '../messages/message.errors';
 import { deadlineOf, withDeadline } from './command.deadline';
 import {
+  CommandBusClosedError,
   CommandExpiredError,
   CommandRejectedError,
   CommandTimeoutError,
@@ -334,12 +335,14 @@ export class CommandBus {
    * @throws CommandTimeoutError when no reply came within the timeout (`sent: false` when the
    *   command was never sent, as the replies subscription was not in place in time)
    * @throws RangeError when `deadlineMs` is not a positive number (nothing is sent)
+   * @throws CommandBusClosedError when the bus is closed before the request (`sent: false`) or
+   *   while it waits for the reply (`sent: true`: the command may still be handled)
    */
   async request<Result = unknown>(
     command: Envelope,
     options: RequestOptions = {},
   ): Promise<Result> {
-    if (this.closed) throw new Error(`command bus is closed: ${command.type} was not sent`);
+    if (this.closed) throw new CommandBusClosedError(command.messageId, command.type, false);
     if (options.deadlineMs !== undefined) command = withDeadline(command, options.deadlineMs);
     this.ensureRepliesSubscribed();
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
@@ -381,13 +384,16 @@ export class CommandBus {
     else this.waiting.delete(messageId);
   }
 
-  /** Rejects every request still waiting, and any made later, at once (shutdown). */
+  /**
+   * Rejects every request still waiting, and any made later, at once (shutdown), with a
+   * CommandBusClosedError saying whether the command was sent.
+   */
   close(): void {
     this.closed = true;
     for (const [id, waiters] of this.waiting)
       for (const waiting of waiters) {
         clearTimeout(waiting.timer);
-        waiting.reject(new Error(`command bus closed while waiting for ${id}`));
+        waiting.reject(new CommandBusClosedError(id, waiting.sent.type, true));
       }
     this.waiting.clear();
   }

@@ -363,6 +363,25 @@ describe('CqrsCoreModule', () => {
     },
   );
 
+  it('refuses to start two @EventHandlers of one name, naming both classes', async () => {
+    @Injectable()
+    @EventHandler('Moved', { name: 'positions' })
+    class PositionsProjector {
+      handle() {}
+    }
+    @Injectable()
+    @EventHandler('Moved', { name: 'positions' })
+    class PositionsAudit {
+      handle() {}
+    }
+    const app = await appWith([PositionsProjector, PositionsAudit]);
+    await expect(app.init()).rejects.toThrow(
+      '@EventHandler PositionsAudit is named "positions", as PositionsProjector is: the name ' +
+        'names the consumer group (the events it has handled), so each handler needs its own.',
+    );
+    await app.close().catch(() => undefined);
+  });
+
   it('refuses to start a handler whose dependencies Nest could not inject, naming the class', async () => {
     class Ledger {}
     // As tsx or esbuild build it: decorators applied, no design:paramtypes for the constructor.

@@ -121,6 +121,8 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
   private readonly shutdownSignal = new Promise<void>((resolve) => (this.signalShutdown = resolve));
 
   async onApplicationBootstrap(): Promise<void> {
+    /** Event handler name → the class that took it. */
+    const eventHandlers = new Map<string, string>();
     for (const wrapper of this.discovery.getProviders()) {
       const { instance, metatype } = wrapper;
       if (!instance || !metatype) continue;
@@ -169,8 +171,17 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
               'class, so renaming it (or a minifier) starts a new group that consumes every ' +
               "event again. Give it one: @EventHandler(types, { name: '…' })",
           );
+        const name = event.name ?? className;
+        const taken = eventHandlers.get(name);
+        if (taken)
+          throw new Error(
+            `@EventHandler ${className} is named "${name}", as ${taken} is: the name names the ` +
+              'consumer group (the events it has handled), so each handler needs its own. ' +
+              "Give one of them another: @EventHandler(types, { name: '…' })",
+          );
+        eventHandlers.set(name, className);
         this.events.on(event.types, (message, delivery) => handler.handle(message, delivery), {
-          name: event.name ?? className,
+          name,
           mode: event.mode,
           maxInFlight: event.maxInFlight,
           idempotent: event.idempotent,

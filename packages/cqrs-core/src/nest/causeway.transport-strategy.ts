@@ -1,5 +1,6 @@
 import { replayedForAnother } from '../dead-letters/dead-letter-queue.port';
 import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
+import { compose, type Handler, type Middleware } from '../router/handler';
 import {
   type Delivery,
   type Subscriber,
@@ -21,21 +22,42 @@ export interface CausewayTransportOptions {
   /** This instance's consumer name. */
   consumer: string;
   maxInFlight?: number;
+  /**
+   * Wrapped around every pattern's handler, first outermost, as a Router's (the handler's
+   * name is its pattern): e.g. `[deadLetter({ queue }), retry()]`. Without them a handler that
+   * keeps failing is delivered again and again, as the transport redelivers what is not
+   * acknowledged.
+   */
+  middleware?: readonly Middleware[];
 }
 
 type Status = 'listening' | 'closed';
+
+/** What Nest's default RPC exception filter leaves of an error (see KeepRpcErrors). */
+function replacedByNest(error: unknown): boolean {
+  return (
+    !(error instanceof Error) &&
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { status?: unknown }).status === 'error' &&
+    (error as { message?: unknown }).message === 'Internal server error'
+  );
+}
 
 /**
  * A Nest microservice transport over any Causeway Subscriber (our Redis Streams, Kafka or
  * in-memory one): each @EventPattern('topic') / @MessagePattern('topic') handler subscribes to
  * that topic; the delivery is acknowledged when the handler's result (promise or observable)
- * completes, redelivered when it fails. No maintained Redis Streams transport exists for Nest.
+ * completes, redelivered when it fails (give it `middleware` to retry and dead-letter, and
+ * install KeepRpcErrors so they see the error thrown). No maintained Redis Streams transport
+ * exists for Nest.
  */
 export class CausewayTransportServer
   extends Server<Record<string, never>, Status>
   implements CustomTransportStrategy
 {
   private readonly subscriptions: SubscriptionHandle[] = [];
+  private warnedOfReplacedErrors = false;
 
   constructor(private readonly options: CausewayTransportOptions) {
     super();
@@ -44,21 +66,38 @@ export class CausewayTransportServer
   async listen(callback: (error?: unknown) => void): Promise<void> {
     try {
       for (const [pattern, handler] of this.messageHandlers) {
+        const { group } = this.options;
+        const handle: Handler = async (delivery) => {
+          const result = await handler(delivery.envelope, new CausewayContext([delivery]));
+          const stream = this.transformToObservable(result);
+          return new Promise<void>((resolve, reject) => {
+            stream.subscribe({ error: reject, complete: () => resolve() });
+          }).catch((error: unknown) => {
+            if (replacedByNest(error) && !this.warnedOfReplacedErrors) {
+              this.warnedOfReplacedErrors = true;
+              process.emitWarning(
+                `the ${pattern} handler failed, and Nest's default RPC exception filter replaced ` +
+                  "its error with 'Internal server error': retries cannot tell a PermanentError, " +
+                  'and dead letters lose the reason. Put @UseFilters(KeepRpcErrors) on its ' +
+                  'controller',
+                { type: 'CausewayTransportWarning', code: 'CAUSEWAY_RPC_ERROR_REPLACED' },
+              );
+            }
+            throw error;
+          });
+        };
+        const wrapped = compose(this.options.middleware ?? [], handle, {
+          name: pattern,
+          topics: [pattern],
+          group,
+        });
         const subscription = await this.options.subscriber.subscribe(
           [pattern],
-          {
-            group: this.options.group,
-            consumer: this.options.consumer,
-            maxInFlight: this.options.maxInFlight,
-          },
+          { group, consumer: this.options.consumer, maxInFlight: this.options.maxInFlight },
           async (delivery) => {
             // A dead letter's replay for another group: that group alone handles it again.
-            if (replayedForAnother(delivery.envelope, this.options.group)) return;
-            const result = await handler(delivery.envelope, new CausewayContext([delivery]));
-            const stream = this.transformToObservable(result);
-            return new Promise<void>((resolve, reject) => {
-              stream.subscribe({ error: reject, complete: () => resolve() });
-            });
+            if (replayedForAnother(delivery.envelope, group)) return;
+            await wrapped(delivery);
           },
         );
         this.subscriptions.push(subscription);

@@ -10,6 +10,7 @@ export * from './cqrs-core.module';
 export * from './handler.decorators';
 export { HandlersExplorer } from './handlers.explorer';
 export * from './causeway.transport-strategy';
+export * from './rpc-errors.filter';
 export * from './problem-details.filter';
 export * from './admin-token.guard';
 export * from './dead-letters.controller';

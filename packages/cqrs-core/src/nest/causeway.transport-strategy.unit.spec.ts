@@ -1,0 +1,123 @@
+import 'reflect-metadata';
+import { Controller, UseFilters } from '@nestjs/common';
+import { EventPattern, Payload } from '@nestjs/microservices';
+import { Test } from '@nestjs/testing';
+import { z } from 'zod';
+import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { type Envelope } from '../messages/envelope';
+import { createMessage } from '../messages/message.factory';
+import { SerializerRegistry } from '../messages/serializer.registry';
+import { deadLetter } from '../middleware/dead-letter.middleware';
+import { retry } from '../middleware/retry.middleware';
+import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { PermanentError } from '../router/handler.errors';
+import { CausewayTransportServer } from './causeway.transport-strategy';
+import { KeepRpcErrors } from './rpc-errors.filter';
+
+@Controller()
+class Greetings {
+  readonly calls: number[] = [];
+  readonly greeted: number[] = [];
+  @EventPattern('hello')
+  onHello(@Payload() envelope: Envelope<{ n: number }>) {
+    this.calls.push(envelope.data.n);
+    if (envelope.data.n === 13) throw new Error('the greeting service is down');
+    if (envelope.data.n === 0) throw new PermanentError('zero is not a greeting');
+    this.greeted.push(envelope.data.n);
+  }
+}
+
+/** The same handlers, their errors kept as thrown. */
+@Controller()
+@UseFilters(KeepRpcErrors)
+class KeptGreetings extends Greetings {}
+
+async function started(options: { keepErrors: boolean }) {
+  const serializer = new SerializerRegistry().register('Hello', z.object({ n: z.number() }));
+  const broker = new InMemoryBroker({ serializer });
+  const queue = new InMemoryDeadLetterQueue();
+  const controller = options.keepErrors ? KeptGreetings : Greetings;
+  const moduleRef = await Test.createTestingModule({ controllers: [controller] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  app.connectMicroservice({
+    strategy: new CausewayTransportServer({
+      subscriber: broker.subscriber(),
+      group: 'greeter',
+      consumer: 'c1',
+      middleware: [
+        deadLetter({ queue, onDeadLetter: () => undefined }),
+        retry({ maxAttempts: 3, initialDelayMs: 1 }),
+      ],
+    }),
+  });
+  await app.startAllMicroservices();
+  await app.init();
+  const hello = (n: number) =>
+    createMessage({ type: 'Hello', category: 'event', aggregateId: `a${n}`, data: { n } });
+  const letters = async (count: number) => {
+    const deadline = Date.now() + 5_000;
+    while ((await queue.stats()).total < count) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the dead letters');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100)); // no redelivery comes
+    return queue.list({});
+  };
+  return { app, greetings: app.get<Greetings>(controller), broker, hello, letters };
+}
+
+describe('CausewayTransportServer', () => {
+  it('runs its middleware around every pattern: retried, then dead-lettered with the error', async () => {
+    const { app, greetings, broker, hello, letters } = await started({ keepErrors: true });
+    try {
+      await broker.publish('hello', [hello(13), hello(0), hello(2)]);
+      const dead = await letters(2);
+      expect(greetings.greeted).toEqual([2]);
+      expect(greetings.calls.filter((n) => n === 13)).toHaveLength(3);
+      expect(greetings.calls.filter((n) => n === 0)).toHaveLength(1); // permanent: not retried
+      expect(dead.map(({ envelope, ...letter }) => ({ n: envelope?.data, ...letter }))).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            n: { n: 13 },
+            originalTopic: 'hello',
+            handler: 'hello',
+            group: 'greeter',
+            attempts: 3,
+            reason: 'the greeting service is down',
+          }),
+          expect.objectContaining({
+            n: { n: 0 },
+            attempts: 1,
+            errorName: 'PermanentError',
+            reason: 'zero is not a greeting',
+          }),
+        ]),
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("warns once when Nest's default filter hid a handler's error", async () => {
+    // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
+    const warn = jest.spyOn(process, 'emitWarning');
+    const { app, broker, hello, letters } = await started({ keepErrors: false });
+    try {
+      await broker.publish('hello', [hello(13), hello(0)]);
+      const dead = await letters(2);
+      expect(dead.map((letter) => letter.reason)).toEqual([
+        'Internal server error',
+        'Internal server error',
+      ]);
+      const ours = warn.mock.calls.filter(
+        ([, options]) =>
+          (options as { code?: string } | undefined)?.code === 'CAUSEWAY_RPC_ERROR_REPLACED',
+      );
+      expect(ours).toHaveLength(1);
+      expect(String(ours[0]![0])).toContain('Put @UseFilters(KeepRpcErrors) on its controller');
+    } finally {
+      warn.mockRestore();
+      await app.close();
+    }
+  });
+});

@@ -9,13 +9,19 @@ import {
   InMemoryCheckpointStore,
   InMemoryEventStore,
   MessageFactory,
+  InMemoryDeadLetterQueue,
   MessageValidationError,
+  PermanentError,
   QueryBus,
+  deadLetter,
+  retry,
   queryType,
   SerializerRegistry,
   topicNaming,
 } from '@causeway/cqrs-core';
 import {
+  CausewayContext,
+  CausewayTransportServer,
   CommandHandler,
   CqrsCoreModule,
   EVENT_STORE,
@@ -23,9 +29,11 @@ import {
   type ICommandHandler,
   type IEventHandler,
   type IQueryHandler,
+  KeepRpcErrors,
   QueryHandler,
 } from '@causeway/cqrs-core/nest';
-import { Inject, Injectable, Module } from '@nestjs/common';
+import { Controller, Inject, Injectable, Module, UseFilters } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
 import { account } from './account.domain';
@@ -134,5 +142,53 @@ describe('guide: NestJS', () => {
       MessageValidationError,
     );
     await app.close();
+  });
+
+  it('serves @EventPattern handlers over a Causeway subscriber', async () => {
+    const serializer = new SerializerRegistry().register('Hello', z.object({ name: z.string() }));
+    const broker = new InMemoryBroker({ serializer });
+    const subscriber = broker.subscriber();
+    const queue = new InMemoryDeadLetterQueue();
+    const instanceId = 'greeter-1';
+    const greeted: string[] = [];
+
+    // #region guide:nest-transport
+    @Controller()
+    @UseFilters(KeepRpcErrors)
+    class Greetings {
+      @EventPattern('hello')
+      greet(@Payload() hello: Envelope<{ name: string }>, @Ctx() context: CausewayContext) {
+        if (hello.data.name === '') throw new PermanentError('nobody to greet'); // dead-lettered
+        greeted.push(`${hello.data.name} (attempt ${context.getDelivery().attempt})`);
+      }
+    }
+
+    const app = (
+      await Test.createTestingModule({ controllers: [Greetings] }).compile()
+    ).createNestApplication();
+    app.connectMicroservice({
+      strategy: new CausewayTransportServer({
+        subscriber, // its own: closed with the app
+        group: 'greeter',
+        consumer: instanceId,
+        middleware: [deadLetter({ queue }), retry({ maxAttempts: 3 })],
+      }),
+    });
+    await app.startAllMicroservices();
+    // #endregion
+    await app.init();
+    try {
+      const factory = new MessageFactory();
+      await broker.publish('hello', [
+        factory.event('Hello', { name: '' }, { aggregateId: 'a' }),
+        factory.event('Hello', { name: 'Ash' }, { aggregateId: 'b' }),
+      ]);
+      for (let i = 0; i < 300 && (greeted.length === 0 || (await queue.stats()).total === 0); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(greeted).toEqual(['Ash (attempt 1)']);
+      expect((await queue.list({})).map((letter) => letter.reason)).toEqual(['nobody to greet']);
+    } finally {
+      await app.close();
+    }
   });
 });

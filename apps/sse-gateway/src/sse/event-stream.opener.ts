@@ -1,4 +1,5 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { type Socket } from 'node:net';
 import {
   ProblemException,
   problemType,
@@ -226,20 +227,39 @@ export class EventStreamOpener {
   }
 }
 
+/**
+ * How many GET /events may wait pipelined behind another answer on one connection. Browsers do
+ * not pipeline; a client that queues more is cut off (its connection destroyed), as each one
+ * waiting holds a request and a listener until the connection ends.
+ */
+export const MAX_PIPELINED_STREAMS = 4;
+const waitingOn = new WeakMap<Socket, number>();
+
 /** Resolves true once `res` has the connection to itself, false if the client goes first. */
 function turnOf(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   return new Promise((resolve) => {
+    const socket = req.socket;
     // Gone already (while `check` awaited): its 'close' was emitted, and would never come again.
-    if (req.socket.destroyed) return resolve(false);
+    if (socket.destroyed) return resolve(false);
+    const waiting = (waitingOn.get(socket) ?? 0) + 1;
+    if (waiting > MAX_PIPELINED_STREAMS) {
+      socket.destroy();
+      return resolve(false);
+    }
+    waitingOn.set(socket, waiting);
+    const settle = (turn: boolean) => {
+      waitingOn.set(socket, (waitingOn.get(socket) ?? 1) - 1);
+      resolve(turn);
+    };
     const gone = () => {
       res.off('socket', mine);
-      resolve(false);
+      settle(false);
     };
     const mine = () => {
-      req.socket.off('close', gone);
-      resolve(true);
+      socket.off('close', gone);
+      settle(true);
     };
     res.once('socket', mine);
-    req.socket.once('close', gone);
+    socket.once('close', gone);
   });
 }

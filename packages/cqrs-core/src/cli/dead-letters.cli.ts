@@ -4,7 +4,7 @@ const USAGE = `causeway-dead-letters <command> --url <app url> [filters]
 
 commands:
   list     list dead letters             (filters, --id <id> ..., --limit <n>, --after <id>)
-  stats    counts per topic and reason
+  stats    counts per topic and reason    (of the whole queue: takes no filter)
   replay   replay to the original topics (filters, --id <id> ..., or --all; --limit <n>)
   purge    delete dead letters           (filters, --id <id> ..., or --all; --limit <n>)
 
@@ -66,6 +66,19 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
   if (!['list', 'stats', 'replay', 'purge'].includes(command)) {
     io.err(`unknown command "${command}"\n\n${USAGE}\n`);
     return 2;
+  }
+  if (command === 'stats') {
+    // Stats count the whole queue: a filter would be silently ignored, its figures misread.
+    const given = [...FILTERS, 'id', 'limit', 'after', 'all'].filter(
+      (key) => values[key as keyof typeof values] !== undefined,
+    );
+    if (given.length > 0) {
+      io.err(
+        `stats counts the whole queue and takes no filter: ` +
+          `${given.map((key) => `--${key}`).join(', ')}; use list with the filter instead\n`,
+      );
+      return 2;
+    }
   }
   const url = values.url ?? io.env.CAUSEWAY_ADMIN_URL;
   if (!url) {

@@ -77,6 +77,25 @@ describe('causeway-dead-letters CLI', () => {
     expect(JSON.parse(none.out).count).toBe(0);
   });
 
+  it('refuses filter flags with stats (exit 2, naming them) instead of printing whole-queue counts', async () => {
+    for (const [flags, named] of [
+      [['--topic', 'events.T1'], '--topic'],
+      [['--errorName', 'Error', '--handler', 'h'], '--handler, --errorName'],
+      [['--id', 'events.T1|1-0'], '--id'],
+      [['--limit', '1'], '--limit'],
+      [['--after', 'events.T1|1-0'], '--after'],
+      [['--all'], '--all'],
+    ] as const) {
+      const refused = await run(['stats', '--url', url, ...flags]);
+      expect(refused.code).toBe(2);
+      expect(refused.out).toBe('');
+      expect(refused.err).toBe(
+        `stats counts the whole queue and takes no filter: ${named}; use list with the filter instead\n`,
+      );
+    }
+    expect((await run(['stats', '--url', url])).code).toBe(0);
+  });
+
   it('purges by topic and refuses unfiltered replays', async () => {
     expect((await run(['replay', '--url', url])).code).toBe(2);
     const purge = await run(['purge', '--url', url, '--topic', 'events.T1']);

@@ -120,6 +120,31 @@ describe('/admin/dead-letters', () => {
     expect(byName.body.count).toBe(1);
   });
 
+  it('refuses a parameter to stats with a 400 naming it, instead of whole-queue counts taken for filtered ones', async () => {
+    for (const [query, fields] of [
+      ['topic=events.Moved', ['topic']],
+      ['handler=positions&errorName=TypeError', ['handler', 'errorName']],
+      ['limit=1', ['limit']],
+      ['nonsense=1', ['nonsense']],
+    ] as const) {
+      const response = await request(app.getHttpServer())
+        .get(`/admin/dead-letters/stats?${query}`)
+        .set(auth);
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.body).toMatchObject({
+        type: 'https://causeway.dev/problems/invalid-request',
+        status: 400,
+        title: 'Bad Request',
+      });
+      expect(response.body.detail).toMatch(/takes no parameter/);
+      expect(response.body.errors.map((error: { field: string }) => error.field)).toEqual(fields);
+    }
+    const bare = await request(app.getHttpServer()).get('/admin/dead-letters/stats').set(auth);
+    expect(bare.status).toBe(200);
+    expect(bare.body.total).toBe(3);
+  });
+
   it('answers a page of 1 000 letters at most, with the cursor of the next one; a bad cursor is a 400', async () => {
     for (let x = 4; x <= 1_002; x++) await queue.add(moved('events.Many', x));
     const first = await request(app.getHttpServer()).get('/admin/dead-letters').set(auth);

@@ -52,6 +52,8 @@ const Filter = z
   .strict();
 const PurgeQuery = Filter.extend({ all: z.enum(['true']).optional() }).strict();
 const ReplayBody = Filter.extend({ all: z.literal(true).optional() }).strict();
+/** Stats count the whole queue: no parameter, so that none is taken for a filter. */
+const StatsQuery = z.object({}).strict();
 
 /** Letters a list answers when the request names no `limit`. */
 export const LIST_PAGE = 1_000;
@@ -66,17 +68,22 @@ interface HeaderSink {
   setHeader?(name: string, value: string): unknown;
 }
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+function parse<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  detail = 'invalid dead-letter filter',
+  unknown = 'is not a known parameter',
+): z.output<S> {
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
   throw new ProblemException({
     type: problemType('invalid-request'),
     title: 'Bad Request',
     status: 400,
-    detail: 'invalid dead-letter filter',
+    detail,
     errors: result.error.issues.flatMap((issue) =>
       issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => ({ field: key, message: 'is not a known parameter' }))
+        ? issue.keys.map((key) => ({ field: key, message: unknown }))
         : [{ field: issue.path.join('.') || '(body)', message: issue.message }],
     ),
   });
@@ -127,7 +134,8 @@ function describeError(error: unknown): string {
  * Operating dead letters over HTTP (issue 4): list with filters, counts, replay, purge. Every
  * route needs the admin token. Filters are `topic`, `handler`, `type`, `reason` and `ids` (one
  * or several: `?ids=a&ids=b`, or a JSON array); `limit` and `after` (a letter id: only the
- * letters after it) bound them but select nothing by themselves. A list answers a page of at
+ * letters after it) bound them but select nothing by themselves. Stats count the whole queue
+ * and take no parameter (400 naming any given). A list answers a page of at
  * most `limit` (default LIST_PAGE) letters, and `next` — the `after` of the next page — when the
  * page is full. A purge or a replay needs a filter or an explicit "everything" (`?all=true` for a
  * purge, `{"all": true}` for a replay), so that a bare request never empties the queue by
@@ -158,8 +166,18 @@ export class DeadLettersController {
     return { count: letters.length, letters, ...(next !== undefined && { next }) };
   }
 
+  /**
+   * Counts of the whole queue. It takes no parameter: a `?topic=x` is a 400 naming it, rather
+   * than whole-queue figures an operator would read as topic x's (list with the filter instead).
+   */
   @Get('stats')
-  stats(@Res({ passthrough: true }) response: HeaderSink) {
+  stats(@Query() query: Record<string, unknown>, @Res({ passthrough: true }) response: HeaderSink) {
+    parse(
+      StatsQuery,
+      query,
+      'stats counts every dead letter and takes no parameter; list with a filter to see a selection',
+      'is not a parameter of stats (it takes none)',
+    );
     return this.store('stats', response, () => this.admin.queue.stats());
   }
 

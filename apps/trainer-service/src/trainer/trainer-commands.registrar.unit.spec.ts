@@ -43,6 +43,15 @@ function move(ageMs: number, action: 'start' | 'stop' = 'start'): Envelope {
   );
 }
 
+/** An event store that refuses every append while `down` (a store outage). */
+class FailingEventStore extends InMemoryEventStore {
+  down = false;
+  override append(...args: Parameters<InMemoryEventStore['append']>) {
+    if (this.down) return Promise.reject(new Error('event store down'));
+    return super.append(...args);
+  }
+}
+
 async function setup() {
   const serializer = contractsSerializer();
   const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 5 });
@@ -61,7 +70,7 @@ async function setup() {
     });
     return { router, commands };
   };
-  const eventStore = new InMemoryEventStore({ serializer });
+  const eventStore = new FailingEventStore({ serializer });
   const commandStatus = new InMemoryCommandStatusStore();
   const notifications = new InMemoryNotificationLog();
   const handler = new TrainerCommandHandler({
@@ -83,7 +92,7 @@ async function setup() {
   const api = bus('command-api');
   await Promise.all([trainer.router.run(), api.router.run()]);
   const close = () => Promise.all([trainer.router.close(), api.router.close()]);
-  return { api, eventStore, commandStatus, notifications, deadLetters, close };
+  return { api, broker, eventStore, commandStatus, notifications, deadLetters, close };
 }
 
 describe('TrainerCommandsRegistrar: expired commands', () => {
@@ -176,6 +185,47 @@ describe('TrainerCommandsRegistrar: expired commands', () => {
       status: 'processed',
       version: 1,
     });
+    await close();
+  });
+
+  it('does not apply a dead-lettered move replayed after its deadline: it expires, and its status stays failed', async () => {
+    const { api, broker, eventStore, commandStatus, notifications, deadLetters, close } =
+      await setup();
+    // The move fails for good within its deadline (the event store is down): dead-lettered.
+    eventStore.down = true;
+    const command = move(0);
+    await expect(api.commands.request(command, { deadlineMs: 300 })).rejects.toBeInstanceOf(
+      CommandRejectedError,
+    );
+    expect(await deadLetters.list()).toHaveLength(1);
+    const failed = await commandStatus.get(command.messageId);
+    expect(failed).toMatchObject({ status: 'rejected', reason: 'failed: event store down' });
+    // The store is back; the operator replays the letter once the deadline has passed.
+    eventStore.down = false;
+    await wait(400);
+    expect(await deadLetters.replay({}, broker)).toMatchObject({ replayed: 1, failures: 0 });
+    const reason = 'expired: not handled within 300 ms of being accepted';
+    for (let i = 0; i < 200; i++) {
+      const logged = await notifications.read(undefined, 10);
+      if (logged.length >= 2) break;
+      await wait(10);
+    }
+    // Not applied: the bus refuses it as expired, acknowledged (not dead-lettered again).
+    expect(await eventStore.readStream('trainer-ash')).toEqual([]);
+    expect(await deadLetters.list()).toEqual([]);
+    // The issuer is told it expired; the status keeps the first outcome (only `processed`
+    // replaces a failure, CommandStatusStore).
+    const logged = await notifications.read(undefined, 10);
+    expect(logged.map((entry) => entry.notification.notificationId)).toEqual([
+      `command-result:${command.messageId}:failed`,
+      `command-result:${command.messageId}`,
+    ]);
+    expect(logged[1]!.notification.params).toEqual({
+      commandId: command.messageId,
+      status: 'rejected',
+      reason,
+    });
+    expect(await commandStatus.get(command.messageId)).toEqual(failed);
     await close();
   });
 });

@@ -240,6 +240,14 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
           if (this.workersError !== undefined)
             throw new Error(`a worker did not start: ${this.workersError}`);
           if (!this.router.running) throw new Error('router is not running');
+          // Before pending: a handler that gave up is not pending, and never will be subscribed.
+          const failed = this.router.failedSubscriptions();
+          if (failed.length > 0)
+            throw new Error(
+              `cannot subscribe for good: ${failed
+                .map(({ handler, error }) => `${handler} (${error.message})`)
+                .join('; ')}`,
+            );
           const pending = this.router.pendingSubscriptions();
           if (pending.length > 0) throw new Error(`not subscribed yet: ${pending.join(', ')}`);
         },

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type DynamicModule, type INestApplication } from '@nestjs/common';
+import { type DynamicModule, type INestApplication, Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { z } from 'zod';
@@ -7,6 +7,8 @@ import { type ManagedConnection } from '../connections/managed-connection.port';
 import { type HealthSnapshot } from '../health/health.monitor';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { type Subscriber } from '../transport/transport.port';
+import { EventHandler } from './handler.decorators';
 import { CqrsCoreModule } from './cqrs-core.module';
 import { CausewayServiceModule } from './service.module';
 
@@ -27,6 +29,18 @@ function fakeRedis(): ManagedConnection & { opened: boolean } {
       if (!this.opened) throw new Error('not connected');
     },
   };
+}
+
+@Injectable()
+@EventHandler('Moved', { name: 'positions' })
+class PositionsProjector {
+  async handle(): Promise<void> {}
+}
+
+@Injectable()
+@EventHandler('Moved', { name: 'alerts' })
+class AlertsProjector {
+  async handle(): Promise<void> {}
 }
 
 describe('CausewayServiceModule', () => {
@@ -86,4 +100,52 @@ describe('CausewayServiceModule', () => {
         });
     },
   );
+
+  it('GET /health/ready fails the bus probe, naming them, on handlers that can never subscribe', async () => {
+    const serializer = new SerializerRegistry().register('Moved', z.object({ x: z.number() }));
+    const broker = new InMemoryBroker({ serializer });
+    // A subscriber of the port that refuses for good, as Kafka does a topic setting it refuses
+    // (KafkaTopicConfigError is `permanent`): the router gives up instead of retrying.
+    const refusing: Subscriber = {
+      subscribe: async (topics) => {
+        throw Object.assign(new Error(`${topics.join(', ')}: retention.ms refused`), {
+          permanent: true,
+        });
+      },
+      close: async () => undefined,
+    };
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CausewayServiceModule.forRoot({
+          service: 'trainer-service',
+          instanceId: 'i1',
+          logLevel: 'silent',
+          connections: [fakeRedis()],
+          healthIntervalMs: 60_000,
+        }),
+        CqrsCoreModule.forRoot({
+          service: 'trainer-service',
+          instanceId: 'i1',
+          publisher: broker,
+          subscriber: refusing,
+          serializer,
+        }),
+      ],
+      providers: [PositionsProjector, AlertsProjector],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const expected =
+      'cannot subscribe for good: positions (events.Moved: retention.ms refused); ' +
+      'alerts (events.Moved: retention.ms refused)';
+    let body: unknown;
+    const deadline = Date.now() + 3_000;
+    do {
+      const response = await request(app.getHttpServer()).get('/health/ready');
+      body = response.body;
+      if (response.status === 503 && JSON.stringify(body).includes(expected)) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } while (Date.now() < deadline);
+    expect(body).toMatchObject({ status: 'error', error: { bus: { message: expected } } });
+  });
 });

@@ -110,6 +110,7 @@ export class Router {
   private readonly subscriptions: SubscriptionHandle[] = [];
   private readonly starting = new Map<string, Promise<void>>();
   private readonly pending = new Set<string>();
+  private readonly failed = new Map<string, Error>();
   private readonly subscribeErrorListeners: ((name: string, error: unknown) => void)[] = [];
   private state: 'idle' | 'running' | 'closed' = 'idle';
   private readonly reportFailure: (failure: HandlerFailure) => void;
@@ -199,6 +200,17 @@ export class Router {
   /** Handlers whose subscription is not in place yet (still being retried). */
   pendingSubscriptions(): string[] {
     return [...this.pending];
+  }
+
+  /**
+   * Handlers whose subscription gave up for good, with the error that made it: an
+   * InvalidTopicError or an error its transport marks `permanent` (see onSubscribeError). They
+   * are neither subscribed nor pending, and stay so until the process restarts (with a fixed
+   * topic or setting): a health probe fails on them, as run() (or the start of a handler added
+   * while running) rejects only once, where nobody may be watching. A closed router's are kept.
+   */
+  failedSubscriptions(): { handler: string; error: Error }[] {
+    return [...this.failed].map(([handler, error]) => ({ handler, error }));
   }
 
   handlerNames(): string[] {
@@ -304,6 +316,10 @@ export class Router {
         // run() fails (transports mark such errors `permanent`, e.g. KafkaTopicConfigError).
         if (error instanceof InvalidTopicError || isPermanent(error)) {
           this.pending.delete(registration.name);
+          this.failed.set(
+            registration.name,
+            error instanceof Error ? error : new Error(String(error), { cause: error }),
+          );
           throw error;
         }
         await new Promise((resolve) =>

@@ -339,6 +339,42 @@ describe('Router', () => {
     await router.close();
   });
 
+  it('lists the subscriptions that gave up for good, with their error, and not those it retries or made', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const inner = broker.subscriber();
+    let flaky = 1;
+    // Refuses topic "bad" as an invalid name and "conf" with a permanent error (as Kafka's
+    // KafkaTopicConfigError is), fails "t" once, then subscribes.
+    const refusing: Subscriber = {
+      subscribe: async (topics, options, handler) => {
+        if (topics[0] === 'bad') throw new InvalidTopicError('bad', 'not a legal name');
+        if (topics[0] === 'conf')
+          throw Object.assign(new Error('retention.ms refused'), { permanent: true });
+        if (flaky-- > 0) throw new Error('broker unreachable');
+        return inner.subscribe(topics, options, handler);
+      },
+      close: () => inner.close(),
+    };
+    const router = new Router({ subscriber: refusing, service: 's', instanceId: 'i' });
+    router.onSubscribeError(() => undefined);
+    router.addHandler({ name: 'ok', topics: ['t'], handle: async () => undefined });
+    router.addHandler({ name: 'invalid', topics: ['bad'], handle: async () => undefined });
+    expect(router.failedSubscriptions()).toEqual([]);
+    await expect(router.run()).rejects.toThrow('Topic "bad" is invalid');
+    expect(await router.subscribed('ok', { timeoutMs: 3_000 })).toBe(true);
+    // A handler added while running that gives up is listed too (no run() rejects for it).
+    router.addHandler({ name: 'config', topics: ['conf'], handle: async () => undefined });
+    await expect(router.subscribed('config')).rejects.toThrow('retention.ms refused');
+    expect(
+      router.failedSubscriptions().map(({ handler, error }) => [handler, error.message]),
+    ).toEqual([
+      ['invalid', 'Topic "bad" is invalid: not a legal name'],
+      ['config', 'retention.ms refused'],
+    ]);
+    expect(router.pendingSubscriptions()).toEqual([]);
+    await router.close();
+  });
+
   it('runs every handler in its message context: what it creates carries causation and correlation', async () => {
     const broker = new InMemoryBroker({ serializer });
     const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });

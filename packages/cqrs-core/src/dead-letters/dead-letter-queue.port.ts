@@ -197,7 +197,18 @@ export function replayedForAnother(envelope: Envelope, group: string, fanOut?: s
  * (consumers deduplicate by messageId), never zero times. A letter whose publish is refused stays
  * and is reported in `failed`; the replay goes on with the next one. An error of the queue's own
  * store (list, remove) rejects the call: letters replayed before it are gone, the rest stay.
- * Not guarded against concurrent replays of the same letters (they may publish a letter twice).
+ *
+ * Concurrent replays (two operators, the CLI and the admin endpoint, two instances) share the
+ * letters: a replay **claims** each letter before publishing it, for a lease (`claimLeaseMs`
+ * of the queue's options, default DEFAULT_CLAIM_LEASE_MS), and one that finds a letter claimed
+ * by another replay leaves it to that one (it is in none of its counts). So each letter is
+ * published once per claim and counted in one replay's `replayed`, which counts only the
+ * letters that replay removed itself (a letter purged between its publish and its removal is
+ * not counted). A refused publish releases the claim (the letter stays, in `failed`). A
+ * replayer that dies holding a claim leaves its letter unreplayable until the lease expires,
+ * then any replay takes it: a crash between publish and remove still replays a letter twice,
+ * never zero times. `list` and `stats` show claimed letters as any other; `purge` removes them
+ * too (it is explicit), and a replay holding such a letter's claim does not count it.
  */
 export interface DeadLetterQueue {
   add(letter: NewDeadLetter): Promise<string>;
@@ -255,6 +266,35 @@ export async function* matchingPages<Page>(
     if (letters.length > 0) yield { page, letters };
     if (filter.limit !== undefined && found >= filter.limit) return;
   }
+}
+
+/** How long a replay's claim on a letter lasts unless removed or released first (one publish). */
+export const DEFAULT_CLAIM_LEASE_MS = 60_000;
+
+/** @throws TypeError when a `claimLeaseMs` option is given and not a positive integer */
+export function claimLeaseOf(queue: string, claimLeaseMs: number | undefined): number {
+  const lease = claimLeaseMs ?? DEFAULT_CLAIM_LEASE_MS;
+  if (!Number.isInteger(lease) || lease < 1)
+    throw new TypeError(
+      `${queue}: options.claimLeaseMs must be a positive integer, got ${String(claimLeaseMs)}`,
+    );
+  return lease;
+}
+
+/**
+ * What a queue's store does for one replay (replayLetters), under that replay's own token: the
+ * claims that keep concurrent replays from publishing a letter twice.
+ */
+export interface ReplayClaims {
+  /**
+   * Claims a letter for the lease: false when another replay holds a live claim on it, or it
+   * is gone (replayed or purged meanwhile). An expired claim is taken over.
+   */
+  claim(letter: DeadLetter): Promise<boolean>;
+  /** Gives a letter whose publish failed back (only this replay's own claim). */
+  release(letter: DeadLetter): Promise<void>;
+  /** Removes a published letter and its claim: true when this call removed it (not a purge). */
+  remove(letter: DeadLetter): Promise<boolean>;
 }
 
 /** Handlers whose letters never reached their topic: their replay is for every group. */
@@ -331,19 +371,22 @@ export function computeStats(letters: Iterable<DeadLetter>): DeadLetterStats {
 }
 
 /**
- * Replays letters one by one: publish to the original topic (an envelope, or the raw text of
- * poison that was not understood), then remove. A letter is removed only after its publish was
- * accepted, so a crash in between replays it twice, never zero times. A malformed letter is
- * skipped (`skips` says why); a refused publish leaves the letter where it is, is reported in
- * `failed`, and the replay goes on — until REPLAY_STOP_AFTER publishes in a row failed for the
- * publisher's own reasons (`stopped`). An error of `remove` (the queue's store) rejects.
+ * Replays letters one by one: claim, publish to the original topic (an envelope, or the raw
+ * text of poison that was not understood), then remove. A letter another replay holds (or
+ * gone meanwhile) is passed over; one removed by someone else after its publish (a purge) is
+ * not counted in `replayed`. A letter is removed only after its publish was accepted, so a
+ * crash in between replays it twice (once its claim expired), never zero times. A malformed
+ * letter is skipped (`skips` says why); a refused publish releases the claim, leaves the letter
+ * where it is, is reported in `failed`, and the replay goes on — until REPLAY_STOP_AFTER
+ * publishes in a row failed for the publisher's own reasons (`stopped`). An error of the
+ * queue's store (claim, release, remove) rejects.
  * `letters` may be read lazily (a page at a time); the result lists at most REPLAY_LISTED
  * failed and skipped letters, whatever their number.
  */
 export async function replayLetters(
   letters: Iterable<DeadLetter> | AsyncIterable<DeadLetter>,
   publisher: Publisher,
-  remove: (letter: DeadLetter) => Promise<void>,
+  claims: ReplayClaims,
 ): Promise<ReplayResult> {
   const result: ReplayResult = { replayed: 0, skipped: 0, skips: [], failed: [], failures: 0 };
   let refusedInARow = 0;
@@ -353,9 +396,11 @@ export async function replayLetters(
       if (++result.skipped <= REPLAY_LISTED) result.skips.push({ id: letter.id, reason: skip });
       continue;
     }
+    if (!(await claims.claim(letter))) continue;
     try {
       await publishLetter(letter, publisher);
     } catch (error) {
+      await claims.release(letter);
       const reason = describeError(error);
       if (++result.failures <= REPLAY_LISTED) result.failed.push({ id: letter.id, reason });
       if (isLetterError(error)) continue;
@@ -366,8 +411,7 @@ export async function replayLetters(
       break;
     }
     refusedInARow = 0;
-    await remove(letter);
-    result.replayed++;
+    if (await claims.remove(letter)) result.replayed++;
   }
   return result;
 }

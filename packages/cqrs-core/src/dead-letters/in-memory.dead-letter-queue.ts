@@ -1,5 +1,7 @@
 import { type Publisher } from '../transport/transport.port';
+import { randomUUID } from 'node:crypto';
 import {
+  claimLeaseOf,
   computeStats,
   DeadLetterCursorError,
   matchesFilter,
@@ -9,6 +11,7 @@ import {
   type DeadLetterQueue,
   type DeadLetterStats,
   type NewDeadLetter,
+  type ReplayClaims,
   type ReplayResult,
   withTypeNames,
 } from './dead-letter-queue.port';
@@ -17,6 +20,12 @@ import { type MessageSerializer } from '../messages/serializer.port';
 export interface InMemoryDeadLetterQueueOptions {
   /** The registry: a `type` filter then also matches the type's former names. */
   serializer?: MessageSerializer;
+  /**
+   * How long a replay's claim on a letter lasts (ms) unless the letter is removed or given back
+   * first. Default DEFAULT_CLAIM_LEASE_MS.
+   * @throws TypeError (constructor) when given and not a positive integer
+   */
+  claimLeaseMs?: number;
 }
 
 /** The number of a letter id `dl-<n>`. @throws DeadLetterCursorError for anything else */
@@ -26,12 +35,19 @@ function sequenceOf(id: string): number {
   return Number(match[1]);
 }
 
-/** Dead letters in process memory (embedded mode, tests). Ids `dl-<n>`, listed in add order. */
+/**
+ * Dead letters in process memory (embedded mode, tests). Ids `dl-<n>`, listed in add order.
+ * Replay claims are a map of letter id to the claiming replay's token and lease end.
+ */
 export class InMemoryDeadLetterQueue implements DeadLetterQueue {
   private readonly letters: DeadLetter[] = [];
+  private readonly claims = new Map<string, { token: string; until: number }>();
+  private readonly claimLeaseMs: number;
   private seq = 0;
 
-  constructor(private readonly options: InMemoryDeadLetterQueueOptions = {}) {}
+  constructor(private readonly options: InMemoryDeadLetterQueueOptions = {}) {
+    this.claimLeaseMs = claimLeaseOf('InMemoryDeadLetterQueue', options.claimLeaseMs);
+  }
 
   async add(letter: NewDeadLetter): Promise<string> {
     const id = `dl-${++this.seq}`;
@@ -52,7 +68,7 @@ export class InMemoryDeadLetterQueue implements DeadLetterQueue {
   }
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
-    return replayLetters(await this.list(filter), publisher, async (letter) => this.remove(letter));
+    return replayLetters(await this.list(filter), publisher, this.claimsFor(randomUUID()));
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
@@ -61,9 +77,32 @@ export class InMemoryDeadLetterQueue implements DeadLetterQueue {
     return doomed.length;
   }
 
-  /** A letter another replay or purge removed meanwhile is gone already: leave the rest alone. */
-  private remove(letter: DeadLetter): void {
+  /** A replay's claims, under its `token`. */
+  private claimsFor(token: string): ReplayClaims {
+    return {
+      claim: async (letter) => {
+        const held = this.claims.get(letter.id);
+        if (!this.letters.includes(letter)) return false;
+        if (held && held.token !== token && held.until > Date.now()) return false;
+        this.claims.set(letter.id, { token, until: Date.now() + this.claimLeaseMs });
+        return true;
+      },
+      release: async (letter) => {
+        if (this.claims.get(letter.id)?.token === token) this.claims.delete(letter.id);
+      },
+      remove: async (letter) => this.remove(letter),
+    };
+  }
+
+  /**
+   * Removes a letter and its claim: false when another replay or purge removed it meanwhile
+   * (it is gone already: leave the rest alone).
+   */
+  private remove(letter: DeadLetter): boolean {
     const index = this.letters.indexOf(letter);
-    if (index >= 0) this.letters.splice(index, 1);
+    if (index < 0) return false;
+    this.letters.splice(index, 1);
+    this.claims.delete(letter.id);
+    return true;
   }
 }

@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type Connection, type Model, Schema } from 'mongoose';
 import {
+  claimLeaseOf,
   countLetter,
   DeadLetterCursorError,
   emptyStats,
@@ -16,6 +17,7 @@ import {
 } from '../dead-letters/dead-letter-queue.port';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { type Publisher } from '../transport/transport.port';
+import { MongoDeadLetterClaims } from './mongodb.dead-letter-claims';
 import { ensureIndexes } from './mongodb.indexes';
 
 export interface MongoDeadLetterQueueOptions {
@@ -30,6 +32,12 @@ export interface MongoDeadLetterQueueOptions {
   pageSize?: number;
   /** The registry: a `type` filter then also matches the type's former names. */
   serializer?: MessageSerializer;
+  /**
+   * How long a replay's claim on a letter lasts (ms) unless the letter is removed or given back
+   * first. Default DEFAULT_CLAIM_LEASE_MS. Judged by each replayer's clock: keep them in sync.
+   * @throws TypeError (constructor) when given and not a positive integer
+   */
+  claimLeaseMs?: number;
 }
 
 interface DeadLetterDocument {
@@ -65,16 +73,24 @@ const NAMESPACE_EXISTS = 48;
  * on MongoDB (ADR 006). A letter's id is its `_id`. list, stats, replay and purge read the
  * matching documents in add order a page at a time (`_id` ranges of `pageSize`), up to the last
  * letter there when they started (a `reason` filter is applied after the read); a purge without
- * `reason`, `errorName`, `limit` or `after` is one deleteMany. Meant for operators, not hot paths.
+ * `reason`, `errorName`, `limit` or `after` is one deleteMany. A replay claims a letter by
+ * inserting a claim document in `<collection>_claims` (MongoDeadLetterClaims: insert-only, as
+ * FerretDB's conditional updates are not atomic) and counts it only when its deleteOne deleted
+ * it; a purge also deletes the claims of the letters gone. Meant for operators, not hot paths.
  * Passes `describeDeadLetterQueueConformance`.
  */
 export class MongoDeadLetterQueue implements DeadLetterQueue {
   private readonly model: Model<DeadLetterDocument>;
   private readonly pageSize: number;
   private readonly serializer: MessageSerializer | undefined;
+  private readonly claims: MongoDeadLetterClaims;
+  private readonly claimLeaseMs: number;
   private counter = 0;
 
-  /** @throws TypeError naming a missing connection, or a `pageSize` that is no positive integer */
+  /**
+   * @throws TypeError naming a missing connection, or a `pageSize` or `claimLeaseMs` that is no
+   * positive integer
+   */
   constructor(options: MongoDeadLetterQueueOptions) {
     if (!options?.connection)
       throw new TypeError(
@@ -82,6 +98,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
       );
     this.pageSize = options.pageSize ?? 500;
     this.serializer = options.serializer;
+    this.claimLeaseMs = claimLeaseOf('MongoDeadLetterQueue', options.claimLeaseMs);
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1)
       throw new TypeError(
         `MongoDeadLetterQueue: options.pageSize must be a positive integer, got ${String(options.pageSize)}`,
@@ -91,9 +108,10 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
     this.model =
       (options.connection.models[modelName] as Model<DeadLetterDocument> | undefined) ??
       options.connection.model<DeadLetterDocument>(modelName, schema, collection);
+    this.claims = new MongoDeadLetterClaims(options.connection, collection);
   }
 
-  /** Creates the collection and its index if missing (idempotent; once at start-up). */
+  /** Creates the collections and the index if missing (idempotent; once at start-up). */
   async init(): Promise<void> {
     try {
       await this.model.createCollection();
@@ -103,6 +121,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
     await ensureIndexes(this.model.db.db!.collection(this.model.collection.collectionName), [
       { name: 'topic_order', keys: { originalTopic: 1, _id: 1 } },
     ]);
+    await this.claims.init();
   }
 
   async add(letter: NewDeadLetter): Promise<string> {
@@ -136,7 +155,13 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
     filter = withTypeNames(filter, this.serializer);
-    return replayLetters(this.matching(filter), publisher, (letter) => this.remove(letter.id));
+    const claims = this.claims.forReplay(
+      randomUUID(),
+      this.claimLeaseMs,
+      async (id) => (await this.model.exists({ _id: id })) !== null,
+      async (id) => (await this.model.deleteOne({ _id: id })).deletedCount === 1,
+    );
+    return replayLetters(this.matching(filter), publisher, claims);
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
@@ -146,12 +171,19 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
       filter.errorName === undefined &&
       filter.limit === undefined &&
       filter.after === undefined;
-    if (whole) return (await this.model.deleteMany(queryOf(filter))).deletedCount;
     let purged = 0;
-    for await (const { letters } of matchingPages(this.pages(filter), (page) => page, filter)) {
-      await this.model.deleteMany({ _id: { $in: letters.map((letter) => letter.id) } });
-      purged += letters.length;
-    }
+    if (whole) purged = (await this.model.deleteMany(queryOf(filter))).deletedCount;
+    else
+      for await (const { letters } of matchingPages(this.pages(filter), (page) => page, filter)) {
+        await this.model.deleteMany({ _id: { $in: letters.map((letter) => letter.id) } });
+        purged += letters.length;
+      }
+    await this.claims.sweep(
+      async (ids) =>
+        new Set(
+          (await this.model.find({ _id: { $in: ids } }, { _id: 1 }).lean()).map((doc) => doc._id),
+        ),
+    );
     return purged;
   }
 
@@ -186,10 +218,6 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
       after = docs[docs.length - 1]!._id;
       if (after === last._id) return;
     }
-  }
-
-  private async remove(id: string): Promise<void> {
-    await this.model.deleteOne({ _id: id });
   }
 }
 

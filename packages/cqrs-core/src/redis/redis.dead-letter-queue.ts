@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { type MessageSerializer } from '../messages/serializer.port';
 import {
+  claimLeaseOf,
   countLetter,
   DeadLetterCursorError,
   emptyStats,
@@ -12,6 +14,7 @@ import {
   type DeadLetterQueue,
   type DeadLetterStats,
   type NewDeadLetter,
+  type ReplayClaims,
   type ReplayResult,
 } from '../dead-letters/dead-letter-queue.port';
 import { type Publisher } from '../transport/transport.port';
@@ -33,7 +36,18 @@ export interface RedisDeadLetterQueueOptions {
   pageSize?: number;
   /** The registry: a `type` filter then also matches the type's former names. */
   serializer?: MessageSerializer;
+  /**
+   * How long a replay's claim on a letter lasts (ms: the claim key's PX) unless the letter is
+   * removed or given back first. Default DEFAULT_CLAIM_LEASE_MS.
+   * @throws TypeError (constructor) when given and not a positive integer
+   */
+  claimLeaseMs?: number;
 }
+
+// KEYS[1] = claim key; ARGV[1] = the replay's token. Deletes only this replay's own claim.
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
 
 /** A page of letters of one topic, with the entry ids they were read from. */
 interface Page {
@@ -45,15 +59,18 @@ interface Page {
  * Dead letters in Redis Streams, one stream per original topic (S1-5), durable as the Redis
  * server is. A letter's id is `<topic>|<entry id>`. list, stats, replay and purge read the
  * streams a page at a time (XRANGE … COUNT `pageSize`) up to the entries that were there when
- * they reached the stream; purge removes a page's letters with one XDEL. Meant for operators,
- * not hot paths.
+ * they reached the stream; purge removes a page's letters with one XDEL. A replay claims a
+ * letter with `SET <prefix>dead-letters:claim:<letter id> <token> NX PX <claimLeaseMs>` (then
+ * checks that the entry is still there), gives it back with a compare-and-DEL and removes it
+ * with XDEL, counting it only when XDEL removed it. Meant for operators, not hot paths.
  */
 export class RedisDeadLetterQueue implements DeadLetterQueue {
   private readonly prefix: string;
   private readonly topicsKey: string;
   private readonly pageSize: number;
+  private readonly claimLeaseMs: number;
 
-  /** @throws TypeError when `pageSize` is not a positive integer */
+  /** @throws TypeError when `pageSize` or `claimLeaseMs` is not a positive integer */
   constructor(
     private readonly redis: Redis,
     private readonly options: RedisDeadLetterQueueOptions = {},
@@ -65,6 +82,7 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
       throw new TypeError(
         `RedisDeadLetterQueue: options.pageSize must be a positive integer, got ${String(options.pageSize)}`,
       );
+    this.claimLeaseMs = claimLeaseOf('RedisDeadLetterQueue', options.claimLeaseMs);
     const cap = options.maxLenPerTopic;
     if (cap !== undefined && (!Number.isInteger(cap) || cap < 1))
       throw new TypeError(
@@ -102,7 +120,7 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
     filter = withTypeNames(filter, this.options.serializer);
-    return replayLetters(this.matching(filter), publisher, (letter) => this.remove(letter.id));
+    return replayLetters(this.matching(filter), publisher, this.claimsFor(randomUUID()));
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
@@ -172,8 +190,38 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
     }
   }
 
-  private async remove(id: string): Promise<void> {
-    await this.redis.xdel(this.streamOf(id.slice(0, id.lastIndexOf('|'))), entryIdOf(id));
+  /** A replay's claims, under its `token`. */
+  private claimsFor(token: string): ReplayClaims {
+    return {
+      claim: async ({ id }) => {
+        const key = this.claimKeyOf(id);
+        if ((await this.redis.set(key, token, 'PX', this.claimLeaseMs, 'NX')) !== 'OK')
+          return false;
+        const entry = entryIdOf(id);
+        if ((await this.redis.xrange(this.streamOfId(id), entry, entry)).length > 0) return true;
+        // Replayed or purged since it was read.
+        await this.redis.eval(RELEASE, 1, key, token);
+        return false;
+      },
+      release: async ({ id }) => {
+        await this.redis.eval(RELEASE, 1, this.claimKeyOf(id), token);
+      },
+      // Once the entry is gone the claim guards nothing: deleted whoever holds it.
+      remove: async ({ id }) => {
+        const removed = await this.redis.xdel(this.streamOfId(id), entryIdOf(id));
+        await this.redis.del(this.claimKeyOf(id));
+        return removed > 0;
+      },
+    };
+  }
+
+  private claimKeyOf(id: string): string {
+    return `${this.prefix}dead-letters:claim:${id}`;
+  }
+
+  /** The stream of a letter id (`<topic>|<entry id>`). */
+  private streamOfId(id: string): string {
+    return this.streamOf(id.slice(0, id.lastIndexOf('|')));
   }
 
   private streamOf(topic: string): string {

@@ -41,6 +41,19 @@ export interface DeadLetterQueueSettings {
   pageSize?: number;
   /** The registry the queue widens `type` filters with (renamed types). */
   serializer?: MessageSerializer;
+  /** A short claim lease (ms), for the test of a replayer that died holding claims. */
+  claimLeaseMs?: number;
+}
+
+/** A publisher recording the `n` of each letter it publishes, after a turn of the event loop. */
+function countingPublisher(published: number[]): Publisher {
+  return {
+    publish: async (_topic, envelopes) => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      for (const envelope of envelopes) published.push((envelope.data as { n: number }).n);
+    },
+    close: async () => undefined,
+  };
 }
 
 async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
@@ -345,6 +358,89 @@ export function describeDeadLetterQueueConformance(
       expect(large).toMatchObject({ replayed: 0, failures: 130 });
       expect(large.stopped).toBeUndefined();
       expect((await queue.stats()).total).toBe(130);
+    });
+
+    it('publishes each letter once across concurrent replays of the same letters, and counts it in one', async () => {
+      const N = 50;
+      for (let n = 1; n <= N; n++) await queue.add(letter('events.A', n));
+      const published: number[] = [];
+      const publisher = countingPublisher(published);
+      const [first, second] = await Promise.all([
+        queue.replay({}, publisher),
+        queue.replay({}, publisher),
+      ]);
+      expect([...published].sort((a, b) => a - b)).toEqual(
+        Array.from({ length: N }, (_, i) => i + 1),
+      );
+      expect(first.replayed + second.replayed).toBe(N);
+      expect([first.failures, second.failures, first.skipped, second.skipped]).toEqual([
+        0, 0, 0, 0,
+      ]);
+      expect(await queue.list()).toEqual([]);
+    });
+
+    it("replays a letter whose replayer died holding its claim once the claim's lease expired", async () => {
+      const leased = await factory({ claimLeaseMs: 300 });
+      const id = await leased.add(letter('events.A', 1));
+      // A replayer that hangs in its publish (then dies): it holds the letter's claim.
+      let die: (error: Error) => void = () => undefined;
+      let publishing: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => (publishing = resolve));
+      const dying = leased.replay(
+        {},
+        {
+          publish: () =>
+            new Promise<void>((_, reject) => {
+              die = reject;
+              publishing();
+            }),
+          close: async () => undefined,
+        },
+      );
+      await started;
+      const published: number[] = [];
+      // Claimed: another replay passes it over; operators still see it.
+      expect(await leased.replay({}, countingPublisher(published))).toMatchObject({
+        replayed: 0,
+        failures: 0,
+      });
+      expect(published).toEqual([]);
+      expect((await leased.list()).map((l) => l.id)).toEqual([id]);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await leased.replay({}, countingPublisher(published))).toMatchObject({
+        replayed: 1,
+        failures: 0,
+      });
+      expect(published).toEqual([1]);
+      // The dead replayer's publish fails at last: it neither releases nor counts the letter.
+      die(new Error('connection lost'));
+      expect(await dying).toMatchObject({ replayed: 0, failures: 1 });
+      expect(await leased.list()).toEqual([]);
+    });
+
+    it('gives a letter whose publish failed back at once, and does not count one purged during its publish', async () => {
+      const id = await queue.add(letter('events.A', 1));
+      const refused = await queue.replay(
+        {},
+        {
+          publish: async () => {
+            throw new Error('broker down');
+          },
+          close: async () => undefined,
+        },
+      );
+      expect(refused).toMatchObject({ replayed: 0, failures: 1 });
+      const published: number[] = [];
+      const purging: Publisher = {
+        publish: async (topic, envelopes) => {
+          await countingPublisher(published).publish(topic, envelopes);
+          expect(await queue.purge({ ids: [id] })).toBe(1);
+        },
+        close: async () => undefined,
+      };
+      expect(await queue.replay({}, purging)).toMatchObject({ replayed: 0, failures: 0 });
+      expect(published).toEqual([1]);
+      expect(await queue.list()).toEqual([]);
     });
 
     it('lists, replays and purges exactly the letters named by id, also with a filter', async () => {

@@ -16,7 +16,11 @@ import {
 } from '@causeway/platform';
 import { type Connection } from 'mongoose';
 import { Registry } from 'prom-client';
-import { type ProjectionWorkerConfig } from './config/projection-worker.config';
+import {
+  notifyHorizonOf,
+  type ProjectionWorkerConfig,
+  rebuildHorizonOf,
+} from './config/projection-worker.config';
 import { ProjectionModule } from './projection/projection.module';
 
 @Module({})
@@ -89,8 +93,8 @@ export class AppModule {
           catchUpIntervalMs: config.CATCH_UP_INTERVAL_MS,
           maxAttempts: config.CATCH_UP_MAX_ATTEMPTS,
           registry,
-          notifyHorizonMs: Math.min(config.NOTIFY_HORIZON_MS, config.NOTIFICATION_LOG_RETENTION_MS),
-          rebuildNotifyHorizonMs: config.NOTIFY_REBUILD_HORIZON_MS,
+          notifyHorizonMs: notifyHorizonOf(config),
+          rebuildNotifyHorizonMs: rebuildHorizonOf(config),
           // The connection opens in the background (retried while MongoDB is down); the stores
           // need it open to create their collections and indexes (the read models' only in MongoDB).
           ready: async () => {

@@ -1,4 +1,4 @@
-import { setting, topicNaming } from '@causeway/cqrs-core';
+import { decimal, setting, topicNaming } from '@causeway/cqrs-core';
 import { MAX_PARTITIONS } from '@causeway/cqrs-core/redis';
 import { z } from 'zod';
 
@@ -27,11 +27,9 @@ export const messagingSettings = {
   EVENT_TIMEOUT_MS: setting.milliseconds(10_000),
   /** A message in flight on a dead instance is handled elsewhere after this (> the timeouts). */
   DEDUP_LEASE_MS: setting.milliseconds(60_000),
-  MAX_RETRIES: z.coerce
-    .number({ message: 'must be a non-negative integer' })
-    .int()
-    .min(0, 'must not be negative')
-    .default(3),
+  MAX_RETRIES: decimal(
+    z.number({ message: 'must be a non-negative integer' }).int().min(0, 'must not be negative'),
+  ).default(3),
   /**
    * Redis Streams per topic and priority lane (`RedisStreamsLayout.partitions`). Every app of a
    * deployment must use the same value; change it only with the streams drained.

@@ -29,7 +29,7 @@ describe('messagingSettings', () => {
     ).toThrow(`REDIS_STREAMS_PARTITIONS: ${message}`);
   });
 
-  it.each(['admin-token-of-24-chars! ', 'admin-token-of-24-chars!\n', ' '.repeat(20)])(
+  it.each(['admin-token-of-24-chars! ', 'admin-token-of-24-chars!\n'])(
     'refuses ADMIN_TOKEN=%j: a token with whitespace around it can never be presented',
     (token) => {
       expect(() => loadConfiguration(schema, { ADMIN_TOKEN: token })).toThrow(
@@ -37,6 +37,12 @@ describe('messagingSettings', () => {
       );
     },
   );
+
+  it('takes an ADMIN_TOKEN of only whitespace as missing', () => {
+    expect(() => loadConfiguration(schema, { ADMIN_TOKEN: ' '.repeat(20) })).toThrow(
+      'ADMIN_TOKEN: is required',
+    );
+  });
 
   it('refuses a timeout longer than the longest timer (it would fire after 1 ms), by name', () => {
     expect(() =>

@@ -1,4 +1,4 @@
-import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
+import { connectionSettings, decimal, serviceSettings, setting } from '@causeway/cqrs-core';
 import {
   authSettings,
   corsOriginsSetting,
@@ -53,11 +53,12 @@ export const commandApiConfiguration = z.object({
    * More commands than this waiting for their handler in their topic (sent, not handled yet):
    * new ones are refused with 503 `overloaded` and nothing is sent; 0 turns the check off.
    */
-  COMMAND_BACKLOG_MAX: z.coerce
-    .number({ message: 'must be a non-negative integer' })
-    .int('must be a non-negative integer')
-    .min(0, 'must not be negative')
-    .default(10_000),
+  COMMAND_BACKLOG_MAX: decimal(
+    z
+      .number({ message: 'must be a non-negative integer' })
+      .int('must be a non-negative integer')
+      .min(0, 'must not be negative'),
+  ).default(10_000),
   /** How long GET /api/commands/{id} knows a command, in seconds. */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
 });

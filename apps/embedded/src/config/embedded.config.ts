@@ -30,7 +30,7 @@ export const embeddedConfiguration = z.object({
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
   ...trainerSettings,
   RATE_LIMIT_POINTS: setting.positiveInt(100),
-  RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
+  RATE_LIMIT_WINDOW_S: setting.timerSeconds(1),
   HISTORY_SIZE: setting.positiveInt(500),
   HISTORY_SCAN_LIMIT: setting.positiveInt(2_000),
   HISTORY_TTL_MS: setting.age(600_000),

@@ -1,5 +1,9 @@
 import { loadConfiguration } from '@causeway/cqrs-core';
-import { projectionWorkerConfiguration } from './projection-worker.config';
+import {
+  notifyHorizonOf,
+  projectionWorkerConfiguration,
+  rebuildHorizonOf,
+} from './projection-worker.config';
 
 describe('projection-worker settings', () => {
   const required = {
@@ -29,5 +33,34 @@ describe('projection-worker settings', () => {
         CATCH_UP_INTERVAL_MS: month,
       }),
     ).toThrow('CATCH_UP_INTERVAL_MS: must be at most 2147483647 ms');
+  });
+
+  it('refuses a horizon set beyond its bound instead of cutting it down without a word', () => {
+    expect(() =>
+      loadConfiguration(projectionWorkerConfiguration, {
+        ...required,
+        NOTIFY_HORIZON_MS: '999999999999',
+      }),
+    ).toThrow(
+      'NOTIFY_HORIZON_MS: must be at most NOTIFICATION_LOG_RETENTION_MS (the log dedups moves that long)',
+    );
+    expect(() =>
+      loadConfiguration(projectionWorkerConfiguration, {
+        ...required,
+        NOTIFY_HORIZON_MS: '60000',
+        NOTIFY_REBUILD_HORIZON_MS: '120000',
+      }),
+    ).toThrow('NOTIFY_REBUILD_HORIZON_MS: must be at most NOTIFY_HORIZON_MS');
+  });
+
+  it('defaults the horizons within their bounds', () => {
+    const defaults = loadConfiguration(projectionWorkerConfiguration, required);
+    expect([notifyHorizonOf(defaults), rebuildHorizonOf(defaults)]).toEqual([86_400_000, 60_000]);
+    // A shorter log retention shortens both defaults with it.
+    const short = loadConfiguration(projectionWorkerConfiguration, {
+      ...required,
+      NOTIFICATION_LOG_RETENTION_MS: '30000',
+    });
+    expect([notifyHorizonOf(short), rebuildHorizonOf(short)]).toEqual([30_000, 30_000]);
   });
 });

@@ -1,4 +1,4 @@
-import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
+import { connectionSettings, decimal, serviceSettings, setting } from '@causeway/cqrs-core';
 import {
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
@@ -10,21 +10,21 @@ import { z } from 'zod';
 /** The trainer's own settings, shared with the embedded mode. */
 export const trainerSettings = {
   /** Trainer speed, units per second. */
-  TRAINER_SPEED: z.coerce
-    .number({ message: 'must be a positive number' })
-    .positive('must be a positive number')
-    .default(100),
+  TRAINER_SPEED: decimal(
+    z.number({ message: 'must be a positive number' }).positive('must be a positive number'),
+  ).default(100),
   /**
    * The most groups one trainer may be in: a join beyond it is rejected. Every move carries and
    * is addressed to the trainer's groups, so its cost grows with them.
    */
   TRAINER_MAX_GROUPS: setting.positiveInt(16),
   /** Snapshot a trainer every this many events; 0 disables snapshots. */
-  SNAPSHOT_EVERY: z.coerce
-    .number({ message: 'must be a non-negative integer' })
-    .int('must be a non-negative integer')
-    .min(0, 'must not be negative')
-    .default(50),
+  SNAPSHOT_EVERY: decimal(
+    z
+      .number({ message: 'must be a non-negative integer' })
+      .int('must be a non-negative integer')
+      .min(0, 'must not be negative'),
+  ).default(50),
 };
 
 /** Every setting of trainer-service, validated once at start-up. */

@@ -3,16 +3,16 @@ import { ConfigurationError } from './configuration.error';
 
 /**
  * Reads one validated configuration object from the environment. Called once at start-up;
- * nothing else in an app reads process.env. An empty variable counts as unset. Throws ConfigurationError naming every missing or
+ * nothing else in an app reads process.env. An empty or blank variable counts as unset. Throws ConfigurationError naming every missing or
  * malformed setting, and never echoes a value (it may be a secret).
  */
 export function loadConfiguration<S extends z.ZodType>(
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
 ): z.output<S> {
-  // An empty variable (`PORT=` in a compose file or an .env) means "not set": defaults apply,
-  // and a required setting is reported missing.
-  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  // An empty or blank variable (`PORT=` in a compose file or an .env) means "not set": defaults
+  // apply, and a required setting is reported missing.
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => !blank(value)));
   const result = schema.safeParse(given);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => ({
@@ -26,7 +26,9 @@ export function loadConfiguration<S extends z.ZodType>(
 
 function isMissing(env: NodeJS.ProcessEnv, path: readonly PropertyKey[]): boolean {
   const [key] = path;
-  return (
-    path.length === 1 && typeof key === 'string' && (env[key] === undefined || env[key] === '')
-  );
+  return path.length === 1 && typeof key === 'string' && blank(env[key]);
+}
+
+function blank(value: string | undefined): boolean {
+  return value === undefined || value.trim() === '';
 }

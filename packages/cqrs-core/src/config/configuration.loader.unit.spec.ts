@@ -39,6 +39,51 @@ describe('loadConfiguration', () => {
     );
   });
 
+  it('takes a blank variable as unset too, not as 0', () => {
+    const limits = z.object({
+      SHUTDOWN_TIMEOUT_MS: setting.milliseconds(10_000, 0),
+      MAX_RETRIES: setting.positiveInt(3),
+      REDIS_URL: setting.redisUrl(),
+    });
+    expect(
+      loadConfiguration(limits, {
+        SHUTDOWN_TIMEOUT_MS: ' ',
+        MAX_RETRIES: '\t',
+        REDIS_URL: valid.REDIS_URL,
+      }),
+    ).toEqual({ SHUTDOWN_TIMEOUT_MS: 10_000, MAX_RETRIES: 3, REDIS_URL: valid.REDIS_URL });
+    expect(() => loadConfiguration(limits, { REDIS_URL: '  ' })).toThrow('REDIS_URL: is required');
+  });
+
+  it.each(['0x1F90', '8e3', 'Infinity', '8080 tcp', '1_000'])(
+    'reads numbers in decimal only: PORT=%s is refused, not read as another number',
+    (value) => {
+      expect(() => loadConfiguration(schema, { ...valid, PORT: value })).toThrow(
+        'PORT: must be a TCP port (1-65535)',
+      );
+    },
+  );
+
+  it('reads signs, spaces around and fractions as decimals, and names a fraction where a whole number is due', () => {
+    expect(loadConfiguration(schema, { ...valid, PORT: ' 8080 ' }).PORT).toBe(8080);
+    expect(() => loadConfiguration(schema, { ...valid, SHUTDOWN_TIMEOUT_MS: '1.5' })).toThrow(
+      'SHUTDOWN_TIMEOUT_MS: must be a duration in whole milliseconds',
+    );
+    expect(() => loadConfiguration(schema, { ...valid, SHUTDOWN_TIMEOUT_MS: '-5' })).toThrow(
+      'SHUTDOWN_TIMEOUT_MS: must',
+    );
+  });
+
+  it('bounds a timer in seconds by the longest timer', () => {
+    const window = z.object({ RATE_LIMIT_WINDOW_S: setting.timerSeconds(1) });
+    expect(loadConfiguration(window, { RATE_LIMIT_WINDOW_S: '2147483' })).toEqual({
+      RATE_LIMIT_WINDOW_S: 2_147_483,
+    });
+    expect(() => loadConfiguration(window, { RATE_LIMIT_WINDOW_S: '3000000' })).toThrow(
+      'RATE_LIMIT_WINDOW_S: must be at most 2147483 s (~24.8 days, the longest timer)',
+    );
+  });
+
   it.each([
     ['REDIS_URL', 'redis://:pw-one@127.0.0.1:notaport'],
     ['REDIS_URL', 'redis://:pw-one@127.0.0.1:99999'],

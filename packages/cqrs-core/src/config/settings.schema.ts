@@ -3,44 +3,86 @@ import { z } from 'zod';
 /** The longest delay Node's timers keep (2^31 - 1 ms); a longer one fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
+/**
+ * A number setting as written in decimal (`45000`, `1.5`, `-1`, spaces around ignored): any
+ * other text — `0x10`, `45e3`, `Infinity`, `1_000` — reaches `schema` as text and is refused with its message,
+ * rather than read as a number no operator meant. Wrap a `z.number()` chain.
+ */
+export function decimal<T extends z.ZodType<number>>(schema: T) {
+  return z.preprocess(
+    (value) =>
+      typeof value === 'string' && DECIMAL.test(value.trim()) ? Number(value.trim()) : value,
+    schema,
+  );
+}
+
+function age(min: number) {
+  return decimal(
+    z
+      .number({ message: 'must be a duration in milliseconds' })
+      .int('must be a duration in whole milliseconds')
+      .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
+      .max(Number.MAX_SAFE_INTEGER, 'must be at most 9007199254740991 ms'),
+  );
+}
+
+function positiveInt(fallback: number, max?: number, maxMessage?: string) {
+  return decimal(
+    z
+      .number({ message: 'must be a positive integer' })
+      .int()
+      .min(1, 'must be a positive integer')
+      .max(
+        max ?? Number.MAX_SAFE_INTEGER,
+        maxMessage ?? `must be at most ${max ?? Number.MAX_SAFE_INTEGER}`,
+      ),
+  ).default(fallback);
+}
+
 /** Building blocks for app configuration schemas; every app composes the ones it needs. */
 export const setting = {
   port: (fallback: number) =>
-    z.coerce
-      .number({ message: 'must be a TCP port (1-65535)' })
-      .int()
-      .min(1, 'must be a TCP port (1-65535)')
-      .max(65535, 'must be a TCP port (1-65535)')
-      .default(fallback),
+    decimal(
+      z
+        .number({ message: 'must be a TCP port (1-65535)' })
+        .int()
+        .min(1, 'must be a TCP port (1-65535)')
+        .max(65535, 'must be a TCP port (1-65535)'),
+    ).default(fallback),
   /**
    * A duration in whole milliseconds, at least `min` (default 1: a timeout, period or TTL of 0
    * makes every call time out, a loop spin, or Redis refuse the TTL) and at most MAX_TIMER_MS:
    * Node fires a timer set longer after 1 ms, so a timeout meant as "never" would fire at once.
    */
   milliseconds: (fallback: number, min = 1) =>
-    z.coerce
-      .number({ message: 'must be a duration in milliseconds' })
-      .int('must be a duration in whole milliseconds')
-      .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
-      .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (~24.8 days, the longest timer)`)
-      .default(fallback),
+    decimal(
+      z
+        .number({ message: 'must be a duration in milliseconds' })
+        .int('must be a duration in whole milliseconds')
+        .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
+        .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (~24.8 days, the longest timer)`),
+    ).default(fallback),
   /**
    * An age in whole milliseconds (a retention, a horizon, a TTL Redis keeps), at least `min`:
    * compared with times or handed to Redis, never a timer, so not bounded by MAX_TIMER_MS.
    */
-  age: (fallback: number, min = 1) =>
-    z.coerce
-      .number({ message: 'must be a duration in milliseconds' })
-      .int('must be a duration in whole milliseconds')
-      .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
-      .max(Number.MAX_SAFE_INTEGER, 'must be at most 9007199254740991 ms')
-      .default(fallback),
-  positiveInt: (fallback: number) =>
-    z.coerce
-      .number({ message: 'must be a positive integer' })
-      .int()
-      .min(1, 'must be a positive integer')
-      .default(fallback),
+  age: (fallback: number, min = 1) => age(min).default(fallback),
+  /** An `age` with no default: undefined when not set (its default depends on other settings). */
+  optionalAge: (min = 1) => age(min).optional(),
+  /** A positive whole number, at most `max` when given (`maxMessage` says why). */
+  positiveInt,
+  /**
+   * Whole seconds a process timer waits (an in-process rate-limit window): at most
+   * MAX_TIMER_MS / 1000, as a longer timer fires after 1 ms.
+   */
+  timerSeconds: (fallback: number) =>
+    positiveInt(
+      fallback,
+      Math.floor(MAX_TIMER_MS / 1000),
+      `must be at most ${Math.floor(MAX_TIMER_MS / 1000)} s (~24.8 days, the longest timer)`,
+    ),
   boolean: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })

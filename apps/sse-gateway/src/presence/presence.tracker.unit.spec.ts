@@ -23,6 +23,10 @@ class UnreachableRegistry extends InMemoryPresenceRegistry {
     if (this.down) throw new Error('connect ECONNREFUSED');
     return super.replace(serverId, entries);
   }
+  override async sweep(): Promise<InstancePresence[]> {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    return super.sweep();
+  }
 }
 
 function connection(id: string, userId: string, openedAt: number): SseConnection {
@@ -94,7 +98,8 @@ describe('PresenceTracker', () => {
   });
 
   it('stops listing a stream that closed while the registry was unreachable', async () => {
-    const registry = new UnreachableRegistry({ ttlMs: 90 });
+    // Beats every second; the outage is far shorter than the TTL, however slow the machine.
+    const registry = new UnreachableRegistry({ ttlMs: 3_000 });
     const a = connection('a', 'ash', 1);
     const b = connection('b', 'misty', 2);
     const local = [a, b];
@@ -112,7 +117,7 @@ describe('PresenceTracker', () => {
     const c = connection('c', 'brock', 3);
     local.push(c);
     tracker.opened(c);
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await new Promise((resolve) => setTimeout(resolve, 50));
     registry.down = false;
 
     await until(

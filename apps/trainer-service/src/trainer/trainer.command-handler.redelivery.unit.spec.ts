@@ -197,10 +197,12 @@ describe('TrainerCommandHandler: commands that come again, and stale cached trai
 });
 
 describe('TrainerCommandHandler.expired: what it reads', () => {
-  /** A real in-memory store whose stream reads can be made to fail (a server gone). */
+  /** A real in-memory store whose stream reads can be made to fail (a server gone), counted. */
   class UnreadableStore extends InMemoryEventStore {
     unreadable = false;
+    reads = 0;
     override readStream(...args: Parameters<InMemoryEventStore['readStream']>) {
+      this.reads++;
       if (this.unreadable) return Promise.reject(new Error('event store unreachable'));
       return super.readStream(...args);
     }
@@ -219,16 +221,18 @@ describe('TrainerCommandHandler.expired: what it reads', () => {
   function setup(countsRedeliveries = true) {
     const eventStore = new UnreadableStore({ serializer: contractsSerializer() });
     const commandStatus = new FailingOutcomes();
-    const handler = new TrainerCommandHandler({
-      serverId: 'trainer-1',
-      eventStore,
-      commandStatus,
-      notifications: new InMemoryNotificationLog(),
-      speed: 100,
-      snapshotEvery: 0,
-      cacheSize: 0,
-      countsRedeliveries,
-    });
+    const instance = (serverId: string) =>
+      new TrainerCommandHandler({
+        serverId,
+        eventStore,
+        commandStatus,
+        notifications: new InMemoryNotificationLog(),
+        speed: 100,
+        snapshotEvery: 0,
+        cacheSize: 0,
+        countsRedeliveries,
+      });
+    const handler = instance('trainer-1');
     /** A command past its deadline, recorded `accepted` as command-api does when it sends. */
     const expiring = async (at: number) => {
       const created = moveCommand('start', 1, at);
@@ -246,7 +250,7 @@ describe('TrainerCommandHandler.expired: what it reads', () => {
         expiry: new CommandExpiredError(command.messageId, command.type, deadline),
       };
     };
-    return { eventStore, commandStatus, handler, expiring };
+    return { eventStore, commandStatus, handler, instance, expiring };
   }
 
   it('records a first delivery never begun as expired without reading the stream (a backlog drains)', async () => {
@@ -286,5 +290,28 @@ describe('TrainerCommandHandler.expired: what it reads', () => {
     await expect(handler.expired(command, expiry, { attempt: 1 })).rejects.toThrow(
       'event store unreachable',
     );
+  });
+
+  it("reads a trainer's stream once for a dead instance's backlog of its expired commands", async () => {
+    const { eventStore, commandStatus, instance, expiring } = setup();
+    const backlog = [];
+    for (let i = 0; i < 20; i++) backlog.push(await expiring(T0 + i * 100));
+    // trainer-1 applied the sixth, and died before recording it.
+    commandStatus.failing = true;
+    await expect(instance('trainer-1').handle(backlog[5]!.command)).rejects.toThrow(
+      'status store unreachable',
+    );
+    commandStatus.failing = false;
+    // trainer-2 claims the backlog: every command is past its deadline, each a redelivery.
+    const heir = instance('trainer-2');
+    const readsBefore = eventStore.reads;
+    const outcomes = [];
+    for (const { command, expiry } of backlog)
+      outcomes.push(await heir.expired(command, expiry, { attempt: 2 }));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(
+      backlog.map((_, i) => (i === 5 ? 'processed' : 'rejected')),
+    );
+    // One read for the first five, the sixth handled (it may change the trainer), one more read.
+    expect(eventStore.reads - readsBefore).toBeLessThanOrEqual(3);
   });
 });

@@ -138,6 +138,12 @@ interface Moved {
 
 /** How many command ids TrainerCommandHandler remembers having begun to handle. */
 const BEGUN_KEPT = 100_000;
+/** How long expired redeliveries of one trainer share a read of its stream (see recentOf). */
+const RECENT_READ_SHARED_MS = 30_000;
+/** At most this many trainers' shared reads are kept (a backlog's; cleared beyond). */
+const RECENT_READS_KEPT = 10_000;
+
+type Recent = TrainerStreamState['recent'];
 
 export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as const;
 
@@ -176,6 +182,8 @@ export class TrainerCommandHandler {
    * comes seconds later). By id: middleware may hand the handler a copy of the envelope.
    */
   private readonly begun = new Set<string>();
+  /** Reads of a trainer's recent commands that expired redeliveries share (see recentOf). */
+  private readonly recentReads = new Map<string, { startedAt: number; read: Promise<Recent> }>();
 
   constructor(private readonly options: TrainerCommandHandlerOptions) {
     this.decider = trainerDecider({ speed: options.speed, maxGroups: options.maxGroups });
@@ -200,6 +208,8 @@ export class TrainerCommandHandler {
     this.begun.add(envelope.messageId);
     if (this.begun.size > BEGUN_KEPT) this.begun.delete(this.begun.values().next().value!);
     const command = this.toDomain(envelope);
+    // It may change the trainer: a shared read of its stream no longer tells.
+    this.recentReads.delete(command.data.trainerId);
     const commandId = envelope.messageId;
     // Read beside the load, awaited before the decision and the append (see earlierOutcome).
     const earlier = this.earlierOutcome(envelope);
@@ -245,7 +255,9 @@ export class TrainerCommandHandler {
    * it is not read, so that a backlog that outlived its deadline drains at the speed of status
    * reads, not of stream loads (on FerretDB, seconds each). Hazard: such a copy, applied by an
    * instance that died before recording it and met here first, is recorded expired (the first
-   * status wins).
+   * status wins). The redeliveries of a dead instance's backlog share one read of each trainer's
+   * stream (see recentOf): not one read each, which drained a partition at one command per
+   * stream load.
    * @param delivery the delivery's `attempt` (1: first); without it, the stream is read
    * @returns the outcome recorded
    */
@@ -266,12 +278,13 @@ export class TrainerCommandHandler {
       !this.begun.has(envelope.messageId) &&
       status?.status === 'accepted';
     if (!untried) {
-      const loaded = await this.stream
-        .repository(envelope.messageId)
-        .load(trainerStreamId(command.data.trainerId));
+      const recent = await this.recentOf(
+        command.data.trainerId,
+        envelope.messageId,
+        !this.begun.has(envelope.messageId),
+      );
       // Applied before: handle() finds it done, and records and writes through as a redelivery.
-      if (loaded.state.recent.some(([id]) => id === envelope.messageId))
-        return this.handle(envelope);
+      if (recent.some(([id]) => id === envelope.messageId)) return this.handle(envelope);
     }
     const outcome: CommandOutcome = {
       status: 'rejected',
@@ -279,6 +292,36 @@ export class TrainerCommandHandler {
     };
     await this.record(envelope, outcome);
     return outcome;
+  }
+
+  /**
+   * The trainer's recent command ids, as its stream has them. `shared`: the read may be one
+   * another expired redelivery of the trainer started less than RECENT_READ_SHARED_MS ago. A
+   * redelivery's earlier attempt ran on an instance that has died or lost the partition since
+   * (an attempt begun here is not `shared`), so its append, if any, came before this delivery
+   * was claimed, and before any read started since; handle() drops the trainer's shared read, as
+   * it may append. Hazard: an instance paused past the lease that appends after waking is not
+   * seen by a read started before (its command recorded expired though applied: the first
+   * status wins, as for any late copy).
+   */
+  private recentOf(trainerId: string, commandId: string, shared: boolean): Promise<Recent> {
+    const now = Date.now();
+    const kept = shared ? this.recentReads.get(trainerId) : undefined;
+    if (kept && now - kept.startedAt < RECENT_READ_SHARED_MS) return kept.read;
+    const read = this.stream
+      .repository(commandId)
+      .load(trainerStreamId(trainerId))
+      .then((loaded) => loaded.state.recent);
+    if (shared) {
+      if (this.recentReads.size >= RECENT_READS_KEPT) this.recentReads.clear();
+      const entry = { startedAt: now, read };
+      this.recentReads.set(trainerId, entry);
+      // A failed read is not shared: the next redelivery reads again.
+      read.catch(() => {
+        if (this.recentReads.get(trainerId) === entry) this.recentReads.delete(trainerId);
+      });
+    }
+    return read;
   }
 
   /**

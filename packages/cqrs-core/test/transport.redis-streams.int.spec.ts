@@ -14,6 +14,7 @@ import {
   RedisDeadLetterQueue,
   RedisStreamsPublisher,
   RedisStreamsSubscriber,
+  type PendingAdoption,
   type RedisStreamsLayout,
   type RedisStreamsSubscriberOptions,
   StreamKeys,
@@ -333,18 +334,17 @@ describe('redis-streams partition ownership', () => {
     await until(() => taken === 1, 'the doomed delivery');
     doomed.kill();
     const rescued: Delivery[] = [];
-    await subscriber({ consumerIdleMs: 300 }).subscribe(
-      [t],
-      { group: 'g', consumer: 'heir' },
-      async (d) => void rescued.push(d),
-    );
+    const adoptions: PendingAdoption[] = [];
+    await subscriber({
+      consumerIdleMs: 300,
+      onAdopted: (adoption) => adoptions.push(adoption),
+    }).subscribe([t], { group: 'g', consumer: 'heir' }, async (d) => void rescued.push(d));
     await until(() => rescued.length === 1, 'the rescue');
     expect(rescued[0]!.attempt).toBe(2);
-    const stream = new StreamKeys(layout).stream(
-      t,
-      'normal',
-      new StreamKeys(layout).partitionOf('dead-key'),
-    );
+    const partition = new StreamKeys(layout).partitionOf('dead-key');
+    // Told once, naming the partition (an operator sees why it ran old entries first).
+    expect(adoptions).toEqual([{ topic: t, partition, group: 'g', consumer: 'heir', entries: 1 }]);
+    const stream = new StreamKeys(layout).stream(t, 'normal', partition);
     const consumers = async () =>
       ((await connection.client.xinfo('CONSUMERS', stream, 'g')) as unknown[][]).map((c) =>
         String(c[1]),

@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { type HealthProbe, type ManagedConnection } from '@causeway/cqrs-core';
 import { CqrsCoreModule, DeadLettersAdminModule, HEALTH_PROBES } from '@causeway/cqrs-core/nest';
@@ -84,6 +84,12 @@ export class RedisMessagingModule {
       closeTimeoutMs: subscriptionCloseTimeoutMs(config),
       // Counted with the handlers' dead letters (MessagingMetrics registers the counter).
       onPoison: poisonToDeadLetters(deadLetters, { registry: options.registry }),
+      // A dead instance's backlog runs first here, at its next attempt: say so, once per take-over.
+      onAdopted: ({ topic, partition, group, entries }) =>
+        new Logger('RedisStreams').log(
+          `took over ${entries} pending entr${entries === 1 ? 'y' : 'ies'} of ${topic} ` +
+            `partition ${partition} (group ${group}) left by a previous owner: they run first`,
+        ),
     });
     return {
       module: RedisMessagingModule,

@@ -17,16 +17,18 @@ const PAGE = 100;
  * left by a crashed owner, or lost in a read reply of ours, count one delivery more.
  * Adopted entries join the partition in id order, ahead of anything read later.
  *
- * Resolves `true` once every entry pending in the group for these streams is held here — only
- * then may new entries be read, or a key's older message could run after a newer one.
+ * `complete` once every entry pending in the group for these streams is held here — only then
+ * may new entries be read, or a key's older message could run after a newer one; `adopted`:
+ * how many entries this call took over.
  */
 export async function adoptPending(
   client: Redis,
   part: PartitionState,
   group: string,
   consumer: string,
-): Promise<boolean> {
+): Promise<{ complete: boolean; adopted: number }> {
   let complete = true;
+  let adopted = 0;
   if (part.readLost) {
     await giveBackLostReads(client, part, group, consumer);
     part.readLost = false;
@@ -58,6 +60,7 @@ export async function adoptPending(
         );
         for (const raw of claimed)
           part.add(toHeldEntry(stream, lane, raw, counts.get(raw[0]) ?? 2));
+        adopted += claimed.length;
       }
     } while (cursor !== '0-0');
     const summary = (await client.call('XPENDING', stream, group)) as [
@@ -66,7 +69,7 @@ export async function adoptPending(
     ];
     if (Number(summary[0]) > part.heldIn(lane)) complete = false;
   }
-  return complete;
+  return { complete, adopted };
 }
 
 /**

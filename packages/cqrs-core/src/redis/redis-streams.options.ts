@@ -4,6 +4,16 @@ import { type Registry } from 'prom-client';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { type PoisonMessage, type TransportFeatures } from '../transport/transport.port';
 
+/** Entries of a partition a consumer took over from a previous owner (or an earlier self). */
+export interface PendingAdoption {
+  topic: string;
+  partition: number;
+  group: string;
+  consumer: string;
+  /** How many entries were taken over. */
+  entries: number;
+}
+
 export const REDIS_STREAMS_FEATURES: TransportFeatures = {
   persistent: true,
   priorities: true,
@@ -69,6 +79,13 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
    * redis-streams.trimming.ts; Redis ≥ 7 counts them). Default: warnOfTrimming (a process warning).
    */
   onTrimmed?: (loss: TrimmedUnread & { topic: string }) => void;
+  /**
+   * Told when a consumer took over entries of a partition that were left pending: by a dead
+   * owner (after `claimIdleMs`), by one that handed the partition over, or by this consumer
+   * before it lost track of them. They run first, at their next attempt: a long run of them
+   * (a dead instance's backlog) explains a partition that is slow for a while. Default: nothing.
+   */
+  onAdopted?: (adoption: PendingAdoption) => void;
   /** Delay before a message whose handler failed is delivered again. Default 1 000 ms. */
   redeliveryDelayMs?: number;
   /** Longest wait of one blocking read; also bounds how late a newly owned partition is read. Default 1 000 ms. */

@@ -1,3 +1,4 @@
+import { type PendingAdoption } from './redis-streams.options';
 import type Redis from 'ioredis';
 import { createGroup } from './redis-streams.trimming';
 import { adoptPending } from './redis-streams.claims';
@@ -27,6 +28,8 @@ export interface OwnershipContext {
   readonly token: string;
   /** Where a group that has never consumed starts; 'latest' may make it a fan-out group (isFanOutGroup). */
   readonly startFrom?: 'earliest' | 'latest';
+  /** Told when this consumer took over entries another left pending (see RedisStreamsOptions.onAdopted). */
+  readonly onAdopted?: (adoption: PendingAdoption) => void;
 }
 
 /**
@@ -273,8 +276,16 @@ export class PartitionOwnership {
       // recreated and its adoption tried once more in this tick.
       const adopt = async (part: PartitionState): Promise<boolean> => {
         try {
-          const complete = await adoptPending(command, part, group, consumer);
+          const { complete, adopted } = await adoptPending(command, part, group, consumer);
           if (complete && part.status === 'recovering') part.status = 'active';
+          if (adopted > 0)
+            this.context.onAdopted?.({
+              topic: part.topic,
+              partition: part.index,
+              group,
+              consumer,
+              entries: adopted,
+            });
           return true;
         } catch (error) {
           if (!isMissingGroup(error)) throw error;

@@ -80,6 +80,7 @@ export class RedisStreamsSubscriber implements Subscriber {
       serializer: this.options.serializer,
       onPoison: this.options.onPoison,
       onTrimmed: this.options.onTrimmed ?? warnOfTrimming,
+      onAdopted: this.options.onAdopted,
       command: this.command,
       reader,
       token: `${options.consumer}#${randomUUID()}`,

@@ -1,3 +1,4 @@
+import { type PendingAdoption } from './redis-streams.options';
 import { trimmedUnread, type TrimmedUnread } from './redis-streams.trimming';
 import type Redis from 'ioredis';
 import { type Priority } from '../messages/envelope';
@@ -35,6 +36,8 @@ export interface SubscriptionContext {
   readonly onPoison: ((poison: PoisonMessage) => void | Promise<void>) | undefined;
   /** Told what trimming removed before the group read it (checked once, at start). */
   readonly onTrimmed: (loss: TrimmedUnread & { topic: string }) => void;
+  /** Told when the subscription took over entries another consumer left pending. */
+  readonly onAdopted?: (adoption: PendingAdoption) => void;
   /** Shared by the subscriber's subscriptions (acks, leases, claims); auto-pipelined. */
   readonly command: Redis;
   /** This subscription's own connection: it spends its time blocked in XREADGROUP. */
@@ -174,6 +177,7 @@ export class StreamsSubscription {
       command: context.command,
       token: context.token,
       startFrom: options.startFrom,
+      onAdopted: context.onAdopted,
     });
     context.reader.on('close', () => {
       this.readerDropped = true;

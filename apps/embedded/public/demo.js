@@ -52,7 +52,15 @@
     const date = Date.parse(response.headers.get('date') ?? '');
     if (date > 0) coarseMinusPerf = date + 500 - performance.now();
     const body = response.status === 204 ? undefined : await response.json().catch(() => undefined);
-    if (response.status === 401 && auth && !retried && body?.reason === 'expired') {
+    // Expired, or no longer valid (the server restarted with another signing secret: the
+    // embedded app makes a random one at each start unless JWT_SECRET is set): sign in again.
+    if (
+      response.status === 401 &&
+      auth &&
+      !retried &&
+      (body?.reason === 'expired' || body?.reason === 'invalid')
+    ) {
+      if (body.reason === 'invalid') log('the server no longer takes our token: signing in again');
       await renewToken();
       return json(path, init, true);
     }
@@ -294,6 +302,7 @@
     source = new EventSource(url);
     source.onmessage = (event) => {
       failures = 0;
+      lastRefusal = undefined;
       if (event.lastEventId) lastEventId = event.lastEventId;
       const message = JSON.parse(event.data);
       const replayed = message.method !== 'session' && replaying > 0;
@@ -308,9 +317,40 @@
       // The browser retries by itself with Last-Event-ID; a stream token expires, so once the
       // stream is CLOSED we fetch a fresh token and resume from the last id we saw.
       setStatus('reconnecting');
-      if (source.readyState === EventSource.CLOSED)
-        setTimeout(() => connect().catch(retry), backoff());
+      if (source.readyState === EventSource.CLOSED) {
+        const delay = backoff();
+        explainRefusal(delay);
+        setTimeout(() => connect().catch(retry), delay);
+      }
     };
+  }
+  // An EventSource cannot see why its stream was refused: HEAD /events answers with the status
+  // the stream got (README "Why a stream did not open"). Said once per kind of refusal in a row.
+  let lastRefusal;
+  async function explainRefusal(delay) {
+    let status;
+    try {
+      const response = await fetch('/events', {
+        method: 'HEAD',
+        headers: accessToken ? { authorization: `Bearer ${accessToken}` } : {},
+      });
+      status = response.status;
+    } catch {
+      status = 'unreachable';
+    }
+    if (status === 200 || status === lastRefusal) return;
+    lastRefusal = status;
+    const why =
+      status === 429
+        ? 'too many streams of yours are open (at most 10: close a tab), or too many requests'
+        : status === 503
+          ? 'the server is full or starting'
+          : status === 401
+            ? 'our token is no longer valid'
+            : status === 'unreachable'
+              ? 'the server is unreachable'
+              : `HTTP ${status}`;
+    log(`stream refused: ${why}; trying again in ${Math.round(delay / 1000)} s`);
   }
   const retry = (error) => {
     log(`connect failed: ${error.message}`);
@@ -481,15 +521,26 @@
         .catch((error) => log(`${action} failed: ${error.message}`));
   });
 
+  // The view's centre in world units: it jumps to your trainer when your trainer nears its
+  // edge, so you never walk out of sight (the world has no edge).
+  const camera = { x: 0, y: 0 };
+  function follow(canvas, mine) {
+    if (!mine) return;
+    if (Math.abs(mine.x - camera.x) > canvas.width / 2 - 30) camera.x = mine.x;
+    if (Math.abs(mine.y - camera.y) > canvas.height / 2 - 30) camera.y = mine.y;
+  }
+
   function draw() {
     const canvas = el('world');
     const context = canvas.getContext('2d');
     const now = performance.now();
     context.clearRect(0, 0, canvas.width, canvas.height);
+    const me = trainers.get(userId);
+    follow(canvas, me && positionOf(me, now));
     for (const [id, t] of trainers) {
       const position = positionOf(t, now);
-      const x = canvas.width / 2 + position.x;
-      const y = canvas.height / 2 + position.y;
+      const x = canvas.width / 2 + position.x - camera.x;
+      const y = canvas.height / 2 + position.y - camera.y;
       context.fillStyle = id === userId ? '#8fd18f' : '#6bb6f0';
       context.beginPath();
       context.arc(x, y, 9, 0, Math.PI * 2);
@@ -531,6 +582,8 @@
   window.causewayDemo = {
     userId,
     trainers,
+    /** The view's centre, in world units (it follows your trainer). */
+    camera,
     lastEventId: () => lastEventId,
     /** Where the canvas draws `trainerId` now, in world units. */
     drawnAt: (trainerId) => {

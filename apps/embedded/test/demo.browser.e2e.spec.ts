@@ -13,17 +13,23 @@ import {
 interface Drawn {
   x: number;
   y: number;
+  screenX: number;
+  screenY: number;
   at: number;
 }
 
 // Records where the canvas draws each trainer, as a user would see it: its label is drawn at
-// (x + 12, y + 4) of the dot, relative to the canvas centre.
+// (x + 12, y + 4) of the dot, relative to the canvas centre, which shows the camera's position
+// (world units); `screenX` / `screenY` are the dot's pixels on the canvas.
 const RECORD_DRAWING = `(() => {
   const fillText = CanvasRenderingContext2D.prototype.fillText;
   CanvasRenderingContext2D.prototype.fillText = function (text, x, y, ...rest) {
+    const camera = window.causewayDemo?.camera ?? { x: 0, y: 0 };
     (window.__drawn ??= {})[text] = {
-      x: x - 12 - this.canvas.width / 2,
-      y: y - 4 - this.canvas.height / 2,
+      x: x - 12 - this.canvas.width / 2 + camera.x,
+      y: y - 4 - this.canvas.height / 2 + camera.y,
+      screenX: x - 12,
+      screenY: y - 4,
       at: Date.now(),
     };
     return fillText.call(this, text, x, y, ...rest);
@@ -364,6 +370,66 @@ describe('demo page in a browser (embedded mode)', () => {
     expect(signIns).toBe(2);
   });
 
+  it('signs in again when the server no longer takes its token (restarted with another secret)', async () => {
+    let refused = 0;
+    let signIns = 0;
+    const lance = await open('lance', async (context) => {
+      await context.route('**/api/dev/tokens', async (route) => {
+        signIns += 1;
+        await route.continue();
+      });
+      await context.route('**/rpc', async (route) => {
+        if (refused++ > 0) return route.continue();
+        return route.fulfill({
+          status: 401,
+          contentType: 'application/problem+json',
+          // What command-api answers for a token signed with a secret it no longer has.
+          body: JSON.stringify({
+            type: 'https://causeway.dev/problems/unauthenticated',
+            title: 'Unauthorized',
+            status: 401,
+            detail: 'bearer token: invalid token: signature verification failed',
+            reason: 'invalid',
+          }),
+        });
+      });
+    });
+    await lance.locator('#world').focus();
+    await lance.keyboard.down('ArrowRight');
+    await demoTrainerState(lance, 'lance', true, 5000);
+    await lance.keyboard.up('ArrowRight');
+    await demoTrainerState(lance, 'lance', false, 5000);
+    expect(signIns).toBe(2);
+    expect(await lance.textContent('#log')).toContain(
+      'the server no longer takes our token: signing in again',
+    );
+  });
+
+  it('keeps your trainer in view when it walks past the edge of the canvas', async () => {
+    const koga = await open('koga-walker');
+    await koga.locator('#world').focus();
+    await koga.keyboard.down('ArrowRight');
+    // 100 units/s: past the 400 units from the centre to the edge after 4 s.
+    await koga.waitForTimeout(5_500);
+    await koga.keyboard.up('ArrowRight');
+    await demoTrainerState(koga, 'koga-walker', false, 5000);
+    const drawn = await drawnOn(koga, 'koga-walker');
+    expect(drawn.x).toBeGreaterThan(450); // it walked that far…
+    expect(drawn.screenX).toBeGreaterThanOrEqual(0); // …and is drawn on the canvas
+    expect(drawn.screenX).toBeLessThanOrEqual(800);
+  });
+
+  it('fits a narrow window: nothing wider than the viewport', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 700 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${app.url}/?user=narrow`);
+    await page.waitForSelector('body[data-stream="live"]', { timeout: 20_000 });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(
+      375,
+    );
+  });
+
   it('loads without errors in the console, its icon included', async () => {
     const errors: string[] = [];
     const whitney = await open('whitney', async (context) => {
@@ -411,6 +477,11 @@ describe('demo page in a browser (embedded mode)', () => {
     expect(opened).toBeGreaterThanOrEqual(2);
     expect(opened).toBeLessThanOrEqual(4);
     expect(await page.getAttribute('body', 'data-stream')).not.toBe('live');
+    // …saying why (HEAD /events tells what an EventSource cannot see), once.
+    const said = ((await page.textContent('#log')) ?? '').match(/stream refused: [^;]*/g);
+    expect(said).toEqual([
+      'stream refused: too many streams of yours are open (at most 10: close a tab), or too many requests',
+    ]);
     for (const controller of others) controller.abort();
     // The next attempt (at most 8–16 s after the fourth) finds a free slot.
     await page.waitForSelector('body[data-stream="live"]', { timeout: 25_000 });

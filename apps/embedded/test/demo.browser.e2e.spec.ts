@@ -334,10 +334,24 @@ describe('demo page in a browser (embedded mode)', () => {
     expect(await koga.getAttribute('body', 'data-stream')).toBe('disconnected');
   });
 
-  it('renews an expired access token and retries the move that was refused for it', async () => {
+  it.each([
+    [
+      'renews an expired access token',
+      'clair',
+      // What command-api answers for an expired token (command-api.http.e2e.spec.ts).
+      { detail: 'token expired', reason: 'expired' },
+      undefined,
+    ],
+    [
+      'signs in again when the server no longer takes its token (restarted with another secret)',
+      'lance',
+      { detail: 'bearer token: invalid token: signature verification failed', reason: 'invalid' },
+      'the server no longer takes our token: signing in again',
+    ],
+  ])('%s, and retries the move that was refused for it', async (_name, user, problem, logged) => {
     let refused = 0;
     let signIns = 0;
-    const clair = await open('clair', async (context) => {
+    const page = await open(user, async (context) => {
       await context.route('**/api/dev/tokens', async (route) => {
         signIns += 1;
         await route.continue();
@@ -347,62 +361,25 @@ describe('demo page in a browser (embedded mode)', () => {
         return route.fulfill({
           status: 401,
           contentType: 'application/problem+json',
-          // What command-api answers for an expired token (command-api.http.e2e.spec.ts).
           headers: {
-            'www-authenticate':
-              'Bearer realm="causeway", error="invalid_token", error_description="the token expired"',
+            'www-authenticate': `Bearer realm="causeway", error="invalid_token", error_description="${problem.detail}"`,
           },
           body: JSON.stringify({
             type: 'https://causeway.dev/problems/unauthenticated',
             title: 'Unauthorized',
             status: 401,
-            detail: 'token expired',
-            reason: 'expired',
+            ...problem,
           }),
         });
       });
     });
-    await clair.locator('#world').focus();
-    await clair.keyboard.down('ArrowRight');
-    await demoTrainerState(clair, 'clair', true, 5000);
-    await clair.keyboard.up('ArrowRight');
-    await demoTrainerState(clair, 'clair', false, 5000);
+    await page.locator('#world').focus();
+    await page.keyboard.down('ArrowRight');
+    await demoTrainerState(page, user, true, 5000);
+    await page.keyboard.up('ArrowRight');
+    await demoTrainerState(page, user, false, 5000);
     expect(signIns).toBe(2);
-  });
-
-  it('signs in again when the server no longer takes its token (restarted with another secret)', async () => {
-    let refused = 0;
-    let signIns = 0;
-    const lance = await open('lance', async (context) => {
-      await context.route('**/api/dev/tokens', async (route) => {
-        signIns += 1;
-        await route.continue();
-      });
-      await context.route('**/rpc', async (route) => {
-        if (refused++ > 0) return route.continue();
-        return route.fulfill({
-          status: 401,
-          contentType: 'application/problem+json',
-          // What command-api answers for a token signed with a secret it no longer has.
-          body: JSON.stringify({
-            type: 'https://causeway.dev/problems/unauthenticated',
-            title: 'Unauthorized',
-            status: 401,
-            detail: 'bearer token: invalid token: signature verification failed',
-            reason: 'invalid',
-          }),
-        });
-      });
-    });
-    await lance.locator('#world').focus();
-    await lance.keyboard.down('ArrowRight');
-    await demoTrainerState(lance, 'lance', true, 5000);
-    await lance.keyboard.up('ArrowRight');
-    await demoTrainerState(lance, 'lance', false, 5000);
-    expect(signIns).toBe(2);
-    expect(await lance.textContent('#log')).toContain(
-      'the server no longer takes our token: signing in again',
-    );
+    if (logged) expect(await page.textContent('#log')).toContain(logged);
   });
 
   it('keeps your trainer in view when it walks past the edge of the canvas', async () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, createWriteStream, mkdirSync } from 'node:fs';
+import { get } from 'node:http';
 import path from 'node:path';
 import { appSettingsOf } from './app.settings';
 import { assertPortsFree, listenerOwnedBy, type PortClaim } from './port.check';
@@ -147,6 +148,21 @@ function start(
   return running;
 }
 
+/**
+ * The status of GET <url>/health/ready. With node:http, not fetch: fetch refuses the ports the
+ * Fetch standard blocks (10080 among those APP_PORT_BASE may give) with "bad port".
+ */
+function readyStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = get(`${url}/health/ready`, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.setTimeout(5_000, () => request.destroy(new Error('no answer within 5 s')));
+  });
+}
+
 async function waitUntilReady(
   instance: RunningInstance,
   timeoutMs: number,
@@ -159,8 +175,7 @@ async function waitUntilReady(
   while (Date.now() < deadline) {
     if (exited()) throw await exitError(instance);
     try {
-      const response = await fetch(`${instance.url}/health/ready`);
-      await response.body?.cancel();
+      const response = { status: await readyStatus(instance.url) };
       // A 200 counts only from the process started for this instance: while it is still
       // starting (or after it failed to listen), another process on the port may answer.
       if (exited()) throw await exitError(instance);

@@ -411,7 +411,8 @@ describe('runLauncher', () => {
     expect(pids).toHaveLength(5);
     expect(pids.filter(alive)).toEqual([]);
     expect(out.filter((line) => line.endsWith(' stopped\n'))).toHaveLength(5);
-  });
+    // Its own waits: 10 s for readiness, 15 s for the restart.
+  }, 30_000);
 
   it('stops everything when asked, saying each app stopped', async () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
@@ -439,4 +440,27 @@ describe('runLauncher', () => {
     expect(out.filter((line) => line.endsWith(' stopped\n'))).toHaveLength(5);
     expect(err).toEqual([]);
   });
+
+  it('sees an app ready on a port fetch refuses (10080, "bad port" in the Fetch standard)', async () => {
+    const edgePort = 15_000 + Math.floor(Math.random() * 900);
+    const root = standInRoot();
+    const out: string[] = [];
+    const stop = new AbortController();
+    const run = runLauncher({
+      args: [],
+      // command-api-1 listens on APP_PORT_BASE itself.
+      env: environment(10_080, edgePort),
+      root,
+      stop: stop.signal,
+      out: (text) => {
+        out.push(text);
+        if (text.includes('Causeway is up')) stop.abort('test');
+      },
+      err: () => undefined,
+      readyTimeoutMs: 8_000,
+    });
+    await run;
+    leftovers.push(...pidsOf(root));
+    expect(out.join('')).toMatch(/ready {2}command-api-1 +http:\/\/127\.0\.0\.1:10080\n/);
+  }, 15_000);
 });

@@ -30,7 +30,7 @@ import {
 } from '../event-store/event-store.rules';
 import { pollingSubscription } from '../event-store/polling.subscription';
 import { readAllByPages } from '../event-store/read-all.pages';
-import { decodeStoredEvent } from '../event-store/stored-event.decode';
+import { decodeStoredEvent, storedEvent } from '../event-store/stored-event.decode';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
@@ -447,7 +447,7 @@ export class MongoEventStore implements EventStore {
       { streamId: commit.streamId, version: event.version, position, messageId: event.messageId },
       () => this.serializer.deserialize(toSerializedEnvelope(event)),
     );
-    return { ...envelope, version: event.version, streamId: commit.streamId, position };
+    return storedEvent(envelope, { streamId: commit.streamId, version: event.version, position });
   }
 }
 

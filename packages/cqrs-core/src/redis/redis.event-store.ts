@@ -28,7 +28,11 @@ import {
 } from '../event-store/event-store.rules';
 import { pollingSubscription } from '../event-store/polling.subscription';
 import { readAllByPages } from '../event-store/read-all.pages';
-import { decodeStoredEvent, locateReadError } from '../event-store/stored-event.decode';
+import {
+  decodeStoredEvent,
+  locateReadError,
+  storedEvent,
+} from '../event-store/stored-event.decode';
 import { type Envelope } from '../messages/envelope';
 import { JsonSerializer } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
@@ -396,15 +400,13 @@ export class RedisEventStore implements EventStore {
   }
 
   private toStored(position: number, text: string): StoredEvent {
-    const { streamId, ...serialized } = decodeStoredEvent(
-      { position },
-      () => JSON.parse(text) as RedisEventRecord,
-    );
-    const { version, messageId } = serialized;
+    const record = decodeStoredEvent({ position }, () => JSON.parse(text) as RedisEventRecord);
+    const { streamId, version, messageId } = record;
+    // The record goes to the serializer as it is (its extra streamId is not kept): no copy.
     const envelope = decodeStoredEvent({ streamId, version, position, messageId }, () =>
-      this.serializer.deserialize(serialized),
+      this.serializer.deserialize(record),
     );
-    return { ...envelope, version, streamId, position };
+    return storedEvent(envelope, { streamId, version, position });
   }
 
   private hasType(position: number, text: string, types: ReadonlySet<string>): boolean {

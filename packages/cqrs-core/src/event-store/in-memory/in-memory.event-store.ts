@@ -33,7 +33,7 @@ import {
   type StreamHead,
 } from '../event-store.rules';
 import { pollingSubscription } from '../polling.subscription';
-import { decodeStoredEvent } from '../stored-event.decode';
+import { decodeStoredEvent, storedEvent } from '../stored-event.decode';
 
 /** One stored event: its serialized envelope (data as text, checksum in metadata) and where it lives. */
 export interface InMemoryRecord {
@@ -268,11 +268,6 @@ export class InMemoryEventStore implements EventStore {
       },
       () => this.serializer.deserialize(record.serialized),
     );
-    return {
-      ...envelope,
-      version: record.version,
-      streamId: record.streamId,
-      position: record.position,
-    };
+    return storedEvent(envelope, record);
   }
 }

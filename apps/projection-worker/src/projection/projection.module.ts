@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { CatchUpProgressLog } from './catch-up.progress';
 import { reportSkips } from './catch-up.skips';
 import { ProjectionLifecycle, projectionLogger } from './projection.lifecycle';
 import {
@@ -29,6 +30,7 @@ export class ProjectionModule {
               onError: (error) =>
                 projectionLogger.warn(`catch-up failed: ${(error as Error)?.message}`),
               onSkipped: reportSkips(options.registry, options.maxAttempts ?? 5),
+              onProgress: new CatchUpProgressLog((line) => projectionLogger.log(line)).report,
               onCaughtUp: (events) =>
                 projectionLogger.log(`read models caught up (${events} events); live from the bus`),
             }),

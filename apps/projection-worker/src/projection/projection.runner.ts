@@ -5,7 +5,7 @@ import {
   DEFAULT_REBUILD_NOTIFY_HORIZON_MS,
   type ProjectionModuleOptions,
 } from './projection.module-options';
-import { ReadModelsCatchUp, type SkippedEvent } from './read-models.catch-up';
+import { type CatchUpProgress, ReadModelsCatchUp, type SkippedEvent } from './read-models.catch-up';
 import { ReadModelsProjector } from './read-models.projector';
 
 /**
@@ -44,6 +44,7 @@ export class ProjectionRunner {
       onError?: (error: unknown) => void;
       onCaughtUp?: (events: number) => void;
       onSkipped?: (skipped: SkippedEvent, error: unknown) => void;
+      onProgress?: (progress: CatchUpProgress) => void;
     },
   ) {
     this.projector = new ReadModelsProjector(options.positions, options.groups);
@@ -60,6 +61,7 @@ export class ProjectionRunner {
       name: options.checkpointName ?? 'projection-worker.read-models',
       maxAttempts: options.maxAttempts,
       onSkipped: options.onSkipped,
+      onProgress: options.onProgress,
     });
   }
 

@@ -20,6 +20,20 @@ export interface ReadModelsCatchUpOptions {
   maxAttempts?: number;
   /** Told of each event given up on. Default: nothing. */
   onSkipped?: (skipped: SkippedEvent, error: unknown) => void;
+  /** Told after each page a run applied and checkpointed (see CatchUpProgress). Default: nothing. */
+  onProgress?: (progress: CatchUpProgress) => void;
+}
+
+/** How far a catch-up run has come: told after each page it checkpointed. */
+export interface CatchUpProgress {
+  /** Events read (and applied) by this run so far. */
+  events: number;
+  /** The checkpoint the run saved: the global log position it has reached. */
+  position: number;
+  /** Whether the run rebuilds the read models (no checkpoint, or one that went back). */
+  rebuilding: boolean;
+  /** Whether the page reached the end of the log (the run's last report). */
+  caughtUp: boolean;
 }
 
 /** An event the catch-up gave up on: where it lies in the log. */
@@ -100,6 +114,12 @@ export class ReadModelsCatchUp {
       // The page's checkpoint, not its last event's position: it moves past the events of
       // other types (notifications, …), which the next run then does not read again.
       if (page.position > from && !(await this.saveUnlessLost(from, page.position))) continue;
+      this.options.onProgress?.({
+        events: total,
+        position: Math.max(from, page.position),
+        rebuilding,
+        caughtUp: page.caughtUp,
+      });
       if (skipped) {
         // Told once its position is saved: the catch-up has gone past it for good.
         this.failing = undefined;

@@ -10,7 +10,11 @@ import {
 } from '@causeway/cqrs-core';
 import { contractsSerializer } from '@causeway/contracts';
 import { InMemoryGroupMembers, InMemoryTrainerPositions } from '@causeway/platform';
-import { ReadModelsCatchUp, type ReadModelsCatchUpOptions } from './read-models.catch-up';
+import {
+  type CatchUpProgress,
+  ReadModelsCatchUp,
+  type ReadModelsCatchUpOptions,
+} from './read-models.catch-up';
 import { ReadModelsProjector } from './read-models.projector';
 
 const factory = new MessageFactory();
@@ -85,6 +89,34 @@ describe('ReadModelsCatchUp', () => {
     expect(await catchUp.run()).toBe(1);
     const head = (await eventStore.readAll()).at(-1)!.position;
     expect(await checkpoints.load('test')).toBe(head);
+  });
+
+  it('reports its progress after each page it checkpointed, and whether it rebuilds', async () => {
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    for (let x = 1; x <= 5; x++)
+      await eventStore.append('trainer-ash', [moved('ash', x)], { expectedVersion: 'any' });
+    const checkpoints = new InMemoryCheckpointStore();
+    const reports: CatchUpProgress[] = [];
+    const catchUp = catchUpOf(eventStore, {
+      checkpoints,
+      batchSize: 2,
+      onProgress: (progress) => reports.push(progress),
+    });
+    const positions = (await eventStore.readAll()).map((event) => event.position);
+    // No checkpoint: a rebuild, in pages of 2.
+    await catchUp.run();
+    expect(reports).toEqual([
+      { events: 2, position: positions[1], rebuilding: true, caughtUp: false },
+      { events: 4, position: positions[3], rebuilding: true, caughtUp: false },
+      { events: 5, position: await checkpoints.load('test'), rebuilding: true, caughtUp: true },
+    ]);
+    // From a checkpoint: not a rebuild.
+    reports.length = 0;
+    await eventStore.append('trainer-ash', [moved('ash', 6)], { expectedVersion: 'any' });
+    await catchUp.run();
+    expect(reports).toEqual([
+      { events: 1, position: await checkpoints.load('test'), rebuilding: false, caughtUp: true },
+    ]);
   });
 
   describe('an event the store cannot decode', () => {

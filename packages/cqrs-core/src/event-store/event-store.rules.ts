@@ -55,7 +55,8 @@ export const MAX_STREAM_ID_LENGTH = 1_024;
 
 /**
  * Checks a stream id before a store reads or writes anything: a string with a character other
- * than white space, at most MAX_STREAM_ID_LENGTH characters, no NUL. Every store calls it, so
+ * than white space, at most MAX_STREAM_ID_LENGTH characters, no NUL, well-formed Unicode (no
+ * lone surrogate). Every store calls it, so
  * an id one backend would take and another would read back differently (a number, say) is
  * refused alike everywhere.
  * @throws TypeError naming `streamId` and what is wrong with it
@@ -73,7 +74,16 @@ export function checkStreamId(streamId: unknown): asserts streamId is string {
     throw new TypeError(
       `streamId must not contain a NUL character, got ${JSON.stringify(streamId)}`,
     );
+  // Redis and MongoDB store ids as UTF-8, where every lone surrogate becomes U+FFFD: two ids
+  // differing only there would be one stream (the in-memory store kept them apart).
+  if (LONE_SURROGATE.test(streamId))
+    throw new TypeError(
+      `streamId must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got ${JSON.stringify(streamId)}`,
+    );
 }
+
+/** A UTF-16 surrogate that is not half of a pair (in a `u` regex, pairs are one code point). */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * Checks an append's events before a store does anything: an array of envelopes, each with a

@@ -182,6 +182,9 @@ export function argumentScenarios(context: EventStoreConformanceContext): void {
       [undefined, 'streamId must be a string, got undefined'],
       ['x'.repeat(1_025), 'streamId must be at most 1024 characters, got 1025'],
       ['a\u0000b', 'streamId must not contain a NUL character'],
+      // Both would be `order-\uFFFD-x` in UTF-8: one stream on Redis and MongoDB.
+      ['order-\uD800-x', 'streamId must be well-formed Unicode'],
+      ['order-x\uDBFF', 'streamId must be well-formed Unicode'],
     ];
     for (const [id, message] of ids) {
       const streamId = id as string;
@@ -210,6 +213,10 @@ export function argumentScenarios(context: EventStoreConformanceContext): void {
     const longest = uniqueName('l').padEnd(1_024, 'x');
     await store().append(longest, [event(type, 1)], { expectedVersion: 'no-stream' });
     expect(versions(await store().readStream(longest))).toEqual([1]);
+    // Surrogate pairs are well-formed: an emoji is fine.
+    const emoji = `${uniqueName('e')}-\uD83D\uDE80`;
+    await store().append(emoji, [event(type, 1)], { expectedVersion: 'no-stream' });
+    expect(versions(await store().readStream(emoji))).toEqual([1]);
     expect(await store().streamInfo(good)).toMatchObject({ version: 0, state: 'missing' });
   });
 }

@@ -212,6 +212,13 @@ export function replayedForAnother(envelope: Envelope, group: string, fanOut?: s
  */
 export interface DeadLetterQueue {
   add(letter: NewDeadLetter): Promise<string>;
+  /**
+   * The matching letters in list order, the order `limit` and `after` count in. List order
+   * differs by backend: in memory and on MongoDB the order the letters were added; on Redis,
+   * which keeps a stream per original topic, the topics by name, then the order added within
+   * each. Each letter comes once in a paging with `after` and `limit` on every backend, and a
+   * replay or purge with `limit` takes the first letters of that order.
+   */
   list(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
   stats(): Promise<DeadLetterStats>;
   replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult>;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type logCreator } from 'kafkajs';
@@ -30,13 +30,30 @@ const ns = testNamespace('kafka');
 /**
  * Restarts the broker of the local launcher (infra/local): same ports, same data directory.
  * KAFKA_BROKERS must point at it — a broker resolved otherwise cannot be restarted from here.
+ * The ports are the ones the broker was started with (infra/local records them), not the
+ * CAUSEWAY_KAFKA_* of this shell: with only `.infra/env` loaded, `up` would otherwise start it
+ * on the default ports, which another checkout's broker may hold, and leave it down.
  */
 async function restartLocalKafka(): Promise<void> {
-  const infra = path.join(repositoryRoot(), 'infra', 'local');
+  const root = repositoryRoot();
+  const infra = path.join(root, 'infra', 'local');
+  const recorded = path.join(root, '.infra', 'kafka', 'port');
+  const [port, controllerPort] = readFileSync(recorded, 'utf8').trim().split(/\s+/);
+  const brokers = ns.kafkaBrokers.join(',');
+  if (!port || !controllerPort || !ns.kafkaBrokers.some((b) => b.endsWith(`:${port}`)))
+    throw new Error(
+      `cannot restart Kafka: KAFKA_BROKERS is ${brokers}, but this checkout's broker runs on ` +
+        `port(s) "${port ?? ''} ${controllerPort ?? ''}" (${recorded})`,
+    );
+  const env = {
+    ...process.env,
+    CAUSEWAY_KAFKA_PORT: port,
+    CAUSEWAY_KAFKA_CONTROLLER_PORT: controllerPort,
+  };
   mark('restart: down');
-  await exec(path.join(infra, 'down'), ['kafka'], { timeout: 60_000 });
+  await exec(path.join(infra, 'down'), ['kafka'], { timeout: 60_000, env });
   mark('restart: up');
-  await exec(path.join(infra, 'up'), ['kafka'], { timeout: 120_000 });
+  await exec(path.join(infra, 'up'), ['kafka'], { timeout: 120_000, env });
   // `up` returns once the broker answers listTopics; partitions get their leader a moment later
   // (longer with many topics on a loaded machine). Producing before that fails with "not the
   // leader", and creating topics with "does not host this topic-partition".

@@ -9,4 +9,5 @@ export * from './dead-letter-queue.conformance';
 export * from './checkpoint-store.conformance';
 export * from './deduplication-store.conformance';
 export * from './lease.conformance';
+export * from './forward-ledger.conformance';
 export * from './projection.specification';

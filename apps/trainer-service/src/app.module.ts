@@ -99,6 +99,7 @@ export class AppModule {
           speed: config.TRAINER_SPEED,
           maxGroups: config.TRAINER_MAX_GROUPS,
           now: () => new Date(clock.now()),
+          clockSkewMs: config.COMMAND_CLOCK_SKEW_MS,
           snapshotEvery: config.SNAPSHOT_EVERY,
           forwarder: {
             checkpoints: new MongoCheckpointStore(mongo.client, 'trainer_service_checkpoints'),

@@ -43,12 +43,20 @@ function move(ageMs: number, action: 'start' | 'stop' = 'start'): Envelope {
   );
 }
 
-/** An event store that refuses every append while `down` (a store outage). */
+/**
+ * An event store that refuses every append while `down` (a store outage), and holds every
+ * stream read until `gate` resolves (a process frozen mid-handling).
+ */
 class FailingEventStore extends InMemoryEventStore {
   down = false;
+  gate: Promise<void> | undefined;
   override append(...args: Parameters<InMemoryEventStore['append']>) {
     if (this.down) return Promise.reject(new Error('event store down'));
     return super.append(...args);
+  }
+  override async readStream(...args: Parameters<InMemoryEventStore['readStream']>) {
+    await this.gate;
+    return super.readStream(...args);
   }
 }
 
@@ -185,6 +193,29 @@ describe('TrainerCommandsRegistrar: expired commands', () => {
       status: 'processed',
       version: 1,
     });
+    await close();
+  });
+
+  it('does not apply a move whose deadline passed while it was handled (an instance frozen mid-handling)', async () => {
+    const { api, eventStore, commandStatus, deadLetters, close } = await setup();
+    let thaw!: () => void;
+    eventStore.gate = new Promise((resolve) => (thaw = resolve));
+    const command = move(0);
+    const answer = api.commands.request(command, { deadlineMs: 200 }).catch((e: unknown) => e);
+    // The handler began within the deadline and waits in its load (the process is frozen)
+    // until after it: meanwhile another instance could have recorded the move expired.
+    await wait(300);
+    eventStore.gate = undefined;
+    thaw();
+    const error = await answer;
+    expect(error).toBeInstanceOf(CommandExpiredError);
+    expect((error as Error).message).toContain('expired while it was handled');
+    expect(await eventStore.readStream('trainer-ash')).toEqual([]);
+    expect(await commandStatus.get(command.messageId)).toMatchObject({
+      status: 'rejected',
+      reason: 'expired: not handled within 200 ms of being accepted',
+    });
+    expect(await deadLetters.list()).toEqual([]);
     await close();
   });
 

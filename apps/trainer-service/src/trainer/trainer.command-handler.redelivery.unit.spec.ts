@@ -47,7 +47,8 @@ function system() {
   const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
   const commandStatus = new InMemoryCommandStatusStore();
   const notifications = new InMemoryNotificationLog();
-  const instance = (serverId: string) =>
+  /** `now`: the clock of the instance (the deadline is checked by it before an append). */
+  const instance = (serverId: string, now?: () => Date) =>
     new TrainerCommandHandler({
       serverId,
       eventStore,
@@ -57,6 +58,7 @@ function system() {
       speed: 100,
       snapshotEvery: 0,
       conflictRetry: { maxAttempts: 20, initialDelayMs: 1, maxDelayMs: 5 },
+      ...(now && { now }),
     });
   const stored = async () => {
     const stream = new TrainerStream({
@@ -180,7 +182,8 @@ describe('TrainerCommandHandler: commands that come again, and stale cached trai
 
   it('answers a processed command that came again after its deadline as processed, not expired', async () => {
     const { instance } = system();
-    const a = instance('trainer-1');
+    // Handled within its deadline, at T0 + 1 s.
+    const a = instance('trainer-1', () => new Date(T0 + 1_000));
     const created = moveCommand('start', 1, T0);
     const start = {
       ...created,
@@ -231,6 +234,9 @@ describe('TrainerCommandHandler.expired: what it reads', () => {
         snapshotEvery: 0,
         cacheSize: 0,
         countsRedeliveries,
+        // The attempts that handle (apply) a command run within its deadline; the expiries
+        // come later (the commands below have deadlines of T0 + 60 s and after).
+        now: () => new Date(T0 + 5_000),
       });
     const handler = instance('trainer-1');
     /** A command past its deadline, recorded `accepted` as command-api does when it sends. */

@@ -1,4 +1,5 @@
 import {
+  checkDeadline,
   type CommandExpiredError,
   decideEvents,
   DeferredError,
@@ -61,8 +62,10 @@ export interface TrainerCommandHandlerOptions {
   conflictRetry?: RetryOnConflictOptions;
   /** Resolves once the stores can be used; until then commands are deferred (redelivered later). */
   ready?: Promise<void>;
-  /** Default: the system clock. */
+  /** Default: the system clock. Also the clock a command's deadline is checked by before its append. */
   now?: () => Date;
+  /** Allowed clock skew when the deadline is checked before the append (`checkDeadline`). Default 0. */
+  clockSkewMs?: number;
   /** Trainers kept in memory after a save, so the next command skips the load. Default 10 000; 0 disables. */
   cacheSize?: number;
   /**
@@ -425,6 +428,11 @@ export class TrainerCommandHandler {
     const stateAfter = this.stream.stateAfter(loaded, commandId, events);
     const index = events.findIndex((event) => event.type === TRAINER_MOVED_EVENT);
     const audience = index >= 0 ? this.audienceReader(events[index]!, loaded, command) : undefined;
+    // The deadline again, right before the write: the bus checked it before the handler ran,
+    // but an instance frozen since (a GC pause, a stalled VM) may wake after it, when another
+    // instance that took the command over has recorded it expired. Thrown, it is answered as
+    // the bus's own check (recorded expired by `expired`); a move is never applied late.
+    checkDeadline(envelope, this.now().getTime(), this.options.clockSkewMs);
     let saved;
     try {
       saved = await repository.save(loaded, events, {

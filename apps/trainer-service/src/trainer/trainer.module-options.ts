@@ -43,9 +43,11 @@ export interface TrainerModuleOptions {
   /**
    * The clock outcomes are stamped with (`completedAt`): the one commands are stamped with (a
    * ServerClock over Redis), so a status never completes before it was accepted. Default:
-   * this host's clock.
+   * this host's clock. Also the clock a move's deadline is checked by, right before its append.
    */
   now?: () => Date;
+  /** COMMAND_CLOCK_SKEW_MS, as the command bus allows it (`checkDeadline`). Default 0. */
+  clockSkewMs?: number;
   forwarder: {
     checkpoints: CheckpointStore;
     /** With several instances: only the holder forwards. Without: this instance always forwards. */

@@ -78,6 +78,7 @@ export class TrainerModule {
               maxGroups: options.maxGroups ?? DEFAULT_MAX_GROUPS,
               snapshotEvery: options.snapshotEvery ?? 50,
               ...(options.now && { now: options.now }),
+              clockSkewMs: options.clockSkewMs ?? 0,
               ready,
               // Commands come over Redis Streams (the in-memory broker embedded): a delivery
               // after a crash is attempt 2 or more there.

@@ -285,6 +285,12 @@ export class CommandBus {
             return await handler(delivery.envelope, delivery);
           } catch (error) {
             if (error instanceof DomainError) return new Refusal(error);
+            // The handler's own check before its write (checkDeadline): this command expired.
+            if (
+              error instanceof CommandExpiredError &&
+              error.commandId === delivery.envelope.messageId
+            )
+              return new Refusal(error);
             throw error;
           }
         },

@@ -1,5 +1,6 @@
 import { type Envelope } from '../messages/envelope';
 import { PermanentError } from '../router/handler.errors';
+import { CommandExpiredError } from './bus.errors';
 
 /**
  * A command's `metadata.deadline` is not an ISO-8601 time. Permanent: the command is
@@ -50,4 +51,30 @@ export function withDeadline(command: Envelope, deadlineMs: number, now = Date.n
   const own = deadlineOf(command);
   if (own !== undefined && own <= at) return command;
   return { ...command, metadata: { ...command.metadata, deadline: new Date(at).toISOString() } };
+}
+
+/**
+ * Throws CommandExpiredError when `command`'s deadline has passed at `now` (by more than
+ * `clockSkewMs`, as the CommandBus allows). For a handler to call right before its irreversible
+ * write (an append): the bus checks the deadline before it runs the handler, but a process
+ * frozen since (a GC pause, a stalled VM, SIGSTOP) can wake after the deadline, when another
+ * instance that took the command over has answered it expired. Thrown from a handler, the error
+ * is answered as the bus's own check is: a Refusal, acknowledged, neither retried nor
+ * dead-lettered. Residual: a freeze between this check and the write itself. A command without
+ * a deadline passes.
+ * @throws CommandExpiredError when the deadline has passed
+ * @throws InvalidCommandDeadlineError when `metadata.deadline` is not an ISO-8601 time
+ */
+export function checkDeadline(command: Envelope, now = Date.now(), clockSkewMs = 0): void {
+  const deadline = deadlineOf(command);
+  if (deadline === undefined || now <= deadline + clockSkewMs) return;
+  throw new CommandExpiredError(
+    command.messageId,
+    command.type,
+    command.metadata.deadline as string,
+    new Date(now),
+    `${command.type} ${command.messageId} expired while it was handled: its deadline ` +
+      `${command.metadata.deadline as string} had passed ${now - deadline} ms before its ` +
+      'effects were written, so none were',
+  );
 }

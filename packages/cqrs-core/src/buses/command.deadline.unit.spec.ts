@@ -10,7 +10,7 @@ import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { topicNaming } from '../transport/topic.naming';
 import { CommandExpiredError, CommandRejectedError } from './bus.errors';
-import { InvalidCommandDeadlineError, withDeadline } from './command.deadline';
+import { checkDeadline, InvalidCommandDeadlineError, withDeadline } from './command.deadline';
 import { CommandBus, type CommandBusOptions, Refusal } from './command-bus';
 
 // Deadlines on the in-memory transport, a real product: the check is the bus's, so it holds
@@ -162,6 +162,49 @@ describe('CommandBus: command deadlines', () => {
     await wait(50);
     expect(runs).toBe(1);
     expect(await deadLetters.list()).toEqual([]);
+    await Promise.all([api.router.close(), worker.router.close()]);
+  });
+
+  it('answers expired a command whose handler found its deadline passed right before its write (checkDeadline)', async () => {
+    const { instance, deadLetters } = system();
+    const worker = instance('svc', 'w');
+    let runs = 0;
+    const written: string[] = [];
+    const { seen, middleware } = outcomes();
+    worker.commands.handle(
+      'Move',
+      async (command) => {
+        runs++;
+        // The process froze mid-handling (a GC pause, a stalled VM) until after the deadline.
+        await wait(150);
+        checkDeadline(command);
+        written.push(command.messageId);
+      },
+      { outerMiddleware: [middleware] },
+    );
+    const api = instance('api', 'a');
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const command = move();
+    const error = await api.commands.request(command, { deadlineMs: 100 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandExpiredError);
+    expect((error as Error).message).toMatch(
+      /^Move \S+ expired while it was handled: its deadline \S+ had passed \d+ ms before its effects were written, so none were$/,
+    );
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(Refusal);
+    await wait(50); // a retry or a redelivery would come within a few ms
+    expect(runs).toBe(1);
+    expect(written).toEqual([]);
+    expect(await deadLetters.list()).toEqual([]);
+    // Within its deadline the same check lets the write happen.
+    const fresh = move();
+    await api.commands.request(fresh, { deadlineMs: 5_000 });
+    expect(written).toEqual([fresh.messageId]);
+    // checkDeadline alone: a deadline passed, and none at all.
+    expect(() =>
+      checkDeadline(move(2_000, { deadline: new Date(Date.now() - 1).toISOString() })),
+    ).toThrow(CommandExpiredError);
+    expect(() => checkDeadline(move())).not.toThrow();
     await Promise.all([api.router.close(), worker.router.close()]);
   });
 

@@ -3,7 +3,6 @@ import { testNamespace } from '@causeway/testkit';
 import { MessageFactory } from '../src';
 import { mongoConnection, MongoEventStore, POSITIONS_PER_SLOT } from '../src/mongodb';
 import { RedisForwardLedger, RedisSlotHint } from '../src/redis';
-import { describeForwardLedgerConformance } from '../src/testing';
 
 // The forward ledger in Redis over the MongoDB store's slots (docs/adr/005, session 4): what it
 // lets a round skip, and that units of a log created again never count.
@@ -82,23 +81,4 @@ describe('RedisForwardLedger over the MongoDB store', () => {
     await second.append(1);
     expect((await second.ledger.advance(0)).through).toBe(0);
   });
-});
-
-// The port's contract, as the in-memory ledger meets it (test/forward-ledger.in-memory.unit.spec.ts).
-describe('RedisForwardLedger', () => {
-  const ns = testNamespace('ledgerconf');
-  const redis = new Redis(ns.redisUrl);
-  let run = 0;
-
-  afterAll(async () => {
-    const keys = await redis.keys(`${ns.keyPrefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-  });
-
-  describeForwardLedgerConformance(
-    'redis',
-    async (units) =>
-      new RedisForwardLedger({ client: redis, key: `${ns.keyPrefix}ledger:${run++}`, units }),
-  );
 });

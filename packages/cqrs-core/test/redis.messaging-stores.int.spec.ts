@@ -4,12 +4,14 @@ import { testNamespace } from '@causeway/testkit';
 import {
   describeDeadLetterQueueConformance,
   describeDeduplicationStoreConformance,
+  describeForwardLedgerConformance,
   describeLeaseConformance,
   testEnvelope,
 } from '../src/testing';
 import {
   RedisDeadLetterQueue,
   RedisDeduplicationStore,
+  RedisForwardLedger,
   RedisLease,
   RedisStreamsPublisher,
   RedisStreamsSubscriber,
@@ -195,6 +197,12 @@ it('keeps deduplication keys under the deployment prefix given as an option, as 
   expect((await store.claim('g:m', 5_000)).state).toBe('claimed');
   expect(await redis.exists(`${ns.keyPrefix}opt:dedup:g:m`)).toBe(1);
 });
+
+describeForwardLedgerConformance(
+  'redis',
+  async (units) =>
+    new RedisForwardLedger({ client: redis, key: `${ns.keyPrefix}ledger:${run++}`, units }),
+);
 
 // Each holder its own client, as each instance of a service has.
 describeLeaseConformance('redis', async (key, ttlMs) => {

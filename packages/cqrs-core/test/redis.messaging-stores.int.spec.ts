@@ -220,6 +220,6 @@ it('names the holder in the lease key and leaves nothing once released', async (
   await lease.release();
   expect(await redis.exists(key)).toBe(0);
   expect(() => new RedisLease({ client: redis, key, ttlMs: 0, holder: 'x' })).toThrow(
-    'lease ttlMs must be > 0, got 0',
+    'lease ttlMs must be a positive integer number of milliseconds (at most 9007199254740991), got 0',
   );
 });

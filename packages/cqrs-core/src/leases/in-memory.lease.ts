@@ -1,4 +1,5 @@
 import { type Lease } from './lease.port';
+import { checkLeaseTtlMs } from './lease.rules';
 
 /** Where in-memory leases of one "deployment" live; share one table between competing holders. */
 export type InMemoryLeaseTable = Map<string, { holder: object; expiresAt: number }>;
@@ -13,7 +14,7 @@ export class InMemoryLease implements Lease {
     readonly ttlMs: number,
     private readonly now: () => number = Date.now,
   ) {
-    if (!(ttlMs > 0)) throw new RangeError(`lease ttlMs must be > 0, got ${ttlMs}`);
+    checkLeaseTtlMs(ttlMs);
   }
 
   async acquire(): Promise<boolean> {

@@ -14,6 +14,9 @@
  *   may believe it still holds the lease for a moment after it lapsed. Use leases where two
  *   holders for a short while only cost duplicates (the outbox republishes and consumers
  *   deduplicate; a projection's `apply` is idempotent).
+ * - `ttlMs` is a positive safe integer (milliseconds): an implementation refuses any other value
+ *   when it is built (`checkLeaseTtlMs`: a TypeError or RangeError naming `lease ttlMs`), not on
+ *   the first `acquire()`.
  */
 export interface Lease {
   readonly ttlMs: number;

@@ -5,6 +5,9 @@
  * Contract: `claim` is atomic across processes. A claim expires after `leaseMs` (its holder
  * died); `complete` and `release` only act on the caller's own claim (the token). A completed
  * key answers `done` with the result it was completed with (if any) until `ttlMs` ends.
+ * `leaseMs` and `ttlMs` are positive safe integers (milliseconds): anything else is refused
+ * before the store changes anything, with a TypeError or RangeError naming the argument
+ * (`checkClaimLeaseMs` / `checkCompleteTtlMs`, called by every store).
  */
 export interface DeduplicationStore {
   /**

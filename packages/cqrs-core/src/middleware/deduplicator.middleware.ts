@@ -1,12 +1,16 @@
 import { isUnsettled, type Middleware } from '../router/handler';
 import { DeferredError } from '../router/handler.errors';
 import { type DeduplicationStore } from './deduplication-store.port';
+import { checkClaimLeaseMs, checkCompleteTtlMs } from './deduplication-store.rules';
 
 export interface DeduplicatorOptions {
   store: DeduplicationStore;
-  /** How long a handled messageId is remembered. Default 24 h. */
+  /** How long a handled messageId is remembered: a positive integer (ms). Default 24 h. */
   ttlMs?: number;
-  /** How long a claim holds if its holder dies mid-handling. Default 60 s (longer than the handler timeout). */
+  /**
+   * How long a claim holds if its holder dies mid-handling: a positive integer (ms). Default
+   * 60 s (longer than the handler timeout).
+   */
   leaseMs?: number;
   /**
    * The largest result (as JSON, in bytes) remembered with a handled messageId, so that a
@@ -27,10 +31,14 @@ export interface DeduplicatorOptions {
  * answered again).
  * Place it outside retry and inside dead letter. Handlers registered as `idempotent` are left
  * alone: no claim, no store round trip.
+ * @throws TypeError or RangeError at once (at start-up, not per message) when `ttlMs` or
+ *   `leaseMs` is not a positive safe integer, as every store would refuse it
  */
 export function deduplicator(options: DeduplicatorOptions): Middleware {
   const ttlMs = options.ttlMs ?? 86_400_000;
   const leaseMs = options.leaseMs ?? 60_000;
+  checkCompleteTtlMs(ttlMs);
+  checkClaimLeaseMs(leaseMs);
   const maxResultBytes = options.maxResultBytes ?? 65_536;
   return (next, info) => {
     if (info.idempotent) return next;

@@ -7,6 +7,20 @@ import { InMemoryDeduplicationStore } from './in-memory.deduplication-store';
 const info: HandlerInfo = { name: 'h', topics: ['t'], group: 'g' };
 
 describe('deduplicator middleware', () => {
+  it('refuses a ttlMs or leaseMs that is not a positive integer when built, not per message', () => {
+    const store = new InMemoryDeduplicationStore();
+    for (const bad of [0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => deduplicator({ store, ttlMs: bad })).toThrow(RangeError);
+      expect(() => deduplicator({ store, ttlMs: bad })).toThrow(`ttlMs must be a positive integer`);
+      expect(() => deduplicator({ store, leaseMs: bad })).toThrow(RangeError);
+      expect(() => deduplicator({ store, leaseMs: bad })).toThrow(
+        `leaseMs must be a positive integer`,
+      );
+    }
+    expect(() => deduplicator({ store, leaseMs: '60000' as unknown as number })).toThrow(TypeError);
+    expect(() => deduplicator({ store, ttlMs: 1, leaseMs: 1 })).not.toThrow();
+  });
+
   it('handles a messageId once per group, defers it while in progress, and retries after a failure', async () => {
     const store = new InMemoryDeduplicationStore();
     const handled: string[] = [];

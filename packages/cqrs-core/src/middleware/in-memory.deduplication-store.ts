@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type DeduplicationClaim, type DeduplicationStore } from './deduplication-store.port';
+import { checkClaimLeaseMs, checkCompleteTtlMs } from './deduplication-store.rules';
 
 type Entry =
   | { state: 'claimed'; token: string; expiresAt: number }
@@ -28,6 +29,7 @@ export class InMemoryDeduplicationStore implements DeduplicationStore {
   }
 
   async claim(key: string, leaseMs: number): Promise<DeduplicationClaim> {
+    checkClaimLeaseMs(leaseMs);
     this.sweep();
     const entry = this.live(key);
     if (entry?.state === 'done')
@@ -41,6 +43,7 @@ export class InMemoryDeduplicationStore implements DeduplicationStore {
   }
 
   async complete(key: string, token: string, ttlMs: number, result?: string): Promise<void> {
+    checkCompleteTtlMs(ttlMs);
     if (!this.holds(key, token)) return;
     const expiresAt = this.now() + ttlMs;
     this.entries.set(

@@ -7,5 +7,6 @@ export * from './recoverer.middleware';
 export * from './correlation.middleware';
 export * from './deduplicator.middleware';
 export * from './deduplication-store.port';
+export * from './deduplication-store.rules';
 export * from './in-memory.deduplication-store';
 export * from './breakers.probe';

@@ -4,6 +4,7 @@ import {
   type DeduplicationClaim,
   type DeduplicationStore,
 } from '../middleware/deduplication-store.port';
+import { checkClaimLeaseMs, checkCompleteTtlMs } from '../middleware/deduplication-store.rules';
 
 // A key holds the claim's token (a uuid) while handling, then 'done' or 'done:<result>'.
 // KEYS[1] = key, ARGV[1] = token, ARGV[2] = lease ms → 'claimed' | 'busy' | the done value
@@ -48,6 +49,7 @@ export class RedisDeduplicationStore implements DeduplicationStore {
   }
 
   async claim(key: string, leaseMs: number): Promise<DeduplicationClaim> {
+    checkClaimLeaseMs(leaseMs);
     const token = randomUUID();
     const answer = (await this.redis.eval(
       CLAIM,
@@ -64,6 +66,7 @@ export class RedisDeduplicationStore implements DeduplicationStore {
   }
 
   async complete(key: string, token: string, ttlMs: number, result?: string): Promise<void> {
+    checkCompleteTtlMs(ttlMs);
     const done = result === undefined ? 'done' : `done:${result}`;
     await this.redis.eval(COMPLETE, 1, this.keyPrefix + key, token, String(ttlMs), done);
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { type Lease } from '../leases/lease.port';
+import { checkLeaseTtlMs } from '../leases/lease.rules';
 
 // KEYS[1] = lease key; ARGV[1] = holder token, ARGV[2] = ttl ms. Renews only our own lease.
 const RENEW = `
@@ -19,6 +20,7 @@ export interface RedisLeaseOptions {
   client: Redis;
   /** The lease's key, e.g. `<prefix>trainer-service:forwarder:lease`: one key per lease. */
   key: string;
+  /** How long the lease holds unrenewed: a positive safe integer (ms), checked here. */
   ttlMs: number;
   /** Who holds it (logged and stored as the value); a random suffix keeps restarts apart. */
   holder: string;
@@ -34,7 +36,7 @@ export class RedisLease implements Lease {
   private readonly token: string;
 
   constructor(private readonly options: RedisLeaseOptions) {
-    if (!(options.ttlMs > 0)) throw new RangeError(`lease ttlMs must be > 0, got ${options.ttlMs}`);
+    checkLeaseTtlMs(options.ttlMs);
     this.ttlMs = options.ttlMs;
     this.token = `${options.holder}:${randomUUID()}`;
   }

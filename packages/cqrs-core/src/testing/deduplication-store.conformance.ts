@@ -1,4 +1,5 @@
 import { type DeduplicationStore } from '../middleware/deduplication-store.port';
+import { expectRefusal, refusal } from './refusal.expectation';
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -72,5 +73,37 @@ export function describeDeduplicationStoreConformance(
       await wait(150);
       expect((await other.claim('g:ttl', 5_000)).state).toBe('claimed');
     });
+
+    it('refuses a lease or ttl that is not a positive integer number of ms, changing nothing', async () => {
+      for (const bad of [0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53])
+        expectRefusal(
+          await refusal(store.claim('g:bad', bad)),
+          RangeError,
+          `leaseMs must be ${POSITIVE_MS}, got ${bad}`,
+        );
+      expectRefusal(
+        await refusal(store.claim('g:bad', '100' as unknown as number)),
+        TypeError,
+        `leaseMs must be ${POSITIVE_MS}, got "100"`,
+      );
+      const claim = await store.claim('g:bad', 5_000);
+      if (claim.state !== 'claimed') throw new Error(`claimed expected, got ${claim.state}`);
+      for (const bad of [0, -5, 1000.5, Number.NaN, Number.POSITIVE_INFINITY])
+        expectRefusal(
+          await refusal(store.complete('g:bad', claim.token, bad, '1')),
+          RangeError,
+          `ttlMs must be ${POSITIVE_MS}, got ${bad}`,
+        );
+      expectRefusal(
+        await refusal(store.complete('g:bad', claim.token, undefined as unknown as number)),
+        TypeError,
+        `ttlMs must be ${POSITIVE_MS}, got undefined`,
+      );
+      expect(await other.claim('g:bad', 5_000)).toEqual({ state: 'busy' });
+      await store.complete('g:bad', claim.token, 5_000, '1');
+      expect(await other.claim('g:bad', 5_000)).toEqual({ state: 'done', result: '1' });
+    });
   });
 }
+
+const POSITIVE_MS = `a positive integer number of milliseconds (at most ${Number.MAX_SAFE_INTEGER})`;

@@ -1,4 +1,5 @@
 import { type Lease } from '../leases/lease.port';
+import { expectRefusal, refusal } from './refusal.expectation';
 
 /**
  * The conformance suite of Lease. `factory(key, ttlMs)` returns a new holder of the lease `key`;
@@ -67,6 +68,19 @@ export function describeLeaseConformance(
       }
       expect(taken).toBe(true);
       expect(await a.acquire()).toBe(false);
+    });
+
+    it('refuses, when built, a ttlMs that is not a positive integer number of ms', async () => {
+      for (const bad of [0, -5, 1500.5, Number.NaN, Number.POSITIVE_INFINITY, 1e16])
+        expectRefusal(
+          await refusal(factory(key(), bad)),
+          RangeError,
+          `lease ttlMs must be a positive integer number of milliseconds (at most ${Number.MAX_SAFE_INTEGER}), got ${bad}`,
+        );
+      await expect(factory(key(), '1000' as unknown as number)).rejects.toThrow(TypeError);
+      const largest = await factory(key(), 2 ** 31);
+      expect(await largest.acquire()).toBe(true);
+      await largest.release();
     });
   });
 }

@@ -1,5 +1,6 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
+import { checkCheckpointName, checkCheckpointPosition } from '../outbox/checkpoint-store.rules';
 
 interface CheckpointDocument {
   _id: string;
@@ -61,11 +62,14 @@ export class MongoCheckpointStore implements CheckpointStore {
   }
 
   async load(name: string): Promise<number> {
+    checkCheckpointName(name);
     const latest = await this.model.find({ name }).sort({ position: -1 }).limit(1).lean();
     return latest[0]?.position ?? 0;
   }
 
   async save(name: string, position: number): Promise<void> {
+    checkCheckpointName(name);
+    checkCheckpointPosition(position);
     try {
       await this.model.create({ _id: `${name}|${position}`, name, position, savedAt: new Date() });
     } catch (error) {
@@ -76,6 +80,7 @@ export class MongoCheckpointStore implements CheckpointStore {
   }
 
   async reset(name: string): Promise<void> {
+    checkCheckpointName(name);
     await this.model.deleteMany({ name });
   }
 }

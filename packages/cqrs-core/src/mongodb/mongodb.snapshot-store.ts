@@ -2,7 +2,7 @@ import { type Connection, type Model, Schema } from 'mongoose';
 import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
 import { MAX_DOCUMENT_BYTES, sizeOver } from './mongodb.document-size';
 import { ensureIndexes } from './mongodb.indexes';
-import { checkSnapshot } from '../snapshots/snapshot.rules';
+import { checkLoadSnapshotOptions, checkSnapshot } from '../snapshots/snapshot.rules';
 import {
   type SnapshotCodecOptions,
   SnapshotCodec,
@@ -147,6 +147,7 @@ export class MongoSnapshotStore implements SnapshotStore {
     streamId: string,
     options: LoadSnapshotOptions,
   ): Promise<StoredSnapshot<State> | undefined> {
+    checkLoadSnapshotOptions(options);
     // Newest first, one at a time: the next one is read only when this one cannot be decoded.
     const cursor = this.model
       .find({ streamId, schemaVersion: options.schemaVersion })

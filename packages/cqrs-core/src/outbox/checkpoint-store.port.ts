@@ -1,8 +1,14 @@
+import { checkCheckpointName, checkCheckpointPosition } from './checkpoint-store.rules';
+
 /**
  * Durable positions of readers of the global log (forwarders, projections).
  *
  * Contract: `save` is durable when it resolves and never moves a checkpoint backwards — a
- * slower concurrent writer of the same name cannot undo a newer position.
+ * slower concurrent writer of the same name cannot undo a newer position. A name is a
+ * non-empty string and a position a non-negative safe integer: anything else is refused before
+ * the store reads or writes anything, with a TypeError (or a RangeError for a number out of
+ * range) naming the argument (`checkCheckpointName`, `checkCheckpointPosition`, called by every
+ * store).
  */
 export interface CheckpointStore {
   /** The last saved position of `name`; 0 when there is none. */
@@ -20,14 +26,18 @@ export class InMemoryCheckpointStore implements CheckpointStore {
   private readonly positions = new Map<string, number>();
 
   async load(name: string): Promise<number> {
+    checkCheckpointName(name);
     return this.positions.get(name) ?? 0;
   }
 
   async save(name: string, position: number): Promise<void> {
+    checkCheckpointName(name);
+    checkCheckpointPosition(position);
     this.positions.set(name, Math.max(position, this.positions.get(name) ?? 0));
   }
 
   async reset(name: string): Promise<void> {
+    checkCheckpointName(name);
     this.positions.delete(name);
   }
 }

@@ -1,4 +1,5 @@
 export * from './checkpoint-store.port';
+export * from './checkpoint-store.rules';
 export * from './event.forwarder';
 export * from './eager-forwarding.store';
 export * from './forward-ledger.port';

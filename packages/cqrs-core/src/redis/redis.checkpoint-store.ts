@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
+import { checkCheckpointName, checkCheckpointPosition } from '../outbox/checkpoint-store.rules';
 
 // Set-if-greater, atomically.
 const SAVE = `
@@ -42,14 +43,18 @@ export class RedisCheckpointStore implements CheckpointStore {
   }
 
   async load(name: string): Promise<number> {
+    checkCheckpointName(name);
     return Number((await this.redis.hget(this.key, name)) ?? 0);
   }
 
   async save(name: string, position: number): Promise<void> {
+    checkCheckpointName(name);
+    checkCheckpointPosition(position);
     await this.redis.eval(SAVE, 1, this.key, name, String(position));
   }
 
   async reset(name: string): Promise<void> {
+    checkCheckpointName(name);
     await this.redis.hdel(this.key, name);
   }
 }

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
-import { checkSnapshot } from '../snapshots/snapshot.rules';
+import { checkLoadSnapshotOptions, checkSnapshot } from '../snapshots/snapshot.rules';
 import {
   type SnapshotCodecOptions,
   SnapshotCodec,
@@ -137,6 +137,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     streamId: string,
     options: LoadSnapshotOptions,
   ): Promise<StoredSnapshot<State> | undefined> {
+    checkLoadSnapshotOptions(options);
     const prefix = `${options.schemaVersion}:`;
     // Newest first, one at a time: the next one is read only when this one cannot be decoded.
     for (let skip = 0; ; skip++) {

@@ -1,5 +1,5 @@
 import { SnapshotDecodeError } from './snapshot.errors';
-import { checkSnapshot } from './snapshot.rules';
+import { checkLoadSnapshotOptions, checkSnapshot } from './snapshot.rules';
 import { type SnapshotCodecOptions, SnapshotCodec, type SnapshotEncoding } from './snapshot.codec';
 import {
   type LoadSnapshotOptions,
@@ -74,6 +74,7 @@ export class InMemorySnapshotStore implements SnapshotStore {
     streamId: string,
     options: LoadSnapshotOptions,
   ): Promise<StoredSnapshot<State> | undefined> {
+    checkLoadSnapshotOptions(options);
     const entries = (this.streams.get(streamId) ?? []).filter(
       (e) => e.info.schemaVersion === options.schemaVersion,
     );

@@ -36,7 +36,10 @@ export interface StoredSnapshot<State = unknown> extends Snapshot<State> {
 export type SnapshotInfo = Omit<StoredSnapshot, 'state'>;
 
 export interface LoadSnapshotOptions {
-  /** The aggregate's current state schema version; snapshots of any other version are ignored. */
+  /**
+   * The aggregate's current state schema version (an integer, as `save` takes it); snapshots of
+   * any other version are ignored.
+   */
   schemaVersion: number;
 }
 
@@ -76,7 +79,8 @@ export function reportUnreadable(
 }
 
 /**
- * Snapshot store port (S2-3). Implementations: in-memory, MongoDB; both pass
+ * Snapshot store port (S2-3). Implementations: in-memory (`InMemorySnapshotStore`), MongoDB
+ * (`MongoSnapshotStore`) and Redis (`RedisSnapshotStore`); all pass
  * `describeSnapshotStoreConformance` from `@causeway/cqrs-core/testing`.
  *
  * Contract:
@@ -86,6 +90,9 @@ export function reportUnreadable(
  *   integer, got -1`), a snapshot whose streamId is not a non-empty string, version not a
  *   positive integer, schemaVersion not an integer or createdAt not an ISO-8601 time string,
  *   before anything is written (`checkSnapshot`).
+ * - `loadLatest` refuses, with a TypeError naming `schemaVersion`, options whose schemaVersion
+ *   is not an integer (NaN, the string '1'), before anything is read
+ *   (`checkLoadSnapshotOptions`).
  * - `save` is idempotent per (streamId, version, schemaVersion): saving it again replaces it.
  *   After `save` resolves, `loadLatest` sees it, and at most `keep` snapshots
  *   of the stream in its schema version remain, plus the newest of each other schema version.

@@ -1,4 +1,4 @@
-import { type Snapshot } from './snapshot-store.port';
+import { type LoadSnapshotOptions, type Snapshot } from './snapshot-store.port';
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -18,10 +18,7 @@ export function checkSnapshot(snapshot: Snapshot): void {
     throw new TypeError(
       `snapshot.version must be a positive integer, got ${shown(snapshot.version)}`,
     );
-  if (!Number.isSafeInteger(snapshot.schemaVersion))
-    throw new TypeError(
-      `snapshot.schemaVersion must be an integer, got ${shown(snapshot.schemaVersion)}`,
-    );
+  checkSchemaVersion('snapshot.schemaVersion', snapshot.schemaVersion);
   const { createdAt } = snapshot;
   if (
     typeof createdAt !== 'string' ||
@@ -31,6 +28,29 @@ export function checkSnapshot(snapshot: Snapshot): void {
     throw new TypeError(
       `snapshot.createdAt must be an ISO-8601 time string, got ${shown(createdAt)}`,
     );
+}
+
+/**
+ * Refuses loadLatest options no store can answer alike, before anything is read: every
+ * SnapshotStore's `loadLatest` starts with it. `schemaVersion` must be what `save` takes (a
+ * safe integer): NaN was a mongoose CastError on MongoDB and "no snapshot" elsewhere, and the
+ * string '1' found the snapshot on Redis and MongoDB but not in memory.
+ * @throws TypeError naming `schemaVersion` (or the options) and the value given
+ */
+export function checkLoadSnapshotOptions(
+  options: LoadSnapshotOptions | undefined,
+): asserts options is LoadSnapshotOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(
+      `loadLatest options must be an object with a schemaVersion, got ${shown(options)}`,
+    );
+  checkSchemaVersion('schemaVersion', options.schemaVersion);
+}
+
+/** A state schema version is a safe integer (what `save` keeps and `loadLatest` matches). */
+function checkSchemaVersion(name: string, value: unknown): void {
+  if (!Number.isSafeInteger(value))
+    throw new TypeError(`${name} must be an integer, got ${shown(value)}`);
 }
 
 function shown(value: unknown): string {

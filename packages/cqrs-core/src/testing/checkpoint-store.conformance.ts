@@ -37,5 +37,62 @@ export function describeCheckpointStoreConformance(
       await store.reset('never-saved');
       expect(await store.load('never-saved')).toBe(0);
     });
+
+    it.each([
+      [
+        -5,
+        RangeError,
+        'position must be a non-negative integer (at most 9007199254740991), got -5',
+      ],
+      [
+        Number.NaN,
+        RangeError,
+        'position must be a non-negative integer (at most 9007199254740991), got NaN',
+      ],
+      [
+        2.5,
+        RangeError,
+        'position must be a non-negative integer (at most 9007199254740991), got 2.5',
+      ],
+      [
+        2 ** 60,
+        RangeError,
+        'position must be a non-negative integer (at most 9007199254740991), got 1152921504606847000',
+      ],
+      [
+        '7',
+        TypeError,
+        'position must be a non-negative integer (at most 9007199254740991), got "7"',
+      ],
+    ])(
+      'refuses to save a position of %p, naming it, and keeps the checkpoint',
+      async (position, type, message) => {
+        const store = await factory();
+        await store.save('refused', 3);
+        const refused = store.save('refused', position as number);
+        await expect(refused).rejects.toThrow(type);
+        await expect(refused).rejects.toThrow(message);
+        expect(await store.load('refused')).toBe(3);
+        await store.save('refused', 4);
+        expect(await store.load('refused')).toBe(4);
+      },
+    );
+
+    it.each([[''], [undefined], [7]])(
+      'refuses a checkpoint name of %p with a TypeError, on load, save and reset',
+      async (name) => {
+        const store = await factory();
+        const message = 'checkpoint name must be a non-empty string';
+        for (const call of [
+          () => store.load(name as string),
+          () => store.save(name as string, 4),
+          () => store.reset(name as string),
+        ]) {
+          const refused = call();
+          await expect(refused).rejects.toThrow(TypeError);
+          await expect(refused).rejects.toThrow(message);
+        }
+      },
+    );
   });
 }

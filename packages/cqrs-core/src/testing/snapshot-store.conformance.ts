@@ -293,6 +293,34 @@ export function describeSnapshotStoreConformance(
       },
     );
 
+    it.each([
+      [Number.NaN, 'schemaVersion must be an integer, got NaN'],
+      ['1', 'schemaVersion must be an integer, got "1"'],
+      [1.5, 'schemaVersion must be an integer, got 1.5'],
+      [Number.POSITIVE_INFINITY, 'schemaVersion must be an integer, got Infinity'],
+      [undefined, 'schemaVersion must be an integer, got undefined'],
+    ])(
+      'refuses to load with a schemaVersion of %p, with a TypeError naming it',
+      async (schemaVersion, message) => {
+        const s = await store();
+        const id = stream();
+        await s.save(snapshot(id, 2, { kept: true }));
+        const refused = s.loadLatest(id, { schemaVersion } as unknown as { schemaVersion: number });
+        await expect(refused).rejects.toThrow(TypeError);
+        await expect(refused).rejects.toThrow(message);
+        await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+          version: 2,
+        });
+      },
+    );
+
+    it('refuses to load without options, with a TypeError', async () => {
+      const s = await store();
+      const refused = s.loadLatest(stream(), undefined as unknown as { schemaVersion: number });
+      await expect(refused).rejects.toThrow(TypeError);
+      await expect(refused).rejects.toThrow('loadLatest options must be an object');
+    });
+
     it('accepts a createdAt with an offset or without milliseconds', async () => {
       const s = await store();
       const id = stream();

@@ -1,6 +1,8 @@
 import {
   type AppendOptions,
   type AppendResult,
+  checkCheckpointName,
+  checkCheckpointPosition,
   type CheckpointStore,
   createInMemoryEventStorage,
   type Envelope,
@@ -19,15 +21,19 @@ class KeyValueCheckpointStore implements CheckpointStore {
   constructor(private readonly kv = new Map<string, number>()) {}
 
   async load(name: string): Promise<number> {
+    checkCheckpointName(name); // the port's rules: every store refuses the same mistakes
     return this.kv.get(`checkpoint:${name}`) ?? 0;
   }
 
   async save(name: string, position: number): Promise<void> {
+    checkCheckpointName(name);
+    checkCheckpointPosition(position);
     const key = `checkpoint:${name}`;
     this.kv.set(key, Math.max(position, this.kv.get(key) ?? 0)); // never backwards
   }
 
   async reset(name: string): Promise<void> {
+    checkCheckpointName(name);
     this.kv.delete(`checkpoint:${name}`); // a rebuild starts from 0
   }
 }

@@ -60,7 +60,10 @@ export interface DeadLetterFilter {
   errorName?: string;
   /** Exactly these letters (ids the queue assigned); combined with the other fields. */
   ids?: readonly string[];
-  /** At most this many letters, in list order. Selects nothing by itself. */
+  /**
+   * At most this many letters, in list order: a non-negative integer (0 selects none), refused
+   * otherwise with a TypeError by every queue (checkDeadLetterFilter). Selects nothing by itself.
+   */
   limit?: number;
   /**
    * Only the letters after this one in list order: the id of the last letter of the previous
@@ -211,6 +214,10 @@ export function replayedForAnother(envelope: Envelope, group: string, fanOut?: s
  * too (it is explicit), and a replay holding such a letter's claim does not count it.
  */
 export interface DeadLetterQueue {
+  /**
+   * Stores a letter; returns its id. Refuses, with a TypeError naming the field, a letter whose
+   * `originalTopic` or `handler` is not a non-empty string (checkNewDeadLetter).
+   */
   add(letter: NewDeadLetter): Promise<string>;
   /**
    * The matching letters in list order, the order `limit` and `after` count in. List order

@@ -16,6 +16,7 @@ import {
   withTypeNames,
 } from './dead-letter-queue.port';
 import { type MessageSerializer } from '../messages/serializer.port';
+import { checkDeadLetterFilter, checkNewDeadLetter } from './dead-letter-queue.rules';
 
 export interface InMemoryDeadLetterQueueOptions {
   /** The registry: a `type` filter then also matches the type's former names. */
@@ -50,12 +51,14 @@ export class InMemoryDeadLetterQueue implements DeadLetterQueue {
   }
 
   async add(letter: NewDeadLetter): Promise<string> {
+    checkNewDeadLetter(letter);
     const id = `dl-${++this.seq}`;
     this.letters.push({ ...letter, id });
     return id;
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    checkDeadLetterFilter(filter);
     const wanted = withTypeNames(filter, this.options.serializer);
     const after = filter.after === undefined ? 0 : sequenceOf(filter.after);
     return this.letters
@@ -68,10 +71,12 @@ export class InMemoryDeadLetterQueue implements DeadLetterQueue {
   }
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
+    checkDeadLetterFilter(filter); // list's default ({}) must not stand for a missing filter
     return replayLetters(await this.list(filter), publisher, this.claimsFor(randomUUID()));
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
+    checkDeadLetterFilter(filter); // list's default ({}) must not stand for a missing filter
     const doomed = await this.list(filter);
     for (const letter of doomed) this.remove(letter);
     return doomed.length;

@@ -15,6 +15,7 @@ import {
   type NewDeadLetter,
   type ReplayResult,
 } from '../dead-letters/dead-letter-queue.port';
+import { checkDeadLetterFilter, checkNewDeadLetter } from '../dead-letters/dead-letter-queue.rules';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { type Publisher } from '../transport/transport.port';
 import { MongoDeadLetterClaims } from './mongodb.dead-letter-claims';
@@ -125,6 +126,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
   }
 
   async add(letter: NewDeadLetter): Promise<string> {
+    checkNewDeadLetter(letter);
     const id = [
       Date.now().toString(36).padStart(9, '0'),
       (this.counter++ % 1_679_616).toString(36).padStart(4, '0'),
@@ -141,6 +143,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    checkDeadLetterFilter(filter);
     filter = withTypeNames(filter, this.serializer);
     const letters: DeadLetter[] = [];
     for await (const letter of this.matching(filter)) letters.push(letter);
@@ -154,6 +157,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
   }
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
+    checkDeadLetterFilter(filter);
     filter = withTypeNames(filter, this.serializer);
     const claims = this.claims.forReplay(
       randomUUID(),
@@ -165,6 +169,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
+    checkDeadLetterFilter(filter);
     filter = withTypeNames(filter, this.serializer);
     const whole =
       filter.reason === undefined &&

@@ -17,6 +17,7 @@ import {
   type ReplayClaims,
   type ReplayResult,
 } from '../dead-letters/dead-letter-queue.port';
+import { checkDeadLetterFilter, checkNewDeadLetter } from '../dead-letters/dead-letter-queue.rules';
 import { type Publisher } from '../transport/transport.port';
 
 export interface RedisDeadLetterQueueOptions {
@@ -91,6 +92,7 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
   }
 
   async add(letter: NewDeadLetter): Promise<string> {
+    checkNewDeadLetter(letter);
     const stream = this.streamOf(letter.originalTopic);
     const cap = this.options.maxLenPerTopic;
     const trim = cap === undefined ? [] : ['MAXLEN', '~', String(cap)];
@@ -105,6 +107,7 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    checkDeadLetterFilter(filter);
     filter = withTypeNames(filter, this.options.serializer);
     const letters: DeadLetter[] = [];
     for await (const letter of this.matching(filter)) letters.push(letter);
@@ -119,11 +122,13 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
   }
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
+    checkDeadLetterFilter(filter);
     filter = withTypeNames(filter, this.options.serializer);
     return replayLetters(this.matching(filter), publisher, this.claimsFor(randomUUID()));
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {
+    checkDeadLetterFilter(filter);
     filter = withTypeNames(filter, this.options.serializer);
     let purged = 0;
     for await (const { page, letters } of matchingPages(

@@ -727,6 +727,61 @@ export function describeDeadLetterQueueConformance(
       expect(await paged.stats()).toEqual({ total: 0, byTopic: {}, byReason: {} });
     });
 
+    it.each([[-1], [1.5], [Number.NaN], [Number.POSITIVE_INFINITY], ['2']])(
+      'refuses a limit of %p with a TypeError naming it, on list, replay and purge, removing nothing',
+      async (limit) => {
+        await queue.add(letter('events.limit', 1));
+        await queue.add(letter('events.limit', 2));
+        const filter = { originalTopic: 'events.limit', limit } as unknown as DeadLetterFilter;
+        const published: number[] = [];
+        for (const call of [
+          () => queue.list(filter),
+          () => queue.replay(filter, countingPublisher(published)),
+          () => queue.purge(filter),
+        ]) {
+          const refused = call();
+          await expect(refused).rejects.toThrow(TypeError);
+          await expect(refused).rejects.toThrow(
+            `limit must be a non-negative integer (at most ${Number.MAX_SAFE_INTEGER}), got ${typeof limit === 'string' ? JSON.stringify(limit) : String(limit)}`,
+          );
+        }
+        expect(published).toEqual([]);
+        expect((await queue.stats()).total).toBe(2);
+        expect(await queue.list({ limit: 0 })).toEqual([]);
+        expect(await queue.purge({ originalTopic: 'events.limit', limit: 0 })).toBe(0);
+      },
+    );
+
+    it('refuses a replay or purge without a filter object, removing nothing', async () => {
+      await queue.add(letter('events.nofilter', 1));
+      for (const call of [
+        () => queue.replay(undefined as unknown as DeadLetterFilter, countingPublisher([])),
+        () => queue.purge(undefined as unknown as DeadLetterFilter),
+        () => queue.list(null as unknown as DeadLetterFilter),
+      ]) {
+        const refused = call();
+        await expect(refused).rejects.toThrow(TypeError);
+        await expect(refused).rejects.toThrow('dead-letter filter must be an object');
+      }
+      expect((await queue.stats()).total).toBe(1);
+    });
+
+    it.each([
+      ['originalTopic', ''],
+      ['originalTopic', undefined],
+      ['handler', ''],
+      ['handler', 7],
+    ])(
+      'refuses to add a letter whose %s is %p, with a TypeError naming it',
+      async (field, value) => {
+        const bad = { ...letter('events.bad', 1), [field]: value } as unknown as NewDeadLetter;
+        const refused = queue.add(bad);
+        await expect(refused).rejects.toThrow(TypeError);
+        await expect(refused).rejects.toThrow(`dead letter ${field} must be a non-empty string`);
+        expect((await queue.stats()).total).toBe(0);
+      },
+    );
+
     it('purges by filter or entirely', async () => {
       await queue.add(letter('events.A', 1));
       await queue.add(letter('events.B', 2));

@@ -1,0 +1,37 @@
+import { shownValue } from '../config/duration.check';
+import { type DeadLetterFilter, type NewDeadLetter } from './dead-letter-queue.port';
+
+/**
+ * Checks a letter before a queue stores anything: an object whose `originalTopic` and
+ * `handler` are non-empty strings (a replay publishes to the topic; `stats` counts by it).
+ * Every DeadLetterQueue's `add` calls it, so a letter MongoDB refused (a missing required
+ * field) while Redis and memory kept it is refused alike everywhere.
+ * @throws TypeError naming the field and the value given
+ */
+export function checkNewDeadLetter(letter: unknown): asserts letter is NewDeadLetter {
+  if (typeof letter !== 'object' || letter === null)
+    throw new TypeError(`dead letter must be an object, got ${shownValue(letter)}`);
+  for (const field of ['originalTopic', 'handler'] as const) {
+    const value: unknown = (letter as Partial<NewDeadLetter>)[field];
+    if (typeof value !== 'string' || value.length === 0)
+      throw new TypeError(
+        `dead letter ${field} must be a non-empty string, got ${shownValue(value)}`,
+      );
+  }
+}
+
+/**
+ * Checks a filter before a queue reads anything (`list`, `replay`, `purge`): an object, its
+ * `limit`, when given, a non-negative safe integer. Every queue calls it, so `limit: -1` (all
+ * but the last letter in memory, none elsewhere) and `limit: 1.5` are refused alike.
+ * @throws TypeError naming `limit` (or the filter) and the value given
+ */
+export function checkDeadLetterFilter(filter: unknown): asserts filter is DeadLetterFilter {
+  if (typeof filter !== 'object' || filter === null)
+    throw new TypeError(`dead-letter filter must be an object, got ${shownValue(filter)}`);
+  const limit: unknown = (filter as DeadLetterFilter).limit;
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && (limit as number) >= 0))
+    throw new TypeError(
+      `limit must be a non-negative integer (at most ${Number.MAX_SAFE_INTEGER}), got ${shownValue(limit)}`,
+    );
+}

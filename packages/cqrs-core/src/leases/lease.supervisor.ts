@@ -1,5 +1,8 @@
 import { type Lease } from './lease.port';
 
+/** The longest delay setTimeout keeps: 2^31 - 1 ms (~24.8 days); a longer one becomes 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface LeaseSupervisorOptions {
   /** Without a lease the work simply runs from `start()` to `stop()` (one process, tests). */
   lease?: Lease;
@@ -32,8 +35,8 @@ export class LeaseSupervisor {
 
   constructor(private readonly options: LeaseSupervisorOptions) {
     const every = options.renewEveryMs;
-    if (every !== undefined && !(every > 0))
-      throw new RangeError(`renewEveryMs must be > 0, got ${every}`);
+    if (every !== undefined && !(every > 0 && every <= MAX_TIMER_MS))
+      throw new RangeError(`renewEveryMs must be > 0 and at most ${MAX_TIMER_MS}, got ${every}`);
     if (options.lease && every !== undefined && every >= options.lease.ttlMs)
       throw new RangeError(
         `renewEveryMs (${every}) must be below the lease's ttlMs (${options.lease.ttlMs}), or the lease lapses between renewals`,
@@ -76,7 +79,11 @@ export class LeaseSupervisor {
   }
 
   private get renewEveryMs(): number {
-    return this.options.renewEveryMs ?? Math.max(10, Math.floor(this.options.lease!.ttlMs / 3));
+    // A third of the ttl, but never past the longest timer Node keeps (a longer one fires at once).
+    return (
+      this.options.renewEveryMs ??
+      Math.min(MAX_TIMER_MS, Math.max(10, Math.floor(this.options.lease!.ttlMs / 3)))
+    );
   }
 
   private async renew(): Promise<void> {

@@ -227,3 +227,44 @@ describe('LeaseSupervisor', () => {
     expect(applied.map((e) => e.position)).toEqual([1, 2, 3, 4, 5]);
   });
 });
+
+describe('LeaseSupervisor timers', () => {
+  it('renews a lease of a very long ttl within the longest timer Node keeps, not in a busy loop', async () => {
+    // ttl / 3 would be 3e9 ms: past setTimeout's limit, which then fires after 1 ms, again and again.
+    const lease = new InMemoryLease(new Map(), 'long', 9_000_000_000);
+    let acquires = 0;
+    const counting: Lease = {
+      ttlMs: lease.ttlMs,
+      acquire: () => {
+        acquires++;
+        return lease.acquire();
+      },
+      release: () => lease.release(),
+    };
+    const supervisor = new LeaseSupervisor({
+      lease: counting,
+      start: () => undefined,
+      stop: async () => undefined,
+    });
+    const warn = jest.spyOn(process, 'emitWarning');
+    supervisor.start();
+    await until(() => supervisor.holding, 'the lease');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const overflows = warn.mock.calls.filter((call) =>
+      String(call[1] ?? call[0]).includes('TimeoutOverflow'),
+    );
+    warn.mockRestore();
+    await supervisor.stop();
+    expect(acquires).toBe(1);
+    expect(overflows).toEqual([]);
+    expect(
+      () =>
+        new LeaseSupervisor({
+          lease: counting,
+          start: () => undefined,
+          stop: async () => undefined,
+          renewEveryMs: 2 ** 31,
+        }),
+    ).toThrow(`renewEveryMs must be > 0 and at most ${2 ** 31 - 1}, got ${2 ** 31}`);
+  });
+});

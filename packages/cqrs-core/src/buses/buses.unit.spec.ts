@@ -243,6 +243,23 @@ describe('CommandBus', () => {
     expect(() => a.commands.handle('Move', async () => undefined)).toThrow(DuplicateHandlerError);
   });
 
+  it('refuses a maxInFlight that is not a positive integer at once, registering nothing', () => {
+    const { instance } = system();
+    const a = instance('svc', 'a');
+    expect(() => a.commands.handle('Move', async () => undefined, { maxInFlight: 0 })).toThrow(
+      new TypeError(
+        'CommandBus.handle: options.maxInFlight must be a positive safe integer, got 0',
+      ),
+    );
+    expect(() =>
+      a.events.on('Moved', async () => undefined, { name: 'history', maxInFlight: -1 }),
+    ).toThrow(/options\.maxInFlight must be a positive safe integer, got -1/);
+    // Nothing half-registered: the same type and name are taken with a valid value.
+    a.commands.handle('Move', async () => undefined, { maxInFlight: 2 });
+    a.events.on('Moved', async () => undefined, { name: 'history', maxInFlight: 2 });
+    expect(a.router.handlerNames()).toHaveLength(2);
+  });
+
   it('names both handlers of a command type registered twice', () => {
     const { instance } = system();
     const a = instance('svc', 'a');

@@ -14,6 +14,7 @@ import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { type Middleware, UNSETTLED } from '../router/handler';
 import { DomainError } from '../router/handler.errors';
 import { type Router } from '../router/router';
+import { checkMaxInFlight } from '../transport/subscribe-options.check';
 import { type TopicNaming } from '../transport/topic.naming';
 import { type Delivery, type Publisher } from '../transport/transport.port';
 import { MessageTooLargeError, MessageValidationError } from '../messages/message.errors';
@@ -216,6 +217,8 @@ export class CommandBus {
   ): this {
     const list = typeNamesOf(types);
     if (list.length === 0) throw new Error('CommandBus.handle: give at least one command type');
+    // Before anything is registered (the router would refuse it, half-way through).
+    checkMaxInFlight('CommandBus.handle', options.maxInFlight);
     const name = options.name ?? (handler.name || undefined);
     // A type and its former names (SerializerRegistry.formerNames) are one type.
     const namesOf = (type: string) => namesOfType(this.options.serializer, type);

@@ -4,6 +4,7 @@ import {
   type Subscriber,
   type SubscriptionHandle,
 } from '../transport/transport.port';
+import { checkSubscribeOptions } from '../transport/subscribe-options.check';
 import { type HealthProbe } from '../health/health-probe.port';
 import { type KafkaClient } from './kafka.connection';
 import { KafkaTransportClosedError } from './kafka.errors';
@@ -50,6 +51,7 @@ export class KafkaSubscriber implements Subscriber {
     handler: DeliveryHandler,
   ): Promise<SubscriptionHandle> {
     if (this.closed) throw new KafkaTransportClosedError('subscriber');
+    checkSubscribeOptions('KafkaSubscriber.subscribe', topics, options);
     await this.topics.ensure(topics);
     const subscription: KafkaSubscription = new KafkaSubscription(
       this.client.kafka,

@@ -1,6 +1,7 @@
 import { replayedForAnother } from '../dead-letters/dead-letter-queue.port';
 import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
 import { compose, type Handler, type Middleware } from '../router/handler';
+import { checkSubscribeOptionValues } from '../transport/subscribe-options.check';
 import {
   type Delivery,
   type Subscriber,
@@ -59,8 +60,17 @@ export class CausewayTransportServer
   private readonly subscriptions: SubscriptionHandle[] = [];
   private warnedOfReplacedErrors = false;
 
+  /**
+   * @throws TypeError naming the option and the value when `group`, `consumer` or `maxInFlight`
+   *   would be refused by every subscriber (checkSubscribeOptions), before anything listens
+   */
   constructor(private readonly options: CausewayTransportOptions) {
     super();
+    checkSubscribeOptionValues('CausewayTransportServer', {
+      group: options?.group,
+      consumer: options?.consumer,
+      maxInFlight: options?.maxInFlight,
+    });
   }
 
   async listen(callback: (error?: unknown) => void): Promise<void> {

@@ -121,3 +121,17 @@ describe('CausewayTransportServer', () => {
     }
   });
 });
+
+it('refuses at construction a group, consumer or maxInFlight every subscriber would refuse', () => {
+  const subscriber = new InMemoryBroker({ serializer: new SerializerRegistry() }).subscriber();
+  expect(
+    () => new CausewayTransportServer({ subscriber, group: 'g', consumer: 'c', maxInFlight: 0 }),
+  ).toThrow(
+    new TypeError(
+      'CausewayTransportServer: options.maxInFlight must be a positive safe integer, got 0',
+    ),
+  );
+  expect(() => new CausewayTransportServer({ subscriber, group: '', consumer: 'c' })).toThrow(
+    /options\.group must be a non-empty string, got ""/,
+  );
+});

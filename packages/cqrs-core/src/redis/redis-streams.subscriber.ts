@@ -9,6 +9,7 @@ import {
   type Subscriber,
   type SubscriptionHandle,
 } from '../transport/transport.port';
+import { checkSubscribeOptions } from '../transport/subscribe-options.check';
 import { TransportClosedError } from './redis-streams.errors';
 import { StreamKeys } from './redis-streams.keys';
 import { type SubscriberMetrics, subscriberMetrics } from './redis-streams.metrics';
@@ -66,7 +67,7 @@ export class RedisStreamsSubscriber implements Subscriber {
     handler: DeliveryHandler,
   ): Promise<SubscriptionHandle> {
     if (this.closed) throw new TransportClosedError('RedisStreamsSubscriber');
-    if (topics.length === 0) throw new RangeError('subscribe needs at least one topic');
+    checkSubscribeOptions('RedisStreamsSubscriber.subscribe', topics, options);
     this.command ??= this.connection({ enableAutoPipelining: true });
     // Blocking reads are bounded by BLOCK: no command timeout (the client's would cut them).
     const reader = this.connection({ commandTimeout: undefined });

@@ -159,7 +159,7 @@ export class StreamsSubscription {
 
   constructor(private readonly context: SubscriptionContext) {
     const { options } = context;
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
+    this.maxInFlight = options.maxInFlight ?? 16; // checked: a positive integer
     this.prefetch = Math.max(this.maxInFlight, context.timing.prefetch);
     this.readWatermark = Math.ceil(this.prefetch / 2);
     this.leaseMargin = Math.min(LEASE_MARGIN_MS, context.timing.leaseTtlMs / 10);

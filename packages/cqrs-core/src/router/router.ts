@@ -1,5 +1,6 @@
 import { fanOutReplayTarget, replayedForAnother } from '../dead-letters/dead-letter-queue.port';
 import { runInDeliveryContext, runInMessageContext } from '../messages/message-context';
+import { checkSubscribeOptions } from '../transport/subscribe-options.check';
 import { InvalidTopicError } from '../transport/transport.errors';
 import {
   type Subscriber,
@@ -137,11 +138,20 @@ export class Router {
   /**
    * @throws Error when the name is taken, or when the subscriber cannot decode a type the
    *   registration names (`types`): register it with the serializer the subscriber decodes with
+   * @throws TypeError (RangeError for no topics) naming the option and the value when the
+   *   subscription it makes would be refused by every subscriber (checkSubscribeOptions: e.g.
+   *   `maxInFlight: 0`, an empty `group`, a `startFrom` other than 'earliest' or 'latest'), at
+   *   once rather than by run() retrying it for ever
    */
   addHandler(registration: HandlerRegistration): this {
     if (this.registrations.has(registration.name)) {
       throw new Error(`a handler named "${registration.name}" is already registered`);
     }
+    const owner = `Router.addHandler("${registration.name}")`;
+    if (registration.group === '')
+      // groupOf would fall back to the default name
+      throw new TypeError(`${owner}: options.group must be a non-empty string, got ""`);
+    checkSubscribeOptions(owner, registration.topics, this.subscribeOptions(registration));
     const unknown = (registration.types ?? []).filter(
       (type) => this.options.subscriber.decodes?.(type) === false,
     );
@@ -257,6 +267,16 @@ export class Router {
     return registration.mode === 'fan-out' ? `${base}.${this.options.instanceId}` : base;
   }
 
+  private subscribeOptions(registration: HandlerRegistration): SubscribeOptions {
+    return {
+      group: this.groupOf(registration),
+      consumer: this.options.instanceId,
+      maxInFlight: registration.maxInFlight,
+      startFrom:
+        registration.startFrom ?? (registration.mode === 'fan-out' ? 'latest' : 'earliest'),
+    };
+  }
+
   private async start(registration: HandlerRegistration): Promise<void> {
     const fanOut = registration.mode === 'fan-out' && !registration.group;
     const info: HandlerInfo = {
@@ -290,13 +310,7 @@ export class Router {
       try {
         const subscription = await this.options.subscriber.subscribe(
           registration.topics,
-          {
-            group: info.group,
-            consumer: this.options.instanceId,
-            maxInFlight: registration.maxInFlight,
-            startFrom:
-              registration.startFrom ?? (registration.mode === 'fan-out' ? 'latest' : 'earliest'),
-          },
+          this.subscribeOptions(registration),
           handler,
         );
         this.pending.delete(registration.name);

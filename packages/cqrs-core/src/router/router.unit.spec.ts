@@ -163,6 +163,29 @@ describe('Router', () => {
     ).toThrow('already registered');
   });
 
+  it('refuses at addHandler a subscription every subscriber would refuse, naming the option and value', async () => {
+    // Refused at run() instead, it would be retried for ever: the subscribe error is not permanent.
+    const broker = new InMemoryBroker({ serializer });
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    const handle = async () => undefined;
+    expect(() => router.addHandler({ name: 'a', topics: ['t'], maxInFlight: 0, handle })).toThrow(
+      new TypeError(
+        'Router.addHandler("a"): options.maxInFlight must be a positive safe integer, got 0',
+      ),
+    );
+    expect(() =>
+      router.addHandler({ name: 'b', topics: ['t'], startFrom: 'middle' as never, handle }),
+    ).toThrow(/startFrom must be 'earliest' or 'latest', got "middle"/);
+    expect(() => router.addHandler({ name: 'c', topics: ['t'], group: '', handle })).toThrow(
+      /options\.group must be a non-empty string, got ""/,
+    );
+    expect(() => router.addHandler({ name: 'd', topics: [], handle })).toThrow(RangeError);
+    expect(router.handlerNames()).toEqual([]);
+    router.addHandler({ name: 'a', topics: ['t'], maxInFlight: 1, handle });
+    await router.run();
+    await router.close();
+  });
+
   it('close lets the delivery in flight finish and takes no more', async () => {
     const broker = new InMemoryBroker({ serializer });
     const done: number[] = [];

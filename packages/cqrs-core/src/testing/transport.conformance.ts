@@ -7,6 +7,7 @@ import {
   type Delivery,
   type PoisonMessage,
   type Publisher,
+  type SubscribeOptions,
   type Subscriber,
   type SubscriptionHandle,
   type TransportFeatures,
@@ -396,6 +397,63 @@ export function describeTransportConformance(
       await eventually(() => earliest.length === 3 && latest.length === 1, timeout, 'deliveries');
       expect(earliest).toEqual([1, 2, 3]);
       expect(latest).toEqual([3]);
+    });
+
+    it('refuses bad subscribe options at once, naming the option and the value, and subscribes nothing', async () => {
+      const t = topic('options');
+      const refusing = subscriber();
+      let handled = 0;
+      const refused = async (
+        topics: readonly string[],
+        options: unknown,
+        kind: typeof TypeError | typeof RangeError,
+        option: string,
+        shown: string,
+      ) => {
+        let error: unknown;
+        try {
+          open.push(
+            await refusing.subscribe(topics, options as SubscribeOptions, async () => {
+              handled++;
+            }),
+          );
+        } catch (caught) {
+          error = caught;
+        }
+        expect({ option, shown, error }).toEqual({ option, shown, error: expect.any(kind) });
+        expect((error as Error).message).toContain(option);
+        expect((error as Error).message).toContain(shown);
+      };
+      const valid = { group: 'g', consumer: 'c' };
+      for (const [value, shown] of [
+        [0, '0'],
+        [-1, '-1'],
+        [1.5, '1.5'],
+        [NaN, 'NaN'],
+        [Infinity, 'Infinity'],
+        ['4', '"4"'],
+      ] as const)
+        await refused([t], { ...valid, maxInFlight: value }, TypeError, 'maxInFlight', shown);
+      await refused([t], { ...valid, group: '' }, TypeError, 'group', '""');
+      await refused([t], { consumer: 'c' }, TypeError, 'group', 'undefined');
+      await refused([t], { ...valid, consumer: '' }, TypeError, 'consumer', '""');
+      await refused([t], { ...valid, startFrom: 'middle' }, TypeError, 'startFrom', '"middle"');
+      await refused([], valid, RangeError, 'topics', '[]');
+      // Nothing was started: the subscriber closes at once (Kafka's hung with maxInFlight 0),
+      // and a message goes to a valid subscription of the group alone.
+      const closing = Date.now();
+      await refusing.close();
+      expect(Date.now() - closing).toBeLessThan(5_000);
+      const received: number[] = [];
+      await subscriber().subscribe(
+        [t],
+        { ...valid, maxInFlight: 1 },
+        async (d) => void received.push(n(d)),
+      );
+      await transport.publisher.publish(t, [conformanceMessage(1), conformanceMessage(2)]);
+      await eventually(() => received.length === 2, timeout, 'both messages');
+      expect(received).toEqual([1, 2]);
+      expect(handled).toBe(0);
     });
 
     it('close waits for in-flight deliveries; the rest goes to the next consumer of the group', async () => {

@@ -1,5 +1,6 @@
 export * from './transport.port';
 export * from './transport.errors';
+export * from './subscribe-options.check';
 export * from './topic.naming';
 export * from './wire.codec';
 export * from './poison.warning';

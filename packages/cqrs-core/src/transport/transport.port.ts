@@ -56,16 +56,16 @@ export interface SubscribeOptions {
   /** This consumer's name within the group, unique per process (e.g. the instance id). */
   consumer: string;
   /**
-   * Maximum deliveries in flight for this subscription (back-pressure). Default 16. On Kafka it
-   * is the number of partitions handled at once: a partition's messages run one after another,
-   * so a message being retried holds back the later messages of its partition, whatever their
-   * key (Redis Streams and in-memory hold back only its key).
+   * Maximum deliveries in flight for this subscription (back-pressure): a positive integer,
+   * default 16. On Kafka it is the number of partitions handled at once: a partition's messages
+   * run one after another, so a message being retried holds back the later messages of its
+   * partition, whatever their key (Redis Streams and in-memory hold back only its key).
    */
   maxInFlight?: number;
   /**
    * Where delivery starts for a group that has never consumed the topic: 'earliest' (default:
    * nothing published before is lost) or 'latest' (only new messages — fan-out groups of
-   * ephemeral instances, such as SSE gateways, use this).
+   * ephemeral instances, such as SSE gateways, use this). Any other value is refused.
    */
   startFrom?: 'earliest' | 'latest';
 }
@@ -94,6 +94,13 @@ export interface SubscriptionHandle {
  *   group (after the transport's claim/rebalance delay).
  */
 export interface Subscriber {
+  /**
+   * Starts consuming `topics` (at least one) for `options.group`.
+   * @throws RangeError when `topics` is empty, TypeError naming the option and the value when
+   *   `group` or `consumer` is not a non-empty string, `maxInFlight` not a positive integer or
+   *   `startFrom` neither 'earliest' nor 'latest' — at once, before anything is subscribed
+   *   (checkSubscribeOptions; every backend alike)
+   */
   subscribe(
     topics: readonly string[],
     options: SubscribeOptions,

@@ -13,6 +13,7 @@ import {
 } from '../transport.port';
 import { decodeFromWire, encodeForWire, UndecodableMessageError } from '../wire.codec';
 import { warnOfPoison } from '../poison.warning';
+import { checkSubscribeOptions } from '../subscribe-options.check';
 import { LANES, LaneScheduler, laneOf } from './priority.lanes';
 
 export interface InMemoryBrokerOptions {
@@ -365,6 +366,7 @@ export class InMemorySubscriber implements Subscriber {
     options: SubscribeOptions,
     handler: DeliveryHandler,
   ): Promise<SubscriptionHandle> {
+    checkSubscribeOptions('InMemorySubscriber.subscribe', topics, options);
     const attached = topics.map((topic) => this.broker.attach(topic, options, handler, this));
     for (const consumer of attached) this.consumers.add(consumer);
     return { close: () => this.release(attached) };

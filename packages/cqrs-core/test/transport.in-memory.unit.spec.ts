@@ -6,14 +6,11 @@ describeTransportConformance(
   'in-memory',
   IN_MEMORY_FEATURES,
   async ({ serializer, onPoison, maxMessageBytes }) => {
-    const broker = new InMemoryBroker({
-      serializer,
-      onPoison,
-      maxMessageBytes,
-      redeliveryDelayMs: 20,
-    });
+    const options = { serializer, onPoison, maxMessageBytes, redeliveryDelayMs: 20 };
+    const broker = new InMemoryBroker(options);
     return {
       publisher: broker,
+      closablePublisher: async () => new InMemoryBroker(options),
       subscriber: (options) => broker.subscriber(options),
       crash: async (subscriber) => (subscriber as InMemorySubscriber).kill(),
       publishRaw: async (topic, key, raw) => broker.publishRaw(topic, key, raw),

@@ -142,6 +142,7 @@ describeTransportConformance(
     const subscriberClient = await clients.connect('subscribers');
     return {
       publisher,
+      closablePublisher: async () => new KafkaPublisher(await clients.connect('closable'), options),
       subscriber: (extra) => new KafkaSubscriber(subscriberClient, { ...options, ...extra }),
       crash: (subscriber) => (subscriber as KafkaSubscriber).kill(),
       publishRaw: (topic, key, raw) => publisher.publishRaw(topic, key, raw),

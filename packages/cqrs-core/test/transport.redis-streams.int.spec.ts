@@ -71,6 +71,8 @@ function describeOnLayout(
       });
       return {
         publisher,
+        closablePublisher: async () =>
+          new RedisStreamsPublisher({ ...layout, client: connection.client, serializer }),
         subscriber: (options) =>
           new RedisStreamsSubscriber({
             ...options,

@@ -1,4 +1,5 @@
 import { MessageTooLargeError } from '../messages/message.errors';
+import { TransportClosedError } from '../transport/transport.errors';
 
 /**
  * A topic could not be created or did not get partition leaders in time, for a reason that may
@@ -15,10 +16,14 @@ export class KafkaTopicUnavailableError extends Error {
   }
 }
 
-/** A publisher or subscriber was used after close(). */
-export class KafkaTransportClosedError extends Error {
+/**
+ * A publisher or subscriber was used after close() (or kill()). A TransportClosedError, as every
+ * transport's (`component` is `KafkaPublisher` or `KafkaSubscriber`).
+ */
+export class KafkaTransportClosedError extends TransportClosedError {
   constructor(readonly what: 'publisher' | 'subscriber') {
-    super(`The Kafka ${what} is closed`);
+    super(what === 'publisher' ? 'KafkaPublisher' : 'KafkaSubscriber');
+    this.message = `The Kafka ${what} is closed`;
     this.name = 'KafkaTransportClosedError';
   }
 }

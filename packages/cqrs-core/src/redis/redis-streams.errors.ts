@@ -1,10 +1,5 @@
-/** A publisher or subscriber was used after close() (or kill()). */
-export class TransportClosedError extends Error {
-  constructor(readonly component: string) {
-    super(`${component} is closed`);
-    this.name = 'TransportClosedError';
-  }
-}
+// Moved to the transport port (every transport throws it); exported here as before.
+export { TransportClosedError } from '../transport/transport.errors';
 
 /**
  * Redis replied NOGROUP: the stream or its consumer group does not exist — Redis lost its data

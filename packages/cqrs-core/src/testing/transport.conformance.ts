@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type Envelope, type Priority } from '../messages/envelope';
 import { MessageTooLargeError } from '../messages/message.errors';
+import { TransportClosedError } from '../transport/transport.errors';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import {
   type Delivery,
@@ -19,6 +20,11 @@ const ConformanceMessage = z.object({ n: z.number().int(), blob: z.string().opti
 /** What a backend hands to the transport conformance suite. */
 export interface TransportUnderTest {
   publisher: Publisher;
+  /**
+   * A publisher of its own (as if in another process), which the suite closes: publishing
+   * after close must reject with TransportClosedError.
+   */
+  closablePublisher(): Promise<Publisher>;
   /**
    * A subscriber as if in a new process (own connections), with the backend's `closeTimeoutMs`
    * when given (its default otherwise).
@@ -454,6 +460,38 @@ export function describeTransportConformance(
       await eventually(() => received.length === 2, timeout, 'both messages');
       expect(received).toEqual([1, 2]);
       expect(handled).toBe(0);
+    });
+
+    it('rejects publish and subscribe after close with TransportClosedError', async () => {
+      const t = topic('closed');
+      // Used before it is closed (a Kafka producer connects on its first publish).
+      const publisher = await transport.closablePublisher();
+      const own = topic('closed-publisher');
+      await publisher.publish(own, [conformanceMessage(1)]);
+      await publisher.close();
+      await expect(publisher.publish(own, [conformanceMessage(2)])).rejects.toBeInstanceOf(
+        TransportClosedError,
+      );
+      await expect(publisher.publish(own, [])).rejects.toBeInstanceOf(TransportClosedError);
+      await publisher.close(); // twice is fine
+
+      const closed = subscriber();
+      const handled: number[] = [];
+      await closed.subscribe([t], { group: 'g', consumer: 'c' }, async (d) => {
+        handled.push(n(d));
+      });
+      await transport.publisher.publish(t, [conformanceMessage(1)]);
+      await eventually(() => handled.length === 1, timeout, 'the message published before close');
+      await closed.close();
+      await expect(
+        closed.subscribe([t], { group: 'other', consumer: 'c' }, async (d) => {
+          handled.push(n(d));
+        }),
+      ).rejects.toBeInstanceOf(TransportClosedError);
+      await closed.close(); // twice is fine
+      await transport.publisher.publish(t, [conformanceMessage(3)]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(handled).toEqual([1]); // nothing was subscribed after close
     });
 
     it('close waits for in-flight deliveries; the rest goes to the next consumer of the group', async () => {

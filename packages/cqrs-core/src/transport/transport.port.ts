@@ -15,7 +15,10 @@ import { type Envelope } from '../messages/envelope';
  */
 export interface Publisher {
   publish(topic: string, messages: readonly Envelope[]): Promise<void>;
-  /** Flushes and releases connections. Publishing after close rejects. */
+  /**
+   * Flushes and releases connections. Publishing after close rejects with TransportClosedError
+   * (every transport). Safe to call twice.
+   */
   close(): Promise<void>;
 }
 
@@ -100,13 +103,17 @@ export interface Subscriber {
    *   `group` or `consumer` is not a non-empty string, `maxInFlight` not a positive integer or
    *   `startFrom` neither 'earliest' nor 'latest' — at once, before anything is subscribed
    *   (checkSubscribeOptions; every backend alike)
+   * @throws TransportClosedError after close() (every transport)
    */
   subscribe(
     topics: readonly string[],
     options: SubscribeOptions,
     handler: DeliveryHandler,
   ): Promise<SubscriptionHandle>;
-  /** Closes every subscription (as SubscriptionHandle.close) and releases connections. */
+  /**
+   * Closes every subscription (as SubscriptionHandle.close) and releases connections.
+   * Subscribing afterwards rejects with TransportClosedError. Safe to call twice.
+   */
   close(): Promise<void>;
   /**
    * false when this subscriber cannot decode messages of `type` (its serializer does not know

@@ -14,6 +14,7 @@ import {
 import { decodeFromWire, encodeForWire, UndecodableMessageError } from '../wire.codec';
 import { warnOfPoison } from '../poison.warning';
 import { checkSubscribeOptions } from '../subscribe-options.check';
+import { TransportClosedError } from '../transport.errors';
 import { LANES, LaneScheduler, laneOf } from './priority.lanes';
 
 export interface InMemoryBrokerOptions {
@@ -158,7 +159,7 @@ export class InMemoryBroker implements Publisher {
   }
 
   async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
-    if (this.closed) throw new Error('InMemoryBroker is closed');
+    if (this.closed) throw new TransportClosedError('InMemoryBroker');
     const max = this.options.maxMessageBytes ?? 1_114_112;
     // Encode everything first: a batch is accepted whole or not at all.
     const encoded = messages.map((envelope) => {
@@ -202,9 +203,15 @@ export class InMemoryBroker implements Publisher {
     return new InMemorySubscriber(this, options);
   }
 
+  /** Stops delivering; publishing and subscribing afterwards reject (TransportClosedError). */
   async close(): Promise<void> {
     this.closed = true;
     for (const group of this.groups.values()) clearTimeout(group.timer);
+  }
+
+  /** @internal */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Messages waiting or in flight for a group (its lag). */
@@ -353,6 +360,7 @@ export class InMemorySubscriber implements Subscriber {
   private waiters: (() => void)[] = [];
 
   private readonly closeTimeoutMs: number;
+  private closed = false;
 
   constructor(
     private readonly broker: InMemoryBroker,
@@ -366,6 +374,8 @@ export class InMemorySubscriber implements Subscriber {
     options: SubscribeOptions,
     handler: DeliveryHandler,
   ): Promise<SubscriptionHandle> {
+    if (this.closed) throw new TransportClosedError('InMemorySubscriber');
+    if (this.broker.isClosed) throw new TransportClosedError('InMemoryBroker');
     checkSubscribeOptions('InMemorySubscriber.subscribe', topics, options);
     const attached = topics.map((topic) => this.broker.attach(topic, options, handler, this));
     for (const consumer of attached) this.consumers.add(consumer);
@@ -376,14 +386,20 @@ export class InMemorySubscriber implements Subscriber {
     return this.broker.decodes(type);
   }
 
-  /** Simulates a crash: deliveries in flight are abandoned and go to other consumers of the group. */
+  /**
+   * Simulates a crash: deliveries in flight are abandoned and go to other consumers of the
+   * group. Unusable afterwards, as after close().
+   */
   kill(): void {
+    this.closed = true;
     for (const consumer of this.consumers) this.broker.detach(consumer, true);
     this.consumers.clear();
     this.settled(); // a close() waiting on them returns: their deliveries went back
   }
 
+  /** Closes every subscription (see SubscriptionHandle.close); subscribing afterwards rejects. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.release([...this.consumers]);
   }
 

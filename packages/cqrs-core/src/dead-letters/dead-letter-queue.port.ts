@@ -2,6 +2,7 @@ import { type Envelope, type Priority } from '../messages/envelope';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { namesOfType } from '../messages/type.names';
 import { type Publisher } from '../transport/transport.port';
+import { upcastLetterEnvelope } from './letter.upcast';
 import { isNotUnderstood, parseWireEnvelope } from './poison.kinds';
 
 /** A message that could not be handled, with everything an operator needs to decide its fate. */
@@ -128,6 +129,7 @@ const LETTER_ERRORS = new Set([
   'MessageValidationError',
   'MessageTooLargeError',
   'ChecksumMismatchError',
+  'DeadLetterUpcastError',
   'TypeError',
 ]);
 
@@ -194,7 +196,12 @@ export function replayedForAnother(envelope: Envelope, group: string, fanOut?: s
  * instance of a fan-out handler (the router acknowledges it unhandled in every other group: see
  * replayEnvelope); a poison letter that was
  * not understood (`NotUnderstoodMessageError`) is written back as its raw text (RawPublisher),
- * with the same metadata; a malformed one is skipped and stays (`skips` says why). A letter
+ * with the same metadata; a malformed one is skipped and stays (`skips` says why). A queue given
+ * the registry (`serializer`) reads each letter's envelope through it first (upcastLetterEnvelope):
+ * a letter written at an older schema version of its type is published upcast to the current
+ * one, so letters of an older release replay after a version bump; one that cannot be read so
+ * (DeadLetterUpcastError) stays and is reported in `failed`. Without the registry the envelope
+ * is published as it was dead-lettered, and a publisher's registry refuses old data as current. A letter
  * added while a replay runs is not replayed by it. It removes the letter only after the publish
  * was accepted — a crash in between replays it twice
  * (consumers deduplicate by messageId), never zero times. A letter whose publish is refused stays
@@ -393,7 +400,8 @@ export function computeStats(letters: Iterable<DeadLetter>): DeadLetterStats {
  * letter is skipped (`skips` says why); a refused publish releases the claim, leaves the letter
  * where it is, is reported in `failed`, and the replay goes on — until REPLAY_STOP_AFTER
  * publishes in a row failed for the publisher's own reasons (`stopped`). An error of the
- * queue's store (claim, release, remove) rejects.
+ * queue's store (claim, release, remove) rejects. Given the queue's `serializer`, each envelope
+ * is read through it before its publish (upcastLetterEnvelope; a failure is the letter's).
  * `letters` may be read lazily (a page at a time); the result lists at most REPLAY_LISTED
  * failed and skipped letters, whatever their number.
  */
@@ -401,6 +409,7 @@ export async function replayLetters(
   letters: Iterable<DeadLetter> | AsyncIterable<DeadLetter>,
   publisher: Publisher,
   claims: ReplayClaims,
+  serializer?: MessageSerializer,
 ): Promise<ReplayResult> {
   const result: ReplayResult = { replayed: 0, skipped: 0, skips: [], failed: [], failures: 0 };
   let refusedInARow = 0;
@@ -412,7 +421,7 @@ export async function replayLetters(
     }
     if (!(await claims.claim(letter))) continue;
     try {
-      await publishLetter(letter, publisher);
+      await publishLetter(letter, publisher, serializer);
     } catch (error) {
       await claims.release(letter);
       const reason = describeError(error);
@@ -430,8 +439,16 @@ export async function replayLetters(
   return result;
 }
 
-async function publishLetter(letter: DeadLetter, publisher: Publisher): Promise<void> {
-  const envelope = replayEnvelope(letter);
+async function publishLetter(
+  letter: DeadLetter,
+  publisher: Publisher,
+  serializer: MessageSerializer | undefined,
+): Promise<void> {
+  const envelope = replayEnvelope(
+    letter.envelope && serializer
+      ? { ...letter, envelope: upcastLetterEnvelope(letter.envelope, serializer) }
+      : letter,
+  );
   if (envelope) return publisher.publish(letter.originalTopic, [envelope]);
   const wire = replayRaw(letter)!;
   const raw = (publisher as Partial<RawPublisher>).publishRaw;

@@ -19,7 +19,12 @@ import { type MessageSerializer } from '../messages/serializer.port';
 import { checkDeadLetterFilter, checkNewDeadLetter } from './dead-letter-queue.rules';
 
 export interface InMemoryDeadLetterQueueOptions {
-  /** The registry: a `type` filter then also matches the type's former names. */
+  /**
+   * The registry: a `type` filter then also matches the type's former names, and a replay
+   * upcasts letters written at an older schema version of their type (upcastLetterEnvelope).
+   * Pass it: without it, letters of an older release cannot be replayed once their type's
+   * version was bumped (a publisher's registry refuses their data as current).
+   */
   serializer?: MessageSerializer;
   /**
    * How long a replay's claim on a letter lasts (ms) unless the letter is removed or given back
@@ -72,7 +77,12 @@ export class InMemoryDeadLetterQueue implements DeadLetterQueue {
 
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
     checkDeadLetterFilter(filter); // list's default ({}) must not stand for a missing filter
-    return replayLetters(await this.list(filter), publisher, this.claimsFor(randomUUID()));
+    return replayLetters(
+      await this.list(filter),
+      publisher,
+      this.claimsFor(randomUUID()),
+      this.options.serializer,
+    );
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {

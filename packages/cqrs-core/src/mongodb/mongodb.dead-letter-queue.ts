@@ -31,7 +31,12 @@ export interface MongoDeadLetterQueueOptions {
    * purge: their memory is bounded by a page. Default 500.
    */
   pageSize?: number;
-  /** The registry: a `type` filter then also matches the type's former names. */
+  /**
+   * The registry: a `type` filter then also matches the type's former names, and a replay
+   * upcasts letters written at an older schema version of their type (upcastLetterEnvelope).
+   * Pass it: without it, letters of an older release cannot be replayed once their type's
+   * version was bumped (a publisher's registry refuses their data as current).
+   */
   serializer?: MessageSerializer;
   /**
    * How long a replay's claim on a letter lasts (ms) unless the letter is removed or given back
@@ -165,7 +170,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
       async (id) => (await this.model.exists({ _id: id })) !== null,
       async (id) => (await this.model.deleteOne({ _id: id })).deletedCount === 1,
     );
-    return replayLetters(this.matching(filter), publisher, claims);
+    return replayLetters(this.matching(filter), publisher, claims, this.serializer);
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {

@@ -35,7 +35,12 @@ export interface RedisDeadLetterQueueOptions {
    * per XDEL by purge: their memory is bounded by a page. Default 500.
    */
   pageSize?: number;
-  /** The registry: a `type` filter then also matches the type's former names. */
+  /**
+   * The registry: a `type` filter then also matches the type's former names, and a replay
+   * upcasts letters written at an older schema version of their type (upcastLetterEnvelope).
+   * Pass it: without it, letters of an older release cannot be replayed once their type's
+   * version was bumped (a publisher's registry refuses their data as current).
+   */
   serializer?: MessageSerializer;
   /**
    * How long a replay's claim on a letter lasts (ms: the claim key's PX) unless the letter is
@@ -124,7 +129,12 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
   async replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult> {
     checkDeadLetterFilter(filter);
     filter = withTypeNames(filter, this.options.serializer);
-    return replayLetters(this.matching(filter), publisher, this.claimsFor(randomUUID()));
+    return replayLetters(
+      this.matching(filter),
+      publisher,
+      this.claimsFor(randomUUID()),
+      this.options.serializer,
+    );
   }
 
   async purge(filter: DeadLetterFilter): Promise<number> {

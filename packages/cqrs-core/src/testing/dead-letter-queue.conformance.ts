@@ -288,6 +288,72 @@ export function describeDeadLetterQueueConformance(
       });
     });
 
+    it('replays a letter written at an older schema version upcast to the current one, given the registry', async () => {
+      // Release 1 wrote `Placed` v1; release 2 moved it to v2 (with `currency`) and an upcaster.
+      const release2 = () =>
+        new SerializerRegistry()
+          .register('Placed', z.object({ n: z.number(), currency: z.string() }), { version: 2 })
+          .upcaster('Placed', 1, (data) => ({ ...(data as object), currency: 'EUR' }));
+      const upcasting = await factory({ serializer: release2() });
+      const at = (n: number, schemaVersion: number, data: object = { n }): NewDeadLetter => ({
+        ...letter('events.Placed', n),
+        envelope: testEnvelope('Placed', data, {
+          aggregateId: `a${n}`,
+          metadata: { timestamp: new Date().toISOString(), retryCount: 3, schemaVersion },
+        }),
+      });
+      const old = await upcasting.add(at(1, 1));
+      const forwarded = await upcasting.add({ ...at(2, 1), handler: '(forwarder)' });
+      const current = await upcasting.add(at(3, 2, { n: 3, currency: 'USD' }));
+      const invalid = await upcasting.add(at(4, 1, { n: 'four' }));
+      const newer = await upcasting.add(at(5, 3, { n: 5, currency: 'USD', more: true }));
+      const broker = new InMemoryBroker({ serializer: release2() });
+      const received: unknown[] = [];
+      await broker
+        .subscriber()
+        .subscribe(['events.Placed'], { group: 'g', consumer: 'c' }, async (d) => {
+          received.push({
+            data: d.envelope.data,
+            schemaVersion: d.envelope.metadata.schemaVersion,
+            replayedFrom: d.envelope.metadata.replayedFrom,
+          });
+        });
+      const result = await upcasting.replay({}, broker);
+      expect(result).toEqual({
+        replayed: 3,
+        skipped: 0,
+        skips: [],
+        failed: [
+          {
+            id: invalid,
+            reason: expect.stringMatching(
+              /^DeadLetterUpcastError: the letter was written at schema version 1 of Placed .*MessageValidationError: .*n/,
+            ),
+          },
+          {
+            id: newer,
+            reason: expect.stringMatching(
+              /written at schema version 3 of Placed .*UnsupportedSchemaVersionError/,
+            ),
+          },
+        ],
+        failures: 2,
+      });
+      await until(() => received.length === 3, 'the replayed letters');
+      expect(received).toEqual([
+        { data: { n: 1, currency: 'EUR' }, schemaVersion: 2, replayedFrom: old },
+        { data: { n: 2, currency: 'EUR' }, schemaVersion: 2, replayedFrom: forwarded },
+        { data: { n: 3, currency: 'USD' }, schemaVersion: 2, replayedFrom: current },
+      ]);
+      // The letters that cannot be read stay as they were, for a fixed release to replay.
+      expect(
+        (await upcasting.list()).map((l) => [l.id, l.envelope?.metadata.schemaVersion]),
+      ).toEqual([
+        [invalid, 1],
+        [newer, 3],
+      ]);
+    });
+
     it('pages through the letters with after and limit, also past a letter removed meanwhile', async () => {
       for (let n = 1; n <= 25; n++) await queue.add(letter(n % 2 ? 'events.A' : 'events.B', n));
       const all = (await queue.list()).map((l) => l.id);

@@ -13,6 +13,15 @@ export interface DeadLetter {
   readonly envelope?: Envelope;
   /** The wire text of a poison message, as received. */
   readonly raw?: string;
+  /**
+   * Poison only: the `type` of the envelope in `raw` when that text is a wire envelope (a
+   * message of a type or schema version the consumer did not know yet: a rolling deploy), so a
+   * `type` filter finds it. Absent when `raw` is not an envelope, and on letters stored before
+   * session 27. A letter with an `envelope` has its type there.
+   */
+  readonly type?: string;
+  /** Poison only: the `messageId` of the envelope in `raw`, as `type`. */
+  readonly messageId?: string;
   readonly originalTopic: string;
   /** Where the message was in the broker (entry id, partition:offset). */
   readonly position: string;
@@ -49,7 +58,8 @@ export interface DeadLetterFilter {
   originalTopic?: string;
   handler?: string;
   /**
-   * The envelope's type. A queue given the registry (`serializer`) also matches the type's
+   * The envelope's type (a poison letter's: the type of the envelope in its raw text, typeOfLetter;
+   * never matches malformed text). A queue given the registry (`serializer`) also matches the type's
    * former names (SerializerRegistry.formerNames): letters written before a rename.
    */
   type?: string;
@@ -255,14 +265,22 @@ export function withTypeNames(
   return { ...filter, types: namesOfType(serializer, filter.type) };
 }
 
+/**
+ * The message type of a letter: its envelope's, or for poison the type recorded from its raw
+ * text (DeadLetter.type); '' for text that is not an envelope. What a `type` filter matches.
+ */
+export function typeOfLetter(letter: NewDeadLetter): string {
+  return letter.envelope?.type ?? letter.type ?? '';
+}
+
 /** True when a letter matches a filter (all given fields must match). */
 export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boolean {
   if (filter.ids && !filter.ids.includes(letter.id)) return false;
   if (filter.originalTopic && letter.originalTopic !== filter.originalTopic) return false;
   if (filter.handler && letter.handler !== filter.handler) return false;
   if (filter.types) {
-    if (!filter.types.includes(letter.envelope?.type ?? '')) return false;
-  } else if (filter.type && letter.envelope?.type !== filter.type) return false;
+    if (!filter.types.includes(typeOfLetter(letter))) return false;
+  } else if (filter.type && typeOfLetter(letter) !== filter.type) return false;
   // String(): a letter stored before reasons were always text may hold an object.
   if (filter.reason && !String(letter.reason).includes(filter.reason)) return false;
   if (filter.errorName && letter.errorName !== filter.errorName) return false;

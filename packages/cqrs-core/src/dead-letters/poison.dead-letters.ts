@@ -2,7 +2,7 @@ import { type Counter, type Registry } from 'prom-client';
 import { type DeadLetterEvent, warnOfDeadLetters } from '../middleware/dead-letter.middleware';
 import { type PoisonMessage } from '../transport/transport.port';
 import { type DeadLetterQueue } from './dead-letter-queue.port';
-import { DECODER, poisonErrorName } from './poison.kinds';
+import { DECODER, parseWireEnvelope, poisonErrorName } from './poison.kinds';
 
 export interface PoisonDeadLetterOptions {
   /**
@@ -12,8 +12,9 @@ export interface PoisonDeadLetterOptions {
    */
   registry?: Registry;
   /**
-   * Called after each letter is stored (type `(undecodable)`, no message id, handler
-   * `(decoder)`). Default: warnOfDeadLetters(), the rate-limited warning deadLetter() gives.
+   * Called after each letter is stored (handler `(decoder)`), with the type and message id of
+   * the envelope in the raw text; type `(undecodable)` and no message id when the text is not
+   * an envelope. Default: warnOfDeadLetters(), the rate-limited warning deadLetter() gives.
    * Errors it throws are ignored (the letter is stored).
    */
   onDeadLetter?: (event: DeadLetterEvent) => void;
@@ -28,7 +29,8 @@ export interface PoisonDeadLetterOptions {
  * cannot read: of a type or schema version it does not know yet (a rolling deploy), or whose
  * data fails its schema here; a replay writes it back as its raw text once the consumer reads
  * it — or `UndecodableMessageError`: malformed (not JSON, not an envelope, a checksum
- * mismatch), never replayable (see poison.kinds).
+ * mismatch), never replayable (see poison.kinds). When the raw text is a wire envelope, the
+ * letter records its `type` and `messageId` (a `type` filter selects it; the warning names them).
  *
  * If the queue refuses the letter, the returned promise rejects and the transport treats the
  * message as a failed delivery (it is delivered again later): poison is never dropped silently.
@@ -41,8 +43,10 @@ export function poisonToDeadLetters(
 ): (poison: PoisonMessage) => Promise<void> {
   const onDeadLetter = options.onDeadLetter ?? warnOfDeadLetters();
   return async (poison) => {
+    const wire = parseWireEnvelope(poison.raw);
     const letterId = await queue.add({
       raw: poison.raw,
+      ...(wire && { type: wire.type, messageId: wire.messageId }),
       originalTopic: poison.topic,
       position: poison.position,
       group: poison.group,
@@ -59,9 +63,9 @@ export function poisonToDeadLetters(
       onDeadLetter({
         handler: DECODER,
         topic: poison.topic,
-        type: '(undecodable)',
+        type: wire?.type ?? '(undecodable)',
         reason: poison.reason,
-        messageId: '',
+        messageId: wire?.messageId ?? '',
         group: poison.group,
         letterId,
         attempts: 1,

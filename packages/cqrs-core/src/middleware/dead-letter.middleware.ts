@@ -34,7 +34,10 @@ export interface DeadLetterEvent {
   topic: string;
   type: string;
   reason: string;
-  /** Empty for a message that could not be decoded (poisonToDeadLetters). */
+  /**
+   * Empty for poison that is not an envelope (poisonToDeadLetters: its type is then
+   * `(undecodable)`).
+   */
   messageId: string;
   group: string;
   /** The letter's id in the queue (replay and purge take it). */

@@ -6,6 +6,7 @@ import {
   DeadLetterCursorError,
   emptyStats,
   replayLetters,
+  typeOfLetter,
   matchingPages,
   withTypeNames,
   type DeadLetter,
@@ -51,7 +52,7 @@ interface DeadLetterDocument {
   _id: string;
   originalTopic: string;
   handler: string;
-  /** The envelope's type ('' for poison), for the `type` filter. */
+  /** The letter's type (typeOfLetter: '' for poison that is not an envelope), for `type`. */
   type: string;
   /** The whole letter as JSON text: an envelope's data may hold keys MongoDB refuses ('$x'). */
   letter: string;
@@ -141,7 +142,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
       _id: id,
       originalTopic: letter.originalTopic,
       handler: letter.handler,
-      type: letter.envelope?.type ?? '',
+      type: typeOfLetter(letter),
       letter: JSON.stringify(letter),
     });
     return id;

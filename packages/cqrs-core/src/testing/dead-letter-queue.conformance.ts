@@ -9,11 +9,12 @@ import {
   REPLAY_LISTED,
   REPLAY_STOP_AFTER,
 } from '../dead-letters/dead-letter-queue.port';
+import { poisonToDeadLetters } from '../dead-letters/poison.dead-letters';
 import { type Envelope } from '../messages/envelope';
 import { MessageTooLargeError } from '../messages/message.errors';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { SerializerRegistry } from '../messages/serializer.registry';
-import { deadLetter } from '../middleware/dead-letter.middleware';
+import { deadLetter, type DeadLetterEvent } from '../middleware/dead-letter.middleware';
 import { PermanentError } from '../router/handler.errors';
 import { Router } from '../router/router';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
@@ -755,6 +756,61 @@ export function describeDeadLetterQueueConformance(
       ]);
       expect((await queue.list()).map((l) => l.id)).toEqual([checksum, notJson]);
       expect([unknown, version]).toHaveLength(2);
+    });
+
+    it('selects poison by the type of the envelope in its raw text, and reports its type and message id', async () => {
+      // A rolling deploy: the next release publishes `Later`, which this consumer does not know.
+      const producer = new SerializerRegistry().register('Later', z.object({ s: z.string() }));
+      const later = testEnvelope('Later', { s: 'x' }, { aggregateId: 'k1' });
+      const reported: DeadLetterEvent[] = [];
+      const onPoison = poisonToDeadLetters(queue, { onDeadLetter: (e) => reported.push(e) });
+      const received = (raw: string, reason: string) =>
+        onPoison({ topic: 'events.P', position: '1-0', group: 'g', raw, reason });
+      await received(
+        JSON.stringify(producer.serialize(later)),
+        'UnknownMessageTypeError: Unknown message type "Later": register it with the serializer registry',
+      );
+      await received('{garbage', 'not JSON (Unexpected token g)');
+      await queue.add({ ...letter('events.P', 1), handler: 'h' });
+
+      const [unknown, ...others] = await queue.list({ type: 'Later' });
+      expect(others).toEqual([]);
+      expect(unknown).toMatchObject({
+        type: 'Later',
+        messageId: later.messageId,
+        handler: '(decoder)',
+        errorName: 'NotUnderstoodMessageError',
+      });
+      expect(unknown!.envelope).toBeUndefined();
+      expect((await queue.list({ type: 'Dead' })).map((l) => l.handler)).toEqual(['h']);
+      // Text that is not an envelope has no type: no type filter selects it.
+      const garbage = (await queue.list({ handler: '(decoder)' })).find(
+        (l) => l.raw === '{garbage',
+      );
+      expect(garbage?.type).toBeUndefined();
+      expect(garbage?.messageId).toBeUndefined();
+      expect(reported.map((e) => [e.type, e.messageId, e.letterId])).toEqual([
+        ['Later', later.messageId, unknown!.id],
+        ['(undecodable)', '', garbage!.id],
+      ]);
+
+      // After the deploy: replayed by its type.
+      const broker = new InMemoryBroker({ serializer: producer });
+      const replayed: unknown[] = [];
+      await broker
+        .subscriber()
+        .subscribe(['events.P'], { group: 'g', consumer: 'c' }, async (d) => {
+          replayed.push([d.envelope.type, d.envelope.messageId]);
+        });
+      expect(await queue.replay({ type: 'Later' }, broker)).toMatchObject({
+        replayed: 1,
+        failures: 0,
+        skipped: 0,
+      });
+      await until(() => replayed.length === 1, 'the replayed poison');
+      expect(replayed).toEqual([['Later', later.messageId]]);
+      expect(await queue.purge({ type: 'Later' })).toBe(0);
+      expect((await queue.list()).map((l) => l.raw ?? l.handler).sort()).toEqual(['h', '{garbage']);
     });
 
     it('lists, counts, replays and purges exactly across page boundaries', async () => {

@@ -98,7 +98,7 @@ describe('kafka: a consumer that cannot make progress', () => {
       handle = await subscriber.subscribe([topic], { group: 'stuck', consumer: 'c' }, async (d) => {
         got.push(n(d));
       });
-      const groupId = kafkaGroupId('stuck', [topic], options.groupIdPrefix);
+      const groupId = kafkaGroupId('stuck', options.groupIdPrefix);
 
       await eventually(
         () => errors.length >= 4,

@@ -48,7 +48,7 @@ describe('kafka: consumer lag and where a new group starts', () => {
   it("a new 'latest' group over a topic with history has lag 0, and a restart skips nothing", async () => {
     const topic = ns.topic('latest');
     await publisher.publish(topic, history(100));
-    const groupId = kafkaGroupId('fan', [topic], options.groupIdPrefix);
+    const groupId = kafkaGroupId('fan', options.groupIdPrefix);
     const got: number[] = [];
     const subscribe = async () => {
       const subscriber = new KafkaSubscriber(connection.client, options);

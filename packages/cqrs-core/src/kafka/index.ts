@@ -9,5 +9,6 @@ export * from './kafka.subscription';
 export * from './kafka.subscriber';
 export * from './kafka.lag';
 export * from './kafka.group';
+export * from './kafka.assigner';
 export * from './kafka.group-seed';
 export * from './kafka.group-start';

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { type Admin } from 'kafkajs';
 
 /** What seedFromPredecessors did (tests and logs). */
 export type GroupSeedOutcome =
   /** The group has committed offsets of its own: left as it is. */
   | { readonly seeded: false; readonly reason: 'own-offsets' }
-  /** No other group of the same handler group name has committed any of these topics. */
+  /** No legacy group of the same handler group name has committed any of these topics. */
   | { readonly seeded: false; readonly reason: 'no-predecessor' }
   /** Another instance (or member) joined the group first: it seeds, or already has progress. */
   | { readonly seeded: false; readonly reason: 'group-active' }
@@ -16,7 +17,7 @@ export type GroupSeedOutcome =
     };
 
 export interface GroupSeedRequest {
-  /** The Kafka group to seed: kafkaGroupId(group, topics, prefix). */
+  /** The Kafka group to seed: kafkaGroupId(group, prefix). */
   readonly groupId: string;
   /** The handler group name as subscribed. */
   readonly group: string;
@@ -27,24 +28,25 @@ export interface GroupSeedRequest {
 }
 
 /**
- * Seeds a brand-new Kafka group from its predecessors, so that changing a handler's topics does
- * not read the topics it already consumed again.
+ * Seeds a brand-new Kafka group from its predecessors, so that upgrading from the releases that
+ * named groups after their topics does not read the topics again.
  *
- * A subscription's Kafka group is `<prefix><group>.<digest of its topics>` (kafkaGroupId), so a
- * handler whose event types change gets a new Kafka group. Its predecessors are the other groups
- * `<prefix><group>.<12 hex digits>`: the same handler group name with another topic set. When the
- * new group has no committed offset for any of its topics, each topic-partition that a predecessor
- * has committed is set to the HIGHEST offset committed among the predecessors: the handler of
- * that name — the same name, the same logic — has already handled everything below it, in
- * whichever of its versions. The others (a topic no predecessor consumed, e.g. the newly added
- * event type) start per `startFrom`, as a new group does. A group with any committed offset of its
- * own is never touched (its own progress wins).
+ * A subscription's Kafka group is `<prefix><group>` (kafkaGroupId). Causeway releases before the
+ * subscription-aware assigner (kafka.assigner) used `<prefix><group>.<12 hex digits of the
+ * topics>`, one group per topic set; those legacy groups are the predecessors. When the group has
+ * no committed offset for any of its topics, each topic-partition that a predecessor has
+ * committed is set to the HIGHEST offset committed among the predecessors: the handler of that
+ * name — the same name, the same logic — has already handled everything below it, in whichever
+ * of its versions. The others (a topic no predecessor consumed) start per `startFrom`, as a new
+ * group does. A group with any committed offset of its own is never touched (its own progress
+ * wins), so once a release with this assigner has committed, the legacy groups are ignored.
  *
  * Race. Instances of the new version may start together: each may find the group empty and seed
  * it with the same values (harmless). kafkajs's setOffsets refuses a group that has a member;
  * then another instance has joined first (having seeded it) and this one goes on without seeding.
  * Hazard: with several topics to seed, an instance that joins while another is still seeding
- * leaves the remaining topics of that other one unseeded (they start per `startFrom`).
+ * leaves the remaining topics of that other one unseeded (they start per `startFrom`); so does a
+ * second subscription sharing the group name with other topics, started after the first joined.
  *
  * Offsets are set without the attempt marker the predecessor had committed (kafka.attempts): the
  * message at a seeded offset is counted from attempt 1 again. setOffsets briefly joins the group
@@ -103,7 +105,20 @@ export async function seedFromPredecessors(
   return { seeded: true, predecessors, offsets };
 }
 
-/** Other Kafka groups of the same handler group name: `<prefix><group>.<12 hex>`, not `groupId`. */
+/**
+ * The Kafka group id Causeway used before the subscription-aware assigner (kafka.assigner):
+ * `<prefix><group>.<first 12 hex digits of sha256 of the sorted, distinct topics joined by \n>`.
+ * Only to find (and test) the groups an upgrade is seeded from.
+ */
+export function legacyKafkaGroupId(group: string, topics: readonly string[], prefix = ''): string {
+  const digest = createHash('sha256')
+    .update([...new Set(topics)].sort().join('\n'))
+    .digest('hex')
+    .slice(0, 12);
+  return `${prefix}${group}.${digest}`;
+}
+
+/** Legacy Kafka groups of the same handler group name: `<prefix><group>.<12 hex>`, not `groupId`. */
 export function predecessorGroups(
   groupIds: readonly string[],
   request: GroupSeedRequest,

@@ -1,6 +1,6 @@
 import { type Admin } from 'kafkajs';
 import { kafkaGroupId } from './kafka.group';
-import { predecessorGroups, seedFromPredecessors } from './kafka.group-seed';
+import { legacyKafkaGroupId, predecessorGroups, seedFromPredecessors } from './kafka.group-seed';
 
 type Offsets = Record<string, Record<string, Record<number, string>>>; // group → topic → partition → offset
 
@@ -42,22 +42,22 @@ function fakeAdmin(offsets: Offsets, setOffsetsError?: Error) {
 
 const prefix = 'p.';
 const request = (topics: string[]) => ({
-  groupId: kafkaGroupId('ledger', topics, prefix),
+  groupId: kafkaGroupId('ledger', prefix),
   group: 'ledger',
   prefix,
   topics,
 });
 
 describe('predecessorGroups', () => {
-  it('lists the other groups of the same handler group name only', () => {
+  it('lists the legacy groups of the same handler group name only', () => {
     const own = request(['A', 'B']);
-    const old = kafkaGroupId('ledger', ['A'], prefix);
+    const old = legacyKafkaGroupId('ledger', ['A'], prefix);
     const groups = [
       own.groupId,
       old,
-      kafkaGroupId('ledger.pod-1', ['A'], prefix), // a fan-out group of another name
-      kafkaGroupId('ledger', ['A'], 'q.'), // another prefix
-      kafkaGroupId('ledgers', ['A'], prefix),
+      legacyKafkaGroupId('ledger.pod-1', ['A'], prefix), // a fan-out group of another name
+      legacyKafkaGroupId('ledger', ['A'], 'q.'), // another prefix
+      legacyKafkaGroupId('ledgers', ['A'], prefix),
       'p.ledger.not-a-digest',
       'p.ledger.ABCDEF012345',
     ];
@@ -67,8 +67,8 @@ describe('predecessorGroups', () => {
 
 describe('seedFromPredecessors', () => {
   it('sets each partition a predecessor committed to the highest offset among them', async () => {
-    const older = kafkaGroupId('ledger', ['A', 'C'], prefix);
-    const newer = kafkaGroupId('ledger', ['A'], prefix);
+    const older = legacyKafkaGroupId('ledger', ['A', 'C'], prefix);
+    const newer = legacyKafkaGroupId('ledger', ['A'], prefix);
     const { admin, offsets } = fakeAdmin({
       [older]: { A: { 0: '5', 1: '40' }, C: { 0: '7' } },
       [newer]: { A: { 0: '20' } },
@@ -92,7 +92,7 @@ describe('seedFromPredecessors', () => {
     const own = request(['A', 'B']);
     const { admin, setOffsets } = fakeAdmin({
       [own.groupId]: { B: { 1: '3' } },
-      [kafkaGroupId('ledger', ['A'], prefix)]: { A: { 0: '20' } },
+      [legacyKafkaGroupId('ledger', ['A'], prefix)]: { A: { 0: '20' } },
     });
     await expect(seedFromPredecessors(admin, own)).resolves.toEqual({
       seeded: false,
@@ -103,7 +103,7 @@ describe('seedFromPredecessors', () => {
 
   it('does nothing without a predecessor', async () => {
     const { admin, setOffsets } = fakeAdmin({
-      [kafkaGroupId('x', ['A'], prefix)]: { A: { 0: '1' } },
+      [legacyKafkaGroupId('x', ['A'], prefix)]: { A: { 0: '1' } },
     });
     await expect(seedFromPredecessors(admin, request(['A']))).resolves.toEqual({
       seeded: false,
@@ -114,7 +114,7 @@ describe('seedFromPredecessors', () => {
 
   it('goes on when another instance joined the group first', async () => {
     const { admin } = fakeAdmin(
-      { [kafkaGroupId('ledger', ['A'], prefix)]: { A: { 0: '20' } } },
+      { [legacyKafkaGroupId('ledger', ['A'], prefix)]: { A: { 0: '20' } } },
       new Error('The consumer group must have no running instances, current state: Stable'),
     );
     await expect(seedFromPredecessors(admin, request(['A', 'B']))).resolves.toEqual({
@@ -125,7 +125,7 @@ describe('seedFromPredecessors', () => {
 
   it('passes other admin errors on (the subscription reports them and starts without seeding)', async () => {
     const { admin } = fakeAdmin(
-      { [kafkaGroupId('ledger', ['A'], prefix)]: { A: { 0: '20' } } },
+      { [legacyKafkaGroupId('ledger', ['A'], prefix)]: { A: { 0: '20' } } },
       new Error('Connection timeout'),
     );
     await expect(seedFromPredecessors(admin, request(['A', 'B']))).rejects.toThrow(

@@ -3,7 +3,7 @@ import { type Registry } from 'prom-client';
 import { addConsumerLagSource, type LagRow } from '../metrics/consumer-lag.gauge';
 
 export interface KafkaGroupTopics {
-  /** The Kafka group id: kafkaGroupId(group, topics, groupIdPrefix) of a Causeway subscription. */
+  /** The Kafka group id: kafkaGroupId(group, groupIdPrefix) of a Causeway subscription. */
   group: string;
   topics: readonly string[];
   /**

@@ -60,7 +60,7 @@ export interface KafkaSubscriberOptions extends KafkaTransportOptions {
   onPoison?: (poison: PoisonMessage) => void | Promise<void>;
   /**
    * Receives errors the subscriber recovers from by itself: seeding a new Kafka group's offsets
-   * from its predecessors (see seedFromPredecessors) failed or took longer than 30 s — the
+   * from its legacy predecessors (see seedFromPredecessors) failed or took longer than 30 s — the
    * subscription then starts without it (per `startFrom`); every crash of a consumer
    * (KafkaConsumerCrashError, naming group, topics and cause) — it is restarted with backoff.
    * Default: process.emitWarning — once per distinct crash cause in a row, and once more when

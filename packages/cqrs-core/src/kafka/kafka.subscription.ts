@@ -14,6 +14,7 @@ import {
 import { decodeFromWire, UndecodableMessageError } from '../transport/wire.codec';
 import { warnOfPoison } from '../transport/poison.warning';
 import { kafkaGroupId } from './kafka.group';
+import { subscriptionAwareAssigner } from './kafka.assigner';
 import { seedFromPredecessors } from './kafka.group-seed';
 import { commitLatestStart } from './kafka.group-start';
 import { KafkaConsumerCrashError, KafkaGroupSeedError } from './kafka.errors';
@@ -41,7 +42,9 @@ const GROUP_CHANGING = new Set([
 ]);
 
 /**
- * One subscribe() call: one kafkajs consumer in the Kafka group kafkaGroupId(group, topics).
+ * One subscribe() call: one kafkajs consumer in the Kafka group kafkaGroupId(group), dealt its
+ * partitions by the subscription-aware assigner (kafka.assigner): members of the group may
+ * subscribe different topics.
  *
  * Commits. kafkajs runs `eachBatch` once per fetched partition batch, partitions concurrently
  * (up to maxInFlight), and fetches again only when every batch of the round has returned — so
@@ -105,7 +108,7 @@ export class KafkaSubscription implements SubscriptionHandle {
     private readonly options: KafkaSubscriberOptions,
     private readonly onStopped: () => void,
   ) {
-    const groupId = kafkaGroupId(subscription.group, topics, options.groupIdPrefix);
+    const groupId = kafkaGroupId(subscription.group, options.groupIdPrefix);
     this.groupId = groupId;
     const maxMessageBytes = options.maxMessageBytes ?? KAFKA_DEFAULTS.maxMessageBytes;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? KAFKA_DEFAULTS.heartbeatIntervalMs;
@@ -119,6 +122,7 @@ export class KafkaSubscription implements SubscriptionHandle {
       // A batch may hold a message at the size limit (Kafka returns an oversized first batch anyway).
       maxBytesPerPartition: Math.max(1_048_576, maxMessageBytes + RECORD_OVERHEAD_BYTES),
       allowAutoTopicCreation: false,
+      partitionAssigners: [subscriptionAwareAssigner],
     });
     const { GROUP_JOIN, HEARTBEAT, FETCH } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, ({ payload }) => {
@@ -181,7 +185,7 @@ export class KafkaSubscription implements SubscriptionHandle {
   }
 
   /**
-   * A brand-new group takes the offsets of its predecessors (kafka.group-seed), and a 'latest'
+   * A brand-new group takes the offsets of its legacy predecessors (kafka.group-seed), and a 'latest'
    * group commits its start on partitions still without an offset (kafka.group-start), bounded
    * by SEED_TIMEOUT_MS; a failure goes to `onError` and the group starts per `startFrom`.
    */

@@ -1,3 +1,5 @@
+import { shownValue } from './shown-value';
+
 /**
  * Checks a duration a store or a lease writes as an expiry: a positive safe integer number of
  * milliseconds. Redis takes nothing else (`PX 1.5` and `PX 0` are errors), so the in-memory
@@ -13,18 +15,3 @@ export function checkDurationMs(name: string, value: unknown): asserts value is 
 }
 
 const POSITIVE_MS = `a positive integer number of milliseconds (at most ${Number.MAX_SAFE_INTEGER})`;
-
-/** A value as an error message shows it: strings quoted, so '1' and 1 differ. */
-export function shownValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'object' && value !== null) {
-    try {
-      const json = JSON.stringify(value);
-      if (json !== undefined) return json;
-    } catch {
-      // Cyclic: fall back to String().
-    }
-  }
-  return String(value);
-}

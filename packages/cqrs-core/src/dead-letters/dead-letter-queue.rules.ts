@@ -1,4 +1,4 @@
-import { shownValue } from '../config/duration.check';
+import { shownValue } from '../config/shown-value';
 import { type DeadLetterFilter, type NewDeadLetter } from './dead-letter-queue.port';
 
 /**

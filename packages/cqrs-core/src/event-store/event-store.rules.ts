@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import {
   type AppendOptions,
   type EventStore,
@@ -63,7 +64,7 @@ export const MAX_STREAM_ID_LENGTH = 1_024;
  */
 export function checkStreamId(streamId: unknown): asserts streamId is string {
   if (typeof streamId !== 'string')
-    throw new TypeError(`streamId must be a string, got ${shown(streamId)}`);
+    throw new TypeError(`streamId must be a string, got ${shownValue(streamId)}`);
   if (streamId.trim().length === 0)
     throw new TypeError(`streamId must not be empty or blank, got ${JSON.stringify(streamId)}`);
   if (streamId.length > MAX_STREAM_ID_LENGTH)
@@ -94,15 +95,15 @@ const LONE_SURROGATE = /\p{Cs}/u;
  */
 export function checkAppendEvents(events: readonly Envelope[]): void {
   if (!Array.isArray(events))
-    throw new TypeError(`events must be an array of envelopes, got ${shown(events)}`);
+    throw new TypeError(`events must be an array of envelopes, got ${shownValue(events)}`);
   events.forEach((event: unknown, index) => {
     if (event === null || typeof event !== 'object')
-      throw new TypeError(`events[${index}] must be an envelope, got ${shown(event)}`);
+      throw new TypeError(`events[${index}] must be an envelope, got ${shownValue(event)}`);
     for (const field of ['type', 'messageId'] as const) {
       const value: unknown = (event as Partial<Envelope>)[field];
       if (typeof value !== 'string' || value.length === 0)
         throw new TypeError(
-          `events[${index}].${field} must be a non-empty string, got ${shown(value)}`,
+          `events[${index}].${field} must be a non-empty string, got ${shownValue(value)}`,
         );
     }
   });
@@ -131,7 +132,7 @@ export function checkDeleteStreamOptions(
 ): asserts options is DeleteStreamOptions {
   const mode: unknown = options?.mode;
   if (mode !== 'soft' && mode !== 'hard') {
-    throw new TypeError(`mode must be 'soft' or 'hard', got ${shown(mode)}`);
+    throw new TypeError(`mode must be 'soft' or 'hard', got ${shownValue(mode)}`);
   }
   if (options?.expectedVersion !== undefined) checkExpectedVersion(options.expectedVersion);
 }
@@ -146,7 +147,7 @@ function checkExpectedVersion(expected: unknown): void {
     return;
   throw new TypeError(
     `expectedVersion must be a non-negative integer, 'any', 'no-stream' or 'exists', ` +
-      `got ${shown(expected)}`,
+      `got ${shownValue(expected)}`,
   );
 }
 
@@ -164,7 +165,9 @@ export function checkReadStreamOptions(options: ReadStreamOptions | undefined): 
   checkOptional('limit', options.limit, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
   const direction: unknown = options.direction;
   if (direction !== undefined && direction !== 'forwards' && direction !== 'backwards') {
-    throw new TypeError(`direction must be 'forwards' or 'backwards', got ${shown(direction)}`);
+    throw new TypeError(
+      `direction must be 'forwards' or 'backwards', got ${shownValue(direction)}`,
+    );
   }
 }
 
@@ -194,11 +197,11 @@ export function checkSubscriptionOptions(
 ): asserts options is SubscriptionOptions {
   checkOptionsObject('subscribe options', options);
   if (typeof options.handler !== 'function') {
-    throw new TypeError(`handler must be a function, got ${shown(options.handler)}`);
+    throw new TypeError(`handler must be a function, got ${shownValue(options.handler)}`);
   }
   for (const name of ['onError', 'onCaughtUp'] as const)
     if (options[name] !== undefined && typeof options[name] !== 'function')
-      throw new TypeError(`${name} must be a function, got ${shown(options[name])}`);
+      throw new TypeError(`${name} must be a function, got ${shownValue(options[name])}`);
   checkOptional('fromPosition', options.fromPosition, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
   checkOptional('limit', options.limit, isPositiveInteger, POSITIVE_INTEGER);
   checkDelayMs('pollIntervalMs', options.pollIntervalMs);
@@ -212,7 +215,9 @@ export function checkSubscriptionOptions(
  */
 export function checkBeforeVersion(beforeVersion: unknown): asserts beforeVersion is number {
   if (!isPositiveInteger(beforeVersion)) {
-    throw new TypeError(`beforeVersion must be ${POSITIVE_INTEGER}, got ${shown(beforeVersion)}`);
+    throw new TypeError(
+      `beforeVersion must be ${POSITIVE_INTEGER}, got ${shownValue(beforeVersion)}`,
+    );
   }
 }
 
@@ -237,7 +242,7 @@ export function checkRetentionPolicy(
   checkOptional('maxPosition', policy.maxPosition, isNonNegativeInteger, NON_NEGATIVE_INTEGER);
   const prefix: unknown = policy.streamPrefix;
   if (prefix !== undefined && typeof prefix !== 'string') {
-    throw new TypeError(`streamPrefix must be a string, got ${shown(prefix)}`);
+    throw new TypeError(`streamPrefix must be a string, got ${shownValue(prefix)}`);
   }
 }
 
@@ -273,44 +278,27 @@ function checkOptional(
   expected: string,
 ): void {
   if (value !== undefined && !valid(value)) {
-    throw new TypeError(`${name} must be ${expected}, got ${shown(value)}`);
+    throw new TypeError(`${name} must be ${expected}, got ${shownValue(value)}`);
   }
 }
 
 function checkOptionsObject(name: string, options: unknown): asserts options is object {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${name} must be an object, got ${shown(options)}`);
+    throw new TypeError(`${name} must be an object, got ${shownValue(options)}`);
   }
 }
 
 function checkTypes(types: unknown): void {
   if (types === undefined) return;
   if (!Array.isArray(types)) {
-    throw new TypeError(`types must be an array of strings, got ${shown(types)}`);
+    throw new TypeError(`types must be an array of strings, got ${shownValue(types)}`);
   }
   const wrong = (types as unknown[]).findIndex((type) => typeof type !== 'string');
   if (wrong >= 0) {
     throw new TypeError(
-      `types must be an array of strings, got ${shown(types[wrong])} at index ${wrong}`,
+      `types must be an array of strings, got ${shownValue(types[wrong])} at index ${wrong}`,
     );
   }
-}
-
-/**
- * A value as an error message shows it: strings quoted, so '1' and 1 differ; arrays and plain
- * objects as JSON when they have a JSON form.
- */
-function shown(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object' && value !== null) {
-    try {
-      const json = JSON.stringify(value);
-      if (json !== undefined) return json;
-    } catch {
-      // Cyclic: fall back to String().
-    }
-  }
-  return String(value);
 }
 
 /**

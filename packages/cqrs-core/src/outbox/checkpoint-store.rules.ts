@@ -1,4 +1,4 @@
-import { shownValue } from '../config/duration.check';
+import { shownValue } from '../config/shown-value';
 
 /**
  * Checks a checkpoint's name before a store reads or writes anything: a non-empty string.

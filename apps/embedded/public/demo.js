@@ -235,6 +235,7 @@
   const handlers = {
     session(params) {
       serverTimeSeen(params.serverTime); // ms: the precise clock from the first frame on
+      if (params.heartbeatMs > 0) heartbeatMs = params.heartbeatMs;
       el('session').textContent =
         `${params.serverId} · ${params.resumed}${params.replayed ? ` (${params.replayed} replayed)` : ''}`;
       document.body.dataset.session = params.resumed;
@@ -274,12 +275,14 @@
       // The session of the token the stream was opened with ended (the access token has been
       // renewed since): a new stream token, and resume from the last id, at once.
       log('session ended; resuming with a renewed token');
+      clearTimeout(watchdog);
       source.close();
       connect().catch(retry);
     },
     disconnected(params) {
       // An operator ended this user's streams: stay disconnected until the page is reloaded.
       log(`disconnected by the server: ${params.reason}`);
+      clearTimeout(watchdog);
       source.close();
       setStatus('disconnected');
     },
@@ -295,12 +298,32 @@
     return base + Math.random() * base;
   };
 
+  // A stream that carries nothing for 3 heartbeat intervals is dead, however open it looks (a
+  // frozen gateway, a connection a network change left half open: the browser would wait for
+  // ever): give it up and resume from the last id. The stream is opened with
+  // `?heartbeat=event` so that its heartbeats reach the page (comments never do).
+  let watchdog;
+  let heartbeatMs = 30_000; // until the session frame says
+  function heard() {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => {
+      log(`nothing heard for ${Math.round((3 * heartbeatMs) / 1000)} s; reconnecting`);
+      source.close();
+      connect().catch(retry);
+    }, 3 * heartbeatMs);
+  }
+
   async function connect() {
     setStatus(lastEventId ? 'reconnecting' : 'connecting');
     const { token } = await json('/api/stream-tokens', { method: 'POST', body: '{}' });
-    const url = `/events?token=${encodeURIComponent(token)}${lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : ''}`;
+    const url = `/events?heartbeat=event&token=${encodeURIComponent(token)}${lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : ''}`;
     source = new EventSource(url);
+    source.addEventListener('heartbeat', (event) => {
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      heard();
+    });
     source.onmessage = (event) => {
+      heard();
       failures = 0;
       lastRefusal = undefined;
       if (event.lastEventId) lastEventId = event.lastEventId;
@@ -318,6 +341,7 @@
       // stream is CLOSED we fetch a fresh token and resume from the last id we saw.
       setStatus('reconnecting');
       if (source.readyState === EventSource.CLOSED) {
+        clearTimeout(watchdog); // the reconnect below is the only one
         const delay = backoff();
         explainRefusal(delay);
         setTimeout(() => connect().catch(retry), delay);

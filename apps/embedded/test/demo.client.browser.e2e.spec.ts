@@ -293,4 +293,40 @@ describe('demo page: the app restarts (embedded mode, in-memory)', () => {
       await app.stop();
     }
   }, 90_000);
+  it('notices a frozen server by its missing heartbeats and resumes, instead of waiting for ever', async () => {
+    const port = await freePort();
+    const appDir = path.join(__dirname, '..');
+    const frozen = await startServiceProcess({
+      appDir,
+      env: {
+        JWT_SECRET: 'browser-client-secret-0123456789-abcdef',
+        DEV_TOKENS: 'true',
+        LOG_LEVEL: 'warn',
+        PORT: String(port),
+        HEARTBEAT_MS: '300',
+      },
+    });
+    const browser = await launchBrowser();
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${frozen.url}/?user=sabrina`);
+      await page.waitForSelector('body[data-stream="live"][data-session="new"]', {
+        timeout: 20_000,
+      });
+      // Frozen (SIGSTOP) its sockets stay open and silent: an EventSource alone never notices.
+      // The page gives the stream up after 3 heartbeat intervals (0.9 s) and opens a new one,
+      // which the server answers once it runs again: a resumed session.
+      frozen.child.kill('SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      frozen.child.kill('SIGCONT');
+      await page.waitForSelector('body[data-stream="live"][data-session="replayed"]', {
+        timeout: 20_000,
+      });
+      expect(await page.locator('#log').textContent()).toContain('nothing heard for 1 s');
+    } finally {
+      frozen.child.kill('SIGCONT');
+      await browser.close();
+      await frozen.stop();
+    }
+  }, 90_000);
 });

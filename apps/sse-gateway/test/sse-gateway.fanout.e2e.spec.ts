@@ -223,6 +223,45 @@ describe('sse-gateway fan-out across instances', () => {
     expect(await online()).toEqual(expect.arrayContaining(['gw-a', 'gw-b']));
   });
 
+  it('lets a client that asked for heartbeat events notice a frozen gateway and resume on another without loss', async () => {
+    // A frozen process (or a half-open connection) keeps its sockets open: without a heartbeat
+    // it can see, an EventSource waits for the connection timeout (300 s) or for ever.
+    const frozen = await startGateway('gw-frozen', { HEARTBEAT_MS: '500' });
+    extra.push(frozen);
+    let target = frozen.url;
+    const ash = new SseClient(() => target, await bearer('ash'), '/events?heartbeat=event', {
+      watchdog: true,
+    });
+    clients.push(ash);
+    await ash.waitFor((c) => c.sessions().length === 1, "ash's session");
+    expect(ash.sessions()[0]?.params).toMatchObject({ serverId: 'gw-frozen', heartbeatMs: 500 });
+    await ash.waitFor((c) => c.heartbeats >= 2, 'heartbeat events');
+    await log.append(toUser('ash', 1));
+    await ash.waitFor((c) => c.ns().includes(1), 'the first note');
+    const sessionsBefore = ash.sessions().length;
+    const silencesBefore = ash.silences;
+
+    frozen.child.kill('SIGSTOP');
+    try {
+      const frozenAt = Date.now();
+      for (let n = 2; n <= 4; n++) await log.append(toUser('ash', n));
+      target = b.url;
+      await ash.waitFor((c) => c.ns().includes(4), 'the missed notes from the other gateway');
+      // Noticed after 3 silent heartbeat intervals (1.5 s), not at the connection timeout.
+      expect(Date.now() - frozenAt).toBeLessThan(10_000);
+      expect(ash.silences).toBe(silencesBefore + 1);
+      expect(ash.ns()).toEqual([1, 2, 3, 4]);
+      expect(ash.sessions()).toHaveLength(sessionsBefore + 1);
+      expect(ash.sessions().at(-1)?.params).toMatchObject({
+        serverId: 'gw-b',
+        resumed: 'replayed',
+        replayed: 3,
+      });
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+  });
+
   it("resumes from the session id of a fresh gateway's empty log by replaying what was logged since", async () => {
     const prefix = `${ns.id}fresh`;
     const fresh = await startGateway('gw-fresh', { TOPIC_PREFIX: prefix });

@@ -63,6 +63,7 @@ beforeAll(async () => {
         MAX_CONNECTIONS: '2',
         MAX_CONNECTIONS_PER_USER: '1',
         RETRY_AFTER_SECONDS: '7',
+        HEARTBEAT_MS: '200',
       }),
     }),
   ]);
@@ -173,6 +174,7 @@ async function call(
 }
 
 interface RawEvent {
+  event?: string;
   id?: string;
   retry?: number;
   data?: string;
@@ -223,6 +225,7 @@ async function openStream(
           const colon = line.indexOf(':');
           const [field, value] = [line.slice(0, colon), line.slice(colon + 1).trimStart()];
           if (field === 'id') event.id = value;
+          else if (field === 'event') event.event = value;
           else if (field === 'retry') event.retry = Number(value);
           else if (field === 'data') event.data = value;
           else throw new Error(`unexpected line ${JSON.stringify(line)}`);
@@ -297,6 +300,7 @@ describe('sse-gateway OpenAPI document', () => {
       'command.result',
       'disconnected',
       'expired',
+      'heartbeat',
       'position.update',
       'recovery',
       'session',
@@ -592,10 +596,24 @@ describe('sse-gateway OpenAPI document', () => {
     expect((await openStream({ headers: elsewhere })) as Json).toMatchObject({ status: 429 });
   });
 
-  it('GET /events: 429 beyond MAX_CONNECTIONS_PER_USER, 503 beyond MAX_CONNECTIONS, and a shutdown frame, as documented', async () => {
+  it('GET /events: heartbeat events, 429 beyond MAX_CONNECTIONS_PER_USER, 503 beyond MAX_CONNECTIONS, and a shutdown frame, as documented', async () => {
     const url = limited.url;
-    const first = opened(await openStream({ url, headers: await bearer('lim-a') }));
+    const first = opened(
+      await openStream({ url, query: '?heartbeat=event', headers: await bearer('lim-a') }),
+    );
     const session = await first.next();
+    expect(session.notification.params.heartbeatMs).toBe(200);
+    // Asked for: its heartbeats (HEARTBEAT_MS) are `heartbeat` events repeating the last id.
+    const heartbeat = await first.next();
+    expect(heartbeat).toMatchObject({
+      event: 'heartbeat',
+      id: session.id,
+      notification: {
+        jsonrpc: '2.0',
+        method: 'heartbeat',
+        params: { serverTime: expect.any(Number) },
+      },
+    });
     const perUser = await openStream({ url, headers: await bearer('lim-a') });
     expect(perUser).toMatchObject({ status: 429 });
     expect((perUser as { headers: Headers }).headers.get('retry-after')).toBe('7');
@@ -607,7 +625,8 @@ describe('sse-gateway OpenAPI document', () => {
 
     // A graceful stop ends each stream with a shutdown notification repeating the last id.
     const stopping = limited.stop('SIGTERM');
-    const shutdown = await first.next();
+    let shutdown = await first.next();
+    while (shutdown.event === 'heartbeat') shutdown = await first.next();
     expect(shutdown.notification).toEqual({
       jsonrpc: '2.0',
       method: 'shutdown',

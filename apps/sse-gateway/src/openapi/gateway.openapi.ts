@@ -79,7 +79,7 @@ const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Serve
 
 | method | when | params |
 | --- | --- | --- |
-| \`session\` | first frame, with a \`retry:\` hint (SSE_RETRY_MS) | \`{connectionId, serverId, resumed: "new" \\| "replayed" \\| "recovery", replayed, serverTime}\` (\`serverTime\`: the server's epoch ms, the clock of \`startedAt\` and of frame ids) |
+| \`session\` | first frame, with a \`retry:\` hint (SSE_RETRY_MS) | \`{connectionId, serverId, resumed: "new" \\| "replayed" \\| "recovery", replayed, serverTime, heartbeatMs}\` (\`serverTime\`: the server's epoch ms, the clock of \`startedAt\` and of frame ids; \`heartbeatMs\`: HEARTBEAT_MS) |
 | \`position.update\` | a trainer the caller may see moved | \`{trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version}\` (the last three absent from moves logged before 2026-11-23) |
 | \`command.result\` | a command of the caller was processed or rejected | \`{commandId, status: "processed" \\| "rejected", version?, reason?}\` |
 | \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "scan-limit" \\| "unknown-position", positions}\` (the current state, repeating the session's id) |
@@ -87,7 +87,7 @@ const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Serve
 | \`expired\` | the session of the credential ended (an access token's \`exp\`; for a stream token, the access token it was issued for); the stream ends after it: renew the token, then reconnect with the last id (the same credential gets 401 \`expired\`) | \`{expiredAt}\` (repeats the last id sent) |
 | \`disconnected\` | an operator ended the user's streams (\`POST /api/presence/{userId}/disconnect\`), or revoked the user's tokens; the stream ends after it: do not reconnect by yourself | \`{reason}\` (repeats the last id sent) |
 
-Other lines: \`:\` heartbeat comments every HEARTBEAT_MS; a lone \`retry:\` event before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with its last id). A stream also ends, with an \`expired\` frame, within a second of the end of its credential's session. A client that cannot keep up (BUFFER_MAX_BYTES unwritten, or unwritten data not emptied for STALL_TIMEOUT_MS) is disconnected; it resumes like any other.
+Other lines: \`:\` heartbeat comments every HEARTBEAT_MS — or, for a stream opened with \`?heartbeat=event\`, \`heartbeat\` events (\`event: heartbeat\`, the last id repeated, \`data:\` a \`heartbeat\` notification with \`{serverTime}\`), which an EventSource hands to its \`heartbeat\` listeners and not to \`onmessage\`: a stream silent for a few \`heartbeatMs\` is dead (a frozen instance, a half-open connection), reconnect with the last id; a lone \`retry:\` event before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with its last id). A stream also ends, with an \`expired\` frame, within a second of the end of its credential's session. A client that cannot keep up (BUFFER_MAX_BYTES unwritten, or unwritten data not emptied for STALL_TIMEOUT_MS) is disconnected; it resumes like any other.
 
 **Resume.** With \`Last-Event-ID\` (header, as \`EventSource\` sends it on reconnect; or \`?lastEventId=\`, the header winning) the missed notifications addressed to the caller are replayed in order after the \`session\` frame (\`resumed: "replayed"\`), then the stream goes live without gap or duplicate; beyond HISTORY_SIZE missed, a missed one older than HISTORY_TTL_MS, or a gap of more than HISTORY_SCAN_LIMIT entries in all, a \`recovery\` frame instead. A \`recovery\` frame carries positions only: \`command.result\` notifications of the gap are not in it (poll \`GET /api/commands/{commandId}\` for commands still awaited).
 
@@ -96,7 +96,7 @@ Other lines: \`:\` heartbeat comments every HEARTBEAT_MS; a lone \`retry:\` even
 const FRAME_EXAMPLE = [
   'retry: 2000',
   'id: 1732237200000-0',
-  'data: {"jsonrpc":"2.0","method":"session","params":{"connectionId":"5b0c…","serverId":"sse-gateway-1","resumed":"new","replayed":0,"serverTime":1795430000000}}',
+  'data: {"jsonrpc":"2.0","method":"session","params":{"connectionId":"5b0c…","serverId":"sse-gateway-1","resumed":"new","replayed":0,"serverTime":1795430000000,"heartbeatMs":30000}}',
   '',
   'id: 1732237200123-0',
   'data: {"jsonrpc":"2.0","method":"position.update","params":{"trainerId":"ash","x":12.5,"y":0,"isMoving":true,"dirX":1,"dirY":0,"speed":5,"startedAt":1732237200120,"version":7}}',
@@ -235,7 +235,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         SseFrame: {
           type: 'object',
           description:
-            'One event of the stream as EventSource parses it (`id:`, `retry:`, `data:` lines, then an empty line). Comment lines (`:`) are heartbeats.',
+            'One event of the stream as EventSource parses it (`event:`, `id:`, `retry:`, `data:` lines, then an empty line). Comment lines (`:`) are heartbeats; with `?heartbeat=event`, so are the events named `heartbeat`.',
           required: ['data'],
           properties: {
             id: {
@@ -243,6 +243,11 @@ export function gatewayOpenApi(): OpenAPIObject {
               pattern: '^\\d+-\\d+$',
               description:
                 'A notification-log position; send it back as Last-Event-ID (or ?lastEventId=) to resume',
+            },
+            event: {
+              const: 'heartbeat',
+              description:
+                'only on the heartbeats of a stream opened with `?heartbeat=event`; other events have no name (EventSource: `message`)',
             },
             retry: { type: 'integer', description: 'reconnection delay hint (ms)' },
             data: {
@@ -262,6 +267,7 @@ export function gatewayOpenApi(): OpenAPIObject {
             ref('ShutdownNotification'),
             ref('ExpiredNotification'),
             ref('DisconnectedNotification'),
+            ref('HeartbeatNotification'),
           ],
           discriminator: {
             propertyName: 'method',
@@ -273,6 +279,7 @@ export function gatewayOpenApi(): OpenAPIObject {
               shutdown: '#/components/schemas/ShutdownNotification',
               expired: '#/components/schemas/ExpiredNotification',
               disconnected: '#/components/schemas/DisconnectedNotification',
+              heartbeat: '#/components/schemas/HeartbeatNotification',
             },
           },
         },
@@ -280,7 +287,14 @@ export function gatewayOpenApi(): OpenAPIObject {
           'session',
           {
             type: 'object',
-            required: ['connectionId', 'serverId', 'resumed', 'replayed', 'serverTime'],
+            required: [
+              'connectionId',
+              'serverId',
+              'resumed',
+              'replayed',
+              'serverTime',
+              'heartbeatMs',
+            ],
             properties: {
               connectionId: { type: 'string', format: 'uuid' },
               serverId: { type: 'string', description: 'the instance serving the stream' },
@@ -293,9 +307,24 @@ export function gatewayOpenApi(): OpenAPIObject {
               serverTime: epochMs(
                 "the server's clock when the stream opened (the clock of startedAt and frame ids): place moving trainers by it, not by the client's own clock",
               ),
+              heartbeatMs: {
+                type: 'integer',
+                minimum: 1,
+                description:
+                  'the stream carries a heartbeat at least this often (HEARTBEAT_MS); open it with `?heartbeat=event` to see them in an EventSource',
+              },
             },
           },
           'First frame of every stream; its id is the resume point (the Last-Event-ID sent, when replayed)',
+        ),
+        HeartbeatNotification: notification(
+          'heartbeat',
+          {
+            type: 'object',
+            required: ['serverTime'],
+            properties: { serverTime: epochMs("the server's clock when the heartbeat was sent") },
+          },
+          'The data of a `heartbeat` event (streams opened with `?heartbeat=event` only), every HEARTBEAT_MS; it repeats the last id',
         ),
         PositionUpdateNotification: notification(
           'position.update',
@@ -428,6 +457,14 @@ export function gatewayOpenApi(): OpenAPIObject {
               description: 'The same as Last-Event-ID, for a new EventSource; the header wins',
               schema: { type: 'string' },
             },
+            {
+              name: 'heartbeat',
+              in: 'query',
+              required: false,
+              description:
+                'How heartbeats are sent: `comment` (`:` lines, invisible to EventSource) or `event` (events named `heartbeat`, which a client can watch to notice a silent stream)',
+              schema: { enum: ['comment', 'event'], default: 'comment' },
+            },
           ],
           responses: {
             '200': {
@@ -454,7 +491,7 @@ export function gatewayOpenApi(): OpenAPIObject {
                 "No stream: an operator disconnected the user (`POST /api/presence/{userId}/disconnect`) less than 60 s ago, and this is an EventSource's own reconnect (it sent a `Last-Event-ID` header). An EventSource stops reconnecting on a 204; a new stream the page opens (no header) is served, after which the instance that served it answers the user's reconnects again (other instances answer 204 until the 60 s are up)",
             },
             '400': problem(
-              '`token` or `lastEventId` given more than once (or not a plain value), or a Last-Event-ID that is not an id of this stream; `errors` names it',
+              '`token`, `lastEventId` or `heartbeat` given more than once (or not a plain value), a `heartbeat` other than `comment` or `event`, or a Last-Event-ID that is not an id of this stream; `errors` names it',
             ),
             '401': unauthorized(
               'The credential checked (the first present) is missing, invalid or expired, or of the wrong kind (an access token as `?token=`, a stream token as bearer)',

@@ -21,12 +21,12 @@ import {
   type StreamRequest,
   unauthorized,
 } from '../auth/stream.authenticator';
-import { SSE_HEADERS } from './sse.frames';
+import { HEARTBEAT_KINDS, type HeartbeatKind, SSE_HEADERS } from './sse.frames';
 import { type SseConnection } from './sse.connection';
 import { type SseHub } from './sse.hub';
 
 /** The query parameters GET /events reads: each may appear once. */
-const STREAM_PARAMETERS = ['token', 'lastEventId'] as const;
+const STREAM_PARAMETERS = ['token', 'lastEventId', 'heartbeat'] as const;
 
 /** The answer to "may this request open a stream now?" */
 export type StreamCheck =
@@ -34,6 +34,8 @@ export type StreamCheck =
       ok: true;
       caller: Caller;
       lastEventId: string | undefined;
+      /** `?heartbeat=`: how the stream's heartbeats are sent. */
+      heartbeat: HeartbeatKind;
       /** When the check began (epoch ms): a disconnect order since then ends the stream at once. */
       checkedAt: number;
     }
@@ -84,9 +86,11 @@ export class EventStreamOpener {
    */
   async check(request: StreamRequest, message?: IncomingMessage): Promise<StreamCheck> {
     const checkedAt = Date.now();
+    let heartbeat: HeartbeatKind;
     try {
       // A malformed query is 400 before its credential is looked at (and no rejection reason).
       for (const name of STREAM_PARAMETERS) queryParameter(request.query, name);
+      heartbeat = heartbeatKind(queryParameter(request.query, 'heartbeat'));
     } catch (error) {
       return { ok: false, error };
     }
@@ -117,7 +121,7 @@ export class EventStreamOpener {
     if (lastEventId !== undefined) await this.hub.caughtUp();
     const refused = this.admit(caller.userId);
     if (refused) return refused;
-    return { ok: true, caller, lastEventId, checkedAt };
+    return { ok: true, caller, lastEventId, checkedAt, heartbeat };
   }
 
   /**
@@ -133,7 +137,7 @@ export class EventStreamOpener {
     res: ServerResponse,
     check: Extract<StreamCheck, { ok: true }>,
   ): Promise<Refusal | SseConnection | undefined> {
-    const { caller, lastEventId, checkedAt } = check;
+    const { caller, lastEventId, checkedAt, heartbeat } = check;
     // A request pipelined behind another on its connection (HTTP/1.1) is answered once the
     // answers before it are done: a stream behind a stream would be counted, shown in presence
     // and fed, unseen, until the first one ends. Opened when its turn comes.
@@ -159,13 +163,12 @@ export class EventStreamOpener {
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);
     req.socket.setTimeout(0);
-    return this.hub.open(
-      caller,
-      res,
+    return this.hub.open(caller, res, {
       lastEventId,
       checkedAt,
-      String(res.getHeader(REQUEST_ID_HEADER)),
-    );
+      requestId: String(res.getHeader(REQUEST_ID_HEADER)),
+      heartbeat,
+    });
   }
 
   /** The refusal when the hub's limits leave no room for one more stream of `userId`. */
@@ -261,5 +264,20 @@ function turnOf(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     };
     res.once('socket', mine);
     socket.once('close', gone);
+  });
+}
+
+/** `?heartbeat=`: `comment` (the default) or `event`; anything else is a 400 naming it. */
+function heartbeatKind(value: string | undefined): HeartbeatKind {
+  if (value === undefined || value === '') return 'comment';
+  const kind = HEARTBEAT_KINDS.find((known) => known === value);
+  if (kind) return kind;
+  const message = `must be one of ${HEARTBEAT_KINDS.join(', ')}`;
+  throw new ProblemException({
+    type: problemType('invalid-request'),
+    title: 'Bad Request',
+    status: 400,
+    detail: `heartbeat ${message}`,
+    errors: [{ field: 'heartbeat', message }],
   });
 }

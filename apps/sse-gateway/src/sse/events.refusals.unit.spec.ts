@@ -41,6 +41,7 @@ describe('GET /events refusals', () => {
       ['lastEventId=1-0&lastEventId=2-0', 'lastEventId', headers],
       [`token=${stream}&token=${stream}`, 'token', {}],
       ['token=a&token=b', 'token', {}],
+      ['heartbeat=event&heartbeat=event', 'heartbeat', headers],
       // Even beside a credential that would do.
       [`token=${stream}&token=b`, 'token', headers],
     ] as const) {
@@ -56,4 +57,23 @@ describe('GET /events refusals', () => {
       });
     }
   });
+
+  it.each(routes)(
+    '%s answers an unknown ?heartbeat= with 400 naming it, before the credential',
+    async (route) => {
+      for (const credentials of [await app.bearer('ash'), {}]) {
+        const answer = await get(app, `${route}?heartbeat=events`, credentials);
+        expect(answer.status).toBe(400);
+        expect(answer.body).toMatchObject({
+          type: 'https://causeway.dev/problems/invalid-request',
+          detail: 'heartbeat must be one of comment, event',
+          errors: [{ field: 'heartbeat', message: 'must be one of comment, event' }],
+        });
+      }
+      for (const kind of ['comment', 'event']) {
+        const answer = await get(app, `${route}?heartbeat=${kind}`, await app.bearer('ash'));
+        expect({ kind, status: answer.status }).toEqual({ kind, status: 200 });
+      }
+    },
+  );
 });

@@ -50,6 +50,8 @@ export class SseConnection {
     readonly issuedAt?: number,
     /** The X-Request-Id the stream was answered with: its log line names it. */
     readonly requestId?: string,
+    /** Heartbeats as `heartbeat` events (`?heartbeat=event`) rather than comments. */
+    readonly heartbeatEvents = false,
   ) {}
 
   /**

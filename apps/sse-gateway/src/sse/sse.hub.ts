@@ -11,7 +11,13 @@ import {
 } from '@causeway/platform';
 import { type GatewaySettings } from '../gateway/gateway.settings';
 import { type CloseReason, SseConnection, type SseSink } from './sse.connection';
-import { HEARTBEAT_FRAME, notificationFrame, retryFrame } from './sse.frames';
+import {
+  HEARTBEAT_FRAME,
+  type HeartbeatKind,
+  heartbeatEventFrame,
+  notificationFrame,
+  retryFrame,
+} from './sse.frames';
 import { type SseMetrics } from './sse.metrics';
 import { LOG_START, planResume } from './sse.resume';
 import { visiblePositions } from './visible-positions';
@@ -44,6 +50,18 @@ export interface SseHubOptions {
    */
   serverTime?: () => number;
   now?: () => number;
+}
+
+/** How a stream is opened: where it resumes from, and what the request asked of it. */
+export interface StreamOpening {
+  /** The client's Last-Event-ID: the stream replays what came after it. */
+  lastEventId?: string;
+  /** When the request's checks began (EventStreamOpener): see `disconnects`. */
+  checkedAt?: number;
+  /** The request's X-Request-Id (logged with the stream). */
+  requestId?: string;
+  /** `?heartbeat=`: comments (the default) or `heartbeat` events. */
+  heartbeat?: HeartbeatKind;
 }
 
 export type Admission =
@@ -182,12 +200,9 @@ export class SseHub {
   async open(
     caller: Caller,
     sink: SseSink & { once(event: 'close', listener: () => void): unknown },
-    lastEventId?: string,
-    /** When the request's checks began (EventStreamOpener): see `disconnects`. */
-    checkedAt?: number,
-    /** The request's X-Request-Id (logged with the stream). */
-    requestId?: string,
+    opening: StreamOpening = {},
   ): Promise<SseConnection> {
+    const { lastEventId, checkedAt } = opening;
     const connection = new SseConnection(
       randomUUID(),
       caller.userId,
@@ -197,7 +212,8 @@ export class SseHub {
       caller.trainerIds.filter((id) => id !== caller.userId),
       caller.expiresAt,
       caller.issuedAt,
-      requestId,
+      opening.requestId,
+      opening.heartbeat === 'event',
     );
     const order = checkedAt === undefined ? undefined : this.disconnects.get(caller.userId);
     if (order && checkedAt !== undefined && order.at >= checkedAt) {
@@ -442,6 +458,9 @@ export class SseHub {
           resumed,
           replayed,
           serverTime: (this.options.serverTime ?? this.now)(),
+          // How often the stream carries a heartbeat at least: a client that hears nothing for
+          // a few of these (`?heartbeat=event` makes them visible to EventSource) reconnects.
+          heartbeatMs: this.settings.heartbeatMs,
         },
         this.settings.retryMs,
       ),
@@ -459,8 +478,16 @@ export class SseHub {
 
   private heartbeat(): void {
     const slow: SseConnection[] = [];
-    for (const connection of this.all)
-      if (!connection.pending && !connection.write(HEARTBEAT_FRAME)) slow.push(connection);
+    let serverTime: number | undefined;
+    for (const connection of this.all) {
+      if (connection.pending) continue;
+      let frame = HEARTBEAT_FRAME;
+      if (connection.heartbeatEvents) {
+        serverTime ??= (this.options.serverTime ?? this.now)();
+        frame = heartbeatEventFrame(connection.lastId, serverTime);
+      }
+      if (!connection.write(frame)) slow.push(connection);
+    }
     for (const connection of slow) this.drop(connection);
   }
 

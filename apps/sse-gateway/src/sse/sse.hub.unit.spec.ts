@@ -9,7 +9,7 @@ import {
 import { testNotification } from '@causeway/platform/testing';
 import { Registry } from 'prom-client';
 import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from '../gateway/gateway.settings';
-import { TestSink } from '../testing/sse.test-sink';
+import { type ParsedFrame, TestSink } from '../testing/sse.test-sink';
 import { REVOKED_REASON, SseHub } from './sse.hub';
 import { SseMetrics } from './sse.metrics';
 
@@ -60,7 +60,7 @@ async function setup(
     const sink = new TestSink();
     const admission = hub.admit(userId);
     if (!admission.ok) throw new Error(admission.detail);
-    await hub.open({ userId, trainerIds, expiresAt }, sink, lastEventId);
+    await hub.open({ userId, trainerIds, expiresAt }, sink, { lastEventId });
     return sink;
   };
   const toUser = (userId: string, params: Record<string, unknown> = {}) =>
@@ -567,6 +567,38 @@ describe('SseHub', () => {
       expect(hub.size).toBe(0);
     });
 
+    it('sends `heartbeat` events repeating the last id to a stream that asked for them, and says how often in its session', async () => {
+      const { hub, log, open, toUser } = await setup({ settings: { heartbeatMs: 20 } });
+      const comments = await open('ash');
+      const events = new TestSink();
+      await hub.open({ userId: 'ash', trainerIds: [] }, events, { heartbeat: 'event' });
+      expect(events.notifications('session')[0]?.params).toMatchObject({ heartbeatMs: 20 });
+      expect(comments.notifications('session')[0]?.params).toMatchObject({ heartbeatMs: 20 });
+      const delivered = await log.append(toUser('ash', { n: 1 }));
+      const beat = (frame: ParsedFrame) => frame.event === 'heartbeat';
+      await until(
+        () => events.frames().some((frame) => beat(frame) && frame.id === delivered),
+        'a heartbeat event after the frame',
+      );
+      await until(() => comments.frames().some((frame) => frame.comment), 'a heartbeat comment');
+      const before = Date.now();
+      const frames = events.frames();
+      // Each repeats the id of the frame before it: the stream's position, unchanged.
+      for (const [index, heartbeat] of frames.entries()) {
+        if (!beat(heartbeat)) continue;
+        const previous = frames[index - 1];
+        expect(heartbeat).toEqual({
+          event: 'heartbeat',
+          id: previous?.id,
+          method: 'heartbeat',
+          params: { serverTime: expect.any(Number) },
+        });
+        expect(heartbeat.params?.serverTime).toBeLessThanOrEqual(before);
+      }
+      expect(events.frames().some((frame) => frame.comment)).toBe(false);
+      expect(comments.frames().some(beat)).toBe(false);
+    });
+
     it("ends a stream when its credential's session ends, whenever it opened", async () => {
       // Sessions end in another order than the streams opened; the connection timeout is far.
       const { hub, log, open, toUser, metric } = await setup({
@@ -643,7 +675,7 @@ describe('SseHub', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
       expect(hub.disconnect('ash', 'locked')).toBe(0);
       const late = new TestSink();
-      await hub.open({ userId: 'ash', trainerIds: [] }, late, undefined, checkedAt);
+      await hub.open({ userId: 'ash', trainerIds: [] }, late, { checkedAt });
       expect(late.ended).toBe(true);
       expect(late.notifications().map((frame) => frame.method)).toEqual(['disconnected']);
       expect(hub.connectionsOf('ash')).toHaveLength(0);
@@ -651,7 +683,7 @@ describe('SseHub', () => {
       // millisecond as the order counts as before it: the order's time has whole milliseconds.)
       await new Promise((resolve) => setTimeout(resolve, 2));
       const next = new TestSink();
-      await hub.open({ userId: 'ash', trainerIds: [] }, next, undefined, Date.now());
+      await hub.open({ userId: 'ash', trainerIds: [] }, next, { checkedAt: Date.now() });
       expect(next.ended).toBe(false);
       expect(hub.connectionsOf('ash')).toHaveLength(1);
     });
@@ -701,7 +733,7 @@ describe('SseHub', () => {
       expect(hub.admit('ash')).toEqual({ ok: true });
       // Opened with a Last-Event-ID and stopped before the replay is read: nothing was written,
       // so the client must resume from where it was, or it would skip `missed`.
-      const opening = hub.open({ userId: 'ash', trainerIds: [] }, sink, first);
+      const opening = hub.open({ userId: 'ash', trainerIds: [] }, sink, { lastEventId: first });
       await hub.stop();
       await opening;
       const shutdown = sink.notifications('shutdown')[0];

@@ -3,6 +3,8 @@ import { type SseSink } from '../sse/sse.connection';
 
 export interface ParsedFrame {
   id?: string;
+  /** The `event:` line's name (none: a `message`). */
+  event?: string;
   retry?: number;
   method?: string;
   params?: Record<string, unknown>;
@@ -58,6 +60,7 @@ export class TestSink extends EventEmitter implements SseSink {
         for (const line of block.split('\n')) {
           if (line.startsWith(':')) frame.comment = true;
           else if (line.startsWith('id: ')) frame.id = line.slice(4);
+          else if (line.startsWith('event: ')) frame.event = line.slice(7);
           else if (line.startsWith('retry: ')) frame.retry = Number(line.slice(7));
           else if (line.startsWith('data: ')) {
             const data = JSON.parse(line.slice(6)) as {

@@ -80,6 +80,11 @@ export interface SubscriptionOptions extends ReadAllOptions {
    * read (a checksum mismatch, an unknown type, a schema failure), every event before it is
    * delivered first, and the error names the event (`streamId`, `version`, `position`,
    * `messageId`): repair or remove it, then subscribe again from `position`.
+   * Default: a process warning (`CausewaySubscriptionWarning`, code
+   * `CAUSEWAY_SUBSCRIPTION_FAILED`), one per failure, naming the subscription's position and
+   * type filter, the event its handler failed on (type, messageId, stream, version, position)
+   * and the error; the subscription stops all the same. Pass `onError` to report it your way
+   * (and to resubscribe: the subscription never restarts by itself).
    */
   onError?: (error: unknown) => void;
   /**
@@ -243,6 +248,8 @@ export interface EventStore {
 
   /**
    * Catch-up subscription: delivers every event after `fromPosition`, then follows new ones live.
+   * It stops at the first failure of reading or of its handler and tells `onError` (by default
+   * a `CausewaySubscriptionWarning` process warning): it never stops silently.
    * @throws TypeError at once (synchronously), before anything is read, when `handler` is not a
    *   function or an option is outside its range (see SubscriptionOptions)
    */

@@ -1,6 +1,7 @@
 export * from './event-store.port';
 export * from './event-store.errors';
 export * from './polling.subscription';
+export * from './subscription-failure.warning';
 export * from './read-all.pages';
 export * from './stored-event.decode';
 export * from './in-memory/in-memory.event-store';

@@ -2,10 +2,12 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   type ReadAllOptions,
   type ReadAllPage,
+  type StoredEvent,
   type Subscription,
   type SubscriptionOptions,
 } from './event-store.port';
 import { checkSubscriptionOptions } from './event-store.rules';
+import { warnOfSubscriptionFailure } from './subscription-failure.warning';
 
 const DEFAULT_BATCH = 500;
 
@@ -29,7 +31,8 @@ const handling = new AsyncLocalStorage<{ owner: object; running: boolean }>();
  * error after at most one page's worth of events.
  *
  * Failures of reading or of the handler stop the subscription and go to `onError`; without
- * `onError` they are dropped, so pass one in production code.
+ * `onError`, each is a process warning (warnOfSubscriptionFailure) naming the position, the
+ * event whose handler failed and the error: a subscription never stops silently.
  * @throws TypeError at once, before anything is read, when an option is outside the port's
  *   ranges (see checkSubscriptionOptions): a batch `limit` of 0 would otherwise poll for ever
  *   without sleeping
@@ -44,6 +47,8 @@ export function pollingSubscription(
   let wake: (() => void) | undefined;
   const pollMs = options.pollIntervalMs ?? 100;
   const self = {};
+  /** The event whose handler is running, for the default report of its failure. */
+  let handlingEvent: StoredEvent | undefined;
   const batch = options.limit ?? DEFAULT_BATCH;
 
   const sleep = () =>
@@ -66,11 +71,13 @@ export function pollingSubscription(
       // One token per call, cleared when the handler returns: work it started that outlives it
       // (a timer, a background promise) inherits the token but no longer counts as "inside".
       const token = { owner: self, running: true };
+      handlingEvent = event;
       try {
         await handling.run(token, () => options.handler(event));
       } finally {
         token.running = false;
       }
+      handlingEvent = undefined;
       position = event.position;
     }
     if (stopped) return false;
@@ -110,7 +117,9 @@ export function pollingSubscription(
       }
     } catch (error) {
       stopped = true;
-      options.onError?.(error);
+      if (options.onError) options.onError(error);
+      else
+        warnOfSubscriptionFailure({ position, types: options.types, event: handlingEvent, error });
     }
   })();
 

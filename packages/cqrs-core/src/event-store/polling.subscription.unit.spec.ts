@@ -1,6 +1,8 @@
 import { InMemoryEventStore } from './in-memory/in-memory.event-store';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { type Subscription } from './event-store.port';
+import { pollingSubscription } from './polling.subscription';
+import { SUBSCRIPTION_WARNING } from './subscription-failure.warning';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,5 +38,103 @@ describe('pollingSubscription: stop() from work a handler started', () => {
     // "resolves when stopped": not while a handler is still running
     expect(stopResolvedWhileSecondRan).toBe(false);
     await subscription.stop();
+  });
+});
+
+describe('pollingSubscription: failures without onError', () => {
+  const until = async (condition: () => boolean) => {
+    for (let i = 0; i < 200 && !condition(); i++) await sleep(5);
+  };
+
+  it('warns once when its handler fails, naming where it stopped, the event and the error', async () => {
+    // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
+    const warn = jest.spyOn(process, 'emitWarning');
+    const ours = () =>
+      warn.mock.calls.filter(
+        ([, options]) => (options as { type?: string } | undefined)?.type === SUBSCRIPTION_WARNING,
+      );
+    try {
+      const store = new InMemoryEventStore();
+      const seen: number[] = [];
+      const subscription = store.subscribe({
+        fromPosition: 0,
+        types: ['MoneyDeposited'],
+        pollIntervalMs: 5,
+        handler: (event) => {
+          seen.push(event.version);
+          if (event.version === 2) throw new Error('projection bug at v2');
+        },
+      });
+      const written = [1, 2, 3, 4].map((n) => testEnvelope('MoneyDeposited', { n }));
+      for (const envelope of written)
+        await store.append('acc-1', [envelope], { expectedVersion: 'any' });
+      await until(() => ours().length > 0);
+      await sleep(50);
+      await subscription.stop();
+      expect(seen).toEqual([1, 2]);
+      expect(subscription.position).toBe(1);
+      expect(ours()).toEqual([
+        [
+          'event store subscription (types MoneyDeposited) stopped at position 1: its handler ' +
+            `failed on MoneyDeposited ${written[1]?.messageId} (stream acc-1, version 2, ` +
+            'position 2): Error: projection bug at v2. Later events are not delivered: fix the ' +
+            'cause and subscribe again from position 1; pass onError to report it your way',
+          { type: SUBSCRIPTION_WARNING, code: 'CAUSEWAY_SUBSCRIPTION_FAILED' },
+        ],
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('warns once when reading fails, with the error the read threw', async () => {
+    const warn = jest.spyOn(process, 'emitWarning');
+    try {
+      let reads = 0;
+      const subscription = pollingSubscription(
+        () => {
+          reads++;
+          return Promise.reject(new Error('store unreachable'));
+        },
+        { fromPosition: 7, pollIntervalMs: 5, handler: () => undefined },
+      );
+      await until(() => warn.mock.calls.length > 0);
+      await sleep(30);
+      await subscription.stop();
+      expect(reads).toBe(2); // the page, then one event at a time: both fail, then it stops
+      expect(warn.mock.calls).toEqual([
+        [
+          'event store subscription stopped at position 7: reading the log failed: Error: store ' +
+            'unreachable. Later events are not delivered: fix the cause and subscribe again from ' +
+            'position 7; pass onError to report it your way',
+          { type: SUBSCRIPTION_WARNING, code: 'CAUSEWAY_SUBSCRIPTION_FAILED' },
+        ],
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('says nothing itself when onError is given: onError hears the error', async () => {
+    const warn = jest.spyOn(process, 'emitWarning');
+    try {
+      const store = new InMemoryEventStore();
+      await store.append('s', [testEnvelope('E', { n: 1 })], { expectedVersion: 'no-stream' });
+      const failure = new Error('handler failed');
+      const errors: unknown[] = [];
+      const subscription = store.subscribe({
+        pollIntervalMs: 5,
+        handler: () => {
+          throw failure;
+        },
+        onError: (error) => errors.push(error),
+      });
+      await until(() => errors.length > 0);
+      await subscription.stop();
+      expect(errors).toEqual([failure]);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

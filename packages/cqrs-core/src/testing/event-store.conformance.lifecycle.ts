@@ -60,6 +60,55 @@ export function lifecycleScenarios(context: EventStoreConformanceContext): void 
     expect(failing.position).toBe(subscription.position);
   });
 
+  it('warns once, naming the event and the error, when a handler fails under a subscription without onError', async () => {
+    const streamId = uniqueName('unheard');
+    const type = uniqueName('Unheard');
+    const written = range(1, 3).map((n) => event(type, n));
+    const first = await store().append(streamId, written, { expectedVersion: 'no-stream' });
+    // Replaced by hand, not spied on: the suite runs under any test runner.
+    const emitWarning = process.emitWarning;
+    const warnings: { message: string; type?: string; code?: string }[] = [];
+    process.emitWarning = ((warning: string | Error, options?: unknown) => {
+      const { type: kind, code } = (options ?? {}) as { type?: string; code?: string };
+      if (String(warning).includes(streamId))
+        warnings.push({ message: String(warning), type: kind, code });
+    }) as typeof process.emitWarning;
+    try {
+      const received: StoredEvent[] = [];
+      const subscription = store().subscribe({
+        fromPosition: (first.positions[0] ?? 1) - 1,
+        types: [type],
+        pollIntervalMs: 20,
+        handler: (e) => {
+          if (e.version === 2) throw new Error(`projection bug at ${e.streamId}@2`);
+          received.push(e);
+        },
+      });
+      await waitFor(() => warnings.length > 0);
+      await store().append(streamId, [event(type, 4)], { expectedVersion: 3 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await subscription.stop();
+      // It stopped at the failing event, and said so once.
+      expect(received.map((e) => e.data)).toEqual([1]);
+      expect(subscription.position).toBe(first.positions[0]);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({
+        type: 'CausewaySubscriptionWarning',
+        code: 'CAUSEWAY_SUBSCRIPTION_FAILED',
+      });
+      const { message } = warnings[0]!;
+      for (const fact of [
+        `position ${first.positions[0]}`,
+        `${type} ${written[1]?.messageId}`,
+        `stream ${streamId}, version 2, position ${first.positions[1]}`,
+        `Error: projection bug at ${streamId}@2`,
+      ])
+        expect(message).toContain(fact);
+    } finally {
+      process.emitWarning = emitWarning;
+    }
+  });
+
   it('soft-deletes a stream, which can then be created again with versions continuing', async () => {
     const streamId = uniqueName('soft');
     const type = uniqueName('Soft');

@@ -1,4 +1,5 @@
 import { type Envelope } from '../messages/envelope';
+import { type MessageType } from '../messages/message.type';
 
 /**
  * What the caller expects the stream's version to be before an append:
@@ -57,8 +58,12 @@ export interface ReadAllOptions {
    * start).
    */
   fromPosition?: number;
-  /** Only these event types; an array of strings ([] matches no event). Default: every type. */
-  types?: readonly string[];
+  /**
+   * Only these event types: an array of type names or message types (`messageType(…)`, matched
+   * by name, as `EventBus.on` takes them; [] matches no event). Default: every type. A store of
+   * your own resolves them with `typeNameOf`.
+   */
+  types?: readonly (string | MessageType)[];
   /** At most this many events; a non-negative integer (0 returns []). Default: no limit. */
   limit?: number;
 }

@@ -12,6 +12,7 @@ import {
 import { MAX_TIMER_MS } from '../config/settings.schema';
 import { type Envelope } from '../messages/envelope';
 import { MessageValidationError } from '../messages/message.errors';
+import { isMessageType } from '../messages/message.type';
 
 /**
  * What every backend knows about a stream before it writes: the rules below are shared so that
@@ -173,7 +174,8 @@ export function checkReadStreamOptions(options: ReadStreamOptions | undefined): 
 
 /**
  * Checks readAll's options before a store reads anything (ranges on the port): `fromPosition`
- * and `limit` non-negative integers, `types` an array of strings; each may be left out.
+ * and `limit` non-negative integers, `types` an array of type names or message types; each may be
+ * left out.
  * @throws TypeError naming the option and the value given
  */
 export function checkReadAllOptions(options: ReadAllOptions | undefined): void {
@@ -188,7 +190,7 @@ export function checkReadAllOptions(options: ReadAllOptions | undefined): void {
  * Checks subscribe's options before a subscription starts (ranges on the port): `handler` a
  * function, `fromPosition` a non-negative integer, `limit` (the batch read per poll) a positive
  * integer, `pollIntervalMs` a positive number of milliseconds a timer can wait (at most
- * 2 147 483 647), `types` an array of strings. pollingSubscription calls it, so every store
+ * 2 147 483 647), `types` an array of type names or message types. pollingSubscription calls it, so every store
  * refuses alike, at once (subscribe returns a Subscription, not a promise).
  * @throws TypeError naming the option and the value given
  */
@@ -291,12 +293,17 @@ function checkOptionsObject(name: string, options: unknown): asserts options is 
 function checkTypes(types: unknown): void {
   if (types === undefined) return;
   if (!Array.isArray(types)) {
-    throw new TypeError(`types must be an array of strings, got ${shownValue(types)}`);
+    throw new TypeError(
+      `types must be an array of type names or message types, got ${shownValue(types)}`,
+    );
   }
-  const wrong = (types as unknown[]).findIndex((type) => typeof type !== 'string');
+  const wrong = (types as unknown[]).findIndex(
+    (type) => typeof type !== 'string' && !isMessageType(type),
+  );
   if (wrong >= 0) {
     throw new TypeError(
-      `types must be an array of strings, got ${shownValue(types[wrong])} at index ${wrong}`,
+      'types must be an array of type names or message types, got ' +
+        `${shownValue(types[wrong])} at index ${wrong}`,
     );
   }
 }

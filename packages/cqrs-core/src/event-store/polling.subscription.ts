@@ -7,6 +7,7 @@ import {
   type SubscriptionOptions,
 } from './event-store.port';
 import { checkSubscriptionOptions } from './event-store.rules';
+import { typeNameOf } from '../messages/message.type';
 import { warnOfSubscriptionFailure } from './subscription-failure.warning';
 
 const DEFAULT_BATCH = 500;
@@ -62,7 +63,9 @@ export function pollingSubscription(
       wake = done;
     });
 
-  const read = (limit: number) => readPage({ fromPosition: position, types: options.types, limit });
+  // By name: a store of one's own built on this sees type names only.
+  const types = options.types?.map(typeNameOf);
+  const read = (limit: number) => readPage({ fromPosition: position, types, limit });
 
   /** Hands the page's events to the handler; false when stopped on the way. */
   const deliver = async (page: ReadAllPage): Promise<boolean> => {
@@ -118,8 +121,7 @@ export function pollingSubscription(
     } catch (error) {
       stopped = true;
       if (options.onError) options.onError(error);
-      else
-        warnOfSubscriptionFailure({ position, types: options.types, event: handlingEvent, error });
+      else warnOfSubscriptionFailure({ position, types, event: handlingEvent, error });
     }
   })();
 

@@ -113,6 +113,14 @@ export type CommandOf<M extends MessageType> = DomainEventOf<M>;
 /** A type name, or a message type, or a list of either: what the buses and decorators take. */
 export type MessageTypes = string | MessageType | readonly (string | MessageType)[];
 
+/**
+ * The name of a type given by name or as a message type: what a type filter of a store or a
+ * projection (`types: ['MoneyDeposited']` or `types: [MoneyDeposited]`) matches.
+ */
+export function typeNameOf(type: string | MessageType): string {
+  return isMessageType(type) ? type.type : type;
+}
+
 /** The names of `types`, in order, without repeats. */
 export function typeNamesOf(types: MessageTypes): string[] {
   const list: unknown[] =

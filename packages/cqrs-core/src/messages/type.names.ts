@@ -1,3 +1,4 @@
+import { type MessageType, typeNameOf } from './message.type';
 import { type MessageSerializer } from './serializer.port';
 
 /**
@@ -18,14 +19,14 @@ export function currentTypeName(serializer: MessageSerializer | undefined, type:
 }
 
 /**
- * The stored type names a filter on `types` must match: each type and its former names, so
- * events written before a rename are found under the new name. undefined when there is no
- * filter.
+ * The stored type names a filter on `types` (names or message types, taken by name) must match:
+ * each type and its former names, so events written before a rename are found under the new
+ * name. undefined when there is no filter.
  */
 export function storedTypeNames(
   serializer: MessageSerializer | undefined,
-  types: readonly string[] | undefined,
+  types: readonly (string | MessageType)[] | undefined,
 ): Set<string> | undefined {
   if (!types) return undefined;
-  return new Set(types.flatMap((type) => namesOfType(serializer, type)));
+  return new Set(types.flatMap((type) => namesOfType(serializer, typeNameOf(type))));
 }

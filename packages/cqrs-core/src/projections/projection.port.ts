@@ -1,4 +1,5 @@
 import { type StoredEvent } from '../event-store/event-store.port';
+import { type MessageType } from '../messages/message.type';
 
 /**
  * A read model built from the global log of an event store, run by a ProjectionRunner.
@@ -14,8 +15,11 @@ import { type StoredEvent } from '../event-store/event-store.port';
 export interface Projection {
   /** Names its checkpoint (unique per checkpoint store), its status and its metrics. */
   readonly name: string;
-  /** The event types it applies; every type when omitted. */
-  readonly types?: readonly string[];
+  /**
+   * The event types it applies, by name or as message types (`types: [MoneyDeposited]`, whose
+   * `is(event)` then narrows the event's data in `apply`); every type when omitted.
+   */
+  readonly types?: readonly (string | MessageType)[];
   apply(event: StoredEvent): Promise<void> | void;
   /**
    * Empties the read model, for `ProjectionRunner.rebuild()`: afterwards `apply` gets every

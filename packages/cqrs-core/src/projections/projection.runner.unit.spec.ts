@@ -2,6 +2,9 @@ import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-sto
 import { type CheckpointStore, InMemoryCheckpointStore } from '../outbox/checkpoint-store.port';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { balances, deposit, until, wait } from './balances.fixture';
+import { z } from 'zod';
+import { messageType } from '../messages/message.type';
+import { type Projection } from './projection.port';
 import { ProjectionRunner } from './projection.runner';
 
 describe('ProjectionRunner', () => {
@@ -25,6 +28,46 @@ describe('ProjectionRunner', () => {
     await until(() => state.get('acc-2') === 5);
     await runner.stop();
     expect(seen).toEqual(['acc-1@1', 'acc-1@2', 'acc-2@1']);
+  });
+
+  it('takes message types as its types, whose is() narrows the data in apply', async () => {
+    const Deposited = messageType('Deposited', z.object({ amount: z.number() }));
+    const Withdrawn = messageType('Withdrawn', z.object({ amount: z.number() }));
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10, 20);
+    await store.append('acc-1', [testEnvelope('Withdrawn', { amount: 5 })], { expectedVersion: 2 });
+    await store.append('noise', [testEnvelope('Renamed', { to: 'x' })], {
+      expectedVersion: 'no-stream',
+    });
+    const state = new Map<string, number>();
+    const seen: string[] = [];
+    const projection: Projection = {
+      name: 'typed',
+      types: [Deposited, Withdrawn], // names and message types mix: [Deposited, 'Withdrawn']
+      apply(event) {
+        seen.push(event.type);
+        // No cast: is() narrows event.data to { amount: number }.
+        const change = Deposited.is(event)
+          ? event.data.amount
+          : Withdrawn.is(event)
+            ? -event.data.amount
+            : 0;
+        state.set(event.streamId, (state.get(event.streamId) ?? 0) + change);
+      },
+    };
+    // @ts-expect-error an object with a type is not a message type
+    const wrong: Projection = { name: 'wrong', types: [{ type: 'Deposited' }], apply() {} };
+    expect(wrong.name).toBe('wrong');
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      pollIntervalMs: 5,
+    });
+    runner.start(projection);
+    await runner.whenCaughtUp();
+    await runner.stop();
+    expect(state.get('acc-1')).toBe(25);
+    expect(seen).toEqual(['Deposited', 'Deposited', 'Withdrawn']);
   });
 
   it('saves its checkpoint on stop, and a new runner resumes after it', async () => {

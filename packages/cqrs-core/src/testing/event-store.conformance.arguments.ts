@@ -65,6 +65,12 @@ export function argumentScenarios(context: EventStoreConformanceContext): void {
     await refused(readAll({ fromPosition: from, limit: 2.5 }), 'limit', '2.5');
     await refused(readAll({ fromPosition: from, types: type }), 'types', type);
     await refused(readAll({ fromPosition: from, types: [type, 7] }), 'types', '7');
+    // An object with a `type` is not a message type (messageType(…)): refused, not matched.
+    await refused(
+      readAll({ fromPosition: from, types: [{ type }] }),
+      'types',
+      `{"type":"${type}"}`,
+    );
 
     // subscribe() refuses at once (it returns a Subscription, not a promise): nothing is read.
     const received: StoredEvent[] = [];

@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import { StreamDeletedError } from '../event-store/event-store.errors';
 import { type StoredEvent } from '../event-store/event-store.port';
+import { messageType } from '../messages/message.type';
 import { type EventStoreConformanceContext } from './event-store.conformance';
 import {
   event,
@@ -107,6 +109,45 @@ export function lifecycleScenarios(context: EventStoreConformanceContext): void 
     } finally {
       process.emitWarning = emitWarning;
     }
+  });
+
+  it('filters by message types as by their names: readAll, readAllPage and subscribe', async () => {
+    const streamId = uniqueName('typed');
+    const Counted = messageType(uniqueName('Counted'), z.object({ n: z.number() }));
+    const other = uniqueName('Other');
+    const written = await store().append(
+      streamId,
+      [event(Counted.type, { n: 1 }), event(other, { n: 2 }), event(Counted.type, { n: 3 })],
+      { expectedVersion: 'no-stream' },
+    );
+    const from = (written.positions[0] ?? 1) - 1;
+    const counts = (events: readonly StoredEvent[]) =>
+      events.map((e) => (Counted.is(e) ? e.data.n : `${e.type}`));
+
+    expect(counts(await store().readAll({ fromPosition: from, types: [Counted] }))).toEqual([1, 3]);
+    const page = await store().readAllPage({ fromPosition: from, types: [Counted] });
+    expect(counts(page.events)).toEqual([1, 3]);
+    // Names and message types mix, as in EventBus.on.
+    expect(
+      versions(await store().readAll({ fromPosition: from, types: [Counted, other] })),
+    ).toEqual([1, 2, 3]);
+
+    const received: StoredEvent[] = [];
+    const subscription = store().subscribe({
+      fromPosition: from,
+      types: [Counted],
+      pollIntervalMs: 20,
+      handler: (e) => {
+        received.push(e);
+      },
+    });
+    await waitFor(() => received.length === 2);
+    await store().append(streamId, [event(other, { n: 4 }), event(Counted.type, { n: 5 })], {
+      expectedVersion: 3,
+    });
+    await waitFor(() => received.length === 3);
+    await subscription.stop();
+    expect(counts(received)).toEqual([1, 3, 5]);
   });
 
   it('soft-deletes a stream, which can then be created again with versions continuing', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { type StoredEvent } from '../event-store/event-store.port';
 import { type Metadata } from '../messages/envelope';
+import { typeNameOf } from '../messages/message.type';
 import { type Projection } from '../projections/projection.port';
 import { assertErrorMatches, type ErrorExpectation } from './error.expectation';
 
@@ -55,8 +56,7 @@ export const ProjectionSpecification = {
             const after = events.slice(given.length);
             const run = async (deliveries: readonly StoredEvent[]) => {
               const { projection, read } = fixture();
-              const applies = (event: StoredEvent) =>
-                !projection.types || projection.types.includes(event.type);
+              const applies = appliesTo(projection);
               for (const event of deliveries) if (applies(event)) await projection.apply(event);
               return read();
             };
@@ -77,8 +77,7 @@ export const ProjectionSpecification = {
               },
               async thenThrows(expected, check) {
                 const { projection } = fixture();
-                const applies = (event: StoredEvent) =>
-                  !projection.types || projection.types.includes(event.type);
+                const applies = appliesTo(projection);
                 for (const event of before) if (applies(event)) await projection.apply(event);
                 try {
                   for (const event of after) if (applies(event)) await projection.apply(event);
@@ -120,4 +119,10 @@ function storedEvents(events: readonly ScenarioEvent[]): StoredEvent[] {
       position: index + 1,
     };
   });
+}
+
+/** Whether the projection applies an event: of a type it lists (by name or message type). */
+function appliesTo(projection: Projection): (event: StoredEvent) => boolean {
+  const names = projection.types && new Set(projection.types.map(typeNameOf));
+  return (event) => !names || names.has(event.type);
 }

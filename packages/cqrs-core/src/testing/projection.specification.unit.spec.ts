@@ -1,6 +1,8 @@
 import { AssertionError } from 'node:assert/strict';
 import { type StoredEvent } from '../event-store/event-store.port';
 import { type Projection } from '../projections/projection.port';
+import { z } from 'zod';
+import { messageType } from '../messages/message.type';
 import { ProjectionSpecification } from './projection.specification';
 
 /** Balances per account; `idempotent: false` forgets which versions it applied. */
@@ -83,5 +85,25 @@ describe('ProjectionSpecification', () => {
         .when([deposited('acc-1', -1)])
         .thenThrows(TypeError),
     ).rejects.toThrow('Expected TypeError, got RangeError: negative amount at acc-1@1');
+  });
+
+  it('leaves out the types a projection does not list, given as message types', async () => {
+    const Deposited = messageType('Deposited', z.object({ amount: z.number() }));
+    const typed = ProjectionSpecification.for(() => {
+      const rows = new Map<string, number>();
+      const projection: Projection = {
+        name: 'deposits',
+        types: [Deposited],
+        apply(event) {
+          if (!Deposited.is(event)) throw new Error(`${event.type} is not a deposit`);
+          rows.set(event.streamId, event.version * 100 + event.data.amount);
+        },
+      };
+      return { projection, read: () => Object.fromEntries(rows) };
+    });
+    await typed
+      .given([deposited('acc-1', 10)])
+      .when([{ streamId: 'acc-1', type: 'Withdrawn', data: { amount: 3 } }, deposited('acc-1', 5)])
+      .then({ 'acc-1': 305 });
   });
 });

@@ -3,6 +3,7 @@ import {
   InMemoryCheckpointStore,
   InMemoryEventStore,
   MessageFactory,
+  messageType,
   type Projection,
   ProjectionRunner,
   StreamDeletedError,
@@ -10,8 +11,16 @@ import {
 } from '@causeway/cqrs-core';
 import { ProjectionSpecification } from '@causeway/cqrs-core/testing';
 import { Registry } from 'prom-client';
+import { z } from 'zod';
 
 const messages = new MessageFactory();
+// As in the guide's message types section.
+const MoneyDeposited = messageType('MoneyDeposited', z.object({ amount: z.number().positive() }));
+const MoneyWithdrawn = messageType(
+  'MoneyWithdrawn',
+  z.object({ amount: z.number().positive(), reason: z.string() }),
+  { version: 2 },
+);
 const deposited = (amount: number) =>
   messages.event('MoneyDeposited', { amount }, { aggregateId: 'acc-1', aggregateType: 'Account' });
 
@@ -77,16 +86,15 @@ describe('guide: event stores', () => {
     const balances = new Map<string, { balance: number; version: number }>();
     const projection: Projection = {
       name: 'balances', // names its checkpoint
-      types: ['MoneyDeposited', 'MoneyWithdrawn'],
+      types: [MoneyDeposited, MoneyWithdrawn], // message types or names ('MoneyDeposited')
       apply(event: StoredEvent) {
         const row = balances.get(event.streamId) ?? { balance: 0, version: 0 };
         if (event.version <= row.version) return; // applied before: at-least-once delivery
-        const { amount } = event.data as { amount: number };
-        const sign = event.type === 'MoneyDeposited' ? 1 : -1;
-        balances.set(event.streamId, {
-          balance: row.balance + sign * amount,
-          version: event.version,
-        });
+        let change = 0;
+        if (MoneyDeposited.is(event))
+          change = event.data.amount; // is() narrows event.data
+        else if (MoneyWithdrawn.is(event)) change = -event.data.amount;
+        balances.set(event.streamId, { balance: row.balance + change, version: event.version });
       },
     };
     const projections = new ProjectionRunner({
@@ -191,11 +199,14 @@ describe('guide: event stores', () => {
 
     const subscription = store.subscribe({
       fromPosition: await checkpoints.load('balances'),
-      types: ['MoneyDeposited', 'MoneyWithdrawn'],
+      types: [MoneyDeposited, MoneyWithdrawn],
       handler: (event: StoredEvent) => {
-        const { amount } = event.data as { amount: number };
-        const sign = event.type === 'MoneyDeposited' ? 1 : -1;
-        balances.set(event.streamId, (balances.get(event.streamId) ?? 0) + sign * amount);
+        if (!MoneyDeposited.is(event) && !MoneyWithdrawn.is(event)) return;
+        const sign = event.type === 'MoneyDeposited' ? 1 : -1; // event.data: { amount, … }
+        balances.set(
+          event.streamId,
+          (balances.get(event.streamId) ?? 0) + sign * event.data.amount,
+        );
       },
       onCaughtUp: (position) => void checkpoints.save('balances', position),
       onError: (error) => console.error('projection stopped', error),

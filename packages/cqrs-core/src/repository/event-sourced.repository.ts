@@ -5,7 +5,11 @@ import { MessageFactory } from '../messages/message.factory';
 import { type DomainEvent, schemaVersionOf } from '../domain/domain-event';
 import { type SnapshotPolicy } from '../snapshots/snapshot.policy';
 import { type SnapshotStore } from '../snapshots/snapshot-store.port';
-import { SnapshotGapError, StateNotRebuildableError } from './repository.errors';
+import {
+  AggregateTypeMismatchError,
+  SnapshotGapError,
+  StateNotRebuildableError,
+} from './repository.errors';
 
 export interface SnapshotSettings {
   store: SnapshotStore;
@@ -27,8 +31,18 @@ export interface SnapshotFailure {
 
 export interface RepositoryOptions {
   eventStore: EventStore;
-  /** Stamped on every envelope (`aggregateType`) and snapshot. */
+  /**
+   * Stamped on every envelope (`aggregateType`) and snapshot, and checked on load: a stream
+   * whose events or latest snapshot carry another (non-empty) aggregate type throws
+   * AggregateTypeMismatchError, so nothing is decided or appended on another type's stream.
+   * Events and snapshots without an aggregate type (appended directly) pass. '' checks nothing.
+   */
   aggregateType: string;
+  /**
+   * Former names of `aggregateType` (a renamed aggregate): streams written under them load as
+   * this type; new events are stamped with `aggregateType`. Default none.
+   */
+  formerAggregateTypes?: readonly string[];
   snapshots?: SnapshotSettings;
   /** Creates the event envelopes; default: system clock and random ids. */
   messages?: MessageFactory;
@@ -92,6 +106,10 @@ export interface SaveOptions<State> {
  * - `save` throws ConcurrencyConflictError when someone appended since `load`; wrap
  *   load -> decide -> save in retryOnConflict (handleCommand and AggregateRepository.update do).
  * - A snapshot failure never fails a load or a save: snapshots are a cache of the events.
+ * - The stream id is the id given, as is: two aggregate types must not share one (prefix it with
+ *   the type, e.g. `account-<id>`). A load of a stream whose events or latest snapshot carry
+ *   another aggregate type (not in `formerAggregateTypes`) throws AggregateTypeMismatchError;
+ *   so do update, handleCommand and commandHandler, before deciding: nothing is written.
  * - Deleting or truncating a stream must delete its snapshots too (SnapshotStore.delete), or a
  *   load would resurrect the old state from a snapshot ahead of the stream.
  * - Truncation and retention of an aggregate's stream must stop at its latest snapshot: a load
@@ -104,12 +122,18 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
   private readonly messages: MessageFactory;
   private readonly now: () => Date;
 
+  /** The aggregate types a stream may carry; undefined: not checked (aggregateType ''). */
+  private readonly acceptedTypes: ReadonlySet<string> | undefined;
+
   constructor(
     private readonly model: StateModel<State, Event>,
     private readonly options: RepositoryOptions,
   ) {
     this.messages = options.messages ?? new MessageFactory();
     this.now = options.now ?? (() => new Date());
+    this.acceptedTypes = options.aggregateType
+      ? new Set([options.aggregateType, ...(options.formerAggregateTypes ?? [])])
+      : undefined;
   }
 
   /**
@@ -139,9 +163,11 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
 
   private async loadLatest(streamId: string): Promise<LoadedStream<State>> {
     const snapshot = await this.loadSnapshot(streamId);
+    if (snapshot) this.checkType(streamId, snapshot.aggregateType, 'snapshot');
     const stored = snapshot
       ? await this.tailAfter(streamId, snapshot.version)
       : await this.options.eventStore.readStream(streamId);
+    for (const event of stored) this.checkType(streamId, event.aggregateType, event);
     if (!snapshot && (stored[0]?.version ?? 1) > 1) await this.assertRebuildable(streamId, stored);
     const base = snapshot?.state ?? this.model.initialState(streamId);
     const events = stored.map((event) => toDomainEvent<Event>(event));
@@ -153,6 +179,22 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       snapshotTakenAt: snapshot?.takenAt,
       replayedEvents: stored.length,
     };
+  }
+
+  /** @throws AggregateTypeMismatchError when `found` is another type than this repository's */
+  private checkType(
+    streamId: string,
+    found: string | undefined,
+    where: StoredEvent | 'snapshot',
+  ): void {
+    const accepted = this.acceptedTypes;
+    if (!accepted || !found || accepted.has(found)) return;
+    throw new AggregateTypeMismatchError(
+      streamId,
+      this.options.aggregateType,
+      found,
+      where === 'snapshot' ? 'snapshot' : { event: where.version },
+    );
   }
 
   /**
@@ -183,7 +225,10 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
    */
   private async tailAfter(streamId: string, version: number): Promise<StoredEvent[]> {
     const read = await this.options.eventStore.readStream(streamId, { fromVersion: version });
-    if (read[0]?.version === version) return read.slice(1);
+    if (read[0]?.version === version) {
+      this.checkType(streamId, read[0].aggregateType, read[0]);
+      return read.slice(1);
+    }
     const first = read[0]?.version ?? (await this.firstVersionAhead(streamId, version));
     if (first !== undefined && first !== version + 1)
       throw new SnapshotGapError(streamId, version, first);
@@ -289,7 +334,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
 
   private async loadSnapshot(
     streamId: string,
-  ): Promise<{ state: State; version: number; takenAt: Date } | undefined> {
+  ): Promise<{ state: State; version: number; takenAt: Date; aggregateType?: string } | undefined> {
     const settings = this.options.snapshots;
     if (!settings) return undefined;
     try {
@@ -300,7 +345,12 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       const state = this.model.fromSnapshot
         ? this.model.fromSnapshot(snapshot.state, streamId, snapshot.version)
         : (snapshot.state as State);
-      return { state, version: snapshot.version, takenAt: new Date(snapshot.createdAt) };
+      return {
+        state,
+        version: snapshot.version,
+        takenAt: new Date(snapshot.createdAt),
+        aggregateType: snapshot.aggregateType,
+      };
     } catch (error) {
       this.reportSnapshotError(error, { streamId, operation: 'load' });
       return undefined;

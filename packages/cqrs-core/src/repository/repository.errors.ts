@@ -49,3 +49,29 @@ export class StateNotRebuildableError extends Error {
     this.name = 'StateNotRebuildableError';
   }
 }
+
+/**
+ * The stream holds events (or a snapshot) of another aggregate type than the repository's: two
+ * aggregate types were given the same stream id (give each type its own stream id prefix, e.g.
+ * `account-<id>`). Thrown by the load, so nothing is decided or written on such a stream. An
+ * aggregate type that was renamed is accepted through `RepositoryOptions.formerAggregateTypes`.
+ */
+export class AggregateTypeMismatchError extends Error {
+  constructor(
+    readonly streamId: string,
+    /** The repository's `aggregateType`. */
+    readonly expectedType: string,
+    /** The `aggregateType` found on the stream's event or snapshot. */
+    readonly foundType: string,
+    /** Where it was found: an event (with its version) or the latest snapshot. */
+    readonly foundIn: { event: number } | 'snapshot',
+  ) {
+    super(
+      `Stream ${streamId} belongs to aggregate type ${JSON.stringify(foundType)}, not ` +
+        `${JSON.stringify(expectedType)} (${foundIn === 'snapshot' ? 'its latest snapshot' : `its event at version ${foundIn.event}`}): ` +
+        `give each aggregate type its own stream ids (e.g. a type prefix); for a renamed type, ` +
+        `list the old name in formerAggregateTypes`,
+    );
+    this.name = 'AggregateTypeMismatchError';
+  }
+}

@@ -106,22 +106,22 @@ describe('guide: repository, snapshots and retry', () => {
     });
 
     // load -> act -> save, retried on ConcurrencyConflictError with a fresh load each time:
-    await accounts.update('acc-1', (acc) => acc.open('ada'));
-    await accounts.update('acc-1', (acc) => acc.deposit(70));
+    await accounts.update('account-acc-1', (acc) => acc.open('ada'));
+    await accounts.update('account-acc-1', (acc) => acc.deposit(70));
 
-    const acc = await accounts.load('acc-1'); // from the snapshot at v2, then the events after it
+    const acc = await accounts.load('account-acc-1'); // from the snapshot at v2, then the events after it
     // acc.state: { open: true, balance: 70 }, acc.version: 2
     // #endregion
     expect(acc.state).toEqual({ open: true, balance: 70 });
     expect(acc.version).toBe(2);
-    expect((await snapshots.list('acc-1')).map((s) => s.version)).toEqual([2]);
+    expect((await snapshots.list('account-acc-1')).map((s) => s.version)).toEqual([2]);
 
     // Stream id = aggregate id here: the repository does not prefix it.
-    expect(await store.readStream('acc-1')).toHaveLength(2);
+    expect(await store.readStream('account-acc-1')).toHaveLength(2);
 
     // #region guide:conflict
-    const a = await accounts.load('acc-1');
-    const b = await accounts.load('acc-1');
+    const a = await accounts.load('account-acc-1');
+    const b = await accounts.load('account-acc-1');
     a.deposit(1);
     b.deposit(2);
     await accounts.save(a);
@@ -139,7 +139,7 @@ describe('guide: repository, snapshots and retry', () => {
     const run = (command: AccountCommand) =>
       retryOnConflict(
         async () => {
-          const loaded = await repository.load('acc-9'); // { state, version, … }
+          const loaded = await repository.load('account-acc-9'); // { state, version, … }
           return repository.save(loaded, decideEvents(account, command, loaded.state));
         },
         { maxAttempts: 5, onRetry },
@@ -150,7 +150,7 @@ describe('guide: repository, snapshots and retry', () => {
     // #endregion
     expect(onRetry).toHaveBeenCalled();
     expect(onRetry.mock.calls[0][0].error).toBeInstanceOf(ConcurrencyConflictError);
-    const final = await repository.load('acc-9');
+    const final = await repository.load('account-acc-9');
     expect(final.state.balance).toBe(15);
     expect(final.version).toBe(4);
   });

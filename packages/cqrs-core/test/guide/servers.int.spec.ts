@@ -71,18 +71,18 @@ describe('guide: MongoDB', () => {
         schemaVersion: 1,
       },
     });
-    await accounts.update('acc-1', (acc) => acc.open('ada'));
-    await accounts.update('acc-1', (acc) => acc.deposit(20));
+    await accounts.update('account-acc-1', (acc) => acc.open('ada'));
+    await accounts.update('account-acc-1', (acc) => acc.deposit(20));
     // #endregion
-    const acc = await accounts.load('acc-1');
+    const acc = await accounts.load('account-acc-1');
     expect(acc.state).toEqual({ open: true, balance: 20 });
     const [first, second] = await eventStore.readAll();
     expect(second!.position).toBeGreaterThan(first!.position); // increasing, not consecutive
     await checkpoints.save('balances', second!.position);
     expect(await checkpoints.load('balances')).toBe(second!.position);
 
-    const stale = await accounts.load('acc-1');
-    const fresh = await accounts.load('acc-1');
+    const stale = await accounts.load('account-acc-1');
+    const fresh = await accounts.load('account-acc-1');
     fresh.deposit(1);
     stale.deposit(1);
     await accounts.save(fresh);
@@ -109,9 +109,9 @@ describe('guide: Redis', () => {
     const eventStore = new RedisEventStore({ client: redis.client, keyPrefix: `${PREFIX}es:` });
     await eventStore.init();
     const event = messages.event('MoneyDeposited', { amount: 5 }, { aggregateId: 'acc-1' });
-    await eventStore.append('acc-1', [event], { expectedVersion: 'no-stream' });
+    await eventStore.append('account-acc-1', [event], { expectedVersion: 'no-stream' });
     // #endregion
-    const [stored] = await eventStore.readStream('acc-1');
+    const [stored] = await eventStore.readStream('account-acc-1');
     expect(stored).toMatchObject({ messageId: event.messageId, version: 1, position: 1 });
     await eventStore.close();
   });

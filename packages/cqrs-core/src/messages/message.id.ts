@@ -31,3 +31,15 @@ export function derivedMessageId(cause: Pick<Envelope, 'messageId'> | string, ke
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/**
+ * The messageId of the event at `index` (from 0) among the events one command decided on one
+ * stream: `derivedMessageId(commandId, 'event:<index>')`. The same on every delivery of the
+ * command, so a redelivered command appends the very same envelopes (see commandHandler).
+ * @throws TypeError when `commandId` is empty or `index` is not a non-negative integer
+ */
+export function commandEventId(commandId: string, index: number): string {
+  if (!Number.isSafeInteger(index) || index < 0)
+    throw new TypeError(`commandEventId: index must be a non-negative integer, got ${index}`);
+  return derivedMessageId(commandId, `event:${index}`);
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MessageFactory } from './message.factory';
-import { derivedMessageId } from './message.id';
+import { commandEventId, derivedMessageId } from './message.id';
 
 describe('derivedMessageId', () => {
   const cause = new MessageFactory().event('MoneyDeposited', { amount: 5 });
@@ -38,5 +38,21 @@ describe('derivedMessageId', () => {
       causationId: cause.messageId,
       correlationId: cause.metadata.correlationId,
     });
+  });
+});
+
+describe('commandEventId', () => {
+  it('is the same for the same command and index, and differs by either', () => {
+    expect(commandEventId('cmd-1', 0)).toBe(commandEventId('cmd-1', 0));
+    expect(commandEventId('cmd-1', 0)).toBe(derivedMessageId('cmd-1', 'event:0'));
+    expect(commandEventId('cmd-1', 1)).not.toBe(commandEventId('cmd-1', 0));
+    expect(commandEventId('cmd-2', 0)).not.toBe(commandEventId('cmd-1', 0));
+  });
+
+  it('refuses an index that is not a non-negative integer, and an empty command id', () => {
+    for (const index of [-1, 1.5, Number.NaN]) {
+      expect(() => commandEventId('cmd-1', index)).toThrow(TypeError);
+    }
+    expect(() => commandEventId('', 0)).toThrow(TypeError);
   });
 });

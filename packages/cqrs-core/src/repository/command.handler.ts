@@ -1,8 +1,12 @@
-import { type EventStore } from '../event-store/event-store.port';
+import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
 import { type Decider, decideEvents } from '../domain/decider';
 import { type DomainEvent } from '../domain/domain-event';
 import { deciderRepository } from './decider.repository';
-import { type EventSourcedRepository, type RepositoryOptions } from './event-sourced.repository';
+import {
+  type EventSourcedRepository,
+  type LoadedStream,
+  type RepositoryOptions,
+} from './event-sourced.repository';
 import { type RetryOnConflictOptions, retryOnConflict } from './retry-on-conflict';
 
 export interface HandleCommandOptions extends Partial<Omit<RepositoryOptions, 'eventStore'>> {
@@ -11,11 +15,17 @@ export interface HandleCommandOptions extends Partial<Omit<RepositoryOptions, 'e
 }
 
 export interface CommandResult<State, Event> {
-  /** State after the new events. */
+  /** State after the new events (a redelivery: the stream's state now). */
   newState: State;
-  /** Events the command produced and that are now stored (empty when it decided nothing). */
+  /**
+   * Events the command produced and that are now stored (empty when it decided nothing; a
+   * redelivery: the events its first delivery stored, `type` and `data`).
+   */
   newEvents: Event[];
-  /** Stream version after the append; pass it as expected version to chain. */
+  /**
+   * Stream version after the append (a redelivery: the stream's version now); pass it as
+   * expected version to chain.
+   */
   nextExpectedVersion: number;
   /** How many read -> decide -> append cycles it took (1 without conflict). */
   attempts: number;
@@ -24,6 +34,12 @@ export interface CommandResult<State, Event> {
    * model that has reached the last one reflects this command: `ProjectionRunner.waitFor`.
    */
   positions: number[];
+  /**
+   * Set when the command (by its id, see CommandCall.commandId) had been applied to the stream
+   * already: nothing was decided or appended this time. `positions` are then those of its
+   * stored events when they were read (empty when the store only reported them stored).
+   */
+  alreadyApplied?: true;
 }
 
 /** What one call of a command handler may add to the handler's options. */
@@ -37,6 +53,13 @@ export interface CommandCall {
    * conflict as the options say).
    */
   expectedVersion?: number;
+  /**
+   * The command's id: default its `messageId` when the command is a message envelope (a
+   * non-empty string `messageId`), else none. With an id the command's events get the
+   * messageIds `commandEventId(commandId, i)` and `causationId` = the id, and a command found
+   * applied already is answered without deciding again (see commandHandler).
+   */
+  commandId?: string;
 }
 
 /**
@@ -44,6 +67,22 @@ export interface CommandCall {
  * -> fold -> decide -> append with the expected version; on a concurrency conflict, do it all
  * again with jittered backoff (retryOnConflict). `decide` therefore may run several times for one
  * command and must be pure. Domain errors thrown by `decide` are not retried.
+ *
+ * Redeliveries: every transport is at-least-once, so a command whose events were appended may
+ * come again (a crash before the ack). A command with an id (a message envelope's `messageId`,
+ * or `CommandCall.commandId`) gives its events ids derived from it and its index
+ * (`commandEventId`), and a delivery of a command already applied to the stream is not decided
+ * again: it answers `alreadyApplied: true`, the stored events, the stream's state and version,
+ * without appending (also when the stream moved since, and whatever `expectedVersion` says).
+ * It is recognised among the events the load reads (all of them without snapshots; from a
+ * snapshot, the events after it and the snapshot's own); with snapshots, a command not found
+ * there costs one more store call before its append (an append that cannot hold: the store
+ * looks the first event's id up and writes nothing), and a redelivery hidden by a later
+ * snapshot is only recognised if `decide` still decides events for it (a domain error it
+ * throws is thrown). Two deliveries handled at once: one appends, the other's append finds
+ * the same ids stored (answered `alreadyApplied`) or conflicts and is retried, then found.
+ * A command without an id (a plain object) gets random event ids and no such check: use the
+ * deduplicator middleware for those.
  *
  * Build it once per decider with commandHandler(); handleCommand() is the one-shot form.
  */
@@ -64,21 +103,52 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
   });
   return async (streamId, command, call = {}) => {
     const { expectedVersion } = call;
+    const commandId = call.commandId ?? commandIdOf(command);
     const once = async (attempt: number): Promise<CommandResult<State, Event>> => {
-      const loaded = await repository.load(streamId, { expectedVersion });
+      const loaded = await repository.load(streamId, { expectedVersion, commandId });
+      if (loaded.commandEvents) return applied<State, Event>(loaded, loaded.commandEvents, attempt);
       const newEvents = decideEvents(decider, command, loaded.state);
-      const saved = await repository.save(loaded, newEvents);
+      const saved = await repository.save(loaded, newEvents, { commandId });
+      if (saved.commandEvents) return applied<State, Event>(saved, saved.commandEvents, attempt);
+      const positions = [...(saved.positions ?? [])];
       return {
         newState: saved.state,
         newEvents,
         nextExpectedVersion: saved.version,
         attempts: attempt,
-        positions: [...(saved.positions ?? [])],
+        positions,
+        // Every envelope was stored already: a concurrent delivery of the command appended it.
+        ...(commandId !== undefined &&
+          newEvents.length > 0 &&
+          positions.length === 0 && { alreadyApplied: true as const }),
       };
     };
     return retryOptions === false || expectedVersion !== undefined
       ? once(1)
       : retryOnConflict(once, retryOptions);
+  };
+}
+
+/** The messageId of a command that is a message envelope, else undefined. */
+function commandIdOf(command: unknown): string | undefined {
+  if (typeof command !== 'object' || command === null) return undefined;
+  const { messageId } = command as { messageId?: unknown };
+  return typeof messageId === 'string' && messageId.length > 0 ? messageId : undefined;
+}
+
+/** The answer to a command found applied: its stored events, the stream as loaded. */
+function applied<State, Event>(
+  loaded: LoadedStream<State>,
+  stored: readonly StoredEvent[],
+  attempt: number,
+): CommandResult<State, Event> {
+  return {
+    newState: loaded.state,
+    newEvents: stored.map((event) => ({ type: event.type, data: event.data }) as Event),
+    nextExpectedVersion: loaded.version,
+    attempts: attempt,
+    positions: stored.map((event) => event.position),
+    alreadyApplied: true,
   };
 }
 
@@ -90,6 +160,9 @@ export function handleCommand<Command, Event extends DomainEvent, State>(
   command: Command,
   options: HandleCommandOptions & CommandCall = {},
 ): Promise<CommandResult<State, Event>> {
-  const { expectedVersion, ...handlerOptions } = options;
-  return commandHandler(store, decider, handlerOptions)(streamId, command, { expectedVersion });
+  const { expectedVersion, commandId, ...handlerOptions } = options;
+  return commandHandler(store, decider, handlerOptions)(streamId, command, {
+    expectedVersion,
+    commandId,
+  });
 }

@@ -1,7 +1,8 @@
 import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
-import { type Metadata } from '../messages/envelope';
+import { type Envelope, type Metadata } from '../messages/envelope';
 import { MessageFactory } from '../messages/message.factory';
+import { commandEventId } from '../messages/message.id';
 import { type DomainEvent, schemaVersionOf } from '../domain/domain-event';
 import { type SnapshotPolicy } from '../snapshots/snapshot.policy';
 import { type SnapshotStore } from '../snapshots/snapshot-store.port';
@@ -83,7 +84,32 @@ export interface LoadedStream<State> {
    * (`ProjectionRunner.waitFor`).
    */
   readonly positions?: readonly number[];
+  /**
+   * Set by a load or a save given a `commandId` when that command was applied to the stream
+   * already: its events as stored (messageIds `commandEventId(commandId, i)`), in order.
+   * Nothing is appended for it then (see save). Undefined when the command is not found.
+   */
+  readonly commandEvents?: readonly StoredEvent[];
 }
+
+/** What a load may be told besides the stream id. */
+export interface LoadOptions {
+  /**
+   * The version the caller's decision is based on (an HTTP `If-Match`): a stream at another
+   * version throws ConcurrencyConflictError (`expected` = it, `actual` = the stream's); 0 = the
+   * stream must have no events. Not checked when `commandId` is found applied.
+   */
+  expectedVersion?: number;
+  /**
+   * The id of the command the load is for (its messageId): the events the load reads (those
+   * after the snapshot, and the snapshot's own) are searched for that command's events, which
+   * are returned as `commandEvents`.
+   */
+  commandId?: string;
+}
+
+/** The most events of one command searched for by their ids (MongoDB: per append). */
+const MAX_COMMAND_EVENTS = 1000;
 
 export interface SaveOptions<State> {
   /**
@@ -95,6 +121,17 @@ export interface SaveOptions<State> {
   stateAfter?: State;
   /** Extra metadata for every event envelope of this save. */
   metadata?: Partial<Metadata>;
+  /**
+   * The id of the command these events were decided for (its messageId). The envelopes then
+   * get the messageIds `commandEventId(commandId, i)` and `causationId` = commandId, the same
+   * on every delivery of the command, and the command is not applied twice: a `loaded` with
+   * `commandEvents` is returned as it is, and when `loaded` came from a snapshot (the command's
+   * events may be before it) the store is asked first whether the first envelope is stored (an
+   * append that cannot hold, which writes nothing); if so the result has `commandEvents` and
+   * nothing is appended. A store that finds every envelope stored already (a concurrent
+   * delivery of the command) writes nothing either (empty `positions`).
+   */
+  commandId?: string;
 }
 
 /**
@@ -138,16 +175,11 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
 
   /**
    * The stream's state: the latest usable snapshot and the events after it.
-   * @param options.expectedVersion the version the caller's decision is based on (an HTTP
-   *   `If-Match`): a stream at another version throws ConcurrencyConflictError (`expected` =
-   *   it, `actual` = the stream's); 0 = the stream must have no events
+   * @param options see LoadOptions
    * @throws TypeError before reading when `expectedVersion` is not a non-negative integer
    */
-  async load(
-    streamId: string,
-    options: { expectedVersion?: number } = {},
-  ): Promise<LoadedStream<State>> {
-    const { expectedVersion } = options;
+  async load(streamId: string, options: LoadOptions = {}): Promise<LoadedStream<State>> {
+    const { expectedVersion, commandId } = options;
     if (
       expectedVersion !== undefined &&
       !(Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)
@@ -155,19 +187,27 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       throw new TypeError(
         `expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
       );
-    const loaded = await this.loadLatest(streamId);
-    if (expectedVersion !== undefined && loaded.version !== expectedVersion)
+    const loaded = await this.loadLatest(streamId, commandId);
+    if (
+      expectedVersion !== undefined &&
+      loaded.version !== expectedVersion &&
+      !loaded.commandEvents
+    )
       throw new ConcurrencyConflictError(streamId, expectedVersion, loaded.version);
     return loaded;
   }
 
-  private async loadLatest(streamId: string): Promise<LoadedStream<State>> {
+  private async loadLatest(streamId: string, commandId?: string): Promise<LoadedStream<State>> {
     const snapshot = await this.loadSnapshot(streamId);
     if (snapshot) this.checkType(streamId, snapshot.aggregateType, 'snapshot');
-    const stored = snapshot
+    const { tail: stored, at } = snapshot
       ? await this.tailAfter(streamId, snapshot.version)
-      : await this.options.eventStore.readStream(streamId);
+      : { tail: await this.options.eventStore.readStream(streamId), at: undefined };
     for (const event of stored) this.checkType(streamId, event.aggregateType, event);
+    const commandEvents =
+      commandId === undefined
+        ? undefined
+        : commandEventsIn(at ? [at, ...stored] : stored, commandId);
     if (!snapshot && (stored[0]?.version ?? 1) > 1) await this.assertRebuildable(streamId, stored);
     const base = snapshot?.state ?? this.model.initialState(streamId);
     const events = stored.map((event) => toDomainEvent<Event>(event));
@@ -178,6 +218,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       snapshotVersion: snapshot?.version ?? 0,
       snapshotTakenAt: snapshot?.takenAt,
       replayedEvents: stored.length,
+      ...(commandEvents && { commandEvents }),
     };
   }
 
@@ -223,16 +264,19 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
    * when there is none the stream must not be ahead of the snapshot (one more read, only then).
    * @throws SnapshotGapError when events after the snapshot were removed
    */
-  private async tailAfter(streamId: string, version: number): Promise<StoredEvent[]> {
+  private async tailAfter(
+    streamId: string,
+    version: number,
+  ): Promise<{ tail: StoredEvent[]; at?: StoredEvent }> {
     const read = await this.options.eventStore.readStream(streamId, { fromVersion: version });
     if (read[0]?.version === version) {
       this.checkType(streamId, read[0].aggregateType, read[0]);
-      return read.slice(1);
+      return { tail: read.slice(1), at: read[0] };
     }
     const first = read[0]?.version ?? (await this.firstVersionAhead(streamId, version));
     if (first !== undefined && first !== version + 1)
       throw new SnapshotGapError(streamId, version, first);
-    return read;
+    return { tail: read };
   }
 
   /** The stream's first version when its head is past `version` (events removed), else undefined. */
@@ -251,16 +295,26 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     events: readonly Event[],
     options: SaveOptions<State> = {},
   ): Promise<LoadedStream<State>> {
-    if (events.length === 0) return loaded;
+    const { commandId } = options;
+    if (events.length === 0 || (commandId !== undefined && loaded.commandEvents)) return loaded;
     const { streamId } = loaded;
-    const envelopes = events.map((event) =>
+    const envelopes = events.map((event, i) =>
       this.messages.event(event.type, event.data, {
         schemaVersion: schemaVersionOf(event),
         aggregateId: streamId,
         aggregateType: this.options.aggregateType,
-        metadata: { ...event.metadata, ...options.metadata },
+        ...(commandId !== undefined && { messageId: commandEventId(commandId, i) }),
+        metadata: {
+          ...event.metadata,
+          ...options.metadata,
+          ...(commandId !== undefined && { causationId: commandId }),
+        },
       }),
     );
+    if (commandId !== undefined && loaded.snapshotVersion > 0) {
+      const commandEvents = await this.storedBefore(loaded, envelopes[0]!, commandId);
+      if (commandEvents) return { ...loaded, replayedEvents: 0, positions: [], commandEvents };
+    }
     // Version 0 means "read no events": 'no-stream' also holds for a soft-deleted stream, whose
     // store-side version is not 0 (versions continue after a soft delete).
     const expectedVersion = loaded.version === 0 ? 'no-stream' : loaded.version;
@@ -287,6 +341,35 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     // attempt's, so the state folded here may not be a replay's. Not snapshotted.
     if (result.positions.length === 0) return saved;
     return (await this.maybeSnapshot(saved, events.length)) ?? saved;
+  }
+
+  /**
+   * The command's events when its first envelope is stored already (before the snapshot
+   * `loaded` came from, where the load could not see it), else undefined. Asks the store with
+   * an append of that envelope at a version the stream is past (the snapshot's minus 1): the
+   * store then looks its messageId up and answers a duplicate, or a conflict, writing nothing.
+   */
+  private async storedBefore(
+    loaded: LoadedStream<State>,
+    first: Envelope,
+    commandId: string,
+  ): Promise<StoredEvent[] | undefined> {
+    const { eventStore } = this.options;
+    let at: number;
+    try {
+      const probe = await eventStore.append(loaded.streamId, [first], {
+        expectedVersion: loaded.snapshotVersion - 1,
+      });
+      at = probe.nextExpectedVersion;
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError) return undefined;
+      throw error;
+    }
+    const read = await eventStore.readStream(loaded.streamId, {
+      fromVersion: at,
+      limit: MAX_COMMAND_EVENTS,
+    });
+    return commandEventsIn(read, commandId) ?? read.slice(0, 1);
   }
 
   /** Takes a snapshot now, whatever the policy says (e.g. from a maintenance job). */
@@ -372,6 +455,38 @@ function defaultSnapshotErrorReport(error: unknown, failure: SnapshotFailure): v
     `Snapshot ${failure.operation} failed for stream ${failure.streamId}: ${error instanceof Error ? error.message : String(error)}`,
     { code: 'CAUSEWAY_SNAPSHOT_FAILED' },
   );
+}
+
+/**
+ * The first run of `commandId`'s events in `read`: events caused by it whose messageIds are
+ * `commandEventId(commandId, i)` for consecutive i (the first one found may be past index 0
+ * when a snapshot hides the ones before it). Undefined when there is none.
+ */
+function commandEventsIn(
+  read: readonly StoredEvent[],
+  commandId: string,
+): StoredEvent[] | undefined {
+  const ids: string[] = [];
+  const idAt = (index: number): string => (ids[index] ??= commandEventId(commandId, index));
+  const found: StoredEvent[] = [];
+  let next = 0;
+  for (const event of read) {
+    if (found.length > 0) {
+      if (next >= MAX_COMMAND_EVENTS || event.messageId !== idAt(next)) break;
+      found.push(event);
+      next++;
+      continue;
+    }
+    // Cheap test first: only events caused by the command can be its events.
+    if (event.metadata.causationId !== commandId) continue;
+    const bound = Math.min(MAX_COMMAND_EVENTS, event.version);
+    let index = 0;
+    while (index < bound && idAt(index) !== event.messageId) index++;
+    if (index === bound) continue;
+    found.push(event);
+    next = index + 1;
+  }
+  return found.length > 0 ? found : undefined;
 }
 
 /**

@@ -198,6 +198,35 @@ export function appendScenarios(context: EventStoreConformanceContext): void {
     }
   });
 
+  it('lets one of 20 appends at one expected version from one store win; the others conflict or re-append', async () => {
+    const streamId = uniqueName('race-one-store');
+    await store().append(streamId, [event('Raced', -1)], { expectedVersion: 'no-stream' });
+    const batches = range(0, 19).map((i) => [event('Raced', i), event('Raced', i + 100)]);
+    const outcomes = await Promise.allSettled(
+      batches.map((batch) => store().append(streamId, batch, { expectedVersion: 1 })),
+    );
+    const won = outcomes.findIndex((o) => o.status === 'fulfilled');
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') {
+        expect(outcome.reason).toBeInstanceOf(ConcurrencyConflictError);
+        expect(outcome.reason).toMatchObject({ streamId, expected: 1, actual: 3 });
+      }
+    }
+    // The winner's retry (same events, same expected version) among new losers: a re-append.
+    const again = await Promise.allSettled(
+      [won, (won + 1) % 20, won, (won + 2) % 20].map((i) =>
+        store().append(streamId, batches[i]!, { expectedVersion: 1 }),
+      ),
+    );
+    expect(again.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+    expect(again[0]).toEqual({
+      status: 'fulfilled',
+      value: { nextExpectedVersion: 3, positions: [] },
+    });
+    expect(versions(await store().readStream(streamId))).toEqual([1, 2, 3]);
+  });
+
   it('checks an empty append like any other, also from a store that has not seen the stream', async () => {
     const streamId = uniqueName('empty');
     await store().append(streamId, [event('E', 1), event('E', 2)], {

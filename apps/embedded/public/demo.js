@@ -235,7 +235,6 @@
   const handlers = {
     session(params) {
       serverTimeSeen(params.serverTime); // ms: the precise clock from the first frame on
-      if (params.heartbeatMs > 0) heartbeatMs = params.heartbeatMs;
       el('session').textContent =
         `${params.serverId} · ${params.resumed}${params.replayed ? ` (${params.replayed} replayed)` : ''}`;
       document.body.dataset.session = params.resumed;
@@ -323,11 +322,15 @@
       heard();
     });
     source.onmessage = (event) => {
-      heard();
       failures = 0;
       lastRefusal = undefined;
       if (event.lastEventId) lastEventId = event.lastEventId;
       const message = JSON.parse(event.data);
+      // The session frame says how often to expect a heartbeat: armed by it from this frame
+      // on (a freeze before the first heartbeat is noticed too), before any handler runs.
+      if (message.method === 'session' && message.params?.heartbeatMs > 0)
+        heartbeatMs = message.params.heartbeatMs;
+      heard();
       const replayed = message.method !== 'session' && replaying > 0;
       // A live frame was logged before now (its id is `<server epoch ms>-<seq>`).
       if (!replayed && message.method !== 'session')

@@ -6,7 +6,8 @@ export type ResumePlan =
 
 /**
  * Why a resume could not be replayed (ADR 007):
- * - `trimmed`: the id is older than the oldest retained entry;
+ * - `trimmed`: the id is older than the oldest retained entry, or the log no longer holds
+ *   entries that came after it (a log emptied or cut short: a Redis that lost its data);
  * - `expired`: the client missed a notification addressed to it that is older than
  *   HISTORY_TTL_MS (one that missed nothing is not expired, however old its id);
  * - `too-many-missed`: more than HISTORY_SIZE entries addressed to the user were missed;
@@ -89,8 +90,14 @@ export async function planResume(input: {
       if (entries.length > input.historySize)
         return { kind: 'recovery', reason: 'too-many-missed' };
     }
-    if (page.length === 0 || log.compare(page[page.length - 1]!.id, upTo) >= 0)
-      return { kind: 'replay', entries };
+    // The log ends before what the live follower dispatched: entries after the client's id
+    // are gone (the log was emptied and started again, Redis having lost its data), and what
+    // they were cannot be told. Replaying the rest would say "nothing else missed".
+    if (page.length === 0)
+      return log.compare(from, upTo) < 0
+        ? { kind: 'recovery', reason: 'trimmed' }
+        : { kind: 'replay', entries };
+    if (log.compare(page[page.length - 1]!.id, upTo) >= 0) return { kind: 'replay', entries };
     from = page[page.length - 1]!.id;
   }
 }

@@ -169,6 +169,34 @@ describe('TokenService', () => {
     });
   });
 
+  it('refuses a token it verified before once it expires, and any change to it', async () => {
+    jest.useFakeTimers({
+      now: Date.now(),
+      doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'],
+    });
+    try {
+      const { token } = await tokens.issue('ash', { ttlSeconds: 60 });
+      await expect(tokens.verify(token)).resolves.toMatchObject({ userId: 'ash' });
+      await expect(tokens.verify(token)).resolves.toMatchObject({ userId: 'ash' });
+      // The same signature over other claims (another user): not the token verified before.
+      const [header, , signature] = token.split('.');
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+      const altered = Buffer.from(JSON.stringify({ ...claims, sub: 'misty' })).toString(
+        'base64url',
+      );
+      await expect(tokens.verify(`${header}.${altered}.${signature}`)).rejects.toThrow(
+        /signature verification failed/i,
+      );
+      jest.setSystemTime(Date.now() + 60_000);
+      await expect(tokens.verify(token)).rejects.toMatchObject({
+        message: 'token expired',
+        refusal: 'expired',
+      });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('verifies tokens of the previous secret during a rotation, and signs with the new one', async () => {
     const previous = secret;
     const next = 'the-next-secret-that-is-long-enough-789';

@@ -50,9 +50,9 @@ export const REVOCATION_SKEW_MS = CLOCK_SKEW_S * 1000;
  * presents the same access token with every request until it expires: remembered, its
  * signature is not checked again (an HMAC, two base64url decodes and a JSON parse per request:
  * 16–23 µs of CPU, under 1 µs remembered; a profile of command-api at 200 moves/s had ~14 % of
- * its CPU in verification). Only tokens that passed verification are kept,
- * keyed by the whole token (signature included), so a forged or altered token never matches;
- * expiry, use, revocation and the rest are checked on every call.
+ * its CPU in verification). Only tokens that passed verification are kept, keyed by the whole
+ * token (signature included), so a forged or altered token never matches; expiry, use,
+ * revocation and the rest are checked on every call.
  */
 const VERIFIED_KEPT = 10_000;
 

@@ -45,4 +45,14 @@ describe('ReadModelsProjector', () => {
     expect(reads).toHaveBeenCalledTimes(1);
     expect(await positions.get('ash')).toMatchObject({ x: 4, version: 4 });
   });
+
+  it('keeps the groups a move was made in on its row, and none for a move without them', async () => {
+    const positions = new InMemoryTrainerPositions();
+    const projector = new ReadModelsProjector(positions, new InMemoryGroupMembers());
+    const grouped = moved('ash', 1, 1);
+    await projector.apply({ ...grouped, data: { ...grouped.data, groups: ['johto', 'kanto'] } });
+    await projector.apply(moved('misty', 1, 1));
+    expect(await positions.get('ash')).toMatchObject({ version: 1, groups: ['johto', 'kanto'] });
+    expect(await positions.get('misty')).not.toHaveProperty('groups');
+  });
 });

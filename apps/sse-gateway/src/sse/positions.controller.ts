@@ -1,12 +1,12 @@
 import { type IncomingMessage } from 'node:http';
 import { Controller, Get, Inject, Req, UseFilters } from '@nestjs/common';
-import { CallerGate, type TrainerPosition } from '@causeway/platform';
+import { CallerGate } from '@causeway/platform';
 import { readOrUnavailable } from '../auth/read-unavailable.problem';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
 import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
-import { visiblePositions } from './visible-positions';
+import { type VisiblePosition, visiblePositions } from './visible-positions';
 
 /**
  * GET /api/positions: the current positions the caller may see (the same rule as the `recovery`
@@ -23,7 +23,7 @@ export class PositionsController {
   ) {}
 
   @Get('positions')
-  async positions(@Req() req: IncomingMessage): Promise<{ positions: TrainerPosition[] }> {
+  async positions(@Req() req: IncomingMessage): Promise<{ positions: VisiblePosition[] }> {
     // Rate limited before it reads: its cost grows with the number of trainers.
     const caller = await this.gate.admit(req, () => this.auth.access(req));
     const retryAfter =

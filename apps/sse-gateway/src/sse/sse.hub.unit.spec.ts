@@ -501,6 +501,22 @@ describe('SseHub', () => {
         await log.append(toUser('ash'));
         return `${Date.now() + 60_000}-0`;
       }));
+
+    it('recovers no grouped trainer to an outsider while the memberships are lost, and no groups', async () => {
+      // Redis emptied: the rows say misty moved in kanto, GroupMembers has nothing yet.
+      const { positions, open } = await setup();
+      await positions.apply({ ...row('misty', 1), groups: ['kanto'] });
+      await positions.apply(row('gary', 2));
+      const recovered = async (userId: string) => {
+        const sink = await open(userId, `${Date.now() + 60_000}-0`);
+        const frame = sink.notifications('recovery')[0];
+        return frame?.params?.positions as Record<string, unknown>[];
+      };
+      expect((await recovered('outsider')).map((p) => p.trainerId)).toEqual(['gary']);
+      const own = await recovered('misty');
+      expect(own.map((p) => p.trainerId)).toEqual(['gary', 'misty']);
+      for (const position of own) expect(position).not.toHaveProperty('groups');
+    });
   });
 
   describe('limits', () => {

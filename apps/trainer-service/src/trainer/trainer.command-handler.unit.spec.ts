@@ -391,6 +391,8 @@ describe('TrainerCommandHandler', () => {
         {
           ...{ trainerId: 'ash', x: 0, y: 0, isMoving: true, dirX: 0.6, dirY: 0.8 },
           ...{ speed: 100, startedAt: T0, version: 1, updatedAt: T0 },
+          // The move's groups (none): the gateway reads them when GroupMembers is lost.
+          groups: [],
         },
       ]);
       // Later moves reach the row through the log (withLoggedMoves), not by writes of their own.

@@ -7,13 +7,13 @@ export class InMemoryTrainerPositions implements TrainerPositions {
   async apply(position: TrainerPosition): Promise<boolean> {
     const stored = this.rows.get(position.trainerId);
     if (stored && stored.version >= position.version) return false;
-    this.rows.set(position.trainerId, { ...position });
+    this.rows.set(position.trainerId, copy(position));
     return true;
   }
 
   async get(trainerId: string): Promise<TrainerPosition | undefined> {
     const row = this.rows.get(trainerId);
-    return row && { ...row };
+    return row && copy(row);
   }
 
   async list(trainerIds?: readonly string[]): Promise<TrainerPosition[]> {
@@ -23,10 +23,15 @@ export class InMemoryTrainerPositions implements TrainerPositions {
           return row ? [row] : [];
         })
       : [...this.rows.values()];
-    return rows.map((row) => ({ ...row })).sort(byTrainerId);
+    return rows.map(copy).sort(byTrainerId);
   }
 }
 
 export function byTrainerId(a: { trainerId: string }, b: { trainerId: string }): number {
   return a.trainerId < b.trainerId ? -1 : a.trainerId > b.trainerId ? 1 : 0;
+}
+
+/** A row no caller shares state with (its `groups` array included). */
+function copy(row: TrainerPosition): TrainerPosition {
+  return row.groups ? { ...row, groups: [...row.groups] } : { ...row };
 }

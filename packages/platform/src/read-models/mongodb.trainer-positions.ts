@@ -38,6 +38,8 @@ export class MongoTrainerPositions implements TrainerPositions {
         startedAt: { type: Number, required: true },
         version: { type: Number, required: true },
         updatedAt: { type: Number, required: true },
+        // Absent on rows applied without groups (mongoose would default an array to []).
+        groups: { type: [String], default: undefined },
       },
       { versionKey: false, collection, autoIndex: false },
     );
@@ -91,8 +93,21 @@ export class MongoTrainerPositions implements TrainerPositions {
 }
 
 function pick(row: TrainerPosition): TrainerPosition {
-  const { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt } = row;
-  return { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt };
+  const { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt, groups } =
+    row;
+  return {
+    trainerId,
+    x,
+    y,
+    isMoving,
+    dirX,
+    dirY,
+    speed,
+    startedAt,
+    version,
+    updatedAt,
+    ...(groups && { groups: [...groups] }),
+  };
 }
 
 export function isDuplicateKey(error: unknown): boolean {

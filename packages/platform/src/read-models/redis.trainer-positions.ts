@@ -84,6 +84,19 @@ function parse(json: string): TrainerPosition {
 
 /** Exactly the row's fields: nothing else a caller's object carries is stored. */
 function pick(row: TrainerPosition): TrainerPosition {
-  const { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt } = row;
-  return { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt };
+  const { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt, groups } =
+    row;
+  return {
+    trainerId,
+    x,
+    y,
+    isMoving,
+    dirX,
+    dirY,
+    speed,
+    startedAt,
+    version,
+    updatedAt,
+    ...(groups && { groups: [...groups] }),
+  };
 }

@@ -79,11 +79,31 @@ export function describeTrainerPositions(
       expect(await positions.get('twice')).toEqual(row('twice', 1));
     });
 
+    it('stores the groups a row was applied with and returns them; a row without has none', async () => {
+      const grouped = { ...row('ash', 1), groups: ['johto', 'kanto'] };
+      expect(await positions.apply(grouped)).toBe(true);
+      await positions.apply(row('brock', 1));
+      expect(await positions.get('ash')).toEqual(grouped);
+      expect(await positions.list()).toEqual([grouped, row('brock', 1)]);
+      expect(await positions.list(['ash'])).toEqual([grouped]);
+      expect((await positions.get('brock'))!.groups).toBeUndefined();
+      // A newer row without groups drops them; `[]` (a move made in no group) is kept as such.
+      await positions.apply(row('ash', 2));
+      expect(await positions.get('ash')).toStrictEqual(row('ash', 2));
+      await positions.apply({ ...row('ash', 3), groups: [] });
+      expect(await positions.get('ash')).toEqual({ ...row('ash', 3), groups: [] });
+    });
+
     it('does not share state with a returned row', async () => {
       await positions.apply(row('ash', 1));
       const got = (await positions.get('ash'))!;
       got.x = 1234;
       expect((await positions.get('ash'))!.x).toBe(1);
+      const groups = ['kanto'];
+      await positions.apply({ ...row('misty', 1), groups });
+      groups.push('johto');
+      (await positions.get('misty'))!.groups!.push('orange');
+      expect((await positions.get('misty'))!.groups).toEqual(['kanto']);
     });
   });
 }

@@ -14,6 +14,13 @@ export interface TrainerPosition {
   /** Version of the trainer's stream this row reflects. */
   version: number;
   updatedAt: number;
+  /**
+   * The groups the trainer was in at this move (the event's `groups`), sorted. Absent on rows of
+   * events that did not carry them. Visibility reads it with GroupMembers (ADR 007): a trainer
+   * whose row names a group is never public, even while the membership read model is lost. Not
+   * for clients: the gateway leaves it out of what it sends (it names groups a viewer is not in).
+   */
+  groups?: string[];
 }
 
 /**
@@ -22,7 +29,7 @@ export interface TrainerPosition {
  * Contract (proved by `describeTrainerPositions` against every implementation):
  * - `apply` stores the row only when its version is greater than the stored one; it returns
  *   whether it did (replays and redeliveries of older events change nothing).
- * - `get` returns the row or undefined; `list(ids?)` returns the rows of the given trainers
+ * - `get` returns the row or undefined (with its `groups` when it was applied with them); `list(ids?)` returns the rows of the given trainers
  *   (every trainer when omitted), sorted by trainerId.
  */
 export interface TrainerPositions {
@@ -33,7 +40,7 @@ export interface TrainerPositions {
 
 /** The row a TrainerMovedEvent at stream `version` makes (projection-worker; trainer-service's write-through). */
 export function positionRow(event: TrainerMovedEvent, version: number): TrainerPosition {
-  const { trainerId, position, movement, timestamp } = event;
+  const { trainerId, position, movement, timestamp, groups } = event;
   return {
     trainerId,
     x: position.x,
@@ -45,5 +52,6 @@ export function positionRow(event: TrainerMovedEvent, version: number): TrainerP
     startedAt: movement.startedAt,
     version,
     updatedAt: timestamp,
+    ...(groups && { groups: [...groups] }),
   };
 }

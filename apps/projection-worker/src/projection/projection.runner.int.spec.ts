@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import {
+  DeferredError,
   type Envelope,
   JsonSerializer,
   MessageFactory,
@@ -15,7 +16,6 @@ import {
   RedisTrainerPositions,
 } from '@causeway/platform';
 import { testNamespace } from '@causeway/testkit';
-import { type ProjectionModuleOptions } from './projection.module-options';
 import { ProjectionRunner } from './projection.runner';
 
 // The runner over the real event store (MongoDB wire: FerretDB here), Redis read models,
@@ -72,7 +72,7 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
   });
 
   /** A worker incarnation over the shared stores. */
-  const worker = (options: Partial<ProjectionModuleOptions> = {}) =>
+  const worker = (options: Partial<ConstructorParameters<typeof ProjectionRunner>[0]> = {}) =>
     new ProjectionRunner({
       serverId: 'projection-1',
       eventStore,
@@ -165,6 +165,57 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
     await runner.handle(live!);
     expect(await positions.get('misty')).toMatchObject({ x: 8 });
     await runner.stop();
+  });
+
+  it('defers a live move once Redis lost the read models and rebuilds them at once, not at the next interval', async () => {
+    await append('misty', joined('misty', 'party'));
+    await append('ash', joined('ash', 'party'), moved('ash', 0));
+    const lost: unknown[] = [];
+    const runner = worker({ catchUpIntervalMs: 60_000, onLost: (loss) => lost.push(loss) });
+    await runner.start();
+    expect(await groups.membersOf('party')).toEqual(['ash', 'misty']);
+    // Redis loses everything under this test's prefix: read models, checkpoint, log (a FLUSHALL).
+    await redis.del(...(await redis.keys(`${keyPrefix}*`)));
+    const [live] = await append(
+      'ash',
+      factory.event('TrainerMovedEvent', {
+        trainerId: 'ash',
+        position: { x: 9, y: 0 },
+        movement: still,
+        timestamp: Date.now(),
+        groups: ['party'],
+      }),
+    );
+    const startedAt = Date.now();
+    /** ash's x = 9 moves in the log, as their recipients. */
+    const move9 = async () =>
+      (await notifications.read(undefined, 1_000))
+        .map((entry) => entry.notification)
+        .filter((note) => note.method === 'position.update' && note.params.x === 9)
+        .map((note) => note.recipients);
+    try {
+      const first = await runner.handle(live!).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      // Never addressed to the empty GroupMembers: only to the group with its member.
+      expect((await move9()).filter((recipients) => !recipients?.includes('misty'))).toEqual([]);
+      expect(first).toBeInstanceOf(DeferredError);
+      expect(lost).toEqual([
+        expect.objectContaining({ found: 0, noticedBy: 'a live TrainerMovedEvent' }),
+      ]);
+      // The rebuild starts now, not in 60 s: the bus's redelivery then goes through.
+      for (;;) {
+        if (runner.isCaughtUp && (await groups.membersOf('party')).length === 2) break;
+        expect(Date.now() - startedAt).toBeLessThan(10_000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await runner.handle(live!);
+      expect(await move9()).toEqual([['ash', 'misty']]);
+      expect(lost).toHaveLength(1);
+    } finally {
+      await runner.stop();
+    }
   });
 
   it('rebuilds the read models when Redis comes back empty while a catch-up reads the store', async () => {

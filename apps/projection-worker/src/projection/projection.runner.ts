@@ -5,7 +5,12 @@ import {
   DEFAULT_REBUILD_NOTIFY_HORIZON_MS,
   type ProjectionModuleOptions,
 } from './projection.module-options';
-import { type CatchUpProgress, ReadModelsCatchUp, type SkippedEvent } from './read-models.catch-up';
+import {
+  type CatchUpProgress,
+  type LostCheckpoint,
+  ReadModelsCatchUp,
+  type SkippedEvent,
+} from './read-models.catch-up';
 import { ReadModelsProjector } from './read-models.projector';
 
 /**
@@ -25,6 +30,14 @@ import { ReadModelsProjector } from './read-models.projector';
  * Live events that arrive before the first catch-up finished are deferred (the transport
  * redelivers them): the catch-up notifies the backlog in event order, each with the membership
  * of its time, before any of them is notified from the bus.
+ *
+ * So are live events once the read models were lost (session 29): before handling a live event
+ * it loads the checkpoint, which lives with them (one HGET); gone back below what it saved (a
+ * FLUSHALL, a Redis back empty), the read models are no longer caught up, and a move would be
+ * addressed to the empty GroupMembers (its group never gets it, and no rebuild or resume
+ * repairs that entry). It defers the event, tells `onLost`, and runs the catch-up at once (it
+ * rebuilds: the checkpoint went back), not at the next interval; live events flow again once it
+ * has caught up. A periodic run that finds the loss first does the same.
  */
 export class ProjectionRunner {
   private readonly projector: ReadModelsProjector;
@@ -38,6 +51,12 @@ export class ProjectionRunner {
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  /** A catch-up run after the first is in flight. */
+  private inFlight = false;
+  /** A loss was noticed while a run was in flight that had not seen it: run again after it. */
+  private again = false;
+  /** Catch-up runs failed in a row since the read models were caught up. */
+  private failures = 0;
 
   constructor(
     private readonly options: ProjectionModuleOptions & {
@@ -45,6 +64,8 @@ export class ProjectionRunner {
       onCaughtUp?: (events: number) => void;
       onSkipped?: (skipped: SkippedEvent, error: unknown) => void;
       onProgress?: (progress: CatchUpProgress) => void;
+      /** Told once per loss of the read models noticed (by a live event or a catch-up run). */
+      onLost?: (lost: LostCheckpoint & { noticedBy: string }) => void;
     },
   ) {
     this.projector = new ReadModelsProjector(options.positions, options.groups);
@@ -62,6 +83,8 @@ export class ProjectionRunner {
       maxAttempts: options.maxAttempts,
       onSkipped: options.onSkipped,
       onProgress: options.onProgress,
+      // The run rebuilds from there: no run after it is needed for this loss.
+      onLost: (lost) => this.lose(lost, 'a catch-up run', false),
     });
   }
 
@@ -86,7 +109,7 @@ export class ProjectionRunner {
         break;
       } catch (error) {
         this.options.onError?.(error);
-        await sleep(Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)));
+        await sleep(backoff(attempt));
       }
     }
     this.schedule();
@@ -104,6 +127,12 @@ export class ProjectionRunner {
   /** A live event from the bus. */
   async handle(event: Envelope): Promise<void> {
     if (!this.caughtUp) throw new DeferredError('the read models are still catching up');
+    // Every live event, not only moves: a join applied to lost read models is applied, but the
+    // moves after it would still find the group without its other members.
+    const lost = await this.catchUp.lost();
+    if (lost) this.lose(lost, `a live ${event.type}`, true);
+    // Lost (noticed here, or by a run meanwhile): redelivered once the rebuild caught up.
+    if (!this.caughtUp) throw new DeferredError('the read models were lost: rebuilding them');
     if (!this.toNotify(event)) {
       await this.projector.apply(event);
       return;
@@ -141,21 +170,64 @@ export class ProjectionRunner {
     return !Number.isFinite(at) || Date.now() - at <= horizonMs;
   }
 
+  /**
+   * The read models were lost: live events are deferred until a catch-up run rebuilt them, and
+   * one is started now (`runNow`), or right after the one in flight. Told once per loss.
+   */
+  private lose(lost: LostCheckpoint, noticedBy: string, runNow: boolean): void {
+    if (this.caughtUp) {
+      this.caughtUp = false;
+      this.options.onLost?.({ ...lost, noticedBy });
+    }
+    if (!runNow) this.again = false;
+    else if (this.inFlight) this.again = true;
+    else if (!this.stopped) {
+      clearTimeout(this.timer);
+      this.catchUpRun();
+    }
+  }
+
   private schedule(): void {
     const every = this.options.catchUpIntervalMs ?? 30_000;
     if (this.stopped || every <= 0) return;
-    this.timer = setTimeout(() => {
-      // Only what this run applied: a move the live path applied was notified by it (or its
-      // redelivery will be); one applied here, the live path has not seen yet, or the bus lost.
-      this.running = this.catchUp
-        .run(
-          (event, applied, rebuilding) => (applied ? this.notified(event, rebuilding) : undefined),
-          this.abort.signal,
-        )
-        .catch((error) => this.options.onError?.(error))
-        .finally(() => this.schedule());
-    }, every);
+    this.timer = setTimeout(() => this.catchUpRun(), every);
   }
+
+  /** A catch-up run after the first: periodic, or after a loss (then retried until caught up). */
+  private catchUpRun(): void {
+    this.inFlight = true;
+    this.again = false;
+    // Only what this run applied: a move the live path applied was notified by it (or its
+    // redelivery will be); one applied here, the live path has not seen yet, or the bus lost.
+    this.running = this.catchUp
+      .run(
+        (event, applied, rebuilding) => (applied ? this.notified(event, rebuilding) : undefined),
+        this.abort.signal,
+      )
+      .then((events) => {
+        this.failures = 0;
+        if (this.caughtUp || this.again || this.stopped) return;
+        this.caughtUp = true;
+        this.options.onCaughtUp?.(events);
+      })
+      .catch((error) => {
+        this.failures++;
+        this.options.onError?.(error);
+      })
+      .finally(() => {
+        this.inFlight = false;
+        if (this.stopped) return;
+        if (this.again) return this.catchUpRun();
+        // Lost and not rebuilt yet (the run failed): retried soon, not at the next interval.
+        if (!this.caughtUp)
+          this.timer = setTimeout(() => this.catchUpRun(), backoff(this.failures));
+        else this.schedule();
+      });
+  }
+}
+
+function backoff(attempt: number): number {
+  return Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -22,6 +22,19 @@ export interface ReadModelsCatchUpOptions {
   onSkipped?: (skipped: SkippedEvent, error: unknown) => void;
   /** Told after each page a run applied and checkpointed (see CatchUpProgress). Default: nothing. */
   onProgress?: (progress: CatchUpProgress) => void;
+  /**
+   * Told when a run finds the checkpoint gone back below what this instance saved (the read
+   * models were lost with it): the run rebuilds them from there. Default: nothing.
+   */
+  onLost?: (lost: LostCheckpoint) => void;
+}
+
+/** A checkpoint that went back: the store lost it, and the read models that live with it. */
+export interface LostCheckpoint {
+  /** What this instance had saved (or loaded) last. */
+  saved: number;
+  /** What the store holds now (0: nothing). */
+  found: number;
 }
 
 /** How far a catch-up run has come: told after each page it checkpointed. */
@@ -91,6 +104,7 @@ export class ReadModelsCatchUp {
       if (total === 0 && from === 0) rebuilding = true;
       if (from < this.saved) {
         rebuilding = true;
+        this.options.onLost?.({ saved: this.saved, found: from });
         // The checkpoint went back: the store lost it, and the read models with it (they live
         // together). What the projector remembers applying is gone too: rebuild everything.
         projector.forget();
@@ -142,8 +156,25 @@ export class ReadModelsCatchUp {
   private async saveUnlessLost(from: number, position: number): Promise<boolean> {
     const { checkpoints, name } = this.options;
     if ((await checkpoints.load(name)) < from) return false;
-    await checkpoints.save(name, (this.saved = position));
+    await checkpoints.save(name, position);
+    // Only once saved: `lost()` must never expect a checkpoint the store has not been given yet.
+    this.saved = position;
     return true;
+  }
+
+  /**
+   * The checkpoint gone back below what this instance saved or loaded last (one load: an HGET on
+   * Redis): the store lost it, and the read models with it (a FLUSHALL, a Redis back empty).
+   * Undefined when it is there, when nothing was saved yet (a loss before the first checkpoint
+   * is not seen), or when a run found the loss first (it rebuilds already). A loss that leaves
+   * the checkpoint (some keys only) is not seen; neither is one a run's save hides (see
+   * saveUnlessLost).
+   */
+  async lost(): Promise<LostCheckpoint | undefined> {
+    const saved = this.saved;
+    if (saved === 0) return undefined;
+    const found = await this.options.checkpoints.load(this.options.name);
+    return found < saved && this.saved >= saved ? { saved, found } : undefined;
   }
 
   /**

@@ -1,7 +1,11 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import { ensureIndexes } from '@causeway/cqrs-core/mongodb';
 import { byTrainerId } from './in-memory.trainer-positions';
-import { type TrainerPosition, type TrainerPositions } from './trainer-positions.port';
+import {
+  positionFields,
+  type TrainerPosition,
+  type TrainerPositions,
+} from './trainer-positions.port';
 
 type PositionDocument = TrainerPosition & { _id: string };
 
@@ -61,7 +65,7 @@ export class MongoTrainerPositions implements TrainerPositions {
     if (current && current.version >= position.version) return false;
     try {
       await this.model.create({
-        ...pick(position),
+        ...positionFields(position),
         _id: `${position.trainerId}|${position.version}`,
       });
     } catch (error) {
@@ -77,7 +81,7 @@ export class MongoTrainerPositions implements TrainerPositions {
 
   async get(trainerId: string): Promise<TrainerPosition | undefined> {
     const [latest] = await this.model.find({ trainerId }).sort({ version: -1 }).limit(1).lean();
-    return latest && pick(latest);
+    return latest && positionFields(latest);
   }
 
   async list(trainerIds?: readonly string[]): Promise<TrainerPosition[]> {
@@ -86,28 +90,10 @@ export class MongoTrainerPositions implements TrainerPositions {
     const latest = new Map<string, TrainerPosition>();
     for (const doc of await this.model.find(filter).lean()) {
       const seen = latest.get(doc.trainerId);
-      if (!seen || seen.version < doc.version) latest.set(doc.trainerId, pick(doc));
+      if (!seen || seen.version < doc.version) latest.set(doc.trainerId, positionFields(doc));
     }
     return [...latest.values()].sort(byTrainerId);
   }
-}
-
-function pick(row: TrainerPosition): TrainerPosition {
-  const { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt, groups } =
-    row;
-  return {
-    trainerId,
-    x,
-    y,
-    isMoving,
-    dirX,
-    dirY,
-    speed,
-    startedAt,
-    version,
-    updatedAt,
-    ...(groups && { groups: [...groups] }),
-  };
 }
 
 export function isDuplicateKey(error: unknown): boolean {

@@ -1,6 +1,10 @@
 import type Redis from 'ioredis';
 import { byTrainerId } from './in-memory.trainer-positions';
-import { type TrainerPosition, type TrainerPositions } from './trainer-positions.port';
+import {
+  positionFields,
+  type TrainerPosition,
+  type TrainerPositions,
+} from './trainer-positions.port';
 
 // KEYS[1] = positions hash; ARGV[1] = trainerId, ARGV[2] = version, ARGV[3] = row JSON.
 // → 1 when the row was stored, 0 when the stored row's version is not lower.
@@ -54,7 +58,7 @@ export class RedisTrainerPositions implements TrainerPositions {
   }
 
   async apply(position: TrainerPosition): Promise<boolean> {
-    const row = pick(position);
+    const row = positionFields(position);
     const applied = await this.applyScript(
       this.key,
       row.trainerId,
@@ -79,24 +83,5 @@ export class RedisTrainerPositions implements TrainerPositions {
 }
 
 function parse(json: string): TrainerPosition {
-  return pick(JSON.parse(json) as TrainerPosition);
-}
-
-/** Exactly the row's fields: nothing else a caller's object carries is stored. */
-function pick(row: TrainerPosition): TrainerPosition {
-  const { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt, groups } =
-    row;
-  return {
-    trainerId,
-    x,
-    y,
-    isMoving,
-    dirX,
-    dirY,
-    speed,
-    startedAt,
-    version,
-    updatedAt,
-    ...(groups && { groups: [...groups] }),
-  };
+  return positionFields(JSON.parse(json) as TrainerPosition);
 }

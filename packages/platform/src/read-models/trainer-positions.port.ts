@@ -56,3 +56,25 @@ export function positionRow(event: TrainerMovedEvent, version: number): TrainerP
     ...(groups && { groups: [...groups] }),
   };
 }
+
+/**
+ * Exactly a row's fields, `groups` copied: what a store keeps of a caller's object (nothing else
+ * it carries) and what it hands out (nothing the caller can change in the store).
+ */
+export function positionFields(row: TrainerPosition): TrainerPosition {
+  const { trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version, updatedAt, groups } =
+    row;
+  return {
+    trainerId,
+    x,
+    y,
+    isMoving,
+    dirX,
+    dirY,
+    speed,
+    startedAt,
+    version,
+    updatedAt,
+    ...(groups && { groups: [...groups] }),
+  };
+}

@@ -49,6 +49,11 @@ const ROOMS = Math.max(1, Math.floor(MOVERS / 10));
 const SECONDS = Math.max(3, Math.round(10 * SCALE));
 /** Consecutive angles of one trainer's moves differ by the golden angle: never twice the same. */
 const GOLDEN = Math.PI * (3 - Math.sqrt(5));
+/**
+ * How long the setup commands (the watchers' trainers, the room joins) may take to be processed:
+ * past the commands' own deadline (COMMAND_TIMEOUT_MS), so a slow machine ends in a clear "rejected: expired".
+ */
+const SETUP_WAIT_MS = Number(process.env.BENCH_LIVE_SETUP_WAIT_MS ?? 120_000);
 
 interface Move {
   trainerId: string;
@@ -264,10 +269,18 @@ async function commandEach(
       throw new Error(`setup command of ${users[i]!.id}: HTTP ${answer.status}`);
     sent.push({ user: users[i]!, commandId: answer.body.commandId as string });
   });
-  const deadline = Date.now() + 60_000;
+  const started = Date.now();
+  let reported = started;
   let waiting = sent;
   while (waiting.length > 0) {
-    if (Date.now() > deadline) throw new Error(`${waiting.length} setup commands not processed`);
+    if (Date.now() - started > SETUP_WAIT_MS)
+      throw new Error(
+        `${waiting.length} of ${sent.length} setup commands not processed within ${SETUP_WAIT_MS / 1000} s`,
+      );
+    if (Date.now() - reported >= 15_000) {
+      reported = Date.now();
+      progress(`live: ${sent.length - waiting.length} of ${sent.length} setup commands processed`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
     const open: typeof sent = [];
     await pool(waiting.length, 16, async (i) => {

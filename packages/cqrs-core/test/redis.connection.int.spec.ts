@@ -1,4 +1,5 @@
 import { freePort, RedisServerProcess } from '@causeway/testkit';
+import Redis from 'ioredis';
 import { redisConnection } from '../src/redis';
 
 // redisConnection against a real redis-server that requires a password (started here: the
@@ -77,5 +78,54 @@ describe('redisConnection to a server it cannot reach', () => {
     );
     expect((error.cause as NodeJS.ErrnoException).code).toMatch(/^(ENOTFOUND|EAI_AGAIN)$/);
     expect(error.message).not.toContain('s3cret-pw');
+  });
+});
+
+// The commands one tick issues reach Redis together: one socket write, one read on the server.
+describe('redisConnection coalescing writes', () => {
+  let server: RedisServerProcess;
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    server = new RedisServerProcess(port);
+    await server.start();
+  });
+  afterAll(() => server.remove());
+
+  /** Read events Redis processed so far (INFO stats: the INFO itself is one), on a connection of its own. */
+  async function readsProcessed(probe: Redis): Promise<number> {
+    const info = await probe.info('stats');
+    return Number(/total_reads_processed:(\d+)/.exec(info)![1]);
+  }
+
+  it('sends the commands of one tick in one write, in order, on the client and its duplicates', async () => {
+    const connection = redisConnection({ url: `redis://127.0.0.1:${port}` });
+    const copy = connection.client.duplicate();
+    const probe = new Redis(port, '127.0.0.1');
+    try {
+      await connection.open();
+      await copy.ping();
+      for (const client of [connection.client, copy]) {
+        const before = await readsProcessed(probe);
+        // 50 commands from one tick, reading what the ones before them wrote.
+        const replies = await Promise.all(
+          Array.from({ length: 25 }, (_, i) => [
+            client.set('coalesced', `v${i}`),
+            client.get('coalesced'),
+          ]).flat(),
+        );
+        const after = await readsProcessed(probe);
+        expect(replies.filter((_, i) => i % 2 === 1)).toEqual(
+          Array.from({ length: 25 }, (_, i) => `v${i}`),
+        );
+        // One read for the 50 commands (two if Redis reads before the write is whole), one for INFO.
+        expect(after - before).toBeLessThanOrEqual(3);
+      }
+    } finally {
+      probe.disconnect();
+      copy.disconnect();
+      await connection.close();
+    }
   });
 });

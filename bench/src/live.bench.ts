@@ -49,10 +49,9 @@ const ROOMS = Math.max(1, Math.floor(MOVERS / 10));
 const SECONDS = Math.max(3, Math.round(10 * SCALE));
 /** Consecutive angles of one trainer's moves differ by the golden angle: never twice the same. */
 const GOLDEN = Math.PI * (3 - Math.sqrt(5));
-/**
- * How long the setup commands (the watchers' trainers, the room joins) may take to be processed:
- * past the commands' own deadline (COMMAND_TIMEOUT_MS), so a slow machine ends in a clear "rejected: expired".
- */
+/** Setup commands are sent this many at a time, each chunk processed before the next (commandEach). */
+const SETUP_CHUNK = 100;
+/** How long one chunk of setup commands may take to be processed (past their own deadline). */
 const SETUP_WAIT_MS = Number(process.env.BENCH_LIVE_SETUP_WAIT_MS ?? 120_000);
 
 interface Move {
@@ -120,6 +119,7 @@ function call(
   url: string,
   body: unknown,
   token?: string,
+  retried = false,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const { hostname, port, pathname } = new URL(url);
   const payload = body === undefined ? '' : JSON.stringify(body);
@@ -148,7 +148,14 @@ function call(
         );
       },
     );
-    req.on('error', reject);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // The keep-alive race: the server closed an idle connection (after its keepAliveTimeout)
+      // just as this request was written on it, unread. Sent again on a new one (Node's
+      // documented remedy; nothing was handled, so a POST is safe to repeat).
+      if (req.reusedSocket && error.code === 'ECONNRESET' && !retried)
+        resolve(call(agent, method, url, body, token, true));
+      else reject(error);
+    });
     req.end(payload);
   });
 }
@@ -253,8 +260,10 @@ interface User {
 }
 
 /**
- * Sends one command per user (at most 16 in flight) and waits, bounded, until every one is
- * processed: the audience of the next measurement must be in place, not on its way.
+ * Sends one command per user and waits, bounded, until every one is processed: the audience of
+ * the next measurement must be in place, not on its way. In chunks of SETUP_CHUNK (16 requests
+ * in flight), each processed before the next is sent: on a busy machine trainer-service handles
+ * first moves at a few per second, and 800 sent at once would outlive their deadline.
  */
 async function commandEach(
   api: string,
@@ -262,41 +271,46 @@ async function commandEach(
   users: readonly User[],
   send: (user: User) => Promise<{ status: number; body: Record<string, unknown> }>,
 ): Promise<void> {
-  const sent: { user: User; commandId: string }[] = [];
-  await pool(users.length, 16, async (i) => {
-    const answer = await send(users[i]!);
-    if (answer.status !== 202)
-      throw new Error(`setup command of ${users[i]!.id}: HTTP ${answer.status}`);
-    sent.push({ user: users[i]!, commandId: answer.body.commandId as string });
-  });
-  const started = Date.now();
-  let reported = started;
-  let waiting = sent;
-  while (waiting.length > 0) {
-    if (Date.now() - started > SETUP_WAIT_MS)
-      throw new Error(
-        `${waiting.length} of ${sent.length} setup commands not processed within ${SETUP_WAIT_MS / 1000} s`,
-      );
-    if (Date.now() - reported >= 15_000) {
-      reported = Date.now();
-      progress(`live: ${sent.length - waiting.length} of ${sent.length} setup commands processed`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const open: typeof sent = [];
-    await pool(waiting.length, 16, async (i) => {
-      const { user, commandId } = waiting[i]!;
-      const answer = await call(
-        agent,
-        'GET',
-        `${api}/api/commands/${commandId}`,
-        undefined,
-        user.token,
-      );
-      if (answer.body.status === 'rejected')
-        throw new Error(`setup command of ${user.id} rejected: ${String(answer.body.reason)}`);
-      if (answer.body.status !== 'processed') open.push(waiting[i]!);
+  let done = 0;
+  let reported = Date.now();
+  for (let from = 0; from < users.length; from += SETUP_CHUNK) {
+    const chunk = users.slice(from, from + SETUP_CHUNK);
+    const sent: { user: User; commandId: string }[] = [];
+    await pool(chunk.length, 16, async (i) => {
+      const answer = await send(chunk[i]!);
+      if (answer.status !== 202)
+        throw new Error(`setup command of ${chunk[i]!.id}: HTTP ${answer.status}`);
+      sent.push({ user: chunk[i]!, commandId: answer.body.commandId as string });
     });
-    waiting = open;
+    const started = Date.now();
+    let waiting = sent;
+    while (waiting.length > 0) {
+      if (Date.now() - started > SETUP_WAIT_MS)
+        throw new Error(
+          `${waiting.length} setup commands not processed within ${SETUP_WAIT_MS / 1000} s`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const open: typeof sent = [];
+      await pool(waiting.length, 16, async (i) => {
+        const { user, commandId } = waiting[i]!;
+        const answer = await call(
+          agent,
+          'GET',
+          `${api}/api/commands/${commandId}`,
+          undefined,
+          user.token,
+        );
+        if (answer.body.status === 'rejected')
+          throw new Error(`setup command of ${user.id} rejected: ${String(answer.body.reason)}`);
+        if (answer.body.status !== 'processed') open.push(waiting[i]!);
+      });
+      waiting = open;
+    }
+    done += chunk.length;
+    if (Date.now() - reported >= 15_000 && done < users.length) {
+      reported = Date.now();
+      progress(`live: ${done} of ${users.length} setup commands processed`);
+    }
   }
 }
 
@@ -406,9 +420,10 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
     );
     if (audience === 'rooms') {
       // A trainer exists once it moved; only existing trainers join groups. Done before any
-      // stream opens, so these moves cost no fan-out.
-      progress(`live: creating the watchers' ${watchers.length} trainers`);
-      await commandEach(api, agent, watchers, (user) =>
+      // stream opens, so these moves cost no fan-out. The movers too: the warm-up below moves
+      // each once, but on a busy machine a warm-up move may expire, and its join would fail.
+      progress(`live: creating the ${movers.length + watchers.length} trainers`);
+      await commandEach(api, agent, [...movers, ...watchers], (user) =>
         post(
           agent,
           `${api}/api/trainers/${user.id}/move`,

@@ -1220,6 +1220,42 @@ describe('command-api over HTTP', () => {
     expect(unknown.headers.get('allow')).toBeNull();
   });
 
+  it("keeps an idle keep-alive connection open for HTTP_KEEP_ALIVE_TIMEOUT_MS (65 s), not Node's 5 s", async () => {
+    // A load balancer keeps its connections to the app open for 60 s (AWS ALB, nginx): an app
+    // closing them after 5 s races its requests, which end in 502s or resets.
+    const socket = net.connect(Number(new URL(api.url).port), '127.0.0.1');
+    socket.setEncoding('utf8');
+    let received = '';
+    let closed = false;
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('close', () => (closed = true));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // One GET on the connection; resolves with its whole answer (head and Content-Length body).
+    const ask = async (): Promise<string> => {
+      const from = received.length;
+      socket.write('GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n');
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const answer = received.slice(from);
+        const end = answer.indexOf('\r\n\r\n');
+        const length = Number(/\r\ncontent-length: (\d+)/i.exec(answer)?.[1]);
+        if (end >= 0 && answer.length >= end + 4 + length) return answer;
+        if (closed || Date.now() > deadline) return answer;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    try {
+      const first = await ask();
+      expect(first).toMatch(/^HTTP\/1\.1 200 /);
+      expect(first).toMatch(/\r\nKeep-Alive: timeout=65\r\n/i);
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      expect(closed).toBe(false);
+      expect(await ask()).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      socket.destroy();
+    }
+  }, 20_000);
+
   it('answers a request whose headers are too large with a 431 problem document', async () => {
     const { head, body } = await rawHttpExchange(
       api.url,

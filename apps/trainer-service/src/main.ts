@@ -8,4 +8,5 @@ void bootstrapService({
   module: (config) => AppModule.forRoot(config),
   listen: (config) => ({ port: config.PORT, host: config.HOST }),
   shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
+  keepAliveTimeoutMs: (config) => config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
 });

@@ -9,6 +9,7 @@
 export const APP_SETTINGS: readonly string[] = [
   // every app
   'SHUTDOWN_TIMEOUT_MS',
+  'HTTP_KEEP_ALIVE_TIMEOUT_MS',
   'TOPIC_PREFIX',
   'COMMAND_TIMEOUT_MS',
   'COMMAND_CLOCK_SKEW_MS',

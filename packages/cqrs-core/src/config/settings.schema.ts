@@ -140,6 +140,13 @@ export const serviceSettings = {
     .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"')
     .optional(),
   SHUTDOWN_TIMEOUT_MS: setting.milliseconds(10_000),
+  /**
+   * How long an idle keep-alive HTTP connection stays open (Node's own default is 5 s). Longer
+   * than the idle timeout of the load balancer or proxy in front (AWS ALB and nginx: 60 s), or
+   * the proxy sends a request on a connection the app is closing at that moment, and the client
+   * gets a 502 or a reset.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: setting.milliseconds(65_000, 1_000),
 };
 
 /** Client-manager settings per server; apps spread the ones of the servers they use. */

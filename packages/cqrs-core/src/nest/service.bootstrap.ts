@@ -24,7 +24,26 @@ export interface ServiceBootstrap<S extends z.ZodType> {
   listen: (config: z.output<S>) => { port: number; host: string };
   /** How long graceful shutdown may take before the process exits anyway. Default 10 s. */
   shutdownTimeoutMs?: (config: z.output<S>) => number;
+  /**
+   * How long an idle keep-alive connection stays open (`HTTP_KEEP_ALIVE_TIMEOUT_MS`). Default
+   * 65 s: past the idle timeout of common load balancers (60 s), never Node's 5 s.
+   */
+  keepAliveTimeoutMs?: (config: z.output<S>) => number;
   env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Idle keep-alive connections stay open `ms` (Node closes them after 5 s: a load balancer that
+ * keeps its connections to the app for 60 s then sends requests on connections the app is just
+ * closing, answered 502). The timeouts for a request's headers and whole request are raised to
+ * stay above it, as Node requires. Graceful shutdown still ends idle connections at once
+ * (`server.close()` closes them since Node 19).
+ */
+function keepConnectionsAlive(server: Server, ms: number): void {
+  server.keepAliveTimeout = ms;
+  if (server.headersTimeout <= ms) server.headersTimeout = ms + 1_000;
+  if (server.requestTimeout > 0 && server.requestTimeout <= server.headersTimeout)
+    server.requestTimeout = server.headersTimeout + 1_000;
 }
 
 /**
@@ -102,6 +121,10 @@ export async function bootstrapService<S extends z.ZodType>(
     parseBodies(app);
     // A request node:http cannot parse (headers too large, malformed) is a problem document too.
     answerClientErrors(app.getHttpServer() as Server);
+    keepConnectionsAlive(
+      app.getHttpServer() as Server,
+      spec.keepAliveTimeoutMs?.(config) ?? 65_000,
+    );
     await app.listen(port, host);
     logger.log(`${spec.service} listening on http://${host}:${port}`);
     const stop = stopOnSignals(app, logger, spec.shutdownTimeoutMs?.(config) ?? 10_000);

@@ -1,8 +1,8 @@
 import { type LoadedStream } from '@causeway/cqrs-core';
 
 /**
- * The trainers this instance saved last, as they were right after the save (least recently used
- * dropped beyond `capacity`). A command for a cached trainer skips the load: commands of one
+ * The trainers this instance loaded or saved last, as they were right after the load or the save
+ * (least recently used dropped beyond `capacity`). A command for a cached trainer skips the load: commands of one
  * trainer go to one instance (partitioned by trainer id), so the cache is almost always current.
  * When it is not — another instance appended meanwhile — the append with the cached version as
  * expected version fails with a concurrency conflict, the entry is dropped and the retry loads

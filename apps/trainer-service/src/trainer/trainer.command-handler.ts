@@ -396,6 +396,11 @@ export class TrainerCommandHandler {
     const repository = this.stream.repository(commandId);
     const cached = this.cache?.get(streamId);
     const loaded = cached ?? (await repository.load(streamId));
+    // Kept at once, not only after a save: should this command expire before its append (a load
+    // that took seconds, on an event store that was unreachable or is busy), the trainer's next
+    // command skips the load. Else a backlog behind a slow store drains at one load per command,
+    // each outliving its command's deadline, and nothing is applied again until a restart.
+    if (!cached) this.cache?.set(loaded);
     const done = loaded.state.recent.find(([id]) => id === commandId);
     if (done) {
       const outcome: CommandOutcome = { status: 'processed', version: done[1] };

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import {
+  CommandExpiredError,
   DeferredError,
   type Envelope,
   InMemoryEventStore,
   InMemorySnapshotStore,
   MessageFactory,
+  withDeadline,
 } from '@causeway/cqrs-core';
 import { contractsSerializer, type TrainerMovedEvent } from '@causeway/contracts';
 import {
@@ -127,6 +129,49 @@ describe('TrainerCommandHandler', () => {
     // Nothing was lost: the last stop advanced from the second instance's start (0,1) for 1 s.
     expect(events[3]!.data).toMatchObject({ position: { x: 100, y: 100 } });
     reads.mockRestore();
+  });
+
+  it('keeps a trainer it loaded when the command then expires, so the next command skips the load', async () => {
+    // After an outage of the event store, a backlog of commands whose loads each outlived their
+    // deadline was never applied again (degraded-network review, session 30).
+    const { eventStore, commandStatus, notifications, handler: other } = setup();
+    // The trainer's stream was written elsewhere: this instance has to load it.
+    await other.handle(moveCommand('start', 1, 0, { at: T0 }));
+    let clock = T0 + 1_000;
+    const handler = new TrainerCommandHandler({
+      serverId: 'trainer-2',
+      eventStore,
+      commandStatus,
+      notifications,
+      speed: 100,
+      snapshotEvery: 0,
+      now: () => new Date(clock),
+    });
+    const readStream = eventStore.readStream.bind(eventStore);
+    let reads = 0;
+    // A busy event store: each read takes 5 s.
+    const slow = jest.spyOn(eventStore, 'readStream').mockImplementation(async (...args) => {
+      reads++;
+      const events = await readStream(...args);
+      clock += 5_000;
+      return events;
+    });
+    try {
+      const late = withDeadline(moveCommand('stop', 0, 0, { at: clock }), 2_000);
+      await expect(handler.handle(late)).rejects.toBeInstanceOf(CommandExpiredError);
+      const readsForLate = reads;
+      expect(readsForLate).toBeGreaterThan(0);
+      // The next command of the trainer, within its deadline: decided on what that load read.
+      const next = withDeadline(moveCommand('stop', 0, 0, { at: clock }), 2_000);
+      await expect(handler.handle(next)).resolves.toEqual({ status: 'processed', version: 2 });
+      expect(reads).toBe(readsForLate);
+    } finally {
+      slow.mockRestore();
+    }
+    const events = await eventStore.readStream('trainer-ash');
+    expect(events.map((e) => e.version)).toEqual([1, 2]);
+    // The stop advanced from the start for the 6 s between the two accepted commands.
+    expect(events[1]!.data).toMatchObject({ position: { x: 600, y: 0 } });
   });
 
   it('appends the decided event, records "processed" with the version and tells the issuer', async () => {

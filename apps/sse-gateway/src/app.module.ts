@@ -46,6 +46,7 @@ export class AppModule {
     const clock = new ServerClock({
       read: redisTime(redis.client),
       onError: (message) => new Logger('ServerClock').warn(message),
+      onDebug: (message) => new Logger('ServerClock').debug(message),
     });
     // Shared with command-api through Redis: a user revoked here is refused there too.
     const revocations = new RedisTokenRevocations(redis.client, {

@@ -57,6 +57,7 @@ export class AppModule {
     const clock = new ServerClock({
       read: redisTime(redis.client),
       onError: (message) => new Logger('ServerClock').warn(message),
+      onDebug: (message) => new Logger('ServerClock').debug(message),
     });
     return {
       module: AppModule,

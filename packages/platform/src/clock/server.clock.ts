@@ -7,16 +7,45 @@ export interface ServerClockOptions {
   /** How old the last reading may get before a call of now() takes the next. Default 10 s. */
   refreshMs?: number;
   /**
+   * A round trip this short ends the start-up sampling at once (its reading is off by at most
+   * half of it). Default 5 ms; otherwise the best of the first 8 readings is kept.
+   */
+  goodRoundTripMs?: number;
+  /**
    * Readings keep failing (told once per run of failures, at the fifth: the first ones of a
    * start, before the connection is open, are expected).
    */
   onError?: (message: string) => void;
+  /** A reading was dropped (a worse one than the one kept) or followed a step: for a debug log. */
+  onDebug?: (message: string) => void;
+  /** Milliseconds on a monotonic clock. Default `performance.now` (a test gives its own). */
+  monotonic?: () => number;
 }
 
 /** A reading whose round trip took longer than this is dropped: its error could be half of it. */
 const MAX_ROUND_TRIP_MS = 1_000;
 /** Until the first reading, the next is tried this soon after a failure. */
 const FIRST_READING_RETRY_MS = 500;
+/** At start, readings are taken this far apart until a good one is in ... */
+const START_GAP_MS = 10;
+/** ... or this many are: the best of them is kept. */
+const START_READINGS = 8;
+/**
+ * How fast a kept reading's error bound grows: this host's monotonic clock and the server's may
+ * run apart by this much (NTP slews a clock by at most 500 ppm).
+ */
+const DRIFT = 500e-6;
+
+/** One reading: the server told `server` at `mono` (the midpoint of a `roundTrip`). */
+interface Reading {
+  server: number;
+  mono: number;
+  roundTrip: number;
+}
+
+/** How far a reading may be off at `mono`: half its round trip, plus the drift since. */
+const errorBound = (reading: Reading, mono: number) =>
+  reading.roundTrip / 2 + Math.abs(mono - reading.mono) * DRIFT;
 
 /**
  * The time of the one server every instance talks to (Redis), read without a round trip: what
@@ -27,28 +56,41 @@ const FIRST_READING_RETRY_MS = 500;
  *
  * It takes a reading of the server's time now and then (in the background, at most one at a
  * time) and counts from it on the monotonic clock, half the reading's round trip later, so a
- * step of this host's wall clock does not move it either. Until the first reading, and while
- * none succeeds, it is this host's clock.
+ * step of this host's wall clock does not move it either. A reading may be off by half its
+ * round trip, so, as NTP does, it keeps the reading with the smallest error bound: at start it
+ * takes readings back to back (the first one often waits for the connection to open, and was
+ * off by up to 0.5 s: session 30) until one's round trip is at most `goodRoundTripMs`, or keeps
+ * the best of the first 8; later, a reading replaces the kept one only when its bound (half its
+ * round trip) is no larger than the kept one's (half its round trip, grown by the drift since),
+ * or when it disagrees with it by more than both bounds (the server's clock was set: followed).
+ * Until the first reading, and while none succeeds, it is this host's clock.
  */
 export class ServerClock {
-  private anchor: { server: number; mono: number } | undefined;
+  private anchor: Reading | undefined;
   private reading: Promise<void> | undefined;
   private failures = 0;
   private attemptedAt = -Infinity;
+  /** Readings taken at start; the start is over once `started`. */
+  private startReadings = 0;
+  private started = false;
   /** What now() told last, unrounded, and when (monotonic). */
   private last = -Infinity;
   private lastMono = 0;
   private readonly refreshMs: number;
+  private readonly goodRoundTripMs: number;
+  private readonly monotonic: () => number;
 
   constructor(private readonly options: ServerClockOptions) {
     this.refreshMs = options.refreshMs ?? 10_000;
-    this.refresh(performance.now());
+    this.goodRoundTripMs = options.goodRoundTripMs ?? 5;
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.refresh(this.monotonic());
   }
 
   /** Whole epoch milliseconds by the server's clock (this host's until the first reading). */
   now(): number {
-    const mono = performance.now();
-    if (mono - this.attemptedAt >= this.refreshMs) this.refresh(mono);
+    const mono = this.monotonic();
+    if (this.started && mono - this.attemptedAt >= this.refreshMs) this.refresh(mono);
     const anchor = this.anchor;
     if (!anchor) return Date.now();
     let told = anchor.server + (mono - anchor.mono);
@@ -64,7 +106,7 @@ export class ServerClock {
     return Math.floor(told);
   }
 
-  /** Takes a reading now; resolves once it is in (or failed). */
+  /** Takes a reading now; resolves once it is in (or failed, or was dropped). */
   sync(): Promise<void> {
     // One at a time: a call while a reading is under way waits for that one.
     this.reading ??= this.read().finally(() => (this.reading = undefined));
@@ -72,13 +114,25 @@ export class ServerClock {
   }
 
   private async read(): Promise<void> {
+    let retryMs = FIRST_READING_RETRY_MS;
     try {
-      const sent = performance.now();
+      const sent = this.monotonic();
       const server = await this.options.read();
-      const received = performance.now();
-      if (received - sent <= MAX_ROUND_TRIP_MS) {
-        this.anchor = { server, mono: (sent + received) / 2 };
-        this.failures = 0;
+      const received = this.monotonic();
+      this.failures = 0;
+      const reading = { server, mono: (sent + received) / 2, roundTrip: received - sent };
+      if (reading.roundTrip > MAX_ROUND_TRIP_MS)
+        this.options.onDebug?.(
+          `dropped a reading of the server's time: round trip ${Math.round(reading.roundTrip)} ms`,
+        );
+      else {
+        this.keep(reading);
+        if (!this.started) {
+          this.startReadings++;
+          this.started =
+            this.anchor!.roundTrip <= this.goodRoundTripMs || this.startReadings >= START_READINGS;
+          retryMs = START_GAP_MS;
+        }
       }
     } catch (error) {
       if (++this.failures === 5)
@@ -87,10 +141,34 @@ export class ServerClock {
             (this.anchor ? 'counting on from the last reading' : "using this host's clock"),
         );
     } finally {
-      // Also after a reading dropped for its round trip: until the first one, try again soon.
-      if (!this.anchor)
-        setTimeout(() => this.refresh(performance.now()), FIRST_READING_RETRY_MS).unref();
+      // Also after a reading dropped for its round trip: until the start is over, try again soon.
+      if (!this.started) setTimeout(() => this.refresh(this.monotonic()), retryMs).unref();
     }
+  }
+
+  /** Keeps `reading` when it is at least as good as the kept one, or the server's clock was set. */
+  private keep(reading: Reading): void {
+    const kept = this.anchor;
+    if (!kept) {
+      this.anchor = reading;
+      return;
+    }
+    const bound = errorBound(reading, reading.mono);
+    const keptBound = errorBound(kept, reading.mono);
+    // What the kept reading says the server told at the new one's time, and by how much they
+    // differ: more than both bounds (plus the millisecond TIME is floored to) is a step.
+    const apart = reading.server - (kept.server + (reading.mono - kept.mono));
+    if (Math.abs(apart) > bound + keptBound + 1) {
+      this.options.onDebug?.(
+        `the server's clock moved ${Math.round(apart)} ms against the last reading: following it`,
+      );
+      this.anchor = reading;
+    } else if (bound <= keptBound) this.anchor = reading;
+    else
+      this.options.onDebug?.(
+        `dropped a reading of the server's time: round trip ${Math.round(reading.roundTrip)} ms, ` +
+          `the kept one's error bound is ${keptBound.toFixed(1)} ms`,
+      );
   }
 
   /** At most one reading per refreshMs, also while they fail (each failure may take a timeout). */

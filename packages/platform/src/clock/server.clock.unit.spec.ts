@@ -177,3 +177,72 @@ describe('ServerClock.sync', () => {
     expect(clock.now()).toBeLessThan(20_000_000);
   });
 });
+
+describe('ServerClock: the reading it keeps (session 30)', () => {
+  // A fake monotonic clock, and a server 40 s behind this host's (fake) epoch: `serverAt(mono)`.
+  // Each reading takes `trips.shift()` ms; Redis answers `answerAt` of the way through it (0 at
+  // once, 1 at the end: a TIME queued before the connection opened).
+  function harness(trips: number[], answerAt = 1) {
+    let mono = 1_000;
+    const serverAt = (at: number) => 1_700_000_000_000 + at;
+    const debug: string[] = [];
+    let reads = 0;
+    const read = async () => {
+      reads++;
+      const trip = trips.length > 1 ? trips.shift()! : trips[0]!;
+      const answered = serverAt(mono + trip * answerAt);
+      await sleep(1);
+      mono += trip;
+      return Math.floor(answered);
+    };
+    const clock = new ServerClock({
+      read,
+      monotonic: () => mono,
+      onDebug: (message) => debug.push(message),
+      refreshMs: 10_000,
+    });
+    return {
+      clock,
+      debug,
+      reads: () => reads,
+      error: () => clock.now() - serverAt(mono),
+      advance: (ms: number) => (mono += ms),
+    };
+  }
+
+  it('samples at start until a reading with a small round trip is in, and keeps that one', async () => {
+    // The first TIME waits 600 ms for the connection (and Nest's start-up): its midpoint
+    // estimate is 300 ms ahead. The next ones take 2 ms.
+    const h = harness([600, 2]);
+    await until(() => h.reads() >= 2, 'a second reading', 2_000);
+    await sleep(50);
+    expect(Math.abs(h.error())).toBeLessThanOrEqual(2);
+    // Sampling stopped once the good reading was in: no reading every 10 ms from then on.
+    const reads = h.reads();
+    await sleep(100);
+    expect(h.reads()).toBe(reads);
+  });
+
+  it('keeps the best of the first readings when none is fast', async () => {
+    const h = harness([600, 300, 40, 120, 90, 200, 60, 80, 10]);
+    await until(() => h.reads() >= 8, 'eight readings', 2_000);
+    await sleep(50);
+    expect(h.reads()).toBe(8); // the best of 8, then it stops
+    // The 40 ms one: off by at most 20 ms (Redis answered at its end).
+    expect(Math.abs(h.error())).toBeLessThanOrEqual(20);
+  });
+
+  it('never lets a worse reading replace a better one, and tells why it dropped it', async () => {
+    const h = harness([2, 400]);
+    await h.clock.sync();
+    await sleep(50);
+    expect(Math.abs(h.error())).toBeLessThanOrEqual(2);
+    // 10 s on, the next reading takes 400 ms (a busy event loop): its estimate is 200 ms ahead.
+    h.advance(10_000);
+    h.clock.now();
+    await until(() => h.reads() >= 2, 'the refresh', 2_000);
+    await sleep(10);
+    expect(Math.abs(h.error())).toBeLessThanOrEqual(10);
+    expect(h.debug.join('\n')).toMatch(/dropped a reading of the server's time: round trip 400 ms/);
+  });
+});

@@ -11,6 +11,7 @@ import {
   RedisTokenRevocations,
   redisTime,
   ServerClock,
+  serverClockStartup,
   TokenService,
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
@@ -37,6 +38,8 @@ export class AppModule {
     });
     return {
       module: AppModule,
+      // The start waits (at most 5 s) for the clock's first readings.
+      providers: [serverClockStartup(clock)],
       imports: [
         CausewayServiceModule.forRoot(
           {
@@ -56,6 +59,8 @@ export class AppModule {
                 { critical: false },
               ),
             ],
+            // Not ready until Redis' time is read: no command is stamped by this host's clock.
+            probes: [clock.probe()],
           },
           registry,
         ),

@@ -6,5 +6,5 @@ describeServiceBasics({
   appDir: path.join(__dirname, '..'),
   servers: ['redis', 'kafka'],
   informational: ['kafka'],
-  checks: ['token-revocations'],
+  checks: ['token-revocations', 'clock'],
 });

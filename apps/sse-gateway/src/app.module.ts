@@ -11,6 +11,7 @@ import {
   RedisTokenRevocations,
   redisTime,
   ServerClock,
+  serverClockStartup,
   TokenService,
 } from '@causeway/platform';
 import { CONNECTION_CLOSED_EVENT, CONNECTION_ESTABLISHED_EVENT } from '@causeway/contracts';
@@ -55,6 +56,8 @@ export class AppModule {
     });
     return {
       module: AppModule,
+      // The start waits (at most 5 s) for the clock's first readings.
+      providers: [serverClockStartup(clock)],
       imports: [
         CausewayServiceModule.forRoot(
           {
@@ -62,6 +65,8 @@ export class AppModule {
             instanceId,
             logLevel: config.LOG_LEVEL,
             connections: mongo ? [redis, mongo] : [redis],
+            // Not ready until Redis' time is read (streams are refused until then, too).
+            probes: [clock.probe()],
           },
           registry,
         ),
@@ -79,6 +84,7 @@ export class AppModule {
         GatewayModule.forRoot({
           serverId: instanceId,
           serverTime: () => clock.now(),
+          serverTimeReady: () => clock.synchronised,
           tokens: new TokenService({
             secret: config.JWT_SECRET,
             previousSecrets: config.JWT_PREVIOUS_SECRETS,

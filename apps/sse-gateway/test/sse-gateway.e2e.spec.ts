@@ -19,7 +19,7 @@ describeServiceBasics({
   service: 'sse-gateway',
   appDir,
   servers: ['redis'],
-  checks: ['gateway-control', 'token-revocations'],
+  checks: ['gateway-control', 'token-revocations', 'clock'],
 });
 
 describe('sse-gateway and MongoDB', () => {
@@ -61,6 +61,7 @@ describe('sse-gateway and MongoDB', () => {
     const gateway = await start();
     expect(Object.keys((await ready(gateway)).info).sort()).toEqual([
       'bus',
+      'clock',
       'gateway-control',
       'redis',
       'redis-streams',
@@ -78,6 +79,7 @@ describe('sse-gateway and MongoDB', () => {
     });
     expect(Object.keys((await ready(gateway)).info).sort()).toEqual([
       'bus',
+      'clock',
       'gateway-control',
       'redis',
       'redis-streams',
@@ -108,6 +110,7 @@ describe('sse-gateway and MongoDB', () => {
     const body = await ready(gateway);
     expect(Object.keys(body.info).sort()).toEqual([
       'bus',
+      'clock',
       'gateway-control',
       'mongodb',
       'redis',

@@ -18,6 +18,7 @@ import {
   RedisNotificationLog,
   redisTime,
   ServerClock,
+  serverClockStartup,
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
 import { type TrainerServiceConfig } from './config/trainer-service.config';
@@ -61,6 +62,8 @@ export class AppModule {
     });
     return {
       module: AppModule,
+      // The start waits (at most 5 s) for the clock's first readings.
+      providers: [serverClockStartup(clock)],
       imports: [
         CausewayServiceModule.forRoot(
           {
@@ -68,6 +71,8 @@ export class AppModule {
             instanceId,
             logLevel: config.LOG_LEVEL,
             connections: [redis, mongo],
+            // Not ready until Redis' time is read: no command is checked by this host's clock.
+            probes: [clock.probe()],
           },
           registry,
         ),

@@ -6,5 +6,5 @@ describeServiceBasics({
   appDir: path.join(__dirname, '..'),
   servers: ['redis', 'mongodb'],
   // Up once its stores are ready and it has joined the command group.
-  checks: ['trainer-commands'],
+  checks: ['trainer-commands', 'clock'],
 });

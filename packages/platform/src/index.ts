@@ -37,3 +37,4 @@ export * from './auth/caller.gate';
 export * from './telemetry/tracing.settings';
 export * from './telemetry/tracing.module';
 export * from './clock/server.clock';
+export * from './clock/server-clock.startup';

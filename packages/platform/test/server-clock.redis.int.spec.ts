@@ -7,8 +7,6 @@ const redis = new Redis(ns.redisUrl);
 
 afterAll(() => redis.disconnect());
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Redis' TIME, and the clock's time just before and just after it was asked. */
 async function bracket(clock: ServerClock, client: Redis) {
   const before = clock.now();
@@ -20,7 +18,7 @@ async function bracket(clock: ServerClock, client: Redis) {
 describe('ServerClock over Redis TIME', () => {
   it("tells Redis' time: what every command-api and trainer-service instance stamps and checks by", async () => {
     const clock = new ServerClock({ read: redisTime(redis) });
-    await clock.sync();
+    expect(await clock.whenSynchronised(5_000)).toBe(true);
     const [seconds, micros] = await redis.time();
     const server = Number(seconds) * 1000 + Number(micros) / 1000;
     // Read right after Redis answered: within a few milliseconds of its TIME (one host here).
@@ -35,7 +33,8 @@ describe('ServerClock over Redis TIME', () => {
     try {
       const clock = new ServerClock({ read: redisTime(client) });
       for (const until = Date.now() + 300; Date.now() < until;);
-      await sleep(500); // the start-up sampling: a few readings 10 ms apart
+      // The start-up sampling: a few readings 10 ms apart.
+      expect(await clock.whenSynchronised(5_000)).toBe(true);
       for (let i = 0; i < 5; i++) {
         const { before, server, after } = await bracket(clock, client);
         expect(server).toBeGreaterThanOrEqual(before - 3);

@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { CommandBus } from '@causeway/cqrs-core';
+import { ServerClock } from '@causeway/platform';
 import {
   CommandBacklogError,
   CommandRefusedError,
   CommandUnconfirmedError,
 } from '../errors/command-api.errors';
+import { toJsonRpcError, toProblem } from '../errors/error.mapping';
 import { commandApiOnInMemoryBus, keyedRequest, scriptedBacklog } from './command-api.fixture';
 
 const caller = { userId: 'ash', trainerIds: [] };
@@ -74,6 +76,48 @@ describe('CommandService and IdempotencyGate: one clock for what they stamp and 
     await arrived(2);
     expect(third).toMatchObject({ name: 'IdempotencyConflictError', reason: 'mismatch' });
     expect(received).toHaveLength(1);
+    await close();
+  });
+});
+
+// Session 30: an instance whose Redis TIME reading failed stamped moves by its own host's clock
+// (60 s ahead: events in the future, good starts rejected superseded).
+describe('CommandService before the server clock has been read', () => {
+  beforeEach(() => jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined));
+  afterEach(() => jest.restoreAllMocks());
+
+  it("refuses commands with 503 and Retry-After naming the clock, sends nothing, and stamps by Redis' once read", async () => {
+    const { instance, received, close } = await setup();
+    let redisUp = false;
+    const clock = new ServerClock({
+      read: async () => {
+        if (!redisUp) throw new Error('Connection is closed.');
+        return Date.now() - 30_000; // Redis' clock, 30 s behind this host's
+      },
+    });
+    const { service, gate } = instance(clock);
+    const error = await service.move(caller, move).catch((e: unknown) => e);
+    const { status, headers, problem } = toProblem(error);
+    expect({ status, headers }).toEqual({ status: 503, headers: { 'Retry-After': '1' } });
+    expect(problem).toMatchObject({
+      type: 'https://causeway.dev/problems/clock-unsynchronised',
+      detail: expect.stringMatching(/Redis TIME/),
+    });
+    expect(toJsonRpcError(error)).toMatchObject({ code: -32005 });
+    // A keyed request too: its key's start is not taken by this host's clock either.
+    const keyed = await gate
+      .run(caller, keyedRequest('k-unsynced', '/api/trainers/ash/move', move), async () => ({
+        status: 202,
+        body: await service.move(caller, move),
+        storable: true,
+      }))
+      .catch((e: unknown) => e);
+    expect(toProblem(keyed).status).toBe(503);
+    expect(received).toHaveLength(0);
+    redisUp = true;
+    expect(await clock.whenSynchronised(5_000)).toBe(true);
+    const accepted = await service.move(caller, move);
+    expect(Math.abs(Date.parse(accepted.timestamp) - (Date.now() - 30_000))).toBeLessThan(1_000);
     await close();
   });
 });

@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { type ProblemDetails, problemType } from '@causeway/cqrs-core/nest';
-import { bearerChallenge } from '@causeway/platform';
+import { bearerChallenge, ServerClockUnsynchronisedError } from '@causeway/platform';
 import {
   type CommandApiError,
   BodyTooLargeError,
@@ -91,6 +91,11 @@ export function toProblem(error: unknown): ProblemAnswer {
       headers: { 'Retry-After': String(error.retryAfterSeconds) },
       fields: { waiting: error.waiting, max: error.max },
     });
+  // This instance has not read Redis' time yet (just started): nothing was stamped or sent.
+  if (error instanceof ServerClockUnsynchronisedError)
+    return problem(503, 'clock-unsynchronised', 'Service Unavailable', error.message, {
+      headers: { 'Retry-After': '1' },
+    });
   if (error instanceof IdempotencyUnavailableError)
     return problem(503, 'idempotency-unavailable', 'Service Unavailable', error.message, {
       headers: { 'Retry-After': '1' },
@@ -136,7 +141,8 @@ export const JsonRpcCode = {
    * The command bus refused the command (nothing was sent), too many commands wait for their
    * handler (nothing was sent: `data` has `waiting` and `max`), or the bus did not confirm it
    * (it may have been sent: `data.commandId` names it), or a store did not answer (the
-   * Idempotency-Key's, a command status's). Transient either way: retry, with the same
+   * Idempotency-Key's, a command status's), or this instance has not read the server's clock
+   * yet (nothing was sent). Transient either way: retry, with the same
    * Idempotency-Key for the unconfirmed kind.
    */
   Unavailable: -32005,
@@ -166,7 +172,8 @@ export function toJsonRpcError(error: unknown): JsonRpcError {
   if (
     error instanceof CommandRefusedError ||
     error instanceof IdempotencyUnavailableError ||
-    error instanceof StatusUnavailableError
+    error instanceof StatusUnavailableError ||
+    error instanceof ServerClockUnsynchronisedError
   )
     return { code: JsonRpcCode.Unavailable, message: error.message };
   if (error instanceof CommandBacklogError)

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { traceRequest } from '@causeway/cqrs-core/opentelemetry';
 import { SpanStatusCode } from '@opentelemetry/api';
+import { ServerClockUnsynchronisedError } from '@causeway/platform';
 import { CommandApiError, MalformedJsonError } from '../errors/command-api.errors';
 import { toProblem } from '../errors/error.mapping';
 import { CommandApiMetrics } from '../metrics/command-api.metrics';
@@ -40,9 +41,11 @@ export class EndpointRunner {
           status = refusal.status;
           if (status >= 500) {
             // A 503 of ours (a dependency is down: command-refused, command-unconfirmed,
-            // idempotency-unavailable) is expected and was logged once, at warn, where it was
+            // idempotency-unavailable, clock-unsynchronised) is expected and was logged once, at warn, where it was
             // found; only the unexpected (a 500, a bug) is an error worth its stack.
-            if (!(error instanceof CommandApiError))
+            if (!(
+              error instanceof CommandApiError || error instanceof ServerClockUnsynchronisedError
+            ))
               this.logger.error(`${endpoint} failed: ${(error as Error)?.stack ?? String(error)}`);
             span.setStatus({ code: SpanStatusCode.ERROR, message: refusal.problem.title });
           }

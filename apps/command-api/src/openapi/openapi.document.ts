@@ -62,7 +62,7 @@ const commandErrors = {
   '409': idempotencyConflict,
   '422': problem('Invalid fields; `errors` names each'),
   '503': unavailable(
-    'The command could not be sent (`command-refused`), too many commands wait for their handler (`overloaded`) or the Idempotency-Key could not be checked (`idempotency-unavailable`): nothing was sent. Or the bus did not confirm the command (`command-unconfirmed`): it may have been sent',
+    'The command could not be sent (`command-refused`), too many commands wait for their handler (`overloaded`), the Idempotency-Key could not be checked (`idempotency-unavailable`) or this instance has not read the server clock yet, just after its start (`clock-unsynchronised`): nothing was sent. Or the bus did not confirm the command (`command-unconfirmed`): it may have been sent',
   ),
 };
 /** The header of an answer given again for a retried Idempotency-Key. */

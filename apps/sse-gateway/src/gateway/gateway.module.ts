@@ -186,6 +186,7 @@ export class GatewayModule {
             const hub: SseHub = new SseHub({
               serverId: options.serverId,
               serverTime: options.serverTime,
+              serverTimeReady: options.serverTimeReady,
               log: options.notifications,
               positions: options.positions,
               groups: options.groups,

@@ -21,6 +21,11 @@ export interface GatewayModuleOptions {
    * host's clock.
    */
   serverTime?: () => number;
+  /**
+   * Whether `serverTime` can be told yet (a ServerClock's `synchronised`): until then `/events`
+   * answers 503 `clock-unsynchronised`. Default: always.
+   */
+  serverTimeReady?: () => boolean;
   tokens: TokenService;
   notifications: NotificationLog;
   positions: TrainerPositions;

@@ -49,6 +49,11 @@ export interface SseHubOptions {
    * without its own machine's clock. Default: `now`.
    */
   serverTime?: () => number;
+  /**
+   * Whether `serverTime` can be told (a ServerClock's `synchronised`): until then streams are
+   * refused 503 `clock-unsynchronised` rather than told this host's time. Default: always.
+   */
+  serverTimeReady?: () => boolean;
   now?: () => number;
 }
 
@@ -172,6 +177,14 @@ export class SseHub {
         status: 503,
         reason: 'not-ready',
         detail: 'the gateway is not ready',
+        retryAfterSeconds,
+      };
+    if (this.options.serverTimeReady && !this.options.serverTimeReady())
+      return {
+        ok: false,
+        status: 503,
+        reason: 'clock-unsynchronised',
+        detail: "the gateway has not read the server's clock (Redis TIME) yet",
         retryAfterSeconds,
       };
     if (this.all.size >= this.settings.maxConnections)

@@ -33,7 +33,13 @@ async function until<T>(
 }
 
 async function setup(
-  options: { settings?: Partial<GatewaySettings>; log?: NotificationLog; now?: () => number } = {},
+  options: {
+    settings?: Partial<GatewaySettings>;
+    log?: NotificationLog;
+    now?: () => number;
+    serverTime?: () => number;
+    serverTimeReady?: () => boolean;
+  } = {},
 ) {
   const log = options.log ?? new InMemoryNotificationLog();
   const positions = new InMemoryTrainerPositions();
@@ -48,6 +54,8 @@ async function setup(
     settings: { ...DEFAULT_GATEWAY_SETTINGS, ...options.settings },
     metrics,
     now: options.now,
+    serverTime: options.serverTime,
+    serverTimeReady: options.serverTimeReady,
   });
   hubs.push(hub);
   await hub.start();
@@ -532,6 +540,20 @@ describe('SseHub', () => {
       expect(hub.admit('brock')).toMatchObject({ ok: false, status: 503, retryAfterSeconds: 5 });
       misty.hangUp();
       expect(hub.admit('brock')).toEqual({ ok: true });
+    });
+
+    it("refuses streams with 503 clock-unsynchronised until the server's clock is read (session 30)", async () => {
+      let synchronised = false;
+      const { hub, open } = await setup({ serverTimeReady: () => synchronised });
+      expect(hub.admit('ash')).toMatchObject({
+        ok: false,
+        status: 503,
+        reason: 'clock-unsynchronised',
+        retryAfterSeconds: 5,
+      });
+      synchronised = true;
+      expect(hub.admit('ash')).toEqual({ ok: true });
+      await open('ash');
     });
 
     it('drops a client that stops reading once BUFFER_MAX_BYTES are unwritten, and no other', async () => {

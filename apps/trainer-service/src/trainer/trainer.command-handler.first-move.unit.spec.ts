@@ -1,4 +1,5 @@
 import {
+  DeferredError,
   InMemoryEventStore,
   InMemorySnapshotStore,
   MessageFactory,
@@ -11,6 +12,8 @@ import {
   InMemoryNotificationLog,
   InMemoryTrainerPositions,
   PositionNotifier,
+  ServerClock,
+  ServerClockUnsynchronisedError,
 } from '@causeway/platform';
 import { TrainerCommandHandler } from './trainer.command-handler';
 
@@ -145,5 +148,40 @@ describe('TrainerCommandHandler: first-move write-through, edge cases', () => {
     expect(await fresh.positions.list()).toEqual([
       expect.objectContaining({ trainerId: 'gary', version: 3 }),
     ]);
+  });
+});
+
+// Session 30: a trainer-service whose first Redis TIME reading failed checked deadlines by its
+// own clock (75 s ahead: 30 of 40 fresh moves rejected "expired").
+describe('TrainerCommandHandler before the server clock has been read', () => {
+  it('defers the command (redelivered later), records nothing, and handles it once the clock is read', async () => {
+    let redisUp = false;
+    const clock = new ServerClock({
+      read: async () => {
+        if (!redisUp) throw new Error('Connection is closed.');
+        return Date.now();
+      },
+    });
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    const commandStatus = new InMemoryCommandStatusStore();
+    const handler = new TrainerCommandHandler({
+      serverId: 'trainer-1',
+      eventStore,
+      snapshots: new InMemorySnapshotStore(),
+      commandStatus,
+      notifications: new InMemoryNotificationLog(),
+      speed: 100,
+      snapshotEvery: 50,
+      now: () => new Date(clock.now()),
+    });
+    const command = move('start', Date.now());
+    const error = await handler.handle(command).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeferredError);
+    expect(error).toBeInstanceOf(ServerClockUnsynchronisedError);
+    expect(await commandStatus.get(command.messageId)).toBeUndefined();
+    expect(await eventStore.readAll()).toEqual([]);
+    redisUp = true;
+    expect(await clock.whenSynchronised(5_000)).toBe(true);
+    await expect(handler.handle(command)).resolves.toMatchObject({ status: 'processed' });
   });
 });

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type Redis from 'ioredis';
+import { DeferredError, type HealthProbe } from '@causeway/cqrs-core';
 
 export interface ServerClockOptions {
   /** The shared server's time in epoch milliseconds (Redis: `redisTime(client)`). */
@@ -36,6 +37,21 @@ const START_READINGS = 8;
  */
 const DRIFT = 500e-6;
 
+/**
+ * now() before the clock has read the server's time (session 30): nothing is stamped or checked
+ * by this host's clock instead. A DeferredError: a command handler that meets it leaves the
+ * command to be delivered again; command-api answers 503 with Retry-After.
+ */
+export class ServerClockUnsynchronisedError extends DeferredError {
+  constructor() {
+    super(
+      "the server's clock (Redis TIME) has not been read yet: nothing is stamped or checked " +
+        "by this host's clock",
+    );
+    this.name = 'ServerClockUnsynchronisedError';
+  }
+}
+
 /** One reading: the server told `server` at `mono` (the midpoint of a `roundTrip`). */
 interface Reading {
   server: number;
@@ -63,7 +79,11 @@ const errorBound = (reading: Reading, mono: number) =>
  * the best of the first 8; later, a reading replaces the kept one only when its bound (half its
  * round trip) is no larger than the kept one's (half its round trip, grown by the drift since),
  * or when it disagrees with it by more than both bounds (the server's clock was set: followed).
- * Until the first reading, and while none succeeds, it is this host's clock.
+ * Until the start-up sampling is over it is not `synchronised`: now() throws
+ * ServerClockUnsynchronisedError rather than tell this host's clock (session 30: an instance
+ * whose first reading failed stamped moves 60 s ahead, or expired fresh ones), and `probe()`
+ * keeps /health/ready unready. Once synchronised it stays so: while later readings fail it counts
+ * on from the last one.
  */
 export class ServerClock {
   private anchor: Reading | undefined;
@@ -87,12 +107,37 @@ export class ServerClock {
     this.refresh(this.monotonic());
   }
 
-  /** Whole epoch milliseconds by the server's clock (this host's until the first reading). */
+  /** Whether the start-up readings are in: until then now() throws. */
+  get synchronised(): boolean {
+    return this.started;
+  }
+
+  /** Resolves true once synchronised, false if that has not happened within `timeoutMs`. */
+  async whenSynchronised(timeoutMs: number): Promise<boolean> {
+    for (const until = Date.now() + timeoutMs; !this.started && Date.now() < until;)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    return this.started;
+  }
+
+  /** A readiness probe (`clock`): fails until synchronised. */
+  probe(name = 'clock'): HealthProbe {
+    return {
+      name,
+      check: async () => {
+        if (!this.started) throw new ServerClockUnsynchronisedError();
+      },
+    };
+  }
+
+  /**
+   * Whole epoch milliseconds by the server's clock.
+   * @throws ServerClockUnsynchronisedError until synchronised
+   */
   now(): number {
     const mono = this.monotonic();
     if (this.started && mono - this.attemptedAt >= this.refreshMs) this.refresh(mono);
     const anchor = this.anchor;
-    if (!anchor) return Date.now();
+    if (!anchor || !this.started) throw new ServerClockUnsynchronisedError();
     let told = anchor.server + (mono - anchor.mono);
     // Not backwards across readings: a new one may be up to half a round trip (at most
     // MAX_ROUND_TRIP_MS) behind what the last one told. Then it runs at half speed until the
@@ -138,7 +183,9 @@ export class ServerClock {
       if (++this.failures === 5)
         this.options.onError?.(
           `the server's time could not be read (${(error as Error)?.message}); ` +
-            (this.anchor ? 'counting on from the last reading' : "using this host's clock"),
+            (this.started
+              ? 'counting on from the last reading'
+              : 'commands are refused until it is read'),
         );
     } finally {
       // Also after a reading dropped for its round trip: until the start is over, try again soon.

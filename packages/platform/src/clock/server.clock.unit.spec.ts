@@ -1,4 +1,5 @@
-import { ServerClock } from './server.clock';
+import { DeferredError } from '@causeway/cqrs-core';
+import { ServerClock, ServerClockUnsynchronisedError } from './server.clock';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 const real = () => performance.timeOrigin + performance.now();
@@ -27,7 +28,7 @@ describe('ServerClock', () => {
     expect(Math.abs(clock.now() - (real() - 30_000))).toBeLessThan(50);
   });
 
-  it("is this host's clock until a reading succeeds, retries soon, and warns once when readings keep failing", async () => {
+  it('refuses to tell a time until a reading succeeds, retries soon, and warns once when readings keep failing', async () => {
     let up = false;
     let reads = 0;
     const warnings: string[] = [];
@@ -40,18 +41,26 @@ describe('ServerClock', () => {
       onError: (message) => warnings.push(message),
     });
     await settle();
-    expect(Math.abs(clock.now() - Date.now())).toBeLessThan(50);
+    // Never this host's clock (session 30): a DeferredError, so a handler defers the command.
+    expect(() => clock.now()).toThrow(ServerClockUnsynchronisedError);
+    expect(() => clock.now()).toThrow(DeferredError);
+    expect(clock.synchronised).toBe(false);
+    await expect(clock.probe().check()).rejects.toThrow(/Redis TIME\) has not been read yet/);
+    expect(clock.probe().name).toBe('clock');
+    expect(await clock.whenSynchronised(50)).toBe(false);
     // Until the first reading, the next is tried every half second, not every refreshMs (10 s).
     const started = Date.now();
     await until(() => warnings.length > 0, 'the warning');
     expect(Date.now() - started).toBeLessThan(9_000);
     expect(reads).toBeGreaterThanOrEqual(5);
     expect(warnings).toEqual([
-      "the server's time could not be read (Connection is closed.); using this host's clock",
+      "the server's time could not be read (Connection is closed.); commands are refused until it is read",
     ]);
     up = true;
-    await until(() => clock.now() < 1_000_000, 'the first reading');
+    expect(await clock.whenSynchronised(5_000)).toBe(true);
     expect(clock.now()).toBeGreaterThanOrEqual(1_000);
+    expect(clock.now()).toBeLessThan(1_000_000);
+    await expect(clock.probe().check()).resolves.toBeUndefined();
     expect(warnings).toHaveLength(1);
   });
 
@@ -91,11 +100,8 @@ describe('ServerClock: readings that are slow or late', () => {
         return Date.now() - 30_000;
       },
     });
-    // 3 s on, requests keep coming (now() is called): the clock should be on Redis' time.
-    for (let i = 0; i < 30; i++) {
-      await sleep(100);
-      clock.now();
-    }
+    // Within 3 s the clock should be on Redis' time.
+    expect(await clock.whenSynchronised(3_000)).toBe(true);
     expect(Math.abs(clock.now() - (real() - 30_000))).toBeLessThan(100);
   });
 
@@ -154,7 +160,7 @@ describe('ServerClock: readings that are slow or late', () => {
 });
 
 describe('ServerClock.sync', () => {
-  it("resolves once a reading is in, also when one was already under way (the constructor's)", async () => {
+  it("whenSynchronised resolves once the start-up readings are in (the constructor's)", async () => {
     const clock = new ServerClock({
       read: async () => {
         await sleep(100);
@@ -162,6 +168,7 @@ describe('ServerClock.sync', () => {
       },
     });
     await clock.sync(); // "Takes a reading now; resolves once it is in (or failed)"
+    expect(await clock.whenSynchronised(2_000)).toBe(true);
     expect(Math.abs(clock.now() - (real() - 30_000))).toBeLessThan(100);
   });
 

@@ -46,7 +46,8 @@ export interface SseHubOptions {
   /**
    * The `serverTime` of `session` frames (epoch ms): the clock notification ids and command
    * stamps come from (ServerClock over Redis), so that a client can place moving trainers
-   * without its own machine's clock. Default: `now`.
+   * without its own machine's clock. The age of the history a resume replays
+   * (HISTORY_TTL_MS) is measured by it too: notification ids are Redis' time. Default: `now`.
    */
   serverTime?: () => number;
   /**
@@ -266,7 +267,9 @@ export class SseHub {
         historySize: this.settings.historySize,
         historyScanLimit: this.settings.historyScanLimit,
         historyTtlMs: this.settings.historyTtlMs,
-        now: this.now(),
+        // The ids' clock (Redis'), not this host's: a gateway ahead by more than the TTL
+        // would answer every resume `expired` (session 30).
+        now: (this.options.serverTime ?? this.now)(),
         firstId: this.firstId,
       });
       if (plan.kind === 'replay') {

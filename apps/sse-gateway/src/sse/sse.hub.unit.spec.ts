@@ -434,6 +434,25 @@ describe('SseHub', () => {
       );
     });
 
+    it("measures the history's age by the server's clock, not this host's (session 30)", async () => {
+      // This host's clock runs 65 s ahead of Redis' (the ids' clock); HISTORY_TTL_MS is 60 s.
+      const { log, open, toUser } = await setup({
+        settings: { historyTtlMs: 60_000 },
+        now: () => Date.now() + 65_000,
+        serverTime: () => Date.now(),
+      });
+      const first = await open('ash');
+      const session = first.frames()[0]!.id!;
+      await log.append(toUser('ash', { missed: 1 }));
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // a 1 s gap
+      const resumed = await open('ash', session);
+      expect(resumed.notifications()[0]?.params).toMatchObject({
+        resumed: 'replayed',
+        replayed: 1,
+      });
+      expect(params(resumed, 'command.result')).toEqual([{ missed: 1 }]);
+    });
+
     it('replays nothing (not expired) to a client that missed nothing during a quiet period longer than HISTORY_TTL_MS', async () => {
       let now = Date.now();
       const { hub, log, open, toUser, metric } = await setup({

@@ -53,6 +53,10 @@ export async function planResume(input: {
   /** At most this many entries of the gap are read (addressed to anyone); beyond: recovery. */
   historyScanLimit: number;
   historyTtlMs: number;
+  /**
+   * The time the entries' ages are measured at, on the clock their ids carry: the server's
+   * (a ServerClock over Redis, whose `XADD` stamps them), never this host's (session 30).
+   */
   now: number;
   /** The id of the first entry the log ever held, if known. */
   firstId?: string;

@@ -110,8 +110,10 @@ export class DisconnectController {
     try {
       let revokedUntil: number | undefined;
       if (revoke) {
-        // Before the streams end: their clients' reconnects are then refused.
-        revokedUntil = Date.now();
+        // Before the streams end: their clients' reconnects are then refused. The cut is on
+        // the server's clock (Redis'), not this host's: a gateway behind by more than the
+        // REVOCATION_SKEW_MS would leave the tokens issued since valid (session 30).
+        revokedUntil = (this.options.serverTime ?? Date.now)();
         await revocations!.revoke(userId, revokedUntil, reason);
         revokedUntil = revocations!.revokedUntil(userId) ?? revokedUntil;
       }

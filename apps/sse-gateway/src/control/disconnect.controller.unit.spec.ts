@@ -1,4 +1,5 @@
 import { EventSource } from 'eventsource';
+import { TokenService } from '@causeway/platform';
 import { TestSink } from '../testing/sse.test-sink';
 import {
   type GatewayTestApp,
@@ -133,6 +134,26 @@ describe('POST /api/presence/{userId}/disconnect', () => {
     expect(
       (await fetch(`${app.url}/api/positions`, { headers: await app.bearer('koga') })).status,
     ).toBe(200);
+  });
+
+  it("cuts the revocation at the server's clock, not this host's (session 30)", async () => {
+    // This gateway's host runs 90 s behind the server's clock (Redis', and the issuers').
+    const behind = await startGatewayTestApp({ serverTime: () => Date.now() + 90_000 });
+    try {
+      const issuedAt = Date.now() + 90_000; // a token issued just now by the server's clock
+      const response = await fetch(`${behind.url}/api/presence/erika/disconnect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...admin },
+        body: JSON.stringify({ revoke: true }),
+      });
+      expect(response.status).toBe(202);
+      const { revokedUntil } = (await response.json()) as { revokedUntil: number };
+      expect(revokedUntil).toBeGreaterThanOrEqual(issuedAt);
+      // "Sign out everywhere" covers the tokens issued up to now, wherever they are checked.
+      expect(TokenService.revokedBy(issuedAt, revokedUntil)).toBe(true);
+    } finally {
+      await behind.close();
+    }
   });
 
   it('refuses anyone without the admin token (401), and ends nothing', async () => {

@@ -17,8 +17,9 @@ export interface GatewayModuleOptions {
   serverId: string;
   /**
    * The server's clock (epoch ms), told to clients as `serverTime` in `session` frames: a
-   * ServerClock over Redis, whose time notification ids and command stamps carry. Default: this
-   * host's clock.
+   * ServerClock over Redis, whose time notification ids and command stamps carry. Also the
+   * clock of a resume's history age (HISTORY_TTL_MS) and of a revocation's cut (`revokedUntil`).
+   * Default: this host's clock.
    */
   serverTime?: () => number;
   /**

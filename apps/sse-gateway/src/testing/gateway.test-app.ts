@@ -44,7 +44,7 @@ export const TEST_ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
  * over the in-memory adapters, listening on a free loopback port.
  */
 export async function startGatewayTestApp(
-  options: Pick<GatewayModuleOptions, 'rateLimiter'> & {
+  options: Pick<GatewayModuleOptions, 'rateLimiter' | 'serverTime'> & {
     settings?: Partial<GatewaySettings>;
     /** Whether tokens can be revoked (an InMemoryTokenRevocations). Default true. */
     revocable?: boolean;
@@ -80,6 +80,7 @@ export async function startGatewayTestApp(
         revocations,
         settings: options.settings,
         rateLimiter: options.rateLimiter,
+        serverTime: options.serverTime,
       }),
     ],
   })

@@ -13,7 +13,15 @@ export interface SseSink {
  * operator disconnected its user, or the user's tokens were revoked.
  */
 export type CloseReason =
-  'client' | 'timeout' | 'slow' | 'shutdown' | 'error' | 'expired' | 'disconnected' | 'revoked';
+  | 'client'
+  | 'timeout'
+  | 'slow'
+  | 'shutdown'
+  | 'error'
+  | 'expired'
+  | 'disconnected'
+  | 'revoked'
+  | 'log-unreachable';
 
 const NO_TRAINERS: readonly string[] = [];
 

@@ -5,6 +5,7 @@ import {
   type Caller,
   TokenService,
   type GroupMembers,
+  FOLLOW_READ_MAX_MS,
   type LoggedNotification,
   type NotificationLog,
   type TrainerPositions,
@@ -21,6 +22,13 @@ import {
 import { type SseMetrics } from './sse.metrics';
 import { LOG_START, planResume } from './sse.resume';
 import { visiblePositions } from './visible-positions';
+
+/**
+ * The shortest time without a successful read of the notification log after which the hub stops
+ * vouching for its streams (the bound is 2 heartbeat intervals, at least this): two of the
+ * follower's idle reads (FOLLOW_READ_MAX_MS each), so one slow read is no outage.
+ */
+export const MIN_LOG_SILENCE_MS = 2 * FOLLOW_READ_MAX_MS;
 
 /** How long a disconnect order still ends streams whose checks began before it. */
 const DISCONNECT_MEMORY_MS = 60_000;
@@ -115,10 +123,20 @@ export class SseHub {
   private nextSessionEnd = Infinity;
   private readonly now: () => number;
   private readonly settings: GatewaySettings;
+  /** When the follower last read the log (entries or none): see `logSilent`. */
+  private lastReadAt = 0;
+  /**
+   * Whether the log has gone unread for longer than `logSilenceMs`: the hub then sends no
+   * heartbeat, has ended its streams and refuses new ones, until the follower reads again.
+   */
+  private cutOff = false;
+  /** The bound of `cutOff`: 2 heartbeat intervals, at least MIN_LOG_SILENCE_MS. */
+  readonly logSilenceMs: number;
 
   constructor(private readonly options: SseHubOptions) {
     this.now = options.now ?? Date.now;
     this.settings = options.settings;
+    this.logSilenceMs = Math.max(2 * this.settings.heartbeatMs, MIN_LOG_SILENCE_MS);
   }
 
   get size(): number {
@@ -149,15 +167,20 @@ export class SseHub {
       }
     }
     if (this.abort.signal.aborted) return;
+    this.lastReadAt = this.now();
     this.following = log.follow(
       this.position,
       (entries) => this.dispatch(entries),
       this.abort.signal,
+      () => this.read(),
     );
     this.timers.push(
       setInterval(() => this.heartbeat(), this.settings.heartbeatMs),
       setInterval(
-        () => this.expire(),
+        () => {
+          this.checkLog();
+          this.expire();
+        },
         Math.max(20, Math.min(1_000, this.settings.connectionTimeoutMs / 10)),
       ),
       setInterval(() => this.dropStalled(), Math.max(20, this.settings.stallTimeoutMs / 4)),
@@ -186,6 +209,14 @@ export class SseHub {
         status: 503,
         reason: 'clock-unsynchronised',
         detail: "the gateway has not read the server's clock (Redis TIME) yet",
+        retryAfterSeconds,
+      };
+    if (this.cutOff)
+      return {
+        ok: false,
+        status: 503,
+        reason: 'not-ready',
+        detail: `this instance has not read the notification log for over ${this.logSilenceMs} ms`,
         retryAfterSeconds,
       };
     if (this.all.size >= this.settings.maxConnections)
@@ -492,7 +523,36 @@ export class SseHub {
     );
   }
 
+  /** The follower read the log (entries or none). */
+  private read(): void {
+    this.lastReadAt = this.now();
+    if (!this.cutOff) return;
+    this.cutOff = false;
+    this.options.logger?.log('notification log read again: streams are accepted again');
+  }
+
+  /**
+   * Once the follower has not read the log for `logSilenceMs` (Redis unreachable, or the path to
+   * it stalled so that its XREAD hangs), the streams get nothing live and heartbeats would only
+   * hide that: each ends with a jittered `retry:` hint (its client resumes with its last id,
+   * behind a load balancer on an instance that can read), and `admit` refuses new ones (503
+   * `not-ready`, Retry-After) until the next read. ADR 007, session 30 addendum.
+   */
+  private checkLog(): void {
+    if (this.cutOff || this.stopping || this.now() - this.lastReadAt <= this.logSilenceMs) return;
+    this.cutOff = true;
+    this.options.logger?.warn(
+      `notification log not read for over ${this.logSilenceMs} ms: ending ${this.all.size} streams, refusing new ones`,
+    );
+    const base = this.settings.retryMs;
+    for (const connection of [...this.all])
+      this.close(connection, 'log-unreachable', retryFrame(base + Math.random() * base));
+  }
+
   private heartbeat(): void {
+    // A heartbeat vouches for a live stream: none while the log is not read.
+    this.checkLog();
+    if (this.cutOff) return;
     const slow: SseConnection[] = [];
     let serverTime: number | undefined;
     for (const connection of this.all) {

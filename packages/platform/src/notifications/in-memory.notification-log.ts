@@ -6,6 +6,7 @@ import {
   type NotificationLogRetention,
 } from './notification-log.options';
 import {
+  FOLLOW_READ_MAX_MS,
   type LoggedNotification,
   type NewestNotification,
   type NotificationLog,
@@ -96,18 +97,23 @@ export class InMemoryNotificationLog implements NotificationLog {
     afterId: string | '$',
     onEntries: (entries: LoggedNotification[]) => Promise<void> | void,
     signal: AbortSignal,
+    onRead?: () => void,
   ): Promise<void> {
     let last = afterId === '$' ? (this.entries.at(-1)?.id ?? '0-0') : afterId;
     while (!signal.aborted && !this.closed) {
       const start = this.indexAfter(last);
       const batch = this.entries.slice(start, start + 1000);
+      onRead?.();
       if (batch.length > 0) {
         last = batch[batch.length - 1]!.id;
         await onEntries(batch);
         continue;
       }
       await new Promise<void>((resolve) => {
+        // An idle follower wakes to tell `onRead` it still reads (NotificationLog's contract).
+        const timer = setTimeout(() => done(), FOLLOW_READ_MAX_MS);
         const done = (): void => {
+          clearTimeout(timer);
           this.wakers.delete(done);
           signal.removeEventListener('abort', done);
           resolve();

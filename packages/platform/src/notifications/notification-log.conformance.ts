@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type Notification } from '@causeway/contracts';
-import { type LoggedNotification, type NotificationLog } from './notification-log.port';
+import {
+  FOLLOW_READ_MAX_MS,
+  type LoggedNotification,
+  type NotificationLog,
+} from './notification-log.port';
 
 export type NotificationLogFactory = (options: {
   maxLength: number;
@@ -232,6 +236,28 @@ export function describeNotificationLog(
       controller.abort();
       await following;
     });
+
+    it('tells onRead of every read while idle, at least every FOLLOW_READ_MAX_MS', async () => {
+      const log = await open();
+      const reads: number[] = [];
+      const controller = new AbortController();
+      const started = Date.now();
+      const following = log.follow(
+        '$',
+        () => undefined,
+        controller.signal,
+        () => void reads.push(Date.now()),
+      );
+      await until(
+        () => (reads.length >= 2 ? true : undefined),
+        'two reads of an idle log',
+        2 * FOLLOW_READ_MAX_MS + 3_000,
+      );
+      const gaps = [reads[0]! - started, reads[1]! - reads[0]!];
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(FOLLOW_READ_MAX_MS + 1_000);
+      controller.abort();
+      await following;
+    }, 20_000);
 
     it('never overlaps calls of a slow onEntries and resolves after the abort', async () => {
       const log = await open();

@@ -56,12 +56,20 @@ export interface NewestNotification extends LoggedNotification {
  * - `follow(afterId, onEntries, signal)` calls `onEntries` with every entry appended after
  *   `afterId` ('$' = only entries appended from now on), in order, each once, until the signal
  *   aborts; it resolves after the abort. A slow `onEntries` delays the next call (no overlap).
+ *   `onRead` (optional) is called after every read of the log that succeeded, also one that
+ *   found nothing: while the log can be read it is called at least every FOLLOW_READ_MAX_MS
+ *   (a Redis BLOCK returns empty), and not at all while reads fail or hang. It tells a follower
+ *   that is waiting for entries from one cut off from the log (sse-gateway stops vouching for
+ *   its streams then: ADR 007, session 30 addendum).
  * - `oldestId()` is the id of the oldest retained entry (undefined when empty); entries older
  *   than the retention (count and age, settings) are trimmed, never the newest ones.
  * - `latestId()` is the id of the newest entry (undefined when empty).
  * - `isId(id)` tells a well-formed id from anything else (a client's Last-Event-ID may be junk);
  *   `compare` is only defined on well-formed ids.
  */
+/** The longest a `follow` that can read the log goes without calling `onRead` (see NotificationLog). */
+export const FOLLOW_READ_MAX_MS = 5_000;
+
 export interface NotificationLog {
   append(notification: Notification): Promise<string>;
   append(notification: Notification, order: NotificationOrder): Promise<string | undefined>;
@@ -72,6 +80,7 @@ export interface NotificationLog {
     afterId: string | '$',
     onEntries: (entries: LoggedNotification[]) => Promise<void> | void,
     signal: AbortSignal,
+    onRead?: () => void,
   ): Promise<void>;
   oldestId(): Promise<string | undefined>;
   latestId(): Promise<string | undefined>;

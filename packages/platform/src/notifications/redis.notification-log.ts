@@ -8,6 +8,7 @@ import {
   type NotificationLogRetention,
 } from './notification-log.options';
 import {
+  FOLLOW_READ_MAX_MS,
   type LoggedNotification,
   type NewestNotification,
   type NotificationLog,
@@ -43,7 +44,10 @@ export interface RedisNotificationLogOptions extends NotificationLogRetention {
   client: Redis;
   /** Prefix of every key (TOPIC_PREFIX + ':' in the apps, a test namespace in tests). */
   keyPrefix?: string;
-  /** How long one XREAD blocks before the follower checks its signal again. Default 5 s. */
+  /**
+   * How long one XREAD blocks before the follower checks its signal again. Default and at most
+   * FOLLOW_READ_MAX_MS (5 s): an idle follower tells `onRead` of each empty return.
+   */
   blockMs?: number;
   /** Entries per XREAD. Default 500. */
   batchSize?: number;
@@ -81,7 +85,7 @@ export class RedisNotificationLog implements NotificationLog {
     this.newestPrefix = `${prefix}notifications:newest:`;
     this.maxLength = options.maxLength ?? DEFAULT_LOG_MAX_LENGTH;
     this.retentionMs = options.retentionMs ?? DEFAULT_LOG_RETENTION_MS;
-    this.blockMs = options.blockMs ?? 5_000;
+    this.blockMs = Math.min(options.blockMs ?? FOLLOW_READ_MAX_MS, FOLLOW_READ_MAX_MS);
     this.batchSize = options.batchSize ?? 500;
   }
 
@@ -154,6 +158,7 @@ export class RedisNotificationLog implements NotificationLog {
     afterId: string | '$',
     onEntries: (entries: LoggedNotification[]) => Promise<void> | void,
     signal: AbortSignal,
+    onRead?: () => void,
   ): Promise<void> {
     // A dedicated connection: XREAD BLOCK would stall every other command on a shared one.
     // A blocked XREAD keeps the socket busy: destroy it soon after an abort instead of ioredis' 2 s.
@@ -196,6 +201,7 @@ export class RedisNotificationLog implements NotificationLog {
             stopped,
           )) as [string, StreamEntry[]][] | null;
           backoffMs = 100;
+          onRead?.();
           const raw = reply?.[0]?.[1] ?? [];
           if (raw.length === 0) continue;
           last = raw[raw.length - 1]![0];

@@ -100,18 +100,30 @@ function setup(
   return { eventStore, commandStatus, notifications, handler };
 }
 
+/** Another trainer-service instance on the same stores as setup()'s (no snapshots). */
+function secondInstance(
+  stores: Pick<
+    ConstructorParameters<typeof TrainerCommandHandler>[0],
+    'eventStore' | 'commandStatus' | 'notifications'
+  >,
+  options: Partial<ConstructorParameters<typeof TrainerCommandHandler>[0]> = {},
+): TrainerCommandHandler {
+  return new TrainerCommandHandler({
+    serverId: 'trainer-2',
+    ...stores,
+    speed: 100,
+    snapshotEvery: 0,
+    ...options,
+  });
+}
+
 describe('TrainerCommandHandler', () => {
   it('keeps saved trainers in memory, and a stale one (another instance appended) costs a retry, not an update', async () => {
     const { eventStore, commandStatus, notifications, handler: first } = setup();
-    const second = new TrainerCommandHandler({
-      serverId: 'trainer-2',
-      eventStore,
-      commandStatus,
-      notifications,
-      speed: 100,
-      snapshotEvery: 0,
-      conflictRetry: { maxAttempts: 5, initialDelayMs: 1, maxDelayMs: 5 },
-    });
+    const second = secondInstance(
+      { eventStore, commandStatus, notifications },
+      { conflictRetry: { maxAttempts: 5, initialDelayMs: 1, maxDelayMs: 5 } },
+    );
     const reads = jest.spyOn(eventStore, 'readStream');
     await first.handle(moveCommand('start', 1, 0, { at: T0 }));
     const readsAfterFirst = reads.mock.calls.length;
@@ -138,15 +150,10 @@ describe('TrainerCommandHandler', () => {
     // The trainer's stream was written elsewhere: this instance has to load it.
     await other.handle(moveCommand('start', 1, 0, { at: T0 }));
     let clock = T0 + 1_000;
-    const handler = new TrainerCommandHandler({
-      serverId: 'trainer-2',
-      eventStore,
-      commandStatus,
-      notifications,
-      speed: 100,
-      snapshotEvery: 0,
-      now: () => new Date(clock),
-    });
+    const handler = secondInstance(
+      { eventStore, commandStatus, notifications },
+      { now: () => new Date(clock) },
+    );
     const readStream = eventStore.readStream.bind(eventStore);
     let reads = 0;
     // A busy event store: each read takes 5 s.

@@ -1,9 +1,8 @@
 import path from 'node:path';
-import net from 'node:net';
 import { type Notification } from '@causeway/contracts';
 import { RedisNotificationLog, TokenService } from '@causeway/platform';
 import {
-  freePort,
+  StallingProxy,
   startServiceProcess,
   testNamespace,
   waitForStatus,
@@ -11,52 +10,6 @@ import {
 } from '@causeway/testkit';
 import Redis from 'ioredis';
 import { SseClient, until } from './sse.client';
-
-/**
- * A TCP proxy that can stall: while stalled it neither reads nor writes either side of any
- * connection (new ones are accepted and held too), as a blackholed network path does — no RST,
- * no FIN, the bytes wait. `heal` lets everything through again.
- */
-class StallingProxy {
-  private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-  private stalled = false;
-
-  constructor(private readonly target: { host: string; port: number }) {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('error', () => undefined);
-        socket.on('close', () => this.sockets.delete(socket));
-        if (this.stalled) socket.pause();
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-  }
-
-  async listen(port: number): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
-  }
-
-  stall(): void {
-    this.stalled = true;
-    for (const socket of this.sockets) socket.pause();
-  }
-
-  heal(): void {
-    this.stalled = false;
-    for (const socket of this.sockets) socket.resume();
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const ns = testNamespace('ssecutoff');
 const appDir = path.join(__dirname, '..');
@@ -114,29 +67,36 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+/** Starts the gateway with its Redis behind a StallingProxy (`proxy`), ready. */
+async function startBehindProxy(
+  env: Record<string, string> = {},
+): Promise<{ proxy: StallingProxy; gateway: ServiceProcess }> {
+  const upstream = new URL(ns.redisUrl);
+  proxy = new StallingProxy({ host: upstream.hostname, port: Number(upstream.port || 6379) });
+  const viaProxy = new URL(ns.redisUrl);
+  viaProxy.hostname = '127.0.0.1';
+  viaProxy.port = String(await proxy.listen());
+  gateway = await startServiceProcess({
+    appDir,
+    env: {
+      REDIS_URL: viaProxy.toString(),
+      ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+      JWT_SECRET: secret,
+      TOPIC_PREFIX: ns.id,
+      HEARTBEAT_MS: String(HEARTBEAT_MS),
+      SSE_RETRY_MS: '200',
+      ...env,
+    },
+  });
+  await waitForStatus(`${gateway.url}/health/ready`, 200);
+  return { proxy, gateway };
+}
+
 describe('sse-gateway cut off from its notification log', () => {
   // Degraded-network review (session 30): with the path to Redis blackholed, the gateway's
   // streams got nothing live but kept their heartbeats, so no client gave up on them.
   it('ends its streams and refuses new ones within the bound, and a resume after the heal replays the gap', async () => {
-    const upstream = new URL(ns.redisUrl);
-    proxy = new StallingProxy({ host: upstream.hostname, port: Number(upstream.port || 6379) });
-    const proxyPort = await freePort();
-    await proxy.listen(proxyPort);
-    const viaProxy = new URL(ns.redisUrl);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxyPort);
-    gateway = await startServiceProcess({
-      appDir,
-      env: {
-        REDIS_URL: viaProxy.toString(),
-        ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
-        JWT_SECRET: secret,
-        TOPIC_PREFIX: ns.id,
-        HEARTBEAT_MS: String(HEARTBEAT_MS),
-        SSE_RETRY_MS: '200',
-      },
-    });
-    await waitForStatus(`${gateway.url}/health/ready`, 200);
+    const { proxy, gateway } = await startBehindProxy();
 
     const client = await connect();
     const first = await log.append(note(1));
@@ -181,5 +141,24 @@ describe('sse-gateway cut off from its notification log', () => {
     await resumed.waitFor((c) => c.ns().length >= 4, 'a live note');
     await resumed.waitFor((c) => c.heartbeats >= 1, 'heartbeats again');
     expect(resumed.ns()).toEqual([2, 3, 4, 5]);
+  }, 60_000);
+
+  // Its connections to Redis dead (a NAT or load balancer forgot them) while Redis is fine and
+  // new connections get through: with no reset nothing fails on them, and until session 31 the
+  // gateway waited for the kernel to give up on them (15 minutes to hours).
+  it('delivers again on the same streams once its dead connections are replaced', async () => {
+    const { proxy, gateway } = await startBehindProxy({ REDIS_SILENCE_TIMEOUT_MS: '2000' });
+    const client = await connect();
+    await log.append(note(1));
+    await client.waitFor((c) => c.ns().includes(1), 'the first note');
+
+    proxy.stall('open');
+    for (const n of [2, 3, 4]) await log.append(note(n));
+    // The follower's read is replaced after its BLOCK and the silence timeout: before the hub's
+    // bound, so the stream was never ended.
+    await client.waitFor((c) => c.ns().length >= 4, 'the notes appended meanwhile', LOG_SILENCE_MS);
+    expect(client.ns()).toEqual([1, 2, 3, 4]);
+    expect(client.errors).toBe(0);
+    await waitForStatus(`${gateway.url}/health/ready`, 200, 5_000);
   }, 60_000);
 });

@@ -17,26 +17,38 @@ export function keyPrefixOf(config: { TOPIC_PREFIX: string }): string {
 
 /** The app's one Redis connection, from its validated settings. */
 export function redisFromConfig(
-  config: { REDIS_URL: string; REDIS_CONNECT_TIMEOUT_MS: number; REDIS_COMMAND_TIMEOUT_MS: number },
+  config: {
+    REDIS_URL: string;
+    REDIS_CONNECT_TIMEOUT_MS: number;
+    REDIS_COMMAND_TIMEOUT_MS: number;
+    REDIS_SILENCE_TIMEOUT_MS: number;
+  },
   registry: Registry,
 ): ManagedConnection<Redis> {
   return redisConnection({
     url: config.REDIS_URL,
     connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
     commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    silenceTimeoutMs: config.REDIS_SILENCE_TIMEOUT_MS,
     registry,
   });
 }
 
 /** The app's one MongoDB connection, from its validated settings. */
 export function mongoFromConfig(
-  config: { MONGODB_URI: string; MONGODB_POOL_SIZE: number; MONGODB_TIMEOUT_MS: number },
+  config: {
+    MONGODB_URI: string;
+    MONGODB_POOL_SIZE: number;
+    MONGODB_TIMEOUT_MS: number;
+    MONGODB_SILENCE_TIMEOUT_MS: number;
+  },
   registry: Registry,
 ): ReturnType<typeof mongoConnection> {
   return mongoConnection({
     uri: config.MONGODB_URI,
     maxPoolSize: config.MONGODB_POOL_SIZE,
     serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
+    silenceTimeoutMs: config.MONGODB_SILENCE_TIMEOUT_MS,
     registry,
   });
 }

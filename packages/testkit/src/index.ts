@@ -3,6 +3,7 @@ export { resolveServers } from './servers/servers.resolver';
 export { repositoryRoot, parseEnvFile } from './servers/local.resolver';
 export * from './names/test-namespace';
 export * from './services/free-port';
+export * from './services/stalling.proxy';
 export * from './services/redis-server.process';
 export * from './services/service.process';
 export { describeServiceBasics, type ServiceBasicsSpec } from './services/service-basics.suite';

@@ -186,9 +186,11 @@ describe('connectionSettings', () => {
     expect(loadConfiguration(schema, {})).toEqual({
       REDIS_CONNECT_TIMEOUT_MS: 5_000,
       REDIS_COMMAND_TIMEOUT_MS: 1_000,
+      REDIS_SILENCE_TIMEOUT_MS: 10_000,
       KAFKA_REQUEST_TIMEOUT_MS: 10_000,
       MONGODB_POOL_SIZE: 20,
       MONGODB_TIMEOUT_MS: 5_000,
+      MONGODB_SILENCE_TIMEOUT_MS: 10_000,
     });
   });
 
@@ -198,6 +200,13 @@ describe('connectionSettings', () => {
     );
     expect(() => loadConfiguration(schema, { REDIS_COMMAND_TIMEOUT_MS: '0' })).toThrow(
       'REDIS_COMMAND_TIMEOUT_MS: must be at least 1 ms',
+    );
+    // 0 turns the silence timeout off; a negative one is refused.
+    expect(loadConfiguration(schema, { REDIS_SILENCE_TIMEOUT_MS: '0' })).toMatchObject({
+      REDIS_SILENCE_TIMEOUT_MS: 0,
+    });
+    expect(() => loadConfiguration(schema, { REDIS_SILENCE_TIMEOUT_MS: '-1' })).toThrow(
+      'REDIS_SILENCE_TIMEOUT_MS: must not be negative',
     );
     expect(() => loadConfiguration(schema, { KAFKA_REQUEST_TIMEOUT_MS: 'soon' })).toThrow(
       'KAFKA_REQUEST_TIMEOUT_MS: must be a duration in milliseconds',

@@ -159,11 +159,26 @@ export const connectionSettings = {
      * that wait for ever. Blocking reads have their own bound (BLOCK).
      */
     REDIS_COMMAND_TIMEOUT_MS: setting.milliseconds(1_000),
+    /**
+     * A Redis connection with a command waiting that hears nothing from Redis this long is
+     * presumed dead and replaced: a network path gone without a reset (a peer lost, a NAT or
+     * load balancer that forgot the connection) otherwise leaves it dead for 15 minutes to
+     * hours, every command timing out. Blocking reads are allowed their BLOCK on top; pub/sub
+     * connections send a PING this often. 0 turns it off.
+     */
+    REDIS_SILENCE_TIMEOUT_MS: setting.milliseconds(10_000, 0),
   },
   kafka: { KAFKA_REQUEST_TIMEOUT_MS: setting.milliseconds(10_000) },
   mongodb: {
     MONGODB_POOL_SIZE: setting.positiveInt(20),
     MONGODB_TIMEOUT_MS: setting.milliseconds(5_000),
+    /**
+     * The driver's monitor check (and a new connection's handshake) unanswered this long marks
+     * MongoDB unreachable and interrupts the operations waiting on its connections: a network
+     * path gone without a reset is noticed within a heartbeat (10 s) plus this, not after the
+     * kernel gives up. 0 turns it off.
+     */
+    MONGODB_SILENCE_TIMEOUT_MS: setting.milliseconds(10_000, 0),
   },
 };
 

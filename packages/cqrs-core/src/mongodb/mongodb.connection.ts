@@ -15,9 +15,22 @@ export interface MongoConnectionOptions {
   name?: string;
   maxPoolSize?: number;
   serverSelectionTimeoutMs?: number;
+  /**
+   * How long the driver's monitor waits for the server's answer to its periodic check (and a
+   * new connection for its handshake), the driver's `connectTimeoutMS`. A check unanswered this
+   * long marks the server unreachable and interrupts the operations waiting on its connections,
+   * which fail (writes are not retried: see `open`) instead of waiting on a connection whose
+   * network path died without a reset — the kernel would keep it for 15 minutes to hours. Such
+   * a connection is noticed within one heartbeat (10 s) plus this. Default 10 s (the driver's
+   * own, 30 s, made it 40 s); 0 turns it off.
+   */
+  silenceTimeoutMs?: number;
   registry?: Registry;
   options?: ConnectOptions;
 }
+
+/** `MongoConnectionOptions.silenceTimeoutMs` when not given. */
+const DEFAULT_SILENCE_TIMEOUT_MS = 10_000;
 
 /**
  * One mongoose connection per process (its driver pools sockets and reconnects by itself).
@@ -32,6 +45,11 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
     'mongodb:// or mongodb+srv://',
   );
   checkDatabase(options.uri, options.options?.dbName);
+  const silenceTimeout = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
+  if (!Number.isSafeInteger(silenceTimeout) || silenceTimeout < 0)
+    throw new TypeError(
+      `mongoConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${String(options.silenceTimeoutMs)}`,
+    );
   const name = options.name ?? 'mongodb';
   const metrics = connectionMetrics(options.registry);
   const connection = mongoose.createConnection();
@@ -51,6 +69,7 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
           // The event store's commit log settles an insert of unknown outcome itself; a driver
           // retry after a failover could land past a rolled-back slot (see checkRetryableWrites).
           retryWrites: false,
+          connectTimeoutMS: silenceTimeout,
           ...options.options,
           maxPoolSize: options.maxPoolSize ?? 20,
           serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,

@@ -10,6 +10,7 @@ import {
   type SubscriptionHandle,
 } from '../transport/transport.port';
 import { checkSubscribeOptions } from '../transport/subscribe-options.check';
+import { blockingReadOptions } from './redis.connection';
 import { TransportClosedError } from './redis-streams.errors';
 import { StreamKeys } from './redis-streams.keys';
 import { type SubscriberMetrics, subscriberMetrics } from './redis-streams.metrics';
@@ -69,8 +70,9 @@ export class RedisStreamsSubscriber implements Subscriber {
     if (this.closed) throw new TransportClosedError('RedisStreamsSubscriber');
     checkSubscribeOptions('RedisStreamsSubscriber.subscribe', topics, options);
     this.command ??= this.connection({ enableAutoPipelining: true });
-    // Blocking reads are bounded by BLOCK: no command timeout (the client's would cut them).
-    const reader = this.connection({ commandTimeout: undefined });
+    // Blocking reads are bounded by BLOCK: no command timeout (the client's would cut them),
+    // and a silence timeout that allows BLOCK (a dead connection is still replaced).
+    const reader = this.connection(blockingReadOptions(this.options.client, this.timing.blockMs));
     this.readers.add(reader);
     const subscription = new StreamsSubscription({
       topics,

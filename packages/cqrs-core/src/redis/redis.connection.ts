@@ -17,6 +17,19 @@ export interface RedisConnectionOptions {
    * client for blocking reads should turn it off (`duplicate({ commandTimeout: undefined })`).
    */
   commandTimeoutMs?: number;
+  /**
+   * A connection with a command waiting for its reply that receives nothing at all from Redis
+   * for this long is presumed dead, closed and connected anew, as after a drop (commands that
+   * had not failed yet are sent again on the new connection, as ioredis does after a drop). A
+   * network path that died without a reset (a peer gone, a NAT or load balancer that forgot
+   * the connection) gives no error and no close: without this the kernel keeps such a socket for
+   * about 15 minutes (hours when nothing was left unacknowledged), and every command on it times
+   * out meanwhile. Redis answers every command in order, so a live connection is never silent
+   * this long unless Redis itself was. An idle connection (nothing waiting) is never closed.
+   * Connections duplicated for blocking reads need BLOCK on top: `blockingReadOptions`.
+   * Default 10 s; 0 turns it off.
+   */
+  silenceTimeoutMs?: number;
   /** Upper bound of the reconnect backoff. Default 5 s. */
   maxReconnectDelayMs?: number;
   registry?: Registry;
@@ -63,6 +76,24 @@ export function isRedisCommandNotSent(error: unknown): boolean {
   return false;
 }
 
+/** `RedisConnectionOptions.silenceTimeoutMs` when not given. */
+export const DEFAULT_SILENCE_TIMEOUT_MS = 10_000;
+
+/**
+ * Options for a connection duplicated from `client` (`client.duplicate(...)`) for blocking reads
+ * that block at most `blockMs` (XREAD, XREADGROUP with BLOCK): no command timeout (BLOCK bounds
+ * the read, the client's timeout would cut it), and the client's silence timeout on top of
+ * `blockMs`, so that a read is allowed its BLOCK time and a dead connection is still replaced
+ * (the read is then sent again on the new one).
+ */
+export function blockingReadOptions(client: Redis, blockMs: number): RedisOptions {
+  const silence = client.options.socketTimeout;
+  return {
+    commandTimeout: undefined,
+    socketTimeout: silence === undefined ? undefined : blockMs + silence,
+  };
+}
+
 /**
  * One shared ioredis client per process. Reconnects forever with capped exponential backoff;
  * commands issued while disconnected fail after one retry instead of queueing without bound.
@@ -73,11 +104,17 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
   const name = options.name ?? 'redis';
   const metrics = connectionMetrics(options.registry);
   const maxDelay = options.maxReconnectDelayMs ?? 5_000;
+  const silenceTimeout = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
+  if (!Number.isSafeInteger(silenceTimeout) || silenceTimeout < 0)
+    throw new TypeError(
+      `redisConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${String(options.silenceTimeoutMs)}`,
+    );
   const client = new Redis(options.url, {
     ...options.options,
     lazyConnect: true,
     connectTimeout: options.connectTimeoutMs ?? 5_000,
     ...(options.commandTimeoutMs !== undefined && { commandTimeout: options.commandTimeoutMs }),
+    socketTimeout: silenceTimeout > 0 ? silenceTimeout : undefined,
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => {
       metrics.reconnect(name);

@@ -14,7 +14,7 @@ describe('guide: configuration', () => {
       ...serviceSettings, // HOST, LOG_LEVEL, INSTANCE_ID, SHUTDOWN_TIMEOUT_MS
       PORT: setting.port(3000),
       REDIS_URL: setting.redisUrl(),
-      ...connectionSettings.redis, // REDIS_CONNECT_TIMEOUT_MS, REDIS_COMMAND_TIMEOUT_MS
+      ...connectionSettings.redis, // REDIS_CONNECT_TIMEOUT_MS, REDIS_COMMAND_TIMEOUT_MS, REDIS_SILENCE_TIMEOUT_MS
       STATEMENT_DAY: z.coerce.number().int().min(1).max(28).default(1), // your own
     });
     const config = loadConfiguration(configuration, {

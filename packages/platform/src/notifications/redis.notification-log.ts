@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Notification } from '@causeway/contracts';
+import { blockingReadOptions } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
 import { compareLogIds, isLogId, logIdTime } from './notification-log.ids';
 import {
@@ -165,7 +166,9 @@ export class RedisNotificationLog implements NotificationLog {
     const reader = this.options.client.duplicate({
       maxRetriesPerRequest: null,
       disconnectTimeout: 100,
-      commandTimeout: undefined, // bounded by BLOCK; the client's timeout would cut the read
+      // Bounded by BLOCK (the client's command timeout would cut the read); a connection
+      // silent past BLOCK and the client's silence timeout is replaced.
+      ...blockingReadOptions(this.options.client, this.blockMs),
     });
     reader.on('error', () => undefined);
     // Stopping must not wait for the reader: `disconnect()` while ioredis waits to reconnect (Redis

@@ -30,6 +30,18 @@ export function subscribeRedisChannel(
   });
   connection.on('error', () => undefined);
   if (options.onReady) connection.on('ready', options.onReady);
+  // A subscribed connection waits for nothing, so a dead one (its network path gone without a
+  // reset) would go unnoticed for hours and its messages with it. A PING now and then gives the
+  // client's silence timeout something to time: unanswered, the connection is replaced and
+  // ioredis subscribes again (onReady).
+  const silence = client.options.socketTimeout;
+  const pinger =
+    silence === undefined
+      ? undefined
+      : setInterval(() => {
+          if (connection.status === 'ready') void connection.ping().catch(() => undefined);
+        }, silence).unref();
+  connection.once('end', () => clearInterval(pinger));
   const subscribed = connection.subscribe(channel).then(
     () => undefined,
     (error: unknown) => {
@@ -41,6 +53,7 @@ export function subscribeRedisChannel(
     connection,
     subscribed,
     close: async () => {
+      clearInterval(pinger);
       await connection.quit().catch(() => connection.disconnect());
     },
   };

@@ -1,0 +1,98 @@
+import { redisConnection } from '@causeway/cqrs-core/redis';
+import { StallingProxy, testNamespace } from '@causeway/testkit';
+import Redis from 'ioredis';
+import { RedisNotificationLog, subscribeRedisChannel } from '../src';
+import { testNotification } from '../src/testing';
+
+// The connections that wait rather than ask — a pub/sub subscription, a notification log's
+// blocking follower — when their network path dies without a reset while Redis is fine (the
+// proxy stalls the connections open at the time and lets new ones through). Nothing fails on
+// such a connection: without a silence timeout it stays dead for hours and its messages with it.
+describe('connections that wait, after their network path died', () => {
+  const ns = testNamespace('silentwait');
+  const upstream = new URL(ns.redisUrl);
+  let proxy: StallingProxy;
+  let direct: Redis;
+  let connection: ReturnType<typeof redisConnection>;
+
+  beforeEach(async () => {
+    proxy = new StallingProxy({ host: upstream.hostname, port: Number(upstream.port || 6379) });
+    const url = new URL(ns.redisUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(await proxy.listen());
+    connection = redisConnection({ url: url.toString(), silenceTimeoutMs: 500 });
+    await connection.open();
+    direct = new Redis(ns.redisUrl);
+  });
+  afterEach(async () => {
+    proxy.heal(); // connections still stalled could not QUIT
+    await connection.close();
+    direct.disconnect();
+    await proxy.close();
+  });
+
+  const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const at = (x: number) =>
+    testNotification({ params: { trainerId: 'ash', x, y: 0, isMoving: false, dirX: 0, dirY: 0 } });
+
+  it('a channel subscription hears messages again within a few silence timeouts', async () => {
+    const channel = `${ns.keyPrefix}channel`;
+    const heard: string[] = [];
+    const subscription = subscribeRedisChannel(connection.client, channel, {
+      connectionName: 'test',
+      onMessage: (text) => heard.push(text),
+    });
+    try {
+      await subscription.subscribed;
+      await direct.publish(channel, 'before');
+      while (!heard.includes('before')) await delay(10);
+      proxy.stall('open');
+      const stalledAt = Date.now();
+      // Published while it was away is lost (pub/sub): publish until one is heard.
+      for (let n = 0; !heard.some((text) => text.startsWith('after')); n++) {
+        if (Date.now() - stalledAt > 5_000) throw new Error(`heard only ${heard.join(', ')}`);
+        await direct.publish(channel, `after-${n}`);
+        await delay(100);
+      }
+      // A PING each silence timeout, unanswered for another: replaced within about two.
+      expect(Date.now() - stalledAt).toBeLessThan(2_500);
+    } finally {
+      await subscription.close();
+    }
+  }, 15_000);
+
+  it('a log follower reads what was appended while its connection was dead, in order', async () => {
+    const log = new RedisNotificationLog({
+      client: connection.client,
+      keyPrefix: `${ns.keyPrefix}log:`,
+      blockMs: 1_000,
+    });
+    const writer = new RedisNotificationLog({ client: direct, keyPrefix: `${ns.keyPrefix}log:` });
+    const stop = new AbortController();
+    const seen: number[] = [];
+    const following = log.follow(
+      '0-0',
+      (entries) => {
+        for (const entry of entries) seen.push((entry.notification.params as { x: number }).x);
+      },
+      stop.signal,
+    );
+    try {
+      await writer.append(at(1));
+      while (seen.length < 1) await delay(10); // the follower is reading
+      proxy.stall('open');
+      for (const x of [2, 3, 4]) await writer.append(at(x));
+      const stalledAt = Date.now();
+      while (seen.length < 4) {
+        if (Date.now() - stalledAt > 6_000) throw new Error(`saw only ${seen.join(', ')}`);
+        await delay(50);
+      }
+      expect(seen).toEqual([1, 2, 3, 4]);
+    } finally {
+      stop.abort();
+      await following;
+      await log.close();
+      await writer.close();
+    }
+  }, 15_000);
+});

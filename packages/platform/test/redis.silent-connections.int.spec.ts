@@ -54,8 +54,9 @@ describe('connections that wait, after their network path died', () => {
         await direct.publish(channel, `after-${n}`);
         await delay(100);
       }
-      // A PING each silence timeout, unanswered for another: replaced within about two.
-      expect(Date.now() - stalledAt).toBeLessThan(2_500);
+      // A PING each silence timeout, unanswered for another: replaced within about two (the
+      // rest is the reconnect and a loaded machine).
+      expect(Date.now() - stalledAt).toBeLessThan(4_000);
     } finally {
       await subscription.close();
     }

@@ -149,6 +149,7 @@ export class EmbeddedModule {
             historySize: config.HISTORY_SIZE,
             historyScanLimit: config.HISTORY_SCAN_LIMIT,
             historyTtlMs: config.HISTORY_TTL_MS,
+            positionsMaxAgeMs: config.POSITIONS_MAX_AGE_MS,
           },
         }),
       ],

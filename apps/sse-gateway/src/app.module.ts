@@ -127,6 +127,7 @@ export class AppModule {
             historySize: config.HISTORY_SIZE,
             historyScanLimit: config.HISTORY_SCAN_LIMIT,
             historyTtlMs: config.HISTORY_TTL_MS,
+            positionsMaxAgeMs: config.POSITIONS_MAX_AGE_MS,
             retryMs: config.SSE_RETRY_MS,
             retryAfterSeconds: config.RETRY_AFTER_SECONDS,
           },

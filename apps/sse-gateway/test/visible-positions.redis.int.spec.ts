@@ -44,7 +44,7 @@ describe('visiblePositions on Redis read models that lost the memberships', () =
     await groups.apply({ trainerId: 'misty', groupId: 'kanto', action: 'join', version: 1 });
     await groups.apply({ trainerId: 'ash', groupId: 'kanto', action: 'join', version: 1 });
     const ids = async (userId: string) =>
-      (await visiblePositions({ userId, trainerIds: [] }, positions, groups, log)).map(
+      (await visiblePositions({ userId, trainerIds: [] }, positions, groups, log, 0)).map(
         (position) => position.trainerId,
       );
 
@@ -61,6 +61,7 @@ describe('visiblePositions on Redis read models that lost the memberships', () =
       positions,
       groups,
       log,
+      0,
     );
     expect(misty).toMatchObject({ trainerId: 'misty', version: 2 });
     expect(misty).not.toHaveProperty('groups');

@@ -59,6 +59,19 @@ describe('redis read models', () => {
     }
   });
 
+  it('finds the recent rows an earlier release stored without the index', async () => {
+    const options = fresh();
+    const positions = new RedisTrainerPositions(options);
+    await positions.apply(row(1));
+    // An earlier release's rows: in the hash only.
+    const misty = { ...row(5), trainerId: 'misty' };
+    const brock = { ...row(2), trainerId: 'brock' };
+    await redis.hset(positions.key, 'misty', JSON.stringify(misty), 'brock', JSON.stringify(brock));
+    expect(await positions.recent(row(2).updatedAt)).toEqual([brock, misty]);
+    expect(await redis.zcard(positions.indexKey)).toBe(3);
+    expect(await positions.recent(row(3).updatedAt)).toEqual([misty]);
+  });
+
   it('keeps its keys under the prefix: positions in one hash, memberships in per-id keys', async () => {
     const options = fresh();
     await new RedisTrainerPositions(options).apply(row(1));
@@ -73,6 +86,7 @@ describe('redis read models', () => {
         'read-models:group-members:party',
         'read-models:group-versions:ash',
         'read-models:positions',
+        'read-models:positions:updated',
         'read-models:trainer-groups:ash',
       ].map((key) => options.keyPrefix + key),
     );

@@ -34,6 +34,7 @@ export const embeddedConfiguration = z.object({
   HISTORY_SIZE: setting.positiveInt(500),
   HISTORY_SCAN_LIMIT: setting.positiveInt(2_000),
   HISTORY_TTL_MS: setting.age(600_000),
+  POSITIONS_MAX_AGE_MS: setting.age(86_400_000),
   HEARTBEAT_MS: setting.milliseconds(30_000, 100),
   CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000, 1_000),
   MAX_CONNECTIONS: setting.positiveInt(10_000),

@@ -25,7 +25,7 @@ describe('the session cookie', () => {
       speed: 0,
       startedAt: 0,
       version: 1,
-      updatedAt: 1,
+      updatedAt: Date.now(),
     });
     const session = await fetch(`${app.url}/api/session`, {
       method: 'POST',

@@ -48,6 +48,11 @@ export const sseGatewayConfiguration = z
     HISTORY_SCAN_LIMIT: setting.positiveInt(2_000),
     /** Missed notifications older than this are not replayed → recovery (expired). */
     HISTORY_TTL_MS: setting.age(600_000),
+    /**
+     * GET /api/positions and recovery frames show trainers that moved this recently: their cost
+     * follows the trainers active lately, not every trainer that ever moved.
+     */
+    POSITIONS_MAX_AGE_MS: setting.age(86_400_000),
     /** The `retry:` hint sent to clients (shutdown adds jitter up to as much again). */
     SSE_RETRY_MS: setting.milliseconds(2_000),
     /** Retry-After of 503 / 429 answers, in seconds. */

@@ -26,6 +26,12 @@ export interface GatewaySettings {
   historyScanLimit: number;
   /** Missed notifications older than this are not replayed: the resume gets recovery. */
   historyTtlMs: number;
+  /**
+   * `GET /api/positions` and `recovery` show the trainers that moved this recently (by the
+   * server's clock): what they cost follows the trainers active lately, not every trainer that
+   * ever moved.
+   */
+  positionsMaxAgeMs: number;
   /** The `retry:` hint (ms) sent to clients; shutdown adds up to the same again as jitter. */
   retryMs: number;
   /** Retry-After (seconds) of 503 / 429. */
@@ -42,6 +48,7 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   historySize: 500,
   historyScanLimit: 2_000,
   historyTtlMs: 10 * 60_000,
+  positionsMaxAgeMs: 24 * 3_600_000,
   retryMs: 2_000,
   retryAfterSeconds: 5,
 };

@@ -362,7 +362,8 @@ export function gatewayOpenApi(): OpenAPIObject {
               positions: {
                 type: 'array',
                 items: ref('TrainerPosition'),
-                description: 'the current positions the caller may see',
+                description:
+                  'the current positions the caller may see, of the trainers that moved within POSITIONS_MAX_AGE_MS (24 h)',
               },
             },
           },
@@ -628,7 +629,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         get: {
           summary: 'The current positions the caller may see',
           description:
-            "What a page draws before the first `position.update`: trainers in no group, the caller's own, and those sharing a group with the caller's trainers (the `recovery` frame's rule).",
+            "What a page draws before the first `position.update`: trainers in no group, the caller's own, and those sharing a group with the caller's trainers (the `recovery` frame's rule), among the trainers that moved within POSITIONS_MAX_AGE_MS (24 h by default, by the server's clock).",
           operationId: 'positions',
           security: [{ bearer: [] }, { sessionCookie: [] }],
           responses: {

@@ -35,6 +35,9 @@ export class PositionsController {
           this.options.positions,
           this.options.groups,
           this.options.notifications,
+          (this.options.serverTime ?? Date.now)() -
+            (this.options.settings?.positionsMaxAgeMs ??
+              DEFAULT_GATEWAY_SETTINGS.positionsMaxAgeMs),
         ),
       ),
     };

@@ -314,6 +314,7 @@ export class SseHub {
           this.options.positions,
           this.options.groups,
           this.options.log,
+          (this.options.serverTime ?? this.now)() - this.settings.positionsMaxAgeMs,
         );
         if (connection.closed) return connection;
         this.session(connection, upTo, 'recovery', 0);

@@ -339,6 +339,24 @@ describe('SseHub', () => {
       await until(() => sink.notifications().length === 3, 'the live frame');
     };
 
+    it('recovers with the trainers that moved within POSITIONS_MAX_AGE_MS by the server clock', async () => {
+      // The server's clock, 2 h ahead of this host's: gary moved 30 min ago by it, red 2.5 h ago
+      // (30 min ago by this host's clock, which must not be the one used).
+      const serverNow = MOVED_AT + 2 * 3_600_000;
+      const context = await setup({
+        settings: { positionsMaxAgeMs: 3_600_000 },
+        serverTime: () => serverNow,
+      });
+      await context.positions.apply({ ...row('gary', 1), updatedAt: serverNow - 1_800_000 });
+      await context.positions.apply({ ...row('red', 2), updatedAt: serverNow - 2.5 * 3_600_000 });
+      const sink = await context.open('ash', '9999999999999-0');
+      const [, frame] = sink.notifications();
+      expect(frame?.method).toBe('recovery');
+      expect((frame?.params?.positions as { trainerId: string }[]).map((p) => p.trainerId)).toEqual(
+        ['gary'],
+      );
+    });
+
     it('sends recovery when the id is older than the retained log', () =>
       recovery(
         'trimmed',
@@ -809,6 +827,8 @@ async function sessionOfEmptyLog(hub: SseHub): Promise<string> {
   return sink.frames()[0]!.id!;
 }
 
+const MOVED_AT = Date.now();
+
 function row(trainerId: string, x: number) {
   return {
     trainerId,
@@ -820,6 +840,7 @@ function row(trainerId: string, x: number) {
     speed: 0,
     startedAt: 0,
     version: 1,
-    updatedAt: 1,
+    // Recent: recovery shows the trainers that moved within POSITIONS_MAX_AGE_MS.
+    updatedAt: MOVED_AT,
   };
 }

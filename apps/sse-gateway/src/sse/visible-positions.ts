@@ -10,9 +10,10 @@ import {
 export type VisiblePosition = Omit<TrainerPosition, 'groups'>;
 
 /**
- * The positions a user may see (ADR 007): their own trainers, trainers sharing a group with the
- * user or one of their trainers, and trainers in no group; each as the newest of its read model
- * row and its last move in the log (withLoggedMoves: the read model lags the log).
+ * The positions a user may see (ADR 007) among the trainers updated at or after `since` (epoch
+ * ms, the server's clock): their own trainers, trainers sharing a group with the user or one of
+ * their trainers, and trainers in no group; each as the newest of its read model row and its
+ * last move in the log (withLoggedMoves: the read model lags the log).
  *
  * Fails safe: a trainer is in no group only when neither GroupMembers nor its row (the groups of
  * its last projected move) names one. While the membership read model is lost (Redis emptied,
@@ -25,13 +26,14 @@ export async function visiblePositions(
   positions: TrainerPositions,
   groups: GroupMembers,
   log: NotificationLog,
+  since: number,
 ): Promise<VisiblePosition[]> {
   const own = new Set([caller.userId, ...caller.trainerIds]);
   const myGroups = new Set((await Promise.all([...own].map((id) => groups.groupsOf(id)))).flat());
   const allowed = new Set(own);
   for (const members of await Promise.all([...myGroups].map((id) => groups.membersOf(id))))
     for (const member of members) allowed.add(member);
-  const rows = await positions.list();
+  const rows = await positions.recent(since);
   const visible: VisiblePosition[] = [];
   // Bounded concurrency: one groupsOf per trainer not already known to be visible.
   for (let i = 0; i < rows.length; i += 50) {

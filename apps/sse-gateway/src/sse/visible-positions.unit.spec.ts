@@ -6,7 +6,7 @@ import {
 } from '@causeway/platform';
 import { visiblePositions } from './visible-positions';
 
-function row(trainerId: string, groups?: string[]): TrainerPosition {
+function row(trainerId: string, groups?: string[], updatedAt = 1): TrainerPosition {
   return {
     trainerId,
     x: 1,
@@ -17,7 +17,7 @@ function row(trainerId: string, groups?: string[]): TrainerPosition {
     speed: 0,
     startedAt: 0,
     version: 1,
-    updatedAt: 1,
+    updatedAt,
     ...(groups && { groups }),
   };
 }
@@ -29,8 +29,8 @@ async function setup(rows: TrainerPosition[], memberships: [string, string][] = 
   for (const [trainerId, groupId] of memberships)
     await groups.apply({ trainerId, groupId, action: 'join', version: 1 });
   const log = new InMemoryNotificationLog();
-  return (userId: string, trainerIds: string[] = []) =>
-    visiblePositions({ userId, trainerIds }, positions, groups, log).then((visible) =>
+  return (userId: string, trainerIds: string[] = [], since = 0) =>
+    visiblePositions({ userId, trainerIds }, positions, groups, log, since).then((visible) =>
       visible.map((position) => position.trainerId),
     );
 }
@@ -79,6 +79,14 @@ describe('visiblePositions', () => {
     expect(await visibleTo('outsider')).toEqual([]);
   });
 
+  it('shows only the trainers updated since the given time, its own ones included', async () => {
+    // An abandoned trainer is not sent to anyone for ever (soak review, session 31).
+    const visibleTo = await setup([row('gary', [], 100), row('red', [], 50), row('ash', [], 10)]);
+    expect(await visibleTo('outsider', [], 50)).toEqual(['gary', 'red']);
+    expect(await visibleTo('ash', [], 50)).toEqual(['gary', 'red']);
+    expect(await visibleTo('outsider', [], 101)).toEqual([]);
+  });
+
   it('gives clients no groups: they name groups the viewer is not in', async () => {
     const visibleTo = await setup([row('misty', ['kanto', 'orange'])], [['ash', 'kanto']]);
     expect(await visibleTo('ash')).toEqual(['misty']);
@@ -89,6 +97,7 @@ describe('visiblePositions', () => {
       positions,
       new InMemoryGroupMembers(),
       new InMemoryNotificationLog(),
+      0,
     );
     expect(position).toEqual({ ...row('misty') });
     expect(position).not.toHaveProperty('groups');

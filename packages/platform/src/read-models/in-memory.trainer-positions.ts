@@ -25,6 +25,13 @@ export class InMemoryTrainerPositions implements TrainerPositions {
       : [...this.rows.values()];
     return rows.map(copy).sort(byTrainerId);
   }
+
+  async recent(since: number): Promise<TrainerPosition[]> {
+    return [...this.rows.values()]
+      .filter((row) => row.updatedAt >= since)
+      .map(copy)
+      .sort(byTrainerId);
+  }
 }
 
 export function byTrainerId(a: { trainerId: string }, b: { trainerId: string }): number {

@@ -57,6 +57,7 @@ export class MongoTrainerPositions implements TrainerPositions {
     await this.model.createCollection().catch(ignoreExists);
     await ensureIndexes(this.model.db.db!.collection(this.model.collection.collectionName), [
       { name: 'trainerId_1_version_-1', keys: { trainerId: 1, version: -1 }, unique: true },
+      { name: 'updatedAt_1', keys: { updatedAt: 1 } },
     ]);
   }
 
@@ -86,7 +87,16 @@ export class MongoTrainerPositions implements TrainerPositions {
 
   async list(trainerIds?: readonly string[]): Promise<TrainerPosition[]> {
     if (trainerIds && trainerIds.length === 0) return [];
-    const filter = trainerIds ? { trainerId: { $in: [...new Set(trainerIds)] } } : {};
+    return this.latest(trainerIds ? { trainerId: { $in: [...new Set(trainerIds)] } } : {});
+  }
+
+  async recent(since: number): Promise<TrainerPosition[]> {
+    // A trainer's versions are stamped in order: when its latest is older, so are the rest.
+    return this.latest({ updatedAt: { $gte: since } });
+  }
+
+  /** Each trainer's highest version among the documents `filter` finds, sorted by trainerId. */
+  private async latest(filter: Record<string, unknown>): Promise<TrainerPosition[]> {
     const latest = new Map<string, TrainerPosition>();
     for (const doc of await this.model.find(filter).lean()) {
       const seen = latest.get(doc.trainerId);

@@ -6,22 +6,46 @@ import {
   type TrainerPositions,
 } from './trainer-positions.port';
 
-// KEYS[1] = positions hash; ARGV[1] = trainerId, ARGV[2] = version, ARGV[3] = row JSON.
+// KEYS[1] = positions hash, KEYS[2] = its index by updatedAt; ARGV[1] = trainerId,
+// ARGV[2] = version, ARGV[3] = row JSON, ARGV[4] = updatedAt.
 // → 1 when the row was stored, 0 when the stored row's version is not lower.
 const APPLY = `
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
 if stored and tonumber(cjson.decode(stored).version) >= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 return 1`;
+
+// KEYS[1] = positions hash, KEYS[2] = its index; ARGV[1] = since. → the rows (JSON) of the
+// trainers updated at or after since. Rows the index lacks (stored by an earlier release) are
+// indexed first, once: the hash then has no more fields than the index has members.
+const RECENT = `
+if redis.call('HLEN', KEYS[1]) > redis.call('ZCARD', KEYS[2]) then
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    if not redis.call('ZSCORE', KEYS[2], all[i]) then
+      redis.call('ZADD', KEYS[2], tonumber(cjson.decode(all[i + 1]).updatedAt) or 0, all[i])
+    end
+  end
+end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[1], '+inf')
+local rows = {}
+for i = 1, #ids, 1000 do
+  local chunk = redis.call('HMGET', KEYS[1], unpack(ids, i, math.min(i + 999, #ids)))
+  for j = 1, #chunk do rows[#rows + 1] = chunk[j] end
+end
+return rows`;
 
 /** Name of the script on the shared client (ioredis `defineCommand`: EVALSHA, EVAL on NOSCRIPT). */
 const APPLY_COMMAND = 'causewayApplyTrainerPosition';
 
 type ApplyCommand = (
   key: string,
+  index: string,
   trainerId: string,
   version: string,
   row: string,
+  updatedAt: string,
 ) => Promise<number>;
 
 export interface RedisTrainerPositionsOptions {
@@ -33,8 +57,9 @@ export interface RedisTrainerPositionsOptions {
 
 /**
  * TrainerPositions in Redis: one hash `<prefix>read-models:positions`, field trainerId → the
- * row as JSON (its version inside). `get` is one HGET, `list(ids)` one HMGET, `list()` one
- * HGETALL.
+ * row as JSON (its version inside), and its index `<prefix>read-models:positions:updated`, a
+ * sorted set of trainerIds by `updatedAt`. `get` is one HGET, `list(ids)` one HMGET, `list()`
+ * one HGETALL, `recent(since)` one script (ZRANGEBYSCORE, then HMGET).
  *
  * `apply` is one Lua script that compares the stored version and writes only a greater one:
  * several projection-worker instances (and a catch-up racing the live handler) apply
@@ -46,13 +71,15 @@ export interface RedisTrainerPositionsOptions {
  */
 export class RedisTrainerPositions implements TrainerPositions {
   readonly key: string;
+  readonly indexKey: string;
   private readonly client: Redis;
   private readonly applyScript: ApplyCommand;
 
   constructor(options: RedisTrainerPositionsOptions) {
     this.client = options.client;
     this.key = `${options.keyPrefix ?? ''}read-models:positions`;
-    this.client.defineCommand(APPLY_COMMAND, { numberOfKeys: 1, lua: APPLY });
+    this.indexKey = `${this.key}:updated`;
+    this.client.defineCommand(APPLY_COMMAND, { numberOfKeys: 2, lua: APPLY });
     const command = (this.client as unknown as Record<string, ApplyCommand>)[APPLY_COMMAND]!;
     this.applyScript = command.bind(this.client);
   }
@@ -61,9 +88,11 @@ export class RedisTrainerPositions implements TrainerPositions {
     const row = positionFields(position);
     const applied = await this.applyScript(
       this.key,
+      this.indexKey,
       row.trainerId,
       String(row.version),
       JSON.stringify(row),
+      String(row.updatedAt),
     );
     return applied === 1;
   }
@@ -78,6 +107,13 @@ export class RedisTrainerPositions implements TrainerPositions {
     const stored = trainerIds
       ? await this.client.hmget(this.key, ...new Set(trainerIds))
       : Object.values(await this.client.hgetall(this.key));
+    return stored.flatMap((json) => (json === null ? [] : [parse(json)])).sort(byTrainerId);
+  }
+
+  async recent(since: number): Promise<TrainerPosition[]> {
+    const stored = (await this.client.eval(RECENT, 2, this.key, this.indexKey, since)) as (
+      string | null
+    )[];
     return stored.flatMap((json) => (json === null ? [] : [parse(json)])).sort(byTrainerId);
   }
 }

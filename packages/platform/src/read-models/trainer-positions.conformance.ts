@@ -62,6 +62,25 @@ export function describeTrainerPositions(
       expect(await positions.list([])).toEqual([]);
     });
 
+    it('lists the trainers updated at or after a time, sorted by trainerId, latest version each', async () => {
+      const at = (version: number) => row('x', version).updatedAt;
+      for (const [id, version] of [
+        ['misty', 1],
+        ['ash', 1],
+        ['brock', 3],
+        ['ash', 4],
+        ['ash', 2], // older: changes nothing
+      ] as const)
+        await positions.apply(row(id, version));
+      expect(await positions.recent(at(3))).toEqual([row('ash', 4), row('brock', 3)]);
+      expect(await positions.recent(at(4))).toEqual([row('ash', 4)]);
+      expect(await positions.recent(at(5))).toEqual([]);
+      expect(await positions.recent(0)).toEqual([row('ash', 4), row('brock', 3), row('misty', 1)]);
+      // A trainer that moves again is recent again.
+      await positions.apply(row('misty', 6));
+      expect(await positions.recent(at(5))).toEqual([row('misty', 6)]);
+    });
+
     it('ends at the highest version when versions are applied concurrently and out of order', async () => {
       const versions = Array.from({ length: 20 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
       const results = await Promise.all(versions.map((v) => positions.apply(row('race', v))));

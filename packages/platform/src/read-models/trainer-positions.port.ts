@@ -32,11 +32,15 @@ export interface TrainerPosition {
  * - `get` returns the row or undefined (with its `groups` when it was applied with them);
  *   `list(ids?)` returns the rows of the given trainers (every trainer when omitted), sorted by
  *   trainerId.
+ * - `recent(since)` returns the rows whose `updatedAt` is `since` or later (epoch ms), sorted
+ *   by trainerId: its cost follows the trainers that moved since, not every trainer that ever
+ *   did (what clients are shown; `list()` reads them all).
  */
 export interface TrainerPositions {
   apply(position: TrainerPosition): Promise<boolean>;
   get(trainerId: string): Promise<TrainerPosition | undefined>;
   list(trainerIds?: readonly string[]): Promise<TrainerPosition[]>;
+  recent(since: number): Promise<TrainerPosition[]>;
 }
 
 /** The row a TrainerMovedEvent at stream `version` makes (projection-worker; trainer-service's write-through). */

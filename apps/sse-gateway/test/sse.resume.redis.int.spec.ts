@@ -54,7 +54,7 @@ describe('SseHub resuming on a Redis notification log that lost its entries', ()
       speed: 0,
       startedAt: 0,
       version: 2,
-      updatedAt: 1,
+      updatedAt: Date.now(),
     });
     hub = new SseHub({
       serverId: 'gw-1',

@@ -71,15 +71,12 @@ afterAll(async () => {
 async function startBehindProxy(
   env: Record<string, string> = {},
 ): Promise<{ proxy: StallingProxy; gateway: ServiceProcess }> {
-  const upstream = new URL(ns.redisUrl);
-  proxy = new StallingProxy({ host: upstream.hostname, port: Number(upstream.port || 6379) });
-  const viaProxy = new URL(ns.redisUrl);
-  viaProxy.hostname = '127.0.0.1';
-  viaProxy.port = String(await proxy.listen());
+  const inFront = await StallingProxy.inFrontOf(ns.redisUrl, 6379);
+  proxy = inFront.proxy;
   gateway = await startServiceProcess({
     appDir,
     env: {
-      REDIS_URL: viaProxy.toString(),
+      REDIS_URL: inFront.url,
       ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
       JWT_SECRET: secret,
       TOPIC_PREFIX: ns.id,

@@ -7,18 +7,11 @@ import { mongoConnection } from '../src/mongodb';
 // it waited 40 s (a heartbeat, then the driver's 30 s check timeout) before the driver gave up.
 describe('mongoConnection after its connections went silent', () => {
   const ns = testNamespace('mongosilence');
-  const upstream = new URL(ns.mongoUri());
-  const proxy = new StallingProxy({
-    host: upstream.hostname,
-    port: Number(upstream.port || 27017),
-  });
+  let proxy: StallingProxy;
   let uri: string;
 
   beforeAll(async () => {
-    const url = new URL(ns.mongoUri());
-    url.hostname = '127.0.0.1';
-    url.port = String(await proxy.listen());
-    uri = url.toString();
+    ({ proxy, url: uri } = await StallingProxy.inFrontOf(ns.mongoUri(), 27017));
   });
   afterAll(async () => {
     proxy.heal();

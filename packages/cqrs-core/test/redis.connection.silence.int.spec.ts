@@ -8,17 +8,12 @@ import { blockingReadOptions, redisConnection } from '../src/redis';
 // would work. The proxy stalls the connections open at the time and lets new ones through.
 describe('redisConnection replaces a connection that went silent', () => {
   const ns = testNamespace('silence');
-  const upstream = new URL(ns.redisUrl);
   let proxy: StallingProxy;
   let viaProxy: string;
   let direct: Redis;
 
   beforeEach(async () => {
-    proxy = new StallingProxy({ host: upstream.hostname, port: Number(upstream.port || 6379) });
-    const url = new URL(ns.redisUrl);
-    url.hostname = '127.0.0.1';
-    url.port = String(await proxy.listen());
-    viaProxy = url.toString();
+    ({ proxy, url: viaProxy } = await StallingProxy.inFrontOf(ns.redisUrl, 6379));
     direct = new Redis(ns.redisUrl);
   });
   afterEach(async () => {

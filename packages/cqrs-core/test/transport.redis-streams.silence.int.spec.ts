@@ -12,16 +12,14 @@ describe('redis-streams consumer after its connections died', () => {
   const serializer = conformanceSerializer();
   const layout = { keyPrefix: ns.keyPrefix, partitions: 2 };
   const direct = redisConnection({ url: ns.redisUrl });
-  const upstream = new URL(ns.redisUrl);
-  const proxy = new StallingProxy({ host: upstream.hostname, port: Number(upstream.port || 6379) });
+  let proxy: StallingProxy;
   let viaProxy: ReturnType<typeof redisConnection>;
 
   beforeAll(async () => {
-    const url = new URL(ns.redisUrl);
-    url.hostname = '127.0.0.1';
-    url.port = String(await proxy.listen());
+    const inFront = await StallingProxy.inFrontOf(ns.redisUrl, 6379);
+    proxy = inFront.proxy;
     viaProxy = redisConnection({
-      url: url.toString(),
+      url: inFront.url,
       commandTimeoutMs: 500,
       silenceTimeoutMs: 1_000,
     });

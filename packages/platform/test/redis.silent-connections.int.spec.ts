@@ -10,17 +10,14 @@ import { testNotification } from '../src/testing';
 // such a connection: without a silence timeout it stays dead for hours and its messages with it.
 describe('connections that wait, after their network path died', () => {
   const ns = testNamespace('silentwait');
-  const upstream = new URL(ns.redisUrl);
   let proxy: StallingProxy;
   let direct: Redis;
   let connection: ReturnType<typeof redisConnection>;
 
   beforeEach(async () => {
-    proxy = new StallingProxy({ host: upstream.hostname, port: Number(upstream.port || 6379) });
-    const url = new URL(ns.redisUrl);
-    url.hostname = '127.0.0.1';
-    url.port = String(await proxy.listen());
-    connection = redisConnection({ url: url.toString(), silenceTimeoutMs: 500 });
+    const inFront = await StallingProxy.inFrontOf(ns.redisUrl, 6379);
+    proxy = inFront.proxy;
+    connection = redisConnection({ url: inFront.url, silenceTimeoutMs: 500 });
     await connection.open();
     direct = new Redis(ns.redisUrl);
   });

@@ -32,6 +32,26 @@ export class StallingProxy {
     });
   }
 
+  /**
+   * A proxy listening on a free port in front of the server `serverUrl` names (redis://,
+   * mongodb://…; `defaultPort` when it names none), and the same URL pointed at the proxy
+   * (credentials, path and options kept).
+   */
+  static async inFrontOf(
+    serverUrl: string,
+    defaultPort: number,
+  ): Promise<{ proxy: StallingProxy; url: string }> {
+    const target = new URL(serverUrl);
+    const proxy = new StallingProxy({
+      host: target.hostname,
+      port: Number(target.port || defaultPort),
+    });
+    const url = new URL(serverUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(await proxy.listen());
+    return { proxy, url: url.toString() };
+  }
+
   /** Listens on 127.0.0.1:`port` (0: any free port); resolves to the port. */
   async listen(port = 0): Promise<number> {
     await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));

@@ -95,7 +95,9 @@ export function commandApiOptions(
   // The cut-offs the gateway's `POST /api/presence/{userId}/disconnect` with `revoke` writes.
   const revocations = new RedisTokenRevocations(redis, {
     keyPrefix,
+    keepMs: TokenService.revocationHorizonMs(config.JWT_MAX_LIFETIME_S),
     onError: (message) => new Logger('TokenRevocations').warn(message),
+    onInfo: (message) => new Logger('TokenRevocations').log(message),
   });
   return {
     serverId,
@@ -103,6 +105,7 @@ export function commandApiOptions(
       secret: config.JWT_SECRET,
       previousSecrets: config.JWT_PREVIOUS_SECRETS,
       issuer: config.JWT_ISSUER,
+      maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
       revocations,
     }),
     revocations,

@@ -584,8 +584,14 @@ describe('command-api over HTTP', () => {
         token: (await tokens.issue(lance, { ttlSeconds: -10 })).token,
       });
       answers.push(expired);
+      // Longer-lived than JWT_MAX_LIFETIME_S (a day by default): a revocation is kept no longer.
+      const lasting = await call('POST', `${api.url}/api/trainers/${lance}/move`, {
+        body: move,
+        token: (await tokens.issue(lance, { ttlSeconds: 86_401 })).token,
+      });
+      answers.push(lasting);
       // RFC 6750: the realm alone when no token came, invalid_token and why when one was refused.
-      const reasons = ['missing', 'invalid', 'missing', 'invalid', 'missing', 'expired'];
+      const reasons = ['missing', 'invalid', 'missing', 'invalid', 'missing', 'expired', 'invalid'];
       for (const [index, answer] of answers.entries()) {
         const reason = reasons[index];
         expect(answer.status).toBe(401);
@@ -602,6 +608,11 @@ describe('command-api over HTTP', () => {
       // The command endpoints' problems say why (the rpc ones are JSON-RPC errors).
       expect(answers[1]!.body).toMatchObject({ reason: 'invalid' });
       expect(expired.body).toMatchObject({ reason: 'expired', detail: 'token expired' });
+      expect(lasting.body).toMatchObject({
+        reason: 'invalid',
+        detail:
+          'invalid token: lives 86401 s (exp - iat), longer than the 86400 s allowed (JWT_MAX_LIFETIME_S)',
+      });
       await expectNothingSentFor(lance);
     });
 

@@ -60,10 +60,15 @@ export class EmbeddedModule {
     const positions = new InMemoryTrainerPositions();
     const groups = new InMemoryGroupMembers();
     // One process: the gateway's revocations are the ones command-api's tokens check.
-    const revocations = new InMemoryTokenRevocations();
+    const revocations = new InMemoryTokenRevocations(
+      undefined,
+      undefined,
+      TokenService.revocationHorizonMs(config.JWT_MAX_LIFETIME_S),
+    );
     const tokens = new TokenService({
       secret: config.JWT_SECRET,
       issuer: config.JWT_ISSUER,
+      maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
       revocations,
     });
     return {

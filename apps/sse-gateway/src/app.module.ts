@@ -52,7 +52,9 @@ export class AppModule {
     // Shared with command-api through Redis: a user revoked here is refused there too.
     const revocations = new RedisTokenRevocations(redis.client, {
       keyPrefix,
+      keepMs: TokenService.revocationHorizonMs(config.JWT_MAX_LIFETIME_S),
       onError: (message) => logger.warn(`token revocations: ${message}`),
+      onInfo: (message) => logger.log(`token revocations: ${message}`),
     });
     return {
       module: AppModule,
@@ -89,6 +91,7 @@ export class AppModule {
             secret: config.JWT_SECRET,
             previousSecrets: config.JWT_PREVIOUS_SECRETS,
             issuer: config.JWT_ISSUER,
+            maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
             revocations,
           }),
           revocations,

@@ -157,6 +157,14 @@ describe('sse-gateway answers', () => {
   beforeAll(async () => {
     redis = new RedisServerProcess(await freePort());
     await redis.start();
+    // Revocations an earlier release kept for ever: one two days old (every token it revoked
+    // has expired), one fresh.
+    const seed = new Redis(redis.url);
+    await seed.hset(`${ns.id}:auth:revoked`, {
+      'stale-user': Date.now() - 2 * 86_400_000,
+      'fresh-user': Date.now(),
+    });
+    seed.disconnect();
     gateway = await startServiceProcess({
       appDir,
       env: {
@@ -190,6 +198,28 @@ describe('sse-gateway answers', () => {
     const logged = () => gateway.stdoutLines().some((line) => line.includes('(request probe-123)'));
     while (!logged() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(logged()).toBe(true);
+  });
+
+  it('401 for a token living longer than JWT_MAX_LIFETIME_S; revocations kept only while they refuse something', async () => {
+    const tokens = new TokenService({ secret });
+    const positions = async (token: string) =>
+      fetch(`${gateway.url}/api/positions`, { headers: { Authorization: `Bearer ${token}` } });
+    const day = await positions((await tokens.issue('ash', { ttlSeconds: 86_400 })).token);
+    expect(day.status).toBe(200);
+    const longer = await positions((await tokens.issue('ash', { ttlSeconds: 86_401 })).token);
+    expect(longer.status).toBe(401);
+    expect(((await longer.json()) as { detail: string }).detail).toBe(
+      'bearer token: invalid token: lives 86401 s (exp - iat), longer than the 86400 s allowed (JWT_MAX_LIFETIME_S)',
+    );
+    // The fresh revocation still refuses; the stale one was dropped from Redis at start.
+    const revoked = await positions((await tokens.issue('fresh-user')).token);
+    expect(revoked.status).toBe(401);
+    const client = new Redis(redis.url);
+    try {
+      expect(Object.keys(await client.hgetall(`${ns.id}:auth:revoked`))).toEqual(['fresh-user']);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('a disconnect it cannot record or send, while Redis is down, with 503 and Retry-After, not 500', async () => {

@@ -30,6 +30,7 @@ export const APP_SETTINGS: readonly string[] = [
   'MONGODB_SILENCE_TIMEOUT_MS',
   // command-api and sse-gateway
   'JWT_ISSUER',
+  'JWT_MAX_LIFETIME_S',
   'JWT_PREVIOUS_SECRETS',
   'RATE_LIMIT_POINTS',
   'RATE_LIMIT_WINDOW_S',

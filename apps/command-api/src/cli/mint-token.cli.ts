@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { TokenService } from '@causeway/platform';
+import { TokenService, authSettings } from '@causeway/platform';
 
 const USAGE = `usage: mint-token <userId> [--ttl <seconds>] [--trainer <id>]... [--issuer <iss>]
 Prints an access token for <userId>, signed with JWT_SECRET from the environment
-(never from the command line, where other users of the machine could read it).`;
+(never from the command line, where other users of the machine could read it).
+--ttl is at most JWT_MAX_LIFETIME_S from the environment (default 86400): the apps refuse
+tokens that live longer.`;
 
 export interface MintTokenResult {
   code: number;
@@ -39,6 +41,19 @@ export async function mintToken(
   const ttl = Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl < 1)
     return { code: 2, stdout: '', stderr: `--ttl: must be a positive number of seconds\n` };
+  const lifetime = authSettings.JWT_MAX_LIFETIME_S.safeParse(env.JWT_MAX_LIFETIME_S);
+  if (!lifetime.success)
+    return {
+      code: 2,
+      stdout: '',
+      stderr: `JWT_MAX_LIFETIME_S: ${lifetime.error.issues[0]!.message}\n`,
+    };
+  if (ttl > lifetime.data)
+    return {
+      code: 2,
+      stdout: '',
+      stderr: `--ttl: must be at most ${lifetime.data} seconds (JWT_MAX_LIFETIME_S): command-api and sse-gateway refuse tokens that live longer\n`,
+    };
   const secret = env.JWT_SECRET;
   if (!secret || secret.length < 32)
     return {
@@ -49,6 +64,7 @@ export async function mintToken(
   const tokens = new TokenService({
     secret,
     issuer: values.issuer ?? env.JWT_ISSUER ?? 'causeway',
+    maxLifetimeSeconds: lifetime.data,
   });
   const { token } = await tokens.issue(positionals[0]!, {
     ttlSeconds: ttl,

@@ -36,4 +36,18 @@ describe('mint-token CLI', () => {
     );
     expect((await mintToken([], { JWT_SECRET: secret })).stderr).toContain('userId');
   });
+
+  it('refuses a --ttl longer than JWT_MAX_LIFETIME_S (default one day), and a bad one', async () => {
+    const day = await mintToken(['ash', '--ttl', '86400'], { JWT_SECRET: secret });
+    expect(day.code).toBe(0);
+    const longer = await mintToken(['ash', '--ttl', '86401'], { JWT_SECRET: secret });
+    expect(longer).toMatchObject({ code: 2, stdout: '' });
+    expect(longer.stderr).toContain('--ttl: must be at most 86400 seconds (JWT_MAX_LIFETIME_S)');
+    const env = { JWT_SECRET: secret, JWT_MAX_LIFETIME_S: '600' };
+    expect((await mintToken(['ash', '--ttl', '601'], env)).stderr).toContain('at most 600 seconds');
+    expect((await mintToken(['ash', '--ttl', '600'], env)).code).toBe(0);
+    const bad = await mintToken(['ash'], { JWT_SECRET: secret, JWT_MAX_LIFETIME_S: 'a day' });
+    expect(bad).toMatchObject({ code: 2, stdout: '' });
+    expect(bad.stderr).toContain('JWT_MAX_LIFETIME_S: must be a positive integer');
+  });
 });

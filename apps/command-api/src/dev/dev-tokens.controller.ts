@@ -19,7 +19,15 @@ export const DevTokenRequest = z.strictObject({
   // One error for "" and "  " alike; the pattern shows in the OpenAPI document too.
   userId: z.string().max(128).regex(/\S/, 'must not be empty or blank'),
   trainerIds: z.array(z.string().min(1).max(128)).max(32).optional(),
-  ttlSeconds: z.number().int().min(1).max(86_400).optional(),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(86_400)
+    .optional()
+    .describe(
+      'how long the token lives (default 3600); a longer one than JWT_MAX_LIFETIME_S is cut to it',
+    ),
 });
 
 export const DevToken = z.object({

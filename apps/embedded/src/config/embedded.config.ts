@@ -16,6 +16,7 @@ export const embeddedConfiguration = z.object({
   PORT: setting.port(3000),
   JWT_SECRET: authSettings.JWT_SECRET.default(() => secret(32)),
   JWT_ISSUER: z.string().min(1).default('causeway'),
+  JWT_MAX_LIFETIME_S: authSettings.JWT_MAX_LIFETIME_S,
   ADMIN_TOKEN: adminTokenSetting.default(() => secret(24)),
   /**
    * POST /api/dev/tokens mints a token for any user name (the demo page signs in with it): full

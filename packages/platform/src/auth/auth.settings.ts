@@ -1,3 +1,4 @@
+import { setting } from '@causeway/cqrs-core';
 import { z } from 'zod';
 
 /** Settings of the apps that authenticate callers. JWT_SECRET is never logged. */
@@ -25,4 +26,11 @@ export const authSettings = {
       message: 'each comma-separated secret must be at least 32 characters',
     }),
   JWT_ISSUER: z.string().min(1).default('causeway'),
+  /**
+   * The longest a token may live, `exp` - `iat`, in seconds (default 1 day): longer ones, and
+   * ones without `iat`, are refused; tokens issued here are cut to it. A revocation is kept this
+   * long (plus a few minutes) and then forgotten, as it refuses nothing more. Set it alike on
+   * every instance.
+   */
+  JWT_MAX_LIFETIME_S: setting.positiveInt(86_400),
 };

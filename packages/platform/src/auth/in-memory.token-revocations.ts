@@ -12,11 +12,16 @@ export class InMemoryTokenRevocations implements TokenRevocations {
     private readonly shared = new Map<string, number>(),
     /** The instances sharing `shared`, each told of a cut any of them makes. */
     private readonly peers = new Set<InMemoryTokenRevocations>(),
+    /** How long a cut is kept (see TokenRevocations). Default for ever. */
+    private readonly keepMs = Infinity,
   ) {
     peers.add(this);
   }
 
   async revoke(userId: string, at = Date.now(), reason?: string): Promise<void> {
+    // The cuts that refuse nothing any more go as new ones come: the map holds the last keepMs.
+    const horizon = Date.now() - this.keepMs;
+    for (const [user, cut] of this.shared) if (cut < horizon) this.shared.delete(user);
     const before = this.shared.get(userId);
     if (before !== undefined && before >= at) return;
     this.shared.set(userId, at);
@@ -29,7 +34,8 @@ export class InMemoryTokenRevocations implements TokenRevocations {
   }
 
   revokedUntil(userId: string): number | undefined {
-    return this.shared.get(userId);
+    const cut = this.shared.get(userId);
+    return cut !== undefined && cut >= Date.now() - this.keepMs ? cut : undefined;
   }
 
   async start(): Promise<void> {

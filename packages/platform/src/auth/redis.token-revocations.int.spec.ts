@@ -16,9 +16,12 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-describeTokenRevocations('redis', async (count) => {
+describeTokenRevocations('redis', async (count, options) => {
   const keyPrefix = `${ns.keyPrefix}${run++}:`;
-  return Array.from({ length: count }, () => new RedisTokenRevocations(redis, { keyPrefix }));
+  return Array.from(
+    { length: count },
+    () => new RedisTokenRevocations(redis, { keyPrefix, keepMs: options?.keepMs }),
+  );
 });
 
 describe('RedisTokenRevocations', () => {
@@ -43,6 +46,43 @@ describe('RedisTokenRevocations', () => {
         expect.stringContaining('malformed revocation: not json'),
         expect.stringContaining('malformed revocation: [42,"x"]'),
       ]);
+    } finally {
+      await revocations.close();
+    }
+  });
+
+  it('drops the cuts older than keepMs from Redis, indexing the fields an earlier release wrote', async () => {
+    const keyPrefix = `${ns.keyPrefix}prune:`;
+    const keepMs = 3_600_000;
+    const revocations = new RedisTokenRevocations(redis, { keyPrefix, keepMs, refreshMs: 100 });
+    const now = Date.now();
+    // As an earlier release left them: 1 200 cuts older than keepMs and 30 fresh ones, in the
+    // hash alone (no index).
+    const stale = Array.from({ length: 1_200 }, (_, i) => [
+      `old-${i}`,
+      `${now - keepMs - 60_000 - i}`,
+    ]);
+    const fresh = Array.from({ length: 30 }, (_, i) => [`new-${i}`, `${now - i * 1_000}`]);
+    await redis.hset(revocations.key, Object.fromEntries([...stale, ...fresh]));
+    await revocations.start();
+    try {
+      expect(await redis.hlen(revocations.key)).toBe(30);
+      expect(await redis.zcard(revocations.indexKey)).toBe(30);
+      expect(revocations.revokedUntil('new-29')).toBe(now - 29_000);
+      expect(revocations.revokedUntil('old-0')).toBeUndefined();
+      // A cut indexed as old, then moved later by an instance of the earlier release (the hash
+      // alone): kept, and indexed by its new cut.
+      await revocations.revoke('gary', now - keepMs - 5_000);
+      await redis.hset(revocations.key, 'gary', `${now}`);
+      await redis.hset(revocations.key, 'old-x', `${now - keepMs - 1}`);
+      const deadline = Date.now() + 3_000;
+      while ((await redis.hexists(revocations.key, 'old-x')) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await redis.hget(revocations.key, 'gary')).toBe(`${now}`);
+      expect(await redis.zscore(revocations.indexKey, 'gary')).toBe(`${now}`);
+      expect(revocations.revokedUntil('gary')).toBe(now);
+      expect(await redis.hlen(revocations.key)).toBe(31);
+      expect(await redis.zcard(revocations.indexKey)).toBe(31);
     } finally {
       await revocations.close();
     }

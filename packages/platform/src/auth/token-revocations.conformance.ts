@@ -1,7 +1,13 @@
 import { type TokenRevocations } from './token-revocations.port';
 
-/** Returns `count` instances over one fresh, empty backend (as many app instances would hold). */
-export type TokenRevocationsFactory = (count: number) => Promise<TokenRevocations[]>;
+/**
+ * Returns `count` instances over one fresh, empty backend (as many app instances would hold),
+ * each keeping cuts `keepMs` (default for ever).
+ */
+export type TokenRevocationsFactory = (
+  count: number,
+  options?: { keepMs?: number },
+) => Promise<TokenRevocations[]>;
 
 async function until(probe: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -15,8 +21,8 @@ async function until(probe: () => boolean, what: string, timeoutMs = 5_000): Pro
 export function describeTokenRevocations(name: string, factory: TokenRevocationsFactory): void {
   describe(`${name} token revocations conformance`, () => {
     const started: TokenRevocations[] = [];
-    const make = async (count: number) => {
-      const made = await factory(count);
+    const make = async (count: number, options?: { keepMs?: number }) => {
+      const made = await factory(count, options);
       started.push(...made);
       return made;
     };
@@ -81,6 +87,34 @@ export function describeTokenRevocations(name: string, factory: TokenRevocations
       await revocations!.revoke('gary');
       expect(revocations!.revokedUntil('gary')).toBeGreaterThanOrEqual(before);
       expect(revocations!.revokedUntil('gary')).toBeLessThanOrEqual(Date.now());
+    });
+
+    it('forgets a cut once it is older than keepMs, everywhere, and an already older one at once', async () => {
+      const keepMs = 60_000;
+      const [here, there, late] = await make(3, { keepMs });
+      await Promise.all([here!.start(), there!.start()]);
+      await here!.revoke('ash');
+      await here!.revoke('brock', Date.now() - keepMs - 1_000);
+      await until(() => there!.revokedUntil('ash') !== undefined, 'the other instance');
+      // Every token the older cut revoked has expired: it refuses nothing, so it is not kept.
+      for (const revocations of [here!, there!])
+        expect(revocations.revokedUntil('brock')).toBeUndefined();
+      // An instance started later does not load it either; the fresh cut it does.
+      await late!.start();
+      expect(late!.revokedUntil('brock')).toBeUndefined();
+      expect(late!.revokedUntil('ash')).toBe(here!.revokedUntil('ash'));
+      // A cut is forgotten as it ages past keepMs.
+      const [brief, briefThere] = await make(2, { keepMs: 2_000 });
+      await Promise.all([brief!.start(), briefThere!.start()]);
+      await brief!.revoke('misty');
+      await until(() => briefThere!.revokedUntil('misty') !== undefined, 'the cut to arrive');
+      expect(brief!.revokedUntil('misty')).toBeDefined();
+      await until(
+        () =>
+          brief!.revokedUntil('misty') === undefined &&
+          briefThere!.revokedUntil('misty') === undefined,
+        'the cut to age past keepMs',
+      );
     });
   });
 }

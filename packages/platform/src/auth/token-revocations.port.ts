@@ -19,6 +19,13 @@
  *   credentials opened here (streams) is ended then. `reason` is the revoker's (`revoke`'s third
  *   argument) when the cut came from the revoker, undefined when it came from a reload. A
  *   listener must not throw.
+ * - A cut is kept `keepMs` (an option of each implementation; default for ever; the apps use
+ *   TokenService.revocationHorizonMs of JWT_MAX_LIFETIME_S): once it is older than that by this
+ *   host's clock, every token it revoked has expired, so it refuses nothing more. Then
+ *   `revokedUntil` answers undefined, and the backend drops it (Redis: at the next reload of any
+ *   instance), so that what is kept and reloaded stays the revocations of the last `keepMs`,
+ *   not every revocation ever made. A cut given to `revoke` already older than that is dropped
+ *   so too.
  * - `close` stops keeping the copy current; it stays readable.
  */
 export interface TokenRevocations {

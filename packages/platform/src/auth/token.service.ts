@@ -95,6 +95,13 @@ export interface TokenServiceOptions {
   /** Lifetime of `stream` tokens. Default 60 s. */
   streamTtlSeconds?: number;
   /**
+   * The longest a token may live (JWT_MAX_LIFETIME_S): with it, a token must carry `iat`, and
+   * one whose `exp` is more than this after its `iat` is refused as invalid; tokens issued here
+   * live at most this long. What bounds it bounds how long a revocation matters
+   * (TokenService.revocationHorizonMs). Default: unbounded, `iat` optional.
+   */
+  maxLifetimeSeconds?: number;
+  /**
    * Revoked users (TokenRevocations): a token of theirs issued at or before the cut (its `iat`;
    * without one, any) is refused as invalid. Default: none revoked.
    */
@@ -113,6 +120,8 @@ export class TokenService {
   private readonly issuer: string;
   private readonly streamTtlSeconds: number;
   private readonly revocations: RevocationCheck | undefined;
+  /** TokenServiceOptions.maxLifetimeSeconds; undefined when unbounded. */
+  readonly maxLifetimeSeconds: number | undefined;
 
   constructor(options: TokenServiceOptions) {
     if (options.secret.length < 32) throw new Error('JWT_SECRET must be at least 32 characters');
@@ -131,10 +140,31 @@ export class TokenService {
     this.issuer = options.issuer ?? 'causeway';
     this.streamTtlSeconds = options.streamTtlSeconds ?? 60;
     this.revocations = options.revocations;
+    this.maxLifetimeSeconds = options.maxLifetimeSeconds;
+    if (this.maxLifetimeSeconds !== undefined) {
+      if (!Number.isInteger(this.maxLifetimeSeconds) || this.maxLifetimeSeconds < 1)
+        throw new Error('JWT_MAX_LIFETIME_S must be a positive whole number of seconds');
+      if (this.streamTtlSeconds > this.maxLifetimeSeconds)
+        throw new Error(
+          `JWT_MAX_LIFETIME_S (${this.maxLifetimeSeconds} s) must be at least the stream token lifetime (${this.streamTtlSeconds} s)`,
+        );
+    }
   }
 
   /**
-   * Signs a token for `userId`; stream tokens always get the short stream lifetime. A stream
+   * How long after its cut a revocation still refuses a token that verification with
+   * `maxLifetimeSeconds` would otherwise accept (TokenRevocations' `keepMs`): a token issued
+   * at or before cut + REVOCATION_SKEW_MS expires by then + the lifetime; a stream token issued
+   * for it lives `streamTtlSeconds` past that at most; and the hosts' clocks may differ by the
+   * allowance (CLOCK_SKEW_S) once more. Past the horizon the cut refuses nothing: forget it.
+   */
+  static revocationHorizonMs(maxLifetimeSeconds: number, streamTtlSeconds = 60): number {
+    return (maxLifetimeSeconds + streamTtlSeconds) * 1000 + 2 * REVOCATION_SKEW_MS;
+  }
+
+  /**
+   * Signs a token for `userId`; stream tokens always get the short stream lifetime, and no
+   * token lives longer than `maxLifetimeSeconds` (a longer `ttlSeconds` is cut to it). A stream
    * token is issued for a session: `sessionExpiresAt` (epoch ms, the `expiresAt` of the caller
    * who asks for it) becomes its `ses` claim, and it expires no later than that.
    */
@@ -151,7 +181,8 @@ export class TokenService {
   ): Promise<{ token: string; expiresAt: number }> {
     const use = options.use ?? 'access';
     const now = Math.floor(Date.now() / 1000);
-    let exp = now + (use === 'stream' ? this.streamTtlSeconds : (options.ttlSeconds ?? 3600));
+    const ttl = use === 'stream' ? this.streamTtlSeconds : (options.ttlSeconds ?? 3600);
+    let exp = now + Math.min(ttl, this.maxLifetimeSeconds ?? ttl);
     const claims: Record<string, unknown> = { use, trainers: [...(options.trainerIds ?? [])] };
     if (use === 'stream' && options.sessionExpiresAt !== undefined) {
       const ses = Math.floor(options.sessionExpiresAt / 1000);
@@ -188,6 +219,16 @@ export class TokenService {
       // `iat` only with a maximum age).
       if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_SKEW_S)
         throw new InvalidTokenError('invalid token: issued in the future (iat)');
+      if (this.maxLifetimeSeconds !== undefined) {
+        // Only a token whose life is bounded stops mattering to a revocation (see
+        // revocationHorizonMs): one without `iat` could have been issued at any time.
+        if (typeof payload.iat !== 'number')
+          throw new InvalidTokenError('invalid token: the "iat" claim is required');
+        if ((payload.exp as number) - payload.iat > this.maxLifetimeSeconds)
+          throw new InvalidTokenError(
+            `invalid token: lives ${(payload.exp as number) - payload.iat} s (exp - iat), longer than the ${this.maxLifetimeSeconds} s allowed (JWT_MAX_LIFETIME_S)`,
+          );
+      }
       const began = use === 'stream' && payload.sit !== undefined ? payload.sit : payload.iat;
       if (began !== undefined && (typeof began !== 'number' || !Number.isFinite(began)))
         throw new InvalidTokenError('invalid token: the "sit" claim must be a number');

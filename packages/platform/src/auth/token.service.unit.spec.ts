@@ -149,6 +149,47 @@ describe('TokenService', () => {
     await expect(guarded.verify(undated)).rejects.toThrow('token revoked');
   });
 
+  it('with a longest lifetime, refuses tokens living longer or without iat, and cuts what it issues', async () => {
+    const bounded = new TokenService({ secret, maxLifetimeSeconds: 3_600 });
+    const now = Math.floor(Date.now() / 1000);
+    const signed = (iat: number | undefined, exp: number) => {
+      const jwt = new SignJWT({ use: 'access' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('ash')
+        .setIssuer('causeway')
+        .setExpirationTime(exp);
+      return (iat === undefined ? jwt : jwt.setIssuedAt(iat)).sign(
+        new TextEncoder().encode(secret),
+      );
+    };
+    await expect(bounded.verify(await signed(now - 10, now - 10 + 3_600))).resolves.toMatchObject({
+      userId: 'ash',
+    });
+    await expect(bounded.verify(await signed(now - 10, now - 10 + 3_601))).rejects.toMatchObject({
+      message:
+        'invalid token: lives 3601 s (exp - iat), longer than the 3600 s allowed (JWT_MAX_LIFETIME_S)',
+      refusal: 'invalid',
+    });
+    await expect(bounded.verify(await signed(undefined, now + 60))).rejects.toThrow(
+      'invalid token: the "iat" claim is required',
+    );
+    // Unbounded, as before: both pass.
+    await expect(tokens.verify(await signed(now, now + 7_200))).resolves.toBeDefined();
+    await expect(tokens.verify(await signed(undefined, now + 60))).resolves.toBeDefined();
+    // What it issues lives at most that long, whatever is asked, and verifies.
+    const issued = await bounded.issue('ash', { ttlSeconds: 86_400 });
+    expect(issued.expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    expect(issued.expiresAt).toBeGreaterThan(Date.now() + 3_590_000);
+    await expect(bounded.verify(issued.token)).resolves.toMatchObject({ userId: 'ash' });
+    // How long a revocation matters: the lifetime, a stream token's, twice the clock allowance.
+    expect(TokenService.revocationHorizonMs(3_600)).toBe(
+      (3_600 + 60) * 1000 + 2 * REVOCATION_SKEW_MS,
+    );
+    expect(() => new TokenService({ secret, maxLifetimeSeconds: 30 })).toThrow(
+      'JWT_MAX_LIFETIME_S (30 s) must be at least the stream token lifetime (60 s)',
+    );
+  });
+
   it('rejects tokens signed with another secret, expired, or malformed', async () => {
     const other = new TokenService({ secret: 'another-secret-that-is-long-enough-456' });
     await expect(tokens.verify((await other.issue('ash')).token)).rejects.toThrow(

@@ -4,6 +4,7 @@ import {
   type ReadAllPage,
   type StoredEvent,
 } from '@causeway/cqrs-core';
+import { TRAINER_LEFT_GROUP_EVENT } from '@causeway/contracts';
 import { PROJECTED_EVENTS, type ReadModelsProjector } from './read-models.projector';
 
 export interface ReadModelsCatchUpOptions {
@@ -98,18 +99,26 @@ export class ReadModelsCatchUp {
     // A run from no checkpoint, or from one that went back, rebuilds the read models from
     // history: what it reads may have been notified long ago, by a log since lost with them.
     let rebuilding = false;
+    // Whether this rebuild applied the leaves ahead (see applyLeavesFirst).
+    let leavesFirst = false;
     for (;;) {
       if (signal?.aborted) return total;
       const from = await checkpoints.load(name);
       if (total === 0 && from === 0) rebuilding = true;
       if (from < this.saved) {
         rebuilding = true;
+        leavesFirst = false;
         this.options.onLost?.({ saved: this.saved, found: from });
         // The checkpoint went back: the store lost it, and the read models with it (they live
         // together). What the projector remembers applying is gone too: rebuild everything.
         projector.forget();
       }
       this.saved = from;
+      if (rebuilding && !leavesFirst) {
+        await this.applyLeavesFirst(from, batchSize, signal);
+        if (signal?.aborted) return total;
+        leavesFirst = true;
+      }
       // On FerretDB a read scans the whole collection (ADR 006): seconds on a large store.
       const read = await untilAborted(this.readPage(from, batchSize, signal), signal);
       if (!read) return total;
@@ -144,6 +153,42 @@ export class ReadModelsCatchUp {
       // would, under a steady load, never end: each read finds the few events appended during
       // the previous one.)
       if (page.caughtUp) return total;
+    }
+  }
+
+  /**
+   * A rebuild replays history into the read models readers use: a trainer who joined a group
+   * and later left it would be a member again from the replay of its join until that of its
+   * leave (minutes on FerretDB), sent the group's moves and shown its members (a review, session
+   * 32). So a rebuild first applies every leave after `from`: GroupMembers then refuses each
+   * older join of that trainer and group (versions), and a former member is never one again.
+   * A current member is missing until its join is replayed: degraded, never leaked. Best
+   * effort: when reading the leaves fails (an event that cannot be decoded, the store away), the
+   * rebuild goes on without, as before.
+   */
+  private async applyLeavesFirst(from: number, limit: number, signal?: AbortSignal) {
+    let position = from;
+    try {
+      for (;;) {
+        // A shutdown does not wait for the read (as the replay's reads).
+        const page = await untilAborted(
+          this.options.eventStore.readAllPage({
+            fromPosition: position,
+            types: [TRAINER_LEFT_GROUP_EVENT],
+            limit,
+          }),
+          signal,
+        );
+        if (!page) return;
+        for (const event of page.events) {
+          if (signal?.aborted) return;
+          await this.options.projector.apply(event);
+        }
+        if (page.caughtUp || page.position <= position) return;
+        position = page.position;
+      }
+    } catch {
+      // The replay that follows reads the same events, with its own handling of failures.
     }
   }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  type Envelope,
   type EventStore,
   InMemoryCheckpointStore,
   InMemoryEventStore,
@@ -70,6 +71,37 @@ describe('ReadModelsCatchUp', () => {
     expect(await positions.get('ash')).toMatchObject({ x: 5, version: 5 });
     await catchUp.run();
     expect((await positions.get('late'))?.version).toBeGreaterThan(1);
+  });
+
+  it('never makes a former member a member again while it rebuilds: the leaves go first', async () => {
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    const change = (type: 'TrainerJoinedGroupEvent' | 'TrainerLeftGroupEvent', trainerId: string) =>
+      factory.event(type, { trainerId, groupId: 'party', timestamp: 1_800_000_000_000 });
+    const append = (trainerId: string, ...events: Envelope[]) =>
+      eventStore.append(`trainer-${trainerId}`, events, { expectedVersion: 'any' });
+    // bob joined, alice joined, bob left and came back, then left for good; misty stays.
+    await append('bob', moved('bob', 1), change('TrainerJoinedGroupEvent', 'bob'));
+    await append('alice', moved('alice', 1), change('TrainerJoinedGroupEvent', 'alice'));
+    await append('bob', change('TrainerLeftGroupEvent', 'bob'));
+    await append('bob', change('TrainerJoinedGroupEvent', 'bob'));
+    await append('misty', moved('misty', 1), change('TrainerJoinedGroupEvent', 'misty'));
+    await append('bob', change('TrainerLeftGroupEvent', 'bob'), moved('bob', 2));
+    await append('alice', change('TrainerLeftGroupEvent', 'alice'));
+    await append('alice', change('TrainerJoinedGroupEvent', 'alice'));
+    const groups = new InMemoryGroupMembers();
+    const catchUp = catchUpOf(eventStore, {
+      projector: new ReadModelsProjector(new InMemoryTrainerPositions(), groups),
+      batchSize: 2,
+    });
+    const seen: string[][] = [];
+    await catchUp.run(async () => {
+      seen.push(await groups.membersOf('party'));
+    });
+    expect(seen.length).toBeGreaterThan(10);
+    // Every state a reader could meet during the rebuild: bob never; alice from her last join.
+    for (const members of seen) expect(members).not.toContain('bob');
+    expect(seen.at(-1)).toEqual(['alice', 'misty']);
+    expect(await groups.membersOf('party')).toEqual(['alice', 'misty']);
   });
 
   it('moves its checkpoint past events it does not project, instead of reading them again', async () => {

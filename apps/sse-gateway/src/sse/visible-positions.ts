@@ -13,7 +13,9 @@ export type VisiblePosition = Omit<TrainerPosition, 'groups'>;
  * The positions a user may see (ADR 007) among the trainers updated at or after `since` (epoch
  * ms, the server's clock): their own trainers, trainers sharing a group with the user or one of
  * their trainers, and trainers in no group; each as the newest of its read model row and its
- * last move in the log (withLoggedMoves: the read model lags the log).
+ * last move in the log (withLoggedMoves: the read model lags the log), left out when that move
+ * was not addressed to the caller (while lost read models are rebuilt, a row may be a public
+ * move older than the trainer's joins).
  *
  * Fails safe: a trainer is in no group only when neither GroupMembers nor its row (the groups of
  * its last projected move) names one. While the membership read model is lost (Redis emptied,
@@ -54,5 +56,5 @@ export async function visiblePositions(
         visible.push(position);
     });
   }
-  return withLoggedMoves(visible, log);
+  return withLoggedMoves(visible, log, caller);
 }

@@ -2,6 +2,7 @@ import {
   InMemoryGroupMembers,
   InMemoryNotificationLog,
   InMemoryTrainerPositions,
+  orderKeyOf,
   type TrainerPosition,
 } from '@causeway/platform';
 import { visiblePositions } from './visible-positions';
@@ -101,5 +102,37 @@ describe('visiblePositions', () => {
     );
     expect(position).toEqual({ ...row('misty') });
     expect(position).not.toHaveProperty('groups');
+  });
+
+  it("never shows a trainer's newest logged move to whom it was not addressed, whatever its lagging row says", async () => {
+    // Read models lost and being rebuilt (helper review, session 32): alice's row is her first,
+    // public move (replayed before her join), while the log holds her newest, private one.
+    const positions = new InMemoryTrainerPositions();
+    await positions.apply(row('alice', []));
+    const log = new InMemoryNotificationLog();
+    const privateMove = { trainerId: 'alice', x: 4242, y: 0, isMoving: false, dirX: 0, dirY: 0 };
+    await log.append(
+      {
+        notificationId: 'position:m3',
+        targetType: 'group',
+        targetIds: ['secret-party'],
+        recipients: ['alice', 'bob'],
+        method: 'position.update',
+        params: { ...privateMove, speed: 0, startedAt: 0, version: 3 },
+        serverId: 's',
+      },
+      { key: orderKeyOf('alice'), version: 3 },
+    );
+    const seenBy = (userId: string, trainerIds: string[] = []) =>
+      visiblePositions({ userId, trainerIds }, positions, new InMemoryGroupMembers(), log, 0);
+    expect(await seenBy('mallory')).toEqual([]);
+    for (const [userId, trainerIds] of [
+      ['bob', []],
+      ['alice', []],
+      ['user-7', ['bob']],
+    ] as const)
+      expect(await seenBy(userId, [...trainerIds])).toEqual([
+        expect.objectContaining({ trainerId: 'alice', x: 4242, version: 3 }),
+      ]);
   });
 });

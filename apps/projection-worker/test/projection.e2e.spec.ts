@@ -1,6 +1,6 @@
 import path from 'node:path';
 import Redis from 'ioredis';
-import { type Envelope, MessageFactory, topicNaming } from '@causeway/cqrs-core';
+import { type Envelope, topicNaming } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisStreamsPublisher } from '@causeway/cqrs-core/redis';
 import { contractsSerializer, type Notification } from '@causeway/contracts';
@@ -19,6 +19,7 @@ import {
   testNamespace,
   waitForStatus,
 } from '@causeway/testkit';
+import { joined, moved, T0, until } from './projection.harness';
 
 // projection-worker as a real process on Redis + FerretDB: read models caught up from the
 // event store at start, then live from the event bus, with notifications in the NotificationLog.
@@ -33,9 +34,6 @@ describe.each(['redis', 'mongodb'] as const)(
     const keyPrefix = `${prefix}:`;
     const naming = topicNaming(prefix);
     const serializer = contractsSerializer();
-    const factory = new MessageFactory();
-    const T0 = 1_800_000_000_000;
-    const still = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
 
     let redis: Redis;
     let publisher: RedisStreamsPublisher;
@@ -46,18 +44,6 @@ describe.each(['redis', 'mongodb'] as const)(
     let groups: GroupMembers;
     let worker: ServiceProcess | undefined;
 
-    const moved = (trainerId: string, x: number, y: number, moving = false) =>
-      factory.event('TrainerMovedEvent', {
-        trainerId,
-        position: { x, y },
-        movement: moving
-          ? { isMoving: true, direction: { x: 0, y: 1 }, speed: 100, startedAt: T0 }
-          : still,
-        timestamp: T0,
-      });
-    const joined = (trainerId: string, groupId: string) =>
-      factory.event('TrainerJoinedGroupEvent', { trainerId, groupId, timestamp: T0 });
-
     /** Appends to a trainer's stream and returns the stored events (what the outbox publishes). */
     async function append(trainerId: string, ...events: Envelope[]) {
       await eventStore.append(`trainer-${trainerId}`, events, { expectedVersion: 'any' });
@@ -67,16 +53,6 @@ describe.each(['redis', 'mongodb'] as const)(
     /** Publishes stored events on the event bus as trainer-service's forwarder does. */
     async function publish(events: readonly Envelope[]): Promise<void> {
       for (const event of events) await publisher.publish(naming.event(event.type), [event]);
-    }
-
-    async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const value = await probe();
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
     }
 
     /** projection-worker as a real process on this namespace, once ready. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import Redis from 'ioredis';
-import { type Envelope, MessageFactory, topicNaming } from '@causeway/cqrs-core';
+import { type Envelope, topicNaming } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisStreamsPublisher } from '@causeway/cqrs-core/redis';
 import { contractsSerializer } from '@causeway/contracts';
@@ -12,6 +12,7 @@ import {
   testNamespace,
   waitForStatus,
 } from '@causeway/testkit';
+import { moved, until } from './projection.harness';
 
 // projection-worker with its read models in MongoDB, whose network path stalls (no reset, the
 // bytes wait, as a lost host or a NAT that forgot the connection) while moves arrive on the bus.
@@ -23,9 +24,6 @@ describe('projection-worker while the path to MongoDB stalls', () => {
   const keyPrefix = `${prefix}:`;
   const naming = topicNaming(prefix);
   const serializer = contractsSerializer();
-  const factory = new MessageFactory();
-  const T0 = 1_800_000_000_000;
-  const still = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
 
   let redis: Redis;
   let publisher: RedisStreamsPublisher;
@@ -36,35 +34,17 @@ describe('projection-worker while the path to MongoDB stalls', () => {
   let proxy: StallingProxy;
   let worker: ServiceProcess | undefined;
 
-  const moved = (trainerId: string, x: number) =>
-    factory.event('TrainerMovedEvent', {
-      trainerId,
-      position: { x, y: 0 },
-      movement: still,
-      timestamp: T0,
-    });
-
   /** Appends to the trainer's stream and publishes the stored events, as trainer-service does. */
   async function moveAndPublish(trainerId: string, ...xs: number[]): Promise<Envelope[]> {
     const streamId = `trainer-${trainerId}`;
     await eventStore.append(
       streamId,
-      xs.map((x) => moved(trainerId, x)),
+      xs.map((x) => moved(trainerId, x, 0)),
       { expectedVersion: 'any' },
     );
     const stored = (await eventStore.readStream(streamId)).slice(-xs.length);
     for (const event of stored) await publisher.publish(naming.event(event.type), [event]);
     return stored;
-  }
-
-  async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
   }
 
   const notified = async (events: readonly Envelope[]) => {

@@ -23,10 +23,12 @@ export class StallingProxy {
         this.sockets.add(socket);
         socket.on('error', () => undefined);
         socket.on('close', () => this.sockets.delete(socket));
-        if (this.stalled) socket.pause();
       }
       client.pipe(upstream);
       upstream.pipe(client);
+      // After pipe(), which resumes a paused source: paused before, a connection made during a
+      // stall flowed (a projection-worker test caught it reconnecting through a "stalled" path).
+      if (this.stalled) for (const socket of [client, upstream]) socket.pause();
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });

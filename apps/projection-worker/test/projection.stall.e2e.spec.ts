@@ -6,6 +6,7 @@ import { RedisStreamsPublisher } from '@causeway/cqrs-core/redis';
 import { contractsSerializer } from '@causeway/contracts';
 import { MongoTrainerPositions, RedisNotificationLog } from '@causeway/platform';
 import {
+  removeNamespaceData,
   type ServiceProcess,
   StallingProxy,
   startServiceProcess,
@@ -90,11 +91,9 @@ describe('projection-worker while the path to MongoDB stalls', () => {
     await proxy?.close();
     await publisher?.close();
     await notifications?.close();
-    const keys = await redis.keys(`${keyPrefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
-    await mongo.client.dropDatabase();
     await mongo.close();
+    await removeNamespaceData(ns, ['mongodb', 'redis']);
   });
 
   it('says so in its readiness, then applies and notifies what arrived meanwhile, once each and in order', async () => {

@@ -118,6 +118,7 @@ export class EmbeddedModule {
           eagerNotifications: { groups, positions },
           speed: config.TRAINER_SPEED,
           maxGroups: config.TRAINER_MAX_GROUPS,
+          groupLimit: { maxMembers: config.GROUP_MAX_MEMBERS, groups },
           snapshotEvery: config.SNAPSHOT_EVERY,
           // Appends happen in this process and wake the forwarder: polling is only the fallback.
           forwarder: { checkpoints: new InMemoryCheckpointStore(), pollIntervalMs: 1_000 },

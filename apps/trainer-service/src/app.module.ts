@@ -104,6 +104,7 @@ export class AppModule {
           drainOwnCommandTopics: config.DRAIN_OLD_COMMAND_TOPICS,
           speed: config.TRAINER_SPEED,
           maxGroups: config.TRAINER_MAX_GROUPS,
+          groupLimit: { maxMembers: config.GROUP_MAX_MEMBERS, groups: readModels.groups },
           now: () => new Date(clock.now()),
           clockSkewMs: config.COMMAND_CLOCK_SKEW_MS,
           snapshotEvery: config.SNAPSHOT_EVERY,
@@ -124,7 +125,8 @@ export class AppModule {
             await whenOpen(mongo.client);
             await eventStore.init();
             await snapshots.init();
-            if (config.EAGER_NOTIFICATIONS) await readModels.init();
+            // Joins count the members of their group in the read models (GROUP_MAX_MEMBERS).
+            await readModels.init();
           },
         }),
       ],

@@ -609,4 +609,58 @@ describe('trainer-service on Redis + MongoDB', () => {
     );
     await alone.stop();
   });
+
+  it('rejects a join of a group with GROUP_MAX_MEMBERS members, counted in the MongoDB read model, and admits one once a member left', async () => {
+    // Alone on topics and keys of its own, with groups of at most 2.
+    const own = `${prefix}cap`;
+    const alone = await start('trainer-cap', {
+      READ_MODEL_STORE: 'mongodb',
+      TOPIC_PREFIX: own,
+      GROUP_MAX_MEMBERS: '2',
+    });
+    const ownNaming = topicNaming(own, { commandTopics: COMMAND_TOPICS });
+    const ownPublisher = new RedisStreamsPublisher({
+      client: redis,
+      serializer,
+      keyPrefix: `${own}:`,
+    });
+    const ownStatuses = new RedisCommandStatusStore(redis, { keyPrefix: `${own}:` });
+    const outcome = async (command: Envelope) => {
+      await ownPublisher.publish(ownNaming.command(command.type), [command]);
+      return until(async () => {
+        const status = await ownStatuses.get(command.messageId);
+        return status && status.status !== 'accepted' ? status : undefined;
+      }, `the outcome of ${command.messageId}`);
+    };
+    try {
+      const group = `room-${ns.id}`;
+      const [first, second, third] = ['cap-1', 'cap-2', 'cap-3'].map((id) => `${id}-${ns.id}`);
+      for (const trainerId of [first!, second!, third!])
+        expect(await outcome(move(trainerId, 'stop'))).toMatchObject({ status: 'processed' });
+      for (const trainerId of [first!, second!])
+        expect(await outcome(changeGroup(trainerId, group, 'join'))).toMatchObject({
+          status: 'processed',
+          version: 2,
+        });
+      expect(await outcome(changeGroup(third!, group, 'join'))).toMatchObject({
+        status: 'rejected',
+        reason: `group "${group}" has 2 members, the most a group may have: join when one has left`,
+      });
+      expect((await store.readStream(`trainer-${third}`)).map((event) => event.type)).toEqual([
+        'TrainerMovedEvent',
+      ]);
+      expect(await outcome(changeGroup(first!, group, 'leave'))).toMatchObject({
+        status: 'processed',
+      });
+      expect(await outcome(changeGroup(third!, group, 'join'))).toMatchObject({
+        status: 'processed',
+        version: 2,
+      });
+    } finally {
+      await ownPublisher.close();
+      const keys = await redis.keys(`${own}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await alone.stop();
+    }
+  });
 });

@@ -45,6 +45,7 @@ export const APP_SETTINGS: readonly string[] = [
   // trainer-service
   'TRAINER_SPEED',
   'TRAINER_MAX_GROUPS',
+  'GROUP_MAX_MEMBERS',
   'SNAPSHOT_EVERY',
   'FORWARDER_LEASE_MS',
   'FORWARDER_POLL_INTERVAL_MS',

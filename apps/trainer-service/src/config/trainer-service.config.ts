@@ -18,6 +18,11 @@ export const trainerSettings = {
    * is addressed to the trainer's groups, so its cost grows with them.
    */
   TRAINER_MAX_GROUPS: setting.positiveInt(16),
+  /**
+   * The most members a group may have: a join of a full group is rejected. Every move of a
+   * member is addressed to all the members of its groups (~17 bytes each in the notification).
+   */
+  GROUP_MAX_MEMBERS: setting.positiveInt(1_000),
   /** Snapshot a trainer every this many events; 0 disables snapshots. */
   SNAPSHOT_EVERY: decimal(
     z

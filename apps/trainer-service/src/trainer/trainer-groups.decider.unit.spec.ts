@@ -3,6 +3,7 @@ import {
   type ChangeGroup,
   type TrainerEvent,
   DEFAULT_MAX_GROUPS,
+  GroupFullError,
   TooManyGroupsError,
   trainerDecider,
   UnknownTrainerError,
@@ -255,6 +256,42 @@ describe('trainer decider: groups', () => {
       .given([created, ...Array.from({ length: 16 }, (_, i) => joined(`g${i}`))])
       .when(change('join', 'one-more'))
       .thenThrows(TooManyGroupsError);
+  });
+
+  it('refuses a join of a group whose counted members reach maxMembers; a member, a leave or a bound not counted are not refused', () => {
+    const bounded = DeciderSpecification.for(trainerDecider({ speed: 100, maxMembers: 2 }));
+    const counted = (action: 'join' | 'leave', groupId: string, members: number): ChangeGroup => ({
+      ...change(action, groupId),
+      metadata: { now: T0 + 10, members },
+    });
+    bounded
+      .given([created])
+      .when(counted('join', 'party', 2))
+      .thenThrows(
+        GroupFullError,
+        (error) =>
+          error.message ===
+          'group "party" has 2 members, the most a group may have: join when one has left',
+      );
+    bounded
+      .given([created])
+      .when(counted('join', 'party', 1))
+      .then(joined('party'));
+    // A member joining again changes nothing; a member may always leave a full group.
+    bounded
+      .given([created, joined('party')])
+      .when(counted('join', 'party', 2))
+      .then([]);
+    bounded
+      .given([created, joined('party')])
+      .when(counted('leave', 'party', 2))
+      .then(left('party'));
+    // Not counted (the handler reads no count): not bounded; nor is a decider without maxMembers.
+    bounded.given([created]).when(change('join', 'party')).then(joined('party'));
+    spec
+      .given([created])
+      .when(counted('join', 'party', 1_000_000))
+      .then(joined('party'));
   });
 
   it('keeps its groups across moves', () => {

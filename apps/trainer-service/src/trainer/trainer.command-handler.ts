@@ -56,6 +56,14 @@ export interface TrainerCommandHandlerOptions {
   speed: number;
   /** The most groups a trainer may be in (see trainerDecider). Default DEFAULT_MAX_GROUPS. */
   maxGroups?: number;
+  /**
+   * The most members a group may have: before a join is decided, the group's members are
+   * counted in `groups` (the GroupMembers read model), and a join of a full group is rejected
+   * (GroupFullError). The count is the read model's: joins of one group handled at the same
+   * time (other trainers, other instances) may each see room for one more. A failed read fails
+   * the command (retried), never lets it through. Unset: groups are not bounded.
+   */
+  groupLimit?: { maxMembers: number; groups: GroupMembers };
   /** Snapshot every this many events; 0 disables snapshots. */
   snapshotEvery: number;
   /** Retry on concurrency conflicts (reload, decide, append again). Default 10 attempts. */
@@ -189,7 +197,11 @@ export class TrainerCommandHandler {
   private readonly recentReads = new Map<string, { startedAt: number; read: Promise<Recent> }>();
 
   constructor(private readonly options: TrainerCommandHandlerOptions) {
-    this.decider = trainerDecider({ speed: options.speed, maxGroups: options.maxGroups });
+    this.decider = trainerDecider({
+      speed: options.speed,
+      maxGroups: options.maxGroups,
+      maxMembers: options.groupLimit?.maxMembers,
+    });
     this.stream = new TrainerStream({
       eventStore: options.eventStore,
       snapshots: options.snapshots,
@@ -216,6 +228,7 @@ export class TrainerCommandHandler {
     const commandId = envelope.messageId;
     // Read beside the load, awaited before the decision and the append (see earlierOutcome).
     const earlier = this.earlierOutcome(envelope);
+    const decided = await this.counted(command);
     let outcome: CommandOutcome;
     let moved: Moved | undefined;
     let membership: MembershipChange | undefined;
@@ -226,7 +239,7 @@ export class TrainerCommandHandler {
           this.decideAndAppend(
             trainerStreamId(command.data.trainerId),
             commandId,
-            command,
+            decided,
             envelope,
             earlier,
           ),
@@ -481,6 +494,14 @@ export class TrainerCommandHandler {
         audience,
       },
     };
+  }
+
+  /** A join, when groups are bounded, with its group's members counted for the decider (groupLimit). */
+  private async counted(command: TrainerCommand): Promise<TrainerCommand> {
+    const limit = this.options.groupLimit;
+    if (!limit || command.type !== 'ChangeGroup' || command.data.action !== 'join') return command;
+    const members = await limit.groups.membersOf(command.data.groupId);
+    return { ...command, metadata: { ...command.metadata!, members: members.length } };
   }
 
   /** The row of the trainer's first event (version 1), when the positions are written through. */

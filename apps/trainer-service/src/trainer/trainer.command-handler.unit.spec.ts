@@ -299,6 +299,64 @@ describe('TrainerCommandHandler', () => {
     ]);
   });
 
+  it('rejects a join of a group as full as GROUP_MAX_MEMBERS, counted in the read model written through; admits one once a member left', async () => {
+    const groups = new InMemoryGroupMembers();
+    const { eventStore, commandStatus, notifications } = setup();
+    const handler = secondInstance(
+      { eventStore, commandStatus, notifications },
+      { groupLimit: { maxMembers: 2, groups }, groupMembers: { groups } },
+    );
+    for (const trainerId of ['ash', 'misty', 'brock'])
+      await handler.handle(moveCommand('stop', 0, 0, { trainerId }));
+    for (const trainerId of ['ash', 'misty'])
+      await expect(handler.handle(groupCommand('join', 'party', trainerId))).resolves.toEqual({
+        status: 'processed',
+        version: 2,
+      });
+    const full = groupCommand('join', 'party', 'brock');
+    const reason = 'group "party" has 2 members, the most a group may have: join when one has left';
+    await expect(handler.handle(full)).resolves.toEqual({ status: 'rejected', reason });
+    expect(await commandStatus.get(full.messageId)).toMatchObject({ status: 'rejected', reason });
+    expect(await groups.membersOf('party')).toEqual(['ash', 'misty']);
+    expect((await eventStore.readStream('trainer-brock')).map((event) => event.type)).toEqual([
+      'TrainerMovedEvent',
+    ]);
+    // A member joining again is no join: processed, nothing appended.
+    await expect(handler.handle(groupCommand('join', 'party', 'ash'))).resolves.toEqual({
+      status: 'processed',
+      version: 2,
+    });
+    await handler.handle(groupCommand('leave', 'party', 'misty'));
+    await expect(handler.handle(groupCommand('join', 'party', 'brock'))).resolves.toEqual({
+      status: 'processed',
+      version: 2,
+    });
+    expect(await groups.membersOf('party')).toEqual(['ash', 'brock']);
+  });
+
+  it('fails, not admits, a join whose group it cannot count (retried later)', async () => {
+    const groups = new InMemoryGroupMembers();
+    const { eventStore, commandStatus, notifications } = setup();
+    const handler = secondInstance(
+      { eventStore, commandStatus, notifications },
+      {
+        groupLimit: {
+          maxMembers: 2,
+          groups: Object.assign(Object.create(groups) as InMemoryGroupMembers, {
+            membersOf: () => Promise.reject(new Error('read model unreachable')),
+          }),
+        },
+      },
+    );
+    await handler.handle(moveCommand('stop', 0, 0));
+    const join = groupCommand('join', 'party');
+    await expect(handler.handle(join)).rejects.toThrow('read model unreachable');
+    expect(await commandStatus.get(join.messageId)).toBeUndefined();
+    expect((await eventStore.readStream('trainer-ash')).map((event) => event.type)).toEqual([
+      'TrainerMovedEvent',
+    ]);
+  });
+
   it('ends at one event per command when many commands of one trainer race', async () => {
     const { eventStore, handler } = setup({ snapshotEvery: 7 });
     const commands = Array.from({ length: 40 }, (_, i) =>

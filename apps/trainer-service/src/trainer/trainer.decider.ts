@@ -10,6 +10,7 @@ import {
   TRAINER_MOVED_EVENT,
 } from '@causeway/contracts';
 import {
+  GroupFullError,
   InvalidMoveError,
   SupersededMoveError,
   TooManyGroupsError,
@@ -17,6 +18,7 @@ import {
 } from './trainer.errors';
 
 export {
+  GroupFullError,
   InvalidMoveError,
   SupersededMoveError,
   TooManyGroupsError,
@@ -50,7 +52,15 @@ export interface TrainerState {
 
 /** `now` is the time the command was accepted (server clock, epoch ms): never read a clock in decide. */
 export type MoveTrainer = DomainCommand<'MoveTrainer', MoveTrainerCommand, { now: number }>;
-export type ChangeGroup = DomainCommand<'ChangeGroup', ChangeGroupCommand, { now: number }>;
+/**
+ * `members`: how many members the group has, as counted before deciding (the GroupMembers read
+ * model); given to a join when groups are bounded (`maxMembers`).
+ */
+export type ChangeGroup = DomainCommand<
+  'ChangeGroup',
+  ChangeGroupCommand,
+  { now: number; members?: number }
+>;
 export type TrainerCommand = MoveTrainer | ChangeGroup;
 
 export type TrainerMoved = DomainEvent<typeof TRAINER_MOVED_EVENT, TrainerMovedEvent>;
@@ -131,9 +141,9 @@ export const DEFAULT_MAX_GROUPS = 16;
 function changeGroup(
   command: ChangeGroup,
   state: TrainerState,
-  options: { speed: number; maxGroups: number },
+  options: { speed: number; maxGroups: number; maxMembers?: number },
 ): TrainerEvent[] {
-  const { speed, maxGroups } = options;
+  const { speed, maxGroups, maxMembers } = options;
   const { trainerId, groupId, action } = command.data;
   if (!state.exists) throw new UnknownTrainerError(trainerId);
   const member = state.groups.includes(groupId);
@@ -142,6 +152,15 @@ function changeGroup(
   // Every move carries the trainer's groups and reaches all their members: bounded.
   if (action === 'join' && state.groups.length >= maxGroups)
     throw new TooManyGroupsError(trainerId, maxGroups);
+  // Every move of a member is addressed to all the members of its groups: bounded too.
+  const members = command.metadata?.members;
+  if (
+    action === 'join' &&
+    maxMembers !== undefined &&
+    members !== undefined &&
+    members >= maxMembers
+  )
+    throw new GroupFullError(groupId, maxMembers);
   const data = { trainerId, groupId, timestamp: command.metadata!.now };
   const change: TrainerEvent =
     action === 'join'
@@ -189,19 +208,26 @@ function changeGroup(
  * TrainerMovedEvent with the resulting position and movement. A trainer is created by its first
  * move, at the origin. It joins and leaves groups (a party, a room): a group change of a trainer
  * that never moved is refused (UnknownTrainerError), a join beyond `maxGroups` groups
- * (default DEFAULT_MAX_GROUPS) too (TooManyGroupsError); a change that changes nothing decides
- * no event.
+ * (default DEFAULT_MAX_GROUPS) too (TooManyGroupsError), and, given `maxMembers`, a join of a
+ * group whose counted `members` (the command's metadata) reach it (GroupFullError); a change
+ * that changes nothing decides no event.
  */
 export function trainerDecider(options: {
   speed: number;
   maxGroups?: number;
+  /** The most members a group may have; unset, groups are not bounded. */
+  maxMembers?: number;
 }): Decider<TrainerCommand, TrainerEvent, TrainerState> {
   const maxGroups = options.maxGroups ?? DEFAULT_MAX_GROUPS;
   return {
     initialState: () => ({ exists: false, position: { x: 0, y: 0 }, movement: STILL, groups: [] }),
     decide(command, state) {
       if (command.type === 'ChangeGroup')
-        return changeGroup(command, state, { speed: options.speed, maxGroups });
+        return changeGroup(command, state, {
+          speed: options.speed,
+          maxGroups,
+          maxMembers: options.maxMembers,
+        });
       supersede(command, state);
       return move(command, state, options.speed);
     },

@@ -42,3 +42,19 @@ export class TooManyGroupsError extends PermanentError {
     this.name = 'TooManyGroupsError';
   }
 }
+
+/**
+ * A join of a group that has as many members as a group may have (GROUP_MAX_MEMBERS), as the
+ * GroupMembers read model counted them. Never retried.
+ */
+export class GroupFullError extends PermanentError {
+  constructor(
+    readonly groupId: string,
+    readonly maxMembers: number,
+  ) {
+    super(
+      `group "${groupId}" has ${maxMembers} members, the most a group may have: join when one has left`,
+    );
+    this.name = 'GroupFullError';
+  }
+}

@@ -36,6 +36,12 @@ export interface TrainerModuleOptions {
   };
   /** The most groups a trainer may be in (TRAINER_MAX_GROUPS). Default 16. */
   maxGroups?: number;
+  /**
+   * The most members a group may have (GROUP_MAX_MEMBERS), counted in `groups` (the GroupMembers
+   * read model) before a join is decided: a join of a full group ends `rejected`. Unset: groups
+   * are not bounded (TrainerCommandHandlerOptions.groupLimit).
+   */
+  groupLimit?: { maxMembers: number; groups: GroupMembers };
   /** Units per second (TRAINER_SPEED). Default 100. */
   speed?: number;
   /** Snapshot every this many events (SNAPSHOT_EVERY); 0 disables. Default 50. */

@@ -76,6 +76,7 @@ export class TrainerModule {
               },
               speed: options.speed ?? 100,
               maxGroups: options.maxGroups ?? DEFAULT_MAX_GROUPS,
+              groupLimit: options.groupLimit,
               snapshotEvery: options.snapshotEvery ?? 50,
               ...(options.now && { now: options.now }),
               clockSkewMs: options.clockSkewMs ?? 0,

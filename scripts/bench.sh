@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks, from a fresh clone: installs dependencies, brings up real Redis, Kafka and a
 # MongoDB-wire server (infra/local/up; skipped for any server whose URL you exported), then runs
-# bench/ (`npm run bench [-- suite…]`, suites: event-store aggregate-load transport). Every figure
+# bench/ (`npm run bench [-- suite…]`, suites: event-store aggregate-load transport sse live). Every figure
 # is printed as a ratio to the raw client measured in the same run; results also go to
 # bench/results/<timestamp>.json.
 set -euo pipefail

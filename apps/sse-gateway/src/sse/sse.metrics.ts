@@ -30,7 +30,7 @@ export class SseMetrics {
     });
     this.rejected = registeredCounter(registry, {
       name: 'causeway_sse_rejected_total',
-      help: 'Stream requests refused: unauthorized, rate-limited, instance-full, user-limit, not-ready, disconnected (204 to a reconnect after an operator disconnect)',
+      help: 'Stream requests refused: unauthorized, rate-limited, instance-full, user-limit, not-ready, clock-unsynchronised, disconnected (204 to a reconnect after an operator disconnect)',
       labelNames: ['reason'],
     });
     this.closed = registeredCounter(registry, {

@@ -11,7 +11,7 @@ describe('guide: configuration', () => {
   it('reads one validated configuration, naming every bad setting', () => {
     // #region guide:configuration
     const configuration = z.object({
-      ...serviceSettings, // HOST, LOG_LEVEL, INSTANCE_ID, SHUTDOWN_TIMEOUT_MS
+      ...serviceSettings, // HOST, LOG_LEVEL, INSTANCE_ID, SHUTDOWN_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS
       PORT: setting.port(3000),
       REDIS_URL: setting.redisUrl(),
       ...connectionSettings.redis, // REDIS_CONNECT_TIMEOUT_MS, REDIS_COMMAND_TIMEOUT_MS, REDIS_SILENCE_TIMEOUT_MS

@@ -1,3 +1,4 @@
+import { RedisScript } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
 import {
   type InstancePresence,
@@ -8,25 +9,25 @@ import {
 
 // KEYS[1] = alive key, KEYS[2] = connections hash, KEYS[3] = instances set; ARGV[1] = ttl ms,
 // ARGV[2] = serverId → 1 if the instance was alive, 0 if not (its stale entries are dropped).
-const HEARTBEAT = `
+const HEARTBEAT = new RedisScript(`
 local alive = redis.call('EXISTS', KEYS[1])
 if alive == 0 then redis.call('DEL', KEYS[2]) end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[2])
-return alive`;
+return alive`);
 
 // KEYS as HEARTBEAT's; ARGV[1] = serverId → the instance's connections hash (flat field, value
 // list) if its alive key had expired, then deleted with it; empty if it is alive.
-const SWEEP = `
+const SWEEP = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
 local entries = redis.call('HGETALL', KEYS[2])
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
-return entries`;
+return entries`);
 
 // KEYS as HEARTBEAT's; ARGV[1] = ttl ms, ARGV[2] = serverId, then connectionId, value pairs →
 // the instance's former entries that are not among the new ones (flat field, value list).
-const REPLACE = `
+const REPLACE = new RedisScript(`
 local before = redis.call('HGETALL', KEYS[2])
 redis.call('DEL', KEYS[2])
 local kept = {}
@@ -43,7 +44,7 @@ for i = 1, #before, 2 do
     dropped[#dropped + 1] = before[i + 1]
   end
 end
-return dropped`;
+return dropped`);
 
 /**
  * Presence in Redis: a set of instance ids, per instance a hash connectionId → {userId,
@@ -72,29 +73,16 @@ export class RedisPresenceRegistry implements PresenceRegistry {
   }
 
   async heartbeat(serverId: string): Promise<boolean> {
-    const alive = await this.client.eval(
-      HEARTBEAT,
-      3,
-      this.aliveKey(serverId),
-      this.connectionsKey(serverId),
-      this.instancesKey(),
-      String(this.ttlMs),
-      serverId,
-    );
+    const alive = await HEARTBEAT.run(this.client, this.keysOf(serverId), [this.ttlMs, serverId]);
     return Number(alive) === 1;
   }
 
   async replace(serverId: string, connections: PresenceEntry[]): Promise<PresenceEntry[]> {
-    const flat = (await this.client.eval(
-      REPLACE,
-      3,
-      this.aliveKey(serverId),
-      this.connectionsKey(serverId),
-      this.instancesKey(),
-      String(this.ttlMs),
+    const flat = (await REPLACE.run(this.client, this.keysOf(serverId), [
+      this.ttlMs,
       serverId,
       ...connections.flatMap((entry) => [entry.connectionId, value(entry)]),
-    )) as string[];
+    ])) as string[];
     return entries(pairsOf(flat));
   }
 
@@ -124,14 +112,7 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     const removed: InstancePresence[] = [];
     await Promise.all(
       serverIds.map(async (serverId) => {
-        const flat = (await this.client.eval(
-          SWEEP,
-          3,
-          this.aliveKey(serverId),
-          this.connectionsKey(serverId),
-          this.instancesKey(),
-          serverId,
-        )) as string[];
+        const flat = (await SWEEP.run(this.client, this.keysOf(serverId), [serverId])) as string[];
         const pairs = pairsOf(flat);
         if (pairs.length > 0) removed.push({ serverId, connections: entries(pairs) });
       }),
@@ -139,6 +120,10 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     return sortPresence(removed);
   }
 
+  /** KEYS of the scripts: the instance's alive key and connections hash, the instances set. */
+  private keysOf(serverId: string): string[] {
+    return [this.aliveKey(serverId), this.connectionsKey(serverId), this.instancesKey()];
+  }
   private instancesKey(): string {
     return `${this.prefix}instances`;
   }

@@ -24,3 +24,4 @@ export * from './redis.forward-ledger';
 export * from './streams-layout.probe';
 export * from './redis.lease';
 export * from './redis.snapshot-store';
+export * from './redis.script';

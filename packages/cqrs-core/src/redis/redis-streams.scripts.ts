@@ -1,3 +1,4 @@
+import { RedisScript } from './redis.script';
 import type Redis from 'ioredis';
 
 /**
@@ -10,21 +11,21 @@ import type Redis from 'ioredis';
  * With a second key (a topic's fan-out group registry, see StreamKeys.fanOutGroups) it also
  * records that the group `ARGV[3]` is alive until now + TTL.
  */
-const HEARTBEAT = `
+const HEARTBEAT = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 10)
 if KEYS[2] then redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3]) end
-return redis.call('ZRANGE', KEYS[1], 0, -1)`;
+return redis.call('ZRANGE', KEYS[1], 0, -1)`);
 
 /** Records in a topic's fan-out group registry that group `ARGV[1]` is alive until now + `ARGV[2]` ms. */
-const REGISTER_FAN_OUT_GROUP = `
+const REGISTER_FAN_OUT_GROUP = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-return 1`;
+return 1`);
 
 /**
  * Destroys the fan-out groups of a topic whose instance is gone: registered (KEYS[1]) as alive
@@ -33,7 +34,7 @@ return 1`;
  * that heartbeats again (a stable instance id restarting) before this runs keeps its group.
  * Returns the groups destroyed.
  */
-const DESTROY_GONE_FAN_OUT_GROUPS = `
+const DESTROY_GONE_FAN_OUT_GROUPS = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[1])),
@@ -42,14 +43,14 @@ for _, group in ipairs(gone) do
   for i = 2, #KEYS do redis.pcall('XGROUP', 'DESTROY', KEYS[i], group) end
   redis.call('ZREM', KEYS[1], group)
 end
-return gone`;
+return gone`);
 
 /**
  * Takes or renews a lease. Replies 'renewed' (ours already), 'handed-over' (the previous owner
  * released it after finishing its work), 'acquired' (free: never taken, or lapsed — its owner
  * may have crashed) or nil (someone else holds it).
  */
-const LEASE = `
+const LEASE = new RedisScript(`
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -60,7 +61,7 @@ if v == false or v == 'released' then
   if v == false then return 'acquired' end
   return 'handed-over'
 end
-return false`;
+return false`);
 
 /**
  * Marks our lease (KEYS[1]) as released — a clean hand-over: the next owner may claim at once —
@@ -74,7 +75,7 @@ return false`;
  * to give back: the lease is released all the same.
  * Returns the entries given back, or -1 when the lease was not ours.
  */
-const HAND_OVER = `
+const HAND_OVER = new RedisScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local given = 0
 for i = 5, #ARGV, 3 do
@@ -93,14 +94,14 @@ if tonumber(ARGV[2]) > 0 then
 else
   redis.call('DEL', KEYS[1])
 end
-return given`;
+return given`);
 
 /**
  * Deletes consumers of a stream's group that are idle and own nothing. Atomic, so a consumer
  * cannot take an entry between the check and the delete. Hazard: XGROUP DELCONSUMER drops the
  * consumer's pending entries — never call it for a consumer with pending > 0.
  */
-const DELETE_IDLE_CONSUMERS = `
+const DELETE_IDLE_CONSUMERS = new RedisScript(`
 local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
 if not ok then return 0 end
 local removed = 0
@@ -112,7 +113,7 @@ for _, c in ipairs(consumers) do
     removed = removed + 1
   end
 end
-return removed`;
+return removed`);
 
 export type LeaseOutcome = 'renewed' | 'handed-over' | 'acquired' | 'lost';
 
@@ -125,8 +126,8 @@ export async function heartbeat(
   fanOut?: { registry: string; group: string },
 ): Promise<string[]> {
   const reply = fanOut
-    ? await client.eval(HEARTBEAT, 2, membersKey, fanOut.registry, consumer, ttlMs, fanOut.group)
-    : await client.eval(HEARTBEAT, 1, membersKey, consumer, ttlMs);
+    ? await HEARTBEAT.run(client, [membersKey, fanOut.registry], [consumer, ttlMs, fanOut.group])
+    : await HEARTBEAT.run(client, [membersKey], [consumer, ttlMs]);
   return Array.isArray(reply) ? reply.map(String) : [];
 }
 
@@ -136,7 +137,7 @@ export async function registerFanOutGroup(
   group: string,
   ttlMs: number,
 ): Promise<void> {
-  await client.eval(REGISTER_FAN_OUT_GROUP, 1, registry, group, ttlMs);
+  await REGISTER_FAN_OUT_GROUP.run(client, [registry], [group, ttlMs]);
 }
 
 /** See DESTROY_GONE_FAN_OUT_GROUPS; `streams`: every stream of the registry's topic. */
@@ -147,13 +148,10 @@ export async function destroyGoneFanOutGroups(
   idleMs: number,
   limit = 100,
 ): Promise<string[]> {
-  const reply = await client.eval(
-    DESTROY_GONE_FAN_OUT_GROUPS,
-    1 + streams.length,
-    registry,
-    ...streams,
-    Math.round(idleMs),
-    limit,
+  const reply = await DESTROY_GONE_FAN_OUT_GROUPS.run(
+    client,
+    [registry, ...streams],
+    [Math.round(idleMs), limit],
   );
   return Array.isArray(reply) ? reply.map(String) : [];
 }
@@ -168,7 +166,7 @@ export async function takeLease(
   token: string,
   ttlMs: number,
 ): Promise<LeaseOutcome> {
-  const reply = await client.eval(LEASE, 1, leaseKey, token, ttlMs);
+  const reply = await LEASE.run(client, [leaseKey], [token, ttlMs]);
   return reply === 'renewed' || reply === 'handed-over' || reply === 'acquired' ? reply : 'lost';
 }
 
@@ -199,7 +197,7 @@ export async function handOver(
     const index = streams.indexOf(entry.stream);
     if (index >= 0) args.push(index + 2, entry.id, entry.attempt);
   }
-  return Number(await client.eval(HAND_OVER, 1 + streams.length, lease.key, ...streams, ...args));
+  return Number(await HAND_OVER.run(client, [lease.key, ...streams], args));
 }
 
 export async function deleteIdleConsumers(
@@ -209,5 +207,5 @@ export async function deleteIdleConsumers(
   me: string,
   idleMs: number,
 ): Promise<number> {
-  return Number(await client.eval(DELETE_IDLE_CONSUMERS, 1, stream, group, me, idleMs));
+  return Number(await DELETE_IDLE_CONSUMERS.run(client, [stream], [group, me, idleMs]));
 }

@@ -1,3 +1,4 @@
+import { RedisScript } from './redis.script';
 import type Redis from 'ioredis';
 import { compareIds } from './redis-streams.partition';
 
@@ -29,7 +30,7 @@ export interface TrimmedUnread {
  * is then created without. KEYS: stream. ARGV: group, from ('0' | '$').
  * Returns 'OK' or 'BUSYGROUP' (the group exists and keeps its position).
  */
-const CREATE_GROUP_SCRIPT = `
+const CREATE_GROUP_SCRIPT = new RedisScript(`
 local added = 0
 local length = 0
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -50,7 +51,7 @@ if type(reply) == 'table' and reply.err then
   return redis.error_reply(reply.err)
 end
 return 'OK'
-`;
+`);
 
 /**
  * Creates `group` on `stream` (MKSTREAM) starting at `from`, unless it exists. From '0' or '$'
@@ -64,7 +65,7 @@ export async function createGroup(
   from: string,
 ): Promise<void> {
   if (from === '0' || from === '$') {
-    await command.eval(CREATE_GROUP_SCRIPT, 1, stream, group, from);
+    await CREATE_GROUP_SCRIPT.run(command, [stream], [group, from]);
     return;
   }
   await command

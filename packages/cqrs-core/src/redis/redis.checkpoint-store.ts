@@ -1,12 +1,13 @@
+import { RedisScript } from './redis.script';
 import type Redis from 'ioredis';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
 import { checkCheckpointName, checkCheckpointPosition } from '../outbox/checkpoint-store.rules';
 
 // Set-if-greater, atomically.
-const SAVE = `
+const SAVE = new RedisScript(`
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
-return 0`;
+return 0`);
 
 /** Where the checkpoints live: the hash `key`, or `<keyPrefix>checkpoints`. */
 export interface RedisCheckpointStoreOptions {
@@ -50,7 +51,7 @@ export class RedisCheckpointStore implements CheckpointStore {
   async save(name: string, position: number): Promise<void> {
     checkCheckpointName(name);
     checkCheckpointPosition(position);
-    await this.redis.eval(SAVE, 1, this.key, name, String(position));
+    await SAVE.run(this.redis, [this.key], [name, position]);
   }
 
   async reset(name: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { RedisScript } from './redis.script';
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { type MessageSerializer } from '../messages/serializer.port';
@@ -51,9 +52,9 @@ export interface RedisDeadLetterQueueOptions {
 }
 
 // KEYS[1] = claim key; ARGV[1] = the replay's token. Deletes only this replay's own claim.
-const RELEASE = `
+const RELEASE = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+return 0`);
 
 /** A page of letters of one topic, with the entry ids they were read from. */
 interface Page {
@@ -215,11 +216,11 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
         const entry = entryIdOf(id);
         if ((await this.redis.xrange(this.streamOfId(id), entry, entry)).length > 0) return true;
         // Replayed or purged since it was read.
-        await this.redis.eval(RELEASE, 1, key, token);
+        await RELEASE.run(this.redis, [key], [token]);
         return false;
       },
       release: async ({ id }) => {
-        await this.redis.eval(RELEASE, 1, this.claimKeyOf(id), token);
+        await RELEASE.run(this.redis, [this.claimKeyOf(id)], [token]);
       },
       // Once the entry is gone the claim guards nothing: deleted whoever holds it.
       remove: async ({ id }) => {

@@ -1,3 +1,4 @@
+import { RedisScript } from './redis.script';
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import {
@@ -8,21 +9,21 @@ import { checkClaimLeaseMs, checkCompleteTtlMs } from '../middleware/deduplicati
 
 // A key holds the claim's token (a uuid) while handling, then 'done' or 'done:<result>'.
 // KEYS[1] = key, ARGV[1] = token, ARGV[2] = lease ms → 'claimed' | 'busy' | the done value
-const CLAIM = `
+const CLAIM = new RedisScript(`
 local value = redis.call('GET', KEYS[1])
 if value then
   if string.sub(value, 1, 4) == 'done' then return value end
   return 'busy'
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 'claimed'`;
+return 'claimed'`);
 // KEYS[1] = key, ARGV[1] = token, ARGV[2] = ttl ms, ARGV[3] = the done value
-const COMPLETE = `
+const COMPLETE = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) return 1 end
-return 0`;
-const RELEASE = `
+return 0`);
+const RELEASE = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+return 0`);
 
 /**
  * Deduplication shared by every instance through Redis: one key per (group, messageId), a
@@ -51,12 +52,10 @@ export class RedisDeduplicationStore implements DeduplicationStore {
   async claim(key: string, leaseMs: number): Promise<DeduplicationClaim> {
     checkClaimLeaseMs(leaseMs);
     const token = randomUUID();
-    const answer = (await this.redis.eval(
-      CLAIM,
-      1,
-      this.keyPrefix + key,
-      token,
-      String(leaseMs),
+    const answer = (await CLAIM.run(
+      this.redis,
+      [this.keyPrefix + key],
+      [token, leaseMs],
     )) as string;
     if (answer === 'claimed') return { state: 'claimed', token };
     if (answer === 'busy') return { state: 'busy' };
@@ -68,10 +67,10 @@ export class RedisDeduplicationStore implements DeduplicationStore {
   async complete(key: string, token: string, ttlMs: number, result?: string): Promise<void> {
     checkCompleteTtlMs(ttlMs);
     const done = result === undefined ? 'done' : `done:${result}`;
-    await this.redis.eval(COMPLETE, 1, this.keyPrefix + key, token, String(ttlMs), done);
+    await COMPLETE.run(this.redis, [this.keyPrefix + key], [token, ttlMs, done]);
   }
 
   async release(key: string, token: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.keyPrefix + key, token);
+    await RELEASE.run(this.redis, [this.keyPrefix + key], [token]);
   }
 }

@@ -1,3 +1,4 @@
+import { RedisScript } from './redis.script';
 /**
  * Lua scripts of the Redis event store. Redis runs a script to completion before any other
  * command, so each one is a single atomic step: check, assign versions and positions, write.
@@ -42,13 +43,13 @@ export const LAYOUT = '2';
  * Returns the layout the prefix holds: ARGV[1] when it was empty or already of this layout,
  * '1' for data written before layouts were recorded (positions taken, no `P:layout`).
  */
-export const LAYOUT_SCRIPT = `
+export const LAYOUT_SCRIPT = new RedisScript(`
 local layout = redis.call('GET', KEYS[1])
 if layout then return layout end
 if redis.call('EXISTS', KEYS[2]) == 1 then return '1' end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
-`;
+`);
 
 /** Rules shared by the append and cut scripts: `holds(kind, number, head, first)`. */
 const HOLDS = `
@@ -74,7 +75,7 @@ end
  * The append is one commit: one entry in the stream index, whatever its size.
  * Returns {'ok', head, firstPosition} | {'duplicate', lastVersion} | {'conflict', head} | {'deleted', head}.
  */
-export const APPEND_SCRIPT = `${HOLDS}
+export const APPEND_SCRIPT = new RedisScript(`${HOLDS}
 local meta = redis.call('HMGET', KEYS[1], 'head', 'first', 'tomb', 'soft')
 local head = tonumber(meta[1]) or 0
 local first = tonumber(meta[2]) or 1
@@ -133,7 +134,7 @@ if meta[4] then redis.call('HDEL', KEYS[1], 'soft') end
 -- Nothing removes a stream from the set: only its first append needs to add it.
 if head == 0 then redis.call('SADD', KEYS[5], ARGV[3]) end
 return {'ok', head + n, firstPosition}
-`;
+`);
 
 /**
  * Reads the global log. KEYS: events, seq, low. ARGV: from (exclusive), want, budget.
@@ -144,7 +145,7 @@ return {'ok', head + n, firstPosition}
  * Returns {cursor, seq, position, record, position, record, …}; every position ≤ cursor was
  * either returned or is a hole, and cursor = seq means the reader is caught up.
  */
-export const READ_ALL_SCRIPT = `
+export const READ_ALL_SCRIPT = new RedisScript(`
 local seq = tonumber(redis.call('GET', KEYS[2])) or 0
 local low = tonumber(redis.call('GET', KEYS[3])) or 0
 local cursor = tonumber(ARGV[1])
@@ -185,7 +186,7 @@ if fromLow and cursor > low then redis.call('SET', KEYS[3], cursor) end
 out[1] = cursor
 out[2] = seq
 return out
-`;
+`);
 
 /**
  * Reads one stream in one round trip. KEYS: stream, events.
@@ -197,7 +198,7 @@ return out
  * Returns {position, record, position, record, …} in the order read; records removed meanwhile
  * cannot be missing (the script is atomic), so every index entry has its records.
  */
-export const READ_STREAM_SCRIPT = `
+export const READ_STREAM_SCRIPT = new RedisScript(`
 local low = tonumber(ARGV[1]) or -math.huge
 local high = tonumber(ARGV[2]) or math.huge
 local count = tonumber(ARGV[3])
@@ -251,7 +252,7 @@ for c = 1, #commits, 2 do
 end
 if #positions > 0 then flush() end
 return out
-`;
+`);
 
 /**
  * Removes a prefix of a stream. KEYS: meta, stream, events.
@@ -262,7 +263,7 @@ return out
  * remainder (score = the cut, member = its first kept position and count).
  * Returns {'ok', removed} | {'conflict', head} | {'deleted', head}.
  */
-export const CUT_SCRIPT = `${HOLDS}
+export const CUT_SCRIPT = new RedisScript(`${HOLDS}
 -- Deletes the fields of hash 'key' given to add(), 1000 per HDEL (unpack has a stack limit).
 local function deleter(key)
   local batch = {}
@@ -340,4 +341,4 @@ end
 if mode == 'hard' then redis.call('HSET', KEYS[1], 'tomb', '1', 'head', head) end
 if mode == 'soft' then redis.call('HSET', KEYS[1], 'soft', head) end
 return {'ok', removed}
-`;
+`);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import { ConcurrencyConflictError, StreamDeletedError } from '../event-store/event-store.errors';
 import {
@@ -51,6 +50,7 @@ import {
   READ_ALL_SCRIPT,
   READ_STREAM_SCRIPT,
 } from './redis.event-store.scripts';
+import { type RedisScript } from './redis.script';
 
 export interface RedisEventStoreOptions {
   /** A connected ioredis client (e.g. `redisConnection(...).client`); the store does not close it. */
@@ -106,7 +106,6 @@ export class RedisEventStore implements EventStore {
   private readonly prefix: string;
   private readonly serializer: MessageSerializer;
   private readonly batchSize: number;
-  private readonly scripts = new Map<string, string>();
 
   /** @throws TypeError naming `client` when it is missing */
   constructor(options: RedisEventStoreOptions) {
@@ -122,16 +121,14 @@ export class RedisEventStore implements EventStore {
   }
 
   /**
-   * Loads the scripts and records the key layout of an empty prefix.
+   * Records the key layout of an empty prefix (the scripts go to Redis with their first call).
    * @throws Error naming the prefix when it holds data of another key layout
    */
   async init(): Promise<void> {
-    const layout = (await this.client.eval(
-      LAYOUT_SCRIPT,
-      2,
-      this.key('layout'),
-      this.key('seq'),
-      LAYOUT,
+    const layout = (await LAYOUT_SCRIPT.run(
+      this.client,
+      [this.key('layout'), this.key('seq')],
+      [LAYOUT],
     )) as string;
     if (layout !== LAYOUT) {
       throw new Error(
@@ -139,9 +136,6 @@ export class RedisEventStore implements EventStore {
           `layout ${layout}, which this version cannot read (it uses layout ${LAYOUT}). ` +
           `Use a new keyPrefix, or delete every key under "${this.prefix}" if that data may go.`,
       );
-    }
-    for (const script of [APPEND_SCRIPT, CUT_SCRIPT, READ_ALL_SCRIPT, READ_STREAM_SCRIPT]) {
-      this.scripts.set(script, (await this.client.script('LOAD', script)) as string);
     }
   }
 
@@ -222,7 +216,7 @@ export class RedisEventStore implements EventStore {
     for (;;) {
       const want = types ? this.batchSize : Math.min(this.batchSize, limit - events.length);
       const start = position;
-      const reply = (await this.evalsha(READ_ALL_SCRIPT, keys, [
+      const reply = (await READ_ALL_SCRIPT.run(this.client, keys, [
         position,
         want,
         READ_ALL_BUDGET - walked,
@@ -371,8 +365,8 @@ export class RedisEventStore implements EventStore {
     const backwards = options.direction === 'backwards';
     const low = (backwards ? options.toVersion : options.fromVersion) ?? '';
     const high = (backwards ? options.fromVersion : options.toVersion) ?? '';
-    return (await this.evalsha(
-      READ_STREAM_SCRIPT,
+    return (await READ_STREAM_SCRIPT.run(
+      this.client,
       [this.key(`s:${streamId}`), this.key('events')],
       [low, high, options.limit ?? -1, backwards ? 'backwards' : 'forwards'],
     )) as (number | string)[];
@@ -417,17 +411,11 @@ export class RedisEventStore implements EventStore {
     }
   }
 
-  private run(script: string, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    return this.evalsha(script, keys, args) as Promise<ScriptReply>;
-  }
-
-  /** No async functions of their own here: an append's reply reaches it in fewer promise hops. */
-  private evalsha(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    const sha = this.scripts.get(script) ?? createHash('sha1').update(script).digest('hex');
-    return this.client.evalsha(sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-      // After a restart or SCRIPT FLUSH the server forgot the script: send it again.
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.client.eval(script, keys.length, ...keys, ...args);
-    });
+  private run(
+    script: RedisScript,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<ScriptReply> {
+    return script.run(this.client, keys, args) as Promise<ScriptReply>;
   }
 }

@@ -1,3 +1,4 @@
+import { RedisScript } from './redis.script';
 import type Redis from 'ioredis';
 import {
   type ForwardLedger,
@@ -7,14 +8,14 @@ import {
 } from '../outbox/forward-ledger.port';
 
 // KEYS[1] = ledger; ARGV[1] = ttl ms, ARGV[2…] = units. Records them; the key lives ttl after its last use.
-const RECORD = `
+const RECORD = new RedisScript(`
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1`;
+return 1`);
 
 // KEYS[1] = ledger; ARGV[1] = start unit, ARGV[2] = most units per call. The last unit of the
 // run of recorded units from start (start - 1 when start is not recorded); forgets up to it.
-const ADVANCE = `
+const ADVANCE = new RedisScript(`
 local start = tonumber(ARGV[1])
 local units = redis.call('ZRANGEBYSCORE', KEYS[1], start, '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
 local last = start - 1
@@ -23,15 +24,15 @@ for i = 1, #units do
   last = last + 1
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', last)
-return last`;
+return last`);
 
 // KEYS[1] = ledger; ARGV = units. 1 for each unit recorded (and not forgotten), else 0.
-const RECORDED = `
+const RECORDED = new RedisScript(`
 local found = {}
 for i = 1, #ARGV do
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) then found[i] = 1 else found[i] = 0 end
 end
-return found`;
+return found`);
 
 export interface RedisForwardLedgerOptions {
   client: Redis;
@@ -61,12 +62,12 @@ export class RedisForwardLedger implements ForwardLedger {
   async record(positions: readonly number[]): Promise<void> {
     const units = [...new Set(positions.map((p) => this.options.units.unitOf(p)))];
     if (units.length === 0) return;
-    await this.options.client.eval(RECORD, 1, this.key(), this.ttlMs, ...units);
+    await RECORD.run(this.options.client, [this.key()], [this.ttlMs, ...units]);
   }
 
   async advance(from: number): Promise<{ through: number; caughtUp: boolean }> {
     const start = ledgerStart(this.options.units, from);
-    const last = Number(await this.options.client.eval(ADVANCE, 1, this.key(), start, 10_000));
+    const last = Number(await ADVANCE.run(this.options.client, [this.key()], [start, 10_000]));
     return ledgerAdvance(this.options.units, from, start, last);
   }
 
@@ -74,7 +75,7 @@ export class RedisForwardLedger implements ForwardLedger {
   async recorded(positions: readonly number[]): Promise<ReadonlySet<number>> {
     const units = [...new Set(positions.map((p) => this.options.units.unitOf(p)))];
     if (units.length === 0) return new Set();
-    const found = (await this.options.client.eval(RECORDED, 1, this.key(), ...units)) as number[];
+    const found = (await RECORDED.run(this.options.client, [this.key()], units)) as number[];
     const recorded = new Set(units.filter((_, i) => found[i] === 1));
     return new Set(positions.filter((p) => recorded.has(this.options.units.unitOf(p))));
   }

@@ -1,20 +1,21 @@
+import { RedisScript } from './redis.script';
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { type Lease } from '../leases/lease.port';
 import { checkLeaseTtlMs } from '../leases/lease.rules';
 
 // KEYS[1] = lease key; ARGV[1] = holder token, ARGV[2] = ttl ms. Renews only our own lease.
-const RENEW = `
+const RENEW = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-return 0`;
+return 0`);
 
 // KEYS[1] = lease key; ARGV[1] = holder token. Deletes only our own lease.
-const RELEASE = `
+const RELEASE = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+return 0`);
 
 export interface RedisLeaseOptions {
   client: Redis;
@@ -43,12 +44,12 @@ export class RedisLease implements Lease {
 
   async acquire(): Promise<boolean> {
     const { client, key } = this.options;
-    const renewed = (await client.eval(RENEW, 1, key, this.token, String(this.ttlMs))) as number;
+    const renewed = (await RENEW.run(client, [key], [this.token, this.ttlMs])) as number;
     if (renewed === 1) return true;
     return (await client.set(key, this.token, 'PX', this.ttlMs, 'NX')) === 'OK';
   }
 
   async release(): Promise<void> {
-    await this.options.client.eval(RELEASE, 1, this.options.key, this.token);
+    await RELEASE.run(this.options.client, [this.options.key], [this.token]);
   }
 }

@@ -1,28 +1,29 @@
+import { RedisScript } from './redis.script';
 import type Redis from 'ioredis';
 
 // KEYS[1] = hint key; ARGV[1] = slot, ARGV[2] = ttl ms. Keeps the maximum, atomically.
-const RAISE = `
+const RAISE = new RedisScript(`
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1`;
+return 1`);
 
 // KEYS[1] = hint key, KEYS[2] = turn key; ARGV[1] = holder, ARGV[2] = turn ttl ms.
 // The turn if free, with the hint's slot; -1 while someone else has it.
-const TAKE = `
+const TAKE = new RedisScript(`
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return tonumber(redis.call('GET', KEYS[1]) or '0')
 end
-return -1`;
+return -1`);
 
 // KEYS[1] = hint key, KEYS[2] = turn key; ARGV[1] = slot, ARGV[2] = hint ttl ms, ARGV[3] = holder.
 // Raises the hint (as RAISE) and ends the holder's turn, if it still has it.
-const PASS = `
+const PASS = new RedisScript(`
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-return 1`;
+return 1`);
 
 export interface RedisSlotHintOptions {
   /** Prepended to the keys `<prefix>commit-log:{<log>}` (and `…:turn`). Default ''. */
@@ -58,18 +59,18 @@ export class RedisSlotHint {
   }
 
   async raise(log: string, slot: number): Promise<void> {
-    await this.redis.eval(RAISE, 1, this.key(log), String(slot), String(this.ttlMs));
+    await RAISE.run(this.redis, [this.key(log)], [slot, this.ttlMs]);
   }
 
   async take(log: string, holder: string, ttlMs: number): Promise<number | undefined> {
     const key = this.key(log);
-    const slot = Number(await this.redis.eval(TAKE, 2, key, `${key}:turn`, holder, String(ttlMs)));
+    const slot = Number(await TAKE.run(this.redis, [key, `${key}:turn`], [holder, ttlMs]));
     return slot < 0 ? undefined : slot;
   }
 
   async pass(log: string, holder: string, slot: number): Promise<void> {
     const key = this.key(log);
-    await this.redis.eval(PASS, 2, key, `${key}:turn`, String(slot), String(this.ttlMs), holder);
+    await PASS.run(this.redis, [key, `${key}:turn`], [slot, this.ttlMs, holder]);
   }
 
   private key(log: string): string {

@@ -1,3 +1,4 @@
+import { RedisScript } from './redis.script';
 import type Redis from 'ioredis';
 import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
 import { checkLoadSnapshotOptions, checkSnapshot } from '../snapshots/snapshot.rules';
@@ -39,7 +40,7 @@ interface SnapshotMeta {
  * its data (hash: that member → the meta JSON, `<member>:state` → the payload). ARGV: member,
  * version, meta, payload, the saved schema version, keep.
  */
-const SAVE = `
+const SAVE = new RedisScript(`
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3], ARGV[1] .. ':state', ARGV[4])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
@@ -55,14 +56,14 @@ for _, member in ipairs(members) do
     redis.call('HDEL', KEYS[2], member, member .. ':state')
   end
 end
-return 1`;
+return 1`);
 
 /**
  * Reads, in one atomic step, the `ARGV[2]`-th (0: newest) snapshot of a stream whose member
  * starts with ARGV[1] (`<schemaVersion>:`): { member, meta, payload }, or nil. Atomic, so a save
  * trimming it meanwhile cannot make a load miss every snapshot.
  */
-const LOAD = `
+const LOAD = new RedisScript(`
 local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
 local skip = tonumber(ARGV[2])
 for _, member in ipairs(members) do
@@ -74,7 +75,7 @@ for _, member in ipairs(members) do
     skip = skip - 1
   end
 end
-return nil`;
+return nil`);
 
 /**
  * Redis snapshot store (S2-3), for services on the Redis event store: per stream, a sorted set
@@ -119,17 +120,17 @@ export class RedisSnapshotStore implements SnapshotStore {
       rawBytes,
       ...(snapshot.aggregateType !== undefined && { aggregateType: snapshot.aggregateType }),
     };
-    await this.client.eval(
-      SAVE,
-      2,
-      this.indexKey(snapshot.streamId),
-      this.dataKey(snapshot.streamId),
-      memberOf(snapshot.schemaVersion, snapshot.version),
-      String(snapshot.version),
-      JSON.stringify(meta),
-      payload,
-      String(snapshot.schemaVersion),
-      String(this.keep),
+    await SAVE.run(
+      this.client,
+      [this.indexKey(snapshot.streamId), this.dataKey(snapshot.streamId)],
+      [
+        memberOf(snapshot.schemaVersion, snapshot.version),
+        snapshot.version,
+        JSON.stringify(meta),
+        payload,
+        snapshot.schemaVersion,
+        this.keep,
+      ],
     );
   }
 
@@ -141,13 +142,10 @@ export class RedisSnapshotStore implements SnapshotStore {
     const prefix = `${options.schemaVersion}:`;
     // Newest first, one at a time: the next one is read only when this one cannot be decoded.
     for (let skip = 0; ; skip++) {
-      const found = (await (this.client as unknown as { evalBuffer: Redis['eval'] }).evalBuffer(
-        LOAD,
-        2,
-        this.indexKey(streamId),
-        this.dataKey(streamId),
-        prefix,
-        String(skip),
+      const found = (await LOAD.runBuffer(
+        this.client,
+        [this.indexKey(streamId), this.dataKey(streamId)],
+        [prefix, skip],
       )) as [Buffer, Buffer | null, Buffer | null] | null;
       if (!found) return undefined;
       const [memberBuffer, meta, payload] = found;

@@ -1,3 +1,4 @@
+import { RedisScript } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
 import {
   type RedisChannelSubscription,
@@ -10,14 +11,14 @@ import { type RevocationListener, type TokenRevocations } from './token-revocati
  * ARGV[3] = channel, ARGV[4] = reason ('' for none). Keeps the later cut, indexes it, and tells
  * every instance the one that holds, with the reason.
  */
-const REVOKE = `
+const REVOKE = new RedisScript(`
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
 local at = tonumber(ARGV[2])
 if current and current >= at then at = current end
 redis.call('HSET', KEYS[1], ARGV[1], at)
 redis.call('ZADD', KEYS[2], at, ARGV[1])
 redis.call('PUBLISH', ARGV[3], cjson.encode({ARGV[1], at, ARGV[4]}))
-return at`;
+return at`);
 
 /**
  * KEYS[1] = the revocations hash, KEYS[2] = its index by cut; ARGV[1] = keepMs, ARGV[2] = at
@@ -25,7 +26,7 @@ return at`;
  * hash field holds a later cut than the index (written by a release before the index) is
  * re-indexed instead. Returns {looked at, dropped, hash fields, index entries}.
  */
-const PRUNE = `
+const PRUNE = new RedisScript(`
 local time = redis.call('TIME')
 local horizon = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) - tonumber(ARGV[1])
 local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%d', horizon), 'LIMIT', 0, tonumber(ARGV[2]))
@@ -40,21 +41,21 @@ for _, user in ipairs(old) do
     dropped = dropped + 1
   end
 end
-return {#old, dropped, redis.call('HLEN', KEYS[1]), redis.call('ZCARD', KEYS[2])}`;
+return {#old, dropped, redis.call('HLEN', KEYS[1]), redis.call('ZCARD', KEYS[2])}`);
 
 /**
  * KEYS[1] = the revocations hash, KEYS[2] = its index by cut; ARGV[1] = HSCAN cursor,
  * ARGV[2] = COUNT. Indexes one batch of the hash's fields by their cut (the hash decides).
  * Returns the next cursor ('0' when done).
  */
-const INDEX = `
+const INDEX = new RedisScript(`
 local page = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', tonumber(ARGV[2]))
 local fields = page[2]
 for i = 1, #fields, 2 do
   local at = tonumber(fields[i + 1])
   if at then redis.call('ZADD', KEYS[2], at, fields[i]) end
 end
-return page[1]`;
+return page[1]`);
 
 /** How many cuts one PRUNE or INDEX call handles: each call blocks Redis ~3 ms (measured). */
 const BATCH = 500;
@@ -111,15 +112,10 @@ export class RedisTokenRevocations implements TokenRevocations {
 
   async revoke(userId: string, at = Date.now(), reason?: string): Promise<void> {
     const cut = Number(
-      await this.client.eval(
-        REVOKE,
-        2,
-        this.key,
-        this.indexKey,
-        userId,
-        at,
-        this.key,
-        reason ?? '',
+      await REVOKE.run(
+        this.client,
+        [this.key, this.indexKey],
+        [userId, at, this.key, reason ?? ''],
       ),
     );
     this.apply(userId, cut, reason);
@@ -192,13 +188,10 @@ export class RedisTokenRevocations implements TokenRevocations {
     let dropped = 0;
     const began = Date.now();
     for (;;) {
-      const [batch, gone, fields, entries] = (await this.client.eval(
-        PRUNE,
-        2,
-        this.key,
-        this.indexKey,
-        this.keepMs,
-        BATCH,
+      const [batch, gone, fields, entries] = (await PRUNE.run(
+        this.client,
+        [this.key, this.indexKey],
+        [this.keepMs, BATCH],
       )) as [number, number, number, number];
       dropped += gone;
       if (batch === BATCH) continue;
@@ -214,7 +207,7 @@ export class RedisTokenRevocations implements TokenRevocations {
         `indexing ${fields - entries} revocation(s) by their cut (written before the index)`,
       );
       let cursor = '0';
-      do cursor = String(await this.client.eval(INDEX, 2, this.key, this.indexKey, cursor, BATCH));
+      do cursor = String(await INDEX.run(this.client, [this.key, this.indexKey], [cursor, BATCH]));
       while (cursor !== '0');
       indexed = true;
     }

@@ -1,3 +1,4 @@
+import { RedisScript } from '@causeway/cqrs-core/redis';
 import { type CommandStatus } from '@causeway/contracts';
 import type Redis from 'ioredis';
 import { type CommandStatusStore, FAILED_REASON_PREFIX } from './command-status.port';
@@ -5,7 +6,7 @@ import { type CommandStatusStore, FAILED_REASON_PREFIX } from './command-status.
 // KEYS[1] = status key, ARGV[1] = outcome JSON (without acceptedAt), ARGV[2] = retention ms.
 // Read and write in one script so that two instances completing the same command (a redelivery)
 // cannot both win; the accepted time and deadline of an existing entry are kept.
-const COMPLETE = `
+const COMPLETE = new RedisScript(`
 local current = redis.call('GET', KEYS[1])
 local outcome = cjson.decode(ARGV[1])
 if current then
@@ -21,7 +22,7 @@ else
   outcome.acceptedAt = outcome.completedAt
 end
 redis.call('SET', KEYS[1], cjson.encode(outcome), 'PX', ARGV[2])
-return 1`;
+return 1`);
 
 export interface RedisCommandStatusStoreOptions {
   /** Prepended to every key, e.g. the TOPIC_PREFIX of the deployment plus ':'. Default ''. */
@@ -81,12 +82,10 @@ export class RedisCommandStatusStore implements CommandStatusStore {
       ...(outcome.reason !== undefined && { reason: outcome.reason }),
       ...(outcome.version !== undefined && { version: outcome.version }),
     };
-    await this.redis.eval(
-      COMPLETE,
-      1,
-      this.key(outcome.commandId),
-      JSON.stringify(value),
-      String(this.retentionMs),
+    await COMPLETE.run(
+      this.redis,
+      [this.key(outcome.commandId)],
+      [JSON.stringify(value), this.retentionMs],
     );
   }
 

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Notification } from '@causeway/contracts';
-import { blockingReadOptions } from '@causeway/cqrs-core/redis';
+import { blockingReadOptions, RedisScript } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
 import { compareLogIds, isLogId, logIdTime } from './notification-log.ids';
 import {
@@ -21,7 +21,7 @@ import {
 // ms, ARGV[4] = version, ARGV[5] = previous ('' = none; only with an order key). → the new id, the first id when the notification was appended
 // before, or nil when the order key refuses it (see NotificationLog.append).
 // Time comes from the Redis server (TIME), so ids, ages and trimming use one clock.
-const APPEND = `
+const APPEND = new RedisScript(`
 local first = redis.call('GET', KEYS[2])
 if first then return first end
 if #KEYS > 2 then
@@ -38,7 +38,7 @@ end
 local now = redis.call('TIME')
 local minMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
 if minMs > 0 then redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', minMs)) end
-return id`;
+return id`);
 
 export interface RedisNotificationLogOptions extends NotificationLogRetention {
   /** The app's shared client; `follow` opens its own duplicate (XREAD BLOCK holds a connection). */
@@ -99,8 +99,7 @@ export class RedisNotificationLog implements NotificationLog {
       keys.push(this.orderPrefix + order.key, this.newestPrefix + order.key);
       args.push(String(order.version), order.previous === undefined ? '' : String(order.previous));
     }
-    const id = (await this.options.client.eval(APPEND, keys.length, ...keys, ...args)) as
-      string | null;
+    const id = (await APPEND.run(this.options.client, keys, args)) as string | null;
     return id ?? undefined;
   }
 

@@ -1,10 +1,11 @@
+import { RedisScript } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
 import { type GroupMembers } from './group-members.port';
 
 // KEYS[1] = the trainer's versions hash, KEYS[2] = the group's members set, KEYS[3] = the
 // trainer's groups set; ARGV[1] = trainerId, ARGV[2] = groupId, ARGV[3] = version,
 // ARGV[4] = 'join' | 'leave'. → 1 when the change was applied, 0 when its version is not greater.
-const APPLY = `
+const APPLY = new RedisScript(`
 local stored = redis.call('HGET', KEYS[1], ARGV[2])
 if stored and tonumber(stored) >= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
@@ -15,20 +16,7 @@ else
   redis.call('SREM', KEYS[2], ARGV[1])
   redis.call('SREM', KEYS[3], ARGV[2])
 end
-return 1`;
-
-/** Name of the script on the shared client (ioredis `defineCommand`: EVALSHA, EVAL on NOSCRIPT). */
-const APPLY_COMMAND = 'causewayApplyGroupChange';
-
-type ApplyCommand = (
-  versions: string,
-  members: string,
-  groups: string,
-  trainerId: string,
-  groupId: string,
-  version: string,
-  action: 'join' | 'leave',
-) => Promise<number>;
+return 1`);
 
 export interface RedisGroupMembersOptions {
   /** The app's shared client. */
@@ -54,14 +42,10 @@ export interface RedisGroupMembersOptions {
 export class RedisGroupMembers implements GroupMembers {
   private readonly client: Redis;
   private readonly prefix: string;
-  private readonly applyScript: ApplyCommand;
 
   constructor(options: RedisGroupMembersOptions) {
     this.client = options.client;
     this.prefix = `${options.keyPrefix ?? ''}read-models:`;
-    this.client.defineCommand(APPLY_COMMAND, { numberOfKeys: 3, lua: APPLY });
-    const command = (this.client as unknown as Record<string, ApplyCommand>)[APPLY_COMMAND]!;
-    this.applyScript = command.bind(this.client);
   }
 
   async apply(change: {
@@ -71,14 +55,14 @@ export class RedisGroupMembers implements GroupMembers {
     version: number;
   }): Promise<boolean> {
     const { trainerId, groupId, action, version } = change;
-    const applied = await this.applyScript(
-      `${this.prefix}group-versions:${trainerId}`,
-      `${this.prefix}group-members:${groupId}`,
-      `${this.prefix}trainer-groups:${trainerId}`,
-      trainerId,
-      groupId,
-      String(version),
-      action,
+    const applied = await APPLY.run(
+      this.client,
+      [
+        `${this.prefix}group-versions:${trainerId}`,
+        `${this.prefix}group-members:${groupId}`,
+        `${this.prefix}trainer-groups:${trainerId}`,
+      ],
+      [trainerId, groupId, version, action],
     );
     return applied === 1;
   }

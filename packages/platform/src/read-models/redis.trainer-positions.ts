@@ -1,3 +1,4 @@
+import { RedisScript } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
 import { byTrainerId } from './in-memory.trainer-positions';
 import {
@@ -9,17 +10,17 @@ import {
 // KEYS[1] = positions hash, KEYS[2] = its index by updatedAt; ARGV[1] = trainerId,
 // ARGV[2] = version, ARGV[3] = row JSON, ARGV[4] = updatedAt.
 // → 1 when the row was stored, 0 when the stored row's version is not lower.
-const APPLY = `
+const APPLY = new RedisScript(`
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
 if stored and tonumber(cjson.decode(stored).version) >= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-return 1`;
+return 1`);
 
 // KEYS[1] = positions hash, KEYS[2] = its index; ARGV[1] = since. → the rows (JSON) of the
 // trainers updated at or after since. Rows the index lacks (stored by an earlier release) are
 // indexed first, once: the hash then has no more fields than the index has members.
-const RECENT = `
+const RECENT = new RedisScript(`
 if redis.call('HLEN', KEYS[1]) > redis.call('ZCARD', KEYS[2]) then
   local all = redis.call('HGETALL', KEYS[1])
   for i = 1, #all, 2 do
@@ -34,19 +35,7 @@ for i = 1, #ids, 1000 do
   local chunk = redis.call('HMGET', KEYS[1], unpack(ids, i, math.min(i + 999, #ids)))
   for j = 1, #chunk do rows[#rows + 1] = chunk[j] end
 end
-return rows`;
-
-/** Name of the script on the shared client (ioredis `defineCommand`: EVALSHA, EVAL on NOSCRIPT). */
-const APPLY_COMMAND = 'causewayApplyTrainerPosition';
-
-type ApplyCommand = (
-  key: string,
-  index: string,
-  trainerId: string,
-  version: string,
-  row: string,
-  updatedAt: string,
-) => Promise<number>;
+return rows`);
 
 export interface RedisTrainerPositionsOptions {
   /** The app's shared client. */
@@ -73,26 +62,19 @@ export class RedisTrainerPositions implements TrainerPositions {
   readonly key: string;
   readonly indexKey: string;
   private readonly client: Redis;
-  private readonly applyScript: ApplyCommand;
 
   constructor(options: RedisTrainerPositionsOptions) {
     this.client = options.client;
     this.key = `${options.keyPrefix ?? ''}read-models:positions`;
     this.indexKey = `${this.key}:updated`;
-    this.client.defineCommand(APPLY_COMMAND, { numberOfKeys: 2, lua: APPLY });
-    const command = (this.client as unknown as Record<string, ApplyCommand>)[APPLY_COMMAND]!;
-    this.applyScript = command.bind(this.client);
   }
 
   async apply(position: TrainerPosition): Promise<boolean> {
     const row = positionFields(position);
-    const applied = await this.applyScript(
-      this.key,
-      this.indexKey,
-      row.trainerId,
-      String(row.version),
-      JSON.stringify(row),
-      String(row.updatedAt),
+    const applied = await APPLY.run(
+      this.client,
+      [this.key, this.indexKey],
+      [row.trainerId, row.version, JSON.stringify(row), row.updatedAt],
     );
     return applied === 1;
   }
@@ -111,7 +93,7 @@ export class RedisTrainerPositions implements TrainerPositions {
   }
 
   async recent(since: number): Promise<TrainerPosition[]> {
-    const stored = (await this.client.eval(RECENT, 2, this.key, this.indexKey, since)) as (
+    const stored = (await RECENT.run(this.client, [this.key, this.indexKey], [since])) as (
       string | null
     )[];
     return stored.flatMap((json) => (json === null ? [] : [parse(json)])).sort(byTrainerId);

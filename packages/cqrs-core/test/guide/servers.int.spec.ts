@@ -21,6 +21,7 @@ import {
   RedisDeadLetterQueue,
   RedisDeduplicationStore,
   RedisEventStore,
+  RedisScript,
   RedisStreamsPublisher,
   RedisStreamsSubscriber,
   redisConnection,
@@ -114,6 +115,22 @@ describe('guide: Redis', () => {
     const [stored] = await eventStore.readStream('account-acc-1');
     expect(stored).toMatchObject({ messageId: event.messageId, version: 1, position: 1 });
     await eventStore.close();
+  });
+
+  it('runs a Lua script by its SHA', async () => {
+    await redis.open();
+    // #region guide:redis-script
+    const SAVE_IF_GREATER = new RedisScript(`
+local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if stored and stored >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`);
+    const key = `${PREFIX}checkpoints`;
+    const saved = await SAVE_IF_GREATER.run(redis.client, [key], ['projection', 42]); // 1
+    // #endregion
+    expect(saved).toBe(1);
+    expect(await SAVE_IF_GREATER.run(redis.client, [key], ['projection', 41])).toBe(0);
+    expect(await redis.client.hget(key, 'projection')).toBe('42');
   });
 
   it('carries commands over Redis Streams', async () => {

@@ -263,10 +263,15 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
         expect((await fetch(`${supervised.url}/health/live`)).status).toBe(200);
         supervisor.kill('SIGKILL');
         await supervisorExited;
+        // The losing timer is cleared: left running, it held jest 15 s past the last test.
+        let timer: NodeJS.Timeout | undefined;
         const code = await Promise.race([
           supervised.exited,
-          new Promise((resolve) => setTimeout(() => resolve('still running'), 15_000)),
+          new Promise((resolve) => {
+            timer = setTimeout(() => resolve('still running'), 15_000);
+          }),
         ]);
+        clearTimeout(timer);
         expect(code).toBe(0);
         expect(supervised.stdoutLines().join('\n')).toContain(
           `supervisor (pid ${supervisor.pid}) gone; shutting down`,

@@ -1,3 +1,4 @@
+import { MAX_USER_ID_LENGTH, TrainerId } from '@causeway/contracts';
 import { CallerGate } from '@causeway/platform';
 import {
   Controller,
@@ -17,8 +18,8 @@ import { type ApiRequest, type ApiResponse } from '../http/http.types';
 
 export const DevTokenRequest = z.strictObject({
   // One error for "" and "  " alike; the pattern shows in the OpenAPI document too.
-  userId: z.string().max(128).regex(/\S/, 'must not be empty or blank'),
-  trainerIds: z.array(z.string().min(1).max(128)).max(32).optional(),
+  userId: z.string().max(MAX_USER_ID_LENGTH).regex(/\S/, 'must not be empty or blank'),
+  trainerIds: z.array(TrainerId).max(32).optional(),
   ttlSeconds: z
     .number()
     .int()

@@ -202,7 +202,7 @@ describe('POST /api/presence/{userId}/disconnect', () => {
     expect(await plain.json()).toMatchObject({
       type: 'https://causeway.dev/problems/unsupported-media-type',
     });
-    const long = await disconnect('u'.repeat(257), admin);
+    const long = await disconnect('u'.repeat(129), admin);
     expect(long.status).toBe(400);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(tab.ended).toBe(false);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TrainerId } from '../trainer/move-trainer.command';
 
 const GroupId = z
   .string()
@@ -8,7 +9,7 @@ const GroupId = z
 
 /** A trainer joins or leaves a group (a party or a room). Members see each other's moves. */
 export const ChangeGroupCommand = z.object({
-  trainerId: z.string().min(1, 'must not be empty').max(128),
+  trainerId: TrainerId,
   groupId: GroupId,
   action: z.enum(['join', 'leave'], { message: 'must be "join" or "leave"' }),
   timestamp: z.number().int().nonnegative(),

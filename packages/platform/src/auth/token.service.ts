@@ -6,6 +6,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
+import { MAX_USER_ID_LENGTH } from '@causeway/contracts';
 import { type RevocationCheck } from './token-revocations.port';
 
 /** Who is calling: the verified `sub` of their token. */
@@ -31,8 +32,8 @@ export interface Caller {
 /** What a token is for: `access` (API calls, cookies) or `stream` (a short-lived `?token=` for EventSource). */
 export type TokenUse = 'access' | 'stream';
 
-/** The longest user id (`sub`) a token may carry; ids are keys and appear in messages. */
-export const MAX_USER_ID_LENGTH = 256;
+/** The longest user id (`sub`) a token may carry (as a trainer's id); ids are keys and appear in messages. */
+export { MAX_USER_ID_LENGTH };
 
 /** Clock difference tolerated between the issuer and this process, in seconds. */
 const CLOCK_SKEW_S = 60;

@@ -62,6 +62,7 @@ describe('command-api while its Redis is down', () => {
     trainerId: string,
     token: string,
     idempotencyKey?: string,
+    body: unknown = { directionX: 1, directionY: 0, action: 'start' },
   ): Promise<{ status: number; body: Json }> {
     const response = await fetch(`${api.url}/api/trainers/${trainerId}/move`, {
       method: 'POST',
@@ -70,7 +71,7 @@ describe('command-api while its Redis is down', () => {
         'Content-Type': 'application/json',
         ...(idempotencyKey && { 'Idempotency-Key': idempotencyKey }),
       },
-      body: JSON.stringify({ directionX: 1, directionY: 0, action: 'start' }),
+      body: JSON.stringify(body),
     });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
@@ -175,6 +176,9 @@ describe('command-api while its Redis is down', () => {
     const token = (await tokens.issue(`${ns.id}-keyed-user`, { trainerIds: [trainerId] })).token;
     await redis.stop('SIGKILL');
     const during = await moveOf(trainerId, token, 'keyed-1');
+    // Bad input, or another user's trainer, is refused as such before the key is looked up.
+    const invalid = await moveOf(trainerId, token, 'keyed-2', { directionX: 'x', action: 'go' });
+    const foreign = await moveOf(`${ns.id}-someone-else`, token, 'keyed-3');
     await redis.start();
     await waitForStatus(`${api.url}/health/ready`, 200);
     // A 503 that names what is wrong, not a 500: the key's store did not answer.
@@ -184,6 +188,13 @@ describe('command-api while its Redis is down', () => {
       status: 503,
     });
     expect(during.body.detail).toMatch(/nothing was sent, retry later with the same key/);
+    expect(invalid.status).toBe(422);
+    expect(invalid.body.errors.map((error: Json) => error.field).sort()).toEqual([
+      'action',
+      'directionX',
+      'directionY',
+    ]);
+    expect(foreign.status).toBe(403);
     // The retry with the same key is accepted at once (the key was never taken) and sent once.
     const retry = await moveOf(trainerId, token, 'keyed-1');
     expect(retry.status).toBe(202);

@@ -133,7 +133,8 @@ export class CommandService {
     return status;
   }
 
-  private authorize(caller: Caller, trainerId: string): void {
+  /** Refuses (403) a command for a trainer the caller may not command. */
+  authorize(caller: Caller, trainerId: string): void {
     if (!TokenService.mayMove(caller, trainerId))
       throw new ForbiddenTrainerError(caller.userId, trainerId);
   }

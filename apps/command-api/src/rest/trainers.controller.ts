@@ -33,10 +33,11 @@ export class TrainersController {
   ): Promise<void> {
     await this.runner.run('POST /api/trainers/{id}/move', request, response, async () => {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
-      const body = jsonBody(request);
+      // Refused before the Idempotency-Key is looked up: bad input writes nothing, even there.
+      const path = validate(TrainerPath, { trainerId }, '(path)');
+      const move = validate(MoveBody, jsonBody(request), '(body)');
+      this.commands.authorize(caller, path.trainerId);
       const answer = await this.idempotency.run(caller, request, async () => {
-        const path = validate(TrainerPath, { trainerId }, '(path)');
-        const move = validate(MoveBody, body, '(body)');
         const accepted = await this.commands.move(caller, { ...move, trainerId: path.trainerId });
         return { status: 202, body: accepted, storable: true };
       });
@@ -74,10 +75,10 @@ export class TrainersController {
     const endpoint = `${action === 'join' ? 'PUT' : 'DELETE'} /api/trainers/{id}/groups/{groupId}`;
     await this.runner.run(endpoint, request, response, async () => {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
-      const body = jsonBody(request);
+      const path = validate(GroupPath, { trainerId, groupId }, '(path)');
+      const extra = validate(GroupBody.optional(), jsonBody(request), '(body)');
+      this.commands.authorize(caller, path.trainerId);
       const answer = await this.idempotency.run(caller, request, async () => {
-        const path = validate(GroupPath, { trainerId, groupId }, '(path)');
-        const extra = validate(GroupBody.optional(), body, '(body)');
         const accepted = await this.commands.changeGroup(caller, { ...path, ...extra }, action);
         return { status: 202, body: accepted, storable: true };
       });

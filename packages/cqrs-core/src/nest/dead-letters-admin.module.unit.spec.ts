@@ -282,6 +282,29 @@ describe('/admin/dead-letters', () => {
     expect((await queue.stats()).total).toBe(0);
   });
 
+  it('refuses a limit that is not an integer from 1 to 10000, written as one, and changes nothing', async () => {
+    for (const limit of ['0x10', '1e3', '%205', '1.5', '0', '10001', 'ten']) {
+      const list = await request(app.getHttpServer())
+        .get(`/admin/dead-letters?topic=events.Other&limit=${limit}`)
+        .set(auth);
+      expect([limit, list.status, list.body.errors]).toEqual([
+        limit,
+        400,
+        [{ field: 'limit', message: 'must be an integer from 1 to 10000' }],
+      ]);
+    }
+    for (const limit of [true, [5], '5', 2.5]) {
+      const replay = await request(app.getHttpServer())
+        .post('/admin/dead-letters/replay')
+        .set(auth)
+        .send({ all: true, limit });
+      expect([limit, replay.status, replay.body.errors?.[0]?.field]).toEqual([limit, 400, 'limit']);
+    }
+    expect((await queue.stats()).total).toBe(3);
+    const one = await request(app.getHttpServer()).get('/admin/dead-letters?limit=1').set(auth);
+    expect(one.status).toBe(200);
+  });
+
   it('replays exactly the letters named by id', async () => {
     const [, second] = await ids();
     const response = await request(app.getHttpServer())

@@ -38,6 +38,18 @@ const Ids = z.preprocess(
   (value) => (typeof value === 'string' ? [value] : value),
   z.array(z.string().min(1)).min(1).max(10_000),
 );
+const LIMIT_RULE = 'must be an integer from 1 to 10000';
+/** A count of letters in a JSON body: an integer (`true`, `[5]` or `"5"` refused). */
+const Limit = z
+  .number({ message: LIMIT_RULE })
+  .int(LIMIT_RULE)
+  .min(1, LIMIT_RULE)
+  .max(10_000, LIMIT_RULE);
+/** The same in a query: its decimal digits (`0x10`, `1e3`, ` 5` refused, not read as numbers). */
+const QueryLimit = z.preprocess(
+  (value) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value),
+  Limit,
+);
 const Filter = z
   .object({
     topic: z.string().min(1).optional(),
@@ -45,13 +57,16 @@ const Filter = z
     type: z.string().min(1).optional(),
     reason: z.string().min(1).optional(),
     errorName: z.string().min(1).optional(),
-    limit: z.coerce.number().int().min(1).max(10_000).optional(),
+    limit: QueryLimit.optional(),
     after: z.string().min(1).max(1_000).optional(),
     ids: Ids.optional(),
   })
   .strict();
 const PurgeQuery = Filter.extend({ all: z.enum(['true']).optional() }).strict();
-const ReplayBody = Filter.extend({ all: z.literal(true).optional() }).strict();
+const ReplayBody = Filter.extend({
+  all: z.literal(true).optional(),
+  limit: Limit.optional(),
+}).strict();
 /** Stats count the whole queue: no parameter, so that none is taken for a filter. */
 const StatsQuery = z.object({}).strict();
 

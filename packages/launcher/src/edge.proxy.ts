@@ -21,10 +21,14 @@ const GATEWAY_PATHS = [
   '/api/positions',
 ];
 /**
- * What each app serves for its operators, on its own port only: metrics and the admin endpoints
- * (dead letters). Through the edge they would be open to whoever reaches the demo page.
+ * What each app serves for its operators, on its own port only: metrics, health (its checks name
+ * internal hosts and the errors of the servers behind), the admin endpoints (dead letters) and a
+ * gateway's disconnect of a user. Through the edge they would be open to whoever reaches the
+ * demo page.
  */
-const OPERATOR_PATHS = ['/metrics', '/admin'];
+const OPERATOR_PATHS = ['/metrics', '/health', '/admin'];
+/** `POST /api/presence/{userId}/disconnect` (sse-gateway's operator action). */
+const OPERATOR_PATTERNS = [/^\/api\/presence\/.+\/disconnect$/];
 
 /**
  * Whether `pathname` reaches an operator path of an app, however it is spelled: the apps match
@@ -41,7 +45,10 @@ export function isOperatorPath(pathname: string): boolean {
   const resolved = new URL(decoded, 'http://edge.invalid').pathname
     .toLowerCase()
     .replace(/\/+$/, '');
-  return OPERATOR_PATHS.some((path) => resolved === path || resolved.startsWith(`${path}/`));
+  return (
+    OPERATOR_PATHS.some((path) => resolved === path || resolved.startsWith(`${path}/`)) ||
+    OPERATOR_PATTERNS.some((pattern) => pattern.test(resolved))
+  );
 }
 
 const DEMO_FILES: Record<string, [string, string]> = {

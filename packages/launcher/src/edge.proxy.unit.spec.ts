@@ -144,7 +144,7 @@ describe('edge proxy', () => {
     await reader.cancel();
   });
 
-  it("answers 404 for the apps' metrics and admin paths, however spelled, and forwards nothing", async () => {
+  it("answers 404 for the apps' metrics, health and admin paths, however spelled, and forwards nothing", async () => {
     const app = await bystander();
     servers.push(app.server);
     const url = `http://127.0.0.1:${app.port}`;
@@ -160,6 +160,11 @@ describe('edge proxy', () => {
       '/admin/dead-letters',
       '/Admin/Dead-Letters/stats',
       '/admin',
+      '/health',
+      '/health/ready',
+      '/Health/Live/',
+      '/api/presence/ash/disconnect',
+      '/api/presence/ash%2Fx/../ash/Disconnect',
     ]) {
       const answer = await rawRequest(edge, target);
       expect({ target, status: answer.status }).toEqual({ target, status: 404 });
@@ -170,12 +175,9 @@ describe('edge proxy', () => {
     }
     expect(app.hits).toEqual([]);
     // Paths that only look alike still pass.
-    for (const target of ['/metricsx', '/api/admin-notes', '/rpc']) await rawRequest(edge, target);
-    expect(app.hits.map((hit) => hit.split(' ')[0])).toEqual([
-      '/metricsx',
-      '/api/admin-notes',
-      '/rpc',
-    ]);
+    const alike = ['/metricsx', '/api/admin-notes', '/rpc', '/healthz', '/api/presence'];
+    for (const target of alike) await rawRequest(edge, target);
+    expect(app.hits.map((hit) => hit.split(' ')[0])).toEqual(alike);
     expect(isOperatorPath('/%E0%A4%A')).toBe(false);
   });
 

@@ -504,6 +504,11 @@ describe('command-api over HTTP', () => {
         ...(as && { token: as }),
       });
       expect(refused.status).toBe(401);
+      // A token sent and refused is `invalid` (RFC 6750's invalid_token); none sent, `missing`.
+      expect(refused.body.reason).toBe(as ? 'invalid' : 'missing');
+      expect(refused.headers.get('www-authenticate') ?? '').toContain(
+        as ? 'error="invalid_token"' : 'Bearer',
+      );
       expect(JSON.stringify(refused.body)).not.toContain(erika);
     }
     const unknown = await call('GET', `${api.url}/admin/commands/${randomUUID()}`, {

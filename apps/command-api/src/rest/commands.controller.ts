@@ -56,6 +56,7 @@ export class AdminCommandsController {
   constructor(
     private readonly runner: EndpointRunner,
     private readonly commands: CommandService,
+    private readonly gate: CallerGate,
     @Inject(COMMAND_API_OPTIONS) options: CommandApiOptions,
   ) {
     this.admin = new AdminToken(options.adminToken);
@@ -73,8 +74,14 @@ export class AdminCommandsController {
       request,
       response,
       async () => {
-        if (!this.admin.matches(request))
-          throw new UnauthenticatedError('an admin bearer token is required');
+        if (!this.admin.matches(request)) {
+          // Guessing the admin token costs the client address its rate, as any refused credential.
+          await this.gate.charge(this.gate.addressKey(request));
+          throw new UnauthenticatedError(
+            'an admin bearer token is required',
+            request.headers.authorization === undefined ? 'missing' : 'invalid',
+          );
+        }
         return (id) => this.commands.anyStatus(id);
       },
       commandId,

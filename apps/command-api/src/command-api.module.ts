@@ -38,7 +38,8 @@ export class CommandApiModule {
         TrainersController,
         CommandsController,
         AdminCommandsController,
-        DevTokensController,
+        // Not there at all without DEV_TOKENS: Nest's own 404, as for any unknown path.
+        ...(options.devTokens ? [DevTokensController] : []),
       ],
       providers: [
         { provide: COMMAND_API_OPTIONS, useValue: options },

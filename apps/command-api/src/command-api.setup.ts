@@ -1,7 +1,11 @@
 import { type Server } from 'node:http';
 import { type INestApplication, Logger } from '@nestjs/common';
 import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { DEFAULT_MAX_BODY_BYTES, type CommandApiOptions } from './command-api.options';
+import {
+  COMMAND_API_OPTIONS,
+  DEFAULT_MAX_BODY_BYTES,
+  type CommandApiOptions,
+} from './command-api.options';
 import { bodyEndpointOf, OTHER_ENDPOINT } from './http/body.endpoints';
 import { commandApiBodyReader } from './http/command-api.body';
 import { type BodyStep, commandRoute, CommandsListener } from './http/commands.listener';
@@ -38,17 +42,17 @@ export function setupCommandApi(
   },
 ): void {
   const metrics = app.get(CommandApiMetrics);
+  const { devTokens } = app.get<symbol, CommandApiOptions>(COMMAND_API_OPTIONS);
+  const endpointOf = (request: { method: string; originalUrl: string }) =>
+    bodyEndpointOf(request.method, request.originalUrl, devTokens);
   const reader = commandApiBodyReader({
     maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    onRefused: (request, outcome) =>
-      metrics.count(bodyEndpointOf(request.method, request.originalUrl) ?? OTHER_ENDPOINT, outcome),
+    onRefused: (request, outcome) => metrics.count(endpointOf(request) ?? OTHER_ENDPOINT, outcome),
   });
   // Only for the methods and paths a controller serves: anything else (PROPFIND /rpc, GET
   // /api/trainers/x/move) goes on to Nest's 404 instead of a 415 or 413 from here.
   app.use((...[request, response, next]: Parameters<BodyStep>) =>
-    bodyEndpointOf(request.method, request.originalUrl) === undefined
-      ? next()
-      : reader(request, response, next),
+    endpointOf(request) === undefined ? next() : reader(request, response, next),
   );
   if (!options.commandsThroughExpress) commandsInFront(app, reader, options.accessLog);
 

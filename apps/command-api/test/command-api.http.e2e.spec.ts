@@ -1053,6 +1053,27 @@ describe('command-api over HTTP', () => {
     }
   });
 
+  it('has no /api/dev/tokens without DEV_TOKENS: answered as any unknown path, whatever the body', async () => {
+    const plain = await startServiceProcess({
+      appDir,
+      env: { ...baseEnv, TOPIC_PREFIX: ns.id, RATE_LIMIT_POINTS: '10000' },
+    });
+    try {
+      for (const request of [{ body: { userId: 'oak' } }, { raw: '{"userId":' }]) {
+        const unknown = await call('POST', `${plain.url}/api/nothing/here`, request);
+        const answer = await call('POST', `${plain.url}/api/dev/tokens`, request);
+        expect(answer.status).toBe(unknown.status);
+        expect(JSON.stringify(answer.body)).toBe(
+          JSON.stringify(unknown.body).replaceAll('/api/nothing/here', '/api/dev/tokens'),
+        );
+        expect(JSON.stringify(answer.body)).not.toMatch(/disabled|dev tokens/i);
+      }
+      expect((await call('POST', `${plain.url}/api/dev/tokens`, { body: {} })).status).toBe(404);
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it('serves the OpenAPI document at /docs and /docs-json', async () => {
     const ui = await fetch(`${api.url}/docs`);
     expect(ui.status).toBe(200);

@@ -12,7 +12,6 @@ import {
 import { z } from 'zod';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import { validate } from '../commands/validation';
-import { NotFoundError } from '../errors/command-api.errors';
 import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
 
@@ -38,7 +37,8 @@ export const DevToken = z.object({
 
 /**
  * `POST /api/dev/tokens {userId}` → a token for anyone who asks: the demo page's login. Exists
- * only with DEV_TOKENS=true; otherwise 404, as if it were not there. Rate limited by client
+ * only with DEV_TOKENS=true (CommandApiModule registers it then, and its body reader runs only
+ * then): otherwise Nest's 404, as for any path that is not there. Rate limited by client
  * address (RATE_LIMIT_POINTS). When on, the app says so at start-up, in a warn line: a deployment
  * started with it by mistake lets anyone who reaches it act as any user.
  */
@@ -51,16 +51,14 @@ export class DevTokensController implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.options.devTokens)
-      new Logger('DevTokens').warn(
-        'DEV_TOKENS=true: POST /api/dev/tokens gives anyone who can reach this app a token for any user (for demos only; DEV_TOKENS=false turns it off)',
-      );
+    new Logger('DevTokens').warn(
+      'DEV_TOKENS=true: POST /api/dev/tokens gives anyone who can reach this app a token for any user (for demos only; DEV_TOKENS=false turns it off)',
+    );
   }
 
   @Post()
   async issue(@Req() request: ApiRequest, @Res() response: ApiResponse): Promise<void> {
     await this.runner.run('POST /api/dev/tokens', request, response, async () => {
-      if (!this.options.devTokens) throw new NotFoundError('dev tokens are disabled');
       // Anyone may ask: counted against the client address, as unauthenticated requests are.
       await this.gate.charge(this.gate.addressKey(request));
       const input = validate(DevTokenRequest, jsonBody(request), '(body)');

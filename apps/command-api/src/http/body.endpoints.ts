@@ -7,7 +7,13 @@ import { pathOf } from '@causeway/cqrs-core/nest';
  * serve. The label is the route template, never the path as the client spelled it: labels come
  * from this fixed set, so a client cannot create metric series (unbounded memory in /metrics).
  */
-const BODY_ENDPOINTS: readonly { method: string; pattern: RegExp; label: string }[] = [
+const BODY_ENDPOINTS: readonly {
+  method: string;
+  pattern: RegExp;
+  label: string;
+  /** Served only with DEV_TOKENS=true. */
+  devTokens?: true;
+}[] = [
   {
     method: 'POST',
     pattern: /^\/api\/trainers\/[^/]+\/move\/?$/i,
@@ -25,16 +31,27 @@ const BODY_ENDPOINTS: readonly { method: string; pattern: RegExp; label: string 
   },
   { method: 'POST', pattern: /^\/rpc\/?$/i, label: 'POST /rpc' },
   { method: 'POST', pattern: /^\/trainer\.move\/?$/i, label: 'POST /trainer.Move' },
-  { method: 'POST', pattern: /^\/api\/dev\/tokens\/?$/i, label: 'POST /api/dev/tokens' },
+  {
+    method: 'POST',
+    pattern: /^\/api\/dev\/tokens\/?$/i,
+    label: 'POST /api/dev/tokens',
+    devTokens: true,
+  },
 ];
 
 /** The label of anything else (no request of command-api's reader should ever get it). */
 export const OTHER_ENDPOINT = 'other';
 
-/** The endpoint (its metric label) serving `method` `url`, if it is one whose body we read. */
-export function bodyEndpointOf(method: string, url: string): string | undefined {
+/**
+ * The endpoint (its metric label) serving `method` `url`, if it is one whose body we read.
+ * `devTokens`: whether POST /api/dev/tokens is served (DEV_TOKENS).
+ */
+export function bodyEndpointOf(method: string, url: string, devTokens = false): string | undefined {
   const path = pathOf(url) ?? '';
   return BODY_ENDPOINTS.find(
-    (endpoint) => endpoint.method === method && endpoint.pattern.test(path),
+    (endpoint) =>
+      endpoint.method === method &&
+      (devTokens || !endpoint.devTokens) &&
+      endpoint.pattern.test(path),
   )?.label;
 }

@@ -57,7 +57,7 @@ export function setupCommandApi(
   if (!options.commandsThroughExpress) commandsInFront(app, reader, options.accessLog);
 
   const docsPath = options.docsPath ?? 'docs';
-  const document = mergeOpenApi(commandApiOpenApi(), ...(options.documents ?? []));
+  const document = mergeOpenApi(commandApiOpenApi({ devTokens }), ...(options.documents ?? []));
   SwaggerModule.setup(docsPath, app, document, {
     jsonDocumentUrl: `${docsPath}-json`,
     yamlDocumentUrl: `${docsPath}-yaml`,

@@ -1069,6 +1069,11 @@ describe('command-api over HTTP', () => {
         expect(JSON.stringify(answer.body)).not.toMatch(/disabled|dev tokens/i);
       }
       expect((await call('POST', `${plain.url}/api/dev/tokens`, { body: {} })).status).toBe(404);
+      // Nor in its OpenAPI document.
+      const spec = await call('GET', `${plain.url}/docs-json`);
+      expect(Object.keys(spec.body.paths)).not.toContain('/api/dev/tokens');
+      expect(Object.keys(spec.body.paths)).toContain('/api/trainers/{trainerId}/move');
+      expect(spec.body.components.schemas).not.toHaveProperty('DevTokenRequest');
     } finally {
       await plain.stop();
     }

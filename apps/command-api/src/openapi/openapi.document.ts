@@ -101,8 +101,11 @@ function rpcRequest(method: string, params: Schema): Schema {
   };
 }
 
-/** The OpenAPI 3.1 document of command-api, from the same zod schemas that validate requests. */
-export function commandApiOpenApi(): OpenAPIObject {
+/**
+ * The OpenAPI 3.1 document of command-api, from the same zod schemas that validate requests.
+ * `devTokens`: whether `POST /api/dev/tokens` is served (DEV_TOKENS); without it, not listed.
+ */
+export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAPIObject {
   const accepted = {
     description: 'Accepted; processing is asynchronous (see GET /api/commands/{commandId})',
     content: json(ref('Accepted')),
@@ -276,14 +279,13 @@ export function commandApiOpenApi(): OpenAPIObject {
       },
       '/api/dev/tokens': {
         post: {
-          summary: 'A token for any user (DEV_TOKENS=true only; 404 otherwise)',
+          summary: 'A token for any user (DEV_TOKENS=true only)',
           operationId: 'devToken',
           security: [],
           requestBody: { required: true, content: json(ref('DevTokenRequest')) },
           responses: {
             '201': { description: 'The token', content: json(ref('DevToken')) },
             '400': problem('Malformed JSON'),
-            '404': problem('Dev tokens are disabled'),
             '413': commonErrors['413'],
             '415': commonErrors['415'],
             '422': problem('Invalid fields; `errors` names each'),
@@ -293,5 +295,10 @@ export function commandApiOpenApi(): OpenAPIObject {
       },
     },
   };
+  if (options.devTokens === false) {
+    delete (document.paths as Record<string, unknown>)['/api/dev/tokens'];
+    delete (document.components.schemas as Record<string, unknown>).DevTokenRequest;
+    delete (document.components.schemas as Record<string, unknown>).DevToken;
+  }
   return document as unknown as OpenAPIObject;
 }

@@ -71,6 +71,7 @@ export class AppModule {
           redis,
           registry,
           clock,
+          trustedProxies: config.TRUST_PROXY,
         }),
         CommandApiModule.forRoot(
           commandApiOptions(config, instanceId, redis.client, keyPrefix, clock),

@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { CommandApiModule, InMemoryIdempotencyStore } from '@causeway/command-api';
 import { contractsSerializer } from '@causeway/contracts';
 import {
@@ -15,6 +15,7 @@ import {
 } from '@causeway/cqrs-core/nest';
 import { TracedPublisher, tracing } from '@causeway/cqrs-core/opentelemetry';
 import {
+  adminRefusals,
   COMMAND_TOPICS,
   InMemoryCommandStatusStore,
   InMemoryGroupMembers,
@@ -93,7 +94,14 @@ export class EmbeddedModule {
           closeOnShutdown: [broker],
         }),
         // Replays go out through the bus's publisher: counted like every publish.
-        DeadLettersAdminModule.forRoot({ token: config.ADMIN_TOKEN, queue: deadLetters }),
+        // A wrong or missing token costs the client address (429 beyond ADMIN_REFUSALS).
+        DeadLettersAdminModule.forRoot({
+          token: config.ADMIN_TOKEN,
+          queue: deadLetters,
+          refused: adminRefusals({
+            warn: (message) => new Logger('AdminToken').warn(message),
+          }),
+        }),
         CommandApiModule.forRoot({
           serverId: instanceId,
           tokens,

@@ -78,6 +78,7 @@ export class AppModule {
           config,
           redis,
           registry,
+          trustedProxies: config.TRUST_PROXY,
           maxLengthByEventType: {
             [CONNECTION_ESTABLISHED_EVENT]: config.CONNECTION_EVENTS_MAX_LENGTH,
             [CONNECTION_CLOSED_EVENT]: config.CONNECTION_EVENTS_MAX_LENGTH,

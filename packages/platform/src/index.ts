@@ -34,6 +34,7 @@ export * from './http/trusted.proxies';
 export * from './http/trust-proxy.setting';
 export * from './http/cors.policy';
 export * from './auth/caller.gate';
+export * from './auth/admin.refusals';
 export * from './telemetry/tracing.settings';
 export * from './telemetry/tracing.module';
 export * from './clock/server.clock';

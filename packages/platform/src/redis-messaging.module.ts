@@ -23,6 +23,8 @@ import {
 import { keyPrefixOf } from './service.wiring';
 import { TracingModule } from './telemetry/tracing.module';
 import { type ServerClock } from './clock/server.clock';
+import { adminRefusals } from './auth/admin.refusals';
+import { type TrustedProxies } from './http/trusted.proxies';
 
 export interface RedisMessagingOptions {
   service: string;
@@ -42,6 +44,11 @@ export interface RedisMessagingOptions {
    * messages with (a ServerClock over the same Redis). Default: this host's clock.
    */
   clock?: ServerClock;
+  /**
+   * Whose `X-Forwarded-For` names the client (TRUST_PROXY) of a request without the admin
+   * token, charged to that address (see adminRefusals). Default: no one's (the peer).
+   */
+  trustedProxies?: TrustedProxies;
 }
 
 /**
@@ -148,7 +155,18 @@ export class RedisMessagingModule {
           eventTimeoutMs: config.EVENT_TIMEOUT_MS,
         }),
         // Replays go out through the bus's publisher: counted like every publish.
-        DeadLettersAdminModule.forRoot({ token: config.ADMIN_TOKEN, queue: deadLetters }),
+        // A wrong or missing token costs the client address (429 beyond ADMIN_REFUSALS).
+        DeadLettersAdminModule.forRoot({
+          token: config.ADMIN_TOKEN,
+          queue: deadLetters,
+          refused: adminRefusals({
+            redis: redis.client,
+            keyPrefix,
+            ...(options.trustedProxies && { proxies: options.trustedProxies }),
+            warn: (message) => new Logger('AdminToken').warn(message),
+            info: (message) => new Logger('AdminToken').log(message),
+          }),
+        }),
       ],
     };
   }

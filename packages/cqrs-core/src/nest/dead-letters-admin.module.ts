@@ -1,6 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { type Publisher } from '../transport/transport.port';
-import { ADMIN_TOKEN, AdminTokenGuard } from './admin-token.guard';
+import {
+  ADMIN_REFUSED,
+  ADMIN_TOKEN,
+  type AdminRefused,
+  AdminTokenGuard,
+} from './admin-token.guard';
 import { BUS_PUBLISHER } from './cqrs-core.tokens';
 import {
   ADMIN_DEAD_LETTERS,
@@ -12,11 +17,13 @@ import {
  * What the admin endpoint needs: the queue, the admin token (16+ characters), and where replays
  * go — by default the bus's publisher from CqrsCoreModule (counted in
  * causeway_messages_published_total like every publish); a `publisher` given here is used as
- * it is.
+ * it is. `refused` is told of each request without the token, before its 401 (see
+ * AdminRefused): give one that rate-limits the client address, across instances.
  */
 export type DeadLettersAdminOptions = Omit<AdminDeadLetters, 'publisher'> & {
   token: string;
   publisher?: Publisher;
+  refused?: AdminRefused;
 };
 
 /** The same, from a factory (e.g. the token from a ConfigService): like CqrsCoreModule.forRootAsync. */
@@ -54,6 +61,11 @@ export class DeadLettersAdminModule {
           provide: ADMIN_TOKEN,
           inject: [OPTIONS],
           useFactory: (resolved: DeadLettersAdminOptions) => resolved.token,
+        },
+        {
+          provide: ADMIN_REFUSED,
+          inject: [OPTIONS],
+          useFactory: (resolved: DeadLettersAdminOptions) => resolved.refused,
         },
         {
           provide: ADMIN_DEAD_LETTERS,

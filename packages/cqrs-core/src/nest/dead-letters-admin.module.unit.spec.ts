@@ -13,9 +13,11 @@ import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { CqrsCoreModule } from './cqrs-core.module';
 import { DeadLettersAdminModule } from './dead-letters-admin.module';
+import { ProblemException, problemType } from './problem-details.filter';
 import { METRICS_REGISTRY } from './service.tokens';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
+const bearer = (token = TOKEN) => ({ Authorization: `Bearer ${token}` });
 
 /** A dead letter of a `Moved` event of `topic` that the positions handler gave up on. */
 function moved(topic: string, x: number) {
@@ -481,6 +483,48 @@ describe('DeadLettersAdminModule.forRootAsync', () => {
         .set('Authorization', `Bearer ${TOKEN}`)
         .expect(200);
       expect(stats.body).toEqual({ total: 0, byTopic: {}, byReason: {} });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('tells `refused` of each request without the token, before its 401, and answers what it throws', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    await queue.add(moved('events.Moved', 1));
+    const told: (string | undefined)[] = [];
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        DeadLettersAdminModule.forRoot({
+          token: TOKEN,
+          queue,
+          publisher: new InMemoryBroker({ serializer: new SerializerRegistry() }),
+          // A rate of two refusals per address, as an app would keep in Redis.
+          refused: async (request) => {
+            told.push(request.headers.authorization);
+            if (told.length > 2)
+              throw new ProblemException(
+                { type: problemType('rate-limited'), title: 'Too Many Requests', status: 429 },
+                { headers: { 'Retry-After': '7' } },
+              );
+          },
+        }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const server = app.getHttpServer();
+      await request(server).get('/admin/dead-letters/stats').set(bearer()).expect(200);
+      await request(server).get('/admin/dead-letters/stats').expect(401);
+      await request(server).delete('/admin/dead-letters?all=true').set(bearer('guess')).expect(401);
+      const limited = await request(server)
+        .delete('/admin/dead-letters?all=true')
+        .set(bearer('another-guess'));
+      expect(limited.status).toBe(429);
+      expect(limited.headers['retry-after']).toBe('7');
+      expect(limited.body).toMatchObject({ type: problemType('rate-limited'), status: 429 });
+      expect(told).toEqual([undefined, 'Bearer guess', 'Bearer another-guess']);
+      expect((await queue.stats()).total).toBe(1);
     } finally {
       await app.close();
     }

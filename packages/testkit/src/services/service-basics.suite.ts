@@ -140,6 +140,32 @@ export function describeServiceBasics(spec: ServiceBasicsSpec): void {
       expect(await admin.json()).toEqual({ total: 0, byTopic: {}, byReason: {} });
     });
 
+    it("answers guesses of the admin token beyond the address's rate with 429, and still serves the token", async () => {
+      const guess = (token: string) =>
+        fetch(`${service.url}/admin/dead-letters?all=true`, {
+          method: 'DELETE',
+          headers: { Authorization: `Bearer ${token}` },
+        });
+      // The address may already have spent some of its 10 refusals a minute (ADMIN_REFUSALS) above.
+      const answers: number[] = [];
+      for (let i = 0; i <= 10 && !answers.includes(429); i++)
+        answers.push((await guess(`guess-${i}-0123456789abcdef`)).status);
+      expect(answers.at(-1)).toBe(429);
+      expect(answers.slice(0, -1).every((status) => status === 401)).toBe(true);
+      const limited = await guess('yet-another-guess-0123456789');
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+      expect(await limited.json()).toMatchObject({
+        type: 'https://causeway.dev/problems/rate-limited',
+        status: 429,
+      });
+      const admin = await fetch(`${service.url}/admin/dead-letters/stats`, {
+        headers: { Authorization: `Bearer ${adminToken}` },
+      });
+      expect(admin.status).toBe(200);
+    });
+
     it('answers a body that is not JSON with a malformed-json problem, and does nothing', async () => {
       const replay = (body: string, type: string) =>
         fetch(`${service.url}/admin/dead-letters/replay`, {

@@ -66,18 +66,41 @@ export async function planResume(input: {
   if (after > 0) return { kind: 'recovery', reason: 'unknown-position' };
   // The routine reconnect of a client that missed nothing: no read at all.
   if (after === 0) return { kind: 'replay', entries: [] };
+  if (log.compare(lastEventId, LOG_START) === 0 && log.compare(upTo, LOG_START) === 0)
+    return { kind: 'replay', entries: [] };
+  if (await trimmedAfter(log, lastEventId, input.firstId))
+    return { kind: 'recovery', reason: 'trimmed' };
+  const plan = await readGap(input);
+  // The log is trimmed from its oldest end only: if it still holds everything after the
+  // client's id now, it did throughout the reads above. A trim between the check before them
+  // and a read would otherwise hide the entries it took, and the replay say nothing else was
+  // missed. (A replay that finds nothing for the user checks too: what went may have been.)
+  if (plan.kind === 'replay' && (await trimmedAfter(log, lastEventId, input.firstId)))
+    return { kind: 'recovery', reason: 'trimmed' };
+  return plan;
+}
+
+/**
+ * Whether entries that came after `lastEventId` may be gone from the log: the id is older
+ * than its oldest entry, or (LOG_START) the log no longer starts with its first entry.
+ */
+async function trimmedAfter(
+  log: NotificationLog,
+  lastEventId: string,
+  firstId: string | undefined,
+): Promise<boolean> {
   if (log.compare(lastEventId, LOG_START) === 0) {
-    if (log.compare(upTo, LOG_START) === 0) return { kind: 'replay', entries: [] };
-    const { firstId } = input;
-    if (firstId === undefined) return { kind: 'recovery', reason: 'trimmed' };
+    if (firstId === undefined) return true;
     const oldest = await log.oldestId();
-    if (oldest === undefined || log.compare(oldest, firstId) !== 0)
-      return { kind: 'recovery', reason: 'trimmed' };
-  } else {
-    const oldest = await log.oldestId();
-    if (oldest !== undefined && log.compare(lastEventId, oldest) < 0)
-      return { kind: 'recovery', reason: 'trimmed' };
+    return oldest === undefined || log.compare(oldest, firstId) !== 0;
   }
+  const oldest = await log.oldestId();
+  return oldest !== undefined && log.compare(lastEventId, oldest) < 0;
+}
+
+/** The entries of the gap addressed to the user, or why they cannot be replayed. */
+async function readGap(input: Parameters<typeof planResume>[0]): Promise<ResumePlan> {
+  const { log, lastEventId, upTo } = input;
   const entries: LoggedNotification[] = [];
   let from = lastEventId;
   let scanned = 0;

@@ -1,0 +1,66 @@
+import { InMemoryNotificationLog, type NotificationLog } from '@causeway/platform';
+import { testNotification } from '@causeway/platform/testing';
+import { planResume } from './sse.resume';
+
+const to = (userId: string, n: number) =>
+  testNotification({ targetType: 'user', targetIds: [userId], params: { n } });
+
+/** The log as it is, except that `beforeFirstRead` runs once, just before the first read. */
+function trimmedBeforeRead(log: NotificationLog, beforeFirstRead: () => Promise<void>) {
+  let first = true;
+  return Object.assign(Object.create(log) as NotificationLog, {
+    read: async (afterId: string | undefined, limit: number) => {
+      if (first) {
+        first = false;
+        await beforeFirstRead();
+      }
+      return log.read(afterId, limit);
+    },
+  });
+}
+
+describe('planResume', () => {
+  const plan = (log: NotificationLog, lastEventId: string, upTo: string) =>
+    planResume({
+      log,
+      userId: 'ash',
+      lastEventId,
+      upTo,
+      historySize: 100,
+      historyScanLimit: 1_000,
+      historyTtlMs: 60_000,
+      now: Date.now(),
+    });
+
+  it('replays what the client missed after its id, in order', async () => {
+    const log = new InMemoryNotificationLog({ maxLength: 5 });
+    const ids = [];
+    for (let n = 1; n <= 4; n++) ids.push((await log.append(to(n % 2 ? 'ash' : 'misty', n)))!);
+    const resumed = await plan(log, ids[0]!, ids[3]!);
+    expect(resumed.kind).toBe('replay');
+    expect(resumed.kind === 'replay' && resumed.entries.map((e) => e.id)).toEqual([ids[2]]);
+  });
+
+  it('sends recovery, never a replay short of entries, when the log is trimmed past the id while the gap is read', async () => {
+    const log = new InMemoryNotificationLog({ maxLength: 5 });
+    const ids = [];
+    for (let n = 1; n <= 5; n++) ids.push((await log.append(to('ash', n)))!);
+    // The client saw 1; 2 to 5 are in the log when the resume checks it, and three appends
+    // trim 1 to 3 before its read: 2 and 3 are gone.
+    const racing = trimmedBeforeRead(log, async () => {
+      for (let n = 6; n <= 8; n++) await log.append(to('misty', n));
+    });
+    expect(await plan(racing, ids[0]!, ids[4]!)).toEqual({ kind: 'recovery', reason: 'trimmed' });
+  });
+
+  it('replays when the trim in between took only entries up to the id', async () => {
+    const log = new InMemoryNotificationLog({ maxLength: 5 });
+    const ids = [];
+    for (let n = 1; n <= 5; n++) ids.push((await log.append(to('ash', n)))!);
+    const racing = trimmedBeforeRead(log, async () => {
+      await log.append(to('misty', 6)); // trims 1, the client's own
+    });
+    const resumed = await plan(racing, ids[1]!, ids[4]!);
+    expect(resumed.kind === 'replay' && resumed.entries.map((e) => e.id)).toEqual(ids.slice(2));
+  });
+});

@@ -293,6 +293,46 @@ describe('redis-streams partition ownership', () => {
     expect(received.map(n)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('keeps its leases while close() waits longer than a lease for a handler: no one else runs its keys meanwhile', async () => {
+    const t = topic();
+    const runs: { by: string; n: number; start: number; end: number }[] = [];
+    const handler = (by: string) => async (d: Delivery) => {
+      const run = { by, n: n(d), start: Date.now(), end: 0 };
+      runs.push(run);
+      // The first one outlives the lease (1 s) twice over, well within closeTimeoutMs.
+      if (run.n === 1) await new Promise((resolve) => setTimeout(resolve, 2_200));
+      run.end = Date.now();
+    };
+    const leaving = subscriber({ closeTimeoutMs: 5_000, claimIdleMs: 300 });
+    const handle = await leaving.subscribe(
+      [t],
+      { group: 'g', consumer: 'leaving', maxInFlight: 4 },
+      handler('leaving'),
+    );
+    // One key: 2 and 3 are read ahead and wait behind 1.
+    await publisher.publish(
+      t,
+      [1, 2, 3].map((i) => conformanceMessage(i, 'k')),
+    );
+    await until(() => runs.length === 1, 'the slow delivery');
+    const closing = handle.close();
+    await subscriber({ claimIdleMs: 300 }).subscribe(
+      [t],
+      { group: 'g', consumer: 'staying' },
+      handler('staying'),
+    );
+    await closing;
+    await until(() => runs.length >= 3 && runs.every((run) => run.end > 0), 'the rest');
+    await new Promise((resolve) => setTimeout(resolve, 500)); // nothing runs twice
+    expect(runs.map((run) => `${run.by}:${run.n}`)).toEqual([
+      'leaving:1',
+      'staying:2',
+      'staying:3',
+    ]);
+    // The key's next entry started only once the first had finished.
+    expect(runs[1]!.start).toBeGreaterThanOrEqual(runs[0]!.end);
+  });
+
   it('after a close that gave up on a handler, the next owner takes its entry only once idle claimIdleMs', async () => {
     const t = topic();
     let release!: () => void;

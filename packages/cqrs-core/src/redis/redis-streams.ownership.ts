@@ -93,6 +93,8 @@ export class PartitionOwnership {
   private readonly resumeAfter = new Map<string, string>();
   /** 'latest' groups only: Redis' time when the subscription started, as a stream id. */
   private startedAt = '0';
+  /** Hand-overs of completed drains not yet answered (releaseAll waits for them). */
+  private readonly handingOver = new Set<Promise<void>>();
 
   constructor(private readonly context: OwnershipContext) {
     const { keys, group } = context;
@@ -334,7 +336,10 @@ export class PartitionOwnership {
     part.dropWaiting();
     part.status = 'idle';
     part.readLost = false; // only while the partition stays ours: see giveBackLostReads
-    if (release) void this.handOver(part, unstarted).catch(() => undefined);
+    if (!release) return;
+    const handing = this.handOver(part, unstarted).catch(() => undefined);
+    this.handingOver.add(handing);
+    void handing.finally(() => this.handingOver.delete(handing));
   }
 
   /**
@@ -376,6 +381,8 @@ export class PartitionOwnership {
    */
   async releaseAll(): Promise<void> {
     const { command, keys, group, consumer } = this.context;
+    // Hand-overs of drains that completed while closing go out before the member sets are left.
+    await Promise.allSettled([...this.handingOver]);
     const now = Date.now();
     await Promise.allSettled(
       this.partitions

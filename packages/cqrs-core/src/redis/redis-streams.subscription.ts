@@ -290,9 +290,44 @@ export class StreamsSubscription {
     this.wakeReader?.();
     await this.interruptRead();
     this.context.reader.disconnect();
+    // The leases are renewed while handlers finish: a lease that lapsed meanwhile would let
+    // another consumer claim the entries waiting behind them (same key) and run them now.
+    const renewing = this.renewWhileClosing();
     if (!(await this.idleBy(deadline)) && !this.killed) await this.abandonRunning();
+    await renewing.stop();
     // Entries read and never started are handed over with their delivery counts given back.
     if (!this.killed || this.abandoned) await this.ownership.releaseAll();
+  }
+
+  /**
+   * Closing ticks, every heartbeatMs until stopped: the member sets and the leases of what
+   * still runs are renewed, and each partition is handed over (its unstarted entries keep their
+   * attempt) as soon as nothing of it runs — see PartitionOwnership.tick(stopping).
+   */
+  private renewWhileClosing(): { stop(): Promise<void> } {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = (): void => {
+      timer = setTimeout(() => {
+        this.currentTick = this.currentTick.then(async () => {
+          if (stopped || this.killed) return;
+          await this.ownership.tick(true).catch((error: unknown) => {
+            this.tickError = error;
+          });
+        });
+        void this.currentTick.finally(() => {
+          if (!stopped && !this.killed) schedule();
+        });
+      }, this.context.timing.heartbeatMs);
+    };
+    schedule();
+    return {
+      stop: async () => {
+        stopped = true;
+        clearTimeout(timer);
+        await this.currentTick;
+      },
+    };
   }
 
   /** Whether every started entry settled (or kill() came) before `deadline`. */

@@ -3,7 +3,8 @@
  * "exactly once" over "at least once"), and what the handling answered.
  *
  * Contract: `claim` is atomic across processes. A claim expires after `leaseMs` (its holder
- * died); `complete` and `release` only act on the caller's own claim (the token). A completed
+ * died, or stopped renewing it); `complete`, `release` and `renew` only act on the caller's own
+ * claim (the token). A completed
  * key answers `done` with the result it was completed with (if any) until `ttlMs` ends.
  * `leaseMs` and `ttlMs` are positive safe integers (milliseconds): anything else is refused
  * before the store changes anything, with a TypeError or RangeError naming the argument
@@ -19,6 +20,13 @@ export interface DeduplicationStore {
   complete(key: string, token: string, ttlMs: number, result?: string): Promise<void>;
   /** Gives a failed claim up so that a redelivery can try again. */
   release(key: string, token: string): Promise<void>;
+  /**
+   * Extends the caller's own claim to `leaseMs` from now (a handling that outlives one lease,
+   * e.g. through its retries); resolves false, changing nothing, when the key is not held with
+   * `token` any more. Optional: without it a claim lapses after its first lease even while its
+   * holder still handles the message, and a duplicate may run meanwhile.
+   */
+  renew?(key: string, token: string, leaseMs: number): Promise<boolean>;
 }
 
 export type DeduplicationClaim =

@@ -9,7 +9,8 @@ export interface DeduplicatorOptions {
   ttlMs?: number;
   /**
    * How long a claim holds if its holder dies mid-handling: a positive integer (ms). Default
-   * 60 s (longer than the handler timeout).
+   * 60 s. While the holder lives it renews the claim every third of this (stores with `renew`),
+   * so a handling that outlasts it (slow retries) is not run a second time meanwhile.
    */
   leaseMs?: number;
   /**
@@ -53,6 +54,8 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
         options.onDuplicate?.({ handler: info.name, messageId: delivery.envelope.messageId });
         return claim.result === undefined ? undefined : JSON.parse(claim.result);
       }
+      // Renewed while the handling lasts (its retries included): it lapses only if we die.
+      const renewal = keepClaimed(options.store, key, claim.token, leaseMs);
       try {
         const result = await next(delivery);
         // An UNSETTLED result (a command's Refusal) changed nothing: not "handled" for ever.
@@ -62,9 +65,31 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
       } catch (error) {
         await options.store.release(key, claim.token).catch(() => undefined);
         throw error;
+      } finally {
+        clearInterval(renewal);
       }
     };
   };
+}
+
+/**
+ * Renews a claim every third of its lease while it is held (stores with `renew`); a failed
+ * renewal is tried again at the next one, the lease lapsing meanwhile as without renewals.
+ */
+function keepClaimed(
+  store: DeduplicationStore,
+  key: string,
+  token: string,
+  leaseMs: number,
+): NodeJS.Timeout | undefined {
+  if (!store.renew) return undefined;
+  const renew = store.renew.bind(store);
+  const timer = setInterval(
+    () => void renew(key, token, leaseMs).catch(() => undefined),
+    Math.max(10, Math.floor(leaseMs / 3)),
+  );
+  timer.unref();
+  return timer;
 }
 
 /** The result as JSON if it has one within the limit; otherwise nothing is remembered. */

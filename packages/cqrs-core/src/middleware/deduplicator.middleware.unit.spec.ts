@@ -125,4 +125,25 @@ describe('deduplicator middleware', () => {
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect((await store.claim('k', 20)).state).toBe('claimed');
   });
+
+  it('keeps its claim while a handling outlasts the lease: a duplicate meanwhile is deferred, not run', async () => {
+    const store = new InMemoryDeduplicationStore();
+    const runs: string[] = [];
+    let release: () => void = () => undefined;
+    const handler = deduplicator({ store, leaseMs: 60 })(async (d) => {
+      runs.push(String(d.envelope.data));
+      if (runs.length === 1) await new Promise<void>((resolve) => (release = resolve));
+    }, info);
+    const slow = testEnvelope('T', 'slow');
+    const first = handler(testDelivery(slow));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // three leases and more
+    await expect(handler(testDelivery(slow))).rejects.toBeInstanceOf(DeferredError);
+    release();
+    await first;
+    await handler(testDelivery(slow)); // done: answered, not run
+    expect(runs).toEqual(['slow']);
+    // And the renewals stopped with the handling: the done key is left as it was.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await store.claim(`test-group:${slow.messageId}`, 60)).toEqual({ state: 'done' });
+  });
 });

@@ -52,6 +52,13 @@ export class InMemoryDeduplicationStore implements DeduplicationStore {
     );
   }
 
+  async renew(key: string, token: string, leaseMs: number): Promise<boolean> {
+    checkClaimLeaseMs(leaseMs);
+    if (!this.holds(key, token)) return false;
+    this.entries.set(key, { state: 'claimed', token, expiresAt: this.now() + leaseMs });
+    return true;
+  }
+
   async release(key: string, token: string): Promise<void> {
     if (this.holds(key, token)) this.entries.delete(key);
   }

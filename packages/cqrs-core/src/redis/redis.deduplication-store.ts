@@ -21,6 +21,10 @@ return 'claimed'`);
 const COMPLETE = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) return 1 end
 return 0`);
+// KEYS[1] = key, ARGV[1] = token, ARGV[2] = lease ms → 1 renewed, 0 not held
+const RENEW = new RedisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0`);
 const RELEASE = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
@@ -68,6 +72,11 @@ export class RedisDeduplicationStore implements DeduplicationStore {
     checkCompleteTtlMs(ttlMs);
     const done = result === undefined ? 'done' : `done:${result}`;
     await COMPLETE.run(this.redis, [this.keyPrefix + key], [token, ttlMs, done]);
+  }
+
+  async renew(key: string, token: string, leaseMs: number): Promise<boolean> {
+    checkClaimLeaseMs(leaseMs);
+    return Number(await RENEW.run(this.redis, [this.keyPrefix + key], [token, leaseMs])) === 1;
   }
 
   async release(key: string, token: string): Promise<void> {

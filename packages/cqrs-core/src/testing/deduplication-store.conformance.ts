@@ -64,6 +64,19 @@ export function describeDeduplicationStoreConformance(
       expect((await other.claim('g:l', 5_000)).state).toBe('claimed');
     });
 
+    it('renews only its own claim, which then outlives its first lease', async () => {
+      const claim = await store.claim('g:renew', 150);
+      if (claim.state !== 'claimed') throw new Error(`claimed expected, got ${claim.state}`);
+      if (!store.renew) return expect(store.renew).toBeDefined();
+      expect(await other.renew!('g:renew', 'not-the-token', 5_000)).toBe(false);
+      expect(await store.renew('g:renew', claim.token, 5_000)).toBe(true);
+      await wait(250);
+      expect(await other.claim('g:renew', 5_000)).toEqual({ state: 'busy' });
+      await store.complete('g:renew', claim.token, 5_000);
+      expect(await store.renew('g:renew', claim.token, 5_000)).toBe(false); // done: not a claim
+      expect(await other.claim('g:renew', 5_000)).toEqual({ state: 'done' });
+    });
+
     it('forgets a handled key once its ttl ends, and keeps keys apart', async () => {
       const claim = await store.claim('g:ttl', 5_000);
       if (claim.state !== 'claimed') throw new Error(`claimed expected, got ${claim.state}`);

@@ -1,7 +1,12 @@
 import { SetMetadata } from '@nestjs/common';
 import { type QueryType } from '../buses/query.type';
 import { type Envelope } from '../messages/envelope';
-import { type MessageTypes, typeNamesOf } from '../messages/message.type';
+import {
+  type EnvelopeOf,
+  type MessageType,
+  type MessageTypes,
+  typeNamesOf,
+} from '../messages/message.type';
 import { type Delivery } from '../transport/transport.port';
 
 export const COMMAND_HANDLER = Symbol('causeway:command-handler');
@@ -59,24 +64,46 @@ export interface IQueryHandler<Q = unknown, R = unknown> {
  * type), or the types that share a topic (TopicNamingOptions.commandTopics: all of a shared
  * topic's types in one class, handled in send order per key); implement {@link ICommandHandler}
  * so the compiler checks that method. A class without `execute` makes the app's start fail,
- * naming the class.
+ * naming the class. With message types, the compiler checks that `execute` takes their
+ * envelopes (`EnvelopeOf<typeof Deposit>`).
  */
-export const CommandHandler = (types: MessageTypes): ClassDecorator =>
-  SetMetadata(COMMAND_HANDLER, typeNamesOf(types));
+export function CommandHandler<M extends MessageType>(
+  types: M | readonly M[],
+): <Class extends abstract new (...args: never[]) => ICommandHandler<EnvelopeOf<M>>>(
+  target: Class,
+) => void;
+/** By type name (or names mixed with message types): the compiler does not check the data. */
+export function CommandHandler(types: MessageTypes): ClassDecorator;
+export function CommandHandler(types: MessageTypes): ClassDecorator {
+  return SetMetadata(COMMAND_HANDLER, typeNamesOf(types));
+}
 
 /**
  * Marks a provider whose `handle(event, delivery)` handles the event types; implement
  * {@link IEventHandler} so the compiler checks that method. A class without `handle` makes the
- * app's start fail, naming the class.
+ * app's start fail, naming the class. With message types, the compiler checks that `handle`
+ * takes their envelopes (of several types, the union `EnvelopeOf<typeof A | typeof B>`).
  */
-export const EventHandler = (
+export function EventHandler<M extends MessageType>(
+  types: M | readonly M[],
+  options?: Omit<EventHandlerMetadata, 'types'>,
+): <Class extends abstract new (...args: never[]) => IEventHandler<EnvelopeOf<M>>>(
+  target: Class,
+) => void;
+/** By type name (or names mixed with message types): the compiler does not check the data. */
+export function EventHandler(
+  types: MessageTypes,
+  options?: Omit<EventHandlerMetadata, 'types'>,
+): ClassDecorator;
+export function EventHandler(
   types: MessageTypes,
   options: Omit<EventHandlerMetadata, 'types'> = {},
-): ClassDecorator =>
-  SetMetadata(EVENT_HANDLER, {
+): ClassDecorator {
+  return SetMetadata(EVENT_HANDLER, {
     ...options,
     types: typeNamesOf(types),
   } satisfies EventHandlerMetadata);
+}
 
 /**
  * Marks a provider whose `execute(query)` answers the query type (exactly one per type);

@@ -56,9 +56,9 @@ export const account: Decider<AccountCommand, AccountEvent, AccountState> = {
       case 'MoneyWithdrawn':
         return { ...state, balance: state.balance - event.data.amount };
       default:
-        // A type this version does not know (a newer release wrote it): ignoring it would let
-        // `decide` run on stale state, so stop until this instance is upgraded.
-        throw new Error(`Account: unknown event type ${(event as { type: string }).type}`);
+        // A type this version does not know (a newer release wrote it): evolve must not throw
+        // on history, so keep the state; a registry-backed store refuses the read instead.
+        return state;
     }
   },
 };

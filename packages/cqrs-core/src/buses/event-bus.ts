@@ -18,6 +18,12 @@ export interface EventHandlerOptions {
   /** 'competing' (default): one instance of the service handles each event; 'fan-out': every instance. */
   mode?: 'competing' | 'fan-out';
   maxInFlight?: number;
+  /**
+   * Where a new consumer group starts: 'earliest' is the default of a competing handler,
+   * 'latest' that of a fan-out one. Hazard: a fan-out handler therefore skips every event
+   * published before its group (one per instance id) first subscribed, a renamed one too;
+   * pass 'earliest' for it to read the topic from its earliest retained message.
+   */
   startFrom?: HandlerRegistration['startFrom'];
   middleware?: HandlerRegistration['middleware'];
   /** See HandlerRegistration.idempotent: no deduplication claim for its deliveries. */

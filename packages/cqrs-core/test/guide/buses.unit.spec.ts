@@ -187,7 +187,8 @@ describe('guide: buses', () => {
 
   it('reacts to an event with a command, the same command on every delivery', async () => {
     const sent: string[] = [];
-    // Fails once for each event: the first attempt has sent its command already.
+    // #region guide:process-manager
+    // An audit log that is away at the first try of each event.
     const recorded = new Set<string>();
     const audit = {
       record: async (event: { messageId: string }) => {
@@ -196,7 +197,6 @@ describe('guide: buses', () => {
         throw new Error('audit log is away');
       },
     };
-    // #region guide:process-manager
     const { router, events, commands } = instance('fees', 'fees-1');
     events.on(
       'MoneyDeposited',

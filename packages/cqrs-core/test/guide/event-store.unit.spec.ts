@@ -34,6 +34,12 @@ describe('guide: event stores', () => {
     // #region guide:append
     const store = new InMemoryEventStore(); // or MongoEventStore / RedisEventStore
     await store.init();
+    const deposited = (amount: number) =>
+      messages.event(
+        MoneyDeposited,
+        { amount },
+        { aggregateId: 'acc-1', aggregateType: 'Account' },
+      );
 
     const first = deposited(10);
     const result = await store.append('account-acc-1', [first], { expectedVersion: 'no-stream' });
@@ -121,8 +127,8 @@ describe('guide: event stores', () => {
     await store.append('account-a', [deposited(1), deposited(2)], { expectedVersion: 'any' });
     const skippedLog: string[] = [];
     const console = { error: (line: string) => skippedLog.push(line), info: (_line: string) => {} };
-    let amountToRefuse = 2;
     // #region guide:projection-operations
+    let amountToRefuse = 2; // a bug in apply: it throws on deposits of 2
     const balances = new Map<string, { balance: number; version: number }>();
     const projection: Projection = {
       name: 'balances',

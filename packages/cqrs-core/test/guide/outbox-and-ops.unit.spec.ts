@@ -90,6 +90,7 @@ describe('guide: outbox, health and metrics', () => {
       });
       // #region guide:lease
       // In every instance of the service; only the lease holder runs the forwarder's rounds.
+      // `leases` is the InMemoryLeaseTable (a Map) that the instances of one process share.
       const supervisor = new LeaseSupervisor({
         // RedisLease (/redis) across processes: { client, key, ttlMs, holder: instanceId }
         lease: new InMemoryLease(leases, 'accounts-forwarder', 10_000),

@@ -131,8 +131,9 @@ describe('guide: repository, snapshots and retry', () => {
 
   it('retries a hand-written cycle with retryOnConflict', async () => {
     const store = new InMemoryEventStore();
-    const onRetry = jest.fn();
     // #region guide:retry-on-conflict
+    const conflicts: ConcurrencyConflictError[] = []; // or a metric, a log line
+    const onRetry = ({ error }: { error: ConcurrencyConflictError }) => conflicts.push(error);
     const repository = deciderRepository(account, { eventStore: store, aggregateType: 'Account' });
 
     // The whole read -> decide -> append cycle is retried, never the append alone.
@@ -148,8 +149,8 @@ describe('guide: repository, snapshots and retry', () => {
     await run({ type: 'OpenAccount', data: { owner: 'ada' } });
     await Promise.all([1, 2, 3].map(() => run({ type: 'Deposit', data: { amount: 5 } })));
     // #endregion
-    expect(onRetry).toHaveBeenCalled();
-    expect(onRetry.mock.calls[0][0].error).toBeInstanceOf(ConcurrencyConflictError);
+    expect(conflicts.length).toBeGreaterThan(0);
+    expect(conflicts[0]).toBeInstanceOf(ConcurrencyConflictError);
     const final = await repository.load('account-acc-9');
     expect(final.state.balance).toBe(15);
     expect(final.version).toBe(4);

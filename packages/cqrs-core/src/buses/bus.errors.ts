@@ -26,7 +26,11 @@ export class DuplicateHandlerError extends Error {
   }
 }
 
-/** No reply to a command arrived in time. The command may still be handled later. */
+/**
+ * No reply to a command arrived in time. The command may still be handled later. A sent
+ * command's message names the topic it went to and the likely causes: no handler of its type
+ * running (no service consuming that topic), or a handler slower than the timeout.
+ */
 export class CommandTimeoutError extends Error {
   constructor(
     readonly commandId: string,
@@ -37,10 +41,14 @@ export class CommandTimeoutError extends Error {
      * the timeout (the router not running, the broker away). A retry is then safe.
      */
     readonly sent = true,
+    /** The topic the command was published to, when known. */
+    readonly topic?: string,
   ) {
     super(
       sent
-        ? `no reply to ${commandType} ${commandId} within ${timeoutMs} ms`
+        ? `no reply to ${commandType} ${commandId}${topic === undefined ? '' : ` on ${topic}`} ` +
+            `within ${timeoutMs} ms: no handler of ${commandType} is running, or it is slower ` +
+            'than the timeout'
         : `${commandType} ${commandId} was not sent: the replies subscription was not in place ` +
             `within ${timeoutMs} ms (is router.run() called, is the broker reachable?)`,
     );

@@ -570,13 +570,17 @@ describe('CommandBus', () => {
     await Promise.all([service.router.close(), api.router.close()]);
   });
 
-  it('times out when no handler answers', async () => {
+  it('times out when no handler answers, naming the topic and the likely causes', async () => {
     const { instance } = system();
     const api = instance('api', 'x');
     await api.router.run();
     const command = testEnvelope('Move', { dx: 1 });
-    await expect(api.commands.request(command, { timeoutMs: 50 })).rejects.toEqual(
-      new CommandTimeoutError(command.messageId, 'Move', 50),
+    const failure = await api.commands.request(command, { timeoutMs: 50 }).catch((e) => e);
+    expect(failure).toBeInstanceOf(CommandTimeoutError);
+    expect(failure).toMatchObject({ commandId: command.messageId, timeoutMs: 50, sent: true });
+    expect((failure as Error).message).toBe(
+      `no reply to Move ${command.messageId} on test.commands.Move within 50 ms: ` +
+        'no handler of Move is running, or it is slower than the timeout',
     );
     await api.router.close();
   });

@@ -356,7 +356,14 @@ export class CommandBus {
     this.ensureRepliesSubscribed();
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
-    const timedOut = () => new CommandTimeoutError(command.messageId, command.type, timeoutMs);
+    const timedOut = () =>
+      new CommandTimeoutError(
+        command.messageId,
+        command.type,
+        timeoutMs,
+        true,
+        this.naming.command(command.type),
+      );
     // The reply group must exist before the command leaves, or a fast reply is missed. Waiting
     // for it counts against the timeout: a router not running yet, or a broker away at start-up,
     // ends in CommandTimeoutError with `sent: false`, not a hang.

@@ -8,11 +8,19 @@ export class ConcurrencyConflictError extends Error {
     /** The stream's current version; 0 when it does not exist. */
     readonly actual: number,
   ) {
-    super(
-      `Concurrency conflict on stream ${streamId}: expected version ${String(expected)}, actual ${actual}`,
-    );
+    super(`Concurrency conflict on stream ${streamId}: ${conflictOf(expected, actual)}`);
     this.name = 'ConcurrencyConflictError';
   }
+}
+
+function conflictOf(expected: ExpectedVersion, actual: number): string {
+  if (expected === 'exists')
+    // A soft-deleted or truncated stream has a version but no events: it does not exist either.
+    return actual === 0
+      ? 'expected the stream to exist, but it is empty'
+      : `expected the stream to exist, but it has no events left (at version ${actual})`;
+  if (expected === 'no-stream') return `expected no stream, but it is at version ${actual}`;
+  return `expected version ${String(expected)}, actual ${actual}`;
 }
 
 /** The stream does not exist (or was deleted) and the operation needs it. */

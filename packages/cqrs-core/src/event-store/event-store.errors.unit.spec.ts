@@ -1,0 +1,50 @@
+import { testEnvelope } from '../testing/envelope.fixture';
+import { ConcurrencyConflictError } from './event-store.errors';
+import { InMemoryEventStore } from './in-memory/in-memory.event-store';
+
+const conflictOf = (outcome: Promise<unknown>) =>
+  outcome.then(
+    () => {
+      throw new Error('the append went through');
+    },
+    (error: unknown) => error as ConcurrencyConflictError,
+  );
+
+describe('ConcurrencyConflictError messages', () => {
+  it("words an 'exists' or 'no-stream' conflict as what the stream is", async () => {
+    const store = new InMemoryEventStore();
+    const empty = await conflictOf(
+      store.append('account-1', [testEnvelope('Opened', {})], { expectedVersion: 'exists' }),
+    );
+    expect(empty).toBeInstanceOf(ConcurrencyConflictError);
+    expect(empty.message).toBe(
+      'Concurrency conflict on stream account-1: expected the stream to exist, but it is empty',
+    );
+
+    await store.append('account-1', [testEnvelope('Opened', {}), testEnvelope('Renamed', {})], {
+      expectedVersion: 'no-stream',
+    });
+    const taken = await conflictOf(
+      store.append('account-1', [testEnvelope('Opened', {})], { expectedVersion: 'no-stream' }),
+    );
+    expect(taken).toMatchObject({ expected: 'no-stream', actual: 2 });
+    expect(taken.message).toBe(
+      'Concurrency conflict on stream account-1: expected no stream, but it is at version 2',
+    );
+
+    await store.deleteStream('account-1', { mode: 'soft' });
+    const deleted = await conflictOf(
+      store.append('account-1', [testEnvelope('Opened', {})], { expectedVersion: 'exists' }),
+    );
+    expect(deleted.message).toBe(
+      'Concurrency conflict on stream account-1: expected the stream to exist, but it has no ' +
+        'events left (at version 2)',
+    );
+  });
+
+  it('keeps a numeric conflict as expected and actual version', () => {
+    expect(new ConcurrencyConflictError('account-1', 3, 4).message).toBe(
+      'Concurrency conflict on stream account-1: expected version 3, actual 4',
+    );
+  });
+});

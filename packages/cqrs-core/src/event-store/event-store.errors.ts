@@ -2,14 +2,26 @@ import { type ExpectedVersion } from './event-store.port';
 
 /** The stream is not at the version the caller expected: someone else appended first. */
 export class ConcurrencyConflictError extends Error {
+  /** How many attempts retryOnConflict made before giving up; undefined for a single append. */
+  readonly attempts?: number;
+
   constructor(
     readonly streamId: string,
     readonly expected: ExpectedVersion,
     /** The stream's current version; 0 when it does not exist. */
     readonly actual: number,
+    /** `attempts` and `cause` (the last conflict) when retryOnConflict gives up. */
+    options: { attempts?: number; cause?: ConcurrencyConflictError } = {},
   ) {
-    super(`Concurrency conflict on stream ${streamId}: ${conflictOf(expected, actual)}`);
+    super(
+      `Concurrency conflict on stream ${streamId}: ${conflictOf(expected, actual)}` +
+        (options.attempts === undefined
+          ? ''
+          : `; retryOnConflict gave up after ${options.attempts} attempts`),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'ConcurrencyConflictError';
+    if (options.attempts !== undefined) this.attempts = options.attempts;
   }
 }
 

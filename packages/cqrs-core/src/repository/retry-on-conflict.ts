@@ -17,8 +17,9 @@ export interface RetryOnConflictOptions {
 /**
  * Runs `operation` and, when it throws ConcurrencyConflictError, runs it again after a jittered
  * exponential backoff (cockatiel's decorrelated jitter), at most `maxAttempts` times in all.
- * Every other error fails at once. When the attempts are exhausted the last
- * ConcurrencyConflictError is thrown.
+ * Every other error fails at once. When the attempts are exhausted it throws a
+ * ConcurrencyConflictError with the last conflict's stream, expected and actual version, its
+ * `attempts`, a message saying it gave up after them, and the last conflict as its `cause`.
  *
  * `operation` must redo the whole read -> decide -> append cycle (it receives the 1-based
  * attempt number): retrying only the append with the same expected version would conflict
@@ -49,8 +50,18 @@ export async function retryOnConflict<T>(
         }
       })
     : undefined;
+  let attempts = 0;
   try {
-    return await policy.execute(({ attempt }) => operation(attempt + 1), options.signal);
+    return await policy.execute(({ attempt }) => {
+      attempts = attempt + 1;
+      return operation(attempts);
+    }, options.signal);
+  } catch (error) {
+    if (!(error instanceof ConcurrencyConflictError) || attempts < maxAttempts) throw error;
+    throw new ConcurrencyConflictError(error.streamId, error.expected, error.actual, {
+      attempts,
+      cause: error,
+    });
   } finally {
     listener?.dispose();
   }

@@ -62,18 +62,24 @@ describe('retryOnConflict', () => {
     expect(high[0]).not.toBeCloseTo(middle[0]!, 3);
   });
 
-  it('throws the last ConcurrencyConflictError when the attempts are exhausted', async () => {
+  it('throws the last conflict, saying it gave up after the attempts, when they are exhausted', async () => {
     let calls = 0;
+    let last: ConcurrencyConflictError | undefined;
     const error = await retryOnConflict(
       async () => {
         calls++;
-        throw new ConcurrencyConflictError('Trainer-1', calls, calls + 1);
+        throw (last = new ConcurrencyConflictError('Trainer-1', calls, calls + 1));
       },
       { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 },
     ).catch((e: unknown) => e);
     expect(calls).toBe(3);
     expect(error).toBeInstanceOf(ConcurrencyConflictError);
-    expect(error).toMatchObject({ streamId: 'Trainer-1', expected: 3, actual: 4 });
+    expect(error).toMatchObject({ streamId: 'Trainer-1', expected: 3, actual: 4, attempts: 3 });
+    expect((error as Error).message).toBe(
+      'Concurrency conflict on stream Trainer-1: expected version 3, actual 4; ' +
+        'retryOnConflict gave up after 3 attempts',
+    );
+    expect((error as Error).cause).toBe(last);
   });
 
   it('does not retry other errors', async () => {

@@ -32,12 +32,21 @@ export function foldEvents<Event, State>(
   return current;
 }
 
-/** `decide`, normalised to an array. */
+/**
+ * `decide`, normalised to an array.
+ * @throws TypeError when `decide` returned undefined or null (a `switch` without a `return`
+ *   for the command's type, typically), instead of failing later on the missing event
+ */
 export function decideEvents<Command, Event, State>(
   decider: Pick<Decider<Command, Event, State>, 'decide'>,
   command: Command,
   state: State,
 ): Event[] {
   const result = decider.decide(command, state);
+  if (result === undefined || result === null)
+    throw new TypeError(
+      `decide returned ${String(result)} for command ` +
+        `${String((command as { type?: unknown } | null)?.type)}; return [] for no events`,
+    );
   return Array.isArray(result) ? [...(result as readonly Event[])] : [result as Event];
 }

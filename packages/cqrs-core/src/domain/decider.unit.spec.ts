@@ -1,5 +1,14 @@
-import { decideEvents, foldEvents } from './decider';
-import { move, moved, trainerDecider } from '../../test/fixtures/trainer.domain';
+import { type Decider, decideEvents, foldEvents } from './decider';
+import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
+import { commandHandler } from '../repository/command.handler';
+import {
+  move,
+  moved,
+  type TrainerCommand,
+  trainerDecider,
+  type TrainerEvent,
+  type TrainerState,
+} from '../../test/fixtures/trainer.domain';
 
 describe('decider helpers', () => {
   it('foldEvents folds from the initial state or from a given state', () => {
@@ -36,5 +45,27 @@ describe('decider helpers', () => {
     const a = decideEvents(trainerDecider, move(1, 0, '2026-05-05T00:00:00.000Z'), state);
     const b = decideEvents(trainerDecider, move(1, 0, '2026-05-05T00:00:00.000Z'), state);
     expect(a).toEqual(b);
+  });
+});
+
+describe('decideEvents with a decide that returns nothing', () => {
+  it('refuses it naming the command type, before anything is appended', async () => {
+    const store = new InMemoryEventStore();
+    const forgetful: Decider<TrainerCommand, TrainerEvent, TrainerState> = {
+      ...trainerDecider,
+      // A switch that forgot a `return` for RetireTrainer.
+      decide: (command, state) =>
+        command.type === 'MoveTrainer'
+          ? trainerDecider.decide(command, state)
+          : (undefined as unknown as TrainerEvent[]),
+    };
+    const handle = commandHandler(store, forgetful, { aggregateType: 'Trainer' });
+    const retire: TrainerCommand = { type: 'RetireTrainer', data: {}, metadata: { now: 't' } };
+    const error = await handle('trainer-1', retire).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe(
+      'decide returned undefined for command RetireTrainer; return [] for no events',
+    );
+    expect(await store.readStream('trainer-1')).toEqual([]);
   });
 });

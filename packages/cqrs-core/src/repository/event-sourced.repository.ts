@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
 import { type Envelope, type Metadata } from '../messages/envelope';
@@ -162,10 +163,21 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
   /** The aggregate types a stream may carry; undefined: not checked (aggregateType ''). */
   private readonly acceptedTypes: ReadonlySet<string> | undefined;
 
+  /**
+   * @throws TypeError when `snapshots.policy` is not a function: `SnapshotPolicies.always()`
+   *   (a call of a policy) would otherwise fail every snapshot, with only a warning per save
+   */
   constructor(
     private readonly model: StateModel<State, Event>,
     private readonly options: RepositoryOptions,
   ) {
+    const policy: unknown = options.snapshots?.policy;
+    if (options.snapshots && typeof policy !== 'function')
+      throw new TypeError(
+        `snapshots.policy must be a SnapshotPolicy function, got ${shownValue(policy)}: pass ` +
+          'SnapshotPolicies.always / never as they are (not called), or what a factory such ' +
+          'as SnapshotPolicies.everyEvents(100) returns',
+      );
     this.messages = options.messages ?? new MessageFactory();
     this.now = options.now ?? (() => new Date());
     this.acceptedTypes = options.aggregateType

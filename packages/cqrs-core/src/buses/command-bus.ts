@@ -159,7 +159,19 @@ export class CommandBus {
   private repliesRegistered = false;
   private readonly naming: TopicNaming;
 
+  /**
+   * @throws TypeError when `serializer` is not a SerializerRegistry (a JsonSerializer, say): the
+   *   bus registers its reply type in it, which only a registry can hold
+   */
   constructor(private readonly options: CommandBusOptions) {
+    const serializer: Partial<SerializerRegistry> | undefined = options.serializer;
+    if (typeof serializer?.has !== 'function' || typeof serializer.register !== 'function')
+      throw new TypeError(
+        'CommandBus: options.serializer must be a SerializerRegistry with every command type ' +
+          `registered, got ${serializer?.constructor?.name ?? String(serializer)}: the bus ` +
+          `registers its replies' type (${COMMAND_REPLY}) in it, and the transport must decode ` +
+          'with that same registry to read the replies',
+      );
     if (!options.serializer.has(COMMAND_REPLY))
       options.serializer.register(COMMAND_REPLY, CommandReply);
     this.naming = options.naming;

@@ -67,12 +67,14 @@ export class AggregateRepository<A extends AnyAggregate> {
   }
 
   /**
-   * Appends the uncommitted events and marks them committed.
+   * Appends the uncommitted events and marks them committed. Returns the stream as saved, as a
+   * decider repository's save does: its `version`, and the `positions` of the appended events
+   * in the global log (for `ProjectionRunner.waitFor`, to read your own write). Without
+   * uncommitted events nothing is appended and `positions` is undefined.
    * @throws ConcurrencyConflictError when the stream moved since the aggregate was loaded
    */
-  async save(aggregate: A): Promise<void> {
+  async save(aggregate: A): Promise<LoadedStream<A>> {
     const events = [...aggregate.uncommittedEvents];
-    if (events.length === 0) return;
     const known = this.loads.get(aggregate);
     const loaded: LoadedStream<A> = {
       streamId: aggregate.id,
@@ -82,9 +84,11 @@ export class AggregateRepository<A extends AnyAggregate> {
       snapshotTakenAt: known?.snapshotTakenAt,
       replayedEvents: 0,
     };
+    if (events.length === 0) return loaded;
     const saved = await this.inner.save(loaded, events, { stateAfter: aggregate });
     aggregate.markCommitted(saved.version);
     this.loads.set(aggregate, saved);
+    return saved;
   }
 
   /**

@@ -3,6 +3,7 @@ import { type EventStore } from '../event-store/event-store.port';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
 import { SnapshotPolicies } from '../snapshots/snapshot.policy';
+import { testEnvelope } from '../testing/envelope.fixture';
 import { AggregateRepository } from './aggregate.repository';
 import { Trainer } from '../../test/fixtures/trainer.domain';
 
@@ -76,6 +77,22 @@ describe('AggregateRepository (class style)', () => {
       expect((await store.streamInfo('Trainer-ash')).version).toBe(head + 1);
     },
   );
+
+  it('save returns the version and the log positions of what it appended', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('Other-1', [testEnvelope('Noted', {})], { expectedVersion: 'no-stream' });
+    const repository = repositoryOver(store);
+    const trainer = await repository.load('Trainer-ash');
+    trainer.move(1, 2, now);
+    trainer.move(3, 4, now);
+    const saved = await repository.save(trainer);
+    expect(saved).toMatchObject({ streamId: 'Trainer-ash', version: 2, positions: [2, 3] });
+    expect((await store.readAll()).map((e) => e.position).slice(1)).toEqual(saved.positions);
+    // Nothing to save: nothing appended, no positions, the version unchanged.
+    const again = await repository.save(trainer);
+    expect(again.version).toBe(2);
+    expect(again.positions).toBeUndefined();
+  });
 
   it('refuses to save a stale aggregate', async () => {
     const repository = repositoryOver(new InMemoryEventStore());

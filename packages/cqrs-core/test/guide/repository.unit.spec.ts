@@ -124,9 +124,10 @@ describe('guide: repository, snapshots and retry', () => {
     const b = await accounts.load('account-acc-1');
     a.deposit(1);
     b.deposit(2);
-    await accounts.save(a);
+    const saved = await accounts.save(a); // saved.version: 3, saved.positions: [3] (for waitFor)
     await expect(accounts.save(b)).rejects.toThrow(ConcurrencyConflictError);
     // #endregion
+    expect(saved).toMatchObject({ version: 3, positions: [3] });
   });
 
   it('retries a hand-written cycle with retryOnConflict', async () => {

@@ -25,7 +25,7 @@ export const messagingSettings = {
    */
   COMMAND_CLOCK_SKEW_MS: setting.milliseconds(0, 0),
   EVENT_TIMEOUT_MS: setting.milliseconds(10_000),
-  /** A message in flight on a dead instance is handled elsewhere after this (> the timeouts). */
+  /** A message in flight on a dead instance is handled elsewhere after this (renewed while alive). */
   DEDUP_LEASE_MS: setting.milliseconds(60_000),
   MAX_RETRIES: decimal(
     z.number({ message: 'must be a non-negative integer' }).int().min(0, 'must not be negative'),

@@ -67,7 +67,8 @@ export interface CqrsCoreModuleOptions {
   deduplication?: DeduplicationStore;
   /**
    * How long a deduplication claim holds when its holder dies mid-handling: a message in flight on
-   * a killed instance is handled elsewhere after this. Keep it above the handler timeouts. Default 60 s.
+   * a killed instance is handled elsewhere after this. A live holder renews it every third of
+   * it, however long the handling and its retries last. Default 60 s.
    */
   deduplicationLeaseMs?: number;
   /** In-process retries; `onRetry` is called besides the causeway_messages_retried_total metric, not instead. */

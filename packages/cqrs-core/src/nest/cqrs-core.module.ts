@@ -5,6 +5,7 @@ import { CommandBus } from '../buses/command-bus';
 import { EventBus } from '../buses/event-bus';
 import { QueryBus } from '../buses/query-bus';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { MessagingMetrics } from '../metrics/messaging.metrics';
 import { BreakerRegistry, circuitBreaker } from '../middleware/circuit-breaker.middleware';
 import { correlation } from '../middleware/correlation.middleware';
@@ -17,7 +18,11 @@ import { type Middleware } from '../router/handler';
 import { Router } from '../router/router';
 import { topicNaming } from '../transport/topic.naming';
 import { type Publisher } from '../transport/transport.port';
-import { type CqrsCoreModuleAsyncOptions, type CqrsCoreModuleOptions } from './cqrs-core.options';
+import {
+  type CqrsCoreModuleAsyncOptions,
+  type CqrsCoreModuleOptions,
+  type ResolvedCqrsCoreOptions,
+} from './cqrs-core.options';
 import {
   BUS_PUBLISHER,
   CQRS_CORE_OPTIONS,
@@ -37,7 +42,7 @@ import { METRICS_REGISTRY } from './service.tokens';
  * defers the message instead of burning its attempts.
  */
 function buildRouter(
-  options: CqrsCoreModuleOptions,
+  options: ResolvedCqrsCoreOptions,
   breakers: BreakerRegistry,
   metrics?: MessagingMetrics,
 ): Router {
@@ -103,14 +108,14 @@ function providers(): Provider[] {
       // What the buses publish with: counted in causeway_messages_published_total.
       provide: BUS_PUBLISHER,
       inject: [CQRS_CORE_OPTIONS, MESSAGING_METRICS],
-      useFactory: (options: CqrsCoreModuleOptions, metrics?: MessagingMetrics) =>
+      useFactory: (options: ResolvedCqrsCoreOptions, metrics?: MessagingMetrics) =>
         metrics ? metrics.instrument(options.publisher) : options.publisher,
     },
     {
       provide: Router,
       inject: [CQRS_CORE_OPTIONS, BreakerRegistry, MESSAGING_METRICS],
       useFactory: (
-        options: CqrsCoreModuleOptions,
+        options: ResolvedCqrsCoreOptions,
         breakers: BreakerRegistry,
         metrics?: MessagingMetrics,
       ) => buildRouter(options, breakers, metrics),
@@ -118,12 +123,12 @@ function providers(): Provider[] {
     {
       provide: DEAD_LETTER_QUEUE,
       inject: [CQRS_CORE_OPTIONS],
-      useFactory: (options: CqrsCoreModuleOptions) => options.deadLetters,
+      useFactory: (options: ResolvedCqrsCoreOptions) => options.deadLetters,
     },
     {
       provide: CommandBus,
       inject: [CQRS_CORE_OPTIONS, Router, BUS_PUBLISHER],
-      useFactory: (options: CqrsCoreModuleOptions, router: Router, publisher: Publisher) =>
+      useFactory: (options: ResolvedCqrsCoreOptions, router: Router, publisher: Publisher) =>
         new CommandBus({
           publisher,
           router,
@@ -138,7 +143,7 @@ function providers(): Provider[] {
     {
       provide: EventBus,
       inject: [CQRS_CORE_OPTIONS, Router, BUS_PUBLISHER],
-      useFactory: (options: CqrsCoreModuleOptions, router: Router, publisher: Publisher) =>
+      useFactory: (options: ResolvedCqrsCoreOptions, router: Router, publisher: Publisher) =>
         new EventBus({
           publisher,
           router,
@@ -149,13 +154,13 @@ function providers(): Provider[] {
     {
       provide: EVENT_STORE,
       inject: [CQRS_CORE_OPTIONS],
-      useFactory: (options: CqrsCoreModuleOptions) =>
+      useFactory: (options: ResolvedCqrsCoreOptions) =>
         options.eventStore ?? unconfigured('eventStore', 'EVENT_STORE'),
     },
     {
       provide: SNAPSHOT_STORE,
       inject: [CQRS_CORE_OPTIONS],
-      useFactory: (options: CqrsCoreModuleOptions) =>
+      useFactory: (options: ResolvedCqrsCoreOptions) =>
         options.snapshotStore ?? unconfigured('snapshotStore', 'SNAPSHOT_STORE'),
     },
     HandlersExplorer,
@@ -259,14 +264,25 @@ export class CqrsCoreModule {
  * DEAD_LETTER_QUEUE provider and the router share it), after checking what is required.
  * @throws TypeError naming a missing option
  */
-function checked(options: unknown): CqrsCoreModuleOptions {
+function checked(options: unknown): ResolvedCqrsCoreOptions {
   if (typeof options !== 'object' || options === null)
     throw new TypeError(`CqrsCoreModule: the options must be an object, got ${String(options)}`);
   const given = options as Partial<CqrsCoreModuleOptions>;
-  for (const name of ['service', 'instanceId', 'publisher', 'subscriber', 'serializer'] as const)
+  for (const name of ['service', 'instanceId', 'serializer'] as const)
     if (!given[name]) throw new TypeError(`CqrsCoreModule: options.${name} is required`);
+  if (!given.publisher !== !given.subscriber)
+    throw new TypeError(
+      `CqrsCoreModule: options.${given.publisher ? 'subscriber' : 'publisher'} is required with ` +
+        `options.${given.publisher ? 'publisher' : 'subscriber'} (give both, or neither for an in-process broker)`,
+    );
+  // Neither: one in-process broker (the embedded mode, tests), closed with the app.
+  const broker = given.publisher
+    ? undefined
+    : new InMemoryBroker({ serializer: given.serializer! });
   return {
-    ...(given as CqrsCoreModuleOptions),
+    ...(given as ResolvedCqrsCoreOptions),
+    // Closed at shutdown as any publisher is.
+    ...(broker && { publisher: broker, subscriber: broker.subscriber() }),
     deadLetters: given.deadLetters ?? new InMemoryDeadLetterQueue({ serializer: given.serializer }),
   };
 }

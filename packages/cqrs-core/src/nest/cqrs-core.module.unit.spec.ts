@@ -24,7 +24,7 @@ import { Router } from '../router/router';
 import { CausewayContext, CausewayTransportServer } from './causeway.transport-strategy';
 import { CqrsCoreModule } from './cqrs-core.module';
 import { type CqrsCoreModuleOptions } from './cqrs-core.options';
-import { DEAD_LETTER_QUEUE } from './cqrs-core.tokens';
+import { CQRS_CORE_OPTIONS, DEAD_LETTER_QUEUE } from './cqrs-core.tokens';
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
 import { CommandRejectedError } from '../buses/bus.errors';
 import {
@@ -240,7 +240,7 @@ describe('CqrsCoreModule', () => {
       subscriber: broker.subscriber(),
       serializer: serializer(),
     };
-    for (const name of ['publisher', 'subscriber', 'serializer', 'service'] as const)
+    for (const name of ['serializer', 'service', 'instanceId'] as const)
       expect(() => CqrsCoreModule.forRoot({ ...complete, [name]: undefined } as never)).toThrow(
         `CqrsCoreModule: options.${name} is required`,
       );
@@ -249,6 +249,43 @@ describe('CqrsCoreModule', () => {
         imports: [CqrsCoreModule.forRootAsync({ useFactory: () => undefined as never })],
       }).compile(),
     ).rejects.toThrow('CqrsCoreModule: the options must be an object');
+  });
+
+  it('runs on an in-process broker when given neither publisher nor subscriber, and closes it with the app', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsCoreModule.forRoot({ service: 'embedded', instanceId: 'e1', serializer: serializer() }),
+      ],
+      providers: [Positions, MoveHandler, PositionsProjector, TrainerPositionQuery],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const command = createMessage({
+      type: 'Move',
+      category: 'command',
+      aggregateId: 'ash',
+      data: { dx: 2 },
+    });
+    expect(await app.get(CommandBus).request(command, { timeoutMs: 2_000 })).toEqual({ x: 4 });
+    const positions = app.get(Positions);
+    await until(() => positions.byTrainer.get('ash') === 4);
+    expect(positions.byTrainer.get('ash')).toBe(4);
+    const broker = app.get<{ publisher: InMemoryBroker }>(CQRS_CORE_OPTIONS).publisher;
+    expect(broker).toBeInstanceOf(InMemoryBroker);
+    await app.close();
+    expect(broker.isClosed).toBe(true);
+  });
+
+  it('refuses a publisher without a subscriber (or the reverse), naming both', () => {
+    const broker = new InMemoryBroker({ serializer: serializer() });
+    const base = { service: 's', instanceId: 'i', serializer: serializer() };
+    expect(() => CqrsCoreModule.forRoot({ ...base, publisher: broker })).toThrow(
+      'CqrsCoreModule: options.subscriber is required with options.publisher (give both, or ' +
+        'neither for an in-process broker)',
+    );
+    expect(() => CqrsCoreModule.forRoot({ ...base, subscriber: broker.subscriber() })).toThrow(
+      'CqrsCoreModule: options.publisher is required with options.subscriber',
+    );
   });
 
   it('provides the default dead-letter queue, the one failed messages go to', async () => {

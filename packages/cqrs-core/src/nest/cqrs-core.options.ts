@@ -14,12 +14,17 @@ import { type Publisher, type Subscriber } from '../transport/transport.port';
 export interface CqrsCoreModuleOptions {
   service: string;
   instanceId: string;
-  publisher: Publisher;
+  /**
+   * Where the buses publish. Give it with `subscriber` (the same transport), or neither: an
+   * in-process InMemoryBroker over `serializer` is then both, closed with the app — one
+   * process only, nothing survives it (the embedded mode, tests).
+   */
+  publisher?: Publisher;
   /**
    * Built by you, so its `onPoison` is yours to set: `poisonToDeadLetters(deadLetters)` sends
    * undecodable messages to the same queue as the handlers' dead letters.
    */
-  subscriber: Subscriber;
+  subscriber?: Subscriber;
   serializer: SerializerRegistry;
   /**
    * The event store the handlers append to, injected with `@Inject(EVENT_STORE)` (give it the
@@ -104,6 +109,10 @@ export interface CqrsCoreModuleOptions {
   /** Closed after the router drained at shutdown (connections the transports use). */
   closeOnShutdown?: readonly { close(): Promise<void> }[];
 }
+
+/** The options as the module's providers get them: the transports and queue filled in. */
+export type ResolvedCqrsCoreOptions = CqrsCoreModuleOptions &
+  Required<Pick<CqrsCoreModuleOptions, 'publisher' | 'subscriber' | 'deadLetters'>>;
 
 /** Something the module starts with the application and stops before it closes. */
 export interface BackgroundWorker {

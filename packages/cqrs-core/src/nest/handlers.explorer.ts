@@ -27,7 +27,7 @@ import {
 } from './handler.decorators';
 import { startupRetryDelayMs } from './connections.lifecycle';
 import { CQRS_CORE_OPTIONS } from './cqrs-core.tokens';
-import { type BackgroundWorker, type CqrsCoreModuleOptions } from './cqrs-core.options';
+import { type BackgroundWorker, type ResolvedCqrsCoreOptions } from './cqrs-core.options';
 
 interface Executes {
   execute(message: unknown, delivery?: Delivery): unknown;
@@ -100,7 +100,7 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     private readonly commands: CommandBus,
     private readonly events: EventBus,
     private readonly queries: QueryBus,
-    @Inject(CQRS_CORE_OPTIONS) private readonly options: CqrsCoreModuleOptions,
+    @Inject(CQRS_CORE_OPTIONS) private readonly options: ResolvedCqrsCoreOptions,
     private readonly breakers: BreakerRegistry,
     @Optional()
     @Inject(HEALTH_PROBES)

@@ -87,4 +87,30 @@ describe('RedisTokenRevocations', () => {
       await revocations.close();
     }
   });
+
+  it('never drops a cut that an instance with a longer keep (JWT_MAX_LIFETIME_S) still needs', async () => {
+    const keyPrefix = `${ns.keyPrefix}keeps:`;
+    const long = new RedisTokenRevocations(redis, { keyPrefix, keepMs: 3_600_000 });
+    const short = new RedisTokenRevocations(redis, { keyPrefix, keepMs: 60_000 });
+    const at = Date.now() - 300_000; // older than the short keep, within the long one
+    await long.start();
+    try {
+      await long.revoke('misty', at);
+      await short.start();
+      await short.close();
+      // The short instance's reload kept it: the long instance still refuses misty's tokens.
+      expect(await redis.hget(long.key, 'misty')).toBe(`${at}`);
+      expect(long.revokedUntil('misty')).toBe(at);
+      expect(short.revokedUntil('misty')).toBeUndefined(); // refuses nothing under its own keep
+    } finally {
+      await long.close();
+    }
+    // Alone (no longer keep asked for meanwhile), the short keep drops it.
+    const alone = `${ns.keyPrefix}alone:`;
+    await redis.hset(`${alone}auth:revoked`, 'misty', `${at}`);
+    const only = new RedisTokenRevocations(redis, { keyPrefix: alone, keepMs: 60_000 });
+    await only.start();
+    await only.close();
+    expect(await redis.hexists(`${alone}auth:revoked`, 'misty')).toBe(0);
+  });
 });

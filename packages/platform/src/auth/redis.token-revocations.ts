@@ -21,14 +21,27 @@ redis.call('PUBLISH', ARGV[3], cjson.encode({ARGV[1], at, ARGV[4]}))
 return at`);
 
 /**
- * KEYS[1] = the revocations hash, KEYS[2] = its index by cut; ARGV[1] = keepMs, ARGV[2] = at
- * most this many. Drops the cuts older than keepMs by Redis' clock, oldest first; a user whose
- * hash field holds a later cut than the index (written by a release before the index) is
- * re-indexed instead. Returns {looked at, dropped, hash fields, index entries}.
+ * KEYS[1] = the revocations hash, KEYS[2] = its index by cut, KEYS[3] = the keeps instances
+ * asked for; ARGV[1] = keepMs, ARGV[2] = at most this many. Records this instance's keepMs
+ * (until keepMs from now), then drops the cuts older than the longest keep recorded (so an
+ * instance with a shorter JWT_MAX_LIFETIME_S never drops a cut another still needs), by Redis'
+ * clock, oldest first; a user whose hash field holds a later cut than the index (written by a
+ * release before the index) is re-indexed instead. Returns {looked at, dropped, hash fields,
+ * index entries, the keep applied}.
  */
 const PRUNE = new RedisScript(`
 local time = redis.call('TIME')
-local horizon = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) - tonumber(ARGV[1])
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local mine = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%d', now))
+local until_ = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[1]) or '0')
+if until_ < now + mine then redis.call('ZADD', KEYS[3], string.format('%d', now + mine), ARGV[1]) end
+local keep = mine
+for _, asked in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  if tonumber(asked) > keep then keep = tonumber(asked) end
+end
+redis.call('PEXPIRE', KEYS[3], keep)
+local horizon = now - keep
 local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%d', horizon), 'LIMIT', 0, tonumber(ARGV[2]))
 local dropped = 0
 for _, user in ipairs(old) do
@@ -41,7 +54,7 @@ for _, user in ipairs(old) do
     dropped = dropped + 1
   end
 end
-return {#old, dropped, redis.call('HLEN', KEYS[1]), redis.call('ZCARD', KEYS[2])}`);
+return {#old, dropped, redis.call('HLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]), keep}`);
 
 /**
  * KEYS[1] = the revocations hash, KEYS[2] = its index by cut; ARGV[1] = HSCAN cursor,
@@ -71,13 +84,19 @@ const BATCH = 500;
  * With `keepMs`, a sorted set `<prefix>auth:revoked:by-cut` indexes the hash by cut, and each
  * reload first drops the cuts older than that (by Redis' clock, in batches of BATCH) from both:
  * the hash then holds the revocations of the last `keepMs`, which every instance reads every
- * `refreshMs`, instead of every revocation ever made. Hash fields written by a release before
- * the index (more fields than index entries) are indexed by the reload that notices.
+ * `refreshMs`, instead of every revocation ever made. Instances configured with different
+ * keeps (JWT_MAX_LIFETIME_S differs, in a rolling change of it, say) drop only what is older
+ * than the longest: each records its keep in `<prefix>auth:revoked:keeps` at every reload, for
+ * that long, so a shorter keep applies once no instance asked for a longer one for as long as
+ * it lasts. Hash fields written by a release before the index (more fields than index entries)
+ * are indexed by the reload that notices.
  */
 export class RedisTokenRevocations implements TokenRevocations {
   readonly key: string;
   /** The hash's index by cut (see the class comment). */
   readonly indexKey: string;
+  /** The keepMs each instance asked for, until when (see the class comment). */
+  readonly keepsKey: string;
   private readonly copy = new Map<string, number>();
   private readonly listeners: RevocationListener[] = [];
   private subscription: RedisChannelSubscription | undefined;
@@ -98,6 +117,7 @@ export class RedisTokenRevocations implements TokenRevocations {
   ) {
     this.key = `${options.keyPrefix ?? ''}auth:revoked`;
     this.indexKey = `${this.key}:by-cut`;
+    this.keepsKey = `${this.key}:keeps`;
     this.refreshMs = options.refreshMs ?? 30_000;
     this.keepMs = options.keepMs ?? Infinity;
     this.onError = options.onError ?? (() => undefined);
@@ -188,17 +208,17 @@ export class RedisTokenRevocations implements TokenRevocations {
     let dropped = 0;
     const began = Date.now();
     for (;;) {
-      const [batch, gone, fields, entries] = (await PRUNE.run(
+      const [batch, gone, fields, entries, keep] = (await PRUNE.run(
         this.client,
-        [this.key, this.indexKey],
+        [this.key, this.indexKey, this.keepsKey],
         [this.keepMs, BATCH],
-      )) as [number, number, number, number];
+      )) as [number, number, number, number, number];
       dropped += gone;
       if (batch === BATCH) continue;
       if (fields <= entries || indexed) {
         if (dropped > 0)
           this.onInfo(
-            `dropped ${dropped} revocation(s) older than ${this.keepMs} ms, which refuse nothing any more (${fields} kept, ${Date.now() - began} ms)`,
+            `dropped ${dropped} revocation(s) older than ${keep} ms, which refuse nothing any more (${fields} kept, ${Date.now() - began} ms)`,
           );
         return;
       }

@@ -22,33 +22,41 @@ const GATEWAY_PATHS = [
 ];
 /**
  * What each app serves for its operators, on its own port only: metrics, health (its checks name
- * internal hosts and the errors of the servers behind), the admin endpoints (dead letters) and a
- * gateway's disconnect of a user. Through the edge they would be open to whoever reaches the
- * demo page.
+ * internal hosts and the errors of the servers behind), the admin endpoints (dead letters,
+ * command statuses) and a gateway's disconnect of a user. Through the edge they would be open to
+ * whoever reaches the demo page.
  */
-const OPERATOR_PATHS = ['/metrics', '/health', '/admin'];
-/** `POST /api/presence/{userId}/disconnect` (sse-gateway's operator action). */
-const OPERATOR_PATTERNS = [/^\/api\/presence\/.+\/disconnect$/];
+const OPERATOR_ROOTS = new Set(['metrics', 'health', 'admin']);
 
 /**
- * Whether `pathname` reaches an operator path of an app, however it is spelled: the apps match
- * routes without regard to case or a trailing slash, and a client may percent-encode letters or
- * add dot segments, so the check is made on the decoded, resolved, lower-cased path.
+ * How the edge takes a path (the request target before `?`), segment by segment as the apps
+ * route it — each segment percent-decoded on its own, without regard to case, empty segments
+ * (a trailing or doubled slash) ignored:
+ * - `operator`: its first segment is `metrics`, `health` or `admin`, or it is
+ *   `api/presence/{userId}/disconnect` (whatever the user id decodes to);
+ * - `ambiguous`: a segment is or decodes to a dot segment (`.`, `..`), which a client or a
+ *   proxy may resolve (RFC 3986) to another path than the one checked;
+ * - `public`: anything else. An encoded `/` stays inside its segment, as in the apps' routes (a
+ *   trainer id may hold one).
  */
-export function isOperatorPath(pathname: string): boolean {
-  let decoded = pathname;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    // Not valid percent-encoding: checked as it is.
+export function edgePathKind(pathname: string): 'operator' | 'ambiguous' | 'public' {
+  const segments: string[] = [];
+  for (const raw of pathname.split('/')) {
+    if (raw === '') continue;
+    let segment = raw;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      // Not valid percent-encoding: taken as it is (the apps answer 400 or 404 to it).
+    }
+    if (segment === '.' || segment === '..') return 'ambiguous';
+    segments.push(segment.toLowerCase());
   }
-  const resolved = new URL(decoded, 'http://edge.invalid').pathname
-    .toLowerCase()
-    .replace(/\/+$/, '');
-  return (
-    OPERATOR_PATHS.some((path) => resolved === path || resolved.startsWith(`${path}/`)) ||
-    OPERATOR_PATTERNS.some((pattern) => pattern.test(resolved))
-  );
+  const [first, second, , fourth] = segments;
+  if (first !== undefined && OPERATOR_ROOTS.has(first)) return 'operator';
+  if (segments.length === 4 && first === 'api' && second === 'presence' && fourth === 'disconnect')
+    return 'operator';
+  return 'public';
 }
 
 const DEMO_FILES: Record<string, [string, string]> = {
@@ -98,7 +106,16 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
       return;
     }
     const pathname = target.split('?', 1)[0]!;
-    if (isOperatorPath(pathname)) {
+    const kind = edgePathKind(pathname);
+    if (kind === 'ambiguous') {
+      answerProblem(
+        response,
+        'edge-bad-target',
+        'the path must not contain dot segments ("." or "..", encoded or not)',
+      );
+      return;
+    }
+    if (kind === 'operator') {
       answerProblem(
         response,
         'edge-not-public',

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AddressInfo } from 'node:net';
-import { isOperatorPath, roundRobin, startEdgeProxy } from './edge.proxy';
+import { edgePathKind, roundRobin, startEdgeProxy } from './edge.proxy';
 
 /** A tiny upstream that names itself, and streams SSE frames on /events until told to stop. */
 async function upstream(
@@ -154,17 +154,22 @@ describe('edge proxy', () => {
       '/metrics?x=1',
       '/METRICS',
       '/metrics/',
+      '/metrics//x',
       '/%6Detrics',
-      '/./metrics',
-      '/events/../metrics',
       '/admin/dead-letters',
+      '/admin/commands/abc',
       '/Admin/Dead-Letters/stats',
       '/admin',
       '/health',
       '/health/ready',
       '/Health/Live/',
       '/api/presence/ash/disconnect',
-      '/api/presence/ash%2Fx/../ash/Disconnect',
+      '/api//presence/ash/disconnect',
+      // A user id that decodes to what ends a path elsewhere (a query, a fragment).
+      '/api/presence/a%3F/disconnect',
+      '/api/presence/a%23/DISCONNECT/',
+      '/API/Presence/%2E%2E%2F%2E%2E%2Fx/DISCONNECT/',
+      '/admin/commands/%2E%2E%2F%2E%2E%2Fx',
     ]) {
       const answer = await rawRequest(edge, target);
       expect({ target, status: answer.status }).toEqual({ target, status: 404 });
@@ -178,7 +183,29 @@ describe('edge proxy', () => {
     const alike = ['/metricsx', '/api/admin-notes', '/rpc', '/healthz', '/api/presence'];
     for (const target of alike) await rawRequest(edge, target);
     expect(app.hits.map((hit) => hit.split(' ')[0])).toEqual(alike);
-    expect(isOperatorPath('/%E0%A4%A')).toBe(false);
+    expect(edgePathKind('/%E0%A4%A')).toBe('public');
+  });
+
+  it('refuses dot segments, encoded or not, with 400, forwarding nothing', async () => {
+    const app = await bystander();
+    servers.push(app.server);
+    const url = `http://127.0.0.1:${app.port}`;
+    const edge = await edgeOver([url], [url]);
+    for (const target of [
+      '/./metrics',
+      '/events/../metrics',
+      '/api/presence/ash%2Fx/../ash/Disconnect',
+      '/rpc/%2e%2e',
+      '/api/trainers/./move',
+    ]) {
+      const answer = await rawRequest(edge, target);
+      expect({ target, status: answer.status }).toEqual({ target, status: 400 });
+      expect(JSON.parse(answer.body)).toMatchObject({
+        type: 'https://causeway.dev/problems/edge-bad-target',
+        detail: expect.stringContaining('dot segments'),
+      });
+    }
+    expect(app.hits).toEqual([]);
   });
 
   it('spreads requests over the gateways and skips one that does not answer', async () => {

@@ -1051,6 +1051,14 @@ describe('command-api over HTTP', () => {
         { field: 'userId', message: 'must not be empty or blank' },
       ]);
     }
+    // Stored as UTF-8 it would be another user's id ('x\uFFFD'): refused, not minted.
+    const lone = await call('POST', `${api.url}/api/dev/tokens`, {
+      body: { userId: `${oak}\ud800` },
+    });
+    expect(lone.status).toBe(422);
+    expect(lone.body.errors).toEqual([
+      { field: 'userId', message: 'must be well-formed Unicode (a lone surrogate is not)' },
+    ]);
   });
 
   it('has no /api/dev/tokens without DEV_TOKENS: answered as any unknown path, whatever the body', async () => {

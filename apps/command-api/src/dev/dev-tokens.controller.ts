@@ -1,4 +1,4 @@
-import { MAX_USER_ID_LENGTH, TrainerId } from '@causeway/contracts';
+import { isWellFormedText, MAX_USER_ID_LENGTH, TrainerId } from '@causeway/contracts';
 import { CallerGate } from '@causeway/platform';
 import {
   Controller,
@@ -17,7 +17,11 @@ import { type ApiRequest, type ApiResponse } from '../http/http.types';
 
 export const DevTokenRequest = z.strictObject({
   // One error for "" and "  " alike; the pattern shows in the OpenAPI document too.
-  userId: z.string().max(MAX_USER_ID_LENGTH).regex(/\S/, 'must not be empty or blank'),
+  userId: z
+    .string()
+    .max(MAX_USER_ID_LENGTH)
+    .regex(/\S/, 'must not be empty or blank')
+    .refine(isWellFormedText, 'must be well-formed Unicode (a lone surrogate is not)'),
   trainerIds: z.array(TrainerId).max(32).optional(),
   ttlSeconds: z
     .number()

@@ -6,8 +6,24 @@ import { z } from 'zod';
  */
 export const MAX_USER_ID_LENGTH = 128;
 
+/** A UTF-16 surrogate not in a pair: Redis and MongoDB store it as U+FFFD (UTF-8). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether `text` is well-formed Unicode (String.prototype.isWellFormed, ES2024): no lone
+ * surrogate. Ids must be: stored as UTF-8 (Redis keys, MongoDB), `x\uD800`, `x\uDC00` and
+ * `x\uFFFD` would become one id, and `encodeURIComponent` throws on them.
+ */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 /** A trainer's id, as commands carry it. */
-export const TrainerId = z.string().min(1, 'must not be empty').max(MAX_USER_ID_LENGTH);
+export const TrainerId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MAX_USER_ID_LENGTH)
+  .refine(isWellFormedText, 'must be well-formed Unicode (a lone surrogate is not)');
 
 /** S0-4: start or stop a trainer's movement in a direction. */
 export const MoveTrainerCommand = z.object({

@@ -1,4 +1,4 @@
-import { MoveTrainerCommand } from './move-trainer.command';
+import { isWellFormedText, MoveTrainerCommand } from './move-trainer.command';
 
 describe('MoveTrainerCommand schema', () => {
   const valid = {
@@ -18,9 +18,20 @@ describe('MoveTrainerCommand schema', () => {
     [{ directionY: Number.NaN }, 'directionY'],
     [{ action: 'jump' }, 'action'],
     [{ trainerId: '' }, 'trainerId'],
+    // Stored as UTF-8 these would be one id with 'x\uFFFD' (and each other).
+    [{ trainerId: 'x\ud800' }, 'trainerId'],
+    [{ trainerId: 'x\udc00y' }, 'trainerId'],
   ])('rejects %j naming the field %s', (patch, field) => {
     const result = MoveTrainerCommand.safeParse({ ...valid, ...patch });
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.path).toEqual([field]);
+  });
+
+  it('tells well-formed text from text with a lone surrogate', () => {
+    expect(isWellFormedText('ash 🚀 Zoë')).toBe(true);
+    expect(isWellFormedText('x\uFFFD')).toBe(true);
+    expect(isWellFormedText('x\ud800')).toBe(false);
+    expect(isWellFormedText('\udc00x')).toBe(false);
+    expect(isWellFormedText('🚀'.slice(0, 1))).toBe(false);
   });
 });

@@ -6,7 +6,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import { MAX_USER_ID_LENGTH } from '@causeway/contracts';
+import { isWellFormedText, MAX_USER_ID_LENGTH } from '@causeway/contracts';
 import { type RevocationCheck } from './token-revocations.port';
 
 /** Who is calling: the verified `sub` of their token. */
@@ -216,6 +216,9 @@ export class TokenService {
         throw new InvalidTokenError(
           `invalid token: the "sub" claim must be at most ${MAX_USER_ID_LENGTH} characters`,
         );
+      // Stored as UTF-8, ids with lone surrogates would share keys with other users' ids.
+      if (!isWellFormedText(payload.sub))
+        throw new InvalidTokenError('invalid token: the "sub" claim must be well-formed Unicode');
       // A token "issued" later than now was not issued by this clock: refuse it (jose checks
       // `iat` only with a maximum age).
       if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_SKEW_S)
@@ -240,6 +243,10 @@ export class TokenService {
       const trainers = Array.isArray(payload.trainers)
         ? payload.trainers.filter((id): id is string => typeof id === 'string')
         : [];
+      if (!trainers.every(isWellFormedText))
+        throw new InvalidTokenError(
+          'invalid token: the "trainers" claim must hold well-formed Unicode ids',
+        );
       const caller: Caller = { userId: payload.sub, trainerIds: trainers };
       if (issuedAt !== undefined) caller.issuedAt = issuedAt;
       const ends = use === 'stream' ? payload.ses : payload.exp;

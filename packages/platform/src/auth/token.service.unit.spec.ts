@@ -296,6 +296,23 @@ describe('TokenService', () => {
     await expect(tokens.verify(await sign('x'.repeat(129), now))).rejects.toThrow(
       'the "sub" claim must be at most 128 characters',
     );
+    // Stored as UTF-8 (Redis keys), 'x\ud800' would be the same user as 'x\uFFFD'.
+    await expect(tokens.verify(await sign('x\ud800', now))).rejects.toThrow(
+      'invalid token: the "sub" claim must be well-formed Unicode',
+    );
+    await expect(tokens.verify(await sign('x\uFFFD', now))).resolves.toMatchObject({
+      userId: 'x\uFFFD',
+    });
+    const lending = await new SignJWT({ use: 'access', trainers: ['misty', 'y\udc00'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ash')
+      .setIssuer('causeway')
+      .setIssuedAt(now)
+      .setExpirationTime(now + 3600)
+      .sign(key);
+    await expect(tokens.verify(lending)).rejects.toThrow(
+      'invalid token: the "trainers" claim must hold well-formed Unicode ids',
+    );
     await expect(tokens.verify(await sign('x'.repeat(128), now))).resolves.toMatchObject({
       userId: 'x'.repeat(128),
     });

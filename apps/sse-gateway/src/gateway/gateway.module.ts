@@ -25,6 +25,7 @@ import { GATEWAY_CONTROL } from '../control/gateway-control.token';
 import { InMemoryGatewayControl } from '../control/in-memory.gateway-control';
 import { PresenceController } from '../presence/presence.controller';
 import { PresenceTracker } from '../presence/presence.tracker';
+import { recentListPresence } from '../presence/recent-list.presence-registry';
 import { EventStreamOpener } from '../sse/event-stream.opener';
 import { EventsController } from '../sse/events.controller';
 import { EventsListener } from '../sse/events.listener';
@@ -128,7 +129,9 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
  */
 @Module({})
 export class GatewayModule {
-  static forRoot(options: GatewayModuleOptions): DynamicModule {
+  static forRoot(given: GatewayModuleOptions): DynamicModule {
+    // GET /api/presence reads the whole registry: one read a second serves every caller.
+    const options = { ...given, presence: recentListPresence(given.presence) };
     const settings = { ...DEFAULT_GATEWAY_SETTINGS, ...options.settings };
     return {
       module: GatewayModule,

@@ -91,7 +91,7 @@ Other lines: \`:\` heartbeat comments every HEARTBEAT_MS — or, for a stream op
 
 **Resume.** With \`Last-Event-ID\` (header, as \`EventSource\` sends it on reconnect; or \`?lastEventId=\`, the header winning) the missed notifications addressed to the caller are replayed in order after the \`session\` frame (\`resumed: "replayed"\`), then the stream goes live without gap or duplicate; beyond HISTORY_SIZE missed, a missed one older than HISTORY_TTL_MS, or a gap of more than HISTORY_SCAN_LIMIT entries in all, a \`recovery\` frame instead. A \`recovery\` frame carries positions only: \`command.result\` notifications of the gap are not in it (poll \`GET /api/commands/{commandId}\` for commands still awaited).
 
-**Limits.** Each open costs a point of the caller's rate (RATE_LIMIT_POINTS per RATE_LIMIT_WINDOW_S; without a valid credential, of the client address: 429 comes before 401). MAX_CONNECTIONS_PER_USER streams per user and instance (429: a user may hold that many on each instance), MAX_CONNECTIONS per instance (503).`;
+**Limits.** Each open costs a point of the caller's rate (RATE_LIMIT_POINTS per RATE_LIMIT_WINDOW_S; without a valid credential, of the client address: 429 comes before 401); a resume one more per 100 log entries it read, and 5 more for a recovery (charged once it is done: the next requests answer 429). MAX_CONNECTIONS_PER_USER streams per user and instance (429: a user may hold that many on each instance), MAX_CONNECTIONS per instance (503).`;
 
 const FRAME_EXAMPLE = [
   'retry: 2000',

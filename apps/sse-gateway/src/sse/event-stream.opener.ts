@@ -168,6 +168,13 @@ export class EventStreamOpener {
       checkedAt,
       requestId: String(res.getHeader(REQUEST_ID_HEADER)),
       heartbeat,
+      // A resume reads up to HISTORY_SCAN_LIMIT entries, and a recovery the positions: the
+      // user pays for them in their rate, so that a loop of resumes cannot cost more than a
+      // loop of other requests. Charged after the fact: the next requests answer 429.
+      resumed: ({ entries, recovery }) => {
+        const points = resumePoints(entries, recovery);
+        if (points > 0) void this.gate.charge(userKey(caller), points).catch(() => undefined);
+      },
     });
   }
 
@@ -228,6 +235,16 @@ export class EventStreamOpener {
       });
     return value;
   }
+}
+
+/** Log entries a resume reads per point of the user's rate, beyond the request's own. */
+export const RESUME_ENTRIES_PER_POINT = 100;
+/** Points of the user's rate a recovery costs (it reads every visible recent position). */
+export const RECOVERY_POINTS = 5;
+
+/** What a resume costs the user's rate beyond the request's point (see RESUME_ENTRIES_PER_POINT). */
+export function resumePoints(entries: number, recovery: boolean): number {
+  return Math.floor(entries / RESUME_ENTRIES_PER_POINT) + (recovery ? RECOVERY_POINTS : 0);
 }
 
 /**

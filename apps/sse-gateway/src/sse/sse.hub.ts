@@ -76,6 +76,12 @@ export interface StreamOpening {
   requestId?: string;
   /** `?heartbeat=`: comments (the default) or `heartbeat` events. */
   heartbeat?: HeartbeatKind;
+  /**
+   * Told what a resume cost once it is written: the log entries it read (up to
+   * HISTORY_SCAN_LIMIT + 1) and whether it read the positions for a recovery — so that the
+   * caller can charge the user's rate for it, beyond the one point of the request.
+   */
+  resumed?: (cost: { entries: number; recovery: boolean }) => void;
 }
 
 export type Admission =
@@ -288,8 +294,11 @@ export class SseHub {
       this.session(connection, upTo, 'new', 0);
       return connection;
     }
+    let read = 0;
+    let recovery = false;
     try {
       const plan = await planResume({
+        onRead: (entries) => (read += entries),
         log: this.options.log,
         userId: caller.userId,
         trainerIds: caller.trainerIds,
@@ -309,6 +318,7 @@ export class SseHub {
         for (const entry of plan.entries) ok = this.writeEntry(connection, entry) && ok;
         if (!ok) return this.drop(connection);
       } else {
+        recovery = true;
         const positions = await visiblePositions(
           caller,
           this.options.positions,
@@ -328,6 +338,9 @@ export class SseHub {
       this.options.logger?.warn(`resume of ${connection.id} failed: ${(error as Error).message}`);
       this.close(connection, 'error', retryFrame(this.settings.retryMs));
       return connection;
+    } finally {
+      // Whatever became of the stream (a client that went away at once included).
+      opening.resumed?.({ entries: read, recovery });
     }
     if (!connection.flushPending()) this.drop(connection);
     return connection;

@@ -60,6 +60,8 @@ export async function planResume(input: {
   now: number;
   /** The id of the first entry the log ever held, if known. */
   firstId?: string;
+  /** Told the number of entries of each page read: what the resume cost (to charge it). */
+  onRead?: (entries: number) => void;
 }): Promise<ResumePlan> {
   const { log, lastEventId, upTo } = input;
   const after = log.compare(lastEventId, upTo);
@@ -106,6 +108,7 @@ async function readGap(input: Parameters<typeof planResume>[0]): Promise<ResumeP
   let scanned = 0;
   for (;;) {
     const page = await log.read(from, Math.min(PAGE, input.historyScanLimit - scanned + 1));
+    input.onRead?.(page.length);
     for (const entry of page) {
       if (log.compare(entry.id, upTo) > 0) return { kind: 'replay', entries };
       if (++scanned > input.historyScanLimit) return { kind: 'recovery', reason: 'scan-limit' };

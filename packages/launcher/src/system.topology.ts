@@ -21,6 +21,12 @@ export interface AppSpec {
    * X-Forwarded-For), or every client through the edge would share the edge's address.
    */
   trustsEdge?: boolean;
+  /**
+   * It verifies (or issues) users' tokens: it gets JWT_SECRET, which the others never see; with
+   * `issuesDevTokens` it gets DEV_TOKENS too.
+   */
+  verifiesTokens?: boolean;
+  issuesDevTokens?: boolean;
 }
 
 export const APPS: readonly AppSpec[] = [
@@ -30,6 +36,8 @@ export const APPS: readonly AppSpec[] = [
     instances: 1,
     servers: ['REDIS_URL', 'KAFKA_BROKERS'],
     trustsEdge: true,
+    verifiesTokens: true,
+    issuesDevTokens: true,
   },
   {
     app: 'trainer-service',
@@ -59,6 +67,7 @@ export const APPS: readonly AppSpec[] = [
     servers: ['REDIS_URL'],
     readModels: true,
     trustsEdge: true,
+    verifiesTokens: true,
   },
 ];
 
@@ -111,9 +120,10 @@ export function planInstances(
         INSTANCE_ID: `${spec.app}-${i + 1}`,
         LOG_LEVEL: options.logLevel ?? 'info',
         ADMIN_TOKEN: options.adminToken,
-        JWT_SECRET: options.jwtSecret,
-        DEV_TOKENS: String(options.devTokens ?? false),
       };
+      // Least privilege: the token secret only where tokens are checked.
+      if (spec.verifiesTokens) env.JWT_SECRET = options.jwtSecret;
+      if (spec.issuesDevTokens) env.DEV_TOKENS = String(options.devTokens ?? false);
       if (spec.trustsEdge) env.TRUST_PROXY = 'loopback';
       if (spec.readModels && options.readModelStore) env.READ_MODEL_STORE = options.readModelStore;
       for (const name of serversOf(spec, env)) {

@@ -30,6 +30,12 @@ describe('planInstances', () => {
       'command-api',
       'sse-gateway',
     ]);
+    // The token secret only where tokens are verified: the other apps never see it.
+    expect(plan.filter((i) => i.env.JWT_SECRET).map((i) => i.app)).toEqual([
+      'command-api',
+      'sse-gateway',
+    ]);
+    expect(plan.filter((i) => i.env.DEV_TOKENS).map((i) => i.app)).toEqual(['command-api']);
   });
 
   it('scales apps to several instances on distinct ports', () => {

@@ -56,6 +56,16 @@ describe('docker-compose.yml', () => {
     },
   );
 
+  it('gives the token secret only to the apps that verify tokens, as the launcher does', () => {
+    const withSecret = APPS.filter((spec) => compose.services[spec.app]?.environment?.JWT_SECRET);
+    expect(withSecret.map((spec) => spec.app)).toEqual(
+      APPS.filter((spec) => spec.verifiesTokens).map((spec) => spec.app),
+    );
+    expect(withSecret.map((spec) => spec.app)).toEqual(['command-api', 'sse-gateway']);
+    // The rest of the shared settings still reach them.
+    expect(compose.services['sse-gateway']?.environment?.REDIS_URL).toBe('redis://redis:6379');
+  });
+
   it('runs the apps as a non-root user from a pnpm deploy bundle', () => {
     const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/pnpm deploy --filter=@causeway\/\$\{APP\} --prod/);

@@ -163,12 +163,27 @@ export class SerializerRegistry implements MessageSerializer {
   }
 
   /**
-   * Checks that every registered type can be upcast from version 1 to its current version.
-   * Call at start-up: a gap then fails the deploy instead of the first old message.
+   * Checks that every registered type can be upcast from version 1 to its current version, and
+   * that every upcaster can run: one of a type that is not registered (a typo in its name) or
+   * from its current version or later would never be used. Call at start-up: a gap or a
+   * mistake then fails the deploy instead of the first old message.
    * @throws MissingUpcasterError naming the first gap
+   * @throws TypeError naming an upcaster that would never run
    */
   assertUpcastersComplete(): void {
     for (const [type, { version }] of this.types) this.upcasters.assertComplete(type, 1, version);
+    for (const [type, from] of this.upcasters.steps()) {
+      const step = `the upcaster of ${type} v${from} -> v${from + 1}`;
+      if (!this.has(type))
+        throw new TypeError(
+          `${step} would never run: ${type} is not a registered type (registered: ${this.typeNames().join(', ') || 'none'})`,
+        );
+      const current = this.currentVersion(type);
+      if (from >= current)
+        throw new TypeError(
+          `${step} would never run: ${type} is registered at version ${current} (register it with { version: ${from + 1} } if that is the current one)`,
+        );
+    }
   }
 
   /**

@@ -232,6 +232,21 @@ describe('SerializerRegistry', () => {
       expect(() => v3().assertUpcastersComplete()).not.toThrow();
     });
 
+    it('names an upcaster that would never run: of an unregistered type, or from its current version', () => {
+      const typo = v3().upcaster('UserRegisterd', 1, (d) => d);
+      expect(() => typo.assertUpcastersComplete()).toThrow(
+        new TypeError(
+          'the upcaster of UserRegisterd v1 -> v2 would never run: UserRegisterd is not a ' +
+            'registered type (registered: UserRegistered)',
+        ),
+      );
+      const ahead = v3().upcaster('UserRegistered', 3, (d) => d);
+      expect(() => ahead.assertUpcastersComplete()).toThrow(
+        'the upcaster of UserRegistered v3 -> v4 would never run: UserRegistered is registered ' +
+          'at version 3',
+      );
+    });
+
     it('refuses data written by a newer schema version', () => {
       const newer = v3().serialize(
         factory.event('UserRegistered', { first: 'a', last: 'b', email: 'a@b.io' }),

@@ -39,6 +39,11 @@ export class UpcasterChain {
     return this;
   }
 
+  /** Every registered step, as [type, fromVersion]. */
+  *steps(): IterableIterator<[string, number]> {
+    for (const [type, steps] of this.upcasters) for (const from of steps.keys()) yield [type, from];
+  }
+
   /**
    * Lifts `data` from `fromVersion` to `toVersion`, one step at a time.
    * @throws MissingUpcasterError naming the missing step before running any upcaster

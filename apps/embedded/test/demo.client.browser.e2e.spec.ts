@@ -124,7 +124,7 @@ describe('demo page, embedded mode', () => {
     await page.waitForTimeout(1000);
     const { drawn, real } = await drawnAndReal(page, 'skew-fast');
     await page.keyboard.up('ArrowRight');
-    expect(Math.abs(drawn.x - real.x)).toBeLessThan(30);
+    expect(Math.abs(drawn.x - real.x)).toBeLessThan(60); // a 30 s clock error would be 3 000
   });
 
   it('draws an already-moving trainer where it is when the browser clock is 30 s slow', async () => {
@@ -138,7 +138,7 @@ describe('demo page, embedded mode', () => {
     );
     const { drawn, real } = await drawnAndReal(page, 'skew-mover');
     await walk('skew-mover', 'stop');
-    expect(Math.abs(drawn.x - real.x)).toBeLessThan(30);
+    expect(Math.abs(drawn.x - real.x)).toBeLessThan(60); // a 30 s clock error would be 3 000
   });
 
   it('stops the trainer when the key is released even if the first stop request failed', async () => {

@@ -345,6 +345,8 @@ describe('redis-streams partition ownership', () => {
       await stuck; // runs on long after close() gave up on it
     });
     try {
+      // Redis counts an entry's idle time from the read that delivered it, after this.
+      const publishedAt = Date.now();
       await publisher.publish(t, [conformanceMessage(1, 'stuck'), conformanceMessage(2, 'stuck')]);
       await until(() => startedAt > 0, 'the stuck delivery');
       await handle.close();
@@ -358,7 +360,7 @@ describe('redis-streams partition ownership', () => {
       expect(again.map((d) => d.n)).toEqual([1, 2]);
       // A clean hand-over would let it claim at once (see the test above); here the entry may
       // still be running, so it waits until the entry has been idle claimIdleMs.
-      expect(again[0]!.at - startedAt).toBeGreaterThanOrEqual(1_400);
+      expect(again[0]!.at - publishedAt).toBeGreaterThanOrEqual(1_450);
     } finally {
       release();
     }
@@ -529,7 +531,9 @@ describe('redis-streams partition ownership', () => {
       longestLowRun = Math.max(longestLowRun, run);
     }
     expect(first.filter((lane) => lane === 'low').length).toBeLessThanOrEqual(450 * 0.15);
-    expect(longestLowRun).toBeLessThanOrEqual(3);
+    // Without the fix low came in runs of ~30; a hiccup of Redis or the event loop while the
+    // critical stream is refilled may let a few more through in a row.
+    expect(longestLowRun).toBeLessThanOrEqual(8);
   });
 
   describe('delivery attempts across a graceful hand-over (prefetch)', () => {

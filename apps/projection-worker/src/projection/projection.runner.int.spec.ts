@@ -237,13 +237,16 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
     await append('ash', moved('ash', 1));
     loseRedis = true;
     const positions = new RedisTrainerPositions({ client: redis, keyPrefix });
-    const poll = async (done: () => Promise<boolean> | boolean) => {
-      for (let tries = 0; tries < 100 && !(await done()); tries++)
+    const poll = async (done: () => Promise<boolean> | boolean, what: string) => {
+      const deadline = Date.now() + 30_000; // a rebuild from FerretDB, on a loaded machine
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     };
-    await poll(() => !loseRedis);
+    await poll(() => !loseRedis, 'Redis to be emptied during the catch-up');
     // A periodic catch-up after it finds the checkpoint gone back and rebuilds misty's state.
-    await poll(async () => (await positions.get('misty')) !== undefined);
+    await poll(async () => (await positions.get('misty')) !== undefined, "misty's rebuilt row");
     await runner.stop();
     expect(loseRedis).toBe(false);
     expect(await positions.get('misty')).toMatchObject({ x: 5 });

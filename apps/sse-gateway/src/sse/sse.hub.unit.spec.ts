@@ -681,7 +681,7 @@ describe('SseHub', () => {
       });
       const now = Date.now();
       const late = await open('ash', undefined, [], now + 60_000);
-      const soon = await open('ash', undefined, [], now + 400);
+      const soon = await open('ash', undefined, [], now + 2_000);
       const never = await open('misty');
       const delivered = await log.append(toUser('ash'));
       await until(() => soon.notifications('command.result').length === 1, 'the frame');
@@ -690,9 +690,9 @@ describe('SseHub', () => {
       expect(soon.frames().at(-1)).toEqual({
         id: delivered,
         method: 'expired',
-        params: { expiredAt: now + 400 },
+        params: { expiredAt: now + 2_000 },
       });
-      expect(Date.now()).toBeGreaterThanOrEqual(now + 400);
+      expect(Date.now()).toBeGreaterThanOrEqual(now + 2_000);
       expect(late.ended).toBe(false);
       expect(never.ended).toBe(false);
       expect(hub.connectionsOf('ash')).toHaveLength(1);

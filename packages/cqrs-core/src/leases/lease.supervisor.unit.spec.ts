@@ -61,8 +61,9 @@ describe('LeaseSupervisor over an EventForwarder', () => {
     const store = new InMemoryEventStore();
     const checkpoints = new InMemoryCheckpointStore();
     const table: InMemoryLeaseTable = new Map();
-    const a = instance(store, checkpoints, new InMemoryLease(table, 'forwarder', 200));
-    const b = instance(store, checkpoints, new InMemoryLease(table, 'forwarder', 200));
+    // A lease far longer than a stall of this process: only a's stop hands it over.
+    const a = instance(store, checkpoints, new InMemoryLease(table, 'forwarder', 1_000));
+    const b = instance(store, checkpoints, new InMemoryLease(table, 'forwarder', 1_000));
     a.supervisor.start();
     await until(() => a.supervisor.holding, 'a to take the lease');
     b.supervisor.start();
@@ -198,7 +199,7 @@ describe('LeaseSupervisor', () => {
     const instance = (name: string) => {
       let runner: ProjectionRunner | undefined;
       return new LeaseSupervisor({
-        lease: new InMemoryLease(table, 'projections', 200),
+        lease: new InMemoryLease(table, 'projections', 1_000),
         // A stopped runner cannot start again: each turn gets a new one.
         start: () => {
           runner = new ProjectionRunner({ eventStore: store, checkpoints, pollIntervalMs: 5 });

@@ -130,20 +130,21 @@ describe('deduplicator middleware', () => {
     const store = new InMemoryDeduplicationStore();
     const runs: string[] = [];
     let release: () => void = () => undefined;
-    const handler = deduplicator({ store, leaseMs: 60 })(async (d) => {
+    // Renewed every 100 ms: a pause of the test process under 200 ms keeps the claim.
+    const handler = deduplicator({ store, leaseMs: 300 })(async (d) => {
       runs.push(String(d.envelope.data));
       if (runs.length === 1) await new Promise<void>((resolve) => (release = resolve));
     }, info);
     const slow = testEnvelope('T', 'slow');
     const first = handler(testDelivery(slow));
-    await new Promise((resolve) => setTimeout(resolve, 200)); // three leases and more
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // three leases and more
     await expect(handler(testDelivery(slow))).rejects.toBeInstanceOf(DeferredError);
     release();
     await first;
     await handler(testDelivery(slow)); // done: answered, not run
     expect(runs).toEqual(['slow']);
     // And the renewals stopped with the handling: the done key is left as it was.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await store.claim(`test-group:${slow.messageId}`, 60)).toEqual({ state: 'done' });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await store.claim(`test-group:${slow.messageId}`, 300)).toEqual({ state: 'done' });
   });
 });

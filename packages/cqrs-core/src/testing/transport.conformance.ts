@@ -614,7 +614,9 @@ export function describeTransportConformance(
           Array.from({ length: 50 }, (_, i) => conformanceMessage(50 + i, `k${i % 5}`)),
         );
         await eventually(() => seen.size === 100, timeout * 2, 'all 100 after the restart');
-      });
+        // A broker's restart (a Kafka JVM: stop, start, leaders, the group's rejoin) may take
+        // minutes on a loaded machine: more than a test's default time.
+      }, 300_000);
     }
 
     if (features.recoversFromDataLoss) {

@@ -169,7 +169,8 @@ describe('ServerClock.sync', () => {
     });
     await clock.sync(); // "Takes a reading now; resolves once it is in (or failed)"
     expect(await clock.whenSynchronised(2_000)).toBe(true);
-    expect(Math.abs(clock.now() - (real() - 30_000))).toBeLessThan(100);
+    // Within a round trip of the 30 s offset (the 100 ms read may take longer under load).
+    expect(Math.abs(clock.now() - (real() - 30_000))).toBeLessThan(500);
   });
 
   it("follows the server's clock when it is set back by more than a round trip", async () => {

@@ -1,7 +1,8 @@
 /**
  * The settings the apps read (README "Configuration") that the launcher does not plan itself.
- * The planned ones — PORT, HOST, INSTANCE_ID, LOG_LEVEL, ADMIN_TOKEN, JWT_SECRET, DEV_TOKENS,
- * READ_MODEL_STORE and the server URLs — come from planInstances; these pass through from the
+ * The planned ones — PORT, HOST, INSTANCE_ID, LOG_LEVEL, ADMIN_TOKEN, JWT_SECRET,
+ * JWT_PREVIOUS_SECRETS, DEV_TOKENS, READ_MODEL_STORE and the server URLs — come from
+ * planInstances (the token secrets only to the apps that verify tokens); these pass through from the
  * launcher's environment as they are, so `TOPIC_PREFIX=staging- npm run start:distributed`
  * reaches every app. An app ignores the ones it does not read. test/app.settings.unit.spec.ts
  * keeps the list in step with the apps' configuration schemas.
@@ -31,7 +32,6 @@ export const APP_SETTINGS: readonly string[] = [
   // command-api and sse-gateway
   'JWT_ISSUER',
   'JWT_MAX_LIFETIME_S',
-  'JWT_PREVIOUS_SECRETS',
   'RATE_LIMIT_POINTS',
   'RATE_LIMIT_WINDOW_S',
   'CORS_ORIGINS',

@@ -55,6 +55,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     logLevel: env.LOG_LEVEL,
     adminToken: env.ADMIN_TOKEN,
     jwtSecret: env.JWT_SECRET,
+    jwtPreviousSecrets: env.JWT_PREVIOUS_SECRETS,
     devTokens: devTokens.data,
     readModelStore,
   });

@@ -22,8 +22,8 @@ export interface AppSpec {
    */
   trustsEdge?: boolean;
   /**
-   * It verifies (or issues) users' tokens: it gets JWT_SECRET, which the others never see; with
-   * `issuesDevTokens` it gets DEV_TOKENS too.
+   * It verifies (or issues) users' tokens: it gets JWT_SECRET and JWT_PREVIOUS_SECRETS, which
+   * the others never see; with `issuesDevTokens` it gets DEV_TOKENS too.
    */
   verifiesTokens?: boolean;
   issuesDevTokens?: boolean;
@@ -94,6 +94,8 @@ export function planInstances(
     adminToken?: string;
     /** HS256 secret of command-api and sse-gateway tokens. */
     jwtSecret?: string;
+    /** JWT_PREVIOUS_SECRETS (a rotation's old secrets), for the same apps only. */
+    jwtPreviousSecrets?: string;
     /** Lets command-api mint tokens for any user (POST /api/dev/tokens) — for the demo page. */
     devTokens?: boolean;
     /** READ_MODEL_STORE of the apps with read models; unset: their default (redis). */
@@ -123,6 +125,8 @@ export function planInstances(
       };
       // Least privilege: the token secret only where tokens are checked.
       if (spec.verifiesTokens) env.JWT_SECRET = options.jwtSecret;
+      if (spec.verifiesTokens && options.jwtPreviousSecrets)
+        env.JWT_PREVIOUS_SECRETS = options.jwtPreviousSecrets;
       if (spec.issuesDevTokens) env.DEV_TOKENS = String(options.devTokens ?? false);
       if (spec.trustsEdge) env.TRUST_PROXY = 'loopback';
       if (spec.readModels && options.readModelStore) env.READ_MODEL_STORE = options.readModelStore;

@@ -36,6 +36,14 @@ describe('planInstances', () => {
       'sse-gateway',
     ]);
     expect(plan.filter((i) => i.env.DEV_TOKENS).map((i) => i.app)).toEqual(['command-api']);
+    const rotating = planInstances(servers, {
+      adminToken: 'a-test-admin-token-123',
+      jwtSecret: JWT,
+      jwtPreviousSecrets: `old-${JWT}`,
+    });
+    expect(
+      rotating.filter((i) => i.env.JWT_PREVIOUS_SECRETS === `old-${JWT}`).map((i) => i.app),
+    ).toEqual(['command-api', 'sse-gateway']);
   });
 
   it('scales apps to several instances on distinct ports', () => {

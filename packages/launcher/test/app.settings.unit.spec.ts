@@ -20,7 +20,12 @@ describe('APP_SETTINGS', () => {
   const planned = new Set(
     planInstances(
       { REDIS_URL: 'redis://r:1', KAFKA_BROKERS: 'k:1', MONGODB_URI: 'mongodb://m:1/d' },
-      { adminToken: 'a'.repeat(16), jwtSecret: 'j'.repeat(32), readModelStore: 'mongodb' },
+      {
+        adminToken: 'a'.repeat(16),
+        jwtSecret: 'j'.repeat(32),
+        jwtPreviousSecrets: 'p'.repeat(32),
+        readModelStore: 'mongodb',
+      },
     ).flatMap((instance) => Object.keys(instance.env)),
   );
 

@@ -73,7 +73,8 @@ export interface CqrsCoreModuleOptions {
   /**
    * How long a deduplication claim holds when its holder dies mid-handling: a message in flight on
    * a killed instance is handled elsewhere after this. A live holder renews it every third of
-   * it, however long the handling and its retries last. Default 60 s.
+   * it (stores with `renew`, as both of ours), however long the handling and its retries last;
+   * a renewal that fails leaves the claim to lapse until the next one. Default 60 s.
    */
   deduplicationLeaseMs?: number;
   /** In-process retries; `onRetry` is called besides the causeway_messages_retried_total metric, not instead. */

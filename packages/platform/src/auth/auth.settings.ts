@@ -29,8 +29,8 @@ export const authSettings = {
   /**
    * The longest a token may live, `exp` - `iat`, in seconds (default 1 day): longer ones, and
    * ones without `iat`, are refused; tokens issued here are cut to it. A revocation is kept this
-   * long (plus a few minutes) and then forgotten, as it refuses nothing more. Set it alike on
-   * every instance.
+   * long (plus a few minutes) and then forgotten, as it refuses nothing more; instances set
+   * differently keep revocations as long as the longest asks (RedisTokenRevocations).
    */
   JWT_MAX_LIFETIME_S: setting.positiveInt(86_400),
 };

@@ -74,6 +74,12 @@ export class ReadModelsCatchUp {
   private saved = 0;
   /** The event runs failed on, and how many. */
   private failing: { position: number; attempts: number } | undefined;
+  /**
+   * A rebuild began and no run has caught up since: the runs after one that failed (or was
+   * stopped) part-way go on rebuilding, from the checkpoint it saved, with the rebuild's notify
+   * horizon — the log that saw those events was lost with the read models.
+   */
+  private rebuildUnfinished = false;
 
   constructor(private readonly options: ReadModelsCatchUpOptions) {}
 
@@ -98,7 +104,8 @@ export class ReadModelsCatchUp {
     let total = 0;
     // A run from no checkpoint, or from one that went back, rebuilds the read models from
     // history: what it reads may have been notified long ago, by a log since lost with them.
-    let rebuilding = false;
+    // So does a run after one that began a rebuild and did not finish it.
+    let rebuilding = this.rebuildUnfinished;
     // Whether this rebuild applied the leaves ahead (see applyLeavesFirst).
     let leavesFirst = false;
     for (;;) {
@@ -114,6 +121,7 @@ export class ReadModelsCatchUp {
         projector.forget();
       }
       this.saved = from;
+      if (rebuilding) this.rebuildUnfinished = true;
       if (rebuilding && !leavesFirst) {
         await this.applyLeavesFirst(from, batchSize, signal);
         if (signal?.aborted) return total;
@@ -152,7 +160,10 @@ export class ReadModelsCatchUp {
       // The page reached the end of the log: caught up. (Reading on until a read finds nothing
       // would, under a steady load, never end: each read finds the few events appended during
       // the previous one.)
-      if (page.caughtUp) return total;
+      if (page.caughtUp) {
+        this.rebuildUnfinished = false;
+        return total;
+      }
     }
   }
 

@@ -151,6 +151,37 @@ describe('ReadModelsCatchUp', () => {
     ]);
   });
 
+  it('goes on rebuilding after a rebuild that failed part-way, until a run catches up', async () => {
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    for (let x = 1; x <= 5; x++)
+      await eventStore.append('trainer-ash', [moved('ash', x)], { expectedVersion: 'any' });
+    const checkpoints = new InMemoryCheckpointStore();
+    const catchUp = catchUpOf(eventStore, { checkpoints, batchSize: 2 });
+    const heard: { x: number; rebuilding: boolean }[] = [];
+    const listen =
+      (failAt?: number) => (event: { data: unknown }, _: boolean, rebuilding: boolean) => {
+        const x = (event.data as { position: { x: number } }).position.x;
+        if (x === failAt) throw new Error('notification log away');
+        heard.push({ x, rebuilding });
+      };
+    // No checkpoint: a rebuild; it fails on the third event, the first page saved.
+    await expect(catchUp.run(listen(3))).rejects.toThrow('notification log away');
+    expect(await checkpoints.load('test')).toBeGreaterThan(0);
+    // The next run starts from that checkpoint, still a rebuild (the rebuild's notify horizon).
+    heard.length = 0;
+    await catchUp.run(listen());
+    expect(heard).toEqual([
+      { x: 3, rebuilding: true },
+      { x: 4, rebuilding: true },
+      { x: 5, rebuilding: true },
+    ]);
+    // Caught up: what comes next is live history, not a rebuild.
+    heard.length = 0;
+    await eventStore.append('trainer-ash', [moved('ash', 6)], { expectedVersion: 'any' });
+    await catchUp.run(listen());
+    expect(heard).toEqual([{ x: 6, rebuilding: false }]);
+  });
+
   describe('an event the store cannot decode', () => {
     // A producer that skipped the schema wrote the store; the catch-up reads it with the schema.
     const schema = contractsSerializer();

@@ -199,9 +199,13 @@ export class ProjectionRunner {
     this.again = false;
     // Only what this run applied: a move the live path applied was notified by it (or its
     // redelivery will be); one applied here, the live path has not seen yet, or the bus lost.
+    // After a run that failed, every move read, as at start: that run may have applied a move
+    // and failed to notify it (the log answers the ones it has in one GET).
+    const everyMove = this.failures > 0;
     this.running = this.catchUp
       .run(
-        (event, applied, rebuilding) => (applied ? this.notified(event, rebuilding) : undefined),
+        (event, applied, rebuilding) =>
+          applied || everyMove ? this.notified(event, rebuilding) : undefined,
         this.abort.signal,
       )
       .then((events) => {

@@ -340,4 +340,49 @@ describe('ProjectionRunner after an outage (moves it has not notified)', () => {
     expect(await positionsOf(env.logged, 'ash')).toEqual([2]);
     await env.runner.stop();
   });
+
+  it('notifies, in the periodic run after one that failed to, a move the bus lost', async () => {
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    let away = 0;
+    let refused = 0;
+    // The notification log, away for `away` appends.
+    const log = new InMemoryNotificationLog();
+    const append = log.append.bind(log) as (...args: unknown[]) => Promise<string | undefined>;
+    Object.assign(log, {
+      append: async (...args: unknown[]) => {
+        if (away > 0) {
+          away--;
+          refused++;
+          throw new Error('notification log away');
+        }
+        return append(...args);
+      },
+    });
+    const notifications = log;
+    const runner = new ProjectionRunner({
+      serverId: 'projection-1',
+      eventStore,
+      positions: new InMemoryTrainerPositions(),
+      groups: new InMemoryGroupMembers(),
+      notifications,
+      checkpoints: new InMemoryCheckpointStore(),
+      catchUpIntervalMs: 20,
+    });
+    await runner.start();
+    // A move the bus never delivers: only the periodic catch-up reads it. Its first run applies
+    // it and fails to notify it; the next one must notify it although it was applied already.
+    away = 1;
+    await eventStore.append('trainer-ash', [moved('ash', 7, 7)], { expectedVersion: 'any' });
+    const xs = async () =>
+      (await log.read(undefined, 1_000))
+        .map((entry) => entry.notification)
+        .filter((n) => n.method === 'position.update' && n.params.trainerId === 'ash')
+        .map((n) => n.params.x as number);
+    const deadline = Date.now() + 5_000;
+    while ((await xs()).length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    await runner.stop();
+    expect(refused).toBe(1);
+    expect(await xs()).toEqual([7]);
+  });
 });

@@ -3,6 +3,7 @@ import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { kafkaConnection } from '@causeway/cqrs-core/kafka';
 import { redisStreamsLag } from '@causeway/cqrs-core/redis';
 import {
+  adminRefusals,
   instanceIdOf,
   keyPrefixOf,
   RedisCommandStatusStore,
@@ -125,6 +126,14 @@ export function commandApiOptions(
     }),
     devTokens: config.DEV_TOKENS,
     adminToken: config.ADMIN_TOKEN,
+    // The counts /admin/dead-letters keeps (RedisMessagingModule's): the same keys in Redis.
+    adminRefused: adminRefusals({
+      redis,
+      keyPrefix,
+      ...(config.TRUST_PROXY && { proxies: config.TRUST_PROXY }),
+      warn: (message) => new Logger('AdminToken').warn(message),
+      info: (message) => new Logger('AdminToken').log(message),
+    }),
     trustedProxies: config.TRUST_PROXY,
     maxBodyBytes: config.MAX_BODY_BYTES,
     idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,

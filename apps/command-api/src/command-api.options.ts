@@ -1,3 +1,4 @@
+import { type AdminRefused } from '@causeway/cqrs-core/nest';
 import {
   type CommandStatusStore,
   type TokenRevocations,
@@ -35,6 +36,13 @@ export interface CommandApiOptions {
    * command status to it. Without one that route answers 401 to everyone.
    */
   adminToken?: string;
+  /**
+   * Told of each `GET /admin/commands/{commandId}` refused for want of the admin token, before
+   * its 401: give it the app's `adminRefusals` (the same counts as `/admin/dead-letters`, so a
+   * guesser gets ADMIN_REFUSALS in all, not that many per endpoint). Default: an `adminRefusals`
+   * of this module's own, counted in this process.
+   */
+  adminRefused?: AdminRefused;
   /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */
   devTokens: boolean;
   /** Largest accepted request body. Default 16 KiB. */

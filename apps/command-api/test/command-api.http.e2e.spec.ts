@@ -521,6 +521,32 @@ describe('command-api over HTTP', () => {
     expect(malformed.status).toBe(422);
   });
 
+  it('GET /admin/commands/{id} answers guesses of the admin token beyond ADMIN_REFUSALS with 429, counted with /admin/dead-letters', async () => {
+    const guess = (path: string, i: number) =>
+      call('GET', `${api.url}${path}`, { token: `guess-${i}-0123456789abcdef` });
+    const path = `/admin/commands/${randomUUID()}`;
+    // 10 refusals a minute per address (ADMIN_REFUSALS); the test above may have spent two.
+    const answers: number[] = [];
+    for (let i = 0; i <= 10 && !answers.includes(429); i++)
+      answers.push((await guess(path, i)).status);
+    expect(answers.at(-1)).toBe(429);
+    expect(answers.slice(0, -1).every((status) => status === 401)).toBe(true);
+    expect(answers.length).toBeGreaterThanOrEqual(9);
+    const limited = await guess(path, 99);
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ type: 'https://causeway.dev/problems/rate-limited' });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // One count for every admin endpoint of the deployment: the dead letters refuse it too.
+    expect((await guess('/admin/dead-letters/stats', 100)).status).toBe(429);
+    // The token itself is never refused, and users' own routes are not charged for it.
+    const admin = await call('GET', `${api.url}${path}`, { token: baseEnv.ADMIN_TOKEN });
+    expect(admin.status).toBe(404);
+    const user = await tokenOf(unique('gary'));
+    expect(
+      (await call('GET', `${api.url}/api/commands/${randomUUID()}`, { token: user })).status,
+    ).toBe(404);
+  });
+
   it('GET /api/commands/{id} answers 422 naming commandId for a malformed id, as -32602 does', async () => {
     const token = await tokenOf(unique('giovanni'));
     const bad = await call('GET', `${api.url}/api/commands/not-a-uuid`, { token });

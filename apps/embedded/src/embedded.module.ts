@@ -72,6 +72,10 @@ export class EmbeddedModule {
       maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
       revocations,
     });
+    // One count of refused admin tokens per address for every admin endpoint (ADMIN_REFUSALS).
+    const adminRefused = adminRefusals({
+      warn: (message) => new Logger('AdminToken').warn(message),
+    });
     return {
       module: EmbeddedModule,
       controllers: [DemoController],
@@ -98,9 +102,7 @@ export class EmbeddedModule {
         DeadLettersAdminModule.forRoot({
           token: config.ADMIN_TOKEN,
           queue: deadLetters,
-          refused: adminRefusals({
-            warn: (message) => new Logger('AdminToken').warn(message),
-          }),
+          refused: adminRefused,
         }),
         CommandApiModule.forRoot({
           serverId: instanceId,
@@ -114,6 +116,7 @@ export class EmbeddedModule {
           }),
           devTokens: config.DEV_TOKENS,
           adminToken: config.ADMIN_TOKEN,
+          adminRefused,
           commandDeadlineMs: config.COMMAND_DEADLINE_MS,
         }),
         TrainerModule.forRoot({

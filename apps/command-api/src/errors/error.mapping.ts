@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { type ProblemDetails, problemType } from '@causeway/cqrs-core/nest';
+import { type ProblemDetails, ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { bearerChallenge, ServerClockUnsynchronisedError } from '@causeway/platform';
 import {
   type CommandApiError,
@@ -109,6 +109,20 @@ export function toProblem(error: unknown): ProblemAnswer {
       headers: { 'Retry-After': '1' },
       fields: { commandId: error.commandId },
     });
+  // A problem made elsewhere (the admin token's refusals, adminRefusals): answered as made.
+  if (error instanceof ProblemException) {
+    const status = error.getStatus();
+    const document = error.getResponse() as ProblemDetails;
+    const slug = document.type.startsWith(problemType(''))
+      ? document.type.slice(problemType('').length)
+      : '';
+    return {
+      status,
+      problem: { ...document, status },
+      headers: { ...error.headers },
+      outcome: slug || `http-${status}`,
+    };
+  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     return problem(status, 'about:blank', error.name.replace(/Exception$/, ''), error.message, {

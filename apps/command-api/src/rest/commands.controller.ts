@@ -1,7 +1,8 @@
-import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
-import { AdminToken } from '@causeway/cqrs-core/nest';
+import { type IncomingMessage } from 'node:http';
+import { Controller, Get, Inject, Logger, Param, Req, Res } from '@nestjs/common';
+import { type AdminRefused, AdminToken } from '@causeway/cqrs-core/nest';
 import { type CommandStatus } from '@causeway/contracts';
-import { CallerGate } from '@causeway/platform';
+import { adminRefusals, CallerGate } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import { UnauthenticatedError } from '../errors/command-api.errors';
 import { BearerAuthenticator } from '../auth/bearer.authenticator';
@@ -45,21 +46,28 @@ export class CommandsController {
 }
 
 /**
- * Any user's command status, for operators (`Authorization: Bearer <ADMIN_TOKEN>`, else 401):
+ * Any user's command status, for operators (`Authorization: Bearer <ADMIN_TOKEN>`, else 401;
+ * 429 `rate-limited` once the address spent its ADMIN_REFUSALS):
  * "my moves do nothing" is answered from the command ids in the access log or the user's
  * report without acting as the user. Not forwarded by the demo's edge (an operator path).
  */
 @Controller('admin/commands')
 export class AdminCommandsController {
   private readonly admin: AdminToken;
+  private readonly refused: AdminRefused;
 
   constructor(
     private readonly runner: EndpointRunner,
     private readonly commands: CommandService,
-    private readonly gate: CallerGate,
     @Inject(COMMAND_API_OPTIONS) options: CommandApiOptions,
   ) {
     this.admin = new AdminToken(options.adminToken);
+    this.refused =
+      options.adminRefused ??
+      adminRefusals({
+        ...(options.trustedProxies && { proxies: options.trustedProxies }),
+        warn: (message) => new Logger('AdminToken').warn(message),
+      });
   }
 
   @Get(':commandId')
@@ -75,8 +83,10 @@ export class AdminCommandsController {
       response,
       async () => {
         if (!this.admin.matches(request)) {
-          // Guessing the admin token costs the client address its rate, as any refused credential.
-          await this.gate.charge(this.gate.addressKey(request));
+          // Guessing the admin token costs the client address one of its ADMIN_REFUSALS (429
+          // beyond), as on /admin/dead-letters: the same counts, not the callers' rate.
+          // (Express' request is the IncomingMessage; ApiRequest types the part the app reads.)
+          await this.refused(request as unknown as IncomingMessage);
           throw new UnauthenticatedError(
             'an admin bearer token is required',
             request.headers.authorization === undefined ? 'missing' : 'invalid',

@@ -77,11 +77,26 @@ export class ReadModelsCatchUp {
   /**
    * A rebuild began and no run has caught up since: the runs after one that failed (or was
    * stopped) part-way go on rebuilding, from the checkpoint it saved, with the rebuild's notify
-   * horizon — the log that saw those events was lost with the read models.
+   * horizon — the log that saw those events was lost with the read models. So do those of the
+   * next process, when this one died part-way (the mark).
    */
   private rebuildUnfinished = false;
+  /**
+   * Whether this process read the rebuild mark (`<name>.rebuilding` in the checkpoint store):
+   * a rebuild a previous incarnation began and did not finish is finished as one (session 35),
+   * not taken for an ordinary run from its checkpoint (which would notify up to a day of old
+   * moves, and replay joins before their leaves).
+   */
+  private markRead = false;
+  /** The mark is saved for the rebuild under way (cleared with it, and by a loss). */
+  private marked = false;
 
   constructor(private readonly options: ReadModelsCatchUpOptions) {}
+
+  /** The checkpoint name of the rebuild mark: 1 while a rebuild is unfinished, else 0. */
+  private get mark(): string {
+    return `${this.options.name}.rebuilding`;
+  }
 
   /**
    * Applies everything after the checkpoint, up to the first page that reaches the end of the
@@ -105,6 +120,10 @@ export class ReadModelsCatchUp {
     // A run from no checkpoint, or from one that went back, rebuilds the read models from
     // history: what it reads may have been notified long ago, by a log since lost with them.
     // So does a run after one that began a rebuild and did not finish it.
+    if (!this.markRead) {
+      if ((await checkpoints.load(this.mark)) > 0) this.rebuildUnfinished = this.marked = true;
+      this.markRead = true;
+    }
     let rebuilding = this.rebuildUnfinished;
     // Whether this rebuild applied the leaves ahead (see applyLeavesFirst).
     let leavesFirst = false;
@@ -119,9 +138,18 @@ export class ReadModelsCatchUp {
         // The checkpoint went back: the store lost it, and the read models with it (they live
         // together). What the projector remembers applying is gone too: rebuild everything.
         projector.forget();
+        // The mark went with them.
+        this.marked = false;
       }
       this.saved = from;
-      if (rebuilding) this.rebuildUnfinished = true;
+      if (rebuilding) {
+        this.rebuildUnfinished = true;
+        // Before the rebuild saves a checkpoint: a restart after it still finds the mark.
+        if (!this.marked) {
+          await checkpoints.save(this.mark, 1);
+          this.marked = true;
+        }
+      }
       if (rebuilding && !leavesFirst) {
         await this.applyLeavesFirst(from, batchSize, signal);
         if (signal?.aborted) return total;
@@ -161,6 +189,10 @@ export class ReadModelsCatchUp {
       // would, under a steady load, never end: each read finds the few events appended during
       // the previous one.)
       if (page.caughtUp) {
+        if (this.marked) {
+          await checkpoints.reset(this.mark);
+          this.marked = false;
+        }
         this.rebuildUnfinished = false;
         return total;
       }

@@ -182,6 +182,62 @@ describe('ReadModelsCatchUp', () => {
     expect(heard).toEqual([{ x: 6, rebuilding: false }]);
   });
 
+  it('finishes as a rebuild one a previous process began and died part-way through', async () => {
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    const change = (type: 'TrainerJoinedGroupEvent' | 'TrainerLeftGroupEvent') =>
+      factory.event(type, { trainerId: 'ash', groupId: 'party', timestamp: 1_800_000_000_000 });
+    // ash moves, joins the party, moves, leaves it for good, moves.
+    for (const event of [
+      moved('ash', 1),
+      moved('ash', 2),
+      change('TrainerJoinedGroupEvent'),
+      moved('ash', 3),
+      change('TrainerLeftGroupEvent'),
+      moved('ash', 4),
+    ])
+      await eventStore.append('trainer-ash', [event], { expectedVersion: 'any' });
+    // The checkpoint store outlives the process (Redis); the read models live beside it.
+    const checkpoints = new InMemoryCheckpointStore();
+    const groups = new InMemoryGroupMembers();
+    const processOf = () =>
+      new ReadModelsCatchUp({
+        eventStore,
+        checkpoints,
+        projector: new ReadModelsProjector(new InMemoryTrainerPositions(), groups),
+        name: 'test',
+        batchSize: 1,
+      });
+    type Heard = { x: number; rebuilding: boolean; member: boolean };
+    const listen =
+      (heard: Heard[], dying?: AbortController) =>
+      async (event: Envelope, _: boolean, rebuilding: boolean) => {
+        if (event.type !== 'TrainerMovedEvent') return;
+        const x = (event.data as { position: { x: number } }).position.x;
+        heard.push({ x, rebuilding, member: (await groups.membersOf('party')).includes('ash') });
+        // The process dies once its second page was read.
+        if (heard.length === 2) dying?.abort();
+      };
+    const dying = new AbortController();
+    const first: Heard[] = [];
+    await processOf().run(listen(first, dying), dying.signal);
+    expect(first.map((h) => h.x)).toEqual([1, 2]);
+    expect(await checkpoints.load('test')).toBeGreaterThan(0);
+    // The next process starts from that checkpoint and knows it rebuilds: the rebuild's notify
+    // horizon for every move (not the day an ordinary run notifies). ash is never a member again
+    // (the leaves the first process applied first are kept in the read models).
+    const second: Heard[] = [];
+    await processOf().run(listen(second));
+    expect(second).toEqual([
+      { x: 3, rebuilding: true, member: false },
+      { x: 4, rebuilding: true, member: false },
+    ]);
+    // Caught up: the mark is gone, and the process after it runs an ordinary catch-up.
+    await eventStore.append('trainer-ash', [moved('ash', 5)], { expectedVersion: 'any' });
+    const third: Heard[] = [];
+    await processOf().run(listen(third));
+    expect(third).toEqual([{ x: 5, rebuilding: false, member: false }]);
+  });
+
   describe('an event the store cannot decode', () => {
     // A producer that skipped the schema wrote the store; the catch-up reads it with the schema.
     const schema = contractsSerializer();

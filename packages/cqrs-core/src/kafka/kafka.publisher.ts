@@ -37,6 +37,9 @@ interface Encoded {
  *   partition's share of a request is one record batch, which the topic limit also bounds).
  *   Not atomic: if a send fails, earlier chunks (or other partitions) may already be written —
  *   the caller publishes the whole batch again and consumers deduplicate by messageId.
+ * - A send that fails for any reason but its size may have been written (its answer lost): the
+ *   producer is replaced before the next send, whose records would otherwise reuse the written
+ *   ones' sequence numbers (see renew).
  * - Sends are serialised within a publisher: kafkajs's idempotent producer numbers records per
  *   partition when it builds a request, and two concurrent sends to one partition would be
  *   rejected as out of sequence. Callers may still publish concurrently.
@@ -46,7 +49,8 @@ interface Encoded {
  *   topic); so is the broker's MESSAGE_TOO_LARGE answer (a limit lowered after the check).
  */
 export class KafkaPublisher implements Publisher {
-  private readonly producer: Producer;
+  /** Replaced after a send that may have been written (see renew). */
+  private producer: Producer;
   private readonly topics: KafkaTopics;
   private readonly maxMessageBytes: number;
   private connected: Promise<void> | undefined;
@@ -54,12 +58,16 @@ export class KafkaPublisher implements Publisher {
   private closed = false;
 
   constructor(
-    client: KafkaClient,
+    private readonly client: KafkaClient,
     private readonly options: KafkaTransportOptions,
   ) {
     this.maxMessageBytes = options.maxMessageBytes ?? KAFKA_DEFAULTS.maxMessageBytes;
     this.topics = new KafkaTopics(client.admin, options);
-    this.producer = client.kafka.producer({
+    this.producer = this.newProducer();
+  }
+
+  private newProducer(): Producer {
+    return this.client.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
@@ -141,7 +149,10 @@ export class KafkaPublisher implements Publisher {
           });
         } catch (error) {
           const type = (error as { type?: string }).type ?? '';
-          if (!TOO_LARGE.has(type)) throw error;
+          if (!TOO_LARGE.has(type)) {
+            await this.renew();
+            throw error;
+          }
           await this.topics.refreshLimit(topic); // an operator lowered it: check against it next time
           throw this.tooLarge(topic, chunk, this.batchLimit(topic), `the broker answered ${type}`);
         }
@@ -183,6 +194,23 @@ export class KafkaPublisher implements Publisher {
       bytes += item.bytes;
     }
     if (chunk.length > 0) yield chunk;
+  }
+
+  /**
+   * Replaces the producer after a send that failed without a refusal of its size: the broker may
+   * have written it (a timeout, a connection closed while it restarted: its answer was lost).
+   * kafkajs then hands the batch's sequence numbers out again, so the same producer's next batch
+   * of as many records would be taken by the broker for a duplicate of the written one —
+   * acknowledged, never written — and one of another size refused as out of sequence for as
+   * long as the process lives (a review, session 35). A new producer gets a new producer id:
+   * its sequences start afresh. (Sends are serialised: none is using the old one.)
+   */
+  private async renew(): Promise<void> {
+    const old = this.producer;
+    const wasConnected = this.connected !== undefined;
+    this.producer = this.newProducer();
+    this.connected = undefined;
+    if (wasConnected) await old.disconnect().catch(() => undefined);
   }
 
   private connect(): Promise<void> {

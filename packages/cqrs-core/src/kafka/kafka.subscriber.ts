@@ -30,6 +30,8 @@ import { registerKafkaCodecs } from './kafka.codecs';
  */
 export class KafkaSubscriber implements Subscriber {
   private readonly subscriptions = new Set<KafkaSubscription>();
+  /** subscribe() calls not finished yet: close() waits for them (each then fails, or is closed). */
+  private readonly starting = new Set<Promise<unknown>>();
   private readonly topics: KafkaTopics;
   private closed = false;
 
@@ -52,7 +54,28 @@ export class KafkaSubscriber implements Subscriber {
   ): Promise<SubscriptionHandle> {
     if (this.closed) throw new KafkaTransportClosedError('subscriber');
     checkSubscribeOptions('KafkaSubscriber.subscribe', topics, options);
+    const started = this.start(topics, options, handler);
+    this.starting.add(started);
+    try {
+      return await started;
+    } finally {
+      this.starting.delete(started);
+    }
+  }
+
+  /**
+   * Creates the topics, then the subscription. A close() meanwhile (it waits for this) makes it
+   * fail with KafkaTransportClosedError: before the subscription exists, nothing was started;
+   * after, close() closes it with the others (a review, session 35: it went on consuming after
+   * close() resolved).
+   */
+  private async start(
+    topics: readonly string[],
+    options: SubscribeOptions,
+    handler: DeliveryHandler,
+  ): Promise<SubscriptionHandle> {
     await this.topics.ensure(topics);
+    if (this.closed) throw new KafkaTransportClosedError('subscriber');
     const subscription: KafkaSubscription = new KafkaSubscription(
       this.client.kafka,
       this.client.admin,
@@ -69,6 +92,7 @@ export class KafkaSubscriber implements Subscriber {
       await subscription.kill().catch(() => undefined);
       throw error;
     }
+    if (this.closed) throw new KafkaTransportClosedError('subscriber');
     return subscription;
   }
 
@@ -100,6 +124,8 @@ export class KafkaSubscriber implements Subscriber {
    */
   async close(): Promise<void> {
     this.closed = true;
+    // A subscribe() in progress adds its subscription (or fails) before this closes them.
+    await Promise.allSettled([...this.starting]);
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
   }
 
@@ -109,6 +135,7 @@ export class KafkaSubscriber implements Subscriber {
    */
   async kill(): Promise<void> {
     this.closed = true;
+    await Promise.allSettled([...this.starting]);
     await Promise.all([...this.subscriptions].map((subscription) => subscription.kill()));
   }
 }

@@ -140,6 +140,55 @@ describe('kafka: a consumer that cannot make progress', () => {
     }
   });
 
+  it('counts crashes that follow a fetch of messages: a batch that fails for good fails the probe', async () => {
+    // The group's committed offsets cannot be read (an ACL without Describe on the group): every
+    // batch fails before its first delivery, after a fetch that found the message. kafkajs 2
+    // reports such a fetch as empty; it reset the count, and the probe never failed (session 35).
+    const topic = ns.topic('refused-offsets');
+    const admin = connection.client.admin;
+    const refusing = new Proxy(admin, {
+      get: (target, property, receiver) =>
+        property === 'fetchOffsets'
+          ? () => Promise.reject(new KafkaJSNonRetriableError('test: GROUP_AUTHORIZATION_FAILED'))
+          : (Reflect.get(target, property, receiver) as unknown),
+    });
+    const errors: Error[] = [];
+    const options: KafkaSubscriberOptions = {
+      ...quickConsumer(ns, 1),
+      unhealthyAfterCrashes: 3,
+      onError: (error) => void errors.push(error),
+    };
+    const publisher = new KafkaPublisher(connection.client, options);
+    const subscriber = new KafkaSubscriber({ ...connection.client, admin: refusing }, options);
+    const got: number[] = [];
+    try {
+      await publisher.publish(topic, [conformanceMessage(0, 'k')]);
+      await subscriber.subscribe([topic], { group: 'refused', consumer: 'c' }, async (d) => {
+        got.push(n(d));
+      });
+      const probe = subscriber.probe();
+      let problem = '';
+      await eventually(
+        async () => {
+          problem = await probe.check().then(
+            () => '',
+            (error: unknown) => (error as Error).message,
+          );
+          return problem !== '';
+        },
+        'the probe failing after 3 crashes',
+        CRASHES_WITHIN_MS,
+      );
+      expect(problem).toContain('GROUP_AUTHORIZATION_FAILED');
+      expect(problem).toMatch(/crashed [3-9] times in a row/);
+      expect(got).toEqual([]);
+      expect(errors.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await subscriber.kill();
+      await publisher.close();
+    }
+  });
+
   it('without onError, warns once per distinct cause and once on turning unhealthy', async () => {
     const topic = ns.topic('warned');
     // jest's sandboxed `process` does not relay 'warning' events: observe emitWarning itself.

@@ -124,7 +124,8 @@ export class KafkaSubscription implements SubscriptionHandle {
       allowAutoTopicCreation: false,
       partitionAssigners: [subscriptionAwareAssigner],
     });
-    const { GROUP_JOIN, HEARTBEAT, FETCH } = this.consumer.events;
+    const { GROUP_JOIN, HEARTBEAT, FETCH, FETCH_START, START_BATCH_PROCESS, CRASH } =
+      this.consumer.events;
     this.consumer.on(GROUP_JOIN, ({ payload }) => {
       this.attempts.newGeneration();
       this.attempts.retain(payload.memberAssignment);
@@ -144,8 +145,21 @@ export class KafkaSubscription implements SubscriptionHandle {
       { onCrash: (error, consecutive) => this.reportCrash(error, consecutive) },
     );
     // An empty fetch decoded fine: progress on an idle topic (a batch handled is the other kind).
-    this.consumer.on(FETCH, ({ payload }) => {
-      if (payload.numberOfBatches === 0) this.supervisor.progressed();
+    // kafkajs 2 reports `numberOfBatches: 0` for every fetch, so a fetch is known empty when the
+    // next one starts and no batch was started since it: a fetch whose batch then failed (a
+    // commit refused, an onPoison that throws) is no progress (a review, session 35).
+    let fetchedNothing = false;
+    this.consumer.on(FETCH, () => {
+      fetchedNothing = true;
+    });
+    const batchStarted = () => {
+      fetchedNothing = false;
+    };
+    this.consumer.on(START_BATCH_PROCESS, batchStarted);
+    this.consumer.on(CRASH, batchStarted); // a crash between the fetch and its batch
+    this.consumer.on(FETCH_START, () => {
+      if (fetchedNothing) this.supervisor.progressed();
+      fetchedNothing = false;
     });
   }
 

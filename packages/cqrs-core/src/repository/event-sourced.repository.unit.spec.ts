@@ -269,6 +269,40 @@ describe('EventSourcedRepository with snapshots', () => {
     });
   });
 
+  it('loads a stream cut up to its snapshot while another writer appends to it: no false gap', async () => {
+    // The other writer's move lands right after the load read the (empty) tail.
+    class RacedStore extends InMemoryEventStore {
+      race: (() => Promise<unknown>) | undefined;
+      override async readStream(...args: Parameters<EventStore['readStream']>) {
+        const read = await super.readStream(...args);
+        const race = this.race;
+        this.race = undefined;
+        await race?.();
+        return read;
+      }
+    }
+    const store = new RacedStore();
+    const settings = {
+      store: new InMemorySnapshotStore(),
+      policy: SnapshotPolicies.everyEvents(2),
+      schemaVersion: 1,
+    };
+    await history(store, 2, { snapshots: settings });
+    await store.truncateStream('Trainer-ash', 3); // up to the snapshot (version 2): allowed
+    const repository = deciderRepository(trainerDecider, {
+      eventStore: store,
+      aggregateType: 'T',
+      snapshots: settings,
+    });
+    store.race = () => handleCommand(store, 'Trainer-ash', trainerDecider, move(3, -3, now));
+    await expect(repository.load('Trainer-ash')).resolves.toMatchObject({
+      version: 3,
+      snapshotVersion: 2,
+      replayedEvents: 1,
+      state: { moves: 3 },
+    });
+  });
+
   it('ignores a snapshot of an outdated state schema, replays, and snapshots the new schema', async () => {
     const store = new InMemoryEventStore();
     const snapshots = new InMemorySnapshotStore();

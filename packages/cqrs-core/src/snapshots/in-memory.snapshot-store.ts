@@ -48,7 +48,8 @@ export class InMemorySnapshotStore implements SnapshotStore {
         streamId: snapshot.streamId,
         version: snapshot.version,
         schemaVersion: snapshot.schemaVersion,
-        createdAt: snapshot.createdAt,
+        // As the MongoDB and Redis stores give it back: UTC, with milliseconds.
+        createdAt: new Date(snapshot.createdAt).toISOString(),
         ...(snapshot.aggregateType !== undefined && { aggregateType: snapshot.aggregateType }),
         encoding,
         storedBytes: payload.length,

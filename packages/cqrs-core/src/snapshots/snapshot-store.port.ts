@@ -17,7 +17,10 @@ export interface Snapshot<State = unknown> {
   readonly schemaVersion: number;
   /** Serialized by the store's snapshot serializer (JSON by default: plain data only). */
   readonly state: State;
-  /** ISO-8601 time the snapshot was taken (`new Date().toISOString()`), as a string. */
+  /**
+   * ISO-8601 time the snapshot was taken (`new Date().toISOString()`), as a string. Read back
+   * in UTC with milliseconds (`toISOString()`'s form) whatever form it was saved in.
+   */
   readonly createdAt: string;
   readonly aggregateType?: string;
 }

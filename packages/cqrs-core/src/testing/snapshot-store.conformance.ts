@@ -321,16 +321,18 @@ export function describeSnapshotStoreConformance(
       await expect(refused).rejects.toThrow('loadLatest options must be an object');
     });
 
-    it('accepts a createdAt with an offset or without milliseconds', async () => {
+    it('accepts a createdAt with an offset or without milliseconds, and gives it back in UTC', async () => {
       const s = await store();
       const id = stream();
       await s.save({ ...snapshot(id, 1, {}), createdAt: '2026-01-01T02:00:00+02:00' });
       await s.save({ ...snapshot(id, 2, {}), createdAt: '2026-01-01T00:00:00Z' });
       const listed = await s.list(id);
-      expect(listed.map((info) => Date.parse(info.createdAt))).toEqual([
-        Date.UTC(2026, 0, 1),
-        Date.UTC(2026, 0, 1),
+      expect(listed.map((info) => info.createdAt)).toEqual([
+        '2026-01-01T00:00:00.000Z',
+        '2026-01-01T00:00:00.000Z',
       ]);
+      const latest = await s.loadLatest(id, { schemaVersion: 1 });
+      expect(latest?.createdAt).toBe('2026-01-01T00:00:00.000Z');
     });
 
     it('deletes every snapshot of a stream', async () => {

@@ -291,3 +291,66 @@ describe('MongoEventStore and MongoSnapshotStore: documents over MongoDB 16 MiB'
     });
   });
 });
+
+describe('MongoEventStore.readAllPage over commits that retention emptied', () => {
+  const ns = testNamespace('esmongostubs');
+  const connection = mongoConnection({
+    uri: ns.mongoUri(),
+    name: 'stubs',
+    maxPoolSize: 2,
+    options: { monitorCommands: true },
+  });
+  beforeAll(() => connection.open());
+  afterAll(async () => {
+    await connection.client.db!.dropDatabase();
+    await connection.close();
+  });
+
+  it('reads them by the batch and within a budget, so a reader checkpoints past them', async () => {
+    // A review (session 35): a page read emptied commits one query each, all of them in one call.
+    const store = new MongoEventStore({
+      connection: connection.client,
+      readBatchSize: 20,
+      readAllBudget: 60,
+    });
+    await store.init();
+    for (let i = 0; i < 120; i++)
+      await store.append(`old-${i}`, [testEnvelope('E', { i })], { expectedVersion: 'no-stream' });
+    // Retention empties the commits; they stay (slots are never deleted).
+    expect(await store.applyRetention({ maxCount: 0, streamPrefix: 'old-' })).toBe(120);
+    await store.append('live', [testEnvelope('E', { live: true })], {
+      expectedVersion: 'no-stream',
+    });
+    let finds = 0;
+    const count = (event: { commandName: string; command: Record<string, unknown> }) => {
+      if (event.commandName === 'find' && event.command.find === 'events_commits') finds++;
+    };
+    const client = connection.client.getClient();
+    client.on('commandStarted', count);
+    try {
+      // A tailing reader with `limit: 1` (pollingSubscription's after a read error).
+      const first = await store.readAllPage({ fromPosition: 0, limit: 1 });
+      expect(first).toMatchObject({ events: [], caughtUp: false });
+      expect(first.position).toBeGreaterThan(0);
+      // 1 commit asked for, then batches of 20, up to the budget of 60.
+      expect(finds).toBeLessThanOrEqual(4);
+      const pages = [first];
+      while (!pages.at(-1)!.caughtUp && pages.length < 10)
+        pages.push(await store.readAllPage({ fromPosition: pages.at(-1)!.position, limit: 1 }));
+      expect(pages.flatMap((page) => page.events.map((event) => event.streamId))).toEqual(['live']);
+      expect(pages.length).toBeLessThanOrEqual(4);
+      expect(finds).toBeLessThanOrEqual(16);
+    } finally {
+      client.off('commandStarted', count);
+    }
+  });
+
+  it('refuses a budget or batch size that is not a positive integer, naming it', () => {
+    expect(() => new MongoEventStore({ connection: connection.client, readAllBudget: 0 })).toThrow(
+      'options.readAllBudget must be a positive integer, got 0',
+    );
+    expect(
+      () => new MongoEventStore({ connection: connection.client, readBatchSize: 2.5 }),
+    ).toThrow('options.readBatchSize must be a positive integer, got 2.5');
+  });
+});

@@ -65,6 +65,12 @@ export interface MongoEventStoreOptions {
   /** Commit documents fetched per query by readAll. Default 500. */
   readBatchSize?: number;
   /**
+   * Commit documents one readAllPage reads at most: a page over more commits that hold nothing
+   * (emptied by truncation, soft deletes or retention; they are kept) ends there, not caught
+   * up, and the reader checkpoints past them. Default 10 000.
+   */
+  readAllBudget?: number;
+  /**
    * A shared hint of the highest slot taken (e.g. `RedisSlotHint`) for deployments where several
    * processes append to one store: a writer reads it before inserting and so skips the slots the
    * others took, instead of being refused on each (docs/adr/003). Without it, writers learn of
@@ -96,6 +102,7 @@ export class MongoEventStore implements EventStore {
   private readonly prefix: string;
   private readonly serializer: MessageSerializer;
   private readonly batchSize: number;
+  private readonly readAllBudget: number;
   private readonly heads = new Map<string, number>();
   /** The last append queued on each stream of this instance, while one runs (see append). */
   private readonly appending = new Map<string, Promise<unknown>>();
@@ -109,7 +116,10 @@ export class MongoEventStore implements EventStore {
     log: MongoCommitLog;
   };
 
-  /** @throws TypeError naming `connection` when it is missing */
+  /**
+   * @throws TypeError naming `connection` when it is missing
+   * @throws RangeError naming `readBatchSize` or `readAllBudget` when not a positive integer
+   */
   constructor(options: MongoEventStoreOptions) {
     if (!options?.connection) {
       throw new TypeError(
@@ -119,7 +129,9 @@ export class MongoEventStore implements EventStore {
     this.connection = options.connection;
     this.prefix = options.collectionPrefix ?? 'events_';
     this.serializer = options.serializer ?? new JsonSerializer();
-    this.batchSize = options.readBatchSize ?? 500;
+    this.batchSize = positiveInteger('readBatchSize', options.readBatchSize ?? 500);
+    // As the Redis store's budget of positions (READ_ALL_BUDGET).
+    this.readAllBudget = positiveInteger('readAllBudget', options.readAllBudget ?? 10_000);
     this.slotHint = options.slotHint;
   }
 
@@ -346,12 +358,16 @@ export class MongoEventStore implements EventStore {
     if (limit <= 0) return { events, position, caughtUp: false };
     const taken = types ? await log.takenPrefix() : 0;
     let slot = slotOf(from);
+    let read = 0;
     for (;;) {
       const filter: mongo.Filter<CommitDocument> = { _id: { $gte: slot } };
       if (types) filter.types = { $in: [...types] };
-      // Each commit holds at least one event unless truncated: ask for no more than needed.
-      const wanted = Math.min(this.batchSize, limit - events.length);
+      // Each commit holds at least one event unless emptied: the first query asks for no more
+      // than needed; one that came back full yet short of events met emptied commits, and the
+      // next ones ask for a whole batch (a review, session 35: one query per emptied commit).
+      const wanted = read === 0 ? Math.min(this.batchSize, limit - events.length) : this.batchSize;
       const batch = await commits.find(filter).sort({ _id: 1 }).limit(wanted).toArray();
+      read += batch.length;
       for (const commit of batch) {
         for (const event of commit.events) {
           const at = positionOf(commit._id, event.index);
@@ -366,7 +382,9 @@ export class MongoEventStore implements EventStore {
       }
       const last = batch[batch.length - 1];
       if (!last || batch.length < wanted) break;
-      if (events.length >= limit) return { events, position, caughtUp: false };
+      // Full, or out of budget: not caught up; the next page reads on from `position`.
+      if (events.length >= limit || read >= this.readAllBudget)
+        return { events, position, caughtUp: false };
       slot = last._id + 1;
     }
     // The end of the beacon's slot: its commit was not read (nothing in it matched), so its last
@@ -586,4 +604,13 @@ function commitBound(commit: { streamId: string; events: readonly EventDocument[
       event.aggregateId.length +
       event.aggregateType.length;
   return 3 * units + 256 * (commit.events.length + 1);
+}
+
+/** `value`, when it is a positive integer. @throws RangeError naming the option otherwise */
+function positiveInteger(option: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(
+      `MongoEventStore: options.${option} must be a positive integer, got ${String(value)}`,
+    );
+  return value;
 }

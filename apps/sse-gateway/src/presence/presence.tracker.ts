@@ -27,6 +27,13 @@ export class PresenceTracker implements ConnectionListener {
   /** Closed here (so reported closed already), removal under way or failed. */
   private readonly removing = new Set<string>();
   private readonly unremoved = new Set<string>();
+  /**
+   * The resync under way: adds and removes wait for it. Sent after it, they could land before
+   * it (a Redis script sent again after NOSCRIPT goes out one round trip late, and a resync
+   * follows a Redis restart, whose script cache is empty): a stream closed meanwhile was
+   * written back for good, one opened meanwhile dropped and reported closed (session 35).
+   */
+  private replacing: Promise<unknown> | undefined;
 
   constructor(
     private readonly registry: PresenceRegistry,
@@ -43,7 +50,8 @@ export class PresenceTracker implements ConnectionListener {
   }
 
   opened(connection: SseConnection): void {
-    this.registry.add(this.serverId, entry(connection)).catch((error: Error) => {
+    const added = entry(connection);
+    this.afterReplace(() => this.registry.add(this.serverId, added)).catch((error: Error) => {
       this.resync = true;
       this.onError(`presence add failed: ${error.message}`);
     });
@@ -52,7 +60,7 @@ export class PresenceTracker implements ConnectionListener {
   closed(connection: SseConnection): void {
     if (this.stopping) return;
     this.removing.add(connection.id);
-    this.registry.remove(this.serverId, connection.id).then(
+    this.afterReplace(() => this.registry.remove(this.serverId, connection.id)).then(
       () => this.removing.delete(connection.id),
       (error: Error) => {
         this.removing.delete(connection.id);
@@ -61,6 +69,11 @@ export class PresenceTracker implements ConnectionListener {
         this.onError(`presence remove failed: ${error.message}`);
       },
     );
+  }
+
+  /** `write` now, or once the resync under way has landed (whether it succeeded or not). */
+  private afterReplace(write: () => Promise<void>): Promise<void> {
+    return this.replacing ? this.replacing.then(write, write) : write();
   }
 
   /** Call before the hub closes its connections: the instance is removed in one go. */
@@ -97,11 +110,15 @@ export class PresenceTracker implements ConnectionListener {
     // Their streams closed before the local connections are read: not among them.
     const gone = [...this.unremoved];
     let dropped: PresenceEntry[];
+    const replacing = this.registry.replace(this.serverId, [...this.local()].map(entry));
+    this.replacing = replacing;
     try {
-      dropped = await this.registry.replace(this.serverId, [...this.local()].map(entry));
+      dropped = await replacing;
     } catch (error) {
       this.resync = true;
       throw error;
+    } finally {
+      if (this.replacing === replacing) this.replacing = undefined;
     }
     const unreported = dropped.filter(
       ({ connectionId }) => !this.removing.has(connectionId) && !this.unremoved.has(connectionId),

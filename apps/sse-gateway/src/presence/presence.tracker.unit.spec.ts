@@ -29,6 +29,14 @@ class UnreachableRegistry extends InMemoryPresenceRegistry {
   }
 }
 
+/** The in-memory registry whose replace lands late, as a Redis script sent again after NOSCRIPT. */
+class LateReplaceRegistry extends InMemoryPresenceRegistry {
+  override async replace(serverId: string, entries: PresenceEntry[]): Promise<PresenceEntry[]> {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return super.replace(serverId, entries);
+  }
+}
+
 function connection(id: string, userId: string, openedAt: number): SseConnection {
   return new SseConnection(id, userId, openedAt, new PassThrough(), 64 * 1024);
 }
@@ -125,6 +133,27 @@ describe('PresenceTracker', () => {
       'the registry to hold exactly the open streams',
     );
     // b was reported closed when it closed, not again as expired.
+    expect(expired).toEqual([]);
+  });
+
+  it('lets no add or remove land before a resync that is under way (a script sent again after NOSCRIPT)', async () => {
+    // A review (session 35): a stream closed meanwhile stayed listed for good, and one opened
+    // meanwhile was dropped and reported closed while it was open.
+    const registry = new LateReplaceRegistry({ ttlMs: 60_000 });
+    const a = connection('a', 'ash', 1);
+    const b = connection('b', 'misty', 2);
+    const local = [a, b];
+    const expired: InstancePresence[] = [];
+    const tracker = track(registry, 'gw-1', local, expired);
+    tracker.start(); // the first beat replaces the entries with [a, b]: it lands 100 ms later
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    local.splice(1, 1);
+    tracker.closed(b);
+    const c = connection('c', 'brock', 3);
+    local.push(c);
+    tracker.opened(c);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await ids(registry, 'gw-1')).toEqual(['a', 'c']);
     expect(expired).toEqual([]);
   });
 });

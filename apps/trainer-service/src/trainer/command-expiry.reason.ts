@@ -12,8 +12,3 @@ export function expiryReason(command: Envelope, deadline: string): string {
     ? `expired: not handled within ${within} ms of being accepted`
     : `expired: not handled by its deadline ${deadline}`;
 }
-
-/** Whether a `rejected` status's reason says the command expired (see expiryReason). */
-export function isExpiryReason(reason: string | undefined): boolean {
-  return reason?.startsWith('expired: ') ?? false;
-}

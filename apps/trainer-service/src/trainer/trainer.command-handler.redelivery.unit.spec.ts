@@ -199,6 +199,63 @@ describe('TrainerCommandHandler: commands that come again, and stale cached trai
   });
 });
 
+describe('TrainerCommandHandler: an applied command that comes again after its deadline', () => {
+  it('is processed, not failed as expired, on an instance whose cached trainer is stale', async () => {
+    // A review (session 35): the stale copy lacked the command, so it was decided again there and
+    // refused at the deadline check: its status stayed `accepted` although the trainer moved.
+    const { eventStore, commandStatus, notifications, instance } = system();
+    let now = T0;
+    const b = instance('trainer-b', () => new Date(now));
+    await b.handle(moveCommand('stop', 0, T0)); // b keeps the trainer at version 1
+    // The partition moves to a, which applies X and dies before recording its outcome.
+    const a = new TrainerCommandHandler({
+      serverId: 'trainer-a',
+      eventStore,
+      snapshots: new InMemorySnapshotStore(),
+      commandStatus: new InMemoryCommandStatusStore(), // its writes die with it
+      notifications,
+      speed: 100,
+      snapshotEvery: 0,
+      now: () => new Date(T0 + 1_000),
+    });
+    const created = moveCommand('start', 1, T0 + 1_000);
+    const deadline = new Date(T0 + 61_000).toISOString();
+    const x = { ...created, metadata: { ...created.metadata, deadline } };
+    await commandStatus.accepted({
+      commandId: x.messageId,
+      type: x.type,
+      issuerId: 'ash',
+      acceptedAt: x.metadata.timestamp,
+      deadline,
+    });
+    await a.handle(x);
+    // b claims X after its deadline.
+    now = T0 + 120_000;
+    const expiry = new CommandExpiredError(x.messageId, x.type, deadline);
+    expect(await b.expired(x, expiry, { attempt: 2 })).toEqual({ status: 'processed', version: 2 });
+    expect(await commandStatus.get(x.messageId)).toMatchObject({ status: 'processed', version: 2 });
+    expect(await eventStore.readStream('trainer-ash')).toHaveLength(2);
+  });
+});
+
+describe('TrainerCommandHandler: a command the domain refused, that comes again', () => {
+  it('is answered rejected as the first time, and changes nothing, though it would now pass', async () => {
+    // A review (session 35): a keyed retry (same command id) of a join refused for an unknown
+    // trainer was applied once the trainer existed, while its status and result said `rejected`.
+    const { eventStore, commandStatus, instance } = system();
+    const handler = instance('trainer-1', () => new Date(T0 + 2_000));
+    const join = groupCommand('join', 'room', T0);
+    const refused = await handler.handle(join);
+    expect(refused).toMatchObject({ status: 'rejected', reason: expect.stringContaining('ash') });
+    await handler.handle(moveCommand('start', 1, T0 + 1_000)); // the trainer exists now
+    // The same command id again (an Idempotency-Key retry after a 503, or a redelivery).
+    expect(await handler.handle({ ...join, metadata: { ...join.metadata } })).toEqual(refused);
+    const events = await eventStore.readStream('trainer-ash');
+    expect(events.map((event) => event.type)).toEqual(['TrainerMovedEvent']);
+    expect(await commandStatus.get(join.messageId)).toMatchObject(refused);
+  });
+});
+
 describe('TrainerCommandHandler.expired: what it reads', () => {
   /** A real in-memory store whose stream reads can be made to fail (a server gone), counted. */
   class UnreadableStore extends InMemoryEventStore {

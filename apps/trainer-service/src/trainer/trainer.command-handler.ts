@@ -32,7 +32,7 @@ import {
   type TrainerPositions,
 } from '@causeway/platform';
 import { commandEventId } from './command-event-ids';
-import { expiryReason, isExpiryReason } from './command-expiry.reason';
+import { expiryReason } from './command-expiry.reason';
 import { type TrainerCommand, type TrainerEvent, trainerDecider } from './trainer.decider';
 import { TrainerCache } from './trainer.cache';
 import { TrainerStream, type TrainerStreamState, trainerStreamId } from './trainer.stream';
@@ -172,7 +172,7 @@ export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as 
  *   run the handler) is never applied: `expired` records it `rejected` with the reason —
  *   unless an earlier attempt had applied it, which a redelivery after a crash can find. A
  *   later copy of an expired command id, within a later deadline, is answered `rejected` with
- *   the same reason, not applied (earlierOutcome).
+ *   the same reason, not applied (earlierOutcome); so is a later copy of one the domain refused.
  * - Redelivery is safe at every step: events get ids derived from the command id, a command that
  *   already produced events is recognised on load (among the trainer's RECENT_COMMANDS) or by
  *   its recorded `processed` status (a copy sent again later: earlierOutcome), the first
@@ -450,7 +450,15 @@ export class TrainerCommandHandler {
     // but an instance frozen since (a GC pause, a stalled VM) may wake after it, when another
     // instance that took the command over has recorded it expired. Thrown, it is answered as
     // the bus's own check (recorded expired by `expired`); a move is never applied late.
-    checkDeadline(envelope, this.now().getTime(), this.options.clockSkewMs);
+    // Decided on a cached trainer, it is first decided again on the stored one: the cache may
+    // be stale and lack this very command, applied by another instance (its status then stays
+    // `accepted` for good, the trainer moved; a review, session 35).
+    try {
+      checkDeadline(envelope, this.now().getTime(), this.options.clockSkewMs);
+    } catch (error) {
+      if (cached) return this.redecide(streamId, commandId, command, envelope, earlier);
+      throw error;
+    }
     let saved;
     try {
       saved = await repository.save(loaded, events, {
@@ -670,7 +678,14 @@ class DomainRejection extends Error {
   }
 }
 
-/** The outcome a recorded status makes final: `processed`, or `rejected` as expired. */
+/**
+ * The outcome a recorded status makes final: `processed`, or `rejected` — as expired, or by the
+ * domain (unknown trainer, group full, …). A later copy of the command id (a keyed retry, a
+ * redelivery) gets that answer, never a decision of its own: the first outcome recorded wins,
+ * so a copy applied after a rejection left the status saying `rejected` of a trainer it had
+ * changed (a review, session 35). Not final: a failure (`failed: `, dead-lettered), which a
+ * replay of the dead letter may still apply.
+ */
 function outcomeOf(
   status: Awaited<ReturnType<CommandStatusStore['get']>>,
 ): CommandOutcome | undefined {
@@ -679,7 +694,9 @@ function outcomeOf(
       status: 'processed',
       ...(status.version !== undefined && { version: status.version }),
     };
-  return status?.status === 'rejected' && isExpiryReason(status.reason)
+  return status?.status === 'rejected' &&
+    status.reason !== undefined &&
+    !status.reason.startsWith(FAILED_REASON_PREFIX)
     ? { status: 'rejected', reason: status.reason }
     : undefined;
 }

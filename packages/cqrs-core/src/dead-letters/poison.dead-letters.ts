@@ -50,6 +50,8 @@ export function poisonToDeadLetters(
       originalTopic: poison.topic,
       position: poison.position,
       group: poison.group,
+      // A fan-out handler's: its replay is for the instances running then (see replayFor).
+      ...(poison.replayFor && { replayFor: poison.replayFor }),
       handler: DECODER,
       reason: poison.reason,
       errorName: poisonErrorName(poison.raw, poison.reason),

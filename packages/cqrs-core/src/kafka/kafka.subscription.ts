@@ -398,6 +398,7 @@ export class KafkaSubscription implements SubscriptionHandle {
           group,
           raw,
           reason: error.reason,
+          ...(this.subscription.replayFor && { replayFor: this.subscription.replayFor }),
         });
         return 'acked';
       }

@@ -7,7 +7,7 @@ import {
   type CircuitBreakerPolicy,
 } from 'cockatiel';
 import { type Middleware } from '../router/handler';
-import { classifyError, DeferredError } from '../router/handler.errors';
+import { classifyError, DeferredError, type ErrorDisposition } from '../router/handler.errors';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -18,6 +18,11 @@ export interface CircuitBreakerOptions {
   halfOpenAfterMs?: number;
   /** Shared registry to read states from (metrics, health). */
   registry?: BreakerRegistry;
+  /**
+   * Which errors count against the breaker (the transient ones). Default `classifyError`; give
+   * it the same function as retry's and deadLetter's `classify` (CqrsCoreModule does).
+   */
+  classify?: (error: unknown) => ErrorDisposition;
 }
 
 /** The state of every handler's breaker, for /metrics and /health/ready. */
@@ -60,9 +65,10 @@ function toBreakerState(state: CircuitState): BreakerState {
  * redelivers them later. Permanent errors do not count against the breaker. Place it INSIDE retry.
  */
 export function circuitBreaker(options: CircuitBreakerOptions = {}): Middleware {
+  const classify = options.classify ?? classifyError;
   return (next, info) => {
     const policy = breakerPolicy(
-      handleWhen((error) => classifyError(error) === 'transient'),
+      handleWhen((error) => classify(error) === 'transient'),
       {
         halfOpenAfter: options.halfOpenAfterMs ?? 10_000,
         breaker: new ConsecutiveBreaker(options.failureThreshold ?? 5),

@@ -17,7 +17,11 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** Full jitter: the delay is drawn uniformly from [delay × (1 - jitter), delay]. 0..1, default 0.5. */
   jitter?: number;
-  /** Decides what is retried; permanent errors are given up at once, deferred ones pass through. */
+  /**
+   * Decides what is retried; permanent errors are given up at once, deferred ones pass through.
+   * Give deadLetter and circuitBreaker the same function (CqrsCoreModule does): deadLetter
+   * stores only what it judges permanent or what retry gave up on after its attempts.
+   */
   classify?: (error: unknown) => ErrorDisposition;
   /** Overrides per message type (e.g. payments retry longer). */
   perType?: Readonly<Record<string, Omit<RetryOptions, 'perType' | 'classify'>>>;
@@ -57,10 +61,13 @@ function jittered(delay: number, jitter: number): number {
  * attempts are spent it throws RetriesExhaustedError for the dead-letter middleware.
  */
 export function retry(options: RetryOptions = {}): Middleware {
+  checkRetrySettings(options, 'retry');
+  for (const [type, settings] of Object.entries(options.perType ?? {}))
+    checkRetrySettings(settings, `retry perType[${JSON.stringify(type)}]`);
   const classify = options.classify ?? classifyError;
   return (next, info) => {
     const build = (settings: Omit<RetryOptions, 'perType' | 'classify'>) => {
-      const maxAttempts = Math.max(1, settings.maxAttempts ?? 3);
+      const maxAttempts = settings.maxAttempts ?? 3;
       const policy = retryPolicy(
         handleWhen((error) => classify(error) === 'transient'),
         {
@@ -108,4 +115,32 @@ export function retry(options: RetryOptions = {}): Middleware {
       }
     };
   };
+}
+
+/**
+ * Refuses settings retry cannot honour (ADR 013), naming them: a `maxAttempts` of NaN (a
+ * `Number(env)` of nothing) never ended the attempts, so nothing was dead-lettered; a jitter
+ * above 1 made delays negative; a misspelt backoff meant exponential.
+ * @throws RangeError or TypeError naming the setting
+ */
+function checkRetrySettings(settings: Omit<RetryOptions, 'perType'>, where: string): void {
+  const { maxAttempts, initialDelayMs, maxDelayMs, jitter, backoff } = settings;
+  if (maxAttempts !== undefined && (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1))
+    throw new RangeError(
+      `${where}: maxAttempts must be a positive integer (attempts including the first), got ${String(maxAttempts)}`,
+    );
+  for (const [name, value] of [
+    ['initialDelayMs', initialDelayMs],
+    ['maxDelayMs', maxDelayMs],
+  ] as const)
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0))
+      throw new RangeError(
+        `${where}: ${name} must be a non-negative number of milliseconds, got ${String(value)}`,
+      );
+  if (jitter !== undefined && !(jitter >= 0 && jitter <= 1))
+    throw new RangeError(`${where}: jitter must be from 0 to 1, got ${String(jitter)}`);
+  if (backoff !== undefined && !['fixed', 'linear', 'exponential'].includes(backoff))
+    throw new TypeError(
+      `${where}: backoff must be 'fixed', 'linear' or 'exponential', got ${JSON.stringify(backoff)}`,
+    );
 }

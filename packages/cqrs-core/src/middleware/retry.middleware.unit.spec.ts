@@ -1,7 +1,7 @@
 import { PermanentError, DeferredError, RetriesExhaustedError } from '../router/handler.errors';
 import { type HandlerInfo } from '../router/handler';
 import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
-import { backoffDelay, retry } from './retry.middleware';
+import { backoffDelay, retry, type RetryOptions } from './retry.middleware';
 
 const info: HandlerInfo = { name: 'h', topics: ['t'], group: 'g' };
 
@@ -64,6 +64,22 @@ describe('retry middleware', () => {
     await expect(deferred(testDelivery(testEnvelope('T', {})))).rejects.toBeInstanceOf(
       DeferredError,
     );
+  });
+
+  it('refuses settings it cannot honour, naming them', () => {
+    expect(() => retry({ maxAttempts: Number('') || Number.NaN })).toThrow(
+      'retry: maxAttempts must be a positive integer (attempts including the first), got NaN',
+    );
+    expect(() => retry({ maxAttempts: 0 })).toThrow(RangeError);
+    expect(() => retry({ jitter: 1.5 })).toThrow('retry: jitter must be from 0 to 1, got 1.5');
+    expect(() => retry({ initialDelayMs: -1 })).toThrow('initialDelayMs must be a non-negative');
+    expect(() => retry({ backoff: 'exponentail' as unknown as RetryOptions['backoff'] })).toThrow(
+      `backoff must be 'fixed', 'linear' or 'exponential', got "exponentail"`,
+    );
+    expect(() => retry({ perType: { Pay: { maxDelayMs: Infinity } } })).toThrow(
+      'retry perType["Pay"]: maxDelayMs must be a non-negative number of milliseconds, got Infinity',
+    );
+    expect(() => retry({ maxAttempts: 1, jitter: 0, backoff: 'fixed' })).not.toThrow();
   });
 
   it('applies per-type settings', async () => {

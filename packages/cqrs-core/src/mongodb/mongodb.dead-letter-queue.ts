@@ -186,8 +186,10 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
     if (whole) purged = (await this.model.deleteMany(queryOf(filter))).deletedCount;
     else
       for await (const { letters } of matchingPages(this.pages(filter), (page) => page, filter)) {
-        await this.model.deleteMany({ _id: { $in: letters.map((letter) => letter.id) } });
-        purged += letters.length;
+        // What was deleted: a replay running meanwhile may have removed some.
+        purged += (
+          await this.model.deleteMany({ _id: { $in: letters.map((letter) => letter.id) } })
+        ).deletedCount;
       }
     await this.claims.sweep(
       async (ids) =>

@@ -57,10 +57,15 @@ function buildRouter(
   const commandPrefix = naming.command('');
   const stack: Middleware[] = [recoverer(), ...(options.middleware ?? [])];
   if (metrics) stack.push(metrics.middleware());
+  // One judgement of which errors are permanent for the whole stack (a review, session 35: an
+  // error retry.classify called permanent was given up at once, then taken for transient by
+  // deadLetter and the breaker — redelivered for ever, and the handler's circuit opened).
+  const classify = options.retry?.classify;
   stack.push(
     deadLetter({
       queue: options.deadLetters!,
       maxDeliveries: options.maxDeliveries,
+      ...(classify && { classify }),
       ...(options.onDeadLetter && { onDeadLetter: options.onDeadLetter }),
     }),
   );
@@ -83,7 +88,13 @@ function buildRouter(
     }),
   );
   if (options.circuitBreaker !== false)
-    stack.push(circuitBreaker({ ...options.circuitBreaker, registry: breakers }));
+    stack.push(
+      circuitBreaker({
+        ...(classify && { classify }),
+        ...options.circuitBreaker,
+        registry: breakers,
+      }),
+    );
   stack.push(
     timeout((delivery) =>
       delivery.topic.startsWith(commandPrefix)

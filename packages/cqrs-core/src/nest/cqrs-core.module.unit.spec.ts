@@ -21,6 +21,7 @@ import { type EnvelopeOf, messageType } from '../messages/message.type';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { Router } from '../router/router';
+import { BreakerRegistry } from '../middleware/circuit-breaker.middleware';
 import { CausewayContext, CausewayTransportServer } from './causeway.transport-strategy';
 import { CqrsCoreModule } from './cqrs-core.module';
 import { type CqrsCoreModuleOptions } from './cqrs-core.options';
@@ -312,6 +313,51 @@ describe('CqrsCoreModule', () => {
     expect(await queue.list({})).toEqual([
       expect.objectContaining({ reason: 'the projection is broken', handler: 'positions' }),
     ]);
+    await app.close();
+  });
+
+  it("dead-letters at once an error the app's retry.classify calls permanent, its breaker closed", async () => {
+    // A review (session 35): deadLetter and the breaker judged it by the default classifier
+    // (transient): redelivered for ever, never dead-lettered, and the handler's circuit opened.
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const app = await boot(broker, registry, {
+      retry: {
+        maxAttempts: 3,
+        initialDelayMs: 1,
+        classify: (error) =>
+          (error as Error)?.message?.startsWith('E11000') ? 'permanent' : 'transient',
+      },
+      circuitBreaker: { failureThreshold: 2, halfOpenAfterMs: 60_000 },
+    });
+    let calls = 0;
+    Object.defineProperty(app.get(Positions), 'slowUntil', {
+      get: () => {
+        calls++;
+        const duplicate = Promise.reject(new Error('E11000 duplicate key error'));
+        duplicate.catch(() => undefined);
+        return duplicate;
+      },
+    });
+    await app.get(EventBus).publish([
+      createMessage({
+        type: 'Moved',
+        category: 'event',
+        aggregateId: 'gary',
+        data: { x: 1 },
+        causedBy: null,
+      }),
+    ]);
+    const queue = app.get<DeadLetterQueue>(DEAD_LETTER_QUEUE);
+    const deadline = Date.now() + 3_000;
+    while ((await queue.list({})).length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // no redelivery comes
+    expect(await queue.list({})).toEqual([
+      expect.objectContaining({ reason: 'E11000 duplicate key error', attempts: 1 }),
+    ]);
+    expect(calls).toBe(1);
+    expect(app.get(BreakerRegistry).states()).toMatchObject({ positions: 'closed' });
     await app.close();
   });
 

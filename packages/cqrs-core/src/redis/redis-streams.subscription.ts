@@ -751,6 +751,7 @@ export class StreamsSubscription {
           group: options.group,
           raw: entry.raw ?? '',
           reason: error.reason,
+          ...(options.replayFor && { replayFor: options.replayFor }),
         }),
       )
       .then(

@@ -147,8 +147,11 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
       (page) => page.letters,
       filter,
     )) {
-      await this.redis.xdel(page.stream, ...letters.map((letter) => entryIdOf(letter.id)));
-      purged += letters.length;
+      // What XDEL removed: a replay running meanwhile may have removed some (not counted twice).
+      purged += await this.redis.xdel(
+        page.stream,
+        ...letters.map((letter) => entryIdOf(letter.id)),
+      );
     }
     return purged;
   }

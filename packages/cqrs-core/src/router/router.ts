@@ -268,8 +268,13 @@ export class Router {
   }
 
   private subscribeOptions(registration: HandlerRegistration): SubscribeOptions {
+    const fanOut = registration.mode === 'fan-out' && !registration.group;
     return {
       group: this.groupOf(registration),
+      // Its poison letters replay to every instance of the handler, as its other letters do.
+      ...(fanOut && {
+        replayFor: fanOutReplayTarget(`${this.options.service}.${registration.name}`),
+      }),
       consumer: this.options.instanceId,
       maxInFlight: registration.maxInFlight,
       startFrom:

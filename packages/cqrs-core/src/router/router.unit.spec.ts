@@ -13,6 +13,8 @@ import { MessageFactory } from '../messages/message.factory';
 import { type Subscriber } from '../transport/transport.port';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { deadLetter } from '../middleware/dead-letter.middleware';
+import { poisonToDeadLetters } from '../dead-letters/poison.dead-letters';
+import { encodeForWire } from '../transport/wire.codec';
 import { DeferredError, PermanentError } from './handler.errors';
 
 async function until(check: () => Promise<boolean>): Promise<void> {
@@ -96,6 +98,48 @@ describe('Router', () => {
     await until(async () => other.length === 3 && failing.length === 4);
     expect(other[2]).toBe(forAll.messageId);
     await router.close();
+  });
+
+  it("replays a fan-out handler's poison, once understood, to the instances running then", async () => {
+    // A review (session 35): poison letters named only the group of the instance that met them
+    // (gone after the deploy that teaches the type): the replay was acknowledged unhandled.
+    const schema = z.object({ n: z.number() });
+    const registry = new SerializerRegistry(); // this release does not know Ping yet
+    const queue = new InMemoryDeadLetterQueue();
+    const broker = new InMemoryBroker({
+      serializer: registry,
+      onPoison: poisonToDeadLetters(queue, { onDeadLetter: () => undefined }),
+    });
+    const handled: unknown[] = [];
+    const feed = (instanceId: string) =>
+      new Router({ subscriber: broker.subscriber(), service: 's', instanceId }).addHandler({
+        name: 'feed',
+        topics: ['events.Ping'],
+        mode: 'fan-out',
+        handle: async (delivery) => void handled.push(delivery.envelope.data),
+      });
+    const before = feed('host-1');
+    await before.run();
+    // The next release publishes Ping during a rolling deploy.
+    const ping = new MessageFactory().event('Ping', { n: 1 }, { aggregateId: 'a' });
+    const teaches = new SerializerRegistry().register('Ping', schema);
+    await broker.publishRaw('events.Ping', 'a', encodeForWire(teaches, ping));
+    await until(async () => (await queue.list({})).length === 1);
+    expect((await queue.list({}))[0]).toMatchObject({
+      handler: '(decoder)',
+      errorName: 'NotUnderstoodMessageError',
+      group: 's.feed.host-1',
+      replayFor: 's.feed.*',
+    });
+    // The deploy: the instance comes back under a new id, with a release that knows Ping.
+    await before.close();
+    registry.register('Ping', schema);
+    const after = feed('host-2');
+    await after.run();
+    expect(await queue.replay({ handler: '(decoder)' }, broker)).toMatchObject({ replayed: 1 });
+    await until(async () => handled.length === 1);
+    expect(handled).toEqual([{ n: 1 }]);
+    await after.close();
   });
 
   it('runs outer middleware, then router middleware in use() order, then handler middleware', async () => {

@@ -336,7 +336,8 @@ export function describeTransportConformance(
       const before = poison.length;
       await subscriber().subscribe(
         [t],
-        { group: 'g', consumer: 'c1' },
+        // replayFor: the groups a replay of its dead letters is for (a fan-out handler's).
+        { group: 'g', consumer: 'c1', replayFor: 's.feed.*' },
         async (d) => void received.push(n(d)),
       );
       await transport.publisher.publish(t, [conformanceMessage(1, 'same')]);
@@ -362,7 +363,11 @@ export function describeTransportConformance(
       expect(reasons[0]).toMatch(/not JSON/);
       expect(reasons[1]).toMatch(/NoSuchType/);
       expect(reasons[2]).toMatch(/[Cc]hecksum/);
-      expect(poison.slice(before).every((p) => p.topic === t && p.group === 'g')).toBe(true);
+      expect(
+        poison
+          .slice(before)
+          .every((p) => p.topic === t && p.group === 'g' && p.replayFor === 's.feed.*'),
+      ).toBe(true);
     });
 
     it('refuses an oversized message at publish and delivers nothing of that batch', async () => {

@@ -16,7 +16,8 @@ export const START_FROM_VALUES: readonly NonNullable<SubscribeOptions['startFrom
  * - `topics`: a non-empty array;
  * - `group` and `consumer`: non-empty strings;
  * - `maxInFlight`: unset or a positive safe integer;
- * - `startFrom`: unset, 'earliest' or 'latest'.
+ * - `startFrom`: unset, 'earliest' or 'latest';
+ * - `replayFor`: unset or a non-empty string.
  *
  * @param owner what the message names first, e.g. `RedisStreamsSubscriber.subscribe`
  * @throws RangeError when `topics` is empty
@@ -46,6 +47,7 @@ export function checkSubscribeOptionValues(owner: string, options: SubscribeOpti
   checkNonEmptyString(owner, 'consumer', options.consumer);
   checkMaxInFlight(owner, options.maxInFlight);
   checkStartFrom(owner, options.startFrom);
+  if (options.replayFor !== undefined) checkNonEmptyString(owner, 'replayFor', options.replayFor);
 }
 
 /**

@@ -71,6 +71,13 @@ export interface SubscribeOptions {
    * ephemeral instances, such as SSE gateways, use this). Any other value is refused.
    */
   startFrom?: 'earliest' | 'latest';
+  /**
+   * Recorded on the poison this subscription hands to `onPoison` (PoisonMessage.replayFor): the
+   * consumer groups a replay of its dead letter is for, when not just `group`. The Router sets
+   * a fan-out handler's (every instance's group, fanOutReplayTarget): by replay time the
+   * instance whose group met the poison is usually gone (a deploy).
+   */
+  replayFor?: string;
 }
 
 /** A running subscription. */
@@ -141,6 +148,8 @@ export interface PoisonMessage {
   /** The raw payload as received. */
   raw: string;
   reason: string;
+  /** The subscription's SubscribeOptions.replayFor, when it has one. */
+  replayFor?: string;
 }
 
 /** Fan-out groups carry the instance id; competing groups are shared by every instance of a service. */

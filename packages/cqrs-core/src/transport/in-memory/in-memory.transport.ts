@@ -67,6 +67,8 @@ interface Pending {
 
 interface Consumer {
   readonly name: string;
+  /** SubscribeOptions.replayFor, for its poison. */
+  readonly replayFor?: string;
   readonly handler: DeliveryHandler;
   readonly maxInFlight: number;
   readonly owner: InMemorySubscriber;
@@ -240,6 +242,7 @@ export class InMemoryBroker implements Publisher {
     }
     const consumer: Consumer = {
       name: options.consumer,
+      ...(options.replayFor && { replayFor: options.replayFor }),
       handler,
       maxInFlight: options.maxInFlight ?? 16,
       owner,
@@ -322,6 +325,7 @@ export class InMemoryBroker implements Publisher {
             group: group.name,
             raw: pending.entry.raw,
             reason: error.reason,
+            ...(consumer.replayFor && { replayFor: consumer.replayFor }),
           });
         } catch {
           // Not stored (a dead-letter store down): delivered again, as Redis and Kafka do.

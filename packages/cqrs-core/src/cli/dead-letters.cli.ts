@@ -19,7 +19,7 @@ exit codes: 0 done; 1 the app answered an error or could not be reached; 2 bad u
   are malformed poison that can never be replayed (listed in "skips"), or the replay stopped
   after the broker refused letters in a row ("stopped"); they stay in the queue.
   Poison of a type or schema version the app did not know yet is replayed as its raw text;
-4 replay or purge selected no letter (nothing changed).
+4 replay or purge selected no letter, or another replay held every one selected (nothing changed).
 
 The admin token is read from CAUSEWAY_ADMIN_TOKEN (never pass secrets on the command line).`;
 
@@ -194,7 +194,10 @@ function replayOutcome(result: unknown, io: CliIo): number {
     );
   if (refused > 0 || poison > 0 || typeof stopped === 'string') return 3;
   if (replayed === 0) {
-    io.err('no dead letter matched the selection; nothing was replayed\n');
+    // Or every one matched is being replayed by someone else (their claim): not replayed here.
+    io.err(
+      'nothing was replayed: no dead letter matched the selection, or another replay holds them\n',
+    );
     return 4;
   }
   return 0;

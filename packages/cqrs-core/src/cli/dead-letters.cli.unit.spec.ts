@@ -235,7 +235,9 @@ describe('causeway-dead-letters CLI', () => {
   it('exits 4 when a replay or purge selects no letter, and changes nothing', async () => {
     const replay = await run(['replay', '--url', url, '--id', 'no-such-letter']);
     expect(replay.code).toBe(4);
-    expect(replay.err).toBe('no dead letter matched the selection; nothing was replayed\n');
+    expect(replay.err).toBe(
+      'nothing was replayed: no dead letter matched the selection, or another replay holds them\n',
+    );
     const purge = await run(['purge', '--url', url, '--topic', 'events.Nowhere']);
     expect(purge.code).toBe(4);
     expect(purge.err).toBe('no dead letter matched the selection; nothing was purged\n');

@@ -5,6 +5,8 @@ export interface SseSink {
   destroy(): void;
   /** Bytes accepted by write() but not yet handed to the kernel. */
   readonly writableLength: number;
+  /** 'finish': the end was handed to the kernel; 'close': the connection went. */
+  once(event: 'finish' | 'close', listener: () => void): unknown;
 }
 
 /**
@@ -27,7 +29,8 @@ const NO_TRAINERS: readonly string[] = [];
 
 /**
  * One open event stream. Kept deliberately small (a few fields, no timers, no closures per
- * connection): the hub drives heartbeats and timeouts for all connections at once.
+ * connection): the hub drives heartbeats and timeouts for all connections at once. (A stream
+ * ended while its client did not read gets one timer: see `end`.)
  */
 export class SseConnection {
   /** Frames that arrived while the replay was written; undefined once the connection is live. */
@@ -110,11 +113,24 @@ export class SseConnection {
     return now - this.stalledSince >= stallMs;
   }
 
-  end(lastFrame?: string): void {
+  /**
+   * Ends the stream after `lastFrame`. If bytes are still unwritten then (the client stopped
+   * reading and the kernel's buffers are full), the socket is destroyed once `lingerMs` have
+   * passed without the end reaching the kernel: the stream has left the hub (no stall check, no
+   * limit counts it), and a client that never reads again would otherwise hold its socket and
+   * buffers for ever. The timer does not keep the process alive and goes once the end is written.
+   */
+  end(lastFrame?: string, lingerMs?: number): void {
     if (this.closed) return;
     this.closed = true;
     if (lastFrame) this.sink.write(lastFrame);
     this.sink.end();
+    if (lingerMs === undefined || this.sink.writableLength === 0) return;
+    const timer = setTimeout(() => this.sink.destroy(), lingerMs);
+    timer.unref();
+    const written = () => clearTimeout(timer);
+    this.sink.once('finish', written);
+    this.sink.once('close', written);
   }
 
   /** Drops the connection without flushing (a slow client's buffer is discarded). */

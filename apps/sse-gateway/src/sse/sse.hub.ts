@@ -30,6 +30,13 @@ import { visiblePositions } from './visible-positions';
  */
 export const MIN_LOG_SILENCE_MS = 2 * FOLLOW_READ_MAX_MS;
 
+/**
+ * The longest a stream the hub ended may keep unwritten bytes before its socket is destroyed
+ * (STALL_TIMEOUT_MS if shorter): see SseConnection.end. Long enough for a reading client on a
+ * slow link to take a last frame, short enough that a shutdown is not held up by it.
+ */
+export const MAX_LINGER_MS = 5_000;
+
 /** How long a disconnect order still ends streams whose checks began before it. */
 const DISCONNECT_MEMORY_MS = 60_000;
 
@@ -138,11 +145,14 @@ export class SseHub {
   private cutOff = false;
   /** The bound of `cutOff`: 2 heartbeat intervals, at least MIN_LOG_SILENCE_MS. */
   readonly logSilenceMs: number;
+  /** How long an ended stream may keep unwritten bytes: see MAX_LINGER_MS. */
+  private readonly lingerMs: number;
 
   constructor(private readonly options: SseHubOptions) {
     this.now = options.now ?? Date.now;
     this.settings = options.settings;
     this.logSilenceMs = Math.max(2 * this.settings.heartbeatMs, MIN_LOG_SILENCE_MS);
+    this.lingerMs = Math.min(this.settings.stallTimeoutMs, MAX_LINGER_MS);
   }
 
   get size(): number {
@@ -248,11 +258,7 @@ export class SseHub {
    * Opens a stream on a sink whose headers are sent. Registration is synchronous (call `admit`
    * in the same tick); the returned promise settles once the first frames are written.
    */
-  async open(
-    caller: Caller,
-    sink: SseSink & { once(event: 'close', listener: () => void): unknown },
-    opening: StreamOpening = {},
-  ): Promise<SseConnection> {
+  async open(caller: Caller, sink: SseSink, opening: StreamOpening = {}): Promise<SseConnection> {
     const { lastEventId, checkedAt } = opening;
     const connection = new SseConnection(
       randomUUID(),
@@ -268,7 +274,10 @@ export class SseHub {
     );
     const order = checkedAt === undefined ? undefined : this.disconnects.get(caller.userId);
     if (order && checkedAt !== undefined && order.at >= checkedAt) {
-      connection.end(notificationFrame(lastEventId, 'disconnected', { reason: order.reason }));
+      connection.end(
+        notificationFrame(lastEventId, 'disconnected', { reason: order.reason }),
+        this.lingerMs,
+      );
       this.options.metrics?.closed.inc({ reason: 'disconnected' });
       return connection;
     }
@@ -636,8 +645,13 @@ export class SseHub {
     return connection;
   }
 
+  /**
+   * Ends a stream gracefully (its last frame, then the end of the response) and releases it. One
+   * whose client stopped reading is destroyed MAX_LINGER_MS later at most (SseConnection.end):
+   * released already, it is no longer counted by the limits nor seen by `dropStalled`.
+   */
   private close(connection: SseConnection, reason: CloseReason, lastFrame?: string): void {
-    connection.end(lastFrame);
+    connection.end(lastFrame, this.lingerMs);
     this.release(connection, reason);
   }
 

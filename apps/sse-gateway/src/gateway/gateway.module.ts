@@ -37,6 +37,13 @@ import { GATEWAY_OPTIONS, type GatewayModuleOptions } from './gateway.options';
 import { DEFAULT_GATEWAY_SETTINGS } from './gateway.settings';
 
 /**
+ * How long shutdown waits for the connection events still queued (the streams it ended) to be
+ * published, at most: within the app's SHUTDOWN_TIMEOUT_MS (default 10 s), beside the grace of
+ * the streams whose clients do not read (MAX_LINGER_MS), which runs meanwhile.
+ */
+const CONNECTION_EVENTS_FLUSH_MS = 3_000;
+
+/**
  * Starts the hub and presence after boot, listens to operators' orders and puts GET /events in
  * front of Express (when the app has an HTTP server); ends every stream before the HTTP server
  * closes.
@@ -116,6 +123,14 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     await this.hub.stop();
     await this.starting;
     await this.presence.stop();
+    // The ConnectionClosedEvents of the streams just ended. The bus is still open: Nest runs
+    // beforeApplicationShutdown of global modules (CqrsCoreModule, which closes the bus's
+    // publisher) after this one's.
+    const events = publishers.get(this.hub);
+    if (events && !(await events.flush(CONNECTION_EVENTS_FLUSH_MS)))
+      this.logger.warn(
+        `${events.pending} connection event(s) not published within ${CONNECTION_EVENTS_FLUSH_MS} ms of shutdown`,
+      );
   }
 }
 
@@ -173,8 +188,13 @@ export class GatewayModule {
             const logger = new Logger('SseGateway');
             const events =
               bus && options.connectionEvents !== false
-                ? new ConnectionEventsPublisher(bus, options.serverId, (message) =>
-                    logger.warn(message),
+                ? new ConnectionEventsPublisher(
+                    bus,
+                    options.serverId,
+                    (message) => logger.warn(message),
+                    // An Established and a Closed per local stream, and a dead instance's
+                    // streams swept: what a burst with a healthy bus can queue.
+                    { maxQueued: 3 * settings.maxConnections },
                   )
                 : undefined;
             const presence = new PresenceTracker(
@@ -199,6 +219,7 @@ export class GatewayModule {
               logger,
             });
             trackers.set(hub, presence);
+            if (events) publishers.set(hub, events);
             return hub;
           },
         },
@@ -237,3 +258,5 @@ function streamLog(logger: Logger): ConnectionListener {
 
 /** The presence tracker listening to each hub (both are made in one factory). */
 const trackers = new WeakMap<SseHub, PresenceTracker>();
+/** The connection events publisher listening to each hub, if any: flushed at shutdown. */
+const publishers = new WeakMap<SseHub, ConnectionEventsPublisher>();

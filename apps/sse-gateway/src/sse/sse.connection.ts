@@ -33,11 +33,17 @@ const NO_TRAINERS: readonly string[] = [];
  * ended while its client did not read gets one timer: see `end`.)
  */
 export class SseConnection {
-  /** Frames that arrived while the replay was written; undefined once the connection is live. */
-  pending: string[] | undefined;
+  /**
+   * Frames that arrived while the replay was written, each with the id of its last frame
+   * (the hub queues one entry at a time here); undefined once the connection is live.
+   */
+  pending: { frames: string; id: string }[] | undefined;
+  /**
+   * Entries up to this id were sent to the client by another instance (a resume `ahead` of
+   * this one's follower): the hub does not send them again. Undefined once one after it came.
+   */
+  skipThrough: string | undefined;
   private pendingBytes = 0;
-  /** The id of the last pending frame: the client's last id once the queue is written. */
-  private pendingId: string | undefined;
   /**
    * The id of the last frame written to the client: where it resumes from. Frames without a log
    * position of their own (recovery, shutdown) repeat it, so every frame has an `id:`.
@@ -72,9 +78,8 @@ export class SseConnection {
   send(frames: string, id: string): boolean {
     if (this.closed) return true;
     if (this.pending) {
-      this.pending.push(frames);
+      this.pending.push({ frames, id });
       this.pendingBytes += frames.length;
-      this.pendingId = id;
       return this.pendingBytes <= this.maxBytes;
     }
     return this.write(frames, id);
@@ -88,15 +93,13 @@ export class SseConnection {
     return this.sink.writableLength <= this.maxBytes;
   }
 
-  /** Writes what was queued during the replay and goes live. */
-  flushPending(): boolean {
+  /** Writes what was queued during the replay (what `keep` accepts the id of) and goes live. */
+  flushPending(keep: (id: string) => boolean = () => true): boolean {
     const pending = this.pending ?? [];
     this.pending = undefined;
     this.pendingBytes = 0;
     let ok = true;
-    for (const frame of pending) ok = this.write(frame) && ok;
-    if (this.pendingId !== undefined && !this.closed) this.lastId = this.pendingId;
-    this.pendingId = undefined;
+    for (const { frames, id } of pending) if (keep(id)) ok = this.write(frames, id) && ok;
     return ok;
   }
 

@@ -103,7 +103,8 @@ export type Admission =
  *
  * Resume (ADR 007): a resuming connection is registered before its replay is read, so live
  * entries queue on it; the replay covers (Last-Event-ID, position at registration] and the queue
- * everything after, so nothing is lost or sent twice.
+ * everything after, so nothing is lost or sent twice. A Last-Event-ID beyond that position but
+ * in the log (this follower lags) replays nothing, and the entries up to it are not sent.
  */
 export class SseHub {
   private readonly all = new Set<SseConnection>();
@@ -305,6 +306,8 @@ export class SseHub {
     }
     let read = 0;
     let recovery = false;
+    /** Which queued entries are written: those after the client's id on a resume `ahead`. */
+    let keep: ((id: string) => boolean) | undefined;
     try {
       const plan = await planResume({
         onRead: (entries) => (read += entries),
@@ -326,6 +329,18 @@ export class SseHub {
         let ok = this.session(connection, lastEventId, 'replayed', plan.entries.length);
         for (const entry of plan.entries) ok = this.writeEntry(connection, entry) && ok;
         if (!ok) return this.drop(connection);
+      } else if (plan.kind === 'ahead') {
+        // The log holds the client's id, this instance has not dispatched it yet (its follower
+        // lags by more than caughtUp waited: clients of a dead instance failing over to a
+        // loaded one). The client has everything up to it: an empty replay from its id, and
+        // what this instance dispatches up to it (queued already, or to come) is not sent
+        // again. Not a recovery from `upTo`: that resent all of (upTo, id] after the recovery
+        // frame. Not a 503 either: the client would only come back, with every other client
+        // of the dead instance, to an instance no less busy.
+        if (connection.closed) return connection;
+        connection.skipThrough = lastEventId;
+        keep = (id) => this.options.log.compare(id, lastEventId) > 0;
+        if (!this.session(connection, lastEventId, 'replayed', 0)) return this.drop(connection);
       } else {
         recovery = true;
         const positions = await visiblePositions(
@@ -351,7 +366,7 @@ export class SseHub {
       // Whatever became of the stream (a client that went away at once included).
       opening.resumed?.({ entries: read, recovery });
     }
-    if (!connection.flushPending()) this.drop(connection);
+    if (!connection.flushPending(keep)) this.drop(connection);
     return connection;
   }
 
@@ -379,8 +394,8 @@ export class SseHub {
   /**
    * Resolves once the follower has dispatched every entry the log held when called (at most
    * `timeoutMs` later; at once if the log cannot be read). Awaited before admitting a resume:
-   * the replay then covers everything appended before the client asked, and an id the client
-   * saw on a faster instance is not mistaken for one ahead of this log.
+   * the replay then covers everything appended before the client asked. Past the wait, an id
+   * the client saw on a faster instance is still no unknown position (planResume: `ahead`).
    */
   async caughtUp(timeoutMs = 1_000): Promise<void> {
     const { log } = this.options;
@@ -468,8 +483,12 @@ export class SseHub {
     for (const entry of entries) {
       let frame: string | undefined;
       for (const connection of this.recipients(entry.notification)) {
+        if (connection.skipThrough !== undefined && this.sentElsewhere(connection, entry.id))
+          continue;
         frame ??= notificationFrame(entry.id, entry.notification.method, entry.notification.params);
-        if (batch) {
+        // A connection still writing its replay queues entry by entry: what it queued can be
+        // told apart by id (SseHub.open, a resume `ahead`).
+        if (batch && !connection.pending) {
           const pending = batch.get(connection);
           if (pending) {
             pending.chunk += frame;
@@ -487,6 +506,16 @@ export class SseHub {
     for (const connection of slow) this.drop(connection);
     for (const waiter of this.waiting)
       if (this.options.log.compare(waiter.id, this.position) <= 0) waiter.done();
+  }
+
+  /**
+   * Whether the entry `id` is one a resume `ahead` of this instance had already (up to the
+   * connection's `skipThrough`); past it, the connection takes everything again.
+   */
+  private sentElsewhere(connection: SseConnection, id: string): boolean {
+    if (this.options.log.compare(id, connection.skipThrough!) <= 0) return true;
+    connection.skipThrough = undefined;
+    return false;
   }
 
   private *recipients(notification: Notification): Iterable<SseConnection> {

@@ -547,6 +547,89 @@ describe('SseHub', () => {
         return `${Date.now() + 60_000}-0`;
       }));
 
+    describe('on an instance whose follower lags the log', () => {
+      /** A log this hub's follower reads only once `release` is called (a loaded gateway). */
+      function laggingLog() {
+        const inner = new InMemoryNotificationLog();
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const log: NotificationLog = Object.create(inner) as NotificationLog;
+        log.follow = (afterId, onEntries, signal, onRead) =>
+          inner.follow(
+            afterId,
+            async (entries) => {
+              await released;
+              await onEntries(entries);
+            },
+            signal,
+            onRead,
+          );
+        return { log, inner, release };
+      }
+
+      /** ash's moves 1..3 after a first entry; the client had them all from a faster instance. */
+      async function seenElsewhere(log: NotificationLog) {
+        const { hub, toUser, open } = await setup({ log });
+        const ids: string[] = [];
+        for (let n = 1; n <= 3; n++) ids.push(await log.append(toUser('ash', { n })));
+        // What the opener waits before a resume; the follower is further behind than that.
+        await hub.caughtUp(20);
+        return { hub, toUser, open, ids };
+      }
+
+      it('resumes from an id the log holds with an empty replay, and sends nothing up to it again', async () => {
+        const { log, inner, release } = laggingLog();
+        await inner.append(testNotification({ targetType: 'broadcast' }));
+        const { toUser, open, ids } = await seenElsewhere(log);
+        const sink = await open('ash', ids[2]);
+        expect(sink.frames()[0]).toMatchObject({
+          id: ids[2],
+          method: 'session',
+          params: { resumed: 'replayed', replayed: 0 },
+        });
+        release();
+        const next = await log.append(toUser('ash', { n: 4 }));
+        await until(() => sink.notifications('command.result').length > 0, 'the next move');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(sink.notifications('command.result').map((f) => [f.id, f.params])).toEqual([
+          [next, { n: 4 }],
+        ]);
+        expect(sink.notifications('recovery')).toEqual([]);
+      });
+
+      it('drops what it queued up to the id while the resume was planned', async () => {
+        const { log, inner, release } = laggingLog();
+        await inner.append(testNotification({ targetType: 'broadcast' }));
+        const { toUser, open, ids } = await seenElsewhere(log);
+        // The follower catches up while the resume reads the log: entries queue on the stream.
+        const latestId = inner.latestId.bind(inner);
+        log.latestId = async () => {
+          release();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return latestId();
+        };
+        const sink = await open('ash', ids[1]);
+        expect(sink.frames()[0]).toMatchObject({ id: ids[1], params: { resumed: 'replayed' } });
+        const next = await log.append(toUser('ash', { n: 4 }));
+        await until(() => sink.notifications('command.result').length >= 2, 'the moves after');
+        expect(sink.notifications('command.result').map((f) => [f.id, f.params])).toEqual([
+          [ids[2], { n: 3 }],
+          [next, { n: 4 }],
+        ]);
+      });
+
+      it('still sends recovery for an id beyond the log', async () => {
+        const { log, inner, release } = laggingLog();
+        await inner.append(testNotification({ targetType: 'broadcast' }));
+        const { open } = await seenElsewhere(log);
+        release();
+        const sink = await open('ash', `${Date.now() + 60_000}-0`);
+        expect(sink.notifications('recovery')[0]?.params).toMatchObject({
+          reason: 'unknown-position',
+        });
+      });
+    });
+
     it('recovers no grouped trainer to an outsider while the memberships are lost, and no groups', async () => {
       // Redis emptied: the rows say misty moved in kanto, GroupMembers has nothing yet.
       const { positions, open } = await setup();

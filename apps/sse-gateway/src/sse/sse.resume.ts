@@ -1,8 +1,16 @@
 import { isAddressedTo } from '@causeway/contracts';
 import { logIdTime, type LoggedNotification, type NotificationLog } from '@causeway/platform';
 
+/**
+ * `ahead`: the client's id is beyond what this instance dispatched (`upTo`) but within the log
+ * (at most its latest id): the client was served by an instance whose follower was further on,
+ * and this one lags. It has everything up to its id; nothing is replayed, and the entries up
+ * to its id that this instance dispatches later must not reach it (SseHub.open).
+ */
 export type ResumePlan =
-  { kind: 'replay'; entries: LoggedNotification[] } | { kind: 'recovery'; reason: RecoveryReason };
+  | { kind: 'replay'; entries: LoggedNotification[] }
+  | { kind: 'ahead' }
+  | { kind: 'recovery'; reason: RecoveryReason };
 
 /**
  * Why a resume could not be replayed (ADR 007):
@@ -14,7 +22,8 @@ export type ResumePlan =
  * - `scan-limit`: the gap holds more than HISTORY_SCAN_LIMIT entries in all (addressed to
  *   anyone), whatever the user missed: a resume reads and filters them all, so that bounds what
  *   one reconnect costs the gateway;
- * - `unknown-position`: the id is ahead of this log (another log, or a reset one).
+ * - `unknown-position`: the id is ahead of this log's latest entry (another log, or a reset one);
+ *   one ahead only of what this instance dispatched is `ahead` (ResumePlan), no recovery.
  */
 export type RecoveryReason =
   'trimmed' | 'expired' | 'too-many-missed' | 'scan-limit' | 'unknown-position';
@@ -65,7 +74,14 @@ export async function planResume(input: {
 }): Promise<ResumePlan> {
   const { log, lastEventId, upTo } = input;
   const after = log.compare(lastEventId, upTo);
-  if (after > 0) return { kind: 'recovery', reason: 'unknown-position' };
+  if (after > 0) {
+    // This instance's follower may lag the log by more than SseHub.caughtUp waits (a loaded
+    // gateway taking over a dead one's clients): an id the log holds is no unknown position.
+    const latest = await log.latestId();
+    return latest !== undefined && log.compare(lastEventId, latest) <= 0
+      ? { kind: 'ahead' }
+      : { kind: 'recovery', reason: 'unknown-position' };
+  }
   // The routine reconnect of a client that missed nothing: no read at all.
   if (after === 0) return { kind: 'replay', entries: [] };
   if (log.compare(lastEventId, LOG_START) === 0 && log.compare(upTo, LOG_START) === 0)

@@ -41,6 +41,17 @@ describe('planResume', () => {
     expect(resumed.kind === 'replay' && resumed.entries.map((e) => e.id)).toEqual([ids[2]]);
   });
 
+  it('tells an id the log holds beyond upTo (this instance lags) from one ahead of the log', async () => {
+    const log = new InMemoryNotificationLog();
+    const ids = [];
+    for (let n = 1; n <= 3; n++) ids.push((await log.append(to('ash', n)))!);
+    expect(await plan(log, ids[2]!, ids[0]!)).toEqual({ kind: 'ahead' });
+    expect(await plan(log, `${Date.now() + 60_000}-0`, ids[0]!)).toEqual({
+      kind: 'recovery',
+      reason: 'unknown-position',
+    });
+  });
+
   it('sends recovery, never a replay short of entries, when the log is trimmed past the id while the gap is read', async () => {
     const log = new InMemoryNotificationLog({ maxLength: 5 });
     const ids = [];

@@ -72,6 +72,17 @@ describe('client managers', () => {
     expect((error.cause as Error).name).toBe('MongooseServerSelectionError');
   });
 
+  it('mongodb: a URI the driver cannot parse is named without the password it quotes', async () => {
+    // A review (session 35): the driver's parse error quoted the whole URI, password included.
+    const connection = mongoConnection({ uri: 'mongodb://app:Pw%40s3cret@@x@127.0.0.1:1/x' });
+    const error = (await connection.open().catch((failure: unknown) => failure)) as Error;
+    await connection.close();
+    expect(error.message).toMatch(
+      /^cannot connect to MongoDB at mongodb:\/\/127\.0\.0\.1:1\/x \(mongoConnection options\.uri\): /,
+    );
+    expect(error.message).not.toContain('s3cret');
+  });
+
   it('mongodb: a URI without a database works when options.dbName names it', async () => {
     const uri = ns.mongoUri().replace(`/${ns.database}`, '');
     expect(uri).not.toContain(ns.database);

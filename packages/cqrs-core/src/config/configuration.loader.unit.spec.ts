@@ -90,6 +90,10 @@ describe('loadConfiguration', () => {
     ['REDIS_URL', 'redis://:pw-one@'],
     ['MONGODB_URI', 'mongodb://u:pw-one@127.0.0.1:notaport/causeway'],
     ['MONGODB_URI', 'mongodb://u:pw-one@a:27017,b:70000/causeway'],
+    // Not percent-encoded: the driver refuses them for good (a review, session 35).
+    ['MONGODB_URI', 'mongodb://app:Ab@Cd-pw-one@db:27017/causeway'],
+    ['MONGODB_URI', 'mongodb://app:a:b-pw-one@db:27017/causeway'],
+    ['MONGODB_URI', 'mongodb://app:100%-pw-one@db:27017/causeway'],
   ])('refuses %s %s, naming the setting and never its value', (name, value) => {
     const urls = z.object({ REDIS_URL: setting.redisUrl(), MONGODB_URI: setting.mongoUri() });
     const env = {

@@ -109,6 +109,11 @@ export const setting = {
         (uri) =>
           uri.split('//', 2)[1]!.split('/', 1)[0]!.replace(/^.*@/, '').split(',').every(isHostPort),
         'must name each host as host or host:port, with a port of 1 to 65535',
+      )
+      // The driver refuses them for good (the app would retry for ever, never ready).
+      .refine(
+        hasEncodedUserInfo,
+        'must percent-encode its user name and password (: / ? # [ ] @ and % in them)',
       ),
   kafkaBrokers: () =>
     z
@@ -191,6 +196,23 @@ function hasHostAndPort(value: string): boolean {
     return false;
   }
   return url.hostname !== '' && url.port !== '0';
+}
+
+/**
+ * Whether a mongodb:// URI's user name and password (before the last `@` of its hosts) are
+ * percent-encoded as the driver requires: no `@ / ? # [ ]`, one `:` between them, every `%`
+ * an escape.
+ */
+function hasEncodedUserInfo(uri: string): boolean {
+  const authority = uri.split('//', 2)[1]!.split('/', 1)[0]!;
+  const at = authority.lastIndexOf('@');
+  if (at < 0) return true;
+  const userInfo = authority.slice(0, at);
+  return (
+    !/[@/?#[\]]/.test(userInfo) &&
+    userInfo.split(':').length <= 2 &&
+    !/%(?![0-9a-fA-F]{2})/.test(userInfo)
+  );
 }
 
 /** `host` or `host:port` (a port of 1 to 65535; an IPv6 host in brackets). */

@@ -1,4 +1,4 @@
-import { withoutCredentials } from './connection-target';
+import { credentialsRemoved, withoutCredentials } from './connection-target';
 
 describe('withoutCredentials', () => {
   it.each([
@@ -13,7 +13,26 @@ describe('withoutCredentials', () => {
       'mongodb+srv://cluster.example.net/causeway',
     ],
     ['redis://127.0.0.1:16379', 'redis://127.0.0.1:16379'],
+    // A password with an `@` in it: the drivers split at the last one (a review, session 35).
+    ['redis://:hunter2@x7Q@10.0.0.5:6379', 'redis://10.0.0.5:6379'],
+    ['mongodb://app:Ab@Cd@db:27017/causeway', 'mongodb://db:27017/causeway'],
+    // Credentials in the query string (ioredis reads `password`; MongoDB's TLS and AWS options).
+    ['redis://10.0.0.5:6379/0?password=s3cret-pw', 'redis://10.0.0.5:6379/0?password=[Redacted]'],
+    [
+      'mongodb://db/x?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:t0k&tlsCertificateKeyFilePassword=pw&appName=api',
+      'mongodb://db/x?authMechanism=MONGODB-AWS&authMechanismProperties=[Redacted]&tlsCertificateKeyFilePassword=[Redacted]&appName=api',
+    ],
   ])('shows %s as %s', (address, shown) => {
     expect(withoutCredentials(address)).toBe(shown);
+  });
+
+  it('removes credentials from a text that quotes the address or another URL', () => {
+    const uri = 'mongodb://app:Ab%40Cd@@x@127.0.0.1:1/causeway';
+    expect(credentialsRemoved(`Protocol and host list are required in "${uri}"`, uri)).toBe(
+      'Protocol and host list are required in "mongodb://127.0.0.1:1/causeway"',
+    );
+    expect(credentialsRemoved('Invalid URL: redis://:pw@x@h:1 and mongodb://u:p@db/x')).toBe(
+      'Invalid URL: redis://[Redacted]@h:1 and mongodb://[Redacted]@db/x',
+    );
   });
 });

@@ -53,7 +53,9 @@ export class MessagingMetrics {
       name: 'causeway_handler_duration_seconds',
       help: 'Handler latency including retries',
       labelNames: ['topic', 'handler'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      // Up to the command timeout (30 s) and past it (retries count): a slow handler is not
+      // lost in +Inf, where no quantile can be read (a review, session 35).
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60],
       registers,
     });
     this.breaker = new Gauge({

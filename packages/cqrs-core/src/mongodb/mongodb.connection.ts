@@ -2,7 +2,7 @@ import mongoose, { type Connection, type ConnectOptions } from 'mongoose';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
 import { checkUrl } from '../connections/connection-options.check';
-import { withoutCredentials } from '../connections/connection-target';
+import { credentialsRemoved, withoutCredentials } from '../connections/connection-target';
 import { connectionMetrics } from '../metrics/connection.metrics';
 
 export interface MongoConnectionOptions {
@@ -78,7 +78,11 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
       } catch (error) {
         // The driver's MongooseServerSelectionError names neither the option nor, always, the
         // server: say where (the URI without its credentials) and which option, keep the cause.
-        const reason = error instanceof Error ? error.message : String(error);
+        // The driver may quote the URI whole, password included (a parse error): never shown.
+        const reason = credentialsRemoved(
+          error instanceof Error ? error.message : String(error),
+          options.uri,
+        );
         throw new Error(
           `cannot connect to MongoDB at ${withoutCredentials(options.uri)} ` +
             `(mongoConnection options.uri): ${reason}`,

@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { type z } from 'zod';
 import { ConfigurationError } from '../config/configuration.error';
 import { loadConfiguration } from '../config/configuration.loader';
+import { credentialsRemoved } from '../connections/connection-target';
 import { parseBodies } from './body.parsers';
 import { answerClientErrors } from './client-errors';
 
@@ -171,7 +172,7 @@ function logProcessWarnings(service: string): { to(logger: Logger): void } {
   process.on('warning', (warning: Error & { code?: string }) => {
     const code = typeof warning.code === 'string' ? warning.code : undefined;
     // A warning may quote a URL with its credentials (DEP0170 quotes a whole invalid URL).
-    const message = String(warning.message).replace(/\/\/[^/\s@]*@/g, '//[Redacted]@');
+    const message = credentialsRemoved(String(warning.message));
     log(`${warning.name}${code ? ` [${code}]` : ''}: ${message}`, {
       name: warning.name,
       ...(code && { code }),

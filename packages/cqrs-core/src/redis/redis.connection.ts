@@ -118,7 +118,10 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => {
       metrics.reconnect(name);
-      return Math.min(maxDelay, 50 * 2 ** Math.min(attempt, 10));
+      // Jittered (from half the delay to all of it): after a Redis restart the instances, and
+      // their duplicate connections, do not all come back in the same instant.
+      const delay = Math.min(maxDelay, 50 * 2 ** Math.min(attempt, 10));
+      return Math.round(delay / 2 + (Math.random() * delay) / 2);
     },
   });
   neverSendFailed(client);

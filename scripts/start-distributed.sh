@@ -31,7 +31,12 @@ CAUSEWAY_KEEP_SERVERS=1 ensure_servers
 ensure_admin_token
 ensure_jwt_secret
 
-echo "==> starting the apps (infra/local/down stops the servers afterwards)"
+# The hint only when servers of this clone run (none when all three URLs were exported).
+if [ -f .infra/env ] && grep -qE '^[A-Z_]+=' .infra/env; then
+  echo "==> starting the apps (infra/local/down stops the servers afterwards)"
+else
+  echo "==> starting the apps"
+fi
 # exec, like the "start:distributed" script's `exec bash …`: node replaces this shell, so the
 # SIGTERM npm forwards to its child reaches the launcher, which stops every app.
 exec node packages/launcher/dist/cli.js --scale sse-gateway=2 --scale trainer-service=2 "$@"

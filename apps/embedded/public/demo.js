@@ -94,6 +94,13 @@
       method: 'POST',
       auth: false,
       body: JSON.stringify({ userId }),
+    }).catch((error) => {
+      // The route exists only with DEV_TOKENS=true (`npm start` sets it; the app alone does not).
+      if (error.status === 404)
+        throw new Error(
+          'this server does not issue dev tokens (DEV_TOKENS=false): start it with `npm start`, or set DEV_TOKENS=true',
+        );
+      throw error;
     });
     accessToken = token;
     const { iat, exp } = claimsOf(token);

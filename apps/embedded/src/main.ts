@@ -1,4 +1,5 @@
 import { type Server } from 'node:http';
+import { Logger } from '@nestjs/common';
 import { setupCommandApi } from '@causeway/command-api';
 import { bootstrapService } from '@causeway/cqrs-core/nest';
 import { allowCrossOrigin } from '@causeway/platform';
@@ -12,6 +13,12 @@ void bootstrapService({
   module: (config) => EmbeddedModule.forRoot(config),
   // One /docs for the whole app: command-api's document with the SSE gateway's merged in.
   setup: (app, config) => {
+    // The default is random per run (embedded.config): the admin API and the CLI would answer
+    // 401 to any token an operator has, with no word why.
+    if (!process.env.ADMIN_TOKEN)
+      new Logger('AdminToken').warn(
+        'ADMIN_TOKEN is not set: /admin/* takes a random token made for this run only (set ADMIN_TOKEN; npm start sets it from .infra/admin-token)',
+      );
     // Ahead of everything: the commands and GET /events served in front of Express included.
     allowCrossOrigin(app.getHttpServer() as Server, config.CORS_ORIGINS);
     setupCommandApi(app, {

@@ -33,7 +33,7 @@ export function keepStarted(
         return await startable.start();
       } catch (error) {
         if (closed) return;
-        options.warn(`${name} not started: ${(error as Error).message}; retrying`);
+        options.warn(`${name} not started: ${reasonOf(error)}; retrying`);
         await new Promise((resolve) => setTimeout(resolve, delay).unref());
       }
     }
@@ -44,6 +44,17 @@ export function keepStarted(
       await startable.close().catch(() => undefined);
     },
   };
+}
+
+/**
+ * Why a start failed, as an operator reads it. ioredis answers a command sent while Redis is
+ * unreachable with MaxRetriesPerRequestError, whose text points at an option of its own and
+ * (with neverSendFailed) says the command "never will be" sent — beside our "retrying".
+ */
+function reasonOf(error: unknown): string {
+  if ((error as Error | undefined)?.name === 'MaxRetriesPerRequestError')
+    return 'Redis is unreachable (see the Connections lines for its address and cause)';
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The readiness probe of an app whose tokens are revocable: down until the copy is loaded. */

@@ -58,6 +58,40 @@ describe('consumer lag metrics', () => {
     client.disconnect();
   });
 
+  it('reports the groups of two key prefixes registered on one registry', async () => {
+    // A review (session 35): the second registration failed the start ("already registered").
+    const client = new Redis(ns.redisUrl);
+    const serializer = conformanceSerializer();
+    const registry = new Registry();
+    const prefixes = [`${ns.keyPrefix}a:`, `${ns.keyPrefix}b:`];
+    const topic = ns.topic('two-prefixes');
+    try {
+      for (const keyPrefix of prefixes) {
+        registerRedisStreamsLag({ client, registry, keyPrefix, topics: () => [topic] });
+        const subscriber = new RedisStreamsSubscriber({ client, serializer, keyPrefix });
+        const handle = await subscriber.subscribe(
+          [topic],
+          { group: keyPrefix.endsWith('a:') ? 'alpha' : 'beta', consumer: 'c1' },
+          async () => undefined,
+        );
+        await handle.close();
+        await new RedisStreamsPublisher({ client, serializer, keyPrefix }).publish(topic, [
+          conformanceMessage(1, 'k'),
+          conformanceMessage(2, 'k'),
+        ]);
+      }
+      const text = await registry.metrics();
+      for (const group of ['alpha', 'beta'])
+        for (const name of ['causeway_consumer_lag', 'causeway_consumer_pending'])
+          expect(text).toMatch(new RegExp(`${name}\\{topic="[^"]+",group="${group}"\\} \\d+`));
+      expect(text).toMatch(/causeway_consumer_lag\{topic="[^"]+",group="alpha"\} 2/);
+    } finally {
+      const keys = await client.keys(`${ns.keyPrefix}*`);
+      if (keys.length > 0) await client.del(...keys);
+      client.disconnect();
+    }
+  });
+
   it('queries Redis once per topic per scrape, not once per gauge', async () => {
     const client = new Redis(ns.redisUrl);
     const registry = new Registry();

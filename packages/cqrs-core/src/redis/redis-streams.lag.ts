@@ -112,12 +112,51 @@ function goneFanOutGroups(
   return gone;
 }
 
+/** The sources of each registry's pending and trimmed-unread gauges (registerRedisStreamsLag). */
+const redisLagSources = new WeakMap<Registry, (() => Promise<GroupLag[]>)[]>();
+
+/**
+ * The sources of `registry`'s `causeway_consumer_pending` and `causeway_consumer_trimmed_unread`
+ * gauges, made with them on first use: a second registerRedisStreamsLag on one registry (two
+ * key prefixes or Redis servers in one app) adds its groups instead of failing the start with
+ * "already registered" (a review, session 35).
+ */
+function redisLagGauges(registry: Registry): (() => Promise<GroupLag[]>)[] {
+  let sources = redisLagSources.get(registry);
+  if (sources) return sources;
+  const all = (sources = [] as (() => Promise<GroupLag[]>)[]);
+  redisLagSources.set(registry, all);
+  const rows = async () => (await Promise.all(all.map((source) => source()))).flat();
+  new Gauge({
+    name: 'causeway_consumer_pending',
+    help: 'Entries delivered to a consumer group and not acknowledged',
+    labelNames: ['topic', 'group'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await rows()) this.set({ topic: row.topic, group: row.group }, row.pending);
+    },
+  });
+  new Gauge({
+    name: 'causeway_consumer_trimmed_unread',
+    help: 'Entries trimmed from the streams before a consumer group read them (it skips them)',
+    labelNames: ['topic', 'group'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await rows()) this.set({ topic: row.topic, group: row.group }, row.trimmed);
+    },
+  });
+  return all;
+}
+
 /**
  * Registers `causeway_consumer_pending`, `causeway_consumer_lag` and
  * `causeway_consumer_trimmed_unread` gauges (S1-10), computed at
  * scrape time from XINFO GROUPS. A scrape costs one pipelined round trip per topic. A group
  * that is destroyed, or a fan-out group whose instance is gone, has no series any more. While
- * Redis does not answer, the gauges keep the last figures it gave.
+ * Redis does not answer, the gauges keep the last figures it gave. Called again on the same
+ * registry (another key prefix or server), the gauges report both.
  */
 export function registerRedisStreamsLag(options: RedisStreamsLagOptions): void {
   const latest = { at: 0, values: [] as GroupLag[] };
@@ -142,28 +181,7 @@ export function registerRedisStreamsLag(options: RedisStreamsLagOptions): void {
     inFlight ??= query();
     return inFlight;
   };
-  new Gauge({
-    name: 'causeway_consumer_pending',
-    help: 'Entries delivered to a consumer group and not acknowledged',
-    labelNames: ['topic', 'group'],
-    registers: [options.registry],
-    async collect() {
-      this.reset();
-      for (const row of await refresh())
-        this.set({ topic: row.topic, group: row.group }, row.pending);
-    },
-  });
-  new Gauge({
-    name: 'causeway_consumer_trimmed_unread',
-    help: 'Entries trimmed from the streams before a consumer group read them (it skips them)',
-    labelNames: ['topic', 'group'],
-    registers: [options.registry],
-    async collect() {
-      this.reset();
-      for (const row of await refresh())
-        this.set({ topic: row.topic, group: row.group }, row.trimmed);
-    },
-  });
+  redisLagGauges(options.registry).push(refresh);
   // One gauge per registry, shared with other transports' groups (registerKafkaLag).
   addConsumerLagSource(options.registry, async () =>
     (await refresh()).map(({ topic, group, lag }) => ({ topic, group, lag })),

@@ -65,10 +65,12 @@ describe('consumer lag metrics', () => {
     const registry = new Registry();
     const prefixes = [`${ns.keyPrefix}a:`, `${ns.keyPrefix}b:`];
     const topic = ns.topic('two-prefixes');
+    const subscribers: RedisStreamsSubscriber[] = [];
     try {
       for (const keyPrefix of prefixes) {
         registerRedisStreamsLag({ client, registry, keyPrefix, topics: () => [topic] });
         const subscriber = new RedisStreamsSubscriber({ client, serializer, keyPrefix });
+        subscribers.push(subscriber);
         const handle = await subscriber.subscribe(
           [topic],
           { group: keyPrefix.endsWith('a:') ? 'alpha' : 'beta', consumer: 'c1' },
@@ -86,6 +88,8 @@ describe('consumer lag metrics', () => {
           expect(text).toMatch(new RegExp(`${name}\\{topic="[^"]+",group="${group}"\\} \\d+`));
       expect(text).toMatch(/causeway_consumer_lag\{topic="[^"]+",group="alpha"\} 2/);
     } finally {
+      // Its blocking reads run on connections of their own: closed with it, or jest never exits.
+      for (const subscriber of subscribers) await subscriber.close();
       const keys = await client.keys(`${ns.keyPrefix}*`);
       if (keys.length > 0) await client.del(...keys);
       client.disconnect();

@@ -15,10 +15,13 @@ export interface ConsumerSupervisorOptions {
 }
 
 /**
- * Restarts a kafkajs consumer that crashed for good. kafkajs restarts a crashed consumer by
- * itself only when the cause is retriable; some causes met while a broker restarts are not
+ * Restarts a kafkajs consumer that crashed. kafkajs restarts a crashed consumer by itself only
+ * when the cause is retriable; some causes met while a broker restarts are not
  * (KafkaJSGroupCoordinatorNotFound while the coordinator loads its group metadata), and the
- * consumer would then stay stopped — silently, with its subscription looking alive.
+ * consumer would then stay stopped — silently, with its subscription looking alive. Its own
+ * restarts cannot be stopped safely either (a close() overlapping the crash let it come back),
+ * so the consumer is built with `retry.restartOnFailure` answering false and every restart is
+ * this supervisor's: a crash whose payload says `restart: true` is left to kafkajs.
  *
  * The restart runs `start` (connect + run again; the consumer keeps its topics) with backoff,
  * until it holds or stop() is called. A consumer that crashes again while starting emits

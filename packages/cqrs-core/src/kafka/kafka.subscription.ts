@@ -123,6 +123,11 @@ export class KafkaSubscription implements SubscriptionHandle {
       maxBytesPerPartition: Math.max(1_048_576, maxMessageBytes + RECORD_OVERHEAD_BYTES),
       allowAutoTopicCreation: false,
       partitionAssigners: [subscriptionAwareAssigner],
+      // Every restart is the supervisor's. kafkajs restarts a retriable crash on a timer it sets
+      // once the crash's own disconnect is done: a close() overlapping that disconnect resolved
+      // first, and the closed subscription's consumer rejoined its group for good, holding
+      // partitions it never consumed (session 36).
+      retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
     });
     const { GROUP_JOIN, HEARTBEAT, FETCH, FETCH_START, START_BATCH_PROCESS, CRASH } =
       this.consumer.events;

@@ -267,14 +267,15 @@ export class Router {
     return registration.mode === 'fan-out' ? `${base}.${this.options.instanceId}` : base;
   }
 
-  private subscribeOptions(registration: HandlerRegistration): SubscribeOptions {
-    const fanOut = registration.mode === 'fan-out' && !registration.group;
+  /** What the handler subscribes with: its group and, for a fan-out one, its replay target. */
+  private subscribeOptions(
+    registration: HandlerRegistration,
+    info = this.infoOf(registration),
+  ): SubscribeOptions {
     return {
-      group: this.groupOf(registration),
+      group: info.group,
       // Its poison letters replay to every instance of the handler, as its other letters do.
-      ...(fanOut && {
-        replayFor: fanOutReplayTarget(`${this.options.service}.${registration.name}`),
-      }),
+      ...(info.replayFor !== undefined && { replayFor: info.replayFor }),
       consumer: this.options.instanceId,
       maxInFlight: registration.maxInFlight,
       startFrom:
@@ -282,9 +283,10 @@ export class Router {
     };
   }
 
-  private async start(registration: HandlerRegistration): Promise<void> {
+  /** What middleware learns of the handler: its name, topics, group and replay target. */
+  private infoOf(registration: HandlerRegistration): HandlerInfo {
     const fanOut = registration.mode === 'fan-out' && !registration.group;
-    const info: HandlerInfo = {
+    return {
       name: registration.name,
       topics: registration.topics,
       group: this.groupOf(registration),
@@ -293,6 +295,10 @@ export class Router {
       }),
       ...(registration.idempotent && { idempotent: true }),
     };
+  }
+
+  private async start(registration: HandlerRegistration): Promise<void> {
+    const info = this.infoOf(registration);
     const chain = [
       ...(registration.outerMiddleware ?? []),
       ...this.middleware,
@@ -315,7 +321,7 @@ export class Router {
       try {
         const subscription = await this.options.subscriber.subscribe(
           registration.topics,
-          this.subscribeOptions(registration),
+          this.subscribeOptions(registration, info),
           handler,
         );
         this.pending.delete(registration.name);

@@ -267,7 +267,8 @@ export interface EventStore {
    * Deletes a stream. 'soft': its events disappear from reads and the stream can be created
    * again (versions continue after the old last version); a missing stream is left alone.
    * 'hard': a tombstone; appends fail with StreamDeletedError forever, even on a stream that
-   * never existed. Hard-deleting a tombstoned stream again does nothing; soft-deleting it throws
+   * never existed. Hard-deleting a tombstoned stream again changes nothing a reader sees (it
+   * finishes a hard delete that stopped half-way, on a store that removes in steps); soft-deleting it throws
    * StreamDeletedError.
    * Removal is immediate and knows no reader: events a reader has not reached yet (an
    * EventForwarder's round, a projection's catch-up) are never read by it. Delete what readers

@@ -30,16 +30,24 @@ export async function upsertStream(
   }
 }
 
+/** Passes of stripStream over commits another removal changed while it wrote. */
+const STRIP_PASSES = 5;
+
 /**
  * Removes the events of a stream before `before`: first raises the stream's first readable
  * version (reads of the stream hide those events from then on), then empties them out of their
  * commit documents, which stay behind as stubs (a deleted commit would free its slot and its
- * versions for a late writer). Returns how many events were removed.
+ * versions for a late writer). Returns how many events were removed (two removals racing on a
+ * stream may both count the same events).
  *
- * Hazard: on FerretDB updates are not atomic, so two deletions racing on one stream may leave
- * the events of one of them in the commits, where `readStream` hides them and `readAll` does
- * not, until the next retention run strips them (streamsForRetention: events below the first
- * readable version are always cut).
+ * Removals race on one stream (retention, truncate, soft and hard deletes, from any instance):
+ * one that read a commit before another emptied it could write back events the other took —
+ * into a tombstoned stream's commits, readable by `readAll` for good (a review, session 36).
+ * Two guards. A commit is rewritten only if it still holds as many events as when it was read
+ * (events only ever leave a commit from its front), which closes the race on MongoDB; FerretDB
+ * does not apply an update atomically with its filter, so after writing, the stream's first
+ * readable version is read again: every removal raises it before it reads, so one that ran
+ * meanwhile shows there, and its cut is made again. Both repeat for up to STRIP_PASSES passes.
  */
 export async function stripStream(
   { commits, streams }: Collections,
@@ -47,27 +55,36 @@ export async function stripStream(
   before: number,
 ): Promise<number> {
   await upsertStream(streams, streamId, { $max: { firstVersion: before } });
-  const operations: mongo.AnyBulkWriteOperation<CommitDocument>[] = [];
   let removed = 0;
-  for await (const commit of commits.find({ streamId, firstVersion: { $lt: before } })) {
-    if (commit.events.length === 0) continue;
-    const kept = commit.events.filter((e) => e.version >= before);
-    if (kept.length === commit.events.length) continue;
-    removed += commit.events.length - kept.length;
-    operations.push({
-      updateOne: {
-        filter: { _id: commit._id },
-        update: {
-          $set: {
-            events: kept,
-            messageIds: kept.map((e) => e.messageId),
-            types: [...new Set(kept.map((e) => e.type))],
+  let cut = before;
+  for (let pass = 0; pass < STRIP_PASSES; pass++) {
+    const operations: mongo.AnyBulkWriteOperation<CommitDocument>[] = [];
+    let count = 0;
+    for await (const commit of commits.find({ streamId, firstVersion: { $lt: cut } })) {
+      if (commit.events.length === 0) continue;
+      const kept = commit.events.filter((e) => e.version >= cut);
+      if (kept.length === commit.events.length) continue;
+      count += commit.events.length - kept.length;
+      operations.push({
+        updateOne: {
+          filter: { _id: commit._id, events: { $size: commit.events.length } },
+          update: {
+            $set: {
+              events: kept,
+              messageIds: kept.map((e) => e.messageId),
+              types: [...new Set(kept.map((e) => e.type))],
+            },
           },
         },
-      },
-    });
+      });
+    }
+    if (operations.length === 0) break;
+    const result = await commits.bulkWrite(operations, { ordered: false });
+    removed += count;
+    const first = (await streams.findOne({ _id: streamId }))?.firstVersion ?? cut;
+    if (result.matchedCount === operations.length && first <= cut) break;
+    cut = Math.max(cut, first);
   }
-  if (operations.length > 0) await commits.bulkWrite(operations, { ordered: false });
   return removed;
 }
 
@@ -109,7 +126,13 @@ export async function streamsForRetention(
   for (const [streamId, list] of byStream) {
     list.sort((a, b) => a.firstVersion - b.firstVersion);
     const top = list[list.length - 1];
-    if (!top || top.tombstone) continue;
+    if (!top) continue;
+    if (top.tombstone) {
+      // Events a hard delete left behind (a removal racing it on FerretDB, or the delete
+      // stopped between its tombstone and its strip): every one goes, whatever the policy.
+      if (list.some((c) => c.events.length > 0)) cuts.push({ streamId, before: top.firstVersion });
+      continue;
+    }
     const first = firsts.get(streamId) ?? 1;
     let before = first;
     if (policy.maxCount !== undefined)

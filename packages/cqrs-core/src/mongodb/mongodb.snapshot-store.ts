@@ -131,7 +131,13 @@ export class MongoSnapshotStore implements SnapshotStore {
           `bytes as a document, over MongoDB's maximum of ${MAX_DOCUMENT_BYTES}: not saved ` +
           '(loads replay the events); compress it (compression) or snapshot a smaller state',
       );
-    const upsert = () => this.model.updateOne(key, { $set: fields }, { upsert: true });
+    // Saved again at the same key, the snapshot is replaced whole: a field the new one leaves
+    // out is removed, not kept from the old one.
+    const update = {
+      $set: fields,
+      ...(snapshot.aggregateType === undefined && { $unset: { aggregateType: '' } }),
+    };
+    const upsert = () => this.model.updateOne(key, update, { upsert: true });
     try {
       await upsert();
     } catch (error) {

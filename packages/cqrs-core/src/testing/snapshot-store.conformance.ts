@@ -142,6 +142,13 @@ export function describeSnapshotStoreConformance(
         state: { x: 'second' },
       });
       expect(await s.list(id)).toHaveLength(1);
+      // Every field is replaced, also one the new save leaves out (MongoDB kept the old
+      // aggregateType, which the repository checks loads against — a review, session 36).
+      const { aggregateType: _, ...untyped } = snapshot(id, 4, { x: 'third' });
+      await s.save(untyped);
+      const [info] = await s.list(id);
+      expect(info?.aggregateType).toBeUndefined();
+      expect((await s.loadLatest(id, { schemaVersion: 1 }))?.aggregateType).toBeUndefined();
     });
 
     it('ignores snapshots of another aggregate schema version', async () => {

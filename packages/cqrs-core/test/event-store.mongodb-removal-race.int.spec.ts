@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { testNamespace } from '@causeway/testkit';
+import { mongoConnection, MongoEventStore } from '../src/mongodb';
+import { testEnvelope } from '../src/testing';
+
+jest.setTimeout(240_000);
+
+/**
+ * Removals racing on one MongoDB stream (a review, session 36). A retention run read a commit,
+ * a hard delete emptied it and wrote its tombstone, and the retention run then wrote back the
+ * events it meant to keep: the stream was tombstoned and `readAll` returned those events for
+ * good, since retention skipped tombstoned streams and a second hard delete did nothing.
+ */
+describe('MongoEventStore: removals racing a hard delete', () => {
+  const ns = testNamespace('mongostrip');
+  const connections = [
+    mongoConnection({ uri: ns.mongoUri(), name: 'strip-a', maxPoolSize: 4 }),
+    mongoConnection({ uri: ns.mongoUri(), name: 'strip-b', maxPoolSize: 4 }),
+  ];
+  let retention: MongoEventStore;
+  let deleter: MongoEventStore;
+
+  beforeAll(async () => {
+    for (const connection of connections) await connection.open();
+    retention = new MongoEventStore({ connection: connections[0]!.client });
+    deleter = new MongoEventStore({ connection: connections[1]!.client });
+    await retention.init();
+    await deleter.init();
+  });
+  afterAll(async () => {
+    await connections[0]!.client.db!.dropDatabase();
+    for (const connection of connections) await connection.close();
+  });
+
+  async function visible(streamId: string, from: number): Promise<number[]> {
+    const events = await retention.readAll({ fromPosition: from - 1 });
+    return events.filter((e) => e.streamId === streamId).map((e) => e.version);
+  }
+
+  it('a retention run racing a hard delete never writes back events of the deleted stream', async () => {
+    const leaked: string[] = [];
+    for (let round = 0; round < 24; round++) {
+      const stream = `race-${round}-${randomUUID()}`;
+      const events = Array.from({ length: 20 }, () => testEnvelope('T', {}));
+      const { positions } = await deleter.append(stream, events, { expectedVersion: 'no-stream' });
+      await Promise.all([
+        retention.applyRetention({ streamPrefix: stream, maxCount: 1 }),
+        new Promise((resolve) => setTimeout(resolve, round % 8)).then(() =>
+          deleter.deleteStream(stream, { mode: 'hard' }),
+        ),
+      ]);
+      const left = await visible(stream, positions[0]!);
+      if (left.length > 0) leaked.push(`${stream}: ${left.join(',')}`);
+    }
+    expect(leaked).toEqual([]);
+  });
+
+  it('events a hard delete left behind go at the next retention run, and when it is made again', async () => {
+    const commits = connections[0]!.client.db!.collection('events_commits');
+    for (const repair of ['retention', 'delete again'] as const) {
+      const stream = `left-${repair.replace(' ', '-')}-${randomUUID()}`;
+      const events = Array.from({ length: 5 }, () => testEnvelope('T', {}));
+      const { positions } = await deleter.append(stream, events, { expectedVersion: 'no-stream' });
+      const [commit] = await commits.find({ streamId: stream }).toArray();
+      await deleter.deleteStream(stream, { mode: 'hard' });
+      // A delete that stopped between its tombstone and its strip (or lost a race on FerretDB).
+      await commits.updateOne(
+        { _id: commit!._id },
+        { $set: { events: commit!.events, messageIds: commit!.messageIds, types: commit!.types } },
+      );
+      expect(await visible(stream, positions[0]!)).toEqual([1, 2, 3, 4, 5]);
+      if (repair === 'retention')
+        // A policy that would keep them all on a live stream: a tombstoned one keeps none.
+        expect(await retention.applyRetention({ streamPrefix: stream, maxCount: 100 })).toBe(5);
+      else await deleter.deleteStream(stream, { mode: 'hard' });
+      expect(await visible(stream, positions[0]!)).toEqual([]);
+      expect((await retention.streamInfo(stream)).state).toBe('tombstoned');
+    }
+  });
+});

@@ -72,6 +72,44 @@ describe('redis read models', () => {
     expect(await positions.recent(row(3).updatedAt)).toEqual([misty]);
   });
 
+  it('repairs memberships a partial loss took when their last changes are replayed (a rebuild)', async () => {
+    const options = fresh();
+    const groups = new RedisGroupMembers(options);
+    const changes = [
+      { trainerId: 'ash', groupId: 'party', action: 'join', version: 3 },
+      { trainerId: 'misty', groupId: 'party', action: 'join', version: 4 },
+      { trainerId: 'brock', groupId: 'party', action: 'join', version: 1 },
+      { trainerId: 'brock', groupId: 'party', action: 'leave', version: 2 },
+    ] as const;
+    for (const change of changes) await groups.apply(change);
+    // The sets go (an evicting policy, a partial restore); the versions hashes stay. A stale
+    // member comes back from an old copy of the set.
+    await redis.del(`${options.keyPrefix}read-models:group-members:party`);
+    await redis.del(`${options.keyPrefix}read-models:trainer-groups:misty`);
+    await redis.sadd(`${options.keyPrefix}read-models:group-members:party`, 'brock');
+    expect(await groups.membersOf('party')).toEqual(['brock']);
+    // The runbook's rebuild replays every change (leaves first): nothing is newer, all repair.
+    for (const change of [changes[3], changes[0], changes[1], changes[2]])
+      expect(await groups.apply(change)).toBe(false);
+    expect(await groups.membersOf('party')).toEqual(['ash', 'misty']);
+    expect(await groups.groupsOf('misty')).toEqual(['party']);
+    expect(await groups.groupsOf('brock')).toEqual([]);
+  });
+
+  it("reads an earlier release's versions hash, which held the version alone", async () => {
+    const options = fresh();
+    const groups = new RedisGroupMembers(options);
+    await redis.hset(`${options.keyPrefix}read-models:group-versions:ash`, 'party', '3');
+    expect(
+      await groups.apply({ trainerId: 'ash', groupId: 'party', action: 'join', version: 3 }),
+    ).toBe(false);
+    expect(await groups.membersOf('party')).toEqual([]);
+    expect(
+      await groups.apply({ trainerId: 'ash', groupId: 'party', action: 'join', version: 4 }),
+    ).toBe(true);
+    expect(await groups.membersOf('party')).toEqual(['ash']);
+  });
+
   it('keeps its keys under the prefix: positions in one hash, memberships in per-id keys', async () => {
     const options = fresh();
     await new RedisTrainerPositions(options).apply(row(1));

@@ -151,6 +151,7 @@ export class EmbeddedModule {
           groups,
           presence: new InMemoryPresenceRegistry(),
           adminToken: config.ADMIN_TOKEN,
+          adminRefused,
           revocations,
           // Counters of its own (a page's reads must not use up its commands), with the same
           // limit as command-api's, as the distributed gateway has.

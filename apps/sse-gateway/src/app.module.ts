@@ -1,6 +1,7 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import {
+  adminRefusals,
   instanceIdOf,
   keyPrefixOf,
   mongoFromConfig,
@@ -104,6 +105,14 @@ export class AppModule {
             ttlMs: config.PRESENCE_TTL_MS,
           }),
           adminToken: config.ADMIN_TOKEN,
+          // The same counts as /admin/dead-letters' (RedisMessagingModule): ADMIN_REFUSALS in all.
+          adminRefused: adminRefusals({
+            redis: redis.client,
+            keyPrefix,
+            ...(config.TRUST_PROXY && { proxies: config.TRUST_PROXY }),
+            warn: (message) => new Logger('AdminToken').warn(message),
+            info: (message) => new Logger('AdminToken').log(message),
+          }),
           control: new RedisGatewayControl(redis.client, {
             keyPrefix,
             onMalformed: (text) =>

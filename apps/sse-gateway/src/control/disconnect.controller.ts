@@ -61,8 +61,10 @@ export class DisconnectController {
     @Body() body: unknown,
   ): Promise<DisconnectAnswer> {
     if (!this.admin.matches(req)) {
-      // Guessing the admin token costs the client address its rate, as any refused credential.
-      await this.gate.charge(this.gate.addressKey(req));
+      // Guessing the admin token costs the client address: ADMIN_REFUSALS shared with every
+      // admin endpoint (adminRefused), else its rate, as any refused credential.
+      if (this.options.adminRefused) await this.options.adminRefused(req);
+      else await this.gate.charge(this.gate.addressKey(req));
       throw unauthorized(
         this.admin.configured
           ? 'the admin bearer token (ADMIN_TOKEN) is required'

@@ -1,3 +1,4 @@
+import { type AdminRefused } from '@causeway/cqrs-core/nest';
 import {
   type GroupMembers,
   type NotificationLog,
@@ -38,6 +39,13 @@ export interface GatewayModuleOptions {
    * omit to disable both.
    */
   adminToken?: string;
+  /**
+   * Called before the 401 of a request to an admin-token endpoint (the disconnect order, the
+   * presence of everyone) that failed the token: give it the app's `adminRefusals`, so guesses
+   * here use up the same ADMIN_REFUSALS as /admin/dead-letters (429 beyond). Default: the
+   * caller rate limit (RATE_LIMIT_POINTS), as any refused credential.
+   */
+  adminRefused?: AdminRefused;
   /**
    * The channel every instance hears operators' orders on (RedisGatewayControl when there are
    * several instances). Default: one of this process only (InMemoryGatewayControl).

@@ -33,6 +33,10 @@ export class PresenceController {
   @Get('presence')
   async presence(@Req() req: IncomingMessage): Promise<PresenceView> {
     const admin = this.admin.matches(req);
+    // A bearer that is no token (not three dot-separated parts) can only be a guess of the admin
+    // token: it uses up ADMIN_REFUSALS with every admin endpoint's (a review, session 36).
+    if (!admin && this.options.adminRefused && guessesAdminToken(req))
+      await this.options.adminRefused(req);
     // Admitted (authenticated, rate limited) before anything is read.
     const caller = admin ? undefined : await this.gate.admit(req, () => this.auth.access(req));
     const retryAfter =
@@ -72,4 +76,10 @@ export class PresenceController {
       for (const member of members) visible.add(member);
     return visible;
   }
+}
+
+/** A bearer credential that cannot be a JWT (header.payload.signature): an admin token guess. */
+function guessesAdminToken(req: IncomingMessage): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return match !== null && match[1]!.split('.').length !== 3;
 }

@@ -132,6 +132,9 @@ export class RedisStreamsPublisher implements Publisher {
       ]);
       return;
     }
+    // Singles queued by earlier calls go out first: the batch is written at once, and a key's
+    // messages must reach the stream in call order (Publisher contract).
+    this.singles.flush();
     const transaction = this.options.client.multi();
     for (const entry of entries) void xadd(transaction, entry);
     const results = await transaction.exec();
@@ -153,13 +156,20 @@ interface QueuedXadd {
  * Single-message publishes called in the same synchronous stretch (a burst, or many callers
  * publishing concurrently) go out as one pipeline — one socket write instead of one per XADD,
  * which on a busy host is most of a small publish's cost. Each call still resolves or rejects
- * with its own XADD's reply; order on the connection is call order. A lone publish waits one
- * microtask longer.
+ * with its own XADD's reply; order on the connection is call order: a batch (MULTI/EXEC, written
+ * at once) flushes the queue first. A lone publish waits one microtask longer.
  */
 class SingleXadds {
   private queue: QueuedXadd[] = [];
+  /**
+   * A lone XADD is a plain command, unless the client auto-pipelines (ioredis'
+   * `enableAutoPipelining`): that would defer it to the next tick, behind a MULTI written now.
+   */
+  private readonly plainLone: boolean;
 
-  constructor(private readonly client: Redis) {}
+  constructor(private readonly client: Redis) {
+    this.plainLone = client.options?.enableAutoPipelining !== true;
+  }
 
   add(args: XaddArgs): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -167,9 +177,13 @@ class SingleXadds {
     });
   }
 
-  /** Runs in a microtask: whatever the client throws must reach the callers, not the process. */
-  private flush(): void {
+  /**
+   * Writes what is queued, now (a microtask, or a batch that must go after it). Whatever the
+   * client throws reaches the callers, not the process.
+   */
+  flush(): void {
     const queue = this.queue;
+    if (queue.length === 0) return;
     this.queue = [];
     try {
       this.send(queue);
@@ -179,7 +193,7 @@ class SingleXadds {
   }
 
   private send(queue: readonly QueuedXadd[]): void {
-    if (queue.length === 1) {
+    if (queue.length === 1 && this.plainLone) {
       const { args, resolve, reject } = queue[0]!;
       this.client.xadd(...args).then(() => resolve(), reject);
       return;

@@ -674,6 +674,97 @@ describe('redis-streams partition ownership', () => {
         await own.remove();
       }
     });
+    it("keeps the attempt of entries held (running, read ahead) when the reader's connection drops: the next owner runs them at attempt 1", async () => {
+      const own = new RedisServerProcess(await freePort(), DURABLE);
+      await own.start();
+      const admin = redisConnection({ url: own.url });
+      const client = redisConnection({ url: own.url, maxReconnectDelayMs: 50 });
+      const subs: RedisStreamsSubscriber[] = [];
+      try {
+        await admin.open();
+        await client.open();
+        const local = { ...layout, partitions: 1, priorities: false, serializer };
+        const sub = () => {
+          const s = new RedisStreamsSubscriber({
+            ...local,
+            client: client.client,
+            redeliveryDelayMs: 20,
+            blockMs: 1_000,
+            heartbeatMs: 100,
+            leaseTtlMs: 1_000,
+            claimIdleMs: 500,
+          });
+          subs.push(s);
+          return s;
+        };
+        const pub = new RedisStreamsPublisher({ ...local, client: client.client });
+        const queue = new RedisDeadLetterQueue(client.client, { keyPrefix: local.keyPrefix });
+        const seen: { by: string; n: number; attempt: number }[] = [];
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        const handler = (by: string) =>
+          compose(
+            [deadLetter({ queue, maxDeliveries: 1 })],
+            async (d) => {
+              seen.push({ by, n: n(d), attempt: d.attempt });
+              if (n(d) === 0) await gate;
+            },
+            { name: 'h', topics: ['held'], group: 'g' },
+          );
+        const first = await sub().subscribe(
+          ['held'],
+          { group: 'g', consumer: 'first', maxInFlight: 1 },
+          handler('first'),
+        );
+        await pub.publish(
+          'held',
+          [0, 1, 2, 3].map((i) => conformanceMessage(i, 'k')),
+        );
+        // 0 runs (until the gate opens); 1..3 are read ahead, held behind it (same key).
+        await until(() => seen.length === 1, 'the first delivery');
+        const stream = new StreamKeys(local).stream('held', 'normal', 0);
+        const counts = async () =>
+          (
+            (await admin.client.xpending(stream, 'g', '-', '+', 10)) as [
+              string,
+              string,
+              number,
+              number,
+            ][]
+          ).map((row) => Number(row[3]));
+        expect(await counts()).toEqual([1, 1, 1, 1]);
+        // The reader's connection drops (a network blip, a proxy's idle timeout, a failover).
+        const reader = async () =>
+          String(await admin.client.client('LIST'))
+            .split('\n')
+            .find((line) => line.includes(' cmd=xreadgroup'))
+            ?.match(/^id=(\d+)/)?.[1];
+        await until(async () => (await reader()) !== undefined, 'the blocked read');
+        await admin.client.client('KILL', 'ID', (await reader())!);
+        await new Promise((resolve) => setTimeout(resolve, 1_500)); // reconnected, read on
+        const afterDrop = await counts();
+        // Graceful close: 0 finishes; 1..3, never started, are handed over.
+        const closing = first.close();
+        release();
+        await closing;
+        await sub().subscribe(['held'], { group: 'g', consumer: 'next' }, handler('next'));
+        const byNext = () => seen.filter((s) => s.by === 'next');
+        await until(
+          async () => byNext().length + (await queue.list()).length >= 3,
+          'the hand-over',
+        );
+        expect({ afterDrop, deadLettered: await queue.list(), next: byNext() }).toEqual({
+          afterDrop: [1, 1, 1, 1],
+          deadLettered: [],
+          next: [1, 2, 3].map((i) => ({ by: 'next', n: i, attempt: 1 })),
+        });
+      } finally {
+        await Promise.allSettled(subs.map((s) => s.close()));
+        await client.close();
+        await admin.close();
+        await own.remove();
+      }
+    });
   });
 
   describe('fan-out groups of instances that are gone', () => {

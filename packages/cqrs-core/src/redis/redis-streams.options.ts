@@ -76,7 +76,12 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
   /**
    * Told at subscribe when trimming (the publisher's `maxLenPerStream`) removed entries of a
    * topic before this consumer group read them: the group skips them (see
-   * redis-streams.trimming.ts; Redis ≥ 7 counts them). Default: warnOfTrimming (a process warning).
+   * redis-streams.trimming.ts; Redis ≥ 7 counts them). Also told, with `pendingIds`, of entries
+   * the group had read and never acknowledged (a consumer died, or their handler failed) that
+   * trimming removed before they ran again — when a consumer meets them (taking the entries of a
+   * dead consumer over, giving a partition up); they are lost, and counted by
+   * `causeway_consumer_trimmed_pending_total` when `registry` is given.
+   * Default: warnOfTrimming (a process warning, `CausewayTrimWarning`).
    */
   onTrimmed?: (loss: TrimmedUnread & { topic: string }) => void;
   /**
@@ -144,7 +149,7 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
    * claimIdleMs. Default leaseTtlMs + claimIdleMs + 2 × heartbeatMs.
    */
   stuckAfterMs?: number;
-  /** Adds consumed / failed counters when given. */
+  /** Adds consumed / failed / trimmed-pending counters when given. */
   registry?: Registry;
 }
 

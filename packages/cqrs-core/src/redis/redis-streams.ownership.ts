@@ -5,7 +5,7 @@ import { adoptPending } from './redis-streams.claims';
 import { isMissingGroup } from './redis-streams.errors';
 import { assignedPartitions, isFanOutGroup, type StreamKeys } from './redis-streams.keys';
 import { type SubscriptionTiming } from './redis-streams.options';
-import { PartitionState } from './redis-streams.partition';
+import { type HeldEntry, PartitionState } from './redis-streams.partition';
 import {
   deleteIdleConsumers,
   destroyGoneFanOutGroups,
@@ -30,6 +30,12 @@ export interface OwnershipContext {
   readonly startFrom?: 'earliest' | 'latest';
   /** Told when this consumer took over entries another left pending (see RedisStreamsOptions.onAdopted). */
   readonly onAdopted?: (adoption: PendingAdoption) => void;
+  /**
+   * Told of entries pending in the group (`ids` of `stream`) that trimming removed before they
+   * ran again, and that no one will deliver: met by an adoption, or held here (HeldEntry.trimmed)
+   * when the partition was given up before they succeeded.
+   */
+  readonly onTrimmedPending?: (part: PartitionState, stream: string, ids: string[]) => void;
 }
 
 /**
@@ -278,7 +284,8 @@ export class PartitionOwnership {
       // recreated and its adoption tried once more in this tick.
       const adopt = async (part: PartitionState): Promise<boolean> => {
         try {
-          const { complete, adopted } = await adoptPending(command, part, group, consumer);
+          const { complete, adopted, trimmed } = await adoptPending(command, part, group, consumer);
+          for (const { stream, ids } of trimmed) this.context.onTrimmedPending?.(part, stream, ids);
           if (complete && part.status === 'recovering') part.status = 'active';
           if (adopted > 0)
             this.context.onAdopted?.({
@@ -333,7 +340,7 @@ export class PartitionOwnership {
     if (part.status !== 'draining' || part.inRead || part.running > 0) return;
     const release = part.releaseWhenDrained && part.leaseValid(Date.now());
     const unstarted = release ? part.unstarted() : [];
-    part.dropWaiting();
+    this.reportLost(part, part.dropWaiting());
     part.status = 'idle';
     part.readLost = false; // only while the partition stays ours: see giveBackLostReads
     if (!release) return;
@@ -365,6 +372,21 @@ export class PartitionOwnership {
     );
   }
 
+  /**
+   * Entries dropped from a partition given up that trimming had removed while held: not pending
+   * in the group any more, so the next owner cannot take them over — reported, per stream.
+   */
+  private reportLost(part: PartitionState, lost: readonly HeldEntry[]): void {
+    if (lost.length === 0 || !this.context.onTrimmedPending) return;
+    const byStream = new Map<string, string[]>();
+    for (const entry of lost) {
+      const ids = byStream.get(entry.stream);
+      if (ids) ids.push(entry.id);
+      else byStream.set(entry.stream, [entry.id]);
+    }
+    for (const [stream, ids] of byStream) this.context.onTrimmedPending(part, stream, ids);
+  }
+
   /** A read's reply may have been lost while Redis did deliver: adopt our own pending entries again before reading on. */
   recoverAfterLostRead(part: PartitionState): void {
     if (part.status !== 'active') return;
@@ -393,7 +415,7 @@ export class PartitionOwnership {
       this.context.topics.map((topic) => leave(command, keys.members(topic, group), consumer)),
     );
     for (const part of this.partitions) {
-      part.dropWaiting();
+      this.reportLost(part, part.dropWaiting());
       part.status = 'idle';
       part.readLost = false;
     }

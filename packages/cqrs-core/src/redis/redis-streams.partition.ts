@@ -23,6 +23,13 @@ export interface HeldEntry {
   state: 'waiting' | 'running';
   /** XACKs of this entry that failed in a row (backoff of the next one). */
   ackFailures: number;
+  /**
+   * Trimming (`MAXLEN ~`) removed the entry from its stream while it was held, and Redis dropped
+   * it from the group's pending list when a claim met it: there is nothing to claim or
+   * acknowledge any more (an XACK is a no-op). It still runs, at its next attempt, from the copy
+   * held here; if the partition moves before it succeeded, it is lost — and reported (onTrimmed).
+   */
+  trimmed: boolean;
 }
 
 /**
@@ -142,11 +149,27 @@ export class PartitionState {
     return entries;
   }
 
-  /** Forgets the waiting entries (they stay pending in Redis). Running ones are kept. */
-  dropWaiting(): void {
+  /**
+   * Forgets the waiting entries (they stay pending in Redis for the next owner). Running ones
+   * are kept. Returns those of them that trimming removed while held (`trimmed`): no one else
+   * can deliver them any more.
+   */
+  dropWaiting(): HeldEntry[] {
+    const lost: HeldEntry[] = [];
     for (const lane of this.laneList) {
-      for (const entry of this.lanes[lane].filter((e) => e.state === 'waiting')) this.remove(entry);
+      for (const entry of this.lanes[lane].filter((e) => e.state === 'waiting')) {
+        this.remove(entry);
+        if (entry.trimmed) lost.push(entry);
+      }
     }
+    return lost;
+  }
+
+  /** The held entry `id` of `stream`, if any (a scan: for rare paths only). */
+  find(stream: string, id: string): HeldEntry | undefined {
+    const lane = this.laneByStream.get(stream);
+    if (lane === undefined || !this.ids[lane].has(id)) return undefined;
+    return this.lanes[lane].find((entry) => entry.id === id);
   }
 
   leaseValid(now: number): boolean {
@@ -218,6 +241,7 @@ export function toHeldEntry(
     needsClaim: false,
     state: 'waiting',
     ackFailures: 0,
+    trimmed: false,
   };
 }
 

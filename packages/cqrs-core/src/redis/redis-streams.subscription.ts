@@ -34,7 +34,10 @@ export interface SubscriptionContext {
   readonly timing: SubscriptionTiming;
   readonly serializer: MessageSerializer;
   readonly onPoison: ((poison: PoisonMessage) => void | Promise<void>) | undefined;
-  /** Told what trimming removed before the group read it (checked once, at start). */
+  /**
+   * Told what trimming removed before the group read it (checked once, at start), and of pending
+   * entries trimming removed before they ran again (when a claim finds them gone).
+   */
   readonly onTrimmed: (loss: TrimmedUnread & { topic: string }) => void;
   /** Told when the subscription took over entries another consumer left pending. */
   readonly onAdopted?: (adoption: PendingAdoption) => void;
@@ -178,6 +181,7 @@ export class StreamsSubscription {
       token: context.token,
       startFrom: options.startFrom,
       onAdopted: context.onAdopted,
+      onTrimmedPending: (part, stream, ids) => this.reportTrimmedPending(part, stream, ids),
     });
     context.reader.on('close', () => {
       this.readerDropped = true;
@@ -256,6 +260,27 @@ export class StreamsSubscription {
           // A failing report must not fail the start.
         }
       }
+    }
+  }
+
+  /**
+   * Tells onTrimmed (and the trimmed-pending counter) about entries delivered to the group and
+   * never acknowledged that trimming removed before they could run again (see
+   * TrimmedUnread.pendingIds). A failing report must not fail the step that found the loss.
+   */
+  private reportTrimmedPending(part: PartitionState, stream: string, ids: readonly string[]): void {
+    const { options, onTrimmed, metrics } = this.context;
+    metrics?.trimmedPending(part.topic, options.group, ids.length);
+    try {
+      onTrimmed({
+        stream,
+        group: options.group,
+        count: ids.length,
+        pendingIds: ids,
+        topic: part.topic,
+      });
+    } catch {
+      // Reported as far as it goes: the counter above counts it.
     }
   }
 
@@ -662,22 +687,35 @@ export class StreamsSubscription {
     });
   }
 
-  /** Runs an entry; a failed one is claimed back first (XCLAIM), off the hot path. */
+  /**
+   * Runs an entry; a failed one is claimed back first (XCLAIM), off the hot path. One that
+   * trimming removed while held (HeldEntry.trimmed) has nothing to claim: it runs again from the
+   * copy held, at its next attempt — still after the redelivery delay and before any later entry
+   * of its key — rather than be forgotten, since nothing acknowledged it (at-least-once).
+   */
   private begin(part: PartitionState, entry: HeldEntry): void {
     if (!entry.needsClaim) {
       this.handle(part, entry);
       return;
     }
+    if (entry.trimmed) {
+      entry.attempt += 1;
+      entry.needsClaim = false;
+      this.handle(part, entry);
+      return;
+    }
     const { command, options } = this.context;
     claimForRedelivery(command, entry, options.group, options.consumer).then(
-      (claimed) => {
+      (outcome) => {
         if (this.killed) return;
-        if (!claimed) {
-          // Acknowledged or claimed elsewhere meanwhile: it must not run here; forget it.
+        if (outcome === 'gone') {
+          // Acknowledged elsewhere meanwhile (our lease lapsed), or the group was lost: it must
+          // not run here; forget it.
           this.handling--;
           this.settle(part, entry, false);
           return;
         }
+        if (outcome === 'trimmed') entry.trimmed = true;
         entry.attempt += 1;
         entry.needsClaim = false;
         this.handle(part, entry);

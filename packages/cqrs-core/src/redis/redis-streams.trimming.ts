@@ -15,12 +15,25 @@ import { compareIds } from './redis-streams.partition';
 /** The type of the process warning `warnOfTrimming` emits. */
 export const TRIM_WARNING = 'CausewayTrimWarning';
 
-/** Entries a consumer group lost to trimming before it read them. */
+/**
+ * Entries a consumer group lost to trimming: before it read them, or (`pendingIds`) after it
+ * read them and before they were acknowledged.
+ */
 export interface TrimmedUnread {
   stream: string;
   group: string;
   /** How many; `undefined` when Redis cannot tell (a group made before Causeway counted). */
   count: number | undefined;
+  /**
+   * Absent: entries the group never read (told at subscribe; the group skips them). Set: the
+   * ids of entries the group had read and never acknowledged — their consumer died, or their
+   * handler failed and the partition moved before the retry — that trimming removed before
+   * they could run again. Told when a consumer meets them (taking a dead consumer's entries
+   * over, giving a partition up), not only at subscribe; Redis ≥ 7. `count` is their number.
+   * A handler's failed message whose entry was trimmed while its subscription still holds it
+   * is not lost: it runs again from the copy held.
+   */
+  pendingIds?: readonly string[];
 }
 
 /**
@@ -130,6 +143,17 @@ export function unreadRemoved(
  * `onTrimmed`: a process warning (`process.on('warning')`, printed to stderr by default).
  */
 export function warnOfTrimming(loss: TrimmedUnread & { topic: string }): void {
+  if (loss.pendingIds) {
+    process.emitWarning(
+      `${loss.pendingIds.length} entries of ${loss.topic} (stream ${loss.stream}) delivered to ` +
+        `consumer group ${loss.group} and never acknowledged were trimmed before they ran again; ` +
+        `they are lost (ids ${loss.pendingIds.slice(0, 10).join(', ')}` +
+        `${loss.pendingIds.length > 10 ? ', …' : ''}). Raise maxLenPerStream ` +
+        '(REDIS_STREAMS_MAX_LENGTH in the apps) above the backlog a stopped consumer must survive.',
+      { type: TRIM_WARNING, code: 'CAUSEWAY_TRIMMED_PENDING' },
+    );
+    return;
+  }
   process.emitWarning(
     `${loss.count ?? 'some'} entries of ${loss.topic} (stream ${loss.stream}) were trimmed ` +
       `before consumer group ${loss.group} read them; it skips them. Raise maxLenPerStream ` +

@@ -98,4 +98,29 @@ describe('EventForwarder with a ForwardLedger', () => {
     expect(store.reads).toBe(2);
     expect(published).toHaveLength(1);
   });
+
+  it('reads the store in its first round when started again (a lease taken back)', async () => {
+    const hint = 0; // the slot hint lags: the writer died before raising it
+    const { store, published, forwarder, append } = setUp(
+      new InMemoryForwardLedger({
+        unitOf: (position) => position,
+        lastOf: (unit) => unit,
+        head: async () => hint,
+      }),
+    );
+    forwarder.start(); // this instance holds the lease…
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await forwarder.stop(); // …and loses it
+    const reads = store.reads;
+    // The other instance appended and died before publishing it or raising the hint.
+    await append(store);
+    forwarder.start(); // the lease taken back: the same forwarder starts again
+    const deadline = Date.now() + 2_000;
+    while (published.length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    await forwarder.stop();
+    expect(store.reads).toBeGreaterThan(reads);
+    // Not after ledgerReadIntervalMs (30 s) since the read made before the lease was lost.
+    expect(published).toHaveLength(1);
+  });
 });

@@ -161,9 +161,19 @@ export class EventForwarder {
     return this.readsMade;
   }
 
+  /**
+   * Starts the rounds. The first round after every start reads the store (start-up, and a lease
+   * taken back under LeaseSupervisor, which starts this same forwarder again): the one read
+   * that finds an append whose writer died before the ledger or the slot hint knew of it.
+   */
   start(): void {
     if (this.running) return;
     this.running = true;
+    // A forwarder started again forgets its last read: otherwise its rounds trusted the ledger
+    // until ledgerReadIntervalMs after a read made before it lost the lease (a review, session 36).
+    this.lastRead = 0;
+    this.gap = undefined;
+    this.catchingUp = false;
     this.loop = this.run();
   }
 

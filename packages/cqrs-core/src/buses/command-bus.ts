@@ -414,7 +414,9 @@ export class CommandBus {
 
   /**
    * Rejects every request still waiting, and any made later, at once (shutdown), with a
-   * CommandBusClosedError saying whether the command was sent.
+   * CommandBusClosedError saying whether the command was sent. Call it after `router.close()`:
+   * the router keeps the replies subscription open until its other handlers drained, so that
+   * a handler in flight awaiting `request()` gets its reply first.
    */
   close(): void {
     this.closed = true;
@@ -436,6 +438,8 @@ export class CommandBus {
         startFrom: 'latest',
         topics: [this.naming.reply(this.options.instanceId)],
         types: [COMMAND_REPLY],
+        // Open while the router drains: a handler in flight may be awaiting a reply.
+        closeLast: true,
         handle: async (delivery) => {
           const causationId = delivery.envelope.metadata.causationId;
           const waiters = causationId ? this.waiting.get(causationId) : undefined;

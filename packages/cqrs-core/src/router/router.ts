@@ -40,6 +40,13 @@ export interface HandlerRegistration {
    * per message. Leave it unset unless a redelivered or concurrent duplicate changes nothing.
    */
   idempotent?: boolean;
+  /**
+   * Close this subscription only once every other one has drained (Router.close): for a
+   * handler the others wait on while they finish — the command bus's replies, which a handler
+   * in flight awaiting `CommandBus.request` needs to get its answer during shutdown. Its own
+   * deliveries keep coming until then.
+   */
+  closeLast?: boolean;
 }
 
 export interface RouterOptions {
@@ -108,7 +115,7 @@ function isPermanent(error: unknown): boolean {
 export class Router {
   private readonly middleware: Middleware[] = [];
   private readonly registrations = new Map<string, HandlerRegistration>();
-  private readonly subscriptions: SubscriptionHandle[] = [];
+  private readonly subscriptions: { handle: SubscriptionHandle; last: boolean }[] = [];
   private readonly starting = new Map<string, Promise<void>>();
   private readonly pending = new Set<string>();
   private readonly failed = new Map<string, Error>();
@@ -254,11 +261,21 @@ export class Router {
     return this.state === 'running';
   }
 
-  /** Graceful: stops taking deliveries, lets in-flight ones finish and be acknowledged. */
+  /**
+   * Graceful: stops taking deliveries, lets in-flight ones finish and be acknowledged. The
+   * handlers registered `closeLast` (the command replies) keep taking theirs until the others
+   * have drained, then close.
+   */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    await Promise.all(this.subscriptions.splice(0).map((subscription) => subscription.close()));
+    const subscriptions = this.subscriptions.splice(0);
+    const closing = (last: boolean) =>
+      Promise.all(subscriptions.filter((s) => s.last === last).map(({ handle }) => handle.close()));
+    // A handler awaiting a command's reply while it drains gets it (closed all at once, the
+    // reply went unread: the handler timed out and its retries sent the command again).
+    await closing(false);
+    await closing(true);
   }
 
   groupOf(registration: Pick<HandlerRegistration, 'name' | 'mode' | 'group'>): string {
@@ -329,7 +346,10 @@ export class Router {
           await subscription.close();
           return;
         }
-        this.subscriptions.push(subscription);
+        this.subscriptions.push({
+          handle: subscription,
+          last: registration.closeLast === true,
+        });
         return;
       } catch (error) {
         if (this.state === 'closed') {

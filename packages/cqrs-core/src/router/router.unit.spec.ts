@@ -254,6 +254,36 @@ describe('Router', () => {
     expect(broker.pendingCount('t', 's.h')).toBe(1);
   });
 
+  it('close keeps a closeLast handler taking deliveries until the other handlers drained', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const answers: string[] = [];
+    let answered!: () => void;
+    const answer = new Promise<void>((resolve) => (answered = resolve));
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    router.addHandler({
+      name: 'asks',
+      topics: ['questions'],
+      handle: async () => {
+        // Publishes its question once the close has begun, then waits for the answer.
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        await broker.publish('answers', [testEnvelope('T', {}, { aggregateId: 'q' })]);
+        const late = new Promise((resolve) => setTimeout(() => resolve('no answer'), 500));
+        answers.push(String(await Promise.race([answer.then(() => 'answered'), late])));
+      },
+    });
+    router.addHandler({
+      name: 'answers',
+      topics: ['answers'],
+      closeLast: true,
+      handle: async () => answered(),
+    });
+    await router.run();
+    await broker.publish('questions', [testEnvelope('T', {}, { aggregateId: 'q' })]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await router.close();
+    expect(answers).toEqual(['answered']);
+  });
+
   it('reports every delivery that fails the whole chain, not one that middleware settled', async () => {
     const broker = new InMemoryBroker({ serializer });
     const failures: string[] = [];

@@ -18,7 +18,8 @@ import { checkMaxInFlight } from '../transport/subscribe-options.check';
 import { type TopicNaming } from '../transport/topic.naming';
 import { type Delivery, type Publisher } from '../transport/transport.port';
 import { MessageTooLargeError, MessageValidationError } from '../messages/message.errors';
-import { deadlineOf, withDeadline } from './command.deadline';
+import { checkDelayMs } from '../event-store/event-store.rules';
+import { checkClockSkewMs, deadlineOf, withDeadline } from './command.deadline';
 import {
   CommandBusClosedError,
   CommandExpiredError,
@@ -58,13 +59,13 @@ export interface CommandBusOptions {
   serializer: SerializerRegistry;
   /** This instance: replies to its requests come to `naming.reply(instanceId)`. */
   instanceId: string;
-  /** S0-9 command timeout. Default 30 s. */
+  /** S0-9 command timeout: a positive number of milliseconds up to 2 147 483 647. Default 30 s. */
   timeoutMs?: number;
   /**
    * Receiving side: how far this host's clock may run ahead of the senders' before a deadline
-   * counts — a command expires once `now > deadline + clockSkewMs`. Default 0 (hosts synced by
-   * NTP differ by milliseconds); raise it if yours drift, as a fast clock here expires commands
-   * early and a slow one applies them late.
+   * counts — a command expires once `now > deadline + clockSkewMs`: a non-negative finite
+   * number. Default 0 (hosts synced by NTP differ by milliseconds); raise it if yours drift, as
+   * a fast clock here expires commands early and a slow one applies them late.
    */
   clockSkewMs?: number;
   /**
@@ -162,6 +163,9 @@ export class CommandBus {
   /**
    * @throws TypeError when `serializer` is not a SerializerRegistry (a JsonSerializer, say): the
    *   bus registers its reply type in it, which only a registry can hold
+   * @throws TypeError (RangeError for the skew) naming `timeoutMs` when it is not a positive
+   *   number of milliseconds up to 2 147 483 647, or `clockSkewMs` when it is not a
+   *   non-negative finite number
    */
   constructor(private readonly options: CommandBusOptions) {
     const serializer: Partial<SerializerRegistry> | undefined = options.serializer;
@@ -172,6 +176,9 @@ export class CommandBus {
           `registers its replies' type (${COMMAND_REPLY}) in it, and the transport must decode ` +
           'with that same registry to read the replies',
       );
+    // A NaN timeout rejects every request at once; a NaN skew expires every deadline.
+    checkDelayMs('CommandBus: options.timeoutMs', options.timeoutMs);
+    checkClockSkewMs('CommandBus: options.clockSkewMs', options.clockSkewMs);
     if (!options.serializer.has(COMMAND_REPLY))
       options.serializer.register(COMMAND_REPLY, CommandReply);
     this.naming = options.naming;

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type Envelope } from '../messages/envelope';
 import { PermanentError } from '../router/handler.errors';
 import { CommandExpiredError } from './bus.errors';
@@ -77,4 +78,20 @@ export function checkDeadline(command: Envelope, now = Date.now(), clockSkewMs =
       `${command.metadata.deadline as string} had passed ${now - deadline} ms before its ` +
       'effects were written, so none were',
   );
+}
+
+/**
+ * Checks a clock-skew allowance, when given: a non-negative finite number of milliseconds. NaN
+ * would make every deadline count as passed (`now <= deadline + NaN` is false): every command
+ * carrying one refused as expired.
+ * @throws TypeError when it is not a number, RangeError when negative or not finite; both name
+ *   the option and the value given
+ */
+export function checkClockSkewMs(name: string, value: unknown): void {
+  if (value === undefined) return;
+  const expected = 'a non-negative number of milliseconds';
+  if (typeof value !== 'number')
+    throw new TypeError(`${name} must be ${expected}, got ${shownValue(value)}`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new RangeError(`${name} must be ${expected}, got ${value}`);
 }

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
 import { errorNameOf } from '../messages/error.name';
 import { type Middleware } from '../router/handler';
@@ -84,7 +85,7 @@ export interface DeadLetterOptions {
    * `maxDeliveries + 1`-th time (its `delivery.attempt`, which survives crashes on Redis Streams
    * and Kafka): one whose handler keeps killing its consumer, so that it never reaches retry's
    * give-up. Off by default. Deferred deliveries (an open breaker) count too: set it well above
-   * the redeliveries a long outage can cause.
+   * the redeliveries a long outage can cause. A positive integer (checkMaxDeliveries).
    */
   maxDeliveries?: number;
 }
@@ -104,6 +105,21 @@ export class TooManyDeliveriesError extends Error {
 }
 
 /**
+ * Checks DeadLetterOptions.maxDeliveries, when given: a positive integer. 0 (or anything below
+ * the first delivery's attempt 1) would dead-letter every message unhandled; NaN would never
+ * catch a crashing one.
+ * @throws TypeError when it is not a number, RangeError when it is not a positive integer; both
+ *   name the option and the value given
+ */
+export function checkMaxDeliveries(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number')
+    throw new TypeError(`${name} must be a positive integer, got ${shownValue(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+}
+
+/**
  * Moves a message to the dead-letter queue when its handler gave up (retries exhausted or a
  * permanent error) and acknowledges it, so that it never blocks its stream. Deferred errors pass
  * through (the transport redelivers). If storing the dead letter fails, the error propagates and
@@ -113,6 +129,7 @@ export class TooManyDeliveriesError extends Error {
 export function deadLetter(options: DeadLetterOptions): Middleware {
   const classify = options.classify ?? classifyError;
   const maxDeliveries = options.maxDeliveries;
+  checkMaxDeliveries('deadLetter: maxDeliveries', maxDeliveries);
   const onDeadLetter = options.onDeadLetter ?? warnOfDeadLetters();
   return (next, info) => async (delivery) => {
     try {

@@ -133,6 +133,17 @@ describe('dead-letter middleware', () => {
     ]);
   });
 
+  it.each([0, -1, 1.5, Number.NaN])(
+    'refuses maxDeliveries %p at construction, naming it (it would dead-letter every message or none)',
+    (maxDeliveries) => {
+      const create = () => deadLetter({ queue: new InMemoryDeadLetterQueue(), maxDeliveries });
+      expect(create).toThrow(RangeError);
+      expect(create).toThrow(
+        `deadLetter: maxDeliveries must be a positive integer, got ${maxDeliveries}`,
+      );
+    },
+  );
+
   it('dead-letters a permanent error at once and lets a deferred one through', async () => {
     const queue = new InMemoryDeadLetterQueue();
     let calls = 0;

@@ -9,7 +9,9 @@ import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { MessagingMetrics } from '../metrics/messaging.metrics';
 import { BreakerRegistry, circuitBreaker } from '../middleware/circuit-breaker.middleware';
 import { correlation } from '../middleware/correlation.middleware';
-import { deadLetter } from '../middleware/dead-letter.middleware';
+import { checkMaxDeliveries, deadLetter } from '../middleware/dead-letter.middleware';
+import { checkClockSkewMs } from '../buses/command.deadline';
+import { checkDelayMs } from '../event-store/event-store.rules';
 import { deduplicator } from '../middleware/deduplicator.middleware';
 import { recoverer } from '../middleware/recoverer.middleware';
 import { retry } from '../middleware/retry.middleware';
@@ -274,6 +276,8 @@ export class CqrsCoreModule {
  * The options with their defaults filled in (the in-memory dead-letter queue, so that the
  * DEAD_LETTER_QUEUE provider and the router share it), after checking what is required.
  * @throws TypeError naming a missing option
+ * @throws TypeError or RangeError naming a numeric option that would break every message (see
+ *   checkNumbers)
  */
 function checked(options: unknown): ResolvedCqrsCoreOptions {
   if (typeof options !== 'object' || options === null)
@@ -281,6 +285,7 @@ function checked(options: unknown): ResolvedCqrsCoreOptions {
   const given = options as Partial<CqrsCoreModuleOptions>;
   for (const name of ['service', 'instanceId', 'serializer'] as const)
     if (!given[name]) throw new TypeError(`CqrsCoreModule: options.${name} is required`);
+  checkNumbers(given);
   if (!given.publisher !== !given.subscriber)
     throw new TypeError(
       `CqrsCoreModule: options.${given.publisher ? 'subscriber' : 'publisher'} is required with ` +
@@ -296,4 +301,18 @@ function checked(options: unknown): ResolvedCqrsCoreOptions {
     ...(broker && { publisher: broker, subscriber: broker.subscriber() }),
     deadLetters: given.deadLetters ?? new InMemoryDeadLetterQueue({ serializer: given.serializer }),
   };
+}
+
+/**
+ * The numeric options, checked at start: each is used per message, so a value read from the
+ * environment without coercion (`Number(undefined)` is NaN) would otherwise fail every one —
+ * a NaN or negative handler timeout fails every handling (dead-lettered after the retries), a
+ * NaN command timeout rejects every request at once, a NaN clock skew expires every command
+ * with a deadline, `maxDeliveries: 0` dead-letters every message unhandled.
+ */
+function checkNumbers(given: Partial<CqrsCoreModuleOptions>): void {
+  checkDelayMs('CqrsCoreModule: options.eventTimeoutMs', given.eventTimeoutMs);
+  checkDelayMs('CqrsCoreModule: options.commandTimeoutMs', given.commandTimeoutMs);
+  checkClockSkewMs('CqrsCoreModule: options.commandClockSkewMs', given.commandClockSkewMs);
+  checkMaxDeliveries('CqrsCoreModule: options.maxDeliveries', given.maxDeliveries);
 }

@@ -54,7 +54,8 @@ export interface CqrsCoreModuleOptions {
   deadLetters?: DeadLetterQueue;
   /**
    * Dead-letter a message delivered more often than this without being settled (one that crashes
-   * its consumer; see DeadLetterOptions.maxDeliveries). Default: off.
+   * its consumer; see DeadLetterOptions.maxDeliveries). A positive integer (anything else
+   * fails the start with a RangeError naming it). Default: off.
    */
   maxDeliveries?: number;
   /**
@@ -86,10 +87,17 @@ export interface CqrsCoreModuleOptions {
    * that) — so a command's sender may get CommandTimeoutError. false disables the breakers.
    */
   circuitBreaker?: CircuitBreakerOptions | false;
-  /** S0-9 defaults: events 10 s, commands 30 s. */
+  /**
+   * S0-9 defaults: events 10 s, commands 30 s (`commandTimeoutMs` is also how long `request`
+   * waits for a reply). Positive numbers of milliseconds up to 2 147 483 647: anything else (NaN
+   * from an unset environment variable) fails the start with a TypeError naming the option.
+   */
   eventTimeoutMs?: number;
   commandTimeoutMs?: number;
-  /** CommandBusOptions.clockSkewMs: the allowance before a command's deadline counts. Default 0. */
+  /**
+   * CommandBusOptions.clockSkewMs: the allowance before a command's deadline counts. Default 0.
+   * A non-negative finite number (else the start fails, naming it).
+   */
   commandClockSkewMs?: number;
   /** CommandBusOptions.now: the clock a command's deadline is checked against. Default Date.now. */
   commandClock?: () => number;

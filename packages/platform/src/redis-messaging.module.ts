@@ -89,8 +89,12 @@ export class RedisMessagingModule {
       leaseTtlMs: config.REDIS_STREAMS_LEASE_MS,
       claimIdleMs: config.REDIS_STREAMS_CLAIM_IDLE_MS,
       closeTimeoutMs: subscriptionCloseTimeoutMs(config),
-      // Counted with the handlers' dead letters (MessagingMetrics registers the counter).
-      onPoison: poisonToDeadLetters(deadLetters, { registry: options.registry }),
+      // Counted with the handlers' dead letters (MessagingMetrics registers the counter). A
+      // command sent by request() that this release cannot read is answered at once.
+      onPoison: poisonToDeadLetters(deadLetters, {
+        registry: options.registry,
+        replies: publisher,
+      }),
       // A dead instance's backlog runs first here, at its next attempt: say so, once per take-over.
       onAdopted: ({ topic, partition, group, entries }) =>
         new Logger('RedisStreams').log(

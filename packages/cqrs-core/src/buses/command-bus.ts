@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { type Envelope } from '../messages/envelope';
 import { errorNameOf } from '../messages/error.name';
 import { type SerializerRegistry } from '../messages/serializer.registry';
@@ -20,6 +18,7 @@ import { type Delivery, type Publisher } from '../transport/transport.port';
 import { MessageTooLargeError, MessageValidationError } from '../messages/message.errors';
 import { checkDelayMs } from '../event-store/event-store.rules';
 import { checkClockSkewMs, deadlineOf, withDeadline } from './command.deadline';
+import { COMMAND_REPLY, type CommandReply, CommandReplySchema, reply } from './command.reply';
 import {
   CommandBusClosedError,
   CommandExpiredError,
@@ -31,25 +30,8 @@ import {
   UnhandledCommandTypeError,
 } from './bus.errors';
 
-export const COMMAND_REPLY = 'CommandReply';
+export { COMMAND_REPLY } from './command.reply';
 const REPLIES_HANDLER = 'command-replies';
-const CommandReply = z.object({
-  ok: z.boolean(),
-  result: z.unknown().optional(),
-  error: z
-    .object({
-      name: z.string(),
-      message: z.string(),
-      code: z.string().optional(),
-      details: z.record(z.string(), z.unknown()).optional(),
-      /** A DomainError's own client-error status (an integer 400–499), when it has one. */
-      status: z.number().int().min(400).max(499).optional(),
-      /** A DomainError refused it (else: it failed and was dead-lettered). */
-      refused: z.boolean().optional(),
-    })
-    .optional(),
-});
-type CommandReply = z.infer<typeof CommandReply>;
 
 export interface CommandBusOptions {
   publisher: Publisher;
@@ -180,7 +162,7 @@ export class CommandBus {
     checkDelayMs('CommandBus: options.timeoutMs', options.timeoutMs);
     checkClockSkewMs('CommandBus: options.clockSkewMs', options.clockSkewMs);
     if (!options.serializer.has(COMMAND_REPLY))
-      options.serializer.register(COMMAND_REPLY, CommandReply);
+      options.serializer.register(COMMAND_REPLY, CommandReplySchema);
     this.naming = options.naming;
   }
 
@@ -488,22 +470,8 @@ export class CommandBus {
               },
             }
           : { ok: true, result };
-      const reply = (data: CommandReply): Envelope => ({
-        messageId: randomUUID(),
-        type: COMMAND_REPLY,
-        aggregateId: delivery.envelope.aggregateId,
-        aggregateType: delivery.envelope.aggregateType,
-        version: 0,
-        data,
-        metadata: {
-          timestamp: new Date().toISOString(),
-          category: 'reply',
-          causationId: delivery.envelope.messageId,
-          correlationId: delivery.envelope.metadata.correlationId ?? delivery.envelope.messageId,
-        },
-      });
       try {
-        await this.options.publisher.publish(replyTo, [reply(data)]);
+        await this.options.publisher.publish(replyTo, [reply(delivery.envelope, data)]);
       } catch (error) {
         // A result that cannot be sent (too large, not serializable) never will be: redelivering
         // the command would run its handler again and again. The sender gets that error instead;
@@ -515,7 +483,7 @@ export class CommandBus {
           throw error;
         const unsent = new ReplyNotSentError(delivery.envelope.messageId, error);
         await this.options.publisher.publish(replyTo, [
-          reply({ ok: false, error: errorOf(unsent) }),
+          reply(delivery.envelope, { ok: false, error: errorOf(unsent) }),
         ]);
       }
       return result;

@@ -1,8 +1,9 @@
 import { type Counter, type Registry } from 'prom-client';
 import { type DeadLetterEvent, warnOfDeadLetters } from '../middleware/dead-letter.middleware';
-import { type PoisonMessage } from '../transport/transport.port';
+import { reply } from '../buses/command.reply';
+import { type Publisher, type PoisonMessage } from '../transport/transport.port';
 import { type DeadLetterQueue } from './dead-letter-queue.port';
-import { DECODER, parseWireEnvelope, poisonErrorName } from './poison.kinds';
+import { DECODER, parseWireEnvelope, poisonErrorName, type WireEnvelope } from './poison.kinds';
 
 export interface PoisonDeadLetterOptions {
   /**
@@ -18,6 +19,19 @@ export interface PoisonDeadLetterOptions {
    * Errors it throws are ignored (the letter is stored).
    */
   onDeadLetter?: (event: DeadLetterEvent) => void;
+  /**
+   * Where to answer the sender of a poison command: when the raw text is a command envelope
+   * carrying `metadata.replyTo` (sent by `CommandBus.request`), a failed reply — its error
+   * named `NotUnderstoodMessageError` or `UndecodableMessageError` (see poison.kinds), its
+   * message the reason — is published there once the letter is stored, so that the sender
+   * gets a CommandRejectedError at once instead of a CommandTimeoutError after its timeout.
+   * The publisher's serializer must know the reply type (`CommandReply`: any CommandBus built
+   * on that SerializerRegistry registers it). A function when the publisher is built after
+   * the subscriber (an InMemoryBroker is both). Best effort: a reply that cannot be published
+   * is dropped (the letter is stored; the sender then times out, as without this option).
+   * Default: none.
+   */
+  replies?: Pick<Publisher, 'publish'> | (() => Pick<Publisher, 'publish'>);
 }
 
 /**
@@ -31,6 +45,7 @@ export interface PoisonDeadLetterOptions {
  * it — or `UndecodableMessageError`: malformed (not JSON, not an envelope, a checksum
  * mismatch), never replayable (see poison.kinds). When the raw text is a wire envelope, the
  * letter records its `type` and `messageId` (a `type` filter selects it; the warning names them).
+ * With `replies`, the sender of a poison command awaiting its reply is told at once.
  *
  * If the queue refuses the letter, the returned promise rejects and the transport treats the
  * message as a failed delivery (it is delivered again later): poison is never dropped silently.
@@ -75,5 +90,43 @@ export function poisonToDeadLetters(
     } catch {
       // The letter is stored: a failing report must not have the message delivered again.
     }
+    if (wire && options.replies) await answerSender(options.replies, wire, poison);
   };
+}
+
+/**
+ * Publishes a failed reply to a poison command's `metadata.replyTo`, when it has one: the
+ * sender's request then fails at once, naming why, instead of waiting out its timeout.
+ */
+async function answerSender(
+  replies: NonNullable<PoisonDeadLetterOptions['replies']>,
+  command: WireEnvelope,
+  poison: PoisonMessage,
+): Promise<void> {
+  const { replyTo, category } = command.metadata;
+  if (category !== 'command' || typeof replyTo !== 'string') return;
+  const answer = reply(
+    {
+      messageId: command.messageId,
+      aggregateId: typeof command.aggregateId === 'string' ? command.aggregateId : '',
+      aggregateType: typeof command.aggregateType === 'string' ? command.aggregateType : '',
+      metadata: command.metadata,
+    },
+    {
+      ok: false,
+      error: {
+        name: poisonErrorName(poison.raw, poison.reason),
+        message:
+          `${command.type} ${command.messageId} could not be read by its handler's service ` +
+          `and was dead-lettered, unhandled: ${poison.reason}`,
+      },
+    },
+  );
+  try {
+    const publisher = typeof replies === 'function' ? replies() : replies;
+    await publisher.publish(replyTo, [answer]);
+  } catch {
+    // The letter is stored: failing here would have the message delivered, and stored, again.
+    // The sender times out instead, as it did before it could be answered.
+  }
 }

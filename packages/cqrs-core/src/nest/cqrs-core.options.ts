@@ -21,8 +21,10 @@ export interface CqrsCoreModuleOptions {
    */
   publisher?: Publisher;
   /**
-   * Built by you, so its `onPoison` is yours to set: `poisonToDeadLetters(deadLetters)` sends
-   * undecodable messages to the same queue as the handlers' dead letters.
+   * Built by you, so its `onPoison` is yours to set: `poisonToDeadLetters(deadLetters, {
+   * replies: publisher })` sends undecodable messages to the same queue as the handlers' dead
+   * letters, and answers a poison command's sender at once (a CommandRejectedError rather than
+   * a CommandTimeoutError after its timeout).
    */
   subscriber?: Subscriber;
   serializer: SerializerRegistry;

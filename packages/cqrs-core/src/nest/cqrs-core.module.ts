@@ -220,6 +220,8 @@ function unconfigured(option: string, token: string): object {
 }
 
 const EXPORTS = [
+  // registerLoadedHandlers(), for the handlers of a lazily loaded module.
+  HandlersExplorer,
   Router,
   CommandBus,
   EventBus,

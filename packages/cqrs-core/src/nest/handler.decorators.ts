@@ -66,6 +66,8 @@ export interface IQueryHandler<Q = unknown, R = unknown> {
  * so the compiler checks that method. A class without `execute` makes the app's start fail,
  * naming the class. With message types, the compiler checks that `execute` takes their
  * envelopes (`EnvelopeOf<typeof Deposit>`).
+ * A provider of a module loaded later by LazyModuleLoader is found only when
+ * `HandlersExplorer.registerLoadedHandlers()` is called after the load.
  */
 export function CommandHandler<M extends MessageType>(
   types: M | readonly M[],
@@ -83,6 +85,8 @@ export function CommandHandler(types: MessageTypes): ClassDecorator {
  * {@link IEventHandler} so the compiler checks that method. A class without `handle` makes the
  * app's start fail, naming the class. With message types, the compiler checks that `handle`
  * takes their envelopes (of several types, the union `EnvelopeOf<typeof A | typeof B>`).
+ * A provider of a module loaded later by LazyModuleLoader is found only when
+ * `HandlersExplorer.registerLoadedHandlers()` is called after the load.
  */
 export function EventHandler<M extends MessageType>(
   types: M | readonly M[],
@@ -110,6 +114,8 @@ export function EventHandler(
  * implement {@link IQueryHandler} so the compiler checks that method. A class without `execute`
  * makes the app's start fail, naming the class. With a {@link QueryType}, `execute` gets the
  * parameters its schema parsed when the caller executes with that type.
+ * A provider of a module loaded later by LazyModuleLoader is found only when
+ * `HandlersExplorer.registerLoadedHandlers()` is called after the load.
  */
 export function QueryHandler(type: string): ClassDecorator;
 /** With a {@link QueryType}, the compiler checks that the class answers what the type says. */

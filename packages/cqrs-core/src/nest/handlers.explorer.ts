@@ -88,6 +88,10 @@ function checkInjectable(
  * Finds @CommandHandler / @EventHandler / @QueryHandler providers, registers them with the buses
  * and starts the router once the app has bootstrapped. At shutdown it stops taking deliveries,
  * lets the ones in flight finish and be acknowledged, then closes transports and connections.
+ *
+ * Hazard: it looks once, at bootstrap. The handlers of a module loaded later with Nest's
+ * LazyModuleLoader are not registered — nothing calls them, and nothing says so — until
+ * `registerLoadedHandlers()` is called after the `load()`.
  */
 @Injectable()
 export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -109,6 +113,10 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
   ) {}
 
   private shuttingDown = false;
+  /** The handler instances registered with the buses (each once, however often discovered). */
+  private readonly registered = new WeakSet<object>();
+  /** Event handler name → the class that took it. */
+  private readonly eventHandlers = new Map<string, string>();
   /** The last error of initialising the stores, while they are not initialised. */
   private storesError: string | undefined;
   private wakeStores: (() => void) | undefined;
@@ -121,81 +129,7 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
   private readonly shutdownSignal = new Promise<void>((resolve) => (this.signalShutdown = resolve));
 
   async onApplicationBootstrap(): Promise<void> {
-    /** Event handler name → the class that took it. */
-    const eventHandlers = new Map<string, string>();
-    for (const wrapper of this.discovery.getProviders()) {
-      const { instance, metatype } = wrapper;
-      if (!instance || !metatype) continue;
-      const className = (metatype as { name: string }).name;
-      const decorated = [COMMAND_HANDLER, EVENT_HANDLER, QUERY_HANDLER].some(
-        (key) => this.reflector.get(key, metatype) !== undefined,
-      );
-      // A request-scoped or transient provider has no instance here, only Nest's placeholder
-      // without its dependencies: refuse it at start rather than run it half-built.
-      if (decorated && !wrapper.isDependencyTreeStatic())
-        throw new Error(
-          `${className} is a Causeway handler and must be a singleton ` +
-            `(the default scope): it is called for messages, outside any request`,
-        );
-      if (decorated)
-        checkInjectable(metatype as abstract new (...args: never[]) => unknown, className);
-      const commandTypes = this.reflector.get<string | readonly string[] | undefined>(
-        COMMAND_HANDLER,
-        metatype,
-      );
-      if (commandTypes) {
-        const handler = checkedHandler<Executes>(instance, className, '@CommandHandler');
-        try {
-          this.commands.handle(
-            commandTypes,
-            (command, delivery) => handler.execute(command, delivery),
-            { middleware: [], name: className },
-          );
-        } catch (error) {
-          // Name the class: the bus's own message names only types and topics.
-          throw new Error(
-            `@CommandHandler ${className}: ${(error as Error).message}` +
-              (/commandTopics/.test((error as Error).message)
-                ? ' (CqrsCoreModule.forRoot({ commandTopics }))'
-                : ''),
-            { cause: error },
-          );
-        }
-      }
-      const event = this.reflector.get<EventHandlerMetadata | undefined>(EVENT_HANDLER, metatype);
-      if (event) {
-        const handler = checkedHandler<Handles>(instance, className, '@EventHandler');
-        if (event.name === undefined)
-          this.logger.warn(
-            `@EventHandler ${className} has no name: its consumer group is named after the ` +
-              'class, so renaming it (or a minifier) starts a new group that consumes every ' +
-              "event again. Give it one: @EventHandler(types, { name: '…' })",
-          );
-        const name = event.name ?? className;
-        const taken = eventHandlers.get(name);
-        if (taken)
-          throw new Error(
-            `@EventHandler ${className} is named "${name}", as ${taken} is: the name names the ` +
-              'consumer group (the events it has handled), so each handler needs its own. ' +
-              "Give one of them another: @EventHandler(types, { name: '…' })",
-          );
-        eventHandlers.set(name, className);
-        this.events.on(event.types, (message, delivery) => handler.handle(message, delivery), {
-          name,
-          mode: event.mode,
-          maxInFlight: event.maxInFlight,
-          idempotent: event.idempotent,
-        });
-      }
-      const queryType = this.reflector.get<string | QueryType | undefined>(QUERY_HANDLER, metatype);
-      if (queryType) {
-        const handler = checkedHandler<Executes>(instance, className, '@QueryHandler');
-        const answer = (query: unknown) => handler.execute(query);
-        // With its QueryType, so that a caller by name gets validated parameters too.
-        if (isQueryType(queryType)) this.queries.register(queryType, answer, { name: className });
-        else this.queries.register(queryType, answer, { name: className });
-      }
-    }
+    this.registerDiscovered();
     // A broker (or the stores' server) that is down at start-up must not stop the service from
     // starting: the stores are initialised and the router subscribes in the background, and
     // the `bus` probe reports it not ready meanwhile.
@@ -257,6 +191,104 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     // Record a check with these probes now rather than at the monitor's next period, so that
     // GET /health shows the bus from the start (the monitor may have started before them).
     if (this.probes) void this.monitor?.check();
+  }
+
+  /**
+   * Registers the handlers of the lazily loaded modules (LazyModuleLoader.load) with the buses
+   * and resolves once they are subscribed. The explorer finds the decorated providers once, at
+   * application bootstrap; Nest runs no lifecycle hook for a module loaded later, so its
+   * handlers are not registered until this is called: call it after each `load()` that brings
+   * handlers. Handlers registered already are skipped, so calling it again is harmless.
+   * Waits, as start-up does, while the broker is away.
+   * @returns the names of the handlers it subscribed (router handler names)
+   * @throws Error as the bootstrap does for a handler it refuses (naming the class), or when
+   *   the application is shutting down
+   */
+  async registerLoadedHandlers(): Promise<string[]> {
+    if (this.shuttingDown) throw new Error('CqrsCore: the application is shutting down');
+    const before = new Set(this.router.handlerNames());
+    this.registerDiscovered();
+    const added = this.router.handlerNames().filter((name) => !before.has(name));
+    if (this.router.running) await Promise.all(added.map((name) => this.router.subscribed(name)));
+    return added;
+  }
+
+  /** Registers every decorated provider Nest has built that is not registered yet. */
+  private registerDiscovered(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      const { instance, metatype } = wrapper;
+      if (!instance || !metatype || this.registered.has(instance)) continue;
+      const className = (metatype as { name: string }).name;
+      const decorated = [COMMAND_HANDLER, EVENT_HANDLER, QUERY_HANDLER].some(
+        (key) => this.reflector.get(key, metatype) !== undefined,
+      );
+      // A request-scoped or transient provider has no instance here, only Nest's placeholder
+      // without its dependencies: refuse it at start rather than run it half-built.
+      if (decorated && !wrapper.isDependencyTreeStatic())
+        throw new Error(
+          `${className} is a Causeway handler and must be a singleton ` +
+            `(the default scope): it is called for messages, outside any request`,
+        );
+      if (decorated)
+        checkInjectable(metatype as abstract new (...args: never[]) => unknown, className);
+      const commandTypes = this.reflector.get<string | readonly string[] | undefined>(
+        COMMAND_HANDLER,
+        metatype,
+      );
+      if (commandTypes) {
+        const handler = checkedHandler<Executes>(instance, className, '@CommandHandler');
+        try {
+          this.commands.handle(
+            commandTypes,
+            (command, delivery) => handler.execute(command, delivery),
+            { middleware: [], name: className },
+          );
+        } catch (error) {
+          // Name the class: the bus's own message names only types and topics.
+          throw new Error(
+            `@CommandHandler ${className}: ${(error as Error).message}` +
+              (/commandTopics/.test((error as Error).message)
+                ? ' (CqrsCoreModule.forRoot({ commandTopics }))'
+                : ''),
+            { cause: error },
+          );
+        }
+      }
+      const event = this.reflector.get<EventHandlerMetadata | undefined>(EVENT_HANDLER, metatype);
+      if (event) {
+        const handler = checkedHandler<Handles>(instance, className, '@EventHandler');
+        if (event.name === undefined)
+          this.logger.warn(
+            `@EventHandler ${className} has no name: its consumer group is named after the ` +
+              'class, so renaming it (or a minifier) starts a new group that consumes every ' +
+              "event again. Give it one: @EventHandler(types, { name: '…' })",
+          );
+        const name = event.name ?? className;
+        const taken = this.eventHandlers.get(name);
+        if (taken)
+          throw new Error(
+            `@EventHandler ${className} is named "${name}", as ${taken} is: the name names the ` +
+              'consumer group (the events it has handled), so each handler needs its own. ' +
+              "Give one of them another: @EventHandler(types, { name: '…' })",
+          );
+        this.eventHandlers.set(name, className);
+        this.events.on(event.types, (message, delivery) => handler.handle(message, delivery), {
+          name,
+          mode: event.mode,
+          maxInFlight: event.maxInFlight,
+          idempotent: event.idempotent,
+        });
+      }
+      const queryType = this.reflector.get<string | QueryType | undefined>(QUERY_HANDLER, metatype);
+      if (queryType) {
+        const handler = checkedHandler<Executes>(instance, className, '@QueryHandler');
+        const answer = (query: unknown) => handler.execute(query);
+        // With its QueryType, so that a caller by name gets validated parameters too.
+        if (isQueryType(queryType)) this.queries.register(queryType, answer, { name: className });
+        else this.queries.register(queryType, answer, { name: className });
+      }
+      if (decorated) this.registered.add(instance);
+    }
   }
 
   /**

@@ -3,6 +3,7 @@ import {
   CommandBus,
   commandHandler,
   type Envelope,
+  EventBus,
   EventForwarder,
   type EventStore,
   InMemoryBroker,
@@ -26,6 +27,7 @@ import {
   CqrsCoreModule,
   EVENT_STORE,
   EventHandler,
+  HandlersExplorer,
   type ICommandHandler,
   type IEventHandler,
   type IQueryHandler,
@@ -33,6 +35,7 @@ import {
   QueryHandler,
 } from '@causeway/cqrs-core/nest';
 import { Controller, Inject, Injectable, Module, UseFilters } from '@nestjs/common';
+import { LazyModuleLoader } from '@nestjs/core';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
@@ -142,6 +145,50 @@ describe('guide: NestJS', () => {
       MessageValidationError,
     );
     await app.close();
+  });
+
+  it('registers the handlers of a lazily loaded module when asked', async () => {
+    const reported: number[] = [];
+    @Injectable()
+    @EventHandler('MoneyDeposited', { name: 'reports' })
+    class DepositsReport implements IEventHandler<Envelope<{ amount: number }>> {
+      handle(event: Envelope<{ amount: number }>): void {
+        reported.push(event.data.amount);
+      }
+    }
+    @Module({ providers: [DepositsReport] })
+    class ReportsModule {}
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: 'reports',
+          instanceId: 'reports-1',
+          serializer: new SerializerRegistry().register(
+            'MoneyDeposited',
+            z.object({ amount: z.number() }),
+          ),
+        }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      // #region guide:nest-lazy
+      await app.get(LazyModuleLoader).load(() => ReportsModule);
+      const registered = await app.get(HandlersExplorer).registerLoadedHandlers(); // ['reports']
+      // #endregion
+      expect(registered).toEqual(['reports']);
+      await app
+        .get(EventBus)
+        .publish([
+          new MessageFactory().event('MoneyDeposited', { amount: 7 }, { aggregateId: 'a' }),
+        ]);
+      for (let i = 0; i < 300 && reported.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(reported).toEqual([7]);
+    } finally {
+      await app.close();
+    }
   });
 
   it('serves @EventPattern handlers over a Causeway subscriber', async () => {

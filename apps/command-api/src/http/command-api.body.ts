@@ -17,11 +17,12 @@ export interface BodyReaderOptions {
 
 /**
  * Express middleware for command-api's paths, mounted before Nest's own body parsers
- * (`setupCommandApi`): refuses a body that is not JSON (415) or larger than `maxBytes` (413,
- * answered after draining so that the client reads the answer; far larger, answered at once
- * with `Connection: close`), and otherwise leaves the raw bytes and the parse result on
- * `request.commandApiBody` — whether a parse error is a 400 problem or a JSON-RPC -32700 is
- * the endpoint's call.
+ * (`setupCommandApi`): refuses a body that is not JSON (415) or larger than `maxBytes` (413). A refused
+ * body is drained before its answer so that the client reads the answer, but never more than
+ * `maxBytes` + DRAIN_CAP bytes of it: past that the answer comes at once, with
+ * `Connection: close` (a refusal must not let a client make the server read without end).
+ * Otherwise it leaves the raw bytes and the parse result on `request.commandApiBody` —
+ * whether a parse error is a 400 problem or a JSON-RPC -32700 is the endpoint's call.
  */
 export function commandApiBodyReader(options: BodyReaderOptions) {
   return (
@@ -48,36 +49,36 @@ export function commandApiBodyReader(options: BodyReaderOptions) {
       return;
     }
     const contentType = header(request, 'content-type');
-    if (!isJson(contentType)) {
-      request.resume();
-      request.once('end', () => refuse(new UnsupportedMediaTypeError(contentType)));
-      return;
-    }
+    // Refused whatever its bytes (415), or once they pass maxBytes (413).
+    let refusal: Error | undefined = !isJson(contentType)
+      ? new UnsupportedMediaTypeError(contentType)
+      : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
     let answered = false;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > options.maxBytes) {
-        tooLarge = true;
+      if (!refusal && size > options.maxBytes) {
+        refusal = new BodyTooLargeError(options.maxBytes);
         chunks.length = 0;
-        if (size > options.maxBytes + DRAIN_CAP) {
-          // Answered now and the connection closed by Node once the answer is written (the
-          // rest of the body is discarded until then). Destroying the request here could cut
-          // the answer off, and a proxy in front would answer for us (the edge said 502).
-          request.removeAllListeners('data');
-          answered = true;
-          response.setHeader('Connection', 'close');
-          refuse(new BodyTooLargeError(options.maxBytes));
-        }
+      }
+      if (!refusal) {
+        chunks.push(chunk);
         return;
       }
-      chunks.push(chunk);
+      if (size > options.maxBytes + DRAIN_CAP) {
+        // Answered now and the connection closed by Node once the answer is written (the
+        // rest of the body is discarded until then). Destroying the request here could cut
+        // the answer off, and a proxy in front would answer for us (the edge said 502).
+        request.removeAllListeners('data');
+        answered = true;
+        response.setHeader('Connection', 'close');
+        refuse(refusal);
+      }
     });
     request.once('end', () => {
       if (answered) return;
-      if (tooLarge) return refuse(new BodyTooLargeError(options.maxBytes));
+      if (refusal) return refuse(refusal);
       const raw = Buffer.concat(chunks);
       if (raw.length === 0) {
         request.commandApiBody = { kind: 'empty', raw };

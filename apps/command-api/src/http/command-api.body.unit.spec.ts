@@ -1,0 +1,93 @@
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { commandApiBodyReader } from './command-api.body';
+import { type ApiRequest, type ApiResponse, writeAnswer } from './http.types';
+
+const MAX_BYTES = 1024;
+const DRAIN_CAP = 1024 * 1024;
+
+/** A real server running the reader, whose endpoint answers 200 with the body as read. */
+async function readerServer(): Promise<{ server: Server; url: string }> {
+  const reader = commandApiBodyReader({ maxBytes: MAX_BYTES });
+  const server = createServer((req, res) => {
+    const apiRequest = Object.assign(req, { originalUrl: req.url ?? '' }) as IncomingMessage &
+      ApiRequest;
+    const response: ApiResponse = {
+      status(code) {
+        res.statusCode = code;
+        return this;
+      },
+      setHeader: (name, value) => void res.setHeader(name, value),
+      send: (body) => res.end(body),
+      end: () => void res.end(),
+    };
+    reader(apiRequest, response, () =>
+      writeAnswer(response, { status: 200, body: apiRequest.commandApiBody }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+interface Outcome {
+  status?: number;
+  headers?: Record<string, string | string[] | undefined>;
+  body?: string;
+  /** Bytes written by the client until the answer came (or it gave up). */
+  sent: number;
+}
+
+/** Sends a body without end (chunked), until an answer comes or `giveUpMs` passed. */
+function sendEndless(url: string, contentType: string, giveUpMs: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const req = request(`${url}/api/trainers/ash/move`, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+    });
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    let sent = 0;
+    const timer = setInterval(() => {
+      req.write(chunk);
+      sent += chunk.length;
+    }, 2);
+    const done = (outcome: Omit<Outcome, 'sent'>) => {
+      clearInterval(timer);
+      clearTimeout(limit);
+      req.destroy();
+      resolve({ ...outcome, sent });
+    };
+    const limit = setTimeout(() => done({}), giveUpMs);
+    req.on('response', (res) => {
+      res.resume();
+      done({ status: res.statusCode, headers: res.headers });
+    });
+    req.on('error', () => done({}));
+  });
+}
+
+describe('commandApiBodyReader', () => {
+  let server: Server;
+  let url: string;
+  beforeAll(async () => ({ server, url } = await readerServer()));
+  afterAll(
+    () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(resolve);
+      }),
+  );
+
+  it('answers a body that is not JSON with 415 before it ends, having read at most MAX_BODY_BYTES + 1 MiB', async () => {
+    // Without a bound, a client without a token could make the server read for ever.
+    for (const contentType of ['text/plain', 'application/octet-stream']) {
+      const outcome = await sendEndless(url, contentType, 4_000);
+      expect({ contentType, status: outcome.status, close: outcome.headers?.connection }).toEqual({
+        contentType,
+        status: 415,
+        close: 'close',
+      });
+      // What the client wrote until the answer: the bound, plus what sockets buffer meanwhile.
+      expect(outcome.sent).toBeLessThan(MAX_BYTES + DRAIN_CAP + 8 * 1024 * 1024);
+    }
+  });
+});

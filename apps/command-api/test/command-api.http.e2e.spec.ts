@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import Redis from 'ioredis';
 import { contractsSerializer } from '@causeway/contracts';
 import { type Envelope, type SubscriptionHandle } from '@causeway/cqrs-core';
@@ -838,6 +839,38 @@ describe('command-api over HTTP', () => {
         'application/json;charset="utf8"',
       ])
         expect((await send(`/api/trainers/${erika}/move`, bom, contentType)).status).toBe(202);
+    });
+
+    it('415 naming the coding for a compressed body, on REST and /rpc, not malformed JSON or -32700', async () => {
+      const sabrina = unique('sabrina');
+      const token = await tokenOf(sabrina);
+      for (const target of [`/api/trainers/${sabrina}/move`, '/rpc']) {
+        const answer = await fetch(`${api.url}${target}`, {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${token}`,
+            'Content-Type': 'application/json',
+            'Content-Encoding': 'gzip',
+          },
+          body: gzipSync(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: 1,
+              method: 'trainer.move',
+              params: { trainerId: sabrina, ...move },
+            }),
+          ),
+        });
+        expect({ target, status: answer.status, body: await answer.json() }).toEqual({
+          target,
+          status: 415,
+          body: expect.objectContaining({
+            type: 'https://causeway.dev/problems/unsupported-media-type',
+            detail: expect.stringContaining('Content-Encoding "gzip"'),
+          }),
+        });
+      }
+      await expectNothingSentFor(sabrina);
     });
 
     it('413 for a body over MAX_BODY_BYTES and 415 for a body that is not JSON', async () => {

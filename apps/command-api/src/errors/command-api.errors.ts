@@ -26,12 +26,21 @@ export class MalformedJsonError extends CommandApiError {
   }
 }
 
+/**
+ * The body is not JSON in UTF-8 (its `contentType`), or comes in a content coding command-api
+ * does not decode (`contentEncoding`, e.g. gzip: RFC 9110 §15.5.16).
+ */
 export class UnsupportedMediaTypeError extends CommandApiError {
   readonly kind = 'unsupported-media-type';
-  constructor(readonly contentType: string | undefined) {
-    // The header is client input: a bounded prefix of it at most goes back in the answer.
+  constructor(
+    readonly contentType: string | undefined,
+    readonly contentEncoding?: string,
+  ) {
+    // The headers are client input: a bounded prefix of them at most goes back in the answer.
     super(
-      `Content-Type must be application/json (in UTF-8), not ${contentType ? `"${clip(contentType)}"` : 'missing'}`,
+      contentEncoding !== undefined
+        ? `Content-Encoding "${clip(contentEncoding)}" is not supported: send the body uncompressed (identity)`
+        : `Content-Type must be application/json (in UTF-8), not ${contentType ? `"${clip(contentType)}"` : 'missing'}`,
     );
     this.name = 'UnsupportedMediaTypeError';
   }

@@ -73,7 +73,10 @@ export function toProblem(error: unknown): ProblemAnswer {
       fields: { maxBytes: error.maxBytes },
     });
   if (error instanceof UnsupportedMediaTypeError)
-    return problem(415, 'unsupported-media-type', 'Unsupported Media Type', error.message);
+    return problem(415, 'unsupported-media-type', 'Unsupported Media Type', error.message, {
+      // RFC 9110 §12.5.3: the codings it takes, when the coding was what it refused.
+      ...(error.contentEncoding !== undefined && { headers: { 'Accept-Encoding': 'identity' } }),
+    });
   if (error instanceof ValidationError)
     return problem(422, 'invalid-fields', 'Unprocessable Content', error.message, {
       fields: { errors: error.errors },

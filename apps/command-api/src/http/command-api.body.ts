@@ -17,7 +17,8 @@ export interface BodyReaderOptions {
 
 /**
  * Express middleware for command-api's paths, mounted before Nest's own body parsers
- * (`setupCommandApi`): refuses a body that is not JSON (415) or larger than `maxBytes` (413). A refused
+ * (`setupCommandApi`): refuses a body that is not JSON, or that comes in a content coding
+ * other than `identity` (gzip…: 415 naming it), or is larger than `maxBytes` (413). A refused
  * body is drained before its answer so that the client reads the answer, but never more than
  * `maxBytes` + DRAIN_CAP bytes of it: past that the answer comes at once, with
  * `Connection: close` (a refusal must not let a client make the server read without end).
@@ -49,10 +50,13 @@ export function commandApiBodyReader(options: BodyReaderOptions) {
       return;
     }
     const contentType = header(request, 'content-type');
+    const coding = unsupportedCoding(header(request, 'content-encoding'));
     // Refused whatever its bytes (415), or once they pass maxBytes (413).
     let refusal: Error | undefined = !isJson(contentType)
       ? new UnsupportedMediaTypeError(contentType)
-      : undefined;
+      : coding !== undefined
+        ? new UnsupportedMediaTypeError(contentType, coding)
+        : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     let answered = false;
@@ -101,6 +105,20 @@ export function commandApiBodyReader(options: BodyReaderOptions) {
       next();
     });
   };
+}
+
+/**
+ * The content coding of a `Content-Encoding` header when it is not `identity` (the reader
+ * decodes none: a gzip body read as JSON would be a confusing 400 "malformed"), else undefined.
+ */
+function unsupportedCoding(contentEncoding: string | undefined): string | undefined {
+  const codings = (contentEncoding ?? '')
+    .split(',')
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== '');
+  return codings.every((coding) => coding.toLowerCase() === 'identity')
+    ? undefined
+    : codings.join(', ');
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

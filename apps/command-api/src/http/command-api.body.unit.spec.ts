@@ -1,5 +1,6 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { commandApiBodyReader } from './command-api.body';
 import { type ApiRequest, type ApiResponse, writeAnswer } from './http.types';
 
@@ -35,6 +36,21 @@ interface Outcome {
   body?: string;
   /** Bytes written by the client until the answer came (or it gave up). */
   sent: number;
+}
+
+/** Sends `body` in one piece. */
+function send(url: string, headers: Record<string, string>, body: Buffer): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/api/trainers/ash/move`, { method: 'POST', headers }, (res) => {
+      let text = '';
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: text, sent: body.length }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Sends a body without end (chunked), until an answer comes or `giveUpMs` passed. */
@@ -89,5 +105,28 @@ describe('commandApiBodyReader', () => {
       // What the client wrote until the answer: the bound, plus what sockets buffer meanwhile.
       expect(outcome.sent).toBeLessThan(MAX_BYTES + DRAIN_CAP + 8 * 1024 * 1024);
     }
+  });
+
+  it('answers a body in a content coding it does not decode (gzip) with 415 naming it, not as malformed JSON', async () => {
+    const json = JSON.stringify({ directionX: 1, directionY: 0, action: 'start' });
+    const gzip = await send(
+      url,
+      { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      gzipSync(json),
+    );
+    expect(gzip.status).toBe(415);
+    expect(gzip.headers?.['accept-encoding']).toBe('identity');
+    expect(JSON.parse(gzip.body!)).toMatchObject({
+      type: 'https://causeway.dev/problems/unsupported-media-type',
+      detail: expect.stringContaining('"gzip"'),
+    });
+    // `identity`, in any case, is no coding at all: read as JSON.
+    const identity = await send(
+      url,
+      { 'content-type': 'application/json', 'content-encoding': 'Identity' },
+      Buffer.from(json),
+    );
+    expect(identity.status).toBe(200);
+    expect(JSON.parse(identity.body!)).toMatchObject({ kind: 'json' });
   });
 });

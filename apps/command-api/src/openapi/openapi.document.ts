@@ -45,7 +45,9 @@ const commonErrors = {
     },
   },
   '413': problem('Body larger than MAX_BODY_BYTES'),
-  '415': problem('Content-Type is not application/json'),
+  '415': problem(
+    'Content-Type is not application/json (in UTF-8), or the body has a Content-Encoding other than identity (e.g. gzip: send it uncompressed)',
+  ),
   '429': { ...problem('Rate limit of the caller exceeded'), headers: retryAfter },
 };
 /** A 409 of the Idempotency-Key; `Retry-After` when the first request is still in flight. */

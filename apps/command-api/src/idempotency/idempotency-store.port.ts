@@ -52,9 +52,9 @@ export interface IdempotencyStart {
  *   failed), which keeps its start time as below.
  * - A key whose request may have sent a command stays bound to that request: after a release
  *   with `keepStart` or a lapsed lease, `begin` with another fingerprint is `mismatch` as long
- *   as the start time is kept. (Its commands' ids derive from the key and the request's
- *   fingerprint, IdempotencyGate and idempotentCommandId: another request would get ids of
- *   its own.)
+ *   as the start time is kept. (Its commands' ids derive from the key, the request's
+ *   fingerprint and the start time, IdempotencyGate and idempotentCommandId: another request
+ *   would get ids of its own, and so does any request once the start time is forgotten.)
  * - `complete`, `release` and `abandon` with a token that no longer holds the key change nothing.
  * - `abandon` undoes the `begin` that took the key with its token (see abandon).
  * - A key remembers when it was first started: a `begin` that starts it returns as `startedAt`

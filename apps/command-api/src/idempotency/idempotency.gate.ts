@@ -58,7 +58,8 @@ function bodyPrint(body: ApiRequest['commandApiBody']): string | Buffer {
  * and sends nothing; the same key with another request, or while the first is still in flight,
  * is a 409. Failed requests free the key; the commands a request creates have ids derived from
  * the key (idempotentCommandId), so a retry after a failure — a 503 that could not tell whether
- * the command was sent — repeats the same commands rather than new ones. They are also created
+ * the command was sent — repeats the same commands rather than new ones. Once the key is
+ * forgotten (IDEMPOTENCY_TTL_S after its answer), a request under it is a new one: new ids. They are also created
  * at the time of the key's first attempt (idempotentAcceptedAt), kept by the store through the
  * failure, so a repeated move carries the first one's deadline: a first copy delivered late
  * and expired is not followed by its retry applied within a later deadline.
@@ -118,10 +119,16 @@ export class IdempotencyGate {
       // Commands created by this request get ids derived from the key: a retry after a failure
       // (the key is freed) sends the same commands again, which their handler recognises, and
       // created at the first attempt's time, so with the first attempt's deadline.
-      // The ids derive from the request too (its fingerprint): a retry (same request) gets the
-      // same ids, but another request under a key that expired or was freed gets ids of its own
-      // (the old ones may still be in the status store and in trainer-service's recent ids).
-      produced = await withIdempotencyKey(`${scoped}\n${fingerprint}`, begun.startedAt, produce);
+      // The ids derive from the request too (its fingerprint), and from the key's start time,
+      // which a retry keeps (a retry of the same request gets the same ids) but a key that
+      // expired or was freed does not: a request under it, even the same one, is answered as a
+      // new command, so it gets ids of its own — the old ones may still be in the status store
+      // and in trainer-service's recent ids, which would drop the new command as done already.
+      produced = await withIdempotencyKey(
+        `${scoped}\n${fingerprint}\n${begun.startedAt}`,
+        begun.startedAt,
+        produce,
+      );
     } catch (error) {
       // The request's own error is the answer; a key that cannot be freed (its store is down)
       // stays leased until LEASE_MS, and a retry meanwhile is a 409 "in flight". Only a command

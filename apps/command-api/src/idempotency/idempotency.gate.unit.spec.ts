@@ -80,9 +80,21 @@ describe('IdempotencyGate with CommandService', () => {
     // The first id is in trainer-service's recent ids and the status store: a stop under it
     // would be taken for the start, done already.
     expect(idOf(second)).not.toBe(idOf(first));
-    // The same request again after expiry is a retry (e.g. of one whose answer was lost).
-    now += 61_000;
-    const again = await move('k-reused', { directionX: 0, directionY: 0, action: 'stop' });
-    expect(idOf(again)).toBe(idOf(second));
+  });
+
+  it('sends the same request under a key that expired as a new command, not under the id trainer-service already handled', async () => {
+    const start = { directionX: 1, directionY: 0, action: 'start' };
+    const first = await move('k-again', start);
+    const retry = await move('k-again', start); // within IDEMPOTENCY_TTL_S: the same answer
+    expect(idOf(retry)).toBe(idOf(first));
+    now += 61_000; // the key is forgotten: answered 202 "accepted now", so it must be sent anew
+    const again = await move('k-again', start);
+    expect(again).toMatchObject({ status: 202, replayed: false });
+    expect(sent.map((command) => command.messageId)).toEqual([idOf(first), idOf(again)]);
+    expect(idOf(again)).not.toBe(idOf(first));
+    expect(await commandStatus.get(idOf(again))).toMatchObject({
+      status: 'accepted',
+      acceptedAt: new Date(now).toISOString(),
+    });
   });
 });

@@ -41,10 +41,11 @@ export function idempotentAcceptedAt(): number | undefined {
 /**
  * The id of the next command of the current request when it carries an Idempotency-Key, else
  * undefined (a random id then). A uuid v5 (RFC 9562) of the scope's key (IdempotencyGate: the
- * caller-scoped key and the request's fingerprint) and the command's position in the request: a
- * retry of the request (same key, same request) sends the very same command ids, so the command
- * handler recognises a command it already executed (trainer-service: by command id) instead of
- * executing it twice, while another request under a key that expired gets ids of its own.
+ * caller-scoped key, the request's fingerprint and the key's start time) and the command's
+ * position in the request: a retry of the request (same key, same request, while the key is
+ * remembered) sends the very same command ids, so the command handler recognises a command it
+ * already executed (trainer-service: by command id) instead of executing it twice, while a
+ * request under a key that expired — another one or the same again — gets ids of its own.
  */
 export function idempotentCommandId(): string | undefined {
   const scope = scopes.getStore();

@@ -22,7 +22,7 @@ import { RpcController } from './rpc/rpc.controller';
  *
  * Every endpoint: Bearer JWT (401), rate limit per caller (429 + Retry-After), own trainers
  * only (403 / JSON-RPC -32003), zod validation naming each field (422 / -32602),
- * Idempotency-Key (same answer on retry, 409 on reuse with another request or while in flight),
+ * Idempotency-Key (same answer on retry, 422 on reuse with another request, 409 while in flight),
  * 503 when the command could not be recorded or sent. Authentication, rate limit and
  * idempotency failures of `/rpc` are HTTP problem details, not JSON-RPC errors: they concern the
  * whole HTTP request. Also call `setupCommandApi(app, options)` before the app listens: it

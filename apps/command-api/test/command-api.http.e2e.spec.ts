@@ -954,8 +954,12 @@ describe('command-api over HTTP', () => {
         body: { ...move, action: 'stop' },
         headers,
       });
-      expect(other.status).toBe(409);
-      expect(other.body).toMatchObject({ status: 409, reason: 'mismatch' });
+      expect(other.status).toBe(422);
+      expect(other.body).toMatchObject({
+        type: 'https://causeway.dev/problems/idempotency-key-reused',
+        status: 422,
+        reason: 'mismatch',
+      });
       // Another user's identical key is theirs alone.
       await commandArrives(first.body.commandId);
       const marker = await call('POST', `${api.url}/api/trainers/${jasmine}/move`, {
@@ -1009,7 +1013,7 @@ describe('command-api over HTTP', () => {
         body: { ...body, id: 2 },
         headers,
       });
-      expect(changed.status).toBe(409);
+      expect(changed.status).toBe(422);
       await commandArrives(first.body.result.commandId);
       const marker = await call('POST', `${api.url}/api/trainers/${blaine}/move`, {
         token,
@@ -1059,13 +1063,13 @@ describe('command-api over HTTP', () => {
       expect(batch.refused.body[0].error).toMatchObject({ code: -32003 });
       expect(batch.retry.status).toBe(200);
       await commandArrives(batch.retry.body[0].result.commandId);
-      // A batch where one call sent its command is kept: another request is still a 409.
+      // A batch where one call sent its command is kept: another request is still refused (422).
       const kept = await refusedThenFixed(
         [call1({ ...move, directionX: 0, directionY: 0 }), call1({ ...move, action: 'stop' }, 2)],
         [call1(move)],
       );
       expect(kept.refused.body[1].result.commandId).toEqual(expect.any(String));
-      expect(kept.retry.status).toBe(409);
+      expect(kept.retry.status).toBe(422);
     });
 
     it('refuses a deeply nested body with a key as it does without one, not with a 500', async () => {

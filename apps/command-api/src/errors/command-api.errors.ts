@@ -96,6 +96,11 @@ export class NotFoundError extends CommandApiError {
   }
 }
 
+/**
+ * The Idempotency-Key cannot serve this request: it was used for another one (`mismatch`:
+ * 422 `idempotency-key-reused`, for good) or its first request is still running (`in-flight`:
+ * 409 `idempotency-conflict`, retry after `Retry-After`).
+ */
 export class IdempotencyConflictError extends CommandApiError {
   readonly kind = 'conflict';
   constructor(readonly reason: 'mismatch' | 'in-flight') {

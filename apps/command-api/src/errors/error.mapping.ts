@@ -62,11 +62,17 @@ export function toProblem(error: unknown): ProblemAnswer {
       fields: { trainerId: error.trainerId },
     });
   if (error instanceof NotFoundError) return problem(404, 'not-found', 'Not Found', error.message);
+  // Reused with another request: 422, as draft-ietf-httpapi-idempotency-key-header says (a
+  // lasting refusal: the request cannot succeed under this key), 409 only while in flight.
+  if (error instanceof IdempotencyConflictError && error.reason === 'mismatch')
+    return problem(422, 'idempotency-key-reused', 'Unprocessable Content', error.message, {
+      fields: { reason: error.reason },
+    });
   if (error instanceof IdempotencyConflictError)
     return problem(409, 'idempotency-conflict', 'Conflict', error.message, {
       fields: { reason: error.reason },
       // In flight: the first request's answer is usually there within a second.
-      ...(error.reason === 'in-flight' && { headers: { 'Retry-After': '1' } }),
+      headers: { 'Retry-After': '1' },
     });
   if (error instanceof BodyTooLargeError)
     return problem(413, 'body-too-large', 'Content Too Large', error.message, {

@@ -9,9 +9,19 @@ describe('toProblem', () => {
       headers: { 'Retry-After': '1' },
       problem: { type: 'https://causeway.dev/problems/idempotency-conflict', reason: 'in-flight' },
     });
-    const mismatch = toProblem(new IdempotencyConflictError('mismatch'));
-    expect(mismatch.status).toBe(409);
-    expect(mismatch.headers).toEqual({});
+    expect(toProblem(new IdempotencyConflictError('mismatch')).headers).toEqual({});
+  });
+
+  it('answers a key reused with another request 422 idempotency-key-reused (draft-ietf-httpapi-idempotency-key-header), not 409', () => {
+    expect(toProblem(new IdempotencyConflictError('mismatch'))).toMatchObject({
+      status: 422,
+      outcome: 'idempotency-key-reused',
+      problem: {
+        type: 'https://causeway.dev/problems/idempotency-key-reused',
+        status: 422,
+        reason: 'mismatch',
+      },
+    });
   });
 
   it('gives the rate limit its Retry-After', () => {

@@ -55,8 +55,8 @@ function bodyPrint(body: ApiRequest['commandApiBody']): string | Buffer {
 /**
  * `Idempotency-Key`: the first answer to a (caller, key) is stored with a fingerprint of method,
  * path and body (a JSON body by its value, see bodyPrint); a retry gets that answer again
- * and sends nothing; the same key with another request, or while the first is still in flight,
- * is a 409. Failed requests free the key; the commands a request creates have ids derived from
+ * and sends nothing; the same key with another request is a 422 (IdempotencyConflictError
+ * `mismatch`), while the first is still in flight a 409. Failed requests free the key; the commands a request creates have ids derived from
  * the key (idempotentCommandId), so a retry after a failure — a 503 that could not tell whether
  * the command was sent — repeats the same commands rather than new ones. Once the key is
  * forgotten (IDEMPOTENCY_TTL_S after its answer), a request under it is a new one: new ids. They are also created

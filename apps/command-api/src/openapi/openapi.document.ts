@@ -50,11 +50,16 @@ const commonErrors = {
   ),
   '429': { ...problem('Rate limit of the caller exceeded'), headers: retryAfter },
 };
-/** A 409 of the Idempotency-Key; `Retry-After` when the first request is still in flight. */
+/** A 409 of the Idempotency-Key: its first request is still in flight, retry after `Retry-After`. */
 const idempotencyConflict = {
-  ...problem('Idempotency-Key reused with a different request, or still in flight'),
+  ...problem(
+    'A request with this Idempotency-Key is still in flight (`idempotency-conflict`, `reason: in-flight`): retry after `Retry-After`',
+  ),
   headers: retryAfter,
 };
+/** A 422 of an Idempotency-Key used before with another request. */
+const keyReused =
+  'the Idempotency-Key was used with a different request (`idempotency-key-reused`, `reason: mismatch`): use a new key';
 /** Express cannot decode a path parameter (`%E0%A4%A`): a bare 400, before any route. */
 const malformedPath = 'a path whose percent-escapes are malformed (`about:blank`)';
 const commandErrors = {
@@ -62,7 +67,7 @@ const commandErrors = {
   ...commonErrors,
   '403': problem('The caller may not move this trainer'),
   '409': idempotencyConflict,
-  '422': problem('Invalid fields; `errors` names each'),
+  '422': problem(`Invalid fields; \`errors\` names each. Or ${keyReused}`),
   '503': unavailable(
     'The command could not be sent (`command-refused`), too many commands wait for their handler (`overloaded`), the Idempotency-Key could not be checked (`idempotency-unavailable`) or this instance has not read the server clock yet, just after its start (`clock-unsynchronised`): nothing was sent. Or the bus did not confirm the command (`command-unconfirmed`): it may have been sent',
   ),
@@ -79,7 +84,7 @@ const idempotencyKey = {
   in: 'header',
   required: false,
   description:
-    'Retries with the same key and request get the first answer again and send nothing; the same key with another request is a 409. 1 to 255 visible ASCII characters (0x21-0x7E); any other value is a 422 naming Idempotency-Key.',
+    'Retries with the same key and request get the first answer again and send nothing; the same key with another request is a 422 (`idempotency-key-reused`), while the first is still in flight a 409. 1 to 255 visible ASCII characters (0x21-0x7E); any other value is a 422 naming Idempotency-Key.',
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]{1,255}$' },
 };
 const pathParam = (name: string, description: string) => ({
@@ -125,7 +130,7 @@ export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAP
     ...commonErrors,
     '409': idempotencyConflict,
     '422': problem(
-      'Malformed Idempotency-Key (must be 1 to 255 visible ASCII characters); `errors` names it',
+      `Malformed Idempotency-Key (must be 1 to 255 visible ASCII characters); \`errors\` names it. Or ${keyReused}`,
     ),
     '503': unavailable(
       'The Idempotency-Key could not be checked (`idempotency-unavailable`): nothing was sent; retry with the same key',
@@ -152,7 +157,7 @@ export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAP
       title: 'Causeway command API',
       version: '1.0.0',
       description:
-        'Commands to trainers, answered at once with `accepted` and processed asynchronously. JSON-RPC 2.0 error codes: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid params (`data.errors` names the fields), -32603 internal error, -32003 not your trainer, -32004 unknown command, -32005 command bus unavailable. Authentication, rate limit and idempotency failures of /rpc are HTTP problem details (401, 429, 409, 503 `idempotency-unavailable`).',
+        'Commands to trainers, answered at once with `accepted` and processed asynchronously. JSON-RPC 2.0 error codes: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid params (`data.errors` names the fields), -32603 internal error, -32003 not your trainer, -32004 unknown command, -32005 command bus unavailable. Authentication, rate limit and idempotency failures of /rpc are HTTP problem details (401, 429, 409 in flight, 422 `idempotency-key-reused`, 503 `idempotency-unavailable`).',
     },
     security: [{ bearer: [] }],
     components: {

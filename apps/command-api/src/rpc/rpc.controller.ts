@@ -19,7 +19,8 @@ import { RPC_READS, rpcMethods, seedMoveMethods } from './rpc.methods';
  * (-32700 parse error, -32600, -32601, -32602 with `data.errors` naming the fields, -32003 not
  * your trainer, -32004 unknown command, -32005 bus unavailable, -32603). Errors of the whole
  * HTTP request are HTTP problem details, as on the REST endpoints: 401 missing/invalid token
- * (with WWW-Authenticate), 429 rate limited, 409 Idempotency-Key conflict, 413, 415.
+ * (with WWW-Authenticate), 429 rate limited, 409 Idempotency-Key in flight, 422 Idempotency-Key
+ * reused with another request, 413, 415.
  * A request of notifications only is answered 204. A batch holds at most MAX_BATCH calls and
  * costs one rate-limit point per call.
  */

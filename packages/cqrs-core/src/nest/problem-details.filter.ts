@@ -102,8 +102,9 @@ export const PROBLEM_SCHEMA = {
       enum: ['missing', 'expired', 'invalid', 'mismatch', 'in-flight'],
       description:
         '401 `unauthenticated`: `missing` (no credential sent), `expired` or `invalid`; ' +
-        '409 `idempotency-conflict`: `mismatch` (the key was used for another request) or ' +
-        '`in-flight` (its first request is still running: retry after `Retry-After`)',
+        '422 `idempotency-key-reused`: `mismatch` (the key was used for another request); ' +
+        '409 `idempotency-conflict`: `in-flight` (its first request is still running: retry ' +
+        'after `Retry-After`)',
     },
     trainerId: {
       type: 'string',

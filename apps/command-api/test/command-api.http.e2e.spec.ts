@@ -1572,6 +1572,43 @@ describe('command-api limits', () => {
     }
   });
 
+  it('refuses for good (-32600 naming the limit) a batch of more calls than RATE_LIMIT_POINTS, never a 429 it could not honour', async () => {
+    const small = await startServiceProcess({
+      appDir,
+      env: { ...baseEnv, TOPIC_PREFIX: ns.id, RATE_LIMIT_POINTS: '5', RATE_LIMIT_WINDOW_S: '2' },
+    });
+    try {
+      const token = await tokenOf(unique('bigbatch'));
+      const batch = (size: number) =>
+        Array.from({ length: size }, (_, id) => ({
+          jsonrpc: '2.0',
+          id,
+          method: 'command.status',
+          params: { commandId: randomUUID() },
+        }));
+      const tooLarge = await call('POST', `${small.url}/rpc`, { token, body: batch(6) });
+      expect({ status: tooLarge.status, body: tooLarge.body }).toEqual({
+        status: 200,
+        body: {
+          jsonrpc: '2.0',
+          id: null,
+          error: {
+            code: -32600,
+            message:
+              'Invalid Request: a batch holds at most 5 calls when RATE_LIMIT_POINTS is 5, this one 6',
+          },
+        },
+      });
+      // Refused before it was charged: the caller's window still pays for a batch of 4 (the
+      // refusal cost its one request's point).
+      const fits = await call('POST', `${small.url}/rpc`, { token, body: batch(4) });
+      expect(fits.status).toBe(200);
+      expect(fits.body).toHaveLength(4);
+    } finally {
+      await small.stop('SIGKILL');
+    }
+  });
+
   it('limits dev tokens by client address, as any unauthenticated request', async () => {
     const demo = await startServiceProcess({
       appDir,

@@ -60,6 +60,8 @@ const idempotencyConflict = {
 /** A 422 of an Idempotency-Key used before with another request. */
 const keyReused =
   'the Idempotency-Key was used with a different request (`idempotency-key-reused`, `reason: mismatch`): use a new key';
+/** What limits a JSON-RPC batch besides `maxItems`. */
+const batchDescription = `A batch: one rate-limit point per call. At most ${MAX_BATCH} calls, and no more than the server's RATE_LIMIT_POINTS (a larger batch could never be paid for): a larger one is answered with one -32600 naming the limit, running none of its calls.`;
 /** Express cannot decode a path parameter (`%E0%A4%A`): a bare 400, before any route. */
 const malformedPath = 'a path whose percent-escapes are malformed (`about:blank`)';
 const commandErrors = {
@@ -205,7 +207,13 @@ export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAP
                 rpcRequest('group.join', ref('GroupParams')),
                 rpcRequest('group.leave', ref('GroupParams')),
                 rpcRequest('command.status', ref('StatusParams')),
-                { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: { type: 'object' } },
+                {
+                  type: 'array',
+                  minItems: 1,
+                  maxItems: MAX_BATCH,
+                  description: batchDescription,
+                  items: { type: 'object' },
+                },
               ],
             }),
           },
@@ -227,6 +235,7 @@ export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAP
                   type: 'array',
                   minItems: 1,
                   maxItems: MAX_BATCH,
+                  description: batchDescription,
                   items: { ...seedMoveRequest, required: ['jsonrpc', 'method'] },
                 },
               ],

@@ -58,12 +58,19 @@ export function parseErrorResponse(reason: string): JsonRpcResponse {
 /** Calls one batch may hold; a larger batch is refused whole (-32600), nothing of it runs. */
 export const MAX_BATCH = 100;
 
+/** The most calls a batch may hold here (at most MAX_BATCH), and why when it is fewer. */
+export interface BatchLimit {
+  max: number;
+  /** Said in the -32600 after the limit, e.g. "when RATE_LIMIT_POINTS is 5". */
+  because?: string;
+}
+
 /**
  * JSON-RPC 2.0 over one parsed HTTP body: a single request or a batch. Calls of a batch run one
  * after the other, in order (a trainer's start then stop must reach the bus in that order).
  * Notifications (a valid request without `id`) get no response entry, even on error; a malformed
  * request is answered even without an id (id null). An empty batch, or one of more than
- * MAX_BATCH calls, is an invalid request. Positional params are refused: every method takes
+ * `limit.max` calls (default MAX_BATCH), is an invalid request. Positional params are refused: every method takes
  * named params.
  */
 export async function answerJsonRpc(
@@ -71,6 +78,7 @@ export async function answerJsonRpc(
   methods: Readonly<Record<string, JsonRpcMethod>>,
   /** Methods that send no command (a status read). */
   reads: ReadonlySet<string> = new Set(),
+  limit: BatchLimit = { max: MAX_BATCH },
 ): Promise<JsonRpcAnswer> {
   const calls: JsonRpcCall[] = [];
   let storable = true;
@@ -97,11 +105,12 @@ export async function answerJsonRpc(
         storable,
         sentNothing,
       };
-    if (body.length > MAX_BATCH)
+    if (body.length > limit.max)
       return {
         response: invalidRequest(
           null,
-          `a batch holds at most ${MAX_BATCH} calls, this one ${body.length}`,
+          `a batch holds at most ${limit.max} calls${limit.because ? ` ${limit.because}` : ''}, ` +
+            `this one ${body.length}`,
         ),
         calls: [{ method: '(batch)', outcome: 'invalid-request' }],
         storable,

@@ -1,6 +1,7 @@
-import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { type Caller, CallerGate, userKey } from '@causeway/platform';
 import { BearerAuthenticator } from '../auth/bearer.authenticator';
+import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import { CommandService } from '../commands/command.service';
 import { EndpointRunner } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
@@ -8,6 +9,7 @@ import { IdempotencyGate } from '../idempotency/idempotency.gate';
 import { CommandApiMetrics } from '../metrics/command-api.metrics';
 import {
   answerJsonRpc,
+  type BatchLimit,
   type JsonRpcMethod,
   MAX_BATCH,
   parseErrorResponse,
@@ -21,11 +23,15 @@ import { RPC_READS, rpcMethods, seedMoveMethods } from './rpc.methods';
  * HTTP request are HTTP problem details, as on the REST endpoints: 401 missing/invalid token
  * (with WWW-Authenticate), 429 rate limited, 409 Idempotency-Key in flight, 422 Idempotency-Key
  * reused with another request, 413, 415.
- * A request of notifications only is answered 204. A batch holds at most MAX_BATCH calls and
- * costs one rate-limit point per call.
+ * A request of notifications only is answered 204. A batch costs one rate-limit point per call,
+ * and holds at most MAX_BATCH calls, or RATE_LIMIT_POINTS when that is fewer: a larger batch
+ * could never be paid for (always 429, whatever the wait), so it is refused for good (-32600
+ * naming the limit) before it is charged.
  */
 @Controller()
 export class RpcController {
+  private readonly batchLimit: BatchLimit;
+
   constructor(
     private readonly runner: EndpointRunner,
     private readonly gate: CallerGate,
@@ -33,7 +39,14 @@ export class RpcController {
     private readonly idempotency: IdempotencyGate,
     private readonly commands: CommandService,
     private readonly metrics: CommandApiMetrics,
-  ) {}
+    @Inject(COMMAND_API_OPTIONS) options: CommandApiOptions,
+  ) {
+    const points = options.rateLimiter.points;
+    this.batchLimit =
+      points < MAX_BATCH
+        ? { max: points, because: `when RATE_LIMIT_POINTS is ${points}` }
+        : { max: MAX_BATCH };
+  }
 
   @Post('rpc')
   @HttpCode(200)
@@ -74,11 +87,11 @@ export class RpcController {
       }
       const value = normalize(body.value);
       // A batch costs one point per call (a refused, oversized one costs one: it runs nothing).
-      if (Array.isArray(value) && value.length <= MAX_BATCH)
+      if (Array.isArray(value) && value.length <= this.batchLimit.max)
         await this.gate.charge(userKey(caller), value.length - 1);
       const methods = methodsOf(caller);
       const answer = await this.idempotency.run(caller, request, async () => {
-        const rpc = await answerJsonRpc(value, methods, RPC_READS);
+        const rpc = await answerJsonRpc(value, methods, RPC_READS, this.batchLimit);
         for (const call of rpc.calls)
           this.metrics.count(
             `rpc ${Object.hasOwn(methods, call.method) ? call.method : '(unknown)'}`,

@@ -1158,6 +1158,7 @@ describe('command-api over HTTP', () => {
     expect(spec.status).toBe(200);
     expect(Object.keys(spec.body.paths).sort()).toEqual(
       [
+        '/admin/commands/{commandId}',
         '/api/commands/{commandId}',
         '/api/dev/tokens',
         '/api/trainers/{trainerId}/groups/{groupId}',
@@ -1312,6 +1313,24 @@ describe('command-api over HTTP', () => {
           }),
         }),
       ]),
+    );
+  });
+
+  it('documents the operator route GET /admin/commands/{id} in /docs-json, with the admin token it needs', async () => {
+    const { paths, components } = (await call('GET', `${api.url}/docs-json`)).body;
+    const operation = paths['/admin/commands/{commandId}']?.get;
+    expect(operation).toBeDefined();
+    const [scheme] = Object.keys(operation.security[0]);
+    expect(components.securitySchemes[scheme!]).toMatchObject({ type: 'http', scheme: 'bearer' });
+    // What the route answers the admin token is documented (its 401 and 429 are in the list).
+    const admin = baseEnv.ADMIN_TOKEN;
+    const answered = [
+      (await call('GET', `${api.url}/admin/commands/${randomUUID()}`, { token: admin })).status,
+      (await call('GET', `${api.url}/admin/commands/not-a-uuid`, { token: admin })).status,
+    ];
+    expect(answered).toEqual([404, 422]);
+    expect(Object.keys(operation.responses)).toEqual(
+      expect.arrayContaining(['200', '401', '404', '422', '429', '503']),
     );
   });
 

@@ -163,7 +163,16 @@ export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAP
     },
     security: [{ bearer: [] }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        // Named apart from the gateway's `adminToken`: the embedded mode merges both documents.
+        commandApiAdminToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "ADMIN_TOKEN (not a JWT): GET /admin/commands/{commandId} reads any user's command.",
+        },
+      },
       schemas: {
         Accepted: schema(Accepted, 'output'),
         CommandStatus: schema(CommandStatus, 'output'),
@@ -289,6 +298,28 @@ export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAP
             '404': problem('Unknown, expired, or another user’s command'),
             '422': problem('commandId is not a UUID; `errors` names it'),
             '429': commonErrors['429'],
+            '503': unavailable('The status could not be read (`status-unavailable`): retry'),
+          },
+        },
+      },
+      '/admin/commands/{commandId}': {
+        get: {
+          summary: "What became of any user's command (operators: the admin token)",
+          description:
+            "For operators: a command id from the access log or a user's report, read without acting as the user. Served on command-api's own port, not through the demo's edge. Without the admin token: 401, counted against the client address with every admin endpoint's refusals (ADMIN_REFUSALS a minute, then 429).",
+          operationId: 'adminCommandStatus',
+          security: [{ commandApiAdminToken: [] }],
+          parameters: [pathParam('commandId', 'the commandId of an accepted answer')],
+          responses: {
+            '200': { description: 'The status', content: json(ref('CommandStatus')) },
+            '400': problem(`A ${malformedPath}`),
+            '401': problem('No bearer token, or not the admin token'),
+            '404': problem('Unknown or expired command'),
+            '422': problem('commandId is not a UUID; `errors` names it'),
+            '429': {
+              ...problem('The client address sent ADMIN_REFUSALS requests without the admin token'),
+              headers: retryAfter,
+            },
             '503': unavailable('The status could not be read (`status-unavailable`): retry'),
           },
         },

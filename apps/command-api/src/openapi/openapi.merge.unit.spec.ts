@@ -31,7 +31,10 @@ describe('mergeOpenApi', () => {
       components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> };
     };
     expect(Object.keys(merged.paths)).toEqual([...Object.keys(base.paths), '/events']);
-    expect(Object.keys(merged.components.securitySchemes)).toEqual(['bearer', 'cookie']);
+    expect(Object.keys(merged.components.securitySchemes)).toEqual([
+      ...Object.keys(base.components!.securitySchemes!),
+      'cookie',
+    ]);
     expect(merged.components.schemas.Frame).toEqual({ type: 'string' });
     expect(merged.components.schemas.MoveBody).toBeDefined();
     expect(merged.security).toEqual([{ bearer: [] }]);

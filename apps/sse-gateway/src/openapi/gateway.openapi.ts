@@ -75,19 +75,19 @@ const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Serve
 2. \`?token=<stream token>\` from \`POST /api/stream-tokens\` (short-lived; for \`EventSource\`, which cannot send headers) — an access token there is a 401;
 3. the HttpOnly \`${SESSION_COOKIE}\` cookie set by \`POST /api/session\`.
 
-**Frames.** Every event has an \`id:\` line — a position in the notification log all gateway instances follow, so a client resumes on any instance — and one \`data:\` line holding a JSON-RPC 2.0 notification (\`SseNotification\`, no \`id\` member):
+**Frames.** Every event has an \`id:\` line — a position in the notification log all gateway instances follow, so a client resumes on any instance; it moves on with the log even when nothing is for the caller (see heartbeats below), so a quiet client's reconnect is an empty replay — and one \`data:\` line holding a JSON-RPC 2.0 notification (\`SseNotification\`, no \`id\` member):
 
 | method | when | params |
 | --- | --- | --- |
 | \`session\` | first frame, with a \`retry:\` hint (SSE_RETRY_MS) | \`{connectionId, serverId, resumed: "new" \\| "replayed" \\| "recovery", replayed, serverTime, heartbeatMs}\` (\`serverTime\`: the server's epoch ms, the clock of \`startedAt\` and of frame ids; \`heartbeatMs\`: HEARTBEAT_MS) |
 | \`position.update\` | a trainer the caller may see moved | \`{trainerId, x, y, isMoving, dirX, dirY, speed, startedAt, version}\` (the last three absent from moves logged before 2026-11-23) |
 | \`command.result\` | a command of the caller was processed or rejected | \`{commandId, status: "processed" \\| "rejected", version?, reason?}\` |
-| \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "scan-limit" \\| "unknown-position", positions}\` (the current state, repeating the session's id) |
-| \`shutdown\` | the instance is stopping; the stream ends after it (reconnect with the last id; preceded by a jittered \`retry:\` hint) | \`{serverId}\` (repeats the last id sent) |
-| \`expired\` | the session of the credential ended (an access token's \`exp\`; for a stream token, the access token it was issued for); the stream ends after it: renew the token, then reconnect with the last id (the same credential gets 401 \`expired\`) | \`{expiredAt}\` (repeats the last id sent) |
-| \`disconnected\` | an operator ended the user's streams (\`POST /api/presence/{userId}/disconnect\`), or revoked the user's tokens; the stream ends after it: do not reconnect by yourself | \`{reason}\` (repeats the last id sent) |
+| \`recovery\` | the gap since \`Last-Event-ID\` cannot be replayed | \`{reason: "trimmed" \\| "expired" \\| "too-many-missed" \\| "scan-limit" \\| "unknown-position", positions}\` (the current state; its id is the position the state is as of — the \`session\` frame before it repeats the client's Last-Event-ID, so a stream cut between the two is recovered again. It may exceed BUFFER_MAX_BYTES: the bound applies to what follows it) |
+| \`shutdown\` | the instance is stopping; the stream ends after it (reconnect with the last id; preceded by a jittered \`retry:\` hint) | \`{serverId}\` (its id: where to resume from) |
+| \`expired\` | the session of the credential ended (an access token's \`exp\`; for a stream token, the access token it was issued for); the stream ends after it: renew the token, then reconnect with the last id (the same credential gets 401 \`expired\`) | \`{expiredAt}\` (its id: where to resume from) |
+| \`disconnected\` | an operator ended the user's streams (\`POST /api/presence/{userId}/disconnect\`), or revoked the user's tokens; the stream ends after it: do not reconnect by yourself | \`{reason}\` (its id: where the stream stood) |
 
-Other lines: \`:\` heartbeat comments every HEARTBEAT_MS — or, for a stream opened with \`?heartbeat=event\`, \`heartbeat\` events (\`event: heartbeat\`, the last id repeated, \`data:\` a \`heartbeat\` notification with \`{serverTime}\`), which an EventSource hands to its \`heartbeat\` listeners and not to \`onmessage\`: a stream silent for a few \`heartbeatMs\` is dead (a frozen instance, a half-open connection), reconnect with the last id; a lone \`retry:\` event before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with its last id). A stream also ends, with an \`expired\` frame, within a second of the end of its credential's session. A client that cannot keep up (BUFFER_MAX_BYTES unwritten, or unwritten data not emptied for STALL_TIMEOUT_MS) is disconnected; it resumes like any other.
+Other lines: heartbeats every HEARTBEAT_MS: a \`:\` comment, or an \`id:\`-only event when the client's resume point moved (entries for others were logged: the id is the log position the gateway has sent the client everything up to; an EventSource following the WHATWG rules takes it as its last event id and dispatches nothing; the \`eventsource\` npm package drops it) — or, for a stream opened with \`?heartbeat=event\`, \`heartbeat\` events (\`event: heartbeat\`, the resume point as its id, \`data:\` a \`heartbeat\` notification with \`{serverTime}\`), which an EventSource hands to its \`heartbeat\` listeners and not to \`onmessage\`: a stream silent for a few \`heartbeatMs\` is dead (a frozen instance, a half-open connection), reconnect with the last id; a \`retry:\` event with the resume point as its id before the server ends a stream after CONNECTION_TIMEOUT_MS (the client reconnects with that id). A stream also ends, with an \`expired\` frame, within a second of the end of its credential's session. A client that cannot keep up (BUFFER_MAX_BYTES unwritten, or unwritten data not emptied for STALL_TIMEOUT_MS) is disconnected; it resumes like any other.
 
 **Resume.** With \`Last-Event-ID\` (header, as \`EventSource\` sends it on reconnect; or \`?lastEventId=\`, the header winning) the missed notifications addressed to the caller are replayed in order after the \`session\` frame (\`resumed: "replayed"\`), then the stream goes live without gap or duplicate; beyond HISTORY_SIZE missed, a missed one older than HISTORY_TTL_MS, or a gap of more than HISTORY_SCAN_LIMIT entries in all, a \`recovery\` frame instead. A \`recovery\` frame carries positions only: \`command.result\` notifications of the gap are not in it (poll \`GET /api/commands/{commandId}\` for commands still awaited).
 
@@ -235,7 +235,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         SseFrame: {
           type: 'object',
           description:
-            'One event of the stream as EventSource parses it (`event:`, `id:`, `retry:`, `data:` lines, then an empty line). Comment lines (`:`) are heartbeats; with `?heartbeat=event`, so are the events named `heartbeat`.',
+            'One event of the stream as EventSource parses it (`event:`, `id:`, `retry:`, `data:` lines, then an empty line). Comment lines (`:`) are heartbeats, and so are events with an `id:` only (the resume point moved: no event is dispatched); with `?heartbeat=event`, so are the events named `heartbeat`.',
           required: ['data'],
           properties: {
             id: {
@@ -315,7 +315,7 @@ export function gatewayOpenApi(): OpenAPIObject {
               },
             },
           },
-          'First frame of every stream; its id is the resume point (the Last-Event-ID sent, when replayed)',
+          'First frame of every stream; its id is the resume point (the Last-Event-ID sent, when replayed or recovered)',
         ),
         HeartbeatNotification: notification(
           'heartbeat',
@@ -324,7 +324,7 @@ export function gatewayOpenApi(): OpenAPIObject {
             required: ['serverTime'],
             properties: { serverTime: epochMs("the server's clock when the heartbeat was sent") },
           },
-          'The data of a `heartbeat` event (streams opened with `?heartbeat=event` only), every HEARTBEAT_MS; it repeats the last id',
+          'The data of a `heartbeat` event (streams opened with `?heartbeat=event` only), every HEARTBEAT_MS; its id is where the client resumes from (the last id, or the log position the gateway has sent it everything up to)',
         ),
         PositionUpdateNotification: notification(
           'position.update',
@@ -367,7 +367,7 @@ export function gatewayOpenApi(): OpenAPIObject {
               },
             },
           },
-          'The gap since Last-Event-ID cannot be replayed: redraw from this state',
+          'The gap since Last-Event-ID cannot be replayed: redraw from this state. Its id is the position of the state; the `session` frame before it repeats the Last-Event-ID',
         ),
         ShutdownNotification: notification(
           'shutdown',

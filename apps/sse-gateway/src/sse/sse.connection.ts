@@ -45,8 +45,14 @@ export class SseConnection {
   skipThrough: string | undefined;
   private pendingBytes = 0;
   /**
+   * Bytes of a one-off frame (a recovery) that may be unwritten beyond `maxBytes`: see
+   * writeOnce. 0 once the unwritten bytes fell back within `maxBytes`.
+   */
+  private allowance = 0;
+  /**
    * The id of the last frame written to the client: where it resumes from. Frames without a log
-   * position of their own (recovery, shutdown) repeat it, so every frame has an `id:`.
+   * position of their own (heartbeats, shutdown) carry it, moved on to the hub's position once
+   * every entry up to that is written (SseHub.resumePoint), so every frame has an `id:`.
    */
   lastId: string | undefined;
   closed = false;
@@ -90,7 +96,23 @@ export class SseConnection {
     if (this.closed) return true;
     this.sink.write(frames);
     if (id !== undefined) this.lastId = id;
-    return this.sink.writableLength <= this.maxBytes;
+    const unwritten = this.sink.writableLength;
+    if (this.allowance > 0 && unwritten <= this.maxBytes) this.allowance = 0;
+    return unwritten <= this.maxBytes + this.allowance;
+  }
+
+  /**
+   * Writes a frame sent once per stream and as large as it must be (a recovery: every recent
+   * position the user may see, megabytes with many trainers) past the `maxBytes` bound: the
+   * bound then applies to what is written after it, until the unwritten bytes fall back within
+   * `maxBytes`. Counted against it, a recovery larger than BUFFER_MAX_BYTES got a client on a
+   * slow link dropped as slow at its next frame, and recovered again on its reconnect, for
+   * ever. The stall check (STALL_TIMEOUT_MS) still drops a client that does not take it.
+   */
+  writeOnce(frames: string, id: string): boolean {
+    if (this.closed) return true;
+    this.allowance = Buffer.byteLength(frames);
+    return this.write(frames, id);
   }
 
   /** Writes what was queued during the replay (what `keep` accepts the id of) and goes live. */

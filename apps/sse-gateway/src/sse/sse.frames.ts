@@ -17,6 +17,17 @@ export function notificationFrame(
 /** A comment line: ignored by EventSource, keeps intermediaries from timing the stream out. */
 export const HEARTBEAT_FRAME = ':\n\n';
 
+/**
+ * A frame with an `id:` and nothing else: an EventSource that follows the WHATWG parsing rules
+ * (browsers; Node's own) sets its last event id (the Last-Event-ID of its next reconnect) and
+ * dispatches no event, so no script sees it. The heartbeat of a comment stream whose resume
+ * point moved (SseHub.heartbeat). The `eventsource` npm package (eventsource-parser 3) drops
+ * it: such clients move with `?heartbeat=event` (heartbeatEventFrame) and the closing frames.
+ */
+export function idFrame(id: string): string {
+  return `id: ${id}\n\n`;
+}
+
 /** How a stream's heartbeats are sent: `?heartbeat=` of GET /events. */
 export type HeartbeatKind = 'comment' | 'event';
 export const HEARTBEAT_KINDS: readonly HeartbeatKind[] = ['comment', 'event'];
@@ -24,15 +35,20 @@ export const HEARTBEAT_KINDS: readonly HeartbeatKind[] = ['comment', 'event'];
 /**
  * The heartbeat of a stream opened with `?heartbeat=event`: an event named `heartbeat`, which
  * an EventSource dispatches to its `heartbeat` listeners (never to `onmessage`), so a client can
- * tell a silent stream (a frozen instance, a half-open connection) from a quiet one. It repeats
- * the stream's last id, as every frame has one; its data is a JSON-RPC notification too.
+ * tell a silent stream (a frozen instance, a half-open connection) from a quiet one. Its id is
+ * where the client may resume from (SseHub: moved on to what the hub dispatched, so a client
+ * that receives nothing does not fall behind the log); its data is a JSON-RPC notification too.
  */
 export function heartbeatEventFrame(id: string | undefined, serverTime: number): string {
   return `event: heartbeat\n${id === undefined ? '' : `id: ${id}\n`}data: {"jsonrpc":"2.0","method":"heartbeat","params":{"serverTime":${serverTime}}}\n\n`;
 }
 
-export function retryFrame(ms: number): string {
-  return `retry: ${Math.round(ms)}\n\n`;
+/**
+ * A `retry:` hint, before the hub ends a stream; with `id`, where the client resumes from (an
+ * EventSource takes it as from an id-only frame: see idFrame).
+ */
+export function retryFrame(ms: number, id?: string): string {
+  return `retry: ${Math.round(ms)}\n${id === undefined ? '' : `id: ${id}\n`}\n`;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   HEARTBEAT_FRAME,
   type HeartbeatKind,
   heartbeatEventFrame,
+  idFrame,
   notificationFrame,
   retryFrame,
 } from './sse.frames';
@@ -351,12 +352,16 @@ export class SseHub {
           (this.options.serverTime ?? this.now)() - this.settings.positionsMaxAgeMs,
         );
         if (connection.closed) return connection;
-        this.session(connection, upTo, 'recovery', 0);
-        // The state is as of the session's position: the recovery frame repeats its id.
-        connection.write(
-          notificationFrame(upTo, 'recovery', { reason: plan.reason, positions }),
-          upTo,
-        );
+        // The session frame repeats the client's id; only the recovery frame, the state as of
+        // `upTo`, moves it there. A stream cut between the two (a network drop, a slow-client
+        // drop: the recovery frame can hold megabytes) resumes from the old id and is offered
+        // the recovery again, instead of an empty replay from `upTo` (session 36).
+        if (!this.session(connection, lastEventId, 'recovery', 0)) return this.drop(connection);
+        // Beyond BUFFER_MAX_BYTES if it must (SseConnection.writeOnce): it holds every recent
+        // position the user may see, and a slow link would be dropped at the next frame, then
+        // recovered again, for ever. STALL_TIMEOUT_MS still bounds how long it may take.
+        const state = notificationFrame(upTo, 'recovery', { reason: plan.reason, positions });
+        if (!connection.writeOnce(state, upTo)) return this.drop(connection);
       }
     } catch (error) {
       this.options.logger?.warn(`resume of ${connection.id} failed: ${(error as Error).message}`);
@@ -382,10 +387,12 @@ export class SseHub {
     this.abort.abort();
     const base = this.settings.retryMs;
     for (const connection of [...this.all]) {
-      // The id the client resumes from: the last one it was sent (a queued replay tail is not).
+      // The id the client resumes from: see resumePoint (a queued replay tail is not sent).
       const frame =
         retryFrame(base + Math.random() * base) +
-        notificationFrame(connection.lastId, 'shutdown', { serverId: this.options.serverId });
+        notificationFrame(this.resumePoint(connection), 'shutdown', {
+          serverId: this.options.serverId,
+        });
       this.close(connection, 'shutdown', frame);
     }
     await this.following;
@@ -436,7 +443,7 @@ export class SseHub {
       this.close(
         connection,
         'disconnected',
-        notificationFrame(connection.lastId, 'disconnected', { reason }),
+        notificationFrame(this.resumePoint(connection), 'disconnected', { reason }),
       );
     return streams.length;
   }
@@ -455,7 +462,7 @@ export class SseHub {
       this.close(
         connection,
         'revoked',
-        notificationFrame(connection.lastId, 'disconnected', { reason }),
+        notificationFrame(this.resumePoint(connection), 'disconnected', { reason }),
       );
     return streams.length;
   }
@@ -598,9 +605,21 @@ export class SseHub {
     );
     const base = this.settings.retryMs;
     for (const connection of [...this.all])
-      this.close(connection, 'log-unreachable', retryFrame(base + Math.random() * base));
+      this.close(
+        connection,
+        'log-unreachable',
+        retryFrame(base + Math.random() * base, this.resumePoint(connection)),
+      );
   }
 
+  /**
+   * A heartbeat also moves the client's resume point on (resumePoint): a comment stream whose
+   * point moved gets an id-only frame instead of the comment, a `?heartbeat=event` stream the
+   * point as its heartbeat's id. Without it a client that receives nothing kept its last
+   * frame's id while the log went on, and its routine reconnect (the connection timeout, a
+   * shutdown, a blip) read the whole gap: `scan-limit` on a busy system, `trimmed` once the
+   * log's bounds passed the id — a recovery though it missed nothing (session 36).
+   */
   private heartbeat(): void {
     // A heartbeat vouches for a live stream: none while the log is not read.
     this.checkLog();
@@ -609,14 +628,35 @@ export class SseHub {
     let serverTime: number | undefined;
     for (const connection of this.all) {
       if (connection.pending) continue;
-      let frame = HEARTBEAT_FRAME;
+      const before = connection.lastId;
+      const id = this.resumePoint(connection);
+      let frame = id === before || id === undefined ? HEARTBEAT_FRAME : idFrame(id);
       if (connection.heartbeatEvents) {
         serverTime ??= (this.options.serverTime ?? this.now)();
-        frame = heartbeatEventFrame(connection.lastId, serverTime);
+        frame = heartbeatEventFrame(id, serverTime);
       }
       if (!connection.write(frame)) slow.push(connection);
     }
     for (const connection of slow) this.drop(connection);
+  }
+
+  /**
+   * Where `connection`'s client may resume from, once the frame this returns the id for is
+   * written: its last frame's id, moved on to the hub's position (the last entry dispatched)
+   * if that is further. Safe because every entry up to the position that is addressed to a
+   * live connection is in its socket's buffer already, ahead of the frame: `dispatch` writes
+   * (or batches, then writes) each entry in the same synchronous step that moves the
+   * position; a resume registers (and queues what is dispatched) in the step that reads the
+   * position it replays or recovers to, and goes live (`pending` undefined) only once the
+   * replay and the queue are written. A connection still replaying keeps its id (its queue
+   * is not written yet), and a resume `ahead` of this hub (an id past its position) is never
+   * moved back: the point only moves forward. Callers write the id, so lastId records it.
+   */
+  private resumePoint(connection: SseConnection): string | undefined {
+    const last = connection.lastId;
+    if (connection.pending || last === undefined) return last;
+    if (this.options.log.compare(this.position, last) > 0) connection.lastId = this.position;
+    return connection.lastId;
   }
 
   /**
@@ -644,7 +684,12 @@ export class SseHub {
     const deadline = now - this.settings.connectionTimeoutMs;
     for (const connection of this.all) {
       if (connection.openedAt > deadline) break;
-      this.close(connection, 'timeout', retryFrame(this.settings.retryMs));
+      // The client reconnects by itself, with the id this frame gives it: see resumePoint.
+      this.close(
+        connection,
+        'timeout',
+        retryFrame(this.settings.retryMs, this.resumePoint(connection)),
+      );
     }
     if (now < this.nextSessionEnd) return;
     const ended: SseConnection[] = [];
@@ -662,7 +707,9 @@ export class SseHub {
       this.close(
         connection,
         'expired',
-        notificationFrame(connection.lastId, 'expired', { expiredAt: connection.expiresAt }),
+        notificationFrame(this.resumePoint(connection), 'expired', {
+          expiredAt: connection.expiresAt,
+        }),
       );
   }
 

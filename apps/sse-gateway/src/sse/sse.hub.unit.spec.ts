@@ -325,10 +325,11 @@ describe('SseHub', () => {
         method: 'session',
         params: { resumed: 'recovery', replayed: 0 },
       });
-      expect(session?.id).toBe(await context.log.latestId());
+      // The session frame repeats the client's id: only the recovery frame, the state as of the
+      // hub's position, moves it there (a stream cut between the two is recovered again).
+      expect(session?.id).toBe(lastId);
       expect(frame?.method).toBe('recovery');
-      // The state is as of the session's position: resuming from either id is the same.
-      expect(frame?.id).toBe(session?.id);
+      expect(frame?.id).toBe(await context.log.latestId());
       expect(frame?.params?.reason).toBe(reason);
       // In no group (gary), in ash's group (misty), ash himself; not brock of another group.
       expect((frame?.params?.positions as { trainerId: string }[]).map((p) => p.trainerId)).toEqual(
@@ -568,8 +569,8 @@ describe('SseHub', () => {
       }
 
       /** ash's moves 1..3 after a first entry; the client had them all from a faster instance. */
-      async function seenElsewhere(log: NotificationLog) {
-        const { hub, toUser, open } = await setup({ log });
+      async function seenElsewhere(log: NotificationLog, settings: Partial<GatewaySettings> = {}) {
+        const { hub, toUser, open } = await setup({ log, settings });
         const ids: string[] = [];
         for (let n = 1; n <= 3; n++) ids.push(await log.append(toUser('ash', { n })));
         // What the opener waits before a resume; the follower is further behind than that.
@@ -616,6 +617,24 @@ describe('SseHub', () => {
           [ids[2], { n: 3 }],
           [next, { n: 4 }],
         ]);
+      });
+
+      it("moves the resume point of a stream ahead of it only once it passes the client's id", async () => {
+        const { log, inner, release } = laggingLog();
+        await inner.append(testNotification({ targetType: 'broadcast' }));
+        const { hub, toUser, ids } = await seenElsewhere(log, { heartbeatMs: 20 });
+        const sink = new TestSink();
+        await hub.open({ userId: 'ash', trainerIds: [] }, sink, {
+          lastEventId: ids[2],
+          heartbeat: 'event',
+        });
+        const beats = () => sink.frames().filter((frame) => frame.event === 'heartbeat');
+        await until(() => beats().length >= 2, 'heartbeats while the hub lags');
+        // Not back to the hub's position: the client had everything up to its own id.
+        expect(beats().map((frame) => frame.id)).toEqual(beats().map(() => ids[2]));
+        release();
+        const next = await log.append(toUser('misty'));
+        await until(() => beats().some((frame) => frame.id === next), 'a heartbeat past the id');
       });
 
       it('still sends recovery for an id beyond the log', async () => {
@@ -721,7 +740,8 @@ describe('SseHub', () => {
       const sink = await open('ash');
       await until(() => sink.frames().some((frame) => frame.comment), 'a heartbeat');
       await until(() => sink.ended, 'the timeout');
-      expect(sink.frames().at(-1)).toEqual({ retry: 1_234 });
+      // With the id the client resumes from: nothing was logged, its session's.
+      expect(sink.frames().at(-1)).toEqual({ retry: 1_234, id: sink.frames()[0]?.id });
       expect(hub.size).toBe(0);
     });
 
@@ -755,6 +775,52 @@ describe('SseHub', () => {
       }
       expect(events.frames().some((frame) => frame.comment)).toBe(false);
       expect(comments.frames().some(beat)).toBe(false);
+    });
+
+    it('moves a quiet stream on with an id-only heartbeat, so that its reconnect replays nothing however busy the log was', async () => {
+      const { log, open, toUser } = await setup({
+        settings: { heartbeatMs: 20, historyScanLimit: 5 },
+      });
+      const quiet = await open('ash');
+      let last = '';
+      // More entries than a resume may read, none for ash.
+      for (let i = 0; i < 10; i++) last = await log.append(toUser('misty', { i }));
+      await until(() => quiet.frames().some((frame) => frame.id === last), 'an id-only heartbeat');
+      // An `id:` and nothing else: an EventSource takes the id and dispatches no event.
+      expect(quiet.frames().find((frame) => frame.id === last)).toEqual({ id: last });
+      const resumed = await open('ash', last);
+      expect(resumed.notifications()).toEqual([
+        expect.objectContaining({
+          id: last,
+          params: expect.objectContaining({ resumed: 'replayed', replayed: 0 }),
+        }),
+      ]);
+    });
+
+    it('allows a recovery larger than BUFFER_MAX_BYTES, and bounds what comes after it', async () => {
+      const { hub, log, positions, open, toUser } = await setup({
+        settings: { bufferMaxBytes: 4_096, historySize: 1 },
+      });
+      for (let i = 0; i < 100; i++) await positions.apply(row(`trainer-${i}`, i));
+      const first = await open('ash');
+      for (let i = 0; i < 3; i++) await log.append(toUser('ash', { i }));
+      // A client on a slow link: nothing it is sent is taken for now.
+      const slow = new TestSink();
+      slow.stalled = true;
+      await hub.open({ userId: 'ash', trainerIds: [] }, slow, {
+        lastEventId: first.frames()[0]!.id!,
+      });
+      expect(slow.writableLength).toBeGreaterThan(4_096);
+      const witness = await open('misty');
+      await log.append(testNotification({ targetType: 'broadcast', params: { live: 1 } }));
+      await until(() => witness.notifications().length === 2, 'the live frame');
+      expect(slow.destroyed).toBe(false);
+      expect(hub.connectionsOf('ash')).toHaveLength(2);
+      // Beyond BUFFER_MAX_BYTES more, it is as slow as any other.
+      const big = 'x'.repeat(1_000);
+      for (let i = 0; i < 6; i++)
+        await log.append(testNotification({ targetType: 'broadcast', params: { big, i } }));
+      await until(() => slow.destroyed, 'the slow client to be dropped');
     });
 
     it("ends a stream when its credential's session ends, whenever it opened", async () => {
@@ -851,13 +917,13 @@ describe('SseHub', () => {
       const sinks = [await open('ash'), await open('misty')];
       const delivered = await log.append(toUser('ash'));
       await until(() => sinks[0]!.notifications('command.result').length === 1, 'the frame');
-      const sessionOfMisty = sinks[1]!.notifications('session')[0]?.id;
       await hub.stop();
       expect(hub.admit('ash')).toMatchObject({ ok: false, status: 503 });
-      // The shutdown frame repeats the id each client resumes from: its last one.
+      // The shutdown frame's id is where each client resumes from: the last entry the hub
+      // dispatched, misty's too (it was not for her; she missed nothing up to it).
       for (const [sink, lastId] of [
         [sinks[0]!, delivered],
-        [sinks[1]!, sessionOfMisty],
+        [sinks[1]!, delivered],
       ] as const) {
         expect(sink.ended).toBe(true);
         const [retry, shutdown] = sink.frames().slice(-2);

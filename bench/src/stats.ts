@@ -41,7 +41,25 @@ export interface Row {
   causeway: string;
   raw: string;
   ratio: number;
+  /** The ratio as printed, when two decimals would not do (see {@link judgedRatio}). */
+  ratioText?: string;
   target?: string;
+}
+
+/**
+ * A ratio judged against a target, printed with as many decimals as the verdict needs: two,
+ * unless rounding to two would cross the target (0.496 printed as 0.50 beside "≥ 0.5 MISSED");
+ * then more, so that a row never contradicts itself. The verdict is on the unrounded value.
+ */
+export function judgedRatio(
+  value: number,
+  meets: (ratio: number) => boolean,
+): { ratio: number; ratioText: string } {
+  for (let digits = 2; digits <= 6; digits++) {
+    const text = value.toFixed(digits);
+    if (meets(Number(text)) === meets(value)) return { ratio: Number(text), ratioText: text };
+  }
+  return { ratio: value, ratioText: String(value) };
 }
 
 /** A ratio row: higher is better for throughput. */
@@ -52,14 +70,17 @@ export function ratioRow(
   unit: string,
   target?: number,
 ): Row {
+  const ratio = ours / raw;
   return {
     benchmark,
     causeway: `${format(ours)} ${unit}`,
     raw: `${format(raw)} ${unit}`,
-    ratio: Math.round((ours / raw) * 100) / 100,
-    ...(target !== undefined && {
-      target: `≥ ${target} ${ours / raw >= target ? 'ok' : 'MISSED'}`,
-    }),
+    ...(target === undefined
+      ? { ratio: Math.round(ratio * 100) / 100 }
+      : {
+          ...judgedRatio(ratio, (r) => r >= target),
+          target: `≥ ${target} ${ratio >= target ? 'ok' : 'MISSED'}`,
+        }),
   };
 }
 
@@ -67,13 +88,26 @@ function format(value: number): string {
   return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
 }
 
-export function printTable(title: string, rows: readonly Row[]): void {
+/** Column names of a table whose columns hold something else than the default's (see Row). */
+export interface Columns {
+  causeway: string;
+  raw: string;
+  ratio: string;
+}
+
+const DEFAULT_COLUMNS: Columns = { causeway: 'causeway', raw: 'raw client', ratio: 'ratio' };
+
+export function printTable(
+  title: string,
+  rows: readonly Row[],
+  columns: Columns = DEFAULT_COLUMNS,
+): void {
   process.stdout.write(
-    `\n## ${title}\n\n| benchmark | causeway | raw client | ratio | target |\n|---|---:|---:|---:|---|\n`,
+    `\n## ${title}\n\n| benchmark | ${columns.causeway} | ${columns.raw} | ${columns.ratio} | target |\n|---|---:|---:|---:|---|\n`,
   );
   for (const row of rows) {
     process.stdout.write(
-      `| ${row.benchmark} | ${row.causeway} | ${row.raw} | ${row.ratio.toFixed(2)} | ${row.target ?? ''} |\n`,
+      `| ${row.benchmark} | ${row.causeway} | ${row.raw} | ${row.ratioText ?? row.ratio.toFixed(2)} | ${row.target ?? ''} |\n`,
     );
   }
 }
@@ -113,7 +147,7 @@ export function elapsedMs(started: bigint): number {
 /** Everything one suite measured, as printed and as written to bench/results/<timestamp>.json. */
 export interface SuiteResult {
   suite: string;
-  tables: { title: string; rows: Row[] }[];
+  tables: { title: string; rows: Row[]; columns?: Columns }[];
   latencies: { title: string; rows: LatencyRow[] }[];
   notes: string[];
 }
@@ -126,9 +160,10 @@ export class Report {
     this.result = { suite, tables: [], latencies: [], notes: [] };
   }
 
-  table(title: string, rows: Row[]): void {
-    this.result.tables.push({ title, rows });
-    printTable(title, rows);
+  /** `columns`: where the row's fields are not ours / the raw client's / their ratio. */
+  table(title: string, rows: Row[], columns?: Columns): void {
+    this.result.tables.push({ title, rows, ...(columns && { columns }) });
+    printTable(title, rows, columns);
   }
 
   latency(title: string, rows: LatencyRow[]): void {

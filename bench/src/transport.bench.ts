@@ -11,8 +11,10 @@ import { kafkaConsume } from './kafka.bench';
 import { type Servers } from './servers';
 import {
   abba,
+  elapsedMs,
   latencyTarget,
   type LatencyRow,
+  type Percentiles,
   percentiles,
   pool,
   progress,
@@ -267,14 +269,28 @@ async function redisConsume(servers: Servers, report: Report): Promise<void> {
       await measureLatency(subscriber, publisher, rate, 1, 'warm');
       const rawLatency = await measureRawLatency(servers.redisUrl, prefix, rate, 5);
       const latency = await measureLatency(subscriber, publisher, rate, 5);
-      const seed = latency.p50 < 10 && latency.p95 < 50 && latency.p99 < 100 && latency.p999 < 500;
+      // The target is judged on the time from the intended send (see paced()).
+      const { intended } = latency;
+      const seed =
+        intended.p50 < 10 && intended.p95 < 50 && intended.p99 < 100 && intended.p999 < 500;
       const what = `at ${rate.toLocaleString('en-US')} msgs/s (${label}), ${(rate * 5).toLocaleString('en-US')} msgs`;
       latencyRows.push(
-        { benchmark: `raw XADD → XREADGROUP ${what}`, latency: rawLatency },
         {
-          benchmark: `publish → handler ${what}`,
-          latency,
-          target: `${latencyTarget('p99', latency.p99, 5)}; seed (p50 < 10, p95 < 50, p99 < 100, p99.9 < 500 ms) ${seed ? 'ok' : 'MISSED'}`,
+          benchmark: `raw XADD → XREADGROUP ${what}, from the intended send`,
+          latency: rawLatency.intended,
+        },
+        {
+          benchmark: `publish → handler ${what}, from the intended send`,
+          latency: intended,
+          target: `${latencyTarget('p99', intended.p99, 5)}; seed (p50 < 10, p95 < 50, p99 < 100, p99.9 < 500 ms) ${seed ? 'ok' : 'MISSED'}`,
+        },
+        {
+          benchmark: `raw XADD → XREADGROUP ${what}, from the actual send (the send loop's lateness left out)`,
+          latency: rawLatency.actual,
+        },
+        {
+          benchmark: `publish → handler ${what}, from the actual send (the send loop's lateness left out)`,
+          latency: latency.actual,
         },
       );
     }
@@ -320,7 +336,10 @@ async function measureEndToEnd(
   }
 }
 
-/** Publishes single messages at `rate` per second for `seconds`, timing each from publish() to its handler. */
+/**
+ * Publishes single messages at `rate` per second for `seconds`, timing each to the start of its
+ * handler from its intended send and from its actual publish() call (see paced()).
+ */
 async function measureLatency(
   subscriber: RedisStreamsSubscriber,
   publisher: RedisStreamsPublisher,
@@ -331,26 +350,19 @@ async function measureLatency(
   const total = Math.round(rate * seconds);
   const topic = `latency${label}${rate}`;
   progress(`transport redis latency: ${total} messages at ${rate}/s`);
-  const sentAt = new Map<string, bigint>();
-  const samples: number[] = [];
+  const samples = new Samples();
   const handle = await subscriber.subscribe(
     [topic],
     { group: 'latency', consumer: 'c1', startFrom: 'latest' },
-    async ({ envelope }) => {
-      const sent = sentAt.get(envelope.messageId);
-      if (sent !== undefined) {
-        samples.push(Number(process.hrtime.bigint() - sent) / 1e6);
-        sentAt.delete(envelope.messageId);
-      }
-    },
+    async ({ envelope }) => samples.arrived(envelope.messageId),
   );
   try {
-    await paced(total, rate, sentAt, (e) => publisher.publish(topic, [e]));
-    await until(() => samples.length >= total, 30_000, 'latency deliveries');
+    await paced(total, rate, samples, (e) => publisher.publish(topic, [e]));
+    await until(() => samples.count >= total, 30_000, 'latency deliveries');
   } finally {
     await handle.close();
   }
-  return percentiles(samples);
+  return samples.percentiles();
 }
 
 /**
@@ -373,8 +385,7 @@ async function measureRawLatency(
     { length: PARTITIONS },
     (_, p) => `${prefix}rawlatency${label}${rate}:${p}`,
   );
-  const sentAt = new Map<string, bigint>();
-  const samples: number[] = [];
+  const samples = new Samples();
   let stop = false;
   try {
     for (const stream of streams) await writer.xgroup('CREATE', stream, 'g', '$', 'MKSTREAM');
@@ -395,18 +406,14 @@ async function measureRawLatency(
         for (const [stream, entries] of reply ?? []) {
           for (const [, fields] of entries) {
             const { messageId } = JSON.parse(fields[3] ?? 'null') as Envelope;
-            const sent = sentAt.get(messageId);
-            if (sent !== undefined) {
-              samples.push(Number(process.hrtime.bigint() - sent) / 1e6);
-              sentAt.delete(messageId);
-            }
+            samples.arrived(messageId);
           }
           void writer.xack(stream, 'g', ...entries.map(([id]) => id));
         }
       }
     })();
     let i = 0;
-    await paced(total, rate, sentAt, (e) =>
+    await paced(total, rate, samples, (e) =>
       writer
         .xadd(
           streams[i++ % PARTITIONS]!,
@@ -421,7 +428,7 @@ async function measureRawLatency(
         )
         .then(() => undefined),
     );
-    await until(() => samples.length >= total, 30_000, 'raw latency deliveries');
+    await until(() => samples.count >= total, 30_000, 'raw latency deliveries');
     stop = true;
     await reading;
   } finally {
@@ -429,28 +436,64 @@ async function measureRawLatency(
     reader.disconnect();
     writer.disconnect();
   }
-  return percentiles(samples);
+  return samples.percentiles();
 }
 
 /**
- * Sends `total` envelopes at `rate` per second (the due ones every millisecond), noting each
- * send time. Each envelope is made just before its send (not timed) and forgotten once
- * delivered, so neither side's latency pays for collecting a heap of held messages.
+ * Latency samples of a paced run, two per message: from its intended send (when the schedule
+ * wanted it sent) and from its actual send (when the send loop got to it).
+ */
+class Samples {
+  private readonly sent = new Map<string, { intended: bigint; actual: bigint }>();
+  private readonly fromIntended: number[] = [];
+  private readonly fromActual: number[] = [];
+
+  sending(messageId: string, intended: bigint): void {
+    this.sent.set(messageId, { intended, actual: process.hrtime.bigint() });
+  }
+
+  arrived(messageId: string): void {
+    const sent = this.sent.get(messageId);
+    if (sent === undefined) return;
+    const now = process.hrtime.bigint();
+    this.fromIntended.push(Number(now - sent.intended) / 1e6);
+    this.fromActual.push(Number(now - sent.actual) / 1e6);
+    this.sent.delete(messageId);
+  }
+
+  get count(): number {
+    return this.fromIntended.length;
+  }
+
+  percentiles(): { intended: Percentiles; actual: Percentiles } {
+    return { intended: percentiles(this.fromIntended), actual: percentiles(this.fromActual) };
+  }
+}
+
+/**
+ * Sends `total` envelopes at `rate` per second: message i is due at `started + i / rate`; every
+ * millisecond the loop sends the ones due. Each message's latency counts from that intended time
+ * as well as from its actual send: when the process is busy (a GC pause, a backlog of
+ * deliveries) the loop wakes late and sends a burst of overdue messages, and timing those from
+ * their actual send would leave the wait out of exactly the samples it hit (coordinated
+ * omission). The intended-send figure is the primary one, for both sides alike. Each envelope is
+ * made just before its send and forgotten once delivered, so neither side's latency pays for
+ * collecting a heap of held messages.
  */
 async function paced(
   total: number,
   rate: number,
-  sentAt: Map<string, bigint>,
+  samples: Samples,
   send: (e: Envelope) => Promise<void>,
 ): Promise<void> {
-  const started = Date.now();
+  const started = process.hrtime.bigint();
   let sent = 0;
   const inFlight: Promise<void>[] = [];
   while (sent < total) {
-    const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate));
+    const due = Math.min(total, Math.floor((elapsedMs(started) / 1000) * rate) + 1);
     for (; sent < due; sent++) {
       const e = sampleEvent(`trainer-${sent % KEYS}`, sent);
-      sentAt.set(e.messageId, process.hrtime.bigint());
+      samples.sending(e.messageId, started + BigInt(Math.round((sent * 1e9) / rate)));
       inFlight.push(send(e));
     }
     await sleep(1);

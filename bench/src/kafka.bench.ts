@@ -11,6 +11,7 @@ import { Counter, messages, scaled, serializer, until } from './transport.common
 export async function kafkaConsume(servers: Servers, report: Report): Promise<void> {
   const id = randomBytes(4).toString('hex');
   const topic = `bench.${id}.consume`;
+  const warmTopic = `bench.${id}.warm`;
   const connection = kafkaConnection({ brokers: servers.kafkaBrokers, clientId: `bench-${id}` });
   await connection.open();
   const { kafka, admin } = connection.client;
@@ -26,18 +27,19 @@ export async function kafkaConsume(servers: Servers, report: Report): Promise<vo
   const groups: string[] = [];
   try {
     const n = scaled(20_000);
-    progress(`transport kafka consume: filling ${n} messages`);
+    progress(`transport kafka consume: filling ${n} messages (and as many to warm up on)`);
     const all = messages(n);
-    for (let b = 0; b < n; b += 500) await publisher.publish(topic, all.slice(b, b + 500));
+    for (const into of [warmTopic, topic])
+      for (let b = 0; b < n; b += 500) await publisher.publish(into, all.slice(b, b + 500));
 
-    const rawConsume = async (): Promise<number> => {
+    const rawConsume = async (from = topic): Promise<number> => {
       const groupId = `bench.${id}.raw${groups.length}`;
       groups.push(groupId);
       const consumer = kafka.consumer({ groupId });
       const counter = new Counter(n);
       await consumer.connect();
       try {
-        await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        await consumer.subscribe({ topics: [from], fromBeginning: true });
         await consumer.run({
           eachMessage: async ({ message }) => {
             JSON.parse(message.value?.toString() ?? 'null');
@@ -50,11 +52,11 @@ export async function kafkaConsume(servers: Servers, report: Report): Promise<vo
       }
       return counter.rate;
     };
-    const oursConsume = async (): Promise<number> => {
+    const oursConsume = async (from = topic): Promise<number> => {
       const group = `cw${groups.length}`;
       groups.push(`bench.${id}.${group}`);
       const counter = new Counter(n);
-      const handle = await subscriber.subscribe([topic], { group, consumer: 'c1' }, async () => {
+      const handle = await subscriber.subscribe([from], { group, consumer: 'c1' }, async () => {
         counter.hit();
       });
       try {
@@ -64,8 +66,16 @@ export async function kafkaConsume(servers: Servers, report: Report): Promise<vo
       }
       return counter.rate;
     };
+    // Warm-up (connections, JIT, heap sizes, the broker's page cache) on another topic, as the
+    // other suites: each side consumes it once, with a fresh consumer and group.
+    progress('transport kafka consume: warm-up');
+    await rawConsume(warmTopic);
+    await oursConsume(warmTopic);
     progress('transport kafka consume: raw eachMessage vs causeway (fresh consumer each)');
-    const result = await abba(rawConsume, oursConsume);
+    const result = await abba(
+      () => rawConsume(),
+      () => oursConsume(),
+    );
     report.table('Kafka consume vs raw kafkajs eachMessage loop', [
       ratioRow(
         `consume, no-op handler, ${partitions} partitions`,
@@ -79,7 +89,7 @@ export async function kafkaConsume(servers: Servers, report: Report): Promise<vo
     await subscriber.close().catch(() => undefined);
     await publisher.close().catch(() => undefined);
     await admin.deleteGroups(groups).catch(() => undefined);
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [warmTopic, topic] }).catch(() => undefined);
     await connection.close();
   }
 }

@@ -78,6 +78,8 @@ interface Backend {
   rawFull(streamId: string): Promise<unknown>;
   /** Raw driver: the snapshot (where stored on the server) and the events after it. */
   rawFromSnapshot(streamId: string, snapshotVersion: number): Promise<unknown>;
+  /** The number of events in a raw reply, where the backend can tell: checked once before timing. */
+  rawEventCount?(reply: unknown, fromSnapshot: boolean): number;
   dispose(): Promise<void>;
 }
 
@@ -123,52 +125,87 @@ async function mongoBackend(servers: Servers): Promise<Backend> {
   };
 }
 
+/**
+ * The raw side's Redis reads, one script per round trip as the store makes them: the store loads
+ * a snapshot with one script (its LOAD: the snapshot index, then meta and payload of the newest)
+ * and reads the events with another (its READ_STREAM: the index entry holding the first version
+ * wanted, the entries from there, HMGETs of the records in chunks of 1 000 positions), so a load
+ * from a snapshot is 2 round trips and a full load 1. These scripts issue the same commands on
+ * the same keys without the store's checks (schema version, count, direction, position pairs):
+ * what is left between the two sides is the store's own work, not a difference in round trips.
+ */
+const RAW_SNAPSHOT_READ = `local member = redis.call('ZREVRANGE', KEYS[1], 0, 0)[1]
+if not member then return nil end
+local found = redis.call('HMGET', KEYS[2], member, member .. ':state')
+return { member, found[1], found[2] }`;
+const RAW_STREAM_READ = `local low = '-inf'
+local wanted = 0
+if ARGV[1] ~= '' then
+  wanted = tonumber(ARGV[1])
+  low = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', 0, 1)[2] or '-inf'
+end
+local entries = redis.call('ZRANGEBYSCORE', KEYS[1], low, '+inf', 'WITHSCORES')
+local records = {}
+local positions = {}
+local function flush()
+  local found = redis.call('HMGET', KEYS[2], unpack(positions))
+  for k = 1, #found do records[#records + 1] = found[k] end
+  positions = {}
+end
+for i = 1, #entries, 2 do
+  local first, count = string.match(entries[i], '^(%d+):(%d+)$')
+  first = tonumber(first)
+  local version = tonumber(entries[i + 1])
+  for k = math.max(0, wanted - version), tonumber(count) - 1 do
+    positions[#positions + 1] = first + k
+    if #positions == 1000 then flush() end
+  end
+end
+if #positions > 0 then flush() end
+return records`;
+
+/** ioredis's defineCommand: EVALSHA, EVAL when Redis does not know the script (as RedisScript). */
+type RawScripts = Redis & {
+  rawSnapshotReadBuffer(index: string, data: string): Promise<Buffer[] | null>;
+  rawStreamRead(stream: string, events: string, from: string | number): Promise<string[]>;
+};
+
 async function redisBackend(servers: Servers): Promise<Backend> {
   const prefix = `bench:load:${randomBytes(4).toString('hex')}:`;
   const connection = redisConnection({ url: servers.redisUrl, name: 'bench-load' });
-  const raw = new Redis(servers.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const raw = new Redis(servers.redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+  }) as RawScripts;
+  raw.defineCommand('rawSnapshotRead', { numberOfKeys: 2, lua: RAW_SNAPSHOT_READ });
+  raw.defineCommand('rawStreamRead', { numberOfKeys: 2, lua: RAW_STREAM_READ });
   await connection.open();
   await raw.connect();
   const eventStore = new RedisEventStore({ client: connection.client, keyPrefix: prefix });
   const snapshots = `${prefix}snap:`;
   await eventStore.init();
   // The stream index holds one entry per append: score = first version, member =
-  // `<first position>:<count>`. Same reads as the store: the entry holding `from`, then HMGET.
-  const read = async (streamId: string, from: number | string) => {
-    const key = `${prefix}s:${streamId}`;
-    const low =
-      from === '-inf'
-        ? '-inf'
-        : ((await raw.zrevrangebyscore(key, from, '-inf', 'WITHSCORES', 'LIMIT', 0, 1))[1] ??
-          '-inf');
-    const entries = await raw.zrangebyscore(key, low, '+inf', 'WITHSCORES');
-    const positions: string[] = [];
-    for (let i = 0; i < entries.length; i += 2) {
-      const [first, count] = entries[i]!.split(':').map(Number);
-      const version = Number(entries[i + 1]);
-      const skip = from === '-inf' ? 0 : Math.max(0, Number(from) - version);
-      for (let k = skip; k < count!; k++) positions.push(String(first! + k));
-    }
-    return raw.hmget(`${prefix}events`, ...positions);
-  };
+  // `<first position>:<count>`. One round trip, as the store's READ_STREAM.
+  const read = (streamId: string, from: number | '') =>
+    raw.rawStreamRead(`${prefix}s:${streamId}`, `${prefix}events`, from);
   return {
     name: 'redis',
     title:
-      'Redis event store + Redis snapshot store vs raw ioredis ZREVRANGE + HMGET of the snapshot, ZRANGEBYSCORE + HMGET of the same entries',
+      'Redis event store + Redis snapshot store vs raw ioredis scripts making the same reads in as many round trips (ZREVRANGE + HMGET of the snapshot; ZREVRANGEBYSCORE, ZRANGEBYSCORE + HMGET of the events)',
     eventStore,
     snapshotStore: new RedisSnapshotStore({ client: connection.client, keyPrefix: snapshots }),
-    rawFull: (streamId) => read(streamId, '-inf'),
-    // The snapshot's reads as the store makes them (its index, then its meta and payload),
-    // not decoded, then the events after it.
+    rawFull: (streamId) => read(streamId, ''),
+    // The snapshot's reads (its index, then its meta and payload), not decoded, then the events
+    // after it: two round trips, as the store's.
     async rawFromSnapshot(streamId, snapshotVersion) {
-      const [member] = await raw.zrevrange(`${snapshots}i:${streamId}`, 0, 0);
-      const snapshot = await raw.hmgetBuffer(
+      const snapshot = await raw.rawSnapshotReadBuffer(
+        `${snapshots}i:${streamId}`,
         `${snapshots}d:${streamId}`,
-        member!,
-        `${member}:state`,
       );
       return [snapshot, await read(streamId, snapshotVersion + 1)];
     },
+    rawEventCount: (reply, fromSnapshot) =>
+      (fromSnapshot ? (reply as [unknown, unknown[]])[1] : (reply as unknown[])).length,
     async dispose() {
       await deleteKeys(raw, prefix);
       raw.disconnect();
@@ -219,6 +256,18 @@ async function measureBackend(backend: Backend, report: Report): Promise<void> {
   };
   await check(plain, EVENTS);
   await check(snapshotted, SNAPSHOT_EVERY - 1);
+  // The raw side reads as many events as the store replays (a baseline reading less would flatter it).
+  if (backend.rawEventCount) {
+    const full = backend.rawEventCount(await backend.rawFull(streamId), false);
+    const after = backend.rawEventCount(
+      await backend.rawFromSnapshot(streamId, snapshotVersion),
+      true,
+    );
+    if (full !== EVENTS || after !== SNAPSHOT_EVERY - 1)
+      throw new Error(
+        `the raw reads returned ${full} and ${after} events, not ${EVENTS} and ${SNAPSHOT_EVERY - 1}`,
+      );
+  }
 
   /** Alternates raw and causeway loads so that drift and noise hit both alike. */
   const sample = async (

@@ -2,9 +2,10 @@
  * The server side of the SSE benchmark, run as its own process (so its memory is measured
  * alone and the client process keeps its file descriptors): `bare` is a plain node:http SSE
  * server, `gateway` the built sse-gateway (GatewayModule over the in-memory NotificationLog, with
- * CausewayServiceModule like the app). Driven over IPC: mem | broadcast | count | stop.
+ * CausewayServiceModule like the app). Driven over IPC: mem | broadcast (answered with the
+ * fan-out time inside the server, see `fanning`) | count.
  */
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -12,6 +13,41 @@ type Message = { cmd: 'mem' } | { cmd: 'broadcast'; n: string } | { cmd: 'count'
 
 const root = path.join(__dirname, '..', '..');
 const send = (message: unknown) => process.send?.(message);
+
+/**
+ * The fan-out inside the server: from the broadcast order's arrival over IPC to the callback of
+ * the last `res.write` carrying its frame (the frame handed to the kernel for every stream). Both
+ * servers write each stream's frames with `res.write` on a node:http ServerResponse (the gateway's
+ * SseSink is one), so the same hook times both: what the clients' side adds (their reads, this
+ * IPC, the bench process's event loop) is shared by both and dilutes the clients' ratio.
+ */
+let fanning: { marker: string; started: bigint; expected: number; written: number } | undefined;
+const write = ServerResponse.prototype.write as (
+  this: ServerResponse,
+  chunk: unknown,
+  ...rest: unknown[]
+) => boolean;
+ServerResponse.prototype.write = function (
+  this: ServerResponse,
+  chunk: unknown,
+  ...rest: unknown[]
+): boolean {
+  const order = fanning;
+  if (!order || typeof chunk !== 'string' || !chunk.includes(order.marker))
+    return write.call(this, chunk, ...rest);
+  // write(chunk, callback?) or write(chunk, encoding, callback?): the caller's callback still runs.
+  const then = rest.find((arg) => typeof arg === 'function') as
+    ((error?: Error | null) => void) | undefined;
+  const encoding = rest.filter((arg) => typeof arg === 'string');
+  const done = (error?: Error | null) => {
+    if (++order.written === order.expected) {
+      fanning = undefined;
+      send({ fanned: Number(process.hrtime.bigint() - order.started) / 1e6 });
+    }
+    then?.(error);
+  };
+  return write.call(this, chunk, ...encoding, done);
+} as typeof ServerResponse.prototype.write;
 
 function memory() {
   for (let i = 0; i < 4; i++) global.gc?.();
@@ -108,7 +144,15 @@ async function main(): Promise<void> {
   process.on('message', (message: Message) => {
     if (message.cmd === 'mem') send({ mem: memory() });
     else if (message.cmd === 'count') send({ count: server.count() });
-    else if (message.cmd === 'broadcast') server.broadcast(message.n);
+    else if (message.cmd === 'broadcast') {
+      fanning = {
+        marker: `"n":"${message.n}"`,
+        started: process.hrtime.bigint(),
+        expected: server.count(),
+        written: 0,
+      };
+      server.broadcast(message.n);
+    }
   });
   process.on('disconnect', () => process.exit(0));
   send({ ready: true, port: server.port });

@@ -15,7 +15,9 @@ export interface Sighting {
  * An event stream of one mover's user (raw http streaming, not `eventsource`), watching only the
  * frames about its own trainer: `position.update` of that trainer (a broadcast every client
  * receives) and the user's `command.result`s. Scans complete frames with `indexOf` and parses
- * only the ones it looks for, so that hundreds of observers stay cheap.
+ * only the ones it looks for, so that hundreds of observers stay cheap. Without a trainer id
+ * (`undefined`) it watches every trainer's `position.update` and no `command.result`: the
+ * streams opened last, to time the clients a gateway writes to last.
  */
 export class Observer {
   private buffer = '';
@@ -23,11 +25,12 @@ export class Observer {
   private readonly key: string;
 
   constructor(
-    readonly trainerId: string,
+    readonly trainerId: string | undefined,
     /** Replaceable: each measured run routes sightings to its own ledger. */
     public onSighting: (sighting: Sighting) => void,
   ) {
-    this.key = `"trainerId":"${trainerId}"`;
+    this.key =
+      trainerId === undefined ? '"method":"position.update"' : `"trainerId":"${trainerId}"`;
   }
 
   open(url: string, token: string): Promise<void> {
@@ -81,13 +84,14 @@ export class Observer {
         const dirY = number(frame, '"dirY":');
         this.onSighting({
           kind: 'position',
-          trainerId: this.trainerId,
+          trainerId: this.trainerId ?? trainerOf(frame),
           angle: Math.atan2(dirY, dirX),
           at,
         });
       }
       from = text.indexOf(this.key, frameEnd);
     }
+    if (this.trainerId === undefined) return;
     for (let from = text.indexOf('"method":"command.result"'); from >= 0 && from < end;) {
       const lineStart = text.lastIndexOf('data: ', from) + 6;
       const lineEnd = text.indexOf('\n', from);
@@ -101,6 +105,12 @@ export class Observer {
       from = text.indexOf('"method":"command.result"', lineEnd);
     }
   }
+}
+
+function trainerOf(frame: string): string {
+  const key = '"trainerId":"';
+  const at = frame.indexOf(key) + key.length;
+  return frame.slice(at, frame.indexOf('"', at));
 }
 
 function number(frame: string, key: string): number {

@@ -1,6 +1,6 @@
 import { CompressionCodecs, CompressionTypes, logLevel } from 'kafkajs';
 import { testNamespace } from '@causeway/testkit';
-import { type Delivery, type Envelope, type ManagedConnection } from '../src';
+import { type Delivery, type ManagedConnection } from '../src';
 import {
   type KafkaClient,
   kafkaConnection,
@@ -10,8 +10,7 @@ import {
   type KafkaSubscriberOptions,
 } from '../src/kafka';
 import { conformanceMessage } from '../src/testing';
-import { encodeForWire } from '../src/transport/wire.codec';
-import { quickConsumer, removeKafkaNamespace, within } from './kafka.helpers';
+import { publishGzipped, quickConsumer, removeKafkaNamespace, within } from './kafka.helpers';
 
 const ns = testNamespace('kafkaclosecrash');
 jest.setTimeout(90_000);
@@ -52,24 +51,6 @@ describe('kafka: close() during a crash', () => {
     await connection.close();
   });
 
-  async function publishGzipped(topic: string, messages: Envelope[]): Promise<void> {
-    const producer = connection.client.kafka.producer();
-    await producer.connect();
-    try {
-      const serializer = quickConsumer(ns, 1).serializer;
-      await producer.send({
-        topic,
-        compression: CompressionTypes.GZIP,
-        messages: messages.map((envelope) => ({
-          key: envelope.aggregateId,
-          value: encodeForWire(serializer, envelope),
-        })),
-      });
-    } finally {
-      await producer.disconnect();
-    }
-  }
-
   it('stays closed: no restart, no delivery after close() resolved', async () => {
     const topic = ns.topic('closing');
     const crashes: string[] = [];
@@ -82,7 +63,7 @@ describe('kafka: close() during a crash', () => {
     const got: number[] = [];
     try {
       await publisher.publish(topic, [conformanceMessage(0, 'k')]); // creates the topic
-      await publishGzipped(topic, [conformanceMessage(1, 'k')]);
+      await publishGzipped(connection.client.kafka, topic, [conformanceMessage(1, 'k')]);
       codecs[CompressionTypes.GZIP] = () => ({
         compress: () => Promise.reject(new Error('not used')),
         // A retriable cause: kafkajs restarts such a consumer by itself.

@@ -1,11 +1,6 @@
 import { CompressionCodecs, CompressionTypes, KafkaJSNonRetriableError } from 'kafkajs';
 import { testNamespace } from '@causeway/testkit';
-import {
-  type Delivery,
-  type Envelope,
-  type ManagedConnection,
-  type SubscriptionHandle,
-} from '../src';
+import { type Delivery, type ManagedConnection, type SubscriptionHandle } from '../src';
 import {
   type KafkaClient,
   kafkaConnection,
@@ -15,8 +10,7 @@ import {
   type KafkaSubscriberOptions,
 } from '../src/kafka';
 import { conformanceMessage } from '../src/testing';
-import { encodeForWire } from '../src/transport/wire.codec';
-import { eventually, removeKafkaNamespace, quickConsumer } from './kafka.helpers';
+import { eventually, publishGzipped, quickConsumer, removeKafkaNamespace } from './kafka.helpers';
 
 const ns = testNamespace('kafkacrash');
 
@@ -46,24 +40,6 @@ describe('kafka: a consumer that cannot make progress', () => {
     await connection.open();
     working = codecs[CompressionTypes.GZIP]!; // kafkajs's own
   });
-  /** One gzip record batch of `messages`, in the wire form our subscriber reads. */
-  async function publishGzipped(topic: string, messages: Envelope[]): Promise<void> {
-    const producer = connection.client.kafka.producer();
-    await producer.connect();
-    try {
-      const serializer = quickConsumer(ns, 1).serializer;
-      await producer.send({
-        topic,
-        compression: CompressionTypes.GZIP,
-        messages: messages.map((envelope) => ({
-          key: envelope.aggregateId,
-          value: encodeForWire(serializer, envelope),
-        })),
-      });
-    } finally {
-      await producer.disconnect();
-    }
-  }
   afterAll(async () => {
     codecs[CompressionTypes.GZIP] = working;
     await removeKafkaNamespace(connection.client.admin, ns);
@@ -88,7 +64,10 @@ describe('kafka: a consumer that cannot make progress', () => {
     let handle: SubscriptionHandle | undefined;
     try {
       await publisher.publish(topic, [conformanceMessage(0, 'k')]);
-      await publishGzipped(topic, [conformanceMessage(1, 'k'), conformanceMessage(2, 'k')]);
+      await publishGzipped(connection.client.kafka, topic, [
+        conformanceMessage(1, 'k'),
+        conformanceMessage(2, 'k'),
+      ]);
       codecs[CompressionTypes.GZIP] = () => ({
         compress: () => Promise.reject(new Error('not used')),
         // non-retriable, as kafkajs's own 'not implemented' codecs: the supervisor restarts it
@@ -217,7 +196,7 @@ describe('kafka: a consumer that cannot make progress', () => {
     const subscriber = new KafkaSubscriber(connection.client, options);
     try {
       await publisher.publish(topic, [conformanceMessage(0, 'k')]);
-      await publishGzipped(topic, [conformanceMessage(1, 'k')]);
+      await publishGzipped(connection.client.kafka, topic, [conformanceMessage(1, 'k')]);
       codecs[CompressionTypes.GZIP] = () => ({
         compress: () => Promise.reject(new Error('not used')),
         decompress: () => Promise.reject(new KafkaJSNonRetriableError('test codec: fails')),

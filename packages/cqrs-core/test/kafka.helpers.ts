@@ -1,6 +1,8 @@
-import { type Admin } from 'kafkajs';
+import { type Admin, CompressionTypes, type Kafka } from 'kafkajs';
 import { removeNamespaceData, type TestNamespace } from '@causeway/testkit';
+import { type Envelope } from '../src';
 import { conformanceSerializer } from '../src/testing';
+import { encodeForWire } from '../src/transport/wire.codec';
 
 /** Resolves once `check` holds; fails naming `what` after `timeoutMs`. */
 export async function eventually(
@@ -88,4 +90,31 @@ export function quickConsumer(ns: TestNamespace, partitions: number) {
     rebalanceTimeoutMs: 10_000,
     maxWaitTimeMs: 100,
   };
+}
+
+/**
+ * Publishes `messages` as one gzip record batch, in the wire form our subscriber reads (as
+ * another client would send them): the crash tests swap this process's gzip codec to make the
+ * batch undecodable.
+ */
+export async function publishGzipped(
+  kafka: Kafka,
+  topic: string,
+  messages: readonly Envelope[],
+): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    const serializer = conformanceSerializer();
+    await producer.send({
+      topic,
+      compression: CompressionTypes.GZIP,
+      messages: messages.map((envelope) => ({
+        key: envelope.aggregateId,
+        value: encodeForWire(serializer, envelope),
+      })),
+    });
+  } finally {
+    await producer.disconnect();
+  }
 }

@@ -5,3 +5,6 @@ export * from './commands/command-status';
 export * from './presence/connection-events';
 export * from './notifications/notification';
 export * from './serializer';
+export * from './progress/progress.event';
+export * from './progress/progress.status';
+export * from './progress/place-order.command';

@@ -13,6 +13,8 @@ import {
   ConnectionClosedEvent,
   ConnectionEstablishedEvent,
 } from './presence/connection-events';
+import { ORDER_PLACED, OrderPlaced } from './progress/place-order.command';
+import { PROGRESS_EVENT, ProgressEvent } from './progress/progress.event';
 import { MOVE_TRAINER_COMMAND, MoveTrainerCommand } from './trainer/move-trainer.command';
 import { TRAINER_MOVED_EVENT, TrainerMovedEvent } from './trainer/trainer-moved.event';
 
@@ -27,5 +29,7 @@ export function contractsSerializer(
     .register(TRAINER_JOINED_GROUP_EVENT, TrainerJoinedGroupEvent)
     .register(TRAINER_LEFT_GROUP_EVENT, TrainerLeftGroupEvent)
     .register(CONNECTION_ESTABLISHED_EVENT, ConnectionEstablishedEvent)
-    .register(CONNECTION_CLOSED_EVENT, ConnectionClosedEvent);
+    .register(CONNECTION_CLOSED_EVENT, ConnectionClosedEvent)
+    .register(ORDER_PLACED, OrderPlaced)
+    .register(PROGRESS_EVENT, ProgressEvent);
 }

@@ -4,3 +4,4 @@ export * from '../read-models/trainer-positions.conformance';
 export * from '../read-models/group-members.conformance';
 export * from '../notifications/notification-log.conformance';
 export * from '../auth/token-revocations.conformance';
+export * from '../progress/progress-statuses.conformance';

@@ -1,0 +1,100 @@
+import { type ProgressStatus } from '@causeway/contracts';
+import { RedisScript } from '@causeway/cqrs-core/redis';
+import type Redis from 'ioredis';
+import {
+  byRecentUpdate,
+  DEFAULT_TASKS_PER_USER,
+  type ProgressStatuses,
+} from './progress-statuses.port';
+
+// KEYS[1] = the task's key, KEYS[2] = its user's index; ARGV[1] = taskId, ARGV[2] = eventCount,
+// ARGV[3] = status JSON, ARGV[4] = updatedAt (epoch ms), ARGV[5] = expires at (epoch ms).
+// → 1 when stored, 0 when the stored status is not older or the status has expired already.
+const APPLY = new RedisScript(`
+local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local expiresAt = tonumber(ARGV[5])
+if expiresAt <= nowMs then return 0 end
+local stored = redis.call('GET', KEYS[1])
+if stored and tonumber(cjson.decode(stored).eventCount) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'PXAT', expiresAt)
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (nowMs - (expiresAt - tonumber(ARGV[4]))))
+if redis.call('PEXPIRETIME', KEYS[2]) < expiresAt then redis.call('PEXPIREAT', KEYS[2], expiresAt) end
+return 1`);
+
+export interface RedisProgressStatusesOptions {
+  /** The app's shared client. */
+  client: Redis;
+  /** Prefix of every key (TOPIC_PREFIX + ':' in the apps, a test namespace in tests). */
+  keyPrefix?: string;
+  /** How long a status is kept after its `updatedAt` (S3-7). */
+  ttlMs: number;
+}
+
+/**
+ * ProgressStatuses in Redis: one string per task, `<prefix>progress:task:<taskId>` (the status
+ * as JSON), expiring `ttlMs` after its `updatedAt` (PXAT), and one sorted set per user,
+ * `<prefix>progress:user:<userId>`, of task ids by `updatedAt`, trimmed of expired tasks on every
+ * apply and expiring with the user's newest task. `apply` is one Lua script (compare the stored
+ * `eventCount`, write only a greater one): several order-processor instances, and a redelivery
+ * racing a newer step, would otherwise let an older state overwrite a newer one. `get` is one GET,
+ * `ofUser` a ZREVRANGEBYSCORE and an MGET.
+ */
+export class RedisProgressStatuses implements ProgressStatuses {
+  private readonly client: Redis;
+  private readonly prefix: string;
+
+  constructor(private readonly options: RedisProgressStatusesOptions) {
+    this.client = options.client;
+    this.prefix = `${options.keyPrefix ?? ''}progress:`;
+  }
+
+  async apply(status: ProgressStatus): Promise<boolean> {
+    const updatedAt = Date.parse(status.updatedAt);
+    const stored = await APPLY.run(
+      this.client,
+      [this.taskKey(status.taskId), this.userKey(status.userId)],
+      [
+        status.taskId,
+        status.eventCount,
+        JSON.stringify(status),
+        updatedAt,
+        updatedAt + this.options.ttlMs,
+      ],
+    );
+    return stored === 1;
+  }
+
+  async get(taskId: string): Promise<ProgressStatus | undefined> {
+    const stored = await this.client.get(this.taskKey(taskId));
+    return stored === null ? undefined : (JSON.parse(stored) as ProgressStatus);
+  }
+
+  async ofUser(userId: string, limit = DEFAULT_TASKS_PER_USER): Promise<ProgressStatus[]> {
+    if (limit <= 0) return [];
+    const oldest = Date.now() - this.options.ttlMs;
+    const key = this.userKey(userId);
+    const newest = await this.client.zrevrangebyscore(key, '+inf', `(${oldest}`, 'LIMIT', 0, limit);
+    if (newest.length === 0) return [];
+    // Ties on the last score are ordered by taskId, as in every implementation: read them all.
+    const lastScore = await this.client.zscore(key, newest[newest.length - 1]!);
+    const tied =
+      lastScore === null ? [] : await this.client.zrangebyscore(key, lastScore, lastScore);
+    const ids = [...new Set([...newest, ...tied])];
+    const rows = await this.client.mget(ids.map((id) => this.taskKey(id)));
+    return rows
+      .flatMap((json) => (json === null ? [] : [JSON.parse(json) as ProgressStatus]))
+      .filter((row) => row.userId === userId)
+      .sort(byRecentUpdate)
+      .slice(0, limit);
+  }
+
+  private taskKey(taskId: string): string {
+    return `${this.prefix}task:${taskId}`;
+  }
+
+  private userKey(userId: string): string {
+    return `${this.prefix}user:${userId}`;
+  }
+}

@@ -114,6 +114,60 @@ describe('consumer lag metrics', () => {
     expect(roundTrips).toBe(topics.length);
   });
 
+  it('counts each stream once when one layout is registered twice, and sums two prefixes', async () => {
+    // A review (session 37): a Nest module initialised twice registers the same streams again
+    // (a second query per scrape); two prefixes with one topic and group overwrote each other.
+    const client = new Redis(ns.redisUrl);
+    const other = new Redis(ns.redisUrl); // the second registration's own client, same server
+    const serializer = conformanceSerializer();
+    const registry = new Registry();
+    const topic = ns.topic('twice');
+    const prefixes = [`${ns.keyPrefix}x:`, `${ns.keyPrefix}y:`];
+    const subscribers: RedisStreamsSubscriber[] = [];
+    try {
+      for (const [i, keyPrefix] of prefixes.entries()) {
+        const subscriber = new RedisStreamsSubscriber({ client, serializer, keyPrefix });
+        subscribers.push(subscriber);
+        const handle = await subscriber.subscribe(
+          [topic],
+          { group: 'billing', consumer: 'c1' },
+          async () => undefined,
+        );
+        await handle.close();
+        // 2 unread entries under the first prefix, 3 under the second.
+        await new RedisStreamsPublisher({ client, serializer, keyPrefix }).publish(
+          topic,
+          Array.from({ length: 2 + i }, (_, n) => conformanceMessage(n, `k${n}`)),
+        );
+      }
+      registerRedisStreamsLag({ client, registry, keyPrefix: prefixes[0], topics: () => [topic] });
+      registerRedisStreamsLag({
+        client: other,
+        registry,
+        keyPrefix: prefixes[0],
+        topics: () => [topic],
+      });
+      registerRedisStreamsLag({ client, registry, keyPrefix: prefixes[1], topics: () => [topic] });
+      let roundTrips = 0;
+      for (const counted of [client, other]) {
+        const pipeline = counted.pipeline.bind(counted);
+        counted.pipeline = ((...args: Parameters<typeof pipeline>) => {
+          roundTrips++;
+          return pipeline(...args);
+        }) as typeof counted.pipeline;
+      }
+      const text = await registry.metrics();
+      expect(text).toContain(`causeway_consumer_lag{topic="${topic}",group="billing"} 5`);
+      expect(roundTrips).toBe(2); // one per prefix, not one per registration
+    } finally {
+      for (const subscriber of subscribers) await subscriber.close();
+      const keys = await client.keys(`${ns.keyPrefix}*`);
+      if (keys.length > 0) await client.del(...keys);
+      client.disconnect();
+      other.disconnect();
+    }
+  });
+
   it('keeps the last Redis Streams figures while Redis does not answer, rather than no series', async () => {
     const server = new RedisServerProcess(await freePort());
     await server.start();

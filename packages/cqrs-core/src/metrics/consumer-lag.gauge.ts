@@ -19,7 +19,7 @@ const sourcesOf = new WeakMap<Registry, LagSource[]>();
 /**
  * Adds `source` to `registry`'s `causeway_consumer_lag`, made on the first call: a registry
  * holds one metric per name, so an app with Redis Streams and Kafka consumers has one gauge
- * whose series are every source's rows.
+ * whose series are every source's rows (rows of one topic and group summed).
  */
 export function addConsumerLagSource(registry: Registry, source: LagSource): void {
   const known = sourcesOf.get(registry);
@@ -37,7 +37,9 @@ export function addConsumerLagSource(registry: Registry, source: LagSource): voi
     async collect() {
       const rows = await Promise.all(sources.map((ask) => ask()));
       this.reset();
-      for (const row of rows.flat()) this.set({ topic: row.topic, group: row.group }, row.lag);
+      // Rows of several sources for one topic and group (two key prefixes, two transports)
+      // add up: one must not overwrite the other's figure.
+      for (const row of rows.flat()) this.inc({ topic: row.topic, group: row.group }, row.lag);
     },
   });
 }

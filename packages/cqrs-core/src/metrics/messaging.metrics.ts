@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type Counter, type Gauge, type Histogram, type Registry } from 'prom-client';
 import { type RawPublisher } from '../dead-letters/dead-letter-queue.port';
 import { type Envelope } from '../messages/envelope';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
@@ -8,6 +8,7 @@ import { type BreakerRegistry, type BreakerState } from '../middleware/circuit-b
 import { type Middleware } from '../router/handler';
 import { classifyError } from '../router/handler.errors';
 import { type Publisher } from '../transport/transport.port';
+import { registeredCounter, registeredGauge, registeredHistogram } from './registered.metric';
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
@@ -23,46 +24,45 @@ export class MessagingMetrics {
   readonly latency: Histogram<'topic' | 'handler'>;
   readonly breaker: Gauge<'handler'>;
 
+  /**
+   * Another instance on the same registry (two routers in one process, a Nest module
+   * initialised twice) shares its metrics: a registry holds one metric per name, so a second
+   * `new Counter` there would throw "already registered" (a review, session 37). Each delivery
+   * is still counted once, by the instance whose middleware it went through.
+   */
   constructor(registry: Registry) {
-    const registers = [registry];
-    this.published = new Counter({
+    this.published = registeredCounter(registry, {
       name: 'causeway_messages_published_total',
       help: 'Messages accepted by the broker',
       labelNames: ['topic'],
-      registers,
     });
-    this.handled = new Counter({
+    this.handled = registeredCounter(registry, {
       name: 'causeway_messages_handled_total',
       help: "Deliveries by outcome: success, refused (a command handler's DomainError), expired (a command past its deadline, not handled), failed (redelivered later), dead_lettered, deferred",
       labelNames: ['topic', 'handler', 'outcome'],
-      registers,
     });
-    this.retried = new Counter({
+    this.retried = registeredCounter(registry, {
       name: 'causeway_messages_retried_total',
       help: 'In-process retries',
       labelNames: ['handler', 'type'],
-      registers,
     });
-    this.deadLettered = new Counter({
+    this.deadLettered = registeredCounter(registry, {
       name: 'causeway_messages_dead_lettered_total',
       help: 'Messages moved to dead letters',
       labelNames: ['topic', 'handler'],
-      registers,
     });
-    this.latency = new Histogram({
+    this.latency = registeredHistogram(registry, {
       name: 'causeway_handler_duration_seconds',
       help: 'Handler latency including retries',
       labelNames: ['topic', 'handler'],
       // Up to the command timeout (30 s) and past it (retries count): a slow handler is not
       // lost in +Inf, where no quantile can be read (a review, session 35).
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60],
-      registers,
     });
-    this.breaker = new Gauge({
+    this.breaker = registeredGauge(registry, {
       name: 'causeway_circuit_breaker_state',
       help: '0 closed, 1 half-open, 2 open',
       labelNames: ['handler'],
-      registers,
     });
   }
 

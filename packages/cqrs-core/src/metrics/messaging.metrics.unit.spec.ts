@@ -66,4 +66,25 @@ describe('MessagingMetrics', () => {
       ['late', 0],
     ]);
   });
+  it('shares its metrics with a second instance on the same registry instead of throwing', async () => {
+    // Two routers (or a Nest module initialised twice) in one process with one registry.
+    const registry = new Registry();
+    const first = new MessagingMetrics(registry);
+    const second = new MessagingMetrics(registry);
+    const info = { name: 'accounts', topics: ['events.Paid'], group: 'g' };
+    const paid = testEnvelope('Paid', {});
+    await first.middleware()(async () => undefined, info)(testDelivery(paid));
+    await second.middleware()(async () => undefined, info)(testDelivery(paid));
+    second.onRetry({ handler: 'accounts', type: 'Paid' });
+    const text = await registry.metrics();
+    // One series, counted once per delivery: not two registrations, nor a count doubled.
+    expect(text).toContain(
+      'causeway_messages_handled_total{topic="events.Paid",handler="accounts",outcome="success"} 2',
+    );
+    expect(text).toContain(
+      'causeway_handler_duration_seconds_count{topic="events.Paid",handler="accounts"} 2',
+    );
+    expect(text).toContain('causeway_messages_retried_total{handler="accounts",type="Paid"} 1');
+    expect(text.match(/# TYPE causeway_messages_handled_total /g)).toHaveLength(1);
+  });
 });

@@ -3,6 +3,8 @@ import {
   type CounterConfiguration,
   Gauge,
   type GaugeConfiguration,
+  Histogram,
+  type HistogramConfiguration,
   type Registry,
 } from 'prom-client';
 
@@ -34,6 +36,19 @@ export function registeredGauge<T extends string = string>(
     config.name,
     Gauge,
     () => new Gauge({ ...config, registers: [registry] }),
+  );
+}
+
+/** The histogram named `config.name` in `registry`, as registeredCounter (its buckets are the first asker's). */
+export function registeredHistogram<T extends string = string>(
+  registry: Registry,
+  config: Omit<HistogramConfiguration<T>, 'registers'>,
+): Histogram<T> {
+  return registered(
+    registry,
+    config.name,
+    Histogram,
+    () => new Histogram({ ...config, registers: [registry] }),
   );
 }
 

@@ -112,29 +112,84 @@ function goneFanOutGroups(
   return gone;
 }
 
-/** The sources of each registry's pending and trimmed-unread gauges (registerRedisStreamsLag). */
-const redisLagSources = new WeakMap<Registry, (() => Promise<GroupLag[]>)[]>();
+/** A registration's figures, at most 500 ms old (see registerRedisStreamsLag). */
+type LagQuery = () => Promise<GroupLag[]>;
+
+/** One layout on one Redis server, registered on a registry: the topics of every registration of it. */
+interface LagLayout {
+  readonly topics: Set<() => readonly string[]>;
+  readonly refresh: LagQuery;
+}
+
+/** Per registry: its layouts (see layoutIdentity), and the sources of its pending and trimmed-unread gauges. */
+const redisLagSources = new WeakMap<
+  Registry,
+  { layouts: Map<string, LagLayout>; sources: LagQuery[] }
+>();
 
 /**
- * The sources of `registry`'s `causeway_consumer_pending` and `causeway_consumer_trimmed_unread`
- * gauges, made with them on first use: a second registerRedisStreamsLag on one registry (two
- * key prefixes or Redis servers in one app) adds its groups instead of failing the start with
- * "already registered" (a review, session 35).
+ * Which server and streams a registration reports: two registrations with the same identity (a
+ * Nest module initialised twice, two routers of one app, with one client or two to one server)
+ * report the same streams, so they share one query (their topics merged) — else a scrape would
+ * ask Redis twice and the series of those streams would be summed twice.
  */
-function redisLagGauges(registry: Registry): (() => Promise<GroupLag[]>)[] {
-  let sources = redisLagSources.get(registry);
-  if (sources) return sources;
-  const all = (sources = [] as (() => Promise<GroupLag[]>)[]);
-  redisLagSources.set(registry, all);
-  const rows = async () => (await Promise.all(all.map((source) => source()))).flat();
+function layoutIdentity(options: RedisStreamsLagOptions): string {
+  const { host, port, path, db, name, sentinels } = options.client.options ?? {};
+  const server = sentinels?.length
+    ? `sentinel:${String(name)}`
+    : path
+      ? `unix:${path}`
+      : `${host}:${port}`;
+  const keys = new StreamKeys(options);
+  return [server, db ?? 0, keys.prefix, keys.partitions, keys.lanes.join(',')].join('\u0000');
+}
+
+/**
+ * Rows of several sources summed per topic and group: two key prefixes (or servers) with a
+ * topic and a group of the same names are two sets of streams, whose entries add up — one
+ * source's figure must not overwrite the other's.
+ */
+function summed(rows: readonly GroupLag[]): GroupLag[] {
+  const totals = new Map<string, GroupLag>();
+  for (const row of rows) {
+    const key = `${row.topic}\u0000${row.group}`;
+    const total = totals.get(key);
+    if (!total) totals.set(key, { ...row });
+    else {
+      total.pending += row.pending;
+      total.lag += row.lag;
+      total.trimmed += row.trimmed;
+      total.lagKnown &&= row.lagKnown;
+    }
+  }
+  return [...totals.values()];
+}
+
+/**
+ * The layouts and sources of `registry`'s `causeway_consumer_pending` and
+ * `causeway_consumer_trimmed_unread` gauges, made with them on first use: a second
+ * registerRedisStreamsLag on one registry (two key prefixes or Redis servers in one app) adds its
+ * groups instead of failing the start with "already registered" (a review, session 35).
+ */
+function redisLagGauges(registry: Registry): {
+  layouts: Map<string, LagLayout>;
+  sources: LagQuery[];
+} {
+  let state = redisLagSources.get(registry);
+  if (state) return state;
+  const all: LagQuery[] = [];
+  state = { layouts: new Map(), sources: all };
+  redisLagSources.set(registry, state);
+  const rows = async () => summed((await Promise.all(all.map((source) => source()))).flat());
   new Gauge({
     name: 'causeway_consumer_pending',
     help: 'Entries delivered to a consumer group and not acknowledged',
     labelNames: ['topic', 'group'],
     registers: [registry],
     async collect() {
+      const values = await rows();
       this.reset();
-      for (const row of await rows()) this.set({ topic: row.topic, group: row.group }, row.pending);
+      for (const row of values) this.set({ topic: row.topic, group: row.group }, row.pending);
     },
   });
   new Gauge({
@@ -143,11 +198,12 @@ function redisLagGauges(registry: Registry): (() => Promise<GroupLag[]>)[] {
     labelNames: ['topic', 'group'],
     registers: [registry],
     async collect() {
+      const values = await rows();
       this.reset();
-      for (const row of await rows()) this.set({ topic: row.topic, group: row.group }, row.trimmed);
+      for (const row of values) this.set({ topic: row.topic, group: row.group }, row.trimmed);
     },
   });
-  return all;
+  return state;
 }
 
 /**
@@ -156,14 +212,25 @@ function redisLagGauges(registry: Registry): (() => Promise<GroupLag[]>)[] {
  * scrape time from XINFO GROUPS. A scrape costs one pipelined round trip per topic. A group
  * that is destroyed, or a fan-out group whose instance is gone, has no series any more. While
  * Redis does not answer, the gauges keep the last figures it gave. Called again on the same
- * registry (another key prefix or server), the gauges report both.
+ * registry: for another key prefix or server, the gauges report both (a topic and group named
+ * alike in both: their figures summed); for the same server and layout (a module initialised
+ * twice), its topics join the first registration's — each stream is queried and counted once.
  */
 export function registerRedisStreamsLag(options: RedisStreamsLagOptions): void {
+  const state = redisLagGauges(options.registry);
+  const identity = layoutIdentity(options);
+  const known = state.layouts.get(identity);
+  if (known) {
+    known.topics.add(options.topics);
+    return;
+  }
+  const topicSources = new Set([options.topics]);
+  const topics = () => [...new Set([...topicSources].flatMap((source) => source()))];
   const latest = { at: 0, values: [] as GroupLag[] };
   let inFlight: Promise<GroupLag[]> | undefined;
   const query = async () => {
     try {
-      latest.values = await redisStreamsLag(options.client, options, options.topics());
+      latest.values = await redisStreamsLag(options.client, options, topics());
       latest.at = Date.now();
     } catch {
       // Redis does not answer: the last figures stay, rather than every series going (the
@@ -181,7 +248,8 @@ export function registerRedisStreamsLag(options: RedisStreamsLagOptions): void {
     inFlight ??= query();
     return inFlight;
   };
-  redisLagGauges(options.registry).push(refresh);
+  state.layouts.set(identity, { topics: topicSources, refresh });
+  state.sources.push(refresh);
   // One gauge per registry, shared with other transports' groups (registerKafkaLag).
   addConsumerLagSource(options.registry, async () =>
     (await refresh()).map(({ topic, group, lag }) => ({ topic, group, lag })),

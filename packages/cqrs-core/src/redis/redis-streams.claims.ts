@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { keepTrimmed, keptEntries } from './redis-streams.kept';
 import {
   type HeldEntry,
   type PartitionState,
@@ -22,7 +23,8 @@ export interface Adoption {
    * Per stream, the ids of entries pending in the group (left by a dead consumer, say) that
    * trimming removed before this claim: Redis dropped them from the pending list (XAUTOCLAIM's
    * third reply element, Redis ≥ 7) and no one will ever deliver them. Held entries it met
-   * removed are not in it: they still run from the copy held here (HeldEntry.trimmed).
+   * removed are not in it: they still run from the copy held here (HeldEntry.trimmed), and a
+   * copy of them is kept in Redis before this call returns (redis-streams.kept.ts).
    */
   trimmed: { stream: string; ids: string[] }[];
 }
@@ -34,7 +36,9 @@ export interface Adoption {
  * A previous owner that handed the partition over cleanly lowered the counts of the entries it
  * held and never started (HAND_OVER), so those come here with the attempt they had. Entries
  * left by a crashed owner, or lost in a read reply of ours, count one delivery more.
- * Adopted entries join the partition in id order, ahead of anything read later.
+ * Adopted entries join the partition in id order, ahead of anything read later. So do the
+ * copies kept in Redis of entries trimming removed while a consumer held them
+ * (redis-streams.kept.ts): idle as long, they are adopted at their next attempt.
  *
  * Entries this consumer holds already (read ahead, waiting, running: a claim with min-idle 0
  * after a lost read meets them all) are claimed too, which bumps their delivery count although
@@ -55,9 +59,13 @@ export async function adoptPending(
     await giveBackLostReads(client, part, group, consumer);
     part.readLost = false;
   }
+  const kept = await keptEntries(client, part, part.claimMinIdleMs);
+  for (const entry of kept.entries) if (part.add(entry)) adopted++;
+  if (kept.waiting > 0) complete = false;
   for (const lane of part.laneList) {
     const stream = part.streams[lane];
     const lost: string[] = [];
+    const found: HeldEntry[] = [];
     let cursor = '0-0';
     let restoring: Promise<unknown> = Promise.resolve();
     do {
@@ -77,8 +85,11 @@ export async function adoptPending(
       const claimed = entries.filter(([id]) => !part.holds(stream, id));
       for (const id of deletedIds(reply[2])) {
         const held = part.find(stream, id);
-        if (held) held.trimmed = true;
-        else lost.push(id);
+        if (!held) lost.push(id);
+        else if (!held.trimmed) {
+          held.trimmed = true;
+          found.push(held);
+        }
       }
       if (claimed.length > 0) {
         const [counts] = await Promise.all([
@@ -92,12 +103,18 @@ export async function adoptPending(
       }
     } while (cursor !== '0-0');
     if (lost.length > 0) trimmed.push({ stream, ids: lost });
-    // The last page's restores (if any) go with the XPENDING below.
-    const [summary] = (await Promise.all([client.call('XPENDING', stream, group), restoring])) as [
-      [number | string, ...unknown[]],
-      unknown,
-    ];
-    if (Number(summary[0]) > part.heldIn(lane)) complete = false;
+    // The last page's restores (if any) and the copies of held entries found trimmed (a crash
+    // now must not lose them) go with the XPENDING below. A copy counts the delivery of an
+    // entry that ran or runs; one read ahead and never started has not had its delivery yet.
+    const [summary] = (await Promise.all([
+      client.call('XPENDING', stream, group),
+      restoring,
+      keepTrimmed(client, part, found, (entry) =>
+        entry.state === 'waiting' && !entry.needsClaim ? entry.attempt - 1 : entry.attempt,
+      ),
+    ])) as [[number | string, ...unknown[]], unknown, unknown];
+    // Held entries trimmed away are not pending any more: they do not count here.
+    if (Number(summary[0]) > part.pendingHeldIn(lane)) complete = false;
   }
   return { complete, adopted, trimmed };
 }
@@ -177,7 +194,7 @@ async function giveBackLostReads(
 /**
  * How a claim for redelivery ended: `claimed` — run it; `trimmed` — it was still pending, but
  * trimming removed it from the stream (Redis dropped it from the pending list on this claim):
- * nothing acknowledged it, so it runs from the copy held; `gone` — not pending any more
+ * nothing acknowledged it, so it runs from the copy held (kept in Redis first); `gone` — not pending any more
  * (acknowledged elsewhere after our lease lapsed, or the group was lost): it must not run.
  */
 export type RedeliveryClaim = 'claimed' | 'trimmed' | 'gone';

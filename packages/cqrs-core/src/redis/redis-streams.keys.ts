@@ -13,6 +13,8 @@ export const MAX_PARTITIONS = 1024;
  *   only `normal` when the layout has no priorities);
  * - `<prefix><topic>:group:<group>:members` — sorted set of live consumers (score: last heartbeat, server time);
  * - `<prefix><topic>:group:<group>:lease:<partition>` — who owns a partition (all its lanes) in a group;
+ * - `<prefix><topic>:group:<group>:trimmed:<partition>` — hash of copies of held entries that
+ *   trimming removed before they succeeded (see redis-streams.kept.ts);
  * - `<prefix><topic>:fan-out-groups` — sorted set of the topic's fan-out groups (see
  *   isFanOutGroup; score: until when, server time, their instance is known to be alive).
  *
@@ -55,6 +57,11 @@ export class StreamKeys {
 
   lease(topic: string, group: string, partition: number): string {
     return `${this.prefix}${topic}:group:${group}:lease:${partition}`;
+  }
+
+  /** Copies of a partition's held entries trimmed before they succeeded (redis-streams.kept.ts). */
+  trimmedHeld(topic: string, group: string, partition: number): string {
+    return `${this.prefix}${topic}:group:${group}:trimmed:${partition}`;
   }
 
   fanOutGroups(topic: string): string {

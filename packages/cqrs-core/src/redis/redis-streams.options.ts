@@ -78,8 +78,9 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
    * topic before this consumer group read them: the group skips them (see
    * redis-streams.trimming.ts; Redis ≥ 7 counts them). Also told, with `pendingIds`, of entries
    * the group had read and never acknowledged (a consumer died, or their handler failed) that
-   * trimming removed before they ran again — when a consumer meets them (taking the entries of a
-   * dead consumer over, giving a partition up); they are lost, and counted by
+   * trimming removed before they ran again — when a consumer meets them taking over the entries
+   * of a dead consumer (one that held them keeps a copy in Redis instead, and they are not lost:
+   * see RedisStreamsSubscriber); they are lost, and counted by
    * `causeway_consumer_trimmed_pending_total` when `registry` is given.
    * Default: warnOfTrimming (a process warning, `CausewayTrimWarning`).
    */

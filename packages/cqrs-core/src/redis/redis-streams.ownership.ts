@@ -117,6 +117,7 @@ export class PartitionOwnership {
           keys.lease(topic, group, p),
           (lane) => keys.stream(topic, lane, p),
           keys.lanes,
+          keys.trimmedHeld(topic, group, p),
         );
         this.partitions.push(part);
         for (const stream of part.streamList) this.byStream.set(stream, part);
@@ -374,9 +375,12 @@ export class PartitionOwnership {
 
   /**
    * Entries dropped from a partition given up that trimming had removed while held: not pending
-   * in the group any more, so the next owner cannot take them over — reported, per stream.
+   * in the group any more, and no copy of them kept in Redis (redis-streams.kept.ts: its write
+   * failed) — so the next owner cannot take them over: reported, per stream. Those with a copy
+   * are not lost: the next owner adopts them from it.
    */
-  private reportLost(part: PartitionState, lost: readonly HeldEntry[]): void {
+  private reportLost(part: PartitionState, dropped: readonly HeldEntry[]): void {
+    const lost = dropped.filter((entry) => !entry.kept);
     if (lost.length === 0 || !this.context.onTrimmedPending) return;
     const byStream = new Map<string, string[]>();
     for (const entry of lost) {

@@ -27,9 +27,16 @@ export interface HeldEntry {
    * Trimming (`MAXLEN ~`) removed the entry from its stream while it was held, and Redis dropped
    * it from the group's pending list when a claim met it: there is nothing to claim or
    * acknowledge any more (an XACK is a no-op). It still runs, at its next attempt, from the copy
-   * held here; if the partition moves before it succeeded, it is lost — and reported (onTrimmed).
+   * held here — and from a copy kept in Redis (`kept`), so that a crash or a move of the
+   * partition before it succeeded does not lose it: the next owner adopts it from there.
    */
   trimmed: boolean;
+  /**
+   * A copy of this trimmed entry is kept in Redis (redis-streams.kept.ts) until a handler
+   * succeeds. False on a trimmed entry only while that write has not succeeded yet: it is
+   * written before the entry runs again; one dropped so is lost, and reported (onTrimmed).
+   */
+  kept: boolean;
 }
 
 /**
@@ -88,6 +95,8 @@ export class PartitionState {
     readonly leaseKey: string,
     streamOf: (lane: Priority) => string,
     readonly laneList: readonly Priority[] = LANES,
+    /** Copies of held entries trimmed before they succeeded (StreamKeys.trimmedHeld). */
+    readonly keptKey: string = `${leaseKey}:trimmed`,
   ) {
     this.streams = { critical: '', high: '', normal: '', low: '' };
     for (const lane of laneList) {
@@ -114,6 +123,13 @@ export class PartitionState {
 
   heldIn(lane: Priority): number {
     return this.lanes[lane].length;
+  }
+
+  /** Held entries of a lane still pending in the group (not trimmed): a scan, for adoptions only. */
+  pendingHeldIn(lane: Priority): number {
+    let count = 0;
+    for (const entry of this.lanes[lane]) if (!entry.trimmed) count++;
+    return count;
   }
 
   /** Adds an entry in id order (so adopted older entries go before newer reads). False if held already. */
@@ -242,6 +258,7 @@ export function toHeldEntry(
     state: 'waiting',
     ackFailures: 0,
     trimmed: false,
+    kept: false,
   };
 }
 

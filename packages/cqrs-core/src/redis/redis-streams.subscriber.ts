@@ -30,6 +30,15 @@ import { StreamsSubscription } from './redis-streams.subscription';
  * attempt; a dead consumer's entries go to a live consumer after its lease lapses and
  * `claimIdleMs`; undecodable entries go to `onPoison` and are acknowledged.
  *
+ * Trimming (the publisher's `maxLenPerStream`) may remove a failed entry from its stream before
+ * its retry: Redis then drops it from the group's pending list. The subscription holding it
+ * runs it again from its copy, and first keeps that copy in Redis
+ * (`<prefix><topic>:group:<group>:trimmed:<partition>`) until a handler succeeds — so a crash,
+ * `kill()`, `close()` or a rebalance before then does not lose it: the partition's next owner
+ * adopts it (at once after a clean hand-over, else once idle `claimIdleMs`) and runs it at its
+ * next attempt, before newer entries. Only entries no consumer held when trimmed (a dead
+ * consumer's unread backlog) are lost; those are reported (`onTrimmed`).
+ *
  * Connections: one command connection per subscriber (acks, leases, claims) and one per
  * subscription that spends its time blocked in XREADGROUP, all duplicated from `client` — so a
  * blocking read never delays an ack. Hazard: do not give a client with ioredis' own `keyPrefix`

@@ -13,6 +13,7 @@ import { decodeFromWire, UndecodableMessageError } from '../transport/wire.codec
 import { warnOfPoison } from '../transport/poison.warning';
 import { AckBatcher } from './redis-streams.acks';
 import { claimForRedelivery } from './redis-streams.claims';
+import { forgetKept, keepTrimmed } from './redis-streams.kept';
 import { isMissingGroup } from './redis-streams.errors';
 import { type StreamKeys } from './redis-streams.keys';
 import { type SubscriberMetrics } from './redis-streams.metrics';
@@ -691,16 +692,17 @@ export class StreamsSubscription {
    * Runs an entry; a failed one is claimed back first (XCLAIM), off the hot path. One that
    * trimming removed while held (HeldEntry.trimmed) has nothing to claim: it runs again from the
    * copy held, at its next attempt — still after the redelivery delay and before any later entry
-   * of its key — rather than be forgotten, since nothing acknowledged it (at-least-once).
+   * of its key — rather than be forgotten, since nothing acknowledged it (at-least-once). Its
+   * copy in Redis (redis-streams.kept.ts) is written first, stamped with this run: a crash during
+   * it, or a move of the partition, leaves the entry to the next owner, which adopts it once it
+   * has been idle `claimIdleMs` — as a pending entry would be.
    */
   private begin(part: PartitionState, entry: HeldEntry): void {
-    if (!entry.needsClaim) {
-      this.handle(part, entry);
+    if (entry.trimmed) {
+      this.beginTrimmed(part, entry);
       return;
     }
-    if (entry.trimmed) {
-      entry.attempt += 1;
-      entry.needsClaim = false;
+    if (!entry.needsClaim) {
       this.handle(part, entry);
       return;
     }
@@ -708,14 +710,24 @@ export class StreamsSubscription {
     claimForRedelivery(command, entry, options.group, options.consumer).then(
       (outcome) => {
         if (this.killed) return;
-        if (outcome === 'gone') {
+        // An adoption that met it trimmed meanwhile (after a lost read) made it not pending
+        // any more: it is not gone, it runs from its copy.
+        if (outcome === 'gone' && !entry.trimmed) {
           // Acknowledged elsewhere meanwhile (our lease lapsed), or the group was lost: it must
           // not run here; forget it.
           this.handling--;
           this.settle(part, entry, false);
           return;
         }
-        if (outcome === 'trimmed') entry.trimmed = true;
+        if (entry.trimmed) {
+          this.beginTrimmed(part, entry);
+          return;
+        }
+        if (outcome === 'trimmed') {
+          entry.trimmed = true;
+          this.beginTrimmed(part, entry);
+          return;
+        }
         entry.attempt += 1;
         entry.needsClaim = false;
         this.handle(part, entry);
@@ -727,6 +739,21 @@ export class StreamsSubscription {
         if (isMissingGroup(error)) this.ownership.groupsLost();
         this.retry(part, entry);
       },
+    );
+  }
+
+  /** See begin: keeps the trimmed entry's copy in Redis (this run counted), then runs it. */
+  private beginTrimmed(part: PartitionState, entry: HeldEntry): void {
+    const attempt = entry.attempt + (entry.needsClaim ? 1 : 0);
+    keepTrimmed(this.context.command, part, [entry], () => attempt).then(
+      () => {
+        if (this.killed) return;
+        entry.attempt = attempt;
+        entry.needsClaim = false;
+        this.handle(part, entry);
+      },
+      // Redis unreachable: not run without its copy; tried again after the redelivery delay.
+      () => this.retry(part, entry),
     );
   }
 
@@ -769,6 +796,15 @@ export class StreamsSubscription {
     this.context.metrics?.settled(part.topic, this.context.options.group, false);
     this.handling--;
     this.requestDispatch();
+    if (entry.kept) {
+      // Nothing to acknowledge (not pending any more): its copy goes instead. Should that
+      // fail, the next owner of the partition runs it once more (at-least-once).
+      const done = () => {
+        if (!this.killed) this.acknowledged([entry]);
+      };
+      forgetKept(this.context.command, part, entry).then(done, done);
+      return;
+    }
     this.acks.ack(entry.stream, entry.id, entry);
   }
 

@@ -1,11 +1,67 @@
-import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
-import { messagingSettings } from '@causeway/platform';
+import { connectionSettings, decimal, serviceSettings, setting } from '@causeway/cqrs-core';
+import {
+  authSettings,
+  DEFAULT_LOG_MAX_LENGTH,
+  DEFAULT_LOG_RETENTION_MS,
+  messagingSettings,
+} from '@causeway/platform';
 import { z } from 'zod';
+import { type OrderCatalog } from '../orders/order-steps';
+
+/** The demo shop: what ORDER_CATALOG is when unset (a piano is over the default payment limit). */
+export const DEFAULT_ORDER_CATALOG: OrderCatalog = {
+  'sku-apple': { stock: 100, priceCents: 50 },
+  'sku-book': { stock: 20, priceCents: 1_500 },
+  'sku-lamp': { stock: 3, priceCents: 4_000 },
+  'sku-piano': { stock: 2, priceCents: 500_000 },
+};
+
+const CatalogEntry = z.strictObject({
+  stock: z.number().int('stock must be a whole number').min(0, 'stock must not be negative'),
+  priceCents: z
+    .number()
+    .int('priceCents must be a whole number of cents')
+    .min(0, 'priceCents must not be negative'),
+});
+
+/**
+ * ORDER_CATALOG: JSON `{"<sku>": {"stock": <units>, "priceCents": <cents>}, …}`. Parsed here so
+ * a bad value stops the start naming the setting (and the sku), not the first order.
+ */
+const orderCatalogSetting = z
+  .string()
+  .optional()
+  .transform((text, context): OrderCatalog => {
+    if (text === undefined || text.trim() === '') return DEFAULT_ORDER_CATALOG;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      context.addIssue({
+        code: 'custom',
+        message: 'must be JSON: {"<sku>": {"stock": n, "priceCents": n}}',
+      });
+      return z.NEVER;
+    }
+    const catalog = z.record(z.string().min(1), CatalogEntry).safeParse(parsed);
+    if (!catalog.success) {
+      const issue = catalog.error.issues[0]!;
+      const where = issue.path.length > 0 ? `sku ${String(issue.path[0])}: ` : '';
+      context.addIssue({ code: 'custom', message: `${where}${issue.message}` });
+      return z.NEVER;
+    }
+    if (Object.keys(catalog.data).length === 0) {
+      context.addIssue({ code: 'custom', message: 'must list at least one sku' });
+      return z.NEVER;
+    }
+    return catalog.data;
+  });
 
 /** Every setting of order-processor, validated once at start-up. */
 export const orderProcessorConfiguration = z.object({
   ...serviceSettings,
   ...messagingSettings,
+  ...authSettings,
   PORT: setting.port(3002),
   REDIS_URL: setting.redisUrl(),
   ...connectionSettings.redis,
@@ -13,5 +69,24 @@ export const orderProcessorConfiguration = z.object({
   ...connectionSettings.kafka,
   MONGODB_URI: setting.mongoUri(),
   ...connectionSettings.mongodb,
+  /** S3-7: how long a task's history (its stream) and status are kept after its last event. */
+  PROGRESS_HISTORY_TTL_MS: setting.age(86_400_000),
+  /** How often the retention job looks for expired task streams. */
+  PROGRESS_RETENTION_INTERVAL_MS: setting.milliseconds(60_000),
+  /** The pause before each step after STARTED, so a browser sees the bar move (0 in tests). */
+  ORDER_STEP_DELAY_MS: setting.milliseconds(400, 0),
+  ORDER_CATALOG: orderCatalogSetting,
+  /** The largest order total the payment step accepts, in cents. */
+  PAYMENT_LIMIT_CENTS: decimal(
+    z
+      .number({ message: 'must be a whole number of cents' })
+      .int('must be a whole number of cents')
+      .min(0, 'must not be negative'),
+  ).default(100_000),
+  /** The notification log it appends progress to: the same settings as trainer-service's. */
+  NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
+  NOTIFICATION_LOG_RETENTION_MS: setting.age(DEFAULT_LOG_RETENTION_MS),
+  /** Kafka partitions of the order topic when the consumer creates it. */
+  ORDER_TOPIC_PARTITIONS: setting.positiveInt(6),
 });
 export type OrderProcessorConfig = z.output<typeof orderProcessorConfiguration>;

@@ -1,0 +1,53 @@
+import { loadConfiguration } from '@causeway/cqrs-core';
+import { DEFAULT_ORDER_CATALOG, orderProcessorConfiguration } from './order-processor.config';
+
+const required = {
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  MONGODB_URI: 'mongodb://127.0.0.1:27017/causeway',
+  JWT_SECRET: 'order-processor-unit-secret-0123456789',
+  ADMIN_TOKEN: 'admin-0123456789-abcdef',
+};
+
+describe('order-processor settings', () => {
+  it('has demo defaults: a day of history, a visible step pause, a catalogue and a limit', () => {
+    const config = loadConfiguration(orderProcessorConfiguration, required);
+    expect(config).toMatchObject({
+      PROGRESS_HISTORY_TTL_MS: 86_400_000,
+      ORDER_STEP_DELAY_MS: 400,
+      PAYMENT_LIMIT_CENTS: 100_000,
+    });
+    expect(config.ORDER_CATALOG).toEqual(DEFAULT_ORDER_CATALOG);
+  });
+
+  it('reads a catalogue from ORDER_CATALOG and a step pause of 0', () => {
+    const config = loadConfiguration(orderProcessorConfiguration, {
+      ...required,
+      ORDER_CATALOG: '{"tea": {"stock": 4, "priceCents": 300}}',
+      ORDER_STEP_DELAY_MS: '0',
+    });
+    expect(config.ORDER_CATALOG).toEqual({ tea: { stock: 4, priceCents: 300 } });
+    expect(config.ORDER_STEP_DELAY_MS).toBe(0);
+  });
+
+  it.each([
+    ['ORDER_CATALOG', '{tea', 'ORDER_CATALOG: must be JSON'],
+    [
+      'ORDER_CATALOG',
+      '{"tea": {"stock": -1, "priceCents": 3}}',
+      'ORDER_CATALOG: sku tea: stock must not be negative',
+    ],
+    ['ORDER_CATALOG', '{}', 'ORDER_CATALOG: must list at least one sku'],
+    ['PAYMENT_LIMIT_CENTS', '12.5', 'PAYMENT_LIMIT_CENTS: must be a whole number of cents'],
+    [
+      'PROGRESS_HISTORY_TTL_MS',
+      'a day',
+      'PROGRESS_HISTORY_TTL_MS: must be a duration in milliseconds',
+    ],
+    ['ORDER_STEP_DELAY_MS', '-5', 'ORDER_STEP_DELAY_MS: must not be negative'],
+  ])('refuses %s=%s, naming it', (name, value, message) => {
+    expect(() =>
+      loadConfiguration(orderProcessorConfiguration, { ...required, [name]: value }),
+    ).toThrow(message);
+  });
+});

@@ -1,0 +1,97 @@
+import { Controller, Get, Inject, Param, Req } from '@nestjs/common';
+import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import { type ProgressStatus } from '@causeway/contracts';
+import { OrderConsumer } from '../orders/order.consumer';
+import { type OrderMetrics } from '../orders/order.metrics';
+import { ProgressAuth, type ProgressRequest } from './progress.auth';
+import { type ProgressReads } from './progress.reads';
+
+export const PROGRESS_READS = Symbol('order-processor:progress-reads');
+
+/** What the controller reads from. */
+export interface ProgressReadsDeps {
+  reads: ProgressReads;
+  metrics: OrderMetrics;
+  instanceId: string;
+  topic: string;
+}
+
+function unknownTask(taskId: string): ProblemException {
+  return new ProblemException({
+    type: problemType('task-not-found'),
+    title: 'Not Found',
+    status: 404,
+    detail: `no task ${taskId} of yours`,
+  });
+}
+
+/**
+ * S3-6 reads under /api/v2/progress, each for the bearer token's user: another user's task is
+ * 404 as an unknown one (its existence is not told), another user's list 403.
+ */
+@Controller('api/v2/progress')
+export class ProgressController {
+  constructor(
+    private readonly auth: ProgressAuth,
+    private readonly consumer: OrderConsumer,
+    @Inject(PROGRESS_READS) private readonly deps: ProgressReadsDeps,
+  ) {}
+
+  @Get('status/:taskId')
+  async status(
+    @Param('taskId') taskId: string,
+    @Req() request: ProgressRequest,
+  ): Promise<ProgressStatus> {
+    const caller = await this.auth.caller(request);
+    const status = await this.deps.reads.status(taskId, caller.userId);
+    if (!status) throw unknownTask(taskId);
+    return status;
+  }
+
+  @Get('history/:taskId')
+  async history(@Param('taskId') taskId: string, @Req() request: ProgressRequest) {
+    const caller = await this.auth.caller(request);
+    const events = await this.deps.reads.history(taskId, caller.userId);
+    if (!events) throw unknownTask(taskId);
+    return { taskId, events };
+  }
+
+  @Get('user/:userId')
+  async user(@Param('userId') userId: string, @Req() request: ProgressRequest) {
+    const caller = await this.auth.caller(request);
+    if (userId !== caller.userId)
+      throw new ProblemException({
+        type: problemType('forbidden-user'),
+        title: 'Forbidden',
+        status: 403,
+        detail: 'only your own tasks can be read: use your user id',
+      });
+    return { userId, tasks: await this.deps.reads.ofUser(userId) };
+  }
+
+  /**
+   * The system's state as this instance sees it: events stored by type and orders finished since
+   * it started (Prometheus has every instance's), and the order group's lag (Kafka's, shared).
+   */
+  @Get('monitor')
+  async monitor(@Req() request: ProgressRequest) {
+    await this.auth.caller(request);
+    const stored = await this.deps.metrics.byType();
+    const consumer = this.consumer;
+    return {
+      instanceId: this.deps.instanceId,
+      topic: this.deps.topic,
+      consumerGroup: consumer.group,
+      ordersConsumed: await this.deps.metrics.consumedCount(),
+      ordersCompleted: stored.COMPLETED,
+      ordersFailed: stored.FAILED,
+      tasksByStatus: {
+        running: Math.max(0, stored.STARTED - stored.COMPLETED - stored.FAILED),
+        completed: stored.COMPLETED,
+        failed: stored.FAILED,
+      },
+      eventsStored: stored,
+      consumerLag: (await consumer.lag()) ?? null,
+    };
+  }
+}

@@ -114,6 +114,7 @@ export class AppModule {
             topic,
             groupIdPrefix: config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}.` : '',
             partitions: config.ORDER_TOPIC_PARTITIONS,
+            sessionTimeoutMs: config.ORDER_CONSUMER_SESSION_TIMEOUT_MS,
             processor,
             metrics,
             registry,

@@ -5,5 +5,6 @@ describeServiceBasics({
   service: 'order-processor',
   appDir: path.join(__dirname, '..'),
   servers: ['redis', 'kafka', 'mongodb'],
-  informational: ['kafka'],
+  // Kafka carries the orders (ADR 015): critical, with the order consumer's own checks.
+  checks: ['order-consumer', 'kafka-consumers'],
 });

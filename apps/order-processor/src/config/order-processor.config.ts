@@ -86,6 +86,12 @@ export const orderProcessorConfiguration = z.object({
   /** The notification log it appends progress to: the same settings as trainer-service's. */
   NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
   NOTIFICATION_LOG_RETENTION_MS: setting.age(DEFAULT_LOG_RETENTION_MS),
+  /**
+   * The order consumer's Kafka session: a member silent this long is dropped from the group. A
+   * member that died holds up every other's join until then (a restart, a scale-up). At least
+   * the broker's group.min.session.timeout.ms (6 s by default).
+   */
+  ORDER_CONSUMER_SESSION_TIMEOUT_MS: setting.milliseconds(10_000),
   /** Kafka partitions of the order topic when the consumer creates it. */
   ORDER_TOPIC_PARTITIONS: setting.positiveInt(6),
 });

@@ -51,6 +51,11 @@ export interface OrderConsumerOptions {
   maxAttempts: number;
   /** The longest one delivery may take (EVENT_TIMEOUT_MS): five steps with their pauses. */
   handlerTimeoutMs: number;
+  /**
+   * The broker drops a member silent for this long (ORDER_CONSUMER_SESSION_TIMEOUT_MS): a member
+   * that died holds up every join of the group until then. Heartbeats every tenth of it.
+   */
+  sessionTimeoutMs: number;
   /** Resolves once the stores can be used (the event store initialised). */
   ready: () => Promise<void>;
 }
@@ -84,6 +89,8 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
       serializer: contractsSerializer(),
       partitions: options.partitions,
       groupIdPrefix: options.groupIdPrefix,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
       onPoison: poisonToDeadLetters(deadLetters, { registry: options.registry }),
       onError: (error) => this.logger.warn(error.message),
     });
@@ -164,10 +171,23 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
     return [{ group: this.group, topics: [this.options.topic] }];
   }
 
-  /** Deliveries in flight finish and are committed before the connections close. */
+  /**
+   * Deliveries in flight finish and are committed before the connections close. A consumer
+   * still joining its group has nothing in flight, and its join may wait out a dead member's
+   * session: it is left to end with the process, so a stop never waits for Kafka's rebalance.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.router.close();
-    await this.subscriber.close();
-    await this.starting;
+    const joined =
+      this.startError === undefined &&
+      this.router.running &&
+      this.router.pendingSubscriptions().length === 0;
+    const closing = (async () => {
+      await this.router.close();
+      await this.subscriber.close();
+      await this.starting;
+    })();
+    if (joined) return closing;
+    closing.catch(() => undefined);
+    this.logger.log('stopping while the order consumer was still joining its group');
   }
 }

@@ -18,7 +18,7 @@ export interface ProgressReadsDeps {
 
 function unknownTask(taskId: string): ProblemException {
   return new ProblemException({
-    type: problemType('task-not-found'),
+    type: problemType('not-found'),
     title: 'Not Found',
     status: 404,
     detail: `no task ${taskId} of yours`,

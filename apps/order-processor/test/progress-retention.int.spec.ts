@@ -1,0 +1,90 @@
+import { contractsSerializer, type ProgressEvent } from '@causeway/contracts';
+import { createMessage, StreamDeletedError } from '@causeway/cqrs-core';
+import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
+import { removeNamespaceData, testNamespace } from '@causeway/testkit';
+import Redis from 'ioredis';
+import { ProgressRetentionJob } from '../src/retention/progress-retention.job';
+import { RedisTaskExpiries } from '../src/retention/task-expiries';
+
+const ns = testNamespace('opretention');
+const DAY = 86_400_000;
+
+function event(taskId: string, step: number, at: number): ProgressEvent {
+  return {
+    eventId: `${taskId}:${step}:PROGRESS`,
+    taskId,
+    userId: 'ash',
+    currentStep: step,
+    totalSteps: 4,
+    percentage: step * 25,
+    stepName: 'validate order',
+    eventType: 'PROGRESS',
+    timestamp: new Date(at).toISOString(),
+  };
+}
+
+describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
+  const mongo = mongoConnection({ uri: ns.mongoUri(), serverSelectionTimeoutMs: 10_000 });
+  const redis = new Redis(ns.redisUrl, { lazyConnect: true });
+  let store: MongoEventStore;
+
+  beforeAll(async () => {
+    await mongo.open();
+    await redis.connect();
+    store = new MongoEventStore({ connection: mongo.client, serializer: contractsSerializer() });
+    await store.init();
+  }, 60_000);
+
+  afterAll(async () => {
+    await mongo.close();
+    redis.disconnect();
+    await removeNamespaceData(ns, ['mongodb', 'redis']);
+  }, 60_000);
+
+  it('hard-deletes a task stream whose last event is older than the TTL and keeps a young one', async () => {
+    const now = Date.now();
+    const expiries = new RedisTaskExpiries(redis, { keyPrefix: ns.keyPrefix });
+    for (const [taskId, at] of [
+      ['old', now - DAY - 1_000],
+      ['young', now - 1_000],
+    ] as const) {
+      const e = event(taskId, 1, at);
+      await store.append(
+        `progress-${taskId}`,
+        [
+          createMessage({
+            type: 'ProgressEvent',
+            data: e,
+            category: 'event',
+            aggregateId: taskId,
+            messageId: e.eventId,
+            metadata: { timestamp: e.timestamp },
+          }),
+        ],
+        { expectedVersion: 0 },
+      );
+      await expiries.touch(taskId, at);
+    }
+    const job = new ProgressRetentionJob({ store, expiries, ttlMs: DAY });
+    expect(await job.runOnce()).toBe(1);
+    expect(await store.readStream('progress-old')).toEqual([]);
+    expect((await store.streamInfo('progress-old')).state).toBe('tombstoned');
+    expect(await store.readStream('progress-young')).toHaveLength(1);
+    await expect(
+      store.append(
+        'progress-old',
+        [
+          createMessage({
+            type: 'ProgressEvent',
+            data: event('old', 2, now),
+            category: 'event',
+            aggregateId: 'old',
+          }),
+        ],
+        { expectedVersion: 'any' },
+      ),
+    ).rejects.toBeInstanceOf(StreamDeletedError);
+    expect(await expiries.due(now + 1, 10)).toEqual(['young']);
+    await job.stop();
+  });
+});

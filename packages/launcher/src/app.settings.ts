@@ -51,9 +51,17 @@ export const APP_SETTINGS: readonly string[] = [
   'FORWARDER_POLL_INTERVAL_MS',
   'EAGER_NOTIFICATIONS',
   'DRAIN_OLD_COMMAND_TOPICS',
-  // trainer-service and projection-worker
+  // trainer-service, projection-worker and order-processor
   'NOTIFICATION_LOG_MAX_LENGTH',
   'NOTIFICATION_LOG_RETENTION_MS',
+  // order-processor
+  'PROGRESS_HISTORY_TTL_MS',
+  'PROGRESS_RETENTION_INTERVAL_MS',
+  'ORDER_STEP_DELAY_MS',
+  'ORDER_CATALOG',
+  'PAYMENT_LIMIT_CENTS',
+  'ORDER_CONSUMER_SESSION_TIMEOUT_MS',
+  'ORDER_TOPIC_PARTITIONS',
   // projection-worker
   'CATCH_UP_INTERVAL_MS',
   'CATCH_UP_MAX_ATTEMPTS',

@@ -33,6 +33,7 @@ describe('planInstances', () => {
     // The token secret only where tokens are verified: the other apps never see it.
     expect(plan.filter((i) => i.env.JWT_SECRET).map((i) => i.app)).toEqual([
       'command-api',
+      'order-processor',
       'sse-gateway',
     ]);
     expect(plan.filter((i) => i.env.DEV_TOKENS).map((i) => i.app)).toEqual(['command-api']);
@@ -43,7 +44,7 @@ describe('planInstances', () => {
     });
     expect(
       rotating.filter((i) => i.env.JWT_PREVIOUS_SECRETS === `old-${JWT}`).map((i) => i.app),
-    ).toEqual(['command-api', 'sse-gateway']);
+    ).toEqual(['command-api', 'order-processor', 'sse-gateway']);
   });
 
   it('scales apps to several instances on distinct ports', () => {

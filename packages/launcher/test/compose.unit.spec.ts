@@ -61,7 +61,11 @@ describe('docker-compose.yml', () => {
     expect(withSecret.map((spec) => spec.app)).toEqual(
       APPS.filter((spec) => spec.verifiesTokens).map((spec) => spec.app),
     );
-    expect(withSecret.map((spec) => spec.app)).toEqual(['command-api', 'sse-gateway']);
+    expect(withSecret.map((spec) => spec.app)).toEqual([
+      'command-api',
+      'order-processor',
+      'sse-gateway',
+    ]);
     // The rest of the shared settings still reach them.
     expect(compose.services['sse-gateway']?.environment?.REDIS_URL).toBe('redis://redis:6379');
   });

@@ -9,6 +9,7 @@ import {
   redisFromConfig,
   RedisMessagingModule,
   RedisNotificationLog,
+  RedisProgressStatuses,
   RedisTokenRevocations,
   redisTime,
   ServerClock,
@@ -100,6 +101,12 @@ export class AppModule {
           notifications: new RedisNotificationLog({ client: redis.client, keyPrefix }),
           positions: readModels.positions,
           groups: readModels.groups,
+          // Written by order-processor under the same TOPIC_PREFIX (ADR 015).
+          progress: new RedisProgressStatuses({
+            client: redis.client,
+            keyPrefix,
+            ttlMs: config.PROGRESS_HISTORY_TTL_MS,
+          }),
           presence: new RedisPresenceRegistry(redis.client, {
             keyPrefix,
             ttlMs: config.PRESENCE_TTL_MS,

@@ -53,6 +53,11 @@ export const sseGatewayConfiguration = z
      * follows the trainers active lately, not every trainer that ever moved.
      */
     POSITIONS_MAX_AGE_MS: setting.age(86_400_000),
+    /**
+     * S3-7: how long a task's progress status is kept after its last event — the `recovery`
+     * events of the progress streams read it (order-processor writes it with the same setting).
+     */
+    PROGRESS_HISTORY_TTL_MS: setting.age(86_400_000),
     /** The `retry:` hint sent to clients (shutdown adds jitter up to as much again). */
     SSE_RETRY_MS: setting.milliseconds(2_000),
     /** Retry-After of 503 / 429 answers, in seconds. */

@@ -14,7 +14,12 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import { EventBus, type HealthProbe } from '@causeway/cqrs-core';
 import { AdminToken, HEALTH_PROBES, METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
-import { CallerGate, keepStarted, REVOCATIONS_PROBE } from '@causeway/platform';
+import {
+  CallerGate,
+  InMemoryProgressStatuses,
+  keepStarted,
+  REVOCATIONS_PROBE,
+} from '@causeway/platform';
 import { type Registry } from 'prom-client';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
 import { SessionController } from '../auth/session.controller';
@@ -30,11 +35,13 @@ import { EventStreamOpener } from '../sse/event-stream.opener';
 import { EventsController } from '../sse/events.controller';
 import { EventsListener } from '../sse/events.listener';
 import { PositionsController } from '../sse/positions.controller';
+import { PROGRESS_STATUSES } from '../progress/progress-statuses.token';
+import { ProgressController } from '../progress/progress.controller';
 import { type ConnectionListener, SseHub } from '../sse/sse.hub';
 import { SseMetrics } from '../sse/sse.metrics';
 import { ConnectionEventsPublisher } from './connection-events.publisher';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from './gateway.options';
-import { DEFAULT_GATEWAY_SETTINGS } from './gateway.settings';
+import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PROGRESS_HISTORY_TTL_MS } from './gateway.settings';
 
 /**
  * How long shutdown waits for the connection events still queued (the streams it ended) to be
@@ -135,7 +142,7 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
 }
 
 /**
- * The SSE gateway as a feature module: GET /events, POST /api/stream-tokens, POST|DELETE
+ * The SSE gateway as a feature module: GET /events, GET /api/v2/progress/subscribe[/{taskId}], POST /api/stream-tokens, POST|DELETE
  * /api/session, GET /api/presence, GET /api/positions, POST /api/presence/{userId}/disconnect — each
  * rate limited per caller when the options have a `rateLimiter` (the admin token's requests
  * excepted). Adapters come in through the options, so the same module
@@ -156,9 +163,16 @@ export class GatewayModule {
         PresenceController,
         PositionsController,
         DisconnectController,
+        ProgressController,
       ],
       providers: [
         { provide: GATEWAY_OPTIONS, useValue: options },
+        {
+          provide: PROGRESS_STATUSES,
+          useValue:
+            options.progress ??
+            new InMemoryProgressStatuses({ ttlMs: DEFAULT_PROGRESS_HISTORY_TTL_MS }),
+        },
         { provide: GATEWAY_CONTROL, useValue: options.control ?? new InMemoryGatewayControl() },
         { provide: AdminToken, useValue: new AdminToken(options.adminToken) },
         { provide: StreamAuthenticator, useValue: new StreamAuthenticator(options.tokens) },

@@ -2,6 +2,7 @@ import { type AdminRefused } from '@causeway/cqrs-core/nest';
 import {
   type GroupMembers,
   type NotificationLog,
+  type ProgressStatuses,
   type TokenRevocations,
   type TokenService,
   type TrainerPositions,
@@ -33,6 +34,12 @@ export interface GatewayModuleOptions {
   positions: TrainerPositions;
   groups: GroupMembers;
   presence: PresenceRegistry;
+  /**
+   * The tasks' current progress (ADR 015), written by order-processor: the `recovery` events of
+   * GET /api/v2/progress/subscribe and its 404 for a task that is not the caller's. Default: an
+   * InMemoryProgressStatuses of this process (nothing writes it unless the app does).
+   */
+  progress?: ProgressStatuses;
   settings?: Partial<GatewaySettings>;
   /**
    * A bearer token (ADMIN_TOKEN) that sees every instance's presence and may disconnect users;

@@ -52,3 +52,6 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   retryMs: 2_000,
   retryAfterSeconds: 5,
 };
+
+/** How long a task's progress is kept (PROGRESS_HISTORY_TTL_MS, S3-7): 24 h. */
+export const DEFAULT_PROGRESS_HISTORY_TTL_MS = 86_400_000;

@@ -1,4 +1,9 @@
-import { CommandState, PositionUpdateParams } from '@causeway/contracts';
+import {
+  CommandState,
+  PositionUpdateParams,
+  ProgressEvent,
+  ProgressStatus,
+} from '@causeway/contracts';
 import { type OpenAPIObject } from '@nestjs/swagger';
 import { z } from 'zod';
 import { SESSION_COOKIE } from '../auth/stream.authenticator';
@@ -231,6 +236,16 @@ export function gatewayOpenApi(): OpenAPIObject {
               },
             },
           },
+        },
+        ProgressEvent: {
+          ...schema(ProgressEvent),
+          description:
+            'S3-1: one change of a task’s progress — the `data:` of a `progress` event (the params of the `progress.update` notification order-processor logs)',
+        },
+        ProgressStatus: {
+          ...schema(ProgressStatus),
+          description:
+            'S3-6: a task’s current state (the fold of its events) — the `data:` of a `recovery` event',
         },
         SseFrame: {
           type: 'object',
@@ -642,6 +657,7 @@ export function gatewayOpenApi(): OpenAPIObject {
       },
     },
   };
+  Object.assign(document.paths, progressPaths());
   // HEAD /events: what GET would answer, headers only; no stream is opened or counted.
   const events = document.paths['/events'] as { get: Schema; head?: Schema };
   const get = events.get as { responses: Record<string, Schema> };
@@ -657,4 +673,123 @@ export function gatewayOpenApi(): OpenAPIObject {
     },
   };
   return document as unknown as OpenAPIObject;
+}
+
+const PROGRESS_DESCRIPTION = `The live progress of the caller's tasks (orders), as Server-Sent Events (ADR 015, SPEC S3-4/S3-5). Credentials, limits (each open is a point of the caller's rate; MAX_CONNECTIONS_PER_USER and MAX_CONNECTIONS count these streams with \`/events\`'s), heartbeats (HEARTBEAT_MS; \`?heartbeat=event\`), CONNECTION_TIMEOUT_MS, \`expired\`, \`disconnected\` and \`shutdown\` frames are those of \`GET /events\`.
+
+**Events.**
+- \`event: recovery\` — first, on every (re)connect: one per task (the caller's tasks updated within PROGRESS_HISTORY_TTL_MS, newest first, at most 50; or the one task), \`data:\` its \`ProgressStatus\` — a client that was at 75 % sees 75 % at once. The first carries a \`retry:\` hint (SSE_RETRY_MS). Without any task, an \`id:\`-only event instead.
+- \`event: progress\` — then, one per step of a task, \`data:\` the \`ProgressEvent\`. Nothing else of the notification log reaches these streams (no moves, no command results).
+
+Every event has an \`id:\`, a position in the notification log: with \`Last-Event-ID\` (header, or \`?lastEventId=\`) the \`progress\` events missed since it are replayed in order after the \`recovery\` events (whose id is then the client's own, so a stream cut before the replay is replayed again); beyond HISTORY_SIZE missed, one older than HISTORY_TTL_MS or a gap over HISTORY_SCAN_LIMIT entries, the \`recovery\` events alone (their id then the position they are as of). A \`recovery\` may be newer than the \`progress\` events replayed or queued after it (its status was read after the stream was registered): a client keeps the state with the greater \`currentStep\`, a finished one (\`COMPLETED\`, \`FAILED\`) over all.`;
+
+const PROGRESS_EXAMPLE = [
+  'retry: 2000',
+  'event: recovery',
+  'id: 1795430000000-0',
+  'data: {"taskId":"3f2c…","userId":"ash","currentStep":3,"totalSteps":4,"percentage":75,"stepName":"process payment","status":"PROGRESS","startedAt":"2026-11-25T10:00:00.000Z","updatedAt":"2026-11-25T10:00:03.000Z","eventCount":4,"lastEventId":"3f2c…:3:PROGRESS"}',
+  '',
+  'event: progress',
+  'id: 1795430001000-0',
+  'data: {"eventId":"3f2c…:4:COMPLETED","taskId":"3f2c…","userId":"ash","currentStep":4,"totalSteps":4,"percentage":100,"stepName":"complete","eventType":"COMPLETED","timestamp":"2026-11-25T10:00:04.000Z"}',
+  '',
+  '',
+].join('\n');
+
+/** GET /api/v2/progress/subscribe and /subscribe/{taskId}: ProgressController. */
+function progressPaths(): Record<string, Schema> {
+  const operation = (one: boolean): Schema => ({
+    summary: one
+      ? 'The live progress of one of the caller’s tasks (Server-Sent Events)'
+      : 'The live progress of all the caller’s tasks (Server-Sent Events)',
+    description: PROGRESS_DESCRIPTION,
+    operationId: one ? 'progressOfTask' : 'progressOfTasks',
+    security: [{ bearer: [] }, { streamToken: [] }, { sessionCookie: [] }],
+    parameters: [
+      ...(one
+        ? [
+            {
+              name: 'taskId',
+              in: 'path',
+              required: true,
+              description: 'the task (the `taskId` of `POST /api/v2/progress/orders`)',
+              schema: { type: 'string', minLength: 1 },
+            },
+          ]
+        : []),
+      {
+        name: 'Last-Event-ID',
+        in: 'header',
+        required: false,
+        description: 'The last `id:` received: replay what came after it',
+        schema: { type: 'string' },
+      },
+      {
+        name: 'lastEventId',
+        in: 'query',
+        required: false,
+        description: 'The same as Last-Event-ID, for a new EventSource; the header wins',
+        schema: { type: 'string' },
+      },
+      {
+        name: 'heartbeat',
+        in: 'query',
+        required: false,
+        description: 'As on `GET /events`: `comment` or `event` heartbeats',
+        schema: { enum: ['comment', 'event'], default: 'comment' },
+      },
+    ],
+    responses: {
+      '200': {
+        description: 'The stream: `recovery` events first, then `progress` events',
+        headers: {
+          'Cache-Control': { schema: { type: 'string', const: 'no-cache, no-transform' } },
+          'X-Accel-Buffering': { schema: { type: 'string', const: 'no' } },
+        },
+        content: {
+          'text/event-stream': {
+            schema: {
+              type: 'string',
+              description:
+                '`event: recovery` (data: `ProgressStatus`) and `event: progress` (data: `ProgressEvent`) events',
+              'x-event-schemas': {
+                recovery: ref('ProgressStatus'),
+                progress: ref('ProgressEvent'),
+              },
+            },
+            example: PROGRESS_EXAMPLE,
+          },
+        },
+      },
+      '204': {
+        description:
+          'No stream: an operator disconnected the user less than 60 s ago and this is an EventSource’s own reconnect (as on `GET /events`)',
+      },
+      '400': problem(
+        '`token`, `lastEventId` or `heartbeat` repeated or malformed, or a Last-Event-ID that is not an id of this stream; `errors` names it',
+      ),
+      '401': unauthorized(
+        'The credential checked (the first present) is missing, invalid or expired',
+      ),
+      ...(one && {
+        '404': problem(
+          'No such task of the caller — unknown, expired (PROGRESS_HISTORY_TTL_MS) or another user’s (problem type `https://causeway.dev/problems/not-found`); answered before any stream opens',
+        ),
+      }),
+      '429': problem(
+        'Rate limit of the caller exceeded (`https://causeway.dev/problems/rate-limited`), or MAX_CONNECTIONS_PER_USER streams on this instance (`https://causeway.dev/problems/user-limit`)',
+        retryAfter,
+      ),
+      '503': problem(
+        one
+          ? 'This instance is full or not ready (as on `GET /events`), or the task’s status could not be read (`https://causeway.dev/problems/read-unavailable`)'
+          : 'This instance is full or not ready (as on `GET /events`)',
+        retryAfter,
+      ),
+    },
+  });
+  return {
+    '/api/v2/progress/subscribe': { get: operation(false) },
+    '/api/v2/progress/subscribe/{taskId}': { get: operation(true) },
+  };
 }

@@ -46,6 +46,8 @@ describe('the gateway OpenAPI document', () => {
       'DELETE /api/session',
       'GET /api/positions',
       'GET /api/presence',
+      'GET /api/v2/progress/subscribe',
+      'GET /api/v2/progress/subscribe/{taskId}',
       'GET /events',
       'POST /api/presence/{userId}/disconnect',
       'POST /api/session',

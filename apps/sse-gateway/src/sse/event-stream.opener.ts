@@ -24,6 +24,7 @@ import {
 import { HEARTBEAT_KINDS, type HeartbeatKind, SSE_HEADERS } from './sse.frames';
 import { type SseConnection } from './sse.connection';
 import { type SseHub } from './sse.hub';
+import { type StreamView } from './stream.view';
 
 /** The query parameters GET /events reads: each may appear once. */
 const STREAM_PARAMETERS = ['token', 'lastEventId', 'heartbeat'] as const;
@@ -136,6 +137,8 @@ export class EventStreamOpener {
     req: IncomingMessage,
     res: ServerResponse,
     check: Extract<StreamCheck, { ok: true }>,
+    /** What the stream shows of the log, when it is not GET /events: see StreamOpening.view. */
+    view?: StreamView,
   ): Promise<Refusal | SseConnection | undefined> {
     const { caller, lastEventId, checkedAt, heartbeat } = check;
     // A request pipelined behind another on its connection (HTTP/1.1) is answered once the
@@ -168,6 +171,7 @@ export class EventStreamOpener {
       checkedAt,
       requestId: String(res.getHeader(REQUEST_ID_HEADER)),
       heartbeat,
+      view,
       // A resume reads up to HISTORY_SCAN_LIMIT entries, and a recovery the positions: the
       // user pays for them in their rate, so that a loop of resumes cannot cost more than a
       // loop of other requests. Charged after the fact: the next requests answer 429.

@@ -1,3 +1,5 @@
+import { type StreamView } from './stream.view';
+
 /** What the hub writes to: a node:http ServerResponse fits (plain `res.write`, no framework). */
 export interface SseSink {
   write(chunk: string): boolean;
@@ -56,6 +58,8 @@ export class SseConnection {
    */
   lastId: string | undefined;
   closed = false;
+  /** What the stream shows of the log (a progress stream); undefined for GET /events. */
+  view: StreamView | undefined;
   /** When a stall check first found unwritten bytes, none found empty since; else undefined. */
   private stalledSince: number | undefined;
 

@@ -22,6 +22,7 @@ import {
 } from './sse.frames';
 import { type SseMetrics } from './sse.metrics';
 import { LOG_START, planResume } from './sse.resume';
+import { type StreamView } from './stream.view';
 import { visiblePositions } from './visible-positions';
 
 /**
@@ -90,6 +91,11 @@ export interface StreamOpening {
    * caller can charge the user's rate for it, beyond the one point of the request.
    */
   resumed?: (cost: { entries: number; recovery: boolean }) => void;
+  /**
+   * What the stream shows of the log, when it is not GET /events (a progress stream): only what
+   * the view accepts, in its frames, opened by its `opening` instead of the `session` frame.
+   */
+  view?: StreamView;
 }
 
 export type Admission =
@@ -274,6 +280,7 @@ export class SseHub {
       opening.requestId,
       opening.heartbeat === 'event',
     );
+    connection.view = opening.view;
     const order = checkedAt === undefined ? undefined : this.disconnects.get(caller.userId);
     if (order && checkedAt !== undefined && order.at >= checkedAt) {
       connection.end(
@@ -288,11 +295,10 @@ export class SseHub {
     // disconnectedRecently). Kept per instance, as the order is.
     if (order && checkedAt !== undefined && order.at < checkedAt)
       this.disconnects.delete(caller.userId);
-    if (lastEventId !== undefined) {
-      connection.pending = [];
-      // Until the replay is written, the client resumes from where it came from.
-      connection.lastId = lastEventId;
-    }
+    // A view's opening is read after registration, as a replay is: live entries queue meanwhile.
+    if (lastEventId !== undefined || opening.view) connection.pending = [];
+    // Until the replay is written, the client resumes from where it came from.
+    if (lastEventId !== undefined) connection.lastId = lastEventId;
     this.register(connection);
     // A stream this hub ends is released with its own reason (end() and destroy() mark the
     // connection closed first): a sink that reports 'close' at once must not make it 'client'.
@@ -301,6 +307,7 @@ export class SseHub {
     });
     for (const listener of this.options.listeners ?? []) listener.opened(connection);
     const upTo = this.position;
+    if (opening.view) return this.openView(connection, opening.view, upTo, opening);
     if (lastEventId === undefined) {
       this.session(connection, upTo, 'new', 0);
       return connection;
@@ -370,6 +377,64 @@ export class SseHub {
     } finally {
       // Whatever became of the stream (a client that went away at once included).
       opening.resumed?.({ entries: read, recovery });
+    }
+    if (!connection.flushPending(keep)) this.drop(connection);
+    return connection;
+  }
+
+  /**
+   * `open` for a stream with a view (ADR 015): the view's opening (as of the client's id on a
+   * replay, else of `upTo`), then the missed entries the view accepts, then what queued. A gap
+   * that cannot be replayed needs nothing more than the opening: it is the current state.
+   */
+  private async openView(
+    connection: SseConnection,
+    view: StreamView,
+    upTo: string,
+    opening: StreamOpening,
+  ): Promise<SseConnection> {
+    const { lastEventId } = opening;
+    let read = 0;
+    let keep: ((id: string) => boolean) | undefined;
+    try {
+      const plan =
+        lastEventId === undefined
+          ? undefined
+          : await planResume({
+              onRead: (entries) => (read += entries),
+              log: this.options.log,
+              userId: connection.userId,
+              trainerIds: connection.trainerIds,
+              lastEventId,
+              upTo,
+              historySize: this.settings.historySize,
+              historyScanLimit: this.settings.historyScanLimit,
+              historyTtlMs: this.settings.historyTtlMs,
+              now: (this.options.serverTime ?? this.now)(),
+              firstId: this.firstId,
+              accepts: view.accepts,
+            });
+      const replayed = plan?.kind === 'replay' || plan?.kind === 'ahead';
+      const from = replayed ? lastEventId! : upTo;
+      const frames = await view.opening(from, this.settings.retryMs);
+      if (connection.closed) return connection;
+      this.options.metrics?.resumes.inc({
+        outcome: plan === undefined ? 'new' : replayed ? 'replayed' : 'recovery',
+      });
+      if (plan?.kind === 'ahead') {
+        connection.skipThrough = lastEventId;
+        keep = (id) => this.options.log.compare(id, lastEventId!) > 0;
+      }
+      let ok = connection.writeOnce(frames, from);
+      if (plan?.kind === 'replay')
+        for (const entry of plan.entries) ok = this.writeEntry(connection, entry) && ok;
+      if (!ok) return this.drop(connection);
+    } catch (error) {
+      this.options.logger?.warn(`opening of ${connection.id} failed: ${(error as Error).message}`);
+      this.close(connection, 'error', retryFrame(this.settings.retryMs));
+      return connection;
+    } finally {
+      opening.resumed?.({ entries: read, recovery: false });
     }
     if (!connection.flushPending(keep)) this.drop(connection);
     return connection;
@@ -488,11 +553,25 @@ export class SseHub {
     const batch =
       entries.length > 1 ? new Map<SseConnection, { chunk: string; id: string }>() : undefined;
     for (const entry of entries) {
-      let frame: string | undefined;
+      let plain: string | undefined;
+      /** The entry's frame per view `frame` function: serialised once for all their streams. */
+      let viewed: Map<StreamView['frame'], string> | undefined;
       for (const connection of this.recipients(entry.notification)) {
+        const view = connection.view;
+        if (view && !view.accepts(entry.notification)) continue;
         if (connection.skipThrough !== undefined && this.sentElsewhere(connection, entry.id))
           continue;
-        frame ??= notificationFrame(entry.id, entry.notification.method, entry.notification.params);
+        let frame: string;
+        if (view) {
+          viewed ??= new Map();
+          frame = viewed.get(view.frame) ?? view.frame(entry.id, entry.notification);
+          viewed.set(view.frame, frame);
+        } else
+          frame = plain ??= notificationFrame(
+            entry.id,
+            entry.notification.method,
+            entry.notification.params,
+          );
         // A connection still writing its replay queues entry by entry: what it queued can be
         // told apart by id (SseHub.open, a resume `ahead`).
         if (batch && !connection.pending) {
@@ -577,7 +656,9 @@ export class SseHub {
   private writeEntry(connection: SseConnection, entry: LoggedNotification): boolean {
     this.options.metrics?.frames.inc();
     return connection.write(
-      notificationFrame(entry.id, entry.notification.method, entry.notification.params),
+      connection.view
+        ? connection.view.frame(entry.id, entry.notification)
+        : notificationFrame(entry.id, entry.notification.method, entry.notification.params),
       entry.id,
     );
   }

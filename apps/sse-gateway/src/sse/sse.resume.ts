@@ -71,6 +71,11 @@ export async function planResume(input: {
   firstId?: string;
   /** Told the number of entries of each page read: what the resume cost (to charge it). */
   onRead?: (entries: number) => void;
+  /**
+   * Which of the user's entries the stream shows (a StreamView's `accepts`; default all): the
+   * others are neither replayed nor counted against `historySize` or the TTL.
+   */
+  accepts?: (notification: LoggedNotification['notification']) => boolean;
 }): Promise<ResumePlan> {
   const { log, lastEventId, upTo } = input;
   const after = log.compare(lastEventId, upTo);
@@ -129,6 +134,7 @@ async function readGap(input: Parameters<typeof planResume>[0]): Promise<ResumeP
       if (log.compare(entry.id, upTo) > 0) return { kind: 'replay', entries };
       if (++scanned > input.historyScanLimit) return { kind: 'recovery', reason: 'scan-limit' };
       if (!isAddressedTo(entry.notification, input.userId, input.trainerIds)) continue;
+      if (input.accepts && !input.accepts(entry.notification)) continue;
       // The first one is the oldest the user missed.
       if (entries.length === 0 && input.now - logIdTime(entry.id) > input.historyTtlMs)
         return { kind: 'recovery', reason: 'expired' };

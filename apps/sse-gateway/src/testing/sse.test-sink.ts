@@ -9,6 +9,8 @@ export interface ParsedFrame {
   method?: string;
   params?: Record<string, unknown>;
   comment?: boolean;
+  /** The `data:` line's JSON when it is no JSON-RPC notification (a progress stream's events). */
+  data?: unknown;
 }
 
 /**
@@ -67,8 +69,11 @@ export class TestSink extends EventEmitter implements SseSink {
               method: string;
               params: Record<string, unknown>;
             };
-            frame.method = data.method;
-            frame.params = data.params;
+            if ((data as { jsonrpc?: unknown }).jsonrpc !== '2.0') frame.data = data;
+            else {
+              frame.method = data.method;
+              frame.params = data.params;
+            }
           }
         }
         return frame;

@@ -1,0 +1,94 @@
+import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { Controller, Get, Inject, Param, Req, Res, UseFilters } from '@nestjs/common';
+import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import { type ProgressStatuses } from '@causeway/platform';
+import { readOrUnavailable } from '../auth/read-unavailable.problem';
+import { RetryAfterFilter } from '../auth/retry-after.filter';
+import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
+import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
+import { EventStreamOpener, type Refusal } from '../sse/event-stream.opener';
+import { SSE_HEADERS } from '../sse/sse.frames';
+import { SseMetrics } from '../sse/sse.metrics';
+import { PROGRESS_STATUSES } from './progress-statuses.token';
+import { progressView } from './progress.view';
+
+type Request = IncomingMessage & { query?: Record<string, unknown> };
+
+/**
+ * The progress streams (ADR 015 point 4, SPEC S3-4/S3-5): GET /api/v2/progress/subscribe (all
+ * the caller's tasks) and /subscribe/{taskId} (one of them). The same credentials, limits,
+ * heartbeats and Last-Event-ID resume as GET /events (EventStreamOpener, SseHub); what they
+ * show of the log is `progressView`'s. Few next to /events, so served by Nest, without a
+ * listener in front of Express.
+ */
+@Controller('api/v2/progress')
+@UseFilters(RetryAfterFilter)
+export class ProgressController {
+  constructor(
+    @Inject(EventStreamOpener) private readonly opener: EventStreamOpener,
+    @Inject(PROGRESS_STATUSES) private readonly statuses: ProgressStatuses,
+    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayModuleOptions,
+    @Inject(SseMetrics) private readonly metrics: SseMetrics | undefined,
+  ) {}
+
+  @Get('subscribe')
+  async all(@Req() req: Request, @Res() res: ServerResponse): Promise<void> {
+    await this.stream(req, res);
+  }
+
+  @Get('subscribe/:taskId')
+  async one(
+    @Req() req: Request,
+    @Res() res: ServerResponse,
+    @Param('taskId') taskId: string,
+  ): Promise<void> {
+    await this.stream(req, res, taskId);
+  }
+
+  private async stream(req: Request, res: ServerResponse, taskId?: string): Promise<void> {
+    const check = await this.opener.check(req, req);
+    if (!check.ok) return this.refuse(res, check);
+    const { userId } = check.caller;
+    if (taskId !== undefined) {
+      const retryAfter =
+        this.options.settings?.retryAfterSeconds ?? DEFAULT_GATEWAY_SETTINGS.retryAfterSeconds;
+      const status = await readOrUnavailable('the task’s progress', retryAfter, () =>
+        this.statuses.get(taskId),
+      );
+      // Another user's task is answered as an unknown one: its existence is not the caller's.
+      if (status?.userId !== userId) throw taskNotFound(taskId);
+    }
+    if (req.method === 'HEAD') {
+      res.writeHead(200, SSE_HEADERS).end();
+      return;
+    }
+    const started = await this.opener.start(
+      req,
+      res,
+      check,
+      progressView(this.statuses, userId, taskId),
+    );
+    if (started && 'ok' in started) this.refuse(res, started);
+  }
+
+  /** As EventsController: counts the refusal and throws its problem, or answers 204. */
+  private refuse(res: ServerResponse, refusal: Refusal): void {
+    if (refusal.reason) this.metrics?.rejected.inc({ reason: refusal.reason });
+    if (refusal.noContent) {
+      res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
+      return;
+    }
+    if (refusal.retryAfterSeconds !== undefined)
+      res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
+    throw refusal.error;
+  }
+}
+
+function taskNotFound(taskId: string): ProblemException {
+  return new ProblemException({
+    type: problemType('not-found'),
+    title: 'Not Found',
+    status: 404,
+    detail: `no task ${JSON.stringify(taskId.slice(0, 128))} of yours (unknown, expired or another user's)`,
+  });
+}

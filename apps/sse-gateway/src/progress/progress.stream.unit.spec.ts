@@ -1,0 +1,134 @@
+import {
+  InMemoryGroupMembers,
+  InMemoryNotificationLog,
+  InMemoryProgressStatuses,
+  InMemoryTrainerPositions,
+} from '@causeway/platform';
+import { testNotification } from '@causeway/platform/testing';
+import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
+import {
+  progressEvent,
+  progressNotification,
+  progressStatusAt,
+} from '../testing/progress.test-data';
+import { TestSink } from '../testing/sse.test-sink';
+import { SseHub } from '../sse/sse.hub';
+import { progressView } from './progress.view';
+
+const hubs: SseHub[] = [];
+afterEach(async () => {
+  await Promise.all(hubs.splice(0).map((hub) => hub.stop()));
+});
+
+async function until<T>(probe: () => T | undefined | false, what: string): Promise<T> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function setup() {
+  const log = new InMemoryNotificationLog();
+  const statuses = new InMemoryProgressStatuses({ ttlMs: 86_400_000 });
+  const hub = new SseHub({
+    serverId: 'gw-1',
+    log,
+    positions: new InMemoryTrainerPositions(),
+    groups: new InMemoryGroupMembers(),
+    settings: DEFAULT_GATEWAY_SETTINGS,
+  });
+  hubs.push(hub);
+  await hub.start();
+  const open = async (userId: string, taskId?: string, lastEventId?: string) => {
+    const sink = new TestSink();
+    expect(hub.admit(userId).ok).toBe(true);
+    await hub.open({ userId, trainerIds: [] }, sink, {
+      lastEventId,
+      view: progressView(statuses, userId, taskId),
+    });
+    return sink;
+  };
+  return { hub, log, statuses, open };
+}
+
+/** The named events of a progress stream, as a client's listeners get them. */
+const events = (sink: TestSink) =>
+  sink
+    .frames()
+    .filter((frame) => frame.event === 'recovery' || frame.event === 'progress')
+    .map((frame) => ({ event: frame.event, id: frame.id, data: frame.data }));
+
+describe('progress streams (ADR 015, S3-4/S3-5)', () => {
+  it('open with a recovery event per task of the caller holding its status, before anything else', async () => {
+    const { statuses, open, log } = await setup();
+    await log.append(testNotification());
+    await statuses.apply(progressStatusAt('t-old', 'ash', 1));
+    await statuses.apply(progressStatusAt('t-75', 'ash', 3));
+    await statuses.apply(progressStatusAt('t-misty', 'misty', 2));
+    const all = await open('ash');
+    const one = await open('ash', 't-75');
+    const [first] = all.frames();
+    expect(first).toMatchObject({ event: 'recovery', retry: DEFAULT_GATEWAY_SETTINGS.retryMs });
+    expect(
+      events(all)
+        .map((e) => (e.data as { taskId: string }).taskId)
+        .sort(),
+    ).toEqual(['t-75', 't-old']);
+    expect(events(one)).toEqual([
+      {
+        event: 'recovery',
+        id: expect.any(String),
+        data: expect.objectContaining({ taskId: 't-75', percentage: 75, status: 'PROGRESS' }),
+      },
+    ]);
+    // No JSON-RPC `session` frame: a progress stream shows progress only.
+    expect(all.notifications()).toEqual([]);
+  });
+
+  it("sends the caller's progress updates (of the task, on a one-task stream) as `progress` events, and nothing else", async () => {
+    const { log, open } = await setup();
+    const all = await open('ash');
+    const one = await open('ash', 't-1');
+    const mine = progressEvent('t-1', 'ash', 1);
+    const otherTask = progressEvent('t-2', 'ash', 1);
+    const mineId = await log.append(progressNotification(mine));
+    await log.append(testNotification({ targetType: 'user', targetIds: ['ash'] })); // a move
+    await log.append(progressNotification(progressEvent('t-9', 'misty', 1)));
+    const otherId = await log.append(progressNotification(otherTask));
+    await until(() => events(all).length === 2, 'both updates');
+    expect(events(all)).toEqual([
+      { event: 'progress', id: mineId, data: mine },
+      { event: 'progress', id: otherId, data: otherTask },
+    ]);
+    expect(events(one)).toEqual([{ event: 'progress', id: mineId, data: mine }]);
+    expect(all.notifications()).toEqual([]);
+  });
+
+  it('replays after Last-Event-ID only the missed progress events, in order, after the recovery', async () => {
+    const { log, open, statuses } = await setup();
+    const seen = await log.append(progressNotification(progressEvent('t-1', 'ash', 0)));
+    const step1 = progressEvent('t-1', 'ash', 1);
+    const step2 = progressEvent('t-1', 'ash', 2);
+    const id1 = await log.append(progressNotification(step1));
+    await log.append(testNotification({ targetType: 'user', targetIds: ['ash'] }));
+    await log.append(progressNotification(progressEvent('t-2', 'ash', 1)));
+    const id2 = await log.append(progressNotification(step2));
+    await statuses.apply(progressStatusAt('t-1', 'ash', 2));
+    const resumed = await open('ash', 't-1', seen);
+    expect(events(resumed)).toEqual([
+      { event: 'recovery', id: seen, data: expect.objectContaining({ percentage: 50 }) },
+      { event: 'progress', id: id1, data: step1 },
+      { event: 'progress', id: id2, data: step2 },
+    ]);
+  });
+
+  it('gives a caller without tasks the resume point, so that a reconnect replays what it missed', async () => {
+    const { log, open } = await setup();
+    const last = await log.append(testNotification());
+    const sink = await open('ash');
+    expect(sink.frames()).toEqual([{ id: last, retry: DEFAULT_GATEWAY_SETTINGS.retryMs }]);
+  });
+});

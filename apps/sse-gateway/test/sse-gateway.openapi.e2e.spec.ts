@@ -279,6 +279,8 @@ describe('sse-gateway OpenAPI document', () => {
         'GET /api/presence',
         'POST /api/presence/{userId}/disconnect',
         'GET /api/positions',
+        'GET /api/v2/progress/subscribe',
+        'GET /api/v2/progress/subscribe/{taskId}',
       ].sort(),
     );
     expect(docs.components.securitySchemes).toMatchObject({

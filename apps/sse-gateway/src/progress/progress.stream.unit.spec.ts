@@ -30,7 +30,7 @@ async function until<T>(probe: () => T | undefined | false, what: string): Promi
   }
 }
 
-async function setup() {
+async function setup(settings: Partial<typeof DEFAULT_GATEWAY_SETTINGS> = {}) {
   const log = new InMemoryNotificationLog();
   const statuses = new InMemoryProgressStatuses({ ttlMs: 86_400_000 });
   const hub = new SseHub({
@@ -38,15 +38,21 @@ async function setup() {
     log,
     positions: new InMemoryTrainerPositions(),
     groups: new InMemoryGroupMembers(),
-    settings: DEFAULT_GATEWAY_SETTINGS,
+    settings: { ...DEFAULT_GATEWAY_SETTINGS, ...settings },
   });
   hubs.push(hub);
   await hub.start();
-  const open = async (userId: string, taskId?: string, lastEventId?: string) => {
+  const open = async (
+    userId: string,
+    taskId?: string,
+    lastEventId?: string,
+    heartbeat?: 'event',
+  ) => {
     const sink = new TestSink();
     expect(hub.admit(userId).ok).toBe(true);
     await hub.open({ userId, trainerIds: [] }, sink, {
       lastEventId,
+      heartbeat,
       view: progressView(statuses, userId, taskId),
     });
     return sink;
@@ -130,5 +136,17 @@ describe('progress streams (ADR 015, S3-4/S3-5)', () => {
     const last = await log.append(testNotification());
     const sink = await open('ash');
     expect(sink.frames()).toEqual([{ id: last, retry: DEFAULT_GATEWAY_SETTINGS.retryMs }]);
+  });
+
+  it('gets the heartbeats of GET /events and counts against the same per-user limit', async () => {
+    const { hub, open } = await setup({ heartbeatMs: 20, maxConnectionsPerUser: 2 });
+    const plain = new TestSink();
+    await hub.open({ userId: 'ash', trainerIds: [] }, plain);
+    const progress = await open('ash', undefined, undefined, 'event');
+    await until(
+      () => progress.frames().some((frame) => frame.event === 'heartbeat'),
+      'a heartbeat event',
+    );
+    expect(hub.admit('ash')).toMatchObject({ ok: false, status: 429, reason: 'user-limit' });
   });
 });

@@ -31,11 +31,15 @@ export class ProjectionModule {
                 projectionLogger.warn(`catch-up failed: ${(error as Error)?.message}`),
               onSkipped: reportSkips(options.registry, options.maxAttempts ?? 5),
               onProgress: new CatchUpProgressLog((line) => projectionLogger.log(line)).report,
-              onLost: ({ saved, found, noticedBy }) =>
+              onLost: ({ saved, found, noticedBy, rebuildElsewhere }) =>
                 projectionLogger.warn(
-                  `read models lost: the projection checkpoint went back from ${saved} to ${found} ` +
-                    `(noticed by ${noticedBy}; Redis emptied?); live events deferred while they are ` +
-                    `rebuilt from the event store`,
+                  (rebuildElsewhere
+                    ? `read models lost: another instance's rebuild of them is unfinished ` +
+                      `(its mark found by ${noticedBy}; checkpoint ${found}); this instance ` +
+                      `finishes it from there;`
+                    : `read models lost: the projection checkpoint went back from ${saved} to ` +
+                      `${found} (noticed by ${noticedBy}; Redis emptied?);`) +
+                    ` live events deferred while they are rebuilt from the event store`,
                 ),
               onCaughtUp: (events) =>
                 projectionLogger.log(`read models caught up (${events} events); live from the bus`),

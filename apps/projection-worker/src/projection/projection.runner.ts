@@ -37,7 +37,10 @@ import { ReadModelsProjector } from './read-models.projector';
  * addressed to the empty GroupMembers (its group never gets it, and no rebuild or resume
  * repairs that entry). It defers the event, tells `onLost`, and runs the catch-up at once (it
  * rebuilds: the checkpoint went back), not at the next interval; live events flow again once it
- * has caught up. A periodic run that finds the loss first does the same.
+ * has caught up. A periodic run that finds the loss first does the same. So does finding the
+ * rebuild mark of another instance over the same Redis (session 37): its rebuild is unfinished,
+ * and may have saved a checkpoint past this instance's; this one then rebuilds from there too,
+ * forgetting what it had applied before the loss.
  */
 export class ProjectionRunner {
   private readonly projector: ReadModelsProjector;

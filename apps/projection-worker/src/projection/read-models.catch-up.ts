@@ -25,17 +25,25 @@ export interface ReadModelsCatchUpOptions {
   onProgress?: (progress: CatchUpProgress) => void;
   /**
    * Told when a run finds the checkpoint gone back below what this instance saved (the read
-   * models were lost with it): the run rebuilds them from there. Default: nothing.
+   * models were lost with it), or another instance's rebuild mark (`rebuildElsewhere`): the run
+   * rebuilds them from there. Default: nothing.
    */
   onLost?: (lost: LostCheckpoint) => void;
 }
 
-/** A checkpoint that went back: the store lost it, and the read models that live with it. */
+/**
+ * A checkpoint that went back: the store lost it, and the read models that live with it. Or
+ * (`rebuildElsewhere`) the rebuild mark of another instance found: the read models were lost and
+ * that instance's rebuild of them is unfinished, though the checkpoint it saved is not below
+ * this instance's (session 37).
+ */
 export interface LostCheckpoint {
   /** What this instance had saved (or loaded) last. */
   saved: number;
   /** What the store holds now (0: nothing). */
   found: number;
+  /** True when noticed by another instance's rebuild mark, not by the checkpoint going back. */
+  rebuildElsewhere?: boolean;
 }
 
 /** How far a catch-up run has come: told after each page it checkpointed. */
@@ -85,7 +93,8 @@ export class ReadModelsCatchUp {
    * Whether this process read the rebuild mark (`<name>.rebuilding` in the checkpoint store):
    * a rebuild a previous incarnation began and did not finish is finished as one (session 35),
    * not taken for an ordinary run from its checkpoint (which would notify up to a day of old
-   * moves, and replay joins before their leaves).
+   * moves, and replay joins before their leaves). Every later run reads it too (session 37):
+   * another instance over the same Redis may have begun a rebuild since (see `adoptRebuild`).
    */
   private markRead = false;
   /** The mark is saved for the rebuild under way (cleared with it, and by a loss). */
@@ -120,10 +129,8 @@ export class ReadModelsCatchUp {
     // A run from no checkpoint, or from one that went back, rebuilds the read models from
     // history: what it reads may have been notified long ago, by a log since lost with them.
     // So does a run after one that began a rebuild and did not finish it.
-    if (!this.markRead) {
-      if ((await checkpoints.load(this.mark)) > 0) this.rebuildUnfinished = this.marked = true;
-      this.markRead = true;
-    }
+    if (!this.marked && (await checkpoints.load(this.mark)) > 0) await this.adoptRebuild();
+    this.markRead = true;
     let rebuilding = this.rebuildUnfinished;
     // Whether this rebuild applied the leaves ahead (see applyLeavesFirst).
     let leavesFirst = false;
@@ -200,6 +207,26 @@ export class ReadModelsCatchUp {
   }
 
   /**
+   * The mark is set and this instance did not set it: a rebuild is unfinished, and this run
+   * finishes it, from the checkpoint saved so far. At a process's first run, a previous
+   * incarnation's (session 35). Later, another instance's (session 37): the read models were
+   * lost, and that instance's rebuild saved a checkpoint at or past this one's, so this instance
+   * did not see the checkpoint go back. What its projector remembers applying is gone from the
+   * read models beyond that checkpoint: trusted, this run would skip those events without
+   * writing them and save its checkpoint past them, and the other instance's rebuild (or its
+   * next incarnation) would resume from there — those rows lost for good. So it forgets them and
+   * tells `onLost` (the runner defers live events until this run has caught up).
+   */
+  private async adoptRebuild(): Promise<void> {
+    const elsewhere = this.markRead && !this.rebuildUnfinished;
+    this.rebuildUnfinished = this.marked = true;
+    if (!elsewhere) return;
+    this.options.projector.forget();
+    const found = await this.options.checkpoints.load(this.options.name);
+    this.options.onLost?.({ saved: this.saved, found, rebuildElsewhere: true });
+  }
+
+  /**
    * A rebuild replays history into the read models readers use: a trainer who joined a group
    * and later left it would be a member again from the replay of its join until that of its
    * leave (minutes on FerretDB), sent the group's moves and shown its members (a review, session
@@ -253,7 +280,9 @@ export class ReadModelsCatchUp {
   /**
    * The checkpoint gone back below what this instance saved or loaded last (one load: an HGET on
    * Redis): the store lost it, and the read models with it (a FLUSHALL, a Redis back empty).
-   * Undefined when it is there, when nothing was saved yet (a loss before the first checkpoint
+   * Or, with `rebuildElsewhere` (session 37), the rebuild mark set by another instance (its
+   * rebuild is unfinished), read at the same time (a second HGET, sent with the first).
+   * Undefined when neither, when nothing was saved yet (a loss before the first checkpoint
    * is not seen), or when a run found the loss first (it rebuilds already). A loss that leaves
    * the checkpoint (some keys only) is not seen; neither is one a run's save hides (see
    * saveUnlessLost).
@@ -261,8 +290,18 @@ export class ReadModelsCatchUp {
   async lost(): Promise<LostCheckpoint | undefined> {
     const saved = this.saved;
     if (saved === 0) return undefined;
-    const found = await this.options.checkpoints.load(this.options.name);
-    return found < saved && this.saved >= saved ? { saved, found } : undefined;
+    const { checkpoints, name } = this.options;
+    // Both reads at once (one round trip on one connection): the mark only while this instance
+    // is not rebuilding itself (then the live path is deferred anyway).
+    const [found, mark] = await Promise.all([
+      checkpoints.load(name),
+      this.marked ? 0 : checkpoints.load(this.mark),
+    ]);
+    if (found < saved && this.saved >= saved) return { saved, found };
+    // Another instance's rebuild is unfinished: the read models lack what it has not replayed
+    // yet (a move addressed from them would miss members). The run this starts adopts it.
+    if (mark > 0 && !this.marked) return { saved, found, rebuildElsewhere: true };
+    return undefined;
   }
 
   /**

@@ -97,8 +97,11 @@ export interface KafkaSubscriberOptions extends KafkaTransportOptions {
    * abandoned unacknowledged, as by kill() — their messages stay uncommitted and the group's
    * next owner of the partition gets them again (at-least-once; the attempt count goes on).
    * Messages handled before are committed first. JavaScript cannot stop a handler: an
-   * abandoned one runs on, and its result is ignored. Keep it below the platform's shutdown
-   * grace period (Kubernetes: 30 s by default). Default 25 000 ms.
+   * abandoned one runs on, and its result is ignored. close() resolves at most
+   * `CLOSE_GRACE_MS` (1 s) after it, even when the broker holds the member's requests (a
+   * rebalance under way holds a join for up to `rebalanceTimeoutMs`): the member then finishes
+   * leaving in the background, delivering nothing more. Keep it below the platform's shutdown
+   * grace period (Kubernetes: 30 s by default) minus that second. Default 25 000 ms.
    */
   closeTimeoutMs?: number;
   /**
@@ -107,6 +110,12 @@ export interface KafkaSubscriberOptions extends KafkaTransportOptions {
    */
   maxWaitTimeMs?: number;
 }
+
+/**
+ * How long close() still waits, once `closeTimeoutMs` is over and the deliveries in flight are
+ * abandoned, for what was handled to be committed and the member to leave its group.
+ */
+export const CLOSE_GRACE_MS = 1_000;
 
 export const KAFKA_DEFAULTS = {
   partitions: 6,

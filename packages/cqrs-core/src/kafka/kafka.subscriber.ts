@@ -8,7 +8,7 @@ import { checkSubscribeOptions } from '../transport/subscribe-options.check';
 import { type HealthProbe } from '../health/health-probe.port';
 import { type KafkaClient } from './kafka.connection';
 import { KafkaTransportClosedError } from './kafka.errors';
-import { type KafkaSubscriberOptions } from './kafka.options';
+import { CLOSE_GRACE_MS, KAFKA_DEFAULTS, type KafkaSubscriberOptions } from './kafka.options';
 import { KafkaSubscription } from './kafka.subscription';
 import { KafkaTopics } from './kafka.topics';
 import { registerKafkaCodecs } from './kafka.codecs';
@@ -120,13 +120,31 @@ export class KafkaSubscriber implements Subscriber {
   /**
    * Closes every subscription: deliveries in flight finish and are committed first, for at most
    * `closeTimeoutMs`; the ones still running then are abandoned uncommitted (redelivered to the
-   * group's next owner of their partition).
+   * group's next owner of their partition). Resolves within `closeTimeoutMs` + CLOSE_GRACE_MS
+   * (1 s), also while a rebalance holds a member's join or a subscribe() in progress: that
+   * subscribe() fails with KafkaTransportClosedError (possibly after close() resolved, once the
+   * broker answers its join), and its member leaves the group without delivering anything.
    */
   async close(): Promise<void> {
     this.closed = true;
-    // A subscribe() in progress adds its subscription (or fails) before this closes them.
-    await Promise.allSettled([...this.starting]);
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+    // Every subscription a subscribe() in progress will make exists already (made right after
+    // the check of `closed` that follows the topics' creation): close them all now, those still
+    // joining their group included, rather than wait for their join first (a rebalance holds it
+    // for up to rebalanceTimeoutMs). A subscribe() still creating its topics makes none; it is
+    // waited for within the same bound.
+    const boundMs = (this.options.closeTimeoutMs ?? KAFKA_DEFAULTS.closeTimeoutMs) + CLOSE_GRACE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, boundMs);
+    });
+    try {
+      await Promise.all([
+        ...[...this.subscriptions].map((subscription) => subscription.close()),
+        Promise.race([Promise.allSettled([...this.starting]), overdue]),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

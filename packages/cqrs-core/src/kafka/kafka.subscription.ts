@@ -17,11 +17,16 @@ import { kafkaGroupId } from './kafka.group';
 import { subscriptionAwareAssigner } from './kafka.assigner';
 import { seedFromPredecessors } from './kafka.group-seed';
 import { commitLatestStart } from './kafka.group-start';
-import { KafkaConsumerCrashError, KafkaGroupSeedError } from './kafka.errors';
+import {
+  KafkaConsumerCrashError,
+  KafkaGroupSeedError,
+  KafkaTransportClosedError,
+} from './kafka.errors';
 import { DeliveryAttempts } from './kafka.attempts';
 import { BatchCommits } from './kafka.commits';
 import { ConsumerSupervisor } from './kafka.consumer-supervisor';
 import {
+  CLOSE_GRACE_MS,
   KAFKA_DEFAULTS,
   type KafkaSubscriberOptions,
   RECORD_OVERHEAD_BYTES,
@@ -189,18 +194,38 @@ export class KafkaSubscription implements SubscriptionHandle {
     if (distinct || consecutive === limit) this.report(error);
   }
 
-  /** Connects, joins the group and starts delivering; resolves once the member has its partitions. */
+  /**
+   * Connects, joins the group and starts delivering; resolves once the member has its partitions.
+   * @throws KafkaTransportClosedError when close() or kill() came meanwhile (close() does not
+   *   wait for a join past its bound): what it connected or joined since is undone
+   */
   async start(): Promise<void> {
     const latest = this.subscription.startFrom === 'latest';
     await this.seed(); // before the consumer joins: setOffsets needs a group without members
+    await this.unlessStopping();
     await this.consumer.connect();
+    await this.unlessStopping();
     await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: !latest });
     // A new group's 'latest' is looked up at the first fetch after the join: wait for it, so that
     // what is published after subscribe() resolves is delivered. (With several brokers this waits
     // for the first broker's fetch only.)
     const firstFetch = latest ? this.nextFetch() : Promise.resolve();
     await this.run();
+    await this.unlessStopping();
     await firstFetch;
+  }
+
+  /**
+   * close() or kill() came while start() was under way: the stop they ran may have found the
+   * consumer not connected yet, or joining (kafkajs then has nothing to stop), and may have
+   * resolved before the join completed; the member must not stay in the group, holding
+   * partitions it never consumes. So it is disconnected again (stops the runner a completed
+   * join started, and leaves), and start() fails.
+   */
+  private async unlessStopping(): Promise<void> {
+    if (!this.stopping && !this.killed) return;
+    await this.consumer.disconnect().catch(() => undefined);
+    throw new KafkaTransportClosedError('subscriber');
   }
 
   /**
@@ -264,14 +289,29 @@ export class KafkaSubscription implements SubscriptionHandle {
    * Stops fetching, lets deliveries in flight finish and commit, leaves the group, disconnects.
    * Bounded by `closeTimeoutMs`: deliveries still running then are abandoned uncommitted (the
    * next owner gets them again), what was handled before is committed, and the member leaves.
+   * Resolves at most CLOSE_GRACE_MS after that, whatever the broker does: during a rebalance
+   * kafkajs's stop and disconnect wait for the member's join (JoinGroup is answered when every
+   * member rejoined or `rebalanceTimeoutMs` passed; a busy member holds it) and for any request
+   * in flight (session 37: 9 s past a 0.5 s closeTimeoutMs). The member then finishes leaving in
+   * the background: it delivers nothing more (`stopping`), commits nothing it did not handle, and
+   * whatever was in flight stays uncommitted, redelivered to the partition's next owner — never
+   * lost.
    */
   close(): Promise<void> {
     this.stopping = true;
-    const timer = setTimeout(
-      () => this.abandonInFlight(),
-      this.options.closeTimeoutMs ?? KAFKA_DEFAULTS.closeTimeoutMs,
-    );
-    return this.stop().finally(() => clearTimeout(timer));
+    let abandonTimer: NodeJS.Timeout | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const overdue = new Promise<void>((resolve) => {
+      abandonTimer = setTimeout(() => {
+        this.abandonInFlight();
+        graceTimer = setTimeout(resolve, CLOSE_GRACE_MS);
+      }, this.options.closeTimeoutMs ?? KAFKA_DEFAULTS.closeTimeoutMs);
+    });
+    // The stop goes on after `overdue` (its failure then is of no interest: race handles it).
+    return Promise.race([this.stop(), overdue]).finally(() => {
+      clearTimeout(abandonTimer);
+      clearTimeout(graceTimer);
+    });
   }
 
   /** close() took too long: the deliveries in flight end as abandoned (their results ignored). */
@@ -452,7 +492,8 @@ export class KafkaSubscription implements SubscriptionHandle {
         off();
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
+      // Unref'd: a start() that fails (closed meanwhile) does not await it.
+      const timer = setTimeout(done, timeoutMs).unref();
       const off = this.consumer.on(this.consumer.events.FETCH, done);
     });
   }

@@ -1,0 +1,87 @@
+import { testNamespace } from '@causeway/testkit';
+import { type Delivery, type ManagedConnection, TransportClosedError } from '../src';
+import {
+  type KafkaClient,
+  kafkaConnection,
+  KafkaPublisher,
+  KafkaSubscriber,
+  type KafkaSubscriberOptions,
+} from '../src/kafka';
+import { conformanceMessage } from '../src/testing';
+import { eventually, quickConsumer, removeKafkaNamespace, within } from './kafka.helpers';
+
+const ns = testNamespace('kafkacloserebal');
+jest.setTimeout(90_000);
+
+/**
+ * close() while the group rebalances (session 37): kafkajs's stop waits for the member's
+ * JoinGroup, which the broker answers only once every member rejoined — a member busy with a
+ * delivery holds it for up to rebalanceTimeoutMs — so close() took 9 s past a 0.5 s
+ * closeTimeoutMs. It must resolve within closeTimeoutMs + CLOSE_GRACE_MS (1 s).
+ */
+describe('kafka: close() while a rebalance is under way', () => {
+  let connection: ManagedConnection<KafkaClient>;
+  // rebalanceTimeoutMs 10 s (quickConsumer): how long a busy member may hold the rebalance.
+  const options: KafkaSubscriberOptions = { ...quickConsumer(ns, 2), closeTimeoutMs: 500 };
+  beforeAll(async () => {
+    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('rebal') });
+    await connection.open();
+  });
+  afterAll(async () => {
+    await removeKafkaNamespace(connection.client.admin, ns);
+    await connection.close();
+  });
+
+  it('resolves within its bound for a member still joining and for the busy one; the delivery in flight goes to the next owner', async () => {
+    const topic = ns.topic('busy');
+    const publisher = new KafkaPublisher(connection.client, options);
+    const [first, second, third] = [0, 1, 2].map(
+      () => new KafkaSubscriber(connection.client, options),
+    ) as [KafkaSubscriber, KafkaSubscriber, KafkaSubscriber];
+    const deliveries: { member: KafkaSubscriber; attempt: number }[] = [];
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    const member = (subscriber: KafkaSubscriber, consumer: string) =>
+      subscriber.subscribe([topic], { group: 'g', consumer }, async (delivery: Delivery) => {
+        deliveries.push({ member: subscriber, attempt: delivery.attempt });
+        if (delivery.attempt === 1) await hung; // the first delivery never finishes
+      });
+    try {
+      await member(first, 'c1');
+      await member(second, 'c2');
+      await publisher.publish(topic, [conformanceMessage(1, 'a')]);
+      await eventually(() => deliveries.length === 1, 'the delivery in flight');
+      const busy = deliveries[0]!.member;
+      const idle = busy === first ? second : first;
+
+      // A third member joins: the rebalance waits for the busy member.
+      const joining = member(third, 'c3').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      let started = Date.now();
+      await within(20_000, third.close());
+      const joiningClosedMs = Date.now() - started;
+
+      started = Date.now();
+      await within(20_000, busy.close());
+      const busyClosedMs = Date.now() - started;
+
+      // closeTimeoutMs 500 + CLOSE_GRACE_MS 1 000, and a little for a loaded machine.
+      expect(joiningClosedMs).toBeLessThan(2_000);
+      expect(busyClosedMs).toBeLessThan(2_000);
+      // The subscribe() in progress failed (once the broker answered its join).
+      expect(await within(20_000, joining)).toBeInstanceOf(TransportClosedError);
+      // Not committed: the idle member gets the message again, counted as a second attempt.
+      await eventually(
+        () => deliveries.some((d) => d.member === idle && d.attempt === 2),
+        'the redelivery to the remaining member',
+      );
+    } finally {
+      release();
+      await Promise.all([first.close(), second.close(), third.close()]);
+      await publisher.close();
+    }
+  });
+});

@@ -1,6 +1,13 @@
-import { type DynamicModule, Logger, Module } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Injectable,
+  Logger,
+  Module,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { contractsSerializer, ORDER_EVENTS_TOPIC } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { kafkaConnection } from '@causeway/cqrs-core/kafka';
+import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
 import { redisStreamsLag } from '@causeway/cqrs-core/redis';
 import {
   adminRefusals,
@@ -22,8 +29,21 @@ import { type CommandApiOptions } from './command-api.options';
 import { CommandBacklog } from './commands/command.backlog';
 import { type CommandApiConfig } from './config/command-api.config';
 import { RedisIdempotencyStore } from './idempotency/redis.idempotency-store';
+import { orderEventsTopic } from './orders/order.schemas';
 
-/** The standalone command-api: the feature module over Redis (statuses, idempotency, rate limit). */
+/** Closes the order publisher at shutdown, after the orders in flight were sent. */
+@Injectable()
+class OrderPublisherLifecycle implements OnApplicationShutdown {
+  constructor(private readonly publisher: KafkaPublisher) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.publisher.close();
+  }
+}
+
+/**
+ * The standalone command-api: the feature module over Redis (statuses, idempotency, rate limit)
+ * and Kafka (orders, ADR 015).
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: CommandApiConfig): DynamicModule {
@@ -31,6 +51,14 @@ export class AppModule {
     const redis = redisFromConfig(config, registry);
     const instanceId = instanceIdOf(config);
     const keyPrefix = keyPrefixOf(config);
+    const kafka = kafkaConnection({
+      brokers: config.KAFKA_BROKERS,
+      requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+      clientId: 'command-api',
+      registry,
+    });
+    // Orders travel on Kafka: not ready without it (a load balancer then sends orders elsewhere).
+    const publisher = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
     // One clock for every instance: commands are stamped, and their deadlines checked, by Redis'.
     const clock = new ServerClock({
       read: redisTime(redis.client),
@@ -40,26 +68,18 @@ export class AppModule {
     return {
       module: AppModule,
       // The start waits (at most 5 s) for the clock's first readings.
-      providers: [serverClockStartup(clock)],
+      providers: [
+        serverClockStartup(clock),
+        { provide: KafkaPublisher, useValue: publisher },
+        OrderPublisherLifecycle,
+      ],
       imports: [
         CausewayServiceModule.forRoot(
           {
             service: 'command-api',
             instanceId,
             logLevel: config.LOG_LEVEL,
-            connections: [
-              redis,
-              // Kafka carries none of this app's traffic yet: shown in /health, never unready for it.
-              Object.assign(
-                kafkaConnection({
-                  brokers: config.KAFKA_BROKERS,
-                  requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-                  clientId: 'command-api',
-                  registry,
-                }),
-                { critical: false },
-              ),
-            ],
+            connections: [redis, kafka],
             // Not ready until Redis' time is read: no command is stamped by this host's clock.
             probes: [clock.probe()],
           },
@@ -74,9 +94,14 @@ export class AppModule {
           clock,
           trustedProxies: config.TRUST_PROXY,
         }),
-        CommandApiModule.forRoot(
-          commandApiOptions(config, instanceId, redis.client, keyPrefix, clock),
-        ),
+        CommandApiModule.forRoot({
+          ...commandApiOptions(config, instanceId, redis.client, keyPrefix, clock),
+          orders: {
+            publisher,
+            topic: orderEventsTopic(config.TOPIC_PREFIX, ORDER_EVENTS_TOPIC),
+            publishTimeoutMs: config.ORDER_PUBLISH_TIMEOUT_MS,
+          },
+        }),
       ],
     };
   }

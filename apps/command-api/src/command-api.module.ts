@@ -11,6 +11,8 @@ import { EndpointRunner } from './http/endpoint.runner';
 import { IdempotencyGate } from './idempotency/idempotency.gate';
 import { CommandApiMetrics } from './metrics/command-api.metrics';
 import { AdminCommandsController, CommandsController } from './rest/commands.controller';
+import { OrdersController } from './rest/orders.controller';
+import { OrderIntake } from './orders/order.intake';
 import { TrainersController } from './rest/trainers.controller';
 import { RevocationsLifecycle } from './revocations.lifecycle';
 import { RpcController } from './rpc/rpc.controller';
@@ -38,6 +40,7 @@ export class CommandApiModule {
         TrainersController,
         CommandsController,
         AdminCommandsController,
+        ...(options.orders ? [OrdersController] : []),
         // Not there at all without DEV_TOKENS: Nest's own 404, as for any unknown path.
         ...(options.devTokens ? [DevTokensController] : []),
       ],
@@ -67,6 +70,7 @@ export class CommandApiModule {
         },
         IdempotencyGate,
         CommandService,
+        OrderIntake,
         RevocationsLifecycle,
       ],
       exports: [CommandApiMetrics],

@@ -8,6 +8,7 @@ import {
 import { type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { type CommandBacklog } from './commands/command.backlog';
 import { type IdempotencyStore } from './idempotency/idempotency-store.port';
+import { type OrderIntakeOptions } from './orders/order.intake';
 
 /** The ports and settings of the command API feature module. */
 export interface CommandApiOptions {
@@ -67,6 +68,11 @@ export interface CommandApiOptions {
    * ServerClock over Redis. Default: this host's clock.
    */
   clock?: { now(): number };
+  /**
+   * Where `POST /api/v2/progress/orders` publishes orders (Kafka, ADR 015). Omit and the
+   * route is not served (404, as any unknown path): the embedded mode has no order consumer.
+   */
+  orders?: OrderIntakeOptions;
 }
 
 export const COMMAND_API_OPTIONS = Symbol('causeway:command-api-options');

@@ -42,9 +42,9 @@ export function setupCommandApi(
   },
 ): void {
   const metrics = app.get(CommandApiMetrics);
-  const { devTokens } = app.get<symbol, CommandApiOptions>(COMMAND_API_OPTIONS);
+  const { devTokens, orders } = app.get<symbol, CommandApiOptions>(COMMAND_API_OPTIONS);
   const endpointOf = (request: { method: string; originalUrl: string }) =>
-    bodyEndpointOf(request.method, request.originalUrl, devTokens);
+    bodyEndpointOf(request.method, request.originalUrl, devTokens, orders !== undefined);
   const reader = commandApiBodyReader({
     maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onRefused: (request, outcome) => metrics.count(endpointOf(request) ?? OTHER_ENDPOINT, outcome),
@@ -57,7 +57,10 @@ export function setupCommandApi(
   if (!options.commandsThroughExpress) commandsInFront(app, reader, options.accessLog);
 
   const docsPath = options.docsPath ?? 'docs';
-  const document = mergeOpenApi(commandApiOpenApi({ devTokens }), ...(options.documents ?? []));
+  const document = mergeOpenApi(
+    commandApiOpenApi({ devTokens, orders: orders !== undefined }),
+    ...(options.documents ?? []),
+  );
   SwaggerModule.setup(docsPath, app, document, {
     jsonDocumentUrl: `${docsPath}-json`,
     yamlDocumentUrl: `${docsPath}-yaml`,

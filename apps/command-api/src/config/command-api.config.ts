@@ -17,6 +17,11 @@ export const commandApiConfiguration = z.object({
   ...connectionSettings.redis,
   KAFKA_BROKERS: setting.kafkaBrokers(),
   ...connectionSettings.kafka,
+  /**
+   * How long `POST /api/v2/progress/orders` waits for Kafka to acknowledge an order before
+   * answering 503 `order-unconfirmed` (the order may still be written).
+   */
+  ORDER_PUBLISH_TIMEOUT_MS: setting.milliseconds(5_000),
   /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */
   DEV_TOKENS: setting.boolean(false),
   /** Largest request body in bytes (413 beyond). */

@@ -194,3 +194,38 @@ export class CommandUnconfirmedError extends CommandApiError {
     this.name = 'CommandUnconfirmedError';
   }
 }
+
+/**
+ * The body of `POST /api/v2/progress/orders` is not a PlaceOrderRequest: 400 naming each wrong
+ * field (ADR 015: an order is a request, not a command on a resource, so its bad input is a
+ * plain bad request); nothing was published.
+ */
+export class InvalidOrderError extends CommandApiError {
+  readonly kind = 'invalid-order';
+  constructor(readonly errors: readonly FieldError[]) {
+    super(errors.map((error) => `${error.field}: ${error.message}`).join('; '));
+    this.name = 'InvalidOrderError';
+  }
+}
+
+/**
+ * Kafka did not acknowledge the order within the publish timeout (unreachable, no leader):
+ * it may or may not have been written. A retry with the same Idempotency-Key publishes the same
+ * task again (the order consumer runs a task once); without one, `taskId` can be looked up first.
+ */
+export class OrderUnconfirmedError extends CommandApiError {
+  readonly kind = 'unconfirmed';
+  constructor(
+    readonly taskId: string,
+    readonly reason: string,
+    keyed = false,
+  ) {
+    super(
+      `Kafka did not acknowledge the order for task ${taskId} (${clip(reason, 200)}); it may or may not have been placed: ` +
+        (keyed
+          ? 'retry with the same Idempotency-Key (the same task, run at most once)'
+          : `see GET /api/v2/progress/status/${taskId} before retrying (this request had no Idempotency-Key: a retry is a new order)`),
+    );
+    this.name = 'OrderUnconfirmedError';
+  }
+}

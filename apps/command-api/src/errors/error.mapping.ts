@@ -8,6 +8,8 @@ import {
   CommandRefusedError,
   CommandUnconfirmedError,
   IdempotencyUnavailableError,
+  InvalidOrderError,
+  OrderUnconfirmedError,
   StatusUnavailableError,
   ForbiddenTrainerError,
   IdempotencyConflictError,
@@ -87,6 +89,10 @@ export function toProblem(error: unknown): ProblemAnswer {
     return problem(422, 'invalid-fields', 'Unprocessable Content', error.message, {
       fields: { errors: error.errors },
     });
+  if (error instanceof InvalidOrderError)
+    return problem(400, 'invalid-request', 'Bad Request', error.message, {
+      fields: { errors: error.errors },
+    });
   if (error instanceof RateLimitedError)
     return problem(429, 'rate-limited', 'Too Many Requests', error.message, {
       headers: { 'Retry-After': String(error.retryAfterSeconds) },
@@ -117,6 +123,11 @@ export function toProblem(error: unknown): ProblemAnswer {
     return problem(503, 'command-unconfirmed', 'Service Unavailable', error.message, {
       headers: { 'Retry-After': '1' },
       fields: { commandId: error.commandId },
+    });
+  if (error instanceof OrderUnconfirmedError)
+    return problem(503, 'order-unconfirmed', 'Service Unavailable', error.message, {
+      headers: { 'Retry-After': '1' },
+      fields: { taskId: error.taskId },
     });
   // A problem made elsewhere (the admin token's refusals, adminRefusals): answered as made.
   if (error instanceof ProblemException) {

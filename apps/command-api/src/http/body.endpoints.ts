@@ -13,6 +13,8 @@ const BODY_ENDPOINTS: readonly {
   label: string;
   /** Served only with DEV_TOKENS=true. */
   devTokens?: true;
+  /** Served only with orders configured (CommandApiOptions.orders). */
+  orders?: true;
 }[] = [
   {
     method: 'POST',
@@ -30,6 +32,12 @@ const BODY_ENDPOINTS: readonly {
     label: 'DELETE /api/trainers/{id}/groups/{groupId}',
   },
   { method: 'POST', pattern: /^\/rpc\/?$/i, label: 'POST /rpc' },
+  {
+    method: 'POST',
+    pattern: /^\/api\/v2\/progress\/orders\/?$/i,
+    label: 'POST /api/v2/progress/orders',
+    orders: true,
+  },
   { method: 'POST', pattern: /^\/trainer\.move\/?$/i, label: 'POST /trainer.Move' },
   {
     method: 'POST',
@@ -44,14 +52,21 @@ export const OTHER_ENDPOINT = 'other';
 
 /**
  * The endpoint (its metric label) serving `method` `url`, if it is one whose body we read.
- * `devTokens`: whether POST /api/dev/tokens is served (DEV_TOKENS).
+ * `devTokens`: whether POST /api/dev/tokens is served (DEV_TOKENS); `orders`: whether
+ * POST /api/v2/progress/orders is (CommandApiOptions.orders).
  */
-export function bodyEndpointOf(method: string, url: string, devTokens = false): string | undefined {
+export function bodyEndpointOf(
+  method: string,
+  url: string,
+  devTokens = false,
+  orders = false,
+): string | undefined {
   const path = pathOf(url) ?? '';
   return BODY_ENDPOINTS.find(
     (endpoint) =>
       endpoint.method === method &&
       (devTokens || !endpoint.devTokens) &&
+      (orders || !endpoint.orders) &&
       endpoint.pattern.test(path),
   )?.label;
 }

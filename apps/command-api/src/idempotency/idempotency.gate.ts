@@ -6,6 +6,7 @@ import {
   CommandUnconfirmedError,
   IdempotencyConflictError,
   IdempotencyUnavailableError,
+  OrderUnconfirmedError,
   ValidationError,
 } from '../errors/command-api.errors';
 import { type Answer, type ApiRequest, header } from '../http/http.types';
@@ -136,7 +137,10 @@ export class IdempotencyGate {
       // deadline): this attempt's, unconfirmed, or an earlier one's (the key was started
       // before: a retry refused now, overloaded say, must not forget it). After any other
       // failure of a first attempt nothing was sent, and a retry is a new request.
-      const keepStart = error instanceof CommandUnconfirmedError || begun.resumed;
+      const keepStart =
+        error instanceof CommandUnconfirmedError ||
+        error instanceof OrderUnconfirmedError ||
+        begun.resumed;
       await this.settle(() => this.options.idempotency.release(scoped, begun.token, { keepStart }));
       throw error;
     }

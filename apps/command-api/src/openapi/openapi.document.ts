@@ -1,4 +1,5 @@
-import { CommandStatus } from '@causeway/contracts';
+import { CommandStatus, PlaceOrderRequest } from '@causeway/contracts';
+import { OrderAccepted } from '../orders/order.schemas';
 import { type OpenAPIObject } from '@nestjs/swagger';
 import { z } from 'zod';
 import {
@@ -113,8 +114,12 @@ function rpcRequest(method: string, params: Schema): Schema {
 /**
  * The OpenAPI 3.1 document of command-api, from the same zod schemas that validate requests.
  * `devTokens`: whether `POST /api/dev/tokens` is served (DEV_TOKENS); without it, not listed.
+ * `orders`: whether `POST /api/v2/progress/orders` is (CommandApiOptions.orders); without it,
+ * not listed.
  */
-export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAPIObject {
+export function commandApiOpenApi(
+  options: { devTokens?: boolean; orders?: boolean } = {},
+): OpenAPIObject {
   const accepted = {
     description: 'Accepted; processing is asynchronous (see GET /api/commands/{commandId})',
     content: json(ref('Accepted')),
@@ -182,6 +187,8 @@ export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAP
         GroupParams: schema(GroupParams),
         GroupBody: schema(GroupBody),
         StatusParams: schema(StatusParams),
+        PlaceOrderRequest: schema(PlaceOrderRequest),
+        OrderAccepted: schema(OrderAccepted, 'output'),
         DevTokenRequest: schema(DevTokenRequest),
         DevToken: schema(DevToken, 'output'),
         Problem: PROBLEM_SCHEMA,
@@ -286,6 +293,32 @@ export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAP
           responses: { '202': accepted, ...commandErrors },
         },
       },
+      '/api/v2/progress/orders': {
+        post: {
+          summary: 'Place an order: its steps run asynchronously and report progress (SPEC S3)',
+          description:
+            'The order is for the caller (the token’s subject). Answered once Kafka acknowledged it; follow the task at `statusUrl` (order-processor) and `subscribeUrl` (sse-gateway, SSE `progress` and `recovery` events).',
+          operationId: 'placeOrder',
+          parameters: [idempotencyKey],
+          requestBody: { required: true, content: json(ref('PlaceOrderRequest')) },
+          responses: {
+            '202': {
+              description: 'Accepted: the order is on Kafka; `taskId` names its task',
+              content: json(ref('OrderAccepted')),
+              headers: replayed,
+            },
+            '400': problem(
+              `Malformed JSON, or the body is not a PlaceOrderRequest (\`invalid-request\`: \`errors\` names each field); nothing was published`,
+            ),
+            ...commonErrors,
+            '409': idempotencyConflict,
+            '422': problem(`A malformed Idempotency-Key (\`errors\` names it). Or ${keyReused}`),
+            '503': unavailable(
+              'Kafka did not acknowledge the order in time (`order-unconfirmed`, `taskId` names the task: it may have been placed; retry with the same Idempotency-Key), or the Idempotency-Key could not be checked (`idempotency-unavailable`: nothing was published)',
+            ),
+          },
+        },
+      },
       '/api/commands/{commandId}': {
         get: {
           summary: 'What became of one of your commands',
@@ -346,6 +379,11 @@ export function commandApiOpenApi(options: { devTokens?: boolean } = {}): OpenAP
     delete (document.paths as Record<string, unknown>)['/api/dev/tokens'];
     delete (document.components.schemas as Record<string, unknown>).DevTokenRequest;
     delete (document.components.schemas as Record<string, unknown>).DevToken;
+  }
+  if (!options.orders) {
+    delete (document.paths as Record<string, unknown>)['/api/v2/progress/orders'];
+    delete (document.components.schemas as Record<string, unknown>).PlaceOrderRequest;
+    delete (document.components.schemas as Record<string, unknown>).OrderAccepted;
   }
   return document as unknown as OpenAPIObject;
 }

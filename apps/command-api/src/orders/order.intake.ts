@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ORDER_PLACED, type OrderPlaced, type PlaceOrderRequest } from '@causeway/contracts';
+import { type Envelope, MessageFactory } from '@causeway/cqrs-core';
+import { type Caller } from '@causeway/platform';
+import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
+import { OrderUnconfirmedError } from '../errors/command-api.errors';
+import { idempotentAcceptedAt, idempotentCommandId } from '../idempotency/idempotent-command-ids';
+import { type OrderAccepted, orderAccepted } from './order.schemas';
+
+/** Where orders go: a publisher acknowledging only what Kafka stored (KafkaPublisher), and the topic. */
+export interface OrderIntakeOptions {
+  /** Resolves once the broker acknowledged the messages (acks = all); rejects otherwise. */
+  publisher: { publish(topic: string, messages: readonly Envelope[]): Promise<void> };
+  /** The full topic name, prefix included (orderEventsTopic). */
+  topic: string;
+  /**
+   * Longest an order waits for Kafka's acknowledgement before the caller gets 503
+   * `order-unconfirmed` (the order may still be written later). Default 5000 ms.
+   */
+  publishTimeoutMs?: number;
+}
+
+export const DEFAULT_ORDER_PUBLISH_TIMEOUT_MS = 5_000;
+
+/** The aggregate type of an order's envelope: the task its steps report on (ADR 015). */
+export const ORDER_AGGREGATE_TYPE = 'ProgressTask';
+
+/**
+ * Places orders (ADR 015 point 1): makes the task id, publishes `OrderPlaced` keyed by it (so a
+ * task's messages keep one partition) and answers only once Kafka acknowledged it. Under an
+ * Idempotency-Key the task id and the message id derive from the key (idempotentCommandId), and
+ * `placedAt` is the key's first attempt: a retry after a 503 publishes the very same order,
+ * which the order consumer runs once per task.
+ */
+@Injectable()
+export class OrderIntake {
+  private readonly logger = new Logger(OrderIntake.name);
+  private readonly messages = new MessageFactory();
+
+  constructor(@Inject(COMMAND_API_OPTIONS) private readonly options: CommandApiOptions) {}
+
+  async place(caller: Caller, request: PlaceOrderRequest, keyed = false): Promise<OrderAccepted> {
+    const orders = this.options.orders;
+    if (!orders) throw new Error('OrderIntake: CommandApiOptions.orders is not configured');
+    const taskId = idempotentCommandId() ?? randomUUID();
+    const messageId = idempotentCommandId() ?? randomUUID();
+    const at = idempotentAcceptedAt() ?? this.options.clock?.now() ?? Date.now();
+    const placedAt = new Date(at).toISOString();
+    const order: OrderPlaced = { taskId, userId: caller.userId, items: request.items, placedAt };
+    const envelope = this.messages.event(ORDER_PLACED, order, {
+      messageId,
+      aggregateId: taskId,
+      aggregateType: ORDER_AGGREGATE_TYPE,
+      metadata: { issuerId: caller.userId, issuerType: 'user', timestamp: placedAt },
+    });
+    const publishing = orders.publisher.publish(orders.topic, [envelope]);
+    try {
+      await within(publishing, orders.publishTimeoutMs ?? DEFAULT_ORDER_PUBLISH_TIMEOUT_MS);
+    } catch (error) {
+      // A publish given up on may still finish: its late outcome is nobody's answer.
+      publishing.catch(() => undefined);
+      const reason = (error as Error)?.message ?? String(error);
+      this.logger.warn(`order ${taskId} not acknowledged by Kafka: ${reason}`);
+      throw new OrderUnconfirmedError(taskId, reason, keyed);
+    }
+    return orderAccepted(taskId);
+  }
+}
+
+/** `work`, or a rejection once `timeoutMs` passed without its answer. */
+function within(work: Promise<void>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no acknowledgement within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,149 @@
+import { Logger } from '@nestjs/common';
+import { contractsSerializer, ORDER_PLACED, OrderPlaced } from '@causeway/contracts';
+import { type Envelope } from '@causeway/cqrs-core';
+import { type CommandApiOptions } from '../command-api.options';
+import { keyedRequest } from '../commands/command-api.fixture';
+import { toProblem } from '../errors/error.mapping';
+import { IdempotencyGate } from '../idempotency/idempotency.gate';
+import { InMemoryIdempotencyStore } from '../idempotency/in-memory.idempotency-store';
+import { orderOf } from '../rest/orders.controller';
+import { OrderIntake } from './order.intake';
+
+// What POST /api/v2/progress/orders publishes, and what its caller is answered.
+describe('OrderIntake behind the IdempotencyGate', () => {
+  const caller = { userId: 'ash', trainerIds: [] };
+  const url = '/api/v2/progress/orders';
+  const body = { items: [{ sku: 'potion', quantity: 2 }] };
+  let published: { topic: string; envelope: Envelope }[];
+  /** What each publish does in turn: undefined acks, 'hang' never answers, an Error rejects. */
+  let outcomes: (undefined | 'hang' | Error)[];
+  let intake: OrderIntake;
+  let gate: IdempotencyGate;
+
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    published = [];
+    outcomes = [];
+    const options = {
+      serverId: 'api-1',
+      idempotency: new InMemoryIdempotencyStore(),
+      orders: {
+        topic: 'test-order-events-v2',
+        publishTimeoutMs: 50,
+        publisher: {
+          publish: async (topic: string, messages: readonly Envelope[]) => {
+            const outcome = outcomes.shift();
+            if (outcome === 'hang') return new Promise<void>(() => undefined);
+            if (outcome) throw outcome;
+            for (const envelope of messages) published.push({ topic, envelope });
+          },
+        },
+      },
+    } as unknown as CommandApiOptions;
+    intake = new OrderIntake(options);
+    gate = new IdempotencyGate(options);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  const place = (key: string | undefined, value: unknown = body) => {
+    const request = keyedRequest(key ?? '', url, value);
+    if (key === undefined) delete request.headers['idempotency-key'];
+    return gate.run(caller, request, async () => ({
+      status: 202,
+      body: await intake.place(caller, orderOf(value), key !== undefined),
+      storable: true,
+    }));
+  };
+  const taskOf = (answer: { body?: unknown }) => (answer.body as { taskId: string }).taskId;
+
+  it("publishes one OrderPlaced for the caller, keyed by its task, and answers the task's urls", async () => {
+    const answer = await place(undefined);
+    const taskId = taskOf(answer);
+    expect(answer).toMatchObject({
+      status: 202,
+      body: {
+        taskId,
+        statusUrl: `/api/v2/progress/status/${taskId}`,
+        subscribeUrl: `/api/v2/progress/subscribe/${taskId}`,
+      },
+    });
+    expect(taskId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-/);
+    expect(published).toHaveLength(1);
+    const { topic, envelope } = published[0]!;
+    expect(topic).toBe('test-order-events-v2');
+    expect(envelope).toMatchObject({
+      type: ORDER_PLACED,
+      aggregateId: taskId,
+      aggregateType: 'ProgressTask',
+      data: { taskId, userId: 'ash', items: body.items },
+    });
+    // What the order consumer decodes: a valid OrderPlaced through the contracts' serializer.
+    expect(OrderPlaced.parse(envelope.data)).toMatchObject({ taskId });
+    const serializer = contractsSerializer();
+    expect(() => serializer.serialize(envelope)).not.toThrow();
+  });
+
+  it('gives every request without a key a task of its own', async () => {
+    const first = await place(undefined);
+    const second = await place(undefined);
+    expect(taskOf(first)).not.toBe(taskOf(second));
+    expect(published).toHaveLength(2);
+  });
+
+  it('answers a retried Idempotency-Key with the same task and publishes one order', async () => {
+    const first = await place('order-1');
+    const retry = await place('order-1');
+    expect(retry).toMatchObject({ status: 202, replayed: true });
+    expect(taskOf(retry)).toBe(taskOf(first));
+    expect(published).toHaveLength(1);
+  });
+
+  it('publishes the same task again when a keyed order was not acknowledged', async () => {
+    outcomes.push('hang');
+    const refusal = await place('order-2').catch((error: unknown) => toProblem(error));
+    expect(refusal).toMatchObject({
+      status: 503,
+      headers: { 'Retry-After': '1' },
+      problem: { type: expect.stringMatching(/order-unconfirmed$/) },
+    });
+    const taskId = (refusal as unknown as { problem: { taskId: string } }).problem.taskId;
+    const retry = await place('order-2');
+    expect(taskOf(retry)).toBe(taskId);
+    expect(published.map((item) => item.envelope.aggregateId)).toEqual([taskId]);
+  });
+
+  it('answers 503 with Retry-After when Kafka refuses the order', async () => {
+    outcomes.push(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'));
+    const refusal = await place(undefined).catch((error: unknown) => toProblem(error));
+    expect(refusal).toMatchObject({ status: 503, headers: { 'Retry-After': '1' } });
+    expect((refusal as unknown as { problem: { detail: string } }).problem.detail).toMatch(
+      /ECONNREFUSED/,
+    );
+    expect(published).toHaveLength(0);
+  });
+
+  it.each([
+    [{}, 'items', 'is required'],
+    [{ items: [] }, 'items', 'must list at least one item'],
+    [{ items: [{ sku: 'potion', quantity: 0 }] }, 'items.0.quantity', ''],
+    [{ items: [{ sku: 'potion', quantity: 1.5 }] }, 'items.0.quantity', 'must be an integer'],
+    [{ items: [{ sku: '', quantity: 1 }] }, 'items.0.sku', 'must not be empty'],
+    [
+      { items: [{ sku: 'potion', quantity: 1 }], userId: 'misty' },
+      'userId',
+      'is not a known field',
+    ],
+    [null, '(body)', ''],
+  ])('refuses %j with 400 naming %s, publishing nothing', async (value, field, message) => {
+    const refusal = await place(undefined, value).catch((error: unknown) => toProblem(error));
+    expect(refusal).toMatchObject({
+      status: 400,
+      problem: { type: expect.stringMatching(/invalid-request$/) },
+    });
+    const errors = (
+      refusal as unknown as { problem: { errors: { field: string; message: string }[] } }
+    ).problem.errors;
+    expect(errors).toContainEqual({ field, message: message || expect.any(String) });
+    expect(published).toHaveLength(0);
+  });
+});

@@ -1,0 +1,134 @@
+import path from 'node:path';
+import { contractsSerializer, ORDER_EVENTS_TOPIC, ORDER_PLACED } from '@causeway/contracts';
+import {
+  type Envelope,
+  type ManagedConnection,
+  type SubscriptionHandle,
+} from '@causeway/cqrs-core';
+import { type KafkaClient, kafkaConnection, KafkaSubscriber } from '@causeway/cqrs-core/kafka';
+import { TokenService } from '@causeway/platform';
+import {
+  removeNamespaceData,
+  serverAddress,
+  startServiceProcess,
+  testNamespace,
+  waitForStatus,
+  type ServiceProcess,
+} from '@causeway/testkit';
+
+// The BUILT command-api against real Redis and Kafka (SPEC S3-2, ADR 015): an order lands on
+// the deployment's order topic once, for the caller; refused requests publish nothing.
+jest.setTimeout(90_000);
+const ns = testNamespace('capiorders');
+const secret = `jwt-${ns.id}-0123456789-0123456789`;
+const tokens = new TokenService({ secret });
+const topic = `${ns.id}${ORDER_EVENTS_TOPIC}`;
+
+let api: ServiceProcess;
+let kafka: ManagedConnection<KafkaClient>;
+let subscriber: KafkaSubscriber;
+let subscription: SubscriptionHandle;
+const received: Envelope[] = [];
+
+beforeAll(async () => {
+  api = await startServiceProcess({
+    appDir: path.join(__dirname, '..'),
+    env: {
+      REDIS_URL: serverAddress('redis'),
+      KAFKA_BROKERS: serverAddress('kafka'),
+      ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+      JWT_SECRET: secret,
+      TOPIC_PREFIX: ns.id,
+      RATE_LIMIT_POINTS: '10000',
+    },
+  });
+  kafka = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('orders-reader') });
+  await kafka.open();
+  subscriber = new KafkaSubscriber(kafka.client, {
+    serializer: contractsSerializer(),
+    groupIdPrefix: `${ns.id}.`,
+    sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 300,
+    rebalanceTimeoutMs: 10_000,
+    maxWaitTimeMs: 100,
+    closeTimeoutMs: 2_000,
+  });
+  subscription = await subscriber.subscribe(
+    [topic],
+    { group: 'e2e-orders', consumer: 'reader', startFrom: 'earliest' },
+    async (delivery) => {
+      received.push(delivery.envelope);
+    },
+  );
+  await waitForStatus(`${api.url}/health/ready`, 200, 30_000);
+});
+
+afterAll(async () => {
+  await api?.stop('SIGKILL');
+  await subscription?.close();
+  await subscriber?.close();
+  await kafka?.close();
+  await removeNamespaceData(ns, ['redis', 'kafka']);
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+async function order(body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${api.url}/api/v2/progress/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Json,
+  };
+}
+
+const bearer = async (userId: string) => ({
+  authorization: `Bearer ${(await tokens.issue(userId, { trainerIds: [] })).token}`,
+});
+
+it('publishes one OrderPlaced for the caller per order, none for a refused one', async () => {
+  const refused = await order({ items: [{ sku: 'potion', quantity: 0 }] }, await bearer('ash'));
+  expect(refused.status).toBe(400);
+  expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
+  expect(refused.body.errors).toEqual([expect.objectContaining({ field: 'items.0.quantity' })]);
+  const anonymous = await order({ items: [{ sku: 'potion', quantity: 1 }] });
+  expect(anonymous.status).toBe(401);
+
+  const keyed = { ...(await bearer('ash')), 'idempotency-key': `order-${ns.id}` };
+  // The body names no user: the order is the token's subject's.
+  const placed = await order({ items: [{ sku: 'potion', quantity: 2 }] }, keyed);
+  expect(placed.status).toBe(202);
+  const { taskId } = placed.body;
+  expect(placed.body).toEqual({
+    taskId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    statusUrl: `/api/v2/progress/status/${taskId}`,
+    subscribeUrl: `/api/v2/progress/subscribe/${taskId}`,
+  });
+  // Acknowledged by Kafka before the answer: it is on the topic now.
+  for (let i = 0; i < 200 && received.length === 0; i++)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  const retried = await order({ items: [{ sku: 'potion', quantity: 2 }] }, keyed);
+  expect(retried).toMatchObject({ status: 202, body: { taskId } });
+  expect(retried.headers.get('idempotent-replayed')).toBe('true');
+
+  // Anything more (the refused orders, the retry) would have arrived by now.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  expect(received).toHaveLength(1);
+  expect(received[0]).toMatchObject({
+    type: ORDER_PLACED,
+    aggregateId: taskId,
+    aggregateType: 'ProgressTask',
+    data: { taskId, userId: 'ash', items: [{ sku: 'potion', quantity: 2 }] },
+  });
+});
+
+it('lists the order endpoint in its OpenAPI document', async () => {
+  const document = (await (await fetch(`${api.url}/docs-json`)).json()) as Json;
+  expect(document.paths['/api/v2/progress/orders'].post.responses).toHaveProperty('202');
+  expect(document.components.schemas.PlaceOrderRequest).toBeDefined();
+});

@@ -9,6 +9,11 @@ export interface EdgeRoutes {
   commandApi: readonly string[];
   /** Base URLs of the sse-gateway instances. */
   gateways: readonly string[];
+  /**
+   * Base URLs of the order-processor instances: the progress reads (`/api/v2/progress/status`,
+   * `/history`, `/user`, `/monitor`, ADR 015 point 5).
+   */
+  orderProcessor: readonly string[];
   /** Directory with the demo page (index.html, demo.js). */
   demoDirectory: string;
 }
@@ -40,6 +45,20 @@ const OPERATOR_ROOTS = new Set(['metrics', 'health', 'admin']);
  *   trainer id may hold one).
  */
 export function edgePathKind(pathname: string): 'operator' | 'ambiguous' | 'public' {
+  const segments = pathSegments(pathname);
+  if (segments === undefined) return 'ambiguous';
+  const [first, second, , fourth] = segments;
+  if (first !== undefined && OPERATOR_ROOTS.has(first)) return 'operator';
+  if (segments.length === 4 && first === 'api' && second === 'presence' && fourth === 'disconnect')
+    return 'operator';
+  return 'public';
+}
+
+/**
+ * The path's segments as the apps route them (each percent-decoded on its own, lower case, empty
+ * ones dropped), or undefined when one is or decodes to a dot segment.
+ */
+function pathSegments(pathname: string): string[] | undefined {
   const segments: string[] = [];
   for (const raw of pathname.split('/')) {
     if (raw === '') continue;
@@ -49,14 +68,36 @@ export function edgePathKind(pathname: string): 'operator' | 'ambiguous' | 'publ
     } catch {
       // Not valid percent-encoding: taken as it is (the apps answer 400 or 404 to it).
     }
-    if (segment === '.' || segment === '..') return 'ambiguous';
+    if (segment === '.' || segment === '..') return undefined;
     segments.push(segment.toLowerCase());
   }
-  const [first, second, , fourth] = segments;
-  if (first !== undefined && OPERATOR_ROOTS.has(first)) return 'operator';
-  if (segments.length === 4 && first === 'api' && second === 'presence' && fourth === 'disconnect')
-    return 'operator';
-  return 'public';
+  return segments;
+}
+
+/** Which pool serves a request (ADR 015 point 7 for the progress paths). */
+export type EdgeUpstream = 'commandApi' | 'gateways' | 'orderProcessor';
+
+/**
+ * The pool a public path goes to, matched segment by segment as the apps route it (so
+ * `/API/v2/Progress/orders/` is the order endpoint too):
+ * - `POST /api/v2/progress/orders` → command-api (order intake, ADR 015 point 1);
+ * - `/api/v2/progress/subscribe` and below → the gateways (the SSE progress streams, point 4);
+ * - any other `/api/v2/progress/…` → order-processor (status, history, user, monitor, point 5);
+ * - `/events`, `/api/stream-tokens`, `/api/session`, `/api/presence`, `/api/positions` and below
+ *   → the gateways; everything else → command-api.
+ */
+export function edgeUpstreamOf(method: string, pathname: string): EdgeUpstream {
+  const segments = pathSegments(pathname) ?? [];
+  const [first, second, third, fourth] = segments;
+  if (first === 'api' && second === 'v2' && third === 'progress') {
+    if (method === 'POST' && fourth === 'orders' && segments.length === 4) return 'commandApi';
+    if (fourth === 'subscribe') return 'gateways';
+    return 'orderProcessor';
+  }
+  const toGateway = GATEWAY_PATHS.some(
+    (prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`),
+  );
+  return toGateway ? 'gateways' : 'commandApi';
 }
 
 const DEMO_FILES: Record<string, [string, string]> = {
@@ -83,7 +124,8 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 /**
  * The distributed deployment's front door for the demo page: one origin that serves the page,
  * sends SSE and session paths to the sse-gateway instances (round robin, the next one when an
- * instance refuses the connection — like any load balancer) and everything else to command-api,
+ * instance refuses the connection — like any load balancer), the progress reads to
+ * order-processor and everything else to command-api (see edgeUpstreamOf),
  * except the apps' operator paths (`/metrics`, `/admin/…`: 404 problem details).
  * Requests only ever go to those configured instances: a request target that is not a path
  * starting with a single "/" (absolute-form `http://host/…`, `*`, or `//host/…` and `/\host/…`,
@@ -95,6 +137,12 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
   const timeoutMs = options.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS;
   const nextGateways = roundRobin(routes.gateways);
   const nextCommandApi = roundRobin(routes.commandApi);
+  const nextOrderProcessor = roundRobin(routes.orderProcessor);
+  const next: Record<EdgeUpstream, () => string[]> = {
+    commandApi: nextCommandApi,
+    gateways: nextGateways,
+    orderProcessor: nextOrderProcessor,
+  };
   const server = http.createServer((request, response) => {
     const target = request.url ?? '';
     if (!ORIGIN_FORM.test(target)) {
@@ -128,10 +176,8 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
       void serveFile(response, path.join(routes.demoDirectory, file[0]), file[1]);
       return;
     }
-    const toGateway = GATEWAY_PATHS.some(
-      (prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`),
-    );
-    forward(request, response, toGateway ? nextGateways() : nextCommandApi(), timeoutMs);
+    const upstream = edgeUpstreamOf(request.method ?? 'GET', pathname);
+    forward(request, response, next[upstream](), timeoutMs);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

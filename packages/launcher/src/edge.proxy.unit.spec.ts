@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AddressInfo } from 'node:net';
-import { edgePathKind, roundRobin, startEdgeProxy } from './edge.proxy';
+import { edgePathKind, edgeUpstreamOf, roundRobin, startEdgeProxy } from './edge.proxy';
 
 /** A tiny upstream that names itself, and streams SSE frames on /events until told to stop. */
 async function upstream(
@@ -99,14 +99,15 @@ describe('edge proxy', () => {
   async function edgeOver(
     commandApi: string[],
     gateways: string[],
-    options: { upstreamTimeoutMs?: number } = {},
+    options: { upstreamTimeoutMs?: number; orderProcessor?: string[] } = {},
   ) {
     const demoDirectory = mkdtempSync(path.join(tmpdir(), 'demo-'));
     writeFileSync(path.join(demoDirectory, 'index.html'), '<h1>demo</h1>');
     writeFileSync(path.join(demoDirectory, 'demo.js'), 'void 0;');
+    const { orderProcessor = [], ...edgeOptions } = options;
     const edge = await startEdgeProxy(
-      { commandApi, gateways, demoDirectory },
-      { port: 0, host: '127.0.0.1', ...options },
+      { commandApi, gateways, orderProcessor, demoDirectory },
+      { port: 0, host: '127.0.0.1', ...edgeOptions },
     );
     servers.push(edge);
     return `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
@@ -142,6 +143,49 @@ describe('edge proxy', () => {
     gateway.frame(); // a frame written later passes through at once, unbuffered
     expect(await read()).toBe('data: live from gw\n\n');
     await reader.cancel();
+  });
+
+  it('sends orders to command-api, progress streams to gateways and progress reads to order-processor', async () => {
+    const api = await upstream('api');
+    const gateway = await upstream('gw');
+    const orders = await upstream('orders');
+    servers.push(api.server, gateway.server, orders.server);
+    const edge = await edgeOver([api.url], [gateway.url], { orderProcessor: [orders.url] });
+    const servedBy = async (method: string, target: string) =>
+      JSON.parse(
+        (await rawRequest(edge, target, { method, body: method === 'POST' ? '{}' : undefined }))
+          .body,
+      ).name as string;
+
+    expect(await servedBy('POST', '/api/v2/progress/orders')).toBe('api');
+    // Spelled as the apps still route it: case, a trailing slash.
+    expect(await servedBy('POST', '/API/v2/Progress/orders/')).toBe('api');
+    expect(await servedBy('GET', '/api/v2/progress/subscribe')).toBe('gw');
+    expect(await servedBy('GET', '/api/v2/progress/subscribe/task-1')).toBe('gw');
+    expect(await servedBy('GET', '/api/v2/progress/status/task-1')).toBe('orders');
+    expect(await servedBy('GET', '/api/v2/progress/history/task-1?limit=5')).toBe('orders');
+    expect(await servedBy('GET', '/api/v2/progress/user/ash')).toBe('orders');
+    expect(await servedBy('GET', '/api/v2/progress/monitor')).toBe('orders');
+    // Not the order endpoint: another method, or a path below it.
+    expect(await servedBy('GET', '/api/v2/progress/orders')).toBe('orders');
+    expect(await servedBy('POST', '/api/v2/progress/orders/x')).toBe('orders');
+    // The trainer flow is routed as before.
+    expect(await servedBy('POST', '/rpc')).toBe('api');
+    expect(await servedBy('POST', '/api/stream-tokens')).toBe('gw');
+  });
+
+  it.each([
+    ['POST', '/api/v2/progress/orders', 'commandApi'],
+    ['POST', '/api/v2/progress/%6Frders', 'commandApi'],
+    ['GET', '/api/v2/progress/subscribe/t', 'gateways'],
+    ['GET', '/api/v2/progress//subscribe', 'gateways'],
+    ['GET', '/api/v2/progress/monitor', 'orderProcessor'],
+    ['GET', '/api/v2/progress', 'orderProcessor'],
+    ['GET', '/api/v2/progressive', 'commandApi'],
+    ['GET', '/events', 'gateways'],
+    ['PUT', '/api/trainers/ash/groups/g', 'commandApi'],
+  ])('edgeUpstreamOf(%s %s) is %s', (method, pathname, pool) => {
+    expect(edgeUpstreamOf(method, pathname)).toBe(pool);
   });
 
   it("answers 404 for the apps' metrics, health and admin paths, however spelled, and forwards nothing", async () => {

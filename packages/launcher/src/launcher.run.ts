@@ -120,6 +120,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
         {
           commandApi: urlsOf('command-api'),
           gateways: urlsOf('sse-gateway'),
+          orderProcessor: urlsOf('order-processor'),
           demoDirectory: path.join(options.root, 'apps', 'embedded', 'public'),
         },
         {

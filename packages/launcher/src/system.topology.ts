@@ -52,7 +52,8 @@ export const APPS: readonly AppSpec[] = [
     basePort: 3002,
     instances: 1,
     servers: ['REDIS_URL', 'KAFKA_BROKERS', 'MONGODB_URI'],
-    // Its progress reads (/api/v2/progress/…) take the users' bearer tokens.
+    // Behind the edge: its progress reads (ADR 015 point 5) answer the caller's own tasks only.
+    trustsEdge: true,
     verifiesTokens: true,
   },
   {

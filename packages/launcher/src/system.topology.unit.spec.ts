@@ -28,6 +28,7 @@ describe('planInstances', () => {
     });
     expect(plan.filter((i) => i.env.TRUST_PROXY).map((i) => i.app)).toEqual([
       'command-api',
+      'order-processor',
       'sse-gateway',
     ]);
     // The token secret only where tokens are verified: the other apps never see it.

@@ -274,6 +274,7 @@ describe('live trainer movement, distributed', () => {
       {
         commandApi: [api],
         gateways: gateways.map((g) => g.url),
+        orderProcessor: [],
         demoDirectory: path.join(root, 'apps', 'embedded', 'public'),
       },
       { port: 0, host: '127.0.0.1' },

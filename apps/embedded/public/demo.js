@@ -585,10 +585,123 @@
     requestAnimationFrame(draw);
   }
 
+  // --- Orders (SPEC S3): place one, follow its steps live, read its history. ----------------
+  // Served by command-api (POST /api/v2/progress/orders), the gateways (the progress stream) and
+  // order-processor (the reads): only behind the distributed deployment's edge. The embedded mode
+  // takes no orders (no Kafka, no order-processor): the panel stays hidden there.
+
+  /** taskId → its list item; tasks are shown newest first. */
+  const tasks = new Map();
+  let progressSource;
+
+  function taskItem(taskId) {
+    let item = tasks.get(taskId);
+    if (item) return item;
+    item = document.createElement('li');
+    item.dataset.taskId = taskId;
+    const bar = document.createElement('progress');
+    bar.max = 100;
+    bar.value = 0;
+    const status = document.createElement('span');
+    status.className = 'task-status';
+    const step = document.createElement('span');
+    step.className = 'task-step';
+    const history = document.createElement('button');
+    history.textContent = 'history';
+    history.addEventListener('click', () =>
+      showHistory(taskId).catch((error) => log(`history: ${error.message}`)),
+    );
+    item.append(`${taskId.slice(0, 8)} `, bar, ' ', status, ' ', step, ' ', history);
+    tasks.set(taskId, item);
+    el('tasks').prepend(item);
+    return item;
+  }
+
+  /** Shows a task's state: a ProgressStatus (`recovery`) or the state a ProgressEvent reports. */
+  function showTask({ taskId, percentage, stepName, status, reason, eventCount }) {
+    const item = taskItem(taskId);
+    // Events may arrive after a recovery that already counted them: never step back.
+    const count = Number(item.dataset.eventCount ?? 0);
+    if (eventCount !== undefined && eventCount < count) return;
+    if (eventCount !== undefined) item.dataset.eventCount = String(eventCount);
+    item.dataset.status = status;
+    item.querySelector('progress').value = percentage;
+    item.querySelector('.task-status').textContent = `${percentage}% ${status}`;
+    item.querySelector('.task-step').textContent = reason ? `${stepName}: ${reason}` : stepName;
+  }
+
+  async function placeOrder(items) {
+    const accepted = await json('/api/v2/progress/orders', {
+      method: 'POST',
+      body: JSON.stringify({ items }),
+      headers: { 'idempotency-key': crypto.randomUUID() },
+    });
+    log(`order placed: task ${accepted.taskId}`);
+    showTask({ taskId: accepted.taskId, percentage: 0, stepName: 'placed', status: 'PLACED' });
+  }
+
+  async function showHistory(taskId) {
+    const answer = await json(`/api/v2/progress/history/${encodeURIComponent(taskId)}`);
+    const events = Array.isArray(answer) ? answer : (answer?.events ?? []);
+    el('history-of').textContent = `History of ${taskId.slice(0, 8)}:`;
+    el('history').replaceChildren(
+      ...events.map((event) => {
+        const line = document.createElement('li');
+        const time = new Date(event.timestamp).toLocaleTimeString();
+        line.textContent = `${time} ${event.eventType} ${event.percentage}% ${event.stepName}${event.reason ? `: ${event.reason}` : ''}`;
+        return line;
+      }),
+    );
+  }
+
+  /** The caller's tasks, live: `recovery` (the state on connect) then `progress` (each step). */
+  async function followProgress() {
+    el('progress-status').textContent = 'connecting';
+    const { token } = await json('/api/stream-tokens', { method: 'POST', body: '{}' });
+    progressSource?.close();
+    progressSource = new EventSource(
+      `/api/v2/progress/subscribe?token=${encodeURIComponent(token)}`,
+    );
+    progressSource.onopen = () => (el('progress-status').textContent = 'live');
+    progressSource.addEventListener('recovery', (event) => showTask(JSON.parse(event.data)));
+    progressSource.addEventListener('progress', (event) => {
+      const progress = JSON.parse(event.data);
+      showTask({ ...progress, status: progress.eventType });
+    });
+    progressSource.onerror = () => {
+      el('progress-status').textContent = 'reconnecting';
+      // The browser resumes by itself (Last-Event-ID); a closed stream needs a new stream token.
+      if (progressSource.readyState === EventSource.CLOSED)
+        setTimeout(() => followProgress().catch(progressFailed), 2_000);
+    };
+  }
+  function progressFailed(error) {
+    el('progress-status').textContent = `unavailable (${error.message})`;
+    setTimeout(() => followProgress().catch(progressFailed), 10_000);
+  }
+
+  async function startOrders() {
+    // Feature detection without a refused request (a 404 in the console): command-api lists
+    // the order endpoint in its OpenAPI document only where orders are taken (a Kafka with an
+    // order-processor behind it); the embedded mode's document does not.
+    const openApi = await json('/docs-json', { auth: false });
+    const served = Boolean(openApi?.paths?.['/api/v2/progress/orders']);
+    document.body.dataset.orders = served ? 'present' : 'absent';
+    if (!served) return;
+    el('orders').hidden = false;
+    const order = (items) => () =>
+      placeOrder(items).catch((error) => log(`order: ${error.message}`));
+    el('order-ok').addEventListener('click', order([{ sku: 'sku-book', quantity: 1 }]));
+    // Refused by the order's own steps (validate order: unknown sku): the task ends FAILED.
+    el('order-fail').addEventListener('click', order([{ sku: 'sku-unicorn', quantity: 1 }]));
+    await followProgress().catch(progressFailed);
+  }
+
   async function start() {
     await signIn();
     await connect();
     await loadPositions().catch((error) => log(`positions: ${error.message}`));
+    startOrders().catch((error) => log(`orders: ${error.message}`));
     requestAnimationFrame(draw);
     el('world').focus();
   }
@@ -619,6 +732,8 @@
     /** The view's centre, in world units (it follows your trainer). */
     camera,
     lastEventId: () => lastEventId,
+    /** taskId → its row in the Orders panel (`data-status`, the progress bar). */
+    tasks,
     /** Where the canvas draws `trainerId` now, in world units. */
     drawnAt: (trainerId) => {
       const trainer = trainers.get(trainerId);

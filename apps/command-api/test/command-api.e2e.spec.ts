@@ -5,6 +5,5 @@ describeServiceBasics({
   service: 'command-api',
   appDir: path.join(__dirname, '..'),
   servers: ['redis', 'kafka'],
-  informational: ['kafka'],
   checks: ['token-revocations', 'clock'],
 });

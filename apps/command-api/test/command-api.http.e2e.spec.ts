@@ -1163,6 +1163,7 @@ describe('command-api over HTTP', () => {
         '/api/dev/tokens',
         '/api/trainers/{trainerId}/groups/{groupId}',
         '/api/trainers/{trainerId}/move',
+        '/api/v2/progress/orders',
         '/rpc',
         '/trainer.Move',
       ].sort(),

@@ -414,7 +414,9 @@ describe('demo page in a browser (embedded mode)', () => {
   it('keeps the Orders panel hidden: the embedded mode takes no orders', async () => {
     const page = await open('brock');
     await page.waitForSelector('body[data-orders="absent"]', { timeout: 10_000 });
-    expect(await page.$eval('#orders', (panel) => (panel as HTMLElement).hidden)).toBe(true);
+    expect(await page.$eval('#orders', (panel) => (panel as { hidden: boolean }).hidden)).toBe(
+      true,
+    );
   });
 
   it('loads without errors in the console, its icon included', async () => {

@@ -66,7 +66,7 @@ describe('live trainer movement, distributed', () => {
     for (const stream of streams) stream.close();
     await stopSystem(running, 5_000);
     // The apps' keys (under TOPIC_PREFIX), event store, snapshots, outbox and checkpoints.
-    await removeNamespaceData(ns, ['redis', 'mongodb']);
+    await removeNamespaceData(ns, ['redis', 'mongodb', 'kafka']);
   }, 60_000);
 
   const tokens = new Map<string, string>();
@@ -291,6 +291,36 @@ describe('live trainer movement, distributed', () => {
       const seen = await demoTrainerState(cilan, 'iris', false);
       expect(seen.y).toBeGreaterThan(0);
       expect(await demoTrainerState(iris, 'iris', false)).toEqual(seen);
+    } finally {
+      await browser.close();
+      edge.closeAllConnections();
+      await new Promise((resolve) => edge.close(resolve));
+    }
+  });
+
+  it("places an order from the demo page's Orders panel, through the edge to command-api", async () => {
+    const root = path.resolve(__dirname, '..', '..', '..');
+    const edge = await startEdgeProxy(
+      {
+        commandApi: [api],
+        gateways: gateways.map((g) => g.url),
+        orderProcessor: [],
+        demoDirectory: path.join(root, 'apps', 'embedded', 'public'),
+      },
+      { port: 0, host: '127.0.0.1' },
+    );
+    const browser = await launchBrowser();
+    try {
+      const url = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
+      const misty = await openDemoPage(browser, url, 'misty');
+      // command-api takes orders here: the panel is shown (the embedded mode hides it).
+      await misty.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });
+      await misty.click('#order-ok');
+      // Accepted once Kafka has it: the task gets its row, and the log names it.
+      const row = await misty.waitForSelector('#tasks li[data-task-id]', { timeout: 15_000 });
+      const taskId = await row.getAttribute('data-task-id');
+      expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(await misty.textContent('#log')).toContain(`order placed: task ${taskId}`);
     } finally {
       await browser.close();
       edge.closeAllConnections();

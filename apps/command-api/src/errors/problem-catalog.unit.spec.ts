@@ -16,7 +16,7 @@ function sources(dir: string): string[] {
 /** The problem names used in the apps' sources (problemType('x'), problem(status, 'x', …), reasons), the library filter's and the edge's. */
 function usedNames(): Set<string> {
   const names = new Set<string>();
-  for (const app of ['command-api', 'sse-gateway'])
+  for (const app of ['command-api', 'sse-gateway', 'order-processor'])
     for (const file of sources(path.join(root, 'apps', app, 'src'))) {
       const text = readFileSync(file, 'utf8');
       for (const m of text.matchAll(/problemType\('([a-z-]+)'\)/g)) names.add(m[1]!);

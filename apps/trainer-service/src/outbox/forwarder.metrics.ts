@@ -5,7 +5,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
  * The outbox in /metrics, read from the forwarder when scraped: events published (`eager`:
  * right after their append; `rounds`: by the forwarder's rounds, republished ones included),
  * the rounds' reads of the event store (with the forward ledger they should be rare: each is a
- * scan of the commits on FerretDB), and whether this instance holds the forwarding lease.
+ * scan of the commits on FerretDB), whether this instance holds the forwarding lease, and
+ * whether its rounds are stopped at an event they can never publish (EventForwarder.blocked:
+ * nothing after it reaches the bus until it is fixed; without this gauge only a warn line said so).
  */
 export function registerForwarderMetrics(
   registry: Registry,
@@ -46,6 +48,16 @@ export function registerForwarderMetrics(
     registers: [registry],
     collect() {
       this.set(forwarding() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'causeway_forwarder_blocked',
+    help:
+      'Whether the outbox forwarder is stopped at an event it cannot publish (1) or not (0); ' +
+      'the /health probe outbox names the event',
+    registers: [registry],
+    collect() {
+      this.set(forwarding() && forwarder.blocked ? 1 : 0);
     },
   });
 }

@@ -10,6 +10,8 @@ import {
   EagerForwardingStore,
   EventForwarder,
   type EventStore,
+  forwarderProbe,
+  type HealthProbe,
   LeaseSupervisor,
   type Publisher,
   topicNaming,
@@ -18,6 +20,7 @@ import {
   BUS_PUBLISHER,
   CQRS_CORE_OPTIONS,
   type CqrsCoreModuleOptions,
+  HEALTH_PROBES,
   METRICS_REGISTRY,
 } from '@causeway/cqrs-core/nest';
 import { type Registry } from 'prom-client';
@@ -48,6 +51,7 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(BUS_PUBLISHER) publisher: Publisher,
     @Inject(CQRS_CORE_OPTIONS) cqrs: CqrsCoreModuleOptions,
     @Optional() @Inject(METRICS_REGISTRY) registry?: Registry,
+    @Optional() @Inject(HEALTH_PROBES) probes?: HealthProbe[],
   ) {
     const naming = topicNaming(cqrs.topicPrefix);
     const forwarder = (this.forwarder = new EventForwarder({
@@ -76,6 +80,10 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
       onError: (error) => this.logger.warn(`forwarder lease: ${(error as Error).message}`),
     });
     if (registry) registerForwarderMetrics(registry, forwarder, () => this.supervisor.holding);
+    // Not critical: a blocked outbox is no reason to stop taking commands; /health shows it
+    // (degraded) with the event and the reason. Only the lease holder runs rounds, so only it
+    // can be blocked (a forwarder stopped on losing the lease is not).
+    probes?.push(forwarderProbe(forwarder));
   }
 
   /** `store` with eager forwarding: what is appended through it is published right away. */

@@ -79,6 +79,18 @@ function warnOfForwarderErrors(name: string): (error: unknown) => void {
   };
 }
 
+/**
+ * The event an EventForwarder without `deadLetters` is stopped at (EventForwarder.blocked): it
+ * can never be published as it is, and nothing after it is published until the registry or the
+ * event is fixed, or the event removed.
+ */
+export interface ForwarderBlock {
+  /** The event, where it is, and why it cannot be published. */
+  readonly error: UnpublishableEventError;
+  /** When a round first stopped at this event. */
+  readonly since: Date;
+}
+
 /** What this process knows of the last append it made to a stream (eager forwarding). */
 interface StreamTail {
   /** Version and position of the append's last event. */
@@ -131,6 +143,8 @@ export class EventForwarder {
   private readsMade = 0;
   /** Position of an event that could not be published (no deadLetters): tried alone first. */
   private blockedAt: number | undefined;
+  /** The same event, reported through `blocked` until a round gets past it or the forwarder stops. */
+  private block: ForwarderBlock | undefined;
 
   private readonly reportError: (error: unknown) => void;
 
@@ -154,6 +168,17 @@ export class EventForwarder {
   /** Of `count`, the events published by `forwardNow`. */
   get eagerCount(): number {
     return this.eager;
+  }
+
+  /**
+   * The event the rounds are stopped at, when there is no `deadLetters` (see there); undefined
+   * while they flow. Set by the round that fails on it, cleared by the first round whose
+   * checkpoint passes it (it was published, or removed from the store) and by `stop()`: a
+   * stopped forwarder (a lease given up) is not the one that is blocked. For metrics and health
+   * probes (forwarderProbe): otherwise a blocked outbox is only the `onError` report of each round.
+   */
+  get blocked(): ForwarderBlock | undefined {
+    return this.block;
   }
 
   /** Reads of the store by the rounds since start (with a ledger, only what it could not pass). */
@@ -193,6 +218,7 @@ export class EventForwarder {
     this.wake?.();
     await this.loop;
     await Promise.all(this.inFlight);
+    this.block = undefined;
   }
 
   /**
@@ -316,7 +342,7 @@ export class EventForwarder {
       try {
         await this.publish([event]);
         before = event.position;
-        if (event.position === this.blockedAt) this.blockedAt = undefined;
+        if (event.position === this.blockedAt) this.unblock();
         continue;
       } catch (error) {
         if (!isUnencodable(error)) throw error;
@@ -331,6 +357,9 @@ export class EventForwarder {
           const earlier = events.filter((e) => e.position < event.position);
           const last = blocked ? before : (earlier[earlier.length - 1]?.position ?? from);
           if (last > from) await this.options.checkpoints.save(this.name, last);
+          if (this.block?.error.position !== event.position)
+            this.block = { error: unpublishable, since: new Date() };
+          else this.block = { ...this.block, error: unpublishable };
           this.blockedAt = event.position;
           throw unpublishable;
         }
@@ -347,12 +376,26 @@ export class EventForwarder {
           attempts: 1,
           deadLetteredAt: new Date().toISOString(),
         });
-        if (event.position === this.blockedAt) this.blockedAt = undefined;
+        if (event.position === this.blockedAt) this.unblock();
         this.reportError(unpublishable);
         published--;
       }
     }
     return published;
+  }
+
+  private unblock(): void {
+    this.blockedAt = undefined;
+    this.block = undefined;
+  }
+
+  /**
+   * The checkpoint was saved at `position`. Past the event it was blocked at, that event is out
+   * or gone (removed by truncation, deletion or retention: a round then reads past it without
+   * trying it), so the forwarder is no longer blocked; otherwise it stayed reported for ever.
+   */
+  private passed(position: number): void {
+    if (this.blockedAt !== undefined && position >= this.blockedAt) this.unblock();
   }
 
   /**
@@ -375,7 +418,10 @@ export class EventForwarder {
       });
       if (passed) {
         const { through, caughtUp } = passed;
-        if (through > from) await this.options.checkpoints.save(this.name, through);
+        if (through > from) {
+          await this.options.checkpoints.save(this.name, through);
+          this.passed(through);
+        }
         from = Math.max(from, through);
         const due =
           this.mustRead ||
@@ -405,7 +451,10 @@ export class EventForwarder {
     if (events.length === 0) {
       // Only events of other types (with `types`): the page's checkpoint moves past them, so
       // the next round does not read them again; a page that stopped early reads on.
-      if (page.position > from) await this.options.checkpoints.save(this.name, page.position);
+      if (page.position > from) {
+        await this.options.checkpoints.save(this.name, page.position);
+        this.passed(page.position);
+      }
       if (!page.caughtUp) this.mustRead = true;
       // Nothing after the checkpoint: its append is whole and out. Recording its unit lets the
       // ledger pass it, so a lost record of the last read cannot make every round read again.
@@ -426,6 +475,7 @@ export class EventForwarder {
     const published = pending.length > 0 ? await this.publishOrSetAside(pending, from) : 0;
     const last = events[events.length - 1]!.position;
     await this.options.checkpoints.save(this.name, last);
+    this.passed(last);
     // A read that was not full reached the end of the log: the last append is whole, so the
     // ledger may count its unit as passed and move on from there.
     if (events.length < this.batchSize) await ledger?.record([last]).catch(() => undefined);

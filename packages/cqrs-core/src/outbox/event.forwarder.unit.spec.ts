@@ -10,6 +10,7 @@ import { InMemoryCheckpointStore } from './checkpoint-store.port';
 import { EventForwarder, FORWARDER_WARNING } from './event.forwarder';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { UnpublishableEventError } from './unpublishable-event.error';
+import { forwarderProbe } from './forwarder.probe';
 
 const serializer = () => new SerializerRegistry().register('Moved', z.object({ n: z.number() }));
 
@@ -280,7 +281,7 @@ describe('EventForwarder', () => {
       await store.append('s2', [testEnvelope('Moved', { n: 4 }, { aggregateId: 's2' })], {
         expectedVersion: 'no-stream',
       });
-      return { forwarder, seen, errors, registry, checkpoints };
+      return { forwarder, seen, errors, registry, checkpoints, store };
     }
     const until = async (done: () => boolean) => {
       for (const deadline = Date.now() + 3_000; !done();) {
@@ -335,6 +336,53 @@ describe('EventForwarder', () => {
       await until(() => forwarder.count >= 3);
       await forwarder.stop();
       expect(await checkpoints.load(forwarder.name)).toBe(4);
+    });
+
+    it('says it is blocked, in `blocked` and its health probe, until a round gets past the event', async () => {
+      const { forwarder, seen, errors, store, checkpoints } = await setUp();
+      const probe = forwarderProbe(forwarder);
+      expect(forwarder.blocked).toBeUndefined();
+      await expect(probe.check()).resolves.toBeUndefined();
+      const before = new Date();
+      forwarder.start();
+      await until(() => errors.length >= 2);
+      const block = forwarder.blocked!;
+      expect(block.error).toBeInstanceOf(UnpublishableEventError);
+      expect(block.error).toMatchObject({
+        streamId: 's1',
+        version: 2,
+        position: 2,
+        type: 'Opened',
+      });
+      // The time it first stopped there, not that of the latest round.
+      expect(block.since.getTime()).toBeGreaterThanOrEqual(before.getTime());
+      await until(() => errors.length >= 3);
+      expect(forwarder.blocked!.since).toEqual(block.since);
+      expect(probe).toMatchObject({ name: 'outbox', critical: false });
+      await expect(probe.check()).rejects.toThrow(
+        `the outbox is blocked since ${block.since.toISOString()}: event Opened`,
+      );
+      await expect(probe.check()).rejects.toThrow(/stream s1, version 2, position 2/);
+
+      // The operator removes the event instead of fixing the registry: the next round reads past
+      // it, and the forwarder is no longer blocked (before, it stayed reported for ever).
+      await store.truncateStream('s1', 3);
+      await until(() => forwarder.blocked === undefined);
+      await expect(probe.check()).resolves.toBeUndefined();
+      await until(() => seen.length === 5);
+      await forwarder.stop();
+      expect(await checkpoints.load(forwarder.name)).toBe(4);
+      expect([...seen].sort()).toEqual([1, 3, 3, 4, 4]);
+    });
+
+    it('is not reported as blocked once stopped', async () => {
+      const { forwarder, errors } = await setUp();
+      forwarder.start();
+      await until(() => errors.length >= 1);
+      expect(forwarder.blocked).toBeDefined();
+      await forwarder.stop();
+      expect(forwarder.blocked).toBeUndefined();
+      await expect(forwarderProbe(forwarder, 'forwarder').check()).resolves.toBeUndefined();
     });
   });
 });

@@ -5,3 +5,4 @@ export * from './eager-forwarding.store';
 export * from './forward-ledger.port';
 export * from './in-memory.forward-ledger';
 export * from './unpublishable-event.error';
+export * from './forwarder.probe';

@@ -236,6 +236,12 @@ describe('trainer-service on Redis + MongoDB', () => {
       sample(metrics, 'causeway_forwarder_events_published_total', 'mode="eager"'),
     ).toBeGreaterThanOrEqual(1);
     expect(sample(metrics, 'causeway_forwarder_forwarding')).toBe(1);
+    // Nothing unpublishable: not blocked, and the outbox probe of /health passes.
+    expect(sample(metrics, 'causeway_forwarder_blocked')).toBe(0);
+    const health = (await (await fetch(`${instance.url}/health`)).json()) as {
+      probes: Record<string, { critical: boolean }>;
+    };
+    expect(health.probes.outbox).toMatchObject({ critical: false });
   });
 
   it('records rejections with their reason and leaves the stream alone', async () => {

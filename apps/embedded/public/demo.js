@@ -637,7 +637,9 @@
       headers: { 'idempotency-key': crypto.randomUUID() },
     });
     log(`order placed: task ${accepted.taskId}`);
-    showTask({ taskId: accepted.taskId, percentage: 0, stepName: 'placed', status: 'PLACED' });
+    // Its first events may have come over the stream before this answer: never show it back.
+    if (!tasks.has(accepted.taskId))
+      showTask({ taskId: accepted.taskId, percentage: 0, stepName: 'placed', status: 'PLACED' });
   }
 
   async function showHistory(taskId) {

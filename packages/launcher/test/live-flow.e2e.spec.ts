@@ -298,36 +298,6 @@ describe('live trainer movement, distributed', () => {
     }
   });
 
-  it("places an order from the demo page's Orders panel, through the edge to command-api", async () => {
-    const root = path.resolve(__dirname, '..', '..', '..');
-    const edge = await startEdgeProxy(
-      {
-        commandApi: [api],
-        gateways: gateways.map((g) => g.url),
-        orderProcessor: [],
-        demoDirectory: path.join(root, 'apps', 'embedded', 'public'),
-      },
-      { port: 0, host: '127.0.0.1' },
-    );
-    const browser = await launchBrowser();
-    try {
-      const url = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
-      const misty = await openDemoPage(browser, url, 'misty');
-      // command-api takes orders here: the panel is shown (the embedded mode hides it).
-      await misty.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });
-      await misty.click('#order-ok');
-      // Accepted once Kafka has it: the task gets its row, and the log names it.
-      const row = await misty.waitForSelector('#tasks li[data-task-id]', { timeout: 15_000 });
-      const taskId = await row.getAttribute('data-task-id');
-      expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
-      expect(await misty.textContent('#log')).toContain(`order placed: task ${taskId}`);
-    } finally {
-      await browser.close();
-      edge.closeAllConnections();
-      await new Promise((resolve) => edge.close(resolve));
-    }
-  });
-
   it('loses nothing for a client whose gateway is killed when it reconnects to the other one', async () => {
     const [gw1, gw2] = gateways as [RunningInstance, RunningInstance];
     const onFirst = await connect('dawn', gw1);

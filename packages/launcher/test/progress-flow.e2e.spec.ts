@@ -1,0 +1,248 @@
+import { mkdtempSync } from 'node:fs';
+import { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { EventSource } from 'eventsource';
+import {
+  launchBrowser,
+  openDemoPage,
+  removeNamespaceData,
+  serverAddress,
+  testNamespace,
+  withDatabase,
+} from '@causeway/testkit';
+import {
+  launchSystem,
+  planInstances,
+  startEdgeProxy,
+  stopSystem,
+  type RunningInstance,
+} from '../src';
+
+interface Received {
+  event: 'progress' | 'recovery';
+  id: string;
+  data: Record<string, unknown>;
+}
+
+/** An SSE stream of progress (the `eventsource` client), keeping every named event it receives. */
+function follow(url: string, token: string, lastEventId?: string) {
+  const received: Received[] = [];
+  const waiters = new Set<() => void>();
+  const source = new EventSource(url, {
+    fetch: (input, init) =>
+      fetch(input, {
+        ...init,
+        headers: {
+          ...(init?.headers as Record<string, string>),
+          authorization: `Bearer ${token}`,
+          ...(lastEventId && { 'last-event-id': lastEventId }),
+        },
+      }),
+  });
+  // Open once the gateway answered 200 and registered the stream: what is notified after is sent.
+  const opened = new Promise<void>((resolve, reject) => {
+    source.onopen = () => resolve();
+    source.onerror = (error) => {
+      if (source.readyState === EventSource.CLOSED) reject(new Error(`refused: ${error.message}`));
+    };
+  });
+  for (const event of ['progress', 'recovery'] as const)
+    source.addEventListener(event, (message) => {
+      received.push({ event, id: message.lastEventId, data: JSON.parse(message.data as string) });
+      for (const wake of waiters) wake();
+    });
+  const until = (done: () => boolean, what: string, timeoutMs = 30_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(received)}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  return { received, until, opened, close: () => source.close() };
+}
+
+// SPEC S3 end to end on the real servers (ADR 015): command-api takes the order, Kafka carries
+// it, order-processor runs the steps into MongoDB, a gateway streams the progress to its user
+// only; the demo page shows it through the edge.
+describe('order progress, end to end', () => {
+  const ns = testNamespace('orders');
+  let running: RunningInstance[] = [];
+  const streams: { close(): void }[] = [];
+  let api: string;
+  let orders: string;
+  let gateway: string;
+  const root = path.resolve(__dirname, '..', '..', '..');
+
+  beforeAll(async () => {
+    const instances = planInstances(
+      {
+        REDIS_URL: serverAddress('redis'),
+        KAFKA_BROKERS: serverAddress('kafka'),
+        MONGODB_URI: withDatabase(serverAddress('mongodb'), ns.database),
+      },
+      {
+        // Ports 9 000–12 913: clear of the other system tests (23 000–32 013), of the local
+        // servers (16 379 and up) and of Linux's ephemeral range (32 768+).
+        portOffset: 6_000 + Math.floor(Math.random() * 3_900),
+        adminToken: `orders-${ns.id}-admin-token`,
+        jwtSecret: `orders-${ns.id}-jwt-secret-0123456789abcdef`,
+        devTokens: true,
+        logLevel: 'warn',
+      },
+    ).filter((instance) =>
+      ['command-api', 'order-processor', 'sse-gateway'].includes(instance.app),
+    );
+    for (const instance of instances) {
+      instance.env.TOPIC_PREFIX = ns.id;
+      instance.env.ORDER_STEP_DELAY_MS = '300';
+    }
+    running = await launchSystem(instances, {
+      root,
+      logDir: mkdtempSync(path.join(tmpdir(), 'causeway-orders-')),
+    });
+    api = running.find((i) => i.app === 'command-api')!.url;
+    orders = running.find((i) => i.app === 'order-processor')!.url;
+    gateway = running.find((i) => i.app === 'sse-gateway')!.url;
+  }, 120_000);
+  afterAll(async () => {
+    for (const stream of streams) stream.close();
+    await stopSystem(running, 5_000);
+    await removeNamespaceData(ns, ['redis', 'mongodb', 'kafka']);
+  }, 60_000);
+
+  async function tokenOf(userId: string): Promise<string> {
+    const response = await fetch(`${api}/api/dev/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId }),
+    });
+    expect(response.ok).toBe(true);
+    return ((await response.json()) as { token: string }).token;
+  }
+  async function order(token: string, items: { sku: string; quantity: number }[]) {
+    const response = await fetch(`${api}/api/v2/progress/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ items }),
+    });
+    expect(response.status).toBe(202);
+    return ((await response.json()) as { taskId: string }).taskId;
+  }
+  const get = async (token: string, route: string) => {
+    const response = await fetch(`${orders}/api/v2/progress/${route}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { status: response.status, body: (await response.json()) as unknown };
+  };
+  const progressOf = (stream: ReturnType<typeof follow>, taskId: string) =>
+    stream.received.filter((r) => r.event === 'progress' && r.data.taskId === taskId);
+
+  it('streams an order from 0 % to 100 % and keeps its history; a reconnect recovers the state', async () => {
+    const ash = await tokenOf('ash');
+    const misty = await tokenOf('misty');
+    const ashLive = follow(`${gateway}/api/v2/progress/subscribe`, ash);
+    const mistyLive = follow(`${gateway}/api/v2/progress/subscribe`, misty);
+    streams.push(ashLive, mistyLive);
+    await Promise.all([ashLive.opened, mistyLive.opened]);
+
+    const taskId = await order(ash, [{ sku: 'sku-apple', quantity: 2 }]);
+    await ashLive.until(
+      () => progressOf(ashLive, taskId).some((r) => r.data.eventType === 'COMPLETED'),
+      'the completed order',
+    );
+    const seen = progressOf(ashLive, taskId);
+    expect(seen.map((r) => [r.data.eventType, r.data.percentage])).toEqual([
+      ['STARTED', 0],
+      ['PROGRESS', 25],
+      ['PROGRESS', 50],
+      ['PROGRESS', 75],
+      ['COMPLETED', 100],
+    ]);
+    expect(mistyLive.received.filter((r) => r.data.taskId === taskId)).toEqual([]);
+
+    const status = await get(ash, `status/${taskId}`);
+    expect(status.status).toBe(200);
+    expect(status.body).toMatchObject({
+      taskId,
+      status: 'COMPLETED',
+      percentage: 100,
+      eventCount: 5,
+    });
+    const history = await get(ash, `history/${taskId}`);
+    expect(
+      (history.body as { events: { eventId: string }[] }).events.map((e) => e.eventId),
+    ).toEqual(seen.map((r) => r.data.eventId));
+    expect((await get(misty, `status/${taskId}`)).status).toBe(404);
+
+    const again = follow(`${gateway}/api/v2/progress/subscribe/${taskId}`, ash);
+    streams.push(again);
+    await again.until(() => again.received.length > 0, 'the recovery event');
+    expect(again.received[0]).toMatchObject({
+      event: 'recovery',
+      data: { taskId, status: 'COMPLETED', percentage: 100 },
+    });
+  });
+
+  it('ends an order that cannot be served FAILED, with the reason', async () => {
+    const brock = await tokenOf('brock');
+    const live = follow(`${gateway}/api/v2/progress/subscribe`, brock);
+    streams.push(live);
+    await live.opened;
+    const taskId = await order(brock, [{ sku: 'no-such-thing', quantity: 1 }]);
+    await live.until(
+      () => progressOf(live, taskId).some((r) => r.data.eventType === 'FAILED'),
+      'the failed order',
+    );
+    const failed = progressOf(live, taskId).at(-1)!;
+    expect(failed.data.reason).toEqual(expect.stringContaining('no-such-thing'));
+    expect((await get(brock, `status/${taskId}`)).body).toMatchObject({ status: 'FAILED' });
+  });
+
+  it('shows an order on the demo page, through the edge, from placed to completed, with its history', async () => {
+    const edge = await startEdgeProxy(
+      {
+        commandApi: [api],
+        gateways: [gateway],
+        orderProcessor: [orders],
+        demoDirectory: path.join(root, 'apps', 'embedded', 'public'),
+      },
+      { port: 0, host: '127.0.0.1' },
+    );
+    const browser = await launchBrowser();
+    try {
+      const url = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
+      const page = await openDemoPage(browser, url, 'dawn');
+      await page.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });
+      await page.click('#order-ok');
+      const done = await page.waitForSelector('#tasks li[data-status="COMPLETED"]', {
+        timeout: 30_000,
+      });
+      expect(await done.textContent()).toContain('100% COMPLETED');
+      await (await done.$('button'))!.click();
+      await page.waitForSelector('#history li:nth-child(5)', { timeout: 10_000 });
+      const lines = await page.$$eval('#history li', (items) => items.map((i) => i.textContent));
+      expect(
+        lines.map((line) => /STARTED|PROGRESS|COMPLETED|FAILED/.exec(line ?? '')?.[0]),
+      ).toEqual(['STARTED', 'PROGRESS', 'PROGRESS', 'PROGRESS', 'COMPLETED']);
+
+      await page.click('#order-fail');
+      const failed = await page.waitForSelector('#tasks li[data-status="FAILED"]', {
+        timeout: 30_000,
+      });
+      expect(await failed.textContent()).toContain('unknown sku sku-unicorn');
+    } finally {
+      await browser.close();
+      edge.closeAllConnections();
+      await new Promise((resolve) => edge.close(resolve));
+    }
+  });
+});

@@ -28,14 +28,14 @@ export const TOTAL_STEPS = ORDER_STEPS.length;
 export function failureAt(order: OrderPlaced, rules: OrderRules, step: number): string | undefined {
   switch (ORDER_STEPS[step - 1]) {
     case 'validate order': {
-      const unknown = order.items.filter((item) => !(item.sku in rules.catalog));
+      const unknown = order.items.filter((item) => !entryOf(rules.catalog, item.sku));
       return unknown.length > 0
         ? `unknown sku ${unknown.map((item) => item.sku).join(', ')}`
         : undefined;
     }
     case 'check stock': {
       for (const [sku, quantity] of quantities(order)) {
-        const stock = rules.catalog[sku]!.stock;
+        const stock = entryOf(rules.catalog, sku)!.stock;
         if (quantity > stock)
           return `not enough stock of ${sku}: ${quantity} ordered, ${stock} in stock`;
       }
@@ -54,7 +54,19 @@ export function failureAt(order: OrderPlaced, rules: OrderRules, step: number): 
 
 /** The order's total in cents (every sku must be in the catalogue). */
 export function totalCents(order: OrderPlaced, catalog: OrderCatalog): number {
-  return order.items.reduce((sum, item) => sum + item.quantity * catalog[item.sku]!.priceCents, 0);
+  return order.items.reduce(
+    (sum, item) => sum + item.quantity * entryOf(catalog, item.sku)!.priceCents,
+    0,
+  );
+}
+
+/**
+ * The catalogue's own entry for `sku`, or undefined. Not `sku in catalog` nor `catalog[sku]`:
+ * those find Object.prototype's members, so an order of "constructor" passed every step with a
+ * NaN price, and a NaN total passes any payment limit.
+ */
+function entryOf(catalog: OrderCatalog, sku: string): OrderCatalog[string] | undefined {
+  return Object.hasOwn(catalog, sku) ? catalog[sku] : undefined;
 }
 
 /** Units ordered per sku: an sku listed twice counts once with both quantities. */

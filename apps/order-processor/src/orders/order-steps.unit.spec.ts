@@ -56,6 +56,27 @@ describe('order steps (S3-2)', () => {
     expect(events).toHaveLength(2);
   });
 
+  it('fails an sku named like an Object property (constructor, toString, __proto__) as unknown', () => {
+    // `in` and `catalog[sku]` see Object.prototype: such an sku passed every step, its NaN
+    // price made any total pass the payment limit — a piano over the limit was accepted.
+    for (const sku of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const events = run(order([{ sku, quantity: 1 }]));
+      expect(events.at(-1)).toMatchObject({
+        eventType: 'FAILED',
+        stepName: 'validate order',
+        reason: `unknown sku ${sku}`,
+      });
+    }
+    const withPiano = run(
+      order([
+        { sku: 'piano', quantity: 1 },
+        { sku: 'valueOf', quantity: 1 },
+      ]),
+    );
+    expect(withPiano.at(-1)).toMatchObject({ eventType: 'FAILED', stepName: 'validate order' });
+    expect(withPiano.some((e) => e.eventType === 'COMPLETED')).toBe(false);
+  });
+
   it('fails more than the stock at check stock, counting an sku listed twice once', () => {
     const events = run(
       order([

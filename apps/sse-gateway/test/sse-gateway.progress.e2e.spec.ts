@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { type ProgressEvent } from '@causeway/contracts';
+import { type ProgressEvent, progressStatusOf } from '@causeway/contracts';
 import { RedisNotificationLog, RedisProgressStatuses, TokenService } from '@causeway/platform';
 import {
   startServiceProcess,
@@ -215,9 +215,32 @@ describe('GET /api/v2/progress/subscribe[/{taskId}]', () => {
     one.source.close();
   }, 60_000);
 
-  it('answers 404 before any stream for another user’s task or an unknown one, 401 without a credential', async () => {
+  it('follows a task placed a moment ago, before order-processor stored anything of it', async () => {
+    // The 202 of POST /api/v2/progress/orders hands out subscribeUrl before the order reached
+    // order-processor (Kafka lag, a rebalance): opening it at once must follow the task, not
+    // answer 404 — an EventSource never reconnects after a 404.
     const auth = await bearer(ash);
-    for (const taskId of [mistys, randomUUID()]) {
+    const placed = randomUUID();
+    const one = subscribe(`/api/v2/progress/subscribe/${placed}`, auth);
+    await until(() => one.source.readyState === EventSource.OPEN, 'the open stream');
+    expect(one.received).toEqual([]);
+    const started = progressEvent(placed, ash, 0);
+    await statuses.apply(progressStatusOf([started])!);
+    await log.append(progressNotification(progressEvent(mistys, misty, 4)));
+    await log.append(progressNotification(started));
+    await until(() => one.received.length === 1, 'the STARTED event');
+    expect(one.received).toEqual([progress(started)]);
+    // A reconnect now opens with the task's state.
+    const again = subscribe(`/api/v2/progress/subscribe/${placed}`, auth);
+    await until(() => again.received.length === 1, 'the recovery');
+    expect(again.received[0]).toMatchObject({ event: 'recovery', data: { taskId: placed } });
+    one.source.close();
+    again.source.close();
+  }, 60_000);
+
+  it('answers 404 before any stream for another user’s task, 401 without a credential', async () => {
+    const auth = await bearer(ash);
+    for (const taskId of [mistys]) {
       const response = await fetch(`${gateway.url}/api/v2/progress/subscribe/${taskId}`, {
         headers: auth,
       });

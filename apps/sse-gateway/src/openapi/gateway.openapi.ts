@@ -773,7 +773,7 @@ function progressPaths(): Record<string, Schema> {
       ),
       ...(one && {
         '404': problem(
-          'No such task of the caller — unknown, expired (PROGRESS_HISTORY_TTL_MS) or another user’s (problem type `https://causeway.dev/problems/not-found`); answered before any stream opens',
+          'Another user’s task (problem type `https://causeway.dev/problems/not-found`); answered before any stream opens. A task with no status yet (placed a moment ago) or any more (expired, PROGRESS_HISTORY_TTL_MS) is followed: the stream opens and shows its events when they come',
         ),
       }),
       '429': problem(

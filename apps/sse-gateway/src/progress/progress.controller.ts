@@ -19,7 +19,8 @@ type Request = IncomingMessage & { query?: Record<string, unknown> };
  * the caller's tasks) and /subscribe/{taskId} (one of them). The same credentials, limits,
  * heartbeats and Last-Event-ID resume as GET /events (EventStreamOpener, SseHub); what they
  * show of the log is `progressView`'s. Few next to /events, so served by Nest, without a
- * listener in front of Express.
+ * listener in front of Express. `/subscribe/{taskId}` of another user's task is 404; of a task
+ * with no status (not started yet, or expired) it opens and waits for the task's events.
  */
 @Controller('api/v2/progress')
 @UseFilters(RetryAfterFilter)
@@ -55,8 +56,12 @@ export class ProgressController {
       const status = await readOrUnavailable('the task’s progress', retryAfter, () =>
         this.statuses.get(taskId),
       );
-      // Another user's task is answered as an unknown one: its existence is not the caller's.
-      if (status?.userId !== userId) throw taskNotFound(taskId);
+      // Another user's task: 404. A task without a status yet is followed: the 202 of
+      // POST /api/v2/progress/orders hands out this URL before order-processor has stored
+      // anything of the order (Kafka lag, a rebalance), and an EventSource never reconnects
+      // after a 404. Following an id that is not the caller's shows nothing: progress
+      // notifications go to their task's user only.
+      if (status !== undefined && status.userId !== userId) throw taskNotFound(taskId);
     }
     if (req.method === 'HEAD') {
       res.writeHead(200, SSE_HEADERS).end();
@@ -89,6 +94,6 @@ function taskNotFound(taskId: string): ProblemException {
     type: problemType('not-found'),
     title: 'Not Found',
     status: 404,
-    detail: `no task ${JSON.stringify(taskId.slice(0, 128))} of yours (unknown, expired or another user's)`,
+    detail: `no task ${JSON.stringify(taskId.slice(0, 128))} of yours`,
   });
 }

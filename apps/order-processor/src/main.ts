@@ -1,11 +1,13 @@
 import { bootstrapService } from '@causeway/cqrs-core/nest';
 import { AppModule } from './app.module';
 import { orderProcessorConfiguration } from './config/order-processor.config';
+import { setupOrderProcessor } from './order-processor.setup';
 
 void bootstrapService({
   service: 'order-processor',
   configuration: orderProcessorConfiguration,
   module: (config) => AppModule.forRoot(config),
+  setup: (app) => setupOrderProcessor(app),
   listen: (config) => ({ port: config.PORT, host: config.HOST }),
   shutdownTimeoutMs: (config) => config.SHUTDOWN_TIMEOUT_MS,
   keepAliveTimeoutMs: (config) => config.HTTP_KEEP_ALIVE_TIMEOUT_MS,

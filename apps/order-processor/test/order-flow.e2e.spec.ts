@@ -19,11 +19,16 @@ import {
   type ServiceProcess,
 } from '@causeway/testkit';
 import Redis from 'ioredis';
+import { z } from 'zod';
 
 const ns = testNamespace('orderflow');
 const TOPIC_PREFIX = `${ns.id}.`;
 const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
 const tokens = new TokenService({ secret: JWT_SECRET });
+
+// The OpenAPI document is read as loosely typed JSON: the assertions are the schema.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015)', () => {
   let service: ServiceProcess;
@@ -217,5 +222,50 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     expect(typeof monitor.consumerLag).toBe('number');
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     expect(metrics).toMatch(/causeway_order_steps_total\{[^}]*type="COMPLETED"[^}]*\} [1-9]/);
+  });
+  it('documents the progress reads at /docs-json as they answer (OpenAPI 3.1), like the other apps', async () => {
+    const response = await fetch(`${service.url}/docs-json`);
+    expect(response.status).toBe(200);
+    const docs = (await response.json()) as Json;
+    expect(docs.openapi).toBe('3.1.0');
+    expect(Object.keys(docs.paths as Json).sort()).toEqual([
+      '/api/v2/progress/history/{taskId}',
+      '/api/v2/progress/monitor',
+      '/api/v2/progress/status/{taskId}',
+      '/api/v2/progress/user/{userId}',
+    ]);
+    expect((await fetch(`${service.url}/docs-yaml`)).status).toBe(200);
+
+    // Every answer validates against the schema documented for its route and status.
+    const local = (value: Json) =>
+      JSON.parse(JSON.stringify(value).split('#/components/schemas/').join('#/$defs/')) as Json;
+    const expectDocumented = async (route: string, url: string, token = ash) => {
+      const answer = await get(url, token);
+      const documented = docs.paths[route].get.responses[String(answer.status)];
+      expect({ url, status: answer.status, documented: documented !== undefined }).toEqual({
+        url,
+        status: answer.status,
+        documented: true,
+      });
+      const [mediaType, { schema }] = Object.entries(documented.content as Json)[0] as [
+        string,
+        Json,
+      ];
+      expect(answer.headers.get('content-type')).toContain(mediaType);
+      const result = z
+        .fromJSONSchema({ ...local(schema), $defs: local(docs.components.schemas) })
+        .safeParse(await answer.json());
+      expect({ url, issues: result.error?.issues ?? [] }).toEqual({ url, issues: [] });
+    };
+    const placed = order([{ sku: 'tea', quantity: 1 }]);
+    await place(placed);
+    await finished(placed.taskId);
+    await expectDocumented('/api/v2/progress/status/{taskId}', `status/${placed.taskId}`);
+    await expectDocumented('/api/v2/progress/history/{taskId}', `history/${placed.taskId}`);
+    await expectDocumented('/api/v2/progress/status/{taskId}', `status/${randomUUID()}`);
+    await expectDocumented('/api/v2/progress/user/{userId}', 'user/ash');
+    await expectDocumented('/api/v2/progress/user/{userId}', 'user/misty');
+    await expectDocumented('/api/v2/progress/monitor', 'monitor');
+    await expectDocumented('/api/v2/progress/monitor', 'monitor', 'not-a-token');
   });
 });

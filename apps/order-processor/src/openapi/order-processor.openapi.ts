@@ -1,0 +1,218 @@
+import { ProgressEvent, ProgressStatus } from '@causeway/contracts';
+import { PROBLEM_SCHEMA } from '@causeway/cqrs-core/nest';
+import { type OpenAPIObject } from '@nestjs/swagger';
+import { z } from 'zod';
+import { USER_TASKS_MAX } from '../progress/progress.reads';
+
+type Schema = Record<string, unknown>;
+
+/** JSON Schema 2020-12 (what OpenAPI 3.1 uses) of a zod schema, as the server sends it. */
+function schema(type: z.ZodType): Schema {
+  const { $schema: _, ...rest } = z.toJSONSchema(type, {
+    io: 'output',
+    unrepresentable: 'any',
+  }) as Schema;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (body: Schema) => ({ 'application/json': { schema: body } });
+const problem = (description: string, headers?: Record<string, Schema>) => ({
+  description,
+  ...(headers && { headers }),
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
+const count = (description: string) => ({ type: 'integer', minimum: 0, description });
+
+const unauthorized = problem(
+  'No `Authorization: Bearer <access token>`, or one that does not verify (problem type `https://causeway.dev/problems/unauthenticated`; `reason`: `missing`, `expired` or `invalid`)',
+  {
+    'WWW-Authenticate': {
+      description: '`Bearer realm="causeway"`, with `error="invalid_token"` when one was refused',
+      schema: { type: 'string', pattern: '^Bearer realm="causeway"' },
+    },
+  },
+);
+const unknownTask = problem(
+  'No such task of the caller: unknown, expired (PROGRESS_HISTORY_TTL_MS) or another user’s — alike, so that another user’s task is not told to exist (problem type `https://causeway.dev/problems/not-found`)',
+);
+
+function read(
+  operationId: string,
+  summary: string,
+  description: string,
+  parameter: { name: string; description: string } | undefined,
+  body: Schema,
+  errors: Record<string, unknown>,
+): Schema {
+  return {
+    get: {
+      operationId,
+      summary,
+      description,
+      tags: ['progress'],
+      security: [{ bearer: [] }],
+      ...(parameter && {
+        parameters: [{ ...parameter, in: 'path', required: true, schema: { type: 'string' } }],
+      }),
+      responses: {
+        '200': { description: summary, content: json(body) },
+        '401': unauthorized,
+        ...errors,
+      },
+    },
+  };
+}
+
+/**
+ * The OpenAPI 3.1 document of order-processor (served at /docs, /docs-json, /docs-yaml): the
+ * progress reads of ADR 015 point 5 (SPEC S3-6), with the statuses and bodies they answer.
+ * Orders come in through command-api (`POST /api/v2/progress/orders`), live progress through
+ * the SSE gateway (`GET /api/v2/progress/subscribe`): each documents its own.
+ */
+export function orderProcessorOpenApi(): OpenAPIObject {
+  const paths = {
+    '/api/v2/progress/status/{taskId}': read(
+      'progressStatus',
+      'The current state of one of the caller’s tasks',
+      'S3-6: the snapshot, rebuilt by replaying the task’s stored events (S3-3) — as the seed’s `ProgressSnapshot`, plus `lastEventId` and, when FAILED, `reason`.',
+      { name: 'taskId', description: 'the `taskId` of `POST /api/v2/progress/orders`' },
+      ref('ProgressStatus'),
+      { '404': unknownTask },
+    ),
+    '/api/v2/progress/history/{taskId}': read(
+      'progressHistory',
+      'The stored events of one of the caller’s tasks, in order',
+      'S3-6: `{taskId, events}` — an object rather than the seed’s bare array, so that the answer names its task and can grow members without breaking clients. The events are kept PROGRESS_HISTORY_TTL_MS after the task’s latest one (S3-7).',
+      { name: 'taskId', description: 'the `taskId` of `POST /api/v2/progress/orders`' },
+      {
+        type: 'object',
+        required: ['taskId', 'events'],
+        properties: {
+          taskId: { type: 'string' },
+          events: { type: 'array', items: ref('ProgressEvent'), minItems: 1 },
+        },
+        additionalProperties: false,
+      },
+      { '404': unknownTask },
+    ),
+    '/api/v2/progress/user/{userId}': read(
+      'progressOfUser',
+      'The caller’s tasks with all their events',
+      `S3-6: the caller’s tasks updated within PROGRESS_HISTORY_TTL_MS, most recently updated first, at most ${USER_TASKS_MAX}, each with its state and every stored event. Only the caller’s own id is answered.`,
+      { name: 'userId', description: 'the caller’s own user id (the access token’s subject)' },
+      {
+        type: 'object',
+        required: ['userId', 'tasks'],
+        properties: {
+          userId: { type: 'string' },
+          tasks: {
+            type: 'array',
+            maxItems: USER_TASKS_MAX,
+            items: {
+              type: 'object',
+              required: ['taskId', 'status', 'events'],
+              properties: {
+                taskId: { type: 'string' },
+                status: ref('ProgressStatus'),
+                events: { type: 'array', items: ref('ProgressEvent'), minItems: 1 },
+              },
+              additionalProperties: false,
+            },
+          },
+        },
+        additionalProperties: false,
+      },
+      {
+        '403': problem(
+          'Another user’s id: only your own tasks can be read (problem type `https://causeway.dev/problems/forbidden-user`)',
+        ),
+      },
+    ),
+    '/api/v2/progress/monitor': read(
+      'progressMonitor',
+      'The state of the order processing',
+      'S3-6: what this instance stored and handled since it started (Prometheus’ `causeway_order_steps_total` and `causeway_orders_consumed_total` have every instance’s), and the order group’s Kafka lag (shared by every instance). Any authenticated user may read it.',
+      undefined,
+      ref('ProgressMonitor'),
+      {},
+    ),
+  };
+  const byType = {
+    type: 'object',
+    required: ['STARTED', 'PROGRESS', 'COMPLETED', 'FAILED'],
+    properties: Object.fromEntries(
+      ['STARTED', 'PROGRESS', 'COMPLETED', 'FAILED'].map((type) => [type, count(type)]),
+    ),
+    additionalProperties: false,
+  };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Causeway order-processor',
+      version: '1.0.0',
+      description:
+        'The progress reads of SPEC S3 (ADR 015): a task’s state, its history, a user’s tasks, the system’s state — each for the bearer token’s user. Errors are RFC 9457 problem documents (`application/problem+json`); every 401 carries `WWW-Authenticate`. Not documented here, as on every Causeway app: `/health`, `/health/live`, `/health/ready`, `/metrics`, `/admin/dead-letters`.',
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      },
+      schemas: {
+        Problem: PROBLEM_SCHEMA,
+        ProgressEvent: {
+          ...schema(ProgressEvent),
+          description: 'S3-1: one change of a task’s progress, as stored (immutable)',
+        },
+        ProgressStatus: {
+          ...schema(ProgressStatus),
+          description: 'S3-6: a task’s state, the fold of its events',
+        },
+        ProgressMonitor: {
+          type: 'object',
+          required: [
+            'instanceId',
+            'topic',
+            'consumerGroup',
+            'ordersConsumed',
+            'ordersCompleted',
+            'ordersFailed',
+            'tasksByStatus',
+            'eventsStored',
+            'consumerLag',
+          ],
+          properties: {
+            instanceId: { type: 'string', description: 'INSTANCE_ID of the instance answering' },
+            topic: {
+              type: 'string',
+              description: 'the order topic (TOPIC_PREFIX + `order-events-v2`)',
+            },
+            consumerGroup: { type: 'string', description: 'the order consumer group' },
+            ordersConsumed: count('order deliveries handled to the end (redeliveries included)'),
+            ordersCompleted: count('COMPLETED events stored'),
+            ordersFailed: count('FAILED events stored'),
+            tasksByStatus: {
+              type: 'object',
+              required: ['running', 'completed', 'failed'],
+              properties: {
+                running: count('tasks started and not yet finished (STARTED − COMPLETED − FAILED)'),
+                completed: count('tasks COMPLETED'),
+                failed: count('tasks FAILED'),
+              },
+              additionalProperties: false,
+            },
+            eventsStored: { ...byType, description: 'progress events stored, by type' },
+            consumerLag: {
+              type: ['integer', 'null'],
+              minimum: 0,
+              description:
+                'messages on the order topic the group has not handled; null when Kafka cannot tell',
+            },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    paths,
+  } as unknown as OpenAPIObject;
+}

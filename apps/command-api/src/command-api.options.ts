@@ -69,8 +69,10 @@ export interface CommandApiOptions {
    */
   clock?: { now(): number };
   /**
-   * Where `POST /api/v2/progress/orders` publishes orders (Kafka, ADR 015). Omit and the
-   * route is not served (404, as any unknown path): the embedded mode has no order consumer.
+   * Where `POST /api/v2/progress/orders` publishes orders (ADR 015): Kafka's publisher in the
+   * standalone app, the in-memory broker in the embedded mode. Give it only where an order
+   * consumer reads that topic. Omit and the route is not served (404, as any unknown path) nor
+   * listed in the OpenAPI document (the demo page then hides its Orders panel).
    */
   orders?: OrderIntakeOptions;
 }

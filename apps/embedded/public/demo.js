@@ -587,8 +587,8 @@
 
   // --- Orders (SPEC S3): place one, follow its steps live, read its history. ----------------
   // Served by command-api (POST /api/v2/progress/orders), the gateways (the progress stream) and
-  // order-processor (the reads): only behind the distributed deployment's edge. The embedded mode
-  // takes no orders (no Kafka, no order-processor): the panel stays hidden there.
+  // order-processor (the reads): behind the distributed deployment's edge, and by the embedded
+  // app itself (orders on its in-memory broker). Hidden where no order endpoint is served.
 
   /** taskId → its list item; tasks are shown newest first. */
   const tasks = new Map();
@@ -684,8 +684,8 @@
 
   async function startOrders() {
     // Feature detection without a refused request (a 404 in the console): command-api lists
-    // the order endpoint in its OpenAPI document only where orders are taken (a Kafka with an
-    // order-processor behind it); the embedded mode's document does not.
+    // the order endpoint in its OpenAPI document only where orders are taken (an order consumer
+    // behind it: Kafka and order-processor, or the embedded app's own).
     const openApi = await json('/docs-json', { auth: false });
     const served = Boolean(openApi?.paths?.['/api/v2/progress/orders']);
     document.body.dataset.orders = served ? 'present' : 'absent';

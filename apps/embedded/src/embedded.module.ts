@@ -20,11 +20,18 @@ import {
   InMemoryCommandStatusStore,
   InMemoryGroupMembers,
   InMemoryNotificationLog,
+  InMemoryProgressStatuses,
   InMemoryTrainerPositions,
   InMemoryTokenRevocations,
   TokenService,
   TracingModule,
 } from '@causeway/platform';
+import {
+  InMemoryTaskExpiries,
+  inMemoryOrderSource,
+  orderEventsTopic,
+  OrderProcessorModule,
+} from '@causeway/order-processor';
 import { ProjectionModule } from '@causeway/projection-worker';
 import { GatewayModule, InMemoryPresenceRegistry } from '@causeway/sse-gateway';
 import { TrainerModule } from '@causeway/trainer-service';
@@ -33,11 +40,17 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { type EmbeddedConfig } from './config/embedded.config';
 import { DemoController } from './demo/demo.controller';
 
+/** An order's delivery is tried this often before the dead letters (the apps' MAX_RETRIES 3, + 1). */
+const ORDER_MAX_ATTEMPTS = 4;
+/** The stores' share of an order's delivery time (the apps' EVENT_TIMEOUT_MS default). */
+const ORDER_EVENT_TIMEOUT_MS = 10_000;
+
 /**
  * The whole reference system in one Nest application: the feature modules of command-api,
- * trainer-service, projection-worker and sse-gateway over in-memory adapters — the event store,
- * snapshots, the broker (same semantics as Redis Streams and Kafka), the notification log, read
- * models, presence, command statuses and idempotency keys. Nothing survives the process.
+ * trainer-service, projection-worker, order-processor and sse-gateway over in-memory adapters —
+ * the event store, snapshots, the broker (same semantics as Redis Streams and Kafka; orders
+ * travel on it instead of Kafka), the notification log, read models, progress statuses,
+ * presence, command statuses and idempotency keys. Nothing survives the process.
  */
 @Module({})
 export class EmbeddedModule {
@@ -59,6 +72,10 @@ export class EmbeddedModule {
       retentionMs: config.COMMAND_STATUS_RETENTION_S * 1000,
     });
     const positions = new InMemoryTrainerPositions();
+    // Orders (ADR 015): command-api publishes them to the broker, OrderProcessorModule consumes
+    // them; the statuses it writes are the ones the gateway's progress streams recover from.
+    const orderTopic = orderEventsTopic('');
+    const progress = new InMemoryProgressStatuses({ ttlMs: config.PROGRESS_HISTORY_TTL_MS });
     const groups = new InMemoryGroupMembers();
     // One process: the gateway's revocations are the ones command-api's tokens check.
     const revocations = new InMemoryTokenRevocations(
@@ -118,6 +135,8 @@ export class EmbeddedModule {
           adminToken: config.ADMIN_TOKEN,
           adminRefused,
           commandDeadlineMs: config.COMMAND_DEADLINE_MS,
+          // Acknowledged once the broker holds the order, as Kafka's acks = all (ADR 015).
+          orders: { publisher, topic: orderTopic },
         }),
         TrainerModule.forRoot({
           serverId: instanceId,
@@ -143,6 +162,24 @@ export class EmbeddedModule {
           checkpoints: new InMemoryCheckpointStore(),
           registry,
         }),
+        OrderProcessorModule.forRoot({
+          service: 'embedded',
+          instanceId,
+          source: inMemoryOrderSource(broker),
+          topic: orderTopic,
+          store: eventStore,
+          statuses: progress,
+          notifications,
+          expiries: new InMemoryTaskExpiries(),
+          tokens,
+          registry,
+          rules: { catalog: config.ORDER_CATALOG, paymentLimitCents: config.PAYMENT_LIMIT_CENTS },
+          stepDelayMs: config.ORDER_STEP_DELAY_MS,
+          maxAttempts: ORDER_MAX_ATTEMPTS,
+          eventTimeoutMs: ORDER_EVENT_TIMEOUT_MS,
+          historyTtlMs: config.PROGRESS_HISTORY_TTL_MS,
+          retentionIntervalMs: config.PROGRESS_RETENTION_INTERVAL_MS,
+        }),
         GatewayModule.forRoot({
           serverId: instanceId,
           tokens,
@@ -153,6 +190,7 @@ export class EmbeddedModule {
           adminToken: config.ADMIN_TOKEN,
           adminRefused,
           revocations,
+          progress,
           // Counters of its own (a page's reads must not use up its commands), with the same
           // limit as command-api's, as the distributed gateway has.
           rateLimiter: new RateLimiterMemory({

@@ -34,11 +34,12 @@ const RECORD_DRAWING = `(() => {
     };
     return fillText.call(this, text, x, y, ...rest);
   };
-  // …and keeps the page's event streams, for a test to cut them.
+  // …and keeps the page's /events streams, for a test to cut them (not the Orders panel's
+  // progress stream, which the page opens too).
   window.EventSource = class extends EventSource {
     constructor(...args) {
       super(...args);
-      (window.__streams ??= []).push(this);
+      if (new URL(this.url).pathname === '/events') (window.__streams ??= []).push(this);
     }
   };
 })();`;
@@ -411,13 +412,28 @@ describe('demo page in a browser (embedded mode)', () => {
     );
   });
 
-  it('keeps the Orders panel hidden: the embedded mode takes no orders', async () => {
+  it('shows the Orders panel and an order placed there from placed to COMPLETED, with its history', async () => {
     const page = await open('brock');
-    await page.waitForSelector('body[data-orders="absent"]', { timeout: 10_000 });
+    await page.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });
     expect(await page.$eval('#orders', (panel) => (panel as { hidden: boolean }).hidden)).toBe(
-      true,
+      false,
     );
-  });
+    await page.click('#order-ok');
+    const done = await page.waitForSelector('#tasks li[data-status="COMPLETED"]', {
+      timeout: 30_000,
+    });
+    expect(await done.textContent()).toContain('100% COMPLETED');
+    await (await done.$('button'))!.click();
+    await page.waitForSelector('#history li:nth-child(5)', { timeout: 10_000 });
+    const lines = await page.$$eval('#history li', (items) => items.map((i) => i.textContent));
+    expect(lines.map((line) => /STARTED|PROGRESS|COMPLETED|FAILED/.exec(line ?? '')?.[0])).toEqual([
+      'STARTED',
+      'PROGRESS',
+      'PROGRESS',
+      'PROGRESS',
+      'COMPLETED',
+    ]);
+  }, 45_000);
 
   it('loads without errors in the console, its icon included', async () => {
     const errors: string[] = [];

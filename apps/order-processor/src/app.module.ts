@@ -18,21 +18,15 @@ import {
 import { Registry } from 'prom-client';
 import { type OrderProcessorConfig } from './config/order-processor.config';
 import { whenOpen } from './mongodb.ready';
-import { ORDER_CONSUMER_OPTIONS, OrderConsumer } from './orders/order.consumer';
-import { OrderMetrics } from './orders/order.metrics';
-import { OrderProcessor } from './orders/order.processor';
+import { OrderProcessorModule } from './order-processor.module';
+import { kafkaOrderSource } from './orders/kafka-order.source';
 import { orderEventsTopic } from './orders/order.topic';
-import { PROGRESS_TOKENS, ProgressAuth } from './progress/progress.auth';
-import { PROGRESS_READS, ProgressController } from './progress/progress.controller';
-import { ProgressReads } from './progress/progress.reads';
-import { ProgressRetentionJob } from './retention/progress-retention.job';
 import { RedisTaskExpiries } from './retention/task-expiries';
-import { RetentionLifecycle, PROGRESS_RETENTION } from './retention/retention.lifecycle';
 
 /**
- * order-processor (ADR 015): consumes orders from Kafka and runs their steps into the MongoDB
- * event store (the store trainer-service uses), broadcasts progress through the Redis status
- * store and notification log, serves the progress reads and expires old task streams.
+ * order-processor (ADR 015): the order feature (OrderProcessorModule) over Kafka (orders), the
+ * MongoDB event store (the store trainer-service uses) and Redis (the status store, the
+ * notification log, the retention index, revocations and the dead letters).
  */
 @Module({})
 export class AppModule {
@@ -56,31 +50,6 @@ export class AppModule {
       // Several instances append to one log: share the highest slot so they do not collide.
       slotHint: new RedisSlotHint(redis.client, { keyPrefix }),
     });
-    const statuses = new RedisProgressStatuses({
-      client: redis.client,
-      keyPrefix,
-      ttlMs: config.PROGRESS_HISTORY_TTL_MS,
-    });
-    const expiries = new RedisTaskExpiries(redis.client, { keyPrefix });
-    const metrics = new OrderMetrics(registry);
-    const processor = new OrderProcessor({
-      store: eventStore,
-      statuses,
-      notifications: new RedisNotificationLog({
-        client: redis.client,
-        keyPrefix,
-        maxLength: config.NOTIFICATION_LOG_MAX_LENGTH,
-        retentionMs: config.NOTIFICATION_LOG_RETENTION_MS,
-      }),
-      rules: { catalog: config.ORDER_CATALOG, paymentLimitCents: config.PAYMENT_LIMIT_CENTS },
-      serverId: instanceId,
-      now: () => new Date(),
-      stepDelayMs: config.ORDER_STEP_DELAY_MS,
-      onEvent: async (event, stored) => {
-        if (stored) metrics.stored(event);
-        await expiries.touch(event.taskId, Date.parse(event.timestamp));
-      },
-    });
     let initialised: Promise<void> | undefined;
     // The connection opens in the background (retried while MongoDB is down); the store needs
     // it open to create its collections and indexes.
@@ -97,69 +66,8 @@ export class AppModule {
       onError: (message) => logger.warn(`token revocations: ${message}`),
       onInfo: (message) => logger.log(`token revocations: ${message}`),
     });
-    const topic = orderEventsTopic(config.TOPIC_PREFIX);
     return {
       module: AppModule,
-      controllers: [ProgressController],
-      providers: [
-        OrderConsumer,
-        ProgressAuth,
-        RetentionLifecycle,
-        {
-          provide: ORDER_CONSUMER_OPTIONS,
-          useValue: {
-            service: 'order-processor',
-            instanceId,
-            kafka,
-            topic,
-            groupIdPrefix: config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}.` : '',
-            partitions: config.ORDER_TOPIC_PARTITIONS,
-            sessionTimeoutMs: config.ORDER_CONSUMER_SESSION_TIMEOUT_MS,
-            processor,
-            metrics,
-            registry,
-            maxAttempts: config.MAX_RETRIES + 1,
-            // Five steps and their pauses, plus the stores' round trips.
-            handlerTimeoutMs: config.EVENT_TIMEOUT_MS + 5 * config.ORDER_STEP_DELAY_MS,
-            ready,
-          },
-        },
-        {
-          provide: PROGRESS_TOKENS,
-          useValue: new TokenService({
-            secret: config.JWT_SECRET,
-            previousSecrets: config.JWT_PREVIOUS_SECRETS,
-            issuer: config.JWT_ISSUER,
-            maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
-            revocations,
-          }),
-        },
-        {
-          provide: PROGRESS_READS,
-          useValue: {
-            reads: new ProgressReads(eventStore, statuses),
-            metrics,
-            instanceId,
-            topic,
-          },
-        },
-        {
-          provide: PROGRESS_RETENTION,
-          useValue: {
-            ready,
-            job: new ProgressRetentionJob({
-              store: eventStore,
-              expiries,
-              ttlMs: config.PROGRESS_HISTORY_TTL_MS,
-              intervalMs: config.PROGRESS_RETENTION_INTERVAL_MS,
-              onRun: (deleted) => {
-                if (deleted > 0) logger.log(`retention deleted ${deleted} expired task stream(s)`);
-              },
-              onError: (error) => logger.warn(`retention run failed: ${(error as Error).message}`),
-            }),
-          },
-        },
-      ],
       imports: [
         CausewayServiceModule.forRoot(
           {
@@ -176,6 +84,46 @@ export class AppModule {
           config,
           redis,
           registry,
+        }),
+        OrderProcessorModule.forRoot({
+          service: 'order-processor',
+          instanceId,
+          source: kafkaOrderSource({
+            kafka,
+            groupIdPrefix: config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}.` : '',
+            partitions: config.ORDER_TOPIC_PARTITIONS,
+            sessionTimeoutMs: config.ORDER_CONSUMER_SESSION_TIMEOUT_MS,
+            registry,
+          }),
+          topic: orderEventsTopic(config.TOPIC_PREFIX),
+          store: eventStore,
+          statuses: new RedisProgressStatuses({
+            client: redis.client,
+            keyPrefix,
+            ttlMs: config.PROGRESS_HISTORY_TTL_MS,
+          }),
+          notifications: new RedisNotificationLog({
+            client: redis.client,
+            keyPrefix,
+            maxLength: config.NOTIFICATION_LOG_MAX_LENGTH,
+            retentionMs: config.NOTIFICATION_LOG_RETENTION_MS,
+          }),
+          expiries: new RedisTaskExpiries(redis.client, { keyPrefix }),
+          tokens: new TokenService({
+            secret: config.JWT_SECRET,
+            previousSecrets: config.JWT_PREVIOUS_SECRETS,
+            issuer: config.JWT_ISSUER,
+            maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
+            revocations,
+          }),
+          registry,
+          rules: { catalog: config.ORDER_CATALOG, paymentLimitCents: config.PAYMENT_LIMIT_CENTS },
+          stepDelayMs: config.ORDER_STEP_DELAY_MS,
+          maxAttempts: config.MAX_RETRIES + 1,
+          eventTimeoutMs: config.EVENT_TIMEOUT_MS,
+          historyTtlMs: config.PROGRESS_HISTORY_TTL_MS,
+          retentionIntervalMs: config.PROGRESS_RETENTION_INTERVAL_MS,
+          ready,
         }),
       ],
     };

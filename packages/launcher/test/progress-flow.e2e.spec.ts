@@ -2,8 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { EventSource } from 'eventsource';
 import {
+  followProgress as follow,
   launchBrowser,
   openDemoPage,
   removeNamespaceData,
@@ -18,57 +18,6 @@ import {
   stopSystem,
   type RunningInstance,
 } from '../src';
-
-interface Received {
-  event: 'progress' | 'recovery';
-  id: string;
-  data: Record<string, unknown>;
-}
-
-/** An SSE stream of progress (the `eventsource` client), keeping every named event it receives. */
-function follow(url: string, token: string, lastEventId?: string) {
-  const received: Received[] = [];
-  const waiters = new Set<() => void>();
-  const source = new EventSource(url, {
-    fetch: (input, init) =>
-      fetch(input, {
-        ...init,
-        headers: {
-          ...(init?.headers as Record<string, string>),
-          authorization: `Bearer ${token}`,
-          ...(lastEventId && { 'last-event-id': lastEventId }),
-        },
-      }),
-  });
-  // Open once the gateway answered 200 and registered the stream: what is notified after is sent.
-  const opened = new Promise<void>((resolve, reject) => {
-    source.onopen = () => resolve();
-    source.onerror = (error) => {
-      if (source.readyState === EventSource.CLOSED) reject(new Error(`refused: ${error.message}`));
-    };
-  });
-  for (const event of ['progress', 'recovery'] as const)
-    source.addEventListener(event, (message) => {
-      received.push({ event, id: message.lastEventId, data: JSON.parse(message.data as string) });
-      for (const wake of waiters) wake();
-    });
-  const until = (done: () => boolean, what: string, timeoutMs = 30_000) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!done()) return;
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(received)}`));
-      }, timeoutMs);
-      waiters.add(check);
-      check();
-    });
-  return { received, until, opened, close: () => source.close() };
-}
 
 // SPEC S3 end to end on the real servers (ADR 015): command-api takes the order, Kafka carries
 // it, order-processor runs the steps into MongoDB, a gateway streams the progress to its user

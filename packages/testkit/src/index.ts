@@ -8,6 +8,7 @@ export * from './services/redis-server.process';
 export * from './services/service.process';
 export { describeServiceBasics, type ServiceBasicsSpec } from './services/service-basics.suite';
 export * from './services/sse.client';
+export * from './services/progress.client';
 export * from './services/browser';
 export * from './names/namespace.cleanup';
 export * from './services/http.checks';

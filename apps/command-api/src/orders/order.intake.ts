@@ -8,14 +8,21 @@ import { OrderUnconfirmedError } from '../errors/command-api.errors';
 import { idempotentAcceptedAt, idempotentCommandId } from '../idempotency/idempotent-command-ids';
 import { type OrderAccepted, orderAccepted } from './order.schemas';
 
-/** Where orders go: a publisher acknowledging only what Kafka stored (KafkaPublisher), and the topic. */
+/**
+ * Where orders go: a publisher acknowledging only what its broker stored, and the topic. The
+ * standalone app gives its KafkaPublisher; the embedded mode its in-memory broker, which the
+ * order consumer of the same process reads.
+ */
 export interface OrderIntakeOptions {
-  /** Resolves once the broker acknowledged the messages (acks = all); rejects otherwise. */
+  /**
+   * Resolves once the broker stored the messages (Kafka: acks = all), after which the order
+   * reaches the order consumer; rejects otherwise (503 `order-unconfirmed`).
+   */
   publisher: { publish(topic: string, messages: readonly Envelope[]): Promise<void> };
   /** The full topic name, prefix included (orderEventsTopic). */
   topic: string;
   /**
-   * Longest an order waits for Kafka's acknowledgement before the caller gets 503
+   * Longest an order waits for the broker's acknowledgement before the caller gets 503
    * `order-unconfirmed` (the order may still be written later). Default 5000 ms.
    */
   publishTimeoutMs?: number;
@@ -31,7 +38,8 @@ export const ORDER_AGGREGATE_TYPE = 'ProgressTask';
  * task's messages keep one partition) and answers only once Kafka acknowledged it. Under an
  * Idempotency-Key the task id and the message id derive from the key (idempotentCommandId), and
  * `placedAt` is the key's first attempt: a retry after a 503 publishes the very same order,
- * which the order consumer runs once per task.
+ * which the order consumer runs once per task. The publisher is CommandApiOptions.orders': Kafka
+ * in the distributed system, the in-memory broker in the embedded mode.
  */
 @Injectable()
 export class OrderIntake {
@@ -61,7 +69,7 @@ export class OrderIntake {
       // A publish given up on may still finish: its late outcome is nobody's answer.
       publishing.catch(() => undefined);
       const reason = (error as Error)?.message ?? String(error);
-      this.logger.warn(`order ${taskId} not acknowledged by Kafka: ${reason}`);
+      this.logger.warn(`order ${taskId} not acknowledged by the broker: ${reason}`);
       throw new OrderUnconfirmedError(taskId, reason, keyed);
     }
     return orderAccepted(taskId);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { serviceSettings, setting } from '@causeway/cqrs-core';
 import { adminTokenSetting, authSettings, corsOriginsSetting } from '@causeway/platform';
+import { orderSettings } from '@causeway/order-processor';
 import { trainerSettings } from '@causeway/trainer-service';
 import { z } from 'zod';
 
@@ -30,6 +31,8 @@ export const embeddedConfiguration = z.object({
   /** How long GET /api/commands/{id} knows a command (as command-api and trainer-service). */
   COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
   ...trainerSettings,
+  /** The order steps (ORDER_CATALOG, PAYMENT_LIMIT_CENTS, ORDER_STEP_DELAY_MS) and history TTL, as order-processor's. */
+  ...orderSettings,
   RATE_LIMIT_POINTS: setting.positiveInt(100),
   RATE_LIMIT_WINDOW_S: setting.timerSeconds(1),
   HISTORY_SIZE: setting.positiveInt(500),

@@ -57,18 +57,11 @@ const orderCatalogSetting = z
     return catalog.data;
   });
 
-/** Every setting of order-processor, validated once at start-up. */
-export const orderProcessorConfiguration = z.object({
-  ...serviceSettings,
-  ...messagingSettings,
-  ...authSettings,
-  PORT: setting.port(3002),
-  REDIS_URL: setting.redisUrl(),
-  ...connectionSettings.redis,
-  KAFKA_BROKERS: setting.kafkaBrokers(),
-  ...connectionSettings.kafka,
-  MONGODB_URI: setting.mongoUri(),
-  ...connectionSettings.mongodb,
+/**
+ * The settings of the order steps and their history, for order-processor and the embedded mode
+ * (which runs the same steps in process).
+ */
+export const orderSettings = {
   /** S3-7: how long a task's history (its stream) and status are kept after its last event. */
   PROGRESS_HISTORY_TTL_MS: setting.age(86_400_000),
   /** How often the retention job looks for expired task streams. */
@@ -83,6 +76,21 @@ export const orderProcessorConfiguration = z.object({
       .int('must be a whole number of cents')
       .min(0, 'must not be negative'),
   ).default(100_000),
+};
+
+/** Every setting of order-processor, validated once at start-up. */
+export const orderProcessorConfiguration = z.object({
+  ...serviceSettings,
+  ...messagingSettings,
+  ...authSettings,
+  PORT: setting.port(3002),
+  REDIS_URL: setting.redisUrl(),
+  ...connectionSettings.redis,
+  KAFKA_BROKERS: setting.kafkaBrokers(),
+  ...connectionSettings.kafka,
+  MONGODB_URI: setting.mongoUri(),
+  ...connectionSettings.mongodb,
+  ...orderSettings,
   /** The notification log it appends progress to: the same settings as trainer-service's. */
   NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
   NOTIFICATION_LOG_RETENTION_MS: setting.age(DEFAULT_LOG_RETENTION_MS),

@@ -6,66 +6,49 @@ import {
   type OnApplicationBootstrap,
   Optional,
 } from '@nestjs/common';
-import { contractsSerializer, ORDER_PLACED, type OrderPlaced } from '@causeway/contracts';
+import { ORDER_PLACED, type OrderPlaced } from '@causeway/contracts';
 import {
   correlation,
   type DeadLetterQueue,
   deadLetter,
   type HealthProbe,
-  type ManagedConnection,
   type MessagingMetrics,
-  poisonToDeadLetters,
   recoverer,
   retry,
   Router,
   timeout,
 } from '@causeway/cqrs-core';
-import {
-  type KafkaClient,
-  kafkaGroupId,
-  kafkaLag,
-  KafkaSubscriber,
-  registerKafkaLag,
-} from '@causeway/cqrs-core/kafka';
 import { DEAD_LETTER_QUEUE, HEALTH_PROBES, MESSAGING_METRICS } from '@causeway/cqrs-core/nest';
-import { type Registry } from 'prom-client';
 import { type OrderMetrics } from './order.metrics';
 import { type OrderProcessor } from './order.processor';
+import { type OrderSource, type OrderSourceFactory } from './order.source';
 
 export const ORDER_CONSUMER_OPTIONS = Symbol('order-processor:consumer-options');
 
 export interface OrderConsumerOptions {
   service: string;
   instanceId: string;
-  kafka: ManagedConnection<KafkaClient>;
+  /** Where orders arrive: kafkaOrderSource (the app), inMemoryOrderSource (the embedded mode). */
+  source: OrderSourceFactory;
   /** orderEventsTopic(TOPIC_PREFIX). */
   topic: string;
-  /** Kafka group ids start with it (a deployment's TOPIC_PREFIX): deployments share no group. */
-  groupIdPrefix: string;
-  /** Partitions of the topic when the consumer creates it. */
-  partitions: number;
   processor: OrderProcessor;
   metrics: OrderMetrics;
-  registry: Registry;
   /** Attempts in process before a delivery is given up to the dead letters (MAX_RETRIES + 1). */
   maxAttempts: number;
   /** The longest one delivery may take (EVENT_TIMEOUT_MS): five steps with their pauses. */
   handlerTimeoutMs: number;
-  /**
-   * The broker drops a member silent for this long (ORDER_CONSUMER_SESSION_TIMEOUT_MS): a member
-   * that died holds up every join of the group until then. Heartbeats every tenth of it.
-   */
-  sessionTimeoutMs: number;
   /** Resolves once the stores can be used (the event store initialised). */
   ready: () => Promise<void>;
 }
 
-/** The handler's name: it names the Kafka consumer group (renaming re-consumes every order). */
+/** The handler's name: it names the consumer group (renaming re-consumes every order). */
 const HANDLER = 'orders';
 
 /**
- * The order consumer (ADR 015 point 2): a KafkaSubscriber on the order topic, competing group
- * `<prefix>order-processor.orders`, behind the Redis apps' middleware — recoverer → metrics →
+ * The order consumer (ADR 015 point 2): the source's subscriber (Kafka's, or the in-memory
+ * broker's in the embedded mode) on the order topic, competing group `<service>.orders` (after
+ * the deployment's prefix on Kafka: `<prefix>order-processor.orders`), behind the Redis apps' middleware — recoverer → metrics →
  * dead letter → retry → timeout → correlation — so a delivery that keeps failing goes to the
  * dead letters (/admin/dead-letters) and its offset is committed only after the handler
  * succeeded or it was dead-lettered. No deduplicator: OrderProcessor is idempotent by itself.
@@ -74,7 +57,7 @@ const HANDLER = 'orders';
 @Injectable()
 export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('OrderConsumer');
-  private readonly subscriber: KafkaSubscriber;
+  private readonly source: OrderSource;
   private readonly router: Router;
   private startError: string | undefined = 'not started';
   private starting: Promise<void> | undefined;
@@ -85,17 +68,14 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
     @Optional() @Inject(HEALTH_PROBES) private readonly probes?: HealthProbe[],
     @Optional() @Inject(MESSAGING_METRICS) metrics?: MessagingMetrics,
   ) {
-    this.subscriber = new KafkaSubscriber(options.kafka.client, {
-      serializer: contractsSerializer(),
-      partitions: options.partitions,
-      groupIdPrefix: options.groupIdPrefix,
-      sessionTimeoutMs: options.sessionTimeoutMs,
-      heartbeatIntervalMs: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
-      onPoison: poisonToDeadLetters(deadLetters, { registry: options.registry }),
+    this.source = options.source({
+      topic: options.topic,
+      group: `${options.service}.${HANDLER}`,
+      deadLetters,
       onError: (error) => this.logger.warn(error.message),
     });
     this.router = new Router({
-      subscriber: this.subscriber,
+      subscriber: this.source.subscriber,
       service: options.service,
       instanceId: options.instanceId,
     });
@@ -109,6 +89,8 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
     );
     this.router.addHandler({
       name: HANDLER,
+      // Router.groupOf's own name for it, given so the source knew it before the router existed.
+      group: `${options.service}.${HANDLER}`,
       topics: [options.topic],
       types: [ORDER_PLACED],
       idempotent: true,
@@ -117,11 +99,6 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
         await options.processor.handle(delivery.envelope.data as OrderPlaced, delivery.signal);
         options.metrics.consumed.inc();
       },
-    });
-    registerKafkaLag({
-      admin: options.kafka.client.admin,
-      registry: options.registry,
-      groups: () => this.groups(),
     });
   }
 
@@ -135,7 +112,7 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
           if (pending.length > 0) throw new Error(`not subscribed yet: ${pending.join(', ')}`);
         },
       },
-      this.subscriber.probe('kafka-consumers'),
+      ...(this.source.probe ? [this.source.probe] : []),
     );
     this.starting = (async () => {
       try {
@@ -150,31 +127,19 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** Messages on the order topic not yet handled by the group (GET /monitor). */
-  async lag(): Promise<number | undefined> {
-    try {
-      const rows = await kafkaLag(this.options.kafka.client.admin, this.groups());
-      return rows.reduce((sum, row) => sum + row.lag, 0);
-    } catch {
-      return undefined;
-    }
+  lag(): Promise<number | undefined> {
+    return this.source.lag();
   }
 
-  /** The Kafka group of the order handler. */
+  /** The order handler's group, as the broker names it. */
   get group(): string {
-    return kafkaGroupId(
-      this.router.groupOf({ name: HANDLER, mode: 'competing' }),
-      this.options.groupIdPrefix,
-    );
-  }
-
-  private groups() {
-    return [{ group: this.group, topics: [this.options.topic] }];
+    return this.source.group;
   }
 
   /**
    * Deliveries in flight finish and are committed before the connections close. A consumer
    * still joining its group has nothing in flight, and its join may wait out a dead member's
-   * session: it is left to end with the process, so a stop never waits for Kafka's rebalance.
+   * session (Kafka): it is left to end with the process, so a stop never waits for Kafka's rebalance.
    */
   async beforeApplicationShutdown(): Promise<void> {
     const joined =
@@ -183,7 +148,7 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
       this.router.pendingSubscriptions().length === 0;
     const closing = (async () => {
       await this.router.close();
-      await this.subscriber.close();
+      await this.source.subscriber.close();
       await this.starting;
     })();
     if (joined) return closing;

@@ -36,8 +36,9 @@ export interface GatewayModuleOptions {
   presence: PresenceRegistry;
   /**
    * The tasks' current progress (ADR 015), written by order-processor: the `recovery` events of
-   * GET /api/v2/progress/subscribe and its 404 for another user's task. Default: an
-   * InMemoryProgressStatuses of this process (nothing writes it unless the app does).
+   * GET /api/v2/progress/subscribe and its 404 for another user's task. The
+   * embedded mode gives the InMemoryProgressStatuses its OrderProcessorModule writes. Default:
+   * an InMemoryProgressStatuses of this process (nothing writes it unless the app does).
    */
   progress?: ProgressStatuses;
   settings?: Partial<GatewaySettings>;

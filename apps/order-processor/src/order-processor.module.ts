@@ -1,0 +1,136 @@
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
+import { type EventStore } from '@causeway/cqrs-core';
+import { type NotificationLog, type ProgressStatuses, type TokenService } from '@causeway/platform';
+import { type Registry } from 'prom-client';
+import { ORDER_CONSUMER_OPTIONS, OrderConsumer } from './orders/order.consumer';
+import { OrderMetrics } from './orders/order.metrics';
+import { OrderProcessor } from './orders/order.processor';
+import { type OrderRules } from './orders/order-steps';
+import { type OrderSourceFactory } from './orders/order.source';
+import { PROGRESS_TOKENS, ProgressAuth } from './progress/progress.auth';
+import { PROGRESS_READS, ProgressController } from './progress/progress.controller';
+import { ProgressReads } from './progress/progress.reads';
+import { ProgressRetentionJob } from './retention/progress-retention.job';
+import { type TaskExpiries } from './retention/task-expiries';
+import { PROGRESS_RETENTION, RetentionLifecycle } from './retention/retention.lifecycle';
+
+/** The ports and settings of the order feature (OrderProcessorModule). */
+export interface OrderProcessorModuleOptions {
+  /** Names the consumer group (`<service>.orders`) and the handler's logs. */
+  service: string;
+  /** This instance: the notifications' serverId and GET /monitor's `instanceId`. */
+  instanceId: string;
+  /** Where orders arrive: kafkaOrderSource (the app) or inMemoryOrderSource (the embedded mode). */
+  source: OrderSourceFactory;
+  /** The order topic, prefix included (orderEventsTopic); command-api publishes to the same. */
+  topic: string;
+  /** The source of truth: one stream per task. Its hard deletes serve retention. */
+  store: EventStore;
+  /** Live statuses, shared with the gateways' progress streams (their `recovery` events). */
+  statuses: ProgressStatuses;
+  /** Where `progress.update` notifications go: the log the gateways follow. */
+  notifications: NotificationLog;
+  /** The retention index (RedisTaskExpiries; InMemoryTaskExpiries in one process). */
+  expiries: TaskExpiries;
+  /** Verifies the reads' bearer tokens, as command-api and the gateways verify them. */
+  tokens: TokenService;
+  /** Gets the order counters (causeway_orders_consumed_total, causeway_order_steps_total). */
+  registry: Registry;
+  /** The steps' catalogue and payment limit (ORDER_CATALOG, PAYMENT_LIMIT_CENTS). */
+  rules: OrderRules;
+  /** Pause before each step after STARTED (ORDER_STEP_DELAY_MS). */
+  stepDelayMs: number;
+  /** Attempts of a delivery before the dead letters (MAX_RETRIES + 1). */
+  maxAttempts: number;
+  /** The longest one step's stores may take (EVENT_TIMEOUT_MS); the pauses are added to it. */
+  eventTimeoutMs: number;
+  /** S3-7: task streams whose last event is older are deleted (PROGRESS_HISTORY_TTL_MS). */
+  historyTtlMs: number;
+  /** How often retention looks for expired streams (PROGRESS_RETENTION_INTERVAL_MS). */
+  retentionIntervalMs: number;
+  /**
+   * Resolves once the stores can be used (MongoDB open, the event store initialised); the
+   * consumer and retention start after it. A rejection is reported by readiness, and asked
+   * again by the next caller. Default: ready at once.
+   */
+  ready?: () => Promise<void>;
+}
+
+/**
+ * The order feature of order-processor (ADR 015 points 2, 3, 5 and 6), for the app itself (over
+ * Kafka, MongoDB and Redis) and the embedded mode (over the in-memory broker, store and status
+ * store): the order consumer running orders' steps, the progress reads under /api/v2/progress
+ * and the retention job. The host provides DEAD_LETTER_QUEUE (and optionally HEALTH_PROBES and
+ * MESSAGING_METRICS): RedisMessagingModule or CqrsCoreModule.
+ */
+@Module({})
+export class OrderProcessorModule {
+  static forRoot(options: OrderProcessorModuleOptions): DynamicModule {
+    const logger = new Logger('OrderProcessor');
+    const ready = options.ready ?? (() => Promise.resolve());
+    const metrics = new OrderMetrics(options.registry);
+    const processor = new OrderProcessor({
+      store: options.store,
+      statuses: options.statuses,
+      notifications: options.notifications,
+      rules: options.rules,
+      serverId: options.instanceId,
+      now: () => new Date(),
+      stepDelayMs: options.stepDelayMs,
+      onEvent: async (event, stored) => {
+        if (stored) metrics.stored(event);
+        await options.expiries.touch(event.taskId, Date.parse(event.timestamp));
+      },
+    });
+    return {
+      module: OrderProcessorModule,
+      controllers: [ProgressController],
+      providers: [
+        OrderConsumer,
+        ProgressAuth,
+        RetentionLifecycle,
+        {
+          provide: ORDER_CONSUMER_OPTIONS,
+          useValue: {
+            service: options.service,
+            instanceId: options.instanceId,
+            source: options.source,
+            topic: options.topic,
+            processor,
+            metrics,
+            maxAttempts: options.maxAttempts,
+            // Five steps and their pauses, plus the stores' round trips.
+            handlerTimeoutMs: options.eventTimeoutMs + 5 * options.stepDelayMs,
+            ready,
+          },
+        },
+        { provide: PROGRESS_TOKENS, useValue: options.tokens },
+        {
+          provide: PROGRESS_READS,
+          useValue: {
+            reads: new ProgressReads(options.store, options.statuses),
+            metrics,
+            instanceId: options.instanceId,
+            topic: options.topic,
+          },
+        },
+        {
+          provide: PROGRESS_RETENTION,
+          useValue: {
+            ready,
+            job: new ProgressRetentionJob({
+              store: options.store,
+              expiries: options.expiries,
+              ttlMs: options.historyTtlMs,
+              intervalMs: options.retentionIntervalMs,
+              onRun: (deleted) => {
+                if (deleted > 0) logger.log(`retention deleted ${deleted} expired task stream(s)`);
+              },
+              onError: (error) => logger.warn(`retention run failed: ${(error as Error).message}`),
+            }),
+          },
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import { contractsSerializer } from '@causeway/contracts';
+import { type ManagedConnection, poisonToDeadLetters } from '@causeway/cqrs-core';
+import {
+  type KafkaClient,
+  kafkaGroupId,
+  kafkaLag,
+  KafkaSubscriber,
+  registerKafkaLag,
+} from '@causeway/cqrs-core/kafka';
+import { type Registry } from 'prom-client';
+import { type OrderSourceFactory } from './order.source';
+
+export interface KafkaOrderSourceOptions {
+  kafka: ManagedConnection<KafkaClient>;
+  /** Kafka group ids start with it (a deployment's TOPIC_PREFIX): deployments share no group. */
+  groupIdPrefix: string;
+  /** Partitions of the topic when the consumer creates it. */
+  partitions: number;
+  /**
+   * The broker drops a member silent for this long (ORDER_CONSUMER_SESSION_TIMEOUT_MS): a member
+   * that died holds up every join of the group until then. Heartbeats every tenth of it.
+   */
+  sessionTimeoutMs: number;
+  /** Gets the group's lag gauge (causeway_consumer_lag). */
+  registry: Registry;
+}
+
+/**
+ * Orders from Kafka (the distributed system, ADR 015): a KafkaSubscriber in the competing group
+ * `<prefix><service>.orders`, undecodable orders to the dead letters, the group's lag read from
+ * Kafka (GET /monitor and the lag gauge) and the subscriber's probe `kafka-consumers` (a
+ * consumer that keeps crashing) in readiness.
+ */
+export function kafkaOrderSource(options: KafkaOrderSourceOptions): OrderSourceFactory {
+  return ({ topic, group, deadLetters, onError }) => {
+    const subscriber = new KafkaSubscriber(options.kafka.client, {
+      serializer: contractsSerializer(),
+      partitions: options.partitions,
+      groupIdPrefix: options.groupIdPrefix,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
+      onPoison: poisonToDeadLetters(deadLetters, { registry: options.registry }),
+      onError,
+    });
+    const groups = [{ group: kafkaGroupId(group, options.groupIdPrefix), topics: [topic] }];
+    registerKafkaLag({
+      admin: options.kafka.client.admin,
+      registry: options.registry,
+      groups: () => groups,
+    });
+    return {
+      subscriber,
+      group: groups[0]!.group,
+      probe: subscriber.probe('kafka-consumers'),
+      lag: async () => {
+        try {
+          const rows = await kafkaLag(options.kafka.client.admin, groups);
+          return rows.reduce((sum, row) => sum + row.lag, 0);
+        } catch {
+          return undefined;
+        }
+      },
+    };
+  };
+}

@@ -1,7 +1,7 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { kafkaConnection } from '@causeway/cqrs-core/kafka';
+import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
 import { MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisSlotHint } from '@causeway/cqrs-core/redis';
 import {
@@ -66,6 +66,10 @@ export class AppModule {
       onError: (message) => logger.warn(`token revocations: ${message}`),
       onInfo: (message) => logger.log(`token revocations: ${message}`),
     });
+    const topic = orderEventsTopic(config.TOPIC_PREFIX);
+    // Orders are read from Kafka: their dead letters are replayed there, not to the Redis bus
+    // (issue 4: "to the original topic"). Its producer connects at the first replay.
+    const replays = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
     return {
       module: AppModule,
       imports: [
@@ -84,6 +88,7 @@ export class AppModule {
           config,
           redis,
           registry,
+          replayRoutes: { [topic]: replays },
         }),
         OrderProcessorModule.forRoot({
           service: 'order-processor',
@@ -95,7 +100,7 @@ export class AppModule {
             sessionTimeoutMs: config.ORDER_CONSUMER_SESSION_TIMEOUT_MS,
             registry,
           }),
-          topic: orderEventsTopic(config.TOPIC_PREFIX),
+          topic,
           store: eventStore,
           statuses: new RedisProgressStatuses({
             client: redis.client,
@@ -124,6 +129,7 @@ export class AppModule {
           historyTtlMs: config.PROGRESS_HISTORY_TTL_MS,
           retentionIntervalMs: config.PROGRESS_RETENTION_INTERVAL_MS,
           ready,
+          replays,
         }),
       ],
     };

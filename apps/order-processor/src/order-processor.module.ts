@@ -1,5 +1,5 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
-import { type EventStore } from '@causeway/cqrs-core';
+import { type EventStore, type Publisher } from '@causeway/cqrs-core';
 import { type NotificationLog, type ProgressStatuses, type TokenService } from '@causeway/platform';
 import { type Registry } from 'prom-client';
 import { ORDER_CONSUMER_OPTIONS, OrderConsumer } from './orders/order.consumer';
@@ -54,6 +54,12 @@ export interface OrderProcessorModuleOptions {
    * again by the next caller. Default: ready at once.
    */
   ready?: () => Promise<void>;
+  /**
+   * What /admin/dead-letters replays the order topic's dead letters through when that is not
+   * the host's bus (the app: a KafkaPublisher, also given to RedisMessagingModule's
+   * `replayRoutes`): closed after the consumer, before the connections close.
+   */
+  replays?: Publisher;
 }
 
 /**
@@ -102,6 +108,7 @@ export class OrderProcessorModule {
             // Five steps and their pauses, plus the stores' round trips.
             handlerTimeoutMs: options.eventTimeoutMs + 5 * options.stepDelayMs,
             ready,
+            replays: options.replays,
           },
         },
         { provide: PROGRESS_TOKENS, useValue: options.tokens },

@@ -7,7 +7,7 @@ import {
   type ProgressEvent,
   type ProgressStatus,
 } from '@causeway/contracts';
-import { createMessage } from '@causeway/cqrs-core';
+import { createMessage, type DeadLetter } from '@causeway/cqrs-core';
 import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
 import { RedisNotificationLog, TokenService } from '@causeway/platform';
 import {
@@ -24,6 +24,8 @@ import { z } from 'zod';
 const ns = testNamespace('orderflow');
 const TOPIC_PREFIX = `${ns.id}.`;
 const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
+const ADMIN_TOKEN = `admin-${ns.id}-0123456789`;
+const ORDER_TOPIC = `${TOPIC_PREFIX}order-events-v2`;
 const tokens = new TokenService({ secret: JWT_SECRET });
 
 // The OpenAPI document is read as loosely typed JSON: the assertions are the schema.
@@ -45,7 +47,7 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
         REDIS_URL: serverAddress('redis'),
         KAFKA_BROKERS: serverAddress('kafka'),
         MONGODB_URI: ns.mongoUri(),
-        ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+        ADMIN_TOKEN,
         JWT_SECRET,
         TOPIC_PREFIX,
         INSTANCE_ID: 'order-processor-e1',
@@ -77,7 +79,7 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     });
 
   async function place(order: OrderPlaced): Promise<void> {
-    await publisher.publish(`${TOPIC_PREFIX}order-events-v2`, [
+    await publisher.publish(ORDER_TOPIC, [
       createMessage({
         type: ORDER_PLACED,
         data: order,
@@ -92,10 +94,10 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     return { taskId: randomUUID(), userId, items, placedAt: new Date().toISOString() };
   }
 
-  async function finished(taskId: string): Promise<ProgressStatus> {
+  async function finished(taskId: string, token = ash): Promise<ProgressStatus> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const response = await get(`status/${taskId}`);
+      const response = await get(`status/${taskId}`, token);
       if (response.status === 200) {
         const status = (await response.json()) as ProgressStatus;
         if (status.status === 'COMPLETED' || status.status === 'FAILED') return status;
@@ -267,5 +269,93 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     await expectDocumented('/api/v2/progress/user/{userId}', 'user/misty');
     await expectDocumented('/api/v2/progress/monitor', 'monitor');
     await expectDocumented('/api/v2/progress/monitor', 'monitor', 'not-a-token');
+  });
+
+  describe('a dead-lettered order', () => {
+    const admin = (url: string, init: RequestInit = {}) =>
+      fetch(`${service.url}/admin/dead-letters${url}`, {
+        ...init,
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, ...init.headers },
+      });
+
+    /** The order topic's dead letter of `taskId` other than those `seen`, once there is one. */
+    async function deadLetterOf(taskId: string, seen: string[] = []): Promise<DeadLetter> {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const response = await admin(`?topic=${encodeURIComponent(ORDER_TOPIC)}`);
+        expect(response.status).toBe(200);
+        const { letters } = (await response.json()) as { letters: DeadLetter[] };
+        const letter = letters.find(
+          (l) => l.envelope?.aggregateId === taskId && !seen.includes(l.id),
+        );
+        if (letter) return letter;
+        if (Date.now() > deadline) throw new Error(`task ${taskId} was not dead-lettered`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+
+    async function replay(id: string): Promise<void> {
+      const response = await admin('/replay', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ ids: [id] }),
+      });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ replayed: 1, failures: 0 });
+    }
+
+    it('is replayed from /admin/dead-letters to its Kafka topic, attempts reset, and completes once its fault is gone', async () => {
+      // A real fault of the status store: the task's status is not JSON (a bad write, a
+      // restore gone wrong), so every status write of the task fails in Redis until an
+      // operator deletes the key. Its first step is stored; the order cannot go on.
+      const placed = order([{ sku: 'tea', quantity: 1 }], 'brock');
+      const statusKey = `${TOPIC_PREFIX}:progress:task:${placed.taskId}`;
+      await redis.set(statusKey, 'not a status');
+      const brock = (await tokens.issue('brock')).token;
+      await place(placed);
+
+      const first = await deadLetterOf(placed.taskId);
+      expect(first).toMatchObject({
+        originalTopic: ORDER_TOPIC,
+        handler: 'orders',
+        attempts: 4, // MAX_RETRIES (3) + 1
+        reason: expect.stringContaining('user_script'), // the status script's error
+      });
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      // Counted, for the "orders dead-lettered" alert (docs/operations.md).
+      expect(
+        metrics
+          .split('\n')
+          .find(
+            (line) =>
+              line.startsWith('causeway_messages_dead_lettered_total{') &&
+              line.includes(`topic="${ORDER_TOPIC}"`) &&
+              line.includes('handler="orders"'),
+          ),
+      ).toMatch(/ 1$/);
+
+      // Replayed while the fault lasts: the consumer reads it from Kafka again and gives it a
+      // full set of attempts again before dead-lettering it anew.
+      await replay(first.id);
+      const second = await deadLetterOf(placed.taskId, [first.id]);
+      expect(second).toMatchObject({
+        originalTopic: ORDER_TOPIC,
+        attempts: 4,
+        envelope: { messageId: first.envelope!.messageId, metadata: { replayedFrom: first.id } },
+      });
+
+      // Repaired, and replayed: the task resumes after its stored STARTED and completes.
+      await redis.del(statusKey);
+      await replay(second.id);
+      expect(await finished(placed.taskId, brock)).toMatchObject({
+        userId: 'brock',
+        status: 'COMPLETED',
+        eventCount: 5,
+      });
+      const left = (await (await admin(`?topic=${encodeURIComponent(ORDER_TOPIC)}`)).json()) as {
+        letters: DeadLetter[];
+      };
+      expect(left.letters.filter((l) => l.envelope?.aggregateId === placed.taskId)).toEqual([]);
+    });
   });
 });

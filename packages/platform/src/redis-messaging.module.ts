@@ -1,7 +1,19 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
-import { type HealthProbe, type ManagedConnection } from '@causeway/cqrs-core';
-import { CqrsCoreModule, DeadLettersAdminModule, HEALTH_PROBES } from '@causeway/cqrs-core/nest';
+import {
+  type HealthProbe,
+  type ManagedConnection,
+  type MessagingMetrics,
+  type Publisher,
+  TopicRoutedPublisher,
+} from '@causeway/cqrs-core';
+import {
+  BUS_PUBLISHER,
+  CqrsCoreModule,
+  DeadLettersAdminModule,
+  HEALTH_PROBES,
+  MESSAGING_METRICS,
+} from '@causeway/cqrs-core/nest';
 import {
   RedisDeadLetterQueue,
   RedisDeduplicationStore,
@@ -49,6 +61,14 @@ export interface RedisMessagingOptions {
    * token, charged to that address (see adminRefusals). Default: no one's (the peer).
    */
   trustedProxies?: TrustedProxies;
+  /**
+   * Topics this app reads from another broker than the Redis Streams bus (order-processor's
+   * Kafka order topic), each with a publisher to that broker: their dead letters are replayed
+   * through it (/admin/dead-letters, the dead-letters CLI), back where their consumer reads, and
+   * counted in causeway_messages_published_total like the bus's. Every other topic's replay
+   * goes out on the bus. The app owns these publishers (closes them). Default: none.
+   */
+  replayRoutes?: Readonly<Record<string, Publisher>>;
 }
 
 /**
@@ -158,17 +178,32 @@ export class RedisMessagingModule {
           ...(clock && { commandClock: () => clock.now() }),
           eventTimeoutMs: config.EVENT_TIMEOUT_MS,
         }),
-        // Replays go out through the bus's publisher: counted like every publish.
+        // Replays go out through the bus's publisher (counted like every publish), but a topic
+        // of `replayRoutes` through its own: its consumer reads it from that broker only.
         // A wrong or missing token costs the client address (429 beyond ADMIN_REFUSALS).
-        DeadLettersAdminModule.forRoot({
-          token: config.ADMIN_TOKEN,
-          queue: deadLetters,
-          refused: adminRefusals({
-            redis: redis.client,
-            keyPrefix,
-            ...(options.trustedProxies && { proxies: options.trustedProxies }),
-            warn: (message) => new Logger('AdminToken').warn(message),
-            info: (message) => new Logger('AdminToken').log(message),
+        DeadLettersAdminModule.forRootAsync({
+          inject: [BUS_PUBLISHER, { token: MESSAGING_METRICS, optional: true }],
+          useFactory: (bus: Publisher, metrics?: MessagingMetrics) => ({
+            token: config.ADMIN_TOKEN,
+            queue: deadLetters,
+            ...(options.replayRoutes && {
+              publisher: new TopicRoutedPublisher(
+                bus,
+                Object.fromEntries(
+                  Object.entries(options.replayRoutes).map(([topic, publisher]) => [
+                    topic,
+                    metrics ? metrics.instrument(publisher) : publisher,
+                  ]),
+                ),
+              ),
+            }),
+            refused: adminRefusals({
+              redis: redis.client,
+              keyPrefix,
+              ...(options.trustedProxies && { proxies: options.trustedProxies }),
+              warn: (message) => new Logger('AdminToken').warn(message),
+              info: (message) => new Logger('AdminToken').log(message),
+            }),
           }),
         }),
       ],

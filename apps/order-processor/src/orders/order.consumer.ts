@@ -13,6 +13,7 @@ import {
   deadLetter,
   type HealthProbe,
   type MessagingMetrics,
+  type Publisher,
   recoverer,
   retry,
   Router,
@@ -40,6 +41,11 @@ export interface OrderConsumerOptions {
   handlerTimeoutMs: number;
   /** Resolves once the stores can be used (the event store initialised). */
   ready: () => Promise<void>;
+  /**
+   * What /admin/dead-letters replays the order topic's dead letters through (a KafkaPublisher
+   * on `kafka`): closed here, after the consumer, before the connection closes.
+   */
+  replays?: Publisher;
 }
 
 /** The handler's name: it names the consumer group (renaming re-consumes every order). */
@@ -51,7 +57,8 @@ const HANDLER = 'orders';
  * the deployment's prefix on Kafka: `<prefix>order-processor.orders`), behind the Redis apps' middleware — recoverer → metrics →
  * dead letter → retry → timeout → correlation — so a delivery that keeps failing goes to the
  * dead letters (/admin/dead-letters) and its offset is committed only after the handler
- * succeeded or it was dead-lettered. No deduplicator: OrderProcessor is idempotent by itself.
+ * succeeded or it was dead-lettered; a replay from there publishes it back to this Kafka topic
+ * (`replays`), attempts reset. No deduplicator: OrderProcessor is idempotent by itself.
  * Readiness fails until the group has joined, and while the consumer cannot make progress.
  */
 @Injectable()
@@ -150,6 +157,7 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
       await this.router.close();
       await this.source.subscriber.close();
       await this.starting;
+      await this.options.replays?.close();
     })();
     if (joined) return closing;
     closing.catch(() => undefined);

@@ -230,6 +230,9 @@ const EXPORTS = [
   DEAD_LETTER_QUEUE,
   CQRS_CORE_OPTIONS,
   BUS_PUBLISHER,
+  // The app's messaging metrics (undefined without a registry): for routers of the app's own,
+  // e.g. a Kafka consumer beside the bus, and publishers beside the bus's.
+  MESSAGING_METRICS,
   EVENT_STORE,
   SNAPSHOT_STORE,
 ];

@@ -12,6 +12,7 @@ import {
   RedisMessagingModule,
   RedisNotificationLog,
   RedisProgressStatuses,
+  redisCallerLimiter,
   RedisTokenRevocations,
   TokenService,
 } from '@causeway/platform';
@@ -130,6 +131,17 @@ export class AppModule {
           retentionIntervalMs: config.PROGRESS_RETENTION_INTERVAL_MS,
           ready,
           replays,
+          limits: {
+            // Counters of their own (a page's progress reads must not use up its commands),
+            // shared by every instance.
+            limiter: redisCallerLimiter({
+              redis: redis.client,
+              keyPrefix: `${keyPrefix}order-processor:`,
+              points: config.RATE_LIMIT_POINTS,
+              windowSeconds: config.RATE_LIMIT_WINDOW_S,
+            }),
+            proxies: config.TRUST_PROXY,
+          },
         }),
       ],
     };

@@ -7,7 +7,12 @@ import { OrderMetrics } from './orders/order.metrics';
 import { OrderProcessor } from './orders/order.processor';
 import { type OrderRules } from './orders/order-steps';
 import { type OrderSourceFactory } from './orders/order.source';
-import { PROGRESS_TOKENS, ProgressAuth } from './progress/progress.auth';
+import {
+  PROGRESS_LIMITS,
+  PROGRESS_TOKENS,
+  ProgressAuth,
+  type ProgressLimits,
+} from './progress/progress.auth';
 import { PROGRESS_READS, ProgressController } from './progress/progress.controller';
 import { ProgressReads } from './progress/progress.reads';
 import { ProgressRetentionJob } from './retention/progress-retention.job';
@@ -60,6 +65,8 @@ export interface OrderProcessorModuleOptions {
    * `replayRoutes`): closed after the consumer, before the connections close.
    */
   replays?: Publisher;
+  /** The progress reads' rate limit (the app: Redis, RATE_LIMIT_*). Default: none. */
+  limits?: ProgressLimits;
 }
 
 /**
@@ -112,6 +119,7 @@ export class OrderProcessorModule {
           },
         },
         { provide: PROGRESS_TOKENS, useValue: options.tokens },
+        { provide: PROGRESS_LIMITS, useValue: options.limits ?? {} },
         {
           provide: PROGRESS_READS,
           useValue: {

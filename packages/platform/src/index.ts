@@ -37,6 +37,7 @@ export * from './http/trusted.proxies';
 export * from './http/trust-proxy.setting';
 export * from './http/cors.policy';
 export * from './auth/caller.gate';
+export * from './auth/caller.limiter';
 export * from './auth/admin.refusals';
 export * from './telemetry/tracing.settings';
 export * from './telemetry/tracing.module';

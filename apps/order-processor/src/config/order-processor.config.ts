@@ -4,6 +4,7 @@ import {
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
   messagingSettings,
+  trustProxySetting,
 } from '@causeway/platform';
 import { z } from 'zod';
 import { type OrderCatalog } from '../orders/order-steps';
@@ -102,5 +103,13 @@ export const orderProcessorConfiguration = z.object({
   ORDER_CONSUMER_SESSION_TIMEOUT_MS: setting.milliseconds(10_000),
   /** Kafka partitions of the order topic when the consumer creates it. */
   ORDER_TOPIC_PARTITIONS: setting.positiveInt(6),
+  /**
+   * Progress reads per caller per RATE_LIMIT_WINDOW_S seconds, counted in Redis across the
+   * instances, apart from command-api's and sse-gateway's counters.
+   */
+  RATE_LIMIT_POINTS: setting.positiveInt(100),
+  RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
+  /** Whose `X-Forwarded-For` names a caller without a valid token (the edge: `loopback`). */
+  TRUST_PROXY: trustProxySetting,
 });
 export type OrderProcessorConfig = z.output<typeof orderProcessorConfiguration>;

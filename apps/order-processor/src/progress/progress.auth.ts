@@ -5,11 +5,25 @@ import {
   bearerToken,
   type Caller,
   CallerGate,
+  type CallerGateOptions,
   InvalidTokenError,
   type TokenService,
+  type TrustedProxies,
 } from '@causeway/platform';
 
 export const PROGRESS_TOKENS = Symbol('order-processor:tokens');
+export const PROGRESS_LIMITS = Symbol('order-processor:limits');
+
+/** How the progress reads are rate limited. */
+export interface ProgressLimits {
+  /**
+   * The counters: RATE_LIMIT_POINTS per RATE_LIMIT_WINDOW_S per caller, in Redis (shared by
+   * every instance, apart from command-api's and sse-gateway's). None: no limit.
+   */
+  limiter?: CallerGateOptions['limiter'];
+  /** Whose `X-Forwarded-For` names a caller without a valid token (TRUST_PROXY). */
+  proxies?: TrustedProxies;
+}
 
 /** A request as the reads see it (Express's IncomingMessage has it). */
 export interface ProgressRequest {
@@ -36,23 +50,43 @@ function unauthenticated(
 /**
  * Who is calling a progress read: the `Authorization: Bearer` access token's subject, verified
  * as command-api and sse-gateway verify it (same JWT_SECRET, issuer and revocations), through a
- * CallerGate (no rate limiter here: reads are cheap and the gateways limit streams).
+ * CallerGate: each read costs the caller a point of their rate (per user; per client address
+ * without a valid token, so a flood of bad tokens is throttled too: 429 before 401). Reads are
+ * a stream read and a fold each, `/user` up to 20 of them: unlimited, one client could keep
+ * the event store busy for everyone.
  */
 @Injectable()
 export class ProgressAuth {
-  private readonly gate = new CallerGate({
-    limited: (retryAfter) =>
-      new ProblemException(
-        { type: problemType('rate-limited'), title: 'Too Many Requests', status: 429 },
-        { headers: { 'Retry-After': String(retryAfter) } },
-      ),
-    refused: (error) => error instanceof ProblemException && error.getStatus() === 401,
-    warn: (message) => new Logger('ProgressAuth').warn(message),
-  });
+  private readonly gate: CallerGate;
 
-  constructor(@Inject(PROGRESS_TOKENS) private readonly tokens: TokenService) {}
+  constructor(
+    @Inject(PROGRESS_TOKENS) private readonly tokens: TokenService,
+    @Inject(PROGRESS_LIMITS) limits: ProgressLimits,
+  ) {
+    const logger = new Logger('ProgressAuth');
+    this.gate = new CallerGate({
+      ...(limits.limiter && { limiter: limits.limiter }),
+      ...(limits.proxies && { proxies: limits.proxies }),
+      limited: (retryAfter) =>
+        new ProblemException(
+          {
+            type: problemType('rate-limited'),
+            title: 'Too Many Requests',
+            status: 429,
+            detail: `too many requests; retry in ${retryAfter} s (RATE_LIMIT_POINTS per RATE_LIMIT_WINDOW_S)`,
+          },
+          { headers: { 'Retry-After': String(retryAfter) } },
+        ),
+      refused: (error) => error instanceof ProblemException && error.getStatus() === 401,
+      warn: (message) => logger.warn(message),
+      info: (message) => logger.log(message),
+    });
+  }
 
-  /** @throws ProblemException 401 without a token, or with one that does not verify */
+  /**
+   * @throws ProblemException 401 without a token, or with one that does not verify; 429 (with
+   *   Retry-After) beyond the caller's rate, whatever the token
+   */
   async caller(request: ProgressRequest): Promise<Caller> {
     return this.gate.admit(request, async () => {
       const header = request.headers.authorization;

@@ -1,27 +1,20 @@
 import { ProgressEvent, ProgressStatus } from '@causeway/contracts';
-import { PROBLEM_SCHEMA } from '@causeway/cqrs-core/nest';
+import {
+  openApiJson,
+  openApiProblem,
+  openApiRef,
+  type OpenApiSchema,
+  openApiSchemaOf,
+  PROBLEM_SCHEMA,
+} from '@causeway/cqrs-core/nest';
 import { type OpenAPIObject } from '@nestjs/swagger';
-import { z } from 'zod';
 import { USER_TASKS_MAX } from '../progress/progress.reads';
 
-type Schema = Record<string, unknown>;
-
-/** JSON Schema 2020-12 (what OpenAPI 3.1 uses) of a zod schema, as the server sends it. */
-function schema(type: z.ZodType): Schema {
-  const { $schema: _, ...rest } = z.toJSONSchema(type, {
-    io: 'output',
-    unrepresentable: 'any',
-  }) as Schema;
-  return rest;
-}
-
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (body: Schema) => ({ 'application/json': { schema: body } });
-const problem = (description: string, headers?: Record<string, Schema>) => ({
-  description,
-  ...(headers && { headers }),
-  content: { 'application/problem+json': { schema: ref('Problem') } },
-});
+type Schema = OpenApiSchema;
+const schema = openApiSchemaOf;
+const ref = openApiRef;
+const json = openApiJson;
+const problem = openApiProblem;
 const count = (description: string) => ({ type: 'integer', minimum: 0, description });
 
 const unauthorized = problem(

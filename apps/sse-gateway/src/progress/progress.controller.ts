@@ -6,11 +6,12 @@ import { readOrUnavailable } from '../auth/read-unavailable.problem';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
 import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
-import { EventStreamOpener, type Refusal } from '../sse/event-stream.opener';
+import { EventStreamOpener } from '../sse/event-stream.opener';
 import { SSE_HEADERS } from '../sse/sse.frames';
 import { SseMetrics } from '../sse/sse.metrics';
 import { PROGRESS_STATUSES } from './progress-statuses.token';
 import { progressView } from './progress.view';
+import { answerRefusal } from '../sse/refusal.answer';
 
 type Request = IncomingMessage & { query?: Record<string, unknown> };
 
@@ -48,7 +49,7 @@ export class ProgressController {
 
   private async stream(req: Request, res: ServerResponse, taskId?: string): Promise<void> {
     const check = await this.opener.check(req, req);
-    if (!check.ok) return this.refuse(res, check);
+    if (!check.ok) return answerRefusal(res, this.metrics, check);
     const { userId } = check.caller;
     if (taskId !== undefined) {
       const retryAfter =
@@ -73,19 +74,7 @@ export class ProgressController {
       check,
       progressView(this.statuses, userId, taskId),
     );
-    if (started && 'ok' in started) this.refuse(res, started);
-  }
-
-  /** As EventsController: counts the refusal and throws its problem, or answers 204. */
-  private refuse(res: ServerResponse, refusal: Refusal): void {
-    if (refusal.reason) this.metrics?.rejected.inc({ reason: refusal.reason });
-    if (refusal.noContent) {
-      res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
-      return;
-    }
-    if (refusal.retryAfterSeconds !== undefined)
-      res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
-    throw refusal.error;
+    if (started && 'ok' in started) answerRefusal(res, this.metrics, started);
   }
 }
 

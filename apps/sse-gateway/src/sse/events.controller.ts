@@ -1,9 +1,10 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Controller, Get, Inject, Req, Res, UseFilters } from '@nestjs/common';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
-import { EventStreamOpener, type Refusal } from './event-stream.opener';
+import { EventStreamOpener } from './event-stream.opener';
 import { SSE_HEADERS } from './sse.frames';
 import { SseMetrics } from './sse.metrics';
+import { answerRefusal } from './refusal.answer';
 
 type Request = IncomingMessage & { query?: Record<string, unknown> };
 
@@ -24,7 +25,7 @@ export class EventsController {
   @Get('events')
   async events(@Req() req: Request, @Res() res: ServerResponse): Promise<void> {
     const check = await this.opener.check(req, req);
-    if (!check.ok) return this.refuse(res, check);
+    if (!check.ok) return answerRefusal(res, this.metrics, check);
     // HEAD (Express routes it here with GET): the answer GET would start with, and no stream —
     // it opened one before, counted against the limits and shown in presence until the client
     // went away.
@@ -33,18 +34,6 @@ export class EventsController {
       return;
     }
     const started = await this.opener.start(req, res, check);
-    if (started && 'ok' in started) this.refuse(res, started);
-  }
-
-  /** Counts the refusal and throws its problem (answered with its Retry-After), or answers 204. */
-  private refuse(res: ServerResponse, refusal: Refusal): void {
-    if (refusal.reason) this.metrics?.rejected.inc({ reason: refusal.reason });
-    if (refusal.noContent) {
-      res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
-      return;
-    }
-    if (refusal.retryAfterSeconds !== undefined)
-      res.setHeader('Retry-After', String(refusal.retryAfterSeconds));
-    throw refusal.error;
+    if (started && 'ok' in started) answerRefusal(res, this.metrics, started);
   }
 }

@@ -12,6 +12,7 @@ export { HandlersExplorer } from './handlers.explorer';
 export * from './causeway.transport-strategy';
 export * from './rpc-errors.filter';
 export * from './problem-details.filter';
+export * from './openapi.parts';
 export * from './admin-token.guard';
 export * from './dead-letters.controller';
 export * from './dead-letters-admin.module';

@@ -127,6 +127,7 @@ export class OrderProcessorModule {
             metrics,
             instanceId: options.instanceId,
             topic: options.topic,
+            ready,
           },
         },
         {

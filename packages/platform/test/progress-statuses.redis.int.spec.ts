@@ -50,4 +50,29 @@ describe('redis progress statuses', () => {
       expect(ttl).toBeLessThanOrEqual(1_000);
     }
   });
+
+  it('changes nothing when the write fails (a corrupt user index): the next apply can store it', async () => {
+    const statuses = fresh();
+    const prefix = `${ns.keyPrefix}${run - 1}:progress:`;
+    await redis.set(`${prefix}user:ash`, 'not a sorted set');
+    const now = new Date().toISOString();
+    const status = {
+      taskId: 't-2',
+      userId: 'ash',
+      currentStep: 0,
+      totalSteps: 4,
+      percentage: 0,
+      stepName: 'started',
+      status: 'STARTED' as const,
+      startedAt: now,
+      updatedAt: now,
+      eventCount: 1,
+      lastEventId: 't-2:0:STARTED',
+    };
+    await expect(statuses.apply(status)).rejects.toThrow(/WRONGTYPE/);
+    expect(await statuses.get('t-2')).toBeUndefined();
+    await redis.del(`${prefix}user:ash`);
+    expect(await statuses.apply(status)).toBe(true);
+    expect(await statuses.get('t-2')).toEqual(status);
+  });
 });

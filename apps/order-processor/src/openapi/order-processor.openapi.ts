@@ -26,6 +26,10 @@ const unauthorized = problem(
     },
   },
 );
+const notReady = problem(
+  'The event store cannot be read yet (the instance is starting, or MongoDB is unreachable): problem type `https://causeway.dev/problems/not-ready`; retry after `Retry-After`',
+  { 'Retry-After': { description: 'seconds', schema: { type: 'integer' } } },
+);
 const unknownTask = problem(
   'No such task of the caller: unknown, expired (PROGRESS_HISTORY_TTL_MS) or another user’s — alike, so that another user’s task is not told to exist (problem type `https://causeway.dev/problems/not-found`)',
 );
@@ -71,7 +75,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
       'S3-6: the snapshot, rebuilt by replaying the task’s stored events (S3-3) — as the seed’s `ProgressSnapshot`, plus `lastEventId` and, when FAILED, `reason`.',
       { name: 'taskId', description: 'the `taskId` of `POST /api/v2/progress/orders`' },
       ref('ProgressStatus'),
-      { '404': unknownTask },
+      { '404': unknownTask, '503': notReady },
     ),
     '/api/v2/progress/history/{taskId}': read(
       'progressHistory',
@@ -87,7 +91,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
         },
         additionalProperties: false,
       },
-      { '404': unknownTask },
+      { '404': unknownTask, '503': notReady },
     ),
     '/api/v2/progress/user/{userId}': read(
       'progressOfUser',
@@ -120,6 +124,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
         '403': problem(
           'Another user’s id: only your own tasks can be read (problem type `https://causeway.dev/problems/forbidden-user`)',
         ),
+        '503': notReady,
       },
     ),
     '/api/v2/progress/monitor': read(

@@ -14,6 +14,23 @@ export interface ProgressReadsDeps {
   metrics: OrderMetrics;
   instanceId: string;
   topic: string;
+  /** Resolves once the stores can be used (the module's `ready`); rejects while they cannot. */
+  ready: () => Promise<void>;
+}
+
+/** How long a read waits for the stores after start-up before it answers 503. */
+export const READY_WAIT_MS = 3_000;
+
+function notReady(reason: string): ProblemException {
+  return new ProblemException(
+    {
+      type: problemType('not-ready'),
+      title: 'Service Unavailable',
+      status: 503,
+      detail: `the progress store cannot be read yet: ${reason}`,
+    },
+    { headers: { 'Retry-After': '1' } },
+  );
 }
 
 function unknownTask(taskId: string): ProblemException {
@@ -43,6 +60,7 @@ export class ProgressController {
     @Req() request: ProgressRequest,
   ): Promise<ProgressStatus> {
     const caller = await this.auth.caller(request);
+    await this.readable();
     const status = await this.deps.reads.status(taskId, caller.userId);
     if (!status) throw unknownTask(taskId);
     return status;
@@ -51,6 +69,7 @@ export class ProgressController {
   @Get('history/:taskId')
   async history(@Param('taskId') taskId: string, @Req() request: ProgressRequest) {
     const caller = await this.auth.caller(request);
+    await this.readable();
     const events = await this.deps.reads.history(taskId, caller.userId);
     if (!events) throw unknownTask(taskId);
     return { taskId, events };
@@ -66,6 +85,7 @@ export class ProgressController {
         status: 403,
         detail: 'only your own tasks can be read: use your user id',
       });
+    await this.readable();
     return { userId, tasks: await this.deps.reads.ofUser(userId) };
   }
 
@@ -93,5 +113,26 @@ export class ProgressController {
       eventsStored: stored,
       consumerLag: (await consumer.lag()) ?? null,
     };
+  }
+
+  /**
+   * Waits (READY_WAIT_MS at most) until the stores can be used: the app answers HTTP as soon as
+   * it listens, before MongoDB is open and the event store initialised, and a read then would
+   * fail as a 500. Not ready in time: 503 `not-ready` with Retry-After.
+   */
+  private async readable(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.deps.ready(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('still starting')), READY_WAIT_MS);
+        }),
+      ]);
+    } catch (error) {
+      throw notReady((error as Error).message);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

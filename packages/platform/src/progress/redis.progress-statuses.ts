@@ -17,8 +17,10 @@ local expiresAt = tonumber(ARGV[5])
 if expiresAt <= nowMs then return 0 end
 local stored = redis.call('GET', KEYS[1])
 if stored and tonumber(cjson.decode(stored).eventCount) >= tonumber(ARGV[2]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[3], 'PXAT', expiresAt)
+-- The index first: a script stopped by an error keeps what it wrote before, and ZADD is the
+-- write that can fail (a key of another type). Failing, it leaves the status as it was.
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[3], 'PXAT', expiresAt)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (nowMs - (expiresAt - tonumber(ARGV[4]))))
 if redis.call('PEXPIRETIME', KEYS[2]) < expiresAt then redis.call('PEXPIREAT', KEYS[2], expiresAt) end
 return 1`);

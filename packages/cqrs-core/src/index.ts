@@ -39,3 +39,4 @@ export * from './messages/json.serializer';
 export * from './outbox';
 export * from './projections';
 export * from './leases';
+export * from './documents';

@@ -11,3 +11,4 @@ export * from './deduplication-store.conformance';
 export * from './lease.conformance';
 export * from './forward-ledger.conformance';
 export * from './projection.specification';
+export * from './document-store.conformance';

@@ -1,0 +1,141 @@
+import {
+  CommandBus,
+  ConcurrencyConflictError,
+  DocumentStore,
+  documentCollection,
+  EventBus,
+  EventForwarder,
+  InMemoryBroker,
+  InMemoryCheckpointStore,
+  InMemoryEventStore,
+  MessageFactory,
+  messageType,
+  Router,
+  SerializerRegistry,
+  topicNaming,
+} from '@causeway/cqrs-core';
+import { z } from 'zod';
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(done: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 5_000; !done(); await wait(5))
+    if (Date.now() > deadline) throw new Error('timed out');
+}
+
+// #region guide:document-collection
+const UserEmailChanged = messageType('UserEmailChanged', z.object({ email: z.string() }));
+
+const users = documentCollection('users', {
+  aggregateType: 'User', // events UserCreated, UserUpdated, UserDeleted; streams users-<id>
+  schema: z.object({ name: z.string().min(1), email: z.email() }), // checked on every write
+  // More events for a change, appended with it (S4-3):
+  events: ({ diff }) =>
+    !diff.isNew && typeof diff.mergePatch.email === 'string'
+      ? [UserEmailChanged.of({ email: diff.mergePatch.email })]
+      : [],
+});
+// #endregion
+
+describe('guide: documents', () => {
+  it('updates, reads and deletes event-sourced documents', async () => {
+    // #region guide:documents
+    const documents = new DocumentStore({ eventStore: new InMemoryEventStore() }); // any store
+
+    await documents.update(users, 'ash', () => ({ name: 'Ash', email: 'ash@pallet.town' }));
+    const changed = await documents.update(users, 'ash', (user) => {
+      user!.email = 'ash@league.org'; // a copy: mutate it, or return a new document
+      return user!;
+    });
+    // changed.version: 3; changed.diff: { isNew: false, isDeleted: false, hasChanges: true,
+    //   mergePatch: { email: 'ash@league.org' } }
+    // changed.events: UserUpdated { patch: { email: … } }, UserEmailChanged { email: … }
+
+    const stored = await documents.get(users, 'ash');
+    // { id: 'ash', version: 3, document: { name: 'Ash', email: 'ash@league.org' } }
+
+    // If-Match: a write based on version 1 is refused; nothing is retried or written.
+    const stale = await documents
+      .update(users, 'ash', (user) => ({ ...user!, name: 'Red' }), { expectedVersion: 1 })
+      .catch((error: unknown) => error); // ConcurrencyConflictError, expected 1, actual 3
+
+    await documents.delete(users, 'ash'); // UserDeleted; get() answers undefined
+    // #endregion
+    expect(changed.version).toBe(3);
+    expect(changed.diff).toEqual({
+      isNew: false,
+      isDeleted: false,
+      hasChanges: true,
+      mergePatch: { email: 'ash@league.org' },
+    });
+    expect(changed.events.map((event) => event.type)).toEqual(['UserUpdated', 'UserEmailChanged']);
+    expect(stored).toEqual({
+      id: 'ash',
+      version: 3,
+      document: { name: 'Ash', email: 'ash@league.org' },
+    });
+    expect(stale).toBeInstanceOf(ConcurrencyConflictError);
+    expect(stale).toMatchObject({ expected: 1, actual: 3 });
+    await expect(documents.get(users, 'ash')).resolves.toBeUndefined();
+  });
+
+  it('handles CreateUser with a document and welcomes the user on UserCreated (S4-6)', async () => {
+    // #region guide:documents-commands
+    const CreateUser = messageType('CreateUser', z.object({ name: z.string(), email: z.string() }));
+    const serializer = new SerializerRegistry().register(CreateUser).register(UserEmailChanged);
+    for (const type of users.messageTypes) serializer.register(type);
+
+    const broker = new InMemoryBroker({ serializer }); // or Redis Streams / Kafka
+    const eventStore = new InMemoryEventStore({ serializer }); // or MongoDB / Redis
+    const documents = new DocumentStore({ eventStore });
+    const naming = topicNaming('app.');
+    const router = new Router({
+      subscriber: broker.subscriber(),
+      service: 'users',
+      instanceId: 'u1',
+    });
+    const commands = new CommandBus({
+      publisher: broker,
+      router,
+      naming,
+      serializer,
+      instanceId: 'u1',
+    });
+    const events = new EventBus({ publisher: broker, router, naming });
+
+    // The command handler writes the document; expectedVersion 0: only if it does not exist.
+    commands.handle(CreateUser, async (command) => {
+      const { version } = await documents.update(users, command.aggregateId, () => command.data, {
+        expectedVersion: 0,
+        commandId: command.messageId, // a redelivered CreateUser writes nothing
+      });
+      return { version };
+    });
+    // The document's events reach the bus through the outbox forwarder, at least once.
+    const forwarder = new EventForwarder({
+      store: eventStore,
+      publisher: broker,
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: (event) => naming.event(event.type),
+    });
+    const welcomed: string[] = [];
+    events.on(users.created, (event) => void welcomed.push(String(event.data.document.name)), {
+      name: 'welcome',
+    });
+    await router.run();
+    forwarder.start();
+
+    const create = new MessageFactory().command(
+      CreateUser,
+      { name: 'Misty', email: 'misty@cerulean.gym' },
+      { aggregateId: 'misty' },
+    );
+    const reply = await commands.request(create); // { version: 1 }; soon welcomed: ['Misty']
+    // #endregion
+    await until(() => welcomed.length > 0);
+    expect(reply).toEqual({ version: 1 });
+    expect(welcomed).toEqual(['Misty']);
+    await forwarder.stop();
+    await router.close();
+    commands.close();
+  });
+});

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { aggregateLoadBench } from './aggregate-load.bench';
+import { documentsBench } from './documents.bench';
 import { eventStoreBench } from './event-store.bench';
 import { liveBench } from './live.bench';
 import { servers, type Servers } from './servers';
@@ -17,6 +18,7 @@ import { transportBench } from './transport.bench';
 const SUITES: Record<string, (servers: Servers) => Promise<Report>> = {
   'event-store': eventStoreBench,
   'aggregate-load': aggregateLoadBench,
+  documents: documentsBench,
   transport: transportBench,
   sse: sseBench,
   live: liveBench,

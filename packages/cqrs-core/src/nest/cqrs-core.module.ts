@@ -5,6 +5,8 @@ import { CommandBus } from '../buses/command-bus';
 import { EventBus } from '../buses/event-bus';
 import { QueryBus } from '../buses/query-bus';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { DocumentStore } from '../documents/document.store';
+import { type EventStore } from '../event-store/event-store.port';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { MessagingMetrics } from '../metrics/messaging.metrics';
 import { BreakerRegistry, circuitBreaker } from '../middleware/circuit-breaker.middleware';
@@ -176,6 +178,12 @@ function providers(): Provider[] {
       useFactory: (options: ResolvedCqrsCoreOptions) =>
         options.snapshotStore ?? unconfigured('snapshotStore', 'SNAPSHOT_STORE'),
     },
+    {
+      // Event-sourced documents (S4) over the module's event store, for handlers to inject.
+      provide: DocumentStore,
+      inject: [EVENT_STORE],
+      useFactory: (eventStore: EventStore) => new DocumentStore({ eventStore }),
+    },
     HandlersExplorer,
   ];
 }
@@ -235,6 +243,7 @@ const EXPORTS = [
   MESSAGING_METRICS,
   EVENT_STORE,
   SNAPSHOT_STORE,
+  DocumentStore,
 ];
 
 /**

@@ -3,6 +3,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
 import { CommandBus } from '../buses/command-bus';
+import { documentCollection } from '../documents/document.collection';
+import { DocumentStore } from '../documents/document.store';
 import { EventStoreDecorator } from '../event-store/event-store.decorator';
 import { type EventStore } from '../event-store/event-store.port';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
@@ -156,6 +158,23 @@ describe('CqrsCoreModule stores', () => {
       'CqrsCoreModule: EVENT_STORE was injected but options.eventStore is not set (reading append)',
     );
     await app.close();
+  });
+
+  it('injects a DocumentStore over the event store, and names the option when there is none', async () => {
+    const users = documentCollection<{ name: string }>('users');
+    const store = new InMemoryEventStore();
+    const app = await boot(store);
+    const documents = app.get(DocumentStore);
+    await documents.update(users, 'ada', () => ({ name: 'Ada' }));
+    expect((await store.readStream(users.streamIdOf('ada'))).map((event) => event.type)).toEqual([
+      'UsersCreated',
+    ]);
+    await app.close();
+    const unconfigured = await boot();
+    await expect(
+      unconfigured.get(DocumentStore).update(users, 'ada', () => ({ name: 'Ada' })),
+    ).rejects.toThrow('EVENT_STORE was injected but options.eventStore is not set');
+    await unconfigured.close();
   });
 
   it("fails the start with a worker's error while the broker is away (no stores)", async () => {

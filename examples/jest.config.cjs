@@ -1,0 +1,1 @@
+module.exports = require('@causeway/testkit/jest').createJestConfig(__dirname);

@@ -69,6 +69,15 @@ const expected: Record<string, string[]> = {
     'after waitFor the query reads 200',
     'a restart resumes after it',
   ],
+  '06-documents': [
+    '2. CreateUser misty: stored at version 1',
+    'refused — user-exists: user misty exists',
+    '4. ChangeEmail: version 3, events UserUpdated + UserEmailChanged',
+    'both kept, version 6; a write based on version 3 is refused: the document is at v6',
+    'Event handlers saw: verify misty@gym.org, verify misty@league.org, welcome misty',
+    '7. misty now: {"name":"Misty W.","email":"misty@gym.org"} at version 6',
+    '8. Its stream: 6 events, UserCreated, UserUpdated, UserEmailChanged, ',
+  ],
   '05-event-versioning': [
     '   FundsAdded v1 {"amount":12.5}',
     '   MoneyDeposited v3 {"amountCents":1250,"currency":"EUR"}',

@@ -74,6 +74,8 @@ export interface DocumentCollection<T> {
   readonly options: DocumentCollectionOptions<T>;
   /** The stream of document `id`. */
   streamIdOf(id: string): string;
+  /** The document id of a stream of this collection (an event's `streamId`); else undefined. */
+  idOf(streamId: string): string | undefined;
 }
 
 const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
@@ -118,6 +120,10 @@ export function documentCollection<T extends object = JsonObject>(
     messageTypes: Object.freeze([created, updated, deleted] as MessageType[]),
     options,
     streamIdOf: (id: string) => `${name}-${id}`,
+    idOf: (streamId: string) =>
+      streamId.startsWith(`${name}-`) && streamId.length > name.length + 1
+        ? streamId.slice(name.length + 1)
+        : undefined,
   });
 }
 

@@ -126,6 +126,13 @@ export function describeDocumentStoreConformance(
       });
     });
 
+    it('names the document of a stream, and no document of another collection', () => {
+      const users = usersCollection();
+      expect(users.idOf(users.streamIdOf('ash-2'))).toBe('ash-2');
+      expect(users.idOf(`${users.name}x-ash`)).toBeUndefined();
+      expect(users.idOf(`${users.name}-`)).toBeUndefined();
+    });
+
     it('deleting a document that does not exist writes nothing', async () => {
       const users = usersCollection();
       const write = await store().delete(users, 'ghost');

@@ -1,7 +1,9 @@
 import {
   CommandBus,
+  CommandRejectedError,
   ConcurrencyConflictError,
   DocumentStore,
+  DomainError,
   documentCollection,
   EventBus,
   EventForwarder,
@@ -104,11 +106,18 @@ describe('guide: documents', () => {
 
     // The command handler writes the document; expectedVersion 0: only if it does not exist.
     commands.handle(CreateUser, async (command) => {
-      const { version } = await documents.update(users, command.aggregateId, () => command.data, {
-        expectedVersion: 0,
-        commandId: command.messageId, // a redelivered CreateUser writes nothing
-      });
-      return { version };
+      const write = await documents
+        .update(users, command.aggregateId, () => command.data, {
+          expectedVersion: 0,
+          commandId: command.messageId, // a redelivered CreateUser writes nothing
+        })
+        .catch((error: unknown) => {
+          // The user exists: refuse (a DomainError reaches the sender), never redeliver.
+          if (error instanceof ConcurrencyConflictError)
+            throw new DomainError(`user ${command.aggregateId} exists`, { code: 'user-exists' });
+          throw error;
+        });
+      return { version: write.version };
     });
     // The document's events reach the bus through the outbox forwarder, at least once.
     const forwarder = new EventForwarder({
@@ -118,22 +127,25 @@ describe('guide: documents', () => {
       topicOf: (event) => naming.event(event.type),
     });
     const welcomed: string[] = [];
-    events.on(users.created, (event) => void welcomed.push(String(event.data.document.name)), {
+    events.on(users.created, (event) => void welcomed.push(users.idOf(event.aggregateId)!), {
       name: 'welcome',
     });
     await router.run();
     forwarder.start();
 
-    const create = new MessageFactory().command(
-      CreateUser,
-      { name: 'Misty', email: 'misty@cerulean.gym' },
-      { aggregateId: 'misty' },
-    );
-    const reply = await commands.request(create); // { version: 1 }; soon welcomed: ['Misty']
+    const messages = new MessageFactory();
+    const email = 'misty@cerulean.gym';
+    const create = (name: string) =>
+      commands.request(messages.command(CreateUser, { name, email }, { aggregateId: 'misty' }));
+    const reply = await create('Misty'); // { version: 1 }; soon welcomed: ['misty']
+    const again = await create('Impostor').catch((error: unknown) => error);
+    // again: a CommandRejectedError, code 'user-exists'
     // #endregion
     await until(() => welcomed.length > 0);
     expect(reply).toEqual({ version: 1 });
-    expect(welcomed).toEqual(['Misty']);
+    expect(welcomed).toEqual(['misty']);
+    expect(again).toBeInstanceOf(CommandRejectedError);
+    expect(again).toMatchObject({ code: 'user-exists', message: 'user misty exists' });
     await forwarder.stop();
     await router.close();
     commands.close();

@@ -1,0 +1,4 @@
+import { runMain } from '../shared/example.main';
+import { run } from './documents.example';
+
+runMain(run);

@@ -38,5 +38,6 @@ export * from './event-store';
 export * from './messages/json.serializer';
 export * from './outbox';
 export * from './projections';
+export * from './read-stores';
 export * from './leases';
 export * from './documents';

@@ -22,3 +22,4 @@ export {
   type IndexSpec,
   type ExistingIndex,
 } from './mongodb.indexes';
+export * from './mongodb.read-store';

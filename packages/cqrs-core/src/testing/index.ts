@@ -12,3 +12,4 @@ export * from './lease.conformance';
 export * from './forward-ledger.conformance';
 export * from './projection.specification';
 export * from './document-store.conformance';
+export * from './read-store.conformance';

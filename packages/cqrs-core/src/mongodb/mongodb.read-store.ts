@@ -1,0 +1,226 @@
+import { type Connection, type mongo } from 'mongoose';
+import { type IndexSpec, ensureIndexes } from './mongodb.indexes';
+import {
+  type DeleteRowOptions,
+  type FieldValue,
+  type PutRowOptions,
+  type ReadQuery,
+  type ReadRow,
+  type ReadStore,
+  type ReadWhere,
+  type ValueCount,
+} from '../read-stores/read-store.port';
+import {
+  checkDeleteOptions,
+  checkField,
+  checkId,
+  checkIds,
+  checkPutOptions,
+  checkQuery,
+  checkWhere,
+  compareValues,
+  queryFields,
+  rowJson,
+} from '../read-stores/read-store.rules';
+
+export interface MongoReadStoreOptions {
+  /** An open mongoose connection (see mongoConnection). The store does not close it. */
+  connection: Connection;
+  /** The store's own collection. */
+  collection: string;
+  /**
+   * Indexes to create at init(), each a list of top-level fields in order:
+   * `[['status'], ['userId', 'updatedAt']]`. Queries work on any field; these make them fast.
+   */
+  indexes?: readonly (readonly string[])[];
+}
+
+/** A row as stored. */
+interface ReadDocument {
+  _id: string;
+  /** The row's JSON text: read back exactly, whatever its keys ('.', '$') or nesting. */
+  json: string;
+  /** The top-level string, number and boolean fields: what queries, sorts and indexes see. */
+  fields: Record<string, FieldValue>;
+  version?: number;
+  expiresAt?: Date;
+}
+
+const DUPLICATE_KEY = 11000;
+
+/** Rows whose ttl has not passed (no TTL indexes on FerretDB: every read filters). */
+const live = (now: Date): mongo.Filter<ReadDocument> => ({
+  $or: [{ expiresAt: { $exists: false } }, { expiresAt: { $gt: now } }],
+});
+
+/**
+ * MongoDB read store (S2-6), FerretDB-compatible: one document per row in the store's own
+ * collection, `{ _id: id, json, fields, version?, expiresAt? }`. Queries run on `fields.<name>`
+ * (find/sort/skip/limit, countDocuments, an aggregate $match/$group/$sort for countBy); the
+ * indexes of the options are created at init().
+ *
+ * A versioned put is one replaceOne with upsert whose filter accepts only an older (or no, or
+ * an expired) stored version: a newer row makes the upsert's insert fail on the _id, which is
+ * the "not written" answer. FerretDB does not run that statement atomically (ADR 006), so two
+ * writers of one row could both land: one writer per row (one projection runner) is assumed.
+ *
+ * Expiry: FerretDB has no TTL indexes, so a row with a ttl keeps an `expiresAt` (the app's
+ * clock), every read filters expired rows out, and purgeExpired() deletes them (call it from a
+ * timer or a job; an expired row costs space only).
+ */
+export class MongoReadStore<Row extends ReadRow = ReadRow> implements ReadStore<Row> {
+  private readonly connection: Connection;
+  private readonly name: string;
+  private readonly indexes: IndexSpec[];
+
+  constructor(options: MongoReadStoreOptions) {
+    if (typeof options?.connection?.collection !== 'function')
+      throw new TypeError('MongoReadStore: options.connection must be a mongoose connection');
+    if (typeof options.collection !== 'string' || options.collection === '')
+      throw new TypeError('MongoReadStore: options.collection must be a non-empty string');
+    this.connection = options.connection;
+    this.name = options.collection;
+    this.indexes = (options.indexes ?? []).map((fields, index) => {
+      if (!Array.isArray(fields) || fields.length === 0)
+        throw new TypeError(`MongoReadStore: options.indexes[${index}] must list fields`);
+      const keys: Record<string, 1> = {};
+      for (const field of fields) {
+        checkField(field, `MongoReadStore: options.indexes[${index}] field`);
+        keys[`fields.${field}`] = 1;
+      }
+      return { name: Object.keys(keys).join('_1_') + '_1', keys };
+    });
+  }
+
+  private get collection(): mongo.Collection<ReadDocument> {
+    const db = this.connection.db;
+    if (!db) throw new Error('MongoReadStore: the connection is not open');
+    return db.collection<ReadDocument>(this.name);
+  }
+
+  async init(): Promise<void> {
+    // expiresAt: for purgeExpired (a plain index: FerretDB has no TTL index).
+    await ensureIndexes(this.collection, [
+      { name: 'expiresAt_1', keys: { expiresAt: 1 } },
+      ...this.indexes,
+    ]);
+  }
+
+  async get(id: string): Promise<Row | undefined> {
+    checkId(id);
+    const found = await this.collection.findOne(
+      { _id: id, ...live(new Date()) },
+      { projection: { json: 1 } },
+    );
+    return found ? (JSON.parse(found.json) as Row) : undefined;
+  }
+
+  async getMany(ids: readonly string[]): Promise<Row[]> {
+    checkIds(ids);
+    if (ids.length === 0) return [];
+    const found = await this.collection
+      .find({ _id: { $in: [...new Set(ids)] }, ...live(new Date()) }, { projection: { json: 1 } })
+      .toArray();
+    const byId = new Map(found.map((document) => [document._id, document.json]));
+    return ids.flatMap((id) => {
+      const json = byId.get(id);
+      return json === undefined ? [] : [JSON.parse(json) as Row];
+    });
+  }
+
+  async put(id: string, row: Row, options?: PutRowOptions): Promise<boolean> {
+    checkId(id);
+    const json = rowJson(row);
+    checkPutOptions(options);
+    const now = new Date();
+    const document: ReadDocument = {
+      _id: id,
+      json,
+      fields: queryFields(JSON.parse(json) as ReadRow),
+      ...(options?.version !== undefined && { version: options.version }),
+      ...(options?.ttlMs !== undefined && { expiresAt: new Date(now.getTime() + options.ttlMs) }),
+    };
+    const filter: mongo.Filter<ReadDocument> =
+      options?.version === undefined
+        ? { _id: id }
+        : { _id: id, $or: [...olderThan(options.version), { expiresAt: { $lte: now } }] };
+    try {
+      await this.collection.replaceOne(filter, document, { upsert: true });
+      return true;
+    } catch (error) {
+      // The filter found no older row, so the upsert inserted: the _id holds a newer one.
+      if ((error as { code?: number }).code === DUPLICATE_KEY) return false;
+      throw error;
+    }
+  }
+
+  async delete(id: string, options?: DeleteRowOptions): Promise<boolean> {
+    checkId(id);
+    checkDeleteOptions(options);
+    const version = options?.version;
+    const { deletedCount } = await this.collection.deleteOne({
+      _id: id,
+      $and: [live(new Date()), ...(version === undefined ? [] : [{ $or: olderThan(version) }])],
+    });
+    return deletedCount > 0;
+  }
+
+  async find(query?: ReadQuery): Promise<Row[]> {
+    const checked = checkQuery(query);
+    const sort: Record<string, 1 | -1> = {};
+    if (checked.orderBy)
+      sort[`fields.${checked.orderBy.field}`] = checked.orderBy.direction === 'desc' ? -1 : 1;
+    sort._id = 1;
+    if (checked.limit === 0) return [];
+    let cursor = this.collection
+      .find(this.filter(checked.where), { projection: { json: 1 } })
+      .sort(sort)
+      .skip(checked.offset);
+    if (checked.limit !== undefined) cursor = cursor.limit(checked.limit);
+    return (await cursor.toArray()).map((document) => JSON.parse(document.json) as Row);
+  }
+
+  async count(where?: ReadWhere): Promise<number> {
+    return this.collection.countDocuments(this.filter(checkWhere(where)));
+  }
+
+  async countBy(field: string, where?: ReadWhere): Promise<ValueCount[]> {
+    checkField(field, 'field');
+    const groups = await this.collection
+      .aggregate<{ _id: FieldValue | undefined; count: number }>([
+        { $match: this.filter(checkWhere(where)) },
+        { $group: { _id: `$fields.${field}`, count: { $sum: 1 } } },
+        { $sort: { _id: 1 } },
+      ])
+      .toArray();
+    // Sorted again by the one order every store shares (a server may order mixed types apart).
+    return groups
+      .map((group) => ({ value: group._id ?? null, count: group.count }))
+      .sort((a, b) => compareValues(a.value, b.value));
+  }
+
+  async clear(): Promise<void> {
+    await this.collection.deleteMany({});
+  }
+
+  async purgeExpired(): Promise<number> {
+    const { deletedCount } = await this.collection.deleteMany({
+      expiresAt: { $lte: new Date() },
+    });
+    return deletedCount;
+  }
+
+  async close(): Promise<void> {}
+
+  private filter(where: Map<string, FieldValue[]>): mongo.Filter<ReadDocument> {
+    const filter: Record<string, unknown> = live(new Date());
+    for (const [field, values] of where)
+      filter[`fields.${field}`] = values.length === 1 ? values[0] : { $in: values };
+    return filter as mongo.Filter<ReadDocument>;
+  }
+}
+
+/** A stored version below `version`, or none. */
+function olderThan(version: number): mongo.Filter<ReadDocument>[] {
+  return [{ version: { $exists: false } }, { version: { $lt: version } }];
+}

@@ -1,0 +1,98 @@
+/** A top-level field value a query can match and order by. */
+export type FieldValue = string | number | boolean | null;
+
+/** A read-model row: a JSON object (kept as its JSON form: undefined fields and functions drop). */
+export type ReadRow = Record<string, unknown>;
+
+/**
+ * Equality on top-level fields, all of which must hold: `{ status: 'open' }`, or one of several
+ * values: `{ status: { in: ['open', 'paused'] } }`. A field that is missing, or holds an object
+ * or an array, counts as `null` (so `{ archivedAt: null }` finds rows without it).
+ */
+export type ReadWhere = Readonly<
+  Record<string, FieldValue | { readonly in: readonly FieldValue[] }>
+>;
+
+export interface ReadQuery {
+  where?: ReadWhere;
+  /**
+   * By one top-level field; ties (and a query without orderBy) by id ascending, so pages of
+   * limit/offset never overlap. Values order as MongoDB's: null (and missing) < numbers <
+   * strings (by code point) < booleans.
+   */
+  orderBy?: { field: string; direction?: 'asc' | 'desc' };
+  /** At most this many rows (a non-negative integer); all when omitted. */
+  limit?: number;
+  /** Skips this many rows first (a non-negative integer); 0 when omitted. */
+  offset?: number;
+}
+
+export interface PutRowOptions {
+  /**
+   * The version of what the row shows (e.g. the event's stream version): the row is written
+   * only when it is greater than the stored row's version, so an at-least-once redelivery of an
+   * older event changes nothing. A row stored without a version takes any versioned put.
+   */
+  version?: number;
+  /** The row disappears this many milliseconds after the put (a positive integer). */
+  ttlMs?: number;
+}
+
+export interface DeleteRowOptions {
+  /** Deletes only when the stored row's version is below this one (or it has none). */
+  version?: number;
+}
+
+/** One group of `countBy`: how many live rows hold `value` in the field. */
+export interface ValueCount {
+  value: FieldValue;
+  count: number;
+}
+
+/**
+ * Where read-model rows live (S2-6): JSON objects keyed by a string id, written by projections
+ * and read by queries. InMemoryReadStore, MongoReadStore (`./mongodb`) and RedisReadStore
+ * (`./redis`) keep this contract; `describeReadStoreConformance` (`./testing`) checks it.
+ *
+ * Contract:
+ * - A row read back equals its JSON round trip (unicode and nesting kept); a read never returns
+ *   a row whose ttl has passed, whether or not it was purged yet.
+ * - `put` with a `version` is idempotent for projections: it writes only when the version is
+ *   greater than the stored one, atomically in memory and on Redis. On MongoDB (FerretDB) the
+ *   compare and the write are one conditional statement that FerretDB does not run atomically
+ *   (ADR 006): one writer per row (one projection runner) is assumed there.
+ * - Deletes leave no tombstone: after a delete, an older put redelivered late writes the row
+ *   again. A projection that deletes rows therefore applies a stream's events in order (as
+ *   ProjectionRunner does), or keeps a row with a `deleted` field instead.
+ * - Bad input (an empty id, a row that is not an object, a negative limit…) is refused with a
+ *   TypeError naming the argument, before anything is read or written.
+ * - Safe to call concurrently. Neither init nor close opens or closes the connection given.
+ */
+export interface ReadStore<Row extends ReadRow = ReadRow> {
+  /** Creates what the store needs (collection, indexes); idempotent. */
+  init(): Promise<void>;
+  /** The row, or undefined when there is none (or it expired). */
+  get(id: string): Promise<Row | undefined>;
+  /** The rows of these ids in the order of `ids`; ids without a (live) row are skipped. */
+  getMany(ids: readonly string[]): Promise<Row[]>;
+  /** Stores the row under the id; true when it was written, false when a newer version stands. */
+  put(id: string, row: Row, options?: PutRowOptions): Promise<boolean>;
+  /** Removes the row; true when a live row was removed. */
+  delete(id: string, options?: DeleteRowOptions): Promise<boolean>;
+  /** The live rows matching the query (see ReadQuery for the order). */
+  find(query?: ReadQuery): Promise<Row[]>;
+  /** How many live rows match. */
+  count(where?: ReadWhere): Promise<number>;
+  /** How many live matching rows hold each value of a field, by value ascending. */
+  countBy(field: string, where?: ReadWhere): Promise<ValueCount[]>;
+  /** Removes every row, for Projection.reset (a rebuild). */
+  clear(): Promise<void>;
+  /**
+   * Removes the rows whose ttl has passed and says how many. Reads skip them anyway; call it (or
+   * schedule it) to free their space where the backend does not (MongoDB: FerretDB has no TTL
+   * indexes).
+   */
+  purgeExpired(): Promise<number>;
+  /** Releases what the store holds; the connection given stays open. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,193 @@
+import { shownValue } from '../config/shown-value';
+import {
+  type DeleteRowOptions,
+  type FieldValue,
+  type PutRowOptions,
+  type ReadQuery,
+  type ReadRow,
+  type ValueCount,
+} from './read-store.port';
+
+/*
+ * What every ReadStore checks and computes alike, so the backends refuse the same inputs with
+ * the same messages and answer queries in the same order: each one starts with these checks,
+ * and the in-memory and Redis stores also match and order rows with these functions.
+ */
+
+export function checkId(id: unknown, name = 'id'): asserts id is string {
+  if (typeof id !== 'string' || id === '')
+    throw new TypeError(`${name} must be a non-empty string, got ${shownValue(id)}`);
+}
+
+export function checkIds(ids: unknown): asserts ids is readonly string[] {
+  if (!Array.isArray(ids)) throw new TypeError(`ids must be an array, got ${shownValue(ids)}`);
+  ids.forEach((id, index) => checkId(id, `ids[${index}]`));
+}
+
+/** The row as stored: its JSON text. @throws TypeError when the row is not a JSON object */
+export function rowJson(row: unknown): string {
+  if (typeof row !== 'object' || row === null || Array.isArray(row))
+    throw new TypeError(`row must be a JSON object, got ${shownValue(row)}`);
+  return JSON.stringify(row);
+}
+
+export function checkPutOptions(options: PutRowOptions | undefined): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`put options must be an object, got ${shownValue(options)}`);
+  checkVersion(options.version);
+  const { ttlMs } = options;
+  if (ttlMs !== undefined && (!Number.isSafeInteger(ttlMs) || ttlMs < 1))
+    throw new TypeError(`ttlMs must be a positive integer, got ${shownValue(ttlMs)}`);
+}
+
+export function checkDeleteOptions(options: DeleteRowOptions | undefined): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`delete options must be an object, got ${shownValue(options)}`);
+  checkVersion(options.version);
+}
+
+function checkVersion(version: unknown): void {
+  if (version !== undefined && (!Number.isSafeInteger(version) || (version as number) < 0))
+    throw new TypeError(`version must be a non-negative integer, got ${shownValue(version)}`);
+}
+
+/** A top-level field name: not empty, no '.', not starting with '$' (MongoDB paths). */
+export function checkField(field: unknown, name: string): asserts field is string {
+  if (typeof field !== 'string' || field === '' || field.includes('.') || field.startsWith('$'))
+    throw new TypeError(
+      `${name} must be a top-level field name (no '.', no leading '$'), got ${shownValue(field)}`,
+    );
+}
+
+function isFieldValue(value: unknown): value is FieldValue {
+  return (
+    value === null ||
+    typeof value === 'string' ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value))
+  );
+}
+
+/** The where as lists of accepted values per field. @throws TypeError naming the bad part */
+export function checkWhere(where: unknown): Map<string, FieldValue[]> {
+  const fields = new Map<string, FieldValue[]>();
+  if (where === undefined) return fields;
+  if (typeof where !== 'object' || where === null || Array.isArray(where))
+    throw new TypeError(`where must be an object, got ${shownValue(where)}`);
+  for (const [field, condition] of Object.entries(where)) {
+    checkField(field, 'a where field');
+    if (isFieldValue(condition)) {
+      fields.set(field, [condition]);
+      continue;
+    }
+    const values = (condition as { in?: unknown } | undefined)?.in;
+    if (
+      typeof condition !== 'object' ||
+      Object.keys(condition).length !== 1 ||
+      !Array.isArray(values) ||
+      !values.every(isFieldValue)
+    )
+      throw new TypeError(
+        `where.${field} must be a string, finite number, boolean, null or { in: [such values] }, got ${shownValue(condition)}`,
+      );
+    fields.set(field, values);
+  }
+  return fields;
+}
+
+export interface CheckedQuery {
+  where: Map<string, FieldValue[]>;
+  orderBy?: { field: string; direction: 'asc' | 'desc' };
+  limit?: number;
+  offset: number;
+}
+
+export function checkQuery(query: ReadQuery | undefined): CheckedQuery {
+  if (query === undefined) return { where: new Map(), offset: 0 };
+  if (typeof query !== 'object' || query === null)
+    throw new TypeError(`query must be an object, got ${shownValue(query)}`);
+  const where = checkWhere(query.where);
+  let orderBy: CheckedQuery['orderBy'];
+  if (query.orderBy !== undefined) {
+    checkField(query.orderBy?.field, 'orderBy.field');
+    const direction = query.orderBy.direction ?? 'asc';
+    if (direction !== 'asc' && direction !== 'desc')
+      throw new TypeError(
+        `orderBy.direction must be 'asc' or 'desc', got ${shownValue(direction)}`,
+      );
+    orderBy = { field: query.orderBy.field, direction };
+  }
+  for (const name of ['limit', 'offset'] as const) {
+    const value = query[name];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
+      throw new TypeError(`${name} must be a non-negative integer, got ${shownValue(value)}`);
+  }
+  return { where, orderBy, limit: query.limit, offset: query.offset ?? 0 };
+}
+
+/** A field of a row as queries see it: objects, arrays and missing fields are null. */
+export function fieldOf(row: ReadRow, field: string): FieldValue {
+  const value = Object.hasOwn(row, field) ? row[field] : null;
+  return isFieldValue(value) ? value : null;
+}
+
+/** The top-level fields queries can see (what MongoReadStore keeps beside the row's JSON). */
+export function queryFields(row: ReadRow): Record<string, FieldValue> {
+  const fields: Record<string, FieldValue> = {};
+  for (const field of Object.keys(row)) {
+    if (field.includes('.') || field.startsWith('$')) continue;
+    const value = fieldOf(row, field);
+    if (value !== null) fields[field] = value;
+  }
+  return fields;
+}
+
+export function matches(row: ReadRow, where: Map<string, FieldValue[]>): boolean {
+  for (const [field, values] of where) {
+    const value = fieldOf(row, field);
+    if (!values.some((accepted) => compareValues(accepted, value) === 0)) return false;
+  }
+  return true;
+}
+
+const RANK = { object: 0, number: 1, string: 2, boolean: 3 } as const;
+
+/** MongoDB's order: null < numbers < strings (UTF-8 bytes, i.e. code points) < booleans. */
+export function compareValues(a: FieldValue, b: FieldValue): number {
+  const rankA = RANK[typeof a as keyof typeof RANK];
+  const rankB = RANK[typeof b as keyof typeof RANK];
+  if (rankA !== rankB) return rankA - rankB;
+  if (typeof a === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b as string));
+  if (a === null) return 0;
+  return a < (b as number | boolean) ? -1 : a > (b as number | boolean) ? 1 : 0;
+}
+
+/** Orders, skips and limits the matching rows as the query says (ties by id). */
+export function page<Row extends ReadRow>(
+  entries: readonly (readonly [string, Row])[],
+  query: CheckedQuery,
+): Row[] {
+  const { orderBy } = query;
+  const sign = orderBy?.direction === 'desc' ? -1 : 1;
+  const sorted = [...entries].sort(
+    ([idA, a], [idB, b]) =>
+      (orderBy ? sign * compareValues(fieldOf(a, orderBy.field), fieldOf(b, orderBy.field)) : 0) ||
+      compareValues(idA, idB),
+  );
+  const end = query.limit === undefined ? undefined : query.offset + query.limit;
+  return sorted.slice(query.offset, end).map(([, row]) => row);
+}
+
+/** countBy over matching rows, by value ascending. */
+export function countValues(rows: Iterable<ReadRow>, field: string): ValueCount[] {
+  const counts: ValueCount[] = [];
+  for (const row of rows) {
+    const value = fieldOf(row, field);
+    const found = counts.find((entry) => compareValues(entry.value, value) === 0);
+    if (found) found.count++;
+    else counts.push({ value, count: 1 });
+  }
+  return counts.sort((a, b) => compareValues(a.value, b.value));
+}

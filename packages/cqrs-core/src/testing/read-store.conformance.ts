@@ -1,0 +1,351 @@
+import { type ReadRow, type ReadStore } from '../read-stores/read-store.port';
+import { expectRefusal, refusal } from './refusal.expectation';
+
+export interface ReadStoreFactoryOptions {
+  /**
+   * The fields the suite queries (where, countBy): declared as indexed where the backend needs
+   * it (Redis), given as indexes elsewhere (MongoDB).
+   */
+  indexed: readonly string[];
+}
+
+/**
+ * Creates an empty store of its own (a fresh collection or key prefix per call); the suite calls
+ * init() and close() on it.
+ */
+export type ReadStoreFactory = (options: ReadStoreFactoryOptions) => ReadStore | Promise<ReadStore>;
+
+/** The fields the suite's queries use. */
+const INDEXED = ['status', 'rank', 'owner'] as const;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The read store contract (see ReadStore), run once per backend:
+ * `describeReadStoreConformance('redis', (options) => new RedisReadStore({ client, keyPrefix, ...options }))`.
+ */
+export function describeReadStoreConformance(name: string, factory: ReadStoreFactory): void {
+  describe(`ReadStore conformance: ${name}`, () => {
+    const open: ReadStore[] = [];
+    async function store(): Promise<ReadStore> {
+      const created = await factory({ indexed: INDEXED });
+      open.push(created);
+      await created.init();
+      return created;
+    }
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((s) => s.close()));
+    });
+
+    /** Five trainers: ids t1…t5, statuses, ranks (t5 has none) and owners. */
+    async function seeded(): Promise<ReadStore> {
+      const s = await store();
+      await s.put('t1', { name: 'Ash', status: 'active', rank: 3, owner: 'kanto' });
+      await s.put('t2', { name: 'Misty', status: 'resting', rank: 1, owner: 'kanto' });
+      await s.put('t3', { name: 'Brock', status: 'active', rank: 2, owner: 'kanto' });
+      await s.put('t4', { name: 'Gary', status: 'away', rank: 5, owner: 'johto' });
+      await s.put('t5', { name: 'May', status: 'active', owner: 'hoenn' });
+      return s;
+    }
+    const names = (rows: ReadRow[]) => rows.map((row) => row.name);
+
+    it('puts, gets and replaces a row; getMany keeps the order of ids and skips missing ones', async () => {
+      const s = await store();
+      await s.init();
+      await expect(s.get('t1')).resolves.toBeUndefined();
+      await expect(s.put('t1', { name: 'Ash', rank: 1 })).resolves.toBe(true);
+      await s.put('t2', { name: 'Misty' });
+      await expect(s.get('t1')).resolves.toEqual({ name: 'Ash', rank: 1 });
+      await expect(s.put('t1', { name: 'Ash Ketchum' })).resolves.toBe(true);
+      // A put replaces the whole row: no field of the old one stays.
+      await expect(s.get('t1')).resolves.toEqual({ name: 'Ash Ketchum' });
+      await expect(s.getMany(['t2', 'nobody', 't1', 't2'])).resolves.toEqual([
+        { name: 'Misty' },
+        { name: 'Ash Ketchum' },
+        { name: 'Misty' },
+      ]);
+      await expect(s.getMany([])).resolves.toEqual([]);
+    });
+
+    it('keeps a row written with a version against older and equal versions (redelivery)', async () => {
+      const s = await store();
+      await expect(s.put('t1', { name: 'v5' }, { version: 5 })).resolves.toBe(true);
+      await expect(s.put('t1', { name: 'v3' }, { version: 3 })).resolves.toBe(false);
+      await expect(s.put('t1', { name: 'v5 again' }, { version: 5 })).resolves.toBe(false);
+      await expect(s.get('t1')).resolves.toEqual({ name: 'v5' });
+      await expect(s.put('t1', { name: 'v6' }, { version: 6 })).resolves.toBe(true);
+      await expect(s.get('t1')).resolves.toEqual({ name: 'v6' });
+      // A put without a version always writes, and the row then takes any versioned put.
+      await expect(s.put('t1', { name: 'plain' })).resolves.toBe(true);
+      await expect(s.put('t1', { name: 'v2' }, { version: 2 })).resolves.toBe(true);
+      await expect(s.get('t1')).resolves.toEqual({ name: 'v2' });
+    });
+
+    it('ends with the newest version after concurrent versioned puts', async () => {
+      const s = await store();
+      const versions = Array.from({ length: 30 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+      const wrote = await Promise.all(
+        versions.map((version) => s.put('t1', { version }, { version })),
+      );
+      await expect(s.get('t1')).resolves.toEqual({ version: 30 });
+      expect(wrote.filter(Boolean).length).toBeGreaterThanOrEqual(1);
+    });
+
+    it('keeps indexes true when a put changes a queried field', async () => {
+      const s = await seeded();
+      await s.put('t1', { name: 'Ash', status: 'resting', rank: 3, owner: 'kanto' });
+      expect(names(await s.find({ where: { status: 'active' } }))).toEqual(['Brock', 'May']);
+      expect(names(await s.find({ where: { status: 'resting' } }))).toEqual(['Ash', 'Misty']);
+    });
+
+    it('deletes a row, and with a version only when the stored one is older', async () => {
+      const s = await seeded();
+      await expect(s.delete('t1')).resolves.toBe(true);
+      await expect(s.delete('t1')).resolves.toBe(false);
+      await expect(s.get('t1')).resolves.toBeUndefined();
+      await expect(s.count({ status: 'active' })).resolves.toBe(2);
+      await s.put('v', { name: 'versioned' }, { version: 4 });
+      await expect(s.delete('v', { version: 4 })).resolves.toBe(false);
+      await expect(s.delete('v', { version: 3 })).resolves.toBe(false);
+      await expect(s.get('v')).resolves.toEqual({ name: 'versioned' });
+      await expect(s.delete('v', { version: 5 })).resolves.toBe(true);
+      await expect(s.get('v')).resolves.toBeUndefined();
+      // No tombstone: an older put redelivered after the delete writes the row again.
+      await expect(s.put('v', { name: 'late' }, { version: 2 })).resolves.toBe(true);
+    });
+
+    it('finds by equality and by in, ordered by id when no order is given', async () => {
+      const s = await seeded();
+      expect(names(await s.find())).toEqual(['Ash', 'Misty', 'Brock', 'Gary', 'May']);
+      expect(names(await s.find({ where: { status: 'active' } }))).toEqual(['Ash', 'Brock', 'May']);
+      expect(names(await s.find({ where: { status: 'active', owner: 'kanto' } }))).toEqual([
+        'Ash',
+        'Brock',
+      ]);
+      expect(names(await s.find({ where: { status: { in: ['away', 'resting'] } } }))).toEqual([
+        'Misty',
+        'Gary',
+      ]);
+      expect(names(await s.find({ where: { rank: 2 } }))).toEqual(['Brock']);
+      expect(names(await s.find({ where: { rank: '2' } }))).toEqual([]);
+      expect(names(await s.find({ where: { status: 'gone' } }))).toEqual([]);
+      expect(names(await s.find({ where: { status: { in: [] } } }))).toEqual([]);
+      // A missing field is null.
+      expect(names(await s.find({ where: { rank: null } }))).toEqual(['May']);
+      expect(names(await s.find({ where: { rank: { in: [null, 5] } } }))).toEqual(['Gary', 'May']);
+    });
+
+    it('orders by a field either way (missing first ascending), then pages with limit and offset', async () => {
+      const s = await seeded();
+      expect(names(await s.find({ orderBy: { field: 'rank' } }))).toEqual([
+        'May',
+        'Misty',
+        'Brock',
+        'Ash',
+        'Gary',
+      ]);
+      expect(names(await s.find({ orderBy: { field: 'rank', direction: 'desc' } }))).toEqual([
+        'Gary',
+        'Ash',
+        'Brock',
+        'Misty',
+        'May',
+      ]);
+      // Ties by id: t1 Ash, t3 Brock, t5 May.
+      expect(names(await s.find({ orderBy: { field: 'status' } }))).toEqual([
+        'Ash',
+        'Brock',
+        'May',
+        'Gary',
+        'Misty',
+      ]);
+      expect(names(await s.find({ orderBy: { field: 'name' }, limit: 2 }))).toEqual([
+        'Ash',
+        'Brock',
+      ]);
+      expect(names(await s.find({ orderBy: { field: 'name' }, limit: 2, offset: 2 }))).toEqual([
+        'Gary',
+        'May',
+      ]);
+      expect(names(await s.find({ orderBy: { field: 'name' }, offset: 4 }))).toEqual(['Misty']);
+      expect(names(await s.find({ limit: 0 }))).toEqual([]);
+      expect(
+        names(
+          await s.find({
+            where: { owner: 'kanto' },
+            orderBy: { field: 'rank', direction: 'desc' },
+            limit: 2,
+          }),
+        ),
+      ).toEqual(['Ash', 'Brock']);
+    });
+
+    it('counts matching rows, and counts per value of a field', async () => {
+      const s = await seeded();
+      await expect(s.count()).resolves.toBe(5);
+      await expect(s.count({ owner: 'kanto' })).resolves.toBe(3);
+      await expect(s.count({ status: { in: ['active', 'away'] } })).resolves.toBe(4);
+      await expect(s.count({ status: 'gone' })).resolves.toBe(0);
+      await expect(s.countBy('status')).resolves.toEqual([
+        { value: 'active', count: 3 },
+        { value: 'away', count: 1 },
+        { value: 'resting', count: 1 },
+      ]);
+      await expect(s.countBy('owner', { status: 'active' })).resolves.toEqual([
+        { value: 'hoenn', count: 1 },
+        { value: 'kanto', count: 2 },
+      ]);
+      await expect(s.countBy('rank', { owner: { in: ['hoenn', 'johto'] } })).resolves.toEqual([
+        { value: null, count: 1 },
+        { value: 5, count: 1 },
+      ]);
+    });
+
+    it('lets a row with a ttl disappear from every read, and purges it', async () => {
+      const s = await seeded();
+      await expect(s.put('t6', { name: 'Dawn', status: 'active' }, { ttlMs: 300 })).resolves.toBe(
+        true,
+      );
+      await s.put('t1', { name: 'Ash', status: 'active', rank: 3, owner: 'kanto' }, { ttlMs: 300 });
+      await expect(s.get('t6')).resolves.toEqual({ name: 'Dawn', status: 'active' });
+      await expect(s.count({ status: 'active' })).resolves.toBe(4);
+      await sleep(700);
+      await expect(s.get('t6')).resolves.toBeUndefined();
+      await expect(s.getMany(['t6', 't1', 't2'])).resolves.toEqual([
+        expect.objectContaining({ name: 'Misty' }),
+      ]);
+      expect(names(await s.find({ where: { status: 'active' } }))).toEqual(['Brock', 'May']);
+      await expect(s.count()).resolves.toBe(4);
+      await expect(s.countBy('owner')).resolves.toEqual([
+        { value: 'hoenn', count: 1 },
+        { value: 'johto', count: 1 },
+        { value: 'kanto', count: 2 },
+      ]);
+      await expect(s.delete('t6')).resolves.toBe(false);
+      await s.purgeExpired();
+      await expect(s.purgeExpired()).resolves.toBe(0);
+      // An expired row takes a put of any version again; a put without ttl keeps it.
+      await expect(s.put('t6', { name: 'Dawn again' }, { version: 1 })).resolves.toBe(true);
+      await sleep(400);
+      await expect(s.get('t6')).resolves.toEqual({ name: 'Dawn again' });
+    });
+
+    it('purgeExpired says how many rows it removed', async () => {
+      const s = await store();
+      await s.put('a', { status: 'x' }, { ttlMs: 50 });
+      await s.put('b', { status: 'x' }, { ttlMs: 50 });
+      await s.put('c', { status: 'x' });
+      await sleep(300);
+      // Redis may already have dropped expired keys itself: at most two are left to purge.
+      expect(await s.purgeExpired()).toBeLessThanOrEqual(2);
+      await expect(s.count({ status: 'x' })).resolves.toBe(1);
+    });
+
+    it('clears every row, after which it is empty and takes puts again', async () => {
+      const s = await seeded();
+      await s.put('t9', { status: 'active' }, { version: 9, ttlMs: 60_000 });
+      await s.clear();
+      await expect(s.count()).resolves.toBe(0);
+      await expect(s.find({ where: { status: 'active' } })).resolves.toEqual([]);
+      await expect(s.countBy('status')).resolves.toEqual([]);
+      await expect(s.get('t1')).resolves.toBeUndefined();
+      await expect(s.put('t9', { status: 'away' }, { version: 1 })).resolves.toBe(true);
+      await expect(s.find({ where: { status: 'away' } })).resolves.toEqual([{ status: 'away' }]);
+    });
+
+    it('round-trips unicode and nested data, and ids with any characters', async () => {
+      const s = await store();
+      const row = {
+        name: '지우 Ash 🐉 サトシ',
+        status: 'ünïcödé ✓',
+        'key.with.dots': { $dollar: 1, 'a.b': [1, [2, [3, { deep: '\u0000nul' }]]] },
+        nested: { level1: { level2: { values: [null, true, false, -0.5, 1e21] } } },
+        empty: { list: [], object: {} },
+      };
+      const id = 'trainer:ash/🐉 {1}*';
+      await s.put(id, row);
+      await expect(s.get(id)).resolves.toEqual(row);
+      await expect(s.getMany([id])).resolves.toEqual([row]);
+      await expect(s.find({ where: { status: 'ünïcödé ✓' } })).resolves.toEqual([row]);
+      await expect(s.countBy('status')).resolves.toEqual([{ value: 'ünïcödé ✓', count: 1 }]);
+    });
+
+    it('treats a field holding an object or an array as null in queries', async () => {
+      const s = await store();
+      await s.put('a', { status: ['active'], owner: { name: 'kanto' } });
+      await s.put('b', { status: 'active', owner: 'kanto' });
+      await expect(s.find({ where: { status: 'active' } })).resolves.toEqual([
+        { status: 'active', owner: 'kanto' },
+      ]);
+      await expect(s.count({ status: null, owner: null })).resolves.toBe(1);
+    });
+
+    describe('refuses bad input with a TypeError naming it, changing nothing', () => {
+      const cases: [string, (s: ReadStore) => Promise<unknown>, string][] = [
+        ['an empty id', (s) => s.put('', { a: 1 }), 'id must be a non-empty string, got ""'],
+        ['a number id', (s) => s.put(7 as never, { a: 1 }), 'id must be a non-empty string, got 7'],
+        [
+          'a row that is a string',
+          (s) => s.put('t1', 'x' as never),
+          'row must be a JSON object, got "x"',
+        ],
+        ['a null row', (s) => s.put('t1', null as never), 'row must be a JSON object, got null'],
+        ['an array row', (s) => s.put('t1', [1] as never), 'row must be a JSON object, got [1]'],
+        [
+          'a fractional version',
+          (s) => s.put('t1', { a: 1 }, { version: 1.5 }),
+          'version must be a non-negative integer, got 1.5',
+        ],
+        [
+          'a zero ttl',
+          (s) => s.put('t1', { a: 1 }, { ttlMs: 0 }),
+          'ttlMs must be a positive integer, got 0',
+        ],
+        ['a delete of an empty id', (s) => s.delete(''), 'id must be a non-empty string, got ""'],
+        ['an empty id to get', (s) => s.get(''), 'id must be a non-empty string, got ""'],
+        [
+          'an empty id in getMany',
+          (s) => s.getMany(['t1', '']),
+          'ids[1] must be a non-empty string, got ""',
+        ],
+        [
+          'a negative limit',
+          (s) => s.find({ limit: -1 }),
+          'limit must be a non-negative integer, got -1',
+        ],
+        [
+          'a fractional offset',
+          (s) => s.find({ offset: 0.5 }),
+          'offset must be a non-negative integer, got 0.5',
+        ],
+        [
+          'an object in where',
+          (s) => s.find({ where: { status: { eq: 'x' } as never } }),
+          `where.status must be a string, finite number, boolean, null or { in: [such values] }, got {"eq":"x"}`,
+        ],
+        [
+          'a dotted where field',
+          (s) => s.count({ 'owner.name': 'x' }),
+          `a where field must be a top-level field name (no '.', no leading '$'), got "owner.name"`,
+        ],
+        [
+          'a bad direction',
+          (s) => s.find({ orderBy: { field: 'rank', direction: 'up' as never } }),
+          `orderBy.direction must be 'asc' or 'desc', got "up"`,
+        ],
+        [
+          'an empty countBy field',
+          (s) => s.countBy(''),
+          `field must be a top-level field name (no '.', no leading '$'), got ""`,
+        ],
+      ];
+      it.each(cases)('%s', async (_case, call, message) => {
+        const s = await store();
+        await s.put('t1', { status: 'kept' }, { version: 1 });
+        expectRefusal(await refusal(call(s)), TypeError, message);
+        await expect(s.get('t1')).resolves.toEqual({ status: 'kept' });
+        await expect(s.count()).resolves.toBe(1);
+      });
+    });
+  });
+}

@@ -1,0 +1,74 @@
+import mongoose, { type Connection } from 'mongoose';
+import { testNamespace } from '@causeway/testkit';
+import { MongoReadStore } from '../src/mongodb';
+import { describeReadStoreConformance } from '../src/testing/read-store.conformance';
+
+// The read store contract against the real MongoDB-wire server (FerretDB locally): a
+// collection per store, in this file's own database.
+const ns = testNamespace('readmongo');
+let connection: Connection;
+let run = 0;
+
+beforeAll(async () => {
+  connection = await mongoose
+    .createConnection(ns.mongoUri(), { serverSelectionTimeoutMS: 10_000 })
+    .asPromise();
+});
+afterAll(async () => {
+  await connection.close();
+  // Dropped by a fresh client once nothing queries the database any more (FerretDB, INFRA.md).
+  const dropper = await mongoose.createConnection(ns.mongoUri()).asPromise();
+  await dropper.dropDatabase();
+  await dropper.close();
+});
+
+describeReadStoreConformance(
+  'mongodb',
+  ({ indexed }) =>
+    new MongoReadStore({
+      connection,
+      collection: `rows${run++}`,
+      indexes: indexed.map((field) => [field]),
+    }),
+);
+
+describe('MongoReadStore', () => {
+  it('creates the indexes of its options at init(), on the queried fields', async () => {
+    const store = new MongoReadStore({
+      connection,
+      collection: 'indexed',
+      indexes: [['status'], ['userId', 'updatedAt']],
+    });
+    await store.init();
+    await store.init();
+    const keys = (await connection.db!.collection('indexed').indexes()).map((index) => index.key);
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        { expiresAt: 1 },
+        { 'fields.status': 1 },
+        { 'fields.userId': 1, 'fields.updatedAt': 1 },
+      ]),
+    );
+  });
+
+  it('keeps an expired row until purgeExpired removes it (no TTL index on FerretDB)', async () => {
+    const store = new MongoReadStore({ connection, collection: 'expiring' });
+    await store.init();
+    await store.put('a', { status: 'x' }, { ttlMs: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const raw = connection.db!.collection('expiring');
+    await expect(store.get('a')).resolves.toBeUndefined();
+    await expect(raw.countDocuments({})).resolves.toBe(1);
+    await expect(store.purgeExpired()).resolves.toBe(1);
+    await expect(raw.countDocuments({})).resolves.toBe(0);
+  });
+
+  it('refuses bad options, naming them', () => {
+    expect(() => new MongoReadStore({ connection, collection: '' })).toThrow(
+      'MongoReadStore: options.collection must be a non-empty string',
+    );
+    expect(() => new MongoReadStore({ connection, collection: 'x', indexes: [['a.b']] })).toThrow(
+      TypeError,
+    );
+  });
+});

@@ -25,3 +25,4 @@ export * from './streams-layout.probe';
 export * from './redis.lease';
 export * from './redis.snapshot-store';
 export * from './redis.script';
+export * from './redis.read-store';

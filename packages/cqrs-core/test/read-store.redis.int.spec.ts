@@ -1,0 +1,78 @@
+import { testNamespace } from '@causeway/testkit';
+import Redis from 'ioredis';
+import { RedisReadStore } from '../src/redis';
+import { describeReadStoreConformance } from '../src/testing/read-store.conformance';
+
+// The read store contract against a real Redis; every key of this file under its prefix.
+const ns = testNamespace('readredis');
+let redis: Redis;
+let run = 0;
+
+beforeAll(() => {
+  redis = new Redis(ns.redisUrl);
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${ns.keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+describeReadStoreConformance(
+  'redis',
+  ({ indexed }) =>
+    new RedisReadStore({ client: redis, keyPrefix: `${ns.keyPrefix}${run++}:`, indexed }),
+);
+
+describe('RedisReadStore', () => {
+  const store = (name: string, indexed = ['status']) =>
+    new RedisReadStore({ client: redis, keyPrefix: `${ns.keyPrefix}${name}:`, indexed });
+
+  it('refuses a query or countBy on a field not declared as indexed, naming it', async () => {
+    const s = store('undeclared');
+    await s.put('a', { status: 'x', color: 'red' });
+    await expect(s.find({ where: { color: 'red' } })).rejects.toThrow(
+      'RedisReadStore: where.color is not an indexed field; declare "color" in options.indexed to query by it (indexed: status)',
+    );
+    await expect(s.count({ color: 'red' })).rejects.toThrow(TypeError);
+    await expect(s.countBy('color')).rejects.toThrow(
+      'RedisReadStore: countBy field is not an indexed field; declare "color" in options.indexed',
+    );
+    // Ordering reads the matching rows, so any field will do.
+    await expect(s.find({ orderBy: { field: 'color' } })).resolves.toHaveLength(1);
+  });
+
+  it('keeps a row in one key with its expiry, and leaves no key behind after delete and clear', async () => {
+    const prefix = `${ns.keyPrefix}keys:`;
+    const s = store('keys');
+    await s.put('a', { status: 'x' }, { ttlMs: 60_000 });
+    const ttl = await redis.pttl(`${prefix}r:a`);
+    expect(ttl).toBeGreaterThan(59_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    await s.put('b', { status: 'y' });
+    await s.delete('a');
+    await s.clear();
+    expect(await redis.keys(`${prefix}*`)).toEqual([]);
+  });
+
+  it('drops expired ids from the index sets at the next write', async () => {
+    const prefix = `${ns.keyPrefix}purge:`;
+    const s = store('purge');
+    await s.put('a', { status: 'x' }, { ttlMs: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await s.put('b', { status: 'x' });
+    expect(await redis.smembers(`${prefix}i:${JSON.stringify(['status', 'x'])}`)).toEqual(['b']);
+    expect(await redis.smembers(`${prefix}ids`)).toEqual(['b']);
+  });
+
+  it('refuses bad options, naming them', () => {
+    expect(() => new RedisReadStore({} as never)).toThrow(
+      'RedisReadStore: options.client must be a connected ioredis client',
+    );
+    expect(() => new RedisReadStore({ client: redis, keyPrefix: '' })).toThrow(
+      'RedisReadStore: options.keyPrefix must be a non-empty string',
+    );
+    expect(() => new RedisReadStore({ client: redis, keyPrefix: 'x:', indexed: ['a.b'] })).toThrow(
+      TypeError,
+    );
+  });
+});

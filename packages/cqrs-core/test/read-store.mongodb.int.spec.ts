@@ -30,6 +30,8 @@ describeReadStoreConformance(
       collection: `rows${run++}`,
       indexes: indexed.map((field) => [field]),
     }),
+  // FerretDB runs the conditional replaceOne in two steps (ADR 006): one writer per row.
+  { concurrentWriters: false },
 );
 
 describe('MongoReadStore', () => {

@@ -3,3 +3,4 @@ export * from './merge-patch';
 export * from './document.collection';
 export * from './document.errors';
 export * from './document.store';
+export * from './document.projection';

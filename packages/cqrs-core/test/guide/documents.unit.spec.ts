@@ -3,6 +3,7 @@ import {
   CommandRejectedError,
   ConcurrencyConflictError,
   DocumentStore,
+  documentProjection,
   DomainError,
   documentCollection,
   EventBus,
@@ -10,8 +11,10 @@ import {
   InMemoryBroker,
   InMemoryCheckpointStore,
   InMemoryEventStore,
+  InMemoryReadStore,
   MessageFactory,
   messageType,
+  ProjectionRunner,
   Router,
   SerializerRegistry,
   topicNaming,
@@ -149,5 +152,39 @@ describe('guide: documents', () => {
     await forwarder.stop();
     await router.close();
     commands.close();
+  });
+  it('keeps a queryable row per document with documentProjection', async () => {
+    const eventStore = new InMemoryEventStore();
+    const documents = new DocumentStore({ eventStore });
+    await documents.update(users, 'ash', () => ({ name: 'Ash', email: 'ash@pallet.town' }));
+    await documents.update(users, 'gary', () => ({ name: 'Gary', email: 'gary@pallet.town' }));
+    await documents.update(users, 'misty', () => ({ name: 'Misty', email: 'misty@cerulean.gym' }));
+    // #region guide:documents-projection
+    // Or MongoReadStore / RedisReadStore (with indexes on the fields you query).
+    const rows = new InMemoryReadStore<{ name: string; email: string }>();
+    const projections = new ProjectionRunner({
+      eventStore,
+      checkpoints: new InMemoryCheckpointStore(),
+    });
+    projections.start(documentProjection(users, rows)); // named 'documents-users'
+    await projections.whenCaughtUp();
+
+    const write = await documents.update(users, 'gary', (user) => ({
+      ...user!,
+      email: 'gary@oak.lab',
+    }));
+    await projections.waitFor(write.positions.at(-1)!); // read your own write
+    await documents.delete(users, 'misty');
+
+    const pallet = await rows.find({ where: { email: 'ash@pallet.town' } }); // [{ name: 'Ash', … }]
+    // #endregion
+    const deleted = await documents.get(users, 'misty');
+    await projections.waitFor((await eventStore.readAll({ limit: 1000 })).at(-1)!.position);
+    expect(pallet).toEqual([{ name: 'Ash', email: 'ash@pallet.town' }]);
+    expect(await rows.get('gary')).toEqual({ name: 'Gary', email: 'gary@oak.lab' });
+    expect(deleted).toBeUndefined();
+    expect(await rows.get('misty')).toBeUndefined();
+    expect(await rows.count()).toBe(2);
+    await projections.stop();
   });
 });

@@ -14,6 +14,7 @@ import {
   instanceIdOf,
   keyPrefixOf,
   RedisCommandStatusStore,
+  RedisProgressStatuses,
   redisFromConfig,
   RedisMessagingModule,
   RedisTokenRevocations,
@@ -100,6 +101,12 @@ export class AppModule {
             publisher,
             topic: orderEventsTopic(config.TOPIC_PREFIX, ORDER_EVENTS_TOPIC),
             publishTimeoutMs: config.ORDER_PUBLISH_TIMEOUT_MS,
+            // Read by order-processor's /status and the gateways' recovery (same TOPIC_PREFIX).
+            statuses: new RedisProgressStatuses({
+              client: redis.client,
+              keyPrefix,
+              ttlMs: config.PROGRESS_HISTORY_TTL_MS,
+            }),
           },
         }),
       ],

@@ -6,7 +6,8 @@ import {
   type SubscriptionHandle,
 } from '@causeway/cqrs-core';
 import { type KafkaClient, kafkaConnection, KafkaSubscriber } from '@causeway/cqrs-core/kafka';
-import { TokenService } from '@causeway/platform';
+import { RedisProgressStatuses, TokenService } from '@causeway/platform';
+import Redis from 'ioredis';
 import {
   removeNamespaceData,
   serverAddress,
@@ -125,6 +126,29 @@ it('publishes one OrderPlaced for the caller per order, none for a refused one',
     aggregateType: 'ProgressTask',
     data: { taskId, userId: 'ash', items: [{ sku: 'potion', quantity: 2 }] },
   });
+});
+
+it('records the accepted order ACCEPTED where /status and the gateways read it, at the 202', async () => {
+  // No order-processor runs here: what a client polling statusUrl at once is shown.
+  const redis = new Redis(serverAddress('redis'));
+  try {
+    const statuses = new RedisProgressStatuses({
+      client: redis,
+      keyPrefix: `${ns.id}:`,
+      ttlMs: 86_400_000,
+    });
+    const placed = await order({ items: [{ sku: 'potion', quantity: 1 }] }, await bearer('ash'));
+    expect(placed.status).toBe(202);
+    expect(await statuses.get(placed.body.taskId)).toMatchObject({
+      taskId: placed.body.taskId,
+      userId: 'ash',
+      status: 'ACCEPTED',
+      percentage: 0,
+      eventCount: 0,
+    });
+  } finally {
+    redis.disconnect();
+  }
 });
 
 it('lists the order endpoint in its OpenAPI document', async () => {

@@ -136,7 +136,8 @@ export class EmbeddedModule {
           adminRefused,
           commandDeadlineMs: config.COMMAND_DEADLINE_MS,
           // Acknowledged once the broker holds the order, as Kafka's acks = all (ADR 015).
-          orders: { publisher, topic: orderTopic },
+          // The statuses the order processor and the gateway share: ACCEPTED until the first step.
+          orders: { publisher, topic: orderTopic, statuses: progress },
         }),
         TrainerModule.forRoot({
           serverId: instanceId,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
+  acceptedProgressStatus,
   contractsSerializer,
   ORDER_PLACED,
   type OrderPlaced,
@@ -9,7 +10,7 @@ import {
 } from '@causeway/contracts';
 import { createMessage, type DeadLetter } from '@causeway/cqrs-core';
 import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
-import { RedisNotificationLog, TokenService } from '@causeway/platform';
+import { RedisNotificationLog, RedisProgressStatuses, TokenService } from '@causeway/platform';
 import {
   removeNamespaceData,
   serverAddress,
@@ -36,6 +37,8 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
   let service: ServiceProcess;
   let redis: Redis;
   let log: RedisNotificationLog;
+  /** The statuses command-api records an accepted order in (the app's keys). */
+  let statuses: RedisProgressStatuses;
   const kafka = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: `test-${ns.id}` });
   let publisher: KafkaPublisher;
   let ash: string;
@@ -60,6 +63,11 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     await waitForStatus(`${service.url}/health/ready`, 200, 60_000);
     redis = new Redis(serverAddress('redis'));
     log = new RedisNotificationLog({ client: redis, keyPrefix: `${TOPIC_PREFIX}:` });
+    statuses = new RedisProgressStatuses({
+      client: redis,
+      keyPrefix: `${TOPIC_PREFIX}:`,
+      ttlMs: 86_400_000,
+    });
     await kafka.open();
     publisher = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
     ash = (await tokens.issue('ash')).token;
@@ -195,6 +203,40 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     expect(await notified(placed.taskId)).toHaveLength(5);
   });
 
+  it('answers an accepted order not started yet as ACCEPTED at 0 %, never 404, then its steps', async () => {
+    const placed = order([{ sku: 'tea', quantity: 1 }]);
+    // What command-api records once Kafka acknowledged the order, before the consumer reads it.
+    await statuses.apply(acceptedProgressStatus(placed));
+    const status = await get(`status/${placed.taskId}`);
+    expect(status.status).toBe(200);
+    expect(await status.json()).toEqual({
+      taskId: placed.taskId,
+      userId: 'ash',
+      currentStep: 0,
+      totalSteps: 4,
+      percentage: 0,
+      stepName: 'accepted',
+      status: 'ACCEPTED',
+      startedAt: placed.placedAt,
+      updatedAt: placed.placedAt,
+      eventCount: 0,
+    });
+    expect(await (await get(`history/${placed.taskId}`)).json()).toEqual({
+      taskId: placed.taskId,
+      events: [],
+    });
+    const mine = (await (await get('user/ash')).json()) as { tasks: { taskId: string }[] };
+    expect(mine.tasks).toContainEqual({
+      taskId: placed.taskId,
+      status: expect.objectContaining({ status: 'ACCEPTED' }),
+      events: [],
+    });
+    const misty = (await tokens.issue('misty')).token;
+    expect((await get(`status/${placed.taskId}`, misty)).status).toBe(404);
+    await place(placed);
+    expect(await finished(placed.taskId)).toMatchObject({ status: 'COMPLETED', eventCount: 5 });
+  });
+
   it("answers 404 for another user's task, 403 for another user's list, 401 without a token", async () => {
     const placed = order([{ sku: 'tea', quantity: 1 }]);
     await place(placed);
@@ -265,6 +307,10 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     await expectDocumented('/api/v2/progress/status/{taskId}', `status/${placed.taskId}`);
     await expectDocumented('/api/v2/progress/history/{taskId}', `history/${placed.taskId}`);
     await expectDocumented('/api/v2/progress/status/{taskId}', `status/${randomUUID()}`);
+    const accepted = order([{ sku: 'tea', quantity: 1 }]);
+    await statuses.apply(acceptedProgressStatus(accepted));
+    await expectDocumented('/api/v2/progress/status/{taskId}', `status/${accepted.taskId}`);
+    await expectDocumented('/api/v2/progress/history/{taskId}', `history/${accepted.taskId}`);
     await expectDocumented('/api/v2/progress/user/{userId}', 'user/ash');
     await expectDocumented('/api/v2/progress/user/{userId}', 'user/misty');
     await expectDocumented('/api/v2/progress/monitor', 'monitor');

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { type ProgressEvent, progressStatusOf } from '@causeway/contracts';
+import { acceptedProgressStatus, type ProgressEvent, progressStatusOf } from '@causeway/contracts';
 import { RedisNotificationLog, RedisProgressStatuses, TokenService } from '@causeway/platform';
 import {
   startServiceProcess,
@@ -236,6 +236,27 @@ describe('GET /api/v2/progress/subscribe[/{taskId}]', () => {
     expect(again.received[0]).toMatchObject({ event: 'recovery', data: { taskId: placed } });
     one.source.close();
     again.source.close();
+  }, 60_000);
+
+  it('opens an accepted task not started yet with its ACCEPTED recovery at 0 %, as /status answers', async () => {
+    const auth = await bearer(ash);
+    const placed = randomUUID();
+    // What command-api records once Kafka acknowledged the order.
+    const accepted = acceptedProgressStatus({
+      taskId: placed,
+      userId: ash,
+      placedAt: new Date().toISOString(),
+    });
+    await statuses.apply(accepted);
+    const one = subscribe(`/api/v2/progress/subscribe/${placed}`, auth);
+    await until(() => one.received.length === 1, 'the recovery');
+    expect(one.received[0]).toEqual({ event: 'recovery', id: expect.any(String), data: accepted });
+    const started = progressEvent(placed, ash, 0);
+    await statuses.apply(progressStatusOf([started])!);
+    await log.append(progressNotification(started));
+    await until(() => one.received.length === 2, 'the STARTED event');
+    expect(one.received[1]).toEqual(progress(started));
+    one.source.close();
   }, 60_000);
 
   it('answers 404 before any stream for another user’s task, 401 without a credential', async () => {

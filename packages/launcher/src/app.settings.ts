@@ -55,7 +55,7 @@ export const APP_SETTINGS: readonly string[] = [
   // trainer-service, projection-worker and order-processor
   'NOTIFICATION_LOG_MAX_LENGTH',
   'NOTIFICATION_LOG_RETENTION_MS',
-  // order-processor
+  // order-processor (PROGRESS_HISTORY_TTL_MS command-api and sse-gateway too)
   'PROGRESS_HISTORY_TTL_MS',
   'PROGRESS_RETENTION_INTERVAL_MS',
   'ORDER_STEP_DELAY_MS',

@@ -104,6 +104,10 @@ describe('order progress, end to end', () => {
     await Promise.all([ashLive.opened, mistyLive.opened]);
 
     const taskId = await order(ash, [{ sku: 'sku-apple', quantity: 2 }]);
+    // Polled at once, before order-processor may have read the order: the task, never a 404.
+    const accepted = await get(ash, `status/${taskId}`);
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toMatchObject({ taskId, userId: 'ash', totalSteps: 4 });
     await ashLive.until(
       () => progressOf(ashLive, taskId).some((r) => r.data.eventType === 'COMPLETED'),
       'the completed order',

@@ -22,6 +22,11 @@ export const commandApiConfiguration = z.object({
    * answering 503 `order-unconfirmed` (the order may still be written).
    */
   ORDER_PUBLISH_TIMEOUT_MS: setting.milliseconds(5_000),
+  /**
+   * S3-7: how long an accepted order's ACCEPTED status is kept (order-processor's steps replace
+   * it at once): set it as order-processor's.
+   */
+  PROGRESS_HISTORY_TTL_MS: setting.age(86_400_000),
   /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */
   DEV_TOKENS: setting.boolean(false),
   /** Largest request body in bytes (413 beyond). */

@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ORDER_PLACED, type OrderPlaced, type PlaceOrderRequest } from '@causeway/contracts';
+import {
+  acceptedProgressStatus,
+  ORDER_PLACED,
+  type OrderPlaced,
+  type PlaceOrderRequest,
+} from '@causeway/contracts';
 import { type Envelope, MessageFactory } from '@causeway/cqrs-core';
-import { type Caller } from '@causeway/platform';
+import { type Caller, type ProgressStatuses } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import { OrderUnconfirmedError } from '../errors/command-api.errors';
 import { idempotentAcceptedAt, idempotentCommandId } from '../idempotency/idempotent-command-ids';
@@ -21,6 +26,13 @@ export interface OrderIntakeOptions {
   publisher: { publish(topic: string, messages: readonly Envelope[]): Promise<void> };
   /** The full topic name, prefix included (orderEventsTopic). */
   topic: string;
+  /**
+   * Where an acknowledged order is recorded as `ACCEPTED` (acceptedProgressStatus), so that the
+   * 202's statusUrl and subscribeUrl show the task before order-processor stored its first
+   * step: the ProgressStatuses order-processor and the gateways use (Redis under the same
+   * TOPIC_PREFIX; the embedded mode's in-memory one).
+   */
+  statuses: Pick<ProgressStatuses, 'apply'>;
   /**
    * Longest an order waits for the broker's acknowledgement before the caller gets 503
    * `order-unconfirmed` (the order may still be written later). Default 5000 ms.
@@ -72,7 +84,23 @@ export class OrderIntake {
       this.logger.warn(`order ${taskId} not acknowledged by the broker: ${reason}`);
       throw new OrderUnconfirmedError(taskId, reason, keyed);
     }
+    await this.recordAccepted(order);
     return orderAccepted(taskId);
+  }
+
+  /**
+   * Records the acknowledged order as ACCEPTED. Its eventCount 0 never replaces a status of
+   * order-processor's, which may be written first. A failure is logged, not answered: the order
+   * is in Kafka and will run, and a 503 would make a caller without an Idempotency-Key place it
+   * twice; the status then 404s until the first step is stored, as before ADR 015's session 38.
+   */
+  private async recordAccepted(order: OrderPlaced): Promise<void> {
+    try {
+      await this.options.orders!.statuses.apply(acceptedProgressStatus(order));
+    } catch (error) {
+      const reason = (error as Error)?.message ?? String(error);
+      this.logger.warn(`order ${order.taskId} accepted but not recorded as ACCEPTED: ${reason}`);
+    }
   }
 }
 

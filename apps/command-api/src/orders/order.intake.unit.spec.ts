@@ -1,6 +1,12 @@
 import { Logger } from '@nestjs/common';
-import { contractsSerializer, ORDER_PLACED, OrderPlaced } from '@causeway/contracts';
+import {
+  acceptedProgressStatus,
+  contractsSerializer,
+  ORDER_PLACED,
+  OrderPlaced,
+} from '@causeway/contracts';
 import { type Envelope } from '@causeway/cqrs-core';
+import { InMemoryProgressStatuses } from '@causeway/platform';
 import { type CommandApiOptions } from '../command-api.options';
 import { keyedRequest } from '../commands/command-api.fixture';
 import { toProblem } from '../errors/error.mapping';
@@ -19,23 +25,30 @@ describe('OrderIntake behind the IdempotencyGate', () => {
   let outcomes: (undefined | 'hang' | Error)[];
   let intake: OrderIntake;
   let gate: IdempotencyGate;
+  let statuses: InMemoryProgressStatuses;
+  /** Runs once the broker stored an order, before the publish resolves. */
+  let beforeAck: ((order: OrderPlaced) => Promise<void>) | undefined;
 
   beforeEach(() => {
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     published = [];
     outcomes = [];
+    beforeAck = undefined;
+    statuses = new InMemoryProgressStatuses({ ttlMs: 60_000 });
     const options = {
       serverId: 'api-1',
       idempotency: new InMemoryIdempotencyStore(),
       orders: {
         topic: 'test-order-events-v2',
         publishTimeoutMs: 50,
+        statuses,
         publisher: {
           publish: async (topic: string, messages: readonly Envelope[]) => {
             const outcome = outcomes.shift();
             if (outcome === 'hang') return new Promise<void>(() => undefined);
             if (outcome) throw outcome;
             for (const envelope of messages) published.push({ topic, envelope });
+            await beforeAck?.(messages[0]!.data as OrderPlaced);
           },
         },
       },
@@ -81,6 +94,45 @@ describe('OrderIntake behind the IdempotencyGate', () => {
     expect(OrderPlaced.parse(envelope.data)).toMatchObject({ taskId });
     const serializer = contractsSerializer();
     expect(() => serializer.serialize(envelope)).not.toThrow();
+  });
+
+  it('records the acknowledged order as ACCEPTED at 0 %, so its status is never unknown', async () => {
+    const taskId = taskOf(await place(undefined));
+    const placedAt = (published[0]!.envelope.data as OrderPlaced).placedAt;
+    expect(await statuses.get(taskId)).toEqual({
+      taskId,
+      userId: 'ash',
+      currentStep: 0,
+      totalSteps: 4,
+      percentage: 0,
+      stepName: 'accepted',
+      status: 'ACCEPTED',
+      startedAt: placedAt,
+      updatedAt: placedAt,
+      eventCount: 0,
+    });
+  });
+
+  it("never replaces order-processor's status, stored before Kafka's acknowledgement came", async () => {
+    // The consumer may store STARTED before the intake hears the acknowledgement.
+    beforeAck = async (order) => {
+      await statuses.apply({
+        ...acceptedProgressStatus(order),
+        status: 'STARTED',
+        stepName: 'started',
+        eventCount: 1,
+        lastEventId: `${order.taskId}:0:STARTED`,
+      });
+    };
+    const taskId = taskOf(await place(undefined));
+    expect(await statuses.get(taskId)).toMatchObject({ status: 'STARTED', eventCount: 1 });
+  });
+
+  it('records nothing for an order Kafka did not acknowledge', async () => {
+    outcomes.push(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'));
+    const refusal = await place(undefined).catch((error: unknown) => toProblem(error));
+    const taskId = (refusal as unknown as { problem: { taskId: string } }).problem.taskId;
+    expect(await statuses.get(taskId)).toBeUndefined();
   });
 
   it('gives every request without a key a task of its own', async () => {

@@ -72,7 +72,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
     '/api/v2/progress/status/{taskId}': read(
       'progressStatus',
       'The current state of one of the caller’s tasks',
-      'S3-6: the snapshot, rebuilt by replaying the task’s stored events (S3-3) — as the seed’s `ProgressSnapshot`, plus `lastEventId` and, when FAILED, `reason`.',
+      'S3-6: the snapshot, rebuilt by replaying the task’s stored events (S3-3) — as the seed’s `ProgressSnapshot`, plus `lastEventId` and, when FAILED, `reason`. From the 202 of `POST /api/v2/progress/orders` until the first step is stored the task is `ACCEPTED` (0 %, `eventCount` 0, no `lastEventId`), never 404.',
       { name: 'taskId', description: 'the `taskId` of `POST /api/v2/progress/orders`' },
       ref('ProgressStatus'),
       { '404': unknownTask, '503': notReady },
@@ -80,14 +80,14 @@ export function orderProcessorOpenApi(): OpenAPIObject {
     '/api/v2/progress/history/{taskId}': read(
       'progressHistory',
       'The stored events of one of the caller’s tasks, in order',
-      'S3-6: `{taskId, events}` — an object rather than the seed’s bare array, so that the answer names its task and can grow members without breaking clients. The events are kept PROGRESS_HISTORY_TTL_MS after the task’s latest one (S3-7).',
+      'S3-6: `{taskId, events}` — an object rather than the seed’s bare array, so that the answer names its task and can grow members without breaking clients. The events are kept PROGRESS_HISTORY_TTL_MS after the task’s latest one (S3-7). An accepted task not started yet has none.',
       { name: 'taskId', description: 'the `taskId` of `POST /api/v2/progress/orders`' },
       {
         type: 'object',
         required: ['taskId', 'events'],
         properties: {
           taskId: { type: 'string' },
-          events: { type: 'array', items: ref('ProgressEvent'), minItems: 1 },
+          events: { type: 'array', items: ref('ProgressEvent') },
         },
         additionalProperties: false,
       },
@@ -96,7 +96,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
     '/api/v2/progress/user/{userId}': read(
       'progressOfUser',
       'The caller’s tasks with all their events',
-      `S3-6: the caller’s tasks updated within PROGRESS_HISTORY_TTL_MS, most recently updated first, at most ${USER_TASKS_MAX}, each with its state and every stored event. Only the caller’s own id is answered.`,
+      `S3-6: the caller’s tasks updated within PROGRESS_HISTORY_TTL_MS, most recently updated first, at most ${USER_TASKS_MAX}, each with its state and every stored event (none while ACCEPTED). Only the caller’s own id is answered.`,
       { name: 'userId', description: 'the caller’s own user id (the access token’s subject)' },
       {
         type: 'object',
@@ -112,7 +112,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
               properties: {
                 taskId: { type: 'string' },
                 status: ref('ProgressStatus'),
-                events: { type: 'array', items: ref('ProgressEvent'), minItems: 1 },
+                events: { type: 'array', items: ref('ProgressEvent') },
               },
               additionalProperties: false,
             },

@@ -18,8 +18,9 @@ export interface TaskHistory {
 
 /**
  * The REST reads of ADR 015 point 5, from the event store (the source of truth: S3-3, state
- * rebuilt by replay); the status store only lists a user's tasks. A task is the caller's or
- * does not exist for them: another user's task reads as unknown.
+ * rebuilt by replay); the status store lists a user's tasks and tells an accepted task whose
+ * first step is not stored yet (its ACCEPTED status, command-api's: a status of it, no events).
+ * A task is the caller's or does not exist for them: another user's task reads as unknown.
  */
 export class ProgressReads {
   constructor(
@@ -27,29 +28,42 @@ export class ProgressReads {
     private readonly statuses: ProgressStatuses,
   ) {}
 
-  /** The task's stored events in order, or undefined when it is unknown or another user's. */
+  /**
+   * The task's stored events in order (none yet for an accepted task), or undefined when it is
+   * unknown or another user's.
+   */
   async history(taskId: string, userId: string): Promise<ProgressEvent[] | undefined> {
-    const events = (await this.store.readStream(progressStreamId(taskId))).map(
-      (stored) => stored.data as ProgressEvent,
-    );
-    return events.length > 0 && events[0]!.userId === userId ? events : undefined;
+    return (await this.read(taskId, userId))?.events;
   }
 
-  /** The fold of the task's stream (eventCount included), or undefined as for history. */
+  /**
+   * The fold of the task's stream (eventCount included); an accepted task not started yet is
+   * ACCEPTED (eventCount 0); undefined as for history.
+   */
   async status(taskId: string, userId: string): Promise<ProgressStatus | undefined> {
-    const events = await this.history(taskId, userId);
-    return events && progressStatusOf(events);
+    return (await this.read(taskId, userId))?.status;
   }
 
   /** The user's tasks, most recently updated first, at most USER_TASKS_MAX, with their events. */
   async ofUser(userId: string): Promise<TaskHistory[]> {
     const tasks = await this.statuses.ofUser(userId, USER_TASKS_MAX);
-    const histories = await Promise.all(
-      tasks.map(async ({ taskId }) => {
-        const events = await this.history(taskId, userId);
-        return events && { taskId, status: progressStatusOf(events)!, events };
-      }),
-    );
+    const histories = await Promise.all(tasks.map(({ taskId }) => this.read(taskId, userId)));
     return histories.filter((history): history is TaskHistory => history !== undefined);
+  }
+
+  private async read(taskId: string, userId: string): Promise<TaskHistory | undefined> {
+    const events = (await this.store.readStream(progressStreamId(taskId))).map(
+      (stored) => stored.data as ProgressEvent,
+    );
+    if (events.length > 0)
+      return events[0]!.userId === userId
+        ? { taskId, status: progressStatusOf(events)!, events }
+        : undefined;
+    // No event stored: an accepted order whose first step is still to come, if recorded so. A
+    // status with events but no stream (deleted by retention) is not one: the task is gone.
+    const accepted = await this.statuses.get(taskId);
+    return accepted?.userId === userId && accepted.eventCount === 0
+      ? { taskId, status: accepted, events: [] }
+      : undefined;
   }
 }

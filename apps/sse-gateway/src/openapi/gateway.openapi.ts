@@ -238,7 +238,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         SseProgressStatus: {
           ...schema(ProgressStatus),
           description:
-            'S3-6: a task’s current state (the fold of its events) — the `data:` of a `recovery` event',
+            'S3-6: a task’s current state (the fold of its events; `ACCEPTED`, 0 %, `eventCount` 0 from the order’s 202 until its first step is stored) — the `data:` of a `recovery` event',
         },
         SseFrame: {
           type: 'object',
@@ -766,7 +766,7 @@ function progressPaths(): Record<string, Schema> {
       ),
       ...(one && {
         '404': problem(
-          'Another user’s task (problem type `https://causeway.dev/problems/not-found`); answered before any stream opens. A task with no status yet (placed a moment ago) or any more (expired, PROGRESS_HISTORY_TTL_MS) is followed: the stream opens and shows its events when they come',
+          'Another user’s task (problem type `https://causeway.dev/problems/not-found`); answered before any stream opens. A task accepted but not started yet opens with its `ACCEPTED` recovery; one with no status (an order not acknowledged yet) or none any more (expired, PROGRESS_HISTORY_TTL_MS) is followed: the stream opens and shows its events when they come',
         ),
       }),
       '429': problem(

@@ -1,9 +1,20 @@
 import { z } from 'zod';
+import { ORDER_STEPS } from './place-order.command';
 import { type ProgressEvent, ProgressEventType } from './progress.event';
 
 /**
+ * A task's status: `ACCEPTED` from the order's acceptance (command-api, once Kafka acknowledged
+ * it) until order-processor stored its first event, then the type of its latest event.
+ */
+export const ProgressTaskStatus = z.enum(['ACCEPTED', ...ProgressEventType.options]);
+export type ProgressTaskStatus = z.infer<typeof ProgressTaskStatus>;
+
+/**
  * S3-6: a task's current state — the fold of its ProgressEvents (`progressStatusOf`), what
- * `GET /api/v2/progress/status/{taskId}` answers and what an SSE `recovery` event carries.
+ * `GET /api/v2/progress/status/{taskId}` answers and what an SSE `recovery` event carries. Before
+ * its first event an accepted task is `acceptedProgressStatus` (status `ACCEPTED`, 0 %,
+ * `eventCount` 0, no `lastEventId`): a client polling or subscribing right after the 202 sees
+ * the task, never a 404.
  */
 export const ProgressStatus = z.object({
   taskId: z.string().min(1),
@@ -12,16 +23,19 @@ export const ProgressStatus = z.object({
   totalSteps: z.number().int().positive(),
   percentage: z.number().int().min(0).max(100),
   stepName: z.string(),
-  /** The type of the latest event: STARTED or PROGRESS while running, then COMPLETED or FAILED. */
-  status: ProgressEventType,
-  /** ISO 8601: the STARTED event's timestamp. */
+  /**
+   * ACCEPTED before the first event; then the type of the latest event: STARTED or PROGRESS
+   * while running, COMPLETED or FAILED at the end.
+   */
+  status: ProgressTaskStatus,
+  /** ISO 8601: the STARTED event's timestamp (ACCEPTED: when the order was accepted). */
   startedAt: z.iso.datetime(),
   /** ISO 8601: the latest event's timestamp. */
   updatedAt: z.iso.datetime(),
-  /** How many events the state was folded from: greater means newer. */
-  eventCount: z.number().int().positive(),
-  /** The latest event's id. */
-  lastEventId: z.string().min(1),
+  /** How many events the state was folded from (0: ACCEPTED): greater means newer. */
+  eventCount: z.number().int().nonnegative(),
+  /** The latest event's id; absent while ACCEPTED. */
+  lastEventId: z.string().min(1).optional(),
   /** FAILED only. */
   reason: z.string().optional(),
 });
@@ -45,7 +59,8 @@ export function evolveProgressStatus(
     percentage: event.percentage,
     stepName: event.stepName,
     status: event.eventType,
-    startedAt: state?.startedAt ?? event.timestamp,
+    // An ACCEPTED state (no event yet) has no STARTED timestamp to keep.
+    startedAt: state && state.eventCount > 0 ? state.startedAt : event.timestamp,
     updatedAt: event.timestamp,
     eventCount: (state?.eventCount ?? 0) + 1,
     lastEventId: event.eventId,
@@ -56,4 +71,28 @@ export function evolveProgressStatus(
 /** S3-3: a task's state rebuilt by replaying its events in order; undefined when there are none. */
 export function progressStatusOf(events: readonly ProgressEvent[]): ProgressStatus | undefined {
   return events.reduce<ProgressStatus | undefined>(evolveProgressStatus, undefined);
+}
+
+/**
+ * The state of an order accepted at `placedAt` whose steps have not begun: what command-api
+ * records once Kafka acknowledged the order. `eventCount` 0, so the order consumer's first
+ * status (1) replaces it whichever is written first (ProgressStatuses keeps the greater).
+ */
+export function acceptedProgressStatus(order: {
+  taskId: string;
+  userId: string;
+  placedAt: string;
+}): ProgressStatus {
+  return {
+    taskId: order.taskId,
+    userId: order.userId,
+    currentStep: 0,
+    totalSteps: ORDER_STEPS.length,
+    percentage: 0,
+    stepName: 'accepted',
+    status: 'ACCEPTED',
+    startedAt: order.placedAt,
+    updatedAt: order.placedAt,
+    eventCount: 0,
+  };
 }

@@ -1,5 +1,11 @@
 import { type ProgressEvent, progressEventId } from './progress.event';
-import { isFinished, progressStatusOf } from './progress.status';
+import {
+  acceptedProgressStatus,
+  evolveProgressStatus,
+  isFinished,
+  ProgressStatus,
+  progressStatusOf,
+} from './progress.status';
 
 function event(
   step: number,
@@ -65,5 +71,34 @@ describe('progressStatusOf (S3-3: state rebuilt by replay)', () => {
       eventCount: 3,
     });
     expect(isFinished(status!)).toBe(true);
+  });
+});
+
+describe('acceptedProgressStatus (a task accepted, its steps not begun)', () => {
+  const accepted = acceptedProgressStatus({
+    taskId: 't-1',
+    userId: 'ash',
+    placedAt: '2026-11-25T09:59:59.000Z',
+  });
+
+  it('is a valid status at 0 %, ACCEPTED, folded from no event and not finished', () => {
+    expect(ProgressStatus.parse(accepted)).toEqual({
+      taskId: 't-1',
+      userId: 'ash',
+      currentStep: 0,
+      totalSteps: 4,
+      percentage: 0,
+      stepName: 'accepted',
+      status: 'ACCEPTED',
+      startedAt: '2026-11-25T09:59:59.000Z',
+      updatedAt: '2026-11-25T09:59:59.000Z',
+      eventCount: 0,
+    });
+    expect(isFinished(accepted)).toBe(false);
+  });
+
+  it('gives way to the first event as if the task had no state: startedAt is the STARTED one', () => {
+    const started = event(0, 'STARTED', 0, 'started', 0);
+    expect(evolveProgressStatus(accepted, started)).toEqual(progressStatusOf([started]));
   });
 });

@@ -237,6 +237,46 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     expect(await finished(placed.taskId)).toMatchObject({ status: 'COMPLETED', eventCount: 5 });
   });
 
+  it("pages through a user's tasks with ?limit= and the answer's next URL, each task once", async () => {
+    const gary = (await tokens.issue('gary')).token;
+    const at = Date.now() - 60_000;
+    const placed = Array.from({ length: 5 }, (_, i) => ({
+      ...order([{ sku: 'tea', quantity: 1 }], 'gary'),
+      placedAt: new Date(at + i * 1_000).toISOString(),
+    }));
+    for (const task of placed) await statuses.apply(acceptedProgressStatus(task));
+    const pages: string[][] = [];
+    let url: string | undefined = 'user/gary?limit=2';
+    while (url) {
+      const response = await get(url, gary);
+      expect(response.status).toBe(200);
+      const page = (await response.json()) as { tasks: { taskId: string }[]; next?: string };
+      pages.push(page.tasks.map((task) => task.taskId));
+      url = page.next?.replace('/api/v2/progress/', '');
+    }
+    const newestFirst = placed.map((task) => task.taskId).reverse();
+    expect(pages).toEqual([newestFirst.slice(0, 2), newestFirst.slice(2, 4), newestFirst.slice(4)]);
+    // Without ?limit= the first 20: all five, and no next page.
+    const all = (await (await get('user/gary', gary)).json()) as Record<string, unknown>;
+    expect(all).toEqual({ userId: 'gary', tasks: expect.any(Array) });
+    expect((all.tasks as unknown[]).length).toBe(5);
+  });
+
+  it.each([
+    ['user/ash?limit=0', 'limit'],
+    ['user/ash?limit=101', 'limit'],
+    ['user/ash?limit=2&limit=3', 'limit'],
+    ['user/ash?before=nope', 'before'],
+  ])('refuses %s with 400 invalid-request naming %s', async (url, field) => {
+    const response = await get(url);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(await response.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/invalid-request',
+      errors: [{ field, message: expect.any(String) }],
+    });
+  });
+
   it("answers 404 for another user's task, 403 for another user's list, 401 without a token", async () => {
     const placed = order([{ sku: 'tea', quantity: 1 }]);
     await place(placed);
@@ -313,6 +353,8 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     await expectDocumented('/api/v2/progress/history/{taskId}', `history/${accepted.taskId}`);
     await expectDocumented('/api/v2/progress/user/{userId}', 'user/ash');
     await expectDocumented('/api/v2/progress/user/{userId}', 'user/misty');
+    await expectDocumented('/api/v2/progress/user/{userId}', 'user/ash?limit=1');
+    await expectDocumented('/api/v2/progress/user/{userId}', 'user/ash?limit=x');
     await expectDocumented('/api/v2/progress/monitor', 'monitor');
     await expectDocumented('/api/v2/progress/monitor', 'monitor', 'not-a-token');
   });

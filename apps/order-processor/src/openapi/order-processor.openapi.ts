@@ -8,7 +8,7 @@ import {
   PROBLEM_SCHEMA,
 } from '@causeway/cqrs-core/nest';
 import { type OpenAPIObject } from '@nestjs/swagger';
-import { USER_TASKS_MAX } from '../progress/progress.reads';
+import { USER_TASKS_DEFAULT, USER_TASKS_MAX } from '../progress/user-tasks.page';
 
 type Schema = OpenApiSchema;
 const schema = openApiSchemaOf;
@@ -41,6 +41,7 @@ function read(
   parameter: { name: string; description: string } | undefined,
   body: Schema,
   errors: Record<string, unknown>,
+  query: Schema[] = [],
 ): Schema {
   return {
     get: {
@@ -50,7 +51,10 @@ function read(
       tags: ['progress'],
       security: [{ bearer: [] }],
       ...(parameter && {
-        parameters: [{ ...parameter, in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: [
+          { ...parameter, in: 'path', required: true, schema: { type: 'string' } },
+          ...query,
+        ],
       }),
       responses: {
         '200': { description: summary, content: json(body) },
@@ -95,14 +99,19 @@ export function orderProcessorOpenApi(): OpenAPIObject {
     ),
     '/api/v2/progress/user/{userId}': read(
       'progressOfUser',
-      'The caller’s tasks with all their events',
-      `S3-6: the caller’s tasks updated within PROGRESS_HISTORY_TTL_MS, most recently updated first, at most ${USER_TASKS_MAX}, each with its state and every stored event (none while ACCEPTED). Only the caller’s own id is answered.`,
+      'A page of the caller’s tasks with all their events',
+      `S3-6: the caller’s tasks updated within PROGRESS_HISTORY_TTL_MS, most recently updated first (then by taskId), \`limit\` at a time (default ${USER_TASKS_DEFAULT}), each with its state and every stored event (none while ACCEPTED). While there may be more, \`next\` is the URL of the following page (a \`before\` cursor); a task updated meanwhile moves to the front, past the pages read. Only the caller’s own id is answered.`,
       { name: 'userId', description: 'the caller’s own user id (the access token’s subject)' },
       {
         type: 'object',
         required: ['userId', 'tasks'],
         properties: {
           userId: { type: 'string' },
+          next: {
+            type: 'string',
+            description:
+              'The URL (path and query) of the next page; absent on the last one. It may be empty when the tasks it would hold expired meanwhile',
+          },
           tasks: {
             type: 'array',
             maxItems: USER_TASKS_MAX,
@@ -121,11 +130,31 @@ export function orderProcessorOpenApi(): OpenAPIObject {
         additionalProperties: false,
       },
       {
+        '400': problem(
+          '`limit` not an integer from 1 to the maximum, `before` not a `next` cursor of this API, or either repeated (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the parameter)',
+        ),
         '403': problem(
           'Another user’s id: only your own tasks can be read (problem type `https://causeway.dev/problems/forbidden-user`)',
         ),
         '503': notReady,
       },
+      [
+        {
+          name: 'limit',
+          in: 'query',
+          required: false,
+          description: `How many tasks at most (default ${USER_TASKS_DEFAULT})`,
+          schema: { type: 'integer', minimum: 1, maximum: USER_TASKS_MAX },
+        },
+        {
+          name: 'before',
+          in: 'query',
+          required: false,
+          description:
+            'The cursor of the previous page (in its `next`): list the tasks after its last one',
+          schema: { type: 'string' },
+        },
+      ],
     ),
     '/api/v2/progress/monitor': read(
       'progressMonitor',

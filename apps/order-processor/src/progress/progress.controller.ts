@@ -1,10 +1,11 @@
-import { Controller, Get, Inject, Param, Req } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
 import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { type ProgressStatus } from '@causeway/contracts';
 import { OrderConsumer } from '../orders/order.consumer';
 import { type OrderMetrics } from '../orders/order.metrics';
 import { ProgressAuth, type ProgressRequest } from './progress.auth';
 import { type ProgressReads } from './progress.reads';
+import { userTasksCursor, userTasksPageOf } from './user-tasks.page';
 
 export const PROGRESS_READS = Symbol('order-processor:progress-reads');
 
@@ -75,8 +76,16 @@ export class ProgressController {
     return { taskId, events };
   }
 
+  /**
+   * A page of the caller's tasks (`?limit=`, `?before=`), with `next`: the URL of the following
+   * page, while there may be more.
+   */
   @Get('user/:userId')
-  async user(@Param('userId') userId: string, @Req() request: ProgressRequest) {
+  async user(
+    @Param('userId') userId: string,
+    @Query() query: Record<string, unknown>,
+    @Req() request: ProgressRequest,
+  ) {
     const caller = await this.auth.caller(request);
     if (userId !== caller.userId)
       throw new ProblemException({
@@ -85,8 +94,15 @@ export class ProgressController {
         status: 403,
         detail: 'only your own tasks can be read: use your user id',
       });
+    const page = userTasksPageOf(query);
     await this.readable();
-    return { userId, tasks: await this.deps.reads.ofUser(userId) };
+    const { tasks, next } = await this.deps.reads.ofUser(userId, page);
+    const path = `/api/v2/progress/user/${encodeURIComponent(userId)}`;
+    return {
+      userId,
+      tasks,
+      ...(next && { next: `${path}?limit=${page.limit}&before=${userTasksCursor(next)}` }),
+    };
   }
 
   /**

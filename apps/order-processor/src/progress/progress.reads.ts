@@ -5,10 +5,8 @@ import {
   progressStreamId,
 } from '@causeway/contracts';
 import { type EventStore } from '@causeway/cqrs-core';
-import { type ProgressStatuses } from '@causeway/platform';
-
-/** The most tasks `GET /user/{userId}` answers with (the newest). */
-export const USER_TASKS_MAX = 20;
+import { type ProgressStatuses, taskPositionOf, type TaskPosition } from '@causeway/platform';
+import { type UserTasksPage } from './user-tasks.page';
 
 export interface TaskHistory {
   taskId: string;
@@ -44,11 +42,22 @@ export class ProgressReads {
     return (await this.read(taskId, userId))?.status;
   }
 
-  /** The user's tasks, most recently updated first, at most USER_TASKS_MAX, with their events. */
-  async ofUser(userId: string): Promise<TaskHistory[]> {
-    const tasks = await this.statuses.ofUser(userId, USER_TASKS_MAX);
-    const histories = await Promise.all(tasks.map(({ taskId }) => this.read(taskId, userId)));
-    return histories.filter((history): history is TaskHistory => history !== undefined);
+  /**
+   * A page of the user's tasks, most recently updated first, with their events, and where the
+   * next page starts when there may be more (one more task than the page was read to know).
+   * A listed task whose stream is gone (retention) is left out: a page may hold fewer.
+   */
+  async ofUser(
+    userId: string,
+    page: UserTasksPage,
+  ): Promise<{ tasks: TaskHistory[]; next?: TaskPosition }> {
+    const listed = await this.statuses.ofUser(userId, page.limit + 1, page.before);
+    const shown = listed.slice(0, page.limit);
+    const histories = await Promise.all(shown.map(({ taskId }) => this.read(taskId, userId)));
+    return {
+      tasks: histories.filter((history): history is TaskHistory => history !== undefined),
+      ...(listed.length > page.limit && { next: taskPositionOf(shown[shown.length - 1]!) }),
+    };
   }
 
   private async read(taskId: string, userId: string): Promise<TaskHistory | undefined> {

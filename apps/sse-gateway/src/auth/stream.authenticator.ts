@@ -6,8 +6,8 @@ import {
   InvalidTokenError,
   type TokenRefusal,
   type TokenService,
+  queryParameter,
 } from '@causeway/platform';
-import { queryParameter } from './query.parameter';
 
 /** The HttpOnly cookie that carries an access token for browsers (POST /api/session). */
 export const SESSION_COOKIE = 'causeway_token';

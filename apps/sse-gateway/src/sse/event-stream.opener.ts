@@ -13,8 +13,8 @@ import {
   type RevocationCheck,
   TokenService,
   userKey,
+  queryParameter,
 } from '@causeway/platform';
-import { queryParameter } from '../auth/query.parameter';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
 import {
   type StreamAuthenticator,

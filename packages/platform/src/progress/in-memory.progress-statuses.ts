@@ -2,7 +2,9 @@ import { type ProgressStatus } from '@causeway/contracts';
 import {
   byRecentUpdate,
   DEFAULT_TASKS_PER_USER,
+  isAfter,
   type ProgressStatuses,
+  type TaskPosition,
 } from './progress-statuses.port';
 
 export interface InMemoryProgressStatusesOptions {
@@ -36,10 +38,14 @@ export class InMemoryProgressStatuses implements ProgressStatuses {
     return row && { ...row };
   }
 
-  async ofUser(userId: string, limit = DEFAULT_TASKS_PER_USER): Promise<ProgressStatus[]> {
+  async ofUser(
+    userId: string,
+    limit = DEFAULT_TASKS_PER_USER,
+    before?: TaskPosition,
+  ): Promise<ProgressStatus[]> {
     this.forgetExpired();
     return [...this.rows.values()]
-      .filter((row) => row.userId === userId)
+      .filter((row) => row.userId === userId && isAfter(row, before))
       .sort(byRecentUpdate)
       .slice(0, limit)
       .map((row) => ({ ...row }));

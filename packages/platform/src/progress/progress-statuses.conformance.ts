@@ -1,5 +1,5 @@
 import { type ProgressStatus } from '@causeway/contracts';
-import { type ProgressStatuses } from './progress-statuses.port';
+import { type ProgressStatuses, taskPositionOf } from './progress-statuses.port';
 
 /** Statuses are kept this long by the implementations under test. */
 export const CONFORMANCE_TTL_MS = 60_000;
@@ -83,6 +83,43 @@ export function describeProgressStatuses(
         't-b',
       ]);
       expect(await statuses.ofUser('ash', 0)).toEqual([]);
+    });
+
+    it('pages on after a position: every task once, in order, ties split across pages', async () => {
+      const at = Date.now() - 4_000;
+      // Newest first: t-e (at + 2), then t-a, t-b, t-c, t-d tied (at + 1), then t-f (at).
+      await statuses.apply(status('t-f', 'ash', 1, at));
+      for (const id of ['t-d', 't-b', 't-c', 't-a'])
+        await statuses.apply(status(id, 'ash', 1, at + 1));
+      await statuses.apply(status('t-e', 'ash', 1, at + 2));
+      await statuses.apply(status('t-misty', 'misty', 1, at + 1));
+      const pages: string[][] = [];
+      let before;
+      for (;;) {
+        const page = await statuses.ofUser('ash', 2, before);
+        if (page.length === 0) break;
+        pages.push(page.map((row) => row.taskId));
+        before = taskPositionOf(page[page.length - 1]!);
+      }
+      expect(pages).toEqual([
+        ['t-e', 't-a'],
+        ['t-b', 't-c'],
+        ['t-d', 't-f'],
+      ]);
+    });
+
+    it('lists nothing after the last task, and only what is after a position it never held', async () => {
+      const at = Date.now() - 4_000;
+      await statuses.apply(status('t-old', 'ash', 1, at));
+      await statuses.apply(status('t-new', 'ash', 1, at + 10));
+      const last = taskPositionOf((await statuses.get('t-old'))!);
+      expect(await statuses.ofUser('ash', 5, last)).toEqual([]);
+      // A cursor between the two (a task since updated away): the older one only.
+      const between = { updatedAt: new Date(at + 5).toISOString(), taskId: 't-gone' };
+      expect((await statuses.ofUser('ash', 5, between)).map((row) => row.taskId)).toEqual([
+        't-old',
+      ]);
+      expect(await statuses.ofUser('misty', 5, between)).toEqual([]);
     });
 
     it('forgets a status once it is older than the retention (S3-7)', async () => {

@@ -4,7 +4,9 @@ import type Redis from 'ioredis';
 import {
   byRecentUpdate,
   DEFAULT_TASKS_PER_USER,
+  isAfter,
   type ProgressStatuses,
+  type TaskPosition,
 } from './progress-statuses.port';
 
 // KEYS[1] = the task's key, KEYS[2] = its user's index; ARGV[1] = taskId, ARGV[2] = eventCount,
@@ -41,7 +43,7 @@ export interface RedisProgressStatusesOptions {
  * apply and expiring with the user's newest task. `apply` is one Lua script (compare the stored
  * `eventCount`, write only a greater one): several order-processor instances, and a redelivery
  * racing a newer step, would otherwise let an older state overwrite a newer one. `get` is one GET,
- * `ofUser` a ZREVRANGEBYSCORE and an MGET.
+ * `ofUser` a ZREVRANGEBYSCORE and an MGET (after a page, from the cursor's score down).
  */
 export class RedisProgressStatuses implements ProgressStatuses {
   private readonly client: Redis;
@@ -73,11 +75,31 @@ export class RedisProgressStatuses implements ProgressStatuses {
     return stored === null ? undefined : (JSON.parse(stored) as ProgressStatus);
   }
 
-  async ofUser(userId: string, limit = DEFAULT_TASKS_PER_USER): Promise<ProgressStatus[]> {
+  async ofUser(
+    userId: string,
+    limit = DEFAULT_TASKS_PER_USER,
+    before?: TaskPosition,
+  ): Promise<ProgressStatus[]> {
     if (limit <= 0) return [];
     const oldest = Date.now() - this.options.ttlMs;
     const key = this.userKey(userId);
-    const newest = await this.client.zrevrangebyscore(key, '+inf', `(${oldest}`, 'LIMIT', 0, limit);
+    // After `before`: scores up to its time. Its own score's members come first and those not
+    // after it (taskId up to its) are skipped below: read that many more.
+    let newestScore = '+inf';
+    let skipped = 0;
+    if (before) {
+      newestScore = String(Date.parse(before.updatedAt));
+      const tiedAtCursor = await this.client.zrangebyscore(key, newestScore, newestScore);
+      skipped = tiedAtCursor.filter((taskId) => taskId <= before.taskId).length;
+    }
+    const newest = await this.client.zrevrangebyscore(
+      key,
+      newestScore,
+      `(${oldest}`,
+      'LIMIT',
+      0,
+      limit + skipped,
+    );
     if (newest.length === 0) return [];
     // Ties on the last score are ordered by taskId, as in every implementation: read them all.
     const lastScore = await this.client.zscore(key, newest[newest.length - 1]!);
@@ -87,7 +109,7 @@ export class RedisProgressStatuses implements ProgressStatuses {
     const rows = await this.client.mget(ids.map((id) => this.taskKey(id)));
     return rows
       .flatMap((json) => (json === null ? [] : [JSON.parse(json) as ProgressStatus]))
-      .filter((row) => row.userId === userId)
+      .filter((row) => row.userId === userId && isAfter(row, before))
       .sort(byRecentUpdate)
       .slice(0, limit);
   }

@@ -1,0 +1,67 @@
+import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import { queryParameter, type TaskPosition } from '@causeway/platform';
+
+/** How many tasks a page of `GET /user/{userId}` lists without `?limit=`. */
+export const USER_TASKS_DEFAULT = 20;
+/** The most `?limit=` may ask for: each task comes with every event it has. */
+export const USER_TASKS_MAX = 100;
+
+/** A page of a user's tasks: at most `limit`, after `before` (the previous page's last task). */
+export interface UserTasksPage {
+  limit: number;
+  before?: TaskPosition;
+}
+
+function invalid(field: string, message: string): ProblemException {
+  return new ProblemException({
+    type: problemType('invalid-request'),
+    title: 'Bad Request',
+    status: 400,
+    detail: `${field} ${message}`,
+    errors: [{ field, message }],
+  });
+}
+
+/**
+ * The page `?limit=` and `?before=` ask for; a 400 `invalid-request` naming the parameter when
+ * one is repeated, `limit` is not an integer from 1 to USER_TASKS_MAX, or `before` is not a
+ * cursor this app made (`userTasksCursor`).
+ */
+export function userTasksPageOf(query: Record<string, unknown> | undefined): UserTasksPage {
+  const limitText = queryParameter(query, 'limit');
+  const beforeText = queryParameter(query, 'before');
+  let limit = USER_TASKS_DEFAULT;
+  if (limitText !== undefined) {
+    limit = /^[0-9]{1,4}$/.test(limitText) ? Number(limitText) : NaN;
+    if (!(limit >= 1 && limit <= USER_TASKS_MAX))
+      throw invalid('limit', `must be an integer from 1 to ${USER_TASKS_MAX}`);
+  }
+  if (beforeText === undefined) return { limit };
+  const before = positionOf(beforeText);
+  if (!before) throw invalid('before', 'must be the `next` cursor of a previous page');
+  return { limit, before };
+}
+
+/**
+ * The cursor of the page after `last` (the last task listed): opaque to clients (base64url of
+ * its `updatedAt` and `taskId`), so its form can change without breaking them.
+ */
+export function userTasksCursor(last: TaskPosition): string {
+  return Buffer.from(JSON.stringify([last.updatedAt, last.taskId])).toString('base64url');
+}
+
+function positionOf(cursor: string): TaskPosition | undefined {
+  if (!/^[A-Za-z0-9_-]{1,2000}$/.test(cursor)) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(value) || value.length !== 2) return undefined;
+    const [updatedAt, taskId] = value as unknown[];
+    if (typeof updatedAt !== 'string' || typeof taskId !== 'string' || taskId === '')
+      return undefined;
+    if (Number.isNaN(Date.parse(updatedAt)) || new Date(updatedAt).toISOString() !== updatedAt)
+      return undefined;
+    return { updatedAt, taskId };
+  } catch {
+    return undefined;
+  }
+}

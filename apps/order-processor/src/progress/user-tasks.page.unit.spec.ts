@@ -1,0 +1,53 @@
+import { ProblemException } from '@causeway/cqrs-core/nest';
+import { userTasksCursor, userTasksPageOf, USER_TASKS_DEFAULT } from './user-tasks.page';
+
+/** The problem document `refuse` throws (fails when it throws nothing or something else). */
+function toProblemOf(refuse: () => unknown): unknown {
+  try {
+    refuse();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ProblemException);
+    return (error as ProblemException).getResponse();
+  }
+  throw new Error('accepted');
+}
+
+describe('the page of GET /api/v2/progress/user/{userId} (?limit=, ?before=)', () => {
+  const last = { updatedAt: '2026-11-25T10:00:03.000Z', taskId: 'f3c1e2d4-task' };
+
+  it('is the newest USER_TASKS_DEFAULT tasks without parameters', () => {
+    expect(userTasksPageOf({})).toEqual({ limit: USER_TASKS_DEFAULT });
+    expect(userTasksPageOf(undefined)).toEqual({ limit: USER_TASKS_DEFAULT });
+  });
+
+  it('takes a limit from 1 to 100 and the cursor a previous page handed out', () => {
+    expect(userTasksPageOf({ limit: '1' })).toEqual({ limit: 1 });
+    expect(userTasksPageOf({ limit: '100', before: userTasksCursor(last) })).toEqual({
+      limit: 100,
+      before: last,
+    });
+  });
+
+  it.each([
+    [{ limit: '0' }, 'limit'],
+    [{ limit: '101' }, 'limit'],
+    [{ limit: '2.5' }, 'limit'],
+    [{ limit: '-1' }, 'limit'],
+    [{ limit: 'ten' }, 'limit'],
+    [{ limit: '' }, 'limit'],
+    [{ limit: ['2', '3'] }, 'limit'],
+    [{ before: 'not a cursor' }, 'before'],
+    [{ before: '' }, 'before'],
+    [{ before: Buffer.from('{"a":1}').toString('base64url') }, 'before'],
+    [{ before: Buffer.from('["yesterday","t-1"]').toString('base64url') }, 'before'],
+    [{ before: Buffer.from('["2026-11-25T10:00:03.000Z",""]').toString('base64url') }, 'before'],
+    [{ before: [userTasksCursor(last), userTasksCursor(last)] }, 'before'],
+  ])('refuses %j with 400 invalid-request naming %s', (query, field) => {
+    const problem = toProblemOf(() => userTasksPageOf(query));
+    expect(problem).toMatchObject({
+      status: 400,
+      type: 'https://causeway.dev/problems/invalid-request',
+      errors: [{ field, message: expect.any(String) }],
+    });
+  });
+});

@@ -145,6 +145,59 @@ describe('order progress, end to end', () => {
     });
   });
 
+  it('resumes a stream cut mid-order (S3-5): Last-Event-ID replays the missed steps once, in order; a bare reconnect recovers the current percentage', async () => {
+    const ash = await tokenOf('ash');
+    const taskId = await order(ash, [{ sku: 'sku-apple', quantity: 1 }]);
+    const url = `${gateway}/api/v2/progress/subscribe/${taskId}`;
+    const first = follow(url, ash);
+    streams.push(first);
+    // Cut after the first step (the steps are 300 ms apart): the rest happens while away.
+    await first.until(
+      () => progressOf(first, taskId).some((r) => r.data.currentStep === 1),
+      'the first step',
+    );
+    first.close();
+    const lastSeen = first.received.at(-1)!;
+    const seenIds = progressOf(first, taskId).map((r) => r.data.eventId as string);
+
+    // Meanwhile a client without Last-Event-ID is shown where the task is now, at once.
+    const bare = follow(url, ash);
+    streams.push(bare);
+    await bare.until(() => bare.received.length > 0, 'the recovery event');
+    const recovery = bare.received[0]!;
+    expect(recovery).toMatchObject({ event: 'recovery', data: { taskId } });
+    expect(recovery.data.percentage).toBeGreaterThanOrEqual(25);
+    const now = (await get(ash, `status/${taskId}`)).body as { percentage: number };
+    expect(now.percentage).toBeGreaterThanOrEqual(recovery.data.percentage as number);
+    bare.close();
+
+    // Away until at least one more step was stored, then back with the last id seen.
+    for (let i = 0; i < 100; i++) {
+      const status = (await get(ash, `status/${taskId}`)).body as { currentStep: number };
+      if (status.currentStep >= 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const back = follow(url, ash, lastSeen.id);
+    streams.push(back);
+    await back.until(
+      () => progressOf(back, taskId).some((r) => r.data.eventType === 'COMPLETED'),
+      'the completed order after the reconnect',
+    );
+    expect(back.received[0]!.event).toBe('recovery');
+    const replayed = progressOf(back, taskId).map((r) => r.data.eventId as string);
+    const history = (
+      (await get(ash, `history/${taskId}`)).body as { events: { eventId: string }[] }
+    ).events.map((e) => e.eventId);
+    // Exactly the events after the last one seen, in order: none missed, none twice.
+    expect(replayed).toEqual(history.slice(history.indexOf(seenIds.at(-1)!) + 1));
+    expect(replayed.length).toBeGreaterThanOrEqual(2);
+    expect([...seenIds, ...replayed]).toEqual(history.slice(history.indexOf(seenIds[0]!)));
+    expect(progressOf(back, taskId).at(-1)!.data).toMatchObject({
+      eventType: 'COMPLETED',
+      percentage: 100,
+    });
+  });
+
   it('ends an order that cannot be served FAILED, with the reason', async () => {
     const brock = await tokenOf('brock');
     const live = follow(`${gateway}/api/v2/progress/subscribe`, brock);

@@ -1,46 +1,12 @@
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { TokenService } from '@causeway/platform';
-import {
-  removeNamespaceData,
-  serverAddress,
-  startServiceProcess,
-  testNamespace,
-  type ServiceProcess,
-} from '@causeway/testkit';
-
-const ns = testNamespace('progresslimit');
-const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
-const tokens = new TokenService({ secret: JWT_SECRET });
+import { useOrderProcessor } from './order-processor.harness';
 
 describe('order-processor: the progress reads are rate limited per caller (RATE_LIMIT_POINTS)', () => {
-  let service: ServiceProcess;
-
-  beforeAll(async () => {
-    service = await startServiceProcess({
-      appDir: path.join(__dirname, '..'),
-      env: {
-        REDIS_URL: serverAddress('redis'),
-        KAFKA_BROKERS: serverAddress('kafka'),
-        MONGODB_URI: ns.mongoUri(),
-        ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
-        JWT_SECRET,
-        TOPIC_PREFIX: `${ns.id}.`,
-        RATE_LIMIT_POINTS: '3',
-        RATE_LIMIT_WINDOW_S: '60',
-      },
-    });
-  }, 90_000);
-
-  afterAll(async () => {
-    await service?.stop('SIGTERM');
-    await removeNamespaceData(ns, ['mongodb', 'redis', 'kafka']);
-  }, 60_000);
-
-  const read = (url: string, token?: string) =>
-    fetch(`${service.url}/api/v2/progress/${url}`, {
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-    });
+  const app = useOrderProcessor('progresslimit', () => ({
+    RATE_LIMIT_POINTS: '3',
+    RATE_LIMIT_WINDOW_S: '60',
+  }));
+  const { read, tokens } = app;
 
   it('answers 429 with Retry-After once a user spent their points, across all four reads; another user keeps theirs', async () => {
     const ash = (await tokens.issue('ash')).token;

@@ -10,14 +10,9 @@ import {
 import { type OpenAPIObject } from '@nestjs/swagger';
 import { USER_TASKS_DEFAULT, USER_TASKS_MAX } from '../progress/user-tasks.page';
 
-type Schema = OpenApiSchema;
-const schema = openApiSchemaOf;
-const ref = openApiRef;
-const json = openApiJson;
-const problem = openApiProblem;
 const count = (description: string) => ({ type: 'integer', minimum: 0, description });
 
-const unauthorized = problem(
+const unauthorized = openApiProblem(
   'No `Authorization: Bearer <access token>`, or one that does not verify (problem type `https://causeway.dev/problems/unauthenticated`; `reason`: `missing`, `expired` or `invalid`)',
   {
     'WWW-Authenticate': {
@@ -26,11 +21,11 @@ const unauthorized = problem(
     },
   },
 );
-const notReady = problem(
+const notReady = openApiProblem(
   'The event store cannot be read yet (the instance is starting, or MongoDB is unreachable): problem type `https://causeway.dev/problems/not-ready`; retry after `Retry-After`',
   { 'Retry-After': { description: 'seconds', schema: { type: 'integer' } } },
 );
-const unknownTask = problem(
+const unknownTask = openApiProblem(
   'No such task of the caller: unknown, expired (PROGRESS_HISTORY_TTL_MS) or another user’s — alike, so that another user’s task is not told to exist (problem type `https://causeway.dev/problems/not-found`)',
 );
 
@@ -39,10 +34,10 @@ function read(
   summary: string,
   description: string,
   parameter: { name: string; description: string } | undefined,
-  body: Schema,
+  body: OpenApiSchema,
   errors: Record<string, unknown>,
-  query: Schema[] = [],
-): Schema {
+  query: OpenApiSchema[] = [],
+): OpenApiSchema {
   return {
     get: {
       operationId,
@@ -57,7 +52,7 @@ function read(
         ],
       }),
       responses: {
-        '200': { description: summary, content: json(body) },
+        '200': { description: summary, content: openApiJson(body) },
         '401': unauthorized,
         ...errors,
       },
@@ -78,7 +73,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
       'The current state of one of the caller’s tasks',
       'S3-6: the snapshot, rebuilt by replaying the task’s stored events (S3-3) — as the seed’s `ProgressSnapshot`, plus `lastEventId` and, when FAILED, `reason`. From the 202 of `POST /api/v2/progress/orders` until the first step is stored the task is `ACCEPTED` (0 %, `eventCount` 0, no `lastEventId`), never 404.',
       { name: 'taskId', description: 'the `taskId` of `POST /api/v2/progress/orders`' },
-      ref('ProgressStatus'),
+      openApiRef('ProgressStatus'),
       { '404': unknownTask, '503': notReady },
     ),
     '/api/v2/progress/history/{taskId}': read(
@@ -91,7 +86,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
         required: ['taskId', 'events'],
         properties: {
           taskId: { type: 'string' },
-          events: { type: 'array', items: ref('ProgressEvent') },
+          events: { type: 'array', items: openApiRef('ProgressEvent') },
         },
         additionalProperties: false,
       },
@@ -120,8 +115,8 @@ export function orderProcessorOpenApi(): OpenAPIObject {
               required: ['taskId', 'status', 'events'],
               properties: {
                 taskId: { type: 'string' },
-                status: ref('ProgressStatus'),
-                events: { type: 'array', items: ref('ProgressEvent') },
+                status: openApiRef('ProgressStatus'),
+                events: { type: 'array', items: openApiRef('ProgressEvent') },
               },
               additionalProperties: false,
             },
@@ -130,10 +125,10 @@ export function orderProcessorOpenApi(): OpenAPIObject {
         additionalProperties: false,
       },
       {
-        '400': problem(
+        '400': openApiProblem(
           '`limit` not an integer from 1 to the maximum, `before` not a `next` cursor of this API, or either repeated (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the parameter)',
         ),
-        '403': problem(
+        '403': openApiProblem(
           'Another user’s id: only your own tasks can be read (problem type `https://causeway.dev/problems/forbidden-user`)',
         ),
         '503': notReady,
@@ -161,7 +156,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
       'The state of the order processing',
       'S3-6: what this instance stored and handled since it started (Prometheus’ `causeway_order_steps_total` and `causeway_orders_consumed_total` have every instance’s), and the order group’s Kafka lag (shared by every instance). Any authenticated user may read it.',
       undefined,
-      ref('ProgressMonitor'),
+      openApiRef('ProgressMonitor'),
       {},
     ),
   };
@@ -188,11 +183,11 @@ export function orderProcessorOpenApi(): OpenAPIObject {
       schemas: {
         Problem: PROBLEM_SCHEMA,
         ProgressEvent: {
-          ...schema(ProgressEvent),
+          ...openApiSchemaOf(ProgressEvent),
           description: 'S3-1: one change of a task’s progress, as stored (immutable)',
         },
         ProgressStatus: {
-          ...schema(ProgressStatus),
+          ...openApiSchemaOf(ProgressStatus),
           description: 'S3-6: a task’s state, the fold of its events',
         },
         ProgressMonitor: {

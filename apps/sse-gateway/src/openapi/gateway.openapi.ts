@@ -15,11 +15,6 @@ import {
   PROBLEM_SCHEMA,
 } from '@causeway/cqrs-core/nest';
 
-type Schema = OpenApiSchema;
-const schema = openApiSchemaOf;
-const ref = openApiRef;
-const json = openApiJson;
-const problem = openApiProblem;
 const epochMs = (description: string) => ({
   type: 'integer',
   description: `${description} (epoch ms)`,
@@ -39,29 +34,29 @@ const challenge = {
   },
 };
 const unauthorized = (description: string) =>
-  problem(
+  openApiProblem(
     `${description}. Problem type \`https://causeway.dev/problems/unauthenticated\`; \`reason\` is \`missing\` (send a credential), \`expired\` (renew the token) or \`invalid\` (it will never pass); \`detail\` says which credential and why.`,
     challenge,
   );
 const rateLimited = (who: string) =>
-  problem(
+  openApiProblem(
     `More than RATE_LIMIT_POINTS requests of ${who} in RATE_LIMIT_WINDOW_S (problem type \`https://causeway.dev/problems/rate-limited\`); counted in Redis across the gateway's instances, apart from command-api's counters.`,
     retryAfter,
   );
 /** What Express's body parser answers for a request that sends a body (none is read). */
 const bodyErrors = {
-  '400': problem(
+  '400': openApiProblem(
     'A body sent as `application/json` that is not valid JSON (the endpoint reads no body; send none)',
   ),
-  '413': problem(
+  '413': openApiProblem(
     'A body sent as JSON or a form larger than 100 kB (the endpoint reads no body; problem type `https://causeway.dev/problems/body-too-large`)',
   ),
-  '415': problem(
+  '415': openApiProblem(
     'A body sent as JSON in a charset the body parser cannot read (it reads UTF-8, UTF-16 and UTF-32), or a form in one other than UTF-8 or Latin-1 (the endpoint reads no body; problem type `https://causeway.dev/problems/unsupported-media-type`)',
   ),
 };
 const readFailure = (what: string) =>
-  problem(
+  openApiProblem(
     `${what} could not be read (Redis or MongoDB unreachable): problem type \`https://causeway.dev/problems/read-unavailable\`, retry after \`Retry-After\` seconds (RETRY_AFTER_SECONDS)`,
     retryAfter,
   );
@@ -104,7 +99,7 @@ const FRAME_EXAMPLE = [
   '',
 ].join('\n');
 
-function notification(method: string, params: Schema, description: string): Schema {
+function notification(method: string, params: OpenApiSchema, description: string): OpenApiSchema {
   return {
     type: 'object',
     description,
@@ -197,7 +192,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         Positions: {
           type: 'object',
           required: ['positions'],
-          properties: { positions: { type: 'array', items: ref('TrainerPosition') } },
+          properties: { positions: { type: 'array', items: openApiRef('TrainerPosition') } },
         },
         Presence: {
           type: 'object',
@@ -231,12 +226,12 @@ export function gatewayOpenApi(): OpenAPIObject {
           },
         },
         SseProgressEvent: {
-          ...schema(ProgressEvent),
+          ...openApiSchemaOf(ProgressEvent),
           description:
             'S3-1: one change of a task’s progress — the `data:` of a `progress` event (the params of the `progress.update` notification order-processor logs)',
         },
         SseProgressStatus: {
-          ...schema(ProgressStatus),
+          ...openApiSchemaOf(ProgressStatus),
           description:
             'S3-6: a task’s current state (the fold of its events; `ACCEPTED`, 0 %, `eventCount` 0 from the order’s 202 until its first step is stored) — the `data:` of a `recovery` event',
         },
@@ -261,21 +256,21 @@ export function gatewayOpenApi(): OpenAPIObject {
             data: {
               type: 'string',
               contentMediaType: 'application/json',
-              contentSchema: ref('SseNotification'),
+              contentSchema: openApiRef('SseNotification'),
             },
           },
         },
         SseNotification: {
           description: 'The JSON-RPC 2.0 notification in the `data:` line of an event',
           oneOf: [
-            ref('SessionNotification'),
-            ref('PositionUpdateNotification'),
-            ref('CommandResultNotification'),
-            ref('RecoveryNotification'),
-            ref('ShutdownNotification'),
-            ref('ExpiredNotification'),
-            ref('DisconnectedNotification'),
-            ref('HeartbeatNotification'),
+            openApiRef('SessionNotification'),
+            openApiRef('PositionUpdateNotification'),
+            openApiRef('CommandResultNotification'),
+            openApiRef('RecoveryNotification'),
+            openApiRef('ShutdownNotification'),
+            openApiRef('ExpiredNotification'),
+            openApiRef('DisconnectedNotification'),
+            openApiRef('HeartbeatNotification'),
           ],
           discriminator: {
             propertyName: 'method',
@@ -336,7 +331,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         ),
         PositionUpdateNotification: notification(
           'position.update',
-          schema(PositionUpdateParams),
+          openApiSchemaOf(PositionUpdateParams),
           'A trainer the caller may see moved (started, stopped or changed direction)',
         ),
         CommandResultNotification: notification(
@@ -346,7 +341,7 @@ export function gatewayOpenApi(): OpenAPIObject {
             required: ['commandId', 'status'],
             properties: {
               commandId: { type: 'string', format: 'uuid' },
-              status: schema(CommandState.extract(['processed', 'rejected'])),
+              status: openApiSchemaOf(CommandState.extract(['processed', 'rejected'])),
               version: {
                 type: 'integer',
                 description: "the trainer's stream version after the command (processed only)",
@@ -369,7 +364,7 @@ export function gatewayOpenApi(): OpenAPIObject {
               },
               positions: {
                 type: 'array',
-                items: ref('TrainerPosition'),
+                items: openApiRef('TrainerPosition'),
                 description:
                   'the current positions the caller may see, of the trainers that moved within POSITIONS_MAX_AGE_MS (24 h)',
               },
@@ -489,7 +484,7 @@ export function gatewayOpenApi(): OpenAPIObject {
                     type: 'string',
                     description:
                       'Events as `SseFrame` describes them; the `data:` of each is an `SseNotification`',
-                    'x-event-schema': ref('SseFrame'),
+                    'x-event-schema': openApiRef('SseFrame'),
                   },
                   example: FRAME_EXAMPLE,
                 },
@@ -499,17 +494,17 @@ export function gatewayOpenApi(): OpenAPIObject {
               description:
                 "No stream: an operator disconnected the user (`POST /api/presence/{userId}/disconnect`) less than 60 s ago, and this is an EventSource's own reconnect (it sent a `Last-Event-ID` header). An EventSource stops reconnecting on a 204; a new stream the page opens (no header) is served, after which the instance that served it answers the user's reconnects again (other instances answer 204 until the 60 s are up)",
             },
-            '400': problem(
+            '400': openApiProblem(
               '`token`, `lastEventId` or `heartbeat` given more than once (or not a plain value), a `heartbeat` other than `comment` or `event`, or a Last-Event-ID that is not an id of this stream; `errors` names it',
             ),
             '401': unauthorized(
               'The credential checked (the first present) is missing, invalid or expired, or of the wrong kind (an access token as `?token=`, a stream token as bearer)',
             ),
-            '429': problem(
+            '429': openApiProblem(
               `Rate limit of the caller exceeded (problem type \`https://causeway.dev/problems/rate-limited\`; without a valid credential counted per client address, before the 401), or the user already holds MAX_CONNECTIONS_PER_USER streams on this instance (\`https://causeway.dev/problems/user-limit\`)`,
               retryAfter,
             ),
-            '503': problem(
+            '503': openApiProblem(
               'This instance holds MAX_CONNECTIONS streams (problem type `https://causeway.dev/problems/instance-full`), or is not ready yet (`https://causeway.dev/problems/not-ready`: its notification log could not be read): try again, or another instance',
               retryAfter,
             ),
@@ -524,7 +519,10 @@ export function gatewayOpenApi(): OpenAPIObject {
           operationId: 'streamToken',
           security: [{ bearer: [] }],
           responses: {
-            '201': { description: 'The stream token', content: json(ref('StreamToken')) },
+            '201': {
+              description: 'The stream token',
+              content: openApiJson(openApiRef('StreamToken')),
+            },
             ...bodyErrors,
             '401': unauthorized('No bearer access token, or an invalid or expired one'),
             '429': rateLimited('the user (or, without a valid token, of the client address)'),
@@ -582,7 +580,10 @@ export function gatewayOpenApi(): OpenAPIObject {
           operationId: 'presence',
           security: [{ bearer: [] }, { sessionCookie: [] }, { adminToken: [] }],
           responses: {
-            '200': { description: 'The instances and their users', content: json(ref('Presence')) },
+            '200': {
+              description: 'The instances and their users',
+              content: openApiJson(openApiRef('Presence')),
+            },
             '401': unauthorized('No access token (bearer or cookie), or an invalid or expired one'),
             '429': rateLimited('the user (or, without a valid token, of the client address)'),
             '503': readFailure('Presence or group membership'),
@@ -606,27 +607,27 @@ export function gatewayOpenApi(): OpenAPIObject {
               schema: { type: 'string', minLength: 1, maxLength: 256 },
             },
           ],
-          requestBody: { required: false, content: json(ref('Disconnect')) },
+          requestBody: { required: false, content: openApiJson(openApiRef('Disconnect')) },
           responses: {
             '202': {
               description: 'The order was published',
-              content: json(ref('DisconnectOrdered')),
+              content: openApiJson(openApiRef('DisconnectOrdered')),
             },
-            '400': problem(
+            '400': openApiProblem(
               'A `reason` that is not a string of 1 to 200 characters, a `revoke` that is not a boolean, a field that is neither, a body that is not a JSON object, or a `userId` over 256 characters (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the field); or a body that is not valid JSON',
             ),
             '401': unauthorized('No bearer token, or not the admin token'),
-            '409': problem(
+            '409': openApiProblem(
               '`revoke` asked where tokens are not revocable (problem type `https://causeway.dev/problems/revocation-unavailable`): nothing was done',
             ),
-            '413': problem(
+            '413': openApiProblem(
               'A body larger than 100 kB (problem type `https://causeway.dev/problems/body-too-large`)',
             ),
-            '415': problem(
+            '415': openApiProblem(
               'A body that is not `application/json` (problem type `https://causeway.dev/problems/unsupported-media-type`): nothing was done',
             ),
             '429': rateLimited('the client address (requests without the admin token)'),
-            '503': problem(
+            '503': openApiProblem(
               'The revocation or the order could not be recorded or sent (Redis unreachable; problem type `https://causeway.dev/problems/control-unavailable`): repeat it after `Retry-After` seconds (a revocation only moves forward)',
               retryAfter,
             ),
@@ -641,7 +642,7 @@ export function gatewayOpenApi(): OpenAPIObject {
           operationId: 'positions',
           security: [{ bearer: [] }, { sessionCookie: [] }],
           responses: {
-            '200': { description: 'The positions', content: json(ref('Positions')) },
+            '200': { description: 'The positions', content: openApiJson(openApiRef('Positions')) },
             '401': unauthorized('No access token (bearer or cookie), or an invalid or expired one'),
             '429': rateLimited('the user (or, without a valid token, of the client address)'),
             '503': readFailure('The positions or group membership read model'),
@@ -652,8 +653,8 @@ export function gatewayOpenApi(): OpenAPIObject {
   };
   Object.assign(document.paths, progressPaths());
   // HEAD /events: what GET would answer, headers only; no stream is opened or counted.
-  const events = document.paths['/events'] as { get: Schema; head?: Schema };
-  const get = events.get as { responses: Record<string, Schema> };
+  const events = document.paths['/events'] as { get: OpenApiSchema; head?: OpenApiSchema };
+  const get = events.get as { responses: Record<string, OpenApiSchema> };
   events.head = {
     ...events.get,
     summary: 'The headers GET /events would answer with; opens no stream',
@@ -690,8 +691,8 @@ const PROGRESS_EXAMPLE = [
 ].join('\n');
 
 /** GET /api/v2/progress/subscribe and /subscribe/{taskId}: ProgressController. */
-function progressPaths(): Record<string, Schema> {
-  const operation = (one: boolean): Schema => ({
+function progressPaths(): Record<string, OpenApiSchema> {
+  const operation = (one: boolean): OpenApiSchema => ({
     summary: one
       ? 'The live progress of one of the caller’s tasks (Server-Sent Events)'
       : 'The live progress of all the caller’s tasks (Server-Sent Events)',
@@ -746,8 +747,8 @@ function progressPaths(): Record<string, Schema> {
               description:
                 '`event: recovery` (data: `SseProgressStatus`) and `event: progress` (data: `SseProgressEvent`) events',
               'x-event-schemas': {
-                recovery: ref('SseProgressStatus'),
-                progress: ref('SseProgressEvent'),
+                recovery: openApiRef('SseProgressStatus'),
+                progress: openApiRef('SseProgressEvent'),
               },
             },
             example: PROGRESS_EXAMPLE,
@@ -758,22 +759,22 @@ function progressPaths(): Record<string, Schema> {
         description:
           'No stream: an operator disconnected the user less than 60 s ago and this is an EventSource’s own reconnect (as on `GET /events`)',
       },
-      '400': problem(
+      '400': openApiProblem(
         '`token`, `lastEventId` or `heartbeat` repeated or malformed, or a Last-Event-ID that is not an id of this stream; `errors` names it',
       ),
       '401': unauthorized(
         'The credential checked (the first present) is missing, invalid or expired',
       ),
       ...(one && {
-        '404': problem(
+        '404': openApiProblem(
           'Another user’s task (problem type `https://causeway.dev/problems/not-found`); answered before any stream opens. A task accepted but not started yet opens with its `ACCEPTED` recovery; one with no status (an order not acknowledged yet) or none any more (expired, PROGRESS_HISTORY_TTL_MS) is followed: the stream opens and shows its events when they come',
         ),
       }),
-      '429': problem(
+      '429': openApiProblem(
         'Rate limit of the caller exceeded (`https://causeway.dev/problems/rate-limited`), or MAX_CONNECTIONS_PER_USER streams on this instance (`https://causeway.dev/problems/user-limit`)',
         retryAfter,
       ),
-      '503': problem(
+      '503': openApiProblem(
         one
           ? 'This instance is full or not ready (as on `GET /events`), or the task’s status could not be read (`https://causeway.dev/problems/read-unavailable`)'
           : 'This instance is full or not ready (as on `GET /events`)',

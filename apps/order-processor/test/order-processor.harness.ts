@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { TokenService } from '@causeway/platform';
+import {
+  removeNamespaceData,
+  serverAddress,
+  startServiceProcess,
+  testNamespace,
+  type ServiceProcess,
+  type TestNamespace,
+} from '@causeway/testkit';
+
+export interface OrderProcessorUnderTest {
+  ns: TestNamespace;
+  /** Issues tokens the app accepts (its JWT_SECRET). */
+  tokens: TokenService;
+  /** GET /api/v2/progress/<url>, with the bearer token when one is given. */
+  read(url: string, token?: string): Promise<Response>;
+}
+
+/**
+ * The built order-processor for one describe block, on the real servers: started in beforeAll
+ * with its own namespace (TOPIC_PREFIX, secrets), the real servers' addresses and MongoDB
+ * database, and `env` over them; stopped in afterAll, the namespace's data then removed. The
+ * start-up every e2e file of the app shares, so each says only what it changes.
+ */
+export function useOrderProcessor(
+  label: string,
+  env: (ns: TestNamespace) => Record<string, string> = () => ({}),
+): OrderProcessorUnderTest {
+  const ns = testNamespace(label);
+  const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
+  const tokens = new TokenService({ secret: JWT_SECRET });
+  let service: ServiceProcess | undefined;
+
+  beforeAll(async () => {
+    service = await startServiceProcess({
+      appDir: path.join(__dirname, '..'),
+      env: {
+        REDIS_URL: serverAddress('redis'),
+        KAFKA_BROKERS: serverAddress('kafka'),
+        MONGODB_URI: ns.mongoUri(),
+        ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+        JWT_SECRET,
+        TOPIC_PREFIX: `${ns.id}.`,
+        ...env(ns),
+      },
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await service?.stop('SIGTERM');
+    await removeNamespaceData(ns, ['mongodb', 'redis', 'kafka']);
+  }, 60_000);
+
+  return {
+    ns,
+    tokens,
+    // Called in tests only, once beforeAll started the service.
+    read: (url, token) =>
+      fetch(`${service!.url}/api/v2/progress/${url}`, {
+        headers: token ? { Authorization: `Bearer ${token}` } : {},
+      }),
+  };
+}

@@ -11,3 +11,30 @@ export class DocumentValidationError extends Error {
     this.name = 'DocumentValidationError';
   }
 }
+
+/**
+ * A document's stream has an update whose document is not there: its `Created` event (and
+ * everything up to it) was removed — retention or truncation past the latest snapshot, or with
+ * no snapshot at all — so folding what is left would answer a partial document. Keep a
+ * snapshot (SnapshotPolicies) before applying retention to document streams.
+ */
+export class DocumentHistoryError extends Error {
+  readonly streamId: string;
+  readonly version: number;
+
+  constructor(event: {
+    readonly type: string;
+    readonly metadata?: Readonly<Record<string, unknown>>;
+  }) {
+    const streamId = String(event.metadata?.streamId ?? '?');
+    const version = Number(event.metadata?.version ?? 0);
+    super(
+      `Document stream ${streamId} cannot be read: its ${event.type} at version ${version} ` +
+        `changes a document that is not there (the events that created it were removed); ` +
+        `keep snapshots of document streams before any retention`,
+    );
+    this.name = 'DocumentHistoryError';
+    this.streamId = streamId;
+    this.version = version;
+  }
+}

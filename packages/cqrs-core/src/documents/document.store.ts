@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type DomainEvent } from '../domain/domain-event';
+import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore } from '../event-store/event-store.port';
 import { type Metadata } from '../messages/envelope';
 import { type MessageFactory } from '../messages/message.factory';
@@ -16,8 +17,8 @@ import {
   type DocumentCollection,
   type DocumentDiff,
 } from './document.collection';
-import { DocumentValidationError } from './document.errors';
-import { jsonDocumentOf, type JsonObject } from './json.document';
+import { DocumentHistoryError, DocumentValidationError } from './document.errors';
+import { jsonDocumentOf, type JsonObject, withoutNullMembers } from './json.document';
 import { applyMergePatch, mergePatchOf } from './merge-patch';
 
 export interface DocumentStoreOptions {
@@ -48,15 +49,25 @@ export interface StoredDocument<T> {
 export interface DocumentWriteOptions {
   /**
    * The version the caller's change is based on (an HTTP `If-Match`): a document at another
-   * version throws ConcurrencyConflictError and nothing is retried or written; 0 = it must not
-   * exist yet. Without it a conflict is retried (see DocumentStoreOptions.retry).
+   * version throws ConcurrencyConflictError and nothing is retried or written. 0 = the document
+   * does not exist: never written, or deleted (its stream's version goes on, and `get` answers
+   * undefined). Without it a conflict is retried (see DocumentStoreOptions.retry).
+   * @throws TypeError when it is not a non-negative integer
    */
   expectedVersion?: number;
   /** Extra metadata for every event of the write (e.g. the caller as `issuerId`). */
   metadata?: Partial<Metadata>;
   /**
-   * The id of the command the write is for: its events get ids derived from it, and a second
-   * write with the same command id (a redelivered command) writes nothing (`hasChanges` false).
+   * The id of the command the write is for (its messageId; the events' `causationId`). The
+   * events get ids derived from it and from the document (`commandEventId(commandId, i,
+   * streamId)`: one command writing two documents gives each its own), and a write whose command
+   * was applied to the document already — a redelivery, even after later changes, even when the
+   * document is read from a snapshot — writes nothing and answers the document as stored
+   * (`hasChanges` false), before `expectedVersion` is checked or `change` called.
+   *
+   * Hazard: a command whose change was no change wrote nothing, so nothing records it: when it is
+   * delivered again after another command changed the document, it applies again. Make such
+   * commands' changes idempotent, or put the deduplicator middleware in front of the handler.
    */
   commandId?: string;
 }
@@ -76,6 +87,9 @@ export type DocumentUpdater<T> = (
 ) => T | Promise<T>;
 
 type State = JsonObject | undefined;
+
+/** What `load` answers for a write whose command was applied already. */
+const APPLIED = Symbol('applied');
 
 /**
  * Event-sourced document storage (S4): documents with a version and optimistic concurrency whose
@@ -129,35 +143,25 @@ export class DocumentStore {
     const where = `${collection.name}/${id}`;
     return this.attempt(options, async () => {
       const loaded = await this.load(collection, id, options);
+      if (loaded === APPLIED) return this.current(collection, id);
       const previous = loaded.state as T | undefined;
-      if (loaded.commandEvents) return unchanged(collection, id, loaded);
       const draft = previous === undefined ? undefined : (structuredClone(previous) as T);
       const returned = await change(draft, { version: loaded.version });
       if (returned === undefined || returned === null)
         throw new TypeError(
           `${where}: the change function returned ${String(returned)}; return the document (delete() removes it)`,
         );
-      const next = jsonDocumentOf(validated(collection, id, returned), where);
+      // Null members are removed before the schema sees the document, so that what is checked
+      // is what is stored: a required nullable field fails here, at its first write.
+      const next = jsonDocumentOf(validated(collection, id, withoutNullMembers(returned)), where);
       const isNew = loaded.state === undefined;
       const mergePatch = isNew ? next : mergePatchOf(loaded.state!, next);
       if (!isNew && Object.keys(mergePatch).length === 0) return unchanged(collection, id, loaded);
       const own = isNew
         ? collection.created.of({ document: next })
         : collection.updated.of({ patch: mergePatch });
-      return this.write(
-        collection,
-        id,
-        loaded,
-        own,
-        next,
-        {
-          isNew,
-          isDeleted: false,
-          hasChanges: true,
-          mergePatch,
-        },
-        options,
-      );
+      const diff = { isNew, isDeleted: false, hasChanges: true, mergePatch };
+      return this.write(collection, id, loaded, own, next, diff, options);
     });
   }
 
@@ -175,20 +179,16 @@ export class DocumentStore {
     checkId(collection.name, id);
     return this.attempt(options, async () => {
       const loaded = await this.load(collection, id, options);
-      if (loaded.state === undefined || loaded.commandEvents)
-        return unchanged(collection, id, loaded);
+      if (loaded === APPLIED) return this.current(collection, id);
+      if (loaded.state === undefined) return unchanged(collection, id, loaded);
+      const diff = { isNew: false, isDeleted: true, hasChanges: true, mergePatch: {} };
       return this.write(
         collection,
         id,
         loaded,
         collection.deleted.of({}),
         undefined,
-        {
-          isNew: false,
-          isDeleted: true,
-          hasChanges: true,
-          mergePatch: {},
-        },
+        diff,
         options,
       );
     });
@@ -201,15 +201,54 @@ export class DocumentStore {
       : operation();
   }
 
-  private load<T>(
+  /**
+   * The document's stream as loaded for a write, after the write's checks: APPLIED when the
+   * write's command was applied already (found by the load, or before its snapshot), else the
+   * stream, whose document exists or not as `expectedVersion` demands.
+   * @throws ConcurrencyConflictError when it does not
+   */
+  private async load<T>(
     collection: DocumentCollection<T>,
     id: string,
     options: DocumentWriteOptions,
-  ): Promise<LoadedStream<State>> {
-    return this.repositoryOf(collection).load(collection.streamIdOf(id), {
-      ...(options.expectedVersion !== undefined && { expectedVersion: options.expectedVersion }),
-      ...(options.commandId !== undefined && { commandId: options.commandId }),
-    });
+  ): Promise<LoadedStream<State> | typeof APPLIED> {
+    const repository = this.repositoryOf(collection);
+    const streamId = collection.streamIdOf(id);
+    const { commandId, expectedVersion } = options;
+    if (
+      expectedVersion !== undefined &&
+      !(Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)
+    )
+      throw new TypeError(
+        `${collection.name}/${id}: expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
+      );
+    const loaded = await repository.load(streamId, commandId === undefined ? {} : { commandId });
+    // Before the version check: a redelivered command whose document moved on since is done,
+    // not a conflict (the probe's event only needs a type the store can serialize).
+    if (
+      commandId !== undefined &&
+      (await repository.appliedBefore(loaded, commandId, collection.updated.of({ patch: {} })))
+    )
+      return APPLIED;
+    if (expectedVersion !== undefined) {
+      // 0: the document does not exist — never written, or deleted (its stream goes on).
+      const holds =
+        expectedVersion === 0 ? loaded.state === undefined : loaded.version === expectedVersion;
+      if (!holds) throw new ConcurrencyConflictError(streamId, expectedVersion, loaded.version);
+    }
+    return loaded;
+  }
+
+  /** The document as stored, as a write that wrote nothing (its command was applied before). */
+  private async current<T>(
+    collection: DocumentCollection<T>,
+    id: string,
+  ): Promise<DocumentWrite<T>> {
+    return unchanged(
+      collection,
+      id,
+      await this.repositoryOf(collection).load(collection.streamIdOf(id)),
+    );
   }
 
   private async write<T>(
@@ -240,7 +279,9 @@ export class DocumentStore {
       ...(options.metadata && { metadata: options.metadata }),
       ...(options.commandId !== undefined && { commandId: options.commandId }),
     });
-    if (saved.commandEvents) return unchanged(collection, id, saved);
+    // Every event stored already: the same command, delivered twice at once, won elsewhere.
+    if (saved.commandEvents || (saved.positions ?? []).length === 0)
+      return this.current(collection, id);
     return { ...change, version: saved.version, events, positions: saved.positions ?? [] };
   }
 
@@ -256,6 +297,8 @@ export class DocumentStore {
     const repository = new EventSourcedRepository<State>(documentModel(collection), {
       eventStore: this.options.eventStore,
       aggregateType: collection.aggregateType,
+      // One command may write several documents: their events' ids must differ.
+      commandEventIds: 'per-stream',
       ...(this.options.snapshots && { snapshots: this.options.snapshots }),
       ...(this.options.messages && { messages: this.options.messages }),
       ...(this.options.onSnapshotError && { onSnapshotError: this.options.onSnapshotError }),
@@ -274,9 +317,10 @@ function documentModel<T>(collection: DocumentCollection<T>): StateModel<State, 
       let document = state;
       for (const event of events) {
         if (created.is(event)) document = event.data.document;
-        else if (updated.is(event))
-          document = applyMergePatch(document ?? {}, event.data.patch) as JsonObject;
-        else if (deleted.is(event)) document = undefined;
+        else if (updated.is(event)) {
+          if (document === undefined) throw new DocumentHistoryError(event);
+          document = applyMergePatch(document, event.data.patch) as JsonObject;
+        } else if (deleted.is(event)) document = undefined;
       }
       return document;
     },
@@ -304,7 +348,7 @@ function unchanged<T>(
   };
 }
 
-function validated<T>(collection: DocumentCollection<T>, id: string, value: T): unknown {
+function validated<T>(collection: DocumentCollection<T>, id: string, value: unknown): unknown {
   const { schema } = collection.options;
   if (!schema) return value;
   const result = z.safeParse(schema, value);

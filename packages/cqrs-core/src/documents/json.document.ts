@@ -13,16 +13,38 @@ export function isJsonObject(value: unknown): value is JsonObject {
 
 /**
  * `value` as a document is stored: a deep copy made of plain JSON only, with the members whose
- * value is `null` or `undefined` left out — in a JSON Merge Patch (RFC 7386) `null` means
- * "remove", so a stored document never holds a null member (`null` inside an array stays: a
- * patch replaces an array whole). `where` names the document in errors.
+ * value is `null` or `undefined` left out of its objects — in a JSON Merge Patch (RFC 7386)
+ * `null` means "remove", so a stored document never holds a null member. Inside arrays
+ * everything stays as it is (`[null]`, `[{ "a": null }]`): a patch replaces an array whole.
+ * `where` names the document in errors.
  * @throws TypeError naming the path of the first value that is not JSON: a Date, Map, class
  *   instance, function, symbol, bigint, NaN or ±Infinity, a cycle, or a `__proto__` key
  */
 export function jsonDocumentOf(value: unknown, where: string): JsonObject {
   if (!isPlainObject(value))
     throw new TypeError(`${where}: a document must be a plain JSON object, got ${kindOf(value)}`);
-  return copyObject(value, where, '', new Set());
+  return copyObject(value, where, '', new Set(), false);
+}
+
+/**
+ * `value` without the null (and undefined) members of its objects, outside arrays, as
+ * jsonDocumentOf leaves them out; nothing else is checked or converted (a schema may still turn
+ * a Date into text). Not an object: `value` as it is.
+ */
+export function withoutNullMembers(value: unknown): unknown {
+  if (!isPlainObject(value)) return value;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const member = value[key];
+    if (member === null || member === undefined) continue;
+    Object.defineProperty(copy, key, {
+      value: withoutNullMembers(member),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return copy;
 }
 
 function copyObject(
@@ -30,21 +52,28 @@ function copyObject(
   where: string,
   path: string,
   seen: Set<object>,
+  inArray: boolean,
 ): JsonObject {
   if (seen.has(source)) throw notJson(where, path, 'a cycle');
   seen.add(source);
   const copy: JsonObject = {};
   for (const key of Object.keys(source)) {
     const member = source[key];
-    if (member === null || member === undefined) continue;
+    if (member === undefined || (member === null && !inArray)) continue;
     if (key === '__proto__') throw notJson(where, join(path, key), 'the key __proto__');
-    copy[key] = copyValue(member, where, join(path, key), seen);
+    copy[key] = copyValue(member, where, join(path, key), seen, inArray);
   }
   seen.delete(source);
   return copy;
 }
 
-function copyValue(value: unknown, where: string, path: string, seen: Set<object>): JsonValue {
+function copyValue(
+  value: unknown,
+  where: string,
+  path: string,
+  seen: Set<object>,
+  inArray: boolean,
+): JsonValue {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -58,12 +87,12 @@ function copyValue(value: unknown, where: string, path: string, seen: Set<object
         if (seen.has(value)) throw notJson(where, path, 'a cycle');
         seen.add(value);
         const items = value.map((item: unknown, index) =>
-          item === undefined ? null : copyValue(item, where, `${path}[${index}]`, seen),
+          item === undefined ? null : copyValue(item, where, `${path}[${index}]`, seen, true),
         );
         seen.delete(value);
         return items;
       }
-      if (isPlainObject(value)) return copyObject(value, where, path, seen);
+      if (isPlainObject(value)) return copyObject(value, where, path, seen, inArray);
       throw notJson(where, path, kindOf(value));
     }
     default:

@@ -36,10 +36,16 @@ export function derivedMessageId(cause: Pick<Envelope, 'messageId'> | string, ke
  * The messageId of the event at `index` (from 0) among the events one command decided on one
  * stream: `derivedMessageId(commandId, 'event:<index>')`. The same on every delivery of the
  * command, so a redelivered command appends the very same envelopes (see commandHandler).
+ * With `streamId`, the stream is part of it (`event:<index>:<streamId>`): a command that writes
+ * several streams (one command, two documents) then gives each stream's events ids of their
+ * own, which a deduplicating consumer must not take for one another.
  * @throws TypeError when `commandId` is empty or `index` is not a non-negative integer
  */
-export function commandEventId(commandId: string, index: number): string {
+export function commandEventId(commandId: string, index: number, streamId?: string): string {
   if (!Number.isSafeInteger(index) || index < 0)
     throw new TypeError(`commandEventId: index must be a non-negative integer, got ${index}`);
-  return derivedMessageId(commandId, `event:${index}`);
+  return derivedMessageId(
+    commandId,
+    streamId === undefined ? `event:${index}` : `event:${index}:${streamId}`,
+  );
 }

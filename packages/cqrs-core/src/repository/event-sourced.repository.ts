@@ -48,6 +48,13 @@ export interface RepositoryOptions {
   snapshots?: SnapshotSettings;
   /** Creates the event envelopes; default: system clock and random ids. */
   messages?: MessageFactory;
+  /**
+   * How the events of a save with a `commandId` get their ids: `per-command` (default)
+   * `commandEventId(commandId, i)`, or `per-stream` `commandEventId(commandId, i, streamId)`,
+   * for commands that write several streams of this repository (the DocumentStore's). Changing
+   * it on a live deployment makes a command redelivered across the change look new.
+   */
+  commandEventIds?: 'per-command' | 'per-stream';
   /** Clock of the snapshot policy and snapshot timestamps. Default `() => new Date()`. */
   now?: () => Date;
   /**
@@ -219,7 +226,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     const commandEvents =
       commandId === undefined
         ? undefined
-        : commandEventsIn(at ? [at, ...stored] : stored, commandId);
+        : commandEventsIn(at ? [at, ...stored] : stored, commandId, this.idScope(streamId));
     if (!snapshot && (stored[0]?.version ?? 1) > 1) await this.assertRebuildable(streamId, stored);
     const base = snapshot?.state ?? this.model.initialState(streamId);
     const events = stored.map((event) => toDomainEvent<Event>(event));
@@ -318,19 +325,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     const { commandId } = options;
     if (events.length === 0 || (commandId !== undefined && loaded.commandEvents)) return loaded;
     const { streamId } = loaded;
-    const envelopes = events.map((event, i) =>
-      this.messages.event(event.type, event.data, {
-        schemaVersion: schemaVersionOf(event),
-        aggregateId: streamId,
-        aggregateType: this.options.aggregateType,
-        ...(commandId !== undefined && { messageId: commandEventId(commandId, i) }),
-        metadata: {
-          ...event.metadata,
-          ...options.metadata,
-          ...(commandId !== undefined && { causationId: commandId }),
-        },
-      }),
-    );
+    const envelopes = events.map((event, i) => this.envelopeOf(streamId, event, i, options));
     if (commandId !== undefined && loaded.snapshotVersion > 0) {
       const commandEvents = await this.storedBefore(loaded, envelopes[0]!, commandId);
       if (commandEvents) return { ...loaded, replayedEvents: 0, positions: [], commandEvents };
@@ -363,6 +358,53 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     return (await this.maybeSnapshot(saved, events.length)) ?? saved;
   }
 
+  /** The stream in the ids of a command's events (RepositoryOptions.commandEventIds). */
+  private idScope(streamId: string): string | undefined {
+    return this.options.commandEventIds === 'per-stream' ? streamId : undefined;
+  }
+
+  /** The envelope of the `index`th event of a save (see SaveOptions). */
+  private envelopeOf(
+    streamId: string,
+    event: Event,
+    index: number,
+    options: Pick<SaveOptions<State>, 'metadata' | 'commandId'>,
+  ): Envelope {
+    const { commandId } = options;
+    return this.messages.event(event.type, event.data, {
+      schemaVersion: schemaVersionOf(event),
+      aggregateId: streamId,
+      aggregateType: this.options.aggregateType,
+      ...(commandId !== undefined && {
+        messageId: commandEventId(commandId, index, this.idScope(streamId)),
+      }),
+      metadata: {
+        ...event.metadata,
+        ...options.metadata,
+        ...(commandId !== undefined && { causationId: commandId }),
+      },
+    });
+  }
+
+  /**
+   * Whether command `commandId` was applied to the stream already, before deciding anything: its
+   * events as stored, else undefined. A load finds them among the events it reads (the
+   * `commandEvents` of `loaded`); one that came from a snapshot cannot see those before it, so
+   * the store is asked about the command's first event (`first`: any event of a type the store
+   * can serialize) with an append that cannot hold and writes nothing — as `save` does, but
+   * before the caller checks versions or calls domain code on a state the command already saw.
+   */
+  async appliedBefore(
+    loaded: LoadedStream<State>,
+    commandId: string,
+    first: Event,
+  ): Promise<StoredEvent[] | undefined> {
+    if (loaded.commandEvents) return [...loaded.commandEvents];
+    if (loaded.snapshotVersion === 0) return undefined;
+    const envelope = this.envelopeOf(loaded.streamId, first, 0, { commandId });
+    return this.storedBefore(loaded, envelope, commandId);
+  }
+
   /**
    * The command's events when its first envelope is stored already (before the snapshot
    * `loaded` came from, where the load could not see it), else undefined. Asks the store with
@@ -389,7 +431,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       fromVersion: at,
       limit: MAX_COMMAND_EVENTS,
     });
-    return commandEventsIn(read, commandId) ?? read.slice(0, 1);
+    return commandEventsIn(read, commandId, this.idScope(loaded.streamId)) ?? read.slice(0, 1);
   }
 
   /** Takes a snapshot now, whatever the policy says (e.g. from a maintenance job). */
@@ -485,9 +527,11 @@ function defaultSnapshotErrorReport(error: unknown, failure: SnapshotFailure): v
 function commandEventsIn(
   read: readonly StoredEvent[],
   commandId: string,
+  streamId: string | undefined,
 ): StoredEvent[] | undefined {
   const ids: string[] = [];
-  const idAt = (index: number): string => (ids[index] ??= commandEventId(commandId, index));
+  const idAt = (index: number): string =>
+    (ids[index] ??= commandEventId(commandId, index, streamId));
   const found: StoredEvent[] = [];
   let next = 0;
   for (const event of read) {

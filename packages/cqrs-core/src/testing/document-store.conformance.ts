@@ -4,7 +4,7 @@ import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore } from '../event-store/event-store.port';
 import { messageType } from '../messages/message.type';
 import { documentCollection } from '../documents/document.collection';
-import { DocumentValidationError } from '../documents/document.errors';
+import { DocumentHistoryError, DocumentValidationError } from '../documents/document.errors';
 import { DocumentStore, type DocumentStoreOptions } from '../documents/document.store';
 import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
 import { SnapshotPolicies } from '../snapshots/snapshot.policy';
@@ -279,6 +279,11 @@ export function describeDocumentStoreConformance(
       await expect(documents.update(users, '', () => ({}))).rejects.toThrow(
         'a document id must be a non-empty string',
       );
+      await expect(
+        documents.update(users, 'ash', () => ({}), { expectedVersion: -1 }),
+      ).rejects.toThrow(
+        `${users.name}/ash: expectedVersion must be a non-negative integer, got -1`,
+      );
       expect((await current.eventStore.streamInfo(users.streamIdOf('ash'))).version).toBe(0);
     });
 
@@ -328,6 +333,151 @@ export function describeDocumentStoreConformance(
         id: 'ash',
         version: 7,
         document: { name: 'Back', count: 0 },
+      });
+    });
+
+    it('creates a deleted document again with expectedVersion 0 ("it does not exist")', async () => {
+      const documents = store();
+      const users = usersCollection();
+      await documents.update(users, 'ash', () => ({ name: 'Ash' }), { expectedVersion: 0 });
+      await documents.delete(users, 'ash');
+      await expect(
+        documents.update(users, 'ash', () => ({ name: 'Ash again' }), { expectedVersion: 0 }),
+      ).resolves.toMatchObject({
+        version: 3,
+        diff: { isNew: true },
+        document: { name: 'Ash again' },
+      });
+      await expect(
+        documents.update(users, 'ash', () => ({ name: 'Ash twice' }), { expectedVersion: 0 }),
+      ).rejects.toMatchObject({ expected: 0, actual: 3 });
+    });
+
+    it('gives the events of two documents written by one command ids of their own', async () => {
+      const documents = store();
+      const users = usersCollection();
+      const commandId = randomUUID(); // e.g. one InviteTeam command creating two users
+      await documents.update(users, 'brock', () => ({ name: 'Brock' }), { commandId });
+      await documents.update(users, 'misty', () => ({ name: 'Misty' }), { commandId });
+      const [brock] = await current.eventStore.readStream(users.streamIdOf('brock'));
+      const [misty] = await current.eventStore.readStream(users.streamIdOf('misty'));
+      expect(misty!.messageId).not.toBe(brock!.messageId);
+      expect([brock!.metadata.causationId, misty!.metadata.causationId]).toEqual([
+        commandId,
+        commandId,
+      ]);
+    });
+
+    it('reports one write when the same command is delivered twice at once', async () => {
+      const documents = store();
+      const users = usersCollection();
+      await documents.update(users, 'ash', () => ({ name: 'Ash', count: 0 }));
+      const commandId = randomUUID();
+      let arrived = 0;
+      let release!: () => void;
+      const bothRead = new Promise<void>((resolve) => (release = resolve));
+      const [a, b] = await Promise.all(
+        [1, 2].map((count) =>
+          documents.update(
+            users,
+            'ash',
+            async (user) => {
+              if (++arrived === 2) release();
+              await bothRead; // both deliveries read the same version
+              return { ...user!, count };
+            },
+            { commandId },
+          ),
+        ),
+      );
+      const stored = (await documents.get(users, 'ash'))!;
+      expect([a!.diff.hasChanges, b!.diff.hasChanges].filter(Boolean)).toHaveLength(1);
+      for (const write of [a!, b!]) {
+        expect(write.document).toEqual(stored.document);
+        expect(write.version).toBe(2);
+      }
+    });
+
+    it('takes a command redelivered after its document moved on as done, also from a snapshot', async () => {
+      const snapshots = new InMemorySnapshotStore();
+      const settings = {
+        store: snapshots,
+        policy: SnapshotPolicies.everyEvents(1),
+        schemaVersion: 1,
+      };
+      const users = usersCollection();
+      for (const options of [{}, { snapshots: settings }]) {
+        const documents = store(options);
+        const id = `ash-${suffix()}`;
+        const commandId = randomUUID();
+        let calls = 0;
+        const create = () =>
+          documents.update(
+            users,
+            id,
+            () => {
+              calls++;
+              return { name: 'Ash', count: 0 };
+            },
+            { expectedVersion: 0, commandId },
+          );
+        await create();
+        await documents.update(users, id, (user) => ({ ...user!, count: 1 }));
+        await documents.update(users, id, (user) => ({ ...user!, count: 2 }));
+        await expect(create()).resolves.toMatchObject({
+          version: 3,
+          diff: { hasChanges: false },
+          document: { name: 'Ash', count: 2 },
+        });
+        expect(calls).toBe(1);
+      }
+    });
+
+    it('refuses to read a document whose creation was removed by retention', async () => {
+      const documents = store();
+      const users = usersCollection();
+      await documents.update(users, 'ash', () => ({ name: 'Ash', count: 0 }));
+      for (let count = 1; count <= 3; count++)
+        await documents.update(users, 'ash', (user) => ({ ...user!, count }));
+      await current.eventStore.applyRetention({ streamPrefix: `${users.name}-`, maxCount: 2 });
+      // Name and email are gone with the Created event: no partial document is answered.
+      await expect(documents.get(users, 'ash')).rejects.toBeInstanceOf(DocumentHistoryError);
+      await expect(
+        documents.update(users, 'ash', (user) => ({ ...user!, count: 9 })),
+      ).rejects.toThrow(`Document stream ${users.streamIdOf('ash')} cannot be read`);
+    });
+
+    it('checks the schema on the document as stored: without its null members', async () => {
+      const documents = store();
+      const optional = documentCollection(`users_${suffix()}`, {
+        schema: z.object({ name: z.string(), nickname: z.string().optional() }),
+      });
+      await documents.update(optional, 'ash', () => ({ name: 'Ash', nickname: 'A' }));
+      // null removes an optional member.
+      await expect(
+        documents.update(optional, 'ash', (user) => ({ ...user!, nickname: null as never })),
+      ).resolves.toMatchObject({
+        diff: { mergePatch: { nickname: null } },
+        document: { name: 'Ash' },
+      });
+      // A required nullable member cannot be stored: refused at its first write, named.
+      const nullable = documentCollection(`users_${suffix()}`, {
+        schema: z.object({ name: z.string(), nickname: z.string().nullable() }),
+      });
+      await expect(
+        documents.update(nullable, 'ash', () => ({ name: 'Ash', nickname: null })),
+      ).rejects.toMatchObject({ name: 'DocumentValidationError', field: 'nickname' });
+    });
+
+    it('keeps nulls inside arrays as written: a patch replaces an array whole', async () => {
+      const documents = store();
+      const orders = documentCollection<Record<string, unknown>>(`orders_${suffix()}`);
+      const lines = [{ sku: 'a', discount: null }, null, [null]];
+      await documents.update(orders, 'o1', () => ({ lines }));
+      await expect(store().get(orders, 'o1')).resolves.toMatchObject({ document: { lines } });
+      await documents.update(orders, 'o1', () => ({ lines: [{ sku: 'a', discount: 5 }] }));
+      await expect(store().get(orders, 'o1')).resolves.toMatchObject({
+        document: { lines: [{ sku: 'a', discount: 5 }] },
       });
     });
 

@@ -17,9 +17,12 @@ export interface DocumentProjectionOptions {
  * redelivered event changes nothing (ReadStore.put). Run it with a ProjectionRunner, which
  * applies a stream's events in order; `reset` clears the rows for a rebuild.
  *
- * Hazard: an `Updated` whose row is missing (the projection started after the document's
- * `Created` was removed by retention) is applied to an empty row: the row then holds only the
- * fields that changed since. Rebuild from a log that still has every document's `Created`.
+ * An `Updated` whose row is missing is passed over: it is the redelivery of a change to a
+ * document deleted since (a runner restarting from an older checkpoint replays the document's
+ * events in order, and its `Deleted` follows), and applying its patch to nothing would show,
+ * until then, a document made of the changed fields only. So a document whose `Created` is no
+ * longer in the log (retention without snapshots) gets no row: rebuild from a log that still
+ * has every document's `Created`.
  */
 export function documentProjection<T extends object>(
   collection: DocumentCollection<T>,
@@ -37,8 +40,10 @@ export function documentProjection<T extends object>(
       if (created.is(event)) await rows.put(id, event.data.document, { version });
       else if (updated.is(event)) {
         const row = await rows.get(id);
-        const base = isJsonObject(row) ? (row as JsonObject) : {};
-        await rows.put(id, applyMergePatch(base, event.data.patch) as JsonObject, { version });
+        if (!isJsonObject(row)) return; // deleted since (see above)
+        await rows.put(id, applyMergePatch(row as JsonObject, event.data.patch) as JsonObject, {
+          version,
+        });
       } else if (deleted.is(event)) await rows.delete(id, { version });
     },
     reset: () => rows.clear(),

@@ -1,7 +1,10 @@
 /** A top-level field value a query can match and order by. */
 export type FieldValue = string | number | boolean | null;
 
-/** A read-model row: a JSON object (kept as its JSON form: undefined fields and functions drop). */
+/**
+ * A read-model row: a JSON object (kept as its JSON form: undefined fields and functions drop).
+ * An object whose `toJSON` gives no object (a `Date`, a decimal or date-time class) is refused.
+ */
 export type ReadRow = Record<string, unknown>;
 
 /**
@@ -64,7 +67,7 @@ export interface ValueCount {
  * - Deletes leave no tombstone: after a delete, an older put redelivered late writes the row
  *   again. A projection that deletes rows therefore applies a stream's events in order (as
  *   ProjectionRunner does), or keeps a row with a `deleted` field instead.
- * - Bad input (an empty id, a row that is not an object, a negative limit…) is refused with a
+ * - Bad input (an empty id, a row whose JSON is not an object, a negative limit…) is refused with a
  *   TypeError naming the argument, before anything is read or written.
  * - Safe to call concurrently. Neither init nor close opens or closes the connection given.
  */

@@ -28,7 +28,25 @@ export function checkIds(ids: unknown): asserts ids is readonly string[] {
 export function rowJson(row: unknown): string {
   if (typeof row !== 'object' || row === null || Array.isArray(row))
     throw new TypeError(`row must be a JSON object, got ${shownValue(row)}`);
-  return JSON.stringify(row);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(row);
+  } catch (error) {
+    // A bigint or a cycle: named as the row's fault, not a bare JSON error.
+    throw new TypeError(`row must be a JSON object: ${(error as Error).message}`);
+  }
+  // A toJSON decides the text (a Date, a decimal or date-time class): stored when it is not an
+  // object, it is no row, and every later read that parses it fails or returns a string.
+  if (json === undefined || !json.startsWith('{'))
+    throw new TypeError(
+      `row must be a JSON object, but its JSON (by toJSON) is ${json === undefined ? 'undefined' : shortened(json)}`,
+    );
+  return json;
+}
+
+/** At most 80 characters of a text, for an error message. */
+function shortened(text: string): string {
+  return text.length <= 80 ? text : `${text.slice(0, 80)}…`;
 }
 
 export function checkPutOptions(options: PutRowOptions | undefined): void {

@@ -318,6 +318,23 @@ export function describeReadStoreConformance(
         ],
         ['a null row', (s) => s.put('t1', null as never), 'row must be a JSON object, got null'],
         ['an array row', (s) => s.put('t1', [1] as never), 'row must be a JSON object, got [1]'],
+        // An object whose toJSON gives no object (a Date, a decimal or date-time class) is not a
+        // row either: stored, every later read of it would fail or return a string.
+        [
+          'a Date row',
+          (s) => s.put('t1', new Date(0) as never),
+          'row must be a JSON object, but its JSON (by toJSON) is "1970-01-01T00:00:00.000Z"',
+        ],
+        [
+          'a row whose toJSON gives undefined',
+          (s) => s.put('t1', { toJSON: () => undefined } as never),
+          'row must be a JSON object, but its JSON (by toJSON) is undefined',
+        ],
+        [
+          'a row whose toJSON gives an array',
+          (s) => s.put('t1', { toJSON: () => [1, 2] } as never),
+          'row must be a JSON object, but its JSON (by toJSON) is [1,2]',
+        ],
         [
           'a fractional version',
           (s) => s.put('t1', { a: 1 }, { version: 1.5 }),

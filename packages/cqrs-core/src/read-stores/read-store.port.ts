@@ -30,6 +30,13 @@ export interface ReadQuery {
   offset?: number;
 }
 
+/**
+ * The largest `ttlMs` a put takes: 100 years. Far beyond any read model's need, and its expiry
+ * stays a valid date (a JavaScript or BSON Date ends at 8.64e15 ms) and an exact integer in a
+ * Redis script.
+ */
+export const MAX_TTL_MS = 100 * 365 * 24 * 60 * 60 * 1000;
+
 export interface PutRowOptions {
   /**
    * The version of what the row shows (e.g. the event's stream version): the row is written
@@ -37,7 +44,7 @@ export interface PutRowOptions {
    * older event changes nothing. A row stored without a version takes any versioned put.
    */
   version?: number;
-  /** The row disappears this many milliseconds after the put (a positive integer). */
+  /** The row disappears this many milliseconds after the put (a positive integer, at most MAX_TTL_MS). */
   ttlMs?: number;
 }
 

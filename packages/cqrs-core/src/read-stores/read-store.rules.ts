@@ -2,6 +2,7 @@ import { shownValue } from '../config/shown-value';
 import {
   type DeleteRowOptions,
   type FieldValue,
+  MAX_TTL_MS,
   type PutRowOptions,
   type ReadQuery,
   type ReadRow,
@@ -55,8 +56,12 @@ export function checkPutOptions(options: PutRowOptions | undefined): void {
     throw new TypeError(`put options must be an object, got ${shownValue(options)}`);
   checkVersion(options.version);
   const { ttlMs } = options;
-  if (ttlMs !== undefined && (!Number.isSafeInteger(ttlMs) || ttlMs < 1))
+  if (ttlMs === undefined) return;
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1)
     throw new TypeError(`ttlMs must be a positive integer, got ${shownValue(ttlMs)}`);
+  // Bounded so that every store computes a valid expiry date (MongoDB's expiresAt).
+  if (ttlMs > MAX_TTL_MS)
+    throw new TypeError(`ttlMs must be at most ${MAX_TTL_MS} (100 years), got ${ttlMs}`);
 }
 
 export function checkDeleteOptions(options: DeleteRowOptions | undefined): void {

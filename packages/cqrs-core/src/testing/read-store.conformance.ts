@@ -1,4 +1,4 @@
-import { type ReadRow, type ReadStore } from '../read-stores/read-store.port';
+import { MAX_TTL_MS, type ReadRow, type ReadStore } from '../read-stores/read-store.port';
 import { expectRefusal, refusal } from './refusal.expectation';
 
 export interface ReadStoreFactoryOptions {
@@ -256,6 +256,14 @@ export function describeReadStoreConformance(
       await expect(s.get('t6')).resolves.toEqual({ name: 'Dawn again' });
     });
 
+    it('keeps a row written with the largest ttl', async () => {
+      const s = await store();
+      await expect(s.put('t1', { status: 'x' }, { ttlMs: MAX_TTL_MS })).resolves.toBe(true);
+      await expect(s.get('t1')).resolves.toEqual({ status: 'x' });
+      await expect(s.count({ status: 'x' })).resolves.toBe(1);
+      await expect(s.purgeExpired()).resolves.toBe(0);
+    });
+
     it('purgeExpired says how many rows it removed', async () => {
       const s = await store();
       await s.put('a', { status: 'x' }, { ttlMs: 50 });
@@ -344,6 +352,18 @@ export function describeReadStoreConformance(
           'a zero ttl',
           (s) => s.put('t1', { a: 1 }, { ttlMs: 0 }),
           'ttlMs must be a positive integer, got 0',
+        ],
+        // Past the maximum, `now + ttlMs` may be no valid date (above 8.64e15 ms): MongoDB then
+        // stored an Invalid Date, and the row vanished at once.
+        [
+          'a ttl over the maximum',
+          (s) => s.put('t1', { a: 1 }, { ttlMs: MAX_TTL_MS + 1 }),
+          `ttlMs must be at most ${MAX_TTL_MS} (100 years), got ${MAX_TTL_MS + 1}`,
+        ],
+        [
+          'the largest safe integer as ttl',
+          (s) => s.put('t1', { a: 1 }, { ttlMs: Number.MAX_SAFE_INTEGER }),
+          `ttlMs must be at most ${MAX_TTL_MS} (100 years), got ${Number.MAX_SAFE_INTEGER}`,
         ],
         ['a delete of an empty id', (s) => s.delete(''), 'id must be a non-empty string, got ""'],
         ['an empty id to get', (s) => s.get(''), 'id must be a non-empty string, got ""'],

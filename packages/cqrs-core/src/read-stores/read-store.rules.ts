@@ -76,11 +76,20 @@ function checkVersion(version: unknown): void {
     throw new TypeError(`version must be a non-negative integer, got ${shownValue(version)}`);
 }
 
-/** A top-level field name: not empty, no '.', not starting with '$' (MongoDB paths). */
+/**
+ * A top-level field name: not empty, no '.', not starting with '$' (MongoDB paths), no NUL (no
+ * BSON key holds one). Refused alike by every store, so a query means the same on each.
+ */
 export function checkField(field: unknown, name: string): asserts field is string {
-  if (typeof field !== 'string' || field === '' || field.includes('.') || field.startsWith('$'))
+  if (
+    typeof field !== 'string' ||
+    field === '' ||
+    field.includes('.') ||
+    field.startsWith('$') ||
+    field.includes('\u0000')
+  )
     throw new TypeError(
-      `${name} must be a top-level field name (no '.', no leading '$'), got ${shownValue(field)}`,
+      `${name} must be a top-level field name (no '.', no leading '$', no NUL), got ${shownValue(field)}`,
     );
 }
 
@@ -156,11 +165,14 @@ export function fieldOf(row: ReadRow, field: string): FieldValue {
   return isFieldValue(value) ? value : null;
 }
 
-/** The top-level fields queries can see (what MongoReadStore keeps beside the row's JSON). */
+/**
+ * The top-level fields queries can see (what MongoReadStore keeps beside the row's JSON). A key
+ * with a NUL is left out: a BSON key cannot hold one (the row's JSON keeps it).
+ */
 export function queryFields(row: ReadRow): Record<string, FieldValue> {
   const fields: Record<string, FieldValue> = {};
   for (const field of Object.keys(row)) {
-    if (field.includes('.') || field.startsWith('$')) continue;
+    if (field.includes('.') || field.startsWith('$') || field.includes('\u0000')) continue;
     const value = fieldOf(row, field);
     if (value !== null) fields[field] = value;
   }

@@ -296,6 +296,8 @@ export function describeReadStoreConformance(
         'key.with.dots': { $dollar: 1, 'a.b': [1, [2, [3, { deep: '\u0000nul' }]]] },
         nested: { level1: { level2: { values: [null, true, false, -0.5, 1e21] } } },
         empty: { list: [], object: {} },
+        // A NUL in a top-level key (BSON keys cannot hold one: MongoDB keeps it out of `fields`).
+        'nul\u0000key': 'kept',
       };
       const id = 'trainer:ash/🐉 {1}*';
       await s.put(id, row);
@@ -390,7 +392,7 @@ export function describeReadStoreConformance(
         [
           'a dotted where field',
           (s) => s.count({ 'owner.name': 'x' }),
-          `a where field must be a top-level field name (no '.', no leading '$'), got "owner.name"`,
+          `a where field must be a top-level field name (no '.', no leading '$', no NUL), got "owner.name"`,
         ],
         [
           'a bad direction',
@@ -400,7 +402,12 @@ export function describeReadStoreConformance(
         [
           'an empty countBy field',
           (s) => s.countBy(''),
-          `field must be a top-level field name (no '.', no leading '$'), got ""`,
+          `field must be a top-level field name (no '.', no leading '$', no NUL), got ""`,
+        ],
+        [
+          'a where field with a NUL (MongoDB cannot query it)',
+          (s) => s.count({ 'a\u0000': 1 }),
+          `a where field must be a top-level field name (no '.', no leading '$', no NUL), got "a\\u0000"`,
         ],
       ];
       it.each(cases)('%s', async (_case, call, message) => {

@@ -65,6 +65,22 @@ describe('MongoReadStore', () => {
     await expect(raw.countDocuments({})).resolves.toBe(0);
   });
 
+  it('refuses a row over the document limit, naming the id and the limit, writing nothing', async () => {
+    const store = new MongoReadStore({ connection, collection: 'large' });
+    await store.init();
+    await store.put('big', { status: 'small' });
+    // 9 MB of JSON, kept twice (the JSON and the queried `fields.body`): over 16 MiB.
+    const row = { status: 'x', body: 'x'.repeat(9 * 1024 * 1024) };
+    await expect(store.put('big', row)).rejects.toThrow(
+      new RangeError(
+        `MongoReadStore: the row "big" takes 18874459 bytes as a document, over MongoDB's ` +
+          'maximum of 16777216: not written; keep large values out of read rows (a top-level ' +
+          'string counts twice: in the JSON and in the queried fields)',
+      ),
+    );
+    await expect(store.get('big')).resolves.toEqual({ status: 'small' });
+  }, 60_000);
+
   it('refuses bad options, naming them', () => {
     expect(() => new MongoReadStore({ connection, collection: '' })).toThrow(
       'MongoReadStore: options.collection must be a non-empty string',

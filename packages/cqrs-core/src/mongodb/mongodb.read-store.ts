@@ -1,4 +1,5 @@
 import { type Connection, type mongo } from 'mongoose';
+import { MAX_DOCUMENT_BYTES, sizeOver } from './mongodb.document-size';
 import { type IndexSpec, ensureIndexes } from './mongodb.indexes';
 import {
   type DeleteRowOptions,
@@ -57,7 +58,8 @@ const live = (now: Date): mongo.Filter<ReadDocument> => ({
  * MongoDB read store (S2-6), FerretDB-compatible: one document per row in the store's own
  * collection, `{ _id: id, json, fields, version?, expiresAt? }`. Queries run on `fields.<name>`
  * (find/sort/skip/limit, countDocuments, an aggregate $match/$group/$sort for countBy); the
- * indexes of the options are created at init().
+ * indexes of the options are created at init(). A row's document is at most MongoDB's 16 MiB,
+ * its top-level strings counted twice (JSON and fields): put refuses a larger one (RangeError).
  *
  * A versioned put is one replaceOne with upsert whose filter accepts only an older (or no, or
  * an expired) stored version: a newer row makes the upsert's insert fail on the _id, which is
@@ -140,6 +142,16 @@ export class MongoReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
       ...(options?.version !== undefined && { version: options.version }),
       ...(options?.ttlMs !== undefined && { expiresAt: new Date(now.getTime() + options.ttlMs) }),
     };
+    // Checked before writing so that MongoDB and FerretDB refuse alike and clearly (the driver's
+    // own error is a bare RangeError of its buffer). The fields are copied from the JSON: each
+    // is under 3 bytes per character of it plus a few, so 9 per character bounds the whole.
+    const size = sizeOver(document, 9 * json.length + 3 * id.length + 1024);
+    if (size !== undefined)
+      throw new RangeError(
+        `MongoReadStore: the row ${JSON.stringify(id)} takes ${size} bytes as a document, over ` +
+          `MongoDB's maximum of ${MAX_DOCUMENT_BYTES}: not written; keep large values out of ` +
+          'read rows (a top-level string counts twice: in the JSON and in the queried fields)',
+      );
     const filter: mongo.Filter<ReadDocument> =
       options?.version === undefined
         ? { _id: id }

@@ -65,6 +65,25 @@ describe('MongoReadStore', () => {
     await expect(raw.countDocuments({})).resolves.toBe(0);
   });
 
+  it('ends a race of two versioned puts of a new row with the newer one', async () => {
+    // Both upserts find no row and insert; the loser's insert fails on the _id. That loser may
+    // hold the newer version: it must then replace the row, not answer "a newer row stands".
+    const store = new MongoReadStore({ connection, collection: 'racing' });
+    await store.init();
+    const lost: string[] = [];
+    for (let round = 0; round < 40; round++) {
+      const id = `r${round}`;
+      const [older, newer] = await Promise.all([
+        store.put(id, { v: 1 }, { version: 1 }),
+        store.put(id, { v: 2 }, { version: 2 }),
+      ]);
+      const stored = await store.get(id);
+      if (stored?.v !== 2 || !newer)
+        lost.push(`${id}: v1 ${older}, v2 ${newer}, stored v${stored?.v}`);
+    }
+    expect(lost).toEqual([]);
+  });
+
   it('refuses a row over the document limit, naming the id and the limit, writing nothing', async () => {
     const store = new MongoReadStore({ connection, collection: 'large' });
     await store.init();

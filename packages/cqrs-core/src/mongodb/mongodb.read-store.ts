@@ -62,9 +62,12 @@ const live = (now: Date): mongo.Filter<ReadDocument> => ({
  * its top-level strings counted twice (JSON and fields): put refuses a larger one (RangeError).
  *
  * A versioned put is one replaceOne with upsert whose filter accepts only an older (or no, or
- * an expired) stored version: a newer row makes the upsert's insert fail on the _id, which is
- * the "not written" answer. FerretDB does not run that statement atomically (ADR 006), so two
- * writers of one row could both land: one writer per row (one projection runner) is assumed.
+ * an expired) stored version: a newer row makes the upsert's insert fail on the _id. That
+ * failure also comes when two puts of a new row race (both filters found nothing, both insert),
+ * so the put then retries once as a replaceOne without upsert of the same filter, and matching
+ * nothing is the "not written" answer. MongoDB runs each conditional replace atomically on its
+ * document; FerretDB does not (ADR 006), so two writers of one row could both land there: one
+ * writer per row (one projection runner) is assumed.
  *
  * Expiry: FerretDB has no TTL indexes, so a row with a ttl keeps an `expiresAt` (the app's
  * clock), every read filters expired rows out, and purgeExpired() deletes them (call it from a
@@ -160,9 +163,12 @@ export class MongoReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
       await this.collection.replaceOne(filter, document, { upsert: true });
       return true;
     } catch (error) {
-      // The filter found no older row, so the upsert inserted: the _id holds a newer one.
-      if ((error as { code?: number }).code === DUPLICATE_KEY) return false;
-      throw error;
+      if ((error as { code?: number }).code !== DUPLICATE_KEY) throw error;
+      // The upsert's insert hit a stored row: either a newer one stood, or a concurrent put of a
+      // new row inserted first while this one's filter found nothing. Only a replace of what
+      // stands now tells which; it matches nothing when the stored version is not older.
+      const { matchedCount } = await this.collection.replaceOne(filter, document);
+      return matchedCount > 0;
     }
   }
 

@@ -64,6 +64,25 @@ describe('RedisReadStore', () => {
     expect(await redis.smembers(`${prefix}ids`)).toEqual(['b']);
   });
 
+  it("refuses a client with ioredis' own keyPrefix, naming both options", () => {
+    // Its scripts build keys from their arguments, which ioredis does not prefix: the rows
+    // would land outside the client's namespace, where no read of the store looks.
+    const prefixed = new Redis(ns.redisUrl, { keyPrefix: 'app:', lazyConnect: true });
+    try {
+      expect(
+        () => new RedisReadStore({ client: prefixed, keyPrefix: `${ns.keyPrefix}p:` }),
+      ).toThrow(
+        new TypeError(
+          'RedisReadStore: options.client has its own ioredis keyPrefix "app:", which scripts ' +
+            'do not apply to the keys they build; give a client without keyPrefix and put the ' +
+            'whole prefix in options.keyPrefix (e.g. "app:…")',
+        ),
+      );
+    } finally {
+      prefixed.disconnect();
+    }
+  });
+
   it('refuses bad options, naming them', () => {
     expect(() => new RedisReadStore({} as never)).toThrow(
       'RedisReadStore: options.client must be a connected ioredis client',

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { refuseClientKeyPrefix } from './redis.client-prefix';
 import { CLEAR_ROWS, DELETE_ROW, PURGE_EXPIRED, PUT_ROW } from './redis.read-store.scripts';
 import {
   type DeleteRowOptions,
@@ -26,7 +27,11 @@ import {
 } from '../read-stores/read-store.rules';
 
 export interface RedisReadStoreOptions {
-  /** A connected ioredis client (e.g. `redisConnection(...).client`); the store does not close it. */
+  /**
+   * A connected ioredis client (e.g. `redisConnection(...).client`); the store does not close it.
+   * Without ioredis' own `keyPrefix` option (refused: the scripts build keys ioredis would not
+   * prefix): give the whole prefix as `keyPrefix` here.
+   */
   client: Redis;
   /** Prefix of every key of this store, e.g. `myapp:trainer-positions:`; one prefix per store. */
   keyPrefix: string;
@@ -62,6 +67,7 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
   constructor(options: RedisReadStoreOptions) {
     if (typeof options?.client?.eval !== 'function')
       throw new TypeError('RedisReadStore: options.client must be a connected ioredis client');
+    refuseClientKeyPrefix(options.client, 'RedisReadStore');
     if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '')
       throw new TypeError('RedisReadStore: options.keyPrefix must be a non-empty string');
     (options.indexed ?? []).forEach((field, index) =>

@@ -64,6 +64,33 @@ describe('RedisReadStore', () => {
     expect(await redis.smembers(`${prefix}ids`)).toEqual(['b']);
   });
 
+  it('purges at most 100 expired rows per write; purgeExpired removes the rest in batches', async () => {
+    // A write that purged every expired row inline blocked Redis for all of them (400 ms after
+    // 50 000 rows expired at once): each write now takes a bounded share.
+    const prefix = `${ns.keyPrefix}bounded:`;
+    const s = store('bounded');
+    const ROWS = 2_500;
+    // All expire at one moment, after the last is written.
+    const deadline = Date.now() + 1_500;
+    await Promise.all(
+      Array.from({ length: ROWS }, (_, i) =>
+        s.put(`s${i}`, { status: 'x' }, { ttlMs: deadline - Date.now() }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, deadline - Date.now() + 100));
+    await s.put('other', { status: 'x' });
+    expect(await redis.zcard(`${prefix}exp`)).toBe(ROWS - 100);
+    // Reads never see the expired rows meanwhile (their keys expired by themselves).
+    await expect(s.find({ where: { status: 'x' } })).resolves.toEqual([{ status: 'x' }]);
+    await expect(s.count()).resolves.toBe(1);
+    await expect(s.purgeExpired()).resolves.toBe(ROWS - 100);
+    expect(await redis.zcard(`${prefix}exp`)).toBe(0);
+    expect(await redis.smembers(`${prefix}ids`)).toEqual(['other']);
+    expect(await redis.smembers(`${prefix}i:${JSON.stringify(['status', 'x'])}`)).toEqual([
+      'other',
+    ]);
+  });
+
   it("refuses a client with ioredis' own keyPrefix, naming both options", () => {
     // Its scripts build keys from their arguments, which ioredis does not prefix: the rows
     // would land outside the client's namespace, where no read of the store looks.

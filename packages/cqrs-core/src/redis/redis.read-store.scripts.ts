@@ -6,10 +6,14 @@ import { RedisScript } from './redis.script';
  * version empty when none), `P ids` every live id, `P exp` ids by expiry time (ms), `P m:<id>`
  * the index sets the id is in, `P i:<field and value>` the ids holding that value.
  *
- * Every script first purges the rows whose expiry has passed (by Redis's clock, TIME), so the
- * index sets only hold live ids once a write ran; the row keys themselves expire by PEXPIREAT
- * at the same time, so a read of a row never sees it late.
+ * Every script first purges up to PURGE_PER_WRITE rows whose expiry has passed (by Redis's
+ * clock, TIME): bounded, since a script blocks Redis while it runs, and a purge of every expired
+ * row took 400 ms after 50 000 expired at once. The rest wait for later writes or for
+ * purgeExpired(), which loops in bounded batches; meanwhile the index sets may still hold
+ * expired ids, which queries skip: the row keys themselves expire by PEXPIREAT at the expiry, so
+ * a read never sees an expired row.
  */
+const PURGE_PER_WRITE = 100;
 const PRELUDE = `
 local p = ARGV[1]
 local clock = redis.call('TIME')
@@ -21,11 +25,16 @@ local function unindex(id)
   redis.call('SREM', p .. 'ids', id)
   redis.call('ZREM', p .. 'exp', id)
 end
-local expired = redis.call('ZRANGEBYSCORE', p .. 'exp', '-inf', now)
-for _, id in ipairs(expired) do
-  unindex(id)
-  redis.call('DEL', p .. 'r:' .. id)
+-- Removes up to limit expired rows (ids, index sets, keys); how many it removed.
+local function purge(limit)
+  local expired = redis.call('ZRANGEBYSCORE', p .. 'exp', '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(expired) do
+    unindex(id)
+    redis.call('DEL', p .. 'r:' .. id)
+  end
+  return #expired
 end
+local purged = purge(${PURGE_PER_WRITE})
 -- True when the stored row has a version at or above ARGV[n] (then the write must not land).
 local function newer(stored, n)
   if not stored or ARGV[n] == '' then return false end
@@ -63,9 +72,14 @@ unindex(id)
 redis.call('DEL', row)
 return 1`);
 
-/** ARGV: prefix → how many expired rows it removed. */
+/**
+ * ARGV: prefix, batch size → { how many expired rows it removed, 1 when more remain expired }.
+ * One batch per call, so that purging a large backlog never blocks Redis at once.
+ */
 export const PURGE_EXPIRED = new RedisScript(`${PRELUDE}
-return #expired`);
+purged = purged + purge(tonumber(ARGV[2]))
+local more = #redis.call('ZRANGEBYSCORE', p .. 'exp', '-inf', now, 'LIMIT', 0, 1)
+return { purged, more }`);
 
 /** ARGV: prefix → how many rows it removed. One script: a large store blocks Redis meanwhile. */
 export const CLEAR_ROWS = new RedisScript(`${PRELUDE}

@@ -45,6 +45,8 @@ export interface RedisReadStoreOptions {
 
 /** Rows per MGET: bounds one reply when a query matches many rows. */
 const READ_BATCH = 500;
+/** Expired rows per purgeExpired script: a few ms of Redis each, however large the backlog. */
+const PURGE_BATCH = 1_000;
 
 /**
  * Redis read store (S2-6): a string key per row (its JSON), MGET for getMany, a ttl as the
@@ -149,8 +151,18 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
     await CLEAR_ROWS.run(this.client, [], [this.prefix]);
   }
 
+  /** Removes every expired row, in scripts of PURGE_BATCH rows (other commands run between). */
   async purgeExpired(): Promise<number> {
-    return Number(await PURGE_EXPIRED.run(this.client, [], [this.prefix]));
+    let total = 0;
+    for (;;) {
+      const [purged, more] = (await PURGE_EXPIRED.run(
+        this.client,
+        [],
+        [this.prefix, PURGE_BATCH],
+      )) as [number, number];
+      total += purged;
+      if (more === 0) return total;
+    }
   }
 
   async close(): Promise<void> {}

@@ -1,6 +1,13 @@
 import type Redis from 'ioredis';
 import { refuseClientKeyPrefix } from './redis.client-prefix';
-import { CLEAR_ROWS, DELETE_ROW, PURGE_EXPIRED, PUT_ROW } from './redis.read-store.scripts';
+import {
+  CLEAR_ROWS,
+  DELETE_ROW,
+  PURGE_EXPIRED,
+  PUT_ROW,
+  RECORD_INDEXED,
+  REINDEX_ROWS,
+} from './redis.read-store.scripts';
 import {
   type DeleteRowOptions,
   type FieldValue,
@@ -39,6 +46,11 @@ export interface RedisReadStoreOptions {
    * The top-level fields `find`/`count`/`countBy` may filter or group by: each write keeps a set
    * of ids per value of these. A query on another field is refused (naming it). orderBy may use
    * any field: the matching rows are sorted after they are read.
+   *
+   * The list is part of the data: rows written before a field was added are in none of its
+   * sets. So the first init() or put records it under the prefix, and a store with another list
+   * (in any order) is refused, naming both: at init(), at every put (also of a process that
+   * started before the change) and at every find/count/countBy. Change it with reindex().
    */
   indexed?: readonly string[];
 }
@@ -47,6 +59,8 @@ export interface RedisReadStoreOptions {
 const READ_BATCH = 500;
 /** Expired rows per purgeExpired script: a few ms of Redis each, however large the backlog. */
 const PURGE_BATCH = 1_000;
+/** Ids per reindex() step (SSCAN's COUNT hint, one MGET and one script each). */
+const REINDEX_BATCH = 500;
 
 /**
  * Redis read store (S2-6): a string key per row (its JSON), MGET for getMany, a ttl as the
@@ -59,12 +73,17 @@ const PURGE_BATCH = 1_000;
  * it no longer holds. The cost of find/count/countBy grows with the rows matched (they are read
  * to be ordered, counted and grouped): this store is for read models that fit a query in memory.
  *
+ * The `indexed` list is recorded under the prefix and checked by every put and query (see
+ * options.indexed); reindex() changes it.
+ *
  * One node (no hash tags: not for Redis Cluster), as the other Redis stores.
  */
 export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<Row> {
   private readonly client: Redis;
   private readonly prefix: string;
   private readonly indexed: ReadonlySet<string>;
+  /** The sorted list as recorded in the meta hash (JSON). */
+  private readonly indexedList: string;
 
   constructor(options: RedisReadStoreOptions) {
     if (typeof options?.client?.eval !== 'function')
@@ -78,10 +97,57 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
     this.client = options.client;
     this.prefix = options.keyPrefix;
     this.indexed = new Set(options.indexed);
+    this.indexedList = JSON.stringify([...this.indexed].sort());
   }
 
-  /** Nothing to create: keys come with the first put. */
-  async init(): Promise<void> {}
+  /**
+   * Records the `indexed` list when none is (keys come with the first put).
+   * @throws Error when the rows were indexed for another list (see options.indexed)
+   */
+  async init(): Promise<void> {
+    const recorded = await RECORD_INDEXED.run(this.client, [this.metaKey()], [this.indexedList]);
+    if (recorded !== this.indexedList) throw this.otherList(String(recorded));
+  }
+
+  /**
+   * Rebuilds the index sets for this store's `indexed` list and records it, to change the list
+   * deliberately: once, from one process with the new list, before the others run it (a process
+   * with the old list is refused from the start of it). Walks the ids in batches of
+   * REINDEX_BATCH rows (a script each), so Redis serves others meanwhile; puts during it index
+   * by the new list. Until it has run to the end (again, if it stopped), queries are refused.
+   * @returns how many rows it re-indexed
+   */
+  async reindex(): Promise<number> {
+    const meta = this.metaKey();
+    await this.client.hset(meta, 'indexed', this.indexedList, 'reindexing', '1');
+    const fields = [...this.indexed];
+    let done = 0;
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.client.sscan(
+        `${this.prefix}ids`,
+        cursor,
+        'COUNT',
+        REINDEX_BATCH,
+      );
+      cursor = next;
+      if (ids.length === 0) continue;
+      const stored = await this.client.mget(...ids.map((id) => this.rowKey(id)));
+      const args: string[] = [];
+      ids.forEach((id, index) => {
+        const value = stored[index];
+        if (value === null || value === undefined) return;
+        const row = parsed<ReadRow>(value);
+        args.push(id, value, ...fields.map((field) => this.indexKey(field, fieldOf(row, field))));
+      });
+      if (args.length > 0)
+        done += Number(
+          await REINDEX_ROWS.run(this.client, [], [this.prefix, fields.length, ...args]),
+        );
+    } while (cursor !== '0');
+    await this.client.hdel(meta, 'reindexing');
+    return done;
+  }
 
   async get(id: string): Promise<Row | undefined> {
     checkId(id);
@@ -111,9 +177,11 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
         `${options?.version ?? ''}|${json}`,
         options?.version ?? '',
         options?.ttlMs ?? '',
+        this.indexedList,
         ...indexKeys,
       ],
     );
+    if (Array.isArray(wrote)) throw this.otherList(String(wrote[1]));
     return wrote === 1;
   }
 
@@ -167,9 +235,37 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
 
   async close(): Promise<void> {}
 
-  /** The live rows the where matches, with their ids. */
+  /** The live rows the where matches, with their ids; refused when the index sets do not fit. */
   private async matching(where: Map<string, FieldValue[]>): Promise<[string, Row][]> {
     for (const field of where.keys()) this.checkIndexed(field, `where.${field}`);
+    // The meta is read beside the query (no extra round trip before it).
+    const [rows] = await Promise.all([this.lookUp(where), this.checkRecorded()]);
+    return rows;
+  }
+
+  /** Refuses a query when the index sets were built for another list, or are being rebuilt. */
+  private async checkRecorded(): Promise<void> {
+    const [recorded, reindexing] = await this.client.hmget(this.metaKey(), 'indexed', 'reindexing');
+    if (typeof recorded === 'string' && recorded !== this.indexedList)
+      throw this.otherList(recorded);
+    if (typeof reindexing === 'string')
+      throw new Error(
+        `RedisReadStore: a reindex() to ${this.indexedList} of the rows under ` +
+          `${JSON.stringify(this.prefix)} has not finished (it runs, or it stopped: run it again); queries would miss rows`,
+      );
+  }
+
+  private otherList(recorded: string): Error {
+    return new Error(
+      `RedisReadStore: options.indexed is ${this.indexedList}, but the rows under ` +
+        `${JSON.stringify(this.prefix)} are indexed by ${recorded}: its queries would miss rows. ` +
+        'To change the list, call reindex() once on a store with the new list (it rebuilds the ' +
+        'index sets and records the list), and run only processes with that list; or use a new ' +
+        'keyPrefix',
+    );
+  }
+
+  private async lookUp(where: Map<string, FieldValue[]>): Promise<[string, Row][]> {
     let ids: Set<string> | undefined;
     for (const [field, values] of where) {
       const keys = values.map((value) => this.indexKey(field, value));
@@ -199,6 +295,10 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
       throw new TypeError(
         `RedisReadStore: ${name} is not an indexed field; declare "${field}" in options.indexed to query by it (indexed: ${[...this.indexed].join(', ') || 'none'})`,
       );
+  }
+
+  private metaKey(): string {
+    return `${this.prefix}meta`;
   }
 
   private rowKey(id: string): string {

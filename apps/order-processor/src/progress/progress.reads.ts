@@ -8,6 +8,8 @@ import { type EventStore } from '@causeway/cqrs-core';
 import { type ProgressStatuses, taskPositionOf, type TaskPosition } from '@causeway/platform';
 import { type UserTasksPage } from './user-tasks.page';
 
+/** What `fold` answers for a task with no stored event. */
+const EMPTY = Symbol('empty');
 export interface TaskHistory {
   taskId: string;
   status: ProgressStatus;
@@ -61,18 +63,29 @@ export class ProgressReads {
   }
 
   private async read(taskId: string, userId: string): Promise<TaskHistory | undefined> {
+    const stored = await this.fold(taskId, userId);
+    if (stored !== EMPTY) return stored;
+    // No event stored: an accepted order whose first step is still to come, if recorded so.
+    const accepted = await this.statuses.get(taskId);
+    if (accepted?.userId !== userId) return undefined;
+    if (accepted.eventCount === 0) return { taskId, status: accepted, events: [] };
+    // A status with events: its first step was stored after the stream was read (read again),
+    // or the stream was deleted by retention (still empty: the task is gone).
+    const again = await this.fold(taskId, userId);
+    return again === EMPTY ? undefined : again;
+  }
+
+  /** The task's stream folded; EMPTY when it has no event; undefined when another user's. */
+  private async fold(
+    taskId: string,
+    userId: string,
+  ): Promise<TaskHistory | undefined | typeof EMPTY> {
     const events = (await this.store.readStream(progressStreamId(taskId))).map(
       (stored) => stored.data as ProgressEvent,
     );
-    if (events.length > 0)
-      return events[0]!.userId === userId
-        ? { taskId, status: progressStatusOf(events)!, events }
-        : undefined;
-    // No event stored: an accepted order whose first step is still to come, if recorded so. A
-    // status with events but no stream (deleted by retention) is not one: the task is gone.
-    const accepted = await this.statuses.get(taskId);
-    return accepted?.userId === userId && accepted.eventCount === 0
-      ? { taskId, status: accepted, events: [] }
+    if (events.length === 0) return EMPTY;
+    return events[0]!.userId === userId
+      ? { taskId, status: progressStatusOf(events)!, events }
       : undefined;
   }
 }

@@ -27,6 +27,32 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (nowMs - (expiresAt - ton
 if redis.call('PEXPIRETIME', KEYS[2]) < expiresAt then redis.call('PEXPIREAT', KEYS[2], expiresAt) end
 return 1`);
 
+// KEYS[1] = the user's index; ARGV[1] = the prefix of task keys, ARGV[2] = the newest score to
+// list ('+inf', or the cursor's), ARGV[3] = the oldest score, exclusive ('(<ms>'), ARGV[4] = '1'
+// after a cursor, ARGV[5] = how many. → the statuses (JSON) of that many index entries from the
+// newest down, those tied at the cursor's score on top (the caller skips the ones not after it)
+// and every entry tied at the last score (ties are ordered by taskId). One script, so the index
+// and the statuses are read at one instant: a status moving between two separate reads changed
+// its row but not the range read, and the page came short (review, session 38).
+const OF_USER = new RedisScript(`
+local key = KEYS[1]
+local extra = 0
+if ARGV[4] == '1' then extra = redis.call('ZCOUNT', key, ARGV[2], ARGV[2]) end
+local newest = redis.call('ZREVRANGEBYSCORE', key, ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[5]) + extra)
+if #newest == 0 then return {} end
+local last = redis.call('ZSCORE', key, newest[#newest])
+local seen = {}
+local rows = {}
+local function add(id)
+  if seen[id] then return end
+  seen[id] = true
+  local row = redis.call('GET', ARGV[1] .. id)
+  if row then rows[#rows + 1] = row end
+end
+for _, id in ipairs(newest) do add(id) end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', key, last, last)) do add(id) end
+return rows`);
+
 export interface RedisProgressStatusesOptions {
   /** The app's shared client. */
   client: Redis;
@@ -43,7 +69,8 @@ export interface RedisProgressStatusesOptions {
  * apply and expiring with the user's newest task. `apply` is one Lua script (compare the stored
  * `eventCount`, write only a greater one): several order-processor instances, and a redelivery
  * racing a newer step, would otherwise let an older state overwrite a newer one. `get` is one GET,
- * `ofUser` a ZREVRANGEBYSCORE and an MGET (after a page, from the cursor's score down).
+ * `ofUser` one script reading the index range and its statuses (after a page, from the cursor's
+ * score down).
  */
 export class RedisProgressStatuses implements ProgressStatuses {
   private readonly client: Redis;
@@ -82,33 +109,19 @@ export class RedisProgressStatuses implements ProgressStatuses {
   ): Promise<ProgressStatus[]> {
     if (limit <= 0) return [];
     const oldest = Date.now() - this.options.ttlMs;
-    const key = this.userKey(userId);
-    // After `before`: scores up to its time. Its own score's members come first and those not
-    // after it (taskId up to its) are skipped below: read that many more.
-    let newestScore = '+inf';
-    let skipped = 0;
-    if (before) {
-      newestScore = String(Date.parse(before.updatedAt));
-      const tiedAtCursor = await this.client.zrangebyscore(key, newestScore, newestScore);
-      skipped = tiedAtCursor.filter((taskId) => taskId <= before.taskId).length;
-    }
-    const newest = await this.client.zrevrangebyscore(
-      key,
-      newestScore,
-      `(${oldest}`,
-      'LIMIT',
-      0,
-      limit + skipped,
-    );
-    if (newest.length === 0) return [];
-    // Ties on the last score are ordered by taskId, as in every implementation: read them all.
-    const lastScore = await this.client.zscore(key, newest[newest.length - 1]!);
-    const tied =
-      lastScore === null ? [] : await this.client.zrangebyscore(key, lastScore, lastScore);
-    const ids = [...new Set([...newest, ...tied])];
-    const rows = await this.client.mget(ids.map((id) => this.taskKey(id)));
+    const rows = (await OF_USER.run(
+      this.client,
+      [this.userKey(userId)],
+      [
+        this.taskKey(''),
+        before ? String(Date.parse(before.updatedAt)) : '+inf',
+        `(${oldest}`,
+        before ? '1' : '0',
+        limit,
+      ],
+    )) as string[];
     return rows
-      .flatMap((json) => (json === null ? [] : [JSON.parse(json) as ProgressStatus]))
+      .map((json) => JSON.parse(json) as ProgressStatus)
       .filter((row) => row.userId === userId && isAfter(row, before))
       .sort(byRecentUpdate)
       .slice(0, limit);

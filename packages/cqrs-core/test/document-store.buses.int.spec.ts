@@ -1,4 +1,4 @@
-import { testNamespace } from '@causeway/testkit';
+import { removeNamespaceData, testNamespace } from '@causeway/testkit';
 import { kafkaConnection, KafkaPublisher, KafkaSubscriber } from '../src/kafka';
 import { mongoConnection, MongoEventStore } from '../src/mongodb';
 import { redisConnection, RedisStreamsPublisher, RedisStreamsSubscriber } from '../src/redis';
@@ -18,8 +18,8 @@ beforeAll(async () => {
   await eventStore.init();
 });
 afterAll(async () => {
-  await mongo.client.db!.dropDatabase();
   await mongo.close();
+  await removeNamespaceData(ns); // the database, the Redis keys and the Kafka topic
 });
 
 it('reaches a Redis Streams subscriber', async () => {
@@ -34,8 +34,6 @@ it('reaches a Redis Streams subscriber', async () => {
   } finally {
     await subscriber.close();
     await publisher.close();
-    const keys = await redis.client.keys(`${ns.keyPrefix}*`);
-    if (keys.length > 0) await redis.client.del(...keys);
     await redis.close();
   }
 });

@@ -1,4 +1,4 @@
-import { testNamespace } from '@causeway/testkit';
+import { removeNamespaceData, testNamespace } from '@causeway/testkit';
 import { redisConnection, RedisEventStore } from '../src/redis';
 import { describeDocumentStoreConformance } from '../src/testing';
 
@@ -14,14 +14,8 @@ beforeAll(async () => {
   await eventStore.init();
 });
 afterAll(async () => {
-  const raw = connection.client;
-  let cursor = '0';
-  do {
-    const [next, keys] = await raw.scan(cursor, 'MATCH', `${ns.keyPrefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await raw.del(...keys);
-  } while (cursor !== '0');
   await connection.close();
+  await removeNamespaceData(ns, ['redis']);
 });
 
 describeDocumentStoreConformance('redis', async () => ({ eventStore }));

@@ -1,5 +1,5 @@
 import mongoose, { type Connection } from 'mongoose';
-import { testNamespace } from '@causeway/testkit';
+import { removeNamespaceData, testNamespace } from '@causeway/testkit';
 import { MongoReadStore } from '../src/mongodb';
 import { describeReadStoreConformance } from '../src/testing/read-store.conformance';
 
@@ -16,10 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await connection.close();
-  // Dropped by a fresh client once nothing queries the database any more (FerretDB, INFRA.md).
-  const dropper = await mongoose.createConnection(ns.mongoUri()).asPromise();
-  await dropper.dropDatabase();
-  await dropper.close();
+  await removeNamespaceData(ns, ['mongodb']); // once nothing queries it (FerretDB, ADR 006)
 });
 
 describeReadStoreConformance(

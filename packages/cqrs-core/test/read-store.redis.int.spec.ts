@@ -1,4 +1,4 @@
-import { testNamespace } from '@causeway/testkit';
+import { removeNamespaceData, testNamespace } from '@causeway/testkit';
 import Redis from 'ioredis';
 import { RedisReadStore } from '../src/redis';
 import { describeReadStoreConformance } from '../src/testing/read-store.conformance';
@@ -12,9 +12,8 @@ beforeAll(() => {
   redis = new Redis(ns.redisUrl);
 });
 afterAll(async () => {
-  const keys = await redis.keys(`${ns.keyPrefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
+  await removeNamespaceData(ns, ['redis']);
 });
 
 describeReadStoreConformance(

@@ -1,6 +1,6 @@
 import { type ProgressStatus } from '@causeway/contracts';
 import Redis from 'ioredis';
-import { testNamespace } from '@causeway/testkit';
+import { removeNamespaceData, testNamespace } from '@causeway/testkit';
 import { InMemoryProgressStatuses, RedisProgressStatuses, taskPositionOf } from '../src';
 import { type TaskPosition } from '../src/progress/progress-statuses.port';
 
@@ -50,10 +50,9 @@ describe('paging a user’s tasks in Redis', () => {
     writer = new Redis(ns.redisUrl);
   });
   afterAll(async () => {
-    const keys = await redis.keys(`${ns.keyPrefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
     writer.disconnect();
+    await removeNamespaceData(ns, ['redis']);
   });
 
   it('lists the same pages as the in-memory store, ties included (random)', async () => {

@@ -19,55 +19,41 @@ class StatusesWithConsumerBetweenReads extends InMemoryProgressStatuses {
   }
 }
 
+/**
+ * An accepted order (command-api recorded it ACCEPTED after Kafka's ack) whose reads are set so
+ * that the consumer stores its first step between their stream read and their status read.
+ */
+async function acceptedOrderRacingItsFirstStep(taskId: string): Promise<ProgressReads> {
+  const store = new InMemoryEventStore({ serializer: contractsSerializer() });
+  const statuses = new StatusesWithConsumerBetweenReads({ ttlMs: 86_400_000 });
+  const processor = new OrderProcessor({
+    store,
+    statuses,
+    notifications: new InMemoryNotificationLog(),
+    rules: { catalog: { apple: { stock: 5, priceCents: 100 } }, paymentLimitCents: 10_000 },
+    serverId: 'op-1',
+    now: () => new Date(),
+    stepDelayMs: 0,
+  });
+  const order: OrderPlaced = {
+    taskId,
+    userId: 'ash',
+    items: [{ sku: 'apple', quantity: 1 }],
+    placedAt: new Date().toISOString(),
+  };
+  await statuses.apply(acceptedProgressStatus(order));
+  statuses.beforeNextGet = () => processor.handle(order);
+  return new ProgressReads(store, statuses);
+}
+
 describe('/status of an accepted order while its first step is being stored', () => {
   it('answers the task (ACCEPTED or STARTED), never "unknown" (404)', async () => {
-    const store = new InMemoryEventStore({ serializer: contractsSerializer() });
-    const statuses = new StatusesWithConsumerBetweenReads({ ttlMs: 86_400_000 });
-    const processor = new OrderProcessor({
-      store,
-      statuses,
-      notifications: new InMemoryNotificationLog(),
-      rules: { catalog: { apple: { stock: 5, priceCents: 100 } }, paymentLimitCents: 10_000 },
-      serverId: 'op-1',
-      now: () => new Date(),
-      stepDelayMs: 0,
-    });
-    const order: OrderPlaced = {
-      taskId: 't-race',
-      userId: 'ash',
-      items: [{ sku: 'apple', quantity: 1 }],
-      placedAt: new Date().toISOString(),
-    };
-    // command-api: Kafka acknowledged, ACCEPTED recorded, 202 answered.
-    await statuses.apply(acceptedProgressStatus(order));
-    const reads = new ProgressReads(store, statuses);
-    // The client polls statusUrl; its stream read finds nothing, then the consumer runs.
-    statuses.beforeNextGet = () => processor.handle(order);
-    const status = await reads.status('t-race', 'ash');
-    expect(status).toBeDefined();
+    const reads = await acceptedOrderRacingItsFirstStep('t-race');
+    await expect(reads.status('t-race', 'ash')).resolves.toBeDefined();
   });
 
   it('lists the task in /user while its first step is being stored', async () => {
-    const store = new InMemoryEventStore({ serializer: contractsSerializer() });
-    const statuses = new StatusesWithConsumerBetweenReads({ ttlMs: 86_400_000 });
-    const processor = new OrderProcessor({
-      store,
-      statuses,
-      notifications: new InMemoryNotificationLog(),
-      rules: { catalog: { apple: { stock: 5, priceCents: 100 } }, paymentLimitCents: 10_000 },
-      serverId: 'op-1',
-      now: () => new Date(),
-      stepDelayMs: 0,
-    });
-    const order: OrderPlaced = {
-      taskId: 't-race-2',
-      userId: 'ash',
-      items: [{ sku: 'apple', quantity: 1 }],
-      placedAt: new Date().toISOString(),
-    };
-    await statuses.apply(acceptedProgressStatus(order));
-    const reads = new ProgressReads(store, statuses);
-    statuses.beforeNextGet = () => processor.handle(order);
+    const reads = await acceptedOrderRacingItsFirstStep('t-race-2');
     const page = await reads.ofUser('ash', { limit: 20 });
     expect(page.tasks.map((task) => task.taskId)).toEqual(['t-race-2']);
   });

@@ -617,13 +617,23 @@
     return item;
   }
 
+  /** How far a task's state is: its phase, then its step (a finished task is as far as it gets). */
+  const PHASES = { PLACED: 0, ACCEPTED: 0, STARTED: 1, PROGRESS: 2, COMPLETED: 3, FAILED: 3 };
+  function reach(status, currentStep) {
+    return (PHASES[status] ?? 0) * 1_000 + (PHASES[status] === 3 ? 0 : Number(currentStep ?? 0));
+  }
+
   /** Shows a task's state: a ProgressStatus (`recovery`) or the state a ProgressEvent reports. */
-  function showTask({ taskId, percentage, stepName, status, reason, eventCount }) {
+  function showTask({ taskId, percentage, stepName, status, reason, eventCount, currentStep }) {
     const item = taskItem(taskId);
-    // Events may arrive after a recovery that already counted them: never step back.
+    // A reconnect's `recovery` holds the newest state, and the events it replays after it may be
+    // older (and carry no eventCount): never step back.
     const count = Number(item.dataset.eventCount ?? 0);
     if (eventCount !== undefined && eventCount < count) return;
+    const shown = Number(item.dataset.reach ?? -1);
+    if (reach(status, currentStep) < shown) return;
     if (eventCount !== undefined) item.dataset.eventCount = String(eventCount);
+    item.dataset.reach = String(reach(status, currentStep));
     item.dataset.status = status;
     item.querySelector('progress').value = percentage;
     item.querySelector('.task-status').textContent = `${percentage}% ${status}`;

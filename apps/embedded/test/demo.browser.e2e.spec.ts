@@ -34,12 +34,14 @@ const RECORD_DRAWING = `(() => {
     };
     return fillText.call(this, text, x, y, ...rest);
   };
-  // …and keeps the page's /events streams, for a test to cut them (not the Orders panel's
-  // progress stream, which the page opens too).
+  // …and keeps the page's /events streams, for a test to cut them, apart from the Orders
+  // panel's progress streams, which the page opens too.
   window.EventSource = class extends EventSource {
     constructor(...args) {
       super(...args);
-      if (new URL(this.url).pathname === '/events') (window.__streams ??= []).push(this);
+      const path = new URL(this.url).pathname;
+      if (path === '/events') (window.__streams ??= []).push(this);
+      if (path.startsWith('/api/v2/progress/')) (window.__progressStreams ??= []).push(this);
     }
   };
 })();`;
@@ -433,6 +435,34 @@ describe('demo page in a browser (embedded mode)', () => {
       'PROGRESS',
       'COMPLETED',
     ]);
+  }, 45_000);
+
+  it('never steps an order back when its stream replays older progress after a recovery', async () => {
+    const page = await open('misty');
+    await page.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });
+    await page.click('#order-ok');
+    const done = await page.waitForSelector('#tasks li[data-status="COMPLETED"]', {
+      timeout: 30_000,
+    });
+    const taskId = (await done.getAttribute('data-task-id'))!;
+    const token = await devToken(app.url, 'misty');
+    const history = (await (
+      await fetch(`${app.url}/api/v2/progress/history/${taskId}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as { events: { eventType: string }[] };
+    const step = history.events.find((event) => event.eventType === 'PROGRESS')!;
+    // What a resumed stream (Last-Event-ID) delivers after its `recovery`: an event of the task
+    // older than the state the page shows.
+    await page.evaluate(
+      (data) =>
+        (globalThis as unknown as { __progressStreams: EventSource[] }).__progressStreams
+          .at(-1)!
+          .dispatchEvent(new MessageEvent('progress', { data })),
+      JSON.stringify(step),
+    );
+    expect(await done.getAttribute('data-status')).toBe('COMPLETED');
+    expect(await done.textContent()).toContain('100% COMPLETED');
   }, 45_000);
 
   it('loads without errors in the console, its icon included', async () => {

@@ -83,7 +83,11 @@ function memoryBackend(): ExampleBackend {
 
 async function mongoBackend(uri: string, database: string): Promise<ExampleBackend> {
   const databaseUri = withDatabase(uri, database);
-  const mongo = mongoConnection({ uri: databaseUri, name: 'causeway-examples' });
+  const mongo = mongoConnection({
+    uri: databaseUri,
+    source: 'MONGODB_URI',
+    name: 'causeway-examples',
+  });
   await mongo.open();
   let closed = false;
   return {
@@ -133,7 +137,11 @@ function withDatabase(uri: string, database: string): string {
 }
 
 async function redisBackend(url: string, keyPrefix: string): Promise<ExampleBackend> {
-  const redis: ManagedConnection<Redis> = redisConnection({ url, name: 'causeway-examples' });
+  const redis: ManagedConnection<Redis> = redisConnection({
+    url,
+    source: 'REDIS_URL',
+    name: 'causeway-examples',
+  });
   await redis.open();
   let closed = false;
   return {

@@ -54,6 +54,7 @@ export class AppModule {
     const keyPrefix = keyPrefixOf(config);
     const kafka = kafkaConnection({
       brokers: config.KAFKA_BROKERS,
+      source: 'KAFKA_BROKERS',
       requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
       clientId: 'command-api',
       registry,

@@ -41,6 +41,7 @@ export class AppModule {
     // Kafka carries the orders: not ready without it (ADR 015, Consequences).
     const kafka = kafkaConnection({
       brokers: config.KAFKA_BROKERS,
+      source: 'KAFKA_BROKERS',
       requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
       clientId: 'order-processor',
       registry,

@@ -60,6 +60,7 @@ export class AppModule {
               Object.assign(
                 kafkaConnection({
                   brokers: config.KAFKA_BROKERS,
+                  source: 'KAFKA_BROKERS',
                   requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
                   clientId: 'projection-worker',
                   registry,

@@ -14,7 +14,12 @@ describe('client managers', () => {
     [
       'redis',
       (registry) => redisConnection({ url: ns.redisUrl, registry }),
-      () => redisConnection({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 }),
+      () =>
+        redisConnection({
+          url: 'redis://127.0.0.1:1',
+          source: 'THE_SETTING',
+          connectTimeoutMs: 500,
+        }),
     ],
     [
       'kafka',
@@ -22,6 +27,7 @@ describe('client managers', () => {
       () =>
         kafkaConnection({
           brokers: ['127.0.0.1:1'],
+          source: 'THE_SETTING',
           clientId: 'x',
           connectionTimeoutMs: 300,
           config: { retry: { retries: 0 } },
@@ -30,7 +36,12 @@ describe('client managers', () => {
     [
       'mongodb',
       (registry) => mongoConnection({ uri: ns.mongoUri(), registry }),
-      () => mongoConnection({ uri: 'mongodb://127.0.0.1:1/x', serverSelectionTimeoutMs: 500 }),
+      () =>
+        mongoConnection({
+          uri: 'mongodb://127.0.0.1:1/x',
+          source: 'THE_SETTING',
+          serverSelectionTimeoutMs: 500,
+        }),
     ],
   ];
 
@@ -50,11 +61,16 @@ describe('client managers', () => {
   );
 
   it.each(cases)(
-    '%s: open rejects when the server cannot be reached',
+    '%s: open rejects when the server cannot be reached, naming it and the setting it came from',
     async (_name, _create, unreachable) => {
       const connection = unreachable();
-      await expect(connection.open()).rejects.toThrow();
+      const error = (await connection.open().catch((failure: unknown) => failure)) as Error;
       await connection.close();
+      expect(error).toBeInstanceOf(Error);
+      expect(error.message).toMatch(
+        /^cannot connect to \w+ at \S*127\.0\.0\.1:1\S* \(THE_SETTING\): ./,
+      );
+      expect(error.cause).toBeDefined();
     },
   );
 

@@ -27,6 +27,7 @@ export function redisFromConfig(
 ): ManagedConnection<Redis> {
   return redisConnection({
     url: config.REDIS_URL,
+    source: 'REDIS_URL',
     connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
     commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
     silenceTimeoutMs: config.REDIS_SILENCE_TIMEOUT_MS,
@@ -46,6 +47,7 @@ export function mongoFromConfig(
 ): ReturnType<typeof mongoConnection> {
   return mongoConnection({
     uri: config.MONGODB_URI,
+    source: 'MONGODB_URI',
     maxPoolSize: config.MONGODB_POOL_SIZE,
     serverSelectionTimeoutMs: config.MONGODB_TIMEOUT_MS,
     silenceTimeoutMs: config.MONGODB_SILENCE_TIMEOUT_MS,

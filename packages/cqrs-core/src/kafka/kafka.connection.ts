@@ -6,6 +6,11 @@ import { registerKafkaCodecs } from './kafka.codecs';
 
 export interface KafkaConnectionOptions {
   brokers: string[];
+  /**
+   * Where `brokers` came from, as an operator knows it — the setting, e.g. `KAFKA_BROKERS` —, named in
+   * the error when the server cannot be reached. Default `kafkaConnection options.brokers`.
+   */
+  source?: string;
   clientId: string;
   name?: string;
   connectionTimeoutMs?: number;
@@ -88,11 +93,21 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
     client: { kafka, admin },
     target: options.brokers.join(','),
     async open() {
-      await answered(async () => {
-        await admin.connect();
-        opened = true;
-        await admin.listTopics();
-      });
+      try {
+        await answered(async () => {
+          await admin.connect();
+          opened = true;
+          await admin.listTopics();
+        });
+      } catch (error) {
+        // kafkajs says "Connection error: connect ECONNREFUSED …": name the brokers and the
+        // setting they came from; keep its error as the cause.
+        throw new Error(
+          `cannot connect to Kafka at ${options.brokers.join(',')} ` +
+            `(${options.source ?? 'kafkaConnection options.brokers'}): ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
     },
     async check() {
       await answered(async () => {

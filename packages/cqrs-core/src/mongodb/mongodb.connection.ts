@@ -12,6 +12,11 @@ export interface MongoConnectionOptions {
    * without a database is accepted only when `options.options.dbName` names it instead.
    */
   uri: string;
+  /**
+   * Where `uri` came from, as an operator knows it — the setting, e.g. `MONGODB_URI` —, named in
+   * the error when the server cannot be reached. Default `mongoConnection options.uri`.
+   */
+  source?: string;
   name?: string;
   maxPoolSize?: number;
   serverSelectionTimeoutMs?: number;
@@ -76,8 +81,8 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
           autoIndex: true,
         });
       } catch (error) {
-        // The driver's MongooseServerSelectionError names neither the option nor, always, the
-        // server: say where (the URI without its credentials) and which option, keep the cause.
+        // The driver's MongooseServerSelectionError names neither the setting nor, always, the
+        // server: say where (the URI without its credentials) and which setting, keep the cause.
         // The driver may quote the URI whole, password included (a parse error): never shown.
         const reason = credentialsRemoved(
           error instanceof Error ? error.message : String(error),
@@ -85,7 +90,7 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
         );
         throw new Error(
           `cannot connect to MongoDB at ${withoutCredentials(options.uri)} ` +
-            `(mongoConnection options.uri): ${reason}`,
+            `(${options.source ?? 'mongoConnection options.uri'}): ${reason}`,
           { cause: error },
         );
       }

@@ -7,6 +7,11 @@ import { connectionMetrics } from '../metrics/connection.metrics';
 
 export interface RedisConnectionOptions {
   url: string;
+  /**
+   * Where `url` came from, as an operator knows it — the setting, e.g. `REDIS_URL` —, named in
+   * the error when the server cannot be reached. Default `redisConnection options.url`.
+   */
+  source?: string;
   /** Name in health and metrics. Default `redis`. */
   name?: string;
   connectTimeoutMs?: number;
@@ -147,7 +152,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
   const unreachable = (error: unknown): Error => {
     const reason = lastError ?? (error instanceof Error ? error : new Error(String(error)));
     return new Error(
-      `cannot connect to Redis at ${serverOf(client)} (redisConnection options.url): ${reason.message}`,
+      `cannot connect to Redis at ${serverOf(client)} (${options.source ?? 'redisConnection options.url'}): ${reason.message}`,
       { cause: reason },
     );
   };

@@ -48,12 +48,16 @@ export function keepStarted(
 
 /**
  * Why a start failed, as an operator reads it. ioredis answers a command sent while Redis is
- * unreachable with MaxRetriesPerRequestError, whose text points at an option of its own and
- * (with neverSendFailed) says the command "never will be" sent — beside our "retrying".
+ * unreachable with MaxRetriesPerRequestError, whose text points at an option of its own; the
+ * connection wraps it in a RedisCommandNotSentError (its `cause`), which adds that the command
+ * "never will be" sent — beside our "retrying".
  */
 function reasonOf(error: unknown): string {
-  if ((error as Error | undefined)?.name === 'MaxRetriesPerRequestError')
-    return 'Redis is unreachable (see the Connections lines for its address and cause)';
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 10; depth++) {
+    if (cause.name === 'MaxRetriesPerRequestError')
+      return 'Redis is unreachable (see the Connections lines for its address and cause)';
+    cause = cause.cause;
+  }
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -2,6 +2,7 @@ import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { type EventStore, type Publisher } from '@causeway/cqrs-core';
 import { type NotificationLog, type ProgressStatuses, type TokenService } from '@causeway/platform';
 import { type Registry } from 'prom-client';
+import { reportExpiredOrder } from './orders/expired-order.report';
 import { ORDER_CONSUMER_OPTIONS, OrderConsumer } from './orders/order.consumer';
 import { OrderMetrics } from './orders/order.metrics';
 import { OrderProcessor } from './orders/order.processor';
@@ -39,7 +40,7 @@ export interface OrderProcessorModuleOptions {
   expiries: TaskExpiries;
   /** Verifies the reads' bearer tokens, as command-api and the gateways verify them. */
   tokens: TokenService;
-  /** Gets the order counters (causeway_orders_consumed_total, causeway_order_steps_total). */
+  /** Gets the order counters (causeway_orders_consumed_total, causeway_order_steps_total, causeway_orders_expired_total). */
   registry: Registry;
   /** The steps' catalogue and payment limit (ORDER_CATALOG, PAYMENT_LIMIT_CENTS). */
   rules: OrderRules;
@@ -94,6 +95,7 @@ export class OrderProcessorModule {
         if (stored) metrics.stored(event);
         await options.expiries.touch(event.taskId, Date.parse(event.timestamp));
       },
+      onExpired: reportExpiredOrder({ metrics, logger, historyTtlMs: options.historyTtlMs }),
     });
     return {
       module: OrderProcessorModule,
@@ -137,9 +139,12 @@ export class OrderProcessorModule {
             job: new ProgressRetentionJob({
               store: options.store,
               expiries: options.expiries,
+              expirer: processor,
               ttlMs: options.historyTtlMs,
               intervalMs: options.retentionIntervalMs,
-              onRun: (deleted) => {
+              onRun: ({ deleted, expired }) => {
+                if (expired > 0)
+                  logger.log(`retention ended ${expired} unfinished task(s) FAILED "expired"`);
                 if (deleted > 0) logger.log(`retention deleted ${deleted} expired task stream(s)`);
               },
               onError: (error) => logger.warn(`retention run failed: ${(error as Error).message}`),

@@ -1,24 +1,31 @@
 import { contractsSerializer, type ProgressEvent } from '@causeway/contracts';
 import { createMessage, StreamDeletedError } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
+import { InMemoryNotificationLog, InMemoryProgressStatuses } from '@causeway/platform';
 import { removeNamespaceData, testNamespace } from '@causeway/testkit';
 import Redis from 'ioredis';
+import { OrderProcessor } from '../src/orders/order.processor';
 import { ProgressRetentionJob } from '../src/retention/progress-retention.job';
 import { RedisTaskExpiries } from '../src/retention/task-expiries';
 
 const ns = testNamespace('opretention');
 const DAY = 86_400_000;
 
-function event(taskId: string, step: number, at: number): ProgressEvent {
+function event(
+  taskId: string,
+  step: number,
+  at: number,
+  eventType: ProgressEvent['eventType'] = 'PROGRESS',
+): ProgressEvent {
   return {
-    eventId: `${taskId}:${step}:PROGRESS`,
+    eventId: `${taskId}:${step}:${eventType}`,
     taskId,
     userId: 'ash',
     currentStep: step,
     totalSteps: 4,
     percentage: step * 25,
     stepName: 'validate order',
-    eventType: 'PROGRESS',
+    eventType,
     timestamp: new Date(at).toISOString(),
   };
 }
@@ -41,14 +48,15 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     await removeNamespaceData(ns, ['mongodb', 'redis']);
   }, 60_000);
 
-  it('hard-deletes a task stream whose last event is older than the TTL and keeps a young one', async () => {
+  it('hard-deletes a finished task stream whose last event is older than the TTL, ends an unfinished one FAILED, keeps a young one', async () => {
     const now = Date.now();
     const expiries = new RedisTaskExpiries(redis, { keyPrefix: ns.keyPrefix });
-    for (const [taskId, at] of [
-      ['old', now - DAY - 1_000],
-      ['young', now - 1_000],
+    for (const [taskId, at, type] of [
+      ['old', now - DAY - 1_000, 'COMPLETED'],
+      ['stuck', now - DAY - 1_000, 'PROGRESS'],
+      ['young', now - 1_000, 'PROGRESS'],
     ] as const) {
-      const e = event(taskId, 1, at);
+      const e = event(taskId, 1, at, type);
       await store.append(
         `progress-${taskId}`,
         [
@@ -65,8 +73,23 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       );
       await expiries.touch(taskId, at);
     }
-    const job = new ProgressRetentionJob({ store, expiries, ttlMs: DAY });
-    expect(await job.runOnce()).toBe(1);
+    const statuses = new InMemoryProgressStatuses({ ttlMs: DAY });
+    const expirer = new OrderProcessor({
+      store,
+      statuses,
+      notifications: new InMemoryNotificationLog(),
+      rules: { catalog: {}, paymentLimitCents: 0 },
+      serverId: 'op-1',
+      now: () => new Date(),
+      stepDelayMs: 0,
+      onEvent: (e) => expiries.touch(e.taskId, Date.parse(e.timestamp)),
+    });
+    const job = new ProgressRetentionJob({ store, expiries, expirer, ttlMs: DAY });
+    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 1 });
+    expect(
+      (await store.readStream('progress-stuck')).map((e) => (e.data as ProgressEvent).eventType),
+    ).toEqual(['PROGRESS', 'FAILED']);
+    expect(await statuses.get('stuck')).toMatchObject({ status: 'FAILED' });
     expect(await store.readStream('progress-old')).toEqual([]);
     expect((await store.streamInfo('progress-old')).state).toBe('tombstoned');
     expect(await store.readStream('progress-young')).toHaveLength(1);
@@ -85,6 +108,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       ),
     ).rejects.toBeInstanceOf(StreamDeletedError);
     expect(await expiries.due(now + 1, 10)).toEqual(['young']);
+    expect(await expiries.due(Date.now() + 1, 10)).toEqual(['young', 'stuck']);
     await job.stop();
   });
 });

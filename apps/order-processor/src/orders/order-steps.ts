@@ -127,3 +127,29 @@ export function nextProgressEvent(
     timestamp,
   };
 }
+
+/**
+ * The FAILED event that ends a task retention found unfinished (ADR 015, session 39): the step
+ * after the last one stored failed with `reason`, keeping the percentage reached, as a step
+ * failing for the order's own reasons does. Its id is that step's FAILED id, so two instances
+ * expiring the same task store it once. `status` must not be finished.
+ */
+export function expiredProgressEvent(
+  status: ProgressStatus,
+  reason: string,
+  now: Date,
+): ProgressEvent {
+  const step = Math.min(status.currentStep + 1, TOTAL_STEPS);
+  return {
+    eventId: progressEventId(status.taskId, step, 'FAILED'),
+    taskId: status.taskId,
+    userId: status.userId,
+    totalSteps: status.totalSteps,
+    currentStep: step,
+    percentage: status.percentage,
+    stepName: ORDER_STEPS[step - 1]!,
+    eventType: 'FAILED',
+    timestamp: now.toISOString(),
+    reason,
+  };
+}

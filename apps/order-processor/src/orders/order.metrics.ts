@@ -7,6 +7,8 @@ export class OrderMetrics {
   readonly consumed: Counter;
   /** Progress events stored, by step name and event type. */
   readonly steps: Counter<'step' | 'type'>;
+  /** Deliveries that met a task retention had deleted: the order was not run again. */
+  readonly expired: Counter;
 
   constructor(registry: Registry) {
     this.consumed = new Counter({
@@ -18,6 +20,11 @@ export class OrderMetrics {
       name: 'causeway_order_steps_total',
       help: 'Progress events stored by this instance, by step and event type (STARTED, PROGRESS, COMPLETED, FAILED)',
       labelNames: ['step', 'type'],
+      registers: [registry],
+    });
+    this.expired = new Counter({
+      name: 'causeway_orders_expired_total',
+      help: 'Order deliveries (replays, redeliveries) that met a task whose history retention had deleted (PROGRESS_HISTORY_TTL_MS): not run again',
       registers: [registry],
     });
   }

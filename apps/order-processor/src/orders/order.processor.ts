@@ -14,7 +14,8 @@ import {
 } from '@causeway/contracts';
 import { createMessage, type EventStore, StreamDeletedError } from '@causeway/cqrs-core';
 import { type NotificationLog, type ProgressStatuses } from '@causeway/platform';
-import { nextProgressEvent, type OrderRules } from './order-steps';
+import { type TaskExpirer } from '../retention/progress-retention.job';
+import { expiredProgressEvent, nextProgressEvent, type OrderRules } from './order-steps';
 
 /** The aggregate type of progress streams (`progress-<taskId>`). */
 export const PROGRESS_TASK = 'ProgressTask';
@@ -33,11 +34,17 @@ export interface OrderProcessorOptions {
   stepDelayMs: number;
   /** Told after each event stored or found stored (metrics, the retention index). */
   onEvent?: (event: ProgressEvent, stored: boolean) => void | Promise<void>;
+  /**
+   * Told when a delivery meets a task whose stream retention hard-deleted (a replay or a
+   * redelivery more than PROGRESS_HISTORY_TTL_MS after the task's last step): the order is not
+   * run again. The app logs a warn line and counts it (reportExpiredOrder).
+   */
+  onExpired?: (taskId: string) => void | Promise<void>;
 }
 
 /** What handling one delivery of an order did. */
 export interface OrderOutcome {
-  /** The task's status after it; undefined when its stream was deleted (expired). */
+  /** The task's status after it; undefined when its stream was deleted (expired, reported). */
   status: ProgressStatus | undefined;
   /** Events this delivery stored (0 on a redelivery of a finished task). */
   appended: number;
@@ -50,9 +57,10 @@ export interface OrderOutcome {
  * appends the steps not stored yet, one event at a time at the expected version, broadcasting
  * each. Redelivered, it resumes after the last stored step; raced by another instance, the
  * append conflicts (ConcurrencyConflictError) and the retry reads again. Business failures are
- * FAILED events; infrastructure errors throw (retry, then dead letter).
+ * FAILED events; infrastructure errors throw (retry, then dead letter). A task retention
+ * deleted is not run again (onExpired); one it found unfinished it ends through `expire`.
  */
-export class OrderProcessor {
+export class OrderProcessor implements TaskExpirer {
   constructor(private readonly options: OrderProcessorOptions) {}
 
   async handle(order: OrderPlaced, signal?: AbortSignal): Promise<OrderOutcome> {
@@ -63,7 +71,7 @@ export class OrderProcessor {
       events = (await store.readStream(streamId)).map((stored) => stored.data as ProgressEvent);
     } catch (error) {
       // Not thrown by reads today; kept for stores that refuse reads of a tombstone.
-      if (error instanceof StreamDeletedError) return { status: undefined, appended: 0 };
+      if (error instanceof StreamDeletedError) return this.expired(order.taskId, 0);
       throw error;
     }
     let status = progressStatusOf(events);
@@ -79,8 +87,10 @@ export class OrderProcessor {
       try {
         await store.append(streamId, [this.envelope(next)], { expectedVersion: events.length });
       } catch (error) {
-        // The task's stream was hard-deleted by retention (S3-7): an order that old is done.
-        if (error instanceof StreamDeletedError) return { status: undefined, appended };
+        // The task's stream was hard-deleted by retention (S3-7): it had ended (COMPLETED,
+        // FAILED, or FAILED "expired" by retention) more than a TTL ago. Reported, not silent:
+        // a replay that comes too late is the operator's to see (runbook, step 3).
+        if (error instanceof StreamDeletedError) return this.expired(order.taskId, appended);
         throw error;
       }
       events.push(next);
@@ -90,6 +100,43 @@ export class OrderProcessor {
       await this.broadcast(status, [next]);
     }
     return { status, appended };
+  }
+
+  /**
+   * Ends a task left unfinished for longer than retention keeps it (TaskExpirer's contract):
+   * a FAILED event with `reason`, appended at the version read and told as a step's FAILED is
+   * (status, notification, onEvent), so /status, /history and the user's page agree.
+   */
+  async expire(
+    taskId: string,
+    reason: string,
+    idleBefore: number,
+  ): Promise<ProgressStatus | undefined> {
+    const streamId = progressStreamId(taskId);
+    const events = (await this.options.store.readStream(streamId)).map(
+      (stored) => stored.data as ProgressEvent,
+    );
+    const status = progressStatusOf(events);
+    const last = events.at(-1);
+    if (!status || !last || isFinished(status) || Date.parse(last.timestamp) >= idleBefore)
+      return status;
+    const failed = expiredProgressEvent(status, reason, this.options.now());
+    // A step stored since the read (a replay) makes this a ConcurrencyConflictError: the
+    // task is alive again, and retention looks at it anew.
+    const { positions } = await this.options.store.append(streamId, [this.envelope(failed)], {
+      expectedVersion: events.length,
+    });
+    const after = evolveProgressStatus(status, failed);
+    // Empty: another instance's retention stored the same event (same id) first and tells it.
+    if (positions.length === 0) return after;
+    await this.options.onEvent?.(failed, true);
+    await this.broadcast(after, [failed]);
+    return after;
+  }
+
+  private async expired(taskId: string, appended: number): Promise<OrderOutcome> {
+    await this.options.onExpired?.(taskId);
+    return { status: undefined, appended };
   }
 
   /** The status to the status store, then each event to the notification log (user target). */

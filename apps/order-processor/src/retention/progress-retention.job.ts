@@ -1,18 +1,55 @@
-import { progressStreamId, type ProgressEvent } from '@causeway/contracts';
-import { type EventStore, MAX_TIMER_MS } from '@causeway/cqrs-core';
+import {
+  isFinished,
+  progressStreamId,
+  type ProgressEvent,
+  type ProgressStatus,
+} from '@causeway/contracts';
+import {
+  ConcurrencyConflictError,
+  type EventStore,
+  MAX_TIMER_MS,
+  StreamDeletedError,
+} from '@causeway/cqrs-core';
 import { type TaskExpiries } from './task-expiries';
+
+/** Ends a task that never finished, as a failing step would (OrderProcessor implements it). */
+export interface TaskExpirer {
+  /**
+   * Contract: when the task's stream has events, is not finished (no COMPLETED or FAILED) and
+   * its last event is older than `idleBefore` (epoch ms), stores one FAILED event with `reason`
+   * at the version it read — its id the task's next step's FAILED id, so instances racing store
+   * it once — and tells it as any stored event is (status, notification); resolves with the
+   * task's status after it. A finished task, or one with a newer event, is left as it is (its
+   * status returned); no events: undefined.
+   * @throws ConcurrencyConflictError when a step was stored after its read (the task is alive)
+   */
+  expire(taskId: string, reason: string, idleBefore: number): Promise<ProgressStatus | undefined>;
+}
+
+/** What one retention run did. */
+export interface ProgressRetentionRun {
+  /** Streams of finished tasks hard-deleted (instances racing on one may each count it). */
+  deleted: number;
+  /** Unfinished tasks ended FAILED ("expired"), deleted at a run one TTL later (likewise). */
+  expired: number;
+}
 
 export interface ProgressRetentionOptions {
   store: EventStore;
   expiries: TaskExpiries;
-  /** PROGRESS_HISTORY_TTL_MS: a stream whose last event is older than this is deleted. */
+  /** Ends the tasks found unfinished (the app's OrderProcessor). */
+  expirer: TaskExpirer;
+  /**
+   * PROGRESS_HISTORY_TTL_MS: a finished task whose last event is older than this is deleted;
+   * an unfinished one is ended FAILED first.
+   */
   ttlMs: number;
   /** Default 60 s. */
   intervalMs?: number;
   /** Epoch ms now. Default Date.now. */
   now?: () => number;
-  /** After each run: how many task streams were deleted. */
-  onRun?: (deleted: number) => void;
+  /** After each run: what it deleted and expired. */
+  onRun?: (run: ProgressRetentionRun) => void;
   /** A failed run is reported and tried again at the next interval. */
   onError?: (error: unknown) => void;
 }
@@ -20,18 +57,32 @@ export interface ProgressRetentionOptions {
 /** Tasks looked at per batch of a run. */
 const BATCH = 100;
 
+/** A task's conflicting changes retried in one run before the run gives up (reported). */
+const ATTEMPTS = 3;
+
 /**
  * S3-7: hard-deletes the streams of tasks whose last event is older than the TTL. The
  * cqrs-core RetentionJob cuts events by age, a stream prefix at a time, which could leave a task
  * half-deleted (its STARTED gone, its COMPLETED kept); this deletes a task whole, once its last
  * event is old. Candidates come from TaskExpiries; each is checked against its stream's last
- * event first (a newer one, e.g. stored by another instance, moves it forward instead). A hard
- * delete leaves a tombstone: an order redelivered after its task expired appends nothing
- * (OrderProcessor treats StreamDeletedError as done). Runs never overlap; `stop()` waits.
+ * event first (a newer one, e.g. stored by another instance, moves it forward instead).
+ *
+ * Only a finished task is deleted (ADR 015, session 39). One whose last event is old but is no
+ * COMPLETED or FAILED — an order dead-lettered half-way and not replayed in time — is ended
+ * first: `expirer` stores FAILED "expired: …" and tells the user, and that event's own age
+ * makes the task due again one TTL later, when it is deleted as any finished task. Deleting
+ * it silently lost an acknowledged order: the replay met the tombstone and stored nothing.
+ *
+ * Several instances may run it at once (there is no lease): the FAILED is appended at the
+ * version read with a stable id, and the delete is made at the version read, so a step a
+ * replay stores meanwhile is never deleted nor followed by an expiry (a conflict: the task is
+ * looked at again). A hard delete leaves a tombstone: an order delivered after its task was
+ * deleted appends nothing, and OrderProcessor reports it (onExpired). Runs never overlap within
+ * an instance; `stop()` waits.
  */
 export class ProgressRetentionJob {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private running: Promise<ProgressRetentionRun> | undefined;
   private readonly now: () => number;
 
   /** @throws TypeError naming `intervalMs` when it is not a delay a timer can wait */
@@ -53,17 +104,17 @@ export class ProgressRetentionJob {
     this.timer.unref();
   }
 
-  /** One run now (or the one in progress); resolves with the streams deleted. */
-  async runOnce(): Promise<number> {
+  /** One run now (or the one in progress); resolves with what it did (a failed run: nothing). */
+  async runOnce(): Promise<ProgressRetentionRun> {
     this.running ??= this.run()
       .then(
-        (deleted) => {
-          this.options.onRun?.(deleted);
-          return deleted;
+        (run) => {
+          this.options.onRun?.(run);
+          return run;
         },
         (error: unknown) => {
           this.options.onError?.(error);
-          return 0;
+          return { deleted: 0, expired: 0 };
         },
       )
       .finally(() => (this.running = undefined));
@@ -76,27 +127,81 @@ export class ProgressRetentionJob {
     await this.running;
   }
 
-  private async run(): Promise<number> {
-    const { store, expiries, ttlMs } = this.options;
+  private async run(): Promise<ProgressRetentionRun> {
+    const { expiries, ttlMs } = this.options;
     const cutoff = this.now() - ttlMs;
-    let deleted = 0;
+    const run = { deleted: 0, expired: 0 };
     for (;;) {
       const due = await expiries.due(cutoff, BATCH);
       for (const taskId of due) {
-        const streamId = progressStreamId(taskId);
-        const [last] = await store.readStream(streamId, { direction: 'backwards', limit: 1 });
-        const lastAt = last ? Date.parse((last.data as ProgressEvent).timestamp) : undefined;
-        if (lastAt !== undefined && lastAt >= cutoff) {
-          await expiries.touch(taskId, lastAt);
-          continue;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const outcome = await this.retire(taskId, cutoff);
+            if (outcome) run[outcome]++;
+            break;
+          } catch (error) {
+            // Changed since read (a replay stored a step, another instance deleted it): anew.
+            const raced = error instanceof ConcurrencyConflictError;
+            if (!raced || attempt === ATTEMPTS) throw error;
+          }
         }
-        if (last) {
-          await store.deleteStream(streamId, { mode: 'hard' });
-          deleted++;
-        }
-        await expiries.forget(taskId);
       }
-      if (due.length < BATCH) return deleted;
+      if (due.length < BATCH) return run;
     }
   }
+
+  /**
+   * One due task: moved forward (a newer event), ended FAILED (old and unfinished), deleted
+   * (old and finished) or forgotten (no stream). Every way out takes it off the due list.
+   */
+  private async retire(
+    taskId: string,
+    cutoff: number,
+  ): Promise<keyof ProgressRetentionRun | undefined> {
+    const { store, expiries, expirer, ttlMs } = this.options;
+    const streamId = progressStreamId(taskId);
+    const [last] = await store.readStream(streamId, { direction: 'backwards', limit: 1 });
+    if (!last) {
+      await expiries.forget(taskId);
+      return undefined;
+    }
+    const event = last.data as ProgressEvent;
+    const lastAt = Date.parse(event.timestamp);
+    if (lastAt >= cutoff) {
+      await expiries.touch(taskId, lastAt);
+      return undefined;
+    }
+    if (!isFinished({ status: event.eventType })) {
+      const reason = expiredReason(ttlMs);
+      const status = await expirer.expire(taskId, reason, cutoff);
+      // Its FAILED (or a newer event) is young: due again one TTL after it.
+      if (status) await expiries.touch(taskId, Date.parse(status.updatedAt));
+      else await expiries.forget(taskId);
+      return status?.status === 'FAILED' && status.reason === reason ? 'expired' : undefined;
+    }
+    try {
+      await store.deleteStream(streamId, { mode: 'hard', expectedVersion: last.version });
+    } catch (error) {
+      // Deleted by another instance between the read and here: nothing left to do.
+      if (!(error instanceof StreamDeletedError)) throw error;
+    }
+    await expiries.forget(taskId);
+    return 'deleted';
+  }
+}
+
+/** The FAILED reason the user sees for an order that stopped half-way and was never resumed. */
+export function expiredReason(ttlMs: number): string {
+  return `expired: no step for ${duration(ttlMs)} (PROGRESS_HISTORY_TTL_MS); the order was not completed`;
+}
+
+/** `ms` in the largest whole unit: 24 h, 90 min, 45 s, else ms. */
+function duration(ms: number): string {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['min', 60_000],
+    ['s', 1_000],
+  ] as const)
+    if (ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms} ms`;
 }

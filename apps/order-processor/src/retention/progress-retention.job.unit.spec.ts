@@ -1,23 +1,56 @@
 import { contractsSerializer, type ProgressEvent } from '@causeway/contracts';
 import { createMessage, InMemoryEventStore, StreamDeletedError } from '@causeway/cqrs-core';
+import { InMemoryNotificationLog, InMemoryProgressStatuses } from '@causeway/platform';
+import { OrderProcessor } from '../orders/order.processor';
 import { ProgressRetentionJob } from './progress-retention.job';
 import { InMemoryTaskExpiries } from './task-expiries';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-25T12:00:00.000Z');
 
-function event(taskId: string, step: number, at: number): ProgressEvent {
+function event(
+  taskId: string,
+  step: number,
+  at: number,
+  eventType: ProgressEvent['eventType'] = 'PROGRESS',
+): ProgressEvent {
   return {
-    eventId: `${taskId}:${step}:PROGRESS`,
+    eventId: `${taskId}:${step}:${eventType}`,
     taskId,
     userId: 'ash',
     currentStep: step,
     totalSteps: 4,
     percentage: step * 25,
     stepName: 'check stock',
-    eventType: 'PROGRESS',
+    eventType,
     timestamp: new Date(at).toISOString(),
   };
+}
+
+/** The job over `events`, ending unfinished tasks through a real OrderProcessor. */
+function retentionOf(events: InMemoryEventStore, expiries: InMemoryTaskExpiries, at = NOW) {
+  const statuses = new InMemoryProgressStatuses({ ttlMs: DAY, now: () => at });
+  const processor = new OrderProcessor({
+    store: events,
+    statuses,
+    notifications: new InMemoryNotificationLog(),
+    rules: { catalog: {}, paymentLimitCents: 0 },
+    serverId: 'op-1',
+    now: () => new Date(at),
+    stepDelayMs: 0,
+    onEvent: (e) => expiries.touch(e.taskId, Date.parse(e.timestamp)),
+  });
+  const job = new ProgressRetentionJob({
+    store: events,
+    expiries,
+    expirer: processor,
+    ttlMs: DAY,
+    now: () => at,
+    onError: (error) => {
+      throw error;
+    },
+  });
+  return { job, statuses };
 }
 
 async function store(
@@ -44,13 +77,13 @@ async function store(
 }
 
 describe('ProgressRetentionJob (S3-7)', () => {
-  it('hard-deletes the streams whose last event is older than the TTL, whole, and keeps the others', async () => {
+  it('hard-deletes the finished streams whose last event is older than the TTL, whole, and keeps the others', async () => {
     const events = new InMemoryEventStore({ serializer: contractsSerializer() });
     const expiries = new InMemoryTaskExpiries();
     await store(
       [
         event('old', 1, NOW - DAY - 60_000),
-        event('old', 2, NOW - DAY - 1),
+        event('old', 4, NOW - DAY - 1, 'COMPLETED'),
         // Started more than a day ago, last step within it: kept, STARTED and all.
         event('straddles', 1, NOW - DAY - 5),
         event('straddles', 2, NOW - DAY + 5),
@@ -59,8 +92,8 @@ describe('ProgressRetentionJob (S3-7)', () => {
       events,
       expiries,
     );
-    const job = new ProgressRetentionJob({ store: events, expiries, ttlMs: DAY, now: () => NOW });
-    expect(await job.runOnce()).toBe(1);
+    const { job } = retentionOf(events, expiries);
+    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 0 });
     expect(await events.readStream('progress-old')).toEqual([]);
     expect(await events.readStream('progress-straddles')).toHaveLength(2);
     expect(await events.readStream('progress-young')).toHaveLength(1);
@@ -103,9 +136,43 @@ describe('ProgressRetentionJob (S3-7)', () => {
       ],
       { expectedVersion: 1 },
     );
-    const job = new ProgressRetentionJob({ store: events, expiries, ttlMs: DAY, now: () => NOW });
-    expect(await job.runOnce()).toBe(0);
+    const { job } = retentionOf(events, expiries);
+    expect(await job.runOnce()).toEqual({ deleted: 0, expired: 0 });
     expect(await events.readStream('progress-t')).toHaveLength(2);
     expect(await expiries.due(NOW - DAY, 10)).toEqual([]);
+  });
+
+  it('ends an old unfinished task FAILED "expired" instead of deleting it, and deletes it a TTL later', async () => {
+    const events = new InMemoryEventStore({ serializer: contractsSerializer() });
+    const expiries = new InMemoryTaskExpiries();
+    await store([event('stuck', 1, NOW - DAY - 1)], events, expiries);
+    const { job, statuses } = retentionOf(events, expiries);
+    expect(await job.runOnce()).toEqual({ deleted: 0, expired: 1 });
+    const stored = (await events.readStream('progress-stuck')).map((e) => e.data as ProgressEvent);
+    expect(stored.map((e) => e.eventType)).toEqual(['PROGRESS', 'FAILED']);
+    expect(await statuses.get('stuck')).toMatchObject({
+      status: 'FAILED',
+      reason: 'expired: no step for 24 h (PROGRESS_HISTORY_TTL_MS); the order was not completed',
+    });
+    // Due again one TTL after its FAILED, when it is deleted as any finished task.
+    expect(await expiries.due(NOW + 1, 10)).toEqual(['stuck']);
+    expect(await expiries.due(NOW, 10)).toEqual([]);
+  });
+
+  it('stores one FAILED and deletes once when two instances run at the same time', async () => {
+    const events = new InMemoryEventStore({ serializer: contractsSerializer() });
+    const expiries = new InMemoryTaskExpiries();
+    await store([event('stuck', 1, NOW - DAY - 1)], events, expiries);
+    const a = retentionOf(events, expiries).job;
+    const b = retentionOf(events, expiries).job;
+    const first = await Promise.all([a.runOnce(), b.runOnce()]);
+    expect(first.reduce((sum, run) => sum + run.expired, 0)).toBeGreaterThanOrEqual(1);
+    const stored = (await events.readStream('progress-stuck')).map((e) => e.data as ProgressEvent);
+    expect(stored.map((e) => e.eventType)).toEqual(['PROGRESS', 'FAILED']);
+    const later = (ms: number) => retentionOf(events, expiries, NOW + ms).job;
+    const second = await Promise.all([later(DAY + 1).runOnce(), later(DAY + 1).runOnce()]);
+    expect(second.reduce((sum, run) => sum + run.deleted, 0)).toBeGreaterThanOrEqual(1);
+    expect(await events.readStream('progress-stuck')).toEqual([]);
+    expect(await expiries.due(Infinity, 10)).toEqual([]);
   });
 });

@@ -240,3 +240,35 @@ export class UnexpectedEventTypeError extends PermanentError {
     this.name = 'UnexpectedEventTypeError';
   }
 }
+
+/**
+ * A command's result does not match the result schema its type declares
+ * (`messageType(…, { result })`). `side` says who found it:
+ * - 'handler': the handling CommandBus, before replying — the handler's bug. A PermanentError,
+ *   so the command is dead-lettered at once, not retried; the requester gets a
+ *   CommandRejectedError with `remoteName` 'CommandResultInvalidError' and this message. What
+ *   the handler did (an append, a write) is not undone.
+ * - 'reply': the requesting CommandBus — the reply's result is of another shape, e.g. from a
+ *   service running another version of the type. The command was handled; `request` rejects
+ *   with this error rather than resolving with data of the wrong shape.
+ * `field` is the first offending field's path (`balance`, `items.0.sku`; '' for the result itself).
+ */
+export class CommandResultInvalidError extends PermanentError {
+  constructor(
+    readonly commandId: string,
+    readonly commandType: string,
+    readonly field: string,
+    readonly problem: string,
+    readonly side: 'handler' | 'reply',
+  ) {
+    super(
+      `the ${side === 'handler' ? "handler's" : "reply's"} result of ${commandType} ${commandId} ` +
+        `does not match the result ${commandType} declares: ` +
+        `${field === '' ? 'the result' : field}: ${problem}` +
+        (side === 'handler'
+          ? ' (the command is dead-lettered, not retried; what its handler did is not undone)'
+          : ' (the command was handled; the replying service may run another version of the type)'),
+    );
+    this.name = 'CommandResultInvalidError';
+  }
+}

@@ -1,13 +1,17 @@
-import { type Envelope } from '../messages/envelope';
+import { type CommandEnvelope, type Envelope } from '../messages/envelope';
 import { errorNameOf } from '../messages/error.name';
 import { type SerializerRegistry } from '../messages/serializer.registry';
 import { namesOfType } from '../messages/type.names';
 import {
   type EnvelopeOf,
+  isMessageType,
+  type MessageResult,
   type MessageType,
   type MessageTypes,
   typeNamesOf,
 } from '../messages/message.type';
+import { type MessageSchema } from '../messages/serializer.registry';
+import { checkedResult } from './command.result';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { type Middleware, UNSETTLED } from '../router/handler';
 import { DomainError } from '../router/handler.errors';
@@ -197,18 +201,32 @@ export class CommandBus {
    * did happen instead). A deadline that is not an ISO-8601 time is dead-lettered at once
    * (InvalidCommandDeadlineError).
    * With {@link MessageType}s the handler's envelope is typed (a union for several types).
+   * Of a type that declares its result (`messageType(…, { result })`, or registered with one in
+   * the SerializerRegistry), the compiler refuses a handler answering another shape, and the
+   * bus validates the handler's value against the schema before replying: a value that does
+   * not match is the handler's bug — CommandResultInvalidError, a PermanentError, so the command
+   * is dead-lettered at once (its effects stay) and the requester gets a CommandRejectedError
+   * naming the field. The reply carries the schema's output.
    * @throws DuplicateHandlerError when a type already has a handler, naming both when known
    * @throws SharedTopicHandledError when the types' shared topic already has a handler
    * @throws Error when the types do not all go to one topic
    */
   handle<M extends MessageType>(
     types: M | readonly M[],
-    handler: (command: EnvelopeOf<M>, delivery: Delivery) => Promise<unknown> | unknown,
+    handler: (
+      command: EnvelopeOf<M>,
+      delivery: Delivery,
+    ) => Promise<MessageResult<M>> | MessageResult<M>,
     options?: CommandHandlerOptions,
   ): this;
-  handle<Data = unknown>(
-    types: MessageTypes,
-    handler: (command: Envelope<Data>, delivery: Delivery) => Promise<unknown> | unknown,
+  handle<Data = unknown, Types extends MessageTypes = MessageTypes>(
+    types: Types,
+    // Answers of the result-declaring types among them: so that a handler the overload above
+    // refused for its answer is not accepted here instead.
+    handler: (
+      command: Envelope<Data>,
+      delivery: Delivery,
+    ) => Promise<AnswerOf<Types>> | AnswerOf<Types>,
     options?: CommandHandlerOptions,
   ): this;
   handle(
@@ -218,6 +236,12 @@ export class CommandBus {
   ): this {
     const list = typeNamesOf(types);
     if (list.length === 0) throw new Error('CommandBus.handle: give at least one command type');
+    // The result schemas the types given declare; the registry's for types given by name.
+    const declared = new Map<string, MessageSchema>();
+    for (const type of Array.isArray(types) ? types : [types])
+      if (isMessageType(type) && type.result !== undefined) declared.set(type.type, type.result);
+    const resultSchemaOf = (type: string) =>
+      declared.get(type) ?? this.options.serializer.resultSchema(type);
     // Before anything is registered (the router would refuse it, half-way through).
     checkMaxInFlight('CommandBus.handle', options.maxInFlight);
     const name = options.name ?? (handler.name || undefined);
@@ -285,8 +309,9 @@ export class CommandBus {
           // does not run the handler either (the bus, not a transport: alike on all of them).
           const expired = this.expiry(delivery.envelope);
           if (expired) return new Refusal(expired);
+          let result: unknown;
           try {
-            return await handler(delivery.envelope, delivery);
+            result = await handler(delivery.envelope, delivery);
           } catch (error) {
             if (error instanceof DomainError) return new Refusal(error);
             // The handler's own check before its write (checkDeadline): this command expired.
@@ -297,6 +322,11 @@ export class CommandBus {
               return new Refusal(error);
             throw error;
           }
+          // Thrown in the router's stack: a PermanentError, dead-lettered without retries.
+          const schema = resultSchemaOf(delivery.envelope.type);
+          return schema === undefined
+            ? result
+            : checkedResult(schema, result, delivery.envelope, 'handler');
         },
         ...(options.idempotent && { idempotent: true }),
       });
@@ -339,7 +369,13 @@ export class CommandBus {
   }
 
   /**
-   * Publishes a command and resolves with its handler's result.
+   * Publishes a command and resolves with its handler's result. Of a command made by
+   * `MessageFactory.command` from a type that declares its result, the promise is of that type
+   * (an explicit `request<R>(command)` still types a command without one); and when the
+   * registry knows the type's result schema, the reply's result is validated against it.
+   * @throws CommandResultInvalidError when the reply's result does not match the result schema
+   *   the registry knows for the type (the command was handled: the replying service may run
+   *   another version)
    * @throws CommandExpiredError when its deadline passed before its handler ran
    * @throws CommandRejectedError when the handler refused it or failed for good
    * @throws CommandTimeoutError when no reply came within the timeout (`sent: false` when the
@@ -349,7 +385,7 @@ export class CommandBus {
    *   while it waits for the reply (`sent: true`: the command may still be handled)
    */
   async request<Result = unknown>(
-    command: Envelope,
+    command: CommandEnvelope<unknown, string, Result>,
     options: RequestOptions = {},
   ): Promise<Result> {
     if (this.closed) throw new CommandBusClosedError(command.messageId, command.type, false);
@@ -437,7 +473,7 @@ export class CommandBus {
           const reply = delivery.envelope.data as CommandReply;
           for (const waiting of waiters) {
             clearTimeout(waiting.timer);
-            if (reply.ok) waiting.resolve(reply.result);
+            if (reply.ok) this.settle(waiting, reply.result);
             else waiting.reject(rejectionOf(causationId!, reply, waiting.sent));
           }
         },
@@ -452,6 +488,17 @@ export class CommandBus {
       );
     }
     this.repliesRegistered = true;
+  }
+
+  /** Resolves a request with its result, validated when the registry knows the result schema. */
+  private settle(waiting: Waiting, result: unknown): void {
+    const schema = this.options.serializer.resultSchema(waiting.sent.type);
+    if (schema === undefined) return waiting.resolve(result);
+    try {
+      waiting.resolve(checkedResult(schema, result, waiting.sent, 'reply'));
+    } catch (error) {
+      waiting.reject(error as Error);
+    }
   }
 
   /** Outermost middleware of command handlers: publishes the final outcome to `replyTo`. */
@@ -490,6 +537,15 @@ export class CommandBus {
     };
   }
 }
+
+/**
+ * What a handler of `types` answers: the union of the results the message types among them
+ * declare; `unknown` (anything) as soon as one is a name or declares none.
+ */
+type AnswerOf<Types extends MessageTypes> = Types extends readonly (infer Each)[]
+  ? AnswerOfOne<Each>
+  : AnswerOfOne<Types>;
+type AnswerOfOne<Type> = Type extends MessageType ? MessageResult<Type> : unknown;
 
 /**
  * The error a failed reply rejects a request with: a CommandExpiredError when the command

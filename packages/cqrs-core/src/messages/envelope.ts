@@ -51,3 +51,21 @@ export interface Metadata {
   readonly deadline?: string;
   readonly [key: string]: unknown;
 }
+
+/** Type-level only: the key of the phantom result type on a {@link CommandEnvelope}. */
+declare const answers: unique symbol;
+
+/**
+ * A command envelope whose type declares its result (`messageType(…, { result })`), as
+ * `MessageFactory.command` returns it: `CommandBus.request(command)` resolves to `Result`
+ * without a hand-written generic. At run time it is a plain envelope: the result type is for
+ * the compiler only (a phantom), so spreading or serializing it changes nothing.
+ */
+export interface CommandEnvelope<
+  Data = unknown,
+  Type extends string = string,
+  Result = unknown,
+> extends Envelope<Data, Type> {
+  /** Never set: carries the result type for the compiler. */
+  readonly [answers]?: Result;
+}

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { type Envelope, type MessageCategory, type Metadata, type Priority } from './envelope';
+import {
+  type CommandEnvelope,
+  type Envelope,
+  type MessageCategory,
+  type Metadata,
+  type Priority,
+} from './envelope';
 import { currentMessage } from './message-context';
 import { isMessageType, type MessageType } from './message.type';
 import { currentTraceContext, traceContextOf } from './trace-context';
@@ -113,13 +119,14 @@ export class MessageFactory {
   /**
    * A command. With a {@link MessageType} the compiler checks `data` against its schema's type
    * and the envelope is typed, and its schemaVersion defaults to the type's `version`; with a
-   * name, `data` is whatever you pass and the schemaVersion defaults to 1.
+   * name, `data` is whatever you pass and the schemaVersion defaults to 1. Of a type that
+   * declares its result, the envelope carries the result type: `CommandBus.request` resolves to it.
    */
-  command<Type extends string, Data>(
-    type: MessageType<Type, Data>,
+  command<Type extends string, Data, Result>(
+    type: MessageType<Type, Data, Result>,
     data: NoInfer<Data>,
     input?: MessageInput<Data, Type>,
-  ): Envelope<Data, Type>;
+  ): unknown extends Result ? Envelope<Data, Type> : CommandEnvelope<Data, Type, Result>;
   command<Data, Type extends string>(
     type: Type,
     data: Data,

@@ -16,14 +16,25 @@ import { type MessageTypeOptions } from './serializer.registry';
  * The data type is the schema's *output*: what the registry stores and what handlers see. The
  * factory asks for the same type, so a message is created in the shape it will be read in.
  *
+ * A command type may declare its result (`{ result: schema }`): what its handler answers and
+ * `CommandBus.request` resolves with. The compiler then refuses a handler that answers another
+ * shape, a request resolves to the result type without a hand-written generic, and the bus
+ * validates the result at run time on both sides (see CommandResultInvalidError).
+ *
  * @typeParam Type the name, a string literal
  * @typeParam Data the schema's output type
+ * @typeParam Result the result schema's output type; `unknown` when the type declares none
  */
-export interface MessageType<Type extends string = string, Data = unknown> {
+export interface MessageType<Type extends string = string, Data = unknown, Result = unknown> {
   readonly type: Type;
   readonly schema: z.core.$ZodType<Data>;
   /** Current schema version (default 1); older data is upcast on read. */
   readonly version: number;
+  /**
+   * Commands: the schema of what the handler answers (`MessageTypeOptions.result`); undefined
+   * when the type declares no result (a handler may then answer anything, unchecked).
+   */
+  readonly result?: z.core.$ZodType<Result>;
   /**
    * Whether `message` (an envelope, a domain event, anything with a `type`) is of this type; it
    * narrows `data` too. It checks the name only: a registry-read message was validated already.
@@ -43,13 +54,30 @@ interface MessageOf<Type extends string, Data> {
  * Defines a message type: `const DepositMade = messageType('DepositMade', z.object({ … }))`.
  * Register it with `SerializerRegistry.register(DepositMade)`; the registry then validates its
  * data on the way in and out as with `register(name, schema)`.
- * @throws TypeError when the name is empty or the version is not a positive integer
+ * A command type may declare its result: `messageType('Deposit', schema, { result:
+ * z.object({ balance: z.number() }) })` — see {@link MessageType}.
+ * @throws TypeError when the name is empty, the version is not a positive integer, or
+ *   `result` is not a zod schema
  */
+export function messageType<
+  const Type extends string,
+  Schema extends z.core.$ZodType,
+  ResultSchema extends z.core.$ZodType,
+>(
+  type: Type,
+  schema: Schema,
+  options: MessageTypeOptions & { result: ResultSchema },
+): MessageType<Type, z.core.output<Schema>, z.core.output<ResultSchema>>;
+export function messageType<const Type extends string, Schema extends z.core.$ZodType>(
+  type: Type,
+  schema: Schema,
+  options?: MessageTypeOptions,
+): MessageType<Type, z.core.output<Schema>>;
 export function messageType<const Type extends string, Schema extends z.core.$ZodType>(
   type: Type,
   schema: Schema,
   options: MessageTypeOptions = {},
-): MessageType<Type, z.core.output<Schema>> {
+): MessageType<Type, z.core.output<Schema>, unknown> {
   if (typeof type !== 'string' || type.length === 0)
     throw new TypeError(`messageType: the name must be a non-empty string, got ${String(type)}`);
   const version = options.version ?? 1;
@@ -57,10 +85,16 @@ export function messageType<const Type extends string, Schema extends z.core.$Zo
     throw new TypeError(
       `messageType(${type}): version must be a positive integer, got ${String(version)}`,
     );
+  const result = options.result;
+  if (result !== undefined && !isSchema(result))
+    throw new TypeError(
+      `messageType(${type}): result must be a zod schema (z.object({ … })), got ${String(result)}`,
+    );
   return Object.freeze({
     type,
     schema: schema as z.core.$ZodType<z.core.output<Schema>>,
     version,
+    ...(result !== undefined && { result }),
     is<M extends { readonly type: string }>(
       message: M,
     ): message is M & MessageOf<Type, z.core.output<Schema>> {
@@ -77,6 +111,11 @@ export function messageType<const Type extends string, Schema extends z.core.$Zo
   });
 }
 
+/** Whether `value` is a zod 4 schema (classic or mini: both carry `_zod`). */
+export function isSchema(value: unknown): value is z.core.$ZodType {
+  return typeof value === 'object' && value !== null && '_zod' in value;
+}
+
 /** Whether `value` is a {@link MessageType} (and not a type name). */
 export function isMessageType(value: unknown): value is MessageType {
   return (
@@ -91,6 +130,14 @@ export function isMessageType(value: unknown): value is MessageType {
 /** The data type of a message type: `MessageData<typeof DepositMade>`. */
 export type MessageData<M extends MessageType> =
   M extends MessageType<string, infer Data> ? Data : never;
+
+/**
+ * The result a command type declares (`messageType(…, { result })`): what its handler answers
+ * and `CommandBus.request` resolves with — `MessageResult<typeof Deposit>`; `unknown` for a
+ * type that declares none.
+ */
+export type MessageResult<M extends MessageType> =
+  M extends MessageType<string, unknown, infer Result> ? Result : never;
 
 /**
  * The envelope of a message type; of a union of types, the union of their envelopes, which

@@ -9,7 +9,7 @@ import {
 } from './message.errors';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './json.serializer';
 import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
-import { isMessageType, type MessageType } from './message.type';
+import { isMessageType, isSchema, type MessageType } from './message.type';
 import { type Upcaster, UpcasterChain } from './upcaster.chain';
 import { UnsupportedSchemaVersionError } from './upcaster.errors';
 
@@ -19,6 +19,13 @@ export type MessageSchema = z.core.$ZodType;
 export interface MessageTypeOptions {
   /** Current schema version of the type. Default 1. Data of older versions is upcast on read. */
   version?: number;
+  /**
+   * Commands: the schema of the result the handler answers (request/reply). The handling
+   * CommandBus validates the handler's value against it before replying, and a requesting one
+   * validates the reply's result (CommandResultInvalidError names the field); undefined: the
+   * result is not checked. Not versioned: change it compatibly (add optional fields).
+   */
+  result?: MessageSchema;
 }
 
 export interface SerializerRegistryOptions {
@@ -36,6 +43,7 @@ export interface SerializerRegistryOptions {
 interface Registration {
   readonly schema: MessageSchema;
   readonly version: number;
+  readonly result?: MessageSchema;
 }
 
 /**
@@ -84,7 +92,11 @@ export class SerializerRegistry implements MessageSerializer {
     optionsOrNothing: MessageTypeOptions = {},
   ): this {
     const [type, schema, options] = isMessageType(nameOrType)
-      ? [nameOrType.type, nameOrType.schema, { version: nameOrType.version }]
+      ? [
+          nameOrType.type,
+          nameOrType.schema,
+          { version: nameOrType.version, result: nameOrType.result },
+        ]
       : [nameOrType, schemaOrNothing, optionsOrNothing];
     if (schema === undefined)
       throw new TypeError(`SerializerRegistry.register(${type}): give the schema of the type`);
@@ -97,7 +109,15 @@ export class SerializerRegistry implements MessageSerializer {
       throw new TypeError(
         `SerializerRegistry.register(${type}): ${type} is a former name of ${renamed}; a name is either a type or a former name`,
       );
-    this.types.set(type, { schema, version });
+    if (options.result !== undefined && !isSchema(options.result))
+      throw new TypeError(
+        `SerializerRegistry.register(${type}): options.result must be a zod schema, got ${String(options.result)}`,
+      );
+    this.types.set(type, {
+      schema,
+      version,
+      ...(options.result !== undefined && { result: options.result }),
+    });
     return this;
   }
 
@@ -150,6 +170,14 @@ export class SerializerRegistry implements MessageSerializer {
   /** Whether `type` is registered, or a former name of a registered type. */
   has(type: string): boolean {
     return this.types.has(this.renames.get(type) ?? type);
+  }
+
+  /**
+   * The result schema `type` declares (MessageTypeOptions.result), or undefined when it declares
+   * none or is not registered: a command bus checks results only when it knows their schema.
+   */
+  resultSchema(type: string): MessageSchema | undefined {
+    return this.types.get(this.renames.get(type) ?? type)?.result;
   }
 
   /** @throws UnknownMessageTypeError */

@@ -3,6 +3,7 @@ import { type QueryType } from '../buses/query.type';
 import { type Envelope } from '../messages/envelope';
 import {
   type EnvelopeOf,
+  type MessageResult,
   type MessageType,
   type MessageTypes,
   typeNamesOf,
@@ -65,13 +66,18 @@ export interface IQueryHandler<Q = unknown, R = unknown> {
  * topic's types in one class, handled in send order per key); implement {@link ICommandHandler}
  * so the compiler checks that method. A class without `execute` makes the app's start fail,
  * naming the class. With message types, the compiler checks that `execute` takes their
- * envelopes (`EnvelopeOf<typeof Deposit>`).
+ * envelopes (`EnvelopeOf<typeof Deposit>`) and, of a type that declares its result
+ * (`messageType(…, { result })`), that it answers that result (`MessageResult<typeof Deposit>`);
+ * the CommandBus validates the answer at run time against the result schema the
+ * SerializerRegistry has for the type (see `CommandBus.handle`).
  * A provider of a module loaded later by LazyModuleLoader is found only when
  * `HandlersExplorer.registerLoadedHandlers()` is called after the load.
  */
 export function CommandHandler<M extends MessageType>(
   types: M | readonly M[],
-): <Class extends abstract new (...args: never[]) => ICommandHandler<EnvelopeOf<M>>>(
+): <
+  Class extends abstract new (...args: never[]) => ICommandHandler<EnvelopeOf<M>, MessageResult<M>>,
+>(
   target: Class,
 ) => void;
 /** By type name (or names mixed with message types): the compiler does not check the data. */

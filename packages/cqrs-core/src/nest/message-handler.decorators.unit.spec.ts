@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { z } from 'zod';
-import { type EnvelopeOf, messageType } from '../messages/message.type';
+import { type EnvelopeOf, type MessageResult, messageType } from '../messages/message.type';
 import { type Envelope } from '../messages/envelope';
 import {
   COMMAND_HANDLER,
@@ -17,6 +17,9 @@ const Deposit = messageType('Deposit', z.object({ amount: z.number() }));
 const Deposited = messageType('Deposited', z.object({ amount: z.number() }));
 const Withdrawn = messageType('Withdrawn', z.object({ amount: z.number(), reason: z.string() }));
 const Renamed = messageType('Renamed', z.object({ name: z.string() }));
+const Open = messageType('Open', z.object({ owner: z.string() }), {
+  result: z.object({ accountId: z.string() }),
+});
 
 @CommandHandler(Deposit)
 class DepositHandler implements ICommandHandler<EnvelopeOf<typeof Deposit>, number> {
@@ -30,6 +33,21 @@ class DepositHandler implements ICommandHandler<EnvelopeOf<typeof Deposit>, numb
 class WrongCommand implements ICommandHandler<EnvelopeOf<typeof Renamed>> {
   execute(command: EnvelopeOf<typeof Renamed>): string {
     return command.data.name;
+  }
+}
+
+@CommandHandler(Open)
+class OpenHandler implements ICommandHandler<EnvelopeOf<typeof Open>, MessageResult<typeof Open>> {
+  execute(command: EnvelopeOf<typeof Open>): { accountId: string } {
+    return { accountId: command.data.owner };
+  }
+}
+
+// @ts-expect-error Open declares its result { accountId: string }; the class answers a number
+@CommandHandler(Open)
+class WrongResult implements ICommandHandler<EnvelopeOf<typeof Open>, number> {
+  execute(): number {
+    return 1;
   }
 }
 
@@ -63,6 +81,8 @@ describe('@CommandHandler / @EventHandler with message types', () => {
     expect(Reflect.getMetadata(COMMAND_HANDLER, DepositHandler)).toEqual(['Deposit']);
     expect(Reflect.getMetadata(COMMAND_HANDLER, WrongCommand)).toEqual(['Deposit']);
     expect(Reflect.getMetadata(COMMAND_HANDLER, ByName)).toEqual(['Deposit', 'Renamed']);
+    expect(Reflect.getMetadata(COMMAND_HANDLER, OpenHandler)).toEqual(['Open']);
+    expect(Reflect.getMetadata(COMMAND_HANDLER, WrongResult)).toEqual(['Open']);
     expect(Reflect.getMetadata(EVENT_HANDLER, Ledger)).toEqual({
       name: 'ledger',
       types: ['Deposited', 'Withdrawn'],

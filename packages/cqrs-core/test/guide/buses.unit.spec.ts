@@ -12,6 +12,7 @@ import {
   InMemoryDeduplicationStore,
   isRejectedWith,
   MessageFactory,
+  messageType,
   retry,
   Router,
   SerializerRegistry,
@@ -155,6 +156,27 @@ describe('guide: buses', () => {
     // #endregion
     expect(handled).not.toContain(deposit.messageId);
     expect(await deadLetters.list({ type: 'Deposit' })).toEqual([]);
+    await Promise.all([worker.router.close(), api.router.close()]);
+    api.commands.close();
+  });
+
+  it('types and checks the result a command type declares', async () => {
+    // #region guide:command-result
+    const OpenAccount = messageType('OpenAccount', z.object({ owner: z.string() }), {
+      result: z.object({ accountId: z.string() }), // what its handler answers
+    });
+    serializer.register(OpenAccount); // both sides check results against the registry's
+
+    const worker = instance('onboarding', 'onboarding-1');
+    // Answering another shape does not compile: `() => ({ id: 1 })` is refused.
+    worker.commands.handle(OpenAccount, (command) => ({ accountId: `acc-${command.data.owner}` }));
+
+    const api = instance('api4', 'api-4');
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const open = messages.command(OpenAccount, { owner: 'ada' });
+    const { accountId } = await api.commands.request(open); // a string: no generic written
+    // #endregion
+    expect(accountId).toBe('acc-ada');
     await Promise.all([worker.router.close(), api.router.close()]);
     api.commands.close();
   });

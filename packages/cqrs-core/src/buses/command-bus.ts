@@ -1,6 +1,6 @@
 import { type CommandEnvelope, type Envelope } from '../messages/envelope';
 import { errorNameOf } from '../messages/error.name';
-import { type SerializerRegistry } from '../messages/serializer.registry';
+import { type MessageSchema, type SerializerRegistry } from '../messages/serializer.registry';
 import { namesOfType } from '../messages/type.names';
 import {
   type EnvelopeOf,
@@ -10,7 +10,6 @@ import {
   type MessageTypes,
   typeNamesOf,
 } from '../messages/message.type';
-import { type MessageSchema } from '../messages/serializer.registry';
 import { checkedResult } from './command.result';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
 import { type Middleware, UNSETTLED } from '../router/handler';

@@ -1,4 +1,5 @@
 import { shownValue } from '../config/shown-value';
+import { isWellFormed, NOT_WELL_FORMED } from '../config/well-formed';
 import {
   type AppendOptions,
   type EventStore,
@@ -78,14 +79,9 @@ export function checkStreamId(streamId: unknown): asserts streamId is string {
     );
   // Redis and MongoDB store ids as UTF-8, where every lone surrogate becomes U+FFFD: two ids
   // differing only there would be one stream (the in-memory store kept them apart).
-  if (LONE_SURROGATE.test(streamId))
-    throw new TypeError(
-      `streamId must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got ${JSON.stringify(streamId)}`,
-    );
+  if (!isWellFormed(streamId))
+    throw new TypeError(`streamId ${NOT_WELL_FORMED}, got ${JSON.stringify(streamId)}`);
 }
-
-/** A UTF-16 surrogate that is not half of a pair (in a `u` regex, pairs are one code point). */
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * Checks an append's events before a store does anything: an array of envelopes, each with a

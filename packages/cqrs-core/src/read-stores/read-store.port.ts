@@ -74,6 +74,9 @@ export interface ValueCount {
  * - Deletes leave no tombstone: after a delete, an older put redelivered late writes the row
  *   again. A projection that deletes rows therefore applies a stream's events in order (as
  *   ProjectionRunner does), or keeps a row with a `deleted` field instead.
+ * - An id is a non-empty, well-formed Unicode string: one with a lone UTF-16 surrogate has no
+ *   UTF-8 form (Redis and MongoDB would store U+FFFD, so two such ids would share one row) and is
+ *   refused by every operation, in every store alike. Surrogate pairs (emoji) are fine.
  * - Bad input (an empty id, a row whose JSON is not an object, a negative limit…) is refused with a
  *   TypeError naming the argument, before anything is read or written.
  * - Safe to call concurrently. Neither init nor close opens or closes the connection given.

@@ -1,4 +1,5 @@
 import { shownValue } from '../config/shown-value';
+import { isWellFormed, NOT_WELL_FORMED } from '../config/well-formed';
 import {
   type DeleteRowOptions,
   type FieldValue,
@@ -18,6 +19,9 @@ import {
 export function checkId(id: unknown, name = 'id'): asserts id is string {
   if (typeof id !== 'string' || id === '')
     throw new TypeError(`${name} must be a non-empty string, got ${shownValue(id)}`);
+  // Redis and MongoDB store ids as UTF-8, where every lone surrogate becomes U+FFFD: two ids
+  // differing only there would share one row (the in-memory store kept them apart).
+  if (!isWellFormed(id)) throw new TypeError(`${name} ${NOT_WELL_FORMED}, got ${shownValue(id)}`);
 }
 
 export function checkIds(ids: unknown): asserts ids is readonly string[] {

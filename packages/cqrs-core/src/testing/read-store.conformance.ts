@@ -317,6 +317,24 @@ export function describeReadStoreConformance(
       await expect(s.count({ status: null, owner: null })).resolves.toBe(1);
     });
 
+    // Redis and MongoDB keep ids as UTF-8, where a lone surrogate becomes U+FFFD: accepted, the
+    // two ids below shared one row there (mallory's put replaced alice's).
+    it('refuses ids that are not well-formed Unicode, so no two ids share a row', async () => {
+      const s = await store();
+      const message = (id: string) =>
+        `id must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got ${JSON.stringify(id)}`;
+      for (const [id, owner] of [
+        ['user-\ud800', 'alice'],
+        ['user-\ud801', 'mallory'],
+      ] as const)
+        expectRefusal(await refusal(s.put(id, { owner })), TypeError, message(id));
+      await expect(s.count()).resolves.toBe(0);
+      await expect(s.get('user-\ufffd')).resolves.toBeUndefined();
+      // Surrogate pairs (emoji) are well-formed: such ids are rows like any other.
+      await expect(s.put('user-🐉', { owner: 'ash' })).resolves.toBe(true);
+      await expect(s.getMany(['user-🐉'])).resolves.toEqual([{ owner: 'ash' }]);
+    });
+
     describe('refuses bad input with a TypeError naming it, changing nothing', () => {
       const cases: [string, (s: ReadStore) => Promise<unknown>, string][] = [
         ['an empty id', (s) => s.put('', { a: 1 }), 'id must be a non-empty string, got ""'],
@@ -373,6 +391,21 @@ export function describeReadStoreConformance(
           'an empty id in getMany',
           (s) => s.getMany(['t1', '']),
           'ids[1] must be a non-empty string, got ""',
+        ],
+        [
+          'an id with a lone surrogate to get',
+          (s) => s.get('t1\udc00'),
+          'id must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "t1\\udc00"',
+        ],
+        [
+          'an id with a lone surrogate in getMany',
+          (s) => s.getMany(['t1', '\ud800t1']),
+          'ids[1] must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "\\ud800t1"',
+        ],
+        [
+          'a delete of an id with a lone surrogate',
+          (s) => s.delete('t1\ud800', { version: 2 }),
+          'id must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "t1\\ud800"',
         ],
         [
           'a negative limit',

@@ -21,7 +21,7 @@ import {
   checkWhere,
   compareValues,
   queryFields,
-  rowJson,
+  storedRow,
 } from '../read-stores/read-store.rules';
 
 export interface MongoReadStoreOptions {
@@ -135,13 +135,13 @@ export class MongoReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
 
   async put(id: string, row: Row, options?: PutRowOptions): Promise<boolean> {
     checkId(id);
-    const json = rowJson(row);
+    const { json, row: stored } = storedRow(row);
     checkPutOptions(options);
     const now = new Date();
     const document: ReadDocument = {
       _id: id,
       json,
-      fields: queryFields(JSON.parse(json) as ReadRow),
+      fields: queryFields(stored),
       ...(options?.version !== undefined && { version: options.version }),
       ...(options?.ttlMs !== undefined && { expiresAt: new Date(now.getTime() + options.ttlMs) }),
     };

@@ -18,7 +18,7 @@ import {
   countValues,
   matches,
   page,
-  rowJson,
+  storedRow,
 } from './read-store.rules';
 
 interface Entry {
@@ -54,7 +54,7 @@ export class InMemoryReadStore<Row extends ReadRow = ReadRow> implements ReadSto
 
   async put(id: string, row: Row, options?: PutRowOptions): Promise<boolean> {
     checkId(id);
-    const json = rowJson(row);
+    const { json } = storedRow(row);
     checkPutOptions(options);
     const stored = this.live(id);
     if (isNewer(stored, options?.version)) return false;

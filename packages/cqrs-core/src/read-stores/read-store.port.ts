@@ -3,14 +3,19 @@ export type FieldValue = string | number | boolean | null;
 
 /**
  * A read-model row: a JSON object (kept as its JSON form: undefined fields and functions drop).
- * An object whose `toJSON` gives no object (a `Date`, a decimal or date-time class) is refused.
+ * An object whose `toJSON` gives no object (a `Date`, a decimal or date-time class) is refused,
+ * and so is a row whose top-level string values are not all well-formed Unicode (a lone UTF-16
+ * surrogate: the servers keep queried fields as UTF-8, where it becomes U+FFFD). Strings deeper
+ * in the row, and top-level keys no query may name, are kept as written.
  */
 export type ReadRow = Record<string, unknown>;
 
 /**
  * Equality on top-level fields, all of which must hold: `{ status: 'open' }`, or one of several
  * values: `{ status: { in: ['open', 'paused'] } }`. A field that is missing, or holds an object
- * or an array, counts as `null` (so `{ archivedAt: null }` finds rows without it).
+ * or an array, counts as `null` (so `{ archivedAt: null }` finds rows without it). Field names
+ * are checked as for orderBy and countBy (non-empty, no '.', no leading '$', no NUL, well-formed
+ * Unicode); a string value that is not well-formed Unicode is refused (no row holds one).
  */
 export type ReadWhere = Readonly<
   Record<string, FieldValue | { readonly in: readonly FieldValue[] }>

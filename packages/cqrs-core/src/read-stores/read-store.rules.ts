@@ -29,8 +29,18 @@ export function checkIds(ids: unknown): asserts ids is readonly string[] {
   ids.forEach((id, index) => checkId(id, `ids[${index}]`));
 }
 
-/** The row as stored: its JSON text. @throws TypeError when the row is not a JSON object */
-export function rowJson(row: unknown): string {
+/** A row as a store keeps it: its JSON text, and that text parsed (what reads give back). */
+export interface StoredRow {
+  json: string;
+  row: ReadRow;
+}
+
+/**
+ * The row as stored, checked.
+ * @throws TypeError when the row is not a JSON object, or a top-level string of it is not
+ *   well-formed Unicode
+ */
+export function storedRow(row: unknown): StoredRow {
   if (typeof row !== 'object' || row === null || Array.isArray(row))
     throw new TypeError(`row must be a JSON object, got ${shownValue(row)}`);
   let json: string | undefined;
@@ -46,7 +56,16 @@ export function rowJson(row: unknown): string {
     throw new TypeError(
       `row must be a JSON object, but its JSON (by toJSON) is ${json === undefined ? 'undefined' : shortened(json)}`,
     );
-  return json;
+  const stored = JSON.parse(json) as ReadRow;
+  // Queries see the top-level strings as the servers keep them, UTF-8, where a lone surrogate
+  // becomes U+FFFD ('x\uD800' would match 'x\uD801' there, not in memory). Deeper strings stay
+  // in the JSON text, which escapes them (`\ud800`): every store gives them back alike.
+  for (const [field, value] of Object.entries(stored))
+    if (typeof value === 'string' && !isWellFormed(value))
+      throw new TypeError(
+        `row.${field} ${NOT_WELL_FORMED}, got ${shortened(JSON.stringify(value))}`,
+      );
+  return { json, row: stored };
 }
 
 /** At most 80 characters of a text, for an error message. */
@@ -95,6 +114,20 @@ export function checkField(field: unknown, name: string): asserts field is strin
     throw new TypeError(
       `${name} must be a top-level field name (no '.', no leading '$', no NUL), got ${shownValue(field)}`,
     );
+  // A BSON key is UTF-8: MongoDB would see 'a\uD800' and 'a\uD801' as one field.
+  if (!isWellFormed(field))
+    throw new TypeError(`${name} ${NOT_WELL_FORMED}, got ${shownValue(field)}`);
+}
+
+/** Whether queries can see a top-level field of a row (checkField accepts its name). */
+function isQueryable(field: string): boolean {
+  return (
+    field !== '' &&
+    !field.includes('.') &&
+    !field.startsWith('$') &&
+    !field.includes('\u0000') &&
+    isWellFormed(field)
+  );
 }
 
 function isFieldValue(value: unknown): value is FieldValue {
@@ -115,7 +148,7 @@ export function checkWhere(where: unknown): Map<string, FieldValue[]> {
   for (const [field, condition] of Object.entries(where)) {
     checkField(field, 'a where field');
     if (isFieldValue(condition)) {
-      fields.set(field, [condition]);
+      fields.set(field, [checkedValue(field, condition, condition)]);
       continue;
     }
     const values = (condition as { in?: unknown } | undefined)?.in;
@@ -128,9 +161,22 @@ export function checkWhere(where: unknown): Map<string, FieldValue[]> {
       throw new TypeError(
         `where.${field} must be a string, finite number, boolean, null or { in: [such values] }, got ${shownValue(condition)}`,
       );
-    fields.set(field, values);
+    fields.set(
+      field,
+      values.map((value) => checkedValue(field, value, condition)),
+    );
   }
   return fields;
+}
+
+/**
+ * A where value, refused when it is a string that is not well-formed Unicode: no row holds one
+ * (put refuses them), and the servers would match it as U+FFFD.
+ */
+function checkedValue(field: string, value: FieldValue, condition: unknown): FieldValue {
+  if (typeof value === 'string' && !isWellFormed(value))
+    throw new TypeError(`where.${field} ${NOT_WELL_FORMED}, got ${shownValue(condition)}`);
+  return value;
 }
 
 export interface CheckedQuery {
@@ -171,12 +217,13 @@ export function fieldOf(row: ReadRow, field: string): FieldValue {
 
 /**
  * The top-level fields queries can see (what MongoReadStore keeps beside the row's JSON). A key
- * with a NUL is left out: a BSON key cannot hold one (the row's JSON keeps it).
+ * no query may name is left out: a BSON key cannot hold a NUL, and a lone surrogate in one would
+ * become U+FFFD (the row's JSON keeps them).
  */
 export function queryFields(row: ReadRow): Record<string, FieldValue> {
   const fields: Record<string, FieldValue> = {};
   for (const field of Object.keys(row)) {
-    if (field.includes('.') || field.startsWith('$') || field.includes('\u0000')) continue;
+    if (!isQueryable(field)) continue;
     const value = fieldOf(row, field);
     if (value !== null) fields[field] = value;
   }

@@ -30,7 +30,7 @@ import {
   fieldOf,
   matches,
   page,
-  rowJson,
+  storedRow,
 } from '../read-stores/read-store.rules';
 
 export interface RedisReadStoreOptions {
@@ -162,9 +162,8 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
 
   async put(id: string, row: Row, options?: PutRowOptions): Promise<boolean> {
     checkId(id);
-    const json = rowJson(row);
+    const { json, row: stored } = storedRow(row);
     checkPutOptions(options);
-    const stored = JSON.parse(json) as ReadRow;
     const indexKeys = [...this.indexed].map((field) =>
       this.indexKey(field, fieldOf(stored, field)),
     );

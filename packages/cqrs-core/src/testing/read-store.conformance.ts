@@ -335,6 +335,33 @@ export function describeReadStoreConformance(
       await expect(s.getMany(['user-🐉'])).resolves.toEqual([{ owner: 'ash' }]);
     });
 
+    // Queries see top-level strings as the servers keep them, UTF-8, where a lone surrogate
+    // becomes U+FFFD: 'x\uD800' matched 'x\uD801' on Redis and MongoDB, not in memory.
+    it('refuses a top-level string that is not well-formed Unicode; deeper ones round-trip', async () => {
+      const s = await factory({ indexed: [...INDEXED, 'top\ufffd'] });
+      open.push(s);
+      await s.init();
+      expectRefusal(
+        await refusal(s.put('a', { status: 'on', owner: 'x\ud800' })),
+        TypeError,
+        'row.owner must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "x\\ud800"',
+      );
+      await expect(s.count()).resolves.toBe(0);
+      // Deeper strings, and top-level keys no query may name, live in the row's JSON text, which
+      // escapes a lone surrogate (\ud800): every store gives them back as written.
+      const row = { owner: 'x', notes: ['x\ud800', { 'k\udc00': 'v\ud801' }], 'top\ud800': 1 };
+      await s.put('b', row);
+      await expect(s.get('b')).resolves.toEqual(row);
+      await expect(s.find({ where: { owner: 'x' } })).resolves.toEqual([row]);
+      // Such a key is no field of the row's queries (MongoDB would have kept it as 'top\uFFFD').
+      await expect(s.put('c', { 'top\ufffd': 1 })).resolves.toBe(true);
+      await expect(s.find({ where: { 'top\ufffd': 1 } })).resolves.toEqual([{ 'top\ufffd': 1 }]);
+      await expect(s.countBy('top\ufffd')).resolves.toEqual([
+        { value: null, count: 1 },
+        { value: 1, count: 1 },
+      ]);
+    });
+
     describe('refuses bad input with a TypeError naming it, changing nothing', () => {
       const cases: [string, (s: ReadStore) => Promise<unknown>, string][] = [
         ['an empty id', (s) => s.put('', { a: 1 }), 'id must be a non-empty string, got ""'],
@@ -426,6 +453,31 @@ export function describeReadStoreConformance(
           'a dotted where field',
           (s) => s.count({ 'owner.name': 'x' }),
           `a where field must be a top-level field name (no '.', no leading '$', no NUL), got "owner.name"`,
+        ],
+        [
+          'a row with a lone surrogate in a top-level string',
+          (s) => s.put('t1', { status: 'kept\ud800' }, { version: 2 }),
+          'row.status must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "kept\\ud800"',
+        ],
+        [
+          'a where value with a lone surrogate',
+          (s) => s.count({ status: 'kept\ud800' }),
+          'where.status must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "kept\\ud800"',
+        ],
+        [
+          'a where in-value with a lone surrogate',
+          (s) => s.find({ where: { status: { in: ['kept', '\udc00'] } } }),
+          'where.status must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got {"in":["kept","\\udc00"]}',
+        ],
+        [
+          'a where field with a lone surrogate',
+          (s) => s.count({ 'status\ud800': 'kept' }),
+          'a where field must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "status\\ud800"',
+        ],
+        [
+          'a countBy field with a lone surrogate',
+          (s) => s.countBy('status\ud800'),
+          'field must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "status\\ud800"',
         ],
         [
           'a bad direction',

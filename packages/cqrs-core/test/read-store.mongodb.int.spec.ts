@@ -104,5 +104,12 @@ describe('MongoReadStore', () => {
     expect(() => new MongoReadStore({ connection, collection: 'x', indexes: [['a.b']] })).toThrow(
       TypeError,
     );
+    expect(
+      () => new MongoReadStore({ connection, collection: 'x', indexes: [['status', '__proto__']] }),
+    ).toThrow(
+      new TypeError(
+        'MongoReadStore: options.indexes[0] field must not be __proto__ (an object\'s prototype, not a field: rows cannot hold it), got "__proto__"',
+      ),
+    );
   });
 });

@@ -119,5 +119,13 @@ describe('RedisReadStore', () => {
     expect(() => new RedisReadStore({ client: redis, keyPrefix: 'x:', indexed: ['a.b'] })).toThrow(
       TypeError,
     );
+    expect(
+      () =>
+        new RedisReadStore({ client: redis, keyPrefix: 'x:', indexed: ['status', '__proto__'] }),
+    ).toThrow(
+      new TypeError(
+        'RedisReadStore: options.indexed[1] must not be __proto__ (an object\'s prototype, not a field: rows cannot hold it), got "__proto__"',
+      ),
+    );
   });
 });

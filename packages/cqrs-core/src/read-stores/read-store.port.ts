@@ -5,17 +5,20 @@ export type FieldValue = string | number | boolean | null;
  * A read-model row: a JSON object (kept as its JSON form: undefined fields and functions drop).
  * An object whose `toJSON` gives no object (a `Date`, a decimal or date-time class) is refused,
  * and so is a row whose top-level string values are not all well-formed Unicode (a lone UTF-16
- * surrogate: the servers keep queried fields as UTF-8, where it becomes U+FFFD). Strings deeper
- * in the row, and top-level keys no query may name, are kept as written.
+ * surrogate: the servers keep queried fields as UTF-8, where it becomes U+FFFD), or that has a
+ * top-level `__proto__` member (as `JSON.parse` makes: an object's prototype, no field a query
+ * could read; documents refuse the key too). Strings and `__proto__` keys deeper in the row, and
+ * top-level keys no query may name, are kept as written.
  */
 export type ReadRow = Record<string, unknown>;
 
 /**
  * Equality on top-level fields, all of which must hold: `{ status: 'open' }`, or one of several
  * values: `{ status: { in: ['open', 'paused'] } }`. A field that is missing, or holds an object
- * or an array, counts as `null` (so `{ archivedAt: null }` finds rows without it). Field names
- * are checked as for orderBy and countBy (non-empty, no '.', no leading '$', no NUL, well-formed
- * Unicode); a string value that is not well-formed Unicode is refused (no row holds one).
+ * or an array, counts as `null` (so `{ archivedAt: null }` finds rows without it). A field name
+ * here, in orderBy, countBy and a store's indexes is non-empty, well-formed Unicode, without '.',
+ * a leading '$' or a NUL, and not `__proto__`; a string value that is not well-formed Unicode is
+ * refused (no row holds one).
  */
 export type ReadWhere = Readonly<
   Record<string, FieldValue | { readonly in: readonly FieldValue[] }>

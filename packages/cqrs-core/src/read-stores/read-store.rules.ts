@@ -37,8 +37,8 @@ export interface StoredRow {
 
 /**
  * The row as stored, checked.
- * @throws TypeError when the row is not a JSON object, or a top-level string of it is not
- *   well-formed Unicode
+ * @throws TypeError when the row is not a JSON object, has a top-level `__proto__` member, or
+ *   a top-level string of it is not well-formed Unicode
  */
 export function storedRow(row: unknown): StoredRow {
   if (typeof row !== 'object' || row === null || Array.isArray(row))
@@ -57,6 +57,9 @@ export function storedRow(row: unknown): StoredRow {
       `row must be a JSON object, but its JSON (by toJSON) is ${json === undefined ? 'undefined' : shortened(json)}`,
     );
   const stored = JSON.parse(json) as ReadRow;
+  // An own `__proto__` member (JSON.parse makes one) would be no field to queries.
+  if (Object.hasOwn(stored, '__proto__'))
+    throw new TypeError(`row's top-level field name ${NOT_PROTO}; rename it`);
   // Queries see the top-level strings as the servers keep them, UTF-8, where a lone surrogate
   // becomes U+FFFD ('x\uD800' would match 'x\uD801' there, not in memory). Deeper strings stay
   // in the JSON text, which escapes them (`\ud800`): every store gives them back alike.
@@ -117,7 +120,14 @@ export function checkField(field: unknown, name: string): asserts field is strin
   // A BSON key is UTF-8: MongoDB would see 'a\uD800' and 'a\uD801' as one field.
   if (!isWellFormed(field))
     throw new TypeError(`${name} ${NOT_WELL_FORMED}, got ${shownValue(field)}`);
+  if (field === '__proto__') throw new TypeError(`${name} ${NOT_PROTO}, got "__proto__"`);
 }
+
+/**
+ * Why no row holds a top-level `__proto__` (documents refuse the key too): assigned, it sets an
+ * object's prototype rather than a field, so MongoDB's queried fields silently lost it.
+ */
+const NOT_PROTO = "must not be __proto__ (an object's prototype, not a field: rows cannot hold it)";
 
 /** Whether queries can see a top-level field of a row (checkField accepts its name). */
 function isQueryable(field: string): boolean {
@@ -126,7 +136,8 @@ function isQueryable(field: string): boolean {
     !field.includes('.') &&
     !field.startsWith('$') &&
     !field.includes('\u0000') &&
-    isWellFormed(field)
+    isWellFormed(field) &&
+    field !== '__proto__'
   );
 }
 

@@ -362,6 +362,24 @@ export function describeReadStoreConformance(
       ]);
     });
 
+    // A row parsed from JSON may hold an own `__proto__` member, which MongoDB's queried fields
+    // lost (assigned, it sets the prototype): its queries found nothing that the others found.
+    // Documents refuse the key; rows refuse it where queries would read it, at the top.
+    it('refuses a top-level field named __proto__; deeper ones round-trip', async () => {
+      const s = await store();
+      const row = JSON.parse('{"__proto__": "x", "status": "on"}') as ReadRow;
+      expectRefusal(
+        await refusal(s.put('a', row)),
+        TypeError,
+        "row's top-level field name must not be __proto__ (an object's prototype, not a field: rows cannot hold it); rename it",
+      );
+      await expect(s.count()).resolves.toBe(0);
+      const deeper = JSON.parse('{"status": "on", "meta": {"__proto__": "x"}}') as ReadRow;
+      await s.put('b', deeper);
+      await expect(s.get('b')).resolves.toEqual(deeper);
+      await expect(s.find({ where: { status: 'on' } })).resolves.toEqual([deeper]);
+    });
+
     describe('refuses bad input with a TypeError naming it, changing nothing', () => {
       const cases: [string, (s: ReadStore) => Promise<unknown>, string][] = [
         ['an empty id', (s) => s.put('', { a: 1 }), 'id must be a non-empty string, got ""'],
@@ -478,6 +496,21 @@ export function describeReadStoreConformance(
           'a countBy field with a lone surrogate',
           (s) => s.countBy('status\ud800'),
           'field must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "status\\ud800"',
+        ],
+        [
+          'a where field __proto__',
+          (s) => s.count(JSON.parse('{"__proto__": "kept"}') as Record<string, string>),
+          `a where field must not be __proto__ (an object's prototype, not a field: rows cannot hold it), got "__proto__"`,
+        ],
+        [
+          'a countBy field __proto__',
+          (s) => s.countBy('__proto__'),
+          `field must not be __proto__ (an object's prototype, not a field: rows cannot hold it), got "__proto__"`,
+        ],
+        [
+          'an orderBy field __proto__',
+          (s) => s.find({ orderBy: { field: '__proto__' } }),
+          `orderBy.field must not be __proto__ (an object's prototype, not a field: rows cannot hold it), got "__proto__"`,
         ],
         [
           'a bad direction',

@@ -22,7 +22,12 @@ export interface DocumentDiff {
 export interface DocumentChange<T> {
   readonly collection: string;
   readonly id: string;
-  /** The document's version after the change (the version of its stream). */
+  /**
+   * The stream version of the change's own event (`Created`, `Updated`, `Deleted`), at which
+   * documentProjection writes the row. The mapper's events follow it, so the document's version
+   * after the write (DocumentWrite's, `get`'s, the next `expectedVersion`) is this plus the
+   * number of events the mapper returns: a mapper that needs it adds that number.
+   */
   readonly version: number;
   /** The document before; undefined when it is new. */
   readonly previous: T | undefined;

@@ -74,6 +74,11 @@ export interface DocumentWriteOptions {
 
 /** What a write did: the change, and the events appended for it (none when nothing changed). */
 export interface DocumentWrite<T> extends DocumentChange<T> {
+  /**
+   * The document's version after the write: its stream's, after the mapper's events too (the
+   * `expectedVersion` of a write based on it). The stored version when nothing was written.
+   */
+  readonly version: number;
   /** The collection's own event first, then those of its `events` mapper; in stream order. */
   readonly events: readonly DomainEvent[];
   /** Their positions in the event store's global log. */

@@ -205,6 +205,8 @@ export function describeDocumentStoreConformance(
       expect(write.events.map((event) => event.type)).toEqual(['UserUpdated', 'UserEmailChanged']);
       expect(write.version).toBe(3);
       expect(write.positions).toHaveLength(2);
+      // The mapper gets its change's own event's version (2); its event follows at 3, the
+      // version of the write and of the document (DocumentChange.version).
       expect(seen).toEqual([
         { version: 1, isNew: true },
         { version: 2, isNew: false },

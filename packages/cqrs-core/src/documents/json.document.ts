@@ -1,3 +1,5 @@
+import { isWellFormed, NOT_WELL_FORMED } from '../config/well-formed';
+
 /** A JSON value as a document holds it. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
 
@@ -18,7 +20,9 @@ export function isJsonObject(value: unknown): value is JsonObject {
  * everything stays as it is (`[null]`, `[{ "a": null }]`): a patch replaces an array whole.
  * `where` names the document in errors.
  * @throws TypeError naming the path of the first value that is not JSON: a Date, Map, class
- *   instance, function, symbol, bigint, NaN or ±Infinity, a cycle, or a `__proto__` key
+ *   instance, function, symbol, bigint, NaN or ±Infinity, a cycle, or a `__proto__` key; or of
+ *   a string or key that is not well-formed Unicode (a lone UTF-16 surrogate, which Redis and
+ *   MongoDB would keep as U+FFFD, and a read store refuses: the document's projection would halt)
  */
 export function jsonDocumentOf(value: unknown, where: string): JsonObject {
   if (!isPlainObject(value))
@@ -61,6 +65,7 @@ function copyObject(
     const member = source[key];
     if (member === undefined || (member === null && !inArray)) continue;
     if (key === '__proto__') throw notJson(where, join(path, key), 'the key __proto__');
+    if (!isWellFormed(key)) throw notWellFormed(where, join(path, key), 'key');
     copy[key] = copyValue(member, where, join(path, key), seen, inArray);
   }
   seen.delete(source);
@@ -76,6 +81,8 @@ function copyValue(
 ): JsonValue {
   switch (typeof value) {
     case 'string':
+      if (!isWellFormed(value)) throw notWellFormed(where, path, 'text');
+      return value;
     case 'boolean':
       return value;
     case 'number':
@@ -125,4 +132,8 @@ function join(path: string, key: string): string {
 
 function notJson(where: string, path: string, what: string): TypeError {
   return new TypeError(`${where}: ${path} is ${what}, which JSON cannot hold; store plain JSON`);
+}
+
+function notWellFormed(where: string, path: string, what: 'key' | 'text'): TypeError {
+  return new TypeError(`${where}: the ${what} at ${path} ${NOT_WELL_FORMED}`);
 }

@@ -275,6 +275,12 @@ export function describeDocumentStoreConformance(
       await expect(
         documents.update(users, 'ash', () => ({ profile: { born: new Date(0) } })),
       ).rejects.toThrow(`${users.name}/ash: profile.born is a Date`);
+      await expect(
+        documents.update(users, 'ash', () => ({ profile: { name: 'Ash \uD800' } })),
+      ).rejects.toThrow(`${users.name}/ash: the text at profile.name must be well-formed Unicode`);
+      await expect(
+        documents.update(users, 'ash', () => ({ tags: [{ ['\uDC00']: 1 }] })),
+      ).rejects.toThrow(`${users.name}/ash: the key at tags[0].\uDC00 must be well-formed Unicode`);
       await expect(documents.update(users, 'ash', () => undefined as never)).rejects.toThrow(
         'the change function returned undefined',
       );

@@ -1,7 +1,7 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
 import { Registry } from 'prom-client';
-import { CallerGate } from '@causeway/platform';
+import { CallerGate, revocationsLifecycle } from '@causeway/platform';
 import { BearerAuthenticator } from './auth/bearer.authenticator';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from './command-api.options';
 import { RateLimitedError, UnauthenticatedError } from './errors/command-api.errors';
@@ -14,7 +14,6 @@ import { AdminCommandsController, CommandsController } from './rest/commands.con
 import { OrdersController } from './rest/orders.controller';
 import { OrderIntake } from './orders/order.intake';
 import { TrainersController } from './rest/trainers.controller';
-import { RevocationsLifecycle } from './revocations.lifecycle';
 import { RpcController } from './rpc/rpc.controller';
 
 /**
@@ -71,7 +70,7 @@ export class CommandApiModule {
         IdempotencyGate,
         CommandService,
         OrderIntake,
-        RevocationsLifecycle,
+        ...(options.revocations ? [revocationsLifecycle(options.revocations)] : []),
       ],
       exports: [CommandApiMetrics],
     };

@@ -172,6 +172,7 @@ export class EmbeddedModule {
           statuses: progress,
           notifications,
           expiries: new InMemoryTaskExpiries(),
+          // Their revocations are the gateway's, which keeps them (no `revocations` here).
           tokens,
           registry,
           rules: { catalog: config.ORDER_CATALOG, paymentLimitCents: config.PAYMENT_LIMIT_CENTS },

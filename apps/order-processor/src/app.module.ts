@@ -123,6 +123,9 @@ export class AppModule {
             maxLifetimeSeconds: config.JWT_MAX_LIFETIME_S,
             revocations,
           }),
+          // Loaded and kept current by the module: "sign out everywhere" refuses the user's
+          // tokens here as in command-api and the gateways.
+          revocations,
           registry,
           rules: { catalog: config.ORDER_CATALOG, paymentLimitCents: config.PAYMENT_LIMIT_CENTS },
           stepDelayMs: config.ORDER_STEP_DELAY_MS,

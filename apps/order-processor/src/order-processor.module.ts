@@ -1,6 +1,12 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { type EventStore, type Publisher } from '@causeway/cqrs-core';
-import { type NotificationLog, type ProgressStatuses, type TokenService } from '@causeway/platform';
+import {
+  type NotificationLog,
+  type ProgressStatuses,
+  revocationsLifecycle,
+  type TokenRevocations,
+  type TokenService,
+} from '@causeway/platform';
 import { type Registry } from 'prom-client';
 import { reportExpiredOrder } from './orders/expired-order.report';
 import { ORDER_CONSUMER_OPTIONS, OrderConsumer } from './orders/order.consumer';
@@ -40,6 +46,13 @@ export interface OrderProcessorModuleOptions {
   expiries: TaskExpiries;
   /** Verifies the reads' bearer tokens, as command-api and the gateways verify them. */
   tokens: TokenService;
+  /**
+   * The revocations `tokens` checks (give it the same instance): the module starts and closes
+   * it, with the readiness probe `token-revocations` (until loaded, no token is refused as revoked).
+   * Omit when tokens are not revocable, or when another module of the app keeps the same
+   * instance loaded (the embedded mode: the gateway's).
+   */
+  revocations?: TokenRevocations;
   /** Gets the order counters (causeway_orders_consumed_total, causeway_order_steps_total, causeway_orders_expired_total). */
   registry: Registry;
   /** The steps' catalogue and payment limit (ORDER_CATALOG, PAYMENT_LIMIT_CENTS). */
@@ -104,6 +117,7 @@ export class OrderProcessorModule {
         OrderConsumer,
         ProgressAuth,
         RetentionLifecycle,
+        ...(options.revocations ? [revocationsLifecycle(options.revocations)] : []),
         {
           provide: ORDER_CONSUMER_OPTIONS,
           useValue: {

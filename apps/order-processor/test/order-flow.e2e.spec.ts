@@ -10,7 +10,12 @@ import {
 } from '@causeway/contracts';
 import { createMessage, type DeadLetter } from '@causeway/cqrs-core';
 import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
-import { RedisNotificationLog, RedisProgressStatuses, TokenService } from '@causeway/platform';
+import {
+  RedisNotificationLog,
+  RedisProgressStatuses,
+  RedisTokenRevocations,
+  TokenService,
+} from '@causeway/platform';
 import {
   removeNamespaceData,
   serverAddress,
@@ -292,6 +297,33 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     const anonymous = await fetch(`${service.url}/api/v2/progress/status/${placed.taskId}`);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toContain('Bearer');
+  });
+
+  it('refuses every read with a revoked token, as command-api and the gateways do ("sign out everywhere")', async () => {
+    const gary = (await tokens.issue('gary')).token;
+    const reads = [`status/${randomUUID()}`, `history/${randomUUID()}`, 'user/gary', 'monitor'];
+    const statuses = async () => {
+      const answered: { read: string; status: number }[] = [];
+      for (const read of reads) answered.push({ read, status: (await get(read, gary)).status });
+      return answered;
+    };
+    expect(await statuses()).toEqual(reads.map((read, i) => ({ read, status: i < 2 ? 404 : 200 })));
+    // What sse-gateway's POST /api/presence/{userId}/disconnect {"revoke": true} stores and
+    // publishes; the app learns of it over pub/sub (its 30 s reload is not waited for).
+    await new RedisTokenRevocations(redis, { keyPrefix: `${TOPIC_PREFIX}:` }).revoke('gary');
+    const deadline = Date.now() + 5_000;
+    let answered = await statuses();
+    while (answered.some(({ status }) => status !== 401) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      answered = await statuses();
+    }
+    expect(answered).toEqual(reads.map((read) => ({ read, status: 401 })));
+    expect(await (await get('user/gary', gary)).json()).toMatchObject({
+      type: 'https://causeway.dev/problems/unauthenticated',
+      detail: expect.stringContaining('revoked'),
+    });
+    // Another user's token still reads.
+    expect((await get('user/ash')).status).toBe(200);
   });
 
   it('reports the system at /monitor: orders by outcome, lag, instance', async () => {

@@ -5,6 +5,7 @@ describeServiceBasics({
   service: 'order-processor',
   appDir: path.join(__dirname, '..'),
   servers: ['redis', 'kafka', 'mongodb'],
-  // Kafka carries the orders (ADR 015): critical, with the order consumer's own checks.
-  checks: ['order-consumer', 'kafka-consumers'],
+  // Kafka carries the orders (ADR 015): critical, with the order consumer's own checks; the
+  // revoked users' cut-offs must be loaded before a read is answered.
+  checks: ['order-consumer', 'kafka-consumers', 'token-revocations'],
 });

@@ -7,6 +7,7 @@ export * from './auth/token-revocations.port';
 export * from './auth/in-memory.token-revocations';
 export * from './auth/redis.token-revocations';
 export * from './lifecycle/keep-started';
+export * from './auth/revocations.lifecycle';
 export * from './redis/redis-channel.subscription';
 export * from './command-status/command-status.port';
 export * from './notifications/notification-log.port';

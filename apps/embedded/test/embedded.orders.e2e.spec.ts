@@ -130,4 +130,15 @@ describe('embedded mode: orders and their progress', () => {
       reason: expect.stringContaining('sku-unicorn') as unknown,
     });
   });
+
+  it('refuses a task id no task can have with 400 naming taskId on the reads and the stream', async () => {
+    const ash = await devToken(app.url, 'ash');
+    for (const route of ['status', 'history', 'subscribe'])
+      expect(await get(ash, `/api/v2/progress/${route}/a%00b`)).toEqual({
+        status: 400,
+        body: expect.objectContaining({
+          errors: [{ field: 'taskId', message: expect.any(String) }],
+        }),
+      });
+  });
 });

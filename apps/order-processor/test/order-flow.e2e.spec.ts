@@ -282,6 +282,26 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     });
   });
 
+  it.each([
+    ['a NUL character', 'a%00b'],
+    ['129 characters', 'x'.repeat(129)],
+    ['2 000 characters', 'x'.repeat(2_000)],
+  ])(
+    'refuses a task id with %s with 400 invalid-request naming taskId, not a 500',
+    async (_, taskId) => {
+      for (const read of ['status', 'history']) {
+        const response = await get(`${read}/${taskId}`);
+        expect({ read, status: response.status }).toEqual({ read, status: 400 });
+        expect(await response.json()).toMatchObject({
+          type: 'https://causeway.dev/problems/invalid-request',
+          errors: [{ field: 'taskId', message: expect.any(String) }],
+        });
+      }
+      // The longest task id an order may have is still a task id: unknown, so 404.
+      expect((await get(`status/${'x'.repeat(128)}`)).status).toBe(404);
+    },
+  );
+
   it("answers 404 for another user's task, 403 for another user's list, 401 without a token", async () => {
     const placed = order([{ sku: 'tea', quantity: 1 }]);
     await place(placed);
@@ -379,6 +399,8 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     await expectDocumented('/api/v2/progress/status/{taskId}', `status/${placed.taskId}`);
     await expectDocumented('/api/v2/progress/history/{taskId}', `history/${placed.taskId}`);
     await expectDocumented('/api/v2/progress/status/{taskId}', `status/${randomUUID()}`);
+    await expectDocumented('/api/v2/progress/status/{taskId}', 'status/a%00b');
+    await expectDocumented('/api/v2/progress/history/{taskId}', `history/${'x'.repeat(129)}`);
     const accepted = order([{ sku: 'tea', quantity: 1 }]);
     await statuses.apply(acceptedProgressStatus(accepted));
     await expectDocumented('/api/v2/progress/status/{taskId}', `status/${accepted.taskId}`);

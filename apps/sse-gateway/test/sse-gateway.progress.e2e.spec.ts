@@ -286,4 +286,26 @@ describe('GET /api/v2/progress/subscribe[/{taskId}]', () => {
       await response.body?.cancel();
     }
   });
+
+  it('answers 400 naming taskId before any stream for an id no task can have, as order-processor does', async () => {
+    const auth = await bearer(ash);
+    for (const taskId of ['a%00b', 'x'.repeat(129), 'x'.repeat(2_000)]) {
+      const response = await fetch(`${gateway.url}/api/v2/progress/subscribe/${taskId}`, {
+        headers: auth,
+      });
+      const answered = {
+        taskId: taskId.slice(0, 8),
+        status: response.status,
+        body: response.status === 200 ? await response.body?.cancel() : await response.json(),
+      };
+      expect(answered).toEqual({
+        taskId: taskId.slice(0, 8),
+        status: 400,
+        body: expect.objectContaining({
+          type: 'https://causeway.dev/problems/invalid-request',
+          errors: [{ field: 'taskId', message: expect.any(String) }],
+        }),
+      });
+    }
+  });
 });

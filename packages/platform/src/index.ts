@@ -38,6 +38,7 @@ export * from './http/trusted.proxies';
 export * from './http/trust-proxy.setting';
 export * from './http/cors.policy';
 export * from './http/query.parameter';
+export * from './http/path.parameter';
 export * from './auth/caller.gate';
 export * from './auth/caller.limiter';
 export * from './auth/admin.refusals';

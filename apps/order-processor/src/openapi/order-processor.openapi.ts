@@ -1,4 +1,4 @@
-import { ProgressEvent, ProgressStatus } from '@causeway/contracts';
+import { MAX_TASK_ID_LENGTH, ProgressEvent, ProgressStatus } from '@causeway/contracts';
 import {
   openApiJson,
   openApiProblem,
@@ -25,6 +25,15 @@ const notReady = openApiProblem(
   'The event store cannot be read yet (the instance is starting, or MongoDB is unreachable): problem type `https://causeway.dev/problems/not-ready`; retry after `Retry-After`',
   { 'Retry-After': { description: 'seconds', schema: { type: 'integer' } } },
 );
+const invalidTaskId = openApiProblem(
+  `\`taskId\` is no task id: over ${MAX_TASK_ID_LENGTH} characters, or holding a NUL or a lone surrogate (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names \`taskId\`)`,
+);
+/** The `{taskId}` parameter: contracts' TaskId. */
+const taskIdParameter = {
+  name: 'taskId',
+  description: 'the `taskId` of `POST /api/v2/progress/orders`',
+  schema: { type: 'string', minLength: 1, maxLength: MAX_TASK_ID_LENGTH },
+};
 const unknownTask = openApiProblem(
   'No such task of the caller: unknown, expired (PROGRESS_HISTORY_TTL_MS) or another user’s — alike, so that another user’s task is not told to exist (problem type `https://causeway.dev/problems/not-found`)',
 );
@@ -33,7 +42,7 @@ function read(
   operationId: string,
   summary: string,
   description: string,
-  parameter: { name: string; description: string } | undefined,
+  parameter: { name: string; description: string; schema?: OpenApiSchema } | undefined,
   body: OpenApiSchema,
   errors: Record<string, unknown>,
   query: OpenApiSchema[] = [],
@@ -47,7 +56,7 @@ function read(
       security: [{ bearer: [] }],
       ...(parameter && {
         parameters: [
-          { ...parameter, in: 'path', required: true, schema: { type: 'string' } },
+          { in: 'path', required: true, schema: { type: 'string' }, ...parameter },
           ...query,
         ],
       }),
@@ -72,15 +81,15 @@ export function orderProcessorOpenApi(): OpenAPIObject {
       'progressStatus',
       'The current state of one of the caller’s tasks',
       'S3-6: the snapshot, rebuilt by replaying the task’s stored events (S3-3) — as the seed’s `ProgressSnapshot`, plus `lastEventId` and, when FAILED, `reason`. From the 202 of `POST /api/v2/progress/orders` until the first step is stored the task is `ACCEPTED` (0 %, `eventCount` 0, no `lastEventId`), never 404.',
-      { name: 'taskId', description: 'the `taskId` of `POST /api/v2/progress/orders`' },
+      taskIdParameter,
       openApiRef('ProgressStatus'),
-      { '404': unknownTask, '503': notReady },
+      { '400': invalidTaskId, '404': unknownTask, '503': notReady },
     ),
     '/api/v2/progress/history/{taskId}': read(
       'progressHistory',
       'The stored events of one of the caller’s tasks, in order',
       'S3-6: `{taskId, events}` — an object rather than the seed’s bare array, so that the answer names its task and can grow members without breaking clients. The events are kept PROGRESS_HISTORY_TTL_MS after the task’s latest one (S3-7). An accepted task not started yet has none.',
-      { name: 'taskId', description: 'the `taskId` of `POST /api/v2/progress/orders`' },
+      taskIdParameter,
       {
         type: 'object',
         required: ['taskId', 'events'],
@@ -90,7 +99,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
         },
         additionalProperties: false,
       },
-      { '404': unknownTask, '503': notReady },
+      { '400': invalidTaskId, '404': unknownTask, '503': notReady },
     ),
     '/api/v2/progress/user/{userId}': read(
       'progressOfUser',

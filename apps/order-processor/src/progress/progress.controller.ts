@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
 import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
-import { type ProgressStatus } from '@causeway/contracts';
+import { type ProgressStatus, TaskId } from '@causeway/contracts';
+import { pathParameter } from '@causeway/platform';
 import { OrderConsumer } from '../orders/order.consumer';
 import { type OrderMetrics } from '../orders/order.metrics';
 import { ProgressAuth, type ProgressRequest } from './progress.auth';
@@ -45,7 +46,8 @@ function unknownTask(taskId: string): ProblemException {
 
 /**
  * S3-6 reads under /api/v2/progress, each for the bearer token's user: another user's task is
- * 404 as an unknown one (its existence is not told), another user's list 403.
+ * 404 as an unknown one (its existence is not told), another user's list 403, a `{taskId}` that
+ * is no task id (contracts' TaskId: a NUL, over 128 characters) 400 naming `taskId`.
  */
 @Controller('api/v2/progress')
 export class ProgressController {
@@ -61,6 +63,7 @@ export class ProgressController {
     @Req() request: ProgressRequest,
   ): Promise<ProgressStatus> {
     const caller = await this.auth.caller(request);
+    pathParameter(TaskId, 'taskId', taskId);
     await this.readable();
     const status = await this.deps.reads.status(taskId, caller.userId);
     if (!status) throw unknownTask(taskId);
@@ -70,6 +73,7 @@ export class ProgressController {
   @Get('history/:taskId')
   async history(@Param('taskId') taskId: string, @Req() request: ProgressRequest) {
     const caller = await this.auth.caller(request);
+    pathParameter(TaskId, 'taskId', taskId);
     await this.readable();
     const events = await this.deps.reads.history(taskId, caller.userId);
     if (!events) throw unknownTask(taskId);

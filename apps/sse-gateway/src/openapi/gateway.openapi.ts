@@ -1,5 +1,6 @@
 import {
   CommandState,
+  MAX_TASK_ID_LENGTH,
   PositionUpdateParams,
   ProgressEvent,
   ProgressStatus,
@@ -707,7 +708,7 @@ function progressPaths(): Record<string, OpenApiSchema> {
               in: 'path',
               required: true,
               description: 'the task (the `taskId` of `POST /api/v2/progress/orders`)',
-              schema: { type: 'string', minLength: 1 },
+              schema: { type: 'string', minLength: 1, maxLength: MAX_TASK_ID_LENGTH },
             },
           ]
         : []),
@@ -760,7 +761,9 @@ function progressPaths(): Record<string, OpenApiSchema> {
           'No stream: an operator disconnected the user less than 60 s ago and this is an EventSource’s own reconnect (as on `GET /events`)',
       },
       '400': openApiProblem(
-        '`token`, `lastEventId` or `heartbeat` repeated or malformed, or a Last-Event-ID that is not an id of this stream; `errors` names it',
+        one
+          ? `\`token\`, \`lastEventId\` or \`heartbeat\` repeated or malformed, a Last-Event-ID that is not an id of this stream, or a \`taskId\` that is no task id (over ${MAX_TASK_ID_LENGTH} characters, a NUL or a lone surrogate); \`errors\` names it`
+          : '`token`, `lastEventId` or `heartbeat` repeated or malformed, or a Last-Event-ID that is not an id of this stream; `errors` names it',
       ),
       '401': unauthorized(
         'The credential checked (the first present) is missing, invalid or expired',

@@ -1,7 +1,8 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Controller, Get, Inject, Param, Req, Res, UseFilters } from '@nestjs/common';
 import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
-import { type ProgressStatuses } from '@causeway/platform';
+import { TaskId } from '@causeway/contracts';
+import { pathParameter, type ProgressStatuses } from '@causeway/platform';
 import { readOrUnavailable } from '../auth/read-unavailable.problem';
 import { RetryAfterFilter } from '../auth/retry-after.filter';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
@@ -21,7 +22,8 @@ type Request = IncomingMessage & { query?: Record<string, unknown> };
  * heartbeats and Last-Event-ID resume as GET /events (EventStreamOpener, SseHub); what they
  * show of the log is `progressView`'s. Few next to /events, so served by Nest, without a
  * listener in front of Express. `/subscribe/{taskId}` of another user's task is 404; of a task
- * with no status (not started yet, or expired) it opens and waits for the task's events.
+ * with no status (not started yet, or expired) it opens and waits for the task's events; of an
+ * id that is no task id (contracts' TaskId) it is 400 naming `taskId`.
  */
 @Controller('api/v2/progress')
 @UseFilters(RetryAfterFilter)
@@ -52,6 +54,9 @@ export class ProgressController {
     if (!check.ok) return answerRefusal(res, this.metrics, check);
     const { userId } = check.caller;
     if (taskId !== undefined) {
+      // An id no task can have (a NUL, 2 000 characters) would be followed for ever: 400, as
+      // order-processor's reads of the same id answer.
+      pathParameter(TaskId, 'taskId', taskId);
       const retryAfter =
         this.options.settings?.retryAfterSeconds ?? DEFAULT_GATEWAY_SETTINGS.retryAfterSeconds;
       const status = await readOrUnavailable('the task’s progress', retryAfter, () =>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isWellFormedText } from '../trainer/move-trainer.command';
+import { hasNoNul, isWellFormedText } from '../trainer/move-trainer.command';
 
 /** The Kafka topic orders travel on (S3-2), before the deployment's topic prefix. */
 export const ORDER_EVENTS_TOPIC = 'order-events-v2';
@@ -11,6 +11,20 @@ export const ORDER_STEPS = [
   'process payment',
   'complete',
 ] as const;
+
+/** The longest task id: an order's, and so the `{taskId}` the progress routes take. */
+export const MAX_TASK_ID_LENGTH = 128;
+
+/**
+ * A task's id (an order's `taskId`; command-api makes UUIDs): what its event stream
+ * (`progress-<taskId>`) and its status are keyed by, so only ids every store can key.
+ */
+export const TaskId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MAX_TASK_ID_LENGTH, `must be at most ${MAX_TASK_ID_LENGTH} characters`)
+  .refine(hasNoNul, 'must not contain a NUL character')
+  .refine(isWellFormedText, 'must be well-formed Unicode (a lone surrogate is not)');
 
 const Sku = z
   .string()
@@ -35,7 +49,7 @@ export type PlaceOrderRequest = z.infer<typeof PlaceOrderRequest>;
  * taskId). `taskId` names the task whose progress the order's steps report.
  */
 export const OrderPlaced = z.object({
-  taskId: z.string().min(1).max(128),
+  taskId: TaskId,
   userId: z.string().min(1),
   items: z.array(OrderItem).min(1).max(50),
   /** ISO 8601, when command-api accepted it. */

@@ -18,6 +18,14 @@ export function isWellFormedText(text: string): boolean {
   return !LONE_SURROGATE.test(text);
 }
 
+/**
+ * Whether `text` holds no NUL (U+0000). Ids must not: every event store refuses one in a stream
+ * id (checkStreamId), so a user, trainer or task whose id has one could never be stored.
+ */
+export function hasNoNul(text: string): boolean {
+  return !text.includes('\u0000');
+}
+
 /** A trainer's id, as commands carry it. */
 export const TrainerId = z
   .string()

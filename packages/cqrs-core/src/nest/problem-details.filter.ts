@@ -6,6 +6,7 @@ import {
   HttpException,
   HttpStatus,
   Inject,
+  Logger,
   NotFoundException,
   Optional,
 } from '@nestjs/common';
@@ -32,6 +33,8 @@ interface HttpResponseLike {
 interface HttpRequestLike {
   url?: string;
   method?: string;
+  /** The request's id, as pino-http's genReqId set it (CausewayServiceModule). */
+  id?: unknown;
   app?: { router?: { stack?: RouterLayer[] } };
 }
 
@@ -200,7 +203,8 @@ export const PROBLEM_DETAILS_OPTIONS = Symbol('causeway:problem-details-options'
 
 /**
  * Every HTTP error becomes `application/problem+json` (RFC 9457) in one place; unexpected
- * errors are 500 without internals (the log has them). The library's own errors have their
+ * errors are 500 without internals (the log has them: every 5xx answer is logged at error level
+ * with its cause, its stack and the request's method, path and id). The library's own errors have their
  * status (see `libraryProblem`): a DomainError — in process, or a command handler's, as the
  * CommandRejectedError of `CommandBus.request` — 422 (or its own 4xx `status`) with its
  * message, `code` and `details`; a ConcurrencyConflictError 409; a CommandTimeoutError or
@@ -215,6 +219,7 @@ export const PROBLEM_DETAILS_OPTIONS = Symbol('causeway:problem-details-options'
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly map: ProblemDetailsFilterOptions['map'];
+  private readonly logger = new Logger(ProblemDetailsFilter.name);
 
   constructor(
     @Optional() @Inject(PROBLEM_DETAILS_OPTIONS) options: ProblemDetailsFilterOptions = {},
@@ -258,6 +263,27 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     // A Buffer: Express would add "; charset=utf-8" to the type of a string (JSON is UTF-8 anyway).
     response.status(status).send(Buffer.from(body));
+    if (status >= 500) this.logCause(exception, request, status);
+  }
+
+  /**
+   * The cause of a 5xx, which the answer does not tell: error level, with its stack and the
+   * request's method, path (no query: it may hold a credential) and id — never its body or
+   * headers. pino-http's own line for the request only says "failed with status code 500".
+   */
+  private logCause(exception: unknown, request: HttpRequestLike, status: number): void {
+    const id = typeof request.id === 'string' || typeof request.id === 'number' ? request.id : '';
+    const method = (request.method ?? '').slice(0, 16);
+    const cause =
+      exception instanceof Error
+        ? `${exception.name}: ${exception.message}`
+        : `a thrown ${typeof exception}`;
+    // (message, stack): Nest's contract for an error's trace; nestjs-pino logs it as `err`.
+    this.logger.error(
+      `${method} ${echoedPath(request.url) ?? ''} answered ${status}` +
+        `${id === '' ? '' : ` (request ${id})`}: ${cause}`,
+      exception instanceof Error ? exception.stack : undefined,
+    );
   }
 
   /** options.map's document (a copy: the filter completes it), unless it has none or fails. */

@@ -7,6 +7,7 @@ import {
   Get,
   Global,
   type INestApplication,
+  type LoggerService,
   type MiddlewareConsumer,
   Module,
   type NestModule,
@@ -437,6 +438,38 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
     }
   });
 
+  it('logs the cause of every 5xx it answers — message, stack, path and request id — and of no 4xx', async () => {
+    const logged: string[] = [];
+    app.useLogger(capture(logged));
+    try {
+      const failed = await request(app.getHttpServer())
+        .get('/errors/unknown?token=secret-1')
+        .set('X-Request-Id', 'probe-500');
+      expect(failed.status).toBe(500);
+      const [line, ...others] = logged.filter((entry) => entry.includes('probe-500'));
+      expect(others).toEqual([]);
+      expect(line).toContain('GET /errors/unknown answered 500 (request probe-500)');
+      expect(line).toContain('Error: password=hunter2 at db-7.internal');
+      expect(line).toMatch(/\n\s+at .*problem-details\.filter\.unit\.spec/);
+      // The query string may hold a credential: never logged.
+      expect(logged.join('\n')).not.toContain('secret-1');
+      await request(app.getHttpServer())
+        .get('/errors/not-an-error')
+        .set('X-Request-Id', 'probe-obj');
+      expect(logged.some((entry) => entry.includes('(request probe-obj): a thrown object'))).toBe(
+        true,
+      );
+      const before = logged.length;
+      for (const kind of ['domain', 'conflict', 'not-found'])
+        expect((await request(app.getHttpServer()).get(`/errors/${kind}`)).status).toBeLessThan(
+          500,
+        );
+      expect(logged.slice(before).filter((entry) => entry.includes('answered'))).toEqual([]);
+    } finally {
+      app.useLogger(false);
+    }
+  });
+
   it("answers a real CommandBus.request's refusal (a handler's DomainError) with 422, code and details", async () => {
     const serializer = new SerializerRegistry()
       .register('Withdraw', z.object({ amount: z.number() }))
@@ -517,6 +550,12 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
     expect(JSON.parse(response.text)).toMatchObject({ type: 'about:blank', title: 'Not Found' });
   });
 });
+
+/** A logger that keeps what is logged (messages and stacks), for assertions. */
+function capture(lines: string[]): LoggerService {
+  const keep = (...parts: unknown[]) => void lines.push(parts.map((p) => String(p)).join(' '));
+  return { log: keep, error: keep, warn: keep, debug: keep, verbose: keep, fatal: keep };
+}
 
 describe("ProblemDetailsFilter's map option", () => {
   /** The team's own mapping: a refusal by name, an error of its own; else the filter's. */

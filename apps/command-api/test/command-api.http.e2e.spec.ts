@@ -1122,6 +1122,14 @@ describe('command-api over HTTP', () => {
     expect(lone.body.errors).toEqual([
       { field: 'userId', message: 'must be well-formed Unicode (a lone surrogate is not)' },
     ]);
+    // Its trainer's stream could never be stored, and the tokens refuse such a user: not minted.
+    const nul = await call('POST', `${api.url}/api/dev/tokens`, {
+      body: { userId: `${oak}\u0000x` },
+    });
+    expect({ status: nul.status, errors: nul.body.errors }).toEqual({
+      status: 422,
+      errors: [{ field: 'userId', message: 'must not contain a NUL character' }],
+    });
   });
 
   it('has no /api/dev/tokens without DEV_TOKENS: answered as any unknown path, whatever the body', async () => {

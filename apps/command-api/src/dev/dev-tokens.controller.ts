@@ -1,4 +1,4 @@
-import { isWellFormedText, MAX_USER_ID_LENGTH, TrainerId } from '@causeway/contracts';
+import { hasNoNul, isWellFormedText, MAX_USER_ID_LENGTH, TrainerId } from '@causeway/contracts';
 import { CallerGate } from '@causeway/platform';
 import {
   Controller,
@@ -21,6 +21,8 @@ export const DevTokenRequest = z.strictObject({
     .string()
     .max(MAX_USER_ID_LENGTH)
     .regex(/\S/, 'must not be empty or blank')
+    // The tokens refuse such a `sub`: a token issued for it would never verify.
+    .refine(hasNoNul, 'must not contain a NUL character')
     .refine(isWellFormedText, 'must be well-formed Unicode (a lone surrogate is not)'),
   trainerIds: z.array(TrainerId).max(32).optional(),
   ttlSeconds: z

@@ -31,6 +31,7 @@ export const TrainerId = z
   .string()
   .min(1, 'must not be empty')
   .max(MAX_USER_ID_LENGTH)
+  .refine(hasNoNul, 'must not contain a NUL character')
   .refine(isWellFormedText, 'must be well-formed Unicode (a lone surrogate is not)');
 
 /** S0-4: start or stop a trainer's movement in a direction. */

@@ -21,6 +21,8 @@ describe('MoveTrainerCommand schema', () => {
     // Stored as UTF-8 these would be one id with 'x\uFFFD' (and each other).
     [{ trainerId: 'x\ud800' }, 'trainerId'],
     [{ trainerId: 'x\udc00y' }, 'trainerId'],
+    // Its stream, `trainer-<id>`, could never be stored (every store refuses a NUL there).
+    [{ trainerId: 'a\u0000b' }, 'trainerId'],
   ])('rejects %j naming the field %s', (patch, field) => {
     const result = MoveTrainerCommand.safeParse({ ...valid, ...patch });
     expect(result.success).toBe(false);

@@ -6,7 +6,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import { isWellFormedText, MAX_USER_ID_LENGTH } from '@causeway/contracts';
+import { hasNoNul, isWellFormedText, MAX_USER_ID_LENGTH } from '@causeway/contracts';
 import { type RevocationCheck } from './token-revocations.port';
 
 /** Who is calling: the verified `sub` of their token. */
@@ -219,6 +219,12 @@ export class TokenService {
       // Stored as UTF-8, ids with lone surrogates would share keys with other users' ids.
       if (!isWellFormedText(payload.sub))
         throw new InvalidTokenError('invalid token: the "sub" claim must be well-formed Unicode');
+      // The user's trainer is the stream `trainer-<sub>`, which no event store keys with a NUL:
+      // accepted, the user's moves would be answered 202 and then fail in the store.
+      if (!hasNoNul(payload.sub))
+        throw new InvalidTokenError(
+          'invalid token: the "sub" claim must not contain a NUL character',
+        );
       // A token "issued" later than now was not issued by this clock: refuse it (jose checks
       // `iat` only with a maximum age).
       if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_SKEW_S)
@@ -246,6 +252,10 @@ export class TokenService {
       if (!trainers.every(isWellFormedText))
         throw new InvalidTokenError(
           'invalid token: the "trainers" claim must hold well-formed Unicode ids',
+        );
+      if (!trainers.every(hasNoNul))
+        throw new InvalidTokenError(
+          'invalid token: the "trainers" claim must hold ids without a NUL character',
         );
       const caller: Caller = { userId: payload.sub, trainerIds: trainers };
       if (issuedAt !== undefined) caller.issuedAt = issuedAt;

@@ -1,3 +1,4 @@
+import { InMemoryEventStore } from '@causeway/cqrs-core';
 import { SignJWT } from 'jose';
 import { InMemoryTokenRevocations } from './in-memory.token-revocations';
 import {
@@ -316,6 +317,23 @@ describe('TokenService', () => {
     await expect(tokens.verify(await sign('x'.repeat(128), now))).resolves.toMatchObject({
       userId: 'x'.repeat(128),
     });
+  });
+
+  it("refuses a token whose user or trainers hold a NUL: no store can key that user's trainer", async () => {
+    // Signed by this service: the secret is right, the id is what is wrong.
+    const { token } = await tokens.issue('a\u0000b');
+    await expect(tokens.verify(token)).rejects.toThrow(
+      new InvalidTokenError('invalid token: the "sub" claim must not contain a NUL character'),
+    );
+    const lending = await tokens.issue('ash', { trainerIds: ['misty', 'b\u0000'] });
+    await expect(tokens.verify(lending.token)).rejects.toThrow(
+      'invalid token: the "trainers" claim must hold ids without a NUL character',
+    );
+    // What a verified token names is a usable trainer stream.
+    const caller = await tokens.verify((await tokens.issue('ash\u00a0b')).token);
+    await expect(new InMemoryEventStore().readStream(`trainer-${caller.userId}`)).resolves.toEqual(
+      [],
+    );
   });
 
   it('challenges with the realm alone, or with invalid_token and why once a token was presented', () => {

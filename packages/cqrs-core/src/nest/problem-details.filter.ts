@@ -203,8 +203,9 @@ export const PROBLEM_DETAILS_OPTIONS = Symbol('causeway:problem-details-options'
 
 /**
  * Every HTTP error becomes `application/problem+json` (RFC 9457) in one place; unexpected
- * errors are 500 without internals (the log has them: every 5xx answer is logged at error level
- * with its cause, its stack and the request's method, path and id). The library's own errors have their
+ * errors are 500 without internals (the log has them: every 5xx answer to an error that is not
+ * an HttpException is logged at error level with its cause, its stack and the request's method,
+ * path and id). The library's own errors have their
  * status (see `libraryProblem`): a DomainError — in process, or a command handler's, as the
  * CommandRejectedError of `CommandBus.request` — 422 (or its own 4xx `status`) with its
  * message, `code` and `details`; a ConcurrencyConflictError 409; a CommandTimeoutError or
@@ -263,7 +264,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     // A Buffer: Express would add "; charset=utf-8" to the type of a string (JSON is UTF-8 anyway).
     response.status(status).send(Buffer.from(body));
-    if (status >= 500) this.logCause(exception, request, status);
+    // A 5xx the app answered on purpose (an HttpException, e.g. 503 not-ready during an outage)
+    // is told by the request's own log line; an error nobody expected needs its stack.
+    if (status >= 500 && !(exception instanceof HttpException))
+      this.logCause(exception, request, status);
   }
 
   /**

@@ -132,6 +132,9 @@ const THROWN: Record<string, () => unknown> = {
   'not-found': () => new StreamNotFoundError('Account-A-2'),
   unknown: () => new Error('password=hunter2 at db-7.internal'),
   'not-an-error': () => ({ message: 'a thrown object literal' }),
+  // A 5xx the app answers on purpose (not ready during an outage): no error line of its own.
+  'not-ready': () =>
+    new ProblemException({ type: 'urn:test:not-ready', title: 'Not ready', status: 503 }),
 };
 
 /** What GET /bus does: set by the test of the command bus. */
@@ -438,7 +441,7 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
     }
   });
 
-  it('logs the cause of every 5xx it answers — message, stack, path and request id — and of no 4xx', async () => {
+  it('logs the cause of every unexpected error it answers — message, stack, path and request id — and of no 4xx or deliberate 503', async () => {
     const logged: string[] = [];
     app.useLogger(capture(logged));
     try {
@@ -464,6 +467,7 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
         expect((await request(app.getHttpServer()).get(`/errors/${kind}`)).status).toBeLessThan(
           500,
         );
+      expect((await request(app.getHttpServer()).get('/errors/not-ready')).status).toBe(503);
       expect(logged.slice(before).filter((entry) => entry.includes('answered'))).toEqual([]);
     } finally {
       app.useLogger(false);

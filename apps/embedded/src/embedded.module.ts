@@ -76,6 +76,10 @@ export class EmbeddedModule {
     // them; the statuses it writes are the ones the gateway's progress streams recover from.
     const orderTopic = orderEventsTopic('');
     const progress = new InMemoryProgressStatuses({ ttlMs: config.PROGRESS_HISTORY_TTL_MS });
+    // The task histories have a log of their own, as in the distributed apps (`progress_*`): in
+    // the trainer's, its outbox published every ProgressEvent to the broker, where it outlived
+    // PROGRESS_HISTORY_TTL_MS (a review, session 39).
+    const progressStore = new InMemoryEventStore({ serializer });
     const groups = new InMemoryGroupMembers();
     // One process: the gateway's revocations are the ones command-api's tokens check.
     const revocations = new InMemoryTokenRevocations(
@@ -168,7 +172,7 @@ export class EmbeddedModule {
           instanceId,
           source: inMemoryOrderSource(broker),
           topic: orderTopic,
-          store: eventStore,
+          store: progressStore,
           statuses: progress,
           notifications,
           expiries: new InMemoryTaskExpiries(),

@@ -141,4 +141,26 @@ describe('embedded mode: orders and their progress', () => {
         }),
       });
   });
+
+  it('puts no task history on the bus: it lives in a log of its own, not the trainer outbox', async () => {
+    // In the trainer's event store, the outbox published every ProgressEvent to the broker
+    // (`events.ProgressEvent`, read by no one), where it outlived PROGRESS_HISTORY_TTL_MS.
+    const gary = await devToken(app.url, 'gary');
+    const live = follow('/api/v2/progress/subscribe', gary);
+    await live.opened;
+    const placed = await order(gary, [{ sku: 'sku-book', quantity: 1 }]);
+    await live.until(
+      () =>
+        live.received.some(
+          (r) => r.data.taskId === placed.taskId && r.data.eventType === 'COMPLETED',
+        ),
+      'the order COMPLETED on the stream',
+    );
+    // The outbox's rounds (every second here) have run since the last step.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    // Counted per topic (what the bus carries: the stream's connection event, for one):
+    expect(metrics).toMatch(/causeway_messages_published_total\{topic="[^"]*Event"/);
+    expect(metrics).not.toMatch(/causeway_messages_published_total\{topic="[^"]*ProgressEvent"/);
+  });
 });

@@ -24,10 +24,14 @@ import { kafkaOrderSource } from './orders/kafka-order.source';
 import { orderEventsTopic } from './orders/order.topic';
 import { RedisTaskExpiries } from './retention/task-expiries';
 
+/** The collections of the task histories: `progress_commits`, `progress_streams`, `progress_meta`. */
+export const PROGRESS_COLLECTION_PREFIX = 'progress_';
+
 /**
  * order-processor (ADR 015): the order feature (OrderProcessorModule) over Kafka (orders), the
- * MongoDB event store (the store trainer-service uses) and Redis (the status store, the
- * notification log, the retention index, revocations and the dead letters).
+ * MongoDB event store (collections `progress_*` of its own, in trainer-service's database) and
+ * Redis (the status store, the notification log, the retention index, revocations and the dead
+ * letters).
  */
 @Module({})
 export class AppModule {
@@ -48,6 +52,11 @@ export class AppModule {
     });
     const eventStore = new MongoEventStore({
       connection: mongo.client,
+      // A log of its own (ADR 015): trainer-service shares this database, and its log
+      // (`events_*`) is what its outbox forwards and projection-worker reads. Progress kept in
+      // there went out to a Redis stream no one reads, outliving PROGRESS_HISTORY_TTL_MS there
+      // (a review, session 39).
+      collectionPrefix: PROGRESS_COLLECTION_PREFIX,
       serializer: contractsSerializer(),
       // Several instances append to one log: share the highest slot so they do not collide.
       slotHint: new RedisSlotHint(redis.client, { keyPrefix }),

@@ -30,11 +30,12 @@ import {
   type Readiness,
   type TrainerModuleOptions,
 } from '../trainer/trainer.module-options';
+import { TRAINER_EVENT_TYPES } from '../trainer/trainer.decider';
 import { registerForwarderMetrics } from './forwarder.metrics';
 
 /**
- * The outbox of trainer-service (ADR 005): forwards the events appended to the event store to
- * the event bus (`events.<Type>`). Each instance publishes its own appends at once (eager
+ * The outbox of trainer-service (ADR 005): forwards the trainer's events (TRAINER_EVENT_TYPES)
+ * appended to the event store to the event bus (`events.<Type>`); other types are not its own. Each instance publishes its own appends at once (eager
  * forwarding, through `eager(store)`); the rounds that catch the rest run on one instance at a
  * time when a lease is configured.
  */
@@ -59,6 +60,10 @@ export class TrainerOutbox implements OnApplicationBootstrap, BeforeApplicationS
       publisher,
       checkpoints: options.forwarder.checkpoints,
       topicOf: (event) => naming.event(event.type),
+      // Only the trainer's own events (defence in depth): order-processor's progress once shared
+      // this log, and its forwarder published every ProgressEvent to a Redis stream no one read,
+      // kept there after PROGRESS_HISTORY_TTL_MS deleted the history (a review, session 39).
+      types: TRAINER_EVENT_TYPES,
       name: options.forwarder.name ?? 'trainer-service.forwarder',
       pollIntervalMs: options.forwarder.pollIntervalMs,
       // A round reads until a batch is not full. On FerretDB every read scans the whole commit

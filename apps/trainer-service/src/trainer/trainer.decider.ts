@@ -71,6 +71,17 @@ export type TrainerJoinedGroup = DomainEvent<
 export type TrainerLeftGroup = DomainEvent<typeof TRAINER_LEFT_GROUP_EVENT, TrainerLeftGroupEvent>;
 export type TrainerEvent = TrainerMoved | TrainerJoinedGroup | TrainerLeftGroup;
 
+/**
+ * The types of TrainerEvent: what the trainer appends, and all its outbox publishes. An event of
+ * another type in its store (another context's, before it had a log of its own) is not its to
+ * publish.
+ */
+export const TRAINER_EVENT_TYPES: readonly TrainerEvent['type'][] = [
+  TRAINER_MOVED_EVENT,
+  TRAINER_JOINED_GROUP_EVENT,
+  TRAINER_LEFT_GROUP_EVENT,
+];
+
 const STILL: Movement = { isMoving: false, direction: { x: 0, y: 0 }, speed: 0, startedAt: 0 };
 
 /** Where the trainer is at `now`, given where it was when its movement started. */

@@ -1,0 +1,156 @@
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { contractsSerializer, ORDER_PLACED, type OrderPlaced } from '@causeway/contracts';
+import { createMessage } from '@causeway/cqrs-core';
+import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
+import { mongoConnection } from '@causeway/cqrs-core/mongodb';
+import { TokenService } from '@causeway/platform';
+import {
+  removeNamespaceData,
+  serverAddress,
+  startServiceProcess,
+  testNamespace,
+  waitForStatus,
+  type ServiceProcess,
+} from '@causeway/testkit';
+import Redis from 'ioredis';
+
+// README, PROGRESS_HISTORY_TTL_MS: "a task's history (its event-store stream) is hard-deleted,
+// and its status expires in Redis, this long after its last event" (SPEC S3-7), and "Kafka
+// carries the orders of the order and progress flow ... the trainer flow travels over Redis
+// Streams". The deployment runs trainer-service and order-processor on one MONGODB_URI (the
+// launcher, docker-compose): trainer-service's outbox forwarder then publishes every
+// ProgressEvent order-processor stores to the Redis Streams bus (`events.ProgressEvent`), which
+// no one reads and which only REDIS_STREAMS_MAX_LENGTH (100 000 per partition) trims — a copy of
+// each task's history, with its userId, that outlives the retention. order-processor now keeps
+// the histories in collections of their own (`progress_*`, ADR 015), and the trainer's outbox
+// forwards only the trainer's events.
+const ns = testNamespace('progressbuscopy');
+const TOPIC_PREFIX = `${ns.id}.`;
+const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
+const ADMIN_TOKEN = `admin-${ns.id}-0123456789`;
+const tokens = new TokenService({ secret: JWT_SECRET });
+
+describe('order-processor + trainer-service on one database: task histories expire everywhere', () => {
+  let orders: ServiceProcess;
+  let trainers: ServiceProcess;
+  let redis: Redis;
+  const kafka = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: `test-${ns.id}` });
+  const mongo = mongoConnection({ uri: ns.mongoUri(), serverSelectionTimeoutMs: 10_000 });
+  let publisher: KafkaPublisher;
+
+  beforeAll(async () => {
+    const shared = {
+      REDIS_URL: serverAddress('redis'),
+      MONGODB_URI: ns.mongoUri(),
+      ADMIN_TOKEN,
+      TOPIC_PREFIX,
+    };
+    orders = await startServiceProcess({
+      appDir: path.join(__dirname, '..'),
+      env: {
+        ...shared,
+        KAFKA_BROKERS: serverAddress('kafka'),
+        JWT_SECRET,
+        ORDER_STEP_DELAY_MS: '0',
+        PROGRESS_HISTORY_TTL_MS: '3000',
+        PROGRESS_RETENTION_INTERVAL_MS: '500',
+      },
+    });
+    trainers = await startServiceProcess({
+      appDir: path.join(__dirname, '..', '..', 'trainer-service'),
+      env: { ...shared, FORWARDER_POLL_INTERVAL_MS: '200', FORWARDER_LEASE_MS: '1000' },
+    });
+    await waitForStatus(`${orders.url}/health/ready`, 200, 60_000);
+    await waitForStatus(`${trainers.url}/health/ready`, 200, 60_000);
+    redis = new Redis(serverAddress('redis'));
+    await kafka.open();
+    await mongo.open();
+    publisher = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
+  }, 120_000);
+
+  afterAll(async () => {
+    await publisher?.close();
+    await kafka.close();
+    await mongo.close();
+    await trainers?.stop('SIGTERM');
+    await orders?.stop('SIGTERM');
+    redis?.disconnect();
+    await removeNamespaceData(ns, ['mongodb', 'redis', 'kafka']);
+  }, 60_000);
+
+  /** Every entry of the bus streams of `events.ProgressEvent` that mentions `taskId`. */
+  async function busCopies(taskId: string): Promise<string[]> {
+    const found: string[] = [];
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(
+        cursor,
+        'MATCH',
+        `${TOPIC_PREFIX}:${TOPIC_PREFIX}events.ProgressEvent:*`,
+        'COUNT',
+        1000,
+      );
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    for (const key of keys) {
+      if ((await redis.type(key)) !== 'stream') continue;
+      for (const [, fields] of await redis.xrange(key, '-', '+'))
+        if (fields.join(' ').includes(taskId)) found.push(key);
+    }
+    return found;
+  }
+
+  it('keeps no copy of an expired task on the Redis Streams bus', async () => {
+    const ash = (await tokens.issue('ash')).token;
+    const order: OrderPlaced = {
+      taskId: randomUUID(),
+      userId: 'ash',
+      items: [{ sku: 'sku-apple', quantity: 1 }],
+      placedAt: new Date().toISOString(),
+    };
+    await publisher.publish(`${TOPIC_PREFIX}order-events-v2`, [
+      createMessage({
+        type: ORDER_PLACED,
+        data: order,
+        category: 'event',
+        aggregateId: order.taskId,
+        causedBy: null,
+      }),
+    ]);
+    const status = (url: string) =>
+      fetch(`${orders.url}/api/v2/progress/status/${url}`, {
+        headers: { Authorization: `Bearer ${ash}` },
+      });
+
+    // The order completes, then retention deletes its history (SPEC S3-7): /status is 404.
+    const deadline = Date.now() + 60_000;
+    let seenCompleted = false;
+    for (;;) {
+      const answer = await status(order.taskId);
+      if (answer.status === 200)
+        seenCompleted ||= ((await answer.json()) as { status: string }).status === 'COMPLETED';
+      else await answer.body?.cancel();
+      if (seenCompleted && answer.status === 404) break;
+      if (Date.now() > deadline) throw new Error('the task was not completed and expired');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    // Give the outbox forwarder's rounds (every 200 ms here) time to have run.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+
+    // The task's history is gone from the event store and the statuses: and from the bus?
+    expect(await busCopies(order.taskId)).toEqual([]);
+    const published = await (await fetch(`${trainers.url}/metrics`)).text();
+    expect(published).not.toMatch(/causeway_messages_published_total\{topic="[^"]*ProgressEvent"/);
+
+    // The history was kept apart from the trainer's log, which its outbox, projection-worker's
+    // catch-up and its retention read: nothing of the task ever was in `events_commits`.
+    const db = mongo.client.db!;
+    const streamId = `progress-${order.taskId}`;
+    expect(await db.collection('events_commits').countDocuments({ streamId })).toBe(0);
+    // Its commits stay in `progress_commits` as emptied stubs (commits are never deleted).
+    expect(await db.collection('progress_commits').countDocuments({ streamId })).toBeGreaterThan(0);
+  }, 120_000);
+});

@@ -35,4 +35,25 @@ describe('order-processor: the progress reads are rate limited per caller (RATE_
     for (let i = 0; i < 4; i++) statuses.push((await read('monitor', 'not-a-token')).status);
     expect(statuses).toEqual([401, 401, 401, 429]);
   });
+
+  it('documents the 429 of every progress read in its OpenAPI document (/docs-json), with Retry-After, as it answers it', async () => {
+    // The harness reads under /api/v2/progress/; the URL parser resolves the dot segments.
+    const docs = (await (await read('../../../docs-json')).json()) as {
+      paths: Record<
+        string,
+        { get: { responses: Record<string, { headers?: Record<string, unknown> }> } }
+      >;
+    };
+    const routes = Object.entries(docs.paths);
+    expect(routes.map(([route]) => route).sort()).toEqual([
+      '/api/v2/progress/history/{taskId}',
+      '/api/v2/progress/monitor',
+      '/api/v2/progress/status/{taskId}',
+      '/api/v2/progress/user/{userId}',
+    ]);
+    const undocumented = routes
+      .filter(([, route]) => route.get.responses['429']?.headers?.['Retry-After'] === undefined)
+      .map(([route]) => route);
+    expect(undocumented).toEqual([]);
+  });
 });

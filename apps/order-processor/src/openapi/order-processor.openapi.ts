@@ -21,9 +21,15 @@ const unauthorized = openApiProblem(
     },
   },
 );
+const retryAfter = { 'Retry-After': { description: 'seconds', schema: { type: 'integer' } } };
+/** As sse-gateway documents its own (ProgressAuth answers it). */
+const rateLimited = openApiProblem(
+  'More than RATE_LIMIT_POINTS progress reads of the caller in RATE_LIMIT_WINDOW_S — per user, or per client address without a valid token, so it comes before 401 (problem type `https://causeway.dev/problems/rate-limited`); counted in Redis across order-processor’s instances, apart from command-api’s and sse-gateway’s counters. Retry after `Retry-After`',
+  retryAfter,
+);
 const notReady = openApiProblem(
   'The event store cannot be read yet (the instance is starting, or MongoDB is unreachable): problem type `https://causeway.dev/problems/not-ready`; retry after `Retry-After`',
-  { 'Retry-After': { description: 'seconds', schema: { type: 'integer' } } },
+  retryAfter,
 );
 const invalidTaskId = openApiProblem(
   `\`taskId\` is no task id: over ${MAX_TASK_ID_LENGTH} characters, or holding a NUL or a lone surrogate (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names \`taskId\`)`,
@@ -63,6 +69,8 @@ function read(
       responses: {
         '200': { description: summary, content: openApiJson(body) },
         '401': unauthorized,
+        // Every read costs the caller a point (ProgressAuth), whatever it then answers.
+        '429': rateLimited,
         ...errors,
       },
     },

@@ -7,6 +7,7 @@ import {
 } from '@causeway/contracts';
 import { type OpenAPIObject } from '@nestjs/swagger';
 import { SESSION_COOKIE } from '../auth/stream.authenticator';
+import { RECOVERY_TASKS_MAX } from '../progress/progress.view';
 import {
   openApiJson,
   openApiProblem,
@@ -673,7 +674,7 @@ export function gatewayOpenApi(): OpenAPIObject {
 const PROGRESS_DESCRIPTION = `The live progress of the caller's tasks (orders), as Server-Sent Events (ADR 015, SPEC S3-4/S3-5). Credentials, limits (each open is a point of the caller's rate; MAX_CONNECTIONS_PER_USER and MAX_CONNECTIONS count these streams with \`/events\`'s), heartbeats (HEARTBEAT_MS; \`?heartbeat=event\`), CONNECTION_TIMEOUT_MS, \`expired\`, \`disconnected\` and \`shutdown\` frames are those of \`GET /events\`.
 
 **Events.**
-- \`event: recovery\` — first, on every (re)connect: one per task (the caller's tasks updated within PROGRESS_HISTORY_TTL_MS, newest first, at most 50; or the one task), \`data:\` its \`SseProgressStatus\` — a client that was at 75 % sees 75 % at once. The first carries a \`retry:\` hint (SSE_RETRY_MS). Without any task, an \`id:\`-only event instead.
+- \`event: recovery\` — first, on every (re)connect: one per task (the caller's tasks updated within PROGRESS_HISTORY_TTL_MS, most recently updated first, at most ${RECOVERY_TASKS_MAX} — older ones are read with \`GET /api/v2/progress/user/{userId}\`, paged, and their \`progress\` events still come; or the one task), \`data:\` its \`SseProgressStatus\` — a client that was at 75 % sees 75 % at once. The first carries a \`retry:\` hint (SSE_RETRY_MS). Without any task, an \`id:\`-only event instead.
 - \`event: progress\` — then, one per step of a task, \`data:\` the \`SseProgressEvent\`. Nothing else of the notification log reaches these streams (no moves, no command results).
 
 Every event has an \`id:\`, a position in the notification log: with \`Last-Event-ID\` (header, or \`?lastEventId=\`) the \`progress\` events missed since it are replayed in order after the \`recovery\` events (whose id is then the client's own, so a stream cut before the replay is replayed again); beyond HISTORY_SIZE missed, one older than HISTORY_TTL_MS or a gap over HISTORY_SCAN_LIMIT entries, the \`recovery\` events alone (their id then the position they are as of). A \`recovery\` may be newer than the \`progress\` events replayed or queued after it (its status was read after the stream was registered): a client keeps the state with the greater \`currentStep\`, a finished one (\`COMPLETED\`, \`FAILED\`) over all.`;

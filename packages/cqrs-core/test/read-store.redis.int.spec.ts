@@ -90,6 +90,40 @@ describe('RedisReadStore', () => {
     ]);
   });
 
+  it('clears a large store in scripts of 1 000 rows, so other commands run between them', async () => {
+    // One script over every row blocked Redis for all of them while a rebuild cleared a store.
+    const prefix = `${ns.keyPrefix}clear:`;
+    const ROWS = 2_500;
+    const filler = store('clear');
+    await Promise.all(
+      Array.from({ length: ROWS }, (_, i) => filler.put(`c${i}`, { status: i % 2 ? 'x' : 'y' })),
+    );
+    const client = new Redis(ns.redisUrl);
+    const watcher = new Redis(ns.redisUrl);
+    try {
+      await client.ping();
+      const me = `${client.stream.localAddress}:${client.stream.localPort}`;
+      const monitor = await watcher.monitor();
+      const scripts: string[] = [];
+      let done = false;
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source !== me) return;
+        if (args[0]?.toLowerCase() === 'evalsha') scripts.push(args[0]);
+        if (args[0]?.toLowerCase() === 'echo' && args[1] === 'cleared') done = true;
+      });
+      await new RedisReadStore({ client, keyPrefix: prefix, indexed: ['status'] }).clear();
+      await client.echo('cleared');
+      const deadline = Date.now() + 5_000;
+      while (!done && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(scripts).toHaveLength(3);
+      expect(await redis.keys(`${prefix}*`)).toEqual([]);
+      monitor.disconnect();
+    } finally {
+      client.disconnect();
+      watcher.disconnect();
+    }
+  });
+
   it("refuses a client with ioredis' own keyPrefix, naming both options", () => {
     // Its scripts build keys from their arguments, which ioredis does not prefix: the rows
     // would land outside the client's namespace, where no read of the store looks.

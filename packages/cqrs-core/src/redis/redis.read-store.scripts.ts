@@ -98,16 +98,21 @@ purged = purged + purge(tonumber(ARGV[2]))
 local more = #redis.call('ZRANGEBYSCORE', p .. 'exp', '-inf', now, 'LIMIT', 0, 1)
 return { purged, more }`);
 
-/** ARGV: prefix → how many rows it removed. One script: a large store blocks Redis meanwhile. */
+/**
+ * ARGV: prefix, batch size → { how many rows it removed, 1 when rows remain }. One batch per
+ * call, as PURGE_EXPIRED: one script over every row of a large store blocked Redis meanwhile.
+ * The last batch (no id left) also drops the expiries and the meta: empty, the store's index
+ * sets fit any list, and the next put or init records its own.
+ */
 export const CLEAR_ROWS = new RedisScript(`${PRELUDE}
-local ids = redis.call('SMEMBERS', p .. 'ids')
+local ids = redis.call('SPOP', p .. 'ids', tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
   unindex(id)
   redis.call('DEL', p .. 'r:' .. id)
 end
--- Empty, the store's index sets fit any list: the next put or init records its own.
-redis.call('DEL', p .. 'ids', p .. 'exp', p .. 'meta')
-return #ids`);
+if redis.call('SCARD', p .. 'ids') > 0 then return { #ids, 1 } end
+redis.call('DEL', p .. 'exp', p .. 'meta')
+return { #ids, 0 }`);
 
 /**
  * ARGV: prefix, n (fields in the list), then per row: id, its stored value as read, its n index

@@ -214,8 +214,23 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
     );
   }
 
+  /**
+   * Removes every row in scripts of PURGE_BATCH rows (other commands run between), until none is
+   * left: a row put meanwhile may be removed too, as if put before the clear. Bounded by
+   * the rows there were at the start plus one batch, so writers that keep adding cannot hold it.
+   */
   async clear(): Promise<void> {
-    await CLEAR_ROWS.run(this.client, [], [this.prefix]);
+    const rows = await this.client.scard(`${this.prefix}ids`);
+    let removed = 0;
+    for (;;) {
+      const [cleared, more] = (await CLEAR_ROWS.run(
+        this.client,
+        [],
+        [this.prefix, PURGE_BATCH],
+      )) as [number, number];
+      removed += cleared;
+      if (more === 0 || removed > rows) return;
+    }
   }
 
   /** Removes every expired row, in scripts of PURGE_BATCH rows (other commands run between). */

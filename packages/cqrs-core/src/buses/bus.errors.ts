@@ -243,15 +243,20 @@ export class UnexpectedEventTypeError extends PermanentError {
 
 /**
  * A command's result does not match the result schema its type declares
- * (`messageType(…, { result })`). `side` says who found it:
- * - 'handler': the handling CommandBus, before replying — the handler's bug. A PermanentError,
- *   so the command is dead-lettered at once, not retried; the requester gets a
+ * (`messageType(…, { result })`), or could not be checked against it. `side` says who found it:
+ * - 'handler': the handling CommandBus, before replying — the handler's bug (or its schema's).
+ *   It checks what the requester will receive, the JSON form of the handler's value. A
+ *   PermanentError, so the command is dead-lettered at once, not retried; the requester gets a
  *   CommandRejectedError with `remoteName` 'CommandResultInvalidError' and this message. What
  *   the handler did (an append, a write) is not undone.
  * - 'reply': the requesting CommandBus — the reply's result is of another shape, e.g. from a
  *   service running another version of the type. The command was handled; `request` rejects
  *   with this error rather than resolving with data of the wrong shape.
- * `field` is the first offending field's path (`balance`, `items.0.sku`; '' for the result itself).
+ * `reason` 'mismatch': the result is not of that shape; `field` is the first offending field's
+ * path (`balance`, `items.0.sku`; '' for the result itself). 'unchecked': checking it threw —
+ * an async refine or transform (result schemas are checked synchronously), a transform that
+ * throws, a value without a JSON form (a BigInt, a cycle); `field` is ''. Either way the
+ * handler is not run again: the check comes after it took effect.
  */
 export class CommandResultInvalidError extends PermanentError {
   constructor(
@@ -260,15 +265,49 @@ export class CommandResultInvalidError extends PermanentError {
     readonly field: string,
     readonly problem: string,
     readonly side: 'handler' | 'reply',
+    readonly reason: 'mismatch' | 'unchecked' = 'mismatch',
   ) {
     super(
       `the ${side === 'handler' ? "handler's" : "reply's"} result of ${commandType} ${commandId} ` +
-        `does not match the result ${commandType} declares: ` +
-        `${field === '' ? 'the result' : field}: ${problem}` +
+        (reason === 'unchecked'
+          ? `could not be checked against the result ${commandType} declares: ${problem}`
+          : `does not match the result ${commandType} declares: ` +
+            `${field === '' ? 'the result' : field}: ${problem}`) +
         (side === 'handler'
           ? ' (the command is dead-lettered, not retried; what its handler did is not undone)'
-          : ' (the command was handled; the replying service may run another version of the type)'),
+          : reason === 'unchecked'
+            ? ' (the command was handled; its result schema here cannot check a reply)'
+            : ' (the command was handled; the replying service may run another version of the type)'),
     );
     this.name = 'CommandResultInvalidError';
+  }
+}
+
+/**
+ * A request repeated a command (its messageId) that a deduplicating handler had handled once
+ * already, and the first handling's result was not kept — larger than the deduplicator's
+ * `maxResultBytes` (default 64 KiB), or without a JSON form — so the repeat has no result to
+ * answer with. The command was handled (once): read its outcome from what it changed. Sent by
+ * the handling CommandBus when the deduplicator answers a duplicate with `ResultNotKept`; a
+ * CommandRejectedError (`remoteName` 'CommandResultNotKeptError', `refused` false), so code that
+ * catches those catches this too. A repeat of a command whose handler answered nothing
+ * (`undefined`) still resolves with `undefined`.
+ */
+export class CommandResultNotKeptError extends CommandRejectedError {
+  constructor(
+    commandId: string,
+    readonly commandType: string,
+    /** The message of the handling side (on the requester's side). */
+    message?: string,
+  ) {
+    super(
+      commandId,
+      'CommandResultNotKeptError',
+      message ??
+        `${commandType} ${commandId} was handled once already and its result was not kept ` +
+          "(larger than the deduplicator's maxResultBytes, or without a JSON form): this " +
+          'repeat has no result to answer with; the command is not handled again',
+    );
+    this.name = 'CommandResultNotKeptError';
   }
 }

@@ -5,13 +5,15 @@ import { namesOfType } from '../messages/type.names';
 import {
   type EnvelopeOf,
   isMessageType,
-  type MessageResult,
+  type MessageResultInput,
   type MessageType,
   type MessageTypes,
+  type MessageTypesIn,
   typeNamesOf,
 } from '../messages/message.type';
-import { checkedResult } from './command.result';
+import { replyResult, requestResult } from './command.result';
 import { DeadLettered } from '../middleware/dead-letter.middleware';
+import { ResultNotKept } from '../middleware/deduplicator.middleware';
 import { type Middleware, UNSETTLED } from '../router/handler';
 import { DomainError } from '../router/handler.errors';
 import { type Router } from '../router/router';
@@ -26,6 +28,7 @@ import {
   CommandBusClosedError,
   CommandExpiredError,
   CommandRejectedError,
+  CommandResultNotKeptError,
   CommandTimeoutError,
   DuplicateHandlerError,
   ReplyNotSentError,
@@ -201,11 +204,18 @@ export class CommandBus {
    * (InvalidCommandDeadlineError).
    * With {@link MessageType}s the handler's envelope is typed (a union for several types).
    * Of a type that declares its result (`messageType(…, { result })`, or registered with one in
-   * the SerializerRegistry), the compiler refuses a handler answering another shape, and the
-   * bus validates the handler's value against the schema before replying: a value that does
-   * not match is the handler's bug — CommandResultInvalidError, a PermanentError, so the command
-   * is dead-lettered at once (its effects stay) and the requester gets a CommandRejectedError
-   * naming the field. The reply carries the schema's output.
+   * the SerializerRegistry), the compiler refuses a handler answering another shape than the
+   * schema's input (`MessageResultInput`; of several types, the union of the results they
+   * declare), and the bus checks the handler's value as the requester will receive it — its
+   * JSON form — against the schema before replying with that JSON (the requester parses it into
+   * the schema's output). A value that does not match, or cannot be checked (an async schema, a
+   * transform that throws, no JSON form), is the handler's bug — CommandResultInvalidError, a
+   * PermanentError, so the command is dead-lettered at once, the handler not run again (its
+   * effects stay), and the requester gets a CommandRejectedError naming the field.
+   * A deduplicator's `ResultNotKept` (a repeated command whose first result was not kept) is
+   * answered with a CommandResultNotKeptError.
+   * Type arguments: `handle<Data>(name, …)` types the data of commands given by name; with
+   * message types write none (the types give the envelope and the answer).
    * @throws DuplicateHandlerError when a type already has a handler, naming both when known
    * @throws SharedTopicHandledError when the types' shared topic already has a handler
    * @throws Error when the types do not all go to one topic
@@ -215,17 +225,21 @@ export class CommandBus {
     handler: (
       command: EnvelopeOf<M>,
       delivery: Delivery,
-    ) => Promise<MessageResult<M>> | MessageResult<M>,
+    ) => Promise<MessageResultInput<M>> | MessageResultInput<M>,
     options?: CommandHandlerOptions,
   ): this;
-  handle<Data = unknown, Types extends MessageTypes = MessageTypes>(
+  handle<Data = unknown>(
+    types: string | readonly string[],
+    handler: (command: Envelope<Data>, delivery: Delivery) => unknown,
+    options?: CommandHandlerOptions,
+  ): this;
+  // Names mixed with message types. No Data parameter: an explicit `handle<Data>(Deposit, …)`
+  // would otherwise land here with its types defaulted, and its answer unchecked.
+  handle<Types extends MessageTypes>(
     types: Types,
-    // Answers of the result-declaring types among them: so that a handler the overload above
+    // The results the message types among them declare: so that a handler the first overload
     // refused for its answer is not accepted here instead.
-    handler: (
-      command: Envelope<Data>,
-      delivery: Delivery,
-    ) => Promise<AnswerOf<Types>> | AnswerOf<Types>,
+    handler: (command: Envelope, delivery: Delivery) => Promise<AnswerOf<Types>> | AnswerOf<Types>,
     options?: CommandHandlerOptions,
   ): this;
   handle(
@@ -323,9 +337,7 @@ export class CommandBus {
           }
           // Thrown in the router's stack: a PermanentError, dead-lettered without retries.
           const schema = resultSchemaOf(delivery.envelope.type);
-          return schema === undefined
-            ? result
-            : checkedResult(schema, result, delivery.envelope, 'handler');
+          return schema === undefined ? result : replyResult(schema, result, delivery.envelope);
         },
         ...(options.idempotent && { idempotent: true }),
       });
@@ -371,10 +383,13 @@ export class CommandBus {
    * Publishes a command and resolves with its handler's result. Of a command made by
    * `MessageFactory.command` from a type that declares its result, the promise is of that type
    * (an explicit `request<R>(command)` still types a command without one); and when the
-   * registry knows the type's result schema, the reply's result is validated against it.
+   * registry knows the type's result schema, the reply's result (JSON) is parsed into the
+   * schema's output, once.
    * @throws CommandResultInvalidError when the reply's result does not match the result schema
    *   the registry knows for the type (the command was handled: the replying service may run
-   *   another version)
+   *   another version), or that schema could not check it
+   * @throws CommandResultNotKeptError when the command (its messageId) was handled once already
+   *   and the deduplicator did not keep its result (over `maxResultBytes`, or no JSON)
    * @throws CommandExpiredError when its deadline passed before its handler ran
    * @throws CommandRejectedError when the handler refused it or failed for good
    * @throws CommandTimeoutError when no reply came within the timeout (`sent: false` when the
@@ -489,12 +504,15 @@ export class CommandBus {
     this.repliesRegistered = true;
   }
 
-  /** Resolves a request with its result, validated when the registry knows the result schema. */
+  /**
+   * Resolves a request with its result, parsed into the result schema's output when the
+   * registry knows the schema (the reply carries the JSON the handling side checked).
+   */
   private settle(waiting: Waiting, result: unknown): void {
     const schema = this.options.serializer.resultSchema(waiting.sent.type);
     if (schema === undefined) return waiting.resolve(result);
     try {
-      waiting.resolve(checkedResult(schema, result, waiting.sent, 'reply'));
+      waiting.resolve(requestResult(schema, result, waiting.sent));
     } catch (error) {
       waiting.reject(error as Error);
     }
@@ -507,15 +525,23 @@ export class CommandBus {
       const replyTo = delivery.envelope.metadata.replyTo;
       if (typeof replyTo !== 'string') return result;
       const data: CommandReply =
-        result instanceof DeadLettered || result instanceof Refusal
+        // A repeat the deduplicator has no result for: not a success with no result.
+        result instanceof ResultNotKept
           ? {
               ok: false,
-              error: {
-                ...errorOf(result.error),
-                ...(result instanceof Refusal && { refused: true }),
-              },
+              error: errorOf(
+                new CommandResultNotKeptError(delivery.envelope.messageId, delivery.envelope.type),
+              ),
             }
-          : { ok: true, result };
+          : result instanceof DeadLettered || result instanceof Refusal
+            ? {
+                ok: false,
+                error: {
+                  ...errorOf(result.error),
+                  ...(result instanceof Refusal && { refused: true }),
+                },
+              }
+            : { ok: true, result };
       try {
         await this.options.publisher.publish(replyTo, [reply(delivery.envelope, data)]);
       } catch (error) {
@@ -538,17 +564,16 @@ export class CommandBus {
 }
 
 /**
- * What a handler of `types` answers: the union of the results the message types among them
- * declare; `unknown` (anything) as soon as one is a name or declares none.
+ * What a handler of `types` (names mixed with message types) answers: the union of the
+ * results the message types among them declare (MessageResultInput); names add nothing, as
+ * their results are known at run time only; `unknown` (anything) when none declares one.
  */
-type AnswerOf<Types extends MessageTypes> = Types extends readonly (infer Each)[]
-  ? AnswerOfOne<Each>
-  : AnswerOfOne<Types>;
-type AnswerOfOne<Type> = Type extends MessageType ? MessageResult<Type> : unknown;
+type AnswerOf<Types extends MessageTypes> = MessageResultInput<MessageTypesIn<Types>>;
 
 /**
  * The error a failed reply rejects a request with: a CommandExpiredError when the command
- * carried a deadline and expired, otherwise a CommandRejectedError naming the remote error.
+ * carried a deadline and expired, a CommandResultNotKeptError for a repeat whose result was not
+ * kept, otherwise a CommandRejectedError naming the remote error.
  */
 function rejectionOf(commandId: string, reply: CommandReply, sent: Envelope): Error {
   const name = reply.error?.name ?? 'Error';
@@ -556,6 +581,8 @@ function rejectionOf(commandId: string, reply: CommandReply, sent: Envelope): Er
   const deadline = sent.metadata.deadline;
   if (name === 'CommandExpiredError' && typeof deadline === 'string')
     return new CommandExpiredError(commandId, sent.type, deadline, undefined, message);
+  if (name === 'CommandResultNotKeptError')
+    return new CommandResultNotKeptError(commandId, sent.type, message);
   const { code, details, status, refused } = reply.error ?? {};
   return new CommandRejectedError(commandId, name, message, {
     ...(code !== undefined && { code }),

@@ -1,14 +1,20 @@
 import { z } from 'zod';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { MessageFactory } from '../messages/message.factory';
-import { type MessageResult, messageType } from '../messages/message.type';
+import { type MessageResult, type MessageType, messageType } from '../messages/message.type';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { deadLetter } from '../middleware/dead-letter.middleware';
+import { deduplicator } from '../middleware/deduplicator.middleware';
+import { InMemoryDeduplicationStore } from '../middleware/in-memory.deduplication-store';
 import { retry } from '../middleware/retry.middleware';
 import { Router } from '../router/router';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { topicNaming } from '../transport/topic.naming';
-import { CommandRejectedError, CommandResultInvalidError } from './bus.errors';
+import {
+  CommandRejectedError,
+  CommandResultInvalidError,
+  CommandResultNotKeptError,
+} from './bus.errors';
 import { CommandBus } from './command-bus';
 
 // Type-level checks run in the typecheck script (tsc includes the spec files): it fails when a
@@ -19,11 +25,26 @@ const Deposit = messageType('Deposit', z.object({ amount: z.number() }), {
 const Withdraw = messageType('Withdraw', z.object({ amount: z.number() }));
 const messages = new MessageFactory();
 
-/** A service: its own registry, router and command bus, over one broker (the wire). */
-function service(broker: InMemoryBroker, registry: SerializerRegistry, name: string) {
+/**
+ * A service: its own registry, router and command bus, over one broker (the wire). With
+ * `deduplicate`, its router remembers handled commands (maxResultBytes 1 KiB) as the
+ * deduplicator's doc places it: outside retry, inside dead letter.
+ */
+function service(
+  broker: InMemoryBroker,
+  registry: SerializerRegistry,
+  name: string,
+  deduplicate = false,
+) {
   const deadLetters = new InMemoryDeadLetterQueue();
   const router = new Router({ subscriber: broker.subscriber(), service: name, instanceId: name });
-  router.use(deadLetter({ queue: deadLetters }), retry({ maxAttempts: 3, initialDelayMs: 1 }));
+  router.use(
+    deadLetter({ queue: deadLetters }),
+    ...(deduplicate
+      ? [deduplicator({ store: new InMemoryDeduplicationStore(), maxResultBytes: 1024 })]
+      : []),
+    retry({ maxAttempts: 3, initialDelayMs: 1 }),
+  );
   const commands = new CommandBus({
     publisher: broker,
     router,
@@ -35,10 +56,11 @@ function service(broker: InMemoryBroker, registry: SerializerRegistry, name: str
   return { router, commands, deadLetters };
 }
 
-function setup() {
+function setup(options: { types?: readonly MessageType[]; deduplicate?: boolean } = {}) {
   const registry = new SerializerRegistry().register(Deposit).register(Withdraw);
+  for (const type of options.types ?? []) registry.register(type);
   const broker = new InMemoryBroker({ serializer: registry, redeliveryDelayMs: 5 });
-  const worker = service(broker, registry, 'worker');
+  const worker = service(broker, registry, 'worker', options.deduplicate);
   const api = service(broker, registry, 'api');
   const stop = async () => {
     await Promise.all([worker.router.close(), api.router.close()]);
@@ -117,7 +139,7 @@ describe('command types that declare their result', () => {
     await stop();
   });
 
-  it('replies with the result schema output, also to a handler registered by name', async () => {
+  it('resolves with the result schema output, also of a handler registered by name', async () => {
     const Transfer = messageType('Transfer', z.object({ amount: z.number() }), {
       result: z.object({ id: z.string(), fee: z.number().default(0) }),
     });
@@ -128,6 +150,146 @@ describe('command types that declare their result', () => {
     await Promise.all([worker.router.run(), api.router.run()]);
     const reply = await api.commands.request(messages.command(Transfer, { amount: 1 }));
     expect(reply).toEqual({ id: 't-1', fee: 0 });
+    await stop();
+  });
+
+  it('sends the result as JSON: z.date() is refused at the handler saying so, z.coerce.date() gives a Date', async () => {
+    const OpenDate = messageType('OpenDate', z.object({ owner: z.string() }), {
+      result: z.object({ openedAt: z.date() }), // a Date does not cross the wire as one
+    });
+    const OpenAt = messageType('OpenAt', z.object({ owner: z.string() }), {
+      result: z.object({ openedAt: z.coerce.date() }),
+    });
+    const { worker, api, stop } = setup({ types: [OpenDate, OpenAt] });
+    const openedAt = new Date('2026-01-01T00:00:00.000Z');
+    worker.commands.handle(OpenDate, () => ({ openedAt }));
+    worker.commands.handle(OpenAt, () => ({ openedAt }));
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const refused = await api.commands
+      .request(messages.command(OpenDate, { owner: 'ada' }))
+      .catch((e: unknown) => e);
+    // Not a reply "of another version" at the requester: the handler's side names the cause.
+    expect(refused).toBeInstanceOf(CommandRejectedError);
+    expect(refused).toMatchObject({
+      remoteName: 'CommandResultInvalidError',
+      message: expect.stringMatching(/openedAt: .*crosses the wire as JSON.*z\.coerce\.date\(\)/),
+    });
+    expect(await worker.deadLetters.list({ type: 'OpenDate' })).toHaveLength(1);
+    const reply = await api.commands.request(messages.command(OpenAt, { owner: 'ada' }));
+    const at: Date = reply.openedAt; // the output type
+    expect(at).toEqual(openedAt);
+    expect(await worker.deadLetters.list({ type: 'OpenAt' })).toEqual([]);
+    await stop();
+  });
+
+  it('applies a transform of the result once, at the requester', async () => {
+    // The handler answers cents; the schema turns them into euros.
+    const Price = messageType('Price', z.object({ sku: z.string() }), {
+      result: z.object({ euros: z.number().transform((cents) => cents / 100) }),
+    });
+    const { worker, api, stop } = setup({ types: [Price] });
+    worker.commands.handle(Price, () => ({ euros: 1234 }));
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const reply = await api.commands.request(messages.command(Price, { sku: 'x' }));
+    expect(reply).toEqual({ euros: 12.34 });
+    await stop();
+  });
+
+  it('takes the answer of a type-changing transform in its input type and resolves with its output', async () => {
+    const Tag = messageType('Tag', z.object({ id: z.string() }), {
+      result: z.object({ tags: z.string().transform((csv) => csv.split(',')) }),
+    });
+    const { worker, api, stop } = setup({ types: [Tag] });
+    worker.commands.handle(Tag, () => ({ tags: 'a,b' })); // the input: a string
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const reply = await api.commands.request(messages.command(Tag, { id: '1' }));
+    const tags: string[] = reply.tags; // the output
+    expect(tags).toEqual(['a', 'b']);
+    expect(await worker.deadLetters.list()).toEqual([]);
+    await stop();
+  });
+
+  it('dead-letters a result its schema cannot check, without running the handler again', async () => {
+    const Charge = messageType('Charge', z.object({ amount: z.number() }), {
+      result: z.object({ chargeId: z.string() }).refine(async () => true),
+    });
+    const { worker, api, stop } = setup({ types: [Charge] });
+    let charges = 0;
+    worker.commands.handle(Charge, () => {
+      charges++; // a side effect: a card is charged
+      return { chargeId: `ch-${charges}` };
+    });
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const error = await api.commands
+      .request(messages.command(Charge, { amount: 5 }))
+      .catch((e: unknown) => e);
+    expect(charges).toBe(1);
+    expect(error).toBeInstanceOf(CommandRejectedError);
+    expect(error).toMatchObject({
+      remoteName: 'CommandResultInvalidError',
+      message: expect.stringMatching(/result of Charge .* could not be checked .*asynchronous/),
+    });
+    const letters = await worker.deadLetters.list({ type: 'Charge' });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ errorName: 'CommandResultInvalidError' });
+    await stop();
+  });
+
+  it('rejects a reply its own schema cannot check with a CommandResultInvalidError saying so', async () => {
+    const { broker, worker, stop } = setup();
+    // The requester's Deposit result schema throws while it reads (a transform's bug).
+    const Throwing = messageType('Deposit', z.object({ amount: z.number() }), {
+      result: z.object({ balance: z.number() }).transform((): number => {
+        throw new Error('no rate for EUR');
+      }),
+    });
+    const api = service(broker, new SerializerRegistry().register(Throwing), 'api-throwing');
+    worker.commands.handle(Deposit, (command) => ({ balance: command.data.amount }));
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const error = await api.commands
+      .request(messages.command(Throwing, { amount: 5 }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandResultInvalidError);
+    expect(error).toMatchObject({ side: 'reply', reason: 'unchecked', field: '' });
+    expect((error as Error).message).toMatch(/could not be checked .*no rate for EUR/);
+    await api.router.close();
+    api.commands.close();
+    await stop();
+  });
+
+  it('answers a repeated request whose result was too large to keep with CommandResultNotKeptError', async () => {
+    const Report = messageType('Report', z.object({ month: z.string() }), {
+      result: z.object({ rows: z.array(z.string()) }),
+    });
+    const Ping = messageType('Ping', z.object({}), { result: z.void() });
+    const { worker, api, stop } = setup({ types: [Report, Ping], deduplicate: true });
+    let runs = 0;
+    worker.commands.handle(Report, () => {
+      runs++;
+      return { rows: Array.from({ length: 200 }, (_, i) => `row ${i}`) }; // over 1 KiB
+    });
+    worker.commands.handle(Ping, () => undefined);
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const command = messages.command(Report, { month: '2026-10' });
+    const first = await api.commands.request(command);
+    expect(first.rows).toHaveLength(200);
+    // The client's retry of the same command (after a lost response): handled once already.
+    const again = await api.commands.request(command).catch((e: unknown) => e);
+    expect(runs).toBe(1);
+    expect(again).toBeInstanceOf(CommandResultNotKeptError);
+    expect(again).toBeInstanceOf(CommandRejectedError);
+    expect(again).toMatchObject({
+      commandId: command.messageId,
+      commandType: 'Report',
+      remoteName: 'CommandResultNotKeptError',
+      refused: false,
+      message: expect.stringMatching(/handled once already and its result was not kept/),
+    });
+    // A result of undefined is no result lost: its repeat still answers undefined.
+    const ping = messages.command(Ping, {});
+    expect(await api.commands.request(ping)).toBeUndefined();
+    expect(await api.commands.request(ping)).toBeUndefined();
+    expect(await worker.deadLetters.list()).toEqual([]);
     await stop();
   });
 

@@ -120,10 +120,11 @@ export class MessageFactory {
    * A command. With a {@link MessageType} the compiler checks `data` against its schema's type
    * and the envelope is typed, and its schemaVersion defaults to the type's `version`; with a
    * name, `data` is whatever you pass and the schemaVersion defaults to 1. Of a type that
-   * declares its result, the envelope carries the result type: `CommandBus.request` resolves to it.
+   * declares its result, the envelope carries the result type (the result schema's output):
+   * `CommandBus.request` resolves to it.
    */
-  command<Type extends string, Data, Result>(
-    type: MessageType<Type, Data, Result>,
+  command<Type extends string, Data, Result, ResultInput>(
+    type: MessageType<Type, Data, Result, ResultInput>,
     data: NoInfer<Data>,
     input?: MessageInput<Data, Type>,
   ): unknown extends Result ? Envelope<Data, Type> : CommandEnvelope<Data, Type, Result>;

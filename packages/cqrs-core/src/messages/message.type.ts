@@ -16,16 +16,27 @@ import { type MessageTypeOptions } from './serializer.registry';
  * The data type is the schema's *output*: what the registry stores and what handlers see. The
  * factory asks for the same type, so a message is created in the shape it will be read in.
  *
- * A command type may declare its result (`{ result: schema }`): what its handler answers and
- * `CommandBus.request` resolves with. The compiler then refuses a handler that answers another
- * shape, a request resolves to the result type without a hand-written generic, and the bus
- * validates the result at run time on both sides (see CommandResultInvalidError).
+ * A command type may declare its result (`{ result: schema }`). The result crosses the wire as
+ * JSON: its handler answers the schema's *input* (`MessageResultInput`), the handling bus checks
+ * the answer's JSON form against the schema and sends that JSON, and the requesting bus parses it
+ * into the schema's *output* (`MessageResult`), once — what `CommandBus.request` resolves with.
+ * So the schema's input must be what JSON carries: a Date is sent as its ISO string, declare it
+ * `z.coerce.date()` (or `z.iso.datetime()` to keep the string). The compiler refuses a handler
+ * that answers another shape, and a request resolves to the output type without a hand-written
+ * generic (see CommandResultInvalidError for the run-time checks).
  *
  * @typeParam Type the name, a string literal
  * @typeParam Data the schema's output type
  * @typeParam Result the result schema's output type; `unknown` when the type declares none
+ * @typeParam ResultInput the result schema's input type (what the handler answers); defaults to
+ *   `Result`
  */
-export interface MessageType<Type extends string = string, Data = unknown, Result = unknown> {
+export interface MessageType<
+  Type extends string = string,
+  Data = unknown,
+  Result = unknown,
+  ResultInput = Result,
+> {
   readonly type: Type;
   readonly schema: z.core.$ZodType<Data>;
   /** Current schema version (default 1); older data is upcast on read. */
@@ -34,7 +45,7 @@ export interface MessageType<Type extends string = string, Data = unknown, Resul
    * Commands: the schema of what the handler answers (`MessageTypeOptions.result`); undefined
    * when the type declares no result (a handler may then answer anything, unchecked).
    */
-  readonly result?: z.core.$ZodType<Result>;
+  readonly result?: z.core.$ZodType<Result, ResultInput>;
   /**
    * Whether `message` (an envelope, a domain event, anything with a `type`) is of this type; it
    * narrows `data` too. It checks the name only: a registry-read message was validated already.
@@ -67,7 +78,12 @@ export function messageType<
   type: Type,
   schema: Schema,
   options: MessageTypeOptions & { result: ResultSchema },
-): MessageType<Type, z.core.output<Schema>, z.core.output<ResultSchema>>;
+): MessageType<
+  Type,
+  z.core.output<Schema>,
+  z.core.output<ResultSchema>,
+  z.core.input<ResultSchema>
+>;
 export function messageType<const Type extends string, Schema extends z.core.$ZodType>(
   type: Type,
   schema: Schema,
@@ -132,12 +148,30 @@ export type MessageData<M extends MessageType> =
   M extends MessageType<string, infer Data> ? Data : never;
 
 /**
- * The result a command type declares (`messageType(…, { result })`): what its handler answers
- * and `CommandBus.request` resolves with — `MessageResult<typeof Deposit>`; `unknown` for a
- * type that declares none.
+ * The result a command type declares (`messageType(…, { result })`), as its schema's output:
+ * what `CommandBus.request` resolves with — `MessageResult<typeof Deposit>`; `unknown` for a
+ * type that declares none (and for a union holding one).
  */
 export type MessageResult<M extends MessageType> =
-  M extends MessageType<string, unknown, infer Result> ? Result : never;
+  M extends MessageType<string, unknown, infer Result, unknown> ? Result : never;
+
+/**
+ * What a handler of `M` answers: the input of the result schema `M` declares (the output may
+ * differ, e.g. after a transform; the requester parses the answer into it). Of a union — a
+ * handler of several types answers one type for all of them, as TypeScript does not relate a
+ * branch's answer to the type it narrowed — the union of the results the types declare: a type
+ * that declares none adds nothing (its branch answers something in that union too, or declares
+ * its own result); `unknown` (anything) only when none declares one.
+ */
+export type MessageResultInput<M extends MessageType> = [DeclaredInput<M>] extends [never]
+  ? unknown
+  : DeclaredInput<M>;
+type DeclaredInput<M> =
+  M extends MessageType<string, unknown, unknown, infer Input>
+    ? unknown extends Input
+      ? never
+      : Input
+    : never;
 
 /**
  * The envelope of a message type; of a union of types, the union of their envelopes, which
@@ -159,6 +193,15 @@ export type CommandOf<M extends MessageType> = DomainEventOf<M>;
 
 /** A type name, or a message type, or a list of either: what the buses and decorators take. */
 export type MessageTypes = string | MessageType | readonly (string | MessageType)[];
+
+/**
+ * The message types among `Types` (a name, a message type or a list of either), names left out:
+ * `MessageResultInput<MessageTypesIn<typeof types>>` is what a handler of a mixed list answers.
+ */
+export type MessageTypesIn<Types extends MessageTypes> = Extract<
+  Types extends readonly (infer Each)[] ? Each : Types,
+  MessageType
+>;
 
 /**
  * The name of a type given by name or as a message type: what a type filter of a store or a

@@ -20,10 +20,13 @@ export interface MessageTypeOptions {
   /** Current schema version of the type. Default 1. Data of older versions is upcast on read. */
   version?: number;
   /**
-   * Commands: the schema of the result the handler answers (request/reply). The handling
-   * CommandBus validates the handler's value against it before replying, and a requesting one
-   * validates the reply's result (CommandResultInvalidError names the field); undefined: the
-   * result is not checked. Not versioned: change it compatibly (add optional fields).
+   * Commands: the schema of the result the handler answers (request/reply). The result crosses
+   * the wire as JSON, so its input must be what JSON carries (`z.coerce.date()` for a Date):
+   * the handling CommandBus checks the JSON form of the handler's value against it before
+   * replying with that JSON, and a requesting one parses the reply into its output, once
+   * (CommandResultInvalidError names the field); undefined: the result is not checked. Checked
+   * synchronously: no async refine or transform. Not versioned: change it compatibly (add
+   * optional fields).
    */
   result?: MessageSchema;
 }

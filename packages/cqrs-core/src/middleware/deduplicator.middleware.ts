@@ -16,18 +16,38 @@ export interface DeduplicatorOptions {
   /**
    * The largest result (as JSON, in bytes) remembered with a handled messageId, so that a
    * duplicate is answered with it (a command sent again gets the first handling's reply).
-   * A larger result, or one that has no JSON, is not remembered: its duplicates answer
-   * `undefined`. Default 64 KiB; 0 remembers none.
+   * A larger result, or one that has no JSON, is not remembered: its duplicates answer a
+   * {@link ResultNotKept} (a CommandBus replies with CommandResultNotKeptError), not
+   * `undefined` — a result of `undefined` is answered with `undefined`. Default 64 KiB; 0
+   * remembers none.
    */
   maxResultBytes?: number;
   onDuplicate?: (event: { handler: string; messageId: string }) => void;
 }
 
 /**
+ * What the deduplicator answers a duplicate with when the first handling's result was not
+ * remembered (see `maxResultBytes`): the message was handled, its result is gone. A
+ * CommandBus turns it into a CommandResultNotKeptError for the requester rather than a
+ * success with no result; other handlers' results go nowhere.
+ */
+export class ResultNotKept {
+  constructor(readonly messageId: string) {}
+}
+
+/**
+ * Stored for a result that was not remembered, so that a duplicate can tell it from a result of
+ * `undefined` (nothing stored). The leading space makes it no JSON.stringify output (which never
+ * starts with one), so no result is mistaken for it; and a previous release, which parses
+ * whatever is stored, reads it as a string instead of failing during a rolling upgrade.
+ */
+const NOT_KEPT = ' "result not kept"';
+
+/**
  * Skips messages this consumer group already handled (by messageId), across every instance
  * when the store is shared (Redis). A message being handled elsewhere right now is deferred
  * (redelivered later); a duplicate of a handled one is answered with the first handling's
- * result, as JSON (see `maxResultBytes`). A failed handling releases its claim so that the
+ * result, as JSON (see `maxResultBytes`; a {@link ResultNotKept} when it was not remembered). A failed handling releases its claim so that the
  * retry can run, and so does an UNSETTLED result (a command's Refusal: the next delivery is
  * answered again).
  * Place it outside retry and inside dead letter. Handlers registered as `idempotent` are left
@@ -52,6 +72,7 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
             `message ${delivery.envelope.messageId} is being handled elsewhere`,
           );
         options.onDuplicate?.({ handler: info.name, messageId: delivery.envelope.messageId });
+        if (claim.result === NOT_KEPT) return new ResultNotKept(delivery.envelope.messageId);
         return claim.result === undefined ? undefined : JSON.parse(claim.result);
       }
       // Renewed while the handling lasts (its retries included): it lapses only if we die.
@@ -92,15 +113,20 @@ function keepClaimed(
   return timer;
 }
 
-/** The result as JSON if it has one within the limit; otherwise nothing is remembered. */
+/**
+ * The result as JSON if it has one within the limit; nothing for `undefined` (answered as
+ * such); otherwise NOT_KEPT.
+ */
 function encode(result: unknown, maxBytes: number): string | undefined {
-  if (result === undefined || maxBytes <= 0) return undefined;
+  if (result === undefined) return undefined;
+  if (maxBytes <= 0) return NOT_KEPT;
   let json: string | undefined;
   try {
     json = JSON.stringify(result);
   } catch {
-    return undefined; // a BigInt or a cycle: no JSON for it
+    return NOT_KEPT; // a BigInt or a cycle: no JSON for it
   }
-  if (json === undefined || Buffer.byteLength(json) > maxBytes) return undefined;
-  return json;
+  // No JSON (a function, a symbol) is as good as undefined: that is what a reply carries.
+  if (json === undefined) return undefined;
+  return Buffer.byteLength(json) > maxBytes ? NOT_KEPT : json;
 }

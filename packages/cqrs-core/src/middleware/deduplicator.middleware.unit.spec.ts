@@ -1,7 +1,7 @@
 import { DeferredError } from '../router/handler.errors';
 import { type HandlerInfo } from '../router/handler';
 import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
-import { deduplicator } from './deduplicator.middleware';
+import { deduplicator, ResultNotKept } from './deduplicator.middleware';
 import { InMemoryDeduplicationStore } from './in-memory.deduplication-store';
 
 const info: HandlerInfo = { name: 'h', topics: ['t'], group: 'g' };
@@ -56,7 +56,7 @@ describe('deduplicator middleware', () => {
     ]);
   });
 
-  it('answers a duplicate with the first result as JSON, unless it was too large or had no JSON', async () => {
+  it('answers a duplicate with the first result as JSON, or ResultNotKept when it was too large or had no JSON', async () => {
     const store = new InMemoryDeduplicationStore();
     let runs = 0;
     const handler = deduplicator({ store, maxResultBytes: 64 })(async (d) => {
@@ -64,6 +64,7 @@ describe('deduplicator middleware', () => {
       const data = d.envelope.data as string;
       if (data === 'big') return 'x'.repeat(70);
       if (data === 'bigint') return 10n;
+      if (data === 'nothing') return undefined;
       return { echo: data, at: new Date(0) };
     }, info);
     const small = testEnvelope('T', 'é');
@@ -75,9 +76,14 @@ describe('deduplicator middleware', () => {
     for (const data of ['big', 'bigint']) {
       const envelope = testEnvelope('T', data);
       expect(await handler(testDelivery(envelope))).toBeDefined();
-      expect(await handler(testDelivery(envelope))).toBeUndefined();
+      // Not undefined: the handling had a result, it is gone (a CommandBus says so).
+      expect(await handler(testDelivery(envelope))).toEqual(new ResultNotKept(envelope.messageId));
     }
-    expect(runs).toBe(3);
+    // A result of undefined is not one lost: its duplicate answers undefined.
+    const nothing = testEnvelope('T', 'nothing');
+    expect(await handler(testDelivery(nothing))).toBeUndefined();
+    expect(await handler(testDelivery(nothing))).toBeUndefined();
+    expect(runs).toBe(4);
   });
 
   it('leaves a handler registered as idempotent alone: every delivery runs, nothing is claimed', async () => {

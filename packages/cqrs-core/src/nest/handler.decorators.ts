@@ -3,9 +3,10 @@ import { type QueryType } from '../buses/query.type';
 import { type Envelope } from '../messages/envelope';
 import {
   type EnvelopeOf,
-  type MessageResult,
+  type MessageResultInput,
   type MessageType,
   type MessageTypes,
+  type MessageTypesIn,
   typeNamesOf,
 } from '../messages/message.type';
 import { type Delivery } from '../transport/transport.port';
@@ -67,8 +68,9 @@ export interface IQueryHandler<Q = unknown, R = unknown> {
  * so the compiler checks that method. A class without `execute` makes the app's start fail,
  * naming the class. With message types, the compiler checks that `execute` takes their
  * envelopes (`EnvelopeOf<typeof Deposit>`) and, of a type that declares its result
- * (`messageType(…, { result })`), that it answers that result (`MessageResult<typeof Deposit>`);
- * the CommandBus validates the answer at run time against the result schema the
+ * (`messageType(…, { result })`), that it answers that result's input
+ * (`MessageResultInput<typeof Deposit>`; of several types, the union of the results they
+ * declare); the CommandBus checks the answer at run time against the result schema the
  * SerializerRegistry has for the type (see `CommandBus.handle`).
  * A provider of a module loaded later by LazyModuleLoader is found only when
  * `HandlersExplorer.registerLoadedHandlers()` is called after the load.
@@ -76,12 +78,27 @@ export interface IQueryHandler<Q = unknown, R = unknown> {
 export function CommandHandler<M extends MessageType>(
   types: M | readonly M[],
 ): <
-  Class extends abstract new (...args: never[]) => ICommandHandler<EnvelopeOf<M>, MessageResult<M>>,
+  Class extends abstract new (
+    ...args: never[]
+  ) => ICommandHandler<EnvelopeOf<M>, MessageResultInput<M>>,
 >(
   target: Class,
 ) => void;
-/** By type name (or names mixed with message types): the compiler does not check the data. */
-export function CommandHandler(types: MessageTypes): ClassDecorator;
+/** By type name: the compiler checks neither the data nor the answer. */
+export function CommandHandler(types: string | readonly string[]): ClassDecorator;
+/**
+ * Names mixed with message types: the compiler does not check the data; the answer must fit the
+ * results the message types among them declare (names add nothing; anything when none does).
+ */
+export function CommandHandler<const Types extends MessageTypes>(
+  types: Types,
+): <
+  Class extends abstract new (
+    ...args: never[]
+  ) => ICommandHandler<Envelope, MessageResultInput<MessageTypesIn<Types>>>,
+>(
+  target: Class,
+) => void;
 export function CommandHandler(types: MessageTypes): ClassDecorator {
   return SetMetadata(COMMAND_HANDLER, typeNamesOf(types));
 }

@@ -129,10 +129,21 @@ export function nextProgressEvent(
 }
 
 /**
+ * The id of retention's FAILED "expired" at `step`: `<taskId>:<step>:EXPIRED`. Stable, so two
+ * instances expiring the same task store it once; not the step's own FAILED id, so an expiry and
+ * the order failing for its own reason at that step (a replay racing retention) are two events
+ * that conflict at the version, not one id the loser's append skips as already stored — which
+ * had it tell and count a FAILED that was not the one stored.
+ */
+export function expiredEventId(taskId: string, step: number): string {
+  return `${taskId}:${step}:EXPIRED`;
+}
+
+/**
  * The FAILED event that ends a task retention found unfinished (ADR 015, session 39): the step
  * after the last one stored failed with `reason`, keeping the percentage reached, as a step
- * failing for the order's own reasons does. Its id is that step's FAILED id, so two instances
- * expiring the same task store it once. `status` must not be finished.
+ * failing for the order's own reasons does. Its id is expiredEventId's. `status` must not be
+ * finished.
  */
 export function expiredProgressEvent(
   status: ProgressStatus,
@@ -141,7 +152,7 @@ export function expiredProgressEvent(
 ): ProgressEvent {
   const step = Math.min(status.currentStep + 1, TOTAL_STEPS);
   return {
-    eventId: progressEventId(status.taskId, step, 'FAILED'),
+    eventId: expiredEventId(status.taskId, step),
     taskId: status.taskId,
     userId: status.userId,
     totalSteps: status.totalSteps,

@@ -12,9 +12,14 @@ import {
   progressStatusOf,
   progressStreamId,
 } from '@causeway/contracts';
-import { createMessage, type EventStore, StreamDeletedError } from '@causeway/cqrs-core';
+import {
+  ConcurrencyConflictError,
+  createMessage,
+  type EventStore,
+  StreamDeletedError,
+} from '@causeway/cqrs-core';
 import { type NotificationLog, type ProgressStatuses } from '@causeway/platform';
-import { type TaskExpirer } from '../retention/progress-retention.job';
+import { type TaskExpirer, type TaskExpiry } from '../retention/progress-retention.job';
 import { expiredProgressEvent, nextProgressEvent, type OrderRules } from './order-steps';
 
 /** The aggregate type of progress streams (`progress-<taskId>`). */
@@ -55,28 +60,66 @@ export interface OrderOutcome {
  * and tells again what is stored (status and notifications: a crash between an append and its
  * broadcast loses nothing; the status store keeps the newest, the log keeps an id once), then
  * appends the steps not stored yet, one event at a time at the expected version, broadcasting
- * each. Redelivered, it resumes after the last stored step; raced by another instance, the
- * append conflicts (ConcurrencyConflictError) and the retry reads again. Business failures are
- * FAILED events; infrastructure errors throw (retry, then dead letter). A task retention
- * deleted is not run again (onExpired); one it found unfinished it ends through `expire`.
+ * each. Redelivered, it resumes after the last stored step. An append that stores nothing —
+ * raced by another instance or by retention's FAILED "expired" (a ConcurrencyConflictError, or
+ * the same event found stored) — reads the stream again and goes on from what is stored: only
+ * an event this delivery stored is counted as stored, and what is told is what is stored.
+ * Business failures are FAILED events; infrastructure errors throw (retry, then dead letter).
+ * A task retention deleted is not run again (onExpired); one it found unfinished it ends
+ * through `expire`.
  */
 export class OrderProcessor implements TaskExpirer {
   constructor(private readonly options: OrderProcessorOptions) {}
 
   async handle(order: OrderPlaced, signal?: AbortSignal): Promise<OrderOutcome> {
+    return this.run(order, signal);
+  }
+
+  /**
+   * Ends a task left unfinished for longer than retention keeps it (TaskExpirer's contract):
+   * a FAILED event with `reason`, appended at the version read and told as a step's FAILED is
+   * (status, notification, onEvent), so /status, /history and the user's page agree.
+   */
+  async expire(taskId: string, reason: string, idleBefore: number): Promise<TaskExpiry> {
+    const streamId = progressStreamId(taskId);
+    const events = await this.read(streamId);
+    const status = progressStatusOf(events);
+    const last = events.at(-1);
+    if (!status || !last || isFinished(status) || Date.parse(last.timestamp) >= idleBefore)
+      return { status, expired: false };
+    const failed = expiredProgressEvent(status, reason, this.options.now());
+    // A step stored since the read (a replay) makes this a ConcurrencyConflictError: the
+    // task is alive again, and retention looks at it anew.
+    const { positions } = await this.options.store.append(streamId, [this.envelope(failed)], {
+      expectedVersion: events.length,
+    });
+    if (positions.length === 0) {
+      // Stored already: another instance's retention stored this expiry first, and tells and
+      // counts it. What is stored is told again (idempotent), not counted as this one's.
+      const stored = await this.read(streamId);
+      const after = progressStatusOf(stored);
+      await this.tell(stored.slice(events.length), after);
+      return { status: after, expired: false };
+    }
+    const after = evolveProgressStatus(status, failed);
+    await this.options.onEvent?.(failed, true);
+    await this.broadcast(after, [failed]);
+    return { status: after, expired: true };
+  }
+
+  private async run(order: OrderPlaced, signal?: AbortSignal): Promise<OrderOutcome> {
     const { store, rules, now, stepDelayMs } = this.options;
     const streamId = progressStreamId(order.taskId);
     let events: ProgressEvent[];
     try {
-      events = (await store.readStream(streamId)).map((stored) => stored.data as ProgressEvent);
+      events = await this.read(streamId);
     } catch (error) {
       // Not thrown by reads today; kept for stores that refuse reads of a tombstone.
       if (error instanceof StreamDeletedError) return this.expired(order.taskId, 0);
       throw error;
     }
     let status = progressStatusOf(events);
-    for (const event of events) await this.options.onEvent?.(event, false);
-    if (status) await this.broadcast(status, events);
+    await this.tell(events, status);
     let appended = 0;
     for (;;) {
       // The pause comes before each step after STARTED, so a browser sees the bar move.
@@ -84,14 +127,32 @@ export class OrderProcessor implements TaskExpirer {
         await sleep(stepDelayMs, undefined, { signal });
       const next = nextProgressEvent(order, rules, status, now());
       if (!next) break;
+      let positions: number[];
       try {
-        await store.append(streamId, [this.envelope(next)], { expectedVersion: events.length });
+        ({ positions } = await store.append(streamId, [this.envelope(next)], {
+          expectedVersion: events.length,
+        }));
       } catch (error) {
         // The task's stream was hard-deleted by retention (S3-7): it had ended (COMPLETED,
         // FAILED, or FAILED "expired" by retention) more than a TTL ago. Reported, not silent:
         // a replay that comes too late is the operator's to see (runbook, step 3).
         if (error instanceof StreamDeletedError) return this.expired(order.taskId, appended);
-        throw error;
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        positions = [];
+      }
+      if (positions.length === 0) {
+        // Not stored by this delivery: another stored an event since the read (retention's
+        // FAILED "expired", another instance's step). Go on from what is stored, told as found
+        // (not counted as stored here): telling `next` would contradict /status and /history.
+        const stored = await this.read(streamId);
+        // Nothing new (cannot happen with a store keeping its contract): retried as a failure.
+        if (stored.length <= events.length)
+          throw new ConcurrencyConflictError(streamId, events.length, stored.length);
+        const found = stored.slice(events.length);
+        events = stored;
+        status = progressStatusOf(events);
+        await this.tell(found, status);
+        continue;
       }
       events.push(next);
       appended++;
@@ -102,36 +163,19 @@ export class OrderProcessor implements TaskExpirer {
     return { status, appended };
   }
 
-  /**
-   * Ends a task left unfinished for longer than retention keeps it (TaskExpirer's contract):
-   * a FAILED event with `reason`, appended at the version read and told as a step's FAILED is
-   * (status, notification, onEvent), so /status, /history and the user's page agree.
-   */
-  async expire(
-    taskId: string,
-    reason: string,
-    idleBefore: number,
-  ): Promise<ProgressStatus | undefined> {
-    const streamId = progressStreamId(taskId);
-    const events = (await this.options.store.readStream(streamId)).map(
+  private async read(streamId: string): Promise<ProgressEvent[]> {
+    return (await this.options.store.readStream(streamId)).map(
       (stored) => stored.data as ProgressEvent,
     );
-    const status = progressStatusOf(events);
-    const last = events.at(-1);
-    if (!status || !last || isFinished(status) || Date.parse(last.timestamp) >= idleBefore)
-      return status;
-    const failed = expiredProgressEvent(status, reason, this.options.now());
-    // A step stored since the read (a replay) makes this a ConcurrencyConflictError: the
-    // task is alive again, and retention looks at it anew.
-    const { positions } = await this.options.store.append(streamId, [this.envelope(failed)], {
-      expectedVersion: events.length,
-    });
-    const after = evolveProgressStatus(status, failed);
-    // Empty: another instance's retention stored the same event (same id) first and tells it.
-    if (positions.length === 0) return after;
-    await this.options.onEvent?.(failed, true);
-    await this.broadcast(after, [failed]);
-    return after;
+  }
+
+  /** Events found stored (not stored by this call): onEvent, then the status and each event. */
+  private async tell(
+    events: readonly ProgressEvent[],
+    status: ProgressStatus | undefined,
+  ): Promise<void> {
+    for (const event of events) await this.options.onEvent?.(event, false);
+    if (status) await this.broadcast(status, events);
   }
 
   private async expired(taskId: string, appended: number): Promise<OrderOutcome> {

@@ -12,25 +12,42 @@ import {
 } from '@causeway/cqrs-core';
 import { type TaskExpiries } from './task-expiries';
 
+/** What TaskExpirer.expire found and did. */
+export interface TaskExpiry {
+  /** The task's status as stored after the call; undefined: no events. */
+  status: ProgressStatus | undefined;
+  /**
+   * True only when this call stored the FAILED "expired" (and told it). False when the task was
+   * left as it is, or when what it would have stored was found stored already (another
+   * instance's retention): that one counts it, so an expiry is counted once.
+   */
+  expired: boolean;
+}
+
 /** Ends a task that never finished, as a failing step would (OrderProcessor implements it). */
 export interface TaskExpirer {
   /**
    * Contract: when the task's stream has events, is not finished (no COMPLETED or FAILED) and
    * its last event is older than `idleBefore` (epoch ms), stores one FAILED event with `reason`
-   * at the version it read — its id the task's next step's FAILED id, so instances racing store
-   * it once — and tells it as any stored event is (status, notification); resolves with the
-   * task's status after it. A finished task, or one with a newer event, is left as it is (its
-   * status returned); no events: undefined.
+   * at the version it read — its id stable (`<taskId>:<step>:EXPIRED`, expiredEventId), so
+   * instances racing store it once, and apart from the order's own FAILED at that step, so a
+   * step stored meanwhile conflicts — and tells it as any stored event is (status,
+   * notification, counted): `expired` true. Found stored already (an append that stores
+   * nothing), what is stored is told again as found, not counted: its status, `expired` false.
+   * Otherwise the task is left as it is (its status; no events: undefined), `expired` false.
    * @throws ConcurrencyConflictError when a step was stored after its read (the task is alive)
    */
-  expire(taskId: string, reason: string, idleBefore: number): Promise<ProgressStatus | undefined>;
+  expire(taskId: string, reason: string, idleBefore: number): Promise<TaskExpiry>;
 }
 
 /** What one retention run did. */
 export interface ProgressRetentionRun {
   /** Streams of finished tasks hard-deleted (instances racing on one may each count it). */
   deleted: number;
-  /** Unfinished tasks ended FAILED ("expired"), deleted at a run one TTL later (likewise). */
+  /**
+   * Unfinished tasks this instance ended FAILED ("expired"), deleted at a run one TTL later;
+   * instances racing on one count it once (the one whose FAILED was stored).
+   */
   expired: number;
 }
 
@@ -173,11 +190,11 @@ export class ProgressRetentionJob {
     }
     if (!isFinished({ status: event.eventType })) {
       const reason = expiredReason(ttlMs);
-      const status = await expirer.expire(taskId, reason, cutoff);
+      const { status, expired } = await expirer.expire(taskId, reason, cutoff);
       // Its FAILED (or a newer event) is young: due again one TTL after it.
       if (status) await expiries.touch(taskId, Date.parse(status.updatedAt));
       else await expiries.forget(taskId);
-      return status?.status === 'FAILED' && status.reason === reason ? 'expired' : undefined;
+      return expired ? 'expired' : undefined;
     }
     try {
       await store.deleteStream(streamId, { mode: 'hard', expectedVersion: last.version });

@@ -122,7 +122,7 @@ describe('an order replayed after the history TTL (ADR 015, session 39)', () => 
     expect(await statuses.get('t-1')).toMatchObject({ status: 'FAILED', reason, eventCount: 3 });
     const sent = (await notifications.read(undefined, 100)).map((entry) => entry.notification);
     expect(sent.at(-1)).toMatchObject({
-      notificationId: 'progress:t-1:2:FAILED',
+      notificationId: 'progress:t-1:2:EXPIRED',
       targetIds: ['ash'],
       params: { eventType: 'FAILED', reason },
     });

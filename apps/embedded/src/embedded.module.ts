@@ -37,13 +37,12 @@ import { GatewayModule, InMemoryPresenceRegistry } from '@causeway/sse-gateway';
 import { TrainerModule } from '@causeway/trainer-service';
 import { Registry } from 'prom-client';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { type EmbeddedConfig } from './config/embedded.config';
+import {
+  type EmbeddedConfig,
+  ORDER_EVENT_TIMEOUT_MS,
+  ORDER_MAX_ATTEMPTS,
+} from './config/embedded.config';
 import { DemoController } from './demo/demo.controller';
-
-/** An order's delivery is tried this often before the dead letters (the apps' MAX_RETRIES 3, + 1). */
-const ORDER_MAX_ATTEMPTS = 4;
-/** The stores' share of an order's delivery time (the apps' EVENT_TIMEOUT_MS default). */
-const ORDER_EVENT_TIMEOUT_MS = 10_000;
 
 /**
  * The whole reference system in one Nest application: the feature modules of command-api,

@@ -10,6 +10,7 @@ import {
 import { type Registry } from 'prom-client';
 import { reportExpiredOrder } from './orders/expired-order.report';
 import { ORDER_CONSUMER_OPTIONS, OrderConsumer } from './orders/order.consumer';
+import { orderAttemptTimeoutMs } from './orders/order-delivery.limits';
 import { OrderMetrics } from './orders/order.metrics';
 import { OrderProcessor } from './orders/order.processor';
 import { type OrderRules } from './orders/order-steps';
@@ -63,7 +64,11 @@ export interface OrderProcessorModuleOptions {
   maxAttempts: number;
   /** The longest one step's stores may take (EVENT_TIMEOUT_MS); the pauses are added to it. */
   eventTimeoutMs: number;
-  /** S3-7: task streams whose last event is older are deleted (PROGRESS_HISTORY_TTL_MS). */
+  /**
+   * S3-7: task streams whose last event is older are deleted (PROGRESS_HISTORY_TTL_MS); an
+   * unfinished one is ended FAILED "expired" first. Keep it above orderDeliveryLimitMs of the
+   * settings above (the apps' configurations refuse less): a delivery may be idle that long.
+   */
   historyTtlMs: number;
   /** How often retention looks for expired streams (PROGRESS_RETENTION_INTERVAL_MS). */
   retentionIntervalMs: number;
@@ -129,7 +134,7 @@ export class OrderProcessorModule {
             metrics,
             maxAttempts: options.maxAttempts,
             // Five steps and their pauses, plus the stores' round trips.
-            handlerTimeoutMs: options.eventTimeoutMs + 5 * options.stepDelayMs,
+            handlerTimeoutMs: orderAttemptTimeoutMs(options),
             ready,
             replays: options.replays,
           },

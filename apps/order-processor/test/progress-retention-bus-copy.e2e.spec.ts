@@ -53,7 +53,11 @@ describe('order-processor + trainer-service on one database: task histories expi
         KAFKA_BROKERS: serverAddress('kafka'),
         JWT_SECRET,
         ORDER_STEP_DELAY_MS: '0',
-        PROGRESS_HISTORY_TTL_MS: '3000',
+        // A short TTL, so retention runs within the test: above the longest a delivery may run
+        // (2 attempts of 2000 ms and a 100 ms backoff), which order-processor requires.
+        EVENT_TIMEOUT_MS: '2000',
+        MAX_RETRIES: '1',
+        PROGRESS_HISTORY_TTL_MS: '5000',
         PROGRESS_RETENTION_INTERVAL_MS: '500',
       },
     });

@@ -59,4 +59,15 @@ describe('embedded settings', () => {
   ])('refuses %s=%s in words naming the setting', (name, value, message) => {
     expect(() => loadConfiguration(embeddedConfiguration, { [name]: value })).toThrow(message);
   });
+
+  it('refuses a PROGRESS_HISTORY_TTL_MS its order consumer’s delivery can outlast, naming the bound', () => {
+    // 4 attempts of 10 000 + 5 × 400 ms, and backoffs of 100, 200 and 400 ms: 48 700 ms.
+    expect(() =>
+      loadConfiguration(embeddedConfiguration, { PROGRESS_HISTORY_TTL_MS: '2000' }),
+    ).toThrow('PROGRESS_HISTORY_TTL_MS: must be more than 48700 ms');
+    expect(
+      loadConfiguration(embeddedConfiguration, { PROGRESS_HISTORY_TTL_MS: '48701' })
+        .PROGRESS_HISTORY_TTL_MS,
+    ).toBe(48_701);
+  });
 });

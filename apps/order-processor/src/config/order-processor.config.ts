@@ -7,6 +7,7 @@ import {
   trustProxySetting,
 } from '@causeway/platform';
 import { z } from 'zod';
+import { historyTtlAboveOrderDelivery } from '../orders/order-delivery.limits';
 import { type OrderCatalog } from '../orders/order-steps';
 
 /** The demo shop: what ORDER_CATALOG is when unset (a piano is over the default payment limit). */
@@ -63,7 +64,11 @@ const orderCatalogSetting = z
  * (which runs the same steps in process).
  */
 export const orderSettings = {
-  /** S3-7: how long a task's history (its stream) and status are kept after its last event. */
+  /**
+   * S3-7: how long a task's history (its stream) and status are kept after its last event; an
+   * unfinished task is ended FAILED "expired" then. More than the longest an order's delivery
+   * may run (historyTtlAboveOrderDelivery, checked by each app against its consumer's limits).
+   */
   PROGRESS_HISTORY_TTL_MS: setting.age(86_400_000),
   /** How often the retention job looks for expired task streams. */
   PROGRESS_RETENTION_INTERVAL_MS: setting.milliseconds(60_000),
@@ -80,36 +85,45 @@ export const orderSettings = {
 };
 
 /** Every setting of order-processor, validated once at start-up. */
-export const orderProcessorConfiguration = z.object({
-  ...serviceSettings,
-  ...messagingSettings,
-  ...authSettings,
-  PORT: setting.port(3002),
-  REDIS_URL: setting.redisUrl(),
-  ...connectionSettings.redis,
-  KAFKA_BROKERS: setting.kafkaBrokers(),
-  ...connectionSettings.kafka,
-  MONGODB_URI: setting.mongoUri(),
-  ...connectionSettings.mongodb,
-  ...orderSettings,
-  /** The notification log it appends progress to: the same settings as trainer-service's. */
-  NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
-  NOTIFICATION_LOG_RETENTION_MS: setting.age(DEFAULT_LOG_RETENTION_MS),
-  /**
-   * The order consumer's Kafka session: a member silent this long is dropped from the group. A
-   * member that died holds up every other's join until then (a restart, a scale-up). At least
-   * the broker's group.min.session.timeout.ms (6 s by default).
-   */
-  ORDER_CONSUMER_SESSION_TIMEOUT_MS: setting.milliseconds(10_000),
-  /** Kafka partitions of the order topic when the consumer creates it. */
-  ORDER_TOPIC_PARTITIONS: setting.positiveInt(6),
-  /**
-   * Progress reads per caller per RATE_LIMIT_WINDOW_S seconds, counted in Redis across the
-   * instances, apart from command-api's and sse-gateway's counters.
-   */
-  RATE_LIMIT_POINTS: setting.positiveInt(100),
-  RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
-  /** Whose `X-Forwarded-For` names a caller without a valid token (the edge: `loopback`). */
-  TRUST_PROXY: trustProxySetting,
-});
+export const orderProcessorConfiguration = z
+  .object({
+    ...serviceSettings,
+    ...messagingSettings,
+    ...authSettings,
+    PORT: setting.port(3002),
+    REDIS_URL: setting.redisUrl(),
+    ...connectionSettings.redis,
+    KAFKA_BROKERS: setting.kafkaBrokers(),
+    ...connectionSettings.kafka,
+    MONGODB_URI: setting.mongoUri(),
+    ...connectionSettings.mongodb,
+    ...orderSettings,
+    /** The notification log it appends progress to: the same settings as trainer-service's. */
+    NOTIFICATION_LOG_MAX_LENGTH: setting.positiveInt(DEFAULT_LOG_MAX_LENGTH),
+    NOTIFICATION_LOG_RETENTION_MS: setting.age(DEFAULT_LOG_RETENTION_MS),
+    /**
+     * The order consumer's Kafka session: a member silent this long is dropped from the group. A
+     * member that died holds up every other's join until then (a restart, a scale-up). At least
+     * the broker's group.min.session.timeout.ms (6 s by default).
+     */
+    ORDER_CONSUMER_SESSION_TIMEOUT_MS: setting.milliseconds(10_000),
+    /** Kafka partitions of the order topic when the consumer creates it. */
+    ORDER_TOPIC_PARTITIONS: setting.positiveInt(6),
+    /**
+     * Progress reads per caller per RATE_LIMIT_WINDOW_S seconds, counted in Redis across the
+     * instances, apart from command-api's and sse-gateway's counters.
+     */
+    RATE_LIMIT_POINTS: setting.positiveInt(100),
+    RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
+    /** Whose `X-Forwarded-For` names a caller without a valid token (the edge: `loopback`). */
+    TRUST_PROXY: trustProxySetting,
+  })
+  .check(
+    // The consumer's limits: EVENT_TIMEOUT_MS per attempt (plus the pauses), MAX_RETRIES + 1 attempts.
+    historyTtlAboveOrderDelivery((config) => ({
+      eventTimeoutMs: config.EVENT_TIMEOUT_MS,
+      maxAttempts: typeof config.MAX_RETRIES === 'number' ? config.MAX_RETRIES + 1 : undefined,
+      settings: `EVENT_TIMEOUT_MS ${String(config.EVENT_TIMEOUT_MS)}, MAX_RETRIES ${String(config.MAX_RETRIES)}`,
+    })),
+  );
 export type OrderProcessorConfig = z.output<typeof orderProcessorConfiguration>;

@@ -50,4 +50,24 @@ describe('order-processor settings', () => {
       loadConfiguration(orderProcessorConfiguration, { ...required, [name]: value }),
     ).toThrow(message);
   });
+
+  it('refuses a PROGRESS_HISTORY_TTL_MS an order’s delivery can outlast, naming the bound', () => {
+    // 2 attempts of 1000 + 5 × 200 ms, and the one 100 ms backoff between them: 4100 ms.
+    const limits = { EVENT_TIMEOUT_MS: '1000', MAX_RETRIES: '1', ORDER_STEP_DELAY_MS: '200' };
+    expect(() =>
+      loadConfiguration(orderProcessorConfiguration, {
+        ...required,
+        ...limits,
+        PROGRESS_HISTORY_TTL_MS: '4100',
+      }),
+    ).toThrow(
+      "PROGRESS_HISTORY_TTL_MS: must be more than 4100 ms, the longest an order's delivery may run (EVENT_TIMEOUT_MS 1000, MAX_RETRIES 1, ORDER_STEP_DELAY_MS 200: 2 attempts of 2000 ms and their retry backoffs)",
+    );
+    const config = loadConfiguration(orderProcessorConfiguration, {
+      ...required,
+      ...limits,
+      PROGRESS_HISTORY_TTL_MS: '4101',
+    });
+    expect(config.PROGRESS_HISTORY_TTL_MS).toBe(4101);
+  });
 });

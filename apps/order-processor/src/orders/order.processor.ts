@@ -66,26 +66,45 @@ export interface OrderOutcome {
  * an event this delivery stored is counted as stored, and what is told is what is stored.
  * Business failures are FAILED events; infrastructure errors throw (retry, then dead letter).
  * A task retention deleted is not run again (onExpired); one it found unfinished it ends
- * through `expire`.
+ * through `expire`, unless this instance is running that order now.
  */
 export class OrderProcessor implements TaskExpirer {
+  /** Tasks whose order a delivery is running here now (deliveries of each): not idle. */
+  private readonly running = new Map<string, number>();
+
   constructor(private readonly options: OrderProcessorOptions) {}
 
   async handle(order: OrderPlaced, signal?: AbortSignal): Promise<OrderOutcome> {
-    return this.run(order, signal);
+    const { taskId } = order;
+    this.running.set(taskId, (this.running.get(taskId) ?? 0) + 1);
+    try {
+      return await this.run(order, signal);
+    } finally {
+      const left = this.running.get(taskId)! - 1;
+      if (left > 0) this.running.set(taskId, left);
+      else this.running.delete(taskId);
+    }
   }
 
   /**
    * Ends a task left unfinished for longer than retention keeps it (TaskExpirer's contract):
    * a FAILED event with `reason`, appended at the version read and told as a step's FAILED is
-   * (status, notification, onEvent), so /status, /history and the user's page agree.
+   * (status, notification, onEvent), so /status, /history and the user's page agree. A task
+   * this instance is running an order of is left alone, whatever its last event's age: it is
+   * alive (PROGRESS_HISTORY_TTL_MS is refused when a delivery may outlast it).
    */
   async expire(taskId: string, reason: string, idleBefore: number): Promise<TaskExpiry> {
     const streamId = progressStreamId(taskId);
     const events = await this.read(streamId);
     const status = progressStatusOf(events);
     const last = events.at(-1);
-    if (!status || !last || isFinished(status) || Date.parse(last.timestamp) >= idleBefore)
+    if (
+      !status ||
+      !last ||
+      isFinished(status) ||
+      Date.parse(last.timestamp) >= idleBefore ||
+      this.running.has(taskId)
+    )
       return { status, expired: false };
     const failed = expiredProgressEvent(status, reason, this.options.now());
     // A step stored since the read (a replay) makes this a ConcurrencyConflictError: the

@@ -27,8 +27,9 @@ export interface TaskExpiry {
 /** Ends a task that never finished, as a failing step would (OrderProcessor implements it). */
 export interface TaskExpirer {
   /**
-   * Contract: when the task's stream has events, is not finished (no COMPLETED or FAILED) and
-   * its last event is older than `idleBefore` (epoch ms), stores one FAILED event with `reason`
+   * Contract: when the task's stream has events, is not finished (no COMPLETED or FAILED), its
+   * last event is older than `idleBefore` (epoch ms) and the expirer is not running that order
+   * itself right now (it is alive), stores one FAILED event with `reason`
    * at the version it read — its id stable (`<taskId>:<step>:EXPIRED`, expiredEventId), so
    * instances racing store it once, and apart from the order's own FAILED at that step, so a
    * step stored meanwhile conflicts — and tells it as any stored event is (status,

@@ -39,6 +39,7 @@ export * from './http/trust-proxy.setting';
 export * from './http/cors.policy';
 export * from './http/query.parameter';
 export * from './http/path.parameter';
+export * from './http/invalid-request.problem';
 export * from './auth/caller.gate';
 export * from './auth/caller.limiter';
 export * from './auth/admin.refusals';

@@ -1,5 +1,4 @@
-import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
-import { queryParameter, type TaskPosition } from '@causeway/platform';
+import { invalidRequest, queryParameter, type TaskPosition } from '@causeway/platform';
 
 /** How many tasks a page of `GET /user/{userId}` lists without `?limit=`. */
 export const USER_TASKS_DEFAULT = 20;
@@ -10,16 +9,6 @@ export const USER_TASKS_MAX = 100;
 export interface UserTasksPage {
   limit: number;
   before?: TaskPosition;
-}
-
-function invalid(field: string, message: string): ProblemException {
-  return new ProblemException({
-    type: problemType('invalid-request'),
-    title: 'Bad Request',
-    status: 400,
-    detail: `${field} ${message}`,
-    errors: [{ field, message }],
-  });
 }
 
 /**
@@ -34,11 +23,11 @@ export function userTasksPageOf(query: Record<string, unknown> | undefined): Use
   if (limitText !== undefined) {
     limit = /^[0-9]{1,4}$/.test(limitText) ? Number(limitText) : NaN;
     if (!(limit >= 1 && limit <= USER_TASKS_MAX))
-      throw invalid('limit', `must be an integer from 1 to ${USER_TASKS_MAX}`);
+      throw invalidRequest('limit', `must be an integer from 1 to ${USER_TASKS_MAX}`);
   }
   if (beforeText === undefined) return { limit };
   const before = positionOf(beforeText);
-  if (!before) throw invalid('before', 'must be the `next` cursor of a previous page');
+  if (!before) throw invalidRequest('before', 'must be the `next` cursor of a previous page');
   return { limit, before };
 }
 

@@ -9,6 +9,7 @@ import {
 import {
   type Caller,
   CallerGate,
+  invalidRequest,
   type NotificationLog,
   type RevocationCheck,
   TokenService,
@@ -293,12 +294,5 @@ function heartbeatKind(value: string | undefined): HeartbeatKind {
   if (value === undefined || value === '') return 'comment';
   const kind = HEARTBEAT_KINDS.find((known) => known === value);
   if (kind) return kind;
-  const message = `must be one of ${HEARTBEAT_KINDS.join(', ')}`;
-  throw new ProblemException({
-    type: problemType('invalid-request'),
-    title: 'Bad Request',
-    status: 400,
-    detail: `heartbeat ${message}`,
-    errors: [{ field: 'heartbeat', message }],
-  });
+  throw invalidRequest('heartbeat', `must be one of ${HEARTBEAT_KINDS.join(', ')}`);
 }

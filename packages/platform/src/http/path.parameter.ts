@@ -1,4 +1,4 @@
-import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import { invalidRequest } from './invalid-request.problem';
 import { type z } from 'zod';
 
 /**
@@ -11,11 +11,5 @@ export function pathParameter<T>(schema: z.ZodType<T>, name: string, value: stri
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const message = result.error.issues[0]?.message ?? 'is not valid';
-  throw new ProblemException({
-    type: problemType('invalid-request'),
-    title: 'Bad Request',
-    status: 400,
-    detail: `${name} ${message}`,
-    errors: [{ field: name, message }],
-  });
+  throw invalidRequest(name, message);
 }

@@ -1,4 +1,4 @@
-import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import { invalidRequest } from './invalid-request.problem';
 
 /**
  * A query parameter that may appear at most once, as Express 5 and node:querystring parse it:
@@ -13,11 +13,5 @@ export function queryParameter(
   const value = query?.[name];
   if (value === undefined || typeof value === 'string') return value;
   const message = Array.isArray(value) ? 'must appear once' : 'must be a single value';
-  throw new ProblemException({
-    type: problemType('invalid-request'),
-    title: 'Bad Request',
-    status: 400,
-    detail: `${name} ${message}`,
-    errors: [{ field: name, message }],
-  });
+  throw invalidRequest(name, message);
 }

@@ -256,7 +256,9 @@ export class UnexpectedEventTypeError extends PermanentError {
  * path (`balance`, `items.0.sku`; '' for the result itself). 'unchecked': checking it threw —
  * an async refine or transform (result schemas are checked synchronously), a transform that
  * throws, a value without a JSON form (a BigInt, a cycle); `field` is ''. Either way the
- * handler is not run again: the check comes after it took effect.
+ * handler is not run again: the check comes after it took effect — not by retry, and not for a
+ * repeat of the command (its messageId) behind a deduplicator, which is answered with this
+ * failure again (`afterEffect`).
  */
 export class CommandResultInvalidError extends PermanentError {
   constructor(
@@ -280,7 +282,14 @@ export class CommandResultInvalidError extends PermanentError {
             : ' (the command was handled; the replying service may run another version of the type)'),
     );
     this.name = 'CommandResultInvalidError';
+    this.afterEffect = side === 'handler';
   }
+
+  /**
+   * True on the handling side: thrown after the handler took effect, so a deduplicator keeps
+   * this failure as the command's outcome (a repeat gets it again; the handler is not run again).
+   */
+  readonly afterEffect: boolean;
 }
 
 /**

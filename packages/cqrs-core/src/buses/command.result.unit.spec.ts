@@ -257,6 +257,30 @@ describe('command types that declare their result', () => {
     await stop();
   });
 
+  it('rejects a repeat of a command whose result failed the check the same way, without running the handler again', async () => {
+    const { worker, api, stop } = setup({ deduplicate: true });
+    let deposits = 0;
+    worker.commands.handle(Deposit, () => {
+      deposits++; // the effect (an append, a write)
+      return JSON.parse('{"balance":"ten"}') as { balance: number }; // the handler's bug
+    });
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const command = messages.command(Deposit, { amount: 10 });
+    const first = await api.commands.request(command).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(CommandRejectedError);
+    expect(first).toMatchObject({ remoteName: 'CommandResultInvalidError' });
+    // The documented idempotent retry (same messageId): the first outcome, not a second deposit.
+    const again = await api.commands.request(command).catch((e: unknown) => e);
+    expect(deposits).toBe(1);
+    expect(again).toBeInstanceOf(CommandRejectedError);
+    expect(again).toMatchObject({
+      remoteName: 'CommandResultInvalidError',
+      message: (first as Error).message,
+    });
+    expect(await worker.deadLetters.list({ type: 'Deposit' })).toHaveLength(2);
+    await stop();
+  });
+
   it('answers a repeated request whose result was too large to keep with CommandResultNotKeptError', async () => {
     const Report = messageType('Report', z.object({ month: z.string() }), {
       result: z.object({ rows: z.array(z.string()) }),

@@ -1,5 +1,5 @@
 import { isUnsettled, type Middleware } from '../router/handler';
-import { DeferredError } from '../router/handler.errors';
+import { DeferredError, failedAfterEffect, PermanentError } from '../router/handler.errors';
 import { type DeduplicationStore } from './deduplication-store.port';
 import { checkClaimLeaseMs, checkCompleteTtlMs } from './deduplication-store.rules';
 
@@ -44,12 +44,57 @@ export class ResultNotKept {
 const NOT_KEPT = ' "result not kept"';
 
 /**
+ * What the deduplicator throws for a duplicate of a message whose first handling failed after
+ * its handler took effect (`failedAfterEffect`, e.g. a command's result that did not match its
+ * schema): that failure again, with its name and message — a PermanentError, so the duplicate is
+ * dead-lettered and its requester rejected as the first one was, the handler not run again.
+ */
+export class FailedAfterEffectError extends PermanentError {
+  constructor(
+    readonly messageId: string,
+    name: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/**
+ * Stored for a failure after the handler's effect: FAILED_TAG then the failure's name and
+ * message as JSON, all as a JSON string after a leading space — like NOT_KEPT, no result's JSON
+ * equals it, and a previous release reads it as a string.
+ */
+const FAILED_TAG = 'failed after its effect: ';
+
+function encodeFailure(error: unknown): string {
+  const name = (error as Error).name;
+  const message = (error as Error).message;
+  return ' ' + JSON.stringify(FAILED_TAG + JSON.stringify({ name, message }));
+}
+
+/** The failure `stored` keeps, when it keeps one. */
+function decodeFailure(stored: string, messageId: string): FailedAfterEffectError | undefined {
+  if (!stored.startsWith(' ')) return undefined;
+  const text: unknown = JSON.parse(stored);
+  if (typeof text !== 'string' || !text.startsWith(FAILED_TAG)) return undefined;
+  const { name, message } = JSON.parse(text.slice(FAILED_TAG.length)) as {
+    name: string;
+    message: string;
+  };
+  return new FailedAfterEffectError(messageId, name, message);
+}
+
+/**
  * Skips messages this consumer group already handled (by messageId), across every instance
  * when the store is shared (Redis). A message being handled elsewhere right now is deferred
  * (redelivered later); a duplicate of a handled one is answered with the first handling's
- * result, as JSON (see `maxResultBytes`; a {@link ResultNotKept} when it was not remembered). A failed handling releases its claim so that the
- * retry can run, and so does an UNSETTLED result (a command's Refusal: the next delivery is
- * answered again).
+ * result, as JSON (see `maxResultBytes`; a {@link ResultNotKept} when it was not remembered).
+ * A failed handling releases its claim so that the retry can run, and so does an UNSETTLED
+ * result (a command's Refusal: the next delivery is answered again) — except a failure after the
+ * handler took effect (`failedAfterEffect`: a command's result that does not match its schema),
+ * which is kept as the outcome: a duplicate throws it again ({@link FailedAfterEffectError}),
+ * the handler is not run again.
  * Place it outside retry and inside dead letter. Handlers registered as `idempotent` are left
  * alone: no claim, no store round trip.
  * @throws TypeError or RangeError at once (at start-up, not per message) when `ttlMs` or
@@ -72,8 +117,11 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
             `message ${delivery.envelope.messageId} is being handled elsewhere`,
           );
         options.onDuplicate?.({ handler: info.name, messageId: delivery.envelope.messageId });
+        if (claim.result === undefined) return undefined;
         if (claim.result === NOT_KEPT) return new ResultNotKept(delivery.envelope.messageId);
-        return claim.result === undefined ? undefined : JSON.parse(claim.result);
+        const failure = decodeFailure(claim.result, delivery.envelope.messageId);
+        if (failure) throw failure;
+        return JSON.parse(claim.result);
       }
       // Renewed while the handling lasts (its retries included): it lapses only if we die.
       const renewal = keepClaimed(options.store, key, claim.token, leaseMs);
@@ -84,7 +132,13 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
         else await options.store.complete(key, claim.token, ttlMs, encode(result, maxResultBytes));
         return result;
       } catch (error) {
-        await options.store.release(key, claim.token).catch(() => undefined);
+        // Failed after its effect: that is the outcome, kept so that no duplicate repeats the
+        // effect. Any other failure is released for the retry (nothing took effect for good).
+        if (failedAfterEffect(error))
+          await options.store
+            .complete(key, claim.token, ttlMs, encodeFailure(error))
+            .catch(() => undefined);
+        else await options.store.release(key, claim.token).catch(() => undefined);
         throw error;
       } finally {
         clearInterval(renewal);

@@ -1,7 +1,7 @@
-import { DeferredError } from '../router/handler.errors';
+import { DeferredError, PermanentError } from '../router/handler.errors';
 import { type HandlerInfo } from '../router/handler';
 import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
-import { deduplicator, ResultNotKept } from './deduplicator.middleware';
+import { deduplicator, FailedAfterEffectError, ResultNotKept } from './deduplicator.middleware';
 import { InMemoryDeduplicationStore } from './in-memory.deduplication-store';
 
 const info: HandlerInfo = { name: 'h', topics: ['t'], group: 'g' };
@@ -84,6 +84,43 @@ describe('deduplicator middleware', () => {
     expect(await handler(testDelivery(nothing))).toBeUndefined();
     expect(await handler(testDelivery(nothing))).toBeUndefined();
     expect(runs).toBe(4);
+  });
+
+  it('keeps a failure after the effect as the outcome: a duplicate, also one deferred meanwhile, gets it again, unhandled', async () => {
+    const store = new InMemoryDeduplicationStore();
+    let runs = 0;
+    let release: () => void = () => undefined;
+    const handler = deduplicator({ store })(async (d) => {
+      runs++;
+      if (d.envelope.data === 'text') return ' "failed after its effect: {}"'; // a mere result
+      await new Promise<void>((resolve) => (release = resolve));
+      // What the CommandBus throws when the handler's result fails its schema, after the write.
+      throw Object.assign(new PermanentError('result does not match'), {
+        name: 'CommandResultInvalidError',
+        afterEffect: true,
+      });
+    }, info);
+    const deposit = testEnvelope('T', 'deposit');
+    const first = handler(testDelivery(deposit));
+    await expect(handler(testDelivery(deposit))).rejects.toBeInstanceOf(DeferredError);
+    release();
+    await expect(first).rejects.toThrow('result does not match');
+    // The deferred copy comes back, and a client repeats the command: neither runs it again.
+    for (let i = 0; i < 2; i++) {
+      const again = await handler(testDelivery(deposit)).catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(FailedAfterEffectError);
+      expect(again).toBeInstanceOf(PermanentError); // dead-lettered, not retried
+      expect(again).toMatchObject({
+        name: 'CommandResultInvalidError',
+        message: 'result does not match',
+        messageId: deposit.messageId,
+      });
+    }
+    expect(runs).toBe(1);
+    // No result is taken for a kept failure, even a string that reads like one.
+    const text = testEnvelope('T', 'text');
+    await handler(testDelivery(text));
+    expect(await handler(testDelivery(text))).toBe(' "failed after its effect: {}"');
   });
 
   it('leaves a handler registered as idempotent alone: every delivery runs, nothing is claimed', async () => {

@@ -49,6 +49,16 @@ export class DeferredError extends Error {
   }
 }
 
+/**
+ * Whether `error` was thrown after its handler took effect (an append, a write done, then its
+ * result found wrong): it carries `afterEffect: true` (CommandResultInvalidError of side
+ * 'handler' does). Running the handler again would repeat the effect, so the deduplicator keeps
+ * such a failure as the message's outcome instead of releasing its claim for a retry.
+ */
+export function failedAfterEffect(error: unknown): boolean {
+  return (error as { afterEffect?: unknown } | null | undefined)?.afterEffect === true;
+}
+
 /** How a failure is treated: retried in process, dead-lettered at once, or left to the transport. */
 export type ErrorDisposition = 'transient' | 'permanent' | 'deferred';
 

@@ -255,7 +255,8 @@ export class UnexpectedEventTypeError extends PermanentError {
  * `reason` 'mismatch': the result is not of that shape; `field` is the first offending field's
  * path (`balance`, `items.0.sku`; '' for the result itself). 'unchecked': checking it threw —
  * an async refine or transform (result schemas are checked synchronously), a transform that
- * throws, a value without a JSON form (a BigInt, a cycle); `field` is ''. Either way the
+ * throws, a value without a JSON form (a BigInt, a cycle) or one JSON would change into another
+ * (an Invalid Date, NaN, ±Infinity, a Map or Set: its path is in `problem`); `field` is ''. Either way the
  * handler is not run again: the check comes after it took effect — not by retry, and not for a
  * repeat of the command (its messageId) behind a deduplicator, which is answered with this
  * failure again (`afterEffect`).

@@ -10,16 +10,18 @@ import { CommandResultInvalidError } from './bus.errors';
  * output once (a transform applied on both sides would apply twice, and a Date the schema
  * accepts here would arrive as a string).
  * @throws CommandResultInvalidError (side 'handler', a PermanentError) when the JSON form does
- *   not match, or cannot be checked (no JSON form, an async or throwing schema): the handler
+ *   not match, or cannot be checked (no JSON form, or one that changes the value: an Invalid
+ *   Date, NaN, ±Infinity, a Map or Set; an async or throwing schema): the handler
  *   ran already, so nothing here may be treated as transient and run it again
  */
 export function replyResult(schema: MessageSchema, value: unknown, command: Envelope): unknown {
   let wire: unknown;
   try {
-    const json = JSON.stringify(value);
+    const json = JSON.stringify(value, refusingLossy());
     wire = json === undefined ? undefined : JSON.parse(json);
   } catch (error) {
-    throw unchecked(command, 'handler', `it has no JSON form (${messageOf(error)})`);
+    const form = error instanceof LossyJsonError ? 'faithful JSON form' : 'JSON form';
+    throw unchecked(command, 'handler', `it has no ${form} (${messageOf(error)})`);
   }
   const parsed = parse(schema, wire, command, 'handler');
   if (parsed.success) return wire;
@@ -30,6 +32,36 @@ export function replyResult(schema: MessageSchema, value: unknown, command: Enve
         'what JSON carries (z.coerce.date() or z.iso.datetime() for a Date)'
       : '';
   throw mismatch(parsed.error, command, 'handler', hint);
+}
+
+/** A value JSON would carry as something else; its message names the path. */
+class LossyJsonError extends Error {}
+
+/**
+ * A JSON.stringify replacer refusing what JSON changes silently into another valid value: an
+ * Invalid Date (null, which z.coerce.date() reads as 1970-01-01), NaN and ±Infinity (null,
+ * which z.coerce.number() reads as 0), a Map or Set ({}). Checking the changed form would
+ * accept it. The replacer sees a Date after its toJSON, so it looks at the holder's own value;
+ * the paths of the objects it descends into are recorded to name the offending one.
+ */
+function refusingLossy(): (this: unknown, key: string, value: unknown) => unknown {
+  const paths = new WeakMap<object, string>();
+  return function (this: unknown, key: string, value: unknown): unknown {
+    const parent = paths.get(this as object);
+    const path = parent ? `${parent}.${key}` : key;
+    const own = (this as Record<string, unknown>)[key];
+    const at = path === '' ? 'the result' : path;
+    if (own instanceof Date && Number.isNaN(own.getTime()))
+      throw new LossyJsonError(`${at}: an Invalid Date, which JSON sends as null`);
+    if (typeof own === 'number' && !Number.isFinite(own))
+      throw new LossyJsonError(`${at}: ${own}, which JSON sends as null`);
+    if (own instanceof Map || own instanceof Set)
+      throw new LossyJsonError(
+        `${at}: a ${own instanceof Map ? 'Map' : 'Set'}, which JSON sends as {} (send an object or an array)`,
+      );
+    if (typeof value === 'object' && value !== null) paths.set(value, path);
+    return value;
+  };
 }
 
 /**

@@ -235,6 +235,59 @@ describe('command types that declare their result', () => {
     await stop();
   });
 
+  it('refuses an Invalid Date rather than sending null, which z.coerce.date() reads as 1970-01-01', async () => {
+    const Open = messageType('Open', z.object({ id: z.string() }), {
+      result: z.object({ account: z.object({ openedAt: z.coerce.date() }) }),
+    });
+    const { worker, api, stop } = setup({ types: [Open] });
+    // A date parsed from bad input: its toJSON is null, and new Date(null) is a valid Date.
+    worker.commands.handle(Open, () => ({ account: { openedAt: new Date('garbage') } }));
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const error = await api.commands
+      .request(messages.command(Open, { id: '1' }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandRejectedError);
+    expect(error).toMatchObject({
+      remoteName: 'CommandResultInvalidError',
+      message: expect.stringMatching(
+        /result of Open .* could not be checked .*account\.openedAt: an Invalid Date, which JSON sends as null/,
+      ),
+    });
+    await stop();
+  });
+
+  it('refuses NaN, Infinity, a Map or a Set rather than sending null or {}', async () => {
+    const Rate = messageType('Rate', z.object({ of: z.string() }), {
+      result: z.object({ rate: z.coerce.number(), seen: z.unknown() }),
+    });
+    const { worker, api, stop } = setup({ types: [Rate] });
+    const answers: Record<string, unknown> = {
+      nan: { rate: 0 / 0 }, // JSON null, and Number(null) is 0
+      infinite: { rate: 1 / 0 },
+      map: { rate: 1, seen: new Map([['a', 1]]) },
+      set: { rate: 1, seen: [new Set([1])] },
+    };
+    worker.commands.handle(
+      Rate,
+      (command) => answers[command.data.of] as { rate: unknown; seen: unknown },
+    );
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const problems: Record<string, string> = {
+      nan: 'rate: NaN, which JSON sends as null',
+      infinite: 'rate: Infinity, which JSON sends as null',
+      map: 'seen: a Map, which JSON sends as {}',
+      set: 'seen.0: a Set, which JSON sends as {}',
+    };
+    for (const [of, problem] of Object.entries(problems)) {
+      const error = await api.commands
+        .request(messages.command(Rate, { of }))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CommandRejectedError);
+      expect((error as Error).message).toContain(problem);
+    }
+    await stop();
+  });
+
   it('rejects a reply its own schema cannot check with a CommandResultInvalidError saying so', async () => {
     const { broker, worker, stop } = setup();
     // The requester's Deposit result schema throws while it reads (a transform's bug).

@@ -1,5 +1,6 @@
 import { type CommandEnvelope, type Envelope } from '../messages/envelope';
 import { errorNameOf } from '../messages/error.name';
+import { resultSchemaMadeWith } from '../messages/command.result-schema';
 import { type MessageSchema, type SerializerRegistry } from '../messages/serializer.registry';
 import { namesOfType } from '../messages/type.names';
 import {
@@ -108,6 +109,8 @@ interface Waiting {
   timer: NodeJS.Timeout;
   /** The command as sent (its type and deadline name a CommandExpiredError). */
   sent: Envelope;
+  /** The result schema of the type the command was made from (MessageFactory.command). */
+  made?: MessageSchema;
 }
 
 /** Options of `CommandBus.handle`. */
@@ -383,10 +386,10 @@ export class CommandBus {
    * Publishes a command and resolves with its handler's result. Of a command made by
    * `MessageFactory.command` from a type that declares its result, the promise is of that type
    * (an explicit `request<R>(command)` still types a command without one); and when the
-   * registry knows the type's result schema, the reply's result (JSON) is parsed into the
-   * schema's output, once.
+   * registry knows the type's result schema — or else the command was made from a type that
+   * declares one — the reply's result (JSON) is parsed into the schema's output, once.
    * @throws CommandResultInvalidError when the reply's result does not match the result schema
-   *   the registry knows for the type (the command was handled: the replying service may run
+   *   the requester uses for the type (the command was handled: the replying service may run
    *   another version), or that schema could not check it
    * @throws CommandResultNotKeptError when the command (its messageId) was handled once already
    *   and the deduplicator did not keep its result (over `maxResultBytes`, or no JSON)
@@ -403,6 +406,8 @@ export class CommandBus {
     options: RequestOptions = {},
   ): Promise<Result> {
     if (this.closed) throw new CommandBusClosedError(command.messageId, command.type, false);
+    // Looked up before withDeadline copies the envelope: it is the factory's object that has it.
+    const made = resultSchemaMadeWith(command);
     if (options.deadlineMs !== undefined) command = withDeadline(command, options.deadlineMs);
     this.ensureRepliesSubscribed();
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
@@ -430,7 +435,7 @@ export class CommandBus {
         },
         Math.max(0, deadline - Date.now()),
       );
-      waiter = { resolve, reject, timer, sent: command };
+      waiter = { resolve, reject, timer, sent: command, ...(made && { made }) };
     });
     // Requests of one messageId (an idempotent retry while the first still waits) all get
     // the reply that comes first.
@@ -506,10 +511,12 @@ export class CommandBus {
 
   /**
    * Resolves a request with its result, parsed into the result schema's output when the
-   * registry knows the schema (the reply carries the JSON the handling side checked).
+   * registry knows the schema, else when the command was made from a type that declares one
+   * (its envelope is typed with that output) — the reply carries the JSON the handling side
+   * checked.
    */
   private settle(waiting: Waiting, result: unknown): void {
-    const schema = this.options.serializer.resultSchema(waiting.sent.type);
+    const schema = this.options.serializer.resultSchema(waiting.sent.type) ?? waiting.made;
     if (schema === undefined) return waiting.resolve(result);
     try {
       waiting.resolve(requestResult(schema, result, waiting.sent));

@@ -209,6 +209,29 @@ describe('command types that declare their result', () => {
     await stop();
   });
 
+  it('parses the reply with the result schema of the type the command was made from when its registry has none', async () => {
+    const Tag = messageType('Tag', z.object({ id: z.string() }), {
+      result: z.object({ tags: z.string().transform((csv) => csv.split(',')) }),
+    });
+    const { broker, worker, stop } = setup({ types: [Tag] });
+    // This service registered the type by name, data only: its registry knows no result.
+    const registry = new SerializerRegistry().register('Tag', z.object({ id: z.string() }));
+    const api = service(broker, registry, 'api-by-name');
+    worker.commands.handle(Tag, () => ({ tags: 'a,b' }));
+    await Promise.all([worker.router.run(), api.router.run()]);
+    const reply = await api.commands.request(messages.command(Tag, { id: '1' }));
+    const tags: string[] = reply.tags; // the type is the schema's output: so is the value
+    expect(tags).toEqual(['a', 'b']);
+    // Through withDeadline's copy of the envelope too.
+    const timed = await api.commands.request(messages.command(Tag, { id: '2' }), {
+      deadlineMs: 5_000,
+    });
+    expect(timed.tags).toEqual(['a', 'b']);
+    await api.router.close();
+    api.commands.close();
+    await stop();
+  });
+
   it('dead-letters a result its schema cannot check, without running the handler again', async () => {
     const Charge = messageType('Charge', z.object({ amount: z.number() }), {
       result: z.object({ chargeId: z.string() }).refine(async () => true),

@@ -6,6 +6,7 @@ import {
   type Metadata,
   type Priority,
 } from './envelope';
+import { rememberResultSchema } from './command.result-schema';
 import { currentMessage } from './message-context';
 import { isMessageType, type MessageType } from './message.type';
 import { currentTraceContext, traceContextOf } from './trace-context';
@@ -121,7 +122,8 @@ export class MessageFactory {
    * and the envelope is typed, and its schemaVersion defaults to the type's `version`; with a
    * name, `data` is whatever you pass and the schemaVersion defaults to 1. Of a type that
    * declares its result, the envelope carries the result type (the result schema's output):
-   * `CommandBus.request` resolves to it.
+   * `CommandBus.request` resolves to it, parsing the reply with that schema when the
+   * requester's registry has none for the type.
    */
   command<Type extends string, Data, Result, ResultInput>(
     type: MessageType<Type, Data, Result, ResultInput>,
@@ -138,7 +140,11 @@ export class MessageFactory {
     data: unknown,
     input: MessageInput<unknown, string> = {},
   ): Envelope {
-    return this.create({ ...input, type, data, category: 'command' });
+    const command = this.create({ ...input, type, data, category: 'command' });
+    // For the requester: its envelope is typed with the result's output whatever its registry.
+    if (isMessageType(type) && type.result !== undefined)
+      rememberResultSchema(command, type.result);
+    return command;
   }
 
   /** An event; typed as `command` is. */

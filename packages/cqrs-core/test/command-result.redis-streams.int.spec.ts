@@ -163,6 +163,12 @@ describe('declared command results over Redis Streams', () => {
         envelope: expect.objectContaining({ messageId: command.messageId }),
       }),
     ]);
+    // The handler took effect before its answer was refused: a repeat (the Redis deduplication
+    // store kept the failure) gets the same refusal and never runs the handler again.
+    const again = await requester.bus.request(command).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(CommandRejectedError);
+    expect((again as Error).message).toContain('entries: Invalid input: expected number');
+    expect(audits).toBe(1);
   });
 
   it("rejects a reply of the other release's shape, naming the field", async () => {

@@ -121,9 +121,24 @@ export class OrderProcessor implements TaskExpirer {
       return { status: after, expired: false };
     }
     const after = evolveProgressStatus(status, failed);
-    await this.options.onEvent?.(failed, true);
+    // Told before onEvent moves the retention index on: no delivery will tell this FAILED
+    // again, so one stopped before its broadcast must leave the task due, for `retell`.
     await this.broadcast(after, [failed]);
+    await this.options.onEvent?.(failed, true);
     return { status: after, expired: true };
+  }
+
+  /**
+   * Tells the task's last stored event again (TaskExpirer's contract): its status to the
+   * status store and its notification to the log, both idempotent. Only the last: the earlier
+   * ones were told before it, and the log may no longer remember their ids (its own retention).
+   */
+  async retell(taskId: string): Promise<ProgressStatus | undefined> {
+    const events = await this.read(progressStreamId(taskId));
+    const status = progressStatusOf(events);
+    const last = events.at(-1);
+    if (status && last) await this.broadcast(status, [last]);
+    return status;
   }
 
   private async run(order: OrderPlaced, signal?: AbortSignal): Promise<OrderOutcome> {

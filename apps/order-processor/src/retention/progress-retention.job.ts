@@ -39,6 +39,14 @@ export interface TaskExpirer {
    * @throws ConcurrencyConflictError when a step was stored after its read (the task is alive)
    */
   expire(taskId: string, reason: string, idleBefore: number): Promise<TaskExpiry>;
+  /**
+   * Contract: tells the task's last stored event again, as it was told when stored (its status
+   * to the status store, its notification to the user), idempotently; resolves the task's
+   * status (undefined: no events). Retention calls it for a task whose index entry is older
+   * than its stream's last event: whoever stored that event stopped before it was told and
+   * indexed (killed, Redis gone), and — for its own FAILED "expired" — nothing else tells it.
+   */
+  retell(taskId: string): Promise<ProgressStatus | undefined>;
 }
 
 /** What one retention run did. */
@@ -169,7 +177,7 @@ export class ProgressRetentionJob {
   }
 
   /**
-   * One due task: moved forward (a newer event), ended FAILED (old and unfinished), deleted
+   * One due task: told again and moved forward (a newer event), ended FAILED (old and unfinished), deleted
    * (old and finished) or forgotten (no stream). Every way out takes it off the due list.
    */
   private async retire(
@@ -186,6 +194,9 @@ export class ProgressRetentionJob {
     const event = last.data as ProgressEvent;
     const lastAt = Date.parse(event.timestamp);
     if (lastAt >= cutoff) {
+      // The index is behind the stream: the event's writer stopped before telling and indexing
+      // it (the expiry tells first, then indexes). Told again here, then indexed.
+      await expirer.retell(taskId);
       await expiries.touch(taskId, lastAt);
       return undefined;
     }

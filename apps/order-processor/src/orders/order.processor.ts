@@ -57,8 +57,10 @@ export interface OrderOutcome {
 
 /**
  * Runs an order's steps (ADR 015 points 2 and 3). Each delivery first reads the task's stream
- * and tells again what is stored (status and notifications: a crash between an append and its
- * broadcast loses nothing; the status store keeps the newest, the log keeps an id once), then
+ * and tells again its last stored event (status and notification: a crash between an append
+ * and its broadcast loses nothing; the status store keeps the newest, the log keeps an id
+ * once — for NOTIFICATION_LOG_RETENTION_MS only, hence the last event alone: every writer tells
+ * an event before it appends the next, so the earlier ones were told), then
  * appends the steps not stored yet, one event at a time at the expected version, broadcasting
  * each. Redelivered, it resumes after the last stored step. An append that stores nothing —
  * raced by another instance or by retention's FAILED "expired" (a ConcurrencyConflictError, or
@@ -203,13 +205,19 @@ export class OrderProcessor implements TaskExpirer {
     );
   }
 
-  /** Events found stored (not stored by this call): onEvent, then the status and each event. */
+  /**
+   * Events found stored (not stored by this call): the last of them to onEvent, then the status
+   * and its notification. Only the last one can be untold (its writer stopped before telling
+   * it): each writer tells an event before it appends the next. Telling the earlier ones again
+   * re-sent them to the user as new once the log had forgotten their ids (a late replay).
+   */
   private async tell(
     events: readonly ProgressEvent[],
     status: ProgressStatus | undefined,
   ): Promise<void> {
-    for (const event of events) await this.options.onEvent?.(event, false);
-    if (status) await this.broadcast(status, events);
+    const last = events.slice(-1);
+    for (const event of last) await this.options.onEvent?.(event, false);
+    if (status) await this.broadcast(status, last);
   }
 
   private async expired(taskId: string, appended: number): Promise<OrderOutcome> {

@@ -4,6 +4,7 @@ import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { InMemoryNotificationLog, InMemoryProgressStatuses } from '@causeway/platform';
 import { removeNamespaceData, testNamespace } from '@causeway/testkit';
 import Redis from 'ioredis';
+import { type Connection, type mongo as mongodb } from 'mongoose';
 import { OrderProcessor } from '../src/orders/order.processor';
 import { ProgressRetentionJob } from '../src/retention/progress-retention.job';
 import { RedisTaskExpiries } from '../src/retention/task-expiries';
@@ -111,4 +112,90 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     expect(await expiries.due(Date.now() + 1, 10)).toEqual(['young', 'stuck']);
     await job.stop();
   });
+
+  it('finishes the delete of a task whose instance was killed between the tombstone and the strip', async () => {
+    const now = Date.now();
+    const expiries = new RedisTaskExpiries(redis, { keyPrefix: `${ns.keyPrefix}killed:` });
+    const e = event('cut', 1, now - DAY - 1_000, 'COMPLETED');
+    await store.append(
+      'progress-cut',
+      [
+        createMessage({
+          type: 'ProgressEvent',
+          data: e,
+          category: 'event',
+          aggregateId: 'cut',
+          messageId: e.eventId,
+          metadata: { timestamp: e.timestamp },
+        }),
+      ],
+      { expectedVersion: 0 },
+    );
+    await expiries.touch('cut', Date.parse(e.timestamp));
+    const retention = (eventStore: MongoEventStore) =>
+      new ProgressRetentionJob({
+        store: eventStore,
+        expiries,
+        expirer: new OrderProcessor({
+          store: eventStore,
+          statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
+          notifications: new InMemoryNotificationLog(),
+          rules: { catalog: {}, paymentLimitCents: 0 },
+          serverId: 'op-1',
+          now: () => new Date(),
+          stepDelayMs: 0,
+        }),
+        ttlMs: DAY,
+        onError: () => undefined,
+      });
+
+    // The first instance dies as its delete strips the events (after the tombstone and the
+    // stream's new first version were written): its connection answers nothing from there.
+    const dying = new MongoEventStore({
+      connection: dyingAtStrip(mongo.client),
+      serializer: contractsSerializer(),
+    });
+    await dying.init();
+    expect(await retention(dying).runOnce()).toEqual({ deleted: 0, expired: 0 });
+    expect((await store.streamInfo('progress-cut')).state).toBe('tombstoned');
+
+    // Restarted, its retention runs again: the user's history is gone from the log too.
+    await retention(store).runOnce();
+    const left = (await store.readAll({ fromPosition: 0, limit: 10_000 })).filter(
+      (stored) => stored.streamId === 'progress-cut',
+    );
+    expect(left).toEqual([]);
+    expect(await expiries.due(Date.now() + 1, 10)).toEqual([]);
+  });
 });
+
+/**
+ * The mongoose connection as a process killed in the middle of a hard delete leaves it: the
+ * strip of the events (a bulkWrite on the commits) never reaches the server.
+ */
+function dyingAtStrip(connection: Connection): Connection {
+  const bound = <T extends object>(target: T, replace: (prop: string | symbol) => unknown) =>
+    new Proxy(target, {
+      get(object, prop) {
+        const replaced = replace(prop);
+        if (replaced !== undefined) return replaced;
+        const value = Reflect.get(object, prop, object) as unknown;
+        return typeof value === 'function' ? value.bind(object) : value;
+      },
+    });
+  const db = connection.db!;
+  const dyingDb = bound(db, (prop) =>
+    prop === 'collection'
+      ? (name: string, options?: mongodb.CollectionOptions) => {
+          const collection = db.collection(name, options);
+          if (!name.endsWith('commits')) return collection;
+          return bound(collection, (member) =>
+            member === 'bulkWrite'
+              ? () => Promise.reject(new Error('killed during the strip'))
+              : undefined,
+          );
+        }
+      : undefined,
+  );
+  return bound(connection, (prop) => (prop === 'db' ? dyingDb : undefined));
+}

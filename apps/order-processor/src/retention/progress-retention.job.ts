@@ -188,6 +188,11 @@ export class ProgressRetentionJob {
     const streamId = progressStreamId(taskId);
     const [last] = await store.readStream(streamId, { direction: 'backwards', limit: 1 });
     if (!last) {
+      // A tombstone without events may be a delete whose process died before stripping them:
+      // they are out of the stream's reads but still in the log (readAll, the database). The
+      // store's hard delete, made again, finishes it (EventStore.deleteStream).
+      if ((await store.streamInfo(streamId)).state === 'tombstoned')
+        await store.deleteStream(streamId, { mode: 'hard' });
       await expiries.forget(taskId);
       return undefined;
     }

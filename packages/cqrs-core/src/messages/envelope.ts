@@ -38,7 +38,16 @@ export interface Metadata {
   readonly timestamp: string;
   /** `sha256:<hex>` of the serialized data; verified on read. */
   readonly checksum?: string;
+  /**
+   * On a dead letter's envelope (the deadLetter middleware): how often its handler was retried
+   * before it gave up, 0 for a permanent error. A replay publishes it with 0. Retries are made in
+   * process, so a message in flight does not carry it (its handler reads `Delivery.attempt`).
+   */
   readonly retryCount?: number;
+  /**
+   * On a dead letter's envelope: the retries its handler was allowed (retry's `maxAttempts` - 1,
+   * or deadLetter's `maxDeliveries` - 1) when that limit ran out; absent for a permanent error.
+   */
   readonly maxRetries?: number;
   /** Version of `data`'s schema for `type`; upcasters lift old versions on read. Default 1. */
   readonly schemaVersion?: number;

@@ -1,5 +1,6 @@
 import { shownValue } from '../config/shown-value';
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
+import { type Envelope } from '../messages/envelope';
 import { errorNameOf } from '../messages/error.name';
 import { type Middleware } from '../router/handler';
 import {
@@ -62,6 +63,21 @@ export function warnOfDeadLetters(): (event: DeadLetterEvent) => void {
         `${event.reason}. Letter ${event.letterId}: list, replay or purge it with the ` +
         'dead-letter admin API or CLI',
     );
+}
+
+/**
+ * `envelope` as its dead letter keeps it: the metadata's `retryCount` (the retries made before
+ * it was given up on) and `maxRetries` (the retries allowed, when a limit ran out) say so, as the
+ * envelope's contract (S1-2) has them; a replay resets `retryCount` to 0. A copy: the delivered
+ * envelope is left as it was.
+ */
+function withRetries(envelope: Envelope, retryCount: number, maxRetries: number | undefined) {
+  // A replayed letter's envelope still has the limit of its first life: not this one's.
+  const { maxRetries: _previous, ...metadata } = envelope.metadata;
+  return {
+    ...envelope,
+    metadata: { ...metadata, retryCount, ...(maxRetries !== undefined && { maxRetries }) },
+  };
 }
 
 /** What a handler chain resolves with when the message was dead-lettered instead of handled. */
@@ -143,8 +159,15 @@ export function deadLetter(options: DeadLetterOptions): Middleware {
       const cause = exhausted ? error.lastError : error;
       const reason = reasonOf(cause);
       const attempts = exhausted ? error.attempts : crashing ? error.deliveries : 1;
+      // The limit that ran out, in retries: retry's attempts, or maxDeliveries; none for a
+      // permanent error, which is never retried.
+      const maxRetries = exhausted
+        ? error.attempts - 1
+        : crashing
+          ? error.maxDeliveries - 1
+          : undefined;
       const letterId = await options.queue.add({
-        envelope: delivery.envelope,
+        envelope: withRetries(delivery.envelope, attempts - 1, maxRetries),
         originalTopic: delivery.topic,
         position: delivery.position,
         group: delivery.group,

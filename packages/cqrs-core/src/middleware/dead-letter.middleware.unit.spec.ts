@@ -38,6 +38,53 @@ describe('dead-letter middleware', () => {
     expect(letter!.stack).toContain('TypeError');
   });
 
+  it("records in the letter's envelope metadata the retries made and allowed (S1-2 retryCount, maxRetries)", async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    const failing = (error: Error, options: { maxAttempts?: number; maxDeliveries?: number }) =>
+      compose(
+        [
+          deadLetter({ queue, maxDeliveries: options.maxDeliveries, onDeadLetter: () => {} }),
+          retry({ maxAttempts: options.maxAttempts, initialDelayMs: 1 }),
+        ],
+        async () => {
+          throw error;
+        },
+        info,
+      );
+    const metadataOf = async (id: string) =>
+      (await queue.list()).find((letter) => letter.envelope?.messageId === id)!.envelope!.metadata;
+
+    const exhausted = testEnvelope('T', { n: 1 });
+    await failing(new Error('down'), { maxAttempts: 4 })(testDelivery(exhausted));
+    expect(await metadataOf(exhausted.messageId)).toMatchObject({ retryCount: 3, maxRetries: 3 });
+
+    const permanent = testEnvelope('T', { n: 2 });
+    await failing(new PermanentError('refused'), { maxAttempts: 4 })(testDelivery(permanent));
+    const refused = await metadataOf(permanent.messageId);
+    expect(refused.retryCount).toBe(0); // not retried: a permanent error
+    expect(refused).not.toHaveProperty('maxRetries'); // retry never ran out
+
+    const crashing = testEnvelope('T', { n: 3 });
+    await failing(new Error('never'), { maxDeliveries: 2 })(testDelivery(crashing, { attempt: 3 }));
+    expect(await metadataOf(crashing.messageId)).toMatchObject({ retryCount: 2, maxRetries: 1 });
+
+    // The delivered envelope is left as it was (a letter holds its own copy), the rest kept.
+    expect(exhausted.metadata).not.toHaveProperty('retryCount');
+    expect(await metadataOf(exhausted.messageId)).toMatchObject(exhausted.metadata);
+
+    // A replayed letter (retryCount reset, its former limit kept) refused for good this time:
+    // its letter has no limit that ran out.
+    const replayed = testEnvelope(
+      'T',
+      { n: 4 },
+      { metadata: { timestamp: new Date().toISOString(), retryCount: 0, maxRetries: 3 } },
+    );
+    await failing(new PermanentError('refused'), { maxAttempts: 4 })(testDelivery(replayed));
+    const again = await metadataOf(replayed.messageId);
+    expect(again.retryCount).toBe(0);
+    expect(again).not.toHaveProperty('maxRetries');
+  });
+
   it('warns of the first dead letter of a handler by default, then at most every 10 s, and keeps each one', async () => {
     // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
     const warn = jest.spyOn(process, 'emitWarning');

@@ -159,6 +159,8 @@ export class OrderProcessorModule {
               store: options.store,
               expiries: options.expiries,
               expirer: processor,
+              // A deleted task's progress notifications leave the log with it (S3-7).
+              notifications: options.notifications,
               ttlMs: options.historyTtlMs,
               intervalMs: options.retentionIntervalMs,
               onRun: ({ deleted, expired }) => {

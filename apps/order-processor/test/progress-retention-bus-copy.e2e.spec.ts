@@ -107,7 +107,7 @@ describe('order-processor + trainer-service on one database: task histories expi
     return found;
   }
 
-  it('keeps no copy of an expired task on the Redis Streams bus', async () => {
+  it('keeps no copy of an expired task on the Redis Streams bus nor in the notification log', async () => {
     const ash = (await tokens.issue('ash')).token;
     const order: OrderPlaced = {
       taskId: randomUUID(),
@@ -146,6 +146,10 @@ describe('order-processor + trainer-service on one database: task histories expi
 
     // The task's history is gone from the event store and the statuses: and from the bus?
     expect(await busCopies(order.taskId)).toEqual([]);
+    // And from the notification log the gateways follow, which keeps its entries
+    // NOTIFICATION_LOG_RETENTION_MS (24 h here, shared with the moves), not the task's TTL.
+    const logged = await redis.xrange(`${TOPIC_PREFIX}:notifications`, '-', '+');
+    expect(logged.filter(([, fields]) => fields.join(' ').includes(order.taskId))).toEqual([]);
     const published = await (await fetch(`${trainers.url}/metrics`)).text();
     expect(published).not.toMatch(/causeway_messages_published_total\{topic="[^"]*ProgressEvent"/);
 

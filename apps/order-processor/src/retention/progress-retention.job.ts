@@ -1,5 +1,6 @@
 import {
   isFinished,
+  progressNotificationId,
   progressStreamId,
   type ProgressEvent,
   type ProgressStatus,
@@ -10,6 +11,7 @@ import {
   MAX_TIMER_MS,
   StreamDeletedError,
 } from '@causeway/cqrs-core';
+import { type NotificationLog } from '@causeway/platform';
 import { type TaskExpiries } from './task-expiries';
 
 /** What TaskExpirer.expire found and did. */
@@ -65,6 +67,12 @@ export interface ProgressRetentionOptions {
   expiries: TaskExpiries;
   /** Ends the tasks found unfinished (the app's OrderProcessor). */
   expirer: TaskExpirer;
+  /**
+   * The log OrderProcessor appends the tasks' `progress.update` notifications to: a deleted
+   * task's are removed from it too, so that no copy of its history outlives the TTL when the
+   * log is kept longer (NOTIFICATION_LOG_RETENTION_MS). Omitted: the log is left alone.
+   */
+  notifications?: Pick<NotificationLog, 'idOf' | 'remove'>;
   /**
    * PROGRESS_HISTORY_TTL_MS: a finished task whose last event is older than this is deleted;
    * an unfinished one is ended FAILED first.
@@ -213,6 +221,7 @@ export class ProgressRetentionJob {
       else await expiries.forget(taskId);
       return expired ? 'expired' : undefined;
     }
+    await this.forgetNotifications(streamId);
     try {
       await store.deleteStream(streamId, { mode: 'hard', expectedVersion: last.version });
     } catch (error) {
@@ -221,6 +230,26 @@ export class ProgressRetentionJob {
     }
     await expiries.forget(taskId);
     return 'deleted';
+  }
+
+  /**
+   * Removes the `progress.update` notifications of a finished task's events from the log, before
+   * its stream is deleted (a crash in between leaves a stream to delete at the next run, not a
+   * copy no run finds again). The log keeps its entries NOTIFICATION_LOG_RETENTION_MS, shared
+   * with the moves: when that is longer than PROGRESS_HISTORY_TTL_MS, the task's events, user
+   * id and failure reason stayed there after its history was deleted (SPEC S3-7).
+   */
+  private async forgetNotifications(streamId: string): Promise<void> {
+    const log = this.options.notifications;
+    if (!log) return;
+    const events = await this.options.store.readStream(streamId);
+    const ids = await Promise.all(
+      events.map((stored) =>
+        log.idOf(progressNotificationId((stored.data as ProgressEvent).eventId)),
+      ),
+    );
+    const logged = ids.filter((id): id is string => id !== undefined);
+    if (logged.length > 0) await log.remove(logged);
   }
 }
 

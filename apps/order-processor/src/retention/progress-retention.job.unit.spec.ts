@@ -1,4 +1,9 @@
-import { contractsSerializer, type ProgressEvent } from '@causeway/contracts';
+import {
+  contractsSerializer,
+  PROGRESS_UPDATE_METHOD,
+  type ProgressEvent,
+  progressNotificationId,
+} from '@causeway/contracts';
 import { createMessage, InMemoryEventStore, StreamDeletedError } from '@causeway/cqrs-core';
 import { InMemoryNotificationLog, InMemoryProgressStatuses } from '@causeway/platform';
 import { OrderProcessor } from '../orders/order.processor';
@@ -28,12 +33,17 @@ function event(
 }
 
 /** The job over `events`, ending unfinished tasks through a real OrderProcessor. */
-function retentionOf(events: InMemoryEventStore, expiries: InMemoryTaskExpiries, at = NOW) {
+function retentionOf(
+  events: InMemoryEventStore,
+  expiries: InMemoryTaskExpiries,
+  at = NOW,
+  notifications = new InMemoryNotificationLog(),
+) {
   const statuses = new InMemoryProgressStatuses({ ttlMs: DAY, now: () => at });
   const processor = new OrderProcessor({
     store: events,
     statuses,
-    notifications: new InMemoryNotificationLog(),
+    notifications,
     rules: { catalog: {}, paymentLimitCents: 0 },
     serverId: 'op-1',
     now: () => new Date(at),
@@ -44,6 +54,7 @@ function retentionOf(events: InMemoryEventStore, expiries: InMemoryTaskExpiries,
     store: events,
     expiries,
     expirer: processor,
+    notifications,
     ttlMs: DAY,
     now: () => at,
     onError: (error) => {
@@ -157,6 +168,32 @@ describe('ProgressRetentionJob (S3-7)', () => {
     // Due again one TTL after its FAILED, when it is deleted as any finished task.
     expect(await expiries.due(NOW + 1, 10)).toEqual(['stuck']);
     expect(await expiries.due(NOW, 10)).toEqual([]);
+  });
+
+  it("removes a deleted task's progress notifications from the notification log: no copy of its history outlives the TTL", async () => {
+    const events = new InMemoryEventStore({ serializer: contractsSerializer() });
+    const expiries = new InMemoryTaskExpiries();
+    const old = [event('old', 1, NOW - DAY - 60_000), event('old', 4, NOW - DAY - 1, 'COMPLETED')];
+    const young = event('young', 1, NOW - 1_000);
+    await store([...old, young], events, expiries);
+    // A log kept longer than PROGRESS_HISTORY_TTL_MS (NOTIFICATION_LOG_RETENTION_MS, shared
+    // with the moves): the task's notifications, as OrderProcessor appends them, are still in it.
+    const log = new InMemoryNotificationLog({ now: () => NOW, retentionMs: 7 * DAY });
+    for (const e of [...old, young])
+      await log.append({
+        notificationId: progressNotificationId(e.eventId),
+        targetType: 'user',
+        targetIds: [e.userId],
+        method: PROGRESS_UPDATE_METHOD,
+        params: { ...e },
+        serverId: 'op-1',
+      });
+    const { job } = retentionOf(events, expiries, NOW, log);
+    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 0 });
+    const left = await log.read(undefined, 10);
+    expect(left.map((entry) => (entry.notification.params as ProgressEvent).eventId)).toEqual([
+      young.eventId,
+    ]);
   });
 
   it('stores one FAILED and deletes once when two instances run at the same time', async () => {

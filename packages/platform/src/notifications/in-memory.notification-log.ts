@@ -124,6 +124,13 @@ export class InMemoryNotificationLog implements NotificationLog {
     }
   }
 
+  async remove(ids: readonly string[]): Promise<number> {
+    const removed = new Set(ids);
+    const before = this.entries.length;
+    this.entries = this.entries.filter((entry) => !removed.has(entry.id));
+    return before - this.entries.length;
+  }
+
   async oldestId(): Promise<string | undefined> {
     return this.entries[0]?.id;
   }

@@ -188,6 +188,22 @@ export function describeNotificationLog(
       expect(await log.idOf(testNotification().notificationId)).toBeUndefined();
     });
 
+    it('removes entries by id: reads no longer see them, later ids still increase, a duplicate stays one', async () => {
+      const log = await open();
+      const [a, b, c] = [testNotification(), testNotification(), testNotification()];
+      const ids = [await log.append(a), await log.append(b), await log.append(c)];
+      expect(await log.remove([ids[0]!, ids[2]!, '1-0', 'junk'])).toBe(2);
+      expect((await log.read(undefined, 10)).map((entry) => entry.id)).toEqual([ids[1]]);
+      expect(await log.oldestId()).toBe(ids[1]);
+      expect(await log.latestId()).toBe(ids[1]);
+      expect(await log.remove([])).toBe(0);
+      // Appending a removed notification again stores nothing (its dedup window stays).
+      expect(await log.append(c)).toBe(ids[2]);
+      const later = await log.append(testNotification());
+      expect(log.compare(later, ids[2]!)).toBeGreaterThan(0);
+      expect((await log.read(undefined, 10)).map((entry) => entry.id)).toEqual([ids[1], later]);
+    });
+
     it('tells well-formed ids from junk', async () => {
       const log = await open();
       const id = await log.append(testNotification());

@@ -64,6 +64,11 @@ export interface NewestNotification extends LoggedNotification {
  * - `oldestId()` is the id of the oldest retained entry (undefined when empty); entries older
  *   than the retention (count and age, settings) are trimmed, never the newest ones.
  * - `latestId()` is the id of the newest entry (undefined when empty).
+ * - `remove(ids)` deletes the entries with those ids (ids not in the log are passed over) and
+ *   resolves with how many it deleted: `read`, `follow` and `oldestId`/`latestId` no longer see
+ *   them; ids appended later still increase, and a removed notification's `notificationId` keeps
+ *   its dedup window (appending it again stores nothing). For data that must not outlive its own
+ *   retention (a task's progress, SPEC S3-7), not for trimming.
  * - `isId(id)` tells a well-formed id from anything else (a client's Last-Event-ID may be junk);
  *   `compare` is only defined on well-formed ids.
  */
@@ -82,6 +87,7 @@ export interface NotificationLog {
     signal: AbortSignal,
     onRead?: () => void,
   ): Promise<void>;
+  remove(ids: readonly string[]): Promise<number>;
   oldestId(): Promise<string | undefined>;
   latestId(): Promise<string | undefined>;
   compare(a: string, b: string): number;

@@ -223,6 +223,12 @@ export class RedisNotificationLog implements NotificationLog {
     }
   }
 
+  async remove(ids: readonly string[]): Promise<number> {
+    // Only well-formed ids: XDEL refuses the whole call for one that is not a stream id.
+    const valid = ids.filter((id) => isLogId(id));
+    return valid.length === 0 ? 0 : this.options.client.xdel(this.stream, ...valid);
+  }
+
   async oldestId(): Promise<string | undefined> {
     const [first] = (await this.options.client.xrange(
       this.stream,

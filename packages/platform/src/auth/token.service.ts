@@ -203,12 +203,22 @@ export class TokenService {
     return { token, expiresAt: exp * 1000 };
   }
 
-  /** Verifies signature, issuer, expiry and use; throws InvalidTokenError saying what is wrong. */
+  /**
+   * Verifies signature (HS256 only), issuer, expiry, not-before and use, and that the token has
+   * no audience (`aud`: see below); throws InvalidTokenError saying what is wrong.
+   */
   async verify(token: string, use: TokenUse = 'access'): Promise<Caller> {
     try {
       const payload = await this.claimsOf(token);
       if ((payload.use ?? 'access') !== use)
         throw new InvalidTokenError(`token is a "${String(payload.use)}" token, not "${use}"`);
+      // Tokens are issued here without an audience, and this service is none: one addressed to
+      // an audience was minted for another service sharing the secret and issuer, and must be
+      // rejected (RFC 7519 section 4.1.3) rather than act as its user here.
+      if (payload.aud !== undefined)
+        throw new InvalidTokenError(
+          'invalid token: the "aud" claim names an audience, and this service accepts tokens without one',
+        );
       // The user id everything is keyed by: a number or "" would name nobody (or everybody).
       if (typeof payload.sub !== 'string' || payload.sub.trim().length === 0)
         throw new InvalidTokenError('invalid token: the "sub" claim must be a non-empty string');

@@ -211,6 +211,24 @@ describe('TokenService', () => {
     });
   });
 
+  it('refuses a token addressed to an audience (aud): this service is none (RFC 7519 4.1.3)', async () => {
+    // Signed with the right secret and issuer, but for another service sharing them: a token
+    // minted for "billing" must not act as its user here.
+    const now = Math.floor(Date.now() / 1000);
+    for (const aud of ['billing', ['billing', 'reports']]) {
+      const token = await new SignJWT({ use: 'access' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('ash')
+        .setIssuer('causeway')
+        .setAudience(aud)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 600)
+        .sign(new TextEncoder().encode(secret));
+      await expect(tokens.verify(token)).rejects.toThrow(/"aud" claim/);
+      await expect(tokens.verify(token)).rejects.toMatchObject({ refusal: 'invalid' });
+    }
+  });
+
   it('refuses a token it verified before once it expires, and any change to it', async () => {
     jest.useFakeTimers({
       now: Date.now(),

@@ -23,13 +23,19 @@ export interface ProgressReadsDeps {
 /** How long a read waits for the stores after start-up before it answers 503. */
 export const READY_WAIT_MS = 3_000;
 
-function notReady(reason: string): ProblemException {
+/**
+ * The 503 of a read before the stores can be used. Why they cannot is not told: a store's error
+ * names hosts, databases and commands, the operators' to see (readiness reports it, with
+ * `ready`'s rejection), not every caller's, as the gateway's `read-unavailable` tells none.
+ */
+function notReady(): ProblemException {
   return new ProblemException(
     {
       type: problemType('not-ready'),
       title: 'Service Unavailable',
       status: 503,
-      detail: `the progress store cannot be read yet: ${reason}`,
+      detail:
+        'the progress store cannot be read yet (the instance is starting, or its database is unreachable); retry after Retry-After',
     },
     { headers: { 'Retry-After': '1' } },
   );
@@ -138,7 +144,7 @@ export class ProgressController {
   /**
    * Waits (READY_WAIT_MS at most) until the stores can be used: the app answers HTTP as soon as
    * it listens, before MongoDB is open and the event store initialised, and a read then would
-   * fail as a 500. Not ready in time: 503 `not-ready` with Retry-After.
+   * fail as a 500. Not ready in time: 503 `not-ready` with Retry-After (not saying why: see notReady).
    */
   private async readable(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -149,8 +155,8 @@ export class ProgressController {
           timer = setTimeout(() => reject(new Error('still starting')), READY_WAIT_MS);
         }),
       ]);
-    } catch (error) {
-      throw notReady((error as Error).message);
+    } catch {
+      throw notReady();
     } finally {
       clearTimeout(timer);
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { hasNoNul, isWellFormedText, MAX_USER_ID_LENGTH, TrainerId } from '@causeway/contracts';
 import { TokenService, authSettings } from '@causeway/platform';
 
 const USAGE = `usage: mint-token <userId> [--ttl <seconds>] [--trainer <id>]... [--issuer <iss>]
@@ -38,6 +39,19 @@ export async function mintToken(
   if (values.help) return { code: 0, stdout: `${USAGE}\n`, stderr: '' };
   if (positionals.length !== 1)
     return { code: 2, stdout: '', stderr: `expected exactly one userId\n${USAGE}\n` };
+  // What every app's TokenService refuses (as POST /api/dev/tokens does): a token for it would
+  // be printed with exit code 0 and then answered 401 `invalid` everywhere.
+  const refused = userIdProblem(positionals[0]!);
+  if (refused) return { code: 2, stdout: '', stderr: `userId: ${refused}\n` };
+  for (const trainer of values.trainer) {
+    const checked = TrainerId.safeParse(trainer);
+    if (!checked.success)
+      return {
+        code: 2,
+        stdout: '',
+        stderr: `--trainer ${JSON.stringify(trainer)}: ${checked.error.issues[0]!.message}\n`,
+      };
+  }
   const ttl = Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl < 1)
     return { code: 2, stdout: '', stderr: `--ttl: must be a positive number of seconds\n` };
@@ -71,6 +85,15 @@ export async function mintToken(
     trainerIds: values.trainer,
   });
   return { code: 0, stdout: `${token}\n`, stderr: '' };
+}
+
+/** Why a token's `sub` could not be `userId` (TokenService.verify refuses it), if so. */
+function userIdProblem(userId: string): string | undefined {
+  if (userId.trim().length === 0) return 'must not be empty or blank';
+  if (userId.length > MAX_USER_ID_LENGTH) return `must be at most ${MAX_USER_ID_LENGTH} characters`;
+  if (!hasNoNul(userId)) return 'must not contain a NUL character';
+  if (!isWellFormedText(userId)) return 'must be well-formed Unicode (a lone surrogate is not)';
+  return undefined;
 }
 
 if (require.main === module) {

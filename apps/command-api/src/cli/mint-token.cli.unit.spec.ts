@@ -37,6 +37,22 @@ describe('mint-token CLI', () => {
     expect((await mintToken([], { JWT_SECRET: secret })).stderr).toContain('userId');
   });
 
+  it('refuses a user or trainer id no app would accept, instead of printing a token that never works', async () => {
+    const env = { JWT_SECRET: secret };
+    for (const [argv, named] of [
+      [['  '], 'userId'],
+      [['ash\u0000'], 'userId'],
+      [['\ud800'], 'userId'],
+      [['a'.repeat(129)], 'userId'],
+      [['ash', '--trainer', 'pika\u0000chu'], '--trainer'],
+      [['ash', '--trainer', ''], '--trainer'],
+    ] as const) {
+      const result = await mintToken(argv, env);
+      expect(result).toMatchObject({ code: 2, stdout: '' });
+      expect(result.stderr).toContain(named);
+    }
+  });
+
   it('refuses a --ttl longer than JWT_MAX_LIFETIME_S (default one day), and a bad one', async () => {
     const day = await mintToken(['ash', '--ttl', '86400'], { JWT_SECRET: secret });
     expect(day.code).toBe(0);

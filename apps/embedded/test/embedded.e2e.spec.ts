@@ -364,4 +364,20 @@ describe('embedded mode rate limits', () => {
     });
     expect(move.status).toBe(202);
   });
+
+  it("limits the progress reads per caller, on counters of their own, as order-processor's", async () => {
+    const token = await devToken(app.url, 'brock');
+    const auth = { authorization: `Bearer ${token}` };
+    const monitor = () => fetch(`${app.url}/api/v2/progress/monitor`, { headers: auth });
+    const answers = await Promise.all(Array.from({ length: 8 }, monitor));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+    await Promise.all(answers.map((a) => a.arrayBuffer()));
+    await expectRateLimited(
+      await fetch(`${app.url}/api/v2/progress/user/brock`, { headers: auth }),
+    );
+    // The reads' counters are not the gateway's: brock may still read positions.
+    const positions = await fetch(`${app.url}/api/positions`, { headers: auth });
+    expect(positions.status).toBe(200);
+    await positions.arrayBuffer();
+  });
 });

@@ -12,6 +12,11 @@ export interface RunningInstance extends Instance {
   logFile: string;
   /** The `msg` of the last error or fatal JSON log line the app wrote (why it stopped). */
   lastError?: string;
+  /**
+   * The `msg` of the last warn line of the app's `Connections` context: a server it cannot
+   * reach, naming the server (without credentials) and its setting (why it is not ready).
+   */
+  lastUnreachable?: string;
   /** Settles once the process is gone and its stdout and stderr have been read to the end. */
   closed?: Promise<void>;
 }
@@ -125,7 +130,7 @@ function start(
   child.once('close', () => out.end());
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const running: RunningInstance = into
-    ? Object.assign(into, { child, closed, lastError: undefined })
+    ? Object.assign(into, { child, closed, lastError: undefined, lastUnreachable: undefined })
     : { ...instance, url: `http://127.0.0.1:${instance.port}`, child, logFile, closed };
   // An app that cannot start writes why as a fatal JSON line (a bad setting, a port in use):
   // kept so that the launcher's own error says it, not only the log file.
@@ -139,7 +144,8 @@ function start(
       partial = (lines.pop() ?? '').slice(-65_536);
       for (const line of lines) {
         const error = errorOf(line);
-        if (!error || error.level < severity) continue;
+        if (error?.unreachable) running.lastUnreachable = error.msg;
+        if (!error || error.level < 50 || error.level < severity) continue;
         severity = error.level;
         running.lastError = error.msg;
       }
@@ -149,18 +155,35 @@ function start(
 }
 
 /**
- * The status of GET <url>/health/ready. With node:http, not fetch: fetch refuses the ports the
- * Fetch standard blocks (10080 among those APP_PORT_BASE may give) with "bad port".
+ * The status of GET <url>/health/ready, and the names of the checks a 503 says are down. With
+ * node:http, not fetch: fetch refuses the ports the Fetch standard blocks (10080 among those
+ * APP_PORT_BASE may give) with "bad port".
  */
-function readyStatus(url: string): Promise<number> {
+function readyStatus(url: string): Promise<{ status: number; down: string[] }> {
   return new Promise((resolve, reject) => {
     const request = get(`${url}/health/ready`, (response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
+      const status = response.statusCode ?? 0;
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        if (body.length < 65_536) body += chunk;
+      });
+      response.on('end', () => resolve({ status, down: downChecksOf(body) }));
+      response.on('error', () => resolve({ status, down: [] }));
     });
     request.on('error', reject);
     request.setTimeout(5_000, () => request.destroy(new Error('no answer within 5 s')));
   });
+}
+
+/** The names of the checks a Terminus readiness document (`error: {<name>: …}`) says are down. */
+function downChecksOf(body: string): string[] {
+  try {
+    const { error } = JSON.parse(body) as { error?: unknown };
+    return error && typeof error === 'object' ? Object.keys(error) : [];
+  } catch {
+    return [];
+  }
 }
 
 async function waitUntilReady(
@@ -175,7 +198,7 @@ async function waitUntilReady(
   while (Date.now() < deadline) {
     if (exited()) throw await exitError(instance);
     try {
-      const response = { status: await readyStatus(instance.url) };
+      const response = await readyStatus(instance.url);
       // A 200 counts only from the process started for this instance: while it is still
       // starting (or after it failed to listen), another process on the port may answer.
       if (exited()) throw await exitError(instance);
@@ -184,8 +207,9 @@ async function waitUntilReady(
         log(`ready  ${instance.instanceId.padEnd(22)} ${instance.url}`);
         return;
       }
+      const down = response.down.length > 0 ? ` (down: ${response.down.join(', ')})` : '';
       last = ours
-        ? `${response.status}`
+        ? `${response.status}${down}`
         : `${response.status} from another process on port ${instance.port}`;
     } catch (error) {
       if (exited()) throw await exitError(instance);
@@ -193,8 +217,10 @@ async function waitUntilReady(
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+  // Why, when the app said it: a server it cannot reach, naming the setting (REDIS_URL, …).
+  const why = instance.lastUnreachable ? `; ${instance.lastUnreachable}` : '';
   throw new Error(
-    `${instance.instanceId} not ready within ${timeoutMs} ms (last: ${last}); see ${instance.logFile}`,
+    `${instance.instanceId} not ready within ${timeoutMs} ms (last: ${last})${why}; see ${instance.logFile}`,
   );
 }
 
@@ -216,13 +242,18 @@ async function exitError(instance: RunningInstance): Promise<Error> {
   return new Error(`${instanceId} exited ${how} before it was ready${why}; see ${logFile}`);
 }
 
-/** The `msg` of a pino JSON line at level error (50) or fatal (60); undefined for any other line. */
-function errorOf(line: string): { level: number; msg: string } | undefined {
+/**
+ * The `msg` of a pino JSON line at level error (50) or fatal (60), or of a warn line (40) of the
+ * `Connections` context (`unreachable`: a server the app cannot reach); undefined for any other.
+ */
+function errorOf(line: string): { level: number; msg: string; unreachable: boolean } | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
-    const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
-    return typeof entry.level === 'number' && entry.level >= 50 && typeof entry.msg === 'string'
-      ? { level: entry.level, msg: entry.msg }
+    const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; context?: unknown };
+    if (typeof entry.level !== 'number' || typeof entry.msg !== 'string') return undefined;
+    const unreachable = entry.level === 40 && entry.context === 'Connections';
+    return entry.level >= 50 || unreachable
+      ? { level: entry.level, msg: entry.msg, unreachable }
       : undefined;
   } catch {
     return undefined;

@@ -89,11 +89,17 @@ export async function runLauncher(options: RunOptions): Promise<void> {
    */
   const watch = (instance: RunningInstance, failures: number) => {
     const startedAt = Date.now();
-    instance.child.once('exit', (code, signal) => {
+    const { closed } = instance;
+    instance.child.once('exit', async (code, signal) => {
       if (!stopping && !stop.aborted) {
         const { streak, delayMs } = restartBackoff(failures, Date.now() - startedAt);
+        // Why it died, likely: its last error or fatal line. The last output may still
+        // be in the pipes at 'exit' (bounded, as a grandchild might hold one open).
+        await settled(closed, 5_000);
+        if (stopping || stop.aborted) return;
+        const why = instance.lastError ? `; last error: ${instance.lastError}` : '';
         err(
-          `${instance.instanceId} exited (${code ?? signal}); see ${instance.logFile}; ` +
+          `${instance.instanceId} exited (${code ?? signal})${why}; see ${instance.logFile}; ` +
             `restarting in ${delayMs / 1000} s\n`,
         );
         const timer = setTimeout(() => {
@@ -150,6 +156,16 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     edge?.closeAllConnections();
     await stopSystem(running);
   }
+}
+
+/** Resolves once `promise` has settled, or after `ms` at most. */
+async function settled(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise?.catch(() => undefined),
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
 }
 
 function serversOf(env: NodeJS.ProcessEnv): Record<string, string> {

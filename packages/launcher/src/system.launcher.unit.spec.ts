@@ -365,6 +365,7 @@ describe('runLauncher', () => {
         `
         setInterval(() => {
           try { require('node:fs').unlinkSync(${JSON.stringify(trigger)}); } catch { return; }
+          console.error(JSON.stringify({ level: 60, msg: 'lost its partitions: Redis went away' }));
           process.exit(1);
         }, 20);`,
     );
@@ -403,7 +404,10 @@ describe('runLauncher', () => {
     await run;
     const pids = pidsOf(root);
     leftovers.push(...pids);
-    expect(err.join('')).toMatch(/^trainer-service-1 exited \(1\); see .*; restarting in 1 s\n$/);
+    // Why it died, from its fatal line, not only its exit code.
+    expect(err.join('')).toMatch(
+      /^trainer-service-1 exited \(1\); last error: lost its partitions: Redis went away; see .*; restarting in 1 s\n$/,
+    );
     expect(out.join('')).toMatch(/trainer-service-1 restarted \(pid \d+\)\n/);
     // The restarted process wrote its own pid, and the stop reached it like every other.
     expect(pids).not.toContain(firstPid);

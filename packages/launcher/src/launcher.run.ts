@@ -68,7 +68,9 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     logDir,
     environment: env,
     readyTimeoutMs: options.readyTimeoutMs,
-    alsoNeeds: [{ port: cli.edgePort, host: edgeHost, owner: 'edge proxy' }],
+    alsoNeeds: [
+      { port: cli.edgePort, host: edgeHost, owner: 'edge proxy', hostSetting: 'EDGE_HOST' },
+    ],
     signal: stop,
     log: (line: string) => out(`${line}\n`),
   };

@@ -7,6 +7,8 @@ export interface PortClaim {
   host: string;
   /** Who wants it: an instance id, or "edge proxy". */
   owner: string;
+  /** The setting that chose `host` (EDGE_HOST): named when nothing can listen on that host. */
+  hostSetting?: string;
 }
 
 /** A claim that cannot be had, and why (EADDRINUSE, EACCES, or "planned twice"). */
@@ -57,9 +59,38 @@ export function busyPortsMessage(busy: readonly BusyPort[]): string {
   );
 }
 
-/** Fails with busyPortsMessage when any claim's port is taken. */
+/**
+ * Why nothing can listen on a claim's host, by the error's code: the host is wrong, not the port
+ * (no other process is to blame, and another port would not help).
+ */
+const HOST_PROBLEMS: Record<string, string> = {
+  EADDRNOTAVAIL: 'is not an address of this machine',
+  ENOTFOUND: 'is not a host name this machine resolves',
+  EAI_AGAIN: 'could not be resolved (EAI_AGAIN: the name server did not answer)',
+};
+
+/** One message naming each claim whose host cannot be listened on, and the setting to change. */
+export function badHostsMessage(bad: readonly BusyPort[]): string {
+  return bad
+    .map(({ port, host, owner, reason, hostSetting }) => {
+      const why = `"${host}" ${HOST_PROBLEMS[reason] ?? reason}`;
+      const code = why.includes(reason) ? '' : ` (${reason})`;
+      const fix = hostSetting
+        ? `; set ${hostSetting} to an address of this machine (127.0.0.1, 0.0.0.0, …)`
+        : '';
+      return `cannot listen on ${host}:${port} (${owner}): ${why}${code}${fix}`;
+    })
+    .join('; ');
+}
+
+/**
+ * Fails when a claim cannot be had: naming the host and its setting when the host is no address
+ * of this machine (badHostsMessage), else with busyPortsMessage when a port is taken.
+ */
 export async function assertPortsFree(claims: readonly PortClaim[]): Promise<void> {
   const busy = await busyPorts(claims);
+  const badHosts = busy.filter(({ reason }) => HOST_PROBLEMS[reason] !== undefined);
+  if (badHosts.length > 0) throw new Error(badHostsMessage(badHosts));
   if (busy.length > 0) throw new Error(busyPortsMessage(busy));
 }
 

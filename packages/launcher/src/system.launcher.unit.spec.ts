@@ -330,6 +330,35 @@ describe('runLauncher', () => {
     expect(pidsOf(root)).toEqual([]);
   });
 
+  it('names EDGE_HOST when the edge cannot listen on that host, not a port taken, and starts nothing', async () => {
+    const root = standInRoot();
+    const edgePort = 15_000 + Math.floor(Math.random() * 900);
+    // An address of no machine here (TEST-NET-1), a name no one resolves, a stray space.
+    for (const [host, why] of [
+      ['192.0.2.1', 'is not an address of this machine (EADDRNOTAVAIL)'],
+      ['edge.invalid', 'is not a host name this machine resolves (ENOTFOUND)'],
+      ['127.0.0.1 ', 'is not a host name this machine resolves (ENOTFOUND)'],
+    ] as const) {
+      const run = runLauncher({
+        args: [],
+        env: { ...environment(portBase(), edgePort), EDGE_HOST: host },
+        root,
+        stop: new AbortController().signal,
+        out: () => undefined,
+        err: () => undefined,
+      });
+      const error = (await run.then(
+        () => new Error('started'),
+        (reason: unknown) => reason as Error,
+      )) as Error;
+      expect(error.message).toBe(
+        `cannot listen on ${host}:${edgePort} (edge proxy): "${host}" ${why}; ` +
+          'set EDGE_HOST to an address of this machine (127.0.0.1, 0.0.0.0, …)',
+      );
+    }
+    expect(pidsOf(root)).toEqual([]);
+  });
+
   it('stops every app it started when the edge proxy cannot listen, then fails', async () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
     // command-api takes the edge's port after the check: the edge fails once the apps run.

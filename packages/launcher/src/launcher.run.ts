@@ -156,8 +156,24 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     for (const timer of restarts) clearTimeout(timer);
     edge?.close();
     edge?.closeAllConnections();
-    await stopSystem(running);
+    await stopSystem(running, stopGraceMs(env));
   }
+}
+
+/** The apps' SHUTDOWN_TIMEOUT_MS default (cqrs-core's serviceSettings). */
+const APP_SHUTDOWN_TIMEOUT_MS = 10_000;
+/** What the launcher allows beyond it: a process's exit after its graceful stop gave up. */
+const STOP_MARGIN_MS = 5_000;
+
+/**
+ * How long the apps get to stop after SIGTERM before SIGKILL: the SHUTDOWN_TIMEOUT_MS they were
+ * given (it passes through to them), plus a margin — never less than what the default allows.
+ * A shorter grace would kill an app mid-way through the graceful stop it was told it may take.
+ */
+function stopGraceMs(env: NodeJS.ProcessEnv): number {
+  const given = env.SHUTDOWN_TIMEOUT_MS?.trim();
+  const shutdownMs = given && /^\d+$/.test(given) ? Number(given) : APP_SHUTDOWN_TIMEOUT_MS;
+  return Math.max(APP_SHUTDOWN_TIMEOUT_MS, shutdownMs) + STOP_MARGIN_MS;
 }
 
 /** Resolves once `promise` has settled, or after `ms` at most. */

@@ -447,6 +447,41 @@ describe('runLauncher', () => {
     // Its own waits: 10 s for readiness, 15 s for the restart.
   }, 30_000);
 
+  it('gives an app the SHUTDOWN_TIMEOUT_MS it was given to stop before killing it', async () => {
+    const edgePort = 15_000 + Math.floor(Math.random() * 900);
+    const root = standInRoot();
+    // trainer-service's stand-in takes 16 s to stop gracefully: within its SHUTDOWN_TIMEOUT_MS
+    // of 20 s, beyond the launcher's default grace of 15 s.
+    const main = path.join(root, 'apps', 'trainer-service', 'dist', 'main.js');
+    writeFileSync(
+      main,
+      readFileSync(main, 'utf8').replace(
+        "process.on('SIGTERM', () => process.exit(0));",
+        "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 16_000));",
+      ),
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const stop = new AbortController();
+    const run = runLauncher({
+      args: [],
+      env: { ...environment(portBase(), edgePort), SHUTDOWN_TIMEOUT_MS: '20000' },
+      root,
+      stop: stop.signal,
+      out: (text) => {
+        out.push(text);
+        if (text.includes('Causeway is up')) stop.abort('test');
+      },
+      err: (text) => err.push(text),
+      readyTimeoutMs: 10_000,
+    });
+    await run;
+    leftovers.push(...pidsOf(root));
+    expect(err).toEqual([]);
+    expect(out.join('')).toContain('trainer-service-1 stopped\n');
+    // 16 s for the slow stop, 10 s for readiness.
+  }, 40_000);
+
   it('stops everything when asked, saying each app stopped', async () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
     const root = standInRoot();

@@ -87,12 +87,13 @@ export async function runLauncher(options: RunOptions): Promise<void> {
   /**
    * Reports each exit; an app that dies while the system runs is started again after a backoff
    * (1 s, doubling up to 30 s; back to 1 s once it has run for a minute), as a supervisor would,
-   * so one crash does not leave the system degraded until someone notices.
+   * so one crash does not leave the system degraded until someone notices. An app may have
+   * died already, after it was ready, while others were still starting: that counts too.
    */
   const watch = (instance: RunningInstance, failures: number) => {
     const startedAt = Date.now();
-    const { closed } = instance;
-    instance.child.once('exit', async (code, signal) => {
+    const { child, closed } = instance;
+    const onExit = async (code: number | null, signal: NodeJS.Signals | null) => {
       if (!stopping && !stop.aborted) {
         const { streak, delayMs } = restartBackoff(failures, Date.now() - startedAt);
         // Why it died, likely: its last error or fatal line. The last output may still
@@ -118,7 +119,10 @@ export async function runLauncher(options: RunOptions): Promise<void> {
         err(
           `${instance.instanceId} exited (${code ?? signal}) while stopping; see ${instance.logFile}\n`,
         );
-    });
+    };
+    if (child.exitCode !== null || child.signalCode !== null)
+      void onExit(child.exitCode, child.signalCode);
+    else child.once('exit', (code, signal) => void onExit(code, signal));
   };
   try {
     for (const instance of running) watch(instance, 0);

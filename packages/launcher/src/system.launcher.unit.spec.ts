@@ -447,6 +447,58 @@ describe('runLauncher', () => {
     // Its own waits: 10 s for readiness, 15 s for the restart.
   }, 30_000);
 
+  it('starts again an app that died after it was ready while others were still starting', async () => {
+    const edgePort = 15_000 + Math.floor(Math.random() * 900);
+    const root = standInRoot();
+    const crashed = path.join(root, 'crashed-once');
+    const dist = (app: string) => path.join(root, 'apps', app, 'dist', 'main.js');
+    // trainer-service is ready at once and dies 300 ms later (its first run only)…
+    writeFileSync(
+      dist('trainer-service'),
+      readFileSync(dist('trainer-service'), 'utf8') +
+        `
+        if (!require('node:fs').existsSync(${JSON.stringify(crashed)}))
+          setTimeout(() => {
+            require('node:fs').writeFileSync(${JSON.stringify(crashed)}, '');
+            process.exit(1);
+          }, 300);`,
+    );
+    // …while projection-worker takes 2 s to be ready.
+    writeFileSync(
+      dist('projection-worker'),
+      readFileSync(dist('projection-worker'), 'utf8').replace(
+        "http.createServer(answer).listen(Number(process.env.PORT), '127.0.0.1');",
+        "setTimeout(() => http.createServer(answer).listen(Number(process.env.PORT), '127.0.0.1'), 2_000);",
+      ),
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const stop = new AbortController();
+    let restarted = false;
+    const run = runLauncher({
+      args: [],
+      env: environment(portBase(), edgePort),
+      root,
+      stop: stop.signal,
+      out: (text) => {
+        out.push(text);
+        if (text.startsWith('trainer-service-1 restarted')) {
+          restarted = true;
+          stop.abort('test');
+        }
+      },
+      err: (text) => err.push(text),
+      readyTimeoutMs: 10_000,
+    });
+    const deadline = setTimeout(() => stop.abort('no restart within 10 s'), 10_000);
+    await run;
+    clearTimeout(deadline);
+    leftovers.push(...pidsOf(root));
+    expect(existsSync(crashed)).toBe(true);
+    expect(err.join('')).toMatch(/^trainer-service-1 exited \(1\); see .*; restarting in 1 s\n/);
+    expect(restarted).toBe(true);
+  }, 30_000);
+
   it('gives an app the SHUTDOWN_TIMEOUT_MS it was given to stop before killing it', async () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
     const root = standInRoot();

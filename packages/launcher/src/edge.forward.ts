@@ -25,12 +25,15 @@ const agent = new EdgeAgent();
  *   elsewhere (the backend may have acted on it). After the headers there is no time limit, so
  *   SSE streams stay open as long as both ends want.
  * - No backend accepting a connection: 502 (504 when the last one timed out connecting).
+ *   Each of these problems names `app`, the app behind the path, so that a client's report
+ *   says which one to look at (never an instance's address: that stays internal).
  */
 export function forward(
   request: IncomingMessage,
   response: ServerResponse,
   backends: readonly string[],
   timeoutMs: number,
+  app: string,
 ): void {
   const headers = forwardedHeaders(request);
   let clientGone = false;
@@ -44,8 +47,9 @@ export function forward(
     if (clientGone) return;
     const backend = backends[index];
     if (backend === undefined) {
-      if (lastTimedOut) answerProblem(response, 'edge-timeout', 'no instance answered in time');
-      else answerProblem(response, 'edge-no-instance', 'no instance answered');
+      if (lastTimedOut)
+        answerProblem(response, 'edge-timeout', `no ${app} instance answered in time`);
+      else answerProblem(response, 'edge-no-instance', `no ${app} instance answered`);
       return;
     }
     const { hostname, port } = new URL(backend);
@@ -75,8 +79,8 @@ export function forward(
       upstream.destroy();
       if (!connected) tryBackend(index + 1, timedOut);
       else if (timedOut)
-        answerProblem(response, 'edge-timeout', `no answer within ${timeoutMs} ms`);
-      else answerProblem(response, 'edge-no-instance', 'the instance dropped the request');
+        answerProblem(response, 'edge-timeout', `${app} sent no answer within ${timeoutMs} ms`);
+      else answerProblem(response, 'edge-no-instance', `the ${app} instance dropped the request`);
     };
     upstream.on('timeout', () => fail(true));
     upstream.on('error', () => fail(false));

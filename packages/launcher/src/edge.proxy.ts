@@ -77,6 +77,13 @@ function pathSegments(pathname: string): string[] | undefined {
 /** Which pool serves a request (ADR 015 point 7 for the progress paths). */
 export type EdgeUpstream = 'commandApi' | 'gateways' | 'orderProcessor';
 
+/** The app each pool runs, as the edge's 502 and 504 problems name it. */
+const APP_OF: Record<EdgeUpstream, string> = {
+  commandApi: 'command-api',
+  gateways: 'sse-gateway',
+  orderProcessor: 'order-processor',
+};
+
 /**
  * The pool a public path goes to, matched segment by segment as the apps route it (so
  * `/API/v2/Progress/orders/` is the order endpoint too):
@@ -177,7 +184,7 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
       return;
     }
     const upstream = edgeUpstreamOf(request.method ?? 'GET', pathname);
-    forward(request, response, next[upstream](), timeoutMs);
+    forward(request, response, next[upstream](), timeoutMs, APP_OF[upstream]);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -291,8 +291,16 @@ describe('edge proxy', () => {
       type: 'https://causeway.dev/problems/edge-no-instance',
       title: 'Bad Gateway',
       status: 502,
-      detail: 'no instance answered',
+      detail: 'no command-api instance answered',
     });
+    // Each path names the app behind it: which one to look at.
+    const stream = await fetch(`${edge}/events`);
+    expect(stream.status).toBe(502);
+    expect(await stream.json()).toMatchObject({ detail: 'no sse-gateway instance answered' });
+    const edgeToReads = await edgeOver([], [], { orderProcessor: ['http://127.0.0.1:9'] });
+    const read = await fetch(`${edgeToReads}/api/v2/progress/monitor`);
+    expect(read.status).toBe(502);
+    expect(await read.json()).toMatchObject({ detail: 'no order-processor instance answered' });
   });
 
   describe('request targets', () => {
@@ -389,6 +397,7 @@ describe('edge proxy', () => {
         type: 'https://causeway.dev/problems/edge-timeout',
         status: 504,
         title: 'Gateway Timeout',
+        detail: 'command-api sent no answer within 300 ms',
       });
       expect(Date.now() - started).toBeLessThan(2_000);
     });
@@ -531,6 +540,7 @@ describe('edge proxy', () => {
       expect(await answer).toMatchObject({ status: 502 });
       expect(JSON.parse((await answer).body)).toMatchObject({
         type: 'https://causeway.dev/problems/edge-no-instance',
+        detail: 'the command-api instance dropped the request',
       });
     });
 

@@ -13,8 +13,15 @@ export interface OrderProcessorUnderTest {
   ns: TestNamespace;
   /** Issues tokens the app accepts (its JWT_SECRET). */
   tokens: TokenService;
-  /** GET /api/v2/progress/<url>, with the bearer token when one is given. */
-  read(url: string, token?: string): Promise<Response>;
+  /**
+   * GET /api/v2/progress/<url>, with the bearer token when one is given; `init` for another
+   * method or more headers (an Origin).
+   */
+  read(
+    url: string,
+    token?: string,
+    init?: { method?: string; headers?: Record<string, string> },
+  ): Promise<Response>;
 }
 
 /**
@@ -56,9 +63,10 @@ export function useOrderProcessor(
     ns,
     tokens,
     // Called in tests only, once beforeAll started the service.
-    read: (url, token) =>
+    read: (url, token, init = {}) =>
       fetch(`${service!.url}/api/v2/progress/${url}`, {
-        headers: token ? { Authorization: `Bearer ${token}` } : {},
+        method: init.method ?? 'GET',
+        headers: { ...(token && { Authorization: `Bearer ${token}` }), ...init.headers },
       }),
   };
 }

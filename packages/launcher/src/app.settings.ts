@@ -29,7 +29,7 @@ export const APP_SETTINGS: readonly string[] = [
   'MONGODB_POOL_SIZE',
   'MONGODB_TIMEOUT_MS',
   'MONGODB_SILENCE_TIMEOUT_MS',
-  // command-api and sse-gateway (JWT_* and RATE_LIMIT_* order-processor too)
+  // command-api and sse-gateway (JWT_*, RATE_LIMIT_* and CORS_ORIGINS order-processor too)
   'JWT_ISSUER',
   'JWT_MAX_LIFETIME_S',
   'RATE_LIMIT_POINTS',

@@ -1,6 +1,7 @@
 import { connectionSettings, decimal, serviceSettings, setting } from '@causeway/cqrs-core';
 import {
   authSettings,
+  corsOriginsSetting,
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
   messagingSettings,
@@ -117,6 +118,12 @@ export const orderProcessorConfiguration = z
     RATE_LIMIT_WINDOW_S: setting.positiveInt(1),
     /** Whose `X-Forwarded-For` names a caller without a valid token (the edge: `loopback`). */
     TRUST_PROXY: trustProxySetting,
+    /**
+     * Origins whose pages may call the progress reads from a browser, with credentials: exact
+     * origins, comma-separated; `*` is refused. Set it as on command-api and sse-gateway: a page
+     * that places orders there follows their `statusUrl` here. Unset: same-origin pages only.
+     */
+    CORS_ORIGINS: corsOriginsSetting,
   })
   .check(
     // The consumer's limits: EVENT_TIMEOUT_MS per attempt (plus the pauses), MAX_RETRIES + 1 attempts.

@@ -120,6 +120,11 @@ function start(
         SUPERVISOR_PID: String(process.pid),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A process group of its own: a terminal's SIGHUP (closed) or SIGINT (Ctrl-C) goes to the
+      // foreground group, the launcher's; in it, a SIGHUP killed every app on the spot (they
+      // stop gracefully on SIGTERM and SIGINT only). The launcher stops them itself, with
+      // SIGTERM; killed outright, it leaves them SUPERVISOR_PID.
+      detached: true,
     },
   );
   // Both pipes feed one file: neither may end it when it ends (stdout often ends first, and the

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { setting } from '@causeway/cqrs-core';
 import { parseCliOptions, USAGE } from './cli.options';
@@ -149,7 +150,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     if (!stop.aborted)
       out(
         `\nCauseway is up: ${running.length} instances ready. Demo page: ` +
-          `http://127.0.0.1:${cli.edgePort}/ — Ctrl-C stops them.\n`,
+          `http://${browsable(edgeHost)}:${cli.edgePort}/ — Ctrl-C stops them.\n`,
       );
     await new Promise<void>((resolve) => {
       if (stop.aborted) resolve();
@@ -162,6 +163,17 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     edge?.closeAllConnections();
     await stopSystem(running, stopGraceMs(env));
   }
+}
+
+/**
+ * The host of a URL that reaches a server listening on `host`: loopback for every interface
+ * (`0.0.0.0`, `::`), an IPv6 address in brackets, else the host itself (an EDGE_HOST of
+ * 192.168.1.5 or 127.0.0.2 is not reached at 127.0.0.1).
+ */
+function browsable(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::' || host === '[::]') return '[::1]';
+  return isIPv6(host) ? `[${host}]` : host;
 }
 
 /** The apps' SHUTDOWN_TIMEOUT_MS default (cqrs-core's serviceSettings). */

@@ -534,6 +534,30 @@ describe('runLauncher', () => {
     // 16 s for the slow stop, 10 s for readiness.
   }, 40_000);
 
+  it('prints the demo page at the address the edge listens on', async () => {
+    const edgePort = 15_000 + Math.floor(Math.random() * 900);
+    const root = standInRoot();
+    const stop = new AbortController();
+    const out: string[] = [];
+    const page = (text: string) => /Demo page: (\S+) /.exec(text)?.[1];
+    const run = runLauncher({
+      args: [],
+      // Loopback, but not 127.0.0.1: http://127.0.0.1:<port>/ would reach nothing.
+      env: { ...environment(portBase(), edgePort), EDGE_HOST: '127.0.0.2' },
+      root,
+      stop: stop.signal,
+      out: (text) => {
+        out.push(text);
+        if (page(text)) stop.abort('test');
+      },
+      err: () => undefined,
+      readyTimeoutMs: 10_000,
+    });
+    await run;
+    leftovers.push(...pidsOf(root));
+    expect(out.map(page).find(Boolean)).toBe(`http://127.0.0.2:${edgePort}/`);
+  });
+
   it('stops everything when asked, saying each app stopped', async () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
     const root = standInRoot();

@@ -1,4 +1,5 @@
-import { type ServerResponse } from 'node:http';
+import { type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import { type Duplex } from 'node:stream';
 
 /** The problems the edge answers itself, by name (docs/problems.md: `edge-*`). */
 const PROBLEMS = {
@@ -33,4 +34,45 @@ export function answerProblem(response: ServerResponse, name: EdgeProblem, detai
       ...(status >= 500 && { 'retry-after': String(RETRY_AFTER_S) }),
     })
     .end(JSON.stringify({ type, title, status, detail }));
+}
+
+/**
+ * The status node:http gives a request it cannot parse (its own choice, kept): headers too
+ * large 431, chunk extensions too large 413, too slow 408, anything else 400.
+ */
+const UNPARSABLE: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'The request header fields are too large.'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'The chunk extensions of the request are too large.'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'The request was not received in time.'],
+};
+
+/**
+ * Answers the requests node:http cannot parse (headers too large, malformed) with an
+ * `about:blank` problem document, as the apps behind do (cqrs-core's answerClientErrors),
+ * instead of node's bare status line: a client gets the same answer through the edge as from
+ * an app. Then closes the connection, as node does; nothing is written when the socket cannot
+ * take it or a response on it has begun (a pipelined request's).
+ */
+export function answerUnparsableRequests(server: Server): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, detail] = UNPARSABLE[error.code ?? ''] ?? [
+      400,
+      'The request is not valid HTTP.',
+    ];
+    const title = STATUS_CODES[status] ?? 'Bad Request';
+    const body = JSON.stringify({ type: 'about:blank', title, status, detail });
+    socket.end(
+      `HTTP/1.1 ${status} ${title}\r\n` +
+        'Content-Type: application/problem+json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+      () => socket.destroy(),
+    );
+  });
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import http, { type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { forward } from './edge.forward';
-import { answerProblem } from './edge.problem';
+import { answerProblem, answerUnparsableRequests } from './edge.problem';
 
 export interface EdgeRoutes {
   /** Base URLs of the command-api instances. */
@@ -186,6 +186,7 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
     const upstream = edgeUpstreamOf(request.method ?? 'GET', pathname);
     forward(request, response, next[upstream](), timeoutMs, APP_OF[upstream]);
   });
+  answerUnparsableRequests(server);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve(server));

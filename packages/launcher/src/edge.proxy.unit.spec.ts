@@ -2,7 +2,7 @@ import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { edgePathKind, edgeUpstreamOf, roundRobin, startEdgeProxy } from './edge.proxy';
 
 /** A tiny upstream that names itself, and streams SSE frames on /events until told to stop. */
@@ -301,6 +301,42 @@ describe('edge proxy', () => {
     const read = await fetch(`${edgeToReads}/api/v2/progress/monitor`);
     expect(read.status).toBe(502);
     expect(await read.json()).toMatchObject({ detail: 'no order-processor instance answered' });
+  });
+
+  it('answers a request node:http cannot parse with problem details, as the apps do: 431, 400', async () => {
+    const edge = await edgeOver(['http://127.0.0.1:9'], ['http://127.0.0.1:9']);
+    const exchange = (raw: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(new URL(edge).port), '127.0.0.1', () =>
+          socket.write(raw),
+        );
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const problemOf = (answer: string) => {
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      return { head, body: JSON.parse(body) as Record<string, unknown> };
+    };
+
+    const huge = problemOf(
+      await exchange(`GET / HTTP/1.1\r\nHost: edge\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+    );
+    expect(huge.head).toMatch(/^HTTP\/1\.1 431 /);
+    expect(huge.head.toLowerCase()).toContain('content-type: application/problem+json');
+    expect(huge.body).toMatchObject({
+      type: 'about:blank',
+      status: 431,
+      title: 'Request Header Fields Too Large',
+    });
+    const malformed = problemOf(await exchange('GET / HTTP/1.1\r\nBad Header\r\n\r\n'));
+    expect(malformed.head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(malformed.body).toMatchObject({
+      type: 'about:blank',
+      status: 400,
+      title: 'Bad Request',
+    });
   });
 
   describe('request targets', () => {

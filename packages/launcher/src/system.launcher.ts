@@ -13,8 +13,9 @@ export interface RunningInstance extends Instance {
   /** The `msg` of the last error or fatal JSON log line the app wrote (why it stopped). */
   lastError?: string;
   /**
-   * The `msg` of the last warn line of the app's `Connections` context: a server it cannot
-   * reach, naming the server (without credentials) and its setting (why it is not ready).
+   * The last warn line of the app's `Connections` context for each server it has not reached
+   * since (`<name> to <server> unreachable (… (<SETTING>): …)`, no credentials), joined by
+   * "; ": why it is not ready. A server's "<name> connected" line takes its warning out.
    */
   lastUnreachable?: string;
   /** Settles once the process is gone and its stdout and stderr have been read to the end. */
@@ -142,15 +143,23 @@ function start(
   // The last of the most severe: a fatal line is not replaced by an error line after it (Nest
   // logs its own "listen EADDRINUSE" error next to the app's fatal one naming PORT).
   let severity = 0;
+  const unreachable = new Map<string, string>();
   for (const stream of [child.stdout, child.stderr]) {
     let partial = '';
     stream?.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = (lines.pop() ?? '').slice(-65_536);
       for (const line of lines) {
+        const connection = connectionLineOf(line);
+        if (connection) {
+          if (connection.reached) unreachable.delete(connection.name);
+          else unreachable.set(connection.name, connection.msg);
+          running.lastUnreachable =
+            unreachable.size > 0 ? [...unreachable.values()].join('; ') : undefined;
+          continue;
+        }
         const error = errorOf(line);
-        if (error?.unreachable) running.lastUnreachable = error.msg;
-        if (!error || error.level < 50 || error.level < severity) continue;
+        if (!error || error.level < severity) continue;
         severity = error.level;
         running.lastError = error.msg;
       }
@@ -247,22 +256,39 @@ async function exitError(instance: RunningInstance): Promise<Error> {
   return new Error(`${instanceId} exited ${how} before it was ready${why}; see ${logFile}`);
 }
 
-/**
- * The `msg` of a pino JSON line at level error (50) or fatal (60), or of a warn line (40) of the
- * `Connections` context (`unreachable`: a server the app cannot reach); undefined for any other.
- */
-function errorOf(line: string): { level: number; msg: string; unreachable: boolean } | undefined {
+/** A pino JSON line's level, message and context; undefined for any other line. */
+function entryOf(line: string): { level: number; msg: string; context?: unknown } | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; context?: unknown };
-    if (typeof entry.level !== 'number' || typeof entry.msg !== 'string') return undefined;
-    const unreachable = entry.level === 40 && entry.context === 'Connections';
-    return entry.level >= 50 || unreachable
-      ? { level: entry.level, msg: entry.msg, unreachable }
+    return typeof entry.level === 'number' && typeof entry.msg === 'string'
+      ? { level: entry.level, msg: entry.msg, context: entry.context }
       : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The `msg` of a pino JSON line at level error (50) or fatal (60); undefined for any other line. */
+function errorOf(line: string): { level: number; msg: string } | undefined {
+  const entry = entryOf(line);
+  return entry && entry.level >= 50 ? entry : undefined;
+}
+
+/**
+ * A line of cqrs-core's ConnectionsLifecycle (context `Connections`): a warn `<name> to <server>
+ * unreachable (…)`, or an info `<name> connected…` (`reached`); undefined for any other line.
+ */
+function connectionLineOf(
+  line: string,
+): { name: string; msg: string; reached: boolean } | undefined {
+  const entry = entryOf(line);
+  if (entry?.context !== 'Connections') return undefined;
+  const name = entry.msg.split(' ', 1)[0]!;
+  if (entry.level === 40) return { name, msg: entry.msg, reached: false };
+  if (entry.level === 30 && entry.msg.startsWith(`${name} connected`))
+    return { name, msg: entry.msg, reached: true };
+  return undefined;
 }
 
 /**

@@ -72,6 +72,41 @@ describe('launchSystem', () => {
     );
   });
 
+  it('names the servers an unready app still cannot reach, not one it reached since', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'launcher-'));
+    mkdirSync(path.join(root, 'apps', 'unready', 'dist'), { recursive: true });
+    const line = (level: number, msg: string) =>
+      JSON.stringify({ level, context: 'Connections', msg }) + '\n';
+    // As ConnectionsLifecycle logs: mongodb unreachable; redis unreachable, then connected.
+    const lines =
+      line(40, 'mongodb to mongodb://127.0.0.1:2 unreachable (… (MONGODB_URI): ECONNREFUSED)') +
+      line(40, 'redis to redis://127.0.0.1:1 unreachable (… (REDIS_URL): ECONNREFUSED)') +
+      line(30, 'redis connected at redis://127.0.0.1:1');
+    writeFileSync(
+      path.join(root, 'apps', 'unready', 'dist', 'main.js'),
+      `process.stdout.write(${JSON.stringify(lines)});
+      require('node:http')
+        .createServer((request, response) => {
+          response.writeHead(503, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ status: 'error', error: { mongodb: { status: 'down' } } }));
+        })
+        .listen(Number(process.env.PORT), '127.0.0.1');
+      process.on('SIGTERM', () => process.exit(0));`,
+    );
+    const port = await freePort();
+    const failure = await launchSystem(
+      [{ app: 'unready', instanceId: 'unready-1', port, env: { PORT: String(port) } }],
+      { root, logDir: path.join(root, 'logs'), readyTimeoutMs: 1_500 },
+    ).then(
+      () => new Error('ready'),
+      (error: unknown) => error as Error,
+    );
+    expect(failure.message).toMatch(
+      /^unready-1 not ready within 1500 ms \(last: 503 \(down: mongodb\)\); mongodb to mongodb:\/\/127\.0\.0\.1:2 unreachable \(… \(MONGODB_URI\): ECONNREFUSED\); see /,
+    );
+    expect(failure.message).not.toContain('REDIS_URL');
+  });
+
   it("passes the app settings of the launcher's environment to every app, the plan winning", async () => {
     const root = echoAppRoot();
     const port = await freePort();

@@ -73,6 +73,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
       { port: cli.edgePort, host: edgeHost, owner: 'edge proxy', hostSetting: 'EDGE_HOST' },
     ],
     signal: stop,
+    stopGraceMs: stopGraceMs(env),
     log: (line: string) => out(`${line}\n`),
   };
   try {
@@ -161,7 +162,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     for (const timer of restarts) clearTimeout(timer);
     edge?.close();
     edge?.closeAllConnections();
-    await stopSystem(running, stopGraceMs(env));
+    await stopSystem(running, launch.stopGraceMs);
   }
 }
 

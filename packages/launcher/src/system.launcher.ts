@@ -39,6 +39,11 @@ export interface LaunchOptions {
   /** Aborting it stops the instances started so far; the promise then rejects. */
   signal?: AbortSignal;
   /**
+   * How long the instances get to stop after SIGTERM when the start fails, before SIGKILL (the
+   * SHUTDOWN_TIMEOUT_MS they were given and a margin). Default stopSystem's.
+   */
+  stopGraceMs?: number;
+  /**
    * The launcher's environment (the CLI passes process.env): the app settings in it
    * (APP_SETTINGS, e.g. TOPIC_PREFIX) reach every instance, except where the instance's planned
    * env sets the same name. Nothing else of it does, apart from PATH and HOME. Unset: only
@@ -84,7 +89,7 @@ export async function launchSystem(
     ]);
     return running;
   } catch (error) {
-    await stopSystem(running);
+    await stopSystem(running, options.stopGraceMs);
     throw error;
   } finally {
     if (onAbort) options.signal?.removeEventListener('abort', onAbort);

@@ -593,6 +593,41 @@ describe('runLauncher', () => {
     expect(out.map(page).find(Boolean)).toBe(`http://127.0.0.2:${edgePort}/`);
   });
 
+  it('gives the apps their SHUTDOWN_TIMEOUT_MS to stop when the start fails too', async () => {
+    const edgePort = 15_000 + Math.floor(Math.random() * 900);
+    const root = standInRoot();
+    const dist = (app: string) => path.join(root, 'apps', app, 'dist', 'main.js');
+    const graceful = path.join(root, 'trainer-service-stopped');
+    // trainer-service takes 16 s to stop (within its 20 s); projection-worker is never ready.
+    writeFileSync(
+      dist('trainer-service'),
+      readFileSync(dist('trainer-service'), 'utf8').replace(
+        "process.on('SIGTERM', () => process.exit(0));",
+        `process.on('SIGTERM', () => setTimeout(() => {
+          require('node:fs').writeFileSync(${JSON.stringify(graceful)}, '');
+          process.exit(0);
+        }, 16_000));`,
+      ),
+    );
+    writeFileSync(
+      dist('projection-worker'),
+      "setInterval(() => undefined, 1_000); process.on('SIGTERM', () => process.exit(0));",
+    );
+    const run = runLauncher({
+      args: [],
+      env: { ...environment(portBase(), edgePort), SHUTDOWN_TIMEOUT_MS: '20000' },
+      root,
+      stop: new AbortController().signal,
+      out: () => undefined,
+      err: () => undefined,
+      readyTimeoutMs: 2_000,
+    });
+    await expect(run).rejects.toThrow('projection-worker-1 not ready within 2000 ms');
+    leftovers.push(...pidsOf(root));
+    // It finished its graceful stop: not killed at the default 15 s.
+    expect(existsSync(graceful)).toBe(true);
+  }, 40_000);
+
   it('stops everything when asked, saying each app stopped', async () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
     const root = standInRoot();

@@ -13,8 +13,13 @@ describe('causeway-launch, when its terminal hangs up', () => {
   let launcher: ChildProcess | undefined;
 
   afterAll(async () => {
-    if (launcher?.exitCode === null && launcher.signalCode === null)
-      process.kill(-launcher.pid!, 'SIGKILL');
+    // A launcher still running (the test failed before the hangup): stopped as an operator
+    // would, SIGTERM, so that it stops its apps before their data is removed.
+    if (launcher && launcher.exitCode === null && launcher.signalCode === null) {
+      const gone = new Promise((resolve) => launcher!.once('exit', resolve));
+      launcher.kill('SIGTERM');
+      await gone;
+    }
     await removeNamespaceData(ns);
   }, 60_000);
 

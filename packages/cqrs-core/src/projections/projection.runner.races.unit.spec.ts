@@ -257,4 +257,40 @@ describe('ProjectionRunner checkpoint saves', () => {
     expect(reports).toBe(3);
     expect(state.get('acc-1')).toBe(30);
   });
+
+  it('stops, and rebuilds, when asked while a skip() is saving its checkpoint', async () => {
+    for (const ask of ['stop', 'rebuild'] as const) {
+      const store = new InMemoryEventStore();
+      await deposit(store, 'acc-1', 10, 666, 20);
+      const checkpoints = new SlowCheckpoints();
+      checkpoints.delays = [5, 200]; // the failed event's save, then the skip's (slow)
+      const runner = new ProjectionRunner({
+        eventStore: store,
+        checkpoints,
+        pollIntervalMs: 2,
+        backoff: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+        onError: () => undefined,
+        onSkipped: () => undefined,
+      });
+      const { projection, state } = balances('balances', poison);
+      runner.start(projection);
+      await until(() => runner.status()[0]!.failingAt !== undefined && checkpoints.inFlight === 0);
+      runner.skip('balances', 2);
+      await until(() => checkpoints.inFlight === 1); // the skip's save is in flight
+      const asked = ask === 'stop' ? runner.stop() : runner.rebuild('balances');
+      // Before, the loop subscribed again after that save without looking: stop() and
+      // rebuild() waited for a loop that never ended.
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        asked.then(() => 'done'),
+        new Promise((resolve) => (timer = setTimeout(resolve, 2_000, 'still waiting'))),
+      ]);
+      clearTimeout(timer);
+      expect(outcome).toBe('done');
+      // The rebuild replays from the start: up to the event still failing.
+      if (ask === 'rebuild') await until(() => runner.status()[0]!.failingAt?.position === 2);
+      expect(state.get('acc-1')).toBe(10);
+      await runner.stop();
+    }
+  });
 });

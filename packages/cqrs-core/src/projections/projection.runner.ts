@@ -519,6 +519,8 @@ export class ProjectionRunner {
         if (status.failingAt) {
           await this.giveUp(run, new Error('skipped by an operator'));
           attempt = 0;
+          // stop() or rebuild() may have come during that save, finding nothing to wake.
+          continue;
         }
       }
       let failure: { error: unknown; event?: StoredEvent } | undefined;

@@ -1,11 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Registry } from 'prom-client';
+import { shownValue } from '../config/shown-value';
 import {
   type EventStore,
   type StoredEvent,
   type Subscription,
 } from '../event-store/event-store.port';
 import { type HealthProbe } from '../health/health-probe.port';
+import { isMessageType } from '../messages/message.type';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
 import { throttledWarning } from '../router/throttled.warning';
 import { ProjectionWaitTimeoutError } from './projection.errors';
@@ -192,9 +194,12 @@ export class ProjectionRunner {
 
   /**
    * Starts `projection` from its saved checkpoint, in the background.
+   * @throws TypeError naming the field when `projection` is not one the runner can run (its
+   *   name, apply, types or reset), before anything is started
    * @throws Error when a projection of that name runs already, or after stop()
    */
   start(projection: Projection): this {
+    checkProjection(projection);
     if (this.stopped) throw new Error('ProjectionRunner: stopped; create another runner');
     if (this.running.has(projection.name))
       throw new Error(`ProjectionRunner: projection ${projection.name} runs already`);
@@ -690,6 +695,32 @@ export class ProjectionRunner {
       run.wake = done;
     });
   }
+}
+
+/**
+ * Refuses, at start(), a projection the loop could only fail on in the background: a name the
+ * checkpoint store refuses (retried for ever), types the subscription refuses (the loop died
+ * after one warning), a string as types (spread into one-letter types: nothing applied).
+ */
+function checkProjection(projection: Projection): void {
+  const refuse = (field: string, expected: string, value: unknown): never => {
+    throw new TypeError(
+      `ProjectionRunner.start: projection${field} must be ${expected}, got ${shownValue(value)}`,
+    );
+  };
+  if (typeof projection !== 'object' || projection === null) refuse('', 'an object', projection);
+  const { name, apply, types, reset } = projection;
+  if (typeof name !== 'string' || name.length === 0) refuse('.name', 'a non-empty string', name);
+  if (typeof apply !== 'function') refuse('.apply', 'a function', apply);
+  if (reset !== undefined && typeof reset !== 'function') refuse('.reset', 'a function', reset);
+  if (types === undefined) return;
+  if (!Array.isArray(types)) refuse('.types', 'an array of type names or message types', types);
+  const wrong = types.findIndex((type) => typeof type !== 'string' && !isMessageType(type));
+  if (wrong >= 0)
+    throw new TypeError(
+      'ProjectionRunner.start: projection.types must be an array of type names or message ' +
+        `types, got ${shownValue(types[wrong])} at index ${wrong}`,
+    );
 }
 
 /** A promise settled from outside: caught-up, or stopped first. */

@@ -291,6 +291,38 @@ describe('ProjectionRunner', () => {
         new RegExp(`^ProjectionRunner: ${named.replace('.', '\\.')} must be a positive`),
       );
   });
+
+  it('refuses a projection it cannot run when it is started, naming what is wrong', async () => {
+    const store = new InMemoryEventStore();
+    await deposit(store, 'acc-1', 10);
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      pollIntervalMs: 2,
+      onError: () => undefined,
+    });
+    const apply = () => undefined;
+    // Before, start() took each of these and the projection then failed in the background for
+    // ever (a name the checkpoint store refuses, retried with backoff), or died after one warning
+    // (types the subscription refuses, e.g. a message type imported as undefined), or spread a
+    // string into one-letter types and applied nothing: whenCaughtUp() never resolved.
+    for (const [projection, named] of [
+      [{ name: '', apply }, 'projection.name must be a non-empty string, got ""'],
+      [{ name: 'balances' }, 'projection.apply must be a function, got undefined'],
+      [{ name: 'balances', apply, types: [undefined] }, 'got undefined at index 0'],
+      [{ name: 'balances', apply, types: 'Deposited' }, 'projection.types must be an array'],
+      [{ name: 'balances', apply, reset: 'all' }, 'projection.reset must be a function'],
+    ] as const)
+      expect(() => runner.start(projection as unknown as Projection)).toThrow(
+        expect.objectContaining({ name: 'TypeError', message: expect.stringContaining(named) }),
+      );
+    expect(runner.status()).toEqual([]);
+    const { projection, state } = balances();
+    runner.start(projection); // the name was not taken by a refused start
+    await runner.whenCaughtUp();
+    expect(state.get('acc-1')).toBe(10);
+    await runner.stop();
+  });
 });
 
 describe('ProjectionRunner stopped by its own projection', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type DomainEvent } from '../domain/domain-event';
-import { messageType, type MessageType } from '../messages/message.type';
+import { assertSchema, messageType, type MessageType } from '../messages/message.type';
 import { type JsonObject } from './json.document';
 
 /** What a write did to a document: the seed's Diff (S4-2). */
@@ -99,6 +99,8 @@ export function documentCollection<T extends object = JsonObject>(
     throw new TypeError(
       `documentCollection: the name must be a letter followed by letters, digits or _, got ${JSON.stringify(name)}`,
     );
+  if (options.schema !== undefined)
+    assertSchema(`documentCollection(${name}): options.schema`, options.schema);
   const aggregateType = options.aggregateType ?? pascalCase(name);
   const names = {
     created: options.eventTypes?.created ?? `${aggregateType}Created`,

@@ -101,11 +101,9 @@ export function messageType<const Type extends string, Schema extends z.core.$Zo
     throw new TypeError(
       `messageType(${type}): version must be a positive integer, got ${String(version)}`,
     );
+  assertSchema(`messageType(${type}): the schema`, schema);
   const result = options.result;
-  if (result !== undefined && !isSchema(result))
-    throw new TypeError(
-      `messageType(${type}): result must be a zod schema (z.object({ … })), got ${String(result)}`,
-    );
+  if (result !== undefined) assertSchema(`messageType(${type}): result`, result);
   return Object.freeze({
     type,
     schema: schema as z.core.$ZodType<z.core.output<Schema>>,
@@ -130,6 +128,22 @@ export function messageType<const Type extends string, Schema extends z.core.$Zo
 /** Whether `value` is a zod 4 schema (classic or mini: both carry `_zod`). */
 export function isSchema(value: unknown): value is z.core.$ZodType {
   return typeof value === 'object' && value !== null && '_zod' in value;
+}
+
+/**
+ * Refuses what is not a zod 4 schema, where it is given rather than at the first parse (which
+ * would fail deep inside zod). A zod 3 schema (`_def` but no `_zod`) is the likely one: an
+ * application on zod 3 passes its schemas to a library built on zod 4.
+ * @throws TypeError naming `where`, and how to get a zod 4 schema when it is a zod 3 one
+ */
+export function assertSchema(where: string, value: unknown): asserts value is z.core.$ZodType {
+  if (isSchema(value)) return;
+  const zod3 = typeof value === 'object' && value !== null && '_def' in value;
+  throw new TypeError(
+    zod3
+      ? `${where} must be a zod 4 schema, got a zod 3 one: install zod 4 (a peer dependency of @causeway/cqrs-core), or import { z } from 'zod/v4' with zod 3.25`
+      : `${where} must be a zod schema (z.object({ … })), got ${String(value)}`,
+  );
 }
 
 /** Whether `value` is a {@link MessageType} (and not a type name). */

@@ -9,7 +9,7 @@ import {
 } from './message.errors';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './json.serializer';
 import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
-import { isMessageType, isSchema, type MessageType } from './message.type';
+import { assertSchema, isMessageType, type MessageType } from './message.type';
 import { type Upcaster, UpcasterChain } from './upcaster.chain';
 import { UnsupportedSchemaVersionError } from './upcaster.errors';
 
@@ -112,10 +112,9 @@ export class SerializerRegistry implements MessageSerializer {
       throw new TypeError(
         `SerializerRegistry.register(${type}): ${type} is a former name of ${renamed}; a name is either a type or a former name`,
       );
-    if (options.result !== undefined && !isSchema(options.result))
-      throw new TypeError(
-        `SerializerRegistry.register(${type}): options.result must be a zod schema, got ${String(options.result)}`,
-      );
+    assertSchema(`SerializerRegistry.register(${type}): the schema`, schema);
+    if (options.result !== undefined)
+      assertSchema(`SerializerRegistry.register(${type}): options.result`, options.result);
     this.types.set(type, {
       schema,
       version,

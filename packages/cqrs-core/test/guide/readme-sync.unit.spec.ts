@@ -36,4 +36,15 @@ describe('README.md samples', () => {
   it.each([...all.entries()])('quotes region %s', (_name, code) => {
     expect(samples.map(normalize)).toContain(normalize(code));
   });
+
+  // The guide's introduction points a reader to the runnable examples: it names every one
+  // (06-documents, S4, was added without it and the guide still spoke of five).
+  it('names every runnable example', () => {
+    const examples = readdirSync(join(here, '..', '..', '..', '..', 'examples')).filter((name) =>
+      /^\d\d-/.test(name),
+    );
+    expect(examples.length).toBeGreaterThan(5);
+    const intro = readme.slice(0, readme.indexOf('## Contents'));
+    for (const example of examples) expect(intro).toContain(`\`${example}\``);
+  });
 });

@@ -141,7 +141,9 @@ export class DocumentStore {
   async update<T>(
     collection: DocumentCollection<T>,
     id: string,
-    change: DocumentUpdater<T>,
+    // The collection alone fixes T: inferred from `change` too, a document missing a field
+    // (one with a schema default) was blamed on the collection, and an extra field passed.
+    change: DocumentUpdater<NoInfer<T>>,
     options: DocumentWriteOptions = {},
   ): Promise<DocumentWrite<T>> {
     checkId(collection.name, id);

@@ -160,7 +160,10 @@ export class DocumentStore {
         );
       // Null members are removed before the schema sees the document, so that what is checked
       // is what is stored: a required nullable field fails here, at its first write.
-      const next = jsonDocumentOf(validated(collection, id, withoutNullMembers(returned)), where);
+      const next = jsonDocumentOf(
+        validated(collection, id, withoutNullMembers(returned), returned),
+        where,
+      );
       const isNew = loaded.state === undefined;
       const mergePatch = isNew ? next : mergePatchOf(loaded.state!, next);
       if (!isNew && Object.keys(mergePatch).length === 0) return unchanged(collection, id, loaded);
@@ -355,18 +358,39 @@ function unchanged<T>(
   };
 }
 
-function validated<T>(collection: DocumentCollection<T>, id: string, value: unknown): unknown {
+function validated<T>(
+  collection: DocumentCollection<T>,
+  id: string,
+  value: unknown,
+  returned: unknown,
+): unknown {
   const { schema } = collection.options;
   if (!schema) return value;
   const result = z.safeParse(schema, value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
+  const path = issue?.path ?? [];
+  // A member the change set to null was removed before the check, so a `.nullable()` field
+  // reads "received undefined": say where the null went and what to declare instead.
+  const removed = valueAt(returned, path) === null;
   throw new DocumentValidationError(
     collection.name,
     id,
-    issue ? issue.path.map((key) => String(key)).join('.') : '',
-    issue?.message ?? 'is invalid',
+    path.map((key) => String(key)).join('.'),
+    (issue?.message ?? 'is invalid') +
+      (removed
+        ? ' (the change set it to null, and a document drops null members as a merge patch does: declare the field .optional() and leave it out, not .nullable())'
+        : ''),
   );
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value;
+  for (const key of path) {
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
 }
 
 /** @throws TypeError when `id` is not a non-empty string without control characters */

@@ -472,9 +472,29 @@ export function describeDocumentStoreConformance(
       const nullable = documentCollection(`users_${suffix()}`, {
         schema: z.object({ name: z.string(), nickname: z.string().nullable() }),
       });
+      // Its message says where the null went, not only "received undefined".
+      const advice =
+        'the change set it to null, and a document drops null members as a merge patch does: declare the field .optional()';
+      const refused = documents.update(nullable, 'ash', () => ({ name: 'Ash', nickname: null }));
+      await expect(refused).rejects.toMatchObject({
+        name: 'DocumentValidationError',
+        field: 'nickname',
+      });
+      await expect(refused).rejects.toThrow(advice);
+      const nested = documentCollection(`users_${suffix()}`, {
+        schema: z.object({ profile: z.object({ nickname: z.string().nullable() }) }),
+      });
       await expect(
-        documents.update(nullable, 'ash', () => ({ name: 'Ash', nickname: null })),
-      ).rejects.toMatchObject({ name: 'DocumentValidationError', field: 'nickname' });
+        documents.update(nested, 'ash', () => ({ profile: { nickname: null } })),
+      ).rejects.toThrow(
+        `profile.nickname Invalid input: expected string, received undefined (${advice}`,
+      );
+      // A field left out is not told about nulls.
+      await expect(
+        documents.update(nullable, 'misty', () => ({ name: 'Misty' }) as never),
+      ).rejects.toThrow(
+        /^Invalid document users_\w+\/misty: nickname Invalid input: expected string, received undefined$/,
+      );
     });
 
     it('keeps nulls inside arrays as written: a patch replaces an array whole', async () => {

@@ -16,9 +16,9 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-it('exits once it closed its router and its Redis connection, subscriber left open', async () => {
+async function runService(env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'closing-service.cjs')], {
-    env: { ...process.env, REDIS_URL: ns.redisUrl, KEY_PREFIX: ns.keyPrefix },
+    env: { ...process.env, REDIS_URL: ns.redisUrl, KEY_PREFIX: ns.keyPrefix, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -37,8 +37,25 @@ it('exits once it closed its router and its Redis connection, subscriber left op
     });
   });
   if (exit === 'hung') child.kill('SIGKILL');
+  return { exit, stderr, stdout, closedAt };
+}
+
+it('exits once it closed its router and its Redis connection, subscriber left open', async () => {
+  const { exit, stderr, stdout, closedAt } = await runService();
   expect({ exit, stderr }).toEqual({ exit: 0, stderr: '' });
   expect(stdout).toBe('CLOSED\n');
   // Nothing waits for a timeout of its own: the blocked reads end with the connection.
   expect(Date.now() - closedAt).toBeLessThan(5_000);
+}, 40_000);
+
+// The router left running too: its subscriptions' reads fail on the closed connection. Before,
+// their heartbeat and read-retry timers held the process for ever (the reads retried every
+// second on a connection that would never come back).
+it('exits once it closed its Redis connection, router and subscriber left open', async () => {
+  const { exit, stdout, closedAt } = await runService({ FORGET: 'router' });
+  expect(exit).toBe(0);
+  expect(stdout).toBe('CLOSED\n');
+  // At most the socket timeout of a blocking read written just before the close (blockMs plus
+  // the silence timeout: 11 s by default): ioredis leaves that timer running on close.
+  expect(Date.now() - closedAt).toBeLessThan(15_000);
 }, 40_000);

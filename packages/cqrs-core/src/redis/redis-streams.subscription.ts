@@ -77,6 +77,13 @@ interface ReadArguments {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * A wait that does not hold the process: the subscription's own timers (heartbeat, read retry)
+ * must not keep alive a process whose Redis connections are all closed — a router left running
+ * after its connection was closed would otherwise retry its reads for ever. While the
+ * connection is open, its socket keeps the process alive.
+ */
+const idle = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * One subscribe() call: a consumer of one group on some topics. Reads the partitions it owns
@@ -421,6 +428,7 @@ export class StreamsSubscription {
     this.tickTimer = setTimeout(() => {
       void this.tickOnce().finally(() => this.scheduleTick());
     }, this.context.timing.heartbeatMs);
+    this.tickTimer.unref(); // see idle()
   }
 
   /** Ticks run one after another, never concurrently. */
@@ -506,7 +514,7 @@ export class StreamsSubscription {
           this.ownership.groupsLost();
           await this.ownership.repairGroups().catch(() => undefined);
         }
-        await sleep(Math.min(1_000, 50 * 2 ** failures++));
+        await idle(Math.min(1_000, 50 * 2 ** failures++));
       } finally {
         for (const part of parts) {
           part.inRead = false;

@@ -1,0 +1,173 @@
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import {
+  contractsSerializer,
+  ORDER_PLACED,
+  type OrderPlaced,
+  type ProgressEvent,
+  type ProgressStatus,
+} from '@causeway/contracts';
+import { createMessage } from '@causeway/cqrs-core';
+import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
+import { RedisNotificationLog, RedisProgressStatuses, TokenService } from '@causeway/platform';
+import {
+  removeNamespaceData,
+  serverAddress,
+  startServiceProcess,
+  testNamespace,
+  waitForStatus,
+  type ServiceProcess,
+} from '@causeway/testkit';
+import Redis from 'ioredis';
+
+const ns = testNamespace('orderkill');
+const TOPIC_PREFIX = `${ns.id}.`;
+const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
+const ORDER_TOPIC = `${TOPIC_PREFIX}order-events-v2`;
+const tokens = new TokenService({ secret: JWT_SECRET });
+
+/**
+ * SIGKILL of order-processor at observable points of an order (the durability of ADR 015
+ * points 2 and 3): a restarted instance finishes what was acknowledged, stores no step twice,
+ * and tells every stored step to the user once.
+ */
+describe('order-processor killed in the middle of an order', () => {
+  let service: ServiceProcess | undefined;
+  let redis: Redis;
+  let log: RedisNotificationLog;
+  let statuses: RedisProgressStatuses;
+  const kafka = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: `test-${ns.id}` });
+  let publisher: KafkaPublisher;
+  let ash: string;
+
+  /** An instance on the namespace; the dead one's group session ends after 6 s (the broker's least). */
+  async function start(instance: string): Promise<ServiceProcess> {
+    const started = await startServiceProcess({
+      appDir: path.join(__dirname, '..'),
+      env: {
+        REDIS_URL: serverAddress('redis'),
+        KAFKA_BROKERS: serverAddress('kafka'),
+        MONGODB_URI: ns.mongoUri(),
+        ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+        JWT_SECRET,
+        TOPIC_PREFIX,
+        INSTANCE_ID: instance,
+        ORDER_STEP_DELAY_MS: '700',
+        ORDER_CONSUMER_SESSION_TIMEOUT_MS: '6000',
+        ORDER_CATALOG: JSON.stringify({ tea: { stock: 5, priceCents: 300 } }),
+        PAYMENT_LIMIT_CENTS: '10000',
+      },
+    });
+    await waitForStatus(`${started.url}/health/ready`, 200, 40_000);
+    return started;
+  }
+
+  beforeAll(async () => {
+    redis = new Redis(serverAddress('redis'));
+    log = new RedisNotificationLog({ client: redis, keyPrefix: `${TOPIC_PREFIX}:` });
+    statuses = new RedisProgressStatuses({
+      client: redis,
+      keyPrefix: `${TOPIC_PREFIX}:`,
+      ttlMs: 86_400_000,
+    });
+    await kafka.open();
+    publisher = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
+    ash = (await tokens.issue('ash')).token;
+  }, 60_000);
+
+  afterAll(async () => {
+    await publisher?.close();
+    await kafka.close();
+    await service?.stop('SIGTERM');
+    redis?.disconnect();
+    await removeNamespaceData(ns, ['mongodb', 'redis', 'kafka']);
+  }, 60_000);
+
+  async function place(): Promise<OrderPlaced> {
+    const order: OrderPlaced = {
+      taskId: randomUUID(),
+      userId: 'ash',
+      items: [{ sku: 'tea', quantity: 1 }],
+      placedAt: new Date().toISOString(),
+    };
+    await publisher.publish(ORDER_TOPIC, [
+      createMessage({
+        type: ORDER_PLACED,
+        data: order,
+        category: 'event',
+        aggregateId: order.taskId,
+        causedBy: null,
+      }),
+    ]);
+    return order;
+  }
+
+  async function notified(taskId: string): Promise<ProgressEvent[]> {
+    return (await log.read(undefined, 10_000))
+      .map((entry) => entry.notification)
+      .filter((n) => n.method === 'progress.update' && n.params.taskId === taskId)
+      .map((n) => n.params as unknown as ProgressEvent);
+  }
+
+  /** Polls the user's notifications until `seen` holds for them (the observable kill point). */
+  async function until(
+    taskId: string,
+    seen: (events: ProgressEvent[]) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<ProgressEvent[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const events = await notified(taskId);
+      if (seen(events)) return events;
+      if (Date.now() > deadline) throw new Error(`task ${taskId}: not seen in ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async function history(taskId: string): Promise<ProgressEvent[]> {
+    const response = await fetch(`${service!.url}/api/v2/progress/history/${taskId}`, {
+      headers: { Authorization: `Bearer ${ash}` },
+    });
+    return ((await response.json()) as { events: ProgressEvent[] }).events;
+  }
+
+  const steps = (taskId: string) => [
+    `${taskId}:0:STARTED`,
+    `${taskId}:1:PROGRESS`,
+    `${taskId}:2:PROGRESS`,
+    `${taskId}:3:PROGRESS`,
+    `${taskId}:4:COMPLETED`,
+  ];
+
+  it('a restarted instance resumes after the last stored step: every step once, stored and told', async () => {
+    service = await start('order-processor-k1');
+    const placed = await place();
+    // Killed during the pause before 'check stock', 'validate order' stored and told.
+    await until(placed.taskId, (events) => events.some((e) => e.currentStep === 1));
+    await service.stop('SIGKILL');
+
+    service = await start('order-processor-k2');
+    const told = await until(placed.taskId, (events) =>
+      events.some((e) => e.eventType === 'COMPLETED'),
+    );
+    expect(told.map((e) => e.eventId)).toEqual(steps(placed.taskId));
+    expect((await history(placed.taskId)).map((e) => e.eventId)).toEqual(steps(placed.taskId));
+    expect(await statuses.get(placed.taskId)).toMatchObject<Partial<ProgressStatus>>({
+      status: 'COMPLETED',
+      eventCount: 5,
+    });
+  }, 60_000);
+
+  it('killed right after COMPLETED: the redelivery stores and tells nothing twice, and the next order runs', async () => {
+    const placed = await place();
+    await until(placed.taskId, (events) => events.some((e) => e.eventType === 'COMPLETED'));
+    await service!.stop('SIGKILL');
+
+    service = await start('order-processor-k3');
+    const next = await place();
+    await until(next.taskId, (events) => events.some((e) => e.eventType === 'COMPLETED'));
+    expect((await notified(placed.taskId)).map((e) => e.eventId)).toEqual(steps(placed.taskId));
+    expect((await history(placed.taskId)).map((e) => e.eventId)).toEqual(steps(placed.taskId));
+    expect((await notified(next.taskId)).map((e) => e.eventId)).toEqual(steps(next.taskId));
+  }, 60_000);
+});

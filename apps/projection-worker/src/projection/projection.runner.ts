@@ -11,6 +11,7 @@ import {
   ReadModelsCatchUp,
   type SkippedEvent,
 } from './read-models.catch-up';
+import { NotifiedMoves } from './moves.notified';
 import { ReadModelsProjector } from './read-models.projector';
 
 /**
@@ -45,6 +46,8 @@ import { ReadModelsProjector } from './read-models.projector';
 export class ProjectionRunner {
   private readonly projector: ReadModelsProjector;
   private readonly notifier: PositionNotifier;
+  /** The moves known notified: a periodic run notifies the others it reads (see NotifiedMoves). */
+  private readonly notifiedMoves = new NotifiedMoves();
   private readonly catchUp: ReadModelsCatchUp;
   private readonly horizonMs: number;
   private readonly rebuildHorizonMs: number;
@@ -142,10 +145,13 @@ export class ProjectionRunner {
     }
     // Independent writes (a move changes no membership), so both at once: a redelivery after
     // either failed repeats both, and each is idempotent.
-    await Promise.all([
-      this.projector.apply(event),
-      this.notifier.notify(event as Envelope<TrainerMovedEvent>),
-    ]);
+    await Promise.all([this.projector.apply(event), this.notify(event)]);
+  }
+
+  /** Appends the move's notification (unless the log has it), and knows it notified then. */
+  private async notify(event: Envelope): Promise<void> {
+    await this.notifier.notify(event as Envelope<TrainerMovedEvent>);
+    this.notifiedMoves.add(event);
   }
 
   /**
@@ -158,7 +164,7 @@ export class ProjectionRunner {
    */
   private async notified(event: Envelope, rebuilding: boolean): Promise<void> {
     if (this.toNotify(event, rebuilding ? this.rebuildHorizonMs : this.horizonMs))
-      await this.notifier.notify(event as Envelope<TrainerMovedEvent>);
+      await this.notify(event);
   }
 
   /**
@@ -178,6 +184,8 @@ export class ProjectionRunner {
    * one is started now (`runNow`), or right after the one in flight. Told once per loss.
    */
   private lose(lost: LostCheckpoint, noticedBy: string, runNow: boolean): void {
+    // The notification log lives with the read models: lost with them.
+    this.notifiedMoves.clear();
     if (this.caughtUp) {
       this.caughtUp = false;
       this.options.onLost?.({ ...lost, noticedBy });
@@ -200,15 +208,15 @@ export class ProjectionRunner {
   private catchUpRun(): void {
     this.inFlight = true;
     this.again = false;
-    // Only what this run applied: a move the live path applied was notified by it (or its
-    // redelivery will be); one applied here, the live path has not seen yet, or the bus lost.
-    // After a run that failed, every move read, as at start: that run may have applied a move
-    // and failed to notify it (the log answers the ones it has in one GET).
-    const everyMove = this.failures > 0;
+    // What this run applied, and every move read not known notified (NotifiedMoves): applied
+    // is not notified. trainer-service writes a first move through itself, a live delivery may
+    // apply a move and fail to notify it before the bus dead-letters it, and a run that failed
+    // may have applied moves it did not notify. The live path marks the moves it notified, so
+    // in the steady state this costs no look-up (the log answers the others in one GET each).
     this.running = this.catchUp
       .run(
         (event, applied, rebuilding) =>
-          applied || everyMove ? this.notified(event, rebuilding) : undefined,
+          applied || !this.notifiedMoves.has(event) ? this.notified(event, rebuilding) : undefined,
         this.abort.signal,
       )
       .then((events) => {

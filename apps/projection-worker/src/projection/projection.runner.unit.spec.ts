@@ -16,6 +16,7 @@ import {
   InMemoryNotificationLog,
   InMemoryTrainerPositions,
   PositionNotifier,
+  positionRow,
 } from '@causeway/platform';
 import { ProjectionRunner } from './projection.runner';
 
@@ -384,5 +385,71 @@ describe('ProjectionRunner after an outage (moves it has not notified)', () => {
     await runner.stop();
     expect(refused).toBe(1);
     expect(await xs()).toEqual([7]);
+  });
+
+  it("notifies, in a periodic run, a trainer's first move trainer-service wrote through and the bus lost", async () => {
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    const positions = new InMemoryTrainerPositions();
+    const notifications = new InMemoryNotificationLog();
+    let periodicRead!: () => void;
+    const periodic = new Promise<void>((resolve) => (periodicRead = resolve));
+    const runner = new ProjectionRunner({
+      serverId: 'projection-1',
+      eventStore,
+      positions,
+      groups: new InMemoryGroupMembers(),
+      notifications,
+      checkpoints: new InMemoryCheckpointStore(),
+      catchUpIntervalMs: 20,
+      onProgress: (progress) => progress.events > 0 && periodicRead(),
+    });
+    await runner.start();
+    // trainer-service appends the trainer's first move and writes its row through (version 1),
+    // then dies before its eager notification; the bus never delivers the event here.
+    const event = moved('ash', 7, 7);
+    await eventStore.append('trainer-ash', [event], { expectedVersion: 'any' });
+    await positions.apply(positionRow(event.data as TrainerMovedEvent, 1));
+    await periodic;
+    await runner.stop();
+    const logged = (await notifications.read(undefined, 1_000)).map((entry) => entry.notification);
+    expect(logged.map((n) => n.notificationId)).toEqual([`position:${event.messageId}`]);
+  });
+
+  it('notifies, in a periodic run, a move whose live delivery applied it and failed to notify it', async () => {
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    const notifications = new InMemoryNotificationLog();
+    const append = notifications.append.bind(notifications) as (
+      ...args: unknown[]
+    ) => Promise<string | undefined>;
+    let away = false;
+    Object.assign(notifications, {
+      append: (...args: unknown[]) =>
+        away ? Promise.reject(new Error('notification log away')) : append(...args),
+    });
+    let periodicRead!: () => void;
+    const periodic = new Promise<void>((resolve) => (periodicRead = resolve));
+    let started = false;
+    const runner = new ProjectionRunner({
+      serverId: 'projection-1',
+      eventStore,
+      positions: new InMemoryTrainerPositions(),
+      groups: new InMemoryGroupMembers(),
+      notifications,
+      checkpoints: new InMemoryCheckpointStore(),
+      catchUpIntervalMs: 20,
+      onProgress: (progress) => started && progress.events > 0 && periodicRead(),
+    });
+    await runner.start();
+    started = true;
+    await eventStore.append('trainer-ash', [moved('ash', 0, 0)], { expectedVersion: 'any' });
+    const [event] = await eventStore.readStream('trainer-ash');
+    // Every delivery applies it and fails to notify it: the bus dead-letters it.
+    away = true;
+    await expect(runner.handle(event!)).rejects.toThrow('notification log away');
+    away = false;
+    await periodic;
+    await runner.stop();
+    const logged = (await notifications.read(undefined, 1_000)).map((entry) => entry.notification);
+    expect(logged.map((n) => n.notificationId)).toEqual([`position:${event!.messageId}`]);
   });
 });

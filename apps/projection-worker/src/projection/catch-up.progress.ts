@@ -11,7 +11,7 @@ export const PROGRESS_EVERY_MS = 5_000;
  * (the periodic catch-up every 30 s must not fill the log).
  */
 export class CatchUpProgressLog {
-  private run: { startedAt: number; toldAt: number; events: number; told: boolean } | undefined;
+  private run: { id: number; startedAt: number; toldAt: number; told: boolean } | undefined;
 
   constructor(
     private readonly log: (message: string) => void,
@@ -22,11 +22,11 @@ export class CatchUpProgressLog {
   /** Pass as `onProgress`. */
   readonly report = (progress: CatchUpProgress): void => {
     const now = this.now();
-    // A run that failed or was stopped never caught up: the next one counts from 0 again.
-    if (!this.run || progress.events < this.run.events)
-      this.run = { startedAt: now, toldAt: now, events: 0, told: false };
+    // By the run's number, not its event count: a run after one that failed or was stopped
+    // (no last report) may report as many events as that one did, and is a new run all the same.
+    if (this.run?.id !== progress.run)
+      this.run = { id: progress.run, startedAt: now, toldAt: now, told: false };
     const run = this.run;
-    run.events = progress.events;
     const seconds = ((now - run.startedAt) / 1000).toFixed(1);
     const where = `${progress.events} events applied, at position ${progress.position}`;
     if (progress.caughtUp) {

@@ -52,6 +52,11 @@ export interface CatchUpProgress {
   events: number;
   /** The checkpoint the run saved: the global log position it has reached. */
   position: number;
+  /**
+   * Which run of this catch-up the report is of (1, 2, … in the order they began): a new number
+   * is a new run, also after one that failed or was stopped part-way without a last report.
+   */
+  run: number;
   /** Whether the run rebuilds the read models (no checkpoint, or one that went back). */
   rebuilding: boolean;
   /** Whether the page reached the end of the log (the run's last report). */
@@ -99,6 +104,8 @@ export class ReadModelsCatchUp {
   private markRead = false;
   /** The mark is saved for the rebuild under way (cleared with it, and by a loss). */
   private marked = false;
+  /** How many runs began (the current run's number, see CatchUpProgress.run). */
+  private runs = 0;
 
   constructor(private readonly options: ReadModelsCatchUpOptions) {}
 
@@ -126,6 +133,7 @@ export class ReadModelsCatchUp {
     const { checkpoints, projector, name } = this.options;
     const batchSize = this.options.batchSize ?? 500;
     let total = 0;
+    const run = ++this.runs;
     // A run from no checkpoint, or from one that went back, rebuilds the read models from
     // history: what it reads may have been notified long ago, by a log since lost with them.
     // So does a run after one that began a rebuild and did not finish it.
@@ -183,6 +191,7 @@ export class ReadModelsCatchUp {
       this.options.onProgress?.({
         events: total,
         position: Math.max(from, page.position),
+        run,
         rebuilding,
         caughtUp: page.caughtUp,
       });

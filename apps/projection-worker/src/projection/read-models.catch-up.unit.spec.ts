@@ -138,16 +138,28 @@ describe('ReadModelsCatchUp', () => {
     // No checkpoint: a rebuild, in pages of 2.
     await catchUp.run();
     expect(reports).toEqual([
-      { events: 2, position: positions[1], rebuilding: true, caughtUp: false },
-      { events: 4, position: positions[3], rebuilding: true, caughtUp: false },
-      { events: 5, position: await checkpoints.load('test'), rebuilding: true, caughtUp: true },
+      { events: 2, position: positions[1], run: 1, rebuilding: true, caughtUp: false },
+      { events: 4, position: positions[3], run: 1, rebuilding: true, caughtUp: false },
+      {
+        events: 5,
+        position: await checkpoints.load('test'),
+        run: 1,
+        rebuilding: true,
+        caughtUp: true,
+      },
     ]);
     // From a checkpoint: not a rebuild.
     reports.length = 0;
     await eventStore.append('trainer-ash', [moved('ash', 6)], { expectedVersion: 'any' });
     await catchUp.run();
     expect(reports).toEqual([
-      { events: 1, position: await checkpoints.load('test'), rebuilding: false, caughtUp: true },
+      {
+        events: 1,
+        position: await checkpoints.load('test'),
+        run: 2,
+        rebuilding: false,
+        caughtUp: true,
+      },
     ]);
   });
 

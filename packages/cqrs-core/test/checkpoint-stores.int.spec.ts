@@ -53,6 +53,58 @@ describe('RedisCheckpointStore keys', () => {
   });
 });
 
+describe('RedisCheckpointStore stored values', () => {
+  it.each([
+    ['abc', TypeError, '"abc"'],
+    ['', TypeError, '""'],
+    ['12.5', TypeError, '"12.5"'],
+    ['-3', TypeError, '"-3"'],
+    ['0x10', TypeError, '"0x10"'],
+    ['99999999999999999999', RangeError, '100000000000000000000'],
+  ])(
+    'refuses to load a hand-edited %p, naming the hash, the field and the value',
+    async (stored, type, shown) => {
+      const key = `${ns.keyPrefix}checkpoints:edited:${run++}`;
+      const store = new RedisCheckpointStore(redis, key);
+      await store.save('positions', 42);
+      await store.save('other', 7);
+      await redis.hset(key, 'positions', stored);
+      const loaded = store.load('positions');
+      await expect(loaded).rejects.toThrow(type);
+      await expect(loaded).rejects.toThrow(
+        `RedisCheckpointStore: the field "positions" of the hash "${key}" holds ${shown}, not a checkpoint position (a non-negative integer (at most 9007199254740991))`,
+      );
+      expect(await store.load('other')).toBe(7);
+      // Set right by hand again, it loads.
+      await redis.hset(key, 'positions', '43');
+      expect(await store.load('positions')).toBe(43);
+    },
+  );
+});
+
+describe('MongoCheckpointStore stored values', () => {
+  it.each([
+    ['abc', TypeError, '"abc"'],
+    [12.5, RangeError, '12.5'],
+    [-3, RangeError, '-3'],
+  ])(
+    'refuses to load a hand-edited position of %p, naming the collection, the name and the value',
+    async (stored, type, shown) => {
+      const collection = `checkpoints_edited_${run++}`;
+      const store = new MongoCheckpointStore(connection, collection);
+      await store.save('positions', 42);
+      await connection
+        .db!.collection(collection)
+        .updateOne({ name: 'positions' }, { $set: { position: stored } });
+      const loaded = store.load('positions');
+      await expect(loaded).rejects.toThrow(type);
+      await expect(loaded).rejects.toThrow(
+        `MongoCheckpointStore: the checkpoint "positions" in the collection "${collection}" holds ${shown}, not a checkpoint position (a non-negative integer (at most 9007199254740991))`,
+      );
+    },
+  );
+});
+
 describe('MongoCheckpointStore construction', () => {
   it('takes { connection, collection } as the other MongoDB stores do', async () => {
     const store = new MongoCheckpointStore({ connection, collection: 'checkpoints_options' });

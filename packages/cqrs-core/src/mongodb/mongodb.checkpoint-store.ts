@@ -1,6 +1,10 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
-import { checkCheckpointName, checkCheckpointPosition } from '../outbox/checkpoint-store.rules';
+import {
+  checkCheckpointName,
+  checkCheckpointPosition,
+  checkStoredPosition,
+} from '../outbox/checkpoint-store.rules';
 
 interface CheckpointDocument {
   _id: string;
@@ -61,10 +65,19 @@ export class MongoCheckpointStore implements CheckpointStore {
       connection.model<CheckpointDocument>(collection, schema);
   }
 
+  /**
+   * @throws TypeError (RangeError for a number that is not a non-negative safe integer) when the
+   *   highest document of the name holds anything else (a hand edit; a string sorts above every
+   *   number), naming the collection, the name and the value
+   */
   async load(name: string): Promise<number> {
     checkCheckpointName(name);
     const latest = await this.model.find({ name }).sort({ position: -1 }).limit(1).lean();
-    return latest[0]?.position ?? 0;
+    if (latest[0] === undefined) return 0;
+    return checkStoredPosition(
+      latest[0].position,
+      `MongoCheckpointStore: the checkpoint ${JSON.stringify(name)} in the collection ${JSON.stringify(this.model.collection.collectionName)}`,
+    );
   }
 
   async save(name: string, position: number): Promise<void> {

@@ -11,7 +11,11 @@ import { checkCheckpointName, checkCheckpointPosition } from './checkpoint-store
  * store).
  */
 export interface CheckpointStore {
-  /** The last saved position of `name`; 0 when there is none. */
+  /**
+   * The last saved position of `name`; 0 when there is none. A stored value that is not a
+   * position (a hand edit) is refused, naming where it lies and the value (`checkStoredPosition`),
+   * never returned as NaN or a string.
+   */
   load(name: string): Promise<number>;
   save(name: string, position: number): Promise<void>;
   /**

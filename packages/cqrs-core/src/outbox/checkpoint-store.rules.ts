@@ -25,4 +25,20 @@ export function checkCheckpointPosition(position: unknown): asserts position is 
     throw new RangeError(`position must be ${NON_NEGATIVE}, got ${position}`);
 }
 
+/**
+ * Checks a position a store read back before `load` returns it. `save` only ever writes a
+ * non-negative safe integer, so anything else was written by hand or by another program: NaN
+ * or a string taken for a position would fail every reader of the checkpoint later, on an
+ * error that names neither (a review, session 40). Redis stores pass the field's digits as a
+ * number, and anything else as the string it holds.
+ * @param where who read it and from where, e.g. `RedisCheckpointStore: the field "x" of the hash "y"`
+ * @throws TypeError when `stored` is not a number, RangeError when it is not a non-negative
+ *   safe integer; both say `where`, the value and what a position must be
+ */
+export function checkStoredPosition(stored: unknown, where: string): number {
+  if (typeof stored === 'number' && Number.isSafeInteger(stored) && stored >= 0) return stored;
+  const message = `${where} holds ${shownValue(stored)}, not a checkpoint position (${NON_NEGATIVE}): set it to the position to resume from, or remove it to start again from 0`;
+  throw typeof stored === 'number' ? new RangeError(message) : new TypeError(message);
+}
+
 const NON_NEGATIVE = `a non-negative integer (at most ${Number.MAX_SAFE_INTEGER})`;

@@ -1,7 +1,11 @@
 import { RedisScript } from './redis.script';
 import type Redis from 'ioredis';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
-import { checkCheckpointName, checkCheckpointPosition } from '../outbox/checkpoint-store.rules';
+import {
+  checkCheckpointName,
+  checkCheckpointPosition,
+  checkStoredPosition,
+} from '../outbox/checkpoint-store.rules';
 
 // Set-if-greater, atomically.
 const SAVE = new RedisScript(`
@@ -43,9 +47,19 @@ export class RedisCheckpointStore implements CheckpointStore {
     this.key = resolved;
   }
 
+  /**
+   * @throws TypeError (RangeError for digits beyond a safe integer) when the field holds
+   *   anything but the digits `save` writes (a hand edit), naming the hash, the field and the value
+   */
   async load(name: string): Promise<number> {
     checkCheckpointName(name);
-    return Number((await this.redis.hget(this.key, name)) ?? 0);
+    const stored = await this.redis.hget(this.key, name);
+    if (stored === null) return 0;
+    // Digits only: Number() would take '' for 0, '0x10' for 16 and 'abc' for NaN.
+    return checkStoredPosition(
+      /^\d+$/.test(stored) ? Number(stored) : stored,
+      `RedisCheckpointStore: the field ${JSON.stringify(name)} of the hash ${JSON.stringify(this.key)}`,
+    );
   }
 
   async save(name: string, position: number): Promise<void> {

@@ -24,6 +24,13 @@ const agent = new EdgeAgent();
  *   headers gets the client 504 (problem details); once connected the request is not retried
  *   elsewhere (the backend may have acted on it). After the headers there is no time limit, so
  *   SSE streams stay open as long as both ends want.
+ * - A kept-alive connection the backend closed just before the request reached it (an app's
+ *   graceful stop closes its idle connections; the edge cannot tell until it writes): a GET,
+ *   HEAD or OPTIONS without a body whose connection then ends or resets (ECONNRESET, EPIPE)
+ *   before any answer is tried once more on a fresh connection — to the same instance, or the
+ *   next one when that refuses it. Those methods are safe to repeat (RFC 9110 §9.2.2), as
+ *   clients and proxies do in this race; anything else (a POST) is never sent twice: the
+ *   backend may have acted on it, so the client gets 502 as below.
  * - No backend accepting a connection: 502 (504 when the last one timed out connecting).
  *   Each of these problems names `app`, the app behind the path, so that a client's report
  *   says which one to look at (never an instance's address: that stays internal).
@@ -36,6 +43,7 @@ export function forward(
   app: string,
 ): void {
   const headers = forwardedHeaders(request);
+  const repeatable = REPEATABLE_METHODS.has(request.method ?? '') && !hasBody(request);
   let clientGone = false;
   let current: http.ClientRequest | undefined;
   response.once('close', () => {
@@ -43,7 +51,7 @@ export function forward(
     current?.destroy();
   });
 
-  const tryBackend = (index: number, lastTimedOut: boolean): void => {
+  const tryBackend = (index: number, lastTimedOut: boolean, fresh = false): void => {
     if (clientGone) return;
     const backend = backends[index];
     if (backend === undefined) {
@@ -64,7 +72,9 @@ export function forward(
         method: request.method,
         path: request.url,
         headers,
-        agent,
+        // One connection of its own (closed after the answer): not another idle one of the pool,
+        // which the stopping app may have closed as well.
+        agent: fresh ? false : agent,
         timeout: timeoutMs, // socket idle time, connecting included
       });
     } catch {
@@ -73,21 +83,26 @@ export function forward(
       return;
     }
     current = upstream;
-    const fail = (timedOut: boolean) => {
+    const fail = (timedOut: boolean, error?: NodeJS.ErrnoException) => {
       if (failed || answered || clientGone) return;
       failed = true;
       upstream.destroy();
       if (!connected) tryBackend(index + 1, timedOut);
-      else if (timedOut)
+      else if (!timedOut && upstream.reusedSocket && closedBeforeReading(error) && repeatable) {
+        request.unpipe(upstream);
+        tryBackend(index, false, true);
+      } else if (timedOut)
         answerProblem(response, 'edge-timeout', `${app} sent no answer within ${timeoutMs} ms`);
       else answerProblem(response, 'edge-no-instance', `the ${app} instance dropped the request`);
     };
     upstream.on('timeout', () => fail(true));
-    upstream.on('error', () => fail(false));
+    upstream.on('error', (error) => fail(false, error));
     upstream.on('socket', (socket) => {
       const send = () => {
         connected = true;
-        request.pipe(upstream);
+        // A retry: the (empty) body was read by the first attempt, whose pipe ended it.
+        if (request.readableEnded) upstream.end();
+        else request.pipe(upstream);
       };
       if (socket.connecting) socket.once('connect', send);
       else send(); // a kept-alive connection
@@ -105,6 +120,23 @@ export function forward(
     });
   };
   tryBackend(0, false);
+}
+
+/** Safe methods (RFC 9110 §9.2.1): the edge may send one again when it was never read. */
+const REPEATABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Whether the client sends a body (one the edge could not send a second time). */
+function hasBody(request: IncomingMessage): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (!!length && length !== '0');
+}
+
+/**
+ * Whether a reused connection failed as one the backend closed before reading the request:
+ * its end or reset (node:http's "socket hang up" is ECONNRESET) or a failed write (EPIPE).
+ */
+function closedBeforeReading(error: NodeJS.ErrnoException | undefined): boolean {
+  return error?.code === 'ECONNRESET' || error?.code === 'EPIPE';
 }
 
 /** The client's end-to-end headers, with its address appended to X-Forwarded-For. */

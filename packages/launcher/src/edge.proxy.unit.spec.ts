@@ -614,6 +614,76 @@ describe('edge proxy', () => {
     });
   });
 
+  // An app's graceful stop closes its idle keep-alive connections; the edge may have taken one of
+  // them from its pool for the next request in the same instant. This app does it every time: a
+  // request on a connection that already served one is read, then the connection is reset.
+  describe('a kept-alive connection the app closes as the next request arrives', () => {
+    async function closingApp(
+      options: { stopListening?: boolean } = {},
+    ): Promise<{ url: string; seen: string[] }> {
+      const seen: string[] = [];
+      const used = new WeakSet<object>();
+      const server = http.createServer((request, response) => {
+        if (used.has(request.socket)) {
+          seen.push(`${request.method} dropped`);
+          // Stopping for good: new connections are refused from now on.
+          if (options.stopListening) server.close();
+          request.socket.resetAndDestroy();
+          return;
+        }
+        used.add(request.socket);
+        request.resume();
+        request.on('end', () => {
+          seen.push(`${request.method} answered`);
+          response.writeHead(200, { 'content-type': 'text/plain' }).end(`${request.method} ok`);
+        });
+      });
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+    }
+
+    it('sends a GET, HEAD or OPTIONS once more on a fresh connection instead of answering 502', async () => {
+      const app = await closingApp();
+      const edge = await edgeOver([app.url], []);
+      for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+        // The first request leaves a kept-alive connection in the edge's pool; the second gets it.
+        expect(await rawRequest(edge, '/api/trainers', { method })).toMatchObject({ status: 200 });
+        const again = await rawRequest(edge, '/api/trainers', { method });
+        expect(again).toMatchObject({ status: 200, body: method === 'HEAD' ? '' : `${method} ok` });
+      }
+      expect(app.seen).toContain('GET dropped');
+    });
+
+    it('sends the GET to the next instance when the stopping one no longer takes connections', async () => {
+      const stopping = await closingApp({ stopListening: true });
+      const other = await upstream('other');
+      servers.push(other.server);
+      // Two instances: round robin gives the stopping one the 1st and 3rd requests.
+      const edge = await edgeOver([stopping.url, other.url], []);
+      expect(await rawRequest(edge, '/api/trainers')).toMatchObject({ status: 200 });
+      expect(await rawRequest(edge, '/api/trainers')).toMatchObject({ status: 201 });
+      const third = await rawRequest(edge, '/api/trainers');
+      expect(third.status).toBe(201);
+      expect(JSON.parse(third.body)).toMatchObject({ name: 'other', url: '/api/trainers' });
+      expect(stopping.seen).toEqual(['GET answered', 'GET dropped']);
+    });
+
+    it('never sends a POST twice: 502, and the app saw it once', async () => {
+      const app = await closingApp();
+      const edge = await edgeOver([app.url], []);
+      expect(await rawRequest(edge, '/rpc', { method: 'POST', body: '{}' })).toMatchObject({
+        status: 200,
+      });
+      const second = await rawRequest(edge, '/rpc', { method: 'POST', body: '{"n":2}' });
+      expect(second.status).toBe(502);
+      expect(JSON.parse(second.body)).toMatchObject({
+        detail: 'the command-api instance dropped the request',
+      });
+      expect(app.seen).toEqual(['POST answered', 'POST dropped']);
+    });
+  });
+
   describe('X-Forwarded-For', () => {
     it('appends the client address to the chain the client sent', async () => {
       const api = await upstream('api');

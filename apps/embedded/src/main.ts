@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { setupCommandApi } from '@causeway/command-api';
 import { bootstrapService } from '@causeway/cqrs-core/nest';
 import { allowCrossOrigin } from '@causeway/platform';
+import { orderProcessorOpenApi } from '@causeway/order-processor';
 import { gatewayOpenApi } from '@causeway/sse-gateway';
 import { embeddedConfiguration } from './config/embedded.config';
 import { EmbeddedModule } from './embedded.module';
@@ -11,7 +12,8 @@ void bootstrapService({
   service: 'embedded',
   configuration: embeddedConfiguration,
   module: (config) => EmbeddedModule.forRoot(config),
-  // One /docs for the whole app: command-api's document with the SSE gateway's merged in.
+  // One /docs for the whole app: command-api's document with the SSE gateway's and
+  // order-processor's (the progress reads) merged in.
   setup: (app, config) => {
     // The default is random per run (embedded.config): the admin API and the CLI would answer
     // 401 to any token an operator has, with no word why.
@@ -23,7 +25,7 @@ void bootstrapService({
     allowCrossOrigin(app.getHttpServer() as Server, config.CORS_ORIGINS);
     setupCommandApi(app, {
       accessLog: ['trace', 'debug', 'info'].includes(config.LOG_LEVEL),
-      documents: [gatewayOpenApi()],
+      documents: [gatewayOpenApi(), orderProcessorOpenApi()],
     });
   },
   listen: (config) => ({ port: config.PORT, host: config.HOST }),

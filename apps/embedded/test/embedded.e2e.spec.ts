@@ -79,7 +79,7 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
     ]);
   });
 
-  it("documents command-api and the SSE gateway in one /docs: both apps' paths and components", async () => {
+  it("documents command-api and the SSE gateway in one /docs: both apps' paths and components (order-processor's too: embedded.orders)", async () => {
     const ui = await fetch(`${app.url}/docs`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('swagger');

@@ -65,6 +65,29 @@ describe('embedded mode: orders and their progress', () => {
     expect(document.paths['/api/v2/progress/subscribe']).toBeDefined();
   });
 
+  it('lists the progress reads in its OpenAPI document, with their answers', async () => {
+    type Operation = { responses: Record<string, { description: string }> };
+    const document = (await (await fetch(`${app.url}/docs-json`)).json()) as {
+      paths: Record<string, { get?: Operation }>;
+      components: { schemas: Record<string, unknown> };
+    };
+    const reads = {
+      '/api/v2/progress/status/{taskId}': ['200', '400', '401', '404', '429', '503'],
+      '/api/v2/progress/history/{taskId}': ['200', '400', '401', '404', '429', '503'],
+      '/api/v2/progress/user/{userId}': ['200', '400', '401', '403', '429', '503'],
+      '/api/v2/progress/monitor': ['200', '401', '429'],
+    };
+    for (const [route, statuses] of Object.entries(reads)) {
+      const responses = document.paths[route]?.get?.responses ?? {};
+      expect({ route, statuses: Object.keys(responses).sort() }).toEqual({ route, statuses });
+      // The limit is counted in the process here, not in Redis: the text says both.
+      expect(responses['429']!.description).toContain('in the embedded mode, in its one process');
+    }
+    expect(Object.keys(document.components.schemas)).toEqual(
+      expect.arrayContaining(['ProgressStatus', 'ProgressEvent', 'ProgressMonitor']),
+    );
+  });
+
   it('runs an order to COMPLETED: the live stream shows each step and the status read agrees', async () => {
     const ash = await devToken(app.url, 'ash');
     const live = follow('/api/v2/progress/subscribe', ash);

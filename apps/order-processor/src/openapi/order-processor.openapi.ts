@@ -24,7 +24,7 @@ const unauthorized = openApiProblem(
 const retryAfter = { 'Retry-After': { description: 'seconds', schema: { type: 'integer' } } };
 /** As sse-gateway documents its own (ProgressAuth answers it). */
 const rateLimited = openApiProblem(
-  'More than RATE_LIMIT_POINTS progress reads of the caller in RATE_LIMIT_WINDOW_S — per user, or per client address without a valid token, so it comes before 401 (problem type `https://causeway.dev/problems/rate-limited`); counted in Redis across order-processor’s instances, apart from command-api’s and sse-gateway’s counters. Retry after `Retry-After`',
+  'More than RATE_LIMIT_POINTS progress reads of the caller in RATE_LIMIT_WINDOW_S — per user, or per client address without a valid token, so it comes before 401 (problem type `https://causeway.dev/problems/rate-limited`); counted across order-processor’s instances (in Redis; in the embedded mode, in its one process), apart from command-api’s and sse-gateway’s counters. Retry after `Retry-After`',
   retryAfter,
 );
 const notReady = openApiProblem(

@@ -42,7 +42,7 @@ const unauthorized = (description: string) =>
   );
 const rateLimited = (who: string) =>
   openApiProblem(
-    `More than RATE_LIMIT_POINTS requests of ${who} in RATE_LIMIT_WINDOW_S (problem type \`https://causeway.dev/problems/rate-limited\`); counted in Redis across the gateway's instances, apart from command-api's counters.`,
+    `More than RATE_LIMIT_POINTS requests of ${who} in RATE_LIMIT_WINDOW_S (problem type \`https://causeway.dev/problems/rate-limited\`); counted across the gateway's instances (in Redis; in the embedded mode, in its one process), apart from command-api's counters.`,
     retryAfter,
   );
 /** What Express's body parser answers for a request that sends a body (none is read). */

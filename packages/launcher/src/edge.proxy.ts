@@ -129,7 +129,8 @@ export interface EdgeOptions {
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 
 /**
- * The distributed deployment's front door for the demo page: one origin that serves the page,
+ * The distributed deployment's front door for the demo page: one origin that serves the page
+ * (GET and HEAD of `/`, `/index.html`, `/demo.js`),
  * sends SSE and session paths to the sse-gateway instances (round robin, the next one when an
  * instance refuses the connection — like any load balancer), the progress reads to
  * order-processor and everything else to command-api (see edgeUpstreamOf),
@@ -179,7 +180,8 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
       return;
     }
     const file = DEMO_FILES[pathname];
-    if (file && request.method === 'GET') {
+    // HEAD as GET (RFC 9110 §9.3.2), without the body: node:http sends none for a HEAD.
+    if (file && (request.method === 'GET' || request.method === 'HEAD')) {
       void serveFile(response, path.join(routes.demoDirectory, file[0]), file[1]);
       return;
     }
@@ -213,7 +215,13 @@ const ORIGIN_FORM = /^\/(?![/\\])/;
 async function serveFile(response: ServerResponse, file: string, type: string): Promise<void> {
   try {
     const body = await readFile(file);
-    response.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' }).end(body);
+    response
+      .writeHead(200, {
+        'content-type': type,
+        'content-length': body.length,
+        'cache-control': 'no-cache',
+      })
+      .end(body);
   } catch {
     response.writeHead(404).end();
   }

@@ -145,6 +145,27 @@ describe('edge proxy', () => {
     await reader.cancel();
   });
 
+  it('answers HEAD of the demo page and its script as GET, without the body, forwarding nothing', async () => {
+    const api = await bystander();
+    servers.push(api.server);
+    const edge = await edgeOver([`http://127.0.0.1:${api.port}`], []);
+    for (const [target, type, size] of [
+      ['/', 'text/html; charset=utf-8', '<h1>demo</h1>'.length],
+      ['/index.html', 'text/html; charset=utf-8', '<h1>demo</h1>'.length],
+      ['/demo.js', 'text/javascript; charset=utf-8', 'void 0;'.length],
+    ] as const) {
+      const head = await fetch(`${edge}${target}`, { method: 'HEAD' });
+      expect({ target, status: head.status, type: head.headers.get('content-type') }).toEqual({
+        target,
+        status: 200,
+        type,
+      });
+      expect(head.headers.get('content-length')).toBe(String(size));
+      expect(await head.text()).toBe('');
+    }
+    expect(api.hits).toEqual([]);
+  });
+
   it('sends orders to command-api, progress streams to gateways and progress reads to order-processor', async () => {
     const api = await upstream('api');
     const gateway = await upstream('gw');

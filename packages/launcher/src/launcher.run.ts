@@ -86,6 +86,8 @@ export async function runLauncher(options: RunOptions): Promise<void> {
   let edge: http.Server | undefined;
   let stopping = false;
   const restarts = new Set<NodeJS.Timeout>();
+  /** Instances that exited since they were ready: being restarted, not ready (yet). */
+  const exited = new Set<RunningInstance>();
   /**
    * Reports each exit; an app that dies while the system runs is started again after a backoff
    * (1 s, doubling up to 30 s; back to 1 s once it has run for a minute), as a supervisor would,
@@ -97,6 +99,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     const { child, closed } = instance;
     const onExit = async (code: number | null, signal: NodeJS.Signals | null) => {
       if (!stopping && !stop.aborted) {
+        exited.add(instance);
         const { streak, delayMs } = restartBackoff(failures, Date.now() - startedAt);
         // Why it died, likely: its last error or fatal line. The last output may still
         // be in the pipes at 'exit' (bounded, as a grandchild might hold one open).
@@ -148,11 +151,20 @@ export async function runLauncher(options: RunOptions): Promise<void> {
         `the edge proxy cannot listen on ${edgeHost}:${cli.edgePort}: ${(error as Error).message}`,
       );
     }
-    if (!stop.aborted)
+    if (!stop.aborted) {
+      // An instance that died after it was ready, while others were still starting, is being
+      // restarted: not counted as ready, but named.
+      const down = running.filter((instance) => exited.has(instance));
+      const ready =
+        down.length === 0
+          ? `${running.length} instances ready`
+          : `${running.length - down.length} of ${running.length} instances ready ` +
+            `(${down.map((instance) => instance.instanceId).join(', ')} exited, restarting)`;
       out(
-        `\nCauseway is up: ${running.length} instances ready. Demo page: ` +
+        `\nCauseway is up: ${ready}. Demo page: ` +
           `http://${browsable(edgeHost)}:${cli.edgePort}/ — Ctrl-C stops them.\n`,
       );
+    }
     await new Promise<void>((resolve) => {
       if (stop.aborted) resolve();
       else stop.addEventListener('abort', () => resolve(), { once: true });

@@ -14,6 +14,8 @@ export interface PortClaim {
 /** A claim that cannot be had, and why (EADDRINUSE, EACCES, or "planned twice"). */
 export interface BusyPort extends PortClaim {
   reason: string;
+  /** Set when the port was planned for this owner too: the plan clashes, no process is in the way. */
+  alsoPlannedFor?: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function busyPorts(claims: readonly PortClaim[]): Promise<BusyPort[
   for (const claim of claims) {
     const earlier = seen.get(claim.port);
     if (earlier !== undefined) {
-      busy.push({ ...claim, reason: `planned for ${earlier} too` });
+      busy.push({ ...claim, reason: `planned for ${earlier} too`, alsoPlannedFor: earlier });
       continue;
     }
     seen.set(claim.port, claim.owner);
@@ -45,18 +47,34 @@ function tryListen(port: number, host: string): Promise<string | undefined> {
   });
 }
 
-/** One message naming every busy port and how to find what holds it. */
+/**
+ * One message naming every busy port and what to do: for a port another process holds, how to
+ * find it; for a port planned twice (EDGE_PORT among the apps' ports), that the settings clash —
+ * no process is to blame there, so none is suggested.
+ */
 export function busyPortsMessage(busy: readonly BusyPort[]): string {
-  const list = busy
-    .map(({ port, host, owner, reason }) => `${host}:${port} (${owner}: ${reason})`)
-    .join(', ');
-  const filter = busy.map(({ port }) => `sport = :${port}`).join(' or ');
-  return (
-    `port${busy.length === 1 ? '' : 's'} not free: ${list}. ` +
-    `Another Causeway may still be running; \`ss -ltnp '( ${filter} )'\` shows the process ` +
-    `holding ${busy.length === 1 ? 'it' : 'them'}. Stop it, or choose other ports ` +
-    '(--port-base / APP_PORT_BASE for the apps, EDGE_PORT for the edge proxy).'
-  );
+  const list = (ports: readonly BusyPort[]) =>
+    ports
+      .map(({ port, host, owner, reason }) => `${host}:${port} (${owner}: ${reason})`)
+      .join(', ');
+  const s = (ports: readonly BusyPort[]) => (ports.length === 1 ? '' : 's');
+  const taken = busy.filter(({ alsoPlannedFor }) => alsoPlannedFor === undefined);
+  const twice = busy.filter(({ alsoPlannedFor }) => alsoPlannedFor !== undefined);
+  const parts: string[] = [];
+  if (taken.length > 0) {
+    const filter = taken.map(({ port }) => `sport = :${port}`).join(' or ');
+    parts.push(
+      `port${s(taken)} not free: ${list(taken)}. ` +
+        `Another Causeway may still be running; \`ss -ltnp '( ${filter} )'\` shows the process ` +
+        `holding ${taken.length === 1 ? 'it' : 'them'}. Stop it, or choose other ports`,
+    );
+  }
+  if (twice.length > 0)
+    parts.push(
+      `port${s(twice)} planned twice: ${list(twice)}: the settings give ` +
+        `${twice.length === 1 ? 'it' : 'each'} to two owners; choose ports that do not overlap`,
+    );
+  return `${parts.join('. ')} (--port-base / APP_PORT_BASE for the apps, EDGE_PORT for the edge proxy).`;
 }
 
 /**

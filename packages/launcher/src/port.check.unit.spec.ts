@@ -39,8 +39,46 @@ describe('the port check', () => {
       { port, host: '127.0.0.1', owner: 'edge proxy' },
     ]);
     expect(busy).toEqual([
-      { port, host: '127.0.0.1', owner: 'edge proxy', reason: 'planned for command-api-1 too' },
+      {
+        port,
+        host: '127.0.0.1',
+        owner: 'edge proxy',
+        reason: 'planned for command-api-1 too',
+        alsoPlannedFor: 'command-api-1',
+      },
     ]);
+  });
+
+  it('says a port planned twice is a clash of the settings, not another Causeway running', async () => {
+    const taken = await listening();
+    servers.push(taken);
+    const free = await listening();
+    const port = portOf(free);
+    await new Promise((resolve) => free.close(resolve));
+    const claims = [
+      { port, host: '127.0.0.1', owner: 'command-api-1' },
+      { port, host: '127.0.0.1', owner: 'edge proxy' },
+    ];
+    expect(busyPortsMessage(await busyPorts(claims))).toBe(
+      `port planned twice: 127.0.0.1:${port} (edge proxy: planned for command-api-1 too): the ` +
+        'settings give it to two owners; choose ports that do not overlap ' +
+        '(--port-base / APP_PORT_BASE for the apps, EDGE_PORT for the edge proxy).',
+    );
+    // With a port another process holds as well: each named with what to do about it.
+    const both = busyPortsMessage(
+      await busyPorts([
+        ...claims,
+        { port: portOf(taken), host: '127.0.0.1', owner: 'sse-gateway-1' },
+      ]),
+    );
+    expect(both).toBe(
+      `port not free: 127.0.0.1:${portOf(taken)} (sse-gateway-1: EADDRINUSE). Another Causeway ` +
+        `may still be running; \`ss -ltnp '( sport = :${portOf(taken)} )'\` shows the process ` +
+        'holding it. Stop it, or choose other ports. port planned twice: ' +
+        `127.0.0.1:${port} (edge proxy: planned for command-api-1 too): the settings give it to ` +
+        'two owners; choose ports that do not overlap ' +
+        '(--port-base / APP_PORT_BASE for the apps, EDGE_PORT for the edge proxy).',
+    );
   });
 
   it('says in one message which ports are taken and how to find who holds them', () => {

@@ -532,6 +532,10 @@ describe('runLauncher', () => {
     expect(existsSync(crashed)).toBe(true);
     expect(err.join('')).toMatch(/^trainer-service-1 exited \(1\); see .*; restarting in 1 s\n/);
     expect(restarted).toBe(true);
+    // The "up" line came while it was down: it is not counted as ready.
+    expect(out.find((line) => line.includes('Causeway is up'))).toContain(
+      'Causeway is up: 4 of 5 instances ready (trainer-service-1 exited, restarting). Demo page:',
+    );
   }, 30_000);
 
   it('gives an app the SHUTDOWN_TIMEOUT_MS it was given to stop before killing it', async () => {

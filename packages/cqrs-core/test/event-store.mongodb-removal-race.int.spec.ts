@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { testNamespace } from '@causeway/testkit';
+import { type Connection, type mongo as mongodb } from 'mongoose';
 import { mongoConnection, MongoEventStore } from '../src/mongodb';
 import { testEnvelope } from '../src/testing';
 
@@ -77,4 +78,54 @@ describe('MongoEventStore: removals racing a hard delete', () => {
       expect((await retention.streamInfo(stream)).state).toBe('tombstoned');
     }
   });
+
+  it('a hard delete killed before its strip is finished by the next retention run, whatever its policy', async () => {
+    const stream = `killed-${randomUUID()}`;
+    const events = Array.from({ length: 3 }, () => testEnvelope('T', {}));
+    const { positions } = await deleter.append(stream, events, { expectedVersion: 'no-stream' });
+    // The process dies as its delete strips the events: the tombstone and the stream's new
+    // first version are written, the strip never reaches the server.
+    const dying = new MongoEventStore({ connection: dyingAtStrip(connections[1]!.client) });
+    await dying.init();
+    await expect(dying.deleteStream(stream, { mode: 'hard' })).rejects.toThrow('killed');
+    expect(await retention.readStream(stream)).toEqual([]);
+    expect((await retention.streamInfo(stream)).state).toBe('tombstoned');
+    expect(await visible(stream, positions[0]!)).toEqual([1, 2, 3]);
+
+    // Another instance's retention, for other streams: the deleted stream's events go too.
+    expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(3);
+    expect(await visible(stream, positions[0]!)).toEqual([]);
+    expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(0);
+  });
 });
+
+/**
+ * The mongoose connection as a process killed in the middle of a hard delete leaves it: the
+ * strip of the events (a bulkWrite on the commits) never reaches the server.
+ */
+function dyingAtStrip(connection: Connection): Connection {
+  const bound = <T extends object>(target: T, replace: (prop: string | symbol) => unknown) =>
+    new Proxy(target, {
+      get(object, prop) {
+        const replaced = replace(prop);
+        if (replaced !== undefined) return replaced;
+        const value = Reflect.get(object, prop, object) as unknown;
+        return typeof value === 'function' ? value.bind(object) : value;
+      },
+    });
+  const db = connection.db!;
+  const dyingDb = bound(db, (prop) =>
+    prop === 'collection'
+      ? (name: string, options?: mongodb.CollectionOptions) => {
+          const collection = db.collection(name, options);
+          if (!name.endsWith('commits')) return collection;
+          return bound(collection, (member) =>
+            member === 'bulkWrite'
+              ? () => Promise.reject(new Error('killed during the strip'))
+              : undefined,
+          );
+        }
+      : undefined,
+  );
+  return bound(connection, (prop) => (prop === 'db' ? dyingDb : undefined));
+}

@@ -1,6 +1,10 @@
 import { type mongo } from 'mongoose';
 import { type BeaconDocument } from './mongodb.commit-log';
-import { type CommitDocument, type StreamDocument } from './mongodb.event-store.documents';
+import {
+  type CommitDocument,
+  type DeleteMarkDocument,
+  type StreamDocument,
+} from './mongodb.event-store.documents';
 import { ensureIndexes, type IndexSpec } from './mongodb.indexes';
 
 /**
@@ -12,13 +16,14 @@ import { ensureIndexes, type IndexSpec } from './mongodb.indexes';
  *   only the commits after it, not the whole stream), (streamId, messageIds) for idempotency,
  *   (types, _id) for readAll by type;
  * - `<prefix>streams`: per-stream state changed by deletions, by `_id` = streamId;
+ * - `<prefix>deletes`: hard deletes under way (their strip not yet done), by `_id` = streamId;
  * - `<prefix>meta`: the slot beacon.
  */
 export async function createEventStoreCollections(db: mongo.Db, prefix: string) {
   const existing = new Set(
     (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name),
   );
-  for (const name of ['commits', 'streams', 'meta']) {
+  for (const name of ['commits', 'streams', 'deletes', 'meta']) {
     if (!existing.has(prefix + name)) {
       await db.createCollection(prefix + name).catch((error: unknown) => {
         // Another process created it in the meantime (NamespaceExists).
@@ -31,6 +36,7 @@ export async function createEventStoreCollections(db: mongo.Db, prefix: string) 
   return {
     commits,
     streams: db.collection<StreamDocument>(`${prefix}streams`, DURABLE),
+    deletes: db.collection<DeleteMarkDocument>(`${prefix}deletes`, DURABLE),
     meta: db.collection<BeaconDocument>(`${prefix}meta`, DURABLE),
   };
 }

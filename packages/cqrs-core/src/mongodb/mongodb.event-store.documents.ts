@@ -59,6 +59,18 @@ export interface StreamDocument {
   softDeletedAt?: number;
 }
 
+/**
+ * A hard delete under way, by `_id` = streamId: written before the tombstone, removed once the
+ * strip is done, so a delete whose process died in between is found (finishDeletes) without
+ * reading the commits. A collection of its own: FerretDB rewrites a whole document on update,
+ * so a mark on the stream's document could undo a racing removal's new first version.
+ */
+export interface DeleteMarkDocument {
+  _id: string;
+  /** When the delete began (Date.now()). */
+  at: number;
+}
+
 export function toEventDocument(
   envelope: SerializedEnvelope,
   version: number,

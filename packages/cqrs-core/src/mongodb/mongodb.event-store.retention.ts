@@ -3,6 +3,7 @@ import { type RetentionPolicy } from '../event-store/event-store.port';
 import { isDuplicateKey } from './mongodb.commit-log';
 import {
   type CommitDocument,
+  type DeleteMarkDocument,
   positionOf,
   type StreamDocument,
 } from './mongodb.event-store.documents';
@@ -17,17 +18,50 @@ interface Collections {
  * (on MongoDB as on FerretDB): the loser's insert is refused by the `_id` index, and the update
  * is made again, now of the document the winner created.
  */
-export async function upsertStream(
-  streams: mongo.Collection<StreamDocument>,
+export async function upsertStream<T extends { _id: string }>(
+  streams: mongo.Collection<T>,
   streamId: string,
-  update: mongo.UpdateFilter<StreamDocument>,
+  update: mongo.UpdateFilter<T>,
 ): Promise<void> {
   try {
-    await streams.updateOne({ _id: streamId }, update, { upsert: true });
+    await streams.updateOne({ _id: streamId } as mongo.Filter<T>, update, { upsert: true });
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
-    await streams.updateOne({ _id: streamId }, update);
+    await streams.updateOne({ _id: streamId } as mongo.Filter<T>, update);
   }
+}
+
+/** Marks of half-done hard deletes one applyRetention run finishes (the rest: the next run). */
+export const DELETES_FINISHED_PER_RUN = 100;
+
+/**
+ * How old a delete mark on a stream without a tombstone must be before it is dropped: its
+ * delete never wrote the tombstone (its process died, the expected version failed on a retry),
+ * and a younger one may be a delete still running.
+ */
+export const ABANDONED_MARK_MS = 10 * 60_000;
+
+/**
+ * Finishes hard deletes whose process died after its tombstone and before its strip ended:
+ * reads of such a stream are empty, but its events stay in the commits and in `readAll` for
+ * good (a review, session 40). Each hard delete marks its stream in `<prefix>deletes` first and
+ * removes the mark when its strip is done, so the marked streams are the only ones to look at:
+ * at most `limit` of them, never a scan of the commits. Returns how many events were removed.
+ */
+export async function finishDeletes(
+  collections: Collections & { deletes: mongo.Collection<DeleteMarkDocument> },
+  readHead: (streamId: string) => Promise<{ version: number; tombstoned: boolean }>,
+  limit = DELETES_FINISHED_PER_RUN,
+): Promise<number> {
+  let removed = 0;
+  for (const { _id: streamId, at } of await collections.deletes.find().limit(limit).toArray()) {
+    const head = await readHead(streamId);
+    if (head.tombstoned) removed += await stripStream(collections, streamId, head.version + 1);
+    else if (at > Date.now() - ABANDONED_MARK_MS) continue;
+    // Only this mark: a delete made again meanwhile set a newer one, which it removes itself.
+    await collections.deletes.deleteOne({ _id: streamId, at });
+  }
+  return removed;
 }
 
 /** Passes of stripStream over commits another removal changed while it wrote. */

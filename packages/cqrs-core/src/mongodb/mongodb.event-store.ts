@@ -45,13 +45,19 @@ import {
   positionOf,
   POSITIONS_PER_SLOT,
   slotOf,
+  type DeleteMarkDocument,
   type StreamDocument,
   toEventDocument,
   toSerializedEnvelope,
 } from './mongodb.event-store.documents';
 import { CommitTooLargeError, TooManyEventsError } from './mongodb.event-store.errors';
 import { MAX_DOCUMENT_BYTES, sizeOver } from './mongodb.document-size';
-import { stripStream, streamsForRetention, upsertStream } from './mongodb.event-store.retention';
+import {
+  finishDeletes,
+  stripStream,
+  streamsForRetention,
+  upsertStream,
+} from './mongodb.event-store.retention';
 
 /** How many stream heads one store instance keeps for its single-insert fast path. */
 const HEADS_REMEMBERED = 10_000;
@@ -113,6 +119,7 @@ export class MongoEventStore implements EventStore {
   private collections?: {
     commits: mongo.Collection<CommitDocument>;
     streams: mongo.Collection<StreamDocument>;
+    deletes: mongo.Collection<DeleteMarkDocument>;
     log: MongoCommitLog;
   };
 
@@ -142,12 +149,12 @@ export class MongoEventStore implements EventStore {
     checkRetryableWrites(this.connection.getClient().options.retryWrites, hello);
     if (typeof hello.maxBsonObjectSize === 'number')
       this.maxDocumentBytes = hello.maxBsonObjectSize;
-    const { commits, streams, meta } = await createEventStoreCollections(db, this.prefix);
+    const { commits, streams, deletes, meta } = await createEventStoreCollections(db, this.prefix);
     this.logName = `${db.databaseName}/${this.prefix}/${await logEpoch(meta)}`;
     const hint = this.slotHint && { store: this.slotHint, log: this.logName };
     const log = new MongoCommitLog(commits, meta, hint);
     await log.refresh();
-    this.collections = { commits, streams, log };
+    this.collections = { commits, streams, deletes, log };
   }
 
   /**
@@ -405,7 +412,7 @@ export class MongoEventStore implements EventStore {
   async deleteStream(streamId: string, options: DeleteStreamOptions): Promise<void> {
     checkStreamId(streamId);
     checkDeleteStreamOptions(options);
-    const { log, streams } = this.open();
+    const { log, streams, deletes } = this.open();
     for (;;) {
       const head = await this.readHead(streamId);
       if (head.tombstoned) {
@@ -413,6 +420,7 @@ export class MongoEventStore implements EventStore {
         // Made again, a hard delete finishes one that stopped between its tombstone and its
         // strip (the process died, the server went away), whose events readAll still returned.
         await stripStream(this.open(), streamId, head.version + 1);
+        await deletes.deleteOne({ _id: streamId });
         return;
       }
       if (
@@ -427,6 +435,9 @@ export class MongoEventStore implements EventStore {
         await upsertStream(streams, streamId, { $set: { softDeletedAt: head.version } });
         return;
       }
+      // Marked before the tombstone, unmarked after the strip: a process that dies in between
+      // leaves the mark, by which applyRetention finds the delete and finishes it.
+      await upsertStream(deletes, streamId, { $set: { at: Date.now() } });
       // The tombstone is a commit at the next version: a concurrent append and the delete cannot both win.
       const outcome = await log.insert({
         streamId,
@@ -440,6 +451,7 @@ export class MongoEventStore implements EventStore {
       if (outcome.kind === 'inserted') {
         this.heads.delete(streamId);
         await stripStream(this.open(), streamId, head.version + 1);
+        await deletes.deleteOne({ _id: streamId });
         return;
       }
     }
@@ -455,7 +467,8 @@ export class MongoEventStore implements EventStore {
 
   async applyRetention(policy: RetentionPolicy): Promise<number> {
     checkRetentionPolicy(policy);
-    let removed = 0;
+    // Whatever the policy: those streams are deleted already, only their strip was cut short.
+    let removed = await finishDeletes(this.open(), (streamId) => this.readHead(streamId));
     for (const { streamId, before } of await streamsForRetention(this.open(), policy)) {
       removed += await stripStream(this.open(), streamId, before);
     }

@@ -212,6 +212,8 @@ export class InvalidOrderError extends CommandApiError {
  * Kafka did not acknowledge the order within the publish timeout (unreachable, no leader):
  * it may or may not have been written. A retry with the same Idempotency-Key publishes the same
  * task again (the order consumer runs a task once); without one, `taskId` can be looked up first.
+ * The message is answered to the caller, so it never includes `reason`, the client's error,
+ * which can name broker hosts and ports: that goes to the intake's warning log.
  */
 export class OrderUnconfirmedError extends CommandApiError {
   readonly kind = 'unconfirmed';
@@ -221,7 +223,7 @@ export class OrderUnconfirmedError extends CommandApiError {
     keyed = false,
   ) {
     super(
-      `Kafka did not acknowledge the order for task ${taskId} (${clip(reason, 200)}); it may or may not have been placed: ` +
+      `Kafka did not acknowledge the order for task ${taskId} in time; it may or may not have been placed: ` +
         (keyed
           ? 'retry with the same Idempotency-Key (the same task, run at most once)'
           : `see GET /api/v2/progress/status/${taskId} before retrying (this request had no Idempotency-Key: a retry is a new order)`),

@@ -60,7 +60,11 @@ export class AppModule {
       registry,
     });
     // Orders travel on Kafka: not ready without it (a load balancer then sends orders elsewhere).
-    const publisher = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
+    // An order names its user and items: no copy of it outlives the progress TTL (S3-7, ADR 015).
+    const publisher = new KafkaPublisher(kafka.client, {
+      serializer: contractsSerializer(),
+      retentionMs: config.PROGRESS_HISTORY_TTL_MS,
+    });
     // One clock for every instance: commands are stamped, and their deadlines checked, by Redis'.
     const clock = new ServerClock({
       read: redisTime(redis.client),

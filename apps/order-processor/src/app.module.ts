@@ -108,6 +108,7 @@ export class AppModule {
             kafka,
             groupIdPrefix: config.TOPIC_PREFIX ? `${config.TOPIC_PREFIX}.` : '',
             partitions: config.ORDER_TOPIC_PARTITIONS,
+            retentionMs: config.PROGRESS_HISTORY_TTL_MS,
             sessionTimeoutMs: config.ORDER_CONSUMER_SESSION_TIMEOUT_MS,
             registry,
           }),

@@ -107,6 +107,25 @@ describe('order-processor + trainer-service on one database: task histories expi
     return found;
   }
 
+  it('creates the order topic so that Kafka keeps no order past PROGRESS_HISTORY_TTL_MS', async () => {
+    // The consumer creates the topic as the app starts (it was ready above), before this test
+    // publishes: its settings are the app's. Kafka's default would keep orders for 7 days.
+    const { resources } = await kafka.client.admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [
+        {
+          type: 2,
+          name: `${TOPIC_PREFIX}order-events-v2`,
+          configNames: ['retention.ms', 'segment.ms'],
+        },
+      ],
+    });
+    const value = (name: string) =>
+      Number(resources[0]?.configEntries.find((entry) => entry.configName === name)?.configValue);
+    // A segment goes once its newest order is retention.ms old; it holds segment.ms of orders.
+    expect(value('retention.ms') + value('segment.ms')).toBe(5000);
+  });
+
   it('keeps no copy of an expired task on the Redis Streams bus nor in the notification log', async () => {
     const ash = (await tokens.issue('ash')).token;
     const order: OrderPlaced = {

@@ -17,6 +17,11 @@ export interface KafkaOrderSourceOptions {
   /** Partitions of the topic when the consumer creates it. */
   partitions: number;
   /**
+   * Longest an order is kept on the topic when the consumer creates it (PROGRESS_HISTORY_TTL_MS):
+   * an order names its user and items, and no copy of a task's data outlives that TTL (S3-7).
+   */
+  retentionMs: number;
+  /**
    * The broker drops a member silent for this long (ORDER_CONSUMER_SESSION_TIMEOUT_MS): a member
    * that died holds up every join of the group until then. Heartbeats every tenth of it.
    */
@@ -36,6 +41,7 @@ export function kafkaOrderSource(options: KafkaOrderSourceOptions): OrderSourceF
     const subscriber = new KafkaSubscriber(options.kafka.client, {
       serializer: contractsSerializer(),
       partitions: options.partitions,
+      retentionMs: options.retentionMs,
       groupIdPrefix: options.groupIdPrefix,
       sessionTimeoutMs: options.sessionTimeoutMs,
       heartbeatIntervalMs: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),

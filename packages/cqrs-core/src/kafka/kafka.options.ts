@@ -32,6 +32,17 @@ export interface KafkaTopicOptions {
    * their settings.
    */
   minInSyncReplicas?: number;
+  /**
+   * Longest a record of a topic the transport creates is kept, in milliseconds: for topics
+   * whose messages carry data with a lifetime (an order's user and items, S3-7), which Kafka
+   * otherwise keeps for its default 7 days. Kafka deletes whole segments once their newest
+   * record is older than `retention.ms`, so this sets `segment.ms` to an eighth of it and
+   * `retention.ms` to the rest: a record goes at most `retentionMs` after it was written (plus
+   * the broker's `log.retention.check.interval.ms`, 5 min by default). A record not consumed by
+   * then is gone too. A positive integer, at least 8. Default unset (the broker's retention).
+   * Topics that already exist keep their settings: change them with kafka-configs.sh.
+   */
+  retentionMs?: number;
 }
 
 /** Options shared by the Kafka publisher and subscriber. */

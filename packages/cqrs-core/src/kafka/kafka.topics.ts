@@ -110,7 +110,7 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 export function kafkaTopicConfig(
   options: Pick<
     KafkaTransportOptions,
-    'replicationFactor' | 'maxMessageBytes' | 'minInSyncReplicas'
+    'replicationFactor' | 'maxMessageBytes' | 'minInSyncReplicas' | 'retentionMs'
   > = {},
 ): { name: string; value: string }[] {
   const maxMessageBytes = options.maxMessageBytes ?? KAFKA_DEFAULTS.maxMessageBytes;
@@ -122,7 +122,31 @@ export function kafkaTopicConfig(
     { name: 'max.message.bytes', value: String(maxMessageBytes + RECORD_OVERHEAD_BYTES) },
     { name: 'compression.type', value: 'producer' },
     ...(minInSync === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInSync) }]),
+    ...retentionConfig(options.retentionMs),
   ];
+}
+
+/**
+ * `retention.ms` and `segment.ms` so that no record outlives `retentionMs`: a segment is
+ * deleted when its newest record is older than `retention.ms`, and holds records written over
+ * at most `segment.ms`, so its oldest goes after at most their sum.
+ */
+function retentionConfig(retentionMs: number | undefined): { name: string; value: string }[] {
+  if (retentionMs === undefined) return [];
+  const segmentMs = Math.floor(retentionMs / 8);
+  return [
+    { name: 'retention.ms', value: String(retentionMs - segmentMs) },
+    { name: 'segment.ms', value: String(segmentMs) },
+  ];
+}
+
+/** @throws RangeError naming `retentionMs` when it is given and not an integer of at least 8 */
+export function checkRetentionMs(retentionMs: unknown): void {
+  if (retentionMs === undefined) return;
+  if (typeof retentionMs !== 'number' || !Number.isSafeInteger(retentionMs) || retentionMs < 8)
+    throw new RangeError(
+      `retentionMs must be an integer of at least 8 (milliseconds), got ${String(retentionMs)}`,
+    );
 }
 
 /**
@@ -143,9 +167,11 @@ export class KafkaTopics {
     private readonly admin: Admin,
     private readonly options: Pick<
       KafkaTransportOptions,
-      'partitions' | 'replicationFactor' | 'maxMessageBytes' | 'minInSyncReplicas'
+      'partitions' | 'replicationFactor' | 'maxMessageBytes' | 'minInSyncReplicas' | 'retentionMs'
     > = {},
-  ) {}
+  ) {
+    checkRetentionMs(options.retentionMs);
+  }
 
   /**
    * Resolves once every topic exists and each of its partitions has a leader.

@@ -1,5 +1,6 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
-import { type EventStore, type Publisher } from '@causeway/cqrs-core';
+import { type DeadLetterQueue, type EventStore, type Publisher } from '@causeway/cqrs-core';
+import { DEAD_LETTER_QUEUE } from '@causeway/cqrs-core/nest';
 import {
   type NotificationLog,
   type ProgressStatuses,
@@ -153,7 +154,8 @@ export class OrderProcessorModule {
         },
         {
           provide: PROGRESS_RETENTION,
-          useValue: {
+          inject: [DEAD_LETTER_QUEUE],
+          useFactory: (deadLetters: DeadLetterQueue) => ({
             ready,
             job: new ProgressRetentionJob({
               store: options.store,
@@ -161,16 +163,22 @@ export class OrderProcessorModule {
               expirer: processor,
               // A deleted task's progress notifications leave the log with it (S3-7).
               notifications: options.notifications,
+              // A dead-lettered order (user id, items) goes one TTL after it was dead-lettered.
+              deadLetters: { queue: deadLetters, topic: options.topic },
               ttlMs: options.historyTtlMs,
               intervalMs: options.retentionIntervalMs,
-              onRun: ({ deleted, expired }) => {
+              onRun: ({ deleted, expired, deadLetters: purged }) => {
                 if (expired > 0)
                   logger.log(`retention ended ${expired} unfinished task(s) FAILED "expired"`);
                 if (deleted > 0) logger.log(`retention deleted ${deleted} expired task stream(s)`);
+                if (purged > 0)
+                  logger.log(
+                    `retention purged ${purged} dead-lettered order(s) older than the TTL`,
+                  );
               },
               onError: (error) => logger.warn(`retention run failed: ${(error as Error).message}`),
             }),
-          },
+          }),
         },
       ],
     };

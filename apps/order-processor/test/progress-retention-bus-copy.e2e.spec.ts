@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { contractsSerializer, ORDER_PLACED, type OrderPlaced } from '@causeway/contracts';
 import { createMessage } from '@causeway/cqrs-core';
 import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
+import { RedisDeadLetterQueue } from '@causeway/cqrs-core/redis';
 import { mongoConnection } from '@causeway/cqrs-core/mongodb';
 import { TokenService } from '@causeway/platform';
 import {
@@ -125,6 +126,57 @@ describe('order-processor + trainer-service on one database: task histories expi
     // A segment goes once its newest order is retention.ms old; it holds segment.ms of orders.
     expect(value('retention.ms') + value('segment.ms')).toBe(5000);
   });
+
+  it('purges a dead-lettered order once it is PROGRESS_HISTORY_TTL_MS old, not before, and no letter of another topic', async () => {
+    // The app's dead-letter queue: Redis, under the deployment's key prefix.
+    const queue = new RedisDeadLetterQueue(redis, { keyPrefix: `${TOPIC_PREFIX}:` });
+    const topic = `${TOPIC_PREFIX}order-events-v2`;
+    const taskId = randomUUID();
+    const letterOf = (originalTopic: string, age: number) => ({
+      envelope: createMessage({
+        type: ORDER_PLACED,
+        data: { taskId, userId: 'ash', items: [{ sku: 'sku-apple', quantity: 1 }] },
+        category: 'event',
+        aggregateId: taskId,
+        causedBy: null,
+      }),
+      originalTopic,
+      position: '0:1',
+      group: `${TOPIC_PREFIX}.order-processor.orders`,
+      handler: 'orders',
+      reason: 'MongoDB down',
+      errorName: 'MongoServerSelectionError',
+      attempts: 2,
+      deadLetteredAt: new Date(Date.now() - age).toISOString(),
+    });
+    const old = await queue.add(letterOf(topic, 6_000));
+    const young = await queue.add(letterOf(topic, 0));
+    const other = await queue.add(letterOf(`${TOPIC_PREFIX}events.Other`, 6_000));
+    const admin = async () =>
+      (
+        (await (
+          await fetch(`${orders.url}/admin/dead-letters?topic=${topic}`, {
+            headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+          })
+        ).json()) as { letters: { id: string }[] }
+      ).letters.map((letter) => letter.id);
+
+    // Retention runs every 500 ms: the old letter goes, the young one stays within its TTL.
+    const deadline = Date.now() + 30_000;
+    while ((await admin()).includes(old)) {
+      if (Date.now() > deadline) throw new Error('the old dead-lettered order was kept');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(await admin()).toEqual([young]);
+    expect((await queue.list()).map((letter) => letter.id).sort()).toEqual([other, young].sort());
+    // One TTL after its dead-lettering, the young one goes too.
+    while ((await admin()).includes(young)) {
+      if (Date.now() > deadline) throw new Error('the dead-lettered order outlived its TTL');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect((await queue.list()).map((letter) => letter.id)).toEqual([other]);
+    await queue.purge({ ids: [other] });
+  }, 60_000);
 
   it('keeps no copy of an expired task on the Redis Streams bus nor in the notification log', async () => {
     const ash = (await tokens.issue('ash')).token;

@@ -86,7 +86,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       onEvent: (e) => expiries.touch(e.taskId, Date.parse(e.timestamp)),
     });
     const job = new ProgressRetentionJob({ store, expiries, expirer, ttlMs: DAY });
-    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 1 });
+    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 1, deadLetters: 0 });
     expect(
       (await store.readStream('progress-stuck')).map((e) => (e.data as ProgressEvent).eventType),
     ).toEqual(['PROGRESS', 'FAILED']);
@@ -156,7 +156,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       serializer: contractsSerializer(),
     });
     await dying.init();
-    expect(await retention(dying).runOnce()).toEqual({ deleted: 0, expired: 0 });
+    expect(await retention(dying).runOnce()).toEqual({ deleted: 0, expired: 0, deadLetters: 0 });
     expect((await store.streamInfo('progress-cut')).state).toBe('tombstoned');
 
     // Restarted, its retention runs again: the user's history is gone from the log too.

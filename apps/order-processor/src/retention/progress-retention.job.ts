@@ -7,6 +7,7 @@ import {
 } from '@causeway/contracts';
 import {
   ConcurrencyConflictError,
+  type DeadLetterQueue,
   type EventStore,
   MAX_TIMER_MS,
   StreamDeletedError,
@@ -60,6 +61,8 @@ export interface ProgressRetentionRun {
    * instances racing on one count it once (the one whose FAILED was stored).
    */
   expired: number;
+  /** The order topic's dead letters purged, dead-lettered more than the TTL ago. */
+  deadLetters: number;
 }
 
 export interface ProgressRetentionOptions {
@@ -73,6 +76,14 @@ export interface ProgressRetentionOptions {
    * log is kept longer (NOTIFICATION_LOG_RETENTION_MS). Omitted: the log is left alone.
    */
   notifications?: Pick<NotificationLog, 'idOf' | 'remove'>;
+  /**
+   * The queue order-processor dead-letters orders into (its DEAD_LETTER_QUEUE) and the order
+   * topic: a letter holds the order (user id, items), so each run purges the topic's letters
+   * dead-lettered more than `ttlMs` ago (SPEC S3-7). Not earlier: the runbook replays a letter
+   * within the TTL of the order's last step, which is never after its dead-lettering. Omitted:
+   * the letters are left alone.
+   */
+  deadLetters?: { queue: Pick<DeadLetterQueue, 'purge'>; topic: string };
   /**
    * PROGRESS_HISTORY_TTL_MS: a finished task whose last event is older than this is deleted;
    * an unfinished one is ended FAILED first.
@@ -148,7 +159,7 @@ export class ProgressRetentionJob {
         },
         (error: unknown) => {
           this.options.onError?.(error);
-          return { deleted: 0, expired: 0 };
+          return { deleted: 0, expired: 0, deadLetters: 0 };
         },
       )
       .finally(() => (this.running = undefined));
@@ -164,7 +175,7 @@ export class ProgressRetentionJob {
   private async run(): Promise<ProgressRetentionRun> {
     const { expiries, ttlMs } = this.options;
     const cutoff = this.now() - ttlMs;
-    const run = { deleted: 0, expired: 0 };
+    const run = { deleted: 0, expired: 0, deadLetters: await this.purgeDeadLetters(cutoff) };
     for (;;) {
       const due = await expiries.due(cutoff, BATCH);
       for (const taskId of due) {
@@ -188,10 +199,7 @@ export class ProgressRetentionJob {
    * One due task: told again and moved forward (a newer event), ended FAILED (old and unfinished), deleted
    * (old and finished) or forgotten (no stream). Every way out takes it off the due list.
    */
-  private async retire(
-    taskId: string,
-    cutoff: number,
-  ): Promise<keyof ProgressRetentionRun | undefined> {
+  private async retire(taskId: string, cutoff: number): Promise<'deleted' | 'expired' | undefined> {
     const { store, expiries, expirer, ttlMs } = this.options;
     const streamId = progressStreamId(taskId);
     const [last] = await store.readStream(streamId, { direction: 'backwards', limit: 1 });
@@ -230,6 +238,20 @@ export class ProgressRetentionJob {
     }
     await expiries.forget(taskId);
     return 'deleted';
+  }
+
+  /**
+   * Purges the order topic's letters dead-lettered before `cutoff` (first, so a task that keeps
+   * failing does not keep them). Every instance may purge at once: a letter is counted by the
+   * one whose delete removed it.
+   */
+  private async purgeDeadLetters(cutoff: number): Promise<number> {
+    const letters = this.options.deadLetters;
+    if (!letters) return 0;
+    return letters.queue.purge({
+      originalTopic: letters.topic,
+      deadLetteredBefore: new Date(cutoff).toISOString(),
+    });
   }
 
   /**

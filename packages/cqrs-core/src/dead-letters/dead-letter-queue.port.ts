@@ -69,6 +69,15 @@ export interface DeadLetterFilter {
   reason?: string;
   /** The error's name exactly (`errorName`: what `stats().byReason` counts by). */
   errorName?: string;
+  /**
+   * Only the letters dead-lettered before this instant (their `deadLetteredAt` earlier than it):
+   * an ISO-8601 date-time, refused otherwise with a TypeError by every queue
+   * (checkDeadLetterFilter). What a retention job purges with, so that letters holding a user's
+   * data go once they are as old as the rest of it (SPEC S3-7): `purge({ originalTopic,
+   * deadLetteredBefore })`, bounded as every purge is (a page of the store in memory at a time).
+   * A letter whose `deadLetteredAt` is no date-time is never matched by it.
+   */
+  deadLetteredBefore?: string;
   /** Exactly these letters (ids the queue assigned); combined with the other fields. */
   ids?: readonly string[];
   /**
@@ -248,7 +257,9 @@ export interface DeadLetterQueue {
   replay(filter: DeadLetterFilter, publisher: Publisher): Promise<ReplayResult>;
   /**
    * Removes the matching letters; returns how many. An empty filter purges everything (callers
-   * facing users, like the admin endpoint, insist on an explicit `all`).
+   * facing users, like the admin endpoint, insist on an explicit `all`). With
+   * `deadLetteredBefore` it is a retention: exactly the letters dead-lettered before that instant
+   * go (a younger one stays, however near the cutoff), on every backend.
    */
   purge(filter: DeadLetterFilter): Promise<number>;
 }
@@ -284,6 +295,11 @@ export function matchesFilter(letter: DeadLetter, filter: DeadLetterFilter): boo
   // String(): a letter stored before reasons were always text may hold an object.
   if (filter.reason && !String(letter.reason).includes(filter.reason)) return false;
   if (filter.errorName && letter.errorName !== filter.errorName) return false;
+  if (filter.deadLetteredBefore !== undefined) {
+    // Compared as instants: an offset or fraction digits would mislead a comparison of text.
+    const at = Date.parse(letter.deadLetteredAt);
+    if (!(at < Date.parse(filter.deadLetteredBefore))) return false;
+  }
   return true;
 }
 

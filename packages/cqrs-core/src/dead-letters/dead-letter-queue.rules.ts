@@ -22,9 +22,10 @@ export function checkNewDeadLetter(letter: unknown): asserts letter is NewDeadLe
 
 /**
  * Checks a filter before a queue reads anything (`list`, `replay`, `purge`): an object, its
- * `limit`, when given, a non-negative safe integer. Every queue calls it, so `limit: -1` (all
+ * `limit`, when given, a non-negative safe integer, its `deadLetteredBefore` an ISO-8601
+ * date-time with a time zone. Every queue calls it, so `limit: -1` (all
  * but the last letter in memory, none elsewhere) and `limit: 1.5` are refused alike.
- * @throws TypeError naming `limit` (or the filter) and the value given
+ * @throws TypeError naming `limit` or `deadLetteredBefore` (or the filter) and the value given
  */
 export function checkDeadLetterFilter(filter: unknown): asserts filter is DeadLetterFilter {
   if (typeof filter !== 'object' || filter === null)
@@ -34,4 +35,20 @@ export function checkDeadLetterFilter(filter: unknown): asserts filter is DeadLe
     throw new TypeError(
       `limit must be a non-negative integer (at most ${Number.MAX_SAFE_INTEGER}), got ${shownValue(limit)}`,
     );
+  const before: unknown = (filter as DeadLetterFilter).deadLetteredBefore;
+  // A cutoff that is no date would match nothing (or, read loosely, everything): refused.
+  if (
+    before !== undefined &&
+    !(
+      typeof before === 'string' &&
+      ISO_DATE_TIME.test(before) &&
+      Number.isFinite(Date.parse(before))
+    )
+  )
+    throw new TypeError(
+      `deadLetteredBefore must be an ISO-8601 date-time (e.g. 2026-01-31T12:00:00.000Z), got ${shownValue(before)}`,
+    );
 }
+
+/** A date-time with a time zone, as Date.prototype.toISOString writes (offsets allowed). */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;

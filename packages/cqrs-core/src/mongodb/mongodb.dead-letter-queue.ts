@@ -79,8 +79,8 @@ const NAMESPACE_EXISTS = 48;
  * concern) and deleted by replay and purge. Insert and delete only, so it runs on FerretDB as
  * on MongoDB (ADR 006). A letter's id is its `_id`. list, stats, replay and purge read the
  * matching documents in add order a page at a time (`_id` ranges of `pageSize`), up to the last
- * letter there when they started (a `reason` filter is applied after the read); a purge without
- * `reason`, `errorName`, `limit` or `after` is one deleteMany. A replay claims a letter by
+ * letter there when they started (`reason` and `deadLetteredBefore` are applied after the read); a
+ * purge without `reason`, `errorName`, `deadLetteredBefore`, `limit` or `after` is one deleteMany. A replay claims a letter by
  * inserting a claim document in `<collection>_claims` (MongoDeadLetterClaims: insert-only, as
  * FerretDB's conditional updates are not atomic) and counts it only when its deleteOne deleted
  * it; a purge also deletes the claims of the letters gone. Meant for operators, not hot paths.
@@ -180,6 +180,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
     const whole =
       filter.reason === undefined &&
       filter.errorName === undefined &&
+      filter.deadLetteredBefore === undefined &&
       filter.limit === undefined &&
       filter.after === undefined;
     let purged = 0;

@@ -904,6 +904,45 @@ export function describeDeadLetterQueueConformance(
       },
     );
 
+    it('purges exactly the letters dead-lettered before a cutoff (retention), other topics and younger letters kept', async () => {
+      const at = (topic: string, n: number, iso: string) => ({
+        ...letter(topic, n),
+        deadLetteredAt: iso,
+      });
+      await queue.add(at('orders', 1, '2026-01-01T00:00:00.000Z'));
+      // An offset: compared as an instant (00:30Z), not as text.
+      await queue.add(at('orders', 2, '2026-01-01T01:30:00.000+01:00'));
+      await queue.add(at('orders', 3, '2026-01-01T01:00:00.000Z')); // the cutoff itself: kept
+      await queue.add(at('orders', 4, '2026-01-02T00:00:00.000Z'));
+      await queue.add(at('orders', 5, 'not a date')); // never matched by a cutoff
+      await queue.add(at('other', 6, '2026-01-01T00:00:00.000Z'));
+      const cutoff = { deadLetteredBefore: '2026-01-01T01:00:00.000Z' };
+      const n = (letters: readonly DeadLetter[]) =>
+        letters.map((l) => (l.envelope?.data as { n: number }).n);
+      expect(n(await queue.list(cutoff))).toEqual([1, 2, 6]);
+      expect(await queue.purge({ ...cutoff, originalTopic: 'orders' })).toBe(2);
+      expect(n(await queue.list())).toEqual([3, 4, 5, 6]);
+      expect(await queue.purge({ ...cutoff, originalTopic: 'orders' })).toBe(0);
+    });
+
+    it.each([['yesterday'], ['2026-01-01'], [1_700_000_000_000], ['2026-13-45T00:00:00Z']])(
+      'refuses a deadLetteredBefore of %p with a TypeError naming it, on list, replay and purge, removing nothing',
+      async (before) => {
+        await queue.add(letter('events.before', 1));
+        const filter = { deadLetteredBefore: before } as unknown as DeadLetterFilter;
+        for (const call of [
+          () => queue.list(filter),
+          () => queue.replay(filter, countingPublisher([])),
+          () => queue.purge(filter),
+        ]) {
+          const refused = call();
+          await expect(refused).rejects.toThrow(TypeError);
+          await expect(refused).rejects.toThrow('deadLetteredBefore must be an ISO-8601 date-time');
+        }
+        expect((await queue.stats()).total).toBe(1);
+      },
+    );
+
     it('purges by filter or entirely', async () => {
       await queue.add(letter('events.A', 1));
       await queue.add(letter('events.B', 2));

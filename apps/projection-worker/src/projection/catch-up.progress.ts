@@ -24,8 +24,16 @@ export class CatchUpProgressLog {
     const now = this.now();
     // By the run's number, not its event count: a run after one that failed or was stopped
     // (no last report) may report as many events as that one did, and is a new run all the same.
+    // Timed from when the run began (CatchUpProgress.startedAt), not from this first report,
+    // which comes after its first page was read: that read counts in the duration and rate,
+    // and an ordinary run whose first page took longer than `everyMs` is told at once.
     if (this.run?.id !== progress.run)
-      this.run = { id: progress.run, startedAt: now, toldAt: now, told: false };
+      this.run = {
+        id: progress.run,
+        startedAt: progress.startedAt,
+        toldAt: progress.startedAt,
+        told: false,
+      };
     const run = this.run;
     const seconds = ((now - run.startedAt) / 1000).toFixed(1);
     const where = `${progress.events} events applied, at position ${progress.position}`;

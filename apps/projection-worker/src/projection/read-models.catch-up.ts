@@ -57,6 +57,12 @@ export interface CatchUpProgress {
    * is a new run, also after one that failed or was stopped part-way without a last report.
    */
   run: number;
+  /**
+   * When the run began (epoch ms, Date.now), before it loaded its checkpoint and read its first
+   * page: a duration or rate counted from the first report would leave that page's read out
+   * (seconds on FerretDB, ADR 006).
+   */
+  startedAt: number;
   /** Whether the run rebuilds the read models (no checkpoint, or one that went back). */
   rebuilding: boolean;
   /** Whether the page reached the end of the log (the run's last report). */
@@ -134,6 +140,7 @@ export class ReadModelsCatchUp {
     const batchSize = this.options.batchSize ?? 500;
     let total = 0;
     const run = ++this.runs;
+    const startedAt = Date.now();
     // A run from no checkpoint, or from one that went back, rebuilds the read models from
     // history: what it reads may have been notified long ago, by a log since lost with them.
     // So does a run after one that began a rebuild and did not finish it.
@@ -192,6 +199,7 @@ export class ReadModelsCatchUp {
         events: total,
         position: Math.max(from, page.position),
         run,
+        startedAt,
         rebuilding,
         caughtUp: page.caughtUp,
       });

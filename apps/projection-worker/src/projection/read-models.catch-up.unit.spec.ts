@@ -136,14 +136,21 @@ describe('ReadModelsCatchUp', () => {
     });
     const positions = (await eventStore.readAll()).map((event) => event.position);
     // No checkpoint: a rebuild, in pages of 2.
+    const began = Date.now();
     await catchUp.run();
+    const ended = Date.now();
+    // When the run began: one time for all its reports, before its first page was read.
+    const startedAt = reports[0]!.startedAt;
+    expect(startedAt).toBeGreaterThanOrEqual(began);
+    expect(startedAt).toBeLessThanOrEqual(ended);
     expect(reports).toEqual([
-      { events: 2, position: positions[1], run: 1, rebuilding: true, caughtUp: false },
-      { events: 4, position: positions[3], run: 1, rebuilding: true, caughtUp: false },
+      { events: 2, position: positions[1], run: 1, startedAt, rebuilding: true, caughtUp: false },
+      { events: 4, position: positions[3], run: 1, startedAt, rebuilding: true, caughtUp: false },
       {
         events: 5,
         position: await checkpoints.load('test'),
         run: 1,
+        startedAt,
         rebuilding: true,
         caughtUp: true,
       },
@@ -157,6 +164,7 @@ describe('ReadModelsCatchUp', () => {
         events: 1,
         position: await checkpoints.load('test'),
         run: 2,
+        startedAt: expect.any(Number),
         rebuilding: false,
         caughtUp: true,
       },

@@ -26,9 +26,10 @@ describeReadStoreConformance(
       connection,
       collection: `rows${run++}`,
       indexes: indexed.map((field) => [field]),
+      fields: indexed,
     }),
   // FerretDB runs the conditional replaceOne in two steps (ADR 006): one writer per row.
-  { concurrentWriters: false },
+  { concurrentWriters: false, declaredFields: true },
 );
 
 describe('MongoReadStore', () => {

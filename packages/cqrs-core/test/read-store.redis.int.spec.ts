@@ -20,6 +20,7 @@ describeReadStoreConformance(
   'redis',
   ({ indexed }) =>
     new RedisReadStore({ client: redis, keyPrefix: `${ns.keyPrefix}${run++}:`, indexed }),
+  { concurrentWriters: true, declaredFields: true },
 );
 
 describe('RedisReadStore', () => {

@@ -9,6 +9,7 @@ import {
   type ReadRow,
   type ReadStore,
   type ReadWhere,
+  type RowField,
   type ValueCount,
 } from '../read-stores/read-store.port';
 import {
@@ -24,7 +25,7 @@ import {
   storedRow,
 } from '../read-stores/read-store.rules';
 
-export interface MongoReadStoreOptions {
+export interface MongoReadStoreOptions<Row extends ReadRow = ReadRow> {
   /** An open mongoose connection (see mongoConnection). The store does not close it. */
   connection: Connection;
   /** The store's own collection. */
@@ -33,7 +34,14 @@ export interface MongoReadStoreOptions {
    * Indexes to create at init(), each a list of top-level fields in order:
    * `[['status'], ['userId', 'updatedAt']]`. Queries work on any field; these make them fast.
    */
-  indexes?: readonly (readonly string[])[];
+  indexes?: readonly (readonly RowField<Row>[])[];
+  /**
+   * The top-level fields `find`/`count`/`countBy` may filter or group by, as RedisReadStore's
+   * `indexed`: a query on another field is refused (a TypeError naming it) instead of matching
+   * no row, as MongoDB would for a misspelt field. orderBy may use any field, as on Redis. When
+   * omitted, every field may be queried.
+   */
+  fields?: readonly RowField<Row>[];
 }
 
 /** A row as stored. */
@@ -77,8 +85,10 @@ export class MongoReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
   private readonly connection: Connection;
   private readonly name: string;
   private readonly indexes: IndexSpec[];
+  /** The fields queries may name; undefined when the options declare none (any field). */
+  private readonly fields: ReadonlySet<string> | undefined;
 
-  constructor(options: MongoReadStoreOptions) {
+  constructor(options: MongoReadStoreOptions<NoInfer<Row>>) {
     if (typeof options?.connection?.collection !== 'function')
       throw new TypeError('MongoReadStore: options.connection must be a mongoose connection');
     if (typeof options.collection !== 'string' || options.collection === '')
@@ -95,6 +105,14 @@ export class MongoReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
       }
       return { name: Object.keys(keys).join('_1_') + '_1', keys };
     });
+    if (options.fields !== undefined) {
+      if (!Array.isArray(options.fields))
+        throw new TypeError('MongoReadStore: options.fields must be an array of field names');
+      options.fields.forEach((field, index) =>
+        checkField(field, `MongoReadStore: options.fields[${index}]`),
+      );
+      this.fields = new Set(options.fields);
+    }
   }
 
   private get collection(): mongo.Collection<ReadDocument> {
@@ -183,27 +201,29 @@ export class MongoReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
     return deletedCount > 0;
   }
 
-  async find(query?: ReadQuery): Promise<Row[]> {
+  async find(query?: ReadQuery<Row>): Promise<Row[]> {
     const checked = checkQuery(query);
     const sort: Record<string, 1 | -1> = {};
     if (checked.orderBy)
       sort[`fields.${checked.orderBy.field}`] = checked.orderBy.direction === 'desc' ? -1 : 1;
     sort._id = 1;
+    const filter = this.filter(checked.where);
     if (checked.limit === 0) return [];
     let cursor = this.collection
-      .find(this.filter(checked.where), { projection: { json: 1 } })
+      .find(filter, { projection: { json: 1 } })
       .sort(sort)
       .skip(checked.offset);
     if (checked.limit !== undefined) cursor = cursor.limit(checked.limit);
     return (await cursor.toArray()).map((document) => JSON.parse(document.json) as Row);
   }
 
-  async count(where?: ReadWhere): Promise<number> {
+  async count(where?: ReadWhere<Row>): Promise<number> {
     return this.collection.countDocuments(this.filter(checkWhere(where)));
   }
 
-  async countBy(field: string, where?: ReadWhere): Promise<ValueCount[]> {
+  async countBy(field: RowField<Row>, where?: ReadWhere<Row>): Promise<ValueCount[]> {
     checkField(field, 'field');
+    this.checkDeclared(field, 'countBy field');
     const groups = await this.collection
       .aggregate<{ _id: FieldValue | undefined; count: number }>([
         { $match: this.filter(checkWhere(where)) },
@@ -230,8 +250,17 @@ export class MongoReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
 
   async close(): Promise<void> {}
 
+  /** Refuses a field the options do not declare (when they declare fields). */
+  private checkDeclared(field: string, name: string): void {
+    if (this.fields !== undefined && !this.fields.has(field))
+      throw new TypeError(
+        `MongoReadStore: ${name} is not a declared field; declare "${field}" in options.fields to query by it (fields: ${[...this.fields].join(', ') || 'none'})`,
+      );
+  }
+
   private filter(where: Map<string, FieldValue[]>): mongo.Filter<ReadDocument> {
     const filter: Record<string, unknown> = live(new Date());
+    for (const field of where.keys()) this.checkDeclared(field, `where.${field}`);
     for (const [field, values] of where)
       filter[`fields.${field}`] = values.length === 1 ? values[0] : { $in: values };
     return filter as mongo.Filter<ReadDocument>;

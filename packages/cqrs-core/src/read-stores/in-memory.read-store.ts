@@ -5,6 +5,7 @@ import {
   type ReadRow,
   type ReadStore,
   type ReadWhere,
+  type RowField,
   type ValueCount,
 } from './read-store.port';
 import {
@@ -74,16 +75,16 @@ export class InMemoryReadStore<Row extends ReadRow = ReadRow> implements ReadSto
     return this.rows.delete(id);
   }
 
-  async find(query?: ReadQuery): Promise<Row[]> {
+  async find(query?: ReadQuery<Row>): Promise<Row[]> {
     const checked = checkQuery(query);
     return page(this.matching(checked.where), checked);
   }
 
-  async count(where?: ReadWhere): Promise<number> {
+  async count(where?: ReadWhere<Row>): Promise<number> {
     return this.matching(checkWhere(where)).length;
   }
 
-  async countBy(field: string, where?: ReadWhere): Promise<ValueCount[]> {
+  async countBy(field: RowField<Row>, where?: ReadWhere<Row>): Promise<ValueCount[]> {
     checkField(field, 'field');
     return countValues(
       this.matching(checkWhere(where)).map(([, row]) => row),

@@ -20,18 +20,29 @@ export type ReadRow = Record<string, unknown>;
  * a leading '$' or a NUL, and not `__proto__`; a string value that is not well-formed Unicode is
  * refused (no row holds one).
  */
-export type ReadWhere = Readonly<
-  Record<string, FieldValue | { readonly in: readonly FieldValue[] }>
+export type ReadWhere<Row extends ReadRow = ReadRow> = Readonly<
+  string extends RowField<Row>
+    ? Record<string, WhereValue>
+    : { [Field in RowField<Row>]?: WhereValue }
 >;
 
-export interface ReadQuery {
-  where?: ReadWhere;
+/** What `where` takes for one field: a value, or one of several. */
+export type WhereValue = FieldValue | { readonly in: readonly FieldValue[] };
+
+/**
+ * The fields a query of a `Row` may name: its string keys, so a misspelt field (`nme` for
+ * `name`) does not compile. Any string for an untyped store (`ReadStore` of `ReadRow`).
+ */
+export type RowField<Row extends ReadRow = ReadRow> = Extract<keyof Row, string>;
+
+export interface ReadQuery<Row extends ReadRow = ReadRow> {
+  where?: ReadWhere<Row>;
   /**
    * By one top-level field; ties (and a query without orderBy) by id ascending, so pages of
    * limit/offset never overlap. Values order as MongoDB's: null (and missing) < numbers <
    * strings (by code point) < booleans.
    */
-  orderBy?: { field: string; direction?: 'asc' | 'desc' };
+  orderBy?: { field: RowField<Row>; direction?: 'asc' | 'desc' };
   /** At most this many rows (a non-negative integer); all when omitted. */
   limit?: number;
   /** Skips this many rows first (a non-negative integer); 0 when omitted. */
@@ -101,11 +112,11 @@ export interface ReadStore<Row extends ReadRow = ReadRow> {
   /** Removes the row; true when a live row was removed. */
   delete(id: string, options?: DeleteRowOptions): Promise<boolean>;
   /** The live rows matching the query (see ReadQuery for the order). */
-  find(query?: ReadQuery): Promise<Row[]>;
+  find(query?: ReadQuery<Row>): Promise<Row[]>;
   /** How many live rows match. */
-  count(where?: ReadWhere): Promise<number>;
+  count(where?: ReadWhere<Row>): Promise<number>;
   /** How many live matching rows hold each value of a field, by value ascending. */
-  countBy(field: string, where?: ReadWhere): Promise<ValueCount[]>;
+  countBy(field: RowField<Row>, where?: ReadWhere<Row>): Promise<ValueCount[]>;
   /** Removes every row, for Projection.reset (a rebuild). */
   clear(): Promise<void>;
   /**

@@ -197,7 +197,7 @@ export interface CheckedQuery {
   offset: number;
 }
 
-export function checkQuery(query: ReadQuery | undefined): CheckedQuery {
+export function checkQuery<Row extends ReadRow>(query: ReadQuery<Row> | undefined): CheckedQuery {
   if (query === undefined) return { where: new Map(), offset: 0 };
   if (typeof query !== 'object' || query === null)
     throw new TypeError(`query must be an object, got ${shownValue(query)}`);

@@ -16,6 +16,7 @@ import {
   type ReadRow,
   type ReadStore,
   type ReadWhere,
+  type RowField,
   type ValueCount,
 } from '../read-stores/read-store.port';
 import {
@@ -33,7 +34,7 @@ import {
   storedRow,
 } from '../read-stores/read-store.rules';
 
-export interface RedisReadStoreOptions {
+export interface RedisReadStoreOptions<Row extends ReadRow = ReadRow> {
   /**
    * A connected ioredis client (e.g. `redisConnection(...).client`); the store does not close it.
    * Without ioredis' own `keyPrefix` option (refused: the scripts build keys ioredis would not
@@ -52,7 +53,7 @@ export interface RedisReadStoreOptions {
    * (in any order) is refused, naming both: at init(), at every put (also of a process that
    * started before the change) and at every find/count/countBy. Change it with reindex().
    */
-  indexed?: readonly string[];
+  indexed?: readonly RowField<Row>[];
 }
 
 /** Rows per MGET: bounds one reply when a query matches many rows. */
@@ -85,7 +86,7 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
   /** The sorted list as recorded in the meta hash (JSON). */
   private readonly indexedList: string;
 
-  constructor(options: RedisReadStoreOptions) {
+  constructor(options: RedisReadStoreOptions<NoInfer<Row>>) {
     if (typeof options?.client?.eval !== 'function')
       throw new TypeError('RedisReadStore: options.client must be a connected ioredis client');
     refuseClientKeyPrefix(options.client, 'RedisReadStore');
@@ -195,16 +196,16 @@ export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<
     return deleted === 1;
   }
 
-  async find(query?: ReadQuery): Promise<Row[]> {
+  async find(query?: ReadQuery<Row>): Promise<Row[]> {
     const checked = checkQuery(query);
     return page(await this.matching(checked.where), checked);
   }
 
-  async count(where?: ReadWhere): Promise<number> {
+  async count(where?: ReadWhere<Row>): Promise<number> {
     return (await this.matching(checkWhere(where))).length;
   }
 
-  async countBy(field: string, where?: ReadWhere): Promise<ValueCount[]> {
+  async countBy(field: RowField<Row>, where?: ReadWhere<Row>): Promise<ValueCount[]> {
     checkField(field, 'field');
     this.checkIndexed(field, 'countBy field');
     const rows = await this.matching(checkWhere(where));

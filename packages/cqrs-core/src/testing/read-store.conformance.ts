@@ -23,6 +23,12 @@ export interface ReadStoreFeatures {
    * per row is assumed.
    */
   concurrentWriters: boolean;
+  /**
+   * The store knows the fields queries may name (the factory's `indexed`: RedisReadStore's
+   * `indexed`, MongoReadStore's `fields`) and refuses another one with a TypeError naming it,
+   * instead of matching no row. InMemoryReadStore takes no such list.
+   */
+  declaredFields?: boolean;
 }
 
 /** The fields the suite's queries use. */
@@ -205,6 +211,26 @@ export function describeReadStoreConformance(
         ),
       ).toEqual(['Ash', 'Brock']);
     });
+
+    if (features.declaredFields)
+      it('refuses a where or countBy field not declared, naming it, instead of matching nothing', async () => {
+        const s = await seeded();
+        for (const refused of [
+          () => s.find({ where: { nme: 'Ash' } }),
+          () => s.find({ where: { nme: 'Ash' }, limit: 0 }),
+          () => s.count({ status: 'active', nme: { in: ['Ash'] } }),
+          () => s.countBy('nme'),
+          () => s.countBy('status', { nme: 'Ash' }),
+        ]) {
+          const error = await refusal(refused());
+          expect(error).toBeInstanceOf(TypeError);
+          expect((error as Error).message).toMatch(
+            / is not a[a-z ]* field; declare "nme" in options\./,
+          );
+        }
+        // The declared fields still query as before.
+        await expect(s.count({ status: 'active' })).resolves.toBe(3);
+      });
 
     it('counts matching rows, and counts per value of a field', async () => {
       const s = await seeded();

@@ -603,11 +603,12 @@ describe('SseHub', () => {
         await inner.append(testNotification({ targetType: 'broadcast' }));
         const { toUser, open, ids } = await seenElsewhere(log);
         // The follower catches up while the resume reads the log: entries queue on the stream.
-        const latestId = inner.latestId.bind(inner);
-        log.latestId = async () => {
+        // (planResume's read of where the log reached, for an id past what this hub dispatched)
+        const lastAppendedId = inner.lastAppendedId.bind(inner);
+        log.lastAppendedId = async () => {
           release();
           await new Promise((resolve) => setTimeout(resolve, 20));
-          return latestId();
+          return lastAppendedId();
         };
         const sink = await open('ash', ids[1]);
         expect(sink.frames()[0]).toMatchObject({ id: ids[1], params: { resumed: 'replayed' } });

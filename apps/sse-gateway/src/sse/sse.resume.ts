@@ -82,7 +82,8 @@ export async function planResume(input: {
   if (after > 0) {
     // This instance's follower may lag the log by more than SseHub.caughtUp waits (a loaded
     // gateway taking over a dead one's clients): an id the log holds is no unknown position.
-    const latest = await log.latestId();
+    // An id retention removed since (lastAppendedId, not latestId) is a position too.
+    const latest = await log.lastAppendedId();
     return latest !== undefined && log.compare(lastEventId, latest) <= 0
       ? { kind: 'ahead' }
       : { kind: 'recovery', reason: 'unknown-position' };
@@ -121,6 +122,12 @@ async function trimmedAfter(
   return oldest !== undefined && log.compare(lastEventId, oldest) < 0;
 }
 
+/** Whether the log appended `id` or later, whether or not it still holds that entry. */
+async function reached(log: NotificationLog, id: string): Promise<boolean> {
+  const last = await log.lastAppendedId();
+  return last !== undefined && log.compare(last, id) >= 0;
+}
+
 /** The entries of the gap addressed to the user, or why they cannot be replayed. */
 async function readGap(input: Parameters<typeof planResume>[0]): Promise<ResumePlan> {
   const { log, lastEventId, upTo } = input;
@@ -144,9 +151,11 @@ async function readGap(input: Parameters<typeof planResume>[0]): Promise<ResumeP
     }
     // The log ends before what the live follower dispatched: entries after the client's id
     // are gone (the log was emptied and started again, Redis having lost its data), and what
-    // they were cannot be told. Replaying the rest would say "nothing else missed".
+    // they were cannot be told. Replaying the rest would say "nothing else missed". Unless the
+    // log still reached upTo (lastAppendedId survives removal, not a loss): then the entries
+    // were removed on purpose (a deleted task's progress, S3-7), and nothing is missing.
     if (page.length === 0)
-      return log.compare(from, upTo) < 0
+      return log.compare(from, upTo) < 0 && !(await reached(log, upTo))
         ? { kind: 'recovery', reason: 'trimmed' }
         : { kind: 'replay', entries };
     if (log.compare(page[page.length - 1]!.id, upTo) >= 0) return { kind: 'replay', entries };

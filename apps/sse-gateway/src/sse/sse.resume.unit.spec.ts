@@ -41,6 +41,26 @@ describe('planResume', () => {
     expect(resumed.kind === 'replay' && resumed.entries.map((e) => e.id)).toEqual([ids[2]]);
   });
 
+  // Retention removes a deleted task's progress notifications from the log (S3-7): when they
+  // were its newest entries, what the live follower dispatched (upTo) is no longer in it. That
+  // is not a log that lost its data: nothing the client could be told is missing.
+  it('replays, not recovery, when the entries up to upTo were removed from the log', async () => {
+    const log = new InMemoryNotificationLog();
+    const seen = (await log.append(to('ash', 1)))!;
+    const progress = (await log.append(to('misty', 2)))!;
+    expect(await log.remove([progress])).toBe(1);
+    expect(await plan(log, seen, progress)).toEqual({ kind: 'replay', entries: [] });
+  });
+
+  it('takes an id removed from the log as a position in it, not an unknown one', async () => {
+    const log = new InMemoryNotificationLog();
+    const before = (await log.append(to('ash', 1)))!;
+    const seen = (await log.append(to('ash', 2)))!;
+    await log.remove([seen]);
+    // A gateway started after the removal follows from the newest entry left.
+    expect(await plan(log, seen, before)).toEqual({ kind: 'ahead' });
+  });
+
   it('tells an id the log holds beyond upTo (this instance lags) from one ahead of the log', async () => {
     const log = new InMemoryNotificationLog();
     const ids = [];

@@ -32,6 +32,11 @@ export class InMemoryNotificationLog implements NotificationLog {
   private readonly wakers = new Set<() => void>();
   private lastMs = 0;
   private lastSeq = 0;
+  /**
+   * The newest id appended, removed or trimmed since or not (lastAppendedId). A holder, changed
+   * in place, as `entries` is: a log wrapped by Object.create (tests) appends through the wrapper.
+   */
+  private readonly lastAppended: { id?: string } = {};
   private readonly maxLength: number;
   private readonly retentionMs: number;
   private readonly now: () => number;
@@ -63,6 +68,7 @@ export class InMemoryNotificationLog implements NotificationLog {
     }
     const id = `${this.lastMs}-${this.lastSeq}`;
     this.entries.push({ id, at: this.lastMs, notification });
+    this.lastAppended.id = id;
     if (order) {
       this.heads.delete(order.key);
       this.heads.set(order.key, { id, at: this.lastMs, notification, version: order.version });
@@ -137,6 +143,10 @@ export class InMemoryNotificationLog implements NotificationLog {
 
   async latestId(): Promise<string | undefined> {
     return this.entries.at(-1)?.id;
+  }
+
+  async lastAppendedId(): Promise<string | undefined> {
+    return this.lastAppended.id;
   }
 
   compare(a: string, b: string): number {

@@ -66,6 +66,7 @@ export function describeNotificationLog(
       const log = await open();
       expect(await log.oldestId()).toBeUndefined();
       expect(await log.latestId()).toBeUndefined();
+      expect(await log.lastAppendedId()).toBeUndefined();
       expect(await log.read(undefined, 10)).toEqual([]);
     });
 
@@ -197,10 +198,13 @@ export function describeNotificationLog(
       expect(await log.oldestId()).toBe(ids[1]);
       expect(await log.latestId()).toBe(ids[1]);
       expect(await log.remove([])).toBe(0);
+      // The position the log reached stays: a follower may have dispatched the removed newest.
+      expect(await log.lastAppendedId()).toBe(ids[2]);
       // Appending a removed notification again stores nothing (its dedup window stays).
       expect(await log.append(c)).toBe(ids[2]);
       const later = await log.append(testNotification());
       expect(log.compare(later, ids[2]!)).toBeGreaterThan(0);
+      expect(await log.lastAppendedId()).toBe(later);
       expect((await log.read(undefined, 10)).map((entry) => entry.id)).toEqual([ids[1], later]);
     });
 

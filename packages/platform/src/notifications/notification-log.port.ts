@@ -64,6 +64,9 @@ export interface NewestNotification extends LoggedNotification {
  * - `oldestId()` is the id of the oldest retained entry (undefined when empty); entries older
  *   than the retention (count and age, settings) are trimmed, never the newest ones.
  * - `latestId()` is the id of the newest entry (undefined when empty).
+ * - `lastAppendedId()` is the id of the newest entry ever appended, even when `remove` or the
+ *   trimming took it since (undefined when nothing was appended, or the log lost its data):
+ *   a position the log reached, which a client or follower may hold though no entry has it.
  * - `remove(ids)` deletes the entries with those ids (ids not in the log are passed over) and
  *   resolves with how many it deleted: `read`, `follow` and `oldestId`/`latestId` no longer see
  *   them; ids appended later still increase, and a removed notification's `notificationId` keeps
@@ -90,6 +93,7 @@ export interface NotificationLog {
   remove(ids: readonly string[]): Promise<number>;
   oldestId(): Promise<string | undefined>;
   latestId(): Promise<string | undefined>;
+  lastAppendedId(): Promise<string | undefined>;
   compare(a: string, b: string): number;
   isId(id: string): boolean;
   close(): Promise<void>;

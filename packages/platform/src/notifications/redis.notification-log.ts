@@ -251,6 +251,20 @@ export class RedisNotificationLog implements NotificationLog {
     return last?.[0];
   }
 
+  async lastAppendedId(): Promise<string | undefined> {
+    // The stream's last-generated-id survives XDEL and trimming; the key is gone with the data.
+    let info: unknown[];
+    try {
+      info = (await this.options.client.xinfo('STREAM', this.stream)) as unknown[];
+    } catch (error) {
+      if (/no such key/i.test((error as Error).message)) return undefined;
+      throw error;
+    }
+    const at = info.indexOf('last-generated-id');
+    const id = at >= 0 ? info[at + 1] : undefined;
+    return typeof id === 'string' && isLogId(id) && id !== '0-0' ? id : undefined;
+  }
+
   compare(a: string, b: string): number {
     return compareLogIds(a, b);
   }

@@ -24,9 +24,11 @@ export const commandApiConfiguration = z.object({
   ORDER_PUBLISH_TIMEOUT_MS: setting.milliseconds(5_000),
   /**
    * S3-7: how long an accepted order's ACCEPTED status is kept (order-processor's steps replace
-   * it at once): set it as order-processor's.
+   * it at once): set it as order-processor's. Also the order topic's retention when this app
+   * creates it, which the Kafka transport takes from 8 ms (an eighth is `segment.ms`): a lower
+   * value is refused here, naming this setting, not at the start by the transport.
    */
-  PROGRESS_HISTORY_TTL_MS: setting.age(86_400_000),
+  PROGRESS_HISTORY_TTL_MS: setting.age(86_400_000, 8),
   /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */
   DEV_TOKENS: setting.boolean(false),
   /** Largest request body in bytes (413 beyond). */

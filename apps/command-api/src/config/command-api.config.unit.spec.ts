@@ -70,3 +70,18 @@ describe('command-api settings: COMMAND_BACKLOG_MAX', () => {
     ).toThrow('COMMAND_BACKLOG_MAX');
   });
 });
+
+describe('command-api settings: PROGRESS_HISTORY_TTL_MS', () => {
+  // The order topic is created with it as Kafka's retention (segment.ms an eighth of it, at least
+  // 1 ms): a TTL below 8 ms passed this setting and failed the start on an error naming the
+  // transport's `retentionMs`, not the setting to change.
+  it('refuses a TTL the order topic cannot be kept for, naming the setting', () => {
+    expect(() =>
+      loadConfiguration(commandApiConfiguration, { ...required, PROGRESS_HISTORY_TTL_MS: '7' }),
+    ).toThrow(/PROGRESS_HISTORY_TTL_MS.*at least 8/);
+    expect(
+      loadConfiguration(commandApiConfiguration, { ...required, PROGRESS_HISTORY_TTL_MS: '8' })
+        .PROGRESS_HISTORY_TTL_MS,
+    ).toBe(8);
+  });
+});

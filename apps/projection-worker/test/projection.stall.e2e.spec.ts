@@ -98,9 +98,14 @@ describe('projection-worker while the path to MongoDB stalls', () => {
 
   it('says so in its readiness, then applies and notifies what arrived meanwhile, once each and in order', async () => {
     const before = await moveAndPublish('ash', 1);
+    // Applied and notified: the live path writes both at once, so the row may show before the
+    // notification is in the log (reading the log right after the row was a race).
     await until(
-      async () => ((await positions.get('ash'))?.version === 1 ? true : undefined),
-      'the first move applied',
+      async () =>
+        (await positions.get('ash'))?.version === 1 && (await notified(before)).length > 0
+          ? true
+          : undefined,
+      'the first move applied and notified',
     );
     expect(await notified(before)).toHaveLength(1);
 

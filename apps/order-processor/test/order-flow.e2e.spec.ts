@@ -2,20 +2,12 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
   acceptedProgressStatus,
-  contractsSerializer,
-  ORDER_PLACED,
   type OrderPlaced,
   type ProgressEvent,
   type ProgressStatus,
 } from '@causeway/contracts';
-import { createMessage, type DeadLetter } from '@causeway/cqrs-core';
-import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
-import {
-  RedisNotificationLog,
-  RedisProgressStatuses,
-  RedisTokenRevocations,
-  TokenService,
-} from '@causeway/platform';
+import { type DeadLetter } from '@causeway/cqrs-core';
+import { RedisProgressStatuses, RedisTokenRevocations, TokenService } from '@causeway/platform';
 import {
   removeNamespaceData,
   serverAddress,
@@ -26,6 +18,7 @@ import {
 } from '@causeway/testkit';
 import Redis from 'ioredis';
 import { z } from 'zod';
+import { openOrderBusClient, type OrderBusClient } from './order-bus.client';
 
 const ns = testNamespace('orderflow');
 const TOPIC_PREFIX = `${ns.id}.`;
@@ -40,12 +33,10 @@ type Json = any;
 
 describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015)', () => {
   let service: ServiceProcess;
+  let bus: OrderBusClient;
   let redis: Redis;
-  let log: RedisNotificationLog;
   /** The statuses command-api records an accepted order in (the app's keys). */
   let statuses: RedisProgressStatuses;
-  const kafka = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: `test-${ns.id}` });
-  let publisher: KafkaPublisher;
   let ash: string;
 
   beforeAll(async () => {
@@ -66,23 +57,14 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     });
     // Ready = the stores answer and the order group has joined (Kafka is critical here).
     await waitForStatus(`${service.url}/health/ready`, 200, 60_000);
-    redis = new Redis(serverAddress('redis'));
-    log = new RedisNotificationLog({ client: redis, keyPrefix: `${TOPIC_PREFIX}:` });
-    statuses = new RedisProgressStatuses({
-      client: redis,
-      keyPrefix: `${TOPIC_PREFIX}:`,
-      ttlMs: 86_400_000,
-    });
-    await kafka.open();
-    publisher = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
+    bus = await openOrderBusClient(ns);
+    ({ redis, statuses } = bus);
     ash = (await tokens.issue('ash')).token;
   }, 90_000);
 
   afterAll(async () => {
-    await publisher?.close();
-    await kafka.close();
+    await bus?.close();
     await service?.stop('SIGTERM');
-    redis?.disconnect();
     await removeNamespaceData(ns, ['mongodb', 'redis', 'kafka']);
   }, 60_000);
 
@@ -91,17 +73,7 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
       headers: { Authorization: `Bearer ${token}` },
     });
 
-  async function place(order: OrderPlaced): Promise<void> {
-    await publisher.publish(ORDER_TOPIC, [
-      createMessage({
-        type: ORDER_PLACED,
-        data: order,
-        category: 'event',
-        aggregateId: order.taskId,
-        causedBy: null,
-      }),
-    ]);
-  }
+  const place = (order: OrderPlaced) => bus.place(order);
 
   function order(items: OrderPlaced['items'], userId = 'ash'): OrderPlaced {
     return { taskId: randomUUID(), userId, items, placedAt: new Date().toISOString() };
@@ -121,13 +93,10 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
   }
 
   async function notified(taskId: string): Promise<ProgressEvent[]> {
-    return (await log.read(undefined, 10_000))
-      .map((entry) => entry.notification)
-      .filter((n) => n.method === 'progress.update' && n.params.taskId === taskId)
-      .map((n) => {
-        expect(n).toMatchObject({ targetType: 'user', targetIds: ['ash'] });
-        return n.params as unknown as ProgressEvent;
-      });
+    return (await bus.notifications(taskId)).map((n) => {
+      expect(n).toMatchObject({ targetType: 'user', targetIds: ['ash'] });
+      return n.params as unknown as ProgressEvent;
+    });
   }
 
   async function consumed(): Promise<number> {

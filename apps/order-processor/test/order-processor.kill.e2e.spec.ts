@@ -1,15 +1,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import {
-  contractsSerializer,
-  ORDER_PLACED,
-  type OrderPlaced,
-  type ProgressEvent,
-  type ProgressStatus,
-} from '@causeway/contracts';
-import { createMessage } from '@causeway/cqrs-core';
-import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
-import { RedisNotificationLog, RedisProgressStatuses, TokenService } from '@causeway/platform';
+import { type OrderPlaced, type ProgressEvent, type ProgressStatus } from '@causeway/contracts';
+import { TokenService } from '@causeway/platform';
 import {
   removeNamespaceData,
   serverAddress,
@@ -18,12 +10,11 @@ import {
   waitForStatus,
   type ServiceProcess,
 } from '@causeway/testkit';
-import Redis from 'ioredis';
+import { openOrderBusClient, type OrderBusClient } from './order-bus.client';
 
 const ns = testNamespace('orderkill');
 const TOPIC_PREFIX = `${ns.id}.`;
 const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
-const ORDER_TOPIC = `${TOPIC_PREFIX}order-events-v2`;
 const tokens = new TokenService({ secret: JWT_SECRET });
 
 /**
@@ -33,11 +24,7 @@ const tokens = new TokenService({ secret: JWT_SECRET });
  */
 describe('order-processor killed in the middle of an order', () => {
   let service: ServiceProcess | undefined;
-  let redis: Redis;
-  let log: RedisNotificationLog;
-  let statuses: RedisProgressStatuses;
-  const kafka = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: `test-${ns.id}` });
-  let publisher: KafkaPublisher;
+  let bus: OrderBusClient;
   let ash: string;
 
   /** An instance on the namespace; the dead one's group session ends after 6 s (the broker's least). */
@@ -63,23 +50,13 @@ describe('order-processor killed in the middle of an order', () => {
   }
 
   beforeAll(async () => {
-    redis = new Redis(serverAddress('redis'));
-    log = new RedisNotificationLog({ client: redis, keyPrefix: `${TOPIC_PREFIX}:` });
-    statuses = new RedisProgressStatuses({
-      client: redis,
-      keyPrefix: `${TOPIC_PREFIX}:`,
-      ttlMs: 86_400_000,
-    });
-    await kafka.open();
-    publisher = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
+    bus = await openOrderBusClient(ns);
     ash = (await tokens.issue('ash')).token;
   }, 60_000);
 
   afterAll(async () => {
-    await publisher?.close();
-    await kafka.close();
+    await bus?.close();
     await service?.stop('SIGTERM');
-    redis?.disconnect();
     await removeNamespaceData(ns, ['mongodb', 'redis', 'kafka']);
   }, 60_000);
 
@@ -90,23 +67,12 @@ describe('order-processor killed in the middle of an order', () => {
       items: [{ sku: 'tea', quantity: 1 }],
       placedAt: new Date().toISOString(),
     };
-    await publisher.publish(ORDER_TOPIC, [
-      createMessage({
-        type: ORDER_PLACED,
-        data: order,
-        category: 'event',
-        aggregateId: order.taskId,
-        causedBy: null,
-      }),
-    ]);
+    await bus.place(order);
     return order;
   }
 
   async function notified(taskId: string): Promise<ProgressEvent[]> {
-    return (await log.read(undefined, 10_000))
-      .map((entry) => entry.notification)
-      .filter((n) => n.method === 'progress.update' && n.params.taskId === taskId)
-      .map((n) => n.params as unknown as ProgressEvent);
+    return (await bus.notifications(taskId)).map((n) => n.params as unknown as ProgressEvent);
   }
 
   /** Polls the user's notifications until `seen` holds for them (the observable kill point). */
@@ -152,7 +118,7 @@ describe('order-processor killed in the middle of an order', () => {
     );
     expect(told.map((e) => e.eventId)).toEqual(steps(placed.taskId));
     expect((await history(placed.taskId)).map((e) => e.eventId)).toEqual(steps(placed.taskId));
-    expect(await statuses.get(placed.taskId)).toMatchObject<Partial<ProgressStatus>>({
+    expect(await bus.statuses.get(placed.taskId)).toMatchObject<Partial<ProgressStatus>>({
       status: 'COMPLETED',
       eventCount: 5,
     });

@@ -1,0 +1,67 @@
+import { contractsSerializer, ORDER_PLACED, type OrderPlaced } from '@causeway/contracts';
+import { createMessage } from '@causeway/cqrs-core';
+import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
+import { RedisNotificationLog, RedisProgressStatuses } from '@causeway/platform';
+import { serverAddress, type TestNamespace } from '@causeway/testkit';
+import Redis from 'ioredis';
+
+/** A notification as the log holds it. */
+export type LoggedNotification = Awaited<
+  ReturnType<RedisNotificationLog['read']>
+>[number]['notification'];
+
+/**
+ * What an e2e test of order-processor sees of the system around it, on the real servers: it
+ * places orders on the app's Kafka topic (as command-api does) and reads what the app tells —
+ * the notification log the gateways follow and the statuses in Redis — under the app's
+ * TOPIC_PREFIX (`<ns.id>.`).
+ */
+export interface OrderBusClient {
+  readonly redis: Redis;
+  readonly log: RedisNotificationLog;
+  readonly statuses: RedisProgressStatuses;
+  /** Publishes the order to `<prefix>order-events-v2`, keyed by its task. */
+  place(order: OrderPlaced): Promise<void>;
+  /** The log's `progress.update` notifications of one task, in log order. */
+  notifications(taskId: string): Promise<LoggedNotification[]>;
+  close(): Promise<void>;
+}
+
+export async function openOrderBusClient(ns: TestNamespace): Promise<OrderBusClient> {
+  const topicPrefix = `${ns.id}.`;
+  const redis = new Redis(serverAddress('redis'));
+  const log = new RedisNotificationLog({ client: redis, keyPrefix: `${topicPrefix}:` });
+  const statuses = new RedisProgressStatuses({
+    client: redis,
+    keyPrefix: `${topicPrefix}:`,
+    ttlMs: 86_400_000,
+  });
+  const kafka = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: `test-${ns.id}` });
+  await kafka.open();
+  const publisher = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
+  return {
+    redis,
+    log,
+    statuses,
+    place: async (order) => {
+      await publisher.publish(`${topicPrefix}order-events-v2`, [
+        createMessage({
+          type: ORDER_PLACED,
+          data: order,
+          category: 'event',
+          aggregateId: order.taskId,
+          causedBy: null,
+        }),
+      ]);
+    },
+    notifications: async (taskId) =>
+      (await log.read(undefined, 10_000))
+        .map((entry) => entry.notification)
+        .filter((n) => n.method === 'progress.update' && n.params.taskId === taskId),
+    close: async () => {
+      await publisher.close();
+      await kafka.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -2,9 +2,8 @@ import { contractsSerializer, type ProgressEvent } from '@causeway/contracts';
 import { createMessage, StreamDeletedError } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { InMemoryNotificationLog, InMemoryProgressStatuses } from '@causeway/platform';
-import { removeNamespaceData, testNamespace } from '@causeway/testkit';
+import { dyingAtStrip, removeNamespaceData, testNamespace } from '@causeway/testkit';
 import Redis from 'ioredis';
-import { type Connection, type mongo as mongodb } from 'mongoose';
 import { OrderProcessor } from '../src/orders/order.processor';
 import { ProgressRetentionJob } from '../src/retention/progress-retention.job';
 import { RedisTaskExpiries } from '../src/retention/task-expiries';
@@ -168,34 +167,3 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     expect(await expiries.due(Date.now() + 1, 10)).toEqual([]);
   });
 });
-
-/**
- * The mongoose connection as a process killed in the middle of a hard delete leaves it: the
- * strip of the events (a bulkWrite on the commits) never reaches the server.
- */
-function dyingAtStrip(connection: Connection): Connection {
-  const bound = <T extends object>(target: T, replace: (prop: string | symbol) => unknown) =>
-    new Proxy(target, {
-      get(object, prop) {
-        const replaced = replace(prop);
-        if (replaced !== undefined) return replaced;
-        const value = Reflect.get(object, prop, object) as unknown;
-        return typeof value === 'function' ? value.bind(object) : value;
-      },
-    });
-  const db = connection.db!;
-  const dyingDb = bound(db, (prop) =>
-    prop === 'collection'
-      ? (name: string, options?: mongodb.CollectionOptions) => {
-          const collection = db.collection(name, options);
-          if (!name.endsWith('commits')) return collection;
-          return bound(collection, (member) =>
-            member === 'bulkWrite'
-              ? () => Promise.reject(new Error('killed during the strip'))
-              : undefined,
-          );
-        }
-      : undefined,
-  );
-  return bound(connection, (prop) => (prop === 'db' ? dyingDb : undefined));
-}

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { testNamespace } from '@causeway/testkit';
-import { type Connection, type mongo as mongodb } from 'mongoose';
+import { dyingAtStrip, testNamespace } from '@causeway/testkit';
 import { mongoConnection, MongoEventStore } from '../src/mongodb';
 import { testEnvelope } from '../src/testing';
 
@@ -98,34 +97,3 @@ describe('MongoEventStore: removals racing a hard delete', () => {
     expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(0);
   });
 });
-
-/**
- * The mongoose connection as a process killed in the middle of a hard delete leaves it: the
- * strip of the events (a bulkWrite on the commits) never reaches the server.
- */
-function dyingAtStrip(connection: Connection): Connection {
-  const bound = <T extends object>(target: T, replace: (prop: string | symbol) => unknown) =>
-    new Proxy(target, {
-      get(object, prop) {
-        const replaced = replace(prop);
-        if (replaced !== undefined) return replaced;
-        const value = Reflect.get(object, prop, object) as unknown;
-        return typeof value === 'function' ? value.bind(object) : value;
-      },
-    });
-  const db = connection.db!;
-  const dyingDb = bound(db, (prop) =>
-    prop === 'collection'
-      ? (name: string, options?: mongodb.CollectionOptions) => {
-          const collection = db.collection(name, options);
-          if (!name.endsWith('commits')) return collection;
-          return bound(collection, (member) =>
-            member === 'bulkWrite'
-              ? () => Promise.reject(new Error('killed during the strip'))
-              : undefined,
-          );
-        }
-      : undefined,
-  );
-  return bound(connection, (prop) => (prop === 'db' ? dyingDb : undefined));
-}

@@ -14,3 +14,4 @@ export * from './names/namespace.cleanup';
 export * from './services/http.checks';
 export * from './services/dev-token';
 export * from './services/otlp.receiver';
+export * from './faults/dying-at-strip.connection';

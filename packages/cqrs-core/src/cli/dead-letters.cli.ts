@@ -8,9 +8,10 @@ commands:
   replay   replay to the original topics (filters, --id <id> ..., or --all; --limit <n>)
   purge    delete dead letters           (filters, --id <id> ..., or --all; --limit <n>)
 
-filters: --topic --handler --type --reason --errorName (exactly, as stats counts by it). --id
-(repeatable) selects exactly those letters,
-also together with filters. --limit only bounds a selection: replay and purge need a filter,
+filters: --topic --handler --type --reason --errorName (exactly, as stats counts by it)
+--deadLetteredBefore <ISO-8601 date-time> (the letters dead-lettered before it, e.g.
+2026-01-31T00:00:00Z). --id (repeatable) selects exactly those letters, also together with
+filters. --limit only bounds a selection: replay and purge need a filter,
 --id or --all. A list answers 1 000 letters unless --limit says otherwise, and "next" when
 there may be more: pass it as --after to get the next page.
 
@@ -23,7 +24,7 @@ exit codes: 0 done; 1 the app answered an error or could not be reached; 2 bad u
 
 The admin token is read from CAUSEWAY_ADMIN_TOKEN (never pass secrets on the command line).`;
 
-const FILTERS = ['topic', 'handler', 'type', 'reason', 'errorName'] as const;
+const FILTERS = ['topic', 'handler', 'type', 'reason', 'errorName', 'deadLetteredBefore'] as const;
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -46,6 +47,7 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
         type: { type: 'string' },
         reason: { type: 'string' },
         errorName: { type: 'string' },
+        deadLetteredBefore: { type: 'string' },
         limit: { type: 'string' },
         after: { type: 'string' },
         id: { type: 'string', multiple: true },
@@ -101,7 +103,7 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
   const selects = Object.keys(filters).length > 0 || ids.length > 0;
   if ((command === 'replay' || command === 'purge') && !selects && !values.all) {
     io.err(
-      `${command} needs a filter (--topic --handler --type --reason --errorName), --id or ` +
+      `${command} needs a filter (--${FILTERS.join(' --')}), --id or ` +
         '--all; ' +
         '--limit alone selects nothing\n',
     );

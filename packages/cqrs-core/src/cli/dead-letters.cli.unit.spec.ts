@@ -102,6 +102,28 @@ describe('causeway-dead-letters CLI', () => {
     expect(JSON.parse(purge.out)).toEqual({ purged: 1 });
   });
 
+  it('purges and replays the letters dead-lettered before a date-time (an offset kept as written)', async () => {
+    await queue.add({ ...moved(3, 'events.T1'), deadLetteredAt: '2026-01-01T00:00:00.000Z' });
+    await queue.add({ ...moved(4, 'events.T2'), deadLetteredAt: '2026-01-01T02:00:00.000Z' });
+    const bad = await run(['purge', '--url', url, '--deadLetteredBefore', 'last week']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('deadLetteredBefore');
+    expect(bad.err).toContain('ISO-8601 date-time');
+    expect((await queue.stats()).total).toBe(4);
+    const cutoff = ['--deadLetteredBefore', '2026-01-01T02:00:00+01:00'];
+    const replay = await run(['replay', '--url', url, ...cutoff]);
+    expect(replay).toMatchObject({ code: 0, err: '' });
+    expect(JSON.parse(replay.out)).toMatchObject({ replayed: 1 });
+    await queue.add({ ...moved(5, 'events.T1'), deadLetteredAt: '2025-12-31T00:00:00.000Z' });
+    const purge = await run(['purge', '--url', url, ...cutoff]);
+    expect(JSON.parse(purge.out)).toEqual({ purged: 1 });
+    expect((await queue.list()).map((letter) => letter.envelope?.data)).toEqual([
+      { x: 1 },
+      { x: 2 },
+      { x: 4 },
+    ]);
+  });
+
   it('fails clearly without a token, with a wrong token, or with an unknown command', async () => {
     expect(await run(['stats', '--url', url], {})).toMatchObject({
       code: 2,

@@ -37,17 +37,18 @@ export function checkDeadLetterFilter(filter: unknown): asserts filter is DeadLe
     );
   const before: unknown = (filter as DeadLetterFilter).deadLetteredBefore;
   // A cutoff that is no date would match nothing (or, read loosely, everything): refused.
-  if (
-    before !== undefined &&
-    !(
-      typeof before === 'string' &&
-      ISO_DATE_TIME.test(before) &&
-      Number.isFinite(Date.parse(before))
-    )
-  )
-    throw new TypeError(
-      `deadLetteredBefore must be an ISO-8601 date-time (e.g. 2026-01-31T12:00:00.000Z), got ${shownValue(before)}`,
-    );
+  if (before !== undefined && !isCutoff(before))
+    throw new TypeError(`deadLetteredBefore ${CUTOFF_RULE}, got ${shownValue(before)}`);
+}
+
+/** What a `deadLetteredBefore` must be, as the errors refusing one say it. */
+export const CUTOFF_RULE = 'must be an ISO-8601 date-time (e.g. 2026-01-31T12:00:00.000Z)';
+
+/** Whether `value` is a `deadLetteredBefore` every queue takes: a date-time with a time zone. */
+export function isCutoff(value: unknown): value is string {
+  return (
+    typeof value === 'string' && ISO_DATE_TIME.test(value) && Number.isFinite(Date.parse(value))
+  );
 }
 
 /** A date-time with a time zone, as Date.prototype.toISOString writes (offsets allowed). */

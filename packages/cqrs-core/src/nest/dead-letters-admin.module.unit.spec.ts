@@ -213,6 +213,36 @@ describe('/admin/dead-letters', () => {
     expect((await queue.stats()).total).toBe(2);
   });
 
+  it('lists and purges the letters dead-lettered before a date-time; a date that is none is a 400 naming it', async () => {
+    await queue.add({ ...moved('events.Moved', 4), deadLetteredAt: '2026-01-01T00:00:00.000Z' });
+    for (const before of ['yesterday', '2026-13-01T00:00:00Z', '2026-01-01', '']) {
+      const refused = await request(app.getHttpServer())
+        .delete(`/admin/dead-letters?deadLetteredBefore=${encodeURIComponent(before)}`)
+        .set(auth);
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual([
+        { field: 'deadLetteredBefore', message: expect.stringContaining('ISO-8601 date-time') },
+      ]);
+    }
+    expect((await queue.stats()).total).toBe(4);
+    const cutoff = encodeURIComponent('2026-01-02T01:00:00+01:00');
+    const listed = await request(app.getHttpServer())
+      .get(`/admin/dead-letters?deadLetteredBefore=${cutoff}`)
+      .set(auth);
+    expect(listed.body.letters.map((letter: { reason: string }) => letter.reason)).toEqual([
+      'boom 4',
+    ]);
+    const purged = await request(app.getHttpServer())
+      .delete(`/admin/dead-letters?deadLetteredBefore=${cutoff}`)
+      .set(auth);
+    expect(purged.body).toEqual({ purged: 1 });
+    expect((await queue.list()).map((letter) => letter.reason).sort()).toEqual([
+      'boom 1',
+      'boom 2',
+      'boom 3',
+    ]);
+  });
+
   async function ids() {
     return (await queue.list()).map((letter) => letter.id);
   }
@@ -243,7 +273,9 @@ describe('/admin/dead-letters', () => {
       .set(auth);
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toContain('application/problem+json');
-    expect(response.body.detail).toMatch(/topic, handler, type, reason, errorName, ids.*all=true/);
+    expect(response.body.detail).toMatch(
+      /topic, handler, type, reason, errorName, deadLetteredBefore, ids.*all=true/,
+    );
     expect((await queue.stats()).total).toBe(3);
   });
 

@@ -21,6 +21,7 @@ import {
   type DeadLetterQueue,
   type ReplayResult,
 } from '../dead-letters/dead-letter-queue.port';
+import { CUTOFF_RULE, isCutoff } from '../dead-letters/dead-letter-queue.rules';
 import { type Publisher } from '../transport/transport.port';
 import { AdminTokenGuard } from './admin-token.guard';
 import { REDACTED } from './log.redaction';
@@ -57,6 +58,7 @@ const Filter = z
     type: z.string().min(1).optional(),
     reason: z.string().min(1).optional(),
     errorName: z.string().min(1).optional(),
+    deadLetteredBefore: z.string().refine(isCutoff, CUTOFF_RULE).optional(),
     limit: QueryLimit.optional(),
     after: z.string().min(1).max(1_000).optional(),
     ids: Ids.optional(),
@@ -74,7 +76,15 @@ const StatsQuery = z.object({}).strict();
 export const LIST_PAGE = 1_000;
 
 /** The fields that select letters; `limit` and `after` only bound a selection. */
-const SELECTING = ['topic', 'handler', 'type', 'reason', 'errorName', 'ids'] as const;
+const SELECTING = [
+  'topic',
+  'handler',
+  'type',
+  'reason',
+  'errorName',
+  'deadLetteredBefore',
+  'ids',
+] as const;
 
 /** Seconds a client should wait before retrying when the store is unavailable. */
 const RETRY_AFTER_SECONDS = 5;
@@ -132,6 +142,7 @@ function toFilter(input: z.output<typeof Filter>): DeadLetterFilter {
     type: input.type,
     reason: input.reason,
     errorName: input.errorName,
+    deadLetteredBefore: input.deadLetteredBefore,
     limit: input.limit,
     after: input.after,
     ids: input.ids,
@@ -147,7 +158,8 @@ function describeError(error: unknown): string {
 
 /**
  * Operating dead letters over HTTP (issue 4): list with filters, counts, replay, purge. Every
- * route needs the admin token. Filters are `topic`, `handler`, `type`, `reason` and `ids` (one
+ * route needs the admin token. Filters are `topic`, `handler`, `type`, `reason`, `errorName`,
+ * `deadLetteredBefore` (an ISO-8601 date-time: the letters dead-lettered before it) and `ids` (one
  * or several: `?ids=a&ids=b`, or a JSON array); `limit` and `after` (a letter id: only the
  * letters after it) bound them but select nothing by themselves. Stats count the whole queue
  * and take no parameter (400 naming any given). A list answers a page of at

@@ -170,7 +170,14 @@ export class Router {
           'decodes with',
       );
     this.registrations.set(registration.name, registration);
-    if (this.state === 'running') this.starting.set(registration.name, this.start(registration));
+    if (this.state === 'running') {
+      const started = this.start(registration);
+      // Nobody may await it (subscribed() is optional): a start that gives up for good would
+      // otherwise be an unhandled rejection, which ends the process. failedSubscriptions()
+      // and subscribed() still report it.
+      started.catch(() => undefined);
+      this.starting.set(registration.name, started);
+    }
     return this;
   }
 

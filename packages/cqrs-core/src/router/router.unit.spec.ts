@@ -472,6 +472,39 @@ describe('Router', () => {
     await router.close();
   });
 
+  it('leaves no promise rejected unhandled when a handler added while running gives up (it would end the process)', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const inner = broker.subscriber();
+    const refusing: Subscriber = {
+      subscribe: async (topics, options, handler) => {
+        if (topics[0] === 'conf')
+          throw Object.assign(new Error('retention.ms refused'), { permanent: true });
+        return inner.subscribe(topics, options, handler);
+      },
+      close: () => inner.close(),
+    };
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const router = new Router({ subscriber: refusing, service: 's', instanceId: 'i' });
+      router.onSubscribeError(() => undefined);
+      router.addHandler({ name: 'ok', topics: ['t'], handle: async () => undefined });
+      await router.run();
+      // Nobody asks subscribed('config'): an EventBus.subscribe on a running bus does not.
+      router.addHandler({ name: 'config', topics: ['conf'], handle: async () => undefined });
+      await until(async () => router.failedSubscriptions().length === 1);
+      // Node reports an unhandled rejection after the microtasks of the turn it happened in.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(unhandled).toEqual([]);
+      await expect(router.subscribed('config')).rejects.toThrow('retention.ms refused');
+      await router.close();
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+  });
+
   it('runs every handler in its message context: what it creates carries causation and correlation', async () => {
     const broker = new InMemoryBroker({ serializer });
     const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });

@@ -45,6 +45,10 @@ export interface DeadLetter {
    * `UndecodableMessageError` (malformed: never replayable).
    */
   readonly errorName: string;
+  /**
+   * The error's stack, then each of its causes' (`Caused by: …`, as Node prints them): a wrapped
+   * error's own stack leaves out the error it wraps.
+   */
   readonly stack?: string;
   readonly attempts: number;
   /** ISO-8601. */

@@ -1,6 +1,7 @@
 import { shownValue } from '../config/shown-value';
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
 import { type Envelope } from '../messages/envelope';
+import { stackWithCauses } from '../messages/error.causes';
 import { errorNameOf } from '../messages/error.name';
 import { type Middleware } from '../router/handler';
 import {
@@ -176,7 +177,8 @@ export function deadLetter(options: DeadLetterOptions): Middleware {
         reason,
         // The name the command's sender gets too (CommandRejectedError.remoteName).
         errorName: errorNameOf(cause),
-        stack: (cause as Error)?.stack,
+        // With the causes: a wrapper's own stack leaves out the error it wraps.
+        stack: stackWithCauses(cause),
         attempts,
         deadLetteredAt: new Date().toISOString(),
       });

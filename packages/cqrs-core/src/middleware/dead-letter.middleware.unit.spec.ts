@@ -38,6 +38,50 @@ describe('dead-letter middleware', () => {
     expect(letter!.stack).toContain('TypeError');
   });
 
+  it("keeps the error's causes in the letter's stack: a wrapped driver error is not lost", async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    const root = new RangeError('E11000 duplicate key: orders.o-1');
+    const handler = compose(
+      [deadLetter({ queue, onDeadLetter: () => {} }), retry({ maxAttempts: 2, initialDelayMs: 1 })],
+      async () => {
+        throw new Error('could not save order o-1', {
+          cause: new Error('write refused', { cause: root }),
+        });
+      },
+      info,
+    );
+    await handler(testDelivery(testEnvelope('T', {}), { topic: 'events.T' }));
+    const [letter] = await queue.list();
+    expect(letter!.reason).toBe('could not save order o-1');
+    const stack = letter!.stack!;
+    expect(stack).toMatch(/^Error: could not save order o-1\n {4}at /);
+    expect(stack).toContain('\nCaused by: Error: write refused\n    at ');
+    expect(stack).toContain('\nCaused by: RangeError: E11000 duplicate key: orders.o-1\n    at ');
+    // A cause that is no Error, and a cycle, end the chain without hanging.
+    const looped = new Error('outer');
+    const inner = new Error('inner', { cause: looped });
+    (looped as { cause?: unknown }).cause = inner;
+    const other = compose(
+      [deadLetter({ queue, onDeadLetter: () => {} })],
+      async () => {
+        throw new PermanentError('refused', { cause: { code: 503 } });
+      },
+      info,
+    );
+    await other(testDelivery(testEnvelope('T', { n: 2 }), { topic: 'events.T' }));
+    const cyclic = compose(
+      [deadLetter({ queue, onDeadLetter: () => {} }), retry({ maxAttempts: 1 })],
+      async () => {
+        throw looped;
+      },
+      { ...info, name: 'cyclic' },
+    );
+    await cyclic(testDelivery(testEnvelope('T', { n: 3 }), { topic: 'events.T' }));
+    const letters = await queue.list();
+    expect(letters[1]!.stack).toContain('\nCaused by: {"code":503}');
+    expect(letters[2]?.stack?.match(/Caused by/g)).toHaveLength(1);
+  });
+
   it("records in the letter's envelope metadata the retries made and allowed (S1-2 retryCount, maxRetries)", async () => {
     const queue = new InMemoryDeadLetterQueue();
     const failing = (error: Error, options: { maxAttempts?: number; maxDeliveries?: number }) =>

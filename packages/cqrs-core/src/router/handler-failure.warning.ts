@@ -1,4 +1,5 @@
 import { type Delivery } from '../transport/transport.port';
+import { causesInOneLine } from '../messages/error.causes';
 import { DeferredError } from './handler.errors';
 import { throttledWarning } from './throttled.warning';
 
@@ -27,7 +28,10 @@ export function warnOfHandlerFailures(): (failure: HandlerFailure) => void {
   return ({ handler, delivery, error }) => {
     if (error instanceof DeferredError) return;
     const { envelope } = delivery;
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    // With its causes: a wrapper's message rarely says what went wrong underneath.
+    const reason =
+      (error instanceof Error ? `${error.name}: ${error.message}` : String(error)) +
+      causesInOneLine(error);
     warn(
       handler,
       `handler ${handler} failed on ${delivery.topic} (group ${delivery.group}): ` +

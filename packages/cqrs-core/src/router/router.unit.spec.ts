@@ -330,7 +330,10 @@ describe('Router', () => {
         topics: ['t'],
         handle: async () => {
           calls++;
-          throw new TypeError('streamId must not be empty');
+          // The wrapped error is the one that says what went wrong: the warning names it.
+          throw new TypeError('streamId must not be empty', {
+            cause: new RangeError('slot 3 is gone'),
+          });
         },
       });
       let deferrals = 0;
@@ -354,7 +357,10 @@ describe('Router', () => {
       expect(String(ours[0]![0])).toContain(
         `handler broken failed on t (group s.broken): T ${sent.messageId} at `,
       );
-      expect(String(ours[0]![0])).toContain('attempt 1: TypeError: streamId must not be empty');
+      expect(String(ours[0]![0])).toContain(
+        'attempt 1: TypeError: streamId must not be empty; caused by RangeError: slot 3 is gone. ' +
+          'It was not acknowledged',
+      );
     } finally {
       warn.mockRestore();
     }

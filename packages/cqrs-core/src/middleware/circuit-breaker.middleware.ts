@@ -12,9 +12,12 @@ import { classifyError, DeferredError, type ErrorDisposition } from '../router/h
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface CircuitBreakerOptions {
-  /** Consecutive transient failures that open the circuit. Default 5. */
+  /** Consecutive transient failures that open the circuit: a positive integer. Default 5. */
   failureThreshold?: number;
-  /** How long the circuit stays open before one trial call (half-open). Default 10 s. */
+  /**
+   * How long the circuit stays open before one trial call (half-open): a non-negative finite
+   * number of ms. Default 10 s.
+   */
   halfOpenAfterMs?: number;
   /** Shared registry to read states from (metrics, health). */
   registry?: BreakerRegistry;
@@ -59,12 +62,36 @@ function toBreakerState(state: CircuitState): BreakerState {
 }
 
 /**
+ * Refuses settings a breaker cannot honour (ADR 013), naming them: a `failureThreshold` of NaN
+ * (a `Number(env)` of nothing) is never reached, so the circuit never opened; a
+ * `halfOpenAfterMs` of NaN or below 0 half-opened it at once, every delivery still reaching the
+ * failing handler.
+ * @throws RangeError naming the setting and the value
+ */
+function checkBreakerSettings({ failureThreshold, halfOpenAfterMs }: CircuitBreakerOptions): void {
+  if (
+    failureThreshold !== undefined &&
+    (!Number.isSafeInteger(failureThreshold) || failureThreshold < 1)
+  )
+    throw new RangeError(
+      `circuitBreaker: failureThreshold must be a positive integer (consecutive failures), got ${String(failureThreshold)}`,
+    );
+  if (halfOpenAfterMs !== undefined && !(Number.isFinite(halfOpenAfterMs) && halfOpenAfterMs >= 0))
+    throw new RangeError(
+      `circuitBreaker: halfOpenAfterMs must be a non-negative number of milliseconds, got ${String(halfOpenAfterMs)}`,
+    );
+}
+
+/**
  * One circuit breaker per handler (cockatiel): after `failureThreshold` consecutive transient
  * failures the handler is not called for `halfOpenAfterMs`; deliveries meanwhile fail with a
  * DeferredError, so they are neither retried in process nor dead-lettered — the transport
  * redelivers them later. Permanent errors do not count against the breaker. Place it INSIDE retry.
+ * @throws RangeError at once (at start-up, not per message) naming `failureThreshold` when it is
+ *   not a positive integer, or `halfOpenAfterMs` when it is not a non-negative finite number
  */
 export function circuitBreaker(options: CircuitBreakerOptions = {}): Middleware {
+  checkBreakerSettings(options);
   const classify = options.classify ?? classifyError;
   return (next, info) => {
     const policy = breakerPolicy(

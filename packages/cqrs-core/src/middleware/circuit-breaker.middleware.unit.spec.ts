@@ -66,6 +66,26 @@ describe('circuit breaker middleware', () => {
     expect(registry.states()).toEqual({ payments: 'closed' });
   });
 
+  it('refuses settings it cannot honour at once, naming them, instead of a breaker that never opens', async () => {
+    // NaN (a Number(env) of nothing) never reached the threshold: the circuit never opened.
+    expect(() => circuitBreaker({ failureThreshold: Number('') || Number.NaN })).toThrow(
+      new RangeError(
+        'circuitBreaker: failureThreshold must be a positive integer (consecutive failures), got NaN',
+      ),
+    );
+    expect(() => circuitBreaker({ failureThreshold: 0 })).toThrow(RangeError);
+    expect(() => circuitBreaker({ failureThreshold: 2.5 })).toThrow(RangeError);
+    // NaN or a negative time half-opened at once: every delivery still reached the failing handler.
+    expect(() => circuitBreaker({ halfOpenAfterMs: Number.NaN })).toThrow(
+      new RangeError(
+        'circuitBreaker: halfOpenAfterMs must be a non-negative number of milliseconds, got NaN',
+      ),
+    );
+    expect(() => circuitBreaker({ halfOpenAfterMs: -1 })).toThrow(RangeError);
+    expect(() => circuitBreaker({ halfOpenAfterMs: Infinity })).toThrow(RangeError);
+    expect(() => circuitBreaker({ failureThreshold: 1, halfOpenAfterMs: 0 })).not.toThrow();
+  });
+
   it('does not count permanent errors', async () => {
     const registry = new BreakerRegistry();
     const handler = circuitBreaker({ failureThreshold: 2, registry })(async () => {

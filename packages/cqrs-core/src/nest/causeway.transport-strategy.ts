@@ -1,4 +1,5 @@
 import { replayedForAnother } from '../dead-letters/dead-letter-queue.port';
+import { runInDeliveryContext, runInMessageContext } from '../messages/message-context';
 import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
 import { compose, type Handler, type Middleware } from '../router/handler';
 import { checkSubscribeOptionValues } from '../transport/subscribe-options.check';
@@ -48,7 +49,8 @@ function replacedByNest(error: unknown): boolean {
 /**
  * A Nest microservice transport over any Causeway Subscriber (our Redis Streams, Kafka or
  * in-memory one): each @EventPattern('topic') / @MessagePattern('topic') handler subscribes to
- * that topic; the delivery is acknowledged when the handler's result (promise or observable)
+ * that topic and runs in its message's context, as a Router's (the messages it creates carry
+ * causationId and correlationId); the delivery is acknowledged when the handler's result (promise or observable)
  * completes, redelivered when it fails (give it `middleware` to retry and dead-letter, and
  * install KeepRpcErrors so they see the error thrown). No maintained Redis Streams transport
  * exists for Nest.
@@ -78,7 +80,10 @@ export class CausewayTransportServer
       for (const [pattern, handler] of this.messageHandlers) {
         const { group } = this.options;
         const handle: Handler = async (delivery) => {
-          const result = await handler(delivery.envelope, new CausewayContext([delivery]));
+          // As a Router's handler: what it creates is caused by this message (S1-10).
+          const result = await runInMessageContext(delivery.envelope, () =>
+            handler(delivery.envelope, new CausewayContext([delivery])),
+          );
           const stream = this.transformToObservable(result);
           return new Promise<void>((resolve, reject) => {
             stream.subscribe({ error: reject, complete: () => resolve() });
@@ -107,7 +112,8 @@ export class CausewayTransportServer
           async (delivery) => {
             // A dead letter's replay for another group: that group alone handles it again.
             if (replayedForAnother(delivery.envelope, group)) return;
-            await wrapped(delivery);
+            // What the middleware logs names the message (log.fields), as under a Router.
+            await runInDeliveryContext(delivery.envelope, () => wrapped(delivery));
           },
         );
         this.subscriptions.push(subscription);

@@ -25,6 +25,15 @@ class Greetings {
     if (envelope.data.n === 0) throw new PermanentError('zero is not a greeting');
     this.greeted.push(envelope.data.n);
   }
+
+  readonly followUps: Envelope[] = [];
+  @EventPattern('relay')
+  onRelay(@Payload() envelope: Envelope<{ n: number }>) {
+    // What a handler publishes next: caused by the message it handles (S1-10).
+    this.followUps.push(
+      createMessage({ type: 'Relayed', category: 'event', aggregateId: 'r', data: envelope.data }),
+    );
+  }
 }
 
 /** The same handlers, their errors kept as thrown. */
@@ -33,7 +42,9 @@ class Greetings {
 class KeptGreetings extends Greetings {}
 
 async function started(options: { keepErrors: boolean }) {
-  const serializer = new SerializerRegistry().register('Hello', z.object({ n: z.number() }));
+  const serializer = new SerializerRegistry()
+    .register('Hello', z.object({ n: z.number() }))
+    .register('Relay', z.object({ n: z.number() }));
   const broker = new InMemoryBroker({ serializer });
   const queue = new InMemoryDeadLetterQueue();
   const controller = options.keepErrors ? KeptGreetings : Greetings;
@@ -93,6 +104,28 @@ describe('CausewayTransportServer', () => {
           }),
         ]),
       );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('runs each handler in its message context: what it creates carries causation and correlation', async () => {
+    const { app, greetings, broker } = await started({ keepErrors: true });
+    try {
+      const sent = createMessage({
+        type: 'Relay',
+        category: 'event',
+        aggregateId: 'r',
+        data: { n: 1 },
+        metadata: { correlationId: 'checkout-42' },
+      });
+      await broker.publish('relay', [sent]);
+      const deadline = Date.now() + 5_000;
+      while (greetings.followUps.length === 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(greetings.followUps.map((message) => message.metadata)).toEqual([
+        expect.objectContaining({ causationId: sent.messageId, correlationId: 'checkout-42' }),
+      ]);
     } finally {
       await app.close();
     }

@@ -121,6 +121,8 @@ export class Router {
   private readonly failed = new Map<string, Error>();
   private readonly subscribeErrorListeners: ((name: string, error: unknown) => void)[] = [];
   private state: 'idle' | 'running' | 'closed' = 'idle';
+  /** The drain the first close() started (see close). */
+  private closing: Promise<void> | undefined;
   private readonly reportFailure: (failure: HandlerFailure) => void;
 
   /** @throws TypeError naming a missing option (the subscriber, or an empty service or instanceId) */
@@ -271,10 +273,16 @@ export class Router {
   /**
    * Graceful: stops taking deliveries, lets in-flight ones finish and be acknowledged. The
    * handlers registered `closeLast` (the command replies) keep taking theirs until the others
-   * have drained, then close.
+   * have drained, then close. Every call resolves when that drain is over (safe to call twice).
    */
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
+  close(): Promise<void> {
+    // A second call (two parts of a shutdown) waits for the same drain: returning at once let
+    // its caller close the connections under handlers still running.
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
     this.state = 'closed';
     const subscriptions = this.subscriptions.splice(0);
     const closing = (last: boolean) =>

@@ -254,6 +254,35 @@ describe('Router', () => {
     expect(broker.pendingCount('t', 's.h')).toBe(1);
   });
 
+  it('a second close() resolves only once the first has drained the deliveries in flight', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const router = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let finish!: () => void;
+    const gate = new Promise<void>((resolve) => (finish = resolve));
+    let finished = false;
+    router.addHandler({
+      name: 'h',
+      topics: ['t'],
+      handle: async () => {
+        started();
+        await gate;
+        finished = true;
+      },
+    });
+    await router.run();
+    await broker.publish('t', [testEnvelope('T', {})]);
+    await running;
+    // Two parts of a shutdown (a signal handler and the app's close) both close the router:
+    // the second must not let the connections be closed under the handler still running.
+    const first = router.close();
+    const second = router.close().then(() => finished);
+    setTimeout(finish, 20);
+    expect(await second).toBe(true);
+    await first;
+  });
+
   it('close keeps a closeLast handler taking deliveries until the other handlers drained', async () => {
     const broker = new InMemoryBroker({ serializer });
     const answers: string[] = [];

@@ -18,6 +18,9 @@ export const CONFORMANCE_MESSAGE = 'ConformanceMessage';
 const ConformanceMessage = z.object({ n: z.number().int(), blob: z.string().optional() });
 
 /** What a backend hands to the transport conformance suite. */
+/** A publisher's raw write (RawPublisher.publishRaw), as the closed-publisher check calls it. */
+type RawWrite = (topic: string, key: string, raw: string) => Promise<void>;
+
 export interface TransportUnderTest {
   publisher: Publisher;
   /**
@@ -478,6 +481,13 @@ export function describeTransportConformance(
         TransportClosedError,
       );
       await expect(publisher.publish(own, [])).rejects.toBeInstanceOf(TransportClosedError);
+      // A dead letter's replay of poison writes raw text: a closed publisher that took it would
+      // have the letter removed for a message nobody receives.
+      const raw = (publisher as Partial<{ publishRaw: RawWrite }>).publishRaw;
+      if (typeof raw === 'function')
+        await expect(raw.call(publisher, own, 'k', '{not json')).rejects.toBeInstanceOf(
+          TransportClosedError,
+        );
       await publisher.close(); // twice is fine
 
       const closed = subscriber();

@@ -192,6 +192,8 @@ export class InMemoryBroker implements Publisher {
     raw: string,
     priority: Priority = 'normal',
   ): Promise<void> {
+    // As publish: a replay of a poison letter must not be taken (and its letter removed) here.
+    if (this.closed) throw new TransportClosedError('InMemoryBroker');
     const entry: Entry = { seq: ++this.seq, raw, key, lane: priority };
     this.logOf(topic).push(entry);
     for (const group of this.groupsOf(topic)) {

@@ -38,9 +38,12 @@ export interface HealthMonitorOptions {
  * sees a flapping dependency, not just its state this instant.
  */
 export class HealthMonitor {
-  private readonly samples = new Map<string, HealthSample[]>();
+  /** Per probe, newest check first; `check` numbers the check that took the sample. */
+  private readonly samples = new Map<string, (HealthSample & { check: number })[]>();
   private timer: NodeJS.Timeout | undefined;
   private checkedAt: string | undefined;
+  /** Checks started so far: orders overlapping checks by when they started. */
+  private checks = 0;
 
   constructor(private readonly options: HealthMonitorOptions) {}
 
@@ -56,14 +59,22 @@ export class HealthMonitor {
     this.timer = undefined;
   }
 
-  /** Runs every probe once now and records the results. */
+  /**
+   * Runs every probe once now and records the results. Checks may overlap (the periodic one and
+   * one asked for, a probe slow to its timeout): a check's samples go behind those of checks
+   * started after it, so `latest` is always the newest check's answer, not the slowest one's.
+   */
   async check(): Promise<ProbeResult[]> {
+    const check = ++this.checks;
     const results = await runProbes(this.options.probes, this.options.timeoutMs);
     const at = new Date().toISOString();
-    this.checkedAt = at;
+    if (this.checkedAt === undefined || at > this.checkedAt) this.checkedAt = at;
     for (const result of results) {
       const history = this.samples.get(result.name) ?? [];
-      history.unshift({
+      let index = 0;
+      while (index < history.length && history[index]!.check > check) index++;
+      history.splice(index, 0, {
+        check,
         at,
         healthy: result.healthy,
         latencyMs: Math.round(result.latencyMs * 10) / 10,
@@ -78,13 +89,13 @@ export class HealthMonitor {
   snapshot(): HealthSnapshot {
     const probes: Record<string, ProbeHealth> = {};
     for (const probe of this.options.probes) {
-      const history = this.samples.get(probe.name);
+      const history = this.samples.get(probe.name)?.map(({ check: _check, ...sample }) => sample);
       if (!history?.[0]) continue;
       probes[probe.name] = {
         healthy: history[0].healthy,
         critical: probe.critical ?? true,
         latest: history[0],
-        history: [...history],
+        history,
       };
     }
     const all = Object.values(probes);

@@ -38,6 +38,35 @@ describe('HealthMonitor', () => {
     expect(snapshot.probes.breakers!.critical).toBe(false);
   });
 
+  it('keeps the newest check as the latest when an older, slower one finishes after it', async () => {
+    // The start-up check (a server still connecting, answered at its timeout) and the check
+    // made once the bus probe is registered overlap: the older answer must not win.
+    let calls = 0;
+    let failSlow!: () => void;
+    const monitor = new HealthMonitor({
+      probes: [
+        {
+          name: 'mongodb',
+          check: () => {
+            calls++;
+            if (calls > 1) return Promise.resolve();
+            return new Promise<void>((_, reject) => {
+              failSlow = () => reject(new Error('no answer within 2000 ms'));
+            });
+          },
+        },
+      ],
+    });
+    const older = monitor.check();
+    await monitor.check();
+    expect(monitor.snapshot().status).toBe('up');
+    failSlow();
+    await older;
+    const snapshot = monitor.snapshot();
+    expect(snapshot.status).toBe('up');
+    expect(snapshot.probes.mongodb!.history.map((sample) => sample.healthy)).toEqual([true, false]);
+  });
+
   it('checks periodically once started, and not after stop', async () => {
     let calls = 0;
     const monitor = new HealthMonitor({

@@ -97,6 +97,9 @@ export class PresenceTracker implements ConnectionListener {
     } catch (error) {
       this.onError(`presence sweep failed: ${(error as Error).message}`);
     }
+    // Stopped while sweeping: the instance was removed, and a heartbeat now would list it
+    // again (alive, with no connections) for the TTL.
+    if (this.stopping) return;
     try {
       if (!this.resync && !(await this.registry.heartbeat(this.serverId))) this.resync = true;
       if (this.resync && !this.stopping) await this.replace();

@@ -37,6 +37,30 @@ class LateReplaceRegistry extends InMemoryPresenceRegistry {
   }
 }
 
+/** The in-memory registry whose sweeps can be held, as a slow Redis reply: see `hold`. */
+class HeldSweepRegistry extends InMemoryPresenceRegistry {
+  private held: Promise<void> | undefined;
+  private release: (() => void) | undefined;
+  /** Resolves when a sweep is waiting on the hold. */
+  waiting: Promise<void> = new Promise(() => undefined);
+  private waited: (() => void) | undefined;
+  hold(): void {
+    this.held = new Promise((resolve) => (this.release = resolve));
+    this.waiting = new Promise((resolve) => (this.waited = resolve));
+  }
+  letGo(): void {
+    this.held = undefined;
+    this.release?.();
+  }
+  override async sweep(): Promise<InstancePresence[]> {
+    if (this.held) {
+      this.waited?.();
+      await this.held;
+    }
+    return super.sweep();
+  }
+}
+
 function connection(id: string, userId: string, openedAt: number): SseConnection {
   return new SseConnection(id, userId, openedAt, new PassThrough(), 64 * 1024);
 }
@@ -155,5 +179,22 @@ describe('PresenceTracker', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await ids(registry, 'gw-1')).toEqual(['a', 'c']);
     expect(expired).toEqual([]);
+  });
+
+  it('does not list a stopped instance again when a beat under way at shutdown ends after it', async () => {
+    // A review (session 41): the beat's heartbeat went out after `stop` had removed the
+    // instance, which came back as alive, with no connections, for PRESENCE_TTL_MS.
+    const registry = new HeldSweepRegistry({ ttlMs: 60 });
+    const tracker = track(registry, 'gw-1', [connection('a', 'ash', 1)]);
+    tracker.start();
+    await until(async () => (await ids(registry, 'gw-1')).join() === 'a', 'the first beat');
+    registry.hold();
+    await registry.waiting; // a later beat is sweeping
+    await tracker.stop();
+    expect((await registry.list()).map((instance) => instance.serverId)).toEqual([]);
+    registry.letGo();
+    // The held beat ends in microtasks once its sweep is let go: one macrotask turn sees it.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await registry.list()).map((instance) => instance.serverId)).toEqual([]);
   });
 });

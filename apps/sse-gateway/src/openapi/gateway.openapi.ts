@@ -22,6 +22,10 @@ const epochMs = (description: string) => ({
   description: `${description} (epoch ms)`,
 });
 
+/** The 503 of every stream route: each problem type SseHub.admit refuses a stream with. */
+const STREAM_UNAVAILABLE =
+  'This instance holds MAX_CONNECTIONS streams (problem type `https://causeway.dev/problems/instance-full`), is not ready (`https://causeway.dev/problems/not-ready`: starting, stopping, or it has not read its notification log for 2 heartbeat intervals, at least 10 s), or has not read the server’s clock (Redis `TIME`) yet just after its start (`https://causeway.dev/problems/clock-unsynchronised`): try again, or another instance';
+
 const retryAfter = {
   'Retry-After': {
     description: 'seconds to wait before trying again (RETRY_AFTER_SECONDS, or the rate window)',
@@ -506,10 +510,7 @@ export function gatewayOpenApi(): OpenAPIObject {
               `Rate limit of the caller exceeded (problem type \`https://causeway.dev/problems/rate-limited\`; without a valid credential counted per client address, before the 401), or the user already holds MAX_CONNECTIONS_PER_USER streams on this instance (\`https://causeway.dev/problems/user-limit\`)`,
               retryAfter,
             ),
-            '503': openApiProblem(
-              'This instance holds MAX_CONNECTIONS streams (problem type `https://causeway.dev/problems/instance-full`), or is not ready yet (`https://causeway.dev/problems/not-ready`: its notification log could not be read): try again, or another instance',
-              retryAfter,
-            ),
+            '503': openApiProblem(STREAM_UNAVAILABLE, retryAfter),
           },
         },
       },
@@ -780,8 +781,8 @@ function progressPaths(): Record<string, OpenApiSchema> {
       ),
       '503': openApiProblem(
         one
-          ? 'This instance is full or not ready (as on `GET /events`), or the task’s status could not be read (`https://causeway.dev/problems/read-unavailable`)'
-          : 'This instance is full or not ready (as on `GET /events`)',
+          ? `${STREAM_UNAVAILABLE}; or the task’s status could not be read (\`https://causeway.dev/problems/read-unavailable\`)`
+          : STREAM_UNAVAILABLE,
         retryAfter,
       ),
     },

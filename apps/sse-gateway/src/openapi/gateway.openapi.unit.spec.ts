@@ -4,6 +4,14 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { z } from 'zod';
 import { GatewayModule } from '../gateway/gateway.module';
 import { type GatewayModuleOptions } from '../gateway/gateway.options';
+import {
+  InMemoryGroupMembers,
+  InMemoryNotificationLog,
+  InMemoryTrainerPositions,
+} from '@causeway/platform';
+import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
+import { type Admission, SseHub } from '../sse/sse.hub';
+import { TestSink } from '../testing/sse.test-sink';
 import { gatewayOpenApi } from './gateway.openapi';
 
 // The document is plain JSON: read it loosely, the assertions are the schema.
@@ -86,6 +94,52 @@ describe('the gateway OpenAPI document', () => {
             status,
             headers: expect.arrayContaining(['WWW-Authenticate']),
           });
+      }
+  });
+
+  it('names every problem type a stream can be refused with, on every stream route', async () => {
+    // The refusals of SseHub.admit, each provoked: what a client must be able to tell apart.
+    const hubs: SseHub[] = [];
+    const hub = (serverTimeReady?: () => boolean) => {
+      const made = new SseHub({
+        serverId: 'gw-1',
+        log: new InMemoryNotificationLog(),
+        positions: new InMemoryTrainerPositions(),
+        groups: new InMemoryGroupMembers(),
+        settings: { ...DEFAULT_GATEWAY_SETTINGS, maxConnections: 2, maxConnectionsPerUser: 1 },
+        serverTimeReady,
+      });
+      hubs.push(made);
+      return made;
+    };
+    const refusals: Admission[] = [];
+    try {
+      refusals.push(hub().admit('ash'));
+      const unsynchronised = hub(() => false);
+      await unsynchronised.start();
+      refusals.push(unsynchronised.admit('ash'));
+      const started = hub();
+      await started.start();
+      await started.open({ userId: 'ash', trainerIds: [] }, new TestSink());
+      refusals.push(started.admit('ash'));
+      await started.open({ userId: 'misty', trainerIds: [] }, new TestSink());
+      refusals.push(started.admit('brock'));
+    } finally {
+      await Promise.all(hubs.map((made) => made.stop()));
+    }
+    const reasons = refusals.map((refusal) => (refusal.ok ? 'admitted' : refusal.reason));
+    expect(reasons).toEqual(['not-ready', 'clock-unsynchronised', 'user-limit', 'instance-full']);
+    for (const { route, operation } of operations.filter(({ route }) =>
+      /^GET \/(events|api\/v2\/progress\/subscribe)/.test(route),
+    ))
+      for (const refusal of refusals) {
+        if (refusal.ok) continue;
+        const description = String(operation.responses[refusal.status]?.description ?? '');
+        expect({ route, status: refusal.status, names: description }).toEqual({
+          route,
+          status: refusal.status,
+          names: expect.stringContaining(`problems/${refusal.reason}`),
+        });
       }
   });
 

@@ -19,7 +19,7 @@ describeServiceBasics({
   service: 'sse-gateway',
   appDir,
   servers: ['redis'],
-  checks: ['gateway-control', 'token-revocations', 'clock'],
+  checks: ['gateway-control', 'token-revocations', 'clock', 'sse-hub'],
 });
 
 describe('sse-gateway and MongoDB', () => {
@@ -65,6 +65,7 @@ describe('sse-gateway and MongoDB', () => {
       'gateway-control',
       'redis',
       'redis-streams',
+      'sse-hub',
       'streams-layout',
       'token-revocations',
     ]);
@@ -83,6 +84,7 @@ describe('sse-gateway and MongoDB', () => {
       'gateway-control',
       'redis',
       'redis-streams',
+      'sse-hub',
       'streams-layout',
       'token-revocations',
     ]);
@@ -115,6 +117,7 @@ describe('sse-gateway and MongoDB', () => {
       'mongodb',
       'redis',
       'redis-streams',
+      'sse-hub',
       'streams-layout',
       'token-revocations',
     ]);

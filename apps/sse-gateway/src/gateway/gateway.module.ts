@@ -88,6 +88,15 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
         }),
       );
     }
+    // Not ready while every stream would be refused `not-ready` (the log unread at start or
+    // since, shutdown under way): a load balancer then sends the clients elsewhere.
+    this.probes?.push({
+      name: 'sse-hub',
+      check: async () => {
+        const why = this.hub.notReady();
+        if (why !== undefined) throw new Error(why);
+      },
+    });
     const adapter = this.adapterHost.httpAdapter;
     const server = adapter?.getHttpServer() as Server | undefined;
     if (server) new EventsListener(this.opener).install(server);

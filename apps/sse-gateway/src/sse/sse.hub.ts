@@ -214,6 +214,20 @@ export class SseHub {
   }
 
   /**
+   * Why every stream is refused `not-ready` now, undefined while streams are served: the
+   * follower has not started (the log could not be read yet), the hub is stopping, or the log
+   * has gone unread for `logSilenceMs`. The gateway's readiness probe (`sse-hub`) reports it, so
+   * that a load balancer routing by /health/ready sends no client to an instance that refuses it.
+   */
+  notReady(): string | undefined {
+    if (this.stopping) return 'the gateway is stopping';
+    if (!this.started) return 'the gateway has not started following the notification log yet';
+    if (this.cutOff)
+      return `this instance has not read the notification log for over ${this.logSilenceMs} ms`;
+    return undefined;
+  }
+
+  /**
    * Whether one more stream for `userId` may open now. Nothing is held: only an `open` in the
    * same synchronous step is sure to fit the limits (opens arriving together all pass otherwise).
    */
@@ -224,7 +238,7 @@ export class SseHub {
         ok: false,
         status: 503,
         reason: 'not-ready',
-        detail: 'the gateway is not ready',
+        detail: this.notReady()!,
         retryAfterSeconds,
       };
     if (this.options.serverTimeReady && !this.options.serverTimeReady())
@@ -235,14 +249,9 @@ export class SseHub {
         detail: "the gateway has not read the server's clock (Redis TIME) yet",
         retryAfterSeconds,
       };
-    if (this.cutOff)
-      return {
-        ok: false,
-        status: 503,
-        reason: 'not-ready',
-        detail: `this instance has not read the notification log for over ${this.logSilenceMs} ms`,
-        retryAfterSeconds,
-      };
+    const notReady = this.notReady();
+    if (notReady)
+      return { ok: false, status: 503, reason: 'not-ready', detail: notReady, retryAfterSeconds };
     if (this.all.size >= this.settings.maxConnections)
       return {
         ok: false,

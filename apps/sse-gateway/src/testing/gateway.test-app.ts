@@ -3,12 +3,14 @@ import { type AddressInfo } from 'node:net';
 import { type Server } from 'node:http';
 import { Global, type INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { METRICS_REGISTRY, parseBodies } from '@causeway/cqrs-core/nest';
+import { type HealthProbe } from '@causeway/cqrs-core';
+import { HEALTH_PROBES, METRICS_REGISTRY, parseBodies } from '@causeway/cqrs-core/nest';
 import {
   InMemoryGroupMembers,
   InMemoryNotificationLog,
   InMemoryTokenRevocations,
   InMemoryTrainerPositions,
+  type NotificationLog,
   TokenService,
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
@@ -30,6 +32,8 @@ export interface GatewayTestApp {
   groups: InMemoryGroupMembers;
   hub: SseHub;
   server: Server;
+  /** The readiness probes the app registered (what /health/ready runs). */
+  probes: HealthProbe[];
   /** The value of a metric without labels, as /metrics would show it. */
   metric(name: string): Promise<number>;
   /** A bearer access token for `userId`. */
@@ -48,6 +52,8 @@ export async function startGatewayTestApp(
     settings?: Partial<GatewaySettings>;
     /** Whether tokens can be revoked (an InMemoryTokenRevocations). Default true. */
     revocable?: boolean;
+    /** What the gateway reads instead of `log` itself (e.g. `log` behind a link that fails). */
+    wrapLog?: (log: InMemoryNotificationLog) => NotificationLog;
   } = {},
 ): Promise<GatewayTestApp> {
   const revocations = options.revocable === false ? undefined : new InMemoryTokenRevocations();
@@ -59,10 +65,14 @@ export async function startGatewayTestApp(
   const positions = new InMemoryTrainerPositions();
   const groups = new InMemoryGroupMembers();
   const registry = new Registry();
+  const probes: HealthProbe[] = [];
   @Global()
   @Module({
-    providers: [{ provide: METRICS_REGISTRY, useValue: registry }],
-    exports: [METRICS_REGISTRY],
+    providers: [
+      { provide: METRICS_REGISTRY, useValue: registry },
+      { provide: HEALTH_PROBES, useValue: probes },
+    ],
+    exports: [METRICS_REGISTRY, HEALTH_PROBES],
   })
   class MetricsModule {}
   @Module({
@@ -71,7 +81,7 @@ export async function startGatewayTestApp(
       GatewayModule.forRoot({
         serverId: 'gw-test',
         tokens,
-        notifications: log,
+        notifications: options.wrapLog ? options.wrapLog(log) : log,
         positions,
         groups,
         presence: new InMemoryPresenceRegistry(),
@@ -102,6 +112,7 @@ export async function startGatewayTestApp(
     groups,
     hub: app.get(SseHub),
     server: app.getHttpServer() as Server,
+    probes,
     metric: async (name) => {
       const values = (await registry.getSingleMetric(name)?.get())?.values ?? [];
       return values.reduce((sum, { value }) => sum + value, 0);

@@ -228,6 +228,53 @@ describe('command-api over HTTP', () => {
     }
   });
 
+  it('serves an absolute-form target (RFC 9112 §3.2.2) as its path, logging no user, password or proxy credential of it', async () => {
+    const gary = unique('gary');
+    const token = await tokenOf(gary);
+    // As a forward proxy sends requests: scheme, user and password, host, then the path.
+    const origin = `http://gary:pw-${gary}@127.0.0.1`;
+    const exchange = (target: string, body: string, extra = 'Content-Type: application/json\r\n') =>
+      rawHttpExchange(
+        api.url,
+        `POST ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n${extra}` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    const rest = await exchange(
+      `${origin}/api/trainers/${gary}/move`,
+      JSON.stringify(move),
+      `Content-Type: application/json\r\nX-Request-Id: abs-${gary}\r\n` +
+        `Proxy-Authorization: Basic proxy-${gary}\r\n`,
+    );
+    expect(rest.head).toMatch(/^HTTP\/1\.1 202 /);
+    await commandArrives(JSON.parse(rest.body).commandId);
+    const rpc = await exchange(
+      `${origin}/rpc`,
+      JSON.stringify({
+        jsonrpc: '2.0',
+        method: 'trainer.move',
+        params: { trainerId: gary, ...move },
+        id: 7,
+      }),
+    );
+    expect(JSON.parse(rpc.body)).toMatchObject({ id: 7, result: { status: 'accepted' } });
+    await commandArrives(JSON.parse(rpc.body).result.commandId);
+    // Its body is read as any other's (415 for text), and `instance` is the path alone.
+    const text = await exchange(
+      `${origin}/api/trainers/${gary}/move`,
+      'directionX=1',
+      'Content-Type: text/plain\r\n',
+    );
+    expect(text.head).toMatch(/^HTTP\/1\.1 415 /);
+    expect(JSON.parse(text.body)).toMatchObject({
+      status: 415,
+      instance: `/api/trainers/${gary}/move`,
+    });
+    const line = await logLine(api, new RegExp(`"id":"abs-${gary}"`));
+    expect(line).toContain(`/api/trainers/${gary}/move`);
+    expect(line).not.toContain(`pw-${gary}`);
+    expect(line).not.toContain(`proxy-${gary}`);
+  });
+
   it("sends the command in the caller's W3C trace (traceparent, tracestate), ignoring an invalid one", async () => {
     const brock = unique('brock');
     const token = await tokenOf(brock);

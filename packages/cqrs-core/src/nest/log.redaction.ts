@@ -20,6 +20,10 @@ export const REDACTED = '[Redacted]';
  */
 export function redactTarget(target: string | undefined): string | undefined {
   if (target === undefined) return undefined;
+  // An absolute-form target (RFC 9112 §3.2.2) may name a user and password: never logged.
+  const origin = ABSOLUTE_FORM.exec(target)?.[0];
+  if (origin !== undefined && origin.includes('@'))
+    target = origin.replace(/\/\/.*@/, `//${REDACTED}@`) + target.slice(origin.length);
   const query = target.indexOf('?');
   if (query < 0) return target;
   const parameters = target
@@ -55,19 +59,37 @@ export function redactQuery(query: unknown): unknown {
   );
 }
 
-/** The path of a request target, without its query string: what an error document names. */
+/**
+ * The scheme and authority of an absolute-form request target (`http://user:pw@host:80` of
+ * `http://user:pw@host:80/rpc?x`), which an HTTP/1.1 server must accept (RFC 9112 §3.2.2)
+ * and Express routes by its path.
+ */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+
+/**
+ * The path of a request target, without its query string: what an error document names, and
+ * what routes see. An absolute-form target (`http://host/rpc`) gives its path (`/rpc`), as
+ * Express routes it: its scheme and authority (which may hold a user and password) are not path.
+ */
 export function pathOf(target: string | undefined): string | undefined {
   if (target === undefined) return undefined;
+  const origin = ABSOLUTE_FORM.exec(target)?.[0];
+  if (origin !== undefined) {
+    const rest = target.slice(origin.length);
+    target = rest.startsWith('/') ? rest : `/${rest}`;
+  }
   const query = target.indexOf('?');
   return query < 0 ? target : target.slice(0, query);
 }
 
 /**
- * pino redaction paths of every Causeway service: request credentials and the session cookie
+ * pino redaction paths of every Causeway service: request credentials (Proxy-Authorization too:
+ * without a proxy in front, a client's proxy credentials reach the app) and the session cookie
  * a response sets (its value is an access token).
  */
 export const REDACTED_LOG_PATHS = [
   'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
   'req.headers.cookie',
   'req.query.token',
   'res.headers["set-cookie"]',

@@ -1,4 +1,4 @@
-import { pathOf, redactQuery, redactTarget } from './log.redaction';
+import { echoedPath, pathOf, redactQuery, redactTarget } from './log.redaction';
 
 describe('redactTarget', () => {
   it('replaces credentials in the query string and keeps everything else', () => {
@@ -27,6 +27,26 @@ describe('pathOf', () => {
   it('drops the query string', () => {
     expect(pathOf('/events?token=abc')).toBe('/events');
     expect(pathOf('/events')).toBe('/events');
+  });
+
+  it('gives the path of an absolute-form target, as Express routes it, never its user or host', () => {
+    expect(pathOf('http://alice:pw@api.example.com:8080/rpc?token=abc')).toBe('/rpc');
+    expect(pathOf('HTTPS://api.example.com/api/trainers/t1/move')).toBe('/api/trainers/t1/move');
+    expect(pathOf('http://api.example.com')).toBe('/');
+    expect(pathOf('http://api.example.com?x=1')).toBe('/');
+    expect(echoedPath('http://alice:pw@h/api/commands/x')).toBe('/api/commands/x');
+  });
+});
+
+describe('redactTarget of an absolute-form target', () => {
+  it('replaces the user and password, keeping the host, the path and the redacted query', () => {
+    expect(redactTarget('http://alice:s3cret@api.example.com/rpc?password=p&x=1')).toBe(
+      'http://[Redacted]@api.example.com/rpc?password=[Redacted]&x=1',
+    );
+    expect(redactTarget('http://a:b@c@h/x')).toBe('http://[Redacted]@h/x');
+    expect(redactTarget('http://api.example.com/rpc')).toBe('http://api.example.com/rpc');
+    // An @ after the authority is path or query, not a user.
+    expect(redactTarget('/users/a@b?q=c@d')).toBe('/users/a@b?q=c@d');
   });
 });
 

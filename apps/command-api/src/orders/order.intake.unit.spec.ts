@@ -190,6 +190,11 @@ describe('OrderIntake behind the IdempotencyGate', () => {
       'userId',
       'is not a known field',
     ],
+    [
+      { items: [{ sku: 'potion', quantity: 1, giftWrap: true }] },
+      'items.0.giftWrap',
+      'is not a known field',
+    ],
     [null, '(body)', ''],
   ])('refuses %j with 400 naming %s, publishing nothing', async (value, field, message) => {
     const refusal = await place(undefined, value).catch((error: unknown) => toProblem(error));

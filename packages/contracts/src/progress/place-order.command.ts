@@ -38,9 +38,14 @@ export const OrderItem = z.object({
 });
 export type OrderItem = z.infer<typeof OrderItem>;
 
-/** S3-2: the body of `POST /api/v2/progress/orders`. The user is the caller (their token). */
+/**
+ * S3-2: the body of `POST /api/v2/progress/orders`. The user is the caller (their token). Strict
+ * down to its items: a field this API does not know (`giftWrap`, say) is refused
+ * naming it, never dropped while the order is accepted. (OrderPlaced, on Kafka, keeps reading
+ * items leniently: a newer producer's extra field must not fail an older consumer.)
+ */
 export const PlaceOrderRequest = z.strictObject({
-  items: z.array(OrderItem).min(1, 'must list at least one item').max(50),
+  items: z.array(z.strictObject(OrderItem.shape)).min(1, 'must list at least one item').max(50),
 });
 export type PlaceOrderRequest = z.infer<typeof PlaceOrderRequest>;
 

@@ -31,8 +31,11 @@ const notReady = openApiProblem(
   'The event store cannot be read yet (the instance is starting, or MongoDB is unreachable): problem type `https://causeway.dev/problems/not-ready`; retry after `Retry-After`',
   retryAfter,
 );
+/** Express cannot decode a path parameter (`%E0%A4%A`, a lone surrogate): a bare 400, before any route. */
+const malformedPath =
+  'a path whose percent-escapes are malformed or encode no UTF-8 text, as a lone surrogate’s (problem type `about:blank`, from the router: no `errors`)';
 const invalidTaskId = openApiProblem(
-  `\`taskId\` is no task id: over ${MAX_TASK_ID_LENGTH} characters, or holding a NUL or a lone surrogate (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names \`taskId\`)`,
+  `\`taskId\` is no task id: over ${MAX_TASK_ID_LENGTH} characters, or holding a NUL (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names \`taskId\`); or ${malformedPath}`,
 );
 /** The `{taskId}` parameter: contracts' TaskId. */
 const taskIdParameter = {
@@ -143,7 +146,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
       },
       {
         '400': openApiProblem(
-          '`limit` not an integer from 1 to the maximum, `before` not a `next` cursor of this API, or either repeated (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the parameter)',
+          `\`limit\` not an integer from 1 to the maximum, \`before\` not a \`next\` cursor of this API, or either repeated (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names the parameter); or ${malformedPath}`,
         ),
         '403': openApiProblem(
           'Another user’s id: only your own tasks can be read (problem type `https://causeway.dev/problems/forbidden-user`)',

@@ -1239,6 +1239,23 @@ describe('command-api over HTTP', () => {
     const token = await tokenOf(unique('doc'));
     const documented = (target: string, method: string) =>
       Object.keys(paths[target][method].responses);
+    // A refusal's problem type (its slug, or about:blank) is named where its status is
+    // documented: what a client learns to branch on.
+    const expectTypeDocumented = (
+      target: string,
+      method: string,
+      answer: { status: number; body: Json },
+    ) => {
+      const type = String(answer.body.type);
+      const slug = type === 'about:blank' ? type : type.slice(type.lastIndexOf('/') + 1);
+      const { description } = paths[target][method].responses[String(answer.status)] ?? {};
+      expect({ target, method, status: answer.status, description }).toEqual({
+        target,
+        method,
+        status: answer.status,
+        description: expect.stringContaining(`\`${slug}\``),
+      });
+    };
 
     // /rpc: a malformed Idempotency-Key is a 422 — documented, and the header's schema says why.
     const badKey = await call('POST', `${api.url}/rpc`, {
@@ -1257,6 +1274,7 @@ describe('command-api over HTTP', () => {
     ]);
     expect(documented('/rpc', 'post')).toContain('422');
     expect(documented('/trainer.Move', 'post')).toContain('422');
+    expectTypeDocumented('/rpc', 'post', badKey);
     const keySchema = paths['/rpc'].post.parameters.find(
       (p: { name: string }) => p.name === 'Idempotency-Key',
     ).schema;
@@ -1282,6 +1300,18 @@ describe('command-api over HTTP', () => {
           documented: true,
         });
     expect(problems.map((p) => p.status)).toEqual([401, 403, 413, 405]);
+    expectTypeDocumented('/api/trainers/{trainerId}/move', 'post', problems[0]!);
+    expectTypeDocumented('/api/trainers/{trainerId}/move', 'post', problems[1]!);
+    expectTypeDocumented('/rpc', 'post', problems[2]!);
+    const malformed = await call('POST', `${api.url}/api/trainers/${someoneElse}/move`, {
+      token: await tokenOf(someoneElse),
+      raw: '{"directionX":',
+    });
+    expect(malformed.status).toBe(400);
+    expectTypeDocumented('/api/trainers/{trainerId}/move', 'post', malformed);
+    const unknown = await call('GET', `${api.url}/api/commands/${randomUUID()}`, { token });
+    expect(unknown.status).toBe(404);
+    expectTypeDocumented('/api/commands/{commandId}', 'get', unknown);
 
     // A batch holds at most 100 calls (MAX_BATCH): the schemas say so, a larger one is -32600.
     for (const target of ['/rpc', '/trainer.Move']) {
@@ -1303,21 +1333,25 @@ describe('command-api over HTTP', () => {
     expect(undecodable.status).toBe(400);
     expect(undecodable.body).toMatchObject({ type: 'about:blank', status: 400 });
     expect(documented('/api/commands/{commandId}', 'get')).toContain('400');
+    expectTypeDocumented('/api/commands/{commandId}', 'get', undecodable);
 
     // GET /api/commands/{id}: 422 for an id that is not a UUID.
-    expect((await call('GET', `${api.url}/api/commands/not-a-uuid`, { token })).status).toBe(422);
+    const notUuid = await call('GET', `${api.url}/api/commands/not-a-uuid`, { token });
+    expect(notUuid.status).toBe(422);
+    expectTypeDocumented('/api/commands/{commandId}', 'get', notUuid);
     expect(documented('/api/commands/{commandId}', 'get')).toContain('422');
 
     // POST /api/dev/tokens: 400 malformed JSON, 415 not JSON.
-    expect((await call('POST', `${api.url}/api/dev/tokens`, { raw: '{"userId":' })).status).toBe(
-      400,
-    );
+    const devMalformed = await call('POST', `${api.url}/api/dev/tokens`, { raw: '{"userId":' });
+    expect(devMalformed.status).toBe(400);
+    expectTypeDocumented('/api/dev/tokens', 'post', devMalformed);
     const notJson = await fetch(`${api.url}/api/dev/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'text/plain' },
       body: 'ash',
     });
     expect(notJson.status).toBe(415);
+    expectTypeDocumented('/api/dev/tokens', 'post', { status: 415, body: await notJson.json() });
     expect(documented('/api/dev/tokens', 'post')).toEqual(expect.arrayContaining(['400', '415']));
 
     // The group endpoints read an optional JSON body {timestamp?}, and refuse anything else in it.
@@ -1340,6 +1374,7 @@ describe('command-api over HTTP', () => {
       body: { colour: 'red' },
     });
     expect(extra.status).toBe(422);
+    expectTypeDocumented('/api/trainers/{trainerId}/groups/{groupId}', 'put', extra);
     const timed = await call('PUT', `${api.url}/api/trainers/${trainer}/groups/g1`, {
       token: own,
       body: { timestamp: 1_700_000_000_000 },

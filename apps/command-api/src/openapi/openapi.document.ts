@@ -37,7 +37,9 @@ const retryAfter = {
 const unavailable = (description: string) => ({ ...problem(description), headers: retryAfter });
 const commonErrors = {
   '401': {
-    ...problem('Missing, invalid or expired bearer token'),
+    ...problem(
+      'Missing, invalid or expired bearer token (`unauthenticated`; `reason`: `missing`, `expired` or `invalid`)',
+    ),
     headers: {
       'WWW-Authenticate': {
         schema: { type: 'string' },
@@ -45,11 +47,11 @@ const commonErrors = {
       },
     },
   },
-  '413': problem('Body larger than MAX_BODY_BYTES'),
+  '413': problem('Body larger than MAX_BODY_BYTES (`body-too-large`; `maxBytes` is the limit)'),
   '415': problem(
-    'Content-Type is not application/json (in UTF-8), or the body has a Content-Encoding other than identity (e.g. gzip: send it uncompressed)',
+    'Content-Type is not application/json (in UTF-8), or the body has a Content-Encoding other than identity (e.g. gzip: send it uncompressed): `unsupported-media-type`',
   ),
-  '429': { ...problem('Rate limit of the caller exceeded'), headers: retryAfter },
+  '429': { ...problem('Rate limit of the caller exceeded (`rate-limited`)'), headers: retryAfter },
 };
 /** A 409 of the Idempotency-Key: its first request is still in flight, retry after `Retry-After`. */
 const idempotencyConflict = {
@@ -66,11 +68,13 @@ const batchDescription = `A batch: one rate-limit point per call. At most ${MAX_
 /** Express cannot decode a path parameter (`%E0%A4%A`): a bare 400, before any route. */
 const malformedPath = 'a path whose percent-escapes are malformed (`about:blank`)';
 const commandErrors = {
-  '400': problem(`Malformed JSON, or ${malformedPath}`),
+  '400': problem(`Malformed JSON (\`malformed-json\`), or ${malformedPath}`),
   ...commonErrors,
-  '403': problem('The caller may not move this trainer'),
+  '403': problem(
+    'The caller may not move this trainer (`forbidden-trainer`; `trainerId` names it)',
+  ),
   '409': idempotencyConflict,
-  '422': problem(`Invalid fields; \`errors\` names each. Or ${keyReused}`),
+  '422': problem(`Invalid fields (\`invalid-fields\`); \`errors\` names each. Or ${keyReused}`),
   '503': unavailable(
     'The command could not be sent (`command-refused`), too many commands wait for their handler (`overloaded`), the Idempotency-Key could not be checked (`idempotency-unavailable`) or this instance has not read the server clock yet, just after its start (`clock-unsynchronised`): nothing was sent. Or the bus did not confirm the command (`command-unconfirmed`): it may have been sent',
   ),
@@ -137,7 +141,7 @@ export function commandApiOpenApi(
     ...commonErrors,
     '409': idempotencyConflict,
     '422': problem(
-      `Malformed Idempotency-Key (must be 1 to 255 visible ASCII characters); \`errors\` names it. Or ${keyReused}`,
+      `Malformed Idempotency-Key (\`invalid-fields\`: must be 1 to 255 visible ASCII characters); \`errors\` names it. Or ${keyReused}`,
     ),
     '503': unavailable(
       'The Idempotency-Key could not be checked (`idempotency-unavailable`): nothing was sent; retry with the same key',
@@ -308,11 +312,13 @@ export function commandApiOpenApi(
               headers: replayed,
             },
             '400': problem(
-              `Malformed JSON, or the body is not a PlaceOrderRequest (\`invalid-request\`: \`errors\` names each field); nothing was published`,
+              `Malformed JSON (\`malformed-json\`), or the body is not a PlaceOrderRequest (\`invalid-request\`: \`errors\` names each field); nothing was published`,
             ),
             ...commonErrors,
             '409': idempotencyConflict,
-            '422': problem(`A malformed Idempotency-Key (\`errors\` names it). Or ${keyReused}`),
+            '422': problem(
+              `A malformed Idempotency-Key (\`invalid-fields\`; \`errors\` names it). Or ${keyReused}`,
+            ),
             '503': unavailable(
               'Kafka did not acknowledge the order in time (`order-unconfirmed`, `taskId` names the task: it may have been placed; retry with the same Idempotency-Key), or the Idempotency-Key could not be checked (`idempotency-unavailable`: nothing was published)',
             ),
@@ -326,10 +332,10 @@ export function commandApiOpenApi(
           parameters: [pathParam('commandId', 'the commandId of an accepted answer')],
           responses: {
             '200': { description: 'The status', content: json(ref('CommandStatus')) },
-            '400': problem(`A ${malformedPath}`),
+            '400': problem(`The request has ${malformedPath}`),
             '401': commonErrors['401'],
-            '404': problem('Unknown, expired, or another user’s command'),
-            '422': problem('commandId is not a UUID; `errors` names it'),
+            '404': problem('Unknown, expired, or another user’s command (`not-found`)'),
+            '422': problem('commandId is not a UUID (`invalid-fields`); `errors` names it'),
             '429': commonErrors['429'],
             '503': unavailable('The status could not be read (`status-unavailable`): retry'),
           },
@@ -345,12 +351,14 @@ export function commandApiOpenApi(
           parameters: [pathParam('commandId', 'the commandId of an accepted answer')],
           responses: {
             '200': { description: 'The status', content: json(ref('CommandStatus')) },
-            '400': problem(`A ${malformedPath}`),
-            '401': problem('No bearer token, or not the admin token'),
-            '404': problem('Unknown or expired command'),
-            '422': problem('commandId is not a UUID; `errors` names it'),
+            '400': problem(`The request has ${malformedPath}`),
+            '401': problem('No bearer token, or not the admin token (`unauthenticated`)'),
+            '404': problem('Unknown or expired command (`not-found`)'),
+            '422': problem('commandId is not a UUID (`invalid-fields`); `errors` names it'),
             '429': {
-              ...problem('The client address sent ADMIN_REFUSALS requests without the admin token'),
+              ...problem(
+                'The client address sent ADMIN_REFUSALS requests without the admin token (`rate-limited`)',
+              ),
               headers: retryAfter,
             },
             '503': unavailable('The status could not be read (`status-unavailable`): retry'),
@@ -365,10 +373,10 @@ export function commandApiOpenApi(
           requestBody: { required: true, content: json(ref('DevTokenRequest')) },
           responses: {
             '201': { description: 'The token', content: json(ref('DevToken')) },
-            '400': problem('Malformed JSON'),
+            '400': problem('Malformed JSON (`malformed-json`)'),
             '413': commonErrors['413'],
             '415': commonErrors['415'],
-            '422': problem('Invalid fields; `errors` names each'),
+            '422': problem('Invalid fields (`invalid-fields`); `errors` names each'),
             '429': commonErrors['429'],
           },
         },

@@ -1,6 +1,6 @@
 /** Query parameters whose values are credentials (stream tokens, bearer tokens in links). */
 const CREDENTIAL_PARAMETERS =
-  /^(token|access_token|id_token|refresh_token|jwt|auth|api_key|apikey|key|password|secret|client_secret)$/i;
+  /^(token|access_token|id_token|refresh_token|jwt|auth|api_key|apikey|key|password|passwd|pass|pwd|passphrase|secret|client_secret)$/i;
 
 /**
  * Whether a parameter name names a credential: the name itself or any of its bracketed parts,

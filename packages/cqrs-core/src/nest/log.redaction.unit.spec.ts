@@ -38,6 +38,15 @@ describe('pathOf', () => {
   });
 });
 
+describe('redactTarget of a password by its usual short names', () => {
+  it('replaces pass, passwd, pwd and passphrase, whatever their case', () => {
+    expect(redactTarget('/login?user=ash&pass=a&PASSWD=b&pwd=c&passphrase=d&passage=e')).toBe(
+      '/login?user=ash&pass=[Redacted]&PASSWD=[Redacted]&pwd=[Redacted]&passphrase=[Redacted]&passage=e',
+    );
+    expect(redactQuery({ pwd: 'c', page: '2' })).toEqual({ pwd: '[Redacted]', page: '2' });
+  });
+});
+
 describe('redactTarget of an absolute-form target', () => {
   it('replaces the user and password, keeping the host, the path and the redacted query', () => {
     expect(redactTarget('http://alice:s3cret@api.example.com/rpc?password=p&x=1')).toBe(

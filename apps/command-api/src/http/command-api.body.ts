@@ -82,6 +82,12 @@ export function commandApiBodyReader(options: BodyReaderOptions) {
     });
     request.once('end', () => {
       if (answered) return;
+      // A chunked body that came with no bytes at all is no body: nothing to refuse for its type
+      // (PUT / DELETE of a group take none), as with `Content-Length: 0`.
+      if (size === 0) {
+        request.commandApiBody = { kind: 'empty', raw: Buffer.alloc(0) };
+        return next();
+      }
       if (refusal) return refuse(refusal);
       const raw = Buffer.concat(chunks);
       if (raw.length === 0) {

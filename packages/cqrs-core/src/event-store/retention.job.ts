@@ -18,7 +18,12 @@ export interface RetentionJobOptions {
   intervalMs?: number;
   /** After each run: how many events were removed. */
   onRun?: (removed: number) => void;
-  /** A failed run is reported and retried at the next interval. */
+  /**
+   * A failed run (the store's applyRetention, or `processedUpTo`, threw) is reported here and
+   * tried again at the next run. Default: a process warning (`CausewayRetentionWarning`, code
+   * `CAUSEWAY_RETENTION_FAILED`) per failed run, naming the policy and the error: a job that
+   * fails on every run removes nothing, and the log grows without anyone being told.
+   */
   onError?: (error: unknown) => void;
 }
 
@@ -56,7 +61,9 @@ export class RetentionJob {
         const removed = await this.options.store.applyRetention(await this.policy());
         this.options.onRun?.(removed);
       } catch (error) {
-        this.options.onError?.(error);
+        (this.options.onError ?? ((e: unknown) => warnOfRetentionFailure(this.options.policy, e)))(
+          error,
+        );
       } finally {
         this.running = undefined;
       }
@@ -80,4 +87,17 @@ export class RetentionJob {
     this.timer = undefined;
     await this.running;
   }
+}
+
+/** The `type` of the process warning a RetentionJob without `onError` emits for a failed run. */
+export const RETENTION_WARNING = 'CausewayRetentionWarning';
+
+/** The default report of a failed run (see RetentionJobOptions.onError). */
+function warnOfRetentionFailure(policy: RetentionPolicy, error: unknown): void {
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  process.emitWarning(
+    `event store retention failed (policy ${JSON.stringify(policy)}): ${reason}. The run ` +
+      'stopped there; the next one tries again. Pass onError to report it your way',
+    { type: RETENTION_WARNING, code: 'CAUSEWAY_RETENTION_FAILED' },
+  );
 }

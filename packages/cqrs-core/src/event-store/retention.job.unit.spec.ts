@@ -3,7 +3,7 @@ import { InMemoryCheckpointStore } from '../outbox/checkpoint-store.port';
 import { EventForwarder } from '../outbox/event.forwarder';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryEventStore } from './in-memory/in-memory.event-store';
-import { RetentionJob } from './retention.job';
+import { RETENTION_WARNING, RetentionJob } from './retention.job';
 
 describe('RetentionJob', () => {
   it('applies the policy periodically until stopped, reporting what it removed', async () => {
@@ -46,6 +46,37 @@ describe('RetentionJob', () => {
     await job.runOnce();
     await job.runOnce();
     expect(errors.map((e) => (e as Error).message)).toEqual(['disk full', 'disk full']);
+  });
+
+  it('warns of a failing run when no onError is given, naming the error, instead of saying nothing', async () => {
+    // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
+    const warn = jest.spyOn(process, 'emitWarning');
+    const ours = () =>
+      warn.mock.calls.filter(
+        ([, options]) => (options as { type?: string } | undefined)?.type === RETENTION_WARNING,
+      );
+    try {
+      const store = new InMemoryEventStore();
+      await store.append('orders-1', [testEnvelope('Placed', { i: 0 })], { expectedVersion: 0 });
+      // A checkpoint store that answers nonsense: every run fails, and the log grows for ever.
+      const job = new RetentionJob({
+        store,
+        policy: { maxCount: 0 },
+        processedUpTo: async () => -1,
+      });
+      await job.runOnce();
+      expect(ours()).toEqual([
+        [
+          'event store retention failed (policy {"maxCount":0}): TypeError: maxPosition must be ' +
+            'a non-negative integer, got -1. The run stopped there; the next one tries again. ' +
+            'Pass onError to report it your way',
+          { type: RETENTION_WARNING, code: 'CAUSEWAY_RETENTION_FAILED' },
+        ],
+      ]);
+      expect(await store.readStream('orders-1')).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('removes nothing the outbox forwarder has not published, when told where it got to', async () => {

@@ -7,7 +7,8 @@ import {
 } from '../messages/message.errors';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { type EventStoreConformanceContext } from './event-store.conformance';
-import { event, uniqueName } from './event-store.conformance.fixtures';
+import { type StoredEvent } from '../event-store/event-store.port';
+import { event, uniqueName, waitFor } from './event-store.conformance.fixtures';
 
 export function dataScenarios(context: EventStoreConformanceContext): void {
   const store = () => context.harness().store;
@@ -85,6 +86,13 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
       );
     expect(error).toBeInstanceOf(MessageTooLargeError);
     expect(error).toMatchObject({ messageId: huge.messageId });
+    expect(await store().readStream(streamId)).toEqual([]);
+    // The limit is on UTF-8 bytes, not characters: 600 000 '€' are 1.8 MB, over the default
+    // 1.5 MiB, in fewer characters than the limit has bytes.
+    const euros = event('Euros', { text: '€'.repeat(600_000) });
+    await expect(
+      store().append(streamId, [event('Fine', 1), euros], { expectedVersion: 'no-stream' }),
+    ).rejects.toMatchObject({ name: 'MessageTooLargeError', messageId: euros.messageId });
     expect(await store().readStream(streamId)).toEqual([]);
     await expect(store().streamInfo(streamId)).resolves.toMatchObject({
       version: 0,
@@ -201,6 +209,21 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
       (e) => e.streamId === streamId,
     );
     expect(all[0]?.data).toEqual({ firstName: 'Ash', lastName: 'Ketchum', region: 'Kanto' });
+    // A catch-up subscription reads through the same serializer: its handler sees v3 too.
+    const delivered: StoredEvent[] = [];
+    const subscription = reader.subscribe({
+      fromPosition: (all[0]?.position ?? 1) - 1,
+      types: ['TrainerRegistered'],
+      handler: (e) => {
+        if (e.streamId === streamId) delivered.push(e);
+      },
+    });
+    await waitFor(() => delivered.length >= 2);
+    await subscription.stop();
+    expect(delivered.map((e) => [e.data, e.metadata.schemaVersion])).toEqual([
+      [{ firstName: 'Ash', lastName: 'Ketchum', region: 'Kanto' }, 3],
+      [{ firstName: 'Gary', lastName: 'Oak', region: 'Johto' }, 3],
+    ]);
   });
 
   it('reads events stored under a former type name as the renamed type, in type filters too', async () => {

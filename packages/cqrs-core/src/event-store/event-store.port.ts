@@ -89,7 +89,9 @@ export interface SubscriptionOptions extends ReadAllOptions {
    * `CAUSEWAY_SUBSCRIPTION_FAILED`), one per failure, naming the subscription's position and
    * type filter, the event its handler failed on (type, messageId, stream, version, position)
    * and the error; the subscription stops all the same. Pass `onError` to report it your way
-   * (and to resubscribe: the subscription never restarts by itself).
+   * (and to resubscribe: the subscription never restarts by itself). When `onError` itself
+   * throws (or returns a promise that rejects), the failure is warned of as without it, with
+   * what `onError` threw: never an unhandled rejection, which would end the process.
    */
   onError?: (error: unknown) => void;
   /**

@@ -120,8 +120,20 @@ export function pollingSubscription(
       }
     } catch (error) {
       stopped = true;
-      if (options.onError) options.onError(error);
-      else warnOfSubscriptionFailure({ position, types, event: handlingEvent, error });
+      const failure = { position, types, event: handlingEvent, error };
+      if (!options.onError) return warnOfSubscriptionFailure(failure);
+      // A report that fails (a log sink down) is warned of with the failure, not left to reject
+      // this loop: a rejection nobody handles ends the Node process (stop() awaits it later).
+      try {
+        const reported: unknown = options.onError(error);
+        // Not awaited: stop() must not wait for a report that never settles.
+        if (isThenable(reported))
+          reported.then(undefined, (reportError: unknown) =>
+            warnOfSubscriptionFailure({ ...failure, reportError }),
+          );
+      } catch (reportError) {
+        warnOfSubscriptionFailure({ ...failure, reportError });
+      }
     }
   })();
 
@@ -140,4 +152,8 @@ export function pollingSubscription(
     },
   };
   return subscription;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }

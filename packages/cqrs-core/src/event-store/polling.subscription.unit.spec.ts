@@ -115,6 +115,53 @@ describe('pollingSubscription: failures without onError', () => {
     }
   });
 
+  it.each([
+    [
+      'throws',
+      () => {
+        throw new Error('log sink down');
+      },
+    ],
+    ['returns a rejected promise', () => Promise.reject(new Error('log sink down'))],
+  ])(
+    'still stops cleanly and warns of the failure when onError %s (no unhandled rejection)',
+    async (_, onError) => {
+      const warn = jest.spyOn(process, 'emitWarning');
+      try {
+        const store = new InMemoryEventStore();
+        const written = testEnvelope('E', { n: 1 });
+        await store.append('s', [written], { expectedVersion: 'no-stream' });
+        let called = 0;
+        const subscription = store.subscribe({
+          pollIntervalMs: 5,
+          handler: () => {
+            throw new Error('handler failed');
+          },
+          onError: (error) => {
+            called++;
+            return (onError as (e: unknown) => void)(error);
+          },
+        });
+        await until(() => warn.mock.calls.length > 0);
+        // It resolves: the report's failure is not the subscription's (it was a rejection
+        // nobody handled, which ends a Node process, before stop() was ever called).
+        await subscription.stop();
+        expect(called).toBe(1);
+        expect(warn.mock.calls).toEqual([
+          [
+            `event store subscription stopped at position 0: its handler failed on E ` +
+              `${written.messageId} (stream s, version 1, position 1): Error: handler failed. ` +
+              'Later events are not delivered: fix the cause and subscribe again from position ' +
+              '0; onError failed on it too: Error: log sink down',
+            { type: SUBSCRIPTION_WARNING, code: 'CAUSEWAY_SUBSCRIPTION_FAILED' },
+          ],
+        ]);
+      } finally {
+        warn.mockRestore();
+      }
+    },
+  );
+
   it('says nothing itself when onError is given: onError hears the error', async () => {
     const warn = jest.spyOn(process, 'emitWarning');
     try {

@@ -12,6 +12,8 @@ export interface SubscriptionFailure {
   /** The event whose handler failed; none when reading failed (the error locates the event). */
   readonly event?: StoredEvent;
   readonly error: unknown;
+  /** What the subscription's own `onError` threw (or rejected with) when told of `error`. */
+  readonly reportError?: unknown;
 }
 
 /**
@@ -21,15 +23,11 @@ export interface SubscriptionFailure {
  * its handler failed on (type, messageId, stream, version, position) and the error. Without it
  * a projection bug or a read failure ended the subscription with nothing said anywhere and
  * later events were never delivered. The event's data is left out: it may be large or hold data
- * that does not belong in logs.
+ * that does not belong in logs. Also emitted when `onError` itself fails (`reportError`).
  */
-export function warnOfSubscriptionFailure({
-  position,
-  types,
-  event,
-  error,
-}: SubscriptionFailure): void {
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+export function warnOfSubscriptionFailure(failure: SubscriptionFailure): void {
+  const { position, types, event, error } = failure;
+  const reason = errorText(error);
   const filter = types === undefined ? '' : ` (types ${types.join(', ') || 'none'})`;
   const cause =
     event === undefined
@@ -38,8 +36,14 @@ export function warnOfSubscriptionFailure({
         `version ${event.version}, position ${event.position}): ${reason}`;
   process.emitWarning(
     `event store subscription${filter} stopped at position ${position}: ${cause}. Later events ` +
-      `are not delivered: fix the cause and subscribe again from position ${position}; pass ` +
-      'onError to report it your way',
+      `are not delivered: fix the cause and subscribe again from position ${position}; ` +
+      ('reportError' in failure
+        ? `onError failed on it too: ${errorText(failure.reportError)}`
+        : 'pass onError to report it your way'),
     { type: SUBSCRIPTION_WARNING, code: 'CAUSEWAY_SUBSCRIPTION_FAILED' },
   );
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -22,7 +22,8 @@ export interface RetentionJobOptions {
    * A failed run (the store's applyRetention, or `processedUpTo`, threw) is reported here and
    * tried again at the next run. Default: a process warning (`CausewayRetentionWarning`, code
    * `CAUSEWAY_RETENTION_FAILED`) per failed run, naming the policy and the error: a job that
-   * fails on every run removes nothing, and the log grows without anyone being told.
+   * fails on every run removes nothing, and the log grows without anyone being told. An
+   * onError that throws is warned of the same way, with what it threw.
    */
   onError?: (error: unknown) => void;
 }
@@ -61,14 +62,26 @@ export class RetentionJob {
         const removed = await this.options.store.applyRetention(await this.policy());
         this.options.onRun?.(removed);
       } catch (error) {
-        (this.options.onError ?? ((e: unknown) => warnOfRetentionFailure(this.options.policy, e)))(
-          error,
-        );
+        this.report(error);
       } finally {
         this.running = undefined;
       }
     })();
     return this.running;
+  }
+
+  /**
+   * Tells onError, or warns. A hook that fails is warned of with the run's error, never thrown:
+   * the timer does not await runOnce, and a rejection nobody handles ends the Node process.
+   */
+  private report(error: unknown): void {
+    const { onError, policy } = this.options;
+    if (!onError) return warnOfRetentionFailure(policy, error);
+    try {
+      onError(error);
+    } catch (reportError) {
+      warnOfRetentionFailure(policy, error, { reportError });
+    }
   }
 
   /** The policy of one run: limited to what the readers have processed, when they are given. */
@@ -93,11 +106,18 @@ export class RetentionJob {
 export const RETENTION_WARNING = 'CausewayRetentionWarning';
 
 /** The default report of a failed run (see RetentionJobOptions.onError). */
-function warnOfRetentionFailure(policy: RetentionPolicy, error: unknown): void {
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+function warnOfRetentionFailure(
+  policy: RetentionPolicy,
+  error: unknown,
+  hook?: { reportError: unknown },
+): void {
+  const text = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
   process.emitWarning(
-    `event store retention failed (policy ${JSON.stringify(policy)}): ${reason}. The run ` +
-      'stopped there; the next one tries again. Pass onError to report it your way',
+    `event store retention failed (policy ${JSON.stringify(policy)}): ${text(error)}. The run ` +
+      'stopped there; the next one tries again. ' +
+      (hook
+        ? `onError failed on it too: ${text(hook.reportError)}`
+        : 'Pass onError to report it your way'),
     { type: RETENTION_WARNING, code: 'CAUSEWAY_RETENTION_FAILED' },
   );
 }

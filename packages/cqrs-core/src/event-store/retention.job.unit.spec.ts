@@ -79,6 +79,41 @@ describe('RetentionJob', () => {
     }
   });
 
+  it('keeps running, and warns, when its onError hook fails too (no rejection from the timer)', async () => {
+    const warn = jest.spyOn(process, 'emitWarning');
+    try {
+      class FailingStore extends InMemoryEventStore {
+        override async applyRetention(): Promise<number> {
+          throw new Error('disk full');
+        }
+      }
+      let reported = 0;
+      const job = new RetentionJob({
+        store: new FailingStore(),
+        policy: { maxAgeMs: 1 },
+        onError: () => {
+          reported++;
+          throw new Error('log sink down');
+        },
+      });
+      // The timer calls runOnce without awaiting it: a rejection here would end the process.
+      await expect(job.runOnce()).resolves.toBeUndefined();
+      await expect(job.runOnce()).resolves.toBeUndefined();
+      expect(reported).toBe(2);
+      expect(
+        warn.mock.calls.filter(([, o]) => (o as { type?: string })?.type === RETENTION_WARNING),
+      ).toEqual(
+        [1, 2].map(() => [
+          'event store retention failed (policy {"maxAgeMs":1}): Error: disk full. The run ' +
+            'stopped there; the next one tries again. onError failed on it too: Error: log sink down',
+          { type: RETENTION_WARNING, code: 'CAUSEWAY_RETENTION_FAILED' },
+        ]),
+      );
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('removes nothing the outbox forwarder has not published, when told where it got to', async () => {
     const store = new InMemoryEventStore();
     const checkpoints = new InMemoryCheckpointStore();

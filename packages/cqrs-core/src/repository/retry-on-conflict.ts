@@ -8,7 +8,7 @@ export interface RetryOnConflictOptions {
   initialDelayMs?: number;
   /** Upper bound of one delay in ms. Default 1000. */
   maxDelayMs?: number;
-  /** Called before each backoff; a metric or log hook. */
+  /** Called before each backoff; a metric or log hook. What it throws is ignored. */
   onRetry?: (info: { attempt: number; delayMs: number; error: ConcurrencyConflictError }) => void;
   /** Aborting stops further attempts; the promise rejects with the last conflict or an abort error. */
   signal?: AbortSignal;
@@ -46,7 +46,12 @@ export async function retryOnConflict<T>(
   const listener = onRetry
     ? policy.onRetry((event) => {
         if ('error' in event && event.error instanceof ConcurrencyConflictError) {
-          onRetry({ attempt: event.attempt, delayMs: event.delay, error: event.error });
+          try {
+            onRetry({ attempt: event.attempt, delayMs: event.delay, error: event.error });
+          } catch {
+            // A failing hook (a metric or log sink) must not fail the command: cockatiel calls
+            // it inside its retry loop, where its error replaced the conflict and ended it.
+          }
         }
       })
     : undefined;

@@ -82,6 +82,26 @@ describe('retryOnConflict', () => {
     expect((error as Error).cause).toBe(last);
   });
 
+  it('retries all the same when the onRetry hook throws (a metric or log sink down)', async () => {
+    let hooked = 0;
+    const result = await retryOnConflict(
+      async (attempt) => {
+        if (attempt < 3) throw conflict();
+        return attempt;
+      },
+      {
+        initialDelayMs: 1,
+        onRetry: () => {
+          hooked++;
+          throw new Error('metrics down');
+        },
+      },
+    );
+    // The command succeeded on its third attempt; the hook's failure did not replace the conflict.
+    expect(result).toBe(3);
+    expect(hooked).toBe(2);
+  });
+
   it('does not retry other errors', async () => {
     let calls = 0;
     await expect(

@@ -34,3 +34,31 @@ describe('connection managers refuse a missing or malformed address, naming the 
     expect(() => mongoConnection({ uri: 'http://user:secret@host/db' })).not.toThrow(/secret/);
   });
 });
+
+// A NaN (a setting parsed with Number() and a typo) made mongoConnection's open() wait for ever
+// on a pool without connections, and ioredis time every command out at once; a negative
+// connect timeout threw from inside ioredis, out of reach of any caller (the process ended).
+describe('connection managers refuse a malformed pool size or timeout, naming the option', () => {
+  const mongoUri = 'mongodb://127.0.0.1:27017/app';
+  const redisUrl = 'redis://127.0.0.1:6379';
+
+  it.each(['maxPoolSize', 'serverSelectionTimeoutMs'])('mongoConnection: %s', (option) => {
+    for (const value of [Number.NaN, -1, 0, 1.5, Infinity, '20'])
+      expect(() => mongoConnection({ uri: mongoUri, [option]: value })).toThrow(
+        new RegExp(`^mongoConnection: options\\.${option} must be a positive integer.*, got `),
+      );
+    expect(() => mongoConnection({ uri: mongoUri, [option]: 20 })).not.toThrow();
+  });
+
+  it.each(['connectTimeoutMs', 'commandTimeoutMs', 'maxReconnectDelayMs'])(
+    'redisConnection: %s',
+    async (option) => {
+      for (const value of [Number.NaN, -1, 0, 1.5, 2 ** 31, '20'])
+        expect(() => redisConnection({ url: redisUrl, [option]: value })).toThrow(
+          new RegExp(`^redisConnection: options\\.${option} must be a positive integer.*, got `),
+        );
+      // Built without connecting (open() connects): closed at once.
+      await redisConnection({ url: redisUrl, [option]: 20 }).close();
+    },
+  );
+});

@@ -1,7 +1,8 @@
 import mongoose, { type Connection, type ConnectOptions } from 'mongoose';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
-import { checkUrl } from '../connections/connection-options.check';
+import { checkPositiveInteger, checkUrl } from '../connections/connection-options.check';
+import { MAX_TIMER_MS } from '../config/settings.schema';
 import { credentialsRemoved, withoutCredentials } from '../connections/connection-target';
 import { connectionMetrics } from '../metrics/connection.metrics';
 
@@ -18,7 +19,12 @@ export interface MongoConnectionOptions {
    */
   source?: string;
   name?: string;
+  /** Most connections the driver opens to a server; a positive integer. Default 20. */
   maxPoolSize?: number;
+  /**
+   * How long an operation waits for a server to send it to (also open()'s wait), in
+   * milliseconds: a positive integer up to 2 147 483 647. Default 5 000.
+   */
   serverSelectionTimeoutMs?: number;
   /**
    * How long the driver's monitor waits for the server's answer to its periodic check (and a
@@ -50,6 +56,13 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
     'mongodb:// or mongodb+srv://',
   );
   checkDatabase(options.uri, options.options?.dbName);
+  checkPositiveInteger('mongoConnection', 'maxPoolSize', options.maxPoolSize);
+  checkPositiveInteger(
+    'mongoConnection',
+    'serverSelectionTimeoutMs',
+    options.serverSelectionTimeoutMs,
+    MAX_TIMER_MS,
+  );
   const silenceTimeout = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
   if (!Number.isSafeInteger(silenceTimeout) || silenceTimeout < 0)
     throw new TypeError(

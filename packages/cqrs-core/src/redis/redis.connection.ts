@@ -1,7 +1,8 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
-import { checkUrl } from '../connections/connection-options.check';
+import { checkPositiveInteger, checkUrl } from '../connections/connection-options.check';
+import { MAX_TIMER_MS } from '../config/settings.schema';
 import { withoutCredentials } from '../connections/connection-target';
 import { connectionMetrics } from '../metrics/connection.metrics';
 
@@ -14,12 +15,14 @@ export interface RedisConnectionOptions {
   source?: string;
   /** Name in health and metrics. Default `redis`. */
   name?: string;
+  /** How long a connection attempt may take, in ms: a positive integer. Default 5 000. */
   connectTimeoutMs?: number;
   /**
    * A command without a reply this long fails ("Command timed out"), also one queued while the
    * connection is re-established — a Redis that accepts connections but never answers would
    * otherwise hold every caller for ever. Default: none. Connections duplicated from this
    * client for blocking reads should turn it off (`duplicate({ commandTimeout: undefined })`).
+   * A positive integer (milliseconds) up to 2 147 483 647.
    */
   commandTimeoutMs?: number;
   /**
@@ -35,7 +38,7 @@ export interface RedisConnectionOptions {
    * Default 10 s; 0 turns it off.
    */
   silenceTimeoutMs?: number;
-  /** Upper bound of the reconnect backoff. Default 5 s. */
+  /** Upper bound of the reconnect backoff, in ms: a positive integer. Default 5 s. */
   maxReconnectDelayMs?: number;
   registry?: Registry;
   /**
@@ -106,6 +109,8 @@ export function blockingReadOptions(client: Redis, blockMs: number): RedisOption
  */
 export function redisConnection(options: RedisConnectionOptions): ManagedConnection<Redis> {
   checkUrl('redisConnection', 'url', options?.url, /^rediss?:\/\//, 'redis:// or rediss://');
+  for (const option of ['connectTimeoutMs', 'commandTimeoutMs', 'maxReconnectDelayMs'] as const)
+    checkPositiveInteger('redisConnection', option, options[option], MAX_TIMER_MS);
   const name = options.name ?? 'redis';
   const metrics = connectionMetrics(options.registry);
   const maxDelay = options.maxReconnectDelayMs ?? 5_000;

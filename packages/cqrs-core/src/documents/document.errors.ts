@@ -13,8 +13,8 @@ export class DocumentValidationError extends Error {
 }
 
 /**
- * A document's stream has an update whose document is not there: its `Created` event (and
- * everything up to it) was removed — retention or truncation past the latest snapshot, or with
+ * A document's stream has an update (or a mapper's event) whose document is not there: its
+ * `Created` event (and everything up to it) was removed — retention or truncation past the latest snapshot, or with
  * no snapshot at all — so folding what is left would answer a partial document. Keep a
  * snapshot (SnapshotPolicies) before applying retention to document streams.
  */
@@ -30,7 +30,7 @@ export class DocumentHistoryError extends Error {
     const version = Number(event.metadata?.version ?? 0);
     super(
       `Document stream ${streamId} cannot be read: its ${event.type} at version ${version} ` +
-        `changes a document that is not there (the events that created it were removed); ` +
+        `belongs to a document that is not there (the events that created it were removed); ` +
         `keep snapshots of document streams before any retention`,
     );
     this.name = 'DocumentHistoryError';

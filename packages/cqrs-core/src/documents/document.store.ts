@@ -325,12 +325,20 @@ function documentModel<T>(collection: DocumentCollection<T>): StateModel<State, 
     initialState: () => undefined,
     evolve(state, events) {
       let document = state;
+      // Whether a collection's own event of this fold decided the document. A stream's first
+      // event, and the first after any snapshot, is always one (the mapper's follow theirs in
+      // the same append): a mapper's event before it means retention cut the stream inside a
+      // write, and the document before that cut, which may exist, cannot be told.
+      let decided = false;
       for (const event of events) {
         if (created.is(event)) document = event.data.document;
         else if (updated.is(event)) {
           if (document === undefined) throw new DocumentHistoryError(event);
           document = applyMergePatch(document, event.data.patch) as JsonObject;
         } else if (deleted.is(event)) document = undefined;
+        else if (!decided && document === undefined) throw new DocumentHistoryError(event);
+        else continue;
+        decided = true;
       }
       return document;
     },

@@ -455,6 +455,33 @@ export function describeDocumentStoreConformance(
       ).rejects.toThrow(`Document stream ${users.streamIdOf('ash')} cannot be read`);
     });
 
+    it('refuses to read a document whose retention left only a mapper’s events, and to create it again', async () => {
+      const EmailChanged = messageType('UserEmailChanged', z.object({ email: z.string() }));
+      const documents = store();
+      const users = documentCollection<{ name: string; email: string }>(`users_${suffix()}`, {
+        aggregateType: 'User',
+        events: ({ diff }) =>
+          !diff.isNew && typeof diff.mergePatch.email === 'string'
+            ? [EmailChanged.of({ email: diff.mergePatch.email })]
+            : [],
+      });
+      await documents.update(users, 'ash', () => ({ name: 'Ash', email: 'ash@pallet.town' }));
+      await documents.update(users, 'ash', (user) => ({ ...user!, email: 'ash@league.org' }));
+      // Created 1, Updated 2, EmailChanged 3: keeping one event cuts inside the last write.
+      await current.eventStore.applyRetention({ streamPrefix: `${users.name}-`, maxCount: 1 });
+      // Ash exists: answering "no document" let a create-only write (expectedVersion 0) make
+      // Ash again, with a second UserCreated, over what was stored.
+      await expect(documents.get(users, 'ash')).rejects.toThrow(
+        `Document stream ${users.streamIdOf('ash')} cannot be read`,
+      );
+      await expect(
+        documents.update(users, 'ash', () => ({ name: 'Impostor', email: 'x@y' }), {
+          expectedVersion: 0,
+        }),
+      ).rejects.toBeInstanceOf(DocumentHistoryError);
+      expect(await typesOf(users.streamIdOf('ash'))).toEqual([EmailChanged.type]);
+    });
+
     it('checks the schema on the document as stored: without its null members', async () => {
       const documents = store();
       const optional = documentCollection(`users_${suffix()}`, {

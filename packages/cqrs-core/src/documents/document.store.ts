@@ -118,13 +118,18 @@ export class DocumentStore {
 
   constructor(private readonly options: DocumentStoreOptions) {}
 
-  /** The document, or undefined when it was never written or is deleted. */
+  /**
+   * The document, or undefined when it was never written or is deleted.
+   * @throws DocumentHistoryError when events it needs were removed (retention without snapshots)
+   */
   async get<T>(
     collection: DocumentCollection<T>,
     id: string,
   ): Promise<StoredDocument<T> | undefined> {
     checkId(collection.name, id);
-    const loaded = await this.repositoryOf(collection).load(collection.streamIdOf(id));
+    const streamId = collection.streamIdOf(id);
+    const loaded = await this.repositoryOf(collection).load(streamId);
+    await this.checkHistory(streamId, loaded);
     if (loaded.state === undefined) return undefined;
     return { id, version: loaded.version, document: loaded.state as T };
   }
@@ -233,6 +238,7 @@ export class DocumentStore {
         `${collection.name}/${id}: expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
       );
     const loaded = await repository.load(streamId, commandId === undefined ? {} : { commandId });
+    await this.checkHistory(streamId, loaded);
     // Before the version check: a redelivered command whose document moved on since is done,
     // not a conflict (the probe's event only needs a type the store can serialize).
     if (
@@ -247,6 +253,21 @@ export class DocumentStore {
       if (!holds) throw new ConcurrencyConflictError(streamId, expectedVersion, loaded.version);
     }
     return loaded;
+  }
+
+  /**
+   * A load that found nothing (no event, no snapshot) of a stream that has a version: every
+   * event was removed (retention, truncation), not soft-deleted. The document may exist, and
+   * answering "none" let `expectedVersion: 0` create it again over it.
+   * @throws DocumentHistoryError
+   */
+  private async checkHistory(streamId: string, loaded: LoadedStream<State>): Promise<void> {
+    if (loaded.version !== 0) return;
+    const info = await this.options.eventStore.streamInfo(streamId);
+    // Events readable now (firstVersion <= version) were appended since the load read none: a
+    // writer creating the document meanwhile, not a cut (a write based on the load conflicts).
+    if (info.state === 'active' && info.version > 0 && info.firstVersion > info.version)
+      throw new DocumentHistoryError({ streamId, removedUpTo: info.version });
   }
 
   /** The document as stored, as a write that wrote nothing (its command was applied before). */

@@ -482,6 +482,26 @@ export function describeDocumentStoreConformance(
       expect(await typesOf(users.streamIdOf('ash'))).toEqual([EmailChanged.type]);
     });
 
+    it('refuses to read a document whose every event retention removed, and to create it again', async () => {
+      const documents = store();
+      const users = usersCollection();
+      await documents.update(users, 'ash', () => ({ name: 'Ash', email: 'ash@pallet.town' }));
+      await current.eventStore.applyRetention({ streamPrefix: `${users.name}-`, maxCount: 0 });
+      await expect(documents.get(users, 'ash')).rejects.toThrow(
+        `Document stream ${users.streamIdOf('ash')} cannot be read: its events up to version 1 were removed`,
+      );
+      await expect(
+        documents.update(users, 'ash', () => ({ name: 'Impostor' }), { expectedVersion: 0 }),
+      ).rejects.toBeInstanceOf(DocumentHistoryError);
+      expect(await typesOf(users.streamIdOf('ash'))).toEqual([]);
+      // A soft-deleted stream is no such cut: its document is gone, and may be created again.
+      await documents.update(users, 'misty', () => ({ name: 'Misty' }));
+      await current.eventStore.deleteStream(users.streamIdOf('misty'), { mode: 'soft' });
+      await expect(documents.get(users, 'misty')).resolves.toBeUndefined();
+      await documents.update(users, 'misty', () => ({ name: 'Misty' }), { expectedVersion: 0 });
+      await expect(documents.get(users, 'misty')).resolves.toMatchObject({ version: 2 });
+    });
+
     it('checks the schema on the document as stored: without its null members', async () => {
       const documents = store();
       const optional = documentCollection(`users_${suffix()}`, {

@@ -1,5 +1,5 @@
 import { type Projection } from '../projections/projection.port';
-import { type ReadRow, type ReadStore } from '../read-stores/read-store.port';
+import { type ReadStore } from '../read-stores/read-store.port';
 import { type DocumentCollection } from './document.collection';
 import { isJsonObject, type JsonObject } from './json.document';
 import { applyMergePatch } from './merge-patch';
@@ -26,7 +26,7 @@ export interface DocumentProjectionOptions {
  */
 export function documentProjection<T extends object>(
   collection: DocumentCollection<T>,
-  rows: ReadStore<ReadRow>,
+  rows: ReadStore<object>,
   options: DocumentProjectionOptions = {},
 ): Projection {
   const { created, updated, deleted } = collection;

@@ -25,7 +25,7 @@ import {
   storedRow,
 } from '../read-stores/read-store.rules';
 
-export interface MongoReadStoreOptions<Row extends ReadRow = ReadRow> {
+export interface MongoReadStoreOptions<Row extends object = ReadRow> {
   /** An open mongoose connection (see mongoConnection). The store does not close it. */
   connection: Connection;
   /** The store's own collection. */
@@ -81,7 +81,7 @@ const live = (now: Date): mongo.Filter<ReadDocument> => ({
  * clock), every read filters expired rows out, and purgeExpired() deletes them (call it from a
  * timer or a job; an expired row costs space only).
  */
-export class MongoReadStore<Row extends ReadRow = ReadRow> implements ReadStore<Row> {
+export class MongoReadStore<Row extends object = ReadRow> implements ReadStore<Row> {
   private readonly connection: Connection;
   private readonly name: string;
   private readonly indexes: IndexSpec[];

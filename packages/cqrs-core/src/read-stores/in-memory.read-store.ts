@@ -34,7 +34,7 @@ interface Entry {
  * synchronous inside, so a versioned put is atomic. Expired rows are skipped on read and dropped
  * when met (or by purgeExpired).
  */
-export class InMemoryReadStore<Row extends ReadRow = ReadRow> implements ReadStore<Row> {
+export class InMemoryReadStore<Row extends object = ReadRow> implements ReadStore<Row> {
   private readonly rows = new Map<string, Entry>();
 
   async init(): Promise<void> {}

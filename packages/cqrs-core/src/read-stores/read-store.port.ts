@@ -20,7 +20,7 @@ export type ReadRow = Record<string, unknown>;
  * a leading '$' or a NUL, and not `__proto__`; a string value that is not well-formed Unicode is
  * refused (no row holds one).
  */
-export type ReadWhere<Row extends ReadRow = ReadRow> = Readonly<
+export type ReadWhere<Row extends object = ReadRow> = Readonly<
   string extends RowField<Row>
     ? Record<string, WhereValue>
     : { [Field in RowField<Row>]?: WhereValue }
@@ -33,9 +33,9 @@ export type WhereValue = FieldValue | { readonly in: readonly FieldValue[] };
  * The fields a query of a `Row` may name: its string keys, so a misspelt field (`nme` for
  * `name`) does not compile. Any string for an untyped store (`ReadStore` of `ReadRow`).
  */
-export type RowField<Row extends ReadRow = ReadRow> = Extract<keyof Row, string>;
+export type RowField<Row extends object = ReadRow> = Extract<keyof Row, string>;
 
-export interface ReadQuery<Row extends ReadRow = ReadRow> {
+export interface ReadQuery<Row extends object = ReadRow> {
   where?: ReadWhere<Row>;
   /**
    * By one top-level field; ties (and a query without orderBy) by id ascending, so pages of
@@ -99,8 +99,10 @@ export interface ValueCount {
  * - Bad input (an empty id, a row whose JSON is not an object, a negative limit…) is refused with a
  *   TypeError naming the argument, before anything is read or written.
  * - Safe to call concurrently. Neither init nor close opens or closes the connection given.
+ * - `Row` may be any object type, an interface too (rows must still be JSON objects at run
+ *   time); the default ReadRow takes any field name.
  */
-export interface ReadStore<Row extends ReadRow = ReadRow> {
+export interface ReadStore<Row extends object = ReadRow> {
   /** Creates what the store needs (collection, indexes); idempotent. */
   init(): Promise<void>;
   /** The row, or undefined when there is none (or it expired). */

@@ -197,7 +197,7 @@ export interface CheckedQuery {
   offset: number;
 }
 
-export function checkQuery<Row extends ReadRow>(query: ReadQuery<Row> | undefined): CheckedQuery {
+export function checkQuery<Row extends object>(query: ReadQuery<Row> | undefined): CheckedQuery {
   if (query === undefined) return { where: new Map(), offset: 0 };
   if (typeof query !== 'object' || query === null)
     throw new TypeError(`query must be an object, got ${shownValue(query)}`);
@@ -221,8 +221,8 @@ export function checkQuery<Row extends ReadRow>(query: ReadQuery<Row> | undefine
 }
 
 /** A field of a row as queries see it: objects, arrays and missing fields are null. */
-export function fieldOf(row: ReadRow, field: string): FieldValue {
-  const value = Object.hasOwn(row, field) ? row[field] : null;
+export function fieldOf(row: object, field: string): FieldValue {
+  const value = Object.hasOwn(row, field) ? (row as ReadRow)[field] : null;
   return isFieldValue(value) ? value : null;
 }
 
@@ -241,7 +241,7 @@ export function queryFields(row: ReadRow): Record<string, FieldValue> {
   return fields;
 }
 
-export function matches(row: ReadRow, where: Map<string, FieldValue[]>): boolean {
+export function matches(row: object, where: Map<string, FieldValue[]>): boolean {
   for (const [field, values] of where) {
     const value = fieldOf(row, field);
     if (!values.some((accepted) => compareValues(accepted, value) === 0)) return false;
@@ -262,7 +262,7 @@ export function compareValues(a: FieldValue, b: FieldValue): number {
 }
 
 /** Orders, skips and limits the matching rows as the query says (ties by id). */
-export function page<Row extends ReadRow>(
+export function page<Row extends object>(
   entries: readonly (readonly [string, Row])[],
   query: CheckedQuery,
 ): Row[] {
@@ -278,7 +278,7 @@ export function page<Row extends ReadRow>(
 }
 
 /** countBy over matching rows, by value ascending. */
-export function countValues(rows: Iterable<ReadRow>, field: string): ValueCount[] {
+export function countValues(rows: Iterable<object>, field: string): ValueCount[] {
   const counts: ValueCount[] = [];
   for (const row of rows) {
     const value = fieldOf(row, field);

@@ -2,6 +2,8 @@ import { type Redis } from 'ioredis';
 import { type Connection } from 'mongoose';
 import { MongoReadStore } from '../mongodb/mongodb.read-store';
 import { RedisReadStore } from '../redis/redis.read-store';
+import { documentCollection } from '../documents/document.collection';
+import { documentProjection } from '../documents/document.projection';
 import { InMemoryReadStore } from './in-memory.read-store';
 import { type ReadStore } from './read-store.port';
 
@@ -13,6 +15,14 @@ type Trainer = { name: string; status: 'active' | 'away'; rank?: number };
 declare const trainers: ReadStore<Trainer>;
 declare const untyped: ReadStore;
 declare const client: Redis;
+// A row declared as an interface (no index signature) types a store as well as a type alias:
+// `Row extends ReadRow` refused it ("Index signature for type 'string' is missing").
+interface TrainerRow {
+  name: string;
+  status: 'active' | 'away';
+  rank?: number;
+}
+const users = documentCollection<TrainerRow>('users');
 declare const connection: Connection;
 
 // Functions never called: the checks are the compiler's.
@@ -46,6 +56,16 @@ export const checked = [
   // @ts-expect-error nme is no field of Trainer
   () => new RedisReadStore<Trainer>({ client, keyPrefix: 't:', indexed: ['nme'] }),
   () => new RedisReadStore<Trainer>({ client, keyPrefix: 't:', indexed: ['status'] }),
+  () =>
+    new InMemoryReadStore<TrainerRow>().find({
+      where: { status: 'away' },
+      orderBy: { field: 'rank' },
+    }),
+  () => new MongoReadStore<TrainerRow>({ connection, collection: 't', fields: ['status'] }),
+  () => new RedisReadStore<TrainerRow>({ client, keyPrefix: 't:', indexed: ['status'] }),
+  () => documentProjection(users, new InMemoryReadStore<TrainerRow>()),
+  // @ts-expect-error nme is no field of TrainerRow
+  () => new InMemoryReadStore<TrainerRow>().countBy('nme'),
   // A store without a row type takes any field name, as before.
   () => untyped.find({ where: { anything: 1 }, orderBy: { field: 'other' } }),
   () => new RedisReadStore({ client, keyPrefix: 't:', indexed: ['anything'] }).countBy('x'),
@@ -53,6 +73,6 @@ export const checked = [
 
 describe('ReadStore field types', () => {
   it('are checked by the compiler (see the typecheck script)', () => {
-    expect(checked).toHaveLength(16);
+    expect(checked).toHaveLength(21);
   });
 });

@@ -34,7 +34,7 @@ import {
   storedRow,
 } from '../read-stores/read-store.rules';
 
-export interface RedisReadStoreOptions<Row extends ReadRow = ReadRow> {
+export interface RedisReadStoreOptions<Row extends object = ReadRow> {
   /**
    * A connected ioredis client (e.g. `redisConnection(...).client`); the store does not close it.
    * Without ioredis' own `keyPrefix` option (refused: the scripts build keys ioredis would not
@@ -79,7 +79,7 @@ const REINDEX_BATCH = 500;
  *
  * One node (no hash tags: not for Redis Cluster), as the other Redis stores.
  */
-export class RedisReadStore<Row extends ReadRow = ReadRow> implements ReadStore<Row> {
+export class RedisReadStore<Row extends object = ReadRow> implements ReadStore<Row> {
   private readonly client: Redis;
   private readonly prefix: string;
   private readonly indexed: ReadonlySet<string>;

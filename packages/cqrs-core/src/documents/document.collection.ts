@@ -54,7 +54,9 @@ export interface DocumentCollectionOptions<T> {
    * Events to append with each change, after the collection's own event (S4-3), e.g.
    * `UserEmailChanged` when the patch has `email`. They are appended in the same append as the
    * change, so they exist exactly when the change does. Pure: it may run more than once for one
-   * write (a retry after a conflict). Register their types like any event's.
+   * write (a retry after a conflict). Register their types like any event's. An item that is no
+   * event (undefined, null, no `type`) makes the write a TypeError naming the item; nothing is
+   * written.
    */
   events?: (change: DocumentChange<T>) => readonly DomainEvent[];
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { shownValue } from '../config/shown-value';
 import { type DomainEvent } from '../domain/domain-event';
 import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore } from '../event-store/event-store.port';
@@ -304,6 +305,18 @@ export class DocumentStore {
       throw new TypeError(
         `documentCollection(${collection.name}): events must return an array of events, got ${typeof mapped}`,
       );
+    // Checked here, before the append, so that a mapper's slip names itself (not "Cannot read
+    // properties of undefined" from deep in the envelope code).
+    (mapped as readonly unknown[]).forEach((event, index) => {
+      if (
+        typeof event !== 'object' ||
+        event === null ||
+        typeof (event as { type?: unknown }).type !== 'string'
+      )
+        throw new TypeError(
+          `documentCollection(${collection.name}): events must return events ({ type, data }, as a message type's .of() makes); item ${index} is ${shownValue(event)}`,
+        );
+    });
     const events = [own, ...(mapped as readonly DomainEvent[])];
     const saved = await this.repositoryOf(collection).save(loaded, events, {
       ...(next !== undefined && { stateAfter: next }),

@@ -245,6 +245,25 @@ export function describeDocumentStoreConformance(
       });
     });
 
+    it('refuses a mapper’s result that is no event, naming the collection and the index', async () => {
+      // A mapper forgetting `.of(...)` on one branch (`[cond && X.of(...)]`) returned undefined:
+      // the write failed with "Cannot read properties of undefined (reading 'type')".
+      const users = documentCollection<{ name: string }>(`users_${suffix()}`, {
+        events: ({ diff }) => (diff.isNew ? [] : [undefined as never]),
+      });
+      const documents = store();
+      await documents.update(users, 'ash', () => ({ name: 'Ash' }));
+      const refused = documents.update(users, 'ash', () => ({ name: 'Changed' }));
+      await expect(refused).rejects.toBeInstanceOf(TypeError);
+      await expect(refused).rejects.toThrow(
+        `documentCollection(${users.name}): events must return events ({ type, data }, as a message type's .of() makes); item 0 is undefined`,
+      );
+      await expect(documents.get(users, 'ash')).resolves.toMatchObject({
+        version: 1,
+        document: { name: 'Ash' },
+      });
+    });
+
     it('validates against the collection schema, naming the field; stores the schema output', async () => {
       const users = documentCollection(`users_${suffix()}`, {
         schema: z.object({ name: z.string().min(1), email: z.email() }),

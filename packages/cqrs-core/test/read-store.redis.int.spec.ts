@@ -23,6 +23,16 @@ describeReadStoreConformance(
   { concurrentWriters: true, declaredFields: true },
 );
 
+/** Resolves once Redis's clock (TIME, which its expiries use) is past `atMs`. */
+async function redisClockPasses(atMs: number): Promise<void> {
+  for (;;) {
+    const [seconds, micros] = await redis.time();
+    const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+    if (now > atMs) return;
+    await new Promise((resolve) => setTimeout(resolve, atMs - now + 1));
+  }
+}
+
 describe('RedisReadStore', () => {
   const store = (name: string, indexed = ['status']) =>
     new RedisReadStore({ client: redis, keyPrefix: `${ns.keyPrefix}${name}:`, indexed });
@@ -70,14 +80,18 @@ describe('RedisReadStore', () => {
     const prefix = `${ns.keyPrefix}bounded:`;
     const s = store('bounded');
     const ROWS = 2_500;
-    // All expire at one moment, after the last is written.
+    // All expire about 1.5 s from now, after the last is written.
     const deadline = Date.now() + 1_500;
     await Promise.all(
       Array.from({ length: ROWS }, (_, i) =>
         s.put(`s${i}`, { status: 'x' }, { ttlMs: deadline - Date.now() }),
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, deadline - Date.now() + 100));
+    // None expired while the others were written, or a write purged some already.
+    expect(await redis.zcard(`${prefix}exp`)).toBe(ROWS);
+    // Each expiry is Redis's clock when it ran the put, plus the ttl: on a busy machine Redis ran
+    // the last puts well after the client sent them, so wait for its clock to pass the latest.
+    await redisClockPasses(Number((await redis.zrange(`${prefix}exp`, -1, -1, 'WITHSCORES'))[1]));
     await s.put('other', { status: 'x' });
     expect(await redis.zcard(`${prefix}exp`)).toBe(ROWS - 100);
     // Reads never see the expired rows meanwhile (their keys expired by themselves).

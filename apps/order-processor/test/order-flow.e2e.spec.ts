@@ -92,11 +92,22 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     }
   }
 
-  async function notified(taskId: string): Promise<ProgressEvent[]> {
-    return (await bus.notifications(taskId)).map((n) => {
-      expect(n).toMatchObject({ targetType: 'user', targetIds: ['ash'] });
-      return n.params as unknown as ProgressEvent;
-    });
+  /**
+   * The task's notifications once `count` are in the log (or after 10 s, as they are then): each
+   * step is told right after its status is stored, so a finished status can show before the
+   * last notification.
+   */
+  async function notified(taskId: string, count: number): Promise<ProgressEvent[]> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const found = await bus.notifications(taskId);
+      if (found.length >= count || Date.now() > deadline)
+        return found.map((n) => {
+          expect(n).toMatchObject({ targetType: 'user', targetIds: ['ash'] });
+          return n.params as unknown as ProgressEvent;
+        });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   async function consumed(): Promise<number> {
@@ -129,7 +140,7 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
       ['PROGRESS', 75, 'process payment'],
       ['COMPLETED', 100, 'complete'],
     ]);
-    expect(await notified(placed.taskId)).toEqual(history.events);
+    expect(await notified(placed.taskId, history.events.length)).toEqual(history.events);
     const mine = (await (await get('user/ash')).json()) as {
       tasks: { taskId: string; events: ProgressEvent[] }[];
     };
@@ -146,7 +157,7 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
       reason: 'not enough stock of tea: 6 ordered, 5 in stock',
       eventCount: 3,
     });
-    expect((await notified(placed.taskId)).map((e) => e.eventType)).toEqual([
+    expect((await notified(placed.taskId, 3)).map((e) => e.eventType)).toEqual([
       'STARTED',
       'PROGRESS',
       'FAILED',
@@ -174,7 +185,7 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
       `${placed.taskId}:3:PROGRESS`,
       `${placed.taskId}:4:COMPLETED`,
     ]);
-    expect(await notified(placed.taskId)).toHaveLength(5);
+    expect(await notified(placed.taskId, 5)).toHaveLength(5);
   });
 
   it('answers an accepted order not started yet as ACCEPTED at 0 %, never 404, then its steps', async () => {

@@ -38,8 +38,13 @@ describe('RedisTokenRevocations', () => {
       await redis.hset(revocations.key, 'ash', '7000');
       await redis.publish(revocations.key, 'not json');
       await redis.publish(revocations.key, JSON.stringify([42, 'x']));
+      // Both: the refresh reads the hash on one connection, the messages come on another, in
+      // no set order.
       const deadline = Date.now() + 3_000;
-      while (revocations.revokedUntil('ash') === undefined && Date.now() < deadline)
+      while (
+        (revocations.revokedUntil('ash') === undefined || errors.length < 2) &&
+        Date.now() < deadline
+      )
         await new Promise((resolve) => setTimeout(resolve, 20));
       expect(revocations.revokedUntil('ash')).toBe(7_000);
       expect(errors).toEqual([

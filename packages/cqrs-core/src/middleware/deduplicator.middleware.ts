@@ -2,6 +2,7 @@ import { isUnsettled, type Middleware } from '../router/handler';
 import { DeferredError, failedAfterEffect, PermanentError } from '../router/handler.errors';
 import { type DeduplicationStore } from './deduplication-store.port';
 import { checkClaimLeaseMs, checkCompleteTtlMs } from './deduplication-store.rules';
+import { throttledWarning } from '../router/throttled.warning';
 
 export interface DeduplicatorOptions {
   store: DeduplicationStore;
@@ -23,6 +24,27 @@ export interface DeduplicatorOptions {
    */
   maxResultBytes?: number;
   onDuplicate?: (event: { handler: string; messageId: string }) => void;
+  /**
+   * Called when a handling's outcome could not be kept because its claim lapsed and another
+   * claimant took the key meanwhile (the handling outlasted its lease without renewals: a store
+   * without `renew`, or a process paused longer than the lease) — a duplicate may have run, or
+   * run now. Default: a throttled process warning ({@link DEDUPLICATION_WARNING}).
+   */
+  onClaimLost?: (event: { handler: string; messageId: string }) => void;
+}
+
+/** The `type` of the process warning the deduplicator emits when a handling's claim was lost. */
+export const DEDUPLICATION_WARNING = 'CausewayDeduplicationWarning';
+
+function warnOfLostClaims(): (event: { handler: string; messageId: string }) => void {
+  const warn = throttledWarning({ type: DEDUPLICATION_WARNING, code: 'CAUSEWAY_CLAIM_LOST' });
+  return (event) =>
+    warn(
+      event.handler,
+      `message ${event.messageId} was handled by ${event.handler} after its deduplication ` +
+        'claim lapsed and another delivery claimed it: its outcome is not remembered, and the ' +
+        'message may be handled twice (raise leaseMs, or use a store with renew)',
+    );
 }
 
 /**
@@ -106,6 +128,7 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
   checkCompleteTtlMs(ttlMs);
   checkClaimLeaseMs(leaseMs);
   const maxResultBytes = options.maxResultBytes ?? 65_536;
+  const onClaimLost = options.onClaimLost ?? warnOfLostClaims();
   return (next, info) => {
     if (info.idempotent) return next;
     return async (delivery) => {
@@ -129,7 +152,15 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
         const result = await next(delivery);
         // An UNSETTLED result (a command's Refusal) changed nothing: not "handled" for ever.
         if (isUnsettled(result)) await options.store.release(key, claim.token);
-        else await options.store.complete(key, claim.token, ttlMs, encode(result, maxResultBytes));
+        else if (
+          (await options.store.complete(
+            key,
+            claim.token,
+            ttlMs,
+            encode(result, maxResultBytes),
+          )) === false
+        )
+          onClaimLost({ handler: info.name, messageId: delivery.envelope.messageId });
         return result;
       } catch (error) {
         // Failed after its effect: that is the outcome, kept so that no duplicate repeats the

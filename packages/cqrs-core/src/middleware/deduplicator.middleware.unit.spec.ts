@@ -190,4 +190,38 @@ describe('deduplicator middleware', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(await store.claim(`test-group:${slow.messageId}`, 300)).toEqual({ state: 'done' });
   });
+
+  it('keeps the outcome of a handling whose claim lapsed meanwhile; reports one another delivery took', async () => {
+    let now = 1_000_000;
+    const store = new InMemoryDeduplicationStore({ now: () => now });
+    const runs: string[] = [];
+    const lost: Array<{ handler: string; messageId: string }> = [];
+    let duringHandling: () => Promise<void> = async () => undefined;
+    const handler = deduplicator({ store, leaseMs: 60_000, onClaimLost: (e) => lost.push(e) })(
+      async (d) => {
+        runs.push(String(d.envelope.data));
+        await duringHandling();
+        return `${String(d.envelope.data)} #${runs.length}`;
+      },
+      info,
+    );
+
+    // The process paused past the lease (no renewal ran); nobody claimed the key meanwhile.
+    const paused = testEnvelope('T', 'paused');
+    duringHandling = async () => void (now += 120_000);
+    expect(await handler(testDelivery(paused))).toBe('paused #1');
+    duringHandling = async () => undefined;
+    expect(await handler(testDelivery(paused))).toBe('paused #1'); // answered, not run again
+    expect(runs).toEqual(['paused']);
+    expect(lost).toEqual([]);
+
+    // The lease lapsed and a redelivery claimed the key meanwhile: the outcome is not kept there.
+    const taken = testEnvelope('T', 'taken');
+    duringHandling = async () => {
+      now += 120_000;
+      expect((await store.claim(`test-group:${taken.messageId}`, 60_000)).state).toBe('claimed');
+    };
+    expect(await handler(testDelivery(taken))).toBe('taken #2');
+    expect(lost).toEqual([{ handler: 'h', messageId: taken.messageId }]);
+  });
 });

@@ -42,14 +42,16 @@ export class InMemoryDeduplicationStore implements DeduplicationStore {
     return { state: 'claimed', token };
   }
 
-  async complete(key: string, token: string, ttlMs: number, result?: string): Promise<void> {
+  async complete(key: string, token: string, ttlMs: number, result?: string): Promise<boolean> {
     checkCompleteTtlMs(ttlMs);
-    if (!this.holds(key, token)) return;
+    // A lapsed claim nobody took since is stored too: the handling did take place.
+    if (this.live(key) && !this.holds(key, token)) return false;
     const expiresAt = this.now() + ttlMs;
     this.entries.set(
       key,
       result === undefined ? { state: 'done', expiresAt } : { state: 'done', result, expiresAt },
     );
+    return true;
   }
 
   async renew(key: string, token: string, leaseMs: number): Promise<boolean> {

@@ -17,9 +17,12 @@ if value then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 'claimed'`);
-// KEYS[1] = key, ARGV[1] = token, ARGV[2] = ttl ms, ARGV[3] = the done value
+// KEYS[1] = key, ARGV[1] = token, ARGV[2] = ttl ms, ARGV[3] = the done value → 1 stored, 0 not.
+// A key that is gone (the claim lapsed while its holder still handled) is stored too: the
+// handling did take place, and a duplicate must not run it again.
 const COMPLETE = new RedisScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) return 1 end
+local value = redis.call('GET', KEYS[1])
+if value == false or value == ARGV[1] then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) return 1 end
 return 0`);
 // KEYS[1] = key, ARGV[1] = token, ARGV[2] = lease ms → 1 renewed, 0 not held
 const RENEW = new RedisScript(`
@@ -68,10 +71,12 @@ export class RedisDeduplicationStore implements DeduplicationStore {
       : { state: 'done' };
   }
 
-  async complete(key: string, token: string, ttlMs: number, result?: string): Promise<void> {
+  async complete(key: string, token: string, ttlMs: number, result?: string): Promise<boolean> {
     checkCompleteTtlMs(ttlMs);
     const done = result === undefined ? 'done' : `done:${result}`;
-    await COMPLETE.run(this.redis, [this.keyPrefix + key], [token, ttlMs, done]);
+    return (
+      Number(await COMPLETE.run(this.redis, [this.keyPrefix + key], [token, ttlMs, done])) === 1
+    );
   }
 
   async renew(key: string, token: string, leaseMs: number): Promise<boolean> {

@@ -53,8 +53,29 @@ export function describeDeduplicationStoreConformance(
       await other.complete('g:t', 'not-the-token', 5_000, '"forged"');
       expect(await other.claim('g:t', 5_000)).toEqual({ state: 'busy' });
       await store.release('g:t', claim.token);
-      await store.complete('g:t', claim.token, 5_000, '"late"'); // released: no longer held
       expect((await other.claim('g:t', 5_000)).state).toBe('claimed');
+      // Released, then claimed by another: the late complete is refused.
+      expect(await store.complete('g:t', claim.token, 5_000, '"late"')).toBe(false);
+      expect(await store.claim('g:t', 5_000)).toEqual({ state: 'busy' });
+    });
+
+    it('keeps the outcome of a claim that lapsed unless another claimant took the key, and says which', async () => {
+      const slow = await store.claim('g:lapsed', 100);
+      if (slow.state !== 'claimed') throw new Error(`claimed expected, got ${slow.state}`);
+      await wait(150); // its holder paused past the lease; nobody claimed the key meanwhile
+      expect(await store.complete('g:lapsed', slow.token, 5_000, '"slow"')).toBe(true);
+      expect(await other.claim('g:lapsed', 5_000)).toEqual({ state: 'done', result: '"slow"' });
+
+      const late = await store.claim('g:taken', 100);
+      if (late.state !== 'claimed') throw new Error(`claimed expected, got ${late.state}`);
+      await wait(150);
+      const next = await other.claim('g:taken', 5_000);
+      if (next.state !== 'claimed') throw new Error(`claimed expected, got ${next.state}`);
+      expect(await store.complete('g:taken', late.token, 5_000, '"late"')).toBe(false);
+      expect(await store.claim('g:taken', 5_000)).toEqual({ state: 'busy' });
+      expect(await other.complete('g:taken', next.token, 5_000, '"next"')).toBe(true);
+      expect(await store.complete('g:taken', late.token, 5_000, '"late"')).toBe(false); // done
+      expect(await store.claim('g:taken', 5_000)).toEqual({ state: 'done', result: '"next"' });
     });
 
     it('frees a claim whose holder died once its lease ends', async () => {

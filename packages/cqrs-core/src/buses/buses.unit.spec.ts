@@ -297,6 +297,59 @@ describe('CommandBus', () => {
     await svc.router.close();
   });
 
+  it('keeps one dead letter for a command whose reply cannot be published; its sender times out', async () => {
+    const serializer = new SerializerRegistry().register('Move', z.object({ dx: z.number() }));
+    const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 5 });
+    const away = new InMemoryBroker({ serializer }); // the handling side's broker, gone
+    await away.close();
+    const naming = topicNaming('test.');
+    const deadLetters = new InMemoryDeadLetterQueue();
+    const bus = (instanceId: string, publisher: InMemoryBroker) => {
+      const router = new Router({ subscriber: broker.subscriber(), service: 'svc', instanceId });
+      router.use(deadLetter({ queue: deadLetters }));
+      const commands = new CommandBus({
+        publisher,
+        router,
+        naming,
+        serializer,
+        instanceId,
+        timeoutMs: 300,
+      });
+      return { router, commands };
+    };
+    const sender = bus('sender', broker);
+    const handler = bus('handler', away);
+    let runs = 0;
+    handler.commands.handle('Move', async () => {
+      runs++;
+      throw new PermanentError('trainer ash not found');
+    });
+    const warn = jest.spyOn(process, 'emitWarning');
+    try {
+      await handler.router.run();
+      await sender.router.run();
+      const failure = await sender.commands
+        .request(testEnvelope('Move', { dx: 1 }))
+        .catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(CommandTimeoutError);
+      await wait(100); // redeliveries (every 5 ms) would have dead-lettered it again by now
+      expect((await deadLetters.list()).map((l) => l.reason)).toEqual(['trainer ash not found']);
+      expect(runs).toBe(1);
+      const warnings = warn.mock.calls.filter(
+        ([, options]) =>
+          (options as { code?: string } | undefined)?.code ===
+          'CAUSEWAY_DEAD_LETTER_REPLY_NOT_SENT',
+      );
+      expect(warnings).toHaveLength(1);
+      expect(String(warnings[0]![0])).toMatch(/dead-lettered as letter .* could not be published/);
+    } finally {
+      warn.mockRestore();
+      await handler.router.close();
+      await sender.router.close();
+      await broker.close();
+    }
+  });
+
   it('answers a DomainError at once with its class name, and acknowledges the command: no retry, no dead letter', async () => {
     const { instance, deadLetters } = system();
     class InsufficientFunds extends DomainError {}

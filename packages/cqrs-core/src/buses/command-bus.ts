@@ -13,7 +13,8 @@ import {
   typeNamesOf,
 } from '../messages/message.type';
 import { replyResult, requestResult } from './command.result';
-import { DeadLettered } from '../middleware/dead-letter.middleware';
+import { DEAD_LETTER_WARNING, DeadLettered } from '../middleware/dead-letter.middleware';
+import { throttledWarning } from '../router/throttled.warning';
 import { ResultNotKept } from '../middleware/deduplicator.middleware';
 import { type Middleware, UNSETTLED } from '../router/handler';
 import { DomainError } from '../router/handler.errors';
@@ -552,6 +553,19 @@ export class CommandBus {
       try {
         await this.options.publisher.publish(replyTo, [reply(delivery.envelope, data)]);
       } catch (error) {
+        // The letter is stored: failing the delivery would have it dead-lettered again on every
+        // redelivery (the handler run again each time). The reply is given up on instead — the
+        // sender times out, as for any reply that cannot be published.
+        if (result instanceof DeadLettered) {
+          warnOfLostReply(
+            replyTo,
+            `the reply to ${delivery.envelope.type} ${delivery.envelope.messageId}, dead-lettered ` +
+              `as letter ${result.letterId}, could not be published to ${replyTo}: ` +
+              `${errorNameOf(error)}: ${(error as Error)?.message ?? String(error)}. Its sender ` +
+              'times out; the letter is kept',
+          );
+          return result;
+        }
         // A result that cannot be sent (too large, not serializable) never will be: redelivering
         // the command would run its handler again and again. The sender gets that error instead;
         // anything else (the broker is away) fails the delivery, which is tried again.
@@ -569,6 +583,15 @@ export class CommandBus {
     };
   }
 }
+
+/**
+ * A process warning (DEAD_LETTER_WARNING) for a dead-lettered command whose reply could not be
+ * published, throttled per reply topic: a broker that is away fails every one of them.
+ */
+const warnOfLostReply = throttledWarning({
+  type: DEAD_LETTER_WARNING,
+  code: 'CAUSEWAY_DEAD_LETTER_REPLY_NOT_SENT',
+});
 
 /**
  * What a handler of `types` (names mixed with message types) answers: the union of the

@@ -9,6 +9,7 @@ import { loadConfiguration } from '../config/configuration.loader';
 import { credentialsRemoved } from '../connections/connection-target';
 import { parseBodies } from './body.parsers';
 import { answerClientErrors } from './client-errors';
+import { startFailureCauses, startFailureFields } from './start-failure.fields';
 
 export interface ServiceBootstrap<S extends z.ZodType> {
   service: string;
@@ -133,7 +134,7 @@ export async function bootstrapService<S extends z.ZodType>(
     return app;
   } catch (error) {
     app?.flushLogs();
-    fatal(spec.service, startFailure(error, host, port), { err: serialized(error) });
+    fatal(spec.service, startFailure(error, host, port), { err: startFailureFields(error) });
     // Connections opened during init would keep the process alive.
     const closing = app?.close().catch(() => undefined);
     await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
@@ -148,12 +149,7 @@ function startFailure(error: unknown, host: string, port: number): string {
   if (code === 'EACCES') return `cannot listen on ${host}:${port}: permission denied (PORT)`;
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return `cannot listen on ${host}:${port}: no such local address (HOST)`;
-  return `start-up failed: ${(error as Error)?.message ?? String(error)}`;
-}
-
-function serialized(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) };
-  return { type: error.name, message: error.message, stack: error.stack };
+  return `start-up failed: ${(error as Error)?.message ?? String(error)}${startFailureCauses(error)}`;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   ValidationError,
 } from '../errors/command-api.errors';
 import { type Answer, type ApiRequest, header } from '../http/http.types';
+import { fingerprintTarget } from './idempotency.target';
 import { withIdempotencyKey } from './idempotent-command-ids';
 
 /** How long a request may be in flight before its key is freed for a retry. */
@@ -55,7 +56,8 @@ function bodyPrint(body: ApiRequest['commandApiBody']): string | Buffer {
 
 /**
  * `Idempotency-Key`: the first answer to a (caller, key) is stored with a fingerprint of method,
- * path and body (a JSON body by its value, see bodyPrint); a retry gets that answer again
+ * target and body (the target as fingerprintTarget spells it, a JSON body by its value, see
+ * bodyPrint); a retry gets that answer again
  * and sends nothing; the same key with another request is a 422 (IdempotencyConflictError
  * `mismatch`), while the first is still in flight a 409. Failed requests free the key; the commands a request creates have ids derived from
  * the key (idempotentCommandId), so a retry after a failure — a 503 that could not tell whether
@@ -88,7 +90,9 @@ export class IdempotencyGate {
     const scoped = `${encodeURIComponent(caller.userId)}:${key}`;
     const body = request.commandApiBody;
     const fingerprint = createHash('sha256')
-      .update(`${request.method} ${request.originalUrl}\n`)
+      // The target by its meaning: a proxy's absolute form, percent-encoding or parameter order
+      // does not make another request (a retry through another hop would be a 422).
+      .update(`${request.method} ${fingerprintTarget(request.originalUrl)}\n`)
       // A JSON body by its meaning: whitespace and key order do not make another request.
       .update(bodyPrint(body))
       .digest('hex');

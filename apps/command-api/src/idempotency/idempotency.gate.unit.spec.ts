@@ -97,4 +97,40 @@ describe('IdempotencyGate with CommandService', () => {
       acceptedAt: new Date(now).toISOString(),
     });
   });
+
+  it('replays a retry that spells the same target otherwise, and still refuses another target or body', async () => {
+    const start = { directionX: 1, directionY: 0, action: 'start' };
+    const at = (key: string, url: string, body: Record<string, unknown> = start) =>
+      gate.run(caller, keyedRequest(key, url, body), async () => {
+        const accepted = await service.move(caller, { trainerId: 'ash', ...body } as never);
+        return { status: 202, body: accepted, storable: true };
+      });
+    const first = await at('k-spelled', '/api/trainers/ash/move?b=2&a=1&a=0');
+    // Through a forward proxy (absolute form), percent-encoded, with a trailing slash, with the
+    // parameters in another order: the same request, answered as the first, nothing sent again.
+    for (const url of [
+      'http://proxy.example:8080/api/trainers/ash/move?b=2&a=1&a=0',
+      '/api/trainers/%61sh/move?a=1&b=2&a=0',
+      '/api/trainers/ash/move/?a=1&a=0&b=%32',
+    ]) {
+      const retry = await at('k-spelled', url);
+      expect({ url, status: retry.status, replayed: retry.replayed }).toEqual({
+        url,
+        status: 202,
+        replayed: true,
+      });
+      expect(idOf(retry)).toBe(idOf(first));
+    }
+    expect(sent).toHaveLength(1);
+    // Another trainer, other parameter values, a segment holding a slash, another body: 422.
+    for (const [url, body] of [
+      ['/api/trainers/Ash/move?b=2&a=1&a=0', start],
+      ['/api/trainers/ash/move?b=2&a=0&a=1', start],
+      ['/api/trainers/ash/move', start],
+      ['/api/trainers/ash%2Fmove?b=2&a=1&a=0', start],
+      ['/api/trainers/ash/move?b=2&a=1&a=0', { ...start, action: 'stop' }],
+    ] as const)
+      await expect(at('k-spelled', url, body)).rejects.toMatchObject({ reason: 'mismatch' });
+    expect(sent).toHaveLength(1);
+  });
 });

@@ -1,0 +1,39 @@
+import { pathOf } from '@causeway/cqrs-core/nest';
+
+/**
+ * A path segment by its meaning, as Express hands it to a route (`%61sh` is `ash`): decoded,
+ * with only `%` and `/` escaped again so that no two segments meet (`a%2Fb` is one segment, not
+ * `a/b`). A segment spelled without percent-encoding is returned as is. One that does not decode
+ * (`%zz`, which Express refuses anyway) is kept as sent.
+ */
+function segmentOf(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+  return decoded.replace(/%/g, '%25').replace(/\//g, '%2F');
+}
+
+/**
+ * What identifies the target of a request under an Idempotency-Key: the spellings of one
+ * request a client or a proxy on its way may send are one target. An absolute-form target
+ * (`http://host/api/...`, as a forward proxy sends it) is its path; the path is compared
+ * percent-decoded and without a trailing slash (Express serves both as one route); the query by
+ * its parameters, sorted by name (a parameter's repeated values keep their order, which may
+ * mean something). What Express would route elsewhere (another path, other parameter values)
+ * stays another target.
+ */
+export function fingerprintTarget(originalUrl: string): string {
+  const raw = pathOf(originalUrl) ?? '';
+  let path = raw.split('/').map(segmentOf).join('/');
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  // The first `?` starts the query: an absolute form's scheme and authority hold none.
+  const at = originalUrl.indexOf('?');
+  const params = new URLSearchParams(at < 0 ? '' : originalUrl.slice(at + 1));
+  params.sort();
+  const query = params.toString();
+  return query ? `${path}?${query}` : path;
+}

@@ -365,6 +365,21 @@ describe('embedded mode rate limits', () => {
     expect(move.status).toBe(202);
   });
 
+  it("refuses an unknown parameter of a page of the caller's tasks, naming it, as order-processor does", async () => {
+    const token = await devToken(app.url, 'erika');
+    const auth = { authorization: `Bearer ${token}` };
+    // `?limt=5` (a typo) answered the default page of 20 as if no limit had been asked.
+    const typo = await fetch(`${app.url}/api/v2/progress/user/erika?limt=5`, { headers: auth });
+    expect(typo.status).toBe(400);
+    expect(await typo.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/invalid-request',
+      errors: [{ field: 'limt', message: 'is not a known parameter (limit, before)' }],
+    });
+    const page = await fetch(`${app.url}/api/v2/progress/user/erika?limit=5`, { headers: auth });
+    expect(page.status).toBe(200);
+    expect(await page.json()).toMatchObject({ userId: 'erika', tasks: [] });
+  });
+
   it("limits the progress reads per caller, on counters of their own, as order-processor's", async () => {
     const token = await devToken(app.url, 'brock');
     const auth = { authorization: `Bearer ${token}` };

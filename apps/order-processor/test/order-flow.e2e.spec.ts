@@ -399,6 +399,7 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     await expectDocumented('/api/v2/progress/user/{userId}', 'user/misty');
     await expectDocumented('/api/v2/progress/user/{userId}', 'user/ash?limit=1');
     await expectDocumented('/api/v2/progress/user/{userId}', 'user/ash?limit=x');
+    await expectDocumented('/api/v2/progress/user/{userId}', 'user/ash?limt=1');
     await expectDocumented('/api/v2/progress/monitor', 'monitor');
     await expectDocumented('/api/v2/progress/monitor', 'monitor', 'not-a-token');
   });

@@ -146,7 +146,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
       },
       {
         '400': openApiProblem(
-          `\`limit\` not an integer from 1 to the maximum, \`before\` not a \`next\` cursor of this API, or either repeated (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names the parameter); or ${malformedPath}`,
+          `\`limit\` not an integer from 1 to the maximum, \`before\` not a \`next\` cursor of this API, either repeated, or another parameter given (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names each parameter); or ${malformedPath}`,
         ),
         '403': openApiProblem(
           'Another user’s id: only your own tasks can be read (problem type `https://causeway.dev/problems/forbidden-user`)',

@@ -1,3 +1,4 @@
+import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { invalidRequest, queryParameter, type TaskPosition } from '@causeway/platform';
 
 /** How many tasks a page of `GET /user/{userId}` lists without `?limit=`. */
@@ -11,12 +12,17 @@ export interface UserTasksPage {
   before?: TaskPosition;
 }
 
+/** The query parameters of `GET /user/{userId}`: any other is refused, not ignored. */
+const PARAMETERS = ['limit', 'before'];
+
 /**
  * The page `?limit=` and `?before=` ask for; a 400 `invalid-request` naming the parameter when
  * one is repeated, `limit` is not an integer from 1 to USER_TASKS_MAX, or `before` is not a
- * cursor this app made (`userTasksCursor`).
+ * cursor this app made (`userTasksCursor`), and naming every other parameter given (a typo,
+ * `?limt=5`, would otherwise answer the default page as if nothing had been asked).
  */
 export function userTasksPageOf(query: Record<string, unknown> | undefined): UserTasksPage {
+  refuseUnknown(query);
   const limitText = queryParameter(query, 'limit');
   const beforeText = queryParameter(query, 'before');
   let limit = USER_TASKS_DEFAULT;
@@ -29,6 +35,22 @@ export function userTasksPageOf(query: Record<string, unknown> | undefined): Use
   const before = positionOf(beforeText);
   if (!before) throw invalidRequest('before', 'must be the `next` cursor of a previous page');
   return { limit, before };
+}
+
+function refuseUnknown(query: Record<string, unknown> | undefined): void {
+  const unknown = Object.keys(query ?? {}).filter((name) => !PARAMETERS.includes(name));
+  if (unknown.length === 0) return;
+  const message = `is not a known parameter (${PARAMETERS.join(', ')})`;
+  throw new ProblemException({
+    type: problemType('invalid-request'),
+    title: 'Bad Request',
+    status: 400,
+    detail:
+      unknown.length === 1
+        ? `${unknown[0]} ${message}`
+        : `${unknown.join(', ')} are not known parameters (${PARAMETERS.join(', ')})`,
+    errors: unknown.map((field) => ({ field, message })),
+  });
 }
 
 /**

@@ -50,4 +50,24 @@ describe('the page of GET /api/v2/progress/user/{userId} (?limit=, ?before=)', (
       errors: [{ field, message: expect.any(String) }],
     });
   });
+
+  it('refuses a parameter it does not know, naming each, rather than answering the default page', () => {
+    // `?limt=5` (a typo) answered USER_TASKS_DEFAULT tasks as if nothing had been asked.
+    expect(toProblemOf(() => userTasksPageOf({ limt: '5' }))).toMatchObject({
+      status: 400,
+      type: 'https://causeway.dev/problems/invalid-request',
+      detail: 'limt is not a known parameter (limit, before)',
+      errors: [{ field: 'limt', message: 'is not a known parameter (limit, before)' }],
+    });
+    expect(
+      toProblemOf(() => userTasksPageOf({ limit: '5', Before: 'x', after: 'y' })),
+    ).toMatchObject({
+      status: 400,
+      detail: 'Before, after are not known parameters (limit, before)',
+      errors: [
+        { field: 'Before', message: 'is not a known parameter (limit, before)' },
+        { field: 'after', message: 'is not a known parameter (limit, before)' },
+      ],
+    });
+  });
 });

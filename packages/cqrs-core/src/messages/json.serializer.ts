@@ -1,23 +1,36 @@
 import { checksumMatches, checksumOf } from './checksum';
 import { type Envelope } from './envelope';
-import {
-  ChecksumMismatchError,
-  MessageTooLargeError,
-  MessageValidationError,
-} from './message.errors';
+import { checkEnvelopeSize } from './envelope.size';
+import { ChecksumMismatchError, MessageValidationError } from './message.errors';
 import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
 
-/** Default upper bound of one message's serialized data: 1.5 MiB (a 1 MB payload fits with room for JSON escaping). */
+/**
+ * Default upper bound of one serialized envelope — data, metadata and ids as JSON text, what a
+ * store keeps and a transport sends: 1.5 MiB (a 1 MB payload fits with room for JSON escaping).
+ * Publishers take {@link DEFAULT_MAX_WIRE_BYTES} by default, so whatever a store accepted can be
+ * published.
+ */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1.5 * 1024 * 1024;
 
+/**
+ * Default limit of the publishers (Redis Streams, Kafka, in-memory) on a message's wire form:
+ * {@link DEFAULT_MAX_MESSAGE_BYTES} and 64 KiB for what a store adds to an event it publishes
+ * (streamId, position).
+ */
+export const DEFAULT_MAX_WIRE_BYTES = DEFAULT_MAX_MESSAGE_BYTES + 64 * 1024;
+
 export interface JsonSerializerOptions {
-  /** Largest serialized `data` in UTF-8 bytes. Default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
+  /**
+   * Largest serialized envelope (data, metadata and ids as JSON text) in UTF-8 bytes. Default
+   * {@link DEFAULT_MAX_MESSAGE_BYTES}.
+   */
   maxMessageBytes?: number;
 }
 
 /**
  * The schema-less default serializer: `JSON.stringify` / `JSON.parse`, a sha256 checksum of the
- * serialized data verified on read, and a size limit enforced before anything is written.
+ * serialized data verified on read, and a size limit on the serialized envelope (data and
+ * metadata) enforced before anything is written.
  * It knows no types, so it never throws UnknownMessageTypeError and never upcasts; use the
  * serializer registry when types must be validated.
  *
@@ -45,11 +58,7 @@ export class JsonSerializer implements MessageSerializer {
     if (data === undefined) {
       throw new MessageValidationError(envelope.type, '', 'is not JSON-serializable');
     }
-    const size = Buffer.byteLength(data, 'utf8');
-    if (size > this.maxMessageBytes) {
-      throw new MessageTooLargeError(envelope.messageId, size, this.maxMessageBytes);
-    }
-    return {
+    const serialized: SerializedEnvelope = {
       ...envelope,
       data,
       metadata: {
@@ -58,6 +67,8 @@ export class JsonSerializer implements MessageSerializer {
         schemaVersion: envelope.metadata.schemaVersion ?? 1,
       },
     };
+    checkEnvelopeSize(serialized, this.maxMessageBytes);
+    return serialized;
   }
 
   deserialize(serialized: SerializedEnvelope): Envelope {

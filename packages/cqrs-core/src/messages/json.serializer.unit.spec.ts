@@ -24,16 +24,34 @@ describe('JsonSerializer', () => {
     expect(serializer.serialize(versioned).metadata.schemaVersion).toBe(3);
   });
 
-  it('refuses data above the limit in UTF-8 bytes, not characters', () => {
-    const small = new JsonSerializer({ maxMessageBytes: 10 });
-    // '"ääää"' is 6 characters but 10 bytes: just within the limit.
-    expect(() => small.serialize(testEnvelope('T', 'ääää'))).not.toThrow();
-    const envelope = testEnvelope('T', 'äääää');
-    expect(() => small.serialize(envelope)).toThrow(MessageTooLargeError);
+  it('refuses an envelope above the limit in UTF-8 bytes of its JSON text, not characters', () => {
+    const fits = testEnvelope('T', 'ääää');
+    const size = Buffer.byteLength(JSON.stringify(serializer.serialize(fits)));
+    const small = new JsonSerializer({ maxMessageBytes: size });
+    expect(() => small.serialize(fits)).not.toThrow();
+    // One more 'ä' is one character but 2 bytes.
+    const envelope = { ...fits, data: 'äääää' };
     expect(() => small.serialize(envelope)).toThrow(
-      expect.objectContaining({ messageId: envelope.messageId, sizeBytes: 12, maxBytes: 10 }),
+      expect.objectContaining({
+        messageId: envelope.messageId,
+        sizeBytes: size + 2,
+        maxBytes: size,
+      }),
+    );
+    expect(() => small.serialize(envelope)).toThrow(
+      `Message ${envelope.messageId} is ${size + 2} bytes; the maximum (maxMessageBytes) is ${size}`,
     );
     expect(DEFAULT_MAX_MESSAGE_BYTES).toBe(1.5 * 1024 * 1024);
+  });
+
+  it('counts metadata against the limit: megabytes of it are refused as megabytes of data are', () => {
+    const envelope = testEnvelope('T', 1, {
+      metadata: { timestamp: 't', note: 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES) },
+    });
+    expect(() => serializer.serialize(envelope)).toThrow(MessageTooLargeError);
+    expect(() => serializer.serialize(envelope)).toThrow(
+      expect.objectContaining({ maxBytes: DEFAULT_MAX_MESSAGE_BYTES }),
+    );
   });
 
   it('refuses data JSON cannot represent', () => {

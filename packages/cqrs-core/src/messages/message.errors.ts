@@ -60,14 +60,19 @@ export class ChecksumMismatchError extends Error implements StoredEventFacts {
   }
 }
 
-/** A message whose serialized data exceeds the configured maximum; refused before anything is written. */
+/**
+ * A message whose serialized envelope (data, metadata and ids as JSON) exceeds the configured
+ * maximum (`maxMessageBytes` of the serializer or the publisher); refused before anything is written.
+ */
 export class MessageTooLargeError extends Error {
   constructor(
     readonly messageId: string,
     readonly sizeBytes: number,
     readonly maxBytes: number,
   ) {
-    super(`Message ${messageId} is ${sizeBytes} bytes; the maximum is ${maxBytes}`);
+    super(
+      `Message ${messageId} is ${sizeBytes} bytes; the maximum (maxMessageBytes) is ${maxBytes}`,
+    );
     this.name = 'MessageTooLargeError';
   }
 }

@@ -3,10 +3,10 @@ import { checksumMatches, checksumOf } from './checksum';
 import { type Envelope } from './envelope';
 import {
   ChecksumMismatchError,
-  MessageTooLargeError,
   MessageValidationError,
   UnknownMessageTypeError,
 } from './message.errors';
+import { checkEnvelopeSize } from './envelope.size';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './json.serializer';
 import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
 import { assertSchema, isMessageType, type MessageType } from './message.type';
@@ -33,7 +33,8 @@ export interface MessageTypeOptions {
 
 export interface SerializerRegistryOptions {
   /**
-   * Refuse to serialize data larger than this many UTF-8 bytes. Default
+   * Refuse to serialize an envelope whose JSON text (data, metadata and ids: what a store keeps
+   * and a transport sends) is larger than this many UTF-8 bytes. Default
    * {@link DEFAULT_MAX_MESSAGE_BYTES} (1.5 MiB, as JsonSerializer); `Infinity` for no limit.
    * Deserializing is not limited, on purpose: events stored under a higher limit (or before it
    * was lowered) stay readable; a transport bounds what it accepts from the wire itself.
@@ -250,18 +251,14 @@ export class SerializerRegistry implements MessageSerializer {
       // A BigInt or a cycle the schema let through (z.unknown()): refused as JsonSerializer does.
       throw new MessageValidationError(type, '', `is not JSON-serializable: ${String(error)}`);
     }
-    const max = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    // Only a string that may be over the limit is measured (UTF-8 takes at most 3 bytes per unit).
-    if (data.length * 3 > max) {
-      const size = Buffer.byteLength(data, 'utf8');
-      if (size > max) throw new MessageTooLargeError(envelope.messageId, size, max);
-    }
-    return {
+    const serialized: SerializedEnvelope = {
       ...envelope,
       type,
       data,
       metadata: { ...envelope.metadata, checksum: checksumOf(data), schemaVersion: version },
     };
+    checkEnvelopeSize(serialized, this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    return serialized;
   }
 
   deserialize(serialized: SerializedEnvelope): Envelope {

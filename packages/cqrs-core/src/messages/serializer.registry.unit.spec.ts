@@ -140,16 +140,30 @@ describe('SerializerRegistry', () => {
     });
   });
 
-  it('refuses data above maxMessageBytes, counting UTF-8 bytes', () => {
-    const r = new SerializerRegistry({ maxMessageBytes: 20 }).register(
-      'Note',
-      z.object({ t: z.string() }),
+  it('refuses an envelope above maxMessageBytes, counting UTF-8 bytes of its JSON text', () => {
+    const schema = z.object({ t: z.string() });
+    const fits = factory.event('Note', { t: 'é'.repeat(6) });
+    const size = Buffer.byteLength(
+      JSON.stringify(new SerializerRegistry().register('Note', schema).serialize(fits)),
     );
-    expect(r.serialize(factory.event('Note', { t: 'é'.repeat(6) })).data).toHaveLength(20 - 6); // 20 bytes
-    const big = factory.event('Note', { t: 'é'.repeat(7) });
+    const r = new SerializerRegistry({ maxMessageBytes: size }).register('Note', schema);
+    expect(() => r.serialize(fits)).not.toThrow();
+    const big = { ...fits, data: { t: 'é'.repeat(7) } };
     const error = thrown(() => r.serialize(big));
     expect(error).toBeInstanceOf(MessageTooLargeError);
-    expect(error).toMatchObject({ messageId: big.messageId, sizeBytes: 22, maxBytes: 20 });
+    expect(error).toMatchObject({ messageId: big.messageId, sizeBytes: size + 2, maxBytes: size });
+  });
+
+  it('counts metadata against maxMessageBytes: megabytes of it are refused', () => {
+    const r = new SerializerRegistry().register('Note', z.object({ t: z.string() }));
+    const base = factory.event('Note', { t: 'small' });
+    const heavy = { ...base, metadata: { ...base.metadata, note: 'x'.repeat(2 * 1024 * 1024) } };
+    const error = thrown(() => r.serialize(heavy));
+    expect(error).toBeInstanceOf(MessageTooLargeError);
+    expect(error).toMatchObject({
+      messageId: heavy.messageId,
+      maxBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    });
   });
 
   it('refuses data above 1.5 MiB by default, as JsonSerializer does; Infinity lifts the limit', () => {

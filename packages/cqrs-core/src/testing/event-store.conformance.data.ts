@@ -100,6 +100,25 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
     });
   });
 
+  it('counts metadata against the size limit: megabytes of it are refused before anything is written', async () => {
+    const streamId = uniqueName('heavy-metadata');
+    const heavy = event('Small', 2, { note: 'm'.repeat(2 * 1024 * 1024) });
+    const error = await store()
+      .append(streamId, [event('Fine', 1), heavy], { expectedVersion: 'no-stream' })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(MessageTooLargeError);
+    expect(error).toMatchObject({ messageId: heavy.messageId });
+    expect((error as Error).message).toMatch(/maxMessageBytes/);
+    expect(await store().readStream(streamId)).toEqual([]);
+    await expect(store().streamInfo(streamId)).resolves.toMatchObject({
+      version: 0,
+      state: 'missing',
+    });
+  });
+
   it('writes nothing of a multi-event append when one event fails validation', async () => {
     const streamId = uniqueName('invalid');
     await store().append(streamId, [event('Valid', 0)], { expectedVersion: 'no-stream' });

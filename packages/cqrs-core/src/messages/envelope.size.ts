@@ -1,0 +1,33 @@
+import { MessageTooLargeError, MessageValidationError } from './message.errors';
+import { type SerializedEnvelope } from './serializer.port';
+
+/**
+ * Refuses `serialized` when the JSON text of its envelope fields — data (the serialized string),
+ * metadata, ids: what a store keeps and a transport sends — is over `maxBytes` UTF-8 bytes.
+ * Counting data alone let megabytes of metadata through, and a store then kept events no
+ * publisher would take. Fields beyond the envelope's (a stored event's streamId and position)
+ * are not counted, so an event a store accepted serializes again when it is published; the
+ * publishers' default limit (DEFAULT_MAX_WIRE_BYTES) leaves room for them.
+ * Only an envelope that may be over the limit is measured: data is JSON text already (no control
+ * characters, no lone surrogates), so escaping it again makes each character at most 2 bytes,
+ * 3 for non-ASCII, and `3 × length` bounds the bytes.
+ * @throws MessageTooLargeError naming the limit; MessageValidationError when metadata is not JSON
+ */
+export function checkEnvelopeSize(serialized: SerializedEnvelope, maxBytes: number): void {
+  if (maxBytes === Infinity) return;
+  const { messageId, type, aggregateId, aggregateType, version, data, metadata } = serialized;
+  const counted = { messageId, type, aggregateId, aggregateType, version, data, metadata };
+  let rest: string;
+  try {
+    rest = JSON.stringify({ ...counted, data: '' });
+  } catch (error) {
+    throw new MessageValidationError(
+      serialized.type,
+      'metadata',
+      `is not JSON-serializable: ${String(error)}`,
+    );
+  }
+  if ((rest.length + data.length) * 3 <= maxBytes) return;
+  const size = Buffer.byteLength(JSON.stringify(counted), 'utf8');
+  if (size > maxBytes) throw new MessageTooLargeError(messageId, size, maxBytes);
+}

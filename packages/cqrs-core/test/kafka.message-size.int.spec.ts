@@ -1,5 +1,5 @@
 import { testNamespace } from '@causeway/testkit';
-import { type ManagedConnection, MessageTooLargeError } from '../src';
+import { DEFAULT_MAX_MESSAGE_BYTES, type ManagedConnection, MessageTooLargeError } from '../src';
 import {
   type KafkaClient,
   kafkaConnection,
@@ -78,6 +78,20 @@ describe('kafka: message size against the topic limit', () => {
       Array.from({ length: 10 }, (_, i) => conformanceMessage(i, 'k', 'normal', blob(5_000))),
     );
     expect(await high(topic)).toEqual([10]);
+  });
+
+  it('publishes, with the defaults, a message just under the serializer limit (what a store accepts)', async () => {
+    const topic = ns.topic('default-limit');
+    const size = (blobBytes: number) =>
+      Buffer.byteLength(
+        JSON.stringify(
+          options.serializer.serialize(conformanceMessage(1, 'k', 'normal', blob(blobBytes))),
+        ),
+      );
+    const bytes = DEFAULT_MAX_MESSAGE_BYTES - size(0) - 16;
+    expect(size(bytes)).toBeGreaterThan(DEFAULT_MAX_MESSAGE_BYTES - 100);
+    await publisher.publish(topic, [conformanceMessage(1, 'k', 'normal', blob(bytes))]);
+    expect(await high(topic)).toEqual([1]);
   });
 
   it('publishRaw refuses a payload over maxMessageBytes before sending', async () => {

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_WIRE_BYTES } from '../messages/json.serializer';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { type PoisonMessage, type TransportFeatures } from '../transport/transport.port';
 
@@ -54,7 +55,9 @@ export interface KafkaTransportOptions extends KafkaTopicOptions {
    * `max.message.bytes` with room for this plus Kafka's record overhead, so a broker's default
    * limit (~1 MB) does not apply to them. Topics created elsewhere keep their own limit; the
    * publisher reads it (`max.message.bytes`) and refuses what it would not take, naming the
-   * topic (KafkaMessageTooLargeError, a MessageTooLargeError). Default 1 MiB.
+   * topic (KafkaMessageTooLargeError, a MessageTooLargeError). Default DEFAULT_MAX_WIRE_BYTES
+   * (1.5 MiB + 64 KiB): above the serializers' default limit, so any event a store accepted can
+   * be published.
    */
   maxMessageBytes?: number;
 }
@@ -131,7 +134,7 @@ export const CLOSE_GRACE_MS = 1_000;
 export const KAFKA_DEFAULTS = {
   partitions: 6,
   replicationFactor: 1,
-  maxMessageBytes: 1_048_576,
+  maxMessageBytes: DEFAULT_MAX_WIRE_BYTES,
   redeliveryDelayMs: 1000,
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3000,

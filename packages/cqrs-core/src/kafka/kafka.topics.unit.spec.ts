@@ -1,4 +1,5 @@
 import { type Admin, KafkaJSAggregateError, KafkaJSProtocolError } from 'kafkajs';
+import { DEFAULT_MAX_WIRE_BYTES } from '../messages/json.serializer';
 import { InvalidTopicError } from '../transport/transport.errors';
 import { KafkaTopicConfigError, KafkaTopicUnavailableError } from './kafka.errors';
 import { kafkaTopicConfig, KafkaTopics, topicCreationError } from './kafka.topics';
@@ -93,7 +94,7 @@ describe('kafkaTopicConfig (the config entries of topics the transport creates)'
 
   it('single broker (replicationFactor 1): room for maxMessageBytes, batches as produced, no min.insync.replicas', () => {
     expect(entries({})).toEqual({
-      'max.message.bytes': String(1_048_576 + 64 * 1024),
+      'max.message.bytes': String(DEFAULT_MAX_WIRE_BYTES + 64 * 1024),
       'compression.type': 'producer',
     });
   });

@@ -53,7 +53,10 @@ export interface RedisStreamsPublisherOptions extends RedisStreamsLayout {
    * more.
    */
   maxLenPerStream?: number | ((topic: string) => number);
-  /** Refuse messages whose wire form is larger. Default 1 MiB + 64 KiB. */
+  /**
+   * Refuse messages whose wire form is larger. Default DEFAULT_MAX_WIRE_BYTES (1.5 MiB + 64 KiB):
+   * above the serializers' default limit, so any event a store accepted can be published.
+   */
   maxMessageBytes?: number;
   /** Adds `causeway_transport_published_total` when given. */
   registry?: Registry;

@@ -3,6 +3,7 @@ import { type ChainableCommander } from 'ioredis';
 import { type Counter, type Registry } from 'prom-client';
 import { registeredCounter } from '../metrics/registered.metric';
 import { type Envelope, type Priority } from '../messages/envelope';
+import { DEFAULT_MAX_WIRE_BYTES } from '../messages/json.serializer';
 import { MessageTooLargeError } from '../messages/message.errors';
 import { type Publisher } from '../transport/transport.port';
 import { encodeForWire } from '../transport/wire.codec';
@@ -63,7 +64,7 @@ export class RedisStreamsPublisher implements Publisher {
         `RedisStreamsPublisher: options.maxLenPerStream must be a positive integer or a function of the topic, got ${String(maxLen)}`,
       );
     }
-    this.maxBytes = options.maxMessageBytes ?? 1_114_112;
+    this.maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_WIRE_BYTES;
     this.published = options.registry ? publishedCounter(options.registry) : undefined;
     this.singles = new SingleXadds(options.client);
   }

@@ -1,4 +1,5 @@
 import { type Envelope, type Priority } from '../../messages/envelope';
+import { DEFAULT_MAX_WIRE_BYTES } from '../../messages/json.serializer';
 import { MessageTooLargeError } from '../../messages/message.errors';
 import { type MessageSerializer } from '../../messages/serializer.port';
 import {
@@ -21,7 +22,7 @@ export interface InMemoryBrokerOptions {
   serializer: MessageSerializer;
   /** Delay before a nacked message is delivered again. Default 50 ms. */
   redeliveryDelayMs?: number;
-  /** Refuse messages whose wire form is larger. Default 1 MiB + 64 KiB. */
+  /** Refuse messages whose wire form is larger. Default DEFAULT_MAX_WIRE_BYTES (1.5 MiB + 64 KiB). */
   maxMessageBytes?: number;
   /**
    * Entries kept per topic for groups created later (like MAXLEN ~: trimmed back to it once
@@ -162,7 +163,7 @@ export class InMemoryBroker implements Publisher {
 
   async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
     if (this.closed) throw new TransportClosedError('InMemoryBroker');
-    const max = this.options.maxMessageBytes ?? 1_114_112;
+    const max = this.options.maxMessageBytes ?? DEFAULT_MAX_WIRE_BYTES;
     // Encode everything first: a batch is accepted whole or not at all.
     const encoded = messages.map((envelope) => {
       const raw = encodeForWire(this.options.serializer, envelope);

@@ -2,7 +2,11 @@ import { type Connection, type Model, Schema } from 'mongoose';
 import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
 import { MAX_DOCUMENT_BYTES, sizeOver } from './mongodb.document-size';
 import { ensureIndexes } from './mongodb.indexes';
-import { checkLoadSnapshotOptions, checkSnapshot } from '../snapshots/snapshot.rules';
+import {
+  checkLoadSnapshotOptions,
+  checkSnapshot,
+  checkSnapshotStreamId,
+} from '../snapshots/snapshot.rules';
 import {
   type SnapshotCodecOptions,
   SnapshotCodec,
@@ -153,6 +157,7 @@ export class MongoSnapshotStore implements SnapshotStore {
     streamId: string,
     options: LoadSnapshotOptions,
   ): Promise<StoredSnapshot<State> | undefined> {
+    checkSnapshotStreamId(streamId);
     checkLoadSnapshotOptions(options);
     // Newest first, one at a time: the next one is read only when this one cannot be decoded.
     const cursor = this.model
@@ -180,6 +185,7 @@ export class MongoSnapshotStore implements SnapshotStore {
   }
 
   async list(streamId: string): Promise<SnapshotInfo[]> {
+    checkSnapshotStreamId(streamId);
     const docs = await this.model
       .find({ streamId }, { payload: 0 })
       .sort({ version: -1, schemaVersion: -1 })
@@ -188,6 +194,7 @@ export class MongoSnapshotStore implements SnapshotStore {
   }
 
   async delete(streamId: string): Promise<number> {
+    checkSnapshotStreamId(streamId);
     const result = await this.model.deleteMany({ streamId });
     return result.deletedCount;
   }

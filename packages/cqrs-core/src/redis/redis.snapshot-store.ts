@@ -1,7 +1,11 @@
 import { RedisScript } from './redis.script';
 import type Redis from 'ioredis';
 import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
-import { checkLoadSnapshotOptions, checkSnapshot } from '../snapshots/snapshot.rules';
+import {
+  checkLoadSnapshotOptions,
+  checkSnapshot,
+  checkSnapshotStreamId,
+} from '../snapshots/snapshot.rules';
 import {
   type SnapshotCodecOptions,
   SnapshotCodec,
@@ -138,6 +142,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     streamId: string,
     options: LoadSnapshotOptions,
   ): Promise<StoredSnapshot<State> | undefined> {
+    checkSnapshotStreamId(streamId);
     checkLoadSnapshotOptions(options);
     const prefix = `${options.schemaVersion}:`;
     // Newest first, one at a time: the next one is read only when this one cannot be decoded.
@@ -172,6 +177,7 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async list(streamId: string): Promise<SnapshotInfo[]> {
+    checkSnapshotStreamId(streamId);
     const members = await this.client.zrange(this.indexKey(streamId), 0, -1);
     if (members.length === 0) return [];
     const metas = await this.client.hmget(this.dataKey(streamId), ...members);
@@ -183,6 +189,7 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async delete(streamId: string): Promise<number> {
+    checkSnapshotStreamId(streamId);
     const replies = await this.client
       .multi()
       .zcard(this.indexKey(streamId))

@@ -1,5 +1,5 @@
 import { SnapshotDecodeError } from './snapshot.errors';
-import { checkLoadSnapshotOptions, checkSnapshot } from './snapshot.rules';
+import { checkLoadSnapshotOptions, checkSnapshot, checkSnapshotStreamId } from './snapshot.rules';
 import { type SnapshotCodecOptions, SnapshotCodec, type SnapshotEncoding } from './snapshot.codec';
 import {
   type LoadSnapshotOptions,
@@ -75,6 +75,7 @@ export class InMemorySnapshotStore implements SnapshotStore {
     streamId: string,
     options: LoadSnapshotOptions,
   ): Promise<StoredSnapshot<State> | undefined> {
+    checkSnapshotStreamId(streamId);
     checkLoadSnapshotOptions(options);
     const entries = (this.streams.get(streamId) ?? []).filter(
       (e) => e.info.schemaVersion === options.schemaVersion,
@@ -91,10 +92,12 @@ export class InMemorySnapshotStore implements SnapshotStore {
   }
 
   async list(streamId: string): Promise<SnapshotInfo[]> {
+    checkSnapshotStreamId(streamId);
     return (this.streams.get(streamId) ?? []).map((e) => ({ ...e.info }));
   }
 
   async delete(streamId: string): Promise<number> {
+    checkSnapshotStreamId(streamId);
     const count = this.streams.get(streamId)?.length ?? 0;
     this.streams.delete(streamId);
     return count;

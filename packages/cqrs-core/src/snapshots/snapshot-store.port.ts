@@ -96,6 +96,9 @@ export function reportUnreadable(
  * - `loadLatest` refuses, with a TypeError naming `schemaVersion`, options whose schemaVersion
  *   is not an integer (NaN, the string '1'), before anything is read
  *   (`checkLoadSnapshotOptions`).
+ * - `loadLatest`, `list` and `delete` refuse, with a TypeError naming `streamId`, a streamId
+ *   that is not a non-empty string (an object such as `{ $ne: null }` from untyped input),
+ *   before anything is read or deleted (`checkSnapshotStreamId`).
  * - `save` is idempotent per (streamId, version, schemaVersion): saving it again replaces it.
  *   After `save` resolves, `loadLatest` sees it, and at most `keep` snapshots
  *   of the stream in its schema version remain, plus the newest of each other schema version.

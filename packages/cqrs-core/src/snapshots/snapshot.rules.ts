@@ -31,6 +31,18 @@ export function checkSnapshot(snapshot: Snapshot): void {
 }
 
 /**
+ * Refuses a stream id `loadLatest`, `list` or `delete` cannot look up as given, before anything is
+ * read or deleted: every SnapshotStore starts them with it. A non-string reached the MongoDB query
+ * as an operator (`{ $ne: null }` matched — and `delete` removed — every stream's snapshots).
+ * The rule is `save`'s (a non-empty string), so whatever was saved can be loaded and deleted.
+ * @throws TypeError naming `streamId` and the value given
+ */
+export function checkSnapshotStreamId(streamId: unknown): asserts streamId is string {
+  if (typeof streamId !== 'string' || streamId === '')
+    throw new TypeError(`streamId must be a non-empty string, got ${shown(streamId)}`);
+}
+
+/**
  * Refuses loadLatest options no store can answer alike, before anything is read: every
  * SnapshotStore's `loadLatest` starts with it. `schemaVersion` must be what `save` takes (a
  * safe integer): NaN was a mongoose CastError on MongoDB and "no snapshot" elsewhere, and the

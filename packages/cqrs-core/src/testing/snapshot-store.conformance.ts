@@ -321,6 +321,32 @@ export function describeSnapshotStoreConformance(
       },
     );
 
+    it.each([
+      [{ $ne: null }, 'an object'],
+      [42, '42'],
+      ['', '""'],
+      [undefined, 'undefined'],
+    ])(
+      'refuses to load, list or delete the snapshots of streamId %p, with a TypeError naming it',
+      async (streamId, shown) => {
+        const s = await store();
+        const id = stream();
+        await s.save(snapshot(id, 2, { kept: true }));
+        const bad = streamId as unknown as string;
+        const message = `streamId must be a non-empty string, got ${shown}`;
+        await expect(s.loadLatest(bad, { schemaVersion: 1 })).rejects.toThrow(
+          new TypeError(message),
+        );
+        await expect(s.list(bad)).rejects.toThrow(new TypeError(message));
+        await expect(s.delete(bad)).rejects.toThrow(new TypeError(message));
+        // Nothing was deleted: the stream's snapshot is still there.
+        await expect(s.loadLatest(id, { schemaVersion: 1 })).resolves.toMatchObject({
+          version: 2,
+          state: { kept: true },
+        });
+      },
+    );
+
     it('refuses to load without options, with a TypeError', async () => {
       const s = await store();
       const refused = s.loadLatest(stream(), undefined as unknown as { schemaVersion: number });

@@ -25,7 +25,7 @@ export interface RetryOptions {
   classify?: (error: unknown) => ErrorDisposition;
   /** Overrides per message type (e.g. payments retry longer). */
   perType?: Readonly<Record<string, Omit<RetryOptions, 'perType' | 'classify'>>>;
-  /** Called before each retry (metrics, logs). */
+  /** Called before each retry (metrics, logs). What it throws is ignored. */
   onRetry?: (event: {
     handler: string;
     type: string;
@@ -88,13 +88,18 @@ export function retry(options: RetryOptions = {}): Middleware {
         if (options.onRetry) {
           entry.policy.onRetry((event) => {
             const error = 'error' in event ? event.error : undefined;
-            options.onRetry!({
-              handler: info.name,
-              type,
-              attempt: event.attempt,
-              delayMs: event.delay,
-              error,
-            });
+            try {
+              options.onRetry!({
+                handler: info.name,
+                type,
+                attempt: event.attempt,
+                delayMs: event.delay,
+                error,
+              });
+            } catch {
+              // A failing hook (a metric or log sink) must not fail the handling: cockatiel calls
+              // it inside its retry loop, where its error replaced the handler's and ended it.
+            }
           });
         }
       }

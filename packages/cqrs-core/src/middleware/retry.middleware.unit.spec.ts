@@ -48,6 +48,26 @@ describe('retry middleware', () => {
     expect(retried).toEqual([1, 2, 3]);
   });
 
+  it('retries all the same when the onRetry hook throws (a metric or log sink down)', async () => {
+    let calls = 0;
+    let hooked = 0;
+    const handler = retry({
+      maxAttempts: 3,
+      initialDelayMs: 1,
+      onRetry: () => {
+        hooked++;
+        throw new Error('metrics down');
+      },
+    })(async () => {
+      if (++calls < 3) throw new Error('flaky');
+      return 'ok';
+    }, info);
+    // The third attempt succeeds; the hook's failure neither replaced the error nor ended the retries.
+    await expect(handler(testDelivery(testEnvelope('T', {})))).resolves.toBe('ok');
+    expect(calls).toBe(3);
+    expect(hooked).toBe(2);
+  });
+
   it('does not retry permanent errors, and passes deferred ones through untouched', async () => {
     let calls = 0;
     const permanent = retry({ maxAttempts: 5, initialDelayMs: 1 })(async () => {

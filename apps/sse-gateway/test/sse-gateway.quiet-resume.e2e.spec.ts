@@ -159,4 +159,38 @@ describe('a client that receives nothing while the log moves on', () => {
       params: { resumed: 'replayed', replayed: 0 },
     });
   }, 30_000);
+
+  // A review (session 41): a log quiet for longer than NOTIFICATION_LOG_RETENTION_MS trims, on
+  // its next append, the entry clients hold as their last id; their reconnect got `recovery`
+  // (`trimmed`) although they missed nothing.
+  it('resumes as an empty replay after a quiet log trimmed, on its next append, the entry the client held', async () => {
+    const retentionMs = 300;
+    const appender = new RedisNotificationLog({
+      client: redis,
+      keyPrefix: `${ns.id}:`,
+      retentionMs,
+    });
+    const auth = await bearer('quiet-3');
+    const busy = rawStream(await bearer('busy-3'));
+    await until(() => busy.notifications().length === 1, "the other user's session frame");
+    // The client's last entry; then it goes away (a laptop asleep) and the log stays quiet.
+    const held = await log.append(toUser('quiet-3', 'last'));
+    // Time must pass beyond the retention: nothing happens that could be awaited instead.
+    await new Promise((resolve) => setTimeout(resolve, retentionMs + 100));
+    const next = await appender.append(toUser('busy-3', 'after the quiet spell'));
+    expect(await log.oldestId()).toBe(next);
+    // The gateway dispatched it: the resume's gap is (held, next], all of it for someone else.
+    await until(() => busy.notifications().length === 2, 'the next entry dispatched');
+    busy.abort();
+    await busy.done.catch(() => undefined);
+    const resumed = rawStream({ ...auth, 'Last-Event-ID': held });
+    await until(() => resumed.notifications().length >= 1, 'the resumed session frame');
+    resumed.abort();
+    await resumed.done.catch(() => undefined);
+    expect(resumed.notifications().map((n) => n.method)).toEqual(['session']);
+    expect(resumed.notifications()[0]).toMatchObject({
+      method: 'session',
+      params: { resumed: 'replayed', replayed: 0 },
+    });
+  }, 30_000);
 });

@@ -14,8 +14,9 @@ export type ResumePlan =
 
 /**
  * Why a resume could not be replayed (ADR 007):
- * - `trimmed`: the id is older than the oldest retained entry, or the log no longer holds
- *   entries that came after it (a log emptied or cut short: a Redis that lost its data);
+ * - `trimmed`: the id is older than the oldest retained entry and the trimming took entries
+ *   after it (not only entries up to it: a log quiet past its retention), or the log no longer
+ *   holds entries that came after it (a log emptied or cut short: a Redis that lost its data);
  * - `expired`: the client missed a notification addressed to it that is older than
  *   HISTORY_TTL_MS (one that missed nothing is not expired, however old its id);
  * - `too-many-missed`: more than HISTORY_SIZE entries addressed to the user were missed;
@@ -106,7 +107,8 @@ export async function planResume(input: {
 
 /**
  * Whether entries that came after `lastEventId` may be gone from the log: the id is older
- * than its oldest entry, or (LOG_START) the log no longer starts with its first entry.
+ * than its oldest entry and the trimming (or a loss) may have taken entries after it, or
+ * (LOG_START) the log no longer starts with its first entry.
  */
 async function trimmedAfter(
   log: NotificationLog,
@@ -119,7 +121,12 @@ async function trimmedAfter(
     return oldest === undefined || log.compare(oldest, firstId) !== 0;
   }
   const oldest = await log.oldestId();
-  return oldest !== undefined && log.compare(lastEventId, oldest) < 0;
+  if (oldest === undefined || log.compare(lastEventId, oldest) >= 0) return false;
+  // Older than the oldest entry. A log quiet for longer than its retention trims, on its next
+  // append, the entry every connected client holds: when the newest entry the trimming took is
+  // at or before the id, the client had all it took, and what else is gone was removed.
+  const trimmed = await log.trimmedThrough();
+  return trimmed === undefined || log.compare(trimmed, lastEventId) > 0;
 }
 
 /** Whether the log appended `id` or later, whether or not it still holds that entry. */

@@ -84,6 +84,32 @@ describe('planResume', () => {
     expect(await plan(racing, ids[0]!, ids[4]!)).toEqual({ kind: 'recovery', reason: 'trimmed' });
   });
 
+  // A log quiet past its retention trims, on its next append, the entry every connected client
+  // holds as its last id: they had it, and nothing after it went.
+  it('replays, not recovery, after a quiet log trimmed only the entries up to the id', async () => {
+    let now = Date.now();
+    const log = new InMemoryNotificationLog({ retentionMs: 60_000, now: () => now });
+    await log.append(to('ash', 1));
+    const seen = (await log.append(to('ash', 2)))!;
+    now += 61_000;
+    const next = (await log.append(to('misty', 3)))!;
+    expect(await log.oldestId()).toBe(next);
+    expect(await plan(log, seen, next)).toEqual({ kind: 'replay', entries: [] });
+    const missed = (await log.append(to('ash', 4)))!;
+    const resumed = await plan(log, seen, missed);
+    expect(resumed.kind === 'replay' && resumed.entries.map((e) => e.id)).toEqual([missed]);
+  });
+
+  it('still sends recovery when the trimming took entries after the id', async () => {
+    let now = Date.now();
+    const log = new InMemoryNotificationLog({ retentionMs: 60_000, now: () => now });
+    const seen = (await log.append(to('ash', 1)))!;
+    await log.append(to('ash', 2));
+    now += 61_000;
+    const next = (await log.append(to('misty', 3)))!;
+    expect(await plan(log, seen, next)).toEqual({ kind: 'recovery', reason: 'trimmed' });
+  });
+
   it('replays when the trim in between took only entries up to the id', async () => {
     const log = new InMemoryNotificationLog({ maxLength: 5 });
     const ids = [];

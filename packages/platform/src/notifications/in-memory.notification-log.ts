@@ -37,6 +37,11 @@ export class InMemoryNotificationLog implements NotificationLog {
    * in place, as `entries` is: a log wrapped by Object.create (tests) appends through the wrapper.
    */
   private readonly lastAppended: { id?: string } = {};
+  /**
+   * The newest entry the trimming took and the oldest it left (trimmedThrough), in a holder like
+   * lastAppended.
+   */
+  private readonly trimmed: { id?: string; oldestLeft?: string } = {};
   private readonly maxLength: number;
   private readonly retentionMs: number;
   private readonly now: () => number;
@@ -149,6 +154,12 @@ export class InMemoryNotificationLog implements NotificationLog {
     return this.lastAppended.id;
   }
 
+  async trimmedThrough(): Promise<string | undefined> {
+    // Vouched for only while the oldest entry is the one the trimming left (NotificationLog).
+    const oldest = this.entries[0]?.id;
+    return oldest !== undefined && oldest === this.trimmed.oldestLeft ? this.trimmed.id : undefined;
+  }
+
   compare(a: string, b: string): number {
     return compareLogIds(a, b);
   }
@@ -178,7 +189,10 @@ export class InMemoryNotificationLog implements NotificationLog {
     const minAt = now - this.retentionMs;
     let drop = Math.max(0, this.entries.length - this.maxLength);
     while (drop < this.entries.length - 1 && this.entries[drop]!.at < minAt) drop += 1;
-    if (drop > 0) this.entries = this.entries.slice(drop);
+    if (drop === 0) return;
+    this.trimmed.id = this.entries[drop - 1]!.id;
+    this.entries = this.entries.slice(drop);
+    this.trimmed.oldestLeft = this.entries[0]!.id;
   }
 
   private forgetExpired(now: number): void {

@@ -318,6 +318,40 @@ export function describeNotificationLog(
       expect(await log.latestId()).toBe(ids[299]);
     });
 
+    // A log quiet for longer than its retention trims, on its next append, the entry connected
+    // clients hold as their last id: they missed nothing, which the gateway can tell only if the
+    // log tells what the trimming took.
+    it('tells the newest entry the trimming took: after a quiet spell, the one before the next append', async () => {
+      const retentionMs = 300;
+      const log = await open(10_000, retentionMs);
+      await log.append(testNotification());
+      const held = await log.append(testNotification());
+      expect(await log.trimmedThrough()).toBeUndefined();
+      // Time must pass beyond the retention: nothing happens that could be awaited instead.
+      await new Promise((resolve) => setTimeout(resolve, retentionMs + 100));
+      const next = await log.append(testNotification());
+      expect(await log.oldestId()).toBe(next);
+      expect(await log.trimmedThrough()).toBe(held);
+      await log.append(testNotification());
+      expect(await log.trimmedThrough()).toBe(held);
+      // `remove` is no trimming: it never sets it, and once it took the oldest entry the
+      // trimming left, the log cannot vouch for what came after the trimmed one.
+      await log.remove([next]);
+      expect(await log.trimmedThrough()).toBeUndefined();
+    });
+
+    it('tells the newest entry the trimming by count took, never one `remove` took', async () => {
+      const maxLength = 20;
+      const log = await open(maxLength);
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i += 1) ids.push(await log.append(testNotification()));
+      expect(await log.remove([ids[0]!])).toBe(1);
+      expect(await log.trimmedThrough()).toBeUndefined();
+      for (let i = 0; i < 300; i += 1) ids.push(await log.append(testNotification()));
+      const oldest = (await log.oldestId())!;
+      expect(await log.trimmedThrough()).toBe(ids[ids.indexOf(oldest) - 1]);
+    });
+
     it('trims entries older than the retention on append', async () => {
       const retentionMs = 300;
       const log = await open(10_000, retentionMs);

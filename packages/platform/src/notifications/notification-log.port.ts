@@ -67,6 +67,13 @@ export interface NewestNotification extends LoggedNotification {
  * - `lastAppendedId()` is the id of the newest entry ever appended, even when `remove` or the
  *   trimming took it since (undefined when nothing was appended, or the log lost its data):
  *   a position the log reached, which a client or follower may hold though no entry has it.
+ * - `trimmedThrough()` is the id of the newest entry the trimming (count or age) took, while the
+ *   log can vouch that every entry after it is still there or was taken by `remove`: a client
+ *   whose id is at or after it missed nothing the trimming took (a log quiet for longer than its
+ *   retention trims, on its next append, the entry every connected client holds). Undefined when
+ *   nothing was trimmed, when the log lost its data, or when it cannot vouch (its oldest entry is
+ *   no longer the one the trimming left: another trim it did not record, or `remove` took it);
+ *   `remove` is no trimming and never sets it.
  * - `remove(ids)` deletes the entries with those ids (ids not in the log are passed over) and
  *   resolves with how many it deleted: `read`, `follow` and `oldestId`/`latestId` no longer see
  *   them; ids appended later still increase, and a removed notification's `notificationId` keeps
@@ -94,6 +101,7 @@ export interface NotificationLog {
   oldestId(): Promise<string | undefined>;
   latestId(): Promise<string | undefined>;
   lastAppendedId(): Promise<string | undefined>;
+  trimmedThrough(): Promise<string | undefined>;
   compare(a: string, b: string): number;
   isId(id: string): boolean;
   close(): Promise<void>;

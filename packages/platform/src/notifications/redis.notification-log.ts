@@ -16,28 +16,52 @@ import {
   type NotificationOrder,
 } from './notification-log.port';
 
-// KEYS[1] = stream, KEYS[2] = dedup key, KEYS[3] and KEYS[4] (optional) = order key and its
-// newest notification; ARGV[1] = max length, ARGV[2] = notification JSON, ARGV[3] = retention
-// ms, ARGV[4] = version, ARGV[5] = previous ('' = none; only with an order key). → the new id, the first id when the notification was appended
+// KEYS[1] = stream, KEYS[2] = dedup key, KEYS[3] = what the trimming took, KEYS[4] and KEYS[5]
+// (optional) = order key and its newest notification; ARGV[1] = max length, ARGV[2] =
+// notification JSON, ARGV[3] = retention ms, ARGV[4] = version, ARGV[5] = previous ('' = none;
+// only with an order key). → the new id, the first id when the notification was appended
 // before, or nil when the order key refuses it (see NotificationLog.append).
 // Time comes from the Redis server (TIME), so ids, ages and trimming use one clock.
+// The trimming records `<newest id it took> <oldest id it left>` in KEYS[3] (trimmedThrough):
+// XTRIM tells only how many it took, so the script reads the newest one first. By count, it
+// trims once the stream is TRIM_SLACK over the max length (as MAXLEN ~ would, whole nodes),
+// then exactly down to it: one read of about TRIM_SLACK ids every TRIM_SLACK appends.
+const TRIM_SLACK = 100;
 const APPEND = new RedisScript(`
 local first = redis.call('GET', KEYS[2])
 if first then return first end
-if #KEYS > 2 then
-  local newest = tonumber(redis.call('GET', KEYS[3]) or 0)
+if #KEYS > 3 then
+  local newest = tonumber(redis.call('GET', KEYS[4]) or 0)
   if newest >= tonumber(ARGV[4]) then return false end
   if ARGV[5] ~= '' and newest < tonumber(ARGV[5]) then return false end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2])
+local id = redis.call('XADD', KEYS[1], '*', 'n', ARGV[2])
 redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
-if #KEYS > 2 then
-  redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[3])
-  redis.call('SET', KEYS[4], ARGV[4] .. '|' .. id .. '|' .. ARGV[2], 'PX', ARGV[3])
+if #KEYS > 3 then
+  redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[3])
+  redis.call('SET', KEYS[5], ARGV[4] .. '|' .. id .. '|' .. ARGV[2], 'PX', ARGV[3])
 end
+local trimmed = false
 local now = redis.call('TIME')
 local minMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
-if minMs > 0 then redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', minMs)) end
+if minMs > 0 then
+  local minId = string.format('%d', minMs)
+  local older = redis.call('XREVRANGE', KEYS[1], '(' .. minId .. '-0', '-', 'COUNT', 1)
+  if #older > 0 then
+    trimmed = older[1][1]
+    redis.call('XTRIM', KEYS[1], 'MINID', minId)
+  end
+end
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
+if excess > ${TRIM_SLACK} then
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)
+  trimmed = oldest[#oldest][1]
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1])
+end
+if trimmed then
+  local left = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+  redis.call('SET', KEYS[3], trimmed .. ' ' .. left[1][1])
+end
 return id`);
 
 export interface RedisNotificationLogOptions extends NotificationLogRetention {
@@ -62,7 +86,8 @@ type StreamEntry = [id: string, fields: string[]];
  * The notification log on one Redis stream `<prefix>notifications`: appends are one script
  * (dedup key per notificationId with the retention as TTL, the newest version per order key
  * `<prefix>notifications:order:<key>` likewise, and `<version>|<id>|<notification JSON>` in
- * `<prefix>notifications:newest:<key>`, XADD MAXLEN ~, XTRIM MINID by age);
+ * `<prefix>notifications:newest:<key>`, trimming by count and XTRIM MINID by age, recording
+ * what it took in `<prefix>notifications:trimmed`);
  * followers use plain XREAD BLOCK (no consumer group: every gateway reads everything and a dead
  * gateway has nothing left to acknowledge).
  */
@@ -71,6 +96,7 @@ export class RedisNotificationLog implements NotificationLog {
   private readonly dedupPrefix: string;
   private readonly orderPrefix: string;
   private readonly newestPrefix: string;
+  private readonly trimmedKey: string;
   private readonly maxLength: number;
   private readonly retentionMs: number;
   private readonly blockMs: number;
@@ -84,6 +110,7 @@ export class RedisNotificationLog implements NotificationLog {
     this.dedupPrefix = `${prefix}notifications:dedup:`;
     this.orderPrefix = `${prefix}notifications:order:`;
     this.newestPrefix = `${prefix}notifications:newest:`;
+    this.trimmedKey = `${prefix}notifications:trimmed`;
     this.maxLength = options.maxLength ?? DEFAULT_LOG_MAX_LENGTH;
     this.retentionMs = options.retentionMs ?? DEFAULT_LOG_RETENTION_MS;
     this.blockMs = Math.min(options.blockMs ?? FOLLOW_READ_MAX_MS, FOLLOW_READ_MAX_MS);
@@ -93,7 +120,7 @@ export class RedisNotificationLog implements NotificationLog {
   append(notification: Notification): Promise<string>;
   append(notification: Notification, order: NotificationOrder): Promise<string | undefined>;
   async append(notification: Notification, order?: NotificationOrder): Promise<string | undefined> {
-    const keys = [this.stream, this.dedupPrefix + notification.notificationId];
+    const keys = [this.stream, this.dedupPrefix + notification.notificationId, this.trimmedKey];
     const args = [String(this.maxLength), JSON.stringify(notification), String(this.retentionMs)];
     if (order) {
       keys.push(this.orderPrefix + order.key, this.newestPrefix + order.key);
@@ -263,6 +290,20 @@ export class RedisNotificationLog implements NotificationLog {
     const at = info.indexOf('last-generated-id');
     const id = at >= 0 ? info[at + 1] : undefined;
     return typeof id === 'string' && isLogId(id) && id !== '0-0' ? id : undefined;
+  }
+
+  async trimmedThrough(): Promise<string | undefined> {
+    // `<newest id trimmed> <oldest id left>`, vouched for only while that is still the oldest
+    // (NotificationLog): no key (none trimmed, or lost with the data), or an instance of an
+    // earlier release trimmed since without recording it, or `remove` took the oldest.
+    const [recorded, oldest] = await Promise.all([
+      this.options.client.get(this.trimmedKey),
+      this.oldestId(),
+    ]);
+    const [id, left] = recorded?.split(' ') ?? [];
+    return id !== undefined && isLogId(id) && oldest !== undefined && left === oldest
+      ? id
+      : undefined;
   }
 
   compare(a: string, b: string): number {

@@ -5,7 +5,7 @@ import {
   type ConnectionEstablishedEvent,
 } from '@causeway/contracts';
 import { type Envelope, type EventBus, MessageFactory } from '@causeway/cqrs-core';
-import { type InstancePresence } from '../presence/presence-registry.port';
+import { type InstancePresence, type PresenceEntry } from '../presence/presence-registry.port';
 import { type CloseReason, type SseConnection } from '../sse/sse.connection';
 import { type ConnectionListener } from '../sse/sse.hub';
 
@@ -94,6 +94,23 @@ export class ConnectionEventsPublisher implements ConnectionListener {
       reason,
     };
     this.publish(CONNECTION_CLOSED_EVENT, connection.userId, connection.id, data);
+  }
+
+  /**
+   * Connections of this instance whose presence a sweep took (reported closed, `expired`) while
+   * they stayed open (the instance paused past PRESENCE_TTL_MS): established again, so that a
+   * consumer sees them open until their real close.
+   */
+  restored(entries: readonly PresenceEntry[]): void {
+    for (const entry of entries) {
+      const data: ConnectionEstablishedEvent = {
+        userId: entry.userId,
+        connectionId: entry.connectionId,
+        serverId: this.serverId,
+        timestamp: Date.now(),
+      };
+      this.publish(CONNECTION_ESTABLISHED_EVENT, entry.userId, entry.connectionId, data);
+    }
   }
 
   /**

@@ -226,6 +226,7 @@ export class GatewayModule {
               () => hub.connections(),
               (message) => logger.warn(message),
               (instance) => events?.expired(instance),
+              (entries) => events?.restored(entries),
             );
             const listeners: ConnectionListener[] = [presence, streamLog(logger)];
             if (events) listeners.push(events);

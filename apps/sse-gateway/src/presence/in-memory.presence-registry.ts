@@ -2,7 +2,9 @@ import {
   type InstancePresence,
   type PresenceEntry,
   type PresenceRegistry,
+  type ReplacedPresence,
   sortPresence,
+  SWEPT_MEMORY_MS,
 } from './presence-registry.port';
 
 /** Presence within one process (embedded mode, tests); same expiry rules as the Redis one. */
@@ -10,6 +12,8 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
   readonly ttlMs: number;
   private readonly instances = new Map<string, Map<string, PresenceEntry>>();
   private readonly aliveUntil = new Map<string, number>();
+  /** Per instance, the connection ids a sweep returned and until when that is remembered. */
+  private readonly sweptIds = new Map<string, { ids: Set<string>; until: number }>();
   private readonly now: () => number;
 
   constructor(options: { ttlMs?: number; now?: () => number } = {}) {
@@ -34,15 +38,28 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
     return wasAlive;
   }
 
-  async replace(serverId: string, entries: PresenceEntry[]): Promise<PresenceEntry[]> {
+  async replace(serverId: string, entries: PresenceEntry[]): Promise<ReplacedPresence> {
     const before = this.instances.get(serverId) ?? new Map<string, PresenceEntry>();
     const after = new Map(entries.map((entry) => [entry.connectionId, { ...entry }]));
     this.instances.set(serverId, after);
     this.aliveUntil.set(serverId, this.now() + this.ttlMs);
-    return [...before.values()].filter((entry) => !after.has(entry.connectionId));
+    const swept = this.sweptIds.get(serverId);
+    this.sweptIds.delete(serverId);
+    const remembered = swept && swept.until > this.now() ? swept.ids : new Set<string>();
+    return {
+      dropped: [...before.values()].filter((entry) => !after.has(entry.connectionId)),
+      swept: entries
+        .filter((entry) => remembered.has(entry.connectionId))
+        .map((entry) => ({ ...entry })),
+    };
   }
 
   async removeInstance(serverId: string): Promise<void> {
+    this.forget(serverId);
+    this.sweptIds.delete(serverId);
+  }
+
+  private forget(serverId: string): void {
     this.instances.delete(serverId);
     this.aliveUntil.delete(serverId);
   }
@@ -64,8 +81,14 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
     for (const serverId of new Set([...this.instances.keys(), ...this.aliveUntil.keys()])) {
       if (this.isAlive(serverId)) continue;
       const connections = [...(this.instances.get(serverId)?.values() ?? [])];
-      await this.removeInstance(serverId);
-      if (connections.length > 0) removed.push({ serverId, connections });
+      this.forget(serverId);
+      if (connections.length > 0) {
+        removed.push({ serverId, connections });
+        this.sweptIds.set(serverId, {
+          ids: new Set(connections.map((entry) => entry.connectionId)),
+          until: this.now() + SWEPT_MEMORY_MS,
+        });
+      }
     }
     return sortPresence(removed);
   }

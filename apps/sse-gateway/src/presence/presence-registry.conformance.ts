@@ -71,12 +71,12 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       await presence.heartbeat('gw-b');
       await presence.add('gw-b', c3);
       const c4 = { connectionId: 'c4', userId: 'ash', connectedAt: 4 };
-      expect(await presence.replace('gw-a', [c2, c4])).toEqual([c1]);
+      expect(await presence.replace('gw-a', [c2, c4])).toEqual({ dropped: [c1], swept: [] });
       expect(await presence.list()).toEqual([
         { serverId: 'gw-a', connections: [c2, c4] },
         { serverId: 'gw-b', connections: [c3] },
       ]);
-      const dropped = await presence.replace('gw-a', []);
+      const { dropped } = await presence.replace('gw-a', []);
       expect(dropped.sort((a, b) => a.connectedAt - b.connectedAt)).toEqual([c2, c4]);
       expect(await presence.list()).toEqual([
         { serverId: 'gw-a', connections: [] },
@@ -84,10 +84,31 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       ]);
     });
 
+    // An instance paused past the TTL: a sweep reported its connections closed; those it writes
+    // back still open are to be reported open again, each once, and only those.
+    it('tells replace which of its entries a sweep returned since the last replace', async () => {
+      const presence = await factory({ ttlMs: 200 });
+      const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
+      const c2 = { connectionId: 'c2', userId: 'misty', connectedAt: 2 };
+      const c3 = { connectionId: 'c3', userId: 'brock', connectedAt: 3 };
+      await presence.replace('gw-a', [c1, c2]);
+      await presence.replace('gw-b', [c3]);
+      // Time must pass beyond the TTL: nothing happens that could be awaited instead.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await presence.heartbeat('gw-b');
+      expect(await presence.sweep()).toEqual([{ serverId: 'gw-a', connections: [c1, c2] }]);
+      // The paused instance comes back: its heartbeat drops nothing the sweep did not take.
+      expect(await presence.heartbeat('gw-a')).toBe(false);
+      const c4 = { connectionId: 'c4', userId: 'ash', connectedAt: 4 };
+      expect(await presence.replace('gw-a', [c2, c4])).toEqual({ dropped: [], swept: [c2] });
+      expect(await presence.replace('gw-a', [c2, c4])).toEqual({ dropped: [], swept: [] });
+      expect(await presence.replace('gw-b', [c3])).toEqual({ dropped: [], swept: [] });
+    });
+
     it('keeps an instance alive on replace, as a heartbeat does', async () => {
       const presence = await factory({ ttlMs: hour });
       const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
-      expect(await presence.replace('gw-new', [c1])).toEqual([]);
+      expect(await presence.replace('gw-new', [c1])).toEqual({ dropped: [], swept: [] });
       expect(await presence.list()).toEqual([{ serverId: 'gw-new', connections: [c1] }]);
       expect(await presence.heartbeat('gw-new')).toBe(true);
       expect(await presence.sweep()).toEqual([]);

@@ -12,6 +12,15 @@ export interface InstancePresence {
   connections: PresenceEntry[];
 }
 
+/** What `replace` tells (see PresenceRegistry). */
+export interface ReplacedPresence {
+  dropped: PresenceEntry[];
+  swept: PresenceEntry[];
+}
+
+/** How long a sweep is remembered for the instance to learn of it at its `replace`. */
+export const SWEPT_MEMORY_MS = 600_000;
+
 /**
  * Who is connected to which gateway instance (S0-8), shared by every instance.
  *
@@ -26,16 +35,20 @@ export interface InstancePresence {
  *   and returns them; each is returned once, to one caller, however many sweep at the same time
  *   (the one that reports those connections closed).
  * - `replace(serverId, entries)` makes `entries` the instance's connections, all at once, and
- *   keeps it alive as `heartbeat` does; it returns the connections it held before that are not
- *   among `entries` (a predecessor's under the same serverId, one whose `remove` failed), each
- *   once, for the caller to report closed.
+ *   keeps it alive as `heartbeat` does; it returns as `dropped` the connections it held before
+ *   that are not among `entries` (a predecessor's under the same serverId, one whose `remove`
+ *   failed), each once, for the caller to report closed; and as `swept` those of `entries` that
+ *   a `sweep` returned since the instance's last `replace` (it paused past the TTL and another
+ *   instance, or itself, reported them closed), each once, for the caller to report open again.
+ *   A sweep is remembered for SWEPT_MEMORY_MS at least; `heartbeat` dropping the entries of an
+ *   expired instance is no sweep (nobody reported them).
  * - `removeInstance` forgets an instance and its connections at once (graceful shutdown).
  */
 export interface PresenceRegistry {
   add(serverId: string, entry: PresenceEntry): Promise<void>;
   remove(serverId: string, connectionId: string): Promise<void>;
   heartbeat(serverId: string): Promise<boolean>;
-  replace(serverId: string, entries: PresenceEntry[]): Promise<PresenceEntry[]>;
+  replace(serverId: string, entries: PresenceEntry[]): Promise<ReplacedPresence>;
   removeInstance(serverId: string): Promise<void>;
   list(): Promise<InstancePresence[]>;
   sweep(): Promise<InstancePresence[]>;

@@ -13,7 +13,10 @@ import {
  * long pause, Redis restarted) and after an add or remove failed (Redis unreachable): entries
  * left by a predecessor with the same serverId (a restart before its presence expired) and
  * streams closed while Redis was away do not stay listed. Entries dropped that way that were
- * not closed here are handed to `onExpired`, so their connections are reported closed.
+ * not closed here are handed to `onExpired`, so their connections are reported closed. Open
+ * connections it writes back that a sweep had taken (this instance paused past the TTL, and it
+ * or another reported them closed, `instance-expired`) are handed to `onRestored`, so they are
+ * reported open again: their real close later is then not a second Closed after the first.
  *
  * Each beat first sweeps the entries of expired instances (killed gateways, this one's own
  * before a restart included) and hands the ones this instance removed to `onExpired`: the
@@ -41,6 +44,7 @@ export class PresenceTracker implements ConnectionListener {
     private readonly local: () => Iterable<SseConnection>,
     private readonly onError: (message: string) => void,
     private readonly onExpired: (instance: InstancePresence) => void = () => undefined,
+    private readonly onRestored: (entries: PresenceEntry[]) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -113,10 +117,11 @@ export class PresenceTracker implements ConnectionListener {
     // Their streams closed before the local connections are read: not among them.
     const gone = [...this.unremoved];
     let dropped: PresenceEntry[];
+    let swept: PresenceEntry[];
     const replacing = this.registry.replace(this.serverId, [...this.local()].map(entry));
     this.replacing = replacing;
     try {
-      dropped = await replacing;
+      ({ dropped, swept } = await replacing);
     } catch (error) {
       this.resync = true;
       throw error;
@@ -128,6 +133,7 @@ export class PresenceTracker implements ConnectionListener {
     );
     for (const connectionId of gone) this.unremoved.delete(connectionId);
     if (unreported.length > 0) this.onExpired({ serverId: this.serverId, connections: unreported });
+    if (swept.length > 0) this.onRestored(swept);
   }
 }
 

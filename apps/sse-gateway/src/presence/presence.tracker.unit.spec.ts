@@ -1,7 +1,11 @@
 import { PassThrough } from 'node:stream';
 import { SseConnection } from '../sse/sse.connection';
 import { InMemoryPresenceRegistry } from './in-memory.presence-registry';
-import { type InstancePresence, type PresenceEntry } from './presence-registry.port';
+import {
+  type InstancePresence,
+  type PresenceEntry,
+  type ReplacedPresence,
+} from './presence-registry.port';
 import { PresenceTracker } from './presence.tracker';
 
 /** The in-memory registry behind a link that can go down, as Redis does. */
@@ -19,7 +23,7 @@ class UnreachableRegistry extends InMemoryPresenceRegistry {
     if (this.down) throw new Error('connect ECONNREFUSED');
     return super.heartbeat(serverId);
   }
-  override async replace(serverId: string, entries: PresenceEntry[]): Promise<PresenceEntry[]> {
+  override async replace(serverId: string, entries: PresenceEntry[]): Promise<ReplacedPresence> {
     if (this.down) throw new Error('connect ECONNREFUSED');
     return super.replace(serverId, entries);
   }
@@ -31,7 +35,7 @@ class UnreachableRegistry extends InMemoryPresenceRegistry {
 
 /** The in-memory registry whose replace lands late, as a Redis script sent again after NOSCRIPT. */
 class LateReplaceRegistry extends InMemoryPresenceRegistry {
-  override async replace(serverId: string, entries: PresenceEntry[]): Promise<PresenceEntry[]> {
+  override async replace(serverId: string, entries: PresenceEntry[]): Promise<ReplacedPresence> {
     await new Promise((resolve) => setTimeout(resolve, 100));
     return super.replace(serverId, entries);
   }
@@ -179,6 +183,46 @@ describe('PresenceTracker', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await ids(registry, 'gw-1')).toEqual(['a', 'c']);
     expect(expired).toEqual([]);
+  });
+
+  it('reports open again the streams a sweep reported closed while the instance paused past the TTL', async () => {
+    // A review (session 41): after a pause (GC, VM stall) longer than PRESENCE_TTL_MS, another
+    // instance swept this one's entries and published ConnectionClosed (`instance-expired`) for
+    // streams still open; `replace` listed them again, but no ConnectionEstablished went out.
+    let skew = 0;
+    const registry = new InMemoryPresenceRegistry({ ttlMs: 300, now: () => Date.now() + skew });
+    const a = connection('a', 'ash', 1);
+    const b = connection('b', 'misty', 2);
+    const restored: PresenceEntry[] = [];
+    const tracker = new PresenceTracker(
+      registry,
+      'gw-1',
+      () => [a, b],
+      () => undefined,
+      () => undefined,
+      (entries) => restored.push(...entries),
+    );
+    trackers.push(tracker);
+    tracker.start();
+    await until(async () => (await ids(registry, 'gw-1')).join() === 'a,b', 'the first beat');
+    expect(restored).toEqual([]);
+    // The pause: gw-1's heartbeat expires and another instance sweeps (and reports) its entries.
+    skew = 1_000;
+    expect(await registry.sweep()).toEqual([
+      {
+        serverId: 'gw-1',
+        connections: [
+          { connectionId: 'a', userId: 'ash', connectedAt: 1 },
+          { connectionId: 'b', userId: 'misty', connectedAt: 2 },
+        ],
+      },
+    ]);
+    await until(async () => restored.length >= 2, 'the streams to be reported open again');
+    expect(restored).toEqual([
+      { connectionId: 'a', userId: 'ash', connectedAt: 1 },
+      { connectionId: 'b', userId: 'misty', connectedAt: 2 },
+    ]);
+    expect(await ids(registry, 'gw-1')).toEqual(['a', 'b']);
   });
 
   it('does not list a stopped instance again when a beat under way at shutdown ends after it', async () => {

@@ -4,7 +4,9 @@ import {
   type InstancePresence,
   type PresenceEntry,
   type PresenceRegistry,
+  type ReplacedPresence,
   sortPresence,
+  SWEPT_MEMORY_MS,
 } from './presence-registry.port';
 
 // KEYS[1] = alive key, KEYS[2] = connections hash, KEYS[3] = instances set; ARGV[1] = ttl ms,
@@ -16,18 +18,31 @@ redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[2])
 return alive`);
 
-// KEYS as HEARTBEAT's; ARGV[1] = serverId → the instance's connections hash (flat field, value
-// list) if its alive key had expired, then deleted with it; empty if it is alive.
+// KEYS as HEARTBEAT's, KEYS[4] = swept hash; ARGV[1] = serverId, ARGV[2] = SWEPT_MEMORY_MS →
+// the instance's connections hash (flat field, value list) if its alive key had expired, then
+// moved to the swept hash (for its `replace`, should the instance only have paused); empty if
+// it is alive.
 const SWEEP = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
 local entries = redis.call('HGETALL', KEYS[2])
-redis.call('DEL', KEYS[2])
+if #entries > 0 then
+  redis.call('RENAME', KEYS[2], KEYS[4])
+  redis.call('PEXPIRE', KEYS[4], ARGV[2])
+end
 redis.call('SREM', KEYS[3], ARGV[1])
 return entries`);
 
-// KEYS as HEARTBEAT's; ARGV[1] = ttl ms, ARGV[2] = serverId, then connectionId, value pairs →
-// the instance's former entries that are not among the new ones (flat field, value list).
+// KEYS as SWEEP's; ARGV[1] = ttl ms, ARGV[2] = serverId, then connectionId, value pairs →
+// { the instance's former entries that are not among the new ones (flat field, value list),
+// the ids of the new ones a sweep returned (the swept hash, then deleted) }.
 const REPLACE = new RedisScript(`
+local sweptIds = {}
+for _, id in ipairs(redis.call('HKEYS', KEYS[4])) do sweptIds[id] = true end
+redis.call('DEL', KEYS[4])
+local swept = {}
+for i = 3, #ARGV, 2 do
+  if sweptIds[ARGV[i]] then swept[#swept + 1] = ARGV[i] end
+end
 local before = redis.call('HGETALL', KEYS[2])
 redis.call('DEL', KEYS[2])
 local kept = {}
@@ -44,7 +59,7 @@ for i = 1, #before, 2 do
     dropped[#dropped + 1] = before[i + 1]
   end
 end
-return dropped`);
+return { dropped, swept }`);
 
 /**
  * Presence in Redis: a set of instance ids, per instance a hash connectionId → {userId,
@@ -77,19 +92,23 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     return Number(alive) === 1;
   }
 
-  async replace(serverId: string, connections: PresenceEntry[]): Promise<PresenceEntry[]> {
-    const flat = (await REPLACE.run(this.client, this.keysOf(serverId), [
+  async replace(serverId: string, connections: PresenceEntry[]): Promise<ReplacedPresence> {
+    const [flat, sweptIds] = (await REPLACE.run(this.client, this.keysOf(serverId), [
       this.ttlMs,
       serverId,
       ...connections.flatMap((entry) => [entry.connectionId, value(entry)]),
-    ])) as string[];
-    return entries(pairsOf(flat));
+    ])) as [string[], string[]];
+    const swept = new Set(sweptIds);
+    return {
+      dropped: entries(pairsOf(flat)),
+      swept: connections.filter((entry) => swept.has(entry.connectionId)),
+    };
   }
 
   async removeInstance(serverId: string): Promise<void> {
     await this.client
       .multi()
-      .del(this.aliveKey(serverId), this.connectionsKey(serverId))
+      .del(this.aliveKey(serverId), this.connectionsKey(serverId), this.sweptKey(serverId))
       .srem(this.instancesKey(), serverId)
       .exec();
   }
@@ -112,7 +131,10 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     const removed: InstancePresence[] = [];
     await Promise.all(
       serverIds.map(async (serverId) => {
-        const flat = (await SWEEP.run(this.client, this.keysOf(serverId), [serverId])) as string[];
+        const flat = (await SWEEP.run(this.client, this.keysOf(serverId), [
+          serverId,
+          SWEPT_MEMORY_MS,
+        ])) as string[];
         const pairs = pairsOf(flat);
         if (pairs.length > 0) removed.push({ serverId, connections: entries(pairs) });
       }),
@@ -120,9 +142,20 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     return sortPresence(removed);
   }
 
-  /** KEYS of the scripts: the instance's alive key and connections hash, the instances set. */
+  /**
+   * KEYS of the scripts: the instance's alive key and connections hash, the instances set, the
+   * instance's swept hash (HEARTBEAT ignores it).
+   */
   private keysOf(serverId: string): string[] {
-    return [this.aliveKey(serverId), this.connectionsKey(serverId), this.instancesKey()];
+    return [
+      this.aliveKey(serverId),
+      this.connectionsKey(serverId),
+      this.instancesKey(),
+      this.sweptKey(serverId),
+    ];
+  }
+  private sweptKey(serverId: string): string {
+    return `${this.prefix}swept:${serverId}`;
   }
   private instancesKey(): string {
     return `${this.prefix}instances`;

@@ -5,6 +5,7 @@ import {
   type DeleteRowOptions,
   type FieldValue,
   type PutRowOptions,
+  type ReadPage,
   type ReadQuery,
   type ReadRow,
   type ReadStore,
@@ -20,8 +21,11 @@ import {
   checkPutOptions,
   checkQuery,
   checkWhere,
+  type CheckedQuery,
   compareValues,
+  pageAnswer,
   queryFields,
+  type RowKey,
   storedRow,
 } from '../read-stores/read-store.rules';
 
@@ -202,19 +206,27 @@ export class MongoReadStore<Row extends object = ReadRow> implements ReadStore<R
   }
 
   async find(query?: ReadQuery<Row>): Promise<Row[]> {
+    return (await this.findPage(query)).rows;
+  }
+
+  async findPage(query?: ReadQuery<Row>): Promise<ReadPage<Row>> {
     const checked = checkQuery(query);
     const sort: Record<string, 1 | -1> = {};
     if (checked.orderBy)
       sort[`fields.${checked.orderBy.field}`] = checked.orderBy.direction === 'desc' ? -1 : 1;
     sort._id = 1;
     const filter = this.filter(checked.where);
-    if (checked.limit === 0) return [];
+    if (checked.limit === 0) return { rows: [] };
+    if (checked.after) filter.$and = [after(checked.orderBy, checked.after)];
     let cursor = this.collection
       .find(filter, { projection: { json: 1 } })
       .sort(sort)
       .skip(checked.offset);
     if (checked.limit !== undefined) cursor = cursor.limit(checked.limit);
-    return (await cursor.toArray()).map((document) => JSON.parse(document.json) as Row);
+    const entries = (await cursor.toArray()).map(
+      (document) => [document._id, JSON.parse(document.json) as Row] as const,
+    );
+    return pageAnswer(entries, checked);
   }
 
   async count(where?: ReadWhere<Row>): Promise<number> {
@@ -265,6 +277,35 @@ export class MongoReadStore<Row extends object = ReadRow> implements ReadStore<R
       filter[`fields.${field}`] = values.length === 1 ? values[0] : { $in: values };
     return filter as mongo.Filter<ReadDocument>;
   }
+}
+
+/** The value types in MongoDB's order (null and missing first), as `$type` names them. */
+const BRACKETS = ['null', 'number', 'string', 'bool'] as const;
+
+function bracketOf(value: FieldValue): number {
+  if (value === null) return 0;
+  return BRACKETS.indexOf(typeof value === 'boolean' ? 'bool' : (typeof value as 'number'));
+}
+
+/**
+ * The documents after a row key in the order of find's sort (the value either way, ties by
+ * `_id` ascending): range filters only, as MongoDB and FerretDB both run them. A comparison
+ * (`$gt`) matches only values of its own type, so the types ordered beyond the key's are
+ * named by `$type`; `fields` holds no nulls (a null or missing field is absent there).
+ */
+function after(orderBy: CheckedQuery['orderBy'], key: RowKey): mongo.Filter<ReadDocument> {
+  const laterId = { _id: { $gt: key.id } };
+  if (!orderBy) return laterId;
+  const path = `fields.${orderBy.field}`;
+  const desc = orderBy.direction === 'desc';
+  const rank = bracketOf(key.value);
+  const beyond: mongo.Filter<ReadDocument>[] = [];
+  BRACKETS.forEach((type, index) => {
+    if (desc ? index >= rank : index <= rank) return;
+    beyond.push(type === 'null' ? { [path]: null } : { [path]: { $type: type } });
+  });
+  if (key.value !== null) beyond.push({ [path]: { [desc ? '$lt' : '$gt']: key.value } });
+  return { $or: [...beyond, { [path]: key.value, ...laterId }] } as mongo.Filter<ReadDocument>;
 }
 
 /** A stored version below `version`, or none. */

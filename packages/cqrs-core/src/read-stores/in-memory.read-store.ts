@@ -1,6 +1,7 @@
 import {
   type DeleteRowOptions,
   type PutRowOptions,
+  type ReadPage,
   type ReadQuery,
   type ReadRow,
   type ReadStore,
@@ -19,6 +20,7 @@ import {
   countValues,
   matches,
   page,
+  pageAnswer,
   storedRow,
 } from './read-store.rules';
 
@@ -76,8 +78,12 @@ export class InMemoryReadStore<Row extends object = ReadRow> implements ReadStor
   }
 
   async find(query?: ReadQuery<Row>): Promise<Row[]> {
+    return (await this.findPage(query)).rows;
+  }
+
+  async findPage(query?: ReadQuery<Row>): Promise<ReadPage<Row>> {
     const checked = checkQuery(query);
-    return page(this.matching(checked.where), checked);
+    return pageAnswer(page(this.matching(checked.where), checked), checked);
   }
 
   async count(where?: ReadWhere<Row>): Promise<number> {

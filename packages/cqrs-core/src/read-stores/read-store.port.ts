@@ -45,8 +45,33 @@ export interface ReadQuery<Row extends object = ReadRow> {
   orderBy?: { field: RowField<Row>; direction?: 'asc' | 'desc' };
   /** At most this many rows (a non-negative integer); all when omitted. */
   limit?: number;
-  /** Skips this many rows first (a non-negative integer); 0 when omitted. */
+  /**
+   * Skips this many rows first (a non-negative integer); 0 when omitted. Rows put or deleted
+   * before the offset between two pages shift the others: a reader skips or repeats some. Page
+   * with `after` where rows change while it reads.
+   */
   offset?: number;
+  /**
+   * Only the rows after this cursor in the query's order: the `next` of a `findPage` answer of
+   * the same `orderBy` (the `where` may differ). The cursor holds the last row's orderBy value
+   * and id, and the id breaks ties, so a reader paging with it sees every row that stays put
+   * exactly once, whatever rows are put or deleted meanwhile (a row whose orderBy value changes
+   * moves, and may be seen twice or not at all). Not with `offset` (a TypeError naming both); a
+   * cursor that is no `next`, or of another orderBy, is a TypeError naming `after`.
+   */
+  after?: string;
+}
+
+/** One page of `findPage`. */
+export interface ReadPage<Row extends object = ReadRow> {
+  /** The rows of the page, in the query's order. */
+  rows: Row[];
+  /**
+   * The cursor after the page's last row, for the next page's `after`; present when the page
+   * holds `limit` rows (more may follow), absent when it ended the matching rows (fewer rows,
+   * or no limit).
+   */
+  next?: string;
 }
 
 /**
@@ -115,6 +140,11 @@ export interface ReadStore<Row extends object = ReadRow> {
   delete(id: string, options?: DeleteRowOptions): Promise<boolean>;
   /** The live rows matching the query (see ReadQuery for the order). */
   find(query?: ReadQuery<Row>): Promise<Row[]>;
+  /**
+   * As find, with the cursor to the next page: page by `{ limit, after: previous.next }` until
+   * `next` is absent, and no row is skipped or repeated while others are put or deleted.
+   */
+  findPage(query?: ReadQuery<Row>): Promise<ReadPage<Row>>;
   /** How many live rows match. */
   count(where?: ReadWhere<Row>): Promise<number>;
   /** How many live matching rows hold each value of a field, by value ascending. */

@@ -5,6 +5,7 @@ import {
   type FieldValue,
   MAX_TTL_MS,
   type PutRowOptions,
+  type ReadPage,
   type ReadQuery,
   type ReadRow,
   type ValueCount,
@@ -195,6 +196,14 @@ export interface CheckedQuery {
   orderBy?: { field: string; direction: 'asc' | 'desc' };
   limit?: number;
   offset: number;
+  /** The position of a page's last row (its `next`): only rows after it in the order. */
+  after?: RowKey;
+}
+
+/** Where a row stands in a query's order: its orderBy value (null without orderBy), then its id. */
+export interface RowKey {
+  value: FieldValue;
+  id: string;
 }
 
 export function checkQuery<Row extends object>(query: ReadQuery<Row> | undefined): CheckedQuery {
@@ -217,7 +226,88 @@ export function checkQuery<Row extends object>(query: ReadQuery<Row> | undefined
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
       throw new TypeError(`${name} must be a non-negative integer, got ${shownValue(value)}`);
   }
-  return { where, orderBy, limit: query.limit, offset: query.offset ?? 0 };
+  if (query.after === undefined)
+    return { where, orderBy, limit: query.limit, offset: query.offset ?? 0 };
+  // An offset counts rows from the cursor that may have moved: the mix is what after replaces.
+  if (query.offset !== undefined)
+    throw new TypeError(
+      'after and offset cannot be used together: page with after alone (an offset counts rows that are put or deleted meanwhile)',
+    );
+  return { where, orderBy, limit: query.limit, offset: 0, after: cursorKey(query.after, orderBy) };
+}
+
+/*
+ * A cursor is base64url of the JSON [orderBy field or null, direction, value, id]: the same on
+ * every store, as it holds only what the shared order compares. The field and direction are
+ * in it so that a cursor of another order is refused instead of starting at a meaningless place.
+ */
+
+/** The cursor after a row, for the next page. */
+function cursorOf(orderBy: CheckedQuery['orderBy'], key: RowKey): string {
+  const json = JSON.stringify([
+    orderBy?.field ?? null,
+    orderBy?.direction ?? 'asc',
+    key.value,
+    key.id,
+  ]);
+  return Buffer.from(json).toString('base64url');
+}
+
+/** The position a cursor holds. @throws TypeError naming `after` when it is none of this order */
+function cursorKey(after: unknown, orderBy: CheckedQuery['orderBy']): RowKey {
+  const malformed = () =>
+    new TypeError(
+      `after must be the next cursor of a findPage answer, got ${shownValue(typeof after === 'string' ? shortened(after) : after)}`,
+    );
+  if (typeof after !== 'string' || after === '') throw malformed();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(after, 'base64url').toString());
+  } catch {
+    throw malformed();
+  }
+  if (!Array.isArray(decoded) || decoded.length !== 4) throw malformed();
+  const [field, direction, value, id] = decoded as unknown[];
+  if (
+    (field !== null && typeof field !== 'string') ||
+    (direction !== 'asc' && direction !== 'desc') ||
+    !isFieldValue(value) ||
+    (field === null && value !== null) ||
+    typeof id !== 'string' ||
+    id === '' ||
+    !isWellFormed(id) ||
+    (typeof value === 'string' && !isWellFormed(value))
+  )
+    throw malformed();
+  // Re-encoded it must give the same text: base64 decoding skips what it cannot read.
+  const key = { value, id };
+  const own = field === null ? undefined : { field, direction: direction as 'asc' | 'desc' };
+  if (cursorOf(own, key) !== after) throw malformed();
+  if (field !== (orderBy?.field ?? null) || direction !== (orderBy?.direction ?? 'asc'))
+    throw new TypeError(
+      `after is a cursor of another order (${orderName(own)}), not of this query's (${orderName(orderBy)}): page with the orderBy it came from`,
+    );
+  return key;
+}
+
+function orderName(orderBy: CheckedQuery['orderBy']): string {
+  return orderBy ? `orderBy ${orderBy.field} ${orderBy.direction}` : 'by id';
+}
+
+/** Where a row stands in the order of a query. */
+export function keyOf(orderBy: CheckedQuery['orderBy'], id: string, row: object): RowKey {
+  return { value: orderBy ? fieldOf(row, orderBy.field) : null, id };
+}
+
+/** The rows of a page (entries in the query's order) and the cursor after its last row. */
+export function pageAnswer<Row extends object>(
+  entries: readonly (readonly [string, Row])[],
+  query: CheckedQuery,
+): ReadPage<Row> {
+  const rows = entries.map(([, row]) => row);
+  const last = entries.at(-1);
+  if (query.limit === undefined || entries.length < query.limit || !last) return { rows };
+  return { rows, next: cursorOf(query.orderBy, keyOf(query.orderBy, last[0], last[1])) };
 }
 
 /** A field of a row as queries see it: objects, arrays and missing fields are null. */
@@ -261,20 +351,27 @@ export function compareValues(a: FieldValue, b: FieldValue): number {
   return a < (b as number | boolean) ? -1 : a > (b as number | boolean) ? 1 : 0;
 }
 
-/** Orders, skips and limits the matching rows as the query says (ties by id). */
+/** The order of two row keys in a query: by value (either way), ties by id ascending. */
+function compareKeys(orderBy: CheckedQuery['orderBy'], a: RowKey, b: RowKey): number {
+  const sign = orderBy?.direction === 'desc' ? -1 : 1;
+  return sign * compareValues(a.value, b.value) || compareValues(a.id, b.id);
+}
+
+/**
+ * Orders the matching rows as the query says (ties by id), keeps those after its cursor, skips
+ * and limits them: the page's entries.
+ */
 export function page<Row extends object>(
   entries: readonly (readonly [string, Row])[],
   query: CheckedQuery,
-): Row[] {
-  const { orderBy } = query;
-  const sign = orderBy?.direction === 'desc' ? -1 : 1;
-  const sorted = [...entries].sort(
-    ([idA, a], [idB, b]) =>
-      (orderBy ? sign * compareValues(fieldOf(a, orderBy.field), fieldOf(b, orderBy.field)) : 0) ||
-      compareValues(idA, idB),
-  );
+): [string, Row][] {
+  const { orderBy, after } = query;
+  const keyed = entries.map((entry) => [keyOf(orderBy, entry[0], entry[1]), entry] as const);
+  const sorted = keyed
+    .filter(([key]) => !after || compareKeys(orderBy, key, after) > 0)
+    .sort(([a], [b]) => compareKeys(orderBy, a, b));
   const end = query.limit === undefined ? undefined : query.offset + query.limit;
-  return sorted.slice(query.offset, end).map(([, row]) => row);
+  return sorted.slice(query.offset, end).map(([, [id, row]]) => [id, row]);
 }
 
 /** countBy over matching rows, by value ascending. */

@@ -12,6 +12,7 @@ import {
   type DeleteRowOptions,
   type FieldValue,
   type PutRowOptions,
+  type ReadPage,
   type ReadQuery,
   type ReadRow,
   type ReadStore,
@@ -31,6 +32,7 @@ import {
   fieldOf,
   matches,
   page,
+  pageAnswer,
   storedRow,
 } from '../read-stores/read-store.rules';
 
@@ -197,8 +199,12 @@ export class RedisReadStore<Row extends object = ReadRow> implements ReadStore<R
   }
 
   async find(query?: ReadQuery<Row>): Promise<Row[]> {
+    return (await this.findPage(query)).rows;
+  }
+
+  async findPage(query?: ReadQuery<Row>): Promise<ReadPage<Row>> {
     const checked = checkQuery(query);
-    return page(await this.matching(checked.where), checked);
+    return pageAnswer(page(await this.matching(checked.where), checked), checked);
   }
 
   async count(where?: ReadWhere<Row>): Promise<number> {

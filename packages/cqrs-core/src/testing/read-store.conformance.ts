@@ -1,4 +1,10 @@
-import { MAX_TTL_MS, type ReadRow, type ReadStore } from '../read-stores/read-store.port';
+import {
+  MAX_TTL_MS,
+  type ReadPage,
+  type ReadQuery,
+  type ReadRow,
+  type ReadStore,
+} from '../read-stores/read-store.port';
 import { expectRefusal, refusal } from './refusal.expectation';
 
 export interface ReadStoreFactoryOptions {
@@ -210,6 +216,117 @@ export function describeReadStoreConformance(
           }),
         ),
       ).toEqual(['Ash', 'Brock']);
+    });
+
+    /** Every row of the query, page by page of `limit` through `next`. */
+    async function readPaged(
+      s: ReadStore,
+      query: Omit<ReadQuery, 'after' | 'limit'>,
+      limit: number,
+      between: (page: number) => Promise<void> = async () => {},
+    ): Promise<unknown[]> {
+      const seen: unknown[] = [];
+      let after: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const answer: ReadPage = await s.findPage({ ...query, limit, after });
+        seen.push(...answer.rows.map((row) => row.name));
+        if (answer.next === undefined) return seen;
+        expect(answer.rows).toHaveLength(limit);
+        after = answer.next;
+        await between(page);
+      }
+      throw new Error('paging did not end');
+    }
+
+    it('pages with after through rows of equal sort keys, each row once, either way', async () => {
+      const s = await store();
+      // Ids put out of order, all with one status: only the id orders them.
+      for (const id of ['e', 'b', 'g', 'a', 'f', 'c', 'd'])
+        await s.put(id, { name: id, status: 'same', rank: 1 });
+      for (const direction of ['asc', 'desc'] as const) {
+        const query = { orderBy: { field: 'status', direction } };
+        for (const limit of [1, 2, 3, 7])
+          expect(await readPaged(s, query, limit)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+      }
+      expect(await readPaged(s, {}, 3)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+      expect(await readPaged(s, { where: { rank: 1 } }, 4)).toEqual([
+        'a',
+        'b',
+        'c',
+        'd',
+        'e',
+        'f',
+        'g',
+      ]);
+      // A page that ends the rows gives no next; a full one does.
+      await expect(s.findPage({ limit: 7 })).resolves.toMatchObject({ next: expect.any(String) });
+      expect((await s.findPage({ limit: 8 })).next).toBeUndefined();
+      expect((await s.findPage()).next).toBeUndefined();
+    });
+
+    it('pages with after over values of every type in their order, either way', async () => {
+      const s = await store();
+      // null (and missing) < numbers < strings < booleans, ties by id.
+      const ranks: [string, unknown][] = [
+        ['n1', null],
+        ['n2', undefined],
+        ['n3', { nested: 1 }],
+        ['m1', -2.5],
+        ['m2', 0],
+        ['m3', 0],
+        ['m4', 10],
+        ['s1', ''],
+        ['s2', 'B'],
+        ['s3', 'a'],
+        ['s4', 'a'],
+        ['s5', 'é'],
+        ['b1', false],
+        ['b2', true],
+        ['b3', true],
+      ];
+      for (const [id, rank] of [...ranks].reverse()) await s.put(id, { name: id, rank });
+      const ascending = ['n1', 'n2', 'n3', 'm1', 'm2', 'm3', 'm4', 's1', 's2', 's3', 's4', 's5'];
+      const asc = [...ascending, 'b1', 'b2', 'b3'];
+      // Descending, ties stay by id ascending.
+      const desc = ['b2', 'b3', 'b1', 's5', 's3', 's4', 's2', 's1', 'm4', 'm2', 'm3', 'm1'];
+      desc.push('n1', 'n2', 'n3');
+      expect(names(await s.find({ orderBy: { field: 'rank' } }))).toEqual(asc);
+      expect(names(await s.find({ orderBy: { field: 'rank', direction: 'desc' } }))).toEqual(desc);
+      for (const limit of [1, 2, 4]) {
+        expect(await readPaged(s, { orderBy: { field: 'rank' } }, limit)).toEqual(asc);
+        expect(
+          await readPaged(s, { orderBy: { field: 'rank', direction: 'desc' } }, limit),
+        ).toEqual(desc);
+      }
+    });
+
+    it('pages with after without skipping or repeating rows when others are put or deleted', async () => {
+      for (const direction of ['asc', 'desc'] as const) {
+        const s = await seeded();
+        await s.put('t6', { name: 'Dawn', status: 'active', rank: 4, owner: 'sinnoh' });
+        // By rank: May (none), Misty 1, Brock 2, Ash 3, Dawn 4, Gary 5.
+        const order = ['May', 'Misty', 'Brock', 'Ash', 'Dawn', 'Gary'];
+        const expected = direction === 'asc' ? order : [...order].reverse();
+        const seen = await readPaged(
+          s,
+          { orderBy: { field: 'rank', direction } },
+          2,
+          async (page) => {
+            if (page !== 0) return;
+            // After the first page: a row of it goes, a row before the cursor and one beyond it come.
+            const [first] = (await s.find({ orderBy: { field: 'rank', direction }, limit: 1 })) as {
+              name: string;
+            }[];
+            const ids = { May: 't5', Gary: 't4' } as Record<string, string>;
+            await s.delete(ids[first!.name]!);
+            await s.put('t7', { name: 'Early', rank: direction === 'asc' ? -1 : 99 });
+            // Descending, a row without rank (null) with a later id than May's comes last.
+            await s.put('t8', { name: 'Late', rank: direction === 'asc' ? 99 : null });
+          },
+        );
+        // Offset paging would have skipped a row here (the deletion shifts the rest back one).
+        expect(seen).toEqual([...expected, 'Late']);
+      }
     });
 
     if (features.declaredFields)
@@ -537,6 +654,45 @@ export function describeReadStoreConformance(
           'an orderBy field __proto__',
           (s) => s.find({ orderBy: { field: '__proto__' } }),
           `orderBy.field must not be __proto__ (an object's prototype, not a field: rows cannot hold it), got "__proto__"`,
+        ],
+        [
+          'after with offset',
+          async (s) => {
+            const { next } = await s.findPage({ limit: 1 });
+            return s.find({ after: next, offset: 1 });
+          },
+          'after and offset cannot be used together: page with after alone (an offset counts rows that are put or deleted meanwhile)',
+        ],
+        [
+          'an after that is no cursor',
+          (s) => s.find({ after: 't1' }),
+          'after must be the next cursor of a findPage answer, got "t1"',
+        ],
+        [
+          'an after that is a number',
+          (s) => s.findPage({ after: 5 as never }),
+          'after must be the next cursor of a findPage answer, got 5',
+        ],
+        [
+          'an after of base64 JSON that is no cursor',
+          (s) => s.find({ after: Buffer.from('{"id":"t1"}').toString('base64url') }),
+          'after must be the next cursor of a findPage answer, got "eyJpZCI6InQxIn0"',
+        ],
+        [
+          'an after of another order',
+          async (s) => {
+            const { next } = await s.findPage({ orderBy: { field: 'status' }, limit: 1 });
+            return s.find({ orderBy: { field: 'status', direction: 'desc' }, after: next });
+          },
+          "after is a cursor of another order (orderBy status asc), not of this query's (orderBy status desc): page with the orderBy it came from",
+        ],
+        [
+          'an after of id order with an orderBy',
+          async (s) => {
+            const { next } = await s.findPage({ limit: 1 });
+            return s.find({ orderBy: { field: 'rank' }, after: next });
+          },
+          "after is a cursor of another order (by id), not of this query's (orderBy rank asc): page with the orderBy it came from",
         ],
         [
           'a bad direction',

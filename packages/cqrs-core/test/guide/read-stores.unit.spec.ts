@@ -65,10 +65,24 @@ describe('guide: read stores', () => {
       limit: 10,
     });
     const perZone = await positions.countBy('zone'); // [{ value: 'hoenn', count: 1 }, …]
+    // Page by page: `next` is the cursor after a page's last row (absent after the last page).
+    // Unlike offset, rows put or deleted meanwhile make no other row skip or repeat.
+    const byZone: Position[] = [];
+    let after: string | undefined;
+    do {
+      const page = await positions.findPage({ orderBy: { field: 'zone' }, limit: 2, after });
+      byZone.push(...page.rows);
+      after = page.next;
+    } while (after);
     // #endregion
     expect(inKanto).toEqual([
       { trainerId: 'trainer-misty', x: 5, y: 0, zone: 'kanto' },
       { trainerId: 'trainer-ash', x: 2, y: 0, zone: 'kanto' },
+    ]);
+    expect(byZone.map((row) => row.trainerId)).toEqual([
+      'trainer-may',
+      'trainer-ash',
+      'trainer-misty',
     ]);
     expect(perZone).toEqual([
       { value: 'hoenn', count: 1 },

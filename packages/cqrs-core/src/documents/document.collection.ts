@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { shownValue } from '../config/shown-value';
 import { type DomainEvent } from '../domain/domain-event';
 import { assertSchema, messageType, type MessageType } from '../messages/message.type';
 import { type JsonObject } from './json.document';
@@ -59,6 +60,16 @@ export interface DocumentCollectionOptions<T> {
    * written.
    */
   events?: (change: DocumentChange<T>) => readonly DomainEvent[];
+  /**
+   * The largest a document may be as a read-store row (documentProjection's), in bytes as the
+   * largest store keeps it (MongoReadStore: its JSON, and its top-level strings again): a write
+   * of a larger one is a RangeError naming the document and this option, and nothing is
+   * written. Without it, the document would be stored, and documentProjection's put would
+   * refuse its row on every retry, halting the projection there. Default MAX_ROW_BYTES
+   * (MongoDB's 16 MiB); raise it only for rows kept in memory or on Redis. A positive integer
+   * or Infinity.
+   */
+  maxRowBytes?: number;
 }
 
 /**
@@ -112,6 +123,15 @@ export function documentCollection<T extends object = JsonObject>(
   if (new Set(Object.values(names)).size !== 3)
     throw new TypeError(
       `documentCollection(${name}): the created, updated and deleted event types must differ, got ${Object.values(names).join(', ')}`,
+    );
+  const { maxRowBytes } = options;
+  if (
+    maxRowBytes !== undefined &&
+    maxRowBytes !== Infinity &&
+    (!Number.isSafeInteger(maxRowBytes) || maxRowBytes < 1)
+  )
+    throw new TypeError(
+      `documentCollection(${name}): options.maxRowBytes must be a positive integer or Infinity, got ${shownValue(maxRowBytes)}`,
     );
   const json = z.record(z.string(), z.unknown()) as z.ZodType<JsonObject>;
   const created = messageType(names.created, z.object({ document: json }));

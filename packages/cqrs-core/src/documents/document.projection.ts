@@ -14,7 +14,9 @@ export interface DocumentProjectionOptions {
  * the queryable side of a document store (`find`, `count`, `countBy` across documents, which
  * the DocumentStore itself does not do). `Created` writes the document, `Updated` applies its
  * patch to the row, `Deleted` removes it; each write carries the event's stream version, so a
- * redelivered event changes nothing (ReadStore.put). Run it with a ProjectionRunner, which
+ * redelivered event changes nothing (ReadStore.put). Every row fits any store: the collection
+ * refuses a document whose row would be over its `maxRowBytes` (MongoDB's 16 MiB as
+ * MongoReadStore fills it) before writing it. Run it with a ProjectionRunner, which
  * applies a stream's events in order; `reset` clears the rows for a rebuild.
  *
  * An `Updated` whose row is missing is passed over: it is the redelivery of a change to a

@@ -21,6 +21,8 @@ import {
 import { DocumentHistoryError, DocumentValidationError } from './document.errors';
 import { jsonDocumentOf, type JsonObject, withoutNullMembers } from './json.document';
 import { applyMergePatch, mergePatchOf } from './merge-patch';
+import { MAX_ROW_BYTES } from '../read-stores/read-store.port';
+import { rowBytesBound } from '../read-stores/read-store.rules';
 
 export interface DocumentStoreOptions {
   /** Where the documents' events are stored: any EventStore (in-memory, MongoDB, Redis). */
@@ -173,6 +175,7 @@ export class DocumentStore {
       const isNew = loaded.state === undefined;
       const mergePatch = isNew ? next : mergePatchOf(loaded.state!, next);
       if (!isNew && Object.keys(mergePatch).length === 0) return unchanged(collection, id, loaded);
+      checkRowSize(collection, id, next);
       const own = isNew
         ? collection.created.of({ document: next })
         : collection.updated.of({ patch: mergePatch });
@@ -398,6 +401,27 @@ function unchanged<T>(
     events: [],
     positions: [],
   };
+}
+
+/**
+ * Refuses a document whose read-store row would be over the collection's maxRowBytes: stored,
+ * documentProjection's put of it would fail on every retry and halt the projection there.
+ * @throws RangeError naming the document, its size and the option
+ */
+function checkRowSize<T>(collection: DocumentCollection<T>, id: string, document: JsonObject) {
+  const max = collection.options.maxRowBytes ?? MAX_ROW_BYTES;
+  if (max === Infinity) return;
+  const json = JSON.stringify(document);
+  // Cheap first: a row's bound is under 9 bytes per UTF-16 unit of its JSON, plus the rest.
+  if (9 * json.length + 3 * id.length + 128 <= max) return;
+  const size = rowBytesBound(id, json, document);
+  if (size > max)
+    throw new RangeError(
+      `Document ${collection.name}/${id} would take ${size} bytes as a read-store row (its JSON, ` +
+        `and its top-level strings again, as MongoReadStore keeps them), over the collection's ` +
+        `maxRowBytes of ${max}: not written. Keep large values out of documents (or raise ` +
+        'maxRowBytes when the rows are not kept in MongoDB)',
+    );
 }
 
 function validated<T>(

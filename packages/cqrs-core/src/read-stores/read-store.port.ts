@@ -81,6 +81,14 @@ export interface ReadPage<Row extends object = ReadRow> {
  */
 export const MAX_TTL_MS = 100 * 365 * 24 * 60 * 60 * 1000;
 
+/**
+ * The largest row every store keeps: MongoDB's 16 MiB document, which MongoReadStore fills with
+ * the row's JSON and its top-level strings again (its queried fields). A `documentCollection`
+ * refuses a document whose row would be larger (its `maxRowBytes`), so that `documentProjection`
+ * never meets a row it cannot put.
+ */
+export const MAX_ROW_BYTES = 16 * 1024 * 1024;
+
 export interface PutRowOptions {
   /**
    * The version of what the row shows (e.g. the event's stream version): the row is written

@@ -72,6 +72,21 @@ export function storedRow(row: unknown): StoredRow {
   return { json, row: stored };
 }
 
+/**
+ * An upper bound of the bytes a row takes where it is largest, as MongoReadStore's document
+ * `{ _id, json, fields, version, expiresAt }`: its JSON, each top-level field again with its
+ * value (a string's bytes, at most 8 for another value) and a BSON element's overhead, the id,
+ * and 128 bytes for the rest. Exact enough to be close (a few bytes per top-level field over),
+ * cheap (no BSON encoding), and never under, so a row within MAX_ROW_BYTES by it always fits.
+ */
+export function rowBytesBound(id: string, json: string, row: ReadRow): number {
+  let bytes = Buffer.byteLength(json) + Buffer.byteLength(id) + 128;
+  for (const [field, value] of Object.entries(row))
+    bytes +=
+      Buffer.byteLength(field) + 10 + (typeof value === 'string' ? Buffer.byteLength(value) : 0);
+  return bytes;
+}
+
 /** At most 80 characters of a text, for an error message. */
 function shortened(text: string): string {
   return text.length <= 80 ? text : `${text.slice(0, 80)}…`;

@@ -19,7 +19,9 @@ describe('guide: Kafka', () => {
   const kafka = kafkaConnection({ brokers: KAFKA_BROKERS, clientId: 'accounts' });
   // #endregion
   const created: string[] = [];
+  const groupsCreated: string[] = [];
   afterAll(async () => {
+    await kafka.client.admin.deleteGroups(groupsCreated).catch(() => undefined);
     await kafka.client.admin.deleteTopics({ topics: created }).catch(() => undefined);
     await kafka.close();
   });
@@ -34,7 +36,8 @@ describe('guide: Kafka', () => {
     );
     const options = { serializer, partitions: 3, replicationFactor: 1 }; // topics are created on use
     const publisher = new KafkaPublisher(kafka.client, options);
-    const subscriber = new KafkaSubscriber(kafka.client, options);
+    // groups are named <PREFIX><service>.<handler>, so deployments on one cluster don't share them
+    const subscriber = new KafkaSubscriber(kafka.client, { ...options, groupIdPrefix: PREFIX });
 
     const naming = topicNaming(PREFIX);
     const router = new Router({ subscriber, service: 'statements', instanceId: 'stmt-1' });
@@ -56,6 +59,11 @@ describe('guide: Kafka', () => {
     for (const deadline = Date.now() + 30_000; received.length === 0 && Date.now() < deadline;)
       await wait(50);
     expect(received).toEqual([12]);
+    // The group carries this run's prefix: another run on the same broker (or one killed
+    // moments ago, still holding its group for the session timeout) has a group of its own.
+    groupsCreated.push(`${PREFIX}statements.statement-lines`);
+    const { groups } = await kafka.client.admin.listGroups();
+    expect(groups.map(({ groupId }) => groupId)).toContain(`${PREFIX}statements.statement-lines`);
     await router.close();
     await subscriber.close();
     await publisher.close();

@@ -70,6 +70,25 @@ async function outcomes(ids: readonly string[], timeoutMs: number) {
   }
 }
 
+/** Polls `check` until it gives a truthy value, which it returns; fails naming `what` after 30 s. */
+async function eventually<T>(check: () => T | Promise<T>, what: string): Promise<NonNullable<T>> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The members of every consumer group of this namespace, by its members key (a sorted set). */
+async function membersByGroup(): Promise<Map<string, string[]>> {
+  const keys = await redis.keys(`${keyPrefix}*:group:*:members`);
+  const groups = new Map<string, string[]>();
+  for (const key of keys) groups.set(key, await redis.zrange(key, 0, -1));
+  return groups;
+}
+
 beforeAll(async () => {
   redis = new Redis(ns.redisUrl);
   publisher = new RedisStreamsPublisher({ client: redis, serializer, keyPrefix });
@@ -96,8 +115,21 @@ describe('trainer-service joins the command group only once its stores are ready
     // Nothing listens on this port: the instance starts, but its stores never become ready.
     const nowhere = `mongodb://127.0.0.1:${await freePort()}/${ns.database}?serverSelectionTimeoutMS=1000`;
     const starting = await start('join-stuck', nowhere);
-    // Two heartbeats and a hand-over: by then a member of the group owns its share.
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    // Waited for, not timed: the stuck instance's router runs (where it joined the command
+    // group before it waited for its stores) and its MongoDB has been found unreachable.
+    await eventually(
+      () =>
+        starting.stdoutLines().some((line) => line.includes('router running')) &&
+        starting.stdoutLines().some((line) => line.includes('unreachable')),
+      'the stuck instance to log "router running" and "mongodb … unreachable"',
+    );
+    // It is no live member of the command groups (a member heartbeats as it joins): the
+    // healthy instance keeps every partition.
+    const commandGroups = [...(await membersByGroup())].filter(([key]) =>
+      key.includes(':group:commands.'),
+    );
+    expect(commandGroups.length).toBeGreaterThan(0);
+    for (const [, members] of commandGroups) expect(members).toEqual(['join-ready']);
 
     const commands = Array.from({ length: 40 }, (_, i) => move(`joiner-${i}-${ns.id}`));
     const sentAt = Date.now();

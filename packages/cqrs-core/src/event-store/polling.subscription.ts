@@ -9,6 +9,7 @@ import {
 import { checkSubscriptionOptions } from './event-store.rules';
 import { typeNameOf } from '../messages/message.type';
 import { warnOfSubscriptionFailure } from './subscription-failure.warning';
+import { callHook } from '../messages/hook.call';
 
 const DEFAULT_BATCH = 500;
 
@@ -124,16 +125,12 @@ export function pollingSubscription(
       if (!options.onError) return warnOfSubscriptionFailure(failure);
       // A report that fails (a log sink down) is warned of with the failure, not left to reject
       // this loop: a rejection nobody handles ends the Node process (stop() awaits it later).
-      try {
-        const reported: unknown = options.onError(error);
-        // Not awaited: stop() must not wait for a report that never settles.
-        if (isThenable(reported))
-          reported.then(undefined, (reportError: unknown) =>
-            warnOfSubscriptionFailure({ ...failure, reportError }),
-          );
-      } catch (reportError) {
-        warnOfSubscriptionFailure({ ...failure, reportError });
-      }
+      // Not awaited: stop() must not wait for a report that never settles.
+      const { onError } = options;
+      callHook(
+        () => onError(error),
+        (reportError) => warnOfSubscriptionFailure({ ...failure, reportError }),
+      );
     }
   })();
 
@@ -152,8 +149,4 @@ export function pollingSubscription(
     },
   };
   return subscription;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }

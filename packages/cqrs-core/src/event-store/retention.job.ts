@@ -1,5 +1,6 @@
 import { type EventStore, type RetentionPolicy } from './event-store.port';
 import { checkDelayMs, checkRetentionPolicy } from './event-store.rules';
+import { callHook } from '../messages/hook.call';
 
 export interface RetentionJobOptions {
   store: EventStore;
@@ -23,7 +24,8 @@ export interface RetentionJobOptions {
    * tried again at the next run. Default: a process warning (`CausewayRetentionWarning`, code
    * `CAUSEWAY_RETENTION_FAILED`) per failed run, naming the policy and the error: a job that
    * fails on every run removes nothing, and the log grows without anyone being told. An
-   * onError that throws is warned of the same way, with what it threw.
+   * onError that throws, or returns a promise that rejects, is warned of the same way, with what
+   * it threw.
    */
   onError?: (error: unknown) => void;
 }
@@ -71,17 +73,17 @@ export class RetentionJob {
   }
 
   /**
-   * Tells onError, or warns. A hook that fails is warned of with the run's error, never thrown:
+   * Tells onError, or warns. A hook that fails (throws, or rejects) is warned of with the run's error,
+   * never thrown:
    * the timer does not await runOnce, and a rejection nobody handles ends the Node process.
    */
   private report(error: unknown): void {
     const { onError, policy } = this.options;
     if (!onError) return warnOfRetentionFailure(policy, error);
-    try {
-      onError(error);
-    } catch (reportError) {
-      warnOfRetentionFailure(policy, error, { reportError });
-    }
+    callHook(
+      () => onError(error),
+      (reportError) => warnOfRetentionFailure(policy, error, { reportError }),
+    );
   }
 
   /** The policy of one run: limited to what the readers have processed, when they are given. */

@@ -114,6 +114,37 @@ describe('RetentionJob', () => {
     }
   });
 
+  it('warns, with no unhandled rejection, when its onError hook is async and rejects', async () => {
+    const warn = jest.spyOn(process, 'emitWarning');
+    try {
+      class FailingStore extends InMemoryEventStore {
+        override async applyRetention(): Promise<number> {
+          throw new Error('disk full');
+        }
+      }
+      const job = new RetentionJob({
+        store: new FailingStore(),
+        policy: { maxAgeMs: 1 },
+        // An async log sink: its rejection nobody awaited ended the process.
+        onError: async () => {
+          throw new Error('log sink down');
+        },
+      });
+      await job.runOnce();
+      const expected = [
+        'event store retention failed (policy {"maxAgeMs":1}): Error: disk full. The run ' +
+          'stopped there; the next one tries again. onError failed on it too: Error: log sink down',
+        { type: RETENTION_WARNING, code: 'CAUSEWAY_RETENTION_FAILED' },
+      ];
+      const ours = () =>
+        warn.mock.calls.filter(([, o]) => (o as { type?: string })?.type === RETENTION_WARNING);
+      for (let turn = 0; turn < 10 && ours().length === 0; turn++) await Promise.resolve();
+      expect(ours()).toEqual([expected]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('removes nothing the outbox forwarder has not published, when told where it got to', async () => {
     const store = new InMemoryEventStore();
     const checkpoints = new InMemoryCheckpointStore();

@@ -3,6 +3,7 @@ import { DeferredError, failedAfterEffect, PermanentError } from '../router/hand
 import { type DeduplicationStore } from './deduplication-store.port';
 import { checkClaimLeaseMs, checkCompleteTtlMs } from './deduplication-store.rules';
 import { throttledWarning } from '../router/throttled.warning';
+import { callHook } from '../messages/hook.call';
 
 export interface DeduplicatorOptions {
   store: DeduplicationStore;
@@ -28,7 +29,8 @@ export interface DeduplicatorOptions {
    * Called when a handling's outcome could not be kept because its claim lapsed and another
    * claimant took the key meanwhile (the handling outlasted its lease without renewals: a store
    * without `renew`, or a process paused longer than the lease) — a duplicate may have run, or
-   * run now. Default: a throttled process warning ({@link DEDUPLICATION_WARNING}).
+   * run now. Default: a throttled process warning ({@link DEDUPLICATION_WARNING}). Not awaited;
+   * what it throws, or the promise it returns rejects with, is ignored.
    */
   onClaimLost?: (event: { handler: string; messageId: string }) => void;
 }
@@ -160,7 +162,10 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
             encode(result, maxResultBytes),
           )) === false
         )
-          onClaimLost({ handler: info.name, messageId: delivery.envelope.messageId });
+          // A failing report must not turn the handling, done, into a failure that is retried.
+          callHook(() =>
+            onClaimLost({ handler: info.name, messageId: delivery.envelope.messageId }),
+          );
         return result;
       } catch (error) {
         // Failed after its effect: that is the outcome, kept so that no duplicate repeats the

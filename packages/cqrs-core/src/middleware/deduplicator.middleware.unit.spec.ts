@@ -224,4 +224,24 @@ describe('deduplicator middleware', () => {
     expect(await handler(testDelivery(taken))).toBe('taken #2');
     expect(lost).toEqual([{ handler: 'h', messageId: taken.messageId }]);
   });
+  it('answers the handling done when its onClaimLost report throws (it was failed, and retried)', async () => {
+    let now = 1_000_000;
+    const store = new InMemoryDeduplicationStore({ now: () => now });
+    const taken = testEnvelope('T', 'taken');
+    let runs = 0;
+    const handler = deduplicator({
+      store,
+      leaseMs: 60_000,
+      onClaimLost: () => {
+        throw new Error('log sink down');
+      },
+    })(async () => {
+      runs++;
+      now += 120_000; // paused past the lease; a redelivery claims the key meanwhile
+      expect((await store.claim(`test-group:${taken.messageId}`, 60_000)).state).toBe('claimed');
+      return 'done';
+    }, info);
+    await expect(handler(testDelivery(taken))).resolves.toBe('done');
+    expect(runs).toBe(1);
+  });
 });

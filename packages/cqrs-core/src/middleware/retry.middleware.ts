@@ -5,6 +5,7 @@ import {
   type ErrorDisposition,
 } from '../router/handler.errors';
 import { type Middleware } from '../router/handler';
+import { callHook } from '../messages/hook.call';
 
 export interface RetryOptions {
   /** Total attempts including the first. Default 3 (S0-9 max retries). */
@@ -25,7 +26,10 @@ export interface RetryOptions {
   classify?: (error: unknown) => ErrorDisposition;
   /** Overrides per message type (e.g. payments retry longer). */
   perType?: Readonly<Record<string, Omit<RetryOptions, 'perType' | 'classify'>>>;
-  /** Called before each retry (metrics, logs). What it throws is ignored. */
+  /**
+   * Called before each retry (metrics, logs); not awaited. What it throws, or the promise it
+   * returns rejects with, is ignored.
+   */
   onRetry?: (event: {
     handler: string;
     type: string;
@@ -88,18 +92,17 @@ export function retry(options: RetryOptions = {}): Middleware {
         if (options.onRetry) {
           entry.policy.onRetry((event) => {
             const error = 'error' in event ? event.error : undefined;
-            try {
+            // A failing hook (a metric or log sink) must not fail the handling: cockatiel calls
+            // it inside its retry loop, where its error replaced the handler's and ended it.
+            callHook(() =>
               options.onRetry!({
                 handler: info.name,
                 type,
                 attempt: event.attempt,
                 delayMs: event.delay,
                 error,
-              });
-            } catch {
-              // A failing hook (a metric or log sink) must not fail the handling: cockatiel calls
-              // it inside its retry loop, where its error replaced the handler's and ended it.
-            }
+              }),
+            );
           });
         }
       }

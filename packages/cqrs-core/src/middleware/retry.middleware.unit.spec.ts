@@ -48,6 +48,31 @@ describe('retry middleware', () => {
     expect(retried).toEqual([1, 2, 3]);
   });
 
+  it('leaves no unhandled rejection when an async onRetry hook rejects (it ended the process)', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      let calls = 0;
+      const handler = retry({
+        maxAttempts: 2,
+        initialDelayMs: 1,
+        onRetry: async () => {
+          throw new Error('metrics down');
+        },
+      })(async () => {
+        if (++calls < 2) throw new Error('flaky');
+        return 'ok';
+      }, info);
+      await expect(handler(testDelivery(testEnvelope('T', {})))).resolves.toBe('ok');
+      // Node reports an unhandled rejection after the microtasks of the turn it was made in.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
   it('retries all the same when the onRetry hook throws (a metric or log sink down)', async () => {
     let calls = 0;
     let hooked = 0;

@@ -1,5 +1,6 @@
 import { ExponentialBackoff, decorrelatedJitterGenerator, handleType, retry } from 'cockatiel';
 import { ConcurrencyConflictError } from '../event-store/event-store.errors';
+import { callHook } from '../messages/hook.call';
 
 export interface RetryOnConflictOptions {
   /** Total attempts, the first one included. Default 5. 1 disables retrying. */
@@ -8,7 +9,10 @@ export interface RetryOnConflictOptions {
   initialDelayMs?: number;
   /** Upper bound of one delay in ms. Default 1000. */
   maxDelayMs?: number;
-  /** Called before each backoff; a metric or log hook. What it throws is ignored. */
+  /**
+   * Called before each backoff; a metric or log hook, not awaited. What it throws, or the
+   * promise it returns rejects with, is ignored.
+   */
   onRetry?: (info: { attempt: number; delayMs: number; error: ConcurrencyConflictError }) => void;
   /** Aborting stops further attempts; the promise rejects with the last conflict or an abort error. */
   signal?: AbortSignal;
@@ -46,12 +50,10 @@ export async function retryOnConflict<T>(
   const listener = onRetry
     ? policy.onRetry((event) => {
         if ('error' in event && event.error instanceof ConcurrencyConflictError) {
-          try {
-            onRetry({ attempt: event.attempt, delayMs: event.delay, error: event.error });
-          } catch {
-            // A failing hook (a metric or log sink) must not fail the command: cockatiel calls
-            // it inside its retry loop, where its error replaced the conflict and ended it.
-          }
+          // A failing hook (a metric or log sink) must not fail the command: cockatiel calls
+          // it inside its retry loop, where its error replaced the conflict and ended it.
+          const { error } = event;
+          callHook(() => onRetry({ attempt: event.attempt, delayMs: event.delay, error }));
         }
       })
     : undefined;

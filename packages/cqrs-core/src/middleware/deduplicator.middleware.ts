@@ -135,6 +135,9 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
     if (info.idempotent) return next;
     return async (delivery) => {
       const key = `${delivery.group}:${delivery.envelope.messageId}`;
+      // A failing report must not turn the handling, done, into a failure that is retried.
+      const claimLost = () =>
+        callHook(() => onClaimLost({ handler: info.name, messageId: delivery.envelope.messageId }));
       const claim = await options.store.claim(key, leaseMs);
       if (claim.state !== 'claimed') {
         if (claim.state === 'busy')
@@ -162,19 +165,18 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
             encode(result, maxResultBytes),
           )) === false
         )
-          // A failing report must not turn the handling, done, into a failure that is retried.
-          callHook(() =>
-            onClaimLost({ handler: info.name, messageId: delivery.envelope.messageId }),
-          );
+          claimLost();
         return result;
       } catch (error) {
         // Failed after its effect: that is the outcome, kept so that no duplicate repeats the
         // effect. Any other failure is released for the retry (nothing took effect for good).
-        if (failedAfterEffect(error))
-          await options.store
+        // A kept failure whose claim another delivery took is reported as a kept result is.
+        if (failedAfterEffect(error)) {
+          const stored = await options.store
             .complete(key, claim.token, ttlMs, encodeFailure(error))
             .catch(() => undefined);
-        else await options.store.release(key, claim.token).catch(() => undefined);
+          if (stored === false) claimLost();
+        } else await options.store.release(key, claim.token).catch(() => undefined);
         throw error;
       } finally {
         clearInterval(renewal);

@@ -244,4 +244,20 @@ describe('deduplicator middleware', () => {
     await expect(handler(testDelivery(taken))).resolves.toBe('done');
     expect(runs).toBe(1);
   });
+  it('reports a lost claim for a failure kept after its effect too, as for a result', async () => {
+    let now = 1_000_000;
+    const store = new InMemoryDeduplicationStore({ now: () => now });
+    const lost: Array<{ handler: string; messageId: string }> = [];
+    const taken = testEnvelope('T', 'taken');
+    const handler = deduplicator({ store, leaseMs: 60_000, onClaimLost: (e) => lost.push(e) })(
+      async () => {
+        now += 120_000; // paused past the lease; a redelivery claims the key meanwhile
+        expect((await store.claim(`test-group:${taken.messageId}`, 60_000)).state).toBe('claimed');
+        throw Object.assign(new PermanentError('result does not match'), { afterEffect: true });
+      },
+      info,
+    );
+    await expect(handler(testDelivery(taken))).rejects.toThrow('result does not match');
+    expect(lost).toEqual([{ handler: 'h', messageId: taken.messageId }]);
+  });
 });

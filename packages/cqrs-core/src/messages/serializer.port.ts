@@ -18,7 +18,8 @@ export interface MessageSerializer {
    * `checksum` (`sha256:<hex>` of the serialized data) and `schemaVersion`.
    * @throws UnknownMessageTypeError when the type is not registered (registries that require it)
    * @throws MessageValidationError naming the first offending field
-   * @throws MessageTooLargeError when the serialized data exceeds the configured maximum
+   * @throws MessageTooLargeError when the serialized envelope (data, metadata and ids as JSON
+   *   text, what a store keeps and a transport sends) exceeds the configured maximum
    * @throws UnsupportedSchemaVersionError when the envelope claims a schema version newer than
    *   the serializer knows (registries): serializing it would drop what the newer schema added
    */

@@ -66,7 +66,7 @@ export async function mintToken(
     return {
       code: 2,
       stdout: '',
-      stderr: `--ttl: must be at most ${lifetime.data} seconds (JWT_MAX_LIFETIME_S): command-api and sse-gateway refuse tokens that live longer\n`,
+      stderr: `--ttl: must be at most ${lifetime.data} seconds (JWT_MAX_LIFETIME_S): command-api, order-processor and sse-gateway refuse tokens that live longer\n`,
     };
   const secret = env.JWT_SECRET;
   if (!secret || secret.length < 32)

@@ -59,6 +59,8 @@ describe('mint-token CLI', () => {
     const longer = await mintToken(['ash', '--ttl', '86401'], { JWT_SECRET: secret });
     expect(longer).toMatchObject({ code: 2, stdout: '' });
     expect(longer.stderr).toContain('--ttl: must be at most 86400 seconds (JWT_MAX_LIFETIME_S)');
+    // Every app that verifies tokens refuses it, the progress reads' order-processor too.
+    expect(longer.stderr).toContain('command-api, order-processor and sse-gateway refuse');
     const env = { JWT_SECRET: secret, JWT_MAX_LIFETIME_S: '600' };
     expect((await mintToken(['ash', '--ttl', '601'], env)).stderr).toContain('at most 600 seconds');
     expect((await mintToken(['ash', '--ttl', '600'], env)).code).toBe(0);

@@ -87,7 +87,11 @@ export class DisconnectController {
       ...unknownFieldErrors(body),
       ...(userId.trim().length === 0 || userId.length > MAX_USER_ID_LENGTH
         ? [{ field: 'userId', message: `must be 1 to ${MAX_USER_ID_LENGTH} characters` }]
-        : []),
+        : // No token's `sub` holds a NUL (TokenService refuses it): such an id names no user,
+          // and its revocation would be stored for nobody.
+          userId.includes('\u0000')
+          ? [{ field: 'userId', message: 'must not contain a NUL character' }]
+          : []),
       ...reasonErrors(body),
       ...revokeErrors(body),
     ];

@@ -204,6 +204,14 @@ describe('POST /api/presence/{userId}/disconnect', () => {
     });
     const long = await disconnect('u'.repeat(129), admin);
     expect(long.status).toBe(400);
+    // No token's `sub` holds a NUL (TokenService refuses it): an id with one names no user, and
+    // a revocation of it would be kept for nobody.
+    const nul = await disconnect('ash\u0000', admin, { revoke: true });
+    expect(nul.status).toBe(400);
+    expect(((await nul.json()) as { errors: { field: string }[] }).errors).toEqual([
+      { field: 'userId', message: expect.stringContaining('NUL') },
+    ]);
+    expect(app.revocations!.revokedUntil('ash\u0000')).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(tab.ended).toBe(false);
   });

@@ -46,9 +46,13 @@ describe('docker-compose.yml', () => {
       expect(service?.build?.args?.APP).toBe(app);
       expect(existsSync(path.join(root, service!.build!.dockerfile))).toBe(true);
       expect(existsSync(path.join(root, 'apps', app, 'src', 'main.ts'))).toBe(true);
+      // With the .env the README asks for: the admin token and the JWT secret.
       const config = loadConfiguration(
         configurations[app as keyof typeof configurations],
-        service!.environment,
+        interpolate(service!.environment!, {
+          ADMIN_TOKEN: 'a'.repeat(20),
+          JWT_SECRET: 's'.repeat(40),
+        }),
       );
       expect(config).toMatchObject({ HOST: '0.0.0.0', PORT: 3000 });
       for (const server of ['redis', 'kafka', 'mongo'])
@@ -70,6 +74,30 @@ describe('docker-compose.yml', () => {
     expect(compose.services['sse-gateway']?.environment?.REDIS_URL).toBe('redis://redis:6379');
   });
 
+  it('passes JWT_PREVIOUS_SECRETS from .env to the apps that verify tokens (a secret rotation)', () => {
+    // docs/operations.md "Rotating secrets": every command-api, order-processor and
+    // sse-gateway must accept the new secret before any signs with it.
+    const old = 'o'.repeat(40);
+    const dotEnv = { ADMIN_TOKEN: 'a'.repeat(20), JWT_SECRET: 'n'.repeat(40) };
+    for (const spec of APPS.filter((app) => app.verifiesTokens)) {
+      const environment = compose.services[spec.app]!.environment!;
+      const rotating = loadConfiguration(
+        configurations[spec.app as keyof typeof configurations],
+        interpolate(environment, { ...dotEnv, JWT_PREVIOUS_SECRETS: old }),
+      );
+      expect(rotating).toMatchObject({
+        JWT_SECRET: dotEnv.JWT_SECRET,
+        JWT_PREVIOUS_SECRETS: [old],
+      });
+      // Unset in .env: none, as before.
+      const plain = loadConfiguration(
+        configurations[spec.app as keyof typeof configurations],
+        interpolate(environment, dotEnv),
+      );
+      expect(plain).toMatchObject({ JWT_PREVIOUS_SECRETS: [] });
+    }
+  });
+
   it('runs the apps as a non-root user from a pnpm deploy bundle', () => {
     const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/pnpm deploy --filter=@causeway\/\$\{APP\} --prod/);
@@ -77,3 +105,23 @@ describe('docker-compose.yml', () => {
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(3);
   });
 });
+
+/**
+ * What Compose makes of `${NAME}`, `${NAME:-default}` and `${NAME:?error}` in a service's
+ * environment, given the variables of `.env`.
+ */
+function interpolate(
+  environment: Record<string, string>,
+  dotEnv: Record<string, string>,
+): Record<string, string> {
+  const resolve = (value: string) =>
+    value.replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_match, name: string, operator, arg) => {
+      const given = dotEnv[name];
+      if (given !== undefined && given !== '') return given;
+      if (operator === '?') throw new Error(`${name}: ${arg}`);
+      return operator === '-' ? (arg as string) : '';
+    });
+  return Object.fromEntries(
+    Object.entries(environment).map(([name, value]) => [name, resolve(String(value))]),
+  );
+}

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import Redis from 'ioredis';
 import { contractsSerializer } from '@causeway/contracts';
-import { type Envelope, type SubscriptionHandle } from '@causeway/cqrs-core';
-import { RedisStreamsSubscriber } from '@causeway/cqrs-core/redis';
+import { type Envelope, MessageFactory, type SubscriptionHandle } from '@causeway/cqrs-core';
+import { RedisDeadLetterQueue, RedisStreamsSubscriber } from '@causeway/cqrs-core/redis';
 import { TokenService } from '@causeway/platform';
 import {
   expectMethodsNotAllowed,
@@ -593,6 +593,47 @@ describe('command-api over HTTP', () => {
     expect(
       (await call('GET', `${api.url}/api/commands/${randomUUID()}`, { token: user })).status,
     ).toBe(404);
+  });
+
+  it("keeps an order's dead letter on replay (order-processor replays it to Kafka), replaying the rest", async () => {
+    const queue = new RedisDeadLetterQueue(redis, { keyPrefix: `${ns.id}:` });
+    const letter = (originalTopic: string) => ({
+      envelope: new MessageFactory().command(
+        'MoveTrainerCommand',
+        { trainerId: 'ash', directionX: 1, directionY: 0, action: 'start', timestamp: Date.now() },
+        { aggregateId: 'ash', causedBy: null, metadata: { issuerId: 'ash' } },
+      ),
+      originalTopic,
+      position: '0:0',
+      group: 'order-processor.orders',
+      handler: 'orders',
+      reason: 'Error: MongoDB unreachable',
+      errorName: 'Error',
+      attempts: 4,
+      deadLetteredAt: new Date().toISOString(),
+    });
+    const orders = await queue.add(letter(`${ns.id}order-events-v2`));
+    const other = await queue.add(letter(`${ns.id}events.Elsewhere`));
+    const replay = await call('POST', `${api.url}/admin/dead-letters/replay`, {
+      token: baseEnv.ADMIN_TOKEN,
+      body: { ids: [orders, other] },
+    });
+    expect(replay.status).toBe(200);
+    // On the Redis bus nothing reads the order topic: replayed here, the order would be lost.
+    expect(replay.body).toMatchObject({
+      replayed: 1,
+      failures: 1,
+      failed: [
+        {
+          id: orders,
+          reason: expect.stringContaining(
+            "replay this letter through order-processor's /admin/dead-letters",
+          ),
+        },
+      ],
+    });
+    expect((await queue.list({ ids: [orders, other] })).map((kept) => kept.id)).toEqual([orders]);
+    await queue.purge({ ids: [orders] });
   });
 
   it('GET /api/commands/{id} answers 422 naming commandId for a malformed id, as -32602 does', async () => {

@@ -1,5 +1,6 @@
 export * from './messaging.settings';
 export * from './redis-messaging.module';
+export * from './dead-letters/replay.routes';
 export * from './command-topics';
 export * from './auth/token.service';
 export * from './auth/auth.settings';

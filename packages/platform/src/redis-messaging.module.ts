@@ -5,7 +5,6 @@ import {
   type ManagedConnection,
   type MessagingMetrics,
   type Publisher,
-  TopicRoutedPublisher,
 } from '@causeway/cqrs-core';
 import {
   BUS_PUBLISHER,
@@ -33,6 +32,7 @@ import {
   subscriptionCloseTimeoutMs,
 } from './messaging.settings';
 import { keyPrefixOf } from './service.wiring';
+import { replayPublisher } from './dead-letters/replay.routes';
 import { TracingModule } from './telemetry/tracing.module';
 import { type ServerClock } from './clock/server.clock';
 import { adminRefusals } from './auth/admin.refusals';
@@ -179,24 +179,25 @@ export class RedisMessagingModule {
           eventTimeoutMs: config.EVENT_TIMEOUT_MS,
         }),
         // Replays go out through the bus's publisher (counted like every publish), but a topic
-        // of `replayRoutes` through its own: its consumer reads it from that broker only.
+        // of `replayRoutes` through its own: its consumer reads it from that broker only. The
+        // order topic, read from Kafka by order-processor alone, is refused unless routed:
+        // on the Redis bus nothing would read it and the order would be lost (replayPublisher).
         // A wrong or missing token costs the client address (429 beyond ADMIN_REFUSALS).
         DeadLettersAdminModule.forRootAsync({
           inject: [BUS_PUBLISHER, { token: MESSAGING_METRICS, optional: true }],
           useFactory: (bus: Publisher, metrics?: MessagingMetrics) => ({
             token: config.ADMIN_TOKEN,
             queue: deadLetters,
-            ...(options.replayRoutes && {
-              publisher: new TopicRoutedPublisher(
-                bus,
-                Object.fromEntries(
-                  Object.entries(options.replayRoutes).map(([topic, publisher]) => [
-                    topic,
-                    metrics ? metrics.instrument(publisher) : publisher,
-                  ]),
-                ),
+            publisher: replayPublisher(
+              bus,
+              config.TOPIC_PREFIX,
+              Object.fromEntries(
+                Object.entries(options.replayRoutes ?? {}).map(([topic, publisher]) => [
+                  topic,
+                  metrics ? metrics.instrument(publisher) : publisher,
+                ]),
               ),
-            }),
+            ),
             refused: adminRefusals({
               redis: redis.client,
               keyPrefix,

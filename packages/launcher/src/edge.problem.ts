@@ -1,5 +1,6 @@
 import { type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { type Duplex } from 'node:stream';
+import { echoedPath } from '@causeway/cqrs-core/nest';
 
 /** The problems the edge answers itself, by name (docs/problems.md: `edge-*`). */
 const PROBLEMS = {
@@ -16,7 +17,8 @@ const RETRY_AFTER_S = 1;
 
 /**
  * Answers with an RFC 9457 problem details document (`application/problem+json`), typed
- * `https://causeway.dev/problems/<name>` like the apps' own; 502 and 504 carry `Retry-After`
+ * `https://causeway.dev/problems/<name>` like the apps' own, with `instance` the request's path
+ * as theirs (never its query, which may hold a credential); 502 and 504 carry `Retry-After`
  * (an instance may be restarting). When the answer has already begun (a backend's headers went
  * out) it can no longer change, so the connection is cut instead: the client sees a broken
  * response, never a wrong one.
@@ -28,12 +30,13 @@ export function answerProblem(response: ServerResponse, name: EdgeProblem, detai
   }
   const { status, title } = PROBLEMS[name];
   const type = `https://causeway.dev/problems/${name}`;
+  const instance = echoedPath(response.req?.url);
   response
     .writeHead(status, {
       'content-type': 'application/problem+json',
       ...(status >= 500 && { 'retry-after': String(RETRY_AFTER_S) }),
     })
-    .end(JSON.stringify({ type, title, status, detail }));
+    .end(JSON.stringify({ type, title, status, detail, instance }));
 }
 
 /**

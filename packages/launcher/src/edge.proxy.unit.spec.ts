@@ -243,6 +243,10 @@ describe('edge proxy', () => {
         status: 404,
       });
     }
+    // The path is the problem's instance, as in the apps' answers; never the query.
+    const secret = await rawRequest(edge, '/metrics?token=s3cret-s3cret');
+    expect(JSON.parse(secret.body)).toMatchObject({ instance: '/metrics' });
+    expect(secret.body).not.toContain('s3cret');
     expect(app.hits).toEqual([]);
     // Paths that only look alike still pass.
     const alike = ['/metricsx', '/api/admin-notes', '/rpc', '/healthz', '/api/presence'];
@@ -268,6 +272,7 @@ describe('edge proxy', () => {
       expect(JSON.parse(answer.body)).toMatchObject({
         type: 'https://causeway.dev/problems/edge-bad-target',
         detail: expect.stringContaining('dot segments'),
+        instance: target,
       });
     }
     expect(app.hits).toEqual([]);
@@ -313,6 +318,7 @@ describe('edge proxy', () => {
       title: 'Bad Gateway',
       status: 502,
       detail: 'no command-api instance answered',
+      instance: '/rpc',
     });
     // Each path names the app behind it: which one to look at.
     const stream = await fetch(`${edge}/events`);

@@ -84,10 +84,12 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
       this.forget(serverId);
       if (connections.length > 0) {
         removed.push({ serverId, connections });
-        this.sweptIds.set(serverId, {
-          ids: new Set(connections.map((entry) => entry.connectionId)),
-          until: this.now() + SWEPT_MEMORY_MS,
-        });
+        // Added to what earlier sweeps took (the instance, back, opened a stream before its
+        // heartbeat), as long as that is remembered.
+        const earlier = this.sweptIds.get(serverId);
+        const ids = earlier && earlier.until > this.now() ? earlier.ids : new Set<string>();
+        for (const entry of connections) ids.add(entry.connectionId);
+        this.sweptIds.set(serverId, { ids, until: this.now() + SWEPT_MEMORY_MS });
       }
     }
     return sortPresence(removed);

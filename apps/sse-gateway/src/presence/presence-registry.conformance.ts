@@ -105,6 +105,28 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       expect(await presence.replace('gw-b', [c3])).toEqual({ dropped: [], swept: [] });
     });
 
+    // The paused instance, back, beat (its heartbeat said it had expired), opened a stream and
+    // paused again before its `replace`: a second sweep takes that stream, and must not make the
+    // registry forget what the first took (those would stay reported closed while open).
+    it('tells replace every entry the sweeps since the last replace returned, not only the last', async () => {
+      const presence = await factory({ ttlMs: 200 });
+      const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
+      const c2 = { connectionId: 'c2', userId: 'misty', connectedAt: 2 };
+      const c3 = { connectionId: 'c3', userId: 'brock', connectedAt: 3 };
+      await presence.replace('gw-a', [c1, c2]);
+      // Time must pass beyond the TTL: nothing happens that could be awaited instead.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await presence.sweep()).toEqual([{ serverId: 'gw-a', connections: [c1, c2] }]);
+      expect(await presence.heartbeat('gw-a')).toBe(false);
+      await presence.add('gw-a', c3);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await presence.sweep()).toEqual([{ serverId: 'gw-a', connections: [c3] }]);
+      expect(await presence.replace('gw-a', [c1, c2, c3])).toEqual({
+        dropped: [],
+        swept: [c1, c2, c3],
+      });
+    });
+
     it('keeps an instance alive on replace, as a heartbeat does', async () => {
       const presence = await factory({ ttlMs: hour });
       const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };

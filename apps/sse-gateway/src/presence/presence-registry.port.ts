@@ -40,7 +40,8 @@ export const SWEPT_MEMORY_MS = 600_000;
  *   failed), each once, for the caller to report closed; and as `swept` those of `entries` that
  *   a `sweep` returned since the instance's last `replace` (it paused past the TTL and another
  *   instance, or itself, reported them closed), each once, for the caller to report open again.
- *   A sweep is remembered for SWEPT_MEMORY_MS at least; `heartbeat` dropping the entries of an
+ *   Every sweep since the last `replace` counts, not only the latest. A sweep is remembered for
+ *   SWEPT_MEMORY_MS at least; `heartbeat` dropping the entries of an
  *   expired instance is no sweep (nobody reported them).
  * - `removeInstance` forgets an instance and its connections at once (graceful shutdown).
  */

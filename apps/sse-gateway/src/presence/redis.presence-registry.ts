@@ -20,13 +20,15 @@ return alive`);
 
 // KEYS as HEARTBEAT's, KEYS[4] = swept hash; ARGV[1] = serverId, ARGV[2] = SWEPT_MEMORY_MS →
 // the instance's connections hash (flat field, value list) if its alive key had expired, then
-// moved to the swept hash (for its `replace`, should the instance only have paused); empty if
-// it is alive.
+// moved into the swept hash (for its `replace`, should the instance only have paused); empty if
+// it is alive. Added to what earlier sweeps moved there, not in its place (RENAME): the
+// instance, back, may open a stream before its heartbeat, and a second sweep takes that one.
 const SWEEP = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
 local entries = redis.call('HGETALL', KEYS[2])
 if #entries > 0 then
-  redis.call('RENAME', KEYS[2], KEYS[4])
+  for i = 1, #entries, 2 do redis.call('HSET', KEYS[4], entries[i], entries[i + 1]) end
+  redis.call('DEL', KEYS[2])
   redis.call('PEXPIRE', KEYS[4], ARGV[2])
 end
 redis.call('SREM', KEYS[3], ARGV[1])

@@ -16,7 +16,8 @@ import {
  * not closed here are handed to `onExpired`, so their connections are reported closed. Open
  * connections it writes back that a sweep had taken (this instance paused past the TTL, and it
  * or another reported them closed, `instance-expired`) are handed to `onRestored`, so they are
- * reported open again: their real close later is then not a second Closed after the first.
+ * reported open again (those still open once it landed, none while stopping): their real close
+ * later is then not a second Closed after the first.
  *
  * Each beat first sweeps the entries of expired instances (killed gateways, this one's own
  * before a restart included) and hands the ones this instance removed to `onExpired`: the
@@ -133,7 +134,13 @@ export class PresenceTracker implements ConnectionListener {
     );
     for (const connectionId of gone) this.unremoved.delete(connectionId);
     if (unreported.length > 0) this.onExpired({ serverId: this.serverId, connections: unreported });
-    if (swept.length > 0) this.onRestored(swept);
+    if (swept.length === 0 || this.stopping) return;
+    // Only the streams still open: `local` was read before the round trip, and one that closed
+    // meanwhile was reported closed since; an Established after that Closed, or after the
+    // Closed of a shutdown ending every stream, would show it open for good.
+    const open = new Set([...this.local()].map((connection) => connection.id));
+    const restored = swept.filter(({ connectionId }) => open.has(connectionId));
+    if (restored.length > 0) this.onRestored(restored);
   }
 }
 

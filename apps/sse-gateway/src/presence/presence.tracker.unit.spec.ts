@@ -65,6 +65,31 @@ class HeldSweepRegistry extends InMemoryPresenceRegistry {
   }
 }
 
+/** The in-memory registry whose replace can be held, as a slow Redis reply: see `hold`. */
+class HeldReplaceRegistry extends InMemoryPresenceRegistry {
+  private held: Promise<void> | undefined;
+  private release: (() => void) | undefined;
+  /** Resolves when a replace is waiting on the hold. */
+  waiting: Promise<void> = new Promise(() => undefined);
+  private waited: (() => void) | undefined;
+  hold(): void {
+    this.held = new Promise((resolve) => (this.release = resolve));
+    this.waiting = new Promise((resolve) => (this.waited = resolve));
+  }
+  letGo(): void {
+    this.held = undefined;
+    this.release?.();
+  }
+  override async replace(serverId: string, entries: PresenceEntry[]): Promise<ReplacedPresence> {
+    const held = this.held;
+    if (held) {
+      this.waited?.();
+      await held;
+    }
+    return super.replace(serverId, entries);
+  }
+}
+
 function connection(id: string, userId: string, openedAt: number): SseConnection {
   return new SseConnection(id, userId, openedAt, new PassThrough(), 64 * 1024);
 }
@@ -240,5 +265,60 @@ describe('PresenceTracker', () => {
     // The held beat ends in microtasks once its sweep is let go: one macrotask turn sees it.
     await new Promise((resolve) => setImmediate(resolve));
     expect((await registry.list()).map((instance) => instance.serverId)).toEqual([]);
+  });
+
+  /** A tracker on a registry whose replace is held, once another instance swept its streams. */
+  async function sweptWhileReplaceHeld(local: Set<SseConnection>) {
+    let skew = 0;
+    const registry = new HeldReplaceRegistry({ ttlMs: 300, now: () => Date.now() + skew });
+    const restored: PresenceEntry[] = [];
+    const tracker = new PresenceTracker(
+      registry,
+      'gw-1',
+      () => local,
+      () => undefined,
+      () => undefined,
+      (entries) => restored.push(...entries),
+    );
+    trackers.push(tracker);
+    tracker.start();
+    const expected = [...local].map((c) => c.id).join();
+    await until(async () => (await ids(registry, 'gw-1')).join() === expected, 'the first beat');
+    registry.hold();
+    // The pause: gw-1's heartbeat expires and a sweep (another instance's, or its own) reports
+    // its streams closed; its next beat writes them back, and that replace is held.
+    skew = 1_000;
+    await registry.sweep();
+    await registry.waiting;
+    return { registry, tracker, restored };
+  }
+
+  it('does not report open again a swept stream that closed while the replace was under way', async () => {
+    // A review (session 41): the replace read the local streams before its round trip; one that
+    // closed meanwhile got its ConnectionClosed, then a ConnectionEstablished after it, and was
+    // seen open for good.
+    const a = connection('a', 'ash', 1);
+    const b = connection('b', 'misty', 2);
+    const local = new Set([a, b]);
+    const { registry, tracker, restored } = await sweptWhileReplaceHeld(local);
+    local.delete(a);
+    tracker.closed(a);
+    registry.letGo();
+    await until(async () => restored.length > 0, 'the open stream to be reported open again');
+    expect(restored).toEqual([{ connectionId: 'b', userId: 'misty', connectedAt: 2 }]);
+    await until(async () => (await ids(registry, 'gw-1')).join() === 'b', 'a to be removed');
+  });
+
+  it('does not report open again the swept streams of an instance stopping while the replace was under way', async () => {
+    // Shutdown ends every stream (each reported closed): a ConnectionEstablished after it would
+    // leave them open for good.
+    const local = new Set([connection('a', 'ash', 1)]);
+    const { registry, tracker, restored } = await sweptWhileReplaceHeld(local);
+    tracker.beginStop();
+    local.clear();
+    registry.letGo();
+    // The held replace ends in microtasks once let go: one macrotask turn sees it.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(restored).toEqual([]);
   });
 });

@@ -76,13 +76,7 @@ export class ConnectionEventsPublisher implements ConnectionListener {
   }
 
   opened(connection: SseConnection): void {
-    const data: ConnectionEstablishedEvent = {
-      userId: connection.userId,
-      connectionId: connection.id,
-      serverId: this.serverId,
-      timestamp: Date.now(),
-    };
-    this.publish(CONNECTION_ESTABLISHED_EVENT, connection.userId, connection.id, data);
+    this.established(connection.userId, connection.id);
   }
 
   closed(connection: SseConnection, reason: CloseReason): void {
@@ -102,15 +96,18 @@ export class ConnectionEventsPublisher implements ConnectionListener {
    * consumer sees them open until their real close.
    */
   restored(entries: readonly PresenceEntry[]): void {
-    for (const entry of entries) {
-      const data: ConnectionEstablishedEvent = {
-        userId: entry.userId,
-        connectionId: entry.connectionId,
-        serverId: this.serverId,
-        timestamp: Date.now(),
-      };
-      this.publish(CONNECTION_ESTABLISHED_EVENT, entry.userId, entry.connectionId, data);
-    }
+    for (const entry of entries) this.established(entry.userId, entry.connectionId);
+  }
+
+  /** A ConnectionEstablishedEvent for a stream of this instance. */
+  private established(userId: string, connectionId: string): void {
+    const data: ConnectionEstablishedEvent = {
+      userId,
+      connectionId,
+      serverId: this.serverId,
+      timestamp: Date.now(),
+    };
+    this.publish(CONNECTION_ESTABLISHED_EVENT, userId, connectionId, data);
   }
 
   /**

@@ -1,20 +1,19 @@
 import { pathOf } from '@causeway/cqrs-core/nest';
 
 /**
- * A path segment by its meaning, as Express hands it to a route (`%61sh` is `ash`): decoded,
- * with only `%` and `/` escaped again so that no two segments meet (`a%2Fb` is one segment, not
- * `a/b`). A segment spelled without percent-encoding is returned as is. One that does not decode
- * (`%zz`, which Express refuses anyway) is kept as sent.
+ * A path segment by its meaning, as Express hands it to a route (`%61sh` is `ash`), spelled as
+ * `encodeURIComponent` spells it: the spelling of clients that encode their ids (the demo page,
+ * most HTTP libraries), which a key stored before session 41 holds as sent (`Jos%C3%A9`, a
+ * trainer id with a space or an `@`): a retry of it keeps its fingerprint across the upgrade.
+ * `%` and `/` stay escaped, so no two segments meet (`a%2Fb` is one segment, not `a/b`). One that
+ * does not decode (`%zz`, which Express refuses anyway) is kept as sent.
  */
 function segmentOf(segment: string): string {
-  if (!segment.includes('%')) return segment;
-  let decoded: string;
   try {
-    decoded = decodeURIComponent(segment);
+    return encodeURIComponent(decodeURIComponent(segment));
   } catch {
     return segment;
   }
-  return decoded.replace(/%/g, '%25').replace(/\//g, '%2F');
 }
 
 /**

@@ -1,0 +1,26 @@
+import { fingerprintTarget } from './idempotency.target';
+
+describe('fingerprintTarget', () => {
+  // A review (session 41): the fingerprint held the target as sent before this session, and a
+  // key stored then must replay its retry after the upgrade. A trainer id with a character
+  // outside A–Z, a–z, 0–9 and `-_.!~*'()` is sent percent-encoded (encodeURIComponent, the demo
+  // page); decoding it made the same retry another target, 422 `idempotency-key-reused`.
+  it('keeps a target spelled as encodeURIComponent spells it as it was sent', () => {
+    for (const id of ['ash', 'José', 'ash ketchum', 'ash@pallet.example', 'a+b', "o'hara", 'a%b'])
+      for (const route of ['move', 'groups/party'])
+        expect(fingerprintTarget(`/api/trainers/${encodeURIComponent(id)}/${route}`)).toBe(
+          `/api/trainers/${encodeURIComponent(id)}/${route}`,
+        );
+  });
+
+  it('takes the other spellings of one segment as that one, and keeps segments apart', () => {
+    expect(fingerprintTarget('/api/trainers/%61sh/move')).toBe('/api/trainers/ash/move');
+    expect(fingerprintTarget('/api/trainers/Jos%c3%a9/move')).toBe('/api/trainers/Jos%C3%A9/move');
+    expect(fingerprintTarget('/api/trainers/ash@pallet/move')).toBe(
+      '/api/trainers/ash%40pallet/move',
+    );
+    expect(fingerprintTarget('/api/trainers/ash%2Fmove')).toBe('/api/trainers/ash%2Fmove');
+    expect(fingerprintTarget('/api/trainers/ash/move/')).toBe('/api/trainers/ash/move');
+    expect(fingerprintTarget('/api/trainers/%zz/move')).toBe('/api/trainers/%zz/move');
+  });
+});

@@ -89,6 +89,9 @@ export class PresenceTracker implements ConnectionListener {
 
   async stop(): Promise<void> {
     this.beginStop();
+    // A replace already sent could land after the removal (a script sent again after NOSCRIPT
+    // goes out one round trip late) and list the instance again, streams and all, for the TTL.
+    await this.replacing?.catch(() => undefined);
     try {
       await this.registry.removeInstance(this.serverId);
     } catch (error) {

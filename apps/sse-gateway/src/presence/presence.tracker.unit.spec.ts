@@ -321,4 +321,22 @@ describe('PresenceTracker', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(restored).toEqual([]);
   });
+
+  it('does not list a stopped instance again when a replace under way at shutdown lands after it', async () => {
+    // A review (session 41): `stop` removed the instance without waiting for a replace already
+    // sent (a Redis script sent again after NOSCRIPT, after a Redis restart, lands a round trip
+    // late): it came back listed, with its streams, for PRESENCE_TTL_MS, and was then swept and
+    // reported closed a second time.
+    const registry = new HeldReplaceRegistry({ ttlMs: 60_000 });
+    registry.hold();
+    const tracker = track(registry, 'gw-1', [connection('a', 'ash', 1)]);
+    tracker.start();
+    await registry.waiting; // the first beat's replace is under way
+    const stopped = tracker.stop();
+    registry.letGo();
+    await stopped;
+    // The held replace ends in microtasks once let go: one macrotask turn sees it.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await registry.list()).toEqual([]);
+  });
 });

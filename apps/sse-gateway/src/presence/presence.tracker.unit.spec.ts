@@ -41,11 +41,11 @@ class LateReplaceRegistry extends InMemoryPresenceRegistry {
   }
 }
 
-/** The in-memory registry whose sweeps can be held, as a slow Redis reply: see `hold`. */
-class HeldSweepRegistry extends InMemoryPresenceRegistry {
+/** Where a registry call can be held, as a slow Redis reply: see `hold`. */
+class Hold {
   private held: Promise<void> | undefined;
   private release: (() => void) | undefined;
-  /** Resolves when a sweep is waiting on the hold. */
+  /** Resolves when a call is waiting on the hold. */
   waiting: Promise<void> = new Promise(() => undefined);
   private waited: (() => void) | undefined;
   hold(): void {
@@ -56,36 +56,25 @@ class HeldSweepRegistry extends InMemoryPresenceRegistry {
     this.held = undefined;
     this.release?.();
   }
-  override async sweep(): Promise<InstancePresence[]> {
-    if (this.held) {
-      this.waited?.();
-      await this.held;
-    }
-    return super.sweep();
+  /** Waits while held. */
+  async pass(): Promise<void> {
+    const held = this.held;
+    if (!held) return;
+    this.waited?.();
+    await held;
   }
 }
 
-/** The in-memory registry whose replace can be held, as a slow Redis reply: see `hold`. */
-class HeldReplaceRegistry extends InMemoryPresenceRegistry {
-  private held: Promise<void> | undefined;
-  private release: (() => void) | undefined;
-  /** Resolves when a replace is waiting on the hold. */
-  waiting: Promise<void> = new Promise(() => undefined);
-  private waited: (() => void) | undefined;
-  hold(): void {
-    this.held = new Promise((resolve) => (this.release = resolve));
-    this.waiting = new Promise((resolve) => (this.waited = resolve));
-  }
-  letGo(): void {
-    this.held = undefined;
-    this.release?.();
+/** The in-memory registry whose sweeps and replaces can be held (`sweeps`, `replaces`). */
+class HeldRegistry extends InMemoryPresenceRegistry {
+  readonly sweeps = new Hold();
+  readonly replaces = new Hold();
+  override async sweep(): Promise<InstancePresence[]> {
+    await this.sweeps.pass();
+    return super.sweep();
   }
   override async replace(serverId: string, entries: PresenceEntry[]): Promise<ReplacedPresence> {
-    const held = this.held;
-    if (held) {
-      this.waited?.();
-      await held;
-    }
+    await this.replaces.pass();
     return super.replace(serverId, entries);
   }
 }
@@ -253,15 +242,15 @@ describe('PresenceTracker', () => {
   it('does not list a stopped instance again when a beat under way at shutdown ends after it', async () => {
     // A review (session 41): the beat's heartbeat went out after `stop` had removed the
     // instance, which came back as alive, with no connections, for PRESENCE_TTL_MS.
-    const registry = new HeldSweepRegistry({ ttlMs: 60 });
+    const registry = new HeldRegistry({ ttlMs: 60 });
     const tracker = track(registry, 'gw-1', [connection('a', 'ash', 1)]);
     tracker.start();
     await until(async () => (await ids(registry, 'gw-1')).join() === 'a', 'the first beat');
-    registry.hold();
-    await registry.waiting; // a later beat is sweeping
+    registry.sweeps.hold();
+    await registry.sweeps.waiting; // a later beat is sweeping
     await tracker.stop();
     expect((await registry.list()).map((instance) => instance.serverId)).toEqual([]);
-    registry.letGo();
+    registry.sweeps.letGo();
     // The held beat ends in microtasks once its sweep is let go: one macrotask turn sees it.
     await new Promise((resolve) => setImmediate(resolve));
     expect((await registry.list()).map((instance) => instance.serverId)).toEqual([]);
@@ -270,7 +259,7 @@ describe('PresenceTracker', () => {
   /** A tracker on a registry whose replace is held, once another instance swept its streams. */
   async function sweptWhileReplaceHeld(local: Set<SseConnection>) {
     let skew = 0;
-    const registry = new HeldReplaceRegistry({ ttlMs: 300, now: () => Date.now() + skew });
+    const registry = new HeldRegistry({ ttlMs: 300, now: () => Date.now() + skew });
     const restored: PresenceEntry[] = [];
     const tracker = new PresenceTracker(
       registry,
@@ -284,12 +273,12 @@ describe('PresenceTracker', () => {
     tracker.start();
     const expected = [...local].map((c) => c.id).join();
     await until(async () => (await ids(registry, 'gw-1')).join() === expected, 'the first beat');
-    registry.hold();
+    registry.replaces.hold();
     // The pause: gw-1's heartbeat expires and a sweep (another instance's, or its own) reports
     // its streams closed; its next beat writes them back, and that replace is held.
     skew = 1_000;
     await registry.sweep();
-    await registry.waiting;
+    await registry.replaces.waiting;
     return { registry, tracker, restored };
   }
 
@@ -303,7 +292,7 @@ describe('PresenceTracker', () => {
     const { registry, tracker, restored } = await sweptWhileReplaceHeld(local);
     local.delete(a);
     tracker.closed(a);
-    registry.letGo();
+    registry.replaces.letGo();
     await until(async () => restored.length > 0, 'the open stream to be reported open again');
     expect(restored).toEqual([{ connectionId: 'b', userId: 'misty', connectedAt: 2 }]);
     await until(async () => (await ids(registry, 'gw-1')).join() === 'b', 'a to be removed');
@@ -316,7 +305,7 @@ describe('PresenceTracker', () => {
     const { registry, tracker, restored } = await sweptWhileReplaceHeld(local);
     tracker.beginStop();
     local.clear();
-    registry.letGo();
+    registry.replaces.letGo();
     // The held replace ends in microtasks once let go: one macrotask turn sees it.
     await new Promise((resolve) => setImmediate(resolve));
     expect(restored).toEqual([]);
@@ -327,13 +316,13 @@ describe('PresenceTracker', () => {
     // sent (a Redis script sent again after NOSCRIPT, after a Redis restart, lands a round trip
     // late): it came back listed, with its streams, for PRESENCE_TTL_MS, and was then swept and
     // reported closed a second time.
-    const registry = new HeldReplaceRegistry({ ttlMs: 60_000 });
-    registry.hold();
+    const registry = new HeldRegistry({ ttlMs: 60_000 });
+    registry.replaces.hold();
     const tracker = track(registry, 'gw-1', [connection('a', 'ash', 1)]);
     tracker.start();
-    await registry.waiting; // the first beat's replace is under way
+    await registry.replaces.waiting; // the first beat's replace is under way
     const stopped = tracker.stop();
-    registry.letGo();
+    registry.replaces.letGo();
     await stopped;
     // The held replace ends in microtasks once let go: one macrotask turn sees it.
     await new Promise((resolve) => setImmediate(resolve));

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { testNamespace } from '@causeway/testkit';
 import { RedisNotificationLog } from '../src';
+import { TRIM_MAX } from '../src/notifications/redis.notification-log';
 import { describeNotificationLog, testNotification } from '../src/testing';
 
 const ns = testNamespace('notiflog');
@@ -41,5 +42,26 @@ describe('redis notification log during a rolling update', () => {
     const found = await log.newest(['position:ash', 'position:misty']);
     expect([...found.keys()]).toEqual(['position:misty']);
     await log.close();
+  });
+});
+
+describe('redis notification log whose max length was lowered a long way', () => {
+  it(`trims at most ${TRIM_MAX} entries an append, telling the newest it took each time`, async () => {
+    const keyPrefix = `${ns.keyPrefix}lowered:`;
+    const before = new RedisNotificationLog({ client: redis, keyPrefix, maxLength: 100_000 });
+    const ids: string[] = [];
+    for (let i = 0; i < TRIM_MAX + 600; i += 1) ids.push(await before.append(testNotification()));
+    await before.close();
+    // The same stream after a restart with a far lower NOTIFICATION_LOG_MAX_LENGTH.
+    const after = new RedisNotificationLog({ client: redis, keyPrefix, maxLength: 10 });
+    ids.push(await after.append(testNotification()));
+    expect(await redis.xlen(`${keyPrefix}notifications`)).toBe(ids.length - TRIM_MAX);
+    expect(await after.trimmedThrough()).toBe(ids[TRIM_MAX - 1]);
+    expect(await after.oldestId()).toBe(ids[TRIM_MAX]);
+    ids.push(await after.append(testNotification()));
+    expect(await redis.xlen(`${keyPrefix}notifications`)).toBe(10);
+    expect(await after.oldestId()).toBe(ids[ids.length - 10]);
+    expect(await after.trimmedThrough()).toBe(ids[ids.length - 11]);
+    await after.close();
   });
 });

@@ -25,8 +25,12 @@ import {
 // The trimming records `<newest id it took> <oldest id it left>` in KEYS[3] (trimmedThrough):
 // XTRIM tells only how many it took, so the script reads the newest one first. By count, it
 // trims once the stream is TRIM_SLACK over the max length (as MAXLEN ~ would, whole nodes),
-// then exactly down to it: one read of about TRIM_SLACK ids every TRIM_SLACK appends.
+// then exactly down to it: one read of about TRIM_SLACK ids every TRIM_SLACK appends. At most
+// TRIM_MAX entries an append, so that a max length lowered a long way (or a stream grown by an
+// earlier release) shrinks over several appends instead of one script reading it all while
+// Redis serves nothing else.
 const TRIM_SLACK = 100;
+export const TRIM_MAX = 1_000;
 const APPEND = new RedisScript(`
 local first = redis.call('GET', KEYS[2])
 if first then return first end
@@ -54,9 +58,14 @@ if minMs > 0 then
 end
 local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
 if excess > ${TRIM_SLACK} then
-  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)
-  trimmed = oldest[#oldest][1]
-  redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1])
+  local take = math.min(excess, ${TRIM_MAX})
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', take + 1)
+  trimmed = oldest[take][1]
+  if #oldest > take then
+    redis.call('XTRIM', KEYS[1], 'MINID', oldest[take + 1][1])
+  else
+    redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1])
+  end
 end
 if trimmed then
   local left = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)

@@ -6,8 +6,9 @@ import { type SerializedEnvelope } from './serializer.port';
  * metadata, ids: what a store keeps and a transport sends — is over `maxBytes` UTF-8 bytes.
  * Counting data alone let megabytes of metadata through, and a store then kept events no
  * publisher would take. Fields beyond the envelope's (a stored event's streamId and position)
- * are not counted, so an event a store accepted serializes again when it is published; the
- * publishers' default limit (DEFAULT_MAX_WIRE_BYTES) leaves room for them.
+ * are not counted. Publishing serializes again without this check (encodeForWire): what a store
+ * accepted may have gained fields since (a TracedPublisher's trace context), and the publishers'
+ * own limit (DEFAULT_MAX_WIRE_BYTES by default) leaves room for them.
  * Only an envelope that may be over the limit is measured: data is JSON text already (no control
  * characters, no lone surrogates), so escaping it again makes each character at most 2 bytes,
  * 3 for non-ASCII, and `3 × length` bounds the bytes.

@@ -2,7 +2,11 @@ import { checksumMatches, checksumOf } from './checksum';
 import { type Envelope } from './envelope';
 import { checkEnvelopeSize } from './envelope.size';
 import { ChecksumMismatchError, MessageValidationError } from './message.errors';
-import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
+import {
+  type MessageSerializer,
+  type SerializedEnvelope,
+  type SerializeOptions,
+} from './serializer.port';
 
 /**
  * Default upper bound of one serialized envelope — data, metadata and ids as JSON text, what a
@@ -44,7 +48,7 @@ export class JsonSerializer implements MessageSerializer {
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
-  serialize(envelope: Envelope): SerializedEnvelope {
+  serialize(envelope: Envelope, options: SerializeOptions = {}): SerializedEnvelope {
     let data: string | undefined;
     try {
       data = JSON.stringify(envelope.data);
@@ -67,7 +71,7 @@ export class JsonSerializer implements MessageSerializer {
         schemaVersion: envelope.metadata.schemaVersion ?? 1,
       },
     };
-    checkEnvelopeSize(serialized, this.maxMessageBytes);
+    checkEnvelopeSize(serialized, options.maxMessageBytes ?? this.maxMessageBytes);
     return serialized;
   }
 

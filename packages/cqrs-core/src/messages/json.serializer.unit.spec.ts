@@ -54,6 +54,17 @@ describe('JsonSerializer', () => {
     );
   });
 
+  it('applies the limit a call passes instead of its own (a transport encoding for the wire)', () => {
+    const envelope = testEnvelope('T', 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES));
+    expect(() => serializer.serialize(envelope)).toThrow(MessageTooLargeError);
+    expect(serializer.serialize(envelope, { maxMessageBytes: Infinity }).data).toBe(
+      JSON.stringify(envelope.data),
+    );
+    expect(() =>
+      serializer.serialize(testEnvelope('T', 'x'.repeat(300)), { maxMessageBytes: 200 }),
+    ).toThrow(expect.objectContaining({ maxBytes: 200 }));
+  });
+
   it('refuses data JSON cannot represent', () => {
     expect(() => serializer.serialize(testEnvelope('T', { n: BigInt(1) }))).toThrow(
       MessageValidationError,

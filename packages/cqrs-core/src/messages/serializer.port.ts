@@ -6,6 +6,18 @@ export interface SerializedEnvelope extends Omit<Envelope, 'data' | 'metadata'> 
   readonly metadata: Metadata & { readonly checksum: string; readonly schemaVersion: number };
 }
 
+/** Per-call options of {@link MessageSerializer.serialize}. */
+export interface SerializeOptions {
+  /**
+   * Replaces the serializer's own size limit for this call; `Infinity`: not checked. Transports
+   * pass `Infinity` when they encode a message for the wire and check their own limit on the
+   * wire form: an event a store accepted gains fields on its way (a TracedPublisher's
+   * `traceparent`, `tracestate` and `baggage`), and refusing it then would stop an outbox at it
+   * for good.
+   */
+  readonly maxMessageBytes?: number;
+}
+
 /**
  * Turns envelope data into text and back (S1-3). Stores and transports call it at their edge,
  * so handlers only ever see validated data of the current schema version.
@@ -19,11 +31,12 @@ export interface MessageSerializer {
    * @throws UnknownMessageTypeError when the type is not registered (registries that require it)
    * @throws MessageValidationError naming the first offending field
    * @throws MessageTooLargeError when the serialized envelope (data, metadata and ids as JSON
-   *   text, what a store keeps and a transport sends) exceeds the configured maximum
+   *   text, what a store keeps and a transport sends) exceeds the configured maximum, or
+   *   `options.maxMessageBytes` when given (a serializer with a size limit must honour it)
    * @throws UnsupportedSchemaVersionError when the envelope claims a schema version newer than
    *   the serializer knows (registries): serializing it would drop what the newer schema added
    */
-  serialize(envelope: Envelope): SerializedEnvelope;
+  serialize(envelope: Envelope, options?: SerializeOptions): SerializedEnvelope;
   /**
    * Verifies the checksum, upcasts data written by an older schema version to the current one
    * and validates it.

@@ -8,7 +8,11 @@ import {
 } from './message.errors';
 import { checkEnvelopeSize } from './envelope.size';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './json.serializer';
-import { type MessageSerializer, type SerializedEnvelope } from './serializer.port';
+import {
+  type MessageSerializer,
+  type SerializedEnvelope,
+  type SerializeOptions,
+} from './serializer.port';
 import { assertSchema, isMessageType, type MessageType } from './message.type';
 import { type Upcaster, UpcasterChain } from './upcaster.chain';
 import { UnsupportedSchemaVersionError } from './upcaster.errors';
@@ -237,7 +241,7 @@ export class SerializerRegistry implements MessageSerializer {
    *   UnsupportedSchemaVersionError when the envelope claims a schema version newer than the
    *   registered one; nothing is serialized then
    */
-  serialize(envelope: Envelope): SerializedEnvelope {
+  serialize(envelope: Envelope, options: SerializeOptions = {}): SerializedEnvelope {
     const type = this.renames.get(envelope.type) ?? envelope.type;
     const { version } = this.registration(type);
     const claimed = envelope.metadata.schemaVersion;
@@ -257,7 +261,10 @@ export class SerializerRegistry implements MessageSerializer {
       data,
       metadata: { ...envelope.metadata, checksum: checksumOf(data), schemaVersion: version },
     };
-    checkEnvelopeSize(serialized, this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    checkEnvelopeSize(
+      serialized,
+      options.maxMessageBytes ?? this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    );
     return serialized;
   }
 

@@ -183,6 +183,19 @@ describe('SerializerRegistry', () => {
     expect(unlimited.serialize(big).data.length).toBeGreaterThan(DEFAULT_MAX_MESSAGE_BYTES);
   });
 
+  it('applies the limit a call passes instead of its own (a transport encoding for the wire)', () => {
+    const r = new SerializerRegistry().register('Note', z.object({ t: z.string() }));
+    const big = factory.event('Note', { t: 'x'.repeat(1.5 * 1024 * 1024) });
+    expect(thrown(() => r.serialize(big))).toBeInstanceOf(MessageTooLargeError);
+    expect(r.serialize(big, { maxMessageBytes: Infinity }).data.length).toBeGreaterThan(
+      DEFAULT_MAX_MESSAGE_BYTES,
+    );
+    const small = factory.event('Note', { t: 'x'.repeat(300) });
+    expect(thrown(() => r.serialize(small, { maxMessageBytes: 200 }))).toMatchObject({
+      maxBytes: 200,
+    });
+  });
+
   describe('versioned types', () => {
     const v1 = new SerializerRegistry().register('UserRegistered', z.object({ name: z.string() }));
     const v3 = () =>

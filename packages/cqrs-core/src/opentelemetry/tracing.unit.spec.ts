@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { CommandBus } from '../buses/command-bus';
 import { EventBus } from '../buses/event-bus';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
+import { DEFAULT_MAX_MESSAGE_BYTES, JsonSerializer } from '../messages/json.serializer';
+import { MessageTooLargeError } from '../messages/message.errors';
 import { MessageFactory } from '../messages/message.factory';
 import { runInTraceContext } from '../messages/trace-context';
 import { SerializerRegistry } from '../messages/serializer.registry';
@@ -238,5 +241,46 @@ describe('OpenTelemetry tracing of messages', () => {
     expect(parentOf(send!)).toBeUndefined();
     expect(parents[1]).toContain(send!.spanContext().traceId);
     await bank.router.close();
+  });
+  it('publishes an event a store took just under the size limit with the trace fields it adds', async () => {
+    const serializer = new JsonSerializer(); // the default limit, DEFAULT_MAX_MESSAGE_BYTES
+    const store = new InMemoryEventStore({ serializer });
+    const broker = new InMemoryBroker({ serializer });
+    const publisher = new TracedPublisher(broker);
+    const messages = new MessageFactory();
+    const event = (text: string) => messages.event('Uploaded', { text }, { aggregateId: 'doc-1' });
+    const sizeOf = (text: string) => {
+      const { messageId, type, aggregateId, aggregateType, version, data, metadata } =
+        serializer.serialize(event(text));
+      const counted = { messageId, type, aggregateId, aggregateType, version, data, metadata };
+      return Buffer.byteLength(JSON.stringify(counted));
+    };
+    // 20 bytes under the limit: less than a traceparent adds.
+    const text = 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES - sizeOf('') - 20);
+    await store.append('doc-1', [event(text)], { expectedVersion: 'no-stream' });
+    const [stored] = await store.readStream('doc-1');
+    const received: string[] = [];
+    const subscription = await broker
+      .subscriber()
+      .subscribe(['test.events.Uploaded'], { group: 'g', consumer: 'c' }, async (delivery) => {
+        received.push(String(delivery.envelope.metadata.traceparent));
+      });
+    const tracer = trace.getTracer('test');
+    await tracer.startActiveSpan('outbox run', async (span) => {
+      await publisher.publish('test.events.Uploaded', [stored!]);
+      span.end();
+    });
+    await until(() => received.length === 1);
+    expect(received[0]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    // What is really too big for the wire is still refused, naming the publisher's limit.
+    const huge = event('x'.repeat(DEFAULT_MAX_MESSAGE_BYTES + 100 * 1024));
+    await expect(broker.publish('test.events.Uploaded', [huge])).rejects.toThrow(
+      MessageTooLargeError,
+    );
+    await expect(broker.publish('test.events.Uploaded', [huge])).rejects.toThrow(
+      /maximum \(maxMessageBytes\) is 1638400/,
+    );
+    await subscription.close();
+    await broker.close();
   });
 });

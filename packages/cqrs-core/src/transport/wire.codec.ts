@@ -4,9 +4,13 @@ import { type MessageSerializer, type SerializedEnvelope } from '../messages/ser
 /**
  * The bytes a transport puts on the wire: the serialized envelope as one JSON text. The data
  * stays the exact string the serializer produced, so the checksum verifies on the other side.
+ * The serializer's size limit is not applied here: the caller checks its own wire limit on the
+ * result (DEFAULT_MAX_WIRE_BYTES by default, room above the serializer's). An event a store
+ * accepted under the serializer's limit and that gained trace fields since (TracedPublisher) was
+ * otherwise refused for good at publish.
  */
 export function encodeForWire(serializer: MessageSerializer, envelope: Envelope): string {
-  return JSON.stringify(serializer.serialize(envelope));
+  return JSON.stringify(serializer.serialize(envelope, { maxMessageBytes: Infinity }));
 }
 
 /** Thrown when received bytes cannot become an envelope; the message goes to dead letters. */

@@ -96,6 +96,12 @@ function outermost(
   };
 }
 
+/**
+ * Longest close() waits for a subscribe still in flight to answer (it closes what it gets);
+ * one that takes longer is closed when it answers, after close() resolved.
+ */
+const SUBSCRIBE_WAIT_ON_CLOSE_MS = 1_000;
+
 /** A subscribe error that retrying cannot heal (its transport says so: `permanent: true`). */
 function isPermanent(error: unknown): boolean {
   return (error as { permanent?: unknown } | null | undefined)?.permanent === true;
@@ -123,6 +129,8 @@ export class Router {
   private state: 'idle' | 'running' | 'closed' = 'idle';
   /** The drain the first close() started (see close). */
   private closing: Promise<void> | undefined;
+  /** Aborted by close(): wakes a start() waiting out its backoff, so it does not subscribe again. */
+  private readonly closed = new AbortController();
   private readonly reportFailure: (failure: HandlerFailure) => void;
 
   /** @throws TypeError naming a missing option (the subscriber, or an empty service or instanceId) */
@@ -273,7 +281,9 @@ export class Router {
   /**
    * Graceful: stops taking deliveries, lets in-flight ones finish and be acknowledged. The
    * handlers registered `closeLast` (the command replies) keep taking theirs until the others
-   * have drained, then close. Every call resolves when that drain is over (safe to call twice).
+   * have drained, then close. A subscription still being made (addHandler on a running router,
+   * run() retrying a broker that is away) is waited for, up to 1 s, and closed; one waiting out
+   * its retry backoff is not made. Every call resolves when that drain is over (safe to call twice).
    */
   close(): Promise<void> {
     // A second call (two parts of a shutdown) waits for the same drain: returning at once let
@@ -284,12 +294,24 @@ export class Router {
 
   private async drain(): Promise<void> {
     this.state = 'closed';
+    this.closed.abort();
     const subscriptions = this.subscriptions.splice(0);
     const closing = (last: boolean) =>
       Promise.all(subscriptions.filter((s) => s.last === last).map(({ handle }) => handle.close()));
+    // A subscribe still in flight (addHandler on a running router, run() retrying a broker
+    // that was away) closes what it gets itself, as the router is closed: wait for it, or that
+    // subscription would be closed after close() resolved — after its caller closed the
+    // connections under it.
+    // Bounded: a subscribe that never answers (a broker away that the transport waits for)
+    // must not hold a shutdown for ever.
+    let timer: NodeJS.Timeout | undefined;
+    const starts = Promise.race([
+      Promise.allSettled(this.starting.values()),
+      new Promise((resolve) => (timer = setTimeout(resolve, SUBSCRIBE_WAIT_ON_CLOSE_MS))),
+    ]).finally(() => clearTimeout(timer));
     // A handler awaiting a command's reply while it drains gets it (closed all at once, the
     // reply went unread: the handler timed out and its retries sent the command again).
-    await closing(false);
+    await Promise.all([closing(false), starts]);
     await closing(true);
   }
 
@@ -382,10 +404,29 @@ export class Router {
           );
           throw error;
         }
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt - 1, 5))).unref(),
-        );
+        await this.backoff(Math.min(5_000, 250 * 2 ** Math.min(attempt - 1, 5)));
+        // Closed while waiting: subscribing now would open a subscription no one closes.
+        if (this.closed.signal.aborted) {
+          this.pending.delete(registration.name);
+          return;
+        }
       }
     }
+  }
+
+  /** Waits `ms`, or until close(). */
+  private backoff(ms: number): Promise<void> {
+    const signal = this.closed.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 }

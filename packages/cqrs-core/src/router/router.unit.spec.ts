@@ -10,7 +10,12 @@ import { type Middleware } from './handler';
 import { Router } from './router';
 import { type Envelope } from '../messages/envelope';
 import { MessageFactory } from '../messages/message.factory';
-import { type Subscriber } from '../transport/transport.port';
+import {
+  type DeliveryHandler,
+  type SubscribeOptions,
+  type Subscriber,
+  type SubscriptionHandle,
+} from '../transport/transport.port';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { deadLetter } from '../middleware/dead-letter.middleware';
 import { poisonToDeadLetters } from '../dead-letters/poison.dead-letters';
@@ -34,6 +39,59 @@ const tag =
     log.push(`<${name}`);
     return result;
   };
+
+/**
+ * A subscriber whose subscribe calls wait until `release()` (or are refused while `refusing`),
+ * logging when a subscription is made and closed: a broker slow or away at subscribe time.
+ */
+class HeldSubscriber implements Subscriber {
+  readonly log: string[] = [];
+  calls = 0;
+  refusing = 0;
+  private open = false;
+  private held: (() => void)[] = [];
+  private readonly arrivals: (() => void)[] = [];
+
+  constructor(private readonly inner: Subscriber) {}
+
+  async subscribe(
+    topics: readonly string[],
+    options: SubscribeOptions,
+    handler: DeliveryHandler,
+  ): Promise<SubscriptionHandle> {
+    this.calls++;
+    for (const arrived of this.arrivals.splice(0)) arrived();
+    if (this.refusing-- > 0) throw new Error('broker unreachable');
+    if (!this.open) await new Promise<void>((resolve) => this.held.push(resolve));
+    const handle = await this.inner.subscribe(topics, options, handler);
+    this.log.push(`subscribed ${options.group}`);
+    return {
+      close: async () => {
+        await handle.close();
+        this.log.push(`closed ${options.group}`);
+      },
+    };
+  }
+
+  /** Resolves once a subscribe call is waiting (or was refused). */
+  called(): Promise<void> {
+    return new Promise((resolve) => this.arrivals.push(resolve));
+  }
+
+  /** Lets the held calls and every later one through, until hold(). */
+  release(): void {
+    this.open = true;
+    for (const resolve of this.held.splice(0)) resolve();
+  }
+
+  hold(): void {
+    this.open = false;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
 
 describe('Router', () => {
   const serializer = new SerializerRegistry().register('T', z.object({}));
@@ -448,6 +506,52 @@ describe('Router', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     expect(handled).toEqual(['T']);
     await router.close();
+  });
+
+  it('close() waits for a subscription still being made and closes it before it resolves', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const subscriber = new HeldSubscriber(broker.subscriber());
+    const router = new Router({ subscriber, service: 's', instanceId: 'i' });
+    const handle = async () => undefined;
+    router.addHandler({ name: 'a', topics: ['t'], handle });
+    const running = router.run();
+    subscriber.release();
+    await running;
+    // Added while running: its subscribe is held (a broker slow to answer).
+    subscriber.hold();
+    const called = subscriber.called();
+    router.addHandler({ name: 'b', topics: ['t'], handle });
+    await called;
+    const closing = router.close().then(() => subscriber.log.push('router closed'));
+    // Only once the held subscribe answers can close() close what it made.
+    setImmediate(() => subscriber.release());
+    await closing;
+    expect(subscriber.log).toEqual([
+      'subscribed s.a',
+      'closed s.a',
+      'subscribed s.b',
+      'closed s.b',
+      'router closed',
+    ]);
+    await broker.close();
+  });
+
+  it('does not subscribe again after its retry backoff once the router is closed', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const subscriber = new HeldSubscriber(broker.subscriber());
+    subscriber.refusing = 1; // the broker is away at start-up
+    const router = new Router({ subscriber, service: 's', instanceId: 'i' });
+    router.addHandler({ name: 'h', topics: ['t'], handle: async () => undefined });
+    const refused = new Promise<void>((resolve) => router.onSubscribeError(() => resolve()));
+    const running = router.run();
+    await refused; // now waiting out its backoff
+    subscriber.release(); // the broker is back
+    await router.close();
+    await running;
+    expect(subscriber.calls).toBe(1);
+    expect(router.pendingSubscriptions()).toEqual([]);
+    expect(subscriber.log).toEqual([]);
+    await broker.close();
   });
 
   it('fails run() at once, naming the topic, when the transport can never accept a topic', async () => {

@@ -5,6 +5,13 @@ import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryEventStore } from './in-memory/in-memory.event-store';
 import { RETENTION_WARNING, RetentionJob } from './retention.job';
 
+/** An event store whose retention always fails, as one whose disk is full. */
+class FailingStore extends InMemoryEventStore {
+  override async applyRetention(): Promise<number> {
+    throw new Error('disk full');
+  }
+}
+
 describe('RetentionJob', () => {
   it('applies the policy periodically until stopped, reporting what it removed', async () => {
     const store = new InMemoryEventStore();
@@ -33,11 +40,6 @@ describe('RetentionJob', () => {
   it('reports a failing run and keeps going', async () => {
     const errors: unknown[] = [];
     // A store whose retention fails, as a full disk or a lost connection would make it.
-    class FailingStore extends InMemoryEventStore {
-      override async applyRetention(): Promise<number> {
-        throw new Error('disk full');
-      }
-    }
     const job = new RetentionJob({
       store: new FailingStore(),
       policy: { maxAgeMs: 1 },
@@ -82,11 +84,6 @@ describe('RetentionJob', () => {
   it('keeps running, and warns, when its onError hook fails too (no rejection from the timer)', async () => {
     const warn = jest.spyOn(process, 'emitWarning');
     try {
-      class FailingStore extends InMemoryEventStore {
-        override async applyRetention(): Promise<number> {
-          throw new Error('disk full');
-        }
-      }
       let reported = 0;
       const job = new RetentionJob({
         store: new FailingStore(),
@@ -117,11 +114,6 @@ describe('RetentionJob', () => {
   it('warns, with no unhandled rejection, when its onError hook is async and rejects', async () => {
     const warn = jest.spyOn(process, 'emitWarning');
     try {
-      class FailingStore extends InMemoryEventStore {
-        override async applyRetention(): Promise<number> {
-          throw new Error('disk full');
-        }
-      }
       const job = new RetentionJob({
         store: new FailingStore(),
         policy: { maxAgeMs: 1 },

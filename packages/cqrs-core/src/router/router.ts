@@ -125,6 +125,12 @@ export class Router {
   private readonly starting = new Map<string, Promise<void>>();
   private readonly pending = new Set<string>();
   private readonly failed = new Map<string, Error>();
+  /**
+   * Handlers whose start() stopped because the router closed (during its backoff, or its
+   * subscribe answered after close and was closed at once): never subscribed, which
+   * subscribed() must not report as true.
+   */
+  private readonly abandoned = new Set<string>();
   private readonly subscribeErrorListeners: ((name: string, error: unknown) => void)[] = [];
   private state: 'idle' | 'running' | 'closed' = 'idle';
   /** The drain the first close() started (see close). */
@@ -195,14 +201,19 @@ export class Router {
    * Resolves true once the named handler is subscribed (after run(), or after addHandler on a
    * running router); false if `timeoutMs` passed first (without it, it waits as long as that
    * takes: the router retries a broker that is away).
-   * @throws Error when the router is closed, or no handler has that name
+   * @throws Error when the router is closed (also one closed while this waited, before the
+   *   handler could subscribe), or no handler has that name
    */
   async subscribed(name: string, options: { timeoutMs?: number } = {}): Promise<boolean> {
     if (!this.registrations.has(name)) throw new Error(`no handler named "${name}"`);
     const deadline = Date.now() + (options.timeoutMs ?? Infinity);
     for (;;) {
-      const started = this.starting.get(name);
-      if (started) {
+      const starting = this.starting.get(name);
+      if (starting) {
+        // A start the close cut short resolves too (run() must not fail on it): not subscribed.
+        const started = starting.then(() => {
+          if (this.abandoned.has(name)) throw new Error('router is closed');
+        });
         if (deadline === Infinity) return started.then(() => true);
         let timer: NodeJS.Timeout | undefined;
         const expired = new Promise<false>((resolve) => {
@@ -380,6 +391,7 @@ export class Router {
         );
         this.pending.delete(registration.name);
         if (this.state === 'closed') {
+          this.abandoned.add(registration.name);
           await subscription.close();
           return;
         }
@@ -408,6 +420,7 @@ export class Router {
         // Closed while waiting: subscribing now would open a subscription no one closes.
         if (this.closed.signal.aborted) {
           this.pending.delete(registration.name);
+          this.abandoned.add(registration.name);
           return;
         }
       }

@@ -554,6 +554,43 @@ describe('Router', () => {
     await broker.close();
   });
 
+  it('rejects subscribed() for a handler the router closed before it could subscribe', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const subscriber = new HeldSubscriber(broker.subscriber());
+    subscriber.refusing = 1; // the broker is away at start-up
+    const router = new Router({ subscriber, service: 's', instanceId: 'i' });
+    router.addHandler({ name: 'h', topics: ['t'], handle: async () => undefined });
+    const refused = new Promise<void>((resolve) => router.onSubscribeError(() => resolve()));
+    const running = router.run();
+    await refused; // now waiting out its backoff
+    const subscribed = router.subscribed('h');
+    await router.close();
+    await running;
+    // Never subscribed: a caller waiting to go ready must not be told it is.
+    await expect(subscribed).rejects.toThrow('router is closed');
+    await expect(router.subscribed('h')).rejects.toThrow('router is closed');
+    await broker.close();
+  });
+
+  it('rejects subscribed() for a handler whose subscribe answered only after close()', async () => {
+    const broker = new InMemoryBroker({ serializer });
+    const subscriber = new HeldSubscriber(broker.subscriber());
+    const router = new Router({ subscriber, service: 's', instanceId: 'i' });
+    router.addHandler({ name: 'h', topics: ['t'], handle: async () => undefined });
+    const called = subscriber.called();
+    const running = router.run();
+    await called; // its subscribe is held (a broker slow to answer)
+    const subscribed = router.subscribed('h');
+    const closing = router.close();
+    setImmediate(() => subscriber.release());
+    await closing;
+    await running;
+    // close() closed what the subscribe made at once: it never took a delivery.
+    expect(subscriber.log).toEqual(['subscribed s.h', 'closed s.h']);
+    await expect(subscribed).rejects.toThrow('router is closed');
+    await broker.close();
+  });
+
   it('fails run() at once, naming the topic, when the transport can never accept a topic', async () => {
     const broker = new InMemoryBroker({ serializer });
     let attempts = 0;

@@ -11,9 +11,9 @@ commands:
 filters: --topic --handler --type --reason --errorName (exactly, as stats counts by it)
 --deadLetteredBefore <ISO-8601 date-time> (the letters dead-lettered before it, e.g.
 2026-01-31T00:00:00Z). --id (repeatable) selects exactly those letters, also together with
-filters. --limit only bounds a selection: replay and purge need a filter,
---id or --all. A list answers 1 000 letters unless --limit says otherwise, and "next" when
-there may be more: pass it as --after to get the next page.
+filters. --limit (an integer from 1 to 10000) only bounds a selection: replay and purge need
+a filter, --id or --all. A list answers 1 000 letters unless --limit says otherwise, and "next"
+when there may be more: pass it as --after to get the next page.
 
 exit codes: 0 done; 1 the app answered an error or could not be reached; 2 bad usage;
 3 some selected letters were not replayed: their publish failed (listed in "failed"), they
@@ -90,6 +90,13 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
   const base = appUrl(url);
   if (typeof base !== 'object') {
     io.err(`${base}\n`);
+    return 2;
+  }
+  // The app's rule (DeadLettersController): refused there, it was a 400 and exit 1, as if the
+  // app had failed; it is bad usage, said before any request.
+  const limit = values.limit;
+  if (limit !== undefined && !(/^[1-9]\d{0,4}$/.test(limit) && Number(limit) <= 10_000)) {
+    io.err(`--limit must be an integer from 1 to 10000, got ${JSON.stringify(limit)}\n`);
     return 2;
   }
   const token = io.env.CAUSEWAY_ADMIN_TOKEN;

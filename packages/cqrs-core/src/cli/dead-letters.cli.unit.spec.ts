@@ -195,6 +195,29 @@ describe('causeway-dead-letters CLI', () => {
     expect((await queue.list()).map((l) => l.id)).toEqual([one]);
   });
 
+  it('refuses a --limit that is not an integer from 1 to 10000 as bad usage (exit 2), before any request', async () => {
+    let requests = 0;
+    for (const limit of ['0', 'abc', '10001', '1.5', '-1', '']) {
+      for (const command of ['list', 'replay', 'purge']) {
+        let err = '';
+        const code = await deadLettersCli([command, '--url', url, '--all', `--limit=${limit}`], {
+          env: { CAUSEWAY_ADMIN_TOKEN: TOKEN },
+          out: () => undefined,
+          err: (t) => (err += t),
+          fetch: async () => {
+            requests++;
+            throw new Error('no request expected');
+          },
+        });
+        expect({ limit, command, code }).toEqual({ limit, command, code: 2 });
+        expect(err).toContain(`--limit must be an integer from 1 to 10000, got "${limit}"`);
+      }
+    }
+    expect(requests).toBe(0);
+    expect((await queue.stats()).total).toBe(2);
+    expect((await run(['list', '--url', url, '--limit', '10000'])).code).toBe(0);
+  });
+
   it('replays or purges everything only with --all; a limit is not a filter', async () => {
     for (const command of ['replay', 'purge']) {
       for (const argv of [[], ['--limit', '1']]) {

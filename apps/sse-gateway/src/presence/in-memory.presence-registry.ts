@@ -12,6 +12,12 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
   readonly ttlMs: number;
   private readonly instances = new Map<string, Map<string, PresenceEntry>>();
   private readonly aliveUntil = new Map<string, number>();
+  /**
+   * The instances a sweep or list visits, as the Redis registry's instances set: a heartbeat or
+   * replace adds one, a sweep that finds it expired or removeInstance removes it; `add` does
+   * not (a swept instance's stream added before its heartbeat is not swept).
+   */
+  private readonly members = new Set<string>();
   /** Per instance, the connection ids a sweep returned and until when that is remembered. */
   private readonly sweptIds = new Map<string, { ids: Set<string>; until: number }>();
   private readonly now: () => number;
@@ -35,6 +41,7 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
     const wasAlive = this.isAlive(serverId);
     if (!wasAlive) this.instances.delete(serverId);
     this.aliveUntil.set(serverId, this.now() + this.ttlMs);
+    this.members.add(serverId);
     return wasAlive;
   }
 
@@ -43,6 +50,7 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
     const after = new Map(entries.map((entry) => [entry.connectionId, { ...entry }]));
     this.instances.set(serverId, after);
     this.aliveUntil.set(serverId, this.now() + this.ttlMs);
+    this.members.add(serverId);
     const swept = this.sweptIds.get(serverId);
     this.sweptIds.delete(serverId);
     const remembered = swept && swept.until > this.now() ? swept.ids : new Set<string>();
@@ -62,11 +70,12 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
   private forget(serverId: string): void {
     this.instances.delete(serverId);
     this.aliveUntil.delete(serverId);
+    this.members.delete(serverId);
   }
 
   async list(): Promise<InstancePresence[]> {
     const result: InstancePresence[] = [];
-    for (const serverId of new Set([...this.instances.keys(), ...this.aliveUntil.keys()])) {
+    for (const serverId of [...this.members]) {
       if (!this.isAlive(serverId)) continue;
       const connections = [...(this.instances.get(serverId)?.values() ?? [])].map((entry) => ({
         ...entry,
@@ -78,7 +87,7 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
 
   async sweep(): Promise<InstancePresence[]> {
     const removed: InstancePresence[] = [];
-    for (const serverId of new Set([...this.instances.keys(), ...this.aliveUntil.keys()])) {
+    for (const serverId of [...this.members]) {
       if (this.isAlive(serverId)) continue;
       const connections = [...(this.instances.get(serverId)?.values() ?? [])];
       this.forget(serverId);

@@ -127,6 +127,24 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       });
     });
 
+    // A sweep forgets the instance until its next heartbeat or replace: an `add` alone (the
+    // instance, back, opened a stream before its beat) does not bring it back to be swept
+    // (Redis: `add` writes the entry only, not the instances set). Every implementation must
+    // agree, or a deployment sees events a test on the in-memory one never showed.
+    it('does not sweep an entry added to a swept instance before its heartbeat', async () => {
+      const presence = await factory({ ttlMs: 200 });
+      const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
+      const c2 = { connectionId: 'c2', userId: 'misty', connectedAt: 2 };
+      await presence.replace('gw-a', [c1]);
+      // Time must pass beyond the TTL: nothing happens that could be awaited instead.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await presence.sweep()).toEqual([{ serverId: 'gw-a', connections: [c1] }]);
+      await presence.add('gw-a', c2);
+      expect(await presence.sweep()).toEqual([]);
+      expect(await presence.list()).toEqual([]);
+      expect(await presence.replace('gw-a', [c1, c2])).toEqual({ dropped: [], swept: [c1] });
+    });
+
     it('keeps an instance alive on replace, as a heartbeat does', async () => {
       const presence = await factory({ ttlMs: hour });
       const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };

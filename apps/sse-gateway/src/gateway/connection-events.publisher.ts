@@ -79,6 +79,10 @@ export class ConnectionEventsPublisher implements ConnectionListener {
     this.established(connection.userId, connection.id);
   }
 
+  /**
+   * GatewayModule calls it through PresenceTracker (`onClosed`), not as the hub's listener: not
+   * for a stream whose presence a sweep took and reported closed already (`expired`).
+   */
   closed(connection: SseConnection, reason: CloseReason): void {
     const data: ConnectionClosedEvent = {
       userId: connection.userId,

@@ -156,6 +156,57 @@ describe('ConnectionEventsPublisher', () => {
 });
 
 describe('GatewayModule shutdown', () => {
+  it('publishes the ConnectionClosed of a stream its client ends, once, while the gateway runs', async () => {
+    // GatewayModule reports a close through the presence tracker (not for a stream a sweep
+    // reported closed already): an ordinary close still gets its event.
+    const serializer = contractsSerializer();
+    const broker = new InMemoryBroker({ serializer });
+    const published: Envelope[] = [];
+    const publisher: Publisher = {
+      publish: async (_topic, messages) => {
+        published.push(...messages);
+      },
+      close: async () => undefined,
+    };
+    @Module({
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: 'sse-gateway',
+          instanceId: 'gw-1',
+          publisher,
+          subscriber: broker.subscriber(),
+          serializer,
+        }),
+        GatewayModule.forRoot({
+          serverId: 'gw-1',
+          tokens: new TokenService({ secret: 'a-test-secret-of-at-least-32-characters' }),
+          notifications: new InMemoryNotificationLog(),
+          positions: new InMemoryTrainerPositions(),
+          groups: new InMemoryGroupMembers(),
+          presence: new InMemoryPresenceRegistry(),
+        }),
+      ],
+    })
+    class TestAppModule {}
+    const app = await NestFactory.create(TestAppModule, { logger: false });
+    await app.init();
+    try {
+      const hub = app.get(SseHub);
+      while (!hub.ready) await sleep(5);
+      const sink = new TestSink();
+      const connection = await hub.open({ userId: 'ash', trainerIds: [] }, sink);
+      sink.hangUp();
+      const closedOf = () => published.filter((e) => e.type === CONNECTION_CLOSED_EVENT);
+      while (closedOf().length === 0) await sleep(5);
+      expect(closedOf().map((e) => e.data)).toEqual([
+        expect.objectContaining({ connectionId: connection.id, reason: 'client' }),
+      ]);
+    } finally {
+      await app.close();
+    }
+    expect(published.filter((e) => e.type === CONNECTION_CLOSED_EVENT)).toHaveLength(1);
+  });
+
   it('publishes the ConnectionClosed of every stream it ends before the bus closes', async () => {
     const serializer = contractsSerializer();
     const broker = new InMemoryBroker({ serializer });

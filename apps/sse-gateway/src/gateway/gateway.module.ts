@@ -227,9 +227,12 @@ export class GatewayModule {
               (message) => logger.warn(message),
               (instance) => events?.expired(instance),
               (entries) => events?.restored(entries),
+              // Through presence: not for a stream a sweep reported closed already.
+              (connection, reason) => events?.closed(connection, reason),
             );
             const listeners: ConnectionListener[] = [presence, streamLog(logger)];
-            if (events) listeners.push(events);
+            if (events)
+              listeners.push({ opened: (c) => events.opened(c), closed: () => undefined });
             const hub: SseHub = new SseHub({
               serverId: options.serverId,
               serverTime: options.serverTime,

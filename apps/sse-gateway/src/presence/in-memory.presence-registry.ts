@@ -33,8 +33,10 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
     connections.set(entry.connectionId, { ...entry });
   }
 
-  async remove(serverId: string, connectionId: string): Promise<void> {
+  async remove(serverId: string, connectionId: string): Promise<boolean> {
     this.instances.get(serverId)?.delete(connectionId);
+    const swept = this.sweptIds.get(serverId);
+    return swept !== undefined && swept.until > this.now() && swept.ids.delete(connectionId);
   }
 
   async heartbeat(serverId: string): Promise<boolean> {

@@ -145,6 +145,25 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       expect(await presence.replace('gw-a', [c1, c2])).toEqual({ dropped: [], swept: [c1] });
     });
 
+    // A stream a sweep reported closed (`instance-expired`) that closes before the instance's
+    // write-back is not to be reported closed again: `remove` says so, once.
+    it('tells remove whether a sweep took the entry since the last replace, once', async () => {
+      const presence = await factory({ ttlMs: 200 });
+      const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
+      const c2 = { connectionId: 'c2', userId: 'misty', connectedAt: 2 };
+      const c3 = { connectionId: 'c3', userId: 'brock', connectedAt: 3 };
+      await presence.replace('gw-a', [c1, c2]);
+      // Time must pass beyond the TTL: nothing happens that could be awaited instead.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await presence.sweep()).toEqual([{ serverId: 'gw-a', connections: [c1, c2] }]);
+      expect(await presence.remove('gw-a', 'c1')).toBe(true);
+      expect(await presence.remove('gw-a', 'c1')).toBe(false);
+      expect(await presence.replace('gw-a', [c2, c3])).toEqual({ dropped: [], swept: [c2] });
+      expect(await presence.remove('gw-a', 'c2')).toBe(false);
+      expect(await presence.remove('gw-a', 'c3')).toBe(false);
+      expect(await presence.list()).toEqual([{ serverId: 'gw-a', connections: [] }]);
+    });
+
     it('keeps an instance alive on replace, as a heartbeat does', async () => {
       const presence = await factory({ ttlMs: hour });
       const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };

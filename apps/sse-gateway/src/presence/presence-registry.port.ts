@@ -26,6 +26,9 @@ export const SWEPT_MEMORY_MS = 600_000;
  *
  * Contract (proved by `describePresenceRegistry` against every implementation):
  * - `add` / `remove` record one connection of an instance; removing an unknown one is harmless.
+ *   `remove` returns true when a `sweep` returned that connection since the instance's last
+ *   `replace` (it was reported closed, `instance-expired`, and is not to be reported closed
+ *   again), and forgets that: the sweep's record no longer holds it.
  * - `heartbeat(serverId)` keeps the instance alive for the registry's TTL; it returns false when
  *   the instance was not alive before the call (first beat, or it expired and its entries were
  *   dropped), so the instance knows to `add` its connections again.
@@ -47,7 +50,7 @@ export const SWEPT_MEMORY_MS = 600_000;
  */
 export interface PresenceRegistry {
   add(serverId: string, entry: PresenceEntry): Promise<void>;
-  remove(serverId: string, connectionId: string): Promise<void>;
+  remove(serverId: string, connectionId: string): Promise<boolean>;
   heartbeat(serverId: string): Promise<boolean>;
   replace(serverId: string, entries: PresenceEntry[]): Promise<ReplacedPresence>;
   removeInstance(serverId: string): Promise<void>;

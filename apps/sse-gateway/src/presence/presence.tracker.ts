@@ -1,4 +1,4 @@
-import { type SseConnection } from '../sse/sse.connection';
+import { type CloseReason, type SseConnection } from '../sse/sse.connection';
 import { type ConnectionListener } from '../sse/sse.hub';
 import {
   type InstancePresence,
@@ -19,6 +19,10 @@ import {
  * reported open again (those still open once it landed, none while stopping): their real close
  * later is then not a second Closed after the first.
  *
+ * A stream's close is handed to `onClosed` (to report it closed) once its entry is removed,
+ * unless a sweep had taken that entry and reported it closed already (the registry's `remove`
+ * says so, or the write-back returned it as swept after it closed), and at once while stopping.
+ *
  * Each beat first sweeps the entries of expired instances (killed gateways, this one's own
  * before a restart included) and hands the ones this instance removed to `onExpired`: the
  * registry gives each to one sweeper only, so their connections are reported closed once.
@@ -31,6 +35,11 @@ export class PresenceTracker implements ConnectionListener {
   /** Closed here (so reported closed already), removal under way or failed. */
   private readonly removing = new Set<string>();
   private readonly unremoved = new Set<string>();
+  /**
+   * Streams a sweep reported closed that closed while the write-back was under way (its answer
+   * listed them as swept): their own close is not reported again.
+   */
+  private readonly reportedClosed = new Set<string>();
   /**
    * The resync under way: adds and removes wait for it. Sent after it, they could land before
    * it (a Redis script sent again after NOSCRIPT goes out one round trip late, and a resync
@@ -46,6 +55,8 @@ export class PresenceTracker implements ConnectionListener {
     private readonly onError: (message: string) => void,
     private readonly onExpired: (instance: InstancePresence) => void = () => undefined,
     private readonly onRestored: (entries: PresenceEntry[]) => void = () => undefined,
+    private readonly onClosed: (connection: SseConnection, reason: CloseReason) => void = () =>
+      undefined,
   ) {}
 
   start(): void {
@@ -62,22 +73,29 @@ export class PresenceTracker implements ConnectionListener {
     });
   }
 
-  closed(connection: SseConnection): void {
-    if (this.stopping) return;
+  closed(connection: SseConnection, reason: CloseReason): void {
+    // Stopping: the instance is removed in one go, and its Closed must be queued before the
+    // shutdown flushes the events.
+    if (this.stopping) return this.onClosed(connection, reason);
     this.removing.add(connection.id);
     this.afterReplace(() => this.registry.remove(this.serverId, connection.id)).then(
-      () => this.removing.delete(connection.id),
+      (swept) => {
+        this.removing.delete(connection.id);
+        if (!this.reportedClosed.delete(connection.id) && !swept) this.onClosed(connection, reason);
+      },
       (error: Error) => {
         this.removing.delete(connection.id);
         this.unremoved.add(connection.id);
         this.resync = true;
         this.onError(`presence remove failed: ${error.message}`);
+        // Whether a sweep reported it is unknown: a second Closed beats none.
+        if (!this.reportedClosed.delete(connection.id)) this.onClosed(connection, reason);
       },
     );
   }
 
   /** `write` now, or once the resync under way has landed (whether it succeeded or not). */
-  private afterReplace(write: () => Promise<void>): Promise<void> {
+  private afterReplace<T>(write: () => Promise<T>): Promise<T> {
     return this.replacing ? this.replacing.then(write, write) : write();
   }
 
@@ -137,11 +155,18 @@ export class PresenceTracker implements ConnectionListener {
     );
     for (const connectionId of gone) this.unremoved.delete(connectionId);
     if (unreported.length > 0) this.onExpired({ serverId: this.serverId, connections: unreported });
-    if (swept.length === 0 || this.stopping) return;
-    // Only the streams still open: `local` was read before the round trip, and one that closed
-    // meanwhile was reported closed since; an Established after that Closed, or after the
-    // Closed of a shutdown ending every stream, would show it open for good.
+    if (swept.length === 0) return;
     const open = new Set([...this.local()].map((connection) => connection.id));
+    // Closed meanwhile (`local` was read before the round trip): their remove waits for this
+    // replace and finds no sweep's record of them (the replace consumed it), yet the sweep
+    // reported them closed.
+    for (const { connectionId } of swept)
+      if (!open.has(connectionId) && this.removing.has(connectionId))
+        this.reportedClosed.add(connectionId);
+    if (this.stopping) return;
+    // Only the streams still open: an Established after the sweep's Closed of one that closed
+    // meanwhile, or after the Closed of a shutdown ending every stream, would show it open for
+    // good.
     const restored = swept.filter(({ connectionId }) => open.has(connectionId));
     if (restored.length > 0) this.onRestored(restored);
   }

@@ -15,7 +15,7 @@ class UnreachableRegistry extends InMemoryPresenceRegistry {
     if (this.down) throw new Error('connect ECONNREFUSED');
     return super.add(serverId, entry);
   }
-  override async remove(serverId: string, connectionId: string): Promise<void> {
+  override async remove(serverId: string, connectionId: string): Promise<boolean> {
     if (this.down) throw new Error('connect ECONNREFUSED');
     return super.remove(serverId, connectionId);
   }
@@ -163,7 +163,7 @@ describe('PresenceTracker', () => {
     // Redis is away for less than the TTL; b closes meanwhile (its ConnectionClosed was sent).
     registry.down = true;
     local.splice(1, 1);
-    tracker.closed(b);
+    tracker.closed(b, 'client');
     const c = connection('c', 'brock', 3);
     local.push(c);
     tracker.opened(c);
@@ -190,7 +190,7 @@ describe('PresenceTracker', () => {
     tracker.start(); // the first beat replaces the entries with [a, b]: it lands 100 ms later
     await new Promise((resolve) => setTimeout(resolve, 20));
     local.splice(1, 1);
-    tracker.closed(b);
+    tracker.closed(b, 'client');
     const c = connection('c', 'brock', 3);
     local.push(c);
     tracker.opened(c);
@@ -261,6 +261,7 @@ describe('PresenceTracker', () => {
     let skew = 0;
     const registry = new HeldRegistry({ ttlMs: 300, now: () => Date.now() + skew });
     const restored: PresenceEntry[] = [];
+    const closed: string[] = [];
     const tracker = new PresenceTracker(
       registry,
       'gw-1',
@@ -268,6 +269,7 @@ describe('PresenceTracker', () => {
       () => undefined,
       () => undefined,
       (entries) => restored.push(...entries),
+      (connection, reason) => closed.push(`${connection.id} ${reason}`),
     );
     trackers.push(tracker);
     tracker.start();
@@ -279,8 +281,77 @@ describe('PresenceTracker', () => {
     skew = 1_000;
     await registry.sweep();
     await registry.replaces.waiting;
-    return { registry, tracker, restored };
+    return { registry, tracker, restored, closed };
   }
+
+  it('does not report closed again a swept stream that closed while the replace was under way', async () => {
+    // A review (session 41): the sweep reported it closed (`instance-expired`); its own close,
+    // before the write-back, sent a second ConnectionClosed.
+    const a = connection('a', 'ash', 1);
+    const b = connection('b', 'misty', 2);
+    const local = new Set([a, b]);
+    const { registry, tracker, restored, closed } = await sweptWhileReplaceHeld(local);
+    local.delete(a);
+    tracker.closed(a, 'client');
+    registry.replaces.letGo();
+    await until(async () => (await ids(registry, 'gw-1')).join() === 'b', 'a to be removed');
+    expect(restored).toEqual([{ connectionId: 'b', userId: 'misty', connectedAt: 2 }]);
+    // b, reported open again, is reported closed at its own close.
+    local.delete(b);
+    tracker.closed(b, 'client');
+    await until(async () => closed.length > 0, 'the close of b to be reported');
+    expect(closed).toEqual(['b client']);
+  });
+
+  it('does not report closed again a stream that a sweep took and that closed before the write-back', async () => {
+    // A review (session 41): another instance swept this one's entries (a pause past the TTL)
+    // and reported them closed; a stream closing before this instance's next beat wrote them
+    // back got a second ConnectionClosed.
+    let skew = 0;
+    const registry = new HeldRegistry({ ttlMs: 300, now: () => Date.now() + skew });
+    const a = connection('a', 'ash', 1);
+    const b = connection('b', 'misty', 2);
+    const c = connection('c', 'brock', 3);
+    const local = new Set([a, b, c]);
+    const events: string[] = [];
+    const tracker = new PresenceTracker(
+      registry,
+      'gw-1',
+      () => local,
+      () => undefined,
+      () => undefined,
+      (entries) => events.push(...entries.map((entry) => `open ${entry.connectionId}`)),
+      (connection, reason) => events.push(`closed ${connection.id} ${reason}`),
+    );
+    trackers.push(tracker);
+    tracker.start();
+    await until(async () => (await ids(registry, 'gw-1')).join() === 'a,b,c', 'the first beat');
+    // c closes while the instance is alive: reported closed once, by the tracker.
+    local.delete(c);
+    tracker.closed(c, 'client');
+    await until(async () => (await ids(registry, 'gw-1')).join() === 'a,b', 'c to be removed');
+    // The pause: a beat is held in its sweep; another instance sweeps gw-1's streams.
+    registry.sweeps.hold();
+    await registry.sweeps.waiting;
+    skew = 1_000;
+    const swept = await InMemoryPresenceRegistry.prototype.sweep.call(registry);
+    for (const entry of swept.flatMap((instance) => instance.connections))
+      events.push(`closed ${entry.connectionId} instance-expired`);
+    local.delete(a);
+    tracker.closed(a, 'client');
+    registry.sweeps.letGo();
+    await until(async () => events.includes('open b'), 'b to be reported open again');
+    local.delete(b);
+    tracker.closed(b, 'timeout');
+    await until(async () => events.includes('closed b timeout'), 'the close of b');
+    expect(events).toEqual([
+      'closed c client',
+      'closed a instance-expired',
+      'closed b instance-expired',
+      'open b',
+      'closed b timeout',
+    ]);
+  });
 
   it('does not report open again a swept stream that closed while the replace was under way', async () => {
     // A review (session 41): the replace read the local streams before its round trip; one that
@@ -291,7 +362,7 @@ describe('PresenceTracker', () => {
     const local = new Set([a, b]);
     const { registry, tracker, restored } = await sweptWhileReplaceHeld(local);
     local.delete(a);
-    tracker.closed(a);
+    tracker.closed(a, 'client');
     registry.replaces.letGo();
     await until(async () => restored.length > 0, 'the open stream to be reported open again');
     expect(restored).toEqual([{ connectionId: 'b', userId: 'misty', connectedAt: 2 }]);

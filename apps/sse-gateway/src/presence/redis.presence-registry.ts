@@ -34,6 +34,12 @@ end
 redis.call('SREM', KEYS[3], ARGV[1])
 return entries`);
 
+// KEYS as SWEEP's; ARGV[1] = connectionId → 1 if a sweep had taken it (the swept hash held it,
+// and no longer does), else 0.
+const REMOVE = new RedisScript(`
+redis.call('HDEL', KEYS[2], ARGV[1])
+return redis.call('HDEL', KEYS[4], ARGV[1])`);
+
 // KEYS as SWEEP's; ARGV[1] = ttl ms, ARGV[2] = serverId, then connectionId, value pairs →
 // { the instance's former entries that are not among the new ones (flat field, value list),
 // the ids of the new ones a sweep returned (the swept hash, then deleted) }.
@@ -85,8 +91,9 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     await this.client.hset(this.connectionsKey(serverId), entry.connectionId, value(entry));
   }
 
-  async remove(serverId: string, connectionId: string): Promise<void> {
-    await this.client.hdel(this.connectionsKey(serverId), connectionId);
+  async remove(serverId: string, connectionId: string): Promise<boolean> {
+    const swept = await REMOVE.run(this.client, this.keysOf(serverId), [connectionId]);
+    return Number(swept) === 1;
   }
 
   async heartbeat(serverId: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Module } from '@nestjs/common';
+import { type INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
   CONNECTION_CLOSED_EVENT,
@@ -62,6 +62,37 @@ function hubWith(events: ConnectionEventsPublisher): SseHub {
 
 const connectionIdOf = (envelope: Envelope) =>
   (envelope.data as { connectionId: string }).connectionId;
+
+/** The gateway app over an in-memory bus, publishing its connection events through `publisher`. */
+async function gatewayApp(
+  publisher: Publisher,
+  broker: InMemoryBroker,
+  serializer: ReturnType<typeof contractsSerializer>,
+): Promise<INestApplication> {
+  @Module({
+    imports: [
+      CqrsCoreModule.forRoot({
+        service: 'sse-gateway',
+        instanceId: 'gw-1',
+        publisher,
+        subscriber: broker.subscriber(),
+        serializer,
+      }),
+      GatewayModule.forRoot({
+        serverId: 'gw-1',
+        tokens: new TokenService({ secret: 'a-test-secret-of-at-least-32-characters' }),
+        notifications: new InMemoryNotificationLog(),
+        positions: new InMemoryTrainerPositions(),
+        groups: new InMemoryGroupMembers(),
+        presence: new InMemoryPresenceRegistry(),
+      }),
+    ],
+  })
+  class TestAppModule {}
+  const app = await NestFactory.create(TestAppModule, { logger: false });
+  await app.init();
+  return app;
+}
 
 describe('ConnectionEventsPublisher', () => {
   it('publishes a ConnectionClosed for every stream a shutdown ends, with a healthy bus', async () => {
@@ -168,28 +199,7 @@ describe('GatewayModule shutdown', () => {
       },
       close: async () => undefined,
     };
-    @Module({
-      imports: [
-        CqrsCoreModule.forRoot({
-          service: 'sse-gateway',
-          instanceId: 'gw-1',
-          publisher,
-          subscriber: broker.subscriber(),
-          serializer,
-        }),
-        GatewayModule.forRoot({
-          serverId: 'gw-1',
-          tokens: new TokenService({ secret: 'a-test-secret-of-at-least-32-characters' }),
-          notifications: new InMemoryNotificationLog(),
-          positions: new InMemoryTrainerPositions(),
-          groups: new InMemoryGroupMembers(),
-          presence: new InMemoryPresenceRegistry(),
-        }),
-      ],
-    })
-    class TestAppModule {}
-    const app = await NestFactory.create(TestAppModule, { logger: false });
-    await app.init();
+    const app = await gatewayApp(publisher, broker, serializer);
     try {
       const hub = app.get(SseHub);
       while (!hub.ready) await sleep(5);
@@ -223,28 +233,7 @@ describe('GatewayModule shutdown', () => {
         closed = true;
       },
     };
-    @Module({
-      imports: [
-        CqrsCoreModule.forRoot({
-          service: 'sse-gateway',
-          instanceId: 'gw-1',
-          publisher,
-          subscriber: broker.subscriber(),
-          serializer,
-        }),
-        GatewayModule.forRoot({
-          serverId: 'gw-1',
-          tokens: new TokenService({ secret: 'a-test-secret-of-at-least-32-characters' }),
-          notifications: new InMemoryNotificationLog(),
-          positions: new InMemoryTrainerPositions(),
-          groups: new InMemoryGroupMembers(),
-          presence: new InMemoryPresenceRegistry(),
-        }),
-      ],
-    })
-    class TestAppModule {}
-    const app = await NestFactory.create(TestAppModule, { logger: false });
-    await app.init();
+    const app = await gatewayApp(publisher, broker, serializer);
     const hub = app.get(SseHub);
     while (!hub.ready) await sleep(5);
     for (let i = 0; i < 3_000; i++)

@@ -28,7 +28,14 @@ const SUITES: Record<string, (servers: Servers) => Promise<Report>> = {
 const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_MS ?? 20 * 60_000);
 
 async function main(): Promise<void> {
-  const names = process.argv.slice(2).filter((arg) => arg !== '--');
+  const args = process.argv.slice(2).filter((arg) => arg !== '--');
+  // `--list` (the package's test script, so CI runs it): every suite's module — and what it
+  // pulls from the apps and packages' sources — loaded under tsx; the suites' names printed.
+  if (args.includes('--list')) {
+    process.stdout.write(`${Object.keys(SUITES).join('\n')}\n`);
+    return;
+  }
+  const names = args;
   const unknown = names.filter((name) => !(name in SUITES));
   if (unknown.length > 0) {
     process.stderr.write(

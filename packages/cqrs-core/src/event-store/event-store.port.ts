@@ -154,7 +154,11 @@ export interface StreamInfo {
   state: 'active' | 'soft-deleted' | 'tombstoned' | 'missing';
 }
 
-/** Each part may be left out; a policy with none of them removes nothing. */
+/**
+ * Each part may be left out; a policy with none of them removes nothing. `maxAgeMs` and
+ * `maxCount` together remove what either would remove alone (each stream is cut after the
+ * larger of the two prefixes); `maxPosition` then holds that cut back.
+ */
 export interface RetentionPolicy {
   /**
    * Remove events older than this many milliseconds (by metadata.timestamp): the oldest run of

@@ -306,6 +306,31 @@ export function lifecycleScenarios(context: EventStoreConformanceContext): void 
     await expect(store().applyRetention({ maxCount: 2, streamPrefix: prefix })).resolves.toBe(0);
   });
 
+  it('applies maximum age and maximum count together: each stream loses the larger of the two cuts', async () => {
+    const prefix = uniqueName('retention-both') + '/';
+    const old = new Date(Date.now() - 2 * DAY_MS).toISOString();
+    const young = new Date().toISOString();
+    const stamped = (stamps: string[]) =>
+      stamps.map((timestamp, i) => event('Both', i + 1, { timestamp }));
+    // Age cuts more here (4 old events, count keeps 3 of 6), count cuts more there (1 old of 6).
+    const byAge = prefix + 'by-age';
+    const byCount = prefix + 'by-count';
+    await store().append(byAge, stamped([old, old, old, old, young, young]), {
+      expectedVersion: 'no-stream',
+    });
+    await store().append(byCount, stamped([old, young, young, young, young, young]), {
+      expectedVersion: 'no-stream',
+    });
+    await expect(
+      store().applyRetention({ maxAgeMs: DAY_MS, maxCount: 3, streamPrefix: prefix }),
+    ).resolves.toBe(4 + 3);
+    expect(versions(await store().readStream(byAge))).toEqual([5, 6]);
+    expect(versions(await store().readStream(byCount))).toEqual([4, 5, 6]);
+    await expect(
+      store().applyRetention({ maxAgeMs: DAY_MS, maxCount: 3, streamPrefix: prefix }),
+    ).resolves.toBe(0);
+  });
+
   it('keeps the events after maxPosition, which readers have not got to, whatever else retention says', async () => {
     const prefix = uniqueName('retention-read') + '/';
     const [a, b] = [prefix + 'a', prefix + 'b'];

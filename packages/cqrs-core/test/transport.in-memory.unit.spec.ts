@@ -111,3 +111,23 @@ it('delivers a poison message again when onPoison rejects (its dead-letter store
   expect(handled).toEqual([1]);
   await broker.close();
 });
+
+it('shares maxInFlight between the topics of a subscription in turn: a busy topic does not starve the others', async () => {
+  const broker = new InMemoryBroker({ serializer: conformanceSerializer() });
+  const order: string[] = [];
+  await broker
+    .subscriber()
+    .subscribe(['busy', 'quiet'], { group: 'g', consumer: 'c', maxInFlight: 1 }, async (d) => {
+      order.push(`${d.topic}${(d.envelope.data as { n: number }).n}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    });
+  await broker.publish(
+    'busy',
+    Array.from({ length: 10 }, (_, i) => conformanceMessage(i, `k${i}`)),
+  );
+  await broker.publish('quiet', [conformanceMessage(0, 'q')]);
+  while (order.length < 11) await new Promise((resolve) => setTimeout(resolve, 5));
+  // The quiet topic's message is next once the busy topic's delivery in flight settled.
+  expect(order.slice(0, 2)).toEqual(['busy0', 'quiet0']);
+  await broker.close();
+});

@@ -247,6 +247,33 @@ export function describeTransportConformance(
       expect([...seen].sort()).toEqual(['x1', 'x2', 'x3', 'y1', 'y2', 'y3']);
     });
 
+    it('bounds the deliveries in flight by maxInFlight across all topics of one subscription', async () => {
+      // An event handler of several types subscribes their topics at once, and a handler that
+      // is not safe to run twice at once asks for maxInFlight: 1.
+      const topics = [topic('bound1'), topic('bound2'), topic('bound3')];
+      let running = 0;
+      let most = 0;
+      let handled = 0;
+      await subscriber().subscribe(
+        topics,
+        { group: 'g', consumer: 'c1', maxInFlight: 1 },
+        async () => {
+          running++;
+          most = Math.max(most, running);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          running--;
+          handled++;
+        },
+      );
+      for (const [i, t] of topics.entries())
+        await transport.publisher.publish(t, [
+          conformanceMessage(2 * i, `k${2 * i}`),
+          conformanceMessage(2 * i + 1, `k${2 * i + 1}`),
+        ]);
+      await eventually(() => handled === 6, timeout, 'the messages of the three topics');
+      expect(most).toBe(1);
+    });
+
     it('redelivers a message whose handler failed, with a higher attempt number', async () => {
       const t = topic('nack');
       const attempts: number[] = [];

@@ -59,8 +59,8 @@ export interface SubscribeOptions {
   /** This consumer's name within the group, unique per process (e.g. the instance id). */
   consumer: string;
   /**
-   * Maximum deliveries in flight for this subscription (back-pressure): a positive integer,
-   * default 16. On Kafka it is the number of partitions handled at once: a partition's messages
+   * Maximum deliveries in flight for this subscription (back-pressure), all its topics
+   * together: a positive integer, default 16. On Kafka it is the number of partitions handled at once: a partition's messages
    * run one after another, so a message being retried holds back the later messages of its
    * partition, whatever their key (Redis Streams and in-memory hold back only its key).
    */

@@ -66,12 +66,24 @@ interface Pending {
   availableAt: number;
 }
 
+/**
+ * The deliveries one subscribe() call may have in flight, shared by its consumers (one per
+ * topic): `maxInFlight` bounds the subscription, as on Redis Streams and Kafka — counted per
+ * topic, a handler of three topics with `maxInFlight: 1` ran three at once.
+ */
+interface Slots {
+  readonly max: number;
+  used: number;
+  /** The groups of its consumers, in subscribe order: a freed slot is offered round them. */
+  readonly groups: Group[];
+}
+
 interface Consumer {
   readonly name: string;
   /** SubscribeOptions.replayFor, for its poison. */
   readonly replayFor?: string;
   readonly handler: DeliveryHandler;
-  readonly maxInFlight: number;
+  readonly slots: Slots;
   readonly owner: InMemorySubscriber;
   inFlight: Set<Pending>;
   closed: boolean;
@@ -115,7 +127,7 @@ class Group {
   nextConsumer(): Consumer | undefined {
     for (let i = 0; i < this.consumers.length; i++) {
       const consumer = this.consumers[(this.turn + i) % this.consumers.length]!;
-      if (!consumer.closed && consumer.inFlight.size < consumer.maxInFlight) {
+      if (!consumer.closed && consumer.slots.used < consumer.slots.max) {
         this.turn = (this.turn + i + 1) % this.consumers.length;
         return consumer;
       }
@@ -233,6 +245,7 @@ export class InMemoryBroker implements Publisher {
     options: SubscribeOptions,
     handler: DeliveryHandler,
     owner: InMemorySubscriber,
+    slots: Slots,
   ): Consumer {
     const key = `${topic}\u0000${options.group}`;
     let group = this.groups.get(key);
@@ -247,12 +260,13 @@ export class InMemoryBroker implements Publisher {
       name: options.consumer,
       ...(options.replayFor && { replayFor: options.replayFor }),
       handler,
-      maxInFlight: options.maxInFlight ?? 16,
+      slots,
       owner,
       inFlight: new Set(),
       closed: false,
     };
     group.consumers.push(consumer);
+    slots.groups.push(group);
     this.pump(group);
     return consumer;
   }
@@ -271,6 +285,7 @@ export class InMemoryBroker implements Publisher {
           pending.availableAt = 0;
           group.enqueue(pending);
         }
+        consumer.slots.used -= consumer.inFlight.size;
         consumer.inFlight.clear();
       }
       this.pump(group);
@@ -293,6 +308,7 @@ export class InMemoryBroker implements Publisher {
       const [pending] = group.lanes[lane].splice(positions.get(lane)!, 1) as [Pending];
       group.busyKeys.add(pending.entry.key);
       consumer.inFlight.add(pending);
+      consumer.slots.used++;
       void this.deliver(group, consumer, pending);
     }
     this.scheduleRedelivery(group, now);
@@ -340,6 +356,7 @@ export class InMemoryBroker implements Publisher {
     }
     // A killed consumer's deliveries were already handed back: its late result is ignored.
     if (!consumer.inFlight.delete(pending)) return;
+    consumer.slots.used--;
     group.busyKeys.delete(pending.entry.key);
     if (outcome === 'nack') {
       pending.attempt += 1;
@@ -347,7 +364,11 @@ export class InMemoryBroker implements Publisher {
       group.enqueue(pending);
     }
     consumer.owner.settled();
-    this.pump(group);
+    // The freed slot is offered to the subscription's other topics first, going round them:
+    // otherwise a busy topic would take every slot it frees and starve the others.
+    const { groups } = consumer.slots;
+    const at = groups.indexOf(group);
+    for (let i = 1; i <= groups.length; i++) this.pump(groups[(at + i) % groups.length]!);
   }
 
   private logOf(topic: string): Entry[] {
@@ -384,7 +405,10 @@ export class InMemorySubscriber implements Subscriber {
     if (this.closed) throw new TransportClosedError('InMemorySubscriber');
     if (this.broker.isClosed) throw new TransportClosedError('InMemoryBroker');
     checkSubscribeOptions('InMemorySubscriber.subscribe', topics, options);
-    const attached = topics.map((topic) => this.broker.attach(topic, options, handler, this));
+    const slots: Slots = { max: options.maxInFlight ?? 16, used: 0, groups: [] };
+    const attached = topics.map((topic) =>
+      this.broker.attach(topic, options, handler, this, slots),
+    );
     for (const consumer of attached) this.consumers.add(consumer);
     return { close: () => this.release(attached) };
   }

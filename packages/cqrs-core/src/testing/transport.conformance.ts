@@ -3,6 +3,10 @@ import { z } from 'zod';
 import { type Envelope, type Priority } from '../messages/envelope';
 import { MessageTooLargeError } from '../messages/message.errors';
 import { TransportClosedError } from '../transport/transport.errors';
+import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { deadLetter } from '../middleware/dead-letter.middleware';
+import { retry } from '../middleware/retry.middleware';
+import { Router } from '../router/router';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import {
   type Delivery,
@@ -284,6 +288,60 @@ export function describeTransportConformance(
       await transport.publisher.publish(t, [conformanceMessage(1)]);
       await eventually(() => attempts.length === 3, timeout, 'three attempts');
       expect(attempts).toEqual([1, 2, 3]);
+    });
+
+    it('dead-letters a message after its last attempt, with the reason, and its key flows on; a replay is handled once, attempts reset', async () => {
+      const t = topic('dead');
+      const queue = new InMemoryDeadLetterQueue();
+      let failing = true;
+      const seen: string[] = [];
+      const router = new Router({
+        subscriber: subscriber(),
+        service: 'conf',
+        instanceId: 'i1',
+        onHandlerError: () => undefined,
+      })
+        .use(
+          deadLetter({ queue, onDeadLetter: () => undefined }),
+          retry({ maxAttempts: 3, initialDelayMs: 1, jitter: 0 }),
+        )
+        .addHandler({
+          name: 'dead',
+          topics: [t],
+          handle: async (d) => {
+            seen.push(`${n(d)}@${d.attempt}`);
+            if (n(d) === 1 && failing) throw new Error('boom', { cause: new Error('the cause') });
+          },
+        });
+      try {
+        await router.run();
+        await transport.publisher.publish(
+          t,
+          [1, 2].map((i) => conformanceMessage(i, 'same')),
+        );
+        await eventually(() => seen.includes('2@1'), timeout, 'the next message of the key');
+        expect(seen).toEqual(['1@1', '1@1', '1@1', '2@1']); // three attempts in process
+        const [letter, ...others] = await queue.list({});
+        expect(others).toEqual([]);
+        expect(letter).toMatchObject({
+          originalTopic: t,
+          group: 'conf.dead',
+          handler: 'dead',
+          reason: 'boom',
+          attempts: 3,
+        });
+        expect(letter!.stack).toContain('Caused by: Error: the cause');
+        failing = false;
+        seen.length = 0;
+        const replay = await queue.replay({}, transport.publisher);
+        expect(replay).toMatchObject({ replayed: 1, failures: 0 });
+        await eventually(() => seen.length === 1, timeout, 'the replay');
+        await new Promise((resolve) => setTimeout(resolve, 200)); // nothing more comes
+        expect(seen).toEqual(['1@1']);
+        expect(await queue.list({})).toEqual([]);
+      } finally {
+        await router.close();
+      }
     });
 
     it('after a failed delivery, delivers it again and then the later messages of its key, with no other traffic', async () => {

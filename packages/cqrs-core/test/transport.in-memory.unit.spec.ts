@@ -131,3 +131,33 @@ it('shares maxInFlight between the topics of a subscription in turn: a busy topi
   expect(order.slice(0, 2)).toEqual(['busy0', 'quiet0']);
   await broker.close();
 });
+
+it('refuses a redelivery delay or close timeout that is not a number of milliseconds, naming it', async () => {
+  const serializer = conformanceSerializer();
+  // NaN (a `Number(env)` of nothing): a failed message's redelivery time was NaN, never reached,
+  // so it was never delivered again and the later messages of its key waited for ever.
+  expect(() => new InMemoryBroker({ serializer, redeliveryDelayMs: NaN })).toThrow(
+    new TypeError(
+      'InMemoryBroker: options.redeliveryDelayMs must be a non-negative number of milliseconds up to 2147483647, got NaN',
+    ),
+  );
+  expect(
+    () => new InMemoryBroker({ serializer, redeliveryDelayMs: '50' as unknown as number }),
+  ).toThrow(/options\.redeliveryDelayMs must be .*, got "50"/);
+  const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 0 });
+  expect(() => broker.subscriber({ closeTimeoutMs: -1 })).toThrow(
+    /InMemorySubscriber: options\.closeTimeoutMs must be a non-negative number of milliseconds/,
+  );
+  // What is accepted still works: a failed message comes back.
+  const attempts: number[] = [];
+  await broker
+    .subscriber({ closeTimeoutMs: 0 })
+    .subscribe(['t'], { group: 'g', consumer: 'c' }, async (d) => {
+      attempts.push(d.attempt);
+      if (d.attempt === 1) throw new Error('transient');
+    });
+  await broker.publish('t', [conformanceMessage(1)]);
+  while (attempts.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(attempts).toEqual([1, 2]);
+  await broker.close();
+});

@@ -5,6 +5,7 @@ import {
   type SubscriptionHandle,
 } from '../transport/transport.port';
 import { checkSubscribeOptions } from '../transport/subscribe-options.check';
+import { checkTimings } from '../transport/timing-options.check';
 import { type HealthProbe } from '../health/health-probe.port';
 import { type KafkaClient } from './kafka.connection';
 import { KafkaTransportClosedError } from './kafka.errors';
@@ -35,10 +36,19 @@ export class KafkaSubscriber implements Subscriber {
   private readonly topics: KafkaTopics;
   private closed = false;
 
+  /**
+   * @throws TypeError naming `redeliveryDelayMs` or `closeTimeoutMs` when it is not a
+   *   non-negative number of milliseconds (checkTimings): NaN fired at once (a close that
+   *   abandoned its handlers, a failed message fetched again without a pause)
+   */
   constructor(
     private readonly client: KafkaClient,
     private readonly options: KafkaSubscriberOptions,
   ) {
+    checkTimings('KafkaSubscriber', options as unknown as Record<string, unknown>, {
+      redeliveryDelayMs: { zero: true, timer: true },
+      closeTimeoutMs: { zero: true, timer: true },
+    });
     this.topics = new KafkaTopics(client.admin, options);
     registerKafkaCodecs(); // also for a KafkaClient built without kafkaConnection()
   }

@@ -3,6 +3,8 @@ import type Redis from 'ioredis';
 import { type Registry } from 'prom-client';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { type PoisonMessage, type TransportFeatures } from '../transport/transport.port';
+import { shownValue } from '../config/shown-value';
+import { checkTimings, type TimingRule } from '../transport/timing-options.check';
 
 /** Entries of a partition a consumer took over from a previous owner (or an earlier self). */
 export interface PendingAdoption {
@@ -172,7 +174,40 @@ export interface SubscriptionTiming {
   readonly stuckAfterMs: number;
 }
 
+/** The subscriber's timing settings and what each may be (checkTimings). */
+const TIMING_RULES: Readonly<Record<string, TimingRule>> = {
+  redeliveryDelayMs: { zero: true, timer: true },
+  blockMs: { timer: true },
+  heartbeatMs: { timer: true },
+  leaseTtlMs: { timer: true },
+  memberTtlMs: {},
+  claimIdleMs: { zero: true },
+  consumerIdleMs: {},
+  fanOutGroupIdleMs: { infinite: true },
+  joinTimeoutMs: { zero: true, timer: true },
+  closeTimeoutMs: { zero: true, timer: true },
+  stuckAfterMs: {},
+};
+
+/**
+ * The subscriber's timing with its defaults.
+ * @throws TypeError naming a timing setting that is not a number of milliseconds it can use
+ *   (checkTimings), or `prefetch` when it is not a positive integer
+ * @throws RangeError when `leaseTtlMs` is below 2 × `heartbeatMs`
+ */
 export function subscriptionTiming(options: RedisStreamsSubscriberOptions): SubscriptionTiming {
+  checkTimings(
+    'RedisStreamsSubscriber',
+    options as unknown as Record<string, unknown>,
+    TIMING_RULES,
+  );
+  if (
+    options.prefetch !== undefined &&
+    !(Number.isSafeInteger(options.prefetch) && options.prefetch > 0)
+  )
+    throw new TypeError(
+      `RedisStreamsSubscriber: options.prefetch must be a positive integer, got ${shownValue(options.prefetch)}`,
+    );
   const leaseTtlMs = options.leaseTtlMs ?? 10_000;
   const heartbeatMs = options.heartbeatMs ?? 1_000;
   if (leaseTtlMs < heartbeatMs * 2) {

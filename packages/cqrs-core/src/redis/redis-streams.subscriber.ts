@@ -53,7 +53,11 @@ export class RedisStreamsSubscriber implements Subscriber {
   private command: Redis | undefined;
   private closed = false;
 
-  /** @throws TypeError naming `client` or `serializer` when it is missing */
+  /**
+   * @throws TypeError naming `client` or `serializer` when it is missing, or a timing setting
+   *   (`redeliveryDelayMs`, `heartbeatMs`, …) or `prefetch` it cannot use (subscriptionTiming)
+   * @throws RangeError when `leaseTtlMs` is below 2 × `heartbeatMs`
+   */
   constructor(private readonly options: RedisStreamsSubscriberOptions) {
     for (const name of ['client', 'serializer'] as const) {
       if (!options?.[name]) {

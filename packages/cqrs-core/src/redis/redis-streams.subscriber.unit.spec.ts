@@ -91,6 +91,42 @@ describe('RedisStreamsSubscriber', () => {
     );
   });
 
+  it('refuses timing settings it cannot use, naming them, before opening a connection', () => {
+    const client = new Redis({ lazyConnect: true });
+    const timing = (settings: Record<string, unknown>) => () =>
+      subscriptionTiming({ client, serializer, ...settings } as RedisStreamsSubscriberOptions);
+    // NaN (a `Number(env)` of nothing): a failed entry's redelivery time was NaN, never reached,
+    // so it never ran again and the later entries of its key waited for ever.
+    expect(timing({ redeliveryDelayMs: NaN })).toThrow(
+      new TypeError(
+        'RedisStreamsSubscriber: options.redeliveryDelayMs must be a non-negative number of milliseconds up to 2147483647, got NaN',
+      ),
+    );
+    expect(timing({ heartbeatMs: '1000' })).toThrow(
+      /options\.heartbeatMs must be a positive number of milliseconds up to 2147483647, got "1000"/,
+    );
+    expect(timing({ blockMs: 0 })).toThrow(/options\.blockMs must be a positive number/);
+    expect(timing({ claimIdleMs: -1 })).toThrow(/options\.claimIdleMs must be a non-negative/);
+    expect(timing({ closeTimeoutMs: Infinity })).toThrow(/options\.closeTimeoutMs/);
+    expect(timing({ prefetch: 1.5 })).toThrow(
+      new TypeError('RedisStreamsSubscriber: options.prefetch must be a positive integer, got 1.5'),
+    );
+    // Each of them is refused by the constructor, before a connection is duplicated.
+    expect(() => new RedisStreamsSubscriber({ client, serializer, stuckAfterMs: NaN })).toThrow(
+      /options\.stuckAfterMs/,
+    );
+    // What they may be: 0 where it means "no delay", Infinity where it means "keep".
+    expect(
+      timing({
+        redeliveryDelayMs: 0,
+        claimIdleMs: 0,
+        closeTimeoutMs: 0,
+        fanOutGroupIdleMs: Infinity,
+      }),
+    ).not.toThrow();
+    client.disconnect();
+  });
+
   it('recognises NOGROUP, also inside a script error', () => {
     expect(isMissingGroup(new Error("NOGROUP No such key 's' or consumer group 'g'"))).toBe(true);
     expect(

@@ -16,6 +16,7 @@ import { decodeFromWire, encodeForWire, UndecodableMessageError } from '../wire.
 import { warnOfPoison } from '../poison.warning';
 import { checkSubscribeOptions } from '../subscribe-options.check';
 import { TransportClosedError } from '../transport.errors';
+import { checkTimings } from '../timing-options.check';
 import { LANES, LaneScheduler, laneOf } from './priority.lanes';
 
 export interface InMemoryBrokerOptions {
@@ -166,7 +167,15 @@ export class InMemoryBroker implements Publisher {
   private seq = 0;
   private closed = false;
 
-  constructor(private readonly options: InMemoryBrokerOptions) {}
+  /**
+   * @throws TypeError naming `redeliveryDelayMs` when it is not a non-negative number of
+   *   milliseconds (checkTimings)
+   */
+  constructor(private readonly options: InMemoryBrokerOptions) {
+    checkTimings('InMemoryBroker', options as unknown as Record<string, unknown>, {
+      redeliveryDelayMs: { zero: true, timer: true },
+    });
+  }
 
   /** Whether its serializer decodes `type` (see Subscriber.decodes). */
   decodes(type: string): boolean {
@@ -394,6 +403,9 @@ export class InMemorySubscriber implements Subscriber {
     private readonly broker: InMemoryBroker,
     options: InMemorySubscriberOptions = {},
   ) {
+    checkTimings('InMemorySubscriber', options as Record<string, unknown>, {
+      closeTimeoutMs: { zero: true, timer: true },
+    });
     this.closeTimeoutMs = options.closeTimeoutMs ?? 25_000;
   }
 

@@ -1,3 +1,5 @@
+import { shownValue } from '../config/shown-value';
+
 /** Causes followed at most (a longer chain is cut, saying so). */
 const MAX_CAUSES = 10;
 
@@ -60,4 +62,12 @@ export function causesInOneLine(error: unknown): string {
       return `; caused by ${text}`;
     })
     .join('');
+}
+
+/**
+ * What a thrown non-Error says, for a message: a string as it is, an object as JSON (its fields
+ * are all it says; `String()` gave "[object Object]").
+ */
+export function shownThrown(thrown: unknown): string {
+  return typeof thrown === 'object' && thrown !== null ? shownValue(thrown) : String(thrown);
 }

@@ -1,9 +1,10 @@
+import { shownThrown } from '../messages/error.causes';
 import { type Middleware } from '../router/handler';
 
 /** A handler threw something that is not an Error (a string, undefined, …). */
 export class NonErrorThrownError extends Error {
   constructor(readonly thrown: unknown) {
-    super(`handler threw a non-error: ${String(thrown)}`);
+    super(`handler threw a non-error: ${shownThrown(thrown)}`);
     this.name = 'NonErrorThrownError';
   }
 }

@@ -1,5 +1,5 @@
 import { type Delivery } from '../transport/transport.port';
-import { causesInOneLine } from '../messages/error.causes';
+import { causesInOneLine, shownThrown } from '../messages/error.causes';
 import { DeferredError } from './handler.errors';
 import { throttledWarning } from './throttled.warning';
 
@@ -30,7 +30,7 @@ export function warnOfHandlerFailures(): (failure: HandlerFailure) => void {
     const { envelope } = delivery;
     // With its causes: a wrapper's message rarely says what went wrong underneath.
     const reason =
-      (error instanceof Error ? `${error.name}: ${error.message}` : String(error)) +
+      (error instanceof Error ? `${error.name}: ${error.message}` : shownThrown(error)) +
       causesInOneLine(error);
     warn(
       handler,

@@ -18,6 +18,7 @@ import {
 } from '../transport/transport.port';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { deadLetter } from '../middleware/dead-letter.middleware';
+import { recoverer } from '../middleware/recoverer.middleware';
 import { poisonToDeadLetters } from '../dead-letters/poison.dead-letters';
 import { encodeForWire } from '../transport/wire.codec';
 import { DeferredError, PermanentError } from './handler.errors';
@@ -447,6 +448,46 @@ describe('Router', () => {
       expect(String(ours[0]![0])).toContain(
         'attempt 1: TypeError: streamId must not be empty; caused by RangeError: slot 3 is gone. ' +
           'It was not acknowledged',
+      );
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('says what a handler threw that is no Error (a plain object), in the warning and through recoverer', async () => {
+    // Observed, not replaced: jest's sandboxed `process` does not pass warnings to listeners.
+    const warn = jest.spyOn(process, 'emitWarning');
+    try {
+      const broker = new InMemoryBroker({ serializer, redeliveryDelayMs: 5 });
+      // A client library's rejection that is no Error: all it says is in its fields.
+      const thrown = { code: 503, detail: 'pool exhausted' };
+      const seen: string[] = [];
+      const plain = new Router({ subscriber: broker.subscriber(), service: 's', instanceId: 'i' });
+      plain.addHandler({ name: 'plain', topics: ['t'], handle: () => Promise.reject(thrown) });
+      const recovered = new Router({
+        subscriber: broker.subscriber(),
+        service: 's',
+        instanceId: 'i',
+        onHandlerError: ({ error }) => seen.push((error as Error).message),
+      }).use(recoverer());
+      recovered.addHandler({
+        name: 'recovered',
+        topics: ['t'],
+        handle: () => Promise.reject(thrown),
+      });
+      await plain.run();
+      await recovered.run();
+      await broker.publish('t', [testEnvelope('T', {}, { aggregateId: 'a' })]);
+      const ours = () =>
+        warn.mock.calls.filter(
+          ([, options]) => (options as { type?: string })?.type === 'CausewayHandlerWarning',
+        );
+      await until(async () => seen.length >= 1 && ours().length >= 1);
+      await plain.close();
+      await recovered.close();
+      expect(seen[0]).toBe('handler threw a non-error: {"code":503,"detail":"pool exhausted"}');
+      expect(String(ours()[0]![0])).toContain(
+        'attempt 1: {"code":503,"detail":"pool exhausted"}. It was not acknowledged',
       );
     } finally {
       warn.mockRestore();

@@ -76,7 +76,8 @@ export interface OrderProcessorModuleOptions {
   /**
    * Resolves once the stores can be used (MongoDB open, the event store initialised); the
    * consumer and retention start after it. A rejection is reported by readiness, and asked
-   * again by the next caller. Default: ready at once.
+   * again by the next caller; the consumer and retention ask again, with a growing pause, until
+   * it resolves. Default: ready at once.
    */
   ready?: () => Promise<void>;
   /**

@@ -20,6 +20,7 @@ import {
   timeout,
 } from '@causeway/cqrs-core';
 import { DEAD_LETTER_QUEUE, HEALTH_PROBES, MESSAGING_METRICS } from '@causeway/cqrs-core/nest';
+import { untilReady } from '../stores.ready';
 import { type OrderMetrics } from './order.metrics';
 import { type OrderProcessor } from './order.processor';
 import { type OrderSource, type OrderSourceFactory } from './order.source';
@@ -39,7 +40,10 @@ export interface OrderConsumerOptions {
   maxAttempts: number;
   /** The longest one delivery may take (EVENT_TIMEOUT_MS): five steps with their pauses. */
   handlerTimeoutMs: number;
-  /** Resolves once the stores can be used (the event store initialised). */
+  /**
+   * Resolves once the stores can be used (the event store initialised). Asked again, with a
+   * growing pause (untilReady), after each rejection: the consumer starts once it resolves.
+   */
   ready: () => Promise<void>;
   /**
    * What /admin/dead-letters replays the order topic's dead letters through (a KafkaPublisher
@@ -68,6 +72,8 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
   private readonly router: Router;
   private startError: string | undefined = 'not started';
   private starting: Promise<void> | undefined;
+  /** Aborted at shutdown: the start stops asking for the stores. */
+  private readonly stopping = new AbortController();
 
   constructor(
     @Inject(ORDER_CONSUMER_OPTIONS) private readonly options: OrderConsumerOptions,
@@ -122,8 +128,16 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
       ...(this.source.probe ? [this.source.probe] : []),
     );
     this.starting = (async () => {
+      // Asked again until the stores are up (a failure at start is not for the process's life).
+      const ready = await untilReady(this.options.ready, {
+        signal: this.stopping.signal,
+        onFailure: (error, retryInMs) => {
+          this.startError = `the order consumer did not start: ${(error as Error).message}`;
+          this.logger.error(`${this.startError}; trying again in ${retryInMs} ms`);
+        },
+      });
+      if (!ready) return;
       try {
-        await this.options.ready();
         this.startError = undefined;
         await this.router.run();
       } catch (error) {
@@ -149,6 +163,7 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
    * session (Kafka): it is left to end with the process, so a stop never waits for Kafka's rebalance.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopping.abort();
     const joined =
       this.startError === undefined &&
       this.router.running &&

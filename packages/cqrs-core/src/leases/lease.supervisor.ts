@@ -22,8 +22,10 @@ export interface LeaseSupervisorOptions {
  * Runs some work (an `EventForwarder`, a `ProjectionRunner`, a cleanup job) in one instance of a
  * service at a time: every instance takes or renews the lease every `renewEveryMs`; the one that
  * got it starts the work, and stops it as soon as a renewal fails (lost, or the lease's server
- * cannot be reached). When the holder dies another instance takes over at most one ttl later;
- * when it stops (`stop()`) it releases the lease, so a successor takes over at its next renewal.
+ * cannot be reached). When the holder dies another instance takes over at its first renewal
+ * after the lease lapsed: up to `ttlMs` + `renewEveryMs` after the death (the holder may have
+ * renewed just before it, the others tried just before the lapse); when it stops (`stop()`) it
+ * releases the lease, so a successor takes over at its next renewal.
  * A work that fails to start is reported, the lease released, and the next renewal tries again.
  * See Lease for why two holders may overlap for a moment.
  */

@@ -164,3 +164,27 @@ export function expiredProgressEvent(
     reason,
   };
 }
+
+/**
+ * The FAILED event that ends an order dead-lettered before its first step and never replayed
+ * (retention, when it purges the letter): the task's first event, at step 0 (0 %, `started`),
+ * with `reason`. Its id is expiredEventId's at step 0, so instances racing store it once.
+ */
+export function unstartedProgressEvent(
+  order: Pick<OrderPlaced, 'taskId' | 'userId'>,
+  reason: string,
+  now: Date,
+): ProgressEvent {
+  return {
+    eventId: expiredEventId(order.taskId, 0),
+    taskId: order.taskId,
+    userId: order.userId,
+    totalSteps: TOTAL_STEPS,
+    currentStep: 0,
+    percentage: 0,
+    stepName: 'started',
+    eventType: 'FAILED',
+    timestamp: now.toISOString(),
+    reason,
+  };
+}

@@ -19,8 +19,17 @@ import {
   StreamDeletedError,
 } from '@causeway/cqrs-core';
 import { type NotificationLog, type ProgressStatuses } from '@causeway/platform';
-import { type TaskExpirer, type TaskExpiry } from '../retention/progress-retention.job';
-import { expiredProgressEvent, nextProgressEvent, type OrderRules } from './order-steps';
+import {
+  type TaskExpirer,
+  type TaskExpiry,
+  type UnstartedOrder,
+} from '../retention/progress-retention.job';
+import {
+  expiredProgressEvent,
+  nextProgressEvent,
+  type OrderRules,
+  unstartedProgressEvent,
+} from './order-steps';
 
 /** The aggregate type of progress streams (`progress-<taskId>`). */
 export const PROGRESS_TASK = 'ProgressTask';
@@ -128,6 +137,36 @@ export class OrderProcessor implements TaskExpirer {
     await this.broadcast(after, [failed]);
     await this.options.onEvent?.(failed, true);
     return { status: after, expired: true };
+  }
+
+  /**
+   * Ends an order that never started (TaskExpirer's contract): its letter is being purged, a
+   * TTL after it was dead-lettered before its first step, and nothing else would tell its user
+   * (the ACCEPTED status expires, then /status is 404). A FAILED with `reason` at step 0 is the
+   * task's first event, appended at no stream (a replay's STARTED stored meanwhile conflicts:
+   * the task is alive) and told as a step's FAILED is; it ages the task like any, so retention
+   * deletes it one TTL later. An order this instance is running now is left alone.
+   */
+  async expireUnstarted(order: UnstartedOrder, reason: string): Promise<boolean> {
+    const streamId = progressStreamId(order.taskId);
+    if (this.running.has(order.taskId) || (await this.read(streamId)).length > 0) return false;
+    const failed = unstartedProgressEvent(order, reason, this.options.now());
+    let positions: number[];
+    try {
+      ({ positions } = await this.options.store.append(streamId, [this.envelope(failed)], {
+        expectedVersion: 'no-stream',
+      }));
+    } catch (error) {
+      // A step stored since the read (the task is alive), or a stream retention deleted.
+      if (error instanceof ConcurrencyConflictError || error instanceof StreamDeletedError)
+        return false;
+      throw error;
+    }
+    // Stored already (another instance's retention): that one tells and counts it.
+    if (positions.length === 0) return false;
+    await this.broadcast(evolveProgressStatus(undefined, failed), [failed]);
+    await this.options.onEvent?.(failed, true);
+    return true;
   }
 
   /**

@@ -1,5 +1,7 @@
 import {
   isFinished,
+  ORDER_PLACED,
+  OrderPlaced,
   progressNotificationId,
   progressStreamId,
   type ProgressEvent,
@@ -27,6 +29,12 @@ export interface TaskExpiry {
   expired: boolean;
 }
 
+/** What ending an order that never started needs of it (its dead letter's OrderPlaced). */
+export type UnstartedOrder = Pick<OrderPlaced, 'taskId' | 'userId'>;
+
+/** The part of a dead letter's order read to end it: a letter of another shape is only purged. */
+const UnstartedOrder = OrderPlaced.pick({ taskId: true, userId: true });
+
 /** Ends a task that never finished, as a failing step would (OrderProcessor implements it). */
 export interface TaskExpirer {
   /**
@@ -50,6 +58,14 @@ export interface TaskExpirer {
    * indexed (killed, Redis gone), and — for its own FAILED "expired" — nothing else tells it.
    */
   retell(taskId: string): Promise<ProgressStatus | undefined>;
+  /**
+   * Contract: when the order's task has no stored event — its order was dead-lettered before its
+   * first step and not replayed — stores one FAILED event with `reason` as its first (step 0, 0 %,
+   * id `<taskId>:0:EXPIRED`, expected no stream) and tells it as any stored event is (status,
+   * notification, counted): true. False, storing nothing, when the task has events (a delivery
+   * or replay stored one, found so or by the append's conflict) or its stream was deleted.
+   */
+  expireUnstarted(order: UnstartedOrder, reason: string): Promise<boolean>;
 }
 
 /** What one retention run did. */
@@ -58,7 +74,8 @@ export interface ProgressRetentionRun {
   deleted: number;
   /**
    * Unfinished tasks this instance ended FAILED ("expired"), deleted at a run one TTL later;
-   * instances racing on one count it once (the one whose FAILED was stored).
+   * instances racing on one count it once (the one whose FAILED was stored). Orders purged from
+   * the dead letters that never started, ended FAILED before, count here too.
    */
   expired: number;
   /** The order topic's dead letters purged, dead-lettered more than the TTL ago. */
@@ -80,10 +97,12 @@ export interface ProgressRetentionOptions {
    * The queue order-processor dead-letters orders into (its DEAD_LETTER_QUEUE) and the order
    * topic: a letter holds the order (user id, items), so each run purges the topic's letters
    * dead-lettered more than `ttlMs` ago (SPEC S3-7). Not earlier: the runbook replays a letter
-   * within the TTL of the order's last step, which is never after its dead-lettering. Omitted:
-   * the letters are left alone.
+   * within the TTL of the order's last step, which is never after its dead-lettering. An order
+   * among them that never started (no stored event) is first ended FAILED through `expirer`
+   * (expireUnstarted), so its user is told, as for a task stopped half-way. Omitted: the letters
+   * are left alone.
    */
-  deadLetters?: { queue: Pick<DeadLetterQueue, 'purge'>; topic: string };
+  deadLetters?: { queue: Pick<DeadLetterQueue, 'purge' | 'list'>; topic: string };
   /**
    * PROGRESS_HISTORY_TTL_MS: a finished task whose last event is older than this is deleted;
    * an unfinished one is ended FAILED first.
@@ -175,7 +194,8 @@ export class ProgressRetentionJob {
   private async run(): Promise<ProgressRetentionRun> {
     const { expiries, ttlMs } = this.options;
     const cutoff = this.now() - ttlMs;
-    const run = { deleted: 0, expired: 0, deadLetters: await this.purgeDeadLetters(cutoff) };
+    const run = { deleted: 0, expired: 0, deadLetters: 0 };
+    run.deadLetters = await this.purgeDeadLetters(cutoff, run);
     for (;;) {
       const due = await expiries.due(cutoff, BATCH);
       for (const taskId of due) {
@@ -245,13 +265,29 @@ export class ProgressRetentionJob {
    * failing does not keep them). Every instance may purge at once: a letter is counted by the
    * one whose delete removed it.
    */
-  private async purgeDeadLetters(cutoff: number): Promise<number> {
+  private async purgeDeadLetters(cutoff: number, run: { expired: number }): Promise<number> {
     const letters = this.options.deadLetters;
     if (!letters) return 0;
-    return letters.queue.purge({
+    const filter = {
       originalTopic: letters.topic,
       deadLetteredBefore: new Date(cutoff).toISOString(),
-    });
+    };
+    // An order dead-lettered before its first step has no stream: nothing else would ever tell
+    // its user, whose ACCEPTED status expires with the TTL (then 404). Ended FAILED before its
+    // letter goes; a failure here fails the run and keeps the letters for the next one.
+    const reason = unstartedReason(this.options.ttlMs);
+    for (let after: string | undefined; ;) {
+      const page = await letters.queue.list({ ...filter, limit: BATCH, ...(after && { after }) });
+      for (const letter of page) {
+        if (letter.envelope?.type !== ORDER_PLACED) continue;
+        const order = UnstartedOrder.safeParse(letter.envelope.data);
+        if (order.success && (await this.options.expirer.expireUnstarted(order.data, reason)))
+          run.expired++;
+      }
+      if (page.length < BATCH) break;
+      after = page[page.length - 1]!.id;
+    }
+    return letters.queue.purge(filter);
   }
 
   /**
@@ -278,6 +314,11 @@ export class ProgressRetentionJob {
 /** The FAILED reason the user sees for an order that stopped half-way and was never resumed. */
 export function expiredReason(ttlMs: number): string {
   return `expired: no step for ${duration(ttlMs)} (PROGRESS_HISTORY_TTL_MS); the order was not completed`;
+}
+
+/** The FAILED reason the user sees for an order dead-lettered before its first step, never replayed. */
+export function unstartedReason(ttlMs: number): string {
+  return `expired: not started within ${duration(ttlMs)} (PROGRESS_HISTORY_TTL_MS); the order was not run`;
 }
 
 /** `ms` in the largest whole unit: 24 h, 90 min, 45 s, else ms. */

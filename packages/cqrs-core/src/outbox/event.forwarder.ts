@@ -6,7 +6,11 @@ import { type Publisher } from '../transport/transport.port';
 import { throttledWarning } from '../router/throttled.warning';
 import { type CheckpointStore } from './checkpoint-store.port';
 import { type ForwardLedger } from './forward-ledger.port';
-import { isUnencodable, UnpublishableEventError } from './unpublishable-event.error';
+import {
+  isUnencodable,
+  UnpublishableEventError,
+  UnreadableEventError,
+} from './unpublishable-event.error';
 
 export interface EventForwarderOptions {
   store: EventStore;
@@ -80,13 +84,14 @@ function warnOfForwarderErrors(name: string): (error: unknown) => void {
 }
 
 /**
- * The event an EventForwarder without `deadLetters` is stopped at (EventForwarder.blocked): it
- * can never be published as it is, and nothing after it is published until the registry or the
- * event is fixed, or the event removed.
+ * The event an EventForwarder is stopped at (EventForwarder.blocked): it can never be published
+ * as it is (without `deadLetters`), or its store cannot read it (with or without), and nothing
+ * after it is published by the rounds until the registry or the event is fixed, or the event
+ * removed.
  */
 export interface ForwarderBlock {
-  /** The event, where it is, and why it cannot be published. */
-  readonly error: UnpublishableEventError;
+  /** The event, where it is, and why it cannot be published (or read). */
+  readonly error: UnpublishableEventError | UnreadableEventError;
   /** When a round first stopped at this event. */
   readonly since: Date;
 }
@@ -171,9 +176,11 @@ export class EventForwarder {
   }
 
   /**
-   * The event the rounds are stopped at, when there is no `deadLetters` (see there); undefined
-   * while they flow. Set by the round that fails on it, cleared by the first round whose
-   * checkpoint passes it (it was published, or removed from the store) and by `stop()`: a
+   * The event the rounds are stopped at, when there is no `deadLetters` (see there), or whose
+   * store cannot read it (UnreadableEventError: a read of the store fails at it, every round);
+   * undefined while they flow. Set by the round that fails on it, cleared by the first round
+   * whose checkpoint passes it (it was published, or removed from the store), by the first read
+   * that succeeds after an unreadable one, and by `stop()`: a
    * stopped forwarder (a lease given up) is not the one that is blocked. For metrics and health
    * probes (forwarderProbe): otherwise a blocked outbox is only the `onError` report of each round.
    */
@@ -396,6 +403,37 @@ export class EventForwarder {
    */
   private passed(position: number): void {
     if (this.blockedAt !== undefined && position >= this.blockedAt) this.unblock();
+    if (this.block?.error instanceof UnreadableEventError && position >= this.block.error.position)
+      this.block = undefined;
+  }
+
+  /**
+   * Reads the page after `from`. A read that fails at an event it cannot decode (located: the
+   * error names its position) fails every round the same way, with or without `deadLetters`:
+   * it is reported in `blocked` (and so in forwarderProbe and its gauge), else an outbox stuck
+   * there was only a warn line per round (a review, session 42). The first read that succeeds
+   * clears it (the registry was fixed, or the event removed).
+   */
+  private async readPage(from: number): ReturnType<EventStore['readAllPage']> {
+    let page;
+    try {
+      page = await this.options.store.readAllPage({
+        fromPosition: from,
+        types: this.options.types,
+        limit: this.batchSize,
+      });
+    } catch (error) {
+      if (UnreadableEventError.locates(error)) {
+        const unreadable = new UnreadableEventError(error);
+        const since =
+          this.block?.error.position === unreadable.position ? this.block.since : new Date();
+        this.block = { error: unreadable, since };
+        throw unreadable;
+      }
+      throw error;
+    }
+    if (this.block?.error instanceof UnreadableEventError) this.block = undefined;
+    return page;
   }
 
   /**
@@ -442,11 +480,7 @@ export class EventForwarder {
     this.catchingUp = false;
     this.lastRead = Date.now();
     this.readsMade++;
-    const page = await this.options.store.readAllPage({
-      fromPosition: from,
-      types: this.options.types,
-      limit: this.batchSize,
-    });
+    const page = await this.readPage(from);
     const events = page.events;
     if (events.length === 0) {
       // Only events of other types (with `types`): the page's checkpoint moves past them, so

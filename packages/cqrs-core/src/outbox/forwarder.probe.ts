@@ -3,8 +3,8 @@ import { type EventForwarder } from './event.forwarder';
 
 /**
  * A health probe (default name `outbox`) that fails while the forwarder is stopped at an event
- * it can never publish (EventForwarder.blocked: no `deadLetters`), naming the event, the reason
- * and since when. Not critical: readiness is about taking traffic, and the instance still does;
+ * it can never publish (EventForwarder.blocked: no `deadLetters`) or its store cannot read
+ * (UnreadableEventError), naming the event, the reason and since when. Not critical: readiness is about taking traffic, and the instance still does;
  * it shows in `/health` (status `degraded`), next to the `causeway_forwarder_blocked` gauge.
  */
 export function forwarderProbe(

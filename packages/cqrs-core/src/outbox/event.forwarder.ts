@@ -96,6 +96,16 @@ export interface ForwarderBlock {
   readonly since: Date;
 }
 
+/** The rounds of an EventForwarder that have failed one after the other (EventForwarder.failing). */
+export interface ForwarderFailing {
+  /** When the first of them failed. */
+  readonly since: Date;
+  /** How many failed in a row. */
+  readonly rounds: number;
+  /** The latest one's error. */
+  readonly error: unknown;
+}
+
 /** What this process knows of the last append it made to a stream (eager forwarding). */
 interface StreamTail {
   /** Version and position of the append's last event. */
@@ -150,6 +160,8 @@ export class EventForwarder {
   private blockedAt: number | undefined;
   /** The same event, reported through `blocked` until a round gets past it or the forwarder stops. */
   private block: ForwarderBlock | undefined;
+  /** The rounds failing in a row (see `failing`). */
+  private failure: ForwarderFailing | undefined;
 
   private readonly reportError: (error: unknown) => void;
 
@@ -186,6 +198,19 @@ export class EventForwarder {
    */
   get blocked(): ForwarderBlock | undefined {
     return this.block;
+  }
+
+  /**
+   * The rounds failing one after the other, whatever the error (a broker refusing, a store read
+   * timing out, a checkpoint it cannot save, an event it is blocked at): since when, how many,
+   * and the latest error; undefined once a round succeeds, and after `stop()`. Nothing reaches
+   * the bus from the rounds meanwhile (a round that only asked the ledger, reading nothing, does
+   * not end it), so an outbox that stays failing is stuck even where every
+   * server answers its health check (a read FerretDB times out while it answers pings): see
+   * forwarderProbe.
+   */
+  get failing(): ForwarderFailing | undefined {
+    return this.failure;
   }
 
   /** Reads of the store by the rounds since start (with a ledger, only what it could not pass). */
@@ -226,6 +251,7 @@ export class EventForwarder {
     await this.loop;
     await Promise.all(this.inFlight);
     this.block = undefined;
+    this.failure = undefined;
   }
 
   /**
@@ -527,10 +553,17 @@ export class EventForwarder {
       this.nudged = false;
       let published = 0;
       try {
+        const reads = this.readsMade;
         published = await this.forwardOnce();
         failures = 0;
+        // Only a round that read the store ends a spell: with a ledger the rounds between two
+        // reads only ask it, and succeed, so a read failing every time looked like a new spell
+        // at each read, and never lasted long enough for the probe.
+        if (this.readsMade > reads) this.failure = undefined;
       } catch (error) {
         failures++;
+        const { since = new Date(), rounds = 0 } = this.failure ?? {};
+        this.failure = { since, rounds: rounds + 1, error };
         this.reportError(error);
       }
       // A full batch means more is waiting: go on at once. Otherwise wait for the next poll

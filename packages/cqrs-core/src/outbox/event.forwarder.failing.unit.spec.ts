@@ -1,0 +1,128 @@
+import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
+import { testEnvelope } from '../testing/envelope.fixture';
+import { type Envelope } from '../messages/envelope';
+import { type Publisher } from '../transport/transport.port';
+import { InMemoryCheckpointStore } from './checkpoint-store.port';
+import { EventForwarder } from './event.forwarder';
+import { InMemoryForwardLedger } from './in-memory.forward-ledger';
+import { forwarderProbe } from './forwarder.probe';
+
+const until = async (done: () => boolean) => {
+  for (const deadline = Date.now() + 5_000; !done();) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+};
+
+/**
+ * Rounds that fail one after the other, not at an event (a broker that refuses every publish, a
+ * read the store times out while it answers pings): nothing reaches the bus from them.
+ */
+describe('EventForwarder whose rounds keep failing', () => {
+  it('says so in `failing` and, past failingForMs, in its health probe; a round that succeeds clears both', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('s1', [testEnvelope('Moved', { n: 1 }, { aggregateId: 's1' })], {
+      expectedVersion: 'no-stream',
+    });
+    // The broker refuses until it is back (as a Redis that is being failed over does).
+    let up = false;
+    const published: Envelope[] = [];
+    const publisher: Publisher = {
+      publish: async (_topic, messages) => {
+        if (!up) throw new Error('READONLY You cannot write against a read only replica.');
+        published.push(...messages);
+      },
+      close: async () => undefined,
+    };
+    const errors: unknown[] = [];
+    const forwarder = new EventForwarder({
+      store,
+      publisher,
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: (event) => `events.${event.type}`,
+      pollIntervalMs: 5,
+      onError: (error) => errors.push(error),
+    });
+    const probe = forwarderProbe(forwarder, 'outbox', { failingForMs: 150 });
+    const lenient = forwarderProbe(forwarder);
+    const before = new Date();
+    forwarder.start();
+    try {
+      await until(() => errors.length >= 2);
+      const failing = forwarder.failing!;
+      expect(failing).toBeDefined();
+      expect(failing.since.getTime()).toBeGreaterThanOrEqual(before.getTime());
+      expect(failing.rounds).toBeGreaterThanOrEqual(2);
+      expect(failing.error).toEqual(
+        expect.objectContaining({ message: expect.stringMatching(/READONLY/) }),
+      );
+      // Past failingForMs (the first round's failure is the start of the spell): the probe fails.
+      await until(() => Date.now() - failing.since.getTime() >= 150);
+      await expect(probe.check()).rejects.toThrow(
+        new RegExp(
+          `^the outbox's rounds have failed since ${failing.since.toISOString().replace(/\./g, '\\.')} \\(\\d+ in a row\\), nothing is forwarded: Error: READONLY`,
+        ),
+      );
+      // Within the default minute, a spell is only onError's.
+      await expect(lenient.check()).resolves.toBeUndefined();
+
+      up = true;
+      await until(() => published.length === 1);
+      await until(() => forwarder.failing === undefined);
+      await expect(probe.check()).resolves.toBeUndefined();
+    } finally {
+      await forwarder.stop();
+    }
+  });
+
+  it('with a ledger, keeps the spell through the rounds that skip the read in between', async () => {
+    const store = new InMemoryEventStore();
+    await store.append('s1', [testEnvelope('Moved', { n: 1 }, { aggregateId: 's1' })], {
+      expectedVersion: 'no-stream',
+    });
+    const publisher: Publisher = {
+      publish: async () => {
+        throw new Error('READONLY You cannot write against a read only replica.');
+      },
+      close: async () => undefined,
+    };
+    const errors: unknown[] = [];
+    const forwarder = new EventForwarder({
+      store,
+      publisher,
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: (event) => `events.${event.type}`,
+      pollIntervalMs: 5,
+      // Each position its own unit; the head unknown: the rounds between two reads ask it only.
+      ledger: new InMemoryForwardLedger({
+        unitOf: (position) => position,
+        lastOf: (unit) => unit,
+        head: async () => Infinity,
+      }),
+      onError: (error) => errors.push(error),
+    });
+    const probe = forwarderProbe(forwarder, 'outbox', { failingForMs: 150 });
+    forwarder.start();
+    try {
+      await until(() => errors.length >= 1);
+      const since = forwarder.failing!.since;
+      await until(() => errors.length >= 3);
+      // The rounds that only asked the ledger (they read nothing, so published nothing) did
+      // not end the spell: else it started again at every read, and never lasted 150 ms.
+      expect(forwarder.failing!.since).toEqual(since);
+      expect(forwarder.failing!.rounds).toBeGreaterThanOrEqual(3);
+      await until(() => Date.now() - since.getTime() >= 150);
+      await until(() => errors.length >= 5);
+      await expect(probe.check()).rejects.toThrow(/nothing is forwarded: Error: READONLY/);
+    } finally {
+      await forwarder.stop();
+    }
+  });
+
+  it('refuses a failingForMs that is no number of milliseconds, naming it', () => {
+    const forwarder = { blocked: undefined, failing: undefined };
+    expect(() => forwarderProbe(forwarder, 'outbox', { failingForMs: Number.NaN })).toThrow(
+      'forwarderProbe: options.failingForMs must be a number of milliseconds >= 0, got NaN',
+    );
+  });
+});

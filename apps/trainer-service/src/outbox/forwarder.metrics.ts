@@ -7,7 +7,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
  * the rounds' reads of the event store (with the forward ledger they should be rare: each is a
  * scan of the commits on FerretDB), whether this instance holds the forwarding lease, and
  * whether its rounds are stopped at an event they can never publish (EventForwarder.blocked:
- * nothing after it reaches the bus until it is fixed; without this gauge only a warn line said so).
+ * nothing after it reaches the bus until it is fixed; without this gauge only a warn line said so),
+ * and for how long its rounds have failed in a row (EventForwarder.failing, whatever the error).
  */
 export function registerForwarderMetrics(
   registry: Registry,
@@ -48,6 +49,17 @@ export function registerForwarderMetrics(
     registers: [registry],
     collect() {
       this.set(forwarding() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'causeway_forwarder_failing_seconds',
+    help:
+      "How long the outbox forwarder's rounds have failed in a row, in seconds (0 while they " +
+      'succeed); the /health probe outbox fails past a minute and names the error',
+    registers: [registry],
+    collect() {
+      const failing = forwarding() ? forwarder.failing : undefined;
+      this.set(failing ? (Date.now() - failing.since.getTime()) / 1000 : 0);
     },
   });
   new Gauge({

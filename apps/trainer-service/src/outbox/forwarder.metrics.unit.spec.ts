@@ -68,4 +68,41 @@ describe('registerForwarderMetrics', () => {
       await broker.close();
     }
   });
+
+  it('shows for how long the rounds have failed in a row in causeway_forwarder_failing_seconds', async () => {
+    const store = new InMemoryEventStore();
+    // A broker that refuses every publish (closed, as one being shut down).
+    const broker = new InMemoryBroker({ serializer: new SerializerRegistry() });
+    await broker.close();
+    const errors: unknown[] = [];
+    const forwarder = new EventForwarder({
+      store,
+      publisher: broker,
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: (event) => `events.${event.type}`,
+      pollIntervalMs: 5,
+      onError: (error) => errors.push(error),
+    });
+    const registry = new Registry();
+    let holding = true;
+    registerForwarderMetrics(registry, forwarder, () => holding);
+    await store.append('t1', [testEnvelope('Moved', { n: 1 }, { aggregateId: 't1' })], {
+      expectedVersion: 'no-stream',
+    });
+    try {
+      expect(await scraped(registry, 'causeway_forwarder_failing_seconds')).toBe(0);
+      forwarder.start();
+      await until(() => errors.length >= 2);
+      const since = forwarder.failing!.since.getTime();
+      await until(() => Date.now() - since >= 100);
+      expect(await scraped(registry, 'causeway_forwarder_failing_seconds')).toBeGreaterThanOrEqual(
+        0.1,
+      );
+      // Another instance took the lease: this one's rounds are not the outbox's.
+      holding = false;
+      expect(await scraped(registry, 'causeway_forwarder_failing_seconds')).toBe(0);
+    } finally {
+      await forwarder.stop();
+    }
+  });
 });

@@ -49,9 +49,9 @@ export const trainerServiceConfiguration = z.object({
    * A round passes what the instances recorded in the forward ledger (Redis) and reads the event
    * store (on FerretDB a scan of the whole collection) only for an event still unrecorded a round
    * later, and at least every 30 s. A failed eager publish in the lease holder wakes the rounds
-   * at once; elsewhere it waits for the next round but one.
+   * at once; elsewhere it waits for the next round but one. At least 10 ms: a forwarder polling
+   * without pause spins a core.
    */
-  /** At least 10 ms: a forwarder polling without pause spins a core. */
   FORWARDER_POLL_INTERVAL_MS: setting.milliseconds(2_000, 10),
   /**
    * Eager notifications (ADR 007): append a move's `position.update` right after the append,

@@ -142,7 +142,14 @@ async function redisBackend(url: string, keyPrefix: string): Promise<ExampleBack
     source: 'REDIS_URL',
     name: 'causeway-examples',
   });
-  await redis.open();
+  try {
+    await redis.open();
+  } catch (error) {
+    // A failed open leaves ioredis reconnecting in the background, which would keep the
+    // process alive after the error is printed: give up on it.
+    await redis.close();
+    throw error;
+  }
   let closed = false;
   return {
     kind: 'redis',

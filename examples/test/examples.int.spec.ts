@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
@@ -18,19 +19,29 @@ async function example(
   name: string,
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
+  timeout = 50_000,
 ): Promise<Outcome> {
   const main = path.join(root, name, 'main.ts');
   try {
     const { stdout, stderr } = await run(
       process.execPath,
       ['--conditions=@causeway/source', '--import', 'tsx', main, ...args],
-      { cwd: root, env, timeout: 50_000 },
+      { cwd: root, env, timeout },
     );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
     return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
   }
+}
+
+/** A local port nothing listens on: taken from the system, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** Every key matching `pattern` (SCAN until the cursor comes back to 0). */
@@ -151,4 +162,25 @@ describe('the examples as processes, on the real servers', () => {
     expect(outcome.stdout).toBe('');
     expect(outcome.stderr).toContain('--store must be one of memory, mongodb, redis, got postgres');
   });
+
+  it.each([
+    [
+      'redis',
+      'REDIS_URL',
+      'redis://127.0.0.1:%d',
+      'cannot connect to Redis at 127.0.0.1:%d (REDIS_URL)',
+    ],
+    ['mongodb', 'MONGODB_URI', 'mongodb://127.0.0.1:%d/examples', 'cannot connect to MongoDB at'],
+  ])(
+    'with --store %s on a server that is down, names it and exits 1 instead of hanging',
+    async (store, variable, url, message) => {
+      const port = await closedPort();
+      const env = { ...process.env, [variable]: url.replace('%d', String(port)) };
+      const outcome = await example('01-basic-event-sourcing', ['--store', store], env, 25_000);
+
+      expect(outcome.stderr).toContain(message.replace('%d', String(port)));
+      expect(outcome.code).toBe(1); // not killed by the timeout
+    },
+    30_000,
+  );
 });

@@ -10,7 +10,11 @@ export interface ManagedConnection<Client = unknown> extends HealthProbe {
   readonly client: Client;
   /** Where it connects, without credentials (e.g. `redis://10.0.0.5:6379`), for logs. */
   readonly target?: string;
-  /** Connects and verifies with one real request. Rejects with the reason when the server cannot be reached. */
+  /**
+   * Connects and verifies with one real request. Rejects with the reason when the server cannot
+   * be reached; the client may go on reconnecting in the background (Redis does) so that a later
+   * open() succeeds, which keeps the process alive: call close() when giving up.
+   */
   open(): Promise<void>;
   /** Closes gracefully. Safe to call twice and before open(). */
   close(): Promise<void>;

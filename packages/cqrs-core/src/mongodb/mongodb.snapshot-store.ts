@@ -84,6 +84,10 @@ export class MongoSnapshotStore implements SnapshotStore {
   private readonly onUnreadable: SnapshotStoreOptions['onUnreadable'];
 
   constructor(options: MongoSnapshotStoreOptions) {
+    if (typeof options?.connection?.model !== 'function')
+      throw new TypeError(
+        `MongoSnapshotStore: options.connection must be a mongoose connection (mongoConnection(...).client), got ${String(options?.connection)}`,
+      );
     const collection = options.collection ?? 'snapshots';
     const modelName = `CausewaySnapshot:${collection}`;
     this.model =

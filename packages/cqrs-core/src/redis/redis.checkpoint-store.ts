@@ -6,6 +6,7 @@ import {
   checkCheckpointPosition,
   checkStoredPosition,
 } from '../outbox/checkpoint-store.rules';
+import { checkRedisClient } from './redis.client-check';
 
 // Set-if-greater, atomically.
 const SAVE = new RedisScript(`
@@ -34,6 +35,7 @@ export class RedisCheckpointStore implements CheckpointStore {
     private readonly redis: Redis,
     key: string | RedisCheckpointStoreOptions = 'checkpoints',
   ) {
+    checkRedisClient(redis, 'RedisCheckpointStore', 'its first argument');
     const resolved =
       typeof key === 'string'
         ? key

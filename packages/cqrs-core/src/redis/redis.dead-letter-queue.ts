@@ -20,6 +20,7 @@ import {
 } from '../dead-letters/dead-letter-queue.port';
 import { checkDeadLetterFilter, checkNewDeadLetter } from '../dead-letters/dead-letter-queue.rules';
 import { type Publisher } from '../transport/transport.port';
+import { checkRedisClient } from './redis.client-check';
 
 export interface RedisDeadLetterQueueOptions {
   /** Key prefix; streams are `<prefix>dead-letters.<original topic>`. Default ''. */
@@ -82,6 +83,7 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
     private readonly redis: Redis,
     private readonly options: RedisDeadLetterQueueOptions = {},
   ) {
+    checkRedisClient(redis, 'RedisDeadLetterQueue', 'its first argument');
     this.prefix = options.keyPrefix ?? '';
     this.topicsKey = `${this.prefix}dead-letters:topics`;
     this.pageSize = options.pageSize ?? 500;

@@ -6,6 +6,7 @@ import {
   type DeduplicationStore,
 } from '../middleware/deduplication-store.port';
 import { checkClaimLeaseMs, checkCompleteTtlMs } from '../middleware/deduplication-store.rules';
+import { checkRedisClient } from './redis.client-check';
 
 // A key holds the claim's token (a uuid) while handling, then 'done' or 'done:<result>'.
 // KEYS[1] = key, ARGV[1] = token, ARGV[2] = lease ms → 'claimed' | 'busy' | the done value
@@ -53,6 +54,7 @@ export class RedisDeduplicationStore implements DeduplicationStore {
     private readonly redis: Redis,
     options: RedisDeduplicationStoreOptions | string = {},
   ) {
+    checkRedisClient(redis, 'RedisDeduplicationStore', 'its first argument');
     this.keyPrefix = typeof options === 'string' ? options : `${options.keyPrefix ?? ''}dedup:`;
   }
 

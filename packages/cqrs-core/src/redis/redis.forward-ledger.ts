@@ -6,6 +6,7 @@ import {
   ledgerStart,
   type LedgerUnits,
 } from '../outbox/forward-ledger.port';
+import { checkRedisClient } from './redis.client-check';
 
 // KEYS[1] = ledger; ARGV[1] = ttl ms, ARGV[2…] = units. Records them; the key lives ttl after its last use.
 const RECORD = new RedisScript(`
@@ -56,6 +57,7 @@ export class RedisForwardLedger implements ForwardLedger {
   private readonly ttlMs: number;
 
   constructor(private readonly options: RedisForwardLedgerOptions) {
+    checkRedisClient(options?.client, 'RedisForwardLedger', 'options.client');
     this.ttlMs = options.ttlMs ?? 86_400_000;
   }
 

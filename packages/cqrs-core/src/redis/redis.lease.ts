@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { type Lease } from '../leases/lease.port';
 import { checkLeaseTtlMs } from '../leases/lease.rules';
+import { checkRedisClient } from './redis.client-check';
 
 // KEYS[1] = lease key; ARGV[1] = holder token, ARGV[2] = ttl ms. Renews only our own lease.
 const RENEW = new RedisScript(`
@@ -37,6 +38,7 @@ export class RedisLease implements Lease {
   private readonly token: string;
 
   constructor(private readonly options: RedisLeaseOptions) {
+    checkRedisClient(options?.client, 'RedisLease', 'options.client');
     checkLeaseTtlMs(options.ttlMs);
     this.ttlMs = options.ttlMs;
     this.token = `${options.holder}:${randomUUID()}`;

@@ -2,6 +2,19 @@ import { MessageTooLargeError, MessageValidationError } from './message.errors';
 import { type SerializedEnvelope } from './serializer.port';
 
 /**
+ * Refuses a serializer's `maxMessageBytes` that is not a positive number (Infinity: no limit):
+ * NaN or a string (a value read from the environment) made every size comparison false, lifting
+ * the limit silently, and 0 or a negative one refused every message at the first write.
+ * @throws TypeError naming `owner`'s options.maxMessageBytes and the value
+ */
+export function checkMaxMessageBytes(owner: string, max: unknown): void {
+  if (max !== undefined && !(typeof max === 'number' && max > 0))
+    throw new TypeError(
+      `${owner}: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${String(max)}`,
+    );
+}
+
+/**
  * Refuses `serialized` when the JSON text of its envelope fields — data (the serialized string),
  * metadata, ids: what a store keeps and a transport sends — is over `maxBytes` UTF-8 bytes.
  * Counting data alone let megabytes of metadata through, and a store then kept events no

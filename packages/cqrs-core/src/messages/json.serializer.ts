@@ -1,6 +1,6 @@
 import { checksumMatches, checksumOf } from './checksum';
 import { type Envelope } from './envelope';
-import { checkEnvelopeSize } from './envelope.size';
+import { checkEnvelopeSize, checkMaxMessageBytes } from './envelope.size';
 import { ChecksumMismatchError, MessageValidationError } from './message.errors';
 import {
   type MessageSerializer,
@@ -26,7 +26,8 @@ export const DEFAULT_MAX_WIRE_BYTES = DEFAULT_MAX_MESSAGE_BYTES + 64 * 1024;
 export interface JsonSerializerOptions {
   /**
    * Largest serialized envelope (data, metadata and ids as JSON text) in UTF-8 bytes. Default
-   * {@link DEFAULT_MAX_MESSAGE_BYTES}.
+   * {@link DEFAULT_MAX_MESSAGE_BYTES}; Infinity: none. Anything but a positive number is a
+   * TypeError naming it.
    */
   maxMessageBytes?: number;
 }
@@ -45,6 +46,7 @@ export class JsonSerializer implements MessageSerializer {
   readonly maxMessageBytes: number;
 
   constructor(options: JsonSerializerOptions = {}) {
+    checkMaxMessageBytes('JsonSerializer', options.maxMessageBytes);
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 

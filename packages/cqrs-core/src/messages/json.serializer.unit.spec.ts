@@ -54,6 +54,18 @@ describe('JsonSerializer', () => {
     );
   });
 
+  it('refuses a limit that is not a positive number of bytes, as SerializerRegistry does', () => {
+    // NaN or a string ('1048576' from an environment variable) used to lift the limit silently;
+    // 0 or a negative one refused every message at the first write.
+    for (const bad of [NaN, -1, 0, '1048576'])
+      expect(() => new JsonSerializer({ maxMessageBytes: bad as number })).toThrow(
+        new TypeError(
+          `JsonSerializer: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${String(bad)}`,
+        ),
+      );
+    expect(new JsonSerializer({ maxMessageBytes: Infinity }).maxMessageBytes).toBe(Infinity);
+  });
+
   it('applies the limit a call passes instead of its own (a transport encoding for the wire)', () => {
     const envelope = testEnvelope('T', 'x'.repeat(DEFAULT_MAX_MESSAGE_BYTES));
     expect(() => serializer.serialize(envelope)).toThrow(MessageTooLargeError);

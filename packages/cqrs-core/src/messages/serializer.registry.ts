@@ -6,7 +6,7 @@ import {
   MessageValidationError,
   UnknownMessageTypeError,
 } from './message.errors';
-import { checkEnvelopeSize } from './envelope.size';
+import { checkEnvelopeSize, checkMaxMessageBytes } from './envelope.size';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './json.serializer';
 import {
   type MessageSerializer,
@@ -80,11 +80,7 @@ export class SerializerRegistry implements MessageSerializer {
   private readonly upcasters: UpcasterChain;
 
   constructor(private readonly options: SerializerRegistryOptions = {}) {
-    const max = options.maxMessageBytes;
-    if (max !== undefined && !(max > 0))
-      throw new TypeError(
-        `SerializerRegistry: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${String(max)}`,
-      );
+    checkMaxMessageBytes('SerializerRegistry', options.maxMessageBytes);
     this.upcasters = options.upcasters ?? new UpcasterChain();
   }
 

@@ -172,8 +172,8 @@ describe('SerializerRegistry', () => {
     const error = thrown(() => new SerializerRegistry().register('Note', schema).serialize(big));
     expect(error).toBeInstanceOf(MessageTooLargeError);
     expect(error).toMatchObject({ maxBytes: DEFAULT_MAX_MESSAGE_BYTES });
-    for (const bad of [NaN, -1, 0])
-      expect(() => new SerializerRegistry({ maxMessageBytes: bad })).toThrow(
+    for (const bad of [NaN, -1, 0, '1048576'])
+      expect(() => new SerializerRegistry({ maxMessageBytes: bad as number })).toThrow(
         `options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${bad}`,
       );
     const unlimited = new SerializerRegistry({ maxMessageBytes: Infinity }).register(

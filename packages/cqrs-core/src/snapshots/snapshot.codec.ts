@@ -73,6 +73,8 @@ function assertPlain(state: unknown): void {
         throw notPlain(at(), `a ${typeof value}`);
     }
   };
+  // JSON.stringify(undefined) is no text at all: say so here, not deep inside Buffer.from.
+  if (state === undefined) throw notPlain(undefined, 'undefined');
   check(state, () => undefined);
   while (containers.length > 0) {
     const [container, path] = containers.pop()!;
@@ -159,7 +161,12 @@ export class SnapshotCodec {
   }
 
   async encode(state: unknown): Promise<EncodedSnapshot> {
-    const raw = Buffer.from(this.serializer.serialize(state), 'utf8');
+    const text: unknown = this.serializer.serialize(state);
+    if (typeof text !== 'string')
+      throw new TypeError(
+        `the snapshot serializer returned ${text === null ? 'null' : typeof text}, not a string: nothing was saved`,
+      );
+    const raw = Buffer.from(text, 'utf8');
     if (this.compression === 'none' || raw.length <= this.threshold) {
       return { payload: raw, encoding: 'identity', rawBytes: raw.length };
     }

@@ -63,6 +63,16 @@ describe('SnapshotCodec', () => {
     ).toBe('br');
   });
 
+  it('refuses a state its serializer gives no text for, naming the serializer', async () => {
+    // It used to fail inside Buffer.from: "The first argument must be of type string …".
+    const codec = new SnapshotCodec({
+      serializer: { serialize: () => undefined as never, deserialize: (t) => t },
+    });
+    await expect(codec.encode({ a: 1 })).rejects.toThrow(
+      new TypeError('the snapshot serializer returned undefined, not a string: nothing was saved'),
+    );
+  });
+
   it('uses a pluggable serializer and rejects unknown encodings and corrupt payloads', async () => {
     const codec = new SnapshotCodec({
       serializer: {
@@ -103,6 +113,15 @@ describe('jsonSnapshotSerializer', () => {
   ])('refuses state JSON would load as something else, naming where: %p', (state, message) => {
     expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(TypeError);
     expect(() => jsonSnapshotSerializer.serialize(state)).toThrow(message);
+  });
+
+  it('refuses an undefined state (an aggregate whose snapshotState returns nothing), saying so', async () => {
+    expect(() => jsonSnapshotSerializer.serialize(undefined)).toThrow(
+      /^snapshot state is undefined, which JSON would load back as something else/,
+    );
+    await expect(new SnapshotCodec().encode(undefined)).rejects.toThrow(
+      /^snapshot state is undefined/,
+    );
   });
 
   it('refuses a cyclic state at once, not by walking it forever', () => {

@@ -129,11 +129,21 @@ async function dropDatabase(uri: string): Promise<void> {
   }
 }
 
-/** MONGODB_URI with its database replaced, keeping credentials and options. */
-function withDatabase(uri: string, database: string): string {
-  const match = /^(mongodb(?:\+srv)?:\/\/[^/?]+)(?:\/[^?]*)?(\?.*)?$/.exec(uri);
+/**
+ * MONGODB_URI with its database replaced, keeping credentials and options. The path's database
+ * is also where the driver authenticates when no authSource is given (admin without one), so
+ * a URI with credentials keeps it as authSource: the user stays checked where it was defined.
+ * (mongodb+srv takes authSource from the DNS TXT record, as before: left as it is.)
+ */
+export function withDatabase(uri: string, database: string): string {
+  const match = /^(mongodb(?:\+srv)?:\/\/([^/?]+))(?:\/([^?]*))?(?:\?(.*))?$/.exec(uri);
   if (!match) throw new Error(`MONGODB_URI is not a MongoDB connection string: ${uri}`);
-  return `${match[1]}/${database}${match[2] ?? ''}`;
+  const [, base, authority, path, query] = match;
+  const options = query ? query.split('&') : [];
+  const srv = uri.startsWith('mongodb+srv:');
+  if (authority!.includes('@') && !srv && !options.some((o) => /^authSource=/i.test(o)))
+    options.push(`authSource=${path || 'admin'}`);
+  return `${base}/${database}${options.length > 0 ? `?${options.join('&')}` : ''}`;
 }
 
 async function redisBackend(url: string, keyPrefix: string): Promise<ExampleBackend> {

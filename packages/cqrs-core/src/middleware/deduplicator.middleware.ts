@@ -4,6 +4,7 @@ import { type DeduplicationStore } from './deduplication-store.port';
 import { checkClaimLeaseMs, checkCompleteTtlMs } from './deduplication-store.rules';
 import { throttledWarning } from '../router/throttled.warning';
 import { callHook } from '../messages/hook.call';
+import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 
 export interface DeduplicatorOptions {
   store: DeduplicationStore;
@@ -35,7 +36,10 @@ export interface DeduplicatorOptions {
   onClaimLost?: (event: { handler: string; messageId: string }) => void;
 }
 
-/** The `type` of the process warning the deduplicator emits when a handling's claim was lost. */
+/**
+ * The `type` of the process warnings the deduplicator emits: a handling's claim was lost
+ * (`CAUSEWAY_CLAIM_LOST`), or its outcome could not be stored (`CAUSEWAY_OUTCOME_NOT_STORED`).
+ */
 export const DEDUPLICATION_WARNING = 'CausewayDeduplicationWarning';
 
 function warnOfLostClaims(): (event: { handler: string; messageId: string }) => void {
@@ -118,7 +122,11 @@ function decodeFailure(stored: string, messageId: string): FailedAfterEffectErro
  * result (a command's Refusal: the next delivery is answered again) — except a failure after the
  * handler took effect (`failedAfterEffect`: a command's result that does not match its schema),
  * which is kept as the outcome: a duplicate throws it again ({@link FailedAfterEffectError}),
- * the handler is not run again.
+ * the handler is not run again. An outcome the store fails to take is tried again (four attempts
+ * in about a second and a half); if it still fails, the claim is kept, not released — a
+ * redelivery is deferred until the claim lapses (`leaseMs`) instead of repeating the effect at
+ * once — the handling answers its result, and a throttled `CAUSEWAY_OUTCOME_NOT_STORED`
+ * warning says so.
  * Place it outside retry and inside dead letter. Handlers registered as `idempotent` are left
  * alone: no claim, no store round trip.
  * @throws TypeError or RangeError at once (at start-up, not per message) when `ttlMs` or
@@ -131,6 +139,7 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
   checkClaimLeaseMs(leaseMs);
   const maxResultBytes = options.maxResultBytes ?? 65_536;
   const onClaimLost = options.onClaimLost ?? warnOfLostClaims();
+  const outcomeNotStored = warnOfOutcomesNotStored();
   return (next, info) => {
     if (info.idempotent) return next;
     return async (delivery) => {
@@ -157,25 +166,24 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
         const result = await next(delivery);
         // An UNSETTLED result (a command's Refusal) changed nothing: not "handled" for ever.
         if (isUnsettled(result)) await options.store.release(key, claim.token);
-        else if (
-          (await options.store.complete(
-            key,
-            claim.token,
-            ttlMs,
+        else {
+          const stored = await keepOutcome(options.store, key, claim.token, ttlMs, () =>
             encode(result, maxResultBytes),
-          )) === false
-        )
-          claimLost();
+          );
+          if (stored === false) claimLost();
+          else if (stored === 'failed') outcomeNotStored(info.name, delivery.envelope.messageId);
+        }
         return result;
       } catch (error) {
         // Failed after its effect: that is the outcome, kept so that no duplicate repeats the
         // effect. Any other failure is released for the retry (nothing took effect for good).
         // A kept failure whose claim another delivery took is reported as a kept result is.
         if (failedAfterEffect(error)) {
-          const stored = await options.store
-            .complete(key, claim.token, ttlMs, encodeFailure(error))
-            .catch(() => undefined);
+          const stored = await keepOutcome(options.store, key, claim.token, ttlMs, () =>
+            encodeFailure(error),
+          );
           if (stored === false) claimLost();
+          else if (stored === 'failed') outcomeNotStored(info.name, delivery.envelope.messageId);
         } else await options.store.release(key, claim.token).catch(() => undefined);
         throw error;
       } finally {
@@ -183,6 +191,58 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
       }
     };
   };
+}
+
+/** Attempts at storing a handling's outcome (`complete`), the first one included. */
+const COMPLETE_ATTEMPTS = 4;
+
+/**
+ * Stores a handling's outcome, trying again after a jittered exponential backoff (from 100 ms,
+ * at most 1 s, about a second and a half in all) while the store fails: the
+ * handling took effect, so releasing its claim would let a redelivery repeat it. Resolves what
+ * `complete` answered — true (a store answering nothing counts as stored) or false (another
+ * claimant holds the key) — or 'failed' when every attempt threw. A false after an attempt that
+ * threw is taken as stored: that attempt may have stored it before its reply was lost (the key
+ * is then done already), and reporting a lost claim for it would be wrong.
+ */
+async function keepOutcome(
+  store: DeduplicationStore,
+  key: string,
+  token: string,
+  ttlMs: number,
+  value: () => string | undefined,
+): Promise<boolean | 'failed'> {
+  const policy = retry(handleAll, {
+    maxAttempts: COMPLETE_ATTEMPTS - 1, // cockatiel counts retries
+    backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }),
+  });
+  let threw = false;
+  try {
+    return await policy.execute(async () => {
+      try {
+        return (await store.complete(key, token, ttlMs, value())) !== false || threw;
+      } catch (error) {
+        threw = true;
+        throw error;
+      }
+    });
+  } catch {
+    return 'failed';
+  }
+}
+
+function warnOfOutcomesNotStored(): (handler: string, messageId: string) => void {
+  const warn = throttledWarning({
+    type: DEDUPLICATION_WARNING,
+    code: 'CAUSEWAY_OUTCOME_NOT_STORED',
+  });
+  return (handler, messageId) =>
+    warn(
+      handler,
+      `message ${messageId} was handled by ${handler}, but the deduplication store failed to ` +
+        `record it after ${COMPLETE_ATTEMPTS} attempts: its claim is kept, so a redelivery is ` +
+        'deferred until the claim lapses (leaseMs), then handled again',
+    );
 }
 
 /**

@@ -260,4 +260,46 @@ describe('deduplicator middleware', () => {
     await expect(handler(testDelivery(taken))).rejects.toThrow('result does not match');
     expect(lost).toEqual([{ handler: 'h', messageId: taken.messageId }]);
   });
+  it('keeps a handling done when the store fails to complete it: tried again, else the claim is kept and a warning says so', async () => {
+    /** An in-memory store whose `complete` fails (the store is down) the first `failures` times. */
+    class FlakyStore extends InMemoryDeduplicationStore {
+      constructor(public failures: number) {
+        super();
+      }
+      override async complete(key: string, token: string, ttlMs: number, result?: string) {
+        if (this.failures-- > 0) throw new Error('store down');
+        return super.complete(key, token, ttlMs, result);
+      }
+    }
+    // jest's sandboxed `process` does not relay 'warning' events: observe emitWarning itself.
+    const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      let runs = 0;
+      const handle = (store: FlakyStore, name: string) =>
+        deduplicator({ store })(async () => `reply #${++runs}`, { ...info, name });
+
+      // A failure that passes: the outcome is stored by a later attempt, a duplicate answered.
+      const briefly = new FlakyStore(2);
+      const once = testEnvelope('T', 'once');
+      await expect(handle(briefly, 'brief')(testDelivery(once))).resolves.toBe('reply #1');
+      await expect(handle(briefly, 'brief')(testDelivery(once))).resolves.toBe('reply #1');
+      expect(runs).toBe(1);
+
+      // A store down for good: the handling still succeeded, and its claim is not given up,
+      // so a redelivery is deferred rather than run a second time at once.
+      const down = new FlakyStore(Number.POSITIVE_INFINITY);
+      const lost = testEnvelope('T', 'lost');
+      await expect(handle(down, 'down')(testDelivery(lost))).resolves.toBe('reply #2');
+      await expect(handle(down, 'down')(testDelivery(lost))).rejects.toBeInstanceOf(DeferredError);
+      expect(runs).toBe(2);
+      expect(emitWarning.mock.calls).toEqual([
+        [
+          expect.stringContaining(`message ${lost.messageId} was handled by down`),
+          { type: 'CausewayDeduplicationWarning', code: 'CAUSEWAY_OUTCOME_NOT_STORED' },
+        ],
+      ]);
+    } finally {
+      emitWarning.mockRestore();
+    }
+  });
 });

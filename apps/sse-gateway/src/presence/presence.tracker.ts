@@ -21,7 +21,8 @@ import {
  *
  * A stream's close is handed to `onClosed` (to report it closed) once its entry is removed,
  * unless a sweep had taken that entry and reported it closed already (the registry's `remove`
- * says so, or the write-back returned it as swept after it closed), and at once while stopping.
+ * says so, or the write-back returned it as swept after it closed) — while stopping too: `stop`
+ * waits for those removals, so every Closed is handed over before it resolves.
  *
  * Each beat first sweeps the entries of expired instances (killed gateways, this one's own
  * before a restart included) and hands the ones this instance removed to `onExpired`: the
@@ -47,6 +48,8 @@ export class PresenceTracker implements ConnectionListener {
    * written back for good, one opened meanwhile dropped and reported closed (session 35).
    */
   private replacing: Promise<unknown> | undefined;
+  /** Closes whose removal (and so whether they are reported) is under way: `stop` awaits them. */
+  private readonly reporting = new Set<Promise<void>>();
 
   constructor(
     private readonly registry: PresenceRegistry,
@@ -74,11 +77,13 @@ export class PresenceTracker implements ConnectionListener {
   }
 
   closed(connection: SseConnection, reason: CloseReason): void {
-    // Stopping: the instance is removed in one go, and its Closed must be queued before the
-    // shutdown flushes the events.
-    if (this.stopping) return this.onClosed(connection, reason);
+    // While stopping too: a stream a sweep reported closed (`instance-expired`) before this
+    // instance wrote it back must not be reported closed again (`shutdown`), and only its
+    // removal tells. `stop` waits for it, so the Closed is queued before the shutdown flushes.
     this.removing.add(connection.id);
-    this.afterReplace(() => this.registry.remove(this.serverId, connection.id)).then(
+    const reported = this.afterReplace(() =>
+      this.registry.remove(this.serverId, connection.id),
+    ).then(
       (swept) => {
         this.removing.delete(connection.id);
         if (!this.reportedClosed.delete(connection.id) && !swept) this.onClosed(connection, reason);
@@ -92,6 +97,8 @@ export class PresenceTracker implements ConnectionListener {
         if (!this.reportedClosed.delete(connection.id)) this.onClosed(connection, reason);
       },
     );
+    this.reporting.add(reported);
+    void reported.finally(() => this.reporting.delete(reported));
   }
 
   /** `write` now, or once the resync under way has landed (whether it succeeded or not). */
@@ -110,6 +117,9 @@ export class PresenceTracker implements ConnectionListener {
     // A replace already sent could land after the removal (a script sent again after NOSCRIPT
     // goes out one round trip late) and list the instance again, streams and all, for the TTL.
     await this.replacing?.catch(() => undefined);
+    // The streams the hub just ended: reported (or not, when a sweep did) before the instance
+    // goes, whose removal would forget what the sweep took.
+    await Promise.all(this.reporting);
     try {
       await this.registry.removeInstance(this.serverId);
     } catch (error) {

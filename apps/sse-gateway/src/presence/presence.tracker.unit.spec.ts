@@ -353,6 +353,56 @@ describe('PresenceTracker', () => {
     ]);
   });
 
+  it('does not report closed again, at shutdown, a stream that a sweep took before the write-back', async () => {
+    // A review (session 42): another instance swept this one's streams (a pause past the TTL)
+    // and reported them closed; the instance stopped before its next beat wrote them back, and
+    // its shutdown reported each closed a second time (`shutdown`).
+    let skew = 0;
+    const registry = new HeldRegistry({ ttlMs: 300, now: () => Date.now() + skew });
+    const a = connection('a', 'ash', 1);
+    const b = connection('b', 'misty', 2);
+    const local = new Set([a, b]);
+    const events: string[] = [];
+    const tracker = new PresenceTracker(
+      registry,
+      'gw-1',
+      () => local,
+      () => undefined,
+      () => undefined,
+      (entries) => events.push(...entries.map((entry) => `open ${entry.connectionId}`)),
+      (connection, reason) => events.push(`closed ${connection.id} ${reason}`),
+    );
+    trackers.push(tracker);
+    tracker.start();
+    await until(async () => (await ids(registry, 'gw-1')).join() === 'a,b', 'the first beat');
+    // The pause: a beat is held in its sweep; another instance sweeps gw-1's streams.
+    registry.sweeps.hold();
+    await registry.sweeps.waiting;
+    skew = 1_000;
+    const swept = await InMemoryPresenceRegistry.prototype.sweep.call(registry);
+    for (const entry of swept.flatMap((instance) => instance.connections))
+      events.push(`closed ${entry.connectionId} instance-expired`);
+    // c opens after the sweep: no sweep reported it.
+    const c = connection('c', 'brock', 3);
+    local.add(c);
+    tracker.opened(c);
+    // Shutdown: the hub ends every stream, then the instance is removed.
+    tracker.beginStop();
+    for (const stream of [...local]) {
+      local.delete(stream);
+      tracker.closed(stream, 'shutdown');
+    }
+    await tracker.stop();
+    registry.sweeps.letGo();
+    // Each stream closed once, all before `stop` resolved (the shutdown flushes them then).
+    expect(events).toEqual([
+      'closed a instance-expired',
+      'closed b instance-expired',
+      'closed c shutdown',
+    ]);
+    expect(await registry.list()).toEqual([]);
+  });
+
   it('does not report open again a swept stream that closed while the replace was under way', async () => {
     // A review (session 41): the replace read the local streams before its round trip; one that
     // closed meanwhile got its ConnectionClosed, then a ConnectionEstablished after it, and was

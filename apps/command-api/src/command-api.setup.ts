@@ -6,7 +6,8 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   type CommandApiOptions,
 } from './command-api.options';
-import { bodyEndpointOf, OTHER_ENDPOINT } from './http/body.endpoints';
+import { answeredEndpointOf, bodyEndpointOf, OTHER_ENDPOINT } from './http/body.endpoints';
+import { putInFront } from '@causeway/platform';
 import { commandApiBodyReader } from './http/command-api.body';
 import { type BodyStep, commandRoute, CommandsListener } from './http/commands.listener';
 import { CommandApiMetrics } from './metrics/command-api.metrics';
@@ -47,7 +48,8 @@ export function setupCommandApi(
     bodyEndpointOf(request.method, request.originalUrl, devTokens, orders !== undefined);
   const reader = commandApiBodyReader({
     maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    onRefused: (request, outcome) => metrics.count(endpointOf(request) ?? OTHER_ENDPOINT, outcome),
+    onRefused: (request, outcome) =>
+      metrics.countRequest(request, endpointOf(request) ?? OTHER_ENDPOINT, outcome),
   });
   // Only for the methods and paths a controller serves: anything else (PROPFIND /rpc, GET
   // /api/trainers/x/move) goes on to Nest's 404 instead of a 415 or 413 from here.
@@ -55,6 +57,14 @@ export function setupCommandApi(
     endpointOf(request) === undefined ? next() : reader(request, response, next),
   );
   if (!options.commandsThroughExpress) commandsInFront(app, reader, options.accessLog);
+  // In front of everything of command-api's (the listener above, Express): the answers no
+  // endpoint counted (405, Express's 400 for a path it cannot decode) are counted too.
+  putInFront(app.getHttpServer() as Server, (req, res, next) => {
+    const endpoint = answeredEndpointOf(req.method ?? '', req.url ?? '', devTokens, !!orders);
+    if (endpoint !== undefined)
+      res.once('finish', () => metrics.countAnswer(req, endpoint, res.statusCode));
+    next();
+  });
 
   const docsPath = options.docsPath ?? 'docs';
   const document = mergeOpenApi(

@@ -1549,6 +1549,14 @@ describe('command-api over HTTP', () => {
   });
 });
 
+/** The value of one series of command-api's request counter in /metrics (0 when absent). */
+async function requestCount(url: string, endpoint: string, outcome: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const series = `causeway_command_api_requests_total{endpoint="${endpoint}",outcome="${outcome}"`;
+  const line = text.split('\n').find((candidate) => candidate.startsWith(series));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 /** The `endpoint` labels of command-api's request counter in /metrics, one per series. */
 async function requestSeries(url: string): Promise<{ endpoint: string; outcome: string }[]> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -1617,6 +1625,54 @@ describe('command-api metric labels', () => {
     });
     expect(propfind.status).toBe(405);
     expect(propfind.headers.get('allow')).toBe('POST');
+  });
+});
+
+describe('command-api request counter', () => {
+  it('counts every answer to a command endpoint: a 405, a 400 for a malformed escape, an absolute-form target', async () => {
+    // A review (session 42): these answers came from Express or Nest's filter, not from the
+    // endpoints, and were not counted — an error rate computed from the counter missed them.
+    const move405 = await requestCount(api.url, 'other', 'http-405');
+    const move400 = await requestCount(api.url, 'POST /api/trainers/{id}/move', 'http-400');
+    const accepted = await requestCount(api.url, 'POST /api/trainers/{id}/move', 'accepted');
+    for (const path of ['/rpc', '/api/trainers/x/move', '/trainer.Move'])
+      expect((await fetch(`${api.url}${path}`)).status).toBe(405);
+    const malformed = await fetch(`${api.url}/api/trainers/%E0%A4%A/move`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(move),
+    });
+    expect(malformed.status).toBe(400);
+    await malformed.arrayBuffer();
+    // An absolute-form target (RFC 9112 §3.2.2, as a proxy sends it): served, counted, and by
+    // the listener in front of Express (its access line), not by the slower way.
+    const brock = unique('brock');
+    const body = JSON.stringify(move);
+    const { head } = await rawHttpExchange(
+      api.url,
+      `POST http://x/api/trainers/${brock}/move HTTP/1.1\r\nHost: x\r\nConnection: close\r\n` +
+        `Authorization: Bearer ${await tokenOf(brock)}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    expect(head).toMatch(/^HTTP\/1\.1 202 /);
+    expect(
+      await logLine(
+        api,
+        new RegExp(`"context":"CommandApi".*POST /api/trainers/${brock}/move 202`),
+      ),
+    ).toBeDefined();
+    expect(await requestCount(api.url, 'other', 'http-405')).toBe(move405 + 3);
+    expect(await requestCount(api.url, 'POST /api/trainers/{id}/move', 'http-400')).toBe(
+      move400 + 1,
+    );
+    expect(await requestCount(api.url, 'POST /api/trainers/{id}/move', 'accepted')).toBe(
+      accepted + 1,
+    );
+    // Bounded labels still: none repeats the client's path.
+    const series = await requestSeries(api.url);
+    expect(
+      series.filter((s) => !s.endpoint.startsWith('rpc ') && !ENDPOINT_LABELS.includes(s.endpoint)),
+    ).toEqual([]);
   });
 });
 

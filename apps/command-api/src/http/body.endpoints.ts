@@ -47,7 +47,16 @@ const BODY_ENDPOINTS: readonly {
   },
 ];
 
-/** The label of anything else (no request of command-api's reader should ever get it). */
+/** The endpoints without a body (the request counter's labels for them). */
+const READ_ENDPOINTS: readonly { pattern: RegExp; label: string }[] = [
+  { pattern: /^\/api\/commands\/[^/]+\/?$/i, label: 'GET /api/commands/{id}' },
+  { pattern: /^\/admin\/commands\/[^/]+\/?$/i, label: 'GET /admin/commands/{id}' },
+];
+
+/**
+ * The label of anything else: a request to one of command-api's paths with a method it does not
+ * serve (405), or one refused by the body reader that no endpoint serves (none should be).
+ */
 export const OTHER_ENDPOINT = 'other';
 
 /**
@@ -69,4 +78,32 @@ export function bodyEndpointOf(
       (orders || !endpoint.orders) &&
       endpoint.pattern.test(path),
   )?.label;
+}
+
+/**
+ * The request counter's label of `method` `url` when its path is one of command-api's
+ * endpoints: the endpoint's when it serves `method` (HEAD as GET, as Express does),
+ * OTHER_ENDPOINT when it does not (a 405); undefined for any other path (health checks,
+ * /metrics, /docs, unknown paths), which the counter leaves out. Never anything of the client's
+ * spelling: a bounded set of labels.
+ */
+export function answeredEndpointOf(
+  method: string,
+  url: string,
+  devTokens = false,
+  orders = false,
+): string | undefined {
+  const served = bodyEndpointOf(method, url, devTokens, orders);
+  if (served !== undefined) return served;
+  const path = pathOf(url) ?? '';
+  const read = READ_ENDPOINTS.find((endpoint) => endpoint.pattern.test(path));
+  if (read) return method === 'GET' || method === 'HEAD' ? read.label : OTHER_ENDPOINT;
+  return BODY_ENDPOINTS.some(
+    (endpoint) =>
+      (devTokens || !endpoint.devTokens) &&
+      (orders || !endpoint.orders) &&
+      endpoint.pattern.test(path),
+  )
+    ? OTHER_ENDPOINT
+    : undefined;
 }

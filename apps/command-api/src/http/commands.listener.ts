@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { requestIdFor } from '@causeway/cqrs-core/nest';
+import { pathOf, requestIdFor } from '@causeway/cqrs-core/nest';
 import { putInFront } from '@causeway/platform';
 import { type AcceptedCommands, collectAcceptedCommands } from './accepted-commands';
 import { type ApiRequest, type ApiResponse } from './http.types';
@@ -59,9 +59,8 @@ export class CommandsListener {
 
   handle(req: IncomingMessage, res: ServerResponse, next: () => void): void {
     if (req.method !== 'POST') return next();
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    // An absolute-form target (`POST http://host/rpc`, as a proxy sends it) is served here too.
+    const path = pathOf(req.url) ?? '';
     for (const route of this.routes) {
       const params = route.match(path);
       if (params) return this.serve(route, params, path, req, res);

@@ -33,7 +33,7 @@ export class EndpointRunner {
         let status: number;
         try {
           const answer = await work();
-          this.metrics.count(endpoint, answer.outcome);
+          this.metrics.countRequest(request, endpoint, answer.outcome);
           writeAnswer(response, answer);
           status = answer.status;
         } catch (error) {
@@ -49,7 +49,7 @@ export class EndpointRunner {
               this.logger.error(`${endpoint} failed: ${(error as Error)?.stack ?? String(error)}`);
             span.setStatus({ code: SpanStatusCode.ERROR, message: refusal.problem.title });
           }
-          this.metrics.count(endpoint, refusal.outcome);
+          this.metrics.countRequest(request, endpoint, refusal.outcome);
           writeAnswer(response, {
             status,
             body: { ...refusal.problem, instance: problemInstance(request) },

@@ -19,7 +19,26 @@ export class CommandApiMetrics {
     });
   }
 
+  /** Requests counted with `countRequest`: the ones `countAnswer` leaves alone. */
+  private readonly counted = new WeakSet<object>();
+
+  /** Counts one series: a JSON-RPC call (a request is counted with `countRequest`). */
   count(endpoint: string, outcome: string): void {
     this.requests.inc({ endpoint, outcome });
+  }
+
+  /** Counts `request`'s outcome, as the endpoint or the body reader that answered it says. */
+  countRequest(request: object, endpoint: string, outcome: string): void {
+    this.counted.add(request);
+    this.count(endpoint, outcome);
+  }
+
+  /**
+   * Counts a request once it was answered (`http-<status>`) unless `countRequest` did: an answer
+   * of Express or Nest (a 405, a 400 for a path Express cannot decode, a bug's 500), so that
+   * every answer of a command endpoint is counted, once.
+   */
+  countAnswer(request: object, endpoint: string, status: number): void {
+    if (!this.counted.has(request)) this.count(endpoint, `http-${status}`);
   }
 }

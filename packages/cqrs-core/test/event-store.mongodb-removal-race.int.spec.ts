@@ -96,4 +96,34 @@ describe('MongoEventStore: removals racing a hard delete', () => {
     expect(await visible(stream, positions[0]!)).toEqual([]);
     expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(0);
   });
+
+  it('a killed hard delete is finished though more than a run of younger abandoned marks wait', async () => {
+    // A review (session 42): a run looked at the first 100 marks only, and skipped those of
+    // deletes that never wrote their tombstone while they were under 10 minutes old (they may
+    // still run): 100 of them hid a killed delete's mark, whose events readAll kept returning.
+    const deletes = connections[0]!.client.db!.collection<{ _id: string; at: number }>(
+      'events_deletes',
+    );
+    const abandoned = Array.from({ length: 101 }, (_, i) => ({
+      _id: `abandoned-${i}-${randomUUID()}`,
+      at: Date.now(),
+    }));
+    await deletes.insertMany(abandoned);
+    try {
+      const stream = `killed-late-${randomUUID()}`;
+      const events = Array.from({ length: 3 }, () => testEnvelope('T', {}));
+      const { positions } = await deleter.append(stream, events, { expectedVersion: 'no-stream' });
+      const dying = new MongoEventStore({ connection: dyingAtStrip(connections[1]!.client) });
+      await dying.init();
+      await expect(dying.deleteStream(stream, { mode: 'hard' })).rejects.toThrow('killed');
+      expect(await visible(stream, positions[0]!)).toEqual([1, 2, 3]);
+
+      expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(3);
+      expect(await visible(stream, positions[0]!)).toEqual([]);
+      // The young abandoned marks stay for a later run (their deletes may still be running).
+      expect(await deletes.countDocuments({ _id: { $in: abandoned.map((m) => m._id) } })).toBe(101);
+    } finally {
+      await deletes.deleteMany({ _id: { $in: abandoned.map((m) => m._id) } });
+    }
+  });
 });

@@ -35,6 +35,13 @@ export async function upsertStream<T extends { _id: string }>(
 export const DELETES_FINISHED_PER_RUN = 100;
 
 /**
+ * Marks one applyRetention run reads at most, oldest first: the young marks of deletes that
+ * never wrote their tombstone are skipped without counting against DELETES_FINISHED_PER_RUN (they
+ * may still run), and only this many of them can delay a killed delete's mark to a later run.
+ */
+export const DELETE_MARKS_READ_PER_RUN = 1_000;
+
+/**
  * How old a delete mark on a stream without a tombstone must be before it is dropped: its
  * delete never wrote the tombstone (its process died, the expected version failed on a retry),
  * and a younger one may be a delete still running.
@@ -46,20 +53,29 @@ export const ABANDONED_MARK_MS = 10 * 60_000;
  * reads of such a stream are empty, but its events stay in the commits and in `readAll` for
  * good (a review, session 40). Each hard delete marks its stream in `<prefix>deletes` first and
  * removes the mark when its strip is done, so the marked streams are the only ones to look at:
- * at most `limit` of them, never a scan of the commits. Returns how many events were removed.
+ * oldest first, at most `limit` of them finished or dropped, never a scan of the commits. A
+ * young mark without a tombstone (a delete still running, or one that never wrote its tombstone
+ * and is dropped once ABANDONED_MARK_MS old) does not count against `limit`: many of them must
+ * not hide a killed delete's mark behind them (a review, session 42); at most `maxRead` marks
+ * are read. Returns how many events were removed.
  */
 export async function finishDeletes(
   collections: Collections & { deletes: mongo.Collection<DeleteMarkDocument> },
   readHead: (streamId: string) => Promise<{ version: number; tombstoned: boolean }>,
   limit = DELETES_FINISHED_PER_RUN,
+  maxRead = DELETE_MARKS_READ_PER_RUN,
 ): Promise<number> {
   let removed = 0;
-  for (const { _id: streamId, at } of await collections.deletes.find().limit(limit).toArray()) {
+  let finished = 0;
+  const marks = await collections.deletes.find().sort({ at: 1, _id: 1 }).limit(maxRead).toArray();
+  for (const { _id: streamId, at } of marks) {
+    if (finished >= limit) break;
     const head = await readHead(streamId);
     if (head.tombstoned) removed += await stripStream(collections, streamId, head.version + 1);
     else if (at > Date.now() - ABANDONED_MARK_MS) continue;
     // Only this mark: a delete made again meanwhile set a newer one, which it removes itself.
     await collections.deletes.deleteOne({ _id: streamId, at });
+    finished++;
   }
   return removed;
 }

@@ -126,4 +126,38 @@ describe('MongoEventStore: removals racing a hard delete', () => {
       await deletes.deleteMany({ _id: { $in: abandoned.map((m) => m._id) } });
     }
   });
+
+  it.each(['soft delete', 'truncate'] as const)(
+    'a %s killed before its strip is finished by the next retention run, whatever its policy',
+    async (removal) => {
+      const stream = `killed-${removal.replace(' ', '-')}-${randomUUID()}`;
+      const events = Array.from({ length: 3 }, () => testEnvelope('T', {}));
+      const { positions } = await deleter.append(stream, events, {
+        expectedVersion: 'no-stream',
+      });
+      // The process dies as it strips the events: the stream's new first version is written,
+      // the strip never reaches the server.
+      const dying = new MongoEventStore({ connection: dyingAtStrip(connections[1]!.client) });
+      await dying.init();
+      await expect(
+        removal === 'truncate'
+          ? dying.truncateStream(stream, 3)
+          : dying.deleteStream(stream, { mode: 'soft' }),
+      ).rejects.toThrow('killed');
+      const hidden = removal === 'truncate' ? [1, 2] : [1, 2, 3];
+      expect((await retention.readStream(stream)).map((e) => e.version)).toEqual(
+        [1, 2, 3].filter((v) => !hidden.includes(v)),
+      );
+      expect(await visible(stream, positions[0]!)).toEqual([1, 2, 3]);
+
+      // Another instance's retention, for other streams: the removed events go from readAll too.
+      expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(
+        hidden.length,
+      );
+      expect(await visible(stream, positions[0]!)).toEqual(
+        [1, 2, 3].filter((v) => !hidden.includes(v)),
+      );
+      expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(0);
+    },
+  );
 });

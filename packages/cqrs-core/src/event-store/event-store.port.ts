@@ -299,8 +299,9 @@ export interface EventStore {
 
   /**
    * Applies a retention policy once; returns how many events were removed. Run it from a
-   * periodic job. On a store that removes in steps (MongoDB), it also finishes hard deletes
-   * whose process stopped half-way, whatever the policy, and counts their events.
+   * periodic job. On a store that removes in steps (MongoDB), it also finishes deletes (hard
+   * or soft) and truncates whose process stopped half-way, whatever the policy, and counts
+   * their events.
    * @throws TypeError before anything is removed when the policy is missing or a part of it is
    *   outside its range (see RetentionPolicy)
    */

@@ -60,14 +60,15 @@ export interface StreamDocument {
 }
 
 /**
- * A hard delete under way, by `_id` = streamId: written before the tombstone, removed once the
- * strip is done, so a delete whose process died in between is found (finishDeletes) without
- * reading the commits. A collection of its own: FerretDB rewrites a whole document on update,
+ * A removal under way, by `_id` = streamId: a hard delete's is written before the tombstone, a
+ * soft delete's or truncate's before the stream's new first version, each removed once the strip
+ * is done, so a removal whose process died in between is found (finishDeletes) without reading
+ * the commits. A collection of its own: FerretDB rewrites a whole document on update,
  * so a mark on the stream's document could undo a racing removal's new first version.
  */
 export interface DeleteMarkDocument {
   _id: string;
-  /** When the delete began (Date.now()). */
+  /** When the removal began (Date.now()). */
   at: number;
 }
 

@@ -31,37 +31,68 @@ export async function upsertStream<T extends { _id: string }>(
   }
 }
 
-/** Marks of half-done hard deletes one applyRetention run finishes (the rest: the next run). */
+/** Marks of half-done removals one applyRetention run finishes (the rest: the next run). */
 export const DELETES_FINISHED_PER_RUN = 100;
 
 /**
- * Marks one applyRetention run reads at most, oldest first: the young marks of deletes that
- * never wrote their tombstone are skipped without counting against DELETES_FINISHED_PER_RUN (they
- * may still run), and only this many of them can delay a killed delete's mark to a later run.
+ * Marks one applyRetention run reads at most, oldest first: the young marks of removals still
+ * running (or of hard deletes that never wrote their tombstone) are skipped without counting
+ * against DELETES_FINISHED_PER_RUN, and only this many of them can delay a killed removal's mark
+ * to a later run.
  */
 export const DELETE_MARKS_READ_PER_RUN = 1_000;
 
 /**
- * How old a delete mark on a stream without a tombstone must be before it is dropped: its
- * delete never wrote the tombstone (its process died, the expected version failed on a retry),
- * and a younger one may be a delete still running.
+ * How old a mark on a stream without a tombstone must be before it is dropped: a hard delete
+ * that never wrote its tombstone (its process died, the expected version failed on a retry),
+ * or a soft delete or truncate whose process died; a younger one may be a removal still running.
  */
 export const ABANDONED_MARK_MS = 10 * 60_000;
 
 /**
- * Finishes hard deletes whose process died after its tombstone and before its strip ended:
- * reads of such a stream are empty, but its events stay in the commits and in `readAll` for
- * good (a review, session 40). Each hard delete marks its stream in `<prefix>deletes` first and
- * removes the mark when its strip is done, so the marked streams are the only ones to look at:
- * oldest first, at most `limit` of them finished or dropped, never a scan of the commits. A
- * young mark without a tombstone (a delete still running, or one that never wrote its tombstone
- * and is dropped once ABANDONED_MARK_MS old) does not count against `limit`: many of them must
- * not hide a killed delete's mark behind them (a review, session 42); at most `maxRead` marks
- * are read. Returns how many events were removed.
+ * Marks a soft delete or truncate under way before its strip raises the stream's first version,
+ * so that a process dying before the strip ends leaves a mark finishDeletes finds. A mark already
+ * there (a hard delete or another removal under way) is left as it is: its own removal unmarks
+ * it. Returns the mark to pass to unmarkRemoval.
+ */
+export async function markRemoval(
+  deletes: mongo.Collection<DeleteMarkDocument>,
+  streamId: string,
+): Promise<number> {
+  const at = Date.now();
+  await upsertStream(deletes, streamId, { $setOnInsert: { at } });
+  return at;
+}
+
+/** Removes this removal's mark only: one another removal set, or set again, stays. */
+export async function unmarkRemoval(
+  deletes: mongo.Collection<DeleteMarkDocument>,
+  streamId: string,
+  at: number,
+): Promise<void> {
+  await deletes.deleteOne({ _id: streamId, at });
+}
+
+/**
+ * Finishes removals whose process died before their strip ended: a hard delete (after its
+ * tombstone, a review, session 40), a soft delete or a truncate (after the stream's new first
+ * version, a review, session 42). Reads of such a stream hide the events, but they stay in the
+ * commits, in `readAll` and in subscriptions for good. Each removal marks its stream in
+ * `<prefix>deletes` first and removes the mark when its strip is done, so the marked streams are
+ * the only ones to look at: oldest first, at most `limit` of them finished or dropped, never a
+ * scan of the commits. A young mark without a tombstone (a removal still running, or a hard
+ * delete that never wrote its tombstone, dropped once ABANDONED_MARK_MS old) does not count
+ * against `limit`: many of them must not hide a killed removal's mark behind them (a review,
+ * session 42); at most `maxRead` marks are read. A tombstoned
+ * stream loses every event; another loses those below its first readable version, which its
+ * removal raised before it stripped (harmless if that removal is still running: the strip is
+ * the same). Returns how many events were removed.
  */
 export async function finishDeletes(
   collections: Collections & { deletes: mongo.Collection<DeleteMarkDocument> },
-  readHead: (streamId: string) => Promise<{ version: number; tombstoned: boolean }>,
+  readHead: (
+    streamId: string,
+  ) => Promise<{ version: number; firstVersion: number; tombstoned: boolean }>,
   limit = DELETES_FINISHED_PER_RUN,
   maxRead = DELETE_MARKS_READ_PER_RUN,
 ): Promise<number> {
@@ -72,7 +103,11 @@ export async function finishDeletes(
     if (finished >= limit) break;
     const head = await readHead(streamId);
     if (head.tombstoned) removed += await stripStream(collections, streamId, head.version + 1);
-    else if (at > Date.now() - ABANDONED_MARK_MS) continue;
+    else {
+      removed += await stripStream(collections, streamId, head.firstVersion);
+      // A young mark may be a hard delete about to write its tombstone: it stays until then.
+      if (at > Date.now() - ABANDONED_MARK_MS) continue;
+    }
     // Only this mark: a delete made again meanwhile set a newer one, which it removes itself.
     await collections.deletes.deleteOne({ _id: streamId, at });
     finished++;

@@ -54,7 +54,9 @@ import { CommitTooLargeError, TooManyEventsError } from './mongodb.event-store.e
 import { MAX_DOCUMENT_BYTES, sizeOver } from './mongodb.document-size';
 import {
   finishDeletes,
+  markRemoval,
   stripStream,
+  unmarkRemoval,
   streamsForRetention,
   upsertStream,
 } from './mongodb.event-store.retention';
@@ -431,8 +433,12 @@ export class MongoEventStore implements EventStore {
       }
       if (options.mode === 'soft') {
         if (head.version === 0) return;
+        // Marked before the strip, unmarked after: a process that dies in between leaves the
+        // mark, by which applyRetention finishes the strip (readAll still returned the events).
+        const mark = await markRemoval(deletes, streamId);
         await stripStream(this.open(), streamId, head.version + 1);
         await upsertStream(streams, streamId, { $set: { softDeletedAt: head.version } });
+        await unmarkRemoval(deletes, streamId, mark);
         return;
       }
       // Marked before the tombstone, unmarked after the strip: a process that dies in between
@@ -462,12 +468,17 @@ export class MongoEventStore implements EventStore {
     checkBeforeVersion(beforeVersion);
     const head = await this.readHead(streamId);
     const before = Math.min(beforeVersion, head.version + 1);
-    if (before > head.firstVersion) await stripStream(this.open(), streamId, before);
+    if (before <= head.firstVersion) return;
+    // As a soft delete: the mark lets applyRetention finish a strip whose process died.
+    const { deletes } = this.open();
+    const mark = await markRemoval(deletes, streamId);
+    await stripStream(this.open(), streamId, before);
+    await unmarkRemoval(deletes, streamId, mark);
   }
 
   async applyRetention(policy: RetentionPolicy): Promise<number> {
     checkRetentionPolicy(policy);
-    // Whatever the policy: those streams are deleted already, only their strip was cut short.
+    // Whatever the policy: those streams are deleted or truncated already, only their strip was cut short.
     let removed = await finishDeletes(this.open(), (streamId) => this.readHead(streamId));
     for (const { streamId, before } of await streamsForRetention(this.open(), policy)) {
       removed += await stripStream(this.open(), streamId, before);

@@ -1,9 +1,9 @@
 import { type Connection, type mongo as mongodb } from 'mongoose';
 
 /**
- * The mongoose connection as a process killed in the middle of a MongoDB hard delete leaves it:
- * the strip of the events (a bulkWrite on a `…commits` collection) never reaches the server;
- * every other call goes through. For tests of what finishes a delete left half-done.
+ * The mongoose connection as a process killed in the middle of a MongoDB delete or truncate
+ * leaves it: the strip of the events (a bulkWrite on a `…commits` collection) never reaches the
+ * server; every other call goes through. For tests of what finishes a removal left half-done.
  */
 export function dyingAtStrip(connection: Connection): Connection {
   const bound = <T extends object>(target: T, replace: (prop: string | symbol) => unknown) =>

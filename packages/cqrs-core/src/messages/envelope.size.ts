@@ -17,6 +17,9 @@ export function checkMaxMessageBytes(owner: string, max: unknown): void {
 /**
  * Refuses `serialized` when the JSON text of its envelope fields — data (the serialized string),
  * metadata, ids: what a store keeps and a transport sends — is over `maxBytes` UTF-8 bytes.
+ * The data string is escaped a second time in that text, on purpose: the publishers' wire form
+ * (encodeForWire) and the Redis store's record hold it so, and a quote or backslash of a string
+ * in the data takes 4 bytes there, a newline 3.
  * Counting data alone let megabytes of metadata through, and a store then kept events no
  * publisher would take. Fields beyond the envelope's (a stored event's streamId and position)
  * are not counted. Publishing serializes again without this check (encodeForWire): what a store

@@ -10,7 +10,10 @@ import {
 
 /**
  * Default upper bound of one serialized envelope — data, metadata and ids as JSON text, what a
- * store keeps and a transport sends: 1.5 MiB (a 1 MB payload fits with room for JSON escaping).
+ * store keeps and a transport sends: 1.5 MiB. The data is JSON text already and is escaped again
+ * in that envelope, as on the wire: a payload of plain text fits up to about 1.5 MB, but each
+ * quote or backslash of its strings counts 4 bytes and each newline or tab 3, so 1 MB of quotes
+ * and backslashes is refused (about 390 000 fit).
  * Publishers take {@link DEFAULT_MAX_WIRE_BYTES} by default, so whatever a store accepted can be
  * published.
  */

@@ -100,6 +100,28 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
     });
   });
 
+  it('counts data as escaped again in the envelope: 1 MB of quotes and backslashes is refused, 380 000 are stored', async () => {
+    // The wire form (and the Redis record) is the envelope as JSON, data being JSON text already:
+    // a quote or backslash of a string is 4 bytes there (`\\\"`), so 1 MB of them is ~4 MB.
+    const streamId = uniqueName('escaped');
+    const quoted = event('Quoted', { text: '"\\'.repeat(500_000) });
+    const error = await store()
+      .append(streamId, [event('Fine', 1), quoted], { expectedVersion: 'no-stream' })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(MessageTooLargeError);
+    expect(error).toMatchObject({ messageId: quoted.messageId, maxBytes: 1.5 * 1024 * 1024 });
+    expect((error as Error).message).toMatch(/maxMessageBytes/);
+    expect(await store().readStream(streamId)).toEqual([]);
+    // What the default limit takes of them: 1.52 MB on the wire, under 1.5 MiB.
+    const text = '"\\'.repeat(190_000);
+    await store().append(streamId, [event('Quoted', { text })], { expectedVersion: 'no-stream' });
+    const [read] = await store().readStream(streamId);
+    expect((read?.data as { text: string }).text).toBe(text);
+  });
+
   it('counts metadata against the size limit: megabytes of it are refused before anything is written', async () => {
     const streamId = uniqueName('heavy-metadata');
     const heavy = event('Small', 2, { note: 'm'.repeat(2 * 1024 * 1024) });

@@ -63,6 +63,8 @@ export class ProjectionRunner {
   private again = false;
   /** Catch-up runs failed in a row since the read models were caught up. */
   private failures = 0;
+  /** start() finished its first catch-up: later runs are periodic ones (catchUpRun). */
+  private started = false;
 
   constructor(
     private readonly options: ProjectionModuleOptions & {
@@ -118,7 +120,26 @@ export class ProjectionRunner {
         await sleep(backoff(attempt));
       }
     }
+    this.started = true;
     this.schedule();
+  }
+
+  /**
+   * Runs the periodic catch-up now, as its timer would (the next one is counted from its end),
+   * and resolves once that run finished: caught up, failed (told to `onError`, retried as a
+   * periodic run is) or left by stop(). A run in flight is awaited instead of a second one
+   * started. Lets a caller (a test, an operator's hook) wait for the condition a periodic run
+   * brings about instead of for a clock. Rejects before start() finished its first catch-up
+   * (that one is the start's, not a periodic run); does nothing once stopped.
+   */
+  async catchUpNow(): Promise<void> {
+    if (this.stopped) return;
+    if (!this.started) throw new Error('catchUpNow: start() has not caught the read models up yet');
+    if (!this.inFlight) {
+      clearTimeout(this.timer);
+      this.catchUpRun();
+    }
+    await this.running;
   }
 
   async stop(): Promise<void> {

@@ -101,9 +101,10 @@ describe('Two ProjectionRunner instances on MongoDB and Redis, across a rebuild'
 
   /**
    * misty and ash in `party`; B starts (its checkpoint: after them). brock joins `party` and
-   * moves; B applies that live (the bus gave it to B; B's periodic run has not come yet). Redis
-   * loses everything under the prefix; A starts, rebuilds, and is killed right after it applied
-   * ash's move: its rebuild saved a checkpoint at B's, and left the mark.
+   * moves; B applies that live (the bus gave it to B; B's periodic run has not come: the tests
+   * start it with catchUpNow, B has no timer). Redis loses everything under the prefix; A
+   * starts, rebuilds, and is killed right after it applied ash's move: its rebuild saved a
+   * checkpoint at B's, and left the mark.
    */
   async function lossWhileBehind(b: ProjectionRunner) {
     await append('misty', joined('misty', 'party'));
@@ -135,16 +136,15 @@ describe('Two ProjectionRunner instances on MongoDB and Redis, across a rebuild'
 
   it("finishes the other instance's unfinished rebuild in its periodic run, not skipping what it had applied", async () => {
     const runs: CatchUpProgress[] = [];
-    const b = instance('projection-b', {
-      // Longer than the set-up on a loaded machine (1.6 s measured at load 17, FerretDB's
-      // first writes): a periodic run during it would catch up before A's rebuild.
-      catchUpIntervalMs: 8_000,
-      onProgress: (progress) => runs.push(progress),
-    });
+    // No timer: B's periodic run comes when the test calls it (catchUpNow), after the set-up,
+    // however long that takes on a loaded machine; one during it would catch up before A's
+    // rebuild, and the test would not test the periodic run finding A's mark.
+    const b = instance('projection-b', { onProgress: (progress) => runs.push(progress) });
     await lossWhileBehind(b);
-    const before = runs.length; // B's first catch-up
-    expect(before).toBe(1); // the setup ran within B's interval
-    await until(() => runs.length > before && runs.at(-1)!.caughtUp, "B's periodic run");
+    expect(runs).toHaveLength(1); // B's first catch-up only
+    await b.catchUpNow();
+    expect(runs).toHaveLength(2);
+    expect(runs.at(-1)).toMatchObject({ caughtUp: true, rebuilding: true });
     // A comes back (the deploy's new process): the mark says "rebuild unfinished".
     const a2 = instance('projection-a');
     await a2.start();
@@ -157,10 +157,8 @@ describe('Two ProjectionRunner instances on MongoDB and Redis, across a rebuild'
 
   it('defers a live move while the rebuild is unfinished, and notifies it to the whole group once rebuilt', async () => {
     const lost: unknown[] = [];
-    const b = instance('projection-b', {
-      catchUpIntervalMs: 60_000,
-      onLost: (loss) => lost.push(loss),
-    });
+    // No periodic run (catchUpIntervalMs 0): only the live event's loss starts B's rebuild.
+    const b = instance('projection-b', { onLost: (loss) => lost.push(loss) });
     await lossWhileBehind(b);
     const [live] = await append('misty', moved('misty', 3, ['party']));
     const first = await b.handle(live!).then(

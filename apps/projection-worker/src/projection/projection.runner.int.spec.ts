@@ -171,7 +171,8 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
     await append('misty', joined('misty', 'party'));
     await append('ash', joined('ash', 'party'), moved('ash', 0));
     const lost: unknown[] = [];
-    const runner = worker({ catchUpIntervalMs: 60_000, onLost: (loss) => lost.push(loss) });
+    // No timer (catchUpIntervalMs 0): a rebuild that comes at all was started by the loss.
+    const runner = worker({ onLost: (loss) => lost.push(loss) });
     await runner.start();
     expect(await groups.membersOf('party')).toEqual(['ash', 'misty']);
     // Redis loses everything under this test's prefix: read models, checkpoint, log (a FLUSHALL).
@@ -204,10 +205,11 @@ describe('ProjectionRunner on MongoDB and Redis, after an outage', () => {
       expect(lost).toEqual([
         expect.objectContaining({ found: 0, noticedBy: 'a live TrainerMovedEvent' }),
       ]);
-      // The rebuild starts now, not in 60 s: the bus's redelivery then goes through.
+      // The rebuild starts now, not at an interval (there is none): the bus's redelivery then
+      // goes through. No bound tighter than a rebuild from FerretDB on a loaded machine.
       for (;;) {
         if (runner.isCaughtUp && (await groups.membersOf('party')).length === 2) break;
-        expect(Date.now() - startedAt).toBeLessThan(10_000);
+        if (Date.now() - startedAt > 20_000) throw new Error('no rebuild after the loss');
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       await runner.handle(live!);

@@ -76,6 +76,20 @@ function setup(options: { horizonMs?: number } = {}) {
 }
 
 describe('ProjectionRunner', () => {
+  it('runs the periodic catch-up on catchUpNow() and resolves once it applied what the bus missed', async () => {
+    const { positions, runner, append } = setup(); // catchUpIntervalMs 0: no timer runs it
+    await expect(runner.catchUpNow()).rejects.toThrow(
+      'catchUpNow: start() has not caught the read models up yet',
+    );
+    await runner.start();
+    await append('ash', moved('ash', 3, 4)); // never delivered live
+    expect(await positions.get('ash')).toBeUndefined();
+    await runner.catchUpNow();
+    expect(await positions.get('ash')).toMatchObject({ x: 3, y: 4, version: 1 });
+    await runner.stop();
+    await expect(runner.catchUpNow()).resolves.toBeUndefined();
+  });
+
   it('catches the read models up from the event store at start, without notifying moves older than the horizon', async () => {
     const { positions, groups, runner, append, logged } = setup();
     const old = (...events: Envelope[]) => events.map((event) => aged(event, DAYS_2));

@@ -178,6 +178,11 @@ export class OrderProcessorModule {
                   );
               },
               onError: (error) => logger.warn(`retention run failed: ${(error as Error).message}`),
+              // One task that cannot be retired is reported and tried again; the run goes on.
+              onTaskError: (taskId, error) =>
+                logger.warn(
+                  `retention could not retire task ${taskId}: ${(error as Error).message}; tried again at a later run`,
+                ),
             }),
           }),
         },

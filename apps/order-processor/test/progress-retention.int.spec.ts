@@ -1,9 +1,10 @@
 import { contractsSerializer, type ProgressEvent } from '@causeway/contracts';
-import { createMessage, StreamDeletedError } from '@causeway/cqrs-core';
+import { createMessage, SerializerRegistry, StreamDeletedError } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { InMemoryNotificationLog, InMemoryProgressStatuses } from '@causeway/platform';
 import { dyingAtStrip, removeNamespaceData, testNamespace } from '@causeway/testkit';
 import Redis from 'ioredis';
+import { z } from 'zod';
 import { OrderProcessor } from '../src/orders/order.processor';
 import { ProgressRetentionJob } from '../src/retention/progress-retention.job';
 import { RedisTaskExpiries } from '../src/retention/task-expiries';
@@ -85,7 +86,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       onEvent: (e) => expiries.touch(e.taskId, Date.parse(e.timestamp)),
     });
     const job = new ProgressRetentionJob({ store, expiries, expirer, ttlMs: DAY });
-    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 1, deadLetters: 0 });
+    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 1, deadLetters: 0, failed: 0 });
     expect(
       (await store.readStream('progress-stuck')).map((e) => (e.data as ProgressEvent).eventType),
     ).toEqual(['PROGRESS', 'FAILED']);
@@ -145,6 +146,9 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
           stepDelayMs: 0,
         }),
         ttlMs: DAY,
+        // The restarted instance's run comes after an interval: what the dying one could not
+        // retire (its store stopped answering) is due again by then.
+        intervalMs: 1,
         onError: () => undefined,
       });
 
@@ -155,7 +159,12 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       serializer: contractsSerializer(),
     });
     await dying.init();
-    expect(await retention(dying).runOnce()).toEqual({ deleted: 0, expired: 0, deadLetters: 0 });
+    expect(await retention(dying).runOnce()).toEqual({
+      deleted: 0,
+      expired: 0,
+      deadLetters: 0,
+      failed: 1,
+    });
     expect((await store.streamInfo('progress-cut')).state).toBe('tombstoned');
 
     // Restarted, its retention runs again: the user's history is gone from the log too.
@@ -165,5 +174,71 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     );
     expect(left).toEqual([]);
     expect(await expiries.due(Date.now() + 1, 10)).toEqual([]);
+  });
+  it('goes on with the other tasks when one cannot be retired, reports it and tries it again later', async () => {
+    const now = Date.now();
+    const expiries = new RedisTaskExpiries(redis, { keyPrefix: `${ns.keyPrefix}stuckhead:` });
+    // Written by an earlier release whose schema let a percentage be fractional: the current
+    // one refuses it, so the task's stream no longer decodes (a schema change, a bad write).
+    const earlier = new MongoEventStore({
+      connection: mongo.client,
+      serializer: new SerializerRegistry().register(
+        'ProgressEvent',
+        z.object({ eventId: z.string(), taskId: z.string(), percentage: z.number() }).loose(),
+      ),
+    });
+    await earlier.init();
+    const undecodable = {
+      ...event('undecodable', 1, now - 3 * DAY, 'COMPLETED'),
+      percentage: 33.3,
+    };
+    const fine = event('fine', 4, now - 2 * DAY, 'COMPLETED');
+    for (const [writer, e] of [
+      [earlier, undecodable],
+      [store, fine],
+    ] as const) {
+      await writer.append(
+        `progress-${e.taskId}`,
+        [
+          createMessage({
+            type: 'ProgressEvent',
+            data: e,
+            category: 'event',
+            aggregateId: e.taskId,
+            messageId: e.eventId,
+            metadata: { timestamp: e.timestamp },
+          }),
+        ],
+        { expectedVersion: 0 },
+      );
+      await expiries.touch(e.taskId, Date.parse(e.timestamp));
+    }
+    const failures: string[] = [];
+    const runErrors: unknown[] = [];
+    const job = new ProgressRetentionJob({
+      store,
+      expiries,
+      expirer: new OrderProcessor({
+        store,
+        statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
+        notifications: new InMemoryNotificationLog(),
+        rules: { catalog: {}, paymentLimitCents: 0 },
+        serverId: 'op-1',
+        now: () => new Date(),
+        stepDelayMs: 0,
+      }),
+      ttlMs: DAY,
+      intervalMs: 60_000,
+      onError: (error) => runErrors.push(error),
+      onTaskError: (taskId) => failures.push(taskId),
+    });
+    // The oldest due task fails at every run: the ones behind it are still deleted.
+    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 0, deadLetters: 0, failed: 1 });
+    expect({ runErrors, failures }).toEqual({ runErrors: [], failures: ['undecodable'] });
+    expect(await store.readStream('progress-fine')).toEqual([]);
+    // Tried again about an interval later, not at once (the run ended, it did not spin).
+    expect(await expiries.due(now - DAY, 10)).toEqual([]);
+    expect(await expiries.due(now - DAY + 120_000, 10)).toEqual(['undecodable']);
+    await job.stop();
   });
 });

@@ -71,6 +71,7 @@ describe('retention’s FAILED "expired" interrupted before its broadcast', () =
         ttlMs: DAY,
         now: () => clock,
         onError: (error) => errors.push(error),
+        onTaskError: (_taskId, error) => errors.push(error),
       });
     };
 

@@ -80,6 +80,12 @@ export interface ProgressRetentionRun {
   expired: number;
   /** The order topic's dead letters purged, dead-lettered more than the TTL ago. */
   deadLetters: number;
+  /**
+   * Due tasks this run could not retire (an event that no longer decodes, a store error for
+   * that stream, a change conflicting on every attempt): each is reported through onTaskError
+   * and tried again at the run one interval later, behind the others, which the run goes on with.
+   */
+  failed: number;
 }
 
 export interface ProgressRetentionOptions {
@@ -116,12 +122,20 @@ export interface ProgressRetentionOptions {
   onRun?: (run: ProgressRetentionRun) => void;
   /** A failed run is reported and tried again at the next interval. */
   onError?: (error: unknown) => void;
+  /**
+   * A due task the run could not retire (counted in `failed`): the error is reported with its
+   * task id; the task is tried again at the run `intervalMs` later and the run goes on with the others.
+   */
+  onTaskError?: (taskId: string, error: unknown) => void;
 }
+
+/** The default time between two runs. */
+const DEFAULT_INTERVAL_MS = 60_000;
 
 /** Tasks looked at per batch of a run. */
 const BATCH = 100;
 
-/** A task's conflicting changes retried in one run before the run gives up (reported). */
+/** A task's conflicting changes retried in one run before the run gives up on it (reported). */
 const ATTEMPTS = 3;
 
 /**
@@ -164,7 +178,10 @@ export class ProgressRetentionJob {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.runOnce(), this.options.intervalMs ?? 60_000);
+    this.timer = setInterval(
+      () => void this.runOnce(),
+      this.options.intervalMs ?? DEFAULT_INTERVAL_MS,
+    );
     this.timer.unref();
   }
 
@@ -178,7 +195,7 @@ export class ProgressRetentionJob {
         },
         (error: unknown) => {
           this.options.onError?.(error);
-          return { deleted: 0, expired: 0, deadLetters: 0 };
+          return { deleted: 0, expired: 0, deadLetters: 0, failed: 0 };
         },
       )
       .finally(() => (this.running = undefined));
@@ -194,24 +211,44 @@ export class ProgressRetentionJob {
   private async run(): Promise<ProgressRetentionRun> {
     const { expiries, ttlMs } = this.options;
     const cutoff = this.now() - ttlMs;
-    const run = { deleted: 0, expired: 0, deadLetters: 0 };
+    const run = { deleted: 0, expired: 0, deadLetters: 0, failed: 0 };
     run.deadLetters = await this.purgeDeadLetters(cutoff, run);
     for (;;) {
       const due = await expiries.due(cutoff, BATCH);
       for (const taskId of due) {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const outcome = await this.retire(taskId, cutoff);
-            if (outcome) run[outcome]++;
-            break;
-          } catch (error) {
-            // Changed since read (a replay stored a step, another instance deleted it): anew.
-            const raced = error instanceof ConcurrencyConflictError;
-            if (!raced || attempt === ATTEMPTS) throw error;
-          }
+        try {
+          const outcome = await this.retireRetrying(taskId, cutoff);
+          if (outcome) run[outcome]++;
+        } catch (error) {
+          // One task that cannot be retired (an event that no longer decodes, a store error for
+          // its stream) must not stop every other: it stays at the head of the oldest-first due
+          // list, so failing the run kept all of them for good. Reported, moved behind the ones
+          // due now (to just before the cutoff of the run one interval later: out of this run,
+          // due at that one) and tried again then. An index that cannot be written fails the
+          // run, as before.
+          const retryAt = cutoff + (this.options.intervalMs ?? DEFAULT_INTERVAL_MS) - 1;
+          await expiries.touch(taskId, retryAt);
+          run.failed++;
+          this.options.onTaskError?.(taskId, error);
         }
       }
       if (due.length < BATCH) return run;
+    }
+  }
+
+  /** retire, tried again when its task changed since it was read (up to ATTEMPTS times). */
+  private async retireRetrying(
+    taskId: string,
+    cutoff: number,
+  ): Promise<'deleted' | 'expired' | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.retire(taskId, cutoff);
+      } catch (error) {
+        // Changed since read (a replay stored a step, another instance deleted it): anew.
+        const raced = error instanceof ConcurrencyConflictError;
+        if (!raced || attempt === ATTEMPTS) throw error;
+      }
     }
   }
 

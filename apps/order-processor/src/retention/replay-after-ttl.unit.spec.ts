@@ -104,7 +104,12 @@ describe('an order replayed after the history TTL (ADR 015, session 39)', () => 
 
     // The operator fixes MongoDB and replays the letter the day after (the runbook's step 3).
     at(T0 + DAY + 60_000);
-    expect(await retention.runOnce()).toEqual({ deleted: 1, expired: 1, deadLetters: 0 });
+    expect(await retention.runOnce()).toEqual({
+      deleted: 1,
+      expired: 1,
+      deadLetters: 0,
+      failed: 0,
+    });
     expect(await history(inner, 'done')).toEqual([]);
 
     const reason =
@@ -133,7 +138,12 @@ describe('an order replayed after the history TTL (ADR 015, session 39)', () => 
       appended: 0,
     });
     // A second run (or another instance) changes nothing until the FAILED is a TTL old.
-    expect(await retention.runOnce()).toEqual({ deleted: 0, expired: 0, deadLetters: 0 });
+    expect(await retention.runOnce()).toEqual({
+      deleted: 0,
+      expired: 0,
+      deadLetters: 0,
+      failed: 0,
+    });
     expect(await history(inner, 't-1')).toHaveLength(3);
   });
 
@@ -142,9 +152,19 @@ describe('an order replayed after the history TTL (ADR 015, session 39)', () => 
     at(T0);
     await expect(processor.handle(orderOf('t-1'))).rejects.toThrow('mongodb down');
     at(T0 + DAY + 60_000);
-    expect(await retention.runOnce()).toEqual({ deleted: 0, expired: 1, deadLetters: 0 });
+    expect(await retention.runOnce()).toEqual({
+      deleted: 0,
+      expired: 1,
+      deadLetters: 0,
+      failed: 0,
+    });
     at(T0 + 2 * DAY + 120_000);
-    expect(await retention.runOnce()).toEqual({ deleted: 1, expired: 0, deadLetters: 0 });
+    expect(await retention.runOnce()).toEqual({
+      deleted: 1,
+      expired: 0,
+      deadLetters: 0,
+      failed: 0,
+    });
     expect(await history(inner, 't-1')).toEqual([]);
 
     expect(await processor.handle(orderOf('t-1'))).toEqual({ status: undefined, appended: 0 });

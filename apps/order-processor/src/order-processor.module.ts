@@ -168,7 +168,11 @@ export class OrderProcessorModule {
               deadLetters: { queue: deadLetters, topic: options.topic },
               ttlMs: options.historyTtlMs,
               intervalMs: options.retentionIntervalMs,
-              onRun: ({ deleted, expired, deadLetters: purged }) => {
+              onRun: ({ deleted, expired, deadLetters: purged, skipped }) => {
+                if (skipped > 0)
+                  logger.log(
+                    `retention left ${skipped} due task(s) whose order runs here for a later run`,
+                  );
                 if (expired > 0)
                   logger.log(`retention ended ${expired} unfinished task(s) FAILED "expired"`);
                 if (deleted > 0) logger.log(`retention deleted ${deleted} expired task stream(s)`);

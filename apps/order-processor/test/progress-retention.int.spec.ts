@@ -86,7 +86,13 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       onEvent: (e) => expiries.touch(e.taskId, Date.parse(e.timestamp)),
     });
     const job = new ProgressRetentionJob({ store, expiries, expirer, ttlMs: DAY });
-    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 1, deadLetters: 0, failed: 0 });
+    expect(await job.runOnce()).toEqual({
+      deleted: 1,
+      expired: 1,
+      deadLetters: 0,
+      failed: 0,
+      skipped: 0,
+    });
     expect(
       (await store.readStream('progress-stuck')).map((e) => (e.data as ProgressEvent).eventType),
     ).toEqual(['PROGRESS', 'FAILED']);
@@ -164,6 +170,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       expired: 0,
       deadLetters: 0,
       failed: 1,
+      skipped: 0,
     });
     expect((await store.streamInfo('progress-cut')).state).toBe('tombstoned');
 
@@ -233,7 +240,13 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       onTaskError: (taskId) => failures.push(taskId),
     });
     // The oldest due task fails at every run: the ones behind it are still deleted.
-    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 0, deadLetters: 0, failed: 1 });
+    expect(await job.runOnce()).toEqual({
+      deleted: 1,
+      expired: 0,
+      deadLetters: 0,
+      failed: 1,
+      skipped: 0,
+    });
     expect({ runErrors, failures }).toEqual({ runErrors: [], failures: ['undecodable'] });
     expect(await store.readStream('progress-fine')).toEqual([]);
     // Tried again about an interval later, not at once (the run ended, it did not spin).

@@ -86,6 +86,11 @@ export interface ProgressRetentionRun {
    * and tried again at the run one interval later, behind the others, which the run goes on with.
    */
   failed: number;
+  /**
+   * Due tasks left as they are this run because this instance is running their order now (it
+   * is alive, whatever its last event's age): looked at once a run, retired at a later run.
+   */
+  skipped: number;
 }
 
 export interface ProgressRetentionOptions {
@@ -195,7 +200,7 @@ export class ProgressRetentionJob {
         },
         (error: unknown) => {
           this.options.onError?.(error);
-          return { deleted: 0, expired: 0, deadLetters: 0, failed: 0 };
+          return { deleted: 0, expired: 0, deadLetters: 0, failed: 0, skipped: 0 };
         },
       )
       .finally(() => (this.running = undefined));
@@ -211,14 +216,21 @@ export class ProgressRetentionJob {
   private async run(): Promise<ProgressRetentionRun> {
     const { expiries, ttlMs } = this.options;
     const cutoff = this.now() - ttlMs;
-    const run = { deleted: 0, expired: 0, deadLetters: 0, failed: 0 };
+    const run = { deleted: 0, expired: 0, deadLetters: 0, failed: 0, skipped: 0 };
     run.deadLetters = await this.purgeDeadLetters(cutoff, run);
+    // Tasks this run looked at and left due (their order runs here): a page lists them again,
+    // so each page asks for that many more and skips them. Re-read, a page of BATCH or more
+    // of them made the run spin for as long as their orders ran.
+    const left = new Set<string>();
     for (;;) {
-      const due = await expiries.due(cutoff, BATCH);
-      for (const taskId of due) {
+      const limit = BATCH + left.size;
+      const due = await expiries.due(cutoff, limit);
+      const fresh = due.filter((taskId) => !left.has(taskId));
+      for (const taskId of fresh) {
         try {
           const outcome = await this.retireRetrying(taskId, cutoff);
           if (outcome) run[outcome]++;
+          if (outcome === 'skipped') left.add(taskId);
         } catch (error) {
           // One task that cannot be retired (an event that no longer decodes, a store error for
           // its stream) must not stop every other: it stays at the head of the oldest-first due
@@ -232,7 +244,7 @@ export class ProgressRetentionJob {
           this.options.onTaskError?.(taskId, error);
         }
       }
-      if (due.length < BATCH) return run;
+      if (due.length < limit || fresh.length === 0) return run;
     }
   }
 
@@ -240,7 +252,7 @@ export class ProgressRetentionJob {
   private async retireRetrying(
     taskId: string,
     cutoff: number,
-  ): Promise<'deleted' | 'expired' | undefined> {
+  ): Promise<'deleted' | 'expired' | 'skipped' | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.retire(taskId, cutoff);
@@ -254,9 +266,13 @@ export class ProgressRetentionJob {
 
   /**
    * One due task: told again and moved forward (a newer event), ended FAILED (old and unfinished), deleted
-   * (old and finished) or forgotten (no stream). Every way out takes it off the due list.
+   * (old and finished) or forgotten (no stream). Every way out takes it off the due list, but one:
+   * an unfinished task whose order this instance runs now is left due ("skipped").
    */
-  private async retire(taskId: string, cutoff: number): Promise<'deleted' | 'expired' | undefined> {
+  private async retire(
+    taskId: string,
+    cutoff: number,
+  ): Promise<'deleted' | 'expired' | 'skipped' | undefined> {
     const { store, expiries, expirer, ttlMs } = this.options;
     const streamId = progressStreamId(taskId);
     const [last] = await store.readStream(streamId, { direction: 'backwards', limit: 1 });
@@ -282,9 +298,15 @@ export class ProgressRetentionJob {
       const reason = expiredReason(ttlMs);
       const { status, expired } = await expirer.expire(taskId, reason, cutoff);
       // Its FAILED (or a newer event) is young: due again one TTL after it.
-      if (status) await expiries.touch(taskId, Date.parse(status.updatedAt));
-      else await expiries.forget(taskId);
-      return expired ? 'expired' : undefined;
+      if (!status) {
+        await expiries.forget(taskId);
+        return undefined;
+      }
+      const at = Date.parse(status.updatedAt);
+      await expiries.touch(taskId, at);
+      if (expired) return 'expired';
+      // Still due: left alone, its order running here (TaskExpirer's contract).
+      return at < cutoff ? 'skipped' : undefined;
     }
     await this.forgetNotifications(streamId);
     try {

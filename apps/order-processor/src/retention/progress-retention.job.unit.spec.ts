@@ -104,7 +104,13 @@ describe('ProgressRetentionJob (S3-7)', () => {
       expiries,
     );
     const { job } = retentionOf(events, expiries);
-    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 0, deadLetters: 0, failed: 0 });
+    expect(await job.runOnce()).toEqual({
+      deleted: 1,
+      expired: 0,
+      deadLetters: 0,
+      failed: 0,
+      skipped: 0,
+    });
     expect(await events.readStream('progress-old')).toEqual([]);
     expect(await events.readStream('progress-straddles')).toHaveLength(2);
     expect(await events.readStream('progress-young')).toHaveLength(1);
@@ -148,7 +154,13 @@ describe('ProgressRetentionJob (S3-7)', () => {
       { expectedVersion: 1 },
     );
     const { job } = retentionOf(events, expiries);
-    expect(await job.runOnce()).toEqual({ deleted: 0, expired: 0, deadLetters: 0, failed: 0 });
+    expect(await job.runOnce()).toEqual({
+      deleted: 0,
+      expired: 0,
+      deadLetters: 0,
+      failed: 0,
+      skipped: 0,
+    });
     expect(await events.readStream('progress-t')).toHaveLength(2);
     expect(await expiries.due(NOW - DAY, 10)).toEqual([]);
   });
@@ -158,7 +170,13 @@ describe('ProgressRetentionJob (S3-7)', () => {
     const expiries = new InMemoryTaskExpiries();
     await store([event('stuck', 1, NOW - DAY - 1)], events, expiries);
     const { job, statuses } = retentionOf(events, expiries);
-    expect(await job.runOnce()).toEqual({ deleted: 0, expired: 1, deadLetters: 0, failed: 0 });
+    expect(await job.runOnce()).toEqual({
+      deleted: 0,
+      expired: 1,
+      deadLetters: 0,
+      failed: 0,
+      skipped: 0,
+    });
     const stored = (await events.readStream('progress-stuck')).map((e) => e.data as ProgressEvent);
     expect(stored.map((e) => e.eventType)).toEqual(['PROGRESS', 'FAILED']);
     expect(await statuses.get('stuck')).toMatchObject({
@@ -189,7 +207,13 @@ describe('ProgressRetentionJob (S3-7)', () => {
         serverId: 'op-1',
       });
     const { job } = retentionOf(events, expiries, NOW, log);
-    expect(await job.runOnce()).toEqual({ deleted: 1, expired: 0, deadLetters: 0, failed: 0 });
+    expect(await job.runOnce()).toEqual({
+      deleted: 1,
+      expired: 0,
+      deadLetters: 0,
+      failed: 0,
+      skipped: 0,
+    });
     const left = await log.read(undefined, 10);
     expect(left.map((entry) => (entry.notification.params as ProgressEvent).eventId)).toEqual([
       young.eventId,

@@ -109,6 +109,7 @@ describe('an order replayed after the history TTL (ADR 015, session 39)', () => 
       expired: 1,
       deadLetters: 0,
       failed: 0,
+      skipped: 0,
     });
     expect(await history(inner, 'done')).toEqual([]);
 
@@ -143,6 +144,7 @@ describe('an order replayed after the history TTL (ADR 015, session 39)', () => 
       expired: 0,
       deadLetters: 0,
       failed: 0,
+      skipped: 0,
     });
     expect(await history(inner, 't-1')).toHaveLength(3);
   });
@@ -157,6 +159,7 @@ describe('an order replayed after the history TTL (ADR 015, session 39)', () => 
       expired: 1,
       deadLetters: 0,
       failed: 0,
+      skipped: 0,
     });
     at(T0 + 2 * DAY + 120_000);
     expect(await retention.runOnce()).toEqual({
@@ -164,6 +167,7 @@ describe('an order replayed after the history TTL (ADR 015, session 39)', () => 
       expired: 0,
       deadLetters: 0,
       failed: 0,
+      skipped: 0,
     });
     expect(await history(inner, 't-1')).toEqual([]);
 

@@ -127,7 +127,13 @@ describe('ProgressRetentionJob: an order dead-lettered before its first step', (
       deadLetteredAt: new Date(NOW - DAY - 60_000).toISOString(),
     });
 
-    expect(await job.runOnce()).toEqual({ deleted: 0, expired: 1, deadLetters: 3, failed: 0 });
+    expect(await job.runOnce()).toEqual({
+      deleted: 0,
+      expired: 1,
+      deadLetters: 3,
+      failed: 0,
+      skipped: 0,
+    });
     expect(await store.readStream('progress-no-user')).toEqual([]);
 
     const stored = (await store.readStream('progress-never-started')).map((e) => e.data);

@@ -117,7 +117,7 @@ export class OrderProcessor implements TaskExpirer {
       this.running.has(taskId)
     )
       return { status, expired: false };
-    const failed = expiredProgressEvent(status, reason, this.options.now());
+    const failed = expiredProgressEvent(status, reason, notBefore(this.options.now(), status));
     // A step stored since the read (a replay) makes this a ConcurrencyConflictError: the
     // task is alive again, and retention looks at it anew.
     const { positions } = await this.options.store.append(streamId, [this.envelope(failed)], {
@@ -150,6 +150,7 @@ export class OrderProcessor implements TaskExpirer {
   async expireUnstarted(order: UnstartedOrder, reason: string): Promise<boolean> {
     const streamId = progressStreamId(order.taskId);
     if (this.running.has(order.taskId) || (await this.read(streamId)).length > 0) return false;
+    // Not clamped to the order's placedAt (notBefore): dead-lettered a TTL ago, far behind.
     const failed = unstartedProgressEvent(order, reason, this.options.now());
     let positions: number[];
     try {
@@ -200,7 +201,12 @@ export class OrderProcessor implements TaskExpirer {
       // The pause comes before each step after STARTED, so a browser sees the bar move.
       if (status && !isFinished(status) && stepDelayMs > 0)
         await sleep(stepDelayMs, undefined, { signal });
-      const next = nextProgressEvent(order, rules, status, now());
+      const next = nextProgressEvent(
+        order,
+        rules,
+        status,
+        notBefore(now(), status ?? { updatedAt: order.placedAt }),
+      );
       if (!next) break;
       let positions: number[];
       try {
@@ -294,4 +300,16 @@ export class OrderProcessor implements TaskExpirer {
       metadata: { timestamp: event.timestamp },
     });
   }
+}
+
+/**
+ * The timestamp of a task's next event: `now`, or the time of its latest one (before its first:
+ * its order's `placedAt`, its ACCEPTED status's `updatedAt`) when this clock is behind it. That
+ * time is where the task stands in a user's task list (`ofUser`, newest first); moved back (this
+ * instance's clock behind command-api's or another instance's) it went behind the cursor of a
+ * page already read and was listed again on the next, and /history went out of order.
+ */
+function notBefore(now: Date, latest: { updatedAt: string }): Date {
+  const at = Date.parse(latest.updatedAt);
+  return at > now.getTime() ? new Date(at) : now;
 }

@@ -1,0 +1,57 @@
+import { acceptedProgressStatus, contractsSerializer, type OrderPlaced } from '@causeway/contracts';
+import { InMemoryEventStore } from '@causeway/cqrs-core';
+import {
+  InMemoryNotificationLog,
+  InMemoryProgressStatuses,
+  taskPositionOf,
+  type TaskPosition,
+} from '@causeway/platform';
+import { OrderProcessor } from './order.processor';
+
+const T = Date.parse('2026-11-25T12:00:00.000Z');
+
+function order(taskId: string, placedAt: number): OrderPlaced {
+  return {
+    taskId,
+    userId: 'ash',
+    items: [{ sku: 'apple', quantity: 1 }],
+    placedAt: new Date(placedAt).toISOString(),
+  };
+}
+
+describe("a user's task list when order-processor's clock is behind command-api's", () => {
+  it('pages on without listing a task twice: its steps never move it back behind its ACCEPTED', async () => {
+    const statuses = new InMemoryProgressStatuses({ ttlMs: 86_400_000, now: () => T });
+    // command-api accepted two orders (its clock): ACCEPTED at their placedAt.
+    const a = order('t-a', T);
+    const b = order('t-b', T - 1_000);
+    for (const placed of [a, b]) await statuses.apply(acceptedProgressStatus(placed));
+    // order-processor's clock is 3 s behind.
+    const processor = new OrderProcessor({
+      store: new InMemoryEventStore({ serializer: contractsSerializer() }),
+      statuses,
+      notifications: new InMemoryNotificationLog(),
+      rules: { catalog: { apple: { stock: 5, priceCents: 100 } }, paymentLimitCents: 10_000 },
+      serverId: 'op-1',
+      now: () => new Date(T - 3_000),
+      stepDelayMs: 0,
+    });
+
+    // The user reads a page of one task; order A runs to its end; the user pages on.
+    const listed: string[] = [];
+    let before: TaskPosition | undefined;
+    const [first] = await statuses.ofUser('ash', 1);
+    listed.push(first!.taskId);
+    before = taskPositionOf(first!);
+    await processor.handle(a);
+    for (;;) {
+      const [next] = await statuses.ofUser('ash', 1, before);
+      if (!next) break;
+      listed.push(next.taskId);
+      before = taskPositionOf(next);
+    }
+    expect(listed).toEqual(['t-a', 't-b']);
+    // Its steps are stamped no earlier than its acceptance, in order: /history stays ordered.
+    expect(await statuses.get('t-a')).toMatchObject({ status: 'COMPLETED', updatedAt: a.placedAt });
+  });
+});

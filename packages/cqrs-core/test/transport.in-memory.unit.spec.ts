@@ -161,3 +161,27 @@ it('refuses a redelivery delay or close timeout that is not a number of millisec
   expect(attempts).toEqual([1, 2]);
   await broker.close();
 });
+
+it('refuses a message size limit or topic length cap that is not a positive integer, naming it', async () => {
+  const serializer = conformanceSerializer();
+  // NaN (a `Number(env)` of nothing) compared false with every size and length: the size limit
+  // and the trimming were silently off.
+  expect(() => new InMemoryBroker({ serializer, maxMessageBytes: NaN })).toThrow(
+    new TypeError('InMemoryBroker: options.maxMessageBytes must be a positive integer, got NaN'),
+  );
+  expect(() => new InMemoryBroker({ serializer, maxLenPerTopic: NaN })).toThrow(
+    new TypeError('InMemoryBroker: options.maxLenPerTopic must be a positive integer, got NaN'),
+  );
+  expect(() => new InMemoryBroker({ serializer, maxLenPerTopic: 0 })).toThrow(
+    /options\.maxLenPerTopic must be a positive integer, got 0/,
+  );
+  expect(
+    () => new InMemoryBroker({ serializer, maxMessageBytes: '1000' as unknown as number }),
+  ).toThrow(/options\.maxMessageBytes must be a positive integer, got "1000"/);
+  // What is accepted still limits: a message larger than maxMessageBytes is refused.
+  const broker = new InMemoryBroker({ serializer, maxMessageBytes: 100, maxLenPerTopic: 1 });
+  await expect(
+    broker.publish('t', [conformanceMessage(1, 'k', 'normal', 'x'.repeat(200))]),
+  ).rejects.toThrow(/the maximum \(maxMessageBytes\) is 100$/);
+  await broker.close();
+});

@@ -17,17 +17,21 @@ import { warnOfPoison } from '../poison.warning';
 import { checkSubscribeOptions } from '../subscribe-options.check';
 import { TransportClosedError } from '../transport.errors';
 import { checkTimings } from '../timing-options.check';
+import { checkCounts } from '../count-options.check';
 import { LANES, LaneScheduler, laneOf } from './priority.lanes';
 
 export interface InMemoryBrokerOptions {
   serializer: MessageSerializer;
   /** Delay before a nacked message is delivered again. Default 50 ms. */
   redeliveryDelayMs?: number;
-  /** Refuse messages whose wire form is larger. Default DEFAULT_MAX_WIRE_BYTES (1.5 MiB + 64 KiB). */
+  /**
+   * Refuse messages whose wire form is larger: a positive integer (bytes). Default
+   * DEFAULT_MAX_WIRE_BYTES (1.5 MiB + 64 KiB).
+   */
   maxMessageBytes?: number;
   /**
    * Entries kept per topic for groups created later (like MAXLEN ~: trimmed back to it once
-   * 1/16 over). Default 100 000; each holds the message's wire form.
+   * 1/16 over): a positive integer. Default 100 000; each holds the message's wire form.
    */
   maxLenPerTopic?: number;
   /**
@@ -169,12 +173,15 @@ export class InMemoryBroker implements Publisher {
 
   /**
    * @throws TypeError naming `redeliveryDelayMs` when it is not a non-negative number of
-   *   milliseconds (checkTimings)
+   *   milliseconds (checkTimings), or `maxMessageBytes` / `maxLenPerTopic` when it is not a
+   *   positive integer (checkCounts)
    */
   constructor(private readonly options: InMemoryBrokerOptions) {
-    checkTimings('InMemoryBroker', options as unknown as Record<string, unknown>, {
+    const settings = options as unknown as Record<string, unknown>;
+    checkTimings('InMemoryBroker', settings, {
       redeliveryDelayMs: { zero: true, timer: true },
     });
+    checkCounts('InMemoryBroker', settings, ['maxMessageBytes', 'maxLenPerTopic']);
   }
 
   /** Whether its serializer decodes `type` (see Subscriber.decodes). */

@@ -20,6 +20,7 @@ import { createMessage, MessageFactory } from '../messages/message.factory';
 import { type EnvelopeOf, messageType } from '../messages/message.type';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { topicNaming } from '../transport/topic.naming';
 import { Router } from '../router/router';
 import { BreakerRegistry } from '../middleware/circuit-breaker.middleware';
 import { CausewayContext, CausewayTransportServer } from './causeway.transport-strategy';
@@ -767,5 +768,63 @@ describe('CausewayTransportServer', () => {
     // The closed subscriber takes nothing any more: the message waits for the group.
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(broker.pendingCount('other', 'g')).toBe(1);
+  });
+});
+
+describe('@EventHandler startFrom', () => {
+  @Injectable()
+  class Seen {
+    readonly earliest: number[] = [];
+    readonly latest: number[] = [];
+  }
+
+  @Injectable()
+  @EventHandler('Ping', { name: 'from-earliest', mode: 'fan-out', startFrom: 'earliest' })
+  class FromEarliest {
+    constructor(private readonly seen: Seen) {}
+    handle(event: Envelope<{ n: number }>) {
+      this.seen.earliest.push(event.data.n);
+    }
+  }
+
+  @Injectable()
+  @EventHandler('Ping', { name: 'from-latest', mode: 'fan-out' })
+  class FromLatest {
+    constructor(private readonly seen: Seen) {}
+    handle(event: Envelope<{ n: number }>) {
+      this.seen.latest.push(event.data.n);
+    }
+  }
+
+  it("lets a fan-out handler's new group start from the earliest event, as EventBus.on does", async () => {
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const ping = (n: number) =>
+      createMessage({ type: 'Ping', category: 'event', aggregateId: 'p', data: { n } });
+    // Published before the app (its fan-out groups) started.
+    await broker.publish(topicNaming('t.').event('Ping'), [ping(1)]);
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: 'pinger',
+          instanceId: 'i1',
+          topicPrefix: 't.',
+          publisher: broker,
+          subscriber: broker.subscriber(),
+          serializer: registry,
+        }),
+      ],
+      providers: [Seen, FromEarliest, FromLatest],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    await app.get(EventBus).publish([ping(2)]);
+    const seen = app.get(Seen);
+    await until(() => seen.earliest.length === 2 && seen.latest.length === 1);
+    expect({ earliest: seen.earliest, latest: seen.latest }).toEqual({
+      earliest: [1, 2],
+      latest: [2],
+    });
+    await app.close();
   });
 });

@@ -22,6 +22,14 @@ export interface EventHandlerMetadata {
   /** 'competing' (default) or 'fan-out' (every instance). */
   mode?: 'competing' | 'fan-out';
   maxInFlight?: number;
+  /**
+   * Where its consumer group starts when it is new, as EventHandlerOptions.startFrom:
+   * 'earliest' is the default of a competing handler, 'latest' that of a fan-out one. A fan-out
+   * handler therefore skips every event published before its group (one per instance id) first
+   * subscribed; give 'earliest' for it to read the topic from its earliest retained event. An
+   * existing group goes on from where it stopped either way.
+   */
+  startFrom?: 'earliest' | 'latest';
   /** Idempotent by itself: the deduplicator leaves its deliveries alone (HandlerRegistration.idempotent). */
   idempotent?: boolean;
 }

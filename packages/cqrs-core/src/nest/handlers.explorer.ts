@@ -276,6 +276,7 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
           name,
           mode: event.mode,
           maxInFlight: event.maxInFlight,
+          startFrom: event.startFrom,
           idempotent: event.idempotent,
         });
       }

@@ -1,5 +1,6 @@
 import { StallingProxy, testNamespace } from '@causeway/testkit';
 import Redis from 'ioredis';
+import { createHook } from 'node:async_hooks';
 import { blockingReadOptions, redisConnection } from '../src/redis';
 
 // A connection whose network path died without a reset (a peer gone, a NAT or load balancer
@@ -95,4 +96,75 @@ describe('redisConnection replaces a connection that went silent', () => {
       await connection.close();
     }
   }, 20_000);
+});
+
+// ioredis starts the silence timer when it writes a command and stops it when data arrives. A
+// socket that closed first (a dropped connection, close()) left the timer running.
+describe('redisConnection after a connection dropped with a command unanswered', () => {
+  const ns = testNamespace('silencedrop');
+  let admin: Redis;
+  beforeEach(async () => {
+    admin = new Redis(ns.redisUrl);
+    await admin.ping(); // connected: its connect timer is not counted below
+  });
+  afterEach(() => admin.disconnect());
+
+  /** A BLPOP in flight on `client` when Redis drops its connection; resolves once it is back. */
+  async function dropWithReadInFlight(client: Redis): Promise<void> {
+    const id = (await client.client('ID')) as number;
+    const read = client.blpop(`${ns.keyPrefix}nothing`, 0.5).catch(() => null);
+    const ready = new Promise((resolve) => client.once('ready', resolve));
+    await admin.client('KILL', 'ID', String(id));
+    await ready;
+    await read;
+  }
+
+  it('close() leaves no timer behind: the process can exit at once', async () => {
+    const connection = redisConnection({
+      url: ns.redisUrl,
+      silenceTimeoutMs: 30_000,
+      maxReconnectDelayMs: 50,
+    });
+    // The timers started from here on, still pending after close() (cleared or fired ones are
+    // marked destroyed by Node).
+    const started: { hasRef(): boolean; _destroyed?: boolean }[] = [];
+    const hook = createHook({
+      init: (_id, type, _trigger, resource) => {
+        if (type === 'Timeout') started.push(resource as (typeof started)[number]);
+      },
+    });
+    try {
+      await connection.open();
+      hook.enable();
+      await dropWithReadInFlight(connection.client);
+      await connection.close();
+    } finally {
+      hook.disable();
+    }
+    // Without the fix, the silence timer of the dropped socket kept the process alive for up
+    // to silenceTimeoutMs after close().
+    expect(started.filter((timer) => !timer._destroyed && timer.hasRef()).length).toBe(0);
+  });
+
+  it('the new connection is not dropped by the silence timer of the one that dropped', async () => {
+    const connection = redisConnection({
+      url: ns.redisUrl,
+      silenceTimeoutMs: 1_000,
+      maxReconnectDelayMs: 50,
+    });
+    let closes = 0;
+    try {
+      await connection.open();
+      connection.client.on('close', () => closes++);
+      await dropWithReadInFlight(connection.client);
+      expect(closes).toBe(1);
+      // Past the silence timeout of the read written on the dropped socket: the healthy new
+      // socket stays (without the fix, that stale timer destroyed it).
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(closes).toBe(1);
+      await expect(connection.client.ping()).resolves.toBe('PONG');
+    } finally {
+      await connection.close();
+    }
+  });
 });

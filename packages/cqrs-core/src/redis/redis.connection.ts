@@ -135,6 +135,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     },
   });
   neverSendFailed(client);
+  endSilenceTimerOnClose(client);
   if (options.coalesceWrites !== false) coalesceWrites(client);
   const copies = trackDuplicates(client);
   client.on('ready', () => metrics.up(name, true));
@@ -320,6 +321,28 @@ function neverSendFailed(client: Redis): void {
   client.duplicate = (override) => {
     const copy = duplicate(override);
     neverSendFailed(copy);
+    return copy;
+  };
+}
+
+/**
+ * Makes `client` (and its duplicates) stop its silence timer (`socketTimeout`) when its socket
+ * closes. ioredis starts that timer when it writes a command and stops it only when data
+ * arrives: a socket closed first (close(), a dropped connection) left it running, up to
+ * silenceTimeoutMs (plus blockMs on a blocking reader) after close() — the process could not
+ * exit meanwhile — and, after a reconnect, the stale timer destroyed the new, healthy socket
+ * (and no new timer guarded the commands written on it meanwhile).
+ */
+function endSilenceTimerOnClose(client: Redis): void {
+  const internals = client as unknown as { socketTimeoutTimer?: ReturnType<typeof setTimeout> };
+  client.on('close', () => {
+    clearTimeout(internals.socketTimeoutTimer);
+    internals.socketTimeoutTimer = undefined;
+  });
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (override) => {
+    const copy = duplicate(override);
+    endSilenceTimerOnClose(copy);
     return copy;
   };
 }

@@ -28,23 +28,43 @@ export interface CircuitBreakerOptions {
   classify?: (error: unknown) => ErrorDisposition;
 }
 
-/** The state of every handler's breaker, for /metrics and /health/ready. */
+/**
+ * The state of every handler's breaker, for /metrics and /health/ready. A breaker that has
+ * been open for its `halfOpenAfterMs` is reported half-open (the next delivery is its trial
+ * call): cockatiel changes the state only when the handler is called, so a handler that got no
+ * more deliveries was reported open for ever, its probe failing and its gauge at 2.
+ */
 export class BreakerRegistry {
-  private readonly policies = new Map<string, CircuitBreakerPolicy>();
+  private readonly breakers = new Map<string, Watched>();
   private readonly listeners: ((handler: string, state: BreakerState) => void)[] = [];
 
-  /** Listeners hear the breaker's current state at once (closed), then every change. */
-  register(handler: string, policy: CircuitBreakerPolicy): void {
-    this.policies.set(handler, policy);
-    for (const listener of this.listeners) listener(handler, toBreakerState(policy.state));
+  /**
+   * Listeners hear the breaker's current state at once (closed), then every change, including
+   * the change to half-open once it has been open for `halfOpenAfterMs` (default: only when
+   * the policy itself half-opens, on its next call).
+   */
+  register(handler: string, policy: CircuitBreakerPolicy, halfOpenAfterMs?: number): void {
+    const watched: Watched = { policy, halfOpenAfterMs, reported: toBreakerState(policy.state) };
+    clearTimeout(this.breakers.get(handler)?.timer);
+    this.breakers.set(handler, watched);
+    for (const listener of this.listeners) listener(handler, watched.reported);
     policy.onStateChange((state) => {
-      for (const listener of this.listeners) listener(handler, toBreakerState(state));
+      clearTimeout(watched.timer);
+      watched.timer = undefined;
+      watched.openedAt = state === CircuitState.Open ? Date.now() : undefined;
+      if (watched.openedAt !== undefined && halfOpenAfterMs !== undefined) {
+        // Unref'd: a breaker must not keep the process alive.
+        watched.timer = setTimeout(() => this.report(handler, watched), halfOpenAfterMs);
+        watched.timer.unref?.();
+      }
+      this.report(handler, watched);
     });
   }
 
   states(): Record<string, BreakerState> {
+    const now = Date.now();
     return Object.fromEntries(
-      [...this.policies].map(([handler, policy]) => [handler, toBreakerState(policy.state)]),
+      [...this.breakers].map(([handler, watched]) => [handler, stateOf(watched, now)]),
     );
   }
 
@@ -53,6 +73,37 @@ export class BreakerRegistry {
     this.listeners.push(listener);
     for (const [handler, state] of Object.entries(this.states())) listener(handler, state);
   }
+
+  private report(handler: string, watched: Watched): void {
+    const state = stateOf(watched, Date.now());
+    if (state === watched.reported) return;
+    watched.reported = state;
+    for (const listener of this.listeners) listener(handler, state);
+  }
+}
+
+interface Watched {
+  readonly policy: CircuitBreakerPolicy;
+  readonly halfOpenAfterMs: number | undefined;
+  /** When the policy last opened (Open, not Isolated). */
+  openedAt?: number;
+  /** Tells the listeners of the half-open state when halfOpenAfterMs has passed. */
+  timer?: ReturnType<typeof setTimeout>;
+  /** The state the listeners heard last. */
+  reported: BreakerState;
+}
+
+/** The policy's state, half-open once it has been open for halfOpenAfterMs. */
+function stateOf(watched: Watched, now: number): BreakerState {
+  const { policy, openedAt, halfOpenAfterMs } = watched;
+  if (
+    policy.state === CircuitState.Open &&
+    openedAt !== undefined &&
+    halfOpenAfterMs !== undefined &&
+    now - openedAt >= halfOpenAfterMs
+  )
+    return 'half-open';
+  return toBreakerState(policy.state);
 }
 
 function toBreakerState(state: CircuitState): BreakerState {
@@ -94,14 +145,12 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): Middleware 
   checkBreakerSettings(options);
   const classify = options.classify ?? classifyError;
   return (next, info) => {
+    const halfOpenAfter = options.halfOpenAfterMs ?? 10_000;
     const policy = breakerPolicy(
       handleWhen((error) => classify(error) === 'transient'),
-      {
-        halfOpenAfter: options.halfOpenAfterMs ?? 10_000,
-        breaker: new ConsecutiveBreaker(options.failureThreshold ?? 5),
-      },
+      { halfOpenAfter, breaker: new ConsecutiveBreaker(options.failureThreshold ?? 5) },
     );
-    options.registry?.register(info.name, policy);
+    options.registry?.register(info.name, policy, halfOpenAfter);
     return async (delivery) => {
       try {
         return await policy.execute(() => next(delivery));

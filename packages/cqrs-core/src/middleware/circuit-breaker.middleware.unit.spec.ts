@@ -1,6 +1,9 @@
 import { DeferredError, PermanentError } from '../router/handler.errors';
 import { type HandlerInfo } from '../router/handler';
 import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
+import { Registry } from 'prom-client';
+import { MessagingMetrics } from '../metrics/messaging.metrics';
+import { breakersProbe } from './breakers.probe';
 import { BreakerRegistry, circuitBreaker } from './circuit-breaker.middleware';
 
 const info: HandlerInfo = { name: 'payments', topics: ['t'], group: 'g' };
@@ -46,6 +49,37 @@ describe('circuit breaker middleware', () => {
       'payments:half-open',
       'payments:closed',
     ]);
+  });
+
+  it('reports half-open in health and metrics once halfOpenAfterMs has passed, with no more deliveries', async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const registry = new BreakerRegistry();
+    const metrics = new MessagingMetrics(new Registry());
+    metrics.watchBreakers(registry);
+    const probe = breakersProbe(registry);
+    const gauge = async () => (await metrics.breaker.get()).values[0]!.value;
+    const handler = circuitBreaker({ failureThreshold: 2, halfOpenAfterMs: 5_000, registry })(
+      async () => {
+        throw new Error('payment gateway down');
+      },
+      info,
+    );
+    for (let i = 0; i < 2; i++)
+      await expect(handler(delivery())).rejects.toThrow('payment gateway down');
+    await expect(probe.check()).rejects.toThrow('payments: open');
+    expect(await gauge()).toBe(2);
+    jest.advanceTimersByTime(4_999);
+    expect(registry.states()).toEqual({ payments: 'open' });
+    // The handler gets no delivery: the breaker would let the next one through, so it is
+    // half-open, not open for ever.
+    jest.advanceTimersByTime(1);
+    expect(registry.states()).toEqual({ payments: 'half-open' });
+    await expect(probe.check()).rejects.toThrow('payments: half-open');
+    expect(await gauge()).toBe(1);
+    // The trial call fails: open again, for another halfOpenAfterMs.
+    await expect(handler(delivery())).rejects.toThrow('payment gateway down');
+    expect(registry.states()).toEqual({ payments: 'open' });
+    expect(await gauge()).toBe(2);
   });
 
   it('stays open for 10 s by default before trying the handler again', async () => {

@@ -1,6 +1,7 @@
 import { type IHeaders, type Message, Partitioners, type Producer } from 'kafkajs';
 import { type Envelope } from '../messages/envelope';
 import { type Publisher } from '../transport/transport.port';
+import { checkCounts } from '../transport/count-options.check';
 import { encodeForWire } from '../transport/wire.codec';
 import { type KafkaClient } from './kafka.connection';
 import { KafkaMessageTooLargeError, KafkaTransportClosedError } from './kafka.errors';
@@ -57,10 +58,14 @@ export class KafkaPublisher implements Publisher {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
+  /** @throws TypeError naming `maxMessageBytes` when it is no positive integer */
   constructor(
     private readonly client: KafkaClient,
     private readonly options: KafkaTransportOptions,
   ) {
+    checkCounts('KafkaPublisher', { maxMessageBytes: options.maxMessageBytes }, [
+      'maxMessageBytes',
+    ]);
     this.maxMessageBytes = options.maxMessageBytes ?? KAFKA_DEFAULTS.maxMessageBytes;
     this.topics = new KafkaTopics(client.admin, options);
     this.producer = this.newProducer();

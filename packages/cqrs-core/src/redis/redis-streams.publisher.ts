@@ -6,6 +6,7 @@ import { type Envelope, type Priority } from '../messages/envelope';
 import { DEFAULT_MAX_WIRE_BYTES } from '../messages/json.serializer';
 import { MessageTooLargeError } from '../messages/message.errors';
 import { type Publisher } from '../transport/transport.port';
+import { checkCounts } from '../transport/count-options.check';
 import { encodeForWire } from '../transport/wire.codec';
 import { TransportClosedError } from './redis-streams.errors';
 import { StreamKeys } from './redis-streams.keys';
@@ -37,7 +38,10 @@ export class RedisStreamsPublisher implements Publisher {
   private readonly singles: SingleXadds;
   private closed = false;
 
-  /** @throws TypeError naming `client` or `serializer` when it is missing */
+  /**
+   * @throws TypeError naming `client` or `serializer` when it is missing, or `maxMessageBytes`
+   * when it is no positive integer
+   */
   constructor(private readonly options: RedisStreamsPublisherOptions) {
     for (const name of ['client', 'serializer'] as const) {
       if (!options?.[name]) {
@@ -64,6 +68,9 @@ export class RedisStreamsPublisher implements Publisher {
         `RedisStreamsPublisher: options.maxLenPerStream must be a positive integer or a function of the topic, got ${String(maxLen)}`,
       );
     }
+    checkCounts('RedisStreamsPublisher', { maxMessageBytes: options.maxMessageBytes }, [
+      'maxMessageBytes',
+    ]);
     this.maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_WIRE_BYTES;
     this.published = options.registry ? publishedCounter(options.registry) : undefined;
     this.singles = new SingleXadds(options.client);

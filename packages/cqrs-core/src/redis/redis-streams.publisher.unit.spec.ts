@@ -36,6 +36,24 @@ describe('RedisStreamsPublisher', () => {
     await expect(publisher.publish('good', [testEnvelope('E', 1)])).resolves.toBeUndefined();
   });
 
+  it('refuses a message size limit that is not a positive integer, naming the option', async () => {
+    // NaN (a `Number(env)` of nothing) compared false with every size: nothing was too large.
+    const client = { xadd: async () => '1-0' } as unknown as Redis;
+    for (const bad of [Number.NaN, 0, '1048576'])
+      expect(
+        () =>
+          new RedisStreamsPublisher({
+            client,
+            serializer,
+            maxMessageBytes: bad as number,
+          }),
+      ).toThrow(
+        `RedisStreamsPublisher: options.maxMessageBytes must be a positive integer, got ${typeof bad === 'string' ? JSON.stringify(bad) : String(bad)}`,
+      );
+    const publisher = new RedisStreamsPublisher({ client, serializer, maxMessageBytes: 100 });
+    await expect(publisher.publish('t', [testEnvelope('E', 1)])).rejects.toThrow(/100/);
+  });
+
   it('rejects a single publish whose XADD throws synchronously, instead of throwing from a microtask', async () => {
     const failure = new Error('xadd exploded');
     const client = {

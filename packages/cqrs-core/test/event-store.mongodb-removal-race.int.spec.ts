@@ -149,6 +149,15 @@ describe('MongoEventStore: removals racing a hard delete', () => {
         [1, 2, 3].filter((v) => !hidden.includes(v)),
       );
       expect(await visible(stream, positions[0]!)).toEqual([1, 2, 3]);
+      // A review (session 42): the soft delete wrote its stream's new first version, then died
+      // before it marked the stream soft-deleted, and streamInfo said 'active' for good.
+      const state = removal === 'truncate' ? 'active' : 'soft-deleted';
+      expect(await retention.streamInfo(stream)).toEqual({
+        streamId: stream,
+        version: 3,
+        firstVersion: hidden.length + 1,
+        state,
+      });
 
       // Another instance's retention, for other streams: the removed events go from readAll too.
       expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(
@@ -158,6 +167,11 @@ describe('MongoEventStore: removals racing a hard delete', () => {
         [1, 2, 3].filter((v) => !hidden.includes(v)),
       );
       expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(0);
+      expect((await retention.streamInfo(stream)).state).toBe(state);
+      // Versions go on after the removed events, as after a soft delete or truncate that ended.
+      const expectedVersion = removal === 'truncate' ? 3 : 'no-stream';
+      await deleter.append(stream, [testEnvelope('T', {})], { expectedVersion });
+      expect(await retention.streamInfo(stream)).toMatchObject({ version: 4, state: 'active' });
     },
   );
 });

@@ -436,8 +436,14 @@ export class MongoEventStore implements EventStore {
         // Marked before the strip, unmarked after: a process that dies in between leaves the
         // mark, by which applyRetention finishes the strip (readAll still returned the events).
         const mark = await markRemoval(deletes, streamId);
+        // The events hidden and the stream soft-deleted in one write, before the strip: a
+        // process dying after it leaves a stream streamInfo reports as soft-deleted (written
+        // after the strip, a death in between left it 'active' for good, a review, session 42).
+        await upsertStream(streams, streamId, {
+          $max: { firstVersion: head.version + 1 },
+          $set: { softDeletedAt: head.version },
+        });
         await stripStream(this.open(), streamId, head.version + 1);
-        await upsertStream(streams, streamId, { $set: { softDeletedAt: head.version } });
         await unmarkRemoval(deletes, streamId, mark);
         return;
       }

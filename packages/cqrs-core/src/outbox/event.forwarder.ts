@@ -6,6 +6,7 @@ import { type Publisher } from '../transport/transport.port';
 import { throttledWarning } from '../router/throttled.warning';
 import { type CheckpointStore } from './checkpoint-store.port';
 import { type ForwardLedger } from './forward-ledger.port';
+import { checkForwarderOptions } from './event.forwarder.options-check';
 import {
   isUnencodable,
   UnpublishableEventError,
@@ -165,7 +166,12 @@ export class EventForwarder {
 
   private readonly reportError: (error: unknown) => void;
 
+  /**
+   * @throws TypeError naming `store`, `publisher`, `checkpoints` or `topicOf` when one is
+   *   missing or not what it must be (checkForwarderOptions)
+   */
   constructor(private readonly options: EventForwarderOptions) {
+    checkForwarderOptions(options);
     this.reportError = options.onError ?? warnOfForwarderErrors(this.name);
   }
 

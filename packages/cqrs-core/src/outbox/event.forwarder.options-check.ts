@@ -1,0 +1,42 @@
+import { shownValue } from '../config/shown-value';
+
+/** The required options of an EventForwarder, what each must be, and the methods it calls. */
+const REQUIRED: readonly { name: string; what: string; methods: readonly string[] }[] = [
+  { name: 'store', what: 'an event store (with readAllPage)', methods: ['readAllPage'] },
+  { name: 'publisher', what: 'a publisher (with publish)', methods: ['publish'] },
+  {
+    name: 'checkpoints',
+    what: 'a checkpoint store (with load and save)',
+    methods: ['load', 'save'],
+  },
+];
+
+/**
+ * Refuses, when the forwarder is built, options without what every round needs. Unchecked, a
+ * forwarder missing `store`, `checkpoints` or `topicOf` (a misspelt key, a config object without
+ * one) started, and failed every round for ever with a warning such as "this.options.topicOf is
+ * not a function", publishing nothing (a review, session 42).
+ * @throws TypeError naming the option, what it must be and what was given
+ */
+export function checkForwarderOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`EventForwarder: options must be an object, got ${shownValue(options)}`);
+  const given = options as Record<string, unknown>;
+  for (const { name, what, methods } of REQUIRED) {
+    const value = given[name];
+    const missing =
+      typeof value === 'object' && value !== null
+        ? methods.find((m) => typeof (value as Record<string, unknown>)[m] !== 'function')
+        : undefined;
+    if (typeof value === 'object' && value !== null && missing === undefined) continue;
+    const got = missing === undefined ? shownValue(value) : `an object without ${missing}`;
+    throw new TypeError(`EventForwarder: options.${name} must be ${what}, got ${got}`);
+  }
+  if (typeof given.topicOf !== 'function')
+    throw new TypeError(
+      'EventForwarder: options.topicOf must be a function (event) => topic, got ' +
+        (typeof given.topicOf === 'object' && given.topicOf !== null
+          ? 'an object'
+          : shownValue(given.topicOf)),
+    );
+}

@@ -32,7 +32,7 @@ describe('zod, the peer dependency', () => {
       /^documentCollection\(users\): options\.schema must be a zod 4 schema/,
     );
     expect(() => new SerializerRegistry().register('Deposit', 'no' as never)).toThrow(
-      'SerializerRegistry.register(Deposit): the schema must be a zod schema (z.object({ … })), got no',
+      'SerializerRegistry.register(Deposit): the schema must be a zod schema (z.object({ … })), got "no"',
     );
   });
 });

@@ -206,7 +206,7 @@ describe('EventBus construction', () => {
     );
     expect(
       () => new EventBus({ publisher: broker, router, naming: 'x' } as unknown as EventBusOptions),
-    ).toThrow('EventBus: options.naming must be a TopicNaming (topicNaming()), got x');
+    ).toThrow('EventBus: options.naming must be a TopicNaming (topicNaming()), got "x"');
     const positional = EventBus as unknown as new (...args: unknown[]) => EventBus;
     expect(() => new positional(broker, router)).toThrow(
       'EventBus: naming must be a TopicNaming (topicNaming()), got undefined',

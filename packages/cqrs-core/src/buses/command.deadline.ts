@@ -45,7 +45,7 @@ export function withDeadline(command: Envelope, deadlineMs: number, now = Date.n
   if (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs) || deadlineMs <= 0)
     throw new RangeError(
       `deadlineMs of ${command.type} ${command.messageId} must be a positive number of ` +
-        `milliseconds, got ${String(deadlineMs)}`,
+        `milliseconds, got ${shownValue(deadlineMs)}`,
     );
   const created = Date.parse(command.metadata.timestamp);
   const at = (Number.isFinite(created) ? created : now) + deadlineMs;

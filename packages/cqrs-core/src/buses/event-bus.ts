@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type Envelope } from '../messages/envelope';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { namesOfType, storedTypeNames } from '../messages/type.names';
@@ -71,7 +72,7 @@ export class EventBus {
     for (const [name, [kind, ok]] of Object.entries(expected))
       if (!ok)
         throw new TypeError(
-          `EventBus: ${positional ? name : `options.${name}`} must be ${kind}, got ${String(options?.[name as keyof EventBusOptions])}`,
+          `EventBus: ${positional ? name : `options.${name}`} must be ${kind}, got ${shownValue(options?.[name as keyof EventBusOptions])}`,
         );
     this.publisher = options.publisher;
     this.router = options.router;

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { z } from 'zod';
 import { MessageValidationError } from '../messages/message.errors';
 
@@ -45,7 +46,7 @@ export function queryType<const Name extends string, Schema extends z.core.$ZodT
   returns<Result>(): QueryType<Name, z.core.output<Schema>, Result, z.core.input<Schema>>;
 } {
   if (typeof query !== 'string' || query.length === 0)
-    throw new TypeError(`queryType: the name must be a non-empty string, got ${String(query)}`);
+    throw new TypeError(`queryType: the name must be a non-empty string, got ${shownValue(query)}`);
   const type = Object.freeze({
     query,
     params,

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type Envelope, type Priority } from '../messages/envelope';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { namesOfType } from '../messages/type.names';
@@ -335,7 +336,7 @@ export function claimLeaseOf(queue: string, claimLeaseMs: number | undefined): n
   const lease = claimLeaseMs ?? DEFAULT_CLAIM_LEASE_MS;
   if (!Number.isInteger(lease) || lease < 1)
     throw new TypeError(
-      `${queue}: options.claimLeaseMs must be a positive integer, got ${String(claimLeaseMs)}`,
+      `${queue}: options.claimLeaseMs must be a positive integer, got ${shownValue(claimLeaseMs)}`,
     );
   return lease;
 }

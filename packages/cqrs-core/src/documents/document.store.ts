@@ -239,7 +239,7 @@ export class DocumentStore {
       !(Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)
     )
       throw new TypeError(
-        `${collection.name}/${id}: expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
+        `${collection.name}/${id}: expectedVersion must be a non-negative integer, got ${shownValue(expectedVersion)}`,
       );
     const loaded = await repository.load(streamId, commandId === undefined ? {} : { commandId });
     await this.checkHistory(streamId, loaded);

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type Admin, ConfigResourceTypes } from 'kafkajs';
 import { InvalidTopicError } from '../transport/transport.errors';
 import {
@@ -145,7 +146,7 @@ export function checkRetentionMs(retentionMs: unknown): void {
   if (retentionMs === undefined) return;
   if (typeof retentionMs !== 'number' || !Number.isSafeInteger(retentionMs) || retentionMs < 8)
     throw new RangeError(
-      `retentionMs must be an integer of at least 8 (milliseconds), got ${String(retentionMs)}`,
+      `retentionMs must be an integer of at least 8 (milliseconds), got ${shownValue(retentionMs)}`,
     );
 }
 

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { MessageTooLargeError, MessageValidationError } from './message.errors';
 import { type SerializedEnvelope } from './serializer.port';
 
@@ -10,7 +11,7 @@ import { type SerializedEnvelope } from './serializer.port';
 export function checkMaxMessageBytes(owner: string, max: unknown): void {
   if (max !== undefined && !(typeof max === 'number' && max > 0))
     throw new TypeError(
-      `${owner}: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${String(max)}`,
+      `${owner}: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${shownValue(max)}`,
     );
 }
 

@@ -60,7 +60,7 @@ describe('JsonSerializer', () => {
     for (const bad of [NaN, -1, 0, '1048576'])
       expect(() => new JsonSerializer({ maxMessageBytes: bad as number })).toThrow(
         new TypeError(
-          `JsonSerializer: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${String(bad)}`,
+          `JsonSerializer: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${typeof bad === 'string' ? `"${bad}"` : bad}`,
         ),
       );
     expect(new JsonSerializer({ maxMessageBytes: Infinity }).maxMessageBytes).toBe(Infinity);

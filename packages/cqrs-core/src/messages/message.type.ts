@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type z } from 'zod';
 import { type DomainEvent, withSchemaVersion } from '../domain/domain-event';
 import { type Envelope } from './envelope';
@@ -95,11 +96,13 @@ export function messageType<const Type extends string, Schema extends z.core.$Zo
   options: MessageTypeOptions = {},
 ): MessageType<Type, z.core.output<Schema>, unknown> {
   if (typeof type !== 'string' || type.length === 0)
-    throw new TypeError(`messageType: the name must be a non-empty string, got ${String(type)}`);
+    throw new TypeError(
+      `messageType: the name must be a non-empty string, got ${shownValue(type)}`,
+    );
   const version = options.version ?? 1;
   if (!Number.isInteger(version) || version < 1)
     throw new TypeError(
-      `messageType(${type}): version must be a positive integer, got ${String(version)}`,
+      `messageType(${type}): version must be a positive integer, got ${shownValue(version)}`,
     );
   assertSchema(`messageType(${type}): the schema`, schema);
   const result = options.result;
@@ -142,7 +145,7 @@ export function assertSchema(where: string, value: unknown): asserts value is z.
   throw new TypeError(
     zod3
       ? `${where} must be a zod 4 schema, got a zod 3 one: install zod 4 (a peer dependency of @causeway/cqrs-core), or import { z } from 'zod/v4' with zod 3.25`
-      : `${where} must be a zod schema (z.object({ … })), got ${String(value)}`,
+      : `${where} must be a zod schema (z.object({ … })), got ${shownValue(value)}`,
   );
 }
 

@@ -174,7 +174,7 @@ describe('SerializerRegistry', () => {
     expect(error).toMatchObject({ maxBytes: DEFAULT_MAX_MESSAGE_BYTES });
     for (const bad of [NaN, -1, 0, '1048576'])
       expect(() => new SerializerRegistry({ maxMessageBytes: bad as number })).toThrow(
-        `options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${bad}`,
+        `options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${typeof bad === 'string' ? `"${bad}"` : bad}`,
       );
     const unlimited = new SerializerRegistry({ maxMessageBytes: Infinity }).register(
       'Note',

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import {
   BrokenCircuitError,
   CircuitState,
@@ -125,11 +126,11 @@ function checkBreakerSettings({ failureThreshold, halfOpenAfterMs }: CircuitBrea
     (!Number.isSafeInteger(failureThreshold) || failureThreshold < 1)
   )
     throw new RangeError(
-      `circuitBreaker: failureThreshold must be a positive integer (consecutive failures), got ${String(failureThreshold)}`,
+      `circuitBreaker: failureThreshold must be a positive integer (consecutive failures), got ${shownValue(failureThreshold)}`,
     );
   if (halfOpenAfterMs !== undefined && !(Number.isFinite(halfOpenAfterMs) && halfOpenAfterMs >= 0))
     throw new RangeError(
-      `circuitBreaker: halfOpenAfterMs must be a non-negative number of milliseconds, got ${String(halfOpenAfterMs)}`,
+      `circuitBreaker: halfOpenAfterMs must be a non-negative number of milliseconds, got ${shownValue(halfOpenAfterMs)}`,
     );
 }
 

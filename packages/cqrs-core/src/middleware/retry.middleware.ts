@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { DelegateBackoff, handleWhen, retry as retryPolicy } from 'cockatiel';
 import {
   classifyError,
@@ -135,7 +136,7 @@ function checkRetrySettings(settings: Omit<RetryOptions, 'perType'>, where: stri
   const { maxAttempts, initialDelayMs, maxDelayMs, jitter, backoff } = settings;
   if (maxAttempts !== undefined && (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1))
     throw new RangeError(
-      `${where}: maxAttempts must be a positive integer (attempts including the first), got ${String(maxAttempts)}`,
+      `${where}: maxAttempts must be a positive integer (attempts including the first), got ${shownValue(maxAttempts)}`,
     );
   for (const [name, value] of [
     ['initialDelayMs', initialDelayMs],
@@ -143,10 +144,10 @@ function checkRetrySettings(settings: Omit<RetryOptions, 'perType'>, where: stri
   ] as const)
     if (value !== undefined && !(Number.isFinite(value) && value >= 0))
       throw new RangeError(
-        `${where}: ${name} must be a non-negative number of milliseconds, got ${String(value)}`,
+        `${where}: ${name} must be a non-negative number of milliseconds, got ${shownValue(value)}`,
       );
   if (jitter !== undefined && !(jitter >= 0 && jitter <= 1))
-    throw new RangeError(`${where}: jitter must be from 0 to 1, got ${String(jitter)}`);
+    throw new RangeError(`${where}: jitter must be from 0 to 1, got ${shownValue(jitter)}`);
   if (backoff !== undefined && !['fixed', 'linear', 'exponential'].includes(backoff))
     throw new TypeError(
       `${where}: backoff must be 'fixed', 'linear' or 'exponential', got ${JSON.stringify(backoff)}`,

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import mongoose, { type Connection, type ConnectOptions } from 'mongoose';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
@@ -66,7 +67,7 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
   const silenceTimeout = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
   if (!Number.isSafeInteger(silenceTimeout) || silenceTimeout < 0)
     throw new TypeError(
-      `mongoConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${String(options.silenceTimeoutMs)}`,
+      `mongoConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${shownValue(options.silenceTimeoutMs)}`,
     );
   const name = options.name ?? 'mongodb';
   const metrics = connectionMetrics(options.registry);

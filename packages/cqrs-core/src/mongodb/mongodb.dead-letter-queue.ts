@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type Connection, type Model, Schema } from 'mongoose';
 import {
@@ -108,7 +109,7 @@ export class MongoDeadLetterQueue implements DeadLetterQueue {
     this.claimLeaseMs = claimLeaseOf('MongoDeadLetterQueue', options.claimLeaseMs);
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1)
       throw new TypeError(
-        `MongoDeadLetterQueue: options.pageSize must be a positive integer, got ${String(options.pageSize)}`,
+        `MongoDeadLetterQueue: options.pageSize must be a positive integer, got ${shownValue(options.pageSize)}`,
       );
     const collection = options.collection ?? 'dead_letters';
     const modelName = `CausewayDeadLetter:${collection}`;

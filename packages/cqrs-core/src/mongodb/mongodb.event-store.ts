@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type Connection, type mongo } from 'mongoose';
 import { ConcurrencyConflictError, StreamDeletedError } from '../event-store/event-store.errors';
 import {
@@ -132,7 +133,7 @@ export class MongoEventStore implements EventStore {
   constructor(options: MongoEventStoreOptions) {
     if (!options?.connection) {
       throw new TypeError(
-        `MongoEventStore: options.connection is required, got ${String(options?.connection)}`,
+        `MongoEventStore: options.connection is required, got ${shownValue(options?.connection)}`,
       );
     }
     this.connection = options.connection;
@@ -643,7 +644,7 @@ function commitBound(commit: { streamId: string; events: readonly EventDocument[
 function positiveInteger(option: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1)
     throw new RangeError(
-      `MongoEventStore: options.${option} must be a positive integer, got ${String(value)}`,
+      `MongoEventStore: options.${option} must be a positive integer, got ${shownValue(value)}`,
     );
   return value;
 }

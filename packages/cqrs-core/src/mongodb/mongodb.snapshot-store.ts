@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type Connection, type Model, Schema } from 'mongoose';
 import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
 import { MAX_DOCUMENT_BYTES, sizeOver } from './mongodb.document-size';
@@ -86,7 +87,7 @@ export class MongoSnapshotStore implements SnapshotStore {
   constructor(options: MongoSnapshotStoreOptions) {
     if (typeof options?.connection?.model !== 'function')
       throw new TypeError(
-        `MongoSnapshotStore: options.connection must be a mongoose connection (mongoConnection(...).client), got ${String(options?.connection)}`,
+        `MongoSnapshotStore: options.connection must be a mongoose connection (mongoConnection(...).client), got ${shownValue(options?.connection)}`,
       );
     const collection = options.collection ?? 'snapshots';
     const modelName = `CausewaySnapshot:${collection}`;

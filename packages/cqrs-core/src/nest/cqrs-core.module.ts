@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { type Registry } from 'prom-client';
@@ -295,7 +296,9 @@ export class CqrsCoreModule {
  */
 function checked(options: unknown): ResolvedCqrsCoreOptions {
   if (typeof options !== 'object' || options === null)
-    throw new TypeError(`CqrsCoreModule: the options must be an object, got ${String(options)}`);
+    throw new TypeError(
+      `CqrsCoreModule: the options must be an object, got ${shownValue(options)}`,
+    );
   const given = options as Partial<CqrsCoreModuleOptions>;
   for (const name of ['service', 'instanceId', 'serializer'] as const)
     if (!given[name]) throw new TypeError(`CqrsCoreModule: options.${name} is required`);

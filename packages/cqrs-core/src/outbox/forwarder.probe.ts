@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { type HealthProbe } from '../health/health-probe.port';
 import { type EventForwarder } from './event.forwarder';
 
@@ -30,7 +31,7 @@ export function forwarderProbe(
   const failingForMs = options.failingForMs ?? FORWARDER_FAILING_FOR_MS;
   if (!(failingForMs >= 0))
     throw new RangeError(
-      `forwarderProbe: options.failingForMs must be a number of milliseconds >= 0, got ${String(failingForMs)}`,
+      `forwarderProbe: options.failingForMs must be a number of milliseconds >= 0, got ${shownValue(failingForMs)}`,
     );
   return {
     name,

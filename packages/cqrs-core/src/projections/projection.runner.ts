@@ -168,7 +168,7 @@ export class ProjectionRunner {
         (integer ? Number.isInteger(value) : Number.isFinite(value));
       if (!ok)
         throw new TypeError(
-          `ProjectionRunner: ${name} must be a positive ${integer ? 'integer' : 'number of milliseconds'}, got ${String(value)}`,
+          `ProjectionRunner: ${name} must be a positive ${integer ? 'integer' : 'number of milliseconds'}, got ${shownValue(value)}`,
         );
     };
     positive('checkpointIntervalMs', options.checkpointIntervalMs);
@@ -251,13 +251,13 @@ export class ProjectionRunner {
     if (!Number.isSafeInteger(position) || position < 0)
       return Promise.reject(
         new TypeError(
-          `ProjectionRunner.waitFor: position must be a non-negative integer, got ${String(position)}`,
+          `ProjectionRunner.waitFor: position must be a non-negative integer, got ${shownValue(position)}`,
         ),
       );
     if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= 2_147_483_647))
       return Promise.reject(
         new TypeError(
-          `ProjectionRunner.waitFor: timeoutMs must be a positive number, got ${String(timeoutMs)}`,
+          `ProjectionRunner.waitFor: timeoutMs must be a positive number, got ${shownValue(timeoutMs)}`,
         ),
       );
     const runs = name === undefined ? [...this.running.values()] : [this.running.get(name)];

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import type Redis from 'ioredis';
 import { type ChainableCommander } from 'ioredis';
 import { type Counter, type Registry } from 'prom-client';
@@ -46,7 +47,7 @@ export class RedisStreamsPublisher implements Publisher {
     for (const name of ['client', 'serializer'] as const) {
       if (!options?.[name]) {
         throw new TypeError(
-          `RedisStreamsPublisher: options.${name} is required, got ${String(options?.[name])}`,
+          `RedisStreamsPublisher: options.${name} is required, got ${shownValue(options?.[name])}`,
         );
       }
     }
@@ -57,7 +58,7 @@ export class RedisStreamsPublisher implements Publisher {
         const length = maxLen(topic);
         if (!isLength(length))
           throw new TypeError(
-            `RedisStreamsPublisher: options.maxLenPerStream(${topic}) must be a positive integer, got ${String(length)}`,
+            `RedisStreamsPublisher: options.maxLenPerStream(${topic}) must be a positive integer, got ${shownValue(length)}`,
           );
         return length;
       };
@@ -65,7 +66,7 @@ export class RedisStreamsPublisher implements Publisher {
       this.maxLenOf = () => maxLen;
     } else {
       throw new TypeError(
-        `RedisStreamsPublisher: options.maxLenPerStream must be a positive integer or a function of the topic, got ${String(maxLen)}`,
+        `RedisStreamsPublisher: options.maxLenPerStream must be a positive integer or a function of the topic, got ${shownValue(maxLen)}`,
       );
     }
     checkCounts('RedisStreamsPublisher', { maxMessageBytes: options.maxMessageBytes }, [

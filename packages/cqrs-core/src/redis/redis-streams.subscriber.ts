@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { warnOfTrimming } from './redis-streams.trimming';
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
@@ -62,7 +63,7 @@ export class RedisStreamsSubscriber implements Subscriber {
     for (const name of ['client', 'serializer'] as const) {
       if (!options?.[name]) {
         throw new TypeError(
-          `RedisStreamsSubscriber: options.${name} is required, got ${String(options?.[name])}`,
+          `RedisStreamsSubscriber: options.${name} is required, got ${shownValue(options?.[name])}`,
         );
       }
     }

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { RedisScript } from './redis.script';
 import type Redis from 'ioredis';
 import { type CheckpointStore } from '../outbox/checkpoint-store.port';
@@ -44,7 +45,7 @@ export class RedisCheckpointStore implements CheckpointStore {
           : undefined;
     if (typeof resolved !== 'string' || resolved.length === 0)
       throw new TypeError(
-        `RedisCheckpointStore: the key must be a non-empty string or { key } / { keyPrefix }, got ${String(key)}`,
+        `RedisCheckpointStore: the key must be a non-empty string or { key } / { keyPrefix }, got ${shownValue(key)}`,
       );
     this.key = resolved;
   }

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import Redis, { type RedisOptions } from 'ioredis';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
@@ -117,7 +118,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
   const silenceTimeout = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
   if (!Number.isSafeInteger(silenceTimeout) || silenceTimeout < 0)
     throw new TypeError(
-      `redisConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${String(options.silenceTimeoutMs)}`,
+      `redisConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${shownValue(options.silenceTimeoutMs)}`,
     );
   const client = new Redis(options.url, {
     ...options.options,

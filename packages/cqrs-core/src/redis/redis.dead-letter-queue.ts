@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { RedisScript } from './redis.script';
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
@@ -89,13 +90,13 @@ export class RedisDeadLetterQueue implements DeadLetterQueue {
     this.pageSize = options.pageSize ?? 500;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1)
       throw new TypeError(
-        `RedisDeadLetterQueue: options.pageSize must be a positive integer, got ${String(options.pageSize)}`,
+        `RedisDeadLetterQueue: options.pageSize must be a positive integer, got ${shownValue(options.pageSize)}`,
       );
     this.claimLeaseMs = claimLeaseOf('RedisDeadLetterQueue', options.claimLeaseMs);
     const cap = options.maxLenPerTopic;
     if (cap !== undefined && (!Number.isInteger(cap) || cap < 1))
       throw new TypeError(
-        `RedisDeadLetterQueue: options.maxLenPerTopic must be a positive integer, got ${String(cap)}`,
+        `RedisDeadLetterQueue: options.maxLenPerTopic must be a positive integer, got ${shownValue(cap)}`,
       );
   }
 

@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import type Redis from 'ioredis';
 import { ConcurrencyConflictError, StreamDeletedError } from '../event-store/event-store.errors';
 import {
@@ -111,7 +112,7 @@ export class RedisEventStore implements EventStore {
   constructor(options: RedisEventStoreOptions) {
     if (!options?.client) {
       throw new TypeError(
-        `RedisEventStore: options.client is required, got ${String(options?.client)}`,
+        `RedisEventStore: options.client is required, got ${shownValue(options?.client)}`,
       );
     }
     this.client = options.client;

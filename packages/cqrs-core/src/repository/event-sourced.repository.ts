@@ -204,7 +204,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       !(Number.isSafeInteger(expectedVersion) && expectedVersion >= 0)
     )
       throw new TypeError(
-        `expectedVersion must be a non-negative integer, got ${String(expectedVersion)}`,
+        `expectedVersion must be a non-negative integer, got ${shownValue(expectedVersion)}`,
       );
     const loaded = await this.loadLatest(streamId, commandId);
     if (

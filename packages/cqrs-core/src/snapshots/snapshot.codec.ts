@@ -1,3 +1,4 @@
+import { shownValue } from '../config/shown-value';
 import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompress, constants, gunzip, gzip } from 'node:zlib';
 
@@ -154,7 +155,7 @@ export class SnapshotCodec {
     const threshold: unknown = options.compressAboveBytes ?? 8 * 1024;
     if (!Number.isSafeInteger(threshold) || (threshold as number) < 0) {
       throw new TypeError(
-        `compressAboveBytes must be a non-negative integer, got ${String(threshold)}`,
+        `compressAboveBytes must be a non-negative integer, got ${shownValue(threshold)}`,
       );
     }
     this.threshold = threshold as number;

@@ -738,7 +738,8 @@ describe('command-api over HTTP', () => {
 
     it("403 / -32003 for someone else's trainer, naming it", async () => {
       const bruno = unique('bruno');
-      const token = await tokenOf(unique('agatha'));
+      const agatha = unique('agatha');
+      const token = await tokenOf(agatha);
       const rest = await call('POST', `${api.url}/api/trainers/${bruno}/move`, {
         token,
         body: move,
@@ -749,8 +750,35 @@ describe('command-api over HTTP', () => {
         trainerId: bruno,
         detail: expect.stringContaining(bruno),
       });
+      expect(rest.body.detail).toBe(`user "${agatha}" may not move trainer "${bruno}"`);
+      // A refused join or leave says so: it did not read "may not move" (a move was not asked).
       const join = await call('PUT', `${api.url}/api/trainers/${bruno}/groups/elite`, { token });
       expect(join.status).toBe(403);
+      expect(join.body).toMatchObject({
+        trainerId: bruno,
+        detail: `user "${agatha}" may not make trainer "${bruno}" join group "elite"`,
+      });
+      const leave = await call('DELETE', `${api.url}/api/trainers/${bruno}/groups/elite`, {
+        token,
+      });
+      expect(leave.status).toBe(403);
+      expect(leave.body.detail).toBe(
+        `user "${agatha}" may not make trainer "${bruno}" leave group "elite"`,
+      );
+      const rpcLeave = await call('POST', `${api.url}/rpc`, {
+        token,
+        body: {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'group.leave',
+          params: { trainerId: bruno, groupId: 'elite' },
+        },
+      });
+      expect(rpcLeave.body.error).toMatchObject({
+        code: -32003,
+        message: `user "${agatha}" may not make trainer "${bruno}" leave group "elite"`,
+        data: { trainerId: bruno },
+      });
       const rpc = await call('POST', `${api.url}/rpc`, {
         token,
         body: {

@@ -202,6 +202,27 @@ describe('embedded mode (one process, in-memory store and bus)', () => {
     });
   });
 
+  it("refuses a join or leave for another's trainer naming the group change, not a move", async () => {
+    const ash = await signIn('ash');
+    const change = (method: string) =>
+      fetch(`${app.url}/api/trainers/misty/groups/cerulean`, {
+        method,
+        headers: { authorization: `Bearer ${ash}` },
+      });
+    for (const [method, action] of [
+      ['PUT', 'join'],
+      ['DELETE', 'leave'],
+    ]) {
+      const answer = await change(method!);
+      expect(answer.status).toBe(403);
+      expect(await answer.json()).toMatchObject({
+        type: 'https://causeway.dev/problems/forbidden-trainer',
+        trainerId: 'misty',
+        detail: `user "ash" may not make trainer "misty" ${action} group "cerulean"`,
+      });
+    }
+  });
+
   it("keeps a group's moves inside the group", async () => {
     const gary = await signIn('gary');
     const may = await signIn('may');

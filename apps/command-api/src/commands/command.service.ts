@@ -20,6 +20,7 @@ import {
   ForbiddenTrainerError,
   NotFoundError,
   StatusUnavailableError,
+  type TrainerAct,
   ValidationError,
 } from '../errors/command-api.errors';
 import { noteAcceptedCommand } from '../http/accepted-commands';
@@ -102,7 +103,7 @@ export class CommandService {
     action: ChangeGroupCommand['action'],
   ): Promise<Accepted> {
     const id = idempotentCommandId(); // first: see move
-    this.authorize(caller, input.trainerId);
+    this.authorize(caller, input.trainerId, { action, groupId: input.groupId });
     const data: ChangeGroupCommand = {
       trainerId: input.trainerId,
       groupId: input.groupId,
@@ -133,10 +134,10 @@ export class CommandService {
     return status;
   }
 
-  /** Refuses (403) a command for a trainer the caller may not command. */
-  authorize(caller: Caller, trainerId: string): void {
+  /** Refuses (403) a command for a trainer the caller may not command, naming `act` (default: a move). */
+  authorize(caller: Caller, trainerId: string, act: TrainerAct = 'move'): void {
     if (!TokenService.mayMove(caller, trainerId))
-      throw new ForbiddenTrainerError(caller.userId, trainerId);
+      throw new ForbiddenTrainerError(caller.userId, trainerId, act);
   }
 
   private async send(

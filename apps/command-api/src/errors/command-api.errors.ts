@@ -66,14 +66,26 @@ export class UnauthenticatedError extends CommandApiError {
   }
 }
 
-/** The caller may not move this trainer (TokenService.mayMove). */
+/** What a caller asked a trainer to do: move, or join or leave a group. */
+export type TrainerAct = 'move' | { action: 'join' | 'leave'; groupId: string };
+
+/**
+ * The caller may not command this trainer (TokenService.mayMove). The message names what was
+ * refused — a move, or joining or leaving which group — so that a refused join does not read
+ * as a refused move.
+ */
 export class ForbiddenTrainerError extends CommandApiError {
   readonly kind = 'forbidden';
   constructor(
     readonly userId: string,
     readonly trainerId: string,
+    act: TrainerAct = 'move',
   ) {
-    super(`user "${userId}" may not move trainer "${trainerId}"`);
+    super(
+      act === 'move'
+        ? `user "${userId}" may not move trainer "${trainerId}"`
+        : `user "${userId}" may not make trainer "${trainerId}" ${act.action} group "${act.groupId}"`,
+    );
     this.name = 'ForbiddenTrainerError';
   }
 }

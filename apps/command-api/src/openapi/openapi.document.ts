@@ -71,7 +71,7 @@ const commandErrors = {
   '400': problem(`Malformed JSON (\`malformed-json\`), or ${malformedPath}`),
   ...commonErrors,
   '403': problem(
-    'The caller may not move this trainer (`forbidden-trainer`; `trainerId` names it)',
+    'The caller may not command this trainer (`forbidden-trainer`; `trainerId` names it, `detail` what was refused: the move, or joining or leaving the group)',
   ),
   '409': idempotencyConflict,
   '422': problem(`Invalid fields (\`invalid-fields\`); \`errors\` names each. Or ${keyReused}`),

@@ -77,7 +77,7 @@ export class TrainersController {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
       const path = validate(GroupPath, { trainerId, groupId }, '(path)');
       const extra = validate(GroupBody.optional(), jsonBody(request), '(body)');
-      this.commands.authorize(caller, path.trainerId);
+      this.commands.authorize(caller, path.trainerId, { action, groupId: path.groupId });
       const answer = await this.idempotency.run(caller, request, async () => {
         const accepted = await this.commands.changeGroup(caller, { ...path, ...extra }, action);
         return { status: 202, body: accepted, storable: true };

@@ -111,7 +111,7 @@ export const PROBLEM_SCHEMA = {
     },
     trainerId: {
       type: 'string',
-      description: '403 `forbidden-trainer`: the trainer the caller may not move',
+      description: '403 `forbidden-trainer`: the trainer the caller may not command',
     },
     maxBytes: { type: 'integer', description: '413 `body-too-large`: the limit, in bytes' },
     waiting: {

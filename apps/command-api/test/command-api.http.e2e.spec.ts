@@ -1301,6 +1301,12 @@ describe('command-api over HTTP', () => {
       'directionY',
       'action',
     ]);
+    // A start without a direction is refused (422 / -32602): the schema a client reads says so.
+    for (const schema of ['MoveBody', 'MoveParams', 'SeedMoveParams'])
+      for (const field of ['directionX', 'directionY'])
+        expect(spec.body.components.schemas[schema].properties[field].description).toContain(
+          'with action "start", directionX and directionY must not both be 0',
+        );
   });
 
   it('documents in /docs-json the statuses, headers and bodies the server answers with', async () => {

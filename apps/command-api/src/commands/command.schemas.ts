@@ -5,10 +5,21 @@ const timestamp = MoveTrainerCommand.shape.timestamp
   .optional()
   .describe('Client time of the key press, epoch milliseconds; default: when the API accepted it');
 
+/**
+ * Checked by CommandService.move (the pair, not one field), said here for /docs-json: the
+ * trainer refuses a start without a direction, so the edge does, and the document tells clients.
+ */
+const noZeroStart =
+  'with action "start", directionX and directionY must not both be 0 (a 422 `invalid-fields` / -32602 naming directionX)';
+
 /** What a client sends to move a trainer (REST body): the command without trainerId. */
 export const MoveBody = z.strictObject({
-  directionX: MoveTrainerCommand.shape.directionX,
-  directionY: MoveTrainerCommand.shape.directionY,
+  directionX: MoveTrainerCommand.shape.directionX.describe(
+    `Horizontal component of the direction (any finite number; only its direction counts); ${noZeroStart}`,
+  ),
+  directionY: MoveTrainerCommand.shape.directionY.describe(
+    `Vertical component of the direction (any finite number; only its direction counts); ${noZeroStart}`,
+  ),
   action: MoveTrainerCommand.shape.action,
   timestamp,
 });

@@ -4,6 +4,7 @@ import {
   InMemoryProgressStatuses,
   InMemoryTrainerPositions,
 } from '@causeway/platform';
+import { progressStatusOf } from '@causeway/contracts';
 import { testNotification } from '@causeway/platform/testing';
 import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
 import {
@@ -67,6 +68,13 @@ const events = (sink: TestSink) =>
     .filter((frame) => frame.event === 'recovery' || frame.event === 'progress')
     .map((frame) => ({ event: frame.event, id: frame.id, data: frame.data }));
 
+/** Each named event's name, task and percentage. */
+const shown = (sink: TestSink) =>
+  events(sink).map(({ event, data }) => {
+    const { taskId, percentage } = data as { taskId: string; percentage: number };
+    return [event, taskId, percentage];
+  });
+
 describe('progress streams (ADR 015, S3-4/S3-5)', () => {
   it('open with a recovery event per task of the caller holding its status, before anything else', async () => {
     const { statuses, open, log } = await setup();
@@ -129,6 +137,58 @@ describe('progress streams (ADR 015, S3-4/S3-5)', () => {
       { event: 'progress', id: id1, data: step1 },
       { event: 'progress', id: id2, data: step2 },
     ]);
+  });
+
+  it('tells a new stream a task’s state once: the recovery, not again the events it already holds', async () => {
+    // order-processor stores the status, then logs its notification: a stream opened between
+    // the two (or before this gateway's follower dispatched it) recovers the final state, and
+    // then the notification comes. It was a second COMPLETED (and, for an event older than the
+    // status, a bar stepping back); events after the recovered state still come.
+    const { log, open, statuses } = await setup();
+    const events3 = [0, 1, 2, 3].map((step) => progressEvent('t-1', 'ash', step));
+    const last = progressEvent('t-1', 'ash', 4, 'COMPLETED');
+    await statuses.apply(progressStatusOf([...events3, last])!);
+    await statuses.apply(progressStatusAt('t-2', 'ash', 1));
+    const all = await open('ash');
+    const one = await open('ash', 't-1');
+    await log.append(progressNotification(events3[3]!)); // older than the recovered state
+    await log.append(progressNotification(last));
+    const step2 = progressEvent('t-2', 'ash', 2);
+    const id2 = await log.append(progressNotification(step2)); // newer: comes
+    await until(() => events(all).some((e) => e.id === id2), 'the newer event');
+    expect(shown(all)).toEqual([
+      ['recovery', 't-2', 25],
+      ['recovery', 't-1', 100],
+      ['progress', 't-2', 50],
+    ]);
+    expect(shown(one)).toEqual([['recovery', 't-1', 100]]);
+  });
+
+  it('does not tell again what queued while the opening read the state it already holds', async () => {
+    const { hub, log, statuses } = await setup();
+    const last = progressEvent('t-1', 'ash', 4, 'COMPLETED');
+    const earlier = [0, 1, 2, 3].map((step) => progressEvent('t-1', 'ash', step));
+    await statuses.apply(progressStatusOf([...earlier, last])!);
+    // The state is read only once the hub has queued the notification on the stream.
+    let read!: () => void;
+    const gate = new Promise<void>((resolve) => (read = resolve));
+    const gated = {
+      get: async (taskId: string) => (await gate, statuses.get(taskId)),
+      ofUser: async (userId: string, limit?: number) => (
+        await gate,
+        statuses.ofUser(userId, limit)
+      ),
+    };
+    const sink = new TestSink();
+    expect(hub.admit('ash').ok).toBe(true);
+    const opened = hub.open({ userId: 'ash', trainerIds: [] }, sink, {
+      view: progressView(gated, 'ash', 't-1'),
+    });
+    await log.append(progressNotification(last));
+    await hub.caughtUp();
+    read();
+    await opened;
+    expect(shown(sink)).toEqual([['recovery', 't-1', 100]]);
   });
 
   it('gives a caller without tasks the resume point, so that a reconnect replays what it missed', async () => {

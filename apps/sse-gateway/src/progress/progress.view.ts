@@ -1,4 +1,9 @@
-import { type Notification, PROGRESS_UPDATE_METHOD } from '@causeway/contracts';
+import {
+  type Notification,
+  type ProgressEvent,
+  type ProgressStatus,
+  PROGRESS_UPDATE_METHOD,
+} from '@causeway/contracts';
 import { type ProgressStatuses } from '@causeway/platform';
 import { type StreamView } from '../sse/stream.view';
 import { idFrame } from '../sse/sse.frames';
@@ -25,14 +30,21 @@ export function progressView(
   userId: string,
   taskId?: string,
 ): StreamView {
+  /**
+   * The states a non-replayed opening showed, by task, until the stream's first event past
+   * one: the events up to it (logged before the state was read, dispatched after) are not
+   * told again — a second COMPLETED, or a bar stepping back (ADR 015, session 42).
+   */
+  const shown = new Map<string, ProgressStatus>();
   return {
     accepts: (notification) => isProgressOf(notification, taskId),
     frame: progressEventFrame,
-    async opening(id, retryMs) {
+    async opening(id, retryMs, replayed) {
       const tasks =
         taskId === undefined
           ? await statuses.ofUser(userId, RECOVERY_TASKS_MAX)
           : [await statuses.get(taskId)].filter((status) => status?.userId === userId);
+      if (!replayed) for (const status of tasks) shown.set(status!.taskId, status!);
       // Without a task the client still gets the resume point (and the retry hint): its
       // reconnect then replays what it missed rather than nothing.
       if (tasks.length === 0) return `retry: ${retryMs}\n${idFrame(id)}`;
@@ -42,8 +54,35 @@ export function progressView(
         )
         .join('');
     },
+    covers(notification) {
+      const event = notification.params as ProgressEvent;
+      const status = shown.get(event.taskId);
+      if (!status) return false;
+      if (event.eventId === status.lastEventId) {
+        // Only newer events follow it.
+        shown.delete(event.taskId);
+        return true;
+      }
+      if (reach(event.eventType, event.currentStep) < reach(status.status, status.currentStep))
+        return true;
+      shown.delete(event.taskId);
+      return false;
+    },
   };
 }
+
+/** How far a task is: its phase, then its step (a finished task is as far as it gets). */
+function reach(status: ProgressStatus['status'], currentStep: number): number {
+  const phase = PHASES[status];
+  return phase * 1_000 + (phase === 3 ? 0 : currentStep);
+}
+const PHASES: Record<ProgressStatus['status'], number> = {
+  ACCEPTED: 0,
+  STARTED: 1,
+  PROGRESS: 2,
+  COMPLETED: 3,
+  FAILED: 3,
+};
 
 /** Whether `notification` is a progress update (of `taskId`, if given). */
 export function isProgressOf(notification: Notification, taskId?: string): boolean {

@@ -1,3 +1,4 @@
+import { type Notification } from '@causeway/contracts';
 import { type StreamView } from './stream.view';
 
 /** What the hub writes to: a node:http ServerResponse fits (plain `res.write`, no framework). */
@@ -39,7 +40,7 @@ export class SseConnection {
    * Frames that arrived while the replay was written, each with the id of its last frame
    * (the hub queues one entry at a time here); undefined once the connection is live.
    */
-  pending: { frames: string; id: string }[] | undefined;
+  pending: { frames: string; id: string; notification?: Notification }[] | undefined;
   /**
    * Entries up to this id were sent to the client by another instance (a resume `ahead` of
    * this one's follower): the hub does not send them again. Undefined once one after it came.
@@ -83,12 +84,13 @@ export class SseConnection {
 
   /**
    * Writes frames now, or queues them while buffering; false when the client cannot keep up.
-   * `id` is the id of the last frame in `frames`.
+   * `id` is the id of the last frame in `frames`; `notification`, the one entry they show (kept
+   * with a queued frame for `flushPending`'s `keep`).
    */
-  send(frames: string, id: string): boolean {
+  send(frames: string, id: string, notification?: Notification): boolean {
     if (this.closed) return true;
     if (this.pending) {
-      this.pending.push({ frames, id });
+      this.pending.push({ frames, id, notification });
       this.pendingBytes += frames.length;
       return this.pendingBytes <= this.maxBytes;
     }
@@ -120,12 +122,13 @@ export class SseConnection {
   }
 
   /** Writes what was queued during the replay (what `keep` accepts the id of) and goes live. */
-  flushPending(keep: (id: string) => boolean = () => true): boolean {
+  flushPending(keep: (id: string, notification?: Notification) => boolean = () => true): boolean {
     const pending = this.pending ?? [];
     this.pending = undefined;
     this.pendingBytes = 0;
     let ok = true;
-    for (const { frames, id } of pending) if (keep(id)) ok = this.write(frames, id) && ok;
+    for (const { frames, id, notification } of pending)
+      if (keep(id, notification)) ok = this.write(frames, id) && ok;
     return ok;
   }
 

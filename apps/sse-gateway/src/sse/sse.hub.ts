@@ -404,7 +404,7 @@ export class SseHub {
   ): Promise<SseConnection> {
     const { lastEventId } = opening;
     let read = 0;
-    let keep: ((id: string) => boolean) | undefined;
+    let keep: ((id: string, notification?: Notification) => boolean) | undefined;
     try {
       const plan =
         lastEventId === undefined
@@ -425,7 +425,10 @@ export class SseHub {
             });
       const replayed = plan?.kind === 'replay' || plan?.kind === 'ahead';
       const from = replayed ? lastEventId! : upTo;
-      const frames = await view.opening(from, this.settings.retryMs);
+      const frames = await view.opening(from, this.settings.retryMs, replayed);
+      // A state opened with is not told again by what queued meanwhile (StreamView.covers).
+      if (!replayed && view.covers)
+        keep = (_id, notification) => notification === undefined || !view.covers!(notification);
       if (connection.closed) return connection;
       this.options.metrics?.resumes.inc({
         outcome: plan === undefined ? 'new' : replayed ? 'replayed' : 'recovery',
@@ -568,6 +571,8 @@ export class SseHub {
       for (const connection of this.recipients(entry.notification)) {
         const view = connection.view;
         if (view && !view.accepts(entry.notification)) continue;
+        // A pending connection's view is asked at flushPending: its opening is not read yet.
+        if (view?.covers && !connection.pending && view.covers(entry.notification)) continue;
         if (connection.skipThrough !== undefined && this.sentElsewhere(connection, entry.id))
           continue;
         let frame: string;
@@ -589,7 +594,7 @@ export class SseHub {
             pending.chunk += frame;
             pending.id = entry.id;
           } else batch.set(connection, { chunk: frame, id: entry.id });
-        } else if (!connection.send(frame, entry.id)) slow.push(connection);
+        } else if (!connection.send(frame, entry.id, entry.notification)) slow.push(connection);
         sent += 1;
       }
       this.position = entry.id;

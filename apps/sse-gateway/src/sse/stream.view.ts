@@ -14,10 +14,17 @@ import { type Notification } from '@causeway/contracts';
  * - `opening` is what every (re)connect begins with instead of the `session` frame, read after
  *   the stream is registered (what is logged meanwhile reaches it after the opening); every
  *   frame it returns carries `id` (where the client resumes from). It may throw: the stream then
- *   ends with a `retry:` hint, as a failed resume of /events does.
+ *   ends with a `retry:` hint, as a failed resume of /events does. `replayed` says whether the
+ *   gap after the client's Last-Event-ID is replayed after it (else, and by default, the opening is the state).
+ * - `covers`, if given, is asked of each accepted notification the stream would send after a
+ *   non-replayed opening (queued or live): true when the opening already showed its state (a
+ *   state read after the notification was logged but before this gateway dispatched it), so
+ *   that it is not told twice, nor an older state after a newer one. After a replayed opening
+ *   everything after the client's id is sent: it asked for what it missed.
  */
 export interface StreamView {
   accepts(notification: Notification): boolean;
   readonly frame: (id: string, notification: Notification) => string;
-  opening(id: string, retryMs: number): Promise<string>;
+  opening(id: string, retryMs: number, replayed?: boolean): Promise<string>;
+  covers?(notification: Notification): boolean;
 }

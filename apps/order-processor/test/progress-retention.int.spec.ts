@@ -1,5 +1,11 @@
-import { contractsSerializer, type ProgressEvent } from '@causeway/contracts';
-import { createMessage, SerializerRegistry, StreamDeletedError } from '@causeway/cqrs-core';
+import { contractsSerializer, ORDER_PLACED, type ProgressEvent } from '@causeway/contracts';
+import {
+  createMessage,
+  InMemoryDeadLetterQueue,
+  MessageFactory,
+  SerializerRegistry,
+  StreamDeletedError,
+} from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { InMemoryNotificationLog, InMemoryProgressStatuses } from '@causeway/platform';
 import { dyingAtStrip, removeNamespaceData, testNamespace } from '@causeway/testkit';
@@ -252,6 +258,99 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     // Tried again about an interval later, not at once (the run ended, it did not spin).
     expect(await expiries.due(now - DAY, 10)).toEqual([]);
     expect(await expiries.due(now - DAY + 120_000, 10)).toEqual(['undecodable']);
+    await job.stop();
+  });
+
+  it('goes on with the tasks and the other dead letters when the order of one letter cannot be ended, keeping that letter', async () => {
+    const now = Date.now();
+    const expiries = new RedisTaskExpiries(redis, { keyPrefix: `${ns.keyPrefix}stuckletter:` });
+    // Dead-lettered half-way by an earlier release whose schema let a percentage be fractional:
+    // its stream no longer decodes, so reading it to know whether the order started throws.
+    const earlier = new MongoEventStore({
+      connection: mongo.client,
+      serializer: new SerializerRegistry().register(
+        'ProgressEvent',
+        z.object({ eventId: z.string(), taskId: z.string(), percentage: z.number() }).loose(),
+      ),
+    });
+    await earlier.init();
+    const fine = event('letter-fine', 4, now - 2 * DAY, 'COMPLETED');
+    for (const [writer, e] of [
+      [earlier, { ...event('letter-undecodable', 1, now - 3 * DAY), percentage: 33.3 }],
+      [store, fine],
+    ] as const) {
+      await writer.append(
+        `progress-${e.taskId}`,
+        [
+          createMessage({
+            type: 'ProgressEvent',
+            data: e,
+            category: 'event',
+            aggregateId: e.taskId,
+            messageId: e.eventId,
+            metadata: { timestamp: e.timestamp },
+          }),
+        ],
+        { expectedVersion: 0 },
+      );
+    }
+    await expiries.touch(fine.taskId, Date.parse(fine.timestamp));
+    const queue = new InMemoryDeadLetterQueue({ serializer: contractsSerializer() });
+    const topic = 'order-events-v2';
+    for (const taskId of ['letter-undecodable', 'letter-unstarted'])
+      await queue.add({
+        envelope: new MessageFactory().event(
+          ORDER_PLACED,
+          {
+            taskId,
+            userId: 'ash',
+            items: [{ sku: 'apple', quantity: 1 }],
+            placedAt: new Date(now - 3 * DAY).toISOString(),
+          },
+          { aggregateId: taskId },
+        ),
+        originalTopic: topic,
+        position: '0:1',
+        group: 'order-processor.orders',
+        handler: 'orders',
+        reason: 'MongoDB down',
+        errorName: 'MongoServerSelectionError',
+        attempts: 4,
+        deadLetteredAt: new Date(now - 2 * DAY).toISOString(),
+      });
+    const failures: string[] = [];
+    const runErrors: unknown[] = [];
+    const job = new ProgressRetentionJob({
+      store,
+      expiries,
+      expirer: new OrderProcessor({
+        store,
+        statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
+        notifications: new InMemoryNotificationLog(),
+        rules: { catalog: {}, paymentLimitCents: 0 },
+        serverId: 'op-1',
+        now: () => new Date(),
+        stepDelayMs: 0,
+      }),
+      deadLetters: { queue, topic },
+      ttlMs: DAY,
+      onError: (error) => runErrors.push(error),
+      onTaskError: (taskId) => failures.push(taskId),
+    });
+    // The letter that cannot be looked at is reported and kept (tried again at the next run);
+    // the other letter's order is ended and purged, and the due task is still deleted.
+    expect(await job.runOnce()).toEqual({
+      deleted: 1,
+      expired: 1,
+      deadLetters: 1,
+      failed: 1,
+      skipped: 0,
+    });
+    expect({ runErrors, failures }).toEqual({ runErrors: [], failures: ['letter-undecodable'] });
+    expect(await store.readStream('progress-letter-fine')).toEqual([]);
+    expect((await queue.list()).map((l) => l.envelope?.aggregateId)).toEqual([
+      'letter-undecodable',
+    ]);
     await job.stop();
   });
 });

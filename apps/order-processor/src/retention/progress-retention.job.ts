@@ -84,6 +84,8 @@ export interface ProgressRetentionRun {
    * Due tasks this run could not retire (an event that no longer decodes, a store error for
    * that stream, a change conflicting on every attempt): each is reported through onTaskError
    * and tried again at the run one interval later, behind the others, which the run goes on with.
+   * Dead letters whose order could not be looked at or ended count here too: each is kept,
+   * reported with its order's task id and tried again at the next run.
    */
   failed: number;
   /**
@@ -130,6 +132,8 @@ export interface ProgressRetentionOptions {
   /**
    * A due task the run could not retire (counted in `failed`): the error is reported with its
    * task id; the task is tried again at the run `intervalMs` later and the run goes on with the others.
+   * Likewise a dead letter whose order could not be ended (its task id; the letter's id when
+   * it holds no order): the letter is kept until a run ends the order.
    */
   onTaskError?: (taskId: string, error: unknown) => void;
 }
@@ -324,7 +328,10 @@ export class ProgressRetentionJob {
    * failing does not keep them). Every instance may purge at once: a letter is counted by the
    * one whose delete removed it.
    */
-  private async purgeDeadLetters(cutoff: number, run: { expired: number }): Promise<number> {
+  private async purgeDeadLetters(
+    cutoff: number,
+    run: { expired: number; failed: number },
+  ): Promise<number> {
     const letters = this.options.deadLetters;
     if (!letters) return 0;
     const filter = {
@@ -333,20 +340,34 @@ export class ProgressRetentionJob {
     };
     // An order dead-lettered before its first step has no stream: nothing else would ever tell
     // its user, whose ACCEPTED status expires with the TTL (then 404). Ended FAILED before its
-    // letter goes; a failure here fails the run and keeps the letters for the next one.
+    // letter goes. A letter whose order cannot be looked at or ended (its stream no longer
+    // decodes, a store error for it) is reported as a due task is (onTaskError, `failed`) and
+    // kept for the next run: failing the run for it stopped every letter's purge and every
+    // task's retention for good. Only the letters handled are purged, a page at a time.
     const reason = unstartedReason(this.options.ttlMs);
+    let purged = 0;
     for (let after: string | undefined; ;) {
       const page = await letters.queue.list({ ...filter, limit: BATCH, ...(after && { after }) });
+      const handled: string[] = [];
       for (const letter of page) {
-        if (letter.envelope?.type !== ORDER_PLACED) continue;
-        const order = UnstartedOrder.safeParse(letter.envelope.data);
-        if (order.success && (await this.options.expirer.expireUnstarted(order.data, reason)))
-          run.expired++;
+        const order =
+          letter.envelope?.type === ORDER_PLACED
+            ? UnstartedOrder.safeParse(letter.envelope.data)
+            : undefined;
+        try {
+          if (order?.success && (await this.options.expirer.expireUnstarted(order.data, reason)))
+            run.expired++;
+          handled.push(letter.id);
+        } catch (error) {
+          run.failed++;
+          this.options.onTaskError?.(order?.success ? order.data.taskId : letter.id, error);
+        }
       }
+      if (handled.length > 0) purged += await letters.queue.purge({ ...filter, ids: handled });
       if (page.length < BATCH) break;
       after = page[page.length - 1]!.id;
     }
-    return letters.queue.purge(filter);
+    return purged;
   }
 
   /**

@@ -37,10 +37,44 @@ function event(
   };
 }
 
+/** Stores `e` as the first event of its task's stream, as OrderProcessor stores a step. */
+function storeFirst(writer: MongoEventStore, e: ProgressEvent) {
+  return writer.append(
+    `progress-${e.taskId}`,
+    [
+      createMessage({
+        type: 'ProgressEvent',
+        data: e,
+        category: 'event',
+        aggregateId: e.taskId,
+        messageId: e.eventId,
+        metadata: { timestamp: e.timestamp },
+      }),
+    ],
+    { expectedVersion: 0 },
+  );
+}
+
 describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
   const mongo = mongoConnection({ uri: ns.mongoUri(), serverSelectionTimeoutMs: 10_000 });
   const redis = new Redis(ns.redisUrl, { lazyConnect: true });
   let store: MongoEventStore;
+
+  /**
+   * The store of an earlier release whose schema let a percentage be fractional: what it wrote
+   * the current schema refuses, so that task's stream no longer decodes (a schema change).
+   */
+  async function earlierStore(): Promise<MongoEventStore> {
+    const earlier = new MongoEventStore({
+      connection: mongo.client,
+      serializer: new SerializerRegistry().register(
+        'ProgressEvent',
+        z.object({ eventId: z.string(), taskId: z.string(), percentage: z.number() }).loose(),
+      ),
+    });
+    await earlier.init();
+    return earlier;
+  }
 
   beforeAll(async () => {
     await mongo.open();
@@ -64,20 +98,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       ['young', now - 1_000, 'PROGRESS'],
     ] as const) {
       const e = event(taskId, 1, at, type);
-      await store.append(
-        `progress-${taskId}`,
-        [
-          createMessage({
-            type: 'ProgressEvent',
-            data: e,
-            category: 'event',
-            aggregateId: taskId,
-            messageId: e.eventId,
-            metadata: { timestamp: e.timestamp },
-          }),
-        ],
-        { expectedVersion: 0 },
-      );
+      await storeFirst(store, e);
       await expiries.touch(taskId, at);
     }
     const statuses = new InMemoryProgressStatuses({ ttlMs: DAY });
@@ -129,20 +150,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     const now = Date.now();
     const expiries = new RedisTaskExpiries(redis, { keyPrefix: `${ns.keyPrefix}killed:` });
     const e = event('cut', 1, now - DAY - 1_000, 'COMPLETED');
-    await store.append(
-      'progress-cut',
-      [
-        createMessage({
-          type: 'ProgressEvent',
-          data: e,
-          category: 'event',
-          aggregateId: 'cut',
-          messageId: e.eventId,
-          metadata: { timestamp: e.timestamp },
-        }),
-      ],
-      { expectedVersion: 0 },
-    );
+    await storeFirst(store, e);
     await expiries.touch('cut', Date.parse(e.timestamp));
     const retention = (eventStore: MongoEventStore) =>
       new ProgressRetentionJob({
@@ -193,14 +201,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     const expiries = new RedisTaskExpiries(redis, { keyPrefix: `${ns.keyPrefix}stuckhead:` });
     // Written by an earlier release whose schema let a percentage be fractional: the current
     // one refuses it, so the task's stream no longer decodes (a schema change, a bad write).
-    const earlier = new MongoEventStore({
-      connection: mongo.client,
-      serializer: new SerializerRegistry().register(
-        'ProgressEvent',
-        z.object({ eventId: z.string(), taskId: z.string(), percentage: z.number() }).loose(),
-      ),
-    });
-    await earlier.init();
+    const earlier = await earlierStore();
     const undecodable = {
       ...event('undecodable', 1, now - 3 * DAY, 'COMPLETED'),
       percentage: 33.3,
@@ -210,20 +211,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       [earlier, undecodable],
       [store, fine],
     ] as const) {
-      await writer.append(
-        `progress-${e.taskId}`,
-        [
-          createMessage({
-            type: 'ProgressEvent',
-            data: e,
-            category: 'event',
-            aggregateId: e.taskId,
-            messageId: e.eventId,
-            metadata: { timestamp: e.timestamp },
-          }),
-        ],
-        { expectedVersion: 0 },
-      );
+      await storeFirst(writer, e);
       await expiries.touch(e.taskId, Date.parse(e.timestamp));
     }
     const failures: string[] = [];
@@ -266,33 +254,13 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     const expiries = new RedisTaskExpiries(redis, { keyPrefix: `${ns.keyPrefix}stuckletter:` });
     // Dead-lettered half-way by an earlier release whose schema let a percentage be fractional:
     // its stream no longer decodes, so reading it to know whether the order started throws.
-    const earlier = new MongoEventStore({
-      connection: mongo.client,
-      serializer: new SerializerRegistry().register(
-        'ProgressEvent',
-        z.object({ eventId: z.string(), taskId: z.string(), percentage: z.number() }).loose(),
-      ),
-    });
-    await earlier.init();
+    const earlier = await earlierStore();
     const fine = event('letter-fine', 4, now - 2 * DAY, 'COMPLETED');
     for (const [writer, e] of [
       [earlier, { ...event('letter-undecodable', 1, now - 3 * DAY), percentage: 33.3 }],
       [store, fine],
     ] as const) {
-      await writer.append(
-        `progress-${e.taskId}`,
-        [
-          createMessage({
-            type: 'ProgressEvent',
-            data: e,
-            category: 'event',
-            aggregateId: e.taskId,
-            messageId: e.eventId,
-            metadata: { timestamp: e.timestamp },
-          }),
-        ],
-        { expectedVersion: 0 },
-      );
+      await storeFirst(writer, e);
     }
     await expiries.touch(fine.taskId, Date.parse(fine.timestamp));
     const queue = new InMemoryDeadLetterQueue({ serializer: contractsSerializer() });

@@ -343,9 +343,11 @@ export class ProgressRetentionJob {
     // letter goes. A letter whose order cannot be looked at or ended (its stream no longer
     // decodes, a store error for it) is reported as a due task is (onTaskError, `failed`) and
     // kept for the next run: failing the run for it stopped every letter's purge and every
-    // task's retention for good. Only the letters handled are purged, a page at a time.
+    // task's retention for good. Then only the letters handled are purged (by id, a page at a
+    // time); with none kept, all of them in one purge (one scan of the queue).
     const reason = unstartedReason(this.options.ttlMs);
-    let purged = 0;
+    const handledPages: string[][] = [];
+    let kept = false;
     for (let after: string | undefined; ;) {
       const page = await letters.queue.list({ ...filter, limit: BATCH, ...(after && { after }) });
       const handled: string[] = [];
@@ -359,14 +361,19 @@ export class ProgressRetentionJob {
             run.expired++;
           handled.push(letter.id);
         } catch (error) {
+          kept = true;
           run.failed++;
           this.options.onTaskError?.(order?.success ? order.data.taskId : letter.id, error);
         }
       }
-      if (handled.length > 0) purged += await letters.queue.purge({ ...filter, ids: handled });
+      handledPages.push(handled);
       if (page.length < BATCH) break;
       after = page[page.length - 1]!.id;
     }
+    if (!kept) return letters.queue.purge(filter);
+    let purged = 0;
+    for (const ids of handledPages)
+      if (ids.length > 0) purged += await letters.queue.purge({ ...filter, ids });
     return purged;
   }
 

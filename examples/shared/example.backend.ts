@@ -132,7 +132,8 @@ async function dropDatabase(uri: string): Promise<void> {
 /**
  * MONGODB_URI with its database replaced, keeping credentials and options. The path's database
  * is also where the driver authenticates when no authSource is given (admin without one), so
- * a URI with credentials keeps it as authSource: the user stays checked where it was defined.
+ * a URI with credentials keeps it as authSource: the user stays checked where it was defined
+ * (not for an external mechanism, whose users are always checked in $external).
  * (mongodb+srv takes authSource from the DNS TXT record, as before: left as it is.)
  */
 export function withDatabase(uri: string, database: string): string {
@@ -141,7 +142,17 @@ export function withDatabase(uri: string, database: string): string {
   const [, base, authority, path, query] = match;
   const options = query ? query.split('&') : [];
   const srv = uri.startsWith('mongodb+srv:');
-  if (authority!.includes('@') && !srv && !options.some((o) => /^authSource=/i.test(o)))
+  // Users of an external mechanism (X.509, LDAP, Kerberos, AWS, OIDC) are checked in
+  // $external, whatever the path: the driver refuses any other authSource for them.
+  const external = options.some((o) =>
+    /^authMechanism=(MONGODB-X509|PLAIN|GSSAPI|MONGODB-AWS|MONGODB-OIDC)$/i.test(o),
+  );
+  if (
+    authority!.includes('@') &&
+    !srv &&
+    !external &&
+    !options.some((o) => /^authSource=/i.test(o))
+  )
     options.push(`authSource=${path || 'admin'}`);
   return `${base}/${database}${options.length > 0 ? `?${options.join('&')}` : ''}`;
 }

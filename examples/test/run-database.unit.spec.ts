@@ -1,3 +1,4 @@
+import mongoose from 'mongoose';
 import { withDatabase } from '../shared/example.backend';
 
 // An example works in a database of its own on the server of MONGODB_URI. The path's database
@@ -29,5 +30,19 @@ describe("an example run's MongoDB database", () => {
     expect(
       withDatabase('mongodb://ash:pika@db:27017/accounts?authSource=users', 'examples_01_x'),
     ).toBe('mongodb://ash:pika@db:27017/examples_01_x?authSource=users');
+  });
+
+  it('adds no authSource for a mechanism whose users are defined outside MongoDB ($external)', () => {
+    // X.509, LDAP (PLAIN), Kerberos, AWS and OIDC users authenticate against $external, the
+    // driver's default for them; an authSource of admin or the path's database is refused when
+    // the client is built ("requires an authSource of '$external'"): no example could run.
+    for (const mechanism of ['MONGODB-X509', 'PLAIN', 'GSSAPI']) {
+      const uri = withDatabase(
+        `mongodb://CN%3Dash@db:27017/accounts?authMechanism=${mechanism}`,
+        'examples_01_x',
+      );
+      expect(uri).toBe(`mongodb://CN%3Dash@db:27017/examples_01_x?authMechanism=${mechanism}`);
+      expect(() => new mongoose.mongo.MongoClient(uri)).not.toThrow();
+    }
   });
 });

@@ -14,6 +14,8 @@ import {
 } from './event-store.conformance.fixtures';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A deadline for waits that take several reads of a slow backend (FerretDB under load). */
+const SLOW_READS_MS = 30_000;
 
 /** Checkpoints of filtered reads (readAllPage, Subscription.position) and unreadable events. */
 export function checkpointScenarios(context: EventStoreConformanceContext): void {
@@ -241,85 +243,91 @@ export function checkpointScenarios(context: EventStoreConformanceContext): void
     }
   }, 180_000);
 
-  it('delivers the events before an unreadable one, then stops with an error that names it', async () => {
-    const harness = context.harness();
-    const type = uniqueName('Fragile');
-    const noise = uniqueName('Noise');
-    const broken = uniqueName('broken');
-    const before = await store().append(uniqueName('before'), [event(type, 'b1')], {
-      expectedVersion: 'no-stream',
-    });
-    await store().append(uniqueName('noise'), [event(noise, 'n1')], {
-      expectedVersion: 'no-stream',
-    });
-    const written = [event(type, 'x1'), event(type, 'x2'), event(type, 'x3')];
-    const middle = await store().append(broken, written, { expectedVersion: 'no-stream' });
-    await store().append(uniqueName('after'), [event(type, 'a1')], {
-      expectedVersion: 'no-stream',
-    });
-    await harness.corrupt(broken, 2);
-    const from = (before.positions[0] ?? 1) - 1;
-    const [good, bad] = [middle.positions[0] ?? 0, middle.positions[1] ?? 0];
+  it(
+    'delivers the events before an unreadable one, then stops with an error that names it',
+    async () => {
+      const harness = context.harness();
+      const type = uniqueName('Fragile');
+      const noise = uniqueName('Noise');
+      const broken = uniqueName('broken');
+      const before = await store().append(uniqueName('before'), [event(type, 'b1')], {
+        expectedVersion: 'no-stream',
+      });
+      await store().append(uniqueName('noise'), [event(noise, 'n1')], {
+        expectedVersion: 'no-stream',
+      });
+      const written = [event(type, 'x1'), event(type, 'x2'), event(type, 'x3')];
+      const middle = await store().append(broken, written, { expectedVersion: 'no-stream' });
+      await store().append(uniqueName('after'), [event(type, 'a1')], {
+        expectedVersion: 'no-stream',
+      });
+      await harness.corrupt(broken, 2);
+      const from = (before.positions[0] ?? 1) - 1;
+      const [good, bad] = [middle.positions[0] ?? 0, middle.positions[1] ?? 0];
 
-    const run = async (types: string[] | undefined) => {
-      const received: StoredEvent[] = [];
-      const errors: unknown[] = [];
-      const subscription = store().subscribe({
-        fromPosition: from,
-        types,
-        limit: 10,
+      const run = async (types: string[] | undefined) => {
+        const received: StoredEvent[] = [];
+        const errors: unknown[] = [];
+        const subscription = store().subscribe({
+          fromPosition: from,
+          types,
+          limit: 10,
+          pollIntervalMs: 20,
+          handler: (e) => {
+            received.push(e);
+          },
+          onError: (error) => errors.push(error),
+        });
+        // Several pages of reads to get there: on a slow backend (FerretDB on a loaded machine)
+        // that can take longer than the default 10 s.
+        await waitFor(() => errors.length === 1, SLOW_READS_MS);
+        await subscription.stop();
+        return { received: received.map((e) => e.data), error: errors[0], subscription };
+      };
+      const facts = {
+        streamId: broken,
+        version: 2,
+        position: bad,
+        messageId: written[1]?.messageId,
+      };
+
+      const filtered = await run([type]);
+      expect(filtered.received).toEqual(['b1', 'x1']);
+      expect(filtered.error).toBeInstanceOf(ChecksumMismatchError);
+      expect(filtered.error).toMatchObject(facts);
+      expect((filtered.error as Error).message).toContain(broken);
+      expect((filtered.error as Error).message).toContain(`position ${bad}`);
+      expect(filtered.subscription.position).toBeGreaterThanOrEqual(good);
+      expect(filtered.subscription.position).toBeLessThan(bad);
+
+      const unfiltered = await run(undefined);
+      expect(unfiltered.received).toEqual(['b1', 'n1', 'x1']);
+      expect(unfiltered.error).toBeInstanceOf(ChecksumMismatchError);
+      expect(unfiltered.error).toMatchObject(facts);
+      expect(unfiltered.subscription.position).toBe(good);
+
+      await expect(
+        store().readAllPage({ fromPosition: from, types: [type] }),
+      ).rejects.toMatchObject(facts);
+
+      // The operator removes the event (here by truncating its stream past it); a restart from the
+      // saved position resumes right there.
+      await store().truncateStream(broken, 3);
+      const resumed: StoredEvent[] = [];
+      const again = store().subscribe({
+        fromPosition: filtered.subscription.position,
+        types: [type],
         pollIntervalMs: 20,
         handler: (e) => {
-          received.push(e);
+          resumed.push(e);
         },
-        onError: (error) => errors.push(error),
       });
-      await waitFor(() => errors.length === 1);
-      await subscription.stop();
-      return { received: received.map((e) => e.data), error: errors[0], subscription };
-    };
-    const facts = {
-      streamId: broken,
-      version: 2,
-      position: bad,
-      messageId: written[1]?.messageId,
-    };
-
-    const filtered = await run([type]);
-    expect(filtered.received).toEqual(['b1', 'x1']);
-    expect(filtered.error).toBeInstanceOf(ChecksumMismatchError);
-    expect(filtered.error).toMatchObject(facts);
-    expect((filtered.error as Error).message).toContain(broken);
-    expect((filtered.error as Error).message).toContain(`position ${bad}`);
-    expect(filtered.subscription.position).toBeGreaterThanOrEqual(good);
-    expect(filtered.subscription.position).toBeLessThan(bad);
-
-    const unfiltered = await run(undefined);
-    expect(unfiltered.received).toEqual(['b1', 'n1', 'x1']);
-    expect(unfiltered.error).toBeInstanceOf(ChecksumMismatchError);
-    expect(unfiltered.error).toMatchObject(facts);
-    expect(unfiltered.subscription.position).toBe(good);
-
-    await expect(store().readAllPage({ fromPosition: from, types: [type] })).rejects.toMatchObject(
-      facts,
-    );
-
-    // The operator removes the event (here by truncating its stream past it); a restart from the
-    // saved position resumes right there.
-    await store().truncateStream(broken, 3);
-    const resumed: StoredEvent[] = [];
-    const again = store().subscribe({
-      fromPosition: filtered.subscription.position,
-      types: [type],
-      pollIntervalMs: 20,
-      handler: (e) => {
-        resumed.push(e);
-      },
-    });
-    await waitFor(() => resumed.length === 2);
-    await pause(100);
-    await again.stop();
-    expect(resumed.map((e) => e.data)).toEqual(['x3', 'a1']);
-    await store().deleteStream(broken, { mode: 'hard' });
-  });
+      await waitFor(() => resumed.length === 2, SLOW_READS_MS);
+      await pause(100);
+      await again.stop();
+      expect(resumed.map((e) => e.data)).toEqual(['x3', 'a1']);
+      await store().deleteStream(broken, { mode: 'hard' });
+    },
+    4 * SLOW_READS_MS,
+  );
 }

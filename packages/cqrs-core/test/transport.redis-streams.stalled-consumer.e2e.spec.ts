@@ -44,11 +44,13 @@ describe('a Redis Streams consumer stalled past its lease', () => {
     ...TIMING,
   });
   let child: ChildProcess | undefined;
+  let recorder: Redis | undefined;
   let publishing = false;
 
   afterAll(async () => {
     publishing = false;
     child?.kill('SIGKILL');
+    recorder?.disconnect(); // also when an assertion failed midway
     await live.close();
     await publisher.close();
     const keys = await redis.keys(`${ns.keyPrefix}*`);
@@ -76,14 +78,15 @@ describe('a Redis Streams consumer stalled past its lease', () => {
       });
       child!.once('exit', (code) => reject(new Error(`consumer exited (${code}): ${stderr}`)));
     });
-    const recorder = new Redis(ns.redisUrl);
+    const records = new Redis(ns.redisUrl);
+    recorder = records;
     await live.subscribe(
       ['events.Seq'],
       { group: 'g', consumer: 'live', maxInFlight: 8 },
       async (delivery) => {
         const { key, seq } = delivery.envelope.data as { key: string; seq: number };
         await wait(WORK_MS);
-        await recorder.rpush(HANDLED, JSON.stringify({ key, seq, by: 'live' }));
+        await records.rpush(HANDLED, JSON.stringify({ key, seq, by: 'live' }));
       },
     );
 
@@ -103,9 +106,12 @@ describe('a Redis Streams consumer stalled past its lease', () => {
     })();
     const handled = async () =>
       (await redis.lrange(HANDLED, 0, -1)).map((text) => JSON.parse(text) as Handling);
-    await wait(1_500);
-    // Both consumers own partitions: the stopped one has keys to lose.
-    expect(new Set((await handled()).map((h) => h.by))).toEqual(new Set(['stalled', 'live']));
+    // Both consumers own partitions: the stopped one has keys to lose. Waited for, not slept:
+    // on a busy machine the child can take seconds to handle its first message.
+    const consumers = async () => new Set((await handled()).map((h) => h.by));
+    const deadline = Date.now() + 15_000;
+    while ((await consumers()).size < 2 && Date.now() < deadline) await wait(100);
+    expect(await consumers()).toEqual(new Set(['stalled', 'live']));
     child.kill('SIGSTOP');
     await wait(3 * TIMING.leaseTtlMs);
     child.kill('SIGCONT');
@@ -132,6 +138,5 @@ describe('a Redis Streams consumer stalled past its lease', () => {
     }
     expect(late).toEqual([]);
     for (const key of KEYS) expect(seen.get(key)?.size).toBe(seq);
-    recorder.disconnect();
   }, 60_000);
 });

@@ -1963,13 +1963,14 @@ describe('command-api limits', () => {
       });
       await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
       const port = (proxy.address() as net.AddressInfo).port;
+      const commandTimeoutMs = 300;
       const cut = await startServiceProcess({
         appDir,
         env: {
           ...baseEnv,
           TOPIC_PREFIX: ns.id,
           REDIS_URL: `redis://127.0.0.1:${port}`,
-          REDIS_COMMAND_TIMEOUT_MS: '300',
+          REDIS_COMMAND_TIMEOUT_MS: String(commandTimeoutMs),
         },
       });
       try {
@@ -1991,8 +1992,9 @@ describe('command-api limits', () => {
         });
         expect(answer.status).toBe(503);
         expect(answer.body).toMatchObject({ status: 503, title: 'Service Unavailable' });
-        // Rate limit (fails open), then status store and bus together: two timeouts of 300 ms.
-        expect(Date.now() - started).toBeLessThan(2_000);
+        // Rate limit (fails open), then status store and bus together: two command timeouts. The
+        // rest is slack for a busy machine; without the timeout the request would never answer.
+        expect(Date.now() - started).toBeLessThan(2 * commandTimeoutMs + 4_000);
       } finally {
         await cut.stop('SIGKILL');
         for (const socket of sockets) socket.destroy();

@@ -138,6 +138,8 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     this.presence.beginStop();
     await this.hub.stop();
     await this.starting;
+    // At most 3 s (DEFAULT_STOP_WAIT_MS): a registry that does not answer does not hold the
+    // flush below until SHUTDOWN_TIMEOUT_MS kills the process.
     await this.presence.stop();
     // The ConnectionClosedEvents of the streams just ended. The bus is still open: Nest runs
     // beforeApplicationShutdown of global modules (CqrsCoreModule, which closes the bus's

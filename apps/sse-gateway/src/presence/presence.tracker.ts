@@ -7,6 +7,12 @@ import {
 } from './presence-registry.port';
 
 /**
+ * How long `stop` waits for the registry by default: with the connection events' flush after it
+ * (3 s), well within the app's SHUTDOWN_TIMEOUT_MS (default 10 s).
+ */
+export const DEFAULT_STOP_WAIT_MS = 3_000;
+
+/**
  * Keeps this instance's presence entries: one per open connection, plus the instance
  * heartbeat (every third of the TTL). The registry is made to hold exactly the local
  * connections (`replace`) at the first beat, when the registry says the instance had expired (a
@@ -22,7 +28,10 @@ import {
  * A stream's close is handed to `onClosed` (to report it closed) once its entry is removed,
  * unless a sweep had taken that entry and reported it closed already (the registry's `remove`
  * says so, or the write-back returned it as swept after it closed) — while stopping too: `stop`
- * waits for those removals, so every Closed is handed over before it resolves.
+ * waits for those removals, so every Closed is handed over before it resolves. That wait is
+ * bounded (`stop`'s `waitMs`): a registry that does not answer (Redis unreachable, commands
+ * queued) must not hold the shutdown until its timeout kills the process before the events are
+ * flushed; the closes still unanswered then are handed over at once, as a failed removal's are.
  *
  * Each beat first sweeps the entries of expired instances (killed gateways, this one's own
  * before a restart included) and hands the ones this instance removed to `onExpired`: the
@@ -48,8 +57,14 @@ export class PresenceTracker implements ConnectionListener {
    * written back for good, one opened meanwhile dropped and reported closed (session 35).
    */
   private replacing: Promise<unknown> | undefined;
-  /** Closes whose removal (and so whether they are reported) is under way: `stop` awaits them. */
-  private readonly reporting = new Set<Promise<void>>();
+  /**
+   * Closes whose removal (and so whether they are reported) is under way, each with what hands
+   * it to `onClosed` (once): `stop` awaits them, and hands over the ones still unanswered at its
+   * bound.
+   */
+  private readonly reporting = new Map<Promise<void>, () => void>();
+  /** The instance's removal, once sent. */
+  private removal: Promise<void> | undefined;
 
   constructor(
     private readonly registry: PresenceRegistry,
@@ -81,12 +96,18 @@ export class PresenceTracker implements ConnectionListener {
     // instance wrote it back must not be reported closed again (`shutdown`), and only its
     // removal tells. `stop` waits for it, so the Closed is queued before the shutdown flushes.
     this.removing.add(connection.id);
+    let handed = false;
+    const handOver = () => {
+      if (handed) return;
+      handed = true;
+      this.onClosed(connection, reason);
+    };
     const reported = this.afterReplace(() =>
       this.registry.remove(this.serverId, connection.id),
     ).then(
       (swept) => {
         this.removing.delete(connection.id);
-        if (!this.reportedClosed.delete(connection.id) && !swept) this.onClosed(connection, reason);
+        if (!this.reportedClosed.delete(connection.id) && !swept) handOver();
       },
       (error: Error) => {
         this.removing.delete(connection.id);
@@ -94,10 +115,10 @@ export class PresenceTracker implements ConnectionListener {
         this.resync = true;
         this.onError(`presence remove failed: ${error.message}`);
         // Whether a sweep reported it is unknown: a second Closed beats none.
-        if (!this.reportedClosed.delete(connection.id)) this.onClosed(connection, reason);
+        if (!this.reportedClosed.delete(connection.id)) handOver();
       },
     );
-    this.reporting.add(reported);
+    this.reporting.set(reported, handOver);
     void reported.finally(() => this.reporting.delete(reported));
   }
 
@@ -112,19 +133,48 @@ export class PresenceTracker implements ConnectionListener {
     clearInterval(this.timer);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Removes the instance once the closes under way are reported (see the class), waiting at most
+   * `waitMs` in all: past it, the closes still unanswered are reported closed (a second Closed,
+   * should a sweep have reported one, beats none — as for a failed removal), a warning says so,
+   * and the instance's removal is sent without waiting for them and not awaited (the instance
+   * expires after the TTL should it never land).
+   */
+  async stop(waitMs = DEFAULT_STOP_WAIT_MS): Promise<void> {
     this.beginStop();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), waitMs);
+    });
+    try {
+      if ((await Promise.race([this.settleAndRemove(), late])) !== 'late') return;
+    } finally {
+      clearTimeout(timer);
+    }
+    const unanswered = [...this.reporting.values()];
+    for (const handOver of unanswered) handOver();
+    this.onError(
+      `presence registry did not answer within ${waitMs} ms of shutdown: ${unanswered.length} stream close(s) reported closed without their removal, instance removal not confirmed`,
+    );
+    void this.removeInstance();
+  }
+
+  private async settleAndRemove(): Promise<void> {
     // A replace already sent could land after the removal (a script sent again after NOSCRIPT
     // goes out one round trip late) and list the instance again, streams and all, for the TTL.
     await this.replacing?.catch(() => undefined);
     // The streams the hub just ended: reported (or not, when a sweep did) before the instance
     // goes, whose removal would forget what the sweep took.
-    await Promise.all(this.reporting);
-    try {
-      await this.registry.removeInstance(this.serverId);
-    } catch (error) {
-      this.onError(`presence removal failed: ${(error as Error).message}`);
-    }
+    await Promise.all(this.reporting.keys());
+    await this.removeInstance();
+  }
+
+  /** Sends the instance's removal once (`stop` may send it past its bound, then again). */
+  private removeInstance(): Promise<void> {
+    this.removal ??= this.registry.removeInstance(this.serverId).catch((error: Error) => {
+      this.onError(`presence removal failed: ${error.message}`);
+    });
+    return this.removal;
   }
 
   private async beat(): Promise<void> {

@@ -403,6 +403,48 @@ describe('PresenceTracker', () => {
     expect(await registry.list()).toEqual([]);
   });
 
+  it('bounds its wait for removals the registry never answers at shutdown, and reports those streams closed', async () => {
+    // A review (session 42): `stop` waited for one `remove` per ended stream with no bound; a
+    // registry that did not answer (Redis unreachable, commands queued) held the shutdown until
+    // its timeout killed the process, before the instance was removed and the events flushed.
+    class SilentRemoveRegistry extends InMemoryPresenceRegistry {
+      override remove(): Promise<boolean> {
+        return new Promise(() => undefined);
+      }
+    }
+    const registry = new SilentRemoveRegistry({ ttlMs: 60_000 });
+    const a = connection('a', 'ash', 1);
+    const local = new Set([a]);
+    const events: string[] = [];
+    const warnings: string[] = [];
+    const tracker = new PresenceTracker(
+      registry,
+      'gw-1',
+      () => local,
+      (message) => warnings.push(message),
+      () => undefined,
+      () => undefined,
+      (connection, reason) => events.push(`closed ${connection.id} ${reason}`),
+    );
+    trackers.push(tracker);
+    tracker.start();
+    await until(async () => (await ids(registry, 'gw-1')).join() === 'a', 'the first beat');
+    tracker.beginStop();
+    local.delete(a);
+    tracker.closed(a, 'shutdown');
+    let hung: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      tracker.stop(200).then(() => 'stopped'),
+      new Promise((resolve) => (hung = setTimeout(() => resolve('still waiting'), 3_000))),
+    ]);
+    clearTimeout(hung);
+    expect(outcome).toBe('stopped');
+    expect(events).toEqual(['closed a shutdown']);
+    expect(warnings).toEqual([expect.stringMatching(/did not answer within 200 ms of shutdown/)]);
+    // The instance goes too: not listed, with its stream, until its TTL.
+    await until(async () => (await registry.list()).length === 0, 'the instance removal');
+  });
+
   it('does not report open again a swept stream that closed while the replace was under way', async () => {
     // A review (session 41): the replace read the local streams before its round trip; one that
     // closed meanwhile got its ConnectionClosed, then a ConnectionEstablished after it, and was

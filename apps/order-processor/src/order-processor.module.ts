@@ -116,6 +116,7 @@ export class OrderProcessorModule {
         await options.expiries.touch(event.taskId, Date.parse(event.timestamp));
       },
       onExpired: reportExpiredOrder({ metrics, logger, historyTtlMs: options.historyTtlMs }),
+      onWarning: (message) => logger.warn(message),
     });
     return {
       module: OrderProcessorModule,

@@ -55,3 +55,36 @@ describe("a user's task list when order-processor's clock is behind command-api'
     expect(await statuses.get('t-a')).toMatchObject({ status: 'COMPLETED', updatedAt: a.placedAt });
   });
 });
+
+describe("an order whose placedAt is far ahead of order-processor's clock", () => {
+  it('has its steps stamped at most a minute ahead, with a warning, so retention still deletes the task', async () => {
+    // A review (session 42): steps were stamped no earlier than placedAt, whatever its distance;
+    // a placedAt a day ahead (command-api's clock wrong, a forged order) stamped every step, and
+    // so the retention index's entry, a day ahead: the task outlived its TTL by that day.
+    const statuses = new InMemoryProgressStatuses({ ttlMs: 86_400_000, now: () => T });
+    const ahead = order('t-ahead', T + 86_400_000);
+    await statuses.apply(acceptedProgressStatus(ahead));
+    const stamped: string[] = [];
+    const warnings: string[] = [];
+    const processor = new OrderProcessor({
+      store: new InMemoryEventStore({ serializer: contractsSerializer() }),
+      statuses,
+      notifications: new InMemoryNotificationLog(),
+      rules: { catalog: { apple: { stock: 5, priceCents: 100 } }, paymentLimitCents: 10_000 },
+      serverId: 'op-1',
+      now: () => new Date(T),
+      stepDelayMs: 0,
+      // What the app touches the retention index with.
+      onEvent: (event) => void stamped.push(event.timestamp),
+      onWarning: (message) => warnings.push(message),
+    });
+
+    await processor.handle(ahead);
+
+    const bound = new Date(T + 60_000).toISOString();
+    expect(stamped.length).toBeGreaterThan(1);
+    expect(new Set(stamped)).toEqual(new Set([bound]));
+    expect(await statuses.get('t-ahead')).toMatchObject({ status: 'COMPLETED', updatedAt: bound });
+    expect(warnings[0]).toMatch(/task t-ahead: .*placedAt.* more than 60000 ms ahead/);
+  });
+});

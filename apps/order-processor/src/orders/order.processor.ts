@@ -31,6 +31,13 @@ import {
   unstartedProgressEvent,
 } from './order-steps';
 
+/**
+ * How far ahead of this instance's clock a task's next event may be stamped to stay after its
+ * previous one (see `stampAfter`): clocks apart by more are a fault, not skew — the allowance
+ * TokenService gives an issuer's clock too (60 s).
+ */
+export const MAX_STAMP_AHEAD_MS = 60_000;
+
 /** The aggregate type of progress streams (`progress-<taskId>`). */
 export const PROGRESS_TASK = 'ProgressTask';
 
@@ -54,6 +61,12 @@ export interface OrderProcessorOptions {
    * run again. The app logs a warn line and counts it (reportExpiredOrder).
    */
   onExpired?: (taskId: string) => void | Promise<void>;
+  /**
+   * Told when a task's previous event (before its first: its order's `placedAt`) is more than
+   * MAX_STAMP_AHEAD_MS ahead of `now` and the next is stamped at that bound instead. The app
+   * logs a warn line.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** What handling one delivery of an order did. */
@@ -117,7 +130,7 @@ export class OrderProcessor implements TaskExpirer {
       this.running.has(taskId)
     )
       return { status, expired: false };
-    const failed = expiredProgressEvent(status, reason, notBefore(this.options.now(), status));
+    const failed = expiredProgressEvent(status, reason, this.stampAfter(taskId, status));
     // A step stored since the read (a replay) makes this a ConcurrencyConflictError: the
     // task is alive again, and retention looks at it anew.
     const { positions } = await this.options.store.append(streamId, [this.envelope(failed)], {
@@ -150,7 +163,7 @@ export class OrderProcessor implements TaskExpirer {
   async expireUnstarted(order: UnstartedOrder, reason: string): Promise<boolean> {
     const streamId = progressStreamId(order.taskId);
     if (this.running.has(order.taskId) || (await this.read(streamId)).length > 0) return false;
-    // Not clamped to the order's placedAt (notBefore): dead-lettered a TTL ago, far behind.
+    // Not clamped to the order's placedAt (stampAfter): dead-lettered a TTL ago, far behind.
     const failed = unstartedProgressEvent(order, reason, this.options.now());
     let positions: number[];
     try {
@@ -184,7 +197,7 @@ export class OrderProcessor implements TaskExpirer {
   }
 
   private async run(order: OrderPlaced, signal?: AbortSignal): Promise<OrderOutcome> {
-    const { store, rules, now, stepDelayMs } = this.options;
+    const { store, rules, stepDelayMs } = this.options;
     const streamId = progressStreamId(order.taskId);
     let events: ProgressEvent[];
     try {
@@ -205,7 +218,7 @@ export class OrderProcessor implements TaskExpirer {
         order,
         rules,
         status,
-        notBefore(now(), status ?? { updatedAt: order.placedAt }),
+        this.stampAfter(order.taskId, status ?? { updatedAt: order.placedAt }),
       );
       if (!next) break;
       let positions: number[];
@@ -287,6 +300,29 @@ export class OrderProcessor implements TaskExpirer {
     };
   }
 
+  /**
+   * The timestamp of a task's next event: `now`, or the time of its latest one (before its first:
+   * its order's `placedAt`, its ACCEPTED status's `updatedAt`) when this clock is behind it. That
+   * time is where the task stands in a user's task list (`ofUser`, newest first); moved back (this
+   * instance's clock behind command-api's or another instance's) it went behind the cursor of a
+   * page already read and was listed again on the next, and /history went out of order.
+   * At most MAX_STAMP_AHEAD_MS ahead of `now`: a `placedAt` far ahead (command-api's clock
+   * wrong, or an order published by another producer) stamped every step, and so the retention
+   * index's entry, that far ahead — the task was kept that long past its TTL.
+   */
+  private stampAfter(taskId: string, latest: { updatedAt: string }): Date {
+    const now = this.options.now();
+    const at = Date.parse(latest.updatedAt);
+    if (!(at > now.getTime())) return now;
+    const bound = now.getTime() + MAX_STAMP_AHEAD_MS;
+    if (at <= bound) return new Date(at);
+    const stamped = new Date(bound);
+    this.options.onWarning?.(
+      `task ${taskId}: its previous event (or its order's placedAt) ${latest.updatedAt} is more than ${MAX_STAMP_AHEAD_MS} ms ahead of this clock; its next event is stamped ${stamped.toISOString()} instead`,
+    );
+    return stamped;
+  }
+
   private envelope(event: ProgressEvent) {
     return createMessage({
       type: PROGRESS_EVENT,
@@ -300,16 +336,4 @@ export class OrderProcessor implements TaskExpirer {
       metadata: { timestamp: event.timestamp },
     });
   }
-}
-
-/**
- * The timestamp of a task's next event: `now`, or the time of its latest one (before its first:
- * its order's `placedAt`, its ACCEPTED status's `updatedAt`) when this clock is behind it. That
- * time is where the task stands in a user's task list (`ofUser`, newest first); moved back (this
- * instance's clock behind command-api's or another instance's) it went behind the cursor of a
- * page already read and was listed again on the next, and /history went out of order.
- */
-function notBefore(now: Date, latest: { updatedAt: string }): Date {
-  const at = Date.parse(latest.updatedAt);
-  return at > now.getTime() ? new Date(at) : now;
 }

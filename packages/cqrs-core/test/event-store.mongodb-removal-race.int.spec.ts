@@ -175,3 +175,62 @@ describe('MongoEventStore: removals racing a hard delete', () => {
     },
   );
 });
+
+describe('MongoEventStore: a removal marking a stream a hard delete marked in the same millisecond', () => {
+  const ns = testNamespace('mongomark');
+  const connection = mongoConnection({ uri: ns.mongoUri(), name: 'mark-a', maxPoolSize: 4 });
+  let store: MongoEventStore;
+
+  beforeAll(async () => {
+    await connection.open();
+    store = new MongoEventStore({ connection: connection.client });
+    await store.init();
+  });
+  afterAll(async () => {
+    await connection.client.db!.dropDatabase();
+    await connection.close();
+  });
+
+  afterEach(() => jest.useRealTimers());
+
+  it.each(['soft delete', 'truncate'] as const)(
+    'a %s made in that millisecond leaves the hard delete its mark',
+    async (removal) => {
+      // A review (session 42): a removal unmarked the stream by the time it began, so one made
+      // in the millisecond a hard delete marked it took the delete's mark away; that delete,
+      // killed after its tombstone, then left its events in readAll for good.
+      const deletes = connection.client.db!.collection<{ _id: string; at: number }>(
+        'events_deletes',
+      );
+      const stream = `same-ms-${removal.replace(' ', '-')}-${randomUUID()}`;
+      await store.append(
+        stream,
+        Array.from({ length: 3 }, () => testEnvelope('T', {})),
+        { expectedVersion: 'no-stream' },
+      );
+      // The hard delete's first step, as deleteStream writes it; the clock then stands still
+      // (only Date: the driver's timers run) so that the removal begins in the same millisecond.
+      const at = Date.now();
+      await deletes.insertOne({ _id: stream, at });
+      jest.useFakeTimers({
+        now: at,
+        doNotFake: [
+          'hrtime',
+          'nextTick',
+          'performance',
+          'queueMicrotask',
+          'setImmediate',
+          'clearImmediate',
+          'setInterval',
+          'clearInterval',
+          'setTimeout',
+          'clearTimeout',
+        ],
+      });
+      if (removal === 'truncate') await store.truncateStream(stream, 2);
+      else await store.deleteStream(stream, { mode: 'soft' });
+      jest.useRealTimers();
+      expect(await deletes.findOne({ _id: stream })).toEqual({ _id: stream, at });
+    },
+  );
+});

@@ -53,24 +53,36 @@ export const ABANDONED_MARK_MS = 10 * 60_000;
  * Marks a soft delete or truncate under way before its strip raises the stream's first version,
  * so that a process dying before the strip ends leaves a mark finishDeletes finds. A mark already
  * there (a hard delete or another removal under way) is left as it is: its own removal unmarks
- * it. Returns the mark to pass to unmarkRemoval.
+ * it. Returns the mark to pass to unmarkRemoval: undefined when the mark was not this removal's
+ * — its `at` alone cannot tell, a hard delete may have marked the stream in the same millisecond
+ * (a review, session 42), and unmarking by it took that delete's mark away.
  */
 export async function markRemoval(
   deletes: mongo.Collection<DeleteMarkDocument>,
   streamId: string,
-): Promise<number> {
+): Promise<number | undefined> {
   const at = Date.now();
-  await upsertStream(deletes, streamId, { $setOnInsert: { at } });
-  return at;
+  try {
+    const { upsertedCount } = await deletes.updateOne(
+      { _id: streamId },
+      { $setOnInsert: { at } },
+      { upsert: true },
+    );
+    return upsertedCount === 1 ? at : undefined;
+  } catch (error) {
+    // Another removal's upsert created the mark first: it is that removal's.
+    if (isDuplicateKey(error)) return undefined;
+    throw error;
+  }
 }
 
-/** Removes this removal's mark only: one another removal set, or set again, stays. */
+/** Removes this removal's mark only (markRemoval's answer): one another removal set stays. */
 export async function unmarkRemoval(
   deletes: mongo.Collection<DeleteMarkDocument>,
   streamId: string,
-  at: number,
+  at: number | undefined,
 ): Promise<void> {
-  await deletes.deleteOne({ _id: streamId, at });
+  if (at !== undefined) await deletes.deleteOne({ _id: streamId, at });
 }
 
 /**

@@ -19,18 +19,20 @@ const until = async (done: () => boolean) => {
  * read the store times out while it answers pings): nothing reaches the bus from them.
  */
 describe('EventForwarder whose rounds keep failing', () => {
-  it('says so in `failing` and, past failingForMs, in its health probe; a round that succeeds clears both', async () => {
+  /**
+   * s1's one event and a forwarder of it to a broker that refuses every publish while `broker.up`
+   * is false (as a Redis that is being failed over does).
+   */
+  async function setUp(ledger?: InMemoryForwardLedger) {
     const store = new InMemoryEventStore();
     await store.append('s1', [testEnvelope('Moved', { n: 1 }, { aggregateId: 's1' })], {
       expectedVersion: 'no-stream',
     });
-    // The broker refuses until it is back (as a Redis that is being failed over does).
-    let up = false;
-    const published: Envelope[] = [];
+    const broker = { up: false, published: [] as Envelope[] };
     const publisher: Publisher = {
       publish: async (_topic, messages) => {
-        if (!up) throw new Error('READONLY You cannot write against a read only replica.');
-        published.push(...messages);
+        if (!broker.up) throw new Error('READONLY You cannot write against a read only replica.');
+        broker.published.push(...messages);
       },
       close: async () => undefined,
     };
@@ -41,8 +43,14 @@ describe('EventForwarder whose rounds keep failing', () => {
       checkpoints: new InMemoryCheckpointStore(),
       topicOf: (event) => `events.${event.type}`,
       pollIntervalMs: 5,
+      ...(ledger && { ledger }),
       onError: (error) => errors.push(error),
     });
+    return { broker, errors, forwarder };
+  }
+
+  it('says so in `failing` and, past failingForMs, in its health probe; a round that succeeds clears both', async () => {
+    const { broker, errors, forwarder } = await setUp();
     const probe = forwarderProbe(forwarder, 'outbox', { failingForMs: 150 });
     const lenient = forwarderProbe(forwarder);
     const before = new Date();
@@ -66,8 +74,8 @@ describe('EventForwarder whose rounds keep failing', () => {
       // Within the default minute, a spell is only onError's.
       await expect(lenient.check()).resolves.toBeUndefined();
 
-      up = true;
-      await until(() => published.length === 1);
+      broker.up = true;
+      await until(() => broker.published.length === 1);
       await until(() => forwarder.failing === undefined);
       await expect(probe.check()).resolves.toBeUndefined();
     } finally {
@@ -76,31 +84,14 @@ describe('EventForwarder whose rounds keep failing', () => {
   });
 
   it('with a ledger, keeps the spell through the rounds that skip the read in between', async () => {
-    const store = new InMemoryEventStore();
-    await store.append('s1', [testEnvelope('Moved', { n: 1 }, { aggregateId: 's1' })], {
-      expectedVersion: 'no-stream',
-    });
-    const publisher: Publisher = {
-      publish: async () => {
-        throw new Error('READONLY You cannot write against a read only replica.');
-      },
-      close: async () => undefined,
-    };
-    const errors: unknown[] = [];
-    const forwarder = new EventForwarder({
-      store,
-      publisher,
-      checkpoints: new InMemoryCheckpointStore(),
-      topicOf: (event) => `events.${event.type}`,
-      pollIntervalMs: 5,
-      // Each position its own unit; the head unknown: the rounds between two reads ask it only.
-      ledger: new InMemoryForwardLedger({
+    // Each position its own unit; the head unknown: the rounds between two reads ask it only.
+    const { errors, forwarder } = await setUp(
+      new InMemoryForwardLedger({
         unitOf: (position) => position,
         lastOf: (unit) => unit,
         head: async () => Infinity,
       }),
-      onError: (error) => errors.push(error),
-    });
+    );
     const probe = forwarderProbe(forwarder, 'outbox', { failingForMs: 150 });
     forwarder.start();
     try {

@@ -6,13 +6,7 @@ import { InMemoryCheckpointStore } from './checkpoint-store.port';
 import { EventForwarder } from './event.forwarder';
 import { InMemoryForwardLedger } from './in-memory.forward-ledger';
 import { forwarderProbe } from './forwarder.probe';
-
-const until = async (done: () => boolean) => {
-  for (const deadline = Date.now() + 5_000; !done();) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
+import { until } from './forwarder.fixture';
 
 /**
  * Rounds that fail one after the other, not at an event (a broker that refuses every publish, a

@@ -11,6 +11,7 @@ import { EventForwarder, FORWARDER_WARNING } from './event.forwarder';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { UnpublishableEventError } from './unpublishable-event.error';
 import { forwarderProbe } from './forwarder.probe';
+import { forwarderToBroker, until } from './forwarder.fixture';
 
 const serializer = () => new SerializerRegistry().register('Moved', z.object({ n: z.number() }));
 
@@ -251,23 +252,10 @@ describe('EventForwarder', () => {
     async function setUp(deadLetters?: InMemoryDeadLetterQueue) {
       const store = new InMemoryEventStore();
       const registry = serializer();
-      const broker = new InMemoryBroker({ serializer: registry });
-      const seen: number[] = [];
-      await broker
-        .subscriber()
-        .subscribe(['events.Moved'], { group: 'g', consumer: 'c' }, async (d) => {
-          seen.push((d.envelope.data as { n: number }).n);
-        });
-      const errors: unknown[] = [];
-      const checkpoints = new InMemoryCheckpointStore();
-      const forwarder = new EventForwarder({
+      const { forwarder, seen, errors, checkpoints } = await forwarderToBroker({
         store,
-        publisher: broker,
-        checkpoints,
-        topicOf: (event) => `events.${event.type}`,
-        pollIntervalMs: 5,
+        serializer: registry,
         deadLetters,
-        onError: (e) => errors.push(e),
       });
       await store.append(
         's1',
@@ -283,12 +271,6 @@ describe('EventForwarder', () => {
       });
       return { forwarder, seen, errors, registry, checkpoints, store };
     }
-    const until = async (done: () => boolean) => {
-      for (const deadline = Date.now() + 3_000; !done();) {
-        if (Date.now() > deadline) throw new Error('timed out');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    };
 
     it('is dead-lettered with the reason, and the events after it flow', async () => {
       const deadLetters = new InMemoryDeadLetterQueue();

@@ -2,18 +2,9 @@ import { z } from 'zod';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { testEnvelope } from '../testing/envelope.fixture';
-import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
-import { InMemoryCheckpointStore } from './checkpoint-store.port';
-import { EventForwarder } from './event.forwarder';
 import { forwarderProbe } from './forwarder.probe';
+import { forwarderToBroker, until } from './forwarder.fixture';
 import { UnreadableEventError } from './unpublishable-event.error';
-
-const until = async (done: () => boolean) => {
-  for (const deadline = Date.now() + 3_000; !done();) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
 
 /**
  * The store and the publisher share one registry (as trainer-service's do): an event the current
@@ -23,22 +14,9 @@ describe('EventForwarder at an event its store cannot read', () => {
   async function setUp() {
     const registry = new SerializerRegistry().register('Moved', z.object({ n: z.number() }));
     const store = new InMemoryEventStore({ serializer: registry });
-    const broker = new InMemoryBroker({ serializer: registry });
-    const seen: number[] = [];
-    await broker
-      .subscriber()
-      .subscribe(['events.Moved'], { group: 'g', consumer: 'c' }, async (d) => {
-        seen.push((d.envelope.data as { n: number }).n);
-      });
-    const errors: unknown[] = [];
-    const checkpoints = new InMemoryCheckpointStore();
-    const forwarder = new EventForwarder({
+    const { forwarder, seen, errors, broker } = await forwarderToBroker({
       store,
-      publisher: broker,
-      checkpoints,
-      topicOf: (event) => `events.${event.type}`,
-      pollIntervalMs: 5,
-      onError: (e) => errors.push(e),
+      serializer: registry,
     });
     await store.append(
       's1',

@@ -57,10 +57,16 @@ describe('JsonSerializer', () => {
   it('refuses a limit that is not a positive number of bytes, as SerializerRegistry does', () => {
     // NaN or a string ('1048576' from an environment variable) used to lift the limit silently;
     // 0 or a negative one refused every message at the first write.
-    for (const bad of [NaN, -1, 0, '1048576'])
+    // The string is shown quoted: "got 1048576" read as a positive number of bytes refused.
+    for (const [bad, shown] of [
+      [NaN, 'NaN'],
+      [-1, '-1'],
+      [0, '0'],
+      ['1048576', '"1048576"'],
+    ] as const)
       expect(() => new JsonSerializer({ maxMessageBytes: bad as number })).toThrow(
         new TypeError(
-          `JsonSerializer: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${typeof bad === 'string' ? `"${bad}"` : bad}`,
+          `JsonSerializer: options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${shown}`,
         ),
       );
     expect(new JsonSerializer({ maxMessageBytes: Infinity }).maxMessageBytes).toBe(Infinity);

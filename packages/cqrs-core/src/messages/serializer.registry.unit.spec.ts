@@ -172,9 +172,14 @@ describe('SerializerRegistry', () => {
     const error = thrown(() => new SerializerRegistry().register('Note', schema).serialize(big));
     expect(error).toBeInstanceOf(MessageTooLargeError);
     expect(error).toMatchObject({ maxBytes: DEFAULT_MAX_MESSAGE_BYTES });
-    for (const bad of [NaN, -1, 0, '1048576'])
+    for (const [bad, shown] of [
+      [NaN, 'NaN'],
+      [-1, '-1'],
+      [0, '0'],
+      ['1048576', '"1048576"'],
+    ] as const)
       expect(() => new SerializerRegistry({ maxMessageBytes: bad as number })).toThrow(
-        `options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${typeof bad === 'string' ? `"${bad}"` : bad}`,
+        `options.maxMessageBytes must be a positive number of bytes (Infinity for no limit), got ${shown}`,
       );
     const unlimited = new SerializerRegistry({ maxMessageBytes: Infinity }).register(
       'Note',

@@ -87,7 +87,7 @@ export class MongoSnapshotStore implements SnapshotStore {
   constructor(options: MongoSnapshotStoreOptions) {
     if (typeof options?.connection?.model !== 'function')
       throw new TypeError(
-        `MongoSnapshotStore: options.connection must be a mongoose connection (mongoConnection(...).client), got ${shownValue(options?.connection)}`,
+        `MongoSnapshotStore: options.connection must be a mongoose connection (mongoConnection(...).client), got ${shownConnection(options?.connection)}`,
       );
     const collection = options.collection ?? 'snapshots';
     const modelName = `CausewaySnapshot:${collection}`;
@@ -237,4 +237,12 @@ function toBuffer(payload: unknown): Buffer {
   if (binary.buffer instanceof Uint8Array)
     return Buffer.from(binary.buffer.buffer, binary.buffer.byteOffset, binary.buffer.byteLength);
   throw new TypeError('snapshot payload is neither a Buffer nor a BSON Binary');
+}
+
+/** What was passed instead of a mongoose connection, for the error: the managed one says so. */
+function shownConnection(given: unknown): string {
+  const client = (given as { client?: { model?: unknown } } | null | undefined)?.client;
+  if (typeof client?.model === 'function')
+    return 'a connection or an object holding the client: pass its .client';
+  return typeof given === 'object' && given !== null ? 'another object' : shownValue(given);
 }

@@ -177,11 +177,11 @@ export interface SubscriptionTiming {
 /** The subscriber's timing settings and what each may be (checkTimings). */
 const TIMING_RULES: Readonly<Record<string, TimingRule>> = {
   redeliveryDelayMs: { zero: true, timer: true },
-  blockMs: { timer: true },
+  blockMs: { timer: true, whole: true },
   heartbeatMs: { timer: true },
-  leaseTtlMs: { timer: true },
+  leaseTtlMs: { timer: true, whole: true },
   memberTtlMs: {},
-  claimIdleMs: { zero: true },
+  claimIdleMs: { zero: true, whole: true },
   consumerIdleMs: {},
   fanOutGroupIdleMs: { infinite: true },
   joinTimeoutMs: { zero: true, timer: true },

@@ -105,12 +105,23 @@ describe('RedisStreamsSubscriber', () => {
     expect(timing({ heartbeatMs: '1000' })).toThrow(
       /options\.heartbeatMs must be a positive number of milliseconds up to 2147483647, got "1000"/,
     );
-    expect(timing({ blockMs: 0 })).toThrow(/options\.blockMs must be a positive number/);
+    expect(timing({ blockMs: 0 })).toThrow(/options\.blockMs must be a positive whole number/);
     expect(timing({ claimIdleMs: -1 })).toThrow(/options\.claimIdleMs must be a non-negative/);
     expect(timing({ closeTimeoutMs: Infinity })).toThrow(/options\.closeTimeoutMs/);
     expect(timing({ prefetch: 1.5 })).toThrow(
       new TypeError('RedisStreamsSubscriber: options.prefetch must be a positive integer, got 1.5'),
     );
+    // Sent to Redis (SET PX, XAUTOCLAIM, XREADGROUP BLOCK), which refuses a fraction: every
+    // lease, claim or read of the subscription then failed ("value is not an integer").
+    expect(timing({ leaseTtlMs: 2500.5 })).toThrow(
+      new TypeError(
+        'RedisStreamsSubscriber: options.leaseTtlMs must be a positive whole number of milliseconds up to 2147483647, got 2500.5',
+      ),
+    );
+    expect(timing({ claimIdleMs: 0.5 })).toThrow(
+      /options\.claimIdleMs must be a non-negative whole/,
+    );
+    expect(timing({ blockMs: 1.5 })).toThrow(/options\.blockMs must be a positive whole/);
     // Each of them is refused by the constructor, before a connection is duplicated.
     expect(() => new RedisStreamsSubscriber({ client, serializer, stuckAfterMs: NaN })).toThrow(
       /options\.stuckAfterMs/,

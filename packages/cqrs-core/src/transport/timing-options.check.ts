@@ -9,6 +9,8 @@ export interface TimingRule {
   readonly timer?: boolean;
   /** Infinity means "never" (e.g. keep for ever). */
   readonly infinite?: boolean;
+  /** Sent to Redis (a PX, a min-idle-time, a BLOCK), which refuses a fraction of a millisecond. */
+  readonly whole?: boolean;
 }
 
 /**
@@ -33,6 +35,7 @@ export function checkTimings(
     const fits =
       number &&
       (rule.zero ? value >= 0 : value > 0) &&
+      (!rule.whole || value === Infinity || Number.isInteger(value)) &&
       (value === Infinity ? rule.infinite === true : !rule.timer || value <= MAX_TIMER_MS);
     if (!fits)
       throw new TypeError(
@@ -42,9 +45,7 @@ export function checkTimings(
 }
 
 function ruleText(rule: TimingRule): string {
-  const from = rule.zero
-    ? 'a non-negative number of milliseconds'
-    : 'a positive number of milliseconds';
+  const from = `${rule.zero ? 'a non-negative' : 'a positive'}${rule.whole ? ' whole' : ''} number of milliseconds`;
   const upTo = rule.timer ? ` up to ${MAX_TIMER_MS}` : '';
   return `${from}${upTo}${rule.infinite ? ' (or Infinity)' : ''}`;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { dyingAtStrip, testNamespace } from '@causeway/testkit';
+import { dyingAtStrip, removeNamespaceData, testNamespace } from '@causeway/testkit';
 import { mongoConnection, MongoEventStore } from '../src/mongodb';
 import { testEnvelope } from '../src/testing';
 
@@ -187,8 +187,9 @@ describe('MongoEventStore: a removal marking a stream a hard delete marked in th
     await store.init();
   });
   afterAll(async () => {
-    await connection.client.db!.dropDatabase();
+    // Closed first: a database dropped under a client still using it crashed FerretDB.
     await connection.close();
+    await removeNamespaceData(ns, ['mongodb']);
   });
 
   afterEach(() => jest.useRealTimers());

@@ -30,9 +30,9 @@ export interface EventForwarderOptions {
    * type's former names, as the rounds' reads do. Without it, names are taken as they are.
    */
   serializer?: MessageSerializer;
-  /** Events read and published per round. Default 256. */
+  /** Events read and published per round: a positive integer. Default 256. */
   batchSize?: number;
-  /** Poll interval when caught up. Default 50 ms. */
+  /** Poll interval when caught up: a positive number of milliseconds. Default 50 ms. */
   pollIntervalMs?: number;
   /** Streams whose last append this process remembers for eager forwarding. Default 10 000. */
   eagerStreams?: number;
@@ -46,7 +46,8 @@ export interface EventForwarderOptions {
   /**
    * With a ledger, the longest time between two reads of the store: they find what the ledger
    * cannot know of (a writer that died after its insert, before LedgerUnits.head knew of it).
-   * Default 30 000 ms; the first round always reads.
+   * A non-negative number of milliseconds (0: every round reads). Default 30 000 ms; the first
+   * round always reads.
    */
   ledgerReadIntervalMs?: number;
   /**
@@ -168,7 +169,9 @@ export class EventForwarder {
 
   /**
    * @throws TypeError naming `store`, `publisher`, `checkpoints` or `topicOf` when one is
-   *   missing or not what it must be (checkForwarderOptions)
+   *   missing or not what it must be, or `batchSize` (a positive integer), `pollIntervalMs`
+   *   (positive milliseconds) or `ledgerReadIntervalMs` (non-negative milliseconds) when given
+   *   otherwise (checkForwarderOptions)
    */
   constructor(private readonly options: EventForwarderOptions) {
     checkForwarderOptions(options);

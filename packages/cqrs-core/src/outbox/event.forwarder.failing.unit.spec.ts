@@ -110,4 +110,16 @@ describe('EventForwarder whose rounds keep failing', () => {
       'forwarderProbe: options.failingForMs must be a number of milliseconds >= 0, got NaN',
     );
   });
+
+  // A review (session 42): a string (from the environment) passed the check, '5' >= 0 being
+  // true, and an empty one was then compared as 0.
+  it.each(['5', ''])('refuses a failingForMs of %p, a string, naming it', (given) => {
+    const forwarder = { blocked: undefined, failing: undefined };
+    const options = { failingForMs: given as unknown as number };
+    expect(() => forwarderProbe(forwarder, 'outbox', options)).toThrow(
+      new RangeError(
+        `forwarderProbe: options.failingForMs must be a number of milliseconds >= 0, got ${JSON.stringify(given)}`,
+      ),
+    );
+  });
 });

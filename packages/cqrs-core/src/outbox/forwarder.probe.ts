@@ -29,7 +29,9 @@ export function forwarderProbe(
   options: ForwarderProbeOptions = {},
 ): HealthProbe & { critical: false } {
   const failingForMs = options.failingForMs ?? FORWARDER_FAILING_FOR_MS;
-  if (!(failingForMs >= 0))
+  // typeof first: a string from the environment passed `>= 0` ('5' >= 0 is true), and an empty
+  // one (a variable left unset) was then compared as 0: the probe failed at the first failed round.
+  if (typeof failingForMs !== 'number' || !(failingForMs >= 0))
     throw new RangeError(
       `forwarderProbe: options.failingForMs must be a number of milliseconds >= 0, got ${shownValue(failingForMs)}`,
     );

@@ -146,7 +146,9 @@ function checkRetrySettings(settings: Omit<RetryOptions, 'perType'>, where: stri
       throw new RangeError(
         `${where}: ${name} must be a non-negative number of milliseconds, got ${shownValue(value)}`,
       );
-  if (jitter !== undefined && !(jitter >= 0 && jitter <= 1))
+  // typeof first: a string from the environment passed the range check ('0.5' >= 0), and an
+  // empty one (a variable left unset) then counted as 0: no jitter, retries all at once.
+  if (jitter !== undefined && (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)))
     throw new RangeError(`${where}: jitter must be from 0 to 1, got ${shownValue(jitter)}`);
   if (backoff !== undefined && !['fixed', 'linear', 'exponential'].includes(backoff))
     throw new TypeError(

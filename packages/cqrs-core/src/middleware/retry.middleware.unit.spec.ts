@@ -117,6 +117,13 @@ describe('retry middleware', () => {
     );
     expect(() => retry({ maxAttempts: 0 })).toThrow(RangeError);
     expect(() => retry({ jitter: 1.5 })).toThrow('retry: jitter must be from 0 to 1, got 1.5');
+    // A string (from the environment) passed the range check; an empty one then counted as 0.
+    expect(() => retry({ jitter: '0.5' as unknown as number })).toThrow(
+      new RangeError('retry: jitter must be from 0 to 1, got "0.5"'),
+    );
+    expect(() => retry({ jitter: '' as unknown as number })).toThrow(
+      new RangeError('retry: jitter must be from 0 to 1, got ""'),
+    );
     expect(() => retry({ initialDelayMs: -1 })).toThrow('initialDelayMs must be a non-negative');
     expect(() => retry({ backoff: 'exponentail' as unknown as RetryOptions['backoff'] })).toThrow(
       `backoff must be 'fixed', 'linear' or 'exponential', got "exponentail"`,

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { shownValue } from '../config/shown-value';
 
 /**
  * Refuses anything but an ioredis client where a store takes one, when the store is built. The
@@ -19,7 +20,7 @@ export function checkRedisClient(client: unknown, owner: string, argument: strin
   throw new TypeError(
     `${owner}: ${argument} must be an ioredis client (redisConnection(...).client), got ${
       connection ??
-      (client === null || typeof client !== 'object' ? String(client) : 'another object')
+      (client === null || typeof client !== 'object' ? shownValue(client) : 'another object')
     }`,
   );
 }

@@ -37,6 +37,13 @@ describe('Redis stores given something other than an ioredis client', () => {
     );
   });
 
+  // A review (session 42): a URL passed in place of the client was shown unquoted.
+  it.each(Object.keys(build))('%s refuses a URL string, showing it quoted', (name) => {
+    expect(() => build[name]!('redis://cache:6379')).toThrow(
+      new RegExp(`^${name}: .*must be an ioredis client.*got "redis://cache:6379"$`),
+    );
+  });
+
   it.each(Object.keys(build))('%s refuses the connection, saying to pass its .client', (name) => {
     expect(() => build[name]!(connection)).toThrow(/pass its \.client/);
   });

@@ -1,4 +1,9 @@
-import { InMemoryBroker, IN_MEMORY_FEATURES, type InMemorySubscriber } from '../src';
+import {
+  InMemoryBroker,
+  IN_MEMORY_FEATURES,
+  type InMemoryBrokerOptions,
+  type InMemorySubscriber,
+} from '../src';
 import { conformanceMessage, conformanceSerializer } from '../src/testing';
 import { describeTransportConformance } from '../src/testing';
 
@@ -130,6 +135,24 @@ it('shares maxInFlight between the topics of a subscription in turn: a busy topi
   // The quiet topic's message is next once the busy topic's delivery in flight settled.
   expect(order.slice(0, 2)).toEqual(['busy0', 'quiet0']);
   await broker.close();
+});
+
+// A review (session 42): built with no options it threw "Cannot read properties of undefined
+// (reading 'redeliveryDelayMs')"; without a serializer it failed only at the first publish.
+it('refuses no options or no serializer when built, saying the serializer is required', () => {
+  expect(() => new (InMemoryBroker as new (options?: unknown) => InMemoryBroker)()).toThrow(
+    new TypeError(
+      'InMemoryBroker: options must be an object with a serializer ({ serializer }), got undefined',
+    ),
+  );
+  expect(() => new InMemoryBroker({} as InMemoryBrokerOptions)).toThrow(
+    new TypeError(
+      'InMemoryBroker: options.serializer must be a MessageSerializer (with serialize and deserialize, e.g. a SerializerRegistry), got undefined',
+    ),
+  );
+  expect(() => new InMemoryBroker({ serializer: {} } as InMemoryBrokerOptions)).toThrow(
+    /options\.serializer must be a MessageSerializer .*, got an object without them/,
+  );
 });
 
 it('refuses a redelivery delay or close timeout that is not a number of milliseconds, naming it', async () => {

@@ -18,6 +18,7 @@ import { checkSubscribeOptions } from '../subscribe-options.check';
 import { TransportClosedError } from '../transport.errors';
 import { checkTimings } from '../timing-options.check';
 import { checkCounts } from '../count-options.check';
+import { shownValue } from '../../config/shown-value';
 import { LANES, LaneScheduler, laneOf } from './priority.lanes';
 
 export interface InMemoryBrokerOptions {
@@ -172,11 +173,13 @@ export class InMemoryBroker implements Publisher {
   private closed = false;
 
   /**
-   * @throws TypeError naming `redeliveryDelayMs` when it is not a non-negative number of
+   * @throws TypeError when there are no options or no `serializer` (a MessageSerializer: it has
+   *   no default), naming `redeliveryDelayMs` when it is not a non-negative number of
    *   milliseconds (checkTimings), or `maxMessageBytes` / `maxLenPerTopic` when it is not a
    *   positive integer (checkCounts)
    */
   constructor(private readonly options: InMemoryBrokerOptions) {
+    checkBrokerSerializer(options);
     const settings = options as unknown as Record<string, unknown>;
     checkTimings('InMemoryBroker', settings, {
       redeliveryDelayMs: { zero: true, timer: true },
@@ -478,4 +481,33 @@ export class InMemorySubscriber implements Subscriber {
       this.consumers.delete(consumer);
     }
   }
+}
+
+/**
+ * The serializer has no default (every transport needs the application's own registry), so a
+ * broker built without options, or without it, failed later with "Cannot read properties of
+ * undefined (reading 'redeliveryDelayMs')" when built, or at the first publish (a review,
+ * session 42).
+ * @throws TypeError saying what is required and what was given
+ */
+function checkBrokerSerializer(options: unknown): void {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(
+      `InMemoryBroker: options must be an object with a serializer ({ serializer }), got ${shownValue(options)}`,
+    );
+  const serializer = (options as { serializer?: unknown }).serializer;
+  const usable =
+    typeof serializer === 'object' &&
+    serializer !== null &&
+    typeof (serializer as MessageSerializer).serialize === 'function' &&
+    typeof (serializer as MessageSerializer).deserialize === 'function';
+  if (!usable)
+    throw new TypeError(
+      'InMemoryBroker: options.serializer must be a MessageSerializer (with serialize and ' +
+        `deserialize, e.g. a SerializerRegistry), got ${
+          typeof serializer === 'object' && serializer !== null
+            ? 'an object without them'
+            : shownValue(serializer)
+        }`,
+    );
 }

@@ -104,6 +104,59 @@ describe('EventForwarder whose rounds keep failing', () => {
     }
   });
 
+  it('with a ledger, reads again at the next round after a failed read instead of waiting for ledgerReadIntervalMs', async () => {
+    // A review (session 42): with the ledger caught up, the rounds after a failed read only
+    // asked it, and succeeded without ending the spell; the next read, ledgerReadIntervalMs
+    // later, did. Past failingForMs the probe failed an outbox that forwarded fine.
+    const store = new InMemoryEventStore();
+    await store.append('s1', [testEnvelope('Moved', { n: 1 }, { aggregateId: 's1' })], {
+      expectedVersion: 'no-stream',
+    });
+    let storeDown = false;
+    // The real store, whose reads time out while `storeDown` (FerretDB answering pings only).
+    const flaky = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'readAllPage' && storeDown)
+          return async () => {
+            throw new Error('operation exceeded time limit');
+          };
+        const value: unknown = Reflect.get(target, name, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const published: Envelope[] = [];
+    const forwarder = new EventForwarder({
+      store: flaky,
+      publisher: {
+        publish: async (_topic, messages) => void published.push(...messages),
+        close: async () => undefined,
+      },
+      checkpoints: new InMemoryCheckpointStore(),
+      topicOf: (event) => `events.${event.type}`,
+      pollIntervalMs: 5,
+      ledgerReadIntervalMs: 60_000,
+      ledger: new InMemoryForwardLedger({
+        unitOf: (position) => position,
+        lastOf: (unit) => unit,
+        head: async () => (await store.readAllPage({ fromPosition: 0, limit: 1_000 })).position,
+      }),
+      onError: () => undefined,
+    });
+    forwarder.start();
+    try {
+      await until(() => published.length === 1);
+      storeDown = true;
+      forwarder.nudge(); // a read now, which fails
+      await until(() => forwarder.failing !== undefined);
+      storeDown = false;
+      // The next round reads, and succeeds: no spell left, well before a minute.
+      await until(() => forwarder.failing === undefined, 2_000);
+      expect(published).toHaveLength(1);
+    } finally {
+      await forwarder.stop();
+    }
+  });
+
   it('refuses a failingForMs that is no number of milliseconds, naming it', () => {
     const forwarder = { blocked: undefined, failing: undefined };
     expect(() => forwarderProbe(forwarder, 'outbox', { failingForMs: Number.NaN })).toThrow(

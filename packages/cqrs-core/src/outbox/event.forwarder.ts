@@ -573,6 +573,9 @@ export class EventForwarder {
         failures++;
         const { since = new Date(), rounds = 0 } = this.failure ?? {};
         this.failure = { since, rounds: rounds + 1, error };
+        // The next round reads the store: with the ledger caught up, the rounds after a failed
+        // read would only ask it, succeed, and leave the spell until ledgerReadIntervalMs.
+        this.mustRead = true;
         this.reportError(error);
       }
       // A full batch means more is waiting: go on at once. Otherwise wait for the next poll

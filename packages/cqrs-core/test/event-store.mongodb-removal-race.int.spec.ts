@@ -122,6 +122,9 @@ describe('MongoEventStore: removals racing a hard delete', () => {
       expect(await visible(stream, positions[0]!)).toEqual([]);
       // The young abandoned marks stay for a later run (their deletes may still be running).
       expect(await deletes.countDocuments({ _id: { $in: abandoned.map((m) => m._id) } })).toBe(101);
+      // Their streams do not exist, and the run did not make them up (a stream document each).
+      const streams = connections[0]!.client.db!.collection<{ _id: string }>('events_streams');
+      expect(await streams.countDocuments({ _id: { $in: abandoned.map((m) => m._id) } })).toBe(0);
     } finally {
       await deletes.deleteMany({ _id: { $in: abandoned.map((m) => m._id) } });
     }

@@ -116,7 +116,10 @@ export async function finishDeletes(
     const head = await readHead(streamId);
     if (head.tombstoned) removed += await stripStream(collections, streamId, head.version + 1);
     else {
-      removed += await stripStream(collections, streamId, head.firstVersion);
+      // Nothing can be below a first version of 1 (a hard delete before its tombstone, a mark
+      // of a stream that does not exist): no strip, which would also write a stream document.
+      if (head.firstVersion > 1)
+        removed += await stripStream(collections, streamId, head.firstVersion);
       // A young mark may be a hard delete about to write its tombstone: it stays until then.
       if (at > Date.now() - ABANDONED_MARK_MS) continue;
     }

@@ -37,6 +37,19 @@ function event(
   };
 }
 
+/** The retention job's expirer: an order-processor of `store` with nothing else to do. */
+function expirerOf(store: MongoEventStore): OrderProcessor {
+  return new OrderProcessor({
+    store,
+    statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
+    notifications: new InMemoryNotificationLog(),
+    rules: { catalog: {}, paymentLimitCents: 0 },
+    serverId: 'op-1',
+    now: () => new Date(),
+    stepDelayMs: 0,
+  });
+}
+
 /** Stores `e` as the first event of its task's stream, as OrderProcessor stores a step. */
 function storeFirst(writer: MongoEventStore, e: ProgressEvent) {
   return writer.append(
@@ -156,15 +169,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
       new ProgressRetentionJob({
         store: eventStore,
         expiries,
-        expirer: new OrderProcessor({
-          store: eventStore,
-          statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
-          notifications: new InMemoryNotificationLog(),
-          rules: { catalog: {}, paymentLimitCents: 0 },
-          serverId: 'op-1',
-          now: () => new Date(),
-          stepDelayMs: 0,
-        }),
+        expirer: expirerOf(eventStore),
         ttlMs: DAY,
         // The restarted instance's run comes after an interval: what the dying one could not
         // retire (its store stopped answering) is due again by then.
@@ -219,15 +224,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     const job = new ProgressRetentionJob({
       store,
       expiries,
-      expirer: new OrderProcessor({
-        store,
-        statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
-        notifications: new InMemoryNotificationLog(),
-        rules: { catalog: {}, paymentLimitCents: 0 },
-        serverId: 'op-1',
-        now: () => new Date(),
-        stepDelayMs: 0,
-      }),
+      expirer: expirerOf(store),
       ttlMs: DAY,
       intervalMs: 60_000,
       onError: (error) => runErrors.push(error),
@@ -291,15 +288,7 @@ describe('ProgressRetentionJob on FerretDB and Redis (S3-7)', () => {
     const job = new ProgressRetentionJob({
       store,
       expiries,
-      expirer: new OrderProcessor({
-        store,
-        statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
-        notifications: new InMemoryNotificationLog(),
-        rules: { catalog: {}, paymentLimitCents: 0 },
-        serverId: 'op-1',
-        now: () => new Date(),
-        stepDelayMs: 0,
-      }),
+      expirer: expirerOf(store),
       deadLetters: { queue, topic },
       ttlMs: DAY,
       onError: (error) => runErrors.push(error),

@@ -267,6 +267,29 @@ describe('/admin/dead-letters', () => {
     expect(await ids()).toEqual([second, third]);
   });
 
+  it('reads every query parameter, past the 1 000 Express keeps: no id nor filter is dropped', async () => {
+    const [first, second, third] = await ids();
+    // 1 100 ids (the filter takes 10 000), the letters' among them, then more parameters.
+    const unknown = Array.from({ length: 1_100 }, (_, n) => `ids=dl-${1_000 + n}`).join('&');
+    const listed = await request(app.getHttpServer())
+      .get(`/admin/dead-letters?${unknown}&ids=${second}`)
+      .set(auth);
+    expect(listed.body.letters?.map((l: { id: string }) => l.id)).toEqual([second]);
+    const misspelt = await request(app.getHttpServer())
+      .get(`/admin/dead-letters?${unknown}&topc=events.Moved`)
+      .set(auth);
+    expect({ status: misspelt.status, errors: misspelt.body.errors }).toEqual({
+      status: 400,
+      errors: [{ field: 'topc', message: 'is not a known parameter' }],
+    });
+    // The topic narrows the purge: the letter of events.Other stays.
+    const purge = await request(app.getHttpServer())
+      .delete(`/admin/dead-letters?${unknown}&ids=${first}&ids=${third}&topic=events.Moved`)
+      .set(auth);
+    expect(purge.body).toEqual({ purged: 1 });
+    expect(await ids()).toEqual([second, third]);
+  });
+
   it('refuses a purge with only a limit, naming the filters, and purges nothing', async () => {
     const response = await request(app.getHttpServer())
       .delete('/admin/dead-letters?limit=1')

@@ -9,7 +9,7 @@ import {
   Inject,
   Logger,
   Post,
-  Query,
+  Req,
   Res,
   UseFilters,
   UseGuards,
@@ -71,6 +71,30 @@ const ReplayBody = Filter.extend({
 }).strict();
 /** Stats count the whole queue: no parameter, so that none is taken for a filter. */
 const StatsQuery = z.object({}).strict();
+
+/** What the routes read of a request: its target (Express's `originalUrl`, node:http's `url`). */
+interface Target {
+  originalUrl?: string;
+  url?: string;
+}
+
+/**
+ * The query parameters of a request target, every one (repeated: an array of its values). Not
+ * Nest's `@Query()`: Express's parser keeps the first 1 000 and drops the rest without a word, so
+ * `ids` past them (a filter takes 10 000) and any parameter after them (`&topic=`, a misspelt
+ * one) would be left out: a purge wider than asked, a typo not refused.
+ */
+function queryOf(request: Target): Record<string, string | string[]> {
+  const target = request.originalUrl ?? request.url ?? '';
+  const at = target.indexOf('?');
+  const query: Record<string, string | string[]> = Object.create(null);
+  if (at < 0) return query;
+  for (const [name, value] of new URLSearchParams(target.slice(at + 1))) {
+    const seen = query[name];
+    query[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return query;
+}
 
 /** Letters a list answers when the request names no `limit`. */
 export const LIST_PAGE = 1_000;
@@ -180,11 +204,8 @@ export class DeadLettersController {
   constructor(@Inject(ADMIN_DEAD_LETTERS) private readonly admin: AdminDeadLetters) {}
 
   @Get()
-  async list(
-    @Query() query: Record<string, unknown>,
-    @Res({ passthrough: true }) response: HeaderSink,
-  ) {
-    const filter = toFilter(parse(Filter, query));
+  async list(@Req() request: Target, @Res({ passthrough: true }) response: HeaderSink) {
+    const filter = toFilter(parse(Filter, queryOf(request)));
     const limit = filter.limit ?? LIST_PAGE;
     const letters = await this.store('list', response, () =>
       this.admin.queue.list({ ...filter, limit }),
@@ -198,10 +219,10 @@ export class DeadLettersController {
    * than whole-queue figures an operator would read as topic x's (list with the filter instead).
    */
   @Get('stats')
-  stats(@Query() query: Record<string, unknown>, @Res({ passthrough: true }) response: HeaderSink) {
+  stats(@Req() request: Target, @Res({ passthrough: true }) response: HeaderSink) {
     parse(
       StatsQuery,
-      query,
+      queryOf(request),
       'stats counts every dead letter and takes no parameter; list with a filter to see a selection',
       'is not a parameter of stats (it takes none)',
     );
@@ -245,11 +266,8 @@ export class DeadLettersController {
   }
 
   @Delete()
-  async purge(
-    @Query() query: Record<string, unknown>,
-    @Res({ passthrough: true }) response: HeaderSink,
-  ) {
-    const input = parse(PurgeQuery, query);
+  async purge(@Req() request: Target, @Res({ passthrough: true }) response: HeaderSink) {
+    const input = parse(PurgeQuery, queryOf(request));
     requireSelection(input, 'purge', 'all=true');
     const { all: _all, ...rest } = input;
     return {

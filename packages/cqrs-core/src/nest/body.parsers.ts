@@ -27,11 +27,35 @@ export function parseBodies(app: INestApplication): void {
   express.use((error, _request, _response, next) => next(bodyProblem(error) ?? error));
 }
 
+/** The content codings body-parser decompresses (besides identity). */
+const DECODED = 'gzip, deflate, br';
+
 /** The problem of a body parser's refusal (http-errors with body-parser's `type`), if it is one. */
 export function bodyProblem(error: unknown): ProblemException | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const { type, message } = error as { type?: unknown; message?: unknown };
+  const { type, message, code } = error as { type?: unknown; message?: unknown; code?: unknown };
   const reason = typeof message === 'string' ? message : undefined;
+  // zlib's error (Z_DATA_ERROR, Z_BUF_ERROR; brotli's ERR__…), handed on by the parser: the
+  // bytes are not in the coding the request's Content-Encoding names. Its message does not
+  // always reach here (the parser may hand on "Bad Request"): its code does.
+  if (typeof code === 'string' && /^(Z_|ERR__)/.test(code))
+    return new ProblemException({
+      type: problemType('malformed-json'),
+      title: 'Malformed JSON',
+      status: 400,
+      detail: `the body cannot be decoded from the coding its Content-Encoding names (${code})`,
+    });
+  if (type === 'encoding.unsupported')
+    return new ProblemException(
+      {
+        type: problemType('unsupported-media-type'),
+        title: 'Unsupported Media Type',
+        status: 415,
+        detail: `the body's Content-Encoding cannot be read${reason ? `: ${reason}` : ''}; send it uncompressed, or as gzip, deflate or br`,
+      },
+      // RFC 9110 §12.5.3: the codings it reads.
+      { headers: { 'Accept-Encoding': DECODED } },
+    );
   if (type === 'entity.parse.failed')
     return new ProblemException({
       type: problemType('malformed-json'),

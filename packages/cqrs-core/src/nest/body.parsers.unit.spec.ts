@@ -1,5 +1,6 @@
 import { Body, Controller, Module, Post } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { parseBodies } from './body.parsers';
 import { CausewayServiceModule } from './service.module';
@@ -99,6 +100,56 @@ describe('parseBodies', () => {
         type: 'https://causeway.dev/problems/unsupported-media-type',
         status: 415,
         detail: 'the body\'s charset cannot be read: unsupported charset "LATIN1"',
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('reads a compressed body; one it cannot decompress is malformed, a coding it cannot read unsupported', async () => {
+    const app = await start();
+    try {
+      const gzipped = await request(app.getHttpServer())
+        .post('/echo')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'gzip')
+        // The bytes as they are, not as JSON (superagent's type says string; a Buffer is sent as is).
+        .serialize((bytes: Buffer) => bytes as unknown as string)
+        .send(gzipSync('{"a": 1}'));
+      expect({ status: gzipped.status, body: gzipped.body }).toEqual({
+        status: 201,
+        body: { body: { a: 1 } },
+      });
+      // Said to be gzip, it is not (a client that forgot to compress): what is wrong, named.
+      const corrupt = await request(app.getHttpServer())
+        .post('/echo')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'gzip')
+        .send('{"a": 1}');
+      expect(corrupt.status).toBe(400);
+      expect(corrupt.headers['content-type']).toContain('application/problem+json');
+      expect(corrupt.body).toMatchObject({
+        type: 'https://causeway.dev/problems/malformed-json',
+        title: 'Malformed JSON',
+        status: 400,
+        detail:
+          'the body cannot be decoded from the coding its Content-Encoding names (Z_DATA_ERROR)',
+        instance: '/echo',
+      });
+      const compress = await request(app.getHttpServer())
+        .post('/echo')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'compress')
+        .send('{"a": 1}');
+      expect(compress.status).toBe(415);
+      // RFC 9110 §12.5.3: the codings it reads.
+      expect(compress.headers['accept-encoding']).toBe('gzip, deflate, br');
+      expect(compress.body).toMatchObject({
+        type: 'https://causeway.dev/problems/unsupported-media-type',
+        title: 'Unsupported Media Type',
+        status: 415,
+        detail:
+          'the body\'s Content-Encoding cannot be read: unsupported content encoding "compress"; send it uncompressed, or as gzip, deflate or br',
       });
     } finally {
       await app.close();

@@ -51,6 +51,14 @@ import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PROGRESS_HISTORY_TTL_MS } from './gat
 const CONNECTION_EVENTS_FLUSH_MS = 3_000;
 
 /**
+ * How long shutdown waits for what keepStarted keeps (the revocations' and the control
+ * channel's subscriptions) to close, at most: one that does not answer (its server stopped
+ * answering, a client without a command timeout) held the shutdown until SHUTDOWN_TIMEOUT_MS
+ * killed the process, before any stream was ended or event flushed.
+ */
+export const KEPT_CLOSE_MS = 2_000;
+
+/**
  * Starts the hub and presence after boot, listens to operators' orders and puts GET /events in
  * front of Express (when the app has an HTTP server); ends every stream before the HTTP server
  * closes.
@@ -134,9 +142,13 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all(this.kept.map((kept) => kept.close()));
+    if (!(await settlesWithin(Promise.all(this.kept.map((kept) => kept.close())), KEPT_CLOSE_MS)))
+      this.logger.warn(
+        `revocations or the control channel did not close within ${KEPT_CLOSE_MS} ms of shutdown; shutting down without them`,
+      );
     this.presence.beginStop();
     await this.hub.stop();
+    // Settled once the hub stopped: a start still reading the log gives way to the stop.
     await this.starting;
     // At most 3 s (DEFAULT_STOP_WAIT_MS): a registry that does not answer does not hold the
     // flush below until SHUTDOWN_TIMEOUT_MS kills the process.
@@ -283,6 +295,25 @@ function streamLog(logger: Logger): ConnectionListener {
           (connection.requestId === undefined ? '' : ` (request ${connection.requestId})`),
       ),
   };
+}
+
+/** Whether `promise` settled within `ms` (its rejection counts as settled). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The presence tracker listening to each hub (both are made in one factory). */

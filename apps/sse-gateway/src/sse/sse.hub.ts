@@ -176,10 +176,13 @@ export class SseHub {
     const { log } = this.options;
     for (let attempt = 1; !this.abort.signal.aborted; attempt++) {
       try {
-        this.position = (await log.latestId()) ?? LOG_START;
+        // A stop does not wait for this read either: a log whose reads hang (its server stopped
+        // answering, a client without a command timeout) held the stop's `await` for ever.
+        this.position = (await untilAborted(log.latestId(), this.abort.signal)) ?? LOG_START;
         this.fromStart = this.position === LOG_START;
         break;
       } catch (error) {
+        if (this.abort.signal.aborted) return;
         const delay = Math.min(5_000, 100 * 2 ** Math.min(attempt, 6));
         this.options.logger?.warn(
           `notification log unreachable (${(error as Error).message}); retrying in ${delay} ms`,
@@ -856,6 +859,28 @@ export class SseHub {
     this.options.metrics?.closed.inc({ reason });
     for (const listener of this.options.listeners ?? []) listener.closed(connection, reason);
   }
+}
+
+/**
+ * `promise`, or undefined as soon as `signal` aborts (`promise` may then never settle; a
+ * rejection after that is ignored).
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
 }
 
 /** Adds `connection` to `seen`; true if it was not there yet. */

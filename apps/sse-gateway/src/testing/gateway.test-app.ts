@@ -14,6 +14,7 @@ import {
   TokenService,
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
+import { type GatewayControl } from '../control/gateway-control.port';
 import { GatewayModule } from '../gateway/gateway.module';
 import { type GatewayModuleOptions } from '../gateway/gateway.options';
 import { type GatewaySettings } from '../gateway/gateway.settings';
@@ -54,6 +55,8 @@ export async function startGatewayTestApp(
     revocable?: boolean;
     /** What the gateway reads instead of `log` itself (e.g. `log` behind a link that fails). */
     wrapLog?: (log: InMemoryNotificationLog) => NotificationLog;
+    /** The control channel (default: an InMemoryGatewayControl of its own). */
+    control?: GatewayControl;
   } = {},
 ): Promise<GatewayTestApp> {
   const revocations = options.revocable === false ? undefined : new InMemoryTokenRevocations();
@@ -91,6 +94,7 @@ export async function startGatewayTestApp(
         settings: options.settings,
         rateLimiter: options.rateLimiter,
         serverTime: options.serverTime,
+        control: options.control,
       }),
     ],
   })

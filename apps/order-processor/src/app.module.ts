@@ -23,6 +23,7 @@ import { OrderProcessorModule } from './order-processor.module';
 import { kafkaOrderSource } from './orders/kafka-order.source';
 import { orderEventsTopic } from './orders/order.topic';
 import { RedisTaskExpiries } from './retention/task-expiries';
+import { progressLogOptions } from './orders/progress-log.options';
 
 /** The collections of the task histories: `progress_commits`, `progress_streams`, `progress_meta`. */
 export const PROGRESS_COLLECTION_PREFIX = 'progress_';
@@ -122,8 +123,7 @@ export class AppModule {
           notifications: new RedisNotificationLog({
             client: redis.client,
             keyPrefix,
-            maxLength: config.NOTIFICATION_LOG_MAX_LENGTH,
-            retentionMs: config.NOTIFICATION_LOG_RETENTION_MS,
+            ...progressLogOptions(config),
           }),
           expiries: new RedisTaskExpiries(redis.client, { keyPrefix }),
           tokens: new TokenService({

@@ -1,6 +1,7 @@
 import { type Notification } from '@causeway/contracts';
 import { compareLogIds, isLogId } from './notification-log.ids';
 import {
+  dedupWindowOf,
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
   type NotificationLogRetention,
@@ -25,7 +26,7 @@ export interface InMemoryNotificationLogOptions extends NotificationLogRetention
  */
 export class InMemoryNotificationLog implements NotificationLog {
   private entries: LoggedNotification[] = [];
-  /** notificationId → first id and when it was appended (kept for the retention window). */
+  /** notificationId → first id and when it was appended (kept for the dedup window). */
   private readonly appended = new Map<string, { id: string; at: number }>();
   /** Order key → newest entry appended under it (re-inserted on update: oldest first). */
   private readonly heads = new Map<string, NewestNotification>();
@@ -44,12 +45,14 @@ export class InMemoryNotificationLog implements NotificationLog {
   private readonly trimmed: { id?: string; oldestLeft?: string } = {};
   private readonly maxLength: number;
   private readonly retentionMs: number;
+  private readonly dedupMs: number;
   private readonly now: () => number;
   private closed = false;
 
   constructor(options: InMemoryNotificationLogOptions = {}) {
     this.maxLength = options.maxLength ?? DEFAULT_LOG_MAX_LENGTH;
     this.retentionMs = options.retentionMs ?? DEFAULT_LOG_RETENTION_MS;
+    this.dedupMs = dedupWindowOf(options, this.retentionMs);
     this.now = options.now ?? Date.now;
   }
 
@@ -198,7 +201,7 @@ export class InMemoryNotificationLog implements NotificationLog {
   private forgetExpired(now: number): void {
     // Map iteration is insertion order, i.e. oldest first.
     for (const [notificationId, { at }] of this.appended) {
-      if (at >= now - this.retentionMs) break;
+      if (at >= now - this.dedupMs) break;
       this.appended.delete(notificationId);
     }
     for (const [key, { at }] of this.heads) {

@@ -9,6 +9,7 @@ import {
 export type NotificationLogFactory = (options: {
   maxLength: number;
   retentionMs: number;
+  dedupMs?: number;
 }) => Promise<NotificationLog>;
 
 export interface NotificationLogFeatures {
@@ -350,6 +351,27 @@ export function describeNotificationLog(
       for (let i = 0; i < 300; i += 1) ids.push(await log.append(testNotification()));
       const oldest = (await log.oldestId())!;
       expect(await log.trimmedThrough()).toBe(ids[ids.indexOf(oldest) - 1]);
+    });
+
+    it('remembers a notification for its dedup window, past the retention', async () => {
+      const retentionMs = 300;
+      const log = await factory({ maxLength: 10_000, retentionMs, dedupMs: 60_000 });
+      logs.push(log);
+      const told = testNotification();
+      const first = await log.append(told);
+      // Time must pass beyond the retention: nothing happens that could be awaited instead.
+      await new Promise((resolve) => setTimeout(resolve, retentionMs + 100));
+      const later = await log.append(testNotification());
+      expect((await log.read(undefined, 10)).map((entry) => entry.id)).toEqual([later]);
+      // Told again (a producer's late retry): still a duplicate, nothing reaches the readers.
+      expect(await log.append(told)).toBe(first);
+      expect(await log.idOf(told.notificationId)).toBe(first);
+      expect((await log.read(undefined, 10)).map((entry) => entry.id)).toEqual([later]);
+      await expect(
+        factory({ maxLength: 10, retentionMs, dedupMs: retentionMs - 1 }),
+      ).rejects.toThrow(
+        /dedupMs must be whole milliseconds, at least retentionMs \(300\), got 299/,
+      );
     });
 
     it('trims entries older than the retention on append', async () => {

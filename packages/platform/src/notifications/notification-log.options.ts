@@ -5,8 +5,26 @@ export interface NotificationLogRetention {
    * 1 000 entries an append (a max length lowered a long way is reached over several appends).
    */
   maxLength?: number;
-  /** Entries older than this are trimmed on append; also the dedup window. Default 24 h. */
+  /** Entries older than this are trimmed on append. Default 24 h. */
   retentionMs?: number;
+  /**
+   * How long an appended notificationId is remembered, so that appending it again stores nothing
+   * (the dedup window): default and at least `retentionMs`. Longer for a producer that may tell
+   * a notification again later than the retention (order-processor: a task's last event, told
+   * again by a redelivery within PROGRESS_HISTORY_TTL_MS). Only the id's first log id is kept.
+   */
+  dedupMs?: number;
+}
+
+/** The dedup window of `options`: `dedupMs`, no shorter than the retention. */
+export function dedupWindowOf(options: NotificationLogRetention, retentionMs: number): number {
+  const dedupMs = options.dedupMs;
+  if (dedupMs === undefined) return retentionMs;
+  if (!Number.isSafeInteger(dedupMs) || dedupMs < retentionMs)
+    throw new RangeError(
+      `notification log: options.dedupMs must be whole milliseconds, at least retentionMs (${retentionMs}), got ${JSON.stringify(dedupMs)}`,
+    );
+  return dedupMs;
 }
 
 export const DEFAULT_LOG_MAX_LENGTH = 10_000;

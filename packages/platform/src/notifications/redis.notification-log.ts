@@ -4,6 +4,7 @@ import { blockingReadOptions, RedisScript } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
 import { compareLogIds, isLogId, logIdTime } from './notification-log.ids';
 import {
+  dedupWindowOf,
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
   type NotificationLogRetention,
@@ -18,8 +19,8 @@ import {
 
 // KEYS[1] = stream, KEYS[2] = dedup key, KEYS[3] = what the trimming took, KEYS[4] and KEYS[5]
 // (optional) = order key and its newest notification; ARGV[1] = max length, ARGV[2] =
-// notification JSON, ARGV[3] = retention ms, ARGV[4] = version, ARGV[5] = previous ('' = none;
-// only with an order key). → the new id, the first id when the notification was appended
+// notification JSON, ARGV[3] = retention ms, ARGV[4] = dedup window ms, ARGV[5] = version,
+// ARGV[6] = previous ('' = none; only with an order key). → the new id, the first id when the notification was appended
 // before, or nil when the order key refuses it (see NotificationLog.append).
 // Time comes from the Redis server (TIME), so ids, ages and trimming use one clock.
 // The trimming records `<newest id it took> <oldest id it left>` in KEYS[3] (trimmedThrough):
@@ -39,14 +40,14 @@ local first = redis.call('GET', KEYS[2])
 if first then return first end
 if #KEYS > 3 then
   local newest = tonumber(redis.call('GET', KEYS[4]) or 0)
-  if newest >= tonumber(ARGV[4]) then return false end
-  if ARGV[5] ~= '' and newest < tonumber(ARGV[5]) then return false end
+  if newest >= tonumber(ARGV[5]) then return false end
+  if ARGV[6] ~= '' and newest < tonumber(ARGV[6]) then return false end
 end
 local id = redis.call('XADD', KEYS[1], '*', 'n', ARGV[2])
-redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
+redis.call('SET', KEYS[2], id, 'PX', ARGV[4])
 if #KEYS > 3 then
-  redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[3])
-  redis.call('SET', KEYS[5], ARGV[4] .. '|' .. id .. '|' .. ARGV[2], 'PX', ARGV[3])
+  redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[3])
+  redis.call('SET', KEYS[5], ARGV[5] .. '|' .. id .. '|' .. ARGV[2], 'PX', ARGV[3])
 end
 local trimmed = false
 local now = redis.call('TIME')
@@ -110,6 +111,7 @@ export class RedisNotificationLog implements NotificationLog {
   private readonly trimmedKey: string;
   private readonly maxLength: number;
   private readonly retentionMs: number;
+  private readonly dedupMs: number;
   private readonly blockMs: number;
   private readonly batchSize: number;
   /** How to stop each running `follow`. */
@@ -124,6 +126,7 @@ export class RedisNotificationLog implements NotificationLog {
     this.trimmedKey = `${prefix}notifications:trimmed`;
     this.maxLength = options.maxLength ?? DEFAULT_LOG_MAX_LENGTH;
     this.retentionMs = options.retentionMs ?? DEFAULT_LOG_RETENTION_MS;
+    this.dedupMs = dedupWindowOf(options, this.retentionMs);
     this.blockMs = Math.min(options.blockMs ?? FOLLOW_READ_MAX_MS, FOLLOW_READ_MAX_MS);
     this.batchSize = options.batchSize ?? 500;
   }
@@ -132,7 +135,12 @@ export class RedisNotificationLog implements NotificationLog {
   append(notification: Notification, order: NotificationOrder): Promise<string | undefined>;
   async append(notification: Notification, order?: NotificationOrder): Promise<string | undefined> {
     const keys = [this.stream, this.dedupPrefix + notification.notificationId, this.trimmedKey];
-    const args = [String(this.maxLength), JSON.stringify(notification), String(this.retentionMs)];
+    const args = [
+      String(this.maxLength),
+      JSON.stringify(notification),
+      String(this.retentionMs),
+      String(this.dedupMs),
+    ];
     if (order) {
       keys.push(this.orderPrefix + order.key, this.newestPrefix + order.key);
       args.push(String(order.version), order.previous === undefined ? '' : String(order.previous));

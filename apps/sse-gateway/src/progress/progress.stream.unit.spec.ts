@@ -198,6 +198,46 @@ describe('progress streams (ADR 015, S3-4/S3-5)', () => {
     expect(sink.frames()).toEqual([{ id: last, retry: DEFAULT_GATEWAY_SETTINGS.retryMs }]);
   });
 
+  it('gives a stream stopped while its opening is read an id to resume from', async () => {
+    const { hub, log, statuses } = await setup();
+    const last = await log.append(testNotification());
+    let read = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (read = resolve));
+    const gated = {
+      get: async (taskId: string) => (await gate, statuses.get(taskId)),
+      ofUser: async (userId: string, limit?: number) => (
+        await gate,
+        statuses.ofUser(userId, limit)
+      ),
+    };
+    const sink = new TestSink();
+    expect(hub.admit('ash').ok).toBe(true);
+    const opened = hub.open({ userId: 'ash', trainerIds: [] }, sink, {
+      view: progressView(gated, 'ash'),
+    });
+    await hub.stop();
+    read();
+    await opened;
+    // Every frame has an id: its reconnect resumes from where the stream opened.
+    expect(sink.notifications('shutdown')).toEqual([expect.objectContaining({ id: last })]);
+  });
+
+  it('ends a stream whose opening cannot be read with a retry hint and its resume point', async () => {
+    const { hub, log } = await setup();
+    const last = await log.append(testNotification());
+    const unreadable = {
+      get: async () => Promise.reject(new Error('redis down')),
+      ofUser: async () => Promise.reject(new Error('redis down')),
+    };
+    const sink = new TestSink();
+    expect(hub.admit('ash').ok).toBe(true);
+    await hub.open({ userId: 'ash', trainerIds: [] }, sink, {
+      view: progressView(unreadable, 'ash'),
+    });
+    expect(sink.ended).toBe(true);
+    expect(sink.frames()).toEqual([{ retry: DEFAULT_GATEWAY_SETTINGS.retryMs, id: last }]);
+  });
+
   it('gets the heartbeats of GET /events and counts against the same per-user limit', async () => {
     const { hub, open } = await setup({ heartbeatMs: 20, maxConnectionsPerUser: 2 });
     const plain = new TestSink();

@@ -295,8 +295,9 @@ export class SseHub {
     connection.view = opening.view;
     const order = checkedAt === undefined ? undefined : this.disconnects.get(caller.userId);
     if (order && checkedAt !== undefined && order.at >= checkedAt) {
+      // With an id as every frame: a new stream's is where it would have opened.
       connection.end(
-        notificationFrame(lastEventId, 'disconnected', { reason: order.reason }),
+        notificationFrame(lastEventId ?? this.position, 'disconnected', { reason: order.reason }),
         this.lingerMs,
       );
       this.options.metrics?.closed.inc({ reason: 'disconnected' });
@@ -309,8 +310,9 @@ export class SseHub {
       this.disconnects.delete(caller.userId);
     // A view's opening is read after registration, as a replay is: live entries queue meanwhile.
     if (lastEventId !== undefined || opening.view) connection.pending = [];
-    // Until the replay is written, the client resumes from where it came from.
-    if (lastEventId !== undefined) connection.lastId = lastEventId;
+    // Until the replay is written, the client resumes from where it came from; a new view's,
+    // while its opening is read, from where it opens (a frame ending it then carries that id).
+    connection.lastId = lastEventId ?? (opening.view ? this.position : undefined);
     this.register(connection);
     // A stream this hub ends is released with its own reason (end() and destroy() mark the
     // connection closed first): a sink that reports 'close' at once must not make it 'client'.
@@ -384,7 +386,8 @@ export class SseHub {
       }
     } catch (error) {
       this.options.logger?.warn(`resume of ${connection.id} failed: ${(error as Error).message}`);
-      this.close(connection, 'error', retryFrame(this.settings.retryMs));
+      // The client's own id again: it resumes from there.
+      this.close(connection, 'error', retryFrame(this.settings.retryMs, connection.lastId));
       return connection;
     } finally {
       // Whatever became of the stream (a client that went away at once included).
@@ -446,7 +449,7 @@ export class SseHub {
       if (!ok) return this.drop(connection);
     } catch (error) {
       this.options.logger?.warn(`opening of ${connection.id} failed: ${(error as Error).message}`);
-      this.close(connection, 'error', retryFrame(this.settings.retryMs));
+      this.close(connection, 'error', retryFrame(this.settings.retryMs, connection.lastId));
       return connection;
     } finally {
       opening.resumed?.({ entries: read, recovery: false });

@@ -911,6 +911,8 @@ describe('SseHub', () => {
       await hub.open({ userId: 'ash', trainerIds: [] }, next, { checkedAt: Date.now() });
       expect(next.ended).toBe(false);
       expect(hub.connectionsOf('ash')).toHaveLength(1);
+      // Every frame has an id: the ended stream's is where a new one opens.
+      expect(late.frames()[0]!.id).toBe(next.frames()[0]!.id);
     });
 
     it('on stop tells every client to come back later and closes the streams', async () => {

@@ -129,8 +129,9 @@ export interface ValueCount {
  * - An id is a non-empty, well-formed Unicode string: one with a lone UTF-16 surrogate has no
  *   UTF-8 form (Redis and MongoDB would store U+FFFD, so two such ids would share one row) and is
  *   refused by every operation, in every store alike. Surrogate pairs (emoji) are fine.
- * - Bad input (an empty id, a row whose JSON is not an object, a negative limit…) is refused with a
- *   TypeError naming the argument, before anything is read or written.
+ * - Bad input (an empty id, a row whose JSON is not an object, a negative limit, an option a
+ *   query, its orderBy, a put or a delete does not take…) is refused with a TypeError naming the
+ *   argument, before anything is read or written.
  * - Safe to call concurrently. Neither init nor close opens or closes the connection given.
  * - `Row` may be any object type, an interface too (rows must still be JSON objects at run
  *   time); the default ReadRow takes any field name.

@@ -92,10 +92,26 @@ function shortened(text: string): string {
   return text.length <= 80 ? text : `${text.slice(0, 80)}…`;
 }
 
+/**
+ * Refuses a key `object` does not take (a misspelt option was ignored: `find({ userId })`
+ * answered every row, a put's `ttl` kept the row for ever). Keys holding undefined change
+ * nothing and pass.
+ */
+function checkKeys(object: object, name: string, takes: readonly string[]): void {
+  const plural = name.endsWith(' options');
+  for (const [key, value] of Object.entries(object))
+    if (value !== undefined && !takes.includes(key))
+      throw new TypeError(
+        `${name} ${plural ? 'have' : 'has'} no option ${JSON.stringify(key)} ` +
+          `(${plural ? 'they take' : 'it takes'} ${takes.join(', ')})`,
+      );
+}
+
 export function checkPutOptions(options: PutRowOptions | undefined): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null)
     throw new TypeError(`put options must be an object, got ${shownValue(options)}`);
+  checkKeys(options, 'put options', ['version', 'ttlMs']);
   checkVersion(options.version);
   const { ttlMs } = options;
   if (ttlMs === undefined) return;
@@ -110,6 +126,7 @@ export function checkDeleteOptions(options: DeleteRowOptions | undefined): void 
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null)
     throw new TypeError(`delete options must be an object, got ${shownValue(options)}`);
+  checkKeys(options, 'delete options', ['version']);
   checkVersion(options.version);
 }
 
@@ -225,10 +242,16 @@ export function checkQuery<Row extends object>(query: ReadQuery<Row> | undefined
   if (query === undefined) return { where: new Map(), offset: 0 };
   if (typeof query !== 'object' || query === null)
     throw new TypeError(`query must be an object, got ${shownValue(query)}`);
+  checkKeys(query, 'query', ['where', 'orderBy', 'limit', 'offset', 'after']);
   const where = checkWhere(query.where);
   let orderBy: CheckedQuery['orderBy'];
   if (query.orderBy !== undefined) {
-    checkField(query.orderBy?.field, 'orderBy.field');
+    if (typeof query.orderBy !== 'object' || query.orderBy === null)
+      throw new TypeError(
+        `orderBy must be an object { field, direction? }, got ${shownValue(query.orderBy)}`,
+      );
+    checkKeys(query.orderBy, 'orderBy', ['field', 'direction']);
+    checkField(query.orderBy.field, 'orderBy.field');
     const direction = query.orderBy.direction ?? 'asc';
     if (direction !== 'asc' && direction !== 'desc')
       throw new TypeError(

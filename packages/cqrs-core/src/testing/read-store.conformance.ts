@@ -704,6 +704,38 @@ export function describeReadStoreConformance(
           (s) => s.countBy(''),
           `field must be a top-level field name (no '.', no leading '$', no NUL), got ""`,
         ],
+        // A misspelt option was ignored: `find({ userId })` answered every row, `ttl` kept the
+        // row for ever, `orderBy.dir` ordered ascending.
+        [
+          'a query option that does not exist',
+          (s) => s.find({ status: 'kept' } as never),
+          'query has no option "status" (it takes where, orderBy, limit, offset, after)',
+        ],
+        [
+          'a misspelt query option to findPage',
+          (s) => s.findPage({ where: { status: 'kept' }, sort: { field: 'rank' } } as never),
+          'query has no option "sort" (it takes where, orderBy, limit, offset, after)',
+        ],
+        [
+          'an orderBy that is no object',
+          (s) => s.find({ orderBy: 'rank' as never }),
+          'orderBy must be an object { field, direction? }, got "rank"',
+        ],
+        [
+          'a misspelt orderBy option',
+          (s) => s.find({ orderBy: { field: 'rank', dir: 'desc' } as never }),
+          'orderBy has no option "dir" (it takes field, direction)',
+        ],
+        [
+          'a misspelt put option',
+          (s) => s.put('t1', { status: 'changed' }, { ttl: 1_000 } as never),
+          'put options have no option "ttl" (they take version, ttlMs)',
+        ],
+        [
+          'a misspelt delete option',
+          (s) => s.delete('t1', { expectedVersion: 1 } as never),
+          'delete options have no option "expectedVersion" (they take version)',
+        ],
         [
           'a where field with a NUL (MongoDB cannot query it)',
           (s) => s.count({ 'a\u0000': 1 }),

@@ -139,6 +139,42 @@ describe('RedisReadStore', () => {
     }
   });
 
+  // A where of two fields read every id of each (SUNION) and intersected them here: one active
+  // trainer of an owner cost every active trainer's id.
+  it('reads the ids of the most selective field of a where only, then checks the rows', async () => {
+    const s = store('selective', ['status', 'owner']);
+    await s.init();
+    for (let i = 0; i < 300; i++)
+      await s.put(`r${i}`, { status: 'active', owner: i === 7 ? 'misty' : 'ash' });
+    await s.put('gone', { status: 'away', owner: 'misty' });
+    const sunion = jest.spyOn(redis, 'sunion');
+    const smembers = jest.spyOn(redis, 'smembers');
+    try {
+      await expect(s.find({ where: { status: 'active', owner: 'misty' } })).resolves.toEqual([
+        { status: 'active', owner: 'misty' },
+      ]);
+      await expect(
+        s.count({ owner: { in: ['misty', 'brock'] }, status: { in: ['active', 'resting'] } }),
+      ).resolves.toBe(1);
+      await expect(s.countBy('owner', { status: 'away' })).resolves.toEqual([
+        { value: 'misty', count: 1 },
+      ]);
+      const replies = [...sunion.mock.results, ...smembers.mock.results];
+      const idsRead = (
+        await Promise.all(replies.map((result) => result.value as Promise<string[]>))
+      )
+        .map((ids) => ids.length)
+        .reduce((sum, length) => sum + length, 0);
+      expect(idsRead).toBeLessThanOrEqual(5);
+      // Every condition still holds on the rows returned.
+      await expect(s.count({ status: 'active', owner: 'ash' })).resolves.toBe(299);
+      await expect(s.count({ status: 'away', owner: 'ash' })).resolves.toBe(0);
+    } finally {
+      sunion.mockRestore();
+      smembers.mockRestore();
+    }
+  });
+
   it("refuses a client with ioredis' own keyPrefix, naming both options", () => {
     // Its scripts build keys from their arguments, which ioredis does not prefix: the rows
     // would land outside the client's namespace, where no read of the store looks.

@@ -71,10 +71,11 @@ const REINDEX_BATCH = 500;
  * index sets and its expiry are one script (redis.read-store.scripts.ts), so a versioned put is
  * atomic: concurrent writers of a row end with the newest version.
  *
- * A query reads the ids from the index sets, then the rows (MGET), and checks each row against
- * the query again: a row changed or expired between the two reads is never returned for values
- * it no longer holds. The cost of find/count/countBy grows with the rows matched (they are read
- * to be ordered, counted and grouped): this store is for read models that fit a query in memory.
+ * A query reads the ids from the index sets of its most selective field (the one whose sets
+ * hold fewest ids), then the rows (MGET), and checks each row against the whole query: a row
+ * changed or expired between the two reads is never returned for values it no longer holds. The
+ * cost of find/count/countBy grows with the rows that field matches (they are read to be
+ * ordered, counted and grouped): this store is for read models that fit a query in memory.
  *
  * The `indexed` list is recorded under the prefix and checked by every put and query (see
  * options.indexed); reindex() changes it.
@@ -286,15 +287,35 @@ export class RedisReadStore<Row extends object = ReadRow> implements ReadStore<R
     );
   }
 
+  /**
+   * The ids of the field whose index sets hold the fewest (their sizes first, sent at once), then
+   * those rows, checked against the whole where: the other conditions are applied to the rows
+   * read, so a query reads as many ids and rows as its most selective condition matches, not
+   * every id of each (a `{ status: 'active', owner }` read every active id before).
+   */
   private async lookUp(where: Map<string, FieldValue[]>): Promise<[string, Row][]> {
-    let ids: Set<string> | undefined;
-    for (const [field, values] of where) {
-      const keys = values.map((value) => this.indexKey(field, value));
-      const found = keys.length === 0 ? [] : await this.client.sunion(...keys);
-      ids = ids ? new Set(found.filter((id) => ids!.has(id))) : new Set(found);
-      if (ids.size === 0) return [];
+    let candidates: string[];
+    if (where.size === 0) candidates = await this.client.smembers(`${this.prefix}ids`);
+    else {
+      const keysOf = [...where].map(([field, values]) =>
+        values.map((value) => this.indexKey(field, value)),
+      );
+      const sizes = await Promise.all(
+        keysOf.map(async (keys) =>
+          (await Promise.all(keys.map((key) => this.client.scard(key)))).reduce(
+            (sum, size) => sum + size,
+            0,
+          ),
+        ),
+      );
+      const fewest = sizes.indexOf(Math.min(...sizes));
+      const keys = keysOf[fewest]!;
+      if (sizes[fewest] === 0) return [];
+      candidates =
+        keys.length === 1
+          ? await this.client.smembers(keys[0]!)
+          : await this.client.sunion(...keys);
     }
-    const candidates = ids ? [...ids] : await this.client.smembers(`${this.prefix}ids`);
     return (await this.read(candidates)).filter(([, row]) => matches(row, where));
   }
 

@@ -105,6 +105,19 @@ describe('MongoReadStore', () => {
     expect(() => new MongoReadStore({ connection, collection: 'x', indexes: [['a.b']] })).toThrow(
       TypeError,
     );
+    // A field name where the lists go failed with "….map is not a function".
+    expect(
+      () => new MongoReadStore({ connection, collection: 'x', indexes: 'status' as never }),
+    ).toThrow(
+      new TypeError(
+        `MongoReadStore: options.indexes must be an array of field lists (e.g. [['status']]), got "status"`,
+      ),
+    );
+    expect(
+      () => new MongoReadStore({ connection, collection: 'x', fields: 'status' as never }),
+    ).toThrow(
+      new TypeError('MongoReadStore: options.fields must be an array of field names, got "status"'),
+    );
     expect(
       () => new MongoReadStore({ connection, collection: 'x', indexes: [['status', '__proto__']] }),
     ).toThrow(

@@ -204,6 +204,14 @@ describe('RedisReadStore', () => {
     expect(() => new RedisReadStore({ client: redis, keyPrefix: 'x:', indexed: ['a.b'] })).toThrow(
       TypeError,
     );
+    // A field name where the list goes failed with "….forEach is not a function".
+    expect(
+      () => new RedisReadStore({ client: redis, keyPrefix: 'x:', indexed: 'status' as never }),
+    ).toThrow(
+      new TypeError(
+        'RedisReadStore: options.indexed must be an array of field names, got "status"',
+      ),
+    );
     expect(
       () =>
         new RedisReadStore({ client: redis, keyPrefix: 'x:', indexed: ['status', '__proto__'] }),

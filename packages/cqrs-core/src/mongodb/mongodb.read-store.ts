@@ -1,4 +1,5 @@
 import { type Connection, type mongo } from 'mongoose';
+import { shownValue } from '../config/shown-value';
 import { MAX_DOCUMENT_BYTES, sizeOver } from './mongodb.document-size';
 import { type IndexSpec, ensureIndexes } from './mongodb.indexes';
 import {
@@ -99,6 +100,10 @@ export class MongoReadStore<Row extends object = ReadRow> implements ReadStore<R
       throw new TypeError('MongoReadStore: options.collection must be a non-empty string');
     this.connection = options.connection;
     this.name = options.collection;
+    if (options.indexes !== undefined && !Array.isArray(options.indexes))
+      throw new TypeError(
+        `MongoReadStore: options.indexes must be an array of field lists (e.g. [['status']]), got ${shownValue(options.indexes)}`,
+      );
     this.indexes = (options.indexes ?? []).map((fields, index) => {
       if (!Array.isArray(fields) || fields.length === 0)
         throw new TypeError(`MongoReadStore: options.indexes[${index}] must list fields`);
@@ -111,7 +116,9 @@ export class MongoReadStore<Row extends object = ReadRow> implements ReadStore<R
     });
     if (options.fields !== undefined) {
       if (!Array.isArray(options.fields))
-        throw new TypeError('MongoReadStore: options.fields must be an array of field names');
+        throw new TypeError(
+          `MongoReadStore: options.fields must be an array of field names, got ${shownValue(options.fields)}`,
+        );
       options.fields.forEach((field, index) =>
         checkField(field, `MongoReadStore: options.fields[${index}]`),
       );

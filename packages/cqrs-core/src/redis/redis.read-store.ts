@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { shownValue } from '../config/shown-value';
 import { refuseClientKeyPrefix } from './redis.client-prefix';
 import {
   CLEAR_ROWS,
@@ -95,6 +96,10 @@ export class RedisReadStore<Row extends object = ReadRow> implements ReadStore<R
     refuseClientKeyPrefix(options.client, 'RedisReadStore');
     if (typeof options.keyPrefix !== 'string' || options.keyPrefix === '')
       throw new TypeError('RedisReadStore: options.keyPrefix must be a non-empty string');
+    if (options.indexed !== undefined && !Array.isArray(options.indexed))
+      throw new TypeError(
+        `RedisReadStore: options.indexed must be an array of field names, got ${shownValue(options.indexed)}`,
+      );
     (options.indexed ?? []).forEach((field, index) =>
       checkField(field, `RedisReadStore: options.indexed[${index}]`),
     );

@@ -450,6 +450,43 @@ export function describeReadStoreConformance(
       await expect(s.countBy('status')).resolves.toEqual([{ value: 'ünïcödé ✓', count: 1 }]);
     });
 
+    // UTF-16 puts U+FF5E after U+1F409 (its surrogates start at D83D); code points, as the
+    // servers compare UTF-8, put it before: every store must order (and page) the latter way.
+    it('orders strings and ids by code point, beyond the Basic Multilingual Plane too', async () => {
+      const s = await store();
+      const values = ['z', 'é', '\uff5e', '🐉', '\u{10ffff}'];
+      for (const [index, value] of [...values].reverse().entries())
+        await s.put(value, { name: value, status: value, rank: index });
+      expect(names(await s.find({ orderBy: { field: 'status' } }))).toEqual(values);
+      expect(names(await s.find())).toEqual(values);
+      const desc = [...values].reverse();
+      for (const limit of [1, 2]) {
+        expect(await readPaged(s, { orderBy: { field: 'status' } }, limit)).toEqual(values);
+        expect(
+          await readPaged(s, { orderBy: { field: 'status', direction: 'desc' } }, limit),
+        ).toEqual(desc);
+        expect(await readPaged(s, {}, limit)).toEqual(values);
+      }
+      await expect(s.countBy('status')).resolves.toEqual(
+        values.map((value) => ({ value, count: 1 })),
+      );
+    });
+
+    it('keeps a row of megabytes whole, and queries it by its fields', async () => {
+      const s = await store();
+      const bulk = '🐉 Ash サトシ '.repeat(150_000); // ~2.4 MB of UTF-8, deep in the row
+      const row = {
+        name: 'big',
+        status: 'large',
+        notes: { text: bulk, list: [bulk.slice(0, 99)] },
+      };
+      await expect(s.put('big', row, { version: 1 })).resolves.toBe(true);
+      await expect(s.get('big')).resolves.toEqual(row);
+      await expect(s.find({ where: { status: 'large' } })).resolves.toEqual([row]);
+      await expect(s.put('big', { ...row, status: 'old' }, { version: 1 })).resolves.toBe(false);
+      await expect(s.count({ status: 'large' })).resolves.toBe(1);
+    });
+
     it('treats a field holding an object or an array as null in queries', async () => {
       const s = await store();
       await s.put('a', { status: ['active'], owner: { name: 'kanto' } });

@@ -19,6 +19,7 @@ import {
   type DocumentDiff,
 } from './document.collection';
 import { DocumentHistoryError, DocumentValidationError } from './document.errors';
+import { checkDocumentStoreOptions } from './document.store.options';
 import { jsonDocumentOf, type JsonObject, withoutNullMembers } from './json.document';
 import { applyMergePatch, mergePatchOf } from './merge-patch';
 import { MAX_ROW_BYTES } from '../read-stores/read-store.port';
@@ -119,7 +120,10 @@ export class DocumentStore {
     { collection: object; repository: EventSourcedRepository<State> }
   >();
 
-  constructor(private readonly options: DocumentStoreOptions) {}
+  /** @throws TypeError naming an option the store could not work with (see checkDocumentStoreOptions) */
+  constructor(private readonly options: DocumentStoreOptions) {
+    checkDocumentStoreOptions(options);
+  }
 
   /**
    * The document, or undefined when it was never written or is deleted.

@@ -36,6 +36,7 @@ export * from './notifications/logged-moves';
 export * from './service.wiring';
 export * from './http/front.listener';
 export * from './http/trusted.proxies';
+export * from './http/client-address.bucket';
 export * from './http/trust-proxy.setting';
 export * from './http/cors.policy';
 export * from './http/query.parameter';

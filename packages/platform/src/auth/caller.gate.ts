@@ -1,4 +1,5 @@
 import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import { addressBucket } from '../http/client-address.bucket';
 import { TrustedProxies } from '../http/trusted.proxies';
 import { type Caller } from './token.service';
 
@@ -40,7 +41,8 @@ interface Outage {
  * app has its own counters (its limiter's key prefix), shared by its instances.
  *
  * The client address is the connection's peer, or behind a proxy trusted with TRUST_PROXY the
- * address it forwarded (see TrustedProxies); otherwise every client behind a proxy shares the
+ * address it forwarded (see TrustedProxies); an IPv6 one counts as its /56 network
+ * (addressBucket). Without a trusted proxy every client behind a proxy shares the
  * proxy's address, and one client's flood throttles every unauthenticated caller.
  *
  * When the limiter's store is down the gate fails open: it serves rather than refusing everyone,
@@ -129,13 +131,16 @@ export class CallerGate {
     );
   }
 
-  /** `ip:<client address>` of a request: see the class comment. */
+  /**
+   * `ip:<client address>` of a request (see the class comment); an IPv6 client by its /56
+   * network (addressBucket), which it can take any number of addresses from.
+   */
   addressKey(request: GateRequest): string {
     const address = this.proxies.clientAddress(
       request.socket.remoteAddress,
       request.headers['x-forwarded-for'],
     );
-    return `ip:${address ?? 'unknown'}`;
+    return `ip:${address === undefined ? 'unknown' : addressBucket(address)}`;
   }
 }
 

@@ -66,6 +66,37 @@ describe('CallerGate', () => {
     expect(plain.addressKey({ headers: {}, socket: {} })).toBe('ip:unknown');
   });
 
+  it('counts an IPv6 client by its /56: another address of its network buys no more refusals', async () => {
+    const g = gate(1);
+    const refuse = async () => {
+      throw new Refused('bad token');
+    };
+    await expect(g.admit(from('2001:db8:1:2::10'), refuse)).rejects.toBeInstanceOf(Refused);
+    // The same host's next address, another /64 of the same /56, the same address spelled out.
+    await expect(g.admit(from('2001:db8:1:2::99'), refuse)).rejects.toBeInstanceOf(Limited);
+    await expect(g.admit(from('2001:db8:1:ff:abcd::1'), refuse)).rejects.toBeInstanceOf(Limited);
+    await expect(g.admit(from('2001:0DB8:0001:0002:0:0:0:10'), refuse)).rejects.toBeInstanceOf(
+      Limited,
+    );
+    // Another /56 is another client.
+    await expect(g.admit(from('2001:db8:1:300::10'), refuse)).rejects.toBeInstanceOf(Refused);
+  });
+
+  it('keys IPv6 clients by /56, forwarded ones too, and IPv4 ones by their address', () => {
+    const trusting = gate(1, TrustedProxies.parse('loopback'));
+    expect(trusting.addressKey(from('127.0.0.1', '2001:db8:aa:bbcc:1:2:3:4'))).toBe(
+      'ip:2001:db8:aa:bb00::/56',
+    );
+    expect(trusting.addressKey(from('::1', '2001:db8::1'))).toBe('ip:2001:db8::/56');
+    const plain = gate(1);
+    expect(plain.addressKey(from('fe80::1:2%eth0'))).toBe('ip:fe80::/56');
+    // IPv4 clients, also as a dual-stack socket shows them, keep one key per address: a /56
+    // of `::ffff:a.b.c.d` (or `::a.b.c.d`) would put every IPv4 client in one bucket.
+    expect(plain.addressKey(from('::ffff:198.51.100.7'))).toBe('ip:198.51.100.7');
+    expect(plain.addressKey(from('::198.51.100.7'))).toBe('ip:::198.51.100.7');
+    expect(plain.addressKey(from('::198.51.100.8'))).toBe('ip:::198.51.100.8');
+  });
+
   it('charges extra points (a batch) to the same bucket', async () => {
     const g = gate(3);
     await g.admit(from('198.51.100.1'), async () => ash);

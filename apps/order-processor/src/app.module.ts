@@ -99,6 +99,8 @@ export class AppModule {
           instanceId,
           config,
           redis,
+          // Wrong admin tokens on /admin/dead-letters cost the client it forwarded for.
+          trustedProxies: config.TRUST_PROXY,
           registry,
           replayRoutes: { [topic]: replays },
         }),

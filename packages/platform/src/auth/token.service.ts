@@ -259,6 +259,12 @@ export class TokenService {
       const trainers = Array.isArray(payload.trainers)
         ? payload.trainers.filter((id): id is string => typeof id === 'string')
         : [];
+      // Ids a trainer can have (contracts' TrainerId), as `sub`: every command endpoint refuses
+      // to name another one, so such a claim could only fail later, and less clearly.
+      if (!trainers.every((id) => id.length > 0 && id.length <= MAX_USER_ID_LENGTH))
+        throw new InvalidTokenError(
+          `invalid token: the "trainers" claim must hold ids of 1 to ${MAX_USER_ID_LENGTH} characters`,
+        );
       if (!trainers.every(isWellFormedText))
         throw new InvalidTokenError(
           'invalid token: the "trainers" claim must hold well-formed Unicode ids',

@@ -337,6 +337,30 @@ describe('TokenService', () => {
     });
   });
 
+  it('refuses a token whose trainers claim holds an id no trainer can have (empty, over 128 characters)', async () => {
+    const key = new TextEncoder().encode(secret);
+    const now = Math.floor(Date.now() / 1000);
+    const lending = (trainers: string[]) =>
+      new SignJWT({ use: 'access', trainers })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('ash')
+        .setIssuer('causeway')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 3600)
+        .sign(key);
+    // As the README says of `sub` and `trainers` alike: a 401 `invalid`, not a caller who may
+    // move a trainer every command endpoint refuses to name (TrainerId).
+    for (const trainer of ['x'.repeat(129), ''])
+      await expect(tokens.verify(await lending(['misty', trainer]))).rejects.toThrow(
+        new InvalidTokenError(
+          'invalid token: the "trainers" claim must hold ids of 1 to 128 characters',
+        ),
+      );
+    await expect(tokens.verify(await lending(['misty', 'x'.repeat(128)]))).resolves.toMatchObject({
+      trainerIds: ['misty', 'x'.repeat(128)],
+    });
+  });
+
   it("refuses a token whose user or trainers hold a NUL: no store can key that user's trainer", async () => {
     // Signed by this service: the secret is right, the id is what is wrong.
     const { token } = await tokens.issue('a\u0000b');

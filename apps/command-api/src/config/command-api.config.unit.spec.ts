@@ -85,3 +85,27 @@ describe('command-api settings: PROGRESS_HISTORY_TTL_MS', () => {
     ).toBe(8);
   });
 });
+
+describe('command-api settings: ADMIN_TOKEN apart from the token secrets', () => {
+  // The admin token is sent by operators' scripts to every app, trainer-service and
+  // projection-worker included, which never get JWT_SECRET: as a secret of the tokens it would
+  // let whoever holds it sign a token for any user.
+  const shared = 'a-secret-used-as-both-0123456789-abcdef';
+
+  it('refuses a JWT_SECRET or a JWT_PREVIOUS_SECRETS entry that is ADMIN_TOKEN, naming it', () => {
+    expect(() =>
+      loadConfiguration(commandApiConfiguration, {
+        ...required,
+        JWT_SECRET: shared,
+        ADMIN_TOKEN: shared,
+      }),
+    ).toThrow('JWT_SECRET: must not be ADMIN_TOKEN');
+    expect(() =>
+      loadConfiguration(commandApiConfiguration, {
+        ...required,
+        ADMIN_TOKEN: shared,
+        JWT_PREVIOUS_SECRETS: `other-secret-0123456789-0123456789,${shared}`,
+      }),
+    ).toThrow('JWT_PREVIOUS_SECRETS: must not hold ADMIN_TOKEN');
+  });
+});

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { serviceSettings, setting } from '@causeway/cqrs-core';
-import { adminTokenSetting, authSettings, corsOriginsSetting } from '@causeway/platform';
+import {
+  adminTokenApartFromJwtSecrets,
+  adminTokenSetting,
+  authSettings,
+  corsOriginsSetting,
+} from '@causeway/platform';
 import { historyTtlAboveOrderDelivery, orderSettings } from '@causeway/order-processor';
 import { trainerSettings } from '@causeway/trainer-service';
 import { z } from 'zod';
@@ -62,5 +67,6 @@ export const embeddedConfiguration = z
       maxAttempts: ORDER_MAX_ATTEMPTS,
       settings: `the embedded consumer's ${ORDER_MAX_ATTEMPTS} attempts of ${ORDER_EVENT_TIMEOUT_MS} ms stores`,
     })),
+    adminTokenApartFromJwtSecrets,
   );
 export type EmbeddedConfig = z.output<typeof embeddedConfiguration>;

@@ -71,3 +71,14 @@ describe('embedded settings', () => {
     ).toBe(48_701);
   });
 });
+
+describe('embedded settings: ADMIN_TOKEN apart from the token secrets', () => {
+  // As in the distributed apps: whoever holds the admin token could sign any user's token.
+  const shared = 'a-secret-used-as-both-0123456789-abcdef';
+
+  it('refuses a JWT_SECRET that is ADMIN_TOKEN, naming it', () => {
+    expect(() =>
+      loadConfiguration(embeddedConfiguration, { JWT_SECRET: shared, ADMIN_TOKEN: shared }),
+    ).toThrow('JWT_SECRET: must not be ADMIN_TOKEN');
+  });
+});

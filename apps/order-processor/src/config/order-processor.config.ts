@@ -1,5 +1,6 @@
 import { connectionSettings, decimal, serviceSettings, setting } from '@causeway/cqrs-core';
 import {
+  adminTokenApartFromJwtSecrets,
   authSettings,
   corsOriginsSetting,
   DEFAULT_LOG_MAX_LENGTH,
@@ -132,5 +133,6 @@ export const orderProcessorConfiguration = z
       maxAttempts: typeof config.MAX_RETRIES === 'number' ? config.MAX_RETRIES + 1 : undefined,
       settings: `EVENT_TIMEOUT_MS ${String(config.EVENT_TIMEOUT_MS)}, MAX_RETRIES ${String(config.MAX_RETRIES)}`,
     })),
+    adminTokenApartFromJwtSecrets,
   );
 export type OrderProcessorConfig = z.output<typeof orderProcessorConfiguration>;

@@ -1,5 +1,6 @@
 import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
 import {
+  adminTokenApartFromJwtSecrets,
   authSettings,
   corsOriginsSetting,
   messagingSettings,
@@ -84,5 +85,5 @@ export const sseGatewayConfiguration = z
      */
     CORS_ORIGINS: corsOriginsSetting,
   })
-  .check(mongoUriForMongoReadModels);
+  .check(mongoUriForMongoReadModels, adminTokenApartFromJwtSecrets);
 export type SseGatewayConfig = z.output<typeof sseGatewayConfiguration>;

@@ -34,3 +34,35 @@ export const authSettings = {
    */
   JWT_MAX_LIFETIME_S: setting.positiveInt(86_400),
 };
+
+/**
+ * ADMIN_TOKEN is none of the token secrets (a check of the apps' configurations that hold
+ * both). The admin token is handed to every app, trainer-service and projection-worker
+ * included, and sent by operators' scripts; as JWT_SECRET or one of JWT_PREVIOUS_SECRETS, it
+ * would let whoever holds it sign a token for any user. Runs whatever else is wrong, so that
+ * every problem is named at once.
+ */
+export const adminTokenApartFromJwtSecrets = z.superRefine<{
+  ADMIN_TOKEN?: unknown;
+  JWT_SECRET?: unknown;
+  JWT_PREVIOUS_SECRETS?: unknown;
+}>(
+  (config, ctx) => {
+    const admin = config.ADMIN_TOKEN;
+    if (typeof admin !== 'string') return;
+    if (config.JWT_SECRET === admin)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: 'must not be ADMIN_TOKEN: whoever holds the admin token could sign any token',
+      });
+    const previous = config.JWT_PREVIOUS_SECRETS;
+    if (Array.isArray(previous) && previous.includes(admin))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_PREVIOUS_SECRETS'],
+        message: 'must not hold ADMIN_TOKEN: whoever holds the admin token could sign any token',
+      });
+  },
+  { when: () => true },
+);

@@ -2,7 +2,7 @@ import {
   InMemoryBroker,
   IN_MEMORY_FEATURES,
   type InMemoryBrokerOptions,
-  type InMemorySubscriber,
+  InMemorySubscriber,
 } from '../src';
 import { conformanceMessage, conformanceSerializer } from '../src/testing';
 import { describeTransportConformance } from '../src/testing';
@@ -206,5 +206,28 @@ it('refuses a message size limit or topic length cap that is not a positive inte
   await expect(
     broker.publish('t', [conformanceMessage(1, 'k', 'normal', 'x'.repeat(200))]),
   ).rejects.toThrow(/the maximum \(maxMessageBytes\) is 100$/);
+  await broker.close();
+});
+
+// A review (session 43): `broker.subscriber(null)` failed with "Cannot read properties of null
+// (reading 'closeTimeoutMs')", naming nothing of ours; a string was taken for no options.
+it('refuses subscriber options that are no object, and a subscriber without its broker, naming them', async () => {
+  const broker = new InMemoryBroker({ serializer: conformanceSerializer() });
+  const subscriberOf = broker.subscriber.bind(broker) as (options: unknown) => InMemorySubscriber;
+  expect(() => subscriberOf(null)).toThrow(
+    new TypeError('InMemorySubscriber: options must be an object, got null'),
+  );
+  expect(() => subscriberOf('fast')).toThrow(
+    new TypeError('InMemorySubscriber: options must be an object, got "fast"'),
+  );
+  const Subscriber = InMemorySubscriber as unknown as new (broker: unknown) => InMemorySubscriber;
+  expect(() => new Subscriber(undefined)).toThrow(
+    new TypeError(
+      'InMemorySubscriber: broker must be an InMemoryBroker (use broker.subscriber()), got undefined',
+    ),
+  );
+  // Without options, or with an empty object: the defaults.
+  expect(subscriberOf(undefined)).toBeInstanceOf(InMemorySubscriber);
+  expect(subscriberOf({})).toBeInstanceOf(InMemorySubscriber);
   await broker.close();
 });

@@ -2,6 +2,7 @@ import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
 import { type Registry } from 'prom-client';
 import { type ManagedConnection } from '../connections/managed-connection.port';
 import { connectionMetrics } from '../metrics/connection.metrics';
+import { shownValue } from '../config/shown-value';
 import { registerKafkaCodecs } from './kafka.codecs';
 
 export interface KafkaConnectionOptions {
@@ -121,4 +122,32 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
       await admin.disconnect();
     },
   };
+}
+
+/**
+ * Checks the client a Kafka publisher or subscriber is given: kafkaConnection(...).client, or
+ * an object with a kafkajs `kafka` and a connected `admin`. Anything else failed with
+ * "Cannot read properties of undefined (reading 'admin')" when built, or at the first send.
+ * @throws TypeError naming the owner and what was given
+ */
+export function checkKafkaClient(owner: string, client: unknown): void {
+  const usable =
+    typeof client === 'object' &&
+    client !== null &&
+    typeof (client as KafkaClient).kafka?.producer === 'function' &&
+    typeof (client as KafkaClient).admin?.createTopics === 'function';
+  if (usable) return;
+  const connection =
+    typeof client === 'object' &&
+    client !== null &&
+    typeof (client as { client?: KafkaClient }).client?.kafka?.producer === 'function';
+  throw new TypeError(
+    `${owner}: its first argument must be a Kafka client (kafkaConnection(...).client: { kafka, admin }), got ${
+      connection
+        ? 'a connection: pass its .client'
+        : typeof client === 'object' && client !== null
+          ? 'another object'
+          : shownValue(client)
+    }`,
+  );
 }

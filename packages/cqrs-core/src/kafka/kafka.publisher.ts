@@ -2,8 +2,9 @@ import { type IHeaders, type Message, Partitioners, type Producer } from 'kafkaj
 import { type Envelope } from '../messages/envelope';
 import { type Publisher } from '../transport/transport.port';
 import { checkCounts } from '../transport/count-options.check';
+import { checkOptionsObject, checkSerializerOption } from '../transport/transport-options.check';
 import { encodeForWire } from '../transport/wire.codec';
-import { type KafkaClient } from './kafka.connection';
+import { checkKafkaClient, type KafkaClient } from './kafka.connection';
 import { KafkaMessageTooLargeError, KafkaTransportClosedError } from './kafka.errors';
 import { KAFKA_DEFAULTS, type KafkaTransportOptions } from './kafka.options';
 import { KafkaTopics } from './kafka.topics';
@@ -58,11 +59,18 @@ export class KafkaPublisher implements Publisher {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  /** @throws TypeError naming `maxMessageBytes` when it is no positive integer */
+  /**
+   * @throws TypeError when `client` is no Kafka client (kafkaConnection(...).client), when
+   *   `options` is no object or has no MessageSerializer as `serializer`, or naming
+   *   `maxMessageBytes` when it is no positive integer
+   */
   constructor(
     private readonly client: KafkaClient,
     private readonly options: KafkaTransportOptions,
   ) {
+    checkKafkaClient('KafkaPublisher', client);
+    checkOptionsObject('KafkaPublisher', options, ' with a serializer ({ serializer })');
+    checkSerializerOption('KafkaPublisher', options.serializer);
     checkCounts('KafkaPublisher', { maxMessageBytes: options.maxMessageBytes }, [
       'maxMessageBytes',
     ]);

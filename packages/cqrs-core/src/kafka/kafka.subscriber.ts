@@ -6,8 +6,9 @@ import {
 } from '../transport/transport.port';
 import { checkSubscribeOptions } from '../transport/subscribe-options.check';
 import { checkTimings } from '../transport/timing-options.check';
+import { checkOptionsObject, checkSerializerOption } from '../transport/transport-options.check';
 import { type HealthProbe } from '../health/health-probe.port';
-import { type KafkaClient } from './kafka.connection';
+import { checkKafkaClient, type KafkaClient } from './kafka.connection';
 import { KafkaTransportClosedError } from './kafka.errors';
 import { CLOSE_GRACE_MS, KAFKA_DEFAULTS, type KafkaSubscriberOptions } from './kafka.options';
 import { KafkaSubscription } from './kafka.subscription';
@@ -37,6 +38,8 @@ export class KafkaSubscriber implements Subscriber {
   private closed = false;
 
   /**
+   * @throws TypeError when `client` is no Kafka client (kafkaConnection(...).client), when
+   *   `options` is no object or has no MessageSerializer as `serializer`
    * @throws TypeError naming `redeliveryDelayMs` or `closeTimeoutMs` when it is not a
    *   non-negative number of milliseconds (checkTimings): NaN fired at once (a close that
    *   abandoned its handlers, a failed message fetched again without a pause)
@@ -45,6 +48,9 @@ export class KafkaSubscriber implements Subscriber {
     private readonly client: KafkaClient,
     private readonly options: KafkaSubscriberOptions,
   ) {
+    checkKafkaClient('KafkaSubscriber', client);
+    checkOptionsObject('KafkaSubscriber', options, ' with a serializer ({ serializer })');
+    checkSerializerOption('KafkaSubscriber', options.serializer);
     checkTimings('KafkaSubscriber', options as unknown as Record<string, unknown>, {
       redeliveryDelayMs: { zero: true, timer: true },
       closeTimeoutMs: { zero: true, timer: true },

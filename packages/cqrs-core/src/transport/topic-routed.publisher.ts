@@ -1,6 +1,8 @@
 import { type RawPublisher } from '../dead-letters/dead-letter-queue.port';
 import { type Envelope, type Priority } from '../messages/envelope';
+import { shownValue } from '../config/shown-value';
 import { TransportClosedError } from './transport.errors';
+import { checkPublisherArgument } from './transport-options.check';
 import { type Publisher } from './transport.port';
 
 /**
@@ -18,13 +20,27 @@ export class TopicRoutedPublisher implements Publisher, RawPublisher {
   private readonly routes: ReadonlyMap<string, Publisher>;
   private closed = false;
 
-  /** @throws TypeError when a route's topic is empty */
+  /**
+   * @throws TypeError when `fallback` or a route's publisher is no Publisher, `routes` no object,
+   *   or a route's topic is empty
+   */
   constructor(
     private readonly fallback: Publisher,
     routes: Readonly<Record<string, Publisher>>,
   ) {
-    for (const topic of Object.keys(routes))
+    checkPublisherArgument('TopicRoutedPublisher', 'fallback', fallback);
+    if (typeof routes !== 'object' || routes === null || Array.isArray(routes))
+      throw new TypeError(
+        `TopicRoutedPublisher: routes must be an object of topic → Publisher, got ${shownValue(routes)}`,
+      );
+    for (const [topic, publisher] of Object.entries(routes)) {
       if (topic.trim() === '') throw new TypeError('TopicRoutedPublisher: a route has no topic');
+      checkPublisherArgument(
+        'TopicRoutedPublisher',
+        `the route of ${JSON.stringify(topic)}`,
+        publisher,
+      );
+    }
     this.routes = new Map(Object.entries(routes));
   }
 

@@ -90,4 +90,29 @@ describe('TopicRoutedPublisher', () => {
       'TopicRoutedPublisher: a route has no topic',
     );
   });
+
+  // A review (session 43): no routes threw "Cannot convert undefined or null to object"; no
+  // fallback, or a route to something else than a publisher, failed only at a publish.
+  it('refuses a fallback, routes or a route publisher that is none, naming it', () => {
+    const plain = { publish: async () => undefined, close: async () => undefined };
+    const build = (fallback: unknown, routes: unknown) => () =>
+      new TopicRoutedPublisher(fallback as typeof plain, routes as Record<string, typeof plain>);
+    expect(build(undefined, {})).toThrow(
+      new TypeError(
+        'TopicRoutedPublisher: fallback must be a Publisher (with publish), got undefined',
+      ),
+    );
+    expect(build(plain, undefined)).toThrow(
+      new TypeError(
+        'TopicRoutedPublisher: routes must be an object of topic → Publisher, got undefined',
+      ),
+    );
+    expect(build(plain, { orders: 'kafka' })).toThrow(
+      new TypeError(
+        'TopicRoutedPublisher: the route of "orders" must be a Publisher (with publish), got "kafka"',
+      ),
+    );
+    expect(build(plain, { orders: {} })).toThrow(/got an object without publish$/);
+    expect(build(plain, { orders: plain })).not.toThrow();
+  });
 });

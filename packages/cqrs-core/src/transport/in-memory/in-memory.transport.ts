@@ -18,6 +18,7 @@ import { checkSubscribeOptions } from '../subscribe-options.check';
 import { TransportClosedError } from '../transport.errors';
 import { checkTimings } from '../timing-options.check';
 import { checkCounts } from '../count-options.check';
+import { checkOptionsObject, checkSerializerOption } from '../transport-options.check';
 import { shownValue } from '../../config/shown-value';
 import { LANES, LaneScheduler, laneOf } from './priority.lanes';
 
@@ -234,7 +235,11 @@ export class InMemoryBroker implements Publisher {
     }
   }
 
-  /** A subscriber: one per simulated process, so that one can be killed while others live on. */
+  /**
+   * A subscriber: one per simulated process, so that one can be killed while others live on.
+   * @throws TypeError when `options` is given and is no object, or naming `closeTimeoutMs` when
+   *   it is not a non-negative number of milliseconds
+   */
   subscriber(options: InMemorySubscriberOptions = {}): InMemorySubscriber {
     return new InMemorySubscriber(this, options);
   }
@@ -409,10 +414,22 @@ export class InMemorySubscriber implements Subscriber {
   private readonly closeTimeoutMs: number;
   private closed = false;
 
+  /**
+   * Made by InMemoryBroker.subscriber().
+   * @throws TypeError when `broker` is no InMemoryBroker, when `options` is given and is no
+   *   object, or naming `closeTimeoutMs` when it is not a non-negative number of milliseconds
+   */
   constructor(
     private readonly broker: InMemoryBroker,
     options: InMemorySubscriberOptions = {},
   ) {
+    if (!(broker instanceof InMemoryBroker))
+      throw new TypeError(
+        `InMemorySubscriber: broker must be an InMemoryBroker (use broker.subscriber()), got ${
+          typeof broker === 'object' && broker !== null ? 'another object' : shownValue(broker)
+        }`,
+      );
+    checkOptionsObject('InMemorySubscriber', options);
     checkTimings('InMemorySubscriber', options as Record<string, unknown>, {
       closeTimeoutMs: { zero: true, timer: true },
     });
@@ -491,23 +508,6 @@ export class InMemorySubscriber implements Subscriber {
  * @throws TypeError saying what is required and what was given
  */
 function checkBrokerSerializer(options: unknown): void {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError(
-      `InMemoryBroker: options must be an object with a serializer ({ serializer }), got ${shownValue(options)}`,
-    );
-  const serializer = (options as { serializer?: unknown }).serializer;
-  const usable =
-    typeof serializer === 'object' &&
-    serializer !== null &&
-    typeof (serializer as MessageSerializer).serialize === 'function' &&
-    typeof (serializer as MessageSerializer).deserialize === 'function';
-  if (!usable)
-    throw new TypeError(
-      'InMemoryBroker: options.serializer must be a MessageSerializer (with serialize and ' +
-        `deserialize, e.g. a SerializerRegistry), got ${
-          typeof serializer === 'object' && serializer !== null
-            ? 'an object without them'
-            : shownValue(serializer)
-        }`,
-    );
+  checkOptionsObject('InMemoryBroker', options, ' with a serializer ({ serializer })');
+  checkSerializerOption('InMemoryBroker', (options as { serializer?: unknown }).serializer);
 }

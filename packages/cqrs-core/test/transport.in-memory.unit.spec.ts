@@ -4,6 +4,7 @@ import {
   type InMemoryBrokerOptions,
   InMemorySubscriber,
 } from '../src';
+import { Arrivals, within } from '@causeway/testkit';
 import { conformanceMessage, conformanceSerializer } from '../src/testing';
 import { describeTransportConformance } from '../src/testing';
 
@@ -35,21 +36,14 @@ it('warns (a process warning) of an undecodable message when it has no onPoison,
       type: (options as { type?: string }).type,
     }));
   try {
-    const seen: unknown[] = [];
+    const seen = new Arrivals<unknown>();
     await broker
       .subscriber()
-      .subscribe(
-        ['t'],
-        { group: 'g', consumer: 'c' },
-        async (d) => void seen.push(d.envelope.data),
-      );
+      .subscribe(['t'], { group: 'g', consumer: 'c' }, async (d) => seen.push(d.envelope.data));
     await broker.publishRaw('t', 'k', '{not json');
     await broker.publish('t', [conformanceMessage(1, 'k')]);
-    for (const deadline = Date.now() + 5_000; seen.length === 0 || warnings().length === 0;) {
-      if (Date.now() > deadline) throw new Error('timed out');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    expect(seen).toEqual([{ n: 1 }]);
+    // The poison is settled (warned of) before the next message of its key is delivered.
+    expect(await seen.atLeast(1, 'the message after the undecodable one')).toEqual([{ n: 1 }]);
     expect(warnings().map((w) => w.type)).toEqual(['CausewayPoisonWarning']);
     expect(warnings()[0]!.message).toMatch(
       /^undecodable message on t at \S+ \(group g\) acknowledged/,
@@ -63,63 +57,58 @@ it('warns (a process warning) of an undecodable message when it has no onPoison,
 it('returns from close() at once when the subscriber is killed while close waits on a handler', async () => {
   const broker = new InMemoryBroker({ serializer: conformanceSerializer() });
   const subscriber = broker.subscriber({ closeTimeoutMs: 5_000 });
-  let started = false;
-  const handle = await subscriber.subscribe(['t'], { group: 'g', consumer: 'c' }, async () => {
-    started = true;
+  const started = new Arrivals<number>();
+  const handle = await subscriber.subscribe(['t'], { group: 'g', consumer: 'c' }, async (d) => {
+    started.push(d.attempt);
     await new Promise(() => undefined); // never settles
   });
   await broker.publish('t', [conformanceMessage(1, 'a')]);
-  for (const deadline = Date.now() + 5_000; !started;) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await started.atLeast(1, 'the delivery whose handler never settles');
   let closed = false;
   const closing = handle.close().then(() => (closed = true));
+  // Nothing to wait on for "still waiting": a pause, then close() must not have returned.
   await new Promise((resolve) => setTimeout(resolve, 50));
   expect(closed).toBe(false); // waiting on the handler
   subscriber.kill(); // the process crashes while closing
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  expect(closed).toBe(true); // not after closeTimeoutMs (5 s)
-  await closing;
+  // Well before closeTimeoutMs (5 s).
+  await within(1_000, closing, 'close() to return once the subscriber was killed');
   await broker.close();
 });
 
 it('delivers a poison message again when onPoison rejects (its dead-letter store is down), as Redis and Kafka do', async () => {
   let storeUp = false;
-  let refusals = 0;
+  const refusals = new Arrivals<string>();
   const stored: string[] = [];
   const broker = new InMemoryBroker({
     serializer: conformanceSerializer(),
     redeliveryDelayMs: 5,
     onPoison: async (poison) => {
       if (!storeUp) {
-        refusals++;
+        refusals.push(poison.raw);
         throw new Error('dead-letter store unavailable');
       }
       stored.push(poison.raw);
     },
   });
-  const handled: number[] = [];
+  const handled = new Arrivals<number>();
   await broker.subscriber().subscribe(['t'], { group: 'g', consumer: 'c' }, async (d) => {
     handled.push((d.envelope.data as { n: number }).n);
   });
   await broker.publishRaw('t', 'k', 'not json');
   await broker.publish('t', [conformanceMessage(1, 'k')]);
-  const until = async (check: () => boolean) => {
-    while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
-  };
-  await until(() => refusals >= 2);
-  expect(handled).toEqual([]); // its key waits behind it
+  await refusals.atLeast(2, 'the poison offered again after its dead-lettering failed');
+  expect(handled.items).toEqual([]); // its key waits behind it
   storeUp = true;
-  await until(() => handled.length === 1);
+  expect(await handled.atLeast(1, 'the message behind the poison, once it was stored')).toEqual([
+    1,
+  ]);
   expect(stored).toEqual(['not json']);
-  expect(handled).toEqual([1]);
   await broker.close();
 });
 
 it('shares maxInFlight between the topics of a subscription in turn: a busy topic does not starve the others', async () => {
   const broker = new InMemoryBroker({ serializer: conformanceSerializer() });
-  const order: string[] = [];
+  const order = new Arrivals<string>();
   await broker
     .subscriber()
     .subscribe(['busy', 'quiet'], { group: 'g', consumer: 'c', maxInFlight: 1 }, async (d) => {
@@ -131,9 +120,9 @@ it('shares maxInFlight between the topics of a subscription in turn: a busy topi
     Array.from({ length: 10 }, (_, i) => conformanceMessage(i, `k${i}`)),
   );
   await broker.publish('quiet', [conformanceMessage(0, 'q')]);
-  while (order.length < 11) await new Promise((resolve) => setTimeout(resolve, 5));
+  await order.atLeast(11, 'the 11 messages of both topics');
   // The quiet topic's message is next once the busy topic's delivery in flight settled.
-  expect(order.slice(0, 2)).toEqual(['busy0', 'quiet0']);
+  expect(order.items.slice(0, 2)).toEqual(['busy0', 'quiet0']);
   await broker.close();
 });
 
@@ -172,7 +161,7 @@ it('refuses a redelivery delay or close timeout that is not a number of millisec
     /InMemorySubscriber: options\.closeTimeoutMs must be a non-negative number of milliseconds/,
   );
   // What is accepted still works: a failed message comes back.
-  const attempts: number[] = [];
+  const attempts = new Arrivals<number>();
   await broker
     .subscriber({ closeTimeoutMs: 0 })
     .subscribe(['t'], { group: 'g', consumer: 'c' }, async (d) => {
@@ -180,8 +169,7 @@ it('refuses a redelivery delay or close timeout that is not a number of millisec
       if (d.attempt === 1) throw new Error('transient');
     });
   await broker.publish('t', [conformanceMessage(1)]);
-  while (attempts.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
-  expect(attempts).toEqual([1, 2]);
+  expect(await attempts.atLeast(2, 'the failed message delivered again')).toEqual([1, 2]);
   await broker.close();
 });
 

@@ -1,5 +1,5 @@
 import { redisConnection } from '@causeway/cqrs-core/redis';
-import { StallingProxy, testNamespace } from '@causeway/testkit';
+import { Arrivals, StallingProxy, testNamespace } from '@causeway/testkit';
 import Redis from 'ioredis';
 import { RedisNotificationLog, subscribeRedisChannel } from '../src';
 import { testNotification } from '../src/testing';
@@ -9,6 +9,11 @@ import { testNotification } from '../src/testing';
 // proxy stalls the connections open at the time and lets new ones through). Nothing fails on
 // such a connection: without a silence timeout it stays dead for hours and its messages with it.
 const SILENCE_MS = 500;
+/**
+ * How long a dead connection may take to be replaced and heard from again: a PING each silence
+ * timeout, unanswered for another, then the reconnect and a loaded machine.
+ */
+const RECOVERY_MS = 2 * SILENCE_MS + 5_000;
 
 describe('connections that wait, after their network path died', () => {
   const ns = testNamespace('silentwait');
@@ -36,29 +41,32 @@ describe('connections that wait, after their network path died', () => {
 
   it('a channel subscription hears messages again within a few silence timeouts', async () => {
     const channel = `${ns.keyPrefix}channel`;
-    const heard: string[] = [];
+    const heard = new Arrivals<string>();
     const subscription = subscribeRedisChannel(connection.client, channel, {
       connectionName: 'test',
       onMessage: (text) => heard.push(text),
     });
+    const publishing = new AbortController();
     try {
       await subscription.subscribed;
       await direct.publish(channel, 'before');
-      while (!heard.includes('before')) await delay(10);
+      await heard.until((texts) => texts.includes('before'), 'the message before the stall');
       proxy.stall('open');
-      const stalledAt = Date.now();
-      // Published while it was away is lost (pub/sub): publish until one is heard.
-      for (let n = 0; !heard.some((text) => text.startsWith('after')); n++) {
-        if (Date.now() - stalledAt > 2 * SILENCE_MS + 5_000) {
-          throw new Error(`heard only ${heard.join(', ')}`);
+      // Published while it was away is lost (pub/sub): published every 100 ms until one is
+      // heard. Without the silence timeout it never hears again.
+      void (async () => {
+        for (let n = 0; !publishing.signal.aborted; n++) {
+          await direct.publish(channel, `after-${n}`);
+          await delay(100);
         }
-        await direct.publish(channel, `after-${n}`);
-        await delay(100);
-      }
-      // A PING each silence timeout, unanswered for another: replaced within about two (the
-      // rest is the reconnect and a loaded machine). Without the timeout it never hears again.
-      expect(Date.now() - stalledAt).toBeLessThan(2 * SILENCE_MS + 5_000);
+      })().catch(() => undefined); // a publish after the test ended
+      await heard.until(
+        (texts) => texts.some((text) => text.startsWith('after')),
+        `a message published after the stall, within ${RECOVERY_MS} ms`,
+        RECOVERY_MS,
+      );
     } finally {
+      publishing.abort();
       await subscription.close();
     }
   }, 15_000);
@@ -71,7 +79,7 @@ describe('connections that wait, after their network path died', () => {
     });
     const writer = new RedisNotificationLog({ client: direct, keyPrefix: `${ns.keyPrefix}log:` });
     const stop = new AbortController();
-    const seen: number[] = [];
+    const seen = new Arrivals<number>();
     const following = log.follow(
       '0-0',
       (entries) => {
@@ -81,15 +89,16 @@ describe('connections that wait, after their network path died', () => {
     );
     try {
       await writer.append(at(1));
-      while (seen.length < 1) await delay(10); // the follower is reading
+      await seen.atLeast(1, 'the entry appended before the stall'); // the follower is reading
       proxy.stall('open');
       for (const x of [2, 3, 4]) await writer.append(at(x));
-      const stalledAt = Date.now();
-      while (seen.length < 4) {
-        if (Date.now() - stalledAt > 6_000) throw new Error(`saw only ${seen.join(', ')}`);
-        await delay(50);
-      }
-      expect(seen).toEqual([1, 2, 3, 4]);
+      // Its blocking read silent: replaced as the subscription's connection is, plus one block.
+      const entries = await seen.atLeast(
+        4,
+        `the 3 entries appended while its connection was dead, within ${RECOVERY_MS + 1_000} ms`,
+        RECOVERY_MS + 1_000,
+      );
+      expect(entries).toEqual([1, 2, 3, 4]);
     } finally {
       stop.abort();
       await following;

@@ -15,3 +15,4 @@ export * from './services/http.checks';
 export * from './services/dev-token';
 export * from './services/otlp.receiver';
 export * from './faults/dying-at-strip.connection';
+export * from './waits/arrivals';

@@ -130,6 +130,37 @@ describe('MongoEventStore: removals racing a hard delete', () => {
     }
   });
 
+  it('a hard delete ending leaves the mark of a truncate still under way on the stream', async () => {
+    // A review (session 43): the marks were one per stream, and a hard delete removed the one
+    // there when it ended. A truncate under way then had none: on FerretDB its strip can write
+    // back events the delete stripped (its update is not atomic with its filter), and killed
+    // before its next pass it left them in readAll for good, no retention run finding them.
+    const commits = connections[0]!.client.db!.collection('events_commits');
+    const stream = `truncating-${randomUUID()}`;
+    const events = Array.from({ length: 3 }, () => testEnvelope('T', {}));
+    const { positions } = await deleter.append(stream, events, { expectedVersion: 'no-stream' });
+    const [commit] = await commits.find({ streamId: stream }).toArray();
+    // The truncate is under way: it marked the stream and raised its first version, and its
+    // strip has not reached the server yet (here: never, its process dies).
+    const truncating = new MongoEventStore({ connection: dyingAtStrip(connections[1]!.client) });
+    await truncating.init();
+    await expect(truncating.truncateStream(stream, 3)).rejects.toThrow('killed');
+    // Meanwhile a hard delete runs to its end.
+    await deleter.deleteStream(stream, { mode: 'hard' });
+    expect(await visible(stream, positions[0]!)).toEqual([]);
+    // Then the truncate's strip lands, with the events it read before the delete's strip.
+    await commits.updateOne(
+      { _id: commit!._id },
+      { $set: { events: commit!.events, messageIds: commit!.messageIds, types: commit!.types } },
+    );
+    expect(await visible(stream, positions[0]!)).toEqual([1, 2, 3]);
+
+    // Another instance's retention, for other streams, finds them by the truncate's mark.
+    expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(3);
+    expect(await visible(stream, positions[0]!)).toEqual([]);
+    expect((await retention.streamInfo(stream)).state).toBe('tombstoned');
+  });
+
   it.each(['soft delete', 'truncate'] as const)(
     'a %s killed before its strip is finished by the next retention run, whatever its policy',
     async (removal) => {

@@ -60,14 +60,19 @@ export interface StreamDocument {
 }
 
 /**
- * A removal under way, by `_id` = streamId: a hard delete's is written before the tombstone, a
- * soft delete's or truncate's before the stream's new first version, each removed once the strip
- * is done, so a removal whose process died in between is found (finishDeletes) without reading
- * the commits. A collection of its own: FerretDB rewrites a whole document on update,
- * so a mark on the stream's document could undo a racing removal's new first version.
+ * A removal under way, one document per removal: a hard delete's is written before the
+ * tombstone, a soft delete's or truncate's before the stream's new first version, each removed
+ * by its own removal once the strip is done, so a removal whose process died in between is found
+ * (finishDeletes) without reading the commits. A collection of its own: FerretDB rewrites a whole
+ * document on update, so a mark on the stream's document could undo a racing removal's new first
+ * version. Marks written before session 43 were one per stream (`_id` = streamId, no `streamId`),
+ * shared by the removals racing on it: finishDeletes still reads them.
  */
 export interface DeleteMarkDocument {
+  /** The removal's own id (a UUID); the stream's id in a mark written before session 43. */
   _id: string;
+  /** The stream removed (absent from a mark written before session 43). */
+  streamId?: string;
   /** When the removal began (Date.now()). */
   at: number;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type mongo } from 'mongoose';
 import { type RetentionPolicy } from '../event-store/event-store.port';
 import { isDuplicateKey } from './mongodb.commit-log';
@@ -50,39 +51,29 @@ export const DELETE_MARKS_READ_PER_RUN = 1_000;
 export const ABANDONED_MARK_MS = 10 * 60_000;
 
 /**
- * Marks a soft delete or truncate under way before its strip raises the stream's first version,
- * so that a process dying before the strip ends leaves a mark finishDeletes finds. A mark already
- * there (a hard delete or another removal under way) is left as it is: its own removal unmarks
- * it. Returns the mark to pass to unmarkRemoval: undefined when the mark was not this removal's
- * — its `at` alone cannot tell, a hard delete may have marked the stream in the same millisecond
- * (a review, session 42), and unmarking by it took that delete's mark away.
+ * Marks a removal under way (a hard delete before its tombstone, a soft delete or truncate
+ * before its strip raises the stream's first version), so that a process dying before its strip
+ * ends leaves a mark finishDeletes finds. Each removal has a mark of its own, removed by it alone
+ * (unmarkRemoval): one mark per stream, shared, was taken away by whichever removal ended first —
+ * a hard delete's end removed a soft delete's or truncate's still running, which, killed after
+ * writing back events the delete had stripped (FerretDB, see stripStream), left them in
+ * `readAll` for good (a review, session 43). Returns the mark's id.
  */
 export async function markRemoval(
   deletes: mongo.Collection<DeleteMarkDocument>,
   streamId: string,
-): Promise<number | undefined> {
-  const at = Date.now();
-  try {
-    const { upsertedCount } = await deletes.updateOne(
-      { _id: streamId },
-      { $setOnInsert: { at } },
-      { upsert: true },
-    );
-    return upsertedCount === 1 ? at : undefined;
-  } catch (error) {
-    // Another removal's upsert created the mark first: it is that removal's.
-    if (isDuplicateKey(error)) return undefined;
-    throw error;
-  }
+): Promise<string> {
+  const _id = randomUUID();
+  await deletes.insertOne({ _id, streamId, at: Date.now() });
+  return _id;
 }
 
-/** Removes this removal's mark only (markRemoval's answer): one another removal set stays. */
+/** Removes this removal's mark (markRemoval's answer): the marks of other removals stay. */
 export async function unmarkRemoval(
   deletes: mongo.Collection<DeleteMarkDocument>,
-  streamId: string,
-  at: number | undefined,
+  markId: string,
 ): Promise<void> {
-  if (at !== undefined) await deletes.deleteOne({ _id: streamId, at });
+  await deletes.deleteOne({ _id: markId });
 }
 
 /**
@@ -111,8 +102,10 @@ export async function finishDeletes(
   let removed = 0;
   let finished = 0;
   const marks = await collections.deletes.find().sort({ at: 1, _id: 1 }).limit(maxRead).toArray();
-  for (const { _id: streamId, at } of marks) {
+  for (const mark of marks) {
     if (finished >= limit) break;
+    // A mark written before session 43 has no streamId: its `_id` is the stream's.
+    const streamId = mark.streamId ?? mark._id;
     const head = await readHead(streamId);
     if (head.tombstoned) removed += await stripStream(collections, streamId, head.version + 1);
     else {
@@ -121,10 +114,11 @@ export async function finishDeletes(
       if (head.firstVersion > 1)
         removed += await stripStream(collections, streamId, head.firstVersion);
       // A young mark may be a hard delete about to write its tombstone: it stays until then.
-      if (at > Date.now() - ABANDONED_MARK_MS) continue;
+      if (mark.at > Date.now() - ABANDONED_MARK_MS) continue;
     }
-    // Only this mark: a delete made again meanwhile set a newer one, which it removes itself.
-    await collections.deletes.deleteOne({ _id: streamId, at });
+    // Only this mark (one of a removal made again meanwhile is its own), and only as it was
+    // read: a hard delete of before session 43 may have set a newer time on it since.
+    await collections.deletes.deleteOne({ _id: mark._id, at: mark.at });
     finished++;
   }
   return removed;

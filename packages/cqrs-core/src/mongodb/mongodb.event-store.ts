@@ -416,6 +416,8 @@ export class MongoEventStore implements EventStore {
     checkStreamId(streamId);
     checkDeleteStreamOptions(options);
     const { log, streams, deletes } = this.open();
+    /** This hard delete's mark, once written. */
+    let mark: string | undefined;
     for (;;) {
       const head = await this.readHead(streamId);
       if (head.tombstoned) {
@@ -423,20 +425,25 @@ export class MongoEventStore implements EventStore {
         // Made again, a hard delete finishes one that stopped between its tombstone and its
         // strip (the process died, the server went away), whose events readAll still returned.
         await stripStream(this.open(), streamId, head.version + 1);
+        // A mark of before session 43 (one per stream) is that delete's; one of a removal of
+        // since is left to finishDeletes, which tells a killed removal's from a running one.
         await deletes.deleteOne({ _id: streamId });
+        if (mark !== undefined) await unmarkRemoval(deletes, mark);
         return;
       }
       if (
         options.expectedVersion !== undefined &&
         !expectationHolds(options.expectedVersion, head)
       ) {
+        // Its tombstone not written: its mark (of an earlier turn of the loop) marks nothing.
+        if (mark !== undefined) await unmarkRemoval(deletes, mark);
         throw new ConcurrencyConflictError(streamId, options.expectedVersion, head.version);
       }
       if (options.mode === 'soft') {
         if (head.version === 0) return;
         // Marked before the strip, unmarked after: a process that dies in between leaves the
         // mark, by which applyRetention finishes the strip (readAll still returned the events).
-        const mark = await markRemoval(deletes, streamId);
+        const soft = await markRemoval(deletes, streamId);
         // The events hidden and the stream soft-deleted in one write, before the strip: a
         // process dying after it leaves a stream streamInfo reports as soft-deleted (written
         // after the strip, a death in between left it 'active' for good, a review, session 42).
@@ -445,12 +452,13 @@ export class MongoEventStore implements EventStore {
           $set: { softDeletedAt: head.version },
         });
         await stripStream(this.open(), streamId, head.version + 1);
-        await unmarkRemoval(deletes, streamId, mark);
+        await unmarkRemoval(deletes, soft);
         return;
       }
       // Marked before the tombstone, unmarked after the strip: a process that dies in between
-      // leaves the mark, by which applyRetention finds the delete and finishes it.
-      await upsertStream(deletes, streamId, { $set: { at: Date.now() } });
+      // leaves the mark, by which applyRetention finds the delete and finishes it. One mark
+      // for the delete, whatever the turns of the loop (a lost race for the tombstone).
+      mark ??= await markRemoval(deletes, streamId);
       // The tombstone is a commit at the next version: a concurrent append and the delete cannot both win.
       const outcome = await log.insert({
         streamId,
@@ -464,7 +472,7 @@ export class MongoEventStore implements EventStore {
       if (outcome.kind === 'inserted') {
         this.heads.delete(streamId);
         await stripStream(this.open(), streamId, head.version + 1);
-        await deletes.deleteOne({ _id: streamId });
+        await unmarkRemoval(deletes, mark);
         return;
       }
     }
@@ -480,7 +488,7 @@ export class MongoEventStore implements EventStore {
     const { deletes } = this.open();
     const mark = await markRemoval(deletes, streamId);
     await stripStream(this.open(), streamId, before);
-    await unmarkRemoval(deletes, streamId, mark);
+    await unmarkRemoval(deletes, mark);
   }
 
   async applyRetention(policy: RetentionPolicy): Promise<number> {

@@ -27,6 +27,8 @@ import { ProgressReads } from './progress/progress.reads';
 import { ProgressRetentionJob } from './retention/progress-retention.job';
 import { type TaskExpiries } from './retention/task-expiries';
 import { PROGRESS_RETENTION, RetentionLifecycle } from './retention/retention.lifecycle';
+import { RetentionMetrics } from './retention/retention.metrics';
+import { retentionReport } from './retention/retention.report';
 
 /** The ports and settings of the order feature (OrderProcessorModule). */
 export interface OrderProcessorModuleOptions {
@@ -55,7 +57,10 @@ export interface OrderProcessorModuleOptions {
    * instance loaded (the embedded mode: the gateway's).
    */
   revocations?: TokenRevocations;
-  /** Gets the order counters (causeway_orders_consumed_total, causeway_order_steps_total, causeway_orders_expired_total). */
+  /**
+   * Gets the order counters (causeway_orders_consumed_total, causeway_order_steps_total,
+   * causeway_orders_expired_total) and retention's (causeway_order_retention_*).
+   */
   registry: Registry;
   /** The steps' catalogue and payment limit (ORDER_CATALOG, PAYMENT_LIMIT_CENTS). */
   rules: OrderRules;
@@ -103,6 +108,7 @@ export class OrderProcessorModule {
     const logger = new Logger('OrderProcessor');
     const ready = options.ready ?? (() => Promise.resolve());
     const metrics = new OrderMetrics(options.registry);
+    const retentionMetrics = new RetentionMetrics(options.registry);
     const processor = new OrderProcessor({
       store: options.store,
       statuses: options.statuses,
@@ -169,25 +175,9 @@ export class OrderProcessorModule {
               deadLetters: { queue: deadLetters, topic: options.topic },
               ttlMs: options.historyTtlMs,
               intervalMs: options.retentionIntervalMs,
-              onRun: ({ deleted, expired, deadLetters: purged, skipped }) => {
-                if (skipped > 0)
-                  logger.log(
-                    `retention left ${skipped} due task(s) whose order runs here for a later run`,
-                  );
-                if (expired > 0)
-                  logger.log(`retention ended ${expired} unfinished task(s) FAILED "expired"`);
-                if (deleted > 0) logger.log(`retention deleted ${deleted} expired task stream(s)`);
-                if (purged > 0)
-                  logger.log(
-                    `retention purged ${purged} dead-lettered order(s) older than the TTL`,
-                  );
-              },
-              onError: (error) => logger.warn(`retention run failed: ${(error as Error).message}`),
-              // One task that cannot be retired is reported and tried again; the run goes on.
-              onTaskError: (taskId, error) =>
-                logger.warn(
-                  `retention could not retire task ${taskId}: ${(error as Error).message}; tried again at a later run`,
-                ),
+              // Counted (causeway_order_retention_*) and logged: the tasks a run could not
+              // retire in one warn line at its end, not one per task.
+              ...retentionReport({ logger, metrics: retentionMetrics }),
             }),
           }),
         },

@@ -144,6 +144,13 @@ const DEFAULT_INTERVAL_MS = 60_000;
 /** Tasks looked at per batch of a run. */
 const BATCH = 100;
 
+/**
+ * How far out of order the order topic's dead letters may be stamped (`deadLetteredAt`, by the
+ * clock of the instance that dead-lettered each): retention stops reading them at the first one
+ * stamped this much after its cutoff.
+ */
+const DEAD_LETTER_DISORDER_MS = 5 * 60_000;
+
 /** A task's conflicting changes retried in one run before the run gives up on it (reported). */
 const ATTEMPTS = 3;
 
@@ -327,6 +334,13 @@ export class ProgressRetentionJob {
    * Purges the order topic's letters dead-lettered before `cutoff` (first, so a task that keeps
    * failing does not keep them). Every instance may purge at once: a letter is counted by the
    * one whose delete removed it.
+   *
+   * Reads the letters in list order (the order they were dead-lettered in) and stops at the first
+   * one dead-lettered DEAD_LETTER_DISORDER_MS or more after the cutoff: the younger ones behind it
+   * are not read. Filtering the whole queue by `deadLetteredBefore` read every letter of the
+   * topic — on Redis the whole stream, twice (list, then purge) — at every run, however few were
+   * due (a review, session 43). A letter stamped more than DEAD_LETTER_DISORDER_MS before one
+   * listed ahead of it (an instance's clock that far behind another's) is purged that much later.
    */
   private async purgeDeadLetters(
     cutoff: number,
@@ -343,15 +357,27 @@ export class ProgressRetentionJob {
     // letter goes. A letter whose order cannot be looked at or ended (its stream no longer
     // decodes, a store error for it) is reported as a due task is (onTaskError, `failed`) and
     // kept for the next run: failing the run for it stopped every letter's purge and every
-    // task's retention for good. Then only the letters handled are purged (by id, a page at a
-    // time); with none kept, all of them in one purge (one scan of the queue).
+    // task's retention for good. The letters handled are purged by id, a page at a time, the
+    // purge reading from where that page's list did.
     const reason = unstartedReason(this.options.ttlMs);
-    const handledPages: string[][] = [];
-    let kept = false;
+    let purged = 0;
     for (let after: string | undefined; ;) {
-      const page = await letters.queue.list({ ...filter, limit: BATCH, ...(after && { after }) });
+      const from = after && { after };
+      const page = await letters.queue.list({
+        originalTopic: letters.topic,
+        limit: BATCH,
+        ...from,
+      });
       const handled: string[] = [];
+      let young = false;
       for (const letter of page) {
+        const at = Date.parse(letter.deadLetteredAt);
+        if (at >= cutoff + DEAD_LETTER_DISORDER_MS) {
+          young = true;
+          break;
+        }
+        // Younger than the cutoff, or no date-time (never purged by age): kept.
+        if (!(at < cutoff)) continue;
         const order =
           letter.envelope?.type === ORDER_PLACED
             ? UnstartedOrder.safeParse(letter.envelope.data)
@@ -361,20 +387,20 @@ export class ProgressRetentionJob {
             run.expired++;
           handled.push(letter.id);
         } catch (error) {
-          kept = true;
           run.failed++;
           this.options.onTaskError?.(order?.success ? order.data.taskId : letter.id, error);
         }
       }
-      handledPages.push(handled);
-      if (page.length < BATCH) break;
+      if (handled.length > 0)
+        purged += await letters.queue.purge({
+          ...filter,
+          ids: handled,
+          limit: handled.length,
+          ...from,
+        });
+      if (young || page.length < BATCH) return purged;
       after = page[page.length - 1]!.id;
     }
-    if (!kept) return letters.queue.purge(filter);
-    let purged = 0;
-    for (const ids of handledPages)
-      if (ids.length > 0) purged += await letters.queue.purge({ ...filter, ids });
-    return purged;
   }
 
   /**

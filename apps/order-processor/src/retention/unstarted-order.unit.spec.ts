@@ -107,8 +107,6 @@ describe('ProgressRetentionJob: an order dead-lettered before its first step', (
       { expectedVersion: 'no-stream' },
     );
     await deadLetter(started, DAY + 60_000);
-    // Dead-lettered within the TTL: may still be replayed, left alone.
-    await deadLetter(orderOf('young'), 60_000);
     // No order (a producer's bug): nothing to end, purged as before.
     await queue.add({
       envelope: createMessage({
@@ -126,6 +124,9 @@ describe('ProgressRetentionJob: an order dead-lettered before its first step', (
       attempts: 1,
       deadLetteredAt: new Date(NOW - DAY - 60_000).toISOString(),
     });
+    // Dead-lettered within the TTL (after the others, as letters are): may still be replayed,
+    // left alone.
+    await deadLetter(orderOf('young'), 60_000);
 
     expect(await job.runOnce()).toEqual({
       deleted: 0,

@@ -796,9 +796,13 @@ describe('redis-streams partition ownership', () => {
         topics: () => [t],
       });
       const seen = new Map<string, number[]>();
-      const gateway = (instanceId: string, competing: boolean) => {
+      // An instance is gone once it has not heartbeated for memberTtlMs. The suite's 1 s (a
+      // lease) was shorter than a heartbeat round can take on a loaded machine: the live
+      // instance then counted as gone for a moment, and its lag series was left out (session
+      // 43). The leaving one's is short enough to keep the test quick.
+      const gateway = (instanceId: string, competing: boolean, memberTtlMs: number) => {
         const router = new Router({
-          subscriber: subscriber({ consumerIdleMs: 300 }),
+          subscriber: subscriber({ consumerIdleMs: 300, memberTtlMs }),
           service: 'gw',
           instanceId,
         });
@@ -815,8 +819,8 @@ describe('redis-streams partition ownership', () => {
           router.addHandler({ name: 'audit', topics: [t], handle: record(`${instanceId}/audit`) });
         return router;
       };
-      const leaving = gateway('gw-1', true);
-      const staying = gateway('gw-2', false);
+      const leaving = gateway('gw-1', true, 3_000);
+      const staying = gateway('gw-2', false, 30_000);
       await Promise.all([leaving.run(), staying.run()]);
       await publisher.publish(t, [conformanceMessage(1, 'k1'), conformanceMessage(2, 'k2')]);
       await until(

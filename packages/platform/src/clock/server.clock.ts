@@ -119,6 +119,15 @@ export class ServerClock {
     return this.started;
   }
 
+  /**
+   * How far now() may be off the server's time, in milliseconds: half the round trip of the
+   * reading it counts from, grown by the drift since. Not counted: the millisecond now() floors
+   * to, nor one a `read` floors to (redisTime does). Undefined until synchronised.
+   */
+  get errorBoundMs(): number | undefined {
+    return this.started ? errorBound(this.anchor!, this.monotonic()) : undefined;
+  }
+
   /** A readiness probe (`clock`): fails until synchronised. */
   probe(name = 'clock'): HealthProbe {
     return {

@@ -235,9 +235,12 @@ describe('ServerClock: the reading it keeps (session 30)', () => {
     // The first TIME waits 600 ms for the connection (and Nest's start-up): its midpoint
     // estimate is 300 ms ahead. The next ones take 2 ms.
     const h = harness([600, 2]);
+    expect(h.clock.errorBoundMs).toBeUndefined(); // not synchronised yet
     await until(() => h.reads() >= 2, 'a second reading', 2_000);
     await sleep(50);
     expect(Math.abs(h.error())).toBeLessThanOrEqual(2);
+    // What it tells of itself: half the 2 ms round trip (the drift since is far below 0.01 ms).
+    expect(h.clock.errorBoundMs).toBeCloseTo(1, 2);
     // Sampling stopped once the good reading was in: no reading every 10 ms from then on.
     const reads = h.reads();
     await sleep(100);

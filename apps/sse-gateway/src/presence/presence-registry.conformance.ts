@@ -15,6 +15,37 @@ async function until(
   }
 }
 
+/**
+ * Runs `scenario` on a fresh registry whose TTL is `ttlMs`, and again with twice the TTL (four
+ * runs at most) while it returns false: an instance it kept beating expired as well (its
+ * heartbeat said so), this machine having stalled longer than the TTL between two beats. A
+ * loaded CI machine stalls for 300 ms; an idle one runs the scenario once.
+ */
+async function withLiveInstance(
+  factory: PresenceRegistryFactory,
+  ttlMs: number,
+  scenario: (presence: PresenceRegistry) => Promise<boolean>,
+): Promise<void> {
+  for (let run = 0; run < 4; run++, ttlMs *= 2)
+    if (await scenario(await factory({ ttlMs }))) return;
+  throw new Error(`a beating instance expired in each of 4 runs, the last with ttlMs ${ttlMs / 2}`);
+}
+
+/** Beats for `live` until `dead`, which does not beat, is listed no more; false if `live` expired. */
+async function beatUntilExpired(
+  presence: PresenceRegistry,
+  live: string,
+  dead: string,
+): Promise<boolean> {
+  let stayed = true;
+  await until(async () => {
+    stayed &&= await presence.heartbeat(live);
+    const servers = (await presence.list()).map((instance) => instance.serverId);
+    return !servers.includes(dead);
+  }, `${dead} to expire`);
+  return stayed;
+}
+
 /** The contract of PresenceRegistry (see its doc comment), run against every implementation. */
 export function describePresenceRegistry(name: string, factory: PresenceRegistryFactory): void {
   describe(`${name} presence registry conformance`, () => {
@@ -183,54 +214,54 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
     });
 
     it('ignores and drops the entries of an instance whose heartbeat expired', async () => {
-      const ttlMs = 300;
-      const presence = await factory({ ttlMs });
-      await presence.heartbeat('gw-dead');
-      await presence.add('gw-dead', { connectionId: 'c1', userId: 'ash', connectedAt: 1 });
-      await presence.heartbeat('gw-live');
-      await presence.add('gw-live', { connectionId: 'c2', userId: 'misty', connectedAt: 2 });
-      // gw-live keeps beating, gw-dead does not.
-      await until(async () => {
+      await withLiveInstance(factory, 300, async (presence) => {
+        await presence.heartbeat('gw-dead');
+        await presence.add('gw-dead', { connectionId: 'c1', userId: 'ash', connectedAt: 1 });
         await presence.heartbeat('gw-live');
-        const servers = (await presence.list()).map((instance) => instance.serverId);
-        return !servers.includes('gw-dead');
-      }, 'gw-dead to expire');
-      expect(await presence.list()).toEqual([
-        {
-          serverId: 'gw-live',
-          connections: [{ connectionId: 'c2', userId: 'misty', connectedAt: 2 }],
-        },
-      ]);
-      // Coming back, it is told it had expired and starts empty.
-      expect(await presence.heartbeat('gw-dead')).toBe(false);
-      const back = (await presence.list()).find((instance) => instance.serverId === 'gw-dead');
-      expect(back).toEqual({ serverId: 'gw-dead', connections: [] });
+        await presence.add('gw-live', { connectionId: 'c2', userId: 'misty', connectedAt: 2 });
+        // gw-live keeps beating, gw-dead does not.
+        if (!(await beatUntilExpired(presence, 'gw-live', 'gw-dead'))) return false;
+        const listed = await presence.list();
+        if (!(await presence.heartbeat('gw-live'))) return false; // it expired before the list
+        expect(listed).toEqual([
+          {
+            serverId: 'gw-live',
+            connections: [{ connectionId: 'c2', userId: 'misty', connectedAt: 2 }],
+          },
+        ]);
+        // Coming back, it is told it had expired and starts empty.
+        expect(await presence.heartbeat('gw-dead')).toBe(false);
+        const back = (await presence.list()).find((instance) => instance.serverId === 'gw-dead');
+        expect(back).toEqual({ serverId: 'gw-dead', connections: [] });
+        return true;
+      });
     });
 
     it('sweeps the entries of an expired instance once, however many sweep at once', async () => {
-      const ttlMs = 300;
-      const presence = await factory({ ttlMs });
       const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
       const c2 = { connectionId: 'c2', userId: 'misty', connectedAt: 2 };
       const c3 = { connectionId: 'c3', userId: 'brock', connectedAt: 3 };
-      await presence.heartbeat('gw-dead');
-      await presence.add('gw-dead', c2);
-      await presence.add('gw-dead', c1);
-      await presence.heartbeat('gw-live');
-      await presence.add('gw-live', c3);
-      expect(await presence.sweep()).toEqual([]);
-      await until(async () => {
+      await withLiveInstance(factory, 300, async (presence) => {
+        await presence.heartbeat('gw-dead');
+        await presence.add('gw-dead', c2);
+        await presence.add('gw-dead', c1);
         await presence.heartbeat('gw-live');
-        const servers = (await presence.list()).map((instance) => instance.serverId);
-        return !servers.includes('gw-dead');
-      }, 'gw-dead to expire');
-      await presence.heartbeat('gw-live');
-      // Listing skipped it; sweeping removes it, and gives its entries to one sweeper only.
-      const sweeps = await Promise.all([presence.sweep(), presence.sweep(), presence.sweep()]);
-      expect(sweeps.flat()).toEqual([{ serverId: 'gw-dead', connections: [c1, c2] }]);
-      expect(await presence.sweep()).toEqual([]);
-      expect(await presence.list()).toEqual([{ serverId: 'gw-live', connections: [c3] }]);
-      expect(await presence.heartbeat('gw-dead')).toBe(false);
+        await presence.add('gw-live', c3);
+        expect(await presence.sweep()).toEqual([]);
+        if (!(await beatUntilExpired(presence, 'gw-live', 'gw-dead'))) return false;
+        if (!(await presence.heartbeat('gw-live'))) return false;
+        // Listing skipped it; sweeping removes it, and gives its entries to one sweeper only.
+        const sweeps = await Promise.all([presence.sweep(), presence.sweep(), presence.sweep()]);
+        const after = await presence.sweep();
+        const listed = await presence.list();
+        // gw-live expired meanwhile: the sweeps took its entries too.
+        if (!(await presence.heartbeat('gw-live'))) return false;
+        expect(sweeps.flat()).toEqual([{ serverId: 'gw-dead', connections: [c1, c2] }]);
+        expect(after).toEqual([]);
+        expect(listed).toEqual([{ serverId: 'gw-live', connections: [c3] }]);
+        expect(await presence.heartbeat('gw-dead')).toBe(false);
+        return true;
+      });
     });
   });
 }

@@ -486,17 +486,20 @@ describe('runLauncher', () => {
     const edgePort = 15_000 + Math.floor(Math.random() * 900);
     const root = standInRoot();
     const crashed = path.join(root, 'crashed-once');
+    const die = path.join(root, 'die');
     const dist = (app: string) => path.join(root, 'apps', app, 'dist', 'main.js');
-    // trainer-service is ready at once and dies 300 ms later (its first run only)…
+    // trainer-service is ready at once and dies once the launcher has seen it ready (its first
+    // run only; not a fixed 300 ms later, which a loaded machine's launcher may take to probe)…
     writeFileSync(
       dist('trainer-service'),
       readFileSync(dist('trainer-service'), 'utf8') +
         `
         if (!require('node:fs').existsSync(${JSON.stringify(crashed)}))
-          setTimeout(() => {
+          setInterval(() => {
+            if (!require('node:fs').existsSync(${JSON.stringify(die)})) return;
             require('node:fs').writeFileSync(${JSON.stringify(crashed)}, '');
             process.exit(1);
-          }, 300);`,
+          }, 20);`,
     );
     // …while projection-worker takes 2 s to be ready.
     writeFileSync(
@@ -517,6 +520,7 @@ describe('runLauncher', () => {
       stop: stop.signal,
       out: (text) => {
         out.push(text);
+        if (text.startsWith('ready  trainer-service-1 ')) writeFileSync(die, '');
         if (text.startsWith('trainer-service-1 restarted')) {
           restarted = true;
           stop.abort('test');

@@ -31,6 +31,7 @@ describe('InMemoryReadStore', () => {
     expect(ranks[0]).toEqual({ value: null, count: 1 });
     expect(ranks[1]).toEqual({ value: 0, count: 1 });
     expect(ranks).toHaveLength(distinct + 1);
-    expect(took).toBeLessThan(2_000);
-  });
+    // ~0.2 s here on a busy machine; the quadratic grouping took ~190 s.
+    expect(took).toBeLessThan(10_000);
+  }, 30_000);
 });

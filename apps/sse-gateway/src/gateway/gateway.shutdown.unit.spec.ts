@@ -44,6 +44,7 @@ describe('GatewayModule shutdown', () => {
 
   it('finishes when the control channel does not answer its close', async () => {
     const app = await startGatewayTestApp({ control: stuckOnClose() });
-    expect(await closedWithin(() => app.close(), 4_000)).toBe('closed');
-  }, 10_000);
+    // The close gets KEPT_CLOSE_MS (2 s); the rest of the shutdown room for a loaded machine.
+    expect(await closedWithin(() => app.close(), 7_000)).toBe('closed');
+  }, 15_000);
 });

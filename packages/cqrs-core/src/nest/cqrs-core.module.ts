@@ -182,8 +182,9 @@ function providers(): Provider[] {
     {
       // Event-sourced documents (S4) over the module's event store, for handlers to inject.
       provide: DocumentStore,
-      inject: [EVENT_STORE],
-      useFactory: (eventStore: EventStore) => new DocumentStore({ eventStore }),
+      inject: [CQRS_CORE_OPTIONS, EVENT_STORE],
+      useFactory: (options: ResolvedCqrsCoreOptions, eventStore: EventStore) =>
+        new DocumentStore({ eventStore: options.eventStore ? eventStore : deferred(eventStore) }),
     },
     HandlersExplorer,
   ];
@@ -226,6 +227,22 @@ function unconfigured(option: string, token: string): object {
       },
     },
   );
+}
+
+/**
+ * The unconfigured EVENT_STORE as DocumentStore takes it: Nest builds every provider at start,
+ * and DocumentStore checks its event store's methods when built, which reading them on
+ * `unconfigured` refused — every app without options.eventStore failed its start. Its methods
+ * are functions here; a call throws the named error, so only a use of the DocumentStore does.
+ */
+function deferred(store: EventStore): EventStore {
+  const methods = store as unknown as Record<string, (...args: unknown[]) => unknown>;
+  return new Proxy({} as EventStore, {
+    get: (_target, property) =>
+      typeof property === 'string' && STORE_METHODS.has(property)
+        ? (...args: unknown[]) => methods[property]!(...args)
+        : undefined,
+  });
 }
 
 const EXPORTS = [

@@ -29,10 +29,16 @@ export interface OrderProcessorUnderTest {
  * with its own namespace (TOPIC_PREFIX, secrets), the real servers' addresses and MongoDB
  * database, and `env` over them; stopped in afterAll, the namespace's data then removed. The
  * start-up every e2e file of the app shares, so each says only what it changes.
+ *
+ * The tests start once /health/ready answers 200 (at most a minute; else beforeAll fails naming
+ * the checks not up): a read while the event store was still opening was a 503 `not-ready` on a
+ * loaded machine. `waitFor: 'live'` starts them as soon as it answers HTTP, for a test of an
+ * app that is not ready.
  */
 export function useOrderProcessor(
   label: string,
   env: (ns: TestNamespace) => Record<string, string> = () => ({}),
+  { waitFor = 'ready' }: { waitFor?: 'ready' | 'live' } = {},
 ): OrderProcessorUnderTest {
   const ns = testNamespace(label);
   const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
@@ -51,6 +57,8 @@ export function useOrderProcessor(
         TOPIC_PREFIX: `${ns.id}.`,
         ...env(ns),
       },
+      waitFor,
+      timeoutMs: 60_000,
     });
   }, 90_000);
 

@@ -3,11 +3,15 @@ import { useOrderProcessor } from './order-processor.harness';
 // The app answers HTTP as soon as it listens; its event store needs MongoDB open first. A read
 // before then is a 503 the client retries, not a 500 (a fresh CI's first read met one).
 describe('order-processor: progress reads while the event store cannot be used', () => {
-  const app = useOrderProcessor('progressnotready', () => ({
-    // Nothing listens on port 1: MongoDB stays unreachable for the whole test.
-    MONGODB_URI: 'mongodb://127.0.0.1:1/causeway',
-    MONGODB_TIMEOUT_MS: '1000',
-  }));
+  const app = useOrderProcessor(
+    'progressnotready',
+    () => ({
+      // Nothing listens on port 1: MongoDB stays unreachable for the whole test.
+      MONGODB_URI: 'mongodb://127.0.0.1:1/causeway',
+      MONGODB_TIMEOUT_MS: '1000',
+    }),
+    { waitFor: 'live' },
+  );
 
   it('answers 503 not-ready with Retry-After, naming the store, to status, history and user reads', async () => {
     const ash = (await app.tokens.issue('ash')).token;

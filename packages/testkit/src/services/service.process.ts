@@ -19,8 +19,13 @@ export interface StartServiceOptions {
   /** The app directory; runs `node dist/main.js` there (the app must be built). */
   appDir: string;
   env: Record<string, string | undefined>;
-  /** Resolve once GET /health/live answers (default), or as soon as the process is spawned. */
-  waitFor?: 'live' | 'spawn';
+  /**
+   * Resolve once GET /health/live answers (default); once GET /health/ready answers 200 too
+   * (every server the app uses answered: a test's first request then meets no 503 `not-ready`
+   * on a loaded machine); or as soon as the process is spawned.
+   */
+  waitFor?: 'live' | 'ready' | 'spawn';
+  /** How long to wait for live (and ready): 30 s unless given; then the process is killed. */
   timeoutMs?: number;
 }
 
@@ -71,19 +76,54 @@ export async function startServiceProcess(options: StartServiceOptions): Promise
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let ended = false;
   void exited.then(() => (ended = true));
+  let live = false;
   while (Date.now() < deadline && !ended) {
     try {
       const response = await fetch(`${url}/health/live`);
-      if (response.ok) return service;
+      if (response.ok) {
+        live = true;
+        break;
+      }
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  let notReady = 'no answer';
+  while (live && options.waitFor === 'ready' && Date.now() < deadline && !ended) {
+    try {
+      const response = await fetch(`${url}/health/ready`);
+      if (response.ok) return service;
+      notReady = notReadyChecks(response.status, await response.text());
+    } catch (error) {
+      notReady = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (live && options.waitFor !== 'ready') return service;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  // Told before the kill below ends it.
+  const what = !live
+    ? ended
+      ? 'ended before it became live'
+      : `did not become live within ${timeoutMs} ms`
+    : ended
+      ? `ended before it became ready (last /health/ready: ${notReady})`
+      : `was not ready within ${timeoutMs} ms (last /health/ready: ${notReady})`;
   await service.stop('SIGKILL');
-  throw new Error(
-    `service in ${options.appDir} did not become live\nstdout:\n${stdout}\nstderr:\n${stderr}`,
-  );
+  throw new Error(`service in ${options.appDir} ${what}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+}
+
+/** What a /health/ready answer says is not up: the names of its failed checks, or the answer. */
+function notReadyChecks(status: number, body: string): string {
+  try {
+    const { error } = JSON.parse(body) as { error?: Record<string, unknown> };
+    const names = Object.keys(error ?? {});
+    if (names.length > 0) return `${status}, not ready: ${names.join(', ')}; ${body}`;
+  } catch {
+    // not JSON: shown as it came
+  }
+  return `${status} ${body}`;
 }
 
 /** Polls GET <url><path> until it answers `status`, or throws with the last answer. */

@@ -1,4 +1,5 @@
 import { ExponentialBackoff, decorrelatedJitterGenerator, handleType, retry } from 'cockatiel';
+import { shownValue } from '../config/shown-value';
 import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { callHook } from '../messages/hook.call';
 
@@ -35,7 +36,7 @@ export async function retryOnConflict<T>(
 ): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 5;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
+    throw new RangeError(`maxAttempts must be an integer >= 1, got ${shownValue(maxAttempts)}`);
   }
   const policy = retry(handleType(ConcurrencyConflictError), {
     // cockatiel counts retries, not attempts.

@@ -128,6 +128,16 @@ describe('retryOnConflict', () => {
     await expect(retryOnConflict(async () => 1, { maxAttempts: 0 })).rejects.toThrow(RangeError);
   });
 
+  it('names a maxAttempts given as a string as a string, not as the number it reads like', async () => {
+    // `Number(env)` forgotten: "got 3" read as a valid count; quoted, as the other option checks do.
+    await expect(
+      retryOnConflict(async () => 1, { maxAttempts: '3' as unknown as number }),
+    ).rejects.toThrow(new RangeError('maxAttempts must be an integer >= 1, got "3"'));
+    await expect(retryOnConflict(async () => 1, { maxAttempts: 1.5 })).rejects.toThrow(
+      'maxAttempts must be an integer >= 1, got 1.5',
+    );
+  });
+
   it('stops retrying when aborted', async () => {
     const controller = new AbortController();
     let calls = 0;

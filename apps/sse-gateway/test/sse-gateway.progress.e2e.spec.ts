@@ -317,4 +317,26 @@ describe('GET /api/v2/progress/subscribe[/{taskId}]', () => {
       });
     }
   });
+
+  it('answers a problem document, before any stream, for a taskId whose escapes decode to no text', async () => {
+    // The router refuses it before any route (a malformed escape, a lone surrogate's); a client
+    // branching on application/problem+json must get one, not Nest's default 400 body.
+    const auth = await bearer(ash);
+    for (const taskId of ['%E0%A4%A', '%ED%A0%80']) {
+      const response = await fetch(`${gateway.url}/api/v2/progress/subscribe/${taskId}`, {
+        headers: auth,
+      });
+      expect({
+        taskId,
+        status: response.status,
+        type: response.headers.get('content-type'),
+        body: response.status === 200 ? await response.body?.cancel() : await response.json(),
+      }).toEqual({
+        taskId,
+        status: 400,
+        type: expect.stringContaining('application/problem+json'),
+        body: expect.objectContaining({ type: 'about:blank', status: 400 }),
+      });
+    }
+  });
 });

@@ -293,10 +293,11 @@ export class RedisReadStore<Row extends object = ReadRow> implements ReadStore<R
   }
 
   /**
-   * The ids of the field whose index sets hold the fewest (their sizes first, sent at once), then
-   * those rows, checked against the whole where: the other conditions are applied to the rows
-   * read, so a query reads as many ids and rows as its most selective condition matches, not
-   * every id of each (a `{ status: 'active', owner }` read every active id before).
+   * The ids of the field whose index sets hold the fewest (their sizes first, sent at once, when
+   * the where has more than one field: one field's ids are read at once), then those rows,
+   * checked against the whole where: the other conditions are applied to the rows read, so a
+   * query reads as many ids and rows as its most selective condition matches, not every id of
+   * each (a `{ status: 'active', owner }` read every active id before).
    */
   private async lookUp(where: Map<string, FieldValue[]>): Promise<[string, Row][]> {
     let candidates: string[];
@@ -305,23 +306,28 @@ export class RedisReadStore<Row extends object = ReadRow> implements ReadStore<R
       const keysOf = [...where].map(([field, values]) =>
         values.map((value) => this.indexKey(field, value)),
       );
-      const sizes = await Promise.all(
-        keysOf.map(async (keys) =>
-          (await Promise.all(keys.map((key) => this.client.scard(key)))).reduce(
-            (sum, size) => sum + size,
-            0,
-          ),
-        ),
-      );
-      const fewest = sizes.indexOf(Math.min(...sizes));
-      const keys = keysOf[fewest]!;
-      if (sizes[fewest] === 0) return [];
+      const keys = where.size === 1 ? keysOf[0]! : await this.fewestIds(keysOf);
+      if (keys.length === 0) return [];
       candidates =
         keys.length === 1
           ? await this.client.smembers(keys[0]!)
           : await this.client.sunion(...keys);
     }
     return (await this.read(candidates)).filter(([, row]) => matches(row, where));
+  }
+
+  /** Of each field's index keys, those whose sets hold the fewest ids ([] when they hold none). */
+  private async fewestIds(keysOf: string[][]): Promise<string[]> {
+    const sizes = await Promise.all(
+      keysOf.map(async (keys) =>
+        (await Promise.all(keys.map((key) => this.client.scard(key)))).reduce(
+          (sum, size) => sum + size,
+          0,
+        ),
+      ),
+    );
+    const fewest = sizes.indexOf(Math.min(...sizes));
+    return sizes[fewest] === 0 ? [] : keysOf[fewest]!;
   }
 
   /** The rows of the ids that still exist, in the order of ids. */

@@ -16,7 +16,8 @@ import { ensureIndexes, type IndexSpec } from './mongodb.indexes';
  *   only the commits after it, not the whole stream), (streamId, messageIds) for idempotency,
  *   (types, _id) for readAll by type;
  * - `<prefix>streams`: per-stream state changed by deletions, by `_id` = streamId;
- * - `<prefix>deletes`: deletes and truncates under way (their strip not yet done), by `_id` = streamId;
+ * - `<prefix>deletes`: deletes and truncates under way (their strip not yet done), one mark per
+ *   removal (`_id` its own UUID, `streamId`, `at`; one of before session 43: `_id` = streamId);
  * - `<prefix>meta`: the slot beacon.
  */
 export async function createEventStoreCollections(db: mongo.Db, prefix: string) {

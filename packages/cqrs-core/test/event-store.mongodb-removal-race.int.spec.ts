@@ -97,6 +97,42 @@ describe('MongoEventStore: removals racing a hard delete', () => {
     expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(0);
   });
 
+  it.each(['retention', 'delete again'] as const)(
+    'a hard delete killed before session 43, its mark keyed by its stream, is finished by %s',
+    async (repair) => {
+      // Session 43 gave each removal a mark of its own (a UUID `_id`, `streamId`); a deployment
+      // upgraded from an earlier commit may hold a mark of a killed delete in the old form,
+      // `_id` = the stream id and no `streamId`: its events must still leave readAll.
+      const deletes = connections[0]!.client.db!.collection<{
+        _id: string;
+        streamId?: string;
+        at: number;
+      }>('events_deletes');
+      const stream = `killed-before-43-${repair.replace(' ', '-')}-${randomUUID()}`;
+      const events = Array.from({ length: 3 }, () => testEnvelope('T', {}));
+      const { positions } = await deleter.append(stream, events, {
+        expectedVersion: 'no-stream',
+      });
+      const dying = new MongoEventStore({ connection: dyingAtStrip(connections[1]!.client) });
+      await dying.init();
+      await expect(dying.deleteStream(stream, { mode: 'hard' })).rejects.toThrow('killed');
+      // Its mark as an earlier commit wrote it.
+      const [mark] = await deletes.find({ streamId: stream }).toArray();
+      await deletes.deleteOne({ _id: mark!._id });
+      await deletes.insertOne({ _id: stream, at: mark!.at });
+      expect(await visible(stream, positions[0]!)).toEqual([1, 2, 3]);
+
+      if (repair === 'retention')
+        expect(await retention.applyRetention({ streamPrefix: `other-${randomUUID()}` })).toBe(3);
+      else await deleter.deleteStream(stream, { mode: 'hard' });
+      expect(await visible(stream, positions[0]!)).toEqual([]);
+      expect(await deletes.countDocuments({ $or: [{ _id: stream }, { streamId: stream }] })).toBe(
+        0,
+      );
+      expect((await retention.streamInfo(stream)).state).toBe('tombstoned');
+    },
+  );
+
   it('a killed hard delete is finished though more than a run of younger abandoned marks wait', async () => {
     // A review (session 42): a run looked at the first 100 marks only, and skipped those of
     // deletes that never wrote their tombstone while they were under 10 minutes old (they may

@@ -30,7 +30,8 @@ export class Arrivals<T> {
   }
 
   /**
-   * Resolves with the items once `check` holds for them (checked now and at each arrival).
+   * Resolves with the items once `check` holds for them (checked now and at each arrival): a
+   * copy of them then, which later arrivals leave as it is.
    * @throws Error `timed out after <timeoutMs> ms waiting for <what>; received: [...]`
    */
   until(
@@ -38,12 +39,12 @@ export class Arrivals<T> {
     what: string,
     timeoutMs = 5_000,
   ): Promise<readonly T[]> {
-    if (check(this.received)) return Promise.resolve(this.received);
+    if (check(this.received)) return Promise.resolve([...this.received]);
     return new Promise((resolve, reject) => {
       const wake = () => {
         if (!check(this.received)) return;
         done();
-        resolve(this.received);
+        resolve([...this.received]);
       };
       const timer = setTimeout(() => {
         done();

@@ -29,11 +29,14 @@ export interface RetryOnConflictOptions {
  * `operation` must redo the whole read -> decide -> append cycle (it receives the 1-based
  * attempt number): retrying only the append with the same expected version would conflict
  * again, and retrying it with a new expected version would skip the decision — lost update.
+ * @throws RangeError before the first attempt when `maxAttempts` is no integer >= 1, or
+ *   `initialDelayMs` / `maxDelayMs` no finite, non-negative number of milliseconds
  */
 export async function retryOnConflict<T>(
   operation: (attempt: number) => Promise<T>,
   options: RetryOnConflictOptions = {},
 ): Promise<T> {
+  checkDelays(options);
   const maxAttempts = options.maxAttempts ?? 5;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw new RangeError(`maxAttempts must be an integer >= 1, got ${shownValue(maxAttempts)}`);
@@ -72,5 +75,20 @@ export async function retryOnConflict<T>(
     });
   } finally {
     listener?.dispose();
+  }
+}
+
+/**
+ * A NaN (a `Number(env)` of nothing) or negative delay became no delay: conflicts were retried
+ * back to back, each attempt more load on the stream they contend for.
+ * @throws RangeError naming the option and the value given
+ */
+function checkDelays(options: RetryOnConflictOptions): void {
+  for (const name of ['initialDelayMs', 'maxDelayMs'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0))
+      throw new RangeError(
+        `${name} must be a non-negative number of milliseconds, got ${shownValue(value)}`,
+      );
   }
 }

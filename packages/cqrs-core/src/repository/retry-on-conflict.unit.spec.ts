@@ -102,6 +102,30 @@ describe('retryOnConflict', () => {
     expect(hooked).toBe(2);
   });
 
+  // A review (session 43): DocumentStore came to refuse a NaN delay (a `Number(env)` of
+  // nothing), but retryOnConflict itself, which command handlers, repositories and
+  // trainer-service call, took it and retried every conflict back to back.
+  it.each([
+    ['initialDelayMs', Number(undefined), 'NaN'],
+    ['initialDelayMs', -1, '-1'],
+    ['maxDelayMs', Number.POSITIVE_INFINITY, 'Infinity'],
+    ['maxDelayMs', '50', '"50"'],
+  ] as const)('refuses %s %p before the first attempt, naming it', async (name, value, shown) => {
+    let calls = 0;
+    await expect(
+      retryOnConflict(
+        async () => {
+          calls++;
+          throw conflict();
+        },
+        { maxAttempts: 3, [name]: value as number },
+      ),
+    ).rejects.toThrow(
+      new RangeError(`${name} must be a non-negative number of milliseconds, got ${shown}`),
+    );
+    expect(calls).toBe(0);
+  });
+
   it('does not retry other errors', async () => {
     let calls = 0;
     await expect(

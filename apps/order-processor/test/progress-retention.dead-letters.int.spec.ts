@@ -1,12 +1,11 @@
 import { contractsSerializer } from '@causeway/contracts';
 import { createMessage, InMemoryEventStore, type NewDeadLetter } from '@causeway/cqrs-core';
 import { RedisDeadLetterQueue } from '@causeway/cqrs-core/redis';
-import { InMemoryNotificationLog, InMemoryProgressStatuses } from '@causeway/platform';
 import { removeNamespaceData, testNamespace } from '@causeway/testkit';
 import Redis from 'ioredis';
-import { OrderProcessor } from '../src/orders/order.processor';
 import { ProgressRetentionJob } from '../src/retention/progress-retention.job';
 import { InMemoryTaskExpiries } from '../src/retention/task-expiries';
+import { expirerOf } from './retention.expirer';
 
 const ns = testNamespace('opletters');
 const DAY = 86_400_000;
@@ -81,15 +80,7 @@ describe('order-processor retention of the order topic’s dead letters on Redis
     const job = new ProgressRetentionJob({
       store,
       expiries: new InMemoryTaskExpiries(),
-      expirer: new OrderProcessor({
-        store,
-        statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
-        notifications: new InMemoryNotificationLog(),
-        rules: { catalog: {}, paymentLimitCents: 0 },
-        serverId: 'op-1',
-        now: () => new Date(),
-        stepDelayMs: 0,
-      }),
+      expirer: expirerOf(store),
       deadLetters: { queue, topic: TOPIC },
       ttlMs: DAY,
       now: () => now,

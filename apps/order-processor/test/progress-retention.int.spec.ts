@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { OrderProcessor } from '../src/orders/order.processor';
 import { ProgressRetentionJob } from '../src/retention/progress-retention.job';
 import { RedisTaskExpiries } from '../src/retention/task-expiries';
+import { expirerOf } from './retention.expirer';
 
 const ns = testNamespace('opretention');
 const DAY = 86_400_000;
@@ -35,19 +36,6 @@ function event(
     eventType,
     timestamp: new Date(at).toISOString(),
   };
-}
-
-/** The retention job's expirer: an order-processor of `store` with nothing else to do. */
-function expirerOf(store: MongoEventStore): OrderProcessor {
-  return new OrderProcessor({
-    store,
-    statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
-    notifications: new InMemoryNotificationLog(),
-    rules: { catalog: {}, paymentLimitCents: 0 },
-    serverId: 'op-1',
-    now: () => new Date(),
-    stepDelayMs: 0,
-  });
 }
 
 /** Stores `e` as the first event of its task's stream, as OrderProcessor stores a step. */

@@ -1,13 +1,12 @@
 import { contractsSerializer } from '@causeway/contracts';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
-import { InMemoryNotificationLog, InMemoryProgressStatuses } from '@causeway/platform';
 import { removeNamespaceData, testNamespace } from '@causeway/testkit';
 import { Registry } from 'prom-client';
-import { OrderProcessor } from '../src/orders/order.processor';
 import { ProgressRetentionJob } from '../src/retention/progress-retention.job';
 import { RetentionMetrics } from '../src/retention/retention.metrics';
 import { retentionReport } from '../src/retention/retention.report';
 import { InMemoryTaskExpiries } from '../src/retention/task-expiries';
+import { expirerOf } from './retention.expirer';
 
 const ns = testNamespace('opstoredown');
 const DAY = 86_400_000;
@@ -47,15 +46,7 @@ describe('order-processor retention while its event store is down', () => {
     const job = new ProgressRetentionJob({
       store,
       expiries,
-      expirer: new OrderProcessor({
-        store,
-        statuses: new InMemoryProgressStatuses({ ttlMs: DAY }),
-        notifications: new InMemoryNotificationLog(),
-        rules: { catalog: {}, paymentLimitCents: 0 },
-        serverId: 'op-1',
-        now: () => new Date(),
-        stepDelayMs: 0,
-      }),
+      expirer: expirerOf(store),
       ttlMs: DAY,
       intervalMs: 60_000,
       now: () => clock,

@@ -180,6 +180,13 @@ export class TokenService {
       sessionIssuedAt?: number;
     } = {},
   ): Promise<{ token: string; expiresAt: number }> {
+    // What verify would refuse is not signed: such a token could only be answered 401 later.
+    const userProblem = idProblem(userId, 'sub');
+    if (userProblem) throw new TypeError(`TokenService.issue: userId ${userProblem}`);
+    (options.trainerIds ?? []).forEach((id, i) => {
+      const problem = idProblem(id, 'trainer');
+      if (problem) throw new TypeError(`TokenService.issue: options.trainerIds[${i}] ${problem}`);
+    });
     const use = options.use ?? 'access';
     const now = Math.floor(Date.now() / 1000);
     const ttl = use === 'stream' ? this.streamTtlSeconds : (options.ttlSeconds ?? 3600);
@@ -355,6 +362,21 @@ export class TokenService {
 }
 
 /** A key's id: the first 16 base64url characters of a SHA-256 of the secret (not reversible). */
+/**
+ * Why `id` cannot be a token's `sub` (`kind` 'sub') or one of its `trainers`, as verify judges
+ * them; undefined when it can. A `sub` must not be blank, a trainer id not empty.
+ */
+function idProblem(id: unknown, kind: 'sub' | 'trainer'): string | undefined {
+  if (typeof id !== 'string') return `must be a string, got ${typeof id}`;
+  if ((kind === 'sub' ? id.trim() : id).length === 0)
+    return kind === 'sub' ? 'must not be blank' : 'must not be empty';
+  if (id.length > MAX_USER_ID_LENGTH)
+    return `must be at most ${MAX_USER_ID_LENGTH} characters, got ${id.length}`;
+  if (!isWellFormedText(id)) return 'must be well-formed Unicode (it holds a lone surrogate)';
+  if (!hasNoNul(id)) return 'must not contain a NUL character';
+  return undefined;
+}
+
 function keyIdOf(secret: string): string {
   return createHash('sha256').update(`causeway-jwt-key:${secret}`).digest('base64url').slice(0, 16);
 }

@@ -362,13 +362,21 @@ describe('TokenService', () => {
   });
 
   it("refuses a token whose user or trainers hold a NUL: no store can key that user's trainer", async () => {
-    // Signed by this service: the secret is right, the id is what is wrong.
-    const { token } = await tokens.issue('a\u0000b');
-    await expect(tokens.verify(token)).rejects.toThrow(
+    // Signed with the right secret (elsewhere: issue refuses such ids); the id is what is wrong.
+    const key = new TextEncoder().encode(secret);
+    const now = Math.floor(Date.now() / 1000);
+    const signed = (sub: string, trainers: string[]) =>
+      new SignJWT({ use: 'access', trainers })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(sub)
+        .setIssuer('causeway')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 3600)
+        .sign(key);
+    await expect(tokens.verify(await signed('a\u0000b', []))).rejects.toThrow(
       new InvalidTokenError('invalid token: the "sub" claim must not contain a NUL character'),
     );
-    const lending = await tokens.issue('ash', { trainerIds: ['misty', 'b\u0000'] });
-    await expect(tokens.verify(lending.token)).rejects.toThrow(
+    await expect(tokens.verify(await signed('ash', ['misty', 'b\u0000']))).rejects.toThrow(
       'invalid token: the "trainers" claim must hold ids without a NUL character',
     );
     // What a verified token names is a usable trainer stream.
@@ -376,6 +384,41 @@ describe('TokenService', () => {
     await expect(new InMemoryEventStore().readStream(`trainer-${caller.userId}`)).resolves.toEqual(
       [],
     );
+  });
+
+  it('signs no token verify would refuse: a user or trainer id it names as the problem', async () => {
+    // Such a token was signed, then answered 401 at its first use (session 43).
+    const refusals: [string, { trainerIds?: string[] }, string][] = [
+      ['', {}, 'TokenService.issue: userId must not be blank'],
+      ['  ', {}, 'TokenService.issue: userId must not be blank'],
+      ['x'.repeat(129), {}, 'TokenService.issue: userId must be at most 128 characters, got 129'],
+      ['a\u0000b', {}, 'TokenService.issue: userId must not contain a NUL character'],
+      ['\ud800', {}, 'TokenService.issue: userId must be well-formed Unicode'],
+      [
+        'ash',
+        { trainerIds: ['misty', ''] },
+        'TokenService.issue: options.trainerIds[1] must not be empty',
+      ],
+      [
+        'ash',
+        { trainerIds: ['x'.repeat(129)] },
+        'TokenService.issue: options.trainerIds[0] must be at most 128 characters, got 129',
+      ],
+      [
+        'ash',
+        { trainerIds: ['b\u0000'] },
+        'TokenService.issue: options.trainerIds[0] must not contain a NUL character',
+      ],
+    ];
+    for (const [userId, options, message] of refusals)
+      await expect(tokens.issue(userId, options)).rejects.toThrow(message);
+    // The longest ids verify accepts are signed.
+    const longest = 'x'.repeat(128);
+    const { token } = await tokens.issue(longest, { trainerIds: [longest, ' '] });
+    await expect(tokens.verify(token)).resolves.toMatchObject({
+      userId: longest,
+      trainerIds: [longest, ' '],
+    });
   });
 
   it('challenges with the realm alone, or with invalid_token and why once a token was presented', () => {

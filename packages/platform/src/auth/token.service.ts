@@ -183,7 +183,12 @@ export class TokenService {
     // What verify would refuse is not signed: such a token could only be answered 401 later.
     const userProblem = idProblem(userId, 'sub');
     if (userProblem) throw new TypeError(`TokenService.issue: userId ${userProblem}`);
-    (options.trainerIds ?? []).forEach((id, i) => {
+    const trainerIds: unknown = options.trainerIds ?? [];
+    if (!Array.isArray(trainerIds))
+      throw new TypeError(
+        `TokenService.issue: options.trainerIds must be an array of ids, got ${typeof trainerIds}`,
+      );
+    trainerIds.forEach((id: unknown, i) => {
       const problem = idProblem(id, 'trainer');
       if (problem) throw new TypeError(`TokenService.issue: options.trainerIds[${i}] ${problem}`);
     });
@@ -361,7 +366,6 @@ export class TokenService {
   }
 }
 
-/** A key's id: the first 16 base64url characters of a SHA-256 of the secret (not reversible). */
 /**
  * Why `id` cannot be a token's `sub` (`kind` 'sub') or one of its `trainers`, as verify judges
  * them; undefined when it can. A `sub` must not be blank, a trainer id not empty.
@@ -377,6 +381,7 @@ function idProblem(id: unknown, kind: 'sub' | 'trainer'): string | undefined {
   return undefined;
 }
 
+/** A key's id: the first 16 base64url characters of a SHA-256 of the secret (not reversible). */
 function keyIdOf(secret: string): string {
   return createHash('sha256').update(`causeway-jwt-key:${secret}`).digest('base64url').slice(0, 16);
 }

@@ -421,6 +421,23 @@ describe('TokenService', () => {
     });
   });
 
+  it('refuses trainerIds that are not an array, naming the option, and signs nothing', async () => {
+    // A string (one id, or a list joined by commas) was spread into one trainer per character
+    // ('misty' lent m, i, s, t and y); a review of session 43 saw it fail as "forEach is not a
+    // function" once issue checked each id.
+    for (const [trainerIds, shown] of [
+      ['misty', 'string'],
+      [{ 0: 'misty' }, 'object'],
+    ] as const)
+      await expect(
+        tokens.issue('ash', { trainerIds: trainerIds as unknown as string[] }),
+      ).rejects.toThrow(
+        new TypeError(
+          `TokenService.issue: options.trainerIds must be an array of ids, got ${shown}`,
+        ),
+      );
+  });
+
   it('challenges with the realm alone, or with invalid_token and why once a token was presented', () => {
     expect(bearerChallenge()).toBe('Bearer realm="causeway"');
     expect(bearerChallenge('expired')).toBe(

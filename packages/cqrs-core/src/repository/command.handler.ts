@@ -7,7 +7,11 @@ import {
   type LoadedStream,
   type RepositoryOptions,
 } from './event-sourced.repository';
-import { type RetryOnConflictOptions, retryOnConflict } from './retry-on-conflict';
+import {
+  checkRetryOnConflictOptions,
+  type RetryOnConflictOptions,
+  retryOnConflict,
+} from './retry-on-conflict';
 
 export interface HandleCommandOptions extends Partial<Omit<RepositoryOptions, 'eventStore'>> {
   /** Retry on ConcurrencyConflictError (reload, decide again, append again). Default on; `false` disables. */
@@ -96,6 +100,8 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
   call?: CommandCall,
 ) => Promise<CommandResult<State, Event>> {
   const { retry: retryOptions, ...repositoryOptions } = options;
+  // A retry setting that cannot work is refused now, not at the first conflict (in production).
+  if (retryOptions !== false) checkRetryOnConflictOptions(retryOptions);
   const repository: EventSourcedRepository<State, Event> = deciderRepository(decider, {
     aggregateType: '',
     ...repositoryOptions,

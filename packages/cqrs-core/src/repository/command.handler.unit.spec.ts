@@ -3,7 +3,7 @@ import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { MessageFactory } from '../messages/message.factory';
 import { runInMessageContext } from '../messages/message-context';
-import { handleCommand } from './command.handler';
+import { commandHandler, handleCommand } from './command.handler';
 import { CompetingWriterStore } from '../../test/fixtures/competing-writer';
 import {
   type TrainerCommand,
@@ -118,6 +118,26 @@ describe('handleCommand (decider style)', () => {
     expect(results.map((r) => r.nextExpectedVersion).sort()).toEqual([1, 2, 3, 4, 5, 6]);
     const final = await handleCommand(store, 'Trainer-ash', trainerDecider, move(0, 0, now));
     expect(final.newState).toMatchObject({ x: 6, moves: 7 });
+  });
+
+  it('refuses a retry setting that cannot work when built, not at the first conflict', () => {
+    const store = new InMemoryEventStore();
+    // Checked at a conflict only, such a setting passed every test and failed in production.
+    const refused: [object, string][] = [
+      [{ maxAttempts: 0 }, 'maxAttempts must be an integer >= 1, got 0'],
+      [{ maxAttempts: '3' }, 'maxAttempts must be an integer >= 1, got "3"'],
+      [
+        { initialDelayMs: NaN },
+        'initialDelayMs must be a non-negative number of milliseconds, got NaN',
+      ],
+      [{ maxDelayMs: -1 }, 'maxDelayMs must be a non-negative number of milliseconds, got -1'],
+    ];
+    for (const [retry, message] of refused)
+      expect(() => commandHandler(store, trainerDecider, { retry })).toThrow(
+        new RangeError(message),
+      );
+    expect(() => commandHandler(store, trainerDecider, { retry: false })).not.toThrow();
+    expect(() => commandHandler(store, trainerDecider, { retry: fast })).not.toThrow();
   });
 
   it('gives up with ConcurrencyConflictError when every attempt conflicts', async () => {

@@ -36,11 +36,8 @@ export async function retryOnConflict<T>(
   operation: (attempt: number) => Promise<T>,
   options: RetryOnConflictOptions = {},
 ): Promise<T> {
-  checkDelays(options);
+  checkRetryOnConflictOptions(options);
   const maxAttempts = options.maxAttempts ?? 5;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new RangeError(`maxAttempts must be an integer >= 1, got ${shownValue(maxAttempts)}`);
-  }
   const policy = retry(handleType(ConcurrencyConflictError), {
     // cockatiel counts retries, not attempts.
     maxAttempts: maxAttempts - 1,
@@ -76,6 +73,19 @@ export async function retryOnConflict<T>(
   } finally {
     listener?.dispose();
   }
+}
+
+/**
+ * What retryOnConflict checks before its first attempt, for code that takes the options once
+ * and retries later (commandHandler checks them when it is built, not at the first conflict).
+ * @throws RangeError when `maxAttempts` is no integer >= 1, or `initialDelayMs` /
+ *   `maxDelayMs` no finite, non-negative number of milliseconds, naming the option and value
+ */
+export function checkRetryOnConflictOptions(options: RetryOnConflictOptions = {}): void {
+  checkDelays(options);
+  const maxAttempts = options.maxAttempts ?? 5;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new RangeError(`maxAttempts must be an integer >= 1, got ${shownValue(maxAttempts)}`);
 }
 
 /**

@@ -23,7 +23,8 @@ export const projectionWorkerConfiguration = z
     ...readModelSettings,
     /**
      * After the start, read models are also caught up from the event store this often (it repairs
-     * what the bus lost and moves the checkpoint on); 0 disables. Each run reads the event store
+     * what the bus lost and moves the checkpoint on); at least 10 ms, 0 is refused (the module's
+     * `catchUpIntervalMs: 0` disables it, the setting does not). Each run reads the event store
      * (on FerretDB a scan of the whole commits collection, which delays appends meanwhile).
      */
     CATCH_UP_INTERVAL_MS: setting.milliseconds(30_000, 10),

@@ -12,5 +12,7 @@ describe('04 read models (in memory)', () => {
     expect(report.afterLiveWrite).toEqual({ owner: 'grace', balance: 200, version: 3 });
     expect(report.livePosition).toBe(8);
     expect(report.checkpoint).toBe(8);
+    // A reader copying it learns that the checkpoint and the read model go together.
+    expect(report.lines.at(-1)).toContain('a read model must last as long as its checkpoint');
   });
 });

@@ -105,7 +105,10 @@ describe('guide: event stores', () => {
     };
     const projections = new ProjectionRunner({
       eventStore: store,
-      checkpoints: new InMemoryCheckpointStore(), // MongoCheckpointStore, RedisCheckpointStore
+      // In memory, as the Map: a checkpoint must last as long as its read model (a Map behind a
+      // MongoCheckpointStore would restart empty past the events). With the rows in MongoDB or
+      // Redis, use MongoCheckpointStore or RedisCheckpointStore there.
+      checkpoints: new InMemoryCheckpointStore(),
       onError: (error, name) => console.warn(`projection ${name} failed; retrying`, error),
     });
     projections.start(projection);

@@ -28,7 +28,7 @@ const rateLimited = openApiProblem(
   retryAfter,
 );
 const notReady = openApiProblem(
-  'The event store cannot be read yet (the instance is starting, or MongoDB is unreachable): problem type `https://causeway.dev/problems/not-ready`; retry after `Retry-After`',
+  'The progress stores cannot be read: the instance is starting, or MongoDB (the event store) or Redis (the status store) is unreachable, also after the start (problem type `https://causeway.dev/problems/not-ready`; nothing says why: the instance logs it); retry after `Retry-After`',
   retryAfter,
 );
 /** Express cannot decode a path parameter (`%E0%A4%A`, a lone surrogate): a bare 400, before any route. */

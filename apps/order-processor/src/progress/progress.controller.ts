@@ -1,4 +1,5 @@
-import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Param, Query, Req } from '@nestjs/common';
+import { credentialsRemoved } from '@causeway/cqrs-core';
 import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { type ProgressStatus, TaskId } from '@causeway/contracts';
 import { pathParameter } from '@causeway/platform';
@@ -57,6 +58,8 @@ function unknownTask(taskId: string): ProblemException {
  */
 @Controller('api/v2/progress')
 export class ProgressController {
+  private readonly logger = new Logger('ProgressController');
+
   constructor(
     private readonly auth: ProgressAuth,
     private readonly consumer: OrderConsumer,
@@ -70,8 +73,7 @@ export class ProgressController {
   ): Promise<ProgressStatus> {
     const caller = await this.auth.caller(request);
     pathParameter(TaskId, 'taskId', taskId);
-    await this.readable();
-    const status = await this.deps.reads.status(taskId, caller.userId);
+    const status = await this.reading(() => this.deps.reads.status(taskId, caller.userId));
     if (!status) throw unknownTask(taskId);
     return status;
   }
@@ -80,8 +82,7 @@ export class ProgressController {
   async history(@Param('taskId') taskId: string, @Req() request: ProgressRequest) {
     const caller = await this.auth.caller(request);
     pathParameter(TaskId, 'taskId', taskId);
-    await this.readable();
-    const events = await this.deps.reads.history(taskId, caller.userId);
+    const events = await this.reading(() => this.deps.reads.history(taskId, caller.userId));
     if (!events) throw unknownTask(taskId);
     return { taskId, events };
   }
@@ -105,8 +106,7 @@ export class ProgressController {
         detail: 'only your own tasks can be read: use your user id',
       });
     const page = userTasksPageOf(query);
-    await this.readable();
-    const { tasks, next } = await this.deps.reads.ofUser(userId, page);
+    const { tasks, next } = await this.reading(() => this.deps.reads.ofUser(userId, page));
     const path = `/api/v2/progress/user/${encodeURIComponent(userId)}`;
     return {
       userId,
@@ -139,6 +139,22 @@ export class ProgressController {
       eventsStored: stored,
       consumerLag: (await consumer.lag()) ?? null,
     };
+  }
+
+  /**
+   * `read()` once the stores can be used (`readable`). A store failing after the start (MongoDB
+   * or Redis unreachable, restarting) is the same 503 `not-ready` with Retry-After, its error
+   * logged for the operators: it was a bare 500, which /docs-json never listed.
+   */
+  private async reading<T>(read: () => Promise<T>): Promise<T> {
+    await this.readable();
+    try {
+      return await read();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.warn(`progress read failed: ${credentialsRemoved(message)}`);
+      throw notReady();
+    }
   }
 
   /**

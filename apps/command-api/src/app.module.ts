@@ -8,6 +8,7 @@ import {
 import { contractsSerializer, ORDER_EVENTS_TOPIC } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
+import { TracedPublisher } from '@causeway/cqrs-core/opentelemetry';
 import { redisStreamsLag } from '@causeway/cqrs-core/redis';
 import {
   adminRefusals,
@@ -103,7 +104,9 @@ export class AppModule {
         CommandApiModule.forRoot({
           ...commandApiOptions(config, instanceId, redis.client, keyPrefix, clock),
           orders: {
-            publisher,
+            // A span `send <topic>` per order, child of the request's, whose context the order
+            // carries: order-processor's delivery then continues the request's trace.
+            publisher: new TracedPublisher(publisher, { system: 'kafka' }),
             topic: orderEventsTopic(config.TOPIC_PREFIX, ORDER_EVENTS_TOPIC),
             publishTimeoutMs: config.ORDER_PUBLISH_TIMEOUT_MS,
             // Read by order-processor's /status and the gateways' recovery (same TOPIC_PREFIX).

@@ -9,6 +9,7 @@ import { type KafkaClient, kafkaConnection, KafkaSubscriber } from '@causeway/cq
 import { RedisProgressStatuses, TokenService } from '@causeway/platform';
 import Redis from 'ioredis';
 import {
+  OtlpReceiver,
   removeNamespaceData,
   serverAddress,
   startServiceProcess,
@@ -26,12 +27,15 @@ const tokens = new TokenService({ secret });
 const topic = `${ns.id}${ORDER_EVENTS_TOPIC}`;
 
 let api: ServiceProcess;
+/** Where the app exports its spans (OTEL_EXPORTER_OTLP_ENDPOINT). */
+let receiver: OtlpReceiver;
 let kafka: ManagedConnection<KafkaClient>;
 let subscriber: KafkaSubscriber;
 let subscription: SubscriptionHandle;
 const received: Envelope[] = [];
 
 beforeAll(async () => {
+  receiver = await OtlpReceiver.start();
   api = await startServiceProcess({
     appDir: path.join(__dirname, '..'),
     env: {
@@ -41,6 +45,8 @@ beforeAll(async () => {
       JWT_SECRET: secret,
       TOPIC_PREFIX: ns.id,
       RATE_LIMIT_POINTS: '10000',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
     },
   });
   kafka = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('orders-reader') });
@@ -69,6 +75,7 @@ afterAll(async () => {
   await subscription?.close();
   await subscriber?.close();
   await kafka?.close();
+  await receiver?.close();
   await removeNamespaceData(ns, ['redis', 'kafka']);
 });
 
@@ -155,4 +162,51 @@ it('lists the order endpoint in its OpenAPI document', async () => {
   const document = (await (await fetch(`${api.url}/docs-json`)).json()) as Json;
   expect(document.paths['/api/v2/progress/orders'].post.responses).toHaveProperty('202');
   expect(document.components.schemas.PlaceOrderRequest).toBeDefined();
+});
+
+it("sends the order in the request's trace: a send span, child of the request's span, named in the order", async () => {
+  // README: each app exports a span per send, and a conversation is one trace (ADR 010): the
+  // order went out untraced, carrying the caller's traceparent only (none without one).
+  const arrived = async (taskId: string) => {
+    for (let i = 0; i < 200; i++) {
+      const found = received.find((envelope) => envelope.aggregateId === taskId);
+      if (found) return found;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`order ${taskId} did not arrive`);
+  };
+  const traceId = '5b8efff798038103d269b633813fc60c';
+  const placed = await order(
+    { items: [{ sku: 'potion', quantity: 1 }] },
+    { ...(await bearer('ash')), traceparent: `00-${traceId}-eee19b7ec3c1b174-01` },
+  );
+  expect(placed.status).toBe(202);
+  const server = await receiver.waitFor(
+    (span) => span.traceId === traceId && span.kind === 2,
+    'for the request',
+  );
+  expect(server).toMatchObject({ name: 'POST /api/v2/progress/orders', service: 'command-api' });
+  const send = await receiver.waitFor(
+    (span) => span.parentSpanId === server.spanId && span.kind === 4,
+    'for the order',
+  );
+  expect(send).toMatchObject({
+    name: `send ${topic}`,
+    attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': topic },
+  });
+  const envelope = await arrived(placed.body.taskId);
+  expect(envelope.metadata.traceparent).toBe(`00-${traceId}-${send.spanId}-01`);
+
+  // Without a traceparent of the caller's, the order still carries the request's trace.
+  const untraced = await order({ items: [{ sku: 'potion', quantity: 1 }] }, await bearer('ash'));
+  expect(untraced.status).toBe(202);
+  const carried = (await arrived(untraced.body.taskId)).metadata.traceparent;
+  expect(carried).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  const [, untracedId, sendId] = String(carried).split('-');
+  const request = await receiver.waitFor(
+    (span) => span.traceId === untracedId && span.kind === 2,
+    'for the request without a traceparent',
+  );
+  expect(request.name).toBe('POST /api/v2/progress/orders');
+  expect(receiver.spans.find((span) => span.spanId === sendId)?.parentSpanId).toBe(request.spanId);
 });

@@ -20,8 +20,11 @@ export interface OrderBusClient {
   readonly redis: Redis;
   readonly log: RedisNotificationLog;
   readonly statuses: RedisProgressStatuses;
-  /** Publishes the order to `<prefix>order-events-v2`, keyed by its task. */
-  place(order: OrderPlaced): Promise<void>;
+  /**
+   * Publishes the order to `<prefix>order-events-v2`, keyed by its task, with `metadata` added
+   * to its envelope's (a `traceparent`, as command-api's orders carry the request's).
+   */
+  place(order: OrderPlaced, metadata?: Record<string, string>): Promise<void>;
   /** The log's `progress.update` notifications of one task, in log order. */
   notifications(taskId: string): Promise<LoggedNotification[]>;
   close(): Promise<void>;
@@ -43,15 +46,16 @@ export async function openOrderBusClient(ns: TestNamespace): Promise<OrderBusCli
     redis,
     log,
     statuses,
-    place: async (order) => {
+    place: async (order, metadata = {}) => {
+      const message = createMessage({
+        type: ORDER_PLACED,
+        data: order,
+        category: 'event',
+        aggregateId: order.taskId,
+        causedBy: null,
+      });
       await publisher.publish(`${topicPrefix}order-events-v2`, [
-        createMessage({
-          type: ORDER_PLACED,
-          data: order,
-          category: 'event',
-          aggregateId: order.taskId,
-          causedBy: null,
-        }),
+        { ...message, metadata: { ...message.metadata, ...metadata } },
       ]);
     },
     notifications: async (taskId) =>

@@ -58,6 +58,7 @@ export function kafkaOrderSource(options: KafkaOrderSourceOptions): OrderSourceF
       subscriber,
       group: groups[0]!.group,
       probe: subscriber.probe('kafka-consumers'),
+      system: 'kafka',
       lag: async () => {
         try {
           const rows = await kafkaLag(options.kafka.client.admin, groups);

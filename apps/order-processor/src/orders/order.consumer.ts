@@ -20,6 +20,7 @@ import {
   timeout,
 } from '@causeway/cqrs-core';
 import { DEAD_LETTER_QUEUE, HEALTH_PROBES, MESSAGING_METRICS } from '@causeway/cqrs-core/nest';
+import { tracing } from '@causeway/cqrs-core/opentelemetry';
 import { untilReady } from '../stores.ready';
 import { type OrderMetrics } from './order.metrics';
 import { type OrderProcessor } from './order.processor';
@@ -94,6 +95,9 @@ export class OrderConsumer implements OnApplicationBootstrap, BeforeApplicationS
     });
     this.router.use(
       recoverer(),
+      // A span per delivery, child of the trace the order carries (command-api's request), as
+      // the Redis handlers' (RedisMessagingModule): no span of it was exported.
+      tracing({ ...(this.source.system !== undefined && { system: this.source.system }) }),
       ...(metrics ? [metrics.middleware()] : []),
       deadLetter({ queue: deadLetters }),
       retry({ maxAttempts: options.maxAttempts, ...(metrics && { onRetry: metrics.onRetry }) }),

@@ -32,6 +32,8 @@ export interface OrderSource {
   group: string;
   lag(): Promise<number | undefined>;
   probe?: HealthProbe;
+  /** `messaging.system` of the deliveries' spans (`kafka`, `in-memory`). */
+  system?: string;
 }
 
 /** Makes the source once the consumer knows its topic, group and dead letters. */
@@ -47,5 +49,6 @@ export function inMemoryOrderSource(broker: InMemoryBroker): OrderSourceFactory 
     subscriber: broker.subscriber(),
     group,
     lag: async () => broker.pendingCount(topic, group),
+    system: 'in-memory',
   });
 }

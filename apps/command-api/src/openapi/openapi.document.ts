@@ -320,7 +320,7 @@ export function commandApiOpenApi(
               `A malformed Idempotency-Key (\`invalid-fields\`; \`errors\` names it). Or ${keyReused}`,
             ),
             '503': unavailable(
-              'Kafka did not acknowledge the order in time (`order-unconfirmed`, `taskId` names the task: it may have been placed; retry with the same Idempotency-Key), or the Idempotency-Key could not be checked (`idempotency-unavailable`: nothing was published)',
+              'Kafka did not acknowledge the order in time (`order-unconfirmed`, `taskId` names the task: it may have been placed; retry with the same Idempotency-Key), the Idempotency-Key could not be checked (`idempotency-unavailable`: nothing was published), or this instance has not read the server clock yet, just after its start (`clock-unsynchronised`: nothing was published)',
             ),
           },
         },

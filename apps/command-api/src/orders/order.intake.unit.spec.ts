@@ -6,14 +6,19 @@ import {
   OrderPlaced,
 } from '@causeway/contracts';
 import { type Envelope } from '@causeway/cqrs-core';
-import { InMemoryProgressStatuses } from '@causeway/platform';
+import { InMemoryProgressStatuses, ServerClock } from '@causeway/platform';
 import { type CommandApiOptions } from '../command-api.options';
 import { keyedRequest } from '../commands/command-api.fixture';
 import { toProblem } from '../errors/error.mapping';
 import { IdempotencyGate } from '../idempotency/idempotency.gate';
+import { commandApiOpenApi } from '../openapi/openapi.document';
 import { InMemoryIdempotencyStore } from '../idempotency/in-memory.idempotency-store';
 import { orderOf } from '../rest/orders.controller';
 import { OrderIntake } from './order.intake';
+
+// /docs-json is read as loosely typed JSON.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 // What POST /api/v2/progress/orders publishes, and what its caller is answered.
 describe('OrderIntake behind the IdempotencyGate', () => {
@@ -207,5 +212,21 @@ describe('OrderIntake behind the IdempotencyGate', () => {
     ).problem.errors;
     expect(errors).toContainEqual({ field, message: message || expect.any(String) });
     expect(published).toHaveLength(0);
+  });
+  it('refuses an order before the server clock is read: 503 clock-unsynchronised, documented, nothing published', async () => {
+    // A ServerClock whose start-up readings never come (Redis' TIME unanswered).
+    const clock = new ServerClock({ read: () => new Promise<never>(() => undefined) });
+    const unsynchronised = new OrderIntake({
+      ...(intake as unknown as { options: CommandApiOptions }).options,
+      clock,
+    });
+    const refusal = await unsynchronised
+      .place(caller, orderOf(body))
+      .catch((error: unknown) => toProblem(error));
+    expect(refusal).toMatchObject({ status: 503, outcome: 'clock-unsynchronised' });
+    expect(published).toHaveLength(0);
+    // /docs-json names each 503 the endpoint answers.
+    const operation = (commandApiOpenApi({ orders: true }) as unknown as Json).paths[url].post;
+    expect(operation.responses['503'].description).toContain('`clock-unsynchronised`');
   });
 });

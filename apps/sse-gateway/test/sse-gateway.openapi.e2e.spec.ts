@@ -281,6 +281,8 @@ describe('sse-gateway OpenAPI document', () => {
         'GET /api/positions',
         'GET /api/v2/progress/subscribe',
         'GET /api/v2/progress/subscribe/{taskId}',
+        'HEAD /api/v2/progress/subscribe',
+        'HEAD /api/v2/progress/subscribe/{taskId}',
       ].sort(),
     );
     expect(docs.components.securitySchemes).toMatchObject({

@@ -655,20 +655,30 @@ export function gatewayOpenApi(): OpenAPIObject {
     },
   };
   Object.assign(document.paths, progressPaths());
-  // HEAD /events: what GET would answer, headers only; no stream is opened or counted.
-  const events = document.paths['/events'] as { get: OpenApiSchema; head?: OpenApiSchema };
-  const get = events.get as { responses: Record<string, OpenApiSchema> };
-  events.head = {
-    ...events.get,
-    summary: 'The headers GET /events would answer with; opens no stream',
-    description:
-      'Checks the credential and the limits as GET does and answers with the same status and headers, without a body: no stream is opened, none is counted against the limits or shown in presence.',
-    operationId: 'eventsHead',
-    responses: {
-      ...get.responses,
-      '200': { description: 'A stream would open', headers: get.responses['200']!.headers },
-    },
-  };
+  // HEAD of each stream route: what GET would answer, headers only; no stream is opened or
+  // counted (events.controller, progress.controller).
+  for (const [path, operationId] of [
+    ['/events', 'eventsHead'],
+    ['/api/v2/progress/subscribe', 'progressOfTasksHead'],
+    ['/api/v2/progress/subscribe/{taskId}', 'progressOfTaskHead'],
+  ] as const) {
+    const route = (document.paths as Record<string, unknown>)[path] as {
+      get: OpenApiSchema;
+      head?: OpenApiSchema;
+    };
+    const get = route.get as { responses: Record<string, OpenApiSchema> };
+    route.head = {
+      ...route.get,
+      summary: `The headers GET ${path} would answer with; opens no stream`,
+      description:
+        'Checks the credential and the limits as GET does and answers with the same status and headers, without a body: no stream is opened, none is counted against the limits or shown in presence.',
+      operationId,
+      responses: {
+        ...get.responses,
+        '200': { description: 'A stream would open', headers: get.responses['200']!.headers },
+      },
+    };
+  }
   return document as unknown as OpenAPIObject;
 }
 

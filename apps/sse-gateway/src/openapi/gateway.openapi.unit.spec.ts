@@ -61,8 +61,14 @@ describe('the gateway OpenAPI document', () => {
       'POST /api/session',
       'POST /api/stream-tokens',
     ]);
-    // Express answers HEAD with the GET route: HEAD /events is documented as well.
-    const served = [...servedRoutes(), 'HEAD /events'].sort();
+    // Express answers HEAD with the GET route: the stream routes answer it with the headers GET
+    // would, opening no stream (events.controller, progress.controller): documented as well.
+    const served = [
+      ...servedRoutes(),
+      'HEAD /events',
+      'HEAD /api/v2/progress/subscribe',
+      'HEAD /api/v2/progress/subscribe/{taskId}',
+    ].sort();
     expect(operations.map((o) => o.route).sort()).toEqual(served);
   });
 

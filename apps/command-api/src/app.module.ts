@@ -6,6 +6,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { contractsSerializer, ORDER_EVENTS_TOPIC } from '@causeway/contracts';
+import { MessagingMetrics } from '@causeway/cqrs-core';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
 import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
 import { TracedPublisher } from '@causeway/cqrs-core/opentelemetry';
@@ -105,8 +106,11 @@ export class AppModule {
           ...commandApiOptions(config, instanceId, redis.client, keyPrefix, clock),
           orders: {
             // A span `send <topic>` per order, child of the request's, whose context the order
-            // carries: order-processor's delivery then continues the request's trace.
-            publisher: new TracedPublisher(publisher, { system: 'kafka' }),
+            // carries: order-processor's delivery then continues the request's trace. Counted in
+            // causeway_messages_published_total like the bus's sends (the registry's one series).
+            publisher: new MessagingMetrics(registry).instrument(
+              new TracedPublisher(publisher, { system: 'kafka' }),
+            ),
             topic: orderEventsTopic(config.TOPIC_PREFIX, ORDER_EVENTS_TOPIC),
             publishTimeoutMs: config.ORDER_PUBLISH_TIMEOUT_MS,
             // Read by order-processor's /status and the gateways' recovery (same TOPIC_PREFIX).

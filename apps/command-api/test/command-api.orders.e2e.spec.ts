@@ -210,3 +210,24 @@ it("sends the order in the request's trace: a send span, child of the request's 
   expect(request.name).toBe('POST /api/v2/progress/orders');
   expect(receiver.spans.find((span) => span.spanId === sendId)?.parentSpanId).toBe(request.spanId);
 });
+
+it('counts the orders Kafka accepted in causeway_messages_published_total, by topic', async () => {
+  // docs/operations.md: "messages the broker accepted from this app" — orders too.
+  const published = async () => {
+    const text = await (await fetch(`${api.url}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find(
+        (candidate) =>
+          candidate.startsWith('causeway_messages_published_total{') &&
+          candidate.includes(`topic="${topic}"`),
+      );
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  const before = await published();
+  for (let i = 0; i < 2; i++)
+    expect(
+      (await order({ items: [{ sku: 'potion', quantity: 1 }] }, await bearer('ash'))).status,
+    ).toBe(202);
+  expect(await published()).toBe(before + 2);
+});

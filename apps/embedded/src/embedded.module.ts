@@ -7,6 +7,7 @@ import {
   InMemoryDeadLetterQueue,
   InMemoryEventStore,
   InMemorySnapshotStore,
+  MessagingMetrics,
 } from '@causeway/cqrs-core';
 import {
   CausewayServiceModule,
@@ -140,7 +141,12 @@ export class EmbeddedModule {
           commandDeadlineMs: config.COMMAND_DEADLINE_MS,
           // Acknowledged once the broker holds the order, as Kafka's acks = all (ADR 015).
           // The statuses the order processor and the gateway share: ACCEPTED until the first step.
-          orders: { publisher, topic: orderTopic, statuses: progress },
+          // Counted in causeway_messages_published_total as the bus's sends (one series).
+          orders: {
+            publisher: new MessagingMetrics(registry).instrument(publisher),
+            topic: orderTopic,
+            statuses: progress,
+          },
         }),
         TrainerModule.forRoot({
           serverId: instanceId,

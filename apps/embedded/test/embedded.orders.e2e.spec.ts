@@ -186,4 +186,20 @@ describe('embedded mode: orders and their progress', () => {
     expect(metrics).toMatch(/causeway_messages_published_total\{topic="[^"]*Event"/);
     expect(metrics).not.toMatch(/causeway_messages_published_total\{topic="[^"]*ProgressEvent"/);
   });
+
+  it('counts the orders the broker accepted in causeway_messages_published_total', async () => {
+    const misty = await devToken(app.url, 'misty');
+    const published = async () => {
+      const text = await (await fetch(`${app.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((candidate) =>
+          candidate.startsWith('causeway_messages_published_total{topic="order-events-v2"'),
+        );
+      return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const before = await published();
+    await order(misty, [{ sku: 'sku-book', quantity: 1 }]);
+    expect(await published()).toBe(before + 1);
+  });
 });

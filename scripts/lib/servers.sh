@@ -32,6 +32,9 @@ without_credentials() {
 # `install_dependencies`: pnpm install exactly as locked.
 install_dependencies() {
   echo "==> pnpm install"
-  pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -vE '^(Progress|Packages:)' || true
+  # pnpm's exit status decides (pipefail), not grep's (1 when it has no line left to print); an
+  # earlier install's node_modules must not hide a failed one.
+  pnpm install --frozen-lockfile --reporter=append-only 2>&1 | { grep -vE '^(Progress|Packages:)' || true; } ||
+    { echo "pnpm install failed (see above)" >&2; exit 1; }
   [ -d node_modules/.pnpm ] || { echo "pnpm install failed" >&2; exit 1; }
 }

@@ -45,6 +45,16 @@ for _var in CAUSEWAY_REDIS_PORT:REDIS_PORT CAUSEWAY_KAFKA_PORT:KAFKA_PORT \
     die "${_var%%:*}='${_val}' is not a valid TCP port"
   fi
 done
+# Passed to the readiness probe and counted in bash: "90s" failed the probe on its usage (the
+# server was started, then stopped as "not ready"), and broke down's wait.
+for _var in CAUSEWAY_INFRA_READY_TIMEOUT:READY_TIMEOUT CAUSEWAY_INFRA_STOP_TIMEOUT:STOP_TIMEOUT; do
+  _ref="${_var#*:}"
+  _val="${!_ref}"
+  if ! [[ ${_val} =~ ^[0-9]{1,6}$ ]] || ((10#${_val} < 1)); then
+    die "${_var%%:*}='${_val}' is not a whole number of seconds (1 or more)"
+  fi
+  printf -v "$_ref" '%d' "$((10#${_val}))"
+done
 unset _var _ref _val
 
 # parse_servers ARGS… → global SERVERS (deduplicated, canonical names). No args = all.

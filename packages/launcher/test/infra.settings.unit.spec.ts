@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { processesNaming, scriptsClone } from './clone.fixture';
+
+// infra/local/up's and down's own settings: a bad value must be refused at once, naming the
+// setting, before anything starts or stops. `CAUSEWAY_INFRA_READY_TIMEOUT=90s` started the
+// server, failed the readiness probe on its usage ("usage: probe.mjs …"), stopped the server
+// again and reported it "not ready".
+describe('infra/local settings', () => {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CAUSEWAY_REDIS_PORT: '16445',
+    CAUSEWAY_KAFKA_PORT: '16446',
+    CAUSEWAY_KAFKA_CONTROLLER_PORT: '16447',
+    CAUSEWAY_MONGODB_PORT: '16448',
+  };
+  let clone: ReturnType<typeof scriptsClone>;
+
+  beforeAll(() => {
+    clone = scriptsClone('settings');
+  });
+
+  afterAll(() => clone.remove(env));
+
+  it.each([
+    ['up', 'CAUSEWAY_INFRA_READY_TIMEOUT', '90s'],
+    ['up', 'CAUSEWAY_INFRA_READY_TIMEOUT', '0'],
+    ['down', 'CAUSEWAY_INFRA_STOP_TIMEOUT', '30s'],
+  ])(
+    '%s refuses %s=%s, naming it, and starts nothing',
+    (script, name, value) => {
+      const run = spawnSync(`infra/local/${script}`, ['redis'], {
+        cwd: clone.dir,
+        encoding: 'utf8',
+        env: { ...env, [name]: value },
+        timeout: 60_000,
+      });
+
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(`${name}='${value}'`);
+      expect(run.stderr).toMatch(/whole number of seconds/);
+      expect(processesNaming(path.join(clone.dir, '.infra'))).toEqual([]);
+    },
+    90_000,
+  );
+});

@@ -11,14 +11,16 @@ ensure_servers() {
     for server in "${needed[@]}"; do
       infra/local/status "$server" >/dev/null 2>&1 || STARTED_SERVERS+=("$server")
     done
+    # Before the start: one that fails part-way (a server not ready, Ctrl-C) stops the ones
+    # already started too.
+    if [ ${#STARTED_SERVERS[@]} -gt 0 ] && [ "${CAUSEWAY_KEEP_SERVERS:-0}" != "1" ]; then
+      trap 'echo "==> infra/local/down ${STARTED_SERVERS[*]}"; infra/local/down "${STARTED_SERVERS[@]}"' EXIT
+    fi
     echo "==> infra/local/up ${needed[*]}"
     infra/local/up "${needed[@]}"
     while IFS='=' read -r key value; do
       case "$key" in REDIS_URL | KAFKA_BROKERS | MONGODB_URI) [ -n "${!key:-}" ] || export "$key=$value" ;; esac
     done < <(grep -E '^[A-Z_]+=' .infra/env)
-  fi
-  if [ ${#STARTED_SERVERS[@]} -gt 0 ] && [ "${CAUSEWAY_KEEP_SERVERS:-0}" != "1" ]; then
-    trap 'echo "==> infra/local/down ${STARTED_SERVERS[*]}"; infra/local/down "${STARTED_SERVERS[@]}"' EXIT
   fi
   echo "==> servers: REDIS_URL=$(without_credentials "$REDIS_URL") KAFKA_BROKERS=$(without_credentials "$KAFKA_BROKERS") MONGODB_URI=$(without_credentials "$MONGODB_URI")"
 }

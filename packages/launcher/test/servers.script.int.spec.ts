@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { processesNaming, repoRoot, scriptsClone } from './clone.fixture';
+
+// scripts/lib/servers.sh's ensure_servers (npm test, npm run bench) stops the servers it started
+// when the script exits. A start that fails part-way — one server up, the next not ready, or
+// Ctrl-C while waiting — must not leave the servers already started running behind it.
+describe('ensure_servers (scripts/lib/servers.sh)', () => {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CAUSEWAY_REDIS_PORT: '16441',
+    CAUSEWAY_KAFKA_PORT: '16442',
+    CAUSEWAY_KAFKA_CONTROLLER_PORT: '16443',
+    CAUSEWAY_MONGODB_PORT: '16444',
+    // Only Redis and Kafka are started here.
+    MONGODB_URI: 'mongodb://127.0.0.1:1/unused',
+  };
+  let clone: ReturnType<typeof scriptsClone>;
+
+  beforeAll(() => {
+    clone = scriptsClone('servers');
+    // A Kafka that cannot start: its broker refuses a setting.
+    const template = path.join(clone.dir, 'infra', 'local', 'kafka', 'server.properties.template');
+    writeFileSync(template, readFileSync(template, 'utf8').replace(/^node\.id=.*$/m, 'node.id=-7'));
+  });
+
+  afterAll(() => clone.remove(env));
+
+  it('stops the servers it started when a later one does not come up', () => {
+    const run = spawnSync(
+      'bash',
+      [
+        '-c',
+        `set -euo pipefail
+         source "$ROOT/scripts/lib/servers.sh"
+         ensure_servers
+         echo "went on without the servers"`,
+      ],
+      { cwd: clone.dir, encoding: 'utf8', env: { ...env, ROOT: repoRoot }, timeout: 150_000 },
+    );
+
+    expect(run.stdout).not.toContain('went on without the servers');
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/kafka/);
+    expect(processesNaming(path.join(clone.dir, '.infra'))).toEqual([]);
+  }, 180_000);
+});

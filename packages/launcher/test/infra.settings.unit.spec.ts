@@ -44,4 +44,18 @@ describe('infra/local settings', () => {
     },
     90_000,
   );
+
+  it('names a JAVA_HOME without bin/java, rather than asking to set it', () => {
+    const javaHome = path.join(clone.dir, 'no-java-here');
+    const run = spawnSync('infra/local/up', ['kafka'], {
+      cwd: clone.dir,
+      encoding: 'utf8',
+      env: { ...env, JAVA_HOME: javaHome },
+      timeout: 60_000,
+    });
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`JAVA_HOME='${javaHome}' has no bin/java`);
+    expect(processesNaming(path.join(clone.dir, '.infra'))).toEqual([]);
+  }, 90_000);
 });

@@ -1,9 +1,14 @@
 # shellcheck shell=bash
 # `ensure_browser`: a Chromium for the browser tests (playwright-core drives it; Playwright's own
-# browser download is not used). Uses CHROMIUM_PATH, else `chromium` on PATH, else installs
-# Debian's chromium package with apt. Exports CHROMIUM_PATH.
+# browser download is not used). Uses CHROMIUM_PATH (refused when it names no executable), else
+# `chromium` on PATH, else installs Debian's chromium package with apt. Exports CHROMIUM_PATH.
 ensure_browser() {
-  if [ -n "${CHROMIUM_PATH:-}" ] && [ -x "$CHROMIUM_PATH" ]; then return; fi
+  if [ -n "${CHROMIUM_PATH:-}" ]; then
+    # Yours, or nothing: another Chromium (or an apt install) in its place would go unnoticed.
+    if [ -f "$CHROMIUM_PATH" ] && [ -x "$CHROMIUM_PATH" ]; then return; fi
+    echo "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable file: point it at a Chromium, or unset it to use chromium on PATH" >&2
+    exit 1
+  fi
   if ! command -v chromium >/dev/null 2>&1; then
     command -v apt-get >/dev/null 2>&1 ||
       { echo "chromium is not installed and apt-get is unavailable: install Chromium and export CHROMIUM_PATH" >&2; exit 1; }

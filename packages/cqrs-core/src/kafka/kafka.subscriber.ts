@@ -6,6 +6,7 @@ import {
 } from '../transport/transport.port';
 import { checkSubscribeOptions } from '../transport/subscribe-options.check';
 import { checkTimings } from '../transport/timing-options.check';
+import { checkCounts } from '../transport/count-options.check';
 import { checkOptionsObject, checkSerializerOption } from '../transport/transport-options.check';
 import { type HealthProbe } from '../health/health-probe.port';
 import { checkKafkaClient, type KafkaClient } from './kafka.connection';
@@ -43,6 +44,12 @@ export class KafkaSubscriber implements Subscriber {
    * @throws TypeError naming `redeliveryDelayMs` or `closeTimeoutMs` when it is not a
    *   non-negative number of milliseconds (checkTimings): NaN fired at once (a close that
    *   abandoned its handlers, a failed message fetched again without a pause)
+   * @throws TypeError naming `heartbeatIntervalMs`, `sessionTimeoutMs`, `rebalanceTimeoutMs`
+   *   or `maxWaitTimeMs` when it is not a number of milliseconds as Kafka takes it (the last
+   *   three whole): a NaN heartbeat interval never heartbeat, and the member was dropped from
+   *   its group every session
+   * @throws TypeError naming `unhealthyAfterCrashes` or `maxMessageBytes` when it is not a
+   *   positive integer: a NaN `unhealthyAfterCrashes` failed probe() from the start
    */
   constructor(
     private readonly client: KafkaClient,
@@ -54,7 +61,16 @@ export class KafkaSubscriber implements Subscriber {
     checkTimings('KafkaSubscriber', options as unknown as Record<string, unknown>, {
       redeliveryDelayMs: { zero: true, timer: true },
       closeTimeoutMs: { zero: true, timer: true },
+      heartbeatIntervalMs: { timer: true },
+      // Sent to Kafka as 32-bit integers.
+      sessionTimeoutMs: { whole: true, timer: true },
+      rebalanceTimeoutMs: { whole: true, timer: true },
+      maxWaitTimeMs: { zero: true, whole: true, timer: true },
     });
+    checkCounts('KafkaSubscriber', options as unknown as Record<string, unknown>, [
+      'unhealthyAfterCrashes',
+      'maxMessageBytes',
+    ]);
     this.topics = new KafkaTopics(client.admin, options);
     registerKafkaCodecs(); // also for a KafkaClient built without kafkaConnection()
   }

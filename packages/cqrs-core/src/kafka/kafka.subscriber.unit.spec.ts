@@ -20,4 +20,39 @@ describe('KafkaSubscriber', () => {
       () => new KafkaSubscriber(client, { serializer, redeliveryDelayMs: 0, closeTimeoutMs: 0 }),
     ).not.toThrow();
   });
+
+  it.each([
+    // NaN: kafkajs heartbeats only when `now >= last + interval` (never), the batch's own
+    // heartbeat timer fires every millisecond, and the member is dropped every session.
+    ['heartbeatIntervalMs', NaN, 'a positive number of milliseconds up to 2147483647'],
+    // Sent to Kafka as a 32-bit integer: the broker's refusal named no option.
+    ['sessionTimeoutMs', 6_000.5, 'a positive whole number of milliseconds up to 2147483647'],
+    ['rebalanceTimeoutMs', 0, 'a positive whole number of milliseconds up to 2147483647'],
+    ['maxWaitTimeMs', -1, 'a non-negative whole number of milliseconds up to 2147483647'],
+    // NaN: `crashes < NaN` is false, so probe() failed from the start (never ready).
+    ['unhealthyAfterCrashes', NaN, 'a positive integer'],
+    ['maxMessageBytes', '1048576', 'a positive integer'],
+  ])('refuses %s = %p, naming it, before anything is opened', (name, value, expected) => {
+    const { client } = kafkaConnection({ brokers: ['127.0.0.1:1'], clientId: 'unit' });
+    const serializer = new JsonSerializer();
+    const shown = typeof value === 'string' ? `"${value}"` : String(value);
+    expect(() => new KafkaSubscriber(client, { serializer, [name]: value })).toThrow(
+      new TypeError(`KafkaSubscriber: options.${name} must be ${expected}, got ${shown}`),
+    );
+  });
+
+  it('takes the consumer settings the tests and apps use', () => {
+    const { client } = kafkaConnection({ brokers: ['127.0.0.1:1'], clientId: 'unit' });
+    const settings = {
+      sessionTimeoutMs: 6_000,
+      heartbeatIntervalMs: 300,
+      rebalanceTimeoutMs: 10_000,
+      maxWaitTimeMs: 0,
+      unhealthyAfterCrashes: 3,
+      maxMessageBytes: 1_048_576,
+    };
+    expect(
+      () => new KafkaSubscriber(client, { serializer: new JsonSerializer(), ...settings }),
+    ).not.toThrow();
+  });
 });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { processesNaming, repoRoot, scriptsClone } from './clone.fixture';
@@ -44,6 +44,41 @@ describe('ensure_servers (scripts/lib/servers.sh)', () => {
     expect(run.stdout).not.toContain('went on without the servers');
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/kafka/);
+    expect(processesNaming(path.join(clone.dir, '.infra'))).toEqual([]);
+  }, 180_000);
+
+  it('stops the servers it started on Ctrl-C while it waits for the next one', async () => {
+    const template = path.join(clone.dir, 'infra', 'local', 'kafka', 'server.properties.template');
+    const original = path.join(repoRoot, 'infra', 'local', 'kafka', 'server.properties.template');
+    writeFileSync(template, readFileSync(original, 'utf8')); // a Kafka that starts, slowly
+    // Its own process group, as a terminal's foreground job: Ctrl-C signals the whole group.
+    const run = spawn(
+      'bash',
+      [
+        '-c',
+        `set -euo pipefail
+         source "$ROOT/scripts/lib/servers.sh"
+         ensure_servers
+         echo "went on without the servers"`,
+      ],
+      { cwd: clone.dir, env: { ...env, ROOT: repoRoot }, detached: true, stdio: 'pipe' },
+    );
+    let output = '';
+    const exited = new Promise<number | null>((resolve) => run.once('exit', resolve));
+    await new Promise<void>((resolve) => {
+      const seen = (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        // Redis is up, Kafka is being waited for.
+        if (/redis: ready/.test(output)) resolve();
+      };
+      run.stdout.on('data', seen);
+      run.stderr.on('data', seen);
+    });
+    process.kill(-run.pid!, 'SIGINT');
+    const code = await exited;
+
+    expect(output).not.toContain('went on without the servers');
+    expect(code).not.toBe(0);
     expect(processesNaming(path.join(clone.dir, '.infra'))).toEqual([]);
   }, 180_000);
 });

@@ -73,7 +73,11 @@ describe('ensure_servers (scripts/lib/servers.sh)', () => {
       };
       run.stdout.on('data', seen);
       run.stderr.on('data', seen);
+      // Ended before (no redis-server, java or Kafka jars to start them with): said below.
+      void exited.then(() => resolve());
     });
+    // The servers' toolchain as infra/local/up installs it (Redis, Java, the Kafka jars).
+    expect(output).toMatch(/redis: ready/);
     process.kill(-run.pid!, 'SIGINT');
     const code = await exited;
 

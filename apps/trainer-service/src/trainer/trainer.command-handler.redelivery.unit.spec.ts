@@ -238,6 +238,40 @@ describe('TrainerCommandHandler: an applied command that comes again after its d
   });
 });
 
+describe('TrainerCommandHandler: a command another instance stored, redelivered where the trainer is cached stale', () => {
+  it("keeps deciding on the stored trainer, not on the stale one the copy's decision was made on", async () => {
+    // A review (session 44): the copy, decided on the stale cache, was recognised as stored by
+    // its event ids (a conflict, then a duplicate), and the state folded on the stale trainer was
+    // cached under the stream's version: the next command was decided on it and appended.
+    const { eventStore, commandStatus, notifications, instance, stored } = system();
+    const a = instance('trainer-a');
+    await a.handle(moveCommand('start', 1, T0)); // a keeps the trainer at version 1, walking east
+    // The partition moves to b: it stops the trainer at x = 100, starts it north (X) and dies
+    // before recording X's outcome.
+    const b = new TrainerCommandHandler({
+      serverId: 'trainer-b',
+      eventStore,
+      snapshots: new InMemorySnapshotStore(),
+      commandStatus: new InMemoryCommandStatusStore(), // its writes die with it
+      notifications,
+      speed: 100,
+      snapshotEvery: 0,
+    });
+    await b.handle(moveCommand('stop', 0, T0 + 1_000));
+    const created = moveCommand('start', 0, T0 + 2_000);
+    const x = { ...created, data: { ...(created.data as object), directionY: 1 } };
+    await b.handle(x);
+    // X is redelivered to a, back in charge of the partition.
+    expect(await a.handle(x)).toEqual({ status: 'processed', version: 3 });
+    expect(await commandStatus.get(x.messageId)).toMatchObject({ status: 'processed', version: 3 });
+    // The user stops the trainer 1 s later: 100 north of where it set off, x = 100.
+    await a.handle(moveCommand('stop', 0, T0 + 3_000));
+    expect((await stored()).position).toEqual({ x: 100, y: 100 });
+    const events = await eventStore.readStream('trainer-ash');
+    expect(events.filter((e) => e.metadata.causationId === x.messageId)).toHaveLength(1);
+  });
+});
+
 describe('TrainerCommandHandler: a command the domain refused, that comes again', () => {
   it('is answered rejected as the first time, and changes nothing, though it would now pass', async () => {
     // A review (session 35): a keyed retry (same command id) of a join refused for an unknown

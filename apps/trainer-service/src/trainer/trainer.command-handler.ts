@@ -179,7 +179,8 @@ export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as 
  *   recorded status wins (but `processed` replaces a dead letter's `failed: ` rejection) and
  *   the notification log deduplicates by notificationId.
  * - The in-memory cache of trainers is checked by the append's expected version; a refusal or a
- *   decision to change nothing, which append nothing, is decided again on the stored state.
+ *   decision to change nothing, which append nothing, is decided again on the stored state, and
+ *   an append the store recognised as stored before (a copy's events) is answered from it.
  */
 export class TrainerCommandHandler {
   private readonly stream: TrainerStream;
@@ -415,18 +416,7 @@ export class TrainerCommandHandler {
     // each outliving its command's deadline, and nothing is applied again until a restart.
     if (!cached) this.cache?.set(loaded);
     const done = loaded.state.recent.find(([id]) => id === commandId);
-    if (done) {
-      const outcome: CommandOutcome = { status: 'processed', version: done[1] };
-      // The first move, redelivered (the instance may have died before writing it through). A
-      // failed read costs the row (projection-worker writes it), never the command.
-      if (command.type !== 'ChangeGroup')
-        return done[1] === 1
-          ? { outcome, firstMove: await this.firstMoveOf(streamId).catch(() => undefined) }
-          : { outcome };
-      // A group change that produced its event (one, at done[1]) before this redelivery.
-      const { trainerId, groupId, action } = command.data;
-      return { outcome, membership: { trainerId, groupId, action, version: done[1] } };
-    }
+    if (done) return this.appliedBefore(streamId, command, done[1]);
     // Not among the recent ones, but applied before, or an earlier copy expired: as it was.
     const before = (await earlier)();
     if (before !== undefined) return { outcome: before };
@@ -474,6 +464,20 @@ export class TrainerCommandHandler {
       this.cache?.drop(streamId);
       throw error;
     }
+    if (saved.positions?.length === 0) {
+      // Nothing appended: the store recognised the events' ids, stored before by a copy of this
+      // command (another instance that died before recording it). This decision was made on a
+      // state older than that (a stale cached trainer, or a copy appending meanwhile), and the
+      // state folded from it is not the stored one: cached, the trainer's next commands were
+      // decided on it and appended (a trainer walked on from where it no longer was; a review,
+      // session 44). The stored trainer tells what became of the command, as on a redelivery.
+      this.cache?.drop(streamId);
+      const stored = await repository.load(streamId);
+      this.cache?.set(stored);
+      const applied = stored.state.recent.find(([id]) => id === commandId);
+      // Beyond the recent commands (a copy many commands ago): processed, as the store said.
+      return this.appliedBefore(streamId, command, applied?.[1] ?? saved.version);
+    }
     this.cache?.set(saved);
     const outcome: CommandOutcome = { status: 'processed', version: saved.version };
     // The stream's version before these events, as stored: a stream deleted (soft) and made
@@ -502,6 +506,31 @@ export class TrainerCommandHandler {
         audience,
       },
     };
+  }
+
+  /**
+   * The outcome of a command whose events the trainer's stream holds already (its last one at
+   * `version`): processed, with what a first attempt that died may not have written through.
+   */
+  private async appliedBefore(
+    streamId: string,
+    command: TrainerCommand,
+    version: number,
+  ): Promise<{
+    outcome: CommandOutcome;
+    membership?: MembershipChange;
+    firstMove?: TrainerPosition;
+  }> {
+    const outcome: CommandOutcome = { status: 'processed', version };
+    // The first move, redelivered (the instance may have died before writing it through). A
+    // failed read costs the row (projection-worker writes it), never the command.
+    if (command.type !== 'ChangeGroup')
+      return version === 1
+        ? { outcome, firstMove: await this.firstMoveOf(streamId).catch(() => undefined) }
+        : { outcome };
+    // A group change that produced its event (the last, at `version`) before this redelivery.
+    const { trainerId, groupId, action } = command.data;
+    return { outcome, membership: { trainerId, groupId, action, version } };
   }
 
   /** A join, when groups are bounded, with its group's members counted for the decider (groupLimit). */

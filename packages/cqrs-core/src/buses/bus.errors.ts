@@ -43,12 +43,19 @@ export class CommandTimeoutError extends Error {
     readonly sent = true,
     /** The topic the command was published to, when known. */
     readonly topic?: string,
+    /**
+     * The broker had not answered the publish when the time was up (it hangs, or is slow): the
+     * command may still have been taken, and handled.
+     */
+    readonly publishing = false,
   ) {
     super(
       sent
         ? `no reply to ${commandType} ${commandId}${topic === undefined ? '' : ` on ${topic}`} ` +
-            `within ${timeoutMs} ms: no handler of ${commandType} is running, or it is slower ` +
-            'than the timeout'
+            `within ${timeoutMs} ms: ` +
+            (publishing
+              ? 'the broker had not accepted the command yet (it may still be handled)'
+              : `no handler of ${commandType} is running, or it is slower than the timeout`)
         : `${commandType} ${commandId} was not sent: the replies subscription was not in place ` +
             `within ${timeoutMs} ms (is router.run() called, is the broker reachable?)`,
     );

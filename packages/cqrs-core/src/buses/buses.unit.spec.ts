@@ -623,6 +623,40 @@ describe('CommandBus', () => {
     await Promise.all([service.router.close(), api.router.close()]);
   });
 
+  it('times out at its timeout while the broker does not answer the publish of the command', async () => {
+    const { instance, broker } = system();
+    const api = instance('command-api', 'api-1');
+    await api.router.run();
+    // The broker takes the command but never answers (a connection that hangs).
+    let refuse!: (error: Error) => void;
+    broker.publish = () => new Promise<void>((_, reject) => (refuse = reject));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const command = testEnvelope('Move', { dx: 1 });
+      const started = Date.now();
+      const failure = await Promise.race([
+        api.commands.request(command, { timeoutMs: 100 }).catch((e: Error) => e),
+        wait(1_000).then(() => 'still waiting'),
+      ]);
+      expect(failure).toBeInstanceOf(CommandTimeoutError);
+      expect(failure).toMatchObject({ commandId: command.messageId, timeoutMs: 100, sent: true });
+      expect((failure as Error).message).toBe(
+        `no reply to Move ${command.messageId} on test.commands.Move within 100 ms: the broker ` +
+          'had not accepted the command yet (it may still be handled)',
+      );
+      expect(Date.now() - started).toBeLessThan(500);
+      // The publish failing later changes nothing, and is no unhandled rejection.
+      refuse(new Error('connection reset'));
+      await wait(20);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    await api.router.close();
+  });
+
   it('times out when no handler answers, naming the topic and the likely causes', async () => {
     const { instance } = system();
     const api = instance('api', 'x');

@@ -397,7 +397,9 @@ export class CommandBus {
    * @throws CommandExpiredError when its deadline passed before its handler ran
    * @throws CommandRejectedError when the handler refused it or failed for good
    * @throws CommandTimeoutError when no reply came within the timeout (`sent: false` when the
-   *   command was never sent, as the replies subscription was not in place in time)
+   *   command was never sent, as the replies subscription was not in place in time;
+   *   `publishing: true` when the broker had not answered its publish yet — the timeout covers
+   *   the publish too)
    * @throws RangeError when `deadlineMs` is not a positive number (nothing is sent)
    * @throws CommandBusClosedError when the bus is closed before the request (`sent: false`) or
    *   while it waits for the reply (`sent: true`: the command may still be handled)
@@ -413,13 +415,14 @@ export class CommandBus {
     this.ensureRepliesSubscribed();
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
-    const timedOut = () =>
+    const timedOut = (published: boolean) =>
       new CommandTimeoutError(
         command.messageId,
         command.type,
         timeoutMs,
         true,
         this.naming.command(command.type),
+        !published,
       );
     // The reply group must exist before the command leaves, or a fast reply is missed. Waiting
     // for it counts against the timeout: a router not running yet, or a broker away at start-up,
@@ -428,11 +431,12 @@ export class CommandBus {
       throw new CommandTimeoutError(command.messageId, command.type, timeoutMs, false);
     const replyTo = this.naming.reply(this.options.instanceId);
     let waiter!: Waiting;
+    let published = false;
     const outcome = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(
         () => {
           this.forget(command.messageId, waiter);
-          reject(timedOut());
+          reject(timedOut(published));
         },
         Math.max(0, deadline - Date.now()),
       );
@@ -441,13 +445,17 @@ export class CommandBus {
     // Requests of one messageId (an idempotent retry while the first still waits) all get
     // the reply that comes first.
     this.waiting.set(command.messageId, [...(this.waiting.get(command.messageId) ?? []), waiter]);
-    try {
-      await this.send({ ...command, metadata: { ...command.metadata, replyTo } });
-    } catch (error) {
-      clearTimeout(waiter.timer);
-      this.forget(command.messageId, waiter);
-      throw error;
-    }
+    // Not awaited before the outcome: the timeout covers the publish too. Awaited, a broker that
+    // never answered held the request past its timeout, and the timer's rejection, which nobody
+    // had awaited yet, was an unhandled rejection (a crash, by Node's default).
+    this.send({ ...command, metadata: { ...command.metadata, replyTo } }).then(
+      () => (published = true),
+      (error: unknown) => {
+        clearTimeout(waiter.timer);
+        this.forget(command.messageId, waiter);
+        waiter.reject(error as Error); // nothing once the request timed out or the bus closed
+      },
+    );
     return outcome as Promise<Result>;
   }
 

@@ -58,7 +58,11 @@ export interface DeadLetter {
 
 export type NewDeadLetter = Omit<DeadLetter, 'id'>;
 
-/** Which letters an operation is about: every given field must match (an empty filter: all). */
+/**
+ * Which letters an operation is about: every given field must match (an empty filter: all). A
+ * text field given empty (`originalTopic: ''`) is refused with a TypeError by every queue
+ * (checkDeadLetterFilter), not taken for a field not given.
+ */
 export interface DeadLetterFilter {
   originalTopic?: string;
   handler?: string;

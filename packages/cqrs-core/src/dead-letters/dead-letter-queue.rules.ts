@@ -20,16 +20,26 @@ export function checkNewDeadLetter(letter: unknown): asserts letter is NewDeadLe
   }
 }
 
+/** The filter fields that select by text: given, each must be a non-empty string. */
+const TEXT_FIELDS = ['originalTopic', 'handler', 'type', 'reason', 'errorName'] as const;
+
 /**
  * Checks a filter before a queue reads anything (`list`, `replay`, `purge`): an object, its
- * `limit`, when given, a non-negative safe integer, its `deadLetteredBefore` an ISO-8601
+ * text fields (`originalTopic`, `handler`, `type`, `reason`, `errorName`), when given, non-empty
+ * strings, its `limit` a non-negative safe integer, its `deadLetteredBefore` an ISO-8601
  * date-time with a time zone. Every queue calls it, so `limit: -1` (all
- * but the last letter in memory, none elsewhere) and `limit: 1.5` are refused alike.
- * @throws TypeError naming `limit` or `deadLetteredBefore` (or the filter) and the value given
+ * but the last letter in memory, none elsewhere) and `limit: 1.5` are refused alike, and so is
+ * `purge({ originalTopic: '' })` — an empty field was taken for no field: every letter.
+ * @throws TypeError naming the field (or the filter) and the value given
  */
 export function checkDeadLetterFilter(filter: unknown): asserts filter is DeadLetterFilter {
   if (typeof filter !== 'object' || filter === null)
     throw new TypeError(`dead-letter filter must be an object, got ${shownValue(filter)}`);
+  for (const field of TEXT_FIELDS) {
+    const value: unknown = (filter as DeadLetterFilter)[field];
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0))
+      throw new TypeError(`${field} must be a non-empty string, got ${shownValue(value)}`);
+  }
   const limit: unknown = (filter as DeadLetterFilter).limit;
   if (limit !== undefined && !(Number.isSafeInteger(limit) && (limit as number) >= 0))
     throw new TypeError(

@@ -888,6 +888,27 @@ export function describeDeadLetterQueueConformance(
       expect((await queue.stats()).total).toBe(1);
     });
 
+    it.each(['originalTopic', 'handler', 'type', 'reason', 'errorName'])(
+      'refuses a list, replay or purge whose %s is empty (it selected every letter), removing nothing',
+      async (field) => {
+        await queue.add(letter('events.emptyfilter', 1));
+        await queue.add(letter('events.emptyfilter', 2));
+        const published: number[] = [];
+        for (const call of [
+          () => queue.purge({ [field]: '' }),
+          () => queue.replay({ [field]: '' }, countingPublisher(published)),
+          () => queue.list({ [field]: '' }),
+          () => queue.purge({ [field]: 5 } as unknown as DeadLetterFilter),
+        ]) {
+          const refused = call();
+          await expect(refused).rejects.toThrow(TypeError);
+          await expect(refused).rejects.toThrow(`${field} must be a non-empty string, got `);
+        }
+        expect((await queue.stats()).total).toBe(2);
+        expect(published).toEqual([]);
+      },
+    );
+
     it.each([
       ['originalTopic', ''],
       ['originalTopic', undefined],

@@ -7,6 +7,7 @@ import { type Middleware } from '../router/handler';
 import {
   classifyError,
   RetriesExhaustedError,
+  takeAttempts,
   type ErrorDisposition,
 } from '../router/handler.errors';
 import { throttledWarning } from '../router/throttled.warning';
@@ -159,7 +160,12 @@ export function deadLetter(options: DeadLetterOptions): Middleware {
       if (!exhausted && !crashing && classify(error) !== 'permanent') throw error;
       const cause = exhausted ? error.lastError : error;
       const reason = reasonOf(cause);
-      const attempts = exhausted ? error.attempts : crashing ? error.deliveries : 1;
+      // A permanent error: 1, or the attempts retry made before it (transient failures first).
+      const attempts = exhausted
+        ? error.attempts
+        : crashing
+          ? error.deliveries
+          : (takeAttempts(error) ?? 1);
       // The limit that ran out, in retries: retry's attempts, or maxDeliveries; none for a
       // permanent error, which is never retried.
       const maxRetries = exhausted

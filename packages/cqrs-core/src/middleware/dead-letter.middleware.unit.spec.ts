@@ -235,6 +235,34 @@ describe('dead-letter middleware', () => {
     },
   );
 
+  it('counts the attempts made before a permanent error ended the retries', async () => {
+    const queue = new InMemoryDeadLetterQueue();
+    const seen: number[] = [];
+    let calls = 0;
+    const handler = compose(
+      [
+        deadLetter({ queue, onDeadLetter: (event) => seen.push(event.attempts) }),
+        retry({ maxAttempts: 5, initialDelayMs: 1 }),
+      ],
+      async () => {
+        calls++;
+        if (calls < 3) throw new Error('connection reset');
+        throw new PermanentError('order o-1 not found');
+      },
+      info,
+    );
+    expect(await handler(testDelivery(testEnvelope('T', {})))).toBeInstanceOf(DeadLettered);
+    expect(calls).toBe(3);
+    const [letter] = await queue.list();
+    expect(letter).toMatchObject({
+      attempts: 3,
+      reason: 'order o-1 not found',
+      errorName: 'PermanentError',
+    });
+    expect(letter!.envelope!.metadata.retryCount).toBe(2);
+    expect(seen).toEqual([3]);
+  });
+
   it('dead-letters a permanent error at once and lets a deferred one through', async () => {
     const queue = new InMemoryDeadLetterQueue();
     let calls = 0;

@@ -2,6 +2,7 @@ import { shownValue } from '../config/shown-value';
 import { DelegateBackoff, handleWhen, retry as retryPolicy } from 'cockatiel';
 import {
   classifyError,
+  recordAttempts,
   RetriesExhaustedError,
   type ErrorDisposition,
 } from '../router/handler.errors';
@@ -120,6 +121,8 @@ export function retry(options: RetryOptions = {}): Middleware {
       } catch (error) {
         if (classify(error) === 'transient' && attempts >= maxAttempts)
           throw new RetriesExhaustedError(attempts, error);
+        // A permanent error after transient ones: its dead letter counts every attempt.
+        recordAttempts(error, attempts);
         throw error;
       }
     };

@@ -91,3 +91,26 @@ export class RetriesExhaustedError extends Error {
     this.name = 'RetriesExhaustedError';
   }
 }
+
+/** The attempts retry made before it gave up with an error that is not RetriesExhaustedError. */
+const attemptsMade = new WeakMap<object, number>();
+
+/**
+ * Records, on the error the retry middleware gives up with (a permanent error after transient
+ * ones), how many attempts it made, for the dead-letter middleware (`attemptsBefore`). Not for
+ * errors that are no objects (nothing to hold it: the letter counts 1).
+ */
+export function recordAttempts(error: unknown, attempts: number): void {
+  if (typeof error === 'object' && error !== null) attemptsMade.set(error, attempts);
+}
+
+/**
+ * The attempts recordAttempts noted on `error`, once (forgotten when read: an error object
+ * thrown again for another message does not bring this count along); undefined when none.
+ */
+export function takeAttempts(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const attempts = attemptsMade.get(error);
+  attemptsMade.delete(error);
+  return attempts;
+}

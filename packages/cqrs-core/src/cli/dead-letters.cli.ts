@@ -69,6 +69,24 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
     io.err(`unknown command "${command}"\n\n${USAGE}\n`);
     return 2;
   }
+  // A value without its flag (`--topic a b`, `list events.X`) was ignored: a purge of topic a
+  // only, a list of everything.
+  if (positionals.length > 1) {
+    io.err(
+      `unexpected argument ${JSON.stringify(positionals[1])}: give filters with their flag ` +
+        `(e.g. --topic <topic>, --id <id> for each letter)\n`,
+    );
+    return 2;
+  }
+  // An empty value (an unset shell variable: `--topic "$TOPIC"`) was taken for no filter: a
+  // list of the whole queue, a replay or purge of everything with --all. (--limit says its rule.)
+  for (const [key, value] of Object.entries(values)) {
+    if (key === 'limit') continue;
+    if (value === '' || (Array.isArray(value) && value.includes(''))) {
+      io.err(`--${key} must not be empty\n`);
+      return 2;
+    }
+  }
   if (command === 'stats') {
     // Stats count the whole queue: a filter would be silently ignored, its figures misread.
     const given = [...FILTERS, 'id', 'limit', 'after', 'all'].filter(

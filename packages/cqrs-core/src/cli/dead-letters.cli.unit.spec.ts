@@ -218,6 +218,38 @@ describe('causeway-dead-letters CLI', () => {
     expect((await run(['list', '--url', url, '--limit', '10000'])).code).toBe(0);
   });
 
+  it('refuses an empty option value or a stray argument as bad usage (exit 2), naming it, before any request', async () => {
+    let requests = 0;
+    const cases: [string[], string][] = [
+      // An empty value (an unset shell variable) was dropped: a list of the whole queue, or a
+      // replay or purge of everything with --all.
+      [['list', '--topic', ''], '--topic must not be empty'],
+      [['purge', '--all', '--handler='], '--handler must not be empty'],
+      [['replay', '--type', 'Moved', '--reason', ''], '--reason must not be empty'],
+      [['list', '--after', ''], '--after must not be empty'],
+      [['purge', '--id', 'dl-1', '--id', ''], '--id must not be empty'],
+      // A filter value without its flag was ignored: the purge took every letter of events.T1.
+      [['purge', '--topic', 'events.T1', 'events.T2'], 'unexpected argument "events.T2"'],
+      [['list', 'events.T1'], 'unexpected argument "events.T1"'],
+    ];
+    for (const [argv, message] of cases) {
+      let err = '';
+      const code = await deadLettersCli([...argv, '--url', url], {
+        env: { CAUSEWAY_ADMIN_TOKEN: TOKEN },
+        out: () => undefined,
+        err: (t) => (err += t),
+        fetch: async () => {
+          requests++;
+          throw new Error('no request expected');
+        },
+      });
+      expect({ argv, code }).toEqual({ argv, code: 2 });
+      expect(err).toContain(message);
+    }
+    expect(requests).toBe(0);
+    expect((await queue.stats()).total).toBe(2);
+  });
+
   it('replays or purges everything only with --all; a limit is not a filter', async () => {
     for (const command of ['replay', 'purge']) {
       for (const argv of [[], ['--limit', '1']]) {

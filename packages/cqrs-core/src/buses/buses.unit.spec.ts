@@ -657,6 +657,27 @@ describe('CommandBus', () => {
     await api.router.close();
   });
 
+  it('refuses, sending nothing, a request still waiting for its replies subscription when the bus closes', async () => {
+    const { instance, broker } = system();
+    const api = instance('command-api', 'api-1'); // not running yet: the request waits
+    const sent: string[] = [];
+    const original = broker.publish.bind(broker);
+    broker.publish = async (topic, messages) => (sent.push(topic), original(topic, messages));
+    const started = Date.now();
+    const outcome = api.commands
+      .request(testEnvelope('Move', { dx: 1 }), { timeoutMs: 2_000 })
+      .catch((e: Error) => e);
+    await wait(20);
+    api.commands.close(); // shutdown while the request waits
+    await api.router.run(); // the replies subscription comes in place after all
+    const refused = await outcome;
+    expect(refused).toBeInstanceOf(CommandBusClosedError);
+    expect(refused).toMatchObject({ commandType: 'Move', sent: false });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(sent).toEqual([]);
+    await api.router.close();
+  });
+
   it('times out when no handler answers, naming the topic and the likely causes', async () => {
     const { instance } = system();
     const api = instance('api', 'x');

@@ -401,7 +401,8 @@ export class CommandBus {
    *   `publishing: true` when the broker had not answered its publish yet — the timeout covers
    *   the publish too)
    * @throws RangeError when `deadlineMs` is not a positive number (nothing is sent)
-   * @throws CommandBusClosedError when the bus is closed before the request (`sent: false`) or
+   * @throws CommandBusClosedError when the bus is closed before the request, or while it waits
+   *   for its replies subscription (`sent: false`: nothing was sent), or
    *   while it waits for the reply (`sent: true`: the command may still be handled)
    */
   async request<Result = unknown>(
@@ -429,6 +430,8 @@ export class CommandBus {
     // ends in CommandTimeoutError with `sent: false`, not a hang.
     if (!(await this.options.router.subscribed(REPLIES_HANDLER, { timeoutMs })))
       throw new CommandTimeoutError(command.messageId, command.type, timeoutMs, false);
+    // Closed meanwhile: sent now, the command would wait out its timeout, unseen by close().
+    if (this.closed) throw new CommandBusClosedError(command.messageId, command.type, false);
     const replyTo = this.naming.reply(this.options.instanceId);
     let waiter!: Waiting;
     let published = false;

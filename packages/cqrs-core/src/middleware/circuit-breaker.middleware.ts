@@ -53,13 +53,28 @@ export class BreakerRegistry {
       clearTimeout(watched.timer);
       watched.timer = undefined;
       watched.openedAt = state === CircuitState.Open ? Date.now() : undefined;
-      if (watched.openedAt !== undefined && halfOpenAfterMs !== undefined) {
-        // Unref'd: a breaker must not keep the process alive.
-        watched.timer = setTimeout(() => this.report(handler, watched), halfOpenAfterMs);
-        watched.timer.unref?.();
-      }
+      if (watched.openedAt !== undefined && halfOpenAfterMs !== undefined)
+        this.reportHalfOpen(handler, watched, halfOpenAfterMs);
       this.report(handler, watched);
     });
+  }
+
+  /**
+   * Reports the half-open state once the breaker has been open for `inMs`, by Date.now() (the
+   * clock cockatiel and stateOf go by). A timer that fires before that clock got there (up to a
+   * millisecond early, or the wall clock stepped back) waits for the rest: reported then, the
+   * breaker still counted as open, and no later change came without a delivery.
+   */
+  private reportHalfOpen(handler: string, watched: Watched, inMs: number): void {
+    // Unref'd: a breaker must not keep the process alive.
+    watched.timer = setTimeout(() => {
+      watched.timer = undefined;
+      if (watched.openedAt === undefined) return;
+      const rest = watched.openedAt + (watched.halfOpenAfterMs ?? 0) - Date.now();
+      if (rest > 0) return this.reportHalfOpen(handler, watched, Math.max(1, Math.ceil(rest)));
+      this.report(handler, watched);
+    }, inMs);
+    watched.timer.unref?.();
   }
 
   states(): Record<string, BreakerState> {

@@ -82,6 +82,32 @@ describe('circuit breaker middleware', () => {
     expect(await gauge()).toBe(2);
   });
 
+  it('reports half-open in metrics also when its timer fires before the clock reached halfOpenAfterMs', async () => {
+    // A timer may fire up to a millisecond before Date.now() has moved on by its delay (the
+    // event loop counts whole milliseconds of another clock), or the wall clock was stepped
+    // back (NTP): the breaker is not half-open yet by cockatiel's clock (Date.now) at that call.
+    jest.useFakeTimers({ now: 1_000_000 });
+    const registry = new BreakerRegistry();
+    const metrics = new MessagingMetrics(new Registry());
+    metrics.watchBreakers(registry);
+    const gauge = async () => (await metrics.breaker.get()).values[0]!.value;
+    const handler = circuitBreaker({ failureThreshold: 1, halfOpenAfterMs: 5_000, registry })(
+      async () => {
+        throw new Error('payment gateway down');
+      },
+      info,
+    );
+    await expect(handler(delivery())).rejects.toThrow('payment gateway down');
+    expect(await gauge()).toBe(2);
+    jest.setSystemTime(Date.now() - 20); // the timer fires 20 ms "early" by Date.now()
+    jest.advanceTimersByTime(5_000);
+    expect(registry.states()).toEqual({ payments: 'open' });
+    jest.advanceTimersByTime(20);
+    expect(registry.states()).toEqual({ payments: 'half-open' });
+    // Not open for ever: no delivery comes to move the policy on.
+    expect(await gauge()).toBe(1);
+  });
+
   it('stays open for 10 s by default before trying the handler again', async () => {
     jest.useFakeTimers({ now: 1_000_000 });
     const registry = new BreakerRegistry();

@@ -678,6 +678,27 @@ describe('CommandBus', () => {
     await api.router.close();
   });
 
+  it('refuses a request whose timeoutMs no timer can wait, naming it and sending nothing', async () => {
+    const { instance, broker } = system();
+    const api = instance('command-api', 'api-1');
+    await api.router.run();
+    const sent: string[] = [];
+    const original = broker.publish.bind(broker);
+    broker.publish = async (topic, messages) => (sent.push(topic), original(topic, messages));
+    // NaN: a Number() of an unset variable; a longer wait than a timer's fires after 1 ms.
+    for (const timeoutMs of [NaN, 0, -5, 2 ** 31, '500' as unknown as number]) {
+      const refused = await api.commands
+        .request(testEnvelope('Move', { dx: 1 }), { timeoutMs })
+        .catch((e: Error) => e);
+      expect(refused).toBeInstanceOf(TypeError);
+      expect((refused as Error).message).toContain(
+        'CommandBus.request: options.timeoutMs must be a positive number of milliseconds',
+      );
+    }
+    expect(sent).toEqual([]);
+    await api.router.close();
+  });
+
   it('times out when no handler answers, naming the topic and the likely causes', async () => {
     const { instance } = system();
     const api = instance('api', 'x');

@@ -401,6 +401,8 @@ export class CommandBus {
    *   `publishing: true` when the broker had not answered its publish yet — the timeout covers
    *   the publish too)
    * @throws RangeError when `deadlineMs` is not a positive number (nothing is sent)
+   * @throws TypeError naming `timeoutMs` when it is not a positive number of milliseconds up to
+   *   2 147 483 647 (nothing is sent)
    * @throws CommandBusClosedError when the bus is closed before the request, or while it waits
    *   for its replies subscription (`sent: false`: nothing was sent), or
    *   while it waits for the reply (`sent: true`: the command may still be handled)
@@ -410,6 +412,9 @@ export class CommandBus {
     options: RequestOptions = {},
   ): Promise<Result> {
     if (this.closed) throw new CommandBusClosedError(command.messageId, command.type, false);
+    // A NaN (an unset variable) or a longer wait than a timer's fired at once: the command sent,
+    // the request rejected as timed out.
+    checkDelayMs('CommandBus.request: options.timeoutMs', options.timeoutMs);
     // Looked up before withDeadline copies the envelope: it is the factory's object that has it.
     const made = resultSchemaMadeWith(command);
     if (options.deadlineMs !== undefined) command = withDeadline(command, options.deadlineMs);

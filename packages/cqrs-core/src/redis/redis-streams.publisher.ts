@@ -11,6 +11,8 @@ import { checkCounts } from '../transport/count-options.check';
 import { encodeForWire } from '../transport/wire.codec';
 import { TransportClosedError } from './redis-streams.errors';
 import { StreamKeys } from './redis-streams.keys';
+import { checkRedisClient } from './redis.client-check';
+import { checkSerializerOption } from '../transport/transport-options.check';
 import { type RedisStreamsPublisherOptions } from './redis-streams.options';
 
 /** Field names of a stream entry: the order key and the wire text of the envelope. */
@@ -40,8 +42,8 @@ export class RedisStreamsPublisher implements Publisher {
   private closed = false;
 
   /**
-   * @throws TypeError naming `client` or `serializer` when it is missing, or `maxMessageBytes`
-   * when it is no positive integer
+   * @throws TypeError naming `client` or `serializer` when it is missing or not an ioredis client
+   *   / a MessageSerializer, or `maxMessageBytes` when it is no positive integer
    */
   constructor(private readonly options: RedisStreamsPublisherOptions) {
     for (const name of ['client', 'serializer'] as const) {
@@ -51,6 +53,10 @@ export class RedisStreamsPublisher implements Publisher {
         );
       }
     }
+    // A Kafka client, a connection (not its .client) or a serializer without its methods failed
+    // only at the first XADD, XREADGROUP or message.
+    checkRedisClient(options.client, 'RedisStreamsPublisher', 'options.client');
+    checkSerializerOption('RedisStreamsPublisher', options.serializer);
     this.keys = new StreamKeys(options);
     const maxLen = options.maxLenPerStream ?? 100_000;
     if (typeof maxLen === 'function') {

@@ -1,10 +1,19 @@
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
+import { Kafka } from 'kafkajs';
 import { JsonSerializer } from '../messages/json.serializer';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { type RedisStreamsPublisherOptions } from './redis-streams.options';
 import { RedisStreamsPublisher } from './redis-streams.publisher';
 
 const serializer = new JsonSerializer();
+
+/**
+ * A real ioredis client (never connected: lazyConnect) whose `commands` answer as given: what
+ * a server cannot be made to do, such as throwing synchronously.
+ */
+function withCommands(commands: Record<string, unknown>): Redis {
+  return Object.assign(new Redis({ lazyConnect: true }), commands);
+}
 
 describe('RedisStreamsPublisher', () => {
   it('refuses to be built without a client or a serializer, naming the option', () => {
@@ -19,8 +28,31 @@ describe('RedisStreamsPublisher', () => {
     expect(build(undefined)).toThrow(/options\.client is required/);
   });
 
+  it('refuses a client that is not ioredis, or a serializer without its methods, when built', () => {
+    // Either got as far as the first XADD or XREADGROUP: "this.client.xadd is not a function".
+    const build = (options: Record<string, unknown>) => () =>
+      new RedisStreamsPublisher(options as unknown as RedisStreamsPublisherOptions);
+    const redis = new Redis({ lazyConnect: true });
+    const kafka = new Kafka({ brokers: ['127.0.0.1:1'] });
+    expect(build({ client: kafka, serializer })).toThrow(
+      new TypeError(
+        'RedisStreamsPublisher: options.client must be an ioredis client (redisConnection(...).client), got another object',
+      ),
+    );
+    expect(build({ client: { client: redis }, serializer })).toThrow(
+      /got a connection or an object holding the client: pass its \.client/,
+    );
+    expect(build({ client: 'redis://127.0.0.1', serializer })).toThrow(
+      /options\.client must be an ioredis client .*got "redis:\/\/127\.0\.0\.1"/,
+    );
+    expect(build({ client: redis, serializer: { serialize: () => '' } })).toThrow(
+      'RedisStreamsPublisher: options.serializer must be a MessageSerializer (with serialize and deserialize, e.g. a SerializerRegistry), got an object without them',
+    );
+    expect(build({ client: redis, serializer })).not.toThrow();
+  });
+
   it('refuses a stream length that is not a positive integer, naming the option and the topic', async () => {
-    const client = { xadd: async () => '1-0' } as unknown as Redis;
+    const client = withCommands({ xadd: async () => '1-0' });
     for (const bad of [0, -1, 2.5, Number.NaN])
       expect(() => new RedisStreamsPublisher({ client, serializer, maxLenPerStream: bad })).toThrow(
         `RedisStreamsPublisher: options.maxLenPerStream must be a positive integer or a function of the topic, got ${bad}`,
@@ -38,7 +70,7 @@ describe('RedisStreamsPublisher', () => {
 
   it('refuses a message size limit that is not a positive integer, naming the option', async () => {
     // NaN (a `Number(env)` of nothing) compared false with every size: nothing was too large.
-    const client = { xadd: async () => '1-0' } as unknown as Redis;
+    const client = withCommands({ xadd: async () => '1-0' });
     for (const bad of [Number.NaN, 0, '1048576'])
       expect(
         () =>
@@ -56,22 +88,22 @@ describe('RedisStreamsPublisher', () => {
 
   it('rejects a single publish whose XADD throws synchronously, instead of throwing from a microtask', async () => {
     const failure = new Error('xadd exploded');
-    const client = {
+    const client = withCommands({
       xadd: () => {
         throw failure;
       },
-    } as unknown as Redis;
+    });
     const publisher = new RedisStreamsPublisher({ client, serializer });
     await expect(publisher.publish('t', [testEnvelope('E', 1)])).rejects.toBe(failure);
   });
 
   it('rejects every publish of a burst whose pipeline throws synchronously', async () => {
     const failure = new Error('pipeline exploded');
-    const client = {
+    const client = withCommands({
       pipeline: () => {
         throw failure;
       },
-    } as unknown as Redis;
+    });
     const publisher = new RedisStreamsPublisher({ client, serializer });
     const outcomes = await Promise.allSettled([
       publisher.publish('t', [testEnvelope('E', 1)]),
@@ -87,7 +119,7 @@ describe('RedisStreamsPublisher', () => {
 
   it('keeps publishing after a burst failed synchronously', async () => {
     let fail = true;
-    const client = {
+    const client = withCommands({
       xadd: async () => {
         if (fail) throw new Error('never reached');
         return '1-0';
@@ -95,7 +127,7 @@ describe('RedisStreamsPublisher', () => {
       pipeline: () => {
         throw new Error('no pipeline');
       },
-    } as unknown as Redis;
+    });
     const publisher = new RedisStreamsPublisher({ client, serializer });
     await expect(
       Promise.all([

@@ -14,6 +14,8 @@ import { checkSubscribeOptions } from '../transport/subscribe-options.check';
 import { blockingReadOptions } from './redis.connection';
 import { TransportClosedError } from './redis-streams.errors';
 import { StreamKeys } from './redis-streams.keys';
+import { checkRedisClient } from './redis.client-check';
+import { checkSerializerOption } from '../transport/transport-options.check';
 import { type SubscriberMetrics, subscriberMetrics } from './redis-streams.metrics';
 import {
   type RedisStreamsSubscriberOptions,
@@ -55,8 +57,9 @@ export class RedisStreamsSubscriber implements Subscriber {
   private closed = false;
 
   /**
-   * @throws TypeError naming `client` or `serializer` when it is missing, or a timing setting
-   *   (`redeliveryDelayMs`, `heartbeatMs`, …) or `prefetch` it cannot use (subscriptionTiming)
+   * @throws TypeError naming `client` or `serializer` when it is missing or not an ioredis client
+   *   / a MessageSerializer, or a timing setting (`redeliveryDelayMs`, `heartbeatMs`, …) or
+   *   `prefetch` it cannot use (subscriptionTiming)
    * @throws RangeError when `leaseTtlMs` is below 2 × `heartbeatMs`
    */
   constructor(private readonly options: RedisStreamsSubscriberOptions) {
@@ -67,6 +70,10 @@ export class RedisStreamsSubscriber implements Subscriber {
         );
       }
     }
+    // A Kafka client, a connection (not its .client) or a serializer without its methods failed
+    // only at the first XADD, XREADGROUP or message.
+    checkRedisClient(options.client, 'RedisStreamsSubscriber', 'options.client');
+    checkSerializerOption('RedisStreamsSubscriber', options.serializer);
     this.keys = new StreamKeys(options);
     this.timing = subscriptionTiming(options);
     this.metrics = options.registry ? subscriberMetrics(options.registry) : undefined;

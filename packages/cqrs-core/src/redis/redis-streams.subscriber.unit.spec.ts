@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
+import { Kafka } from 'kafkajs';
 import { JsonSerializer } from '../messages/json.serializer';
 import { isMissingGroup } from './redis-streams.errors';
 import { type RedisStreamsSubscriberOptions, subscriptionTiming } from './redis-streams.options';
@@ -27,6 +28,29 @@ describe('RedisStreamsSubscriber', () => {
       new TypeError('RedisStreamsSubscriber: options.serializer is required, got undefined'),
     );
     expect(build(undefined)).toThrow(/options\.client is required/);
+  });
+
+  it('refuses a client that is not ioredis, or a serializer without its methods, when built', () => {
+    // Either got as far as the first XADD or XREADGROUP: "this.client.xadd is not a function".
+    const build = (options: Record<string, unknown>) => () =>
+      new RedisStreamsSubscriber(options as unknown as RedisStreamsSubscriberOptions);
+    const redis = new Redis({ lazyConnect: true });
+    const kafka = new Kafka({ brokers: ['127.0.0.1:1'] });
+    expect(build({ client: kafka, serializer })).toThrow(
+      new TypeError(
+        'RedisStreamsSubscriber: options.client must be an ioredis client (redisConnection(...).client), got another object',
+      ),
+    );
+    expect(build({ client: { client: redis }, serializer })).toThrow(
+      /got a connection or an object holding the client: pass its \.client/,
+    );
+    expect(build({ client: 'redis://127.0.0.1', serializer })).toThrow(
+      /options\.client must be an ioredis client .*got "redis:\/\/127\.0\.0\.1"/,
+    );
+    expect(build({ client: redis, serializer: { serialize: () => '' } })).toThrow(
+      'RedisStreamsSubscriber: options.serializer must be a MessageSerializer (with serialize and deserialize, e.g. a SerializerRegistry), got an object without them',
+    );
+    expect(build({ client: redis, serializer })).not.toThrow();
   });
 
   it('listens for errors on every connection it duplicates, so an outage is no unhandled error event', async () => {
@@ -68,7 +92,10 @@ describe('RedisStreamsSubscriber', () => {
   });
 
   it('has a healthy probe while it has no subscription', async () => {
-    const subscriber = new RedisStreamsSubscriber({ client: {} as Redis, serializer });
+    const subscriber = new RedisStreamsSubscriber({
+      client: new Redis({ lazyConnect: true }),
+      serializer,
+    });
     const probe = subscriber.probe();
     expect(probe).toMatchObject({ name: 'redis-streams', critical: true });
     await expect(probe.check()).resolves.toBeUndefined();

@@ -79,7 +79,7 @@ export async function startServiceProcess(options: StartServiceOptions): Promise
   let live = false;
   while (Date.now() < deadline && !ended) {
     try {
-      const response = await fetch(`${url}/health/live`);
+      const response = await fetchBefore(`${url}/health/live`, deadline);
       if (response.ok) {
         live = true;
         break;
@@ -92,7 +92,7 @@ export async function startServiceProcess(options: StartServiceOptions): Promise
   let notReady = 'no answer';
   while (live && options.waitFor === 'ready' && Date.now() < deadline && !ended) {
     try {
-      const response = await fetch(`${url}/health/ready`);
+      const response = await fetchBefore(`${url}/health/ready`, deadline);
       if (response.ok) return service;
       notReady = notReadyChecks(response.status, await response.text());
     } catch (error) {
@@ -112,6 +112,23 @@ export async function startServiceProcess(options: StartServiceOptions): Promise
       : `was not ready within ${timeoutMs} ms (last /health/ready: ${notReady})`;
   await service.stop('SIGKILL');
   throw new Error(`service in ${options.appDir} ${what}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+}
+
+/**
+ * The longest one request of a wait may take before it is tried again (a stalled answer): above
+ * what a /health/ready of a loaded machine takes, its checks' own timeouts included.
+ */
+const REQUEST_BOUND_MS = 10_000;
+
+/**
+ * GET `url`, given up (an AbortError, as a refused connection is an error) after
+ * REQUEST_BOUND_MS or at `deadline`, whichever is first, its body included (read it at once): a
+ * server that takes the request and never answers held a wait far past its deadline (fetch's
+ * own limits are minutes).
+ */
+function fetchBefore(url: string, deadline: number): Promise<Response> {
+  const bound = Math.max(1, Math.min(REQUEST_BOUND_MS, deadline - Date.now()));
+  return fetch(url, { signal: AbortSignal.timeout(bound) });
 }
 
 /** What a /health/ready answer says is not up: the names of its failed checks, or the answer. */
@@ -136,7 +153,7 @@ export async function waitForStatus(
   let last = 'no answer';
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(url);
+      const response = await fetchBefore(url, deadline);
       if (response.status === status) return response;
       last = `${response.status} ${await response.text()}`;
     } catch (error) {

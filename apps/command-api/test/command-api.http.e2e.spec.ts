@@ -1939,6 +1939,17 @@ describe('command-api limits', () => {
     if (name.startsWith('JWT_')) expect(refused.stderr()).not.toContain('short-secret');
   });
 
+  it('refuses to start with DEV_TOKENS=true under NODE_ENV=production, naming both', async () => {
+    // It started, warned, and minted a token for any user to anyone who asked.
+    const refused = await startServiceProcess({
+      appDir,
+      env: { ...baseEnv, TOPIC_PREFIX: ns.id, DEV_TOKENS: 'true', NODE_ENV: 'production' },
+      waitFor: 'spawn',
+    });
+    expect(await refused.exited).toBe(1);
+    expect(refused.stderr()).toContain('DEV_TOKENS: must not be true with NODE_ENV=production');
+  });
+
   it.each([
     ['refuses connections', 'refuse'],
     ['accepts connections but never answers', 'hang'],

@@ -43,6 +43,8 @@ export const APP_SETTINGS: readonly string[] = [
   'COMMAND_STATUS_RETENTION_S',
   'COMMAND_DEADLINE_MS',
   'COMMAND_BACKLOG_MAX',
+  // (production refuses DEV_TOKENS=true: NODE_ENV=production with the launcher's default fails)
+  'NODE_ENV',
   // trainer-service
   'TRAINER_SPEED',
   'TRAINER_MAX_GROUPS',

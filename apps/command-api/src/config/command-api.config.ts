@@ -3,6 +3,8 @@ import {
   adminTokenApartFromJwtSecrets,
   authSettings,
   corsOriginsSetting,
+  devTokenSettings,
+  devTokensOutsideProduction,
   messagingSettings,
   trustProxySetting,
 } from '@causeway/platform';
@@ -31,8 +33,11 @@ export const commandApiConfiguration = z
      * value is refused here, naming this setting, not at the start by the transport.
      */
     PROGRESS_HISTORY_TTL_MS: setting.age(86_400_000, 8),
-    /** POST /api/dev/tokens issues tokens to anyone: development and demos only. */
-    DEV_TOKENS: setting.boolean(false),
+    /**
+     * DEV_TOKENS: POST /api/dev/tokens issues tokens to anyone, development and demos only
+     * (refused with NODE_ENV=production).
+     */
+    ...devTokenSettings,
     /** Largest request body in bytes (413 beyond). */
     MAX_BODY_BYTES: setting.positiveInt(16 * 1024),
     /** How long the answer to an Idempotency-Key is kept, in seconds. */
@@ -76,5 +81,5 @@ export const commandApiConfiguration = z
     /** How long GET /api/commands/{id} knows a command, in seconds. */
     COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
   })
-  .check(adminTokenApartFromJwtSecrets);
+  .check(adminTokenApartFromJwtSecrets, devTokensOutsideProduction);
 export type CommandApiConfig = z.output<typeof commandApiConfiguration>;

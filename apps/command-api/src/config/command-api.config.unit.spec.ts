@@ -109,3 +109,26 @@ describe('command-api settings: ADMIN_TOKEN apart from the token secrets', () =>
     ).toThrow('JWT_PREVIOUS_SECRETS: must not hold ADMIN_TOKEN');
   });
 });
+
+describe('command-api settings: DEV_TOKENS', () => {
+  it('refuses DEV_TOKENS=true with NODE_ENV=production, naming both: anyone could act as anyone', () => {
+    // It only warned at start-up: a production deployment minted tokens for anyone who asked.
+    expect(() =>
+      loadConfiguration(commandApiConfiguration, {
+        ...required,
+        DEV_TOKENS: 'true',
+        NODE_ENV: 'production',
+      }),
+    ).toThrow(
+      'DEV_TOKENS: must not be true with NODE_ENV=production: POST /api/dev/tokens would give anyone a token for any user',
+    );
+    for (const env of [
+      { DEV_TOKENS: 'false', NODE_ENV: 'production' },
+      { DEV_TOKENS: 'true', NODE_ENV: 'development' },
+      { DEV_TOKENS: 'true' },
+    ])
+      expect(() =>
+        loadConfiguration(commandApiConfiguration, { ...required, ...env }),
+      ).not.toThrow();
+  });
+});

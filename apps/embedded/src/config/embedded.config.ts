@@ -5,6 +5,8 @@ import {
   adminTokenSetting,
   authSettings,
   corsOriginsSetting,
+  devTokenSettings,
+  devTokensOutsideProduction,
 } from '@causeway/platform';
 import { historyTtlAboveOrderDelivery, orderSettings } from '@causeway/order-processor';
 import { trainerSettings } from '@causeway/trainer-service';
@@ -32,9 +34,10 @@ export const embeddedConfiguration = z
     ADMIN_TOKEN: adminTokenSetting.default(() => secret(24)),
     /**
      * POST /api/dev/tokens mints a token for any user name (the demo page signs in with it): full
-     * impersonation, so off unless asked for. `npm start` turns it on.
+     * impersonation, so off unless asked for. `npm start` turns it on; refused with
+     * NODE_ENV=production.
      */
-    DEV_TOKENS: setting.boolean(false),
+    ...devTokenSettings,
     /** A move not handled within this long of being accepted is rejected as expired; 0: never. */
     COMMAND_DEADLINE_MS: setting.milliseconds(60_000, 0),
     /** How long an Idempotency-Key's answer is kept (as command-api). */
@@ -68,5 +71,6 @@ export const embeddedConfiguration = z
       settings: `the embedded consumer's ${ORDER_MAX_ATTEMPTS} attempts of ${ORDER_EVENT_TIMEOUT_MS} ms stores`,
     })),
     adminTokenApartFromJwtSecrets,
+    devTokensOutsideProduction,
   );
 export type EmbeddedConfig = z.output<typeof embeddedConfiguration>;

@@ -13,6 +13,16 @@ describe('embedded settings', () => {
     expect(loadConfiguration(embeddedConfiguration, { DEV_TOKENS: 'true' }).DEV_TOKENS).toBe(true);
   });
 
+  it('refuses DEV_TOKENS=true with NODE_ENV=production (the image sets it), naming both', () => {
+    expect(() =>
+      loadConfiguration(embeddedConfiguration, { DEV_TOKENS: 'true', NODE_ENV: 'production' }),
+    ).toThrow('DEV_TOKENS: must not be true with NODE_ENV=production');
+    expect(
+      loadConfiguration(embeddedConfiguration, { DEV_TOKENS: 'false', NODE_ENV: 'production' })
+        .DEV_TOKENS,
+    ).toBe(false);
+  });
+
   it('makes its secrets when unset, and refuses given ones no client could present, by name', () => {
     const made = loadConfiguration(embeddedConfiguration, {});
     expect(made.ADMIN_TOKEN.length).toBeGreaterThanOrEqual(16);

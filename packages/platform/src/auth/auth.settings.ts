@@ -66,3 +66,36 @@ export const adminTokenApartFromJwtSecrets = z.superRefine<{
   },
   { when: () => true },
 );
+
+/**
+ * The settings of the apps that can mint development tokens (command-api, embedded): DEV_TOKENS,
+ * whether `POST /api/dev/tokens` gives anyone a token for any user (demos only), and NODE_ENV,
+ * read for devTokensOutsideProduction alone.
+ */
+export const devTokenSettings = {
+  DEV_TOKENS: setting.boolean(false),
+  /** `production` (as the Docker image sets it) refuses DEV_TOKENS=true; nothing else here. */
+  NODE_ENV: z.string().optional(),
+};
+
+/**
+ * DEV_TOKENS=true is refused with NODE_ENV=production (a check of the configurations that hold
+ * both): such a deployment would mint a token for anyone who asks, as any user. It only warned
+ * at start-up until session 44. A demo run from the production image sets NODE_ENV to anything
+ * else.
+ */
+export const devTokensOutsideProduction = z.superRefine<{
+  DEV_TOKENS?: unknown;
+  NODE_ENV?: unknown;
+}>(
+  (config, ctx) => {
+    if (config.DEV_TOKENS === true && config.NODE_ENV === 'production')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEV_TOKENS'],
+        message:
+          'must not be true with NODE_ENV=production: POST /api/dev/tokens would give anyone a token for any user (set DEV_TOKENS=false; for a demo, another NODE_ENV)',
+      });
+  },
+  { when: () => true },
+);

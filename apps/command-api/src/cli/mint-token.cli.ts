@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { hasNoNul, isWellFormedText, MAX_USER_ID_LENGTH, TrainerId } from '@causeway/contracts';
-import { TokenService, authSettings } from '@causeway/platform';
+import { MAX_TOKEN_TRAINERS, TokenService, authSettings } from '@causeway/platform';
 
 const USAGE = `usage: mint-token <userId> [--ttl <seconds>] [--trainer <id>]... [--issuer <iss>]
+(at most ${MAX_TOKEN_TRAINERS} --trainer ids)
 Prints an access token for <userId>, signed with JWT_SECRET from the environment
 (never from the command line, where other users of the machine could read it).
 --ttl is at most JWT_MAX_LIFETIME_S from the environment (default 86400): the apps refuse
@@ -43,6 +44,12 @@ export async function mintToken(
   // be printed with exit code 0 and then answered 401 `invalid` everywhere.
   const refused = userIdProblem(positionals[0]!);
   if (refused) return { code: 2, stdout: '', stderr: `userId: ${refused}\n` };
+  if (values.trainer.length > MAX_TOKEN_TRAINERS)
+    return {
+      code: 2,
+      stdout: '',
+      stderr: `--trainer: at most ${MAX_TOKEN_TRAINERS} trainer ids (MAX_TOKEN_TRAINERS), got ${values.trainer.length}\n`,
+    };
   for (const trainer of values.trainer) {
     const checked = TrainerId.safeParse(trainer);
     if (!checked.success)

@@ -53,6 +53,20 @@ describe('mint-token CLI', () => {
     }
   });
 
+  it('refuses more --trainer ids than a token may carry, naming the limit', async () => {
+    const trainers = (count: number) =>
+      Array.from({ length: count }, (_, i) => ['--trainer', `t${i}`]).flat();
+    const refused = await mintToken(['ash', ...trainers(33)], { JWT_SECRET: secret });
+    expect(refused).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: '--trainer: at most 32 trainer ids (MAX_TOKEN_TRAINERS), got 33\n',
+    });
+    const printed = await mintToken(['ash', ...trainers(32)], { JWT_SECRET: secret });
+    expect(printed.code).toBe(0);
+    expect((await tokens.verify(printed.stdout.trim())).trainerIds).toHaveLength(32);
+  });
+
   it('refuses a --ttl longer than JWT_MAX_LIFETIME_S (default one day), and a bad one', async () => {
     const day = await mintToken(['ash', '--ttl', '86400'], { JWT_SECRET: secret });
     expect(day.code).toBe(0);

@@ -1,5 +1,5 @@
 import { hasNoNul, isWellFormedText, MAX_USER_ID_LENGTH, TrainerId } from '@causeway/contracts';
-import { CallerGate } from '@causeway/platform';
+import { CallerGate, MAX_TOKEN_TRAINERS } from '@causeway/platform';
 import {
   Controller,
   Inject,
@@ -24,7 +24,7 @@ export const DevTokenRequest = z.strictObject({
     // The tokens refuse such a `sub`: a token issued for it would never verify.
     .refine(hasNoNul, 'must not contain a NUL character')
     .refine(isWellFormedText, 'must be well-formed Unicode (a lone surrogate is not)'),
-  trainerIds: z.array(TrainerId).max(32).optional(),
+  trainerIds: z.array(TrainerId).max(MAX_TOKEN_TRAINERS).optional(),
   ttlSeconds: z
     .number()
     .int()

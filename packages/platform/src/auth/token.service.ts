@@ -82,6 +82,14 @@ export function bearerChallenge(refusal?: TokenRefusal): string {
   return `${realm}, error="invalid_token", error_description="${description}"`;
 }
 
+/**
+ * The most trainer ids an access token issued here carries (`trainers`): at the longest ids
+ * (128 characters) its header stays well inside what servers take (Node's 16 KB); uncapped, a
+ * token could be signed and then answered 431 at every use. A stream token copies the trainers
+ * of the access token it is issued for, however many.
+ */
+export const MAX_TOKEN_TRAINERS = 32;
+
 export interface TokenServiceOptions {
   /** HS256 secret from configuration (JWT_SECRET), at least 32 characters. */
   secret: string;
@@ -187,6 +195,11 @@ export class TokenService {
     if (!Array.isArray(trainerIds))
       throw new TypeError(
         `TokenService.issue: options.trainerIds must be an array of ids, got ${typeof trainerIds}`,
+      );
+    // A stream token carries its session's trainers, as many as the access token verified held.
+    if (options.use !== 'stream' && trainerIds.length > MAX_TOKEN_TRAINERS)
+      throw new TypeError(
+        `TokenService.issue: options.trainerIds holds ${trainerIds.length} ids, at most ${MAX_TOKEN_TRAINERS} (MAX_TOKEN_TRAINERS)`,
       );
     trainerIds.forEach((id: unknown, i) => {
       const problem = idProblem(id, 'trainer');

@@ -4,6 +4,7 @@ import { InMemoryTokenRevocations } from './in-memory.token-revocations';
 import {
   InvalidTokenError,
   bearerChallenge,
+  MAX_TOKEN_TRAINERS,
   REVOCATION_SKEW_MS,
   TokenService,
   bearerToken,
@@ -436,6 +437,26 @@ describe('TokenService', () => {
           `TokenService.issue: options.trainerIds must be an array of ids, got ${shown}`,
         ),
       );
+  });
+
+  it('refuses more trainer ids than MAX_TOKEN_TRAINERS, naming the limit, and signs the most', async () => {
+    // Uncapped, a token for many long ids outgrew what a server takes in a header (Node's 16 KB):
+    // it was signed, then answered 431 at every use.
+    const ids = (count: number) =>
+      Array.from({ length: count }, (_, i) => `${'t'.repeat(124)}${1000 + i}`);
+    expect(MAX_TOKEN_TRAINERS).toBe(32);
+    await expect(tokens.issue('ash', { trainerIds: ids(33) })).rejects.toThrow(
+      new TypeError(
+        'TokenService.issue: options.trainerIds holds 33 ids, at most 32 (MAX_TOKEN_TRAINERS)',
+      ),
+    );
+    const { token } = await tokens.issue('ash', { trainerIds: ids(32) });
+    await expect(tokens.verify(token)).resolves.toMatchObject({ trainerIds: ids(32) });
+    // A stream token copies a verified session's trainers (signed elsewhere, perhaps more).
+    const stream = await tokens.issue('ash', { use: 'stream', trainerIds: ids(33) });
+    await expect(tokens.verify(stream.token, 'stream')).resolves.toMatchObject({
+      trainerIds: ids(33),
+    });
   });
 
   it('challenges with the realm alone, or with invalid_token and why once a token was presented', () => {

@@ -1188,6 +1188,50 @@ describe('command-api over HTTP', () => {
       expect(kept.retry.status).toBe(422);
     });
 
+    it('takes a path Express routes alike, in another letter case, as the same request', async () => {
+      // `/RPC` reached the /rpc endpoint (Express routes ignore case) but was another target
+      // for the key: a retry through a hop that spelt it so was a 422.
+      const sabrina = unique('sabrina');
+      const token = await tokenOf(sabrina);
+      const rpcKey = { 'Idempotency-Key': `key-${randomUUID()}` };
+      const body = {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'trainer.move',
+        params: { trainerId: sabrina, ...move },
+      };
+      const first = await call('POST', `${api.url}/rpc`, { token, body, headers: rpcKey });
+      const upper = await call('POST', `${api.url}/RPC`, { token, body, headers: rpcKey });
+      expect(first.status).toBe(200);
+      expect(upper).toMatchObject({ status: 200, body: first.body });
+      expect(upper.headers.get('idempotent-replayed')).toBe('true');
+      const moveKey = { 'Idempotency-Key': `key-${randomUUID()}` };
+      const rest = await call('POST', `${api.url}/api/trainers/${sabrina}/move`, {
+        token,
+        body: move,
+        headers: moveKey,
+      });
+      const mixed = await call('POST', `${api.url}/API/Trainers/${sabrina}/Move/`, {
+        token,
+        body: move,
+        headers: moveKey,
+      });
+      expect(rest.status).toBe(202);
+      expect(mixed).toMatchObject({ status: 202, body: rest.body });
+      expect(mixed.headers.get('idempotent-replayed')).toBe('true');
+      await commandArrives(rest.body.commandId);
+      const marker = await call('POST', `${api.url}/api/trainers/${sabrina}/move`, {
+        token,
+        body: { ...move, action: 'stop' },
+      });
+      await commandArrives(marker.body.commandId);
+      expect(received.filter((e) => e.aggregateId === sabrina).map((e) => e.messageId)).toEqual([
+        first.body.result.commandId,
+        rest.body.commandId,
+        marker.body.commandId,
+      ]);
+    });
+
     it('refuses a deeply nested body with a key as it does without one, not with a 500', async () => {
       const koga = unique('koga');
       const token = await tokenOf(koga);

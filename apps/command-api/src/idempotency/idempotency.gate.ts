@@ -76,10 +76,15 @@ export class IdempotencyGate {
     this.ttlMs = options.idempotencyTtlMs ?? 86_400_000;
   }
 
+  /**
+   * `route`: the request's path as routed (routePath), which the fingerprint takes for the path
+   * the request spelt; without it, that spelling (percent-decoded, no trailing slash).
+   */
   async run(
     caller: Caller,
     request: ApiRequest,
     produce: () => Promise<Produced>,
+    route?: string,
   ): Promise<Answer & { replayed: boolean }> {
     const key = header(request, 'idempotency-key');
     if (key === undefined) return { ...(await produce()), replayed: false };
@@ -90,9 +95,10 @@ export class IdempotencyGate {
     const scoped = `${encodeURIComponent(caller.userId)}:${key}`;
     const body = request.commandApiBody;
     const fingerprint = createHash('sha256')
-      // The target by its meaning: a proxy's absolute form, percent-encoding or parameter order
-      // does not make another request (a retry through another hop would be a 422).
-      .update(`${request.method} ${fingerprintTarget(request.originalUrl)}\n`)
+      // The target by its meaning: a proxy's absolute form, percent-encoding, the path's letter
+      // case (Express routes ignore it) or parameter order does not make another request (a
+      // retry through another hop would be a 422).
+      .update(`${request.method} ${fingerprintTarget(request.originalUrl, route)}\n`)
       // A JSON body by its meaning: whitespace and key order do not make another request.
       .update(bodyPrint(body))
       .digest('hex');

@@ -23,11 +23,11 @@ function segmentOf(segment: string): string {
  * percent-decoded and without a trailing slash (Express serves both as one route); the query by
  * its parameters, sorted by name (a parameter's repeated values keep their order, which may
  * mean something). What Express would route elsewhere (another path, other parameter values)
- * stays another target.
+ * stays another target. `route`, the path as routed (routePath), stands for the request's path:
+ * Express routes `/RPC` as `/rpc` (its routes ignore case), so they are one target too.
  */
-export function fingerprintTarget(originalUrl: string): string {
-  const raw = pathOf(originalUrl) ?? '';
-  let path = raw.split('/').map(segmentOf).join('/');
+export function fingerprintTarget(originalUrl: string, route?: string): string {
+  let path = route ?? (pathOf(originalUrl) ?? '').split('/').map(segmentOf).join('/');
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   // The first `?` starts the query: an absolute form's scheme and authority hold none.
   const at = originalUrl.indexOf('?');
@@ -35,4 +35,20 @@ export function fingerprintTarget(originalUrl: string): string {
   params.sort();
   const query = params.toString();
   return query ? `${path}?${query}` : path;
+}
+
+/**
+ * The path of a route as matched: `pattern` with each `{name}` its parameter (as routed,
+ * decoded), spelled as fingerprintTarget spells a segment — `/api/trainers/{trainerId}/move`
+ * and `{trainerId: 'ash'}` are `/api/trainers/ash/move`, however the request spelt the path
+ * (`/API/Trainers/%61sh/move/`). A request in the route's own spelling gets the target it got
+ * before session 44: a key stored then keeps its fingerprint.
+ * @throws Error when the pattern names a parameter `params` lacks (a bug of the caller)
+ */
+export function routePath(pattern: string, params: Readonly<Record<string, string>>): string {
+  return pattern.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`routePath: no parameter ${name} for ${pattern}`);
+    return encodeURIComponent(value);
+  });
 }

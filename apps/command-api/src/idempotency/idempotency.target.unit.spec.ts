@@ -1,4 +1,4 @@
-import { fingerprintTarget } from './idempotency.target';
+import { fingerprintTarget, routePath } from './idempotency.target';
 
 describe('fingerprintTarget', () => {
   // A review (session 41): the fingerprint held the target as sent before this session, and a
@@ -22,5 +22,24 @@ describe('fingerprintTarget', () => {
     expect(fingerprintTarget('/api/trainers/ash%2Fmove')).toBe('/api/trainers/ash%2Fmove');
     expect(fingerprintTarget('/api/trainers/ash/move/')).toBe('/api/trainers/ash/move');
     expect(fingerprintTarget('/api/trainers/%zz/move')).toBe('/api/trainers/%zz/move');
+  });
+
+  // Express routes ignore letter case: `/RPC` is the /rpc endpoint. The route as matched stands
+  // for the path, and gives the target a request in the route's own spelling always had (keys
+  // stored before it keep their fingerprint).
+  it('takes the route as matched for the path the request spelt', () => {
+    for (const id of ['ash', 'José', 'ash@pallet.example', 'a%b']) {
+      const route = routePath('/api/trainers/{trainerId}/groups/{groupId}', {
+        trainerId: id,
+        groupId: 'party',
+      });
+      expect(fingerprintTarget(`/API/Trainers/${id}/Groups/party/`, route)).toBe(
+        fingerprintTarget(`/api/trainers/${encodeURIComponent(id)}/groups/party`),
+      );
+    }
+    expect(fingerprintTarget('/RPC?b=2&a=1', '/rpc')).toBe('/rpc?a=1&b=2');
+    expect(() => routePath('/api/trainers/{trainerId}/move', {})).toThrow(
+      'routePath: no parameter trainerId for /api/trainers/{trainerId}/move',
+    );
   });
 });

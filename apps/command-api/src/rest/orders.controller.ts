@@ -39,11 +39,16 @@ export class OrdersController {
       // Refused before the Idempotency-Key is looked up: bad input writes nothing, even there.
       const order = orderOf(jsonBody(request));
       const keyed = header(request, 'idempotency-key') !== undefined;
-      const answer = await this.idempotency.run(caller, request, async () => ({
-        status: 202,
-        body: await this.intake.place(caller, order, keyed),
-        storable: true,
-      }));
+      const answer = await this.idempotency.run(
+        caller,
+        request,
+        async () => ({
+          status: 202,
+          body: await this.intake.place(caller, order, keyed),
+          storable: true,
+        }),
+        '/api/v2/progress/orders',
+      );
       return { ...answer, outcome: answer.replayed ? 'replayed' : 'accepted' };
     });
   }

@@ -7,6 +7,7 @@ import { validate } from '../commands/validation';
 import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
 import { IdempotencyGate } from '../idempotency/idempotency.gate';
+import { routePath } from '../idempotency/idempotency.target';
 
 const GroupPath = GroupParams.pick({ trainerId: true, groupId: true });
 const TrainerPath = GroupParams.pick({ trainerId: true });
@@ -37,10 +38,15 @@ export class TrainersController {
       const path = validate(TrainerPath, { trainerId }, '(path)');
       const move = validate(MoveBody, jsonBody(request), '(body)');
       this.commands.authorize(caller, path.trainerId);
-      const answer = await this.idempotency.run(caller, request, async () => {
-        const accepted = await this.commands.move(caller, { ...move, trainerId: path.trainerId });
-        return { status: 202, body: accepted, storable: true };
-      });
+      const answer = await this.idempotency.run(
+        caller,
+        request,
+        async () => {
+          const accepted = await this.commands.move(caller, { ...move, trainerId: path.trainerId });
+          return { status: 202, body: accepted, storable: true };
+        },
+        routePath('/api/trainers/{trainerId}/move', path),
+      );
       return { ...answer, outcome: answer.replayed ? 'replayed' : 'accepted' };
     });
   }
@@ -78,10 +84,15 @@ export class TrainersController {
       const path = validate(GroupPath, { trainerId, groupId }, '(path)');
       const extra = validate(GroupBody.optional(), jsonBody(request), '(body)');
       this.commands.authorize(caller, path.trainerId, { action, groupId: path.groupId });
-      const answer = await this.idempotency.run(caller, request, async () => {
-        const accepted = await this.commands.changeGroup(caller, { ...path, ...extra }, action);
-        return { status: 202, body: accepted, storable: true };
-      });
+      const answer = await this.idempotency.run(
+        caller,
+        request,
+        async () => {
+          const accepted = await this.commands.changeGroup(caller, { ...path, ...extra }, action);
+          return { status: 202, body: accepted, storable: true };
+        },
+        routePath('/api/trainers/{trainerId}/groups/{groupId}', path),
+      );
       return { ...answer, outcome: answer.replayed ? 'replayed' : 'accepted' };
     });
   }

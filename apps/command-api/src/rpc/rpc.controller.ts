@@ -90,18 +90,24 @@ export class RpcController {
       if (Array.isArray(value) && value.length <= this.batchLimit.max)
         await this.gate.charge(userKey(caller), value.length - 1);
       const methods = methodsOf(caller);
-      const answer = await this.idempotency.run(caller, request, async () => {
-        const rpc = await answerJsonRpc(value, methods, RPC_READS, this.batchLimit);
-        for (const call of rpc.calls)
-          this.metrics.count(
-            `rpc ${Object.hasOwn(methods, call.method) ? call.method : '(unknown)'}`,
-            call.outcome,
-          );
-        const { storable, sentNothing } = rpc;
-        return rpc.response === undefined
-          ? { status: 204, storable, sentNothing }
-          : { status: 200, body: rpc.response, storable, sentNothing };
-      });
+      const answer = await this.idempotency.run(
+        caller,
+        request,
+        async () => {
+          const rpc = await answerJsonRpc(value, methods, RPC_READS, this.batchLimit);
+          for (const call of rpc.calls)
+            this.metrics.count(
+              `rpc ${Object.hasOwn(methods, call.method) ? call.method : '(unknown)'}`,
+              call.outcome,
+            );
+          const { storable, sentNothing } = rpc;
+          return rpc.response === undefined
+            ? { status: 204, storable, sentNothing }
+            : { status: 200, body: rpc.response, storable, sentNothing };
+        },
+        // The route as matched: `POST /RPC` is this endpoint too (Express ignores case).
+        endpoint.slice(endpoint.indexOf(' ') + 1),
+      );
       return { ...answer, outcome: answer.replayed ? 'replayed' : 'ok' };
     });
   }

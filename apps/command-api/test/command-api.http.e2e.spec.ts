@@ -796,16 +796,69 @@ describe('command-api over HTTP', () => {
       await expectNothingSentFor(bruno);
     });
 
+    it('400 naming each query parameter: no command endpoint takes one, none is ignored', async () => {
+      // They were ignored: `?dryRun=1` or a misplaced `?trainerId=` moved as if not there.
+      const erika = unique('erika');
+      const token = await tokenOf(erika);
+      const rest = await call(
+        'POST',
+        `${api.url}/api/trainers/${erika}/move?dryRun=1&token=s3cret`,
+        {
+          token,
+          body: move,
+        },
+      );
+      expect(rest.status).toBe(400);
+      expect(rest.body).toMatchObject({
+        type: 'https://causeway.dev/problems/invalid-request',
+        detail: 'dryRun, token are not known parameters (this endpoint takes none)',
+        errors: [
+          { field: 'dryRun', message: 'is not a known parameter (this endpoint takes none)' },
+          { field: 'token', message: 'is not a known parameter (this endpoint takes none)' },
+        ],
+        // The path, never the query (it may carry a credential): names only, no value.
+        instance: `/api/trainers/${erika}/move`,
+      });
+      expect(JSON.stringify(rest.body)).not.toContain('s3cret');
+      const body = {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'trainer.move',
+        params: { trainerId: erika, ...move },
+      };
+      for (const [method, target, sent] of [
+        ['POST', `/rpc?trainerId=${erika}`, body],
+        ['POST', '/trainer.Move?x=1', { ...move, trainerId: erika }],
+        ['PUT', `/api/trainers/${erika}/groups/g1?x=1`, undefined],
+        ['DELETE', `/api/trainers/${erika}/groups/g1?x=1`, undefined],
+        ['POST', '/api/dev/tokens?admin=1', { userId: erika }],
+        ['GET', `/api/commands/${randomUUID()}?x=1`, undefined],
+      ] as const) {
+        const refused = await call(method, `${api.url}${target}`, { token, body: sent });
+        expect({ target, status: refused.status, type: refused.body?.type }).toEqual({
+          target,
+          status: 400,
+          type: 'https://causeway.dev/problems/invalid-request',
+        });
+      }
+      await expectNothingSentFor(erika);
+      // A bare `?` carries no parameter.
+      const bare = await call('POST', `${api.url}/api/trainers/${erika}/move?`, {
+        token,
+        body: move,
+      });
+      expect(bare.status).toBe(202);
+    });
+
     it('422 naming every invalid field; -32602 with data naming them', async () => {
       const will = unique('will');
       const token = await tokenOf(will);
-      const rest = await call('POST', `${api.url}/api/trainers/${will}/move?token=s3cret`, {
+      const rest = await call('POST', `${api.url}/api/trainers/${will}/move`, {
         token,
         body: { directionX: 'left', action: 'fly', speed: 2 },
       });
       expect(rest.status).toBe(422);
       expect(rest.headers.get('content-type')).toContain('application/problem+json');
-      // The problem names the path, never the query (it may carry a credential).
       expect(rest.body.instance).toBe(`/api/trainers/${will}/move`);
       expect(rest.body.errors).toEqual(
         expect.arrayContaining([

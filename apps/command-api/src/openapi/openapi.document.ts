@@ -67,8 +67,11 @@ const keyReused =
 const batchDescription = `A batch: one rate-limit point per call. At most ${MAX_BATCH} calls, and no more than the server's RATE_LIMIT_POINTS (a larger batch could never be paid for): a larger one is answered with one -32600 naming the limit, running none of its calls.`;
 /** Express cannot decode a path parameter (`%E0%A4%A`): a bare 400, before any route. */
 const malformedPath = 'a path whose percent-escapes are malformed (`about:blank`)';
+/** Every endpoint here refuses a query parameter (refuseQuery). */
+const queryRefused =
+  'a query parameter (`invalid-request`: the endpoint takes none; `errors` names each)';
 const commandErrors = {
-  '400': problem(`Malformed JSON (\`malformed-json\`), or ${malformedPath}`),
+  '400': problem(`Malformed JSON (\`malformed-json\`), ${queryRefused}, or ${malformedPath}`),
   ...commonErrors,
   '403': problem(
     'The caller may not command this trainer (`forbidden-trainer`; `trainerId` names it, `detail` what was refused: the move, or joining or leaving the group)',
@@ -312,7 +315,7 @@ export function commandApiOpenApi(
               headers: replayed,
             },
             '400': problem(
-              `Malformed JSON (\`malformed-json\`), or the body is not a PlaceOrderRequest (\`invalid-request\`: \`errors\` names each field); nothing was published`,
+              `Malformed JSON (\`malformed-json\`), ${queryRefused}, or the body is not a PlaceOrderRequest (\`invalid-request\`: \`errors\` names each field); nothing was published`,
             ),
             ...commonErrors,
             '409': idempotencyConflict,
@@ -332,7 +335,7 @@ export function commandApiOpenApi(
           parameters: [pathParam('commandId', 'the commandId of an accepted answer')],
           responses: {
             '200': { description: 'The status', content: json(ref('CommandStatus')) },
-            '400': problem(`The request has ${malformedPath}`),
+            '400': problem(`The request has ${queryRefused}, or ${malformedPath}`),
             '401': commonErrors['401'],
             '404': problem('Unknown, expired, or another user’s command (`not-found`)'),
             '422': problem('commandId is not a UUID (`invalid-fields`); `errors` names it'),
@@ -351,7 +354,7 @@ export function commandApiOpenApi(
           parameters: [pathParam('commandId', 'the commandId of an accepted answer')],
           responses: {
             '200': { description: 'The status', content: json(ref('CommandStatus')) },
-            '400': problem(`The request has ${malformedPath}`),
+            '400': problem(`The request has ${queryRefused}, or ${malformedPath}`),
             '401': problem('No bearer token, or not the admin token (`unauthenticated`)'),
             '404': problem('Unknown or expired command (`not-found`)'),
             '422': problem('commandId is not a UUID (`invalid-fields`); `errors` names it'),
@@ -373,7 +376,7 @@ export function commandApiOpenApi(
           requestBody: { required: true, content: json(ref('DevTokenRequest')) },
           responses: {
             '201': { description: 'The token', content: json(ref('DevToken')) },
-            '400': problem('Malformed JSON (`malformed-json`)'),
+            '400': problem(`Malformed JSON (\`malformed-json\`), or ${queryRefused}`),
             '413': commonErrors['413'],
             '415': commonErrors['415'],
             '422': problem('Invalid fields (`invalid-fields`); `errors` names each'),

@@ -1,0 +1,32 @@
+import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import { clip } from '../errors/command-api.errors';
+import { type ApiRequest } from './http.types';
+
+/** The most parameter names a refusal lists (the rest are counted). */
+const NAMES_SHOWN = 10;
+
+/**
+ * command-api's endpoints take no query parameter: one given is refused, 400 `invalid-request`
+ * naming each (names only: a value may be a token), as the other apps refuse a parameter they do
+ * not know (order-processor's `?limt=`). Ignored, a typo or a misplaced `?trainerId=` was acted on
+ * as if it were not there. A bare `?` has none.
+ */
+export function refuseQuery(request: ApiRequest): void {
+  const at = request.originalUrl.indexOf('?');
+  if (at < 0) return;
+  const names = [...new Set(new URLSearchParams(request.originalUrl.slice(at + 1)).keys())];
+  if (names.length === 0) return;
+  const message = 'is not a known parameter (this endpoint takes none)';
+  const shown = names.slice(0, NAMES_SHOWN).map((name) => clip(name));
+  const more = names.length > shown.length ? ` and ${names.length - shown.length} more` : '';
+  throw new ProblemException({
+    type: problemType('invalid-request'),
+    title: 'Bad Request',
+    status: 400,
+    detail:
+      names.length === 1
+        ? `${shown[0]} ${message}`
+        : `${shown.join(', ')}${more} are not known parameters (this endpoint takes none)`,
+    errors: shown.map((field) => ({ field, message })),
+  });
+}

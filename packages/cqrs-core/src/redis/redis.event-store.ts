@@ -59,7 +59,7 @@ export interface RedisEventStoreOptions {
   /** Prefix of every key. Default `causeway:es:`. In Redis Cluster, put a hash tag in it (`{es}:`). */
   keyPrefix?: string;
   serializer?: MessageSerializer;
-  /** Events fetched per round trip by readAll. Default 500. */
+  /** Events fetched per round trip by readAll: a positive integer. Default 500. */
   readBatchSize?: number;
 }
 
@@ -108,7 +108,10 @@ export class RedisEventStore implements EventStore {
   private readonly serializer: MessageSerializer;
   private readonly batchSize: number;
 
-  /** @throws TypeError naming `client` when it is missing */
+  /**
+   * @throws TypeError naming `client` when it is missing
+   * @throws RangeError naming `readBatchSize` when not a positive integer
+   */
   constructor(options: RedisEventStoreOptions) {
     if (!options?.client) {
       throw new TypeError(
@@ -119,6 +122,11 @@ export class RedisEventStore implements EventStore {
     this.prefix = options.keyPrefix ?? 'causeway:es:';
     this.serializer = options.serializer ?? new JsonSerializer();
     this.batchSize = options.readBatchSize ?? 500;
+    // 0 or NaN asked READ_ALL_SCRIPT for no record per round trip: readAllPage looped for ever.
+    if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1)
+      throw new RangeError(
+        `RedisEventStore: options.readBatchSize must be a positive integer, got ${shownValue(this.batchSize)}`,
+      );
   }
 
   /**

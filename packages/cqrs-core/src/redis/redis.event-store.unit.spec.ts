@@ -28,6 +28,18 @@ describe('RedisEventStore', () => {
     );
   });
 
+  it('refuses a readBatchSize that is no positive integer, naming it, as the MongoDB store does', () => {
+    const { client } = recordingClient();
+    // 0 or NaN read nothing per round trip: readAll and every subscription looped for ever.
+    for (const readBatchSize of [0, -1, Number.NaN, 1.5, Infinity])
+      expect(() => new RedisEventStore({ client, readBatchSize })).toThrow(
+        new RangeError(
+          `RedisEventStore: options.readBatchSize must be a positive integer, got ${String(readBatchSize)}`,
+        ),
+      );
+    expect(() => new RedisEventStore({ client, readBatchSize: 1 })).not.toThrow();
+  });
+
   it('refuses an expected version outside the port before sending anything', async () => {
     const { client, calls } = recordingClient();
     const store = new RedisEventStore({ client });

@@ -155,8 +155,10 @@ export interface SaveOptions<State> {
  *   the type, e.g. `account-<id>`). A load of a stream whose events or latest snapshot carry
  *   another aggregate type (not in `formerAggregateTypes`) throws AggregateTypeMismatchError;
  *   so do update, handleCommand and commandHandler, before deciding: nothing is written.
- * - Deleting or truncating a stream must delete its snapshots too (SnapshotStore.delete), or a
- *   load would resurrect the old state from a snapshot ahead of the stream.
+ * - Deleting a stream must delete its snapshots too (SnapshotStore.delete). A load passes over
+ *   the snapshots of a deleted stream while it has no events (and any snapshot ahead of its
+ *   stream), but once it is created again right after a snapshot's version, the new events
+ *   would be folded onto the deleted state.
  * - Truncation and retention of an aggregate's stream must stop at its latest snapshot: a load
  *   finding events missing after the snapshot throws SnapshotGapError instead of folding what
  *   is left; one whose first events are gone while its snapshots cannot be used (a schema
@@ -217,11 +219,15 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
   }
 
   private async loadLatest(streamId: string, commandId?: string): Promise<LoadedStream<State>> {
-    const snapshot = await this.loadSnapshot(streamId);
+    let snapshot = await this.loadSnapshot(streamId);
     if (snapshot) this.checkType(streamId, snapshot.aggregateType, 'snapshot');
-    const { tail: stored, at } = snapshot
-      ? await this.tailAfter(streamId, snapshot.version)
-      : { tail: await this.options.eventStore.readStream(streamId), at: undefined };
+    const after = snapshot ? await this.tailAfter(streamId, snapshot.version) : undefined;
+    // The snapshot is not of the stream as it is (deleted, or behind it): the events alone are.
+    if (!after) snapshot = undefined;
+    const { tail: stored, at } = after ?? {
+      tail: await this.options.eventStore.readStream(streamId),
+      at: undefined,
+    };
     for (const event of stored) this.checkType(streamId, event.aggregateType, event);
     const commandEvents =
       commandId === undefined
@@ -282,17 +288,23 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
    * (truncated up to the snapshot, which is allowed) the first event must be the next one, and
    * when there is none the stream must not be ahead of the snapshot (one more read, only then;
    * ahead, the tail is read again: an append may have landed between the two reads).
+   * Undefined when the snapshot is not of the stream as it is: the stream was deleted (soft or
+   * hard) and has no events, or it is behind the snapshot (a stream's version never goes down:
+   * the event store was emptied and the snapshots kept). Its state then would be served as the
+   * deleted stream's, or every save would expect a version the stream is not at.
    * @throws SnapshotGapError when events after the snapshot were removed
    */
   private async tailAfter(
     streamId: string,
     version: number,
-  ): Promise<{ tail: StoredEvent[]; at?: StoredEvent }> {
+  ): Promise<{ tail: StoredEvent[]; at?: StoredEvent } | undefined> {
     const readTail = () => this.options.eventStore.readStream(streamId, { fromVersion: version });
     let read = await readTail();
     if (read.length === 0) {
       const info = await this.options.eventStore.streamInfo(streamId);
-      if (info.version <= version) return { tail: read };
+      if (info.state === 'soft-deleted' || info.state === 'tombstoned' || info.version < version)
+        return undefined;
+      if (info.version === version) return { tail: read };
       // Ahead of the snapshot: its events after it were removed, or one was appended since the
       // read (a review, session 35: that was taken for a gap, and the command failed).
       read = await readTail();

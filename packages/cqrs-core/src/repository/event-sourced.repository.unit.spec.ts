@@ -249,6 +249,55 @@ describe('EventSourcedRepository with snapshots', () => {
     ).resolves.toMatchObject({ version: 4, state: { moves: 1 } });
   });
 
+  it('never loads a deleted stream, or one behind its snapshot, from that snapshot', async () => {
+    const { store, repository } = await snapshotted(3, 3);
+    // Soft-deleted right at its snapshot, the snapshots not deleted (yet): the stream has no
+    // events, and a command on it must start from the initial state, as without a snapshot.
+    await store.deleteStream('Trainer-ash', { mode: 'soft' });
+    const deleted = await repository.load('Trainer-ash');
+    expect(deleted).toMatchObject({ version: 0, snapshotVersion: 0, state: { moves: 0 } });
+    // Created again: versions continue, the state starts afresh.
+    await expect(
+      repository.save(deleted, [{ type: 'TrainerMoved', data: { x: 1, y: 1, at: now } }]),
+    ).resolves.toMatchObject({ version: 4, state: { x: 1, y: 1, moves: 1 } });
+    // Soft-deleted after more events than the snapshot holds: deleted too, not a gap.
+    const later = await snapshotted(4, 3);
+    await later.store.deleteStream('Trainer-ash', { mode: 'soft' });
+    await expect(later.repository.load('Trainer-ash')).resolves.toMatchObject({
+      version: 0,
+      state: { moves: 0 },
+    });
+    // Hard-deleted: nothing of it is loaded.
+    const hard = await snapshotted(3, 3);
+    await hard.store.deleteStream('Trainer-ash', { mode: 'hard' });
+    await expect(hard.repository.load('Trainer-ash')).resolves.toMatchObject({
+      version: 0,
+      state: { moves: 0 },
+    });
+    // A snapshot ahead of the stream (the event store was emptied, the snapshots kept): the
+    // stream's own events are folded, and its next save expects its real version.
+    const snapshots = new InMemorySnapshotStore();
+    await snapshots.save({
+      streamId: 'Trainer-ash',
+      version: 5,
+      schemaVersion: 1,
+      state: { x: 9, y: 9, moves: 5, retired: false },
+      createdAt: now,
+    });
+    const fresh = new InMemoryEventStore();
+    await history(fresh, 2);
+    const behind = deciderRepository(trainerDecider, {
+      eventStore: fresh,
+      aggregateType: 'T',
+      snapshots: { store: snapshots, policy: SnapshotPolicies.never, schemaVersion: 1 },
+    });
+    const loaded = await behind.load('Trainer-ash');
+    expect(loaded).toMatchObject({ version: 2, snapshotVersion: 0, state: { moves: 2 } });
+    await expect(
+      behind.save(loaded, [{ type: 'TrainerMoved', data: { x: 0, y: 0, at: now } }]),
+    ).resolves.toMatchObject({ version: 3 });
+  });
+
   it('notices events removed after the snapshot even when none are left after it', async () => {
     const { store, repository } = await snapshotted(3, 2);
     // Truncating the snapshot's own event (version 2) is allowed: event 3 follows the snapshot.

@@ -5,6 +5,7 @@ import { argumentScenarios } from './event-store.conformance.arguments';
 import { checkpointScenarios } from './event-store.conformance.checkpoints';
 import { dataScenarios } from './event-store.conformance.data';
 import { lifecycleScenarios } from './event-store.conformance.lifecycle';
+import { modelScenarios } from './event-store.conformance.model';
 import { noSkipScenario } from './event-store.conformance.no-skip';
 
 /** Capabilities that differ between backends; the scenarios branch on them, none is skipped. */
@@ -70,6 +71,8 @@ export function describeEventStoreConformance(
     describe('subscribing, deleting and retention', () => lifecycleScenarios(context));
     describe('data integrity and limits', () => dataScenarios(context));
     describe('arguments', () => argumentScenarios(context));
+    // Before the global order scenario fills the store: FerretDB scans it on every query.
+    describe('the in-memory store as a model', () => modelScenarios(context));
     describe('global order', () => noSkipScenario(context));
     describe('checkpoints and unreadable events', () => checkpointScenarios(context));
   });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { InMemorySnapshotStore } from '../snapshots/in-memory.snapshot-store';
 import { type Snapshot, type SnapshotStore } from '../snapshots/snapshot-store.port';
 import { jsonSnapshotSerializer, type SnapshotSerializer } from '../snapshots/snapshot.codec';
 import { SnapshotDecodeError } from '../snapshots/snapshot.errors';
@@ -366,6 +367,53 @@ export function describeSnapshotStoreConformance(
       ]);
       const latest = await s.loadLatest(id, { schemaVersion: 1 });
       expect(latest?.createdAt).toBe('2026-01-01T00:00:00.000Z');
+    });
+
+    it('behaves as the in-memory store over a seeded sequence of saves, loads, lists and deletes', async () => {
+      // mulberry32: a failing sequence replays the same.
+      let seed = 7;
+      const random = () => {
+        seed = (seed + 0x6d2b79f5) >>> 0;
+        let t = seed;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      };
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+      for (const keep of [1, 2]) {
+        const s = await store({ keep, compressAboveBytes: 64 });
+        const model = new InMemorySnapshotStore({ keep, compressAboveBytes: 64 });
+        const ids = [stream(), stream()];
+        const log: string[] = [];
+        const both = async (name: string, run: (target: SnapshotStore) => Promise<unknown>) => {
+          const expected = JSON.stringify(await run(model));
+          const actual = JSON.stringify(await run(s));
+          log.push(`${name} -> ${expected}`);
+          if (actual !== expected)
+            throw new Error(`after\n${log.join('\n')}\nthe store answered ${actual}`);
+        };
+        for (let step = 0; step < 60; step++) {
+          const id = pick(ids);
+          const schemaVersion = pick([1, 1, 2, -1]);
+          const roll = random();
+          if (roll < 0.5) {
+            const version = 1 + Math.floor(random() * 8);
+            // Some states are over the compression threshold.
+            const state = { version, text: 'x'.repeat(pick([0, 200])) };
+            await both(`save ${id} v${version} s${schemaVersion}`, (target) =>
+              target.save(snapshot(id, version, state, schemaVersion)),
+            );
+          } else if (roll < 0.75) {
+            await both(`loadLatest ${id} s${schemaVersion}`, (target) =>
+              target.loadLatest(id, { schemaVersion }),
+            );
+          } else if (roll < 0.95) {
+            await both(`list ${id}`, (target) => target.list(id));
+          } else {
+            await both(`delete ${id}`, (target) => target.delete(id));
+          }
+        }
+      }
     });
 
     it('deletes every snapshot of a stream', async () => {

@@ -221,7 +221,9 @@ export interface EventStore {
    * @throws MessageTooLargeError / MessageValidationError before anything is written (also
    *   MessageValidationError when one messageId appears twice in `events`)
    * @throws TypeError before anything is written when `expectedVersion` is missing or not one of
-   *   the forms above (a non-negative integer, 'any', 'no-stream', 'exists')
+   *   the forms above (a non-negative integer, 'any', 'no-stream', 'exists'), or an event is no
+   *   envelope (a non-empty `type` and `messageId`, string `aggregateId` and `aggregateType`, a
+   *   `metadata` object), naming it
    */
   append(
     streamId: string,

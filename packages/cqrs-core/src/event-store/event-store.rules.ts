@@ -85,9 +85,13 @@ export function checkStreamId(streamId: unknown): asserts streamId is string {
 
 /**
  * Checks an append's events before a store does anything: an array of envelopes, each with a
- * non-empty `type` and `messageId`, and no messageId twice in one append.
+ * non-empty `type` and `messageId`, an `aggregateId` and `aggregateType` that are strings (empty
+ * for none, as MessageFactory writes them) and a `metadata` object, and no messageId twice in
+ * one append. An envelope built by hand without them was stored by one backend, stored without
+ * them by another and refused by the third with a TypeError from inside it.
  * Idempotency is keyed by messageId, so a batch holding one twice would store the event twice
  * and leave its re-append unanswerable (which of the two versions is it?).
+ * @throws TypeError naming the envelope's field and the value given
  * @throws MessageValidationError naming the repeated messageId and both places in the batch
  */
 export function checkAppendEvents(events: readonly Envelope[]): void {
@@ -103,6 +107,16 @@ export function checkAppendEvents(events: readonly Envelope[]): void {
           `events[${index}].${field} must be a non-empty string, got ${shownValue(value)}`,
         );
     }
+    for (const field of ['aggregateId', 'aggregateType'] as const) {
+      const value: unknown = (event as Partial<Envelope>)[field];
+      if (typeof value !== 'string')
+        throw new TypeError(`events[${index}].${field} must be a string, got ${shownValue(value)}`);
+    }
+    const metadata: unknown = (event as Partial<Envelope>).metadata;
+    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
+      throw new TypeError(
+        `events[${index}].metadata must be an object, got ${shownValue(metadata)}`,
+      );
   });
   if (events.length < 2) return;
   const seen = new Map<string, number>();

@@ -215,6 +215,27 @@ export function argumentScenarios(context: EventStoreConformanceContext): void {
       append([{ ...event(type, 1), messageId: 7 }]),
       'events[0].messageId must be a non-empty string, got 7',
     );
+    // Built by hand without an aggregate or metadata: one backend stored it without them, one
+    // failed inside its size bound, the serializer on a missing property (a review, session 44).
+    for (const field of ['aggregateId', 'aggregateType'] as const)
+      for (const value of [undefined, 7])
+        await refused(
+          append([event(type, 1), { ...event(type, 2), [field]: value }]),
+          `events[1].${field} must be a string, got ${String(value)}`,
+        );
+    for (const value of [undefined, null, 'x'])
+      await refused(
+        append([{ ...event(type, 1), metadata: value }]),
+        `events[0].metadata must be an object, got ${value === 'x' ? '"x"' : String(value)}`,
+      );
+    // An empty aggregate type or id is what a handler without one writes: taken.
+    const anonymous = uniqueName('no-aggregate');
+    await store().append(anonymous, [{ ...event(type, 1), aggregateId: '', aggregateType: '' }], {
+      expectedVersion: 'no-stream',
+    });
+    await expect(store().readStream(anonymous)).resolves.toMatchObject([
+      { aggregateId: '', aggregateType: '' },
+    ]);
     // The longest id is taken, and nothing of the refused appends was written.
     const longest = uniqueName('l').padEnd(1_024, 'x');
     await store().append(longest, [event(type, 1)], { expectedVersion: 'no-stream' });

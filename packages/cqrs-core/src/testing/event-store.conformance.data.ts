@@ -48,6 +48,38 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
     expect(read?.metadata).toMatchObject(metadata);
   });
 
+  it('gives every read events of its own: a reader changing one changes no later read', async () => {
+    const streamId = uniqueName('own-copy');
+    const type = uniqueName('Own');
+    const written = event(type, { n: 1 }, { correlationId: 'c-1' });
+    const { positions } = await store().append(streamId, [written], {
+      expectedVersion: 'no-stream',
+    });
+    const reads = [
+      () => store().readStream(streamId),
+      () => store().readAll({ fromPosition: (positions[0] ?? 1) - 1, types: [type] }),
+    ];
+    for (const read of reads) {
+      const [first] = await read();
+      // A handler that annotates or strips what it read (metadata, data).
+      const metadata = first!.metadata as Record<string, unknown>;
+      metadata.correlationId = 'changed';
+      delete metadata.checksum;
+      (first!.data as { n: number }).n = 2;
+    }
+    for (const read of reads) {
+      const [again] = await read();
+      expect(again?.data).toEqual({ n: 1 });
+      expect(again?.metadata).toMatchObject({ correlationId: 'c-1' });
+      expect(again?.metadata.checksum).toMatch(/^sha256:/);
+    }
+    // Nor does changing the envelope appended, after the append.
+    (written.metadata as Record<string, unknown>).correlationId = 'changed later';
+    await expect(store().readStream(streamId)).resolves.toMatchObject([
+      { metadata: { correlationId: 'c-1' } },
+    ]);
+  });
+
   it('refuses to read an event whose stored data no longer matches its checksum', async () => {
     const streamId = uniqueName('corrupt');
     const type = uniqueName('Corrupt');

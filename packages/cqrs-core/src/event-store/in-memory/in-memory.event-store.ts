@@ -123,7 +123,7 @@ export class InMemoryEventStore implements EventStore {
         streamId,
         version,
         position: this.storage.log.length + 1,
-        serialized: { ...envelope, version },
+        serialized: { ...envelope, version, metadata: jsonCopy(envelope.metadata) },
       };
       this.storage.log.push(record);
       target.events.push(record);
@@ -259,15 +259,26 @@ export class InMemoryEventStore implements EventStore {
   }
 
   private toStored(record: InMemoryRecord): StoredEvent {
+    const { serialized } = record;
     const envelope = decodeStoredEvent(
       {
         streamId: record.streamId,
         version: record.version,
         position: record.position,
-        messageId: record.serialized.messageId,
+        messageId: serialized.messageId,
       },
-      () => this.serializer.deserialize(record.serialized),
+      () => this.serializer.deserialize({ ...serialized, metadata: jsonCopy(serialized.metadata) }),
     );
     return storedEvent(envelope, record);
   }
+}
+
+/**
+ * The metadata as a server-backed store keeps it (JSON) and gives it to each read: a copy of its
+ * own. The stored object went to every reader (and stayed the appender's below the top level):
+ * a handler that changed or stripped a field (its checksum) changed the event for every later
+ * read, which then failed ChecksumMismatchError (a review, session 44).
+ */
+function jsonCopy(metadata: SerializedEnvelope['metadata']): SerializedEnvelope['metadata'] {
+  return JSON.parse(JSON.stringify(metadata)) as SerializedEnvelope['metadata'];
 }

@@ -447,6 +447,48 @@ describe('CqrsCoreModule', () => {
     },
   );
 
+  it('registers handlers provided by a factory or as a value, as those provided by their class', async () => {
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    const positions = new Positions();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: 's',
+          instanceId: 'i',
+          publisher: broker,
+          subscriber: broker.subscriber(),
+          serializer: registry,
+        }),
+      ],
+      providers: [
+        {
+          provide: 'MOVES',
+          inject: [EventBus],
+          useFactory: (events: EventBus) => new MoveHandler(events),
+        },
+        { provide: 'PROJECTOR', useValue: new PositionsProjector(positions) },
+        { provide: 'POSITION', useFactory: () => new TrainerPositionQuery(positions) },
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const command = createMessage({
+      type: 'Move',
+      category: 'command',
+      aggregateId: 'brock',
+      data: { dx: 3 },
+    });
+    await expect(app.get(CommandBus).request(command, { timeoutMs: 2_000 })).resolves.toEqual({
+      x: 6,
+    });
+    await until(() => positions.events.length === 1);
+    await expect(
+      app.get(QueryBus).execute('TrainerPosition', { trainerId: 'brock' }),
+    ).resolves.toBe(6);
+    await app.close();
+  });
+
   it('refuses to start two @EventHandlers of one name, naming both classes', async () => {
     @Injectable()
     @EventHandler('Moved', { name: 'positions' })

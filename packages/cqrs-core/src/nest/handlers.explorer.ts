@@ -216,21 +216,25 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
   /** Registers every decorated provider Nest has built that is not registered yet. */
   private registerDiscovered(): void {
     for (const wrapper of this.discovery.getProviders()) {
-      const { instance, metatype } = wrapper;
-      if (!instance || !metatype || this.registered.has(instance)) continue;
+      const { instance } = wrapper;
+      if (!instance || this.registered.has(instance)) continue;
+      // The class whose decorators count: the provider's own, or the class of the instance a
+      // factory or value provider gives (its metatype is the factory, or none: such handlers
+      // were skipped, never called, and nothing said so).
+      const built =
+        wrapper.metatype && this.isDecorated(wrapper.metatype) ? wrapper.metatype : undefined;
+      const metatype = built ?? this.decoratedClassOf(instance);
+      if (!metatype) continue;
       const className = (metatype as { name: string }).name;
-      const decorated = [COMMAND_HANDLER, EVENT_HANDLER, QUERY_HANDLER].some(
-        (key) => this.reflector.get(key, metatype) !== undefined,
-      );
       // A request-scoped or transient provider has no instance here, only Nest's placeholder
       // without its dependencies: refuse it at start rather than run it half-built.
-      if (decorated && !wrapper.isDependencyTreeStatic())
+      if (!wrapper.isDependencyTreeStatic())
         throw new Error(
           `${className} is a Causeway handler and must be a singleton ` +
             `(the default scope): it is called for messages, outside any request`,
         );
-      if (decorated)
-        checkInjectable(metatype as abstract new (...args: never[]) => unknown, className);
+      // Only a class Nest constructs itself: a factory passes its own arguments.
+      if (built) checkInjectable(metatype as abstract new (...args: never[]) => unknown, className);
       const commandTypes = this.reflector.get<string | readonly string[] | undefined>(
         COMMAND_HANDLER,
         metatype,
@@ -288,8 +292,26 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
         if (isQueryType(queryType)) this.queries.register(queryType, answer, { name: className });
         else this.queries.register(queryType, answer, { name: className });
       }
-      if (decorated) this.registered.add(instance);
+      this.registered.add(instance);
     }
+  }
+
+  /** Whether the class carries @CommandHandler, @EventHandler or @QueryHandler. */
+  private isDecorated(type: object): boolean {
+    return [COMMAND_HANDLER, EVENT_HANDLER, QUERY_HANDLER].some(
+      (key) => this.reflector.get(key, type as never) !== undefined,
+    );
+  }
+
+  /** The instance's class when it is decorated as a handler. */
+  private decoratedClassOf(
+    instance: unknown,
+  ): (abstract new (...args: never[]) => unknown) | undefined {
+    if (typeof instance !== 'object') return undefined;
+    const type = (instance as { constructor?: unknown }).constructor;
+    return typeof type === 'function' && this.isDecorated(type)
+      ? (type as abstract new (...args: never[]) => unknown)
+      : undefined;
   }
 
   /**

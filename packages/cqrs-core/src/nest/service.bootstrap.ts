@@ -149,7 +149,9 @@ function startFailure(error: unknown, host: string, port: number): string {
   if (code === 'EACCES') return `cannot listen on ${host}:${port}: permission denied (PORT)`;
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return `cannot listen on ${host}:${port}: no such local address (HOST)`;
-  return `start-up failed: ${(error as Error)?.message ?? String(error)}${startFailureCauses(error)}`;
+  // A driver's error may quote its connection string, user and password included.
+  const message = credentialsRemoved((error as Error)?.message ?? String(error));
+  return `start-up failed: ${message}${startFailureCauses(error)}`;
 }
 
 /**

@@ -487,6 +487,39 @@ describe('/admin/dead-letters', () => {
       }
     });
 
+    it('never answers nor logs the password of a URL the store error quotes', async () => {
+      const quoting = new Error('cannot reach mongodb://app:s3cretpw@db:27017/letters');
+      const lines: string[] = [];
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          DeadLettersAdminModule.forRoot({
+            token: TOKEN,
+            queue: {
+              add: () => Promise.reject(quoting),
+              list: () => Promise.reject(quoting),
+              stats: () => Promise.reject(quoting),
+              replay: () => Promise.reject(quoting),
+              purge: () => Promise.reject(quoting),
+            },
+            publisher: broker,
+          }),
+        ],
+      }).compile();
+      const leaky = moduleRef.createNestApplication({ logger: capture(lines) });
+      await leaky.init();
+      try {
+        const response = await request(leaky.getHttpServer())
+          .get('/admin/dead-letters/stats')
+          .set(auth);
+        expect(response.status).toBe(503);
+        expect(response.body.detail).toContain('mongodb://[Redacted]@db:27017/letters');
+        expect(lines.join('\n')).toContain('mongodb://[Redacted]@db:27017/letters');
+        expect(JSON.stringify(response.body) + lines.join('\n')).not.toContain('s3cretpw');
+      } finally {
+        await leaky.close();
+      }
+    });
+
     it('still answers 400 to a bad filter', async () => {
       const response = await request(down.getHttpServer())
         .get('/admin/dead-letters?colour=red')

@@ -24,7 +24,7 @@ import {
 import { CUTOFF_RULE, isCutoff } from '../dead-letters/dead-letter-queue.rules';
 import { type Publisher } from '../transport/transport.port';
 import { AdminTokenGuard } from './admin-token.guard';
-import { REDACTED } from './log.redaction';
+import { credentialsRemoved } from '../connections/connection-target';
 import { ProblemDetailsFilter, ProblemException, problemType } from './problem-details.filter';
 
 export const ADMIN_DEAD_LETTERS = Symbol('causeway:admin-dead-letters');
@@ -176,7 +176,7 @@ function toFilter(input: z.output<typeof Filter>): DeadLetterFilter {
 /** An error's name and message, with the credentials of any URL in it removed. */
 function describeError(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  const redacted = text.replace(/\/\/[^/\s@]*@/g, `//${REDACTED}@`);
+  const redacted = credentialsRemoved(text);
   return redacted.length > 300 ? `${redacted.slice(0, 300)}…` : redacted;
 }
 
@@ -299,7 +299,10 @@ export class DeadLettersController {
       const reason = describeError(error);
       this.logger.error(
         `dead-letter ${operation} failed: ${reason}`,
-        error instanceof Error ? error.stack : undefined,
+        // The stack begins with the message: redacted alike.
+        error instanceof Error && error.stack !== undefined
+          ? credentialsRemoved(error.stack)
+          : undefined,
       );
       response.setHeader?.('Retry-After', String(RETRY_AFTER_SECONDS));
       throw new ProblemException({

@@ -21,6 +21,7 @@ import {
   StreamNotFoundError,
 } from '../event-store/event-store.errors';
 import { DomainError } from '../router/handler.errors';
+import { credentialsRemoved } from '../connections/connection-target';
 import { echoedPath } from './log.redaction';
 
 interface HttpResponseLike {
@@ -273,20 +274,27 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   /**
    * The cause of a 5xx, which the answer does not tell: error level, with its stack and the
    * request's method, path (no query: it may hold a credential) and id — never its body or
-   * headers. pino-http's own line for the request only says "failed with status code 500".
+   * headers, nor the user info of a URL the error quotes. pino-http's own line for the request
+   * only says "failed with status code 500".
    */
   private logCause(exception: unknown, request: HttpRequestLike, status: number): void {
     const id = typeof request.id === 'string' || typeof request.id === 'number' ? request.id : '';
     const method = (request.method ?? '').slice(0, 16);
+    // A driver's error may quote its connection string: no URL's user and password (the
+    // stack begins with the message).
     const cause =
       exception instanceof Error
-        ? `${exception.name}: ${exception.message}`
+        ? credentialsRemoved(`${exception.name}: ${exception.message}`)
         : `a thrown ${typeof exception}`;
+    const stack =
+      exception instanceof Error && exception.stack !== undefined
+        ? credentialsRemoved(exception.stack)
+        : undefined;
     // (message, stack): Nest's contract for an error's trace; nestjs-pino logs it as `err`.
     this.logger.error(
       `${method} ${echoedPath(request.url) ?? ''} answered ${status}` +
         `${id === '' ? '' : ` (request ${id})`}: ${cause}`,
-      exception instanceof Error ? exception.stack : undefined,
+      stack,
     );
   }
 

@@ -131,6 +131,7 @@ const THROWN: Record<string, () => unknown> = {
   deleted: () => new StreamDeletedError('Account-A-1'),
   'not-found': () => new StreamNotFoundError('Account-A-2'),
   unknown: () => new Error('password=hunter2 at db-7.internal'),
+  'unknown-url': () => new Error('cannot reach redis://:hunter3@cache-7.internal:6379'),
   'not-an-error': () => ({ message: 'a thrown object literal' }),
   // A 5xx the app answers on purpose (not ready during an outage): no error line of its own.
   'not-ready': () =>
@@ -469,6 +470,23 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
         );
       expect((await request(app.getHttpServer()).get('/errors/not-ready')).status).toBe(503);
       expect(logged.slice(before).filter((entry) => entry.includes('answered'))).toEqual([]);
+    } finally {
+      app.useLogger(false);
+    }
+  });
+
+  it('logs the cause of an unexpected error without the password of a URL it quotes', async () => {
+    const logged: string[] = [];
+    app.useLogger(capture(logged));
+    try {
+      const failed = await request(app.getHttpServer())
+        .get('/errors/unknown-url')
+        .set('X-Request-Id', 'probe-url');
+      expect(failed.status).toBe(500);
+      const lines = logged.filter((entry) => entry.includes('probe-url'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('Error: cannot reach redis://[Redacted]@cache-7.internal:6379');
+      expect(logged.join('\n') + failed.text).not.toContain('hunter3');
     } finally {
       app.useLogger(false);
     }

@@ -212,6 +212,44 @@ describe('CqrsCoreModule', () => {
     ]);
   });
 
+  it('still drains, acknowledges and closes when a worker fails to stop, and logs the failure', async () => {
+    const failed = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      const registry = serializer();
+      const broker = new InMemoryBroker({ serializer: registry });
+      const closed: string[] = [];
+      const app = await boot(broker, registry, {
+        workers: [
+          {
+            start: () => undefined,
+            stop: () => Promise.reject(new Error('checkpoint store down')),
+          },
+        ],
+        closeOnShutdown: [{ close: async () => void closed.push('redis') }],
+      });
+      const positions = app.get(Positions);
+      let release: () => void = () => undefined;
+      positions.slowUntil = new Promise((resolve) => (release = resolve));
+      await app
+        .get(EventBus)
+        .publish([
+          createMessage({ type: 'Moved', category: 'event', aggregateId: 'erika', data: { x: 5 } }),
+        ]);
+      await until(() => broker.pendingCount('events.Moved', 'trainer-service.positions') === 1);
+      const closing = app.close();
+      setTimeout(release, 50);
+      await closing;
+      expect(positions.byTrainer.get('erika')).toBe(5);
+      expect(broker.pendingCount('events.Moved', 'trainer-service.positions')).toBe(0);
+      expect(closed).toEqual(['redis']);
+      expect(failed.mock.calls.map(([message]) => String(message))).toContainEqual(
+        expect.stringContaining('checkpoint store down'),
+      );
+    } finally {
+      failed.mockRestore();
+    }
+  });
+
   it('warns at start of an @EventHandler without a name, its group named after the class', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {

@@ -25,6 +25,7 @@ import {
   QUERY_HANDLER,
   type EventHandlerMetadata,
 } from './handler.decorators';
+import { credentialsRemoved } from '../connections/connection-target';
 import { startupRetryDelayMs } from './connections.lifecycle';
 import { CQRS_CORE_OPTIONS } from './cqrs-core.tokens';
 import { type BackgroundWorker, type ResolvedCqrsCoreOptions } from './cqrs-core.options';
@@ -374,15 +375,33 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     this.wakeStores?.();
     this.signalShutdown();
     await this.background;
+    // Each step is taken whatever the one before did: a worker that fails to stop (its store
+    // down) must not leave the deliveries in flight unacknowledged and the connections open.
     // Nothing new is published (the forwarder finishes its round) before the router drains.
-    for (const worker of [...this.startedWorkers].reverse()) await worker.stop();
-    await this.router.close();
-    this.commands.close();
-    await this.options.subscriber.close();
-    await this.options.publisher.close();
+    for (const worker of [...this.startedWorkers].reverse())
+      await this.step('stopping a worker', () => worker.stop());
+    await this.step('draining the router', () => this.router.close());
+    await this.step('closing the command bus', () => this.commands.close());
+    await this.step('closing the subscriber', () => this.options.subscriber.close());
+    await this.step('closing the publisher', () => this.options.publisher.close());
     // After the router drained: no handler appends any more.
-    await this.options.snapshotStore?.close();
-    await this.options.eventStore?.close();
-    for (const closable of this.options.closeOnShutdown ?? []) await closable.close();
+    await this.step('closing the snapshot store', () => this.options.snapshotStore?.close());
+    await this.step('closing the event store', () => this.options.eventStore?.close());
+    for (const closable of this.options.closeOnShutdown ?? [])
+      await this.step('closing a closeOnShutdown connection', () => closable.close());
+  }
+
+  /** One step of the shutdown: its failure is logged (error level, with its stack), not thrown. */
+  private async step(what: string, run: () => unknown): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      const reason = credentialsRemoved((error as Error)?.message ?? String(error));
+      const stack = (error as Error)?.stack;
+      this.logger.error(
+        `shutdown: ${what} failed (${reason}); going on`,
+        stack === undefined ? undefined : credentialsRemoved(stack),
+      );
+    }
   }
 }

@@ -827,6 +827,69 @@ describe('CausewayTransportServer', () => {
     expect(controller.seen.map((seen) => seen.n)).toEqual([2, 3]);
     await app.close();
   });
+  it("lets a pattern handler in flight at shutdown publish through CqrsCoreModule's bus, then acknowledges it", async () => {
+    const registry = serializer();
+    const broker = new InMemoryBroker({ serializer: registry });
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const outcomes: string[] = [];
+    @Controller()
+    class Relay {
+      constructor(@Inject(EventBus) private readonly events: EventBus) {}
+      @EventPattern('pings')
+      async onPing(@Payload() envelope: Envelope<{ n: number }>) {
+        entered();
+        await gate;
+        await this.events
+          .publish([
+            createMessage({
+              type: 'Moved',
+              category: 'event',
+              aggregateId: envelope.aggregateId,
+              data: { x: envelope.data.n },
+            }),
+          ])
+          .then(
+            () => outcomes.push('published'),
+            (error: Error) => outcomes.push(`failed: ${error.message}`),
+          );
+      }
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsCoreModule.forRoot({
+          service: 's',
+          instanceId: 'i',
+          publisher: broker,
+          subscriber: broker.subscriber(),
+          serializer: registry,
+        }),
+      ],
+      controllers: [Relay],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    app.connectMicroservice({
+      strategy: new CausewayTransportServer({
+        subscriber: broker.subscriber(),
+        group: 'relay',
+        consumer: 'c1',
+      }),
+    });
+    await app.startAllMicroservices();
+    await app.init();
+    await broker.publish('pings', [
+      createMessage({ type: 'Ping', category: 'event', aggregateId: 'p', data: { n: 4 } }),
+    ]);
+    await inHandler;
+    const closing = app.close();
+    setTimeout(release, 50);
+    await closing;
+    expect(outcomes).toEqual(['published']);
+    expect(broker.pendingCount('pings', 'relay')).toBe(0);
+  });
+
   it('closes the subscriber it was given when the app closes, releasing what listen() started', async () => {
     const registry = serializer();
     const broker = new InMemoryBroker({ serializer: registry });

@@ -117,7 +117,11 @@ export interface CqrsCoreModuleOptions {
    * runner.stop() }`, anything with that shape.
    */
   workers?: readonly BackgroundWorker[];
-  /** Closed after the router drained at shutdown (connections the transports use). */
+  /**
+   * Closed at application shutdown (`onApplicationShutdown`, with the publisher and the stores):
+   * after the router drained and Nest closed the HTTP server and microservices (connections
+   * the transports use).
+   */
   closeOnShutdown?: readonly { close(): Promise<void> }[];
 }
 

@@ -5,6 +5,7 @@ import {
   Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
+  type OnApplicationShutdown,
 } from '@nestjs/common';
 import { DiscoveryService, Reflector } from '@nestjs/core';
 import { type Envelope } from '../messages/envelope';
@@ -88,14 +89,18 @@ function checkInjectable(
 /**
  * Finds @CommandHandler / @EventHandler / @QueryHandler providers, registers them with the buses
  * and starts the router once the app has bootstrapped. At shutdown it stops taking deliveries,
- * lets the ones in flight finish and be acknowledged, then closes transports and connections.
+ * lets the ones in flight finish and be acknowledged and closes the subscriber (before Nest
+ * closes the HTTP server and microservices), then closes the publisher, the stores and
+ * closeOnShutdown (after).
  *
  * Hazard: it looks once, at bootstrap. The handlers of a module loaded later with Nest's
  * LazyModuleLoader are not registered — nothing calls them, and nothing says so — until
  * `registerLoadedHandlers()` is called after the `load()`.
  */
 @Injectable()
-export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class HandlersExplorer
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger('CqrsCore');
 
   constructor(
@@ -383,8 +388,16 @@ export class HandlersExplorer implements OnApplicationBootstrap, BeforeApplicati
     await this.step('draining the router', () => this.router.close());
     await this.step('closing the command bus', () => this.commands.close());
     await this.step('closing the subscriber', () => this.options.subscriber.close());
+  }
+
+  /**
+   * Closes what handlers of the app's own may still use after the router drained: Nest closes
+   * its HTTP server and microservices (a CausewayTransportServer draining its patterns'
+   * handlers) between beforeApplicationShutdown and this hook, and those publish through the
+   * bus and append to the stores until they are done.
+   */
+  async onApplicationShutdown(): Promise<void> {
     await this.step('closing the publisher', () => this.options.publisher.close());
-    // After the router drained: no handler appends any more.
     await this.step('closing the snapshot store', () => this.options.snapshotStore?.close());
     await this.step('closing the event store', () => this.options.eventStore?.close());
     for (const closable of this.options.closeOnShutdown ?? [])

@@ -84,12 +84,13 @@ export function pathOf(target: string | undefined): string | undefined {
 
 /**
  * pino redaction paths of every Causeway service: request credentials (Proxy-Authorization too:
- * without a proxy in front, a client's proxy credentials reach the app) and the session cookie
- * a response sets (its value is an access token).
+ * without a proxy in front, a client's proxy credentials reach the app; X-Api-Key, the usual
+ * header of an API key) and the session cookie a response sets (its value is an access token).
  */
 export const REDACTED_LOG_PATHS = [
   'req.headers.authorization',
   'req.headers["proxy-authorization"]',
+  'req.headers["x-api-key"]',
   'req.headers.cookie',
   'req.query.token',
   'res.headers["set-cookie"]',

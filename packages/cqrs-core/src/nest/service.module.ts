@@ -70,9 +70,14 @@ export class CausewayServiceModule {
             // `req.id`: the caller's well-formed X-Request-Id or a UUID, echoed in the answer.
             genReqId: (req, res) => requestIdFor(req, res),
             serializers: {
-              req: (req: { url?: string; query?: unknown }) => {
+              req: (req: { url?: string; query?: unknown; headers?: Record<string, unknown> }) => {
                 req.url = redactTarget(req.url);
                 if (req.query !== undefined) req.query = redactQuery(req.query);
+                // The page a request came from may carry a credential in its query (a login
+                // link's `?token=`). A copy: these are the request's own headers.
+                const referer = req.headers?.referer;
+                if (typeof referer === 'string')
+                  req.headers = { ...req.headers, referer: redactTarget(referer) };
                 return req;
               },
             },

@@ -5,6 +5,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
+import { credentialsRemoved } from '../connections/connection-target';
 import { type ManagedConnection } from '../connections/managed-connection.port';
 import { SERVICE_OPTIONS } from './service.tokens';
 import { type ServiceOptions } from './service.options';
@@ -49,9 +50,10 @@ export class ConnectionsLifecycle implements OnModuleInit, OnApplicationShutdown
     } catch (error) {
       if (this.stopped) return;
       const delay = startupRetryDelayMs(attempt);
+      // A driver's error may quote its connection string, user and password included.
+      const reason = credentialsRemoved((error as Error)?.message ?? String(error));
       this.logger.warn(
-        `${connection.name}${at(connection)} unreachable (${(error as Error).message}); ` +
-          `retrying in ${delay} ms`,
+        `${connection.name}${at(connection)} unreachable (${reason}); retrying in ${delay} ms`,
       );
       const timer = setTimeout(() => {
         this.pending.delete(timer);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
 import { CommandBus } from '../buses/command-bus';
@@ -29,12 +29,15 @@ class FlakyStore extends EventStoreDecorator {
   closed = false;
   closedWhileRouting: boolean | undefined;
   router: Router | undefined;
-  constructor(private down: number) {
+  constructor(
+    private down: number,
+    private readonly reason = 'connect ECONNREFUSED 127.0.0.1:27017',
+  ) {
     super(new InMemoryEventStore());
   }
   override async init(): Promise<void> {
     this.inits++;
-    if (this.down-- > 0) throw new Error('connect ECONNREFUSED 127.0.0.1:27017');
+    if (this.down-- > 0) throw new Error(this.reason);
     await super.init();
   }
   override async close(): Promise<void> {
@@ -139,6 +142,25 @@ describe('CqrsCoreModule stores', () => {
     expect(await store.readStream('acc-1')).toHaveLength(1);
     await app.close();
     expect(store.closedWhileRouting).toBe(false);
+  });
+
+  it('logs the retries of a store that is away without the password its error quotes', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const store = new FlakyStore(1, 'cannot reach mongodb://app:s3cretpw@db:27017/accounts');
+      const app = await boot(store);
+      await until(() => app.get(Router).running);
+      await app.close();
+      const warned = warn.mock.calls.map(([message]) => String(message));
+      expect(warned).toContainEqual(
+        expect.stringContaining(
+          'cannot initialise the event store (event store: cannot reach mongodb://[Redacted]@db:27017/accounts)',
+        ),
+      );
+      expect(warned.join('\n')).not.toContain('s3cretpw');
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('stops retrying the store at shutdown, without having taken a delivery', async () => {

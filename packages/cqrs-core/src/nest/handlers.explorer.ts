@@ -338,7 +338,8 @@ export class HandlersExplorer
           await store.init();
           break;
         } catch (error) {
-          this.storesError = `${name}: ${(error as Error)?.message ?? String(error)}`;
+          // Logged, and shown by the `bus` probe: a driver's error may quote its connection string.
+          this.storesError = `${name}: ${credentialsRemoved((error as Error)?.message ?? String(error))}`;
           const delay = startupRetryDelayMs(attempt);
           this.logger.warn(
             `cannot initialise the ${name} (${this.storesError}); retrying in ${delay} ms`,

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type DynamicModule, type INestApplication, Injectable } from '@nestjs/common';
+import { type DynamicModule, type INestApplication, Injectable, Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { z } from 'zod';
@@ -147,5 +147,45 @@ describe('CausewayServiceModule', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     } while (Date.now() < deadline);
     expect(body).toMatchObject({ status: 'error', error: { bus: { message: expected } } });
+  });
+
+  it('retries a connection that cannot open without logging the password its error quotes', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      let attempts = 0;
+      const queue: ManagedConnection = {
+        name: 'queue',
+        client: undefined,
+        target: 'amqp://mq:5672',
+        async open() {
+          attempts++;
+          if (attempts === 1) throw new Error('cannot reach amqp://app:s3cretpw@mq:5672/orders');
+        },
+        async close() {},
+        async check() {},
+      };
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          CausewayServiceModule.forRoot({
+            service: 'orders',
+            instanceId: 'i1',
+            logLevel: 'silent',
+            connections: [queue],
+            healthIntervalMs: 60_000,
+          }),
+        ],
+      }).compile();
+      app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+      const warned = warn.mock.calls.map(([message]) => String(message));
+      expect(warned).toContainEqual(
+        expect.stringContaining(
+          'queue to amqp://mq:5672 unreachable (cannot reach amqp://[Redacted]@mq:5672/orders)',
+        ),
+      );
+      expect(warned.join('\n')).not.toContain('s3cretpw');
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

@@ -132,11 +132,18 @@ export class CausewayTransportServer
    * (e.g. the Redis Streams subscriber's blocking-read connections). What the caller created
    * and passed to the Subscriber stays the caller's to close: the Redis client or
    * ManagedConnection, the Kafka client. The Subscriber cannot be reused afterwards.
+   * @throws the error of a subscription that failed to close, once the Subscriber is closed
    */
   async close(): Promise<void> {
-    await Promise.all(this.subscriptions.splice(0).map((subscription) => subscription.close()));
+    const closing = await Promise.allSettled(
+      this.subscriptions.splice(0).map((subscription) => subscription.close()),
+    );
+    // Whatever a subscription's close did: the Subscriber's own connections would keep the
+    // process alive until the shutdown timeout.
     await this.options.subscriber.close();
     this._status$.next('closed');
+    const failed = closing.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   on(): never {

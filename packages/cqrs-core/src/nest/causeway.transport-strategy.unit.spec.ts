@@ -11,6 +11,7 @@ import { deadLetter } from '../middleware/dead-letter.middleware';
 import { retry } from '../middleware/retry.middleware';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { PermanentError } from '../router/handler.errors';
+import { type Subscriber } from '../transport/transport.port';
 import { CausewayTransportServer } from './causeway.transport-strategy';
 import { KeepRpcErrors } from './rpc-errors.filter';
 
@@ -167,4 +168,26 @@ it('refuses at construction a group, consumer or maxInFlight every subscriber wo
   expect(() => new CausewayTransportServer({ subscriber, group: '', consumer: 'c' })).toThrow(
     /options\.group must be a non-empty string, got ""/,
   );
+});
+
+it('closes its subscriber even when closing a subscription fails, and says why', async () => {
+  const closed: string[] = [];
+  const subscriber: Subscriber = {
+    subscribe: async (topics) => ({
+      close: async () => {
+        closed.push(`subscription ${topics.join(', ')}`);
+        throw new Error('connection lost while releasing its leases');
+      },
+    }),
+    close: async () => void closed.push('subscriber'),
+  };
+  const moduleRef = await Test.createTestingModule({ controllers: [Greetings] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  const server = new CausewayTransportServer({ subscriber, group: 'greeter', consumer: 'c1' });
+  app.connectMicroservice({ strategy: server });
+  await app.startAllMicroservices();
+  await app.init();
+  await expect(server.close()).rejects.toThrow('connection lost while releasing its leases');
+  expect(closed).toEqual(['subscription hello', 'subscription relay', 'subscriber']);
+  await app.close();
 });

@@ -5,6 +5,7 @@ import {
   Injectable,
   type INestApplication,
   Logger,
+  Module,
   Scope,
 } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
@@ -526,6 +527,41 @@ describe('CqrsCoreModule', () => {
     ).resolves.toBe(6);
     await app.close();
   });
+
+  it.each([
+    ['command', MoveHandler],
+    ['event', PositionsProjector],
+    ['query', TrainerPositionQuery],
+  ])(
+    'refuses to start a %s handler class provided in two modules, naming the class and both modules',
+    async (_kind, handler) => {
+      @Module({ providers: [Positions, handler], exports: [Positions] })
+      class GameModule {}
+      @Module({ imports: [GameModule], providers: [handler] })
+      class ArenaModule {}
+      const registry = serializer();
+      const broker = new InMemoryBroker({ serializer: registry });
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          CqrsCoreModule.forRoot({
+            service: 's',
+            instanceId: 'i',
+            publisher: broker,
+            subscriber: broker.subscriber(),
+            serializer: registry,
+          }),
+          GameModule,
+          ArenaModule,
+        ],
+      }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      await expect(app.init()).rejects.toThrow(
+        `${handler.name} is provided in GameModule and in ArenaModule: each would handle ` +
+          'the messages as a handler of its own. Provide it in one module',
+      );
+      await app.close().catch(() => undefined);
+    },
+  );
 
   it('refuses to start two @EventHandlers of one name, naming both classes', async () => {
     @Injectable()

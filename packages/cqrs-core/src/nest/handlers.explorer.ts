@@ -121,6 +121,8 @@ export class HandlersExplorer
   private shuttingDown = false;
   /** The handler instances registered with the buses (each once, however often discovered). */
   private readonly registered = new WeakSet<object>();
+  /** Each handler class registered → the module that provides it. */
+  private readonly providedIn = new Map<object, string>();
   /** Event handler name → the class that took it. */
   private readonly eventHandlers = new Map<string, string>();
   /** The last error of initialising the stores, while they are not initialised. */
@@ -232,6 +234,19 @@ export class HandlersExplorer
       const metatype = built ?? this.decoratedClassOf(instance);
       if (!metatype) continue;
       const className = (metatype as { name: string }).name;
+      // Another instance of a class registered already: provided in two modules. The buses'
+      // refusals named the class twice ("X already does"), and the event one's advice — another
+      // name — would have had each event handled twice, under two consumer groups.
+      const module = wrapper.host?.name ?? 'a module';
+      const providedIn = this.providedIn.get(metatype);
+      if (providedIn !== undefined) {
+        const where =
+          providedIn === module ? `twice in ${module}` : `in ${providedIn} and in ${module}`;
+        throw new Error(
+          `${className} is provided ${where}: each would handle the messages as a handler of ` +
+            'its own. Provide it in one module, exported from there to the others that inject it',
+        );
+      }
       // A request-scoped or transient provider has no instance here, only Nest's placeholder
       // without its dependencies: refuse it at start rather than run it half-built.
       if (!wrapper.isDependencyTreeStatic())
@@ -299,6 +314,7 @@ export class HandlersExplorer
         else this.queries.register(queryType, answer, { name: className });
       }
       this.registered.add(instance);
+      this.providedIn.set(metatype, module);
     }
   }
 

@@ -393,8 +393,14 @@ function toProblem(exception: unknown): ProblemDetails {
   }
   const known = libraryProblem(exception);
   if (known) return known;
-  // Client errors of Express's middleware (http-errors: a body too large, malformed JSON, …).
-  const status = clientErrorStatus(exception);
+  // Client errors of Express's middleware (http-errors: a body too large, malformed JSON, …),
+  // which say whether their message may be shown (`expose`). Not any error with a `status`: an
+  // HTTP client's for another service's answer (axios) was answered as the caller's own 401 or
+  // 404, and never logged.
+  const status =
+    typeof (exception as { expose?: unknown } | null)?.expose === 'boolean'
+      ? clientErrorStatus(exception)
+      : undefined;
   if (status !== undefined) {
     const { message, expose, type, limit } = exception as {
       message?: unknown;

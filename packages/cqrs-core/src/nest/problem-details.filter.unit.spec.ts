@@ -132,6 +132,12 @@ const THROWN: Record<string, () => unknown> = {
   'not-found': () => new StreamNotFoundError('Account-A-2'),
   unknown: () => new Error('password=hunter2 at db-7.internal'),
   'unknown-url': () => new Error('cannot reach redis://:hunter3@cache-7.internal:6379'),
+  // An HTTP client's error for another service's answer (axios sets `status`): not the caller's.
+  upstream: () =>
+    Object.assign(new Error('Request failed with status code 401'), {
+      status: 401,
+      isAxiosError: true,
+    }),
   'not-an-error': () => ({ message: 'a thrown object literal' }),
   // A 5xx the app answers on purpose (not ready during an outage): no error line of its own.
   'not-ready': () =>
@@ -563,6 +569,24 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
       expect(exploded.text).not.toMatch(/ECONNREFUSED|admin/);
     } finally {
       await Promise.all([accounts.router.close(), api.router.close()]);
+    }
+  });
+
+  it("answers another service's 4xx that reached the controller as a logged 500, not as the caller's 4xx", async () => {
+    const logged: string[] = [];
+    app.useLogger(capture(logged));
+    try {
+      const response = await request(app.getHttpServer())
+        .get('/errors/upstream')
+        .set('X-Request-Id', 'probe-upstream');
+      expect(response.status).toBe(500);
+      expect(response.headers['www-authenticate']).toBeUndefined();
+      expect(JSON.parse(response.text)).toMatchObject({ title: 'Internal Server Error' });
+      expect(logged.filter((entry) => entry.includes('probe-upstream'))).toEqual([
+        expect.stringContaining('Error: Request failed with status code 401'),
+      ]);
+    } finally {
+      app.useLogger(false);
     }
   });
 

@@ -12,11 +12,23 @@ interface Batch<Item> {
 }
 
 /**
+ * Where acknowledgements asked for on their own (not taken along by a read, see flush) go:
+ * - `command`: on the command connection (the reader is blocked in a read that may wait);
+ * - `reader`: on the reader's connection, free now — Redis applies them before its next read;
+ * - `held`: not written yet — the reader's read returns at once (it does not block), and the
+ *   next read takes them along.
+ */
+export type AckRoute = 'command' | 'reader' | 'held';
+
+/**
  * Batches XACKs: acknowledgements asked for in the same turn of the event loop go out on the
  * next one (setImmediate), or earlier with a read that takes them along (flush), as one
  * `XACK <stream> <group> <id>…` per stream, all in one write: an explicit pipeline, written at
  * once — not the command connection's auto-pipelining, which would wait for one more turn (and
- * the handlers a read reply runs meanwhile) before writing.
+ * the handlers a read reply runs meanwhile) before writing. Where they go on their own is the
+ * route (AckRoute) the reader sets: on the reader's connection whenever it is free or its read
+ * returns at once, so that Redis applies them before its next read and they count as room for
+ * it (queued); on the command connection only while a read may block.
  * The listener hears of each batch once its XACK replied — one callback per batch, no promise
  * per entry — so a caller still knows its entry is acknowledged before releasing anything.
  * After discard() (a simulated crash) nothing more is written and nobody is told: unflushed
@@ -24,13 +36,18 @@ interface Batch<Item> {
  */
 export class AckBatcher<Item> {
   private pending = new Map<string, Batch<Item>>();
+  /** Per stream: acknowledgements written on the reader's connection, not replied yet. */
+  private readonly onReader = new Map<string, number>();
   private scheduled = false;
   private discarded = false;
+  private route: AckRoute = 'command';
 
   constructor(
     private readonly command: Redis,
     private readonly group: string,
     private readonly listener: AckListener<Item>,
+    /** The connection reads are sent on; undefined: every acknowledgement uses `command`. */
+    private readonly reader?: Redis,
   ) {}
 
   ack(stream: string, id: string, item: Item): void {
@@ -42,18 +59,21 @@ export class AckBatcher<Item> {
     }
     batch.ids.push(id);
     batch.items.push(item);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        void this.flush();
-      });
-    }
+    if (this.route !== 'held') this.schedule();
   }
 
-  /** Acknowledgements of `stream` asked for and not written yet. */
+  /** Sets where acknowledgements asked for on their own go from now on (see AckRoute). */
+  routeTo(route: AckRoute): void {
+    this.route = route;
+    if (route !== 'held' && this.pending.size > 0) this.schedule();
+  }
+
+  /**
+   * Acknowledgements of `stream` that Redis applies before the reader's next read: asked for
+   * and not written yet, or written on the reader's connection and not replied yet.
+   */
   queued(stream: string): number {
-    return this.pending.get(stream)?.ids.length ?? 0;
+    return (this.pending.get(stream)?.ids.length ?? 0) + (this.onReader.get(stream) ?? 0);
   }
 
   /** Stops writing; whatever was not flushed yet stays pending in Redis. */
@@ -69,24 +89,48 @@ export class AckBatcher<Item> {
    */
   flush(connection: Redis = this.command): Promise<void> {
     if (this.discarded || this.pending.size === 0) return Promise.resolve();
-    const batches: Batch<Item>[] = [];
+    const batches: [string, Batch<Item>][] = [];
     const pipeline = connection.pipeline();
+    const counted = connection === this.reader;
     for (const [stream, batch] of this.pending) {
-      batches.push(batch);
+      batches.push([stream, batch]);
       pipeline.xack(stream, this.group, ...batch.ids);
+      if (counted) this.onReader.set(stream, (this.onReader.get(stream) ?? 0) + batch.ids.length);
     }
     this.pending = new Map();
+    const uncount = () => {
+      if (!counted) return;
+      for (const [stream, batch] of batches) {
+        const left = (this.onReader.get(stream) ?? 0) - batch.ids.length;
+        if (left > 0) this.onReader.set(stream, left);
+        else this.onReader.delete(stream);
+      }
+    };
     return pipeline.exec().then(
       (replies) => {
-        batches.forEach((batch, i) => {
+        uncount();
+        batches.forEach(([, batch], i) => {
           const reply = replies?.[i];
           this.settle(batch, reply ? reply[0] : new Error('XACK got no reply'));
         });
       },
       (error: unknown) => {
-        for (const batch of batches) this.settle(batch, error);
+        uncount();
+        for (const [, batch] of batches) this.settle(batch, error);
       },
     );
+  }
+
+  /** Writes the pending acknowledgements on the next turn, by the route then in force. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const { route, reader } = this;
+      if (route === 'held') return; // the next read takes them along
+      void this.flush(route === 'reader' && reader?.status === 'ready' ? reader : this.command);
+    });
   }
 
   /** Tells the listener how one stream's XACK ended (`error` null: it replied). */

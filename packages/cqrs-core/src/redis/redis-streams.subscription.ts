@@ -74,6 +74,8 @@ interface ReadArguments {
   readonly parts: readonly PartitionState[];
   readonly streams: readonly string[];
   readonly args: (string | number)[];
+  /** Sent without BLOCK: it returns at once, so acknowledgements may wait for the next read. */
+  readonly prompt: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -106,8 +108,14 @@ const idle = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, 
  * busy while the read is out. A stream fuller than that (a lane the scheduler drains slowly)
  * does not stop the lanes that may run dry being read: the streams with room are read without
  * it (a partial read, not blocking). The XACKs not written yet when a read starts go out just before
- * it on the reader's connection (Redis applies them first, see readRoom), so a burst of
+ * it on the reader's connection (Redis applies them first, see planRead), so a burst of
  * handlers that resolve together starts the next read midway, not after its XACK round trip.
+ * Where the other XACKs go (AckBatcher's route): while the reader waits for room, on its
+ * connection; while a read that returns at once is out (a backlog is known: it is sent without
+ * BLOCK), they wait for the next read; only while a read may block, on the command connection.
+ * So the room they free counts for the next read at once, not after their reply (since session
+ * 44: a consumer of a backlog wrote a third of its XACKs on their own and had its handlers run
+ * dry while each read was out).
  * Hazard: a message published to a drained higher lane behind a prefetched backlog waits until
  * the fullest stream drains to half of `prefetch` — up to prefetch × (streams with data)
  * entries are held at once. Entries read ahead are not deliveries yet: a partition given up cleanly
@@ -145,7 +153,14 @@ export class StreamsSubscription {
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
   private readArgs:
-    { active: readonly PartitionState[]; streams: string[]; args: (string | number)[] } | undefined;
+    | {
+        active: readonly PartitionState[];
+        streams: string[];
+        args: (string | number)[];
+        /** The same read without BLOCK (see readArguments). */
+        prompt: (string | number)[];
+      }
+    | undefined;
   /**
    * The streams that may have a backlog in Redis (see planRead): their last read returned COUNT
    * entries, or they were not read since their partition became active. The others were
@@ -175,10 +190,15 @@ export class StreamsSubscription {
     this.readWatermark = Math.ceil(this.prefetch / 2);
     this.leaseMargin = Math.min(LEASE_MARGIN_MS, context.timing.leaseTtlMs / 10);
     this.tracksReads = options.startFrom === 'latest';
-    this.acks = new AckBatcher<HeldEntry>(context.command, options.group, {
-      acknowledged: (entries) => this.acknowledged(entries),
-      failed: (entries) => this.ackFailed(entries),
-    });
+    this.acks = new AckBatcher<HeldEntry>(
+      context.command,
+      options.group,
+      {
+        acknowledged: (entries) => this.acknowledged(entries),
+        failed: (entries) => this.ackFailed(entries),
+      },
+      context.reader,
+    );
     this.ownership = new PartitionOwnership({
       topics: context.topics,
       group: options.group,
@@ -472,6 +492,8 @@ export class StreamsSubscription {
       const plan = active.length === 0 ? NO_READ : this.planRead(active);
       // Low watermark: wait until half the room is free, so reads are not one entry at a time.
       if (plan === NO_READ) {
+        // The reader's connection is free: acknowledgements go there (see AckBatcher).
+        this.acks.routeTo('reader');
         await new Promise<void>((resolve) => {
           this.wakeReader = resolve;
           setTimeout(resolve, timing.heartbeatMs).unref();
@@ -482,8 +504,11 @@ export class StreamsSubscription {
       // Prefetch: COUNT (per stream) is the least room among the streams read, so one read
       // fills no stream beyond `prefetch` entries held: at most prefetch × (streams owned).
       const count = this.plannedCount;
-      const { parts, streams, args } =
+      const { parts, streams, args, prompt } =
         plan === FULL_READ ? this.readArguments(active, count) : this.partialRead(active, count);
+      // While a read may block, acknowledgements go on the command connection; while it
+      // returns at once, the next read takes them along (see AckBatcher).
+      this.acks.routeTo(prompt ? 'held' : 'command');
       for (const part of parts) part.inRead = true;
       this.readerDropped = false;
       try {
@@ -504,6 +529,7 @@ export class StreamsSubscription {
         // ioredis resent the read after a reconnect: the first one may have delivered too.
         if (this.readerDropped) for (const part of parts) this.ownership.recoverAfterLostRead(part);
       } catch (error) {
+        this.acks.routeTo('command');
         if (this.stopping) break;
         for (const part of parts) this.ownership.recoverAfterLostRead(part);
         this.readFailingSince ??= Date.now();
@@ -523,6 +549,8 @@ export class StreamsSubscription {
       }
       this.dispatch();
     }
+    // The reader's connection is about to close: what is left goes on the command connection.
+    this.acks.routeTo('command');
   }
 
   /**
@@ -530,7 +558,8 @@ export class StreamsSubscription {
    * `prefetch` minus the entries held in it — its pending entries in Redis, those whose XACK is
    * still out included, so no stream ever has more than `prefetch` entries pending here.
    * Entries whose XACK is queued, not written, do not count: readLoop writes those XACKs just
-   * before the read on the same connection, so Redis applies them first. (Should such an XACK
+   * before the read on the same connection, so Redis applies them first; nor do those whose
+   * XACK was written on that connection and has not replied yet (AckBatcher.queued). (Should such an XACK
    * fail while the read succeeds — Redis refuses both alike, NOGROUP, a closed connection — its
    * entries stay pending beyond `prefetch` until retried.)
    *
@@ -583,13 +612,15 @@ export class StreamsSubscription {
       }
     }
     const args = ['GROUP', options.group, options.consumer, 'COUNT', count, 'STREAMS', ...streams];
-    return { parts, streams, args: [...args, ...streams.map(() => '>')] };
+    return { parts, streams, args: [...args, ...streams.map(() => '>')], prompt: true };
   }
 
   /**
    * `GROUP <group> <consumer> COUNT <count> BLOCK <ms> STREAMS <stream>… <'>'>…` of all the
    * active streams, rebuilt only when the active partitions change (a read per few entries is
-   * the common case at low rates).
+   * the common case at low rates). Without BLOCK (prompt) while one of them may have a backlog
+   * (see backlogs): the read returns at once anyway, and one that finds nothing after all is
+   * followed by a blocking one.
    */
   private readArguments(active: readonly PartitionState[], count: number): ReadArguments {
     const cached = this.readArgs;
@@ -605,9 +636,11 @@ export class StreamsSubscription {
       for (const part of active)
         for (const lane of part.laneList)
           this.backlogs.set(part.streams[lane], { part, bit: LANE_BIT[lane] });
+      const names = [...streams, ...streams.map(() => '>')];
       this.readArgs = {
         active,
         streams,
+        prompt: ['GROUP', options.group, options.consumer, 'COUNT', count, 'STREAMS', ...names],
         args: [
           'GROUP',
           options.group,
@@ -617,12 +650,16 @@ export class StreamsSubscription {
           'BLOCK',
           timing.blockMs,
           'STREAMS',
-          ...streams,
-          ...streams.map(() => '>'),
+          ...names,
         ],
       };
     }
     const read = this.readArgs!;
+    for (const { part } of this.backlogs.values()) {
+      if (!active.includes(part)) continue;
+      read.prompt[COUNT_ARGUMENT] = count;
+      return { parts: active, streams: read.streams, args: read.prompt, prompt: true };
+    }
     read.args[COUNT_ARGUMENT] = count;
     // Never past a lease of the streams read: entries it returned then might be another's.
     let until = Infinity;
@@ -631,7 +668,7 @@ export class StreamsSubscription {
       1,
       Math.floor(Math.min(this.context.timing.blockMs, until - Date.now() - this.leaseMargin)),
     );
-    return { parts: active, streams: read.streams, args: read.args };
+    return { parts: active, streams: read.streams, args: read.args, prompt: false };
   }
 
   /** Wakes the waiting reader once a read would start (checked once per dispatch, not per entry). */

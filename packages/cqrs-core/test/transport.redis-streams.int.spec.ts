@@ -536,6 +536,43 @@ describe('redis-streams partition ownership', () => {
     expect(longestLowRun).toBeLessThanOrEqual(8);
   });
 
+  it('reads a message of a drained higher lane after at most 32 entries per stream of a lower backlog, whatever prefetch', async () => {
+    // One partition, a backlog of normal, prefetch 200: the normal stream is read 200 ahead. A
+    // critical message published meanwhile is read with the next read, which used to start only
+    // once half of prefetch (100) was free again — so it waited behind up to ~100 normal
+    // deliveries. Reads now start once 32 are free.
+    const t = topic();
+    const one = { ...layout, partitions: 1 };
+    const pub = new RedisStreamsPublisher({ ...one, client: connection.client, serializer });
+    await pub.publish(
+      t,
+      Array.from({ length: 800 }, (_, i) => conformanceMessage(i, `n${i % 100}`)),
+    );
+    let normals = 0;
+    const waits: number[] = [];
+    const publishedAt = new Map<number, number>();
+    let critical = 0;
+    const sub = subscriber({ partitions: 1, prefetch: 200, blockMs: 200 });
+    await sub.subscribe([t], { group: 'g', consumer: 'c', maxInFlight: 2 }, async (d) => {
+      if (d.envelope.metadata.priority === 'critical') {
+        waits.push(normals - publishedAt.get(n(d))!);
+        return;
+      }
+      normals++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      // A critical message every 25 normal deliveries, after the first read's 200.
+      if (normals > 200 && normals % 25 === 0 && critical < 10) {
+        const c = critical++;
+        publishedAt.set(c, normals);
+        await pub.publish(t, [conformanceMessage(c, `c${c}`, 'critical')]);
+      }
+    });
+    await until(() => waits.length >= 10, '10 critical deliveries');
+    await sub.close();
+    // 32 entries until the next read, plus those the 2 handlers finish while it is out.
+    expect(Math.max(...waits)).toBeLessThanOrEqual(50);
+  });
+
   describe('delivery attempts across a graceful hand-over (prefetch)', () => {
     let queues = 0;
     /** A dead-letter queue of its own, in the test Redis. */

@@ -130,8 +130,12 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
   fanOutGroupIdleMs?: number;
   /**
    * Entries a subscription may hold per stream — read and not acknowledged yet — ahead of its
-   * handlers (at least its maxInFlight): fewer, larger reads. It bounds memory per stream, and
-   * how long a message of a higher lane can wait behind a prefetched backlog. Default 64.
+   * handlers (at least its maxInFlight): fewer, larger reads, and handlers kept busy while the
+   * next read is out. It bounds memory per stream (~1 KB an entry of ~700 wire bytes). A read
+   * starts once every stream has half of it free, or 32 entries (half of maxInFlight if that is
+   * more) when that is fewer: a message of a drained higher lane waits behind at most that many
+   * entries of a lower lane's backlog per stream (not `prefetch` / 2: since session 44).
+   * Default 128 (64 until session 44).
    */
   prefetch?: number;
   /** How long subscribe() waits for this consumer's share of partitions. Default 2 × leaseTtlMs. */
@@ -228,7 +232,7 @@ export function subscriptionTiming(options: RedisStreamsSubscriberOptions): Subs
     fanOutGroupIdleMs: options.fanOutGroupIdleMs ?? consumerIdleMs,
     joinTimeoutMs: options.joinTimeoutMs ?? leaseTtlMs * 2,
     closeTimeoutMs: options.closeTimeoutMs ?? 25_000,
-    prefetch: options.prefetch ?? 64,
+    prefetch: options.prefetch ?? 128,
     stuckAfterMs: options.stuckAfterMs ?? leaseTtlMs + claimIdleMs + 2 * heartbeatMs,
   };
 }

@@ -51,6 +51,14 @@ export interface SubscriptionContext {
   readonly metrics: SubscriberMetrics | undefined;
 }
 
+/**
+ * A read starts once this many entries are free in every stream read — or half of
+ * `maxInFlight` if that is more, or half of `prefetch` if that is fewer (see planRead): a
+ * message of a drained higher lane waits behind at most that many entries of a prefetched
+ * backlog per stream, however large `prefetch` is (as many as with the `prefetch` of 64 that
+ * was the default until session 44, or `maxInFlight` when that was larger).
+ */
+const READ_WATERMARK_MAX = 32;
 /** Index of the COUNT value in the XREADGROUP arguments (see readArguments, partialRead). */
 const COUNT_ARGUMENT = 4;
 /** Index of the BLOCK value in a blocking read's arguments (see readArguments). */
@@ -101,8 +109,9 @@ const idle = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, 
  * lease is never released, nor a subscription closed, with an acknowledgement still unsent.
  * kill() sends none of the unsent ones (they are redelivered).
  *
- * Reads prefetch (see readLoop, planRead): a read starts once every stream holds at most half
- * of `prefetch` entries (the subscriber's option, at least maxInFlight), and takes from each
+ * Reads prefetch (see readLoop, planRead): a read starts once every stream has the read
+ * watermark free — half of `prefetch` (the subscriber's option, at least maxInFlight), but no
+ * more than 32 entries or half of maxInFlight (READ_WATERMARK_MAX) — and takes from each
  * stream what brings the fullest back to `prefetch` — so no stream ever has more than
  * `prefetch` entries pending at this consumer, and the entries still held keep the handlers
  * busy while the read is out. A stream fuller than that (a lane the scheduler drains slowly)
@@ -117,11 +126,13 @@ const idle = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, 
  * 44: a consumer of a backlog wrote a third of its XACKs on their own and had its handlers run
  * dry while each read was out).
  * Hazard: a message published to a drained higher lane behind a prefetched backlog waits until
- * the fullest stream drains to half of `prefetch` — up to prefetch × (streams with data)
- * entries are held at once. Entries read ahead are not deliveries yet: a partition given up cleanly
- * (close, rebalance) is handed over with their delivery counts lowered again (HAND_OVER), so
- * the next owner delivers them with the attempt no handler has used — only a crash (or a read
- * reply lost with its connection) makes them count one delivery more.
+ * the fullest stream has the watermark free again — behind up to 32 entries (or half of
+ * maxInFlight) per stream with data (half of `prefetch` until session 44), while up to
+ * prefetch × (streams with data) entries are held at once. Entries read ahead are not
+ * deliveries yet: a partition given up cleanly (close, rebalance) is handed over with their
+ * delivery counts lowered again (HAND_OVER), so the next owner delivers them with the attempt
+ * no handler has used — only a crash (or a read reply lost with its connection) makes them
+ * count one delivery more.
  */
 export class StreamsSubscription {
   private readonly ownership: PartitionOwnership;
@@ -129,7 +140,7 @@ export class StreamsSubscription {
   private readonly maxInFlight: number;
   /** Entries held per stream at most (read, not acknowledged yet); at least maxInFlight. */
   private readonly prefetch: number;
-  /** A read starts once at least this much room is free (half of prefetch). */
+  /** A read starts once this much room is free (see READ_WATERMARK_MAX). */
   private readonly readWatermark: number;
   /** See LEASE_MARGIN_MS. */
   private readonly leaseMargin: number;
@@ -187,7 +198,10 @@ export class StreamsSubscription {
     const { options } = context;
     this.maxInFlight = options.maxInFlight ?? 16; // checked: a positive integer
     this.prefetch = Math.max(this.maxInFlight, context.timing.prefetch);
-    this.readWatermark = Math.ceil(this.prefetch / 2);
+    this.readWatermark = Math.min(
+      Math.ceil(this.prefetch / 2),
+      Math.max(READ_WATERMARK_MAX, Math.ceil(this.maxInFlight / 2)),
+    );
     this.leaseMargin = Math.min(LEASE_MARGIN_MS, context.timing.leaseTtlMs / 10);
     this.tracksReads = options.startFrom === 'latest';
     this.acks = new AckBatcher<HeldEntry>(
@@ -490,7 +504,7 @@ export class StreamsSubscription {
     while (!this.stopping) {
       const active = this.readable();
       const plan = active.length === 0 ? NO_READ : this.planRead(active);
-      // Low watermark: wait until half the room is free, so reads are not one entry at a time.
+      // Low watermark: wait until readWatermark is free, so reads are not one entry at a time.
       if (plan === NO_READ) {
         // The reader's connection is free: acknowledgements go there (see AckBatcher).
         this.acks.routeTo('reader');
@@ -563,7 +577,7 @@ export class StreamsSubscription {
    * fail while the read succeeds — Redis refuses both alike, NOGROUP, a closed connection — its
    * entries stay pending beyond `prefetch` until retried.)
    *
-   * Low watermark: a stream is read once at least half of `prefetch` is free in it, so reads
+   * Low watermark: a stream is read once at least readWatermark is free in it, so reads
    * are not one entry at a time. FULL_READ when every stream is (the blocking read of all the
    * active streams); else PARTIAL_READ — a non-blocking read of those streams only — when a
    * lane none of whose streams is fuller than that may have a backlog in Redis (one of its

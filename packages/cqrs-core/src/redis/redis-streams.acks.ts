@@ -13,12 +13,10 @@ interface Batch<Item> {
 
 /**
  * Where acknowledgements asked for on their own (not taken along by a read, see flush) go:
- * - `command`: on the command connection (the reader is blocked in a read that may wait);
- * - `reader`: on the reader's connection, free now — Redis applies them before its next read;
- * - `held`: not written yet — the reader's read returns at once (it does not block), and the
- *   next read takes them along.
+ * - `command`: on the command connection (the reader is busy with a read);
+ * - `reader`: on the reader's connection, free now — Redis applies them before its next read.
  */
-export type AckRoute = 'command' | 'reader' | 'held';
+export type AckRoute = 'command' | 'reader';
 
 /**
  * Batches XACKs: acknowledgements asked for in the same turn of the event loop go out on the
@@ -26,9 +24,9 @@ export type AckRoute = 'command' | 'reader' | 'held';
  * `XACK <stream> <group> <id>…` per stream, all in one write: an explicit pipeline, written at
  * once — not the command connection's auto-pipelining, which would wait for one more turn (and
  * the handlers a read reply runs meanwhile) before writing. Where they go on their own is the
- * route (AckRoute) the reader sets: on the reader's connection whenever it is free or its read
- * returns at once, so that Redis applies them before its next read and they count as room for
- * it (queued); on the command connection only while a read may block.
+ * route (AckRoute) the reader sets: on the reader's connection while it is free, so that Redis
+ * applies them before its next read and they count as room for it (queued); on the command
+ * connection while a read is out.
  * The listener hears of each batch once its XACK replied — one callback per batch, no promise
  * per entry — so a caller still knows its entry is acknowledged before releasing anything.
  * After discard() (a simulated crash) nothing more is written and nobody is told: unflushed
@@ -59,13 +57,13 @@ export class AckBatcher<Item> {
     }
     batch.ids.push(id);
     batch.items.push(item);
-    if (this.route !== 'held') this.schedule();
+    this.schedule();
   }
 
   /** Sets where acknowledgements asked for on their own go from now on (see AckRoute). */
   routeTo(route: AckRoute): void {
     this.route = route;
-    if (route !== 'held' && this.pending.size > 0) this.schedule();
+    if (this.pending.size > 0) this.schedule();
   }
 
   /**
@@ -128,7 +126,6 @@ export class AckBatcher<Item> {
     setImmediate(() => {
       this.scheduled = false;
       const { route, reader } = this;
-      if (route === 'held') return; // the next read takes them along
       void this.flush(route === 'reader' && reader?.status === 'ready' ? reader : this.command);
     });
   }

@@ -82,8 +82,6 @@ interface ReadArguments {
   readonly parts: readonly PartitionState[];
   readonly streams: readonly string[];
   readonly args: (string | number)[];
-  /** Sent without BLOCK: it returns at once, so acknowledgements may wait for the next read. */
-  readonly prompt: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -120,11 +118,8 @@ const idle = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, 
  * it on the reader's connection (Redis applies them first, see planRead), so a burst of
  * handlers that resolve together starts the next read midway, not after its XACK round trip.
  * Where the other XACKs go (AckBatcher's route): while the reader waits for room, on its
- * connection; while a read that returns at once is out (a backlog is known: it is sent without
- * BLOCK), they wait for the next read; only while a read may block, on the command connection.
- * So the room they free counts for the next read at once, not after their reply (since session
- * 44: a consumer of a backlog wrote a third of its XACKs on their own and had its handlers run
- * dry while each read was out).
+ * connection, so the room they free counts for the next read at once, not after their reply
+ * (since session 44); while a read is out, on the command connection.
  * Hazard: a message published to a drained higher lane behind a prefetched backlog waits until
  * the fullest stream has the watermark free again — behind up to 32 entries (or half of
  * maxInFlight) per stream with data (half of `prefetch` until session 44), while up to
@@ -164,14 +159,7 @@ export class StreamsSubscription {
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
   private readArgs:
-    | {
-        active: readonly PartitionState[];
-        streams: string[];
-        args: (string | number)[];
-        /** The same read without BLOCK (see readArguments). */
-        prompt: (string | number)[];
-      }
-    | undefined;
+    { active: readonly PartitionState[]; streams: string[]; args: (string | number)[] } | undefined;
   /**
    * The streams that may have a backlog in Redis (see planRead): their last read returned COUNT
    * entries, or they were not read since their partition became active. The others were
@@ -518,11 +506,10 @@ export class StreamsSubscription {
       // Prefetch: COUNT (per stream) is the least room among the streams read, so one read
       // fills no stream beyond `prefetch` entries held: at most prefetch × (streams owned).
       const count = this.plannedCount;
-      const { parts, streams, args, prompt } =
+      const { parts, streams, args } =
         plan === FULL_READ ? this.readArguments(active, count) : this.partialRead(active, count);
-      // While a read may block, acknowledgements go on the command connection; while it
-      // returns at once, the next read takes them along (see AckBatcher).
-      this.acks.routeTo(prompt ? 'held' : 'command');
+      // While the read is out, acknowledgements go on the command connection (see AckBatcher).
+      this.acks.routeTo('command');
       for (const part of parts) part.inRead = true;
       this.readerDropped = false;
       try {
@@ -626,15 +613,13 @@ export class StreamsSubscription {
       }
     }
     const args = ['GROUP', options.group, options.consumer, 'COUNT', count, 'STREAMS', ...streams];
-    return { parts, streams, args: [...args, ...streams.map(() => '>')], prompt: true };
+    return { parts, streams, args: [...args, ...streams.map(() => '>')] };
   }
 
   /**
    * `GROUP <group> <consumer> COUNT <count> BLOCK <ms> STREAMS <stream>… <'>'>…` of all the
    * active streams, rebuilt only when the active partitions change (a read per few entries is
-   * the common case at low rates). Without BLOCK (prompt) while one of them may have a backlog
-   * (see backlogs): the read returns at once anyway, and one that finds nothing after all is
-   * followed by a blocking one.
+   * the common case at low rates).
    */
   private readArguments(active: readonly PartitionState[], count: number): ReadArguments {
     const cached = this.readArgs;
@@ -650,11 +635,9 @@ export class StreamsSubscription {
       for (const part of active)
         for (const lane of part.laneList)
           this.backlogs.set(part.streams[lane], { part, bit: LANE_BIT[lane] });
-      const names = [...streams, ...streams.map(() => '>')];
       this.readArgs = {
         active,
         streams,
-        prompt: ['GROUP', options.group, options.consumer, 'COUNT', count, 'STREAMS', ...names],
         args: [
           'GROUP',
           options.group,
@@ -664,16 +647,12 @@ export class StreamsSubscription {
           'BLOCK',
           timing.blockMs,
           'STREAMS',
-          ...names,
+          ...streams,
+          ...streams.map(() => '>'),
         ],
       };
     }
     const read = this.readArgs!;
-    for (const { part } of this.backlogs.values()) {
-      if (!active.includes(part)) continue;
-      read.prompt[COUNT_ARGUMENT] = count;
-      return { parts: active, streams: read.streams, args: read.prompt, prompt: true };
-    }
     read.args[COUNT_ARGUMENT] = count;
     // Never past a lease of the streams read: entries it returned then might be another's.
     let until = Infinity;
@@ -682,7 +661,7 @@ export class StreamsSubscription {
       1,
       Math.floor(Math.min(this.context.timing.blockMs, until - Date.now() - this.leaseMargin)),
     );
-    return { parts: active, streams: read.streams, args: read.args, prompt: false };
+    return { parts: active, streams: read.streams, args: read.args };
   }
 
   /** Wakes the waiting reader once a read would start (checked once per dispatch, not per entry). */

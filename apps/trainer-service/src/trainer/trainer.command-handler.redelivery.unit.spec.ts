@@ -411,4 +411,25 @@ describe('TrainerCommandHandler.expired: what it reads', () => {
     // One read for the first five, the sixth handled (it may change the trainer), one more read.
     expect(eventStore.reads - readsBefore).toBeLessThanOrEqual(3);
   });
+
+  it('finds a command applied by another instance since its shared read began, and records it processed', async () => {
+    const { commandStatus, instance, expiring } = setup();
+    const backlog = [await expiring(T0), await expiring(T0 + 100)];
+    // trainer-2 claims a dead instance's backlog: its first expired command reads the stream.
+    const heir = instance('trainer-2');
+    await expect(
+      heir.expired(backlog[0]!.command, backlog[0]!.expiry, { attempt: 2 }),
+    ).resolves.toMatchObject({ status: 'rejected' });
+    // The partition moves to trainer-3, which applies the second and dies before recording it.
+    commandStatus.failing = true;
+    await expect(instance('trainer-3').handle(backlog[1]!.command)).rejects.toThrow(
+      'status store unreachable',
+    );
+    commandStatus.failing = false;
+    // Back on trainer-2 (within the shared read's lifetime), redelivered after its deadline.
+    await expect(
+      heir.expired(backlog[1]!.command, backlog[1]!.expiry, { attempt: 2 }),
+    ).resolves.toEqual({ status: 'processed', version: 1 });
+    expect((await commandStatus.get(backlog[1]!.command.messageId))?.status).toBe('processed');
+  });
 });

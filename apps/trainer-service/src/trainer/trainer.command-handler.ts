@@ -155,6 +155,11 @@ const RECENT_READ_SHARED_MS = 30_000;
 const RECENT_READS_KEPT = 10_000;
 
 type Recent = TrainerStreamState['recent'];
+/** A read of a trainer's recent command ids, and the stream version it read to. */
+interface RecentRead {
+  recent: Recent;
+  version: number;
+}
 
 export const TRAINER_COMMANDS = [MOVE_TRAINER_COMMAND, CHANGE_GROUP_COMMAND] as const;
 
@@ -195,7 +200,10 @@ export class TrainerCommandHandler {
    */
   private readonly begun = new Set<string>();
   /** Reads of a trainer's recent commands that expired redeliveries share (see recentOf). */
-  private readonly recentReads = new Map<string, { startedAt: number; read: Promise<Recent> }>();
+  private readonly recentReads = new Map<
+    string,
+    { startedAt: number; read: Promise<RecentRead> }
+  >();
 
   constructor(private readonly options: TrainerCommandHandlerOptions) {
     this.decider = trainerDecider({
@@ -273,8 +281,8 @@ export class TrainerCommandHandler {
    * reads, not of stream loads (on FerretDB, seconds each). Hazard: such a copy, applied by an
    * instance that died before recording it and met here first, is recorded expired (the first
    * status wins). The redeliveries of a dead instance's backlog share one read of each trainer's
-   * stream (see recentOf): not one read each, which drained a partition at one command per
-   * stream load.
+   * stream while its head stays at the version read (see recentOf: one head read each, not one
+   * stream load each, which drained a partition at one command per stream load).
    * @param delivery the delivery's `attempt` (1: first); without it, the stream is read
    * @returns the outcome recorded
    */
@@ -313,22 +321,31 @@ export class TrainerCommandHandler {
 
   /**
    * The trainer's recent command ids, as its stream has them. `shared`: the read may be one
-   * another expired redelivery of the trainer started less than RECENT_READ_SHARED_MS ago. A
-   * redelivery's earlier attempt ran on an instance that has died or lost the partition since
-   * (an attempt begun here is not `shared`), so its append, if any, came before this delivery
-   * was claimed, and before any read started since; handle() drops the trainer's shared read, as
-   * it may append. Hazard: an instance paused past the lease that appends after waking is not
-   * seen by a read started before (its command recorded expired though applied: the first
-   * status wins, as for any late copy).
+   * another expired redelivery of the trainer started less than RECENT_READ_SHARED_MS ago,
+   * while the stream's head (one small read) is still at the version it read. A redelivery's
+   * earlier attempt ran on an instance that has died or lost the partition since (an attempt
+   * begun here is not `shared`), so its append, if any, came before this delivery was claimed,
+   * and before the head read: a shared read without the command, of a stream that grew since
+   * (another instance held the trainer meanwhile and appended), is not trusted, and the stream
+   * is read again. handle() drops the trainer's shared read, as it may append. Hazard: an
+   * instance paused past the lease that appends after waking is not seen by a read started
+   * before (its command recorded expired though applied: the first status wins, as for any late
+   * copy).
    */
-  private recentOf(trainerId: string, commandId: string, shared: boolean): Promise<Recent> {
+  private async recentOf(trainerId: string, commandId: string, shared: boolean): Promise<Recent> {
     const now = Date.now();
+    const streamId = trainerStreamId(trainerId);
     const kept = shared ? this.recentReads.get(trainerId) : undefined;
-    if (kept && now - kept.startedAt < RECENT_READ_SHARED_MS) return kept.read;
+    if (kept && now - kept.startedAt < RECENT_READ_SHARED_MS) {
+      const read = await kept.read;
+      if (read.recent.some(([id]) => id === commandId)) return read.recent;
+      const head = await this.options.eventStore.streamInfo(streamId);
+      if (head.version === read.version) return read.recent;
+    }
     const read = this.stream
       .repository(commandId)
-      .load(trainerStreamId(trainerId))
-      .then((loaded) => loaded.state.recent);
+      .load(streamId)
+      .then((loaded) => ({ recent: loaded.state.recent, version: loaded.version }));
     if (shared) {
       if (this.recentReads.size >= RECENT_READS_KEPT) this.recentReads.clear();
       const entry = { startedAt: now, read };
@@ -338,7 +355,7 @@ export class TrainerCommandHandler {
         if (this.recentReads.get(trainerId) === entry) this.recentReads.delete(trainerId);
       });
     }
-    return read;
+    return (await read).recent;
   }
 
   /**

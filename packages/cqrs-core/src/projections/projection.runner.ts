@@ -31,7 +31,10 @@ export interface ProjectionRunnerOptions {
   batchSize?: number;
   /** Backoff after a failure: doubling from `initialDelayMs` up to `maxDelayMs`, with jitter. Default 100 ms → 30 s. */
   backoff?: { initialDelayMs?: number; maxDelayMs?: number };
-  /** Failures in a row after which `probe()` reports the projection. Default 3. */
+  /**
+   * Failures in a row (of applying or reading events, or of saving the checkpoint) after which
+   * `probe()` reports the projection. Default 3.
+   */
   unhealthyAfterFailures?: number;
   /**
    * Told of every failure: of `apply`, of reading, of loading or saving a checkpoint. Default:
@@ -92,6 +95,12 @@ export interface ProjectionStatus {
   /** Failures in a row (0 once an event is applied again). */
   failures: number;
   lastError?: string;
+  /**
+   * Failed checkpoint saves in a row (0 once one succeeds): events may still be applied, but a
+   * restart replays everything after `saved`.
+   */
+  saveFailures: number;
+  lastSaveError?: string;
   /** The event it fails on now, when the failure names one (`skip()` gives up on it). */
   failingAt?: SkippedEvent;
   /** Events applied since this runner started it. */
@@ -211,6 +220,7 @@ export class ProjectionRunner {
         saved: 0,
         caughtUp: false,
         failures: 0,
+        saveFailures: 0,
         applied: 0,
         skipped: 0,
         behindMs: 0,
@@ -402,8 +412,9 @@ export class ProjectionRunner {
 
   /**
    * Unhealthy while a projection has not caught up once since it started (its read model is
-   * behind the log: put it behind readiness), or has failed `unhealthyAfterFailures` times in a
-   * row; the error names each such projection.
+   * behind the log: put it behind readiness), has failed `unhealthyAfterFailures` times in a
+   * row, or failed to save its checkpoint as many times in a row (until a save succeeds); the
+   * error names each such projection.
    */
   probe(name = 'projections'): HealthProbe {
     const limit = this.options.unhealthyAfterFailures ?? 3;
@@ -419,6 +430,12 @@ export class ProjectionRunner {
               ]),
           ...(status.failures >= limit
             ? [`${status.name} failed ${status.failures} times in a row: ${status.lastError}`]
+            : []),
+          ...(status.saveFailures >= limit
+            ? [
+                `${status.name} failed to save its checkpoint ${status.saveFailures} times in a ` +
+                  `row: ${status.lastSaveError}`,
+              ]
             : []),
         ]);
         if (problems.length > 0) throw new Error(problems.join('; '));
@@ -669,7 +686,10 @@ export class ProjectionRunner {
       try {
         await this.options.checkpoints.save(name, position);
         run.status.saved = Math.max(run.status.saved, position);
+        run.status.saveFailures = 0;
       } catch (error) {
+        run.status.saveFailures += 1;
+        run.status.lastSaveError = (error as Error)?.message ?? String(error);
         this.metrics.failed(name);
         this.report(error, name);
       }

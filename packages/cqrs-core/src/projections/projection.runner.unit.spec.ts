@@ -174,6 +174,48 @@ describe('ProjectionRunner', () => {
     }
   });
 
+  it('reports unhealthy while its checkpoint cannot be saved, though events apply, and healthy once one is saved', async () => {
+    const store = new InMemoryEventStore();
+    const saved = new InMemoryCheckpointStore();
+    let down = false;
+    const checkpoints: CheckpointStore = {
+      load: (name) => saved.load(name),
+      save: (name, position) =>
+        down ? Promise.reject(new Error('store down')) : saved.save(name, position),
+      reset: (name) => saved.reset(name),
+    };
+    const errors: string[] = [];
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints,
+      pollIntervalMs: 5,
+      checkpointIntervalMs: 5,
+      unhealthyAfterFailures: 2,
+      onError: (error, name) => errors.push(`${name}: ${(error as Error).message}`),
+    });
+    const { projection, state } = balances();
+    runner.start(projection);
+    await runner.whenCaughtUp();
+    const probe = runner.probe();
+    await expect(probe.check()).resolves.toBeUndefined();
+    down = true;
+    // Events keep coming and are applied (which clears the failures of applying): only the
+    // saves fail, and a restart would replay everything since the last one.
+    for (let i = 1; i <= 3; i++) {
+      await deposit(store, `acc-${i}`, i);
+      await until(() => state.get(`acc-${i}`) === i);
+    }
+    await until(() => errors.length >= 2);
+    await expect(probe.check()).rejects.toThrow(
+      /balances failed to save its checkpoint \d+ times in a row: store down/,
+    );
+    expect(runner.status()[0]).toMatchObject({ saved: 0 });
+    down = false;
+    await until(() => runner.status()[0]!.saved === runner.status()[0]!.position);
+    await expect(probe.check()).resolves.toBeUndefined();
+    await runner.stop();
+  });
+
   it('keeps trying to load its checkpoint while the store is down', async () => {
     const store = new InMemoryEventStore();
     await deposit(store, 'acc-1', 10);

@@ -171,6 +171,9 @@ export class EmbeddedModule {
           notifications,
           checkpoints: new InMemoryCheckpointStore(),
           registry,
+          // At most the log's retention (its dedup window): an older move projected again would
+          // be notified again, as if new.
+          notifyHorizonMs: config.HISTORY_TTL_MS,
         }),
         OrderProcessorModule.forRoot({
           service: 'embedded',

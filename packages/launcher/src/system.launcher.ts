@@ -58,9 +58,9 @@ export interface LaunchOptions {
  * Checks that every instance's port (and `alsoNeeds`) is free — failing at once, naming the
  * ports taken, before anything starts — then starts every instance as a real process and
  * resolves once each answers GET /health/ready with 200 from the process started for it (an
- * answer from whatever else may hold the port does not count). If one exits or is not ready in
- * time, or `signal` aborts, all are stopped and the promise rejects naming it and pointing at
- * its log.
+ * answer from whatever else may hold the port does not count). If one cannot be started (its
+ * log file cannot be written), exits or is not ready in time, or `signal` aborts, all started
+ * are stopped and the promise rejects naming it and pointing at its log.
  */
 export async function launchSystem(
   instances: readonly Instance[],
@@ -75,9 +75,12 @@ export async function launchSystem(
   options.signal?.throwIfAborted();
   log(`starting ${instances.length} instances (logs in ${options.logDir})`);
   mkdirSync(options.logDir, { recursive: true });
-  const running = instances.map((instance) => start(instance, options));
+  const running: RunningInstance[] = [];
   let onAbort: (() => void) | undefined;
   try {
+    // Inside the try: should one fail to start (its log file cannot be written), the ones
+    // started before it are stopped, not left running unseen.
+    for (const instance of instances) running.push(start(instance, options));
     await Promise.race([
       Promise.all(
         running.map((instance) => waitUntilReady(instance, options.readyTimeoutMs ?? 60_000, log)),

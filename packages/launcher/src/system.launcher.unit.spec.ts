@@ -58,6 +58,26 @@ describe('launchSystem', () => {
     await stopSystem(running.splice(0), 2_000);
   });
 
+  it('stops the instances it started when starting another one fails (its log file cannot be written)', async () => {
+    const root = echoAppRoot();
+    const logDir = path.join(root, 'logs');
+    // echo-2's log file is a directory: appending to it throws before echo-2 is spawned.
+    mkdirSync(path.join(logDir, 'echo-2.log'), { recursive: true });
+    const [first, second] = [await freePort(), await freePort()];
+    await expect(
+      launchSystem(
+        [
+          { app: 'echo', instanceId: 'echo-1', port: first, env: { PORT: String(first) } },
+          { app: 'echo', instanceId: 'echo-2', port: second, env: { PORT: String(second) } },
+        ],
+        { root, logDir, readyTimeoutMs: 10_000, stopGraceMs: 2_000 },
+      ),
+    ).rejects.toThrow(/echo-2\.log/);
+    // Time enough for a process left running to listen: echo-1 was stopped, nothing answers.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await expect(fetch(`http://127.0.0.1:${first}/env`)).rejects.toThrow();
+  });
+
   it('says why an app that refused to start did, from its fatal log line', async () => {
     const root = refusingAppRoot();
     const port = await freePort();

@@ -41,7 +41,9 @@ for _var in CAUSEWAY_REDIS_PORT:REDIS_PORT CAUSEWAY_KAFKA_PORT:KAFKA_PORT \
             CAUSEWAY_KAFKA_CONTROLLER_PORT:KAFKA_CONTROLLER_PORT CAUSEWAY_MONGODB_PORT:MONGODB_PORT; do
   _ref="${_var#*:}"
   _val="${!_ref}"
-  if ! [[ ${_val} =~ ^[0-9]+$ ]] || ((_val < 1 || _val > 65535)); then
+  # No leading zero: bash arithmetic reads it as octal (016379 failed without naming the
+  # setting; 016501 passed as 7489, while the server was given 016501).
+  if ! [[ ${_val} =~ ^[1-9][0-9]{0,4}$ ]] || ((_val > 65535)); then
     die "${_var%%:*}='${_val}' is not a valid TCP port"
   fi
 done

@@ -45,6 +45,25 @@ describe('infra/local settings', () => {
     90_000,
   );
 
+  it.each(['016509', '016501'])(
+    'up refuses a port with a leading zero (CAUSEWAY_REDIS_PORT=%s), naming it, and starts nothing',
+    (value) => {
+      // Bash arithmetic reads a leading zero as octal: 016509 failed it without naming the
+      // setting, and 016501 passed as port 7489.
+      const run = spawnSync('infra/local/up', ['redis'], {
+        cwd: clone.dir,
+        encoding: 'utf8',
+        env: { ...env, CAUSEWAY_REDIS_PORT: value },
+        timeout: 60_000,
+      });
+
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(`CAUSEWAY_REDIS_PORT='${value}' is not a valid TCP port`);
+      expect(processesNaming(path.join(clone.dir, '.infra'))).toEqual([]);
+    },
+    90_000,
+  );
+
   it('names a JAVA_HOME without bin/java, rather than asking to set it', () => {
     const javaHome = path.join(clone.dir, 'no-java-here');
     const run = spawnSync('infra/local/up', ['kafka'], {

@@ -16,6 +16,9 @@ INFRA_SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 INFRA_DIR="$REPO_ROOT/.infra"
 CACHE_DIR="${CAUSEWAY_CACHE_DIR:-$HOME/.cache/causeway}"
+# Absolute: Maven and the FerretDB build run in a directory of their own, where a relative
+# path names another place.
+[[ $CACHE_DIR == /* ]] || CACHE_DIR="$PWD/$CACHE_DIR"
 
 REDIS_PORT="${CAUSEWAY_REDIS_PORT:-16379}"
 KAFKA_PORT="${CAUSEWAY_KAFKA_PORT:-19092}"

@@ -6,6 +6,8 @@ import {
   type INestApplication,
   Logger,
   Module,
+  type ModuleMetadata,
+  type Provider,
   Scope,
 } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
@@ -427,10 +429,14 @@ describe('CqrsCoreModule', () => {
     await app.close().catch(() => undefined);
   });
 
-  /** Starts an app with these handler classes over the in-memory broker (init may reject). */
+  /**
+   * Starts an app with these handlers (classes, or any provider) and modules over the in-memory
+   * broker (init may reject).
+   */
   async function appWith(
-    handlers: (new (...args: never[]) => unknown)[],
+    handlers: Provider[],
     options: Pick<CqrsCoreModuleOptions, 'commandTopics' | 'workers'> = {},
+    modules: NonNullable<ModuleMetadata['imports']> = [],
   ) {
     const registry = serializer();
     const broker = new InMemoryBroker({ serializer: registry });
@@ -444,6 +450,7 @@ describe('CqrsCoreModule', () => {
           serializer: registry,
           ...options,
         }),
+        ...modules,
       ],
       providers: handlers,
     }).compile();
@@ -487,30 +494,16 @@ describe('CqrsCoreModule', () => {
   );
 
   it('registers handlers provided by a factory or as a value, as those provided by their class', async () => {
-    const registry = serializer();
-    const broker = new InMemoryBroker({ serializer: registry });
     const positions = new Positions();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        CqrsCoreModule.forRoot({
-          service: 's',
-          instanceId: 'i',
-          publisher: broker,
-          subscriber: broker.subscriber(),
-          serializer: registry,
-        }),
-      ],
-      providers: [
-        {
-          provide: 'MOVES',
-          inject: [EventBus],
-          useFactory: (events: EventBus) => new MoveHandler(events),
-        },
-        { provide: 'PROJECTOR', useValue: new PositionsProjector(positions) },
-        { provide: 'POSITION', useFactory: () => new TrainerPositionQuery(positions) },
-      ],
-    }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
+    const app = await appWith([
+      {
+        provide: 'MOVES',
+        inject: [EventBus],
+        useFactory: (events: EventBus) => new MoveHandler(events),
+      },
+      { provide: 'PROJECTOR', useValue: new PositionsProjector(positions) },
+      { provide: 'POSITION', useFactory: () => new TrainerPositionQuery(positions) },
+    ]);
     await app.init();
     const command = createMessage({
       type: 'Move',
@@ -539,22 +532,7 @@ describe('CqrsCoreModule', () => {
       class GameModule {}
       @Module({ imports: [GameModule], providers: [handler] })
       class ArenaModule {}
-      const registry = serializer();
-      const broker = new InMemoryBroker({ serializer: registry });
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          CqrsCoreModule.forRoot({
-            service: 's',
-            instanceId: 'i',
-            publisher: broker,
-            subscriber: broker.subscriber(),
-            serializer: registry,
-          }),
-          GameModule,
-          ArenaModule,
-        ],
-      }).compile();
-      const app = moduleRef.createNestApplication({ logger: false });
+      const app = await appWith([], {}, [GameModule, ArenaModule]);
       await expect(app.init()).rejects.toThrow(
         `${handler.name} is provided in GameModule and in ArenaModule: each would handle ` +
           'the messages as a handler of its own. Provide it in one module',

@@ -9,6 +9,13 @@ import {
   PROGRESS_UPDATE_METHOD,
 } from '@causeway/contracts';
 
+/**
+ * When the test data's tasks started: a minute before the test run, not a fixed date. The
+ * progress statuses built from these events expire PROGRESS_HISTORY_TTL_MS after their last
+ * event, and a fixed date made the tests that read them fail from a day after it (session 46).
+ */
+const STARTED_AT = Date.now() - 60_000;
+
 /** A task's event at `step` of 4 (25 % a step), as order-processor appends it. */
 export function progressEvent(
   taskId: string,
@@ -25,7 +32,7 @@ export function progressEvent(
     percentage: step * 25,
     stepName: `step ${step}`,
     eventType,
-    timestamp: new Date(Date.UTC(2026, 10, 25, 10, 0, step)).toISOString(),
+    timestamp: new Date(STARTED_AT + step * 1_000).toISOString(),
   };
 }
 

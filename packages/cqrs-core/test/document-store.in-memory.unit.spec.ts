@@ -33,3 +33,22 @@ describe('DocumentStore over the in-memory event store', () => {
     expect(write.document).toEqual({ name: 'Misty!' });
   });
 });
+
+describe('DocumentStore ids', () => {
+  it('refuses an id with a lone surrogate, naming the document id, before the event store sees it', async () => {
+    // Redis and MongoDB keep ids as UTF-8, where a lone surrogate becomes U+FFFD: the event
+    // stores refuse such a stream id, and the refusal named the stream, not the document.
+    const documents = new DocumentStore({ eventStore: new InMemoryEventStore() });
+    const users = documentCollection<{ name: string }>('users');
+    const refusal = /^users: a document id must be .*well-formed Unicode.*, got "ash\\ud800"$/;
+    await expect(documents.get(users, 'ash\ud800')).rejects.toThrow(refusal);
+    await expect(documents.update(users, 'ash\ud800', () => ({ name: 'Ash' }))).rejects.toThrow(
+      refusal,
+    );
+    await expect(documents.delete(users, 'ash\ud800')).rejects.toThrow(refusal);
+    await expect(documents.get(users, 'ash\ud800')).rejects.toBeInstanceOf(TypeError);
+    // A pair (an emoji) is well-formed and works.
+    await documents.update(users, 'ash\u{1F525}', () => ({ name: 'Ash' }));
+    await expect(documents.get(users, 'ash\u{1F525}')).resolves.toMatchObject({ version: 1 });
+  });
+});

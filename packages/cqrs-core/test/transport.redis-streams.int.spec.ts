@@ -5,6 +5,7 @@ import {
   type Delivery,
   type HandlerRegistration,
   Router,
+  TransportClosedError,
   type TransportFeatures,
   compose,
   deadLetter,
@@ -184,6 +185,20 @@ describe('redis-streams partition ownership', () => {
     // MAXLEN ~ trims whole nodes of 100 entries only, so about one node is left.
     expect(await lengthOf(short)).toBeLessThan(200);
     expect(await lengthOf(long)).toBe(1_000);
+  });
+
+  it('fails a subscribe() still joining when its subscriber closes, and delivers nothing (as Kafka does)', async () => {
+    const t = topic();
+    const closing = subscriber();
+    const handled: number[] = [];
+    const joining = closing.subscribe([t], { group: 'g', consumer: 'c' }, async (d) => {
+      handled.push(n(d));
+    });
+    await closing.close();
+    await expect(joining).rejects.toBeInstanceOf(TransportClosedError);
+    await publisher.publish(t, [conformanceMessage(1)]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(handled).toEqual([]);
   });
 
   it('warns (a process warning) of an undecodable entry when it has no onPoison, and flows on', async () => {

@@ -590,6 +590,24 @@ describe('CommandBus', () => {
     await api.router.close();
   });
 
+  it('refuses as closed, sending nothing, a first request made while the router drains (shutdown)', async () => {
+    const { instance, broker } = system();
+    const api = instance('command-api', 'api-1');
+    await api.router.run();
+    // The app's shutdown closes the router first, then the bus: a request in between (an HTTP
+    // request still served during the drain) had a plain Error('router is closed'), a 500.
+    await api.router.close();
+    const sent: string[] = [];
+    const original = broker.publish.bind(broker);
+    broker.publish = async (topic, messages) => (sent.push(topic), original(topic, messages));
+    const refused = await api.commands
+      .request(testEnvelope('Move', { dx: 1 }), { timeoutMs: 1_000 })
+      .catch((e: Error) => e);
+    expect(refused).toBeInstanceOf(CommandBusClosedError);
+    expect(refused).toMatchObject({ commandType: 'Move', sent: false });
+    expect(sent).toEqual([]);
+  });
+
   it('tells a request waiting when the bus closes that its command was sent', async () => {
     const { instance } = system();
     const service = instance('trainer-service', 's');

@@ -403,8 +403,8 @@ export class CommandBus {
    * @throws RangeError when `deadlineMs` is not a positive number (nothing is sent)
    * @throws TypeError naming `timeoutMs` when it is not a positive number of milliseconds up to
    *   2 147 483 647 (nothing is sent)
-   * @throws CommandBusClosedError when the bus is closed before the request, or while it waits
-   *   for its replies subscription (`sent: false`: nothing was sent), or
+   * @throws CommandBusClosedError when the bus (or its router) is closed before the request, or
+   *   while it waits for its replies subscription (`sent: false`: nothing was sent), or
    *   while it waits for the reply (`sent: true`: the command may still be handled)
    */
   async request<Result = unknown>(
@@ -433,7 +433,19 @@ export class CommandBus {
     // The reply group must exist before the command leaves, or a fast reply is missed. Waiting
     // for it counts against the timeout: a router not running yet, or a broker away at start-up,
     // ends in CommandTimeoutError with `sent: false`, not a hang.
-    if (!(await this.options.router.subscribed(REPLIES_HANDLER, { timeoutMs })))
+    let subscribed: boolean;
+    try {
+      subscribed = await this.options.router.subscribed(REPLIES_HANDLER, { timeoutMs });
+    } catch (error) {
+      // The router closed (the app is shutting down, its bus closes next) before the replies
+      // were subscribed: nothing can come back, nothing was sent. Its refusal was a plain
+      // Error, a 500 to an HTTP client. (With the replies subscribed, a handler in flight during
+      // the drain still gets its reply: the router closes them last.)
+      if (this.options.router.isClosed)
+        throw new CommandBusClosedError(command.messageId, command.type, false);
+      throw error;
+    }
+    if (!subscribed)
       throw new CommandTimeoutError(command.messageId, command.type, timeoutMs, false);
     // Closed meanwhile: sent now, the command would wait out its timeout, unseen by close().
     if (this.closed) throw new CommandBusClosedError(command.messageId, command.type, false);

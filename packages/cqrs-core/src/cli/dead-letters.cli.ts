@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { CUTOFF_RULE, isCutoff } from '../dead-letters/dead-letter-queue.rules';
 
 const USAGE = `causeway-dead-letters <command> --url <app url> [filters]
 
@@ -115,6 +116,12 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
   const limit = values.limit;
   if (limit !== undefined && !(/^[1-9]\d{0,4}$/.test(limit) && Number(limit) <= 10_000)) {
     io.err(`--limit must be an integer from 1 to 10000, got ${JSON.stringify(limit)}\n`);
+    return 2;
+  }
+  // The app's rule too: refused there, a cutoff that is no date-time was a 400 and exit 1.
+  const before = values.deadLetteredBefore;
+  if (before !== undefined && !isCutoff(before)) {
+    io.err(`--deadLetteredBefore ${CUTOFF_RULE}, got ${JSON.stringify(before)}\n`);
     return 2;
   }
   const token = io.env.CAUSEWAY_ADMIN_TOKEN;

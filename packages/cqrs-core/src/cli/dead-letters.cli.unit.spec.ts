@@ -105,10 +105,20 @@ describe('causeway-dead-letters CLI', () => {
   it('purges and replays the letters dead-lettered before a date-time (an offset kept as written)', async () => {
     await queue.add({ ...moved(3, 'events.T1'), deadLetteredAt: '2026-01-01T00:00:00.000Z' });
     await queue.add({ ...moved(4, 'events.T2'), deadLetteredAt: '2026-01-01T02:00:00.000Z' });
+    // Bad usage (exit 2, as every other), said before any request: not "the app failed" (1).
     const bad = await run(['purge', '--url', url, '--deadLetteredBefore', 'last week']);
-    expect(bad.code).toBe(1);
-    expect(bad.err).toContain('deadLetteredBefore');
-    expect(bad.err).toContain('ISO-8601 date-time');
+    expect(bad).toEqual({
+      code: 2,
+      out: '',
+      err:
+        '--deadLetteredBefore must be an ISO-8601 date-time (e.g. 2026-01-31T12:00:00.000Z), ' +
+        'got "last week"\n',
+    });
+    const unreachable = 'http://127.0.0.1:1';
+    expect(
+      (await run(['list', '--url', unreachable, '--deadLetteredBefore', '2026-01-31T00:00:00']))
+        .code,
+    ).toBe(2);
     expect((await queue.stats()).total).toBe(4);
     const cutoff = ['--deadLetteredBefore', '2026-01-01T02:00:00+01:00'];
     const replay = await run(['replay', '--url', url, ...cutoff]);

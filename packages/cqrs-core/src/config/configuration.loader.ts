@@ -4,7 +4,8 @@ import { ConfigurationError } from './configuration.error';
 /**
  * Reads one validated configuration object from the environment. Called once at start-up;
  * nothing else in an app reads process.env. An empty or blank variable counts as unset. Throws ConfigurationError naming every missing or
- * malformed setting, and never echoes a value (it may be a secret).
+ * malformed setting, and never echoes a value (it may be a secret). A missing setting's problem is
+ * "is required", or the schema's own message when it starts so ("is required (…)").
  */
 export function loadConfiguration<S extends z.ZodType>(
   schema: S,
@@ -17,11 +18,19 @@ export function loadConfiguration<S extends z.ZodType>(
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => ({
     setting: issue.path.map(String).join('.') || '(root)',
-    problem: isMissing(env, issue.path) ? 'is required' : issue.message,
+    problem: isMissing(env, issue.path) ? requiredProblem(issue.message) : issue.message,
   }));
   // A setting checked twice (its own rule and a cross-setting one) is named once per problem.
   const distinct = new Map(problems.map((p) => [`${p.setting}\u0000${p.problem}`, p]));
   throw new ConfigurationError([...distinct.values()]);
+}
+
+/**
+ * A missing setting "is required"; a schema's own message saying so with more words (which apps
+ * share it, where it comes from: `z.string({ message: 'is required (…)' })`) is kept as it is.
+ */
+function requiredProblem(message: string): string {
+  return message.startsWith('is required') ? message : 'is required';
 }
 
 function isMissing(env: NodeJS.ProcessEnv, path: readonly PropertyKey[]): boolean {

@@ -39,6 +39,25 @@ describe('loadConfiguration', () => {
     );
   });
 
+  it("keeps a schema's own 'is required (…)' message for a missing setting, no other", () => {
+    const shared = z.object({
+      SECRET: z.string({ message: 'is required (shared by app-a and app-b)' }).min(8),
+      NAME: z.string({ message: 'must be text' }),
+    });
+    const problems = (env: NodeJS.ProcessEnv) => {
+      try {
+        loadConfiguration(shared, env);
+      } catch (error) {
+        return (error as ConfigurationError).issues;
+      }
+      return undefined;
+    };
+    expect(problems({ SECRET: ' ' })).toEqual([
+      { setting: 'SECRET', problem: 'is required (shared by app-a and app-b)' },
+      { setting: 'NAME', problem: 'is required' },
+    ]);
+  });
+
   it('takes a blank variable as unset too, not as 0', () => {
     const limits = z.object({
       SHUTDOWN_TIMEOUT_MS: setting.milliseconds(10_000, 0),

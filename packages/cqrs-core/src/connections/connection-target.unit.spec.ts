@@ -35,4 +35,36 @@ describe('withoutCredentials', () => {
       'Invalid URL: redis://[Redacted]@h:1 and mongodb://[Redacted]@db/x',
     );
   });
+
+  it.each([
+    [
+      'cannot reach redis://cache:6379/0?password=s3cret&db=2',
+      'cannot reach redis://cache:6379/0?password=[Redacted]&db=2',
+    ],
+    [
+      'driver: connect failed (password=s3cret, user=app)',
+      'driver: connect failed (password=[Redacted], user=app)',
+    ],
+    [
+      "ERR unknown command 'CONFIG SET requirepass s3cret'",
+      "ERR unknown command 'CONFIG SET requirepass [Redacted]'",
+    ],
+    ['ERR wrong command: AUTH app s3cret', 'ERR wrong command: AUTH [Redacted]'],
+    [
+      '401 from upstream: Authorization: Bearer s3cret.jwt.sig',
+      '401 from upstream: Authorization: Bearer [Redacted]',
+    ],
+  ])("removes a credential outside a URL's user info: %s", (text, shown) => {
+    expect(credentialsRemoved(text)).toBe(shown);
+    expect(credentialsRemoved(text)).not.toContain('s3cret');
+  });
+
+  it('keeps messages that only mention credentials', () => {
+    for (const text of [
+      'NOAUTH Authentication required.',
+      'WRONGPASS invalid username-password pair or user is disabled.',
+      'password authentication failed for user "app"',
+    ])
+      expect(credentialsRemoved(text)).toBe(text);
+  });
 });

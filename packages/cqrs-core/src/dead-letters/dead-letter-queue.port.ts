@@ -220,7 +220,8 @@ export function replayedForAnother(envelope: Envelope, group: string, fanOut?: s
  * `list`, `replay` and `purge` act on exactly the letters `filter` matches (`ids` included),
  * reading the store page by page (memory bounded by a page, not by the queue); `list` stops
  * once `limit` letters matched. `replay` publishes each letter's envelope to its original topic
- * with `retryCount` reset and the metadata `replayFor` naming the letter's group, or every
+ * with `retryCount` reset (and no `replyTo` or `maxRetries`: see replayEnvelope) and the
+ * metadata `replayFor` naming the letter's group, or every
  * instance of a fan-out handler (the router acknowledges it unhandled in every other group: see
  * replayEnvelope); a poison letter that was
  * not understood (`NotUnderstoodMessageError`) is written back as its raw text (RawPublisher),
@@ -364,17 +365,40 @@ export interface ReplayClaims {
 /** Handlers whose letters never reached their topic: their replay is for every group. */
 const NOT_CONSUMED = new Set(['(forwarder)']);
 
-/** What a replay adds to the metadata: attempts reset, where it came from, which group it is for. */
-function replayMetadata(letter: DeadLetter): Record<string, unknown> {
+/**
+ * Metadata of a letter's first life a replay leaves out. `replyTo`: the requester was answered
+ * when the command was dead-lettered (a failed reply) or has timed out since, and its instance
+ * may be long gone — a reply to it is read by no one, and on Kafka it re-created the topic of
+ * an instance gone. `maxRetries`: the limit that ran out then (a dead letter's, S1-2), not this
+ * delivery's.
+ */
+const NOT_REPLAYED = ['replyTo', 'maxRetries'];
+
+/**
+ * A replay's metadata: the letter's, without NOT_REPLAYED, plus attempts reset, where it came
+ * from, and which group it is for.
+ */
+function replayMetadata(
+  metadata: Readonly<Record<string, unknown>>,
+  letter: DeadLetter,
+): Record<string, unknown> {
   const forGroup = NOT_CONSUMED.has(letter.handler)
     ? undefined
     : letter.replayFor || letter.group || undefined;
-  return { retryCount: 0, replayedFrom: letter.id, ...(forGroup && { [REPLAY_FOR]: forGroup }) };
+  const kept = Object.fromEntries(
+    Object.entries(metadata).filter(([key]) => !NOT_REPLAYED.includes(key)),
+  );
+  return {
+    ...kept,
+    retryCount: 0,
+    replayedFrom: letter.id,
+    ...(forGroup && { [REPLAY_FOR]: forGroup }),
+  };
 }
 
 /**
- * The envelope a replay publishes: same messageId (idempotency), retry count reset,
- * `replayedFrom` the letter's id and `replayFor` its group, so that only the group that gave up
+ * The envelope a replay publishes: same messageId (idempotency), retry count reset, without
+ * the `replyTo` and `maxRetries` of its first life (NOT_REPLAYED), `replayedFrom` the letter's id and `replayFor` its group, so that only the group that gave up
  * handles it again (the router acknowledges it in any other group without running a handler);
  * a fan-out handler's letter names every instance of the handler instead (DeadLetter.replayFor).
  * A letter without a group, or one that never reached its topic (the outbox forwarder's), goes
@@ -384,7 +408,7 @@ export function replayEnvelope(letter: DeadLetter): Envelope | undefined {
   if (!letter.envelope) return undefined;
   return {
     ...letter.envelope,
-    metadata: { ...letter.envelope.metadata, ...replayMetadata(letter) },
+    metadata: replayMetadata(letter.envelope.metadata, letter) as Envelope['metadata'],
   };
 }
 
@@ -400,7 +424,7 @@ export function replayRaw(
   if (letter.envelope || !isNotUnderstood(letter)) return undefined;
   const wire = parseWireEnvelope(letter.raw);
   if (!wire) return undefined;
-  const metadata = { ...wire.metadata, ...replayMetadata(letter) };
+  const metadata = replayMetadata(wire.metadata, letter);
   const priority = metadata.priority;
   return {
     raw: JSON.stringify({ ...wire, metadata }),

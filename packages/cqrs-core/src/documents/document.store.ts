@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { shownValue } from '../config/shown-value';
+import { isWellFormed, NOT_WELL_FORMED } from '../config/well-formed';
 import { type DomainEvent } from '../domain/domain-event';
 import { ConcurrencyConflictError } from '../event-store/event-store.errors';
 import { type EventStore } from '../event-store/event-store.port';
@@ -463,11 +464,18 @@ function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
   return at;
 }
 
-/** @throws TypeError when `id` is not a non-empty string without control characters */
+/**
+ * @throws TypeError when `id` is not a non-empty string without control characters, or is not
+ *   well-formed Unicode (a lone surrogate: the event stores refuse such a stream id, checkStreamId)
+ */
 function checkId(collection: string, id: unknown): asserts id is string {
   // eslint-disable-next-line no-control-regex
   if (typeof id !== 'string' || id.length === 0 || /[\u0000-\u001f\u007f]/.test(id))
     throw new TypeError(
       `${collection}: a document id must be a non-empty string without control characters, got ${JSON.stringify(id) ?? String(id)}`,
+    );
+  if (!isWellFormed(id))
+    throw new TypeError(
+      `${collection}: a document id ${NOT_WELL_FORMED}, got ${JSON.stringify(id)}`,
     );
 }

@@ -16,6 +16,7 @@ import {
 import { assertSchema, isMessageType, type MessageType } from './message.type';
 import { type Upcaster, UpcasterChain } from './upcaster.chain';
 import { UnsupportedSchemaVersionError } from './upcaster.errors';
+import { shownValue } from '../config/shown-value';
 
 /** Any zod 4 schema (classic or mini). It must describe JSON data: no Date, Map, bigint. */
 export type MessageSchema = z.core.$ZodType;
@@ -240,7 +241,7 @@ export class SerializerRegistry implements MessageSerializer {
   serialize(envelope: Envelope, options: SerializeOptions = {}): SerializedEnvelope {
     const type = this.renames.get(envelope.type) ?? envelope.type;
     const { version } = this.registration(type);
-    const claimed = envelope.metadata.schemaVersion;
+    const claimed = claimedVersion(type, envelope.metadata.schemaVersion);
     if (claimed !== undefined && claimed > version)
       throw new UnsupportedSchemaVersionError(type, claimed, version);
     const valid = this.validate(type, envelope.data);
@@ -284,7 +285,7 @@ export class SerializerRegistry implements MessageSerializer {
     } catch (error) {
       throw new MessageValidationError(type, '', `is not JSON (${(error as Error).message})`);
     }
-    const writtenAt = metadata.schemaVersion ?? 1;
+    const writtenAt = claimedVersion(type, metadata.schemaVersion) ?? 1;
     const upcast = this.upcasters.upcast(type, parsed, writtenAt, version, metadata);
     return {
       ...serialized,
@@ -299,6 +300,24 @@ export class SerializerRegistry implements MessageSerializer {
     if (!registration) throw new UnknownMessageTypeError(type);
     return registration;
   }
+}
+
+/**
+ * The schema version an envelope's metadata claims: a positive integer, or undefined (none). A
+ * string (`"2"`, from a producer in another language) or a fraction was compared and counted
+ * with as a number would not be — `"1" + 1` is `"11"`: a MissingUpcasterError for "v1 -> v11",
+ * or no upcast at all — so it is refused, as data of no known version, naming the field.
+ * @throws MessageValidationError naming `metadata.schemaVersion` and the value given
+ */
+function claimedVersion(type: string, value: unknown): number | undefined {
+  // null as none, as `?? 1` read it: a store or producer may write a missing field so.
+  if (value === undefined || value === null) return undefined;
+  if (Number.isSafeInteger(value) && (value as number) >= 1) return value as number;
+  throw new MessageValidationError(
+    type,
+    'metadata.schemaVersion',
+    `must be a positive integer, got ${shownValue(value)}`,
+  );
 }
 
 /** `['position', 'x']` -> `position.x`; array indices stay numeric: `items.0.sku`. */

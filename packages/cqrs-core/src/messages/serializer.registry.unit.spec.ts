@@ -238,6 +238,29 @@ describe('SerializerRegistry', () => {
       expect(v3().deserialize(legacy).data).toMatchObject({ first: 'Misty', last: 'W' });
     });
 
+    it('refuses a schema version that is no positive integer, naming it, on both sides', () => {
+      const old = v1.serialize(factory.event('UserRegistered', { name: 'Misty W' }));
+      // A producer in another language wrote the version as text: "1" + 1 was "11".
+      for (const schemaVersion of ['1', '2', 1.5, 0, -1, 'x']) {
+        const written = { ...old, metadata: { ...old.metadata, schemaVersion } };
+        const refusal = `must be a positive integer, got ${JSON.stringify(schemaVersion)}`;
+        expect(thrown(() => v3().deserialize(written as typeof old))).toMatchObject({
+          name: 'MessageValidationError',
+          message: `Invalid UserRegistered: metadata.schemaVersion ${refusal}`,
+        });
+        const envelope = factory.event('UserRegistered', {
+          first: 'a',
+          last: 'b',
+          email: 'a@b.io',
+        });
+        const claimed = { ...envelope, metadata: { ...envelope.metadata, schemaVersion } };
+        expect(thrown(() => v3().serialize(claimed as typeof envelope))).toMatchObject({
+          name: 'MessageValidationError',
+          field: 'metadata.schemaVersion',
+        });
+      }
+    });
+
     it('validates the upcast result against the current schema', () => {
       const r = new SerializerRegistry()
         .register('UserRegistered', z.object({ first: z.string(), last: z.string() }), {

@@ -19,7 +19,7 @@ const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1,
 export class MessagingMetrics {
   readonly published: Counter<'topic'>;
   readonly handled: Counter<'topic' | 'handler' | 'outcome'>;
-  readonly retried: Counter<'handler' | 'type'>;
+  readonly retried: Counter<'topic' | 'handler' | 'type'>;
   readonly deadLettered: Counter<'topic' | 'handler'>;
   readonly latency: Histogram<'topic' | 'handler'>;
   readonly breaker: Gauge<'handler'>;
@@ -44,7 +44,7 @@ export class MessagingMetrics {
     this.retried = registeredCounter(registry, {
       name: 'causeway_messages_retried_total',
       help: 'In-process retries',
-      labelNames: ['handler', 'type'],
+      labelNames: ['topic', 'handler', 'type'],
     });
     this.deadLettered = registeredCounter(registry, {
       name: 'causeway_messages_dead_lettered_total',
@@ -98,8 +98,9 @@ export class MessagingMetrics {
   }
 
   /** Hook for RetryOptions.onRetry. */
-  readonly onRetry = (event: { handler: string; type: string }): void => {
-    this.retried.inc({ handler: event.handler, type: event.type });
+  readonly onRetry = (event: { handler: string; topic?: string; type: string }): void => {
+    // '' from a caller of an earlier release's event, which had no topic.
+    this.retried.inc({ topic: event.topic ?? '', handler: event.handler, type: event.type });
   };
 
   /** Reports every breaker of the registry. */

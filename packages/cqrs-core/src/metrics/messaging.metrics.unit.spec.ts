@@ -4,6 +4,8 @@ import { Refusal } from '../buses/command-bus';
 import { DeferredError, DomainError } from '../router/handler.errors';
 import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
 import { BreakerRegistry, circuitBreaker } from '../middleware/circuit-breaker.middleware';
+import { retry } from '../middleware/retry.middleware';
+import { compose } from '../router/handler';
 import { MessagingMetrics } from './messaging.metrics';
 
 describe('MessagingMetrics', () => {
@@ -66,6 +68,35 @@ describe('MessagingMetrics', () => {
       ['late', 0],
     ]);
   });
+  it('counts retries per topic and handler, as every other counter: one type on two topics apart', async () => {
+    const metrics = new MessagingMetrics(new Registry());
+    const info = {
+      name: 'trainer',
+      topics: ['commands.Trainer', 'commands.MoveTrainer'],
+      group: 'g',
+    };
+    let calls = 0;
+    const handler = compose(
+      [
+        metrics.middleware(),
+        retry({ maxAttempts: 2, initialDelayMs: 1, onRetry: metrics.onRetry }),
+      ],
+      async () => {
+        if (calls++ % 2 === 0) throw new Error('flaky');
+      },
+      info,
+    );
+    const move = testEnvelope('MoveTrainer', {});
+    await handler(testDelivery(move, { topic: 'commands.Trainer' }));
+    await handler(testDelivery(move, { topic: 'commands.Trainer' }));
+    await handler(testDelivery(move, { topic: 'commands.MoveTrainer' }));
+    const { values } = await metrics.retried.get();
+    expect(values.map((value) => [value.labels, value.value])).toEqual([
+      [{ topic: 'commands.Trainer', handler: 'trainer', type: 'MoveTrainer' }, 2],
+      [{ topic: 'commands.MoveTrainer', handler: 'trainer', type: 'MoveTrainer' }, 1],
+    ]);
+  });
+
   it('shares its metrics with a second instance on the same registry instead of throwing', async () => {
     // Two routers (or a Nest module initialised twice) in one process with one registry.
     const registry = new Registry();
@@ -75,7 +106,7 @@ describe('MessagingMetrics', () => {
     const paid = testEnvelope('Paid', {});
     await first.middleware()(async () => undefined, info)(testDelivery(paid));
     await second.middleware()(async () => undefined, info)(testDelivery(paid));
-    second.onRetry({ handler: 'accounts', type: 'Paid' });
+    second.onRetry({ handler: 'accounts', topic: 'events.Paid', type: 'Paid' });
     const text = await registry.metrics();
     // One series, counted once per delivery: not two registrations, nor a count doubled.
     expect(text).toContain(
@@ -84,7 +115,9 @@ describe('MessagingMetrics', () => {
     expect(text).toContain(
       'causeway_handler_duration_seconds_count{topic="events.Paid",handler="accounts"} 2',
     );
-    expect(text).toContain('causeway_messages_retried_total{handler="accounts",type="Paid"} 1');
+    expect(text).toContain(
+      'causeway_messages_retried_total{topic="events.Paid",handler="accounts",type="Paid"} 1',
+    );
     expect(text.match(/# TYPE causeway_messages_handled_total /g)).toHaveLength(1);
   });
 });

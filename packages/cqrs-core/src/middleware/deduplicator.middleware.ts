@@ -89,6 +89,31 @@ export class FailedAfterEffectError extends PermanentError {
 }
 
 /**
+ * What the deduplicator throws for a duplicate whose first handling's stored outcome cannot be
+ * read (not the JSON it stores: written by something else, or damaged). The message was handled
+ * once already, so it is not run again; a PermanentError, so it is dead-lettered at once with
+ * this reason (its requester rejected) rather than failed and redelivered until the record
+ * expires (`ttlMs`, a day by default) — on Kafka, a partition stuck behind it for that long.
+ */
+export class UnreadableOutcomeError extends PermanentError {
+  constructor(
+    readonly messageId: string,
+    /** The store key: `<group>:<messageId>`. */
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super(
+      `message ${messageId} was handled once already, but the outcome the deduplication store ` +
+        `keeps for it (key ${key}) cannot be read (${(cause as Error)?.message ?? String(cause)}): ` +
+        'it is not handled again. Delete that key from the store (or wait out its ttlMs) ' +
+        'before replaying it to have it handled again',
+      { cause },
+    );
+    this.name = 'UnreadableOutcomeError';
+  }
+}
+
+/**
  * Stored for a failure after the handler's effect: FAILED_TAG then the failure's name and
  * message as JSON, all as a JSON string after a leading space — like NOT_KEPT, no result's JSON
  * equals it, and a previous release reads it as a string.
@@ -126,7 +151,8 @@ function decodeFailure(stored: string, messageId: string): FailedAfterEffectErro
  * in about a second and a half); if it still fails, the claim is kept, not released — a
  * redelivery is deferred until the claim lapses (`leaseMs`) instead of repeating the effect at
  * once — the handling answers its result, and a throttled `CAUSEWAY_OUTCOME_NOT_STORED`
- * warning says so.
+ * warning says so. A duplicate whose kept outcome cannot be read throws
+ * {@link UnreadableOutcomeError} (permanent: dead-lettered, not handled again).
  * Place it outside retry and inside dead letter. Handlers registered as `idempotent` are left
  * alone: no claim, no store round trip.
  * @throws TypeError or RangeError at once (at start-up, not per message) when `ttlMs` or
@@ -156,9 +182,17 @@ export function deduplicator(options: DeduplicatorOptions): Middleware {
         options.onDuplicate?.({ handler: info.name, messageId: delivery.envelope.messageId });
         if (claim.result === undefined) return undefined;
         if (claim.result === NOT_KEPT) return new ResultNotKept(delivery.envelope.messageId);
-        const failure = decodeFailure(claim.result, delivery.envelope.messageId);
+        let failure: FailedAfterEffectError | undefined;
+        let result: unknown;
+        try {
+          failure = decodeFailure(claim.result, delivery.envelope.messageId);
+          if (!failure) result = JSON.parse(claim.result);
+        } catch (error) {
+          // A SyntaxError was taken for a transient failure: redelivered until the key expired.
+          throw new UnreadableOutcomeError(delivery.envelope.messageId, key, error);
+        }
         if (failure) throw failure;
-        return JSON.parse(claim.result);
+        return result;
       }
       // Renewed while the handling lasts (its retries included): it lapses only if we die.
       const renewal = keepClaimed(options.store, key, claim.token, leaseMs);

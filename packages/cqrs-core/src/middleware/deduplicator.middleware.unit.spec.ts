@@ -1,7 +1,11 @@
 import { DeferredError, PermanentError } from '../router/handler.errors';
 import { type HandlerInfo } from '../router/handler';
 import { testDelivery, testEnvelope } from '../testing/envelope.fixture';
+import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
+import { compose } from '../router/handler';
+import { deadLetter, DeadLettered } from './dead-letter.middleware';
 import { deduplicator, FailedAfterEffectError, ResultNotKept } from './deduplicator.middleware';
+import { retry } from './retry.middleware';
 import { InMemoryDeduplicationStore } from './in-memory.deduplication-store';
 
 const info: HandlerInfo = { name: 'h', topics: ['t'], group: 'g' };
@@ -121,6 +125,42 @@ describe('deduplicator middleware', () => {
     const text = testEnvelope('T', 'text');
     await handler(testDelivery(text));
     expect(await handler(testDelivery(text))).toBe(' "failed after its effect: {}"');
+  });
+
+  it('dead-letters at once, naming the key, a duplicate whose kept outcome cannot be read; never runs it again', async () => {
+    // A result that is not the JSON the deduplicator stores (damaged, or another writer's): its
+    // SyntaxError was taken for a transient failure, redelivered until the key expired (a day).
+    const store = new InMemoryDeduplicationStore();
+    const queue = new InMemoryDeadLetterQueue();
+    let runs = 0;
+    const handler = compose(
+      [
+        deadLetter({ queue, onDeadLetter: () => undefined }),
+        deduplicator({ store }),
+        retry({ maxAttempts: 3, initialDelayMs: 1 }),
+      ],
+      async () => {
+        runs++;
+        return { ok: true };
+      },
+      info,
+    );
+    for (const kept of ['{"ok":tru', ' "failed after its effect: {\\"name"'] as const) {
+      const envelope = testEnvelope('T', kept);
+      const key = `test-group:${envelope.messageId}`;
+      const claim = await store.claim(key, 60_000);
+      if (claim.state !== 'claimed') throw new Error(`not claimed: ${claim.state}`);
+      await store.complete(key, claim.token, 60_000, kept);
+
+      expect(await handler(testDelivery(envelope))).toBeInstanceOf(DeadLettered);
+      const letter = (await queue.list()).find((l) => l.envelope?.messageId === envelope.messageId);
+      expect(letter).toMatchObject({ errorName: 'UnreadableOutcomeError', attempts: 1 });
+      expect(letter!.reason).toContain(
+        `message ${envelope.messageId} was handled once already, but the outcome the ` +
+          `deduplication store keeps for it (key ${key}) cannot be read`,
+      );
+    }
+    expect(runs).toBe(0);
   });
 
   it('leaves a handler registered as idempotent alone: every delivery runs, nothing is claimed', async () => {

@@ -34,6 +34,8 @@ export interface RetryOptions {
    */
   onRetry?: (event: {
     handler: string;
+    /** The topic the message was delivered from. */
+    topic: string;
     type: string;
     attempt: number;
     delayMs: number;
@@ -85,12 +87,15 @@ export function retry(options: RetryOptions = {}): Middleware {
       );
       return { policy, maxAttempts };
     };
+    // One per topic and type (a handler reads few of each): cockatiel's retry event names
+    // neither the call nor its delivery, so the policy's own listener knows the topic.
     const policies = new Map<string, ReturnType<typeof build>>();
-    const policyFor = (type: string) => {
-      let entry = policies.get(type);
+    const policyFor = (topic: string, type: string) => {
+      const key = `${topic}\u0000${type}`;
+      let entry = policies.get(key);
       if (!entry) {
         entry = build({ ...options, ...options.perType?.[type] });
-        policies.set(type, entry);
+        policies.set(key, entry);
         if (options.onRetry) {
           entry.policy.onRetry((event) => {
             const error = 'error' in event ? event.error : undefined;
@@ -99,6 +104,7 @@ export function retry(options: RetryOptions = {}): Middleware {
             callHook(() =>
               options.onRetry!({
                 handler: info.name,
+                topic,
                 type,
                 attempt: event.attempt,
                 delayMs: event.delay,
@@ -111,7 +117,7 @@ export function retry(options: RetryOptions = {}): Middleware {
       return entry;
     };
     return async (delivery) => {
-      const { policy, maxAttempts } = policyFor(delivery.envelope.type);
+      const { policy, maxAttempts } = policyFor(delivery.topic, delivery.envelope.type);
       let attempts = 0;
       try {
         return await policy.execute(() => {

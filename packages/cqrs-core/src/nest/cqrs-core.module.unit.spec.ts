@@ -778,7 +778,7 @@ describe('CqrsCoreModule', () => {
       await expect(app.get(CommandBus).request(command)).rejects.toThrow(CommandRejectedError);
       const scraped = await request(app.getHttpServer()).get('/metrics');
       expect(scraped.text).toMatch(
-        /causeway_messages_retried_total\{handler="commands\.Move",type="Move",[^}]*\} 2\n/,
+        /causeway_messages_retried_total\{topic="commands\.Move",handler="commands\.Move",type="Move",[^}]*\} 2\n/,
       );
       expect(retries).toEqual(hooked ? ['Move#1', 'Move#2'] : []);
       await app.close();

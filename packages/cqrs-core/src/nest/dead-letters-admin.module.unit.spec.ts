@@ -487,19 +487,21 @@ describe('/admin/dead-letters', () => {
       }
     });
 
-    it('never answers nor logs the password of a URL the store error quotes', async () => {
-      const quoting = new Error('cannot reach mongodb://app:s3cretpw@db:27017/letters');
+    /** GET /admin/dead-letters/stats with a store failing with `error`: the answer and the log. */
+    async function statsFailingWith(
+      error: Error,
+    ): Promise<{ response: request.Response; logged: string }> {
       const lines: string[] = [];
       const moduleRef = await Test.createTestingModule({
         imports: [
           DeadLettersAdminModule.forRoot({
             token: TOKEN,
             queue: {
-              add: () => Promise.reject(quoting),
-              list: () => Promise.reject(quoting),
-              stats: () => Promise.reject(quoting),
-              replay: () => Promise.reject(quoting),
-              purge: () => Promise.reject(quoting),
+              add: () => Promise.reject(error),
+              list: () => Promise.reject(error),
+              stats: () => Promise.reject(error),
+              replay: () => Promise.reject(error),
+              purge: () => Promise.reject(error),
             },
             publisher: broker,
           }),
@@ -511,13 +513,29 @@ describe('/admin/dead-letters', () => {
         const response = await request(leaky.getHttpServer())
           .get('/admin/dead-letters/stats')
           .set(auth);
-        expect(response.status).toBe(503);
-        expect(response.body.detail).toContain('mongodb://[Redacted]@db:27017/letters');
-        expect(lines.join('\n')).toContain('mongodb://[Redacted]@db:27017/letters');
-        expect(JSON.stringify(response.body) + lines.join('\n')).not.toContain('s3cretpw');
+        return { response, logged: lines.join('\n') };
       } finally {
         await leaky.close();
       }
+    }
+
+    it('never answers nor logs the password of a URL the store error quotes', async () => {
+      const { response, logged } = await statsFailingWith(
+        new Error('cannot reach mongodb://app:s3cretpw@db:27017/letters'),
+      );
+      expect(response.status).toBe(503);
+      expect(response.body.detail).toContain('mongodb://[Redacted]@db:27017/letters');
+      expect(logged).toContain('mongodb://[Redacted]@db:27017/letters');
+      expect(JSON.stringify(response.body) + logged).not.toContain('s3cretpw');
+    });
+
+    it('never answers nor logs a password the store error holds outside a URL', async () => {
+      const { response, logged } = await statsFailingWith(
+        new Error('cannot connect (requirepass s3cretpw; password=s3cretpw)'),
+      );
+      expect(response.status).toBe(503);
+      expect(response.body.detail).toContain('requirepass [Redacted]; password=[Redacted]');
+      expect(JSON.stringify(response.body) + logged).not.toContain('s3cretpw');
     });
 
     it('still answers 400 to a bad filter', async () => {

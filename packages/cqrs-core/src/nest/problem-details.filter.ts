@@ -11,6 +11,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import {
+  CommandBusClosedError,
   CommandExpiredError,
   CommandRejectedError,
   CommandTimeoutError,
@@ -124,11 +125,14 @@ export const PROBLEM_SCHEMA = {
       type: 'string',
       description:
         'The command concerned: 503 `command-unconfirmed` (it may have been sent: its status ' +
-        'stays `accepted` until processed), 504 `command-timeout` and `command-expired`',
+        'stays `accepted` until processed) and `shutting-down`, 504 `command-timeout` and ' +
+        '`command-expired`',
     },
     sent: {
       type: 'boolean',
-      description: '504 `command-timeout`: false = never sent, true = it may still be handled',
+      description:
+        '504 `command-timeout`, 503 `shutting-down`: false = never sent, true = it may still be ' +
+        'handled',
     },
     deadline: {
       type: 'string',
@@ -210,7 +214,8 @@ export const PROBLEM_DETAILS_OPTIONS = Symbol('causeway:problem-details-options'
  * status (see `libraryProblem`): a DomainError — in process, or a command handler's, as the
  * CommandRejectedError of `CommandBus.request` — 422 (or its own 4xx `status`) with its
  * message, `code` and `details`; a ConcurrencyConflictError 409; a CommandTimeoutError or
- * CommandExpiredError 504; a StreamDeletedError 410; a StreamNotFoundError 404. Their `type`s
+ * CommandExpiredError 504; a CommandBusClosedError (the app is shutting down) 503 with
+ * `Retry-After` and `Connection: close`; a StreamDeletedError 410; a StreamNotFoundError 404. Their `type`s
  * are `problemType(…)`s; `options.map` maps errors of the app's own (or differently).
  * `instance` is the request's path (its first 256 characters): its query string may hold a
  * credential (`?token=`), which an error document never echoes.
@@ -253,6 +258,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (problem.status === HttpStatus.UNAUTHORIZED && !hasHeader(headers, 'www-authenticate'))
       response.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
     if (allowed) response.setHeader('Allow', allowed.join(', '));
+    // This instance is shutting down: the client retries on a connection of its own, which a
+    // load balancer gives to another instance (this one's keep-alive connection would not).
+    if (problem.type === SHUTTING_DOWN) {
+      response.setHeader('Retry-After', '1');
+      response.setHeader('Connection', 'close');
+    }
     response.setHeader('Content-Type', 'application/problem+json');
     let status = problem.status;
     let body: string;
@@ -266,8 +277,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     // A Buffer: Express would add "; charset=utf-8" to the type of a string (JSON is UTF-8 anyway).
     response.status(status).send(Buffer.from(body));
     // A 5xx the app answered on purpose (an HttpException, e.g. 503 not-ready during an outage)
-    // is told by the request's own log line; an error nobody expected needs its stack.
-    if (status >= 500 && !(exception instanceof HttpException))
+    // is told by the request's own log line, as is the shutdown's; an error nobody expected
+    // needs its stack.
+    if (status >= 500 && !(exception instanceof HttpException) && problem.type !== SHUTTING_DOWN)
       this.logCause(exception, request, status);
   }
 
@@ -313,6 +325,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     return { ...problem };
   }
 }
+
+/** The problem type of a request the app's graceful shutdown cut short (CommandBusClosedError). */
+const SHUTTING_DOWN = problemType('shutting-down');
 
 /** The answer to what the filter does not know: no internals (the log has them). */
 const INTERNAL: Readonly<ProblemDetails> = {
@@ -468,6 +483,20 @@ function libraryProblem(error: unknown): ProblemDetails | undefined {
         ? 'No reply to the command came in time. It was sent and may still be handled: ' +
           'a retry may have it handled twice.'
         : 'The command was not sent (its reply could not be awaited in time): retrying it is safe.',
+      commandId: error.commandId,
+      sent: error.sent,
+    };
+  // The app is shutting down (its command bus closed): a 500 told the client nothing, while the
+  // request can be retried on another instance — at once when nothing was sent.
+  if (error instanceof CommandBusClosedError)
+    return {
+      type: SHUTTING_DOWN,
+      title: 'Service Unavailable',
+      status: HttpStatus.SERVICE_UNAVAILABLE,
+      detail: error.sent
+        ? 'This instance is shutting down and stopped waiting for the reply to the command. It ' +
+          'was sent and may still be handled: look up its outcome before sending it again.'
+        : 'This instance is shutting down: the command was not sent, retrying it is safe.',
       commandId: error.commandId,
       sent: error.sent,
     };

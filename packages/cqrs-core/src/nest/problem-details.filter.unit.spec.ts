@@ -22,6 +22,7 @@ import { rawHttpExchange } from '@causeway/testkit';
 import request from 'supertest';
 import { z } from 'zod';
 import {
+  CommandBusClosedError,
   CommandExpiredError,
   CommandRejectedError,
   CommandTimeoutError,
@@ -128,6 +129,8 @@ const THROWN: Record<string, () => unknown> = {
   conflict: () => new ConcurrencyConflictError('Account-A-1', 4, 6),
   'timeout-sent': () => new CommandTimeoutError('c-5', 'Move', 2_000),
   'timeout-unsent': () => new CommandTimeoutError('c-6', 'Move', 2_000, false),
+  // The app's shutdown closed the command bus while the request waited for the reply.
+  'closed-sent': () => new CommandBusClosedError('c-8', 'Move', true),
   deleted: () => new StreamDeletedError('Account-A-1'),
   'not-found': () => new StreamNotFoundError('Account-A-2'),
   unknown: () => new Error('password=hunter2 at db-7.internal'),
@@ -408,6 +411,52 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
     expect(unsent.body.detail).toMatch(/not sent/);
   });
 
+  it('answers a request its command bus closed under it (shutdown) with 503, Retry-After and Connection: close, not 500', async () => {
+    // A request that reached the bus after it closed: nothing was sent, retrying is safe.
+    const serializer = new SerializerRegistry().register('Move', z.object({}));
+    const broker = new InMemoryBroker({ serializer });
+    const router = new Router({ subscriber: broker.subscriber(), service: 'api', instanceId: 'x' });
+    const bus = new CommandBus({
+      publisher: broker,
+      router,
+      naming: topicNaming('test.'),
+      serializer,
+      instanceId: 'x',
+    });
+    bus.close();
+    throughBus = () => bus.request(testEnvelope('Move', {}, { messageId: 'c-9' }));
+    const logged: string[] = [];
+    app.useLogger(capture(logged));
+    try {
+      const unsent = await request(app.getHttpServer()).get('/bus');
+      expect(unsent.status).toBe(503);
+      expect(unsent.headers['retry-after']).toBe('1');
+      // The client's retry must not come back on this instance's keep-alive connection.
+      expect(unsent.headers.connection).toBe('close');
+      expect(JSON.parse(unsent.text)).toEqual({
+        type: 'https://causeway.dev/problems/shutting-down',
+        title: 'Service Unavailable',
+        status: 503,
+        detail: expect.stringMatching(
+          /shutting down: the command was not sent, retrying it is safe/,
+        ),
+        commandId: 'c-9',
+        sent: false,
+        instance: '/bus',
+      });
+      // One the bus stopped waiting for: it may still be handled.
+      const sent = await answer('/errors/closed-sent');
+      expect(sent.status).toBe(503);
+      expect(sent.body).toMatchObject({ commandId: 'c-8', sent: true });
+      expect(sent.body.detail).toMatch(/may still be handled: look up its outcome/);
+      // Deliberate: no error line with a stack for each request the shutdown refuses.
+      expect(logged.filter((line) => /answered 503/.test(line))).toEqual([]);
+    } finally {
+      app.useLogger(false);
+      await broker.close();
+    }
+  });
+
   it('answers a deleted stream with 410 and a missing one with 404', async () => {
     expect(await answer('/errors/deleted')).toEqual({
       status: 410,
@@ -459,10 +508,11 @@ describe("ProblemDetailsFilter's answers to the library's errors", () => {
       const [line, ...others] = logged.filter((entry) => entry.includes('probe-500'));
       expect(others).toEqual([]);
       expect(line).toContain('GET /errors/unknown answered 500 (request probe-500)');
-      expect(line).toContain('Error: password=hunter2 at db-7.internal');
+      // The cause is logged, without the password its message holds (nor in the stack).
+      expect(line).toContain('Error: password=[Redacted] at db-7.internal');
       expect(line).toMatch(/\n\s+at .*problem-details\.filter\.unit\.spec/);
       // The query string may hold a credential: never logged.
-      expect(logged.join('\n')).not.toContain('secret-1');
+      expect(logged.join('\n')).not.toMatch(/secret-1|hunter2/);
       await request(app.getHttpServer())
         .get('/errors/not-an-error')
         .set('X-Request-Id', 'probe-obj');

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type Server } from 'node:http';
+import { type Server, type ServerResponse } from 'node:http';
 import { type INestApplication, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
@@ -46,6 +46,36 @@ function keepConnectionsAlive(server: Server, ms: number): void {
   if (server.headersTimeout <= ms) server.headersTimeout = ms + 1_000;
   if (server.requestTimeout > 0 && server.requestTimeout <= server.headersTimeout)
     server.requestTimeout = server.headersTimeout + 1_000;
+}
+
+/**
+ * Returns what to call when the shutdown starts: from then on every answer ends its connection
+ * (`Connection: close`), those in flight included, and a connection whose answer had gone out
+ * already (a stream) is closed once it ends. Node's `server.close()` (Nest's, after the drain)
+ * closes only the connections idle at that moment: a keep-alive connection busy then stayed open
+ * `keepAliveTimeout` (65 s) after its answer, and the shutdown outlived its timeout — exit code
+ * 1, the onApplicationShutdown hooks (publisher, stores, connections) never run. Clients are told
+ * to reconnect, which a load balancer does to another instance.
+ */
+function closeConnectionsOnStop(server: Server): () => void {
+  const open = new Set<ServerResponse>();
+  let stopping = false;
+  const end = (response: ServerResponse) => {
+    // Not sent yet: the answer says `Connection: close`, and Node ends the connection after it.
+    if (!response.headersSent) response.shouldKeepAlive = false;
+  };
+  server.on('request', (_request, response: ServerResponse) => {
+    if (stopping) end(response);
+    open.add(response);
+    response.once('close', () => {
+      open.delete(response);
+      if (stopping) server.closeIdleConnections();
+    });
+  });
+  return () => {
+    stopping = true;
+    for (const response of open) end(response);
+  };
 }
 
 /**
@@ -127,9 +157,15 @@ export async function bootstrapService<S extends z.ZodType>(
       app.getHttpServer() as Server,
       spec.keepAliveTimeoutMs?.(config) ?? 65_000,
     );
+    const closeConnections = closeConnectionsOnStop(app.getHttpServer() as Server);
     await app.listen(port, host);
     logger.log(`${spec.service} listening on http://${host}:${port}`);
-    const stop = stopOnSignals(app, logger, spec.shutdownTimeoutMs?.(config) ?? 10_000);
+    const stop = stopOnSignals(
+      app,
+      logger,
+      spec.shutdownTimeoutMs?.(config) ?? 10_000,
+      closeConnections,
+    );
     if (supervisor !== undefined) watchSupervisor(supervisor, stop);
     return app;
   } catch (error) {
@@ -194,17 +230,21 @@ function fatal(service: string, msg: string, extra: Record<string, unknown>): vo
 /**
  * SIGTERM / SIGINT close the app (Nest shutdown hooks run: consumers stop, connections close)
  * and exit 0. If closing takes longer than the timeout the process exits 1 instead of hanging.
+ * HTTP requests are still answered while the app drains, each on a connection that then closes
+ * (`stopping`).
  */
 function stopOnSignals(
   app: INestApplication,
   logger: Logger,
   timeoutMs: number,
+  beforeClose: () => void,
 ): (why: string) => void {
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
     logger.log(`${why}; shutting down`);
+    beforeClose();
     const timer = setTimeout(() => {
       logger.error(`shutdown did not finish within ${timeoutMs} ms; exiting`);
       process.exit(1);

@@ -70,7 +70,7 @@ export function projectionMetrics(registry?: Registry): ProjectionMetrics {
   );
   gauge(
     'causeway_projection_behind_seconds',
-    'How old the last applied event is while the projection is behind the log; 0 at its end',
+    'How old the last applied event is while the projection is behind the log (or the event it is stuck on); 0 at its end',
     (s) => s.behindMs / 1000,
   );
   const metrics: ProjectionMetrics = {

@@ -274,6 +274,40 @@ describe('ProjectionRunner: progress and metrics', () => {
     await runner.stop();
   });
 
+  it("counts a projection stuck on an event, after it caught up, behind by that event's age", async () => {
+    const store = new InMemoryEventStore();
+    const registry = new Registry();
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      checkpoints: new InMemoryCheckpointStore(),
+      pollIntervalMs: 5,
+      backoff,
+      registry,
+      onError: () => undefined,
+    });
+    runner.start(balances('balances', poison).projection);
+    await runner.whenCaughtUp();
+    // An event a minute old (appended while the projection was away, or by a writer's clock) that
+    // apply refuses: the projection has caught up once, and now lacks it. It showed 0 s behind.
+    const minuteAgo = new Date(Date.now() - 60_000).toISOString();
+    await store.append(
+      'acc-1',
+      [testEnvelope('Deposited', { amount: 666 }, { metadata: { timestamp: minuteAgo } })],
+      { expectedVersion: 'no-stream' },
+    );
+    await until(() => runner.status()[0]!.failures > 0);
+    expect(runner.status()[0]).toMatchObject({ caughtUp: true, position: 0 });
+    expect(runner.status()[0]!.behindMs).toBeGreaterThanOrEqual(60_000);
+    const behind = /causeway_projection_behind_seconds\{projection="balances"\} (\S+)/.exec(
+      await registry.metrics(),
+    );
+    expect(Number(behind?.[1])).toBeGreaterThanOrEqual(60);
+    // Given up on: nothing is pending, and the end of the log is reached again.
+    runner.skip('balances');
+    await until(() => runner.status()[0]!.skipped === 1 && runner.status()[0]!.behindMs === 0);
+    await runner.stop();
+  });
+
   it('registers its metrics, shared by runners of one registry', async () => {
     const store = new InMemoryEventStore();
     await deposit(store, 'acc-1', 10, 666, 20);

@@ -109,7 +109,9 @@ export interface ProjectionStatus {
   skipped: number;
   /**
    * How old the last applied event is (its `metadata.timestamp`) while the projection is
-   * behind; 0 once it has reached the end of the log and nothing newer was applied since.
+   * behind; 0 once it has reached the end of the log and nothing newer was applied since. While
+   * `apply` has an event it has not applied yet (in flight, or failing and retried), how old
+   * that event is: a projection stuck on one is behind the log, whatever end it reached before.
    */
   behindMs: number;
   /** True from `rebuild()` until the projection has caught up again. */
@@ -136,6 +138,11 @@ interface Running {
   /** Timestamp (ms) of the last event applied, and whether the end of the log came after it. */
   lastEventAt?: number;
   atEnd: boolean;
+  /**
+   * Timestamp (ms) of the event handed to `apply` and not applied yet (in flight, or failing):
+   * the oldest the projection lacks. Cleared once it is applied or given up on.
+   */
+  pendingAt?: number;
 }
 
 /**
@@ -326,8 +333,7 @@ export class ProjectionRunner {
     return [...this.running.values()].map((run) => ({
       ...run.status,
       ...(run.status.failingAt && { failingAt: { ...run.status.failingAt } }),
-      behindMs:
-        run.atEnd || run.lastEventAt === undefined ? 0 : Math.max(0, Date.now() - run.lastEventAt),
+      behindMs: behindMs(run),
     }));
   }
 
@@ -371,7 +377,7 @@ export class ProjectionRunner {
         await projection.reset!();
         Object.assign(run.status, { position: 0, saved: 0, failures: 0 });
         run.status.failingAt = run.status.lastError = undefined;
-        run.lastEventAt = undefined;
+        run.lastEventAt = run.pendingAt = undefined;
         run.atEnd = false;
       } catch (error) {
         run.status.rebuilding = false;
@@ -556,6 +562,11 @@ export class ProjectionRunner {
         pollIntervalMs: this.options.pollIntervalMs,
         handler: async (event) => {
           applying = event;
+          // Kept from the first attempt when the event failed before (the same event again).
+          if (run.pendingAt === undefined) {
+            const at = Date.parse(event.metadata?.timestamp);
+            if (Number.isFinite(at)) run.pendingAt = at;
+          }
           const started = performance.now();
           // One token per call, cleared when apply returns (see stop).
           const token = { owner: this, running: true };
@@ -566,6 +577,7 @@ export class ProjectionRunner {
           }
           this.metrics.applied(projection.name, (performance.now() - started) / 1000);
           applying = undefined;
+          run.pendingAt = undefined;
           status.applied += 1;
           status.failures = 0;
           status.failingAt = undefined;
@@ -658,7 +670,7 @@ export class ProjectionRunner {
   /** Goes on after the failing event: the checkpoint moves to its position. */
   private async giveUp(run: Running, error: unknown): Promise<void> {
     const skipped = run.status.failingAt!;
-    run.status.failingAt = undefined;
+    run.status.failingAt = run.pendingAt = undefined;
     run.status.skipped += 1;
     run.status.failures = 0;
     this.metrics.skipped(run.projection.name);
@@ -715,6 +727,16 @@ export class ProjectionRunner {
       run.wake = done;
     });
   }
+}
+
+/**
+ * ProjectionStatus.behindMs: the age of the event `apply` has not applied yet, if any (stuck on
+ * it, the projection is behind the log even after it had reached its end), else of the last one
+ * applied while the end of the log has not come after it.
+ */
+function behindMs(run: Running): number {
+  const at = run.pendingAt ?? (run.atEnd ? undefined : run.lastEventAt);
+  return at === undefined ? 0 : Math.max(0, Date.now() - at);
 }
 
 /**

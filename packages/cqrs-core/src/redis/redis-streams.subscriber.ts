@@ -11,7 +11,7 @@ import {
   type SubscriptionHandle,
 } from '../transport/transport.port';
 import { checkSubscribeOptions } from '../transport/subscribe-options.check';
-import { blockingReadOptions } from './redis.connection';
+import { blockingReadOptions, neverSendFailed } from './redis.connection';
 import { TransportClosedError } from './redis-streams.errors';
 import { StreamKeys } from './redis-streams.keys';
 import { checkRedisClient } from './redis.client-check';
@@ -94,6 +94,9 @@ export class RedisStreamsSubscriber implements Subscriber {
     // Blocking reads are bounded by BLOCK: no command timeout (the client's would cut them),
     // and a silence timeout that allows BLOCK (a dead connection is still replaced).
     const reader = this.connection(blockingReadOptions(this.options.client, this.timing.blockMs));
+    // A read the subscription failed when its connection closed is never written again on the
+    // next one (see StreamsSubscription.readLoop), whatever client it was given.
+    neverSendFailed(reader);
     this.readers.add(reader);
     const subscription = new StreamsSubscription({
       topics,
@@ -120,7 +123,13 @@ export class RedisStreamsSubscriber implements Subscriber {
       await subscription.start();
     } catch (error) {
       await close();
-      throw error;
+      throw this.closed ? new TransportClosedError('RedisStreamsSubscriber') : error;
+    }
+    // close() came while it joined, and closed it with the others: a handle would look live and
+    // deliver nothing (it resolved so until session 45; Kafka's subscribe() fails alike).
+    if (this.closed) {
+      await close();
+      throw new TransportClosedError('RedisStreamsSubscriber');
     }
     return { close };
   }
@@ -163,7 +172,10 @@ export class RedisStreamsSubscriber implements Subscriber {
     };
   }
 
-  /** Closes every subscription gracefully, then the connections. Safe to call twice. */
+  /**
+   * Closes every subscription gracefully, then the connections. Safe to call twice. A
+   * subscribe() still joining fails with TransportClosedError, its subscription closed too.
+   */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));

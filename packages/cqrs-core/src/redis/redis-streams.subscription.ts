@@ -1,6 +1,7 @@
 import { type PendingAdoption } from './redis-streams.options';
 import { trimmedUnread, type TrimmedUnread } from './redis-streams.trimming';
 import type Redis from 'ioredis';
+import { Command } from 'ioredis';
 import { type Priority } from '../messages/envelope';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { LaneScheduler } from '../transport/in-memory/priority.lanes';
@@ -169,8 +170,13 @@ export class StreamsSubscription {
   private readonly backlogs = new Map<string, { part: PartitionState; bit: number }>();
   /** Set by planRead: COUNT of the read it plans (the least room among the streams read). */
   private plannedCount = 0;
-  /** The reader's connection closed since the current read was sent (ioredis resends it on reconnect). */
+  /** The reader's connection closed since the current read was sent (see readLoop). */
   private readerDropped = false;
+  /**
+   * The read out on the reader's connection, until it settles: failed, and so never sent again,
+   * when that connection closes first (see readLoop).
+   */
+  private outstandingRead: Command | undefined;
   /** CLIENT ID of the reader's connection (asked before its first read): close() unblocks its read. */
   private readerId: number | undefined;
   /** When the last tick succeeded (health: see problem). */
@@ -216,6 +222,15 @@ export class StreamsSubscription {
     context.reader.on('close', () => {
       this.readerDropped = true;
       this.readerId = undefined; // a new connection gets a new id
+      const read = this.outstandingRead;
+      this.outstandingRead = undefined;
+      // ioredis would write it again once a connection is ready, however long that takes (see
+      // readLoop): it fails now instead, and is dropped from the queue (neverSendFailed).
+      read?.reject(
+        new Error(
+          'XREADGROUP interrupted: the connection to Redis closed before its reply (not sent again)',
+        ),
+      );
     });
   }
 
@@ -519,7 +534,20 @@ export class StreamsSubscription {
         // The acknowledgements readRoom() counted as free go first, on this connection: Redis
         // applies them before the read, and they settle here before its entries are added.
         const acked = this.acks.flush(reader);
-        const reply = await reader.call('XREADGROUP', args);
+        // Its streams and BLOCK fit the leases held when it is sent, not later: should the
+        // connection close before the reply, the read fails (see the 'close' listener) rather
+        // than wait in ioredis' resend queue for the next connection — which may come after the
+        // leases lapsed and another consumer took the partitions over: '>' would take from it
+        // the entries it had not read yet, left pending here where it never adopts them, while
+        // it went on with later messages of their keys (a review, session 45). Whether Redis
+        // served the read before the connection closed is unknown: the partitions recover as
+        // after any failed read (recoverAfterLostRead).
+        const read = new Command('XREADGROUP', args, { replyEncoding: 'utf8' });
+        this.outstandingRead = read;
+        void reader.sendCommand(read);
+        const reply: unknown = await read.promise.finally(() => {
+          if (this.outstandingRead === read) this.outstandingRead = undefined;
+        });
         await acked;
         failures = 0;
         this.readFailingSince = undefined;
@@ -527,7 +555,8 @@ export class StreamsSubscription {
         // A stream read is drained (out of backlogs) unless accept() sees it return COUNT entries.
         for (const stream of streams) this.backlogs.delete(stream);
         this.accept(reply, count);
-        // ioredis resent the read after a reconnect: the first one may have delivered too.
+        // The connection closed as the reply came in: a lost reply of an earlier read of ours
+        // cannot be ruled out.
         if (this.readerDropped) for (const part of parts) this.ownership.recoverAfterLostRead(part);
       } catch (error) {
         this.acks.routeTo('command');
@@ -768,6 +797,7 @@ export class StreamsSubscription {
         }
         entry.attempt += 1;
         entry.needsClaim = false;
+        if (this.lapsedWhileStarting(part, entry)) return;
         this.handle(part, entry);
       },
       // Redis unreachable: try again after the redelivery delay. NOGROUP: the entry went with
@@ -788,11 +818,27 @@ export class StreamsSubscription {
         if (this.killed) return;
         entry.attempt = attempt;
         entry.needsClaim = false;
+        if (this.lapsedWhileStarting(part, entry)) return;
         this.handle(part, entry);
       },
       // Redis unreachable: not run without its copy; tried again after the redelivery delay.
       () => this.retry(part, entry),
     );
+  }
+
+  /**
+   * Whether the partition's lease lapsed while the entry's claim (or copy) was out: then it does
+   * not run here, and waits as after a failure (the partition drains, its next owner runs it).
+   * The reply may come long after the request was sent — held in a connection that died, the
+   * request is written again on the next one, however much later (ioredis' resend queue) — and
+   * XCLAIM (min-idle 0) takes the entry whoever holds it: run, it would run beside the new
+   * owner's delivery of it, ahead of the later messages of its key that owner went on with (a
+   * review, session 45).
+   */
+  private lapsedWhileStarting(part: PartitionState, entry: HeldEntry): boolean {
+    if (part.leaseValid(Date.now())) return false;
+    this.retry(part, entry);
+    return true;
   }
 
   /**

@@ -93,7 +93,8 @@ export const DEFAULT_SILENCE_TIMEOUT_MS = 10_000;
  * that block at most `blockMs` (XREAD, XREADGROUP with BLOCK): no command timeout (BLOCK bounds
  * the read, the client's timeout would cut it), and the client's silence timeout on top of
  * `blockMs`, so that a read is allowed its BLOCK time and a dead connection is still replaced
- * (the read is then sent again on the new one).
+ * (ioredis then sends the read again on the new one, unless its caller failed it meanwhile: the
+ * Redis Streams subscriber does, see StreamsSubscription.readLoop).
  */
 export function blockingReadOptions(client: Redis, blockMs: number): RedisOptions {
   const silence = client.options.socketTimeout;
@@ -247,6 +248,9 @@ interface RedisInternals {
   setStatus(status: string, arg?: unknown): void;
 }
 
+/** Marks a client neverSendFailed was applied to. */
+const NEVER_SEND_FAILED = Symbol('causeway.neverSendFailed');
+
 /**
  * Makes `client` (and its duplicates) never write a command whose caller already got an error.
  * Out of the box ioredis keeps a command issued while disconnected in its offline queue, and
@@ -257,9 +261,15 @@ interface RedisInternals {
  * failed commands are dropped, with the rest of their pipeline or transaction (those not failed
  * yet fail then). A command that fails before it was ever written fails with
  * RedisCommandNotSentError (it never will be); one that was written keeps ioredis' error (it
- * may have been executed).
+ * may have been executed). Idempotent; the subscriber applies it to its reading connections
+ * whatever client it was given (a read it failed must not be written again: see
+ * StreamsSubscription.readLoop).
  */
-function neverSendFailed(client: Redis): void {
+export function neverSendFailed(client: Redis): void {
+  // Once per client: a duplicate of a client that has it gets it from duplicate() below.
+  const marked = client as unknown as { [NEVER_SEND_FAILED]?: true };
+  if (marked[NEVER_SEND_FAILED]) return;
+  marked[NEVER_SEND_FAILED] = true;
   const internals = client as unknown as RedisInternals;
   const failed = new WeakSet<object>();
   const unsent = new WeakSet<object>();

@@ -289,6 +289,11 @@ export class Router {
     return this.state === 'running';
   }
 
+  /** Whether close() was called (the router takes no delivery any more, nor subscribes). */
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
   /**
    * Graceful: stops taking deliveries, lets in-flight ones finish and be acknowledged. The
    * handlers registered `closeLast` (the command replies) keep taking theirs until the others

@@ -90,15 +90,16 @@ export function reportUnreadable(
  * - A snapshot is an optimisation, never the source of truth: the events are. Losing every
  *   snapshot must only cost replay time, so callers treat store failures as non-fatal.
  * - `save` refuses, with a TypeError naming the field (`snapshot.version must be a positive
- *   integer, got -1`), a snapshot whose streamId is not a non-empty string, version not a
+ *   integer, got -1`), a snapshot whose streamId is not one an event store takes (a
+ *   non-empty string, not blank, at most 1 024 characters, no NUL, well-formed Unicode), version not a
  *   positive integer, schemaVersion not an integer or createdAt not an ISO-8601 time string,
  *   before anything is written (`checkSnapshot`).
  * - `loadLatest` refuses, with a TypeError naming `schemaVersion`, options whose schemaVersion
  *   is not an integer (NaN, the string '1'), before anything is read
  *   (`checkLoadSnapshotOptions`).
  * - `loadLatest`, `list` and `delete` refuse, with a TypeError naming `streamId`, a streamId
- *   that is not a non-empty string (an object such as `{ $ne: null }` from untyped input),
- *   before anything is read or deleted (`checkSnapshotStreamId`).
+ *   that `save` would refuse (an object such as `{ $ne: null }` from untyped input), before
+ *   anything is read or deleted (`checkSnapshotStreamId`).
  * - `save` is idempotent per (streamId, version, schemaVersion): saving it again replaces it.
  *   After `save` resolves, `loadLatest` sees it, and at most `keep` snapshots
  *   of the stream in its schema version remain, plus the newest of each other schema version.

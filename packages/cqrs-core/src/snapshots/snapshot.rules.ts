@@ -1,3 +1,4 @@
+import { checkStreamId } from '../event-store/event-store.rules';
 import { type LoadSnapshotOptions, type Snapshot } from './snapshot-store.port';
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -5,15 +6,13 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?
 /**
  * Refuses a snapshot no store can keep as given, before anything is encoded or written: every
  * SnapshotStore's `save` starts with it, so all of them refuse the same inputs the same way.
- * @throws TypeError naming the field: `streamId` must be a non-empty string, `version` a
+ * @throws TypeError naming the field: `streamId` must be a stream id an event store takes
+ *   (checkSnapshotStreamId), `version` a
  *   positive integer (a stream version: 1 or more), `schemaVersion` an integer, `createdAt` an
  *   ISO-8601 time
  */
 export function checkSnapshot(snapshot: Snapshot): void {
-  if (typeof snapshot?.streamId !== 'string' || snapshot.streamId === '')
-    throw new TypeError(
-      `snapshot.streamId must be a non-empty string, got ${shown(snapshot?.streamId)}`,
-    );
+  checkSnapshotStreamId(snapshot?.streamId, 'snapshot.streamId');
   if (!Number.isSafeInteger(snapshot.version) || snapshot.version < 1)
     throw new TypeError(
       `snapshot.version must be a positive integer, got ${shown(snapshot.version)}`,
@@ -31,15 +30,27 @@ export function checkSnapshot(snapshot: Snapshot): void {
 }
 
 /**
- * Refuses a stream id `loadLatest`, `list` or `delete` cannot look up as given, before anything is
- * read or deleted: every SnapshotStore starts them with it. A non-string reached the MongoDB query
- * as an operator (`{ $ne: null }` matched — and `delete` removed — every stream's snapshots).
- * The rule is `save`'s (a non-empty string), so whatever was saved can be loaded and deleted.
- * @throws TypeError naming `streamId` and the value given
+ * Refuses a stream id `save`, `loadLatest`, `list` or `delete` cannot take as given, before
+ * anything is read or written: every SnapshotStore starts them with it. A non-string reached the
+ * MongoDB query as an operator (`{ $ne: null }` matched — and `delete` removed — every stream's
+ * snapshots). Beyond a non-empty string, the rule is the event stores' (checkStreamId): not
+ * blank, at most MAX_STREAM_ID_LENGTH characters, no NUL, well-formed Unicode — so a snapshot is
+ * only ever kept for a stream an event store could hold, and two ids differing only in a lone
+ * surrogate (one id in Redis and MongoDB, which keep UTF-8) never share a snapshot.
+ * @throws TypeError naming `streamId` (or `name`) and the value given
  */
-export function checkSnapshotStreamId(streamId: unknown): asserts streamId is string {
+export function checkSnapshotStreamId(
+  streamId: unknown,
+  name = 'streamId',
+): asserts streamId is string {
   if (typeof streamId !== 'string' || streamId === '')
-    throw new TypeError(`streamId must be a non-empty string, got ${shown(streamId)}`);
+    throw new TypeError(`${name} must be a non-empty string, got ${shown(streamId)}`);
+  try {
+    checkStreamId(streamId);
+  } catch (error) {
+    // Its messages start with `streamId`.
+    throw new TypeError((error as Error).message.replace(/^streamId/, name));
+  }
 }
 
 /**

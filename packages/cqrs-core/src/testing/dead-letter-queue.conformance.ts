@@ -251,6 +251,41 @@ export function describeDeadLetterQueueConformance(
       expect((await queue.list()).map((l) => l.raw)).toEqual(['{garbage']);
     });
 
+    it('replays a command without the reply address and retry limit of its first life', async () => {
+      // Its requester was answered when it was dead-lettered (or timed out): a reply to it now
+      // is read by no one, and re-creates the reply topic of an instance that may be gone.
+      const broker = new InMemoryBroker({
+        serializer: new SerializerRegistry().register('Dead', z.object({ n: z.number() })),
+      });
+      const received: Record<string, unknown>[] = [];
+      await broker
+        .subscriber()
+        .subscribe(['commands.Dead'], { group: 'g', consumer: 'c' }, async (d) => {
+          received.push({ ...d.envelope.metadata });
+        });
+      const dead = letter('commands.Dead', 1);
+      const id = await queue.add({
+        ...dead,
+        envelope: {
+          ...dead.envelope!,
+          metadata: {
+            ...dead.envelope!.metadata,
+            category: 'command',
+            replyTo: 'replies.gone-instance-1',
+            maxRetries: 2,
+          },
+        },
+      });
+      expect(await queue.replay({ ids: [id] }, broker)).toMatchObject({ replayed: 1 });
+      for (let waited = 0; received.length === 0 && waited < 10_000; waited += 10)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(received).toEqual([
+        expect.objectContaining({ category: 'command', retryCount: 0, replayedFrom: id }),
+      ]);
+      expect(received[0]).not.toHaveProperty('replyTo');
+      expect(received[0]).not.toHaveProperty('maxRetries');
+    });
+
     it('replays past a letter it cannot publish, keeps that one and reports why', async () => {
       const broker = new InMemoryBroker({
         serializer: new SerializerRegistry().register('Dead', z.object({ n: z.number() })),

@@ -348,6 +348,30 @@ export function describeSnapshotStoreConformance(
       },
     );
 
+    // The event stores' rule (checkStreamId): a snapshot only for a stream they could hold.
+    it.each([
+      ['blank', ' \t', 'must not be empty or blank, got " \\t"'],
+      ['with a NUL', 'a\u0000b', 'must not contain a NUL character, got "a\\u0000b"'],
+      ['of 1025 characters', 's'.repeat(1_025), 'must be at most 1024 characters, got 1025'],
+      [
+        'with a lone surrogate',
+        'a\ud800',
+        'must be well-formed Unicode (a lone UTF-16 surrogate has no UTF-8 form), got "a\\ud800"',
+      ],
+    ])(
+      'refuses to save, load, list or delete the snapshots of a streamId %s, as the event stores do',
+      async (_label, bad, problem) => {
+        const s = await store();
+        await expect(s.save(snapshot(bad, 1, { bad: true }))).rejects.toThrow(
+          new TypeError(`snapshot.streamId ${problem}`),
+        );
+        const message = new TypeError(`streamId ${problem}`);
+        await expect(s.loadLatest(bad, { schemaVersion: 1 })).rejects.toThrow(message);
+        await expect(s.list(bad)).rejects.toThrow(message);
+        await expect(s.delete(bad)).rejects.toThrow(message);
+      },
+    );
+
     it('refuses to load without options, with a TypeError', async () => {
       const s = await store();
       const refused = s.loadLatest(stream(), undefined as unknown as { schemaVersion: number });

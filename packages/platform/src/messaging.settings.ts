@@ -85,11 +85,13 @@ export interface MessagingConfig {
 
 /**
  * How long a subscription's close() waits for handlers still running
- * (RedisStreamsSubscriberOptions.closeTimeoutMs): three quarters of SHUTDOWN_TIMEOUT_MS, at
- * least 500 ms. It then gives up on them, writes the acknowledgements of what finished and hands
- * its other partitions over, before the shutdown timeout ends the process — which would leave
- * every partition to wait for its lease to lapse. undefined (the subscriber's default, 25 s)
- * without SHUTDOWN_TIMEOUT_MS.
+ * (RedisStreamsSubscriberOptions.closeTimeoutMs, and KafkaSubscriberOptions.closeTimeoutMs for
+ * order-processor's order consumer): three quarters of SHUTDOWN_TIMEOUT_MS, at least 500 ms. It
+ * then gives up on them and writes what finished — Redis Streams acknowledges it and hands its
+ * other partitions over, Kafka commits it and leaves the group — before the shutdown timeout
+ * ends the process, which would leave every partition to wait for its lease to lapse (Redis
+ * Streams) or for the member's session to time out (Kafka). undefined (the subscribers'
+ * default, 25 s) without SHUTDOWN_TIMEOUT_MS.
  */
 export function subscriptionCloseTimeoutMs(
   config: Pick<MessagingConfig, 'SHUTDOWN_TIMEOUT_MS'>,

@@ -4,7 +4,9 @@ import { z } from 'zod';
 /** Settings of the apps that authenticate callers. JWT_SECRET is never logged. */
 export const authSettings = {
   JWT_SECRET: z
-    .string({ message: 'is required (HS256 secret shared by command-api and sse-gateway)' })
+    .string({
+      message: 'is required (HS256 secret shared by command-api, sse-gateway and order-processor)',
+    })
     .min(32, 'must be at least 32 characters')
     // A rotation moves it into JWT_PREVIOUS_SECRETS, a comma-separated list of trimmed secrets.
     .refine((secret) => !secret.includes(','), 'must not contain a comma')

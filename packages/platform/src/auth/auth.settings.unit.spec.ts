@@ -1,3 +1,4 @@
+import { loadConfiguration } from '@causeway/cqrs-core';
 import { z } from 'zod';
 import { authSettings } from './auth.settings';
 
@@ -5,6 +6,15 @@ const settings = z.object(authSettings);
 const secret = 'a-secret-that-is-long-enough-0123456789';
 
 describe('authSettings', () => {
+  it.each([{}, { JWT_SECRET: '' }, { JWT_SECRET: '  ' }])(
+    'names the apps that share JWT_SECRET when it is missing (%j)',
+    (env) => {
+      expect(() => loadConfiguration(settings, env)).toThrow(
+        'JWT_SECRET: is required (HS256 secret shared by command-api, sse-gateway and order-processor)',
+      );
+    },
+  );
+
   it('reads JWT_PREVIOUS_SECRETS as a list of trimmed secrets, none when unset', () => {
     expect(settings.parse({ JWT_SECRET: secret }).JWT_PREVIOUS_SECRETS).toEqual([]);
     const other = 'b'.repeat(40);

@@ -6,7 +6,8 @@ import { type RevocationListener, type TokenRevocations } from './token-revocati
  */
 export class InMemoryTokenRevocations implements TokenRevocations {
   ready = false;
-  private readonly listeners: RevocationListener[] = [];
+  /** One entry per onRevoked call (the same function given twice is told twice). */
+  private readonly listeners = new Set<RevocationListener>();
 
   constructor(
     private readonly shared = new Map<string, number>(),
@@ -29,8 +30,10 @@ export class InMemoryTokenRevocations implements TokenRevocations {
       for (const listener of peer.listeners) listener(userId, at, reason);
   }
 
-  onRevoked(listener: RevocationListener): void {
-    this.listeners.push(listener);
+  onRevoked(listener: RevocationListener): () => void {
+    const entry: RevocationListener = (userId, cut, reason) => listener(userId, cut, reason);
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
   }
 
   revokedUntil(userId: string): number | undefined {

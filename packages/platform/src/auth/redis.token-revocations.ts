@@ -98,7 +98,8 @@ export class RedisTokenRevocations implements TokenRevocations {
   /** The keepMs each instance asked for, until when (see the class comment). */
   readonly keepsKey: string;
   private readonly copy = new Map<string, number>();
-  private readonly listeners: RevocationListener[] = [];
+  /** One entry per onRevoked call (the same function given twice is told twice). */
+  private readonly listeners = new Set<RevocationListener>();
   private subscription: RedisChannelSubscription | undefined;
   ready = false;
 
@@ -233,8 +234,10 @@ export class RedisTokenRevocations implements TokenRevocations {
     }
   }
 
-  onRevoked(listener: RevocationListener): void {
-    this.listeners.push(listener);
+  onRevoked(listener: RevocationListener): () => void {
+    const entry: RevocationListener = (userId, cut, reason) => listener(userId, cut, reason);
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
   }
 
   private apply(userId: string, at: number, reason?: string): void {

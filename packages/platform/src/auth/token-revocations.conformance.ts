@@ -72,6 +72,22 @@ export function describeTokenRevocations(name: string, factory: TokenRevocations
         expect(told).toEqual(['ash@4000 account locked', 'ash@6000 undefined']);
     });
 
+    it('stops telling a listener once it is removed, and only that one', async () => {
+      const [here, there] = await make(2);
+      const heard: string[] = [];
+      const removeFirst = there!.onRevoked((userId) => heard.push(`first ${userId}`));
+      there!.onRevoked((userId) => heard.push(`second ${userId}`));
+      await Promise.all([here!.start(), there!.start()]);
+      await here!.revoke('ash', 1_000);
+      await until(() => heard.length === 2, 'both listeners to hear of the first cut');
+      removeFirst();
+      removeFirst(); // again: harmless
+      await here!.revoke('brock', 1_000);
+      // Both are told in one go: had the removed one been told, it would be there by now.
+      await until(() => heard.includes('second brock'), 'the listener kept to hear of it');
+      expect(heard).toEqual(['first ash', 'second ash', 'second brock']);
+    });
+
     it('gives an instance started later the revocations made before', async () => {
       const [early, late] = await make(2);
       await early!.start();

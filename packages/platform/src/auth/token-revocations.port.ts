@@ -18,7 +18,9 @@
  *   user's cut forward, whoever revoked (this instance, another one, or a reload): what the
  *   credentials opened here (streams) is ended then. `reason` is the revoker's (`revoke`'s third
  *   argument) when the cut came from the revoker, undefined when it came from a reload. A
- *   listener must not throw.
+ *   listener must not throw. It returns the listener's removal: once called (again: harmless),
+ *   that listener is told nothing more (what it would end has stopped, e.g. at shutdown); the
+ *   other listeners still are.
  * - A cut is kept `keepMs` (an option of each implementation; default for ever; the apps use
  *   TokenService.revocationHorizonMs of JWT_MAX_LIFETIME_S): once it is older than that by this
  *   host's clock, every token it revoked has expired, so it refuses nothing more. Then
@@ -31,7 +33,7 @@
 export interface TokenRevocations {
   revoke(userId: string, at?: number, reason?: string): Promise<void>;
   revokedUntil(userId: string): number | undefined;
-  onRevoked(listener: RevocationListener): void;
+  onRevoked(listener: RevocationListener): () => void;
   readonly ready: boolean;
   start(): Promise<void>;
   close(): Promise<void>;

@@ -281,9 +281,14 @@ export class TokenService {
       const cut = this.revocations?.revokedUntil(payload.sub);
       if (cut !== undefined && TokenService.revokedBy(issuedAt, cut))
         throw new InvalidTokenError('token revoked: sign in again');
-      const trainers = Array.isArray(payload.trainers)
-        ? payload.trainers.filter((id): id is string => typeof id === 'string')
-        : [];
+      // Absent (or null): none. Anything else not a list of strings was an id dropped silently:
+      // the caller was then refused (403) a trainer the token meant to lend, naming the trainer.
+      const claimed = payload.trainers ?? [];
+      if (!Array.isArray(claimed) || !claimed.every((id) => typeof id === 'string'))
+        throw new InvalidTokenError(
+          'invalid token: the "trainers" claim must be an array of trainer ids (strings)',
+        );
+      const trainers = claimed as string[];
       // Ids a trainer can have (contracts' TrainerId), as `sub`: every command endpoint refuses
       // to name another one, so such a claim could only fail later, and less clearly.
       if (!trainers.every((id) => id.length > 0 && id.length <= MAX_USER_ID_LENGTH))

@@ -362,6 +362,33 @@ describe('TokenService', () => {
     });
   });
 
+  it('refuses a token whose trainers claim is not an array of strings, rather than dropping ids', async () => {
+    const key = new TextEncoder().encode(secret);
+    const now = Math.floor(Date.now() / 1000);
+    const lending = (claims: Record<string, unknown>) =>
+      new SignJWT({ use: 'access', ...claims })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('ash')
+        .setIssuer('causeway')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 3600)
+        .sign(key);
+    // A number among the ids, or one id not in a list, was dropped: the user was then refused
+    // (403) a trainer the token meant to lend them, with nothing saying the token was wrong.
+    for (const trainers of [['misty', 7], 'misty', { id: 'misty' }, ['misty', null]])
+      await expect(tokens.verify(await lending({ trainers }))).rejects.toThrow(
+        new InvalidTokenError(
+          'invalid token: the "trainers" claim must be an array of trainer ids (strings)',
+        ),
+      );
+    // Without the claim (or null), the caller moves their own trainer only.
+    for (const claims of [{}, { trainers: null }])
+      await expect(tokens.verify(await lending(claims))).resolves.toMatchObject({
+        userId: 'ash',
+        trainerIds: [],
+      });
+  });
+
   it("refuses a token whose user or trainers hold a NUL: no store can key that user's trainer", async () => {
     // Signed with the right secret (elsewhere: issue refuses such ids); the id is what is wrong.
     const key = new TextEncoder().encode(secret);

@@ -1,4 +1,5 @@
 import { EventSource } from 'eventsource';
+import { sseRequestHeaders } from './sse.client';
 
 export interface ProgressReceived {
   event: 'progress' | 'recovery';
@@ -17,14 +18,7 @@ export function followProgress(url: string, token: string, lastEventId?: string)
   const waiters = new Set<() => void>();
   const source = new EventSource(url, {
     fetch: (input, init) =>
-      fetch(input, {
-        ...init,
-        headers: {
-          ...(init?.headers as Record<string, string>),
-          authorization: `Bearer ${token}`,
-          ...(lastEventId && { 'last-event-id': lastEventId }),
-        },
-      }),
+      fetch(input, { ...init, headers: sseRequestHeaders(init?.headers, token, lastEventId) }),
   });
   // Open once the gateway answered 200 and registered the stream: what is notified after is sent.
   const opened = new Promise<void>((resolve, reject) => {

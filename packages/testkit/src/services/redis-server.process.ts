@@ -23,8 +23,11 @@ export class RedisServerProcess {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Starts it and resolves once it answers (PONG, or NOAUTH with a password). */
-  async start(): Promise<void> {
+  /**
+   * Starts it and resolves once it answers (PONG, or NOAUTH with a password). Gives up after
+   * `timeoutMs`, and then kills the server it spawned.
+   */
+  async start(timeoutMs = 10_000): Promise<void> {
     this.child = spawn(
       'redis-server',
       [
@@ -34,7 +37,7 @@ export class RedisServerProcess {
       { stdio: 'ignore' },
     );
     const child = this.child;
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + timeoutMs;
     // Its own server, not another one that took the port between freePort() and the spawn (a
     // PING alone is answered by any redis-server; pause() would then stop nothing).
     while (!(await answers(this.port, child.pid))) {
@@ -42,7 +45,10 @@ export class RedisServerProcess {
         throw new Error(
           `redis-server on ${this.port} exited (${child.exitCode ?? child.signalCode}): port taken?`,
         );
-      if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not answer`);
+      if (Date.now() > deadline) {
+        await this.stop('SIGKILL'); // not left running, holding the port, after a failed start
+        throw new Error(`redis-server on ${this.port} did not answer`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }

@@ -43,13 +43,7 @@ export function openSseStream(
     fetch: (input, init) =>
       fetch(input, {
         ...init,
-        headers: {
-          ...(init?.headers as Record<string, string>),
-          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          ...(options.lastEventId && frames.length === 0
-            ? { 'last-event-id': options.lastEventId }
-            : {}),
-        },
+        headers: sseRequestHeaders(init?.headers, options.token, options.lastEventId),
       }),
   });
   source.onmessage = (event) => {
@@ -123,4 +117,21 @@ export function openSseStream(
         );
     };
   });
+}
+
+/**
+ * The headers of one (re)connection of an `eventsource` client: the library's own, the bearer
+ * `token`, and `lastEventId` until the library has an id of its own to resume from (it then
+ * sends `Last-Event-ID` itself; both would reach the server joined, `<newer>, <first>`, an id
+ * it refuses).
+ */
+export function sseRequestHeaders(
+  headers: ConstructorParameters<typeof Headers>[0],
+  token?: string,
+  lastEventId?: string,
+): Record<string, string> {
+  const sent = Object.fromEntries(new Headers(headers));
+  if (token) sent.authorization = `Bearer ${token}`;
+  if (lastEventId && sent['last-event-id'] === undefined) sent['last-event-id'] = lastEventId;
+  return sent;
 }

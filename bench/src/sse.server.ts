@@ -33,7 +33,12 @@ ServerResponse.prototype.write = function (
   ...rest: unknown[]
 ): boolean {
   const order = fanning;
-  if (!order || typeof chunk !== 'string' || !chunk.includes(order.marker))
+  // Text (the bare server) or bytes (the gateway encodes each frame once for every stream).
+  if (
+    !order ||
+    !(typeof chunk === 'string' || Buffer.isBuffer(chunk)) ||
+    !chunk.includes(order.marker)
+  )
     return write.call(this, chunk, ...rest);
   // write(chunk, callback?) or write(chunk, encoding, callback?): the caller's callback still runs.
   const then = rest.find((arg) => typeof arg === 'function') as

@@ -49,6 +49,8 @@ interface Answer {
   contentType: string | null;
   retryAfter: string | null;
   setCookie: string | null;
+  /** Each Set-Cookie header apart. */
+  setCookies: string[];
   body: Record<string, unknown> | undefined;
 }
 
@@ -68,9 +70,17 @@ async function call(
   const contentType = response.headers.get('content-type');
   const retryAfter = response.headers.get('retry-after');
   const setCookie = response.headers.get('set-cookie');
+  const setCookies = response.headers.getSetCookie();
   if (contentType?.startsWith('text/event-stream')) {
     controller.abort();
-    return { status: response.status, contentType, retryAfter, setCookie, body: undefined };
+    return {
+      status: response.status,
+      contentType,
+      retryAfter,
+      setCookie,
+      setCookies,
+      body: undefined,
+    };
   }
   const text = await response.text();
   return {
@@ -78,6 +88,7 @@ async function call(
     contentType,
     retryAfter,
     setCookie,
+    setCookies,
     body: contentType?.includes('json') ? (JSON.parse(text) as Record<string, unknown>) : undefined,
   };
 }
@@ -182,27 +193,37 @@ describe('the rate limit of the REST endpoints', () => {
     expect((await call(proxied, 'GET', '/api/positions', auth)).status).toBe(200);
   });
 
-  it('marks the session cookie Secure when a trusted proxy says the client used TLS, and only then', async () => {
+  it('marks the session cookie Secure and __Host- when a trusted proxy says the client used TLS, and only then', async () => {
     const auth = await bearer(freshUser());
     const tls = { ...auth, 'X-Forwarded-Proto': 'https' };
     const behindProxy = await call(proxied, 'POST', '/api/session', tls);
     expect(behindProxy.status).toBe(204);
-    expect(behindProxy.setCookie).toMatch(
-      /HttpOnly; SameSite=Strict; Path=\/; Secure; Max-Age=\d+$/,
-    );
+    // `__Host-`: no other host (a sibling subdomain) can set or shadow it in the browser.
+    expect(behindProxy.setCookies).toEqual([
+      expect.stringMatching(
+        /^__Host-causeway_token=[^;]+; HttpOnly; SameSite=Strict; Path=\/; Secure; Max-Age=\d+$/,
+      ),
+    ]);
+    // It is what the gateway reads.
+    const cookie = behindProxy.setCookies[0]!.split(';')[0]!;
+    expect((await call(proxied, 'GET', '/api/positions', { Cookie: cookie })).status).toBe(200);
     // DELETE is counted by address: a forwarded one of its own, so the loopback bucket stays full.
+    // It clears both names (a `causeway_token` set before the prefix, or over plain http).
     const logout = { ...tls, 'X-Forwarded-For': '192.0.2.44' };
-    expect((await call(proxied, 'DELETE', '/api/session', logout)).setCookie).toMatch(
-      /; Secure; Max-Age=0$/,
-    );
+    expect((await call(proxied, 'DELETE', '/api/session', logout)).setCookies).toEqual([
+      '__Host-causeway_token=; HttpOnly; SameSite=Strict; Path=/; Secure; Max-Age=0',
+      'causeway_token=; HttpOnly; SameSite=Strict; Path=/; Secure; Max-Age=0',
+    ]);
     // The client's own header, and a proxy that saw plain http, count for nothing.
     const direct = await call(b, 'POST', '/api/session', tls);
     expect(direct.status).toBe(204);
+    expect(direct.setCookies).toEqual([expect.stringMatching(/^causeway_token=/)]);
     expect(direct.setCookie).not.toContain('Secure');
     const plain = await call(proxied, 'POST', '/api/session', {
       ...auth,
       'X-Forwarded-Proto': 'https, http',
     });
+    expect(plain.setCookies).toEqual([expect.stringMatching(/^causeway_token=/)]);
     expect(plain.setCookie).not.toContain('Secure');
   });
 

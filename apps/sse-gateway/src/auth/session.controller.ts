@@ -3,11 +3,12 @@ import { Controller, Delete, HttpCode, Inject, Post, Req, Res, UseFilters } from
 import { bearerToken, CallerGate, TrustedProxies } from '@causeway/platform';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
 import { RetryAfterFilter } from './retry-after.filter';
-import { SESSION_COOKIE, StreamAuthenticator } from './stream.authenticator';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, StreamAuthenticator } from './stream.authenticator';
 
 /**
  * How a browser gets credentials for GET /events, which EventSource cannot send as a header:
- * a short-lived stream token for `?token=`, or an HttpOnly, SameSite=Strict session cookie.
+ * a short-lived stream token for `?token=`, or an HttpOnly, SameSite=Strict session cookie
+ * (`__Host-causeway_token`, Secure, when the client used TLS; else `causeway_token`).
  */
 @Controller('api')
 @UseFilters(RetryAfterFilter)
@@ -43,13 +44,17 @@ export class SessionController {
     // The browser drops the cookie when the token inside stops working, instead of sending it
     // (and getting 401s) for the rest of the browser session.
     const maxAge = Math.max(0, expiresAt(token) - Math.floor(Date.now() / 1000));
+    const secure = this.secure(req);
     res.setHeader(
       'Set-Cookie',
-      `${this.cookie(req, encodeURIComponent(token))}; Max-Age=${maxAge}`,
+      `${cookie(secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE, encodeURIComponent(token), secure)}; Max-Age=${maxAge}`,
     );
   }
 
-  /** Needs no credential: counted against the client's address. */
+  /**
+   * Needs no credential: counted against the client's address. Under TLS it clears both names
+   * (a `causeway_token` may have been set before the prefix, or over plain http).
+   */
   @Delete('session')
   @HttpCode(204)
   async close(
@@ -57,15 +62,28 @@ export class SessionController {
     @Res({ passthrough: true }) res: ServerResponse,
   ): Promise<void> {
     await this.gate.charge(this.gate.addressKey(req));
-    res.setHeader('Set-Cookie', `${this.cookie(req, '')}; Max-Age=0`);
+    const secure = this.secure(req);
+    const names = secure ? [SECURE_SESSION_COOKIE, SESSION_COOKIE] : [SESSION_COOKIE];
+    res.setHeader(
+      'Set-Cookie',
+      names.map((name) => `${cookie(name, '', secure)}; Max-Age=0`),
+    );
   }
 
-  /** Secure when the client used TLS: to this app, or to a proxy trusted with TRUST_PROXY. */
-  private cookie(req: IncomingMessage, value: string): string {
+  /**
+   * Whether the client used TLS: to this app, or to a proxy trusted with TRUST_PROXY. Then the
+   * cookie is Secure and named with the `__Host-` prefix, which browsers accept only so (and
+   * with `Path=/`, no Domain): the same judgement as `Secure`, so an X-Forwarded-Proto that is
+   * not believed changes neither.
+   */
+  private secure(req: IncomingMessage): boolean {
     const proxies = this.options.trustedProxies ?? TrustedProxies.none;
-    const secure = proxies.isSecure(req.socket, req.headers['x-forwarded-proto']) ? '; Secure' : '';
-    return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${secure}`;
+    return proxies.isSecure(req.socket, req.headers['x-forwarded-proto']);
   }
+}
+
+function cookie(name: string, value: string, secure: boolean): string {
+  return `${name}=${value}; HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`;
 }
 
 /** The `exp` (seconds) of a JWT whose signature and expiry were verified already. */

@@ -94,6 +94,31 @@ describe('the session cookie', () => {
     },
   );
 
+  it('is read as __Host-causeway_token (set under TLS) before a causeway_token another host set', async () => {
+    const token = encodeURIComponent((await app.tokens.issue('ash')).token);
+    // A sibling subdomain's cookie (Domain=, a longer Path) comes first in the header: it was
+    // the one read, and the page's stream was another user's, or a 401.
+    for (const tossed of [
+      'causeway_token=garbage',
+      `causeway_token=${encodeURIComponent((await app.tokens.issue('gary')).token)}`,
+    ]) {
+      const answer = await get(app, '/api/positions', {
+        Cookie: `${tossed}; __Host-causeway_token=${token}`,
+      });
+      expect({ tossed, status: answer.status, body: answer.body }).toMatchObject({
+        tossed,
+        status: 200,
+        body: { positions: [{ trainerId: 'ash' }] },
+      });
+    }
+    // A bad __Host- one is 401, whatever the other.
+    const bad = await get(app, '/api/positions', {
+      Cookie: `causeway_token=${token}; __Host-causeway_token=garbage`,
+    });
+    expect(bad.status).toBe(401);
+    expect(bad.body).toMatchObject({ detail: expect.stringContaining('__Host-causeway_token') });
+  });
+
   it.each(['/api/positions', '/api/presence'])(
     'is the only alternative to the bearer token for GET %s: a ?token= stream token is for /events',
     async (path) => {

@@ -12,6 +12,14 @@ import {
 /** The HttpOnly cookie that carries an access token for browsers (POST /api/session). */
 export const SESSION_COOKIE = 'causeway_token';
 
+/**
+ * The session cookie's name when the client used TLS (`Secure`): with the `__Host-` prefix a
+ * browser takes it only from this host, over TLS, for `Path=/` — a sibling subdomain or a
+ * plain-http page cannot set or shadow it (a `causeway_token` of theirs, on a longer path, came
+ * first in the Cookie header and was the one read). Read before SESSION_COOKIE.
+ */
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+
 export interface StreamRequest {
   headers: Record<string, string | string[] | undefined>;
   query?: Record<string, unknown>;
@@ -21,8 +29,8 @@ export interface StreamRequest {
  * Who is calling, by the first credential present (a bad one is 401 even if another would have
  * been good; a malformed one too):
  * - `stream` (GET /events): `Authorization: Bearer <access token>`, else `?token=<stream token>`
- *   (for EventSource, which cannot set headers; 400 if repeated), else the `causeway_token`
- *   cookie (access token);
+ *   (for EventSource, which cannot set headers; 400 if repeated), else the session cookie
+ *   (access token: `__Host-causeway_token`, else `causeway_token`, see sessionCookie);
  * - `access` (what a page reads: GET /api/positions, /api/presence): an access token, as the
  *   bearer token, else the cookie — a stream token is for the stream only;
  * - `bearer` (POST /api/stream-tokens, /api/session: they hand out credentials): the bearer
@@ -36,8 +44,8 @@ export class StreamAuthenticator {
     if (bearer) return this.verify(bearer, 'access', 'bearer token');
     const query = queryParameter(request.query, 'token');
     if (query) return this.verify(query, 'stream', 'token parameter');
-    const cookie = readCookie(header(request, 'cookie'), SESSION_COOKIE);
-    if (cookie) return this.verify(cookie, 'access', `${SESSION_COOKIE} cookie`);
+    const cookie = sessionCookie(header(request, 'cookie'));
+    if (cookie) return this.verify(cookie.token, 'access', `${cookie.name} cookie`);
     throw unauthorized(
       `a bearer access token, a ?token= stream token or the ${SESSION_COOKIE} cookie is required`,
     );
@@ -46,8 +54,8 @@ export class StreamAuthenticator {
   async access(request: StreamRequest): Promise<Caller> {
     const bearer = bearerToken(header(request, 'authorization'));
     if (bearer) return this.verify(bearer, 'access', 'bearer token');
-    const cookie = readCookie(header(request, 'cookie'), SESSION_COOKIE);
-    if (cookie) return this.verify(cookie, 'access', `${SESSION_COOKIE} cookie`);
+    const cookie = sessionCookie(header(request, 'cookie'));
+    if (cookie) return this.verify(cookie.token, 'access', `${cookie.name} cookie`);
     throw unauthorized(`a bearer access token or the ${SESSION_COOKIE} cookie is required`);
   }
 
@@ -86,6 +94,18 @@ export function unauthorized(
 function header(request: StreamRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The session cookie of a Cookie header: SECURE_SESSION_COOKIE when there is one (set under TLS,
+ * which only this host can), else SESSION_COOKIE (set without TLS, or before the prefix).
+ */
+function sessionCookie(header: string | undefined): { name: string; token: string } | undefined {
+  for (const name of [SECURE_SESSION_COOKIE, SESSION_COOKIE]) {
+    const token = readCookie(header, name);
+    if (token) return { name, token };
+  }
+  return undefined;
 }
 
 /** The first cookie `name`, URL-decoded (as POST /api/session encodes it); 401 if it cannot be. */

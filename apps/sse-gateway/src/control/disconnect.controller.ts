@@ -84,6 +84,7 @@ export class DisconnectController {
         detail: `the body must be application/json, not ${type ? `"${type}"` : 'untyped'}: nothing was done`,
       });
     const errors = [
+      ...queryErrors(req),
       ...unknownFieldErrors(body),
       ...(userId.trim().length === 0 || userId.length > MAX_USER_ID_LENGTH
         ? [{ field: 'userId', message: `must be 1 to ${MAX_USER_ID_LENGTH} characters` }]
@@ -137,6 +138,26 @@ export class DisconnectController {
 function reasonOf(body: unknown): string | undefined {
   const reason = (body as { reason?: unknown } | undefined)?.reason;
   return typeof reason === 'string' ? reason : undefined;
+}
+
+/** The most query parameters a 400 names (a long query is not echoed whole). */
+const MAX_NAMED_PARAMETERS = 5;
+
+/**
+ * The query parameters sent: the order takes none. `?revoke=true` (how many an operator's curl
+ * would say it) was ignored, and the streams ended with nothing revoked — a 202 the operator
+ * read as a revocation.
+ */
+function queryErrors(req: IncomingMessage): { field: string; message: string }[] {
+  const url = req.url ?? '';
+  const start = url.indexOf('?');
+  if (start < 0) return [];
+  const names = [...new Set(new URLSearchParams(url.slice(start + 1)).keys())];
+  return names.slice(0, MAX_NAMED_PARAMETERS).map((name) => ({
+    field: name.slice(0, 64),
+    message:
+      'is not a query parameter of this request (it takes none): send reason and revoke in the JSON body; nothing was done',
+  }));
 }
 
 /** The fields of the body; a typo ("revok") would otherwise be ignored and revoke nothing. */

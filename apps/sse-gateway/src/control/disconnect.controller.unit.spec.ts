@@ -1,5 +1,6 @@
 import { EventSource } from 'eventsource';
 import { TokenService } from '@causeway/platform';
+import { gatewayOpenApi } from '../openapi/gateway.openapi';
 import { TestSink } from '../testing/sse.test-sink';
 import {
   type GatewayTestApp,
@@ -214,6 +215,46 @@ describe('POST /api/presence/{userId}/disconnect', () => {
     expect(app.revocations!.revokedUntil('ash\u0000')).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(tab.ended).toBe(false);
+  });
+
+  it('takes a userId as long as its OpenAPI parameter allows, and refuses a longer one (400)', async () => {
+    const parameter = (
+      gatewayOpenApi().paths['/api/presence/{userId}/disconnect']!.post!.parameters as {
+        name: string;
+        schema: { maxLength: number };
+      }[]
+    ).find(({ name }) => name === 'userId')!;
+    const longest = 'u'.repeat(parameter.schema.maxLength);
+    expect((await disconnect(longest, admin)).status).toBe(202);
+    const over = await disconnect(`${longest}u`, admin);
+    expect(over.status).toBe(400);
+    expect(((await over.json()) as { detail: string }).detail).toBe(
+      `userId must be 1 to ${parameter.schema.maxLength} characters`,
+    );
+  });
+
+  it('refuses `?revoke=true` in the query (400 naming it), rather than ending streams and revoking nothing', async () => {
+    const tab = await open('blaine');
+    const response = await fetch(`${app.url}/api/presence/blaine/disconnect?revoke=true`, {
+      method: 'POST',
+      headers: admin,
+    });
+    expect(response.status).toBe(400);
+    const problem = (await response.json()) as {
+      type: string;
+      detail: string;
+      errors: { field: string; message: string }[];
+    };
+    expect(problem.type).toBe('https://causeway.dev/problems/invalid-request');
+    expect(problem.errors).toEqual([{ field: 'revoke', message: expect.stringMatching(/body/) }]);
+    expect(problem.detail).toMatch(/^revoke /);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(tab.ended).toBe(false);
+    expect(app.revocations!.revokedUntil('blaine')).toBeUndefined();
+    // In the body, as documented, it revokes.
+    expect((await disconnect('blaine', admin, { revoke: true })).status).toBe(202);
+    await until(() => tab.ended);
+    expect(app.revocations!.revokedUntil('blaine')).toBeDefined();
   });
 });
 

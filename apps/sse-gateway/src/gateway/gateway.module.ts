@@ -1,4 +1,4 @@
-import { type Server } from 'node:http';
+import { type IncomingMessage, type Server } from 'node:http';
 import {
   type BeforeApplicationShutdown,
   type DynamicModule,
@@ -18,6 +18,7 @@ import {
   CallerGate,
   InMemoryProgressStatuses,
   keepStarted,
+  putInFront,
   REVOCATIONS_PROBE,
 } from '@causeway/platform';
 import { type Registry } from 'prom-client';
@@ -60,8 +61,8 @@ export const KEPT_CLOSE_MS = 2_000;
 
 /**
  * Starts the hub and presence after boot, listens to operators' orders and puts GET /events in
- * front of Express (when the app has an HTTP server); ends every stream before the HTTP server
- * closes.
+ * front of Express (when the app has an HTTP server). At shutdown it stops taking requests
+ * first (stopAccepting), then ends every stream: their clients reconnect to another instance.
  */
 @Injectable()
 class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -69,6 +70,10 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
   private starting: Promise<void> | undefined;
   /** What keepStarted keeps started (revocations, the control channel): closed at shutdown. */
   private readonly kept: { close(): Promise<void> }[] = [];
+  /** The app's HTTP server, if any: it stops taking requests at shutdown. */
+  private server: Server | undefined;
+  /** Removes the revocations' listener: a revocation after shutdown reaches no stopped hub. */
+  private stopHearingRevocations: (() => void) | undefined;
 
   constructor(
     @Inject(SseHub) private readonly hub: SseHub,
@@ -85,7 +90,7 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     if (revocations) {
       // Told of every cut this instance learns of (here, from another instance, or by a
       // reload): the streams it revokes end, whether or not a disconnect order reaches here.
-      revocations.onRevoked((userId, cut, reason) => {
+      this.stopHearingRevocations = revocations.onRevoked((userId, cut, reason) => {
         const closed = this.hub.revoked(userId, cut, reason);
         if (closed > 0) this.logger.log(`user ${userId} revoked: ${closed} stream(s) ended here`);
       });
@@ -107,6 +112,7 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     });
     const adapter = this.adapterHost.httpAdapter;
     const server = adapter?.getHttpServer() as Server | undefined;
+    this.server = server;
     if (server) new EventsListener(this.opener).install(server);
     // Not awaited: the app must answer /health while Redis is still unreachable.
     this.starting = this.hub
@@ -142,6 +148,11 @@ class GatewayLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopHearingRevocations?.();
+    // Before a stream ends: its client reconnects within SSE_RETRY_MS to SSE_RETRY_MS × 2, and
+    // an EventSource answered anything but 200 (this instance's 503 `not-ready` while it
+    // stops) gives up for good. Refused here, it reconnects to another instance.
+    if (this.server) stopAccepting(this.server);
     if (!(await settlesWithin(Promise.all(this.kept.map((kept) => kept.close())), KEPT_CLOSE_MS)))
       this.logger.warn(
         `revocations or the control channel did not close within ${KEPT_CLOSE_MS} ms of shutdown; shutting down without them`,
@@ -295,6 +306,39 @@ function streamLog(logger: Logger): ConnectionListener {
           (connection.requestId === undefined ? '' : ` (request ${connection.requestId})`),
       ),
   };
+}
+
+/**
+ * Makes a stopping instance look like one that is gone, for as long as its shutdown lasts (the
+ * presence registry's removal and the connection events' flush: up to ~6 s): it takes no new
+ * connection (the listener closes; Node ≥ 19 also closes the idle kept-alive ones), and a
+ * request that still arrives on a kept-alive connection (a stream this shutdown ended, an
+ * edge's or a browser's pooled connection) is dropped unanswered when it is safe to send again
+ * (GET, HEAD, OPTIONS without a body: RFC 9110 §9.2.2), which is what clients and proxies do
+ * with a kept-alive connection closed before it answered — on a new connection, refused here,
+ * so to another instance behind a load balancer or the edge (edge.forward), or later to this
+ * one restarted. Any other request is served, with `Connection: close`: it may already have
+ * acted. Nest closes the server again after the shutdown hooks (a no-op for the listener; it
+ * waits for the connections left).
+ */
+function stopAccepting(server: Server): void {
+  if (server.listening) server.close();
+  putInFront(server, (req, res, next) => {
+    if (SAFE_METHODS.has(req.method ?? '') && !hasBody(req)) {
+      req.socket.destroy();
+      return;
+    }
+    res.shouldKeepAlive = false;
+    next();
+  });
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Whether the request comes with a body (which a client may not send again). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (!!length && length !== '0');
 }
 
 /** Whether `promise` settled within `ms` (its rejection counts as settled). */

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { type InMemoryNotificationLog, type NotificationLog } from '@causeway/platform';
 import { InMemoryGatewayControl } from '../control/in-memory.gateway-control';
 import { type GatewayControl } from '../control/gateway-control.port';
@@ -47,4 +48,78 @@ describe('GatewayModule shutdown', () => {
     // The close gets KEPT_CLOSE_MS (2 s); the rest of the shutdown room for a loaded machine.
     expect(await closedWithin(() => app.close(), 7_000)).toBe('closed');
   }, 15_000);
+
+  it('no longer hands the revocations it hears of to the stopped hub', async () => {
+    const app = await startGatewayTestApp();
+    const revoked = jest.spyOn(app.hub, 'revoked');
+    await app.revocations!.revoke('ash');
+    expect(revoked).toHaveBeenCalledTimes(1);
+    await app.close();
+    // Another instance's revocation, heard by this process's copy after the app stopped.
+    await app.revocations!.revoke('misty');
+    expect(revoked).toHaveBeenCalledTimes(1);
+  });
+
+  describe('while it stops', () => {
+    /** GET `url` through `agent`: the answer's status and body, or the connection's error. */
+    function get(
+      url: string,
+      headers: Record<string, string>,
+      agent: http.Agent,
+    ): Promise<{ status?: number; body?: string; error?: string; reused: boolean }> {
+      return new Promise((resolve) => {
+        const request = http.get(url, { headers, agent }, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () =>
+            resolve({ status: response.statusCode, body, reused: request.reusedSocket }),
+          );
+        });
+        request.on('error', (error: NodeJS.ErrnoException) =>
+          resolve({ error: error.code, reused: request.reusedSocket }),
+        );
+      });
+    }
+
+    // An EventSource gives up for good on any answer but 200 (503 `not-ready` while the hub
+    // stops), and reconnects after a failed connection: it must find no instance here.
+    it("answers a stream's reconnect with no status: a kept-alive connection is dropped, a new one refused", async () => {
+      let release!: () => void;
+      const app = await startGatewayTestApp({
+        holdShutdown: new Promise<void>((resolve) => (release = resolve)),
+      });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const { Authorization } = await app.bearer('ash');
+        const opened = get(`${app.url}/events`, { Authorization }, agent);
+        await until(() => [...app.hub.connections()].length === 1);
+        const closing = app.close();
+        const stream = await opened;
+        expect(stream).toMatchObject({ status: 200, body: expect.stringContaining('"shutdown"') });
+        // The shutdown still under way (held): the stream's connection, kept alive, is used
+        // again, as a browser or a proxy would.
+        expect(await get(`${app.url}/events`, { Authorization }, agent)).toEqual({
+          error: 'ECONNRESET',
+          reused: true,
+        });
+        expect(
+          await get(`${app.url}/events`, { Authorization }, new http.Agent({ keepAlive: false })),
+        ).toEqual({ error: 'ECONNREFUSED', reused: false });
+        release();
+        await closing;
+      } finally {
+        release();
+        agent.destroy();
+      }
+    });
+  });
 });
+
+async function until(probe: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,12 +1,13 @@
 import {
   CommandState,
   MAX_TASK_ID_LENGTH,
+  MAX_USER_ID_LENGTH,
   PositionUpdateParams,
   ProgressEvent,
   ProgressStatus,
 } from '@causeway/contracts';
 import { type OpenAPIObject } from '@nestjs/swagger';
-import { SESSION_COOKIE } from '../auth/stream.authenticator';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../auth/stream.authenticator';
 import { RECOVERY_TASKS_MAX } from '../progress/progress.view';
 import {
   openApiJson,
@@ -72,7 +73,7 @@ const STREAM_DESCRIPTION = `The live stream of JSON-RPC 2.0 notifications (Serve
 **Credentials** — the first of these present is the one checked (the others are ignored):
 1. \`Authorization: Bearer <access token>\`;
 2. \`?token=<stream token>\` from \`POST /api/stream-tokens\` (short-lived; for \`EventSource\`, which cannot send headers) — an access token there is a 401;
-3. the HttpOnly \`${SESSION_COOKIE}\` cookie set by \`POST /api/session\`.
+3. the HttpOnly session cookie set by \`POST /api/session\` (\`${SECURE_SESSION_COOKIE}\` under TLS, else \`${SESSION_COOKIE}\`; the first if both are sent).
 
 **Frames.** Every event has an \`id:\` line — a position in the notification log all gateway instances follow, so a client resumes on any instance; it moves on with the log even when nothing is for the caller (see heartbeats below), so a quiet client's reconnect is an empty replay — and one \`data:\` line holding a JSON-RPC 2.0 notification (\`SseNotification\`, no \`id\` member):
 
@@ -172,8 +173,7 @@ export function gatewayOpenApi(): OpenAPIObject {
           type: 'apiKey',
           in: 'cookie',
           name: SESSION_COOKIE,
-          description:
-            'The HttpOnly, SameSite=Strict cookie POST /api/session sets: the access token, URL-encoded.',
+          description: `The HttpOnly, SameSite=Strict cookie POST /api/session sets: the access token, URL-encoded. Under TLS it is named \`${SECURE_SESSION_COOKIE}\` (Secure; read first when both are sent).`,
         },
         adminToken: {
           type: 'http',
@@ -534,7 +534,7 @@ export function gatewayOpenApi(): OpenAPIObject {
       },
       '/api/session': {
         post: {
-          summary: `Sets the bearer access token as the HttpOnly \`${SESSION_COOKIE}\` cookie`,
+          summary: 'Sets the bearer access token as the HttpOnly session cookie',
           description:
             'Then GET /events, /api/positions and /api/presence authenticate by the cookie. Its Max-Age is the remaining lifetime of the token: the browser drops the cookie when the token in it stops working.',
           operationId: 'openSession',
@@ -544,7 +544,7 @@ export function gatewayOpenApi(): OpenAPIObject {
               description: 'The cookie is set',
               headers: {
                 'Set-Cookie': {
-                  description: `\`${SESSION_COOKIE}=<URL-encoded access token>; HttpOnly; SameSite=Strict; Path=/\`, plus \`; Secure\` when the client used TLS (to the app, or to a proxy trusted with TRUST_PROXY that sent \`X-Forwarded-Proto: https\`), then \`; Max-Age=<seconds until the token expires>\``,
+                  description: `\`${SESSION_COOKIE}=<URL-encoded access token>; HttpOnly; SameSite=Strict; Path=/; Max-Age=<seconds until the token expires>\`; when the client used TLS (to the app, or to a proxy trusted with TRUST_PROXY that sent \`X-Forwarded-Proto: https\`) the cookie is \`${SECURE_SESSION_COOKIE}\`, with \`; Secure\` before \`Max-Age\` (a browser takes that name from this host over TLS only)`,
                   schema: { type: 'string' },
                 },
               },
@@ -555,7 +555,7 @@ export function gatewayOpenApi(): OpenAPIObject {
           },
         },
         delete: {
-          summary: `Clears the \`${SESSION_COOKIE}\` cookie (sign out of this browser)`,
+          summary: 'Clears the session cookie (sign out of this browser)',
           description:
             'Needs no credential; counted against the client address. It does not revoke the token the cookie held: that token stays valid until it expires (a copy of it still works, and streams opened with it run on until then, or CONNECTION_TIMEOUT_MS if sooner). Keep access tokens short-lived; `POST /api/presence/{userId}/disconnect` ends open streams now.',
           operationId: 'closeSession',
@@ -565,7 +565,7 @@ export function gatewayOpenApi(): OpenAPIObject {
               description: 'The cookie is cleared',
               headers: {
                 'Set-Cookie': {
-                  description: `\`${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0\` (with \`; Secure\` before \`Max-Age\` under TLS)`,
+                  description: `\`${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0\`; under TLS both \`${SECURE_SESSION_COOKIE}\` and \`${SESSION_COOKIE}\` are cleared, each with \`; Secure\` before \`Max-Age\``,
                   schema: { type: 'string' },
                 },
               },
@@ -606,8 +606,8 @@ export function gatewayOpenApi(): OpenAPIObject {
               name: 'userId',
               in: 'path',
               required: true,
-              description: 'the user (a token `sub`), 1 to 256 characters',
-              schema: { type: 'string', minLength: 1, maxLength: 256 },
+              description: `the user (a token \`sub\`), 1 to ${MAX_USER_ID_LENGTH} characters`,
+              schema: { type: 'string', minLength: 1, maxLength: MAX_USER_ID_LENGTH },
             },
           ],
           requestBody: { required: false, content: openApiJson(openApiRef('Disconnect')) },
@@ -617,7 +617,9 @@ export function gatewayOpenApi(): OpenAPIObject {
               content: openApiJson(openApiRef('DisconnectOrdered')),
             },
             '400': openApiProblem(
-              'A `reason` that is not a string of 1 to 200 characters, a `revoke` that is not a boolean, a field that is neither, a body that is not a JSON object, or a `userId` over 256 characters (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the field); or a body that is not valid JSON',
+              'A `reason` that is not a string of 1 to 200 characters, a `revoke` that is not a boolean, a field that is neither, a body that is not a JSON object, any query parameter (`?revoke=true` included: the request takes none, `reason` and `revoke` go in the body), or a `userId` over ' +
+                MAX_USER_ID_LENGTH +
+                ' characters (problem type `https://causeway.dev/problems/invalid-request`; `errors` names the field); or a body that is not valid JSON',
             ),
             '401': unauthorized('No bearer token, or not the admin token'),
             '409': openApiProblem(

@@ -1,7 +1,6 @@
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { testNotification } from '@causeway/platform/testing';
 import { type GatewayTestApp, startGatewayTestApp } from '../testing/gateway.test-app';
+import { type PausedClient, pausedClients } from '../testing/paused.client';
 
 /**
  * A stream the hub ends gracefully (here an operator's disconnect; the connection timeout, a
@@ -13,32 +12,14 @@ import { type GatewayTestApp, startGatewayTestApp } from '../testing/gateway.tes
 describe('GET /events streams ended while their client does not read', () => {
   const STALL_MS = 1_000;
   let app: GatewayTestApp;
-  /** The server's side of every connection accepted. */
-  const accepted: Socket[] = [];
+  let pausedClient: (userId: string) => Promise<PausedClient>;
   beforeAll(async () => {
     app = await startGatewayTestApp({
       settings: { stallTimeoutMs: STALL_MS, bufferMaxBytes: 512 * 1024 * 1024 },
     });
-    app.server.on('connection', (socket: Socket) => accepted.push(socket));
+    pausedClient = pausedClients(app);
   });
   afterAll(() => app.close());
-
-  /** A raw TCP client that has read the stream's response headers and then reads nothing more. */
-  async function pausedClient(userId: string): Promise<{ client: Socket; server: Socket }> {
-    const { Authorization } = await app.bearer(userId);
-    const { port } = new URL(app.url);
-    const before = accepted.length;
-    const client = connect(Number(port), '127.0.0.1');
-    await once(client, 'connect');
-    client.write(
-      `GET /events HTTP/1.1\r\nHost: gateway\r\nAuthorization: ${Authorization}\r\n\r\n`,
-    );
-    let head = '';
-    while (!head.includes('\r\n\r\n')) head += String((await once(client, 'data'))[0]);
-    expect(head).toMatch(/^HTTP\/1\.1 200/);
-    client.pause();
-    return { client, server: accepted[before]! };
-  }
 
   it('destroys the socket of an ended stream whose client stopped reading', async () => {
     const { client, server } = await pausedClient('ash');

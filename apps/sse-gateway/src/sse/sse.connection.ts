@@ -1,9 +1,19 @@
 import { type Notification } from '@causeway/contracts';
 import { type StreamView } from './stream.view';
 
+/**
+ * Frames as the hub hands them over: text, or text encoded (UTF-8) once for every stream it goes
+ * to (SseHub.dispatch).
+ */
+export type Frames = string | Buffer;
+
 /** What the hub writes to: a node:http ServerResponse fits (plain `res.write`, no framework). */
 export interface SseSink {
-  write(chunk: string): boolean;
+  /**
+   * Always given bytes (SseConnection encodes text): a socket counts a string written to it in
+   * characters in `writableLength`, so multi-byte text would pass BUFFER_MAX_BYTES 3 times over.
+   */
+  write(chunk: Buffer): boolean;
   end(): void;
   destroy(): void;
   /** Bytes accepted by write() but not yet handed to the kernel. */
@@ -40,7 +50,7 @@ export class SseConnection {
    * Frames that arrived while the replay was written, each with the id of its last frame
    * (the hub queues one entry at a time here); undefined once the connection is live.
    */
-  pending: { frames: string; id: string; notification?: Notification }[] | undefined;
+  pending: { frames: Frames; id: string; notification?: Notification }[] | undefined;
   /**
    * Entries up to this id were sent to the client by another instance (a resume `ahead` of
    * this one's follower): the hub does not send them again. Undefined once one after it came.
@@ -87,20 +97,25 @@ export class SseConnection {
    * `id` is the id of the last frame in `frames`; `notification`, the one entry they show (kept
    * with a queued frame for `flushPending`'s `keep`).
    */
-  send(frames: string, id: string, notification?: Notification): boolean {
+  send(frames: Frames, id: string, notification?: Notification): boolean {
     if (this.closed) return true;
     if (this.pending) {
       this.pending.push({ frames, id, notification });
-      this.pendingBytes += frames.length;
+      // Bytes, as BUFFER_MAX_BYTES counts them (and a socket does): characters let multi-byte
+      // text hold up to 3 times the bound.
+      this.pendingBytes += Buffer.byteLength(frames);
       return this.pendingBytes <= this.maxBytes;
     }
     return this.write(frames, id);
   }
 
-  /** Writes past the pending queue (the replay itself); `id` as in send(). */
-  write(frames: string, id?: string): boolean {
+  /**
+   * Writes past the pending queue (the replay itself); `id` as in send(). Written as bytes, so
+   * the sink's `writableLength` counts bytes, as `maxBytes` does.
+   */
+  write(frames: Frames, id?: string): boolean {
     if (this.closed) return true;
-    this.sink.write(frames);
+    this.sink.write(bytes(frames));
     if (id !== undefined) this.lastId = id;
     const unwritten = this.sink.writableLength;
     if (this.allowance > 0 && unwritten <= this.maxBytes) this.allowance = 0;
@@ -115,7 +130,7 @@ export class SseConnection {
    * slow link dropped as slow at its next frame, and recovered again on its reconnect, for
    * ever. The stall check (STALL_TIMEOUT_MS) still drops a client that does not take it.
    */
-  writeOnce(frames: string, id: string): boolean {
+  writeOnce(frames: Frames, id: string): boolean {
     if (this.closed) return true;
     this.allowance = Buffer.byteLength(frames);
     return this.write(frames, id);
@@ -155,7 +170,7 @@ export class SseConnection {
   end(lastFrame?: string, lingerMs?: number): void {
     if (this.closed) return;
     this.closed = true;
-    if (lastFrame) this.sink.write(lastFrame);
+    if (lastFrame) this.sink.write(bytes(lastFrame));
     this.sink.end();
     if (lingerMs === undefined || this.sink.writableLength === 0) return;
     const timer = setTimeout(() => this.sink.destroy(), lingerMs);
@@ -170,4 +185,8 @@ export class SseConnection {
     this.closed = true;
     this.sink.destroy();
   }
+}
+
+function bytes(frames: Frames): Buffer {
+  return typeof frames === 'string' ? Buffer.from(frames) : frames;
 }

@@ -562,18 +562,19 @@ export class SseHub {
   /**
    * Sends what the follower read. Entries read together go to each connection as one write (a
    * write is a syscall: under load the log is read in larger batches, so the writes per frame
-   * fall as the rate grows).
+   * fall as the rate grows). Each frame is encoded (UTF-8) once for all its streams: written as
+   * bytes, a socket counts them as BUFFER_MAX_BYTES does (SseSink.write).
    */
   private dispatch(entries: LoggedNotification[]): void {
     if (this.fromStart) this.firstId ??= entries[0]?.id;
     const slow: SseConnection[] = [];
     let sent = 0;
     const batch =
-      entries.length > 1 ? new Map<SseConnection, { chunk: string; id: string }>() : undefined;
+      entries.length > 1 ? new Map<SseConnection, { chunks: Buffer[]; id: string }>() : undefined;
     for (const entry of entries) {
-      let plain: string | undefined;
+      let plain: Buffer | undefined;
       /** The entry's frame per view `frame` function: serialised once for all their streams. */
-      let viewed: Map<StreamView['frame'], string> | undefined;
+      let viewed: Map<StreamView['frame'], Buffer> | undefined;
       for (const connection of this.recipients(entry.notification)) {
         const view = connection.view;
         if (view && !view.accepts(entry.notification)) continue;
@@ -581,33 +582,32 @@ export class SseHub {
         if (view?.covers && !connection.pending && view.covers(entry.notification)) continue;
         if (connection.skipThrough !== undefined && this.sentElsewhere(connection, entry.id))
           continue;
-        let frame: string;
+        let frame: Buffer;
         if (view) {
           viewed ??= new Map();
-          frame = viewed.get(view.frame) ?? view.frame(entry.id, entry.notification);
+          frame = viewed.get(view.frame) ?? Buffer.from(view.frame(entry.id, entry.notification));
           viewed.set(view.frame, frame);
         } else
-          frame = plain ??= notificationFrame(
-            entry.id,
-            entry.notification.method,
-            entry.notification.params,
+          frame = plain ??= Buffer.from(
+            notificationFrame(entry.id, entry.notification.method, entry.notification.params),
           );
         // A connection still writing its replay queues entry by entry: what it queued can be
         // told apart by id (SseHub.open, a resume `ahead`).
         if (batch && !connection.pending) {
           const pending = batch.get(connection);
           if (pending) {
-            pending.chunk += frame;
+            pending.chunks.push(frame);
             pending.id = entry.id;
-          } else batch.set(connection, { chunk: frame, id: entry.id });
+          } else batch.set(connection, { chunks: [frame], id: entry.id });
         } else if (!connection.send(frame, entry.id, entry.notification)) slow.push(connection);
         sent += 1;
       }
       this.position = entry.id;
     }
     if (batch)
-      for (const [connection, { chunk, id }] of batch)
-        if (!connection.send(chunk, id)) slow.push(connection);
+      for (const [connection, { chunks, id }] of batch)
+        if (!connection.send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), id))
+          slow.push(connection);
     if (sent > 0) this.options.metrics?.frames.inc(sent);
     for (const connection of slow) this.drop(connection);
     for (const waiter of this.waiting)

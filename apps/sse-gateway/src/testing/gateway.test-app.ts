@@ -1,7 +1,13 @@
 import 'reflect-metadata';
 import { type AddressInfo } from 'node:net';
 import { type Server } from 'node:http';
-import { Global, type INestApplication, Module } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Global,
+  type INestApplication,
+  Injectable,
+  Module,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type HealthProbe } from '@causeway/cqrs-core';
 import { HEALTH_PROBES, METRICS_REGISTRY, parseBodies } from '@causeway/cqrs-core/nest';
@@ -57,6 +63,13 @@ export async function startGatewayTestApp(
     wrapLog?: (log: InMemoryNotificationLog) => NotificationLog;
     /** The control channel (default: an InMemoryGatewayControl of its own). */
     control?: GatewayControl;
+    /** The instance's id (default `gw-test`): what its streams' `session` frames name. */
+    serverId?: string;
+    /**
+     * What the app's shutdown waits for after the gateway's own hook, before Nest closes the
+     * HTTP server (as the bus's close does in the apps): a test looks at a stopping instance.
+     */
+    holdShutdown?: Promise<void>;
   } = {},
 ): Promise<GatewayTestApp> {
   const revocations = options.revocable === false ? undefined : new InMemoryTokenRevocations();
@@ -69,11 +82,20 @@ export async function startGatewayTestApp(
   const groups = new InMemoryGroupMembers();
   const registry = new Registry();
   const probes: HealthProbe[] = [];
+  const held = options.holdShutdown;
+  @Injectable()
+  class ShutdownHold implements BeforeApplicationShutdown {
+    async beforeApplicationShutdown(): Promise<void> {
+      await held;
+    }
+  }
+  // Global: Nest runs its shutdown hooks after those of the gateway module.
   @Global()
   @Module({
     providers: [
       { provide: METRICS_REGISTRY, useValue: registry },
       { provide: HEALTH_PROBES, useValue: probes },
+      ShutdownHold,
     ],
     exports: [METRICS_REGISTRY, HEALTH_PROBES],
   })
@@ -82,7 +104,7 @@ export async function startGatewayTestApp(
     imports: [
       MetricsModule,
       GatewayModule.forRoot({
-        serverId: 'gw-test',
+        serverId: options.serverId ?? 'gw-test',
         tokens,
         notifications: options.wrapLog ? options.wrapLog(log) : log,
         positions,

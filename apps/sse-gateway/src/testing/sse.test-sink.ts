@@ -30,11 +30,11 @@ export class TestSink extends EventEmitter implements SseSink {
     return this.stalledBytes;
   }
 
-  write(chunk: string): boolean {
+  write(chunk: Buffer): boolean {
     if (this.ended || this.destroyed) return false;
     this.writes += 1;
-    if (this.stalled) this.stalledBytes += Buffer.byteLength(chunk);
-    else this.text += chunk;
+    if (this.stalled) this.stalledBytes += chunk.length;
+    else this.text += chunk.toString();
     return !this.stalled;
   }
 

@@ -1,0 +1,31 @@
+import { TestSink } from '../testing/sse.test-sink';
+import { SseConnection } from './sse.connection';
+
+/** A stream opened with `maxBytes` (BUFFER_MAX_BYTES) that is still replaying (queueing). */
+function replaying(maxBytes: number): SseConnection {
+  const connection = new SseConnection('c-1', 'ash', Date.now(), new TestSink(), maxBytes);
+  connection.pending = [];
+  return connection;
+}
+
+describe('SseConnection', () => {
+  describe('frames queued while a replay is written', () => {
+    // 1 character, 3 bytes in UTF-8: names, chat, anything not ASCII.
+    const euro = '€';
+
+    it('counts their bytes against BUFFER_MAX_BYTES, not their characters', () => {
+      const connection = replaying(1_000);
+      // 408 characters (within the bound), 1 208 bytes (beyond it).
+      expect(connection.send(`data: ${euro.repeat(400)}\n\n`, '1-0')).toBe(false);
+    });
+
+    it('holds up to BUFFER_MAX_BYTES of them, multi-byte or not', () => {
+      const connection = replaying(1_000);
+      const frame = `data: ${euro.repeat(10)}\n\n`; // 38 bytes
+      let queued = 0;
+      while (connection.send(frame, `${queued}-0`)) queued += 1;
+      // 26 frames (988 bytes) fit; the 27th goes beyond (1 026 bytes).
+      expect(queued).toBe(26);
+    });
+  });
+});

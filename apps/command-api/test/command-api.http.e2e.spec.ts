@@ -796,7 +796,7 @@ describe('command-api over HTTP', () => {
       await expectNothingSentFor(bruno);
     });
 
-    it('400 naming each query parameter: no command endpoint takes one, none is ignored', async () => {
+    it('400 naming each query parameter: no command endpoint takes one, none is ignored; 401 first without a token', async () => {
       // They were ignored: `?dryRun=1` or a misplaced `?trainerId=` moved as if not there.
       const erika = unique('erika');
       const token = await tokenOf(erika);
@@ -841,6 +841,38 @@ describe('command-api over HTTP', () => {
           type: 'https://causeway.dev/problems/invalid-request',
         });
       }
+      // Without a valid token the 401 comes first, whatever the query: it was a 400 about the
+      // query, and a client that dropped the parameter only then learnt it needs a token.
+      for (const [method, target, sent] of [
+        ['POST', `/api/trainers/${erika}/move?dryRun=1`, move],
+        ['POST', `/rpc?trainerId=${erika}`, body],
+        ['POST', '/trainer.Move?x=1', { ...move, trainerId: erika }],
+        ['PUT', `/api/trainers/${erika}/groups/g1?x=1`, undefined],
+        ['DELETE', `/api/trainers/${erika}/groups/g1?x=1`, undefined],
+        ['GET', `/api/commands/${randomUUID()}?x=1`, undefined],
+      ] as const)
+        for (const credential of [undefined, 'not-a-token']) {
+          const refused = await call(method, `${api.url}${target}`, {
+            ...(credential && { token: credential }),
+            body: sent,
+          });
+          expect({
+            target,
+            credential,
+            status: refused.status,
+            reason: refused.body?.reason,
+            challenge: refused.headers.get('www-authenticate')?.startsWith('Bearer'),
+          }).toEqual({
+            target,
+            credential,
+            status: 401,
+            reason: credential ? 'invalid' : 'missing',
+            challenge: true,
+          });
+        }
+      // The operator route too (429 once the address spent its ADMIN_REFUSALS above).
+      const admin = await call('GET', `${api.url}/admin/commands/${randomUUID()}?x=1`);
+      expect([401, 429]).toContain(admin.status);
       await expectNothingSentFor(erika);
       // A bare `?` carries no parameter.
       const bare = await call('POST', `${api.url}/api/trainers/${erika}/move?`, {
@@ -1447,6 +1479,15 @@ describe('command-api over HTTP', () => {
     expect(documented('/rpc', 'post')).toContain('422');
     expect(documented('/trainer.Move', 'post')).toContain('422');
     expectTypeDocumented('/rpc', 'post', badKey);
+    // A query parameter is an HTTP 400 on the JSON-RPC paths too (it was not documented there).
+    for (const target of ['/rpc', '/trainer.Move']) {
+      const queried = await call('POST', `${api.url}${target}?id=1`, {
+        token,
+        body: { jsonrpc: '2.0', id: 1, method: 'trainer.move', params: move },
+      });
+      expect({ target, status: queried.status }).toEqual({ target, status: 400 });
+      expectTypeDocumented(target, 'post', queried);
+    }
     const keySchema = paths['/rpc'].post.parameters.find(
       (p: { name: string }) => p.name === 'Idempotency-Key',
     ).schema;
@@ -2012,7 +2053,11 @@ describe('command-api limits', () => {
       'everyone',
       'TRUST_PROXY: not an IP address, a CIDR range, loopback, linklocal or uniquelocal: everyone',
     ],
-    ['JWT_SECRET', undefined, 'JWT_SECRET: is required'],
+    [
+      'JWT_SECRET',
+      undefined,
+      'JWT_SECRET: is required (HS256 secret shared by command-api, sse-gateway and order-processor)',
+    ],
     ['JWT_SECRET', 'short', 'JWT_SECRET: must be at least 32 characters'],
     ['JWT_SECRET', `${'x'.repeat(40)},short-secret`, 'JWT_SECRET: must not contain a comma'],
     [

@@ -82,8 +82,8 @@ afterAll(async () => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-async function order(body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(`${api.url}/api/v2/progress/orders`, {
+async function order(body: unknown, headers: Record<string, string> = {}, query = '') {
+  const response = await fetch(`${api.url}/api/v2/progress/orders${query}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
@@ -106,6 +106,11 @@ it('publishes one OrderPlaced for the caller per order, none for a refused one',
   expect(refused.body.errors).toEqual([expect.objectContaining({ field: 'items.0.quantity' })]);
   const anonymous = await order({ items: [{ sku: 'potion', quantity: 1 }] });
   expect(anonymous.status).toBe(401);
+  // Without a token the 401 comes first, whatever the query (it was a 400 about the query).
+  const potion = { items: [{ sku: 'potion', quantity: 1 }] };
+  expect((await order(potion, {}, '?x=1')).status).toBe(401);
+  const queried = await order(potion, await bearer('ash'), '?x=1');
+  expect(queried).toMatchObject({ status: 400, body: { errors: [{ field: 'x' }] } });
 
   const keyed = { ...(await bearer('ash')), 'idempotency-key': `order-${ns.id}` };
   // The body names no user: the order is the token's subject's.

@@ -14,6 +14,7 @@ import {
   RedisProgressStatuses,
   redisCallerLimiter,
   RedisTokenRevocations,
+  subscriptionCloseTimeoutMs,
   TokenService,
 } from '@causeway/platform';
 import { Registry } from 'prom-client';
@@ -114,6 +115,7 @@ export class AppModule {
             retentionMs: config.PROGRESS_HISTORY_TTL_MS,
             sessionTimeoutMs: config.ORDER_CONSUMER_SESSION_TIMEOUT_MS,
             registry,
+            closeTimeoutMs: subscriptionCloseTimeoutMs(config),
           }),
           topic,
           store: eventStore,

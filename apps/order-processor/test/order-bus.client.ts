@@ -1,4 +1,9 @@
-import { contractsSerializer, ORDER_PLACED, type OrderPlaced } from '@causeway/contracts';
+import {
+  contractsSerializer,
+  ORDER_PLACED,
+  type OrderPlaced,
+  type ProgressEvent,
+} from '@causeway/contracts';
 import { createMessage } from '@causeway/cqrs-core';
 import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
 import { RedisNotificationLog, RedisProgressStatuses } from '@causeway/platform';
@@ -27,6 +32,15 @@ export interface OrderBusClient {
   place(order: OrderPlaced, metadata?: Record<string, string>): Promise<void>;
   /** The log's `progress.update` notifications of one task, in log order. */
   notifications(taskId: string): Promise<LoggedNotification[]>;
+  /**
+   * Polls the task's `progress.update` events until `seen` holds for them, and returns them;
+   * throws naming the task after `timeoutMs`.
+   */
+  progressUntil(
+    taskId: string,
+    seen: (events: ProgressEvent[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<ProgressEvent[]>;
   close(): Promise<void>;
 }
 
@@ -42,6 +56,10 @@ export async function openOrderBusClient(ns: TestNamespace): Promise<OrderBusCli
   const kafka = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: `test-${ns.id}` });
   await kafka.open();
   const publisher = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
+  const notifications = async (taskId: string) =>
+    (await log.read(undefined, 10_000))
+      .map((entry) => entry.notification)
+      .filter((n) => n.method === 'progress.update' && n.params.taskId === taskId);
   return {
     redis,
     log,
@@ -58,10 +76,18 @@ export async function openOrderBusClient(ns: TestNamespace): Promise<OrderBusCli
         { ...message, metadata: { ...message.metadata, ...metadata } },
       ]);
     },
-    notifications: async (taskId) =>
-      (await log.read(undefined, 10_000))
-        .map((entry) => entry.notification)
-        .filter((n) => n.method === 'progress.update' && n.params.taskId === taskId),
+    notifications,
+    progressUntil: async (taskId, seen, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const events = (await notifications(taskId)).map(
+          (n) => n.params as unknown as ProgressEvent,
+        );
+        if (seen(events)) return events;
+        if (Date.now() > deadline) throw new Error(`task ${taskId}: not seen in ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     close: async () => {
       await publisher.close();
       await kafka.close();

@@ -5,6 +5,7 @@ import {
   serverAddress,
   startServiceProcess,
   testNamespace,
+  waitForStatus,
   type ServiceProcess,
   type TestNamespace,
 } from '@causeway/testkit';
@@ -77,4 +78,35 @@ export function useOrderProcessor(
         headers: { ...(token && { Authorization: `Bearer ${token}` }), ...init.headers },
       }),
   };
+}
+
+/**
+ * One more instance of the built order-processor on `ns` (for a test that kills, stops and
+ * restarts instances itself): the namespace's secrets and TOPIC_PREFIX, a 6 s group session (the
+ * broker's least, so a dead instance's partitions move on soon), a tea catalogue the orders buy
+ * from, and `env` over them. Resolves once /health/ready answers 200.
+ */
+export async function startOrderInstance(
+  ns: TestNamespace,
+  instance: string,
+  env: Record<string, string> = {},
+): Promise<ServiceProcess> {
+  const started = await startServiceProcess({
+    appDir: path.join(__dirname, '..'),
+    env: {
+      REDIS_URL: serverAddress('redis'),
+      KAFKA_BROKERS: serverAddress('kafka'),
+      MONGODB_URI: ns.mongoUri(),
+      ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+      JWT_SECRET: `jwt-${ns.id}-0123456789-0123456789`,
+      TOPIC_PREFIX: `${ns.id}.`,
+      INSTANCE_ID: instance,
+      ORDER_CONSUMER_SESSION_TIMEOUT_MS: '6000',
+      ORDER_CATALOG: JSON.stringify({ tea: { stock: 5, priceCents: 300 } }),
+      PAYMENT_LIMIT_CENTS: '10000',
+      ...env,
+    },
+  });
+  await waitForStatus(`${started.url}/health/ready`, 200, 40_000);
+  return started;
 }

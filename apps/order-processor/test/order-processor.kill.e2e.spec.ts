@@ -1,21 +1,12 @@
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { type OrderPlaced, type ProgressEvent, type ProgressStatus } from '@causeway/contracts';
 import { TokenService } from '@causeway/platform';
-import {
-  removeNamespaceData,
-  serverAddress,
-  startServiceProcess,
-  testNamespace,
-  waitForStatus,
-  type ServiceProcess,
-} from '@causeway/testkit';
+import { removeNamespaceData, testNamespace, type ServiceProcess } from '@causeway/testkit';
 import { openOrderBusClient, type OrderBusClient } from './order-bus.client';
+import { startOrderInstance } from './order-processor.harness';
 
 const ns = testNamespace('orderkill');
-const TOPIC_PREFIX = `${ns.id}.`;
-const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
-const tokens = new TokenService({ secret: JWT_SECRET });
+const tokens = new TokenService({ secret: `jwt-${ns.id}-0123456789-0123456789` });
 
 /**
  * SIGKILL of order-processor at observable points of an order (the durability of ADR 015
@@ -28,26 +19,8 @@ describe('order-processor killed in the middle of an order', () => {
   let ash: string;
 
   /** An instance on the namespace; the dead one's group session ends after 6 s (the broker's least). */
-  async function start(instance: string): Promise<ServiceProcess> {
-    const started = await startServiceProcess({
-      appDir: path.join(__dirname, '..'),
-      env: {
-        REDIS_URL: serverAddress('redis'),
-        KAFKA_BROKERS: serverAddress('kafka'),
-        MONGODB_URI: ns.mongoUri(),
-        ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
-        JWT_SECRET,
-        TOPIC_PREFIX,
-        INSTANCE_ID: instance,
-        ORDER_STEP_DELAY_MS: '700',
-        ORDER_CONSUMER_SESSION_TIMEOUT_MS: '6000',
-        ORDER_CATALOG: JSON.stringify({ tea: { stock: 5, priceCents: 300 } }),
-        PAYMENT_LIMIT_CENTS: '10000',
-      },
-    });
-    await waitForStatus(`${started.url}/health/ready`, 200, 40_000);
-    return started;
-  }
+  const start = (instance: string) =>
+    startOrderInstance(ns, instance, { ORDER_STEP_DELAY_MS: '700' });
 
   beforeAll(async () => {
     bus = await openOrderBusClient(ns);
@@ -76,19 +49,8 @@ describe('order-processor killed in the middle of an order', () => {
   }
 
   /** Polls the user's notifications until `seen` holds for them (the observable kill point). */
-  async function until(
-    taskId: string,
-    seen: (events: ProgressEvent[]) => boolean,
-    timeoutMs = 30_000,
-  ): Promise<ProgressEvent[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const events = await notified(taskId);
-      if (seen(events)) return events;
-      if (Date.now() > deadline) throw new Error(`task ${taskId}: not seen in ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const until = (taskId: string, seen: (events: ProgressEvent[]) => boolean) =>
+    bus.progressUntil(taskId, seen);
 
   async function history(taskId: string): Promise<ProgressEvent[]> {
     const response = await fetch(`${service!.url}/api/v2/progress/history/${taskId}`, {

@@ -14,6 +14,7 @@ import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.opti
 import { validate } from '../commands/validation';
 import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
+import { refuseQuery } from '../http/query.refusal';
 
 export const DevTokenRequest = z.strictObject({
   // One error for "" and "  " alike; the pattern shows in the OpenAPI document too.
@@ -67,6 +68,7 @@ export class DevTokensController implements OnApplicationBootstrap {
     await this.runner.run('POST /api/dev/tokens', request, response, async () => {
       // Anyone may ask: counted against the client address, as unauthenticated requests are.
       await this.gate.charge(this.gate.addressKey(request));
+      refuseQuery(request);
       const input = validate(DevTokenRequest, jsonBody(request), '(body)');
       const issued = await this.options.tokens.issue(input.userId, {
         trainerIds: input.trainerIds,

@@ -7,12 +7,12 @@ import { toProblem } from '../errors/error.mapping';
 import { CommandApiMetrics } from '../metrics/command-api.metrics';
 import { type Answer, type ApiRequest, type ApiResponse, writeAnswer } from './http.types';
 import { problemInstance } from './problem.instance';
-import { refuseQuery } from './query.refusal';
 
 /**
  * Runs one endpoint: writes its answer, or the problem document of whatever it threw, and
- * counts the outcome. A request with a query parameter is refused before the endpoint runs
- * (refuseQuery): none takes one. Every refusal of command-api leaves through here (or the body reader).
+ * counts the outcome. Every refusal of command-api leaves through here (or the body reader).
+ * Each endpoint refuses a query parameter (refuseQuery) once it has admitted the caller: a
+ * client without a valid token learns that first (401), and a flood of them is rate limited.
  * Each request is a SERVER span named after the endpoint, child of the caller's `traceparent`,
  * and the commands it sends are its children (one trace to the handlers; see ADR 010).
  */
@@ -34,7 +34,6 @@ export class EndpointRunner {
       async (span) => {
         let status: number;
         try {
-          refuseQuery(request);
           const answer = await work();
           this.metrics.countRequest(request, endpoint, answer.outcome);
           writeAnswer(response, answer);

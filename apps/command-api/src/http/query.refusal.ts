@@ -9,7 +9,9 @@ const NAMES_SHOWN = 10;
  * command-api's endpoints take no query parameter: one given is refused, 400 `invalid-request`
  * naming each (names only: a value may be a token), as the other apps refuse a parameter they do
  * not know (order-processor's `?limt=`). Ignored, a typo or a misplaced `?trainerId=` was acted on
- * as if it were not there. A bare `?` has none.
+ * as if it were not there. A bare `?` has none. Each endpoint calls it once it has admitted the
+ * caller (authenticated and charged, CallerGate): a request without a valid token is a 401 (and a
+ * flood of them a 429) whatever its query, as a client without a token must learn it needs one.
  */
 export function refuseQuery(request: ApiRequest): void {
   const at = request.originalUrl.indexOf('?');

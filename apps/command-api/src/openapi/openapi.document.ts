@@ -141,6 +141,8 @@ export function commandApiOpenApi(
       headers: replayed,
     },
     '204': { description: 'Only notifications were sent: nothing to answer' },
+    // A body that is not JSON is a -32700 in a 200; the request's query is refused as HTTP.
+    '400': problem(`The request has ${queryRefused}`),
     ...commonErrors,
     '409': idempotencyConflict,
     '422': problem(

@@ -11,6 +11,7 @@ import { CommandService } from '../commands/command.service';
 import { validate } from '../commands/validation';
 import { EndpointRunner } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
+import { refuseQuery } from '../http/query.refusal';
 
 /**
  * What became of one of the caller's commands. Unknown and other users' ids are both 404; an
@@ -101,7 +102,8 @@ export class AdminCommandsController {
 
 /**
  * A command status endpoint: `admit` authenticates the request and says how this caller reads
- * a status; the id is validated after it (a 401 before a 422), then read.
+ * a status; a query parameter is refused and the id validated after it (a 401 before a 400 or
+ * a 422), then read.
  */
 async function answerStatus(
   runner: EndpointRunner,
@@ -113,6 +115,7 @@ async function answerStatus(
 ): Promise<void> {
   await runner.run(endpoint, request, response, async () => {
     const read = await admit();
+    refuseQuery(request);
     const path = validate(StatusParams, { commandId }, '(path)');
     return { status: 200, body: await read(path.commandId), outcome: 'ok' };
   });

@@ -6,6 +6,7 @@ import { fieldErrors } from '../commands/validation';
 import { InvalidOrderError } from '../errors/command-api.errors';
 import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse, header } from '../http/http.types';
+import { refuseQuery } from '../http/query.refusal';
 import { IdempotencyGate } from '../idempotency/idempotency.gate';
 import { OrderIntake } from '../orders/order.intake';
 
@@ -36,6 +37,7 @@ export class OrdersController {
   async place(@Req() request: ApiRequest, @Res() response: ApiResponse): Promise<void> {
     await this.runner.run('POST /api/v2/progress/orders', request, response, async () => {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
+      refuseQuery(request);
       // Refused before the Idempotency-Key is looked up: bad input writes nothing, even there.
       const order = orderOf(jsonBody(request));
       const keyed = header(request, 'idempotency-key') !== undefined;

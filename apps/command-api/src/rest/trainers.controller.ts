@@ -6,6 +6,7 @@ import { CommandService } from '../commands/command.service';
 import { validate } from '../commands/validation';
 import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
+import { refuseQuery } from '../http/query.refusal';
 import { IdempotencyGate } from '../idempotency/idempotency.gate';
 import { routePath } from '../idempotency/idempotency.target';
 
@@ -34,6 +35,7 @@ export class TrainersController {
   ): Promise<void> {
     await this.runner.run('POST /api/trainers/{id}/move', request, response, async () => {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
+      refuseQuery(request);
       // Refused before the Idempotency-Key is looked up: bad input writes nothing, even there.
       const path = validate(TrainerPath, { trainerId }, '(path)');
       const move = validate(MoveBody, jsonBody(request), '(body)');
@@ -81,6 +83,7 @@ export class TrainersController {
     const endpoint = `${action === 'join' ? 'PUT' : 'DELETE'} /api/trainers/{id}/groups/{groupId}`;
     await this.runner.run(endpoint, request, response, async () => {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
+      refuseQuery(request);
       const path = validate(GroupPath, { trainerId, groupId }, '(path)');
       const extra = validate(GroupBody.optional(), jsonBody(request), '(body)');
       this.commands.authorize(caller, path.trainerId, { action, groupId: path.groupId });

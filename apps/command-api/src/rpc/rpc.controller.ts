@@ -5,6 +5,7 @@ import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.opti
 import { CommandService } from '../commands/command.service';
 import { EndpointRunner } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
+import { refuseQuery } from '../http/query.refusal';
 import { IdempotencyGate } from '../idempotency/idempotency.gate';
 import { CommandApiMetrics } from '../metrics/command-api.metrics';
 import {
@@ -79,6 +80,7 @@ export class RpcController {
   ): Promise<void> {
     await this.runner.run(endpoint, request, response, async () => {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
+      refuseQuery(request);
       const body = request.commandApiBody;
       if (!body || body.kind !== 'json') {
         const reason = body?.kind === 'malformed' ? body.reason : 'the body is empty';

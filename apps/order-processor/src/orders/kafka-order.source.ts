@@ -28,6 +28,15 @@ export interface KafkaOrderSourceOptions {
   sessionTimeoutMs: number;
   /** Gets the group's lag gauge (causeway_consumer_lag). */
   registry: Registry;
+  /**
+   * How long the subscriber's close waits for orders still being handled
+   * (subscriptionCloseTimeoutMs of SHUTDOWN_TIMEOUT_MS): it then commits what finished and leaves
+   * the group before the shutdown timeout ends the process. Default the subscriber's, 25 s:
+   * longer than the default SHUTDOWN_TIMEOUT_MS (10 s), which then ended the process first —
+   * exit code 1, nothing committed since the last commit, and the partitions held until the
+   * member's session timed out.
+   */
+  closeTimeoutMs?: number;
 }
 
 /**
@@ -47,6 +56,7 @@ export function kafkaOrderSource(options: KafkaOrderSourceOptions): OrderSourceF
       heartbeatIntervalMs: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
       onPoison: poisonToDeadLetters(deadLetters, { registry: options.registry }),
       onError,
+      ...(options.closeTimeoutMs !== undefined && { closeTimeoutMs: options.closeTimeoutMs }),
     });
     const groups = [{ group: kafkaGroupId(group, options.groupIdPrefix), topics: [topic] }];
     registerKafkaLag({

@@ -63,7 +63,10 @@ export interface CatchUpProgress {
    * (seconds on FerretDB, ADR 006).
    */
   startedAt: number;
-  /** Whether the run rebuilds the read models (no checkpoint, or one that went back). */
+  /**
+   * Whether the run rebuilds the read models (no checkpoint, or one that went back). A run from
+   * no checkpoint over an empty log (no event at all: a new deployment) is none.
+   */
   rebuilding: boolean;
   /** Whether the page reached the end of the log (the run's last report). */
   caughtUp: boolean;
@@ -125,7 +128,8 @@ export class ReadModelsCatchUp {
    * log (events appended meanwhile wait for the next run); returns how many events were read.
    * `onEvent` is awaited for each event read, after it was applied, with whether it changed a
    * read model (false: applied before, or not projected) and whether the run is a rebuild (it
-   * started from no checkpoint, or from one that went back); it failing fails the run, and the
+   * started from no checkpoint, or from one that went back; see CatchUpProgress.rebuilding);
+   * it failing fails the run, and the
    * batch is read again next run (the checkpoint is saved after the batch).
    *
    * `signal` stops it (shutdown): a read in flight is not waited for and its events are
@@ -147,14 +151,18 @@ export class ReadModelsCatchUp {
     if (!this.marked && (await checkpoints.load(this.mark)) > 0) await this.adoptRebuild();
     this.markRead = true;
     let rebuilding = this.rebuildUnfinished;
+    // The run rebuilds only for want of a checkpoint (no loss seen, no rebuild unfinished): it
+    // marks the rebuild with its first checkpoint, and an empty log is no rebuild (see below).
+    let fromNothing = false;
     // Whether this rebuild applied the leaves ahead (see applyLeavesFirst).
     let leavesFirst = false;
     for (;;) {
       if (signal?.aborted) return total;
       const from = await checkpoints.load(name);
-      if (total === 0 && from === 0) rebuilding = true;
+      if (total === 0 && from === 0 && !rebuilding) rebuilding = fromNothing = true;
       if (from < this.saved) {
         rebuilding = true;
+        fromNothing = false;
         leavesFirst = false;
         this.options.onLost?.({ saved: this.saved, found: from });
         // The checkpoint went back: the store lost it, and the read models with it (they live
@@ -166,11 +174,14 @@ export class ReadModelsCatchUp {
       this.saved = from;
       if (rebuilding) {
         this.rebuildUnfinished = true;
-        // Before the rebuild saves a checkpoint: a restart after it still finds the mark.
-        if (!this.marked) {
-          await checkpoints.save(this.mark, 1);
-          this.marked = true;
-        }
+        // Before the rebuild saves a checkpoint: a restart after it still finds the mark. Now,
+        // before it reads, when the read models were lost: another instance that saved past the
+        // checkpoint found sees the loss by the mark alone (session 37). A run from no checkpoint
+        // saves it with its first checkpoint (saveUnlessLost): an instance that saved one sees
+        // that checkpoint gone back until then, and on an empty log, with nothing to rebuild,
+        // its mark (set and reset at every periodic run) was another instance's "unfinished
+        // rebuild": a false loss, its live events deferred (session 45).
+        if (!this.marked && !fromNothing) await this.markRebuild();
       }
       if (rebuilding && !leavesFirst) {
         await this.applyLeavesFirst(from, batchSize, signal);
@@ -181,6 +192,10 @@ export class ReadModelsCatchUp {
       const read = await untilAborted(this.readPage(from, batchSize, signal), signal);
       if (!read) return total;
       const { page, skipped } = read;
+      // Nothing in the log at all: nothing to rebuild, nor to report as rebuilt ("rebuilt the
+      // read models from the event store: 0 events" every 30 s, on a new deployment).
+      if (fromNothing && total === 0 && page.events.length === 0 && page.position === 0)
+        rebuilding = this.rebuildUnfinished = false;
       let applied = from;
       for (const event of page.events) {
         if (signal?.aborted) {
@@ -279,6 +294,12 @@ export class ReadModelsCatchUp {
     }
   }
 
+  /** Saves the rebuild mark: a rebuild is under way (see `mark`). */
+  private async markRebuild(): Promise<void> {
+    await this.options.checkpoints.save(this.mark, 1);
+    this.marked = true;
+  }
+
   /**
    * Saves `position` unless the store lost the checkpoint since this run loaded `from` (a Redis
    * back empty while a page was read: seconds on FerretDB): saving then would hide the loss from
@@ -288,6 +309,8 @@ export class ReadModelsCatchUp {
   private async saveUnlessLost(from: number, position: number): Promise<boolean> {
     const { checkpoints, name } = this.options;
     if ((await checkpoints.load(name)) < from) return false;
+    // A rebuild from no checkpoint marks itself here, before its first checkpoint (see run).
+    if (this.rebuildUnfinished && !this.marked) await this.markRebuild();
     await checkpoints.save(name, position);
     // Only once saved: `lost()` must never expect a checkpoint the store has not been given yet.
     this.saved = position;

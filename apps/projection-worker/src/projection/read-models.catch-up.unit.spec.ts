@@ -171,6 +171,79 @@ describe('ReadModelsCatchUp', () => {
     ]);
   });
 
+  it('reports no rebuild of an empty log, run after run, and marks a rebuild with its first checkpoint', async () => {
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    const writes: string[] = [];
+    class WatchedCheckpoints extends InMemoryCheckpointStore {
+      override async save(name: string, position: number) {
+        writes.push(`${name}=${position}`);
+        await super.save(name, position);
+      }
+      override async reset(name: string) {
+        writes.push(`${name} reset`);
+        await super.reset(name);
+      }
+    }
+    const checkpoints = new WatchedCheckpoints();
+    const reports: CatchUpProgress[] = [];
+    const catchUp = catchUpOf(eventStore, {
+      checkpoints,
+      onProgress: (progress) => reports.push(progress),
+    });
+    // A new deployment: the log is empty. The periodic runs found "a rebuild" each time: a
+    // "rebuilt the read models" line every 30 s, and the mark set and reset.
+    await catchUp.run();
+    await catchUp.run();
+    expect(reports.map(({ rebuilding, caughtUp }) => ({ rebuilding, caughtUp }))).toEqual([
+      { rebuilding: false, caughtUp: true },
+      { rebuilding: false, caughtUp: true },
+    ]);
+    expect(writes).toEqual([]);
+    // The first event: the read models are built from it, a rebuild (no checkpoint), marked
+    // before its first checkpoint is saved.
+    await eventStore.append('trainer-ash', [moved('ash', 1)], { expectedVersion: 'any' });
+    const heard: boolean[] = [];
+    await catchUp.run((_event, _applied, rebuilding) => {
+      heard.push(rebuilding);
+    });
+    expect(heard).toEqual([true]);
+    expect(reports.at(-1)).toMatchObject({ rebuilding: true, caughtUp: true });
+    const position = await checkpoints.load('test');
+    expect(writes).toEqual(['test.rebuilding=1', `test=${position}`, 'test.rebuilding reset']);
+  });
+
+  it("takes no other instance's run over an empty log for an unfinished rebuild (a false loss)", async () => {
+    let gate: Promise<void> | undefined;
+    let reading = () => {};
+    class GatedStore extends InMemoryEventStore {
+      override async readAllPage(options?: ReadAllOptions) {
+        if (gate) {
+          reading();
+          await gate;
+        }
+        return super.readAllPage(options);
+      }
+    }
+    const eventStore = new GatedStore({ serializer: contractsSerializer() });
+    // Two instances over one Redis: the checkpoint (and the mark) shared.
+    const checkpoints = new InMemoryCheckpointStore();
+    const lost: unknown[] = [];
+    const a = catchUpOf(eventStore, { checkpoints });
+    const b = catchUpOf(eventStore, { checkpoints, onLost: (loss) => lost.push(loss) });
+    await b.run(); // B's first run; its periodic runs come next
+    // A's periodic run is reading the empty log when B's begins.
+    let open = () => {};
+    gate = new Promise<void>((resolve) => (open = resolve));
+    const aRead = new Promise<void>((resolve) => (reading = resolve));
+    const aRun = a.run();
+    await aRead;
+    gate = undefined;
+    await b.run();
+    open();
+    await aRun;
+    expect(lost).toEqual([]);
+  });
+
   it('goes on rebuilding after a rebuild that failed part-way, until a run catches up', async () => {
     const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
     for (let x = 1; x <= 5; x++)

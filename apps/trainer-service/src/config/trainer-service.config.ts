@@ -7,11 +7,24 @@ import {
 } from '@causeway/platform';
 import { z } from 'zod';
 
+/**
+ * The fastest TRAINER_SPEED: a trainer moving at it for a century is still within 2^53 units
+ * of the origin, where a position keeps whole-unit precision (and is far from overflowing).
+ */
+export const MAX_TRAINER_SPEED = 1_000_000;
+
 /** The trainer's own settings, shared with the embedded mode. */
 export const trainerSettings = {
-  /** Trainer speed, units per second. */
+  /**
+   * Trainer speed, units per second, at most MAX_TRAINER_SPEED. A speed of 1e308 (written out
+   * in digits) started: a trainer moving for two seconds was at an infinite position, which no
+   * TrainerMovedEvent may hold — every later move of it, its stop included, was refused.
+   */
   TRAINER_SPEED: decimal(
-    z.number({ message: 'must be a positive number' }).positive('must be a positive number'),
+    z
+      .number({ message: 'must be a positive number' })
+      .positive('must be a positive number')
+      .max(MAX_TRAINER_SPEED, `must be at most ${MAX_TRAINER_SPEED} (units per second)`),
   ).default(100),
   /**
    * The most groups one trainer may be in: a join beyond it is rejected. Every move carries and

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net, { type AddressInfo } from 'node:net';
@@ -89,11 +89,14 @@ async function bystander(): Promise<{ port: number; server: http.Server; hits: s
 
 describe('edge proxy', () => {
   const servers: http.Server[] = [];
+  const demoDirectories: string[] = [];
   afterEach(async () => {
     for (const server of servers.splice(0)) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+    for (const directory of demoDirectories.splice(0))
+      rmSync(directory, { recursive: true, force: true });
   });
 
   async function edgeOver(
@@ -102,6 +105,7 @@ describe('edge proxy', () => {
     options: { upstreamTimeoutMs?: number; orderProcessor?: string[] } = {},
   ) {
     const demoDirectory = mkdtempSync(path.join(tmpdir(), 'demo-'));
+    demoDirectories.push(demoDirectory);
     writeFileSync(path.join(demoDirectory, 'index.html'), '<h1>demo</h1>');
     writeFileSync(path.join(demoDirectory, 'demo.js'), 'void 0;');
     const { orderProcessor = [], ...edgeOptions } = options;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,9 +6,20 @@ import { runLauncher } from './launcher.run';
 import { launchSystem, stopSystem, type RunningInstance } from './system.launcher';
 import { APPS } from './system.topology';
 
+/** The temporary directories this file made: removed when it is done (they were left behind). */
+const made: string[] = [];
+function tempRoot(prefix: string): string {
+  const root = mkdtempSync(path.join(tmpdir(), prefix));
+  made.push(root);
+  return root;
+}
+afterAll(() => {
+  for (const root of made.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
 /** A stand-in app under <root>/apps/echo: ready at once, GET /env answers its environment. */
 function echoAppRoot(): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'launcher-'));
+  const root = tempRoot('launcher-');
   mkdirSync(path.join(root, 'apps', 'echo', 'dist'), { recursive: true });
   writeFileSync(
     path.join(root, 'apps', 'echo', 'dist', 'main.js'),
@@ -25,7 +36,7 @@ function echoAppRoot(): string {
 
 /** An app that refuses to start as bootstrapService does: a fatal JSON line, exit code 1. */
 function refusingAppRoot(): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'launcher-'));
+  const root = tempRoot('launcher-');
   mkdirSync(path.join(root, 'apps', 'refusing', 'dist'), { recursive: true });
   const line = JSON.stringify({
     level: 60,
@@ -93,7 +104,7 @@ describe('launchSystem', () => {
   });
 
   it('names the servers an unready app still cannot reach, not one it reached since', async () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'launcher-'));
+    const root = tempRoot('launcher-');
     mkdirSync(path.join(root, 'apps', 'unready', 'dist'), { recursive: true });
     const line = (level: number, msg: string) =>
       JSON.stringify({ level, context: 'Connections', msg }) + '\n';
@@ -195,7 +206,7 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
  * <root>/stranger.pid, and exits with code 1 after `exitAfterMs` (never when undefined).
  */
 function appWithStranger(exitAfterMs: number | undefined): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'launcher-'));
+  const root = tempRoot('launcher-');
   mkdirSync(path.join(root, 'apps', 'late', 'dist'), { recursive: true });
   const stranger = `require('node:http').createServer((q, r) => r.end('{}')).listen(Number(process.env.PORT), '127.0.0.1')`;
   writeFileSync(
@@ -308,7 +319,7 @@ describe('runLauncher', () => {
    * and answers 200 on its PORT; command-api also takes `alsoListenOn` once it runs.
    */
   function standInRoot(alsoListenOn?: number): string {
-    const root = mkdtempSync(path.join(tmpdir(), 'launcher-run-'));
+    const root = tempRoot('launcher-run-');
     mkdirSync(path.join(root, 'pids'));
     for (const { app } of APPS) {
       mkdirSync(path.join(root, 'apps', app, 'dist'), { recursive: true });

@@ -64,7 +64,8 @@ describe('ensure_servers (scripts/lib/servers.sh)', () => {
       { cwd: clone.dir, env: { ...env, ROOT: repoRoot }, detached: true, stdio: 'pipe' },
     );
     let output = '';
-    const exited = new Promise<number | null>((resolve) => run.once('exit', resolve));
+    // 'close', not 'exit': the pipes may still hold the script's last lines when it has exited.
+    const exited = new Promise<number | null>((resolve) => run.once('close', resolve));
     await new Promise<void>((resolve) => {
       const seen = (chunk: Buffer) => {
         output += chunk.toString('utf8');

@@ -18,12 +18,13 @@ export interface EdgeRoutes {
   demoDirectory: string;
 }
 
+/** The gateways' paths (and what is below them), as segments in lower case. */
 const GATEWAY_PATHS = [
-  '/events',
-  '/api/stream-tokens',
-  '/api/session',
-  '/api/presence',
-  '/api/positions',
+  ['events'],
+  ['api', 'stream-tokens'],
+  ['api', 'session'],
+  ['api', 'presence'],
+  ['api', 'positions'],
 ];
 /**
  * What each app serves for its operators, on its own port only: metrics, health (its checks name
@@ -86,7 +87,7 @@ const APP_OF: Record<EdgeUpstream, string> = {
 
 /**
  * The pool a public path goes to, matched segment by segment as the apps route it (so
- * `/API/v2/Progress/orders/` is the order endpoint too):
+ * `/API/v2/Progress/orders/` is the order endpoint too, and `/Events` a gateway's stream):
  * - `POST /api/v2/progress/orders` → command-api (order intake, ADR 015 point 1);
  * - `/api/v2/progress/subscribe` and below → the gateways (the SSE progress streams, point 4);
  * - any other `/api/v2/progress/…` → order-processor (status, history, user, monitor, point 5);
@@ -101,8 +102,8 @@ export function edgeUpstreamOf(method: string, pathname: string): EdgeUpstream {
     if (fourth === 'subscribe') return 'gateways';
     return 'orderProcessor';
   }
-  const toGateway = GATEWAY_PATHS.some(
-    (prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`),
+  const toGateway = GATEWAY_PATHS.some((prefix) =>
+    prefix.every((segment, i) => segments[i] === segment),
   );
   return toGateway ? 'gateways' : 'commandApi';
 }

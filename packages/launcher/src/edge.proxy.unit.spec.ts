@@ -197,6 +197,7 @@ describe('edge proxy', () => {
     // The trainer flow is routed as before.
     expect(await servedBy('POST', '/rpc')).toBe('api');
     expect(await servedBy('POST', '/api/stream-tokens')).toBe('gw');
+    expect(await servedBy('POST', '/API/Stream-Tokens')).toBe('gw');
   });
 
   it.each([
@@ -208,6 +209,15 @@ describe('edge proxy', () => {
     ['GET', '/api/v2/progress', 'orderProcessor'],
     ['GET', '/api/v2/progressive', 'commandApi'],
     ['GET', '/events', 'gateways'],
+    // The gateway's own paths, spelled as the gateway still routes them (case, trailing slash).
+    ['GET', '/Events', 'gateways'],
+    ['GET', '/EVENTS/', 'gateways'],
+    ['POST', '/API/Stream-Tokens', 'gateways'],
+    ['DELETE', '/api/Session', 'gateways'],
+    ['GET', '/Api/Positions/', 'gateways'],
+    ['GET', '/API/presence', 'gateways'],
+    ['GET', '/eventsource', 'commandApi'],
+    ['GET', '/api/positions-old', 'commandApi'],
     ['PUT', '/api/trainers/ash/groups/g', 'commandApi'],
   ])('edgeUpstreamOf(%s %s) is %s', (method, pathname, pool) => {
     expect(edgeUpstreamOf(method, pathname)).toBe(pool);

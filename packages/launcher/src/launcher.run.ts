@@ -3,7 +3,7 @@ import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { setting } from '@causeway/cqrs-core';
 import { parseCliOptions, USAGE } from './cli.options';
-import { startEdgeProxy } from './edge.proxy';
+import { DEFAULT_UPSTREAM_TIMEOUT_MS, startEdgeProxy } from './edge.proxy';
 import { restartBackoff } from './restart.backoff';
 import { launchSystem, restartInstance, stopSystem, type RunningInstance } from './system.launcher';
 import { DEFAULT_PORT_BASE, planInstances } from './system.topology';
@@ -45,10 +45,14 @@ export async function runLauncher(options: RunOptions): Promise<void> {
   const devTokens = setting.boolean(true).safeParse(env.DEV_TOKENS || undefined);
   if (!devTokens.success)
     throw new Error(`DEV_TOKENS must be true or false (or 1 or 0), got "${env.DEV_TOKENS}"`);
-  const upstreamTimeout = env.EDGE_UPSTREAM_TIMEOUT_MS || undefined;
-  if (upstreamTimeout !== undefined && !/^[1-9]\d*$/.test(upstreamTimeout))
+  // As the apps read their durations: whole milliseconds, 1 up to the longest timer (Node fires
+  // a longer one after 1 ms: every request through the edge would be answered 504 at once).
+  const upstreamTimeout = setting
+    .milliseconds(DEFAULT_UPSTREAM_TIMEOUT_MS)
+    .safeParse(env.EDGE_UPSTREAM_TIMEOUT_MS || undefined);
+  if (!upstreamTimeout.success)
     throw new Error(
-      `EDGE_UPSTREAM_TIMEOUT_MS must be a positive number of milliseconds, got "${upstreamTimeout}"`,
+      `EDGE_UPSTREAM_TIMEOUT_MS: ${upstreamTimeout.error.issues[0]?.message}, got "${env.EDGE_UPSTREAM_TIMEOUT_MS}"`,
     );
   const instances = planInstances(serversOf(env), {
     scale: cli.scale,
@@ -143,7 +147,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
         {
           port: cli.edgePort,
           host: edgeHost,
-          upstreamTimeoutMs: upstreamTimeout === undefined ? undefined : Number(upstreamTimeout),
+          upstreamTimeoutMs: upstreamTimeout.data,
         },
       );
     } catch (error) {

@@ -396,6 +396,28 @@ describe('runLauncher', () => {
     expect(pidsOf(root)).toEqual([]);
   });
 
+  it('refuses an EDGE_UPSTREAM_TIMEOUT_MS no timer can hold, naming it, and starts nothing', async () => {
+    // Node fires a timer set beyond 2^31-1 ms after 1 ms: every request through the edge
+    // would have been answered 504 at once.
+    const root = standInRoot();
+    for (const [value, why] of [
+      ['3000000000', 'must be at most 2147483647 ms (~24.8 days, the longest timer)'],
+      ['0', 'must be at least 1 ms'],
+      ['30s', 'must be a duration in milliseconds'],
+    ] as const) {
+      const run = runLauncher({
+        args: [],
+        env: { EDGE_UPSTREAM_TIMEOUT_MS: value },
+        root,
+        stop: new AbortController().signal,
+        out: () => undefined,
+        err: () => undefined,
+      });
+      await expect(run).rejects.toThrow(`EDGE_UPSTREAM_TIMEOUT_MS: ${why}, got "${value}"`);
+    }
+    expect(pidsOf(root)).toEqual([]);
+  });
+
   it('names EDGE_HOST when the edge cannot listen on that host, not a port taken, and starts nothing', async () => {
     const root = standInRoot();
     const edgePort = 15_000 + Math.floor(Math.random() * 900);

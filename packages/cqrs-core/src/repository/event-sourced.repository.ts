@@ -161,9 +161,10 @@ export interface SaveOptions<State> {
  *   would be folded onto the deleted state.
  * - Truncation and retention of an aggregate's stream must stop at its latest snapshot: a load
  *   finding events missing after the snapshot throws SnapshotGapError instead of folding what
- *   is left; one whose first events are gone while its snapshots cannot be used (a schema
- *   version bump) throws StateNotRebuildableError. (Without any snapshot a stream that starts
- *   after version 1 — soft-deleted and created again — is folded from the initial state.)
+ *   is left; one whose first events are gone (all of them, too) while its snapshots cannot be
+ *   used (a schema version bump) throws StateNotRebuildableError. (Without any snapshot a
+ *   stream that starts after version 1 — soft-deleted and created again — is folded from the
+ *   initial state.)
  */
 export class EventSourcedRepository<State, Event extends DomainEvent = DomainEvent> {
   private readonly messages: MessageFactory;
@@ -233,7 +234,10 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       commandId === undefined
         ? undefined
         : commandEventsIn(at ? [at, ...stored] : stored, commandId, this.idScope(streamId));
-    if (!snapshot && (stored[0]?.version ?? 1) > 1) await this.assertRebuildable(streamId, stored);
+    if (!snapshot) {
+      const first = stored[0]?.version ?? (await this.firstVersionOfEmpty(streamId));
+      if (first > 1) await this.assertRebuildable(streamId, first);
+    }
     const base = snapshot?.state ?? this.model.initialState(streamId);
     const events = stored.map((event) => toDomainEvent<Event>(event));
     return {
@@ -264,22 +268,37 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
   }
 
   /**
-   * A stream whose first events are gone and for which no snapshot was usable: when it still
-   * has snapshots (of another schema version, or unreadable), its history was cut, not deleted
-   * with them, and folding what is left would build a wrong state silently.
+   * A stream whose first events (`firstVersion` is its first left; past its last version when
+   * none is) are gone and for which no snapshot was usable: when it still has snapshots (of
+   * another schema version, or unreadable), its history was cut, not deleted with them, and
+   * folding what is left (or starting from the initial state) would build a wrong state silently.
    * @throws StateNotRebuildableError
    */
-  private async assertRebuildable(streamId: string, stored: readonly StoredEvent[]): Promise<void> {
+  private async assertRebuildable(streamId: string, firstVersion: number): Promise<void> {
     const settings = this.options.snapshots;
     if (!settings) return;
     const kept = await settings.store.list(streamId);
     if (kept.length === 0) return;
     throw new StateNotRebuildableError(
       streamId,
-      stored[0]!.version,
+      firstVersion,
       kept.map((snapshot) => snapshot.schemaVersion),
       settings.schemaVersion,
     );
+  }
+
+  /**
+   * For a load that read no event and had no usable snapshot: the first version the stream
+   * still has when every event of it was removed while it stayed (truncated or cut by retention
+   * up to its latest snapshot, which is allowed), else 1 (never written, soft-deleted or
+   * tombstoned: its state is the initial one). Only asked with snapshots configured: without
+   * them no state can have been kept anywhere else. A stream cut to nothing was loaded from the
+   * initial state at version 0 and its next save ('no-stream') reset it (a review, session 46).
+   */
+  private async firstVersionOfEmpty(streamId: string): Promise<number> {
+    if (!this.options.snapshots) return 1;
+    const info = await this.options.eventStore.streamInfo(streamId);
+    return info.state === 'active' ? info.firstVersion : 1;
   }
 
   /**

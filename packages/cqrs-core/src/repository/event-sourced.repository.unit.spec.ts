@@ -228,6 +228,42 @@ describe('EventSourcedRepository with snapshots', () => {
     });
   });
 
+  it('refuses to fold a stream cut up to its snapshot, no event left, once the snapshot is unusable', async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore();
+    const policy = SnapshotPolicies.everyEvents(3);
+    await history(store, 6, { snapshots: { store: snapshots, policy, schemaVersion: 1 } });
+    // Every event up to the latest snapshot (6), so all of them (retention maxCount 0): allowed.
+    await store.truncateStream('Trainer-ash', 7);
+    const bumped = deciderRepository(trainerDecider, {
+      eventStore: store,
+      aggregateType: 'T',
+      snapshots: { store: snapshots, policy, schemaVersion: 2 },
+    });
+    // Its state lives only in the schema 1 snapshots: the initial state would be a reset.
+    await expect(bumped.load('Trainer-ash')).rejects.toMatchObject({
+      name: 'StateNotRebuildableError',
+      streamId: 'Trainer-ash',
+      firstVersion: 7,
+      snapshotSchemas: [1, 1],
+      schemaVersion: 2,
+    });
+    await expect(
+      handleCommand(store, 'Trainer-ash', trainerDecider, move(9, 9, now), {
+        aggregateType: 'T',
+        snapshots: { store: snapshots, policy, schemaVersion: 2 },
+      }),
+    ).rejects.toMatchObject({ name: 'StateNotRebuildableError' });
+    expect(await store.streamInfo('Trainer-ash')).toMatchObject({ version: 6, firstVersion: 7 });
+    // A stream never written, or soft-deleted, has no state to lose: loaded from the initial one.
+    await expect(bumped.load('Trainer-new')).resolves.toMatchObject({ version: 0 });
+    await store.deleteStream('Trainer-ash', { mode: 'soft' });
+    await expect(bumped.load('Trainer-ash')).resolves.toMatchObject({
+      version: 0,
+      state: { moves: 0 },
+    });
+  });
+
   it('folds a stream created again after a deletion from the initial state (no snapshots left)', async () => {
     const store = new InMemoryEventStore();
     const snapshots = new InMemorySnapshotStore();

@@ -24,7 +24,8 @@ export class SnapshotGapError extends Error {
 }
 
 /**
- * The stream starts after version 1 (its first events were truncated or removed by retention)
+ * The stream starts after version 1, or has no event left (its first events, or all of them,
+ * were truncated or removed by retention)
  * and none of its snapshots can be used (written by another state schema version, or
  * unreadable): nothing holds the state of the removed events, so no load can be right.
  * Without any snapshot such a stream is taken as deleted and created again, and folded from the
@@ -33,7 +34,7 @@ export class SnapshotGapError extends Error {
 export class StateNotRebuildableError extends Error {
   constructor(
     readonly streamId: string,
-    /** The first version the stream still has. */
+    /** The first version the stream still has (its last version + 1 when none is left). */
     readonly firstVersion: number,
     /** The schema versions of the snapshots found, none of them usable. */
     readonly snapshotSchemas: readonly number[],

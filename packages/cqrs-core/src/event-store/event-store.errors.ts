@@ -4,17 +4,27 @@ import { type ExpectedVersion } from './event-store.port';
 export class ConcurrencyConflictError extends Error {
   /** How many attempts retryOnConflict made before giving up; undefined for a single append. */
   readonly attempts?: number;
+  /**
+   * True when the expected version held but some of the append's messageIds are stored in the
+   * stream already, not as exactly this batch (the same messageIds in the same order, which
+   * would be a re-append); undefined when the expected version is what failed.
+   */
+  readonly overlap?: true;
 
   constructor(
     readonly streamId: string,
     readonly expected: ExpectedVersion,
     /** The stream's current version; 0 when it does not exist. */
     readonly actual: number,
-    /** `attempts` and `cause` (the last conflict) when retryOnConflict gives up. */
-    options: { attempts?: number; cause?: ConcurrencyConflictError } = {},
+    /**
+     * `attempts` and `cause` (the last conflict) when retryOnConflict gives up; `overlap` when
+     * the batch, not the expected version, is what conflicts (see the property).
+     */
+    options: { attempts?: number; cause?: ConcurrencyConflictError; overlap?: boolean } = {},
   ) {
     super(
-      `Concurrency conflict on stream ${streamId}: ${conflictOf(expected, actual)}` +
+      `Concurrency conflict on stream ${streamId}: ` +
+        (options.overlap ? overlapOf(expected, actual) : conflictOf(expected, actual)) +
         (options.attempts === undefined
           ? ''
           : `; retryOnConflict gave up after ${options.attempts} attempts`),
@@ -22,7 +32,21 @@ export class ConcurrencyConflictError extends Error {
     );
     this.name = 'ConcurrencyConflictError';
     if (options.attempts !== undefined) this.attempts = options.attempts;
+    if (options.overlap) this.overlap = true;
   }
+}
+
+/**
+ * An 'any' or 'exists' append (or one whose version held) whose batch shares messageIds with
+ * stored events: worded as a version conflict it read "expected version any" or, for 'exists'
+ * on a stream with events, "it has no events left" (a review, session 46).
+ */
+function overlapOf(expected: ExpectedVersion, actual: number): string {
+  return (
+    `some of the events' messageIds are stored in it already, but not as this batch (a retried ` +
+    `append must send the same messageIds in the same order); the expected version ` +
+    `(${String(expected)}) held, at version ${actual}`
+  );
 }
 
 function conflictOf(expected: ExpectedVersion, actual: number): string {

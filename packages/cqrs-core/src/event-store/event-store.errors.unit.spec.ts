@@ -1,6 +1,7 @@
 import { testEnvelope } from '../testing/envelope.fixture';
 import { ConcurrencyConflictError } from './event-store.errors';
 import { InMemoryEventStore } from './in-memory/in-memory.event-store';
+import { retryOnConflict } from '../repository/retry-on-conflict';
 
 const conflictOf = (outcome: Promise<unknown>) =>
   outcome.then(
@@ -40,6 +41,28 @@ describe('ConcurrencyConflictError messages', () => {
       'Concurrency conflict on stream account-1: expected the stream to exist, but it has no ' +
         'events left (at version 2)',
     );
+  });
+
+  it('words a batch partly stored already as that, also where retryOnConflict gives up', async () => {
+    const store = new InMemoryEventStore();
+    const [a, b, c] = [testEnvelope('A', {}), testEnvelope('B', {}), testEnvelope('C', {})];
+    await store.append('account-1', [a, b], { expectedVersion: 'no-stream' });
+    const overlap = await conflictOf(
+      store.append('account-1', [b, c], { expectedVersion: 'exists' }),
+    );
+    expect(overlap.overlap).toBe(true);
+    expect(overlap.message).toBe(
+      "Concurrency conflict on stream account-1: some of the events' messageIds are stored in " +
+        'it already, but not as this batch (a retried append must send the same messageIds in ' +
+        'the same order); the expected version (exists) held, at version 2',
+    );
+    const gaveUp = await conflictOf(
+      retryOnConflict(() => store.append('account-1', [b, c], { expectedVersion: 'any' }), {
+        maxAttempts: 2,
+        initialDelayMs: 0,
+      }),
+    );
+    expect(gaveUp).toMatchObject({ attempts: 2, overlap: true, expected: 'any', actual: 2 });
   });
 
   it('keeps a numeric conflict as expected and actual version', () => {

@@ -198,7 +198,8 @@ export interface RetentionPolicy {
  *   the result reports the version of the last of them and no positions. It is checked when the
  *   expected version does not hold (the retry of an append that did get through) and on every
  *   'any' / 'exists' append; a batch that only partly matches stored events is a
- *   ConcurrencyConflictError.
+ *   ConcurrencyConflictError (with `overlap` set when the expected version held: the batch
+ *   is what conflicts, and retrying it as it is cannot succeed).
  * - **Global order without skips.** `readAll` returns events in position order, and a reader that
  *   resumes from the last position it saw never misses an event that becomes visible later:
  *   positions are visible in increasing order (see docs/adr for each backend's mechanism).

@@ -270,7 +270,9 @@ export class MongoEventStore implements EventStore {
           if (check.kind === 'duplicate')
             return { nextExpectedVersion: check.lastVersion, positions: [] };
           if (check.kind === 'partial' || !holds)
-            throw new ConcurrencyConflictError(streamId, expected, head.version);
+            throw new ConcurrencyConflictError(streamId, expected, head.version, {
+              overlap: holds,
+            });
         }
         base = head.version;
       }

@@ -73,7 +73,9 @@ end
  * writes the positions into the placeholders; when the real head differs it rewrites the
  * records' version prefix and the pairs' versions.
  * The append is one commit: one entry in the stream index, whatever its size.
- * Returns {'ok', head, firstPosition} | {'duplicate', lastVersion} | {'conflict', head} | {'deleted', head}.
+ * Returns {'ok', head, firstPosition} | {'duplicate', lastVersion} | {'conflict', head} |
+ * {'overlap', head} (the expected version held, but the batch partly matches stored events) |
+ * {'deleted', head}.
  */
 export const APPEND_SCRIPT = new RedisScript(`${HOLDS}
 local meta = redis.call('HMGET', KEYS[1], 'head', 'first', 'tomb', 'soft')
@@ -107,6 +109,8 @@ if (not ok) or kind == 'any' or kind == 'exists' then
   end
   if not none then
     if consecutive then return {'duplicate', firstVersion + n - 1} end
+    -- The expected version held: the batch is what conflicts.
+    if ok then return {'overlap', head} end
     return {'conflict', head}
   end
   if not ok then return {'conflict', head} end

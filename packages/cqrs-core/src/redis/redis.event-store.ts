@@ -184,7 +184,10 @@ export class RedisEventStore implements EventStore {
       args,
     );
     if (outcome === 'deleted') throw new StreamDeletedError(streamId);
-    if (outcome === 'conflict') throw new ConcurrencyConflictError(streamId, expected, value);
+    if (outcome === 'conflict' || outcome === 'overlap')
+      throw new ConcurrencyConflictError(streamId, expected, value, {
+        overlap: outcome === 'overlap',
+      });
     if (outcome === 'duplicate') return { nextExpectedVersion: value, positions: [] };
     const positions = events.map((_, i) => (firstPosition ?? 0) + i);
     return { nextExpectedVersion: value, positions };

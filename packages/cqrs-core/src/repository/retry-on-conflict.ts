@@ -69,6 +69,7 @@ export async function retryOnConflict<T>(
     throw new ConcurrencyConflictError(error.streamId, error.expected, error.actual, {
       attempts,
       cause: error,
+      overlap: error.overlap,
     });
   } finally {
     listener?.dispose();

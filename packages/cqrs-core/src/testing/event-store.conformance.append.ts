@@ -316,6 +316,36 @@ export function appendScenarios(context: EventStoreConformanceContext): void {
     expect((await store().readStream(streamId)).map((e) => e.data)).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it('says a batch partly stored already is the conflict, not the expected version, when that held', async () => {
+    const streamId = uniqueName('overlap');
+    const [a, b, c] = [event('O', 'a'), event('O', 'b'), event('O', 'c')];
+    await store().append(streamId, [a, b], { expectedVersion: 'no-stream' });
+    const conflict = (expectedVersion: AppendOptions['expectedVersion']) =>
+      store()
+        .append(streamId, [b, c], { expectedVersion })
+        .then(
+          () => {
+            throw new Error(`the append at ${expectedVersion} went through`);
+          },
+          (error: unknown) => error as ConcurrencyConflictError,
+        );
+    // The stream exists (and 'any' holds for every stream): only the messageIds conflict.
+    for (const expectedVersion of ['exists', 'any'] as const) {
+      const error = await conflict(expectedVersion);
+      expect(error).toBeInstanceOf(ConcurrencyConflictError);
+      expect(error).toMatchObject({ streamId, expected: expectedVersion, actual: 2 });
+      expect(error.overlap).toBe(true);
+      expect(error.message).toContain('messageIds');
+      expect(error.message).not.toContain('no events left');
+    }
+    // An expected version that does not hold is the conflict itself, as ever.
+    const stale = await conflict(1);
+    expect(stale).toMatchObject({ streamId, expected: 1, actual: 2 });
+    expect(stale.overlap).toBeUndefined();
+    expect(stale.message).toContain('expected version 1, actual 2');
+    expect(versions(await store().readStream(streamId))).toEqual([1, 2]);
+  });
+
   it('reads a stream forwards and backwards, by version range and with a limit', async () => {
     const streamId = uniqueName('ranges');
     await store().append(

@@ -108,7 +108,7 @@ export class InMemoryEventStore implements EventStore {
       if (check.kind === 'duplicate')
         return { nextExpectedVersion: check.lastVersion, positions: [] };
       if (check.kind === 'partial' || !holds)
-        throw new ConcurrencyConflictError(streamId, expected, head.version);
+        throw new ConcurrencyConflictError(streamId, expected, head.version, { overlap: holds });
     }
     if (serialized.length === 0) return { nextExpectedVersion: head.version, positions: [] };
     const target = stream ?? {

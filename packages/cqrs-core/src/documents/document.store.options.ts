@@ -3,7 +3,7 @@ import { shownValue } from '../config/shown-value';
 /**
  * Refuses, when a DocumentStore is built, options its first write or read would fail on (or
  * misuse without a word): an event store without the methods the store calls, a snapshot
- * setting without a store or policy, retry settings out of range (a NaN delay, from a
+ * setting without a store, policy or integer schema version, retry settings out of range (a NaN delay, from a
  * `Number(env)` of nothing, retried conflicts back to back).
  * @throws TypeError naming the option, what it must be and the value given
  */
@@ -20,7 +20,7 @@ export function checkDocumentStoreOptions(options: unknown): void {
       `DocumentStore: options.eventStore must be an EventStore (readStream, append, streamInfo), got ${shownValue(eventStore)}`,
     );
   if (snapshots !== undefined) {
-    const { store, policy } = (snapshots ?? {}) as Record<string, unknown>;
+    const { store, policy, schemaVersion } = (snapshots ?? {}) as Record<string, unknown>;
     if (missing(store, ['loadLatest', 'save', 'list']))
       throw new TypeError(
         `DocumentStore: options.snapshots.store must be a SnapshotStore (loadLatest, save, list), got ${shownValue(store)}`,
@@ -28,6 +28,11 @@ export function checkDocumentStoreOptions(options: unknown): void {
     if (typeof policy !== 'function')
       throw new TypeError(
         `DocumentStore: options.snapshots.policy must be a SnapshotPolicy function (e.g. SnapshotPolicies.everyEvents(100)), got ${shownValue(policy)}`,
+      );
+    // Every snapshot load and save refused it, with a warning each: no snapshot was ever taken.
+    if (!Number.isSafeInteger(schemaVersion))
+      throw new TypeError(
+        `DocumentStore: options.snapshots.schemaVersion must be an integer, got ${shownValue(schemaVersion)}`,
       );
   }
   if (retry === undefined) return;

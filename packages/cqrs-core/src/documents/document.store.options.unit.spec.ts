@@ -33,6 +33,18 @@ describe('DocumentStore options', () => {
       'DocumentStore: options.snapshots.policy must be a SnapshotPolicy function (e.g. SnapshotPolicies.everyEvents(100)), got undefined',
     ],
     [
+      'snapshots whose schema version is NaN (read from an unset variable)',
+      {
+        eventStore,
+        snapshots: {
+          ...snapshots,
+          policy: SnapshotPolicies.always,
+          schemaVersion: Number(undefined),
+        },
+      },
+      'DocumentStore: options.snapshots.schemaVersion must be an integer, got NaN',
+    ],
+    [
       'no attempt at all',
       { eventStore, retry: { maxAttempts: 0 } },
       'DocumentStore: options.retry.maxAttempts must be an integer >= 1 (1: no retry), got 0',

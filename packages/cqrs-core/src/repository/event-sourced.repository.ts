@@ -174,20 +174,17 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
   private readonly acceptedTypes: ReadonlySet<string> | undefined;
 
   /**
-   * @throws TypeError when `snapshots.policy` is not a function: `SnapshotPolicies.always()`
-   *   (a call of a policy) would otherwise fail every snapshot, with only a warning per save
+   * @throws TypeError when `snapshots.policy` is not a function (`SnapshotPolicies.always()`,
+   *   a call of a policy), `snapshots.schemaVersion` is not an integer (NaN from an unset
+   *   variable, a string) or `snapshots.store` is not a snapshot store: each would otherwise
+   *   fail every snapshot load and save, with only a warning each (SnapshotFailure), and no
+   *   snapshot would ever be taken
    */
   constructor(
     private readonly model: StateModel<State, Event>,
     private readonly options: RepositoryOptions,
   ) {
-    const policy: unknown = options.snapshots?.policy;
-    if (options.snapshots && typeof policy !== 'function')
-      throw new TypeError(
-        `snapshots.policy must be a SnapshotPolicy function, got ${shownValue(policy)}: pass ` +
-          'SnapshotPolicies.always / never as they are (not called), or what a factory such ' +
-          'as SnapshotPolicies.everyEvents(100) returns',
-      );
+    if (options.snapshots) checkSnapshotSettings(options.snapshots);
     this.messages = options.messages ?? new MessageFactory();
     this.now = options.now ?? (() => new Date());
     this.acceptedTypes = options.aggregateType
@@ -541,6 +538,43 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       // A failing hook must not turn a successful save into a failed one.
     }
   }
+}
+
+/**
+ * @throws TypeError naming the setting of `snapshots` that no snapshot could be loaded or saved
+ *   with (see the constructor)
+ */
+function checkSnapshotSettings(settings: SnapshotSettings): void {
+  const { policy, schemaVersion, store } = settings as Partial<
+    Record<keyof SnapshotSettings, unknown>
+  >;
+  if (typeof policy !== 'function')
+    throw new TypeError(
+      `snapshots.policy must be a SnapshotPolicy function, got ${shownValue(policy)}: pass ` +
+        'SnapshotPolicies.always / never as they are (not called), or what a factory such ' +
+        'as SnapshotPolicies.everyEvents(100) returns',
+    );
+  // What every SnapshotStore's save and loadLatest take (checkSnapshot).
+  if (!Number.isSafeInteger(schemaVersion))
+    throw new TypeError(
+      `snapshots.schemaVersion must be an integer, got ${shownValue(schemaVersion)}: the version ` +
+        'of the state schema its snapshots are saved and loaded in',
+    );
+  const methods = ['save', 'loadLatest', 'list'] as const;
+  const candidate = store as Partial<Record<(typeof methods)[number], unknown>> | null | undefined;
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    !methods.every((method) => typeof candidate[method] === 'function')
+  )
+    throw new TypeError(
+      `snapshots.store must be a SnapshotStore (${methods.join(', ')}), got ` +
+        (typeof store === 'function'
+          ? 'a function (pass an instance: new InMemorySnapshotStore(), new MongoSnapshotStore(…), …)'
+          : typeof store === 'object' && store !== null
+            ? 'an object without them'
+            : shownValue(store)),
+    );
 }
 
 function defaultSnapshotErrorReport(error: unknown, failure: SnapshotFailure): void {

@@ -28,6 +28,41 @@ describe('repository snapshot settings', () => {
     expect(repositoryWith(undefined)).toThrow('snapshots.policy must be a SnapshotPolicy function');
   });
 
+  it('refuses a schema version or a store that no snapshot could be saved or loaded with, naming it', () => {
+    const repositoryWithSettings = (settings: Record<string, unknown>) => () =>
+      deciderRepository(trainerDecider, {
+        eventStore: new InMemoryEventStore(),
+        aggregateType: 'Trainer',
+        snapshots: {
+          store: new InMemorySnapshotStore(),
+          policy: SnapshotPolicies.always,
+          schemaVersion: 1,
+          ...settings,
+        } as never,
+      });
+    // `Number(process.env.SNAPSHOT_SCHEMA)` of nothing, a string from a config file, a typo:
+    // every load and save then failed, with only a warning each, and no snapshot was ever taken.
+    for (const [schemaVersion, shown] of [
+      [Number(undefined), 'NaN'],
+      ['2', '"2"'],
+      [undefined, 'undefined'],
+      [1.5, '1.5'],
+    ] as const) {
+      expect(repositoryWithSettings({ schemaVersion })).toThrow(TypeError);
+      expect(repositoryWithSettings({ schemaVersion })).toThrow(
+        `snapshots.schemaVersion must be an integer, got ${shown}`,
+      );
+    }
+    expect(repositoryWithSettings({ store: undefined })).toThrow(
+      'snapshots.store must be a SnapshotStore (save, loadLatest, list), got undefined',
+    );
+    expect(repositoryWithSettings({ store: InMemorySnapshotStore })).toThrow(
+      'snapshots.store must be a SnapshotStore (save, loadLatest, list)',
+    );
+    expect(repositoryWithSettings({ schemaVersion: 0 })).not.toThrow();
+    expect(repositoryWithSettings({ schemaVersion: -3 })).not.toThrow();
+  });
+
   it('takes the policies themselves and what the factories return', () => {
     expect(repositoryWith(SnapshotPolicies.always)).not.toThrow();
     expect(repositoryWith(SnapshotPolicies.everyEvents(10))).not.toThrow();

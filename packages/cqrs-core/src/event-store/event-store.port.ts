@@ -81,7 +81,7 @@ export interface SubscriptionOptions extends ReadAllOptions {
    */
   pollIntervalMs?: number;
   /**
-   * Called when reading or the handler fails; the subscription stops. When an event cannot be
+   * Called when reading, the handler or `onCaughtUp` fails; the subscription stops. When an event cannot be
    * read (a checksum mismatch, an unknown type, a schema failure), every event before it is
    * delivered first, and the error names the event (`streamId`, `version`, `position`,
    * `messageId`): repair or remove it, then subscribe again from `position`.
@@ -98,7 +98,9 @@ export interface SubscriptionOptions extends ReadAllOptions {
    * Called each time the subscription has delivered every event up to the end of the log as it
    * was when read (before it waits for more), with its `position` then. A projection is "live"
    * from the first call; a store without push notification calls it after every poll that
-   * found nothing new, so keep it cheap.
+   * found nothing new, so keep it cheap. When it throws, or returns a promise that rejects
+   * (it is not awaited), the subscription stops as when its handler fails: `onError` is told,
+   * or the warning names `onCaughtUp`.
    */
   onCaughtUp?: (position: number) => void;
 }

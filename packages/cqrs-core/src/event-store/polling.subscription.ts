@@ -32,7 +32,8 @@ const handling = new AsyncLocalStorage<{ owner: object; running: boolean }>();
  * at a time does not fail again (the failure was not about an event), it stops with the first
  * error after at most one page's worth of events.
  *
- * Failures of reading or of the handler stop the subscription and go to `onError`; without
+ * Failures of reading, of the handler or of `onCaughtUp` (a throw, or a promise that rejects)
+ * stop the subscription and go to `onError`; without
  * `onError`, each is a process warning (warnOfSubscriptionFailure) naming the position, the
  * event whose handler failed and the error: a subscription never stops silently.
  * @throws TypeError at once, before anything is read, when an option is outside the port's
@@ -103,25 +104,57 @@ export function pollingSubscription(
     throw error;
   };
 
+  /**
+   * What onCaughtUp threw, or the promise it returned rejected with: the subscription stops with
+   * it. Not awaited (a hook that never settles must not hold the subscription up); a rejection
+   * left alone was one nobody handled, which ends the Node process (a review, session 46).
+   */
+  let hookFailure: { error: unknown } | undefined;
+  const caughtUp = (at: number) => {
+    const { onCaughtUp } = options;
+    if (!onCaughtUp) return;
+    callHook(
+      () => onCaughtUp(at),
+      (error) => {
+        hookFailure ??= { error };
+        stopped = true;
+        wake?.();
+      },
+    );
+  };
+
+  /** Reads and delivers until stopped; throws what stops it otherwise. */
+  const run = async (): Promise<void> => {
+    while (!stopped) {
+      let page: ReadAllPage;
+      try {
+        page = await read(batch);
+      } catch (error) {
+        await deliverUpTo(error);
+        return;
+      }
+      if (!(await deliver(page))) return;
+      if (page.caughtUp && !stopped) {
+        caughtUp(position);
+        if (!hookFailure) await sleep();
+      }
+    }
+  };
+
   const loop = (async () => {
     try {
-      while (!stopped) {
-        let page: ReadAllPage;
-        try {
-          page = await read(batch);
-        } catch (error) {
-          await deliverUpTo(error);
-          return;
-        }
-        if (!(await deliver(page))) return;
-        if (page.caughtUp && !stopped) {
-          options.onCaughtUp?.(position);
-          await sleep();
-        }
-      }
+      await run();
+      // A hook's promise may reject while the next page is read: that stops the loop too.
+      if (hookFailure) throw hookFailure.error;
     } catch (error) {
       stopped = true;
-      const failure = { position, types, event: handlingEvent, error };
+      const failure = {
+        position,
+        types,
+        event: handlingEvent,
+        error,
+        ...(hookFailure?.error === error && { hook: 'onCaughtUp' as const }),
+      };
       if (!options.onError) return warnOfSubscriptionFailure(failure);
       // A report that fails (a log sink down) is warned of with the failure, not left to reject
       // this loop: a rejection nobody handles ends the Node process (stop() awaits it later).

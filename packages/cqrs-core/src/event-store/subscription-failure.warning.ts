@@ -11,6 +11,8 @@ export interface SubscriptionFailure {
   readonly types?: readonly string[];
   /** The event whose handler failed; none when reading failed (the error locates the event). */
   readonly event?: StoredEvent;
+  /** Set when the subscription's `onCaughtUp` failed (threw, or its promise rejected). */
+  readonly hook?: 'onCaughtUp';
   readonly error: unknown;
   /** What the subscription's own `onError` threw (or rejected with) when told of `error`. */
   readonly reportError?: unknown;
@@ -26,14 +28,16 @@ export interface SubscriptionFailure {
  * that does not belong in logs. Also emitted when `onError` itself fails (`reportError`).
  */
 export function warnOfSubscriptionFailure(failure: SubscriptionFailure): void {
-  const { position, types, event, error } = failure;
+  const { position, types, event, error, hook } = failure;
   const reason = errorText(error);
   const filter = types === undefined ? '' : ` (types ${types.join(', ') || 'none'})`;
   const cause =
-    event === undefined
-      ? `reading the log failed: ${reason}`
-      : `its handler failed on ${event.type} ${event.messageId} (stream ${event.streamId}, ` +
-        `version ${event.version}, position ${event.position}): ${reason}`;
+    hook !== undefined
+      ? `its ${hook} failed: ${reason}`
+      : event === undefined
+        ? `reading the log failed: ${reason}`
+        : `its handler failed on ${event.type} ${event.messageId} (stream ${event.streamId}, ` +
+          `version ${event.version}, position ${event.position}): ${reason}`;
   process.emitWarning(
     `event store subscription${filter} stopped at position ${position}: ${cause}. Later events ` +
       `are not delivered: fix the cause and subscribe again from position ${position}; ` +

@@ -142,6 +142,63 @@ export function checkpointScenarios(context: EventStoreConformanceContext): void
     expect(calls.every((call) => call.delivered >= 3)).toBe(true);
   });
 
+  it('stops and says so when onCaughtUp fails, by a throw or a rejected promise', async () => {
+    const type = uniqueName('Hooked');
+    const streamId = uniqueName('hooked');
+    const appended = await store().append(streamId, [event(type, 1), event(type, 2)], {
+      expectedVersion: 'no-stream',
+    });
+    const subscribe = (onCaughtUp: () => unknown, onError?: (error: unknown) => void) => {
+      const received: unknown[] = [];
+      const subscription = store().subscribe({
+        fromPosition: (appended.positions[0] ?? 1) - 1,
+        types: [type],
+        pollIntervalMs: 20,
+        handler: (e) => void received.push(e.data),
+        onCaughtUp: onCaughtUp as () => void,
+        ...(onError && { onError }),
+      });
+      return { received, subscription };
+    };
+    // An async hook (saving a checkpoint while its store is away) rejected, and nobody handled
+    // the rejection: Node ended the process. A throwing one was reported as a failed read.
+    const hooks = [
+      async () => {
+        throw new Error(`async hook down ${streamId}`);
+      },
+      () => {
+        throw new Error(`hook down ${streamId}`);
+      },
+    ];
+    for (const hook of hooks) {
+      const errors: unknown[] = [];
+      const { received, subscription } = subscribe(hook, (error) => errors.push(error));
+      await waitFor(() => errors.length > 0, SLOW_READS_MS);
+      await subscription.stop();
+      expect(received).toEqual([1, 2]);
+      expect(errors).toHaveLength(1);
+      expect((errors[0] as Error).message).toContain(`hook down ${streamId}`);
+      // Every event was delivered: the checkpoint to subscribe again from is past them.
+      expect(subscription.position).toBeGreaterThanOrEqual(appended.positions[1] ?? Infinity);
+    }
+    // Without onError: the warning names the hook, not a read of the log.
+    const emitWarning = process.emitWarning;
+    const warnings: string[] = [];
+    process.emitWarning = ((warning: string | Error) => {
+      if (String(warning).includes(streamId)) warnings.push(String(warning));
+    }) as typeof process.emitWarning;
+    try {
+      const { subscription } = subscribe(hooks[0]!);
+      await waitFor(() => warnings.length > 0, SLOW_READS_MS);
+      await subscription.stop();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(`its onCaughtUp failed: Error: async hook down ${streamId}`);
+      expect(warnings[0]).not.toContain('reading the log failed');
+    } finally {
+      process.emitWarning = emitWarning;
+    }
+  });
+
   it('never lets a filtered checkpoint skip an event: concurrent writers of mixed types, a restarting subscription and a page reader', async () => {
     const harness = context.harness();
     const wanted = uniqueName('Wanted');

@@ -217,7 +217,7 @@ describe('guide: event stores', () => {
           (balances.get(event.streamId) ?? 0) + sign * event.data.amount,
         );
       },
-      onCaughtUp: (position) => void checkpoints.save('balances', position),
+      onCaughtUp: (position) => checkpoints.save('balances', position),
       onError: (error) => console.error('projection stopped', error),
     });
     // …periodically, and on shutdown:

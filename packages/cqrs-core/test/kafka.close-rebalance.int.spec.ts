@@ -1,5 +1,10 @@
 import { testNamespace } from '@causeway/testkit';
-import { type Delivery, type ManagedConnection, TransportClosedError } from '../src';
+import {
+  type Delivery,
+  type ManagedConnection,
+  type SubscriptionHandle,
+  TransportClosedError,
+} from '../src';
 import {
   type KafkaClient,
   kafkaConnection,
@@ -78,6 +83,67 @@ describe('kafka: close() while a rebalance is under way', () => {
         () => deliveries.some((d) => d.member === idle && d.attempt === 2),
         'the redelivery to the remaining member',
       );
+    } finally {
+      release();
+      await Promise.all([first.close(), second.close(), third.close()]);
+      await publisher.close();
+    }
+  });
+
+  // A shutdown closes a subscription twice: the Router closes its handle, then the app closes
+  // the subscriber (CqrsCoreModule, order-processor). While a rebalance held the member's stop,
+  // the second close() waited the whole closeTimeoutMs + CLOSE_GRACE_MS again: twice the bound,
+  // past SHUTDOWN_TIMEOUT_MS when that is the budget the bound was derived from (exit 1).
+  it("a second close() (the router's handle, then the subscriber's) adds no second wait", async () => {
+    const topic = ns.topic('twice');
+    const publisher = new KafkaPublisher(connection.client, options);
+    const [first, second, third] = [0, 1, 2].map(
+      () => new KafkaSubscriber(connection.client, options),
+    ) as [KafkaSubscriber, KafkaSubscriber, KafkaSubscriber];
+    const deliveries: KafkaSubscriber[] = [];
+    const handles = new Map<KafkaSubscriber, SubscriptionHandle>();
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    const member = async (subscriber: KafkaSubscriber, consumer: string) => {
+      const handle = await subscriber.subscribe(
+        [topic],
+        { group: 'g', consumer },
+        async (delivery: Delivery) => {
+          deliveries.push(subscriber);
+          if (delivery.attempt === 1) await hung;
+        },
+      );
+      handles.set(subscriber, handle);
+    };
+    try {
+      await member(first, 'c1');
+      await member(second, 'c2');
+      await publisher.publish(topic, [conformanceMessage(1, 'a')]);
+      await eventually(() => deliveries.length === 1, 'the delivery in flight');
+      const idle = deliveries[0] === first ? second : first;
+      // A third member joins: the rebalance waits for the busy member, and the idle member's
+      // stop waits for its join.
+      const joining = member(third, 'c3').catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+      let started = Date.now();
+      await within(20_000, handles.get(idle)!.close()); // the Router's close
+      const firstMs = Date.now() - started;
+      started = Date.now();
+      await within(20_000, idle.close()); // the app's, after the Router's
+      const secondMs = Date.now() - started;
+
+      // closeTimeoutMs 500 + CLOSE_GRACE_MS 1 000, and a little for a loaded machine.
+      expect(firstMs).toBeLessThan(2_000);
+      // The member leaves in the background already: nothing is left to wait for.
+      expect(secondMs).toBeLessThan(300);
+
+      // Likewise a subscriber closed twice while its subscribe() is still joining.
+      await within(20_000, third.close());
+      started = Date.now();
+      await within(20_000, third.close());
+      expect(Date.now() - started).toBeLessThan(300);
+      await within(20_000, joining);
     } finally {
       release();
       await Promise.all([first.close(), second.close(), third.close()]);

@@ -37,6 +37,8 @@ export class KafkaSubscriber implements Subscriber {
   private readonly starting = new Set<Promise<unknown>>();
   private readonly topics: KafkaTopics;
   private closed = false;
+  /** What close() answers, every call alike. */
+  private closing: Promise<void> | undefined;
 
   /**
    * @throws TypeError when `client` is no Kafka client (kafkaConnection(...).client), when
@@ -156,8 +158,14 @@ export class KafkaSubscriber implements Subscriber {
    * (1 s), also while a rebalance holds a member's join or a subscribe() in progress: that
    * subscribe() fails with KafkaTransportClosedError (possibly after close() resolved, once the
    * broker answers its join), and its member leaves the group without delivering anything.
+   * Every call answers with the first one's promise: a later call waits for no second bound.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.closeAll();
+    return this.closing;
+  }
+
+  private async closeAll(): Promise<void> {
     this.closed = true;
     // Every subscription a subscribe() in progress will make exists already (made right after
     // the check of `closed` that follows the topics' creation): close them all now, those still

@@ -101,6 +101,8 @@ export class KafkaSubscription implements SubscriptionHandle {
   /** Partitions whose committed offset carries a marker written since this member's last join. */
   private readonly marked = new Set<string>();
   private stopped: Promise<void> | undefined;
+  /** What close() answers, every call alike (see close). */
+  private closing: Promise<void> | undefined;
   private readonly groupId: string;
   private lastCrashCause: string | undefined;
 
@@ -295,9 +297,16 @@ export class KafkaSubscription implements SubscriptionHandle {
    * in flight (session 37: 9 s past a 0.5 s closeTimeoutMs). The member then finishes leaving in
    * the background: it delivers nothing more (`stopping`), commits nothing it did not handle, and
    * whatever was in flight stays uncommitted, redelivered to the partition's next owner — never
-   * lost.
+   * lost. A second call answers with the first one's promise: a shutdown closes a subscription
+   * twice (the Router closes its handle, then the app its subscriber), and the second one waited
+   * the whole bound again while the member was still leaving (session 46).
    */
   close(): Promise<void> {
+    this.closing ??= this.closeWithinBound();
+    return this.closing;
+  }
+
+  private closeWithinBound(): Promise<void> {
     this.stopping = true;
     let abandonTimer: NodeJS.Timeout | undefined;
     let graceTimer: NodeJS.Timeout | undefined;

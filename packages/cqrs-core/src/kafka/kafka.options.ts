@@ -99,7 +99,11 @@ export interface KafkaSubscriberOptions extends KafkaTransportOptions {
    * (6 s by default). Default 30 000 ms.
    */
   sessionTimeoutMs?: number;
-  /** Heartbeat period, also while a handler runs. Default 3000 ms, a tenth of the default session; keep it below a third of `sessionTimeoutMs`. */
+  /**
+   * Heartbeat period, also while a handler runs. Default 3000 ms, a tenth of the default session;
+   * keep it below a third of `sessionTimeoutMs`. One not below `sessionTimeoutMs` (either one's
+   * default counts) is refused when the subscriber is built.
+   */
   heartbeatIntervalMs?: number;
   /**
    * How long members get to finish their in-flight deliveries and rejoin when the group

@@ -50,6 +50,9 @@ export class KafkaSubscriber implements Subscriber {
    *   or `maxWaitTimeMs` when it is not a number of milliseconds as Kafka takes it (the last
    *   three whole): a NaN heartbeat interval never heartbeat, and the member was dropped from
    *   its group every session
+   * @throws TypeError naming both when `heartbeatIntervalMs` is not below `sessionTimeoutMs`
+   *   (either one's default counts): kafkajs refused it at each subscribe(), which the Router
+   *   retried for ever
    * @throws TypeError naming `unhealthyAfterCrashes` or `maxMessageBytes` when it is not a
    *   positive integer: a NaN `unhealthyAfterCrashes` failed probe() from the start
    */
@@ -69,6 +72,7 @@ export class KafkaSubscriber implements Subscriber {
       rebalanceTimeoutMs: { whole: true, timer: true },
       maxWaitTimeMs: { zero: true, whole: true, timer: true },
     });
+    checkHeartbeat(options);
     checkCounts('KafkaSubscriber', options as unknown as Record<string, unknown>, [
       'unhealthyAfterCrashes',
       'maxMessageBytes',
@@ -196,4 +200,23 @@ export class KafkaSubscriber implements Subscriber {
     await Promise.allSettled([...this.starting]);
     await Promise.all([...this.subscriptions].map((subscription) => subscription.kill()));
   }
+}
+
+/**
+ * The heartbeat must come more often than the session times out; kafkajs refuses the pair only
+ * when a subscribe() builds its consumer, in its own option names (session 46).
+ * @throws TypeError naming both settings, their values, and which one is the default
+ */
+function checkHeartbeat(options: KafkaSubscriberOptions): void {
+  const shown = (name: 'heartbeatIntervalMs' | 'sessionTimeoutMs') =>
+    options[name] === undefined ? `${KAFKA_DEFAULTS[name]}, the default` : String(options[name]);
+  const heartbeat = options.heartbeatIntervalMs ?? KAFKA_DEFAULTS.heartbeatIntervalMs;
+  const session = options.sessionTimeoutMs ?? KAFKA_DEFAULTS.sessionTimeoutMs;
+  if (heartbeat < session) return;
+  throw new TypeError(
+    `KafkaSubscriber: options.heartbeatIntervalMs (${shown('heartbeatIntervalMs')}) must be ` +
+      `below options.sessionTimeoutMs (${shown('sessionTimeoutMs')}): a member heartbeats every ` +
+      'heartbeatIntervalMs, and the broker drops one silent for sessionTimeoutMs (keep the ' +
+      'heartbeat below a third of it)',
+  );
 }

@@ -41,6 +41,40 @@ describe('KafkaSubscriber', () => {
     );
   });
 
+  // kafkajs refuses such a pair only when a subscribe() builds its consumer, naming its own
+  // option names: each subscribe() failed, and the Router retried it for ever (not permanent),
+  // the handler never subscribed, the topics created all the same.
+  it.each([
+    [
+      { sessionTimeoutMs: 3_000 },
+      'heartbeatIntervalMs (3000, the default)',
+      'sessionTimeoutMs (3000)',
+    ],
+    [
+      { heartbeatIntervalMs: 30_000 },
+      'heartbeatIntervalMs (30000)',
+      'sessionTimeoutMs (30000, the default)',
+    ],
+    [
+      { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 9_000 },
+      'heartbeatIntervalMs (9000)',
+      'sessionTimeoutMs (6000)',
+    ],
+  ])(
+    'refuses %p: the heartbeat must come more often than the session times out',
+    (settings, heartbeat, session) => {
+      const { client } = kafkaConnection({ brokers: ['127.0.0.1:1'], clientId: 'unit' });
+      expect(
+        () => new KafkaSubscriber(client, { serializer: new JsonSerializer(), ...settings }),
+      ).toThrow(
+        new TypeError(
+          `KafkaSubscriber: options.${heartbeat} must be below options.${session}: ` +
+            'a member heartbeats every heartbeatIntervalMs, and the broker drops one silent for sessionTimeoutMs (keep the heartbeat below a third of it)',
+        ),
+      );
+    },
+  );
+
   it('takes the consumer settings the tests and apps use', () => {
     const { client } = kafkaConnection({ brokers: ['127.0.0.1:1'], clientId: 'unit' });
     const settings = {

@@ -124,3 +124,30 @@ export class KafkaMessageTooLargeError extends MessageTooLargeError {
     this.name = 'KafkaMessageTooLargeError';
   }
 }
+
+/**
+ * Kafka did not acknowledge a send: a broker away or without a leader for the partition, a topic
+ * deleted since it was created (the next publish creates it again), a timeout. Names the topic
+ * and the messages; `cause` is kafkajs's error, whose message ("This server does not host this
+ * topic-partition") names neither. The messages may still have been written (an answer lost):
+ * publish the batch again, consumers deduplicate by messageId.
+ */
+export class KafkaPublishError extends Error {
+  constructor(
+    readonly topic: string,
+    /** The message ids of the send (a raw payload's label for publishRaw). */
+    readonly messageIds: readonly string[],
+    override readonly cause: unknown,
+  ) {
+    const what =
+      messageIds.length === 1
+        ? `message ${messageIds[0]}`
+        : `messages ${messageIds[0]} (+${messageIds.length - 1} more)`;
+    super(
+      `Kafka did not acknowledge ${what} on topic ${JSON.stringify(topic)}: ${
+        (cause as Error | undefined)?.message ?? String(cause)
+      }`,
+    );
+    this.name = 'KafkaPublishError';
+  }
+}

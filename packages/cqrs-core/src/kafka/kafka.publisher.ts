@@ -5,9 +5,24 @@ import { checkCounts } from '../transport/count-options.check';
 import { checkOptionsObject, checkSerializerOption } from '../transport/transport-options.check';
 import { encodeForWire } from '../transport/wire.codec';
 import { checkKafkaClient, type KafkaClient } from './kafka.connection';
-import { KafkaMessageTooLargeError, KafkaTransportClosedError } from './kafka.errors';
+import {
+  KafkaMessageTooLargeError,
+  KafkaPublishError,
+  KafkaTransportClosedError,
+} from './kafka.errors';
 import { KAFKA_DEFAULTS, type KafkaTransportOptions } from './kafka.options';
 import { KafkaTopics } from './kafka.topics';
+
+/** The kafkajs error types along `error`'s causes (KafkaJSNumberOfRetriesExceeded wraps one). */
+function errorTypes(error: unknown): string[] {
+  const types: string[] = [];
+  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
+    const { type } = cause as { type?: unknown };
+    if (typeof type === 'string') types.push(type);
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return types;
+}
 
 /** Headers every message carries, so tools can route and inspect without decoding. */
 export const KAFKA_HEADERS = { type: 'causeway-type', messageId: 'causeway-id' } as const;
@@ -41,7 +56,9 @@ interface Encoded {
  *   the caller publishes the whole batch again and consumers deduplicate by messageId.
  * - A send that fails for any reason but its size may have been written (its answer lost): the
  *   producer is replaced before the next send, whose records would otherwise reuse the written
- *   ones' sequence numbers (see renew).
+ *   ones' sequence numbers (see renew). It rejects with KafkaPublishError, naming the topic and
+ *   the messages, kafkajs's error as its cause. A topic deleted since it was created here (the
+ *   broker answers UNKNOWN_TOPIC_OR_PARTITION) is created again before the next send.
  * - Sends are serialised within a publisher: kafkajs's idempotent producer numbers records per
  *   partition when it builds a request, and two concurrent sends to one partition would be
  *   rejected as out of sequence. Callers may still publish concurrently.
@@ -164,7 +181,14 @@ export class KafkaPublisher implements Publisher {
           const type = (error as { type?: string }).type ?? '';
           if (!TOO_LARGE.has(type)) {
             await this.renew();
-            throw error;
+            // Deleted since it was created (by an operator, or the broker lost its data): the
+            // next send creates it again; remembered as created, it failed for good.
+            if (errorTypes(error).includes('UNKNOWN_TOPIC_OR_PARTITION')) this.topics.forget(topic);
+            throw new KafkaPublishError(
+              topic,
+              chunk.map((item) => item.id),
+              error,
+            );
           }
           await this.topics.refreshLimit(topic); // an operator lowered it: check against it next time
           throw this.tooLarge(topic, chunk, this.batchLimit(topic), `the broker answered ${type}`);

@@ -194,6 +194,15 @@ export class KafkaTopics {
     return this.limits.get(topic);
   }
 
+  /**
+   * Forgets that the topic was made ready: the broker no longer has it (deleted, or its data
+   * lost), so the next ensure() creates it again.
+   */
+  forget(topic: string): void {
+    this.ready.delete(topic);
+    this.limits.delete(topic);
+  }
+
   /** Reads the topic's `max.message.bytes` again (the broker refused a send as too large). */
   async refreshLimit(topic: string): Promise<void> {
     await this.readLimit(topic);

@@ -1,7 +1,7 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { kafkaConnection, KafkaPublisher } from '@causeway/cqrs-core/kafka';
+import { kafkaConnection } from '@causeway/cqrs-core/kafka';
 import { MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisSlotHint } from '@causeway/cqrs-core/redis';
 import {
@@ -21,7 +21,7 @@ import { Registry } from 'prom-client';
 import { type OrderProcessorConfig } from './config/order-processor.config';
 import { whenOpen } from './mongodb.ready';
 import { OrderProcessorModule } from './order-processor.module';
-import { kafkaOrderSource } from './orders/kafka-order.source';
+import { kafkaOrderReplays, kafkaOrderSource } from './orders/kafka-order.source';
 import { orderEventsTopic } from './orders/order.topic';
 import { RedisTaskExpiries } from './retention/task-expiries';
 import { progressLogOptions } from './orders/progress-log.options';
@@ -82,7 +82,10 @@ export class AppModule {
     const topic = orderEventsTopic(config.TOPIC_PREFIX);
     // Orders are read from Kafka: their dead letters are replayed there, not to the Redis bus
     // (issue 4: "to the original topic"). Its producer connects at the first replay.
-    const replays = new KafkaPublisher(kafka.client, { serializer: contractsSerializer() });
+    const replays = kafkaOrderReplays(kafka, {
+      partitions: config.ORDER_TOPIC_PARTITIONS,
+      retentionMs: config.PROGRESS_HISTORY_TTL_MS,
+    });
     return {
       module: AppModule,
       imports: [

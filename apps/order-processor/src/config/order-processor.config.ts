@@ -109,7 +109,7 @@ export const orderProcessorConfiguration = z
      * the broker's group.min.session.timeout.ms (6 s by default).
      */
     ORDER_CONSUMER_SESSION_TIMEOUT_MS: setting.milliseconds(10_000),
-    /** Kafka partitions of the order topic when the consumer creates it. */
+    /** Kafka partitions of the order topic when it creates it (its consumer, a replay). */
     ORDER_TOPIC_PARTITIONS: setting.positiveInt(6),
     /**
      * Progress reads per caller per RATE_LIMIT_WINDOW_S seconds, counted in Redis across the

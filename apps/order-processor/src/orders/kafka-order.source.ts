@@ -4,6 +4,7 @@ import {
   type KafkaClient,
   kafkaGroupId,
   kafkaLag,
+  KafkaPublisher,
   KafkaSubscriber,
   registerKafkaLag,
 } from '@causeway/cqrs-core/kafka';
@@ -79,4 +80,22 @@ export function kafkaOrderSource(options: KafkaOrderSourceOptions): OrderSourceF
       },
     };
   };
+}
+
+/**
+ * What /admin/dead-letters replays the order topic's dead letters through (issue 4: "to the
+ * original topic"); its producer connects at the first replay. When the broker does not have the
+ * topic (deleted since the consumer made it, or never made), it creates it as the consumer does:
+ * `partitions` (ORDER_TOPIC_PARTITIONS) and `retentionMs` (PROGRESS_HISTORY_TTL_MS). With
+ * Kafka's defaults, orders — a user and their items — outlived the TTL by the broker's 7 days.
+ */
+export function kafkaOrderReplays(
+  kafka: ManagedConnection<KafkaClient>,
+  topic: Pick<KafkaOrderSourceOptions, 'partitions' | 'retentionMs'>,
+): KafkaPublisher {
+  return new KafkaPublisher(kafka.client, {
+    serializer: contractsSerializer(),
+    partitions: topic.partitions,
+    retentionMs: topic.retentionMs,
+  });
 }

@@ -26,6 +26,9 @@ const env = (instance: string, extra: Record<string, string> = {}) => ({
   INSTANCE_ID: instance,
   RATE_LIMIT_POINTS: String(POINTS),
   RATE_LIMIT_WINDOW_S: '60',
+  // Shorter than the flood below keeps a gateway's event loop busy: a counter's reply that came
+  // in time must not time out unread (the limiter would let the request through).
+  REDIS_COMMAND_TIMEOUT_MS: '300',
   ...extra,
 });
 

@@ -21,9 +21,12 @@ export interface RedisConnectionOptions {
   /**
    * A command without a reply this long fails ("Command timed out"), also one queued while the
    * connection is re-established — a Redis that accepts connections but never answers would
-   * otherwise hold every caller for ever. Default: none. Connections duplicated from this
-   * client for blocking reads should turn it off (`duplicate({ commandTimeout: undefined })`).
-   * A positive integer (milliseconds) up to 2 147 483 647.
+   * otherwise hold every caller for ever. A reply that arrived in time but was not read yet,
+   * because the event loop was busy past the timeout, is read before the command is failed:
+   * only a reply still missing then fails it (see `readBeforeTimeout`). Default: none.
+   * Connections duplicated from this client for blocking reads should turn it off
+   * (`duplicate({ commandTimeout: undefined })`). A positive integer (milliseconds) up to
+   * 2 147 483 647.
    */
   commandTimeoutMs?: number;
   /**
@@ -137,6 +140,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     },
   });
   neverSendFailed(client);
+  readBeforeTimeout(client);
   cheapSilenceTimer(client);
   if (options.coalesceWrites !== false) coalesceWrites(client);
   const copies = trackDuplicates(client);
@@ -334,6 +338,58 @@ export function neverSendFailed(client: Redis): void {
     neverSendFailed(copy);
     return copy;
   };
+}
+
+/** ioredis internals of a command's timeout (ioredis 5: lib/Command.ts setTimeout, _clearTimers). */
+interface TimedCommand {
+  isResolved: boolean;
+  _commandTimeoutTimer?: NodeJS.Timeout;
+  setTimeout(ms: number): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Makes the command timeout (`commandTimeout`) of `client` (and its duplicates) fail a command
+ * only when its reply has not arrived, rather than when it has not been read yet. ioredis'
+ * timer rejects the command the moment it fires; but when the event loop was busy past the
+ * timeout (a flood of requests, a long synchronous step), the timers phase that fires it runs
+ * before the poll phase that reads the socket, so a reply that Redis sent in time, waiting
+ * unread in the socket, lost to it: the command failed ("Command timed out") although Redis had
+ * answered, and a caller that fails open on a Redis error (the rate limiter) let the request
+ * through. Here the timer, when it fires, waits for a `setImmediate` — which runs after the
+ * poll phase of the same turn of the loop has read what had arrived — and fails the command only
+ * if it is still unanswered then. Same timer per command, same error, the same commands timed
+ * (those issued while `commandTimeout` is set, also those waiting offline); a Redis that does
+ * not answer still fails them after the timeout (plus that one turn of the loop).
+ */
+function readBeforeTimeout(client: Redis): void {
+  const internals = client as unknown as RedisInternals & { options: { commandTimeout?: number } };
+  const sendCommand = internals.sendCommand;
+  internals.sendCommand = function (this: typeof internals, command, stream) {
+    // ioredis calls command.setTimeout(commandTimeout) in sendCommand, before it writes.
+    if (this.options.commandTimeout !== undefined)
+      (command as unknown as TimedCommand).setTimeout = timeOutUnlessAnswered;
+    return sendCommand.call(this, command, stream);
+  };
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (override) => {
+    const copy = duplicate(override);
+    readBeforeTimeout(copy);
+    return copy;
+  };
+}
+
+/** Command.setTimeout of readBeforeTimeout: the reply is read, if it came, before it fails. */
+function timeOutUnlessAnswered(this: TimedCommand, ms: number): void {
+  if (this._commandTimeoutTimer) return; // sent again after a reconnect: the first one counts
+  const timer = setTimeout(() => {
+    setImmediate(() => {
+      // Answered (or failed otherwise) meanwhile: ioredis' _clearTimers removed the timer.
+      if (this.isResolved || this._commandTimeoutTimer !== timer) return;
+      this.reject(new Error('Command timed out'));
+    });
+  }, ms);
+  this._commandTimeoutTimer = timer;
 }
 
 /** ioredis internals of the silence timer (ioredis 5: lib/Redis.ts sendCommand, setSocketTimeout). */

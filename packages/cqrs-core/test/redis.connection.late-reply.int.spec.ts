@@ -71,6 +71,28 @@ describe('redisConnection command timeout with a busy event loop', () => {
     }
   });
 
+  // The silence timer had the same race: it fired before the socket was read, found no data
+  // since the command was written, and dropped a healthy connection; ioredis then wrote the
+  // commands it had not read the replies of again on the next one, and Redis ran them twice.
+  it('keeps a connection whose reply arrived while the loop was busy past the silence timeout', async () => {
+    const connection = redisConnection({ url: ns.redisUrl, silenceTimeoutMs: timeoutMs });
+    const key = `${ns.keyPrefix}once`;
+    const { client } = connection;
+    let closes = 0;
+    try {
+      await connection.open();
+      client.on('close', () => closes++);
+      const incr = client.incr(key);
+      await written();
+      busyFor(10 * timeoutMs);
+      expect(await incr).toBe(1);
+      expect(await client.get(key)).toBe('1');
+      expect(closes).toBe(0);
+    } finally {
+      await connection.close();
+    }
+  });
+
   describe('behind a proxy that stops answering', () => {
     let proxy: StallingProxy;
     let viaProxy: string;

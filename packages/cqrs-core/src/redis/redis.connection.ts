@@ -413,7 +413,11 @@ interface SilenceInternals {
  * ioredis stopped the timer only when data arrived: a socket closed first (close(), a dropped
  * connection) left it running, up to silenceTimeoutMs (plus blockMs on a blocking reader) after
  * close() — the process could not exit meanwhile — and, after a reconnect, the stale timer
- * destroyed the new, healthy socket. It stops on 'close' here.
+ * destroyed the new, healthy socket. It stops on 'close' here. And ioredis' timer, fired by an
+ * event loop busy past the timeout before the socket was read, closed a connection whose data
+ * had arrived: the commands it had not read the replies of were written again on the next one,
+ * and Redis ran them twice. Here a timer that runs out waits one turn of the loop, so that what
+ * arrived is read first (see readBeforeTimeout).
  */
 function cheapSilenceTimer(client: Redis): void {
   const internals = client as unknown as SilenceInternals;
@@ -421,13 +425,21 @@ function cheapSilenceTimer(client: Redis): void {
   /** When the silence being timed began: the command written, or the last data since. */
   let since = 0;
   let listened: object | undefined;
-  const fire = () => {
+  const fire = (socketRead = false) => {
     timer = undefined;
     if (internals.socketTimeoutTimer === undefined) return; // nothing waited any more
     const timeout = internals.options.socketTimeout ?? 0;
     const left = since + timeout - performance.now();
     if (left >= 1) {
       timer = setTimeout(fire, Math.ceil(left));
+      internals.socketTimeoutTimer = timer;
+      return;
+    }
+    if (!socketRead) {
+      // Timers run before the poll phase that reads the socket: when the event loop was busy
+      // past the timeout, data that arrived meanwhile is not read yet. Decide at the next turn,
+      // after it was (onData moves `since`).
+      timer = setTimeout(fire, 1, true);
       internals.socketTimeoutTimer = timer;
       return;
     }

@@ -98,7 +98,13 @@ export class AppModule {
             revocations,
           }),
           revocations,
-          notifications: new RedisNotificationLog({ client: redis.client, keyPrefix }),
+          notifications: new RedisNotificationLog({
+            client: redis.client,
+            keyPrefix,
+            // A read Redis refuses (an ACL, the key of another type, a Redis still loading) is
+            // named: the hub's `not read for over … ms` cannot say why.
+            onFollowError: followErrorWarning((message) => logger.warn(message)),
+          }),
           positions: readModels.positions,
           groups: readModels.groups,
           // Written by order-processor under the same TOPIC_PREFIX (ADR 015).
@@ -155,4 +161,22 @@ export class AppModule {
       ],
     };
   }
+}
+
+/** How often the same read error of the notification log's follower is logged again, at most. */
+export const FOLLOW_ERROR_REPEAT_MS = 60_000;
+
+/**
+ * Warns of the notification log follower's failed reads, which it retries with backoff (up to
+ * 5 s apart) and would otherwise keep to itself: the first, each different one, and the same
+ * one again at most once a minute while it lasts.
+ */
+export function followErrorWarning(warn: (message: string) => void): (error: Error) => void {
+  let last: { message: string; at: number } | undefined;
+  return (error) => {
+    const at = Date.now();
+    if (last?.message === error.message && at - last.at < FOLLOW_ERROR_REPEAT_MS) return;
+    last = { message: error.message, at };
+    warn(`notification log read failed (retrying): ${error.message}`);
+  };
 }

@@ -140,6 +140,31 @@ describe('sse-gateway cut off from its notification log', () => {
     expect(resumed.ns()).toEqual([2, 3, 4, 5]);
   }, 60_000);
 
+  // A read Redis refuses (an ACL without XREAD, the key of another type, a Redis still loading
+  // its data) showed only as `notification log not read for over … ms`, which cannot say why:
+  // the follower's errors went nowhere (session 46).
+  it('names the error when Redis refuses its reads of the log, once while it repeats', async () => {
+    const { gateway } = await startBehindProxy();
+    const client = await connect();
+    await log.append(note(1));
+    await client.waitFor((c) => c.ns().includes(1), 'the first note');
+
+    // The log's key now holds a string: every XREAD of the follower is refused WRONGTYPE.
+    await redis.del(log.stream);
+    await redis.set(log.stream, 'not a stream');
+    const named = () =>
+      gateway.stdoutLines().filter((line) => /notification log.*WRONGTYPE/.test(line));
+    try {
+      // Named before the hub's bound ends the streams (which says only that it was not read).
+      await until(() => named().length > 0, 'a warning naming the error', LOG_SILENCE_MS - 2_000);
+      // The follower retries with backoff (up to 5 s): the same error is not logged each time.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(named()).toHaveLength(1);
+    } finally {
+      await redis.del(log.stream);
+    }
+  }, 60_000);
+
   // Its connections to Redis dead (a NAT or load balancer forgot them) while Redis is fine and
   // new connections get through: with no reset nothing fails on them, and until session 31 the
   // gateway waited for the kernel to give up on them (15 minutes to hours).

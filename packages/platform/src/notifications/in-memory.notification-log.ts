@@ -2,9 +2,8 @@ import { type Notification } from '@causeway/contracts';
 import { compareLogIds, isLogId } from './notification-log.ids';
 import {
   dedupWindowOf,
-  DEFAULT_LOG_MAX_LENGTH,
-  DEFAULT_LOG_RETENTION_MS,
   type NotificationLogRetention,
+  retentionOf,
 } from './notification-log.options';
 import {
   FOLLOW_READ_MAX_MS,
@@ -50,8 +49,7 @@ export class InMemoryNotificationLog implements NotificationLog {
   private closed = false;
 
   constructor(options: InMemoryNotificationLogOptions = {}) {
-    this.maxLength = options.maxLength ?? DEFAULT_LOG_MAX_LENGTH;
-    this.retentionMs = options.retentionMs ?? DEFAULT_LOG_RETENTION_MS;
+    ({ maxLength: this.maxLength, retentionMs: this.retentionMs } = retentionOf(options));
     this.dedupMs = dedupWindowOf(options, this.retentionMs);
     this.now = options.now ?? Date.now;
   }

@@ -374,6 +374,21 @@ export function describeNotificationLog(
       );
     });
 
+    // A max length of 0 or a retention of 0 ms or less was taken: the log then lost the entry
+    // it stored (in memory, the append threw a TypeError; in Redis, the script failed half-way,
+    // the entry kept but its dedup key not written), with errors that named no option.
+    it('refuses a retention it cannot keep, naming the option, before anything is stored', async () => {
+      const refused: [{ maxLength: number; retentionMs: number }, RegExp][] = [
+        [{ maxLength: 0, retentionMs: 1_000 }, /options\.maxLength must be .*, got 0$/],
+        [{ maxLength: 2.5, retentionMs: 1_000 }, /options\.maxLength must be .*, got 2\.5$/],
+        [{ maxLength: 10, retentionMs: 0 }, /options\.retentionMs must be .*, got 0$/],
+        [{ maxLength: 10, retentionMs: -1_000 }, /options\.retentionMs must be .*, got -1000$/],
+        [{ maxLength: 10, retentionMs: Number.NaN }, /options\.retentionMs must be .*, got null$/],
+      ];
+      for (const [options, message] of refused)
+        await expect(factory(options)).rejects.toThrow(message);
+    });
+
     it('trims entries older than the retention on append', async () => {
       const retentionMs = 300;
       const log = await open(10_000, retentionMs);

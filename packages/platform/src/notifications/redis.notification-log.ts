@@ -5,9 +5,8 @@ import type Redis from 'ioredis';
 import { compareLogIds, isLogId, logIdTime } from './notification-log.ids';
 import {
   dedupWindowOf,
-  DEFAULT_LOG_MAX_LENGTH,
-  DEFAULT_LOG_RETENTION_MS,
   type NotificationLogRetention,
+  retentionOf,
 } from './notification-log.options';
 import {
   FOLLOW_READ_MAX_MS,
@@ -124,8 +123,7 @@ export class RedisNotificationLog implements NotificationLog {
     this.orderPrefix = `${prefix}notifications:order:`;
     this.newestPrefix = `${prefix}notifications:newest:`;
     this.trimmedKey = `${prefix}notifications:trimmed`;
-    this.maxLength = options.maxLength ?? DEFAULT_LOG_MAX_LENGTH;
-    this.retentionMs = options.retentionMs ?? DEFAULT_LOG_RETENTION_MS;
+    ({ maxLength: this.maxLength, retentionMs: this.retentionMs } = retentionOf(options));
     this.dedupMs = dedupWindowOf(options, this.retentionMs);
     this.blockMs = Math.min(options.blockMs ?? FOLLOW_READ_MAX_MS, FOLLOW_READ_MAX_MS);
     this.batchSize = options.batchSize ?? 500;

@@ -104,3 +104,44 @@ describe('RedisNotificationLog follower when its Redis goes away', () => {
     await expect(following).resolves.toBeUndefined();
   });
 });
+
+/*
+ * The follower reads on a connection of its own: one that cannot connect while the app's shared
+ * client can (Redis' maxclients reached, a path that refuses one more connection) made it wait
+ * for ever with nothing said, its connection's errors dropped (session 46). Here nothing listens
+ * on the port at all: every connection attempt is refused.
+ */
+describe('RedisNotificationLog follower whose own connection fails', () => {
+  it('tells onFollowError why it cannot read', async () => {
+    const client = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 100,
+    });
+    client.on('error', () => undefined);
+    const errors: Error[] = [];
+    const log = new RedisNotificationLog({
+      client,
+      keyPrefix: 'notiflog:',
+      onFollowError: (error) => void errors.push(error),
+    });
+    const controller = new AbortController();
+    const following = log.follow('$', () => undefined, controller.signal);
+    try {
+      const deadline = Date.now() + 5_000;
+      while (errors.length === 0) {
+        if (Date.now() > deadline) throw new Error('onFollowError was never called');
+        await delay(20);
+      }
+      expect(errors[0]!.message).toMatch(/ECONNREFUSED/);
+    } finally {
+      controller.abort();
+      await following;
+      client.disconnect();
+    }
+    // Stopped: its connection's later errors are not reported.
+    const reported = errors.length;
+    await delay(300);
+    expect(errors).toHaveLength(reported);
+  });
+});

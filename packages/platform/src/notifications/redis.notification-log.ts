@@ -87,7 +87,10 @@ export interface RedisNotificationLogOptions extends NotificationLogRetention {
   blockMs?: number;
   /** Entries per XREAD. Default 500. */
   batchSize?: number;
-  /** Called when the follower loses Redis; it retries with backoff. */
+  /**
+   * Called when the follower loses Redis: a read that failed (it retries with backoff) or an
+   * error of its own connection (which reconnects by itself).
+   */
   onFollowError?: (error: Error) => void;
 }
 
@@ -213,13 +216,17 @@ export class RedisNotificationLog implements NotificationLog {
       // silent past BLOCK and the client's silence timeout is replaced.
       ...blockingReadOptions(this.options.client, this.blockMs),
     });
-    reader.on('error', () => undefined);
     // Stopping must not wait for the reader: `disconnect()` while ioredis waits to reconnect (Redis
     // gone after the reader connected) only cancels the reconnect and settles no queued command,
     // and with `maxRetriesPerRequest: null` an XREAD queued then would wait for ever. So every
     // wait below also ends when `stopped` aborts (by the caller's signal or by `close`).
     const stopping = new AbortController();
     const stopped = stopping.signal;
+    // Its own connection's errors (it reconnects by itself) are the follower's: one that cannot
+    // connect while the shared client can (maxclients reached) would otherwise wait unheard.
+    reader.on('error', (error: Error) => {
+      if (!stopped.aborted) this.options.onFollowError?.(error);
+    });
     const stop = (): void => {
       stopping.abort();
       reader.disconnect();

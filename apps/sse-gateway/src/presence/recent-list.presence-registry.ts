@@ -43,7 +43,8 @@ export function recentListPresence(registry: PresenceRegistry, maxAgeMs = 1_000)
         return removed;
       }),
     list: () => {
-      const now = Date.now();
+      // Monotonic: the host's clock set back would keep serving one read until it caught up.
+      const now = performance.now();
       if (shared && now - shared.at < maxAgeMs) return shared.read;
       const read = registry.list().then(frozen);
       const entry = { at: now, read };

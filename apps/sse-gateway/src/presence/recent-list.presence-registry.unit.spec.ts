@@ -56,6 +56,28 @@ describe('recentListPresence', () => {
     expect(state.reads).toBe(3);
   });
 
+  // The age of the shared read was measured on the host's clock: set back (an NTP step, a VM
+  // restored), every request got the old read until the clock caught up, an hour for an hour,
+  // other instances' streams and dead instances frozen as they were (session 46).
+  it('reads again after maxAgeMs when the host clock is set back', async () => {
+    const { registry, state } = counted(new InMemoryPresenceRegistry({ ttlMs: 60_000 }));
+    const presence = recentListPresence(registry, 50);
+    await presence.list();
+    expect(state.reads).toBe(1);
+    const setBack = Date.now() - 3_600_000;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => setBack);
+    try {
+      const deadline = performance.now() + 5_000;
+      while (state.reads < 2) {
+        if (performance.now() > deadline) throw new Error('presence was never read again');
+        await presence.list();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it('never shares a failed read', async () => {
     const { registry, state } = counted(new InMemoryPresenceRegistry({ ttlMs: 60_000 }));
     const presence = recentListPresence(registry, 60_000);

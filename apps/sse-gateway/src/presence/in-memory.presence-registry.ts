@@ -5,6 +5,7 @@ import {
   type ReplacedPresence,
   sortPresence,
   SWEPT_MEMORY_MS,
+  ttlOf,
 } from './presence-registry.port';
 
 /** Presence within one process (embedded mode, tests); same expiry rules as the Redis one. */
@@ -23,7 +24,7 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
   private readonly now: () => number;
 
   constructor(options: { ttlMs?: number; now?: () => number } = {}) {
-    this.ttlMs = options.ttlMs ?? 15_000;
+    this.ttlMs = ttlOf(options);
     this.now = options.now ?? Date.now;
   }
 

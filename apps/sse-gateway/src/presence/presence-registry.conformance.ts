@@ -195,6 +195,20 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       expect(await presence.list()).toEqual([{ serverId: 'gw-a', connections: [] }]);
     });
 
+    // A TTL of 0 or less, or not a whole number, was taken: the instance's tracker then beat
+    // every 10 ms (every 1 ms for NaN), and each heartbeat failed in Redis (`invalid expire
+    // time`, naming no option) or left the instance never alive in memory (session 46).
+    it('refuses a TTL it cannot keep, naming it', async () => {
+      const refused: [number, RegExp][] = [
+        [0, /options\.ttlMs must be .*, got 0$/],
+        [-1_000, /options\.ttlMs must be .*, got -1000$/],
+        [1.5, /options\.ttlMs must be .*, got 1\.5$/],
+        [Number.NaN, /options\.ttlMs must be .*, got null$/],
+      ];
+      for (const [ttlMs, message] of refused)
+        await expect(factory({ ttlMs })).rejects.toThrow(message);
+    });
+
     it('keeps an instance alive on replace, as a heartbeat does', async () => {
       const presence = await factory({ ttlMs: hour });
       const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };

@@ -60,6 +60,16 @@ export interface PresenceRegistry {
   readonly ttlMs: number;
 }
 
+/** The TTL of a registry's `options`, 15 s by default; refused, naming it, unless whole ms >= 1. */
+export function ttlOf(options: { ttlMs?: number }): number {
+  const { ttlMs = 15_000 } = options;
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1)
+    throw new RangeError(
+      `presence registry: options.ttlMs must be whole milliseconds, at least 1, got ${JSON.stringify(ttlMs)}`,
+    );
+  return ttlMs;
+}
+
 export function sortPresence(instances: InstancePresence[]): InstancePresence[] {
   for (const instance of instances)
     instance.connections.sort(

@@ -7,6 +7,7 @@ import {
   type ReplacedPresence,
   sortPresence,
   SWEPT_MEMORY_MS,
+  ttlOf,
 } from './presence-registry.port';
 
 // KEYS[1] = alive key, KEYS[2] = connections hash, KEYS[3] = instances set; ARGV[1] = ttl ms,
@@ -84,7 +85,7 @@ export class RedisPresenceRegistry implements PresenceRegistry {
     options: { keyPrefix?: string; ttlMs?: number } = {},
   ) {
     this.prefix = `${options.keyPrefix ?? ''}presence:`;
-    this.ttlMs = options.ttlMs ?? 15_000;
+    this.ttlMs = ttlOf(options);
   }
 
   async add(serverId: string, entry: PresenceEntry): Promise<void> {

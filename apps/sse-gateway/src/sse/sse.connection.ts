@@ -36,7 +36,8 @@ export type CloseReason =
   | 'expired'
   | 'disconnected'
   | 'revoked'
-  | 'log-unreachable';
+  | 'log-unreachable'
+  | 'log-gap';
 
 const NO_TRAINERS: readonly string[] = [];
 

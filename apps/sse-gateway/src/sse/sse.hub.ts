@@ -200,6 +200,7 @@ export class SseHub {
       (entries) => this.dispatch(entries),
       this.abort.signal,
       () => this.read(),
+      (through) => this.gap(through),
     );
     this.timers.push(
       setInterval(() => this.heartbeat(), this.settings.heartbeatMs),
@@ -709,6 +710,26 @@ export class SseHub {
       this.close(
         connection,
         'log-unreachable',
+        retryFrame(base + Math.random() * base, this.resumePoint(connection)),
+      );
+  }
+
+  /**
+   * The trimming took entries this instance's follower had not read yet (it lagged the log by
+   * more than the log's retention): its streams missed them, unknowing. Each ends with a
+   * jittered `retry:` hint, as when the log is unreadable, and its client resumes with its last
+   * id, on any instance: the resume tells it the current state (`recovery`, `trimmed`).
+   */
+  private gap(through: string): void {
+    if (this.stopping) return;
+    this.options.logger?.warn(
+      `notification log trimmed entries this instance had not read (through ${through}): ending ${this.all.size} streams, their clients resume`,
+    );
+    const base = this.settings.retryMs;
+    for (const connection of [...this.all])
+      this.close(
+        connection,
+        'log-gap',
         retryFrame(base + Math.random() * base, this.resumePoint(connection)),
       );
   }

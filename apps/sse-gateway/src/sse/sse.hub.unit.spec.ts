@@ -667,6 +667,31 @@ describe('SseHub', () => {
     });
   });
 
+  // A follower that lagged by more than the log's retention went on after the entries the
+  // trimming took as if there had been none: its streams missed them, unknowing (session 46).
+  describe('when the log trimmed entries its follower had not read', () => {
+    it('ends every stream with a retry hint; their resume is told the current state', async () => {
+      const { log, open, toUser, metric } = await setup({
+        log: new InMemoryNotificationLog({ maxLength: 3 }),
+      });
+      await log.append(toUser('ash', { n: 0 }));
+      const ash = await open('ash');
+      // Appended in one tick: the follower wakes to find that the trimming took most of them.
+      await Promise.all(Array.from({ length: 10 }, (_, n) => log.append(toUser('ash', { n }))));
+      await until(() => ash.ended, 'the stream to end');
+      const last = ash.frames()[ash.frames().length - 1]!;
+      expect(last.retry).toBeGreaterThanOrEqual(DEFAULT_GATEWAY_SETTINGS.retryMs);
+      expect(params(ash, 'command.result')).toEqual([]);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'log-gap' }, value: 1 },
+      ]);
+      const resumed = await open('ash', last.id ?? ash.frames()[0]!.id);
+      const [, recovery] = resumed.notifications();
+      expect(recovery?.method).toBe('recovery');
+      expect(recovery?.params?.reason).toBe('trimmed');
+    });
+  });
+
   describe('limits', () => {
     it('refuses beyond MAX_CONNECTIONS with 503 and beyond the per-user limit with 429', async () => {
       const { hub, open } = await setup({

@@ -35,7 +35,7 @@ export class SseMetrics {
     });
     this.closed = registeredCounter(registry, {
       name: 'causeway_sse_closed_total',
-      help: 'Streams ended, by why: client, timeout, slow, shutdown, error, expired (the credential), disconnected (an operator), revoked (all tokens of the user), log-unreachable (the instance could not read its notification log)',
+      help: 'Streams ended, by why: client, timeout, slow, shutdown, error, expired (the credential), disconnected (an operator), revoked (all tokens of the user), log-unreachable (the instance could not read its notification log), log-gap (the log trimmed entries before the instance read them)',
       labelNames: ['reason'],
     });
   }

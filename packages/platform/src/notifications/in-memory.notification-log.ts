@@ -110,9 +110,16 @@ export class InMemoryNotificationLog implements NotificationLog {
     onEntries: (entries: LoggedNotification[]) => Promise<void> | void,
     signal: AbortSignal,
     onRead?: () => void,
+    onGap?: (through: string) => void,
   ): Promise<void> {
     let last = afterId === '$' ? (this.entries.at(-1)?.id ?? '0-0') : afterId;
     while (!signal.aborted && !this.closed) {
+      // The trimming took entries after `last` while `onEntries` held the follower up.
+      const trimmed = this.trimmed.id;
+      if (trimmed !== undefined && compareLogIds(trimmed, last) > 0) {
+        last = trimmed;
+        onGap?.(trimmed);
+      }
       const start = this.indexAfter(last);
       const batch = this.entries.slice(start, start + 1000);
       onRead?.();

@@ -61,6 +61,10 @@ export interface NewestNotification extends LoggedNotification {
  *   (a Redis BLOCK returns empty), and not at all while reads fail or hang. It tells a follower
  *   that is waiting for entries from one cut off from the log (sse-gateway stops vouching for
  *   its streams then: ADR 007, session 30 addendum).
+ *   `onGap(through)` (optional) is called, before any entry after them, when the trimming took
+ *   entries after the follower's position that it had not read (it lagged the log by more than
+ *   its retention): `through` is the newest entry the trimming took (`trimmedThrough`'s id).
+ *   Those entries are never delivered; the follower goes on with the entries after them.
  * - `oldestId()` is the id of the oldest retained entry (undefined when empty); entries older
  *   than the retention (count and age, settings) are trimmed, never the newest ones.
  * - `latestId()` is the id of the newest entry (undefined when empty).
@@ -96,6 +100,7 @@ export interface NotificationLog {
     onEntries: (entries: LoggedNotification[]) => Promise<void> | void,
     signal: AbortSignal,
     onRead?: () => void,
+    onGap?: (through: string) => void,
   ): Promise<void>;
   remove(ids: readonly string[]): Promise<number>;
   oldestId(): Promise<string | undefined>;

@@ -102,8 +102,9 @@ type StreamEntry = [id: string, fields: string[]];
  * `<prefix>notifications:order:<key>` likewise, and `<version>|<id>|<notification JSON>` in
  * `<prefix>notifications:newest:<key>`, trimming by count and XTRIM MINID by age, recording
  * what it took in `<prefix>notifications:trimmed`);
- * followers use plain XREAD BLOCK (no consumer group: every gateway reads everything and a dead
- * gateway has nothing left to acknowledge).
+ * followers use plain XREAD (no consumer group: every gateway reads everything and a dead
+ * gateway has nothing left to acknowledge), each batch in one transaction with what the trimming
+ * took (a gap, `onGap`), and XREAD BLOCK to wait for entries.
  */
 export class RedisNotificationLog implements NotificationLog {
   readonly stream: string;
@@ -206,6 +207,7 @@ export class RedisNotificationLog implements NotificationLog {
     onEntries: (entries: LoggedNotification[]) => Promise<void> | void,
     signal: AbortSignal,
     onRead?: () => void,
+    onGap?: (through: string) => void,
   ): Promise<void> {
     // A dedicated connection: XREAD BLOCK would stall every other command on a shared one.
     // A blocked XREAD keeps the socket busy: destroy it soon after an abort instead of ioredis' 2 s.
@@ -241,22 +243,25 @@ export class RedisNotificationLog implements NotificationLog {
       let last = afterId === '$' ? await this.latestOrZero(reader, stopped) : afterId;
       while (!stopped.aborted) {
         try {
-          const reply = (await untilAborted(
-            reader.xread(
-              'COUNT',
-              this.batchSize,
-              'BLOCK',
-              this.blockMs,
-              'STREAMS',
-              this.stream,
-              last,
-            ),
-            stopped,
-          )) as [string, StreamEntry[]][] | null;
+          const [trimmed, raw] = await untilAborted(this.readAfter(reader, last), stopped);
           backoffMs = 100;
           onRead?.();
-          const raw = reply?.[0]?.[1] ?? [];
-          if (raw.length === 0) continue;
+          // Read with the entries, at once: the trimming took entries after `last` before this
+          // follower read them (it lags by more than the retention). Told, never passed over.
+          if (trimmed !== undefined && compareLogIds(trimmed, last) > 0) {
+            last = trimmed;
+            onGap?.(trimmed);
+          }
+          if (raw.length === 0) {
+            // Nothing after `last` yet: wait for an entry (or BLOCK's end), then read it with
+            // the trimming's record again (an entry this wait returned could follow a gap).
+            await untilAborted(
+              reader.xread('COUNT', 1, 'BLOCK', this.blockMs, 'STREAMS', this.stream, last),
+              stopped,
+            );
+            onRead?.();
+            continue;
+          }
           last = raw[raw.length - 1]![0];
           const entries = decode(raw);
           if (entries.length > 0) await onEntries(entries);
@@ -341,6 +346,30 @@ export class RedisNotificationLog implements NotificationLog {
   /** Stops every follower (their `follow` calls resolve); the shared client stays open. */
   async close(): Promise<void> {
     for (const stop of [...this.followers]) stop();
+  }
+
+  /**
+   * In one transaction, the newest entry the trimming took (its record, whether or not it still
+   * vouches: see trimmedThrough) and the entries after `last` (a batch).
+   */
+  private async readAfter(
+    reader: Redis,
+    last: string,
+  ): Promise<[trimmed: string | undefined, entries: StreamEntry[]]> {
+    const results = await reader
+      .multi()
+      .get(this.trimmedKey)
+      .xread('COUNT', this.batchSize, 'STREAMS', this.stream, last)
+      .exec();
+    if (!results) throw new Error(`notification log: the read of ${this.stream} was discarded`);
+    const [[recordError, recorded], [readError, reply]] = results as [
+      [Error | null, string | null],
+      [Error | null, [string, StreamEntry[]][] | null],
+    ];
+    if (recordError) throw recordError;
+    if (readError) throw readError;
+    const trimmed = recorded?.split(' ')[0];
+    return [trimmed !== undefined && isLogId(trimmed) ? trimmed : undefined, reply?.[0]?.[1] ?? []];
   }
 
   private async latestOrZero(reader: Redis, stopped: AbortSignal): Promise<string> {

@@ -248,7 +248,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
               type: ['integer', 'null'],
               minimum: 0,
               description:
-                'messages on the order topic the group has not handled; null when Kafka cannot tell',
+                'messages on the order topic the group has not handled; null when Kafka cannot tell (it refuses, or gives no answer within 2 s)',
             },
           },
           additionalProperties: false,

@@ -40,6 +40,9 @@ export interface KafkaOrderSourceOptions {
   closeTimeoutMs?: number;
 }
 
+/** How long GET /monitor waits for Kafka's figures of the group's lag (as a /metrics scrape). */
+export const LAG_TIMEOUT_MS = 2_000;
+
 /**
  * Orders from Kafka (the distributed system, ADR 015): a KafkaSubscriber in the competing group
  * `<prefix><service>.orders`, undecodable orders to the dead letters, the group's lag read from
@@ -65,17 +68,32 @@ export function kafkaOrderSource(options: KafkaOrderSourceOptions): OrderSourceF
       registry: options.registry,
       groups: () => groups,
     });
+    // One question to Kafka at a time: reads while it is unanswered wait for that one.
+    let asking: Promise<number | undefined> | undefined;
     return {
       subscriber,
       group: groups[0]!.group,
       probe: subscriber.probe('kafka-consumers'),
       system: 'kafka',
+      // Kafka's answer, or undefined (GET /monitor's null) when it refuses or does not answer
+      // within LAG_TIMEOUT_MS: kafkajs retries an unanswered request for 10 s and more, which
+      // held every /monitor read that long while a broker hung.
       lag: async () => {
+        asking ??= kafkaLag(options.kafka.client.admin, groups)
+          .then(
+            (rows) => rows.reduce((sum, row) => sum + row.lag, 0),
+            () => undefined,
+          )
+          .finally(() => (asking = undefined));
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), LAG_TIMEOUT_MS);
+          timer.unref();
+        });
         try {
-          const rows = await kafkaLag(options.kafka.client.admin, groups);
-          return rows.reduce((sum, row) => sum + row.lag, 0);
-        } catch {
-          return undefined;
+          return await Promise.race([asking, late]);
+        } finally {
+          clearTimeout(timer);
         }
       },
     };

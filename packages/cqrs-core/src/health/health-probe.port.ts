@@ -1,3 +1,5 @@
+import { credentialsRemoved } from '../connections/connection-target';
+
 /**
  * A check that a dependency answers a real request (PING, listTopics, ping command).
  * `check` resolves when healthy and rejects with an error saying what is wrong; it must not
@@ -14,6 +16,7 @@ export interface ProbeResult {
   healthy: boolean;
   /** Milliseconds the probe took. */
   latencyMs: number;
+  /** Why it failed: the probe's error message, with credentials removed (credentialsRemoved). */
   error?: string;
 }
 
@@ -37,7 +40,9 @@ async function runProbe(probe: HealthProbe, timeoutMs: number): Promise<ProbeRes
     ]);
     return { name: probe.name, healthy: true, latencyMs: performance.now() - started };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    // Shown by /health and /health/ready, which need no token: the message may quote a URL
+    // with its user info, or a password (a team's probe, a handler's or projection's error).
+    const message = credentialsRemoved(error instanceof Error ? error.message : String(error));
     return {
       name: probe.name,
       healthy: false,

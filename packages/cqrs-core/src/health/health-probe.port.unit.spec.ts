@@ -1,4 +1,5 @@
 import { runProbes, type HealthProbe } from './health-probe.port';
+import { HealthMonitor } from './health.monitor';
 
 describe('runProbes', () => {
   it('reports each probe healthy or not with its error, without rejecting', async () => {
@@ -10,6 +11,34 @@ describe('runProbes', () => {
     expect(results.map(({ name, healthy, error }) => ({ name, healthy, error }))).toEqual([
       { name: 'ok', healthy: true, error: undefined },
       { name: 'broken', healthy: false, error: 'ECONNREFUSED' },
+    ]);
+  });
+
+  it('never shows a credential its error quotes: /health and /health/ready need no token', async () => {
+    // A team's own probe (an HTTP dependency), a handler's or a projection's last error in the
+    // bus or projections probe: the message may quote a URL with its user info, or a password.
+    const probes: HealthProbe[] = [
+      {
+        name: 'payments',
+        check: async () =>
+          Promise.reject(
+            new Error('GET https://svc:hunter2@payments.internal/v1/ping answered 503'),
+          ),
+      },
+      {
+        name: 'ledger',
+        check: async () =>
+          Promise.reject(new Error('cannot log in to ledger: password=hunter2 refused')),
+      },
+    ];
+    const monitor = new HealthMonitor({ probes });
+    const results = await monitor.check();
+    const shown = JSON.stringify({ results, snapshot: monitor.snapshot() });
+    expect(shown).not.toContain('hunter2');
+    // What went wrong, and where, still shows.
+    expect(results.map((result) => result.error)).toEqual([
+      'GET https://[Redacted]@payments.internal/v1/ping answered 503',
+      'cannot log in to ledger: password=[Redacted] refused',
     ]);
   });
 

@@ -34,7 +34,12 @@ export function projectionMetrics(registry?: Registry): ProjectionMetrics {
     name: 'causeway_projection_apply_duration_seconds',
     help: 'Time a projection took to apply one event (successful applies)',
     labelNames: ['projection'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    // Past a second too: an apply waits on its read store (a slow FerretDB, a store's 10 s
+    // silence timeout), and one past the top bucket is only in +Inf, where no quantile can be
+    // read (as the handlers' causeway_handler_duration_seconds, session 35).
+    buckets: [
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60,
+    ],
     registers,
   });
   const failures = new Counter({

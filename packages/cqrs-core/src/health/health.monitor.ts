@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from '../config/settings.schema';
+import { checkPositiveInteger } from '../connections/connection-options.check';
 import { runProbes, type HealthProbe, type ProbeResult } from './health-probe.port';
 
 export interface HealthSample {
@@ -26,10 +28,11 @@ export interface HealthSnapshot {
 
 export interface HealthMonitorOptions {
   probes: readonly (HealthProbe & { critical?: boolean })[];
-  /** Default 10 s. */
+  /** Milliseconds between checks, a positive integer. Default 10 s. */
   intervalMs?: number;
-  /** Samples kept per probe. Default 20. */
+  /** Samples kept per probe, a positive integer. Default 20. */
   historySize?: number;
+  /** Per-probe timeout in milliseconds, a positive integer. Default 2 s. */
   timeoutMs?: number;
 }
 
@@ -45,7 +48,16 @@ export class HealthMonitor {
   /** Checks started so far: orders overlapping checks by when they started. */
   private checks = 0;
 
-  constructor(private readonly options: HealthMonitorOptions) {}
+  /**
+   * @throws TypeError naming `intervalMs`, `historySize` or `timeoutMs` when it is not a positive
+   * integer (timers: up to 2 147 483 647 ms): an interval of 0 probed every server without pause,
+   * a timeout of 0 failed every probe, a history of 0 kept no sample (status `unknown` for ever)
+   */
+  constructor(private readonly options: HealthMonitorOptions) {
+    checkPositiveInteger('HealthMonitor', 'intervalMs', options.intervalMs, MAX_TIMER_MS);
+    checkPositiveInteger('HealthMonitor', 'historySize', options.historySize, 10_000);
+    checkPositiveInteger('HealthMonitor', 'timeoutMs', options.timeoutMs, MAX_TIMER_MS);
+  }
 
   start(): void {
     if (this.timer) return;

@@ -83,4 +83,22 @@ describe('HealthMonitor', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(calls).toBe(stoppedAt);
   });
+
+  it.each([
+    ['intervalMs', 0],
+    ['intervalMs', -5],
+    ['intervalMs', Number.NaN],
+    ['historySize', 0],
+    ['historySize', 2.5],
+    ['timeoutMs', 0],
+    ['timeoutMs', 2 ** 31],
+  ])(
+    'refuses options.%s %p, naming it (an interval of 0 probed every server without pause)',
+    (option, value) => {
+      const probes = [{ name: 'redis', check: async () => undefined }];
+      expect(() => new HealthMonitor({ probes, [option]: value })).toThrow(
+        new RegExp(`^HealthMonitor: options\\.${option} must be a positive integer`),
+      );
+    },
+  );
 });

@@ -9,6 +9,8 @@ import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { MAX_TIMER_MS } from '../config/settings.schema';
+import { checkPositiveInteger } from '../connections/connection-options.check';
 import { HealthMonitor } from '../health/health.monitor';
 import { type HealthProbe } from '../health/health-probe.port';
 import { ConnectionsLifecycle } from './connections.lifecycle';
@@ -49,7 +51,15 @@ class HealthMonitorLifecycle implements OnApplicationBootstrap, OnApplicationShu
  */
 @Module({})
 export class CausewayServiceModule {
+  /**
+   * @throws TypeError naming `healthIntervalMs` or `probeTimeoutMs` when it is not a positive
+   * integer of milliseconds (up to 2 147 483 647)
+   */
   static forRoot(options: ServiceOptions, registry: Registry = new Registry()): DynamicModule {
+    // 0 would probe every server without pause (an interval) or fail every probe (a timeout):
+    // refused here, naming the option, rather than when Nest builds the monitor.
+    for (const option of ['healthIntervalMs', 'probeTimeoutMs'] as const)
+      checkPositiveInteger('CausewayServiceModule.forRoot', option, options[option], MAX_TIMER_MS);
     // `instance_id`, not `instance`: Prometheus sets `instance` to the scrape target and would
     // rename ours to `exported_instance`.
     registry.setDefaultLabels({ service: options.service, instance_id: options.instanceId });

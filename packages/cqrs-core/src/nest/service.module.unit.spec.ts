@@ -188,4 +188,26 @@ describe('CausewayServiceModule', () => {
       warn.mockRestore();
     }
   });
+
+  it.each([
+    ['healthIntervalMs', 0],
+    ['healthIntervalMs', 0.5],
+    ['probeTimeoutMs', 0],
+    ['probeTimeoutMs', -1],
+  ])('forRoot refuses %s %p, naming it, before the app starts', (option, value) => {
+    // healthIntervalMs 0 probed Redis, Kafka and MongoDB every millisecond; probeTimeoutMs 0
+    // failed every probe, so /health/ready never answered 200.
+    expect(() =>
+      CausewayServiceModule.forRoot({
+        service: 'svc',
+        instanceId: 'svc-1',
+        logLevel: 'silent',
+        [option]: value,
+      }),
+    ).toThrow(
+      new RegExp(
+        `^CausewayServiceModule\\.forRoot: options\\.${option} must be a positive integer`,
+      ),
+    );
+  });
 });

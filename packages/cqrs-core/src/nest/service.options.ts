@@ -11,8 +11,8 @@ export interface ServiceOptions {
   connections?: readonly ManagedConnection[];
   /** Extra probes; `critical: false` ones (e.g. breakersProbe) show in /health but never fail readiness. */
   probes?: readonly (HealthProbe & { critical?: boolean })[];
-  /** Period of the background checks behind GET /health. Default 10 s. */
+  /** Period of the background checks behind GET /health, in ms (a positive integer). Default 10 s. */
   healthIntervalMs?: number;
-  /** Per-probe timeout of /health/ready. Default 2 s. */
+  /** Per-probe timeout of /health and /health/ready, in ms (a positive integer). Default 2 s. */
   probeTimeoutMs?: number;
 }

@@ -47,6 +47,8 @@ export class HealthMonitor {
   private checkedAt: string | undefined;
   /** Checks started so far: orders overlapping checks by when they started. */
   private checks = 0;
+  /** The check current() runs for probes without a sample, shared by concurrent callers. */
+  private catchingUp: Promise<unknown> | undefined;
 
   /**
    * @throws TypeError naming `intervalMs`, `historySize` or `timeoutMs` when it is not a positive
@@ -96,6 +98,22 @@ export class HealthMonitor {
       this.samples.set(result.name, history);
     }
     return results;
+  }
+
+  /**
+   * The snapshot, once every probe has a sample: a probe added after the last check (another
+   * module's, registered at bootstrap after the monitor's first check) is checked now, with the
+   * others, rather than left out until the next period — /health read `up` without it meanwhile,
+   * while /health/ready failed on it. Concurrent callers share that check. Not before start()
+   * nor after stop(): then it is the snapshot as it stands.
+   */
+  async current(): Promise<HealthSnapshot> {
+    const unchecked = this.options.probes.some((probe) => !this.samples.has(probe.name));
+    if (unchecked && this.timer) {
+      this.catchingUp ??= this.check().finally(() => (this.catchingUp = undefined));
+      await this.catchingUp;
+    }
+    return this.snapshot();
   }
 
   snapshot(): HealthSnapshot {

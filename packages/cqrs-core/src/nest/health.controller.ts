@@ -54,11 +54,12 @@ export class HealthController {
 
   /** Periodic checks with their recent history (S1-8), including informational probes. */
   @Get()
-  history(): HealthSnapshot & { service: string; instanceId: string } {
+  async history(): Promise<HealthSnapshot & { service: string; instanceId: string }> {
     return {
       service: this.options.service,
       instanceId: this.options.instanceId,
-      ...this.monitor.snapshot(),
+      // With every probe registered so far: one added since the last check is checked now.
+      ...(await this.monitor.current()),
     };
   }
 

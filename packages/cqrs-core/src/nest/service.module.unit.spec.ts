@@ -1,9 +1,17 @@
 import 'reflect-metadata';
-import { type DynamicModule, type INestApplication, Injectable, Logger } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Inject,
+  type INestApplication,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { z } from 'zod';
 import { type ManagedConnection } from '../connections/managed-connection.port';
+import { type HealthProbe } from '../health/health-probe.port';
 import { type HealthSnapshot } from '../health/health.monitor';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
@@ -11,6 +19,7 @@ import { type Subscriber } from '../transport/transport.port';
 import { EventHandler } from './handler.decorators';
 import { CqrsCoreModule } from './cqrs-core.module';
 import { CausewayServiceModule } from './service.module';
+import { HEALTH_PROBES } from './service.tokens';
 
 /** A connection that answers its probe only once opened, as redisConnection does. */
 function fakeRedis(): ManagedConnection & { opened: boolean } {
@@ -100,6 +109,42 @@ describe('CausewayServiceModule', () => {
         });
     },
   );
+
+  it('GET /health shows at once a probe another module registered at bootstrap, not a period later', async () => {
+    // As sse-gateway's `sse-hub` and order-processor's `order-consumer`: added to HEALTH_PROBES
+    // in onApplicationBootstrap, after the monitor's first check. /health read `up` without
+    // them until the next period (10 s by default) while /health/ready failed on them.
+    @Injectable()
+    class Hub implements OnApplicationBootstrap {
+      constructor(@Inject(HEALTH_PROBES) private readonly probes: HealthProbe[]) {}
+      onApplicationBootstrap(): void {
+        this.probes.push({
+          name: 'sse-hub',
+          check: async () => Promise.reject(new Error('the notification log is not read yet')),
+        });
+      }
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CausewayServiceModule.forRoot({
+          service: 'sse-gateway',
+          instanceId: 'i1',
+          logLevel: 'silent',
+          connections: [fakeRedis()],
+          healthIntervalMs: 60_000,
+        }),
+      ],
+      providers: [Hub],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const snapshot = (await request(app.getHttpServer()).get('/health').expect(200))
+      .body as HealthSnapshot;
+    expect({ status: snapshot.status, hub: snapshot.probes['sse-hub']?.latest }).toMatchObject({
+      status: 'down',
+      hub: { healthy: false, error: 'the notification log is not read yet' },
+    });
+  });
 
   it('GET /health/ready fails the bus probe, naming them, on handlers that can never subscribe', async () => {
     const serializer = new SerializerRegistry().register('Moved', z.object({ x: z.number() }));

@@ -20,13 +20,29 @@ export const DEFAULT_ORDER_CATALOG: OrderCatalog = {
   'sku-piano': { stock: 2, priceCents: 500_000 },
 };
 
-const CatalogEntry = z.strictObject({
-  stock: z.number().int('stock must be a whole number').min(0, 'stock must not be negative'),
-  priceCents: z
-    .number()
-    .int('priceCents must be a whole number of cents')
-    .min(0, 'priceCents must not be negative'),
-});
+/** What ORDER_CATALOG must be, in its errors. */
+const CATALOG_FORM = '{"<sku>": {"stock": n, "priceCents": n}}';
+
+/**
+ * A sku's entry. Each message names its field (zod's own, "Invalid input: expected number,
+ * received undefined", named neither `stock` nor `priceCents`, nor what the entry should be).
+ */
+const CatalogEntry = z.strictObject(
+  {
+    stock: z
+      .number({ message: 'stock must be a whole number of units' })
+      .int('stock must be a whole number of units')
+      .min(0, 'stock must not be negative'),
+    priceCents: z
+      .number({ message: 'priceCents must be a whole number of cents' })
+      .int('priceCents must be a whole number of cents')
+      .min(0, 'priceCents must not be negative'),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'invalid_type' ? 'must be {"stock": n, "priceCents": n}' : undefined,
+  },
+);
 
 /**
  * ORDER_CATALOG: JSON `{"<sku>": {"stock": <units>, "priceCents": <cents>}, …}`. Parsed here so
@@ -43,14 +59,26 @@ const orderCatalogSetting = z
     } catch {
       context.addIssue({
         code: 'custom',
-        message: 'must be JSON: {"<sku>": {"stock": n, "priceCents": n}}',
+        message: `must be JSON: ${CATALOG_FORM}`,
       });
       return z.NEVER;
     }
-    const catalog = z.record(z.string().min(1), CatalogEntry).safeParse(parsed);
+    const catalog = z
+      .record(z.string().min(1), CatalogEntry, {
+        error: (issue) =>
+          issue.code === 'invalid_type'
+            ? `must be JSON: ${CATALOG_FORM}`
+            : issue.code === 'invalid_key'
+              ? 'a sku must not be empty'
+              : undefined,
+      })
+      .safeParse(parsed);
     if (!catalog.success) {
       const issue = catalog.error.issues[0]!;
-      const where = issue.path.length > 0 ? `sku ${String(issue.path[0])}: ` : '';
+      const where =
+        issue.path.length > 0 && issue.code !== 'invalid_key'
+          ? `sku ${String(issue.path[0])}: `
+          : '';
       context.addIssue({ code: 'custom', message: `${where}${issue.message}` });
       return z.NEVER;
     }

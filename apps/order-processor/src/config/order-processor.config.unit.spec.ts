@@ -38,6 +38,24 @@ describe('order-processor settings', () => {
       'ORDER_CATALOG: sku tea: stock must not be negative',
     ],
     ['ORDER_CATALOG', '{}', 'ORDER_CATALOG: must list at least one sku'],
+    // The field of the entry is named, not only its sku: "sku tea: Invalid input: expected
+    // number, received undefined" left the operator to guess which of the two was wrong.
+    [
+      'ORDER_CATALOG',
+      '{"tea": {"priceCents": 300}}',
+      'ORDER_CATALOG: sku tea: stock must be a whole number of units',
+    ],
+    [
+      'ORDER_CATALOG',
+      '{"tea": {"stock": 4, "priceCents": "300"}}',
+      'ORDER_CATALOG: sku tea: priceCents must be a whole number of cents',
+    ],
+    [
+      'ORDER_CATALOG',
+      '{"tea": 4}',
+      'ORDER_CATALOG: sku tea: must be {"stock": n, "priceCents": n}',
+    ],
+    ['ORDER_CATALOG', '[1]', 'ORDER_CATALOG: must be JSON: {"<sku>"'],
     ['PAYMENT_LIMIT_CENTS', '12.5', 'PAYMENT_LIMIT_CENTS: must be a whole number of cents'],
     [
       'PROGRESS_HISTORY_TTL_MS',

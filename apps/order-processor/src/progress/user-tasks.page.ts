@@ -1,5 +1,5 @@
 import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
-import { invalidRequest, queryParameter, type TaskPosition } from '@causeway/platform';
+import { queryParameter, type TaskPosition } from '@causeway/platform';
 
 /** How many tasks a page of `GET /user/{userId}` lists without `?limit=`. */
 export const USER_TASKS_DEFAULT = 20;
@@ -15,41 +15,65 @@ export interface UserTasksPage {
 /** The query parameters of `GET /user/{userId}`: any other is refused, not ignored. */
 const PARAMETERS = ['limit', 'before'];
 
+/** A parameter that is wrong, as a problem document's `errors` lists it. */
+interface FieldError {
+  field: string;
+  message: string;
+}
+
 /**
- * The page `?limit=` and `?before=` ask for; a 400 `invalid-request` naming the parameter when
- * one is repeated, `limit` is not an integer from 1 to USER_TASKS_MAX, or `before` is not a
- * cursor this app made (`userTasksCursor`), and naming every other parameter given (a typo,
- * `?limt=5`, would otherwise answer the default page as if nothing had been asked).
+ * The page `?limit=` and `?before=` ask for; a 400 `invalid-request` naming every parameter that
+ * is wrong, each in `errors`: one repeated, `limit` not an integer from 1 to USER_TASKS_MAX,
+ * `before` not a cursor this app made (`userTasksCursor`), and every other parameter given (a
+ * typo, `?limt=5`, would otherwise answer the default page as if nothing had been asked). It named
+ * the first alone: the request fixed for it was then refused for the next.
  */
 export function userTasksPageOf(query: Record<string, unknown> | undefined): UserTasksPage {
-  refuseUnknown(query);
-  const limitText = queryParameter(query, 'limit');
-  const beforeText = queryParameter(query, 'before');
+  const unknown = Object.keys(query ?? {}).filter((name) => !PARAMETERS.includes(name));
+  const errors: FieldError[] = [];
+  const limitText = parameter(query, 'limit', errors);
+  const beforeText = parameter(query, 'before', errors);
   let limit = USER_TASKS_DEFAULT;
   if (limitText !== undefined) {
     limit = /^[0-9]{1,4}$/.test(limitText) ? Number(limitText) : NaN;
     if (!(limit >= 1 && limit <= USER_TASKS_MAX))
-      throw invalidRequest('limit', `must be an integer from 1 to ${USER_TASKS_MAX}`);
+      errors.push({ field: 'limit', message: `must be an integer from 1 to ${USER_TASKS_MAX}` });
   }
-  if (beforeText === undefined) return { limit };
-  const before = positionOf(beforeText);
-  if (!before) throw invalidRequest('before', 'must be the `next` cursor of a previous page');
-  return { limit, before };
+  const before = beforeText === undefined ? undefined : positionOf(beforeText);
+  if (beforeText !== undefined && !before)
+    errors.push({ field: 'before', message: 'must be the `next` cursor of a previous page' });
+  if (unknown.length > 0 || errors.length > 0) throw refused(unknown, errors);
+  return before ? { limit, before } : { limit };
 }
 
-function refuseUnknown(query: Record<string, unknown> | undefined): void {
-  const unknown = Object.keys(query ?? {}).filter((name) => !PARAMETERS.includes(name));
-  if (unknown.length === 0) return;
+/** The parameter's one value (queryParameter); a repeated one is added to `errors`. */
+function parameter(
+  query: Record<string, unknown> | undefined,
+  name: string,
+  errors: FieldError[],
+): string | undefined {
+  try {
+    return queryParameter(query, name);
+  } catch (error) {
+    if (!(error instanceof ProblemException)) throw error;
+    const { errors: found } = error.getResponse() as { errors?: FieldError[] };
+    errors.push(...(found ?? [{ field: name, message: 'must be a single value' }]));
+    return undefined;
+  }
+}
+
+function refused(unknown: readonly string[], errors: readonly FieldError[]): ProblemException {
   const message = `is not a known parameter (${PARAMETERS.join(', ')})`;
-  throw new ProblemException({
+  const details = errors.map(({ field, message }) => `${field} ${message}`);
+  if (unknown.length === 1) details.unshift(`${unknown[0]} ${message}`);
+  else if (unknown.length > 1)
+    details.unshift(`${unknown.join(', ')} are not known parameters (${PARAMETERS.join(', ')})`);
+  return new ProblemException({
     type: problemType('invalid-request'),
     title: 'Bad Request',
     status: 400,
-    detail:
-      unknown.length === 1
-        ? `${unknown[0]} ${message}`
-        : `${unknown.join(', ')} are not known parameters (${PARAMETERS.join(', ')})`,
-    errors: unknown.map((field) => ({ field, message })),
+    detail: details.join('; '),
+    errors: [...unknown.map((field) => ({ field, message })), ...errors],
   });
 }
 

@@ -51,6 +51,31 @@ describe('the page of GET /api/v2/progress/user/{userId} (?limit=, ?before=)', (
     });
   });
 
+  it('names every parameter that is wrong, not only the first', () => {
+    // `?limit=0&before=x` named `limit` alone: fixed, the next request was refused for `before`
+    // (/docs-json says `errors` names each parameter).
+    expect(toProblemOf(() => userTasksPageOf({ limit: '0', before: 'x' }))).toMatchObject({
+      status: 400,
+      type: 'https://causeway.dev/problems/invalid-request',
+      detail:
+        'limit must be an integer from 1 to 100; before must be the `next` cursor of a previous page',
+      errors: [
+        { field: 'limit', message: 'must be an integer from 1 to 100' },
+        { field: 'before', message: 'must be the `next` cursor of a previous page' },
+      ],
+    });
+    expect(
+      toProblemOf(() => userTasksPageOf({ limt: '5', limit: ['1', '2'], before: 'x' })),
+    ).toMatchObject({
+      status: 400,
+      errors: [
+        { field: 'limt', message: 'is not a known parameter (limit, before)' },
+        { field: 'limit', message: 'must appear once' },
+        { field: 'before', message: 'must be the `next` cursor of a previous page' },
+      ],
+    });
+  });
+
   it('refuses a parameter it does not know, naming each, rather than answering the default page', () => {
     // `?limt=5` (a typo) answered USER_TASKS_DEFAULT tasks as if nothing had been asked.
     expect(toProblemOf(() => userTasksPageOf({ limt: '5' }))).toMatchObject({

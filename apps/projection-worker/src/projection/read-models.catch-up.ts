@@ -129,8 +129,9 @@ export class ReadModelsCatchUp {
    * `onEvent` is awaited for each event read, after it was applied, with whether it changed a
    * read model (false: applied before, or not projected) and whether the run is a rebuild (it
    * started from no checkpoint, or from one that went back; see CatchUpProgress.rebuilding);
-   * it failing fails the run, and the
-   * batch is read again next run (the checkpoint is saved after the batch).
+   * it failing fails the run, and the batch is read again next run (the checkpoint is saved
+   * after the batch). A failure to apply or notify an event rejects with an error naming it
+   * (type, position, stream, version), the original as its `cause`.
    *
    * `signal` stops it (shutdown): a read in flight is not waited for and its events are
    * discarded, nothing is applied once it is aborted (an apply in progress finishes), and the
@@ -202,8 +203,8 @@ export class ReadModelsCatchUp {
           if (applied > from) await this.saveUnlessLost(from, applied);
           return total;
         }
-        const changed = await projector.apply(event);
-        await onEvent?.(event, changed, rebuilding);
+        const changed = await named('applying', event, () => projector.apply(event));
+        await named('notifying', event, () => onEvent?.(event, changed, rebuilding));
         applied = event.position;
         total++;
       }
@@ -383,6 +384,28 @@ export class ReadModelsCatchUp {
       this.failing = { position: at, attempts: failed + 1 };
       throw error;
     }
+  }
+}
+
+/**
+ * `step`'s result; its failure as an error naming the event (type, position, stream, version),
+ * the original as `cause`: "catch-up failed: connection is closed", retried every run, left an
+ * operator no way to find the event a run is stuck on.
+ */
+async function named<T>(
+  what: 'applying' | 'notifying',
+  event: StoredEvent,
+  step: () => Promise<T> | T,
+): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `${what} ${event.type} at position ${event.position} (stream ${event.streamId}, ` +
+        `version ${event.version}) failed: ${message}`,
+      { cause: error },
+    );
   }
 }
 

@@ -275,6 +275,41 @@ describe('ReadModelsCatchUp', () => {
     expect(heard).toEqual([{ x: 6, rebuilding: false }]);
   });
 
+  it('names the event it failed to apply or notify: type, position, stream and version', async () => {
+    const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
+    await eventStore.append('trainer-ash', [moved('ash', 1)], { expectedVersion: 'any' });
+    await eventStore.append('trainer-misty', [moved('misty', 1), moved('misty', 2)], {
+      expectedVersion: 'any',
+    });
+    const { events } = await eventStore.readAllPage();
+    const failing = events[2]!;
+    // A read model whose store refuses the write (a Redis away, a MongoDB validation error).
+    class RefusingPositions extends InMemoryTrainerPositions {
+      override async apply(row: Parameters<InMemoryTrainerPositions['apply']>[0]) {
+        if (row.trainerId === 'misty' && row.version === 2) throw new Error('connection is closed');
+        return super.apply(row);
+      }
+    }
+    const catchUp = catchUpOf(eventStore, { positions: new RefusingPositions() });
+    const error = (await catchUp.run().catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe(
+      `applying TrainerMovedEvent at position ${failing.position} (stream trainer-misty, ` +
+        `version 2) failed: connection is closed`,
+    );
+    expect((error.cause as Error).message).toBe('connection is closed');
+    // The notification of a move (onEvent) is named the same way.
+    const other = catchUpOf(eventStore);
+    const notifying = (await other
+      .run((event) => {
+        if (event.position === failing.position) throw new Error('notification log away');
+      })
+      .catch((e: unknown) => e)) as Error;
+    expect(notifying.message).toBe(
+      `notifying TrainerMovedEvent at position ${failing.position} (stream trainer-misty, ` +
+        `version 2) failed: notification log away`,
+    );
+  });
+
   it('finishes as a rebuild one a previous process began and died part-way through', async () => {
     const eventStore = new InMemoryEventStore({ serializer: contractsSerializer() });
     const change = (type: 'TrainerJoinedGroupEvent' | 'TrainerLeftGroupEvent') =>

@@ -61,6 +61,29 @@ export function describeGroupMembers(name: string, factory: () => Promise<GroupM
       expect(await groups.membersOf('gym')).toEqual([]);
     });
 
+    it('refuses a malformed change, naming the field, and changes nothing', async () => {
+      await join('ash', 'party', 2);
+      const good = { trainerId: 'ash', groupId: 'party', action: 'leave', version: 3 } as const;
+      for (const [field, value, rule] of [
+        ['version', Number.NaN, 'a non-negative safe integer'],
+        ['version', 3.5, 'a non-negative safe integer'],
+        ['version', '3', 'a non-negative safe integer'],
+        ['action', 'Leave', '"join" or "leave"'],
+        ['groupId', '', 'a non-empty string'],
+        ['trainerId', 7, 'a non-empty string'],
+      ] as const) {
+        const bad = { ...good, [field]: value } as unknown as typeof good;
+        await expect(groups.apply(bad)).rejects.toThrow(
+          `GroupMembers.apply: ${field} must be ${rule}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+        );
+      }
+      expect(await groups.membersOf('party')).toEqual(['ash']);
+      expect(await groups.groupsOf('ash')).toEqual(['party']);
+      // Not wedged: a good change still applies.
+      expect(await groups.apply(good)).toBe(true);
+      expect(await groups.membersOf('party')).toEqual([]);
+    });
+
     it('ends at the highest version when changes of one trainer and group race', async () => {
       const versions = Array.from({ length: 20 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
       // odd versions join, even ones leave: version 20 (a leave) must win, 21 (a join) after it

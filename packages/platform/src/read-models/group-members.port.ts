@@ -6,6 +6,8 @@
  * - `apply` records a join or a leave at the trainer's stream version; a change with a version
  *   not greater than the last one applied for that trainer and group changes nothing; it returns
  *   whether it changed the model. Joining twice or leaving a group one is not in is harmless.
+ *   A malformed change (`checkMembershipChange` in read-models.rules.ts) is refused with a
+ *   TypeError naming the field, and changes nothing.
  * - `membersOf(groupId)` lists the current members, sorted; `groupsOf(trainerId)` the groups of
  *   a trainer, sorted.
  */

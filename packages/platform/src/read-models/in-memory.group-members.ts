@@ -1,4 +1,5 @@
 import { type GroupMembers } from './group-members.port';
+import { checkMembershipChange } from './read-models.rules';
 
 interface Membership {
   member: boolean;
@@ -18,6 +19,7 @@ export class InMemoryGroupMembers implements GroupMembers {
     action: 'join' | 'leave';
     version: number;
   }): Promise<boolean> {
+    checkMembershipChange(change);
     let groups = this.memberships.get(change.trainerId);
     const stored = groups?.get(change.groupId);
     if (stored && stored.version >= change.version) return false;

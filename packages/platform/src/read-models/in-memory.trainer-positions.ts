@@ -1,10 +1,12 @@
 import { type TrainerPosition, type TrainerPositions } from './trainer-positions.port';
+import { checkPositionRow } from './read-models.rules';
 
 /** TrainerPositions in process memory (embedded mode, tests). Passes `describeTrainerPositions`. */
 export class InMemoryTrainerPositions implements TrainerPositions {
   private readonly rows = new Map<string, TrainerPosition>();
 
   async apply(position: TrainerPosition): Promise<boolean> {
+    checkPositionRow(position);
     const stored = this.rows.get(position.trainerId);
     if (stored && stored.version >= position.version) return false;
     this.rows.set(position.trainerId, copy(position));

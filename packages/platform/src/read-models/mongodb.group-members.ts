@@ -2,6 +2,7 @@ import { type Connection, type Model, Schema } from 'mongoose';
 import { ensureIndexes } from '@causeway/cqrs-core/mongodb';
 import { type GroupMembers } from './group-members.port';
 import { ignoreExists, isDuplicateKey } from './mongodb.trainer-positions';
+import { checkMembershipChange } from './read-models.rules';
 
 interface MembershipDocument {
   _id: string;
@@ -63,6 +64,7 @@ export class MongoGroupMembers implements GroupMembers {
     action: 'join' | 'leave';
     version: number;
   }): Promise<boolean> {
+    checkMembershipChange(change);
     const { trainerId, groupId, version } = change;
     const [current] = await this.model
       .find({ trainerId, groupId })

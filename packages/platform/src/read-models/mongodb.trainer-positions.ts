@@ -6,6 +6,7 @@ import {
   type TrainerPosition,
   type TrainerPositions,
 } from './trainer-positions.port';
+import { checkPositionRow } from './read-models.rules';
 
 type PositionDocument = TrainerPosition & { _id: string };
 
@@ -62,6 +63,7 @@ export class MongoTrainerPositions implements TrainerPositions {
   }
 
   async apply(position: TrainerPosition): Promise<boolean> {
+    checkPositionRow(position);
     const current = await this.get(position.trainerId);
     if (current && current.version >= position.version) return false;
     try {

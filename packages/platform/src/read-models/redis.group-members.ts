@@ -1,6 +1,7 @@
 import { RedisScript } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
 import { type GroupMembers } from './group-members.port';
+import { checkMembershipChange } from './read-models.rules';
 
 // KEYS[1] = the trainer's versions hash, KEYS[2] = the group's members set, KEYS[3] = the
 // trainer's groups set; ARGV[1] = trainerId, ARGV[2] = groupId, ARGV[3] = version,
@@ -68,6 +69,7 @@ export class RedisGroupMembers implements GroupMembers {
     action: 'join' | 'leave';
     version: number;
   }): Promise<boolean> {
+    checkMembershipChange(change);
     const { trainerId, groupId, action, version } = change;
     const applied = await APPLY.run(
       this.client,

@@ -6,6 +6,7 @@ import {
   type TrainerPosition,
   type TrainerPositions,
 } from './trainer-positions.port';
+import { checkPositionRow } from './read-models.rules';
 
 // KEYS[1] = positions hash, KEYS[2] = its index by updatedAt; ARGV[1] = trainerId,
 // ARGV[2] = version, ARGV[3] = row JSON, ARGV[4] = updatedAt.
@@ -70,6 +71,7 @@ export class RedisTrainerPositions implements TrainerPositions {
   }
 
   async apply(position: TrainerPosition): Promise<boolean> {
+    checkPositionRow(position);
     const row = positionFields(position);
     const applied = await APPLY.run(
       this.client,

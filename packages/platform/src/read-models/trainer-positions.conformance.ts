@@ -113,6 +113,32 @@ export function describeTrainerPositions(
       expect(await positions.get('ash')).toEqual({ ...row('ash', 3), groups: [] });
     });
 
+    it('refuses a malformed row, naming the field and the trainer, and changes nothing', async () => {
+      await positions.apply(row('ash', 2));
+      for (const [field, value] of [
+        ['version', Number.NaN],
+        ['version', 2.5],
+        ['version', '3'],
+        ['x', Number.POSITIVE_INFINITY],
+        ['y', null],
+        ['isMoving', 'yes'],
+        ['updatedAt', undefined],
+        ['groups', 'kanto'],
+      ] as const) {
+        const bad = { ...row('ash', 3), [field]: value } as unknown as TrainerPosition;
+        await expect(positions.apply(bad)).rejects.toThrow(
+          new RegExp(`^TrainerPositions\\.apply: ${field} must be .*, got .* \\(trainer "ash"\\)$`),
+        );
+      }
+      await expect(positions.apply({ ...row('', 1) })).rejects.toThrow(
+        /^TrainerPositions\.apply: trainerId must be a non-empty string, got ""/,
+      );
+      expect(await positions.list()).toEqual([row('ash', 2)]);
+      // The trainer is not wedged: a good row still applies.
+      expect(await positions.apply(row('ash', 3))).toBe(true);
+      expect(await positions.get('ash')).toEqual(row('ash', 3));
+    });
+
     it('does not share state with a returned row', async () => {
       await positions.apply(row('ash', 1));
       const got = (await positions.get('ash'))!;

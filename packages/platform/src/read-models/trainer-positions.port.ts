@@ -28,7 +28,9 @@ export interface TrainerPosition {
  *
  * Contract (proved by `describeTrainerPositions` against every implementation):
  * - `apply` stores the row only when its version is greater than the stored one; it returns
- *   whether it did (replays and redeliveries of older events change nothing).
+ *   whether it did (replays and redeliveries of older events change nothing). A malformed row
+ *   (`checkPositionRow` in read-models.rules.ts) is refused with a TypeError naming the field
+ *   and the trainer, and changes nothing.
  * - `get` returns the row or undefined (with its `groups` when it was applied with them);
  *   `list(ids?)` returns the rows of the given trainers (every trainer when omitted), sorted by
  *   trainerId.

@@ -593,6 +593,33 @@
   /** taskId → its list item; tasks are shown newest first. */
   const tasks = new Map();
   let progressSource;
+  // The progress stream is open only while a task shown here is unfinished: each open stream
+  // holds one of the browser's 6 connections per host, and with one for /events besides, 3 tabs
+  // of this page used them all and a 4th did not even load (README "Quick start").
+  const FINISHED = new Set(['COMPLETED', 'FAILED']);
+  let following = false; // the progress stream is wanted: open, or being (re)opened
+  let progressRetry;
+  let idleCheck;
+  const unfinished = () => [...tasks.values()].some((item) => !FINISHED.has(item.dataset.status));
+  function followTasks() {
+    clearTimeout(idleCheck);
+    if (following) return;
+    following = true;
+    followProgress().catch(progressFailed);
+  }
+  /** Closes the progress stream once every task shown has finished (a moment later: a reconnect's
+   * `recovery` frames come one by one, and another order may follow). */
+  function closeWhenIdle() {
+    clearTimeout(idleCheck);
+    idleCheck = setTimeout(() => {
+      if (!following || unfinished()) return;
+      following = false;
+      clearTimeout(progressRetry);
+      progressSource?.close();
+      progressSource = undefined;
+      el('progress-status').textContent = 'closed: no order in progress';
+    }, 2_000);
+  }
 
   function taskItem(taskId) {
     let item = tasks.get(taskId);
@@ -638,6 +665,7 @@
     item.querySelector('progress').value = percentage;
     item.querySelector('.task-status').textContent = `${percentage}% ${status}`;
     item.querySelector('.task-step').textContent = reason ? `${stepName}: ${reason}` : stepName;
+    if (FINISHED.has(status)) closeWhenIdle();
   }
 
   async function placeOrder(items) {
@@ -650,6 +678,7 @@
     // Its first events may have come over the stream before this answer: never show it back.
     if (!tasks.has(accepted.taskId))
       showTask({ taskId: accepted.taskId, percentage: 0, stepName: 'placed', status: 'PLACED' });
+    followTasks();
   }
 
   async function showHistory(taskId) {
@@ -668,28 +697,41 @@
 
   /** The caller's tasks, live: `recovery` (the state on connect) then `progress` (each step). */
   async function followProgress() {
+    if (!following) return;
     el('progress-status').textContent = 'connecting';
     const { token } = await json('/api/stream-tokens', { method: 'POST', body: '{}' });
+    if (!following) return; // every task finished meanwhile
     progressSource?.close();
-    progressSource = new EventSource(
-      `/api/v2/progress/subscribe?token=${encodeURIComponent(token)}`,
-    );
-    progressSource.onopen = () => (el('progress-status').textContent = 'live');
-    progressSource.addEventListener('recovery', (event) => showTask(JSON.parse(event.data)));
-    progressSource.addEventListener('progress', (event) => {
+    const source = new EventSource(`/api/v2/progress/subscribe?token=${encodeURIComponent(token)}`);
+    progressSource = source;
+    source.onopen = () => (el('progress-status').textContent = 'live');
+    source.addEventListener('recovery', (event) => showTask(JSON.parse(event.data)));
+    source.addEventListener('progress', (event) => {
       const progress = JSON.parse(event.data);
       showTask({ ...progress, status: progress.eventType });
     });
-    progressSource.onerror = () => {
+    source.onerror = () => {
+      if (progressSource !== source) return; // closed on purpose
       el('progress-status').textContent = 'reconnecting';
       // The browser resumes by itself (Last-Event-ID); a closed stream needs a new stream token.
-      if (progressSource.readyState === EventSource.CLOSED)
-        setTimeout(() => followProgress().catch(progressFailed), 2_000);
+      if (source.readyState === EventSource.CLOSED)
+        progressRetry = setTimeout(() => followProgress().catch(progressFailed), 2_000);
     };
   }
   function progressFailed(error) {
+    if (!following) return;
     el('progress-status').textContent = `unavailable (${error.message})`;
-    setTimeout(() => followProgress().catch(progressFailed), 10_000);
+    progressRetry = setTimeout(() => followProgress().catch(progressFailed), 10_000);
+  }
+
+  /** The caller's latest tasks, read once (no stream held): followed live if one is unfinished. */
+  async function showRecentTasks() {
+    const { tasks: recent = [] } = await json(
+      `/api/v2/progress/user/${encodeURIComponent(userId)}`,
+    );
+    // Newest first in the answer; each shown task goes on top of the list.
+    for (const status of [...recent].reverse()) showTask(status);
+    if (unfinished()) followTasks();
   }
 
   async function startOrders() {
@@ -706,7 +748,11 @@
     el('order-ok').addEventListener('click', order([{ sku: 'sku-book', quantity: 1 }]));
     // Refused by the order's own steps (validate order: unknown sku): the task ends FAILED.
     el('order-fail').addEventListener('click', order([{ sku: 'sku-unicorn', quantity: 1 }]));
-    await followProgress().catch(progressFailed);
+    el('progress-status').textContent = 'closed: no order in progress';
+    await showRecentTasks().catch((error) => {
+      log(`orders: ${error.message}`);
+      followTasks(); // the recovery frames show them instead
+    });
   }
 
   async function start() {

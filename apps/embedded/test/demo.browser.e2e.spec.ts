@@ -414,6 +414,21 @@ describe('demo page in a browser (embedded mode)', () => {
     );
   });
 
+  it('works in 5 tabs of one browser (README), which opens 6 connections per host', async () => {
+    // One context: its tabs share the browser's pool of 6 HTTP/1.1 connections to the app. A
+    // page that kept a progress stream open besides its /events stream used 2 of them: the 4th
+    // tab did not even load until a stream closed (CONNECTION_TIMEOUT_MS, 5 min). Each tab's
+    // requests (the Orders panel's feature check here, moves) need a connection left free.
+    const context = await browser.newContext();
+    contexts.push(context);
+    for (const user of ['tab-1', 'tab-2', 'tab-3', 'tab-4', 'tab-5']) {
+      const page = await context.newPage();
+      await page.goto(`${app.url}/?user=${user}`);
+      await page.waitForSelector('body[data-stream="live"]', { timeout: 10_000 });
+      await page.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });
+    }
+  }, 90_000);
+
   it('shows the Orders panel and an order placed there from placed to COMPLETED, with its history', async () => {
     const page = await open('brock');
     await page.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });
@@ -435,6 +450,41 @@ describe('demo page in a browser (embedded mode)', () => {
       'PROGRESS',
       'COMPLETED',
     ]);
+    // Its progress stream is closed again: it would hold one of the browser's connections.
+    await page.waitForSelector('#progress-status:text-matches("^closed")', { timeout: 10_000 });
+  }, 45_000);
+
+  it('follows an order unfinished when the page opened to COMPLETED (its progress stream opens for it)', async () => {
+    const token = await devToken(app.url, 'erika');
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const response = await fetch(`${app.url}/api/v2/progress/orders`, {
+      method: 'POST',
+      headers: { ...headers, 'idempotency-key': `erika-${Date.now()}` },
+      body: JSON.stringify({ items: [{ sku: 'sku-book', quantity: 1 }] }),
+    });
+    const { taskId } = (await response.json()) as { taskId: string };
+    for (let status = ''; status !== 'COMPLETED';) {
+      const read = await fetch(`${app.url}/api/v2/progress/status/${taskId}`, { headers });
+      status = read.ok ? ((await read.json()) as { status: string }).status : '';
+      if (status !== 'COMPLETED') await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // The page reads the user's tasks while the order is still running (its first step): the
+    // stream it then opens for it brings the rest.
+    const page = await open('erika', async (context) => {
+      await context.route('**/api/v2/progress/user/**', async (route) => {
+        const answer = await route.fetch();
+        const body = (await answer.json()) as { tasks: Record<string, unknown>[] };
+        for (const task of body.tasks)
+          Object.assign(task, { status: 'STARTED', percentage: 0, eventCount: 1, currentStep: 0 });
+        await route.fulfill({ response: answer, json: body });
+      });
+    });
+    const done = await page.waitForSelector(
+      `#tasks li[data-task-id="${taskId}"][data-status="COMPLETED"]`,
+      { timeout: 15_000 },
+    );
+    expect(await done.textContent()).toContain('100% COMPLETED');
+    await page.waitForSelector('#progress-status:text-matches("^closed")', { timeout: 10_000 });
   }, 45_000);
 
   it('never steps an order back when its stream replays older progress after a recovery', async () => {

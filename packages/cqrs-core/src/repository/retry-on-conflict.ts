@@ -26,6 +26,12 @@ export interface RetryOnConflictOptions {
  * ConcurrencyConflictError with the last conflict's stream, expected and actual version, its
  * `attempts`, a message saying it gave up after them, and the last conflict as its `cause`.
  *
+ * A conflict with `overlap` set is not retried either: it is thrown as it is, at once. The
+ * expected version held there; what conflicts is the batch, some of whose own messageIds are
+ * stored already (not as this batch). Those ids are the caller's (a command's
+ * `commandEventId`s, ids of your own): a new read -> decide -> append sends the same ones again
+ * and conflicts the same way, so the attempts and their backoff would only delay that error.
+ *
  * `operation` must redo the whole read -> decide -> append cycle (it receives the 1-based
  * attempt number): retrying only the append with the same expected version would conflict
  * again, and retrying it with a new expected version would skip the decision — lost update.
@@ -38,7 +44,10 @@ export async function retryOnConflict<T>(
 ): Promise<T> {
   checkRetryOnConflictOptions(options);
   const maxAttempts = options.maxAttempts ?? 5;
-  const policy = retry(handleType(ConcurrencyConflictError), {
+  // An overlap is the batch's own ids, not someone else's append: another decision with the
+  // same ids conflicts again (see above).
+  const retriable = handleType(ConcurrencyConflictError, (error) => error.overlap !== true);
+  const policy = retry(retriable, {
     // cockatiel counts retries, not attempts.
     maxAttempts: maxAttempts - 1,
     backoff: new ExponentialBackoff({
@@ -65,11 +74,11 @@ export async function retryOnConflict<T>(
       return operation(attempts);
     }, options.signal);
   } catch (error) {
-    if (!(error instanceof ConcurrencyConflictError) || attempts < maxAttempts) throw error;
+    if (!(error instanceof ConcurrencyConflictError) || error.overlap || attempts < maxAttempts)
+      throw error;
     throw new ConcurrencyConflictError(error.streamId, error.expected, error.actual, {
       attempts,
       cause: error,
-      overlap: error.overlap,
     });
   } finally {
     listener?.dispose();

@@ -176,4 +176,28 @@ describe('retryOnConflict', () => {
     await expect(outcome).rejects.toThrow();
     expect(calls).toBe(1);
   });
+  it('fails at once on an overlap: a batch whose own messageIds are stored cannot be re-decided', async () => {
+    const overlap = new ConcurrencyConflictError('Trainer-1', 'any', 4, { overlap: true });
+    const attempts: number[] = [];
+    const retries: number[] = [];
+    const failure = await retryOnConflict(
+      async (attempt) => {
+        attempts.push(attempt);
+        throw overlap;
+      },
+      { maxAttempts: 5, initialDelayMs: 0, onRetry: ({ attempt }) => retries.push(attempt) },
+    ).catch((error: unknown) => error);
+    expect(failure).toBe(overlap);
+    expect(attempts).toEqual([1]);
+    expect(retries).toEqual([]);
+
+    // Also after version conflicts, on the last attempt: as it is, not as "gave up after 2".
+    const last = await retryOnConflict(
+      async (attempt) => {
+        throw attempt === 1 ? conflict() : overlap;
+      },
+      { maxAttempts: 2, initialDelayMs: 0 },
+    ).catch((error: unknown) => error);
+    expect(last).toBe(overlap);
+  });
 });

@@ -115,6 +115,10 @@ export const orderSettings = {
 };
 
 /** Every setting of order-processor, validated once at start-up. */
+/** A default broker's group.min.session.timeout.ms and group.max.session.timeout.ms. */
+const MIN_SESSION_TIMEOUT_MS = 6_000;
+const MAX_SESSION_TIMEOUT_MS = 1_800_000;
+
 export const orderProcessorConfiguration = z
   .object({
     ...serviceSettings,
@@ -133,10 +137,19 @@ export const orderProcessorConfiguration = z
     NOTIFICATION_LOG_RETENTION_MS: setting.age(DEFAULT_LOG_RETENTION_MS),
     /**
      * The order consumer's Kafka session: a member silent this long is dropped from the group. A
-     * member that died holds up every other's join until then (a restart, a scale-up). At least
-     * the broker's group.min.session.timeout.ms (6 s by default).
+     * member that died holds up every other's join until then (a restart, a scale-up). Within a
+     * default broker's group.min.session.timeout.ms and group.max.session.timeout.ms (6 s, 30
+     * min): a broker refuses a join outside them, and the consumer restarted without end. It
+     * heartbeats every tenth of it (at least 500 ms).
      */
-    ORDER_CONSUMER_SESSION_TIMEOUT_MS: setting.milliseconds(10_000),
+    ORDER_CONSUMER_SESSION_TIMEOUT_MS: setting
+      .milliseconds(10_000)
+      .refine((value) => value >= MIN_SESSION_TIMEOUT_MS, {
+        message: `must be at least ${MIN_SESSION_TIMEOUT_MS} ms (a default broker's group.min.session.timeout.ms)`,
+      })
+      .refine((value) => value <= MAX_SESSION_TIMEOUT_MS, {
+        message: `must be at most ${MAX_SESSION_TIMEOUT_MS} ms (a default broker's group.max.session.timeout.ms)`,
+      }),
     /** Kafka partitions of the order topic when it creates it (its consumer, a replay). */
     ORDER_TOPIC_PARTITIONS: setting.positiveInt(6),
     /**

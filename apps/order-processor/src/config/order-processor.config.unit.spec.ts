@@ -69,6 +69,32 @@ describe('order-processor settings', () => {
     ).toThrow(message);
   });
 
+  it.each([
+    ['500', 'must be at least 6000 ms'],
+    ['5999', 'must be at least 6000 ms'],
+    ['1800001', 'must be at most 1800000 ms'],
+  ])(
+    'refuses ORDER_CONSUMER_SESSION_TIMEOUT_MS=%s a default broker refuses, naming it',
+    (value, bound) => {
+      // Below 501 ms cqrs-core refused the heartbeat (a TypeError naming its own options); up to
+      // 5999 ms, or past 30 min, the broker refused every join and the consumer restarted forever.
+      expect(() =>
+        loadConfiguration(orderProcessorConfiguration, {
+          ...required,
+          ORDER_CONSUMER_SESSION_TIMEOUT_MS: value,
+        }),
+      ).toThrow(`ORDER_CONSUMER_SESSION_TIMEOUT_MS: ${bound}`);
+    },
+  );
+
+  it.each(['6000', '1800000'])('takes ORDER_CONSUMER_SESSION_TIMEOUT_MS=%s, a bound', (value) => {
+    const config = loadConfiguration(orderProcessorConfiguration, {
+      ...required,
+      ORDER_CONSUMER_SESSION_TIMEOUT_MS: value,
+    });
+    expect(config.ORDER_CONSUMER_SESSION_TIMEOUT_MS).toBe(Number(value));
+  });
+
   it('refuses a PROGRESS_HISTORY_TTL_MS an order’s delivery can outlast, naming the bound', () => {
     // 2 attempts of 1000 + 5 × 200 ms, and the one 100 ms backoff between them: 4100 ms.
     const limits = { EVENT_TIMEOUT_MS: '1000', MAX_RETRIES: '1', ORDER_STEP_DELAY_MS: '200' };

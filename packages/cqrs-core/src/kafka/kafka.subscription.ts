@@ -76,7 +76,8 @@ const GROUP_CHANGING = new Set([
  * The partition is paused and the batch returns without resolving the message (having committed
  * its marker); after `redeliveryDelayMs` the partition resumes and the same message is fetched
  * again with attempt + 1 — the partition waits, later messages stay behind it, other
- * partitions go on.
+ * partitions go on. So also when the handler fails while the group rebalances: the pause is
+ * renewed at the rejoin if this member keeps the partition.
  *
  * Hazards. A handler that runs longer than rebalanceTimeoutMs while the group rebalances gets
  * its member dropped; its commit is then refused and the message redelivered elsewhere.
@@ -381,7 +382,9 @@ export class KafkaSubscription implements SubscriptionHandle {
       const outcome = await this.deliver(topic, partition, message, attempt);
       if (outcome === 'abandoned') return;
       if (outcome === 'nacked') {
-        if (!this.mustStop(payload)) this.redeliverLater(payload);
+        // Also when the batch stops for a rebalance: a member that keeps the partition refetched
+        // the message right after the rejoin, without the delay (the join pauses it again).
+        if (!this.stopping && !this.killed) this.redeliverLater(payload);
         return; // not resolved: the next fetch of this partition starts at this message
       }
       this.attempts.settle(topic, partition, message.offset);

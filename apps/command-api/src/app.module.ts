@@ -66,6 +66,8 @@ export class AppModule {
     const publisher = new KafkaPublisher(kafka.client, {
       serializer: contractsSerializer(),
       retentionMs: config.PROGRESS_HISTORY_TTL_MS,
+      // As order-processor's: the first to publish or subscribe creates the topic for good.
+      partitions: config.ORDER_TOPIC_PARTITIONS,
     });
     // One clock for every instance: commands are stamped, and their deadlines checked, by Redis'.
     const clock = new ServerClock({

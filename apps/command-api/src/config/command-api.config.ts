@@ -34,6 +34,12 @@ export const commandApiConfiguration = z
      */
     PROGRESS_HISTORY_TTL_MS: setting.age(86_400_000, 8),
     /**
+     * Kafka partitions of the order topic when this app creates it (its first order): set it as
+     * order-processor's, which creates it too (its consumer, a replay); whichever comes first
+     * decides, and Kafka keeps the count.
+     */
+    ORDER_TOPIC_PARTITIONS: setting.positiveInt(6),
+    /**
      * DEV_TOKENS: POST /api/dev/tokens issues tokens to anyone, development and demos only
      * (refused with NODE_ENV=production).
      */

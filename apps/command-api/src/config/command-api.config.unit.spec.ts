@@ -132,3 +132,19 @@ describe('command-api settings: DEV_TOKENS', () => {
       ).not.toThrow();
   });
 });
+
+describe('command-api settings: ORDER_TOPIC_PARTITIONS', () => {
+  it('is 6 unless set, as order-processor’s, and reads a count', () => {
+    expect(loadConfiguration(commandApiConfiguration, required).ORDER_TOPIC_PARTITIONS).toBe(6);
+    expect(
+      loadConfiguration(commandApiConfiguration, { ...required, ORDER_TOPIC_PARTITIONS: '3' })
+        .ORDER_TOPIC_PARTITIONS,
+    ).toBe(3);
+  });
+
+  it('refuses a count of 0, naming it', () => {
+    expect(() =>
+      loadConfiguration(commandApiConfiguration, { ...required, ORDER_TOPIC_PARTITIONS: '0' }),
+    ).toThrow('ORDER_TOPIC_PARTITIONS: ');
+  });
+});

@@ -19,6 +19,12 @@ async function scriptMicrosPerCall(client: Redis): Promise<number> {
   return Number(perCall);
 }
 
+async function callsOf(client: Redis, command: string): Promise<number> {
+  const stats = await client.info('commandstats');
+  const line = stats.split('\r\n').find((row) => row.startsWith(`cmdstat_${command}:`));
+  return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+}
+
 describe('RedisNotificationLog append on a long log', () => {
   let server: RedisServerProcess;
   let client: Redis;
@@ -51,5 +57,38 @@ describe('RedisNotificationLog append on a long log', () => {
     for (let i = 0; i < 50; i++) await log.append(testNotification());
     // About 20–40 µs here; the whole-stream walk took 5–10 ms at this length.
     expect(await scriptMicrosPerCall(client)).toBeLessThan(1_000);
+  });
+
+  it('wakes an idle follower with one round trip a notification: XREAD BLOCK and the trimming record', async () => {
+    const stop = new AbortController();
+    const delivered: string[] = [];
+    let wake: (() => void) | undefined;
+    const following = log.follow(
+      '$',
+      (entries) => {
+        delivered.push(...entries.map((entry) => entry.id));
+        wake?.();
+      },
+      stop.signal,
+    );
+    // Caught up: the follower's first read is waiting when the counting starts.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await client.config('RESETSTAT');
+    const appends = 20;
+    for (let i = 0; i < appends; i++) {
+      const arrived = new Promise<void>((resolve) => (wake = resolve));
+      await log.append(testNotification());
+      await arrived;
+      // Idle again before the next append: each one wakes the follower.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    stop.abort();
+    await following;
+    expect(delivered).toHaveLength(appends);
+    // One XREAD (with the record's GET pipelined: the append's script GETs too, so GETs are not
+    // counted) per wake-up; the waiting read at the start may be counted too. Session 46's
+    // follower read each arrival a second time in a MULTI.
+    expect(await callsOf(client, 'xread')).toBeLessThanOrEqual(appends + 1);
+    expect(await callsOf(client, 'multi')).toBe(0);
   });
 });

@@ -103,8 +103,8 @@ type StreamEntry = [id: string, fields: string[]];
  * `<prefix>notifications:newest:<key>`, trimming by count and XTRIM MINID by age, recording
  * what it took in `<prefix>notifications:trimmed`);
  * followers use plain XREAD (no consumer group: every gateway reads everything and a dead
- * gateway has nothing left to acknowledge), each batch in one transaction with what the trimming
- * took (a gap, `onGap`), and XREAD BLOCK to wait for entries.
+ * gateway has nothing left to acknowledge): each read is one round trip, XREAD BLOCK (a batch, or
+ * a wait for the next entry) pipelined with what the trimming took (a gap, `onGap`).
  */
 export class RedisNotificationLog implements NotificationLog {
   readonly stream: string;
@@ -243,25 +243,19 @@ export class RedisNotificationLog implements NotificationLog {
       let last = afterId === '$' ? await this.latestOrZero(reader, stopped) : afterId;
       while (!stopped.aborted) {
         try {
-          const [trimmed, raw] = await untilAborted(this.readAfter(reader, last), stopped);
+          const [trimmed, read] = await untilAborted(this.readAfter(reader, last), stopped);
           backoffMs = 100;
           onRead?.();
-          // Read with the entries, at once: the trimming took entries after `last` before this
-          // follower read them (it lags by more than the retention). Told, never passed over.
+          let raw = read;
+          // The trimming took entries after `last` before this follower read them (it lags by
+          // more than the retention). Told, never passed over; what the read returned at or
+          // before the record (trimmed since the read) is past the gap too.
           if (trimmed !== undefined && compareLogIds(trimmed, last) > 0) {
             last = trimmed;
             onGap?.(trimmed);
+            raw = raw.filter(([id]) => compareLogIds(id, trimmed) > 0);
           }
-          if (raw.length === 0) {
-            // Nothing after `last` yet: wait for an entry (or BLOCK's end), then read it with
-            // the trimming's record again (an entry this wait returned could follow a gap).
-            await untilAborted(
-              reader.xread('COUNT', 1, 'BLOCK', this.blockMs, 'STREAMS', this.stream, last),
-              stopped,
-            );
-            onRead?.();
-            continue;
-          }
+          if (raw.length === 0) continue;
           last = raw[raw.length - 1]![0];
           const entries = decode(raw);
           if (entries.length > 0) await onEntries(entries);
@@ -349,25 +343,27 @@ export class RedisNotificationLog implements NotificationLog {
   }
 
   /**
-   * In one transaction, the newest entry the trimming took (its record, whether or not it still
-   * vouches: see trimmedThrough) and the entries after `last` (a batch).
+   * The entries after `last` (a batch; XREAD BLOCK waits for one when there are none yet), and
+   * after them, in the same round trip, the newest entry the trimming took (its record, whether or
+   * not it still vouches: see trimmedThrough). Read after the entries, the record is at least what
+   * it was when they were read: a trimming that took entries after `last` before the read shows.
    */
   private async readAfter(
     reader: Redis,
     last: string,
   ): Promise<[trimmed: string | undefined, entries: StreamEntry[]]> {
     const results = await reader
-      .multi()
+      .pipeline()
+      .xread('COUNT', this.batchSize, 'BLOCK', this.blockMs, 'STREAMS', this.stream, last)
       .get(this.trimmedKey)
-      .xread('COUNT', this.batchSize, 'STREAMS', this.stream, last)
       .exec();
     if (!results) throw new Error(`notification log: the read of ${this.stream} was discarded`);
-    const [[recordError, recorded], [readError, reply]] = results as [
-      [Error | null, string | null],
+    const [[readError, reply], [recordError, recorded]] = results as [
       [Error | null, [string, StreamEntry[]][] | null],
+      [Error | null, string | null],
     ];
-    if (recordError) throw recordError;
     if (readError) throw readError;
+    if (recordError) throw recordError;
     const trimmed = recorded?.split(' ')[0];
     return [trimmed !== undefined && isLogId(trimmed) ? trimmed : undefined, reply?.[0]?.[1] ?? []];
   }

@@ -191,6 +191,55 @@ describe('progress streams (ADR 015, S3-4/S3-5)', () => {
     expect(shown(sink)).toEqual([['recovery', 't-1', 100]]);
   });
 
+  it('moves the resume point past an event it does not tell, so that a reconnect does not tell it either', async () => {
+    // The recovery holds the COMPLETED that is logged after it was read, so the event is not
+    // sent; but the client's id stayed the recovery's until the next heartbeat (30 s), and its
+    // reconnect within that window replayed the COMPLETED the page had shown already.
+    const { hub, log, open, statuses } = await setup();
+    const earlier = [0, 1, 2, 3].map((step) => progressEvent('t-1', 'ash', step));
+    const last = progressEvent('t-1', 'ash', 4, 'COMPLETED');
+    await statuses.apply(progressStatusOf([...earlier, last])!);
+    const first = await open('ash', 't-1');
+    const lastId = await log.append(progressNotification(last));
+    await hub.caughtUp();
+    expect(shown(first)).toEqual([['recovery', 't-1', 100]]);
+    // Where an EventSource resumes from: the id of the last frame that carried one.
+    const resumeFrom = first
+      .frames()
+      .filter((frame) => frame.id !== undefined)
+      .at(-1)!.id!;
+    const again = await open('ash', 't-1', resumeFrom);
+    expect(shown(again)).toEqual([['recovery', 't-1', 100]]);
+    expect(resumeFrom).toBe(lastId);
+  });
+
+  it('moves the resume point past what queued during the opening and was not told', async () => {
+    const { hub, log, statuses } = await setup();
+    const last = progressEvent('t-1', 'ash', 4, 'COMPLETED');
+    const earlier = [0, 1, 2, 3].map((step) => progressEvent('t-1', 'ash', step));
+    await statuses.apply(progressStatusOf([...earlier, last])!);
+    let read!: () => void;
+    const gate = new Promise<void>((resolve) => (read = resolve));
+    const gated = {
+      get: async (taskId: string) => (await gate, statuses.get(taskId)),
+      ofUser: async (userId: string, limit?: number) => (
+        await gate,
+        statuses.ofUser(userId, limit)
+      ),
+    };
+    const sink = new TestSink();
+    expect(hub.admit('ash').ok).toBe(true);
+    const opened = hub.open({ userId: 'ash', trainerIds: [] }, sink, {
+      view: progressView(gated, 'ash', 't-1'),
+    });
+    const lastId = await log.append(progressNotification(last));
+    await hub.caughtUp();
+    read();
+    await opened;
+    expect(shown(sink)).toEqual([['recovery', 't-1', 100]]);
+    expect(sink.frames().at(-1)).toEqual({ id: lastId });
+  });
+
   it('gives a caller without tasks the resume point, so that a reconnect replays what it missed', async () => {
     const { log, open } = await setup();
     const last = await log.append(testNotification());

@@ -411,7 +411,7 @@ export class SseHub {
   ): Promise<SseConnection> {
     const { lastEventId } = opening;
     let read = 0;
-    let keep: ((id: string, notification?: Notification) => boolean) | undefined;
+    let keep: ((id: string) => boolean) | undefined;
     try {
       const plan =
         lastEventId === undefined
@@ -433,10 +433,9 @@ export class SseHub {
       const replayed = plan?.kind === 'replay' || plan?.kind === 'ahead';
       const from = replayed ? lastEventId! : upTo;
       const frames = await view.opening(from, this.settings.retryMs, replayed);
-      // A state opened with is not told again by what queued meanwhile (StreamView.covers).
-      if (!replayed && view.covers)
-        keep = (_id, notification) => notification === undefined || !view.covers!(notification);
       if (connection.closed) return connection;
+      // A state opened with is not told again by what queued meanwhile (StreamView.covers).
+      if (!replayed && view.covers) coverQueued(connection, view);
       this.options.metrics?.resumes.inc({
         outcome: plan === undefined ? 'new' : replayed ? 'replayed' : 'recovery',
       });
@@ -576,15 +575,19 @@ export class SseHub {
       let plain: Buffer | undefined;
       /** The entry's frame per view `frame` function: serialised once for all their streams. */
       let viewed: Map<StreamView['frame'], Buffer> | undefined;
+      /** The entry's id alone, for the streams whose opening told its state already. */
+      let idOnly: Buffer | undefined;
       for (const connection of this.recipients(entry.notification)) {
         const view = connection.view;
         if (view && !view.accepts(entry.notification)) continue;
-        // A pending connection's view is asked at flushPending: its opening is not read yet.
-        if (view?.covers && !connection.pending && view.covers(entry.notification)) continue;
         if (connection.skipThrough !== undefined && this.sentElsewhere(connection, entry.id))
           continue;
         let frame: Buffer;
-        if (view) {
+        // A pending connection's view is asked by coverQueued: its opening is not read yet.
+        if (view?.covers && !connection.pending && view.covers(entry.notification))
+          // Not told again, but the client's resume point moves past it: see coverQueued.
+          frame = idOnly ??= Buffer.from(idFrame(entry.id));
+        else if (view) {
           viewed ??= new Map();
           frame = viewed.get(view.frame) ?? Buffer.from(view.frame(entry.id, entry.notification));
           viewed.set(view.frame, frame);
@@ -601,7 +604,7 @@ export class SseHub {
             pending.id = entry.id;
           } else batch.set(connection, { chunks: [frame], id: entry.id });
         } else if (!connection.send(frame, entry.id, entry.notification)) slow.push(connection);
-        sent += 1;
+        if (frame !== idOnly) sent += 1;
       }
       this.position = entry.id;
     }
@@ -905,6 +908,22 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
       },
     );
   });
+}
+
+/**
+ * Turns each entry queued on `connection` whose state its opening told already
+ * (StreamView.covers, asked in log order) into an id-only frame: the event is not told again,
+ * and the client's resume point still moves past it. Dropped instead, the client kept the
+ * opening's id until the next heartbeat, and its reconnect within that window replayed the
+ * event it had shown (a second COMPLETED: ADR 015, session 47). SseHub.dispatch does the same
+ * for what comes live.
+ */
+function coverQueued(connection: SseConnection, view: StreamView): void {
+  for (const queued of connection.pending ?? [])
+    if (queued.notification && view.covers!(queued.notification)) {
+      queued.frames = idFrame(queued.id);
+      queued.notification = undefined;
+    }
 }
 
 /** Adds `connection` to `seen`; true if it was not there yet. */

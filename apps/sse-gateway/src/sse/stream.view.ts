@@ -19,8 +19,10 @@ import { type Notification } from '@causeway/contracts';
  * - `covers`, if given, is asked of each accepted notification the stream would send after a
  *   non-replayed opening (queued or live): true when the opening already showed its state (a
  *   state read after the notification was logged but before this gateway dispatched it), so
- *   that it is not told twice, nor an older state after a newer one. After a replayed opening
- *   everything after the client's id is sent: it asked for what it missed.
+ *   that it is not told twice, nor an older state after a newer one: the stream gets the
+ *   entry's id alone (an id-only frame), so that its client's resume point still moves past it.
+ *   After a replayed opening everything after the client's id is sent: it asked for what it
+ *   missed.
  */
 export interface StreamView {
   accepts(notification: Notification): boolean;

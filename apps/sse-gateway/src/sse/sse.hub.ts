@@ -394,7 +394,7 @@ export class SseHub {
       // Whatever became of the stream (a client that went away at once included).
       opening.resumed?.({ entries: read, recovery });
     }
-    if (!connection.flushPending(keep)) this.drop(connection);
+    if (!this.goLive(connection, keep)) this.drop(connection);
     return connection;
   }
 
@@ -454,8 +454,24 @@ export class SseHub {
     } finally {
       opening.resumed?.({ entries: read, recovery: false });
     }
-    if (!connection.flushPending(keep)) this.drop(connection);
+    if (!this.goLive(connection, keep)) this.drop(connection);
     return connection;
+  }
+
+  /**
+   * Writes what queued during a (re)connect's first frames, then, if the client's resume point
+   * (resumePoint) is further on than the last frame written, an id-only frame with it. A replay's
+   * frames carry the ids of the client's own entries only: without it the client kept an id
+   * before the entries for others at the end of the gap (all of the gap when none was its own)
+   * until the next heartbeat, and a reconnect within that window read the gap again: a
+   * `scan-limit` or `trimmed` recovery once the log had gone on, though it missed nothing.
+   * False when the client cannot keep up.
+   */
+  private goLive(connection: SseConnection, keep?: (id: string) => boolean): boolean {
+    if (!connection.flushPending(keep)) return false;
+    const before = connection.lastId;
+    const id = this.resumePoint(connection);
+    return id === before || id === undefined || connection.write(idFrame(id));
   }
 
   /**

@@ -232,6 +232,38 @@ describe('SseHub', () => {
       );
     });
 
+    it('moves a resumed stream on to the end of the gap it replayed, so that its next reconnect does not read it again', async () => {
+      // The replay's frames carry the ids of the client's own entries only: its resume point
+      // stayed before the entries for others at the end of the gap until the next heartbeat
+      // (30 s). Cut within that window, its reconnect read the gap again, and the log having
+      // gone on meanwhile, past HISTORY_SCAN_LIMIT: a recovery for a client that missed nothing.
+      const { hub, log, open, toUser } = await setup({ settings: { historyScanLimit: 5 } });
+      const first = await open('ash');
+      const from = first.notifications('session')[0]!.id!;
+      first.hangUp();
+      await log.append(toUser('ash', { n: 1 }));
+      let end = '';
+      for (let i = 0; i < 3; i++) end = await log.append(toUser('misty', { i }));
+      await hub.caughtUp();
+      const resumed = await open('ash', from);
+      expect(params(resumed).slice(1)).toEqual([{ n: 1 }]);
+      // The log goes on, with nothing for ash; the stream is cut before its next heartbeat.
+      for (let i = 3; i < 6; i++) await log.append(toUser('misty', { i }));
+      await hub.caughtUp();
+      resumed.hangUp();
+      // Where an EventSource resumes from: the id of the last frame that carried one.
+      const resumeFrom = resumed
+        .frames()
+        .filter((frame) => frame.id !== undefined)
+        .at(-1)!.id!;
+      const again = await open('ash', resumeFrom);
+      expect(again.notifications('session')[0]?.params).toMatchObject({
+        resumed: 'replayed',
+        replayed: 0,
+      });
+      expect(resumeFrom).toBe(end);
+    });
+
     it('loses and duplicates nothing when notifications arrive while the replay is read', async () => {
       const inner = new InMemoryNotificationLog();
       let during: (() => Promise<void>) | undefined;

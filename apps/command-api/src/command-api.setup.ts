@@ -6,10 +6,16 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   type CommandApiOptions,
 } from './command-api.options';
-import { answeredEndpointOf, bodyEndpointOf, OTHER_ENDPOINT } from './http/body.endpoints';
+import {
+  answeredEndpointOf,
+  bodyEndpointOf,
+  OTHER_ENDPOINT,
+  readEndpointOf,
+} from './http/body.endpoints';
 import { putInFront } from '@causeway/platform';
 import { commandApiBodyReader } from './http/command-api.body';
 import { type BodyStep, commandRoute, CommandsListener } from './http/commands.listener';
+import { type ApiRequest } from './http/http.types';
 import { CommandApiMetrics } from './metrics/command-api.metrics';
 import { commandApiOpenApi } from './openapi/openapi.document';
 import { mergeOpenApi } from './openapi/openapi.merge';
@@ -53,9 +59,13 @@ export function setupCommandApi(
   });
   // Only for the methods and paths a controller serves: anything else (PROPFIND /rpc, GET
   // /api/trainers/x/move) goes on to Nest's 404 instead of a 415 or 413 from here.
-  app.use((...[request, response, next]: Parameters<BodyStep>) =>
-    endpointOf(request) === undefined ? next() : reader(request, response, next),
-  );
+  app.use((...[request, response, next]: Parameters<BodyStep>) => {
+    if (readEndpointOf(request.method, request.originalUrl) !== undefined) {
+      ignoreBody(request);
+      return next();
+    }
+    return endpointOf(request) === undefined ? next() : reader(request, response, next);
+  });
   if (!options.commandsThroughExpress) commandsInFront(app, reader, options.accessLog);
   // In front of everything of command-api's (the listener above, Express): the answers no
   // endpoint counted (405, Express's 400 for a path it cannot decode) are counted too.
@@ -93,4 +103,18 @@ function commandsInFront(app: INestApplication, reader: BodyStep, accessLog?: bo
     reader,
     accessLog ? (line, fields) => logger.log({ msg: line, ...fields }) : undefined,
   ).install(app.getHttpServer() as Server);
+}
+
+/**
+ * A command status read (`GET /api/commands/{id}`, `/admin/commands/{id}`) takes no body: one
+ * sent anyway is ignored, as the answer does not depend on it. Nest's body parsers, which run
+ * after this (ahead of the routes), would otherwise read it before the token is checked: a
+ * stray `Content-Type: application/json` with a body that is not JSON was a 400
+ * `malformed-json` (a coding or charset they cannot read a 415, over 100 kB a 413) instead of
+ * the 401, or the status, the request gets without a body — answers /docs-json does not list.
+ * Without its Content-Type no parser reads it; Node discards the unread body once the answer is
+ * written.
+ */
+function ignoreBody(request: ApiRequest): void {
+  delete request.headers['content-type'];
 }

@@ -54,6 +54,16 @@ const READ_ENDPOINTS: readonly { pattern: RegExp; label: string }[] = [
 ];
 
 /**
+ * The endpoint (its metric label) serving `method` `url` when it is one that takes no body: a
+ * GET (or HEAD) of a command status. undefined for anything else.
+ */
+export function readEndpointOf(method: string, url: string): string | undefined {
+  if (method !== 'GET' && method !== 'HEAD') return undefined;
+  const path = pathOf(url) ?? '';
+  return READ_ENDPOINTS.find((endpoint) => endpoint.pattern.test(path))?.label;
+}
+
+/**
  * The label of anything else: a request to one of command-api's paths with a method it does not
  * serve (405), or one refused by the body reader that no endpoint serves (none should be).
  */

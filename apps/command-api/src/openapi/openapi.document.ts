@@ -149,7 +149,7 @@ export function commandApiOpenApi(
       `Malformed Idempotency-Key (\`invalid-fields\`: must be 1 to 255 visible ASCII characters); \`errors\` names it. Or ${keyReused}`,
     ),
     '503': unavailable(
-      'The Idempotency-Key could not be checked (`idempotency-unavailable`): nothing was sent; retry with the same key',
+      'The Idempotency-Key could not be checked (`idempotency-unavailable`), or this instance has not read the server clock yet, just after its start, to stamp it (`clock-unsynchronised`): nothing was sent; retry with the same key. (Without a key, each call answers -32005 instead.)',
     ),
   };
   // The seed's path: `trainer.Move` (or `trainer.move`, as on /rpc; `method` may be left out),
@@ -173,7 +173,7 @@ export function commandApiOpenApi(
       title: 'Causeway command API',
       version: '1.0.0',
       description:
-        'Commands to trainers, answered at once with `accepted` and processed asynchronously. JSON-RPC 2.0 error codes: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid params (`data.errors` names the fields), -32603 internal error, -32003 not your trainer, -32004 unknown command, -32005 command bus unavailable. Authentication, rate limit and idempotency failures of /rpc are HTTP problem details (401, 429, 409 in flight, 422 `idempotency-key-reused`, 503 `idempotency-unavailable`).',
+        'Commands to trainers, answered at once with `accepted` and processed asynchronously. JSON-RPC 2.0 error codes: -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid params (`data.errors` names the fields), -32603 internal error, -32003 not your trainer, -32004 unknown command, -32005 command bus unavailable. Authentication, rate limit and idempotency failures of /rpc are HTTP problem details (401, 429, 409 in flight, 422 `idempotency-key-reused`, 503 `idempotency-unavailable`, or 503 `clock-unsynchronised` for a keyed request just after the start).',
     },
     security: [{ bearer: [] }],
     components: {

@@ -23,7 +23,8 @@ import { RPC_READS, rpcMethods, seedMoveMethods } from './rpc.methods';
  * your trainer, -32004 unknown command, -32005 bus unavailable, -32603). Errors of the whole
  * HTTP request are HTTP problem details, as on the REST endpoints: 401 missing/invalid token
  * (with WWW-Authenticate), 429 rate limited, 409 Idempotency-Key in flight, 422 Idempotency-Key
- * reused with another request, 413, 415.
+ * reused with another request, 413, 415, 503 when the key cannot be checked or stamped (its
+ * store is down, or the server clock is not read yet just after the start).
  * A request of notifications only is answered 204. A batch costs one rate-limit point per call,
  * and holds at most MAX_BATCH calls, or RATE_LIMIT_POINTS when that is fewer: a larger batch
  * could never be paid for (always 429, whatever the wait), so it is refused for good (-32600

@@ -1005,6 +1005,47 @@ describe('command-api over HTTP', () => {
       await expectNothingSentFor(will);
     });
 
+    it('one 422 naming the wrong path parameters, body fields and Idempotency-Key together', async () => {
+      const xena = unique('xena');
+      const token = await tokenOf(xena);
+      const tooLong = 't'.repeat(129);
+      const key = { 'Idempotency-Key': 'not visible ascii' };
+      const fieldsOf = (answer: { status: number; body: Json }) => ({
+        status: answer.status,
+        fields: (answer.body.errors as { field: string }[]).map((error) => error.field).sort(),
+      });
+      // Each was named only once the one before it was fixed: three 422s for one request.
+      const moved = await call('POST', `${api.url}/api/trainers/${tooLong}/move`, {
+        token,
+        headers: key,
+        body: { directionX: 'left', directionY: 0, action: 'start' },
+      });
+      expect(fieldsOf(moved)).toEqual({
+        status: 422,
+        fields: ['Idempotency-Key', 'directionX', 'trainerId'],
+      });
+      for (const method of ['PUT', 'DELETE']) {
+        const changed = await call(method, `${api.url}/api/trainers/${xena}/groups/no%20spaces`, {
+          token,
+          headers: key,
+          body: { timestamp: -1 },
+        });
+        expect({ method, ...fieldsOf(changed) }).toEqual({
+          method,
+          status: 422,
+          fields: ['Idempotency-Key', 'groupId', 'timestamp'],
+        });
+      }
+      // A body that is not JSON is still a 400 malformed-json, whatever else is wrong.
+      const malformed = await call('POST', `${api.url}/api/trainers/${tooLong}/move`, {
+        token,
+        raw: '{"directionX":',
+      });
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.type).toBe('https://causeway.dev/problems/malformed-json');
+      await expectNothingSentFor(xena);
+    });
+
     it('400 for malformed JSON on REST; -32700, -32600 and -32601 on /rpc', async () => {
       const karen = unique('karen');
       const token = await tokenOf(karen);

@@ -40,3 +40,30 @@ function has(input: unknown, path: readonly PropertyKey[]): boolean {
   }
   return value !== undefined;
 }
+
+/**
+ * The parts of one request checked together (path parameters, body, headers): `parse` each,
+ * then `done` refuses the request once, naming every wrong field of every part — not the
+ * path's alone, then the body's once the path is fixed, then a header's.
+ */
+export class FieldCheck {
+  private readonly errors: FieldError[] = [];
+
+  /** `input` parsed with `schema`; undefined when it is wrong (its fields are noted). */
+  parse<S extends z.ZodType>(schema: S, input: unknown, root: string): z.output<S> | undefined {
+    const result = schema.safeParse(input);
+    if (result.success) return result.data;
+    this.errors.push(...fieldErrors(result.error, input, root));
+    return undefined;
+  }
+
+  /** Notes wrong fields found otherwise (a header's). */
+  add(errors: readonly FieldError[]): void {
+    this.errors.push(...errors);
+  }
+
+  /** @throws ValidationError naming every wrong field noted, if any */
+  done(): void {
+    if (this.errors.length > 0) throw new ValidationError(this.errors);
+  }
+}

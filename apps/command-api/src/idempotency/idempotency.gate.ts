@@ -4,6 +4,7 @@ import { type Caller } from '@causeway/platform';
 import { COMMAND_API_OPTIONS, type CommandApiOptions } from '../command-api.options';
 import {
   CommandUnconfirmedError,
+  type FieldError,
   IdempotencyConflictError,
   IdempotencyUnavailableError,
   OrderUnconfirmedError,
@@ -16,6 +17,17 @@ import { withIdempotencyKey } from './idempotent-command-ids';
 /** How long a request may be in flight before its key is freed for a retry. */
 const LEASE_MS = 30_000;
 const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * What is wrong with the request's `Idempotency-Key` (none when it is absent or well-formed):
+ * for an endpoint to name it with the request's other wrong fields, in one 422.
+ */
+export function idempotencyKeyErrors(request: ApiRequest): FieldError[] {
+  const key = header(request, 'idempotency-key');
+  return key === undefined || KEY.test(key)
+    ? []
+    : [{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }];
+}
 
 /** An answer and whether it may be replayed (transient failures are not stored). */
 export interface Produced extends Answer {
@@ -88,10 +100,8 @@ export class IdempotencyGate {
   ): Promise<Answer & { replayed: boolean }> {
     const key = header(request, 'idempotency-key');
     if (key === undefined) return { ...(await produce()), replayed: false };
-    if (!KEY.test(key))
-      throw new ValidationError([
-        { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
-      ]);
+    const malformed = idempotencyKeyErrors(request);
+    if (malformed.length > 0) throw new ValidationError(malformed);
     const scoped = `${encodeURIComponent(caller.userId)}:${key}`;
     const body = request.commandApiBody;
     const fingerprint = createHash('sha256')

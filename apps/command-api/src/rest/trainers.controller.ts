@@ -3,11 +3,11 @@ import { CallerGate } from '@causeway/platform';
 import { BearerAuthenticator } from '../auth/bearer.authenticator';
 import { GroupParams, MoveBody } from '../commands/command.schemas';
 import { CommandService } from '../commands/command.service';
-import { validate } from '../commands/validation';
+import { FieldCheck } from '../commands/validation';
 import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse } from '../http/http.types';
 import { refuseQuery } from '../http/query.refusal';
-import { IdempotencyGate } from '../idempotency/idempotency.gate';
+import { IdempotencyGate, idempotencyKeyErrors } from '../idempotency/idempotency.gate';
 import { routePath } from '../idempotency/idempotency.target';
 
 const GroupPath = GroupParams.pick({ trainerId: true, groupId: true });
@@ -37,8 +37,13 @@ export class TrainersController {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
       refuseQuery(request);
       // Refused before the Idempotency-Key is looked up: bad input writes nothing, even there.
-      const path = validate(TrainerPath, { trainerId }, '(path)');
-      const move = validate(MoveBody, jsonBody(request), '(body)');
+      // One 422 names every wrong field: the path's, the body's and the key's.
+      const check = new FieldCheck();
+      const parsedPath = check.parse(TrainerPath, { trainerId }, '(path)');
+      const parsedMove = check.parse(MoveBody, jsonBody(request), '(body)');
+      check.add(idempotencyKeyErrors(request));
+      check.done();
+      const [path, move] = [parsedPath!, parsedMove!];
       this.commands.authorize(caller, path.trainerId);
       const answer = await this.idempotency.run(
         caller,
@@ -84,8 +89,12 @@ export class TrainersController {
     await this.runner.run(endpoint, request, response, async () => {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
       refuseQuery(request);
-      const path = validate(GroupPath, { trainerId, groupId }, '(path)');
-      const extra = validate(GroupBody.optional(), jsonBody(request), '(body)');
+      const check = new FieldCheck();
+      const parsed = check.parse(GroupPath, { trainerId, groupId }, '(path)');
+      const extra = check.parse(GroupBody.optional(), jsonBody(request), '(body)');
+      check.add(idempotencyKeyErrors(request));
+      check.done();
+      const path = parsed!;
       this.commands.authorize(caller, path.trainerId, { action, groupId: path.groupId });
       const answer = await this.idempotency.run(
         caller,

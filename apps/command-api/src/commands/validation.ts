@@ -4,7 +4,7 @@ import { type FieldError, ValidationError } from '../errors/command-api.errors';
 /**
  * Parses `input` with `schema`, or throws a ValidationError naming every wrong field (dotted
  * path; `root` when the input itself is wrong). A missing field says "is required" instead of
- * zod's "expected number, received undefined".
+ * zod's "expected number, received undefined", and so does a missing input (no body).
  */
 export function validate<S extends z.ZodType>(
   schema: S,
@@ -25,6 +25,10 @@ export function fieldErrors(error: z.ZodError, input: unknown, root: string): Fi
         errors.push({ field: [...path, key].join('.'), message: 'is not a known field' });
       continue;
     }
+    // No body at all (none sent, or Content-Length: 0): not zod's "expected object, received
+    // undefined", which reads as if the client had sent something of the wrong type.
+    if (path.length === 0 && input === undefined)
+      return [{ field: root, message: 'is required: send a JSON object' }];
     const field = path.length > 0 ? path.join('.') : root;
     const missing = path.length > 0 && issue.code === 'invalid_type' && !has(input, issue.path);
     errors.push({ field, message: missing ? 'is required' : issue.message });

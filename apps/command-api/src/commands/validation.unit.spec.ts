@@ -44,9 +44,13 @@ describe('validation of command input', () => {
     );
   });
 
-  it('names the root when the input is not an object', () => {
+  it('names the root when the input is not an object, and says a missing body is required', () => {
+    // Not zod's "Invalid input: expected object, received undefined": no body was sent at all.
     expect(errorsOf(() => validate(MoveBody, undefined, '(body)'))).toEqual([
-      { field: '(body)', message: expect.any(String) },
+      { field: '(body)', message: 'is required: send a JSON object' },
+    ]);
+    expect(errorsOf(() => validate(MoveBody, null, '(body)'))).toEqual([
+      { field: '(body)', message: 'Invalid input: expected object, received null' },
     ]);
     expect(errorsOf(() => validate(MoveBody, [1], '(body)'))[0]?.field).toBe('(body)');
   });

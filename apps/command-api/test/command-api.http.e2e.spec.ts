@@ -1217,6 +1217,35 @@ describe('command-api over HTTP', () => {
   });
 
   describe('Idempotency-Key', () => {
+    it('says a key sent twice must be sent once, rather than that it is malformed', async () => {
+      const yusuf = unique('yusuf');
+      const token = await tokenOf(yusuf);
+      const body = JSON.stringify(move);
+      const send = (keys: string[]) =>
+        rawHttpExchange(
+          api.url,
+          `POST /api/trainers/${yusuf}/move HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+            keys.map((key) => `Idempotency-Key: ${key}\r\n`).join('') +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+            `Connection: close\r\n\r\n${body}`,
+        );
+      // Node joins the two into "k-1, k-2", which read as one malformed key (a space in it).
+      const twice = await send([`k1-${yusuf}`, `k2-${yusuf}`]);
+      expect(twice.head).toMatch(/^HTTP\/1\.1 422 /);
+      expect(JSON.parse(twice.body).errors).toEqual([
+        {
+          field: 'Idempotency-Key',
+          message: 'must be sent once (the request has 2 Idempotency-Key headers)',
+        },
+      ]);
+      // One malformed key is still named as such.
+      const spaced = await send([`k1 ${yusuf}`]);
+      expect(JSON.parse(spaced.body).errors).toEqual([
+        { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+      ]);
+      await expectNothingSentFor(yusuf);
+    });
+
     it('replays the first answer to a retry and sends one command', async () => {
       const jasmine = unique('jasmine');
       const token = await tokenOf(jasmine);

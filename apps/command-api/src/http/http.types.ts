@@ -3,6 +3,8 @@ export interface ApiRequest {
   method: string;
   originalUrl: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The headers as sent, names and values alternating (node:http's): repeated ones apart. */
+  rawHeaders?: string[];
   ip?: string;
   socket: { remoteAddress?: string };
   /** The mount path of the middleware handling it (Express). */

@@ -24,6 +24,17 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
  */
 export function idempotencyKeyErrors(request: ApiRequest): FieldError[] {
   const key = header(request, 'idempotency-key');
+  // Node joins repeated headers ("k1, k2"): that reads as one key with a space, malformed.
+  const sent = (request.rawHeaders ?? []).filter(
+    (name, i) => i % 2 === 0 && name.toLowerCase() === 'idempotency-key',
+  ).length;
+  if (sent > 1)
+    return [
+      {
+        field: 'Idempotency-Key',
+        message: `must be sent once (the request has ${sent} Idempotency-Key headers)`,
+      },
+    ];
   return key === undefined || KEY.test(key)
     ? []
     : [{ field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }];

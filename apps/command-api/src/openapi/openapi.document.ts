@@ -94,7 +94,7 @@ const idempotencyKey = {
   in: 'header',
   required: false,
   description:
-    'Retries with the same key and request get the first answer again and send nothing; the same key with another request is a 422 (`idempotency-key-reused`), while the first is still in flight a 409. 1 to 255 visible ASCII characters (0x21-0x7E); any other value is a 422 naming Idempotency-Key.',
+    'Retries with the same key and request get the first answer again and send nothing; the same key with another request is a 422 (`idempotency-key-reused`), while the first is still in flight a 409. 1 to 255 visible ASCII characters (0x21-0x7E), in one header; any other value, or the header sent twice, is a 422 naming Idempotency-Key.',
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]{1,255}$' },
 };
 const pathParam = (name: string, description: string) => ({

@@ -4,8 +4,11 @@ import { RedisCommandNotSentError } from '@causeway/cqrs-core/redis';
 import { InMemoryCommandStatusStore } from '@causeway/platform';
 import { type CommandApiOptions } from '../command-api.options';
 import { keyedRequest } from '../commands/command-api.fixture';
+import { type Accepted } from '../commands/command.schemas';
 import { CommandService } from '../commands/command.service';
 import { CommandRefusedError } from '../errors/command-api.errors';
+import { answerJsonRpc } from '../rpc/json-rpc.protocol';
+import { RPC_READS, rpcMethods } from '../rpc/rpc.methods';
 import { IdempotencyGate } from './idempotency.gate';
 import { InMemoryIdempotencyStore } from './in-memory.idempotency-store';
 
@@ -18,6 +21,8 @@ describe('IdempotencyGate with CommandService', () => {
   let commandStatus: InMemoryCommandStatusStore;
   let service: CommandService;
   let gate: IdempotencyGate;
+  /** The same, keeping keys for IDEMPOTENCY_TTL_S' default (24 h). */
+  let keptADay: IdempotencyGate;
 
   beforeEach(() => {
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
@@ -41,6 +46,7 @@ describe('IdempotencyGate with CommandService', () => {
     } as unknown as CommandApiOptions;
     service = new CommandService(options, bus);
     gate = new IdempotencyGate(options);
+    keptADay = new IdempotencyGate({ ...options, idempotencyTtlMs: 86_400_000 });
   });
 
   const move = (key: string, body: Record<string, unknown>) =>
@@ -68,6 +74,63 @@ describe('IdempotencyGate with CommandService', () => {
       version: 1,
     });
     expect(await commandStatus.get(idOf(retry))).toMatchObject({ status: 'processed' });
+  });
+
+  it('retries a JSON-RPC move the bus refused as a new request, with a deadline of its own, as over REST', async () => {
+    now = Date.now();
+    const params = { directionX: 1, directionY: 0, action: 'start' };
+    const body = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'trainer.move',
+      params: { trainerId: 'ash', ...params },
+    };
+    const methods = rpcMethods(caller, service);
+    // As RpcController runs a keyed /rpc request.
+    const rpc = () =>
+      keptADay.run(
+        caller,
+        keyedRequest('k-rpc-refused', '/rpc', body),
+        async () => {
+          const answer = await answerJsonRpc(body, methods, RPC_READS);
+          const { storable, sentNothing } = answer;
+          return { status: 200, body: answer.response, storable, sentNothing };
+        },
+        '/rpc',
+      );
+    const notSent = () => new RedisCommandNotSentError('xadd', new Error('Connection is closed'));
+    const rest = () =>
+      keptADay.run(
+        caller,
+        keyedRequest('k-rest-refused', '/api/trainers/ash/move', params),
+        async () => {
+          const accepted = await service.move(caller, { trainerId: 'ash', ...params } as never);
+          return { status: 202, body: accepted, storable: true };
+        },
+      );
+    failures.push(notSent());
+    await expect(rest()).rejects.toBeInstanceOf(CommandRefusedError);
+    failures.push(notSent());
+    expect((await rpc()).body).toMatchObject({ error: { code: -32005 } });
+    // The bus was down for longer than COMMAND_DEADLINE_MS (60 s): nothing was sent meanwhile.
+    now += 90_000;
+    const restRetry = await rest();
+    const rpcRetry = await rpc();
+    expect(rpcRetry.body).toMatchObject({ result: { status: 'accepted' } });
+    const accepted = new Date(now).toISOString();
+    const deadline = new Date(now + 60_000).toISOString();
+    // Accepted now, to be handled within 60 s from now: not expired before it was ever sent.
+    for (const commandId of [
+      idOf(restRetry),
+      (rpcRetry.body as { result: Accepted }).result.commandId,
+    ])
+      expect({
+        commandId,
+        metadata: sent.find((c) => c.messageId === commandId)?.metadata,
+      }).toEqual({
+        commandId,
+        metadata: expect.objectContaining({ timestamp: accepted, deadline }),
+      });
   });
 
   it('sends another request under a key that expired with command ids of its own', async () => {

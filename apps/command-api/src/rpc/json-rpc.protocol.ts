@@ -1,5 +1,6 @@
 import { JsonRpcCode, type JsonRpcError, toJsonRpcError } from '../errors/error.mapping';
-import { CommandBacklogError } from '../errors/command-api.errors';
+import { ServerClockUnsynchronisedError } from '@causeway/platform';
+import { CommandBacklogError, CommandRefusedError } from '../errors/command-api.errors';
 
 export type JsonRpcId = string | number | null;
 
@@ -28,7 +29,8 @@ export interface JsonRpcAnswer {
   storable: boolean;
   /**
    * True when no call can have sent a command: each was refused for a lasting reason (invalid,
-   * forbidden, unknown method…) or only read (`reads`). Not replayed either: as after a refused
+   * forbidden, unknown method…) or one saying nothing was sent (the bus refused it, a backlog,
+   * the clock not read yet), or only read (`reads`). Not replayed either: as after a refused
    * REST request, a retry under the same Idempotency-Key is a new request.
    */
   sentNothing: boolean;
@@ -88,9 +90,14 @@ export async function answerJsonRpc(
     const method = methodName(request);
     const code = response.response?.error?.code ?? response.errorCode;
     if (code !== undefined && TRANSIENT.has(code)) storable = false;
-    // A call that ran may have sent its command unless it was refused (a transient failure
-    // may come after the send: unconfirmed).
-    if (response.ran && !reads.has(method) && (code === undefined || TRANSIENT.has(code)))
+    // A call that ran may have sent its command unless it was refused: a lasting refusal, or a
+    // transient one that says nothing was sent (the bus refused it, a backlog, no clock yet).
+    // Other transient failures may come after the send (unconfirmed, internal).
+    if (
+      response.ran &&
+      !reads.has(method) &&
+      (code === undefined || (TRANSIENT.has(code) && !response.notSent))
+    )
       sentNothing = false;
     const outcome =
       response.outcome ?? (code === undefined ? 'ok' : (OUTCOMES[code] ?? String(code)));
@@ -135,7 +142,14 @@ export async function answerJsonRpc(
 async function answerOne(
   request: unknown,
   methods: Readonly<Record<string, JsonRpcMethod>>,
-): Promise<{ response?: JsonRpcResponse; errorCode?: number; outcome?: string; ran?: true }> {
+): Promise<{
+  response?: JsonRpcResponse;
+  errorCode?: number;
+  outcome?: string;
+  ran?: true;
+  /** The call failed saying its command was certainly not sent. */
+  notSent?: true;
+}> {
   if (typeof request !== 'object' || request === null || Array.isArray(request))
     return { response: invalidRequest(null, 'a request must be an object') };
   const { jsonrpc, method, params, id } = request as Record<string, unknown>;
@@ -187,8 +201,21 @@ async function answerOne(
       ...fail(toJsonRpcError(error)),
       ran: true,
       ...(error instanceof CommandBacklogError && { outcome: 'overloaded' }),
+      ...(certainlyNotSent(error) && { notSent: true as const }),
     };
   }
+}
+
+/**
+ * A transient refusal of a call that sent nothing, as over REST (where the Idempotency-Key is
+ * then freed): a retry under the key is a new request, with a deadline of its own.
+ */
+function certainlyNotSent(error: unknown): boolean {
+  return (
+    error instanceof CommandRefusedError ||
+    error instanceof CommandBacklogError ||
+    error instanceof ServerClockUnsynchronisedError
+  );
 }
 
 function invalidRequest(id: JsonRpcId, reason: string): JsonRpcResponse {

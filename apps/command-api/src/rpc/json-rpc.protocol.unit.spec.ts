@@ -1,5 +1,8 @@
+import { ServerClockUnsynchronisedError } from '@causeway/platform';
 import {
+  CommandBacklogError,
   CommandRefusedError,
+  CommandUnconfirmedError,
   ForbiddenTrainerError,
   NotFoundError,
   ValidationError,
@@ -32,6 +35,18 @@ describe('JSON-RPC 2.0 over one HTTP body', () => {
     },
     broken: async () => {
       throw new Error('secret internals');
+    },
+    unconfirmed: async () => {
+      throw new CommandUnconfirmedError(
+        'MoveTrainerCommand',
+        '5f0c3bde-9a3e-4c1e-8f55-1f1f0d6a7a10',
+      );
+    },
+    overloaded: async () => {
+      throw new CommandBacklogError(11, 10, 5);
+    },
+    unclocked: async () => {
+      throw new ServerClockUnsynchronisedError();
     },
   };
   beforeEach(() => (seen.length = 0));
@@ -222,9 +237,18 @@ describe('JSON-RPC 2.0 over one HTTP body', () => {
       methods,
     );
     expect(oneSent).toMatchObject({ storable: true, sentNothing: false });
-    // A transient failure may come after the send (unconfirmed).
-    const unconfirmed = await answerJsonRpc({ jsonrpc: '2.0', id: 1, method: 'refused' }, methods);
-    expect(unconfirmed).toMatchObject({ storable: false, sentNothing: false });
+    // A transient failure may come after the send (unconfirmed, internal)...
+    for (const method of ['unconfirmed', 'broken'])
+      expect({
+        method,
+        ...(await answerJsonRpc({ jsonrpc: '2.0', id: 1, method }, methods)),
+      }).toMatchObject({ method, storable: false, sentNothing: false });
+    // ...unless it says nothing was sent: the bus refused it, a backlog, no server clock yet.
+    for (const method of ['refused', 'overloaded', 'unclocked'])
+      expect({
+        method,
+        ...(await answerJsonRpc({ jsonrpc: '2.0', id: 1, method }, methods)),
+      }).toMatchObject({ method, storable: false, sentNothing: true });
     const empty = await answerJsonRpc([], methods);
     expect(empty.sentNothing).toBe(true);
   });

@@ -3,8 +3,9 @@ import { type FieldError, ValidationError } from '../errors/command-api.errors';
 
 /**
  * Parses `input` with `schema`, or throws a ValidationError naming every wrong field (dotted
- * path; `root` when the input itself is wrong). A missing field says "is required" instead of
- * zod's "expected number, received undefined", and so does a missing input (no body).
+ * path; `root` when the input itself is wrong). A missing field says "is required" (with the
+ * values it may take, if a set) instead of zod's "expected number, received undefined", and so
+ * does a missing input (no body).
  */
 export function validate<S extends z.ZodType>(
   schema: S,
@@ -30,10 +31,23 @@ export function fieldErrors(error: z.ZodError, input: unknown, root: string): Fi
     if (path.length === 0 && input === undefined)
       return [{ field: root, message: 'is required: send a JSON object' }];
     const field = path.length > 0 ? path.join('.') : root;
-    const missing = path.length > 0 && issue.code === 'invalid_type' && !has(input, issue.path);
-    errors.push({ field, message: missing ? 'is required' : issue.message });
+    const missing = path.length > 0 && !has(input, issue.path);
+    errors.push({ field, message: missing ? required(issue) : issue.message });
   }
   return errors;
+}
+
+/**
+ * What a missing field's issue says: "is required", with the values it may take when it has a
+ * set of them (an `action`: `is required: "start" or "stop"`, not `must be "start" or "stop"`,
+ * which reads as if a wrong one had been sent).
+ */
+function required(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_value' || issue.values.length === 0) return 'is required';
+  const shown = issue.values.map((value) =>
+    typeof value === 'bigint' ? String(value) : JSON.stringify(value),
+  );
+  return `is required: ${shown.join(' or ')}`;
 }
 
 function has(input: unknown, path: readonly PropertyKey[]): boolean {

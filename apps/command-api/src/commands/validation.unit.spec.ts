@@ -44,6 +44,14 @@ describe('validation of command input', () => {
     );
   });
 
+  it('says a missing field is required, whatever its type, with the values it may take', () => {
+    // Not 'must be "start" or "stop"', which reads as if a wrong action had been sent.
+    expect(errorsOf(() => validate(MoveBody, { directionX: 1 }, '(body)'))).toEqual([
+      { field: 'directionY', message: 'is required' },
+      { field: 'action', message: 'is required: "start" or "stop"' },
+    ]);
+  });
+
   it('names the root when the input is not an object, and says a missing body is required', () => {
     // Not zod's "Invalid input: expected object, received undefined": no body was sent at all.
     expect(errorsOf(() => validate(MoveBody, undefined, '(body)'))).toEqual([

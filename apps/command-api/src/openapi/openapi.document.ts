@@ -97,13 +97,20 @@ const idempotencyKey = {
     'Retries with the same key and request get the first answer again and send nothing; the same key with another request is a 422 (`idempotency-key-reused`), while the first is still in flight a 409. 1 to 255 visible ASCII characters (0x21-0x7E), in one header; any other value, or the header sent twice, is a 422 naming Idempotency-Key.',
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]{1,255}$' },
 };
-const pathParam = (name: string, description: string) => ({
+/** A path parameter, with the schema its endpoint validates it with (a 422 naming it else). */
+const pathParam = (name: string, description: string, type: z.ZodType) => ({
   name,
   in: 'path',
   required: true,
   description,
-  schema: { type: 'string' },
+  schema: schema(type),
 });
+const trainerIdParam = () =>
+  pathParam('trainerId', 'a trainer the caller may move', GroupParams.shape.trainerId);
+const groupIdParam = () =>
+  pathParam('groupId', 'letters, digits, ".", "_", "-"', GroupParams.shape.groupId);
+const commandIdParam = () =>
+  pathParam('commandId', 'the commandId of an accepted answer', StatusParams.shape.commandId);
 
 function rpcRequest(method: string, params: Schema): Schema {
   return {
@@ -273,7 +280,7 @@ export function commandApiOpenApi(
         post: {
           summary: 'Start or stop moving a trainer',
           operationId: 'moveTrainer',
-          parameters: [pathParam('trainerId', 'a trainer the caller may move'), idempotencyKey],
+          parameters: [trainerIdParam(), idempotencyKey],
           requestBody: { required: true, content: json(ref('MoveBody')) },
           responses: { '202': accepted, ...commandErrors },
         },
@@ -282,22 +289,14 @@ export function commandApiOpenApi(
         put: {
           summary: 'The trainer joins a group',
           operationId: 'joinGroup',
-          parameters: [
-            pathParam('trainerId', 'a trainer the caller may move'),
-            pathParam('groupId', 'letters, digits, ".", "_", "-"'),
-            idempotencyKey,
-          ],
+          parameters: [trainerIdParam(), groupIdParam(), idempotencyKey],
           requestBody: groupBody,
           responses: { '202': accepted, ...commandErrors },
         },
         delete: {
           summary: 'The trainer leaves a group',
           operationId: 'leaveGroup',
-          parameters: [
-            pathParam('trainerId', 'a trainer the caller may move'),
-            pathParam('groupId', 'letters, digits, ".", "_", "-"'),
-            idempotencyKey,
-          ],
+          parameters: [trainerIdParam(), groupIdParam(), idempotencyKey],
           requestBody: groupBody,
           responses: { '202': accepted, ...commandErrors },
         },
@@ -334,7 +333,7 @@ export function commandApiOpenApi(
         get: {
           summary: 'What became of one of your commands',
           operationId: 'commandStatus',
-          parameters: [pathParam('commandId', 'the commandId of an accepted answer')],
+          parameters: [commandIdParam()],
           responses: {
             '200': { description: 'The status', content: json(ref('CommandStatus')) },
             '400': problem(`The request has ${queryRefused}, or ${malformedPath}`),
@@ -353,7 +352,7 @@ export function commandApiOpenApi(
             "For operators: a command id from the access log or a user's report, read without acting as the user. Served on command-api's own port, not through the demo's edge. Without the admin token: 401, counted against the client address with every admin endpoint's refusals (ADMIN_REFUSALS a minute, then 429).",
           operationId: 'adminCommandStatus',
           security: [{ commandApiAdminToken: [] }],
-          parameters: [pathParam('commandId', 'the commandId of an accepted answer')],
+          parameters: [commandIdParam()],
           responses: {
             '200': { description: 'The status', content: json(ref('CommandStatus')) },
             '400': problem(`The request has ${queryRefused}, or ${malformedPath}`),

@@ -20,7 +20,11 @@ export interface ProbeResult {
   error?: string;
 }
 
-/** Runs probes concurrently, each bounded by `timeoutMs`. Never rejects. */
+/**
+ * Runs probes concurrently, each bounded by `timeoutMs`. Never rejects. A reply that arrived
+ * within the timeout counts, also when the event loop was too busy to read it before the timer
+ * fired (see runProbe).
+ */
 export async function runProbes(
   probes: readonly HealthProbe[],
   timeoutMs = 2_000,
@@ -28,14 +32,27 @@ export async function runProbes(
   return Promise.all(probes.map((probe) => runProbe(probe, timeoutMs)));
 }
 
+/**
+ * One probe, raced against its timeout. Node runs the expired timers of a turn of its event loop
+ * before the poll phase that reads the sockets: when the loop was busy past the timeout (a flood
+ * of requests), a reply the server sent in time waited unread, the timer fired first, and a
+ * healthy dependency was reported "no answer" (/health/ready answered 503). The timer, when it
+ * fires, waits for a `setImmediate` — after the poll phase of the same turn has read what had
+ * arrived and the probe's promise settled — and fails the probe only if it is still unanswered
+ * then, as the Redis command timeout does (redisConnection, session 46).
+ */
 async function runProbe(probe: HealthProbe, timeoutMs: number): Promise<ProbeResult> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   try {
     await Promise.race([
       probe.check(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => {
+          // A probe that settled meanwhile has won the race already: this changes nothing then.
+          immediate = setImmediate(() => reject(new Error(`no answer within ${timeoutMs} ms`)));
+        }, timeoutMs);
       }),
     ]);
     return { name: probe.name, healthy: true, latencyMs: performance.now() - started };
@@ -51,5 +68,6 @@ async function runProbe(probe: HealthProbe, timeoutMs: number): Promise<ProbeRes
     };
   } finally {
     clearTimeout(timer);
+    clearImmediate(immediate);
   }
 }

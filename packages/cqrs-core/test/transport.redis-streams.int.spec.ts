@@ -381,6 +381,38 @@ describe('redis-streams partition ownership', () => {
     }
   });
 
+  it('never runs an entry beside its handler still running elsewhere, however long it waited read ahead, when handlers are shorter than claimIdleMs', async () => {
+    const t = topic();
+    const runs: { by: string; n: number; start: number; end: number }[] = [];
+    const handler = (by: string) => async (d: Delivery) => {
+      const run = { by, n: n(d), start: Date.now(), end: 0 };
+      runs.push(run);
+      // Both well under claimIdleMs (1.5 s), as its documentation asks.
+      await new Promise((resolve) => setTimeout(resolve, run.n === 1 ? 1_300 : 1_000));
+      run.end = Date.now();
+    };
+    const first = subscriber({ closeTimeoutMs: 200, claimIdleMs: 1_500 });
+    const handle = await first.subscribe(
+      [t],
+      { group: 'g', consumer: 'first', maxInFlight: 4 },
+      handler('first'),
+    );
+    // One key: 2 is read with 1 and waits behind it, idle in Redis since that read.
+    await publisher.publish(t, [conformanceMessage(1, 'k'), conformanceMessage(2, 'k')]);
+    await until(() => runs.length === 2, 'the second delivery');
+    await handle.close(); // gives up on 2 after 200 ms: it runs on for 800 ms more
+    await subscriber({ claimIdleMs: 1_500 }).subscribe(
+      [t],
+      { group: 'g', consumer: 'second' },
+      handler('second'),
+    );
+    await until(() => runs.some((run) => run.by === 'second' && run.end > 0), 'the next owner');
+    const [abandoned, again] = runs.filter((run) => run.n === 2);
+    expect([abandoned!.by, again!.by]).toEqual(['first', 'second']);
+    // The next owner took it over only once the abandoned run had ended (it ran 1 s of 1.5 s).
+    expect(again!.start).toBeGreaterThanOrEqual(abandoned!.end);
+  });
+
   it("gives a dead consumer's entries to a live one with the delivery count as attempt, then deletes the idle dead consumer", async () => {
     const t = topic();
     const doomed = subscriber({ consumerIdleMs: 300 });

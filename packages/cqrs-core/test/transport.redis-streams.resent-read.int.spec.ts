@@ -207,4 +207,63 @@ describe('redis-streams consumer cut off past its lease', () => {
       await Promise.allSettled([cutOff.close(), owner.close()]);
     }
   }, 60_000);
+
+  // A handler runs on at a consumer cut off past its lease (the path died, Redis is fine). The
+  // new owner claims what the cut-off one left pending once idle claimIdleMs, counted from the
+  // last delivery — the read: an entry that had waited, read ahead, behind its key was taken
+  // and run beside its handler at once, though every handler ran shorter than claimIdleMs.
+  it('takes over a running entry only claimIdleMs after its last heartbeat, not after its read: never beside its handler', async () => {
+    const timing = { blockMs: 1_000, heartbeatMs: 100, leaseTtlMs: 1_000, claimIdleMs: 2_000 };
+    const publisher = new RedisStreamsPublisher({ ...layout, client: direct.client, serializer });
+    const cutOff = new RedisStreamsSubscriber({
+      ...layout,
+      ...timing,
+      client: viaProxy.client,
+      serializer,
+    });
+    const owner = new RedisStreamsSubscriber({
+      ...layout,
+      ...timing,
+      client: direct.client,
+      serializer,
+    });
+    const runs: { by: string; n: number; start: number; end: number }[] = [];
+    const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
+    const until = async (check: () => boolean, what: string) => {
+      const deadline = Date.now() + 15_000;
+      while (!check()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    const handler = (by: string) => async (d: Delivery) => {
+      const run = { by, n: n(d), start: Date.now(), end: 0 };
+      runs.push(run);
+      // Both shorter than claimIdleMs (2 s), as its documentation asks.
+      await new Promise((resolve) => setTimeout(resolve, run.n === 1 ? 1_300 : 1_700));
+      run.end = Date.now();
+    };
+    try {
+      await cutOff.subscribe(
+        ['running'],
+        { group: 'g', consumer: 'z', maxInFlight: 4 },
+        handler('z'),
+      );
+      // One key: 2 is read with 1 and waits behind it, idle in Redis since that read.
+      await publisher.publish('running', [conformanceMessage(1, 'k'), conformanceMessage(2, 'k')]);
+      await until(() => runs.some((run) => run.n === 2), 'the second delivery at z');
+      await new Promise((resolve) => setTimeout(resolve, 250)); // a heartbeat or two meanwhile
+      proxy.stall('all');
+      // 'b' takes the partition once the lease of 'z' lapsed (1 s later), and adopts what is
+      // pending once idle claimIdleMs.
+      await owner.subscribe(['running'], { group: 'g', consumer: 'b' }, handler('b'));
+      await until(() => runs.some((run) => run.by === 'b' && run.n === 2), 'the entry at b');
+      const [cut, again] = runs.filter((run) => run.n === 2);
+      expect([cut!.by, again!.by]).toEqual(['z', 'b']);
+      expect(again!.start).toBeGreaterThanOrEqual(cut!.end);
+    } finally {
+      proxy.heal();
+      await Promise.allSettled([cutOff.close(), owner.close()]);
+    }
+  }, 60_000);
 });

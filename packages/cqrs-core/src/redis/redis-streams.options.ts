@@ -114,7 +114,11 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
   /**
    * Entries of a consumer whose lease lapsed (it crashed) are claimed once idle this long.
    * Keep it above the longest handler run: a stalled-but-alive owner may still be running one.
-   * Default 30 000 ms.
+   * An entry's idle time restarts at each heartbeat of its owner while its handler runs (and
+   * when a close that gave up on it releases the partition), so this counts from the owner's
+   * last heartbeat, not from the read — an entry read ahead waits behind its key before it runs
+   * (since session 47). Hazard: an entry started after the owner's last heartbeat that reached
+   * Redis is counted from its read (or its previous heartbeat). Default 30 000 ms.
    */
   claimIdleMs?: number;
   /** Consumers idle this long with nothing pending are deleted from the group. Default 1 h. */
@@ -143,7 +147,8 @@ export interface RedisStreamsSubscriberOptions extends RedisStreamsLayout {
   /**
    * Longest close() waits for deliveries in flight. After it, the ones still running are
    * abandoned unacknowledged: their entries stay pending and the group's next owner of the
-   * partition claims them once idle claimIdleMs (at-least-once; the attempt count goes on).
+   * partition claims them once idle claimIdleMs from the release (at-least-once; the attempt
+   * count goes on).
    * Acknowledgements of the deliveries that finished are written first, unstarted entries are
    * handed over and the leases released, as in a close in time. JavaScript cannot stop a
    * handler: an abandoned one runs on, and its result is ignored. Keep it below the platform's

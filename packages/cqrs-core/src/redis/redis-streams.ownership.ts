@@ -62,7 +62,11 @@ export interface OwnershipContext {
  *
  * Hazard: an owner stalled longer than the lease TTL (blocked event loop, network split) may
  * still run a handler when another consumer takes over; `claimIdleMs` above the longest handler
- * run keeps the new owner off that entry. Hazard: XGROUP DELCONSUMER drops a consumer's pending
+ * run keeps the new owner off that entry: each renewal of the lease restarts the idle time of
+ * the entries running (see takeLease), so it counts from the owner's last heartbeat, not from
+ * the read (an entry read ahead may wait long behind its key before it starts). An entry
+ * started after the last renewal that reached Redis is not covered: its idle time counts from
+ * its read or its previous renewal. Hazard: XGROUP DELCONSUMER drops a consumer's pending
  * entries, so only consumers with nothing pending are ever deleted.
  *
  * Fan-out groups of one instance (isFanOutGroup) are registered per topic with their
@@ -262,7 +266,14 @@ export class PartitionOwnership {
           if (part.status === 'draining' && !part.releaseWhenDrained) return;
           const before = part.status;
           const started = Date.now();
-          const outcome = await takeLease(command, part.leaseKey, token, timing.leaseTtlMs);
+          // A renewal restarts the idle time of the entries running here: a next owner waits
+          // claimIdleMs from the last one before it takes them, not from their read.
+          const outcome = await takeLease(command, part.leaseKey, token, timing.leaseTtlMs, {
+            group,
+            consumer,
+            streams: part.streamList,
+            entries: part.runningEntries(),
+          });
           // A drain that completed meanwhile released the lease after this renewal: keep it released.
           if (before === 'draining' && part.status === 'idle') return;
           if (part.status === 'idle') {
@@ -364,12 +375,14 @@ export class PartitionOwnership {
     await handOver(
       command,
       // With a handler of ours still running (close gave up on it), no 'released' marker: the
-      // next owner claims only entries idle claimIdleMs, not the one still being handled.
+      // next owner claims only entries idle claimIdleMs, not the one still being handled —
+      // idle since this release, which restarts their idle time.
       { key: part.leaseKey, token, markerTtlMs: stillRunning ? 0 : timing.leaseTtlMs * 10 },
       group,
       consumer,
       part.streamList,
       unstarted,
+      stillRunning ? part.runningEntries() : [],
     );
   }
 

@@ -181,6 +181,20 @@ export class PartitionState {
     return lost;
   }
 
+  /**
+   * Held entries still pending in the group whose handler runs here (or whose XACK is out): a
+   * scan, once per heartbeat and only while `running` > 0 (see takeLease).
+   */
+  runningEntries(): HeldEntry[] {
+    const entries: HeldEntry[] = [];
+    if (this.running === 0) return entries;
+    for (const lane of this.laneList) {
+      for (const entry of this.lanes[lane])
+        if (entry.state === 'running' && !entry.trimmed) entries.push(entry);
+    }
+    return entries;
+  }
+
   /** The held entry `id` of `stream`, if any (a scan: for rare paths only). */
   find(stream: string, id: string): HeldEntry | undefined {
     const lane = this.laneByStream.get(stream);

@@ -49,11 +49,29 @@ return gone`);
  * Takes or renews a lease. Replies 'renewed' (ours already), 'handed-over' (the previous owner
  * released it after finishing its work), 'acquired' (free: never taken, or lapsed — its owner
  * may have crashed) or nil (someone else holds it).
+ *
+ * A renewal also restarts the idle time of the entries whose handlers run here: for each
+ * (index into KEYS of its stream, id) pair from ARGV[5] on, an entry still pending at this
+ * consumer (ARGV[4]) of the group (ARGV[3]), and still in its stream, is claimed again by this
+ * consumer (XCLAIM … JUSTID: its delivery count stays). A next owner claims entries only once
+ * idle `claimIdleMs`: counted from the read, an entry that waited behind its key (read ahead)
+ * could be taken while its handler had only just started here. An entry trimmed from its
+ * stream is left alone (XCLAIM would drop it from the pending list: its failure could then not
+ * be told from an acknowledgement elsewhere, see claimForRedelivery); a stream or group that
+ * is gone holds nothing to refresh.
  */
 const LEASE = new RedisScript(`
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  for i = 5, #ARGV, 2 do
+    local stream = KEYS[tonumber(ARGV[i])]
+    local id = ARGV[i + 1]
+    local ok, rows = pcall(redis.call, 'XPENDING', stream, ARGV[3], id, id, 1, ARGV[4])
+    if ok and rows[1] and #redis.call('XRANGE', stream, id, id) > 0 then
+      redis.call('XCLAIM', stream, ARGV[3], ARGV[4], 0, id, 'JUSTID')
+    end
+  end
   return 'renewed'
 end
 if v == false or v == 'released' then
@@ -71,6 +89,9 @@ return false`);
  * it lowered by one (XCLAIM … RETRYCOUNT count-1 JUSTID), so that the next owner's claim, which
  * raises it again, does not count a delivery no handler saw. Nothing changes unless the lease
  * is still ours (ARGV[1]): while it is, no other consumer takes entries of the partition.
+ * A triple whose count is -1 names an entry whose handler still runs here (close gave up on
+ * it): its idle time restarts instead (XCLAIM … JUSTID, as in LEASE), so that the next owner,
+ * which claims it once idle `claimIdleMs`, counts from this release and not from its read.
  * A stream or group that does not exist any more (NOGROUP: Redis lost its data) holds nothing
  * to give back: the lease is released all the same.
  * Returns the entries given back, or -1 when the lease was not ours.
@@ -84,7 +105,11 @@ for i = 5, #ARGV, 3 do
   local count = tonumber(ARGV[i + 2])
   local ok, rows = pcall(redis.call, 'XPENDING', stream, ARGV[3], id, id, 1, ARGV[4])
   local row = ok and rows[1]
-  if row and tonumber(row[4]) == count and count > 0 then
+  if row and count < 0 then
+    if #redis.call('XRANGE', stream, id, id) > 0 then
+      redis.call('XCLAIM', stream, ARGV[3], ARGV[4], 0, id, 'JUSTID')
+    end
+  elseif row and tonumber(row[4]) == count and count > 0 then
     redis.call('XCLAIM', stream, ARGV[3], ARGV[4], 0, id, 'RETRYCOUNT', count - 1, 'JUSTID')
     given = given + 1
   end
@@ -160,13 +185,36 @@ export async function leave(client: Redis, membersKey: string, consumer: string)
   await client.zrem(membersKey, consumer);
 }
 
+/**
+ * Entries whose handlers run at this consumer, of a partition whose lease is renewed: their idle
+ * time restarts with the renewal (see LEASE).
+ */
+export interface RunningEntries {
+  readonly group: string;
+  readonly consumer: string;
+  /** The partition's streams. */
+  readonly streams: readonly string[];
+  readonly entries: readonly { readonly stream: string; readonly id: string }[];
+}
+
 export async function takeLease(
   client: Redis,
   leaseKey: string,
   token: string,
   ttlMs: number,
+  running?: RunningEntries,
 ): Promise<LeaseOutcome> {
-  const reply = await LEASE.run(client, [leaseKey], [token, ttlMs]);
+  let reply: unknown;
+  if (running && running.entries.length > 0) {
+    const args: (string | number)[] = [token, ttlMs, running.group, running.consumer];
+    for (const entry of running.entries) {
+      const index = running.streams.indexOf(entry.stream);
+      if (index >= 0) args.push(index + 2, entry.id);
+    }
+    reply = await LEASE.run(client, [leaseKey, ...running.streams], args);
+  } else {
+    reply = await LEASE.run(client, [leaseKey], [token, ttlMs]);
+  }
   return reply === 'renewed' || reply === 'handed-over' || reply === 'acquired' ? reply : 'lost';
 }
 
@@ -181,8 +229,9 @@ export interface UnstartedEntry {
  * Releases our lease of a partition (whose streams are `streams`) after lowering the delivery
  * counts of `unstarted` (see HAND_OVER). `lease.markerTtlMs`: how long the 'released' marker
  * lets the next owner skip the claim delay; 0 deletes the lease without a marker, so the next
- * owner waits claimIdleMs before claiming (a handler of ours may still be running). Resolves the number of entries given back, -1 when
- * the lease was not ours any more (nothing changed).
+ * owner waits claimIdleMs before claiming (a handler of ours may still be running: `running`,
+ * whose idle time restarts now). Resolves the number of entries given back, -1 when the lease
+ * was not ours any more (nothing changed).
  */
 export async function handOver(
   client: Redis,
@@ -191,11 +240,16 @@ export async function handOver(
   consumer: string,
   streams: readonly string[],
   unstarted: readonly UnstartedEntry[],
+  running: readonly { readonly stream: string; readonly id: string }[] = [],
 ): Promise<number> {
   const args: (string | number)[] = [lease.token, lease.markerTtlMs, group, consumer];
   for (const entry of unstarted) {
     const index = streams.indexOf(entry.stream);
     if (index >= 0) args.push(index + 2, entry.id, entry.attempt);
+  }
+  for (const entry of running) {
+    const index = streams.indexOf(entry.stream);
+    if (index >= 0) args.push(index + 2, entry.id, -1);
   }
   return Number(await HAND_OVER.run(client, [lease.key, ...streams], args));
 }

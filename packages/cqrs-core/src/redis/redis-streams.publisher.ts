@@ -10,7 +10,7 @@ import { type Publisher } from '../transport/transport.port';
 import { checkCounts } from '../transport/count-options.check';
 import { encodeForWire } from '../transport/wire.codec';
 import { TransportClosedError } from './redis-streams.errors';
-import { StreamKeys } from './redis-streams.keys';
+import { checkStreamsTopic, StreamKeys } from './redis-streams.keys';
 import { checkRedisClient } from './redis.client-check';
 import { checkSerializerOption } from '../transport/transport-options.check';
 import { type RedisStreamsPublisherOptions } from './redis-streams.options';
@@ -83,8 +83,10 @@ export class RedisStreamsPublisher implements Publisher {
     this.singles = new SingleXadds(options.client);
   }
 
+  /** @throws InvalidTopicError when `topic` is not a non-empty string (nothing is written) */
   async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
     if (this.closed) throw new TransportClosedError('RedisStreamsPublisher');
+    checkStreamsTopic(topic);
     // Encode and check everything first: a refused message stops the whole batch before any write.
     const entries = messages.map((envelope) => {
       const raw = encodeForWire(this.options.serializer, envelope);
@@ -105,6 +107,7 @@ export class RedisStreamsPublisher implements Publisher {
     priority: Priority = 'normal',
   ): Promise<void> {
     if (this.closed) throw new TransportClosedError('RedisStreamsPublisher');
+    checkStreamsTopic(topic);
     await this.append(topic, [{ key, raw, lane: this.keys.laneOf(priority) }]);
   }
 

@@ -4,6 +4,8 @@ import { JsonSerializer } from '../messages/json.serializer';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { type RedisStreamsPublisherOptions } from './redis-streams.options';
 import { RedisStreamsPublisher } from './redis-streams.publisher';
+import { InvalidTopicError } from '../transport/transport.errors';
+import { shownValue } from '../config/shown-value';
 
 const serializer = new JsonSerializer();
 
@@ -49,6 +51,36 @@ describe('RedisStreamsPublisher', () => {
       'RedisStreamsPublisher: options.serializer must be a MessageSerializer (with serialize and deserialize, e.g. a SerializerRegistry), got an object without them',
     );
     expect(build({ client: redis, serializer })).not.toThrow();
+  });
+
+  it('refuses a topic that is not a non-empty string, naming it, and writes nothing', async () => {
+    // A topic from a missing setting went to the streams `undefined:normal:<n>` (or
+    // `:normal:<n>`), which nothing reads: the publish resolved and the message was never seen.
+    const written: unknown[] = [];
+    const client = withCommands({
+      xadd: async (...args: unknown[]) => void written.push(args),
+      pipeline: () => {
+        throw new Error('no pipeline expected');
+      },
+      multi: () => {
+        throw new Error('no transaction expected');
+      },
+    });
+    const publisher = new RedisStreamsPublisher({ client, serializer });
+    for (const bad of [undefined, '', 42, null]) {
+      const topic = bad as unknown as string;
+      await expect(publisher.publish(topic, [testEnvelope('E', 1)])).rejects.toThrow(
+        new InvalidTopicError(
+          String(bad),
+          'a Redis Streams topic must be a non-empty string, got ' + shownValue(bad),
+        ),
+      );
+      await expect(
+        publisher.publish(topic, [testEnvelope('E', 1), testEnvelope('E', 2)]),
+      ).rejects.toThrow(InvalidTopicError);
+      await expect(publisher.publishRaw(topic, 'k', '{}')).rejects.toThrow(InvalidTopicError);
+    }
+    expect(written).toEqual([]);
   });
 
   it('refuses a stream length that is not a positive integer, naming the option and the topic', async () => {

@@ -5,6 +5,8 @@ import { JsonSerializer } from '../messages/json.serializer';
 import { isMissingGroup } from './redis-streams.errors';
 import { type RedisStreamsSubscriberOptions, subscriptionTiming } from './redis-streams.options';
 import { RedisStreamsSubscriber } from './redis-streams.subscriber';
+import { InvalidTopicError } from '../transport/transport.errors';
+import { shownValue } from '../config/shown-value';
 
 const serializer = new JsonSerializer();
 
@@ -162,6 +164,31 @@ describe('RedisStreamsSubscriber', () => {
         fanOutGroupIdleMs: Infinity,
       }),
     ).not.toThrow();
+    client.disconnect();
+  });
+
+  it('refuses a topic that is not a non-empty string, naming it, before opening a connection', async () => {
+    // subscribe(['orders', '']) read the streams `:normal:<n>`, which no publish of a real topic
+    // reaches, and waited there for ever.
+    const client = new Redis({ lazyConnect: true });
+    const duplicate = jest.spyOn(client, 'duplicate');
+    const subscriber = new RedisStreamsSubscriber({ client, serializer });
+    for (const bad of ['', undefined, 7]) {
+      await expect(
+        subscriber.subscribe(
+          ['orders', bad as unknown as string],
+          { group: 'g', consumer: 'c' },
+          async () => undefined,
+        ),
+      ).rejects.toThrow(
+        new InvalidTopicError(
+          String(bad),
+          `a Redis Streams topic must be a non-empty string, got ${shownValue(bad)}`,
+        ),
+      );
+    }
+    expect(duplicate).not.toHaveBeenCalled();
+    await subscriber.close();
     client.disconnect();
   });
 

@@ -1,6 +1,7 @@
 import { type EventStore, type RetentionPolicy } from './event-store.port';
 import { checkDelayMs, checkRetentionPolicy } from './event-store.rules';
 import { callHook } from '../messages/hook.call';
+import { shownValue } from '../config/shown-value';
 
 export interface RetentionJobOptions {
   store: EventStore;
@@ -10,9 +11,11 @@ export interface RetentionJobOptions {
    * checkpoint of the outbox forwarder (EventForwarder: it publishes what it has not passed) and
    * of the projections, e.g. `async () => Math.min(...(await Promise.all(names.map((n) =>
    * checkpoints.load(n)))))`. The run then removes nothing after it (RetentionPolicy
-   * `maxPosition`, the lower of the two when the policy has one too). A failed read skips the
-   * run (reported through `onError`). Without it, retention may remove events those readers
-   * have not read: they would never be published or projected.
+   * `maxPosition`, the lower of the two when the policy has one too). A failed read, or one that
+   * resolves to anything but a non-negative integer or Infinity (no reader: the policy as it is),
+   * skips the run (reported through `onError`, naming `processedUpTo` and what it gave).
+   * Without it, retention may remove events those readers have not read: they would never be
+   * published or projected.
    */
   processedUpTo?: () => Promise<number>;
   /** Default 1 h. A positive number of milliseconds, at most 2 147 483 647 (a timer's longest). */
@@ -90,10 +93,17 @@ export class RetentionJob {
   private async policy(): Promise<RetentionPolicy> {
     const { policy, processedUpTo } = this.options;
     if (!processedUpTo) return policy;
-    const processed = await processedUpTo();
+    const processed: unknown = await processedUpTo();
     // Infinity: no reader to wait for (Math.min of no checkpoints); the policy's own limit.
     if (processed === Infinity) return policy;
-    const maxPosition = Math.min(processed, policy.maxPosition ?? Infinity);
+    // Checked here, naming processedUpTo: the store would name the maxPosition made of it, which
+    // the policy never set, and Math.min would take a string ("7", read from Redis) for a number.
+    if (!Number.isSafeInteger(processed) || (processed as number) < 0)
+      throw new TypeError(
+        'processedUpTo() must resolve to a position (a non-negative integer) or Infinity ' +
+          `(no reader), got ${shownValue(processed)}`,
+      );
+    const maxPosition = Math.min(processed as number, policy.maxPosition ?? Infinity);
     return { ...policy, maxPosition };
   }
 

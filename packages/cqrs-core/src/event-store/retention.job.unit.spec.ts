@@ -69,9 +69,9 @@ describe('RetentionJob', () => {
       await job.runOnce();
       expect(ours()).toEqual([
         [
-          'event store retention failed (policy {"maxCount":0}): TypeError: maxPosition must be ' +
-            'a non-negative integer, got -1. The run stopped there; the next one tries again. ' +
-            'Pass onError to report it your way',
+          'event store retention failed (policy {"maxCount":0}): TypeError: processedUpTo() must ' +
+            'resolve to a position (a non-negative integer) or Infinity (no reader), got -1. The ' +
+            'run stopped there; the next one tries again. Pass onError to report it your way',
           { type: RETENTION_WARNING, code: 'CAUSEWAY_RETENTION_FAILED' },
         ],
       ]);
@@ -198,22 +198,34 @@ describe('RetentionJob', () => {
     const store = new InMemoryEventStore();
     await store.append('orders-1', [testEnvelope('Placed', { i: 0 })], { expectedVersion: 0 });
     const errors: string[] = [];
+    // What processedUpTo answered is named, not the maxPosition the job made of it (which the
+    // policy never set): NaN is Math.min over a checkpoint that came back undefined, "7" one
+    // read as text from Redis (Math.min took it for 7), 2.5 a computed position.
     for (const processedUpTo of [
       async () => {
         throw new Error('checkpoint store down');
       },
       async () => Number.NaN,
+      async () => Math.min(3, undefined as unknown as number),
+      async () => '7' as unknown as number,
+      async () => 2.5,
+      async () => -Infinity,
     ])
-      await new RetentionJob({
-        store,
-        policy: { maxCount: 0 },
-        processedUpTo,
-        onError: (e) => errors.push((e as Error).message),
-      }).runOnce();
-    expect(errors).toEqual([
-      'checkpoint store down',
-      expect.stringMatching(/maxPosition must be .*, got NaN/),
-    ]);
+      for (const policy of [{ maxCount: 0 }, { maxCount: 0, maxPosition: 10 }])
+        await new RetentionJob({
+          store,
+          policy,
+          processedUpTo,
+          onError: (e) => errors.push(`${(e as Error).name}: ${(e as Error).message}`),
+        }).runOnce();
+    const refused = (got: string) =>
+      'TypeError: processedUpTo() must resolve to a position (a non-negative integer) or ' +
+      `Infinity (no reader), got ${got}`;
+    expect(errors).toEqual(
+      ['checkpoint store down', 'NaN', 'NaN', '"7"', '2.5', '-Infinity'].flatMap((got) =>
+        Array(2).fill(got === 'checkpoint store down' ? `Error: ${got}` : refused(got)),
+      ),
+    );
     expect(await store.readStream('orders-1')).toHaveLength(1);
   });
 

@@ -133,8 +133,9 @@ export class SerializerRegistry implements MessageSerializer {
    * written under the old name). Serializing an envelope under a former name writes the current
    * one. Stores find such events with a `types` filter on the current name (`namesOf`), and
    * subscribers accept them (`has`). Topics are not renamed: see the guide, "Evolving a schema".
-   * @throws TypeError when `type` is not registered, or a name is registered or already the
-   *   former name of another type
+   * @throws TypeError when `type` is not registered, or a name is registered, already the
+   *   former name of another type, or has upcasters (register them under `type`: they would
+   *   never run)
    */
   formerNames(type: string | MessageType, ...names: string[]): this {
     const current = isMessageType(type) ? type.type : type;
@@ -152,6 +153,15 @@ export class SerializerRegistry implements MessageSerializer {
         throw new TypeError(
           `SerializerRegistry.formerNames(${current}): ${name} is already a former name of ${other}`,
         );
+      const steps = [...this.upcasters.steps()].filter(([type]) => type === name);
+      if (steps.length > 0)
+        throw new TypeError(
+          `SerializerRegistry.formerNames(${current}): ${name} has upcasters ` +
+            `(from ${steps.map(([, from]) => `v${from}`).join(', ')}); register them under ` +
+            `${current} ${ACROSS_A_RENAME}`,
+        );
+    }
+    for (const name of names) {
       this.renames.set(name, current);
     }
     return this;
@@ -165,9 +175,19 @@ export class SerializerRegistry implements MessageSerializer {
     return names;
   }
 
-  /** Registers the upcaster lifting `type` data from `fromVersion` to `fromVersion + 1`. */
+  /**
+   * Registers the upcaster lifting `type` data from `fromVersion` to `fromVersion + 1`. Under
+   * the type's current name: data stored under a former name is upcast as the type it became.
+   * @throws TypeError when `type` is a former name (formerNames): its upcaster would never run
+   */
   upcaster(type: string | MessageType, fromVersion: number, upcaster: Upcaster): this {
-    this.upcasters.register(isMessageType(type) ? type.type : type, fromVersion, upcaster);
+    const name = isMessageType(type) ? type.type : type;
+    const renamed = this.renames.get(name);
+    if (renamed !== undefined)
+      throw new TypeError(
+        `SerializerRegistry.upcaster(${name}, ${fromVersion}): ${formerNameAdvice(name, renamed)}`,
+      );
+    this.upcasters.register(name, fromVersion, upcaster);
     return this;
   }
 
@@ -196,16 +216,20 @@ export class SerializerRegistry implements MessageSerializer {
 
   /**
    * Checks that every registered type can be upcast from version 1 to its current version, and
-   * that every upcaster can run: one of a type that is not registered (a typo in its name) or
-   * from its current version or later would never be used. Call at start-up: a gap or a
-   * mistake then fails the deploy instead of the first old message.
-   * @throws MissingUpcasterError naming the first gap
+   * that every upcaster can run: one of a type that is not registered (a typo in its name), of
+   * a former name (formerNames: upcasting runs under the current name) or from its current
+   * version or later would never be used. Call at start-up: a gap or a mistake then fails the
+   * deploy instead of the first old message. An upcaster that would never run is named before
+   * the gap it leaves.
    * @throws TypeError naming an upcaster that would never run
+   * @throws MissingUpcasterError naming the first gap
    */
   assertUpcastersComplete(): void {
-    for (const [type, { version }] of this.types) this.upcasters.assertComplete(type, 1, version);
     for (const [type, from] of this.upcasters.steps()) {
       const step = `the upcaster of ${type} v${from} -> v${from + 1}`;
+      const renamed = this.renames.get(type);
+      if (renamed !== undefined)
+        throw new TypeError(`${step} would never run: ${formerNameAdvice(type, renamed)}`);
       if (!this.has(type))
         throw new TypeError(
           `${step} would never run: ${type} is not a registered type (registered: ${this.typeNames().join(', ') || 'none'})`,
@@ -216,6 +240,7 @@ export class SerializerRegistry implements MessageSerializer {
           `${step} would never run: ${type} is registered at version ${current} (register it with { version: ${from + 1} } if that is the current one)`,
         );
     }
+    for (const [type, { version }] of this.types) this.upcasters.assertComplete(type, 1, version);
   }
 
   /**
@@ -318,6 +343,13 @@ function claimedVersion(type: string, value: unknown): number | undefined {
     'metadata.schemaVersion',
     `must be a positive integer, got ${shownValue(value)}`,
   );
+}
+
+const ACROSS_A_RENAME = '(schema versions go on across a rename)';
+
+/** Why an upcaster under a former name is refused: deserialize upcasts under the current one. */
+function formerNameAdvice(former: string, current: string): string {
+  return `${former} is a former name of ${current}: register its upcasters under ${current} ${ACROSS_A_RENAME}`;
 }
 
 /** `['position', 'x']` -> `position.x`; array indices stay numeric: `items.0.sku`. */

@@ -11,6 +11,7 @@ import {
 } from './message.errors';
 import { MessageFactory } from './message.factory';
 import { SerializerRegistry } from './serializer.registry';
+import { UpcasterChain } from './upcaster.chain';
 import { MissingUpcasterError, UnsupportedSchemaVersionError } from './upcaster.errors';
 
 const TrainerMoved = z.object({
@@ -397,6 +398,59 @@ describe('SerializerRegistry', () => {
       expect(() => release2().register('TrainerMovedEvent', z.object({}))).toThrow(
         'TrainerMovedEvent is a former name of TrainerMoved',
       );
+    });
+
+    it('refuses an upcaster under a former name, which deserialize would never run', () => {
+      // Upcasting runs under the current name (versions go on across a rename): a step under
+      // the old one was never used, silently when the current name had that step too.
+      const lift = (data: unknown) => {
+        const { trainerId, x, y } = data as { trainerId: string; x: number; y: number };
+        return { trainerId, position: { x, y } };
+      };
+      const advice =
+        'TrainerMovedEvent is a former name of TrainerMoved: register its upcasters under ' +
+        'TrainerMoved (schema versions go on across a rename)';
+      // Declared former first, then the upcaster: refused at once.
+      expect(() =>
+        new SerializerRegistry()
+          .register('TrainerMoved', TrainerMoved, { version: 2 })
+          .formerNames('TrainerMoved', 'TrainerMovedEvent')
+          .upcaster('TrainerMovedEvent', 1, lift),
+      ).toThrow(new TypeError(`SerializerRegistry.upcaster(TrainerMovedEvent, 1): ${advice}`));
+      // The upcaster first, then the rename: refused by formerNames.
+      expect(() =>
+        new SerializerRegistry()
+          .register('TrainerMoved', TrainerMoved, { version: 2 })
+          .upcaster('TrainerMovedEvent', 1, lift)
+          .formerNames('TrainerMoved', 'TrainerMovedEvent'),
+      ).toThrow(
+        new TypeError(
+          'SerializerRegistry.formerNames(TrainerMoved): TrainerMovedEvent has upcasters ' +
+            '(from v1); register them under TrainerMoved (schema versions go on across a rename)',
+        ),
+      );
+      // Registered on a shared chain directly: assertUpcastersComplete names it.
+      const chain = new UpcasterChain();
+      const shared = new SerializerRegistry({ upcasters: chain })
+        .register('TrainerMoved', TrainerMoved, { version: 2 })
+        .upcaster('TrainerMoved', 1, lift)
+        .formerNames('TrainerMoved', 'TrainerMovedEvent');
+      chain.register('TrainerMovedEvent', 1, () => ({ trainerId: 'never', position: {} }));
+      expect(() => shared.assertUpcastersComplete()).toThrow(
+        new TypeError(`the upcaster of TrainerMovedEvent v1 -> v2 would never run: ${advice}`),
+      );
+      // Even when it is the only one: named before the gap it leaves under the current name.
+      const alone = new UpcasterChain();
+      const onlyOld = new SerializerRegistry({ upcasters: alone })
+        .register('TrainerMoved', TrainerMoved, { version: 2 })
+        .formerNames('TrainerMoved', 'TrainerMovedEvent');
+      alone.register('TrainerMovedEvent', 1, lift);
+      expect(() => onlyOld.assertUpcastersComplete()).toThrow(
+        new TypeError(`the upcaster of TrainerMovedEvent v1 -> v2 would never run: ${advice}`),
+      );
+      // Under the current name, old-name data is upcast as before.
+      const old = release1().serialize(moved({ trainerId: 'ash', x: 3, y: 4 }));
+      expect(shared.deserialize(old).data).toEqual({ trainerId: 'ash', position: { x: 3, y: 4 } });
     });
   });
 

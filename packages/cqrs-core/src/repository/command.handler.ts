@@ -84,7 +84,8 @@ export interface CommandCall {
  * looks the first event's id up and writes nothing), and a redelivery hidden by a later
  * snapshot is only recognised if `decide` still decides events for it (a domain error it
  * throws is thrown). Two deliveries handled at once: one appends, the other's append finds
- * the same ids stored (answered `alreadyApplied`) or conflicts and is retried, then found.
+ * the same ids stored (answered `alreadyApplied`, after one more load: the stream's state and
+ * version then, as for any redelivery) or conflicts and is retried, then found.
  * A command without an id (a plain object) gets random event ids and no such check: use the
  * deduplicator middleware for those.
  *
@@ -110,6 +111,32 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
   return async (streamId, command, call = {}) => {
     const { expectedVersion } = call;
     const commandId = call.commandId ?? commandIdOf(command);
+    /**
+     * Every envelope was stored already: a concurrent delivery of the command appended it, and
+     * other commands may have been appended after it. The store answered the version of the
+     * command's last event, and `save` folded the events onto the state this delivery loaded:
+     * a version that conflicts with the stream's and a state it never had. Answered as a
+     * redelivery found by a load is: the stream's state and version now (one more load, only
+     * on this path), and the command's events as stored.
+     */
+    const appliedMeanwhile = async (
+      id: string,
+      newEvents: Event[],
+      attempt: number,
+    ): Promise<CommandResult<State, Event>> => {
+      const now = await repository.load(streamId, { commandId: id });
+      const stored = await repository.appliedBefore(now, id, newEvents[0]!);
+      if (stored) return applied<State, Event>(now, stored, attempt);
+      // Removed since (retention): the events as decided, the stream as it is.
+      return {
+        newState: now.state,
+        newEvents,
+        nextExpectedVersion: now.version,
+        attempts: attempt,
+        positions: [],
+        alreadyApplied: true,
+      };
+    };
     const once = async (attempt: number): Promise<CommandResult<State, Event>> => {
       const loaded = await repository.load(streamId, { expectedVersion, commandId });
       if (loaded.commandEvents) return applied<State, Event>(loaded, loaded.commandEvents, attempt);
@@ -117,16 +144,14 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
       const saved = await repository.save(loaded, newEvents, { commandId });
       if (saved.commandEvents) return applied<State, Event>(saved, saved.commandEvents, attempt);
       const positions = [...(saved.positions ?? [])];
+      if (commandId !== undefined && newEvents.length > 0 && positions.length === 0)
+        return appliedMeanwhile(commandId, newEvents, attempt);
       return {
         newState: saved.state,
         newEvents,
         nextExpectedVersion: saved.version,
         attempts: attempt,
         positions,
-        // Every envelope was stored already: a concurrent delivery of the command appended it.
-        ...(commandId !== undefined &&
-          newEvents.length > 0 &&
-          positions.length === 0 && { alreadyApplied: true as const }),
       };
     };
     return retryOptions === false || expectedVersion !== undefined

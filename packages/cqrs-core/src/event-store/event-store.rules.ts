@@ -13,6 +13,8 @@ import {
 import { MAX_TIMER_MS } from '../config/settings.schema';
 import { type Envelope } from '../messages/envelope';
 import { MessageValidationError } from '../messages/message.errors';
+import { type MessageSerializer, type SerializedEnvelope } from '../messages/serializer.port';
+import { locateAppendError } from './stored-event.decode';
 import { isMessageType } from '../messages/message.type';
 
 /**
@@ -92,9 +94,10 @@ export function checkStreamId(streamId: unknown): asserts streamId is string {
  * Idempotency is keyed by messageId, so a batch holding one twice would store the event twice
  * and leave its re-append unanswerable (which of the two versions is it?).
  * @throws TypeError naming the envelope's field and the value given
- * @throws MessageValidationError naming the repeated messageId and both places in the batch
+ * @throws MessageValidationError naming the repeated messageId, both places in the batch and
+ *   the stream (`streamId` set)
  */
-export function checkAppendEvents(events: readonly Envelope[]): void {
+export function checkAppendEvents(events: readonly Envelope[], streamId: string): void {
   if (!Array.isArray(events))
     throw new TypeError(`events must be an array of envelopes, got ${shownValue(events)}`);
   events.forEach((event: unknown, index) => {
@@ -123,14 +126,40 @@ export function checkAppendEvents(events: readonly Envelope[]): void {
   events.forEach((event, index) => {
     const earlier = seen.get(event.messageId);
     if (earlier !== undefined) {
-      throw new MessageValidationError(
+      const error = new MessageValidationError(
         event.type,
         'messageId',
-        `${JSON.stringify(event.messageId)} appears twice in one append (events ${earlier} and ${index})`,
+        `${JSON.stringify(event.messageId)} appears twice in one append to stream ${streamId} ` +
+          `(events ${earlier} and ${index})`,
       );
+      error.streamId = streamId;
+      throw error;
     }
     seen.set(event.messageId, index);
   });
+}
+
+/**
+ * An append's events serialized, all before anything is written. What the serializer throws
+ * for one of them names the stream, the event's index in the batch and its messageId
+ * (locateAppendError): a MessageValidationError named only the type and the field, so the
+ * caller of a batch could not tell which event, or which append, was wrong.
+ */
+export function serializeForAppend(
+  serializer: MessageSerializer,
+  streamId: string,
+  events: readonly Envelope[],
+): SerializedEnvelope[] {
+  const serialized = new Array<SerializedEnvelope>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    try {
+      serialized[i] = serializer.serialize(event);
+    } catch (error) {
+      throw locateAppendError(error, streamId, i, event.messageId);
+    }
+  }
+  return serialized;
 }
 
 /**

@@ -38,6 +38,28 @@ export function locateReadError(error: unknown, location: StoredEventLocation): 
   return error;
 }
 
+/**
+ * Names the append on an error its serializer threw for `events[index]` of it (a
+ * MessageValidationError, UnknownMessageTypeError, MessageTooLargeError,
+ * UnsupportedSchemaVersionError…): sets `streamId` (and `messageId` when the error has none) and
+ * adds the stream, the event's index in the batch and its messageId to the message, so the
+ * caller learns which of a batch's events is wrong and where it was going. The error keeps its
+ * class and the facts it had. Values that are not Errors are returned as they are.
+ */
+export function locateAppendError(
+  error: unknown,
+  streamId: string,
+  index: number,
+  messageId: string,
+): unknown {
+  if (!(error instanceof Error)) return error;
+  const facts = error as Error & { streamId?: string; messageId?: string };
+  facts.streamId ??= streamId;
+  facts.messageId ??= messageId;
+  error.message = `${error.message} (append to stream ${streamId}: events[${index}], message ${messageId})`;
+  return error;
+}
+
 /** Runs `decode` for the event at `location`; what it throws is located (locateReadError). */
 export function decodeStoredEvent<T>(location: StoredEventLocation, decode: () => T): T {
   try {

@@ -16,6 +16,7 @@ import {
 } from '../event-store/event-store.port';
 import {
   checkAppendEvents,
+  serializeForAppend,
   checkStreamId,
   checkAppendOptions,
   checkBeforeVersion,
@@ -189,10 +190,10 @@ export class MongoEventStore implements EventStore {
   ): Promise<AppendResult> {
     checkStreamId(streamId);
     checkAppendOptions(options);
-    checkAppendEvents(events);
+    checkAppendEvents(events, streamId);
     if (events.length > POSITIONS_PER_SLOT)
       throw new TooManyEventsError(streamId, events.length, POSITIONS_PER_SLOT);
-    const serialized = events.map((event) => this.serializer.serialize(event));
+    const serialized = serializeForAppend(this.serializer, streamId, events);
     this.open();
     // Appends to one stream take turns in this instance (other streams' appends stay concurrent
     // and are group-committed together): each starts from the head the one before left in

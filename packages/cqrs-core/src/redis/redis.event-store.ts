@@ -16,6 +16,7 @@ import {
 } from '../event-store/event-store.port';
 import {
   checkAppendEvents,
+  serializeForAppend,
   checkStreamId,
   checkAppendOptions,
   checkBeforeVersion,
@@ -155,7 +156,7 @@ export class RedisEventStore implements EventStore {
   ): Promise<AppendResult> {
     checkStreamId(streamId);
     checkAppendOptions(options);
-    checkAppendEvents(events);
+    checkAppendEvents(events, streamId);
     const expected = options.expectedVersion;
     // The records and id pairs are built here, complete with their versions, for the head the
     // append expects (0 when it names none); the script only rewrites them when the head turns
@@ -169,8 +170,9 @@ export class RedisEventStore implements EventStore {
     args[3] = n;
     args[4] = built;
     // Serialize everything before sending anything: a failed append writes nothing.
+    const serialized = serializeForAppend(this.serializer, streamId, events);
     for (let i = 0; i < n; i++) {
-      const envelope = this.serializer.serialize(events[i]!);
+      const envelope = serialized[i]!;
       const version = built + i + 1;
       // The script writes the event's position into the placeholder.
       args[5 + 2 * i] = '';

@@ -117,7 +117,11 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
         (e: unknown) => e,
       );
     expect(error).toBeInstanceOf(MessageTooLargeError);
-    expect(error).toMatchObject({ messageId: huge.messageId });
+    expect(error).toMatchObject({ messageId: huge.messageId, streamId });
+    // Which append and which of its events: the stream and the index in the batch.
+    expect((error as Error).message).toContain(
+      `(append to stream ${streamId}: events[1], message ${huge.messageId})`,
+    );
     expect(await store().readStream(streamId)).toEqual([]);
     // The limit is on UTF-8 bytes, not characters: 600 000 '€' are 1.8 MB, over the default
     // 1.5 MiB, in fewer characters than the limit has bytes.
@@ -201,9 +205,11 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
         (e: unknown) => e,
       );
     expect(error).toBeInstanceOf(MessageValidationError);
-    expect(error).toMatchObject({ field: 'messageId' });
+    expect(error).toMatchObject({ field: 'messageId', streamId });
     expect((error as Error).message).toContain(a.messageId);
-    expect((error as Error).message).toContain('events 0 and 2');
+    expect((error as Error).message).toContain(
+      `appears twice in one append to stream ${streamId} (events 0 and 2)`,
+    );
     expect(await store().readStream(streamId)).toEqual([]);
     await expect(
       store().append(streamId, [a, b], { expectedVersion: 'no-stream' }),
@@ -220,8 +226,9 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
     await typed.append(streamId, [event('Deposited', { amount: 5 })], {
       expectedVersion: 'no-stream',
     });
+    const negative = event('Deposited', { amount: -1 });
     const invalid = await typed
-      .append(streamId, [event('Deposited', { amount: 1 }), event('Deposited', { amount: -1 })], {
+      .append(streamId, [event('Deposited', { amount: 1 }), negative], {
         expectedVersion: 1,
       })
       .then(
@@ -229,7 +236,17 @@ export function dataScenarios(context: EventStoreConformanceContext): void {
         (e: unknown) => e,
       );
     expect(invalid).toBeInstanceOf(MessageValidationError);
-    expect(invalid).toMatchObject({ type: 'Deposited', field: 'amount' });
+    expect(invalid).toMatchObject({
+      type: 'Deposited',
+      field: 'amount',
+      streamId,
+      messageId: negative.messageId,
+    });
+    // The second event of the batch is the invalid one: the error says which, and where to.
+    expect((invalid as Error).message).toMatch(/^Invalid Deposited: amount /);
+    expect((invalid as Error).message).toContain(
+      `(append to stream ${streamId}: events[1], message ${negative.messageId})`,
+    );
     expect((await typed.readStream(streamId)).map((e) => e.data)).toEqual([{ amount: 5 }]);
 
     // Written by a store that accepts any type, read by one whose registry does not know it.

@@ -18,6 +18,7 @@ import {
 } from '../event-store.port';
 import {
   checkAppendEvents,
+  serializeForAppend,
   checkStreamId,
   checkAppendOptions,
   checkBeforeVersion,
@@ -92,9 +93,9 @@ export class InMemoryEventStore implements EventStore {
   ): Promise<AppendResult> {
     checkStreamId(streamId);
     checkAppendOptions(options);
-    checkAppendEvents(events);
+    checkAppendEvents(events, streamId);
     // Serialize everything first: a validation or size error must leave nothing written.
-    const serialized = events.map((event) => this.serializer.serialize(event));
+    const serialized = serializeForAppend(this.serializer, streamId, events);
     const stream = this.storage.streams.get(streamId);
     const head = stream?.head ?? MISSING_HEAD;
     if (head.tombstoned) throw new StreamDeletedError(streamId);

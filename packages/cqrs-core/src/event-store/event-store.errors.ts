@@ -74,3 +74,28 @@ export class StreamDeletedError extends Error {
     this.name = 'StreamDeletedError';
   }
 }
+
+/**
+ * A catch-up subscription was started from a position past the end of the store's log: a
+ * checkpoint of another log (the store emptied or re-created, another key prefix or database).
+ * Polling there would wait for ever, and the events appended meanwhile would take positions up
+ * to it and never be delivered. The subscription stops with this error (onError) before it
+ * delivers anything. Subscribe again from a position of this log (0 reads all of it again).
+ */
+export class CheckpointPastEndError extends Error {
+  constructor(
+    /** The position the subscription was started from. */
+    readonly fromPosition: number,
+    /** The end of the log when it was checked: every position taken is at or below it. */
+    readonly end: number,
+  ) {
+    super(
+      `subscription fromPosition ${fromPosition} is past the end of the event store's log ` +
+        `(${end}): the checkpoint is not of this log (was the store emptied or re-created, or ` +
+        `is it another key prefix or database?). Events appended from now on would take ` +
+        `positions up to ${fromPosition} and never be delivered: subscribe from a position of ` +
+        `this log (0 reads all of it again)`,
+    );
+    this.name = 'CheckpointPastEndError';
+  }
+}

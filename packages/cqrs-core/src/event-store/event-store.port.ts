@@ -265,7 +265,10 @@ export interface EventStore {
   /**
    * Catch-up subscription: delivers every event after `fromPosition`, then follows new ones live.
    * It stops at the first failure of reading or of its handler and tells `onError` (by default
-   * a `CausewaySubscriptionWarning` process warning): it never stops silently.
+   * a `CausewaySubscriptionWarning` process warning): it never stops silently. A `fromPosition`
+   * past the end of the log (a checkpoint of another log: the store emptied or re-created,
+   * another key prefix or database) stops it at once with CheckpointPastEndError, naming the
+   * position and the end; events appended there would otherwise never be delivered.
    * @throws TypeError at once (synchronously), before anything is read, when `handler` is not a
    *   function or an option is outside its range (see SubscriptionOptions)
    */

@@ -10,11 +10,23 @@ import { checkSubscriptionOptions } from './event-store.rules';
 import { typeNameOf } from '../messages/message.type';
 import { warnOfSubscriptionFailure } from './subscription-failure.warning';
 import { callHook } from '../messages/hook.call';
+import { CheckpointPastEndError } from './event-store.errors';
 
 const DEFAULT_BATCH = 500;
 
 /** The subscription whose handler is running (stop() from inside it must not wait for itself). */
 const handling = new AsyncLocalStorage<{ owner: object; running: boolean }>();
+
+/** What a store tells pollingSubscription about its log besides its pages. */
+export interface PolledLog {
+  /**
+   * The end of the log: a position at or above every position taken (and every checkpoint a
+   * page of this log can give). With it, a subscription whose first page from a `fromPosition`
+   * above 0 finds nothing asks for it once, and stops with CheckpointPastEndError when the
+   * position is past it instead of polling for ever. Without it, that is not checked.
+   */
+  end?: () => Promise<number>;
+}
 
 /**
  * A catch-up subscription over `readAllPage`: reads pages from `fromPosition`, hands each event
@@ -32,6 +44,9 @@ const handling = new AsyncLocalStorage<{ owner: object; running: boolean }>();
  * at a time does not fail again (the failure was not about an event), it stops with the first
  * error after at most one page's worth of events.
  *
+ * Started from a checkpoint past the end of the log (`log.end`, when the store gives it), it
+ * stops at once with CheckpointPastEndError, naming the checkpoint and the end.
+ *
  * Failures of reading, of the handler or of `onCaughtUp` (a throw, or a promise that rejects)
  * stop the subscription and go to `onError`; without
  * `onError`, each is a process warning (warnOfSubscriptionFailure) naming the position, the
@@ -43,9 +58,12 @@ const handling = new AsyncLocalStorage<{ owner: object; running: boolean }>();
 export function pollingSubscription(
   readPage: (options: ReadAllOptions) => Promise<ReadAllPage>,
   options: SubscriptionOptions,
+  log: PolledLog = {},
 ): Subscription {
   checkSubscriptionOptions(options);
   let position = options.fromPosition ?? 0;
+  /** Whether a start past the end of the log is still to be looked for (see PolledLog.end). */
+  let checkStart = log.end !== undefined && position > 0;
   let stopped = false;
   let wake: (() => void) | undefined;
   const pollMs = options.pollIntervalMs ?? 100;
@@ -132,6 +150,14 @@ export function pollingSubscription(
       } catch (error) {
         await deliverUpTo(error);
         return;
+      }
+      if (checkStart) {
+        checkStart = false;
+        // Only a first page that found nothing can start past the end: asked once, then.
+        if (page.caughtUp && page.events.length === 0 && page.position <= position) {
+          const end = await log.end!();
+          if (end < position) throw new CheckpointPastEndError(position, end);
+        }
       }
       if (!(await deliver(page))) return;
       if (page.caughtUp && !stopped) {

@@ -126,12 +126,17 @@ export class MongoCommitLog {
 
   /** Reads the highest slot taken. A full scan on FerretDB; called at start-up and when far behind. */
   async refresh(): Promise<void> {
+    this.taken(await this.highestSlot());
+  }
+
+  /** The highest slot taken (0 when none), read from the commits. A full scan on FerretDB. */
+  async highestSlot(): Promise<number> {
     const [top] = await this.commits
       .find({}, { projection: { _id: 1 } })
       .sort({ _id: -1 })
       .limit(1)
       .toArray();
-    this.taken(top?._id ?? 0);
+    return top?._id ?? 0;
   }
 
   /**

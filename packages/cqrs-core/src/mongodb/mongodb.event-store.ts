@@ -407,7 +407,15 @@ export class MongoEventStore implements EventStore {
   }
 
   subscribe(options: SubscriptionOptions): Subscription {
-    return pollingSubscription((o) => this.readAllPage(o), options);
+    return pollingSubscription((o) => this.readAllPage(o), options, {
+      // The end of the highest slot: a filtered page's checkpoint may lie there (past its last
+      // event). Read once, by a subscription whose first page found nothing (a full scan on
+      // FerretDB, an index lookup on MongoDB).
+      end: async () => {
+        const slot = await this.open().log.highestSlot();
+        return slot === 0 ? 0 : positionOf(slot, POSITIONS_PER_SLOT - 1);
+      },
+    });
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {

@@ -257,7 +257,10 @@ export class RedisEventStore implements EventStore {
   }
 
   subscribe(options: SubscriptionOptions): Subscription {
-    return pollingSubscription((o) => this.readAllPage(o), options);
+    return pollingSubscription((o) => this.readAllPage(o), options, {
+      // Every position up to P:seq is taken, none above it.
+      end: async () => Number((await this.client.get(this.key('seq'))) ?? 0),
+    });
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {

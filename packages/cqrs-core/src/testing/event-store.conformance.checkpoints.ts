@@ -3,6 +3,7 @@ import {
   type StoredEvent,
   type Subscription,
 } from '../event-store/event-store.port';
+import { CheckpointPastEndError } from '../event-store/event-store.errors';
 import { ChecksumMismatchError } from '../messages/message.errors';
 import { type EventStoreConformanceContext } from './event-store.conformance';
 import {
@@ -140,6 +141,70 @@ export function checkpointScenarios(context: EventStoreConformanceContext): void
     expect(live.position).toBeGreaterThanOrEqual(next.positions[0] ?? Infinity);
     // Never called before the events there were had all been delivered.
     expect(calls.every((call) => call.delivered >= 3)).toBe(true);
+  });
+
+  it('stops, naming the checkpoint and the end of the log, when started from past that end', async () => {
+    // A checkpoint of another log (the store emptied or re-created, another prefix or database):
+    // polling there waited for ever, and the events appended meanwhile, at positions up to the
+    // checkpoint, were never delivered.
+    const type = uniqueName('Ahead');
+    const appended = await store().append(uniqueName('ahead'), [event(type, 1)], {
+      expectedVersion: 'no-stream',
+    });
+    const last = appended.positions[0]!;
+    const from = last + 10_000_000;
+    const errors: unknown[] = [];
+    const received: StoredEvent[] = [];
+    const caughtUp: number[] = [];
+    for (const types of [undefined, [type]]) {
+      const subscription = store().subscribe({
+        fromPosition: from,
+        ...(types && { types }),
+        pollIntervalMs: 20,
+        handler: (e) => {
+          received.push(e);
+        },
+        onCaughtUp: (position) => caughtUp.push(position),
+        onError: (error) => errors.push(error),
+      });
+      try {
+        await waitFor(() => errors.length > 0, SLOW_READS_MS);
+      } finally {
+        await subscription.stop();
+      }
+      expect(subscription.position).toBe(from);
+      const [error] = errors.splice(0) as (Error & { fromPosition: number; end: number })[];
+      expect(error).toBeInstanceOf(CheckpointPastEndError);
+      expect(error!.fromPosition).toBe(from);
+      expect(error!.end).toBeGreaterThanOrEqual(last);
+      expect(error!.end).toBeLessThan(from);
+      expect(error!.message).toContain(
+        `subscription fromPosition ${from} is past the end of the event store's log ` +
+          `(${error!.end})`,
+      );
+    }
+    expect(received).toEqual([]);
+    expect(caughtUp).toEqual([]);
+    // From the end itself, it follows the log as usual.
+    const subscription = store().subscribe({
+      fromPosition: last,
+      types: [type],
+      pollIntervalMs: 20,
+      handler: (e) => {
+        received.push(e);
+      },
+      onError: (error) => errors.push(error),
+    });
+    try {
+      const next = await store().append(uniqueName('ahead'), [event(type, 2)], {
+        expectedVersion: 'no-stream',
+      });
+      await waitFor(() => received.length === 1, SLOW_READS_MS);
+      expect(received[0]?.position).toBe(next.positions[0]);
+    } finally {
+      await subscription.stop();
+    }
+    expect(errors).toEqual([]);
   });
 
   it('stops and says so when onCaughtUp fails, by a throw or a rejected promise', async () => {

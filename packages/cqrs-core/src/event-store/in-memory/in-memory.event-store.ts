@@ -177,7 +177,9 @@ export class InMemoryEventStore implements EventStore {
   }
 
   subscribe(options: SubscriptionOptions): Subscription {
-    return pollingSubscription((o) => this.readAllPage(o), options);
+    return pollingSubscription((o) => this.readAllPage(o), options, {
+      end: async () => this.storage.log.length,
+    });
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {

@@ -201,7 +201,9 @@ export interface RetentionPolicy {
  *   expected version does not hold (the retry of an append that did get through) and on every
  *   'any' / 'exists' append; a batch that only partly matches stored events is a
  *   ConcurrencyConflictError (with `overlap` set when the expected version held: the batch
- *   is what conflicts, and retrying it as it is cannot succeed).
+ *   is what conflicts, and retrying it as it is cannot succeed). Only the messageIds are
+ *   compared: a stored messageId re-sent with other data or metadata is a re-append too, and
+ *   its new data is not written (give a changed event a new messageId).
  * - **Global order without skips.** `readAll` returns events in position order, and a reader that
  *   resumes from the last position it saw never misses an event that becomes visible later:
  *   positions are visible in increasing order (see docs/adr for each backend's mechanism).

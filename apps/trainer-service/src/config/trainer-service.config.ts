@@ -36,12 +36,17 @@ export const trainerSettings = {
    * member is addressed to all the members of its groups (~17 bytes each in the notification).
    */
   GROUP_MAX_MEMBERS: setting.positiveInt(1_000),
-  /** Snapshot a trainer every this many events; 0 disables snapshots. */
+  /**
+   * Snapshot a trainer every this many events; 0 disables snapshots. At most 2^53 - 1: zod's
+   * `int()` refused 2^53 and beyond as "must be a non-negative integer", which they are, and
+   * named no bound; whole numbers are checked apart from the bound, so each error says which.
+   */
   SNAPSHOT_EVERY: decimal(
     z
       .number({ message: 'must be a non-negative integer' })
-      .int('must be a non-negative integer')
-      .min(0, 'must not be negative'),
+      .refine(Number.isInteger, 'must be a non-negative integer')
+      .min(0, 'must not be negative')
+      .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER} (events)`),
   ).default(50),
 };
 

@@ -29,3 +29,32 @@ describe('trainer settings: TRAINER_SPEED', () => {
     expect(() => load(value)).toThrow(`Invalid configuration: TRAINER_SPEED: ${problem}`);
   });
 });
+
+describe('trainer settings: SNAPSHOT_EVERY', () => {
+  const load = (SNAPSHOT_EVERY: string) => loadConfiguration(settings, { SNAPSHOT_EVERY });
+
+  it('takes 0 (no snapshots) up to 9007199254740991 events', () => {
+    expect(load('0').SNAPSHOT_EVERY).toBe(0);
+    expect(load('9007199254740991').SNAPSHOT_EVERY).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  // 2^53 and beyond were refused as "must be a non-negative integer", which they are: the error
+  // named neither the bound nor why the value was wrong.
+  it.each([
+    ['2^53', '9007199254740992'],
+    ['2^53 + 1', '9007199254740993'],
+    ['10^30', '1'.padEnd(31, '0')],
+  ])('refuses SNAPSHOT_EVERY=%s at start-up, naming the bound', (_label, value) => {
+    expect(() => load(value)).toThrow(
+      /^Invalid configuration: SNAPSHOT_EVERY: must be at most 9007199254740991 \(events\)$/,
+    );
+  });
+
+  it.each([
+    ['-1', 'must not be negative'],
+    ['1.5', 'must be a non-negative integer'],
+    ['1e3', 'must be a non-negative integer'],
+  ])('refuses SNAPSHOT_EVERY=%s at start-up, saying what is wrong', (value, problem) => {
+    expect(() => load(value)).toThrow(`Invalid configuration: SNAPSHOT_EVERY: ${problem}`);
+  });
+});

@@ -260,7 +260,9 @@ describe('trainer-service on Redis + MongoDB', () => {
     });
     expect(await completed(unknown.messageId)).toMatchObject({
       status: 'rejected',
-      reason: 'unknown trainer "nobody"',
+      reason:
+        'unknown trainer "nobody": it has never moved, and only a trainer that moved once can ' +
+        'join or leave a group (move it first)',
     });
     // Ash was walking: going private, it stops first, seen by everyone (ADR 007, session 23).
     expect(await completed(join.messageId)).toMatchObject({ status: 'processed', version: 3 });
@@ -284,7 +286,10 @@ describe('trainer-service on Redis + MongoDB', () => {
     expect(rejections).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
-          msg: `rejected ChangeGroupCommand ${unknown.messageId} for trainer nobody: unknown trainer "nobody"`,
+          msg:
+            `rejected ChangeGroupCommand ${unknown.messageId} for trainer nobody: unknown trainer ` +
+            `"nobody": it has never moved, and only a trainer that moved once can join or leave a ` +
+            `group (move it first)`,
           commandIds: [unknown.messageId],
           userId: 'nobody',
           // Every line logged while a message is handled names it and its trace.

@@ -83,7 +83,13 @@ describe('trainer decider: groups', () => {
     spec
       .given([])
       .when(change('join', 'party'))
-      .thenThrows(UnknownTrainerError, (error) => error.message === 'unknown trainer "ash"');
+      .thenThrows(
+        UnknownTrainerError,
+        (error) =>
+          error.message ===
+          'unknown trainer "ash": it has never moved, and only a trainer that moved once can ' +
+            'join or leave a group (move it first)',
+      );
   });
 
   it('names with each move who may see it: the groups the trainer is in then', () => {

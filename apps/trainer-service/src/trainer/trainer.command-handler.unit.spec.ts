@@ -267,12 +267,16 @@ describe('TrainerCommandHandler', () => {
     });
   });
 
-  it('rejects a group change of an unknown trainer', async () => {
+  // The reason reaches the user (command.result): `unknown trainer "misty"` alone said neither
+  // why nor what to do, as the other rejections do.
+  it('rejects a group change of an unknown trainer, saying why and what to do', async () => {
     const { commandStatus, handler } = setup();
     const command = groupCommand('join', 'party', 'misty');
     await expect(handler.handle(command)).resolves.toEqual({
       status: 'rejected',
-      reason: 'unknown trainer "misty"',
+      reason:
+        'unknown trainer "misty": it has never moved, and only a trainer that moved once can ' +
+        'join or leave a group (move it first)',
     });
     expect(await commandStatus.get(command.messageId)).toMatchObject({ status: 'rejected' });
   });

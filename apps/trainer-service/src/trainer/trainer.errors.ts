@@ -22,10 +22,17 @@ export class SupersededMoveError extends InvalidMoveError {
   }
 }
 
-/** A command for a trainer that has no events yet (only a move creates a trainer). Never retried. */
+/**
+ * A command for a trainer that has no events yet (only a move creates a trainer). Never retried.
+ * Its message is the rejection's reason its user reads: it says why and what to do, as the other
+ * rejections do (the prefix `unknown trainer` stays, which operators look for).
+ */
 export class UnknownTrainerError extends PermanentError {
   constructor(readonly trainerId: string) {
-    super(`unknown trainer "${trainerId}"`);
+    super(
+      `unknown trainer "${trainerId}": it has never moved, and only a trainer that moved once ` +
+        `can join or leave a group (move it first)`,
+    );
     this.name = 'UnknownTrainerError';
   }
 }

@@ -40,3 +40,62 @@ describe('mongodb read models indexes', () => {
     expect(groupIndexes.some((index) => index.unique && index.key.groupId === 1)).toBe(true);
   });
 });
+
+// A prune that failed after its insert (MongoDB away for a moment) fails the apply, which is
+// retried; the retry was refused as not newer and pruned nothing, so the lower versions stayed
+// until the trainer's (or pair's) next change, for ever for one that never changes again: read
+// by every list() and membersOf(). The state a failed prune leaves is made here by inserting the
+// lower version back, as it was before the prune.
+describe('mongodb read models after a prune that failed', () => {
+  const row = (version: number) => ({
+    trainerId: 'ash',
+    x: version,
+    y: 0,
+    isMoving: false,
+    dirX: 0,
+    dirY: 0,
+    speed: 0,
+    startedAt: 0,
+    version,
+    updatedAt: Date.now() - 1_000 + version,
+  });
+
+  it('prunes the lower positions a failed prune left at the retry of the apply, refused as not newer', async () => {
+    const collection = `positions_${run++}`;
+    const positions = new MongoTrainerPositions(connection, { collection });
+    await positions.init();
+    await positions.apply(row(1));
+    await positions.apply(row(2));
+    const documents = connection.db!.collection(collection);
+    await documents.insertOne({ _id: 'ash|1' as never, ...row(1) });
+    expect(await documents.countDocuments({ trainerId: 'ash' })).toBe(2);
+    expect(await positions.apply(row(2))).toBe(false);
+    expect(await documents.countDocuments({ trainerId: 'ash' })).toBe(1);
+    expect(await positions.get('ash')).toMatchObject({ version: 2 });
+  });
+
+  it('prunes the lower memberships a failed prune left at the retry of the apply, refused as not newer', async () => {
+    const collection = `groups_${run++}`;
+    const groups = new MongoGroupMembers(connection, { collection });
+    await groups.init();
+    const change = (action: 'join' | 'leave', version: number) => ({
+      trainerId: 'ash',
+      groupId: 'party',
+      action,
+      version,
+    });
+    await groups.apply(change('join', 2));
+    await groups.apply(change('leave', 3));
+    const documents = connection.db!.collection(collection);
+    await documents.insertOne({
+      _id: 'ash|party|2' as never,
+      trainerId: 'ash',
+      groupId: 'party',
+      member: true,
+      version: 2,
+    });
+    expect(await groups.apply(change('leave', 3))).toBe(false);
+    expect(await documents.countDocuments({ trainerId: 'ash', groupId: 'party' })).toBe(1);
+    expect(await groups.membersOf('party')).toEqual([]);
+  });
+});

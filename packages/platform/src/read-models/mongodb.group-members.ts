@@ -21,7 +21,8 @@ export interface MongoGroupMembersOptions {
  * GroupMembers in MongoDB (and FerretDB 1.24), insert-only like MongoTrainerPositions: each
  * applied change of a (trainer, group) pair is a document `<trainerId>|<groupId>|<version>`
  * (a leave is kept as `member: false` so older changes stay refused), reads take each pair's
- * highest version, and lower versions of the pair are pruned after each insert.
+ * highest version, and lower versions of the pair are pruned after each insert (and by an apply
+ * refused as not newer that finds some a failed prune left).
  *
  * Call `init()` once at start: it creates the indexes.
  */
@@ -66,12 +67,18 @@ export class MongoGroupMembers implements GroupMembers {
   }): Promise<boolean> {
     checkMembershipChange(change);
     const { trainerId, groupId, version } = change;
-    const [current] = await this.model
+    // Two: a lower version beside the highest is one a failed prune left (see
+    // MongoTrainerPositions.apply); the retry, refused as not newer, prunes it.
+    const [current, lower] = await this.model
       .find({ trainerId, groupId })
       .sort({ version: -1 })
-      .limit(1)
+      .limit(2)
       .lean();
-    if (current && current.version >= version) return false;
+    if (current && current.version >= version) {
+      if (lower)
+        await this.model.deleteMany({ trainerId, groupId, version: { $lt: current.version } });
+      return false;
+    }
     try {
       await this.model.create({
         _id: `${trainerId}|${groupId}|${version}`,

@@ -21,7 +21,8 @@ export interface MongoTrainerPositionsOptions {
  * not apply a conditional `updateOne({version: {$lt: v}})` atomically under concurrency (ADR 006),
  * so an older event could overwrite a newer row; an insert checked by the unique `_id` cannot.
  * Lower versions of the trainer are pruned after each insert: the highest always survives, so a
- * prune racing a reader or another writer never hides the latest row.
+ * prune racing a reader or another writer never hides the latest row. A prune that fails fails
+ * the apply; its retry, refused as not newer, prunes what is left below the highest.
  *
  * Call `init()` once at start: it creates the indexes.
  */
@@ -64,8 +65,19 @@ export class MongoTrainerPositions implements TrainerPositions {
 
   async apply(position: TrainerPosition): Promise<boolean> {
     checkPositionRow(position);
-    const current = await this.get(position.trainerId);
-    if (current && current.version >= position.version) return false;
+    const { trainerId } = position;
+    // Two: a lower version beside the highest is one a failed prune left (the apply failed and
+    // is retried); refused as not newer, the retry prunes it, else it stayed until the trainer's
+    // next move (for ever for one that never moves again), read by every list().
+    const [current, lower] = await this.model
+      .find({ trainerId })
+      .sort({ version: -1 })
+      .limit(2)
+      .lean();
+    if (current && current.version >= position.version) {
+      if (lower) await this.model.deleteMany({ trainerId, version: { $lt: current.version } });
+      return false;
+    }
     try {
       await this.model.create({
         ...positionFields(position),

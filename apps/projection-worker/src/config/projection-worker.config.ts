@@ -50,7 +50,8 @@ export const projectionWorkerConfiguration = z
      */
     NOTIFY_REBUILD_HORIZON_MS: setting.optionalAge(),
   })
-  // A horizon set beyond its bound would be cut down without a word: refused, naming both.
+  // A horizon set beyond its bound would be cut down without a word: refused, naming both and
+  // the bound's value here (a default an operator never set is otherwise to be looked up).
   .superRefine((config, context) => {
     if (
       config.NOTIFY_HORIZON_MS !== undefined &&
@@ -59,7 +60,9 @@ export const projectionWorkerConfiguration = z
       context.addIssue({
         code: 'custom',
         path: ['NOTIFY_HORIZON_MS'],
-        message: 'must be at most NOTIFICATION_LOG_RETENTION_MS (the log dedups moves that long)',
+        message:
+          `must be at most NOTIFICATION_LOG_RETENTION_MS, here ` +
+          `${config.NOTIFICATION_LOG_RETENTION_MS} ms (the log dedups moves that long)`,
       });
     if (
       config.NOTIFY_REBUILD_HORIZON_MS !== undefined &&
@@ -68,7 +71,11 @@ export const projectionWorkerConfiguration = z
       context.addIssue({
         code: 'custom',
         path: ['NOTIFY_REBUILD_HORIZON_MS'],
-        message: 'must be at most NOTIFY_HORIZON_MS (default NOTIFICATION_LOG_RETENTION_MS)',
+        message:
+          `must be at most NOTIFY_HORIZON_MS, here ${notifyHorizonOf(config)} ms` +
+          (config.NOTIFY_HORIZON_MS === undefined
+            ? ' (not set: NOTIFICATION_LOG_RETENTION_MS)'
+            : ''),
       });
   });
 export type ProjectionWorkerConfig = z.output<typeof projectionWorkerConfiguration>;

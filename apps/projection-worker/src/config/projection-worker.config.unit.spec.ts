@@ -35,22 +35,23 @@ describe('projection-worker settings', () => {
     ).toThrow('CATCH_UP_INTERVAL_MS: must be at most 2147483647 ms');
   });
 
-  it('refuses a horizon set beyond its bound instead of cutting it down without a word', () => {
-    expect(() =>
-      loadConfiguration(projectionWorkerConfiguration, {
-        ...required,
-        NOTIFY_HORIZON_MS: '999999999999',
-      }),
-    ).toThrow(
-      'NOTIFY_HORIZON_MS: must be at most NOTIFICATION_LOG_RETENTION_MS (the log dedups moves that long)',
+  // The bound was named as a setting only: an operator who never set it (a default) was left to
+  // look its value up. The error gives the value it has here.
+  it('refuses a horizon set beyond its bound instead of cutting it down without a word, naming the bound and its value', () => {
+    const load = (settings: Record<string, string>) => () =>
+      loadConfiguration(projectionWorkerConfiguration, { ...required, ...settings });
+    expect(load({ NOTIFY_HORIZON_MS: '999999999999' })).toThrow(
+      /NOTIFY_HORIZON_MS: must be at most NOTIFICATION_LOG_RETENTION_MS, here 86400000 ms \(the log dedups moves that long\)$/,
     );
-    expect(() =>
-      loadConfiguration(projectionWorkerConfiguration, {
-        ...required,
-        NOTIFY_HORIZON_MS: '60000',
-        NOTIFY_REBUILD_HORIZON_MS: '120000',
-      }),
-    ).toThrow('NOTIFY_REBUILD_HORIZON_MS: must be at most NOTIFY_HORIZON_MS');
+    expect(
+      load({ NOTIFICATION_LOG_RETENTION_MS: '3600000', NOTIFY_HORIZON_MS: '7200000' }),
+    ).toThrow(/NOTIFY_HORIZON_MS: must be at most NOTIFICATION_LOG_RETENTION_MS, here 3600000 ms /);
+    expect(load({ NOTIFY_HORIZON_MS: '60000', NOTIFY_REBUILD_HORIZON_MS: '120000' })).toThrow(
+      /NOTIFY_REBUILD_HORIZON_MS: must be at most NOTIFY_HORIZON_MS, here 60000 ms$/,
+    );
+    expect(load({ NOTIFY_REBUILD_HORIZON_MS: '90000000' })).toThrow(
+      /NOTIFY_REBUILD_HORIZON_MS: must be at most NOTIFY_HORIZON_MS, here 86400000 ms \(not set: NOTIFICATION_LOG_RETENTION_MS\)$/,
+    );
   });
 
   it('defaults the horizons within their bounds', () => {

@@ -93,6 +93,28 @@ describe('loadConfiguration', () => {
     );
   });
 
+  // Beyond 2^53 - 1 zod's int() fails too: MAX_RETRIES=9007199254740992 was refused as
+  // "must be a positive integer; must be at most 9007199254740991", the first untrue.
+  it.each([
+    ['MAX_RETRIES', 'must be at most 9007199254740991'],
+    ['RETENTION_MS', 'must be at most 9007199254740991 ms'],
+    ['TIMEOUT_MS', 'must be at most 2147483647 ms (~24.8 days, the longest timer)'],
+  ])('refuses %s=2^53 naming the bound alone, not as a fraction', (name, problem) => {
+    const limits = z.object({
+      MAX_RETRIES: setting.positiveInt(3),
+      RETENTION_MS: setting.age(1_000),
+      TIMEOUT_MS: setting.milliseconds(1_000),
+    });
+    for (const value of ['9007199254740992', '1'.padEnd(31, '0')])
+      expect(() => loadConfiguration(limits, { [name]: value })).toThrow(
+        new RegExp(`^Invalid configuration: ${name}: ${problem.replace(/[()~.]/g, '\\$&')}$`),
+      );
+    // A fraction is still named as one.
+    expect(() => loadConfiguration(limits, { [name]: '1.5' })).toThrow(
+      /must be a positive integer|whole milliseconds/,
+    );
+  });
+
   it('bounds a timer in seconds by the longest timer', () => {
     const window = z.object({ RATE_LIMIT_WINDOW_S: setting.timerSeconds(1) });
     expect(loadConfiguration(window, { RATE_LIMIT_WINDOW_S: '2147483' })).toEqual({

@@ -5,6 +5,10 @@ export const MAX_TIMER_MS = 2_147_483_647;
 
 const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
 
+// Whole numbers are checked with Number.isInteger, not zod's int(): int() also refuses the whole
+// numbers beyond 2^53 - 1, so such a value was told "must be a positive integer" (untrue) beside
+// the bound it exceeds. The bounds name themselves.
+
 /**
  * A number setting as written in decimal (`45000`, `1.5`, `-1`, spaces around ignored): any
  * other text — `0x10`, `45e3`, `Infinity`, `1_000` — reaches `schema` as text and is refused with its message,
@@ -22,7 +26,7 @@ function age(min: number) {
   return decimal(
     z
       .number({ message: 'must be a duration in milliseconds' })
-      .int('must be a duration in whole milliseconds')
+      .refine(Number.isInteger, 'must be a duration in whole milliseconds')
       .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
       .max(Number.MAX_SAFE_INTEGER, 'must be at most 9007199254740991 ms'),
   );
@@ -32,7 +36,7 @@ function positiveInt(fallback: number, max?: number, maxMessage?: string) {
   return decimal(
     z
       .number({ message: 'must be a positive integer' })
-      .int()
+      .refine(Number.isInteger, 'must be a positive integer')
       .min(1, 'must be a positive integer')
       .max(
         max ?? Number.MAX_SAFE_INTEGER,
@@ -60,7 +64,7 @@ export const setting = {
     decimal(
       z
         .number({ message: 'must be a duration in milliseconds' })
-        .int('must be a duration in whole milliseconds')
+        .refine(Number.isInteger, 'must be a duration in whole milliseconds')
         .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
         .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (~24.8 days, the longest timer)`),
     ).default(fallback),

@@ -27,8 +27,16 @@ export const messagingSettings = {
   EVENT_TIMEOUT_MS: setting.milliseconds(10_000),
   /** A message in flight on a dead instance is handled elsewhere after this (renewed while alive). */
   DEDUP_LEASE_MS: setting.milliseconds(60_000),
+  /**
+   * Retries of a failed message before it is dead-lettered. Whole numbers by Number.isInteger:
+   * zod's int() refused 2^53 and beyond as "must be a non-negative integer", naming no bound.
+   */
   MAX_RETRIES: decimal(
-    z.number({ message: 'must be a non-negative integer' }).int().min(0, 'must not be negative'),
+    z
+      .number({ message: 'must be a non-negative integer' })
+      .refine(Number.isInteger, 'must be a non-negative integer')
+      .min(0, 'must not be negative')
+      .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER}`),
   ).default(3),
   /**
    * Redis Streams per topic and priority lane (`RedisStreamsLayout.partitions`). Every app of a

@@ -54,6 +54,23 @@ describe('messagingSettings', () => {
     ).toBe(2_147_483_647);
   });
 
+  // 2^53 was refused as "must be a non-negative integer", which it is, naming no bound.
+  it('reads MAX_RETRIES, 3 when unset, and refuses one beyond 2^53 - 1 naming the bound', () => {
+    const load = (MAX_RETRIES?: string) => () =>
+      loadConfiguration(schema, { ...required, ...(MAX_RETRIES !== undefined && { MAX_RETRIES }) })
+        .MAX_RETRIES;
+    expect(load()()).toBe(3);
+    expect(load('0')()).toBe(0);
+    expect(load('9007199254740991')()).toBe(Number.MAX_SAFE_INTEGER);
+    expect(load('9007199254740992')).toThrow(
+      /^Invalid configuration: MAX_RETRIES: must be at most 9007199254740991$/,
+    );
+    expect(load('1.5')).toThrow(
+      /^Invalid configuration: MAX_RETRIES: must be a non-negative integer$/,
+    );
+    expect(load('-1')).toThrow(/^Invalid configuration: MAX_RETRIES: must not be negative$/);
+  });
+
   it('reads COMMAND_CLOCK_SKEW_MS, 0 when unset, and refuses a negative one by name', () => {
     expect(loadConfiguration(schema, required).COMMAND_CLOCK_SKEW_MS).toBe(0);
     expect(

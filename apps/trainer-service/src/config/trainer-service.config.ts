@@ -60,8 +60,12 @@ export const trainerServiceConfiguration = z.object({
   MONGODB_URI: setting.mongoUri(),
   ...connectionSettings.mongodb,
   ...trainerSettings,
-  /** Lease of the outbox forwarder: another instance takes over this long after the holder died. */
-  FORWARDER_LEASE_MS: setting.milliseconds(5_000).refine((ms) => ms >= 300, 'must be at least 300'),
+  /**
+   * Lease of the outbox forwarder: another instance takes over this long after the holder died.
+   * At least 300 ms, as the setting's own minimum (a refinement after it told 0 "must be at least
+   * 1 ms" and then "must be at least 300", without its unit).
+   */
+  FORWARDER_LEASE_MS: setting.milliseconds(5_000, 300),
   /**
    * How often the forwarder's rounds look for events that eager forwarding could not publish.
    * A round passes what the instances recorded in the forward ledger (Redis) and reads the event

@@ -1,6 +1,6 @@
 import { loadConfiguration } from '@causeway/cqrs-core';
 import { z } from 'zod';
-import { trainerSettings } from './trainer-service.config';
+import { trainerServiceConfiguration, trainerSettings } from './trainer-service.config';
 
 // The trainer's own settings, as trainer-service and the embedded app read them.
 const settings = z.object(trainerSettings);
@@ -56,5 +56,27 @@ describe('trainer settings: SNAPSHOT_EVERY', () => {
     ['1e3', 'must be a non-negative integer'],
   ])('refuses SNAPSHOT_EVERY=%s at start-up, saying what is wrong', (value, problem) => {
     expect(() => load(value)).toThrow(`Invalid configuration: SNAPSHOT_EVERY: ${problem}`);
+  });
+});
+
+describe('trainer-service settings: FORWARDER_LEASE_MS', () => {
+  const load = (FORWARDER_LEASE_MS: string) => () =>
+    loadConfiguration(trainerServiceConfiguration, {
+      ADMIN_TOKEN: 'an-admin-token-of-at-least-32-characters',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      MONGODB_URI: 'mongodb://127.0.0.1:27017/causeway',
+      FORWARDER_LEASE_MS,
+    }).FORWARDER_LEASE_MS;
+
+  it('takes a lease of 300 ms or more', () => {
+    expect(load('300')()).toBe(300);
+  });
+
+  // 0 was refused as "must be at least 1 ms; FORWARDER_LEASE_MS: must be at least 300": two
+  // minimums, the first untrue, the second without its unit.
+  it.each(['0', '-5', '299'])('refuses FORWARDER_LEASE_MS=%s naming its one minimum', (value) => {
+    expect(load(value)).toThrow(
+      /^Invalid configuration: FORWARDER_LEASE_MS: must be at least 300 ms$/,
+    );
   });
 });

@@ -42,9 +42,9 @@ export const messagingSettings = {
    * Redis Streams per topic and priority lane (`RedisStreamsLayout.partitions`). Every app of a
    * deployment must use the same value; change it only with the streams drained.
    */
-  REDIS_STREAMS_PARTITIONS: setting
-    .positiveInt(8)
-    .pipe(z.number().max(MAX_PARTITIONS, `must be at most ${MAX_PARTITIONS}`)),
+  // The bounds are the setting's own (not a .pipe after it, which a value beyond the setting's
+  // wider bound never reached: 2^53 was told the bound of integers, 0 ms a minimum of 1 ms).
+  REDIS_STREAMS_PARTITIONS: setting.positiveInt(8, MAX_PARTITIONS),
   /**
    * Priority lanes on the Redis Streams buses (`RedisStreamsLayout.priorities`). Off by default:
    * the reference system publishes no priorities, and each blocking read then names a quarter
@@ -54,11 +54,9 @@ export const messagingSettings = {
   /**
    * Partition lease of a Redis Streams consumer (`leaseTtlMs`, renewed every second): when an
    * instance dies, its partitions go to the others this long after its last renewal, and the
-   * messages of those partitions wait meanwhile.
+   * messages of those partitions wait meanwhile. At least 2000 ms (two heartbeats).
    */
-  REDIS_STREAMS_LEASE_MS: setting
-    .milliseconds(10_000)
-    .pipe(z.number().min(2_000, 'must be at least 2000 (two heartbeats)')),
+  REDIS_STREAMS_LEASE_MS: setting.milliseconds(10_000, 2_000),
   /**
    * Messages a dead instance had taken but not acknowledged are handed to another after being
    * idle this long (`claimIdleMs`). Keep it above the handler timeouts: an instance that only

@@ -23,10 +23,12 @@ describe('messagingSettings', () => {
     ['1.5', 'must be a positive integer'],
     ['many', 'must be a positive integer'],
     ['1025', 'must be at most 1024'],
-  ])('refuses REDIS_STREAMS_PARTITIONS=%s, naming the setting', (value, message) => {
+    // Was "must be at most 9007199254740991": the bound of positive integers, not of partitions.
+    ['2^53', 'must be at most 1024', '9007199254740992'],
+  ])('refuses REDIS_STREAMS_PARTITIONS=%s, naming the setting', (label, message, value = label) => {
     expect(() =>
       loadConfiguration(schema, { ...required, REDIS_STREAMS_PARTITIONS: value }),
-    ).toThrow(`REDIS_STREAMS_PARTITIONS: ${message}`);
+    ).toThrow(new RegExp(`^Invalid configuration: REDIS_STREAMS_PARTITIONS: ${message}$`));
   });
 
   it.each(['admin-token-of-24-chars! ', 'admin-token-of-24-chars!\n'])(
@@ -118,9 +120,11 @@ describe('messagingSettings', () => {
       loadConfiguration(schema, { ...required, REDIS_STREAMS_LEASE_MS: '3000' })
         .REDIS_STREAMS_LEASE_MS,
     ).toBe(3000);
-    expect(() =>
-      loadConfiguration(schema, { ...required, REDIS_STREAMS_LEASE_MS: '1500' }),
-    ).toThrow('REDIS_STREAMS_LEASE_MS: must be at least 2000 (two heartbeats)');
+    // 0 was refused as "must be at least 1 ms", a minimum it does not have.
+    for (const value of ['1500', '0', '-1'])
+      expect(() =>
+        loadConfiguration(schema, { ...required, REDIS_STREAMS_LEASE_MS: value }),
+      ).toThrow(/^Invalid configuration: REDIS_STREAMS_LEASE_MS: must be at least 2000 ms$/);
     expect(() =>
       loadConfiguration(schema, { ...required, REDIS_STREAMS_CLAIM_IDLE_MS: 'soon' }),
     ).toThrow('REDIS_STREAMS_CLAIM_IDLE_MS: must be a duration in milliseconds');

@@ -6,7 +6,7 @@ import {
   PROJECTION_MODULE_OPTIONS,
   type ProjectionModuleOptions,
 } from './projection.module-options';
-import { ProjectionRunner } from './projection.runner';
+import { ProjectionRunner, StoresNotReadyError } from './projection.runner';
 import { TrainerEventsHandler } from './trainer-events.handler';
 
 /**
@@ -28,7 +28,11 @@ export class ProjectionModule {
             new ProjectionRunner({
               ...options,
               onError: (error) =>
-                projectionLogger.warn(`catch-up failed: ${(error as Error)?.message}`),
+                projectionLogger.warn(
+                  error instanceof StoresNotReadyError
+                    ? `${error.message}; retrying`
+                    : `catch-up failed: ${(error as Error)?.message}`,
+                ),
               onSkipped: reportSkips(options.registry, options.maxAttempts ?? 5),
               onProgress: new CatchUpProgressLog((line) => projectionLogger.log(line)).report,
               onLost: ({ saved, found, noticedBy, rebuildElsewhere }) =>

@@ -104,7 +104,9 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
-        await this.options.ready?.();
+        await this.options.ready?.().catch((error: unknown) => {
+          throw new StoresNotReadyError(error);
+        });
         // Every move read, applied now or not: a previous incarnation may have applied a move to
         // the read model and died before notifying it (the log answers the others in one GET).
         const events = await (this.running = this.catchUp.run(
@@ -259,6 +261,20 @@ export class ProjectionRunner {
           this.timer = setTimeout(() => this.catchUpRun(), backoff(this.failures));
         else this.schedule();
       });
+  }
+}
+
+/**
+ * `ready` failed at start (retried): the stores' set-up (a connection, collections, indexes), not
+ * the catch-up of any event. Its message says so, the failure as its `cause`: a MongoDB user
+ * without the createIndexes right read as "catch-up failed: not authorized …", every attempt.
+ */
+export class StoresNotReadyError extends Error {
+  constructor(cause: unknown) {
+    super(`the stores are not ready: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'StoresNotReadyError';
   }
 }
 

@@ -225,6 +225,38 @@ describe('ProjectionRunner', () => {
   });
 });
 
+describe('ProjectionRunner at start, when the stores are not ready', () => {
+  // A MongoDB user without the createIndexes right failed every start attempt with
+  // "catch-up failed: not authorized …": read as the event data failing to project, not as the
+  // stores' set-up (trainer-service says "stores not ready" for the same failure).
+  it('tells onError that the stores are not ready, with the failure as its cause, and retries', async () => {
+    const refused = new Error('not authorized on causeway to execute command { createIndexes }');
+    const errors: unknown[] = [];
+    let attempts = 0;
+    const runner = new ProjectionRunner({
+      serverId: 'projection-1',
+      eventStore: new InMemoryEventStore({ serializer: contractsSerializer() }),
+      positions: new InMemoryTrainerPositions(),
+      groups: new InMemoryGroupMembers(),
+      notifications: new InMemoryNotificationLog(),
+      checkpoints: new InMemoryCheckpointStore(),
+      catchUpIntervalMs: 0,
+      ready: async () => {
+        if (attempts++ === 0) throw refused;
+      },
+      onError: (error) => errors.push(error),
+    });
+    await runner.start();
+    expect(runner.isCaughtUp).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error).message).toBe(
+      'the stores are not ready: not authorized on causeway to execute command { createIndexes }',
+    );
+    expect((errors[0] as Error).cause).toBe(refused);
+    await runner.stop();
+  });
+});
+
 describe('ProjectionRunner after an outage (moves it has not notified)', () => {
   /**
    * ash and misty are in `party`; the worker ran, then went down. While it was down ash joined

@@ -265,6 +265,32 @@ describe.each(['redis', 'mongodb'] as const)(
         expect(await groups.membersOf('party')).toEqual(before.party);
       });
 
+    // With the read models in MongoDB an emptied Redis takes the bus and the notification log,
+    // not the read models or their checkpoint: nothing goes back, no rebuild starts, and a move
+    // whose bus entry went with it is notified by the next periodic catch-up (docs/operations.md).
+    if (store === 'mongodb')
+      it('notifies at its next periodic catch-up a move whose bus entry an emptied Redis lost, the read models kept', async () => {
+        const party = await groups.membersOf('party');
+        expect(party).toEqual(['ash', 'brock', 'misty']);
+        await redis.del(...(await redis.keys(`${keyPrefix}*`))); // as a flushed Redis would
+        expect(await logged()).toEqual([]);
+        const [lost] = await append('brock', moved('brock', 30, 30)); // never on the bus
+        const note = await until(
+          async () =>
+            (await logged()).find((n) => n.notificationId === `position:${lost!.messageId}`),
+          'the lost move notified',
+        );
+        // Addressed from the kept memberships: brock's group and its members.
+        expect(note).toMatchObject({
+          targetType: 'group',
+          targetIds: ['party'],
+          recipients: party,
+          params: { trainerId: 'brock', x: 30, y: 30, version: lost!.version },
+        });
+        expect(await positions.get('brock')).toMatchObject({ x: 30, version: lost!.version });
+        expect(await groups.membersOf('party')).toEqual(party);
+      });
+
     it('notifies, once each and in order, the moves made while it was killed (kill -9, restart)', async () => {
       await worker!.stop('SIGKILL');
       worker = undefined;

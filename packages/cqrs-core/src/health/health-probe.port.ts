@@ -6,7 +6,11 @@ import { credentialsRemoved } from '../connections/connection-target';
  * hang: callers race it against a timeout, but a probe should set its own short deadline too.
  */
 export interface HealthProbe {
-  /** Stable name shown in /health/ready, e.g. `redis`, `kafka`, `mongodb`. */
+  /**
+   * Stable name shown in /health and /health/ready, e.g. `redis`, `kafka`, `mongodb`. Give each
+   * probe a name of its own (redisConnection's `name`, say, for a second Redis connection): a
+   * probe whose name an earlier one has is shown as `<name>#2` (#3 …, see probeNames).
+   */
   readonly name: string;
   check(): Promise<void>;
 }
@@ -18,6 +22,24 @@ export interface ProbeResult {
   latencyMs: number;
   /** Why it failed: the probe's error message, with credentials removed (credentialsRemoved). */
   error?: string;
+}
+
+/**
+ * The name each probe is shown under, in order: its own, and for a probe whose name an earlier
+ * one has, `<name>#2` (then #3 …, skipping a name another probe has). Two Redis connections both
+ * named `redis` had one history in /health, whose `latest` could be the healthy one's while the
+ * other, critical, failed: /health said `up`, and /health/ready showed one of the two.
+ */
+export function probeNames(probes: readonly HealthProbe[]): string[] {
+  const taken = new Set(probes.map((probe) => probe.name));
+  const shown = new Set<string>();
+  return probes.map(({ name }) => {
+    let unique = name;
+    for (let n = 2; shown.has(unique) || (unique !== name && taken.has(unique)); n++)
+      unique = `${name}#${n}`;
+    shown.add(unique);
+    return unique;
+  });
 }
 
 /**

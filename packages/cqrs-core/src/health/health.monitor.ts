@@ -1,6 +1,6 @@
 import { MAX_TIMER_MS } from '../config/settings.schema';
 import { checkPositiveInteger } from '../connections/connection-options.check';
-import { runProbes, type HealthProbe, type ProbeResult } from './health-probe.port';
+import { probeNames, runProbes, type HealthProbe, type ProbeResult } from './health-probe.port';
 
 export interface HealthSample {
   /** ISO-8601. */
@@ -41,8 +41,11 @@ export interface HealthMonitorOptions {
  * sees a flapping dependency, not just its state this instant.
  */
 export class HealthMonitor {
-  /** Per probe, newest check first; `check` numbers the check that took the sample. */
-  private readonly samples = new Map<string, (HealthSample & { check: number })[]>();
+  /**
+   * Per probe (the object, not its name: two probes may share one), newest check first; `check`
+   * numbers the check that took the sample.
+   */
+  private readonly samples = new Map<HealthProbe, (HealthSample & { check: number })[]>();
   private timer: NodeJS.Timeout | undefined;
   private checkedAt: string | undefined;
   /** Checks started so far: orders overlapping checks by when they started. */
@@ -80,11 +83,14 @@ export class HealthMonitor {
    */
   async check(): Promise<ProbeResult[]> {
     const check = ++this.checks;
-    const results = await runProbes(this.options.probes, this.options.timeoutMs);
+    // The list as it is now: a module may add a probe while this check runs.
+    const probes = [...this.options.probes];
+    const results = await runProbes(probes, this.options.timeoutMs);
     const at = new Date().toISOString();
     if (this.checkedAt === undefined || at > this.checkedAt) this.checkedAt = at;
-    for (const result of results) {
-      const history = this.samples.get(result.name) ?? [];
+    for (const [position, result] of results.entries()) {
+      const probe = probes[position]!;
+      const history = this.samples.get(probe) ?? [];
       let index = 0;
       while (index < history.length && history[index]!.check > check) index++;
       history.splice(index, 0, {
@@ -95,7 +101,7 @@ export class HealthMonitor {
         ...(result.error && { error: result.error }),
       });
       history.length = Math.min(history.length, this.options.historySize ?? 20);
-      this.samples.set(result.name, history);
+      this.samples.set(probe, history);
     }
     return results;
   }
@@ -108,7 +114,7 @@ export class HealthMonitor {
    * nor after stop(): then it is the snapshot as it stands.
    */
   async current(): Promise<HealthSnapshot> {
-    const unchecked = this.options.probes.some((probe) => !this.samples.has(probe.name));
+    const unchecked = this.options.probes.some((probe) => !this.samples.has(probe));
     if (unchecked && this.timer) {
       this.catchingUp ??= this.check().finally(() => (this.catchingUp = undefined));
       await this.catchingUp;
@@ -118,10 +124,11 @@ export class HealthMonitor {
 
   snapshot(): HealthSnapshot {
     const probes: Record<string, ProbeHealth> = {};
-    for (const probe of this.options.probes) {
-      const history = this.samples.get(probe.name)?.map(({ check: _check, ...sample }) => sample);
+    const names = probeNames(this.options.probes);
+    for (const [position, probe] of this.options.probes.entries()) {
+      const history = this.samples.get(probe)?.map(({ check: _check, ...sample }) => sample);
       if (!history?.[0]) continue;
-      probes[probe.name] = {
+      probes[names[position]!] = {
         healthy: history[0].healthy,
         critical: probe.critical ?? true,
         latest: history[0],

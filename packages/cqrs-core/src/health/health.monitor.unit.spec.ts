@@ -67,6 +67,29 @@ describe('HealthMonitor', () => {
     expect(snapshot.probes.mongodb!.history.map((sample) => sample.healthy)).toEqual([true, false]);
   });
 
+  it('keeps the histories of two probes of one name apart, the second as `<name>#2`', async () => {
+    // Two Redis connections left with redisConnection's default name: one history mixed both,
+    // and `latest` (the healthy one's) said `up` while the other, critical, failed.
+    const monitor = new HealthMonitor({
+      probes: [
+        { name: 'redis', check: async () => Promise.reject(new Error('ECONNREFUSED')) },
+        { name: 'redis', check: async () => undefined },
+      ],
+    });
+    await monitor.check();
+    await monitor.check();
+    const snapshot = monitor.snapshot();
+    expect(snapshot.status).toBe('down');
+    expect(
+      Object.fromEntries(
+        Object.entries(snapshot.probes).map(([name, probe]) => [
+          name,
+          probe.history.map((sample) => sample.healthy),
+        ]),
+      ),
+    ).toEqual({ redis: [false, false], 'redis#2': [true, true] });
+  });
+
   it('checks periodically once started, and not after stop', async () => {
     let calls = 0;
     const monitor = new HealthMonitor({

@@ -14,7 +14,7 @@ import {
   HealthIndicatorService,
   type HealthIndicatorResult,
 } from '@nestjs/terminus';
-import { runProbes, type HealthProbe } from '../health/health-probe.port';
+import { probeNames, runProbes, type HealthProbe } from '../health/health-probe.port';
 import { HealthMonitor, type HealthSnapshot } from '../health/health.monitor';
 import { HEALTH_PROBES, SERVICE_OPTIONS } from './service.tokens';
 import { type ServiceOptions } from './service.options';
@@ -72,11 +72,18 @@ export class HealthController {
   @HealthCheck()
   async ready() {
     // Informational probes (critical: false, e.g. open breakers) show in /health, never here.
-    const critical = this.probes.filter((probe) => probe.critical !== false);
-    const results = await runProbes(critical, this.options.probeTimeoutMs);
+    // Each under the name /health shows it by (two of one name apart: probeNames).
+    const names = probeNames(this.probes);
+    const critical = this.probes
+      .map((probe, position) => ({ probe, name: names[position]! }))
+      .filter(({ probe }) => probe.critical !== false);
+    const results = await runProbes(
+      critical.map(({ probe }) => probe),
+      this.options.probeTimeoutMs,
+    );
     return this.health.check(
-      results.map((result) => async (): Promise<HealthIndicatorResult> => {
-        const indicator = this.indicators.check(result.name);
+      results.map((result, position) => async (): Promise<HealthIndicatorResult> => {
+        const indicator = this.indicators.check(critical[position]!.name);
         const details = { latencyMs: Math.round(result.latencyMs * 10) / 10 };
         return result.healthy
           ? indicator.up(details)

@@ -146,6 +146,34 @@ describe('CausewayServiceModule', () => {
     });
   });
 
+  it('GET /health/ready and /health show two connections of one name apart, the second as `<name>#2`', async () => {
+    // A cache and a bus on two Redis servers, both left with the default name `redis`.
+    const down = { ...fakeRedis(), check: async () => Promise.reject(new Error('ECONNREFUSED')) };
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CausewayServiceModule.forRoot({
+          service: 'trainer-service',
+          instanceId: 'i1',
+          logLevel: 'silent',
+          connections: [fakeRedis(), down],
+          healthIntervalMs: 60_000,
+        }),
+      ],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const ready = await request(app.getHttpServer()).get('/health/ready').expect(503);
+    expect(ready.body).toMatchObject({
+      status: 'error',
+      info: { redis: { status: 'up' } },
+      error: { 'redis#2': { status: 'down', message: 'ECONNREFUSED' } },
+    });
+    const health = (await request(app.getHttpServer()).get('/health').expect(200))
+      .body as HealthSnapshot;
+    expect(health.status).toBe('down');
+    expect(Object.keys(health.probes).sort()).toEqual(['redis', 'redis#2']);
+  });
+
   it('GET /health/ready fails the bus probe, naming them, on handlers that can never subscribe', async () => {
     const serializer = new SerializerRegistry().register('Moved', z.object({ x: z.number() }));
     const broker = new InMemoryBroker({ serializer });

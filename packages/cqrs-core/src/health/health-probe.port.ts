@@ -20,9 +20,19 @@ export interface ProbeResult {
   healthy: boolean;
   /** Milliseconds the probe took. */
   latencyMs: number;
-  /** Why it failed: the probe's error message, with credentials removed (credentialsRemoved). */
+  /**
+   * Why it failed: the probe's error message, with credentials removed (credentialsRemoved), at
+   * most HEALTH_ERROR_MAX characters (then `…`).
+   */
   error?: string;
 }
+
+/**
+ * The most of a probe's error /health and /health/ready show (then `…`). A dependency's error
+ * may be a whole document (an HTML error page, a driver's dump of its topology), and /health
+ * repeats it in each sample of its history: 100 KB became 2 MB an answer, without a token.
+ */
+export const HEALTH_ERROR_MAX = 300;
 
 /**
  * The name each probe is shown under, in order: its own, and for a probe whose name an earlier
@@ -81,7 +91,10 @@ async function runProbe(probe: HealthProbe, timeoutMs: number): Promise<ProbeRes
   } catch (error) {
     // Shown by /health and /health/ready, which need no token: the message may quote a URL
     // with its user info, or a password (a team's probe, a handler's or projection's error).
-    const message = credentialsRemoved(error instanceof Error ? error.message : String(error));
+    // Cut after the credentials are removed: a cut could split one so that it is not found.
+    const redacted = credentialsRemoved(error instanceof Error ? error.message : String(error));
+    const message =
+      redacted.length > HEALTH_ERROR_MAX ? `${redacted.slice(0, HEALTH_ERROR_MAX)}…` : redacted;
     return {
       name: probe.name,
       healthy: false,

@@ -1,4 +1,4 @@
-import { runProbes, type HealthProbe } from './health-probe.port';
+import { HEALTH_ERROR_MAX, runProbes, type HealthProbe } from './health-probe.port';
 import { HealthMonitor } from './health.monitor';
 
 describe('runProbes', () => {
@@ -40,6 +40,20 @@ describe('runProbes', () => {
       'GET https://[Redacted]@payments.internal/v1/ping answered 503',
       'cannot log in to ledger: password=[Redacted] refused',
     ]);
+  });
+
+  it('shows at most HEALTH_ERROR_MAX characters of an error, its credentials removed first', async () => {
+    // A dependency's error may be a whole document (an HTML error page, a stack, a driver's
+    // dump of its topology): /health repeats it in every sample of the history.
+    const huge = `upstream answered 502: password=hunter2 ${'<div>bad gateway</div>'.repeat(5_000)}`;
+    const monitor = new HealthMonitor({
+      probes: [{ name: 'payments', check: async () => Promise.reject(new Error(huge)) }],
+    });
+    const [result] = await monitor.check();
+    expect(result!.error!.length).toBeLessThanOrEqual(HEALTH_ERROR_MAX + 1);
+    expect(result!.error).toMatch(/^upstream answered 502: password=\[Redacted\] <div>bad gateway/);
+    expect(result!.error!.endsWith('…')).toBe(true);
+    expect(JSON.stringify(monitor.snapshot()).length).toBeLessThan(2_000);
   });
 
   it('fails a probe that does not answer in time', async () => {

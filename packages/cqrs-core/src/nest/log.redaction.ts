@@ -110,3 +110,14 @@ export function echoedPath(target: string | undefined): string | undefined {
     ? `${path.slice(0, ECHOED_PATH_MAX)}…`
     : path;
 }
+
+/**
+ * Whether the request log leaves a request out: `/metrics` and `/health…`, polled every few
+ * seconds. By path, as Express routes it (any query, a trailing slash, any case): a Prometheus
+ * job's `params:` (`/metrics?name[]=…`) made each scrape an info line. Only those paths:
+ * `/healthcare/…` is an app's, and logged.
+ */
+export function unloggedRequest(target: string | undefined): boolean {
+  const path = pathOf(target)?.toLowerCase().replace(/\/$/, '');
+  return path === '/metrics' || path === '/health' || (path?.startsWith('/health/') ?? false);
+}

@@ -1,4 +1,4 @@
-import { echoedPath, pathOf, redactQuery, redactTarget } from './log.redaction';
+import { echoedPath, pathOf, redactQuery, redactTarget, unloggedRequest } from './log.redaction';
 
 describe('redactTarget', () => {
   it('replaces credentials in the query string and keeps everything else', () => {
@@ -103,5 +103,33 @@ describe('redactQuery', () => {
   it('returns what is not an object as it came', () => {
     expect(redactQuery(undefined)).toBeUndefined();
     expect(redactQuery('token=abc')).toBe('token=abc');
+  });
+});
+
+describe('unloggedRequest', () => {
+  it('leaves out the operator paths however the scraper asks for them', () => {
+    // A Prometheus job's `params:` (`/metrics?name[]=…`) or a trailing slash still serve the
+    // metrics: each scrape was an info line, every 15 s, the README saying /metrics is not logged.
+    for (const target of [
+      '/metrics',
+      '/metrics?name[]=up',
+      '/metrics/',
+      '/METRICS',
+      '/health',
+      '/health/ready?x=1',
+      '/health/live/',
+    ])
+      expect({ target, unlogged: unloggedRequest(target) }).toEqual({ target, unlogged: true });
+  });
+
+  it('logs every other request, those whose path only begins like an operator path included', () => {
+    for (const target of [
+      '/api/positions',
+      '/healthcare/records',
+      '/metricsx',
+      '/events?token=x',
+      undefined,
+    ])
+      expect({ target, unlogged: unloggedRequest(target) }).toEqual({ target, unlogged: false });
   });
 });

@@ -16,7 +16,7 @@ import { type HealthProbe } from '../health/health-probe.port';
 import { ConnectionsLifecycle } from './connections.lifecycle';
 import { HealthController } from './health.controller';
 import { messageLogFields } from './log.fields';
-import { REDACTED_LOG_PATHS, redactQuery, redactTarget } from './log.redaction';
+import { REDACTED_LOG_PATHS, redactQuery, redactTarget, unloggedRequest } from './log.redaction';
 import { MetricsController } from './metrics.controller';
 import { ProblemDetailsFilter } from './problem-details.filter';
 import { requestIdFor } from './request-id';
@@ -92,7 +92,7 @@ export class CausewayServiceModule {
               },
             },
             autoLogging: {
-              ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health'),
+              ignore: (req) => unloggedRequest(req.url),
             },
           },
         }),

@@ -193,9 +193,10 @@ export class EmbeddedModule {
           eventTimeoutMs: ORDER_EVENT_TIMEOUT_MS,
           historyTtlMs: config.PROGRESS_HISTORY_TTL_MS,
           retentionIntervalMs: config.PROGRESS_RETENTION_INTERVAL_MS,
-          // The progress reads (a stream read and a fold each, `/user` up to 20) are limited as
-          // order-processor's: counters of their own, so a page's reads use up neither its
-          // commands nor its gateway requests. Without it one client could keep the store busy.
+          // The progress reads (a stream read and a fold each, `/user` one per task listed, a
+          // point per 20) are limited as order-processor's: counters of their own, so a page's
+          // reads use up neither its commands nor its gateway requests. Without it one client
+          // could keep the store busy.
           limits: {
             limiter: new RateLimiterMemory({
               points: config.RATE_LIMIT_POINTS,

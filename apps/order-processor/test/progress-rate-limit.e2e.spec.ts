@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { acceptedProgressStatus } from '@causeway/contracts';
+import { RedisProgressStatuses } from '@causeway/platform';
+import { serverAddress } from '@causeway/testkit';
+import Redis from 'ioredis';
 import { useOrderProcessor } from './order-processor.harness';
 
 describe('order-processor: the progress reads are rate limited per caller (RATE_LIMIT_POINTS)', () => {
@@ -27,6 +31,41 @@ describe('order-processor: the progress reads are rate limited per caller (RATE_
 
     const misty = (await tokens.issue('misty')).token;
     expect((await read('user/misty', misty)).status).toBe(200);
+  });
+
+  it('charges a page of /user a point per 20 tasks it lists (a page of 100: 5 points), after it answered', async () => {
+    // Each task listed is a stream read and a fold: a page of 100 for one point bought 100
+    // stream reads for the price of one /status.
+    const redis = new Redis(serverAddress('redis'));
+    try {
+      const statuses = new RedisProgressStatuses({
+        client: redis,
+        keyPrefix: `${app.ns.id}.:`,
+        ttlMs: 86_400_000,
+      });
+      const started = Date.now() - 60_000;
+      for (let i = 0; i < 41; i++)
+        await statuses.apply(
+          acceptedProgressStatus({
+            taskId: randomUUID(),
+            userId: 'brock',
+            placedAt: new Date(started + i * 1_000).toISOString(),
+          }),
+        );
+      const brock = (await tokens.issue('brock')).token;
+      const page = await read('user/brock?limit=100', brock);
+      expect(page.status).toBe(200);
+      expect(((await page.json()) as { tasks: unknown[] }).tasks).toHaveLength(41);
+      // 41 tasks: 3 points, all of brock's 3 in the window.
+      expect((await read(`status/${randomUUID()}`, brock)).status).toBe(429);
+
+      // A page that lists few costs one point, whatever `limit` it asked for.
+      const misty = (await tokens.issue('misty-2')).token;
+      expect((await read('user/misty-2?limit=100', misty)).status).toBe(200);
+      expect((await read(`status/${randomUUID()}`, misty)).status).toBe(404);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('limits callers without a valid token by address: 429 before 401', async () => {

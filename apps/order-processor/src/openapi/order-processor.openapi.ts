@@ -8,7 +8,11 @@ import {
   PROBLEM_SCHEMA,
 } from '@causeway/cqrs-core/nest';
 import { type OpenAPIObject } from '@nestjs/swagger';
-import { USER_TASKS_DEFAULT, USER_TASKS_MAX } from '../progress/user-tasks.page';
+import {
+  USER_TASKS_DEFAULT,
+  USER_TASKS_MAX,
+  USER_TASKS_PER_POINT,
+} from '../progress/user-tasks.page';
 
 const count = (description: string) => ({ type: 'integer', minimum: 0, description });
 
@@ -115,7 +119,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
     '/api/v2/progress/user/{userId}': read(
       'progressOfUser',
       'A page of the caller’s tasks with all their events',
-      `S3-6: the caller’s tasks updated within PROGRESS_HISTORY_TTL_MS, most recently updated first (then by taskId), \`limit\` at a time (default ${USER_TASKS_DEFAULT}), each with its state and every stored event (none while ACCEPTED). While there may be more, \`next\` is the URL of the following page (a \`before\` cursor); a task updated meanwhile moves to the front, past the pages read. Only the caller’s own id is answered.`,
+      `S3-6: the caller’s tasks updated within PROGRESS_HISTORY_TTL_MS, most recently updated first (then by taskId), \`limit\` at a time (default ${USER_TASKS_DEFAULT}), each with its state and every stored event (none while ACCEPTED). While there may be more, \`next\` is the URL of the following page (a \`before\` cursor); a task updated meanwhile moves to the front, past the pages read. Only the caller’s own id is answered. A page costs a point of the caller’s rate (RATE_LIMIT_POINTS) per ${USER_TASKS_PER_POINT} tasks it lists, charged after it is answered.`,
       { name: 'userId', description: 'the caller’s own user id (the access token’s subject)' },
       {
         type: 'object',

@@ -9,6 +9,7 @@ import {
   InvalidTokenError,
   type TokenService,
   type TrustedProxies,
+  userKey,
 } from '@causeway/platform';
 
 export const PROGRESS_TOKENS = Symbol('order-processor:tokens');
@@ -52,8 +53,9 @@ function unauthenticated(
  * as command-api and sse-gateway verify it (same JWT_SECRET, issuer and revocations), through a
  * CallerGate: each read costs the caller a point of their rate (per user; per client address
  * without a valid token, so a flood of bad tokens is throttled too: 429 before 401). Reads are
- * a stream read and a fold each, `/user` up to 20 of them: unlimited, one client could keep
- * the event store busy for everyone.
+ * a stream read and a fold each, `/user` one per task it lists (up to 100, `?limit=`), which
+ * pays a point per 20 (`chargeAfter`, userTasksPoints): unlimited, one client could keep the
+ * event store busy for everyone.
  */
 @Injectable()
 export class ProgressAuth {
@@ -81,6 +83,15 @@ export class ProgressAuth {
       warn: (message) => logger.warn(message),
       info: (message) => logger.log(message),
     });
+  }
+
+  /**
+   * Charges the caller `points` more for a read that did more than one point's work (a page of
+   * `/user` listing over 20 tasks), after it was answered: the work is done, and refusing it
+   * then would only make the caller ask again. Beyond their rate, their next reads answer 429.
+   */
+  async chargeAfter(caller: Caller, points: number): Promise<void> {
+    if (points > 0) await this.gate.charge(userKey(caller), points).catch(() => undefined);
   }
 
   /**

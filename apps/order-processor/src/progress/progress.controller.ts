@@ -7,7 +7,7 @@ import { OrderConsumer } from '../orders/order.consumer';
 import { type OrderMetrics } from '../orders/order.metrics';
 import { ProgressAuth, type ProgressRequest } from './progress.auth';
 import { type ProgressReads } from './progress.reads';
-import { userTasksCursor, userTasksPageOf } from './user-tasks.page';
+import { userTasksCursor, userTasksPageOf, userTasksPoints } from './user-tasks.page';
 
 export const PROGRESS_READS = Symbol('order-processor:progress-reads');
 
@@ -89,7 +89,7 @@ export class ProgressController {
 
   /**
    * A page of the caller's tasks (`?limit=`, `?before=`), with `next`: the URL of the following
-   * page, while there may be more.
+   * page, while there may be more. A point of the caller's rate per 20 tasks listed.
    */
   @Get('user/:userId')
   async user(
@@ -107,6 +107,8 @@ export class ProgressController {
       });
     const page = userTasksPageOf(query);
     const { tasks, next } = await this.reading(() => this.deps.reads.ofUser(userId, page));
+    // A stream read and a fold per task: the request's point paid for the first 20.
+    await this.auth.chargeAfter(caller, userTasksPoints(tasks.length) - 1);
     const path = `/api/v2/progress/user/${encodeURIComponent(userId)}`;
     return {
       userId,

@@ -12,6 +12,18 @@ export interface UserTasksPage {
   before?: TaskPosition;
 }
 
+/**
+ * The tasks one point of a caller's rate pays for on `GET /user/{userId}`: each is a stream read
+ * and a fold, as a whole `/status` is. A page of up to 20 costs the request's one point; each 20
+ * more, one more (a page of 100 costs 5), charged after it is answered (userTasksPoints).
+ */
+export const USER_TASKS_PER_POINT = 20;
+
+/** The points a page listing `listed` tasks costs: one per USER_TASKS_PER_POINT, at least one. */
+export function userTasksPoints(listed: number): number {
+  return Math.max(1, Math.ceil(listed / USER_TASKS_PER_POINT));
+}
+
 /** The query parameters of `GET /user/{userId}`: any other is refused, not ignored. */
 const PARAMETERS = ['limit', 'before'];
 

@@ -158,6 +158,7 @@ export class OrderProcessorModule {
             instanceId: options.instanceId,
             topic: options.topic,
             ready,
+            running: () => processor.runningOrders(),
           },
         },
         {

@@ -178,7 +178,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
     '/api/v2/progress/monitor': read(
       'progressMonitor',
       'The state of the order processing',
-      'S3-6: what this instance stored and handled since it started (Prometheus’ `causeway_order_steps_total` and `causeway_orders_consumed_total` have every instance’s), and the order group’s Kafka lag (shared by every instance). Any authenticated user may read it.',
+      'S3-6: the orders this instance is running now, what it stored and handled since it started (Prometheus’ `causeway_order_steps_total` and `causeway_orders_consumed_total` have every instance’s), and the order group’s Kafka lag (shared by every instance). Any authenticated user may read it.',
       undefined,
       openApiRef('ProgressMonitor'),
       {},
@@ -241,7 +241,9 @@ export function orderProcessorOpenApi(): OpenAPIObject {
               type: 'object',
               required: ['running', 'completed', 'failed'],
               properties: {
-                running: count('tasks started and not yet finished (STARTED − COMPLETED − FAILED)'),
+                running: count(
+                  'orders this instance is running now (their deliveries in hand); every instance’s own',
+                ),
                 completed: count('tasks COMPLETED'),
                 failed: count('tasks FAILED'),
               },

@@ -98,6 +98,11 @@ export class OrderProcessor implements TaskExpirer {
 
   constructor(private readonly options: OrderProcessorOptions) {}
 
+  /** Orders a delivery is running on this instance now (GET /monitor's `running`). */
+  runningOrders(): number {
+    return this.running.size;
+  }
+
   async handle(order: OrderPlaced, signal?: AbortSignal): Promise<OrderOutcome> {
     const { taskId } = order;
     this.running.set(taskId, (this.running.get(taskId) ?? 0) + 1);

@@ -19,6 +19,8 @@ export interface ProgressReadsDeps {
   topic: string;
   /** Resolves once the stores can be used (the module's `ready`); rejects while they cannot. */
   ready: () => Promise<void>;
+  /** Orders this instance is running now (OrderProcessor.runningOrders). */
+  running: () => number;
 }
 
 /** How long a read waits for the stores after start-up before it answers 503. */
@@ -118,8 +120,11 @@ export class ProgressController {
   }
 
   /**
-   * The system's state as this instance sees it: events stored by type and orders finished since
-   * it started (Prometheus has every instance's), and the order group's lag (Kafka's, shared).
+   * The system's state as this instance sees it: the orders it is running now, events stored by
+   * type and orders finished since it started (Prometheus has every instance's), and the order
+   * group's lag (Kafka's, shared). `running` was STARTED − COMPLETED − FAILED as counted here,
+   * which an order started elsewhere (before a restart, on a partition's previous owner) and
+   * finished here took below the truth: 0 while this instance ran an order.
    */
   @Get('monitor')
   async monitor(@Req() request: ProgressRequest) {
@@ -134,7 +139,7 @@ export class ProgressController {
       ordersCompleted: stored.COMPLETED,
       ordersFailed: stored.FAILED,
       tasksByStatus: {
-        running: Math.max(0, stored.STARTED - stored.COMPLETED - stored.FAILED),
+        running: this.deps.running(),
         completed: stored.COMPLETED,
         failed: stored.FAILED,
       },

@@ -34,6 +34,7 @@ describe('progress reads while the stores cannot be initialised', () => {
         instanceId: 'op-1',
         topic: 'order-events-v2',
         ready: () => Promise.reject(new Error(internal)),
+        running: () => 0,
       },
     );
   }

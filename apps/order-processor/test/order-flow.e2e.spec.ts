@@ -445,7 +445,9 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
       const statusKey = `${TOPIC_PREFIX}:progress:task:${placed.taskId}`;
       await redis.set(statusKey, 'not a status');
       const brock = (await tokens.issue('brock')).token;
-      await place(placed);
+      // The trace of command-api's request (ADR 010): a replay keeps the order in it.
+      const traceId = randomUUID().replace(/-/g, '');
+      await bus.place(placed, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
 
       const first = await deadLetterOf(placed.taskId);
       expect(first).toMatchObject({
@@ -476,6 +478,9 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
         attempts: 4,
         envelope: { messageId: first.envelope!.messageId, metadata: { replayedFrom: first.id } },
       });
+      // Both deliveries in the order's trace: the replay through Kafka kept its trace context.
+      for (const letter of [first, second])
+        expect(letter.envelope!.metadata.traceparent).toMatch(new RegExp(`^00-${traceId}-`));
 
       // Repaired, and replayed: the task resumes after its stored STARTED and completes.
       await redis.del(statusKey);

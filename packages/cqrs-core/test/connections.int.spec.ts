@@ -111,4 +111,25 @@ describe('client managers', () => {
       await connection.close();
     }
   });
+
+  it('reports two Redis connections of one name apart, in /metrics as in /health: the second as `redis#2`', async () => {
+    // A cache and a bus on two Redis servers, both left with the default name: one series
+    // `causeway_connection_up{server="redis"}` took whichever changed last, 1 while one was down.
+    const registry = new Registry();
+    const cache = redisConnection({ url: ns.redisUrl, registry });
+    const bus = redisConnection({ url: ns.redisUrl, registry });
+    await cache.open();
+    await bus.open();
+    try {
+      await bus.close();
+      await cache.check();
+      const metrics = await registry.getSingleMetricAsString('causeway_connection_up');
+      expect(metrics).toContain('causeway_connection_up{server="redis"} 1');
+      expect(metrics).toContain('causeway_connection_up{server="redis#2"} 0');
+      expect([cache.name, bus.name]).toEqual(['redis', 'redis#2']);
+    } finally {
+      await cache.close();
+      await bus.close();
+    }
+  });
 });

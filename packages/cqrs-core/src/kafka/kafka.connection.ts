@@ -13,6 +13,10 @@ export interface KafkaConnectionOptions {
    */
   source?: string;
   clientId: string;
+  /**
+   * Name in health and metrics. Default `kafka`. A second connection of one name in one metrics
+   * registry is `kafka#2` (#3 …): give each its own.
+   */
   name?: string;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -63,8 +67,9 @@ export function checkKafkaBrokers(brokers: unknown): asserts brokers is string[]
 export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnection<KafkaClient> {
   checkKafkaBrokers(options?.brokers);
   registerKafkaCodecs();
-  const name = options.name ?? 'kafka';
   const metrics = connectionMetrics(options.registry);
+  // Unique in the registry: a second connection of one name is `<name>#2` (claim).
+  const name = metrics.claim(options.name ?? 'kafka');
   const kafka = new Kafka({
     logLevel: logLevel.NOTHING,
     ...options.config,

@@ -19,6 +19,10 @@ export interface MongoConnectionOptions {
    * the error when the server cannot be reached. Default `mongoConnection options.uri`.
    */
   source?: string;
+  /**
+   * Name in health and metrics. Default `mongodb`. A second connection of one name in one metrics
+   * registry is `mongodb#2` (#3 …): give each its own.
+   */
   name?: string;
   /** Most connections the driver opens to a server; a positive integer. Default 20. */
   maxPoolSize?: number;
@@ -69,8 +73,9 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
     throw new TypeError(
       `mongoConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${shownValue(options.silenceTimeoutMs)}`,
     );
-  const name = options.name ?? 'mongodb';
   const metrics = connectionMetrics(options.registry);
+  // Unique in the registry: a second connection of one name is `<name>#2` (claim).
+  const name = metrics.claim(options.name ?? 'mongodb');
   const connection = mongoose.createConnection();
   connection.on('connected', () => metrics.up(name, true));
   connection.on('disconnected', () => metrics.up(name, false));

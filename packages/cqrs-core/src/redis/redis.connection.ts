@@ -14,7 +14,10 @@ export interface RedisConnectionOptions {
    * the error when the server cannot be reached. Default `redisConnection options.url`.
    */
   source?: string;
-  /** Name in health and metrics. Default `redis`. */
+  /**
+   * Name in health and metrics. Default `redis`. A second connection of one name in one metrics
+   * registry is `redis#2` (#3 …): give each its own.
+   */
   name?: string;
   /** How long a connection attempt may take, in ms: a positive integer. Default 5 000. */
   connectTimeoutMs?: number;
@@ -116,7 +119,6 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
   checkUrl('redisConnection', 'url', options?.url, /^rediss?:\/\//, 'redis:// or rediss://');
   for (const option of ['connectTimeoutMs', 'commandTimeoutMs', 'maxReconnectDelayMs'] as const)
     checkPositiveInteger('redisConnection', option, options[option], MAX_TIMER_MS);
-  const name = options.name ?? 'redis';
   const metrics = connectionMetrics(options.registry);
   const maxDelay = options.maxReconnectDelayMs ?? 5_000;
   const silenceTimeout = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
@@ -124,6 +126,8 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     throw new TypeError(
       `redisConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${shownValue(options.silenceTimeoutMs)}`,
     );
+  // Unique in the registry: a second connection of one name is `<name>#2` (claim).
+  const name = metrics.claim(options.name ?? 'redis');
   const client = new Redis(options.url, {
     ...options.options,
     lazyConnect: true,

@@ -124,6 +124,7 @@ export class OrderProcessorModule {
       onExpired: reportExpiredOrder({ metrics, logger, historyTtlMs: options.historyTtlMs }),
       onWarning: (message) => logger.warn(message),
     });
+    metrics.countRunning(() => processor.runningOrders());
     return {
       module: OrderProcessorModule,
       controllers: [ProgressController],

@@ -1,5 +1,5 @@
 import { type ProgressEvent } from '@causeway/contracts';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** This instance's order figures: Prometheus counters, also what GET /monitor reports. */
 export class OrderMetrics {
@@ -9,6 +9,9 @@ export class OrderMetrics {
   readonly steps: Counter<'step' | 'type'>;
   /** Deliveries that met a task retention had deleted: the order was not run again. */
   readonly expired: Counter;
+  /** Orders this instance is running now (countRunning says how many). */
+  readonly running: Gauge;
+  private runningNow: () => number = () => 0;
 
   constructor(registry: Registry) {
     this.consumed = new Counter({
@@ -27,6 +30,18 @@ export class OrderMetrics {
       help: 'Order deliveries (replays, redeliveries) that met a task whose history retention had deleted (PROGRESS_HISTORY_TTL_MS): not run again',
       registers: [registry],
     });
+    this.running = new Gauge({
+      name: 'causeway_orders_running',
+      help: 'Orders this instance is running now (their deliveries in hand); summed, every instance’s',
+      registers: [registry],
+      // Read at each scrape: the processor knows, no count to keep in step with it.
+      collect: () => this.running.set(this.runningNow()),
+    });
+  }
+
+  /** Where `causeway_orders_running` is read from at each scrape (OrderProcessor.runningOrders). */
+  countRunning(running: () => number): void {
+    this.runningNow = running;
   }
 
   stored(event: ProgressEvent): void {

@@ -56,8 +56,10 @@ describe('GET /monitor: the orders running on this instance', () => {
     await expect(before.handle(order('t-a'), AbortSignal.abort())).rejects.toThrow();
     expect(await store.readStream(progressStreamId('t-a'))).toHaveLength(1);
 
-    const metrics = new OrderMetrics(new Registry());
+    const registry = new Registry();
+    const metrics = new OrderMetrics(registry);
     const here = processor(metrics, 100);
+    metrics.countRunning(() => here.runningOrders());
     // The redelivery finishes it here, then the next order starts and waits for its next step.
     await here.handle(order('t-a'));
     const aborting = new AbortController();
@@ -86,6 +88,10 @@ describe('GET /monitor: the orders running on this instance', () => {
         socket: {},
       });
       expect(monitor.tasksByStatus).toEqual({ running: 1, completed: 1, failed: 0 });
+      // The same figure for Prometheus, which sums every instance's.
+      expect(await registry.getSingleMetricAsString('causeway_orders_running')).toMatch(
+        /^causeway_orders_running 1$/m,
+      );
     } finally {
       aborting.abort();
       await running;

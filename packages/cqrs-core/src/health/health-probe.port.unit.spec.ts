@@ -1,4 +1,4 @@
-import { HEALTH_ERROR_MAX, runProbes, type HealthProbe } from './health-probe.port';
+import { HEALTH_ERROR_MAX, probeNames, runProbes, type HealthProbe } from './health-probe.port';
 import { HealthMonitor } from './health.monitor';
 
 describe('runProbes', () => {
@@ -65,5 +65,23 @@ describe('runProbes', () => {
       error: 'no answer within 50 ms',
     });
     expect(result!.latencyMs).toBeGreaterThanOrEqual(45);
+  });
+});
+
+describe('probeNames', () => {
+  const named = (...names: string[]): HealthProbe[] =>
+    names.map((name) => ({ name, check: async () => undefined }));
+
+  it('keeps every name that is unique, and numbers the later probes of a name from #2', () => {
+    expect(probeNames(named('redis', 'kafka', 'redis', 'redis'))).toEqual([
+      'redis',
+      'kafka',
+      'redis#2',
+      'redis#3',
+    ]);
+  });
+
+  it('never gives a probe a name another probe has as its own', () => {
+    expect(probeNames(named('redis', 'redis', 'redis#2'))).toEqual(['redis', 'redis#3', 'redis#2']);
   });
 });

@@ -19,7 +19,8 @@ const agent = new EdgeAgent();
  *   that answer, then the connection closes; the edge reads no more of the body. So does a
  *   backend that answers and then closes or resets the connection (EdgeAgent).
  * - X-Forwarded-For: the client's address is appended to the chain the client sent.
- *   Connection and Keep-Alive (hop-by-hop) are not passed on, in either direction.
+ *   Connection and Keep-Alive (hop-by-hop) are not passed on, in either direction, nor the
+ *   answer's Transfer-Encoding (node:http frames the body for the client: see answerHeaders).
  * - A backend silent for `timeoutMs` while connecting, taking the body or before its response
  *   headers gets the client 504 (problem details); once connected the request is not retried
  *   elsewhere (the backend may have acted on it). After the headers there is no time limit, so
@@ -114,7 +115,7 @@ export function forward(
       // The backend answered before taking the whole body (413, 401, …): the client gets the
       // answer, then the connection closes rather than the edge reading the rest of the body.
       if (!request.complete) response.shouldKeepAlive = false;
-      response.writeHead(answer.statusCode ?? 502, endToEnd(answer.headers));
+      response.writeHead(answer.statusCode ?? 502, answerHeaders(answer.headers));
       response.flushHeaders();
       pipeline(answer, response, () => undefined);
     });
@@ -153,6 +154,19 @@ function forwardedHeaders(request: IncomingMessage): http.OutgoingHttpHeaders {
   delete headers['x-forwarded-port'];
   delete headers.forwarded;
   return headers;
+}
+
+/**
+ * The answer's end-to-end headers, without its Transfer-Encoding: node:http took the body out
+ * of the app's chunks, and frames it for the client as the client can read it — in chunks
+ * again for HTTP/1.1, as is and then closing the connection for HTTP/1.0, which has no chunked
+ * coding (RFC 9112 §6.1). Copied, it made node send chunks to an HTTP/1.0 client, which read
+ * the chunk sizes as part of the body.
+ */
+function answerHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const copy = endToEnd(headers);
+  delete copy['transfer-encoding'];
+  return copy;
 }
 
 /**

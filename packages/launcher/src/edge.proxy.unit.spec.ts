@@ -725,6 +725,44 @@ describe('edge proxy', () => {
     });
   });
 
+  it("answers an HTTP/1.0 client a chunked answer's body as it is, not in chunks it cannot read", async () => {
+    // The app answers chunked (no length); HTTP/1.0 has no chunked coding (RFC 9112 §6.1): the
+    // edge must send the body as is and close, not copy the app's Transfer-Encoding.
+    const app = http.createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.write('first;');
+      setTimeout(() => response.end('second'), 20);
+    });
+    servers.push(app);
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+    const edge = await edgeOver([url], [url]);
+    const exchange = (version: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(new URL(edge).port), '127.0.0.1', () =>
+          socket.write(`GET /api/x HTTP/${version}\r\nHost: edge\r\nConnection: close\r\n\r\n`),
+        );
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+        socket.setTimeout(3_000, () => socket.destroy(new Error('no end of the answer')));
+      });
+
+    const split = (answer: string) => {
+      const end = answer.indexOf('\r\n\r\n');
+      return [answer.slice(0, end), answer.slice(end + 4)];
+    };
+    const [oldHead = '', oldBody] = split(await exchange('1.0'));
+    expect(oldHead).toMatch(/^HTTP\/1\.1 200 /);
+    expect(oldHead.toLowerCase()).not.toContain('transfer-encoding');
+    expect(oldBody).toBe('first;second');
+    // An HTTP/1.1 client still gets it streamed in chunks.
+    const [head = '', body] = split(await exchange('1.1'));
+    expect(head.toLowerCase()).toContain('transfer-encoding: chunked');
+    expect(body).toBe('6\r\nfirst;\r\n6\r\nsecond\r\n0\r\n\r\n');
+  });
+
   describe('X-Forwarded-For', () => {
     it('appends the client address to the chain the client sent', async () => {
       const api = await upstream('api');

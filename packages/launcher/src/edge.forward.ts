@@ -22,7 +22,9 @@ const agent = new EdgeAgent();
  *   Connection and Keep-Alive (hop-by-hop) are not passed on, in either direction, nor the
  *   answer's Transfer-Encoding (node:http frames the body for the client: see answerHeaders).
  * - A backend silent for `timeoutMs` while connecting, taking the body or before its response
- *   headers gets the client 504 (problem details); once connected the request is not retried
+ *   headers gets the client 504 (problem details) — but a client that stops sending its body
+ *   for `timeoutMs` (the backend took all it sent) gets 408, and the backend's request is
+ *   aborted; once connected the request is not retried
  *   elsewhere (the backend may have acted on it). After the headers there is no time limit, so
  *   SSE streams stay open as long as both ends want.
  * - A kept-alive connection the backend closed just before the request reached it (an app's
@@ -92,6 +94,16 @@ export function forward(
       else if (!timedOut && upstream.reusedSocket && closedBeforeReading(error) && repeatable) {
         request.unpipe(upstream);
         tryBackend(index, false, true);
+      } else if (timedOut && !request.complete && !backedUp(upstream)) {
+        // The app waits for the rest of the body, which the client stopped sending: the client's
+        // delay, not the app's (a 504 sent people looking at a healthy app). The rest of the body
+        // is not read: the connection closes after the answer.
+        response.shouldKeepAlive = false;
+        answerProblem(
+          response,
+          'edge-request-timeout',
+          `the request body stopped arriving: nothing came for ${timeoutMs} ms`,
+        );
       } else if (timedOut)
         answerProblem(response, 'edge-timeout', `${app} sent no answer within ${timeoutMs} ms`);
       else answerProblem(response, 'edge-no-instance', `the ${app} instance dropped the request`);
@@ -121,6 +133,14 @@ export function forward(
     });
   };
   tryBackend(0, false);
+}
+
+/**
+ * Whether body the edge passed on still waits to be written to the app (the app stopped reading
+ * it, so the edge stopped reading the client): then a timeout is the app's.
+ */
+function backedUp(upstream: http.ClientRequest): boolean {
+  return upstream.writableNeedDrain || (upstream.socket?.writableLength ?? 0) > 0;
 }
 
 /** Safe methods (RFC 9110 §9.2.1): the edge may send one again when it was never read. */

@@ -6,6 +6,7 @@ import { echoedPath } from '@causeway/cqrs-core/nest';
 const PROBLEMS = {
   'edge-bad-target': { status: 400, title: 'Bad Request' },
   'edge-not-public': { status: 404, title: 'Not Found' },
+  'edge-request-timeout': { status: 408, title: 'Request Timeout' },
   'edge-no-instance': { status: 502, title: 'Bad Gateway' },
   'edge-timeout': { status: 504, title: 'Gateway Timeout' },
 } as const;

@@ -631,6 +631,50 @@ describe('edge proxy', () => {
       }
     });
 
+    it('answers 408 naming the client, not 504 blaming the app, when the client stops sending its body', async () => {
+      let upstreamAborted = () => undefined as void;
+      const aborted = new Promise<void>((resolve) => (upstreamAborted = resolve));
+      const url = await backendWith((request, response) => {
+        request.on('close', () => {
+          if (!request.complete) upstreamAborted();
+        });
+        request.on('end', () => response.writeHead(204).end());
+        request.resume();
+      });
+      const edge = await edgeOver([url], [url], { upstreamTimeoutMs: 300 });
+
+      const { client, answer } = upload(edge, { 'content-length': '1000' });
+      client.on('error', () => undefined);
+      client.write('x'.repeat(100)); // and then nothing: the app waits for the rest
+      const { status, body } = await answer;
+      expect(status).toBe(408);
+      expect(JSON.parse(body)).toMatchObject({
+        type: 'https://causeway.dev/problems/edge-request-timeout',
+        status: 408,
+        title: 'Request Timeout',
+        detail: 'the request body stopped arriving: nothing came for 300 ms',
+      });
+      await aborted; // the app does not wait for a body that will not come
+      client.destroy();
+    });
+
+    it('still answers 504 naming the app when the app stops reading the body', async () => {
+      const url = await backendWith((request) => request.pause()); // takes nothing, answers nothing
+      const edge = await edgeOver([url], [url], { upstreamTimeoutMs: 300 });
+
+      const size = 64 * 1024 * 1024; // more than the sockets between them buffer
+      const { client, answer } = upload(edge, { 'content-length': String(size + 1) });
+      client.on('error', () => undefined);
+      client.write(Buffer.alloc(size, 97)); // never the last byte
+      const { status, body } = await answer;
+      expect(status).toBe(504);
+      expect(JSON.parse(body)).toMatchObject({
+        type: 'https://causeway.dev/problems/edge-timeout',
+        detail: 'command-api sent no answer within 300 ms',
+      });
+      client.destroy();
+    });
+
     it('aborts the upstream request when the client aborts mid-body, and keeps serving', async () => {
       let upstreamAborted = () => undefined as void;
       const aborted = new Promise<void>((resolve) => (upstreamAborted = resolve));

@@ -9,6 +9,7 @@ import {
   devTokensOutsideProduction,
 } from '@causeway/platform';
 import { historyTtlAboveOrderDelivery, orderSettings } from '@causeway/order-processor';
+import { heartbeatBelowConnectionTimeout } from '@causeway/sse-gateway';
 import { trainerSettings } from '@causeway/trainer-service';
 import { z } from 'zod';
 
@@ -72,5 +73,6 @@ export const embeddedConfiguration = z
     })),
     adminTokenApartFromJwtSecrets,
     devTokensOutsideProduction,
+    heartbeatBelowConnectionTimeout,
   );
 export type EmbeddedConfig = z.output<typeof embeddedConfiguration>;

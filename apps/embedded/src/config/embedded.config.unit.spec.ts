@@ -23,6 +23,23 @@ describe('embedded settings', () => {
     ).toBe(false);
   });
 
+  it('refuses a HEARTBEAT_MS not below CONNECTION_TIMEOUT_MS at start-up, naming both', () => {
+    expect(() =>
+      loadConfiguration(embeddedConfiguration, {
+        HEARTBEAT_MS: '60000',
+        CONNECTION_TIMEOUT_MS: '60000',
+      }),
+    ).toThrow(
+      'HEARTBEAT_MS: must be below CONNECTION_TIMEOUT_MS (60000 ms), or a stream ends before its first heartbeat',
+    );
+    expect(
+      loadConfiguration(embeddedConfiguration, {
+        HEARTBEAT_MS: '1000',
+        CONNECTION_TIMEOUT_MS: '1001',
+      }).HEARTBEAT_MS,
+    ).toBe(1_000);
+  });
+
   it('makes its secrets when unset, and refuses given ones no client could present, by name', () => {
     const made = loadConfiguration(embeddedConfiguration, {});
     expect(made.ADMIN_TOKEN.length).toBeGreaterThanOrEqual(16);

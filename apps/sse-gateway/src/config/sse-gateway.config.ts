@@ -9,6 +9,7 @@ import {
   trustProxySetting,
 } from '@causeway/platform';
 import { z } from 'zod';
+import { heartbeatBelowConnectionTimeout } from '../gateway/gateway.settings';
 
 /**
  * Every setting of sse-gateway, validated once at start-up. MongoDB holds nothing of the
@@ -85,5 +86,9 @@ export const sseGatewayConfiguration = z
      */
     CORS_ORIGINS: corsOriginsSetting,
   })
-  .check(mongoUriForMongoReadModels, adminTokenApartFromJwtSecrets);
+  .check(
+    mongoUriForMongoReadModels,
+    adminTokenApartFromJwtSecrets,
+    heartbeatBelowConnectionTimeout,
+  );
 export type SseGatewayConfig = z.output<typeof sseGatewayConfiguration>;

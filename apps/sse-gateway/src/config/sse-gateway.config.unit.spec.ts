@@ -23,6 +23,21 @@ describe('sse-gateway settings', () => {
       ).toThrow(/STALL_TIMEOUT_MS: must be/);
   });
 
+  it('refuses a HEARTBEAT_MS not below CONNECTION_TIMEOUT_MS at start-up, naming both', () => {
+    // A stream would end before its first heartbeat: proxies with an idle timeout cut it, and
+    // a client watching for heartbeats (?heartbeat=event) never sees one.
+    const load = (settings: Record<string, string>) =>
+      loadConfiguration(sseGatewayConfiguration, { ...required, ...settings });
+    expect(() => load({ HEARTBEAT_MS: '300000' })).toThrow(
+      'HEARTBEAT_MS: must be below CONNECTION_TIMEOUT_MS (300000 ms), or a stream ends before its first heartbeat',
+    );
+    expect(() => load({ HEARTBEAT_MS: '60000', CONNECTION_TIMEOUT_MS: '30000' })).toThrow(
+      'HEARTBEAT_MS: must be below CONNECTION_TIMEOUT_MS (30000 ms)',
+    );
+    const fine = load({ HEARTBEAT_MS: '29999', CONNECTION_TIMEOUT_MS: '30000' });
+    expect([fine.HEARTBEAT_MS, fine.CONNECTION_TIMEOUT_MS]).toEqual([29_999, 30_000]);
+  });
+
   it('refuses a PRESENCE_TTL_MS under 1 s (it would expire between beats) or past the longest timer', () => {
     const ttl = (value: string) =>
       loadConfiguration(sseGatewayConfiguration, { ...required, PRESENCE_TTL_MS: value })

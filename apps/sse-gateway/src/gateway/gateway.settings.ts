@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** Tunables of the SSE hub (S0-9 defaults); the app maps them from its validated config. */
 export interface GatewaySettings {
   /** A comment line to every connection this often, so proxies keep the stream open. */
@@ -55,3 +57,24 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
 
 /** How long a task's progress is kept (PROGRESS_HISTORY_TTL_MS, S3-7): 24 h. */
 export const DEFAULT_PROGRESS_HISTORY_TTL_MS = 86_400_000;
+
+/**
+ * The settings check (sse-gateway's and the embedded app's): HEARTBEAT_MS below
+ * CONNECTION_TIMEOUT_MS. Otherwise a stream ends before its first heartbeat: a proxy with an
+ * idle timeout cuts it, and a client watching for heartbeats (`?heartbeat=event`) never sees one.
+ */
+export const heartbeatBelowConnectionTimeout = z.superRefine<{
+  HEARTBEAT_MS?: unknown;
+  CONNECTION_TIMEOUT_MS?: unknown;
+}>(
+  (config, ctx) => {
+    const { HEARTBEAT_MS: heartbeat, CONNECTION_TIMEOUT_MS: timeout } = config;
+    if (typeof heartbeat === 'number' && typeof timeout === 'number' && heartbeat >= timeout)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HEARTBEAT_MS'],
+        message: `must be below CONNECTION_TIMEOUT_MS (${timeout} ms), or a stream ends before its first heartbeat`,
+      });
+  },
+  { when: () => true },
+);

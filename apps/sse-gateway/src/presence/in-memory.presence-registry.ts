@@ -14,9 +14,9 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
   private readonly instances = new Map<string, Map<string, PresenceEntry>>();
   private readonly aliveUntil = new Map<string, number>();
   /**
-   * The instances a sweep or list visits, as the Redis registry's instances set: a heartbeat or
-   * replace adds one, a sweep that finds it expired or removeInstance removes it; `add` does
-   * not (a swept instance's stream added before its heartbeat is not swept).
+   * The instances a sweep or list visits, as the Redis registry's instances set: a heartbeat,
+   * replace or add adds one (an instance killed after an add, before its first heartbeat, is
+   * swept), a sweep that finds it expired or removeInstance removes it.
    */
   private readonly members = new Set<string>();
   /** Per instance, the connection ids a sweep returned and until when that is remembered. */
@@ -32,6 +32,7 @@ export class InMemoryPresenceRegistry implements PresenceRegistry {
     let connections = this.instances.get(serverId);
     if (!connections) this.instances.set(serverId, (connections = new Map()));
     connections.set(entry.connectionId, { ...entry });
+    this.members.add(serverId);
   }
 
   async remove(serverId: string, connectionId: string): Promise<boolean> {

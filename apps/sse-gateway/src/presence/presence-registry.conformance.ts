@@ -158,22 +158,29 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       });
     });
 
-    // A sweep forgets the instance until its next heartbeat or replace: an `add` alone (the
-    // instance, back, opened a stream before its beat) does not bring it back to be swept
-    // (Redis: `add` writes the entry only, not the instances set). Every implementation must
-    // agree, or a deployment sees events a test on the in-memory one never showed.
-    it('does not sweep an entry added to a swept instance before its heartbeat', async () => {
+    // An `add` puts the instance among those a sweep visits, as a heartbeat does: an instance
+    // killed after it opened a stream and before its first heartbeat or replace (a gateway that
+    // crashed as it started), or after a sweep and before its next beat, leaves nothing that is
+    // never swept (that stream stayed open for good to whoever reads the connection events, and
+    // its entry in Redis). An instance that lives on gets it back as swept at its replace.
+    it('sweeps an entry added to an instance that never beat, or was swept, before its heartbeat', async () => {
       const presence = await factory({ ttlMs: 200 });
       const c1 = { connectionId: 'c1', userId: 'ash', connectedAt: 1 };
       const c2 = { connectionId: 'c2', userId: 'misty', connectedAt: 2 };
+      const c3 = { connectionId: 'c3', userId: 'brock', connectedAt: 3 };
+      await presence.add('gw-new', c3); // then killed: never a heartbeat
       await presence.replace('gw-a', [c1]);
       // Time must pass beyond the TTL: nothing happens that could be awaited instead.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(await presence.sweep()).toEqual([{ serverId: 'gw-a', connections: [c1] }]);
+      expect(await presence.sweep()).toEqual([
+        { serverId: 'gw-a', connections: [c1] },
+        { serverId: 'gw-new', connections: [c3] },
+      ]);
       await presence.add('gw-a', c2);
+      expect(await presence.sweep()).toEqual([{ serverId: 'gw-a', connections: [c2] }]);
       expect(await presence.sweep()).toEqual([]);
       expect(await presence.list()).toEqual([]);
-      expect(await presence.replace('gw-a', [c1, c2])).toEqual({ dropped: [], swept: [c1] });
+      expect(await presence.replace('gw-a', [c1, c2])).toEqual({ dropped: [], swept: [c1, c2] });
     });
 
     // A stream a sweep reported closed (`instance-expired`) that closes before the instance's

@@ -26,6 +26,8 @@ export const SWEPT_MEMORY_MS = 600_000;
  *
  * Contract (proved by `describePresenceRegistry` against every implementation):
  * - `add` / `remove` record one connection of an instance; removing an unknown one is harmless.
+ *   `add` makes the instance one that `sweep` visits, as `heartbeat` does (without keeping it
+ *   alive): an instance killed before its first heartbeat leaves no entry that is never swept.
  *   `remove` returns true when a `sweep` returned that connection since the instance's last
  *   `replace` (it was reported closed, `instance-expired`, and is not to be reported closed
  *   again), and forgets that: the sweep's record no longer holds it.

@@ -89,7 +89,13 @@ export class RedisPresenceRegistry implements PresenceRegistry {
   }
 
   async add(serverId: string, entry: PresenceEntry): Promise<void> {
-    await this.client.hset(this.connectionsKey(serverId), entry.connectionId, value(entry));
+    // The instance joins the instances set too: killed before its first heartbeat (or its next
+    // after a sweep), its entry is still swept, and its stream reported closed.
+    await this.client
+      .multi()
+      .hset(this.connectionsKey(serverId), entry.connectionId, value(entry))
+      .sadd(this.instancesKey(), serverId)
+      .exec();
   }
 
   async remove(serverId: string, connectionId: string): Promise<boolean> {

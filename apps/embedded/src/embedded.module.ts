@@ -66,6 +66,10 @@ export class EmbeddedModule {
     const notifications = new InMemoryNotificationLog({
       maxLength: Math.max(10_000, config.HISTORY_SIZE * 20),
       retentionMs: config.HISTORY_TTL_MS,
+      onFollowError: (error) =>
+        new Logger('NotificationLog').warn(
+          `notification follower passed a batch over: ${error.message}`,
+        ),
     });
     const deadLetters = new InMemoryDeadLetterQueue({ serializer });
     const commandStatus = new InMemoryCommandStatusStore({

@@ -16,6 +16,11 @@ import {
 export interface InMemoryNotificationLogOptions extends NotificationLogRetention {
   /** Clock, for tests. Default Date.now. */
   now?: () => number;
+  /**
+   * Called when a follower's `onEntries` threw: the follower passes that batch over and goes
+   * on, as the Redis log's does (whose option of the same name hears of it too).
+   */
+  onFollowError?: (error: Error) => void;
 }
 
 /**
@@ -46,12 +51,14 @@ export class InMemoryNotificationLog implements NotificationLog {
   private readonly retentionMs: number;
   private readonly dedupMs: number;
   private readonly now: () => number;
+  private readonly onFollowError: ((error: Error) => void) | undefined;
   private closed = false;
 
   constructor(options: InMemoryNotificationLogOptions = {}) {
     ({ maxLength: this.maxLength, retentionMs: this.retentionMs } = retentionOf(options));
     this.dedupMs = dedupWindowOf(options, this.retentionMs);
     this.now = options.now ?? Date.now;
+    this.onFollowError = options.onFollowError;
   }
 
   append(notification: Notification): Promise<string>;
@@ -125,7 +132,13 @@ export class InMemoryNotificationLog implements NotificationLog {
       onRead?.();
       if (batch.length > 0) {
         last = batch[batch.length - 1]!.id;
-        await onEntries(batch);
+        try {
+          await onEntries(batch);
+        } catch (error) {
+          // As the Redis log: the batch is passed over, the follower goes on (it rejected and
+          // ended here, leaving every stream of the embedded gateway without notifications).
+          this.onFollowError?.(error as Error);
+        }
         continue;
       }
       await new Promise<void>((resolve) => {

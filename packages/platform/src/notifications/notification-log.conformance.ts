@@ -311,6 +311,35 @@ export function describeNotificationLog(
       await expect(following).resolves.toBeUndefined();
     });
 
+    // The in-memory log's follow rejected at the first onEntries that threw, ending the
+    // follower (the embedded gateway's, unhandled: the process went down), while Redis' went on
+    // (session 47). Every implementation passes that batch over and goes on.
+    it('goes on with the next entries when onEntries throws, passing that batch over', async () => {
+      const log = await open();
+      const seen: string[] = [];
+      let throwing = true;
+      const controller = new AbortController();
+      const following = log.follow(
+        '0-0',
+        (entries) => {
+          if (throwing) {
+            throwing = false;
+            throw new Error('a bug in onEntries');
+          }
+          seen.push(...entries.map((entry) => entry.id));
+        },
+        controller.signal,
+      );
+      following.catch(() => undefined); // asserted below
+      const refused = await log.append(testNotification());
+      await until(() => (throwing ? undefined : true), 'the first call of onEntries');
+      const next = await log.append(testNotification());
+      await until(() => (seen.includes(next) ? true : undefined), 'the entry after the batch');
+      expect(seen).not.toContain(refused);
+      controller.abort();
+      await expect(following).resolves.toBeUndefined();
+    });
+
     // A follower that lagged by more than the retention (a slow `onEntries`, a gateway
     // starved of CPU) went on after the entries the trimming took as if there had been none:
     // every stream of that gateway missed them, unknowing (session 46).

@@ -89,7 +89,8 @@ export interface RedisNotificationLogOptions extends NotificationLogRetention {
   batchSize?: number;
   /**
    * Called when the follower loses Redis: a read that failed (it retries with backoff) or an
-   * error of its own connection (which reconnects by itself).
+   * error of its own connection (which reconnects by itself); and when `onEntries` threw (that
+   * batch is passed over, after the same backoff).
    */
   onFollowError?: (error: Error) => void;
 }

@@ -1,5 +1,5 @@
 import { type Notification } from '@causeway/contracts';
-import { compareLogIds, isLogId } from './notification-log.ids';
+import { checkNotification, compareLogIds, isLogId } from './notification-log.ids';
 import {
   dedupWindowOf,
   type NotificationLogRetention,
@@ -64,6 +64,7 @@ export class InMemoryNotificationLog implements NotificationLog {
   append(notification: Notification): Promise<string>;
   append(notification: Notification, order: NotificationOrder): Promise<string | undefined>;
   async append(notification: Notification, order?: NotificationOrder): Promise<string | undefined> {
+    checkNotification(notification);
     const now = this.now();
     this.forgetExpired(now);
     const first = this.appended.get(notification.notificationId);

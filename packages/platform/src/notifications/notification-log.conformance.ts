@@ -71,6 +71,29 @@ export function describeNotificationLog(
       expect(await log.read(undefined, 10)).toEqual([]);
     });
 
+    // Redis stored anything and its readers dropped what was no notification, unheard of; the
+    // in-memory log handed it to its followers (the gateway's fan-out read fields it lacked).
+    it('refuses what is no notification, naming the field, and stores nothing', async () => {
+      const log = await open();
+      const junk = [
+        { ...testNotification(), targetType: 'everyone' },
+        { ...testNotification(), params: undefined },
+        { ...testNotification(), notificationId: '' },
+      ] as unknown as Notification[];
+      await expect(log.append(junk[0]!)).rejects.toThrow(/^NotificationLog\.append: targetType: /);
+      await expect(log.append(junk[1]!)).rejects.toThrow(/^NotificationLog\.append: params: /);
+      await expect(log.append(junk[2]!, { key: 'trainer:ash', version: 1 })).rejects.toThrow(
+        /^NotificationLog\.append: notificationId: /,
+      );
+      expect(await log.latestId()).toBeUndefined();
+      expect(await log.lastAppendedId()).toBeUndefined();
+      expect(await log.idOf(junk[0]!.notificationId)).toBeUndefined();
+      // The order key moved no further: version 1 is still appended.
+      expect(
+        await log.append(testNotification(), { key: 'trainer:ash', version: 1 }),
+      ).toBeDefined();
+    });
+
     it('appends with strictly increasing ids and reads them back in order', async () => {
       const log = await open();
       const sent = Array.from({ length: 25 }, (_, i) =>

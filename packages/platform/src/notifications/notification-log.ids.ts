@@ -1,3 +1,5 @@
+import { Notification } from '@causeway/contracts';
+
 /**
  * Log ids are Redis stream ids, `<epoch ms>-<sequence>`, in every implementation: the in-memory
  * log produces the same shape so that ids, comparison and age checks are one rule everywhere.
@@ -25,4 +27,17 @@ function parseLogId(id: string): [number, number] {
   const match = LOG_ID.exec(id);
   if (!match) throw new Error(`"${id}" is not a log id (<epoch ms>-<sequence>)`);
   return [Number(match[1]), Number(match[2])];
+}
+
+/**
+ * Throws a TypeError naming the first field of `notification` that the Notification schema
+ * refuses (`NotificationLog.append: targetType: …`): every log refuses it before it stores
+ * anything, rather than store what its readers would drop (Redis) or choke on (memory).
+ */
+export function checkNotification(notification: unknown): void {
+  const parsed = Notification.safeParse(notification);
+  if (parsed.success) return;
+  const [issue] = parsed.error.issues;
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'the notification';
+  throw new TypeError(`NotificationLog.append: ${field}: ${issue?.message ?? 'invalid'}`);
 }

@@ -34,7 +34,8 @@ export interface NewestNotification extends LoggedNotification {
  *
  * Contract (proved by `describeNotificationLog` against every implementation):
  * - `append` returns the new entry's id; ids strictly increase in append order
- *   (`compare(a, b) < 0` when a was appended first).
+ *   (`compare(a, b) < 0` when a was appended first). What the Notification schema refuses is
+ *   refused (a TypeError naming the field, `checkNotification`) and changes nothing.
  * - Appending a notification whose `notificationId` was appended before (within the dedup window,
  *   at least the log's retention) stores nothing and returns the id of the first append.
  * - `append(notification, order)` is the same, and also keeps the notifications of `order.key` in

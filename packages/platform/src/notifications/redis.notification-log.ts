@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Notification } from '@causeway/contracts';
 import { blockingReadOptions, RedisScript } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
-import { compareLogIds, isLogId, logIdTime } from './notification-log.ids';
+import { checkNotification, compareLogIds, isLogId, logIdTime } from './notification-log.ids';
 import {
   dedupWindowOf,
   type NotificationLogRetention,
@@ -137,6 +137,7 @@ export class RedisNotificationLog implements NotificationLog {
   append(notification: Notification): Promise<string>;
   append(notification: Notification, order: NotificationOrder): Promise<string | undefined>;
   async append(notification: Notification, order?: NotificationOrder): Promise<string | undefined> {
+    checkNotification(notification);
     const keys = [this.stream, this.dedupPrefix + notification.notificationId, this.trimmedKey];
     const args = [
       String(this.maxLength),

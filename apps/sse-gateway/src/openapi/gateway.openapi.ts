@@ -579,7 +579,7 @@ export function gatewayOpenApi(): OpenAPIObject {
         get: {
           summary: 'Who is online on which gateway instance',
           description:
-            "A user (bearer access token or the session cookie; not a stream token) sees their own connections and the members of their trainers' groups; the admin token sees everyone and is not rate limited. One read of the registry serves every request for a second: streams opened or closed on other instances show within that second, this instance's at once.",
+            "A user (bearer access token or the session cookie; not a stream token) sees their own connections, the members of their trainers' groups and the users whose tokens let them move one of those members (`trainers` claim); the admin token sees everyone and is not rate limited. One read of the registry serves every request for a second: streams opened or closed on other instances show within that second, this instance's at once.",
           operationId: 'presence',
           security: [{ bearer: [] }, { sessionCookie: [] }, { adminToken: [] }],
           responses: {

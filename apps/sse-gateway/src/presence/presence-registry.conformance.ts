@@ -75,6 +75,21 @@ export function describePresenceRegistry(name: string, factory: PresenceRegistry
       expect(await presence.heartbeat('gw-a')).toBe(true);
     });
 
+    it("keeps the trainers an entry's token lets it move, through add and replace", async () => {
+      const presence = await factory({ ttlMs: hour });
+      const boss = { connectionId: 'c1', userId: 'boss', connectedAt: 1, trainerIds: ['onix'] };
+      const misty = { connectionId: 'c2', userId: 'misty', connectedAt: 2 };
+      await presence.replace('gw-a', [boss]);
+      await presence.add('gw-a', { ...boss, connectionId: 'c3', connectedAt: 3 });
+      await presence.add('gw-a', misty);
+      expect(await presence.list()).toEqual([
+        {
+          serverId: 'gw-a',
+          connections: [boss, misty, { ...boss, connectionId: 'c3', connectedAt: 3 }],
+        },
+      ]);
+    });
+
     it('removes one connection, and an unknown one harmlessly', async () => {
       const presence = await factory({ ttlMs: hour });
       await presence.heartbeat('gw-a');

@@ -4,6 +4,11 @@ export interface PresenceEntry {
   userId: string;
   /** Epoch ms. */
   connectedAt: number;
+  /**
+   * The trainers besides the user's own that the connection's token lets it move (`trainers`
+   * claim), when there are any: the user is present in those trainers' groups too.
+   */
+  trainerIds?: string[];
 }
 
 /** The connections of one live gateway instance. */

@@ -18,7 +18,9 @@ export interface PresenceView {
 /**
  * GET /api/presence (S0-8): who is online on which live instance. The admin token (bearer)
  * sees everyone; a user (bearer access token or the session cookie) sees their own connections
- * and the members of their groups only.
+ * and the members of their groups only. Group members are trainers, and a user is in a group
+ * through their own trainer and the trainers their token lets them move, for both: the caller's
+ * groups are those of all their trainers, and a user is seen when one of theirs is in one.
  */
 @Controller('api')
 @UseFilters(RetryAfterFilter)
@@ -48,8 +50,11 @@ export class PresenceController {
       instances: instances
         .map(({ serverId, connections }) => {
           const users = new Map<string, { userId: string; connections: number; since: number }>();
-          for (const { userId, connectedAt } of connections) {
-            if (visible && !visible.has(userId)) continue;
+          for (const { userId, connectedAt, trainerIds = [] } of connections) {
+            // A user is in a group through their own trainer and the trainers their token lets
+            // them move, on both sides: who moves a trainer of the caller's groups is seen too.
+            if (visible && !visible.has(userId) && !trainerIds.some((id) => visible.has(id)))
+              continue;
             const user = users.get(userId) ?? { userId, connections: 0, since: connectedAt };
             user.connections += 1;
             user.since = Math.min(user.since, connectedAt);

@@ -30,6 +30,18 @@ describe('GET /api/presence', () => {
       };
       const users = body.instances.flatMap((instance) => instance.users.map((u) => u.userId));
       expect(users.sort()).toEqual(['misty', 'trainerboss']);
+      // And the other way round: misty sees who moves onix, the trainer of her group that she
+      // sees move (trainerboss saw her, she did not see him: session 47). gary sees himself.
+      const seenBy = async (user: string) =>
+        (
+          (await get(app, '/api/presence', await app.bearer(user))).body as {
+            instances: { users: { userId: string }[] }[];
+          }
+        ).instances
+          .flatMap((instance) => instance.users.map((u) => u.userId))
+          .sort();
+      expect(await seenBy('misty')).toEqual(['misty', 'trainerboss']);
+      expect(await seenBy('gary')).toEqual(['gary']);
     } finally {
       controller.abort();
     }

@@ -232,10 +232,11 @@ export class PresenceTracker implements ConnectionListener {
   }
 }
 
-function entry(connection: SseConnection) {
+function entry(connection: SseConnection): PresenceEntry {
   return {
     connectionId: connection.id,
     userId: connection.userId,
     connectedAt: connection.openedAt,
+    ...(connection.trainerIds.length > 0 && { trainerIds: [...connection.trainerIds] }),
   };
 }

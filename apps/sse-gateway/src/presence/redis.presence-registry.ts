@@ -185,7 +185,8 @@ export class RedisPresenceRegistry implements PresenceRegistry {
 }
 
 function value(entry: PresenceEntry): string {
-  return JSON.stringify({ userId: entry.userId, connectedAt: entry.connectedAt });
+  const { userId, connectedAt, trainerIds } = entry;
+  return JSON.stringify({ userId, connectedAt, ...(trainerIds && { trainerIds }) });
 }
 
 /** A flat HGETALL-style reply as field, value pairs. */
@@ -200,8 +201,20 @@ function entries(fields: [string, string][]): PresenceEntry[] {
   const connections: PresenceEntry[] = [];
   for (const [connectionId, value] of fields) {
     try {
-      const { userId, connectedAt } = JSON.parse(value) as Omit<PresenceEntry, 'connectionId'>;
-      connections.push({ connectionId, userId, connectedAt });
+      const { userId, connectedAt, trainerIds } = JSON.parse(value) as Omit<
+        PresenceEntry,
+        'connectionId'
+      >;
+      // Entries written before session 47 have no trainerIds.
+      const moves = Array.isArray(trainerIds)
+        ? trainerIds.filter((id) => typeof id === 'string')
+        : [];
+      connections.push({
+        connectionId,
+        userId,
+        connectedAt,
+        ...(moves.length > 0 && { trainerIds: moves }),
+      });
     } catch {
       // a malformed entry is ignored
     }

@@ -599,6 +599,15 @@
   const FINISHED = new Set(['COMPLETED', 'FAILED']);
   let following = false; // the progress stream is wanted: open, or being (re)opened
   let progressRetry;
+  // Reopening a refused or failed progress stream backs off as the trainer stream does (0.5 s,
+  // 1 s, 2 s … up to 30 s, plus jitter): a full or rate-limiting gateway is not asked again
+  // every 2 s by every tab. An open stream resets it.
+  let progressFailures = 0;
+  const progressBackoff = () => {
+    const base = Math.min(30_000, 500 * 2 ** progressFailures);
+    progressFailures += 1;
+    return base + Math.random() * base;
+  };
   let idleCheck;
   const unfinished = () => [...tasks.values()].some((item) => !FINISHED.has(item.dataset.status));
   function followTasks() {
@@ -704,7 +713,10 @@
     progressSource?.close();
     const source = new EventSource(`/api/v2/progress/subscribe?token=${encodeURIComponent(token)}`);
     progressSource = source;
-    source.onopen = () => (el('progress-status').textContent = 'live');
+    source.onopen = () => {
+      progressFailures = 0;
+      el('progress-status').textContent = 'live';
+    };
     source.addEventListener('recovery', (event) => showTask(JSON.parse(event.data)));
     source.addEventListener('progress', (event) => {
       const progress = JSON.parse(event.data);
@@ -715,13 +727,13 @@
       el('progress-status').textContent = 'reconnecting';
       // The browser resumes by itself (Last-Event-ID); a closed stream needs a new stream token.
       if (source.readyState === EventSource.CLOSED)
-        progressRetry = setTimeout(() => followProgress().catch(progressFailed), 2_000);
+        progressRetry = setTimeout(() => followProgress().catch(progressFailed), progressBackoff());
     };
   }
   function progressFailed(error) {
     if (!following) return;
     el('progress-status').textContent = `unavailable (${error.message})`;
-    progressRetry = setTimeout(() => followProgress().catch(progressFailed), 10_000);
+    progressRetry = setTimeout(() => followProgress().catch(progressFailed), progressBackoff());
   }
 
   /** The caller's latest tasks, read once (no stream held): followed live if one is unfinished. */

@@ -487,6 +487,35 @@ describe('demo page in a browser (embedded mode)', () => {
     await page.waitForSelector('#progress-status:text-matches("^closed")', { timeout: 10_000 });
   }, 45_000);
 
+  // The progress stream was reopened every 2 s, for ever, when the gateway refused it (503 full,
+  // 429 rate limit: EventSource closes for good): every open tab at once (session 47). It backs
+  // off as the trainer stream does: 0.5 s, 1 s, 2 s, 4 s … (plus jitter), up to 30 s.
+  it('reopens a refused progress stream less and less often', async () => {
+    const attempts: number[] = [];
+    const page = await open('sabrina', async (context) => {
+      await context.route('**/api/v2/progress/subscribe**', async (route) => {
+        attempts.push(Date.now());
+        await route.fulfill({
+          status: 503,
+          headers: { 'retry-after': '5' },
+          contentType: 'application/problem+json',
+          body: '{"status":503}',
+        });
+      });
+    });
+    await page.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });
+    await page.click('#order-ok');
+    const deadline = Date.now() + 25_000;
+    while (attempts.length < 5 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    const gaps = attempts.slice(1, 5).map((at, i) => at - attempts[i]!);
+    expect(gaps).toHaveLength(4);
+    // The 4th wait is at least 4 s (a fixed 2 s before), and each at least the one before's base.
+    expect(gaps[3]).toBeGreaterThanOrEqual(4_000);
+    expect(gaps[2]).toBeGreaterThanOrEqual(2_000);
+    expect(await page.textContent('#progress-status')).toBe('reconnecting');
+  }, 45_000);
+
   it('never steps an order back when its stream replays older progress after a recovery', async () => {
     const page = await open('misty');
     await page.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });

@@ -650,7 +650,20 @@
     item.append(`${taskId.slice(0, 8)} `, bar, ' ', status, ' ', step, ' ', history);
     tasks.set(taskId, item);
     el('tasks').prepend(item);
+    forgetOldTasks();
     return item;
+  }
+
+  /** At most this many tasks are shown: a tab left open kept every order it ever showed. */
+  const MAX_TASKS_SHOWN = 20;
+  /** Drops the oldest finished tasks beyond MAX_TASKS_SHOWN (an unfinished one stays followed). */
+  function forgetOldTasks() {
+    for (const [taskId, item] of tasks) {
+      if (tasks.size <= MAX_TASKS_SHOWN) return;
+      if (!FINISHED.has(item.dataset.status)) continue;
+      tasks.delete(taskId);
+      item.remove();
+    }
   }
 
   /** How far a task's state is: its phase, then its step (a finished task is as far as it gets). */

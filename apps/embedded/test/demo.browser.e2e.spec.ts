@@ -544,6 +544,40 @@ describe('demo page in a browser (embedded mode)', () => {
     expect(await done.textContent()).toContain('100% COMPLETED');
   }, 45_000);
 
+  // A tab left open kept every order it ever showed, in the list and in memory (session 47).
+  it('shows the latest 20 orders, dropping the oldest finished ones', async () => {
+    const page = await open('janine');
+    await page.waitForSelector('body[data-orders="present"]', { timeout: 10_000 });
+    await page.click('#order-ok');
+    await page.waitForSelector('#progress-status:text-is("live")', { timeout: 10_000 });
+    // Finished orders as a reconnect's `recovery` frames tell them, oldest first.
+    const finished = Array.from({ length: 30 }, (_, i) => ({
+      taskId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      status: 'COMPLETED',
+      percentage: 100,
+      stepName: 'done',
+      eventCount: 5,
+    }));
+    await page.evaluate(
+      (frames) => {
+        const stream = (
+          globalThis as unknown as { __progressStreams: EventSource[] }
+        ).__progressStreams.at(-1)!;
+        for (const data of frames) stream.dispatchEvent(new MessageEvent('recovery', { data }));
+      },
+      finished.map((task) => JSON.stringify(task)),
+    );
+    const shown = await page.$$eval('#tasks li', (items) => items.map((i) => i.dataset.taskId));
+    expect(shown).toHaveLength(20);
+    // The newest first; the order placed here is kept while it is unfinished, or among the 20.
+    expect(shown.slice(0, 19)).toEqual(
+      finished
+        .slice(-19)
+        .reverse()
+        .map((task) => task.taskId),
+    );
+  }, 45_000);
+
   it('loads without errors in the console, its icon included', async () => {
     const errors: string[] = [];
     const whitney = await open('whitney', async (context) => {

@@ -7,6 +7,7 @@ const PROBLEMS = {
   'edge-bad-target': { status: 400, title: 'Bad Request' },
   'edge-not-public': { status: 404, title: 'Not Found' },
   'edge-request-timeout': { status: 408, title: 'Request Timeout' },
+  'edge-demo-unavailable': { status: 500, title: 'Internal Server Error' },
   'edge-no-instance': { status: 502, title: 'Bad Gateway' },
   'edge-timeout': { status: 504, title: 'Gateway Timeout' },
 } as const;
@@ -35,7 +36,7 @@ export function answerProblem(response: ServerResponse, name: EdgeProblem, detai
   response
     .writeHead(status, {
       'content-type': 'application/problem+json',
-      ...(status >= 500 && { 'retry-after': String(RETRY_AFTER_S) }),
+      ...((status === 502 || status === 504) && { 'retry-after': String(RETRY_AFTER_S) }),
     })
     .end(JSON.stringify({ type, title, status, detail, instance }));
 }

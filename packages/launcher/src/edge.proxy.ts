@@ -183,7 +183,7 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
     const file = DEMO_FILES[pathname];
     // HEAD as GET (RFC 9110 §9.3.2), without the body: node:http sends none for a HEAD.
     if (file && (request.method === 'GET' || request.method === 'HEAD')) {
-      void serveFile(response, path.join(routes.demoDirectory, file[0]), file[1]);
+      void serveFile(response, routes.demoDirectory, file[0], file[1]);
       return;
     }
     const upstream = edgeUpstreamOf(request.method ?? 'GET', pathname);
@@ -213,9 +213,14 @@ export function roundRobin(pool: readonly string[]): () => string[] {
 /** "/" then anything but a second "/" or "\\" (origin-form, minus what reads as a host). */
 const ORIGIN_FORM = /^\/(?![/\\])/;
 
-async function serveFile(response: ServerResponse, file: string, type: string): Promise<void> {
+async function serveFile(
+  response: ServerResponse,
+  directory: string,
+  file: string,
+  type: string,
+): Promise<void> {
   try {
-    const body = await readFile(file);
+    const body = await readFile(path.join(directory, file));
     response
       .writeHead(200, {
         'content-type': type,
@@ -223,7 +228,14 @@ async function serveFile(response: ServerResponse, file: string, type: string): 
         'cache-control': 'no-cache',
       })
       .end(body);
-  } catch {
-    response.writeHead(404).end();
+  } catch (error) {
+    // The launcher's own files (the demo directory moved, unreadable): the edge's fault, said
+    // so, not a bare 404 that reads as a wrong address. The code only: the path stays internal.
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    answerProblem(
+      response,
+      'edge-demo-unavailable',
+      `the demo page's ${file} cannot be read (${code})`,
+    );
   }
 }

@@ -170,6 +170,26 @@ describe('edge proxy', () => {
     expect(api.hits).toEqual([]);
   });
 
+  it('says which demo file it cannot read, as problem details, instead of a bare 404', async () => {
+    const api = await bystander();
+    servers.push(api.server);
+    const edge = await edgeOver([`http://127.0.0.1:${api.port}`], []);
+    rmSync(path.join(demoDirectories.at(-1)!, 'demo.js'));
+    const answer = await fetch(`${edge}/demo.js`);
+    expect(answer.status).toBe(500);
+    expect(answer.headers.get('content-type')).toBe('application/problem+json');
+    expect(answer.headers.get('retry-after')).toBeNull(); // asking again will not help
+    expect(await answer.json()).toEqual({
+      type: 'https://causeway.dev/problems/edge-demo-unavailable',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: "the demo page's demo.js cannot be read (ENOENT)",
+      instance: '/demo.js',
+    });
+    expect((await fetch(`${edge}/`)).status).toBe(200); // the others still served
+    expect(api.hits).toEqual([]);
+  });
+
   it('sends orders to command-api, progress streams to gateways and progress reads to order-processor', async () => {
     const api = await upstream('api');
     const gateway = await upstream('gw');

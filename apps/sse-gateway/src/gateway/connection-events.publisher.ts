@@ -39,7 +39,9 @@ interface Queued {
  * events dropped (counted in `dropped`, and logged), so that a broker outage cannot grow memory.
  *
  * A connection's events go out in the order they came (Established before Closed): a batch
- * stops before an event whose connection has one in a batch still in flight.
+ * stops before an event whose connection has one in a batch still in flight. A connection whose
+ * Established was dropped gets no Closed either (dropped too, as a consumer would see a close for
+ * a connection it never saw open).
  */
 export class ConnectionEventsPublisher implements ConnectionListener {
   private readonly factory: MessageFactory;
@@ -57,6 +59,11 @@ export class ConnectionEventsPublisher implements ConnectionListener {
   dropped = 0;
   /** Whether events were dropped since the queue was last empty (logged once per such spell). */
   private dropping = false;
+  /**
+   * Connections whose latest Established was dropped: their Closed is not published. At most
+   * `maxQueued` (the oldest forgotten), as a stream a sweep took ends without a `closed`.
+   */
+  private readonly unannounced = new Set<string>();
 
   constructor(
     private readonly bus: EventBus,
@@ -84,6 +91,10 @@ export class ConnectionEventsPublisher implements ConnectionListener {
    * for a stream whose presence a sweep took and reported closed already (`expired`).
    */
   closed(connection: SseConnection, reason: CloseReason): void {
+    if (this.unannounced.delete(connection.id)) {
+      this.dropped += 1;
+      return;
+    }
     const data: ConnectionClosedEvent = {
       userId: connection.userId,
       connectionId: connection.id,
@@ -111,7 +122,13 @@ export class ConnectionEventsPublisher implements ConnectionListener {
       serverId: this.serverId,
       timestamp: Date.now(),
     };
-    this.publish(CONNECTION_ESTABLISHED_EVENT, userId, connectionId, data);
+    if (this.publish(CONNECTION_ESTABLISHED_EVENT, userId, connectionId, data))
+      this.unannounced.delete(connectionId);
+    else {
+      this.unannounced.add(connectionId);
+      if (this.unannounced.size > this.maxQueued)
+        this.unannounced.delete(this.unannounced.values().next().value!);
+    }
   }
 
   /**
@@ -154,7 +171,8 @@ export class ConnectionEventsPublisher implements ConnectionListener {
     return flushed;
   }
 
-  private publish(type: string, userId: string, key: string, data: object): void {
+  /** Queues the event: false if it was dropped. */
+  private publish(type: string, userId: string, key: string, data: object): boolean {
     if (this.queue.length >= this.maxQueued) {
       this.dropped += 1;
       if (!this.dropping)
@@ -163,7 +181,7 @@ export class ConnectionEventsPublisher implements ConnectionListener {
             'dropping more until it catches up',
         );
       this.dropping = true;
-      return;
+      return false;
     }
     const envelope = this.factory.create({
       type,
@@ -181,6 +199,7 @@ export class ConnectionEventsPublisher implements ConnectionListener {
         this.pump();
       });
     }
+    return true;
   }
 
   /** Sends batches while there is room in flight and events whose connection is not in flight. */

@@ -184,6 +184,54 @@ describe('ConnectionEventsPublisher', () => {
     expect(errors[0]).toMatch(/100 are waiting for the bus/);
     expect(await events.flush(20)).toBe(false);
   });
+
+  it('publishes no Closed for a stream whose Established it dropped', async () => {
+    // A bus that stalls (a broker outage) until released, then answers.
+    let release: () => void = () => undefined;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    const published: Envelope[] = [];
+    const bus = {
+      publish: async (envelopes: Envelope[]) => {
+        await stalled;
+        published.push(...envelopes);
+      },
+    } as unknown as EventBus;
+    const events = new ConnectionEventsPublisher(bus, 'gw-1', () => undefined, {
+      maxQueued: 10,
+      batchSize: 5,
+      maxBatchesInFlight: 1,
+    });
+    const hub = hubWith(events);
+    await hub.start();
+    let droppedOpen = 0;
+    try {
+      // Some in flight, 10 queued, the rest dropped while the bus stalls …
+      for (let i = 0; i < 20; i++)
+        await hub.open({ userId: `u${i}`, trainerIds: [] }, new TestSink());
+      droppedOpen = events.dropped;
+      expect(droppedOpen).toBeGreaterThan(0);
+      // … which comes back before the streams end, one by one.
+      release();
+      expect(await events.flush(5_000)).toBe(true);
+      for (let i = 0; i < 20; i++) {
+        hub.disconnect(`u${i}`, 'test');
+        expect(await events.flush(5_000)).toBe(true);
+      }
+    } finally {
+      release();
+      await hub.stop();
+    }
+    expect(await events.flush(5_000)).toBe(true);
+    const established = new Set(
+      published.filter((e) => e.type === CONNECTION_ESTABLISHED_EVENT).map(connectionIdOf),
+    );
+    const closed = published.filter((e) => e.type === CONNECTION_CLOSED_EVENT).map(connectionIdOf);
+    expect({
+      established: established.size,
+      closed: closed.length,
+      neverOpened: closed.filter((id) => !established.has(id)),
+    }).toEqual({ established: 20 - droppedOpen, closed: 20 - droppedOpen, neverOpened: [] });
+  });
 });
 
 describe('GatewayModule shutdown', () => {

@@ -101,6 +101,14 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
       return 2;
     }
   }
+  // Ignored, `list --all` answered one page as if it were the whole queue.
+  if (command === 'list' && values.all) {
+    io.err(
+      'list takes no --all: without a filter it lists every letter, --limit (default 1000) at ' +
+        'a time; pass the "next" it answers as --after to get the next page\n',
+    );
+    return 2;
+  }
   const url = values.url ?? io.env.CAUSEWAY_ADMIN_URL;
   if (!url) {
     io.err('--url (or CAUSEWAY_ADMIN_URL) is required: the base URL of any Causeway app\n');

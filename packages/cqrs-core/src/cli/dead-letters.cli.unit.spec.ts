@@ -210,7 +210,8 @@ describe('causeway-dead-letters CLI', () => {
     for (const limit of ['0', 'abc', '10001', '1.5', '-1', '']) {
       for (const command of ['list', 'replay', 'purge']) {
         let err = '';
-        const code = await deadLettersCli([command, '--url', url, '--all', `--limit=${limit}`], {
+        const all = command === 'list' ? [] : ['--all'];
+        const code = await deadLettersCli([command, '--url', url, ...all, `--limit=${limit}`], {
           env: { CAUSEWAY_ADMIN_TOKEN: TOKEN },
           out: () => undefined,
           err: (t) => (err += t),
@@ -258,6 +259,24 @@ describe('causeway-dead-letters CLI', () => {
     }
     expect(requests).toBe(0);
     expect((await queue.stats()).total).toBe(2);
+  });
+
+  it('refuses --all with list (exit 2, before any request) instead of ignoring it', async () => {
+    // It was ignored: `list --all` answered one page (1 000 letters) as if it were all of them.
+    let requests = 0;
+    let err = '';
+    const code = await deadLettersCli(['list', '--url', url, '--all'], {
+      env: { CAUSEWAY_ADMIN_TOKEN: TOKEN },
+      out: () => undefined,
+      err: (t) => (err += t),
+      fetch: async () => {
+        requests++;
+        throw new Error('no request expected');
+      },
+    });
+    expect({ code, requests }).toEqual({ code: 2, requests: 0 });
+    expect(err).toMatch(/list takes no --all/);
+    expect(err).toMatch(/--after/);
   });
 
   it('replays or purges everything only with --all; a limit is not a filter', async () => {

@@ -60,8 +60,8 @@ export class ConnectionEventsPublisher implements ConnectionListener {
   /** Whether events were dropped since the queue was last empty (logged once per such spell). */
   private dropping = false;
   /**
-   * Connections whose latest Established was dropped: their Closed is not published. At most
-   * `maxQueued` (the oldest forgotten), as a stream a sweep took ends without a `closed`.
+   * Connections whose latest Established was dropped: their Closed (theirs, or a sweep's
+   * `instance-expired`) is not published. At most `maxQueued` (the oldest forgotten).
    */
   private readonly unannounced = new Set<string>();
 
@@ -138,6 +138,11 @@ export class ConnectionEventsPublisher implements ConnectionListener {
    */
   expired(instance: InstancePresence): void {
     for (const entry of instance.connections) {
+      // This instance's own stream (it paused past the TTL) whose Established was dropped.
+      if (this.unannounced.delete(entry.connectionId)) {
+        this.dropped += 1;
+        continue;
+      }
       const data: ConnectionClosedEvent = {
         userId: entry.userId,
         connectionId: entry.connectionId,

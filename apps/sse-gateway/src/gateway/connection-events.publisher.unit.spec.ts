@@ -232,6 +232,53 @@ describe('ConnectionEventsPublisher', () => {
       neverOpened: closed.filter((id) => !established.has(id)),
     }).toEqual({ established: 20 - droppedOpen, closed: 20 - droppedOpen, neverOpened: [] });
   });
+
+  it('publishes no instance-expired Closed for a stream of its own whose Established it dropped', async () => {
+    let release: () => void = () => undefined;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    const published: Envelope[] = [];
+    const bus = {
+      publish: async (envelopes: Envelope[]) => {
+        await stalled;
+        published.push(...envelopes);
+      },
+    } as unknown as EventBus;
+    const events = new ConnectionEventsPublisher(bus, 'gw-1', () => undefined, {
+      maxQueued: 10,
+      batchSize: 5,
+      maxBatchesInFlight: 1,
+    });
+    const hub = hubWith(events);
+    await hub.start();
+    try {
+      for (let i = 0; i < 20; i++)
+        await hub.open({ userId: `u${i}`, trainerIds: [] }, new TestSink());
+      expect(events.dropped).toBeGreaterThan(0);
+      release();
+      expect(await events.flush(5_000)).toBe(true);
+      // This instance paused past the presence TTL: a sweep reports its streams closed.
+      events.expired({
+        serverId: 'gw-1',
+        // The latest first: those whose Established was dropped, then some that went out.
+        connections: [...hub.connections()]
+          .map((c) => ({ connectionId: c.id, userId: c.userId, connectedAt: Date.now() }))
+          .reverse()
+          .slice(0, 10),
+      });
+      expect(await events.flush(5_000)).toBe(true);
+      const established = new Set(
+        published.filter((e) => e.type === CONNECTION_ESTABLISHED_EVENT).map(connectionIdOf),
+      );
+      const closed = published
+        .filter((e) => e.type === CONNECTION_CLOSED_EVENT)
+        .map(connectionIdOf);
+      expect(closed.length).toBeGreaterThan(0);
+      expect(closed.filter((id) => !established.has(id))).toEqual([]);
+    } finally {
+      release();
+      await hub.stop();
+    }
+  });
 });
 
 describe('GatewayModule shutdown', () => {

@@ -1,4 +1,5 @@
 import { testNamespace } from '@causeway/testkit';
+import { Registry } from 'prom-client';
 import { type Delivery, type ManagedConnection } from '../src';
 import {
   type KafkaClient,
@@ -8,6 +9,7 @@ import {
   KafkaPublisher,
   KafkaSubscriber,
   type KafkaSubscriberOptions,
+  registerKafkaLag,
 } from '../src/kafka';
 import { conformanceMessage } from '../src/testing';
 import { eventually, removeKafkaNamespace, quickConsumer } from './kafka.helpers';
@@ -106,5 +108,48 @@ describe('kafka: consumer lag and where a new group starts', () => {
       { topic, group: fresh, lag: 5 },
       { topic, group: fresh, lag: 0 },
     ]);
+  });
+
+  // A review (session 47): the groups were asked one after another and the first failure
+  // rejected the whole answer — one group over a topic the broker does not have (deleted by an
+  // operator, a typo in a dashboard's group list) left every other group's lag unreported: the
+  // gauge kept its last figures for all of them, GET /monitor said null.
+  it('one group whose offsets cannot be read does not hide the lag of the others', async () => {
+    const admin = connection.client.admin;
+    const topic = ns.topic('answered');
+    const single = new KafkaPublisher(connection.client, { ...options, partitions: 1 });
+    try {
+      await single.publish(topic, history(9));
+    } finally {
+      await single.close();
+    }
+    const good = `${ns.id}.good`;
+    await admin.setOffsets({ groupId: good, topic, partitions: [{ partition: 0, offset: '4' }] });
+    const gone = ns.topic('never-created');
+    const bad = `${ns.id}.bad`;
+    const groups = [
+      { group: bad, topics: [gone] },
+      { group: good, topics: [gone, topic] }, // one topic of a group missing: the others count
+    ];
+
+    expect(await kafkaLag(admin, groups)).toEqual([{ topic, group: good, lag: 5 }]);
+
+    const registry = new Registry();
+    registerKafkaLag({ admin, registry, groups: () => groups, timeoutMs: 10_000 });
+    expect(await registry.getSingleMetricAsString('causeway_consumer_lag')).toContain(
+      `causeway_consumer_lag{topic="${topic}",group="${good}"} 5`,
+    );
+  });
+
+  it('rejects, naming the groups and topics, when no group could be answered', async () => {
+    const gone = ns.topic('never-created-either');
+    const failure = await kafkaLag(connection.client.admin, [
+      { group: `${ns.id}.bad`, topics: [gone] },
+    ]).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    expect(failure?.message).toContain(`group "${ns.id}.bad"`);
+    expect(failure?.message).toContain(`topic "${gone}"`);
   });
 });

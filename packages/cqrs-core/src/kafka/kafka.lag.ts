@@ -15,23 +15,64 @@ export interface KafkaGroupTopics {
   startFrom?: 'earliest' | 'latest';
 }
 
+/** What kafkaLag's queries answered, and the (group, topic) pairs whose query failed. */
+interface KafkaLagAnswer {
+  rows: LagRow[];
+  failed: { group: string; topic: string; error: unknown }[];
+}
+
 /**
  * Messages not yet committed by each group, per topic: the sum over partitions of high watermark
  * − committed offset, the offset clamped to the low watermark (records deleted by retention or
  * deleteRecords are not pending). A partition without a committed offset counts from the low
  * watermark, or 0 for a 'latest' group (see KafkaGroupTopics.startFrom).
+ *
+ * Each group's topics are asked on their own, all at once: a query that fails (a topic the broker
+ * does not have, a group whose coordinator is moving) leaves out that group's row for that topic
+ * only. Before, the first failure rejected the whole answer, hiding every other group (session 47).
+ * @throws Error naming each group and topic and the first cause, when no query was answered
  */
 export async function kafkaLag(
   admin: Admin,
   groups: readonly KafkaGroupTopics[],
-): Promise<{ topic: string; group: string; lag: number }[]> {
-  const rows: { topic: string; group: string; lag: number }[] = [];
-  for (const { group, topics, startFrom } of groups) {
-    const committed = await admin.fetchOffsets({ groupId: group, topics: [...topics] });
-    for (const { topic, partitions } of committed) {
-      const ends = await admin.fetchTopicOffsets(topic);
+): Promise<LagRow[]> {
+  const { rows, failed } = await readKafkaLag(admin, groups);
+  if (rows.length === 0 && failed.length > 0) {
+    const what = failed.map(({ group, topic }) => `group "${group}" topic "${topic}"`);
+    throw new Error(
+      `cannot read the Kafka lag of ${what.join(', ')}: ${
+        (failed[0]!.error as Error | undefined)?.message ?? String(failed[0]!.error)
+      }`,
+      { cause: failed[0]!.error },
+    );
+  }
+  return rows;
+}
+
+async function readKafkaLag(
+  admin: Admin,
+  groups: readonly KafkaGroupTopics[],
+): Promise<KafkaLagAnswer> {
+  // A topic's watermarks, asked once however many groups read it.
+  const watermarks = new Map<string, ReturnType<Admin['fetchTopicOffsets']>>();
+  const ends = (topic: string) => {
+    let answer = watermarks.get(topic);
+    if (!answer) {
+      answer = admin.fetchTopicOffsets(topic);
+      answer.catch(() => undefined); // awaited by each group that reads the topic
+      watermarks.set(topic, answer);
+    }
+    return answer;
+  };
+  const queries = groups.flatMap(({ group, topics, startFrom }) =>
+    topics.map(async (topic): Promise<LagRow> => {
+      // Offsets first: it fails at once for a topic the broker does not have, where kafkajs's
+      // fetchTopicOffsets retries for seconds (and would outlive the answer).
+      const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const offsets = await ends(topic);
+      const partitions = committed.find((entry) => entry.topic === topic)?.partitions ?? [];
       let lag = 0;
-      for (const end of ends) {
+      for (const end of offsets) {
         const offset = Number(partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
         const high = Number(end.high);
         const low = Number(end.low);
@@ -39,10 +80,16 @@ export async function kafkaLag(
         if (offset < 0) lag += startFrom === 'latest' ? 0 : high - low;
         else lag += Math.max(0, high - Math.max(offset, low));
       }
-      rows.push({ topic, group, lag });
-    }
-  }
-  return rows;
+      return { topic, group, lag };
+    }),
+  );
+  const pairs = groups.flatMap(({ group, topics }) => topics.map((topic) => ({ group, topic })));
+  const answer: KafkaLagAnswer = { rows: [], failed: [] };
+  (await Promise.allSettled(queries)).forEach((settled, index) => {
+    if (settled.status === 'fulfilled') answer.rows.push(settled.value);
+    else answer.failed.push({ ...pairs[index]!, error: settled.reason });
+  });
+  return answer;
 }
 
 /**
@@ -51,8 +98,9 @@ export async function kafkaLag(
  * waits at most `timeoutMs` (default 2 000) for the brokers' answers; brokers that refuse or do
  * not answer in time leave the last figures (as the Redis gauges do), so an outage neither
  * fails nor stalls the scrape, nor drops the series (the lag alerts would resolve): it is
- * causeway_connection_up's and /health/ready's to report. One query at a time: a scrape while
- * one is unanswered waits for that one.
+ * causeway_connection_up's and /health/ready's to report. Likewise a group whose figures for a
+ * topic cannot be read keeps its last ones, while the other groups' are new (see kafkaLag).
+ * One query at a time: a scrape while one is unanswered waits for that one.
  */
 export function registerKafkaLag(options: {
   admin: Admin;
@@ -64,9 +112,14 @@ export function registerKafkaLag(options: {
   let last: LagRow[] = [];
   let running: Promise<void> | undefined;
   addConsumerLagSource(options.registry, async () => {
-    running ??= kafkaLag(options.admin, options.groups())
+    running ??= readKafkaLag(options.admin, options.groups())
       .then(
-        (rows) => void (last = rows),
+        ({ rows, failed }) => {
+          const kept = last.filter((row) =>
+            failed.some(({ group, topic }) => row.group === group && row.topic === topic),
+          );
+          last = [...rows, ...kept];
+        },
         () => undefined,
       )
       .finally(() => (running = undefined));

@@ -1,7 +1,7 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { contractsSerializer } from '@causeway/contracts';
 import { CausewayServiceModule } from '@causeway/cqrs-core/nest';
-import { kafkaConnection } from '@causeway/cqrs-core/kafka';
+import { CLOSE_GRACE_MS, kafkaConnection } from '@causeway/cqrs-core/kafka';
 import { MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { RedisSlotHint } from '@causeway/cqrs-core/redis';
 import {
@@ -118,7 +118,7 @@ export class AppModule {
             retentionMs: config.PROGRESS_HISTORY_TTL_MS,
             sessionTimeoutMs: config.ORDER_CONSUMER_SESSION_TIMEOUT_MS,
             registry,
-            closeTimeoutMs: subscriptionCloseTimeoutMs(config),
+            closeTimeoutMs: subscriptionCloseTimeoutMs(config, { graceMs: CLOSE_GRACE_MS }),
           }),
           topic,
           store: eventStore,

@@ -98,12 +98,23 @@ export interface MessagingConfig {
  * ends the process, which would leave every partition to wait for its lease to lapse (Redis
  * Streams) or for the member's session to time out (Kafka). undefined (the subscribers'
  * default, 25 s) without SHUTDOWN_TIMEOUT_MS.
+ *
+ * `graceMs`: how long the subscriber's close() may still take after its closeTimeoutMs
+ * (KafkaSubscriber: CLOSE_GRACE_MS, 1 s, to commit what finished and leave the group). It is
+ * taken out of the three quarters, so the whole close stays within them — with
+ * SHUTDOWN_TIMEOUT_MS 4000 a Kafka close took 3000 + 1000 ms, the whole budget, and what the
+ * shutdown closes after it (stores, connections) was cut off (session 47). Then 0 at least:
+ * below 4/3 of the grace, the deliveries in flight are given up at once.
  */
 export function subscriptionCloseTimeoutMs(
   config: Pick<MessagingConfig, 'SHUTDOWN_TIMEOUT_MS'>,
+  options: { graceMs?: number } = {},
 ): number | undefined {
   const budget = config.SHUTDOWN_TIMEOUT_MS;
-  return budget === undefined ? undefined : Math.max(500, Math.floor(budget * 0.75));
+  if (budget === undefined) return undefined;
+  const share = Math.floor(budget * 0.75);
+  const graceMs = options.graceMs ?? 0;
+  return graceMs > 0 ? Math.max(0, share - graceMs) : Math.max(500, share);
 }
 
 /**

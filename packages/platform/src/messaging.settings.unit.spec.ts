@@ -136,4 +136,18 @@ describe('messagingSettings', () => {
     // An app without the setting keeps the subscriber's own default.
     expect(subscriptionCloseTimeoutMs({})).toBeUndefined();
   });
+
+  // A review (session 47): KafkaSubscriber.close() resolves up to CLOSE_GRACE_MS (1 s) after its
+  // closeTimeoutMs, so with SHUTDOWN_TIMEOUT_MS 4000 order-processor's Kafka close could take
+  // 3000 + 1000 ms, the whole budget: the stores and connections closed after it never did.
+  it("keeps a subscriber's close grace within the three quarters", () => {
+    const bound = (budget: number) =>
+      subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: budget }, { graceMs: 1_000 })! + 1_000;
+    expect(bound(4_000)).toBe(3_000);
+    expect(bound(10_000)).toBe(7_500);
+    expect(bound(2_000)).toBe(1_500);
+    // Below what the grace alone takes: the handlers get no wait at all.
+    expect(subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: 1_000 }, { graceMs: 1_000 })).toBe(0);
+    expect(subscriptionCloseTimeoutMs({}, { graceMs: 1_000 })).toBeUndefined();
+  });
 });

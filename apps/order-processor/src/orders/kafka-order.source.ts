@@ -31,8 +31,8 @@ export interface KafkaOrderSourceOptions {
   registry: Registry;
   /**
    * How long the subscriber's close waits for orders still being handled
-   * (subscriptionCloseTimeoutMs of SHUTDOWN_TIMEOUT_MS): it then commits what finished and leaves
-   * the group before the shutdown timeout ends the process. Default the subscriber's, 25 s:
+   * (subscriptionCloseTimeoutMs of SHUTDOWN_TIMEOUT_MS, less CLOSE_GRACE_MS): it then commits
+   * what finished and leaves the group before the shutdown timeout ends the process. Default the subscriber's, 25 s:
    * longer than the default SHUTDOWN_TIMEOUT_MS (10 s), which then ended the process first —
    * exit code 1, nothing committed since the last commit, and the partitions held until the
    * member's session timed out.

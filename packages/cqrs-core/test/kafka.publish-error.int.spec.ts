@@ -1,4 +1,4 @@
-import { testNamespace } from '@causeway/testkit';
+import { freePort, testNamespace } from '@causeway/testkit';
 import { type ManagedConnection } from '../src';
 import {
   type KafkaClient,
@@ -65,5 +65,39 @@ describe('kafka: publishing to a topic deleted since the publisher created it', 
     await publisher.publish(topic, lost);
     const ends = await admin.fetchTopicOffsets(topic);
     expect(ends.map(({ high }) => Number(high))).toEqual([2]);
+  });
+});
+
+/**
+ * A review (session 47): a publisher whose producer could not connect rejected with kafkajs's
+ * own error ("Connection error: connect ECONNREFUSED …" or "Connection timeout"), naming neither
+ * the topic nor the messages, and not always the broker; the send's other failures did.
+ */
+describe('kafka: publishing while no broker answers', () => {
+  it('rejects with KafkaPublishError naming the topic, the messages and the brokers', async () => {
+    const broker = `127.0.0.1:${await freePort()}`; // nothing listens there
+    const connection = kafkaConnection({
+      brokers: [broker],
+      clientId: ns.name('nobroker'),
+      config: { retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 } },
+    });
+    const publisher = new KafkaPublisher(connection.client, {
+      serializer: conformanceSerializer(),
+    });
+    const topic = ns.topic('unreachable');
+    const message = conformanceMessage(1, 'k');
+    try {
+      const error = await publisher.publish(topic, [message]).then(
+        () => undefined,
+        (failure: unknown) => failure as Error,
+      );
+      expect(error).toBeInstanceOf(KafkaPublishError);
+      expect(error!.message).toContain(`topic "${topic}"`);
+      expect(error!.message).toContain(message.messageId);
+      expect(error!.message).toContain(broker);
+    } finally {
+      await publisher.close();
+      await connection.close();
+    }
   });
 });

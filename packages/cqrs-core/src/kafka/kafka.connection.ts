@@ -29,6 +29,8 @@ export interface KafkaClient {
   kafka: Kafka;
   /** A connected admin client, shared; used by the health probe and topic management. */
   admin: Admin;
+  /** The brokers it was given (kafkaConnection sets it), named in errors of failed connects. */
+  brokers?: readonly string[];
 }
 
 /**
@@ -96,7 +98,7 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
   let opened = false;
   return {
     name,
-    client: { kafka, admin },
+    client: { kafka, admin, brokers: [...options.brokers] },
     target: options.brokers.join(','),
     async open() {
       try {

@@ -127,7 +127,8 @@ export class KafkaMessageTooLargeError extends MessageTooLargeError {
 
 /**
  * Kafka did not acknowledge a send: a broker away or without a leader for the partition, a topic
- * deleted since it was created (the next publish creates it again), a timeout. Names the topic
+ * deleted since it was created (the next publish creates it again), a timeout, or no broker
+ * answering the producer's connect (then also naming the brokers). Names the topic
  * and the messages; `cause` is kafkajs's error, whose message ("This server does not host this
  * topic-partition") names neither. The messages may still have been written (an answer lost):
  * publish the batch again, consumers deduplicate by messageId.
@@ -138,13 +139,17 @@ export class KafkaPublishError extends Error {
     /** The message ids of the send (a raw payload's label for publishRaw). */
     readonly messageIds: readonly string[],
     override readonly cause: unknown,
+    /** Set when the producer could not connect: the brokers it tried (session 47). */
+    readonly brokers?: readonly string[],
   ) {
     const what =
       messageIds.length === 1
         ? `message ${messageIds[0]}`
         : `messages ${messageIds[0]} (+${messageIds.length - 1} more)`;
+    const at = brokers && brokers.length > 0 ? ` at ${brokers.join(',')}` : '';
+    const connecting = brokers ? `cannot connect to Kafka${at}: ` : '';
     super(
-      `Kafka did not acknowledge ${what} on topic ${JSON.stringify(topic)}: ${
+      `Kafka did not acknowledge ${what} on topic ${JSON.stringify(topic)}: ${connecting}${
         (cause as Error | undefined)?.message ?? String(cause)
       }`,
     );

@@ -24,6 +24,17 @@ function errorTypes(error: unknown): string[] {
   return types;
 }
 
+/** The brokers kafkajs's connection errors along `error`'s causes name (`broker`: host:port). */
+function brokersOf(error: unknown): string[] {
+  const brokers = new Set<string>();
+  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
+    const { broker } = cause as { broker?: unknown };
+    if (typeof broker === 'string') brokers.add(broker);
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return [...brokers];
+}
+
 /** Headers every message carries, so tools can route and inspect without decoding. */
 export const KAFKA_HEADERS = { type: 'causeway-type', messageId: 'causeway-id' } as const;
 
@@ -54,6 +65,8 @@ interface Encoded {
  *   partition's share of a request is one record batch, which the topic limit also bounds).
  *   Not atomic: if a send fails, earlier chunks (or other partitions) may already be written —
  *   the caller publishes the whole batch again and consumers deduplicate by messageId.
+ * - A producer that cannot connect rejects with KafkaPublishError naming the topic, the
+ *   messages and the brokers (nothing was sent).
  * - A send that fails for any reason but its size may have been written (its answer lost): the
  *   producer is replaced before the next send, whose records would otherwise reuse the written
  *   ones' sequence numbers (see renew). It rejects with KafkaPublishError, naming the topic and
@@ -165,7 +178,16 @@ export class KafkaPublisher implements Publisher {
 
   private send(topic: string, encoded: readonly Encoded[]): Promise<void> {
     const run = async () => {
-      await this.connect();
+      await this.connect().catch((error: unknown) => {
+        // kafkajs says "Connection error: connect ECONNREFUSED …" or "Connection timeout":
+        // name the topic, the messages and where it tried.
+        throw new KafkaPublishError(
+          topic,
+          encoded.map((item) => item.id),
+          error,
+          this.client.brokers ?? brokersOf(error),
+        );
+      });
       await this.topics.ensure([topic]);
       const limit = this.batchLimit(topic);
       const tooLarge = encoded.find((item) => item.bytes > limit);

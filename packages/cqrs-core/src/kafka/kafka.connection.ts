@@ -81,7 +81,7 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
     requestTimeout: options.requestTimeoutMs ?? 10_000,
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 5_000, ...options.config?.retry },
   });
-  const admin = kafka.admin();
+  const admin = healingAdmin(kafka);
   // The gauge follows what a request to a broker answered, not kafkajs's CONNECT/DISCONNECT
   // events: CONNECT fires once admin.connect() returns even when no broker answered, and
   // DISCONNECT only on an explicit disconnect, so the gauge would say 1 through an outage.
@@ -157,4 +157,118 @@ export function checkKafkaClient(owner: string, client: unknown): void {
           : shownValue(client)
     }`,
   );
+}
+
+/** The topics an admin call names (kafkajs then keeps them in its metadata refreshes). */
+function topicsNamed(args: readonly unknown[]): string[] {
+  const named: string[] = [];
+  for (const arg of args) {
+    if (typeof arg === 'string') named.push(arg);
+    else if (typeof arg === 'object' && arg !== null) {
+      const { topic, topics } = arg as { topic?: unknown; topics?: unknown };
+      if (typeof topic === 'string') named.push(topic);
+      if (Array.isArray(topics))
+        named.push(...topics.filter((entry): entry is string => typeof entry === 'string'));
+    }
+  }
+  return named;
+}
+
+function isUnknownTopic(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
+    if ((cause as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+type AdminCall = (...args: unknown[]) => Promise<unknown>;
+
+/** Admin methods that neither talk to a broker nor return a promise. */
+const LOCAL = new Set<PropertyKey>(['on', 'logger', 'events', 'connect', 'disconnect']);
+
+/**
+ * The shared admin client, which survives a topic deleted by someone else. kafkajs's admin keeps
+ * every topic it was asked about (offsets, watermarks, metadata: fetchOffsets, fetchTopicOffsets,
+ * fetchTopicMetadata, setOffsets) and names all of them in each metadata refresh; once an
+ * operator deleted one (kafka-topics.sh, another client: kafkajs forgets only topics it deleted
+ * itself), every refresh failed with UNKNOWN_TOPIC_OR_PARTITION — no topic could be created, no
+ * lag or attempt marker read, for any topic, until the process restarted (session 47). So when a
+ * call fails with UNKNOWN_TOPIC_OR_PARTITION and a topic this admin was asked about is no longer
+ * listed, the admin is replaced by a new one (which knows no topic yet; the old one disconnects
+ * once its calls are done) and the call is made once more on it. A call about a topic that does
+ * not exist fails as before.
+ */
+function healingAdmin(kafka: Kafka): Admin {
+  let current = kafka.admin();
+  let connected = false;
+  /** Topics the current admin was asked about, which kafkajs keeps in its refreshes. */
+  let met = new Set<string>();
+  const busy = new Map<Admin, number>();
+  const retired = new Set<Admin>();
+  let replacing: Promise<void> | undefined;
+
+  const release = (admin: Admin) => {
+    const left = (busy.get(admin) ?? 1) - 1;
+    if (left > 0) return void busy.set(admin, left);
+    busy.delete(admin);
+    if (retired.delete(admin)) void admin.disconnect().catch(() => undefined);
+  };
+  const call = async (name: PropertyKey, args: unknown[]): Promise<unknown> => {
+    const admin = current;
+    busy.set(admin, (busy.get(admin) ?? 0) + 1);
+    try {
+      const method = (admin as unknown as Record<PropertyKey, AdminCall>)[name]!;
+      const result = await method(...args);
+      if (admin === current) for (const topic of topicsNamed(args)) met.add(topic);
+      return result;
+    } finally {
+      release(admin);
+    }
+  };
+  /** Whether the admin had met a topic that is gone: then it is replaced (see healingAdmin). */
+  const replaceIfStale = async (admin: Admin): Promise<boolean> => {
+    if (admin !== current) return true; // replaced meanwhile
+    if (met.size === 0) return false;
+    const listed = new Set(await admin.listTopics()); // names no kept topic: still answers
+    if ([...met].every((topic) => listed.has(topic))) return false;
+    if (admin !== current) return true;
+    const fresh = kafka.admin();
+    replacing = fresh.connect();
+    current = fresh;
+    met = new Set();
+    // The old one disconnects once the calls still under way on it are done.
+    if (busy.has(admin)) retired.add(admin);
+    else void admin.disconnect().catch(() => undefined);
+    await replacing.finally(() => (replacing = undefined));
+    return true;
+  };
+  return new Proxy({} as Admin, {
+    get(_, name) {
+      if (name === 'connect')
+        return async () => {
+          await current.connect();
+          connected = true;
+        };
+      if (name === 'disconnect')
+        return async () => {
+          connected = false;
+          await current.disconnect();
+        };
+      const value = (current as unknown as Record<PropertyKey, unknown>)[name];
+      if (typeof value !== 'function' || LOCAL.has(name)) return value;
+      return async (...args: unknown[]) => {
+        await replacing;
+        const admin = current;
+        try {
+          return await call(name, args);
+        } catch (error) {
+          if (!connected || !isUnknownTopic(error)) throw error;
+          const replaced = await replaceIfStale(admin).catch(() => false);
+          if (!replaced) throw error;
+          return call(name, args);
+        }
+      };
+    },
+  });
 }

@@ -1,0 +1,88 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { testNamespace } from '@causeway/testkit';
+import { type Delivery, type ManagedConnection } from '../src';
+import {
+  type KafkaClient,
+  kafkaConnection,
+  kafkaLag,
+  KafkaPublisher,
+  KafkaSubscriber,
+} from '../src/kafka';
+import { conformanceMessage } from '../src/testing';
+import { eventually, quickConsumer, removeKafkaNamespace } from './kafka.helpers';
+
+const ns = testNamespace('kafkadeleted');
+
+jest.setTimeout(60_000);
+
+const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
+
+/**
+ * A review (session 47): kafkajs's admin client keeps every topic it was asked about (offsets,
+ * watermarks, metadata) and asks for all of them at each metadata refresh; once an operator
+ * deleted one of them (kafka-topics.sh --delete, another client), every refresh failed with
+ * "This server does not host this topic-partition". The connection's shared admin then could
+ * not create any other topic (every new publisher topic and subscription failed), nor read
+ * anyone's lag or attempt markers, until the process restarted.
+ */
+describe('kafka: a topic deleted by another client', () => {
+  let connection: ManagedConnection<KafkaClient>;
+  let operator: Kafka;
+  const options = quickConsumer(ns, 1);
+
+  beforeAll(async () => {
+    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('deleted') });
+    await connection.open();
+    operator = new Kafka({
+      clientId: ns.name('operator'),
+      brokers: ns.kafkaBrokers,
+      logLevel: logLevel.NOTHING,
+    });
+  });
+  afterAll(async () => {
+    await removeKafkaNamespace(connection.client.admin, ns);
+    await connection.close();
+  });
+
+  it('leaves the shared admin working for every other topic', async () => {
+    const { admin } = connection.client;
+    const gone = ns.topic('gone');
+    const kept = ns.topic('kept');
+    const publisher = new KafkaPublisher(connection.client, options);
+    const second = new KafkaPublisher(connection.client, options);
+    const subscriber = new KafkaSubscriber(connection.client, options);
+    const got: number[] = [];
+    try {
+      await publisher.publish(gone, [conformanceMessage(1, 'k')]);
+      await publisher.publish(kept, [conformanceMessage(2, 'k')]);
+      const group = `${ns.id}.g`;
+      await kafkaLag(admin, [{ group, topics: [gone, kept] }]); // the admin has met both topics
+      const operatorAdmin = operator.admin();
+      await operatorAdmin.connect();
+      try {
+        await operatorAdmin.deleteTopics({ topics: [gone] });
+      } finally {
+        await operatorAdmin.disconnect();
+      }
+      await eventually(async () => !(await admin.listTopics()).includes(gone), 'the deletion');
+
+      // A new topic is still created, published to and consumed; the lag of the other still read.
+      // (A new publisher: the first one's producer met the deleted topic too, and its first send
+      // fails once before it renews its producer — the session-46 contract, not this one's.)
+      const fresh = ns.topic('fresh');
+      await second.publish(fresh, [conformanceMessage(3, 'k')]);
+      await subscriber.subscribe([fresh], { group: 'fresh', consumer: 'c' }, async (d) => {
+        got.push(n(d));
+      });
+      await eventually(() => got.length === 1, 'the message on the new topic');
+      expect(got).toEqual([3]);
+      expect(await kafkaLag(admin, [{ group, topics: [kept] }])).toEqual([
+        { topic: kept, group, lag: 1 },
+      ]);
+    } finally {
+      await subscriber.close();
+      await second.close();
+      await publisher.close();
+    }
+  });
+});

@@ -1,19 +1,8 @@
 import { testNamespace } from '@causeway/testkit';
-import {
-  type Delivery,
-  type ManagedConnection,
-  type SubscriptionHandle,
-  TransportClosedError,
-} from '../src';
-import {
-  type KafkaClient,
-  kafkaConnection,
-  KafkaPublisher,
-  KafkaSubscriber,
-  type KafkaSubscriberOptions,
-} from '../src/kafka';
+import { type Delivery, type SubscriptionHandle, TransportClosedError } from '../src';
+import { KafkaPublisher, KafkaSubscriber, type KafkaSubscriberOptions } from '../src/kafka';
 import { conformanceMessage } from '../src/testing';
-import { eventually, quickConsumer, removeKafkaNamespace, within } from './kafka.helpers';
+import { eventually, quickConsumer, within, useKafkaConnection } from './kafka.helpers';
 
 const ns = testNamespace('kafkacloserebal');
 jest.setTimeout(90_000);
@@ -25,23 +14,15 @@ jest.setTimeout(90_000);
  * closeTimeoutMs. It must resolve within closeTimeoutMs + CLOSE_GRACE_MS (1 s).
  */
 describe('kafka: close() while a rebalance is under way', () => {
-  let connection: ManagedConnection<KafkaClient>;
+  const connection = useKafkaConnection(ns, 'rebal');
   // rebalanceTimeoutMs 10 s (quickConsumer): how long a busy member may hold the rebalance.
   const options: KafkaSubscriberOptions = { ...quickConsumer(ns, 2), closeTimeoutMs: 500 };
-  beforeAll(async () => {
-    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('rebal') });
-    await connection.open();
-  });
-  afterAll(async () => {
-    await removeKafkaNamespace(connection.client.admin, ns);
-    await connection.close();
-  });
 
   it('resolves within its bound for a member still joining and for the busy one; the delivery in flight goes to the next owner', async () => {
     const topic = ns.topic('busy');
-    const publisher = new KafkaPublisher(connection.client, options);
+    const publisher = new KafkaPublisher(connection().client, options);
     const [first, second, third] = [0, 1, 2].map(
-      () => new KafkaSubscriber(connection.client, options),
+      () => new KafkaSubscriber(connection().client, options),
     ) as [KafkaSubscriber, KafkaSubscriber, KafkaSubscriber];
     const deliveries: { member: KafkaSubscriber; attempt: number }[] = [];
     let release!: () => void;
@@ -96,9 +77,9 @@ describe('kafka: close() while a rebalance is under way', () => {
   // past SHUTDOWN_TIMEOUT_MS when that is the budget the bound was derived from (exit 1).
   it("a second close() (the router's handle, then the subscriber's) adds no second wait", async () => {
     const topic = ns.topic('twice');
-    const publisher = new KafkaPublisher(connection.client, options);
+    const publisher = new KafkaPublisher(connection().client, options);
     const [first, second, third] = [0, 1, 2].map(
-      () => new KafkaSubscriber(connection.client, options),
+      () => new KafkaSubscriber(connection().client, options),
     ) as [KafkaSubscriber, KafkaSubscriber, KafkaSubscriber];
     const deliveries: KafkaSubscriber[] = [];
     const handles = new Map<KafkaSubscriber, SubscriptionHandle>();
@@ -153,7 +134,7 @@ describe('kafka: close() while a rebalance is under way', () => {
       // request modules) after jest tore the environment down, which fails the run.
       await eventually(
         async () => {
-          const { groups } = await connection.client.admin.describeGroups([`${ns.id}.g`]);
+          const { groups } = await connection().client.admin.describeGroups([`${ns.id}.g`]);
           return (groups[0]?.members.length ?? 0) === 0;
         },
         'every member gone from the group',

@@ -1,14 +1,8 @@
 import { testNamespace } from '@causeway/testkit';
-import { type Delivery, type ManagedConnection } from '../src';
-import {
-  type KafkaClient,
-  kafkaConnection,
-  KafkaPublisher,
-  KafkaSubscriber,
-  type KafkaSubscriberOptions,
-} from '../src/kafka';
+import { type Delivery } from '../src';
+import { KafkaPublisher, KafkaSubscriber, type KafkaSubscriberOptions } from '../src/kafka';
 import { conformanceMessage } from '../src/testing';
-import { eventually, removeKafkaNamespace, within, quickConsumer } from './kafka.helpers';
+import { eventually, within, quickConsumer, useKafkaConnection } from './kafka.helpers';
 
 const ns = testNamespace('kafkaclose');
 
@@ -21,26 +15,17 @@ const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
  * member kept its partitions meanwhile (it heartbeats while a handler runs).
  */
 describe('kafka: close() with a handler that never settles', () => {
-  let connection: ManagedConnection<KafkaClient>;
+  const connection = useKafkaConnection(ns, 'close');
   const options: KafkaSubscriberOptions = {
     ...quickConsumer(ns, 2),
     closeTimeoutMs: 2_000,
   };
 
-  beforeAll(async () => {
-    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('close') });
-    await connection.open();
-  });
-  afterAll(async () => {
-    await removeKafkaNamespace(connection.client.admin, ns);
-    await connection.close();
-  });
-
   it('resolves after closeTimeoutMs, leaving the delivery uncommitted for the next member', async () => {
     const topic = ns.topic('hung');
-    const publisher = new KafkaPublisher(connection.client, options);
-    const first = new KafkaSubscriber(connection.client, options);
-    const second = new KafkaSubscriber(connection.client, options);
+    const publisher = new KafkaPublisher(connection().client, options);
+    const first = new KafkaSubscriber(connection().client, options);
+    const second = new KafkaSubscriber(connection().client, options);
     const hung: Delivery[] = [];
     const handled: { n: number; attempt: number }[] = [];
     try {

@@ -1,22 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { testNamespace } from '@causeway/testkit';
-import { type Delivery, type ManagedConnection, type SubscriptionHandle } from '../src';
-import {
-  type KafkaClient,
-  kafkaConnection,
-  KafkaPublisher,
-  KafkaSubscriber,
-  type KafkaSubscriberOptions,
-} from '../src/kafka';
+import { type Delivery, type SubscriptionHandle } from '../src';
+import { KafkaPublisher, KafkaSubscriber, type KafkaSubscriberOptions } from '../src/kafka';
 import { conformanceMessage, conformanceSerializer } from '../src/testing';
 import { encodeForWire } from '../src/transport/wire.codec';
 import {
   eventually,
-  removeKafkaNamespace,
   setTopicConfig,
   topicConfig,
   quickConsumer,
+  useKafkaConnection,
 } from './kafka.helpers';
 
 const ns = testNamespace('kafkazip');
@@ -32,31 +26,22 @@ const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
  * bytes, so these tests read what real Kafka writes.
  */
 describe('kafka: compressed record batches', () => {
-  let connection: ManagedConnection<KafkaClient>;
+  const connection = useKafkaConnection(ns, 'zip');
   const errors: Error[] = [];
   const options: KafkaSubscriberOptions = {
     ...quickConsumer(ns, 2),
     onError: (error) => errors.push(error),
   };
 
-  beforeAll(async () => {
-    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('zip') });
-    await connection.open();
-  });
-  afterAll(async () => {
-    await removeKafkaNamespace(connection.client.admin, ns);
-    await connection.close();
-  });
-
   it('creates its topics with compression.type=producer', async () => {
     const topic = ns.topic('created');
-    const publisher = new KafkaPublisher(connection.client, options);
+    const publisher = new KafkaPublisher(connection().client, options);
     try {
       await publisher.publish(topic, [conformanceMessage(1, 'k')]);
     } finally {
       await publisher.close();
     }
-    expect(await topicConfig(connection.client.admin, topic, 'compression.type')).toEqual({
+    expect(await topicConfig(connection().client.admin, topic, 'compression.type')).toEqual({
       value: 'producer',
       explicit: true,
     });
@@ -66,13 +51,13 @@ describe('kafka: compressed record batches', () => {
     'a topic the broker compresses with %s delivers every message',
     async (codec) => {
       const topic = ns.topic(`broker-${codec}`);
-      const publisher = new KafkaPublisher(connection.client, options);
-      const subscriber = new KafkaSubscriber(connection.client, options);
+      const publisher = new KafkaPublisher(connection().client, options);
+      const subscriber = new KafkaSubscriber(connection().client, options);
       const got: number[] = [];
       let handle: SubscriptionHandle | undefined;
       try {
         await publisher.publish(topic, [conformanceMessage(0, 'k0')]); // before the change too
-        await setTopicConfig(connection.client.admin, topic, 'compression.type', codec);
+        await setTopicConfig(connection().client.admin, topic, 'compression.type', codec);
         await publisher.publish(topic, [
           ...Array.from({ length: 19 }, (_, i) => conformanceMessage(i + 1, `k${i % 5}`)),
           // several 64 KB LZ4 blocks / snappy chunks in one batch
@@ -98,8 +83,8 @@ describe('kafka: compressed record batches', () => {
 
   it('a snappy batch of a foreign (kafkajs) producer is delivered in order', async () => {
     const topic = ns.topic('foreign-snappy');
-    const publisher = new KafkaPublisher(connection.client, options);
-    const subscriber = new KafkaSubscriber(connection.client, options);
+    const publisher = new KafkaPublisher(connection().client, options);
+    const subscriber = new KafkaSubscriber(connection().client, options);
     const foreign = new Kafka({ brokers: ns.kafkaBrokers, logLevel: logLevel.NOTHING }).producer();
     const serializer = conformanceSerializer();
     const got: number[] = [];

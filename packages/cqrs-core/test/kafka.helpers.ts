@@ -1,6 +1,7 @@
 import { type Admin, CompressionTypes, type Kafka } from 'kafkajs';
 import { removeNamespaceData, type TestNamespace } from '@causeway/testkit';
-import { type Envelope } from '../src';
+import { type Envelope, type ManagedConnection } from '../src';
+import { type KafkaClient, kafkaConnection } from '../src/kafka';
 import { conformanceSerializer } from '../src/testing';
 import { encodeForWire } from '../src/transport/wire.codec';
 
@@ -36,6 +37,31 @@ export async function removeKafkaNamespace(admin: Admin, ns: TestNamespace): Pro
   const mine = groups.map(({ groupId }) => groupId).filter((id) => id.includes(ns.id));
   if (mine.length > 0) await admin.deleteGroups(mine).catch(() => undefined);
   await removeNamespaceData(ns, ['kafka']);
+}
+
+/**
+ * The describe block's Kafka connection: opened in a beforeAll, and in an afterAll the
+ * namespace's groups and topics are removed and it is closed. Call it at the top of the block;
+ * `connection()` answers the open connection inside tests and hooks declared after it.
+ */
+export function useKafkaConnection(
+  ns: TestNamespace,
+  clientId: string,
+): () => ManagedConnection<KafkaClient> {
+  let connection: ManagedConnection<KafkaClient> | undefined;
+  beforeAll(async () => {
+    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name(clientId) });
+    await connection.open();
+  });
+  afterAll(async () => {
+    if (!connection) return;
+    await removeKafkaNamespace(connection.client.admin, ns);
+    await connection.close();
+  });
+  return () => {
+    if (!connection) throw new Error('useKafkaConnection: the connection is not open yet');
+    return connection;
+  };
 }
 
 /** Sets one topic config entry (as an operator would, outside Causeway). */

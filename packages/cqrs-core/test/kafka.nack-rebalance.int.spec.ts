@@ -1,14 +1,8 @@
 import { testNamespace } from '@causeway/testkit';
-import { type Delivery, type ManagedConnection, type SubscriptionHandle } from '../src';
-import {
-  type KafkaClient,
-  kafkaConnection,
-  KafkaPublisher,
-  KafkaSubscriber,
-  type KafkaSubscriberOptions,
-} from '../src/kafka';
+import { type Delivery, type SubscriptionHandle } from '../src';
+import { KafkaPublisher, KafkaSubscriber, type KafkaSubscriberOptions } from '../src/kafka';
 import { conformanceMessage } from '../src/testing';
-import { eventually, removeKafkaNamespace, quickConsumer } from './kafka.helpers';
+import { eventually, quickConsumer, useKafkaConnection } from './kafka.helpers';
 
 const ns = testNamespace('kafkanackreb');
 
@@ -22,24 +16,15 @@ const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
  * right after the rejoin, without `redeliveryDelayMs` (a review, session 46).
  */
 describe('kafka: a nack during a rebalance', () => {
-  let connection: ManagedConnection<KafkaClient>;
-
-  beforeAll(async () => {
-    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('nackreb') });
-    await connection.open();
-  });
-  afterAll(async () => {
-    await removeKafkaNamespace(connection.client.admin, ns);
-    await connection.close();
-  });
+  const connection = useKafkaConnection(ns, 'nackreb');
 
   it('still waits redeliveryDelayMs when the member keeps the partition', async () => {
     const topic = ns.topic('nacked');
     const other = ns.topic('other');
     const options: KafkaSubscriberOptions = { ...quickConsumer(ns, 1), redeliveryDelayMs: 8_000 };
-    const publisher = new KafkaPublisher(connection.client, options);
-    const subscriber = new KafkaSubscriber(connection.client, options);
-    const joining = new KafkaSubscriber(connection.client, options);
+    const publisher = new KafkaPublisher(connection().client, options);
+    const subscriber = new KafkaSubscriber(connection().client, options);
+    const joining = new KafkaSubscriber(connection().client, options);
     const attempts: { attempt: number; at: number }[] = [];
     let handle: SubscriptionHandle | undefined;
     let joined: Promise<SubscriptionHandle> | undefined;

@@ -85,4 +85,52 @@ describe('kafka: a topic deleted by another client', () => {
       await publisher.close();
     }
   });
+
+  it("tells a subscription's onError and probe which of its topics the broker no longer has", async () => {
+    const gone = ns.topic('consumed-gone');
+    const kept = ns.topic('consumed-kept');
+    const errors: Error[] = [];
+    const publisher = new KafkaPublisher(connection.client, options);
+    const subscriber = new KafkaSubscriber(connection.client, {
+      ...options,
+      unhealthyAfterCrashes: 2,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await publisher.publish(gone, [conformanceMessage(1, 'k')]);
+      await publisher.publish(kept, [conformanceMessage(2, 'k')]);
+      await subscriber.subscribe([gone, kept], { group: 'both', consumer: 'c' }, async () => {});
+      const operatorAdmin = operator.admin();
+      await operatorAdmin.connect();
+      try {
+        await operatorAdmin.deleteTopics({ topics: [gone] });
+      } finally {
+        await operatorAdmin.disconnect();
+      }
+      const named = `topic "${gone}" does not exist on the broker`;
+      await eventually(
+        () => errors.some((error) => error.message.includes(named)),
+        'a crash naming the deleted topic',
+      );
+      expect(errors.every((error) => !error.message.includes(`topic "${kept}" does not`))).toBe(
+        true,
+      );
+      let problem = '';
+      await eventually(
+        async () =>
+          (problem = await subscriber
+            .probe()
+            .check()
+            .then(
+              () => '',
+              (e: Error) => e.message,
+            )) !== '',
+        'the probe to fail',
+      );
+      expect(problem).toContain(named);
+    } finally {
+      await subscriber.close();
+      await publisher.close();
+    }
+  });
 });

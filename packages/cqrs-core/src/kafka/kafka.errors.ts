@@ -93,11 +93,13 @@ export class KafkaConsumerCrashError extends Error {
     override readonly cause: unknown,
     /** Crashes in a row since the consumer last made progress (1 for the first). */
     readonly consecutive: number,
+    /** Subscribed topics the broker no longer has (deleted since), when that is the cause. */
+    readonly missingTopics: readonly string[] = [],
   ) {
     super(
       `Kafka consumer of group "${groupId}" (topics ${topics.join(', ')}) crashed${
         consecutive > 1 ? ` (${consecutive} times in a row without progress)` : ''
-      }: ${(cause as Error | undefined)?.message ?? String(cause)}`,
+      }: ${missingTopicsText(missingTopics)}${(cause as Error | undefined)?.message ?? String(cause)}`,
     );
     this.name = 'KafkaConsumerCrashError';
   }
@@ -155,4 +157,18 @@ export class KafkaPublishError extends Error {
     );
     this.name = 'KafkaPublishError';
   }
+}
+
+/**
+ * What a crash or a probe says of subscribed topics the broker no longer has (session 47: it
+ * said only kafkajs's "This server does not host this topic-partition").
+ */
+export function missingTopicsText(topics: readonly string[]): string {
+  return topics
+    .map(
+      (topic) =>
+        `topic ${JSON.stringify(topic)} does not exist on the broker (deleted since the ` +
+        'subscription started? create it again, or unsubscribe); ',
+    )
+    .join('');
 }

@@ -21,6 +21,7 @@ import {
   KafkaConsumerCrashError,
   KafkaGroupSeedError,
   KafkaTransportClosedError,
+  missingTopicsText,
 } from './kafka.errors';
 import { DeliveryAttempts } from './kafka.attempts';
 import { BatchCommits } from './kafka.commits';
@@ -36,6 +37,15 @@ type Outcome = 'acked' | 'nacked' | 'abandoned';
 
 /** Longest start() waits for seeding a new group from its predecessors before going on without. */
 const SEED_TIMEOUT_MS = 30_000;
+
+/** Whether a kafkajs error of `type` is along `error`'s causes. */
+function hasErrorType(error: unknown, type: string): boolean {
+  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
+    if ((cause as { type?: unknown }).type === type) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}
 
 /** Heartbeat errors after which kafkajs re-joins the group: this member may lose partitions. */
 const GROUP_CHANGING = new Set([
@@ -106,6 +116,8 @@ export class KafkaSubscription implements SubscriptionHandle {
   private closing: Promise<void> | undefined;
   private readonly groupId: string;
   private lastCrashCause: string | undefined;
+  /** Subscribed topics the broker did not have at the last crash (see onCrash). */
+  private missingTopics: readonly string[] = [];
 
   constructor(
     kafka: Kafka,
@@ -155,7 +167,7 @@ export class KafkaSubscription implements SubscriptionHandle {
         await this.consumer.connect();
         await this.run();
       },
-      { onCrash: (error, consecutive) => this.reportCrash(error, consecutive) },
+      { onCrash: (error, consecutive) => this.onCrash(error, consecutive) },
     );
     // An empty fetch decoded fine: progress on an idle topic (a batch handled is the other kind).
     // kafkajs 2 reports `numberOfBatches: 0` for every fetch, so a fetch is known empty when the
@@ -184,12 +196,36 @@ export class KafkaSubscription implements SubscriptionHandle {
     const crashes = this.supervisor.consecutiveCrashes;
     const limit = this.options.unhealthyAfterCrashes ?? KAFKA_DEFAULTS.unhealthyAfterCrashes;
     if (this.stopped || crashes < limit) return undefined;
-    return `group "${this.groupId}" (topics ${this.topics.join(', ')}): consumer crashed ${crashes} times in a row without progress, last: ${this.supervisor.lastError?.message ?? 'unknown'}`;
+    return `group "${this.groupId}" (topics ${this.topics.join(', ')}): consumer crashed ${crashes} times in a row without progress, last: ${missingTopicsText(this.missingTopics)}${this.supervisor.lastError?.message ?? 'unknown'}`;
+  }
+
+  /**
+   * A crash for a topic the broker does not host (deleted since it was subscribed, by an operator
+   * or another client) is reported naming the missing topics, looked up first (session 47).
+   */
+  private onCrash(cause: Error, consecutive: number): void {
+    if (!hasErrorType(cause, 'UNKNOWN_TOPIC_OR_PARTITION')) {
+      this.missingTopics = [];
+      return this.reportCrash(cause, consecutive);
+    }
+    void this.admin
+      .listTopics()
+      .then(
+        (listed) => void (this.missingTopics = this.topics.filter((t) => !listed.includes(t))),
+        () => undefined,
+      )
+      .finally(() => this.reportCrash(cause, consecutive));
   }
 
   /** Every crash to `onError`; without one, a warning per distinct cause and on turning unhealthy. */
   private reportCrash(cause: Error, consecutive: number): void {
-    const error = new KafkaConsumerCrashError(this.groupId, this.topics, cause, consecutive);
+    const error = new KafkaConsumerCrashError(
+      this.groupId,
+      this.topics,
+      cause,
+      consecutive,
+      this.missingTopics,
+    );
     if (this.options.onError) return this.report(error);
     const limit = this.options.unhealthyAfterCrashes ?? KAFKA_DEFAULTS.unhealthyAfterCrashes;
     const distinct = consecutive === 1 || cause.message !== this.lastCrashCause;

@@ -81,6 +81,8 @@ export class StreamDeletedError extends Error {
  * Polling there would wait for ever, and the events appended meanwhile would take positions up
  * to it and never be delivered. The subscription stops with this error (onError) before it
  * delivers anything. Subscribe again from a position of this log (0 reads all of it again).
+ * An EventForwarder whose checkpoint is past the end reports it every round (onError, `failing`)
+ * and forwards nothing until the checkpoint is moved to a position of this log.
  */
 export class CheckpointPastEndError extends Error {
   constructor(
@@ -88,13 +90,17 @@ export class CheckpointPastEndError extends Error {
     readonly fromPosition: number,
     /** The end of the log when it was checked: every position taken is at or below it. */
     readonly end: number,
+    /** Whose position it is, and what to do: for readers other than a subscription. */
+    reader: { what: string; remedy: string } = {
+      what: 'subscription fromPosition',
+      remedy: 'subscribe from a position of this log (0 reads all of it again)',
+    },
   ) {
     super(
-      `subscription fromPosition ${fromPosition} is past the end of the event store's log ` +
+      `${reader.what} ${fromPosition} is past the end of the event store's log ` +
         `(${end}): the checkpoint is not of this log (was the store emptied or re-created, or ` +
         `is it another key prefix or database?). Events appended from now on would take ` +
-        `positions up to ${fromPosition} and never be delivered: subscribe from a position of ` +
-        `this log (0 reads all of it again)`,
+        `positions up to ${fromPosition} and never be delivered: ${reader.remedy}`,
     );
     this.name = 'CheckpointPastEndError';
   }

@@ -1,5 +1,10 @@
 import { type DeadLetterQueue } from '../dead-letters/dead-letter-queue.port';
-import { type EventStore, type StoredEvent } from '../event-store/event-store.port';
+import {
+  type EventStore,
+  type StoredEvent,
+  type Subscription,
+} from '../event-store/event-store.port';
+import { CheckpointPastEndError } from '../event-store/event-store.errors';
 import { type MessageSerializer } from '../messages/serializer.port';
 import { currentTypeName, storedTypeNames } from '../messages/type.names';
 import { type Publisher } from '../transport/transport.port';
@@ -164,6 +169,10 @@ export class EventForwarder {
   private block: ForwarderBlock | undefined;
   /** The rounds failing in a row (see `failing`). */
   private failure: ForwarderFailing | undefined;
+  /** Whether the next read that finds nothing is to check for a checkpoint past the end. */
+  private checkStart = true;
+  /** The checkpoint was found past the end of the log: every round fails with this until moved. */
+  private pastEnd: CheckpointPastEndError | undefined;
 
   private readonly reportError: (error: unknown) => void;
 
@@ -240,6 +249,8 @@ export class EventForwarder {
     this.lastRead = 0;
     this.gap = undefined;
     this.catchingUp = false;
+    this.checkStart = true;
+    this.pastEnd = undefined;
     this.loop = this.run();
   }
 
@@ -426,6 +437,46 @@ export class EventForwarder {
     return published;
   }
 
+  /**
+   * Whether `from` (the checkpoint) is past the end of the store's log: a checkpoint of another
+   * log (the event store emptied, restored or re-created while the checkpoint store kept its
+   * position). Every round then read nothing after it without a word, and the events appended
+   * meanwhile, at positions up to it, never reached the bus (a review, session 47). Asked as a
+   * subscription asks (CheckpointPastEndError, the store's own end of the log), through a
+   * one-page subscription from `from`: a store that cannot tell is taken at its word.
+   * @throws CheckpointPastEndError naming the forwarder, the checkpoint and the end; every round
+   *   after fails with it too (onError, `failing`, forwarderProbe) until the checkpoint is moved
+   */
+  private async checkEnd(from: number): Promise<void> {
+    const { store, types } = this.options;
+    if (typeof store.subscribe !== 'function') return;
+    let subscription: Subscription | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await new Promise<{ error?: unknown }>((resolve) => {
+      // A store whose subscription never says it caught up must not hold the rounds for ever.
+      timer = setTimeout(() => resolve({}), 30_000);
+      subscription = store.subscribe({
+        fromPosition: from,
+        ...(types && { types }),
+        limit: 1,
+        handler: () => resolve({}),
+        onCaughtUp: () => resolve({}),
+        onError: (error) => resolve({ error }),
+      });
+    }).finally(() => clearTimeout(timer));
+    await subscription?.stop();
+    if (outcome.error instanceof CheckpointPastEndError) {
+      this.pastEnd = new CheckpointPastEndError(from, outcome.error.end, {
+        what: `event forwarder ${this.name}'s checkpoint`,
+        remedy:
+          `move it to a position of this log: checkpoints.reset('${this.name}') forwards all ` +
+          'of it again (consumers deduplicate by messageId), or save the position to go on from',
+      });
+      throw this.pastEnd;
+    }
+    if (outcome.error !== undefined) throw outcome.error;
+  }
+
   private unblock(): void {
     this.blockedAt = undefined;
     this.block = undefined;
@@ -479,6 +530,10 @@ export class EventForwarder {
    */
   async forwardOnce(): Promise<number> {
     let from = await this.options.checkpoints.load(this.name);
+    if (this.pastEnd) {
+      if (this.pastEnd.fromPosition === from) throw this.pastEnd;
+      this.pastEnd = undefined; // moved (reset, or saved at a position of this log)
+    }
     const ledger = this.options.ledger;
     const readEvery = this.options.ledgerReadIntervalMs ?? 30_000;
     if (ledger) {
@@ -517,6 +572,12 @@ export class EventForwarder {
     this.readsMade++;
     const page = await this.readPage(from);
     const events = page.events;
+    if (this.checkStart) {
+      this.checkStart = false;
+      // Only a first read that found nothing can start past the end: checked once, then.
+      if (from > 0 && events.length === 0 && page.caughtUp && page.position <= from)
+        await this.checkEnd(from);
+    }
     if (events.length === 0) {
       // Only events of other types (with `types`): the page's checkpoint moves past them, so
       // the next round does not read them again; a page that stopped early reads on.

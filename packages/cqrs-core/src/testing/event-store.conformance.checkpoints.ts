@@ -5,6 +5,9 @@ import {
 } from '../event-store/event-store.port';
 import { CheckpointPastEndError } from '../event-store/event-store.errors';
 import { ChecksumMismatchError } from '../messages/message.errors';
+import { type Envelope } from '../messages/envelope';
+import { InMemoryCheckpointStore } from '../outbox/checkpoint-store.port';
+import { EventForwarder } from '../outbox/event.forwarder';
 import { type EventStoreConformanceContext } from './event-store.conformance';
 import {
   event,
@@ -205,6 +208,66 @@ export function checkpointScenarios(context: EventStoreConformanceContext): void
       await subscription.stop();
     }
     expect(errors).toEqual([]);
+  });
+
+  it('an EventForwarder started from a checkpoint past the end of the log says so, naming both, and forwards nothing until it is moved', async () => {
+    // The event store emptied or restored while the checkpoint store kept its position: the
+    // forwarder read nothing past it every round, without a word, and the events appended
+    // meanwhile (at positions up to the checkpoint) never reached the bus.
+    const type = uniqueName('Outboxed');
+    const appended = await store().append(uniqueName('outboxed'), [event(type, 1)], {
+      expectedVersion: 'no-stream',
+    });
+    const last = appended.positions[0]!;
+    const ahead = last + 10_000_000;
+    const checkpoints = new InMemoryCheckpointStore();
+    const name = uniqueName('outbox');
+    await checkpoints.save(name, ahead);
+    const published: Envelope[] = [];
+    const errors: unknown[] = [];
+    const forwarder = new EventForwarder({
+      store: store(),
+      publisher: {
+        publish: async (_topic, messages) => {
+          published.push(...messages);
+        },
+        close: async () => undefined,
+      },
+      checkpoints,
+      name,
+      types: [type],
+      topicOf: (e) => `events.${e.type}`,
+      pollIntervalMs: 20,
+      onError: (error) => errors.push(error),
+    });
+    forwarder.start();
+    try {
+      await waitFor(() => errors.length >= 2, SLOW_READS_MS);
+      const error = errors[0] as CheckpointPastEndError;
+      expect(error).toBeInstanceOf(CheckpointPastEndError);
+      expect(error.fromPosition).toBe(ahead);
+      expect(error.end).toBeGreaterThanOrEqual(last);
+      expect(error.end).toBeLessThan(ahead);
+      expect(error.message).toContain(
+        `event forwarder ${name}'s checkpoint ${ahead} is past the end of the event store's ` +
+          `log (${error.end})`,
+      );
+      expect(errors[1]).toBe(error);
+      expect(forwarder.failing?.error).toBe(error);
+      expect(await checkpoints.load(name)).toBe(ahead);
+      // Moved to a position of this log (as checkpoints.reset does, to 0), it goes on from there.
+      await checkpoints.reset(name);
+      await checkpoints.save(name, last);
+      const next = await store().append(uniqueName('outboxed'), [event(type, 2)], {
+        expectedVersion: 'no-stream',
+      });
+      await waitFor(() => published.length === 1, SLOW_READS_MS);
+      expect(published[0]?.data).toBe(2);
+      await waitFor(() => forwarder.failing === undefined, SLOW_READS_MS);
+      expect(await checkpoints.load(name)).toBeGreaterThanOrEqual(next.positions[0]!);
+    } finally {
+      await forwarder.stop();
+    }
   });
 
   it('stops and says so when onCaughtUp fails, by a throw or a rejected promise', async () => {

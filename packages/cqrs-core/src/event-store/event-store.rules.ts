@@ -93,33 +93,34 @@ export function checkStreamId(streamId: unknown): asserts streamId is string {
  * them by another and refused by the third with a TypeError from inside it.
  * Idempotency is keyed by messageId, so a batch holding one twice would store the event twice
  * and leave its re-append unanswerable (which of the two versions is it?).
- * @throws TypeError naming the envelope's field and the value given
+ * @throws TypeError naming the envelope's field, the value given and the stream (`streamId` set)
  * @throws MessageValidationError naming the repeated messageId, both places in the batch and
  *   the stream (`streamId` set)
  */
 export function checkAppendEvents(events: readonly Envelope[], streamId: string): void {
+  // Named as the serializer's refusals are (locateAppendError): which append, of which batch.
+  const refuse = (message: string) =>
+    Object.assign(new TypeError(`${message} (append to stream ${streamId})`), { streamId });
   if (!Array.isArray(events))
-    throw new TypeError(`events must be an array of envelopes, got ${shownValue(events)}`);
+    throw refuse(`events must be an array of envelopes, got ${shownValue(events)}`);
   events.forEach((event: unknown, index) => {
     if (event === null || typeof event !== 'object')
-      throw new TypeError(`events[${index}] must be an envelope, got ${shownValue(event)}`);
+      throw refuse(`events[${index}] must be an envelope, got ${shownValue(event)}`);
     for (const field of ['type', 'messageId'] as const) {
       const value: unknown = (event as Partial<Envelope>)[field];
       if (typeof value !== 'string' || value.length === 0)
-        throw new TypeError(
+        throw refuse(
           `events[${index}].${field} must be a non-empty string, got ${shownValue(value)}`,
         );
     }
     for (const field of ['aggregateId', 'aggregateType'] as const) {
       const value: unknown = (event as Partial<Envelope>)[field];
       if (typeof value !== 'string')
-        throw new TypeError(`events[${index}].${field} must be a string, got ${shownValue(value)}`);
+        throw refuse(`events[${index}].${field} must be a string, got ${shownValue(value)}`);
     }
     const metadata: unknown = (event as Partial<Envelope>).metadata;
     if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
-      throw new TypeError(
-        `events[${index}].metadata must be an object, got ${shownValue(metadata)}`,
-      );
+      throw refuse(`events[${index}].metadata must be an object, got ${shownValue(metadata)}`);
   });
   if (events.length < 2) return;
   const seen = new Map<string, number>();

@@ -205,28 +205,33 @@ export function argumentScenarios(context: EventStoreConformanceContext): void {
     }
     const append = (events: unknown) => () =>
       store().append(good, events as never, { expectedVersion: 'any' });
-    await refused(append('x'), 'events must be an array of envelopes, got "x"');
-    await refused(append([event(type, 1), null]), 'events[1] must be an envelope, got null');
+    // Each names the append's stream, as the serializer's refusals do (locateAppendError).
+    const of = ` (append to stream ${good})`;
+    await refused(append('x'), `events must be an array of envelopes, got "x"${of}`);
+    await refused(append([event(type, 1), null]), `events[1] must be an envelope, got null${of}`);
     await refused(
       append([{ ...event(type, 1), type: '' }]),
-      'events[0].type must be a non-empty string, got ""',
+      `events[0].type must be a non-empty string, got ""${of}`,
     );
     await refused(
       append([{ ...event(type, 1), messageId: 7 }]),
-      'events[0].messageId must be a non-empty string, got 7',
+      `events[0].messageId must be a non-empty string, got 7${of}`,
     );
+    await expect(append([{ ...event(type, 1), type: '' }])()).rejects.toMatchObject({
+      streamId: good,
+    });
     // Built by hand without an aggregate or metadata: one backend stored it without them, one
     // failed inside its size bound, the serializer on a missing property (a review, session 44).
     for (const field of ['aggregateId', 'aggregateType'] as const)
       for (const value of [undefined, 7])
         await refused(
           append([event(type, 1), { ...event(type, 2), [field]: value }]),
-          `events[1].${field} must be a string, got ${String(value)}`,
+          `events[1].${field} must be a string, got ${String(value)}${of}`,
         );
     for (const value of [undefined, null, 'x'])
       await refused(
         append([{ ...event(type, 1), metadata: value }]),
-        `events[0].metadata must be an object, got ${value === 'x' ? '"x"' : String(value)}`,
+        `events[0].metadata must be an object, got ${value === 'x' ? '"x"' : String(value)}${of}`,
       );
     // An empty aggregate type or id is what a handler without one writes: taken.
     const anonymous = uniqueName('no-aggregate');

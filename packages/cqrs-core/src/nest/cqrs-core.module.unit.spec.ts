@@ -429,6 +429,26 @@ describe('CqrsCoreModule', () => {
     await app.close().catch(() => undefined);
   });
 
+  it('refuses a request-scoped handler provided by a factory under its class, at start, naming it', async () => {
+    // A factory provider has no instance here (Nest calls it per request) and its metatype is
+    // the factory: such a handler was skipped, never called, and nothing said so.
+    @EventHandler('Moved', { name: 'scoped-factory' })
+    class ScopedFactoryProjector {
+      async handle() {}
+    }
+    const app = await appWith([
+      {
+        provide: ScopedFactoryProjector,
+        scope: Scope.REQUEST,
+        useFactory: () => new ScopedFactoryProjector(),
+      },
+    ]);
+    await expect(app.init()).rejects.toThrow(
+      'ScopedFactoryProjector is a Causeway handler and must be a singleton',
+    );
+    await app.close().catch(() => undefined);
+  });
+
   /**
    * Starts an app with these handlers (classes, or any provider) and modules over the in-memory
    * broker (init may reject).

@@ -86,6 +86,14 @@ function checkInjectable(
   );
 }
 
+/** The refusal of a handler provided request-scoped or transient. */
+function notSingleton(className: string): Error {
+  return new Error(
+    `${className} is a Causeway handler and must be a singleton ` +
+      `(the default scope): it is called for messages, outside any request`,
+  );
+}
+
 /**
  * Finds @CommandHandler / @EventHandler / @QueryHandler providers, registers them with the buses
  * and starts the router once the app has bootstrapped. At shutdown it stops taking deliveries,
@@ -225,6 +233,11 @@ export class HandlersExplorer
   private registerDiscovered(): void {
     for (const wrapper of this.discovery.getProviders()) {
       const { instance } = wrapper;
+      // A request-scoped (or transient) factory has no instance here, and its metatype is the
+      // factory: provided under a handler class, it was skipped, never called, and nothing said
+      // so. Its token names the class (under a string token nothing tells it is a handler).
+      if (!instance && typeof wrapper.token === 'function' && this.isDecorated(wrapper.token))
+        if (!wrapper.isDependencyTreeStatic()) throw notSingleton(wrapper.token.name);
       if (!instance || this.registered.has(instance)) continue;
       // The class whose decorators count: the provider's own, or the class of the instance a
       // factory or value provider gives (its metatype is the factory, or none: such handlers
@@ -249,11 +262,7 @@ export class HandlersExplorer
       }
       // A request-scoped or transient provider has no instance here, only Nest's placeholder
       // without its dependencies: refuse it at start rather than run it half-built.
-      if (!wrapper.isDependencyTreeStatic())
-        throw new Error(
-          `${className} is a Causeway handler and must be a singleton ` +
-            `(the default scope): it is called for messages, outside any request`,
-        );
+      if (!wrapper.isDependencyTreeStatic()) throw notSingleton(className);
       // Only a class Nest constructs itself: a factory passes its own arguments.
       if (built) checkInjectable(metatype as abstract new (...args: never[]) => unknown, className);
       const commandTypes = this.reflector.get<string | readonly string[] | undefined>(

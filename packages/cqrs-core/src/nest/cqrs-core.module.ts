@@ -1,4 +1,5 @@
 import { shownValue } from '../config/shown-value';
+import { credentialsRemoved } from '../connections/connection-target';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { type Registry } from 'prom-client';
@@ -325,6 +326,7 @@ function checked(options: unknown): ResolvedCqrsCoreOptions {
       `CqrsCoreModule: options.${given.publisher ? 'subscriber' : 'publisher'} is required with ` +
         `options.${given.publisher ? 'publisher' : 'subscriber'} (give both, or neither for an in-process broker)`,
     );
+  checkPorts(given);
   // Neither: one in-process broker (the embedded mode, tests), closed with the app.
   const broker = given.publisher
     ? undefined
@@ -335,6 +337,74 @@ function checked(options: unknown): ResolvedCqrsCoreOptions {
     ...(broker && { publisher: broker, subscriber: broker.subscriber() }),
     deadLetters: given.deadLetters ?? new InMemoryDeadLetterQueue({ serializer: given.serializer }),
   };
+}
+
+/** The options that are ports (and lists of them): what each must be, the methods it is called by. */
+const PORTS: readonly { name: keyof CqrsCoreModuleOptions; what: string; methods: string[] }[] = [
+  { name: 'publisher', what: 'a publisher', methods: ['publish', 'close'] },
+  { name: 'subscriber', what: 'a subscriber', methods: ['subscribe', 'close'] },
+  {
+    name: 'eventStore',
+    what: 'an event store',
+    methods: ['init', 'append', 'readStream', 'readAllPage', 'subscribe', 'close'],
+  },
+  {
+    name: 'snapshotStore',
+    what: 'a snapshot store',
+    methods: ['init', 'save', 'loadLatest', 'close'],
+  },
+  { name: 'deadLetters', what: 'a dead-letter queue', methods: ['add', 'list'] },
+];
+const LISTS: readonly { name: keyof CqrsCoreModuleOptions; what: string; methods: string[] }[] = [
+  { name: 'workers', what: 'a worker', methods: ['start', 'stop'] },
+  { name: 'closeOnShutdown', what: 'a connection', methods: ['close'] },
+];
+
+/** `value` as an error shows it: an object by the method it lacks, else shownValue. */
+function lacking(value: unknown, methods: readonly string[]): string | undefined {
+  // A connection string given where its client belongs may hold a password.
+  if (typeof value !== 'object' || value === null) return credentialsRemoved(shownValue(value));
+  const missing = methods.find((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+  return missing === undefined ? undefined : `an object without ${missing}`;
+}
+
+/** `a, b and c`. */
+const listed = (names: readonly string[]) =>
+  names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+
+/**
+ * The ports given, checked at start for the methods they are called by. One that is not a port
+ * (a factory's promise not awaited, a URL where the client belongs) started: the stores' `init`
+ * was retried for ever ("store.init is not a function": the app up, never ready), the others
+ * failed at their first use, far from the setting.
+ * @throws TypeError naming the option, what it must be and what was given
+ */
+function checkPorts(given: Partial<CqrsCoreModuleOptions>): void {
+  for (const { name, what, methods } of PORTS) {
+    const value: unknown = given[name];
+    if (value === undefined) continue;
+    const got = lacking(value, methods);
+    if (got !== undefined)
+      throw new TypeError(
+        `CqrsCoreModule: options.${name} must be ${what} (with ${listed(methods)}), got ${got}`,
+      );
+  }
+  for (const { name, what, methods } of LISTS) {
+    const value: unknown = given[name];
+    if (value === undefined) continue;
+    if (!Array.isArray(value))
+      throw new TypeError(
+        `CqrsCoreModule: options.${name} must be an array of ${what.replace(/^an? /, '')}s ` +
+          `(with ${listed(methods)}), got ${typeof value === 'object' && value !== null ? 'an object' : shownValue(value)}`,
+      );
+    value.forEach((item: unknown, index) => {
+      const got = lacking(item, methods);
+      if (got !== undefined)
+        throw new TypeError(
+          `CqrsCoreModule: options.${name}[${index}] must be ${what} (with ${listed(methods)}), got ${got}`,
+        );
+    });
+  }
 }
 
 /**

@@ -702,6 +702,21 @@ describe('CqrsCoreModule', () => {
     },
   );
 
+  it('refuses an @EventHandler of a type the serializer does not know, naming the class', async () => {
+    @Injectable()
+    @EventHandler('Mvoed', { name: 'positions-typo' })
+    class TypoProjector implements IEventHandler {
+      async handle() {}
+    }
+    const app = await appWith([TypoProjector]);
+    const error = await app.init().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    await app.close().catch(() => undefined);
+    expect(error?.message).toMatch(/^@EventHandler TypoProjector: .*Mvoed/);
+  });
+
   it('refuses a @CommandHandler of types on different topics, naming the class and commandTopics', async () => {
     @Injectable()
     @CommandHandler(['Move', 'Ping'])

@@ -305,14 +305,22 @@ export class HandlersExplorer
               'consumer group (the events it has handled), so each handler needs its own. ' +
               "Give one of them another: @EventHandler(types, { name: '…' })",
           );
+        try {
+          this.events.on(event.types, (message, delivery) => handler.handle(message, delivery), {
+            name,
+            mode: event.mode,
+            maxInFlight: event.maxInFlight,
+            startFrom: event.startFrom,
+            idempotent: event.idempotent,
+          });
+        } catch (error) {
+          // Name the class: the bus's and the router's own messages name only the handler's
+          // name (its consumer group), which need not be the class's.
+          throw new Error(`@EventHandler ${className}: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
         this.eventHandlers.set(name, className);
-        this.events.on(event.types, (message, delivery) => handler.handle(message, delivery), {
-          name,
-          mode: event.mode,
-          maxInFlight: event.maxInFlight,
-          startFrom: event.startFrom,
-          idempotent: event.idempotent,
-        });
       }
       const queryType = this.reflector.get<string | QueryType | undefined>(QUERY_HANDLER, metatype);
       if (queryType) {

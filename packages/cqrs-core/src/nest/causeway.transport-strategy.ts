@@ -1,4 +1,6 @@
 import { replayedForAnother } from '../dead-letters/dead-letter-queue.port';
+import { shownValue } from '../config/shown-value';
+import { credentialsRemoved } from '../connections/connection-target';
 import { runInDeliveryContext, runInMessageContext } from '../messages/message-context';
 import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
 import { compose, type Handler, type Middleware } from '../router/handler';
@@ -47,6 +49,28 @@ function replacedByNest(error: unknown): boolean {
 }
 
 /**
+ * Refuses a `subscriber` without the methods the server calls: unchecked, a connection string
+ * or a promise not awaited started, and failed at listen ("reading 'subscribe'") or at close.
+ */
+function checkSubscriber(subscriber: unknown): void {
+  const missing =
+    typeof subscriber === 'object' && subscriber !== null
+      ? ['subscribe', 'close'].find(
+          (m) => typeof (subscriber as Record<string, unknown>)[m] !== 'function',
+        )
+      : undefined;
+  if (typeof subscriber === 'object' && subscriber !== null && missing === undefined) return;
+  const got =
+    missing === undefined
+      ? credentialsRemoved(shownValue(subscriber))
+      : `an object without ${missing}`;
+  throw new TypeError(
+    `CausewayTransportServer: options.subscriber must be a subscriber (with subscribe and ` +
+      `close), got ${got}`,
+  );
+}
+
+/**
  * A Nest microservice transport over any Causeway Subscriber (our Redis Streams, Kafka or
  * in-memory one): each @EventPattern('topic') / @MessagePattern('topic') handler subscribes to
  * that topic and runs in its message's context, as a Router's (the messages it creates carry
@@ -63,11 +87,13 @@ export class CausewayTransportServer
   private warnedOfReplacedErrors = false;
 
   /**
+   * @throws TypeError naming `subscriber` when it is not one (no subscribe or close method)
    * @throws TypeError naming the option and the value when `group`, `consumer` or `maxInFlight`
    *   would be refused by every subscriber (checkSubscribeOptions), before anything listens
    */
   constructor(private readonly options: CausewayTransportOptions) {
     super();
+    checkSubscriber(options?.subscriber);
     checkSubscribeOptionValues('CausewayTransportServer', {
       group: options?.group,
       consumer: options?.consumer,

@@ -170,6 +170,29 @@ it('refuses at construction a group, consumer or maxInFlight every subscriber wo
   );
 });
 
+it('refuses at construction a subscriber that is not one, naming the option', () => {
+  // Unchecked, it started and failed at listen ("reading 'subscribe'") or at close.
+  for (const [subscriber, got] of [
+    [undefined, 'undefined'],
+    ['redis://cache:6379', '"redis://cache:6379"'],
+    [{ close: async () => undefined }, 'an object without subscribe'],
+    [Promise.resolve({}), 'an object without subscribe'],
+  ] as const)
+    expect(
+      () =>
+        new CausewayTransportServer({
+          subscriber: subscriber as unknown as Subscriber,
+          group: 'g',
+          consumer: 'c',
+        }),
+    ).toThrow(
+      new TypeError(
+        `CausewayTransportServer: options.subscriber must be a subscriber (with subscribe and ` +
+          `close), got ${got}`,
+      ),
+    );
+});
+
 it('closes its subscriber even when closing a subscription fails, and says why', async () => {
   const closed: string[] = [];
   const subscriber: Subscriber = {

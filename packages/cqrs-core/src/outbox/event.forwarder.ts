@@ -573,10 +573,11 @@ export class EventForwarder {
     const page = await this.readPage(from);
     const events = page.events;
     if (this.checkStart) {
-      this.checkStart = false;
-      // Only a first read that found nothing can start past the end: checked once, then.
+      // Only a first read that found nothing can start past the end: checked once, then (again
+      // when the check could not answer, and from a checkpoint moved after it fired).
       if (from > 0 && events.length === 0 && page.caughtUp && page.position <= from)
         await this.checkEnd(from);
+      this.checkStart = false;
     }
     if (events.length === 0) {
       // Only events of other types (with `types`): the page's checkpoint moves past them, so

@@ -57,6 +57,8 @@ const TRACE = process.env.BENCH_LIVE_TRACE;
 /** Rooms of 10 movers each, the watchers spread over them. */
 const ROOMS = Math.max(1, Math.floor(MOVERS / 10));
 const SECONDS = Math.max(3, Math.round(10 * SCALE));
+/** How long a run waits after its last send for every move's frame (bounded: a backlog may outlast it). */
+const SETTLE_MS = 30_000;
 /** Consecutive angles of one trainer's moves differ by the golden angle: never twice the same. */
 const GOLDEN = Math.PI * (3 - Math.sqrt(5));
 /** Setup commands are sent this many at a time, each chunk processed before the next (commandEach). */
@@ -582,7 +584,7 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
       const window = process.hrtime.bigint();
       const { refused } = await drive(api, agent, movers, rate, SECONDS, run);
       const refusals = [...refused].map(([reason, count]) => `${count} × ${reason}`).join(', ');
-      await settle(run, 30_000);
+      await settle(run, SETTLE_MS);
       cpuRows.push(...cpuPerMove(cpu.end(), elapsedMs(window), run.all.length, `${rate}/s`));
       // From the intended send (primary: see Move.intended); the actual send's figure beside it.
       const from = (
@@ -602,20 +604,27 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
       const lateness = percentiles(from((m) => m.sent));
       const a = percentiles(from((m) => m.accepted));
       const r = percentiles(from((m) => m.result));
-      const lost = run.all.length - e2e.length;
-      const lostLast = run.all.length - lastSeen.length;
+      // A move not seen within the wait: still queued (no command.result yet either) or
+      // processed without its frame reaching the stream (a loss) — the label tells which.
+      const unseen = (seen: (m: Move) => bigint | undefined) => {
+        const missing = run.all.filter((m) => seen(m) === undefined);
+        const processed = missing.filter((m) => m.result !== undefined).length;
+        return missing.length === 0
+          ? ''
+          : `, ${missing.length} not seen within ${SETTLE_MS / 1000} s of the last send: ${missing.length - processed} not yet processed, ${processed} processed`;
+      };
       if (TRACE) writeTrace(`${TRACE}-${audience}-${rate}.json`, run.all);
       const target = (p: Percentiles) =>
         `p50 ≤ 5 ms ${p.p50 <= 5 ? 'ok' : 'MISSED'}, p99 ≤ 25 ms ${p.p99 <= 25 ? 'ok' : 'MISSED'}`;
       const refusedNote = refusals ? `, refused: ${refusals}` : '';
       rows.push(
         {
-          benchmark: `move → position.update at the first client (best-placed: whichever of the ${observers.length - lastObservers.length} streams opened first sees it first), from the intended send, ${rate}/s, ${who} (${e2e.length} of ${run.all.length} seen${refusedNote}${lost ? `, ${lost} not seen` : ''})`,
+          benchmark: `move → position.update at the first client (best-placed: whichever of the ${observers.length - lastObservers.length} streams opened first sees it first), from the intended send, ${rate}/s, ${who} (${e2e.length} of ${run.all.length} seen${refusedNote}${unseen((m) => m.position)})`,
           latency,
           target: target(latency),
         },
         {
-          benchmark: `move → position.update at the last-opened stream of each of the ${gateways.length} gateways (the later of them), from the intended send, ${rate}/s, ${who} (${lastSeen.length} of ${run.all.length} seen${lostLast ? `, ${lostLast} not seen` : ''})`,
+          benchmark: `move → position.update at the last-opened stream of each of the ${gateways.length} gateways (the later of them), from the intended send, ${rate}/s, ${who} (${lastSeen.length} of ${run.all.length} seen${unseen((m) => m.last)})`,
           latency: lastLatency,
           target: target(lastLatency),
         },

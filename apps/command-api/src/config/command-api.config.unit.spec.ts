@@ -69,6 +69,24 @@ describe('command-api settings: COMMAND_BACKLOG_MAX', () => {
       loadConfiguration(commandApiConfiguration, { ...required, COMMAND_BACKLOG_MAX: value }),
     ).toThrow('COMMAND_BACKLOG_MAX');
   });
+
+  // 2^53 was refused as "must be a non-negative integer", which it is, naming no bound (zod's
+  // int() refuses whole numbers beyond 2^53 - 1 too), where MAX_RETRIES names it.
+  it('refuses one beyond 2^53 - 1 naming the bound alone; fractions and negatives as before', () => {
+    const load = (value: string) => () =>
+      loadConfiguration(commandApiConfiguration, { ...required, COMMAND_BACKLOG_MAX: value })
+        .COMMAND_BACKLOG_MAX;
+    expect(load('9007199254740991')()).toBe(Number.MAX_SAFE_INTEGER);
+    expect(load('9007199254740992')).toThrow(
+      /^Invalid configuration: COMMAND_BACKLOG_MAX: must be at most 9007199254740991$/,
+    );
+    expect(load('1.5')).toThrow(
+      /^Invalid configuration: COMMAND_BACKLOG_MAX: must be a non-negative integer$/,
+    );
+    expect(load('-1')).toThrow(
+      /^Invalid configuration: COMMAND_BACKLOG_MAX: must not be negative$/,
+    );
+  });
 });
 
 describe('command-api settings: PROGRESS_HISTORY_TTL_MS', () => {

@@ -6,6 +6,12 @@ import { type ApiRequest } from './http.types';
 const NAMES_SHOWN = 10;
 
 /**
+ * How a parameter with an empty name (`?=1`, `?=`) is named: as "" it read as if the server had
+ * lost the name. In parentheses in `errors`, as `(body)` and `(path)` name a part, not a field.
+ */
+const EMPTY_NAME = 'query parameter with an empty name';
+
+/**
  * command-api's endpoints take no query parameter: one given is refused, 400 `invalid-request`
  * naming each (names only: a value may be a token), as the other apps refuse a parameter they do
  * not know (order-processor's `?limt=`). Ignored, a typo or a misplaced `?trainerId=` was acted on
@@ -21,14 +27,15 @@ export function refuseQuery(request: ApiRequest): void {
   const message = 'is not a known parameter (this endpoint takes none)';
   const shown = names.slice(0, NAMES_SHOWN).map((name) => clip(name));
   const more = names.length > shown.length ? ` and ${names.length - shown.length} more` : '';
+  const said = shown.map((name) => (name === '' ? `a ${EMPTY_NAME}` : name));
   throw new ProblemException({
     type: problemType('invalid-request'),
     title: 'Bad Request',
     status: 400,
     detail:
       names.length === 1
-        ? `${shown[0]} ${message}`
-        : `${shown.join(', ')}${more} are not known parameters (this endpoint takes none)`,
-    errors: shown.map((field) => ({ field, message })),
+        ? `${said[0]} ${message}`
+        : `${said.join(', ')}${more} are not known parameters (this endpoint takes none)`,
+    errors: shown.map((name) => ({ field: name === '' ? `(${EMPTY_NAME})` : name, message })),
   });
 }

@@ -118,7 +118,11 @@ function rpcRequest(method: string, params: Schema): Schema {
     required: ['jsonrpc', 'method'],
     properties: {
       jsonrpc: { const: '2.0' },
-      id: { type: ['string', 'number', 'null'], description: 'absent for a notification' },
+      id: {
+        type: ['string', 'integer', 'null'],
+        description:
+          'absent for a notification; a number with a fractional part, or an integer beyond 2^53 - 1, is -32600',
+      },
       method: { const: method },
       params,
     },
@@ -213,7 +217,7 @@ export function commandApiOpenApi(
           required: ['jsonrpc', 'id'],
           properties: {
             jsonrpc: { const: '2.0' },
-            id: { type: ['string', 'number', 'null'] },
+            id: { type: ['string', 'integer', 'null'] },
             result: {},
             error: {
               type: 'object',

@@ -164,6 +164,15 @@ async function answerOne(
         '"id" is an integer beyond 2^53 - 1, which cannot be echoed exactly; send it as a string',
       ),
     };
+  // JSON-RPC 2.0 §4: an id's number SHOULD NOT contain a fractional part. Refused rather than
+  // echoed, as the spec does not want clients to correlate by one (1.5 was run and echoed).
+  if (typeof id === 'number' && !Number.isInteger(id))
+    return {
+      response: invalidRequest(
+        null,
+        '"id" must not have a fractional part (JSON-RPC 2.0); send an integer or a string',
+      ),
+    };
   const validId = isNotification ? null : (id as JsonRpcId);
   // Only a valid Request object without an id is a notification: a malformed one is answered
   // (with id null when it has none), or the caller would never learn that nothing was sent.

@@ -197,6 +197,44 @@ describe('JSON-RPC 2.0 over one HTTP body', () => {
     expect(safe.response).toMatchObject({ id: Number.MAX_SAFE_INTEGER, result: { echoed: {} } });
   });
 
+  // JSON-RPC 2.0 §4: numbers in an id SHOULD NOT contain fractional parts. 1.5 was run and
+  // echoed, so a client could correlate by an id the spec tells it not to send.
+  it('refuses a fractional id with -32600 naming "id", running nothing, in a batch too', async () => {
+    const refusal = {
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32600,
+        message:
+          'Invalid Request: "id" must not have a fractional part (JSON-RPC 2.0); send an integer or a string',
+      },
+    };
+    const single = await answerJsonRpc(
+      { jsonrpc: '2.0', method: 'echo', params: { a: 1 }, id: 1.5 },
+      methods,
+    );
+    expect(single.response).toEqual(refusal);
+    expect(single.calls).toEqual([{ method: 'echo', outcome: 'invalid-request' }]);
+    const batch = await answerJsonRpc(
+      [
+        { jsonrpc: '2.0', method: 'echo', params: { a: 2 }, id: -0.25 },
+        { jsonrpc: '2.0', method: 'echo', params: { a: 3 }, id: 3 },
+      ],
+      methods,
+    );
+    expect(batch.response).toEqual([
+      refusal,
+      { jsonrpc: '2.0', id: 3, result: { echoed: { a: 3 } } },
+    ]);
+    expect(seen).toEqual([{ a: 3 }]);
+    // A whole number written with a fraction (1.0) is the integer 1 once parsed.
+    const whole = await answerJsonRpc(
+      JSON.parse('{"jsonrpc":"2.0","method":"echo","params":{},"id":1.0}'),
+      methods,
+    );
+    expect(whole.response).toMatchObject({ id: 1, result: { echoed: {} } });
+  });
+
   it('refuses positional params with -32602', async () => {
     const answer = await answerJsonRpc(
       { jsonrpc: '2.0', id: 1, method: 'echo', params: [1] },

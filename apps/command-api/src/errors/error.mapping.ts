@@ -2,7 +2,6 @@ import { HttpException } from '@nestjs/common';
 import { type ProblemDetails, ProblemException, problemType } from '@causeway/cqrs-core/nest';
 import { bearerChallenge, ServerClockUnsynchronisedError } from '@causeway/platform';
 import {
-  type CommandApiError,
   BodyTooLargeError,
   CommandBacklogError,
   CommandRefusedError,
@@ -188,7 +187,12 @@ export interface JsonRpcError {
   data?: unknown;
 }
 
-/** Maps an error of one JSON-RPC call to its error object; unexpected errors become -32603. */
+/**
+ * Maps an error of one JSON-RPC call to its error object; unexpected errors become -32603. The
+ * errors of the whole HTTP request (401, 429, 409 / 422 of the Idempotency-Key, 413, 415, 503
+ * `idempotency-unavailable`) never come here: the body reader, CallerGate and IdempotencyGate
+ * throw them around the calls, and they are answered as problems by toProblem.
+ */
 export function toJsonRpcError(error: unknown): JsonRpcError {
   if (error instanceof ValidationError)
     return {
@@ -223,16 +227,4 @@ export function toJsonRpcError(error: unknown): JsonRpcError {
       data: { commandId: error.commandId },
     };
   return { code: JsonRpcCode.InternalError, message: 'Internal error' };
-}
-
-/** Errors that concern the whole HTTP request rather than one call of a batch. */
-export function isTransportError(error: unknown): error is CommandApiError {
-  return (
-    error instanceof UnauthenticatedError ||
-    error instanceof RateLimitedError ||
-    error instanceof IdempotencyConflictError ||
-    error instanceof IdempotencyUnavailableError ||
-    error instanceof BodyTooLargeError ||
-    error instanceof UnsupportedMediaTypeError
-  );
 }

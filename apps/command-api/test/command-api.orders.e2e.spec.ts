@@ -140,6 +140,41 @@ it('publishes one OrderPlaced for the caller per order, none for a refused one',
   });
 });
 
+// The status and type depended on which was wrong: a bad body was a 400 naming it alone, a
+// malformed Idempotency-Key with a good body a 422 `invalid-fields`.
+it('refuses a bad body and a malformed Idempotency-Key in one 400 naming both, whichever is wrong', async () => {
+  const malformed = { ...(await bearer('brock')), 'idempotency-key': 'a key with spaces' };
+  const keyError = {
+    field: 'Idempotency-Key',
+    message: 'must be 1 to 255 visible ASCII characters',
+  };
+  const both = await order({ items: [{ sku: 'potion', quantity: 0 }] }, malformed);
+  expect({ status: both.status, type: both.body.type, errors: both.body.errors }).toEqual({
+    status: 400,
+    type: 'https://causeway.dev/problems/invalid-request',
+    errors: [expect.objectContaining({ field: 'items.0.quantity' }), keyError],
+  });
+  const keyOnly = await order({ items: [{ sku: 'potion', quantity: 1 }] }, malformed);
+  expect({ status: keyOnly.status, type: keyOnly.body.type, errors: keyOnly.body.errors }).toEqual({
+    status: 400,
+    type: 'https://causeway.dev/problems/invalid-request',
+    errors: [keyError],
+  });
+  const bodyOnly = await order(
+    { items: [{ sku: 'potion', quantity: 0 }] },
+    { ...(await bearer('brock')), 'idempotency-key': `brock-${ns.id}` },
+  );
+  expect({
+    status: bodyOnly.status,
+    type: bodyOnly.body.type,
+    errors: bodyOnly.body.errors,
+  }).toEqual({
+    status: 400,
+    type: 'https://causeway.dev/problems/invalid-request',
+    errors: [expect.objectContaining({ field: 'items.0.quantity' })],
+  });
+});
+
 it('records the accepted order ACCEPTED where /status and the gateways read it, at the 202', async () => {
   // No order-processor runs here: what a client polling statusUrl at once is shown.
   const redis = new Redis(serverAddress('redis'));

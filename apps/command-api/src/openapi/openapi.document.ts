@@ -320,13 +320,11 @@ export function commandApiOpenApi(
               headers: replayed,
             },
             '400': problem(
-              `Malformed JSON (\`malformed-json\`), ${queryRefused}, or the body is not a PlaceOrderRequest (\`invalid-request\`: \`errors\` names each field); nothing was published`,
+              `Malformed JSON (\`malformed-json\`), ${queryRefused}, or the body is not a PlaceOrderRequest or the Idempotency-Key is malformed (\`invalid-request\`: \`errors\` names each wrong field, the body's and the key's together); nothing was published`,
             ),
             ...commonErrors,
             '409': idempotencyConflict,
-            '422': problem(
-              `A malformed Idempotency-Key (\`invalid-fields\`; \`errors\` names it). Or ${keyReused}`,
-            ),
+            '422': problem(`A reused key: ${keyReused}`),
             '503': unavailable(
               'Kafka did not acknowledge the order in time (`order-unconfirmed`, `taskId` names the task: it may have been placed; retry with the same Idempotency-Key), the Idempotency-Key could not be checked (`idempotency-unavailable`: nothing was published), or this instance has not read the server clock yet, just after its start (`clock-unsynchronised`: nothing was published)',
             ),

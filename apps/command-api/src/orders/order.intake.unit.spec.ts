@@ -10,7 +10,7 @@ import { InMemoryProgressStatuses, ServerClock } from '@causeway/platform';
 import { type CommandApiOptions } from '../command-api.options';
 import { keyedRequest } from '../commands/command-api.fixture';
 import { toProblem } from '../errors/error.mapping';
-import { IdempotencyGate } from '../idempotency/idempotency.gate';
+import { IdempotencyGate, idempotencyKeyErrors } from '../idempotency/idempotency.gate';
 import { commandApiOpenApi } from '../openapi/openapi.document';
 import { InMemoryIdempotencyStore } from '../idempotency/in-memory.idempotency-store';
 import { orderOf } from '../rest/orders.controller';
@@ -228,5 +228,52 @@ describe('OrderIntake behind the IdempotencyGate', () => {
     // /docs-json names each 503 the endpoint answers.
     const operation = (commandApiOpenApi({ orders: true }) as unknown as Json).paths[url].post;
     expect(operation.responses['503'].description).toContain('`clock-unsynchronised`');
+  });
+});
+
+// A bad body was a 400 naming the body alone, a malformed Idempotency-Key with a good body a 422
+// `invalid-fields`: the status and type depended on which was wrong, and a client fixing the
+// body then learnt of the key. Every bad input of the order is one 400 `invalid-request` now
+// (ADR 015), naming the body's fields and the key together.
+describe('orderOf: the body and the Idempotency-Key of an order', () => {
+  const url = '/api/v2/progress/orders';
+  const refusalOf = (body: unknown, key: string) => {
+    try {
+      orderOf(body, idempotencyKeyErrors(keyedRequest(key, url, body)));
+      return undefined;
+    } catch (error) {
+      return toProblem(error);
+    }
+  };
+  const keyError = {
+    field: 'Idempotency-Key',
+    message: 'must be 1 to 255 visible ASCII characters',
+  };
+
+  it('names both in one 400 when both are wrong', () => {
+    const refusal = refusalOf({ items: [{ sku: 'potion', quantity: 0 }] }, 'a key with spaces');
+    expect(refusal).toMatchObject({
+      status: 400,
+      problem: {
+        type: expect.stringMatching(/\/invalid-request$/),
+        errors: [expect.objectContaining({ field: 'items.0.quantity' }), keyError],
+      },
+    });
+  });
+
+  it('answers a malformed key with a good body with the same 400, naming the key', () => {
+    const refusal = refusalOf({ items: [{ sku: 'potion', quantity: 1 }] }, 'a key with spaces');
+    expect(refusal).toMatchObject({
+      status: 400,
+      problem: { type: expect.stringMatching(/\/invalid-request$/), errors: [keyError] },
+    });
+    // /docs-json says so: the 400 names the key, the 422 is a reused key only.
+    const operation = (commandApiOpenApi({ orders: true }) as unknown as Json).paths[url].post;
+    expect(operation.responses['400'].description).toContain('Idempotency-Key');
+    expect(operation.responses['422'].description).not.toContain('invalid-fields');
+  });
+
+  it('lets a good body under a well-formed key through', () => {
+    expect(refusalOf({ items: [{ sku: 'potion', quantity: 1 }] }, 'key-1')).toBeUndefined();
   });
 });

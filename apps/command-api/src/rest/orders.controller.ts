@@ -3,18 +3,24 @@ import { PlaceOrderRequest } from '@causeway/contracts';
 import { CallerGate } from '@causeway/platform';
 import { BearerAuthenticator } from '../auth/bearer.authenticator';
 import { fieldErrors } from '../commands/validation';
-import { InvalidOrderError } from '../errors/command-api.errors';
+import { type FieldError, InvalidOrderError } from '../errors/command-api.errors';
 import { EndpointRunner, jsonBody } from '../http/endpoint.runner';
 import { type ApiRequest, type ApiResponse, header } from '../http/http.types';
 import { refuseQuery } from '../http/query.refusal';
-import { IdempotencyGate } from '../idempotency/idempotency.gate';
+import { IdempotencyGate, idempotencyKeyErrors } from '../idempotency/idempotency.gate';
 import { OrderIntake } from '../orders/order.intake';
 
-/** The body of an order, or InvalidOrderError (400) naming every wrong field. */
-export function orderOf(body: unknown): PlaceOrderRequest {
+/**
+ * The body of an order, or InvalidOrderError (400 `invalid-request`, ADR 015) naming every wrong
+ * field: the body's, then `keyErrors` (the Idempotency-Key's, idempotencyKeyErrors), in one
+ * answer whichever is wrong. A malformed key alone was a 422 `invalid-fields` (the gate's), and
+ * with a bad body went unnamed: the answer depended on which was wrong.
+ */
+export function orderOf(body: unknown, keyErrors: readonly FieldError[] = []): PlaceOrderRequest {
   const result = PlaceOrderRequest.safeParse(body);
-  if (result.success) return result.data;
-  throw new InvalidOrderError(fieldErrors(result.error, body, '(body)'));
+  if (result.success && keyErrors.length === 0) return result.data;
+  const bodyErrors = result.success ? [] : fieldErrors(result.error, body, '(body)');
+  throw new InvalidOrderError([...bodyErrors, ...keyErrors]);
 }
 
 /**
@@ -39,7 +45,7 @@ export class OrdersController {
       const caller = await this.gate.admit(request, () => this.auth.caller(request));
       refuseQuery(request);
       // Refused before the Idempotency-Key is looked up: bad input writes nothing, even there.
-      const order = orderOf(jsonBody(request));
+      const order = orderOf(jsonBody(request), idempotencyKeyErrors(request));
       const keyed = header(request, 'idempotency-key') !== undefined;
       const answer = await this.idempotency.run(
         caller,

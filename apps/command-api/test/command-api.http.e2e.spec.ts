@@ -1296,6 +1296,53 @@ describe('command-api over HTTP', () => {
       ]);
     });
 
+    // PUT / DELETE of a group take an optional body: `{}` and none both mean "no timestamp",
+    // yet a retry sending the other under the same key was a 422 idempotency-key-reused.
+    it('takes a group change with {} and without a body as one request', async () => {
+      const lance = unique('lance');
+      const token = await tokenOf(lance);
+      const url = `${api.url}/api/trainers/${lance}/groups/dragons`;
+      const answers = [];
+      for (const [method, first, then] of [
+        ['PUT', undefined, {}],
+        ['DELETE', {}, undefined],
+      ] as const) {
+        const headers = { 'Idempotency-Key': `key-${randomUUID()}` };
+        const answer = await call(method, url, { token, body: first, headers });
+        const retry = await call(method, url, { token, body: then, headers });
+        expect({
+          method,
+          statuses: [answer.status, retry.status],
+          replayed: retry.headers.get('idempotent-replayed'),
+          same: retry.body?.commandId === answer.body.commandId,
+        }).toEqual({ method, statuses: [202, 202], replayed: 'true', same: true });
+        answers.push(answer.body.commandId);
+      }
+      // A body with a field is another request still.
+      const other = await call('PUT', url, {
+        token,
+        body: { timestamp: 5 },
+        headers: { 'Idempotency-Key': 'x' },
+      });
+      const reused = await call('PUT', url, { token, headers: { 'Idempotency-Key': 'x' } });
+      expect([other.status, reused.status, reused.body.type]).toEqual([
+        202,
+        422,
+        'https://causeway.dev/problems/idempotency-key-reused',
+      ]);
+      answers.push(other.body.commandId);
+      for (const commandId of answers) await commandArrives(commandId);
+      const marker = await call('POST', `${api.url}/api/trainers/${lance}/move`, {
+        token,
+        body: { ...move, action: 'stop' },
+      });
+      await commandArrives(marker.body.commandId);
+      expect(received.filter((e) => e.aggregateId === lance).map((e) => e.messageId)).toEqual([
+        ...answers,
+        marker.body.commandId,
+      ]);
+    });
+
     it('lets one of concurrent duplicates through; the others are replays or 409', async () => {
       const chuck = unique('chuck');
       const token = await tokenOf(chuck);

@@ -71,10 +71,26 @@ function canonical(value: unknown, depth: number): string | undefined {
   return keys ? `{${parts.join(',')}}` : `[${parts.join(',')}]`;
 }
 
-/** What identifies a body: its canonical JSON, or its bytes when it nests too deep for that. */
+/**
+ * What identifies a body: its canonical JSON, or its bytes when it nests too deep for that. An
+ * empty JSON object is no body: PUT / DELETE of a group take an optional body, and read `{}` and
+ * none alike (no timestamp), so a retry sending the other was a 422 `idempotency-key-reused`;
+ * every other endpoint refuses both, and a refusal is never kept. `{}` takes the print of no body,
+ * not the other way round: a key stored with no body before session 48 keeps its fingerprint.
+ */
 function bodyPrint(body: ApiRequest['commandApiBody']): string | Buffer {
   if (body?.kind !== 'json') return body?.raw ?? Buffer.alloc(0);
+  if (isEmptyObject(body.value)) return Buffer.alloc(0);
   return canonical(body.value, 0) ?? body.raw;
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.keys(value).length === 0
+  );
 }
 
 /**

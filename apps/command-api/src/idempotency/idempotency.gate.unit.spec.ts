@@ -4,6 +4,7 @@ import { RedisCommandNotSentError } from '@causeway/cqrs-core/redis';
 import { InMemoryCommandStatusStore } from '@causeway/platform';
 import { type CommandApiOptions } from '../command-api.options';
 import { keyedRequest } from '../commands/command-api.fixture';
+import { type ApiRequest } from '../http/http.types';
 import { type Accepted } from '../commands/command.schemas';
 import { CommandService } from '../commands/command.service';
 import { CommandRefusedError } from '../errors/command-api.errors';
@@ -195,5 +196,47 @@ describe('IdempotencyGate with CommandService', () => {
     ] as const)
       await expect(at('k-spelled', url, body)).rejects.toMatchObject({ reason: 'mismatch' });
     expect(sent).toHaveLength(1);
+  });
+
+  // PUT / DELETE of a group take an optional body: `{}` and none both mean "no timestamp", yet
+  // under one Idempotency-Key the second was 422 idempotency-key-reused (another body).
+  it('takes an empty JSON object and no body as one request; a body with a field stays another', async () => {
+    const url = '/api/trainers/ash/groups/g1';
+    const request = (key: string, body?: unknown): ApiRequest => ({
+      ...keyedRequest(key, url, {}),
+      method: 'PUT',
+      commandApiBody:
+        body === undefined
+          ? { kind: 'empty', raw: Buffer.alloc(0) }
+          : { kind: 'json', value: body, raw: Buffer.from(JSON.stringify(body)) },
+    });
+    const join = (key: string, body?: unknown) =>
+      gate.run(caller, request(key, body), async () => {
+        const accepted = await service.changeGroup(
+          caller,
+          { trainerId: 'ash', groupId: 'g1', ...(body as object) },
+          'join',
+        );
+        return { status: 202, body: accepted, storable: true };
+      });
+    for (const [first, then] of [
+      [undefined, {}],
+      [{}, undefined],
+    ]) {
+      const key = `k-empty-${JSON.stringify(first)}`;
+      const answer = await join(key, first);
+      const retry = await join(key, then);
+      expect({ first, then, replayed: retry.replayed, id: idOf(retry) }).toEqual({
+        first,
+        then,
+        replayed: true,
+        id: idOf(answer),
+      });
+    }
+    expect(sent).toHaveLength(2);
+    await expect(join('k-empty-undefined', { timestamp: 5 })).rejects.toMatchObject({
+      reason: 'mismatch',
+    });
+    expect(sent).toHaveLength(2);
   });
 });

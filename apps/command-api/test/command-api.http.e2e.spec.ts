@@ -2120,6 +2120,44 @@ describe('command-api limits', () => {
     }
   });
 
+  // A replay runs nothing: a REST one costs its request's point, but a batch's was charged a
+  // point per call again, and a client retrying a batch after a lost answer met a 429.
+  it('charges a batch replayed under its Idempotency-Key one point, as a REST replay', async () => {
+    const strict = await startServiceProcess({
+      appDir,
+      env: { ...baseEnv, TOPIC_PREFIX: ns.id, RATE_LIMIT_POINTS: '5', RATE_LIMIT_WINDOW_S: '60' },
+    });
+    try {
+      const replayer = unique('replayer');
+      const token = await tokenOf(replayer);
+      const batch = [1, 2, 3].map((id) => ({
+        jsonrpc: '2.0',
+        id,
+        method: 'trainer.move',
+        params: { trainerId: replayer, ...move },
+      }));
+      const headers = { 'Idempotency-Key': `batch-${randomUUID()}` };
+      const first = await call('POST', `${strict.url}/rpc`, { token, body: batch, headers });
+      expect(first.status).toBe(200);
+      const replay = await call('POST', `${strict.url}/rpc`, { token, body: batch, headers });
+      expect({
+        status: replay.status,
+        replayed: replay.headers.get('idempotent-replayed'),
+      }).toEqual({ status: 200, replayed: 'true' });
+      expect(replay.body).toEqual(first.body);
+      // 3 points for the batch, 1 for its replay: one more request fits the 5, then 429.
+      const moves = [];
+      for (let i = 0; i < 2; i++)
+        moves.push(
+          (await call('POST', `${strict.url}/api/trainers/${replayer}/move`, { token, body: move }))
+            .status,
+        );
+      expect(moves).toEqual([202, 429]);
+    } finally {
+      await strict.stop('SIGKILL');
+    }
+  });
+
   it('refuses for good (-32600 naming the limit) a batch of more calls than RATE_LIMIT_POINTS, never a 429 it could not honour', async () => {
     const small = await startServiceProcess({
       appDir,

@@ -64,7 +64,7 @@ const idempotencyConflict = {
 const keyReused =
   'the Idempotency-Key was used with a different request (`idempotency-key-reused`, `reason: mismatch`): use a new key';
 /** What limits a JSON-RPC batch besides `maxItems`. */
-const batchDescription = `A batch: one rate-limit point per call. At most ${MAX_BATCH} calls, and no more than the server's RATE_LIMIT_POINTS (a larger batch could never be paid for): a larger one is answered with one -32600 naming the limit, running none of its calls.`;
+const batchDescription = `A batch: one rate-limit point per call (its replay under an Idempotency-Key: one, as any replay). At most ${MAX_BATCH} calls, and no more than the server's RATE_LIMIT_POINTS (a larger batch could never be paid for): a larger one is answered with one -32600 naming the limit, running none of its calls.`;
 /** Express cannot decode a path parameter (`%E0%A4%A`): a bare 400, before any route. */
 const malformedPath = 'a path whose percent-escapes are malformed (`about:blank`)';
 /** Every endpoint here refuses a query parameter (refuseQuery). */

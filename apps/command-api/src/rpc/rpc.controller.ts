@@ -25,8 +25,8 @@ import { RPC_READS, rpcMethods, seedMoveMethods } from './rpc.methods';
  * (with WWW-Authenticate), 429 rate limited, 409 Idempotency-Key in flight, 422 Idempotency-Key
  * reused with another request, 413, 415, 503 when the key cannot be checked or stamped (its
  * store is down, or the server clock is not read yet just after the start).
- * A request of notifications only is answered 204. A batch costs one rate-limit point per call,
- * and holds at most MAX_BATCH calls, or RATE_LIMIT_POINTS when that is fewer: a larger batch
+ * A request of notifications only is answered 204. A batch costs one rate-limit point per call
+ * (its replay under an Idempotency-Key one, as any replay), and holds at most MAX_BATCH calls, or RATE_LIMIT_POINTS when that is fewer: a larger batch
  * could never be paid for (always 429, whatever the wait), so it is refused for good (-32600
  * naming the limit) before it is charged.
  */
@@ -89,14 +89,17 @@ export class RpcController {
         return { status: 200, body: parseErrorResponse(reason), outcome: 'ok' };
       }
       const value = normalize(body.value);
-      // A batch costs one point per call (a refused, oversized one costs one: it runs nothing).
-      if (Array.isArray(value) && value.length <= this.batchLimit.max)
-        await this.gate.charge(userKey(caller), value.length - 1);
       const methods = methodsOf(caller);
       const answer = await this.idempotency.run(
         caller,
         request,
         async () => {
+          // A batch costs one point per call (a refused, oversized one costs one: it runs
+          // nothing), charged only when it runs: a replay of its answer under its
+          // Idempotency-Key runs nothing and costs the request's one point, as a REST replay.
+          // Beyond the rate, the 429 frees the key as any refusal: nothing was sent.
+          if (Array.isArray(value) && value.length <= this.batchLimit.max)
+            await this.gate.charge(userKey(caller), value.length - 1);
           const rpc = await answerJsonRpc(value, methods, RPC_READS, this.batchLimit);
           for (const call of rpc.calls)
             this.metrics.count(

@@ -59,6 +59,26 @@ describe('causeway-dead-letters CLI', () => {
     return { code, out, err };
   }
 
+  /**
+   * Runs the CLI with a fetch that counts the requests it would make and fails each: for the
+   * bad usage that must be refused before any request reaches the app.
+   */
+  async function runOffline(argv: string[]) {
+    let requests = 0;
+    let out = '';
+    let err = '';
+    const code = await deadLettersCli(argv, {
+      env: { CAUSEWAY_ADMIN_TOKEN: TOKEN },
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+      fetch: async () => {
+        requests++;
+        throw new Error('no request expected');
+      },
+    });
+    return { code, out, err, requests };
+  }
+
   it('shows stats and lists with a filter', async () => {
     const stats = await run(['stats', '--url', url]);
     expect(stats.code).toBe(0);
@@ -206,31 +226,30 @@ describe('causeway-dead-letters CLI', () => {
   });
 
   it('refuses a --limit that is not an integer from 1 to 10000 as bad usage (exit 2), before any request', async () => {
-    let requests = 0;
     for (const limit of ['0', 'abc', '10001', '1.5', '-1', '']) {
       for (const command of ['list', 'replay', 'purge']) {
-        let err = '';
         const all = command === 'list' ? [] : ['--all'];
-        const code = await deadLettersCli([command, '--url', url, ...all, `--limit=${limit}`], {
-          env: { CAUSEWAY_ADMIN_TOKEN: TOKEN },
-          out: () => undefined,
-          err: (t) => (err += t),
-          fetch: async () => {
-            requests++;
-            throw new Error('no request expected');
-          },
+        const { code, err, requests } = await runOffline([
+          command,
+          '--url',
+          url,
+          ...all,
+          `--limit=${limit}`,
+        ]);
+        expect({ limit, command, code, requests }).toEqual({
+          limit,
+          command,
+          code: 2,
+          requests: 0,
         });
-        expect({ limit, command, code }).toEqual({ limit, command, code: 2 });
         expect(err).toContain(`--limit must be an integer from 1 to 10000, got "${limit}"`);
       }
     }
-    expect(requests).toBe(0);
     expect((await queue.stats()).total).toBe(2);
     expect((await run(['list', '--url', url, '--limit', '10000'])).code).toBe(0);
   });
 
   it('refuses an empty option value or a stray argument as bad usage (exit 2), naming it, before any request', async () => {
-    let requests = 0;
     const cases: [string[], string][] = [
       // An empty value (an unset shell variable) was dropped: a list of the whole queue, or a
       // replay or purge of everything with --all.
@@ -244,36 +263,16 @@ describe('causeway-dead-letters CLI', () => {
       [['list', 'events.T1'], 'unexpected argument "events.T1"'],
     ];
     for (const [argv, message] of cases) {
-      let err = '';
-      const code = await deadLettersCli([...argv, '--url', url], {
-        env: { CAUSEWAY_ADMIN_TOKEN: TOKEN },
-        out: () => undefined,
-        err: (t) => (err += t),
-        fetch: async () => {
-          requests++;
-          throw new Error('no request expected');
-        },
-      });
-      expect({ argv, code }).toEqual({ argv, code: 2 });
+      const { code, err, requests } = await runOffline([...argv, '--url', url]);
+      expect({ argv, code, requests }).toEqual({ argv, code: 2, requests: 0 });
       expect(err).toContain(message);
     }
-    expect(requests).toBe(0);
     expect((await queue.stats()).total).toBe(2);
   });
 
   it('refuses --all with list (exit 2, before any request) instead of ignoring it', async () => {
     // It was ignored: `list --all` answered one page (1 000 letters) as if it were all of them.
-    let requests = 0;
-    let err = '';
-    const code = await deadLettersCli(['list', '--url', url, '--all'], {
-      env: { CAUSEWAY_ADMIN_TOKEN: TOKEN },
-      out: () => undefined,
-      err: (t) => (err += t),
-      fetch: async () => {
-        requests++;
-        throw new Error('no request expected');
-      },
-    });
+    const { code, err, requests } = await runOffline(['list', '--url', url, '--all']);
     expect({ code, requests }).toEqual({ code: 2, requests: 0 });
     expect(err).toMatch(/list takes no --all/);
     expect(err).toMatch(/--after/);

@@ -186,6 +186,12 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
     io.err(`cannot reach ${target.split('?')[0]}: ${causeOf(error)}\n`);
     return 1;
   }
+  if (response.status === 404) {
+    // The endpoint never answers 404 itself: the request went to the wrong place. A bare
+    // "404 Cannot GET …" left the operator to guess which.
+    io.err(`404 from ${target.split('?')[0]}: no dead-letter endpoint there; ${notThere(base)}\n`);
+    return 1;
+  }
   if (!response.ok) {
     io.err(`${response.status} ${text}\n`);
     return 1;
@@ -261,6 +267,16 @@ function appUrl(text: string): URL | string {
   if (url.search || url.hash)
     return `--url must be the app's base URL, without query or fragment, got ${shown}`;
   return url;
+}
+
+/** The likely reason the dead-letter endpoint is not under `base` (it answered 404). */
+function notThere(base: URL): string {
+  if (base.pathname !== '/')
+    return `--url has a path (${base.pathname.replace(/\/$/, '')}): give the app's base URL, such as ${base.origin}`;
+  return (
+    '--url may name another server or port, or an app without the dead-letter admin ' +
+    'endpoint (DeadLettersAdminModule)'
+  );
 }
 
 /** The innermost cause of a failed fetch ("connect ECONNREFUSED 127.0.0.1:3999"), one line. */

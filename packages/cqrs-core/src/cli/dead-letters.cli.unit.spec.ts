@@ -349,6 +349,39 @@ describe('causeway-dead-letters CLI', () => {
     expect((await queue.stats()).total).toBe(2);
   });
 
+  it('says on a 404 which URL it asked and why it may not be there, rather than a bare "404"', async () => {
+    // An app without the admin module (the operator's URL names the wrong app or port).
+    const moduleRef = await Test.createTestingModule({}).compile();
+    const bare = moduleRef.createNestApplication({ logger: false });
+    await bare.listen(0, '127.0.0.1');
+    try {
+      const bareUrl = await bare.getUrl();
+      const missing = await run(['stats', '--url', bareUrl]);
+      expect(missing.code).toBe(1);
+      expect(missing.out).toBe('');
+      expect(missing.err).toBe(
+        `404 from ${bareUrl}/admin/dead-letters/stats: no dead-letter endpoint there; --url may ` +
+          'name another server or port, or an app without the dead-letter admin endpoint ' +
+          '(DeadLettersAdminModule)\n',
+      );
+    } finally {
+      await bare.close();
+    }
+    // The endpoint's own URL given as the app's: the path is said to be the likely mistake.
+    const pasted = await run([
+      'list',
+      '--url',
+      `${url}/admin/dead-letters`,
+      '--topic',
+      'events.T1',
+    ]);
+    expect(pasted.code).toBe(1);
+    expect(pasted.err).toBe(
+      `404 from ${url}/admin/dead-letters/admin/dead-letters: no dead-letter endpoint there; ` +
+        `--url has a path (/admin/dead-letters): give the app's base URL, such as ${url}\n`,
+    );
+  });
+
   it('names the URL and the cause in one line when the app cannot be reached', async () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

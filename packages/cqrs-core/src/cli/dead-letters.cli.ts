@@ -1,6 +1,12 @@
 import { parseArgs } from 'node:util';
 import { CUTOFF_RULE, isCutoff } from '../dead-letters/dead-letter-queue.rules';
 
+/** How long a request may take, its answer read whole, unless --timeoutMs or CAUSEWAY_ADMIN_TIMEOUT_MS say. */
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** The longest timer Node keeps (a longer one fires at once). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 const USAGE = `causeway-dead-letters <command> --url <app url> [filters]
 
 commands:
@@ -16,12 +22,17 @@ filters. --limit (an integer from 1 to 10000) only bounds a selection: replay an
 a filter, --id or --all. A list answers 1 000 letters unless --limit says otherwise, and "next"
 when there may be more: pass it as --after to get the next page.
 
-exit codes: 0 done; 1 the app answered an error or could not be reached; 2 bad usage;
+exit codes: 0 done; 1 the app answered an error, could not be reached or did not answer in
+  time; 2 bad usage;
 3 some selected letters were not replayed: their publish failed (listed in "failed"), they
   are malformed poison that can never be replayed (listed in "skips"), or the replay stopped
   after the broker refused letters in a row ("stopped"); they stay in the queue.
   Poison of a type or schema version the app did not know yet is replayed as its raw text;
 4 replay or purge selected no letter, or another replay held every one selected (nothing changed).
+
+--timeoutMs <ms> (or CAUSEWAY_ADMIN_TIMEOUT_MS) bounds each request, its answer read whole
+(default ${DEFAULT_TIMEOUT_MS} ms): an app that does not answer in time is exit 1; a replay or
+purge may go on in the app after that: see stats or list before running it again.
 
 The admin token is read from CAUSEWAY_ADMIN_TOKEN (never pass secrets on the command line).`;
 
@@ -51,6 +62,7 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
         deadLetteredBefore: { type: 'string' },
         limit: { type: 'string' },
         after: { type: 'string' },
+        timeoutMs: { type: 'string' },
         id: { type: 'string', multiple: true },
         all: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -80,9 +92,10 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
     return 2;
   }
   // An empty value (an unset shell variable: `--topic "$TOPIC"`) was taken for no filter: a
-  // list of the whole queue, a replay or purge of everything with --all. (--limit says its rule.)
+  // list of the whole queue, a replay or purge of everything with --all. (--limit and
+  // --timeoutMs say their own rules.)
   for (const [key, value] of Object.entries(values)) {
-    if (key === 'limit') continue;
+    if (key === 'limit' || key === 'timeoutMs') continue;
     if (value === '' || (Array.isArray(value) && value.includes(''))) {
       io.err(`--${key} must not be empty\n`);
       return 2;
@@ -132,6 +145,13 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
     io.err(`--deadLetteredBefore ${CUTOFF_RULE}, got ${JSON.stringify(before)}\n`);
     return 2;
   }
+  // Without one, an app that took the request and never answered (hung, or a proxy in front of a
+  // dead one) held the CLI, and the script running it, for ever.
+  const timeout = timeoutOf(values.timeoutMs, io.env.CAUSEWAY_ADMIN_TIMEOUT_MS);
+  if (typeof timeout === 'string') {
+    io.err(`${timeout}\n`);
+    return 2;
+  }
   const token = io.env.CAUSEWAY_ADMIN_TOKEN;
   if (!token) {
     io.err('CAUSEWAY_ADMIN_TOKEN is not set\n');
@@ -178,12 +198,26 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
 
   let response: Response;
   let text: string;
+  // Bounds the answer read whole: an app that sends its headers and then stalls is no answer.
+  const signal = AbortSignal.timeout(timeout);
   try {
-    response = await (io.fetch ?? fetch)(target, init);
+    response = await (io.fetch ?? fetch)(target, { ...init, signal });
     text = await response.text();
   } catch (error) {
     // The query may hold letter ids; the path says enough about where the request went.
-    io.err(`cannot reach ${target.split('?')[0]}: ${causeOf(error)}\n`);
+    const path = target.split('?')[0];
+    if (signal.aborted) {
+      const goesOn =
+        command === 'replay' || command === 'purge'
+          ? `; the app may still carry the ${command} out: see stats or list before you run it again`
+          : '';
+      io.err(
+        `no answer from ${path} within ${timeout} ms ` +
+          `(--timeoutMs or CAUSEWAY_ADMIN_TIMEOUT_MS)${goesOn}\n`,
+      );
+      return 1;
+    }
+    io.err(`cannot reach ${path}: ${causeOf(error)}\n`);
     return 1;
   }
   if (response.status === 404) {
@@ -249,6 +283,15 @@ function replayOutcome(result: unknown, io: CliIo): number {
     return 4;
   }
   return 0;
+}
+
+/** The request timeout in ms (the flag's, else the variable's, else the default), or why not. */
+function timeoutOf(flag: string | undefined, env: string | undefined): number | string {
+  const [source, value] =
+    flag !== undefined ? ['--timeoutMs', flag] : ['CAUSEWAY_ADMIN_TIMEOUT_MS', env];
+  if (value === undefined) return DEFAULT_TIMEOUT_MS;
+  if (/^[1-9]\d{0,9}$/.test(value) && Number(value) <= MAX_TIMEOUT_MS) return Number(value);
+  return `${source} must be an integer from 1 to ${MAX_TIMEOUT_MS} (milliseconds), got ${JSON.stringify(value)}`;
 }
 
 /** The app's base URL, or why it is not one (without echoing credentials). */

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -380,6 +381,102 @@ describe('causeway-dead-letters CLI', () => {
       `404 from ${url}/admin/dead-letters/admin/dead-letters: no dead-letter endpoint there; ` +
         `--url has a path (/admin/dead-letters): give the app's base URL, such as ${url}\n`,
     );
+  });
+
+  describe('against an app that never answers', () => {
+    // A real HTTP server that takes each request and answers nothing (a hung app, a proxy in
+    // front of a dead one), or sends its headers and then nothing more.
+    const requests: string[] = [];
+    const held: ServerResponse[] = [];
+    const hung = createHttpServer((request, response) => {
+      requests.push(`${request.method} ${request.url}`);
+      held.push(response);
+      if (request.url?.includes('/stats')) {
+        response.writeHead(200, { 'Content-Type': 'application/json' });
+        response.write('{"total": ');
+      }
+    });
+    let hungUrl: string;
+    beforeAll(async () => {
+      await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+      hungUrl = `http://127.0.0.1:${(hung.address() as { port: number }).port}`;
+    });
+    beforeEach(() => (requests.length = 0));
+    afterAll(async () => {
+      hung.closeAllConnections();
+      await new Promise((resolve) => hung.close(resolve));
+    });
+
+    it('gives up after --timeoutMs, naming the URL and the timeout (exit 1)', async () => {
+      const listed = await run([
+        'list',
+        '--url',
+        hungUrl,
+        '--topic',
+        'events.T1',
+        '--timeoutMs',
+        '200',
+      ]);
+      expect(listed).toEqual({
+        code: 1,
+        out: '',
+        err: `no answer from ${hungUrl}/admin/dead-letters within 200 ms (--timeoutMs or CAUSEWAY_ADMIN_TIMEOUT_MS)\n`,
+      });
+      // An answer that began but never ended is no answer either.
+      const stats = await run(['stats', '--url', hungUrl, '--timeoutMs', '200']);
+      expect(stats.code).toBe(1);
+      expect(stats.err).toBe(
+        `no answer from ${hungUrl}/admin/dead-letters/stats within 200 ms (--timeoutMs or CAUSEWAY_ADMIN_TIMEOUT_MS)\n`,
+      );
+      expect(requests).toEqual([
+        'GET /admin/dead-letters?topic=events.T1',
+        'GET /admin/dead-letters/stats',
+      ]);
+    });
+
+    it('takes the timeout from CAUSEWAY_ADMIN_TIMEOUT_MS, and says a replay or purge may go on', async () => {
+      for (const command of ['replay', 'purge']) {
+        const given = await run([command, '--url', hungUrl, '--all'], {
+          CAUSEWAY_ADMIN_TOKEN: TOKEN,
+          CAUSEWAY_ADMIN_TIMEOUT_MS: '200',
+        });
+        expect({ command, code: given.code }).toEqual({ command, code: 1 });
+        expect(given.err).toMatch(
+          new RegExp(
+            `^no answer from ${hungUrl}/admin/dead-letters(/replay)? within 200 ms ` +
+              `\\(--timeoutMs or CAUSEWAY_ADMIN_TIMEOUT_MS\\); the app may still carry the ${command} ` +
+              'out: see stats or list before you run it again\n$',
+          ),
+        );
+      }
+      expect(requests).toEqual([
+        'POST /admin/dead-letters/replay',
+        'DELETE /admin/dead-letters?all=true',
+      ]);
+    });
+  });
+
+  it('refuses a timeout that is not an integer from 1 to 2147483647 ms (exit 2), before any request', async () => {
+    for (const value of ['0', 'abc', '1.5', '2147483648', '']) {
+      const flag = await runOffline(['stats', '--url', url, `--timeoutMs=${value}`]);
+      expect({ value, code: flag.code, requests: flag.requests }).toEqual({
+        value,
+        code: 2,
+        requests: 0,
+      });
+      expect(flag.err).toBe(
+        `--timeoutMs must be an integer from 1 to 2147483647 (milliseconds), got ${JSON.stringify(value)}\n`,
+      );
+      const env = await run(['stats', '--url', 'http://127.0.0.1:1'], {
+        CAUSEWAY_ADMIN_TOKEN: TOKEN,
+        CAUSEWAY_ADMIN_TIMEOUT_MS: value,
+      });
+      expect({ value, code: env.code }).toEqual({ value, code: 2 });
+      expect(env.err).toBe(
+        `CAUSEWAY_ADMIN_TIMEOUT_MS must be an integer from 1 to 2147483647 (milliseconds), got ${JSON.stringify(value)}\n`,
+      );
+    }
+    expect((await run(['stats', '--url', url, '--timeoutMs', '2147483647'])).code).toBe(0);
   });
 
   it('names the URL and the cause in one line when the app cannot be reached', async () => {

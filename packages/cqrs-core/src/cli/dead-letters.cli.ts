@@ -1,19 +1,23 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CUTOFF_RULE, isCutoff } from '../dead-letters/dead-letter-queue.rules';
 
-/** How long a request may take, its answer read whole, unless --timeoutMs or CAUSEWAY_ADMIN_TIMEOUT_MS say. */
+/** How long a request may take, its answer read whole, unless told (--timeoutMs, the env). */
 const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** The longest timer Node keeps (a longer one fires at once). */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
-const USAGE = `causeway-dead-letters <command> --url <app url> [filters]
+const USAGE = `causeway-dead-letters <command> --url <app url> [filters] [--timeoutMs <ms>]
+causeway-dead-letters -h | --help      prints this
 
 commands:
   list     list dead letters             (filters, --id <id> ..., --limit <n>, --after <id>)
   stats    counts per topic and reason    (of the whole queue: takes no filter)
   replay   replay to the original topics (filters, --id <id> ..., or --all; --limit <n>)
   purge    delete dead letters           (filters, --id <id> ..., or --all; --limit <n>)
+
+--url <app url> (or CAUSEWAY_ADMIN_URL): the base URL of any Causeway app, such as
+http://127.0.0.1:3000 (no path, user, password, query or fragment).
 
 filters: --topic --handler --type --reason --errorName (exactly, as stats counts by it)
 --deadLetteredBefore <ISO-8601 date-time> (the letters dead-lettered before it, e.g.
@@ -22,19 +26,39 @@ filters. --limit (an integer from 1 to 10000) only bounds a selection: replay an
 a filter, --id or --all. A list answers 1 000 letters unless --limit says otherwise, and "next"
 when there may be more: pass it as --after to get the next page.
 
+--timeoutMs <ms> (or CAUSEWAY_ADMIN_TIMEOUT_MS) bounds each request, its answer read whole
+(default ${DEFAULT_TIMEOUT_MS} ms): an app that does not answer in time is exit 1; a replay or
+purge may go on in the app after that: see stats or list before running it again.
+
+The admin token is read from CAUSEWAY_ADMIN_TOKEN (never pass secrets on the command line).
+
 exit codes: 0 done; 1 the app answered an error, could not be reached or did not answer in
   time; 2 bad usage;
 3 some selected letters were not replayed: their publish failed (listed in "failed"), they
   are malformed poison that can never be replayed (listed in "skips"), or the replay stopped
   after the broker refused letters in a row ("stopped"); they stay in the queue.
   Poison of a type or schema version the app did not know yet is replayed as its raw text;
-4 replay or purge selected no letter, or another replay held every one selected (nothing changed).
+4 replay or purge selected no letter, or another replay held every one selected (nothing changed).`;
 
---timeoutMs <ms> (or CAUSEWAY_ADMIN_TIMEOUT_MS) bounds each request, its answer read whole
-(default ${DEFAULT_TIMEOUT_MS} ms): an app that does not answer in time is exit 1; a replay or
-purge may go on in the app after that: see stats or list before running it again.
-
-The admin token is read from CAUSEWAY_ADMIN_TOKEN (never pass secrets on the command line).`;
+/**
+ * The flags the CLI takes, as its parser reads them. USAGE names each one (and every variable
+ * of the environment the CLI reads): its test checks it against this.
+ */
+export const CLI_OPTIONS = {
+  url: { type: 'string' },
+  topic: { type: 'string' },
+  handler: { type: 'string' },
+  type: { type: 'string' },
+  reason: { type: 'string' },
+  errorName: { type: 'string' },
+  deadLetteredBefore: { type: 'string' },
+  limit: { type: 'string' },
+  after: { type: 'string' },
+  timeoutMs: { type: 'string' },
+  id: { type: 'string', multiple: true },
+  all: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
 
 const FILTERS = ['topic', 'handler', 'type', 'reason', 'errorName', 'deadLetteredBefore'] as const;
 
@@ -52,21 +76,7 @@ export async function deadLettersCli(argv: readonly string[], io: CliIo): Promis
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: {
-        url: { type: 'string' },
-        topic: { type: 'string' },
-        handler: { type: 'string' },
-        type: { type: 'string' },
-        reason: { type: 'string' },
-        errorName: { type: 'string' },
-        deadLetteredBefore: { type: 'string' },
-        limit: { type: 'string' },
-        after: { type: 'string' },
-        timeoutMs: { type: 'string' },
-        id: { type: 'string', multiple: true },
-        all: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: CLI_OPTIONS,
     });
   } catch (error) {
     io.err(`${(error as Error).message}\n\n${USAGE}\n`);

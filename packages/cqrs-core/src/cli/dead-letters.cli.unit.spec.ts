@@ -9,7 +9,7 @@ import { SerializerRegistry } from '../messages/serializer.registry';
 import { DeadLettersAdminModule } from '../nest/dead-letters-admin.module';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
-import { deadLettersCli } from './dead-letters.cli';
+import { CLI_OPTIONS, deadLettersCli } from './dead-letters.cli';
 
 const TOKEN = 'cli-admin-token-0123456789abcdef';
 
@@ -79,6 +79,40 @@ describe('causeway-dead-letters CLI', () => {
     });
     return { code, out, err, requests };
   }
+
+  it('names in its usage every flag its parser takes and every environment variable it reads', async () => {
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    const shown = (flag: string) =>
+      new RegExp(`(^|[\\s(,])${flag.replace(/[-]/g, '\\-')}(?![\\w-])`, 'm').test(help.out);
+    // From the parser's own definitions: a flag added there and not here fails this test.
+    const flags = Object.entries(CLI_OPTIONS).flatMap(([name, option]) => [
+      `--${name}`,
+      ...('short' in option ? [`-${option.short}`] : []),
+    ]);
+    expect(flags.filter((flag) => !shown(flag))).toEqual([]);
+    // The variables it reads, as it runs each command with the URL from the environment.
+    const read = new Set<string>();
+    const env = new Proxy<NodeJS.ProcessEnv>(
+      { CAUSEWAY_ADMIN_TOKEN: TOKEN, CAUSEWAY_ADMIN_URL: url },
+      {
+        get: (target, key) => {
+          if (typeof key === 'string') read.add(key);
+          return target[key as string];
+        },
+      },
+    );
+    for (const argv of [['stats'], ['list'], ['replay', '--id', 'none'], ['purge', '--id', 'none']])
+      expect([argv, (await run(argv, env)).code]).toEqual([argv, argv.length > 1 ? 4 : 0]);
+    expect([...read]).toEqual(
+      expect.arrayContaining([
+        'CAUSEWAY_ADMIN_TOKEN',
+        'CAUSEWAY_ADMIN_URL',
+        'CAUSEWAY_ADMIN_TIMEOUT_MS',
+      ]),
+    );
+    expect([...read].filter((name) => !shown(name))).toEqual([]);
+  });
 
   it('shows stats and lists with a filter', async () => {
     const stats = await run(['stats', '--url', url]);

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import Redis from 'ioredis';
 import { Registry } from 'prom-client';
 import { testNamespace } from '@causeway/testkit';
 import { type ManagedConnection } from '../src';
@@ -57,6 +59,38 @@ describe('client managers', () => {
       expect(metrics).toContain(`causeway_connection_up{server="${name}"} 1`);
       await connection.close();
       await connection.close();
+    },
+  );
+
+  it.each(cases)(
+    '%s: close removes its series and gives its name back to a connection opened later',
+    async (name, create) => {
+      // A process that opens and closes connections (one per job, per tenant) grew the registry
+      // by a name (`redis#2`, `#3` …) and a series per connection, and went on reporting every
+      // closed one as down (`causeway_connection_up … 0`) to the alert set on it.
+      const registry = new Registry();
+      const kept = create(registry);
+      await kept.open();
+      try {
+        for (let round = 1; round <= 3; round++) {
+          const passing = create(registry);
+          expect({ round, name: passing.name }).toEqual({ round, name: `${name}#2` });
+          await passing.open();
+          expect(await registry.metrics()).toContain(
+            `causeway_connection_up{server="${name}#2"} 1`,
+          );
+          await passing.close();
+          await passing.close();
+          expect(await registry.metrics()).not.toContain(`server="${name}#2"`);
+        }
+        expect(await registry.metrics()).toContain(`causeway_connection_up{server="${name}"} 1`);
+      } finally {
+        await kept.close();
+      }
+      expect(await registry.metrics()).not.toContain('server=');
+      const next = create(registry);
+      expect(next.name).toBe(name);
+      await next.close();
     },
   );
 
@@ -121,7 +155,10 @@ describe('client managers', () => {
     await cache.open();
     await bus.open();
     try {
-      await bus.close();
+      // Down, not closed (a closed connection has no series): its client disconnected.
+      const ended = once(bus.client, 'end');
+      bus.client.disconnect();
+      await ended;
       await cache.check();
       const metrics = await registry.getSingleMetricAsString('causeway_connection_up');
       expect(metrics).toContain('causeway_connection_up{server="redis"} 1');
@@ -131,5 +168,30 @@ describe('client managers', () => {
       await cache.close();
       await bus.close();
     }
+  });
+
+  it('redis: its reconnects leave with it, and the events that follow its close report nothing', async () => {
+    const registry = new Registry();
+    const connection = redisConnection({ url: ns.redisUrl, registry });
+    await connection.open();
+    const killer = new Redis(ns.redisUrl);
+    try {
+      // A dropped connection, reconnected: counted in its own series.
+      const id = await connection.client.client('ID');
+      const back = once(connection.client, 'ready');
+      await killer.client('KILL', 'ID', String(id));
+      await back;
+      expect(await registry.metrics()).toContain(
+        'causeway_connection_reconnects_total{server="redis"} 1',
+      );
+    } finally {
+      killer.disconnect();
+    }
+    const ended = once(connection.client, 'end');
+    await connection.close();
+    // The client's 'close' and 'end' come after close() returned: they set the gauge to 0 again,
+    // under a name another connection may have taken meanwhile.
+    await ended;
+    expect(await registry.metrics()).not.toContain('server=');
   });
 });

@@ -15,7 +15,8 @@ export interface KafkaConnectionOptions {
   clientId: string;
   /**
    * Name in health and metrics. Default `kafka`. A second connection of one name in one metrics
-   * registry is `kafka#2` (#3 …): give each its own.
+   * registry is `kafka#2` (#3 …) while the first is open: give each its own. close() removes its
+   * series and gives the name back.
    */
   name?: string;
   connectionTimeoutMs?: number;
@@ -69,9 +70,10 @@ export function checkKafkaBrokers(brokers: unknown): asserts brokers is string[]
 export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnection<KafkaClient> {
   checkKafkaBrokers(options?.brokers);
   registerKafkaCodecs();
-  const metrics = connectionMetrics(options.registry);
-  // Unique in the registry: a second connection of one name is `<name>#2` (claim).
-  const name = metrics.claim(options.name ?? 'kafka');
+  // Unique in the registry: a second connection of one name is `<name>#2` (claim). Released
+  // at close, with its series.
+  const metrics = connectionMetrics(options.registry).connection(options.name ?? 'kafka');
+  const name = metrics.name;
   const kafka = new Kafka({
     logLevel: logLevel.NOTHING,
     ...options.config,
@@ -88,13 +90,13 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
   const answered = async (request: () => Promise<unknown>) => {
     try {
       await request();
-      metrics.up(name, true);
+      metrics.up(true);
     } catch (error) {
-      metrics.up(name, false);
+      metrics.up(false);
       throw error;
     }
   };
-  metrics.up(name, false);
+  metrics.up(false);
   let opened = false;
   return {
     name,
@@ -125,7 +127,8 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
     },
     async close() {
       opened = false;
-      metrics.up(name, false);
+      // Its series leave now: a health check still under way reports nothing when it ends.
+      metrics.release();
       await admin.disconnect();
     },
   };

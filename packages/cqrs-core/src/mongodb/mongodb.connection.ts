@@ -21,7 +21,8 @@ export interface MongoConnectionOptions {
   source?: string;
   /**
    * Name in health and metrics. Default `mongodb`. A second connection of one name in one metrics
-   * registry is `mongodb#2` (#3 …): give each its own.
+   * registry is `mongodb#2` (#3 …) while the first is open: give each its own. close() removes
+   * its series and gives the name back.
    */
   name?: string;
   /** Most connections the driver opens to a server; a positive integer. Default 20. */
@@ -73,13 +74,14 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
     throw new TypeError(
       `mongoConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${shownValue(options.silenceTimeoutMs)}`,
     );
-  const metrics = connectionMetrics(options.registry);
-  // Unique in the registry: a second connection of one name is `<name>#2` (claim).
-  const name = metrics.claim(options.name ?? 'mongodb');
+  // Unique in the registry: a second connection of one name is `<name>#2` (claim). Released
+  // at close, with its series.
+  const metrics = connectionMetrics(options.registry).connection(options.name ?? 'mongodb');
+  const name = metrics.name;
   const connection = mongoose.createConnection();
-  connection.on('connected', () => metrics.up(name, true));
-  connection.on('disconnected', () => metrics.up(name, false));
-  connection.on('reconnected', () => metrics.reconnect(name));
+  connection.on('connected', () => metrics.up(true));
+  connection.on('disconnected', () => metrics.up(false));
+  connection.on('reconnected', () => metrics.reconnect());
   // The driver reports failures on 'error'; they surface through check() and the metrics.
   connection.on('error', () => undefined);
   let opened = false;
@@ -124,7 +126,11 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
     },
     async close() {
       opened = false;
-      await connection.close();
+      try {
+        await connection.close();
+      } finally {
+        metrics.release();
+      }
     },
   };
 }

@@ -16,7 +16,8 @@ export interface RedisConnectionOptions {
   source?: string;
   /**
    * Name in health and metrics. Default `redis`. A second connection of one name in one metrics
-   * registry is `redis#2` (#3 …): give each its own.
+   * registry is `redis#2` (#3 …) while the first is open: give each its own. close() removes its
+   * series and gives the name back.
    */
   name?: string;
   /** How long a connection attempt may take, in ms: a positive integer. Default 5 000. */
@@ -119,15 +120,16 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
   checkUrl('redisConnection', 'url', options?.url, /^rediss?:\/\//, 'redis:// or rediss://');
   for (const option of ['connectTimeoutMs', 'commandTimeoutMs', 'maxReconnectDelayMs'] as const)
     checkPositiveInteger('redisConnection', option, options[option], MAX_TIMER_MS);
-  const metrics = connectionMetrics(options.registry);
   const maxDelay = options.maxReconnectDelayMs ?? 5_000;
   const silenceTimeout = options.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
   if (!Number.isSafeInteger(silenceTimeout) || silenceTimeout < 0)
     throw new TypeError(
       `redisConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${shownValue(options.silenceTimeoutMs)}`,
     );
-  // Unique in the registry: a second connection of one name is `<name>#2` (claim).
-  const name = metrics.claim(options.name ?? 'redis');
+  // Unique in the registry: a second connection of one name is `<name>#2` (claim). Released
+  // at close, with its series.
+  const metrics = connectionMetrics(options.registry).connection(options.name ?? 'redis');
+  const name = metrics.name;
   const client = new Redis(options.url, {
     ...options.options,
     lazyConnect: true,
@@ -136,7 +138,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     socketTimeout: silenceTimeout > 0 ? silenceTimeout : undefined,
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => {
-      metrics.reconnect(name);
+      metrics.reconnect();
       // Jittered (from half the delay to all of it): after a Redis restart the instances, and
       // their duplicate connections, do not all come back in the same instant.
       const delay = Math.min(maxDelay, 50 * 2 ** Math.min(attempt, 10));
@@ -148,9 +150,9 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
   cheapSilenceTimer(client);
   if (options.coalesceWrites !== false) coalesceWrites(client);
   const copies = trackDuplicates(client);
-  client.on('ready', () => metrics.up(name, true));
-  client.on('end', () => metrics.up(name, false));
-  client.on('close', () => metrics.up(name, false));
+  client.on('ready', () => metrics.up(true));
+  client.on('end', () => metrics.up(false));
+  client.on('close', () => metrics.up(false));
   // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
   // The last one is kept: a refused password must read as such, not as "not connected".
   let lastError: Error | undefined;
@@ -197,11 +199,15 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     async close() {
       if (closed) return;
       closed = true;
-      if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
-      else client.disconnect();
-      // Connections duplicated from it that their users left open (a subscriber not closed):
-      // each would keep the process alive.
-      for (const copy of copies) copy.disconnect();
+      try {
+        if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+        else client.disconnect();
+        // Connections duplicated from it that their users left open (a subscriber not closed):
+        // each would keep the process alive.
+        for (const copy of copies) copy.disconnect();
+      } finally {
+        metrics.release();
+      }
     },
   };
 }

@@ -1,13 +1,20 @@
+import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { type INestApplication } from '@nestjs/common';
+import { ADMIN_TOKEN, AdminToken } from './admin-token.guard';
 import { ProblemException, problemType } from './problem-details.filter';
 
-/** What bootstrapService uses of a Nest app on Express (NestExpressApplication). */
+type Next = (error?: unknown) => void;
+type Middleware = (request: IncomingMessage, response: ServerResponse, next: Next) => void;
+
+/** What parseBodies uses of a Nest app on Express (NestExpressApplication) and its adapter. */
 interface BodyParsingApp {
   useBodyParser(type: 'json' | 'urlencoded', options?: Record<string, unknown>): unknown;
-  use(handler: (error: unknown, request: unknown, response: unknown, next: Next) => void): unknown;
+  use(
+    handler:
+      Middleware | ((error: unknown, request: unknown, response: unknown, next: Next) => void),
+  ): unknown;
+  getHttpAdapter(): { use(...handlers: unknown[]): unknown };
 }
-
-type Next = (error?: unknown) => void;
 
 /**
  * Nest's own body parsers (JSON; forms, `extended`), registered where Nest would (after the
@@ -19,12 +26,81 @@ type Next = (error?: unknown) => void;
  * as in command-api): whether it is the right shape is the endpoint's call, which can name the
  * body, where the strict parser called valid JSON "not valid JSON". No body leaves
  * `request.body` undefined. The app must be created with `bodyParser: false`.
+ *
+ * The body of a request to `/admin/…` without the admin token (ADMIN_TOKEN, the one
+ * DeadLettersAdminModule's guard checks) is not read: its guard answers 401 (or its `refused`
+ * hook 429) whatever the body, so that a caller without the token cannot have the app read and
+ * parse up to the parsers' limit, nor learn from a 400 or 413 what the route would accept. A
+ * global prefix (`setGlobalPrefix`) moves the routes away from `/admin/…`: their bodies are then
+ * parsed before the guard, as Nest's own parsers do for every route.
  */
 export function parseBodies(app: INestApplication): void {
   const express = app as unknown as BodyParsingApp;
-  express.useBodyParser('json', { strict: false });
-  express.useBodyParser('urlencoded', { extended: true });
+  const json = parserOf(express, 'json', { strict: false });
+  const forms = parserOf(express, 'urlencoded', { extended: true });
+  const unread = adminRequestWithoutToken(app);
+  const gate: Middleware = (request, response, next) => {
+    if (unread(request)) return next();
+    json(request, response, (error) => (error ? next(error) : forms(request, response, next)));
+  };
+  express.use(gate);
   express.use((error, _request, _response, next) => next(bodyProblem(error) ?? error));
+}
+
+/**
+ * The parser Nest's `useBodyParser` builds (with the app's `rawBody` option), without the
+ * adapter registering it for every request: parseBodies decides which requests it reads.
+ * @throws Error when the adapter registers none (not Express, or a Nest that builds it otherwise)
+ */
+function parserOf(
+  app: BodyParsingApp,
+  type: 'json' | 'urlencoded',
+  options: Record<string, unknown>,
+): Middleware {
+  const adapter = app.getHttpAdapter() as { use: (...handlers: unknown[]) => unknown };
+  const own = Object.prototype.hasOwnProperty.call(adapter, 'use');
+  const use = adapter.use;
+  let parser: unknown;
+  adapter.use = (handler: unknown) => {
+    parser = handler;
+    return adapter;
+  };
+  try {
+    app.useBodyParser(type, options);
+  } finally {
+    if (own) adapter.use = use;
+    else delete (adapter as { use?: unknown }).use;
+  }
+  if (typeof parser !== 'function')
+    throw new Error(`parseBodies: the HTTP adapter built no ${type} body parser (Express needed)`);
+  return parser as Middleware;
+}
+
+/** The operators' paths, case-insensitive as Express routes them. */
+const ADMIN_PATH = /^\/admin(?:[/?#]|$)/i;
+
+/**
+ * Whether a request is one to `/admin/…` without the app's admin token (ADMIN_TOKEN, looked up
+ * at the first such request, once the app's modules are built). Without an ADMIN_TOKEN provider
+ * nothing is: an app's own admin routes checking a token of their own get their bodies parsed.
+ */
+function adminRequestWithoutToken(app: INestApplication): (request: IncomingMessage) => boolean {
+  let admin: AdminToken | null | undefined;
+  return (request) => {
+    if (!ADMIN_PATH.test(request.url ?? '')) return false;
+    if (admin === undefined) admin = adminTokenOf(app);
+    return admin !== null && !admin.matches(request);
+  };
+}
+
+function adminTokenOf(app: INestApplication): AdminToken | null {
+  let token: unknown;
+  try {
+    token = app.get(ADMIN_TOKEN, { strict: false });
+  } catch {
+    return null; // No DeadLettersAdminModule.
+  }
+  return typeof token === 'string' ? new AdminToken(token) : null;
 }
 
 /** The content codings body-parser decompresses (besides identity). */

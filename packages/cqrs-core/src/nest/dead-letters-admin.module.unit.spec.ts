@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { Global, type INestApplication, type LoggerService, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { createServer } from 'node:net';
+import { type IncomingMessage, request as httpRequest } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
@@ -11,6 +12,7 @@ import { RedisDeadLetterQueue } from '../redis/redis.dead-letter-queue';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { testEnvelope } from '../testing/envelope.fixture';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
+import { parseBodies } from './body.parsers';
 import { CqrsCoreModule } from './cqrs-core.module';
 import { DeadLettersAdminModule } from './dead-letters-admin.module';
 import { ProblemException, problemType } from './problem-details.filter';
@@ -708,5 +710,99 @@ describe('DeadLettersAdminModule.forRootAsync', () => {
     await expect(compiled).rejects.toThrow(
       'DeadLettersAdminModule needs a publisher for replays: import CqrsCoreModule',
     );
+  });
+});
+
+describe('/admin/dead-letters behind the service body parsers (parseBodies)', () => {
+  let app: INestApplication;
+  let queue: InMemoryDeadLetterQueue;
+  const refusals: string[] = [];
+
+  beforeEach(async () => {
+    refusals.length = 0;
+    queue = new InMemoryDeadLetterQueue();
+    await queue.add(moved('events.Moved', 1));
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        DeadLettersAdminModule.forRoot({
+          token: TOKEN,
+          queue,
+          publisher: new InMemoryBroker({
+            serializer: new SerializerRegistry().register('Moved', z.object({ x: z.number() })),
+          }),
+          refused: async (refusedRequest) => void refusals.push(refusedRequest.url ?? ''),
+        }),
+      ],
+    }).compile();
+    // As bootstrapService creates every app.
+    app = moduleRef.createNestApplication({ logger: false, bodyParser: false });
+    parseBodies(app);
+    await app.init();
+  });
+  afterEach(() => app.close());
+
+  it.each([
+    ['a body past the parser limit', 'x'.repeat(300_000)],
+    ['a body that is not JSON', '{"all": tru'],
+  ])(
+    'answers a replay with %s and no valid admin token 401, not what the parser says of it',
+    async (_what, body) => {
+      for (const headers of [{}, { Authorization: 'Bearer wrong-token-wrong-token' }]) {
+        const response = await request(app.getHttpServer())
+          .post('/admin/dead-letters/replay')
+          .set({ ...headers, 'Content-Type': 'application/json' })
+          .send(body);
+        expect({ status: response.status, type: response.body.type }).toEqual({
+          status: 401,
+          type: 'https://causeway.dev/problems/unauthenticated',
+        });
+      }
+      expect(refusals).toEqual(['/admin/dead-letters/replay', '/admin/dead-letters/replay']);
+      expect((await queue.stats()).total).toBe(1);
+    },
+  );
+
+  it('answers 401 before the body has arrived: it is not waited for', async () => {
+    await new Promise<void>((listening) => app.getHttpServer().listen(0, '127.0.0.1', listening));
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const sent = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/admin/dead-letters/replay',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': '1000000' },
+    });
+    try {
+      // A tenth of the body announced, and the request left open: a parser waits for the rest.
+      sent.write(`{"topic": "${'x'.repeat(100_000)}`);
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        sent.once('response', resolve).once('error', reject);
+      });
+      response.resume();
+      expect(response.statusCode).toBe(401);
+    } finally {
+      sent.destroy();
+    }
+  });
+
+  it('still parses the body of a request with the admin token, and says what is wrong with it', async () => {
+    const malformed = await request(app.getHttpServer())
+      .post('/admin/dead-letters/replay')
+      .set({ ...bearer(), 'Content-Type': 'application/json' })
+      .send('{"all": tru');
+    expect({ status: malformed.status, type: malformed.body.type }).toEqual({
+      status: 400,
+      type: 'https://causeway.dev/problems/malformed-json',
+    });
+    const large = await request(app.getHttpServer())
+      .post('/admin/dead-letters/replay')
+      .set({ ...bearer(), 'Content-Type': 'application/json' })
+      .send('x'.repeat(300_000));
+    expect(large.status).toBe(413);
+    const replay = await request(app.getHttpServer())
+      .post('/admin/dead-letters/replay')
+      .set(bearer())
+      .send({ all: true });
+    expect(replay.body).toMatchObject({ replayed: 1 });
   });
 });

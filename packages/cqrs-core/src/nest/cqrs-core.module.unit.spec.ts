@@ -11,6 +11,7 @@ import {
   Scope,
 } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { REQUEST } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import request from 'supertest';
@@ -447,6 +448,42 @@ describe('CqrsCoreModule', () => {
       'ScopedFactoryProjector is a Causeway handler and must be a singleton',
     );
     await app.close().catch(() => undefined);
+  });
+
+  it.each([
+    ['a string', 'PROJECTOR', Scope.REQUEST],
+    ['a symbol', Symbol('projector'), Scope.TRANSIENT],
+  ] as const)(
+    'refuses a handler provided by a factory under %s token, not a singleton, at start, naming it',
+    async (_kind, token, scope) => {
+      // Nothing but the instance tells it is a handler, and there is none until a request.
+      @EventHandler('Moved', { name: 'scoped-token-factory' })
+      class TokenFactoryProjector {
+        async handle() {}
+      }
+      const app = await appWith([
+        { provide: token, scope, useFactory: () => new TokenFactoryProjector() },
+      ]);
+      await expect(app.init()).rejects.toThrow(
+        'TokenFactoryProjector is a Causeway handler and must be a singleton',
+      );
+      await app.close().catch(() => undefined);
+    },
+  );
+
+  it('starts beside request-scoped factories under a token that build no handler', async () => {
+    const app = await appWith([
+      { provide: 'CLOCK', scope: Scope.REQUEST, useFactory: () => ({ now: () => 0 }) },
+      // One that cannot be built outside a request: it is not taken for a handler.
+      {
+        provide: 'CALLER',
+        scope: Scope.REQUEST,
+        inject: [REQUEST],
+        useFactory: (req: { headers: Record<string, string> }) => req.headers['x-caller'],
+      },
+    ]);
+    await app.init();
+    await app.close();
   });
 
   /**

@@ -7,7 +7,15 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { DiscoveryService, Reflector } from '@nestjs/core';
+import {
+  ContextIdFactory,
+  DiscoveryService,
+  INQUIRER,
+  ModuleRef,
+  REQUEST,
+  Reflector,
+} from '@nestjs/core';
+import { type InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { type Envelope } from '../messages/envelope';
 import { CommandBus } from '../buses/command-bus';
 import { EventBus } from '../buses/event-bus';
@@ -145,7 +153,7 @@ export class HandlersExplorer
   private readonly shutdownSignal = new Promise<void>((resolve) => (this.signalShutdown = resolve));
 
   async onApplicationBootstrap(): Promise<void> {
-    this.registerDiscovered();
+    await this.registerDiscovered();
     // A broker (or the stores' server) that is down at start-up must not stop the service from
     // starting: the stores are initialised and the router subscribes in the background, and
     // the `bus` probe reports it not ready meanwhile.
@@ -223,21 +231,29 @@ export class HandlersExplorer
   async registerLoadedHandlers(): Promise<string[]> {
     if (this.shuttingDown) throw new Error('CqrsCore: the application is shutting down');
     const before = new Set(this.router.handlerNames());
-    this.registerDiscovered();
+    await this.registerDiscovered();
     const added = this.router.handlerNames().filter((name) => !before.has(name));
     if (this.router.running) await Promise.all(added.map((name) => this.router.subscribed(name)));
     return added;
   }
 
   /** Registers every decorated provider Nest has built that is not registered yet. */
-  private registerDiscovered(): void {
+  private async registerDiscovered(): Promise<void> {
     for (const wrapper of this.discovery.getProviders()) {
       const { instance } = wrapper;
       // A request-scoped (or transient) factory has no instance here, and its metatype is the
       // factory: provided under a handler class, it was skipped, never called, and nothing said
-      // so. Its token names the class (under a string token nothing tells it is a handler).
-      if (!instance && typeof wrapper.token === 'function' && this.isDecorated(wrapper.token))
-        if (!wrapper.isDependencyTreeStatic()) throw notSingleton(wrapper.token.name);
+      // so. Its token names the class; under a string or symbol token only what it builds does.
+      // (A transient one's tree counts as static when its dependencies are.)
+      const scoped = !wrapper.isDependencyTreeStatic() || wrapper.isTransient;
+      if (!instance && scoped) {
+        if (typeof wrapper.token === 'function') {
+          if (this.isDecorated(wrapper.token)) throw notSingleton(wrapper.token.name);
+        } else if (wrapper.isFactory) {
+          const handler = await this.handlerBuiltBy(wrapper);
+          if (handler) throw notSingleton(handler.name);
+        }
+      }
       if (!instance || this.registered.has(instance)) continue;
       // The class whose decorators count: the provider's own, or the class of the instance a
       // factory or value provider gives (its metatype is the factory, or none: such handlers
@@ -333,6 +349,25 @@ export class HandlersExplorer
       this.registered.add(instance);
       this.providedIn.set(metatype, module);
     }
+  }
+
+  /**
+   * The handler class a request-scoped or transient factory under a token that is not a class
+   * builds, if it does: the factory is called once here, in a context of its own without a
+   * request. One that cannot be built so (it reads the request) is not taken for a handler.
+   */
+  private async handlerBuiltBy(wrapper: InstanceWrapper): Promise<{ name: string } | undefined> {
+    // Nest's own: the request and the inquirer, which no handler is.
+    if (wrapper.token === REQUEST || wrapper.token === INQUIRER) return undefined;
+    const moduleRef = wrapper.host?.providers.get(ModuleRef)?.instance as ModuleRef | undefined;
+    if (!moduleRef) return undefined;
+    let built: unknown;
+    try {
+      built = await moduleRef.resolve(wrapper.token, ContextIdFactory.create(), { strict: true });
+    } catch {
+      return undefined;
+    }
+    return this.decoratedClassOf(built);
   }
 
   /** Whether the class carries @CommandHandler, @EventHandler or @QueryHandler. */

@@ -321,13 +321,9 @@ function checked(options: unknown): ResolvedCqrsCoreOptions {
   for (const name of ['service', 'instanceId', 'serializer'] as const)
     if (!given[name]) throw new TypeError(`CqrsCoreModule: options.${name} is required`);
   checkNumbers(given);
-  if (!given.publisher !== !given.subscriber)
-    throw new TypeError(
-      `CqrsCoreModule: options.${given.publisher ? 'subscriber' : 'publisher'} is required with ` +
-        `options.${given.publisher ? 'publisher' : 'subscriber'} (give both, or neither for an in-process broker)`,
-    );
   checkPorts(given);
-  // Neither: one in-process broker (the embedded mode, tests), closed with the app.
+  checkTransport(given);
+  // Neither, and said so: one in-process broker (the embedded mode, tests), closed with the app.
   const broker = given.publisher
     ? undefined
     : new InMemoryBroker({ serializer: given.serializer! });
@@ -337,6 +333,36 @@ function checked(options: unknown): ResolvedCqrsCoreOptions {
     ...(broker && { publisher: broker, subscriber: broker.subscriber() }),
     deadLetters: given.deadLetters ?? new InMemoryDeadLetterQueue({ serializer: given.serializer }),
   };
+}
+
+/**
+ * A transport given as `publisher` and `subscriber`, or asked for as `transport: 'in-memory'`:
+ * never an in-process bus by default, which an app whose transport options came out undefined
+ * ran on without a word (its messages never left the process).
+ * @throws TypeError naming the options missing or at odds
+ */
+function checkTransport(given: Partial<CqrsCoreModuleOptions>): void {
+  if (given.transport !== undefined && given.transport !== 'in-memory')
+    throw new TypeError(
+      `CqrsCoreModule: options.transport must be 'in-memory' or unset, got ${shownValue(given.transport)}`,
+    );
+  if (!given.publisher !== !given.subscriber)
+    throw new TypeError(
+      `CqrsCoreModule: options.${given.publisher ? 'subscriber' : 'publisher'} is required with ` +
+        `options.${given.publisher ? 'publisher' : 'subscriber'} (give both, or neither with ` +
+        "transport: 'in-memory' for an in-process broker)",
+    );
+  if (given.publisher && given.transport === 'in-memory')
+    throw new TypeError(
+      "CqrsCoreModule: options.transport: 'in-memory' builds its own broker: give it without " +
+        'options.publisher and options.subscriber, or them without it',
+    );
+  if (!given.publisher && given.transport !== 'in-memory')
+    throw new TypeError(
+      'CqrsCoreModule: options.publisher and options.subscriber are required (a transport: ' +
+        "Redis Streams, Kafka), or transport: 'in-memory' for an in-process broker " +
+        '(one process, nothing kept)',
+    );
 }
 
 /** The options that are ports (and lists of them): what each must be, the methods it is called by. */

@@ -295,10 +295,15 @@ describe('CqrsCoreModule', () => {
     ).rejects.toThrow('CqrsCoreModule: the options must be an object');
   });
 
-  it('runs on an in-process broker when given neither publisher nor subscriber, and closes it with the app', async () => {
+  it("runs on an in-process broker when told transport: 'in-memory', and closes it with the app", async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
-        CqrsCoreModule.forRoot({ service: 'embedded', instanceId: 'e1', serializer: serializer() }),
+        CqrsCoreModule.forRoot({
+          service: 'embedded',
+          instanceId: 'e1',
+          serializer: serializer(),
+          transport: 'in-memory',
+        }),
       ],
       providers: [Positions, MoveHandler, PositionsProjector, TrainerPositionQuery],
     }).compile();
@@ -320,12 +325,50 @@ describe('CqrsCoreModule', () => {
     expect(broker.isClosed).toBe(true);
   });
 
+  it("refuses neither publisher nor subscriber without transport: 'in-memory', at start", async () => {
+    // A production app whose transport options came out undefined ran on an in-process bus:
+    // its commands and events never left the process, and nothing said so.
+    const base = { service: 's', instanceId: 'i', serializer: serializer() };
+    const expected =
+      'CqrsCoreModule: options.publisher and options.subscriber are required (a transport: ' +
+      "Redis Streams, Kafka), or transport: 'in-memory' for an in-process broker " +
+      '(one process, nothing kept)';
+    expect(() => CqrsCoreModule.forRoot(base)).toThrow(expected);
+    expect(() =>
+      CqrsCoreModule.forRoot({ ...base, publisher: undefined, subscriber: undefined }),
+    ).toThrow(expected);
+    await expect(
+      Test.createTestingModule({
+        imports: [CqrsCoreModule.forRootAsync({ useFactory: async () => base })],
+      }).compile(),
+    ).rejects.toThrow(expected);
+    expect(() => CqrsCoreModule.forRoot({ ...base, transport: 'redis' as never })).toThrow(
+      `CqrsCoreModule: options.transport must be 'in-memory' or unset, got "redis"`,
+    );
+  });
+
+  it("refuses transport: 'in-memory' beside a publisher or subscriber, naming both", () => {
+    const broker = new InMemoryBroker({ serializer: serializer() });
+    const base = {
+      service: 's',
+      instanceId: 'i',
+      serializer: serializer(),
+      transport: 'in-memory' as const,
+    };
+    expect(() =>
+      CqrsCoreModule.forRoot({ ...base, publisher: broker, subscriber: broker.subscriber() }),
+    ).toThrow(
+      "CqrsCoreModule: options.transport: 'in-memory' builds its own broker: give it without " +
+        'options.publisher and options.subscriber, or them without it',
+    );
+  });
+
   it('refuses a publisher without a subscriber (or the reverse), naming both', () => {
     const broker = new InMemoryBroker({ serializer: serializer() });
     const base = { service: 's', instanceId: 'i', serializer: serializer() };
     expect(() => CqrsCoreModule.forRoot({ ...base, publisher: broker })).toThrow(
       'CqrsCoreModule: options.subscriber is required with options.publisher (give both, or ' +
-        'neither for an in-process broker)',
+        "neither with transport: 'in-memory' for an in-process broker)",
     );
     expect(() => CqrsCoreModule.forRoot({ ...base, subscriber: broker.subscriber() })).toThrow(
       'CqrsCoreModule: options.publisher is required with options.subscriber',

@@ -12,6 +12,7 @@ import { type CqrsCoreModuleOptions } from './cqrs-core.options';
 const base = (): CqrsCoreModuleOptions => ({
   service: 'numbers',
   instanceId: 'numbers-1',
+  transport: 'in-memory',
   serializer: new SerializerRegistry().register('Move', z.object({ dx: z.number() })),
 });
 

@@ -15,9 +15,8 @@ export interface CqrsCoreModuleOptions {
   service: string;
   instanceId: string;
   /**
-   * Where the buses publish. Give it with `subscriber` (the same transport), or neither: an
-   * in-process InMemoryBroker over `serializer` is then both, closed with the app — one
-   * process only, nothing survives it (the embedded mode, tests).
+   * Where the buses publish. Give it with `subscriber` (the same transport), or neither and
+   * `transport: 'in-memory'`.
    */
   publisher?: Publisher;
   /**
@@ -27,6 +26,14 @@ export interface CqrsCoreModuleOptions {
    * a CommandTimeoutError after its timeout).
    */
   subscriber?: Subscriber;
+  /**
+   * `'in-memory'`: no `publisher` nor `subscriber`, an in-process InMemoryBroker over
+   * `serializer` is both, closed with the app — one process only, nothing survives it (the
+   * embedded mode, tests). Said explicitly, so that transport options that came out undefined
+   * (a factory that forgot them) fail the start instead of running a production app on a bus
+   * that never leaves the process.
+   */
+  transport?: 'in-memory';
   serializer: SerializerRegistry;
   /**
    * The event store the handlers append to, injected with `@Inject(EVENT_STORE)` (give it the

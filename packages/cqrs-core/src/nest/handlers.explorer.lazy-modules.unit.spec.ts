@@ -45,6 +45,7 @@ beforeEach(async () => {
       CqrsCoreModule.forRoot({
         service: 'lazy',
         instanceId: 'lazy-1',
+        transport: 'in-memory',
         serializer: new SerializerRegistry()
           .register('Move', z.object({ dx: z.number() }))
           .register('Moved', z.object({ x: z.number() })),

@@ -163,6 +163,7 @@ describe('guide: NestJS', () => {
         CqrsCoreModule.forRoot({
           service: 'reports',
           instanceId: 'reports-1',
+          transport: 'in-memory',
           serializer: new SerializerRegistry().register(
             'MoneyDeposited',
             z.object({ amount: z.number() }),

@@ -38,6 +38,7 @@ import {
   SNAPSHOT_STORE,
 } from './cqrs-core.tokens';
 import { HandlersExplorer } from './handlers.explorer';
+import { checkName } from './names.check';
 import { METRICS_REGISTRY } from './service.tokens';
 
 /**
@@ -308,7 +309,8 @@ export class CqrsCoreModule {
 /**
  * The options with their defaults filled in (the in-memory dead-letter queue, so that the
  * DEAD_LETTER_QUEUE provider and the router share it), after checking what is required.
- * @throws TypeError naming a missing option
+ * @throws TypeError naming a missing option, or a `service` or `instanceId` that is not a name
+ *   (checkName)
  * @throws TypeError or RangeError naming a numeric option that would break every message (see
  *   checkNumbers)
  */
@@ -318,8 +320,11 @@ function checked(options: unknown): ResolvedCqrsCoreOptions {
       `CqrsCoreModule: the options must be an object, got ${shownValue(options)}`,
     );
   const given = options as Partial<CqrsCoreModuleOptions>;
-  for (const name of ['service', 'instanceId', 'serializer'] as const)
-    if (!given[name]) throw new TypeError(`CqrsCoreModule: options.${name} is required`);
+  for (const name of ['service', 'instanceId'] as const)
+    if (given[name] === undefined)
+      throw new TypeError(`CqrsCoreModule: options.${name} is required`);
+    else checkName('CqrsCoreModule', name, given[name]);
+  if (!given.serializer) throw new TypeError('CqrsCoreModule: options.serializer is required');
   checkNumbers(given);
   checkPorts(given);
   checkTransport(given);

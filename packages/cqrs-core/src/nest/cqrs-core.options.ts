@@ -12,6 +12,11 @@ import { type Publisher, type Subscriber } from '../transport/transport.port';
 
 /** Everything CqrsCoreModule wires; transports and stores come from the adapters (./redis, ./kafka, …). */
 export interface CqrsCoreModuleOptions {
+  /**
+   * This service's name, and its instance's: they name consumer groups and reply topics and
+   * label log lines and metrics, so each must be 1 to 200 characters without whitespace (else
+   * the start fails, naming it).
+   */
   service: string;
   instanceId: string;
   /**

@@ -16,6 +16,7 @@ import { type HealthProbe } from '../health/health-probe.port';
 import { ConnectionsLifecycle } from './connections.lifecycle';
 import { HealthController } from './health.controller';
 import { messageLogFields } from './log.fields';
+import { checkName } from './names.check';
 import { REDACTED_LOG_PATHS, redactQuery, redactTarget, unloggedRequest } from './log.redaction';
 import { MetricsController } from './metrics.controller';
 import { ProblemDetailsFilter } from './problem-details.filter';
@@ -53,11 +54,15 @@ class HealthMonitorLifecycle implements OnApplicationBootstrap, OnApplicationShu
 export class CausewayServiceModule {
   /**
    * @throws TypeError naming `healthIntervalMs` or `probeTimeoutMs` when it is not a positive
-   * integer of milliseconds (up to 2 147 483 647)
+   * integer of milliseconds (up to 2 147 483 647), or `service` or `instanceId` when it is not a
+   * name (checkName)
    */
   static forRoot(options: ServiceOptions, registry: Registry = new Registry()): DynamicModule {
     // 0 would probe every server without pause (an interval) or fail every probe (a timeout):
     // refused here, naming the option, rather than when Nest builds the monitor.
+    // They label every log line and metric (and CqrsCoreModule's consumer groups and topics).
+    for (const option of ['service', 'instanceId'] as const)
+      checkName('CausewayServiceModule.forRoot', option, options[option]);
     for (const option of ['healthIntervalMs', 'probeTimeoutMs'] as const)
       checkPositiveInteger('CausewayServiceModule.forRoot', option, options[option], MAX_TIMER_MS);
     // `instance_id`, not `instance`: Prometheus sets `instance` to the scrape target and would

@@ -2,7 +2,10 @@ import { type ManagedConnection } from '../connections/managed-connection.port';
 import { type HealthProbe } from '../health/health-probe.port';
 
 export interface ServiceOptions {
-  /** Service name: log field `service`, metric label, health payload. */
+  /**
+   * Service name: log field `service`, metric label, health payload. 1 to 200 characters without
+   * whitespace, as `instanceId` (else forRoot throws, naming it).
+   */
   service: string;
   /** Instance id (several instances of one service). */
   instanceId: string;

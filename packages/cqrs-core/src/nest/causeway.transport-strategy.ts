@@ -2,7 +2,12 @@ import { replayedForAnother } from '../dead-letters/dead-letter-queue.port';
 import { shownValue } from '../config/shown-value';
 import { credentialsRemoved } from '../connections/connection-target';
 import { runInDeliveryContext, runInMessageContext } from '../messages/message-context';
-import { type CustomTransportStrategy, Server, BaseRpcContext } from '@nestjs/microservices';
+import {
+  type CustomTransportStrategy,
+  type MessageHandler,
+  Server,
+  BaseRpcContext,
+} from '@nestjs/microservices';
 import { compose, type Handler, type Middleware } from '../router/handler';
 import { checkSubscribeOptionValues } from '../transport/subscribe-options.check';
 import {
@@ -99,6 +104,28 @@ export class CausewayTransportServer
       consumer: options?.consumer,
       maxInFlight: options?.maxInFlight,
     });
+  }
+
+  /**
+   * Refuses a pattern that is not a topic name (Nest calls this for each @EventPattern /
+   * @MessagePattern as the microservice starts): Nest turned an object into its JSON text and a
+   * number into its digits, and the server subscribed to a topic of that name — which nothing
+   * publishes to — without a word.
+   * @throws TypeError naming the decorator and the pattern, failing the microservice's start
+   */
+  override addHandler(
+    pattern: unknown,
+    callback: MessageHandler,
+    isEventHandler = false,
+    extras: Record<string, unknown> = {},
+  ): void {
+    if (typeof pattern !== 'string' || pattern.length === 0)
+      throw new TypeError(
+        `CausewayTransportServer: the @${isEventHandler ? 'EventPattern' : 'MessagePattern'}` +
+          `(${shownValue(pattern)}) handler names no topic: its pattern must be a topic name ` +
+          '(a non-empty string), which the server subscribes to',
+      );
+    super.addHandler(pattern, callback, isEventHandler, extras);
   }
 
   async listen(callback: (error?: unknown) => void): Promise<void> {

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Controller, UseFilters } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
+import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
@@ -214,3 +214,47 @@ it('closes its subscriber even when closing a subscription fails, and says why',
   expect(closed).toEqual(['subscription hello', 'subscription relay', 'subscriber']);
   await app.close();
 });
+
+it.each([
+  ['an object', { cmd: 'greet' }, 'EventPattern', '{"cmd":"greet"}'],
+  ['a number', 42, 'EventPattern', '42'],
+  ['an empty string', '', 'MessagePattern', '""'],
+])(
+  'refuses a handler whose pattern is %s at start, naming it: it is no topic',
+  async (_what, pattern, decorator, shown) => {
+    // Nest turned an object into its JSON text, a number into its digits: the server
+    // subscribed to a topic of that name, which nothing publishes to, and said nothing.
+    const decorate = decorator === 'EventPattern' ? EventPattern : MessagePattern;
+    @Controller()
+    class Patterned {
+      @decorate(pattern as string)
+      greet() {}
+    }
+    const topics: string[][] = [];
+    const subscriber: Subscriber = {
+      subscribe: async (subscribed) => {
+        topics.push([...subscribed]);
+        return { close: async () => undefined };
+      },
+      close: async () => undefined,
+    };
+    const moduleRef = await Test.createTestingModule({ controllers: [Patterned] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    try {
+      // Nest registers the handlers as the microservice is connected.
+      expect(() =>
+        app.connectMicroservice({
+          strategy: new CausewayTransportServer({ subscriber, group: 'greeter', consumer: 'c1' }),
+        }),
+      ).toThrow(
+        new TypeError(
+          `CausewayTransportServer: the @${decorator}(${shown}) handler names no topic: its ` +
+            'pattern must be a topic name (a non-empty string), which the server subscribes to',
+        ),
+      );
+      expect(topics).toEqual([]);
+    } finally {
+      await app.close().catch(() => undefined);
+    }
+  },
+);

@@ -1,15 +1,9 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { testNamespace } from '@causeway/testkit';
-import { type Delivery, type ManagedConnection } from '../src';
-import {
-  type KafkaClient,
-  kafkaConnection,
-  kafkaLag,
-  KafkaPublisher,
-  KafkaSubscriber,
-} from '../src/kafka';
+import { type Delivery } from '../src';
+import { kafkaLag, KafkaPublisher, KafkaSubscriber } from '../src/kafka';
 import { conformanceMessage } from '../src/testing';
-import { eventually, quickConsumer, removeKafkaNamespace } from './kafka.helpers';
+import { eventually, quickConsumer, useKafkaConnection } from './kafka.helpers';
 
 const ns = testNamespace('kafkadeleted');
 
@@ -26,31 +20,21 @@ const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
  * anyone's lag or attempt markers, until the process restarted.
  */
 describe('kafka: a topic deleted by another client', () => {
-  let connection: ManagedConnection<KafkaClient>;
-  let operator: Kafka;
+  const connection = useKafkaConnection(ns, 'deleted');
+  const operator = new Kafka({
+    clientId: ns.name('operator'),
+    brokers: ns.kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+  });
   const options = quickConsumer(ns, 1);
 
-  beforeAll(async () => {
-    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('deleted') });
-    await connection.open();
-    operator = new Kafka({
-      clientId: ns.name('operator'),
-      brokers: ns.kafkaBrokers,
-      logLevel: logLevel.NOTHING,
-    });
-  });
-  afterAll(async () => {
-    await removeKafkaNamespace(connection.client.admin, ns);
-    await connection.close();
-  });
-
   it('leaves the shared admin working for every other topic', async () => {
-    const { admin } = connection.client;
+    const { admin } = connection().client;
     const gone = ns.topic('gone');
     const kept = ns.topic('kept');
-    const publisher = new KafkaPublisher(connection.client, options);
-    const second = new KafkaPublisher(connection.client, options);
-    const subscriber = new KafkaSubscriber(connection.client, options);
+    const publisher = new KafkaPublisher(connection().client, options);
+    const second = new KafkaPublisher(connection().client, options);
+    const subscriber = new KafkaSubscriber(connection().client, options);
     const got: number[] = [];
     try {
       await publisher.publish(gone, [conformanceMessage(1, 'k')]);
@@ -90,8 +74,8 @@ describe('kafka: a topic deleted by another client', () => {
     const gone = ns.topic('consumed-gone');
     const kept = ns.topic('consumed-kept');
     const errors: Error[] = [];
-    const publisher = new KafkaPublisher(connection.client, options);
-    const subscriber = new KafkaSubscriber(connection.client, {
+    const publisher = new KafkaPublisher(connection().client, options);
+    const subscriber = new KafkaSubscriber(connection().client, {
       ...options,
       unhealthyAfterCrashes: 2,
       onError: (error) => errors.push(error),

@@ -1,7 +1,7 @@
 import { type Admin, CompressionTypes, type Kafka } from 'kafkajs';
 import { removeNamespaceData, type TestNamespace } from '@causeway/testkit';
 import { type Envelope, type ManagedConnection } from '../src';
-import { type KafkaClient, kafkaConnection } from '../src/kafka';
+import { type KafkaClient, kafkaConnection, type KafkaConnectionOptions } from '../src/kafka';
 import { conformanceSerializer } from '../src/testing';
 import { encodeForWire } from '../src/transport/wire.codec';
 
@@ -43,14 +43,20 @@ export async function removeKafkaNamespace(admin: Admin, ns: TestNamespace): Pro
  * The describe block's Kafka connection: opened in a beforeAll, and in an afterAll the
  * namespace's groups and topics are removed and it is closed. Call it at the top of the block;
  * `connection()` answers the open connection inside tests and hooks declared after it.
+ * `options`: further kafkaConnection options (timeouts, kafkajs `config`).
  */
 export function useKafkaConnection(
   ns: TestNamespace,
   clientId: string,
+  options: Omit<KafkaConnectionOptions, 'brokers' | 'clientId'> = {},
 ): () => ManagedConnection<KafkaClient> {
   let connection: ManagedConnection<KafkaClient> | undefined;
   beforeAll(async () => {
-    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name(clientId) });
+    connection = kafkaConnection({
+      ...options,
+      brokers: ns.kafkaBrokers,
+      clientId: ns.name(clientId),
+    });
     await connection.open();
   });
   afterAll(async () => {

@@ -1,13 +1,8 @@
 import { testNamespace } from '@causeway/testkit';
-import { DEFAULT_MAX_MESSAGE_BYTES, type ManagedConnection, MessageTooLargeError } from '../src';
-import {
-  type KafkaClient,
-  kafkaConnection,
-  KafkaPublisher,
-  type KafkaTransportOptions,
-} from '../src/kafka';
+import { DEFAULT_MAX_MESSAGE_BYTES, MessageTooLargeError } from '../src';
+import { KafkaPublisher, type KafkaTransportOptions } from '../src/kafka';
 import { conformanceMessage, conformanceSerializer } from '../src/testing';
-import { removeKafkaNamespace, setTopicConfig } from './kafka.helpers';
+import { setTopicConfig, useKafkaConnection } from './kafka.helpers';
 
 const ns = testNamespace('kafkasize');
 
@@ -19,29 +14,25 @@ jest.setTimeout(30_000);
  * publishRaw had no check at all.
  */
 describe('kafka: message size against the topic limit', () => {
-  let connection: ManagedConnection<KafkaClient>;
+  const connection = useKafkaConnection(ns, 'size');
   let publisher: KafkaPublisher;
   const options: KafkaTransportOptions = { serializer: conformanceSerializer(), partitions: 1 };
   const blob = (bytes: number) => 'x'.repeat(bytes);
 
-  beforeAll(async () => {
-    connection = kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('size') });
-    await connection.open();
-    publisher = new KafkaPublisher(connection.client, options);
+  beforeAll(() => {
+    publisher = new KafkaPublisher(connection().client, options);
   });
   afterAll(async () => {
     await publisher.close();
-    await removeKafkaNamespace(connection.client.admin, ns);
-    await connection.close();
   });
 
   const high = async (topic: string) =>
-    (await connection.client.admin.fetchTopicOffsets(topic)).map((p) => Number(p.high));
+    (await connection().client.admin.fetchTopicOffsets(topic)).map((p) => Number(p.high));
 
   /** A topic made by an operator or another tool, with a 20 000-byte limit. */
   async function foreignTopic(base: string): Promise<string> {
     const topic = ns.topic(base);
-    await connection.client.admin.createTopics({
+    await connection().client.admin.createTopics({
       waitForLeaders: true,
       topics: [
         {
@@ -113,7 +104,7 @@ describe('kafka: message size against the topic limit', () => {
   it("maps the broker's MESSAGE_TOO_LARGE (a limit lowered after the check) to MessageTooLargeError", async () => {
     const topic = ns.topic('lowered');
     await publisher.publish(topic, [conformanceMessage(1, 'k')]); // created by Causeway: 1 MiB
-    await setTopicConfig(connection.client.admin, topic, 'max.message.bytes', '20000');
+    await setTopicConfig(connection().client.admin, topic, 'max.message.bytes', '20000');
     const refused = await publisher
       .publish(topic, [conformanceMessage(2, 'k', 'normal', blob(30_000))])
       .then(

@@ -1,14 +1,12 @@
 import { freePort, testNamespace } from '@causeway/testkit';
-import { type ManagedConnection } from '../src';
 import {
-  type KafkaClient,
   kafkaConnection,
   KafkaPublishError,
   KafkaPublisher,
   type KafkaTransportOptions,
 } from '../src/kafka';
 import { conformanceMessage, conformanceSerializer } from '../src/testing';
-import { eventually, removeKafkaNamespace } from './kafka.helpers';
+import { eventually, useKafkaConnection } from './kafka.helpers';
 
 const ns = testNamespace('kafkapuberr');
 
@@ -21,28 +19,22 @@ jest.setTimeout(60_000);
  * host this topic-partition", which names neither the topic nor the messages (session 46).
  */
 describe('kafka: publishing to a topic deleted since the publisher created it', () => {
-  let connection: ManagedConnection<KafkaClient>;
+  const connection = useKafkaConnection(ns, 'puberr', {
+    // kafkajs retries UNKNOWN_TOPIC_OR_PARTITION: keep its retries short.
+    config: { retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 } },
+  });
   let publisher: KafkaPublisher;
   const options: KafkaTransportOptions = { serializer: conformanceSerializer(), partitions: 1 };
 
-  beforeAll(async () => {
-    connection = kafkaConnection({
-      brokers: ns.kafkaBrokers,
-      clientId: ns.name('puberr'),
-      // kafkajs retries UNKNOWN_TOPIC_OR_PARTITION: keep its retries short.
-      config: { retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 } },
-    });
-    await connection.open();
-    publisher = new KafkaPublisher(connection.client, options);
+  beforeAll(() => {
+    publisher = new KafkaPublisher(connection().client, options);
   });
   afterAll(async () => {
     await publisher.close();
-    await removeKafkaNamespace(connection.client.admin, ns);
-    await connection.close();
   });
 
   it('rejects naming the topic and the messages, then creates the topic again', async () => {
-    const { admin } = connection.client;
+    const { admin } = connection().client;
     const topic = ns.topic('gone');
     await publisher.publish(topic, [conformanceMessage(1, 'k')]); // creates the topic
     await admin.deleteTopics({ topics: [topic] });

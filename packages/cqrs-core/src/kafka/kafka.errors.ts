@@ -129,8 +129,9 @@ export class KafkaMessageTooLargeError extends MessageTooLargeError {
 
 /**
  * Kafka did not acknowledge a send: a broker away or without a leader for the partition, a topic
- * deleted since it was created (the next publish creates it again), a timeout, or no broker
- * answering the producer's connect (then also naming the brokers). Names the topic
+ * deleted since it was created and refused again once created anew (the publisher creates it
+ * and sends once more first), a timeout, or no broker answering the producer's connect (then
+ * also naming the brokers). Names the topic
  * and the messages; `cause` is kafkajs's error, whose message ("This server does not host this
  * topic-partition") names neither. The messages may still have been written (an answer lost):
  * publish the batch again, consumers deduplicate by messageId.

@@ -24,6 +24,11 @@ function errorTypes(error: unknown): string[] {
   return types;
 }
 
+/** The broker does not host the topic: deleted since it was created, or its data lost. */
+function isTopicGone(error: unknown): boolean {
+  return errorTypes(error).includes('UNKNOWN_TOPIC_OR_PARTITION');
+}
+
 /** The brokers kafkajs's connection errors along `error`'s causes name (`broker`: host:port). */
 function brokersOf(error: unknown): string[] {
   const brokers = new Set<string>();
@@ -70,8 +75,11 @@ interface Encoded {
  * - A send that fails for any reason but its size may have been written (its answer lost): the
  *   producer is replaced before the next send, whose records would otherwise reuse the written
  *   ones' sequence numbers (see renew). It rejects with KafkaPublishError, naming the topic and
- *   the messages, kafkajs's error as its cause. A topic deleted since it was created here (the
- *   broker answers UNKNOWN_TOPIC_OR_PARTITION) is created again before the next send.
+ *   the messages, kafkajs's error as its cause.
+ * - A topic deleted since it was created here, or since the producer met it (the broker answers
+ *   UNKNOWN_TOPIC_OR_PARTITION, after kafkajs's retries), is created again and the whole batch
+ *   sent once more, on a new producer: the publish resolves as if nothing had happened. A
+ *   second refusal rejects with KafkaPublishError.
  * - Sends are serialised within a publisher: kafkajs's idempotent producer numbers records per
  *   partition when it builds a request, and two concurrent sends to one partition would be
  *   rejected as out of sequence. Callers may still publish concurrently.
@@ -178,48 +186,63 @@ export class KafkaPublisher implements Publisher {
 
   private send(topic: string, encoded: readonly Encoded[]): Promise<void> {
     const run = async () => {
-      await this.connect().catch((error: unknown) => {
-        // kafkajs says "Connection error: connect ECONNREFUSED …" or "Connection timeout":
-        // name the topic, the messages and where it tried.
-        throw new KafkaPublishError(
-          topic,
-          encoded.map((item) => item.id),
-          error,
-          this.client.brokers ?? brokersOf(error),
-        );
-      });
-      await this.topics.ensure([topic]);
-      const limit = this.batchLimit(topic);
-      const tooLarge = encoded.find((item) => item.bytes > limit);
-      if (tooLarge) throw this.tooLarge(topic, [tooLarge], limit, "the topic's max.message.bytes");
-      for (const chunk of this.chunks(encoded, limit)) {
-        try {
-          await this.producer.send({
-            topic,
-            acks: -1,
-            messages: chunk.map((item) => item.message),
-          });
-        } catch (error) {
-          const type = (error as { type?: string }).type ?? '';
-          if (!TOO_LARGE.has(type)) {
-            await this.renew();
-            // Deleted since it was created (by an operator, or the broker lost its data): the
-            // next send creates it again; remembered as created, it failed for good.
-            if (errorTypes(error).includes('UNKNOWN_TOPIC_OR_PARTITION')) this.topics.forget(topic);
-            throw new KafkaPublishError(
-              topic,
-              chunk.map((item) => item.id),
-              error,
-            );
-          }
-          await this.topics.refreshLimit(topic); // an operator lowered it: check against it next time
-          throw this.tooLarge(topic, chunk, this.batchLimit(topic), `the broker answered ${type}`);
-        }
+      try {
+        await this.sendOnce(topic, encoded);
+      } catch (error) {
+        // The topic was deleted since this publisher created it (by an operator, or the broker
+        // lost its data), or since its producer met it (kafkajs names every topic it met in its
+        // metadata refreshes: a send to any topic then fails once). sendOnce renewed the
+        // producer and forgot the topic: once more creates it again, as at the first publish,
+        // and writes the whole batch (chunks written before went with the deleted topic). Only
+        // once: a second refusal is the caller's (session 48: the first publish after a
+        // deletion failed, the next one worked).
+        if (!(error instanceof KafkaPublishError) || !isTopicGone(error.cause)) throw error;
+        await this.sendOnce(topic, encoded);
       }
     };
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  private async sendOnce(topic: string, encoded: readonly Encoded[]): Promise<void> {
+    await this.connect().catch((error: unknown) => {
+      // kafkajs says "Connection error: connect ECONNREFUSED …" or "Connection timeout":
+      // name the topic, the messages and where it tried.
+      throw new KafkaPublishError(
+        topic,
+        encoded.map((item) => item.id),
+        error,
+        this.client.brokers ?? brokersOf(error),
+      );
+    });
+    await this.topics.ensure([topic]);
+    const limit = this.batchLimit(topic);
+    const tooLarge = encoded.find((item) => item.bytes > limit);
+    if (tooLarge) throw this.tooLarge(topic, [tooLarge], limit, "the topic's max.message.bytes");
+    for (const chunk of this.chunks(encoded, limit)) {
+      try {
+        await this.producer.send({
+          topic,
+          acks: -1,
+          messages: chunk.map((item) => item.message),
+        });
+      } catch (error) {
+        const type = (error as { type?: string }).type ?? '';
+        if (!TOO_LARGE.has(type)) {
+          await this.renew();
+          // Remembered as created, a deleted topic failed every publish for good (session 46).
+          if (isTopicGone(error)) this.topics.forget(topic);
+          throw new KafkaPublishError(
+            topic,
+            chunk.map((item) => item.id),
+            error,
+          );
+        }
+        await this.topics.refreshLimit(topic); // an operator lowered it: check against it next time
+        throw this.tooLarge(topic, chunk, this.batchLimit(topic), `the broker answered ${type}`);
+      }
+    }
   }
 
   /**

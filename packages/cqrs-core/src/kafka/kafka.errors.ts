@@ -162,14 +162,16 @@ export class KafkaPublishError extends Error {
 
 /**
  * What a crash or a probe says of subscribed topics the broker no longer has (session 47: it
- * said only kafkajs's "This server does not host this topic-partition").
+ * said only kafkajs's "This server does not host this topic-partition"). The subscription
+ * creates them again before its consumer restarts (session 48); a probe still naming one says
+ * that failed (the creation's error went to `onError`).
  */
 export function missingTopicsText(topics: readonly string[]): string {
   return topics
     .map(
       (topic) =>
         `topic ${JSON.stringify(topic)} does not exist on the broker (deleted since the ` +
-        'subscription started? create it again, or unsubscribe); ',
+        'subscription started? it is created again before the consumer restarts); ',
     )
     .join('');
 }

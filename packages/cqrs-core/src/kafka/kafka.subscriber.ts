@@ -26,7 +26,9 @@ import { registerKafkaCodecs } from './kafka.codecs';
  * - A member that dies (stops heartbeating for sessionTimeoutMs, or leaves) has its partitions
  *   handed to the others, which start at the last committed offset: its unacknowledged messages
  *   are delivered again, with the attempt count kept in the committed offset's marker.
- * - Topics are created before subscribing if they do not exist.
+ * - Topics are created before subscribing if they do not exist, and again when one is deleted
+ *   while the subscription runs (its consumer crashes, and restarts once the topic is back: what
+ *   is published to it then is delivered, from its start).
  * - Record batches compressed with gzip, snappy, lz4 or zstd are decoded (registerKafkaCodecs).
  * - A consumer that keeps crashing is restarted with backoff and reported to `onError`; probe()
  *   fails while one cannot make progress.
@@ -122,6 +124,7 @@ export class KafkaSubscriber implements Subscriber {
       handler,
       this.options,
       () => this.subscriptions.delete(subscription),
+      this.topics,
     );
     this.subscriptions.add(subscription);
     try {

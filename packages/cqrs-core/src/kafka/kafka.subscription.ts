@@ -26,6 +26,7 @@ import {
 import { DeliveryAttempts } from './kafka.attempts';
 import { BatchCommits } from './kafka.commits';
 import { ConsumerSupervisor } from './kafka.consumer-supervisor';
+import { type KafkaTopics } from './kafka.topics';
 import {
   CLOSE_GRACE_MS,
   KAFKA_DEFAULTS,
@@ -127,6 +128,11 @@ export class KafkaSubscription implements SubscriptionHandle {
     private readonly handler: DeliveryHandler,
     private readonly options: KafkaSubscriberOptions,
     private readonly onStopped: () => void,
+    /**
+     * Creates the subscribed topics (the subscriber's): given, a topic deleted while the
+     * subscription runs is created again before its consumer restarts (see recreateGone).
+     */
+    private readonly creator?: KafkaTopics,
   ) {
     const groupId = kafkaGroupId(subscription.group, options.groupIdPrefix);
     this.groupId = groupId;
@@ -164,7 +170,11 @@ export class KafkaSubscription implements SubscriptionHandle {
     this.supervisor = new ConsumerSupervisor(
       this.consumer,
       async () => {
+        const back = await this.recreateGone();
         await this.consumer.connect();
+        // Everything on a topic that came back is new to this group (its offsets went with the
+        // deleted topic): read it from its start, whatever startFrom says.
+        if (back.length > 0) await this.consumer.subscribe({ topics: back, fromBeginning: true });
         await this.run();
       },
       { onCrash: (error, consecutive) => this.onCrash(error, consecutive) },
@@ -215,6 +225,28 @@ export class KafkaSubscription implements SubscriptionHandle {
         () => undefined,
       )
       .finally(() => this.reportCrash(cause, consecutive));
+  }
+
+  /**
+   * Before a restart after a crash for a topic the broker does not host: creates the subscribed
+   * topics it no longer has again, as subscribe() did at the start — otherwise the consumer
+   * crashed at every restart until the process restarted, even once the topic was back (session
+   * 48). Answers the topics missing at the crash (back now, created here or by another client).
+   * A creation that fails goes to `onError` and fails the restart (tried again with backoff).
+   */
+  private async recreateGone(): Promise<string[]> {
+    if (!this.creator || !hasErrorType(this.supervisor.lastError, 'UNKNOWN_TOPIC_OR_PARTITION'))
+      return [];
+    const listed = new Set(await this.admin.listTopics());
+    const gone = this.topics.filter((topic) => !listed.has(topic));
+    try {
+      for (const topic of gone) this.creator.forget(topic);
+      await this.creator.ensure(gone);
+    } catch (error) {
+      this.report(error as Error);
+      throw error;
+    }
+    return [...new Set([...this.missingTopics, ...gone])];
   }
 
   /** Every crash to `onError`; without one, a warning per distinct cause and on turning unhealthy. */

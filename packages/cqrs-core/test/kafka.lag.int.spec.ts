@@ -141,6 +141,39 @@ describe('kafka: consumer lag and where a new group starts', () => {
     );
   });
 
+  // Session 48: figures that cannot be read are kept (an outage must not resolve the lag
+  // alerts), and so were those of a topic deleted since: its series stayed, frozen, for as long
+  // as the process lived.
+  it('drops the series of a topic the broker no longer has, keeping the others', async () => {
+    const admin = connection.client.admin;
+    const doomed = ns.topic('doomed');
+    const stays = ns.topic('stays');
+    const single = new KafkaPublisher(connection.client, { ...options, partitions: 1 });
+    try {
+      await single.publish(doomed, history(3));
+      await single.publish(stays, history(2));
+    } finally {
+      await single.close();
+    }
+    const group = `${ns.id}.watcher`;
+    const registry = new Registry();
+    registerKafkaLag({
+      admin,
+      registry,
+      groups: () => [{ group, topics: [doomed, stays] }],
+      timeoutMs: 10_000,
+    });
+    const scrape = () => registry.getSingleMetricAsString('causeway_consumer_lag');
+    expect(await scrape()).toContain(`causeway_consumer_lag{topic="${doomed}",group="${group}"} 3`);
+
+    await admin.deleteTopics({ topics: [doomed] });
+    await eventually(async () => !(await admin.listTopics()).includes(doomed), 'the deletion');
+
+    const text = await scrape();
+    expect(text).not.toContain(`topic="${doomed}"`);
+    expect(text).toContain(`causeway_consumer_lag{topic="${stays}",group="${group}"} 2`);
+  });
+
   it('rejects, naming the groups and topics, when no group could be answered', async () => {
     const gone = ns.topic('never-created-either');
     const failure = await kafkaLag(connection.client.admin, [

@@ -15,6 +15,15 @@ export interface KafkaGroupTopics {
   startFrom?: 'earliest' | 'latest';
 }
 
+/** Whether the broker answered that it does not have the topic (deleted, or never created). */
+function isTopicGone(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
+    if ((cause as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** What kafkaLag's queries answered, and the (group, topic) pairs whose query failed. */
 interface KafkaLagAnswer {
   rows: LagRow[];
@@ -99,7 +108,9 @@ async function readKafkaLag(
  * not answer in time leave the last figures (as the Redis gauges do), so an outage neither
  * fails nor stalls the scrape, nor drops the series (the lag alerts would resolve): it is
  * causeway_connection_up's and /health/ready's to report. Likewise a group whose figures for a
- * topic cannot be read keeps its last ones, while the other groups' are new (see kafkaLag).
+ * topic cannot be read keeps its last ones, while the other groups' are new (see kafkaLag) —
+ * except for a topic the broker answers it does not have (UNKNOWN_TOPIC_OR_PARTITION: deleted):
+ * its series are dropped, and come back with the topic.
  * One query at a time: a scrape while one is unanswered waits for that one.
  */
 export function registerKafkaLag(options: {
@@ -115,8 +126,13 @@ export function registerKafkaLag(options: {
     running ??= readKafkaLag(options.admin, options.groups())
       .then(
         ({ rows, failed }) => {
+          // A topic the broker no longer has (deleted) is no outage: its series go, or they
+          // stayed for as long as the process lived (session 48).
           const kept = last.filter((row) =>
-            failed.some(({ group, topic }) => row.group === group && row.topic === topic),
+            failed.some(
+              ({ group, topic, error }) =>
+                row.group === group && row.topic === topic && !isTopicGone(error),
+            ),
           );
           last = [...rows, ...kept];
         },

@@ -1,4 +1,5 @@
 import { connectionSettings, decimal, serviceSettings, setting } from '@causeway/cqrs-core';
+import { CLOSE_GRACE_MS } from '@causeway/cqrs-core/kafka';
 import {
   adminTokenApartFromJwtSecrets,
   authSettings,
@@ -114,14 +115,31 @@ export const orderSettings = {
   ).default(100_000),
 };
 
-/** Every setting of order-processor, validated once at start-up. */
 /** A default broker's group.min.session.timeout.ms and group.max.session.timeout.ms. */
 const MIN_SESSION_TIMEOUT_MS = 6_000;
 const MAX_SESSION_TIMEOUT_MS = 1_800_000;
 
+/**
+ * The shortest SHUTDOWN_TIMEOUT_MS: three quarters of it go to the order consumer's Kafka close
+ * (subscriptionCloseTimeoutMs), which takes up to CLOSE_GRACE_MS past its closeTimeoutMs to
+ * commit what finished and leave the group. Below this the grace alone outlasted that share, and
+ * the stores and connections closed after it were cut off by the shutdown timeout (session 48).
+ */
+const MIN_SHUTDOWN_TIMEOUT_MS = Math.ceil((CLOSE_GRACE_MS * 4) / 3);
+
+/** Every setting of order-processor, validated once at start-up. */
 export const orderProcessorConfiguration = z
   .object({
     ...serviceSettings,
+    SHUTDOWN_TIMEOUT_MS: serviceSettings.SHUTDOWN_TIMEOUT_MS.refine(
+      (value) => value >= MIN_SHUTDOWN_TIMEOUT_MS,
+      {
+        message:
+          `must be at least ${MIN_SHUTDOWN_TIMEOUT_MS} ms: three quarters of it go to the order ` +
+          `consumer's Kafka close, which takes up to CLOSE_GRACE_MS (${CLOSE_GRACE_MS} ms, the ` +
+          "Kafka subscriber's close grace) to commit and leave its group",
+      },
+    ),
     ...messagingSettings,
     ...authSettings,
     PORT: setting.port(3002),

@@ -95,6 +95,25 @@ describe('order-processor settings', () => {
     expect(config.ORDER_CONSUMER_SESSION_TIMEOUT_MS).toBe(Number(value));
   });
 
+  // Session 48: three quarters of SHUTDOWN_TIMEOUT_MS go to the order consumer's Kafka close,
+  // which takes up to the subscriber's close grace (CLOSE_GRACE_MS, 1 s) past its
+  // closeTimeoutMs; below 1334 ms the grace alone outlasted that share, and the stores and
+  // connections closed after it were cut off by the shutdown timeout.
+  it('refuses a SHUTDOWN_TIMEOUT_MS the Kafka close grace does not fit in, naming both', () => {
+    expect(() =>
+      loadConfiguration(orderProcessorConfiguration, { ...required, SHUTDOWN_TIMEOUT_MS: '1333' }),
+    ).toThrow(
+      'SHUTDOWN_TIMEOUT_MS: must be at least 1334 ms: three quarters of it go to the order ' +
+        "consumer's Kafka close, which takes up to CLOSE_GRACE_MS (1000 ms, the Kafka " +
+        "subscriber's close grace) to commit and leave its group",
+    );
+    const config = loadConfiguration(orderProcessorConfiguration, {
+      ...required,
+      SHUTDOWN_TIMEOUT_MS: '1334',
+    });
+    expect(config.SHUTDOWN_TIMEOUT_MS).toBe(1334);
+  });
+
   it('refuses a PROGRESS_HISTORY_TTL_MS an order’s delivery can outlast, naming the bound', () => {
     // 2 attempts of 1000 + 5 × 200 ms, and the one 100 ms backoff between them: 4100 ms.
     const limits = { EVENT_TIMEOUT_MS: '1000', MAX_RETRIES: '1', ORDER_STEP_DELAY_MS: '200' };

@@ -41,9 +41,20 @@ export interface CommandResult<State, Event> {
   /**
    * Set when the command (by its id, see CommandCall.commandId) had been applied to the stream
    * already: nothing was decided or appended this time. `positions` are then those of its
-   * stored events when they were read (empty when the store only reported them stored).
+   * stored events when they were read (empty, with `eventsRemoved`, when they were removed
+   * before they could be read).
    */
   alreadyApplied?: true;
+  /**
+   * Set with `alreadyApplied` when the store found the command's events stored but they were
+   * removed (retention, a truncate) before this delivery could read them back: a delivery that
+   * raced another one of the command, or whose events a snapshot hid, with a removal in
+   * between. Nothing of them is left to answer with: `newEvents` are the events this delivery
+   * decided (not stored again), `positions` is empty (nothing to wait for: retention bounded
+   * by `processedUpTo` removes only events the readers have passed), `newState` and
+   * `nextExpectedVersion` are the stream's now.
+   */
+  eventsRemoved?: true;
 }
 
 /** What one call of a command handler may add to the handler's options. */
@@ -126,23 +137,16 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
     ): Promise<CommandResult<State, Event>> => {
       const now = await repository.load(streamId, { commandId: id });
       const stored = await repository.appliedBefore(now, id, newEvents[0]!);
-      if (stored) return applied<State, Event>(now, stored, attempt);
-      // Removed since (retention): the events as decided, the stream as it is.
-      return {
-        newState: now.state,
-        newEvents,
-        nextExpectedVersion: now.version,
-        attempts: attempt,
-        positions: [],
-        alreadyApplied: true,
-      };
+      // Not found: removed since (retention).
+      return applied<State, Event>(now, stored ?? [], attempt, newEvents);
     };
     const once = async (attempt: number): Promise<CommandResult<State, Event>> => {
       const loaded = await repository.load(streamId, { expectedVersion, commandId });
       if (loaded.commandEvents) return applied<State, Event>(loaded, loaded.commandEvents, attempt);
       const newEvents = decideEvents(decider, command, loaded.state);
       const saved = await repository.save(loaded, newEvents, { commandId });
-      if (saved.commandEvents) return applied<State, Event>(saved, saved.commandEvents, attempt);
+      if (saved.commandEvents)
+        return applied<State, Event>(saved, saved.commandEvents, attempt, newEvents);
       const positions = [...(saved.positions ?? [])];
       if (commandId !== undefined && newEvents.length > 0 && positions.length === 0)
         return appliedMeanwhile(commandId, newEvents, attempt);
@@ -167,12 +171,26 @@ function commandIdOf(command: unknown): string | undefined {
   return typeof messageId === 'string' && messageId.length > 0 ? messageId : undefined;
 }
 
-/** The answer to a command found applied: its stored events, the stream as loaded. */
+/**
+ * The answer to a command found applied: its stored events, the stream as loaded. None stored
+ * (found, then removed before they were read): the events this delivery `decided`, said so.
+ */
 function applied<State, Event>(
   loaded: LoadedStream<State>,
   stored: readonly StoredEvent[],
   attempt: number,
+  decided: Event[] = [],
 ): CommandResult<State, Event> {
+  if (stored.length === 0)
+    return {
+      newState: loaded.state,
+      newEvents: decided,
+      nextExpectedVersion: loaded.version,
+      attempts: attempt,
+      positions: [],
+      alreadyApplied: true,
+      eventsRemoved: true,
+    };
   return {
     newState: loaded.state,
     newEvents: stored.map((event) => ({ type: event.type, data: event.data }) as Event),

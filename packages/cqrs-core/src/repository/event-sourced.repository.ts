@@ -95,7 +95,9 @@ export interface LoadedStream<State> {
   /**
    * Set by a load or a save given a `commandId` when that command was applied to the stream
    * already: its events as stored (messageIds `commandEventId(commandId, i)`), in order.
-   * Nothing is appended for it then (see save). Undefined when the command is not found.
+   * Nothing is appended for it then (see save). Undefined when the command is not found; empty
+   * when the store found its first event stored but it was removed (retention, a truncate)
+   * before it could be read back.
    */
   readonly commandEvents?: readonly StoredEvent[];
 }
@@ -438,6 +440,8 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
    * `loaded` came from, where the load could not see it), else undefined. Asks the store with
    * an append of that envelope at a version the stream is past (the snapshot's minus 1): the
    * store then looks its messageId up and answers a duplicate, or a conflict, writing nothing.
+   * [] when the event the store found was removed before the read (retention, a truncate): the
+   * events read from there on are other commands'.
    */
   private async storedBefore(
     loaded: LoadedStream<State>,
@@ -459,7 +463,11 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       fromVersion: at,
       limit: MAX_COMMAND_EVENTS,
     });
-    return commandEventsIn(read, commandId, this.idScope(loaded.streamId)) ?? read.slice(0, 1);
+    const own = read[0];
+    return (
+      commandEventsIn(read, commandId, this.idScope(loaded.streamId)) ??
+      (own?.version === at ? [own] : [])
+    );
   }
 
   /** Takes a snapshot now, whatever the policy says (e.g. from a maintenance job). */

@@ -44,6 +44,11 @@ import {
   ORDER_MAX_ATTEMPTS,
 } from './config/embedded.config';
 import { DemoController } from './demo/demo.controller';
+import { TrainerRetention } from './retention/trainer-retention';
+
+/** The checkpoints of the trainer events' readers, which retention waits for. */
+const FORWARDER_CHECKPOINT = 'trainer-service.forwarder';
+const READ_MODELS_CHECKPOINT = 'projection-worker.read-models';
 
 /**
  * The whole reference system in one Nest application: the feature modules of command-api,
@@ -63,6 +68,8 @@ export class EmbeddedModule {
     const broker = new InMemoryBroker({ serializer, maxLenPerTopic: 10_000 });
     const publisher = new TracedPublisher(broker, { system: 'in-memory' }); // spans only with an OTLP endpoint set
     const eventStore = new InMemoryEventStore({ serializer });
+    const forwarderCheckpoints = new InMemoryCheckpointStore();
+    const readModelCheckpoints = new InMemoryCheckpointStore();
     const notifications = new InMemoryNotificationLog({
       maxLength: Math.max(10_000, config.HISTORY_SIZE * 20),
       retentionMs: config.HISTORY_TTL_MS,
@@ -104,6 +111,22 @@ export class EmbeddedModule {
     return {
       module: EmbeddedModule,
       controllers: [DemoController],
+      providers: [
+        {
+          provide: TrainerRetention,
+          useFactory: () =>
+            new TrainerRetention({
+              store: eventStore,
+              maxCount: config.EVENT_RETENTION_MAX_COUNT,
+              // A trainer without snapshots is its whole stream: nothing may go.
+              intervalMs: config.SNAPSHOT_EVERY > 0 ? config.EVENT_RETENTION_INTERVAL_MS : 0,
+              readers: [
+                { checkpoints: forwarderCheckpoints, name: FORWARDER_CHECKPOINT },
+                { checkpoints: readModelCheckpoints, name: READ_MODELS_CHECKPOINT },
+              ],
+            }),
+        },
+      ],
       imports: [
         CausewayServiceModule.forRoot(
           { service: 'embedded', instanceId, logLevel: config.LOG_LEVEL },
@@ -165,7 +188,11 @@ export class EmbeddedModule {
           groupLimit: { maxMembers: config.GROUP_MAX_MEMBERS, groups },
           snapshotEvery: config.SNAPSHOT_EVERY,
           // Appends happen in this process and wake the forwarder: polling is only the fallback.
-          forwarder: { checkpoints: new InMemoryCheckpointStore(), pollIntervalMs: 1_000 },
+          forwarder: {
+            checkpoints: forwarderCheckpoints,
+            name: FORWARDER_CHECKPOINT,
+            pollIntervalMs: 1_000,
+          },
         }),
         ProjectionModule.forRoot({
           serverId: instanceId,
@@ -173,7 +200,9 @@ export class EmbeddedModule {
           positions,
           groups,
           notifications,
-          checkpoints: new InMemoryCheckpointStore(),
+          checkpoints: readModelCheckpoints,
+          checkpointName: READ_MODELS_CHECKPOINT,
+          catchUpIntervalMs: config.CATCH_UP_INTERVAL_MS,
           registry,
           // At most the log's retention (its dedup window): an older move projected again would
           // be notified again, as if new.

@@ -21,6 +21,33 @@ export const ORDER_MAX_ATTEMPTS = 4;
 export const ORDER_EVENT_TIMEOUT_MS = 10_000;
 
 /**
+ * EVENT_RETENTION_MAX_COUNT at least SNAPSHOT_EVERY when retention runs: a trainer loads from its
+ * latest snapshot and the events after it (up to SNAPSHOT_EVERY - 1), so keeping fewer would
+ * remove events its state needs (SnapshotGapError: its commands would fail).
+ */
+const retentionKeepsSnapshottedEvents = z.superRefine<{
+  EVENT_RETENTION_MAX_COUNT?: unknown;
+  EVENT_RETENTION_INTERVAL_MS?: unknown;
+  SNAPSHOT_EVERY?: unknown;
+}>(
+  (config, ctx) => {
+    const { EVENT_RETENTION_MAX_COUNT: kept, SNAPSHOT_EVERY: every } = config;
+    if (
+      config.EVENT_RETENTION_INTERVAL_MS !== 0 &&
+      typeof kept === 'number' &&
+      typeof every === 'number' &&
+      kept < every
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EVENT_RETENTION_MAX_COUNT'],
+        message: `must be at least SNAPSHOT_EVERY (${every}): a trainer loads from its latest snapshot and the events after it`,
+      });
+  },
+  { when: () => true },
+);
+
+/**
  * Settings of the embedded mode: everything in one process, nothing to install. Secrets default
  * to random values made at start-up (tokens then die with the process); set them to keep tokens
  * valid across restarts.
@@ -46,6 +73,17 @@ export const embeddedConfiguration = z
     /** How long GET /api/commands/{id} knows a command (as command-api and trainer-service). */
     COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
     ...trainerSettings,
+    /**
+     * Events the event store keeps per trainer: a retention job removes the older ones every
+     * EVENT_RETENTION_INTERVAL_MS (the in-memory store would otherwise hold every move until the
+     * process ends). At least SNAPSHOT_EVERY: a trainer loads from its latest snapshot and the
+     * events after it. With SNAPSHOT_EVERY=0 nothing is removed (a trainer is its whole stream).
+     */
+    EVENT_RETENTION_MAX_COUNT: setting.positiveInt(500),
+    /** How often the event store's retention job runs; 0: never (every event is kept). */
+    EVENT_RETENTION_INTERVAL_MS: setting.milliseconds(60_000, 0),
+    /** The read models also catch up from the event store this often (as projection-worker's). */
+    CATCH_UP_INTERVAL_MS: setting.milliseconds(30_000, 10),
     /** The order steps (ORDER_CATALOG, PAYMENT_LIMIT_CENTS, ORDER_STEP_DELAY_MS) and history TTL, as order-processor's. */
     ...orderSettings,
     RATE_LIMIT_POINTS: setting.positiveInt(100),
@@ -74,5 +112,6 @@ export const embeddedConfiguration = z
     adminTokenApartFromJwtSecrets,
     devTokensOutsideProduction,
     heartbeatBelowConnectionTimeout,
+    retentionKeepsSnapshottedEvents,
   );
 export type EmbeddedConfig = z.output<typeof embeddedConfiguration>;

@@ -8,6 +8,29 @@ describe('embedded settings', () => {
     );
   });
 
+  it('keeps 500 events per trainer, removed every minute, and refuses to keep fewer than SNAPSHOT_EVERY', () => {
+    expect(loadConfiguration(embeddedConfiguration, {})).toMatchObject({
+      EVENT_RETENTION_MAX_COUNT: 500,
+      EVENT_RETENTION_INTERVAL_MS: 60_000,
+    });
+    expect(() =>
+      loadConfiguration(embeddedConfiguration, {
+        SNAPSHOT_EVERY: '50',
+        EVENT_RETENTION_MAX_COUNT: '49',
+      }),
+    ).toThrow(
+      'EVENT_RETENTION_MAX_COUNT: must be at least SNAPSHOT_EVERY (50): a trainer loads from its latest snapshot and the events after it',
+    );
+    // No retention, or no snapshots (then nothing is removed): any count.
+    for (const env of [{ EVENT_RETENTION_INTERVAL_MS: '0' }, { SNAPSHOT_EVERY: '0' }])
+      expect(
+        loadConfiguration(embeddedConfiguration, {
+          ...env,
+          EVENT_RETENTION_MAX_COUNT: '1',
+        }).EVENT_RETENTION_MAX_COUNT,
+      ).toBe(1);
+  });
+
   it('mints no dev tokens unless DEV_TOKENS=true (npm start sets it): they impersonate anyone', () => {
     expect(loadConfiguration(embeddedConfiguration, {}).DEV_TOKENS).toBe(false);
     expect(loadConfiguration(embeddedConfiguration, { DEV_TOKENS: 'true' }).DEV_TOKENS).toBe(true);

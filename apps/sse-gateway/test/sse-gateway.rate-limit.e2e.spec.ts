@@ -282,6 +282,24 @@ describe('the rate limit of GET /events', () => {
     expectRateLimited(await call(b, 'GET', '/api/positions', auth));
   });
 
+  // Charged first, a page retrying a mistyped task's progress URL used up the user's rate: its
+  // moves and streams got 429 for the rest of the window (session 48).
+  it('charges nothing for a progress stream of an id no task can have: 400 each time', async () => {
+    const auth = await bearer(freshUser());
+    const malformed = [];
+    for (let i = 0; i < POINTS + 2; i++)
+      malformed.push(
+        (await call(i % 2 ? a : b, 'GET', `/api/v2/progress/subscribe/${'x'.repeat(200)}`, auth))
+          .status,
+      );
+    expect(malformed).toEqual(Array(POINTS + 2).fill(400));
+    const within = [];
+    for (let i = 0; i < POINTS; i++)
+      within.push((await call(i % 2 ? a : b, 'GET', '/api/positions', auth)).status);
+    expect(within).toEqual(Array(POINTS).fill(200));
+    expectRateLimited(await call(a, 'GET', '/api/positions', auth));
+  });
+
   it('lets a client resume after a drop', async () => {
     const auth = await bearer(freshUser());
     const { token } = (await call(a, 'POST', '/api/stream-tokens', auth)).body as { token: string };

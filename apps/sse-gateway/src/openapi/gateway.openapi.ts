@@ -776,7 +776,7 @@ function progressPaths(): Record<string, OpenApiSchema> {
       },
       '400': openApiProblem(
         one
-          ? `\`token\`, \`lastEventId\` or \`heartbeat\` repeated or malformed, a Last-Event-ID that is not an id of this stream, or a \`taskId\` that is no task id (over ${MAX_TASK_ID_LENGTH} characters, a NUL or a lone surrogate); \`errors\` names it`
+          ? `\`token\`, \`lastEventId\` or \`heartbeat\` repeated or malformed, a Last-Event-ID that is not an id of this stream, or a \`taskId\` that is no task id (over ${MAX_TASK_ID_LENGTH} characters, a NUL or a lone surrogate: answered before the credential is checked, and not charged to the caller's rate); \`errors\` names it`
           : '`token`, `lastEventId` or `heartbeat` repeated or malformed, or a Last-Event-ID that is not an id of this stream; `errors` names it',
       ),
       '401': unauthorized(

@@ -23,7 +23,8 @@ type Request = IncomingMessage & { query?: Record<string, unknown> };
  * show of the log is `progressView`'s. Few next to /events, so served by Nest, without a
  * listener in front of Express. `/subscribe/{taskId}` of another user's task is 404; of a task
  * with no status (not started yet, or expired) it opens and waits for the task's events; of an
- * id that is no task id (contracts' TaskId) it is 400 naming `taskId`.
+ * id that is no task id (contracts' TaskId) it is 400 naming `taskId`, before the credential is
+ * looked at and without costing a point of the caller's rate.
  */
 @Controller('api/v2/progress')
 @UseFilters(RetryAfterFilter)
@@ -50,13 +51,15 @@ export class ProgressController {
   }
 
   private async stream(req: Request, res: ServerResponse, taskId?: string): Promise<void> {
+    // An id no task can have (a NUL, 2 000 characters) would be followed for ever: 400, as
+    // order-processor's reads of the same id answer. Before the credential and the rate, as a
+    // malformed query of GET /events: charged first, a page retrying a mistyped URL used up its
+    // user's rate (429 to their moves and streams for the rest of the window).
+    if (taskId !== undefined) pathParameter(TaskId, 'taskId', taskId);
     const check = await this.opener.check(req, req);
     if (!check.ok) return answerRefusal(res, this.metrics, check);
     const { userId } = check.caller;
     if (taskId !== undefined) {
-      // An id no task can have (a NUL, 2 000 characters) would be followed for ever: 400, as
-      // order-processor's reads of the same id answer.
-      pathParameter(TaskId, 'taskId', taskId);
       const retryAfter =
         this.options.settings?.retryAfterSeconds ?? DEFAULT_GATEWAY_SETTINGS.retryAfterSeconds;
       const status = await readOrUnavailable('the task’s progress', retryAfter, () =>

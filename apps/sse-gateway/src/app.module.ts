@@ -5,6 +5,7 @@ import {
   instanceIdOf,
   keyPrefixOf,
   mongoFromConfig,
+  NotificationDeliveryError,
   readModelsFromConfig,
   redisFromConfig,
   RedisMessagingModule,
@@ -163,20 +164,29 @@ export class AppModule {
   }
 }
 
-/** How often the same read error of the notification log's follower is logged again, at most. */
+/** How often the same error of the notification log's follower is logged again, at most. */
 export const FOLLOW_ERROR_REPEAT_MS = 60_000;
 
 /**
  * Warns of the notification log follower's failed reads, which it retries with backoff (up to
- * 5 s apart) and would otherwise keep to itself: the first, each different one, and the same
- * one again at most once a minute while it lasts.
+ * 5 s apart) and would otherwise keep to itself, and of the batches it read but could not send
+ * to the streams (a NotificationDeliveryError: the hub failed on them, passed over): the first,
+ * each different one, and the same one again at most once a minute while it lasts. A failed
+ * delivery is a fault of this instance, not of Redis: its line says so (it read `read failed`).
  */
 export function followErrorWarning(warn: (message: string) => void): (error: Error) => void {
-  let last: { message: string; at: number } | undefined;
+  let last: { key: string; at: number } | undefined;
   return (error) => {
+    const delivery = error instanceof NotificationDeliveryError;
+    // A delivery's message names its batch: the same fault again is the same cause.
+    const key = delivery ? `delivery ${error.causeMessage}` : `read ${error.message}`;
     const at = Date.now();
-    if (last?.message === error.message && at - last.at < FOLLOW_ERROR_REPEAT_MS) return;
-    last = { message: error.message, at };
-    warn(`notification log read failed (retrying): ${error.message}`);
+    if (last?.key === key && at - last.at < FOLLOW_ERROR_REPEAT_MS) return;
+    last = { key, at };
+    warn(
+      delivery
+        ? `notification delivery failed (read from the log, not sent to the streams; passed over): ${error.message}`
+        : `notification log read failed (retrying): ${error.message}`,
+    );
   };
 }

@@ -12,6 +12,7 @@ export * from './auth/revocations.lifecycle';
 export * from './redis/redis-channel.subscription';
 export * from './command-status/command-status.port';
 export * from './notifications/notification-log.port';
+export * from './notifications/notification-delivery.error';
 export * from './read-models/trainer-positions.port';
 export * from './read-models/group-members.port';
 export * from './read-models/in-memory.trainer-positions';

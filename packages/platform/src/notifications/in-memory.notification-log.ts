@@ -1,4 +1,5 @@
 import { type Notification } from '@causeway/contracts';
+import { NotificationDeliveryError } from './notification-delivery.error';
 import { checkNotification, compareLogIds, isLogId } from './notification-log.ids';
 import {
   dedupWindowOf,
@@ -17,8 +18,9 @@ export interface InMemoryNotificationLogOptions extends NotificationLogRetention
   /** Clock, for tests. Default Date.now. */
   now?: () => number;
   /**
-   * Called when a follower's `onEntries` threw: the follower passes that batch over and goes
-   * on, as the Redis log's does (whose option of the same name hears of it too).
+   * Called, with a NotificationDeliveryError, when a follower's `onEntries` threw: the follower
+   * passes that batch over and goes on, as the Redis log's does (whose option of the same name
+   * hears of it too, and of its failed reads).
    */
   onFollowError?: (error: Error) => void;
 }
@@ -138,7 +140,7 @@ export class InMemoryNotificationLog implements NotificationLog {
         } catch (error) {
           // As the Redis log: the batch is passed over, the follower goes on (it rejected and
           // ended here, leaving every stream of the embedded gateway without notifications).
-          this.onFollowError?.(error as Error);
+          this.onFollowError?.(new NotificationDeliveryError(batch, error));
         }
         continue;
       }

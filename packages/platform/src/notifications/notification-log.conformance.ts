@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Notification } from '@causeway/contracts';
+import { NotificationDeliveryError } from './notification-delivery.error';
 import {
   FOLLOW_READ_MAX_MS,
   type LoggedNotification,
@@ -10,6 +11,8 @@ export type NotificationLogFactory = (options: {
   maxLength: number;
   retentionMs: number;
   dedupMs?: number;
+  /** The implementations' option of that name: where a follower's failures are told. */
+  onFollowError?: (error: Error) => void;
 }) => Promise<NotificationLog>;
 
 export interface NotificationLogFeatures {
@@ -361,6 +364,36 @@ export function describeNotificationLog(
       expect(seen).not.toContain(refused);
       controller.abort();
       await expect(following).resolves.toBeUndefined();
+    });
+
+    // The Redis log told it as it tells a read Redis refused, and the gateway logged it as
+    // `notification log read failed`: an operator looked at Redis for a bug of the reader's.
+    it('tells onFollowError a NotificationDeliveryError naming the batch it passed over', async () => {
+      const errors: Error[] = [];
+      const log = await factory({
+        maxLength: 10_000,
+        retentionMs: 3_600_000,
+        onFollowError: (error) => void errors.push(error),
+      });
+      logs.push(log);
+      const bug = new Error('a bug in onEntries');
+      const controller = new AbortController();
+      const following = log.follow(
+        '0-0',
+        () => {
+          throw bug;
+        },
+        controller.signal,
+      );
+      const id = await log.append(testNotification());
+      const [error] = await until(() => (errors.length > 0 ? errors : undefined), 'the error');
+      expect(error).toBeInstanceOf(NotificationDeliveryError);
+      expect(error).toMatchObject({ count: 1, firstId: id, lastId: id, cause: bug });
+      expect(error!.message).toBe(
+        `onEntries failed on 1 notification(s) (${id}): a bug in onEntries`,
+      );
+      controller.abort();
+      await following;
     });
 
     // A follower that lagged by more than the retention (a slow `onEntries`, a gateway

@@ -58,7 +58,9 @@ export interface NewestNotification extends LoggedNotification {
  *   `afterId` ('$' = only entries appended from now on), in order, each once, until the signal
  *   aborts; it resolves after the abort. A slow `onEntries` delays the next call (no overlap).
  *   An `onEntries` that throws (or rejects) does not end the follow: that batch is passed over
- *   (not delivered again) and the follower goes on with the entries after it.
+ *   (not delivered again) and the follower goes on with the entries after it. The logs' option
+ *   `onFollowError` hears of it as a NotificationDeliveryError (what was thrown is its `cause`),
+ *   told apart from a failure of the log itself.
  *   `onRead` (optional) is called after every read of the log that succeeded, also one that
  *   found nothing: while the log can be read it is called at least every FOLLOW_READ_MAX_MS
  *   (a Redis BLOCK returns empty), and not at all while reads fail or hang. It tells a follower

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Notification } from '@causeway/contracts';
 import { blockingReadOptions, RedisScript } from '@causeway/cqrs-core/redis';
 import type Redis from 'ioredis';
+import { NotificationDeliveryError } from './notification-delivery.error';
 import { checkNotification, compareLogIds, isLogId, logIdTime } from './notification-log.ids';
 import {
   dedupWindowOf,
@@ -89,8 +90,9 @@ export interface RedisNotificationLogOptions extends NotificationLogRetention {
   batchSize?: number;
   /**
    * Called when the follower loses Redis: a read that failed (it retries with backoff) or an
-   * error of its own connection (which reconnects by itself); and when `onEntries` threw (that
-   * batch is passed over, after the same backoff).
+   * error of its own connection (which reconnects by itself); and, with a
+   * NotificationDeliveryError, when `onEntries` threw (that batch is passed over, after the same
+   * backoff): the reader's fault, not Redis'.
    */
   onFollowError?: (error: Error) => void;
 }
@@ -260,7 +262,12 @@ export class RedisNotificationLog implements NotificationLog {
           if (raw.length === 0) continue;
           last = raw[raw.length - 1]![0];
           const entries = decode(raw);
-          if (entries.length > 0) await onEntries(entries);
+          if (entries.length > 0)
+            try {
+              await onEntries(entries);
+            } catch (error) {
+              throw new NotificationDeliveryError(entries, error);
+            }
         } catch (error) {
           if (stopped.aborted) break;
           this.options.onFollowError?.(error as Error);

@@ -42,7 +42,11 @@ import { type ConnectionListener, SseHub } from '../sse/sse.hub';
 import { SseMetrics } from '../sse/sse.metrics';
 import { ConnectionEventsPublisher } from './connection-events.publisher';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from './gateway.options';
-import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PROGRESS_HISTORY_TTL_MS } from './gateway.settings';
+import {
+  checkGatewaySettings,
+  DEFAULT_GATEWAY_SETTINGS,
+  DEFAULT_PROGRESS_HISTORY_TTL_MS,
+} from './gateway.settings';
 
 /**
  * How long shutdown waits for the connection events still queued (the streams it ended) to be
@@ -188,7 +192,9 @@ export class GatewayModule {
   static forRoot(given: GatewayModuleOptions): DynamicModule {
     // GET /api/presence reads the whole registry: one read a second serves every caller.
     const options = { ...given, presence: recentListPresence(given.presence) };
-    const settings = { ...DEFAULT_GATEWAY_SETTINGS, ...options.settings };
+    // Refused here, not only by the apps' config: the options are public (the embedded mode, a
+    // bench, an app of a user's own build them).
+    const settings = checkGatewaySettings({ ...DEFAULT_GATEWAY_SETTINGS, ...options.settings });
     return {
       module: GatewayModule,
       controllers: [

@@ -41,6 +41,11 @@ export interface GatewayModuleOptions {
    * an InMemoryProgressStatuses of this process (nothing writes it unless the app does).
    */
   progress?: ProgressStatuses;
+  /**
+   * The hub's tunables over DEFAULT_GATEWAY_SETTINGS. `heartbeatMs` must be below
+   * `connectionTimeoutMs` (as HEARTBEAT_MS below CONNECTION_TIMEOUT_MS): `forRoot` refuses it
+   * otherwise, naming both.
+   */
   settings?: Partial<GatewaySettings>;
   /**
    * A bearer token (ADMIN_TOKEN) that sees every instance's presence and may disconnect users;

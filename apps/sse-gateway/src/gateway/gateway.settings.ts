@@ -78,3 +78,19 @@ export const heartbeatBelowConnectionTimeout = z.superRefine<{
   },
   { when: () => true },
 );
+
+/**
+ * GatewayModule's check of the settings it is given: what the apps' config refuses as
+ * HEARTBEAT_MS ≥ CONNECTION_TIMEOUT_MS (heartbeatBelowConnectionTimeout), for a caller that
+ * builds them itself (the embedded mode from its own config, a bench, a test). A stream would
+ * end before its first heartbeat.
+ * @throws RangeError naming the settings
+ */
+export function checkGatewaySettings(settings: GatewaySettings): GatewaySettings {
+  const { heartbeatMs, connectionTimeoutMs } = settings;
+  if (heartbeatMs >= connectionTimeoutMs)
+    throw new RangeError(
+      `GatewayModule: settings.heartbeatMs (${heartbeatMs} ms) must be below settings.connectionTimeoutMs (${connectionTimeoutMs} ms), or a stream ends before its first heartbeat`,
+    );
+  return settings;
+}

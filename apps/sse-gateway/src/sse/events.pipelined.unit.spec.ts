@@ -10,7 +10,10 @@ import { MAX_PIPELINED_STREAMS } from './event-stream.opener';
 describe('GET /events pipelined behind another stream', () => {
   let app: GatewayTestApp;
   beforeAll(async () => {
-    app = await startGatewayTestApp({ settings: { connectionTimeoutMs: 1_500 } });
+    app = await startGatewayTestApp({
+      // A heartbeat below the timeout, as GatewayModule requires.
+      settings: { heartbeatMs: 1_000, connectionTimeoutMs: 1_500 },
+    });
   });
   afterAll(() => app.close());
 

@@ -26,6 +26,46 @@ describePresenceRegistry(
     new RedisPresenceRegistry(redis, { keyPrefix: `${ns.keyPrefix}${run++}:`, ttlMs }),
 );
 
+// A rolling update: instances of a release before session 47 wrote `{userId, connectedAt}` (no
+// `trainerIds`), and whatever else a connections hash may hold (a hand edit, another writer)
+// must not reach GET /api/presence, whose answer sorts and counts by userId.
+describe('presence entries written by an earlier release, or by no release', () => {
+  it('reads an entry without trainerIds as one of no trainer besides the user’s own, and skips one of neither shape', async () => {
+    const keyPrefix = `${ns.keyPrefix}earlier:`;
+    const presence = new RedisPresenceRegistry(redis, { keyPrefix, ttlMs: 3_600_000 });
+    await presence.heartbeat('gw-new');
+    await presence.add('gw-new', {
+      connectionId: 'c-new',
+      userId: 'boss',
+      connectedAt: 20,
+      trainerIds: ['onix'],
+    });
+    // As the earlier release's `add` wrote it, next to what no release writes.
+    await presence.heartbeat('gw-old');
+    await redis.hset(`${keyPrefix}presence:connections:gw-old`, {
+      'c-old': JSON.stringify({ userId: 'ash', connectedAt: 10 }),
+      'c-string': JSON.stringify('ash'),
+      'c-null': 'null',
+      'c-no-user': JSON.stringify({ connectedAt: 11 }),
+      'c-bad-time': JSON.stringify({ userId: 'misty', connectedAt: 'yesterday' }),
+      'c-not-json': '{',
+    });
+    const old = { connectionId: 'c-old', userId: 'ash', connectedAt: 10 };
+    expect(await presence.list()).toEqual([
+      {
+        serverId: 'gw-new',
+        connections: [
+          { connectionId: 'c-new', userId: 'boss', connectedAt: 20, trainerIds: ['onix'] },
+        ],
+      },
+      { serverId: 'gw-old', connections: [old] },
+    ]);
+    // The instance, upgraded, replaces its entries: the earlier one is reported closed as read.
+    const replaced = await presence.replace('gw-old', []);
+    expect(replaced.dropped).toEqual([old]);
+  });
+});
+
 describe('ConnectionClosed for the connections of a killed gateway', () => {
   it('is published once, by one of the instances that sweep its expired presence', async () => {
     const ttlMs = 300;

@@ -196,28 +196,34 @@ function pairsOf(flat: string[]): [string, string][] {
   return pairs;
 }
 
-/** The entries of a connections hash (connectionId → JSON); a malformed one is ignored. */
+/**
+ * The entries of a connections hash (connectionId → JSON): `{userId, connectedAt, trainerIds?}`.
+ * One written before session 47 has no `trainerIds`: the user moves no trainer but their own
+ * (PresenceEntry), as a new one without any. One of neither shape (not JSON, no string `userId`,
+ * no numeric `connectedAt`) is ignored: GET /api/presence sorts and counts by them.
+ */
 function entries(fields: [string, string][]): PresenceEntry[] {
   const connections: PresenceEntry[] = [];
   for (const [connectionId, value] of fields) {
+    let parsed: unknown;
     try {
-      const { userId, connectedAt, trainerIds } = JSON.parse(value) as Omit<
-        PresenceEntry,
-        'connectionId'
-      >;
-      // Entries written before session 47 have no trainerIds.
-      const moves = Array.isArray(trainerIds)
-        ? trainerIds.filter((id) => typeof id === 'string')
-        : [];
-      connections.push({
-        connectionId,
-        userId,
-        connectedAt,
-        ...(moves.length > 0 && { trainerIds: moves }),
-      });
+      parsed = JSON.parse(value);
     } catch {
-      // a malformed entry is ignored
+      continue;
     }
+    if (typeof parsed !== 'object' || parsed === null) continue;
+    const { userId, connectedAt, trainerIds } = parsed as Record<string, unknown>;
+    if (typeof userId !== 'string' || typeof connectedAt !== 'number' || !isFinite(connectedAt))
+      continue;
+    const moves = Array.isArray(trainerIds)
+      ? trainerIds.filter((id): id is string => typeof id === 'string')
+      : [];
+    connections.push({
+      connectionId,
+      userId,
+      connectedAt,
+      ...(moves.length > 0 && { trainerIds: moves }),
+    });
   }
   return connections;
 }

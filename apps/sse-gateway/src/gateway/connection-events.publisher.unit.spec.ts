@@ -60,6 +60,30 @@ function hubWith(events: ConnectionEventsPublisher): SseHub {
   });
 }
 
+/**
+ * A started hub whose connection events go to a bus that stalls (a broker outage) until
+ * `release`, then answers: 10 events queue, one batch of 5 is in flight, the rest are dropped.
+ */
+async function overStalledBus() {
+  let release: () => void = () => undefined;
+  const stalled = new Promise<void>((resolve) => (release = resolve));
+  const published: Envelope[] = [];
+  const bus = {
+    publish: async (envelopes: Envelope[]) => {
+      await stalled;
+      published.push(...envelopes);
+    },
+  } as unknown as EventBus;
+  const events = new ConnectionEventsPublisher(bus, 'gw-1', () => undefined, {
+    maxQueued: 10,
+    batchSize: 5,
+    maxBatchesInFlight: 1,
+  });
+  const hub = hubWith(events);
+  await hub.start();
+  return { release, published, events, hub };
+}
+
 const connectionIdOf = (envelope: Envelope) =>
   (envelope.data as { connectionId: string }).connectionId;
 
@@ -186,23 +210,7 @@ describe('ConnectionEventsPublisher', () => {
   });
 
   it('publishes no Closed for a stream whose Established it dropped', async () => {
-    // A bus that stalls (a broker outage) until released, then answers.
-    let release: () => void = () => undefined;
-    const stalled = new Promise<void>((resolve) => (release = resolve));
-    const published: Envelope[] = [];
-    const bus = {
-      publish: async (envelopes: Envelope[]) => {
-        await stalled;
-        published.push(...envelopes);
-      },
-    } as unknown as EventBus;
-    const events = new ConnectionEventsPublisher(bus, 'gw-1', () => undefined, {
-      maxQueued: 10,
-      batchSize: 5,
-      maxBatchesInFlight: 1,
-    });
-    const hub = hubWith(events);
-    await hub.start();
+    const { release, published, events, hub } = await overStalledBus();
     let droppedOpen = 0;
     try {
       // Some in flight, 10 queued, the rest dropped while the bus stalls …
@@ -234,22 +242,7 @@ describe('ConnectionEventsPublisher', () => {
   });
 
   it('publishes no instance-expired Closed for a stream of its own whose Established it dropped', async () => {
-    let release: () => void = () => undefined;
-    const stalled = new Promise<void>((resolve) => (release = resolve));
-    const published: Envelope[] = [];
-    const bus = {
-      publish: async (envelopes: Envelope[]) => {
-        await stalled;
-        published.push(...envelopes);
-      },
-    } as unknown as EventBus;
-    const events = new ConnectionEventsPublisher(bus, 'gw-1', () => undefined, {
-      maxQueued: 10,
-      batchSize: 5,
-      maxBatchesInFlight: 1,
-    });
-    const hub = hubWith(events);
-    await hub.start();
+    const { release, published, events, hub } = await overStalledBus();
     try {
       for (let i = 0; i < 20; i++)
         await hub.open({ userId: `u${i}`, trainerIds: [] }, new TestSink());

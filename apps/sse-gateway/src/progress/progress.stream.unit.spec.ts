@@ -58,7 +58,33 @@ async function setup(settings: Partial<typeof DEFAULT_GATEWAY_SETTINGS> = {}) {
     });
     return sink;
   };
-  return { hub, log, statuses, open };
+  /**
+   * Opens a stream of `userId` whose opening reads the statuses only once `read` is called:
+   * what comes in the meantime (a notification queued, a stop) meets a stream being opened.
+   */
+  const openGated = (userId: string, taskId?: string) => {
+    let read!: () => void;
+    const gate = new Promise<void>((resolve) => (read = resolve));
+    const gated = {
+      get: async (id: string) => (await gate, statuses.get(id)),
+      ofUser: async (user: string, limit?: number) => (await gate, statuses.ofUser(user, limit)),
+    };
+    const sink = new TestSink();
+    expect(hub.admit(userId).ok).toBe(true);
+    const opened = hub.open({ userId, trainerIds: [] }, sink, {
+      view: progressView(gated, userId, taskId),
+    });
+    return { sink, opened, read };
+  };
+  return { hub, log, statuses, open, openGated };
+}
+
+/** Stores task t-1 of ash as COMPLETED (steps 0 to 3, then 4); its last event. */
+async function completed(statuses: InMemoryProgressStatuses) {
+  const earlier = [0, 1, 2, 3].map((step) => progressEvent('t-1', 'ash', step));
+  const last = progressEvent('t-1', 'ash', 4, 'COMPLETED');
+  await statuses.apply(progressStatusOf([...earlier, last])!);
+  return last;
 }
 
 /** The named events of a progress stream, as a client's listeners get them. */
@@ -165,25 +191,10 @@ describe('progress streams (ADR 015, S3-4/S3-5)', () => {
   });
 
   it('does not tell again what queued while the opening read the state it already holds', async () => {
-    const { hub, log, statuses } = await setup();
-    const last = progressEvent('t-1', 'ash', 4, 'COMPLETED');
-    const earlier = [0, 1, 2, 3].map((step) => progressEvent('t-1', 'ash', step));
-    await statuses.apply(progressStatusOf([...earlier, last])!);
+    const { hub, log, statuses, openGated } = await setup();
+    const last = await completed(statuses);
     // The state is read only once the hub has queued the notification on the stream.
-    let read!: () => void;
-    const gate = new Promise<void>((resolve) => (read = resolve));
-    const gated = {
-      get: async (taskId: string) => (await gate, statuses.get(taskId)),
-      ofUser: async (userId: string, limit?: number) => (
-        await gate,
-        statuses.ofUser(userId, limit)
-      ),
-    };
-    const sink = new TestSink();
-    expect(hub.admit('ash').ok).toBe(true);
-    const opened = hub.open({ userId: 'ash', trainerIds: [] }, sink, {
-      view: progressView(gated, 'ash', 't-1'),
-    });
+    const { sink, opened, read } = openGated('ash', 't-1');
     await log.append(progressNotification(last));
     await hub.caughtUp();
     read();
@@ -196,9 +207,7 @@ describe('progress streams (ADR 015, S3-4/S3-5)', () => {
     // sent; but the client's id stayed the recovery's until the next heartbeat (30 s), and its
     // reconnect within that window replayed the COMPLETED the page had shown already.
     const { hub, log, open, statuses } = await setup();
-    const earlier = [0, 1, 2, 3].map((step) => progressEvent('t-1', 'ash', step));
-    const last = progressEvent('t-1', 'ash', 4, 'COMPLETED');
-    await statuses.apply(progressStatusOf([...earlier, last])!);
+    const last = await completed(statuses);
     const first = await open('ash', 't-1');
     const lastId = await log.append(progressNotification(last));
     await hub.caughtUp();
@@ -214,24 +223,9 @@ describe('progress streams (ADR 015, S3-4/S3-5)', () => {
   });
 
   it('moves the resume point past what queued during the opening and was not told', async () => {
-    const { hub, log, statuses } = await setup();
-    const last = progressEvent('t-1', 'ash', 4, 'COMPLETED');
-    const earlier = [0, 1, 2, 3].map((step) => progressEvent('t-1', 'ash', step));
-    await statuses.apply(progressStatusOf([...earlier, last])!);
-    let read!: () => void;
-    const gate = new Promise<void>((resolve) => (read = resolve));
-    const gated = {
-      get: async (taskId: string) => (await gate, statuses.get(taskId)),
-      ofUser: async (userId: string, limit?: number) => (
-        await gate,
-        statuses.ofUser(userId, limit)
-      ),
-    };
-    const sink = new TestSink();
-    expect(hub.admit('ash').ok).toBe(true);
-    const opened = hub.open({ userId: 'ash', trainerIds: [] }, sink, {
-      view: progressView(gated, 'ash', 't-1'),
-    });
+    const { hub, log, statuses, openGated } = await setup();
+    const last = await completed(statuses);
+    const { sink, opened, read } = openGated('ash', 't-1');
     const lastId = await log.append(progressNotification(last));
     await hub.caughtUp();
     read();
@@ -248,22 +242,9 @@ describe('progress streams (ADR 015, S3-4/S3-5)', () => {
   });
 
   it('gives a stream stopped while its opening is read an id to resume from', async () => {
-    const { hub, log, statuses } = await setup();
+    const { hub, log, openGated } = await setup();
     const last = await log.append(testNotification());
-    let read = (): void => undefined;
-    const gate = new Promise<void>((resolve) => (read = resolve));
-    const gated = {
-      get: async (taskId: string) => (await gate, statuses.get(taskId)),
-      ofUser: async (userId: string, limit?: number) => (
-        await gate,
-        statuses.ofUser(userId, limit)
-      ),
-    };
-    const sink = new TestSink();
-    expect(hub.admit('ash').ok).toBe(true);
-    const opened = hub.open({ userId: 'ash', trainerIds: [] }, sink, {
-      view: progressView(gated, 'ash'),
-    });
+    const { sink, opened, read } = openGated('ash');
     await hub.stop();
     read();
     await opened;

@@ -11,7 +11,8 @@ import {
   KafkaTransportClosedError,
 } from './kafka.errors';
 import { KAFKA_DEFAULTS, type KafkaTransportOptions } from './kafka.options';
-import { KafkaTopics } from './kafka.topics';
+import { checkKafkaTopic, KafkaTopics } from './kafka.topics';
+import { checkTopic } from '../transport/topic.check';
 
 /** The kafkajs error types along `error`'s causes (KafkaJSNumberOfRetriesExceeded wraps one). */
 function errorTypes(error: unknown): string[] {
@@ -83,7 +84,9 @@ interface Encoded {
  * - Sends are serialised within a publisher: kafkajs's idempotent producer numbers records per
  *   partition when it builds a request, and two concurrent sends to one partition would be
  *   rejected as out of sequence. Callers may still publish concurrently.
- * - Topics are created (partitions, size limit) before the first send to them.
+ * - Topics are created (partitions, size limit) before the first send to them. A topic that is
+ *   no non-empty string (checkTopic), or not a legal Kafka name (checkKafkaTopic), is refused
+ *   with InvalidTopicError before anything is sent or connected — an empty batch too.
  * - Sizes: a message over `maxMessageBytes`, or over what an existing topic's own
  *   `max.message.bytes` leaves, is refused before sending (KafkaMessageTooLargeError, naming the
  *   topic); so is the broker's MESSAGE_TOO_LARGE answer (a limit lowered after the check).
@@ -128,6 +131,7 @@ export class KafkaPublisher implements Publisher {
 
   async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
     if (this.closed) throw new KafkaTransportClosedError('publisher');
+    checkPublishedTopic('KafkaPublisher.publish', topic);
     // Encode and measure everything first: an oversized message refuses the whole batch.
     const encoded = messages.map((envelope) => this.encode(topic, envelope));
     if (encoded.length === 0) return;
@@ -140,6 +144,7 @@ export class KafkaPublisher implements Publisher {
    */
   async publishRaw(topic: string, key: string, raw: string): Promise<void> {
     if (this.closed) throw new KafkaTransportClosedError('publisher');
+    checkPublishedTopic('KafkaPublisher.publishRaw', topic);
     const size = Buffer.byteLength(raw);
     const id = `(raw payload, key ${JSON.stringify(key)})`;
     if (size > this.maxMessageBytes)
@@ -302,4 +307,15 @@ export class KafkaPublisher implements Publisher {
     });
     return this.connected;
   }
+}
+
+/**
+ * The topic of a publish, checked before anything is connected or sent: an empty one was taken
+ * with an empty batch (the other transports refused it), and a name Kafka refuses was told only
+ * once the producer had connected — as a KafkaPublishError when the broker was away.
+ * @throws InvalidTopicError naming the topic
+ */
+function checkPublishedTopic(owner: string, topic: unknown): void {
+  checkTopic(owner, topic);
+  checkKafkaTopic(topic as string);
 }

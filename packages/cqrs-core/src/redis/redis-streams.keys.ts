@@ -1,8 +1,6 @@
 import { type Priority } from '../messages/envelope';
 import { LANES, laneOf } from '../transport/in-memory/priority.lanes';
 import { type RedisStreamsLayout } from './redis-streams.options';
-import { shownValue } from '../config/shown-value';
-import { InvalidTopicError } from '../transport/transport.errors';
 
 const NORMAL_ONLY: readonly Priority[] = ['normal'];
 
@@ -144,18 +142,4 @@ export function assignedPartitions(
   if (index < 0) return owned;
   for (let p = index; p < partitions; p += sorted.length) owned.add(p);
   return owned;
-}
-
-/**
- * A topic the Redis Streams transport can use: a non-empty string. Its streams are named after
- * it (`<prefix><topic>:<lane>:<partition>`): a topic from a missing setting (`undefined`) or an
- * empty one wrote to and read from streams no other topic reaches, without an error.
- * @throws InvalidTopicError naming the topic given
- */
-export function checkStreamsTopic(topic: unknown): void {
-  if (typeof topic !== 'string' || topic.length === 0)
-    throw new InvalidTopicError(
-      String(topic),
-      `a Redis Streams topic must be a non-empty string, got ${shownValue(topic)}`,
-    );
 }

@@ -10,7 +10,8 @@ import { type Publisher } from '../transport/transport.port';
 import { checkCounts } from '../transport/count-options.check';
 import { encodeForWire } from '../transport/wire.codec';
 import { TransportClosedError } from './redis-streams.errors';
-import { checkStreamsTopic, StreamKeys } from './redis-streams.keys';
+import { StreamKeys } from './redis-streams.keys';
+import { checkTopic } from '../transport/topic.check';
 import { checkRedisClient } from './redis.client-check';
 import { checkSerializerOption } from '../transport/transport-options.check';
 import { type RedisStreamsPublisherOptions } from './redis-streams.options';
@@ -83,10 +84,14 @@ export class RedisStreamsPublisher implements Publisher {
     this.singles = new SingleXadds(options.client);
   }
 
-  /** @throws InvalidTopicError when `topic` is not a non-empty string (nothing is written) */
+  /**
+   * @throws InvalidTopicError when `topic` is not a non-empty string (checkTopic): its streams
+   *   are named after it, and `undefined:normal:<n>` is read by no subscription (nothing is
+   *   written)
+   */
   async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
     if (this.closed) throw new TransportClosedError('RedisStreamsPublisher');
-    checkStreamsTopic(topic);
+    checkTopic('RedisStreamsPublisher.publish', topic);
     // Encode and check everything first: a refused message stops the whole batch before any write.
     const entries = messages.map((envelope) => {
       const raw = encodeForWire(this.options.serializer, envelope);
@@ -107,7 +112,7 @@ export class RedisStreamsPublisher implements Publisher {
     priority: Priority = 'normal',
   ): Promise<void> {
     if (this.closed) throw new TransportClosedError('RedisStreamsPublisher');
-    checkStreamsTopic(topic);
+    checkTopic('RedisStreamsPublisher.publishRaw', topic);
     await this.append(topic, [{ key, raw, lane: this.keys.laneOf(priority) }]);
   }
 

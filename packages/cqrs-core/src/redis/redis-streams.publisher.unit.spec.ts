@@ -72,7 +72,8 @@ describe('RedisStreamsPublisher', () => {
       await expect(publisher.publish(topic, [testEnvelope('E', 1)])).rejects.toThrow(
         new InvalidTopicError(
           String(bad),
-          'a Redis Streams topic must be a non-empty string, got ' + shownValue(bad),
+          'RedisStreamsPublisher.publish takes a non-empty string as a topic, got ' +
+            shownValue(bad),
         ),
       );
       await expect(

@@ -13,7 +13,7 @@ import {
 import { checkSubscribeOptions } from '../transport/subscribe-options.check';
 import { blockingReadOptions, neverSendFailed } from './redis.connection';
 import { TransportClosedError } from './redis-streams.errors';
-import { checkStreamsTopic, StreamKeys } from './redis-streams.keys';
+import { StreamKeys } from './redis-streams.keys';
 import { checkRedisClient } from './redis.client-check';
 import { checkSerializerOption } from '../transport/transport-options.check';
 import { type SubscriberMetrics, subscriberMetrics } from './redis-streams.metrics';
@@ -89,8 +89,8 @@ export class RedisStreamsSubscriber implements Subscriber {
     handler: DeliveryHandler,
   ): Promise<SubscriptionHandle> {
     if (this.closed) throw new TransportClosedError('RedisStreamsSubscriber');
+    // Topics too: its streams are named after them, and `:normal:<n>` is read by no publish.
     checkSubscribeOptions('RedisStreamsSubscriber.subscribe', topics, options);
-    topics.forEach(checkStreamsTopic);
     this.command ??= this.connection({ enableAutoPipelining: true });
     // Blocking reads are bounded by BLOCK: no command timeout (the client's would cut them),
     // and a silence timeout that allows BLOCK (a dead connection is still replaced).

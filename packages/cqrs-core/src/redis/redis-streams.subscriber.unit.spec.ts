@@ -183,7 +183,7 @@ describe('RedisStreamsSubscriber', () => {
       ).rejects.toThrow(
         new InvalidTopicError(
           String(bad),
-          `a Redis Streams topic must be a non-empty string, got ${shownValue(bad)}`,
+          `RedisStreamsSubscriber.subscribe takes a non-empty string as a topic, got ${shownValue(bad)}`,
         ),
       );
     }

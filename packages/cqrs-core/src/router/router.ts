@@ -161,10 +161,11 @@ export class Router {
   /**
    * @throws Error when the name is taken, or when the subscriber cannot decode a type the
    *   registration names (`types`): register it with the serializer the subscriber decodes with
-   * @throws TypeError (RangeError for no topics) naming the option and the value when the
-   *   subscription it makes would be refused by every subscriber (checkSubscribeOptions: e.g.
-   *   `maxInFlight: 0`, an empty `group`, a `startFrom` other than 'earliest' or 'latest'), at
-   *   once rather than by run() retrying it for ever
+   * @throws TypeError (RangeError for no topics, InvalidTopicError for a topic that is not a
+   *   non-empty string) naming the option and the value when the subscription it makes would be
+   *   refused by every subscriber (checkSubscribeOptions: e.g. `maxInFlight: 0`, an empty
+   *   `group`, a `startFrom` other than 'earliest' or 'latest'), at once rather than by run()
+   *   retrying it for ever
    */
   addHandler(registration: HandlerRegistration): this {
     if (this.registrations.has(registration.name)) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { type Envelope, type Priority } from '../messages/envelope';
 import { MessageTooLargeError } from '../messages/message.errors';
-import { TransportClosedError } from '../transport/transport.errors';
+import { InvalidTopicError, TransportClosedError } from '../transport/transport.errors';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { deadLetter } from '../middleware/dead-letter.middleware';
 import { retry } from '../middleware/retry.middleware';
@@ -550,6 +550,50 @@ export function describeTransportConformance(
       await subscriber().subscribe(
         [t],
         { ...valid, maxInFlight: 1 },
+        async (d) => void received.push(n(d)),
+      );
+      await transport.publisher.publish(t, [conformanceMessage(1), conformanceMessage(2)]);
+      await eventually(() => received.length === 2, timeout, 'both messages');
+      expect(received).toEqual([1, 2]);
+      expect(handled).toBe(0);
+    });
+
+    it('refuses an empty or missing topic at publish and subscribe, and sends or subscribes nothing', async () => {
+      // A topic from a missing setting: the in-memory broker took it (until session 48) where
+      // Redis Streams and Kafka refused it, so only a deployment met the mistake.
+      const t = topic('no-topic');
+      const refusing = subscriber();
+      let handled = 0;
+      const refusal = async (attempt: () => Promise<unknown>, bad: unknown) => {
+        const error = await attempt().then(
+          (value) => ({ resolved: value }),
+          (caught: unknown) => caught,
+        );
+        expect({ bad, error }).toEqual({ bad, error: expect.any(InvalidTopicError) });
+        expect((error as InvalidTopicError).topic).toBe(String(bad));
+      };
+      for (const bad of ['', undefined]) {
+        const badTopic = bad as unknown as string;
+        await refusal(() => transport.publisher.publish(badTopic, [conformanceMessage(1)]), bad);
+        await refusal(() => transport.publisher.publish(badTopic, []), bad);
+        await refusal(() => transport.publishRaw(badTopic, 'k', '{not json'), bad);
+        await refusal(
+          async () =>
+            open.push(
+              await refusing.subscribe([t, badTopic], { group: 'g', consumer: 'c' }, async () => {
+                handled++;
+              }),
+            ),
+          bad,
+        );
+      }
+      // Nothing of the refused subscriptions was started, not even for their valid topic: a
+      // message goes to a valid subscription of the group alone.
+      await refusing.close();
+      const received: number[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'g', consumer: 'c2' },
         async (d) => void received.push(n(d)),
       );
       await transport.publisher.publish(t, [conformanceMessage(1), conformanceMessage(2)]);

@@ -1,6 +1,7 @@
 export * from './transport.port';
 export * from './transport.errors';
 export * from './subscribe-options.check';
+export * from './topic.check';
 export * from './topic.naming';
 export * from './wire.codec';
 export * from './topic-routed.publisher';

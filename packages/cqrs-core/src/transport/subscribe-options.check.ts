@@ -1,3 +1,4 @@
+import { checkTopic } from './topic.check';
 import { type SubscribeOptions } from './transport.port';
 
 /** The values SubscribeOptions.startFrom takes. */
@@ -13,7 +14,7 @@ export const START_FROM_VALUES: readonly NonNullable<SubscribeOptions['startFrom
  * of being read differently by each backend (`maxInFlight: 0` delivered nothing on Kafka and in
  * memory and meant 1 on Redis; `startFrom: 'middle'` meant 'earliest').
  *
- * - `topics`: a non-empty array;
+ * - `topics`: a non-empty array of non-empty strings (checkTopic);
  * - `group` and `consumer`: non-empty strings;
  * - `maxInFlight`: unset or a positive safe integer;
  * - `startFrom`: unset, 'earliest' or 'latest';
@@ -21,6 +22,7 @@ export const START_FROM_VALUES: readonly NonNullable<SubscribeOptions['startFrom
  *
  * @param owner what the message names first, e.g. `RedisStreamsSubscriber.subscribe`
  * @throws RangeError when `topics` is empty
+ * @throws InvalidTopicError naming a topic that is not a non-empty string
  * @throws TypeError naming the option and the value given otherwise
  */
 export function checkSubscribeOptions(
@@ -32,6 +34,7 @@ export function checkSubscribeOptions(
     throw new TypeError(`${owner}: topics must be an array of topics, got ${shown(topics)}`);
   if (topics.length === 0)
     throw new RangeError(`${owner}: topics must name at least one topic, got []`);
+  for (const topic of topics) checkTopic(owner, topic);
   checkSubscribeOptionValues(owner, options);
 }
 

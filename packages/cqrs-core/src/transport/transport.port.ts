@@ -12,6 +12,9 @@ import { type Envelope } from '../messages/envelope';
  * - Messages with the same `aggregateId` are delivered in publish order (per priority lane).
  * - Refuses a message over the transport's size limit before sending anything
  *   (MessageTooLargeError).
+ * - Refuses a topic that is not a non-empty string before sending anything, an empty batch too
+ *   (InvalidTopicError, checkTopic; every transport alike), and one its broker can never take
+ *   (Kafka's characters and length).
  */
 export interface Publisher {
   publish(topic: string, messages: readonly Envelope[]): Promise<void>;
@@ -106,7 +109,8 @@ export interface SubscriptionHandle {
 export interface Subscriber {
   /**
    * Starts consuming `topics` (at least one) for `options.group`.
-   * @throws RangeError when `topics` is empty, TypeError naming the option and the value when
+   * @throws RangeError when `topics` is empty, InvalidTopicError when one of them is not a
+   *   non-empty string, TypeError naming the option and the value when
    *   `group` or `consumer` is not a non-empty string, `maxInFlight` not a positive integer or
    *   `startFrom` neither 'earliest' nor 'latest' — at once, before anything is subscribed
    *   (checkSubscribeOptions; every backend alike)

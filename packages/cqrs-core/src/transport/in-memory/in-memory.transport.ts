@@ -15,6 +15,7 @@ import {
 import { decodeFromWire, encodeForWire, UndecodableMessageError } from '../wire.codec';
 import { warnOfPoison } from '../poison.warning';
 import { checkSubscribeOptions } from '../subscribe-options.check';
+import { checkTopic } from '../topic.check';
 import { TransportClosedError } from '../transport.errors';
 import { checkTimings } from '../timing-options.check';
 import { checkCounts } from '../count-options.check';
@@ -193,8 +194,10 @@ export class InMemoryBroker implements Publisher {
     return this.options.serializer.has?.(type) ?? true;
   }
 
+  /** @throws InvalidTopicError when `topic` is not a non-empty string (checkTopic) */
   async publish(topic: string, messages: readonly Envelope[]): Promise<void> {
     if (this.closed) throw new TransportClosedError('InMemoryBroker');
+    checkTopic('InMemoryBroker.publish', topic);
     const max = this.options.maxMessageBytes ?? DEFAULT_MAX_WIRE_BYTES;
     // Encode everything first: a batch is accepted whole or not at all.
     const encoded = messages.map((envelope) => {
@@ -227,6 +230,7 @@ export class InMemoryBroker implements Publisher {
   ): Promise<void> {
     // As publish: a replay of a poison letter must not be taken (and its letter removed) here.
     if (this.closed) throw new TransportClosedError('InMemoryBroker');
+    checkTopic('InMemoryBroker.publishRaw', topic);
     const entry: Entry = { seq: ++this.seq, raw, key, lane: priority };
     this.logOf(topic).push(entry);
     for (const group of this.groupsOf(topic)) {

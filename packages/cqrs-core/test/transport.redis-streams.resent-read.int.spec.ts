@@ -3,6 +3,7 @@ import { type Delivery } from '../src';
 import {
   RedisStreamsPublisher,
   RedisStreamsSubscriber,
+  type RedisStreamsSubscriberOptions,
   StreamKeys,
   redisConnection,
 } from '../src/redis';
@@ -55,24 +56,37 @@ describe('redis-streams consumer cut off past its lease', () => {
     await proxy.close();
   });
 
-  it('does not send its read again once the path heals: the new owner handles every message, per key in order', async () => {
-    const publisher = new RedisStreamsPublisher({ ...layout, client: direct.client, serializer });
-    const timing = { blockMs: 1_000, heartbeatMs: 100, leaseTtlMs: 1_000, claimIdleMs: 500 };
-    const cutOff = new RedisStreamsSubscriber({
+  const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
+  /**
+   * A publisher, the consumer to be cut off (its connections through the proxy: `viaProxy`
+   * unless told) and the one that takes its partition over (direct), on one timing.
+   */
+  const consumers = (
+    timing: Partial<RedisStreamsSubscriberOptions>,
+    { cutOffVia = viaProxy, owner = {} as Partial<RedisStreamsSubscriberOptions> } = {},
+  ) => ({
+    publisher: new RedisStreamsPublisher({ ...layout, client: direct.client, serializer }),
+    cutOff: new RedisStreamsSubscriber({
       ...layout,
       ...timing,
-      client: viaProxy.client,
+      client: cutOffVia.client,
       serializer,
-    });
-    const owner = new RedisStreamsSubscriber({
+    }),
+    owner: new RedisStreamsSubscriber({
       ...layout,
       ...timing,
+      ...owner,
       client: direct.client,
       serializer,
-      prefetch: 1,
-    });
+    }),
+  });
+
+  it('does not send its read again once the path heals: the new owner handles every message, per key in order', async () => {
+    const { publisher, cutOff, owner } = consumers(
+      { blockMs: 1_000, heartbeatMs: 100, leaseTtlMs: 1_000, claimIdleMs: 500 },
+      { owner: { prefetch: 1 } },
+    );
     const handled: number[] = [];
-    const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
     const until = async (check: () => boolean | Promise<boolean>, what: string) => {
       const deadline = Date.now() + 15_000;
       while (!(await check())) {
@@ -129,31 +143,20 @@ describe('redis-streams consumer cut off past its lease', () => {
   }, 60_000);
 
   it("runs no entry whose redelivery claim replied after its lease lapsed: the new owner's keys never run twice at once", async () => {
-    const publisher = new RedisStreamsPublisher({ ...layout, client: direct.client, serializer });
-    const timing = {
-      blockMs: 1_000,
-      heartbeatMs: 100,
-      leaseTtlMs: 1_000,
-      claimIdleMs: 500,
-      redeliveryDelayMs: 300,
-    };
-    const cutOff = new RedisStreamsSubscriber({
-      ...layout,
-      ...timing,
-      client: viaProxyUntimed.client,
-      serializer,
-    });
-    const owner = new RedisStreamsSubscriber({
-      ...layout,
-      ...timing,
-      client: direct.client,
-      serializer,
-    });
+    const { publisher, cutOff, owner } = consumers(
+      {
+        blockMs: 1_000,
+        heartbeatMs: 100,
+        leaseTtlMs: 1_000,
+        claimIdleMs: 500,
+        redeliveryDelayMs: 300,
+      },
+      { cutOffVia: viaProxyUntimed },
+    );
     const runs: string[] = [];
     let running = 0;
     let overlaps = 0;
     let healedAt: number | undefined;
-    const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
     const until = async (check: () => boolean | Promise<boolean>, what: string) => {
       const deadline = Date.now() + 15_000;
       while (!(await check())) {
@@ -213,22 +216,13 @@ describe('redis-streams consumer cut off past its lease', () => {
   // last delivery — the read: an entry that had waited, read ahead, behind its key was taken
   // and run beside its handler at once, though every handler ran shorter than claimIdleMs.
   it('takes over a running entry only claimIdleMs after its last heartbeat, not after its read: never beside its handler', async () => {
-    const timing = { blockMs: 1_000, heartbeatMs: 100, leaseTtlMs: 1_000, claimIdleMs: 2_000 };
-    const publisher = new RedisStreamsPublisher({ ...layout, client: direct.client, serializer });
-    const cutOff = new RedisStreamsSubscriber({
-      ...layout,
-      ...timing,
-      client: viaProxy.client,
-      serializer,
-    });
-    const owner = new RedisStreamsSubscriber({
-      ...layout,
-      ...timing,
-      client: direct.client,
-      serializer,
+    const { publisher, cutOff, owner } = consumers({
+      blockMs: 1_000,
+      heartbeatMs: 100,
+      leaseTtlMs: 1_000,
+      claimIdleMs: 2_000,
     });
     const runs: { by: string; n: number; start: number; end: number }[] = [];
-    const n = (delivery: Delivery) => (delivery.envelope.data as { n: number }).n;
     const until = async (check: () => boolean, what: string) => {
       const deadline = Date.now() + 15_000;
       while (!check()) {

@@ -19,7 +19,7 @@ describeTransportConformance(
       closablePublisher: async () => new InMemoryBroker(options),
       subscriber: (options) => broker.subscriber(options),
       crash: async (subscriber) => (subscriber as InMemorySubscriber).kill(),
-      publishRaw: async (topic, key, raw) => broker.publishRaw(topic, key, raw),
+      publishRaw: async (topic, key, raw, priority) => broker.publishRaw(topic, key, raw, priority),
       close: () => broker.close(),
     };
   },

@@ -89,7 +89,7 @@ function describeOnLayout(
             consumerIdleMs: 2_000,
           }),
         crash: async (subscriber) => (subscriber as RedisStreamsSubscriber).kill(),
-        publishRaw: (topic, key, raw) => publisher.publishRaw(topic, key, raw),
+        publishRaw: (topic, key, raw, priority) => publisher.publishRaw(topic, key, raw, priority),
         restartBroker: async () => {
           await redis.restart();
           // The shared client reconnects by itself; wait until it does before publishing again.

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type Envelope, type Priority } from '../messages/envelope';
 import { MessageTooLargeError } from '../messages/message.errors';
 import { InvalidTopicError, TransportClosedError } from '../transport/transport.errors';
+import { encodeForWire } from '../transport/wire.codec';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { deadLetter } from '../middleware/dead-letter.middleware';
 import { retry } from '../middleware/retry.middleware';
@@ -39,8 +40,11 @@ export interface TransportUnderTest {
   subscriber(options?: { closeTimeoutMs?: number }): Subscriber;
   /** Kills a subscriber made by subscriber() without acking its in-flight deliveries. */
   crash(subscriber: Subscriber): Promise<void>;
-  /** Publishes raw bytes that are not a valid envelope, bypassing the encoder. */
-  publishRaw(topic: string, key: string, raw: string): Promise<void>;
+  /**
+   * Publishes raw bytes (not a valid envelope, or a replayed poison letter's), bypassing the
+   * encoder, with the priority given (a backend without lanes ignores it).
+   */
+  publishRaw(topic: string, key: string, raw: string, priority?: Priority): Promise<void>;
   /** Restarts the broker process (features.persistent backends). */
   restartBroker?(): Promise<void>;
   /**
@@ -477,6 +481,35 @@ export function describeTransportConformance(
       await transport.publisher.publish(t, [fine]);
       await eventually(() => received.length === 1, timeout, 'the 900 KB message');
       expect(received).toEqual([3]);
+    });
+
+    it('takes a priority it has no lane for on the normal lane, raw or not, for groups there and to come', async () => {
+      // A poison letter's replay writes its raw text back with the priority its metadata names,
+      // which may be anything: the in-memory broker took it for a lane (until session 48) and
+      // failed every delivery to the topic's groups, and every later subscription of it.
+      const t = topic('unknown-priority');
+      const unknown = 'urgent' as Priority;
+      const there: number[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'there', consumer: 'c' },
+        async (d) => void there.push(n(d)),
+      );
+      const raw = encodeForWire(conformanceSerializer(), conformanceMessage(1, 'k', unknown));
+      await transport.publishRaw(t, 'k', raw, unknown);
+      await transport.publisher.publish(t, [conformanceMessage(2, 'k', unknown)]);
+      const later: number[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'later', consumer: 'c' },
+        async (d) => void later.push(n(d)),
+      );
+      await eventually(
+        () => there.length === 2 && later.length === 2,
+        timeout,
+        'both messages in both groups',
+      );
+      expect({ there, later }).toEqual({ there: [1, 2], later: [1, 2] });
     });
 
     it('starts a new group from the earliest message, or from the latest when asked', async () => {

@@ -221,7 +221,11 @@ export class InMemoryBroker implements Publisher {
     for (const group of this.groupsOf(topic)) this.pump(group);
   }
 
-  /** Appends raw bytes as they would arrive from a misbehaving producer (tests of poison handling). */
+  /**
+   * Appends raw bytes as they would arrive from a misbehaving producer (tests of poison
+   * handling), or as a poison letter's replay writes them back; on the lane of `priority`, or
+   * `normal` for a priority with no lane (laneOf, as every transport does).
+   */
   async publishRaw(
     topic: string,
     key: string,
@@ -231,7 +235,10 @@ export class InMemoryBroker implements Publisher {
     // As publish: a replay of a poison letter must not be taken (and its letter removed) here.
     if (this.closed) throw new TransportClosedError('InMemoryBroker');
     checkTopic('InMemoryBroker.publishRaw', topic);
-    const entry: Entry = { seq: ++this.seq, raw, key, lane: priority };
+    // A replayed poison letter's priority is whatever its metadata said: one with no lane goes
+    // to `normal`, as on Redis Streams (laneOf). Taken for a lane, it failed every delivery of
+    // the topic and every later subscription of it.
+    const entry: Entry = { seq: ++this.seq, raw, key, lane: laneOf(priority) };
     this.logOf(topic).push(entry);
     for (const group of this.groupsOf(topic)) {
       group.enqueue({ entry, attempt: 1, availableAt: 0 });

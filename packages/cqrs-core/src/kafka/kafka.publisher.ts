@@ -11,7 +11,7 @@ import {
   KafkaTransportClosedError,
 } from './kafka.errors';
 import { KAFKA_DEFAULTS, type KafkaTransportOptions } from './kafka.options';
-import { checkKafkaTopic, KafkaTopics } from './kafka.topics';
+import { checkKafkaTopic, KAFKA_TOPIC_COUNTS, KafkaTopics } from './kafka.topics';
 import { checkTopic } from '../transport/topic.check';
 
 /** The kafkajs error types along `error`'s causes (KafkaJSNumberOfRetriesExceeded wraps one). */
@@ -103,7 +103,8 @@ export class KafkaPublisher implements Publisher {
   /**
    * @throws TypeError when `client` is no Kafka client (kafkaConnection(...).client), when
    *   `options` is no object or has no MessageSerializer as `serializer`, or naming
-   *   `maxMessageBytes` when it is no positive integer
+   *   `maxMessageBytes`, `partitions`, `replicationFactor` or `minInSyncReplicas` when it is no
+   *   positive integer (checkCounts)
    */
   constructor(
     private readonly client: KafkaClient,
@@ -112,8 +113,9 @@ export class KafkaPublisher implements Publisher {
     checkKafkaClient('KafkaPublisher', client);
     checkOptionsObject('KafkaPublisher', options, ' with a serializer ({ serializer })');
     checkSerializerOption('KafkaPublisher', options.serializer);
-    checkCounts('KafkaPublisher', { maxMessageBytes: options.maxMessageBytes }, [
+    checkCounts('KafkaPublisher', options as unknown as Record<string, unknown>, [
       'maxMessageBytes',
+      ...KAFKA_TOPIC_COUNTS,
     ]);
     this.maxMessageBytes = options.maxMessageBytes ?? KAFKA_DEFAULTS.maxMessageBytes;
     this.topics = new KafkaTopics(client.admin, options);

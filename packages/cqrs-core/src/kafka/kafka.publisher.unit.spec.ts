@@ -61,3 +61,37 @@ describe('KafkaPublisher and KafkaSubscriber built without what they need', () =
     },
   );
 });
+
+// The Redis Streams transport refused `partitions: 0` when built; Kafka's publisher and
+// subscriber took it (and NaN, sent as 0), and the broker refused the topic only at the first
+// publish or subscription. A fraction was cut to a whole number; `minInSyncReplicas: 0` was told
+// as a `maxMessageBytes` Kafka would not take.
+describe('KafkaPublisher and KafkaSubscriber topic settings', () => {
+  const { client } = kafkaConnection({ brokers: ['127.0.0.1:1'], clientId: 'unit' });
+  const serializer = new JsonSerializer();
+  const builders = {
+    KafkaPublisher: (options: object) => new KafkaPublisher(client, { serializer, ...options }),
+    KafkaSubscriber: (options: object) => new KafkaSubscriber(client, { serializer, ...options }),
+  };
+
+  it.each(Object.keys(builders) as (keyof typeof builders)[])(
+    '%s refuses a partitions, replicationFactor or minInSyncReplicas that is no positive integer, naming it',
+    (owner) => {
+      const build = builders[owner];
+      for (const option of ['partitions', 'replicationFactor', 'minInSyncReplicas'])
+        for (const [bad, shown] of [
+          [0, '0'],
+          [-1, '-1'],
+          [1.5, '1.5'],
+          [NaN, 'NaN'],
+          ['3', '"3"'],
+        ] as const)
+          expect(() => build({ [option]: bad })).toThrow(
+            new TypeError(`${owner}: options.${option} must be a positive integer, got ${shown}`),
+          );
+      expect(() =>
+        build({ partitions: 12, replicationFactor: 3, minInSyncReplicas: 2 }),
+      ).not.toThrow();
+    },
+  );
+});

@@ -13,7 +13,7 @@ import { checkKafkaClient, type KafkaClient } from './kafka.connection';
 import { KafkaTransportClosedError } from './kafka.errors';
 import { CLOSE_GRACE_MS, KAFKA_DEFAULTS, type KafkaSubscriberOptions } from './kafka.options';
 import { KafkaSubscription } from './kafka.subscription';
-import { KafkaTopics } from './kafka.topics';
+import { KAFKA_TOPIC_COUNTS, KafkaTopics } from './kafka.topics';
 import { registerKafkaCodecs } from './kafka.codecs';
 
 /**
@@ -55,8 +55,10 @@ export class KafkaSubscriber implements Subscriber {
    * @throws TypeError naming both when `heartbeatIntervalMs` is not below `sessionTimeoutMs`
    *   (either one's default counts): kafkajs refused it at each subscribe(), which the Router
    *   retried for ever
-   * @throws TypeError naming `unhealthyAfterCrashes` or `maxMessageBytes` when it is not a
-   *   positive integer: a NaN `unhealthyAfterCrashes` failed probe() from the start
+   * @throws TypeError naming `unhealthyAfterCrashes`, `maxMessageBytes`, `partitions`,
+   *   `replicationFactor` or `minInSyncReplicas` when it is not a positive integer: a NaN
+   *   `unhealthyAfterCrashes` failed probe() from the start (the topic settings: see
+   *   KAFKA_TOPIC_COUNTS)
    */
   constructor(
     private readonly client: KafkaClient,
@@ -78,6 +80,7 @@ export class KafkaSubscriber implements Subscriber {
     checkCounts('KafkaSubscriber', options as unknown as Record<string, unknown>, [
       'unhealthyAfterCrashes',
       'maxMessageBytes',
+      ...KAFKA_TOPIC_COUNTS,
     ]);
     this.topics = new KafkaTopics(client.admin, options);
     registerKafkaCodecs(); // also for a KafkaClient built without kafkaConnection()

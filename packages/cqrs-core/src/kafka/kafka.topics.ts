@@ -24,6 +24,15 @@ export function checkKafkaTopic(topic: string): void {
   if (topic === '.' || topic === '..') throw new InvalidTopicError(topic, 'Kafka refuses it');
 }
 
+/**
+ * The topic settings that are counts: each a positive integer, refused when the publisher or
+ * subscriber is built (checkCounts), as the Redis Streams transport refuses its `partitions`.
+ * Unchecked, `partitions: 0` (or NaN, sent as 0) was refused by the broker only at the first
+ * publish or subscription, a fraction was cut to a whole number, and a `minInSyncReplicas` of 0
+ * was told as a `maxMessageBytes` Kafka would not take (INVALID_CONFIG).
+ */
+export const KAFKA_TOPIC_COUNTS = ['partitions', 'replicationFactor', 'minInSyncReplicas'] as const;
+
 /** Kafka's answers to CreateTopics that retrying cannot change, and the option that decides each. */
 const PERMANENT: Record<string, { option?: KafkaTopicOption; advice: string }> = {
   INVALID_REPLICATION_FACTOR: {

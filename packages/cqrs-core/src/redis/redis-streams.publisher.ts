@@ -247,6 +247,12 @@ function publishedCounter(registry: Registry): Counter<'topic'> {
   });
 }
 
+/**
+ * A positive safe integer, as checkCounts takes the in-memory broker's maxLenPerTopic: Redis
+ * answers an XADD whose MAXLEN is beyond its 64-bit integers, or written with an exponent
+ * (`Number.MAX_VALUE` for "no limit"), `ERR value is not an integer or out of range` — every
+ * publish failed, where the in-memory broker refused the value when built.
+ */
 function isLength(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 }

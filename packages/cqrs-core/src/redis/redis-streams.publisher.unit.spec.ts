@@ -86,17 +86,23 @@ describe('RedisStreamsPublisher', () => {
 
   it('refuses a stream length that is not a positive integer, naming the option and the topic', async () => {
     const client = withCommands({ xadd: async () => '1-0' });
-    for (const bad of [0, -1, 2.5, Number.NaN])
+    // Number.MAX_VALUE ("no limit") and 1e19 are integers to JavaScript, but Redis answers every
+    // XADD with them `ERR value is not an integer or out of range`: refused when built, as the
+    // in-memory broker refuses them for its maxLenPerTopic (checkCounts).
+    for (const bad of [0, -1, 2.5, Number.NaN, Number.MAX_VALUE, 1e19])
       expect(() => new RedisStreamsPublisher({ client, serializer, maxLenPerStream: bad })).toThrow(
         `RedisStreamsPublisher: options.maxLenPerStream must be a positive integer or a function of the topic, got ${bad}`,
       );
     const publisher = new RedisStreamsPublisher({
       client,
       serializer,
-      maxLenPerStream: (topic) => (topic === 'bad' ? 0 : 10),
+      maxLenPerStream: (topic) => (topic === 'bad' ? 0 : topic === 'huge' ? 1e19 : 10),
     });
     await expect(publisher.publish('bad', [testEnvelope('E', 1)])).rejects.toThrow(
       'RedisStreamsPublisher: options.maxLenPerStream(bad) must be a positive integer, got 0',
+    );
+    await expect(publisher.publish('huge', [testEnvelope('E', 1)])).rejects.toThrow(
+      'RedisStreamsPublisher: options.maxLenPerStream(huge) must be a positive integer, got 10000000000000000000',
     );
     await expect(publisher.publish('good', [testEnvelope('E', 1)])).resolves.toBeUndefined();
   });

@@ -52,33 +52,56 @@ export const projectionWorkerConfiguration = z
   })
   // A horizon set beyond its bound would be cut down without a word: refused, naming both and
   // the bound's value here (a default an operator never set is otherwise to be looked up).
-  .superRefine((config, context) => {
-    if (
-      config.NOTIFY_HORIZON_MS !== undefined &&
-      config.NOTIFY_HORIZON_MS > config.NOTIFICATION_LOG_RETENTION_MS
-    )
-      context.addIssue({
-        code: 'custom',
-        path: ['NOTIFY_HORIZON_MS'],
-        message:
-          `must be at most NOTIFICATION_LOG_RETENTION_MS, here ` +
-          `${config.NOTIFICATION_LOG_RETENTION_MS} ms (the log dedups moves that long)`,
-      });
-    if (
-      config.NOTIFY_REBUILD_HORIZON_MS !== undefined &&
-      config.NOTIFY_REBUILD_HORIZON_MS > notifyHorizonOf(config)
-    )
-      context.addIssue({
-        code: 'custom',
-        path: ['NOTIFY_REBUILD_HORIZON_MS'],
-        message:
-          `must be at most NOTIFY_HORIZON_MS, here ${notifyHorizonOf(config)} ms` +
-          (config.NOTIFY_HORIZON_MS === undefined
-            ? ' (not set: NOTIFICATION_LOG_RETENTION_MS)'
-            : ''),
-      });
-  });
+  // Compared only once both settings are valid: a bad NOTIFICATION_LOG_RETENTION_MS was named a
+  // second time, as the bound of a horizon that was fine ("here 0 ms"), and a horizon beyond
+  // 2^53 - 1 ms was told both bounds. Checked even when other settings are bad (but a malformed
+  // server URL, which ends the validation), so that the error names every problem at once.
+  .superRefine(
+    (config, context) => {
+      if (
+        config.NOTIFY_HORIZON_MS !== undefined &&
+        config.NOTIFY_HORIZON_MS > config.NOTIFICATION_LOG_RETENTION_MS
+      )
+        context.addIssue({
+          code: 'custom',
+          path: ['NOTIFY_HORIZON_MS'],
+          message:
+            `must be at most NOTIFICATION_LOG_RETENTION_MS, here ` +
+            `${config.NOTIFICATION_LOG_RETENTION_MS} ms (the log dedups moves that long)`,
+        });
+    },
+    whenValid('NOTIFICATION_LOG_RETENTION_MS', 'NOTIFY_HORIZON_MS'),
+  )
+  .superRefine(
+    (config, context) => {
+      if (
+        config.NOTIFY_REBUILD_HORIZON_MS !== undefined &&
+        config.NOTIFY_REBUILD_HORIZON_MS > notifyHorizonOf(config)
+      )
+        context.addIssue({
+          code: 'custom',
+          path: ['NOTIFY_REBUILD_HORIZON_MS'],
+          message:
+            `must be at most NOTIFY_HORIZON_MS, here ${notifyHorizonOf(config)} ms` +
+            (config.NOTIFY_HORIZON_MS === undefined
+              ? ' (not set: NOTIFICATION_LOG_RETENTION_MS)'
+              : ''),
+        });
+    },
+    whenValid('NOTIFICATION_LOG_RETENTION_MS', 'NOTIFY_HORIZON_MS', 'NOTIFY_REBUILD_HORIZON_MS'),
+  );
 export type ProjectionWorkerConfig = z.output<typeof projectionWorkerConfiguration>;
+
+/**
+ * A cross-setting check's `when`: it runs when none of `settings` has a problem of its own (the
+ * others may: their problems are named beside its own), never on a value already refused.
+ */
+function whenValid(...settings: string[]) {
+  return {
+    when: (payload: { issues: readonly { path?: readonly PropertyKey[] }[] }) =>
+      !payload.issues.some((issue) => settings.includes(String(issue.path?.[0]))),
+  };
+}
 
 type Horizons = Pick<
   ProjectionWorkerConfig,

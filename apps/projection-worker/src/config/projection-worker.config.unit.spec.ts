@@ -1,4 +1,4 @@
-import { loadConfiguration } from '@causeway/cqrs-core';
+import { type ConfigurationError, loadConfiguration } from '@causeway/cqrs-core';
 import {
   notifyHorizonOf,
   projectionWorkerConfiguration,
@@ -52,6 +52,53 @@ describe('projection-worker settings', () => {
     expect(load({ NOTIFY_REBUILD_HORIZON_MS: '90000000' })).toThrow(
       /NOTIFY_REBUILD_HORIZON_MS: must be at most NOTIFY_HORIZON_MS, here 86400000 ms \(not set: NOTIFICATION_LOG_RETENTION_MS\)$/,
     );
+  });
+
+  // A bad NOTIFICATION_LOG_RETENTION_MS (0, 1.5) was reported, then reported again through the
+  // horizon set beside it ("NOTIFY_HORIZON_MS: must be at most NOTIFICATION_LOG_RETENTION_MS,
+  // here 0 ms"), blaming a horizon that was fine; a horizon beyond 2^53 - 1 ms was told both its
+  // own bound and the retention's. A bound is compared only once both settings are valid.
+  it('names a bad setting once, not again through a horizon compared with it', () => {
+    const problems = (settings: Record<string, string>) => {
+      try {
+        loadConfiguration(projectionWorkerConfiguration, { ...required, ...settings });
+      } catch (error) {
+        return (error as ConfigurationError).issues;
+      }
+      throw new Error('loaded');
+    };
+    const horizons: Record<string, string>[] = [
+      { NOTIFY_HORIZON_MS: '60000' },
+      { NOTIFY_REBUILD_HORIZON_MS: '1000' },
+    ];
+    for (const retention of ['0', '1.5'])
+      for (const horizon of horizons)
+        expect(problems({ NOTIFICATION_LOG_RETENTION_MS: retention, ...horizon })).toEqual([
+          {
+            setting: 'NOTIFICATION_LOG_RETENTION_MS',
+            problem:
+              retention === '0'
+                ? 'must be at least 1 ms'
+                : 'must be a duration in whole milliseconds',
+          },
+        ]);
+    for (const setting of ['NOTIFY_HORIZON_MS', 'NOTIFY_REBUILD_HORIZON_MS'])
+      expect(problems({ [setting]: '99999999999999999' })).toEqual([
+        { setting, problem: 'must be at most 9007199254740991 ms' },
+      ]);
+    // Other settings' problems do not hide a horizon's: every one is named at once.
+    expect(problems({ PORT: 'eighty', NOTIFY_HORIZON_MS: '999999999999' })).toEqual([
+      { setting: 'PORT', problem: 'must be a TCP port (1-65535)' },
+      {
+        setting: 'NOTIFY_HORIZON_MS',
+        problem:
+          'must be at most NOTIFICATION_LOG_RETENTION_MS, here 86400000 ms (the log dedups moves that long)',
+      },
+    ]);
+    // A bad horizon leaves the rebuild horizon compared with it alone.
+    expect(problems({ NOTIFY_HORIZON_MS: '0', NOTIFY_REBUILD_HORIZON_MS: '1000' })).toEqual([
+      { setting: 'NOTIFY_HORIZON_MS', problem: 'must be at least 1 ms' },
+    ]);
   });
 
   it('defaults the horizons within their bounds', () => {

@@ -6,4 +6,5 @@ describeServiceBasics({
   appDir: path.join(__dirname, '..'),
   servers: ['redis', 'kafka', 'mongodb'],
   informational: ['kafka'],
+  checks: ['read-models'],
 });

@@ -52,6 +52,12 @@ export class ProjectionRunner {
   private readonly horizonMs: number;
   private readonly rebuildHorizonMs: number;
   private caughtUp = false;
+  /** Why the read models are not caught up, while they are not (the first catch-up or a loss). */
+  private catchingUp = 'the read models are catching up from the event store';
+  /** How far the run catching them up has come (CatchUpProgress), while they are not caught up. */
+  private progress: CatchUpProgress | undefined;
+  /** Why the last run failed, while they are not caught up: the stores, an event it cannot apply. */
+  private failure: string | undefined;
   private stopped = false;
   /** Aborted by stop(): a catch-up read in flight is not waited for (its result is discarded). */
   private readonly abort = new AbortController();
@@ -90,7 +96,10 @@ export class ProjectionRunner {
       name: options.checkpointName ?? 'projection-worker.read-models',
       maxAttempts: options.maxAttempts,
       onSkipped: options.onSkipped,
-      onProgress: options.onProgress,
+      onProgress: (progress) => {
+        this.progress = progress;
+        options.onProgress?.(progress);
+      },
       // The run rebuilds from there: no run after it is needed for this loss.
       onLost: (lost) => this.lose(lost, 'a catch-up run', false),
     });
@@ -98,6 +107,21 @@ export class ProjectionRunner {
 
   get isCaughtUp(): boolean {
     return this.caughtUp;
+  }
+
+  /**
+   * Why live events are deferred, undefined once the read models are caught up: they are catching
+   * up from the event store at start, or being rebuilt after a loss; with how far the run has come
+   * and why the last one failed. The `read-models` readiness probe fails with it: an instance
+   * whose read models lag the store (a first start over a long log, a rebuild) is not ready.
+   */
+  notCaughtUp(): string | undefined {
+    if (this.caughtUp) return undefined;
+    const where = this.progress
+      ? `: ${this.progress.events} events applied, at position ${this.progress.position}`
+      : '';
+    const failed = this.failure !== undefined ? `; the last run failed: ${this.failure}` : '';
+    return `${this.catchingUp}${where}${failed}`;
   }
 
   /** Waits for `ready`, runs the first catch-up (retrying until it succeeds), then the periodic one. */
@@ -114,10 +138,11 @@ export class ProjectionRunner {
           this.abort.signal,
         ));
         if (this.stopped) return;
-        this.caughtUp = true;
+        this.markCaughtUp();
         this.options.onCaughtUp?.(events);
         break;
       } catch (error) {
+        this.failure = messageOf(error);
         this.options.onError?.(error);
         await sleep(backoff(attempt));
       }
@@ -211,6 +236,9 @@ export class ProjectionRunner {
     this.notifiedMoves.clear();
     if (this.caughtUp) {
       this.caughtUp = false;
+      this.catchingUp = 'the read models were lost: rebuilding them from the event store';
+      this.progress = undefined;
+      this.failure = undefined;
       this.options.onLost?.({ ...lost, noticedBy });
     }
     if (!runNow) this.again = false;
@@ -219,6 +247,12 @@ export class ProjectionRunner {
       clearTimeout(this.timer);
       this.catchUpRun();
     }
+  }
+
+  private markCaughtUp(): void {
+    this.caughtUp = true;
+    this.progress = undefined;
+    this.failure = undefined;
   }
 
   private schedule(): void {
@@ -245,11 +279,12 @@ export class ProjectionRunner {
       .then((events) => {
         this.failures = 0;
         if (this.caughtUp || this.again || this.stopped) return;
-        this.caughtUp = true;
+        this.markCaughtUp();
         this.options.onCaughtUp?.(events);
       })
       .catch((error) => {
         this.failures++;
+        if (!this.caughtUp) this.failure = messageOf(error);
         this.options.onError?.(error);
       })
       .finally(() => {
@@ -276,6 +311,10 @@ export class StoresNotReadyError extends Error {
     });
     this.name = 'StoresNotReadyError';
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function backoff(attempt: number): number {

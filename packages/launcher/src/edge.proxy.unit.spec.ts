@@ -525,6 +525,23 @@ describe('edge proxy', () => {
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     }
 
+    /**
+     * A backend that reads each body to its end and answers 204; `aborted` resolves once a
+     * request closes before its body was complete (the edge aborted it).
+     */
+    async function bodyReader(): Promise<{ url: string; aborted: Promise<void> }> {
+      let upstreamAborted = () => undefined as void;
+      const aborted = new Promise<void>((resolve) => (upstreamAborted = resolve));
+      const url = await backendWith((request, response) => {
+        request.on('close', () => {
+          if (!request.complete) upstreamAborted();
+        });
+        request.on('end', () => response.writeHead(204).end());
+        request.resume();
+      });
+      return { url, aborted };
+    }
+
     /** A POST to the edge whose body the test writes piece by piece. */
     function upload(edge: string, headers: Record<string, string> = {}) {
       const { hostname, port } = new URL(edge);
@@ -652,15 +669,7 @@ describe('edge proxy', () => {
     });
 
     it('answers 408 naming the client, not 504 blaming the app, when the client stops sending its body', async () => {
-      let upstreamAborted = () => undefined as void;
-      const aborted = new Promise<void>((resolve) => (upstreamAborted = resolve));
-      const url = await backendWith((request, response) => {
-        request.on('close', () => {
-          if (!request.complete) upstreamAborted();
-        });
-        request.on('end', () => response.writeHead(204).end());
-        request.resume();
-      });
+      const { url, aborted } = await bodyReader();
       const edge = await edgeOver([url], [url], { upstreamTimeoutMs: 300 });
 
       const { client, answer } = upload(edge, { 'content-length': '1000' });
@@ -696,15 +705,7 @@ describe('edge proxy', () => {
     });
 
     it('aborts the upstream request when the client aborts mid-body, and keeps serving', async () => {
-      let upstreamAborted = () => undefined as void;
-      const aborted = new Promise<void>((resolve) => (upstreamAborted = resolve));
-      const url = await backendWith((request, response) => {
-        request.on('close', () => {
-          if (!request.complete) upstreamAborted();
-        });
-        request.on('end', () => response.writeHead(204).end());
-        request.resume();
-      });
+      const { url, aborted } = await bodyReader();
       const edge = await edgeOver([url], [url]);
 
       const { client, answer } = upload(edge, { 'content-length': '1000000' });

@@ -1,40 +1,35 @@
 import mongoose, { type Connection } from 'mongoose';
-import { testNamespace } from '@causeway/testkit';
 import { MongoGroupMembers, MongoTrainerPositions } from '../src';
-import { describeGroupMembers, describeTrainerPositions } from '../src/testing';
+import { positionRow, readModelsOn } from './read-models.harness';
 
 // The MongoDB read models against a real server (FerretDB locally); this file owns its database
 // and every test gets fresh collections.
-const ns = testNamespace('readmodels');
-let connection: Connection;
-let run = 0;
-
-beforeAll(async () => {
-  connection = await mongoose.createConnection(ns.mongoUri()).asPromise();
-});
-afterAll(async () => {
-  await connection.dropDatabase();
-  await connection.close();
-});
-
-describeTrainerPositions('mongodb', async () => {
-  const positions = new MongoTrainerPositions(connection, { collection: `positions_${run++}` });
-  await positions.init();
-  return positions;
-});
-describeGroupMembers('mongodb', async () => {
-  const groups = new MongoGroupMembers(connection, { collection: `groups_${run++}` });
-  await groups.init();
-  return groups;
+const { client, fresh } = readModelsOn<Connection>('mongodb', {
+  open: (ns) => mongoose.createConnection(ns.mongoUri()).asPromise(),
+  close: async (connection) => {
+    await connection.dropDatabase();
+    await connection.close();
+  },
+  positions: async (connection, name) => {
+    const positions = new MongoTrainerPositions(connection, { collection: `positions_${name}` });
+    await positions.init();
+    return positions;
+  },
+  groups: async (connection, name) => {
+    const groups = new MongoGroupMembers(connection, { collection: `groups_${name}` });
+    await groups.init();
+    return groups;
+  },
 });
 
 describe('mongodb read models indexes', () => {
   it('creates the unique version index at init, so a second row of one version is refused', async () => {
-    const collection = `positions_${run++}`;
+    const connection = client();
+    const collection = `positions_${fresh()}`;
     await new MongoTrainerPositions(connection, { collection }).init();
     const indexes = await connection.db!.collection(collection).indexes();
     expect(indexes.some((index) => index.unique && index.key.trainerId === 1)).toBe(true);
-    const groups = `groups_${run++}`;
+    const groups = `groups_${fresh()}`;
     await new MongoGroupMembers(connection, { collection: groups }).init();
     const groupIndexes = await connection.db!.collection(groups).indexes();
     expect(groupIndexes.some((index) => index.unique && index.key.groupId === 1)).toBe(true);
@@ -47,21 +42,11 @@ describe('mongodb read models indexes', () => {
 // by every list() and membersOf(). The state a failed prune leaves is made here by inserting the
 // lower version back, as it was before the prune.
 describe('mongodb read models after a prune that failed', () => {
-  const row = (version: number) => ({
-    trainerId: 'ash',
-    x: version,
-    y: 0,
-    isMoving: false,
-    dirX: 0,
-    dirY: 0,
-    speed: 0,
-    startedAt: 0,
-    version,
-    updatedAt: Date.now() - 1_000 + version,
-  });
+  const row = (version: number) => positionRow(version, Date.now() - 1_000 + version);
 
   it('prunes the lower positions a failed prune left at the retry of the apply, refused as not newer', async () => {
-    const collection = `positions_${run++}`;
+    const connection = client();
+    const collection = `positions_${fresh()}`;
     const positions = new MongoTrainerPositions(connection, { collection });
     await positions.init();
     await positions.apply(row(1));
@@ -75,7 +60,8 @@ describe('mongodb read models after a prune that failed', () => {
   });
 
   it('prunes the lower memberships a failed prune left at the retry of the apply, refused as not newer', async () => {
-    const collection = `groups_${run++}`;
+    const connection = client();
+    const collection = `groups_${fresh()}`;
     const groups = new MongoGroupMembers(connection, { collection });
     await groups.init();
     const change = (action: 'join' | 'leave', version: number) => ({

@@ -1,40 +1,29 @@
 import Redis from 'ioredis';
-import { testNamespace } from '@causeway/testkit';
-import { RedisGroupMembers, RedisTrainerPositions, type TrainerPosition } from '../src';
-import { describeGroupMembers, describeTrainerPositions } from '../src/testing';
+import { type TestNamespace } from '@causeway/testkit';
+import { RedisGroupMembers, RedisTrainerPositions } from '../src';
+import { positionRow as row, readModelsOn } from './read-models.harness';
 
 // The Redis read models against a real server; every test gets a fresh key prefix.
-const ns = testNamespace('readmodels');
-let redis: Redis;
-let run = 0;
-
-beforeAll(() => {
-  redis = new Redis(ns.redisUrl);
+/** A fresh key prefix in the file's namespace. */
+const optionsOf = (client: Redis, name: string, ns: TestNamespace) => ({
+  client,
+  keyPrefix: `${ns.keyPrefix}${name}:`,
 });
-afterAll(async () => {
-  const keys = await redis.keys(`${ns.keyPrefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+const server = readModelsOn<Redis>('redis', {
+  open: (ns) => new Redis(ns.redisUrl),
+  close: async (redis, ns) => {
+    const keys = await redis.keys(`${ns.keyPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  },
+  positions: async (...fresh) => new RedisTrainerPositions(optionsOf(...fresh)),
+  groups: async (...fresh) => new RedisGroupMembers(optionsOf(...fresh)),
 });
-
-const fresh = () => ({ client: redis, keyPrefix: `${ns.keyPrefix}${run++}:` });
-
-describeTrainerPositions('redis', async () => new RedisTrainerPositions(fresh()));
-describeGroupMembers('redis', async () => new RedisGroupMembers(fresh()));
+const fresh = () => optionsOf(server.client(), server.fresh(), server.ns);
 
 describe('redis read models', () => {
-  const row = (version: number): TrainerPosition => ({
-    trainerId: 'ash',
-    x: version,
-    y: 0,
-    isMoving: false,
-    dirX: 0,
-    dirY: 0,
-    speed: 0,
-    startedAt: 0,
-    version,
-    updatedAt: 1_700_000_000_000 + version,
-  });
+  let redis: Redis;
+  beforeAll(() => (redis = server.client()));
 
   it('ends at version 8 when two instances apply versions 1..8 concurrently, shuffled', async () => {
     // Two instances on two connections: the guard must hold in Redis, not in one client.

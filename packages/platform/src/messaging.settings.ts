@@ -30,13 +30,19 @@ export const messagingSettings = {
   /**
    * Retries of a failed message before it is dead-lettered. Whole numbers by Number.isInteger:
    * zod's int() refused 2^53 and beyond as "must be a non-negative integer", naming no bound.
+   * At most 2^53 - 2: the router's `maxAttempts` is this and the first attempt, a safe integer
+   * (2^53 - 1 was read, then refused by the router at start without naming the setting).
    */
   MAX_RETRIES: decimal(
     z
       .number({ message: 'must be a non-negative integer' })
       .refine(Number.isInteger, 'must be a non-negative integer')
       .min(0, 'must not be negative')
-      .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER}`),
+      .max(
+        Number.MAX_SAFE_INTEGER - 1,
+        `must be at most ${Number.MAX_SAFE_INTEGER - 1} (retries after the first attempt: ` +
+          `2^53 - 1 attempts in all)`,
+      ),
   ).default(3),
   /**
    * Redis Streams per topic and priority lane (`RedisStreamsLayout.partitions`). Every app of a

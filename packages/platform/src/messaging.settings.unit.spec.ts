@@ -56,17 +56,21 @@ describe('messagingSettings', () => {
     ).toBe(2_147_483_647);
   });
 
-  // 2^53 was refused as "must be a non-negative integer", which it is, naming no bound.
-  it('reads MAX_RETRIES, 3 when unset, and refuses one beyond 2^53 - 1 naming the bound', () => {
+  // 2^53 was refused as "must be a non-negative integer", which it is, naming no bound. And
+  // 2^53 - 1 was read, then every app stopped at start with "start-up failed: retry: maxAttempts
+  // must be a positive integer …, got 9007199254740992", naming no setting: the attempts are the
+  // retries and the first, and must stay a safe integer.
+  it('reads MAX_RETRIES, 3 when unset, and refuses one whose attempts (the first too) pass 2^53 - 1, naming the bound', () => {
     const load = (MAX_RETRIES?: string) => () =>
       loadConfiguration(schema, { ...required, ...(MAX_RETRIES !== undefined && { MAX_RETRIES }) })
         .MAX_RETRIES;
     expect(load()()).toBe(3);
     expect(load('0')()).toBe(0);
-    expect(load('9007199254740991')()).toBe(Number.MAX_SAFE_INTEGER);
-    expect(load('9007199254740992')).toThrow(
-      /^Invalid configuration: MAX_RETRIES: must be at most 9007199254740991$/,
-    );
+    expect(load('9007199254740990')()).toBe(Number.MAX_SAFE_INTEGER - 1);
+    for (const beyond of ['9007199254740991', '9007199254740992'])
+      expect(load(beyond)).toThrow(
+        /^Invalid configuration: MAX_RETRIES: must be at most 9007199254740990 \(retries after the first attempt: 2\^53 - 1 attempts in all\)$/,
+      );
     expect(load('1.5')).toThrow(
       /^Invalid configuration: MAX_RETRIES: must be a non-negative integer$/,
     );

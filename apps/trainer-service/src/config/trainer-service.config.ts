@@ -40,12 +40,15 @@ export const trainerSettings = {
    * Snapshot a trainer every this many events; 0 disables snapshots. At most 2^53 - 1: zod's
    * `int()` refused 2^53 and beyond as "must be a non-negative integer", which they are, and
    * named no bound; whole numbers are checked apart from the bound, so each error says which.
+   * The sign is checked of whole numbers only: -1.5 was also told "must not be negative", one
+   * problem named twice. (Not `abort: true` on the first check: that would also stop the
+   * cross-setting checks of a schema composing these settings, which name the others' problems.)
    */
   SNAPSHOT_EVERY: decimal(
     z
       .number({ message: 'must be a non-negative integer' })
       .refine(Number.isInteger, 'must be a non-negative integer')
-      .min(0, 'must not be negative')
+      .refine((every) => !Number.isInteger(every) || every >= 0, 'must not be negative')
       .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER} (events)`),
   ).default(50),
 };

@@ -57,6 +57,14 @@ describe('trainer settings: SNAPSHOT_EVERY', () => {
   ])('refuses SNAPSHOT_EVERY=%s at start-up, saying what is wrong', (value, problem) => {
     expect(() => load(value)).toThrow(`Invalid configuration: SNAPSHOT_EVERY: ${problem}`);
   });
+
+  // A negative fraction was told both "must be a non-negative integer" and "must not be
+  // negative": one problem, named twice.
+  it('refuses SNAPSHOT_EVERY=-1.5 with one problem', () => {
+    expect(() => load('-1.5')).toThrow(
+      /^Invalid configuration: SNAPSHOT_EVERY: must be a non-negative integer$/,
+    );
+  });
 });
 
 describe('trainer-service settings: FORWARDER_LEASE_MS', () => {

@@ -26,7 +26,8 @@ Options:
   --help, -h      print this and exit
 
 Environment: EDGE_PORT (default 8080), EDGE_HOST (default 127.0.0.1), READ_MODEL_STORE
-(redis|mongodb), DEV_TOKENS (default true), EDGE_UPSTREAM_TIMEOUT_MS, and the apps' settings
+(redis|mongodb), DEV_TOKENS (default true), EDGE_UPSTREAM_TIMEOUT_MS, READY_TIMEOUT_MS (how long
+each app may take to be ready, default 180000), and the apps' settings
 (TOPIC_PREFIX, …; see the README) and NODE_OPTIONS, passed on to every app.
 `;
 

@@ -5,7 +5,13 @@ import { setting } from '@causeway/cqrs-core';
 import { parseCliOptions, USAGE } from './cli.options';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS, startEdgeProxy } from './edge.proxy';
 import { restartBackoff } from './restart.backoff';
-import { launchSystem, restartInstance, stopSystem, type RunningInstance } from './system.launcher';
+import {
+  DEFAULT_READY_TIMEOUT_MS,
+  launchSystem,
+  restartInstance,
+  stopSystem,
+  type RunningInstance,
+} from './system.launcher';
 import { DEFAULT_PORT_BASE, planInstances } from './system.topology';
 
 export interface RunOptions {
@@ -54,6 +60,15 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     throw new Error(
       `EDGE_UPSTREAM_TIMEOUT_MS: ${upstreamTimeout.error.issues[0]?.message}, got "${env.EDGE_UPSTREAM_TIMEOUT_MS}"`,
     );
+  // A projection-worker rebuilding lost read models from a large event store is not ready for
+  // minutes (ADR 009): the wait is a setting, and progress lines show what it waits for.
+  const readyTimeout = setting
+    .milliseconds(DEFAULT_READY_TIMEOUT_MS)
+    .safeParse(env.READY_TIMEOUT_MS || undefined);
+  if (!readyTimeout.success)
+    throw new Error(
+      `READY_TIMEOUT_MS: ${readyTimeout.error.issues[0]?.message}, got "${env.READY_TIMEOUT_MS}"`,
+    );
   const instances = planInstances(serversOf(env), {
     scale: cli.scale,
     portOffset: cli.portBase - DEFAULT_PORT_BASE,
@@ -72,7 +87,7 @@ export async function runLauncher(options: RunOptions): Promise<void> {
     root: options.root,
     logDir,
     environment: env,
-    readyTimeoutMs: options.readyTimeoutMs,
+    readyTimeoutMs: options.readyTimeoutMs ?? readyTimeout.data,
     alsoNeeds: [
       { port: cli.edgePort, host: edgeHost, owner: 'edge proxy', hostSetting: 'EDGE_HOST' },
     ],

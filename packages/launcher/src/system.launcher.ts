@@ -22,6 +22,9 @@ export interface RunningInstance extends Instance {
   closed?: Promise<void>;
 }
 
+/** LaunchOptions.readyTimeoutMs when not given (READY_TIMEOUT_MS of causeway-launch). */
+export const DEFAULT_READY_TIMEOUT_MS = 180_000;
+
 export interface LaunchOptions {
   /** Repository root (apps/<app>/dist/main.js must be built). */
   root: string;
@@ -30,7 +33,14 @@ export interface LaunchOptions {
    * marks the start of this run.
    */
   logDir: string;
+  /** How long each instance may take to answer /health/ready with 200. Default 180 s. */
   readyTimeoutMs?: number;
+  /**
+   * While an instance is not ready, a progress line every this many ms naming its last answer
+   * (which checks are down): a projection-worker catching up from a large event store is not
+   * ready for minutes, and a silent wait looks like a hang. Default 15 s.
+   */
+  progressEveryMs?: number;
   /**
    * Ports the caller will listen on once the apps are ready (the edge proxy's): checked along
    * with the instances' ports before anything starts, so that one message names them all.
@@ -83,7 +93,14 @@ export async function launchSystem(
     for (const instance of instances) running.push(start(instance, options));
     await Promise.race([
       Promise.all(
-        running.map((instance) => waitUntilReady(instance, options.readyTimeoutMs ?? 60_000, log)),
+        running.map((instance) =>
+          waitUntilReady(
+            instance,
+            options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+            options.progressEveryMs ?? 15_000,
+            log,
+          ),
+        ),
       ),
       new Promise<never>((_, reject) => {
         onAbort = () => reject(new Error('stopped before every instance was ready'));
@@ -211,9 +228,12 @@ function downChecksOf(body: string): string[] {
 async function waitUntilReady(
   instance: RunningInstance,
   timeoutMs: number,
+  progressEveryMs: number,
   log: (line: string) => void,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let nextProgress = started + progressEveryMs;
   let last = 'no answer';
   const { child } = instance;
   const exited = () => child.exitCode !== null || child.signalCode !== null;
@@ -236,6 +256,13 @@ async function waitUntilReady(
     } catch (error) {
       if (exited()) throw await exitError(instance);
       last = (error as Error).message;
+    }
+    if (Date.now() >= nextProgress) {
+      nextProgress += progressEveryMs;
+      const waited = Math.round((Date.now() - started) / 1000);
+      log(
+        `waiting ${instance.instanceId.padEnd(20)} ${waited} s of ${Math.round(timeoutMs / 1000)} s (last: ${last})`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

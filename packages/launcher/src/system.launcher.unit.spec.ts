@@ -138,6 +138,43 @@ describe('launchSystem', () => {
     expect(failure.message).not.toContain('REDIS_URL');
   });
 
+  it('tells, while an instance is not ready, how long it has waited and what its last answer said', async () => {
+    // A projection-worker catching up from a large event store answers 503 for minutes: the
+    // launcher said nothing until its timeout, a wait that looked like a hang.
+    const root = tempRoot('launcher-');
+    mkdirSync(path.join(root, 'apps', 'slow', 'dist'), { recursive: true });
+    writeFileSync(
+      path.join(root, 'apps', 'slow', 'dist', 'main.js'),
+      `const readyAt = Date.now() + 1_200;
+      require('node:http')
+        .createServer((request, response) => {
+          const ready = Date.now() >= readyAt;
+          response.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+          response.end(ready ? '{}' : JSON.stringify({ status: 'error', error: { 'read-models': { status: 'down' } } }));
+        })
+        .listen(Number(process.env.PORT), '127.0.0.1');
+      process.on('SIGTERM', () => process.exit(0));`,
+    );
+    const port = await freePort();
+    const lines: string[] = [];
+    running = await launchSystem(
+      [{ app: 'slow', instanceId: 'slow-1', port, env: { PORT: String(port) } }],
+      {
+        root,
+        logDir: path.join(root, 'logs'),
+        readyTimeoutMs: 10_000,
+        progressEveryMs: 400,
+        log: (line) => lines.push(line),
+      },
+    );
+    const waiting = lines.filter((line) => line.startsWith('waiting slow-1'));
+    expect(waiting.length).toBeGreaterThanOrEqual(1);
+    expect(waiting[0]).toMatch(
+      /^waiting slow-1 +\d+ s of 10 s \(last: 503 \(down: read-models\)\)$/,
+    );
+    expect(lines.at(-1)).toMatch(/^ready +slow-1 /);
+  });
+
   it("passes the app settings of the launcher's environment to every app, the plan winning", async () => {
     const root = echoAppRoot();
     const port = await freePort();
@@ -414,6 +451,26 @@ describe('runLauncher', () => {
         err: () => undefined,
       });
       await expect(run).rejects.toThrow(`EDGE_UPSTREAM_TIMEOUT_MS: ${why}, got "${value}"`);
+    }
+    expect(pidsOf(root)).toEqual([]);
+  });
+
+  it('refuses a READY_TIMEOUT_MS no timer can hold, naming it, and starts nothing', async () => {
+    const root = standInRoot();
+    for (const [value, why] of [
+      ['3000000000', 'must be at most 2147483647 ms (~24.8 days, the longest timer)'],
+      ['0', 'must be at least 1 ms'],
+      ['3m', 'must be a duration in milliseconds'],
+    ] as const) {
+      const run = runLauncher({
+        args: [],
+        env: { READY_TIMEOUT_MS: value },
+        root,
+        stop: new AbortController().signal,
+        out: () => undefined,
+        err: () => undefined,
+      });
+      await expect(run).rejects.toThrow(`READY_TIMEOUT_MS: ${why}, got "${value}"`);
     }
     expect(pidsOf(root)).toEqual([]);
   });

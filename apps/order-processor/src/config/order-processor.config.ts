@@ -1,4 +1,10 @@
-import { connectionSettings, decimal, serviceSettings, setting } from '@causeway/cqrs-core';
+import {
+  connectionSettings,
+  decimal,
+  serviceSettings,
+  setting,
+  wholeNumber,
+} from '@causeway/cqrs-core';
 import { CLOSE_GRACE_MS } from '@causeway/cqrs-core/kafka';
 import {
   adminTokenApartFromJwtSecrets,
@@ -26,18 +32,13 @@ const CATALOG_FORM = '{"<sku>": {"stock": n, "priceCents": n}}';
 
 /**
  * A sku's entry. Each message names its field (zod's own, "Invalid input: expected number,
- * received undefined", named neither `stock` nor `priceCents`, nor what the entry should be).
+ * received undefined", named neither `stock` nor `priceCents`, nor what the entry should be), and
+ * a value beyond 2^53 - 1 the bound (zod's int() told it "must be a whole number", which it is).
  */
 const CatalogEntry = z.strictObject(
   {
-    stock: z
-      .number({ message: 'stock must be a whole number of units' })
-      .int('stock must be a whole number of units')
-      .min(0, 'stock must not be negative'),
-    priceCents: z
-      .number({ message: 'priceCents must be a whole number of cents' })
-      .int('priceCents must be a whole number of cents')
-      .min(0, 'priceCents must not be negative'),
+    stock: wholeNumber('a whole number of units', 'stock'),
+    priceCents: wholeNumber('a whole number of cents', 'priceCents'),
   },
   {
     error: (issue) =>
@@ -107,12 +108,7 @@ export const orderSettings = {
   ORDER_STEP_DELAY_MS: setting.milliseconds(400, 0),
   ORDER_CATALOG: orderCatalogSetting,
   /** The largest order total the payment step accepts, in cents. */
-  PAYMENT_LIMIT_CENTS: decimal(
-    z
-      .number({ message: 'must be a whole number of cents' })
-      .int('must be a whole number of cents')
-      .min(0, 'must not be negative'),
-  ).default(100_000),
+  PAYMENT_LIMIT_CENTS: decimal(wholeNumber('a whole number of cents')).default(100_000),
 };
 
 /** A default broker's group.min.session.timeout.ms and group.max.session.timeout.ms. */

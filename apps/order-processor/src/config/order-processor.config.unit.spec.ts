@@ -69,6 +69,55 @@ describe('order-processor settings', () => {
     ).toThrow(message);
   });
 
+  // zod's int() refuses whole numbers beyond 2^53 - 1 too: PAYMENT_LIMIT_CENTS=9007199254740992
+  // was told "must be a whole number of cents", which it is, and not the bound it is beyond.
+  it.each([
+    [
+      'PAYMENT_LIMIT_CENTS',
+      '9007199254740992',
+      'PAYMENT_LIMIT_CENTS: must be at most 9007199254740991',
+    ],
+    [
+      'PAYMENT_LIMIT_CENTS',
+      '1'.padEnd(31, '0'),
+      'PAYMENT_LIMIT_CENTS: must be at most 9007199254740991',
+    ],
+    [
+      'ORDER_CATALOG',
+      '{"tea": {"stock": 9007199254740992, "priceCents": 3}}',
+      'ORDER_CATALOG: sku tea: stock must be at most 9007199254740991',
+    ],
+    [
+      'ORDER_CATALOG',
+      '{"tea": {"stock": 4, "priceCents": 1e30}}',
+      'ORDER_CATALOG: sku tea: priceCents must be at most 9007199254740991',
+    ],
+  ])('refuses %s=%s beyond 2^53 - 1 naming the bound alone', (name, value, message) => {
+    expect(() =>
+      loadConfiguration(orderProcessorConfiguration, { ...required, [name]: value }),
+    ).toThrow(new RegExp(`^Invalid configuration: ${message}$`));
+  });
+
+  it('takes 9007199254740991 cents and units, the bound, and still names a fraction as one', () => {
+    const config = loadConfiguration(orderProcessorConfiguration, {
+      ...required,
+      PAYMENT_LIMIT_CENTS: '9007199254740991',
+      ORDER_CATALOG: '{"tea": {"stock": 9007199254740991, "priceCents": 9007199254740991}}',
+    });
+    expect(config.PAYMENT_LIMIT_CENTS).toBe(Number.MAX_SAFE_INTEGER);
+    expect(config.ORDER_CATALOG).toEqual({
+      tea: { stock: Number.MAX_SAFE_INTEGER, priceCents: Number.MAX_SAFE_INTEGER },
+    });
+    expect(() =>
+      loadConfiguration(orderProcessorConfiguration, {
+        ...required,
+        ORDER_CATALOG: '{"tea": {"stock": 1.5, "priceCents": 3}}',
+      }),
+    ).toThrow(
+      /^Invalid configuration: ORDER_CATALOG: sku tea: stock must be a whole number of units$/,
+    );
+  });
+
   it.each([
     ['500', 'must be at least 6000 ms'],
     ['5999', 'must be at least 6000 ms'],

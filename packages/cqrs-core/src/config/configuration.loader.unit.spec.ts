@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { ConfigurationError } from './configuration.error';
 import { loadConfiguration } from './configuration.loader';
-import { connectionSettings, serviceSettings, setting } from './settings.schema';
+import {
+  connectionSettings,
+  decimal,
+  serviceSettings,
+  setting,
+  wholeNumber,
+} from './settings.schema';
 
 const schema = z.object({
   ...serviceSettings,
@@ -113,6 +119,32 @@ describe('loadConfiguration', () => {
     expect(() => loadConfiguration(limits, { [name]: '1.5' })).toThrow(
       /must be a positive integer|whole milliseconds/,
     );
+  });
+
+  it('reads a wholeNumber from 0 to 2^53 - 1, naming the bound, a fraction and a sign apart', () => {
+    const amounts = z.object({
+      LIMIT_CENTS: decimal(wholeNumber('a whole number of cents')).default(0),
+      STOCK: wholeNumber('a whole number of units', 'stock').optional(),
+    });
+    expect(loadConfiguration(amounts, { LIMIT_CENTS: '9007199254740991' })).toEqual({
+      LIMIT_CENTS: Number.MAX_SAFE_INTEGER,
+    });
+    expect(loadConfiguration(amounts, { LIMIT_CENTS: '0' })).toEqual({ LIMIT_CENTS: 0 });
+    const refusal = (env: Record<string, unknown>) => {
+      const result = amounts.safeParse(env);
+      return result.success ? undefined : result.error.issues.map((issue) => issue.message);
+    };
+    // zod's int() told 2^53 "must be a whole number of cents", which it is.
+    expect(refusal({ LIMIT_CENTS: '9007199254740992' })).toEqual([
+      'must be at most 9007199254740991',
+    ]);
+    expect(refusal({ LIMIT_CENTS: '1.5' })).toEqual(['must be a whole number of cents']);
+    expect(refusal({ LIMIT_CENTS: 'ten' })).toEqual(['must be a whole number of cents']);
+    expect(refusal({ LIMIT_CENTS: '-1' })).toEqual(['must not be negative']);
+    expect(refusal({ STOCK: 2 ** 53 })).toEqual(['stock must be at most 9007199254740991']);
+    expect(refusal({ STOCK: 0.5 })).toEqual(['stock must be a whole number of units']);
+    expect(refusal({ STOCK: '4' })).toEqual(['stock must be a whole number of units']);
+    expect(refusal({ STOCK: -4 })).toEqual(['stock must not be negative']);
   });
 
   it('bounds a timer in seconds by the longest timer', () => {

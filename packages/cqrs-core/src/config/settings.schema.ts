@@ -22,6 +22,21 @@ export function decimal<T extends z.ZodType<number>>(schema: T) {
   );
 }
 
+/**
+ * A whole number from 0 to 2^53 - 1 (Number.MAX_SAFE_INTEGER), each way out of range named:
+ * a count, an amount, a limit. `what` is what a value that is no whole number is told it must
+ * be ("a whole number of cents"); `field`, when given, starts every message, for a number inside
+ * a setting's value (ORDER_CATALOG's `stock`). Wrap it in `decimal()` for a setting of its own.
+ */
+export function wholeNumber(what = 'a non-negative integer', field?: string) {
+  const said = (message: string) => (field === undefined ? message : `${field} ${message}`);
+  return z
+    .number({ message: said(`must be ${what}`) })
+    .refine(Number.isInteger, said(`must be ${what}`))
+    .min(0, said('must not be negative'))
+    .max(Number.MAX_SAFE_INTEGER, said(`must be at most ${Number.MAX_SAFE_INTEGER}`));
+}
+
 function age(min: number) {
   return decimal(
     z

@@ -89,6 +89,14 @@ describe('loadConfiguration', () => {
     },
   );
 
+  // A fraction is named as no port too, not with zod's "Invalid input: expected int, received
+  // number" (what a bare int() says without a message of its own or of its schema).
+  it.each(['1.5', '8080.5', '0', '-1', '65536'])('refuses PORT=%s as no TCP port', (value) => {
+    expect(() => loadConfiguration(schema, { ...valid, PORT: value })).toThrow(
+      /^Invalid configuration: PORT: must be a TCP port \(1-65535\)$/,
+    );
+  });
+
   it('reads signs, spaces around and fractions as decimals, and names a fraction where a whole number is due', () => {
     expect(loadConfiguration(schema, { ...valid, PORT: ' 8080 ' }).PORT).toBe(8080);
     expect(() => loadConfiguration(schema, { ...valid, SHUTDOWN_TIMEOUT_MS: '1.5' })).toThrow(

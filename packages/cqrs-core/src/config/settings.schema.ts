@@ -66,7 +66,8 @@ export const setting = {
     decimal(
       z
         .number({ message: 'must be a TCP port (1-65535)' })
-        .int()
+        // Its own message: a bare int() said it only through zod falling back to the schema's.
+        .refine(Number.isInteger, 'must be a TCP port (1-65535)')
         .min(1, 'must be a TCP port (1-65535)')
         .max(65535, 'must be a TCP port (1-65535)'),
     ).default(fallback),

@@ -252,6 +252,8 @@ describe('order-processor: an order over real Kafka, FerretDB and Redis (ADR 015
     ['user/ash?limit=101', 'limit'],
     ['user/ash?limit=2&limit=3', 'limit'],
     ['user/ash?before=nope', 'before'],
+    // It was named "" (a query parameter without a name: `?=1`).
+    ['user/ash?=1', '(query parameter with an empty name)'],
   ])('refuses %s with 400 invalid-request naming %s', async (url, field) => {
     const response = await get(url);
     expect(response.status).toBe(400);

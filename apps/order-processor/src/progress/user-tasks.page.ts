@@ -74,18 +74,29 @@ function parameter(
   }
 }
 
+/**
+ * How a parameter with an empty name (`?=1`, `?=`) is named, as command-api names it: as "" it
+ * read as if the server had lost the name. In parentheses in `errors`, as `(body)` and `(path)`
+ * name a part, not a field.
+ */
+const EMPTY_NAME = 'query parameter with an empty name';
+
 function refused(unknown: readonly string[], errors: readonly FieldError[]): ProblemException {
   const message = `is not a known parameter (${PARAMETERS.join(', ')})`;
+  const said = unknown.map((name) => (name === '' ? `a ${EMPTY_NAME}` : name));
   const details = errors.map(({ field, message }) => `${field} ${message}`);
-  if (unknown.length === 1) details.unshift(`${unknown[0]} ${message}`);
-  else if (unknown.length > 1)
-    details.unshift(`${unknown.join(', ')} are not known parameters (${PARAMETERS.join(', ')})`);
+  if (said.length === 1) details.unshift(`${said[0]} ${message}`);
+  else if (said.length > 1)
+    details.unshift(`${said.join(', ')} are not known parameters (${PARAMETERS.join(', ')})`);
   return new ProblemException({
     type: problemType('invalid-request'),
     title: 'Bad Request',
     status: 400,
     detail: details.join('; '),
-    errors: [...unknown.map((field) => ({ field, message })), ...errors],
+    errors: [
+      ...unknown.map((name) => ({ field: name === '' ? `(${EMPTY_NAME})` : name, message })),
+      ...errors,
+    ],
   });
 }
 

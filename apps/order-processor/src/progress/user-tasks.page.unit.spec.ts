@@ -95,4 +95,26 @@ describe('the page of GET /api/v2/progress/user/{userId} (?limit=, ?before=)', (
       ],
     });
   });
+
+  // `?=1` was refused naming the field "" (" is not a known parameter …"): a problem a client
+  // could not act on, which read as if the server had lost the name (as command-api's did).
+  it('names a parameter with an empty name as such, alone or among others', () => {
+    const message = 'is not a known parameter (limit, before)';
+    expect(toProblemOf(() => userTasksPageOf({ '': '1' }))).toMatchObject({
+      status: 400,
+      type: 'https://causeway.dev/problems/invalid-request',
+      detail: `a query parameter with an empty name ${message}`,
+      errors: [{ field: '(query parameter with an empty name)', message }],
+    });
+    expect(toProblemOf(() => userTasksPageOf({ '': '', after: 'y', limit: '0' }))).toMatchObject({
+      status: 400,
+      detail:
+        'a query parameter with an empty name, after are not known parameters (limit, before); limit must be an integer from 1 to 100',
+      errors: [
+        { field: '(query parameter with an empty name)', message },
+        { field: 'after', message },
+        { field: 'limit', message: 'must be an integer from 1 to 100' },
+      ],
+    });
+  });
 });

@@ -12,13 +12,18 @@ import { redisConnection } from '../src/redis';
 describe('client managers', () => {
   const ns = testNamespace('conn');
 
-  const cases: [string, (registry: Registry) => ManagedConnection, () => ManagedConnection][] = [
+  const cases: [
+    string,
+    (registry: Registry) => ManagedConnection,
+    (registry?: Registry) => ManagedConnection,
+  ][] = [
     [
       'redis',
       (registry) => redisConnection({ url: ns.redisUrl, registry }),
-      () =>
+      (registry) =>
         redisConnection({
           url: 'redis://127.0.0.1:1',
+          registry,
           source: 'THE_SETTING',
           connectTimeoutMs: 500,
         }),
@@ -26,9 +31,10 @@ describe('client managers', () => {
     [
       'kafka',
       (registry) => kafkaConnection({ brokers: ns.kafkaBrokers, clientId: ns.name('c'), registry }),
-      () =>
+      (registry) =>
         kafkaConnection({
           brokers: ['127.0.0.1:1'],
+          registry,
           source: 'THE_SETTING',
           clientId: 'x',
           connectionTimeoutMs: 300,
@@ -38,9 +44,10 @@ describe('client managers', () => {
     [
       'mongodb',
       (registry) => mongoConnection({ uri: ns.mongoUri(), registry }),
-      () =>
+      (registry) =>
         mongoConnection({
           uri: 'mongodb://127.0.0.1:1/x',
+          registry,
           source: 'THE_SETTING',
           serverSelectionTimeoutMs: 500,
         }),
@@ -59,6 +66,34 @@ describe('client managers', () => {
       expect(metrics).toContain(`causeway_connection_up{server="${name}"} 1`);
       await connection.close();
       await connection.close();
+    },
+  );
+
+  it.each(cases)(
+    '%s: reports nothing until open() is called, then 0 when the server cannot be reached',
+    async (name, create, unreachable) => {
+      // A connection built but not yet opened (or never opened) set off the alert on
+      // `causeway_connection_up == 0` (Kafka did; a health check before open() did too).
+      const registry = new Registry();
+      const connection = create(registry);
+      try {
+        await expect(connection.check()).rejects.toThrow('not connected');
+        expect(await registry.metrics()).not.toContain('server=');
+        await connection.open();
+        expect(await registry.metrics()).toContain(`causeway_connection_up{server="${name}"} 1`);
+      } finally {
+        await connection.close();
+      }
+      const down = unreachable(registry);
+      try {
+        await expect(down.check()).rejects.toThrow('not connected');
+        expect(await registry.metrics()).not.toContain('server=');
+        await expect(down.open()).rejects.toThrow(/^cannot connect to /);
+        expect(await registry.metrics()).toContain(`causeway_connection_up{server="${name}"} 0`);
+      } finally {
+        await down.close();
+      }
+      expect(await registry.metrics()).not.toContain('server=');
     },
   );
 

@@ -96,7 +96,8 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
       throw error;
     }
   };
-  metrics.up(false);
+  // No series until open() is called (as Redis and MongoDB): a connection built but not yet
+  // opened is not down, and a 0 would set off the alert on `causeway_connection_up == 0`.
   let opened = false;
   return {
     name,
@@ -120,10 +121,9 @@ export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnect
       }
     },
     async check() {
-      await answered(async () => {
-        if (!opened) throw new Error('not connected');
-        await admin.listTopics();
-      });
+      // Before open() (or after close()) there is nothing to report: the gauge is left alone.
+      if (!opened) throw new Error('not connected');
+      await answered(() => admin.listTopics());
     },
     async close() {
       opened = false;

@@ -205,6 +205,27 @@ describe('client managers', () => {
     }
   });
 
+  it('redis: the late events of a closed connection never reach a later one of its name', async () => {
+    const registry = new Registry();
+    const closed = redisConnection({ url: ns.redisUrl, registry });
+    await closed.open();
+    await closed.close();
+    const later = redisConnection({ url: ns.redisUrl, registry });
+    expect(later.name).toBe(closed.name);
+    await later.open();
+    try {
+      // What the closed client's driver may still report: a drop, an end, a reconnect attempt.
+      closed.client.emit('close');
+      closed.client.emit('end');
+      closed.client.options.retryStrategy?.(1);
+      const text = await registry.metrics();
+      expect(text).toContain('causeway_connection_up{server="redis"} 1');
+      expect(text).not.toContain('causeway_connection_reconnects_total{server="redis"}');
+    } finally {
+      await later.close();
+    }
+  });
+
   it('redis: its reconnects leave with it, and the events that follow its close report nothing', async () => {
     const registry = new Registry();
     const connection = redisConnection({ url: ns.redisUrl, registry });

@@ -70,7 +70,7 @@ export function checkKafkaBrokers(brokers: unknown): asserts brokers is string[]
 export function kafkaConnection(options: KafkaConnectionOptions): ManagedConnection<KafkaClient> {
   checkKafkaBrokers(options?.brokers);
   registerKafkaCodecs();
-  // Unique in the registry: a second connection of one name is `<name>#2` (claim). Released
+  // Unique in the registry: a second connection of one name is `<name>#2` (connection). Released
   // at close, with its series.
   const metrics = connectionMetrics(options.registry).connection(options.name ?? 'kafka');
   const name = metrics.name;

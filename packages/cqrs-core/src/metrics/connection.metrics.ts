@@ -2,7 +2,10 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** The series of one connection in a registry's metrics (ConnectionMetrics.connection). */
 export interface ConnectionSeries {
-  /** Its name in the metrics and, as the connection's own `name`, in /health (see claim). */
+  /**
+   * Its name in the metrics and, as the connection's own `name`, in /health: the name asked for,
+   * or for a second connection of that name in the registry `<name>#2` (#3 …).
+   */
   readonly name: string;
   up(isUp: boolean): void;
   reconnect(): void;
@@ -20,18 +23,13 @@ export interface ConnectionSeries {
 /** Gauges and counters that every client manager reports, labelled by server name. */
 export interface ConnectionMetrics {
   /**
-   * The name a connection called `name` goes by in this registry's metrics (and, as its own
-   * `name`, in /health): `name`, or for a second connection of that name `<name>#2` (#3 …). Two
-   * Redis connections left with the default name shared one `causeway_connection_up` series,
-   * which took whichever changed last: 1 while one of them was down. Without a registry, `name`.
-   * A name claimed stays taken until `release`: prefer `connection`, which releases its own.
+   * The series of a new connection called `name`. Two Redis connections left with the default
+   * name shared one `causeway_connection_up` series, which took whichever changed last (1 while
+   * one of them was down): the second one of a name is `<name>#2` (#3 …) until the first is
+   * released. Its series are written only through what this returns, never by name, so a
+   * released connection cannot reach a later one that took its name. Without a registry, the
+   * name as given and no series.
    */
-  claim(name: string): string;
-  up(server: string, isUp: boolean): void;
-  reconnect(server: string): void;
-  /** Removes the series of `server` and gives the name back to `claim`. Idempotent. */
-  release(server: string): void;
-  /** The series of a new connection called `name`, under the name `claim` gives it. */
   connection(name: string): ConnectionSeries;
 }
 
@@ -41,13 +39,7 @@ const byRegistry = new WeakMap<Registry, ConnectionMetrics>();
 export function connectionMetrics(registry?: Registry): ConnectionMetrics {
   if (!registry) {
     const nothing = () => undefined;
-    return {
-      claim: (name) => name,
-      up: nothing,
-      reconnect: nothing,
-      release: nothing,
-      connection: (name) => ({ name, up: nothing, reconnect: nothing, release: nothing }),
-    };
+    return { connection: (name) => ({ name, up: nothing, reconnect: nothing, release: nothing }) };
   }
   const existing = byRegistry.get(registry);
   if (existing) return existing;
@@ -65,34 +57,25 @@ export function connectionMetrics(registry?: Registry): ConnectionMetrics {
   });
   const claimed = new Set<string>();
   const metrics: ConnectionMetrics = {
-    claim: (name) => {
-      let unique = name;
-      for (let n = 2; claimed.has(unique); n++) unique = `${name}#${n}`;
-      claimed.add(unique);
-      return unique;
-    },
-    up: (server, isUp) => upGauge.set({ server }, isUp ? 1 : 0),
-    reconnect: (server) => reconnects.inc({ server }),
-    release: (server) => {
-      claimed.delete(server);
-      upGauge.remove({ server });
-      reconnects.remove({ server });
-    },
     connection: (name) => {
-      const server = metrics.claim(name);
+      let server = name;
+      for (let n = 2; claimed.has(server); n++) server = `${name}#${n}`;
+      claimed.add(server);
       let released = false;
       return {
         name: server,
         up: (isUp) => {
-          if (!released) metrics.up(server, isUp);
+          if (!released) upGauge.set({ server }, isUp ? 1 : 0);
         },
         reconnect: () => {
-          if (!released) metrics.reconnect(server);
+          if (!released) reconnects.inc({ server });
         },
         release: () => {
           if (released) return;
           released = true;
-          metrics.release(server);
+          claimed.delete(server);
+          upGauge.remove({ server });
+          reconnects.remove({ server });
         },
       };
     },

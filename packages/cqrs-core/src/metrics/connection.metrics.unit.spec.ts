@@ -30,6 +30,27 @@ describe('connectionMetrics', () => {
     );
   });
 
+  it("writes a connection's series only through that connection: no call takes a server's name", async () => {
+    // claim/up/reconnect/release(server) wrote by name: a caller still holding a released name
+    // (a late 'end' of a closed client) set the series of the later connection that took it.
+    const registry = new Registry();
+    for (const metrics of [connectionMetrics(registry), connectionMetrics()])
+      expect(Object.keys(metrics)).toEqual(['connection']);
+    const metrics = connectionMetrics(registry);
+    const closed = metrics.connection('kafka');
+    closed.up(true);
+    closed.release();
+    const later = metrics.connection('kafka');
+    expect(later.name).toBe(closed.name);
+    later.up(true);
+    closed.up(false);
+    closed.reconnect();
+    closed.release();
+    const text = await registry.metrics();
+    expect(text).toContain('causeway_connection_up{server="kafka"} 1');
+    expect(text).not.toContain('causeway_connection_reconnects_total{server="kafka"}');
+  });
+
   it('hands out names and no series without a registry', () => {
     const metrics = connectionMetrics();
     const series = metrics.connection('kafka');

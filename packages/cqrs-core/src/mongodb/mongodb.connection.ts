@@ -74,7 +74,7 @@ export function mongoConnection(options: MongoConnectionOptions): ManagedConnect
     throw new TypeError(
       `mongoConnection: options.silenceTimeoutMs must be a whole number of milliseconds, 0 or more (0: off), got ${shownValue(options.silenceTimeoutMs)}`,
     );
-  // Unique in the registry: a second connection of one name is `<name>#2` (claim). Released
+  // Unique in the registry: a second connection of one name is `<name>#2` (connection). Released
   // at close, with its series.
   const metrics = connectionMetrics(options.registry).connection(options.name ?? 'mongodb');
   const name = metrics.name;

@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
@@ -112,6 +114,27 @@ describe('causeway-dead-letters CLI', () => {
       ]),
     );
     expect([...read].filter((name) => !shown(name))).toEqual([]);
+  });
+
+  it('is summed up in the READMEs and the operations guide with the variables it reads and its timeout', () => {
+    // The root README's summary left out --timeoutMs: a reader of it alone expected the CLI to
+    // wait for ever on an app that does not answer, and did not know how to give it longer.
+    const root = join(__dirname, '../../../..');
+    const missing = ['README.md', 'packages/cqrs-core/README.md', 'docs/operations.md'].flatMap(
+      (file) => {
+        const blocks = readFileSync(join(root, file), 'utf8').split(/\n\s*\n/);
+        const first = blocks.findIndex((block) => block.includes('causeway-dead-letters'));
+        // Where it is first named: that paragraph, and its example and explanation after it.
+        const summary = blocks.slice(first, first + 3).join('\n\n');
+        return [
+          'CAUSEWAY_ADMIN_TOKEN',
+          'CAUSEWAY_ADMIN_URL',
+          '--timeoutMs',
+          'CAUSEWAY_ADMIN_TIMEOUT_MS',
+        ].flatMap((name) => (first >= 0 && summary.includes(name) ? [] : [`${file}: ${name}`]));
+      },
+    );
+    expect(missing).toEqual([]);
   });
 
   it('shows stats and lists with a filter', async () => {

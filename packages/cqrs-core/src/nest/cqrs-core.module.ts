@@ -38,7 +38,7 @@ import {
   SNAPSHOT_STORE,
 } from './cqrs-core.tokens';
 import { HandlersExplorer } from './handlers.explorer';
-import { checkName } from './names.check';
+import { checkName } from '../config/names.check';
 import { METRICS_REGISTRY } from './service.tokens';
 
 /**

@@ -16,7 +16,7 @@ import { type HealthProbe } from '../health/health-probe.port';
 import { ConnectionsLifecycle } from './connections.lifecycle';
 import { HealthController } from './health.controller';
 import { messageLogFields } from './log.fields';
-import { checkName } from './names.check';
+import { checkName } from '../config/names.check';
 import { REDACTED_LOG_PATHS, redactQuery, redactTarget, unloggedRequest } from './log.redaction';
 import { MetricsController } from './metrics.controller';
 import { ProblemDetailsFilter } from './problem-details.filter';

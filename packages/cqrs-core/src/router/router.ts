@@ -1,3 +1,4 @@
+import { checkName } from '../config/names.check';
 import { fanOutReplayTarget, replayedForAnother } from '../dead-letters/dead-letter-queue.port';
 import { runInDeliveryContext, runInMessageContext } from '../messages/message-context';
 import { checkSubscribeOptions } from '../transport/subscribe-options.check';
@@ -51,7 +52,10 @@ export interface HandlerRegistration {
 
 export interface RouterOptions {
   subscriber: Subscriber;
-  /** Service name: competing groups are shared by its instances. */
+  /**
+   * Service name: competing groups are shared by its instances. 1 to 200 characters without
+   * whitespace or control characters, as `instanceId` (checkName).
+   */
   service: string;
   /** This instance: the consumer name and the fan-out group suffix. */
   instanceId: string;
@@ -139,15 +143,16 @@ export class Router {
   private readonly closed = new AbortController();
   private readonly reportFailure: (failure: HandlerFailure) => void;
 
-  /** @throws TypeError naming a missing option (the subscriber, or an empty service or instanceId) */
+  /**
+   * @throws TypeError naming a missing subscriber, or a `service` or `instanceId` that is not a
+   *   name (checkName: they name the consumer groups)
+   */
   constructor(private readonly options: RouterOptions) {
     if (typeof options?.subscriber?.subscribe !== 'function')
       throw new TypeError(
         'Router: options.subscriber must be a Subscriber (it has no subscribe())',
       );
-    for (const name of ['service', 'instanceId'] as const)
-      if (typeof options[name] !== 'string' || options[name].length === 0)
-        throw new TypeError(`Router: options.${name} must be a non-empty string`);
+    for (const name of ['service', 'instanceId'] as const) checkName('Router', name, options[name]);
     this.reportFailure = options.onHandlerError ?? warnOfHandlerFailures();
   }
 

@@ -94,6 +94,8 @@ class HeldSubscriber implements Subscriber {
   }
 }
 
+const NAME_RULE = 'must be a string of 1 to 200 characters without whitespace';
+
 describe('Router', () => {
   const serializer = new SerializerRegistry().register('T', z.object({}));
 
@@ -104,11 +106,38 @@ describe('Router', () => {
       'Router: options.subscriber must be a Subscriber',
     );
     expect(() => new Router({ subscriber, instanceId: 'i' } as never)).toThrow(
-      'Router: options.service must be a non-empty string',
+      new TypeError(`Router: options.service ${NAME_RULE}, got undefined`),
     );
     expect(() => new Router({ subscriber, service: 's', instanceId: '' })).toThrow(
-      'Router: options.instanceId must be a non-empty string',
+      new TypeError(`Router: options.instanceId ${NAME_RULE}, got ""`),
     );
+  });
+
+  // A review (session 48): CqrsCoreModule and CausewayServiceModule refused these, a Router built
+  // directly took anything not empty, so its consumer groups and reply topics broke far from it
+  // (Kafka refuses `my service.h`; `"svc "` and `"svc"` were two services).
+  describe.each(['service', 'instanceId'] as const)('options.%s', (option) => {
+    const subscriber = new InMemoryBroker({ serializer: new SerializerRegistry() }).subscriber();
+    const build = (value: unknown) =>
+      new Router({ subscriber, service: 's', instanceId: 'i', [option]: value as string });
+
+    it.each([
+      ['a number', 42, '42'],
+      ['blanks', '   ', '"   "'],
+      ['a padded name', ' s ', '" s "'],
+      ['a name with a space', 'my service', '"my service"'],
+      ['a name with a line break', 'a\nb', '"a\\nb"'],
+      ['a name with a control character', 'a\u0000b', '"a\\u0000b"'],
+      ['201 characters', 'x'.repeat(201), 'a string of 201 characters'],
+    ])('is refused at construction when %s, naming it', (_what, value, shown) => {
+      expect(() => build(value)).toThrow(
+        new TypeError(`Router: options.${option} ${NAME_RULE}, got ${shown}`),
+      );
+    });
+
+    it('takes 200 characters, dots, dashes and underscores', () => {
+      expect(() => build(`a.b_c-${'x'.repeat(194)}`)).not.toThrow();
+    });
   });
 
   it("acknowledges, without any middleware or handler, a dead letter's replay meant for another group", async () => {

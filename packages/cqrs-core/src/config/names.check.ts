@@ -1,4 +1,4 @@
-import { shownValue } from '../config/shown-value';
+import { shownValue } from './shown-value';
 
 /**
  * The longest `service` or `instanceId`: both go into consumer group and reply topic names,
@@ -12,7 +12,8 @@ export const MAX_NAME_LENGTH = 200;
  * label every log line and metric: a number, a blank or padded name, or one with a space or a
  * line break was taken as long as it was not empty, and broke or split those far from the
  * setting (Kafka refuses such a topic; `"svc "` and `"svc"` are two services to Prometheus).
- * @param owner what the message names first, e.g. `CqrsCoreModule`
+ * The Router checks them (it names the groups), and the Nest modules too, before they build one.
+ * @param owner what the message names first, e.g. `Router` or `CqrsCoreModule`
  * @throws TypeError naming the option and the value given
  */
 export function checkName(owner: string, option: string, value: unknown): void {

@@ -4,6 +4,7 @@ import { type ManagedConnection } from '../connections/managed-connection.port';
 import { connectionMetrics } from '../metrics/connection.metrics';
 import { shownValue } from '../config/shown-value';
 import { registerKafkaCodecs } from './kafka.codecs';
+import { hasErrorType } from './kafka.error-causes';
 
 export interface KafkaConnectionOptions {
   brokers: string[];
@@ -177,14 +178,6 @@ function topicsNamed(args: readonly unknown[]): string[] {
   return named;
 }
 
-function isUnknownTopic(error: unknown): boolean {
-  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
-    if ((cause as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
 type AdminCall = (...args: unknown[]) => Promise<unknown>;
 
 /** Admin methods that neither talk to a broker nor return a promise. */
@@ -266,7 +259,7 @@ function healingAdmin(kafka: Kafka): Admin {
         try {
           return await call(name, args);
         } catch (error) {
-          if (!connected || !isUnknownTopic(error)) throw error;
+          if (!connected || !hasErrorType(error, 'UNKNOWN_TOPIC_OR_PARTITION')) throw error;
           const replaced = await replaceIfStale(admin).catch(() => false);
           if (!replaced) throw error;
           return call(name, args);

@@ -1,6 +1,7 @@
 import { type Admin } from 'kafkajs';
 import { type Registry } from 'prom-client';
 import { addConsumerLagSource, type LagRow } from '../metrics/consumer-lag.gauge';
+import { hasErrorType } from './kafka.error-causes';
 
 export interface KafkaGroupTopics {
   /** The Kafka group id: kafkaGroupId(group, groupIdPrefix) of a Causeway subscription. */
@@ -17,11 +18,7 @@ export interface KafkaGroupTopics {
 
 /** Whether the broker answered that it does not have the topic (deleted, or never created). */
 function isTopicGone(error: unknown): boolean {
-  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
-    if ((cause as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return false;
+  return hasErrorType(error, 'UNKNOWN_TOPIC_OR_PARTITION');
 }
 
 /** What kafkaLag's queries answered, and the (group, topic) pairs whose query failed. */

@@ -13,30 +13,19 @@ import {
 import { KAFKA_DEFAULTS, type KafkaTransportOptions } from './kafka.options';
 import { checkKafkaTopic, KAFKA_TOPIC_COUNTS, KafkaTopics } from './kafka.topics';
 import { checkTopic } from '../transport/topic.check';
-
-/** The kafkajs error types along `error`'s causes (KafkaJSNumberOfRetriesExceeded wraps one). */
-function errorTypes(error: unknown): string[] {
-  const types: string[] = [];
-  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
-    const { type } = cause as { type?: unknown };
-    if (typeof type === 'string') types.push(type);
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return types;
-}
+import { errorCauses, hasErrorType } from './kafka.error-causes';
 
 /** The broker does not host the topic: deleted since it was created, or its data lost. */
 function isTopicGone(error: unknown): boolean {
-  return errorTypes(error).includes('UNKNOWN_TOPIC_OR_PARTITION');
+  return hasErrorType(error, 'UNKNOWN_TOPIC_OR_PARTITION');
 }
 
 /** The brokers kafkajs's connection errors along `error`'s causes name (`broker`: host:port). */
 function brokersOf(error: unknown): string[] {
   const brokers = new Set<string>();
-  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
+  for (const cause of errorCauses(error)) {
     const { broker } = cause as { broker?: unknown };
     if (typeof broker === 'string') brokers.add(broker);
-    cause = (cause as { cause?: unknown }).cause;
   }
   return [...brokers];
 }

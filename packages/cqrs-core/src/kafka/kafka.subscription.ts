@@ -33,20 +33,12 @@ import {
   type KafkaSubscriberOptions,
   RECORD_OVERHEAD_BYTES,
 } from './kafka.options';
+import { hasErrorType } from './kafka.error-causes';
 
 type Outcome = 'acked' | 'nacked' | 'abandoned';
 
 /** Longest start() waits for seeding a new group from its predecessors before going on without. */
 const SEED_TIMEOUT_MS = 30_000;
-
-/** Whether a kafkajs error of `type` is along `error`'s causes. */
-function hasErrorType(error: unknown, type: string): boolean {
-  for (let cause = error, depth = 0; cause && depth < 5; depth++) {
-    if ((cause as { type?: unknown }).type === type) return true;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return false;
-}
 
 /** Heartbeat errors after which kafkajs re-joins the group: this member may lose partitions. */
 const GROUP_CHANGING = new Set([

@@ -1,4 +1,4 @@
-import { decimal, setting, topicNaming } from '@causeway/cqrs-core';
+import { ConfigurationError, decimal, setting, topicNaming } from '@causeway/cqrs-core';
 import { MAX_PARTITIONS } from '@causeway/cqrs-core/redis';
 import { z } from 'zod';
 
@@ -109,8 +109,11 @@ export interface MessagingConfig {
  * (KafkaSubscriber: CLOSE_GRACE_MS, 1 s, to commit what finished and leave the group). It is
  * taken out of the three quarters, so the whole close stays within them — with
  * SHUTDOWN_TIMEOUT_MS 4000 a Kafka close took 3000 + 1000 ms, the whole budget, and what the
- * shutdown closes after it (stores, connections) was cut off (session 47). Then 0 at least:
- * below 4/3 of the grace, the deliveries in flight are given up at once.
+ * shutdown closes after it (stores, connections) was cut off (session 47). At
+ * minShutdownTimeoutMs(graceMs) it is 0: the deliveries in flight are given up at once.
+ * @throws ConfigurationError naming SHUTDOWN_TIMEOUT_MS and CLOSE_GRACE_MS when SHUTDOWN_TIMEOUT_MS
+ *   is below minShutdownTimeoutMs(graceMs): the grace alone would outlast the three quarters (it
+ *   answered 0 without a word, and the close cut off what the shutdown closes after it)
  */
 export function subscriptionCloseTimeoutMs(
   config: Pick<MessagingConfig, 'SHUTDOWN_TIMEOUT_MS'>,
@@ -120,7 +123,27 @@ export function subscriptionCloseTimeoutMs(
   if (budget === undefined) return undefined;
   const share = Math.floor(budget * 0.75);
   const graceMs = options.graceMs ?? 0;
-  return graceMs > 0 ? Math.max(0, share - graceMs) : Math.max(500, share);
+  if (graceMs <= 0) return Math.max(500, share);
+  const least = minShutdownTimeoutMs(graceMs);
+  if (budget < least)
+    throw new ConfigurationError([
+      {
+        setting: 'SHUTDOWN_TIMEOUT_MS',
+        problem:
+          `must be at least ${least} ms: three quarters of it go to a Kafka subscription's ` +
+          `close, which takes up to CLOSE_GRACE_MS (${graceMs} ms, the Kafka subscriber's close ` +
+          `grace) to commit and leave its group, got ${budget}`,
+      },
+    ]);
+  return share - graceMs;
+}
+
+/**
+ * The shortest SHUTDOWN_TIMEOUT_MS subscriptionCloseTimeoutMs takes with a close grace of
+ * `graceMs`: the one whose three quarters hold the grace.
+ */
+export function minShutdownTimeoutMs(graceMs: number): number {
+  return Math.ceil((graceMs * 4) / 3);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { loadConfiguration, topicNaming } from '@causeway/cqrs-core';
+import { ConfigurationError, loadConfiguration, topicNaming } from '@causeway/cqrs-core';
 import { z } from 'zod';
 import {
   messagingSettings,
@@ -150,8 +150,25 @@ describe('messagingSettings', () => {
     expect(bound(4_000)).toBe(3_000);
     expect(bound(10_000)).toBe(7_500);
     expect(bound(2_000)).toBe(1_500);
-    // Below what the grace alone takes: the handlers get no wait at all.
-    expect(subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: 1_000 }, { graceMs: 1_000 })).toBe(0);
+    // Just what the grace takes: the handlers get no wait at all, the close still fits.
+    expect(subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: 1_334 }, { graceMs: 1_000 })).toBe(0);
     expect(subscriptionCloseTimeoutMs({}, { graceMs: 1_000 })).toBeUndefined();
   });
+
+  // A review (session 48): below 4/3 of the grace it answered 0 without a word, and the close
+  // still outlasted the three quarters; only order-processor refused such a SHUTDOWN_TIMEOUT_MS
+  // (in its own configuration), any other app building a Kafka subscriber took it.
+  it.each([1_333, 1_000, 1])(
+    'refuses a SHUTDOWN_TIMEOUT_MS of %i ms, whose three quarters the close grace outlasts, naming both',
+    (budget) => {
+      const closeTimeout = () =>
+        subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: budget }, { graceMs: 1_000 });
+      expect(closeTimeout).toThrow(ConfigurationError);
+      expect(closeTimeout).toThrow(
+        'Invalid configuration: SHUTDOWN_TIMEOUT_MS: must be at least 1334 ms: three quarters ' +
+          "of it go to a Kafka subscription's close, which takes up to CLOSE_GRACE_MS (1000 ms, " +
+          `the Kafka subscriber's close grace) to commit and leave its group, got ${budget}`,
+      );
+    },
+  );
 });

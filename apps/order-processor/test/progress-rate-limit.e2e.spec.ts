@@ -75,6 +75,29 @@ describe('order-processor: the progress reads are rate limited per caller (RATE_
     expect(statuses).toEqual([401, 401, 401, 429]);
   });
 
+  // Charged first, a page retrying a mistyped task URL used up its user's rate: their reads got
+  // 429 for the rest of the window (session 48; the gateway's progress streams likewise).
+  it('charges nothing for a status or history of an id no task can have: 400 each time, whatever the credential', async () => {
+    const gary = (await tokens.issue('gary')).token;
+    const malformed = [`status/${'x'.repeat(200)}`, 'history/a%00b'];
+    const answers: number[] = [];
+    for (let i = 0; i < 5; i++) answers.push((await read(malformed[i % 2]!, gary)).status);
+    answers.push((await read(malformed[0]!)).status);
+    expect(answers).toEqual([400, 400, 400, 400, 400, 400]);
+    const bad = await read(malformed[1]!, gary);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/invalid-request',
+      errors: [expect.objectContaining({ field: 'taskId' })],
+    });
+
+    // All 3 of gary's points are left.
+    const within: number[] = [];
+    for (let i = 0; i < 3; i++) within.push((await read(`status/${randomUUID()}`, gary)).status);
+    expect(within).toEqual([404, 404, 404]);
+    expect((await read(`history/${randomUUID()}`, gary)).status).toBe(429);
+  });
+
   it('documents the 429 of every progress read in its OpenAPI document (/docs-json), with Retry-After, as it answers it', async () => {
     // The harness reads under /api/v2/progress/; the URL parser resolves the dot segments.
     const docs = (await (await read('../../../docs-json')).json()) as {

@@ -39,7 +39,7 @@ const notReady = openApiProblem(
 const malformedPath =
   'a path whose percent-escapes are malformed or encode no UTF-8 text, as a lone surrogate’s (problem type `about:blank`, from the router: no `errors`)';
 const invalidTaskId = openApiProblem(
-  `\`taskId\` is no task id: over ${MAX_TASK_ID_LENGTH} characters, or holding a NUL (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names \`taskId\`); or ${malformedPath}`,
+  `\`taskId\` is no task id: over ${MAX_TASK_ID_LENGTH} characters, or holding a NUL (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names \`taskId\`: answered before the credential is checked, and not charged to the caller’s rate); or ${malformedPath}`,
 );
 /** The `{taskId}` parameter: contracts' TaskId. */
 const taskIdParameter = {

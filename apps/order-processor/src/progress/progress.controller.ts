@@ -56,7 +56,9 @@ function unknownTask(taskId: string): ProblemException {
 /**
  * S3-6 reads under /api/v2/progress, each for the bearer token's user: another user's task is
  * 404 as an unknown one (its existence is not told), another user's list 403, a `{taskId}` that
- * is no task id (contracts' TaskId: a NUL, over 128 characters) 400 naming `taskId`.
+ * is no task id (contracts' TaskId: a NUL, over 128 characters) 400 naming `taskId`, before the
+ * credential is looked at and without costing a point of the caller's rate (as the gateway's
+ * progress streams answer it).
  */
 @Controller('api/v2/progress')
 export class ProgressController {
@@ -73,8 +75,10 @@ export class ProgressController {
     @Param('taskId') taskId: string,
     @Req() request: ProgressRequest,
   ): Promise<ProgressStatus> {
-    const caller = await this.auth.caller(request);
+    // Before the credential and the rate (see the class): charged first, a page retrying a
+    // mistyped task URL used up its user's RATE_LIMIT_POINTS (429 for the rest of the window).
     pathParameter(TaskId, 'taskId', taskId);
+    const caller = await this.auth.caller(request);
     const status = await this.reading(() => this.deps.reads.status(taskId, caller.userId));
     if (!status) throw unknownTask(taskId);
     return status;
@@ -82,8 +86,8 @@ export class ProgressController {
 
   @Get('history/:taskId')
   async history(@Param('taskId') taskId: string, @Req() request: ProgressRequest) {
-    const caller = await this.auth.caller(request);
     pathParameter(TaskId, 'taskId', taskId);
+    const caller = await this.auth.caller(request);
     const events = await this.reading(() => this.deps.reads.history(taskId, caller.userId));
     if (!events) throw unknownTask(taskId);
     return { taskId, events };

@@ -56,12 +56,19 @@ export interface InMemoryStream {
 /** The data of an in-memory store; several store instances may share one (like processes sharing a server). */
 export interface InMemoryEventStorage {
   streams: Map<string, InMemoryStream>;
-  /** Index = position - 1; removed events leave `undefined` so positions are never reused. */
+  /**
+   * The events from position `trimmed + 1` on: index = position - trimmed - 1. A removed event
+   * leaves `undefined` between kept ones, so that positions are never reused; the removed ones
+   * before the oldest kept are dropped (`trimmed` counts them), else the log grew by a slot per
+   * event ever appended, under a retention that kept the events bounded.
+   */
   log: (InMemoryRecord | undefined)[];
+  /** How many positions from 1 on were removed and dropped from `log`. */
+  trimmed: number;
 }
 
 export function createInMemoryEventStorage(): InMemoryEventStorage {
-  return { streams: new Map(), log: [] };
+  return { streams: new Map(), log: [], trimmed: 0 };
 }
 
 export interface InMemoryEventStoreOptions {
@@ -123,7 +130,7 @@ export class InMemoryEventStore implements EventStore {
       const record: InMemoryRecord = {
         streamId,
         version,
-        position: this.storage.log.length + 1,
+        position: this.end() + 1,
         serialized: { ...envelope, version, metadata: jsonCopy(envelope.metadata) },
       };
       this.storage.log.push(record);
@@ -155,7 +162,8 @@ export class InMemoryEventStore implements EventStore {
 
   /**
    * Appends are synchronous, so every position up to the end of the log is written: the
-   * checkpoint of a page that reaches the end is the end, past filtered-out events and holes.
+   * checkpoint of a page that reaches the end is the end, past filtered-out events and holes
+   * (and past the trimmed positions: every one of them was removed).
    */
   async readAllPage(options: ReadAllOptions = {}): Promise<ReadAllPage> {
     checkReadAllOptions(options);
@@ -163,22 +171,23 @@ export class InMemoryEventStore implements EventStore {
     const limit = options.limit ?? Infinity;
     const types = storedTypeNames(this.serializer, options.types);
     const events: StoredEvent[] = [];
-    let position = from;
-    if (limit <= 0) return { events, position, caughtUp: false };
-    for (let i = from; i < this.storage.log.length; i++) {
-      const record = this.storage.log[i];
+    if (limit <= 0) return { events, position: from, caughtUp: false };
+    const { log, trimmed } = this.storage;
+    let position = Math.max(from, trimmed);
+    for (let i = position - trimmed; i < log.length; i++) {
+      const record = log[i];
       if (record && (!types || types.has(record.serialized.type))) {
         if (events.length >= limit) return { events, position, caughtUp: false };
         events.push(this.toStored(record));
       }
-      position = i + 1;
+      position = trimmed + i + 1;
     }
     return { events, position, caughtUp: true };
   }
 
   subscribe(options: SubscriptionOptions): Subscription {
     return pollingSubscription((o) => this.readAllPage(o), options, {
-      end: async () => this.storage.log.length,
+      end: async () => this.end(),
     });
   }
 
@@ -207,6 +216,7 @@ export class InMemoryEventStore implements EventStore {
     };
     this.storage.streams.set(streamId, target);
     this.cut(target, head.version + 1);
+    this.trim();
     if (options.mode === 'hard') target.head = { ...target.head, tombstoned: true };
     else target.head = { ...target.head, softDeletedAt: head.version };
   }
@@ -216,6 +226,7 @@ export class InMemoryEventStore implements EventStore {
     checkBeforeVersion(beforeVersion);
     const stream = this.storage.streams.get(streamId);
     if (stream) this.cut(stream, beforeVersion);
+    this.trim();
   }
 
   async applyRetention(policy: RetentionPolicy): Promise<number> {
@@ -239,7 +250,37 @@ export class InMemoryEventStore implements EventStore {
       }
       removed += this.cut(stream, before);
     }
+    this.trim();
     return removed;
+  }
+
+  /**
+   * What the store holds in memory: the `events` it can still read, and its log's `logSlots`, one
+   * per position from the oldest event kept to the last appended (~8 bytes each; a removed event
+   * between kept ones keeps its slot, so that positions stay where they are).
+   */
+  stats(): { events: number; logSlots: number } {
+    let events = 0;
+    for (const stream of this.storage.streams.values()) events += stream.events.length;
+    return { events, logSlots: this.storage.log.length };
+  }
+
+  /** The last position taken (every position up to it is written: appends are synchronous). */
+  private end(): number {
+    return this.storage.trimmed + this.storage.log.length;
+  }
+
+  /**
+   * Drops the removed events before the oldest kept from the log. Called once per removing
+   * call, not per stream cut: a retention run over many streams trims once.
+   */
+  private trim(): void {
+    const { log } = this.storage;
+    let empty = 0;
+    while (empty < log.length && log[empty] === undefined) empty++;
+    if (empty === 0) return;
+    log.splice(0, empty);
+    this.storage.trimmed += empty;
   }
 
   async close(): Promise<void> {}
@@ -250,7 +291,7 @@ export class InMemoryEventStore implements EventStore {
     if (before <= stream.head.firstVersion) return 0;
     const removed = stream.events.filter((r) => r.version < before);
     for (const record of removed) {
-      this.storage.log[record.position - 1] = undefined;
+      this.storage.log[record.position - this.storage.trimmed - 1] = undefined;
       // Only when the id points here: an id stored again later (an append whose expected
       // version held) stays recognised by its readable copy.
       const id = record.serialized.messageId;

@@ -4,7 +4,7 @@ import { testEnvelope } from '../src/testing';
 // Each removed event left an empty slot in the log for ever: a store whose retention kept its
 // events bounded (the embedded mode's) still grew by a slot per event ever appended, and a read
 // of the log from 0 walked every one of them (session 48).
-describe('InMemoryEventStore: the log holds no slot for events removed before the oldest kept', () => {
+describe('InMemoryEventStore: the log holds no slot for removed events', () => {
   const STREAMS = 10;
   const KEPT = 5;
 
@@ -27,6 +27,37 @@ describe('InMemoryEventStore: the log holds no slot for events removed before th
     }
     // 2 000 events appended, the last 5 of each stream kept: their 50 positions are the last 50.
     expect(sizes).toEqual(Array(4).fill({ events: STREAMS * KEPT, logSlots: STREAMS * KEPT }));
+  });
+
+  it('holds no slot for removed events between kept ones: a stream that stopped early does not pin the log', async () => {
+    // The embedded mode: a trainer that moved a few times long ago keeps its events at low
+    // positions; every later event of the busy ones is appended after them, and removed.
+    const store = new InMemoryEventStore();
+    await store.append('quiet', [testEnvelope('Moved', { round: 0 })], {
+      expectedVersion: 'no-stream',
+    });
+    const sizes: { events: number; logSlots: number }[] = [];
+    for (let run = 0; run < 4; run++) {
+      await appendRounds(store, 50);
+      await store.applyRetention({ maxCount: KEPT });
+      sizes.push(store.stats());
+    }
+    const held = STREAMS * KEPT + 1;
+    expect(sizes).toEqual(Array(4).fill({ events: held, logSlots: held }));
+    // Read in pages of 7 from 0: every event kept once, in position order, the quiet one first.
+    const seen: number[] = [];
+    let position = 0;
+    for (let caughtUp = false; !caughtUp;) {
+      const page = await store.readAllPage({ fromPosition: position, limit: 7 });
+      seen.push(...page.events.map((e) => e.position));
+      ({ position, caughtUp } = page);
+    }
+    expect(seen[0]).toBe(1);
+    expect(seen).toHaveLength(held);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(position).toBe(2001);
+    const after = await store.readAllPage({ fromPosition: 1, types: ['Moved'], limit: 1 });
+    expect(after.events[0]?.position).toBe(2001 - STREAMS * KEPT + 1);
   });
 
   it('reads from a position among the removed ones as from 0: the events kept, at their positions', async () => {

@@ -57,18 +57,18 @@ export interface InMemoryStream {
 export interface InMemoryEventStorage {
   streams: Map<string, InMemoryStream>;
   /**
-   * The events from position `trimmed + 1` on: index = position - trimmed - 1. A removed event
-   * leaves `undefined` between kept ones, so that positions are never reused; the removed ones
-   * before the oldest kept are dropped (`trimmed` counts them), else the log grew by a slot per
-   * event ever appended, under a retention that kept the events bounded.
+   * The events kept, in position order; a removed event leaves the array (positions have gaps,
+   * never reused), so that it holds no more than the events a retention keeps: with a slot left
+   * per removed event it grew by one per event ever appended (found with the embedded mode's
+   * retention, session 48). Found by position with a binary search.
    */
-  log: (InMemoryRecord | undefined)[];
-  /** How many positions from 1 on were removed and dropped from `log`. */
-  trimmed: number;
+  log: InMemoryRecord[];
+  /** The last position taken (0: none yet); the next append's first event gets the one after. */
+  last: number;
 }
 
 export function createInMemoryEventStorage(): InMemoryEventStorage {
-  return { streams: new Map(), log: [], trimmed: 0 };
+  return { streams: new Map(), log: [], last: 0 };
 }
 
 export interface InMemoryEventStoreOptions {
@@ -130,7 +130,7 @@ export class InMemoryEventStore implements EventStore {
       const record: InMemoryRecord = {
         streamId,
         version,
-        position: this.end() + 1,
+        position: ++this.storage.last,
         serialized: { ...envelope, version, metadata: jsonCopy(envelope.metadata) },
       };
       this.storage.log.push(record);
@@ -162,8 +162,8 @@ export class InMemoryEventStore implements EventStore {
 
   /**
    * Appends are synchronous, so every position up to the end of the log is written: the
-   * checkpoint of a page that reaches the end is the end, past filtered-out events and holes
-   * (and past the trimmed positions: every one of them was removed).
+   * checkpoint of a page that reaches the end is the end, past filtered-out events and the
+   * positions of removed ones.
    */
   async readAllPage(options: ReadAllOptions = {}): Promise<ReadAllPage> {
     checkReadAllOptions(options);
@@ -172,17 +172,17 @@ export class InMemoryEventStore implements EventStore {
     const types = storedTypeNames(this.serializer, options.types);
     const events: StoredEvent[] = [];
     if (limit <= 0) return { events, position: from, caughtUp: false };
-    const { log, trimmed } = this.storage;
-    let position = Math.max(from, trimmed);
-    for (let i = position - trimmed; i < log.length; i++) {
-      const record = log[i];
-      if (record && (!types || types.has(record.serialized.type))) {
+    const { log, last } = this.storage;
+    let position = from;
+    for (let i = firstAfter(log, from); i < log.length; i++) {
+      const record = log[i]!;
+      if (!types || types.has(record.serialized.type)) {
         if (events.length >= limit) return { events, position, caughtUp: false };
         events.push(this.toStored(record));
       }
-      position = trimmed + i + 1;
+      position = record.position;
     }
-    return { events, position, caughtUp: true };
+    return { events, position: Math.max(position, last), caughtUp: true };
   }
 
   subscribe(options: SubscriptionOptions): Subscription {
@@ -215,8 +215,7 @@ export class InMemoryEventStore implements EventStore {
       ids: new Map<string, number>(),
     };
     this.storage.streams.set(streamId, target);
-    this.cut(target, head.version + 1);
-    this.trim();
+    this.drop(this.cut(target, head.version + 1));
     if (options.mode === 'hard') target.head = { ...target.head, tombstoned: true };
     else target.head = { ...target.head, softDeletedAt: head.version };
   }
@@ -225,14 +224,13 @@ export class InMemoryEventStore implements EventStore {
     checkStreamId(streamId);
     checkBeforeVersion(beforeVersion);
     const stream = this.storage.streams.get(streamId);
-    if (stream) this.cut(stream, beforeVersion);
-    this.trim();
+    if (stream) this.drop(this.cut(stream, beforeVersion));
   }
 
   async applyRetention(policy: RetentionPolicy): Promise<number> {
     checkRetentionPolicy(policy);
     const cutoff = policy.maxAgeMs === undefined ? undefined : Date.now() - policy.maxAgeMs;
-    let removed = 0;
+    const removed: InMemoryRecord[] = [];
     for (const [streamId, stream] of this.storage.streams) {
       if (policy.streamPrefix !== undefined && !streamId.startsWith(policy.streamPrefix)) continue;
       let before = stream.head.firstVersion;
@@ -248,16 +246,15 @@ export class InMemoryEventStore implements EventStore {
         const unread = stream.events.find((record) => record.position > policy.maxPosition!);
         if (unread) before = Math.min(before, unread.version);
       }
-      removed += this.cut(stream, before);
+      removed.push(...this.cut(stream, before));
     }
-    this.trim();
-    return removed;
+    this.drop(removed);
+    return removed.length;
   }
 
   /**
-   * What the store holds in memory: the `events` it can still read, and its log's `logSlots`, one
-   * per position from the oldest event kept to the last appended (~8 bytes each; a removed event
-   * between kept ones keeps its slot, so that positions stay where they are).
+   * What the store holds in memory: the `events` it can still read, and its log's `logSlots`
+   * (one per event kept: a removed event leaves the log).
    */
   stats(): { events: number; logSlots: number } {
     let events = 0;
@@ -267,31 +264,30 @@ export class InMemoryEventStore implements EventStore {
 
   /** The last position taken (every position up to it is written: appends are synchronous). */
   private end(): number {
-    return this.storage.trimmed + this.storage.log.length;
+    return this.storage.last;
   }
 
   /**
-   * Drops the removed events before the oldest kept from the log. Called once per removing
-   * call, not per stream cut: a retention run over many streams trims once.
+   * Takes `removed` out of the log, in one pass: called once per removing call, not per
+   * stream cut, so that a retention run over many streams copies the log once.
    */
-  private trim(): void {
-    const { log } = this.storage;
-    let empty = 0;
-    while (empty < log.length && log[empty] === undefined) empty++;
-    if (empty === 0) return;
-    log.splice(0, empty);
-    this.storage.trimmed += empty;
+  private drop(removed: readonly InMemoryRecord[]): void {
+    if (removed.length === 0) return;
+    const gone = new Set(removed);
+    this.storage.log = this.storage.log.filter((record) => !gone.has(record));
   }
 
   async close(): Promise<void> {}
 
-  /** Removes the events before `beforeVersion` (never past the head); returns how many. */
-  private cut(stream: InMemoryStream, beforeVersion: number): number {
+  /**
+   * Removes the events before `beforeVersion` (never past the head) from the stream; returns
+   * them, for the caller to drop from the log.
+   */
+  private cut(stream: InMemoryStream, beforeVersion: number): InMemoryRecord[] {
     const before = Math.min(beforeVersion, stream.head.version + 1);
-    if (before <= stream.head.firstVersion) return 0;
+    if (before <= stream.head.firstVersion) return [];
     const removed = stream.events.filter((r) => r.version < before);
     for (const record of removed) {
-      this.storage.log[record.position - this.storage.trimmed - 1] = undefined;
       // Only when the id points here: an id stored again later (an append whose expected
       // version held) stays recognised by its readable copy.
       const id = record.serialized.messageId;
@@ -299,7 +295,7 @@ export class InMemoryEventStore implements EventStore {
     }
     stream.events = stream.events.filter((r) => r.version >= before);
     stream.head = { ...stream.head, firstVersion: before };
-    return removed.length;
+    return removed;
   }
 
   private toStored(record: InMemoryRecord): StoredEvent {
@@ -315,6 +311,18 @@ export class InMemoryEventStore implements EventStore {
     );
     return storedEvent(envelope, record);
   }
+}
+
+/** The index of the first record of `log` (in position order) past `position`. */
+function firstAfter(log: readonly InMemoryRecord[], position: number): number {
+  let low = 0;
+  let high = log.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (log[middle]!.position <= position) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /**

@@ -580,6 +580,13 @@ export class SseHub {
    * write is a syscall: under load the log is read in larger batches, so the writes per frame
    * fall as the rate grows). Each frame is encoded (UTF-8) once for all its streams: written as
    * bytes, a socket counts them as BUFFER_MAX_BYTES does (SseSink.write).
+   *
+   * Nothing thrown ends it (session 48): before, one throw left the rest of the batch unsent
+   * (the follower passes a failed batch over), the position short of it and `caughtUp` waiting.
+   * An entry whose frame cannot be built (a payload without JSON: the embedded log keeps
+   * objects; a view's `frame` that throws) is passed over, as a replay passes it over
+   * (writeEntry): told again, it would fail again. A stream whose write throws is ended with a
+   * retry hint at its last id (`fail`): its client resumes, and the replay sends what it missed.
    */
   private dispatch(entries: LoggedNotification[]): void {
     if (this.fromStart) this.firstId ??= entries[0]?.id;
@@ -588,50 +595,133 @@ export class SseHub {
     const batch =
       entries.length > 1 ? new Map<SseConnection, { chunks: Buffer[]; id: string }>() : undefined;
     for (const entry of entries) {
-      let plain: Buffer | undefined;
-      /** The entry's frame per view `frame` function: serialised once for all their streams. */
-      let viewed: Map<StreamView['frame'], Buffer> | undefined;
-      /** The entry's id alone, for the streams whose opening told its state already. */
-      let idOnly: Buffer | undefined;
-      for (const connection of this.recipients(entry.notification)) {
-        const view = connection.view;
-        if (view && !view.accepts(entry.notification)) continue;
-        if (connection.skipThrough !== undefined && this.sentElsewhere(connection, entry.id))
-          continue;
-        let frame: Buffer;
-        // A pending connection's view is asked by coverQueued: its opening is not read yet.
-        if (view?.covers && !connection.pending && view.covers(entry.notification))
-          // Not told again, but the client's resume point moves past it: see coverQueued.
-          frame = idOnly ??= Buffer.from(idFrame(entry.id));
-        else if (view) {
-          viewed ??= new Map();
-          frame = viewed.get(view.frame) ?? Buffer.from(view.frame(entry.id, entry.notification));
-          viewed.set(view.frame, frame);
-        } else
-          frame = plain ??= Buffer.from(
-            notificationFrame(entry.id, entry.notification.method, entry.notification.params),
-          );
-        // A connection still writing its replay queues entry by entry: what it queued can be
-        // told apart by id (SseHub.open, a resume `ahead`).
-        if (batch && !connection.pending) {
-          const pending = batch.get(connection);
-          if (pending) {
-            pending.chunks.push(frame);
-            pending.id = entry.id;
-          } else batch.set(connection, { chunks: [frame], id: entry.id });
-        } else if (!connection.send(frame, entry.id, entry.notification)) slow.push(connection);
-        if (frame !== idOnly) sent += 1;
+      try {
+        sent += this.dispatchEntry(entry, batch, slow);
+      } catch (error) {
+        // Who it is for could not be told (recipients): the streams it reached keep it.
+        this.passOver(entry, error);
       }
       this.position = entry.id;
     }
     if (batch)
       for (const [connection, { chunks, id }] of batch)
-        if (!connection.send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), id))
+        if (!this.send(connection, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), id))
           slow.push(connection);
     if (sent > 0) this.options.metrics?.frames.inc(sent);
     for (const connection of slow) this.drop(connection);
     for (const waiter of this.waiting)
       if (this.options.log.compare(waiter.id, this.position) <= 0) waiter.done();
+  }
+
+  /**
+   * `dispatch` of one entry: sends it to (or batches it for) its recipients. Returns how many
+   * frames it told (id-only frames not counted).
+   */
+  private dispatchEntry(
+    entry: LoggedNotification,
+    batch: Map<SseConnection, { chunks: Buffer[]; id: string }> | undefined,
+    slow: SseConnection[],
+  ): number {
+    const frames: EntryFrames = {};
+    /** What a frame of the entry could not be built for (its first such recipient's). */
+    let failure: { error: unknown } | undefined;
+    let sent = 0;
+    for (const connection of this.recipients(entry.notification)) {
+      let frame: Buffer | undefined;
+      try {
+        frame = this.liveFrame(connection, entry, frames);
+      } catch (error) {
+        failure ??= { error };
+        continue;
+      }
+      if (frame === undefined) continue;
+      // A connection still writing its replay queues entry by entry: what it queued can be
+      // told apart by id (SseHub.open, a resume `ahead`).
+      if (batch && !connection.pending) {
+        const pending = batch.get(connection);
+        if (pending) {
+          pending.chunks.push(frame);
+          pending.id = entry.id;
+        } else batch.set(connection, { chunks: [frame], id: entry.id });
+      } else if (!this.send(connection, frame, entry.id, entry.notification)) slow.push(connection);
+      if (frame !== frames.idOnly) sent += 1;
+    }
+    if (failure) this.passOver(entry, failure.error);
+    return sent;
+  }
+
+  /**
+   * The frame of `entry` for `connection`, undefined if it takes none (its view does not show
+   * it, or the client had it from another instance). Serialised once per entry for all streams
+   * that take the same frame (`frames`). Throws if the frame cannot be built.
+   */
+  private liveFrame(
+    connection: SseConnection,
+    entry: LoggedNotification,
+    frames: EntryFrames,
+  ): Buffer | undefined {
+    const view = connection.view;
+    if (view && !view.accepts(entry.notification)) return undefined;
+    if (connection.skipThrough !== undefined && this.sentElsewhere(connection, entry.id))
+      return undefined;
+    // A pending connection's view is asked by coverQueued: its opening is not read yet.
+    if (view?.covers && !connection.pending && view.covers(entry.notification))
+      // Not told again, but the client's resume point moves past it: see coverQueued.
+      return (frames.idOnly ??= Buffer.from(idFrame(entry.id)));
+    if (view) {
+      frames.viewed ??= new Map();
+      const frame =
+        frames.viewed.get(view.frame) ?? Buffer.from(view.frame(entry.id, entry.notification));
+      frames.viewed.set(view.frame, frame);
+      return frame;
+    }
+    return (frames.plain ??= Buffer.from(
+      notificationFrame(entry.id, entry.notification.method, entry.notification.params),
+    ));
+  }
+
+  /** An entry no frame could be built for: its streams go on without it (see dispatch). */
+  private passOver(entry: LoggedNotification, error: unknown): void {
+    this.options.logger?.warn(
+      `notification ${entry.id} (${entry.notification.method}) could not be sent (${messageOf(error)}): passed over, its streams go on with the ones after it`,
+    );
+  }
+
+  /** `connection.send`, the stream ended by `fail` if the write throws: false when slow. */
+  private send(
+    connection: SseConnection,
+    frames: Buffer,
+    id: string,
+    notification?: Notification,
+  ): boolean {
+    try {
+      return connection.send(frames, id, notification);
+    } catch (error) {
+      this.fail(connection, error);
+      return true;
+    }
+  }
+
+  /**
+   * Ends a stream whose write threw, at once (a later write that worked would leave a hole in
+   * it): a retry hint repeating the id of the last frame written, so that its client resumes
+   * from there and the replay sends what the failed write held. Destroyed if even that throws:
+   * an EventSource then resumes from the last id it read, which is the same.
+   */
+  private fail(connection: SseConnection, error: unknown): void {
+    this.options.logger?.warn(
+      `stream ${connection.id} could not be written (${messageOf(error)}): ended, its client resumes`,
+    );
+    try {
+      connection.end(retryFrame(this.settings.retryMs, connection.lastId), this.lingerMs);
+    } catch {
+      try {
+        connection.destroy();
+      } catch {
+        // Nothing more can be done for it: it is released below all the same.
+      }
+    }
+    this.release(connection, 'error');
   }
 
   /**
@@ -693,14 +783,22 @@ export class SseHub {
     );
   }
 
+  /**
+   * Writes a replayed entry. One whose frame cannot be built is passed over, as `dispatch` passed
+   * it over live: failing the resume made its client come back to the same failure, for ever.
+   */
   private writeEntry(connection: SseConnection, entry: LoggedNotification): boolean {
-    this.options.metrics?.frames.inc();
-    return connection.write(
-      connection.view
+    let frame: string;
+    try {
+      frame = connection.view
         ? connection.view.frame(entry.id, entry.notification)
-        : notificationFrame(entry.id, entry.notification.method, entry.notification.params),
-      entry.id,
-    );
+        : notificationFrame(entry.id, entry.notification.method, entry.notification.params);
+    } catch (error) {
+      this.passOver(entry, error);
+      return true;
+    }
+    this.options.metrics?.frames.inc();
+    return connection.write(frame, entry.id);
   }
 
   /** The follower read the log (entries or none). */
@@ -947,4 +1045,17 @@ function once(seen: Set<SseConnection>, connection: SseConnection): boolean {
   if (seen.has(connection)) return false;
   seen.add(connection);
   return true;
+}
+
+/** An entry's frames, each built once for all the streams that take it (SseHub.dispatch). */
+interface EntryFrames {
+  plain?: Buffer;
+  /** Per view `frame` function. */
+  viewed?: Map<StreamView['frame'], Buffer>;
+  /** The entry's id alone, for the streams whose opening told its state already. */
+  idOnly?: Buffer;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

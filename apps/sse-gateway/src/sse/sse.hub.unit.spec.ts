@@ -1,3 +1,4 @@
+import { type Notification } from '@causeway/contracts';
 import {
   InMemoryGroupMembers,
   InMemoryNotificationLog,
@@ -10,7 +11,7 @@ import { testNotification } from '@causeway/platform/testing';
 import { Registry } from 'prom-client';
 import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from '../gateway/gateway.settings';
 import { type ParsedFrame, TestSink } from '../testing/sse.test-sink';
-import { REVOKED_REASON, SseHub } from './sse.hub';
+import { REVOKED_REASON, SseHub, type SseHubOptions } from './sse.hub';
 import { SseMetrics } from './sse.metrics';
 
 const hubs: SseHub[] = [];
@@ -32,6 +33,38 @@ async function until<T>(
   }
 }
 
+/** A log this hub's follower reads only once `release` is called (a loaded gateway). */
+function laggingLog() {
+  const inner = new InMemoryNotificationLog();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const log: NotificationLog = Object.create(inner) as NotificationLog;
+  log.follow = (afterId, onEntries, signal, onRead) =>
+    inner.follow(
+      afterId,
+      async (entries) => {
+        await released;
+        await onEntries(entries);
+      },
+      signal,
+      onRead,
+    );
+  return { log, inner, release };
+}
+
+/** `promise`, or a rejection saying that `what` did not happen within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function setup(
   options: {
     settings?: Partial<GatewaySettings>;
@@ -39,6 +72,7 @@ async function setup(
     now?: () => number;
     serverTime?: () => number;
     serverTimeReady?: () => boolean;
+    logger?: SseHubOptions['logger'];
   } = {},
 ) {
   const log = options.log ?? new InMemoryNotificationLog();
@@ -56,6 +90,7 @@ async function setup(
     now: options.now,
     serverTime: options.serverTime,
     serverTimeReady: options.serverTimeReady,
+    logger: options.logger,
   });
   hubs.push(hub);
   await hub.start();
@@ -581,25 +616,6 @@ describe('SseHub', () => {
       }));
 
     describe('on an instance whose follower lags the log', () => {
-      /** A log this hub's follower reads only once `release` is called (a loaded gateway). */
-      function laggingLog() {
-        const inner = new InMemoryNotificationLog();
-        let release!: () => void;
-        const released = new Promise<void>((resolve) => (release = resolve));
-        const log: NotificationLog = Object.create(inner) as NotificationLog;
-        log.follow = (afterId, onEntries, signal, onRead) =>
-          inner.follow(
-            afterId,
-            async (entries) => {
-              await released;
-              await onEntries(entries);
-            },
-            signal,
-            onRead,
-          );
-        return { log, inner, release };
-      }
-
       /** ash's moves 1..3 after a first entry; the client had them all from a faster instance. */
       async function seenElsewhere(log: NotificationLog, settings: Partial<GatewaySettings> = {}) {
         const { hub, toUser, open } = await setup({ log, settings });
@@ -721,6 +737,75 @@ describe('SseHub', () => {
       const [, recovery] = resumed.notifications();
       expect(recovery?.method).toBe('recovery');
       expect(recovery?.params?.reason).toBe('trimmed');
+    });
+  });
+
+  // A throw while a batch was dispatched left the rest of it unsent (dropped by the follower with
+  // the batch), the position short of it and the resumes waiting for it waiting (session 48).
+  describe('when a notification of a batch cannot be sent', () => {
+    /** Read as one batch: appended in one tick. */
+    const appendTogether = (log: NotificationLog, notifications: Notification[]) =>
+      Promise.all(notifications.map((notification) => log.append(notification)));
+    const broadcast = (n: number) => testNotification({ targetType: 'broadcast', params: { n } });
+
+    it('passes over a notification that cannot be encoded and sends the rest, live and on resume', async () => {
+      const warnings: string[] = [];
+      const { log, open, toUser } = await setup({
+        logger: { log: () => undefined, warn: (message) => warnings.push(message) },
+      });
+      const ash = await open('ash');
+      const misty = await open('misty');
+      const session = ash.frames()[0]!.id!;
+      // A BigInt has no JSON: the embedded log keeps the objects it is given.
+      const ids = await appendTogether(log, [
+        broadcast(1),
+        toUser('ash', { n: BigInt(2) }),
+        broadcast(3),
+      ]);
+      await until(() => ash.notifications().length === 3, "ash's frames");
+      await until(() => misty.notifications().length === 3, "misty's frames");
+      expect(params(ash).slice(1)).toEqual([{ n: 1 }, { n: 3 }]);
+      expect(params(misty).slice(1)).toEqual([{ n: 1 }, { n: 3 }]);
+      expect(warnings.filter((warning) => warning.includes(ids[1]!))).toHaveLength(1);
+      // A resume across it replays the others, instead of failing (and its client retrying) for ever.
+      const resumed = await open('ash', session);
+      expect(resumed.notifications('session')[0]?.params).toMatchObject({ resumed: 'replayed' });
+      expect(params(resumed).slice(1)).toEqual([{ n: 1 }, { n: 3 }]);
+      await log.append(toUser('ash', { n: 4 }));
+      await until(() => ash.notifications().length === 4, 'the next notification');
+      await until(() => resumed.notifications().length === 4, 'the next notification, resumed');
+    });
+
+    it('tells a resume waiting for the follower that it caught up through that batch', async () => {
+      const { log, inner, release } = laggingLog();
+      const { hub, toUser, open } = await setup({ log });
+      await open('ash');
+      await appendTogether(inner, [toUser('ash', { n: BigInt(1) }), toUser('ash', { n: 2 })]);
+      const caughtUp = hub.caughtUp(60_000);
+      release();
+      await within(caughtUp, 2_000, 'caughtUp');
+    });
+
+    it('ends a stream whose write throws with a retry hint at its last id; the others get the batch', async () => {
+      const { log, open, metric } = await setup();
+      const ash = await open('ash');
+      const misty = await open('misty');
+      const session = ash.frames()[0]!.id!;
+      ash.failNextWrite = new Error('write refused');
+      await appendTogether(log, [broadcast(1), broadcast(2), broadcast(3)]);
+      await until(() => misty.notifications().length === 4, "misty's frames");
+      await until(() => ash.ended, "ash's stream to end");
+      const last = ash.frames().at(-1)!;
+      expect(last).toEqual({ retry: DEFAULT_GATEWAY_SETTINGS.retryMs, id: session });
+      expect(ash.notifications()).toHaveLength(1);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'error' }, value: 1 },
+      ]);
+      const resumed = await open('ash', last.id);
+      expect(params(resumed).slice(1)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      await log.append(broadcast(4));
+      await until(() => resumed.notifications().length === 5, 'the next notification, resumed');
+      await until(() => misty.notifications().length === 5, 'the next notification');
     });
   });
 

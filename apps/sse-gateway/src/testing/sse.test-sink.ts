@@ -25,12 +25,17 @@ export class TestSink extends EventEmitter implements SseSink {
   destroyed = false;
   /** write() calls so far. */
   writes = 0;
+  /** Thrown by the next write() (then cleared): a sink that refuses a write. */
+  failNextWrite: Error | undefined;
 
   get writableLength(): number {
     return this.stalledBytes;
   }
 
   write(chunk: Buffer): boolean {
+    const failure = this.failNextWrite;
+    this.failNextWrite = undefined;
+    if (failure) throw failure;
     if (this.ended || this.destroyed) return false;
     this.writes += 1;
     if (this.stalled) this.stalledBytes += chunk.length;

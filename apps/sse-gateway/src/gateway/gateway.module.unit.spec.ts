@@ -37,6 +37,53 @@ describe('GatewayModule.forRoot settings', () => {
     );
   });
 
+  // Only heartbeat against timeout was checked: a NaN, 0, negative or fractional setting given
+  // directly passed, and the hub ran with it (a NaN maxConnections refused no stream, a 0
+  // heartbeatMs beat every millisecond, a NaN one never) (session 48).
+  const DURATIONS = ['heartbeatMs', 'connectionTimeoutMs', 'stallTimeoutMs', 'retryMs'] as const;
+  const AGES = ['historyTtlMs', 'positionsMaxAgeMs'] as const;
+  const COUNTS = [
+    'maxConnections',
+    'maxConnectionsPerUser',
+    'bufferMaxBytes',
+    'historySize',
+    'historyScanLimit',
+    'retryAfterSeconds',
+  ] as const;
+
+  it.each([...DURATIONS, ...AGES, ...COUNTS])(
+    'refuses a settings.%s that is NaN, infinite, zero, negative or fractional, naming it',
+    (name) => {
+      for (const value of [NaN, Infinity, 0, -1, 1.5])
+        expect(() => forRoot({ [name]: value })).toThrow(
+          new RegExp(`^GatewayModule: settings\\.${name} must .*, got ${value}$`),
+        );
+    },
+  );
+
+  it('says what a setting must be', () => {
+    expect(() => forRoot({ heartbeatMs: 0 })).toThrow(
+      'GatewayModule: settings.heartbeatMs must be at least 1 ms, got 0',
+    );
+    expect(() => forRoot({ maxConnections: 2.5 })).toThrow(
+      'GatewayModule: settings.maxConnections must be a positive integer, got 2.5',
+    );
+    expect(() => forRoot({ historySize: '10' as unknown as number })).toThrow(
+      'GatewayModule: settings.historySize must be a positive integer, got "10"',
+    );
+  });
+
+  it("refuses a timer's setting longer than Node's timers keep, not an age", () => {
+    const longest = 2_147_483_647;
+    for (const name of DURATIONS)
+      expect(() => forRoot({ [name]: longest + 1 })).toThrow(
+        `settings.${name} must be at most ${longest} ms`,
+      );
+    expect(forRoot({ historyTtlMs: longest + 1, positionsMaxAgeMs: longest + 1 }).module).toBe(
+      GatewayModule,
+    );
+  });
+
   it('takes a heartbeat below the connection timeout', () => {
     expect(forRoot({ heartbeatMs: 4_999, connectionTimeoutMs: 5_000 }).module).toBe(GatewayModule);
     expect(forRoot({}).module).toBe(GatewayModule);

@@ -42,9 +42,10 @@ export interface GatewayModuleOptions {
    */
   progress?: ProgressStatuses;
   /**
-   * The hub's tunables over DEFAULT_GATEWAY_SETTINGS. `heartbeatMs` must be below
-   * `connectionTimeoutMs` (as HEARTBEAT_MS below CONNECTION_TIMEOUT_MS): `forRoot` refuses it
-   * otherwise, naming both.
+   * The hub's tunables over DEFAULT_GATEWAY_SETTINGS. Each a whole positive number (the timers'
+   * at most 2147483647 ms), and `heartbeatMs` below `connectionTimeoutMs` (as HEARTBEAT_MS below
+   * CONNECTION_TIMEOUT_MS): `forRoot` throws a RangeError naming the setting otherwise
+   * (checkGatewaySettings).
    */
   settings?: Partial<GatewaySettings>;
   /**

@@ -1,3 +1,4 @@
+import { setting } from '@causeway/cqrs-core';
 import { z } from 'zod';
 
 /** Tunables of the SSE hub (S0-9 defaults); the app maps them from its validated config. */
@@ -80,13 +81,46 @@ export const heartbeatBelowConnectionTimeout = z.superRefine<{
 );
 
 /**
- * GatewayModule's check of the settings it is given: what the apps' config refuses as
- * HEARTBEAT_MS ≥ CONNECTION_TIMEOUT_MS (heartbeatBelowConnectionTimeout), for a caller that
- * builds them itself (the embedded mode from its own config, a bench, a test). A stream would
- * end before its first heartbeat.
- * @throws RangeError naming the settings
+ * What each setting must be, by the apps' config's own checks (HEARTBEAT_MS, MAX_CONNECTIONS, …)
+ * with their bounds' messages, at least 1 whatever the app's minimum (a test, a bench beat
+ * faster): the timers' at most MAX_TIMER_MS (a longer one fires after 1 ms), the ages (compared
+ * with times, never a timer) not. The fallbacks are never used: DEFAULT_GATEWAY_SETTINGS fills in.
+ */
+const SETTING_CHECKS: Record<keyof GatewaySettings, z.ZodType<number, unknown>> = {
+  heartbeatMs: setting.milliseconds(DEFAULT_GATEWAY_SETTINGS.heartbeatMs),
+  connectionTimeoutMs: setting.milliseconds(DEFAULT_GATEWAY_SETTINGS.connectionTimeoutMs),
+  maxConnections: setting.positiveInt(DEFAULT_GATEWAY_SETTINGS.maxConnections),
+  maxConnectionsPerUser: setting.positiveInt(DEFAULT_GATEWAY_SETTINGS.maxConnectionsPerUser),
+  bufferMaxBytes: setting.positiveInt(DEFAULT_GATEWAY_SETTINGS.bufferMaxBytes),
+  stallTimeoutMs: setting.milliseconds(DEFAULT_GATEWAY_SETTINGS.stallTimeoutMs),
+  historySize: setting.positiveInt(DEFAULT_GATEWAY_SETTINGS.historySize),
+  historyScanLimit: setting.positiveInt(DEFAULT_GATEWAY_SETTINGS.historyScanLimit),
+  historyTtlMs: setting.age(DEFAULT_GATEWAY_SETTINGS.historyTtlMs),
+  positionsMaxAgeMs: setting.age(DEFAULT_GATEWAY_SETTINGS.positionsMaxAgeMs),
+  retryMs: setting.milliseconds(DEFAULT_GATEWAY_SETTINGS.retryMs),
+  retryAfterSeconds: setting.positiveInt(DEFAULT_GATEWAY_SETTINGS.retryAfterSeconds),
+};
+
+/**
+ * GatewayModule's check of the settings it is given, for a caller that builds them itself (the
+ * embedded mode from its own config, a bench, a test): each a number the apps' config would
+ * take (SETTING_CHECKS: a NaN, 0, negative or fractional one passed, and the hub ran with it —
+ * a NaN maxConnections refused no stream, a 0 heartbeatMs beat every millisecond), then what
+ * the config refuses as HEARTBEAT_MS ≥ CONNECTION_TIMEOUT_MS (heartbeatBelowConnectionTimeout):
+ * a stream would end before its first heartbeat.
+ * @throws RangeError naming the setting and the value given
  */
 export function checkGatewaySettings(settings: GatewaySettings): GatewaySettings {
+  for (const [name, check] of Object.entries(SETTING_CHECKS)) {
+    const value: unknown = settings[name as keyof GatewaySettings];
+    // A number only (null is refused with the check's own message): decimal text would be
+    // read as one (the env's form), and undefined as the default, though neither was given.
+    const result = check.safeParse(typeof value === 'number' ? value : null);
+    if (!result.success)
+      throw new RangeError(
+        `GatewayModule: settings.${name} ${result.error.issues[0]?.message ?? 'is invalid'}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+      );
+  }
   const { heartbeatMs, connectionTimeoutMs } = settings;
   if (heartbeatMs >= connectionTimeoutMs)
     throw new RangeError(

@@ -10,7 +10,12 @@ import {
   Req,
   UseFilters,
 } from '@nestjs/common';
-import { AdminToken, ProblemException, problemType } from '@causeway/cqrs-core/nest';
+import {
+  AdminToken,
+  ProblemException,
+  problemType,
+  type UnreadBodies,
+} from '@causeway/cqrs-core/nest';
 import { CallerGate, MAX_USER_ID_LENGTH } from '@causeway/platform';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
 import { DEFAULT_GATEWAY_SETTINGS } from '../gateway/gateway.settings';
@@ -32,6 +37,20 @@ export interface DisconnectAnswer {
    * and in the REVOCATION_SKEW_MS (60 s) after it, are refused.
    */
   revokedUntil?: number;
+}
+
+/** The disconnect order's path, as Express routes it (any case, a trailing slash). */
+const DISCONNECT_PATH = /^\/api\/presence\/[^/?#]+\/disconnect\/?(?:[?#]|$)/i;
+
+/**
+ * Whether a request is a disconnect order without the admin token: parseBodies (UNREAD_BODIES)
+ * then reads no body of it, and the handler answers 401 whatever the body. Checked in the
+ * handler alone, the parsers read and parsed one up to their limit first, and a 400 or 413 told
+ * a caller without the token what the route takes (session 48).
+ */
+export function disconnectWithoutToken(admin: AdminToken): UnreadBodies {
+  return (request) =>
+    request.method === 'POST' && DISCONNECT_PATH.test(request.url ?? '') && !admin.matches(request);
 }
 
 /**

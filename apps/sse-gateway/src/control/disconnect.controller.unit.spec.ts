@@ -45,6 +45,38 @@ describe('POST /api/presence/{userId}/disconnect', () => {
     expect(app.hub.connectionsOf('ash')).toHaveLength(0);
   });
 
+  // The admin token was checked in the handler, after the body parsers had run: a caller
+  // without it had the gateway read and parse a body up to the parsers' limit, and learnt from
+  // a 400 or 413 what the route would take (session 48).
+  it.each([
+    ['malformed JSON', '{"reason": '],
+    ["past the parsers' limit", JSON.stringify({ reason: 'x'.repeat(200_000) })],
+  ])(
+    'answers 401 to a caller without the admin token before reading the body (%s)',
+    async (_, body) => {
+      const tokens: Record<string, string>[] = [
+        {},
+        { Authorization: 'Bearer not-the-admin-token-0123456789' },
+      ];
+      for (const headers of tokens) {
+        const response = await fetch(`${app.url}/api/presence/ash/disconnect`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body,
+        });
+        expect(response.status).toBe(401);
+        expect(await response.json()).toMatchObject({ status: 401 });
+      }
+      // With the token, the body is read as before.
+      const read = await fetch(`${app.url}/api/presence/ash/disconnect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...admin },
+        body,
+      });
+      expect([400, 413]).toContain(read.status);
+    },
+  );
+
   /** A real EventSource on GET /events, and each answer it got: status, and whether it resumed. */
   const eventSource = (bearer: { Authorization: string }) => {
     const answers: { status: number; resumed: boolean }[] = [];

@@ -13,7 +13,12 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { EventBus, type HealthProbe } from '@causeway/cqrs-core';
-import { AdminToken, HEALTH_PROBES, METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
+import {
+  AdminToken,
+  HEALTH_PROBES,
+  METRICS_REGISTRY,
+  UNREAD_BODIES,
+} from '@causeway/cqrs-core/nest';
 import {
   CallerGate,
   InMemoryProgressStatuses,
@@ -25,7 +30,7 @@ import { type Registry } from 'prom-client';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
 import { SessionController } from '../auth/session.controller';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
-import { DisconnectController } from '../control/disconnect.controller';
+import { DisconnectController, disconnectWithoutToken } from '../control/disconnect.controller';
 import { type GatewayControl } from '../control/gateway-control.port';
 import { GATEWAY_CONTROL } from '../control/gateway-control.token';
 import { InMemoryGatewayControl } from '../control/in-memory.gateway-control';
@@ -215,6 +220,8 @@ export class GatewayModule {
         },
         { provide: GATEWAY_CONTROL, useValue: options.control ?? new InMemoryGatewayControl() },
         { provide: AdminToken, useValue: new AdminToken(options.adminToken) },
+        // The disconnect order's body is not read without the admin token: see parseBodies.
+        { provide: UNREAD_BODIES, useFactory: disconnectWithoutToken, inject: [AdminToken] },
         { provide: StreamAuthenticator, useValue: new StreamAuthenticator(options.tokens) },
         {
           provide: CallerGate,

@@ -32,15 +32,17 @@ interface BodyParsingApp {
  * hook 429) whatever the body, so that a caller without the token cannot have the app read and
  * parse up to the parsers' limit, nor learn from a 400 or 413 what the route would accept. A
  * global prefix (`setGlobalPrefix`) moves the routes away from `/admin/…`: their bodies are then
- * parsed before the guard, as Nest's own parsers do for every route.
+ * parsed before the guard, as Nest's own parsers do for every route. An app's own admin routes
+ * elsewhere get the same from an UNREAD_BODIES provider.
  */
 export function parseBodies(app: INestApplication): void {
   const express = app as unknown as BodyParsingApp;
   const json = parserOf(express, 'json', { strict: false });
   const forms = parserOf(express, 'urlencoded', { extended: true });
   const unread = adminRequestWithoutToken(app);
+  const own = unreadBodiesOf(app);
   const gate: Middleware = (request, response, next) => {
-    if (unread(request)) return next();
+    if (unread(request) || own(request)) return next();
     json(request, response, (error) => (error ? next(error) : forms(request, response, next)));
   };
   express.use(gate);
@@ -101,6 +103,34 @@ function adminTokenOf(app: INestApplication): AdminToken | null {
     return null; // No DeadLettersAdminModule.
   }
   return typeof token === 'string' ? new AdminToken(token) : null;
+}
+
+/**
+ * The provider of an app's own admin routes outside `/admin/…` (sse-gateway's
+ * `POST /api/presence/{userId}/disconnect`, which checks a token of its own): whether a request
+ * is one to them without their token. parseBodies reads no body of such a request, as of one to
+ * `/admin/…` without ADMIN_TOKEN: its handler answers 401 whatever the body, so a caller without
+ * the token cannot have the app read and parse up to the parsers' limit, nor learn from a 400 or
+ * 413 what the route would take. One per app (the first found is asked); must not throw.
+ */
+export const UNREAD_BODIES = Symbol('causeway:unread-bodies');
+export type UnreadBodies = (request: IncomingMessage) => boolean;
+
+/** The app's UNREAD_BODIES (looked up at the first request, once its modules are built). */
+function unreadBodiesOf(app: INestApplication): UnreadBodies {
+  let own: UnreadBodies | null | undefined;
+  return (request) => {
+    if (own === undefined) {
+      let provided: unknown;
+      try {
+        provided = app.get(UNREAD_BODIES, { strict: false });
+      } catch {
+        provided = null; // None: only `/admin/…` is left unread.
+      }
+      own = typeof provided === 'function' ? (provided as UnreadBodies) : null;
+    }
+    return own !== null && own(request);
+  };
 }
 
 /** The content codings body-parser decompresses (besides identity). */

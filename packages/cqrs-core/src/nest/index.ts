@@ -19,5 +19,5 @@ export * from './dead-letters-admin.module';
 export { echoedPath, ECHOED_PATH_MAX, pathOf } from './log.redaction';
 export { answerClientErrors, clientErrorAnswer } from './client-errors';
 export { REQUEST_ID_HEADER, REQUEST_ID_MAX, requestIdFor, requestIdOf } from './request-id';
-export { bodyProblem, parseBodies } from './body.parsers';
+export { bodyProblem, parseBodies, UNREAD_BODIES, type UnreadBodies } from './body.parsers';
 export { messageLogFields, type MessageLogFields } from './log.fields';

@@ -48,7 +48,7 @@ export class TrainerRetention implements OnApplicationBootstrap, BeforeApplicati
       onRun: (removed) => {
         if (removed > 0)
           this.logger.log(
-            `retention removed ${removed} trainer event(s); the event store holds ${held(store)}`,
+            `retention removed ${removed} trainer event(s); the event store holds ${store.stats().events}`,
           );
       },
       onError: (error) =>
@@ -63,11 +63,4 @@ export class TrainerRetention implements OnApplicationBootstrap, BeforeApplicati
   async beforeApplicationShutdown(): Promise<void> {
     await this.job?.stop();
   }
-}
-
-/** The events an in-memory store holds (removed ones are not counted). */
-function held(store: InMemoryEventStore): number {
-  let events = 0;
-  for (const stream of store.storage.streams.values()) events += stream.events.length;
-  return events;
 }

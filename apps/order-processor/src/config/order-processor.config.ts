@@ -13,6 +13,7 @@ import {
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
   messagingSettings,
+  minShutdownTimeoutMs,
   trustProxySetting,
 } from '@causeway/platform';
 import { z } from 'zod';
@@ -121,7 +122,7 @@ const MAX_SESSION_TIMEOUT_MS = 1_800_000;
  * commit what finished and leave the group. Below this the grace alone outlasted that share, and
  * the stores and connections closed after it were cut off by the shutdown timeout (session 48).
  */
-const MIN_SHUTDOWN_TIMEOUT_MS = Math.ceil((CLOSE_GRACE_MS * 4) / 3);
+const MIN_SHUTDOWN_TIMEOUT_MS = minShutdownTimeoutMs(CLOSE_GRACE_MS);
 
 /** Every setting of order-processor, validated once at start-up. */
 export const orderProcessorConfiguration = z

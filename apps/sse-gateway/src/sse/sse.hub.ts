@@ -694,8 +694,17 @@ export class SseHub {
     id: string,
     notification?: Notification,
   ): boolean {
+    return this.guarded(connection, () => connection.send(frames, id, notification));
+  }
+
+  /**
+   * `write` (a write to `connection`), the stream ended by `fail` if it throws: false when slow.
+   * Every write outside `open` goes through it or `close`: a throw in a timer's callback (the
+   * heartbeat) was uncaught, and took the process down with every stream (session 48).
+   */
+  private guarded(connection: SseConnection, write: () => boolean): boolean {
     try {
-      return connection.send(frames, id, notification);
+      return write();
     } catch (error) {
       this.fail(connection, error);
       return true;
@@ -712,16 +721,7 @@ export class SseHub {
     this.options.logger?.warn(
       `stream ${connection.id} could not be written (${messageOf(error)}): ended, its client resumes`,
     );
-    try {
-      connection.end(retryFrame(this.settings.retryMs, connection.lastId), this.lingerMs);
-    } catch {
-      try {
-        connection.destroy();
-      } catch {
-        // Nothing more can be done for it: it is released below all the same.
-      }
-    }
-    this.release(connection, 'error');
+    this.close(connection, 'error', retryFrame(this.settings.retryMs, connection.lastId));
   }
 
   /**
@@ -874,7 +874,7 @@ export class SseHub {
         serverTime ??= (this.options.serverTime ?? this.now)();
         frame = heartbeatEventFrame(id, serverTime);
       }
-      if (!connection.write(frame)) slow.push(connection);
+      if (!this.guarded(connection, () => connection.write(frame))) slow.push(connection);
     }
     for (const connection of slow) this.drop(connection);
   }
@@ -964,9 +964,25 @@ export class SseHub {
    * Ends a stream gracefully (its last frame, then the end of the response) and releases it. One
    * whose client stopped reading is destroyed MAX_LINGER_MS later at most (SseConnection.end):
    * released already, it is no longer counted by the limits nor seen by `dropStalled`.
+   *
+   * Nothing thrown leaves it (its callers include the timers': expire, checkLog): a stream whose
+   * last frame cannot be written is destroyed and released as an `error` (see `fail`), its client
+   * resuming from the last id it read (session 48).
    */
   private close(connection: SseConnection, reason: CloseReason, lastFrame?: string): void {
-    connection.end(lastFrame, this.lingerMs);
+    try {
+      connection.end(lastFrame, this.lingerMs);
+    } catch (error) {
+      this.options.logger?.warn(
+        `stream ${connection.id} could not be ended (${messageOf(error)}): destroyed, its client resumes`,
+      );
+      try {
+        connection.destroy();
+      } catch {
+        // Nothing more can be done for it: it is released below all the same.
+      }
+      reason = 'error';
+    }
     this.release(connection, reason);
   }
 

@@ -807,6 +807,75 @@ describe('SseHub', () => {
       await until(() => resumed.notifications().length === 5, 'the next notification, resumed');
       await until(() => misty.notifications().length === 5, 'the next notification');
     });
+
+    // A write that threw in a timer's callback (heartbeat, expire, checkLog) was thrown out of it:
+    // an uncaught exception, the gateway process down with every stream (session 48).
+    it('ends a stream whose heartbeat write throws with a retry hint at its last id; the others keep theirs', async () => {
+      const { open, metric } = await setup({ settings: { heartbeatMs: 20 } });
+      const ash = await open('ash');
+      const misty = await open('misty');
+      const session = ash.frames()[0]!.id!;
+      ash.failNextWrite = new Error('write refused');
+      await until(() => ash.ended, "ash's stream to end");
+      expect(ash.frames().at(-1)).toEqual({ retry: DEFAULT_GATEWAY_SETTINGS.retryMs, id: session });
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'error' }, value: 1 },
+      ]);
+      const beats = misty.frames().length;
+      await until(() => misty.frames().length > beats + 1, "misty's next heartbeats");
+      expect(
+        misty
+          .frames()
+          .slice(1)
+          .every((frame) => frame.comment),
+      ).toBe(true);
+    });
+
+    it('destroys a stream whose timeout retry hint cannot be written, and ends the others', async () => {
+      const { hub, open, metric } = await setup({
+        settings: { heartbeatMs: 60_000, connectionTimeoutMs: 300 },
+      });
+      const ash = await open('ash');
+      const misty = await open('misty');
+      ash.failNextWrite = new Error('write refused');
+      await until(() => misty.ended, "misty's timeout");
+      expect(misty.frames().at(-1)).toEqual({
+        retry: DEFAULT_GATEWAY_SETTINGS.retryMs,
+        id: misty.frames()[0]!.id,
+      });
+      // Its client resumes from the last id it read.
+      expect(ash.destroyed).toBe(true);
+      expect(hub.size).toBe(0);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'error' }, value: 1 },
+        { labels: { reason: 'timeout' }, value: 1 },
+      ]);
+    });
+
+    it('destroys a stream whose log-unreachable retry hint cannot be written, and ends the others', async () => {
+      const inner = new InMemoryNotificationLog();
+      // A follower that never reads again.
+      const log: NotificationLog = Object.create(inner) as NotificationLog;
+      log.follow = (afterId, onEntries, signal) => inner.follow(afterId, onEntries, signal);
+      let skew = 0;
+      const { hub, open, metric } = await setup({
+        log,
+        settings: { heartbeatMs: 20 },
+        now: () => Date.now() + skew,
+      });
+      const ash = await open('ash');
+      const misty = await open('misty');
+      ash.failNextWrite = new Error('write refused');
+      skew = hub.logSilenceMs + 1;
+      await until(() => misty.ended, "misty's end");
+      expect(misty.frames().at(-1)).toMatchObject({ id: misty.frames()[0]!.id });
+      expect(ash.destroyed).toBe(true);
+      expect(hub.size).toBe(0);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'error' }, value: 1 },
+        { labels: { reason: 'log-unreachable' }, value: 1 },
+      ]);
+    });
   });
 
   describe('limits', () => {

@@ -1,4 +1,4 @@
-import { ConfigurationError, decimal, setting, topicNaming } from '@causeway/cqrs-core';
+import { ConfigurationError, decimal, ofWhole, setting, topicNaming } from '@causeway/cqrs-core';
 import { MAX_PARTITIONS } from '@causeway/cqrs-core/redis';
 import { z } from 'zod';
 
@@ -37,7 +37,10 @@ export const messagingSettings = {
     z
       .number({ message: 'must be a non-negative integer' })
       .refine(Number.isInteger, 'must be a non-negative integer')
-      .min(0, 'must not be negative')
+      .refine(
+        ofWhole((retries) => retries >= 0),
+        'must not be negative',
+      )
       .max(
         Number.MAX_SAFE_INTEGER - 1,
         `must be at most ${Number.MAX_SAFE_INTEGER - 1} (retries after the first attempt: ` +

@@ -75,6 +75,10 @@ describe('messagingSettings', () => {
       /^Invalid configuration: MAX_RETRIES: must be a non-negative integer$/,
     );
     expect(load('-1')).toThrow(/^Invalid configuration: MAX_RETRIES: must not be negative$/);
+    // Was also told "must not be negative": one problem named twice.
+    expect(load('-1.5')).toThrow(
+      /^Invalid configuration: MAX_RETRIES: must be a non-negative integer$/,
+    );
   });
 
   it('reads COMMAND_CLOCK_SKEW_MS, 0 when unset, and refuses a negative one by name', () => {

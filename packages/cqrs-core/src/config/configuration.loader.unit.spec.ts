@@ -155,6 +155,28 @@ describe('loadConfiguration', () => {
     expect(refusal({ STOCK: -4 })).toEqual(['stock must not be negative']);
   });
 
+  // A fraction below a minimum (or past a maximum) was told both: "must be a duration in whole
+  // milliseconds; must be at least 300 ms", one problem named twice.
+  it.each([
+    ['LEASE_MS', '1.5', 'must be a duration in whole milliseconds'],
+    ['LEASE_MS', '-1.5', 'must be a duration in whole milliseconds'],
+    ['TIMEOUT_MS', '-1.5', 'must be a duration in whole milliseconds'],
+    ['TIMEOUT_MS', '2147483647.5', 'must be a duration in whole milliseconds'],
+    ['SKEW_MS', '-0.5', 'must be a duration in whole milliseconds'],
+    ['RETENTION_MS', '-1.5', 'must be a duration in whole milliseconds'],
+    ['LIMIT_CENTS', '-1.5', 'must be a whole number of cents'],
+  ])('refuses %s=%s naming one problem, the first', (name, value, problem) => {
+    const limits = z.object({
+      LEASE_MS: setting.milliseconds(5_000, 300),
+      TIMEOUT_MS: setting.milliseconds(1_000),
+      SKEW_MS: setting.milliseconds(0, 0),
+      RETENTION_MS: setting.age(1_000),
+      LIMIT_CENTS: decimal(wholeNumber('a whole number of cents')).default(0),
+    });
+    const result = limits.safeParse({ [name]: value });
+    expect(result.error?.issues.map((issue) => issue.message)).toEqual([problem]);
+  });
+
   it('bounds a timer in seconds by the longest timer', () => {
     const window = z.object({ RATE_LIMIT_WINDOW_S: setting.timerSeconds(1) });
     expect(loadConfiguration(window, { RATE_LIMIT_WINDOW_S: '2147483' })).toEqual({

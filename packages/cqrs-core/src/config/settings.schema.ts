@@ -10,6 +10,16 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
 // the bound it exceeds. The bounds name themselves.
 
 /**
+ * A bound of a whole-number setting, checked of whole numbers only: a fraction is named as one
+ * by the check before it, and not again for its sign or size (`1.5` with a minimum of 300 ms was
+ * told both). Not `abort: true` on the whole-number check: that would also stop the
+ * cross-setting checks of the schema holding the setting, which name the other problems.
+ */
+export function ofWhole(bound: (value: number) => boolean): (value: number) => boolean {
+  return (value) => !Number.isInteger(value) || bound(value);
+}
+
+/**
  * A number setting as written in decimal (`45000`, `1.5`, `-1`, spaces around ignored): any
  * other text — `0x10`, `45e3`, `Infinity`, `1_000` — reaches `schema` as text and is refused with its message,
  * rather than read as a number no operator meant. Wrap a `z.number()` chain.
@@ -33,7 +43,10 @@ export function wholeNumber(what = 'a non-negative integer', field?: string) {
   return z
     .number({ message: said(`must be ${what}`) })
     .refine(Number.isInteger, said(`must be ${what}`))
-    .min(0, said('must not be negative'))
+    .refine(
+      ofWhole((value) => value >= 0),
+      said('must not be negative'),
+    )
     .max(Number.MAX_SAFE_INTEGER, said(`must be at most ${Number.MAX_SAFE_INTEGER}`));
 }
 
@@ -42,7 +55,10 @@ function age(min: number) {
     z
       .number({ message: 'must be a duration in milliseconds' })
       .refine(Number.isInteger, 'must be a duration in whole milliseconds')
-      .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
+      .refine(
+        ofWhole((value) => value >= min),
+        min === 0 ? 'must not be negative' : `must be at least ${min} ms`,
+      )
       .max(Number.MAX_SAFE_INTEGER, 'must be at most 9007199254740991 ms'),
   );
 }
@@ -81,8 +97,14 @@ export const setting = {
       z
         .number({ message: 'must be a duration in milliseconds' })
         .refine(Number.isInteger, 'must be a duration in whole milliseconds')
-        .min(min, min === 0 ? 'must not be negative' : `must be at least ${min} ms`)
-        .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (~24.8 days, the longest timer)`),
+        .refine(
+          ofWhole((value) => value >= min),
+          min === 0 ? 'must not be negative' : `must be at least ${min} ms`,
+        )
+        .refine(
+          ofWhole((value) => value <= MAX_TIMER_MS),
+          `must be at most ${MAX_TIMER_MS} ms (~24.8 days, the longest timer)`,
+        ),
     ).default(fallback),
   /**
    * An age in whole milliseconds (a retention, a horizon, a TTL Redis keeps), at least `min`:

@@ -1,5 +1,5 @@
 import { DEFAULT_REBUILD_NOTIFY_HORIZON_MS } from '../projection/projection.module-options';
-import { connectionSettings, serviceSettings, setting } from '@causeway/cqrs-core';
+import { connectionSettings, serviceSettings, setting, whenValid } from '@causeway/cqrs-core';
 import {
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
@@ -54,8 +54,8 @@ export const projectionWorkerConfiguration = z
   // the bound's value here (a default an operator never set is otherwise to be looked up).
   // Compared only once both settings are valid: a bad NOTIFICATION_LOG_RETENTION_MS was named a
   // second time, as the bound of a horizon that was fine ("here 0 ms"), and a horizon beyond
-  // 2^53 - 1 ms was told both bounds. Checked even when other settings are bad (but a malformed
-  // server URL, which ends the validation), so that the error names every problem at once.
+  // 2^53 - 1 ms was told both bounds. Checked even when other settings are bad (a malformed server
+  // URL too), so that the error names every problem at once.
   .superRefine(
     (config, context) => {
       if (
@@ -91,17 +91,6 @@ export const projectionWorkerConfiguration = z
     whenValid('NOTIFICATION_LOG_RETENTION_MS', 'NOTIFY_HORIZON_MS', 'NOTIFY_REBUILD_HORIZON_MS'),
   );
 export type ProjectionWorkerConfig = z.output<typeof projectionWorkerConfiguration>;
-
-/**
- * A cross-setting check's `when`: it runs when none of `settings` has a problem of its own (the
- * others may: their problems are named beside its own), never on a value already refused.
- */
-function whenValid(...settings: string[]) {
-  return {
-    when: (payload: { issues: readonly { path?: readonly PropertyKey[] }[] }) =>
-      !payload.issues.some((issue) => settings.includes(String(issue.path?.[0]))),
-  };
-}
 
 type Horizons = Pick<
   ProjectionWorkerConfig,

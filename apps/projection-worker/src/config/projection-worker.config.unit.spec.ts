@@ -95,6 +95,20 @@ describe('projection-worker settings', () => {
           'must be at most NOTIFICATION_LOG_RETENTION_MS, here 86400000 ms (the log dedups moves that long)',
       },
     ]);
+    // Nor do a bad server URL's: `abort: true` on its first check stopped every check after it.
+    for (const [setting, value, problem] of [
+      ['REDIS_URL', 'localhost:6379', 'must be a redis:// or rediss:// URL'],
+      ['KAFKA_BROKERS', 'localhost', 'must be a comma-separated list of host:port'],
+      ['MONGODB_URI', 'localhost', 'must be a mongodb:// URI that names a database'],
+    ] as const)
+      expect(problems({ [setting]: value, NOTIFY_HORIZON_MS: '999999999999' })).toEqual([
+        { setting, problem },
+        {
+          setting: 'NOTIFY_HORIZON_MS',
+          problem:
+            'must be at most NOTIFICATION_LOG_RETENTION_MS, here 86400000 ms (the log dedups moves that long)',
+        },
+      ]);
     // A bad horizon leaves the rebuild horizon compared with it alone.
     expect(problems({ NOTIFY_HORIZON_MS: '0', NOTIFY_REBUILD_HORIZON_MS: '1000' })).toEqual([
       { setting: 'NOTIFY_HORIZON_MS', problem: 'must be at least 1 ms' },

@@ -1,4 +1,4 @@
-import { loadConfiguration } from '@causeway/cqrs-core';
+import { type ConfigurationError, loadConfiguration } from '@causeway/cqrs-core';
 import { sseGatewayConfiguration } from './sse-gateway.config';
 
 describe('sse-gateway settings', () => {
@@ -36,6 +36,37 @@ describe('sse-gateway settings', () => {
     );
     const fine = load({ HEARTBEAT_MS: '29999', CONNECTION_TIMEOUT_MS: '30000' });
     expect([fine.HEARTBEAT_MS, fine.CONNECTION_TIMEOUT_MS]).toEqual([29_999, 30_000]);
+  });
+
+  // CONNECTION_TIMEOUT_MS=1.5 was named, then HEARTBEAT_MS was blamed for being above it ("must
+  // be below CONNECTION_TIMEOUT_MS (1.5 ms)"): compared only once both are valid.
+  it('names a bad HEARTBEAT_MS or CONNECTION_TIMEOUT_MS once, not again through the other', () => {
+    const problems = (settings: Record<string, string>) => {
+      try {
+        loadConfiguration(sseGatewayConfiguration, { ...required, ...settings });
+      } catch (error) {
+        return (error as ConfigurationError).issues;
+      }
+      throw new Error('loaded');
+    };
+    expect(problems({ CONNECTION_TIMEOUT_MS: '1.5' })).toEqual([
+      { setting: 'CONNECTION_TIMEOUT_MS', problem: 'must be a duration in whole milliseconds' },
+    ]);
+    expect(problems({ HEARTBEAT_MS: '3000000000' })).toEqual([
+      {
+        setting: 'HEARTBEAT_MS',
+        problem: 'must be at most 2147483647 ms (~24.8 days, the longest timer)',
+      },
+    ]);
+    // Whatever else is wrong.
+    expect(problems({ REDIS_URL: 'localhost', HEARTBEAT_MS: '300000' })).toEqual([
+      { setting: 'REDIS_URL', problem: 'must be a redis:// or rediss:// URL' },
+      {
+        setting: 'HEARTBEAT_MS',
+        problem:
+          'must be below CONNECTION_TIMEOUT_MS (300000 ms), or a stream ends before its first heartbeat',
+      },
+    ]);
   });
 
   it('refuses a PRESENCE_TTL_MS under 1 s (it would expire between beats) or past the longest timer', () => {

@@ -1,4 +1,4 @@
-import { setting } from '@causeway/cqrs-core';
+import { setting, whenValid } from '@causeway/cqrs-core';
 import { z } from 'zod';
 
 /** Tunables of the SSE hub (S0-9 defaults); the app maps them from its validated config. */
@@ -77,7 +77,9 @@ export const heartbeatBelowConnectionTimeout = z.superRefine<{
         message: `must be below CONNECTION_TIMEOUT_MS (${timeout} ms), or a stream ends before its first heartbeat`,
       });
   },
-  { when: () => true },
+  // Compared once both are valid (whatever else failed): CONNECTION_TIMEOUT_MS=1.5 was named, then
+  // HEARTBEAT_MS blamed for being above it.
+  whenValid('HEARTBEAT_MS', 'CONNECTION_TIMEOUT_MS'),
 );
 
 /**

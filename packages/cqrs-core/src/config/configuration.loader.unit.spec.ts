@@ -214,6 +214,17 @@ describe('loadConfiguration', () => {
     expect(error?.message).not.toContain('pw-one');
   });
 
+  it.each([
+    ['REDIS_URL', 'localhost:6379', 'must be a redis:// or rediss:// URL'],
+    ['KAFKA_BROKERS', 'localhost', 'must be a comma-separated list of host:port'],
+    ['MONGODB_URI', 'localhost', 'must be a mongodb:// URI that names a database'],
+  ])('refuses %s=%s naming one problem, its form', (name, value, problem) => {
+    const result = schema.safeParse({ ...valid, [name]: value });
+    expect(result.error?.issues.map((issue) => [issue.path, issue.message])).toEqual([
+      [[name], problem],
+    ]);
+  });
+
   it('names a setting once per problem, even when two rules find it missing', () => {
     // A cross-setting rule that runs even when the base ones failed (see read-models.settings).
     const twice = schema.check(

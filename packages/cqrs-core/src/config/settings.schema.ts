@@ -76,6 +76,25 @@ function positiveInt(fallback: number, max?: number, maxMessage?: string) {
   ).default(fallback);
 }
 
+/**
+ * A cross-setting check's `when` (`z.superRefine(check, whenValid('A_MS', 'B_MS'))`): it runs when
+ * none of `settings` has a problem of its own, whatever else failed, so that the error names every
+ * problem at once, and never compares a value already refused (which would name it twice).
+ */
+export function whenValid(...settings: string[]) {
+  return {
+    when: (payload: { issues: readonly { path?: readonly PropertyKey[] }[] }) =>
+      !payload.issues.some((issue) => settings.includes(String(issue.path?.[0]))),
+  };
+}
+
+/**
+ * A check of a value that passed the checks before it (a URL's parts once it is a URL): one
+ * problem per setting, its first. Not `abort: true`, which stops the cross-setting checks of
+ * the whole configuration too, so a malformed REDIS_URL hid every other problem of them.
+ */
+const once = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
+
 /** Building blocks for app configuration schemas; every app composes the ones it needs. */
 export const setting = {
   port: (fallback: number) =>
@@ -133,41 +152,39 @@ export const setting = {
   redisUrl: () =>
     z
       .string({ message: 'is required' })
-      .regex(/^rediss?:\/\/.+/, { message: 'must be a redis:// or rediss:// URL', abort: true })
+      .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
       // Else Node warns quoting the whole URL, password included (DEP0170), and ioredis
       // connects to port 6379 whatever the URL says.
-      .refine(
-        hasHostAndPort,
-        'must be a redis:// or rediss:// URL with a host and a port of 1 to 65535',
-      ),
+      .refine(hasHostAndPort, {
+        message: 'must be a redis:// or rediss:// URL with a host and a port of 1 to 65535',
+        ...once,
+      }),
   mongoUri: () =>
     z
       .string({ message: 'is required' })
       .regex(/^mongodb(\+srv)?:\/\/[^/]+\/[^/?]+/, {
         message: 'must be a mongodb:// URI that names a database',
-        abort: true,
       })
       .refine(
         (uri) =>
           uri.split('//', 2)[1]!.split('/', 1)[0]!.replace(/^.*@/, '').split(',').every(isHostPort),
-        'must name each host as host or host:port, with a port of 1 to 65535',
+        { message: 'must name each host as host or host:port, with a port of 1 to 65535', ...once },
       )
       // The driver refuses them for good (the app would retry for ever, never ready).
-      .refine(
-        hasEncodedUserInfo,
-        'must percent-encode its user name and password (: / ? # [ ] @ and % in them)',
-      ),
+      .refine(hasEncodedUserInfo, {
+        message: 'must percent-encode its user name and password (: / ? # [ ] @ and % in them)',
+        ...once,
+      }),
   kafkaBrokers: () =>
     z
       .string({ message: 'is required' })
       .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, {
         message: 'must be a comma-separated list of host:port',
-        abort: true,
       })
-      .refine(
-        (value) => value.split(',').every(isHostPort),
-        'must name each broker as host:port, with a port of 1 to 65535',
-      )
+      .refine((value) => value.split(',').every(isHostPort), {
+        message: 'must name each broker as host:port, with a port of 1 to 65535',
+        ...once,
+      })
       .transform((value) => value.split(',')),
   logLevel: () =>
     z

@@ -184,11 +184,14 @@ export const orderProcessorConfiguration = z
   })
   .check(
     // The consumer's limits: EVENT_TIMEOUT_MS per attempt (plus the pauses), MAX_RETRIES + 1 attempts.
-    historyTtlAboveOrderDelivery((config) => ({
-      eventTimeoutMs: config.EVENT_TIMEOUT_MS,
-      maxAttempts: typeof config.MAX_RETRIES === 'number' ? config.MAX_RETRIES + 1 : undefined,
-      settings: `EVENT_TIMEOUT_MS ${String(config.EVENT_TIMEOUT_MS)}, MAX_RETRIES ${String(config.MAX_RETRIES)}`,
-    })),
+    historyTtlAboveOrderDelivery(
+      (config) => ({
+        eventTimeoutMs: config.EVENT_TIMEOUT_MS,
+        maxAttempts: typeof config.MAX_RETRIES === 'number' ? config.MAX_RETRIES + 1 : undefined,
+        settings: `EVENT_TIMEOUT_MS ${String(config.EVENT_TIMEOUT_MS)}, MAX_RETRIES ${String(config.MAX_RETRIES)}`,
+      }),
+      ['EVENT_TIMEOUT_MS', 'MAX_RETRIES'],
+    ),
     adminTokenApartFromJwtSecrets,
   );
 export type OrderProcessorConfig = z.output<typeof orderProcessorConfiguration>;

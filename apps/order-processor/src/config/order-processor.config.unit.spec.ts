@@ -1,4 +1,4 @@
-import { loadConfiguration } from '@causeway/cqrs-core';
+import { type ConfigurationError, loadConfiguration } from '@causeway/cqrs-core';
 import { DEFAULT_ORDER_CATALOG, orderProcessorConfiguration } from './order-processor.config';
 
 const required = {
@@ -181,6 +181,53 @@ describe('order-processor settings', () => {
       PROGRESS_HISTORY_TTL_MS: '4101',
     });
     expect(config.PROGRESS_HISTORY_TTL_MS).toBe(4101);
+  });
+
+  // EVENT_TIMEOUT_MS=3000000000 (past the longest timer) was named, then named again through the
+  // bound it made of PROGRESS_HISTORY_TTL_MS ("must be more than … (EVENT_TIMEOUT_MS 3000000000,
+  // …"), which was fine. The TTL is compared once the settings its bound comes from are valid.
+  it.each([
+    [
+      'EVENT_TIMEOUT_MS',
+      '3000000000',
+      'must be at most 2147483647 ms (~24.8 days, the longest timer)',
+      {},
+    ],
+    // 2.5 attempts of 12000 ms and their backoffs are over 20000 ms.
+    ['MAX_RETRIES', '1.5', 'must be a non-negative integer', { PROGRESS_HISTORY_TTL_MS: '20000' }],
+    [
+      'ORDER_STEP_DELAY_MS',
+      '2147483648',
+      'must be at most 2147483647 ms (~24.8 days, the longest timer)',
+      {},
+    ],
+  ])(
+    'names a bad %s once, not again through PROGRESS_HISTORY_TTL_MS',
+    (setting, value, problem, others: Record<string, string>) => {
+      let issues: unknown;
+      try {
+        loadConfiguration(orderProcessorConfiguration, {
+          ...required,
+          ...others,
+          [setting]: value,
+        });
+      } catch (error) {
+        issues = (error as ConfigurationError).issues;
+      }
+      expect(issues).toEqual([{ setting, problem }]);
+    },
+  );
+
+  it('compares PROGRESS_HISTORY_TTL_MS with the delivery whatever else is wrong', () => {
+    expect(() =>
+      loadConfiguration(orderProcessorConfiguration, {
+        ...required,
+        REDIS_URL: 'localhost',
+        PROGRESS_HISTORY_TTL_MS: '1000',
+      }),
+    ).toThrow(
+      /REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL; PROGRESS_HISTORY_TTL_MS: must be more than/,
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import { backoffDelay } from '@causeway/cqrs-core';
+import { backoffDelay, whenValid } from '@causeway/cqrs-core';
 import { z } from 'zod';
 
 /** What bounds how long the order consumer runs one delivery of an order. */
@@ -34,8 +34,9 @@ export function orderDeliveryLimitMs(limits: OrderDeliveryLimits): number {
  * limits from the app's settings and names them (`settings`). Retention ends an unfinished task
  * FAILED "expired" once its last event is a TTL old, so with a TTL a delivery can outlast (step
  * pauses, timeouts, retries) every running order was ended: refused, naming the setting and the
- * bound. It runs even when other settings are bad, so that the error names every one; a bad value
- * of one it reads is left to that setting's own rule.
+ * bound. It runs even when other settings are bad, so that the error names every one, but only
+ * when the settings it reads are valid: `readFrom` names those `limitsOf` reads. A bad one (an
+ * EVENT_TIMEOUT_MS past the longest timer) was named, then again in this bound.
  */
 export function historyTtlAboveOrderDelivery(
   limitsOf: (config: Readonly<Record<string, unknown>>) => {
@@ -43,6 +44,7 @@ export function historyTtlAboveOrderDelivery(
     maxAttempts: unknown;
     settings: string;
   },
+  readFrom: readonly string[] = [],
 ) {
   return z.superRefine<Record<string, unknown>>(
     (config, context) => {
@@ -62,6 +64,6 @@ export function historyTtlAboveOrderDelivery(
           `retention ends running orders FAILED "expired"`,
       });
     },
-    { when: () => true },
+    whenValid('PROGRESS_HISTORY_TTL_MS', 'ORDER_STEP_DELAY_MS', ...readFrom),
   );
 }

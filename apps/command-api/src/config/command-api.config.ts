@@ -1,4 +1,10 @@
-import { connectionSettings, decimal, serviceSettings, setting } from '@causeway/cqrs-core';
+import {
+  connectionSettings,
+  decimal,
+  serviceSettings,
+  setting,
+  wholeNumber,
+} from '@causeway/cqrs-core';
 import {
   adminTokenApartFromJwtSecrets,
   authSettings,
@@ -77,16 +83,8 @@ export const commandApiConfiguration = z
     /**
      * More commands than this waiting for their handler in their topic (sent, not handled yet):
      * new ones are refused with 503 `overloaded` and nothing is sent; 0 turns the check off.
-     * Whole numbers by Number.isInteger: zod's int() refused 2^53 and beyond as "must be a
-     * non-negative integer", naming no bound (as MAX_RETRIES did).
      */
-    COMMAND_BACKLOG_MAX: decimal(
-      z
-        .number({ message: 'must be a non-negative integer' })
-        .refine(Number.isInteger, 'must be a non-negative integer')
-        .min(0, 'must not be negative')
-        .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER}`),
-    ).default(10_000),
+    COMMAND_BACKLOG_MAX: decimal(wholeNumber()).default(10_000),
     /** How long GET /api/commands/{id} knows a command, in seconds. */
     COMMAND_STATUS_RETENTION_S: setting.positiveInt(86_400),
   })

@@ -86,6 +86,11 @@ describe('command-api settings: COMMAND_BACKLOG_MAX', () => {
     expect(load('-1')).toThrow(
       /^Invalid configuration: COMMAND_BACKLOG_MAX: must not be negative$/,
     );
+    // Was also told "must not be negative", one problem named twice (it is cqrs-core's
+    // wholeNumber now).
+    expect(load('-1.5')).toThrow(
+      /^Invalid configuration: COMMAND_BACKLOG_MAX: must be a non-negative integer$/,
+    );
   });
 });
 

@@ -24,7 +24,13 @@ export function orderAttemptTimeoutMs(limits: Omit<OrderDeliveryLimits, 'maxAtte
  */
 export function orderDeliveryLimitMs(limits: OrderDeliveryLimits): number {
   let total = limits.maxAttempts * orderAttemptTimeoutMs(limits);
-  for (let retry = 1; retry < limits.maxAttempts; retry++) total += backoffDelay({}, retry);
+  for (let retry = 1; retry < limits.maxAttempts; retry++) {
+    const delay = backoffDelay({}, retry);
+    // At its cap from here on (the default backoff never comes down): the rest at once, so that a
+    // MAX_RETRIES in the billions (valid) takes no more steps than one of 10 (it looped for ever).
+    if (delay === backoffDelay({}, retry + 1)) return total + delay * (limits.maxAttempts - retry);
+    total += delay;
+  }
   return total;
 }
 

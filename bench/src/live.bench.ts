@@ -605,13 +605,20 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
       const a = percentiles(from((m) => m.accepted));
       const r = percentiles(from((m) => m.result));
       // A move not seen within the wait: still queued (no command.result yet either) or
-      // processed without its frame reaching the stream (a loss) — the label tells which.
-      const unseen = (seen: (m: Move) => bigint | undefined) => {
+      // processed without its frame reaching the stream (a loss) — the label tells which. At
+      // the last-opened streams a processed move may also be one whose frame reached the first
+      // client while the later gateway was still behind: counted apart.
+      const unseen = (
+        seen: (m: Move) => bigint | undefined,
+        elsewhere?: (m: Move) => bigint | undefined,
+      ) => {
         const missing = run.all.filter((m) => seen(m) === undefined);
         const processed = missing.filter((m) => m.result !== undefined).length;
+        const ahead = elsewhere ? missing.filter((m) => elsewhere(m) !== undefined).length : 0;
+        const aheadNote = elsewhere ? ` (${ahead} of them seen at the first client)` : '';
         return missing.length === 0
           ? ''
-          : `, ${missing.length} not seen within ${SETTLE_MS / 1000} s of the last send: ${missing.length - processed} not yet processed, ${processed} processed`;
+          : `, ${missing.length} not seen within ${SETTLE_MS / 1000} s of the last send: ${missing.length - processed} not yet processed, ${processed} processed${aheadNote}`;
       };
       if (TRACE) writeTrace(`${TRACE}-${audience}-${rate}.json`, run.all);
       const target = (p: Percentiles) =>
@@ -624,7 +631,10 @@ async function liveRun(servers: Servers, audience: string, report: Report): Prom
           target: target(latency),
         },
         {
-          benchmark: `move → position.update at the last-opened stream of each of the ${gateways.length} gateways (the later of them), from the intended send, ${rate}/s, ${who} (${lastSeen.length} of ${run.all.length} seen${unseen((m) => m.last)})`,
+          benchmark: `move → position.update at the last-opened stream of each of the ${gateways.length} gateways (the later of them), from the intended send, ${rate}/s, ${who} (${lastSeen.length} of ${run.all.length} seen${unseen(
+            (m) => m.last,
+            (m) => m.position,
+          )})`,
           latency: lastLatency,
           target: target(lastLatency),
         },

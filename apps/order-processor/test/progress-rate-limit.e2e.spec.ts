@@ -98,6 +98,35 @@ describe('order-processor: the progress reads are rate limited per caller (RATE_
     expect((await read(`history/${randomUUID()}`, gary)).status).toBe(429);
   });
 
+  // Checked after the charge, a page retrying `?limit=0` (or a typo, `?limt=5`) used up its
+  // user's rate in 3 tries: every read of theirs, good ones too, was 429 for the rest of the window.
+  it('charges nothing for a page of /user whose parameters are wrong: 400 each time, whatever the credential', async () => {
+    const erika = (await tokens.issue('erika')).token;
+    const malformed = [
+      'user/erika?limit=0',
+      'user/erika?before=not-a-cursor',
+      'user/erika?limt=5',
+      'user/erika?limit=1&limit=2',
+      'user/misty?limit=101',
+    ];
+    const answers: number[] = [];
+    for (const url of malformed) answers.push((await read(url, erika)).status);
+    answers.push((await read(malformed[0]!)).status);
+    expect(answers).toEqual([400, 400, 400, 400, 400, 400]);
+    const bad = await read(malformed[2]!, erika);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      type: 'https://causeway.dev/problems/invalid-request',
+      errors: [expect.objectContaining({ field: 'limt' })],
+    });
+
+    // All 3 of erika's points are left.
+    const within: number[] = [];
+    for (let i = 0; i < 3; i++) within.push((await read('user/erika?limit=5', erika)).status);
+    expect(within).toEqual([200, 200, 200]);
+    expect((await read('user/erika', erika)).status).toBe(429);
+  });
+
   it('documents the 429 of every progress read in its OpenAPI document (/docs-json), with Retry-After, as it answers it', async () => {
     // The harness reads under /api/v2/progress/; the URL parser resolves the dot segments.
     const docs = (await (await read('../../../docs-json')).json()) as {

@@ -76,7 +76,8 @@ function read(
       responses: {
         '200': { description: summary, content: openApiJson(body) },
         '401': unauthorized,
-        // Every read costs the caller a point (ProgressAuth), whatever it then answers.
+        // Every read costs the caller a point (ProgressAuth), whatever it then answers, once its
+        // path and query are well-formed (a 400 of theirs is answered before the credential).
         '429': rateLimited,
         ...errors,
       },
@@ -150,7 +151,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
       },
       {
         '400': openApiProblem(
-          `\`limit\` not an integer from 1 to the maximum, \`before\` not a \`next\` cursor of this API, either repeated, or another parameter given (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names each parameter); or ${malformedPath}`,
+          `\`limit\` not an integer from 1 to the maximum, \`before\` not a \`next\` cursor of this API, either repeated, or another parameter given (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names each parameter: answered before the credential is checked, and not charged to the caller’s rate); or ${malformedPath}`,
         ),
         '403': openApiProblem(
           'Another user’s id: only your own tasks can be read (problem type `https://causeway.dev/problems/forbidden-user`)',

@@ -56,7 +56,8 @@ function unknownTask(taskId: string): ProblemException {
 /**
  * S3-6 reads under /api/v2/progress, each for the bearer token's user: another user's task is
  * 404 as an unknown one (its existence is not told), another user's list 403, a `{taskId}` that
- * is no task id (contracts' TaskId: a NUL, over 128 characters) 400 naming `taskId`, before the
+ * is no task id (contracts' TaskId: a NUL, over 128 characters) 400 naming `taskId`, and a page
+ * of `/user` whose query is wrong (userTasksPageOf) 400 naming each parameter, before the
  * credential is looked at and without costing a point of the caller's rate (as the gateway's
  * progress streams answer it).
  */
@@ -103,6 +104,9 @@ export class ProgressController {
     @Query() query: Record<string, unknown>,
     @Req() request: ProgressRequest,
   ) {
+    // Before the credential and the rate, as a malformed {taskId}: charged first, a page
+    // retrying `?limit=0` or a typo used up its user's RATE_LIMIT_POINTS in as many tries.
+    const page = userTasksPageOf(query);
     const caller = await this.auth.caller(request);
     if (userId !== caller.userId)
       throw new ProblemException({
@@ -111,7 +115,6 @@ export class ProgressController {
         status: 403,
         detail: 'only your own tasks can be read: use your user id',
       });
-    const page = userTasksPageOf(query);
     const { tasks, next } = await this.reading(() => this.deps.reads.ofUser(userId, page));
     // A stream read and a fold per task: the request's point paid for the first 20.
     await this.auth.chargeAfter(caller, userTasksPoints(tasks.length) - 1);

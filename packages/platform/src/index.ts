@@ -43,6 +43,7 @@ export * from './http/cors.policy';
 export * from './http/query.parameter';
 export * from './http/path.parameter';
 export * from './http/invalid-request.problem';
+export * from './http/query-refusal.problem';
 export * from './auth/caller.gate';
 export * from './auth/caller.limiter';
 export * from './auth/admin.refusals';

@@ -151,7 +151,7 @@ export function orderProcessorOpenApi(): OpenAPIObject {
       },
       {
         '400': openApiProblem(
-          `\`limit\` not an integer from 1 to the maximum, \`before\` not a \`next\` cursor of this API, either repeated, or another parameter given (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names each parameter: answered before the credential is checked, and not charged to the caller’s rate); or ${malformedPath}`,
+          `\`limit\` not an integer from 1 to the maximum, \`before\` not a \`next\` cursor of this API, either repeated, or another parameter given (problem type \`https://causeway.dev/problems/invalid-request\`; \`errors\` names each parameter, the first 10 unknown ones cut at 64 characters: answered before the credential is checked, and not charged to the caller’s rate); or ${malformedPath}`,
         ),
         '403': openApiProblem(
           'Another user’s id: only your own tasks can be read (problem type `https://causeway.dev/problems/forbidden-user`)',

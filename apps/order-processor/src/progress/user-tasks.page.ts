@@ -1,5 +1,10 @@
-import { ProblemException, problemType } from '@causeway/cqrs-core/nest';
-import { queryParameter, type TaskPosition } from '@causeway/platform';
+import { ProblemException } from '@causeway/cqrs-core/nest';
+import {
+  type ParameterError,
+  queryParameter,
+  type TaskPosition,
+  queryRefusal,
+} from '@causeway/platform';
 
 /** How many tasks a page of `GET /user/{userId}` lists without `?limit=`. */
 export const USER_TASKS_DEFAULT = 20;
@@ -24,14 +29,11 @@ export function userTasksPoints(listed: number): number {
   return Math.max(1, Math.ceil(listed / USER_TASKS_PER_POINT));
 }
 
-/** The query parameters of `GET /user/{userId}`: any other is refused, not ignored. */
+/**
+ * The query parameters of `GET /user/{userId}`: any other is refused, not ignored (the first 10
+ * named, each cut at 64 characters: queryRefusal).
+ */
 const PARAMETERS = ['limit', 'before'];
-
-/** A parameter that is wrong, as a problem document's `errors` lists it. */
-interface FieldError {
-  field: string;
-  message: string;
-}
 
 /**
  * The page `?limit=` and `?before=` ask for; a 400 `invalid-request` naming every parameter that
@@ -42,7 +44,7 @@ interface FieldError {
  */
 export function userTasksPageOf(query: Record<string, unknown> | undefined): UserTasksPage {
   const unknown = Object.keys(query ?? {}).filter((name) => !PARAMETERS.includes(name));
-  const errors: FieldError[] = [];
+  const errors: ParameterError[] = [];
   const limitText = parameter(query, 'limit', errors);
   const beforeText = parameter(query, 'before', errors);
   let limit = USER_TASKS_DEFAULT;
@@ -54,7 +56,7 @@ export function userTasksPageOf(query: Record<string, unknown> | undefined): Use
   const before = beforeText === undefined ? undefined : positionOf(beforeText);
   if (beforeText !== undefined && !before)
     errors.push({ field: 'before', message: 'must be the `next` cursor of a previous page' });
-  if (unknown.length > 0 || errors.length > 0) throw refused(unknown, errors);
+  if (unknown.length > 0 || errors.length > 0) throw queryRefusal(unknown, PARAMETERS, errors);
   return before ? { limit, before } : { limit };
 }
 
@@ -62,42 +64,16 @@ export function userTasksPageOf(query: Record<string, unknown> | undefined): Use
 function parameter(
   query: Record<string, unknown> | undefined,
   name: string,
-  errors: FieldError[],
+  errors: ParameterError[],
 ): string | undefined {
   try {
     return queryParameter(query, name);
   } catch (error) {
     if (!(error instanceof ProblemException)) throw error;
-    const { errors: found } = error.getResponse() as { errors?: FieldError[] };
+    const { errors: found } = error.getResponse() as { errors?: ParameterError[] };
     errors.push(...(found ?? [{ field: name, message: 'must be a single value' }]));
     return undefined;
   }
-}
-
-/**
- * How a parameter with an empty name (`?=1`, `?=`) is named, as command-api names it: as "" it
- * read as if the server had lost the name. In parentheses in `errors`, as `(body)` and `(path)`
- * name a part, not a field.
- */
-const EMPTY_NAME = 'query parameter with an empty name';
-
-function refused(unknown: readonly string[], errors: readonly FieldError[]): ProblemException {
-  const message = `is not a known parameter (${PARAMETERS.join(', ')})`;
-  const said = unknown.map((name) => (name === '' ? `a ${EMPTY_NAME}` : name));
-  const details = errors.map(({ field, message }) => `${field} ${message}`);
-  if (said.length === 1) details.unshift(`${said[0]} ${message}`);
-  else if (said.length > 1)
-    details.unshift(`${said.join(', ')} are not known parameters (${PARAMETERS.join(', ')})`);
-  return new ProblemException({
-    type: problemType('invalid-request'),
-    title: 'Bad Request',
-    status: 400,
-    detail: details.join('; '),
-    errors: [
-      ...unknown.map((name) => ({ field: name === '' ? `(${EMPTY_NAME})` : name, message })),
-      ...errors,
-    ],
-  });
 }
 
 /**

@@ -117,4 +117,28 @@ describe('the page of GET /api/v2/progress/user/{userId} (?limit=, ?before=)', (
       ],
     });
   });
+  // Fifty 300-character names were each repeated twice (in `detail` and `errors`): 30 kB of the
+  // client's own text back, where command-api answers the same URL with ten names cut at 64.
+  it('repeats at most 10 unknown names, each cut at 64 characters, and counts the rest', () => {
+    const names = Array.from(
+      { length: 50 },
+      (_, i) => `${String(i).padStart(2, '0')}${'x'.repeat(298)}`,
+    );
+    const problem = toProblemOf(() =>
+      userTasksPageOf({ ...Object.fromEntries(names.map((name) => [name, '1'])), limit: '0' }),
+    ) as { detail: string; errors: { field: string; message: string }[] };
+    const message = 'is not a known parameter (limit, before)';
+    const shown = names.slice(0, 10).map((name) => `${name.slice(0, 64)}…`);
+    expect(problem).toMatchObject({
+      status: 400,
+      type: 'https://causeway.dev/problems/invalid-request',
+      detail: `${shown.join(', ')} and 40 more are not known parameters (limit, before); limit must be an integer from 1 to 100`,
+      errors: [
+        ...shown.map((field) => ({ field, message })),
+        { field: 'limit', message: 'must be an integer from 1 to 100' },
+      ],
+    });
+    expect(problem.errors).toHaveLength(11);
+    expect(JSON.stringify(problem).length).toBeLessThan(3_000);
+  });
 });

@@ -14,6 +14,10 @@ export interface OrderProcessorUnderTest {
   ns: TestNamespace;
   /** Issues tokens the app accepts (its JWT_SECRET). */
   tokens: TokenService;
+  /** The app's base URL (once beforeAll started it). */
+  url(): string;
+  /** Its ADMIN_TOKEN (/admin/dead-letters). */
+  adminToken: string;
   /**
    * GET /api/v2/progress/<url>, with the bearer token when one is given; `init` for another
    * method or more headers (an Origin).
@@ -44,6 +48,7 @@ export function useOrderProcessor(
   const ns = testNamespace(label);
   const JWT_SECRET = `jwt-${ns.id}-0123456789-0123456789`;
   const tokens = new TokenService({ secret: JWT_SECRET });
+  const adminToken = `admin-${ns.id}-0123456789`;
   let service: ServiceProcess | undefined;
 
   beforeAll(async () => {
@@ -53,7 +58,7 @@ export function useOrderProcessor(
         REDIS_URL: serverAddress('redis'),
         KAFKA_BROKERS: serverAddress('kafka'),
         MONGODB_URI: ns.mongoUri(),
-        ADMIN_TOKEN: `admin-${ns.id}-0123456789`,
+        ADMIN_TOKEN: adminToken,
         JWT_SECRET,
         TOPIC_PREFIX: `${ns.id}.`,
         ...env(ns),
@@ -71,6 +76,8 @@ export function useOrderProcessor(
   return {
     ns,
     tokens,
+    adminToken,
+    url: () => service!.url,
     // Called in tests only, once beforeAll started the service.
     read: (url, token, init = {}) =>
       fetch(`${service!.url}/api/v2/progress/${url}`, {

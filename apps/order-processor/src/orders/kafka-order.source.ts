@@ -1,5 +1,6 @@
 import { contractsSerializer } from '@causeway/contracts';
-import { type ManagedConnection, poisonToDeadLetters } from '@causeway/cqrs-core';
+import { type ManagedConnection, poisonToDeadLetters, type Publisher } from '@causeway/cqrs-core';
+import { TracedPublisher } from '@causeway/cqrs-core/opentelemetry';
 import {
   type KafkaClient,
   kafkaGroupId,
@@ -106,14 +107,22 @@ export function kafkaOrderSource(options: KafkaOrderSourceOptions): OrderSourceF
  * topic (deleted since the consumer made it, or never made), it creates it as the consumer does:
  * `partitions` (ORDER_TOPIC_PARTITIONS) and `retentionMs` (PROGRESS_HISTORY_TTL_MS). With
  * Kafka's defaults, orders — a user and their items — outlived the TTL by the broker's 7 days.
+ *
+ * Traced as the bus's replays are (TracedPublisher, `send <topic>` spans of `messaging.system`
+ * kafka): a letter without trace context (dead-lettered while tracing was off) goes out in a new
+ * trace, its delivery the send's child; one with a trace goes on in it. Bare, the first was
+ * replayed with none: its delivery began a trace of its own, the replay nowhere in it.
  */
 export function kafkaOrderReplays(
   kafka: ManagedConnection<KafkaClient>,
   topic: Pick<KafkaOrderSourceOptions, 'partitions' | 'retentionMs'>,
-): KafkaPublisher {
-  return new KafkaPublisher(kafka.client, {
-    serializer: contractsSerializer(),
-    partitions: topic.partitions,
-    retentionMs: topic.retentionMs,
-  });
+): Publisher {
+  return new TracedPublisher(
+    new KafkaPublisher(kafka.client, {
+      serializer: contractsSerializer(),
+      partitions: topic.partitions,
+      retentionMs: topic.retentionMs,
+    }),
+    { system: 'kafka' },
+  );
 }

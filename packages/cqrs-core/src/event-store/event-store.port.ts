@@ -154,6 +154,14 @@ export interface StreamInfo {
   /** Events before this version were truncated. Default 1. */
   firstVersion: number;
   state: 'active' | 'soft-deleted' | 'tombstoned' | 'missing';
+  /**
+   * Set on an active stream whose first events were removed by truncateStream or
+   * applyRetention since it was last created (not by a soft delete, after which a stream
+   * created again starts past version 1 with nothing of it removed): what those events held is
+   * gone, and a reader of the stream can no longer tell what it was. Absent otherwise. Redis:
+   * only for cuts made since session 49 (a stream cut before keeps no mark until its next cut).
+   */
+  truncated?: true;
 }
 
 /**

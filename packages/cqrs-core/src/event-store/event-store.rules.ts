@@ -28,7 +28,10 @@ export interface StreamHead {
   /** First version that reads still return (events before it were truncated or soft-deleted). */
   firstVersion: number;
   tombstoned: boolean;
-  /** The version at which the stream was soft-deleted, when no event was appended since. */
+  /**
+   * The version at which the stream was last soft-deleted (kept when it is created again: a
+   * first readable version past it + 1 is a cut, see StreamInfo.truncated).
+   */
   softDeletedAt?: number;
 }
 
@@ -361,11 +364,15 @@ export function expectationHolds(expected: ExpectedVersion, head: StreamHead): b
 
 /** What streamInfo reports for a stream whose head is `head`. */
 export function streamInfoOf(streamId: string, head: StreamHead): StreamInfo {
+  const state = streamState(head);
   return {
     streamId,
     version: head.version,
     firstVersion: head.firstVersion,
-    state: streamState(head),
+    state,
+    // A soft delete leaves the first version right past it: anything later is a cut.
+    ...(state === 'active' &&
+      head.firstVersion > (head.softDeletedAt ?? 0) + 1 && { truncated: true as const }),
   };
 }
 

@@ -20,8 +20,10 @@ import { RedisScript } from './redis.script';
  *                      are). The readable commits tile the versions first … head without gaps;
  *                      a cut inside a commit replaces it by its remainder.
  * - `P:m:<streamId>`   hash head, first (first readable version), soft (soft-deleted at), tomb,
- *                      and `#<messageId>` → version of each readable event (idempotent
- *                      re-appends); one hash, so an append updates head and ids in one HSET.
+ *                      cut (set by a truncate or retention that removed events, removed by a
+ *                      delete: StreamInfo.truncated; session 49), and `#<messageId>` → version
+ *                      of each readable event (idempotent re-appends); one hash, so an append
+ *                      updates head and ids in one HSET.
  *
  * There is no sorted set of all positions (session 3, docs/adr/003): readAll reads the dense
  * positions `from + 1 … P:seq` from `P:events` directly and skips the holes that removals left.
@@ -341,8 +343,11 @@ if before > first then
   end
   ids.flush()
   redis.call('HSET', KEYS[1], 'first', before)
+  if mode == 'truncate' or mode == 'retention' then redis.call('HSET', KEYS[1], 'cut', '1') end
 end
 if mode == 'hard' then redis.call('HSET', KEYS[1], 'tomb', '1', 'head', head) end
 if mode == 'soft' then redis.call('HSET', KEYS[1], 'soft', head) end
+-- A deleted stream's history is gone on purpose: created again, nothing of it was cut.
+if mode == 'soft' or mode == 'hard' then redis.call('HDEL', KEYS[1], 'cut') end
 return {'ok', removed}
 `);

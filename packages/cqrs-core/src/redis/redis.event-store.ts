@@ -265,12 +265,13 @@ export class RedisEventStore implements EventStore {
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
     checkStreamId(streamId);
-    const [head, first, soft, tomb] = await this.client.hmget(
+    const [head, first, soft, tomb, cut] = await this.client.hmget(
       this.key(`m:${streamId}`),
       'head',
       'first',
       'soft',
       'tomb',
+      'cut',
     );
     const state = {
       version: Number(head ?? 0),
@@ -278,11 +279,15 @@ export class RedisEventStore implements EventStore {
       tombstoned: tomb !== null,
       softDeletedAt: soft === null ? undefined : Number(soft),
     };
+    const kind = streamState(state);
     return {
       streamId,
       version: state.version,
       firstVersion: state.firstVersion,
-      state: streamState(state),
+      state: kind,
+      // Marked by the cut itself: an append drops `soft`, so a first version past 1 cannot
+      // tell a stream created again after a soft delete from a cut one here.
+      ...(kind === 'active' && cut !== null && { truncated: true as const }),
     };
   }
 

@@ -1,3 +1,5 @@
+import { PermanentError } from '../router/handler.errors';
+
 /**
  * The stream does not continue where the snapshot ends: events after the snapshot are gone
  * (truncated, removed by retention, or the stream was deleted after more events and created
@@ -48,6 +50,34 @@ export class StateNotRebuildableError extends Error {
         `the removed events`,
     );
     this.name = 'StateNotRebuildableError';
+  }
+}
+
+/**
+ * A command with an id (see CommandCall.commandId) came to a stream whose first events were
+ * removed (truncated, or cut by retention: StreamInfo.truncated) and from which no snapshot was
+ * loaded: it is not among the events left, but it may have been among those removed, so
+ * whether it was applied already cannot be told, and deciding it could apply it twice (a
+ * redelivery). Nothing was decided or appended. Permanent: retrying cannot bring the events
+ * back. Keep a snapshot ahead of what retention and truncation remove (the repository's
+ * `snapshots`; retention of an aggregate's stream must stop at its latest snapshot), or
+ * restore the removed events.
+ */
+export class CommandHistoryRemovedError extends PermanentError {
+  constructor(
+    readonly streamId: string,
+    readonly commandId: string,
+    /** The first version the stream still has (its last version + 1 when none is left). */
+    readonly firstVersion: number,
+  ) {
+    super(
+      `Command ${commandId} on stream ${streamId}: the stream's events before version ` +
+        `${firstVersion} were removed (truncated, or cut by retention) and no snapshot was ` +
+        `loaded, so whether the command was applied already cannot be told; nothing was ` +
+        `decided or appended. Keep a snapshot ahead of what retention removes, or restore ` +
+        `the removed events`,
+    );
+    this.name = 'CommandHistoryRemovedError';
   }
 }
 

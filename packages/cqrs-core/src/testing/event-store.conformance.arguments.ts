@@ -171,6 +171,7 @@ export function argumentScenarios(context: EventStoreConformanceContext): void {
       version: 3,
       firstVersion: 4,
       state: 'active',
+      truncated: true,
     });
   });
 

@@ -246,6 +246,7 @@ export function lifecycleScenarios(context: EventStoreConformanceContext): void 
       version: 10,
       firstVersion: 4,
       state: 'active',
+      truncated: true,
     });
     await expect(
       store().append(streamId, [event(type, 11)], { expectedVersion: 10 }),
@@ -301,6 +302,7 @@ export function lifecycleScenarios(context: EventStoreConformanceContext): void 
       version: 10,
       firstVersion: 9,
       state: 'active',
+      truncated: true,
     });
     expect(await store().readStream(outside)).toHaveLength(10);
     await expect(store().applyRetention({ maxCount: 2, streamPrefix: prefix })).resolves.toBe(0);
@@ -388,10 +390,66 @@ export function lifecycleScenarios(context: EventStoreConformanceContext): void 
       version: 2,
       firstVersion: 3,
       state: 'active',
+      truncated: true,
     });
     expect(await store().readStream(streamId)).toEqual([]);
     await expect(
       store().append(streamId, [event('Info', 3)], { expectedVersion: 'no-stream' }),
     ).resolves.toMatchObject({ nextExpectedVersion: 3 });
+  });
+
+  it('tells a stream cut by a truncate or retention from one created again after a soft delete', async () => {
+    const prefix = uniqueName('cut-or-deleted') + '/';
+    const info = (streamId: string) => store().streamInfo(streamId);
+    const append = (streamId: string, from: number, to: number, expectedVersion: number) =>
+      store().append(
+        streamId,
+        range(from, to).map((n) => event('Cut', n)),
+        { expectedVersion: expectedVersion === 0 ? 'no-stream' : expectedVersion },
+      );
+    // Soft-deleted, then created again: it starts past version 1, but nothing of it was cut.
+    const reborn = prefix + 'reborn';
+    await append(reborn, 1, 3, 0);
+    await store().deleteStream(reborn, { mode: 'soft' });
+    await store().append(reborn, [event('Cut', 4)], { expectedVersion: 'no-stream' });
+    await expect(info(reborn)).resolves.toEqual({
+      streamId: reborn,
+      version: 4,
+      firstVersion: 4,
+      state: 'active',
+    });
+    // Then cut by retention: truncated.
+    await append(reborn, 5, 6, 4);
+    await expect(store().applyRetention({ maxCount: 1, streamPrefix: reborn })).resolves.toBe(2);
+    await expect(info(reborn)).resolves.toMatchObject({ firstVersion: 6, truncated: true });
+    // Truncated, then soft-deleted (the cut is part of the history the delete removed), then
+    // created again: not truncated; a truncate that removes nothing marks nothing.
+    const cutThenDeleted = prefix + 'cut-then-deleted';
+    await append(cutThenDeleted, 1, 3, 0);
+    await store().truncateStream(cutThenDeleted, 3);
+    await expect(info(cutThenDeleted)).resolves.toMatchObject({ truncated: true });
+    await store().deleteStream(cutThenDeleted, { mode: 'soft' });
+    await expect(info(cutThenDeleted)).resolves.toEqual({
+      streamId: cutThenDeleted,
+      version: 3,
+      firstVersion: 4,
+      state: 'soft-deleted',
+    });
+    await store().append(cutThenDeleted, [event('Cut', 4)], { expectedVersion: 'no-stream' });
+    await store().truncateStream(cutThenDeleted, 4);
+    await expect(info(cutThenDeleted)).resolves.toEqual({
+      streamId: cutThenDeleted,
+      version: 4,
+      firstVersion: 4,
+      state: 'active',
+    });
+    // Hard-deleted: tombstoned, not truncated.
+    const tombstoned = prefix + 'tombstoned';
+    await append(tombstoned, 1, 2, 0);
+    await store().truncateStream(tombstoned, 2);
+    await store().deleteStream(tombstoned, { mode: 'hard' });
+    const hard = await info(tombstoned);
+    expect(hard).toMatchObject({ version: 2, state: 'tombstoned' });
+    expect(hard).not.toHaveProperty('truncated');
   });
 }

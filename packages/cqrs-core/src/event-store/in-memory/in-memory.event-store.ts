@@ -138,7 +138,8 @@ export class InMemoryEventStore implements EventStore {
       target.ids.set(envelope.messageId, version);
       positions.push(record.position);
     });
-    target.head = { ...head, version: head.version + serialized.length, softDeletedAt: undefined };
+    // softDeletedAt stays: streamInfo tells a stream created again from a cut one by it.
+    target.head = { ...head, version: head.version + serialized.length };
     this.storage.streams.set(streamId, target);
     return { nextExpectedVersion: target.head.version, positions };
   }

@@ -46,7 +46,8 @@ export const LAG_TIMEOUT_MS = 2_000;
 
 /**
  * Orders from Kafka (the distributed system, ADR 015): a KafkaSubscriber in the competing group
- * `<prefix><service>.orders`, undecodable orders to the dead letters, the group's lag read from
+ * `<groupIdPrefix><service>.orders` (the app passes TOPIC_PREFIX and a dot, docs/operations.md:
+ * `P.order-processor.orders`), undecodable orders to the dead letters, the group's lag read from
  * Kafka (GET /monitor and the lag gauge) and the subscriber's probe `kafka-consumers` (a
  * consumer that keeps crashing) in readiness.
  */

@@ -59,7 +59,8 @@ const HANDLER = 'orders';
 /**
  * The order consumer (ADR 015 point 2): the source's subscriber (Kafka's, or the in-memory
  * broker's in the embedded mode) on the order topic, competing group `<service>.orders` (after
- * the deployment's prefix on Kafka: `<prefix>order-processor.orders`), behind the Redis apps' middleware — recoverer → metrics →
+ * the deployment's TOPIC_PREFIX and a dot on Kafka: `P.order-processor.orders`), behind the
+ * Redis apps' middleware — recoverer → metrics →
  * dead letter → retry → timeout → correlation — so a delivery that keeps failing goes to the
  * dead letters (/admin/dead-letters) and its offset is committed only after the handler
  * succeeded or it was dead-lettered; a replay from there publishes it back to this Kafka topic

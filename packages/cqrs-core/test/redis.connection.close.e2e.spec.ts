@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { testNamespace } from '@causeway/testkit';
+import { testNamespace, within } from '@causeway/testkit';
 import Redis from 'ioredis';
 
 // A process that closes its router and its Redis connection, but not the Redis Streams
@@ -59,3 +59,37 @@ it('exits once it closed its Redis connection, router and subscriber left open',
   // the silence timeout: 11 s by default): ioredis leaves that timer running on close.
   expect(Date.now() - closedAt).toBeLessThan(15_000);
 }, 40_000);
+
+// A connection whose socket had closed before close() — its server unreachable, or gone and
+// being reconnected to — held the process 2 s after close(): ioredis waits for the 'close' of
+// the socket it ends, which had come already. An app stopping while Redis was down, or giving
+// up its start on an unreachable REDIS_URL, lingered; jest said "did not exit one second after
+// the test run has completed" after connections.int.spec.ts.
+describe.each(['unreachable', 'dropped'])('a connection %s when closed', (scenario) => {
+  it('leaves nothing that keeps the process alive: it exits at once', async () => {
+    const child = spawn(
+      process.execPath,
+      [path.join(__dirname, 'fixtures', 'closed-connections.cjs')],
+      {
+        env: { ...process.env, REDIS_URL: ns.redisUrl, SCENARIO: scenario },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // 'close', not 'exit': the pipes may still hold its last lines when it has exited.
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    const code = await within(
+      20_000,
+      exited,
+      `the process to exit after closing its connection (${scenario})`,
+    ).finally(() => child.kill('SIGKILL'));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const [closed, left] = stdout.trim().split('\n');
+    expect(closed).toBe('CLOSED');
+    // What kept it alive right after close(), but its own stdio: the 2 s timer was a Timeout.
+    expect((JSON.parse(left!) as string[]).filter((kind) => kind !== 'PipeWrap')).toEqual([]);
+  }, 30_000);
+});

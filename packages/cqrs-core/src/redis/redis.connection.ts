@@ -146,6 +146,7 @@ export function redisConnection(options: RedisConnectionOptions): ManagedConnect
     },
   });
   neverSendFailed(client);
+  noStrandedDisconnectTimer(client);
   readBeforeTimeout(client);
   cheapSilenceTimer(client);
   if (options.coalesceWrites !== false) coalesceWrites(client);
@@ -223,6 +224,7 @@ function trackDuplicates(client: Redis): Set<Redis> {
     const duplicate = parent.duplicate.bind(parent);
     parent.duplicate = (override) => {
       const copy = duplicate(override);
+      noStrandedDisconnectTimer(copy);
       open.add(copy);
       copy.once('end', () => open.delete(copy));
       track(copy);
@@ -231,6 +233,35 @@ function trackDuplicates(client: Redis): Set<Redis> {
   };
   track(client);
   return open;
+}
+
+/** ioredis internals of the connector that owns a client's socket (ioredis 5: lib/connectors). */
+interface ConnectorInternals {
+  stream?: { destroyed: boolean };
+  disconnect(): void;
+}
+
+/**
+ * Makes disconnect() of `client` leave no timer behind when its socket had closed already (its
+ * server unreachable, or gone and being reconnected to). ioredis ends the socket and destroys
+ * it after `disconnectTimeout` (2 s) unless the socket's 'close' comes first — which had come
+ * already: the timer held the process 2 s after close() (an app stopping while Redis was down,
+ * or giving up its start on an unreachable REDIS_URL). A closed socket has nothing to end.
+ */
+function noStrandedDisconnectTimer(client: Redis): void {
+  const connector = (client as unknown as { connector?: ConnectorInternals }).connector;
+  if (!connector) return;
+  const disconnect = connector.disconnect;
+  connector.disconnect = function (this: ConnectorInternals) {
+    const stream = this.stream;
+    if (!stream?.destroyed) return disconnect.call(this);
+    this.stream = undefined; // hidden from disconnect() only: ioredis' state stays as it was
+    try {
+      disconnect.call(this);
+    } finally {
+      this.stream ??= stream;
+    }
+  };
 }
 
 /** Where `client` connects: `host:port` (or its socket path), never the credentials. */

@@ -527,7 +527,9 @@ export function describeTransportConformance(
         { group: 'late', consumer: 'c', startFrom: 'latest' },
         async (d) => void latest.push(n(d)),
       );
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // No wait: a 'latest' group starts where the topic ended when subscribe() resolved, so 3,
+      // published right after, is its first message (Kafka's subscription waits for its
+      // position: a fixed wait here hid a start looked up later, on a loaded machine too).
       await transport.publisher.publish(t, [conformanceMessage(3)]);
       await eventually(() => earliest.length === 3 && latest.length === 1, timeout, 'deliveries');
       expect(earliest).toEqual([1, 2, 3]);
@@ -669,9 +671,20 @@ export function describeTransportConformance(
         }),
       ).rejects.toBeInstanceOf(TransportClosedError);
       await closed.close(); // twice is fine
-      await transport.publisher.publish(t, [conformanceMessage(3)]);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(handled).toEqual([1]); // nothing was subscribed after close
+      // Nothing was subscribed after close, and the closed subscription takes nothing more. The
+      // wait is on a delivery, not a fixed time (which a loaded machine outlasts): a witness
+      // group, subscribed after the refused subscribe, gets 3 then the marker 4 (one key: in
+      // order). A subscription left running, started before it, would have had 3 by then.
+      const witnessed: number[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'witness', consumer: 'c' },
+        async (d) => void witnessed.push(n(d)),
+      );
+      await transport.publisher.publish(t, [conformanceMessage(3), conformanceMessage(4)]);
+      await eventually(() => witnessed.includes(4), timeout, 'the marker (4) in the witness group');
+      expect(witnessed).toEqual([1, 3, 4]);
+      expect(handled).toEqual([1]);
     });
 
     it('close waits for in-flight deliveries; the rest goes to the next consumer of the group', async () => {

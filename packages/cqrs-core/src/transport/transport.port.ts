@@ -70,8 +70,9 @@ export interface SubscribeOptions {
   maxInFlight?: number;
   /**
    * Where delivery starts for a group that has never consumed the topic: 'earliest' (default:
-   * nothing published before is lost) or 'latest' (only new messages — fan-out groups of
-   * ephemeral instances, such as SSE gateways, use this). Any other value is refused.
+   * nothing published before is lost) or 'latest' (only new messages: every message published
+   * once subscribe() resolved, none before it — fan-out groups of ephemeral instances, such as
+   * SSE gateways, use this). Any other value is refused.
    */
   startFrom?: 'earliest' | 'latest';
   /**

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type logCreator } from 'kafkajs';
-import { repositoryRoot, testNamespace } from '@causeway/testkit';
+import { testNamespace } from '@causeway/testkit';
 import {
   type Delivery,
   InvalidTopicError,
@@ -23,28 +23,22 @@ import {
   conformanceSerializer,
   describeTransportConformance,
 } from '../src/testing';
+import { findLocalKafka } from './kafka.local-broker';
 
 const exec = promisify(execFile);
 const ns = testNamespace('kafka');
 
 /**
  * Restarts the broker of the local launcher (infra/local): same ports, same data directory.
- * KAFKA_BROKERS must point at it — a broker resolved otherwise cannot be restarted from here.
- * The ports are the ones the broker was started with (infra/local records them), not the
- * CAUSEWAY_KAFKA_* of this shell: with only `.infra/env` loaded, `up` would otherwise start it
- * on the default ports, which another checkout's broker may hold, and leave it down.
+ * KAFKA_BROKERS must point at it. The broker's own settings say which checkout started it and
+ * on which ports (findLocalKafka): this checkout may be another one (a git worktree has no
+ * `.infra`), and the CAUSEWAY_KAFKA_* of this shell may not be the broker's: with only
+ * `.infra/env` loaded, `up` would otherwise start it on the default ports, which another
+ * checkout's broker may hold, and leave it down.
  */
 async function restartLocalKafka(): Promise<void> {
-  const root = repositoryRoot();
+  const { root, port, controllerPort } = await findLocalKafka(ns.kafkaBrokers);
   const infra = path.join(root, 'infra', 'local');
-  const recorded = path.join(root, '.infra', 'kafka', 'port');
-  const [port, controllerPort] = readFileSync(recorded, 'utf8').trim().split(/\s+/);
-  const brokers = ns.kafkaBrokers.join(',');
-  if (!port || !controllerPort || !ns.kafkaBrokers.some((b) => b.endsWith(`:${port}`)))
-    throw new Error(
-      `cannot restart Kafka: KAFKA_BROKERS is ${brokers}, but this checkout's broker runs on ` +
-        `port(s) "${port ?? ''} ${controllerPort ?? ''}" (${recorded})`,
-    );
   const env = {
     ...process.env,
     CAUSEWAY_KAFKA_PORT: port,

@@ -3,7 +3,7 @@ import { type StreamView } from './stream.view';
 
 /**
  * Frames as the hub hands them over: text, or text encoded (UTF-8) once for every stream it goes
- * to (SseHub.dispatch).
+ * to (SseDispatcher.dispatch).
  */
 export type Frames = string | Buffer;
 

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
-import { isAddressedTo, type Notification } from '@causeway/contracts';
 import {
   type Caller,
   TokenService,
@@ -12,6 +11,7 @@ import {
 } from '@causeway/platform';
 import { type GatewaySettings } from '../gateway/gateway.settings';
 import { type CloseReason, SseConnection, type SseSink } from './sse.connection';
+import { passOver, SseDispatcher } from './sse.dispatch';
 import {
   HEARTBEAT_FRAME,
   type HeartbeatKind,
@@ -22,6 +22,7 @@ import {
 } from './sse.frames';
 import { type SseMetrics } from './sse.metrics';
 import { LOG_START, planResume } from './sse.resume';
+import { WriteGuard } from './sse.write.guard';
 import { type StreamView } from './stream.view';
 import { visiblePositions } from './visible-positions';
 
@@ -155,12 +156,31 @@ export class SseHub {
   readonly logSilenceMs: number;
   /** How long an ended stream may keep unwritten bytes: see MAX_LINGER_MS. */
   private readonly lingerMs: number;
+  /** How streams end, and what ends one whose write throws. */
+  private readonly guard: WriteGuard;
+  /** The fan-out of what the follower reads. */
+  private readonly dispatcher: SseDispatcher;
 
   constructor(private readonly options: SseHubOptions) {
     this.now = options.now ?? Date.now;
     this.settings = options.settings;
     this.logSilenceMs = Math.max(2 * this.settings.heartbeatMs, MIN_LOG_SILENCE_MS);
     this.lingerMs = Math.min(this.settings.stallTimeoutMs, MAX_LINGER_MS);
+    this.guard = new WriteGuard({
+      retryMs: this.settings.retryMs,
+      lingerMs: this.lingerMs,
+      logger: options.logger,
+      release: (connection, reason) => this.release(connection, reason),
+    });
+    this.dispatcher = new SseDispatcher(
+      { all: this.all, byUser: this.byUser, byClaim: this.byClaim },
+      {
+        log: options.log,
+        guard: this.guard,
+        metrics: options.metrics,
+        logger: options.logger,
+      },
+    );
   }
 
   get size(): number {
@@ -388,7 +408,7 @@ export class SseHub {
     } catch (error) {
       this.options.logger?.warn(`resume of ${connection.id} failed: ${(error as Error).message}`);
       // The client's own id again: it resumes from there.
-      this.close(connection, 'error', retryFrame(this.settings.retryMs, connection.lastId));
+      this.guard.close(connection, 'error', retryFrame(this.settings.retryMs, connection.lastId));
       return connection;
     } finally {
       // Whatever became of the stream (a client that went away at once included).
@@ -449,7 +469,7 @@ export class SseHub {
       if (!ok) return this.drop(connection);
     } catch (error) {
       this.options.logger?.warn(`opening of ${connection.id} failed: ${(error as Error).message}`);
-      this.close(connection, 'error', retryFrame(this.settings.retryMs, connection.lastId));
+      this.guard.close(connection, 'error', retryFrame(this.settings.retryMs, connection.lastId));
       return connection;
     } finally {
       opening.resumed?.({ entries: read, recovery: false });
@@ -492,7 +512,7 @@ export class SseHub {
         notificationFrame(this.resumePoint(connection), 'shutdown', {
           serverId: this.options.serverId,
         });
-      this.close(connection, 'shutdown', frame);
+      this.guard.close(connection, 'shutdown', frame);
     }
     await this.following;
   }
@@ -539,7 +559,7 @@ export class SseHub {
     this.disconnects.set(userId, { at: this.now(), reason });
     const streams = [...(this.byUser.get(userId) ?? [])];
     for (const connection of streams)
-      this.close(
+      this.guard.close(
         connection,
         'disconnected',
         notificationFrame(this.resumePoint(connection), 'disconnected', { reason }),
@@ -558,7 +578,7 @@ export class SseHub {
       TokenService.revokedBy(connection.issuedAt, cut),
     );
     for (const connection of streams)
-      this.close(
+      this.guard.close(
         connection,
         'revoked',
         notificationFrame(this.resumePoint(connection), 'disconnected', { reason }),
@@ -576,182 +596,18 @@ export class SseHub {
   }
 
   /**
-   * Sends what the follower read. Entries read together go to each connection as one write (a
-   * write is a syscall: under load the log is read in larger batches, so the writes per frame
-   * fall as the rate grows). Each frame is encoded (UTF-8) once for all its streams: written as
-   * bytes, a socket counts them as BUFFER_MAX_BYTES does (SseSink.write).
-   *
-   * Nothing thrown ends it (session 48): before, one throw left the rest of the batch unsent
-   * (the follower passes a failed batch over), the position short of it and `caughtUp` waiting.
-   * An entry whose frame cannot be built (a payload without JSON: the embedded log keeps
-   * objects; a view's `frame` that throws) is passed over, as a replay passes it over
-   * (writeEntry): told again, it would fail again. A stream whose write throws is ended with a
-   * retry hint at its last id (`fail`): its client resumes, and the replay sends what it missed.
+   * What the follower read, to its streams (SseDispatcher.dispatch); the position then moves
+   * through it in the same synchronous step (see resumePoint), and the streams that could not
+   * keep up are dropped.
    */
   private dispatch(entries: LoggedNotification[]): void {
     if (this.fromStart) this.firstId ??= entries[0]?.id;
-    const slow: SseConnection[] = [];
-    let sent = 0;
-    const batch =
-      entries.length > 1 ? new Map<SseConnection, { chunks: Buffer[]; id: string }>() : undefined;
-    for (const entry of entries) {
-      try {
-        sent += this.dispatchEntry(entry, batch, slow);
-      } catch (error) {
-        // Who it is for could not be told (recipients): the streams it reached keep it.
-        this.passOver(entry, error);
-      }
-      this.position = entry.id;
-    }
-    if (batch)
-      for (const [connection, { chunks, id }] of batch)
-        if (!this.send(connection, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), id))
-          slow.push(connection);
-    if (sent > 0) this.options.metrics?.frames.inc(sent);
+    const slow = this.dispatcher.dispatch(entries);
+    const last = entries.at(-1);
+    if (last) this.position = last.id;
     for (const connection of slow) this.drop(connection);
     for (const waiter of this.waiting)
       if (this.options.log.compare(waiter.id, this.position) <= 0) waiter.done();
-  }
-
-  /**
-   * `dispatch` of one entry: sends it to (or batches it for) its recipients. Returns how many
-   * frames it told (id-only frames not counted).
-   */
-  private dispatchEntry(
-    entry: LoggedNotification,
-    batch: Map<SseConnection, { chunks: Buffer[]; id: string }> | undefined,
-    slow: SseConnection[],
-  ): number {
-    const frames: EntryFrames = {};
-    /** What a frame of the entry could not be built for (its first such recipient's). */
-    let failure: { error: unknown } | undefined;
-    let sent = 0;
-    for (const connection of this.recipients(entry.notification)) {
-      let frame: Buffer | undefined;
-      try {
-        frame = this.liveFrame(connection, entry, frames);
-      } catch (error) {
-        failure ??= { error };
-        continue;
-      }
-      if (frame === undefined) continue;
-      // A connection still writing its replay queues entry by entry: what it queued can be
-      // told apart by id (SseHub.open, a resume `ahead`).
-      if (batch && !connection.pending) {
-        const pending = batch.get(connection);
-        if (pending) {
-          pending.chunks.push(frame);
-          pending.id = entry.id;
-        } else batch.set(connection, { chunks: [frame], id: entry.id });
-      } else if (!this.send(connection, frame, entry.id, entry.notification)) slow.push(connection);
-      if (frame !== frames.idOnly) sent += 1;
-    }
-    if (failure) this.passOver(entry, failure.error);
-    return sent;
-  }
-
-  /**
-   * The frame of `entry` for `connection`, undefined if it takes none (its view does not show
-   * it, or the client had it from another instance). Serialised once per entry for all streams
-   * that take the same frame (`frames`). Throws if the frame cannot be built.
-   */
-  private liveFrame(
-    connection: SseConnection,
-    entry: LoggedNotification,
-    frames: EntryFrames,
-  ): Buffer | undefined {
-    const view = connection.view;
-    if (view && !view.accepts(entry.notification)) return undefined;
-    if (connection.skipThrough !== undefined && this.sentElsewhere(connection, entry.id))
-      return undefined;
-    // A pending connection's view is asked by coverQueued: its opening is not read yet.
-    if (view?.covers && !connection.pending && view.covers(entry.notification))
-      // Not told again, but the client's resume point moves past it: see coverQueued.
-      return (frames.idOnly ??= Buffer.from(idFrame(entry.id)));
-    if (view) {
-      frames.viewed ??= new Map();
-      const frame =
-        frames.viewed.get(view.frame) ?? Buffer.from(view.frame(entry.id, entry.notification));
-      frames.viewed.set(view.frame, frame);
-      return frame;
-    }
-    return (frames.plain ??= Buffer.from(
-      notificationFrame(entry.id, entry.notification.method, entry.notification.params),
-    ));
-  }
-
-  /** An entry no frame could be built for: its streams go on without it (see dispatch). */
-  private passOver(entry: LoggedNotification, error: unknown): void {
-    this.options.logger?.warn(
-      `notification ${entry.id} (${entry.notification.method}) could not be sent (${messageOf(error)}): passed over, its streams go on with the ones after it`,
-    );
-  }
-
-  /** `connection.send`, the stream ended by `fail` if the write throws: false when slow. */
-  private send(
-    connection: SseConnection,
-    frames: Buffer,
-    id: string,
-    notification?: Notification,
-  ): boolean {
-    return this.guarded(connection, () => connection.send(frames, id, notification));
-  }
-
-  /**
-   * `write` (a write to `connection`), the stream ended by `fail` if it throws: false when slow.
-   * Every write outside `open` goes through it or `close`: a throw in a timer's callback (the
-   * heartbeat) was uncaught, and took the process down with every stream (session 48).
-   */
-  private guarded(connection: SseConnection, write: () => boolean): boolean {
-    try {
-      return write();
-    } catch (error) {
-      this.fail(connection, error);
-      return true;
-    }
-  }
-
-  /**
-   * Ends a stream whose write threw, at once (a later write that worked would leave a hole in
-   * it): a retry hint repeating the id of the last frame written, so that its client resumes
-   * from there and the replay sends what the failed write held. Destroyed if even that throws:
-   * an EventSource then resumes from the last id it read, which is the same.
-   */
-  private fail(connection: SseConnection, error: unknown): void {
-    this.options.logger?.warn(
-      `stream ${connection.id} could not be written (${messageOf(error)}): ended, its client resumes`,
-    );
-    this.close(connection, 'error', retryFrame(this.settings.retryMs, connection.lastId));
-  }
-
-  /**
-   * Whether the entry `id` is one a resume `ahead` of this instance had already (up to the
-   * connection's `skipThrough`); past it, the connection takes everything again.
-   */
-  private sentElsewhere(connection: SseConnection, id: string): boolean {
-    if (this.options.log.compare(id, connection.skipThrough!) <= 0) return true;
-    connection.skipThrough = undefined;
-    return false;
-  }
-
-  private *recipients(notification: Notification): Iterable<SseConnection> {
-    if (notification.targetType === 'broadcast') {
-      yield* this.all;
-      return;
-    }
-    const users =
-      notification.targetType === 'user' ? notification.targetIds : (notification.recipients ?? []);
-    // A connection is in one byUser set only; one reached through a claimed trainer too may be
-    // reached twice (its own trainer and a claimed one, or two claimed ones): dedupe then.
-    const claims = notification.targetType === 'group' && this.byClaim.size > 0;
-    const seen = claims ? new Set<SseConnection>() : undefined;
-    for (const userId of users.length > 1 ? new Set(users) : users) {
-      const connections = this.byUser.get(userId);
-      if (connections && isAddressedTo(notification, userId))
-        for (const connection of connections) if (!seen || once(seen, connection)) yield connection;
-      const claimed = claims ? this.byClaim.get(userId) : undefined;
-      if (claimed) for (const connection of claimed) if (once(seen!, connection)) yield connection;
-    }
   }
 
   private session(
@@ -794,7 +650,7 @@ export class SseHub {
         ? connection.view.frame(entry.id, entry.notification)
         : notificationFrame(entry.id, entry.notification.method, entry.notification.params);
     } catch (error) {
-      this.passOver(entry, error);
+      passOver(this.options.logger, entry, error);
       return true;
     }
     this.options.metrics?.frames.inc();
@@ -824,7 +680,7 @@ export class SseHub {
     );
     const base = this.settings.retryMs;
     for (const connection of [...this.all])
-      this.close(
+      this.guard.close(
         connection,
         'log-unreachable',
         retryFrame(base + Math.random() * base, this.resumePoint(connection)),
@@ -844,7 +700,7 @@ export class SseHub {
     );
     const base = this.settings.retryMs;
     for (const connection of [...this.all])
-      this.close(
+      this.guard.close(
         connection,
         'log-gap',
         retryFrame(base + Math.random() * base, this.resumePoint(connection)),
@@ -874,7 +730,7 @@ export class SseHub {
         serverTime ??= (this.options.serverTime ?? this.now)();
         frame = heartbeatEventFrame(id, serverTime);
       }
-      if (!this.guarded(connection, () => connection.write(frame))) slow.push(connection);
+      if (!this.guard.guarded(connection, () => connection.write(frame))) slow.push(connection);
     }
     for (const connection of slow) this.drop(connection);
   }
@@ -924,7 +780,7 @@ export class SseHub {
     for (const connection of this.all) {
       if (connection.openedAt > deadline) break;
       // The client reconnects by itself, with the id this frame gives it: see resumePoint.
-      this.close(
+      this.guard.close(
         connection,
         'timeout',
         retryFrame(this.settings.retryMs, this.resumePoint(connection)),
@@ -943,7 +799,7 @@ export class SseHub {
     // The client renews its credential and resumes from the id the frame repeats: its
     // reconnect with the same one would be refused (401, reason `expired`).
     for (const connection of ended)
-      this.close(
+      this.guard.close(
         connection,
         'expired',
         notificationFrame(this.resumePoint(connection), 'expired', {
@@ -958,32 +814,6 @@ export class SseHub {
     connection.destroy();
     this.release(connection, 'slow');
     return connection;
-  }
-
-  /**
-   * Ends a stream gracefully (its last frame, then the end of the response) and releases it. One
-   * whose client stopped reading is destroyed MAX_LINGER_MS later at most (SseConnection.end):
-   * released already, it is no longer counted by the limits nor seen by `dropStalled`.
-   *
-   * Nothing thrown leaves it (its callers include the timers': expire, checkLog): a stream whose
-   * last frame cannot be written is destroyed and released as an `error` (see `fail`), its client
-   * resuming from the last id it read (session 48).
-   */
-  private close(connection: SseConnection, reason: CloseReason, lastFrame?: string): void {
-    try {
-      connection.end(lastFrame, this.lingerMs);
-    } catch (error) {
-      this.options.logger?.warn(
-        `stream ${connection.id} could not be ended (${messageOf(error)}): destroyed, its client resumes`,
-      );
-      try {
-        connection.destroy();
-      } catch {
-        // Nothing more can be done for it: it is released below all the same.
-      }
-      reason = 'error';
-    }
-    this.release(connection, reason);
   }
 
   private register(connection: SseConnection): void {
@@ -1045,7 +875,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
  * (StreamView.covers, asked in log order) into an id-only frame: the event is not told again,
  * and the client's resume point still moves past it. Dropped instead, the client kept the
  * opening's id until the next heartbeat, and its reconnect within that window replayed the
- * event it had shown (a second COMPLETED: ADR 015, session 47). SseHub.dispatch does the same
+ * event it had shown (a second COMPLETED: ADR 015, session 47). SseDispatcher does the same
  * for what comes live.
  */
 function coverQueued(connection: SseConnection, view: StreamView): void {
@@ -1054,24 +884,4 @@ function coverQueued(connection: SseConnection, view: StreamView): void {
       queued.frames = idFrame(queued.id);
       queued.notification = undefined;
     }
-}
-
-/** Adds `connection` to `seen`; true if it was not there yet. */
-function once(seen: Set<SseConnection>, connection: SseConnection): boolean {
-  if (seen.has(connection)) return false;
-  seen.add(connection);
-  return true;
-}
-
-/** An entry's frames, each built once for all the streams that take it (SseHub.dispatch). */
-interface EntryFrames {
-  plain?: Buffer;
-  /** Per view `frame` function. */
-  viewed?: Map<StreamView['frame'], Buffer>;
-  /** The entry's id alone, for the streams whose opening told its state already. */
-  idOnly?: Buffer;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -47,8 +47,8 @@ export class SseDispatcher {
    * An entry whose frame cannot be built (a payload without JSON: the embedded log keeps
    * objects; a view's `frame` that throws) is passed over, as a replay passes it over
    * (SseHub.writeEntry): told again, it would fail again. A stream whose write throws is ended
-   * with a retry hint at its last id (WriteGuard.fail): its client resumes, and the replay sends
-   * what it missed.
+   * with a retry hint at its last id (WriteGuard.failed): its client resumes, and the replay
+   * sends what it missed.
    */
   dispatch(entries: LoggedNotification[]): SseConnection[] {
     const slow: SseConnection[] = [];
@@ -138,14 +138,19 @@ export class SseDispatcher {
     ));
   }
 
-  /** `connection.send`, the stream ended by WriteGuard.fail if the write throws: false when slow. */
+  /** `connection.send`; a stream whose write throws is ended (WriteGuard.failed). False: slow. */
   private send(
     connection: SseConnection,
     frames: Buffer,
     id: string,
     notification?: Notification,
   ): boolean {
-    return this.options.guard.guarded(connection, () => connection.send(frames, id, notification));
+    try {
+      return connection.send(frames, id, notification);
+    } catch (error) {
+      this.options.guard.failed(connection, error);
+      return true;
+    }
   }
 
   /**

@@ -730,7 +730,14 @@ export class SseHub {
         serverTime ??= (this.options.serverTime ?? this.now)();
         frame = heartbeatEventFrame(id, serverTime);
       }
-      if (!this.guard.guarded(connection, () => connection.write(frame))) slow.push(connection);
+      let ok: boolean;
+      try {
+        ok = connection.write(frame);
+      } catch (error) {
+        this.guard.failed(connection, error);
+        continue;
+      }
+      if (!ok) slow.push(connection);
     }
     for (const connection of slow) this.drop(connection);
   }

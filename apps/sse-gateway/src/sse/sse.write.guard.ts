@@ -20,22 +20,13 @@ export interface WriteGuardOptions {
  * (session 48): nothing a sink throws leaves these. A throw in a timer's callback (the
  * heartbeat, expire, checkLog) was uncaught, and took the process down with every stream; one in
  * dispatch left the rest of the batch unsent.
+ *
+ * Every such write is a plain `try` around it whose `catch` calls `failed`, or goes through
+ * `close`. Not a helper taking the write as a closure: that was one closure allocated per frame
+ * written, on the broadcast's path (session 49).
  */
 export class WriteGuard {
   constructor(private readonly options: WriteGuardOptions) {}
-
-  /**
-   * `write` (a write to `connection`), the stream ended by `fail` if it throws: false when slow.
-   * Every write outside `open` goes through it or `close`.
-   */
-  guarded(connection: SseConnection, write: () => boolean): boolean {
-    try {
-      return write();
-    } catch (error) {
-      this.fail(connection, error);
-      return true;
-    }
-  }
 
   /**
    * Ends a stream whose write threw, at once (a later write that worked would leave a hole in
@@ -43,7 +34,7 @@ export class WriteGuard {
    * from there and the replay sends what the failed write held. Destroyed if even that throws:
    * an EventSource then resumes from the last id it read, which is the same.
    */
-  fail(connection: SseConnection, error: unknown): void {
+  failed(connection: SseConnection, error: unknown): void {
     this.options.logger?.warn(
       `stream ${connection.id} could not be written (${messageOf(error)}): ended, its client resumes`,
     );
@@ -56,8 +47,8 @@ export class WriteGuard {
    * released already, it is no longer counted by the limits nor seen by `dropStalled`.
    *
    * Nothing thrown leaves it (its callers include the timers': expire, checkLog): a stream whose
-   * last frame cannot be written is destroyed and released as an `error` (see `fail`), its client
-   * resuming from the last id it read (session 48).
+   * last frame cannot be written is destroyed and released as an `error` (see `failed`), its
+   * client resuming from the last id it read (session 48).
    */
   close(connection: SseConnection, reason: CloseReason, lastFrame?: string): void {
     try {

@@ -316,12 +316,20 @@ export class SseHub {
     connection.view = opening.view;
     const order = checkedAt === undefined ? undefined : this.disconnects.get(caller.userId);
     if (order && checkedAt !== undefined && order.at >= checkedAt) {
-      // With an id as every frame: a new stream's is where it would have opened.
-      connection.end(
-        notificationFrame(lastEventId ?? this.position, 'disconnected', { reason: order.reason }),
-        this.lingerMs,
-      );
-      this.options.metrics?.closed.inc({ reason: 'disconnected' });
+      let reason: CloseReason = 'disconnected';
+      try {
+        // With an id as every frame: a new stream's is where it would have opened.
+        connection.end(
+          notificationFrame(lastEventId ?? this.position, 'disconnected', { reason: order.reason }),
+          this.lingerMs,
+        );
+      } catch (error) {
+        // Destroyed, not left open (this rejected `open` before session 49). Not registered: the
+        // count is taken here, not by `release`.
+        this.guard.failed(connection, error);
+        reason = 'error';
+      }
+      this.options.metrics?.closed.inc({ reason });
       return connection;
     }
     // Served after the order: the user came back (the page opened a stream anew). Reconnects

@@ -878,6 +878,26 @@ describe('SseHub', () => {
     });
   });
 
+  // open()'s answer to a stream a disconnect order ended and drop()'s destroy were not guarded:
+  // a throw rejected open(), or left dispatch with the other slow streams kept (session 49).
+  describe("when a stream's end or destroy throws", () => {
+    it('destroys a stream checked before a disconnect order whose disconnected frame cannot be written; open resolves', async () => {
+      const { hub, metric } = await setup();
+      const checkedAt = Date.now();
+      expect(hub.disconnect('ash', 'locked')).toBe(0);
+      const late = new TestSink();
+      late.failNextWrite = new Error('write refused');
+      const opened = hub.open({ userId: 'ash', trainerIds: [] }, late, { checkedAt });
+      await expect(opened).resolves.toMatchObject({ userId: 'ash', closed: true });
+      // Not left open: its client reconnects (and is answered 204 while the order is recent).
+      expect(late.destroyed).toBe(true);
+      expect(hub.connectionsOf('ash')).toHaveLength(0);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'error' }, value: 1 },
+      ]);
+    });
+  });
+
   describe('limits', () => {
     it('refuses beyond MAX_CONNECTIONS with 503 and beyond the per-user limit with 429', async () => {
       const { hub, open } = await setup({

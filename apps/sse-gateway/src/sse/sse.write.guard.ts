@@ -31,14 +31,28 @@ export class WriteGuard {
   /**
    * Ends a stream whose write threw, at once (a later write that worked would leave a hole in
    * it): a retry hint repeating the id of the last frame written, so that its client resumes
-   * from there and the replay sends what the failed write held. Destroyed if even that throws:
-   * an EventSource then resumes from the last id it read, which is the same.
+   * from there and the replay sends what the failed write held. Destroyed if even that throws,
+   * or if it was its end or destroy that threw (they mark it closed first): an EventSource then
+   * resumes from the last id it read, which is the same. Released as an `error`, if registered.
    */
   failed(connection: SseConnection, error: unknown): void {
-    this.options.logger?.warn(
+    const { logger, retryMs } = this.options;
+    if (connection.closed) {
+      logger?.warn(
+        `stream ${connection.id} could not be ended (${messageOf(error)}): destroyed, its client resumes`,
+      );
+      try {
+        connection.destroy();
+      } catch {
+        // Nothing more can be done for it: it is released below all the same.
+      }
+      this.options.release(connection, 'error');
+      return;
+    }
+    logger?.warn(
       `stream ${connection.id} could not be written (${messageOf(error)}): ended, its client resumes`,
     );
-    this.close(connection, 'error', retryFrame(this.options.retryMs, connection.lastId));
+    this.close(connection, 'error', retryFrame(retryMs, connection.lastId));
   }
 
   /**
@@ -47,22 +61,15 @@ export class WriteGuard {
    * released already, it is no longer counted by the limits nor seen by `dropStalled`.
    *
    * Nothing thrown leaves it (its callers include the timers': expire, checkLog): a stream whose
-   * last frame cannot be written is destroyed and released as an `error` (see `failed`), its
-   * client resuming from the last id it read (session 48).
+   * last frame cannot be written is destroyed and released as an `error` (`failed`), its client
+   * resuming from the last id it read (session 48).
    */
   close(connection: SseConnection, reason: CloseReason, lastFrame?: string): void {
     try {
       connection.end(lastFrame, this.options.lingerMs);
     } catch (error) {
-      this.options.logger?.warn(
-        `stream ${connection.id} could not be ended (${messageOf(error)}): destroyed, its client resumes`,
-      );
-      try {
-        connection.destroy();
-      } catch {
-        // Nothing more can be done for it: it is released below all the same.
-      }
-      reason = 'error';
+      this.failed(connection, error);
+      return;
     }
     this.options.release(connection, reason);
   }

@@ -823,10 +823,21 @@ export class SseHub {
       );
   }
 
+  /**
+   * Drops a stream that cannot keep up. Nothing thrown leaves it (session 49): a throw kept a
+   * dispatch's other slow streams and its `caughtUp` waiters, was uncaught in a timer (heartbeat,
+   * dropStalled), and rejected `open`. A stream whose destroy throws is destroyed again and
+   * released as an `error` (WriteGuard.failed), not kept registered and counted by the limits.
+   */
   private drop(connection: SseConnection): SseConnection {
     if (!this.all.has(connection)) return connection;
     this.options.metrics?.slowDropped.inc();
-    connection.destroy();
+    try {
+      connection.destroy();
+    } catch (error) {
+      this.guard.failed(connection, error);
+      return connection;
+    }
     this.release(connection, 'slow');
     return connection;
   }

@@ -896,6 +896,33 @@ describe('SseHub', () => {
         { labels: { reason: 'error' }, value: 1 },
       ]);
     });
+
+    it('releases a slow stream whose destroy throws, and drops the other slow streams', async () => {
+      const { hub, log, open, metric } = await setup({
+        settings: { bufferMaxBytes: 4_096, maxConnectionsPerUser: 1 },
+      });
+      const ash = await open('ash');
+      const brock = await open('brock');
+      const misty = await open('misty');
+      ash.stalled = true;
+      brock.stalled = true;
+      ash.failNextDestroy = new Error('destroy refused');
+      await log.append(testNotification({ params: { big: 'x'.repeat(5_000) } }));
+      // Both are found slow in the dispatch that wrote misty's frame.
+      await until(() => misty.notifications().length === 2, "misty's frame");
+      expect(brock.destroyed).toBe(true);
+      // Destroyed all the same, and its room freed: ash may open a stream again.
+      expect(ash.destroyed).toBe(true);
+      expect(hub.size).toBe(1);
+      expect(hub.admit('ash')).toEqual({ ok: true });
+      expect(await metric('causeway_sse_slow_clients_dropped_total')).toEqual([
+        { labels: {}, value: 2 },
+      ]);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'error' }, value: 1 },
+        { labels: { reason: 'slow' }, value: 1 },
+      ]);
+    });
   });
 
   describe('limits', () => {

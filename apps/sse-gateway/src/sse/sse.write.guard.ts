@@ -16,14 +16,15 @@ export interface WriteGuardOptions {
 }
 
 /**
- * How the hub's writes outside `open` end a stream, and what ends one whose write throws
- * (session 48): nothing a sink throws leaves these. A throw in a timer's callback (the
- * heartbeat, expire, checkLog) was uncaught, and took the process down with every stream; one in
- * dispatch left the rest of the batch unsent.
+ * How the hub ends its streams, and what ends one whose write, end or destroy throws: nothing a
+ * sink throws leaves these. A throw in a timer's callback (the heartbeat, expire, checkLog) was
+ * uncaught, and took the process down with every stream; one in dispatch left the rest of the
+ * batch unsent (session 48). `open`'s answer to a stream a disconnect order ended and the
+ * slow-stream drop's destroy use `failed` too (session 49).
  *
- * Every such write is a plain `try` around it whose `catch` calls `failed`, or goes through
- * `close`. Not a helper taking the write as a closure: that was one closure allocated per frame
- * written, on the broadcast's path (session 49).
+ * A write on the broadcast's path (dispatch, heartbeat) is a plain `try` whose `catch` calls
+ * `failed`: not a helper taking the write as a closure, which allocated one closure per frame
+ * written (session 49).
  */
 export class WriteGuard {
   constructor(private readonly options: WriteGuardOptions) {}

@@ -27,6 +27,8 @@ export class TestSink extends EventEmitter implements SseSink {
   writes = 0;
   /** Thrown by the next write() (then cleared): a sink that refuses a write. */
   failNextWrite: Error | undefined;
+  /** Thrown by the next destroy() (then cleared), before it destroys anything. */
+  failNextDestroy: Error | undefined;
 
   get writableLength(): number {
     return this.stalledBytes;
@@ -49,6 +51,9 @@ export class TestSink extends EventEmitter implements SseSink {
   }
 
   destroy(): void {
+    const failure = this.failNextDestroy;
+    this.failNextDestroy = undefined;
+    if (failure) throw failure;
     this.destroyed = true;
     this.emit('close');
   }

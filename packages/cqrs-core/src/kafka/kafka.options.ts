@@ -30,7 +30,9 @@ export interface KafkaTopicOptions {
    * broker's). Trade-off: with fewer in-sync replicas than this, publishing fails
    * (NOT_ENOUGH_REPLICAS) instead of risking loss. Also keep the broker's
    * `unclean.leader.election.enable` false (Kafka's default). Topics that already exist keep
-   * their settings.
+   * their settings. At most `replicationFactor`, refused when the publisher or subscriber is
+   * built: Kafka creates such a topic, and then an older broker refuses every write to it, a
+   * recent one (3.9) acknowledges writes on fewer replicas than this.
    */
   minInSyncReplicas?: number;
   /**

@@ -11,7 +11,12 @@ import {
   KafkaTransportClosedError,
 } from './kafka.errors';
 import { KAFKA_DEFAULTS, type KafkaTransportOptions } from './kafka.options';
-import { checkKafkaTopic, KAFKA_TOPIC_COUNTS, KafkaTopics } from './kafka.topics';
+import {
+  checkInSyncReplicas,
+  checkKafkaTopic,
+  KAFKA_TOPIC_COUNTS,
+  KafkaTopics,
+} from './kafka.topics';
 import { checkTopic } from '../transport/topic.check';
 import { errorCauses, hasErrorType } from './kafka.error-causes';
 
@@ -94,6 +99,8 @@ export class KafkaPublisher implements Publisher {
    *   `options` is no object or has no MessageSerializer as `serializer`, or naming
    *   `maxMessageBytes`, `partitions`, `replicationFactor` or `minInSyncReplicas` when it is no
    *   positive integer (checkCounts)
+   * @throws TypeError naming both when `minInSyncReplicas` is above `replicationFactor` (either
+   *   one's default counts): no topic has more replicas in sync than it has (checkInSyncReplicas)
    */
   constructor(
     private readonly client: KafkaClient,
@@ -106,6 +113,7 @@ export class KafkaPublisher implements Publisher {
       'maxMessageBytes',
       ...KAFKA_TOPIC_COUNTS,
     ]);
+    checkInSyncReplicas('KafkaPublisher', options);
     this.maxMessageBytes = options.maxMessageBytes ?? KAFKA_DEFAULTS.maxMessageBytes;
     this.topics = new KafkaTopics(client.admin, options);
     this.producer = this.newProducer();

@@ -94,4 +94,28 @@ describe('KafkaPublisher and KafkaSubscriber topic settings', () => {
       ).not.toThrow();
     },
   );
+
+  // A review (session 49): `minInSyncReplicas` above `replicationFactor` was taken, and so was
+  // every topic created with it (Kafka checks neither against the other). An older broker then
+  // refused every publish to it (acks = all: NOT_ENOUGH_REPLICAS); a recent one (3.9, measured)
+  // holds it to the replica count, so a message is acknowledged on fewer replicas than asked.
+  it.each(Object.keys(builders) as (keyof typeof builders)[])(
+    '%s refuses a minInSyncReplicas above replicationFactor, naming both',
+    (owner) => {
+      const build = builders[owner];
+      expect(() => build({ replicationFactor: 2, minInSyncReplicas: 3 })).toThrow(
+        new TypeError(
+          `${owner}: options.minInSyncReplicas (3) must not be above options.replicationFactor ` +
+            '(2): a topic never has more replicas in sync than it has (Kafka creates it all the ' +
+            'same; an older broker then refuses every publish with NOT_ENOUGH_REPLICAS, a recent ' +
+            'one acknowledges on fewer replicas than asked)',
+        ),
+      );
+      expect(() => build({ minInSyncReplicas: 2 })).toThrow(
+        /options\.minInSyncReplicas \(2\) must not be above options\.replicationFactor \(1, the default\)/,
+      );
+      expect(() => build({ replicationFactor: 3, minInSyncReplicas: 3 })).not.toThrow();
+      expect(() => build({ minInSyncReplicas: 1 })).not.toThrow();
+    },
+  );
 });

@@ -13,7 +13,7 @@ import { checkKafkaClient, type KafkaClient } from './kafka.connection';
 import { KafkaTransportClosedError } from './kafka.errors';
 import { CLOSE_GRACE_MS, KAFKA_DEFAULTS, type KafkaSubscriberOptions } from './kafka.options';
 import { KafkaSubscription } from './kafka.subscription';
-import { KAFKA_TOPIC_COUNTS, KafkaTopics } from './kafka.topics';
+import { checkInSyncReplicas, KAFKA_TOPIC_COUNTS, KafkaTopics } from './kafka.topics';
 import { registerKafkaCodecs } from './kafka.codecs';
 
 /**
@@ -59,6 +59,9 @@ export class KafkaSubscriber implements Subscriber {
    *   `replicationFactor` or `minInSyncReplicas` when it is not a positive integer: a NaN
    *   `unhealthyAfterCrashes` failed probe() from the start (the topic settings: see
    *   KAFKA_TOPIC_COUNTS)
+   * @throws TypeError naming both when `minInSyncReplicas` is above `replicationFactor` (either
+   *   one's default counts): no topic has more replicas in sync than it has
+   *   (checkInSyncReplicas)
    */
   constructor(
     private readonly client: KafkaClient,
@@ -82,6 +85,7 @@ export class KafkaSubscriber implements Subscriber {
       'maxMessageBytes',
       ...KAFKA_TOPIC_COUNTS,
     ]);
+    checkInSyncReplicas('KafkaSubscriber', options);
     this.topics = new KafkaTopics(client.admin, options);
     registerKafkaCodecs(); // also for a KafkaClient built without kafkaConnection()
   }

@@ -6,7 +6,12 @@ import {
   type KafkaTopicOption,
   KafkaTopicUnavailableError,
 } from './kafka.errors';
-import { KAFKA_DEFAULTS, type KafkaTransportOptions, RECORD_OVERHEAD_BYTES } from './kafka.options';
+import {
+  KAFKA_DEFAULTS,
+  type KafkaTopicOptions,
+  type KafkaTransportOptions,
+  RECORD_OVERHEAD_BYTES,
+} from './kafka.options';
 
 /**
  * Kafka's rule for topic names (the broker refuses others): 1–249 characters of ASCII letters,
@@ -32,6 +37,35 @@ export function checkKafkaTopic(topic: string): void {
  * was told as a `maxMessageBytes` Kafka would not take (INVALID_CONFIG).
  */
 export const KAFKA_TOPIC_COUNTS = ['partitions', 'replicationFactor', 'minInSyncReplicas'] as const;
+
+/**
+ * Checks `minInSyncReplicas` against `replicationFactor` (either one's default counts), once
+ * both are positive integers (checkCounts). Kafka creates a topic whose `min.insync.replicas` is
+ * above its replica count without a word. An older broker then refuses every write to it with
+ * acks = all (NOT_ENOUGH_REPLICAS) for as long as the topic lives; a recent one (3.9: measured)
+ * holds the setting to the replica count, so a publish is acknowledged on fewer replicas than the
+ * deployment asked for. Either way the mistake showed only after the topics were created.
+ * @param owner what the message names first, e.g. `KafkaPublisher`
+ * @throws TypeError naming both options and their values
+ */
+export function checkInSyncReplicas(
+  owner: string,
+  options: Pick<KafkaTopicOptions, 'replicationFactor' | 'minInSyncReplicas'>,
+): void {
+  const { minInSyncReplicas } = options;
+  const replicationFactor = options.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor;
+  if (minInSyncReplicas === undefined || minInSyncReplicas <= replicationFactor) return;
+  const shownFactor =
+    options.replicationFactor === undefined
+      ? `${replicationFactor}, the default`
+      : String(replicationFactor);
+  throw new TypeError(
+    `${owner}: options.minInSyncReplicas (${minInSyncReplicas}) must not be above ` +
+      `options.replicationFactor (${shownFactor}): a topic never has more replicas in sync than ` +
+      'it has (Kafka creates it all the same; an older broker then refuses every publish with ' +
+      'NOT_ENOUGH_REPLICAS, a recent one acknowledges on fewer replicas than asked)',
+  );
+}
 
 /** Kafka's answers to CreateTopics that retrying cannot change, and the option that decides each. */
 const PERMANENT: Record<string, { option?: KafkaTopicOption; advice: string }> = {

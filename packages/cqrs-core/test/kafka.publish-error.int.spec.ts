@@ -73,6 +73,39 @@ describe('kafka: publishing to a topic deleted since the publisher created it', 
 });
 
 /**
+ * Session 49: the first publish after the deletion waited for kafkajs's retries of the refused
+ * send (5 with `kafkaConnection`'s defaults: ~3 s; ~1.3 s under jest, where kafkajs grows the
+ * delays by 1.5 instead of 2) before the publisher created the topic again, although the
+ * broker's first answer already said the topic was gone. Measured here with those defaults, the
+ * time from the publish to its resolving, the topic deleted beforehand: 1.69 and 1.70 s before,
+ * 119 to 142 ms after (three runs).
+ */
+describe('kafka: the first publish after its topic was deleted, with the default retries', () => {
+  const connection = useKafkaConnection(ns, 'puberr-default');
+  const options: KafkaTransportOptions = { serializer: conformanceSerializer(), partitions: 1 };
+
+  it('resolves well before kafkajs would have given up on the send', async () => {
+    const { admin } = connection().client;
+    const publisher = new KafkaPublisher(connection().client, options);
+    try {
+      const topic = ns.topic('gone-timed');
+      await publisher.publish(topic, [conformanceMessage(1, 'k')]); // creates the topic
+      await admin.deleteTopics({ topics: [topic] });
+      await eventually(async () => !(await admin.listTopics()).includes(topic), 'the deletion');
+
+      const started = performance.now();
+      await publisher.publish(topic, [conformanceMessage(2, 'k')]);
+      const took = performance.now() - started;
+
+      expect((await admin.fetchTopicOffsets(topic)).map((p) => Number(p.high))).toEqual([1]);
+      expect(took).toBeLessThan(1_000);
+    } finally {
+      await publisher.close();
+    }
+  });
+});
+
+/**
  * A review (session 47): a publisher whose producer could not connect rejected with kafkajs's
  * own error ("Connection error: connect ECONNREFUSED …" or "Connection timeout"), naming neither
  * the topic nor the messages, and not always the broker; the send's other failures did.

@@ -74,7 +74,9 @@ interface Encoded {
  * - A topic deleted since it was created here, or since the producer met it (the broker answers
  *   UNKNOWN_TOPIC_OR_PARTITION, after kafkajs's retries), is created again and the whole batch
  *   sent once more, on a new producer: the publish resolves as if nothing had happened. A
- *   second refusal rejects with KafkaPublishError.
+ *   second refusal rejects with KafkaPublishError. The topic of the send itself is created
+ *   again as soon as the broker's first refusal is seen (watchSend), so kafkajs's own next
+ *   attempt writes the batch instead of its retries running out first.
  * - Sends are serialised within a publisher: kafkajs's idempotent producer numbers records per
  *   partition when it builds a request, and two concurrent sends to one partition would be
  *   rejected as out of sequence. Callers may still publish concurrently.
@@ -93,6 +95,8 @@ export class KafkaPublisher implements Publisher {
   private connected: Promise<void> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Sends that failed after this publisher had created their deleted topic again (watchSend). */
+  private readonly recreatedDuring = new WeakSet<object>();
 
   /**
    * @throws TypeError when `client` is no Kafka client (kafkaConnection(...).client), when
@@ -200,7 +204,10 @@ export class KafkaPublisher implements Publisher {
         // and writes the whole batch (chunks written before went with the deleted topic). Only
         // once: a second refusal is the caller's (session 48: the first publish after a
         // deletion failed, the next one worked).
-        if (!(error instanceof KafkaPublishError) || !isTopicGone(error.cause)) throw error;
+        const gone =
+          error instanceof KafkaPublishError &&
+          (isTopicGone(error.cause) || this.recreatedDuring.has(error));
+        if (!gone) throw error;
         await this.sendOnce(topic, encoded);
       }
     };
@@ -225,6 +232,7 @@ export class KafkaPublisher implements Publisher {
     const tooLarge = encoded.find((item) => item.bytes > limit);
     if (tooLarge) throw this.tooLarge(topic, [tooLarge], limit, "the topic's max.message.bytes");
     for (const chunk of this.chunks(encoded, limit)) {
+      const watch = this.watchSend(topic);
       try {
         await this.producer.send({
           topic,
@@ -234,18 +242,57 @@ export class KafkaPublisher implements Publisher {
       } catch (error) {
         const type = (error as { type?: string }).type ?? '';
         if (!TOO_LARGE.has(type)) {
+          const recreated = await watch.recreated();
           await this.renew();
           // Remembered as created, a deleted topic failed every publish for good (session 46).
-          if (isTopicGone(error)) this.topics.forget(topic);
-          throw new KafkaPublishError(
+          // Created again by the watch, it is there: the send once more goes to it.
+          if (isTopicGone(error) && !recreated) this.topics.forget(topic);
+          const failure = new KafkaPublishError(
             topic,
             chunk.map((item) => item.id),
             error,
           );
+          if (recreated) this.recreatedDuring.add(failure);
+          throw failure;
         }
         await this.topics.refreshLimit(topic); // an operator lowered it: check against it next time
         throw this.tooLarge(topic, chunk, this.batchLimit(topic), `the broker answered ${type}`);
+      } finally {
+        watch.stop();
       }
+    }
+  }
+
+  /**
+   * Watches one producer.send to `topic` for a topic deleted since it was created here. kafkajs
+   * retries a send the broker refused with UNKNOWN_TOPIC_OR_PARTITION (5 times with
+   * `kafkaConnection`'s defaults: ~3 s) before it rejects, and only then did the publisher create
+   * the topic again (session 48). kafkajs refreshes its metadata after a refused produce request
+   * only, so a Metadata request answered after a Produce request of this send says the first
+   * attempt was refused: the topic list is read then (once per send) and a topic no longer
+   * listed is created again at once. kafkajs's next attempt then writes the batch to it — the
+   * same producer, whose records a partition new to it takes at any sequence — and the send
+   * resolves. Other refusals (a leader moved) cost that one listTopics.
+   */
+  private watchSend(topic: string): { recreated(): Promise<boolean>; stop(): void } {
+    let produced = false;
+    let check: Promise<boolean> | undefined;
+    const stop = this.producer.on(this.producer.events.REQUEST, ({ payload }) => {
+      if (payload.apiName === 'Produce') produced = true;
+      else if (payload.apiName === 'Metadata' && produced) check ??= this.recreateIfGone(topic);
+    });
+    return { recreated: async () => (await check) ?? false, stop };
+  }
+
+  /** Creates `topic` again if the broker no longer lists it; whether it did. Never rejects. */
+  private async recreateIfGone(topic: string): Promise<boolean> {
+    try {
+      if ((await this.client.admin.listTopics()).includes(topic)) return false;
+      this.topics.forget(topic);
+      await this.topics.ensure([topic]);
+      return true;
+    } catch {
+      return false; // the send's own outcome decides, as before
     }
   }
 

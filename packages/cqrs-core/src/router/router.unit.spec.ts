@@ -674,10 +674,10 @@ describe('Router', () => {
     const router = new Router({ subscriber: strict, service: 's', instanceId: 'i' });
     const errors: string[] = [];
     router.onSubscribeError((name, error) => errors.push(`${name}: ${(error as Error).message}`));
-    router.addHandler({ name: 'h', topics: ['events.Bad:Type'], handle: async () => undefined });
-    await expect(router.run()).rejects.toThrow('Topic "events.Bad:Type" is invalid');
+    router.addHandler({ name: 'h', topics: ['events.Bad/Type'], handle: async () => undefined });
+    await expect(router.run()).rejects.toThrow('Topic "events.Bad/Type" is invalid');
     expect(attempts).toBe(1);
-    expect(errors).toEqual(['h: Topic "events.Bad:Type" is invalid: not a legal name']);
+    expect(errors).toEqual(['h: Topic "events.Bad/Type" is invalid: not a legal name']);
     expect(router.pendingSubscriptions()).toEqual([]);
     await router.close();
   });

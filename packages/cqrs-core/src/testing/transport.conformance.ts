@@ -637,6 +637,50 @@ export function describeTransportConformance(
       expect(handled).toBe(0);
     });
 
+    it("refuses a topic with ':' or white space at publish and subscribe, as Kafka does", async () => {
+      // Session 49: Redis Streams names its keys `<topic>:<lane>:<partition>` and
+      // `<topic>:group:<group>:…`, so topic `a:group:b` with group `c` and topic `a` with group
+      // `b:group:c` shared their members, leases and trimmed-entry keys; Kafka refused such a
+      // topic, and the in-memory broker and Redis Streams took it (and ' ', which
+      // TopicRoutedPublisher refused as a route while the transports took it).
+      const t = topic('bad-names');
+      const refusing = subscriber();
+      let handled = 0;
+      const refusal = async (attempt: () => Promise<unknown>, bad: string) => {
+        const error = await attempt().then(
+          (value) => ({ resolved: value }),
+          (caught: unknown) => caught,
+        );
+        expect({ bad, error }).toEqual({ bad, error: expect.any(InvalidTopicError) });
+        expect((error as InvalidTopicError).topic).toBe(bad);
+      };
+      for (const bad of [`${t}:group:g`, 'a:b', ' ', `${t} x`, `${t}\t`, `${t}\n`]) {
+        await refusal(() => transport.publisher.publish(bad, [conformanceMessage(1)]), bad);
+        await refusal(() => transport.publisher.publish(bad, []), bad);
+        await refusal(() => transport.publishRaw(bad, 'k', '{not json'), bad);
+        await refusal(
+          async () =>
+            open.push(
+              await refusing.subscribe([t, bad], { group: 'g', consumer: 'c' }, async () => {
+                handled++;
+              }),
+            ),
+          bad,
+        );
+      }
+      await refusing.close();
+      const received: number[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'g', consumer: 'c2' },
+        async (d) => void received.push(n(d)),
+      );
+      await transport.publisher.publish(t, [conformanceMessage(1), conformanceMessage(2)]);
+      await eventually(() => received.length === 2, timeout, 'both messages');
+      expect(received).toEqual([1, 2]);
+      expect(handled).toBe(0);
+    });
+
     it('rejects publish and subscribe after close with TransportClosedError', async () => {
       const t = topic('closed');
       // Used before it is closed (a Kafka producer connects on its first publish).

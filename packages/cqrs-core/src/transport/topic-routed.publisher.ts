@@ -3,6 +3,7 @@ import { type Envelope, type Priority } from '../messages/envelope';
 import { shownValue } from '../config/shown-value';
 import { TransportClosedError } from './transport.errors';
 import { checkPublisherArgument } from './transport-options.check';
+import { checkTopic } from './topic.check';
 import { type Publisher } from './transport.port';
 
 /**
@@ -21,8 +22,10 @@ export class TopicRoutedPublisher implements Publisher, RawPublisher {
   private closed = false;
 
   /**
-   * @throws TypeError when `fallback` or a route's publisher is no Publisher, `routes` no object,
-   *   or a route's topic is empty
+   * @throws TypeError when `fallback` or a route's publisher is no Publisher, or `routes` no
+   *   object
+   * @throws InvalidTopicError (a TypeError) when a route's topic is none the transports take
+   *   (checkTopic): a route of ' ' was refused here while the transports took the topic
    */
   constructor(
     private readonly fallback: Publisher,
@@ -34,7 +37,7 @@ export class TopicRoutedPublisher implements Publisher, RawPublisher {
         `TopicRoutedPublisher: routes must be an object of topic → Publisher, got ${shownValue(routes)}`,
       );
     for (const [topic, publisher] of Object.entries(routes)) {
-      if (topic.trim() === '') throw new TypeError('TopicRoutedPublisher: a route has no topic');
+      checkTopic('TopicRoutedPublisher', topic);
       checkPublisherArgument(
         'TopicRoutedPublisher',
         `the route of ${JSON.stringify(topic)}`,

@@ -2,7 +2,7 @@ import { type Delivery } from './transport.port';
 import { InMemoryDeadLetterQueue } from '../dead-letters/in-memory.dead-letter-queue';
 import { conformanceMessage, conformanceSerializer } from '../testing/transport.conformance';
 import { InMemoryBroker } from './in-memory/in-memory.transport';
-import { TransportClosedError } from './transport.errors';
+import { InvalidTopicError, TransportClosedError } from './transport.errors';
 import { TopicRoutedPublisher } from './topic-routed.publisher';
 
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -84,11 +84,20 @@ describe('TopicRoutedPublisher', () => {
     await kafka.transport.close();
   });
 
-  it('refuses a route without a topic', () => {
+  it('refuses a route whose topic no transport takes, as the transports refuse it (checkTopic)', () => {
     const plain = { publish: async () => undefined, close: async () => undefined };
-    expect(() => new TopicRoutedPublisher(plain, { ' ': plain })).toThrow(
-      'TopicRoutedPublisher: a route has no topic',
+    expect(() => new TopicRoutedPublisher(plain, { '': plain })).toThrow(
+      new InvalidTopicError('', 'TopicRoutedPublisher takes a non-empty string as a topic, got ""'),
     );
+    // Session 49: ' ' was refused here ("a route has no topic") while the transports took it;
+    // 'a b' and 'a:b' were taken here and by all but Kafka.
+    for (const topic of [' ', 'orders created', 'orders:created'])
+      expect(() => new TopicRoutedPublisher(plain, { [topic]: plain })).toThrow(
+        new InvalidTopicError(
+          topic,
+          "TopicRoutedPublisher takes no topic with ':' (Redis Streams' key separator) or white space",
+        ),
+      );
   });
 
   // A review (session 43): no routes threw "Cannot convert undefined or null to object"; no

@@ -12,9 +12,9 @@ import { type Envelope } from '../messages/envelope';
  * - Messages with the same `aggregateId` are delivered in publish order (per priority lane).
  * - Refuses a message over the transport's size limit before sending anything
  *   (MessageTooLargeError).
- * - Refuses a topic that is not a non-empty string before sending anything, an empty batch too
- *   (InvalidTopicError, checkTopic; every transport alike), and one its broker can never take
- *   (Kafka's characters and length).
+ * - Refuses a topic that is not a non-empty string, or that holds ':' or white space, before
+ *   sending anything, an empty batch too (InvalidTopicError, checkTopic; every transport alike),
+ *   and one its broker can never take (Kafka's characters and length).
  */
 export interface Publisher {
   publish(topic: string, messages: readonly Envelope[]): Promise<void>;

@@ -17,6 +17,7 @@ import {
   KAFKA_TOPIC_COUNTS,
   KafkaTopics,
 } from './kafka.topics';
+import { checkOrderKey } from '../transport/order-key.check';
 import { checkTopic } from '../transport/topic.check';
 import { errorCauses, hasErrorType } from './kafka.error-causes';
 
@@ -165,6 +166,7 @@ export class KafkaPublisher implements Publisher {
   }
 
   private encode(topic: string, envelope: Envelope): Encoded {
+    checkOrderKey('KafkaPublisher.publish', topic, envelope);
     const value = encodeForWire(this.options.serializer, envelope);
     const size = Buffer.byteLength(value);
     if (size > this.maxMessageBytes)

@@ -11,6 +11,7 @@ import { checkCounts } from '../transport/count-options.check';
 import { encodeForWire } from '../transport/wire.codec';
 import { TransportClosedError } from './redis-streams.errors';
 import { StreamKeys } from './redis-streams.keys';
+import { checkOrderKey } from '../transport/order-key.check';
 import { checkTopic } from '../transport/topic.check';
 import { checkRedisClient } from './redis.client-check';
 import { checkSerializerOption } from '../transport/transport-options.check';
@@ -94,6 +95,7 @@ export class RedisStreamsPublisher implements Publisher {
     checkTopic('RedisStreamsPublisher.publish', topic);
     // Encode and check everything first: a refused message stops the whole batch before any write.
     const entries = messages.map((envelope) => {
+      checkOrderKey('RedisStreamsPublisher.publish', topic, envelope);
       const raw = encodeForWire(this.options.serializer, envelope);
       const size = Buffer.byteLength(raw);
       if (size > this.maxBytes)

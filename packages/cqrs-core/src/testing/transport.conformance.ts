@@ -681,6 +681,43 @@ export function describeTransportConformance(
       expect(handled).toBe(0);
     });
 
+    it('refuses a message whose aggregateId is no string at publish, and sends nothing of its batch', async () => {
+      // Session 49: the order key of a message without one was `undefined` in memory (every
+      // such message one key, delivered without aggregateId), a TypeError from inside the
+      // partitioner on Redis Streams ("Cannot read properties of undefined") and from
+      // Buffer.byteLength on Kafka. A message of no aggregate has '' (MessageFactory's).
+      const t = topic('no-key');
+      const received: Delivery[] = [];
+      await subscriber().subscribe(
+        [t],
+        { group: 'g', consumer: 'c' },
+        async (d) => void received.push(d),
+      );
+      for (const [bad, shown] of [
+        [undefined, 'undefined'],
+        [null, 'null'],
+        [42, '42'],
+      ] as const) {
+        const keyless = { ...conformanceMessage(2), aggregateId: bad as unknown as string };
+        const error = await transport.publisher.publish(t, [conformanceMessage(1), keyless]).then(
+          () => undefined,
+          (caught: unknown) => caught as Error,
+        );
+        expect({ shown, error }).toEqual({ shown, error: expect.any(TypeError) });
+        expect(error!.message).toContain(`aggregateId must be a string`);
+        expect(error!.message).toContain(`got ${shown}`);
+        expect(error!.message).toContain(keyless.messageId);
+      }
+      // '' is a message of no aggregate: taken, and delivered as it was sent.
+      await transport.publisher.publish(t, [conformanceMessage(3, ''), conformanceMessage(4, '')]);
+      await eventually(() => received.length === 2, timeout, 'the two messages of no aggregate');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(received.map((d) => [n(d), d.envelope.aggregateId])).toEqual([
+        [3, ''],
+        [4, ''],
+      ]);
+    });
+
     it('rejects publish and subscribe after close with TransportClosedError', async () => {
       const t = topic('closed');
       // Used before it is closed (a Kafka producer connects on its first publish).

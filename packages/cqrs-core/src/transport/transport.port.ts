@@ -15,6 +15,8 @@ import { type Envelope } from '../messages/envelope';
  * - Refuses a topic that is not a non-empty string, or that holds ':' or white space, before
  *   sending anything, an empty batch too (InvalidTopicError, checkTopic; every transport alike),
  *   and one its broker can never take (Kafka's characters and length).
+ * - Refuses a message whose `aggregateId` is no string ('' for none) before sending anything of
+ *   the batch (TypeError, checkOrderKey; every transport alike).
  */
 export interface Publisher {
   publish(topic: string, messages: readonly Envelope[]): Promise<void>;

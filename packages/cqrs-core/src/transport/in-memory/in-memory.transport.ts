@@ -15,6 +15,7 @@ import {
 import { decodeFromWire, encodeForWire, UndecodableMessageError } from '../wire.codec';
 import { warnOfPoison } from '../poison.warning';
 import { checkSubscribeOptions } from '../subscribe-options.check';
+import { checkOrderKey } from '../order-key.check';
 import { checkTopic } from '../topic.check';
 import { TransportClosedError } from '../transport.errors';
 import { checkTimings } from '../timing-options.check';
@@ -201,6 +202,7 @@ export class InMemoryBroker implements Publisher {
     const max = this.options.maxMessageBytes ?? DEFAULT_MAX_WIRE_BYTES;
     // Encode everything first: a batch is accepted whole or not at all.
     const encoded = messages.map((envelope) => {
+      checkOrderKey('InMemoryBroker.publish', topic, envelope);
       const raw = encodeForWire(this.options.serializer, envelope);
       const size = Buffer.byteLength(raw);
       if (size > max) throw new MessageTooLargeError(envelope.messageId, size, max);

@@ -10,6 +10,7 @@ import {
 } from '@nestjs/microservices';
 import { compose, type Handler, type Middleware } from '../router/handler';
 import { checkSubscribeOptionValues } from '../transport/subscribe-options.check';
+import { checkTopic } from '../transport/topic.check';
 import {
   type Delivery,
   type Subscriber,
@@ -112,6 +113,8 @@ export class CausewayTransportServer
    * number into its digits, and the server subscribed to a topic of that name — which nothing
    * publishes to — without a word.
    * @throws TypeError naming the decorator and the pattern, failing the microservice's start
+   * @throws InvalidTopicError for a string no transport takes as a topic (checkTopic: ':' or
+   *   white space, e.g. Nest's habit `user:created`), at registration, not at listen()
    */
   override addHandler(
     pattern: unknown,
@@ -125,6 +128,11 @@ export class CausewayTransportServer
           `(${shownValue(pattern)}) handler names no topic: its pattern must be a topic name ` +
           '(a non-empty string), which the server subscribes to',
       );
+    // The transports' own rule (no ':' or white space), at registration rather than at listen().
+    checkTopic(
+      `CausewayTransportServer @${isEventHandler ? 'EventPattern' : 'MessagePattern'}`,
+      pattern,
+    );
     super.addHandler(pattern, callback, isEventHandler, extras);
   }
 

@@ -11,6 +11,7 @@ import { deadLetter } from '../middleware/dead-letter.middleware';
 import { retry } from '../middleware/retry.middleware';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
 import { PermanentError } from '../router/handler.errors';
+import { InvalidTopicError } from '../transport/transport.errors';
 import { type Subscriber } from '../transport/transport.port';
 import { CausewayTransportServer } from './causeway.transport-strategy';
 import { KeepRpcErrors } from './rpc-errors.filter';
@@ -214,6 +215,48 @@ it('closes its subscriber even when closing a subscription fails, and says why',
   expect(closed).toEqual(['subscription hello', 'subscription relay', 'subscriber']);
   await app.close();
 });
+
+it.each([
+  ['user:created', 'EventPattern'],
+  ['user created', 'MessagePattern'],
+])(
+  'refuses a handler whose pattern %j no transport takes as a topic, as it registers',
+  async (pattern, decorator) => {
+    // Nest's own examples name patterns `user:created`; Redis Streams' keys are ':'-separated.
+    const decorate = decorator === 'EventPattern' ? EventPattern : MessagePattern;
+    @Controller()
+    class Patterned {
+      @decorate(pattern)
+      greet() {}
+    }
+    const topics: string[][] = [];
+    const subscriber: Subscriber = {
+      subscribe: async (subscribed) => {
+        topics.push([...subscribed]);
+        return { close: async () => undefined };
+      },
+      close: async () => undefined,
+    };
+    const moduleRef = await Test.createTestingModule({ controllers: [Patterned] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    try {
+      let refused: unknown;
+      try {
+        app.connectMicroservice({
+          strategy: new CausewayTransportServer({ subscriber, group: 'greeter', consumer: 'c1' }),
+        });
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toBeInstanceOf(InvalidTopicError);
+      expect((refused as Error).message).toContain(pattern);
+      expect((refused as Error).message).toContain(`CausewayTransportServer @${decorator}`);
+      expect(topics).toEqual([]);
+    } finally {
+      await app.close().catch(() => undefined);
+    }
+  },
+);
 
 it.each([
   ['an object', { cmd: 'greet' }, 'EventPattern', '{"cmd":"greet"}'],

@@ -32,8 +32,9 @@ interface BodyParsingApp {
  * hook 429) whatever the body, so that a caller without the token cannot have the app read and
  * parse up to the parsers' limit, nor learn from a 400 or 413 what the route would accept. A
  * global prefix (`setGlobalPrefix`) moves the routes away from `/admin/…`: their bodies are then
- * parsed before the guard, as Nest's own parsers do for every route. An app's own admin routes
- * elsewhere get the same from an UNREAD_BODIES provider.
+ * parsed before the guard, as Nest's own parsers do for every route. Other routes refusing a
+ * request whatever its body (an app's own admin routes elsewhere) get the same from
+ * UNREAD_BODIES providers, one per module.
  */
 export function parseBodies(app: INestApplication): void {
   const express = app as unknown as BodyParsingApp;
@@ -106,31 +107,46 @@ function adminTokenOf(app: INestApplication): AdminToken | null {
 }
 
 /**
- * The provider of an app's own admin routes outside `/admin/…` (sse-gateway's
- * `POST /api/presence/{userId}/disconnect`, which checks a token of its own): whether a request
- * is one to them without their token. parseBodies reads no body of such a request, as of one to
- * `/admin/…` without ADMIN_TOKEN: its handler answers 401 whatever the body, so a caller without
- * the token cannot have the app read and parse up to the parsers' limit, nor learn from a 400 or
- * 413 what the route would take. One per app (the first found is asked); must not throw.
+ * The requests whose bodies parseBodies leaves unread (besides `/admin/…` without ADMIN_TOKEN):
+ * those to a route that refuses them whatever the body, such as one to a route that needs a
+ * credential the request does not carry (sse-gateway's `POST /api/presence/{userId}/disconnect`
+ * without the admin token). Its handler (or guard) answers them, its 401 whatever the body, so a caller without the credential cannot have
+ * the app read and parse up to the parsers' limit, nor learn from a 400 or 413 what the route
+ * would take. The handler finds `request.body` undefined and the body still in the request
+ * stream; Node discards it once the answer is written.
+ *
+ * Each module may provide one: every module's provider is asked, so a feature module adds its
+ * own without replacing another's (the embedded app has command-api's and the gateway's). One
+ * module naming several kinds of request provides them as an array. A provider must not throw,
+ * and must name only requests its handler refuses before reading the body: a request named
+ * with a body it needed reaches that handler without it.
  */
 export const UNREAD_BODIES = Symbol('causeway:unread-bodies');
 export type UnreadBodies = (request: IncomingMessage) => boolean;
 
-/** The app's UNREAD_BODIES (looked up at the first request, once its modules are built). */
+/**
+ * Whether any UNREAD_BODIES provider of the app names a request (the providers are looked up
+ * at the first request, once the app's modules are built).
+ */
 function unreadBodiesOf(app: INestApplication): UnreadBodies {
-  let own: UnreadBodies | null | undefined;
+  let named: readonly UnreadBodies[] | undefined;
   return (request) => {
-    if (own === undefined) {
-      let provided: unknown;
-      try {
-        provided = app.get(UNREAD_BODIES, { strict: false });
-      } catch {
-        provided = null; // None: only `/admin/…` is left unread.
-      }
-      own = typeof provided === 'function' ? (provided as UnreadBodies) : null;
-    }
-    return own !== null && own(request);
+    named ??= providedUnreadBodies(app);
+    return named.some((unread) => unread(request));
   };
+}
+
+/** Every module's UNREAD_BODIES, each a predicate or an array of them. */
+function providedUnreadBodies(app: INestApplication): readonly UnreadBodies[] {
+  let provided: unknown[];
+  try {
+    provided = app.get<symbol, unknown[]>(UNREAD_BODIES, { strict: false, each: true });
+  } catch {
+    return []; // None: only `/admin/…` is left unread.
+  }
+  return [...new Set(provided.flat())].filter(
+    (unread): unread is UnreadBodies => typeof unread === 'function',
+  );
 }
 
 /** The content codings body-parser decompresses (besides identity). */

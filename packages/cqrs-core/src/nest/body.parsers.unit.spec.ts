@@ -1,8 +1,10 @@
-import { Body, Controller, Module, Post } from '@nestjs/common';
+import { type IncomingMessage } from 'node:http';
+import { Body, Controller, Module, Param, Post, Req } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
-import { parseBodies } from './body.parsers';
+import { parseBodies, UNREAD_BODIES, type UnreadBodies } from './body.parsers';
+import { ProblemException, problemType } from './problem-details.filter';
 import { CausewayServiceModule } from './service.module';
 
 @Controller('echo')
@@ -151,6 +153,137 @@ describe('parseBodies', () => {
         detail:
           'the body\'s Content-Encoding cannot be read: unsupported content encoding "compress"; send it uncompressed, or as gzip, deflate or br',
       });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+/** What the handler of `POST /{route}` saw: the parsed body, and what it read of the stream. */
+interface Seen {
+  route: string;
+  body: unknown;
+  /** The bytes still in the request stream when the handler read it ('' once a parser had). */
+  unread: string;
+}
+
+describe('UNREAD_BODIES', () => {
+  const seen: Seen[] = [];
+
+  /** Answers 401 without an Authorization header, as a route checking its credential in its handler does. */
+  @Controller()
+  class CredentialController {
+    @Post(':route')
+    async take(
+      @Param('route') route: string,
+      @Req() req: IncomingMessage,
+      @Body() body: unknown,
+    ): Promise<{ body: unknown }> {
+      let unread = '';
+      for await (const chunk of req) unread += String(chunk);
+      seen.push({ route, body, unread });
+      if (req.headers.authorization === undefined)
+        throw new ProblemException({
+          type: problemType('unauthenticated'),
+          title: 'Unauthorized',
+          status: 401,
+          detail: 'a credential is required',
+        });
+      return { body };
+    }
+  }
+
+  const withoutCredential =
+    (route: string): UnreadBodies =>
+    (req) =>
+      req.url === `/${route}` && req.headers.authorization === undefined;
+
+  // Two feature modules, each naming its own routes, as the embedded app's command-api and
+  // gateway do: neither replaces the other's.
+  @Module({ providers: [{ provide: UNREAD_BODIES, useValue: withoutCredential('a') }] })
+  class FirstFeatureModule {}
+  @Module({
+    providers: [
+      { provide: UNREAD_BODIES, useValue: [withoutCredential('b'), withoutCredential('c')] },
+    ],
+  })
+  class SecondFeatureModule {}
+
+  const start = async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CausewayServiceModule.forRoot({
+          service: 'unread-test',
+          instanceId: 'unread-test-1',
+          logLevel: 'silent',
+        }),
+        FirstFeatureModule,
+        SecondFeatureModule,
+      ],
+      controllers: [CredentialController],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false, bodyParser: false });
+    parseBodies(app);
+    await app.init();
+    return app;
+  };
+  beforeEach(() => (seen.length = 0));
+
+  it("leaves unread the body of a request any module's provider names: the handler answers it, whatever the body", async () => {
+    const app = await start();
+    try {
+      const bodies = ['{"a": ', JSON.stringify({ a: 'x'.repeat(200_000) })];
+      for (const route of ['a', 'b', 'c'])
+        for (const body of bodies) {
+          const response = await request(app.getHttpServer())
+            .post(`/${route}`)
+            .set('Content-Type', 'application/json')
+            .send(body);
+          // Not the parsers' 400 malformed-json nor 413 body-too-large: the route's own problem.
+          expect({ route, status: response.status, type: response.body.type }).toEqual({
+            route,
+            status: 401,
+            type: 'https://causeway.dev/problems/unauthenticated',
+          });
+          // The whole body was still in the stream when the handler ran: nothing read it.
+          expect(seen.pop()).toEqual({ route, body: undefined, unread: body });
+        }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('parses the body of a request no provider names', async () => {
+    const app = await start();
+    try {
+      // With the credential, the named routes' bodies are parsed as any other.
+      const parsed = await request(app.getHttpServer())
+        .post('/b')
+        .set('Authorization', 'Token t')
+        .send({ a: 1 });
+      expect({ status: parsed.status, body: parsed.body }).toEqual({
+        status: 201,
+        body: { body: { a: 1 } },
+      });
+      expect(seen).toEqual([{ route: 'b', body: { a: 1 }, unread: '' }]);
+      const malformed = await request(app.getHttpServer())
+        .post('/a')
+        .set({ Authorization: 'Token t', 'Content-Type': 'application/json' })
+        .send('{"a": ');
+      expect({ status: malformed.status, type: malformed.body.type }).toEqual({
+        status: 400,
+        type: 'https://causeway.dev/problems/malformed-json',
+      });
+      // A route no provider names is parsed without the credential too.
+      const other = await request(app.getHttpServer())
+        .post('/d')
+        .set('Content-Type', 'application/json')
+        .send('{"a": ');
+      expect({ status: other.status, type: other.body.type }).toEqual({
+        status: 400,
+        type: 'https://causeway.dev/problems/malformed-json',
+      });
+      expect(seen).toHaveLength(1);
     } finally {
       await app.close();
     }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { type IncomingMessage } from 'node:http';
 import {
   CommandBus,
   commandHandler,
@@ -32,12 +33,27 @@ import {
   type IEventHandler,
   type IQueryHandler,
   KeepRpcErrors,
+  parseBodies,
+  ProblemException,
+  problemType,
   QueryHandler,
+  UNREAD_BODIES,
 } from '@causeway/cqrs-core/nest';
-import { Controller, Inject, Injectable, Module, UseFilters } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  HttpCode,
+  Inject,
+  Injectable,
+  Module,
+  Post,
+  Req,
+  UseFilters,
+} from '@nestjs/common';
 import { LazyModuleLoader } from '@nestjs/core';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
+import request from 'supertest';
 import { z } from 'zod';
 import { account } from './account.domain';
 
@@ -118,7 +134,62 @@ class BalanceQuery implements IQueryHandler<{ accountId: string }, number> {
 class AccountsModule {}
 // #endregion
 
+@Controller('api/invoices')
+class InvoicesController {
+  @Post()
+  @HttpCode(201)
+  create(@Req() req: IncomingMessage, @Body() body: unknown): { received: unknown } {
+    if (req.headers.authorization !== 'Bearer t0ken')
+      throw new ProblemException({
+        type: problemType('unauthenticated'),
+        title: 'Unauthorized',
+        status: 401,
+        detail: 'a bearer token is required',
+      });
+    return { received: body };
+  }
+}
+
+// #region guide:nest-unread-bodies
+@Module({
+  controllers: [InvoicesController], // POST /api/invoices checks the bearer token in its handler
+  providers: [
+    {
+      provide: UNREAD_BODIES,
+      useValue: (request: IncomingMessage) =>
+        request.method === 'POST' &&
+        /^\/api\/invoices\/?(?:[?#]|$)/i.test(request.url ?? '') &&
+        !/^Bearer\s+\S+\s*$/i.test(request.headers.authorization ?? ''),
+    },
+  ],
+})
+class InvoicesModule {}
+// #endregion
+
 describe('guide: NestJS', () => {
+  it('leaves unread the bodies of the requests UNREAD_BODIES names', async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [InvoicesModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false, bodyParser: false });
+    parseBodies(app); // as bootstrapService does
+    await app.init();
+    try {
+      const post = (headers: Record<string, string>) =>
+        request(app.getHttpServer())
+          .post('/api/invoices')
+          .set({ 'Content-Type': 'application/json', ...headers })
+          .send('{"amount": ');
+      // Without a bearer token: the handler's 401, not the parser's 400 about the body.
+      expect((await post({})).status).toBe(401);
+      expect((await post({ Authorization: 'Basic dXNlcg==' })).status).toBe(401);
+      // With one, the body is parsed (and this one is not JSON).
+      expect((await post({ Authorization: 'Bearer t0ken' })).body.type).toBe(
+        'https://causeway.dev/problems/malformed-json',
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
   it('wires decorated handlers', async () => {
     const moduleRef = await Test.createTestingModule({ imports: [AccountsModule] }).compile();
     const app = moduleRef.createNestApplication({ logger: false });

@@ -1,5 +1,5 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
-import { METRICS_REGISTRY } from '@causeway/cqrs-core/nest';
+import { METRICS_REGISTRY, UNREAD_BODIES } from '@causeway/cqrs-core/nest';
 import { Registry } from 'prom-client';
 import { CallerGate, revocationsLifecycle } from '@causeway/platform';
 import { BearerAuthenticator } from './auth/bearer.authenticator';
@@ -7,6 +7,7 @@ import { COMMAND_API_OPTIONS, type CommandApiOptions } from './command-api.optio
 import { RateLimitedError, UnauthenticatedError } from './errors/command-api.errors';
 import { CommandService } from './commands/command.service';
 import { DevTokensController } from './dev/dev-tokens.controller';
+import { unreadWithoutToken } from './http/body.endpoints';
 import { EndpointRunner } from './http/endpoint.runner';
 import { IdempotencyGate } from './idempotency/idempotency.gate';
 import { CommandApiMetrics } from './metrics/command-api.metrics';
@@ -45,6 +46,11 @@ export class CommandApiModule {
       ],
       providers: [
         { provide: COMMAND_API_OPTIONS, useValue: options },
+        // What the body reader leaves unread (setupCommandApi), Nest's parsers leave too.
+        {
+          provide: UNREAD_BODIES,
+          useValue: unreadWithoutToken(options.devTokens, options.orders !== undefined),
+        },
         {
           provide: CommandApiMetrics,
           inject: [{ token: METRICS_REGISTRY, optional: true }],

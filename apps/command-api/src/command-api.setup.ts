@@ -11,6 +11,7 @@ import {
   bodyEndpointOf,
   OTHER_ENDPOINT,
   readEndpointOf,
+  unreadWithoutToken,
 } from './http/body.endpoints';
 import { putInFront } from '@causeway/platform';
 import { commandApiBodyReader } from './http/command-api.body';
@@ -26,7 +27,9 @@ import { RpcController } from './rpc/rpc.controller';
  * What CommandApiModule cannot do from inside a module; call it after NestFactory.create and
  * before `listen`/`init` (in the standalone app and in the embedded one):
  * - mounts command-api's body reader on its endpoints (`bodyEndpointOf`), ahead of Nest's body
- *   parsers, so that an oversized body is a 413 and a non-JSON one a 415 problem document;
+ *   parsers, so that an oversized body is a 413 and a non-JSON one a 415 problem document; the
+ *   body of a request without the bearer token its endpoint needs is not read
+ *   (`unreadWithoutToken`): its 401 comes whatever the body;
  * - serves the OpenAPI document at /docs (Swagger UI), /docs-json and /docs-yaml, with the paths
  *   and components of `documents` merged in (other modules of the same app: the embedded mode's
  *   SSE gateway);
@@ -52,11 +55,18 @@ export function setupCommandApi(
   const { devTokens, orders } = app.get<symbol, CommandApiOptions>(COMMAND_API_OPTIONS);
   const endpointOf = (request: { method: string; originalUrl: string }) =>
     bodyEndpointOf(request.method, request.originalUrl, devTokens, orders !== undefined);
-  const reader = commandApiBodyReader({
+  const readBody = commandApiBodyReader({
     maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onRefused: (request, outcome) =>
       metrics.countRequest(request, endpointOf(request) ?? OTHER_ENDPOINT, outcome),
   });
+  // Without a bearer token the controller answers 401 whatever the body: it is not read (nor by
+  // Nest's parsers after this: CommandApiModule's UNREAD_BODIES names the same requests).
+  const unread = unreadWithoutToken(devTokens, orders !== undefined);
+  const reader: BodyStep = (request, response, next) =>
+    unread({ method: request.method, url: request.originalUrl, headers: request.headers })
+      ? next()
+      : readBody(request, response, next);
   // Only for the methods and paths a controller serves: anything else (PROPFIND /rpc, GET
   // /api/trainers/x/move) goes on to Nest's 404 instead of a 415 or 413 from here.
   app.use((...[request, response, next]: Parameters<BodyStep>) => {

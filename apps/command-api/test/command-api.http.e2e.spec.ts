@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -786,6 +787,102 @@ describe('command-api over HTTP', () => {
           'invalid token: lives 86401 s (exp - iat), longer than the 86400 s allowed (JWT_MAX_LIFETIME_S)',
       });
       await expectNothingSentFor(lance);
+    });
+
+    it('reads no body without a bearer token: the 401 it gets without a body, never a 400, 413 or 415 about it', async () => {
+      const clair = unique('clair');
+      // Every endpoint that needs a bearer token, through the listener in front of Express
+      // (move, /rpc, /trainer.Move) and through Express (the groups, orders).
+      const endpoints: [method: string, path: string][] = [
+        ['POST', `/api/trainers/${clair}/move`],
+        ['PUT', `/api/trainers/${clair}/groups/gym`],
+        ['DELETE', `/api/trainers/${clair}/groups/gym`],
+        ['POST', '/rpc'],
+        ['POST', '/trainer.Move'],
+        ['POST', '/api/v2/progress/orders'],
+      ];
+      const bodies: { raw: string; type: string }[] = [
+        { raw: 'not json', type: 'text/plain' }, // was 415
+        { raw: '{"directionX":', type: 'application/json' }, // not JSON
+        { raw: JSON.stringify({ pad: 'x'.repeat(20_000) }), type: 'application/json' }, // was 413
+        { raw: '{}', type: 'application/json; charset=latin-9' }, // was 415
+      ];
+      const answer = async (
+        method: string,
+        path: string,
+        headers: Record<string, string>,
+        raw?: string,
+      ) => {
+        const response = await fetch(`${api.url}${path}`, { method, headers, body: raw });
+        return {
+          status: response.status,
+          challenge: response.headers.get('www-authenticate'),
+          body: await response.json(),
+        };
+      };
+      for (const [method, path] of endpoints) {
+        const bodiless = await answer(method, path, {});
+        expect(bodiless).toMatchObject({ status: 401, body: { reason: 'missing' } });
+        // No Authorization, another scheme, or Bearer without a token: no bearer token.
+        for (const authorization of [undefined, 'Basic YXNoOnBpa2FjaHU=', 'Bearer '])
+          for (const { raw, type } of bodies) {
+            const headers = {
+              'Content-Type': type,
+              ...(authorization !== undefined && { Authorization: authorization }),
+            };
+            expect({
+              method,
+              path,
+              authorization,
+              type,
+              ...(await answer(method, path, headers, raw)),
+            }).toEqual({
+              method,
+              path,
+              authorization,
+              type,
+              ...bodiless,
+            });
+          }
+      }
+      // A route that needs no token still reads its body.
+      const devTokens = await call('POST', `${api.url}/api/dev/tokens`, { raw: '{"userId":' });
+      expect({ status: devTokens.status, type: devTokens.body.type }).toEqual({
+        status: 400,
+        type: 'https://causeway.dev/problems/malformed-json',
+      });
+      await expectNothingSentFor(clair);
+    });
+
+    it('answers a request without a bearer token before its body has arrived: it is not waited for', async () => {
+      const { hostname, port } = new URL(api.url);
+      for (const [method, path] of [
+        ['POST', '/rpc'],
+        ['PUT', '/api/trainers/brock/groups/gym'],
+      ] as const) {
+        const sent = httpRequest({
+          host: hostname,
+          port,
+          method,
+          path,
+          headers: { 'Content-Type': 'application/json', 'Content-Length': '1000000' },
+        });
+        try {
+          // A tenth of the body announced, and the request left open: a reader waits for the rest.
+          sent.write(`{"pad": "${'x'.repeat(100_000)}`);
+          const response = await new Promise<IncomingMessage>((resolve, reject) => {
+            sent.once('response', resolve).once('error', reject);
+          });
+          response.resume();
+          expect({ method, path, status: response.statusCode }).toEqual({
+            method,
+            path,
+            status: 401,
+          });
+        } finally {
+          sent.destroy();
+        }
+      }
     });
 
     it("403 / -32003 for someone else's trainer, naming it", async () => {
@@ -1918,6 +2015,7 @@ const ENDPOINT_LABELS = [
   'POST /rpc',
   'POST /trainer.Move',
   'POST /api/dev/tokens',
+  'POST /api/v2/progress/orders',
   'other',
 ];
 
@@ -2059,6 +2157,14 @@ describe('command-api with COMMANDS_THROUGH_EXPRESS=true', () => {
       raw: JSON.stringify({ ...move, padding: 'x'.repeat(600) }),
     });
     expect(large.status).toBe(413);
+    // Without a token no body is read there either: the 401, not a 413 or 415 about it.
+    for (const type of ['application/json', 'text/plain']) {
+      const unread = await call('POST', `${behind.url}/trainer.Move`, {
+        raw: 'x'.repeat(600),
+        headers: { 'Content-Type': type },
+      });
+      expect({ type, status: unread.status }).toEqual({ type, status: 401 });
+    }
     // Express served them: pino-http logged the move, the listener in front logged nothing.
     expect(
       await logLine(behind, new RegExp(`/api/trainers/${erika}/move.*request completed`)),

@@ -1,4 +1,5 @@
 import { pathOf } from '@causeway/cqrs-core/nest';
+import { bearerToken } from '@causeway/platform';
 
 /**
  * The endpoints whose bodies command-api reads itself (`commandApiBodyReader`), as the metric
@@ -15,6 +16,8 @@ const BODY_ENDPOINTS: readonly {
   devTokens?: true;
   /** Served only with orders configured (CommandApiOptions.orders). */
   orders?: true;
+  /** Needs no bearer token (every other one does: its controller checks it first). */
+  public?: true;
 }[] = [
   {
     method: 'POST',
@@ -44,8 +47,40 @@ const BODY_ENDPOINTS: readonly {
     pattern: /^\/api\/dev\/tokens\/?$/i,
     label: 'POST /api/dev/tokens',
     devTokens: true,
+    public: true,
   },
 ];
+
+interface UnreadRequest {
+  method?: string;
+  /** The request target as sent (an IncomingMessage's `url`, Express's `originalUrl`). */
+  url?: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * Whether a request is one to an endpoint that needs a bearer token (every one of
+ * BODY_ENDPOINTS but POST /api/dev/tokens) without one: no `Authorization: Bearer <token>`
+ * header, as BearerAuthenticator reads it. Its body is not read, neither by command-api's
+ * reader nor by Nest's parsers (UNREAD_BODIES): the controller answers 401 (or 429 once the
+ * address spent its rate) before it looks at the body, so the answer is the one without a body,
+ * whatever was sent. Read first, a client without a token could have command-api read up to
+ * MAX_BODY_BYTES, and was answered 415 or 413 about a body the endpoint would never take from it.
+ * A token that is there but does not verify is the controller's to refuse: it verifies it first.
+ */
+export function unreadWithoutToken(
+  devTokens = false,
+  orders = false,
+): (request: UnreadRequest) => boolean {
+  return (request) => {
+    const endpoint = servedBodyEndpoint(request.method ?? '', request.url ?? '', devTokens, orders);
+    if (endpoint === undefined || endpoint.public) return false;
+    const authorization = request.headers.authorization;
+    return (
+      bearerToken(Array.isArray(authorization) ? authorization[0] : authorization) === undefined
+    );
+  };
+}
 
 /** The endpoints without a body (the request counter's labels for them). */
 const READ_ENDPOINTS: readonly { pattern: RegExp; label: string }[] = [
@@ -80,6 +115,10 @@ export function bodyEndpointOf(
   devTokens = false,
   orders = false,
 ): string | undefined {
+  return servedBodyEndpoint(method, url, devTokens, orders)?.label;
+}
+
+function servedBodyEndpoint(method: string, url: string, devTokens: boolean, orders: boolean) {
   const path = pathOf(url) ?? '';
   return BODY_ENDPOINTS.find(
     (endpoint) =>
@@ -87,7 +126,7 @@ export function bodyEndpointOf(
       (devTokens || !endpoint.devTokens) &&
       (orders || !endpoint.orders) &&
       endpoint.pattern.test(path),
-  )?.label;
+  );
 }
 
 /**

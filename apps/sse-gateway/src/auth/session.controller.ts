@@ -1,9 +1,25 @@
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Controller, Delete, HttpCode, Inject, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { pathOf, type UnreadBodies } from '@causeway/cqrs-core/nest';
 import { bearerToken, CallerGate, TrustedProxies } from '@causeway/platform';
 import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.options';
 import { RetryAfterFilter } from './retry-after.filter';
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE, StreamAuthenticator } from './stream.authenticator';
+
+/** POST /api/stream-tokens and POST /api/session, as Express routes them (any case, a trailing slash). */
+const BEARER_PATH = /^\/api\/(?:stream-tokens|session)\/?$/i;
+
+/**
+ * Whether a request is a POST /api/stream-tokens or /api/session without a bearer token (no
+ * `Authorization: Bearer <token>`, as StreamAuthenticator.bearer reads it): parseBodies
+ * (UNREAD_BODIES) then reads no body of it, and the handler answers 401 (429 once the address
+ * spent its rate) as without one. They take no body; read first, a caller without a token had
+ * the gateway parse one up to 100 kB and was answered 400 or 413 about it (session 49).
+ */
+export const bearerRouteWithoutToken: UnreadBodies = (request) =>
+  request.method === 'POST' &&
+  BEARER_PATH.test(pathOf(request.url) ?? '') &&
+  bearerToken(request.headers.authorization) === undefined;
 
 /**
  * How a browser gets credentials for GET /events, which EventSource cannot send as a header:

@@ -110,7 +110,8 @@ function adminTokenOf(app: INestApplication): AdminToken | null {
  * The requests whose bodies parseBodies leaves unread (besides `/admin/…` without ADMIN_TOKEN):
  * those to a route that refuses them whatever the body, such as one to a route that needs a
  * credential the request does not carry (sse-gateway's `POST /api/presence/{userId}/disconnect`
- * without the admin token). Its handler (or guard) answers them, its 401 whatever the body, so a caller without the credential cannot have
+ * without the admin token, command-api's commands and the gateway's `POST /api/stream-tokens`
+ * without a bearer token). Its handler (or guard) answers them, its 401 whatever the body, so a caller without the credential cannot have
  * the app read and parse up to the parsers' limit, nor learn from a 400 or 413 what the route
  * would take. The handler finds `request.body` undefined and the body still in the request
  * stream; Node discards it once the answer is written.

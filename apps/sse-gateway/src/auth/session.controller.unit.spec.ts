@@ -1,0 +1,86 @@
+import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
+import { type GatewayTestApp, startGatewayTestApp } from '../testing/gateway.test-app';
+
+/**
+ * POST /api/stream-tokens and POST /api/session take a bearer access token and no body: without
+ * the token, the body parsers read and parsed a body up to their 100 kB before the handler's 401,
+ * and a caller without a token was answered 400 or 413 about it instead.
+ */
+describe.each(['/api/stream-tokens', '/api/session'])('POST %s without a bearer token', (path) => {
+  let app: GatewayTestApp;
+  const open: ClientRequest[] = [];
+  beforeAll(async () => {
+    app = await startGatewayTestApp();
+  });
+  afterAll(async () => {
+    // A request still waiting for its answer would hold the app's close.
+    for (const sent of open) sent.destroy();
+    await app.close();
+  });
+
+  const post = async (headers: Record<string, string>, body?: string) => {
+    const response = await fetch(`${app.url}${path}`, { method: 'POST', headers, body });
+    return {
+      status: response.status,
+      challenge: response.headers.get('www-authenticate'),
+      body: await response.json(),
+    };
+  };
+
+  it('is answered the 401 it gets without a body, whatever the body', async () => {
+    const bodiless = await post({});
+    expect(bodiless).toMatchObject({
+      status: 401,
+      body: { type: 'https://causeway.dev/problems/unauthenticated', reason: 'missing' },
+    });
+    const bodies: { body: string; type: string }[] = [
+      { body: '{"token": ', type: 'application/json' },
+      { body: JSON.stringify({ pad: 'x'.repeat(200_000) }), type: 'application/json' },
+      { body: '{}', type: 'application/json; charset=latin-9' },
+      { body: 'a=%zz&b', type: 'application/x-www-form-urlencoded' },
+    ];
+    for (const authorization of [undefined, 'Basic YXNoOnBpa2FjaHU=', 'Bearer '])
+      for (const { body, type } of bodies) {
+        const headers = {
+          'Content-Type': type,
+          ...(authorization !== undefined && { Authorization: authorization }),
+        };
+        expect({ authorization, type, ...(await post(headers, body)) }).toEqual({
+          authorization,
+          type,
+          ...bodiless,
+        });
+      }
+  });
+
+  it('is answered before its body has arrived: it is not waited for', async () => {
+    const { hostname, port } = new URL(app.url);
+    const sent = httpRequest({
+      host: hostname,
+      port,
+      method: 'POST',
+      path,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': '1000000' },
+    });
+    open.push(sent);
+    try {
+      // A tenth of the body announced, and the request left open: a parser waits for the rest.
+      sent.write(`{"pad": "${'x'.repeat(100_000)}`);
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        sent.once('response', resolve).once('error', reject);
+      });
+      response.resume();
+      expect(response.statusCode).toBe(401);
+    } finally {
+      sent.destroy();
+    }
+  });
+
+  it('still works with the token', async () => {
+    const response = await fetch(`${app.url}${path}`, {
+      method: 'POST',
+      headers: await app.bearer('ash'),
+    });
+    expect(response.status).toBe(path === '/api/session' ? 204 : 201);
+  });
+});

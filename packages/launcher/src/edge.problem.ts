@@ -1,6 +1,6 @@
 import { type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { type Duplex } from 'node:stream';
-import { echoedPath } from '@causeway/cqrs-core/nest';
+import { ECHOED_PATH_MAX } from '@causeway/cqrs-core/nest';
 
 /** The problems the edge answers itself, by name (docs/problems.md: `edge-*`). */
 const PROBLEMS = {
@@ -19,8 +19,8 @@ const RETRY_AFTER_S = 1;
 
 /**
  * Answers with an RFC 9457 problem details document (`application/problem+json`), typed
- * `https://causeway.dev/problems/<name>` like the apps' own, with `instance` the request's path
- * as theirs (never its query, which may hold a credential); 502 and 504 carry `Retry-After`
+ * `https://causeway.dev/problems/<name>` like the apps' own, with `instance` the request target
+ * as the client sent it (echoedTarget); 502 and 504 carry `Retry-After`
  * (an instance may be restarting). When the answer has already begun (a backend's headers went
  * out) it can no longer change, so the connection is cut instead: the client sees a broken
  * response, never a wrong one.
@@ -32,13 +32,30 @@ export function answerProblem(response: ServerResponse, name: EdgeProblem, detai
   }
   const { status, title } = PROBLEMS[name];
   const type = `https://causeway.dev/problems/${name}`;
-  const instance = echoedPath(response.req?.url);
+  const instance = echoedTarget(response.req?.url);
   response
     .writeHead(status, {
       'content-type': 'application/problem+json',
       ...((status === 502 || status === 504) && { 'retry-after': String(RETRY_AFTER_S) }),
     })
     .end(JSON.stringify({ type, title, status, detail, instance }));
+}
+
+/** The scheme (if any), `//` (or `\\` as URL parsers read it) and user info of a target. */
+const USER_INFO = /^((?:[a-z][a-z0-9+.-]*:)?[/\\]{2})[^/\\?#]*@/i;
+
+/**
+ * A request target as a problem's `instance` repeats it: as the client sent it — an
+ * absolute-form `http://host/x` whole, not `/x` as the apps echo it (a path the edge would have
+ * taken, so the client could not see what was refused), `//host/x` and `*` as they are — but
+ * without its query nor a user and password (`http://ash:pw@host/x?token=t` →
+ * `http://host/x`): either may hold a credential. At most ECHOED_PATH_MAX characters, then `…`,
+ * as the apps clip a path (the target is client input).
+ */
+export function echoedTarget(target: string | undefined): string | undefined {
+  if (target === undefined) return undefined;
+  const echoed = target.split('?', 1)[0]!.replace(USER_INFO, '$1');
+  return echoed.length > ECHOED_PATH_MAX ? `${echoed.slice(0, ECHOED_PATH_MAX)}…` : echoed;
 }
 
 /**

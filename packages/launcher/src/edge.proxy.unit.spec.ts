@@ -450,6 +450,35 @@ describe('edge proxy', () => {
       }
     });
 
+    it('names the request target as sent in every 400, without its query or credentials, clipped', async () => {
+      const api = await upstream('api');
+      servers.push(api.server);
+      const edge = await edgeOver([api.url], [api.url]);
+      const long = `/${'a'.repeat(400)}`;
+
+      const sent: [target: string, method: string, instance: string][] = [
+        // Its path alone (`/x`) named a target the edge takes: the client could not see why.
+        ['http://example.com/x', 'GET', 'http://example.com/x'],
+        ['//example.com/x', 'GET', '//example.com/x'],
+        ['*', 'OPTIONS', '*'],
+        // A user and password, or a query (a token), are not repeated.
+        ['http://ash:pw@example.com/x?token=t', 'GET', 'http://example.com/x'],
+        ['//ash:pw@example.com/x?token=t', 'GET', '//example.com/x'],
+        [`http://example.com${long}`, 'GET', `http://example.com${long}`.slice(0, 256) + '…'],
+      ];
+      for (const [target, method, instance] of sent) {
+        const answer = await rawRequest(edge, target, { method });
+        expect([target, answer.status, JSON.parse(answer.body)]).toEqual([
+          target,
+          400,
+          expect.objectContaining({
+            type: 'https://causeway.dev/problems/edge-bad-target',
+            instance,
+          }),
+        ]);
+      }
+    });
+
     it('forwards path and query exactly as sent to the configured backend', async () => {
       const api = await upstream('api');
       servers.push(api.server);

@@ -37,6 +37,9 @@ const agent = new EdgeAgent();
  * - No backend accepting a connection: 502 (504 when the last one timed out connecting).
  *   Each of these problems names `app`, the app behind the path, so that a client's report
  *   says which one to look at (never an instance's address: that stays internal).
+ * - `rewrite`: a 200 answer's body is read whole and passed on as `rewrite` gives it (as it came
+ *   when it gives undefined), with its Content-Length and no ETag (the app's names its own
+ *   body); a HEAD's answer has no Content-Length then. Other answers are piped as they are.
  */
 export function forward(
   request: IncomingMessage,
@@ -44,6 +47,7 @@ export function forward(
   backends: readonly string[],
   timeoutMs: number,
   app: string,
+  rewrite?: (text: string) => string | undefined,
 ): void {
   const headers = forwardedHeaders(request);
   const repeatable = REPEATABLE_METHODS.has(request.method ?? '') && !hasBody(request);
@@ -127,12 +131,46 @@ export function forward(
       // The backend answered before taking the whole body (413, 401, …): the client gets the
       // answer, then the connection closes rather than the edge reading the rest of the body.
       if (!request.complete) response.shouldKeepAlive = false;
+      if (rewrite && answer.statusCode === 200) {
+        passRewritten(request, response, answer, rewrite);
+        return;
+      }
       response.writeHead(answer.statusCode ?? 502, answerHeaders(answer.headers));
       response.flushHeaders();
       pipeline(answer, response, () => undefined);
     });
   };
   tryBackend(0, false);
+}
+
+/** A 200 answer, its body as `rewrite` gives it (see forward). */
+function passRewritten(
+  request: IncomingMessage,
+  response: ServerResponse,
+  answer: IncomingMessage,
+  rewrite: (text: string) => string | undefined,
+): void {
+  const headers = answerHeaders(answer.headers);
+  delete headers['content-length'];
+  delete headers.etag;
+  if (request.method === 'HEAD') {
+    answer.resume();
+    response.writeHead(200, headers).end();
+    return;
+  }
+  const chunks: Buffer[] = [];
+  answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+  answer.once('error', () => response.destroy());
+  answer.once('end', () => {
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: Buffer;
+    try {
+      body = Buffer.from(rewrite(text) ?? text);
+    } catch {
+      body = Buffer.from(text); // not the document it should be: passed on as it came
+    }
+    response.writeHead(200, { ...headers, 'content-length': body.length }).end(body);
+  });
 }
 
 /**

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import http, { type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { forward } from './edge.forward';
+import { documentForm } from './edge.openapi';
 import { answerProblem, answerUnparsableRequests } from './edge.problem';
 
 export interface EdgeRoutes {
@@ -135,7 +136,9 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
  * sends SSE and session paths to the sse-gateway instances (round robin, the next one when an
  * instance refuses the connection — like any load balancer), the progress reads to
  * order-processor and everything else to command-api (see edgeUpstreamOf),
- * except the apps' operator paths (`/metrics`, `/admin/…`: 404 problem details).
+ * except the apps' operator paths (`/metrics`, `/admin/…`: 404 problem details), which
+ * command-api's OpenAPI document (`/docs-json`, `/docs-yaml`, the `/docs` page) then does not
+ * list either (publicDocument).
  * Requests only ever go to those configured instances: a request target that is not a path
  * starting with a single "/" (absolute-form `http://host/…`, `*`, or `//host/…` and `/\host/…`,
  * which URL parsers read as a host) gets 400 problem details. Bodies and answers are streamed
@@ -187,7 +190,15 @@ export function startEdgeProxy(routes: EdgeRoutes, options: EdgeOptions): Promis
       return;
     }
     const upstream = edgeUpstreamOf(request.method ?? 'GET', pathname);
-    forward(request, response, next[upstream](), timeoutMs, APP_OF[upstream]);
+    // command-api's OpenAPI document, rewritten to hold only what the edge forwards: the paths
+    // edgePathKind takes as public, the rule of the 404 above.
+    const form =
+      upstream === 'commandApi' && (request.method === 'GET' || request.method === 'HEAD')
+        ? documentForm(pathSegments(pathname) ?? [])
+        : undefined;
+    const rewrite =
+      form && ((text: string) => form(text, (path) => edgePathKind(path) === 'public'));
+    forward(request, response, next[upstream](), timeoutMs, APP_OF[upstream], rewrite);
   });
   answerUnparsableRequests(server);
   return new Promise((resolve, reject) => {

@@ -857,6 +857,39 @@ describe('edge proxy', () => {
     expect(body).toBe('6\r\nfirst;\r\n6\r\nsecond\r\n0\r\n\r\n');
   });
 
+  it("passes on command-api's OpenAPI document without the paths it refuses, GET and HEAD alike", async () => {
+    const document = JSON.stringify({
+      paths: { '/rpc': {}, '/admin/commands/{commandId}': {}, '/health/ready': {} },
+    });
+    const api = http.createServer((request, response) => {
+      if (request.url === '/docs-json')
+        response
+          .writeHead(200, { 'content-type': 'application/json', etag: 'W/"whole"' })
+          .end(document);
+      else response.writeHead(404, { 'content-type': 'application/json' }).end(document);
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    servers.push(api);
+    const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    const edge = await edgeOver([apiUrl], [apiUrl]);
+
+    const got = await fetch(`${edge}/docs-json`);
+    const body = await got.text();
+    expect(JSON.parse(body)).toEqual({ paths: { '/rpc': {} } });
+    expect(got.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
+    // The app's ETag names its whole document, not this one.
+    expect(got.headers.get('etag')).toBeNull();
+    const head = await fetch(`${edge}/docs-json`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-length')]).toEqual([200, null]);
+    // Any other answer, and any other path, is passed on as it came.
+    expect(JSON.parse(await (await fetch(`${edge}/docs-json?x`)).text())).toEqual(
+      JSON.parse(document),
+    );
+    expect(JSON.parse(await (await fetch(`${edge}/api/docs-json`)).text())).toEqual(
+      JSON.parse(document),
+    );
+  });
+
   describe('X-Forwarded-For', () => {
     it('appends the client address to the chain the client sent', async () => {
       const api = await upstream('api');

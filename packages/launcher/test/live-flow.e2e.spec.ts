@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AddressInfo } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 import {
   demoTrainerState,
   launchBrowser,
@@ -21,6 +22,15 @@ import {
   stopSystem,
   type RunningInstance,
 } from '../src';
+
+/** The parts of an OpenAPI document these tests read. */
+interface OpenApi {
+  paths: Record<string, unknown>;
+  components: { securitySchemes: Record<string, unknown> };
+}
+interface UiOptions {
+  swaggerDoc: OpenApi;
+}
 
 // Issue #5 end to end on the real servers: command-api, two trainer-service instances,
 // projection-worker and two sse-gateway instances as real processes; real HTTP clients and the
@@ -293,6 +303,45 @@ describe('live trainer movement, distributed', () => {
       expect(await demoTrainerState(iris, 'iris', false)).toEqual(seen);
     } finally {
       await browser.close();
+      edge.closeAllConnections();
+      await new Promise((resolve) => edge.close(resolve));
+    }
+  });
+
+  it("documents on the edge's /docs only paths the edge forwards, in each of its forms", async () => {
+    const edge = await startEdgeProxy(
+      {
+        commandApi: [api],
+        gateways: gateways.map((g) => g.url),
+        orderProcessor: [],
+        demoDirectory: '',
+      },
+      { port: 0, host: '127.0.0.1' },
+    );
+    try {
+      const url = `http://127.0.0.1:${(edge.address() as AddressInfo).port}`;
+      const json = (await (await fetch(`${url}/docs-json`)).json()) as OpenApi;
+      const yaml = parseYaml(await (await fetch(`${url}/docs-yaml`)).text()) as OpenApi;
+      // The Swagger UI page's document: its script holds it whole.
+      const script = await (await fetch(`${url}/docs/swagger-ui-init.js`)).text();
+      const ui = (JSON.parse(/let options = (\{[\s\S]*?\n\});/.exec(script)![1]!) as UiOptions)
+        .swaggerDoc;
+      for (const document of [json, yaml, ui]) {
+        expect(Object.keys(document.paths)).toContain('/api/trainers/{trainerId}/move');
+        expect(Object.keys(document.paths)).not.toContain('/admin/commands/{commandId}');
+        // Nor the admin token, which only the removed operator route took.
+        expect(Object.keys(document.components.securitySchemes)).toEqual(['bearer']);
+      }
+      // What a reader tries: each path listed answers through the edge, none edge-not-public.
+      for (const documented of Object.keys(json.paths)) {
+        const answer = await fetch(url + documented.replace(/\{[^}]+\}/g, 'x'));
+        const body = await answer.text();
+        expect([documented, body]).not.toEqual([
+          documented,
+          expect.stringContaining('edge-not-public'),
+        ]);
+      }
+    } finally {
       edge.closeAllConnections();
       await new Promise((resolve) => edge.close(resolve));
     }

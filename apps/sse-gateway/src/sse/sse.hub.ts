@@ -352,8 +352,16 @@ export class SseHub {
     const upTo = this.position;
     if (opening.view) return this.openView(connection, opening.view, upTo, opening);
     if (lastEventId === undefined) {
-      this.session(connection, upTo, 'new', 0);
-      return connection;
+      // Guarded as every other write (this rejected `open` before session 49), and a client that
+      // cannot take even this frame is dropped now, as a replay's is, not at its next frame.
+      let ok: boolean;
+      try {
+        ok = this.session(connection, upTo, 'new', 0);
+      } catch (error) {
+        this.guard.failed(connection, error);
+        return connection;
+      }
+      return ok ? connection : this.drop(connection);
     }
     let read = 0;
     let recovery = false;
@@ -422,8 +430,7 @@ export class SseHub {
       // Whatever became of the stream (a client that went away at once included).
       opening.resumed?.({ entries: read, recovery });
     }
-    if (!this.goLive(connection, keep)) this.drop(connection);
-    return connection;
+    return this.goLive(connection, keep);
   }
 
   /**
@@ -482,8 +489,7 @@ export class SseHub {
     } finally {
       opening.resumed?.({ entries: read, recovery: false });
     }
-    if (!this.goLive(connection, keep)) this.drop(connection);
-    return connection;
+    return this.goLive(connection, keep);
   }
 
   /**
@@ -493,13 +499,23 @@ export class SseHub {
    * before the entries for others at the end of the gap (all of the gap when none was its own)
    * until the next heartbeat, and a reconnect within that window read the gap again: a
    * `scan-limit` or `trimmed` recovery once the log had gone on, though it missed nothing.
-   * False when the client cannot keep up.
+   * A client that cannot keep up is dropped; a write that throws ends the stream (WriteGuard.
+   * failed): run after `open`'s and `openView`'s `try`, it rejected `open` before session 49.
    */
-  private goLive(connection: SseConnection, keep?: (id: string) => boolean): boolean {
-    if (!connection.flushPending(keep)) return false;
-    const before = connection.lastId;
-    const id = this.resumePoint(connection);
-    return id === before || id === undefined || connection.write(idFrame(id));
+  private goLive(connection: SseConnection, keep?: (id: string) => boolean): SseConnection {
+    let ok: boolean;
+    try {
+      ok = connection.flushPending(keep);
+      if (ok) {
+        const before = connection.lastId;
+        const id = this.resumePoint(connection);
+        if (id !== before && id !== undefined) ok = connection.write(idFrame(id));
+      }
+    } catch (error) {
+      this.guard.failed(connection, error);
+      return connection;
+    }
+    return ok ? connection : this.drop(connection);
   }
 
   /**

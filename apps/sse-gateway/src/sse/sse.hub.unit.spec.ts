@@ -11,8 +11,10 @@ import { testNotification } from '@causeway/platform/testing';
 import { Registry } from 'prom-client';
 import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from '../gateway/gateway.settings';
 import { type ParsedFrame, TestSink } from '../testing/sse.test-sink';
+import { notificationFrame } from './sse.frames';
 import { REVOKED_REASON, SseHub, type SseHubOptions } from './sse.hub';
 import { SseMetrics } from './sse.metrics';
+import { type StreamView } from './stream.view';
 
 const hubs: SseHub[] = [];
 afterEach(async () => {
@@ -923,6 +925,71 @@ describe('SseHub', () => {
         { labels: { reason: 'slow' }, value: 1 },
       ]);
     });
+  });
+
+  // A new stream's session frame and what a (re)connect writes as it goes live (goLive) were
+  // written outside open()'s guard: a throw rejected open() (session 49).
+  describe("when a stream's first frames cannot be written", () => {
+    it("ends a new stream whose session frame's write throws; open resolves", async () => {
+      const { hub, metric } = await setup();
+      const sink = new TestSink();
+      sink.failNextWrite = new Error('write refused');
+      const opened = hub.open({ userId: 'ash', trainerIds: [] }, sink, {});
+      await expect(opened).resolves.toMatchObject({ userId: 'ash', closed: true });
+      // Its client reconnects, as a new stream (it was given no id).
+      expect(sink.ended).toBe(true);
+      expect(sink.frames()).toEqual([{ retry: DEFAULT_GATEWAY_SETTINGS.retryMs }]);
+      expect(hub.size).toBe(0);
+      expect(await metric('causeway_sse_closed_total')).toEqual([
+        { labels: { reason: 'error' }, value: 1 },
+      ]);
+    });
+
+    it('drops a new stream that cannot take its session frame', async () => {
+      const { hub, metric } = await setup({ settings: { bufferMaxBytes: 16 } });
+      const sink = new TestSink();
+      sink.stalled = true;
+      await hub.open({ userId: 'ash', trainerIds: [] }, sink, {});
+      expect(sink.destroyed).toBe(true);
+      expect(hub.size).toBe(0);
+      expect(await metric('causeway_sse_slow_clients_dropped_total')).toEqual([
+        { labels: {}, value: 1 },
+      ]);
+    });
+
+    const view: StreamView = {
+      accepts: () => true,
+      frame: (id, notification) => notificationFrame(id, notification.method, notification.params),
+      opening: (id) => Promise.resolve(notificationFrame(id, 'opening', {})),
+    };
+    it.each([
+      ['GET /events', undefined],
+      ['a view', view],
+    ])(
+      'ends a resumed stream (%s) whose write as it goes live throws; open resolves',
+      async (_, streamView) => {
+        const { hub, log, toUser, metric } = await setup();
+        // Entries for another user only: the replay is empty, and going live writes the id
+        // the client may resume from (the last entry dispatched).
+        const from = await log.append(toUser('misty'));
+        await log.append(toUser('misty'));
+        await hub.caughtUp();
+        const sink = new TestSink();
+        const opened = hub.open({ userId: 'ash', trainerIds: [] }, sink, {
+          lastEventId: from,
+          view: streamView,
+          // Called once the replay is written, before the stream goes live.
+          resumed: () => (sink.failNextWrite = new Error('write refused')),
+        });
+        await expect(opened).resolves.toMatchObject({ userId: 'ash', closed: true });
+        expect(sink.ended).toBe(true);
+        expect(sink.frames().at(-1)).toMatchObject({ retry: DEFAULT_GATEWAY_SETTINGS.retryMs });
+        expect(hub.size).toBe(0);
+        expect(await metric('causeway_sse_closed_total')).toEqual([
+          { labels: { reason: 'error' }, value: 1 },
+        ]);
+      },
+    );
   });
 
   describe('limits', () => {

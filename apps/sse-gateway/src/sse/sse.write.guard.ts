@@ -19,7 +19,8 @@ export interface WriteGuardOptions {
  * How the hub ends its streams, and what ends one whose write, end or destroy throws: nothing a
  * sink throws leaves these. A throw in a timer's callback (the heartbeat, expire, checkLog) was
  * uncaught, and took the process down with every stream; one in dispatch left the rest of the
- * batch unsent (session 48). `open`'s answer to a stream a disconnect order ended and the
+ * batch unsent (session 48). `open`'s answer to a stream a disconnect order ended, a new
+ * stream's `session` frame, what a (re)connect writes as it goes live (goLive) and the
  * slow-stream drop's destroy use `failed` too (session 49).
  *
  * A write on the broadcast's path (dispatch, heartbeat) is a plain `try` whose `catch` calls

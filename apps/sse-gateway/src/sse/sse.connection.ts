@@ -167,12 +167,26 @@ export class SseConnection {
    * passed without the end reaching the kernel: the stream has left the hub (no stall check, no
    * limit counts it), and a client that never reads again would otherwise hold its socket and
    * buffers for ever. The timer does not keep the process alive and goes once the end is written.
+   *
+   * A write or end that throws destroys the socket (its client resumes from the last id it read),
+   * then is thrown for the caller to count the stream as an `error` (WriteGuard.failed). Marked
+   * closed first, the stream was left neither ended nor destroyed before session 49: every later
+   * end() or write() was a no-op.
    */
   end(lastFrame?: string, lingerMs?: number): void {
     if (this.closed) return;
     this.closed = true;
-    if (lastFrame) this.sink.write(bytes(lastFrame));
-    this.sink.end();
+    try {
+      if (lastFrame) this.sink.write(bytes(lastFrame));
+      this.sink.end();
+    } catch (error) {
+      try {
+        this.sink.destroy();
+      } catch {
+        // The write's error is the one to tell: the caller destroys it again (WriteGuard.failed).
+      }
+      throw error;
+    }
     if (lingerMs === undefined || this.sink.writableLength === 0) return;
     const timer = setTimeout(() => this.sink.destroy(), lingerMs);
     timer.unref();

@@ -28,4 +28,26 @@ describe('SseConnection', () => {
       expect(queued).toBe(26);
     });
   });
+
+  // end() marked the stream closed before its write: a write that threw left the socket neither
+  // ended nor destroyed, and every later end() or write() a no-op (session 49).
+  describe('an end whose last frame cannot be written', () => {
+    it('destroys the socket and throws the write error', () => {
+      const sink = new TestSink();
+      const connection = new SseConnection('c-1', 'ash', Date.now(), sink, 1_000);
+      sink.failNextWrite = new Error('write refused');
+      expect(() => connection.end('retry: 1000\n\n')).toThrow('write refused');
+      // Its client reconnects, from the last id it read.
+      expect(sink.destroyed).toBe(true);
+      expect(connection.closed).toBe(true);
+    });
+
+    it('throws the write error even when the destroy throws too', () => {
+      const sink = new TestSink();
+      const connection = new SseConnection('c-1', 'ash', Date.now(), sink, 1_000);
+      sink.failNextWrite = new Error('write refused');
+      sink.failNextDestroy = new Error('destroy refused');
+      expect(() => connection.end('retry: 1000\n\n')).toThrow('write refused');
+    });
+  });
 });

@@ -34,8 +34,9 @@ export class WriteGuard {
    * Ends a stream whose write threw, at once (a later write that worked would leave a hole in
    * it): a retry hint repeating the id of the last frame written, so that its client resumes
    * from there and the replay sends what the failed write held. Destroyed if even that throws,
-   * or if it was its end or destroy that threw (they mark it closed first): an EventSource then
-   * resumes from the last id it read, which is the same. Released as an `error`, if registered.
+   * or if it was its end or destroy that threw (they mark it closed first; an end that threw
+   * has destroyed it already, SseConnection.end): an EventSource then resumes from the last id
+   * it read, which is the same. Released as an `error`, if registered.
    */
   failed(connection: SseConnection, error: unknown): void {
     const { logger, retryMs } = this.options;

@@ -1,9 +1,7 @@
 import 'reflect-metadata';
-import { type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { z } from 'zod';
 import { SerializerRegistry } from '../messages/serializer.registry';
-import { CqrsCoreModule } from './cqrs-core.module';
+import { startError } from './cqrs-core.module.fixture';
 import { type CqrsCoreModuleOptions } from './cqrs-core.options';
 import { CausewayServiceModule } from './service.module';
 
@@ -17,29 +15,6 @@ const base = (): CqrsCoreModuleOptions => ({
   transport: 'in-memory',
   serializer: new SerializerRegistry().register('Move', z.object({ dx: z.number() })),
 });
-
-/** What starting an app with these options throws (undefined when it starts). */
-async function startError(
-  options: Record<string, unknown>,
-  how: 'forRoot' | 'forRootAsync',
-): Promise<unknown> {
-  let app: INestApplication | undefined;
-  try {
-    const given = { ...base(), ...options } as CqrsCoreModuleOptions;
-    const module =
-      how === 'forRoot'
-        ? CqrsCoreModule.forRoot(given)
-        : CqrsCoreModule.forRootAsync({ useFactory: async () => given });
-    const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    return undefined;
-  } catch (error) {
-    return error;
-  } finally {
-    await app?.close().catch(() => undefined);
-  }
-}
 
 const RULE = 'must be a string of 1 to 200 characters without whitespace';
 const refused: [string, unknown, string][] = [
@@ -55,7 +30,7 @@ const refused: [string, unknown, string][] = [
 describe.each(['service', 'instanceId'] as const)('options.%s', (option) => {
   describe.each(['forRoot', 'forRootAsync'] as const)('CqrsCoreModule.%s', (how) => {
     it.each(refused)('refuses %s at start, naming it', async (_what, value, shown) => {
-      const error = await startError({ [option]: value }, how);
+      const error = await startError(base, { [option]: value }, how);
       expect(error).toBeInstanceOf(TypeError);
       expect((error as Error).message).toBe(
         `CqrsCoreModule: options.${option} ${RULE}, got ${shown}`,
@@ -63,7 +38,7 @@ describe.each(['service', 'instanceId'] as const)('options.%s', (option) => {
     });
 
     it('takes 200 characters, dots, dashes and underscores', async () => {
-      expect(await startError({ [option]: `a.b_c-${'x'.repeat(194)}` }, how)).toBeUndefined();
+      expect(await startError(base, { [option]: `a.b_c-${'x'.repeat(194)}` }, how)).toBeUndefined();
     });
   });
 

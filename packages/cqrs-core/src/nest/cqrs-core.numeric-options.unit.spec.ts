@@ -1,9 +1,7 @@
 import 'reflect-metadata';
-import { type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { z } from 'zod';
 import { SerializerRegistry } from '../messages/serializer.registry';
-import { CqrsCoreModule } from './cqrs-core.module';
+import { startError } from './cqrs-core.module.fixture';
 import { type CqrsCoreModuleOptions } from './cqrs-core.options';
 
 // A setting read from the environment without coercion (Number(undefined) is NaN) used to start
@@ -15,28 +13,6 @@ const base = (): CqrsCoreModuleOptions => ({
   transport: 'in-memory',
   serializer: new SerializerRegistry().register('Move', z.object({ dx: z.number() })),
 });
-
-/** What starting an app with these options throws (undefined when it starts). */
-async function startError(
-  options: Partial<CqrsCoreModuleOptions>,
-  how: 'forRoot' | 'forRootAsync',
-): Promise<unknown> {
-  let app: INestApplication | undefined;
-  try {
-    const module =
-      how === 'forRoot'
-        ? CqrsCoreModule.forRoot({ ...base(), ...options })
-        : CqrsCoreModule.forRootAsync({ useFactory: async () => ({ ...base(), ...options }) });
-    const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    return undefined;
-  } catch (error) {
-    return error;
-  } finally {
-    await app?.close();
-  }
-}
 
 const refusals: [keyof CqrsCoreModuleOptions, number, ErrorConstructor, string][] = [
   ['eventTimeoutMs', Number.NaN, TypeError, 'a positive number of milliseconds up to 2147483647'],
@@ -51,7 +27,7 @@ describe('CqrsCoreModule numeric options', () => {
     it.each(refusals)(
       'refuses %s = %p at start, naming it',
       async (name, value, kind, expected) => {
-        const error = await startError({ [name]: value }, how);
+        const error = await startError(base, { [name]: value }, how);
         expect(error).toBeInstanceOf(kind);
         expect((error as Error).message).toBe(
           `CqrsCoreModule: options.${name} must be ${expected}, got ${value}`,
@@ -66,7 +42,7 @@ describe('CqrsCoreModule numeric options', () => {
         commandClockSkewMs: 0,
         maxDeliveries: 10,
       };
-      expect(await startError(valid, how)).toBeUndefined();
+      expect(await startError(base, valid, how)).toBeUndefined();
     });
   });
 });

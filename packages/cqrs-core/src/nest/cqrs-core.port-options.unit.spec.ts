@@ -1,11 +1,9 @@
 import 'reflect-metadata';
-import { type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { z } from 'zod';
 import { SerializerRegistry } from '../messages/serializer.registry';
 import { InMemoryEventStore } from '../event-store/in-memory/in-memory.event-store';
 import { InMemoryBroker } from '../transport/in-memory/in-memory.transport';
-import { CqrsCoreModule } from './cqrs-core.module';
+import { startError } from './cqrs-core.module.fixture';
 import { type CqrsCoreModuleOptions } from './cqrs-core.options';
 
 // A store, transport or worker option that is not one (a factory's promise not awaited, a
@@ -19,30 +17,6 @@ const base = (): CqrsCoreModuleOptions => ({
   instanceId: 'ports-1',
   serializer: registry(),
 });
-
-/** What starting an app with these options throws (undefined when it starts). */
-async function startError(
-  options: Record<string, unknown>,
-  how: 'forRoot' | 'forRootAsync',
-): Promise<unknown> {
-  let app: INestApplication | undefined;
-  try {
-    const module =
-      how === 'forRoot'
-        ? CqrsCoreModule.forRoot({ ...base(), ...options } as CqrsCoreModuleOptions)
-        : CqrsCoreModule.forRootAsync({
-            useFactory: async () => ({ ...base(), ...options }) as CqrsCoreModuleOptions,
-          });
-    const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    return undefined;
-  } catch (error) {
-    return error;
-  } finally {
-    await app?.close().catch(() => undefined);
-  }
-}
 
 describe('CqrsCoreModule store, transport and worker options', () => {
   const broker = new InMemoryBroker({ serializer: registry() });
@@ -94,13 +68,17 @@ describe('CqrsCoreModule store, transport and worker options', () => {
 
   describe.each(['forRoot', 'forRootAsync'] as const)('%s', (how) => {
     it.each(refusals)('refuses %s at start, naming the option', async (_what, options, message) => {
-      const error = await startError(options(), how);
+      const error = await startError(base, options(), how);
       expect(error).toBeInstanceOf(TypeError);
       expect((error as Error).message).toBe(`CqrsCoreModule: ${message}`);
     });
 
     it('does not show a password given where the client belongs', async () => {
-      const error = await startError({ eventStore: 'mongodb://app:hunter2@db:27017/events' }, how);
+      const error = await startError(
+        base,
+        { eventStore: 'mongodb://app:hunter2@db:27017/events' },
+        how,
+      );
       expect((error as Error).message).toMatch(/^CqrsCoreModule: options\.eventStore must be/);
       expect((error as Error).message).not.toContain('hunter2');
     });
@@ -108,6 +86,7 @@ describe('CqrsCoreModule store, transport and worker options', () => {
     it('starts with real ones', async () => {
       expect(
         await startError(
+          base,
           {
             eventStore: new InMemoryEventStore(),
             publisher: broker,

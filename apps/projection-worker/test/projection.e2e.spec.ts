@@ -1,4 +1,3 @@
-import path from 'node:path';
 import Redis from 'ioredis';
 import { type Envelope, topicNaming } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
@@ -13,13 +12,8 @@ import {
   RedisTrainerPositions,
   type TrainerPositions,
 } from '@causeway/platform';
-import {
-  type ServiceProcess,
-  startServiceProcess,
-  testNamespace,
-  waitForStatus,
-} from '@causeway/testkit';
-import { joined, moved, T0, until } from './projection.harness';
+import { type ServiceProcess, testNamespace, waitForStatus } from '@causeway/testkit';
+import { joined, moved, startProjectionWorker, T0, until } from './projection.harness';
 
 // projection-worker as a real process on Redis + FerretDB: read models caught up from the
 // event store at start, then live from the event bus, with notifications in the NotificationLog.
@@ -57,21 +51,11 @@ describe.each(['redis', 'mongodb'] as const)(
 
     /** projection-worker as a real process on this namespace, once ready. */
     async function startWorker(): Promise<ServiceProcess> {
-      const started = await startServiceProcess({
-        appDir: path.join(__dirname, '..'),
-        env: {
-          REDIS_URL: ns.redisUrl,
-          KAFKA_BROKERS: ns.kafkaBrokers.join(','),
-          MONGODB_URI: ns.mongoUri(),
-          ADMIN_TOKEN: 'admin-token-0123456789',
-          TOPIC_PREFIX: prefix,
-          INSTANCE_ID: 'projection-1',
-          LOG_LEVEL: 'warn',
-          // The periodic catch-up repairs lost read models; every second here, not every 30 s.
-          CATCH_UP_INTERVAL_MS: '1000',
-          // redis is the default: leave it unset so the default is what runs.
-          ...(store === 'mongodb' ? { READ_MODEL_STORE: 'mongodb' } : {}),
-        },
+      const started = await startProjectionWorker(ns, 'projection-1', {
+        // The periodic catch-up repairs lost read models; every second here, not every 30 s.
+        CATCH_UP_INTERVAL_MS: '1000',
+        // redis is the default: leave it unset so the default is what runs.
+        ...(store === 'mongodb' ? { READ_MODEL_STORE: 'mongodb' } : {}),
       });
       await waitForStatus(`${started.url}/health/ready`, 200, 60_000);
       return started;

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { type Envelope, MessageFactory } from '@causeway/cqrs-core';
+import { type ServiceProcess, startServiceProcess, type TestNamespace } from '@causeway/testkit';
 
 /** The events' own timestamp (2027): what a move says of itself, not when it was stored. */
 export const T0 = 1_800_000_000_000;
@@ -29,4 +31,29 @@ export async function until<T>(probe: () => Promise<T | undefined>, what: string
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * projection-worker (the built app) as a real process on `ns`'s servers and topics
+ * (TOPIC_PREFIX is `ns.id`), once live: not awaited ready, which a test of readiness watches
+ * for itself. `env` adds settings, or overrides these.
+ */
+export function startProjectionWorker(
+  ns: TestNamespace,
+  instanceId: string,
+  env: Record<string, string> = {},
+): Promise<ServiceProcess> {
+  return startServiceProcess({
+    appDir: path.join(__dirname, '..'),
+    env: {
+      REDIS_URL: ns.redisUrl,
+      KAFKA_BROKERS: ns.kafkaBrokers.join(','),
+      MONGODB_URI: ns.mongoUri(),
+      ADMIN_TOKEN: 'admin-token-0123456789',
+      TOPIC_PREFIX: ns.id,
+      INSTANCE_ID: instanceId,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+  });
 }

@@ -1,15 +1,13 @@
-import path from 'node:path';
 import { JsonSerializer, MessageFactory } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
 import { contractsSerializer } from '@causeway/contracts';
 import {
   removeNamespaceData,
   type ServiceProcess,
-  startServiceProcess,
   testNamespace,
   waitForStatus,
 } from '@causeway/testkit';
-import { moved, until } from './projection.harness';
+import { moved, startProjectionWorker, until } from './projection.harness';
 
 // projection-worker's readiness while its read models are not caught up: live events are
 // deferred until the first catch-up from the event store has finished, and the instance said it
@@ -55,19 +53,9 @@ describe('projection-worker readiness while its read models catch up', () => {
   });
 
   it('is not ready, naming read-models and why, until its first catch-up has finished', async () => {
-    worker = await startServiceProcess({
-      appDir: path.join(__dirname, '..'),
-      env: {
-        REDIS_URL: ns.redisUrl,
-        KAFKA_BROKERS: ns.kafkaBrokers.join(','),
-        MONGODB_URI: ns.mongoUri(),
-        ADMIN_TOKEN: 'admin-token-0123456789',
-        TOPIC_PREFIX: ns.id,
-        INSTANCE_ID: 'projection-ready',
-        LOG_LEVEL: 'warn',
-        // Four failed catch-ups (0.5, 1, 2 s apart) before it goes past the event, 4 s later.
-        CATCH_UP_MAX_ATTEMPTS: '4',
-      },
+    worker = await startProjectionWorker(ns, 'projection-ready', {
+      // Four failed catch-ups (0.5, 1, 2 s apart) before it goes past the event, 4 s later.
+      CATCH_UP_MAX_ATTEMPTS: '4',
     });
     const ready = `${worker.url}/health/ready`;
     // Every server and the bus answer: the read models alone keep it from being ready.

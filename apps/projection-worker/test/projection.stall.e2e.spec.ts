@@ -1,4 +1,3 @@
-import path from 'node:path';
 import Redis from 'ioredis';
 import { type Envelope, topicNaming } from '@causeway/cqrs-core';
 import { mongoConnection, MongoEventStore } from '@causeway/cqrs-core/mongodb';
@@ -9,11 +8,10 @@ import {
   removeNamespaceData,
   type ServiceProcess,
   StallingProxy,
-  startServiceProcess,
   testNamespace,
   waitForStatus,
 } from '@causeway/testkit';
-import { moved, until } from './projection.harness';
+import { moved, startProjectionWorker, until } from './projection.harness';
 
 // projection-worker with its read models in MongoDB, whose network path stalls (no reset, the
 // bytes wait, as a lost host or a NAT that forgot the connection) while moves arrive on the bus.
@@ -67,20 +65,11 @@ describe('projection-worker while the path to MongoDB stalls', () => {
     positions = new MongoTrainerPositions(mongo.client);
     const proxied = await StallingProxy.inFrontOf(ns.mongoUri(), 27017);
     proxy = proxied.proxy;
-    worker = await startServiceProcess({
-      appDir: path.join(__dirname, '..'),
-      env: {
-        REDIS_URL: ns.redisUrl,
-        KAFKA_BROKERS: ns.kafkaBrokers.join(','),
-        MONGODB_URI: proxied.url,
-        MONGODB_SILENCE_TIMEOUT_MS: '1500',
-        ADMIN_TOKEN: 'admin-token-0123456789',
-        TOPIC_PREFIX: prefix,
-        INSTANCE_ID: 'projection-stall',
-        LOG_LEVEL: 'warn',
-        READ_MODEL_STORE: 'mongodb',
-        CATCH_UP_INTERVAL_MS: '1000',
-      },
+    worker = await startProjectionWorker(ns, 'projection-stall', {
+      MONGODB_URI: proxied.url,
+      MONGODB_SILENCE_TIMEOUT_MS: '1500',
+      READ_MODEL_STORE: 'mongodb',
+      CATCH_UP_INTERVAL_MS: '1000',
     });
     await waitForStatus(`${worker.url}/health/ready`, 200, 60_000);
   });

@@ -1,7 +1,8 @@
 import { RedisNotificationLog } from '@causeway/platform';
 import { testNotification } from '@causeway/platform/testing';
 import { testNamespace } from '@causeway/testkit';
-import Redis from 'ioredis';
+import { namespaceRedis } from './namespace-redis.fixture';
+import { until } from './sse.client';
 import { followErrorWarning } from '../src/app.module';
 
 /*
@@ -12,29 +13,13 @@ import { followErrorWarning } from '../src/app.module';
  */
 describe("the gateway's warnings of its notification log follower", () => {
   const ns = testNamespace('followerr');
-  let redis: Redis;
+  const redis = namespaceRedis(ns);
   const followers: { controller: AbortController; following: Promise<void> }[] = [];
 
-  beforeAll(() => {
-    redis = new Redis(ns.redisUrl);
-  });
   afterEach(async () => {
     for (const { controller } of followers) controller.abort();
     await Promise.all(followers.splice(0).map(({ following }) => following));
   });
-  afterAll(async () => {
-    const keys = await redis.keys(`${ns.keyPrefix}*`);
-    if (keys.length > 0) await redis.unlink(...keys);
-    redis.disconnect();
-  });
-
-  async function until(probe: () => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    while (!probe()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
 
   /** A follower of a log under `name`, whose warnings are returned; `onEntries` gets its batches. */
   function follow(name: string, onEntries: () => void) {

@@ -1,24 +1,15 @@
-import Redis from 'ioredis';
 import { type EventBus, type Envelope } from '@causeway/cqrs-core';
 import { testNamespace } from '@causeway/testkit';
 import { ConnectionEventsPublisher } from '../src/gateway/connection-events.publisher';
 import { PresenceTracker } from '../src/presence/presence.tracker';
 import { describePresenceRegistry } from '../src/presence/presence-registry.conformance';
 import { RedisPresenceRegistry } from '../src/presence/redis.presence-registry';
+import { namespaceRedis } from './namespace-redis.fixture';
 import { until } from './sse.client';
 
 const ns = testNamespace('presence');
-let redis: Redis;
+const redis = namespaceRedis(ns);
 let run = 0;
-
-beforeAll(() => {
-  redis = new Redis(ns.redisUrl);
-});
-afterAll(async () => {
-  const keys = await redis.keys(`${ns.keyPrefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-});
 
 describePresenceRegistry(
   'redis',

@@ -5,7 +5,8 @@ import {
 } from '@causeway/platform';
 import { testNotification } from '@causeway/platform/testing';
 import { testNamespace } from '@causeway/testkit';
-import Redis from 'ioredis';
+import { namespaceRedis } from './namespace-redis.fixture';
+import { until } from './sse.client';
 import { Registry } from 'prom-client';
 import { DEFAULT_GATEWAY_SETTINGS } from '../src/gateway/gateway.settings';
 import { SseHub } from '../src/sse/sse.hub';
@@ -16,29 +17,13 @@ import { TestSink } from '../src/testing/sse.test-sink';
 // persistence and a restart, a failover to an empty replica, FLUSHALL).
 describe('SseHub resuming on a Redis notification log that lost its entries', () => {
   const ns = testNamespace('resume');
-  let redis: Redis;
+  const redis = namespaceRedis(ns);
   let hub: SseHub | undefined;
 
-  beforeAll(() => {
-    redis = new Redis(ns.redisUrl);
-  });
   afterEach(async () => {
     await hub?.stop();
     hub = undefined;
   });
-  afterAll(async () => {
-    const keys = await redis.keys(`${ns.keyPrefix}*`);
-    if (keys.length > 0) await redis.unlink(...keys);
-    redis.disconnect();
-  });
-
-  async function until(probe: () => boolean, what: string): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    while (!probe()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
 
   it('sends recovery, not an empty replay, to a client whose missed entries are gone', async () => {
     const keyPrefix = `${ns.keyPrefix}emptied:`;

@@ -7,7 +7,7 @@ import {
   RedisTrainerPositions,
 } from '@causeway/platform';
 import { testNamespace } from '@causeway/testkit';
-import Redis from 'ioredis';
+import { namespaceRedis } from './namespace-redis.fixture';
 import { visiblePositions } from '../src/sse/visible-positions';
 
 // The read models in a real Redis that lost them (FLUSHALL, a restart without persistence, a DEL
@@ -17,16 +17,7 @@ describe('visiblePositions on Redis read models that lost the memberships', () =
   const ns = testNamespace('visible');
   const keyPrefix = `${ns.keyPrefix}lost:`;
   const factory = new MessageFactory();
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = new Redis(ns.redisUrl);
-  });
-  afterAll(async () => {
-    const keys = await redis.keys(`${ns.keyPrefix}*`);
-    if (keys.length > 0) await redis.unlink(...keys);
-    redis.disconnect();
-  });
+  const redis = namespaceRedis(ns);
 
   const moved = (trainerId: string, groups?: string[]): TrainerMovedEvent =>
     factory.event('TrainerMovedEvent', {

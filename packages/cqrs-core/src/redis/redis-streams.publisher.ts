@@ -1,6 +1,5 @@
 import { shownValue } from '../config/shown-value';
 import type Redis from 'ioredis';
-import { type ChainableCommander } from 'ioredis';
 import { type Counter, type Registry } from 'prom-client';
 import { registeredCounter } from '../metrics/registered.metric';
 import { type Envelope, type Priority } from '../messages/envelope';
@@ -129,39 +128,27 @@ export class RedisStreamsPublisher implements Publisher {
   ): Promise<void> {
     if (entries.length === 0) return;
     const maxLen = this.maxLenOf(topic);
-    const xadd = (target: Redis | ChainableCommander, { key, raw, lane }: (typeof entries)[0]) =>
-      target.xadd(
-        this.keys.stream(topic, lane, this.keys.partitionOf(key)),
-        'MAXLEN',
-        '~',
-        maxLen,
-        '*',
-        ENTRY_KEY_FIELD,
-        key,
-        ENTRY_MESSAGE_FIELD,
-        raw,
-      );
+    const xaddArgs = ({ key, raw, lane }: (typeof entries)[0]): XaddArgs => [
+      this.keys.stream(topic, lane, this.keys.partitionOf(key)),
+      'MAXLEN',
+      '~',
+      maxLen,
+      '*',
+      ENTRY_KEY_FIELD,
+      key,
+      ENTRY_MESSAGE_FIELD,
+      raw,
+    ];
     // One entry: a single command is atomic already; MULTI/EXEC would triple the commands.
     if (entries.length === 1) {
-      const { key, raw, lane } = entries[0]!;
-      await this.singles.add([
-        this.keys.stream(topic, lane, this.keys.partitionOf(key)),
-        'MAXLEN',
-        '~',
-        maxLen,
-        '*',
-        ENTRY_KEY_FIELD,
-        key,
-        ENTRY_MESSAGE_FIELD,
-        raw,
-      ]);
+      await this.singles.add(xaddArgs(entries[0]!));
       return;
     }
     // Singles queued by earlier calls go out first: the batch is written at once, and a key's
     // messages must reach the stream in call order (Publisher contract).
     this.singles.flush();
     const transaction = this.options.client.multi();
-    for (const entry of entries) void xadd(transaction, entry);
+    for (const entry of entries) void transaction.xadd(...xaddArgs(entry));
     const results = await transaction.exec();
     if (!results) throw new Error(`XADD transaction to ${topic} was aborted`);
     const failed = results.find(([error]) => error);

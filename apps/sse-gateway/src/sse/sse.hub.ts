@@ -21,7 +21,7 @@ import {
   retryFrame,
 } from './sse.frames';
 import { type SseMetrics } from './sse.metrics';
-import { LOG_START, planResume } from './sse.resume';
+import { LOG_START, planResume, type ResumePlan } from './sse.resume';
 import { WriteGuard } from './sse.write.guard';
 import { type StreamView } from './stream.view';
 import { visiblePositions } from './visible-positions';
@@ -368,21 +368,7 @@ export class SseHub {
     /** Which queued entries are written: those after the client's id on a resume `ahead`. */
     let keep: ((id: string) => boolean) | undefined;
     try {
-      const plan = await planResume({
-        onRead: (entries) => (read += entries),
-        log: this.options.log,
-        userId: caller.userId,
-        trainerIds: caller.trainerIds,
-        lastEventId,
-        upTo,
-        historySize: this.settings.historySize,
-        historyScanLimit: this.settings.historyScanLimit,
-        historyTtlMs: this.settings.historyTtlMs,
-        // The ids' clock (Redis'), not this host's: a gateway ahead by more than the TTL
-        // would answer every resume `expired` (session 30).
-        now: (this.options.serverTime ?? this.now)(),
-        firstId: this.firstId,
-      });
+      const plan = await this.planResume(caller, lastEventId, upTo, (entries) => (read += entries));
       if (plan.kind === 'replay') {
         if (connection.closed) return connection;
         let ok = this.session(connection, lastEventId, 'replayed', plan.entries.length);
@@ -434,6 +420,35 @@ export class SseHub {
   }
 
   /**
+   * planResume for `who` from `lastEventId` up to `upTo`, on this hub's log, settings and clock;
+   * `onRead` is told what each page read (what the resume cost), `accepts` is a view's.
+   */
+  private planResume(
+    who: { readonly userId: string; readonly trainerIds: readonly string[] },
+    lastEventId: string,
+    upTo: string,
+    onRead: (entries: number) => void,
+    accepts?: StreamView['accepts'],
+  ): Promise<ResumePlan> {
+    return planResume({
+      onRead,
+      log: this.options.log,
+      userId: who.userId,
+      trainerIds: who.trainerIds,
+      lastEventId,
+      upTo,
+      historySize: this.settings.historySize,
+      historyScanLimit: this.settings.historyScanLimit,
+      historyTtlMs: this.settings.historyTtlMs,
+      // The ids' clock (Redis'), not this host's: a gateway ahead by more than the TTL would
+      // answer every resume `expired` (session 30).
+      now: (this.options.serverTime ?? this.now)(),
+      firstId: this.firstId,
+      accepts,
+    });
+  }
+
+  /**
    * `open` for a stream with a view (ADR 015): the view's opening (as of the client's id on a
    * replay, else of `upTo`), then the missed entries the view accepts, then what queued. A gap
    * that cannot be replayed needs nothing more than the opening: it is the current state.
@@ -451,20 +466,13 @@ export class SseHub {
       const plan =
         lastEventId === undefined
           ? undefined
-          : await planResume({
-              onRead: (entries) => (read += entries),
-              log: this.options.log,
-              userId: connection.userId,
-              trainerIds: connection.trainerIds,
+          : await this.planResume(
+              connection,
               lastEventId,
               upTo,
-              historySize: this.settings.historySize,
-              historyScanLimit: this.settings.historyScanLimit,
-              historyTtlMs: this.settings.historyTtlMs,
-              now: (this.options.serverTime ?? this.now)(),
-              firstId: this.firstId,
-              accepts: view.accepts,
-            });
+              (entries) => (read += entries),
+              view.accepts,
+            );
       const replayed = plan?.kind === 'replay' || plan?.kind === 'ahead';
       const from = replayed ? lastEventId! : upTo;
       const frames = await view.opening(from, this.settings.retryMs, replayed);

@@ -1,5 +1,6 @@
 import { type Notification, type TrainerMovedEvent } from '@causeway/contracts';
 import { type GroupMembers } from '../read-models/group-members.port';
+import { movedTo } from '../read-models/trainer-positions.port';
 import { type NotificationLog } from './notification-log.port';
 
 /** Who gets a trainer's `position.update`: everyone (no groups), or its groups' members. */
@@ -123,19 +124,12 @@ export class PositionNotifier {
     audience: Audience,
     version?: number,
   ): Notification {
-    const { trainerId, position, movement } = data;
+    const { trainerId } = data;
     const base = {
       notificationId: notificationIdOf(eventId),
       method: 'position.update',
       params: {
-        trainerId,
-        x: position.x,
-        y: position.y,
-        isMoving: movement.isMoving,
-        dirX: movement.direction.x,
-        dirY: movement.direction.y,
-        speed: movement.speed,
-        startedAt: movement.startedAt,
+        ...movedTo(data),
         ...(version !== undefined && version > 0 && { version }),
       },
       serverId: this.serverId,

@@ -47,7 +47,23 @@ export interface TrainerPositions {
 
 /** The row a TrainerMovedEvent at stream `version` makes (projection-worker; trainer-service's write-through). */
 export function positionRow(event: TrainerMovedEvent, version: number): TrainerPosition {
-  const { trainerId, position, movement, timestamp, groups } = event;
+  const { timestamp, groups } = event;
+  return {
+    ...movedTo(event),
+    version,
+    updatedAt: timestamp,
+    ...(groups && { groups: [...groups] }),
+  };
+}
+
+/**
+ * Where a TrainerMovedEvent puts its trainer and how it moves from there, flat: a row's first
+ * fields, and a `position.update`'s params (PositionNotifier), which clients apply as rows.
+ */
+export function movedTo(
+  event: TrainerMovedEvent,
+): Omit<TrainerPosition, 'version' | 'updatedAt' | 'groups'> {
+  const { trainerId, position, movement } = event;
   return {
     trainerId,
     x: position.x,
@@ -57,9 +73,6 @@ export function positionRow(event: TrainerMovedEvent, version: number): TrainerP
     dirY: movement.direction.y,
     speed: movement.speed,
     startedAt: movement.startedAt,
-    version,
-    updatedAt: timestamp,
-    ...(groups && { groups: [...groups] }),
   };
 }
 

@@ -351,6 +351,8 @@ export class DocumentStore {
       aggregateType: collection.aggregateType,
       // One command may write several documents: their events' ids must differ.
       commandEventIds: 'per-stream',
+      // A cut stream is checked by checkHistory and the fold (DocumentHistoryError).
+      foldsCutStreams: true,
       ...(this.options.snapshots && { snapshots: this.options.snapshots }),
       ...(this.options.messages && { messages: this.options.messages }),
       ...(this.options.onSnapshotError && { onSnapshotError: this.options.onSnapshotError }),

@@ -55,6 +55,13 @@ export interface RepositoryOptions {
    * it on a live deployment makes a command redelivered across the change look new.
    */
   commandEventIds?: 'per-command' | 'per-stream';
+  /**
+   * The model tells from the events left whether they make a state (the DocumentStore: a
+   * document's Created event holds all of it, and it refuses the rest itself): a stream cut by
+   * a truncate or retention with no snapshot loaded is folded, not refused with
+   * StateNotRebuildableError, and a load asks no streamInfo for it. Default false.
+   */
+  foldsCutStreams?: boolean;
   /** Clock of the snapshot policy and snapshot timestamps. Default `() => new Date()`. */
   now?: () => Date;
   /**
@@ -113,7 +120,10 @@ export interface LoadOptions {
   /**
    * The id of the command the load is for (its messageId): the events the load reads (those
    * after the snapshot, and the snapshot's own) are searched for that command's events, which
-   * are returned as `commandEvents`.
+   * are returned as `commandEvents`. Such a load of a stream cut by a truncate or retention
+   * (StreamInfo.truncated) with no snapshot loaded does not throw StateNotRebuildableError: the
+   * caller, which may find the command among the events left, checks it (commandHandler refuses
+   * a command it does not find there with CommandHistoryRemovedError).
    */
   commandId?: string;
 }
@@ -164,9 +174,10 @@ export interface SaveOptions<State> {
  * - Truncation and retention of an aggregate's stream must stop at its latest snapshot: a load
  *   finding events missing after the snapshot throws SnapshotGapError instead of folding what
  *   is left; one whose first events are gone (all of them, too) while its snapshots cannot be
- *   used (a schema version bump) throws StateNotRebuildableError. (Without any snapshot a
- *   stream that starts after version 1 — soft-deleted and created again — is folded from the
- *   initial state.)
+ *   used (a schema version bump) throws StateNotRebuildableError, and so does one cut
+ *   (StreamInfo.truncated) without any snapshot (session 49: it was folded from the initial
+ *   state). A stream that starts after version 1 because it was soft-deleted and created again
+ *   is folded from the initial state.
  */
 export class EventSourcedRepository<State, Event extends DomainEvent = DomainEvent> {
   private readonly messages: MessageFactory;
@@ -233,10 +244,8 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       commandId === undefined
         ? undefined
         : commandEventsIn(at ? [at, ...stored] : stored, commandId, this.idScope(streamId));
-    if (!snapshot) {
-      const first = stored[0]?.version ?? (await this.firstVersionOfEmpty(streamId));
-      if (first > 1) await this.assertRebuildable(streamId, first);
-    }
+    if (!snapshot && stored[0]?.version !== 1)
+      await this.assertFromStart(streamId, stored, commandId);
     const base = snapshot?.state ?? this.model.initialState(streamId);
     const events = stored.map((event) => toDomainEvent<Event>(event));
     return {
@@ -267,6 +276,43 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
   }
 
   /**
+   * For a load with no usable snapshot whose read did not start at version 1 (no event read, or
+   * the first past it): the stream's first events (or all of them) are gone, or it was deleted
+   * and created again, or never written. One streamInfo call, only here (and, for a load with a
+   * `commandId`, only for a stream with no event left and snapshots configured: its caller
+   * checks the cut, see LoadOptions.commandId).
+   * - Snapshots kept but none usable (another schema version, unreadable): its history was cut,
+   *   not deleted with them.
+   * - Without a snapshot, a stream cut by a truncate or retention (StreamInfo.truncated, session
+   *   49): folding what is left, or starting from the initial state, would build a wrong state
+   *   silently. A stream created again after a soft delete is not truncated, and is folded from
+   *   the initial state (its events are all of it). A stream cut to nothing used to load at
+   *   version 0 and its next save ('no-stream') reset it (a review, session 46).
+   * @throws StateNotRebuildableError
+   */
+  private async assertFromStart(
+    streamId: string,
+    stored: readonly StoredEvent[],
+    commandId: string | undefined,
+  ): Promise<void> {
+    const checkCut = commandId === undefined && !this.options.foldsCutStreams;
+    const info =
+      checkCut || (stored.length === 0 && this.options.snapshots)
+        ? await this.options.eventStore.streamInfo(streamId)
+        : undefined;
+    // Never written, soft-deleted or tombstoned: its state is the initial one.
+    const first = stored[0]?.version ?? (info?.state === 'active' ? info.firstVersion : 1);
+    if (first > 1) await this.assertRebuildable(streamId, first);
+    if (checkCut && info?.truncated)
+      throw new StateNotRebuildableError(
+        streamId,
+        first,
+        [],
+        this.options.snapshots?.schemaVersion,
+      );
+  }
+
+  /**
    * A stream whose first events (`firstVersion` is its first left; past its last version when
    * none is) are gone and for which no snapshot was usable: when it still has snapshots (of
    * another schema version, or unreadable), its history was cut, not deleted with them, and
@@ -284,20 +330,6 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
       kept.map((snapshot) => snapshot.schemaVersion),
       settings.schemaVersion,
     );
-  }
-
-  /**
-   * For a load that read no event and had no usable snapshot: the first version the stream
-   * still has when every event of it was removed while it stayed (truncated or cut by retention
-   * up to its latest snapshot, which is allowed), else 1 (never written, soft-deleted or
-   * tombstoned: its state is the initial one). Only asked with snapshots configured: without
-   * them no state can have been kept anywhere else. A stream cut to nothing was loaded from the
-   * initial state at version 0 and its next save ('no-stream') reset it (a review, session 46).
-   */
-  private async firstVersionOfEmpty(streamId: string): Promise<number> {
-    if (!this.options.snapshots) return 1;
-    const info = await this.options.eventStore.streamInfo(streamId);
-    return info.state === 'active' ? info.firstVersion : 1;
   }
 
   /**

@@ -379,7 +379,10 @@ describe('EventSourcedRepository with snapshots', () => {
       aggregateType: 'T',
       snapshots: settings,
     });
-    store.race = () => handleCommand(store, 'Trainer-ash', trainerDecider, move(3, -3, now));
+    store.race = () =>
+      handleCommand(store, 'Trainer-ash', trainerDecider, move(3, -3, now), {
+        snapshots: settings,
+      });
     await expect(repository.load('Trainer-ash')).resolves.toMatchObject({
       version: 3,
       snapshotVersion: 2,

@@ -27,27 +27,34 @@ export class SnapshotGapError extends Error {
 
 /**
  * The stream starts after version 1, or has no event left (its first events, or all of them,
- * were truncated or removed by retention)
- * and none of its snapshots can be used (written by another state schema version, or
- * unreadable): nothing holds the state of the removed events, so no load can be right.
- * Without any snapshot such a stream is taken as deleted and created again, and folded from the
- * initial state (a deleted stream's snapshots are deleted with it).
+ * were truncated or removed by retention) and no snapshot can be used: none was taken, or
+ * those kept were written by another state schema version, or are unreadable. Nothing holds
+ * the state of the removed events, so no load can be right. Without any snapshot, the stream's
+ * StreamInfo.truncated tells a cut from a stream soft-deleted and created again, which is
+ * folded from the initial state (a deleted stream's snapshots are deleted with it); a Redis
+ * stream cut before session 49 carries no mark until its next cut, and is folded as before.
  */
 export class StateNotRebuildableError extends Error {
   constructor(
     readonly streamId: string,
     /** The first version the stream still has (its last version + 1 when none is left). */
     readonly firstVersion: number,
-    /** The schema versions of the snapshots found, none of them usable. */
+    /** The schema versions of the snapshots found, none of them usable; empty: none found. */
     readonly snapshotSchemas: readonly number[],
-    readonly schemaVersion: number,
+    /** The repository's state schema version; undefined without snapshots configured. */
+    readonly schemaVersion: number | undefined,
   ) {
     super(
-      `Stream ${streamId} starts at version ${firstVersion} (events before it were removed) and ` +
-        `has no usable snapshot for state schema version ${schemaVersion} (found schema ` +
-        `${[...new Set(snapshotSchemas)].join(', ')}): its state cannot be rebuilt. Read the ` +
-        `older snapshots (StateModel.fromSnapshot, or keep their schema version) or restore ` +
-        `the removed events`,
+      snapshotSchemas.length === 0
+        ? `Stream ${streamId} starts at version ${firstVersion}: its events before it were ` +
+            `removed (truncated, or cut by retention) and no snapshot covers them, so its ` +
+            `state cannot be rebuilt. Keep a snapshot ahead of what retention and truncation ` +
+            `remove (the repository's snapshots), or restore the removed events`
+        : `Stream ${streamId} starts at version ${firstVersion} (events before it were removed) ` +
+            `and has no usable snapshot for state schema version ${schemaVersion} (found ` +
+            `schema ${[...new Set(snapshotSchemas)].join(', ')}): its state cannot be rebuilt. ` +
+            `Read the older snapshots (StateModel.fromSnapshot, or keep their schema version) ` +
+            `or restore the removed events`,
     );
     this.name = 'StateNotRebuildableError';
   }

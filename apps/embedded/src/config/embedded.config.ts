@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { serviceSettings, setting } from '@causeway/cqrs-core';
+import { serviceSettings, setting, whateverElseFails } from '@causeway/cqrs-core';
 import {
   adminTokenApartFromJwtSecrets,
   adminTokenSetting,
@@ -29,23 +29,20 @@ const retentionKeepsSnapshottedEvents = z.superRefine<{
   EVENT_RETENTION_MAX_COUNT?: unknown;
   EVENT_RETENTION_INTERVAL_MS?: unknown;
   SNAPSHOT_EVERY?: unknown;
-}>(
-  (config, ctx) => {
-    const { EVENT_RETENTION_MAX_COUNT: kept, SNAPSHOT_EVERY: every } = config;
-    if (
-      config.EVENT_RETENTION_INTERVAL_MS !== 0 &&
-      typeof kept === 'number' &&
-      typeof every === 'number' &&
-      kept < every
-    )
-      ctx.addIssue({
-        code: 'custom',
-        path: ['EVENT_RETENTION_MAX_COUNT'],
-        message: `must be at least SNAPSHOT_EVERY (${every}): a trainer loads from its latest snapshot and the events after it`,
-      });
-  },
-  { when: () => true },
-);
+}>((config, ctx) => {
+  const { EVENT_RETENTION_MAX_COUNT: kept, SNAPSHOT_EVERY: every } = config;
+  if (
+    config.EVENT_RETENTION_INTERVAL_MS !== 0 &&
+    typeof kept === 'number' &&
+    typeof every === 'number' &&
+    kept < every
+  )
+    ctx.addIssue({
+      code: 'custom',
+      path: ['EVENT_RETENTION_MAX_COUNT'],
+      message: `must be at least SNAPSHOT_EVERY (${every}): a trainer loads from its latest snapshot and the events after it`,
+    });
+}, whateverElseFails());
 
 /**
  * Settings of the embedded mode: everything in one process, nothing to install. Secrets default

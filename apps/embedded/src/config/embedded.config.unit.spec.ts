@@ -31,6 +31,20 @@ describe('embedded settings', () => {
       ).toBe(1);
   });
 
+  // zod's default ran the check only when nothing else was wrong: a PORT of the wrong form hid
+  // it until mended, and the start after that failed again naming the count.
+  it('names a count below SNAPSHOT_EVERY along with a malformed setting', () => {
+    expect(() =>
+      loadConfiguration(embeddedConfiguration, {
+        PORT: 'eighty',
+        SNAPSHOT_EVERY: '50',
+        EVENT_RETENTION_MAX_COUNT: '49',
+      }),
+    ).toThrow(
+      'Invalid configuration: PORT: must be a TCP port (1-65535); EVENT_RETENTION_MAX_COUNT: must be at least SNAPSHOT_EVERY (50)',
+    );
+  });
+
   it('mints no dev tokens unless DEV_TOKENS=true (npm start sets it): they impersonate anyone', () => {
     expect(loadConfiguration(embeddedConfiguration, {}).DEV_TOKENS).toBe(false);
     expect(loadConfiguration(embeddedConfiguration, { DEV_TOKENS: 'true' }).DEV_TOKENS).toBe(true);

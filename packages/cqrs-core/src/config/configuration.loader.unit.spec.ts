@@ -6,6 +6,7 @@ import {
   decimal,
   serviceSettings,
   setting,
+  whateverElseFails,
   wholeNumber,
 } from './settings.schema';
 
@@ -228,13 +229,10 @@ describe('loadConfiguration', () => {
   it('names a setting once per problem, even when two rules find it missing', () => {
     // A cross-setting rule that runs even when the base ones failed (see read-models.settings).
     const twice = schema.check(
-      z.superRefine<{ REDIS_URL?: unknown }>(
-        (config, context) => {
-          if (!config.REDIS_URL)
-            context.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'needed here' });
-        },
-        { when: () => true },
-      ),
+      z.superRefine<{ REDIS_URL?: unknown }>((config, context) => {
+        if (!config.REDIS_URL)
+          context.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'needed here' });
+      }, whateverElseFails()),
     );
     const error = (() => {
       try {
@@ -244,6 +242,35 @@ describe('loadConfiguration', () => {
       }
     })();
     expect(error?.message.match(/REDIS_URL: is required/g)).toHaveLength(1);
+  });
+
+  // zod runs an object's check only when nothing before it stopped the parse: a missing setting
+  // (or PORT=eighty) hid the cross-setting problem until it was mended, at the next start.
+  it.each([
+    ['a missing setting', {}, 'REDIS_URL'],
+    ['a malformed one', { REDIS_URL: valid.REDIS_URL, PORT: 'eighty' }, 'PORT'],
+  ])('runs a whateverElseFails() check along with %s, naming both', (_, env, other) => {
+    const modes = z
+      .object({
+        REDIS_URL: setting.redisUrl(),
+        PORT: setting.port(3000),
+        MODE: z.string().optional(),
+        LIMIT: setting.positiveInt(10),
+      })
+      .check(
+        z.superRefine<{ MODE?: unknown; LIMIT?: unknown }>((config, context) => {
+          if (config.MODE === 'strict' && config.LIMIT !== 1)
+            context.addIssue({ code: 'custom', path: ['LIMIT'], message: 'must be 1 if strict' });
+        }, whateverElseFails()),
+      );
+    const problems = (() => {
+      try {
+        loadConfiguration(modes, { ...env, MODE: 'strict' });
+      } catch (error) {
+        return (error as ConfigurationError).issues.map((issue) => issue.setting);
+      }
+    })();
+    expect(problems).toEqual([other, 'LIMIT']);
   });
 
   it('names every missing setting', () => {

@@ -89,6 +89,20 @@ export function whenValid(...settings: string[]) {
 }
 
 /**
+ * A cross-setting check's `when` (`z.superRefine(check, whateverElseFails())`): it runs whatever
+ * else failed, missing settings included, so that the error names its problem with every other.
+ * Without a `when`, zod runs an object's check only when no problem before it stops the parse,
+ * and a missing setting, a value of the wrong form (`PORT=eighty`) or one outside an enum does:
+ * the check's problem showed only once those were mended, at the next start. The check gets the
+ * values as given (a refused one too, or undefined): it reads them as `unknown` and compares only
+ * those of the type it needs. When it compares values that must have passed their own checks,
+ * use whenValid.
+ */
+export function whateverElseFails() {
+  return { when: () => true };
+}
+
+/**
  * A check of a value that passed the checks before it (a URL's parts once it is a URL): one
  * problem per setting, its first. Not `abort: true`, which stops the cross-setting checks of
  * the whole configuration too, so a malformed REDIS_URL hid every other problem of them.

@@ -1,4 +1,4 @@
-import { setting } from '@causeway/cqrs-core';
+import { setting, whateverElseFails } from '@causeway/cqrs-core';
 import { z } from 'zod';
 
 /** Settings of the apps that authenticate callers. JWT_SECRET is never logged. */
@@ -48,26 +48,23 @@ export const adminTokenApartFromJwtSecrets = z.superRefine<{
   ADMIN_TOKEN?: unknown;
   JWT_SECRET?: unknown;
   JWT_PREVIOUS_SECRETS?: unknown;
-}>(
-  (config, ctx) => {
-    const admin = config.ADMIN_TOKEN;
-    if (typeof admin !== 'string') return;
-    if (config.JWT_SECRET === admin)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['JWT_SECRET'],
-        message: 'must not be ADMIN_TOKEN: whoever holds the admin token could sign any token',
-      });
-    const previous = config.JWT_PREVIOUS_SECRETS;
-    if (Array.isArray(previous) && previous.includes(admin))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['JWT_PREVIOUS_SECRETS'],
-        message: 'must not hold ADMIN_TOKEN: whoever holds the admin token could sign any token',
-      });
-  },
-  { when: () => true },
-);
+}>((config, ctx) => {
+  const admin = config.ADMIN_TOKEN;
+  if (typeof admin !== 'string') return;
+  if (config.JWT_SECRET === admin)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['JWT_SECRET'],
+      message: 'must not be ADMIN_TOKEN: whoever holds the admin token could sign any token',
+    });
+  const previous = config.JWT_PREVIOUS_SECRETS;
+  if (Array.isArray(previous) && previous.includes(admin))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['JWT_PREVIOUS_SECRETS'],
+      message: 'must not hold ADMIN_TOKEN: whoever holds the admin token could sign any token',
+    });
+}, whateverElseFails());
 
 /**
  * The settings of the apps that can mint development tokens (command-api, embedded): DEV_TOKENS,
@@ -89,15 +86,12 @@ export const devTokenSettings = {
 export const devTokensOutsideProduction = z.superRefine<{
   DEV_TOKENS?: unknown;
   NODE_ENV?: unknown;
-}>(
-  (config, ctx) => {
-    if (config.DEV_TOKENS === true && config.NODE_ENV === 'production')
-      ctx.addIssue({
-        code: 'custom',
-        path: ['DEV_TOKENS'],
-        message:
-          'must not be true with NODE_ENV=production: POST /api/dev/tokens would give anyone a token for any user (set DEV_TOKENS=false; for a demo, another NODE_ENV)',
-      });
-  },
-  { when: () => true },
-);
+}>((config, ctx) => {
+  if (config.DEV_TOKENS === true && config.NODE_ENV === 'production')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DEV_TOKENS'],
+      message:
+        'must not be true with NODE_ENV=production: POST /api/dev/tokens would give anyone a token for any user (set DEV_TOKENS=false; for a demo, another NODE_ENV)',
+    });
+}, whateverElseFails());

@@ -1,6 +1,11 @@
-import { loadConfiguration } from '@causeway/cqrs-core';
+import { type ConfigurationError, loadConfiguration } from '@causeway/cqrs-core';
 import { z } from 'zod';
-import { authSettings } from './auth.settings';
+import {
+  adminTokenApartFromJwtSecrets,
+  authSettings,
+  devTokenSettings,
+  devTokensOutsideProduction,
+} from './auth.settings';
 
 const settings = z.object(authSettings);
 const secret = 'a-secret-that-is-long-enough-0123456789';
@@ -39,6 +44,56 @@ describe('authSettings', () => {
     });
     expect(parsed.error?.issues.map((issue) => issue.message)).toEqual([
       'each comma-separated secret must be at least 32 characters',
+    ]);
+  });
+});
+
+// The checks of two settings run whatever else failed: with zod's default, a missing REDIS_URL
+// (or any malformed setting) hid them, and their problems showed only at the next start.
+describe('the token settings checks, with other problems', () => {
+  const app = z
+    .object({
+      REDIS_URL: z.string({ message: 'is required' }),
+      ADMIN_TOKEN: z.string().optional(),
+      ...authSettings,
+      ...devTokenSettings,
+    })
+    .check(adminTokenApartFromJwtSecrets, devTokensOutsideProduction);
+  const problems = (env: NodeJS.ProcessEnv) => {
+    try {
+      loadConfiguration(app, env);
+    } catch (error) {
+      return (error as ConfigurationError).issues;
+    }
+  };
+
+  it('names an ADMIN_TOKEN among the token secrets along with a missing setting', () => {
+    expect(
+      problems({
+        ADMIN_TOKEN: secret,
+        JWT_SECRET: secret,
+        JWT_PREVIOUS_SECRETS: `${'b'.repeat(40)},${secret}`,
+      }),
+    ).toEqual([
+      { setting: 'REDIS_URL', problem: 'is required' },
+      {
+        setting: 'JWT_SECRET',
+        problem: 'must not be ADMIN_TOKEN: whoever holds the admin token could sign any token',
+      },
+      {
+        setting: 'JWT_PREVIOUS_SECRETS',
+        problem: 'must not hold ADMIN_TOKEN: whoever holds the admin token could sign any token',
+      },
+    ]);
+  });
+
+  it('names DEV_TOKENS=true with NODE_ENV=production along with a missing setting', () => {
+    expect(problems({ JWT_SECRET: secret, DEV_TOKENS: 'true', NODE_ENV: 'production' })).toEqual([
+      { setting: 'REDIS_URL', problem: 'is required' },
+      {
+        setting: 'DEV_TOKENS',
+        problem: expect.stringMatching(/^must not be true with NODE_ENV=production: /),
+      },
     ]);
   });
 });

@@ -1,3 +1,4 @@
+import { whateverElseFails } from '@causeway/cqrs-core';
 import { z } from 'zod';
 
 /**
@@ -26,15 +27,12 @@ export type ReadModelStore = z.output<typeof readModelSettings.READ_MODEL_STORE>
 export const mongoUriForMongoReadModels = z.superRefine<{
   READ_MODEL_STORE?: unknown;
   MONGODB_URI?: unknown;
-}>(
-  (config, ctx) => {
-    if (config.READ_MODEL_STORE === 'mongodb' && !config.MONGODB_URI) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['MONGODB_URI'],
-        message: 'required when READ_MODEL_STORE=mongodb',
-      });
-    }
-  },
-  { when: () => true },
-);
+}>((config, ctx) => {
+  if (config.READ_MODEL_STORE === 'mongodb' && !config.MONGODB_URI) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['MONGODB_URI'],
+      message: 'required when READ_MODEL_STORE=mongodb',
+    });
+  }
+}, whateverElseFails());

@@ -103,7 +103,7 @@ describe('sse-gateway and MongoDB', () => {
       issues: { setting: string }[];
     };
     expect(entry.level).toBe(60); // pino's fatal
-    expect(entry.msg).toContain('MONGODB_URI: is required');
+    expect(entry.msg).toContain('MONGODB_URI: is required when READ_MODEL_STORE=mongodb');
     expect(entry.issues.map((issue) => issue.setting)).toEqual(['MONGODB_URI']);
   });
 

@@ -45,6 +45,21 @@ describe('embedded settings', () => {
     );
   });
 
+  // A check blaming a setting left to its default said "is required" of it: the operator who set
+  // SNAPSHOT_EVERY or CONNECTION_TIMEOUT_MS was not told what to change.
+  it('names what is wrong with a setting left to its default that another one conflicts with', () => {
+    expect(() =>
+      loadConfiguration(embeddedConfiguration, {
+        SNAPSHOT_EVERY: '1000',
+        CONNECTION_TIMEOUT_MS: '20000',
+      }),
+    ).toThrow(
+      'Invalid configuration: HEARTBEAT_MS: must be below CONNECTION_TIMEOUT_MS (20000 ms), or a ' +
+        'stream ends before its first heartbeat; EVENT_RETENTION_MAX_COUNT: must be at least ' +
+        'SNAPSHOT_EVERY (1000): a trainer loads from its latest snapshot and the events after it',
+    );
+  });
+
   it('mints no dev tokens unless DEV_TOKENS=true (npm start sets it): they impersonate anyone', () => {
     expect(loadConfiguration(embeddedConfiguration, {}).DEV_TOKENS).toBe(false);
     expect(loadConfiguration(embeddedConfiguration, { DEV_TOKENS: 'true' }).DEV_TOKENS).toBe(true);

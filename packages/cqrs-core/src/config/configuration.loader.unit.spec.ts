@@ -273,6 +273,42 @@ describe('loadConfiguration', () => {
     expect(problems).toEqual([other, 'LIMIT']);
   });
 
+  // An unset setting that a cross check blamed was told "is required": HEARTBEAT_MS, which has a
+  // default, when CONNECTION_TIMEOUT_MS was set below it; an optional one a check needs.
+  it("names a cross check's own problem with an unset setting, not 'is required'", () => {
+    const timing = z
+      .object({
+        HEARTBEAT_MS: setting.milliseconds(30_000),
+        CONNECTION_TIMEOUT_MS: setting.milliseconds(300_000),
+        STORE: z.enum(['redis', 'mongodb']).default('redis'),
+        MONGODB_URI: setting.mongoUri().optional(),
+      })
+      .check(
+        z.superRefine((config, context) => {
+          if (config.HEARTBEAT_MS >= config.CONNECTION_TIMEOUT_MS)
+            context.addIssue({
+              code: 'custom',
+              path: ['HEARTBEAT_MS'],
+              message: 'must be below CONNECTION_TIMEOUT_MS',
+            });
+          if (config.STORE === 'mongodb' && config.MONGODB_URI === undefined)
+            context.addIssue({
+              code: 'custom',
+              path: ['MONGODB_URI'],
+              message: 'must be set when STORE=mongodb',
+            });
+        }),
+      );
+    expect(() =>
+      loadConfiguration(timing, { CONNECTION_TIMEOUT_MS: '20000', STORE: 'mongodb' }),
+    ).toThrow(
+      new ConfigurationError([
+        { setting: 'HEARTBEAT_MS', problem: 'must be below CONNECTION_TIMEOUT_MS' },
+        { setting: 'MONGODB_URI', problem: 'must be set when STORE=mongodb' },
+      ]),
+    );
+  });
+
   it('names every missing setting', () => {
     expect(() => loadConfiguration(schema, {})).toThrow(
       new ConfigurationError([

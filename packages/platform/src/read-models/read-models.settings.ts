@@ -22,7 +22,7 @@ export type ReadModelStore = z.output<typeof readModelSettings.READ_MODEL_STORE>
  * MONGODB_URI optional and adds this check (`.check(mongoUriForMongoReadModels)`), so
  * READ_MODEL_STORE=mongodb without MONGODB_URI refuses to start naming MONGODB_URI, and with
  * redis the app needs no MongoDB at all. It runs even when other settings are bad, so that the
- * error names every one; the loader reports a missing MONGODB_URI as "is required".
+ * error names every one.
  */
 export const mongoUriForMongoReadModels = z.superRefine<{
   READ_MODEL_STORE?: unknown;
@@ -32,7 +32,7 @@ export const mongoUriForMongoReadModels = z.superRefine<{
     ctx.addIssue({
       code: 'custom',
       path: ['MONGODB_URI'],
-      message: 'required when READ_MODEL_STORE=mongodb',
+      message: 'is required when READ_MODEL_STORE=mongodb',
     });
   }
 }, whateverElseFails());

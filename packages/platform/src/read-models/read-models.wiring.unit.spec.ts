@@ -40,7 +40,7 @@ describe('mongoUriForMongoReadModels', () => {
 
   it('names MONGODB_URI when READ_MODEL_STORE=mongodb, along with every other bad setting', () => {
     expect(() => loadConfiguration(schema, { READ_MODEL_STORE: 'mongodb' })).toThrow(
-      'Invalid configuration: REDIS_URL: is required; MONGODB_URI: is required',
+      'Invalid configuration: REDIS_URL: is required; MONGODB_URI: is required when READ_MODEL_STORE=mongodb',
     );
     expect(
       loadConfiguration(schema, {

@@ -1,4 +1,10 @@
-import { ConfigurationError, decimal, ofWhole, setting, topicNaming } from '@causeway/cqrs-core';
+import {
+  ConfigurationError,
+  decimal,
+  setting,
+  topicNaming,
+  wholeNumber,
+} from '@causeway/cqrs-core';
 import { MAX_PARTITIONS } from '@causeway/cqrs-core/redis';
 import { z } from 'zod';
 
@@ -28,24 +34,17 @@ export const messagingSettings = {
   /** A message in flight on a dead instance is handled elsewhere after this (renewed while alive). */
   DEDUP_LEASE_MS: setting.milliseconds(60_000),
   /**
-   * Retries of a failed message before it is dead-lettered. Whole numbers by Number.isInteger:
-   * zod's int() refused 2^53 and beyond as "must be a non-negative integer", naming no bound.
-   * At most 2^53 - 2: the router's `maxAttempts` is this and the first attempt, a safe integer
-   * (2^53 - 1 was read, then refused by the router at start without naming the setting).
+   * Retries of a failed message before it is dead-lettered. At most 2^53 - 2: the router's
+   * `maxAttempts` is this and the first attempt, a safe integer (2^53 - 1 was read, then refused
+   * by the router at start without naming the setting).
    */
   MAX_RETRIES: decimal(
-    z
-      .number({ message: 'must be a non-negative integer' })
-      .refine(Number.isInteger, 'must be a non-negative integer')
-      .refine(
-        ofWhole((retries) => retries >= 0),
-        'must not be negative',
-      )
-      .max(
-        Number.MAX_SAFE_INTEGER - 1,
+    wholeNumber('a non-negative integer', {
+      max: Number.MAX_SAFE_INTEGER - 1,
+      maxMessage:
         `must be at most ${Number.MAX_SAFE_INTEGER - 1} (retries after the first attempt: ` +
-          `2^53 - 1 attempts in all)`,
-      ),
+        `2^53 - 1 attempts in all)`,
+    }),
   ).default(3),
   /**
    * Redis Streams per topic and priority lane (`RedisStreamsLayout.partitions`). Every app of a

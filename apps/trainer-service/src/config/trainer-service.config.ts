@@ -1,4 +1,10 @@
-import { connectionSettings, decimal, serviceSettings, setting } from '@causeway/cqrs-core';
+import {
+  connectionSettings,
+  decimal,
+  serviceSettings,
+  setting,
+  wholeNumber,
+} from '@causeway/cqrs-core';
 import {
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
@@ -36,20 +42,11 @@ export const trainerSettings = {
    * member is addressed to all the members of its groups (~17 bytes each in the notification).
    */
   GROUP_MAX_MEMBERS: setting.positiveInt(1_000),
-  /**
-   * Snapshot a trainer every this many events; 0 disables snapshots. At most 2^53 - 1: zod's
-   * `int()` refused 2^53 and beyond as "must be a non-negative integer", which they are, and
-   * named no bound; whole numbers are checked apart from the bound, so each error says which.
-   * The sign is checked of whole numbers only: -1.5 was also told "must not be negative", one
-   * problem named twice. (Not `abort: true` on the first check: that would also stop the
-   * cross-setting checks of a schema composing these settings, which name the others' problems.)
-   */
+  /** Snapshot a trainer every this many events; 0 disables snapshots. */
   SNAPSHOT_EVERY: decimal(
-    z
-      .number({ message: 'must be a non-negative integer' })
-      .refine(Number.isInteger, 'must be a non-negative integer')
-      .refine((every) => !Number.isInteger(every) || every >= 0, 'must not be negative')
-      .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER} (events)`),
+    wholeNumber('a non-negative integer', {
+      maxMessage: `must be at most ${Number.MAX_SAFE_INTEGER} (events)`,
+    }),
   ).default(50),
 };
 

@@ -156,6 +156,34 @@ describe('loadConfiguration', () => {
     expect(refusal({ STOCK: -4 })).toEqual(['stock must not be negative']);
   });
 
+  it('bounds a wholeNumber by its max, in its own words, and names a fraction beyond it once', () => {
+    const limits = z.object({
+      RETRIES: decimal(
+        wholeNumber('a whole number of retries', {
+          max: 10,
+          maxMessage: 'must be at most 10 (retries after the first attempt)',
+        }),
+      ).default(3),
+      SEATS: wholeNumber('a whole number of seats', { field: 'seats', max: 4 }).optional(),
+    });
+    const refusal = (env: Record<string, unknown>) => {
+      const result = limits.safeParse(env);
+      return result.success ? undefined : result.error.issues.map((issue) => issue.message);
+    };
+    expect(loadConfiguration(limits, { RETRIES: '10' })).toEqual({ RETRIES: 10 });
+    expect(refusal({ RETRIES: '11' })).toEqual([
+      'must be at most 10 (retries after the first attempt)',
+    ]);
+    expect(refusal({ RETRIES: '10.5' })).toEqual(['must be a whole number of retries']);
+    expect(refusal({ RETRIES: '-1' })).toEqual(['must not be negative']);
+    expect(refusal({ SEATS: 4 })).toBeUndefined();
+    expect(refusal({ SEATS: 5 })).toEqual(['seats must be at most 4']);
+    expect(refusal({ SEATS: 2 ** 53 })).toEqual(['seats must be at most 4']);
+    // A bound no whole number setting can hold is a mistake in the schema, refused where it is made.
+    expect(() => wholeNumber(undefined, { max: 2 ** 53 })).toThrow(RangeError);
+    expect(() => wholeNumber(undefined, { max: 1.5 })).toThrow(RangeError);
+  });
+
   // A fraction below a minimum (or past a maximum) was told both: "must be a duration in whole
   // milliseconds; must be at least 300 ms", one problem named twice.
   it.each([

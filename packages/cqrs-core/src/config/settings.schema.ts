@@ -32,13 +32,35 @@ export function decimal<T extends z.ZodType<number>>(schema: T) {
   );
 }
 
+/** How wholeNumber is bounded and named (a string: the `field` alone). */
+export interface WholeNumberOptions {
+  /** Starts every message, for a number inside a setting's value (ORDER_CATALOG's `stock`). */
+  field?: string;
+  /** The largest value taken, a whole number up to Number.MAX_SAFE_INTEGER (the default). */
+  max?: number;
+  /** What a value above `max` is told; default `must be at most <max>`. Say why when you can. */
+  maxMessage?: string;
+}
+
 /**
- * A whole number from 0 to 2^53 - 1 (Number.MAX_SAFE_INTEGER), each way out of range named:
- * a count, an amount, a limit. `what` is what a value that is no whole number is told it must
- * be ("a whole number of cents"); `field`, when given, starts every message, for a number inside
- * a setting's value (ORDER_CATALOG's `stock`). Wrap it in `decimal()` for a setting of its own.
+ * A whole number from 0 to `max` (at most 2^53 - 1, Number.MAX_SAFE_INTEGER), each way out of
+ * range named: a count, an amount, a limit. `what` is what a value that is no whole number is
+ * told it must be ("a whole number of cents"); `options` give the field its messages start with
+ * and the bound (a string is the field, as before). A fraction is named as one, never also for
+ * its sign or size. Wrap it in `decimal()` for a setting of its own.
+ * @throws RangeError when `max` is no whole number from 0 to 2^53 - 1 (a mistake of the schema)
  */
-export function wholeNumber(what = 'a non-negative integer', field?: string) {
+export function wholeNumber(
+  what = 'a non-negative integer',
+  options: string | WholeNumberOptions = {},
+) {
+  const {
+    field,
+    max = Number.MAX_SAFE_INTEGER,
+    maxMessage,
+  } = typeof options === 'string' ? { field: options } : options;
+  if (!Number.isSafeInteger(max) || max < 0)
+    throw new RangeError(`wholeNumber: max must be a whole number from 0 to 2^53 - 1, got ${max}`);
   const said = (message: string) => (field === undefined ? message : `${field} ${message}`);
   return z
     .number({ message: said(`must be ${what}`) })
@@ -47,7 +69,10 @@ export function wholeNumber(what = 'a non-negative integer', field?: string) {
       ofWhole((value) => value >= 0),
       said('must not be negative'),
     )
-    .max(Number.MAX_SAFE_INTEGER, said(`must be at most ${Number.MAX_SAFE_INTEGER}`));
+    .refine(
+      ofWhole((value) => value <= max),
+      said(maxMessage ?? `must be at most ${max}`),
+    );
 }
 
 function age(min: number) {

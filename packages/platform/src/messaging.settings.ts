@@ -1,7 +1,10 @@
 import {
   ConfigurationError,
   decimal,
+  MIN_SUBSCRIPTION_CLOSE_MS,
+  minShutdownTimeoutMs,
   setting,
+  SUBSCRIPTION_CLOSE_SHARE,
   topicNaming,
   wholeNumber,
 } from '@causeway/cqrs-core';
@@ -100,7 +103,7 @@ export interface MessagingConfig {
 /**
  * How long a subscription's close() waits for handlers still running
  * (RedisStreamsSubscriberOptions.closeTimeoutMs, and KafkaSubscriberOptions.closeTimeoutMs for
- * order-processor's order consumer): three quarters of SHUTDOWN_TIMEOUT_MS, at least 500 ms. It
+ * order-processor's order consumer): three quarters of SHUTDOWN_TIMEOUT_MS, never more. It
  * then gives up on them and writes what finished — Redis Streams acknowledges it and hands its
  * other partitions over, Kafka commits it and leaves the group — before the shutdown timeout
  * ends the process, which would leave every partition to wait for its lease to lapse (Redis
@@ -115,7 +118,10 @@ export interface MessagingConfig {
  * minShutdownTimeoutMs(graceMs) it is 0: the deliveries in flight are given up at once.
  * @throws ConfigurationError naming SHUTDOWN_TIMEOUT_MS and CLOSE_GRACE_MS when SHUTDOWN_TIMEOUT_MS
  *   is below minShutdownTimeoutMs(graceMs): the grace alone would outlast the three quarters (it
- *   answered 0 without a word, and the close cut off what the shutdown closes after it)
+ *   answered 0 without a word, and the close cut off what the shutdown closes after it); without
+ *   a grace, naming SHUTDOWN_TIMEOUT_MS when it is below
+ *   minShutdownTimeoutMs(MIN_SUBSCRIPTION_CLOSE_MS), 667 ms, which serviceSettings refuses too:
+ *   the three quarters hold no 500 ms wait (it answered 500 ms, past a budget of 400 ms)
  */
 export function subscriptionCloseTimeoutMs(
   config: Pick<MessagingConfig, 'SHUTDOWN_TIMEOUT_MS'>,
@@ -123,29 +129,24 @@ export function subscriptionCloseTimeoutMs(
 ): number | undefined {
   const budget = config.SHUTDOWN_TIMEOUT_MS;
   if (budget === undefined) return undefined;
-  const share = Math.floor(budget * 0.75);
+  const share = Math.floor(budget * SUBSCRIPTION_CLOSE_SHARE);
   const graceMs = options.graceMs ?? 0;
-  if (graceMs <= 0) return Math.max(500, share);
-  const least = minShutdownTimeoutMs(graceMs);
+  const least = minShutdownTimeoutMs(graceMs > 0 ? graceMs : MIN_SUBSCRIPTION_CLOSE_MS);
   if (budget < least)
     throw new ConfigurationError([
       {
         setting: 'SHUTDOWN_TIMEOUT_MS',
         problem:
-          `must be at least ${least} ms: three quarters of it go to a Kafka subscription's ` +
-          `close, which takes up to CLOSE_GRACE_MS (${graceMs} ms, the Kafka subscriber's close ` +
-          `grace) to commit and leave its group, got ${budget}`,
+          graceMs > 0
+            ? `must be at least ${least} ms: three quarters of it go to a Kafka subscription's ` +
+              `close, which takes up to CLOSE_GRACE_MS (${graceMs} ms, the Kafka subscriber's ` +
+              `close grace) to commit and leave its group, got ${budget}`
+            : `must be at least ${least} ms: three quarters of it go to a subscription's close, ` +
+              `which waits at least ${MIN_SUBSCRIPTION_CLOSE_MS} ms for the handlers still ` +
+              `running, got ${budget}`,
       },
     ]);
   return share - graceMs;
-}
-
-/**
- * The shortest SHUTDOWN_TIMEOUT_MS subscriptionCloseTimeoutMs takes with a close grace of
- * `graceMs`: the one whose three quarters hold the grace.
- */
-export function minShutdownTimeoutMs(graceMs: number): number {
-  return Math.ceil((graceMs * 4) / 3);
 }
 
 /**

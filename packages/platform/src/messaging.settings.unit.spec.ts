@@ -140,10 +140,26 @@ describe('messagingSettings', () => {
 
   it('gives a subscription three quarters of SHUTDOWN_TIMEOUT_MS to close, so it hands over before the process ends', () => {
     expect(subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: 10_000 })).toBe(7_500);
-    expect(subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: 400 })).toBe(500);
+    expect(subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: 667 })).toBe(500);
     // An app without the setting keeps the subscriber's own default.
     expect(subscriptionCloseTimeoutMs({})).toBeUndefined();
   });
+
+  // A review (session 49): with SHUTDOWN_TIMEOUT_MS 400 the close waited 500 ms, longer than
+  // the whole budget: the shutdown timeout ended the process before the subscription had
+  // written what finished, and what the shutdown closes after it never closed.
+  it.each([666, 400, 1])(
+    'refuses a SHUTDOWN_TIMEOUT_MS of %i ms, whose three quarters hold no 500 ms close, naming it',
+    (budget) => {
+      const closeTimeout = () => subscriptionCloseTimeoutMs({ SHUTDOWN_TIMEOUT_MS: budget });
+      expect(closeTimeout).toThrow(ConfigurationError);
+      expect(closeTimeout).toThrow(
+        'Invalid configuration: SHUTDOWN_TIMEOUT_MS: must be at least 667 ms: three quarters ' +
+          "of it go to a subscription's close, which waits at least 500 ms for the handlers " +
+          `still running, got ${budget}`,
+      );
+    },
+  );
 
   // A review (session 47): KafkaSubscriber.close() resolves up to CLOSE_GRACE_MS (1 s) after its
   // closeTimeoutMs, so with SHUTDOWN_TIMEOUT_MS 4000 order-processor's Kafka close could take

@@ -1,6 +1,7 @@
 import {
   connectionSettings,
   decimal,
+  minShutdownTimeoutMs,
   serviceSettings,
   setting,
   wholeNumber,
@@ -13,7 +14,6 @@ import {
   DEFAULT_LOG_MAX_LENGTH,
   DEFAULT_LOG_RETENTION_MS,
   messagingSettings,
-  minShutdownTimeoutMs,
   trustProxySetting,
 } from '@causeway/platform';
 import { z } from 'zod';
@@ -128,14 +128,13 @@ const MIN_SHUTDOWN_TIMEOUT_MS = minShutdownTimeoutMs(CLOSE_GRACE_MS);
 export const orderProcessorConfiguration = z
   .object({
     ...serviceSettings,
-    SHUTDOWN_TIMEOUT_MS: serviceSettings.SHUTDOWN_TIMEOUT_MS.refine(
-      (value) => value >= MIN_SHUTDOWN_TIMEOUT_MS,
-      {
-        message:
-          `must be at least ${MIN_SHUTDOWN_TIMEOUT_MS} ms: three quarters of it go to the order ` +
-          `consumer's Kafka close, which takes up to CLOSE_GRACE_MS (${CLOSE_GRACE_MS} ms, the ` +
-          "Kafka subscriber's close grace) to commit and leave its group",
-      },
+    // Its own minimum, above serviceSettings' (a refinement after it named both).
+    SHUTDOWN_TIMEOUT_MS: setting.milliseconds(
+      10_000,
+      MIN_SHUTDOWN_TIMEOUT_MS,
+      `must be at least ${MIN_SHUTDOWN_TIMEOUT_MS} ms: three quarters of it go to the order ` +
+        `consumer's Kafka close, which takes up to CLOSE_GRACE_MS (${CLOSE_GRACE_MS} ms, the ` +
+        "Kafka subscriber's close grace) to commit and leave its group",
     ),
     ...messagingSettings,
     ...authSettings,

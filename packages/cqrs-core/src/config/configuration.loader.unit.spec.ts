@@ -38,6 +38,18 @@ describe('loadConfiguration', () => {
     });
   });
 
+  // It had a minimum of 1 ms: three quarters of it go to closing the subscriptions, which wait
+  // at least 500 ms for their handlers, so a shorter one was outlasted by that wait alone.
+  it('refuses a SHUTDOWN_TIMEOUT_MS whose three quarters hold no 500 ms close', () => {
+    expect(loadConfiguration(schema, { ...valid, SHUTDOWN_TIMEOUT_MS: '667' })).toMatchObject({
+      SHUTDOWN_TIMEOUT_MS: 667,
+    });
+    for (const value of ['666', '400', '1'])
+      expect(() => loadConfiguration(schema, { ...valid, SHUTDOWN_TIMEOUT_MS: value })).toThrow(
+        /^Invalid configuration: SHUTDOWN_TIMEOUT_MS: must be at least 667 ms: three quarters of it go to closing the subscriptions, which wait at least 500 ms for the handlers still running$/,
+      );
+  });
+
   it('takes an empty variable as unset: defaults apply, a required one is missing', () => {
     const config = loadConfiguration(schema, { ...valid, PORT: '', DEBUG_SQL: '' });
     expect(config).toMatchObject({ PORT: 3000, DEBUG_SQL: false });

@@ -149,15 +149,16 @@ export const setting = {
    * A duration in whole milliseconds, at least `min` (default 1: a timeout, period or TTL of 0
    * makes every call time out, a loop spin, or Redis refuse the TTL) and at most MAX_TIMER_MS:
    * Node fires a timer set longer after 1 ms, so a timeout meant as "never" would fire at once.
+   * `minMessage` says why the minimum is what it is.
    */
-  milliseconds: (fallback: number, min = 1) =>
+  milliseconds: (fallback: number, min = 1, minMessage?: string) =>
     decimal(
       z
         .number({ message: 'must be a duration in milliseconds' })
         .refine(Number.isInteger, 'must be a duration in whole milliseconds')
         .refine(
           ofWhole((value) => value >= min),
-          min === 0 ? 'must not be negative' : `must be at least ${min} ms`,
+          minMessage ?? (min === 0 ? 'must not be negative' : `must be at least ${min} ms`),
         )
         .refine(
           ofWhole((value) => value <= MAX_TIMER_MS),
@@ -233,6 +234,27 @@ export const setting = {
       .default('info'),
 };
 
+/**
+ * The share of SHUTDOWN_TIMEOUT_MS a service gives its subscriptions' close (the platform's
+ * subscriptionCloseTimeoutMs): they then write what finished and hand their partitions over; the
+ * rest of the budget closes what comes after them (stores, connections).
+ */
+export const SUBSCRIPTION_CLOSE_SHARE = 0.75;
+
+/** The least a subscription's close waits for the handlers still running. */
+export const MIN_SUBSCRIPTION_CLOSE_MS = 500;
+
+/**
+ * The shortest SHUTDOWN_TIMEOUT_MS whose share for the subscriptions' close
+ * (SUBSCRIPTION_CLOSE_SHARE, three quarters) holds `closeMs`: MIN_SUBSCRIPTION_CLOSE_MS, or a
+ * close's fixed grace (a Kafka subscriber's CLOSE_GRACE_MS).
+ */
+export function minShutdownTimeoutMs(closeMs: number): number {
+  return Math.ceil((closeMs * 4) / 3); // SUBSCRIPTION_CLOSE_SHARE, in whole numbers
+}
+
+const MIN_SHUTDOWN_TIMEOUT_MS = minShutdownTimeoutMs(MIN_SUBSCRIPTION_CLOSE_MS);
+
 /** Settings every Causeway service has. */
 export const serviceSettings = {
   HOST: z.string().default('127.0.0.1'),
@@ -242,7 +264,17 @@ export const serviceSettings = {
     .string()
     .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"')
     .optional(),
-  SHUTDOWN_TIMEOUT_MS: setting.milliseconds(10_000),
+  /**
+   * How long a graceful stop may take. At least 667 ms: three quarters of it go to closing the
+   * subscriptions, which wait at least MIN_SUBSCRIPTION_CLOSE_MS for their handlers (a shorter
+   * budget was outlasted by that wait alone, and what closes after it was cut off).
+   */
+  SHUTDOWN_TIMEOUT_MS: setting.milliseconds(
+    10_000,
+    MIN_SHUTDOWN_TIMEOUT_MS,
+    `must be at least ${MIN_SHUTDOWN_TIMEOUT_MS} ms: three quarters of it go to closing the ` +
+      `subscriptions, which wait at least ${MIN_SUBSCRIPTION_CLOSE_MS} ms for the handlers still running`,
+  ),
   /**
    * How long an idle keep-alive HTTP connection stays open (Node's own default is 5 s). Longer
    * than the idle timeout of the load balancer or proxy in front (AWS ALB and nginx: 60 s), or

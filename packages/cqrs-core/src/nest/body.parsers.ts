@@ -42,6 +42,8 @@ export function parseBodies(app: INestApplication): void {
   const forms = parserOf(express, 'urlencoded', { extended: true });
   const unread = adminRequestWithoutToken(app);
   const own = unreadBodiesOf(app);
+  // A provider that names nothing the gate can ask fails the start, not the first request.
+  checkUnreadBodies(app);
   const gate: Middleware = (request, response, next) => {
     if (unread(request) || own(request)) return next();
     json(request, response, (error) => (error ? next(error) : forms(request, response, next)));
@@ -118,7 +120,8 @@ function adminTokenOf(app: INestApplication): AdminToken | null {
  *
  * Each module may provide one: every module's provider is asked, so a feature module adds its
  * own without replacing another's (the embedded app has command-api's and the gateway's). One
- * module naming several kinds of request provides them as an array. A provider must not throw,
+ * module naming several kinds of request provides them as an array; anything else (a path, an
+ * object holding the predicate) fails parseBodies, naming it. A provider must not throw,
  * and must name only requests its handler refuses before reading the body: a request named
  * with a body it needed reaches that handler without it.
  */
@@ -137,7 +140,21 @@ function unreadBodiesOf(app: INestApplication): UnreadBodies {
   };
 }
 
-/** Every module's UNREAD_BODIES, each a predicate or an array of them. */
+/**
+ * Checks the app's UNREAD_BODIES providers now when its modules are built already (an app from
+ * NestFactory.create or a compiled testing module): one that is neither a predicate nor an array
+ * of them fails parseBodies. Otherwise the first request finds it, and every request is refused
+ * (500) with that error until the provider is fixed.
+ * @throws Error naming UNREAD_BODIES and what was provided
+ */
+function checkUnreadBodies(app: INestApplication): void {
+  providedUnreadBodies(app);
+}
+
+/**
+ * Every module's UNREAD_BODIES, each a predicate or an array of them.
+ * @throws Error when one is neither (ADR 013): it was skipped without a word
+ */
 function providedUnreadBodies(app: INestApplication): readonly UnreadBodies[] {
   let provided: unknown[];
   try {
@@ -145,9 +162,23 @@ function providedUnreadBodies(app: INestApplication): readonly UnreadBodies[] {
   } catch {
     return []; // None: only `/admin/…` is left unread.
   }
-  return [...new Set(provided.flat())].filter(
-    (unread): unread is UnreadBodies => typeof unread === 'function',
-  );
+  return [...new Set(provided.flat())].map((unread) => {
+    if (typeof unread === 'function') return unread as UnreadBodies;
+    // ADR 013: skipped, the requests it meant to name had their bodies read and parsed.
+    throw new Error(
+      `parseBodies: an UNREAD_BODIES provider gave ${describe(unread)}; it must be a ` +
+        'function (request) => boolean, or an array of them',
+    );
+  });
+}
+
+/** A provided value as the error names it: its type, and what it is when short. */
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`;
+  if (typeof value !== 'object') return `${typeof value} ${String(value)}`;
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return `an object${typeof name === 'string' && name !== 'Object' ? ` (${name})` : ''}`;
 }
 
 /** The content codings body-parser decompresses (besides identity). */

@@ -7,19 +7,17 @@ import { RetryAfterFilter } from './retry-after.filter';
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE, StreamAuthenticator } from './stream.authenticator';
 
 /** POST /api/stream-tokens and POST /api/session, as Express routes them (any case, a trailing slash). */
-const BEARER_PATH = /^\/api\/(?:stream-tokens|session)\/?$/i;
+const BODILESS_PATH = /^\/api\/(?:stream-tokens|session)\/?$/i;
 
 /**
- * Whether a request is a POST /api/stream-tokens or /api/session without a bearer token (no
- * `Authorization: Bearer <token>`, as StreamAuthenticator.bearer reads it): parseBodies
- * (UNREAD_BODIES) then reads no body of it, and the handler answers 401 (429 once the address
- * spent its rate) as without one. They take no body; read first, a caller without a token had
- * the gateway parse one up to 100 kB and was answered 400 or 413 about it (session 49).
+ * Whether a request is a POST /api/stream-tokens or /api/session: parseBodies (UNREAD_BODIES)
+ * then reads no body of it. They take none, only the bearer token: without it the handler
+ * answers 401 (429 once the address spent its rate) whatever the body, with it the stream token
+ * or the cookie. Read first, a caller had the gateway parse a body up to 100 kB and was answered
+ * 400 or 413 about one the route never reads, with or without a token (session 49).
  */
-export const bearerRouteWithoutToken: UnreadBodies = (request) =>
-  request.method === 'POST' &&
-  BEARER_PATH.test(pathOf(request.url) ?? '') &&
-  bearerToken(request.headers.authorization) === undefined;
+export const bodilessSessionRoute: UnreadBodies = (request) =>
+  request.method === 'POST' && BODILESS_PATH.test(pathOf(request.url) ?? '');
 
 /**
  * How a browser gets credentials for GET /events, which EventSource cannot send as a header:

@@ -6,7 +6,7 @@ import { type GatewayTestApp, startGatewayTestApp } from '../testing/gateway.tes
  * the token, the body parsers read and parsed a body up to their 100 kB before the handler's 401,
  * and a caller without a token was answered 400 or 413 about it instead.
  */
-describe.each(['/api/stream-tokens', '/api/session'])('POST %s without a bearer token', (path) => {
+describe.each(['/api/stream-tokens', '/api/session'])('POST %s, which takes no body', (path) => {
   let app: GatewayTestApp;
   const open: ClientRequest[] = [];
   beforeAll(async () => {
@@ -27,7 +27,7 @@ describe.each(['/api/stream-tokens', '/api/session'])('POST %s without a bearer 
     };
   };
 
-  it('is answered the 401 it gets without a body, whatever the body', async () => {
+  it('without a bearer token, is answered the 401 it gets without a body, whatever the body', async () => {
     const bodiless = await post({});
     expect(bodiless).toMatchObject({
       status: 401,
@@ -53,7 +53,7 @@ describe.each(['/api/stream-tokens', '/api/session'])('POST %s without a bearer 
       }
   });
 
-  it('is answered before its body has arrived: it is not waited for', async () => {
+  it('without a bearer token, is answered before its body has arrived: it is not waited for', async () => {
     const { hostname, port } = new URL(app.url);
     const sent = httpRequest({
       host: hostname,
@@ -73,6 +73,30 @@ describe.each(['/api/stream-tokens', '/api/session'])('POST %s without a bearer 
       expect(response.statusCode).toBe(401);
     } finally {
       sent.destroy();
+    }
+  });
+
+  it('with the token, is answered as without a body, whatever the body: it reads none', async () => {
+    const headers = await app.bearer('ash');
+    const bodies: { body: string; type: string }[] = [
+      { body: '{"token": ', type: 'application/json' },
+      { body: JSON.stringify({ pad: 'x'.repeat(200_000) }), type: 'application/json' },
+      { body: '{}', type: 'application/json; charset=latin-9' },
+    ];
+    for (const { body, type } of bodies) {
+      const response = await fetch(`${app.url}${path}`, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': type },
+        body,
+      });
+      // Not the parsers' 400 malformed-json, 413 or 415: the stream token, or the cookie.
+      expect({ type, status: response.status }).toEqual({
+        type,
+        status: path === '/api/session' ? 204 : 201,
+      });
+      if (path === '/api/session')
+        expect(response.headers.get('set-cookie')).toMatch(/^causeway_token=/);
+      else expect(await response.json()).toMatchObject({ token: expect.any(String) });
     }
   });
 

@@ -28,7 +28,7 @@ import {
 } from '@causeway/platform';
 import { type Registry } from 'prom-client';
 import { RateLimitedProblem } from '../auth/rate-limited.problem';
-import { bearerRouteWithoutToken, SessionController } from '../auth/session.controller';
+import { bodilessSessionRoute, SessionController } from '../auth/session.controller';
 import { StreamAuthenticator } from '../auth/stream.authenticator';
 import { DisconnectController, disconnectWithoutToken } from '../control/disconnect.controller';
 import { type GatewayControl } from '../control/gateway-control.port';
@@ -220,14 +220,11 @@ export class GatewayModule {
         },
         { provide: GATEWAY_CONTROL, useValue: options.control ?? new InMemoryGatewayControl() },
         { provide: AdminToken, useValue: new AdminToken(options.adminToken) },
-        // Bodies not read without the route's token (the admin one for a disconnect order, a
-        // bearer one for a stream token or a session): see parseBodies.
+        // Bodies not read: a disconnect order's without the admin token, and those of the routes
+        // that take none (a stream token, a session): see parseBodies.
         {
           provide: UNREAD_BODIES,
-          useFactory: (admin: AdminToken) => [
-            disconnectWithoutToken(admin),
-            bearerRouteWithoutToken,
-          ],
+          useFactory: (admin: AdminToken) => [disconnectWithoutToken(admin), bodilessSessionRoute],
           inject: [AdminToken],
         },
         { provide: StreamAuthenticator, useValue: new StreamAuthenticator(options.tokens) },

@@ -17,7 +17,9 @@ import {
   AdminToken,
   HEALTH_PROBES,
   METRICS_REGISTRY,
+  pathOf,
   UNREAD_BODIES,
+  type UnreadBodies,
 } from '@causeway/cqrs-core/nest';
 import {
   CallerGate,
@@ -52,6 +54,24 @@ import {
   DEFAULT_GATEWAY_SETTINGS,
   DEFAULT_PROGRESS_HISTORY_TTL_MS,
 } from './gateway.settings';
+
+/**
+ * The gateway's GET routes (and their HEAD), as Express routes them (any case, a trailing
+ * slash): GET /events, /api/positions, /api/presence, /api/v2/progress/subscribe[/{taskId}].
+ */
+const READ_PATH =
+  /^\/(?:events|api\/positions|api\/presence|api\/v2\/progress\/subscribe(?:\/[^/]+)?)\/?$/i;
+
+/**
+ * Whether a request is a GET or HEAD of one of the gateway's routes: parseBodies (UNREAD_BODIES)
+ * reads no body of it. They take none: without a credential the answer is the 401 (or 429), with
+ * one the stream or the view, whatever the body. Read first, a stray body that was not JSON was
+ * a 400 `malformed-json` (over 100 kB a 413) before the 401 (session 49). Node discards the
+ * unread body once the answer is written.
+ */
+export const gatewayRead: UnreadBodies = (request) =>
+  (request.method === 'GET' || request.method === 'HEAD') &&
+  READ_PATH.test(pathOf(request.url) ?? '');
 
 /**
  * How long shutdown waits for the connection events still queued (the streams it ended) to be
@@ -221,10 +241,14 @@ export class GatewayModule {
         { provide: GATEWAY_CONTROL, useValue: options.control ?? new InMemoryGatewayControl() },
         { provide: AdminToken, useValue: new AdminToken(options.adminToken) },
         // Bodies not read: a disconnect order's without the admin token, and those of the routes
-        // that take none (a stream token, a session): see parseBodies.
+        // that take none (a stream token, a session, the GETs): see parseBodies.
         {
           provide: UNREAD_BODIES,
-          useFactory: (admin: AdminToken) => [disconnectWithoutToken(admin), bodilessSessionRoute],
+          useFactory: (admin: AdminToken) => [
+            disconnectWithoutToken(admin),
+            bodilessSessionRoute,
+            gatewayRead,
+          ],
           inject: [AdminToken],
         },
         { provide: StreamAuthenticator, useValue: new StreamAuthenticator(options.tokens) },

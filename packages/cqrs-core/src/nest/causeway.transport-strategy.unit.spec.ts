@@ -216,45 +216,55 @@ it('closes its subscriber even when closing a subscription fails, and says why',
   await app.close();
 });
 
+/**
+ * Connects a microservice whose one handler is decorated with `pattern`, as Nest registers the
+ * handlers then: what it threw (if anything) and the topics it subscribed to.
+ */
+async function connectWithPattern(
+  decorator: 'EventPattern' | 'MessagePattern',
+  pattern: unknown,
+): Promise<{ refused: unknown; topics: string[][] }> {
+  const decorate = decorator === 'EventPattern' ? EventPattern : MessagePattern;
+  @Controller()
+  class Patterned {
+    @decorate(pattern as string)
+    greet() {}
+  }
+  const topics: string[][] = [];
+  const subscriber: Subscriber = {
+    subscribe: async (subscribed) => {
+      topics.push([...subscribed]);
+      return { close: async () => undefined };
+    },
+    close: async () => undefined,
+  };
+  const moduleRef = await Test.createTestingModule({ controllers: [Patterned] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  let refused: unknown;
+  try {
+    app.connectMicroservice({
+      strategy: new CausewayTransportServer({ subscriber, group: 'greeter', consumer: 'c1' }),
+    });
+  } catch (error) {
+    refused = error;
+  } finally {
+    await app.close().catch(() => undefined);
+  }
+  return { refused, topics };
+}
+
 it.each([
   ['user:created', 'EventPattern'],
   ['user created', 'MessagePattern'],
-])(
+] as const)(
   'refuses a handler whose pattern %j no transport takes as a topic, as it registers',
   async (pattern, decorator) => {
     // Nest's own examples name patterns `user:created`; Redis Streams' keys are ':'-separated.
-    const decorate = decorator === 'EventPattern' ? EventPattern : MessagePattern;
-    @Controller()
-    class Patterned {
-      @decorate(pattern)
-      greet() {}
-    }
-    const topics: string[][] = [];
-    const subscriber: Subscriber = {
-      subscribe: async (subscribed) => {
-        topics.push([...subscribed]);
-        return { close: async () => undefined };
-      },
-      close: async () => undefined,
-    };
-    const moduleRef = await Test.createTestingModule({ controllers: [Patterned] }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    try {
-      let refused: unknown;
-      try {
-        app.connectMicroservice({
-          strategy: new CausewayTransportServer({ subscriber, group: 'greeter', consumer: 'c1' }),
-        });
-      } catch (error) {
-        refused = error;
-      }
-      expect(refused).toBeInstanceOf(InvalidTopicError);
-      expect((refused as Error).message).toContain(pattern);
-      expect((refused as Error).message).toContain(`CausewayTransportServer @${decorator}`);
-      expect(topics).toEqual([]);
-    } finally {
-      await app.close().catch(() => undefined);
-    }
+    const { refused, topics } = await connectWithPattern(decorator, pattern);
+    expect(refused).toBeInstanceOf(InvalidTopicError);
+    expect((refused as Error).message).toContain(pattern);
+    expect((refused as Error).message).toContain(`CausewayTransportServer @${decorator}`);
+    expect(topics).toEqual([]);
   },
 );
 
@@ -262,42 +272,19 @@ it.each([
   ['an object', { cmd: 'greet' }, 'EventPattern', '{"cmd":"greet"}'],
   ['a number', 42, 'EventPattern', '42'],
   ['an empty string', '', 'MessagePattern', '""'],
-])(
+] as const)(
   'refuses a handler whose pattern is %s at start, naming it: it is no topic',
   async (_what, pattern, decorator, shown) => {
     // Nest turned an object into its JSON text, a number into its digits: the server
     // subscribed to a topic of that name, which nothing publishes to, and said nothing.
-    const decorate = decorator === 'EventPattern' ? EventPattern : MessagePattern;
-    @Controller()
-    class Patterned {
-      @decorate(pattern as string)
-      greet() {}
-    }
-    const topics: string[][] = [];
-    const subscriber: Subscriber = {
-      subscribe: async (subscribed) => {
-        topics.push([...subscribed]);
-        return { close: async () => undefined };
-      },
-      close: async () => undefined,
-    };
-    const moduleRef = await Test.createTestingModule({ controllers: [Patterned] }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
-    try {
-      // Nest registers the handlers as the microservice is connected.
-      expect(() =>
-        app.connectMicroservice({
-          strategy: new CausewayTransportServer({ subscriber, group: 'greeter', consumer: 'c1' }),
-        }),
-      ).toThrow(
-        new TypeError(
-          `CausewayTransportServer: the @${decorator}(${shown}) handler names no topic: its ` +
-            'pattern must be a topic name (a non-empty string), which the server subscribes to',
-        ),
-      );
-      expect(topics).toEqual([]);
-    } finally {
-      await app.close().catch(() => undefined);
-    }
+    const { refused, topics } = await connectWithPattern(decorator, pattern);
+    expect(refused).toEqual(
+      new TypeError(
+        `CausewayTransportServer: the @${decorator}(${shown}) handler names no topic: its ` +
+          'pattern must be a topic name (a non-empty string), which the server subscribes to',
+      ),
+    );
+    expect(refused).toBeInstanceOf(TypeError);
+    expect(topics).toEqual([]);
   },
 );

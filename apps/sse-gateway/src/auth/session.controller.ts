@@ -6,18 +6,24 @@ import { GATEWAY_OPTIONS, type GatewayModuleOptions } from '../gateway/gateway.o
 import { RetryAfterFilter } from './retry-after.filter';
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE, StreamAuthenticator } from './stream.authenticator';
 
-/** POST /api/stream-tokens and POST /api/session, as Express routes them (any case, a trailing slash). */
-const BODILESS_PATH = /^\/api\/(?:stream-tokens|session)\/?$/i;
+/** POST /api/stream-tokens and /api/session, as Express routes them (any case, a trailing slash). */
+const BODILESS_POST = /^\/api\/(?:stream-tokens|session)\/?$/i;
+/** DELETE /api/session, likewise. */
+const BODILESS_DELETE = /^\/api\/session\/?$/i;
 
 /**
- * Whether a request is a POST /api/stream-tokens or /api/session: parseBodies (UNREAD_BODIES)
- * then reads no body of it. They take none, only the bearer token: without it the handler
- * answers 401 (429 once the address spent its rate) whatever the body, with it the stream token
- * or the cookie. Read first, a caller had the gateway parse a body up to 100 kB and was answered
- * 400 or 413 about one the route never reads, with or without a token (session 49).
+ * Whether a request is a POST /api/stream-tokens or /api/session, or a DELETE /api/session:
+ * parseBodies (UNREAD_BODIES) then reads no body of it. They take none. The POSTs take only the
+ * bearer token: without it the handler answers 401 (429 once the address spent its rate)
+ * whatever the body, with it the stream token or the cookie. Read first, a caller had the
+ * gateway parse a body up to 100 kB and was answered 400 or 413 about one the route never reads,
+ * with or without a token; so was a logout (DELETE), its cookie left set (session 49).
  */
-export const bodilessSessionRoute: UnreadBodies = (request) =>
-  request.method === 'POST' && BODILESS_PATH.test(pathOf(request.url) ?? '');
+export const bodilessSessionRoute: UnreadBodies = (request) => {
+  const path = pathOf(request.url) ?? '';
+  if (request.method === 'POST') return BODILESS_POST.test(path);
+  return request.method === 'DELETE' && BODILESS_DELETE.test(path);
+};
 
 /**
  * How a browser gets credentials for GET /events, which EventSource cannot send as a header:

@@ -108,3 +108,39 @@ describe.each(['/api/stream-tokens', '/api/session'])('POST %s, which takes no b
     expect(response.status).toBe(path === '/api/session' ? 204 : 201);
   });
 });
+
+/**
+ * DELETE /api/session takes no body and no credential: the body parsers read and parsed a body
+ * up to their 100 kB first, and a logout that sent one not JSON was answered 400 (413 over 100 kB)
+ * with its cookie left set.
+ */
+describe('DELETE /api/session, which takes no body', () => {
+  let app: GatewayTestApp;
+  beforeAll(async () => {
+    app = await startGatewayTestApp();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const logout = async (headers: Record<string, string>, body?: string) => {
+    const response = await fetch(`${app.url}/api/session`, { method: 'DELETE', headers, body });
+    return { status: response.status, cookie: response.headers.get('set-cookie') };
+  };
+
+  it('clears the cookie as without a body, whatever the body: it reads none', async () => {
+    const bodiless = await logout({});
+    expect(bodiless).toEqual({ status: 204, cookie: expect.stringMatching(/^causeway_token=;/) });
+    const bodies: { body: string; type: string }[] = [
+      { body: '{"token": ', type: 'application/json' },
+      { body: JSON.stringify({ pad: 'x'.repeat(200_000) }), type: 'application/json' },
+      { body: '{}', type: 'application/json; charset=latin-9' },
+      { body: 'a=%zz&b', type: 'application/x-www-form-urlencoded' },
+    ];
+    for (const { body, type } of bodies)
+      expect({ type, ...(await logout({ 'Content-Type': type }, body)) }).toEqual({
+        type,
+        ...bodiless,
+      });
+  });
+});

@@ -51,8 +51,10 @@ export interface GatewayTestApp {
 export const TEST_ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
 
 /**
- * The gateway feature module as the apps compose it (GET /events in front of Express included),
- * over the in-memory adapters, listening on a free loopback port.
+ * The gateway feature module as the apps compose it, over the in-memory adapters, listening on a
+ * free loopback port. GET /events included as the apps serve it: a stream it can open is opened
+ * in front of Express (EventsListener); anything else (a refusal: 401, 429, 503) goes on to
+ * Express, its body parsers (UNREAD_BODIES) and EventsController, as any other route.
  */
 export async function startGatewayTestApp(
   options: Pick<GatewayModuleOptions, 'rateLimiter' | 'serverTime'> & {

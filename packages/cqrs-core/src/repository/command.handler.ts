@@ -12,7 +12,7 @@ import {
   type RetryOnConflictOptions,
   retryOnConflict,
 } from './retry-on-conflict';
-import { CommandHistoryRemovedError } from './repository.errors';
+import { CommandHistoryRemovedError, StateNotRebuildableError } from './repository.errors';
 
 export interface HandleCommandOptions extends Partial<Omit<RepositoryOptions, 'eventStore'>> {
   /** Retry on ConcurrencyConflictError (reload, decide again, append again). Default on; `false` disables. */
@@ -101,7 +101,9 @@ export interface CommandCall {
  * A command with an id that is not found on a stream whose first events were removed
  * (truncated, or cut by retention: StreamInfo.truncated) and that was loaded without a
  * snapshot is refused with CommandHistoryRemovedError, nothing decided: it may have been among
- * the removed events (session 49, docs/adr/003). From a snapshot it is decided as above: the
+ * the removed events (session 49, docs/adr/003); one found among the events left is refused
+ * with StateNotRebuildableError, as a load without an id is: the state folded from them is not
+ * the stream's, and an answer must carry the state. From a snapshot it is decided as above: the
  * store is asked about the events it still has, so a redelivery whose events retention removed
  * is decided again; keep retention's window above the redelivery window.
  * A command without an id (a plain object) gets random event ids and no such check: use the
@@ -148,21 +150,32 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
       return applied<State, Event>(now, stored ?? [], attempt, newEvents);
     };
     /**
-     * A command not found among the events a load read without a snapshot may be among events
-     * removed before them: refused when the stream was cut (StreamInfo.truncated). One more
-     * store call, only for a stream that had no event to read or whose first one read is past
-     * version 1 (a cut, or a stream created again after a soft delete, which is not refused).
+     * A stream loaded without a snapshot whose first events were removed (StreamInfo.truncated)
+     * gives no state: the one folded from the events left is not the stream's. A command not
+     * found there may be among the removed events: CommandHistoryRemovedError. One found there
+     * was applied, but answering it needs the stream's state: StateNotRebuildableError, as a
+     * load without an id (session 49). One more store call, only for a stream that had no
+     * event to read or whose first one read is past version 1 (a cut, or a stream created
+     * again after a soft delete, which is not refused).
      */
     const assertCheckable = async (loaded: LoadedStream<State>, id: string): Promise<void> => {
       if (loaded.snapshotVersion > 0) return;
       if (loaded.version > 0 && loaded.version === loaded.replayedEvents) return;
       const info = await store.streamInfo(streamId);
-      if (info.truncated) throw new CommandHistoryRemovedError(streamId, id, info.firstVersion);
+      if (!info.truncated) return;
+      if (!loaded.commandEvents)
+        throw new CommandHistoryRemovedError(streamId, id, info.firstVersion);
+      throw new StateNotRebuildableError(
+        streamId,
+        info.firstVersion,
+        [],
+        repositoryOptions.snapshots?.schemaVersion,
+      );
     };
     const once = async (attempt: number): Promise<CommandResult<State, Event>> => {
       const loaded = await repository.load(streamId, { expectedVersion, commandId });
-      if (loaded.commandEvents) return applied<State, Event>(loaded, loaded.commandEvents, attempt);
       if (commandId !== undefined) await assertCheckable(loaded, commandId);
+      if (loaded.commandEvents) return applied<State, Event>(loaded, loaded.commandEvents, attempt);
       const newEvents = decideEvents(decider, command, loaded.state);
       const saved = await repository.save(loaded, newEvents, { commandId });
       if (saved.commandEvents)

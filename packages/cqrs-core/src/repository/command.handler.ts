@@ -133,32 +133,6 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
     const { expectedVersion } = call;
     const commandId = call.commandId ?? commandIdOf(command);
     /**
-     * A stream loaded without a snapshot whose first events were removed (StreamInfo.truncated)
-     * gives no state: the one folded from the events left is not the stream's. A command not
-     * found there may be among the removed events: CommandHistoryRemovedError. One found there
-     * (or by the store: `wasApplied`) was applied, but answering it needs the stream's state:
-     * StateNotRebuildableError, as a load without an id (session 49). One more store call, only for a stream that had no
-     * event to read or whose first one read is past version 1 (a cut, or a stream created
-     * again after a soft delete, which is not refused).
-     */
-    const assertCheckable = async (
-      loaded: LoadedStream<State>,
-      id: string,
-      wasApplied: boolean,
-    ): Promise<void> => {
-      if (loaded.snapshotVersion > 0) return;
-      if (loaded.version > 0 && loaded.version === loaded.replayedEvents) return;
-      const info = await store.streamInfo(streamId);
-      if (!info.truncated) return;
-      if (!wasApplied) throw new CommandHistoryRemovedError(streamId, id, info.firstVersion);
-      throw new StateNotRebuildableError(
-        streamId,
-        info.firstVersion,
-        [],
-        repositoryOptions.snapshots?.schemaVersion,
-      );
-    };
-    /**
      * Every envelope was stored already: a concurrent delivery of the command appended it, and
      * other commands may have been appended after it. The store answered the version of the
      * command's last event, and `save` folded the events onto the state this delivery loaded:
@@ -171,17 +145,24 @@ export function commandHandler<Command, Event extends DomainEvent, State>(
       newEvents: Event[],
       attempt: number,
     ): Promise<CommandResult<State, Event>> => {
-      const now = await repository.load(streamId, { commandId: id });
-      // Applied, but a cut stream gives no state to answer with (session 49).
-      await assertCheckable(now, id, true);
+      // Applied for sure: on a stream now cut with no snapshot, not found among the events left
+      // (CommandHistoryRemovedError from the load), there is still no state to answer with.
+      const now = await repository.load(streamId, { commandId: id }).catch((error: unknown) => {
+        if (!(error instanceof CommandHistoryRemovedError)) throw error;
+        throw new StateNotRebuildableError(
+          streamId,
+          error.firstVersion,
+          [],
+          repositoryOptions.snapshots?.schemaVersion,
+        );
+      });
       const stored = await repository.appliedBefore(now, id, newEvents[0]!);
       // Not found: removed since (retention).
       return applied<State, Event>(now, stored ?? [], attempt, newEvents);
     };
     const once = async (attempt: number): Promise<CommandResult<State, Event>> => {
+      // A stream cut with no snapshot is refused by the load (LoadOptions.commandId).
       const loaded = await repository.load(streamId, { expectedVersion, commandId });
-      if (commandId !== undefined)
-        await assertCheckable(loaded, commandId, loaded.commandEvents !== undefined);
       if (loaded.commandEvents) return applied<State, Event>(loaded, loaded.commandEvents, attempt);
       const newEvents = decideEvents(decider, command, loaded.state);
       const saved = await repository.save(loaded, newEvents, { commandId });

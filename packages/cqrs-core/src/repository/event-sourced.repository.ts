@@ -9,6 +9,7 @@ import { type SnapshotPolicy } from '../snapshots/snapshot.policy';
 import { type SnapshotStore } from '../snapshots/snapshot-store.port';
 import {
   AggregateTypeMismatchError,
+  CommandHistoryRemovedError,
   SnapshotGapError,
   StateNotRebuildableError,
 } from './repository.errors';
@@ -121,9 +122,10 @@ export interface LoadOptions {
    * The id of the command the load is for (its messageId): the events the load reads (those
    * after the snapshot, and the snapshot's own) are searched for that command's events, which
    * are returned as `commandEvents`. Such a load of a stream cut by a truncate or retention
-   * (StreamInfo.truncated) with no snapshot loaded does not throw StateNotRebuildableError: the
-   * caller, which may find the command among the events left, checks it (commandHandler refuses
-   * a command it does not find there with CommandHistoryRemovedError).
+   * (StreamInfo.truncated) with no snapshot loaded is refused as one without `commandId` is
+   * (StateNotRebuildableError: the events left give no state, also when the command is among
+   * them), or, when the command is not among the events left, with CommandHistoryRemovedError:
+   * it may be among those removed (session 49; it used to be folded, its caller checking).
    */
   commandId?: string;
 }
@@ -245,7 +247,7 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
         ? undefined
         : commandEventsIn(at ? [at, ...stored] : stored, commandId, this.idScope(streamId));
     if (!snapshot && stored[0]?.version !== 1)
-      await this.assertFromStart(streamId, stored, commandId);
+      await this.assertFromStart(streamId, stored, commandId, commandEvents !== undefined);
     const base = snapshot?.state ?? this.model.initialState(streamId);
     const events = stored.map((event) => toDomainEvent<Event>(event));
     return {
@@ -278,24 +280,27 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
   /**
    * For a load with no usable snapshot whose read did not start at version 1 (no event read, or
    * the first past it): the stream's first events (or all of them) are gone, or it was deleted
-   * and created again, or never written. One streamInfo call, only here (and, for a load with a
-   * `commandId`, only for a stream with no event left and snapshots configured: its caller
-   * checks the cut, see LoadOptions.commandId).
+   * and created again, or never written. One streamInfo call, only here (none with
+   * `foldsCutStreams`, unless the stream has no event left and snapshots are configured).
    * - Snapshots kept but none usable (another schema version, unreadable): its history was cut,
    *   not deleted with them.
    * - Without a snapshot, a stream cut by a truncate or retention (StreamInfo.truncated, session
    *   49): folding what is left, or starting from the initial state, would build a wrong state
    *   silently. A stream created again after a soft delete is not truncated, and is folded from
    *   the initial state (its events are all of it). A stream cut to nothing used to load at
-   *   version 0 and its next save ('no-stream') reset it (a review, session 46).
+   *   version 0 and its next save ('no-stream') reset it (a review, session 46). A load for a
+   *   command (`commandId`) not found among the events left throws CommandHistoryRemovedError
+   *   instead: it may be among those removed (session 49).
    * @throws StateNotRebuildableError
+   * @throws CommandHistoryRemovedError
    */
   private async assertFromStart(
     streamId: string,
     stored: readonly StoredEvent[],
     commandId: string | undefined,
+    commandFound: boolean,
   ): Promise<void> {
-    const checkCut = commandId === undefined && !this.options.foldsCutStreams;
+    const checkCut = !this.options.foldsCutStreams;
     const info =
       checkCut || (stored.length === 0 && this.options.snapshots)
         ? await this.options.eventStore.streamInfo(streamId)
@@ -303,13 +308,10 @@ export class EventSourcedRepository<State, Event extends DomainEvent = DomainEve
     // Never written, soft-deleted or tombstoned: its state is the initial one.
     const first = stored[0]?.version ?? (info?.state === 'active' ? info.firstVersion : 1);
     if (first > 1) await this.assertRebuildable(streamId, first);
-    if (checkCut && info?.truncated)
-      throw new StateNotRebuildableError(
-        streamId,
-        first,
-        [],
-        this.options.snapshots?.schemaVersion,
-      );
+    if (!checkCut || !info?.truncated) return;
+    if (commandId !== undefined && !commandFound)
+      throw new CommandHistoryRemovedError(streamId, commandId, first);
+    throw new StateNotRebuildableError(streamId, first, [], this.options.snapshots?.schemaVersion);
   }
 
   /**

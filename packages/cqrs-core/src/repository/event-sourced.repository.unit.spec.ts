@@ -9,10 +9,14 @@ import { type SnapshotStore } from '../snapshots/snapshot-store.port';
 import { SnapshotPolicies } from '../snapshots/snapshot.policy';
 import { type SnapshotDecodeError } from '../snapshots/snapshot.errors';
 import { MessageFactory } from '../messages/message.factory';
-import { handleCommand } from './command.handler';
+import { commandHandler, handleCommand } from './command.handler';
 import { deciderRepository } from './decider.repository';
 import { type SnapshotFailure } from './event-sourced.repository';
-import { SnapshotGapError } from './repository.errors';
+import {
+  CommandHistoryRemovedError,
+  SnapshotGapError,
+  StateNotRebuildableError,
+} from './repository.errors';
 import {
   type TrainerCommand,
   type TrainerEvent,
@@ -20,6 +24,7 @@ import {
   move,
   trainerDecider,
 } from '../../test/fixtures/trainer.domain';
+import { account } from '../../test/fixtures/command-redelivery.scenarios';
 
 type TallyEvent = {
   type: 'Added';
@@ -589,5 +594,66 @@ describe('EventSourcedRepository and schema versions', () => {
     expect(event).toEqual({ type: 'Opened', data: { owner: 'ash', currency: 'USD' } });
     expect(Object.keys(event)).toEqual(['type', 'data']);
     expect(JSON.parse(JSON.stringify(event))).toEqual(event);
+  });
+});
+
+describe('EventSourcedRepository.load with a commandId, on a stream cut with no snapshot', () => {
+  // The real in-memory store, counting the streamInfo calls a load and a command make.
+  class CountingStore extends InMemoryEventStore {
+    infoCalls = 0;
+    override streamInfo(streamId: string): ReturnType<InMemoryEventStore['streamInfo']> {
+      this.infoCalls += 1;
+      return super.streamInfo(streamId);
+    }
+  }
+
+  // Open (v1, v2), deposits 10 (v3) and 5 (v4), each with an id; retention keeps v4 alone.
+  async function cutStream() {
+    const store = new CountingStore();
+    const handle = commandHandler(store, account, { aggregateType: 'Account' });
+    await handle('acc-1', { type: 'Open', data: { owner: 'ada' } }, { commandId: 'open' });
+    await handle('acc-1', { type: 'Deposit', data: { amount: 10 } }, { commandId: 'd10' }); // v3
+    await handle('acc-1', { type: 'Deposit', data: { amount: 5 } }, { commandId: 'd5' }); // v4
+    await store.applyRetention({ streamPrefix: 'acc-1', maxCount: 1 });
+    const repository = deciderRepository(account, { eventStore: store, aggregateType: 'Account' });
+    store.infoCalls = 0;
+    return { store, repository, handle };
+  }
+
+  it('refuses the state folded from the events left, as a load without a commandId does', async () => {
+    const { repository } = await cutStream();
+    // v4 alone folds to an account never opened, with 5 (it is open, with 15).
+    await expect(repository.load('acc-1', { commandId: 'd5' })).rejects.toMatchObject({
+      name: 'StateNotRebuildableError',
+      streamId: 'acc-1',
+      firstVersion: 4,
+    });
+    // A command not among the events left may be among those removed.
+    const refused = await repository.load('acc-1', { commandId: 'd10' }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(CommandHistoryRemovedError);
+    expect(refused).toMatchObject({ streamId: 'acc-1', commandId: 'd10', firstVersion: 4 });
+    await expect(repository.load('acc-1')).rejects.toBeInstanceOf(StateNotRebuildableError);
+  });
+
+  it('asks the store once per command handled: the load checks, the handler does not again', async () => {
+    const { store, handle } = await cutStream();
+    await expect(
+      handle('acc-1', { type: 'Deposit', data: { amount: 5 } }, { commandId: 'd5' }),
+    ).rejects.toBeInstanceOf(StateNotRebuildableError);
+    expect(store.infoCalls).toBe(1);
+    await expect(
+      handle('acc-1', { type: 'Deposit', data: { amount: 1 } }, { commandId: 'new' }),
+    ).rejects.toBeInstanceOf(CommandHistoryRemovedError);
+    expect(store.infoCalls).toBe(2);
+    expect((await store.readStream('acc-1')).map((event) => event.version)).toEqual([4]);
+
+    // A stream read from version 1: no call at all.
+    await handle('acc-2', { type: 'Open', data: { owner: 'bo' } }, { commandId: 'open-2' });
+    store.infoCalls = 0;
+    await handle('acc-2', { type: 'Deposit', data: { amount: 1 } }, { commandId: 'd1' });
+    expect(store.infoCalls).toBe(0);
   });
 });

@@ -68,7 +68,8 @@ export class StateNotRebuildableError extends Error {
  * redelivery). Nothing was decided or appended. Permanent: retrying cannot bring the events
  * back. Keep a snapshot ahead of what retention and truncation remove (the repository's
  * `snapshots`; retention of an aggregate's stream must stop at its latest snapshot), or
- * restore the removed events.
+ * restore the removed events. Thrown by the load for the command
+ * (`EventSourcedRepository.load` with a `commandId`, as commandHandler's).
  */
 export class CommandHistoryRemovedError extends PermanentError {
   constructor(

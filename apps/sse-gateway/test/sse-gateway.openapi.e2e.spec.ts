@@ -440,16 +440,17 @@ describe('sse-gateway OpenAPI document', () => {
         })
       ).status,
     ).toBe(401);
+    // The three routes read no body, and leave one sent unread (session 49, UNREAD_BODIES): not
+    // JSON, or in a charset the body parser cannot read, it changes nothing of the answer.
     const malformed = await call('/api/stream-tokens', 'post', {
       headers: { ...(await bearer(user('ash'))), 'Content-Type': 'application/json' },
       body: '{"oops":',
     });
-    expect(malformed.status).toBe(400);
-    // A charset the body parser cannot read: 415, on each route that reads no body.
-    for (const [route, method] of [
-      ['/api/stream-tokens', 'post'],
-      ['/api/session', 'post'],
-      ['/api/session', 'delete'],
+    expect(malformed.status).toBe(201);
+    for (const [route, method, status] of [
+      ['/api/stream-tokens', 'post', 201],
+      ['/api/session', 'post', 204],
+      ['/api/session', 'delete', 204],
     ] as const) {
       const unreadable = await call(route, method, {
         headers: {
@@ -458,7 +459,7 @@ describe('sse-gateway OpenAPI document', () => {
         },
         body: '{}',
       });
-      expect({ route, method, status: unreadable.status }).toEqual({ route, method, status: 415 });
+      expect({ route, method, status: unreadable.status }).toEqual({ route, method, status });
     }
 
     expect((await call('/api/session', 'post', { headers: anonymous() })).status).toBe(401);

@@ -50,18 +50,6 @@ const rateLimited = (who: string) =>
     `More than RATE_LIMIT_POINTS requests of ${who} in RATE_LIMIT_WINDOW_S (problem type \`https://causeway.dev/problems/rate-limited\`); counted across the gateway's instances (in Redis; in the embedded mode, in its one process), apart from command-api's counters.`,
     retryAfter,
   );
-/** What Express's body parser answers for a request that sends a body (none is read). */
-const bodyErrors = {
-  '400': openApiProblem(
-    'A body sent as `application/json` that is not valid JSON (the endpoint reads no body; send none)',
-  ),
-  '413': openApiProblem(
-    'A body sent as JSON or a form larger than 100 kB (the endpoint reads no body; problem type `https://causeway.dev/problems/body-too-large`)',
-  ),
-  '415': openApiProblem(
-    'A body sent as JSON in a charset the body parser cannot read (it reads UTF-8, UTF-16 and UTF-32), or a form in one other than UTF-8 or Latin-1 (the endpoint reads no body; problem type `https://causeway.dev/problems/unsupported-media-type`)',
-  ),
-};
 const readFailure = (what: string) =>
   openApiProblem(
     `${what} could not be read (Redis or MongoDB unreachable): problem type \`https://causeway.dev/problems/read-unavailable\`, retry after \`Retry-After\` seconds (RETRY_AFTER_SECONDS)`,
@@ -526,7 +514,6 @@ export function gatewayOpenApi(): OpenAPIObject {
               description: 'The stream token',
               content: openApiJson(openApiRef('StreamToken')),
             },
-            ...bodyErrors,
             '401': unauthorized('No bearer access token, or an invalid or expired one'),
             '429': rateLimited('the user (or, without a valid token, of the client address)'),
           },
@@ -549,7 +536,6 @@ export function gatewayOpenApi(): OpenAPIObject {
                 },
               },
             },
-            ...bodyErrors,
             '401': unauthorized('No bearer access token, or an invalid or expired one'),
             '429': rateLimited('the user (or, without a valid token, of the client address)'),
           },
@@ -570,7 +556,6 @@ export function gatewayOpenApi(): OpenAPIObject {
                 },
               },
             },
-            ...bodyErrors,
             '429': rateLimited('the client address'),
           },
         },
